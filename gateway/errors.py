@@ -1,0 +1,175 @@
+"""The gateway's exception tree: every exception the gateway raises on purpose derives from GatewayError.
+
+::
+
+    GatewayError
+    ├─ ConfigurationError          settings or key material unusable (entry points, bootstrap)
+    ├─ XMLInputError               malformed XML, DTD, entity, oversize input (xmlcore)
+    ├─ InvalidIdentifier           a participant/document/process identifier is malformed (model)
+    ├─ InvalidDocumentData         the posted document is inconsistent: totals, OGM, VAT treatment (model)
+    ├─ MappingError                model <-> UBL impossible (ubl)
+    ├─ DocumentRejected            .report: validation found fatal rules (raised only by ensure_valid())
+    ├─ ArtefactError               a validation artefact is missing or fails its pinned SHA-256 (validation)
+    ├─ CryptoError
+    │  ├─ KeyMaterialError         a key/certificate cannot be loaded (bad password, format)
+    │  ├─ SignatureInvalid         signature absent, malformed or not verifying
+    │  │  └─ DigestMismatch        a referenced part does not match its digest
+    │  ├─ DecryptionFailed
+    │  └─ CertificateRejected      .reason: CertRejection (expired, untrusted, revoked, ...)
+    ├─ AS4ProtocolError            .ebms: the ebMS error to answer with (like h11's error_status_hint)
+    │  ├─ LocalProtocolError       we tried to build something illegal (a bug or bad input of ours)
+    │  └─ RemoteProtocolError      the peer sent something illegal
+    ├─ DiscoveryError
+    │  ├─ ParticipantNotRegistered
+    │  └─ EndpointNotFound         doc type / process / transport profile not served
+    ├─ TransportError              adapters map httpx errors into this subtree
+    └─ StoreError
+       ├─ DuplicateMessage
+       └─ LeaseLost
+
+Structured context goes in attributes, never only in the message text. Toward AS4 peers the
+security failures stay opaque (EBMS:0101/0102 with a generic text); the detail is logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Root of every exception the gateway raises deliberately."""
+
+
+class ConfigurationError(GatewayError):
+    """Raised at start-up when settings, key material paths or combinations are unusable."""
+
+
+class XMLInputError(GatewayError, ValueError):
+    """Raised when XML input is malformed, carries a DTD or entity declaration, or exceeds a size limit."""
+
+
+class InvalidIdentifier(GatewayError, ValueError):
+    """Raised when a Peppol participant, document type or process identifier (or a Belgian
+    enterprise/VAT number) does not have the required form or check digits."""
+
+
+class InvalidDocumentData(GatewayError, ValueError):
+    """Raised when a posted document is internally inconsistent (totals that do not add up, a bad
+    structured communication, a VAT treatment that cannot produce a valid document).
+
+    Attributes:
+        problems: one human-readable sentence per problem, each naming the field (BT-/BG- number).
+    """
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class MappingError(GatewayError, ValueError):
+    """Raised when a document cannot be mapped between the model and UBL (e.g. a UBL element the
+    model cannot represent, or a required value missing on read)."""
+
+
+class DocumentRejected(GatewayError):
+    """Raised by ``ensure_valid()`` when a validation report holds fatal findings.
+
+    Attributes:
+        report: the full ValidationReport.
+    """
+
+    def __init__(self, report: Any, message: str = "document is not valid") -> None:
+        self.report = report
+        super().__init__(message)
+
+
+class ArtefactError(GatewayError):
+    """Raised when a validation artefact is missing from the mirror and cache, cannot be fetched,
+    or its SHA-256 differs from the pinned value in the manifest."""
+
+
+class CryptoError(GatewayError):
+    """Root of signature, encryption, key and certificate failures."""
+
+
+class KeyMaterialError(CryptoError):
+    """Raised when a private key or certificate cannot be loaded (wrong password, bad format, key and
+    certificate that do not belong together). The message never contains the password."""
+
+
+class SignatureInvalid(CryptoError):
+    """Raised when a signature is missing, malformed, uses a forbidden algorithm or does not verify."""
+
+
+class DigestMismatch(SignatureInvalid):
+    """Raised when a signed reference resolves but its digest differs from the signed DigestValue."""
+
+
+class DecryptionFailed(CryptoError):
+    """Raised when a key cannot be unwrapped or ciphertext fails authentication."""
+
+
+class CertificateRejected(CryptoError):
+    """Raised when a certificate fails path validation or policy.
+
+    Attributes:
+        reason: a CertRejection enum member (see gateway.crypto).
+    """
+
+    def __init__(self, reason: Any, message: str = "") -> None:
+        self.reason = reason
+        super().__init__(message or str(getattr(reason, "value", reason)))
+
+
+class AS4ProtocolError(GatewayError):
+    """Root of AS4 protocol failures.
+
+    Attributes:
+        ebms: the EbmsError member to answer with (gateway.as4.EbmsError).
+        detail: internal detail for logs and the message store; never sent to the peer.
+    """
+
+    def __init__(self, ebms: Any, detail: str = "") -> None:
+        self.ebms = ebms
+        self.detail = detail
+        super().__init__(f"{getattr(ebms, 'code', ebms)}: {detail}" if detail else str(getattr(ebms, "code", ebms)))
+
+
+class LocalProtocolError(AS4ProtocolError):
+    """Raised when we are asked to build an AS4 message that would violate the profile."""
+
+
+class RemoteProtocolError(AS4ProtocolError):
+    """Raised when a peer's message or signal violates the profile; ``ebms`` says how to answer."""
+
+
+class DiscoveryError(GatewayError):
+    """Root of receiver-discovery failures (participant directory, SML/SMP)."""
+
+
+class ParticipantNotRegistered(DiscoveryError):
+    """Raised when the receiver participant is not known to the directory / SML."""
+
+
+class EndpointNotFound(DiscoveryError):
+    """Raised when the participant exists but not for this document type, process or transport profile."""
+
+
+class TransportError(GatewayError):
+    """Raised by transport adapters for network failures; ``retryable`` says whether a retry may help."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)
+
+
+class StoreError(GatewayError):
+    """Root of persistence failures raised by store adapters."""
+
+
+class DuplicateMessage(StoreError):
+    """Raised when a message or idempotency key is already stored."""
+
+
+class LeaseLost(StoreError):
+    """Raised when a worker's lease on a queued job was taken over by another worker."""

@@ -1,0 +1,188 @@
+"""Peppol identifiers (participant, document type, process) and Belgian number checks.
+
+Peppol Policy for use of Identifiers 4.x: participant ids use scheme ``iso6523-actorid-upis`` and are
+case-insensitive; document type ids (``busdox-docid-qns``) and process ids (``cenbii-procid-ubl``) are
+case-sensitive.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from gateway.errors import InvalidIdentifier
+
+PARTICIPANT_SCHEME: Final = "iso6523-actorid-upis"
+DOCTYPE_SCHEME: Final = "busdox-docid-qns"
+PROCESS_SCHEME: Final = "cenbii-procid-ubl"
+
+_ICD = re.compile(r"^[0-9]{4}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantID:
+    """A Peppol participant identifier such as ``0208:0123456789``.
+
+    Attributes:
+        icd: the 4-digit ISO 6523 ICD / EAS code (``0208`` KBO/BCE, ``9925`` BE VAT).
+        value: the identifier within that scheme, as given (comparison ignores case).
+    """
+
+    icd: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if not _ICD.match(self.icd):
+            raise InvalidIdentifier(f"participant scheme code {self.icd!r} is not 4 digits")
+        if not self.value or len(self.value) > 130 or self.value != self.value.strip():
+            raise InvalidIdentifier(f"participant value {self.value!r} is empty, too long or padded")
+
+    @classmethod
+    def parse(cls, text: str) -> ParticipantID:
+        """Parse ``0208:0123456789`` or ``iso6523-actorid-upis::0208:0123456789``.
+
+        Raises:
+            InvalidIdentifier: the text is not of that form.
+        """
+        text = text.strip()
+        if "::" in text:
+            scheme, _, text = text.partition("::")
+            if scheme.lower() != PARTICIPANT_SCHEME:
+                raise InvalidIdentifier(f"participant scheme {scheme!r} is not {PARTICIPANT_SCHEME}")
+        icd, sep, value = text.partition(":")
+        if not sep:
+            raise InvalidIdentifier(f"participant id {text!r} lacks the 'ICD:' prefix")
+        return cls(icd, value)
+
+    def __str__(self) -> str:
+        return f"{self.icd}:{self.value}"
+
+    @property
+    def uri(self) -> str:
+        """The identifier with its scheme, ``iso6523-actorid-upis::0208:...``."""
+        return f"{PARTICIPANT_SCHEME}::{self}"
+
+    @property
+    def key(self) -> str:
+        """Case-folded form used for comparison and lookups."""
+        return f"{self.icd}:{self.value.lower()}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ParticipantID) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentTypeID:
+    """A Peppol document type identifier (scheme ``busdox-docid-qns`` by default)."""
+
+    value: str
+    scheme: str = DOCTYPE_SCHEME
+
+    @classmethod
+    def parse(cls, text: str) -> DocumentTypeID:
+        """Parse a value with or without its ``scheme::`` prefix (surrounding blanks are trimmed)."""
+        text = text.strip()
+        if text.startswith(DOCTYPE_SCHEME + "::") or text.startswith("peppol-doctype-wildcard::"):
+            scheme, _, value = text.partition("::")
+            return cls(value, scheme)
+        if not text:
+            raise InvalidIdentifier("empty document type identifier")
+        return cls(text)
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}::{self.value}"
+
+    @property
+    def root_namespace(self) -> str:
+        """The namespace of the payload root element (before ``::``)."""
+        return self.value.split("::", 1)[0]
+
+    @property
+    def root_name(self) -> str:
+        """The local name of the payload root element (between ``::`` and ``##``)."""
+        return self.value.split("::", 1)[1].split("##", 1)[0] if "::" in self.value else ""
+
+    @property
+    def customization_id(self) -> str:
+        """The CustomizationID part (between ``##`` and the final ``::version``)."""
+        rest = self.value.split("##", 1)[1] if "##" in self.value else ""
+        return rest.rsplit("::", 1)[0]
+
+    @property
+    def version(self) -> str:
+        return self.value.rsplit("::", 1)[1] if "::" in self.value else ""
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessID:
+    """A Peppol process identifier (scheme ``cenbii-procid-ubl`` by default)."""
+
+    value: str
+    scheme: str = PROCESS_SCHEME
+
+    @classmethod
+    def parse(cls, text: str) -> ProcessID:
+        text = text.strip()
+        if "::" in text:
+            scheme, _, value = text.partition("::")
+            return cls(value, scheme)
+        if not text:
+            raise InvalidIdentifier("empty process identifier")
+        return cls(text)
+
+    @property
+    def uri(self) -> str:
+        return f"{self.scheme}::{self.value}"
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+BIS_BILLING_CUSTOMIZATION: Final = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+BIS_BILLING_PROFILE: Final = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+BIS_INVOICE: Final = DocumentTypeID(
+    "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##" + BIS_BILLING_CUSTOMIZATION + "::2.1"
+)
+BIS_CREDIT_NOTE: Final = DocumentTypeID(
+    "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote##" + BIS_BILLING_CUSTOMIZATION + "::2.1"
+)
+BIS_BILLING_PROCESS: Final = ProcessID(BIS_BILLING_PROFILE)
+INVOICE_RESPONSE: Final = DocumentTypeID(
+    "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2::ApplicationResponse"
+    "##urn:fdc:peppol.eu:poacc:trns:invoice_response:3::2.1"
+)
+INVOICE_RESPONSE_PROCESS: Final = ProcessID("urn:fdc:peppol.eu:poacc:bis:invoice_response:3")
+
+
+def is_valid_be_enterprise_number(number: str) -> bool:
+    """Check a KBO/BCE enterprise number: 10 digits, first 0 or 1, ``97 - (first 8 mod 97)`` = last 2.
+
+    This is the stricter form PEPPOL-COMMON-R043 enforces from BIS 3.0.22.
+    """
+    if not re.fullmatch(r"[01][0-9]{9}", number):
+        return False
+    return 97 - int(number[:8]) % 97 == int(number[8:])
+
+
+def normalise_be_enterprise_number(text: str) -> str:
+    """Strip ``BE``, dots, blanks; pad a 9-digit legacy number with a leading 0; check mod 97.
+
+    Raises:
+        InvalidIdentifier: not a valid Belgian enterprise number.
+    """
+    digits = re.sub(r"[\s.\-]", "", text.strip().upper())
+    if digits.startswith("BE"):
+        digits = digits[2:]
+    if re.fullmatch(r"[0-9]{9}", digits):
+        digits = "0" + digits
+    if not is_valid_be_enterprise_number(digits):
+        raise InvalidIdentifier(f"{text!r} is not a valid Belgian enterprise number (KBO/BCE, mod 97)")
+    return digits
