@@ -10,6 +10,8 @@
     ├─ MappingError                model <-> UBL impossible (ubl)
     ├─ DocumentRejected            .report: validation found fatal rules (raised only by ensure_valid())
     ├─ ArtefactError               a validation artefact is missing or fails its pinned SHA-256 (validation)
+    │  ├─ UnknownRuleSet           the caller named a rule set the manifest does not define
+    │  └─ SchematronError          a Schematron source cannot be compiled (validation.schematron)
     ├─ CryptoError
     │  ├─ KeyMaterialError         a key/certificate cannot be loaded (bad password, format)
     │  ├─ SignatureInvalid         signature absent, malformed or not verifying
@@ -88,6 +90,10 @@ class ArtefactError(GatewayError):
     or its SHA-256 differs from the pinned value in the manifest."""
 
 
+class UnknownRuleSet(ArtefactError, LookupError):
+    """Raised when a caller names a validation rule set the manifest does not define."""
+
+
 class CryptoError(GatewayError):
     """Root of signature, encryption, key and certificate failures."""
 
@@ -132,7 +138,9 @@ class AS4ProtocolError(GatewayError):
     def __init__(self, ebms: Any, detail: str = "") -> None:
         self.ebms = ebms
         self.detail = detail
-        super().__init__(f"{getattr(ebms, 'code', ebms)}: {detail}" if detail else str(getattr(ebms, "code", ebms)))
+        super().__init__(
+            f"{getattr(ebms, 'code', ebms)}: {detail}" if detail else str(getattr(ebms, "code", ebms))
+        )
 
 
 class LocalProtocolError(AS4ProtocolError):
@@ -173,3 +181,72 @@ class DuplicateMessage(StoreError):
 
 class LeaseLost(StoreError):
     """Raised when a worker's lease on a queued job was taken over by another worker."""
+
+
+class SchematronError(ArtefactError):
+    """Raised when a Schematron source cannot be compiled: not well-formed, not an ISO Schematron
+    schema, an unresolvable ``include`` / ``is-a`` / ``extends``, a rule without context, or a
+    construct the compiler does not support.
+
+    Attributes:
+        reason: what is wrong, in one sentence.
+        where: the include href or element path concerned ("" if unknown).
+    """
+
+    def __init__(self, reason: str, *, where: str = "") -> None:
+        self.reason = reason
+        self.where = where
+        super().__init__(f"{reason} ({where})" if where else reason)
+
+
+class InvalidTransition(GatewayError):
+    """Raised when a delivery event is not allowed in the document's current status (see
+    ``gateway.model.message.TRANSITIONS``), e.g. a retry requested for a delivered document.
+
+    Attributes:
+        status: the current DeliveryStatus.
+        event: the refused DeliveryEvent.
+    """
+
+    def __init__(self, status: Any, event: Any) -> None:
+        self.status = status
+        self.event = event
+        event_name = getattr(event, "value", event)
+        status_name = getattr(status, "value", status)
+        super().__init__(f"event {event_name!r} is not allowed in status {status_name!r}")
+
+
+class IdempotencyConflict(StoreError):
+    """Raised when an idempotency key is reused with a request whose fingerprint differs from the
+    request first stored under that key.
+
+    Attributes:
+        key: the idempotency key.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"idempotency key {key!r} was already used for a different request")
+
+
+class InvalidCursor(GatewayError, ValueError):
+    """Raised when a pagination cursor given by a client cannot be decoded."""
+
+
+class InboundMessageRejected(RemoteProtocolError):
+    """Raised by the AS4 receiver (``gateway.as4.parse_incoming``) for a UserMessage it refuses.
+
+    Carries what the signed ebMS Error signal needs besides ``ebms``.
+
+    Attributes:
+        ref_to_message_id: the eb:MessageId read from the message, or None when it could not be read.
+        error_detail: public eb:ErrorDetail text (e.g. ``PEPPOL:NOT_SERVICED``); '' when none. Never the
+            internal ``detail``, which stays in our logs (no oracle toward the peer).
+    """
+
+    def __init__(
+        self, ebms: Any, detail: str = "", *, ref_to_message_id: str | None = None, error_detail: str = ""
+    ) -> None:
+        self.ref_to_message_id = ref_to_message_id
+        self.error_detail = error_detail
+        super().__init__(ebms, detail)
