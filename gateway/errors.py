@@ -250,3 +250,35 @@ class InboundMessageRejected(RemoteProtocolError):
         self.ref_to_message_id = ref_to_message_id
         self.error_detail = error_detail
         super().__init__(ebms, detail)
+
+
+class DocumentNotFound(GatewayError, LookupError):
+    """Raised when a document id names no stored document (outbound or inbound).
+
+    Attributes:
+        document_id: the id asked for.
+    """
+
+    def __init__(self, document_id: str, what: str = "document") -> None:
+        self.document_id = document_id
+        super().__init__(f"no {what} {document_id!r}")
+
+
+class DocumentNumberConflict(GatewayError):
+    """Raised when a document is posted under a (seller, document number) pair that is already stored
+    with different content: the gateway never sends two documents with one number.
+
+    Attributes:
+        seller_id: the seller reference of the pair.
+        document_number: the number (BT-1).
+        document_id: the id of the document already stored under the pair.
+    """
+
+    def __init__(self, seller_id: str, document_number: str, document_id: str) -> None:
+        self.seller_id = seller_id
+        self.document_number = document_number
+        self.document_id = document_id
+        super().__init__(
+            f"document number {document_number!r} of seller {seller_id!r} is already stored as document "
+            f"{document_id} with different content"
+        )

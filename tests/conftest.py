@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,14 +44,13 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
 
 
 @pytest.fixture(autouse=True)
-def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Block every connection that leaves the machine, unless the test is marked ``network``."""
     if request.node.get_closest_marker("network") is None:
         monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
         monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
-    yield
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +59,18 @@ def artefacts_dir() -> Path:
     if not ARTEFACTS.is_dir():
         pytest.fail(f"artefact mirror {ARTEFACTS} not found (set GATEWAY_SHARED_DIR)")
     return ARTEFACTS
+
+
+import typing  # noqa: E402 - appended section (this block is owned by the validation helper)
+
+if typing.TYPE_CHECKING:
+    from gateway.validation import ValidationEngine
+
+
+@pytest.fixture(scope="session")
+def validation_engine(artefacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ValidationEngine:
+    """A ValidationEngine over the artefact mirror, shared by the session (stylesheets compile once)."""
+    from gateway.validation import ArtefactStore, ValidationEngine
+
+    store = ArtefactStore.from_paths(mirror=artefacts_dir, cache_dir=tmp_path_factory.mktemp("artefacts"))
+    return ValidationEngine(store)

@@ -1,5 +1,14 @@
 """Pure domain values: identifiers, the EN 16931 invoice model, message states. No I/O."""
 
+from gateway.model.document import (
+    CreditNote,
+    Delivery,
+    Document,
+    DocumentTotals,
+    Invoice,
+    PrecedingInvoice,
+    SupportingDocument,
+)
 from gateway.model.identifiers import (
     BIS_BILLING_CUSTOMIZATION,
     BIS_BILLING_PROCESS,
@@ -14,6 +23,32 @@ from gateway.model.identifiers import (
     is_valid_be_enterprise_number,
     normalise_be_enterprise_number,
 )
+from gateway.model.lines import (
+    AllowanceCharge,
+    InvoiceLine,
+    Item,
+    ItemAttribute,
+    ItemClassification,
+    Period,
+    Price,
+)
+from gateway.model.outbound import complete_document
+from gateway.model.parties import Activity, Address, Contact, Party, Payee, TaxRegistration, TaxRepresentative
+from gateway.model.payment import (
+    CreditTransfer,
+    DirectDebit,
+    PaymentCard,
+    PaymentMeans,
+    format_structured_communication,
+    is_valid_creditor_reference,
+    is_valid_iban,
+    normalise_payment_reference,
+    parse_structured_communication,
+    structured_communication_from_number,
+)
+from gateway.model.totals import ComputedTotals, compute_totals, fill_amounts
+from gateway.model.values import ElectronicAddress, Identifier, round_amount
+from gateway.model.vat import DEFAULT_EXEMPTIONS, VatBreakdown, VatCategory, VatSpec
 
 __all__ = [
     "BIS_BILLING_CUSTOMIZATION",
@@ -21,11 +56,54 @@ __all__ = [
     "BIS_BILLING_PROFILE",
     "BIS_CREDIT_NOTE",
     "BIS_INVOICE",
+    "DEFAULT_EXEMPTIONS",
     "INVOICE_RESPONSE",
     "INVOICE_RESPONSE_PROCESS",
+    "Activity",
+    "Address",
+    "AllowanceCharge",
+    "ComputedTotals",
+    "Contact",
+    # EN 16931 document model (invoice.py helper)
+    "CreditNote",
+    "CreditTransfer",
+    "Delivery",
+    "DirectDebit",
+    "Document",
+    "DocumentTotals",
     "DocumentTypeID",
+    "ElectronicAddress",
+    "Identifier",
+    "Invoice",
+    "InvoiceLine",
+    "Item",
+    "ItemAttribute",
+    "ItemClassification",
     "ParticipantID",
+    "Party",
+    "Payee",
+    "PaymentCard",
+    "PaymentMeans",
+    "Period",
+    "PrecedingInvoice",
+    "Price",
     "ProcessID",
+    "SupportingDocument",
+    "TaxRegistration",
+    "TaxRepresentative",
+    "VatBreakdown",
+    "VatCategory",
+    "VatSpec",
+    "complete_document",
+    "compute_totals",
+    "fill_amounts",
+    "format_structured_communication",
     "is_valid_be_enterprise_number",
+    "is_valid_creditor_reference",
+    "is_valid_iban",
     "normalise_be_enterprise_number",
+    "normalise_payment_reference",
+    "parse_structured_communication",
+    "round_amount",
+    "structured_communication_from_number",
 ]

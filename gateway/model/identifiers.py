@@ -146,13 +146,17 @@ class ProcessID:
         return self.uri
 
 
-BIS_BILLING_CUSTOMIZATION: Final = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+BIS_BILLING_CUSTOMIZATION: Final = (
+    "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+)
 BIS_BILLING_PROFILE: Final = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 BIS_INVOICE: Final = DocumentTypeID(
     "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##" + BIS_BILLING_CUSTOMIZATION + "::2.1"
 )
 BIS_CREDIT_NOTE: Final = DocumentTypeID(
-    "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote##" + BIS_BILLING_CUSTOMIZATION + "::2.1"
+    "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::CreditNote##"
+    + BIS_BILLING_CUSTOMIZATION
+    + "::2.1"
 )
 BIS_BILLING_PROCESS: Final = ProcessID(BIS_BILLING_PROFILE)
 INVOICE_RESPONSE: Final = DocumentTypeID(

@@ -7,7 +7,7 @@ namespace prefixes exactly, because AS4 signature digests are computed over the 
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
 
@@ -60,7 +60,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
     except ValueError as exc:  # e.g. "Unicode strings with encoding declaration are not supported"
         raise XMLInputError(f"{what} cannot be parsed: {exc}") from exc
     tree = root.getroottree()
-    docinfo = tree.docinfo
+    docinfo: Any = tree.docinfo  # lxml-stubs lack DocInfo.doctype/internalDTD
     # A DTD (internal subset or external id) is refused outright: it is the vehicle of XXE and
     # entity-expansion attacks, and no Peppol document needs one.
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:

@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` (main job) and `make test` (all tests).
+# Both set up everything they need on a fresh machine (a virtualenv in .venv, the interop kit for tests).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+KIT    := ../shared/interop
+
+.PHONY: install demo test lint interop-setup bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip install -q --no-input --upgrade pip
+	PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/python -m pip install -q --no-input -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/gateway demo
+
+interop-setup:
+	@if [ -x $(KIT)/setup.sh ] || [ -f $(KIT)/setup.sh ]; then bash $(KIT)/setup.sh; \
+	else echo "interop kit not found at $(KIT): interop tests will be skipped"; fi
+
+test: $(STAMP) interop-setup
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway tests
+	$(BIN)/ruff format --check gateway tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/gateway bench validation
+	$(BIN)/gateway bench as4
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

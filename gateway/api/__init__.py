@@ -1,0 +1,1 @@
+"""FastAPI edge: the application factory, routes, auth and problem+json errors."""

@@ -1,0 +1,59 @@
+"""The FastAPI application factory. No import-time globals: ``create_app(settings)`` builds everything."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from gateway import __version__
+from gateway.api.auth import KeyRing
+from gateway.api.errors import install_error_handlers
+from gateway.api.routes import health, validation
+from gateway.bootstrap import Services, build_services
+from gateway.config import Settings
+from gateway.errors import ConfigurationError
+
+log = logging.getLogger("gateway.api")
+
+
+def create_app(settings: Settings, *, services: Services | None = None, warm: bool = True) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: the process settings.
+        services: prebuilt services (tests share one validation engine); built from settings if omitted.
+        warm: compile the default rule set's stylesheets at start-up, so the first request is fast.
+
+    Raises:
+        ConfigurationError: no API key is configured (every /v1 route needs authentication).
+    """
+    if not settings.api.keys:
+        raise ConfigurationError(
+            "no API key configured: set GATEWAY_API__KEYS (see README); every /v1 route requires one"
+        )
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            await anyio.to_thread.run_sync(services.validation.warm_up)
+        app.state.ready = True
+        log.info("gateway API ready")
+        yield
+
+    app = FastAPI(
+        title="Peppol access-point gateway",
+        version=__version__,
+        description="Converts, validates and exchanges Peppol BIS Billing 3.0 documents.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.keyring = KeyRing(settings.api.keys)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(validation.router)
+    return app

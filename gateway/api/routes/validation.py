@@ -1,0 +1,65 @@
+"""Validate UBL and convert posted JSON documents to Peppol BIS Billing 3.0 UBL."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import PrincipalDep, ServicesDep, bounded_body
+from gateway.api.schemas import ConversionResponse, ReportResponse
+from gateway.errors import DocumentRejected
+from gateway.services.conversion import DocumentIn, convert_document
+
+router = APIRouter(prefix="/v1", tags=["validation"])
+
+XML_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post(
+    "/validate",
+    response_model=ReportResponse,
+    openapi_extra=XML_BODY,
+    responses={400: {"description": "Not well-formed or hostile XML (problem+json)"}},
+)
+async def validate(
+    services: ServicesDep,
+    _principal: PrincipalDep,
+    body: Annotated[bytes, Depends(bounded_body())],
+    rules: Annotated[str | None, Query(description="Rule set id; default: the one in force today")] = None,
+) -> JSONResponse:
+    """Validate a UBL Invoice or CreditNote: XSD, EN 16931 and Peppol rules. Always 200 with the report."""
+    rule_set = rules or services.rule_set_today()
+    report = await anyio.to_thread.run_sync(lambda: services.validation.validate(body, rule_set=rule_set))
+    return JSONResponse(report.to_dict())
+
+
+@router.post(
+    "/convert",
+    response_model=ConversionResponse,
+    responses={422: {"description": "Invalid data, or the produced UBL fails validation (problem+json)"}},
+)
+async def convert(
+    document: DocumentIn,
+    services: ServicesDep,
+    _principal: PrincipalDep,
+    rules: Annotated[str | None, Query(description="Rule set id; default: the one in force today")] = None,
+) -> Any:
+    """Convert a JSON invoice or credit note to BIS Billing 3.0 UBL and validate it.
+
+    The UBL is returned only when it has no fatal finding; otherwise 422 with the full report.
+    """
+    rule_set = rules or services.rule_set_today()
+    result = await anyio.to_thread.run_sync(
+        lambda: convert_document(document, engine=services.validation, rule_set=rule_set)
+    )
+    if not result.report.valid:
+        raise DocumentRejected(result.report, "the converted document fails validation")
+    return ConversionResponse(ubl=result.ubl.decode("utf-8"), report=result.report.to_dict())

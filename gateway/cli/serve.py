@@ -1,0 +1,23 @@
+"""``gateway serve``: run the API with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from gateway.api.app import create_app
+from gateway.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(), access_log=False)
+    return 0

@@ -1,0 +1,170 @@
+"""Settings of the gateway, read from the environment (prefix ``GATEWAY_``, nested with ``__``).
+
+Only entry points (CLI, API factory, worker) build :class:`Settings`; everything below receives plain
+values or frozen policy objects. Secrets are ``SecretStr`` and never logged. Validators refuse unsafe
+combinations at start-up rather than at the first request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_mirror() -> Path | None:
+    # In a checkout the official artefacts sit beside the project (../shared/artefacts), as in CI.
+    candidate = PROJECT_ROOT.parent / "shared" / "artefacts"
+    return candidate if candidate.is_dir() else None
+
+
+class Role(StrEnum):
+    """API roles. ``sender`` is the invoicing system; ``support`` reads and retries; ``admin`` does all."""
+
+    SENDER = "sender"
+    SUPPORT = "support"
+    ADMIN = "admin"
+
+
+class APIKey(BaseModel):
+    """One API client. Either the key itself (``key``, for development) or its SHA-256 (``sha256``)."""
+
+    name: str
+    role: Role
+    key: SecretStr | None = None
+    sha256: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> APIKey:
+        if (self.key is None) == (self.sha256 is None):
+            raise ValueError(f"API key {self.name!r}: give exactly one of 'key' or 'sha256'")
+        if self.key is not None and len(self.key.get_secret_value()) < 24:
+            raise ValueError(f"API key {self.name!r} is shorter than 24 characters")
+        if self.sha256 is not None and len(self.sha256) != 64:
+            raise ValueError(f"API key {self.name!r}: 'sha256' must be 64 hex digits")
+        return self
+
+    @property
+    def digest(self) -> str:
+        if self.sha256 is not None:
+            return self.sha256.lower()
+        assert self.key is not None
+        return hashlib.sha256(self.key.get_secret_value().encode()).hexdigest()
+
+
+class ArtefactSettings(BaseModel):
+    """Where the official validation artefacts come from (schemas/ubl/manifest.json pins them)."""
+
+    manifest: Path | None = None  # default: schemas/ubl/manifest.json of the checkout
+    mirror: Path | None = Field(default_factory=_default_mirror)
+    cache_dir: Path = Path.home() / ".cache" / "peppol-gateway" / "artefacts"
+    download: bool = False  # fetch missing files from upstream (checksum-verified)
+
+
+class ValidationSettings(BaseModel):
+    rule_set: str | None = None  # None: the rule set in force on the day
+    max_document_bytes: int = 20 * 1024 * 1024
+
+
+class KeystoreSettings(BaseModel):
+    """The access point's own key and certificate: a PKCS#12 file, or PEM key + PEM certificate."""
+
+    path: Path | None = None
+    password: SecretStr | None = None
+    cert_path: Path | None = None  # only with a PEM key
+
+
+class TruststoreSettings(BaseModel):
+    """PEM files anchoring AP certificate paths (Peppol G3 TEST or PRODUCTION, or a development CA)."""
+
+    paths: list[Path] = Field(default_factory=list)
+    stage: Literal["test", "production", "development"] = "development"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite:///var/gateway.db"
+
+
+class AS4Settings(BaseModel):
+    """Our side of the AS4 exchange."""
+
+    served: list[str] = Field(default_factory=list)  # participant ids we receive for, e.g. "0208:0739484052"
+    max_message_bytes: int = 100 * 1024 * 1024
+    max_payload_bytes: int = 100 * 1024 * 1024
+    country_c1: Annotated[str, Field(pattern="^[A-Z0-9]{2}$")] = "BE"
+    message_id_domain: str = "gateway.coop.example"
+    public_url: str | None = None
+
+
+class DirectorySettings(BaseModel):
+    """The local participant directory (JSON file); SML/SMP lookup comes later behind the same port."""
+
+    path: Path | None = None
+
+
+class WorkerSettings(BaseModel):
+    batch_size: int = Field(default=10, ge=1, le=500)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    max_attempts: int = Field(default=12, ge=1)
+    backoff_base_seconds: float = Field(default=30.0, gt=0)
+    backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    send_timeout_seconds: float = Field(default=120.0, gt=0)  # a Peppol receiver must answer within 2 minutes
+
+
+class WebhookSettings(BaseModel):
+    url: str | None = None
+    secret: SecretStr | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> WebhookSettings:
+        # Unsigned webhooks could be forged by anyone who can reach the receiver: refuse them.
+        if self.url and (self.secret is None or len(self.secret.get_secret_value()) < 16):
+            raise ValueError("webhooks.url needs webhooks.secret of at least 16 characters")
+        return self
+
+
+class APISettings(BaseModel):
+    keys: list[APIKey] = Field(default_factory=list)
+    max_body_bytes: int = 25 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """All settings; see README.md for the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    artefacts: ArtefactSettings = Field(default_factory=ArtefactSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    keystore: KeystoreSettings = Field(default_factory=KeystoreSettings)
+    truststore: TruststoreSettings = Field(default_factory=TruststoreSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: APISettings = Field(default_factory=APISettings)
+    as4: AS4Settings = Field(default_factory=AS4Settings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
+    log_format: Literal["json", "text"] = "text"
+    log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+
+    @field_validator("truststore")
+    @classmethod
+    def _no_production_with_test_anchors(cls, value: TruststoreSettings) -> TruststoreSettings:
+        # A production stage trusting a TEST or development CA would accept forged senders.
+        if value.stage == "production" and any("test" in p.name.lower() for p in value.paths):
+            raise ValueError("truststore stage 'production' must not load TEST trust anchors")
+        return value

@@ -1,0 +1,198 @@
+"""Throwaway development PKI: root -> "AP CA" -> AP certificates shaped like Peppol G3 AP certificates.
+
+For tests and local development only (peppol-as4.md §15: never real keys in tests). Everything is
+returned as bytes; writing files is the CLI's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from gateway.crypto.keys import KeyMaterial
+
+#: Password of every PKCS#12 file the development PKI writes (documented in certs/README.md).
+DEV_PKCS12_PASSWORD = "dev"  # noqa: S105 - a documented throwaway password
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DevIdentity:
+    """One generated certificate with its key."""
+
+    name: str
+    key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+
+    def key_material(self, chain: Sequence[x509.Certificate] = ()) -> KeyMaterial:
+        """As :class:`KeyMaterial` (what the AS4 builder and parser take)."""
+        return KeyMaterial(self.key, self.certificate, tuple(chain))
+
+    @property
+    def cert_pem(self) -> bytes:
+        """Certificate as PEM."""
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def key_pem(self) -> bytes:
+        """Unencrypted PKCS#8 PEM private key."""
+        return self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DevPKI:
+    """The generated hierarchy. ``aps`` are the AP identities keyed by Seat ID (CN)."""
+
+    root: DevIdentity
+    ap_ca: DevIdentity
+    aps: dict[str, DevIdentity] = field(default_factory=dict)
+
+    def files(self, password: str = DEV_PKCS12_PASSWORD) -> dict[str, bytes]:
+        """File name -> content: PEM certificates/keys and one PKCS#12 per AP (with the chain)."""
+        out = {
+            "root.pem": self.root.cert_pem,
+            "apca.pem": self.ap_ca.cert_pem,
+            "chain.pem": self.ap_ca.cert_pem + self.root.cert_pem,
+            "root.key.pem": self.root.key_pem,
+            "apca.key.pem": self.ap_ca.key_pem,
+        }
+        for cn, ident in self.aps.items():
+            base = cn.lower()
+            out[f"{base}.cert.pem"] = ident.cert_pem
+            out[f"{base}.key.pem"] = ident.key_pem
+            out[f"{base}.p12"] = pkcs12.serialize_key_and_certificates(
+                base.encode(),
+                ident.key,
+                ident.certificate,
+                [self.ap_ca.certificate, self.root.certificate],
+                serialization.BestAvailableEncryption(password.encode()),
+            )
+        return out
+
+
+def _name(cn: str, org: str, country: str = "BE", ou: str | None = None) -> x509.Name:
+    attrs = [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+    ]
+    if ou:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou))
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
+    return x509.Name(attrs)
+
+
+def issue_certificate(
+    *,
+    subject: x509.Name,
+    key: rsa.RSAPrivateKey,
+    issuer: DevIdentity | None,
+    not_before: datetime,
+    not_after: datetime,
+    ca: bool,
+    serial: int,
+) -> x509.Certificate:
+    """Issue a certificate (self-signed when ``issuer`` is None) with Peppol-like extensions."""
+    signer_key = issuer.key if issuer else key
+    issuer_name = issuer.certificate.subject if issuer else subject
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False
+        )
+    if ca:
+        ku = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        builder = builder.add_extension(ku, critical=True)
+    else:
+        # peppol-as4.md §10.1: digitalSignature|keyEncipherment|dataEncipherment, critical EKU clientAuth.
+        ku = x509.KeyUsage(True, False, True, True, False, False, False, False, False)
+        builder = builder.add_extension(ku, critical=True)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=True
+        )
+    return builder.sign(signer_key, hashes.SHA256())
+
+
+def generate_dev_pki(
+    *,
+    now: datetime,
+    seat_ids: Sequence[str] = ("POP000001", "POP000002"),
+    key_size: int = 2048,
+    ap_validity: timedelta = timedelta(days=730),
+) -> DevPKI:
+    """Generate root -> AP CA -> one AP certificate per Seat ID.
+
+    Args:
+        now: reference time (CAs valid from now-5y to now+10y, APs from now-1d for ``ap_validity``).
+        seat_ids: the AP CNs.
+        key_size: RSA key size (2048 like Peppol AP keys).
+        ap_validity: lifetime of the AP certificates.
+    """
+    root_key = rsa.generate_private_key(65537, key_size)
+    root_cert = issue_certificate(
+        subject=_name("Dev Peppol Root CA", "Gateway Development", ou="FOR TEST ONLY"),
+        key=root_key,
+        issuer=None,
+        not_before=now - timedelta(days=5 * 365),
+        not_after=now + timedelta(days=10 * 365),
+        ca=True,
+        serial=1,
+    )
+    root = DevIdentity("root", root_key, root_cert)
+    ca_key = rsa.generate_private_key(65537, key_size)
+    ca_cert = issue_certificate(
+        subject=_name("Dev Peppol Access Point CA", "Gateway Development", ou="FOR TEST ONLY"),
+        key=ca_key,
+        issuer=root,
+        not_before=now - timedelta(days=5 * 365),
+        not_after=now + timedelta(days=10 * 365),
+        ca=True,
+        serial=2,
+    )
+    ap_ca = DevIdentity("apca", ca_key, ca_cert)
+    aps: dict[str, DevIdentity] = {}
+    for i, cn in enumerate(seat_ids):
+        aps[cn] = issue_ap(ap_ca, cn, now=now, validity=ap_validity, serial=100 + i, key_size=key_size)
+    return DevPKI(root, ap_ca, aps)
+
+
+def issue_ap(
+    ca: DevIdentity,
+    cn: str,
+    *,
+    now: datetime,
+    validity: timedelta = timedelta(days=730),
+    not_before: datetime | None = None,
+    serial: int = 1000,
+    key_size: int = 2048,
+) -> DevIdentity:
+    """Issue one AP certificate (CN = Seat ID) from ``ca``; ``not_before`` defaults to now - 1 day."""
+    key = rsa.generate_private_key(65537, key_size)
+    start = not_before if not_before is not None else now - timedelta(days=1)
+    cert = issue_certificate(
+        subject=_name(cn, "Gateway Development AP", ou="PEPPOL TEST AP"),
+        key=key,
+        issuer=ca,
+        not_before=start,
+        not_after=start + validity,
+        ca=False,
+        serial=serial,
+    )
+    return DevIdentity(cn, key, cert)

@@ -1,0 +1,216 @@
+"""The EN 16931 invoice and credit note (BG-0) as used by Peppol BIS Billing 3.0.
+
+Stated amounts (line net amounts, the VAT breakdown, document totals) are optional: the cooperative's
+invoicing system may leave them out (the gateway computes them, see ``gateway.model.totals``) and the
+UBL reader fills them from the document as evidence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from gateway.model.identifiers import BIS_BILLING_CUSTOMIZATION, BIS_BILLING_PROFILE
+from gateway.model.lines import AllowanceCharge, InvoiceLine, Period
+from gateway.model.parties import Address, Party, Payee, TaxRepresentative
+from gateway.model.payment import PaymentMeans
+from gateway.model.values import Amount, Code, CurrencyCode, Identifier, ModelBase, Text
+from gateway.model.vat import VatBreakdown
+
+
+def _base64_text(value: str) -> str:
+    compact = re.sub(r"\s", "", value)
+    try:
+        base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("BT-125 attached document is not valid base64") from exc
+    return compact
+
+
+Base64Text = Annotated[str, AfterValidator(_base64_text)]
+
+
+class PrecedingInvoice(ModelBase):
+    """BG-3 preceding invoice reference (UBL ``cac:BillingReference/cac:InvoiceDocumentReference``)."""
+
+    number: Text
+    """BT-25 preceding invoice reference."""
+    issue_date: dt.date | None = None
+    """BT-26 preceding invoice issue date."""
+
+
+class SupportingDocument(ModelBase):
+    """BG-24 additional supporting document (UBL ``cac:AdditionalDocumentReference``)."""
+
+    id: Text
+    """BT-122 supporting document reference."""
+    description: Text | None = None
+    """BT-123 supporting document description."""
+    uri: Text | None = None
+    """BT-124 external document location."""
+    content: Base64Text | None = None
+    """BT-125 attached document, base64 (UBL ``EmbeddedDocumentBinaryObject``)."""
+    mime_code: Code | None = None
+    """BT-125-1 attached document MIME code (e.g. ``application/pdf``)."""
+    filename: Text | None = None
+    """BT-125-2 attached document filename."""
+    type_code: Code | None = None
+    """UBL ``cbc:DocumentTypeCode`` when the reader met one other than 130/50 (kept as evidence)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> SupportingDocument:
+        if self.content is not None and (self.mime_code is None or self.filename is None):
+            raise ValueError(f"attachment {self.id}: BT-125 needs its MIME code and filename (BR-CL-24)")
+        if self.content is None and (self.mime_code is not None or self.filename is not None):
+            raise ValueError(f"attachment {self.id}: MIME code/filename given without content (BT-125)")
+        return self
+
+
+class Delivery(ModelBase):
+    """BG-13 delivery information (UBL ``cac:Delivery``).
+
+    A delivery *period* is the invoicing period BG-14.
+    """
+
+    party_name: Text | None = None
+    """BT-70 deliver to party name."""
+    location_id: Identifier | None = None
+    """BT-71 deliver to location identifier (with scheme)."""
+    date: dt.date | None = None
+    """BT-72 actual delivery date."""
+    address: Address | None = None
+    """BG-15 deliver to address; its country is BT-80 (BR-IC-12 for category K)."""
+
+
+class DocumentTotals(ModelBase):
+    """BG-22 document totals and BT-110 (UBL ``cac:LegalMonetaryTotal``, ``cac:TaxTotal/cbc:TaxAmount``)."""
+
+    line_extension_amount: Amount
+    """BT-106 sum of invoice line net amounts."""
+    allowance_total: Amount | None = None
+    """BT-107 sum of allowances on document level."""
+    charge_total: Amount | None = None
+    """BT-108 sum of charges on document level."""
+    tax_exclusive_amount: Amount
+    """BT-109 invoice total amount without VAT."""
+    vat_total: Amount
+    """BT-110 invoice total VAT amount."""
+    tax_inclusive_amount: Amount
+    """BT-112 invoice total amount with VAT."""
+    payable_amount: Amount
+    """BT-115 amount due for payment."""
+
+
+class _Document(ModelBase):
+    """Fields common to invoices and credit notes (BG-0)."""
+
+    customization_id: Text = BIS_BILLING_CUSTOMIZATION
+    """BT-24 specification identifier."""
+    profile_id: Text = BIS_BILLING_PROFILE
+    """BT-23 business process type."""
+    number: Text
+    """BT-1 invoice number."""
+    issue_date: dt.date
+    """BT-2 invoice issue date."""
+    currency: CurrencyCode
+    """BT-5 invoice currency code."""
+    vat_accounting_currency: CurrencyCode | None = None
+    """BT-6 VAT accounting currency code (needs BT-111, BR-53)."""
+    vat_total_accounting_currency: Amount | None = None
+    """BT-111 invoice total VAT amount in accounting currency."""
+    tax_point_date: dt.date | None = None
+    """BT-7 value added tax point date."""
+    due_date: dt.date | None = None
+    """BT-9 payment due date (credit notes: written in ``cac:PaymentMeans/cbc:PaymentDueDate``)."""
+    buyer_reference: Text | None = None
+    """BT-10 buyer reference (BT-10 or BT-13 is mandatory, PEPPOL-EN16931-R003)."""
+    project_reference: Text | None = None
+    """BT-11 project reference."""
+    contract_reference: Text | None = None
+    """BT-12 contract reference."""
+    purchase_order_reference: Text | None = None
+    """BT-13 purchase order reference."""
+    sales_order_reference: Text | None = None
+    """BT-14 sales order reference."""
+    receiving_advice_reference: Text | None = None
+    """BT-15 receiving advice reference."""
+    despatch_advice_reference: Text | None = None
+    """BT-16 despatch advice reference."""
+    tender_or_lot_reference: Text | None = None
+    """BT-17 tender or lot reference."""
+    invoiced_object_identifier: Identifier | None = None
+    """BT-18 invoiced object identifier (with scheme)."""
+    accounting_cost: Text | None = None
+    """BT-19 buyer accounting reference."""
+    payment_terms: Text | None = None
+    """BT-20 payment terms."""
+    notes: tuple[Text, ...] = ()
+    """BG-1 invoice notes (BT-22, with an optional ``#BT-21#`` subject code prefix)."""
+    preceding_invoices: tuple[PrecedingInvoice, ...] = ()
+    """BG-3 preceding invoice references."""
+    seller: Party
+    """BG-4 seller."""
+    buyer: Party
+    """BG-7 buyer."""
+    payee: Payee | None = None
+    """BG-10 payee."""
+    tax_representative: TaxRepresentative | None = None
+    """BG-11 seller tax representative party."""
+    delivery: Delivery | None = None
+    """BG-13 delivery information."""
+    invoice_period: Period | None = None
+    """BG-14 invoicing period (also the delivery period, BR-IC-11)."""
+    payment_means: tuple[PaymentMeans, ...] = ()
+    """BG-16 payment instructions."""
+    allowances_charges: tuple[AllowanceCharge, ...] = ()
+    """BG-20 document level allowances and BG-21 charges."""
+    prepaid_amount: Amount | None = None
+    """BT-113 paid amount."""
+    rounding_amount: Amount | None = None
+    """BT-114 rounding amount."""
+    totals: DocumentTotals | None = None
+    """BG-22 document totals as stated (computed by the gateway when absent)."""
+    vat_breakdown: tuple[VatBreakdown, ...] | None = None
+    """BG-23 VAT breakdown as stated (computed by the gateway when absent)."""
+    attachments: tuple[SupportingDocument, ...] = ()
+    """BG-24 additional supporting documents."""
+    lines: tuple[InvoiceLine, ...] = Field(min_length=1)
+    """BG-25 invoice lines (at least one, BR-16)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> _Document:
+        if any(ac.vat is None for ac in self.allowances_charges):
+            raise ValueError("document level allowances/charges need a VAT category (BR-32/BR-37)")
+        ids = [line.id for line in self.lines]
+        if len(set(ids)) != len(ids):
+            raise ValueError("invoice line identifiers BT-126 must be unique within the document")
+        if self.vat_accounting_currency is None and self.vat_total_accounting_currency is not None:
+            raise ValueError("BT-111 given without the VAT accounting currency BT-6")
+        return self
+
+
+class Invoice(_Document):
+    """A commercial invoice (UBL ``Invoice``, BT-3 default 380)."""
+
+    kind: Literal["invoice"] = "invoice"
+    """Discriminator for JSON input (``"invoice"``)."""
+    type_code: Code = "380"
+    """BT-3 invoice type code (UNCL 1001)."""
+
+
+class CreditNote(_Document):
+    """A credit note (UBL ``CreditNote``, BT-3 default 381) with BG-3 references to the credited invoices."""
+
+    kind: Literal["credit_note"] = "credit_note"
+    """Discriminator for JSON input (``"credit_note"``)."""
+    type_code: Code = "381"
+    """BT-3 credit note type code (UNCL 1001)."""
+
+
+#: Either document; pydantic picks the class from ``kind``.
+Document = Annotated[Invoice | CreditNote, Field(discriminator="kind")]

@@ -1,0 +1,314 @@
+"""SQL adapters for outbound documents (with their status timeline) and inbound documents."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, and_, func, insert, or_, select, update
+
+from gateway.errors import InvalidTransition, StoreError
+from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
+from gateway.model.message import (
+    INITIAL_STATUS,
+    DeliveryEvent,
+    DeliveryStatus,
+    DocumentContent,
+    DocumentKind,
+    InboundDocument,
+    InboundStatus,
+    JSONObject,
+    OutboundDocument,
+    TimelineEvent,
+    apply_event,
+)
+from gateway.services.ports import MAX_PAGE_SIZE, InboundQuery, OutboundQuery, Page, PageCursor
+from gateway.store.errors import map_db_errors
+from gateway.store.tables import inbound_documents, outbound_documents, outbound_events
+
+_OUTBOUND_META = [c for c in outbound_documents.c if c.name not in ("ubl", "validation_report")]
+_INBOUND_META = [c for c in inbound_documents.c if c.name not in ("body", "validation_report")]
+
+
+def _outbound_from_row(row: Row[Any]) -> OutboundDocument:
+    return OutboundDocument(
+        id=row.id,
+        kind=DocumentKind(row.kind),
+        seller_id=row.seller_id,
+        document_number=row.document_number,
+        sender=ParticipantID.parse(row.sender_id),
+        receiver=ParticipantID.parse(row.receiver_id),
+        document_type=DocumentTypeID.parse(row.document_type_id),
+        process=ProcessID.parse(row.process_id),
+        status=DeliveryStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        status_reason=row.status_reason,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        as4_message_id=row.as4_message_id,
+    )
+
+
+def _inbound_from_row(row: Row[Any]) -> InboundDocument:
+    return InboundDocument(
+        id=row.id,
+        as4_message_id=row.as4_message_id,
+        sender=ParticipantID.parse(row.sender_id),
+        receiver=ParticipantID.parse(row.receiver_id),
+        document_type=DocumentTypeID.parse(row.document_type_id),
+        process=ProcessID.parse(row.process_id),
+        status=InboundStatus(row.status),
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+        sbdh_instance_id=row.sbdh_instance_id,
+        status_reason=row.status_reason,
+    )
+
+
+def _event_from_row(row: Row[Any]) -> TimelineEvent:
+    return TimelineEvent(
+        document_id=row.document_id,
+        at=row.at,
+        from_status=DeliveryStatus(row.from_status) if row.from_status is not None else None,
+        to_status=DeliveryStatus(row.to_status),
+        event=DeliveryEvent(row.event),
+        detail=row.detail,
+    )
+
+
+def _newest_first_page(
+    rows: Sequence[Row[Any]], limit: int, stamp: str
+) -> tuple[Sequence[Row[Any]], PageCursor | None]:
+    """Cut the ``limit + 1`` rows fetched into a page and the cursor of its last row (None if last page)."""
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], PageCursor(getattr(last, stamp), last.id)
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"page size {limit} is not within 1..{MAX_PAGE_SIZE}")
+
+
+def _before_cursor(stamp: ColumnElement[datetime], ident: ColumnElement[str], cursor: PageCursor) -> Any:
+    # Keyset pagination (newest first): strictly older, ties broken by id, so no item repeats or is skipped.
+    return or_(stamp < cursor.at, and_(stamp == cursor.at, ident < cursor.id))
+
+
+class SQLOutboundDocumentRepository:
+    """OutboundDocumentRepository on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, document: OutboundDocument, content: DocumentContent) -> TimelineEvent:
+        if document.status is not INITIAL_STATUS:
+            raise InvalidTransition(None, DeliveryEvent.SUBMITTED)
+        entry = TimelineEvent(
+            document_id=document.id,
+            at=document.created_at,
+            from_status=None,
+            to_status=INITIAL_STATUS,
+            event=DeliveryEvent.SUBMITTED,
+        )
+        values = {
+            "id": document.id,
+            "kind": document.kind.value,
+            "seller_id": document.seller_id,
+            "document_number": document.document_number,
+            "sender_id": str(document.sender),
+            "receiver_id": str(document.receiver),
+            "receiver_key": document.receiver.key,
+            "document_type_id": document.document_type.uri,
+            "process_id": document.process.uri,
+            "ubl": content.body,
+            "validation_report": content.validation_report,
+            "status": document.status.value,
+            "status_reason": document.status_reason,
+            "attempts": document.attempts,
+            "next_attempt_at": document.next_attempt_at,
+            "as4_message_id": document.as4_message_id,
+            "created_at": document.created_at,
+            "updated_at": document.updated_at,
+        }
+        # A savepoint keeps the unit of work usable after a duplicate (the caller then reads the original).
+        with map_db_errors("outbound document"), self._conn.begin_nested():
+            self._conn.execute(insert(outbound_documents), values)
+            self._append(entry)
+        return entry
+
+    def get(self, document_id: str) -> OutboundDocument | None:
+        row = self._conn.execute(
+            select(*_OUTBOUND_META).where(outbound_documents.c.id == document_id)
+        ).first()
+        return _outbound_from_row(row) if row is not None else None
+
+    def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
+        row = self._conn.execute(
+            select(*_OUTBOUND_META).where(
+                outbound_documents.c.seller_id == seller_id,
+                outbound_documents.c.document_number == document_number,
+            )
+        ).first()
+        return _outbound_from_row(row) if row is not None else None
+
+    def get_content(self, document_id: str) -> DocumentContent | None:
+        t = outbound_documents
+        row = self._conn.execute(select(t.c.ubl, t.c.validation_report).where(t.c.id == document_id)).first()
+        return DocumentContent(bytes(row.ubl), row.validation_report) if row is not None else None
+
+    def transition(
+        self,
+        document_id: str,
+        event: DeliveryEvent,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        detail: JSONObject | None = None,
+        next_attempt_at: datetime | None = None,
+        as4_message_id: str | None = None,
+    ) -> TimelineEvent:
+        t = outbound_documents
+        with map_db_errors("status transition"):
+            # FOR UPDATE: a concurrent transition of the same document waits for this transaction, then
+            # re-reads the new status (PostgreSQL); SQLite already serialises writers (BEGIN IMMEDIATE).
+            row = self._conn.execute(
+                select(t.c.status, t.c.attempts).where(t.c.id == document_id).with_for_update()
+            ).first()
+            if row is None:
+                raise StoreError(f"no outbound document {document_id!r}")
+            current = DeliveryStatus(row.status)
+            target = apply_event(current, event)
+            values: dict[str, Any] = {
+                "status": target.value,
+                "status_reason": reason,
+                "next_attempt_at": next_attempt_at,
+                "updated_at": at,
+            }
+            if event is DeliveryEvent.SEND_STARTED:
+                values["attempts"] = row.attempts + 1
+            if as4_message_id is not None:
+                values["as4_message_id"] = as4_message_id
+            self._conn.execute(update(t).where(t.c.id == document_id).values(values))
+            entry = TimelineEvent(document_id, at, current, target, event, detail)
+            self._append(entry)
+        return entry
+
+    def _append(self, entry: TimelineEvent) -> None:
+        self._conn.execute(
+            insert(outbound_events),
+            {
+                "document_id": entry.document_id,
+                "at": entry.at,
+                "from_status": entry.from_status.value if entry.from_status is not None else None,
+                "to_status": entry.to_status.value,
+                "event": entry.event.value,
+                "detail": entry.detail,
+            },
+        )
+
+    def timeline(self, document_id: str) -> list[TimelineEvent]:
+        e = outbound_events
+        rows = self._conn.execute(select(e).where(e.c.document_id == document_id).order_by(e.c.id)).all()
+        return [_event_from_row(row) for row in rows]
+
+    def search(self, query: OutboundQuery) -> Page[OutboundDocument]:
+        _check_limit(query.limit)
+        t = outbound_documents
+        conditions: list[Any] = []
+        if query.status is not None:
+            conditions.append(t.c.status == query.status.value)
+        if query.receiver is not None:
+            conditions.append(t.c.receiver_key == query.receiver.key)
+        if query.number is not None:
+            conditions.append(t.c.document_number == query.number)
+        if query.seller_id is not None:
+            conditions.append(t.c.seller_id == query.seller_id)
+        if query.since is not None:
+            conditions.append(t.c.created_at >= query.since)
+        if query.after is not None:
+            conditions.append(_before_cursor(t.c.created_at, t.c.id, query.after))
+        stmt = (
+            select(*_OUTBOUND_META)
+            .where(*conditions)
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+            .limit(query.limit + 1)
+        )
+        rows, cursor = _newest_first_page(self._conn.execute(stmt).all(), query.limit, "created_at")
+        return Page(tuple(_outbound_from_row(row) for row in rows), cursor)
+
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        t = outbound_documents
+        counts = dict.fromkeys(DeliveryStatus, 0)
+        for status, count in self._conn.execute(select(t.c.status, func.count()).group_by(t.c.status)):
+            counts[DeliveryStatus(status)] = int(count)
+        return counts
+
+
+class SQLInboundDocumentRepository:
+    """InboundDocumentRepository on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, document: InboundDocument, content: DocumentContent) -> None:
+        values = {
+            "id": document.id,
+            "as4_message_id": document.as4_message_id,
+            "sender_id": str(document.sender),
+            "sender_key": document.sender.key,
+            "receiver_id": str(document.receiver),
+            "receiver_key": document.receiver.key,
+            "document_type_id": document.document_type.uri,
+            "process_id": document.process.uri,
+            "sbdh_instance_id": document.sbdh_instance_id,
+            "body": content.body,
+            "validation_report": content.validation_report,
+            "status": document.status.value,
+            "status_reason": document.status_reason,
+            "received_at": document.received_at,
+            "updated_at": document.updated_at,
+        }
+        with map_db_errors("inbound document"), self._conn.begin_nested():
+            self._conn.execute(insert(inbound_documents), values)
+
+    def get(self, document_id: str) -> InboundDocument | None:
+        row = self._conn.execute(select(*_INBOUND_META).where(inbound_documents.c.id == document_id)).first()
+        return _inbound_from_row(row) if row is not None else None
+
+    def get_by_message_id(self, as4_message_id: str) -> InboundDocument | None:
+        row = self._conn.execute(
+            select(*_INBOUND_META).where(inbound_documents.c.as4_message_id == as4_message_id)
+        ).first()
+        return _inbound_from_row(row) if row is not None else None
+
+    def get_content(self, document_id: str) -> DocumentContent | None:
+        t = inbound_documents
+        row = self._conn.execute(select(t.c.body, t.c.validation_report).where(t.c.id == document_id)).first()
+        return DocumentContent(bytes(row.body), row.validation_report) if row is not None else None
+
+    def search(self, query: InboundQuery) -> Page[InboundDocument]:
+        _check_limit(query.limit)
+        t = inbound_documents
+        conditions: list[Any] = []
+        if query.status is not None:
+            conditions.append(t.c.status == query.status.value)
+        if query.sender is not None:
+            conditions.append(t.c.sender_key == query.sender.key)
+        if query.receiver is not None:
+            conditions.append(t.c.receiver_key == query.receiver.key)
+        if query.since is not None:
+            conditions.append(t.c.received_at >= query.since)
+        if query.after is not None:
+            conditions.append(_before_cursor(t.c.received_at, t.c.id, query.after))
+        stmt = (
+            select(*_INBOUND_META)
+            .where(*conditions)
+            .order_by(t.c.received_at.desc(), t.c.id.desc())
+            .limit(query.limit + 1)
+        )
+        rows, cursor = _newest_first_page(self._conn.execute(stmt).all(), query.limit, "received_at")
+        return Page(tuple(_inbound_from_row(row) for row in rows), cursor)

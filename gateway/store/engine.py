@@ -1,0 +1,103 @@
+"""Engines for the two supported databases: an embedded SQLite file (WAL, busy timeout, foreign keys, full
+sync) and PostgreSQL through psycopg 3. Synchronous on purpose: the API calls the store from a threadpool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from gateway.errors import ConfigurationError
+
+DEFAULT_BUSY_TIMEOUT: Final = 30.0
+"""Seconds a SQLite writer waits for the write lock before failing with 'database is locked'."""
+
+SQLITE_BEGIN_OPTION: Final = "gateway_sqlite_begin"
+"""Connection execution option naming the SQLite BEGIN mode (``IMMEDIATE`` or ``DEFERRED``)."""
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Return the URL with the driver the gateway uses (``postgresql+psycopg``, ``sqlite+pysqlite``).
+
+    Raises:
+        ConfigurationError: another database, another driver, or an in-memory SQLite database (which
+            would vanish between connections and cannot use WAL).
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError; never echo the URL (it may hold a password)
+        raise ConfigurationError("the database URL cannot be parsed") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise ConfigurationError(f"PostgreSQL driver {driver!r} is not supported; use postgresql+psycopg")
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise ConfigurationError(f"SQLite driver {driver!r} is not supported")
+        if not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+            raise ConfigurationError("SQLite needs a database file path (sqlite:///path/to/gateway.db)")
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise ConfigurationError(f"database {backend!r} is not supported; use sqlite or postgresql")
+
+
+def make_engine(
+    url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **engine_options: Any
+) -> Engine:
+    """Create an engine for a SQLite file or a PostgreSQL server.
+
+    SQLite: the parent directory is created; every connection runs in WAL mode (readers do not block
+    the writer), with ``busy_timeout``, ``foreign_keys=ON`` and ``synchronous=FULL`` (a commit survives
+    power loss - the receiving endpoint relies on it before answering with a receipt). Transactions
+    begin with ``BEGIN IMMEDIATE`` so a writer holds the write lock from its first statement; a reading
+    unit of work uses plain ``BEGIN``.
+
+    PostgreSQL: psycopg 3, ``pool_pre_ping``; READ COMMITTED (the default) is what the queue's
+    ``FOR UPDATE SKIP LOCKED`` leasing expects.
+
+    Args:
+        url: ``sqlite:///path/gateway.db`` or ``postgresql://user@host:5432/db`` (``+psycopg`` implied).
+        busy_timeout: SQLite lock wait in seconds.
+        engine_options: passed to ``sqlalchemy.create_engine`` (e.g. ``pool_size``, ``echo``).
+
+    Raises:
+        ConfigurationError: the URL names an unsupported database or driver.
+    """
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        engine_options.setdefault("pool_pre_ping", True)
+        return create_engine(parsed, **engine_options)
+
+    assert parsed.database is not None  # checked by normalise_url
+    Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    connect_args = dict(engine_options.pop("connect_args", {}))
+    connect_args.setdefault("timeout", busy_timeout)
+    # Connections move between threadpool threads, never used by two at once (one unit of work each).
+    connect_args.setdefault("check_same_thread", False)
+    engine = create_engine(parsed, connect_args=connect_args, **engine_options)
+    _install_sqlite_hooks(engine, busy_timeout)
+    return engine
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling issues a deferred BEGIN lazily before the first write; a
+        # transaction that read first and then writes can fail with SQLITE_BUSY without waiting. We turn
+        # it off and issue BEGIN ourselves (SQLAlchemy's documented pysqlite recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=FULL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")

@@ -1,0 +1,167 @@
+"""SQL adapters for AS4 messages (raw bytes and signals kept as evidence) and idempotency keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
+from gateway.model.message import (
+    AS4MessageRecord,
+    AS4Signal,
+    Direction,
+    HTTPHeaders,
+    RawHTTPMessage,
+    SignalKind,
+)
+from gateway.services.ports import IdempotencyRecord
+from gateway.store.errors import map_db_errors
+from gateway.store.tables import as4_messages, idempotency_keys
+
+
+def _headers_to_json(headers: HTTPHeaders) -> list[list[str]]:
+    return [[name, value] for name, value in headers]
+
+
+def _headers_from_json(value: list[list[str]]) -> HTTPHeaders:
+    return tuple((str(name), str(text)) for name, text in value)
+
+
+def _signal_columns(signal: AS4Signal) -> dict[str, Any]:
+    return {
+        "signal_kind": signal.kind.value,
+        "signal_headers": _headers_to_json(signal.raw.headers),
+        "signal_body": signal.raw.body,
+        "signal_at": signal.at,
+        "ebms_error_code": signal.ebms_error_code,
+        "receipt_summary": signal.receipt_summary,
+    }
+
+
+def _message_from_row(row: Row[Any]) -> AS4MessageRecord:
+    signal = None
+    if row.signal_kind is not None:
+        signal = AS4Signal(
+            kind=SignalKind(row.signal_kind),
+            raw=RawHTTPMessage(_headers_from_json(row.signal_headers or []), bytes(row.signal_body or b"")),
+            at=row.signal_at,
+            ebms_error_code=row.ebms_error_code,
+            receipt_summary=row.receipt_summary,
+        )
+    return AS4MessageRecord(
+        message_id=row.message_id,
+        direction=Direction(row.direction),
+        request=RawHTTPMessage(_headers_from_json(row.request_headers), bytes(row.request_body)),
+        created_at=row.created_at,
+        document_id=row.document_id,
+        sbdh_instance_id=row.sbdh_instance_id,
+        signal=signal,
+    )
+
+
+class SQLAS4MessageRepository:
+    """AS4MessageRepository on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, record: AS4MessageRecord) -> None:
+        values: dict[str, Any] = {
+            "message_id": record.message_id,
+            "direction": record.direction.value,
+            "document_id": record.document_id,
+            "sbdh_instance_id": record.sbdh_instance_id,
+            "request_headers": _headers_to_json(record.request.headers),
+            "request_body": record.request.body,
+            "created_at": record.created_at,
+        }
+        if record.signal is not None:
+            values.update(_signal_columns(record.signal))
+        # Savepoint: on a duplicate the caller reads the stored original in the same unit of work.
+        with map_db_errors("AS4 message"), self._conn.begin_nested():
+            self._conn.execute(insert(as4_messages), values)
+
+    def get(self, message_id: str, direction: Direction) -> AS4MessageRecord | None:
+        t = as4_messages
+        row = self._conn.execute(
+            select(t).where(t.c.message_id == message_id, t.c.direction == direction.value)
+        ).first()
+        return _message_from_row(row) if row is not None else None
+
+    def find_by_instance_id(self, sbdh_instance_id: str, direction: Direction) -> AS4MessageRecord | None:
+        t = as4_messages
+        row = self._conn.execute(
+            select(t)
+            .where(t.c.sbdh_instance_id == sbdh_instance_id, t.c.direction == direction.value)
+            .order_by(t.c.created_at, t.c.message_id)
+            .limit(1)
+        ).first()
+        return _message_from_row(row) if row is not None else None
+
+    def for_document(self, document_id: str) -> list[AS4MessageRecord]:
+        t = as4_messages
+        rows = self._conn.execute(
+            select(t).where(t.c.document_id == document_id).order_by(t.c.created_at, t.c.message_id)
+        ).all()
+        return [_message_from_row(row) for row in rows]
+
+    def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
+        t = as4_messages
+        with map_db_errors("AS4 signal"):
+            result = self._conn.execute(
+                update(t)
+                .where(t.c.message_id == message_id, t.c.direction == direction.value)
+                .values(_signal_columns(signal))
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
+
+
+def _idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        key=row.key,
+        fingerprint=row.fingerprint,
+        response_status=row.response_status,
+        response_body=row.response_body,
+        created_at=row.created_at,
+        document_id=row.document_id,
+    )
+
+
+class SQLIdempotencyRepository:
+    """IdempotencyRepository on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def get(self, key: str) -> IdempotencyRecord | None:
+        row = self._conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == key)).first()
+        return _idempotency_from_row(row) if row is not None else None
+
+    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        stored = self.get(record.key)
+        if stored is None:
+            try:
+                # On PostgreSQL a concurrent claim of the same key blocks here on the primary key until the
+                # other transaction ends; if it committed we get a unique violation, roll back only the
+                # savepoint and read its record below (READ COMMITTED sees it in a new statement).
+                with map_db_errors("idempotency key"), self._conn.begin_nested():
+                    self._conn.execute(
+                        insert(idempotency_keys).values(
+                            key=record.key,
+                            fingerprint=record.fingerprint,
+                            document_id=record.document_id,
+                            response_status=record.response_status,
+                            response_body=record.response_body,
+                            created_at=record.created_at,
+                        )
+                    )
+                return record
+            except DuplicateMessage:
+                stored = self.get(record.key)
+                if stored is None:
+                    raise
+        if stored.fingerprint != record.fingerprint:
+            raise IdempotencyConflict(record.key)
+        return stored

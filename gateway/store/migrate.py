@@ -1,0 +1,70 @@
+"""Schema migrations, run programmatically: ``upgrade_database(url)`` brings any database to the newest
+revision. The Alembic configuration is built in code, so migrations run from an installed package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import URL
+
+from gateway.store.engine import make_engine
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic Config pointing at the packaged migrations, optionally bound to a connection."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+# Arbitrary constant naming the PostgreSQL advisory lock that serialises concurrent upgrades.
+_MIGRATION_LOCK_ID = 0x6761746577617934
+
+
+def upgrade_engine(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision`` in one transaction.
+
+    Several gateway processes may start at once: on PostgreSQL a transaction-scoped advisory lock makes
+    them upgrade one after the other (the later ones find nothing to do); on SQLite the transaction's
+    BEGIN IMMEDIATE does the same.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        command.upgrade(alembic_config(connection), revision)
+
+
+def upgrade_database(url: str | URL, revision: str = "head", **engine_options: Any) -> None:
+    """Create or upgrade the gateway schema at ``url`` (SQLite file or PostgreSQL) to ``revision``.
+
+    Idempotent: an up-to-date database is left as it is.
+
+    Raises:
+        ConfigurationError: unsupported URL.
+    """
+    engine = make_engine(url, **engine_options)
+    try:
+        upgrade_engine(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this package."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -1,0 +1,1 @@
+"""Versioned schema migrations, oldest first; Alembic skips this file."""

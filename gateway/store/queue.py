@@ -1,0 +1,234 @@
+"""SQL adapters for the two leased queues: delivery jobs and the webhook outbox.
+
+Leasing (semantics in ``gateway.services.ports``): one SELECT picks due, unleased-or-expired rows
+``ORDER BY due_at LIMIT n FOR UPDATE SKIP LOCKED`` - on PostgreSQL concurrent workers skip each other's rows
+and get disjoint sets; SQLite ignores the clause, which is fine because the unit of work already holds the
+database write lock (BEGIN IMMEDIATE). Every later step is an UPDATE/DELETE guarded by the lease token, so
+a worker whose lease was taken over changes nothing and gets LeaseLost.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Column, Connection, Row, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.errors import LeaseLost
+from gateway.services.ports import (
+    DeliveryJob,
+    DeliveryLease,
+    OutboxEntry,
+    QueueCounts,
+    WebhookLease,
+    WebhookMessage,
+)
+from gateway.store.errors import map_db_errors
+from gateway.store.tables import delivery_jobs, webhook_outbox
+
+
+class _LeasedTable:
+    """Lease statements shared by both queues: a table with due_at, attempts, lease_token, leased_until."""
+
+    def __init__(self, connection: Connection, table: Table, key: Column[str], *open_conditions: Any) -> None:
+        self.conn = connection
+        self.table = table
+        self.key = key
+        self.open_conditions = open_conditions
+
+    def take(
+        self, *, now: datetime, limit: int, lease_for: timedelta, token: str
+    ) -> list[tuple[str, int, datetime]]:
+        """Lease up to ``limit`` due rows; return (key, attempts including this one, leased_until)."""
+        if limit < 1:
+            raise ValueError("lease limit must be at least 1")
+        t = self.table
+        due = and_(
+            t.c.due_at <= now,
+            # Expired leases are due again: the holder crashed or stalled (crash recovery).
+            or_(t.c.leased_until.is_(None), t.c.leased_until <= now),
+            *self.open_conditions,
+        )
+        until = now + lease_for
+        with map_db_errors(f"lease {t.name}"):
+            rows = self.conn.execute(
+                select(self.key, t.c.attempts)
+                .where(due)
+                .order_by(t.c.due_at, self.key)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if not rows:
+                return []
+            keys = [row[0] for row in rows]
+            self.conn.execute(
+                update(t)
+                .where(self.key.in_(keys))
+                .values(lease_token=token, leased_until=until, attempts=t.c.attempts + 1)
+            )
+        return [(row[0], row[1] + 1, until) for row in rows]
+
+    def guarded_update(self, key: str, token: str, values: dict[str, Any]) -> None:
+        """Update the row if ``token`` still holds it, else raise LeaseLost."""
+        with map_db_errors(f"update {self.table.name}"):
+            result = self.conn.execute(
+                update(self.table).where(self.key == key, self.table.c.lease_token == token).values(values)
+            )
+        if result.rowcount != 1:
+            raise LeaseLost(f"lease on {self.table.name} {key!r} is no longer held by this token")
+
+    def guarded_delete(self, key: str, token: str) -> None:
+        """Delete the row if ``token`` still holds it, else raise LeaseLost."""
+        with map_db_errors(f"delete {self.table.name}"):
+            result = self.conn.execute(
+                delete(self.table).where(self.key == key, self.table.c.lease_token == token)
+            )
+        if result.rowcount != 1:
+            raise LeaseLost(f"lease on {self.table.name} {key!r} is no longer held by this token")
+
+
+@cache
+def _enqueue_statement(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT for one dialect, built once (both dialects share the upsert syntax)."""
+    t = delivery_jobs
+    if dialect_name == "postgresql":
+        stmt: Any = postgresql.insert(t)
+        earlier = func.least(t.c.due_at, stmt.excluded.due_at)
+    else:
+        stmt = sqlite.insert(t)
+        earlier = func.min(t.c.due_at, stmt.excluded.due_at)  # SQLite's two-argument scalar min()
+    # One job per document (primary key). An unleased job is brought forward, never pushed back; a
+    # leased one belongs to its worker, which reschedules or completes it.
+    return stmt.on_conflict_do_update(
+        index_elements=[t.c.document_id], set_={"due_at": earlier}, where=t.c.lease_token.is_(None)
+    )
+
+
+class SQLDeliveryQueue:
+    """DeliveryQueue on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self._leases = _LeasedTable(connection, delivery_jobs, delivery_jobs.c.document_id)
+
+    def enqueue(self, document_id: str, *, due_at: datetime) -> None:
+        statement = _enqueue_statement(self._conn.dialect.name)
+        with map_db_errors("enqueue delivery"):
+            self._conn.execute(
+                statement, {"document_id": document_id, "due_at": due_at, "attempts": 0, "created_at": due_at}
+            )
+
+    def get(self, document_id: str) -> DeliveryJob | None:
+        t = delivery_jobs
+        row = self._conn.execute(select(t).where(t.c.document_id == document_id)).first()
+        if row is None:
+            return None
+        return DeliveryJob(
+            row.document_id, row.due_at, row.attempts, row.lease_token, row.leased_until, row.last_error
+        )
+
+    def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[DeliveryLease]:
+        taken = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
+        return [DeliveryLease(key, token, until, attempts) for key, attempts, until in taken]
+
+    def renew(self, document_id: str, token: str, *, now: datetime, lease_for: timedelta) -> datetime:
+        until = now + lease_for
+        self._leases.guarded_update(document_id, token, {"leased_until": until})
+        return until
+
+    def complete(self, document_id: str, token: str) -> None:
+        self._leases.guarded_delete(document_id, token)
+
+    def reschedule(self, document_id: str, token: str, *, due_at: datetime, error: str | None = None) -> None:
+        self._leases.guarded_update(
+            document_id,
+            token,
+            {"due_at": due_at, "lease_token": None, "leased_until": None, "last_error": error},
+        )
+
+    def fail(self, document_id: str, token: str, *, error: str) -> None:
+        self._leases.guarded_delete(document_id, token)
+
+    def counts(self, *, now: datetime) -> QueueCounts:
+        t = delivery_jobs
+        leased = and_(t.c.leased_until.is_not(None), t.c.leased_until > now)
+        with map_db_errors("queue counts"):
+            row = self._conn.execute(
+                select(
+                    func.count().filter(leased),
+                    func.count().filter(~leased, t.c.due_at <= now),
+                    func.count().filter(~leased, t.c.due_at > now),
+                )
+            ).one()
+        return QueueCounts(due=int(row[1]), scheduled=int(row[2]), leased=int(row[0]))
+
+
+def _webhook_from_row(row: Row[Any]) -> WebhookMessage:
+    return WebhookMessage(row.id, row.url, row.payload, row.created_at, row.document_id)
+
+
+class SQLWebhookOutbox:
+    """WebhookOutbox on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        t = webhook_outbox
+        self._leases = _LeasedTable(
+            connection, t, t.c.id, t.c.delivered_at.is_(None), t.c.failed_at.is_(None)
+        )
+
+    def add(self, message: WebhookMessage) -> None:
+        with map_db_errors("webhook"), self._conn.begin_nested():
+            self._conn.execute(
+                insert(webhook_outbox),
+                {
+                    "id": message.id,
+                    "url": message.url,
+                    "payload": message.payload,
+                    "document_id": message.document_id,
+                    "created_at": message.created_at,
+                    "due_at": message.created_at,
+                    "attempts": 0,
+                },
+            )
+
+    def get(self, message_id: str) -> OutboxEntry | None:
+        t = webhook_outbox
+        row = self._conn.execute(select(t).where(t.c.id == message_id)).first()
+        if row is None:
+            return None
+        return OutboxEntry(
+            _webhook_from_row(row), row.due_at, row.attempts, row.delivered_at, row.failed_at, row.last_error
+        )
+
+    def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[WebhookLease]:
+        taken = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
+        if not taken:
+            return []
+        t = webhook_outbox
+        rows = self._conn.execute(select(t).where(t.c.id.in_([key for key, _, _ in taken]))).all()
+        by_id = {row.id: _webhook_from_row(row) for row in rows}
+        return [WebhookLease(by_id[key], token, until, attempts) for key, attempts, until in taken]
+
+    def mark_delivered(self, message_id: str, token: str, *, at: datetime) -> None:
+        self._leases.guarded_update(
+            message_id,
+            token,
+            {"delivered_at": at, "lease_token": None, "leased_until": None, "last_error": None},
+        )
+
+    def reschedule(self, message_id: str, token: str, *, due_at: datetime, error: str) -> None:
+        self._leases.guarded_update(
+            message_id,
+            token,
+            {"due_at": due_at, "lease_token": None, "leased_until": None, "last_error": error},
+        )
+
+    def fail(self, message_id: str, token: str, *, at: datetime, error: str) -> None:
+        self._leases.guarded_update(
+            message_id,
+            token,
+            {"failed_at": at, "lease_token": None, "leased_until": None, "last_error": error},
+        )

@@ -1,0 +1,130 @@
+"""The SQL document store: units of work (one transaction each) over the SQL repositories and queues."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy import exc as sa_exc
+
+from gateway.errors import StoreError
+from gateway.store.documents import SQLInboundDocumentRepository, SQLOutboundDocumentRepository
+from gateway.store.engine import SQLITE_BEGIN_OPTION, make_engine
+from gateway.store.errors import map_db_errors
+from gateway.store.messages import SQLAS4MessageRepository, SQLIdempotencyRepository
+from gateway.store.queue import SQLDeliveryQueue, SQLWebhookOutbox
+
+if TYPE_CHECKING:
+    from gateway.services.ports import DocumentStore
+
+
+class SQLUnitOfWork:
+    """One database transaction with every repository bound to it (implements ``UnitOfWork``).
+
+    The transaction starts on ``__enter__`` (SQLite: BEGIN IMMEDIATE, or BEGIN DEFERRED when read-only) and
+    ends with ``commit()`` or, on leaving the block without commit, a rollback. Database errors surface as
+    StoreError subclasses; after one (other than DuplicateMessage, which only undoes its own savepoint)
+    the unit of work should be abandoned.
+    """
+
+    outbound: SQLOutboundDocumentRepository
+    inbound: SQLInboundDocumentRepository
+    messages: SQLAS4MessageRepository
+    idempotency: SQLIdempotencyRepository
+    jobs: SQLDeliveryQueue
+    outbox: SQLWebhookOutbox
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self._engine = engine
+        self._read_only = read_only
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        if self._connection is not None:
+            raise RuntimeError("a unit of work can be entered only once")
+        with map_db_errors("begin transaction"):
+            connection = self._engine.connect()
+            try:
+                if connection.dialect.name == "sqlite":
+                    connection.execution_options(
+                        **{SQLITE_BEGIN_OPTION: "DEFERRED" if self._read_only else "IMMEDIATE"}
+                    )
+                elif self._read_only:
+                    connection.execution_options(postgresql_readonly=True)
+                self._transaction = connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+        self._connection = connection
+        self.outbound = SQLOutboundDocumentRepository(connection)
+        self.inbound = SQLInboundDocumentRepository(connection)
+        self.messages = SQLAS4MessageRepository(connection)
+        self.idempotency = SQLIdempotencyRepository(connection)
+        self.jobs = SQLDeliveryQueue(connection)
+        self.outbox = SQLWebhookOutbox(connection)
+        return self
+
+    def commit(self) -> None:
+        """Commit the transaction; raise StoreError if the database refuses."""
+        transaction = self._require_transaction()
+        with map_db_errors("commit"):
+            transaction.commit()
+
+    def rollback(self) -> None:
+        """Roll the transaction back (no-op once it ended)."""
+        transaction = self._require_transaction()
+        if transaction.is_active:
+            with map_db_errors("rollback"):
+                transaction.rollback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self._connection
+        if connection is None:
+            return
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+        except sa_exc.SQLAlchemyError:
+            if exc is None:
+                raise
+        finally:
+            connection.close()
+
+    def _require_transaction(self) -> RootTransaction:
+        if self._transaction is None:
+            raise StoreError("the unit of work was not entered (use it in a with block)")
+        return self._transaction
+
+
+class SQLDocumentStore:
+    """DocumentStore over a SQLAlchemy engine (SQLite file or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLDocumentStore:
+        """A store on a new engine made by ``make_engine(url)`` (the schema must be migrated already)."""
+        return cls(make_engine(url))
+
+    def unit_of_work(self, *, read_only: bool = False) -> SQLUnitOfWork:
+        """Open a transaction; see ``gateway.services.ports.DocumentStore``."""
+        return SQLUnitOfWork(self.engine, read_only=read_only)
+
+    def close(self) -> None:
+        """Dispose of the engine's pooled connections."""
+        self.engine.dispose()
+
+
+if TYPE_CHECKING:
+
+    def _implements_port(engine: Engine) -> DocumentStore:
+        # mypy checks here, structurally, that the adapter satisfies the DocumentStore port.
+        return SQLDocumentStore(engine)

@@ -1,0 +1,231 @@
+"""The persistence model: SQLAlchemy Core tables for SQLite and PostgreSQL. Rows are mapped to the domain
+records of ``gateway.model.message`` in ``store/sql.py``; these tables are not the domain model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from gateway.model.message import DeliveryStatus, Direction, DocumentKind, InboundStatus, SignalKind
+
+# Deterministic constraint names so migrations can name (and later alter or drop) every constraint.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+ID = 36  # UUID string, canonical 8-4-4-4-12 form
+PARTICIPANT = 200  # ICD:value; Peppol caps the value at 130 characters (Policy for use of identifiers)
+IDENTIFIER = 500  # document type / process ids with their scheme
+MESSAGE_ID = 255  # eb:MessageId (RFC 2822 msg-id form), SBDH InstanceIdentifier
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zone type, so the value is stored as naive UTC
+    text (ISO order = time order) and UTC is re-attached when read. Naive input is refused: a naive time
+    in the domain is a bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store takes timezone-aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _one_of(
+    column: str, values: type[DeliveryStatus | InboundStatus | DocumentKind | Direction | SignalKind]
+) -> str:
+    allowed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({allowed})"
+
+
+outbound_documents = Table(
+    "outbound_documents",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("seller_id", String(PARTICIPANT), nullable=False),
+    Column("document_number", String(200), nullable=False),
+    Column("sender_id", String(PARTICIPANT), nullable=False),
+    Column("receiver_id", String(PARTICIPANT), nullable=False),
+    # Participant ids compare case-insensitively (Peppol Policy for use of identifiers 4.x): filter on
+    # the case-folded key, show the id as submitted.
+    Column("receiver_key", String(PARTICIPANT), nullable=False),
+    Column("document_type_id", String(IDENTIFIER), nullable=False),
+    Column("process_id", String(IDENTIFIER), nullable=False),
+    Column("ubl", LargeBinary, nullable=False),
+    Column("validation_report", JSON(none_as_null=True), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("as4_message_id", String(MESSAGE_ID), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("seller_id", "document_number"),
+    CheckConstraint(_one_of("status", DeliveryStatus), name="status"),
+    CheckConstraint(_one_of("kind", DocumentKind), name="kind"),
+    Index(None, "created_at", "id"),
+    Index(None, "status", "created_at"),
+    Index(None, "receiver_key", "created_at"),
+    Index(None, "document_number"),
+    Index(None, "as4_message_id"),
+)
+
+outbound_events = Table(
+    "outbound_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "document_id", String(ID), ForeignKey("outbound_documents.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("detail", JSON(none_as_null=True), nullable=True),
+    Index(None, "document_id", "id"),
+)
+
+delivery_jobs = Table(
+    "delivery_jobs",
+    metadata,
+    # At most one job per document: the primary key is the document id, so a document can never be
+    # queued twice (the "never sent twice" invariant starts here).
+    Column(
+        "document_id",
+        String(ID),
+        ForeignKey("outbound_documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_token", String(64), nullable=True),
+    Column("leased_until", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "due_at"),
+)
+
+as4_messages = Table(
+    "as4_messages",
+    metadata,
+    Column("message_id", String(MESSAGE_ID), primary_key=True),
+    Column("direction", String(3), primary_key=True),
+    Column("document_id", String(ID), nullable=True),
+    Column("sbdh_instance_id", String(MESSAGE_ID), nullable=True),
+    Column("request_headers", JSON, nullable=False),
+    Column("request_body", LargeBinary, nullable=False),
+    Column("signal_kind", String(16), nullable=True),
+    Column("signal_headers", JSON(none_as_null=True), nullable=True),
+    Column("signal_body", LargeBinary, nullable=True),
+    Column("signal_at", UTCDateTime, nullable=True),
+    Column("ebms_error_code", String(64), nullable=True),
+    Column("receipt_summary", JSON(none_as_null=True), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint(_one_of("direction", Direction), name="direction"),
+    CheckConstraint(f"signal_kind IS NULL OR {_one_of('signal_kind', SignalKind)}", name="signal_kind"),
+    Index(None, "document_id"),
+    Index(None, "sbdh_instance_id"),
+)
+
+inbound_documents = Table(
+    "inbound_documents",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("as4_message_id", String(MESSAGE_ID), nullable=False),
+    Column("sender_id", String(PARTICIPANT), nullable=False),
+    Column("sender_key", String(PARTICIPANT), nullable=False),
+    Column("receiver_id", String(PARTICIPANT), nullable=False),
+    Column("receiver_key", String(PARTICIPANT), nullable=False),
+    Column("document_type_id", String(IDENTIFIER), nullable=False),
+    Column("process_id", String(IDENTIFIER), nullable=False),
+    Column("sbdh_instance_id", String(MESSAGE_ID), nullable=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("validation_report", JSON(none_as_null=True), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("as4_message_id"),
+    CheckConstraint(_one_of("status", InboundStatus), name="status"),
+    Index(None, "received_at", "id"),
+    Index(None, "status", "received_at"),
+    Index(None, "sender_key", "received_at"),
+    Index(None, "receiver_key", "received_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(128), nullable=False),
+    Column("document_id", String(ID), nullable=True),
+    Column("response_status", Integer, nullable=False),
+    Column("response_body", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+)
+
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("document_id", String(ID), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_token", String(64), nullable=True),
+    Column("leased_until", UTCDateTime, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(None, "due_at"),
+    Index(None, "document_id"),
+)
+
+ALL_TABLES = (
+    outbound_documents,
+    outbound_events,
+    delivery_jobs,
+    as4_messages,
+    inbound_documents,
+    idempotency_keys,
+    webhook_outbox,
+)

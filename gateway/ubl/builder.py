@@ -1,0 +1,68 @@
+"""Small lxml building blocks for the UBL writer: elements in UBL order, no empty elements."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from lxml import etree
+
+from gateway.model.values import format_decimal
+from gateway.ubl.codes import CAC, CBC
+
+_PREFIX = {"cac": CAC, "cbc": CBC}
+
+Value = str | Decimal | dt.date | bool | None
+
+
+def _qname(name: str) -> str:
+    prefix, _, local = name.partition(":")
+    return f"{{{_PREFIX[prefix]}}}{local}"
+
+
+def _text(value: str | Decimal | dt.date | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def add(
+    parent: etree._Element, name: str, value: Value, /, **attributes: str | None
+) -> etree._Element | None:
+    """Append ``<name>value</name>`` unless value is None (PEPPOL-EN16931-R008: no empty elements).
+
+    Attributes whose value is None are left out.
+    """
+    if value is None:
+        return None
+    element = etree.SubElement(parent, _qname(name))
+    element.text = _text(value)
+    for key, attr in attributes.items():
+        if attr is not None:
+            element.set(key, attr)
+    return element
+
+
+def group(parent: etree._Element, name: str) -> etree._Element:
+    """Append an aggregate (``cac:``) element; :func:`prune` removes it later if it stays empty."""
+    return etree.SubElement(parent, _qname(name))
+
+
+def amount(parent: etree._Element, name: str, value: Decimal | None, currency: str) -> None:
+    """Append an amount with its ``currencyID`` (PEPPOL-EN16931-R051)."""
+    add(parent, name, value, currencyID=currency)
+
+
+def prune(root: etree._Element) -> None:
+    """Remove aggregates that received no child and no text, bottom-up."""
+    for element in reversed(list(root.iter())):
+        if element is root:
+            continue
+        if len(element) == 0 and not (element.text or "").strip():
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)

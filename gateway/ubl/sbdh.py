@@ -1,0 +1,210 @@
+"""Peppol Business Message Envelope (SBDH) 2.x: build the SBD around a business document and read it back.
+
+Rules: peppol-as4.md §8 (HeaderVersion 1.0, one Sender/Receiver with authority iso6523-actorid-upis,
+DocumentIdentification, scopes DOCUMENTID / PROCESSID / COUNTRY_C1 - mandatory since 2024-01-01).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from gateway.errors import InvalidIdentifier, MappingError, XMLInputError
+from gateway.model import DocumentTypeID, ParticipantID, ProcessID
+from gateway.xmlcore import NS, parse_xml
+
+SBDH_NS = NS["sbdh"]
+_S = f"{{{SBDH_NS}}}"
+PARTICIPANT_AUTHORITY = "iso6523-actorid-upis"
+_COUNTRY = re.compile(r"^[A-Z0-9]{2}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SBDHData:
+    """What the SBDH says (values trimmed, comments ignored).
+
+    Attributes:
+        sender / receiver: C1 / C4 participant ids.
+        document_type / process: from the DOCUMENTID / PROCESSID scopes (with their schemes).
+        country_c1: the COUNTRY_C1 scope.
+        instance_id: DocumentIdentification/InstanceIdentifier (dedup key).
+        created: CreationDateAndTime as given (ISO 8601 text).
+        standard / type_version / type: DocumentIdentification values.
+        business_document: the payload element serialised on its own (the SBD bytes remain the evidence).
+    """
+
+    sender: ParticipantID
+    receiver: ParticipantID
+    document_type: DocumentTypeID
+    process: ProcessID
+    country_c1: str
+    instance_id: str
+    created: str
+    standard: str
+    type_version: str
+    type: str
+    business_document: bytes
+
+
+def _sub(parent: etree._Element, name: str, text: str | None = None, **attrib: str) -> etree._Element:
+    el = etree.SubElement(parent, _S + name, attrib)
+    if text is not None:
+        el.text = text
+    return el
+
+
+def _scope(parent: etree._Element, type_: str, instance: str, identifier: str | None) -> None:
+    scope = _sub(parent, "Scope")
+    _sub(scope, "Type", type_)
+    _sub(scope, "InstanceIdentifier", instance)
+    if identifier is not None:
+        _sub(scope, "Identifier", identifier)
+
+
+def build_sbd(
+    business_document: bytes,
+    *,
+    sender: ParticipantID,
+    receiver: ParticipantID,
+    document_type: DocumentTypeID,
+    process: ProcessID,
+    country_c1: str,
+    instance_id: str,
+    created: datetime,
+) -> bytes:
+    """Wrap a business document (e.g. a UBL Invoice) in a Peppol SBD.
+
+    Args:
+        business_document: the payload XML bytes (parsed with the hardened parser).
+        sender / receiver: C1 / C4 participants.
+        document_type / process: the Peppol ids (the doc type root namespace must match the payload).
+        country_c1: ISO 3166 alpha-2 country of C1.
+        instance_id: unique id of this envelope (UUID recommended).
+        created: creation time (timezone-aware).
+
+    Returns:
+        The SBD as UTF-8 XML bytes with an XML declaration.
+
+    Raises:
+        MappingError: payload root does not match the document type, bad country, naive time.
+    """
+    root = parse_xml(business_document, what="business document")
+    qname = etree.QName(root)
+    if qname.namespace != document_type.root_namespace or qname.localname != document_type.root_name:
+        raise MappingError(f"payload root {qname.text} does not match document type {document_type.value}")
+    if not _COUNTRY.match(country_c1):
+        raise MappingError(f"COUNTRY_C1 {country_c1!r} is not ISO 3166 alpha-2")
+    if created.tzinfo is None:
+        raise MappingError("CreationDateAndTime needs a timezone")
+    sbd = etree.Element(_S + "StandardBusinessDocument", nsmap={None: SBDH_NS})  # type: ignore[dict-item]
+    hdr = _sub(sbd, "StandardBusinessDocumentHeader")
+    _sub(hdr, "HeaderVersion", "1.0")
+    _sub(_sub(hdr, "Sender"), "Identifier", str(sender), Authority=PARTICIPANT_AUTHORITY)
+    _sub(_sub(hdr, "Receiver"), "Identifier", str(receiver), Authority=PARTICIPANT_AUTHORITY)
+    di = _sub(hdr, "DocumentIdentification")
+    _sub(di, "Standard", document_type.root_namespace)
+    _sub(di, "TypeVersion", document_type.version)
+    _sub(di, "InstanceIdentifier", instance_id)
+    _sub(di, "Type", document_type.root_name)
+    _sub(di, "CreationDateAndTime", created.isoformat())
+    scope = _sub(hdr, "BusinessScope")
+    _scope(scope, "DOCUMENTID", document_type.value, document_type.scheme)
+    _scope(scope, "PROCESSID", process.value, process.scheme)
+    _scope(scope, "COUNTRY_C1", country_c1, None)
+    sbd.append(root)
+    return etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+
+
+def _text(el: etree._Element | None) -> str:
+    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
+
+
+def _one(parent: etree._Element, name: str) -> etree._Element:
+    found = parent.findall(_S + name)
+    if len(found) != 1:
+        raise MappingError(f"SBDH needs exactly one {name} (found {len(found)})")
+    return found[0]
+
+
+def _participant(parent: etree._Element) -> ParticipantID:
+    ident = _one(parent, "Identifier")
+    if (ident.get("Authority") or "").strip() != PARTICIPANT_AUTHORITY:
+        raise MappingError(f"SBDH participant authority must be {PARTICIPANT_AUTHORITY}")
+    return ParticipantID.parse(_text(ident))
+
+
+def parse_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
+    """Parse and check a Peppol SBD.
+
+    Args:
+        data: the SBD bytes (the decrypted, decompressed AS4 payload).
+        max_bytes: refuse larger input.
+
+    Raises:
+        XMLInputError: not well-formed, DTD/entities, too large.
+        MappingError: an SBDH rule of the Peppol envelope spec is violated.
+    """
+    root = parse_xml(data, max_bytes=max_bytes, what="SBD")
+    if root.tag != _S + "StandardBusinessDocument":
+        raise MappingError("payload is not a StandardBusinessDocument")
+    elements = [c for c in root if isinstance(c.tag, str)]
+    if len(elements) != 2 or elements[0].tag != _S + "StandardBusinessDocumentHeader":
+        raise MappingError("SBD must hold the header and exactly one business document")
+    hdr, payload = elements
+    try:
+        if _text(_one(hdr, "HeaderVersion")) != "1.0":
+            raise MappingError("SBDH HeaderVersion must be 1.0")
+        sender = _participant(_one(hdr, "Sender"))
+        receiver = _participant(_one(hdr, "Receiver"))
+        di = _one(hdr, "DocumentIdentification")
+        standard = _text(_one(di, "Standard"))
+        type_version = _text(_one(di, "TypeVersion"))
+        instance_id = _text(_one(di, "InstanceIdentifier"))
+        type_ = _text(_one(di, "Type"))
+        created = _text(_one(di, "CreationDateAndTime"))
+        scopes: dict[str, tuple[str, str]] = {}
+        for scope in _one(hdr, "BusinessScope").findall(_S + "Scope"):
+            stype = _text(_one(scope, "Type"))
+            ident = scope.find(_S + "Identifier")
+            if stype in scopes and stype in ("DOCUMENTID", "PROCESSID", "COUNTRY_C1"):
+                raise MappingError(f"SBDH scope {stype} repeated")
+            scopes[stype] = (_text(_one(scope, "InstanceIdentifier")), _text(ident))
+        for needed in ("DOCUMENTID", "PROCESSID", "COUNTRY_C1"):
+            if needed not in scopes:
+                raise MappingError(f"SBDH lacks the {needed} scope")
+        doc_value, doc_scheme = scopes["DOCUMENTID"]
+        proc_value, proc_scheme = scopes["PROCESSID"]
+        document_type = DocumentTypeID(doc_value, doc_scheme or "busdox-docid-qns")
+        process = ProcessID(proc_value, proc_scheme or "cenbii-procid-ubl")
+    except InvalidIdentifier as exc:
+        raise MappingError(f"SBDH identifier invalid: {exc}") from exc
+    country = scopes["COUNTRY_C1"][0]
+    if not _COUNTRY.match(country):
+        raise MappingError(f"COUNTRY_C1 {country!r} is not ISO 3166 alpha-2")
+    if not instance_id or not doc_value or not proc_value:
+        raise MappingError("SBDH InstanceIdentifier, DOCUMENTID and PROCESSID must not be empty")
+    qname = etree.QName(payload)
+    if qname.namespace != standard or qname.localname != type_:
+        raise MappingError("business document root does not match DocumentIdentification Standard/Type")
+    if not doc_value.startswith(standard + "::") or not doc_value.endswith(":" + type_version):
+        raise MappingError("DOCUMENTID does not agree with Standard/TypeVersion")
+    try:
+        business = etree.tostring(payload, encoding="UTF-8")
+    except (ValueError, etree.SerialisationError) as exc:  # pragma: no cover - defensive
+        raise XMLInputError("business document cannot be serialised") from exc
+    return SBDHData(
+        sender,
+        receiver,
+        document_type,
+        process,
+        country,
+        instance_id,
+        created,
+        standard,
+        type_version,
+        type_,
+        business,
+    )

@@ -1,0 +1,128 @@
+"""Builders for store records used by the contract suites (explicit construction, no hidden fixtures)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
+from gateway.model.message import (
+    AS4MessageRecord,
+    DeliveryStatus,
+    Direction,
+    DocumentContent,
+    DocumentKind,
+    InboundDocument,
+    InboundStatus,
+    OutboundDocument,
+    RawHTTPMessage,
+)
+from gateway.services import WebhookMessage
+
+T0 = datetime(2026, 3, 2, 9, 30, 0, 123456, tzinfo=UTC)
+SENDER = ParticipantID("0208", "0123456749")
+RECEIVER = ParticipantID("0208", "0987654321")
+
+# Not valid UTF-8 on purpose, with CR LF and NUL: storage must be byte-exact, not text.
+UBL = b"<?xml version='1.0'?>\r\n<Invoice>\x00\xff\xfe caf\xc3\xa9</Invoice>\n"
+REPORT: dict[str, Any] = {"valid": True, "findings": [{"rule": "PEPPOL-EN16931-R001", "flag": "warning"}]}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def at(minutes: float) -> datetime:
+    """T0 plus some minutes."""
+    return T0 + timedelta(minutes=minutes)
+
+
+def outbound(
+    *,
+    number: str | None = None,
+    seller: str = "PU-0001",
+    receiver: ParticipantID = RECEIVER,
+    created_at: datetime = T0,
+    document_id: str | None = None,
+) -> OutboundDocument:
+    return OutboundDocument(
+        id=document_id or new_id(),
+        kind=DocumentKind.INVOICE,
+        seller_id=seller,
+        document_number=number or f"INV-{uuid.uuid4().hex[:8]}",
+        sender=SENDER,
+        receiver=receiver,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        status=DeliveryStatus.ACCEPTED,
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def content(body: bytes = UBL) -> DocumentContent:
+    return DocumentContent(body, REPORT)
+
+
+def inbound(
+    *,
+    message_id: str | None = None,
+    sender: ParticipantID = RECEIVER,
+    receiver: ParticipantID = SENDER,
+    status: InboundStatus = InboundStatus.VALID,
+    received_at: datetime = T0,
+) -> InboundDocument:
+    return InboundDocument(
+        id=new_id(),
+        as4_message_id=message_id or f"{uuid.uuid4()}@ap.example.be",
+        sender=sender,
+        receiver=receiver,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        status=status,
+        received_at=received_at,
+        updated_at=received_at,
+        sbdh_instance_id=str(uuid.uuid4()),
+    )
+
+
+MIME_BODY = (
+    b"--MIMEBoundary_1\r\nContent-Type: application/soap+xml; charset=UTF-8\r\n\r\n<env:Envelope/>\r\n"
+    b"--MIMEBoundary_1\r\nContent-Type: application/octet-stream\r\n\r\n\x1f\x8b\x08\x00\x00\xff\r\n"
+    b"--MIMEBoundary_1--\r\n"
+)
+HEADERS = (
+    ("Content-Type", 'multipart/related; boundary="MIMEBoundary_1"; type="application/soap+xml"'),
+    ("MIME-Version", "1.0"),
+    ("X-Repeated", "a"),
+    ("X-Repeated", "b"),
+)
+
+
+def as4_message(
+    *,
+    direction: Direction = Direction.OUT,
+    message_id: str | None = None,
+    document_id: str | None = None,
+    instance_id: str | None = None,
+    created_at: datetime = T0,
+) -> AS4MessageRecord:
+    return AS4MessageRecord(
+        message_id=message_id or f"{uuid.uuid4()}@gateway.example.be",
+        direction=direction,
+        request=RawHTTPMessage(HEADERS, MIME_BODY),
+        created_at=created_at,
+        document_id=document_id,
+        sbdh_instance_id=instance_id,
+    )
+
+
+def webhook(*, created_at: datetime = T0, document_id: str | None = None) -> WebhookMessage:
+    return WebhookMessage(
+        id=new_id(),
+        url="https://erp.example.be/hooks/peppol",
+        payload={"event": "status-changed", "document_id": document_id, "status": "delivered"},
+        created_at=created_at,
+        document_id=document_id,
+    )

@@ -1,0 +1,55 @@
+"""Test databases for the store contract suites: the backend list and throwaway PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, make_url
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_admin_url() -> URL:
+    """The URL of the server's maintenance database (where test databases are created)."""
+    return make_url(os.environ.get("GATEWAY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)).set(
+        drivername="postgresql+psycopg"
+    )
+
+
+def postgres_required() -> bool:
+    return os.environ.get("GATEWAY_TEST_REQUIRE_POSTGRES") == "1"
+
+
+class PostgresServer:
+    """Creates and drops throwaway databases on the test server."""
+
+    def __init__(self, admin_url: URL) -> None:
+        self.admin_url = admin_url
+        self._engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+    def reachable(self) -> str | None:
+        """None if a connection works, else the reason."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure to connect means "not reachable"
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def create_database(self) -> URL:
+        name = f"gateway_test_{uuid.uuid4().hex[:12]}"
+        with self._engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        return self.admin_url.set(database=name)
+
+    def drop_database(self, url: URL) -> None:
+        with self._engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+
+    def dispose(self) -> None:
+        self._engine.dispose()

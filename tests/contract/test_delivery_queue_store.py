@@ -1,0 +1,208 @@
+"""Contract: DeliveryQueue leases - due order, expiry, LeaseLost, SKIP LOCKED sharing on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from store_builders import T0, at, content, outbound
+
+from gateway.errors import LeaseLost, StoreError
+from gateway.services import DeliveryJob, DeliveryLease, QueueCounts
+from gateway.store import SQLDocumentStore, make_engine
+
+LEASE = timedelta(minutes=2)
+
+
+def submit(store: SQLDocumentStore, *due_minutes: float) -> list[str]:
+    """Store one document per due time and queue it in the same unit of work; ids in that order."""
+    ids = []
+    with store.unit_of_work() as uow:
+        for minute in due_minutes:
+            document = outbound(created_at=at(minute))
+            uow.outbound.add(document, content())
+            uow.jobs.enqueue(document.id, due_at=at(minute))
+            ids.append(document.id)
+        uow.commit()
+    return ids
+
+
+def lease(store: SQLDocumentStore, *, now_minute: float, token: str, limit: int = 10) -> list[DeliveryLease]:
+    with store.unit_of_work() as uow:
+        leases = uow.jobs.lease(now=at(now_minute), limit=limit, lease_for=LEASE, token=token)
+        uow.commit()
+    return leases
+
+
+def test_lease_takes_due_jobs_oldest_first_up_to_the_limit(store: SQLDocumentStore) -> None:
+    late, early, future, middle = submit(store, 3, 1, 60, 2)
+    leases = lease(store, now_minute=10, token="w1", limit=2)
+    assert leases == [
+        DeliveryLease(early, "w1", at(10) + LEASE, 1),
+        DeliveryLease(middle, "w1", at(10) + LEASE, 1),
+    ]
+    assert [x.document_id for x in lease(store, now_minute=10, token="w2")] == [late]
+    assert lease(store, now_minute=10, token="w3") == []  # the future job is not due, the rest are leased
+    with store.unit_of_work() as uow:
+        assert uow.jobs.get(future) == DeliveryJob(future, at(60), 0)
+        assert uow.jobs.counts(now=at(10)) == QueueCounts(due=0, scheduled=1, leased=3)
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_token_loses(store: SQLDocumentStore) -> None:
+    (job,) = submit(store, 0)
+    assert lease(store, now_minute=1, token="crashed")[0].attempts == 1
+    assert lease(store, now_minute=2, token="other") == []  # lease still valid
+    # After expiry (now >= leased_until) the job is due again: the crashed worker's job is recovered.
+    (taken,) = lease(store, now_minute=3, token="other")
+    assert (taken.document_id, taken.attempts, taken.token) == (job, 2, "other")
+    with store.unit_of_work() as uow:
+        with pytest.raises(LeaseLost):
+            uow.jobs.complete(job, "crashed")
+        with pytest.raises(LeaseLost):
+            uow.jobs.renew(job, "crashed", now=at(3), lease_for=LEASE)
+        with pytest.raises(LeaseLost):
+            uow.jobs.reschedule(job, "crashed", due_at=at(9))
+        with pytest.raises(LeaseLost):
+            uow.jobs.fail(job, "crashed", error="x")
+        assert uow.jobs.get(job) == DeliveryJob(job, at(0), 2, "other", at(3) + LEASE)
+        uow.jobs.complete(job, "other")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.jobs.get(job) is None
+        with pytest.raises(LeaseLost):
+            uow.jobs.complete(job, "other")
+
+
+def test_renew_keeps_the_job(store: SQLDocumentStore) -> None:
+    (job,) = submit(store, 0)
+    lease(store, now_minute=0, token="w1")
+    with store.unit_of_work() as uow:
+        assert uow.jobs.renew(job, "w1", now=at(1.5), lease_for=LEASE) == at(1.5) + LEASE
+        uow.commit()
+    assert lease(store, now_minute=2.5, token="w2") == []  # original expiry passed, renewed one not
+    assert [x.token for x in lease(store, now_minute=3.5, token="w2")] == ["w2"]
+
+
+def test_reschedule_releases_until_the_new_due_time(store: SQLDocumentStore) -> None:
+    (job,) = submit(store, 0)
+    lease(store, now_minute=0, token="w1")
+    with store.unit_of_work() as uow:
+        uow.jobs.reschedule(job, "w1", due_at=at(30), error="HTTP 503")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.jobs.get(job) == DeliveryJob(job, at(30), 1, None, None, "HTTP 503")
+    assert lease(store, now_minute=29, token="w2") == []
+    (again,) = lease(store, now_minute=30, token="w2")
+    assert again.attempts == 2
+    with store.unit_of_work() as uow:
+        uow.jobs.fail(job, "w2", error="gave up")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.jobs.get(job) is None
+
+
+def test_enqueue_twice_keeps_one_job_and_only_brings_it_forward(store: SQLDocumentStore) -> None:
+    (job,) = submit(store, 10)
+    with store.unit_of_work() as uow:
+        uow.jobs.enqueue(job, due_at=at(20))  # later: ignored
+        assert uow.jobs.get(job) == DeliveryJob(job, at(10), 0)
+        uow.jobs.enqueue(job, due_at=at(5))  # earlier: brought forward (support "retry now")
+        assert uow.jobs.get(job) == DeliveryJob(job, at(5), 0)
+        uow.commit()
+    lease(store, now_minute=5, token="w1")
+    with store.unit_of_work() as uow:
+        uow.jobs.enqueue(job, due_at=at(0))  # leased: its worker owns it
+        assert uow.jobs.get(job) == DeliveryJob(job, at(5), 1, "w1", at(5) + LEASE)
+
+
+def test_enqueue_needs_a_stored_document(store: SQLDocumentStore) -> None:
+    with store.unit_of_work() as uow, pytest.raises(StoreError):
+        uow.jobs.enqueue("no-such-document", due_at=T0)
+
+
+def test_document_and_job_are_committed_together(store: SQLDocumentStore) -> None:
+    document = outbound()
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.jobs.enqueue(document.id, due_at=T0)
+        # no commit: neither exists afterwards
+    with store.unit_of_work() as uow:
+        assert uow.outbound.get(document.id) is None
+        assert uow.jobs.get(document.id) is None
+        assert uow.jobs.lease(now=at(60), limit=10, lease_for=LEASE, token="w") == []
+
+
+def test_counts(store: SQLDocumentStore) -> None:
+    submit(store, 0, 1, 2, 50)
+    lease(store, now_minute=3, token="w1", limit=1)
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.jobs.counts(now=at(3)) == QueueCounts(due=2, scheduled=1, leased=1)
+        # once the lease expires the job counts as due again
+        assert uow.jobs.counts(now=at(3) + LEASE) == QueueCounts(due=3, scheduled=1, leased=0)
+
+
+def test_two_postgresql_transactions_lease_disjoint_jobs(store: SQLDocumentStore, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SKIP LOCKED sharing is a PostgreSQL property; SQLite serialises writers")
+    ids = submit(store, 0, 1, 2, 3, 4)
+    with store.unit_of_work() as first, store.unit_of_work() as second:
+        a = first.jobs.lease(now=at(10), limit=3, lease_for=LEASE, token="A")
+        # `first` has not committed: without SKIP LOCKED `second` would block or take the same rows.
+        b = second.jobs.lease(now=at(10), limit=5, lease_for=LEASE, token="B")
+        first.commit()
+        second.commit()
+    assert [x.document_id for x in a] == ids[:3]
+    assert [x.document_id for x in b] == ids[3:]
+
+
+def test_concurrent_postgresql_workers_take_each_job_exactly_once(
+    store: SQLDocumentStore, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("several workers are a PostgreSQL deployment")
+    ids = submit(store, *range(40))
+    taken: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        try:
+            while True:
+                with store.unit_of_work() as uow:
+                    leases = uow.jobs.lease(now=at(100), limit=2, lease_for=LEASE, token=name)
+                    for item in leases:
+                        uow.jobs.complete(item.document_id, name)
+                    uow.commit()
+                if not leases:
+                    return
+                taken.setdefault(name, []).extend(item.document_id for item in leases)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    every = [job for jobs in taken.values() for job in jobs]
+    assert sorted(every) == sorted(ids)  # none lost, none twice
+
+
+def test_sqlite_writers_are_serialised(store: SQLDocumentStore, backend: str, database_url: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("the SQLite write lock")
+    submit(store, 0)
+    impatient = make_engine(database_url, busy_timeout=0.05)
+    try:
+        with store.unit_of_work() as holder:
+            holder.jobs.lease(now=at(1), limit=1, lease_for=LEASE, token="w1")
+            # BEGIN IMMEDIATE: a second writer cannot even start while the first holds the lock...
+            with pytest.raises(StoreError):
+                SQLDocumentStore(impatient).unit_of_work().__enter__()
+            # ...but readers can (WAL), and they see the last committed state.
+            with SQLDocumentStore(impatient).unit_of_work(read_only=True) as reader:
+                assert reader.jobs.counts(now=at(1)) == QueueCounts(due=1, scheduled=0, leased=0)
+            holder.commit()
+    finally:
+        impatient.dispose()

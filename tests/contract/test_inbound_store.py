@@ -1,0 +1,66 @@
+"""Contract: InboundDocumentRepository - one document per AS4 message, filters and pagination."""
+
+from __future__ import annotations
+
+import pytest
+from store_builders import RECEIVER, REPORT, SENDER, UBL, at, content, inbound
+
+from gateway.errors import DuplicateMessage
+from gateway.model import ParticipantID
+from gateway.model.message import InboundStatus
+from gateway.services import InboundQuery, PageCursor
+from gateway.store import SQLDocumentStore
+
+
+def test_add_get_and_content(store: SQLDocumentStore) -> None:
+    document = inbound(message_id="m-1@peer")
+    with store.unit_of_work() as uow:
+        uow.inbound.add(document, content())
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.inbound.get(document.id) == document
+        assert uow.inbound.get_by_message_id("m-1@peer") == document
+        assert uow.inbound.get_by_message_id("m-2@peer") is None
+        stored = uow.inbound.get_content(document.id)
+    assert stored is not None
+    assert stored.body == UBL
+    assert stored.validation_report == REPORT
+
+
+def test_one_document_per_as4_message(store: SQLDocumentStore) -> None:
+    with store.unit_of_work() as uow:
+        uow.inbound.add(inbound(message_id="m-1@peer"), content())
+        with pytest.raises(DuplicateMessage):
+            uow.inbound.add(inbound(message_id="m-1@peer"), content())
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.inbound.search(InboundQuery()).items[0].as4_message_id == "m-1@peer"
+        assert len(uow.inbound.search(InboundQuery()).items) == 1
+
+
+def test_search_filters_and_pages(store: SQLDocumentStore) -> None:
+    third_party = ParticipantID("9925", "BE0477472701")
+    ids = []
+    with store.unit_of_work() as uow:
+        for i in range(9):
+            document = inbound(
+                sender=third_party if i % 3 == 0 else RECEIVER,
+                status=InboundStatus.INVALID if i % 2 else InboundStatus.VALID,
+                received_at=at(i),
+            )
+            uow.inbound.add(document, content())
+            ids.append(document.id)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        by_sender = uow.inbound.search(InboundQuery(sender=ParticipantID("9925", "be0477472701")))
+        invalid = uow.inbound.search(InboundQuery(status=InboundStatus.INVALID, since=at(3)))
+        for_us = uow.inbound.search(InboundQuery(receiver=SENDER, limit=4))
+        nobody = uow.inbound.search(InboundQuery(receiver=third_party))
+        rest = uow.inbound.search(InboundQuery(receiver=SENDER, limit=4, after=for_us.next_cursor))
+        last = uow.inbound.search(InboundQuery(receiver=SENDER, limit=4, after=rest.next_cursor))
+    assert [d.id for d in by_sender.items] == [ids[6], ids[3], ids[0]]
+    assert [d.id for d in invalid.items] == [ids[7], ids[5], ids[3]]
+    assert nobody.items == ()
+    assert for_us.next_cursor == PageCursor(at(5), ids[5])
+    assert [d.id for d in for_us.items + rest.items + last.items] == ids[::-1]
+    assert last.next_cursor is None

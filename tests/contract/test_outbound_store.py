@@ -1,0 +1,276 @@
+"""Contract: OutboundDocumentRepository and the unit of work (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, timedelta, timezone
+
+import pytest
+from store_builders import RECEIVER, REPORT, T0, UBL, at, content, outbound
+
+from gateway.errors import DuplicateMessage, InvalidCursor, InvalidTransition, StoreError
+from gateway.model import ParticipantID
+from gateway.model.message import DeliveryEvent, DeliveryStatus, TimelineEvent
+from gateway.services import OutboundQuery, PageCursor
+from gateway.store import SQLDocumentStore
+
+E = DeliveryEvent
+S = DeliveryStatus
+
+
+def test_add_and_get_round_trip(store: SQLDocumentStore) -> None:
+    document = outbound()
+    with store.unit_of_work() as uow:
+        entry = uow.outbound.add(document, content())
+        uow.commit()
+    assert entry == TimelineEvent(document.id, T0, None, S.ACCEPTED, E.SUBMITTED)
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.get(document.id) == document
+        stored = uow.outbound.get_content(document.id)
+        assert uow.outbound.find_by_number(document.seller_id, document.document_number) == document
+        assert uow.outbound.timeline(document.id) == [entry]
+        assert uow.outbound.get("no-such-id") is None
+        assert uow.outbound.get_content("no-such-id") is None
+    assert stored is not None
+    assert stored.body == UBL
+    assert stored.validation_report == REPORT
+
+
+def test_timestamps_come_back_as_the_same_instant_in_utc(store: SQLDocumentStore) -> None:
+    brussels = timezone(timedelta(hours=2))
+    document = outbound(created_at=T0.astimezone(brussels))
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.commit()
+    with store.unit_of_work() as uow:
+        got = uow.outbound.get(document.id)
+    assert got is not None
+    assert got.created_at == T0
+    assert got.created_at.tzinfo is UTC
+    assert got.created_at.microsecond == T0.microsecond
+
+
+def test_naive_timestamps_are_refused(store: SQLDocumentStore) -> None:
+    document = outbound(created_at=T0.replace(tzinfo=None))
+    with store.unit_of_work() as uow, pytest.raises(StoreError):
+        uow.outbound.add(document, content())
+
+
+def test_seller_and_number_pair_is_unique(store: SQLDocumentStore) -> None:
+    first = outbound(number="2026-0001")
+    with store.unit_of_work() as uow:
+        uow.outbound.add(first, content())
+        uow.commit()
+    with store.unit_of_work() as uow:
+        with pytest.raises(DuplicateMessage):
+            uow.outbound.add(outbound(number="2026-0001"), content())
+        # The unit of work stays usable after the duplicate: the caller answers with the original.
+        assert uow.outbound.find_by_number("PU-0001", "2026-0001") == first
+        other_seller = outbound(number="2026-0001", seller="PU-0002")
+        uow.outbound.add(other_seller, content())
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.outbound.count_by_status()[S.ACCEPTED] == 2
+
+
+def test_a_new_document_starts_accepted(store: SQLDocumentStore) -> None:
+    with store.unit_of_work() as uow, pytest.raises(InvalidTransition):
+        uow.outbound.add(replace(outbound(), status=S.SENDING), content())
+
+
+def test_transitions_update_status_and_append_the_timeline(store: SQLDocumentStore) -> None:
+    document = outbound()
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.commit()
+    steps = [
+        (E.SEND_STARTED, {"as4_message_id": "m1@gw"}),
+        (
+            E.RETRYABLE_FAILURE,
+            {"reason": "HTTP 503", "next_attempt_at": at(5), "detail": {"http_status": 503}},
+        ),
+        (E.SEND_STARTED, {}),
+        (E.RECEIPT_RECEIVED, {"detail": {"receipt": "ok"}}),
+    ]
+    for minute, (event, options) in enumerate(steps, start=1):
+        with store.unit_of_work() as uow:
+            uow.outbound.transition(document.id, event, at=at(minute), **options)  # type: ignore[arg-type]
+            uow.commit()
+        if event is E.RETRYABLE_FAILURE:
+            with store.unit_of_work() as uow:
+                retrying = uow.outbound.get(document.id)
+            assert retrying is not None
+            assert (retrying.status, retrying.status_reason, retrying.next_attempt_at) == (
+                S.RETRYING,
+                "HTTP 503",
+                at(5),
+            )
+    with store.unit_of_work() as uow:
+        final = uow.outbound.get(document.id)
+        timeline = uow.outbound.timeline(document.id)
+    assert final is not None
+    assert final.status is S.DELIVERED
+    assert final.attempts == 2
+    assert final.as4_message_id == "m1@gw"  # kept although later steps did not repeat it
+    assert final.next_attempt_at is None
+    assert final.status_reason is None
+    assert final.updated_at == at(4)
+    assert [(e.from_status, e.to_status, e.event) for e in timeline] == [
+        (None, S.ACCEPTED, E.SUBMITTED),
+        (S.ACCEPTED, S.SENDING, E.SEND_STARTED),
+        (S.SENDING, S.RETRYING, E.RETRYABLE_FAILURE),
+        (S.RETRYING, S.SENDING, E.SEND_STARTED),
+        (S.SENDING, S.DELIVERED, E.RECEIPT_RECEIVED),
+    ]
+    assert [e.at for e in timeline] == [T0, at(1), at(2), at(3), at(4)]
+    assert timeline[2].detail == {"http_status": 503}
+
+
+def test_a_refused_transition_changes_nothing(store: SQLDocumentStore) -> None:
+    document = outbound()
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.outbound.transition(document.id, E.SEND_STARTED, at=at(1))
+        uow.outbound.transition(document.id, E.RECEIPT_RECEIVED, at=at(2))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        with pytest.raises(InvalidTransition) as caught:
+            uow.outbound.transition(document.id, E.RETRY_REQUESTED, at=at(3))
+        assert (caught.value.status, caught.value.event) == (S.DELIVERED, E.RETRY_REQUESTED)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.outbound.get(document.id).status is S.DELIVERED  # type: ignore[union-attr]
+        assert len(uow.outbound.timeline(document.id)) == 3
+
+
+def test_transition_of_an_unknown_document_fails(store: SQLDocumentStore) -> None:
+    with store.unit_of_work() as uow, pytest.raises(StoreError):
+        uow.outbound.transition("missing", E.SEND_STARTED, at=T0)
+
+
+def test_leaving_without_commit_rolls_back_status_and_timeline(store: SQLDocumentStore) -> None:
+    document = outbound()
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.commit()
+
+    def crash_mid_send() -> None:
+        with store.unit_of_work() as uow:
+            uow.outbound.transition(document.id, E.SEND_STARTED, at=at(1))
+            raise RuntimeError("worker crashed")
+
+    with pytest.raises(RuntimeError):
+        crash_mid_send()
+    with store.unit_of_work() as uow:
+        uow.outbound.transition(document.id, E.PERMANENT_FAILURE, at=at(2), reason="not committed")
+    with store.unit_of_work() as uow:
+        got = uow.outbound.get(document.id)
+        assert got is not None
+        assert got.status is S.ACCEPTED
+        assert got.attempts == 0
+        assert len(uow.outbound.timeline(document.id)) == 1
+
+
+def test_an_uncommitted_document_does_not_exist(store: SQLDocumentStore) -> None:
+    document = outbound()
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.rollback()
+    with store.unit_of_work() as uow:
+        assert uow.outbound.get(document.id) is None
+        assert uow.outbound.timeline(document.id) == []
+
+
+def _seed_for_search(store: SQLDocumentStore) -> list[str]:
+    """12 documents, one a minute; receivers alternate; statuses vary. Returns ids oldest first."""
+    other = ParticipantID("0208", "ABCDEF0001")
+    ids = []
+    with store.unit_of_work() as uow:
+        for i in range(12):
+            document = outbound(number=f"N-{i:02d}", receiver=other if i % 2 else RECEIVER, created_at=at(i))
+            uow.outbound.add(document, content())
+            if i % 3 == 0:
+                uow.outbound.transition(document.id, E.PERMANENT_FAILURE, at=at(i), reason="unknown receiver")
+            ids.append(document.id)
+        uow.commit()
+    return ids
+
+
+def test_search_filters_newest_first(store: SQLDocumentStore) -> None:
+    ids = _seed_for_search(store)
+    with store.unit_of_work(read_only=True) as uow:
+        every = uow.outbound.search(OutboundQuery(limit=100))
+        failed = uow.outbound.search(OutboundQuery(status=S.FAILED))
+        # Participant ids compare case-insensitively.
+        by_receiver = uow.outbound.search(OutboundQuery(receiver=ParticipantID("0208", "abcdef0001")))
+        by_number = uow.outbound.search(OutboundQuery(number="N-07"))
+        since = uow.outbound.search(OutboundQuery(since=at(9)))
+        combined = uow.outbound.search(OutboundQuery(status=S.ACCEPTED, receiver=RECEIVER, since=at(3)))
+        none = uow.outbound.search(OutboundQuery(seller_id="PU-9999"))
+        counts = uow.outbound.count_by_status()
+    assert [d.id for d in every.items] == ids[::-1]
+    assert every.next_cursor is None
+    assert [d.id for d in failed.items] == [ids[9], ids[6], ids[3], ids[0]]
+    assert [d.id for d in by_receiver.items] == [ids[i] for i in (11, 9, 7, 5, 3, 1)]
+    assert [d.document_number for d in by_number.items] == ["N-07"]
+    assert [d.id for d in since.items] == [ids[11], ids[10], ids[9]]  # created_at >= since, inclusive
+    assert [d.id for d in combined.items] == [ids[10], ids[8], ids[4]]
+    assert none.items == ()
+    assert counts == {S.ACCEPTED: 8, S.FAILED: 4, S.SENDING: 0, S.DELIVERED: 0, S.RETRYING: 0}
+
+
+def test_pagination_visits_every_document_once_even_with_equal_timestamps(store: SQLDocumentStore) -> None:
+    with store.unit_of_work() as uow:
+        for i in range(7):
+            uow.outbound.add(outbound(created_at=T0 if i < 4 else at(1)), content())
+        uow.commit()
+    seen: list[str] = []
+    cursor: PageCursor | None = None
+    pages = 0
+    while True:
+        with store.unit_of_work(read_only=True) as uow:
+            page = uow.outbound.search(OutboundQuery(limit=3, after=cursor))
+        pages += 1
+        seen.extend(d.id for d in page.items)
+        if page.next_cursor is None:
+            break
+        # The cursor survives the trip through the API as an opaque string.
+        cursor = PageCursor.decode(page.next_cursor.encode())
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 7
+    with store.unit_of_work(read_only=True) as uow:
+        assert seen == [d.id for d in uow.outbound.search(OutboundQuery(limit=7)).items]
+
+
+def test_page_size_is_bounded(store: SQLDocumentStore) -> None:
+    with store.unit_of_work(read_only=True) as uow, pytest.raises(ValueError, match="page size"):
+        uow.outbound.search(OutboundQuery(limit=0))
+
+
+def test_read_only_unit_of_work_on_postgresql_refuses_writes(store: SQLDocumentStore, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite has no read-only transactions; read_only only avoids the write lock there")
+    with store.unit_of_work(read_only=True) as uow, pytest.raises(StoreError):
+        uow.outbound.add(outbound(), content())
+    with store.unit_of_work() as uow:  # the pooled connection is writable again
+        uow.outbound.add(outbound(), content())
+        uow.commit()
+
+
+def test_a_unit_of_work_is_entered_once(store: SQLDocumentStore) -> None:
+    uow = store.unit_of_work()
+    with uow:
+        pass
+    with pytest.raises(RuntimeError):
+        uow.__enter__()
+
+
+@pytest.mark.parametrize("text", ["", "%%%", "bm9waXBl", PageCursor(T0, "x").encode()[:-3]])
+def test_a_malformed_cursor_is_refused(text: str) -> None:
+    with pytest.raises(InvalidCursor):
+        PageCursor.decode(text)
+
+
+def test_a_cursor_survives_encoding() -> None:
+    cursor = PageCursor(T0, "0b4f-id")
+    assert PageCursor.decode(cursor.encode()) == cursor

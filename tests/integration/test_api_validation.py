@@ -1,0 +1,110 @@
+"""POST /v1/validate and the API's cross-cutting behaviour: auth, problem+json, hostile input, limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.conftest import SUPPORT_KEY, problem_of
+
+XML = {"Content-Type": "application/xml"}
+
+
+def example(artefacts_dir: Path, name: str = "base-example.xml") -> bytes:
+    return (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / name).read_bytes()
+
+
+def test_validate_requires_an_api_key(api: TestClient, artefacts_dir: Path) -> None:
+    response = api.post("/v1/validate", content=example(artefacts_dir), headers={**XML, "Authorization": ""})
+    assert response.status_code == 401
+    assert problem_of(response)["status"] == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_validate_refuses_a_wrong_key(api: TestClient, artefacts_dir: Path) -> None:
+    response = api.post(
+        "/v1/validate", content=example(artefacts_dir), headers={**XML, "Authorization": "Bearer not-a-key"}
+    )
+    assert response.status_code == 401
+
+
+def test_validate_accepts_the_x_api_key_header(api: TestClient, artefacts_dir: Path) -> None:
+    response = api.post(
+        "/v1/validate",
+        content=example(artefacts_dir),
+        headers={**XML, "Authorization": "", "X-API-Key": SUPPORT_KEY},
+    )
+    assert response.status_code == 200
+
+
+def test_official_example_is_valid(api: TestClient, artefacts_dir: Path) -> None:
+    response = api.post("/v1/validate", content=example(artefacts_dir), headers=XML)
+    assert response.status_code == 200
+    report = response.json()
+    assert report["valid"] is True
+    assert report["rule_set"] == "peppol-bis-billing-3.0.21"
+    assert [i for i in report["issues"] if i["severity"] == "fatal"] == []
+
+
+def test_broken_totals_are_reported_with_rule_ids(api: TestClient, artefacts_dir: Path) -> None:
+    xml = example(artefacts_dir).replace(
+        b'<cbc:PayableAmount currencyID="EUR">', b'<cbc:PayableAmount currencyID="EUR">1', 1
+    )
+    assert xml != example(artefacts_dir)
+    report = api.post("/v1/validate", content=xml, headers=XML).json()
+    assert report["valid"] is False
+    rules = {(i["rule"], i["layer"], i["severity"]) for i in report["issues"]}
+    assert ("BR-CO-16", "cen", "fatal") in rules
+
+
+def test_other_rule_set_by_query(api: TestClient, artefacts_dir: Path) -> None:
+    response = api.post(
+        "/v1/validate",
+        params={"rules": "peppol-bis-billing-3.0.19-sch"},
+        content=example(artefacts_dir),
+        headers=XML,
+    )
+    assert response.status_code == 200
+    assert response.json()["rule_set"] == "peppol-bis-billing-3.0.19-sch"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><x>&b;</x>',
+        b"<Invoice><unclosed></Invoice>",
+        b"",
+    ],
+    ids=["xxe", "entity-expansion", "malformed", "empty"],
+)
+def test_hostile_or_broken_xml_is_a_400_problem(api: TestClient, payload: bytes) -> None:
+    response = api.post("/v1/validate", content=payload, headers=XML)
+    assert response.status_code == 400
+    body = problem_of(response)
+    assert body["type"] == "/problems/xml-input"
+    assert "passwd" not in response.text or "root:" not in response.text
+
+
+def test_oversized_body_is_refused(api: TestClient) -> None:
+    response = api.post("/v1/validate", content=b"<a>" + b"x" * (3 * 1024 * 1024) + b"</a>", headers=XML)
+    assert response.status_code == 413
+    assert problem_of(response)["status"] == 413
+
+
+def test_unknown_rule_set_is_a_problem(api: TestClient, artefacts_dir: Path) -> None:
+    response = api.post(
+        "/v1/validate", params={"rules": "no-such-rules"}, content=example(artefacts_dir), headers=XML
+    )
+    assert response.status_code in (400, 422)
+    assert "no-such-rules" in str(problem_of(response)["detail"])
+
+
+def test_health_and_openapi_are_public(api: TestClient) -> None:
+    assert api.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok"}
+    assert api.get("/readyz", headers={"Authorization": ""}).status_code == 200
+    spec = api.get("/openapi.json", headers={"Authorization": ""}).json()
+    assert "/v1/validate" in spec["paths"]
+    assert "/v1/convert" in spec["paths"]

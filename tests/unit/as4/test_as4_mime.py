@@ -1,0 +1,71 @@
+"""Tolerant multipart/related parsing (peppol-as4.md §14 item 3) and byte-exact round trips."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from gateway.as4.mime import MimeError, build_multipart, normalise_cid, parse_multipart, split_raw_message
+
+
+def test_round_trip_binary() -> None:
+    payload = bytes(range(256)) * 4 + b"\r\n--not-the-boundary\r\n"
+    ct, body = build_multipart(
+        [({"Content-Type": "application/soap+xml"}, b"<a/>"), ({"Content-ID": "<p@x>"}, payload)],
+        boundary="B1",
+        root_type="application/soap+xml",
+    )
+    parts, root = parse_multipart(ct, body)
+    assert root.body == b"<a/>"
+    assert parts[1].body == payload
+    assert parts[1].content_id == "p@x"
+
+
+def test_preamble_lf_base64_quoted_boundary_and_start() -> None:
+    att = b"\x00\x01binary\xff"
+    body = (
+        b'Content-Type: multipart/related; boundary="=_b 1"\nMIME-Version: 1.0\n\n'
+        b"--=_b 1\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n"
+        b"Content-ID: <a%40b>\n\n"
+        + base64.encodebytes(att)
+        + b"\n--=_b 1\nContent-Type: application/soap+xml\nContent-ID: <root>\n"
+        b"Content-Transfer-Encoding: 7bit\n\n<e/>\n"
+        b"--=_b 1--\nepilogue"
+    )
+    parts, root = parse_multipart(
+        'multipart/related; type="application/soap+xml"; boundary="=_b 1"; start="<root>"', body
+    )
+    assert root.body == b"<e/>"
+    assert parts[0].body == att
+    assert parts[0].content_id == "a@b"
+
+
+def test_quoted_printable() -> None:
+    body = b"--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db=\r\nc\r\n--b--"
+    parts, _ = parse_multipart("multipart/related; boundary=b", body)
+    assert parts[0].body == b"a=bc"
+
+
+@pytest.mark.parametrize(
+    ("ct", "body"),
+    [
+        ("text/xml", b"<a/>"),
+        ("multipart/related", b"--b\r\n\r\nx\r\n--b--"),
+        ("multipart/related; boundary=b", b"no delimiter"),
+        ("multipart/related; boundary=b", b"--b\r\n\r\nx\r\n"),  # truncated: no close delimiter
+        ("multipart/related; boundary=b; start=<zz>", b"--b\r\n\r\nx\r\n--b--"),
+        ("multipart/related; boundary=b", b"--b\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!\r\n--b--"),
+        ("multipart/related; boundary=b", b"--b\r\nContent-Transfer-Encoding: x-uue\r\n\r\nx\r\n--b--"),
+    ],
+)
+def test_broken_mime(ct: str, body: bytes) -> None:
+    with pytest.raises(MimeError):
+        parse_multipart(ct, body)
+
+
+def test_cid_normalisation_and_raw_dump() -> None:
+    assert normalise_cid("cid:abc%40def") == normalise_cid("<abc@def>") == "abc@def"
+    headers, body = split_raw_message(b"POST /as4 HTTP/1.1\r\nContent-Type: a/b\r\nX: y\r\n\r\nBODY")
+    assert headers == {"content-type": "a/b", "x": "y"}
+    assert body == b"BODY"

@@ -1,0 +1,108 @@
+"""The outbound delivery state machine: properties of the TRANSITIONS table and apply_event."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import InvalidTransition
+from gateway.model.message import (
+    INITIAL_STATUS,
+    TRANSITIONS,
+    DeliveryEvent,
+    DeliveryStatus,
+    InboundStatus,
+    allowed_events,
+    apply_event,
+)
+
+S = DeliveryStatus
+E = DeliveryEvent
+
+
+def reachable(start: DeliveryStatus) -> set[DeliveryStatus]:
+    seen, todo = {start}, [start]
+    while todo:
+        status = todo.pop()
+        for event in allowed_events(status):
+            target = apply_event(status, event)
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_wire_values_are_stable() -> None:
+    # These strings are stored in the database and shown by the API: renaming one needs a migration.
+    assert [s.value for s in S] == ["accepted", "sending", "delivered", "retrying", "failed"]
+    assert [s.value for s in InboundStatus] == ["received", "valid", "invalid"]
+    assert INITIAL_STATUS is S.ACCEPTED
+
+
+def test_the_usual_life_cycles() -> None:
+    assert apply_event(S.ACCEPTED, E.SEND_STARTED) is S.SENDING
+    assert apply_event(S.SENDING, E.RECEIPT_RECEIVED) is S.DELIVERED
+    assert apply_event(S.SENDING, E.RETRYABLE_FAILURE) is S.RETRYING
+    assert apply_event(S.RETRYING, E.SEND_STARTED) is S.SENDING
+    assert apply_event(S.SENDING, E.RETRIES_EXHAUSTED) is S.FAILED
+    assert apply_event(S.FAILED, E.RETRY_REQUESTED) is S.RETRYING
+
+
+def test_a_crashed_attempt_can_be_resumed() -> None:
+    # The worker died while SENDING; after the lease expires another worker starts the attempt again.
+    assert apply_event(S.SENDING, E.SEND_STARTED) is S.SENDING
+
+
+def test_delivered_is_terminal() -> None:
+    assert allowed_events(S.DELIVERED) == frozenset()
+    for event in E:
+        with pytest.raises(InvalidTransition) as caught:
+            apply_event(S.DELIVERED, event)
+        assert (caught.value.status, caught.value.event) == (S.DELIVERED, event)
+
+
+def test_only_a_receipt_during_sending_delivers() -> None:
+    into_delivered = {pair for pair, target in TRANSITIONS.items() if target is S.DELIVERED}
+    assert into_delivered == {(S.SENDING, E.RECEIPT_RECEIVED)}
+
+
+def test_failed_is_left_only_by_a_retry_request() -> None:
+    assert allowed_events(S.FAILED) == {E.RETRY_REQUESTED}
+    assert {event for (_, event), target in TRANSITIONS.items() if target is S.FAILED} == {
+        E.PERMANENT_FAILURE,
+        E.RETRIES_EXHAUSTED,
+    }
+
+
+def test_submitted_creates_and_never_transitions() -> None:
+    assert all(event is not E.SUBMITTED for (_, event) in TRANSITIONS)
+    with pytest.raises(InvalidTransition):
+        apply_event(S.ACCEPTED, E.SUBMITTED)
+
+
+def test_a_receipt_cannot_arrive_before_sending() -> None:
+    for status in (S.ACCEPTED, S.RETRYING, S.FAILED):
+        with pytest.raises(InvalidTransition):
+            apply_event(status, E.RECEIPT_RECEIVED)
+
+
+def test_every_status_is_reachable_and_every_document_can_end() -> None:
+    assert reachable(INITIAL_STATUS) == set(S)
+    for status in S:
+        assert reachable(status) & {S.DELIVERED, S.FAILED}, status
+
+
+def test_is_final() -> None:
+    assert {s for s in S if s.is_final} == {S.DELIVERED, S.FAILED}
+
+
+def test_the_table_is_total_over_its_keys() -> None:
+    # Every pair outside the table is refused; every pair inside gives its target.
+    for status in S:
+        for event in E:
+            if (status, event) in TRANSITIONS:
+                assert apply_event(status, event) is TRANSITIONS[(status, event)]
+                assert event in allowed_events(status)
+            else:
+                assert event not in allowed_events(status)
+                with pytest.raises(InvalidTransition):
+                    apply_event(status, event)
