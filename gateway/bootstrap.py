@@ -79,7 +79,14 @@ def load_trust(settings: Settings) -> TrustStore | None:
     paths = settings.truststore.paths
     if not paths:
         return None
-    return TrustStore.from_pem(*(_read(p, "trust store") for p in paths))
+    trust = TrustStore.from_pem(*(_read(p, "trust store") for p in paths))
+    if settings.truststore.stage == "development":
+        return trust
+    # The Peppol G3 files also hold the SMP CA: only the AP CA may issue an AP certificate (§10.2 item 2).
+    pinned = trust.pinned_to_access_point_cas()
+    if not pinned.leaf_issuers:
+        raise ConfigurationError("the trust store holds no PEPPOL ACCESS POINT CA certificate")
+    return pinned
 
 
 def parse_served(settings: Settings) -> frozenset[ParticipantID]:

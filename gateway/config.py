@@ -168,3 +168,12 @@ class Settings(BaseSettings):
         if value.stage == "production" and any("test" in p.name.lower() for p in value.paths):
             raise ValueError("truststore stage 'production' must not load TEST trust anchors")
         return value
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret value in the settings, so the log redactor can blank them wherever they appear."""
+    values = [k.key.get_secret_value() for k in settings.api.keys if k.key is not None]
+    for secret in (settings.keystore.password, settings.webhooks.secret):
+        if secret is not None:
+            values.append(secret.get_secret_value())
+    return [v for v in values if v]

@@ -9,6 +9,10 @@
     ├─ InvalidDocumentData         the posted document is inconsistent: totals, OGM, VAT treatment (model)
     ├─ MappingError                model <-> UBL impossible (ubl)
     ├─ DocumentRejected            .report: validation found fatal rules (raised only by ensure_valid())
+    ├─ InvalidTransition           a status change the TRANSITIONS table forbids (model.message)
+    ├─ InvalidCursor               a paging cursor that does not decode (services)
+    ├─ DocumentNotFound            no document with that id (services)
+    ├─ DocumentNumberConflict      the (seller, number) pair exists with another document (services)
     ├─ ArtefactError               a validation artefact is missing or fails its pinned SHA-256 (validation)
     │  ├─ UnknownRuleSet           the caller named a rule set the manifest does not define
     │  └─ SchematronError          a Schematron source cannot be compiled (validation.schematron)
@@ -21,12 +25,14 @@
     ├─ AS4ProtocolError            .ebms: the ebMS error to answer with (like h11's error_status_hint)
     │  ├─ LocalProtocolError       we tried to build something illegal (a bug or bad input of ours)
     │  └─ RemoteProtocolError      the peer sent something illegal
+    │     └─ InboundMessageRejected  .ref_to_message_id, .error_detail for the signed ebMS Error
     ├─ DiscoveryError
     │  ├─ ParticipantNotRegistered
     │  └─ EndpointNotFound         doc type / process / transport profile not served
-    ├─ TransportError              adapters map httpx errors into this subtree
+    ├─ TransportError              adapters map httpx errors into this subtree (.retryable)
     └─ StoreError
        ├─ DuplicateMessage
+       ├─ IdempotencyConflict      the idempotency key was used with another request body
        └─ LeaseLost
 
 Structured context goes in attributes, never only in the message text. Toward AS4 peers the

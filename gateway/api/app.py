@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.auth import KeyRing
 from gateway.api.errors import install_error_handlers
-from gateway.api.routes import health, validation
+from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
+from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
 from gateway.errors import ConfigurationError
@@ -56,4 +57,9 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(validation.router)
+    app.include_router(outbound.router)
+    app.include_router(inbound.router)
+    app.include_router(as4.router)
+    app.include_router(metrics.router)
+    install_metrics(app, store=services.store, clock=services.clock)
     return app

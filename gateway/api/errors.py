@@ -12,10 +12,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.errors import (
     ArtefactError,
+    DocumentNotFound,
+    DocumentNumberConflict,
     DocumentRejected,
     GatewayError,
+    IdempotencyConflict,
+    InvalidCursor,
     InvalidDocumentData,
     InvalidIdentifier,
+    InvalidTransition,
     MappingError,
     UnknownRuleSet,
     XMLInputError,
@@ -48,6 +53,17 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
     (DocumentRejected, 422, "document-invalid", "The document fails validation"),
     (UnknownRuleSet, 422, "unknown-rule-set", "No such validation rule set"),
     (ArtefactError, 503, "artefacts-unavailable", "Validation artefacts are unavailable"),
+    # Outbound/inbound document routes.
+    (DocumentNotFound, 404, "not-found", "No such document"),
+    (IdempotencyConflict, 409, "idempotency-conflict", "The Idempotency-Key was used for another request"),
+    (
+        DocumentNumberConflict,
+        409,
+        "document-number-conflict",
+        "The document number is taken by other content",
+    ),
+    (InvalidTransition, 409, "status-conflict", "The document's status does not allow this"),
+    (InvalidCursor, 400, "invalid-cursor", "The paging cursor is not valid"),
 )
 
 

@@ -10,6 +10,10 @@ from gateway.as4.messages import IncomingUserMessage, OutgoingMessage, ReceiptVe
 from gateway.as4.mime import MimePart, build_multipart, parse_multipart, split_raw_message
 from gateway.as4.outcome import SendOutcome
 from gateway.as4.parser import CN_MISMATCH_ERROR, Served, parse_incoming
+from gateway.as4.restore import (
+    restore_outgoing,
+    signal_signed_by_receiver,
+)
 from gateway.as4.signals import (
     build_error,
     build_receipt,
@@ -41,6 +45,8 @@ __all__ = [
     "parse_incoming",
     "parse_multipart",
     "read_signal",
+    "restore_outgoing",
+    "signal_signed_by_receiver",
     "split_raw_message",
     "verify_receipt",
     "verify_signal_signature",

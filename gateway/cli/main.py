@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -11,11 +10,22 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gateway import __version__
-from gateway.cli import artefacts, as4, bench, certs, convert, demo, serve, validate
-from gateway.config import Settings
+from gateway.cli import artefacts, as4, bench, certs, convert, demo, serve, validate, worker
+from gateway.config import Settings, secret_values
 from gateway.errors import GatewayError
+from gateway.observability import configure_logging
 
-SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (validate, convert, artefacts, serve, demo, as4, certs, bench)
+SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
+    validate,
+    convert,
+    artefacts,
+    serve,
+    worker,
+    demo,
+    as4,
+    certs,
+    bench,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,9 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"gateway: invalid settings: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, json=settings.log_format == "json", secrets=secret_values(settings))
     try:
         code: int = args.func(args, settings)
     except GatewayError as exc:

@@ -1,5 +1,30 @@
 """Use cases composing the pure layers through ports; this package never imports an adapter."""
 
+from gateway.services.conversion import (
+    Conversion,
+    DocumentIn,
+    convert_document,
+    parse_document_json,
+)
+from gateway.services.deliver import (
+    AS4Transport,
+    Deliverer,
+    DeliveryResult,
+    DeliverySettings,
+    HTTPResponse,
+    RetryPolicy,
+)
+from gateway.services.discovery import (
+    AS4_TRANSPORT_PROFILE,
+    Endpoint,
+    EndpointResolver,
+)
+from gateway.services.outbound import (
+    OutboundSubmitter,
+    Submission,
+    SubmissionOutcome,
+    SubmissionResult,
+)
 from gateway.services.ports import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -25,16 +50,44 @@ from gateway.services.ports import (
     WebhookMessage,
     WebhookOutbox,
 )
+from gateway.services.receive import (
+    AS4Receiver,
+    DocumentValidator,
+    ReceiveOutcome,
+    ReceiveResult,
+)
+from gateway.services.webhook_signature import (
+    SignatureCheck,
+    check_webhook_signature,
+    sign_webhook,
+    verify_webhook_signature,
+)
+from gateway.services.webhooks import (
+    WebhookDispatcher,
+    status_change_webhook,
+)
 
 __all__ = [
+    "AS4_TRANSPORT_PROFILE",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "AS4MessageRepository",
+    "AS4Receiver",
+    "AS4Transport",
     "Clock",
+    "Conversion",
+    "Deliverer",
     "DeliveryJob",
     "DeliveryLease",
     "DeliveryQueue",
+    "DeliveryResult",
+    "DeliverySettings",
+    "DocumentIn",
     "DocumentStore",
+    "DocumentValidator",
+    "Endpoint",
+    "EndpointResolver",
+    "HTTPResponse",
     "IDFactory",
     "IdempotencyRecord",
     "IdempotencyRepository",
@@ -42,12 +95,27 @@ __all__ = [
     "InboundQuery",
     "OutboundDocumentRepository",
     "OutboundQuery",
+    "OutboundSubmitter",
     "OutboxEntry",
     "Page",
     "PageCursor",
     "QueueCounts",
+    "ReceiveOutcome",
+    "ReceiveResult",
+    "RetryPolicy",
+    "SignatureCheck",
+    "Submission",
+    "SubmissionOutcome",
+    "SubmissionResult",
     "UnitOfWork",
+    "WebhookDispatcher",
     "WebhookLease",
     "WebhookMessage",
     "WebhookOutbox",
+    "check_webhook_signature",
+    "convert_document",
+    "parse_document_json",
+    "sign_webhook",
+    "status_change_webhook",
+    "verify_webhook_signature",
 ]

@@ -11,6 +11,15 @@ from gateway.worker.backoff import (
     backoff_delay,
     next_attempt_at,
 )
+from gateway.worker.loop import (
+    DeliveryWorker,
+    WorkerStats,
+    build_delivery_worker,
+)
+from gateway.worker.webhooks import (
+    WebhookWorker,
+    build_webhook_dispatcher,
+)
 
 __all__ = [
     "DEFAULT_BASE",
@@ -18,8 +27,13 @@ __all__ = [
     "DEFAULT_FACTOR",
     "DEFAULT_MAX_ATTEMPTS",
     "BackoffPolicy",
+    "DeliveryWorker",
     "RandomSource",
+    "WebhookWorker",
+    "WorkerStats",
     "backoff_ceiling",
     "backoff_delay",
+    "build_delivery_worker",
+    "build_webhook_dispatcher",
     "next_attempt_at",
 ]

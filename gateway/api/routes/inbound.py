@@ -1,0 +1,77 @@
+"""Received documents: list them and show one with its validation report and its exact bytes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import AwareDatetime
+
+from gateway.api.auth import Principal
+from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.outbound_schemas import InboundDocumentResponse, InboundPage, inbound_summary, inbound_url
+from gateway.config import Role
+from gateway.model import ParticipantID
+from gateway.model.message import InboundStatus
+from gateway.services.inbound_queries import get_inbound, list_inbound
+from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery, PageCursor
+
+router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
+
+ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
+
+
+@router.get("", response_model=InboundPage)
+def list_documents(
+    services: ServicesDep,
+    _who: ReaderDep,
+    status: Annotated[InboundStatus | None, Query(description="Only this validation status")] = None,
+    sender: Annotated[str | None, Query(description="Only this sender, e.g. 0208:0123456789")] = None,
+    receiver: Annotated[str | None, Query(description="Only this receiver (one we serve)")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Received at or after (RFC 3339, with offset)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> InboundPage:
+    """List received documents, newest first, filtered (AND) and paged by a keyset cursor."""
+    query = InboundQuery(
+        status=status,
+        sender=ParticipantID.parse(sender) if sender else None,
+        receiver=ParticipantID.parse(receiver) if receiver else None,
+        since=since,
+        limit=limit,
+        after=PageCursor.decode(cursor) if cursor else None,
+    )
+    page = list_inbound(services.store, query)
+    return InboundPage(
+        items=[inbound_summary(document) for document in page.items],
+        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+    )
+
+
+@router.get(
+    "/{document_id}",
+    response_model=InboundDocumentResponse,
+    responses={404: {"description": "No such document"}},
+)
+def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> InboundDocumentResponse:
+    """A received document: sender, receiver, document type, AS4 message id and its validation report."""
+    detail = get_inbound(services.store, document_id)
+    return InboundDocumentResponse(
+        **inbound_summary(detail.document).model_dump(),
+        report=detail.content.validation_report,
+        ubl_url=f"{inbound_url(detail.document.id)}/ubl",
+    )
+
+
+@router.get(
+    "/{document_id}/ubl",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}, "description": "The business document as received"}},
+)
+def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Response:
+    """The received business document exactly as stored (byte for byte)."""
+    detail = get_inbound(services.store, document_id)
+    return Response(content=detail.content.body, media_type="application/xml")

@@ -1,0 +1,198 @@
+"""GET /metrics in the Prometheus text format: documents per status, queue and outbox sizes (read from the
+store at scrape time), HTTP request counters and latency, process metrics. One registry per app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import (
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+from sqlalchemy import and_, func, select
+
+from gateway.api.metrics_middleware import HTTPMetrics, ObservabilityMiddleware
+from gateway.errors import GatewayError
+from gateway.model.message import DeliveryStatus, InboundStatus
+from gateway.services.ports import Clock, DocumentStore, QueueCounts, UnitOfWork
+from gateway.store import SQLDocumentStore
+from gateway.store.tables import inbound_documents, webhook_outbox
+
+log = logging.getLogger("gateway.api.metrics")
+
+router = APIRouter(tags=["operations"])
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """Webhook outbox sizes: ``pending`` (neither delivered nor failed; includes leased) and ``failed``."""
+
+    pending: int
+    failed: int
+
+
+@runtime_checkable
+class _CountingInbound(Protocol):
+    def count_by_status(self) -> Mapping[InboundStatus, int]: ...
+
+
+@runtime_checkable
+class _CountingOutbox(Protocol):
+    def counts(self, *, now: datetime) -> OutboxCounts: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSnapshot:
+    """What the store holds at one instant, for one scrape."""
+
+    outbound: Mapping[DeliveryStatus, int]
+    inbound: Mapping[InboundStatus, int] | None
+    queue: QueueCounts
+    outbox: OutboxCounts | None
+
+
+def _sql_inbound_counts(store: SQLDocumentStore) -> dict[InboundStatus, int]:
+    # Interim: the InboundDocumentRepository port has no count yet (see report); same query it would run.
+    t = inbound_documents
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(t.c.status, func.count()).group_by(t.c.status)).all()
+    counts = dict.fromkeys(InboundStatus, 0)
+    counts.update({InboundStatus(status): int(n) for status, n in rows})
+    return counts
+
+
+def _sql_outbox_counts(store: SQLDocumentStore) -> OutboxCounts:
+    # Interim: the WebhookOutbox port has no counts yet (see report).
+    t = webhook_outbox
+    pending = and_(t.c.delivered_at.is_(None), t.c.failed_at.is_(None))
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            select(func.count().filter(pending), func.count().filter(t.c.failed_at.is_not(None)))
+        ).one()
+    return OutboxCounts(pending=int(row[0]), failed=int(row[1]))
+
+
+def read_store_snapshot(store: DocumentStore, now: datetime) -> StoreSnapshot:
+    """Read the counts for one scrape (one read-only unit of work for what the ports offer).
+
+    Raises:
+        StoreError: the database cannot be read.
+    """
+    uow: UnitOfWork
+    with store.unit_of_work(read_only=True) as uow:
+        outbound = uow.outbound.count_by_status()
+        queue = uow.jobs.counts(now=now)
+        inbound = uow.inbound.count_by_status() if isinstance(uow.inbound, _CountingInbound) else None
+        outbox = uow.outbox.counts(now=now) if isinstance(uow.outbox, _CountingOutbox) else None
+    if isinstance(store, SQLDocumentStore):
+        inbound = inbound if inbound is not None else _sql_inbound_counts(store)
+        outbox = outbox if outbox is not None else _sql_outbox_counts(store)
+    return StoreSnapshot(outbound, inbound, queue, outbox)
+
+
+class StoreCollector(Collector):
+    """Collects the store gauges at scrape time. A failing database yields ``gateway_store_up 0`` and
+    no store series, rather than a failed scrape (the process metrics still arrive)."""
+
+    def __init__(self, store: DocumentStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def describe(self) -> list[Metric]:
+        return []  # no collect() at registration time: that would query the database
+
+    def collect(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("gateway_store_up", "1 when the store answered this scrape, else 0.")
+        try:
+            snapshot = read_store_snapshot(self._store, self._clock.now())
+        except GatewayError:
+            log.warning("metrics: store unreadable", exc_info=True)
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        outbound = GaugeMetricFamily(
+            "gateway_outbound_documents", "Outbound documents by delivery status.", labels=["status"]
+        )
+        for status in DeliveryStatus:
+            outbound.add_metric([status.value], snapshot.outbound.get(status, 0))
+        yield outbound
+        queue = GaugeMetricFamily(
+            "gateway_delivery_queue_jobs",
+            "Delivery jobs: due (may be leased now), scheduled (future retry), leased (being sent).",
+            labels=["state"],
+        )
+        queue.add_metric(["due"], snapshot.queue.due)
+        queue.add_metric(["scheduled"], snapshot.queue.scheduled)
+        queue.add_metric(["leased"], snapshot.queue.leased)
+        yield queue
+        if snapshot.inbound is not None:
+            inbound = GaugeMetricFamily(
+                "gateway_inbound_documents", "Received documents by status.", labels=["status"]
+            )
+            for inbound_status in InboundStatus:
+                inbound.add_metric([inbound_status.value], snapshot.inbound.get(inbound_status, 0))
+            yield inbound
+        if snapshot.outbox is not None:
+            outbox = GaugeMetricFamily(
+                "gateway_webhook_outbox_messages",
+                "Webhooks: pending (not yet delivered, includes retries) and failed (given up).",
+                labels=["state"],
+            )
+            outbox.add_metric(["pending"], snapshot.outbox.pending)
+            outbox.add_metric(["failed"], snapshot.outbox.failed)
+            yield outbox
+
+
+class GatewayMetrics:
+    """Everything /metrics shows for one app: its own registry (no global state), the HTTP metrics,
+    the store collector and the process, platform and GC collectors.
+
+    Args:
+        store: the document store read at scrape time.
+        clock: the time source for the queue counts.
+    """
+
+    def __init__(self, store: DocumentStore, clock: Clock) -> None:
+        self.registry = CollectorRegistry()
+        self.http = HTTPMetrics(self.registry)
+        self.registry.register(StoreCollector(store, clock))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+
+    def render(self, accept: str = "") -> tuple[bytes, str]:
+        """The exposition and its media type, in the format the scraper's Accept header asks for:
+        Prometheus text 0.0.4 by default, OpenMetrics or text 1.0.0 when requested."""
+        encode, media_type = choose_encoder(accept)
+        return encode(self.registry), media_type
+
+
+def install_metrics(app: FastAPI, *, store: DocumentStore, clock: Clock) -> GatewayMetrics:
+    """Create the app's metrics (``app.state.metrics``, read by the /metrics route) and add the
+    observability middleware. Call once in ``create_app``; include ``router`` there as well.
+    """
+    metrics = GatewayMetrics(store, clock)
+    app.state.metrics = metrics
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics.http)
+    return metrics
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+def get_metrics(request: Request) -> Response:
+    """Prometheus metrics (unauthenticated like the probes; expose it on the internal network only)."""
+    metrics: GatewayMetrics = request.app.state.metrics
+    # A sync route: FastAPI runs it in the thread pool, so the store queries do not block the event loop.
+    body, media_type = metrics.render(request.headers.get("accept", ""))
+    return Response(content=body, headers={"Content-Type": media_type})

@@ -1,0 +1,360 @@
+"""Outbound documents: submit (JSON invoice, JSON credit note, ready UBL) exactly once, follow the delivery,
+fetch the UBL and the delivery evidence, list for support staff, and request a retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
+
+from gateway.api.auth import Principal
+from gateway.api.deps import ServicesDep, bounded_body, require_roles
+from gateway.api.errors import problem
+from gateway.api.outbound_schemas import (
+    EvidenceResponse,
+    OutboundDocumentResponse,
+    OutboundPage,
+    SubmissionResponse,
+    evidence_response,
+    outbound_response,
+    outbound_summary,
+    outbound_url,
+)
+from gateway.bootstrap import Services
+from gateway.config import Role
+from gateway.errors import InvalidDocumentData
+from gateway.model import CreditNote, Invoice, ParticipantID
+from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
+from gateway.services.outbound import (
+    REFUSED_STATUS,
+    OutboundSubmitter,
+    Submission,
+    SubmissionResult,
+)
+from gateway.services.outbound_input import PreparedDocument, prepare_json_document, prepare_ubl_document
+from gateway.services.outbound_queries import (
+    evidence_archive,
+    get_outbound,
+    get_outbound_content,
+    get_outbound_evidence,
+    list_outbound,
+)
+from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery, PageCursor
+
+router = APIRouter(prefix="/v1/outbound", tags=["outbound"])
+
+SenderDep = Annotated[Principal, Depends(require_roles(Role.SENDER))]
+ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
+SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
+BodyDep = Annotated[bytes, Depends(bounded_body())]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes a repeated post return the first answer and never create a second document",
+    ),
+]
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+"""Set to ``true`` on an answer replayed from an earlier request with the same Idempotency-Key."""
+
+_DOC = TypeVar("_DOC", Invoice, CreditNote)
+
+
+def _inline_schema(model: type[Any]) -> dict[str, Any]:
+    """The model's JSON schema with every ``$defs`` reference inlined, usable inside an OpenAPI operation."""
+    schema = TypeAdapter(model).json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any, depth: int = 0) -> Any:
+        if depth > 40:  # a recursive model would never end; ours are not recursive
+            return {}
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = {
+                    **definitions[ref.removeprefix("#/$defs/")],
+                    **{k: v for k, v in node.items() if k != "$ref"},
+                }
+                return resolve(target, depth + 1)
+            return {key: resolve(value, depth + 1) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value, depth + 1) for value in node]
+        return node
+
+    result: dict[str, Any] = resolve(schema)
+    return result
+
+
+def _json_body(model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(model)}}}
+    }
+
+
+_XML_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+_SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": SubmissionResponse, "description": "This document number was accepted before (duplicate)"},
+    400: {"description": "Malformed or hostile XML (problem+json)"},
+    409: {"description": "Idempotency-Key reused with another body, or number stored with other content"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid document: problem+json with the full validation report; nothing is sent"},
+}
+
+
+def _parse_json(model: type[_DOC], body: bytes) -> _DOC:
+    try:
+        return TypeAdapter(model).validate_json(body)
+    except ValidationError as exc:
+        raise InvalidDocumentData(
+            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        ) from exc
+
+
+def _submitter(services: Services) -> OutboundSubmitter:
+    return OutboundSubmitter(
+        store=services.store,
+        validation=services.validation,
+        clock=services.clock,
+        ids=services.ids,
+        seller_id=services.settings.seller_id,
+        webhook_url=services.settings.webhooks.url,
+    )
+
+
+def _render(result: SubmissionResult, instance: str) -> Response:
+    """The HTTP answer of a submission; a replay renders the stored facts the same way as the first time."""
+    body = result.body
+    if result.status_code == REFUSED_STATUS:
+        response: Response = problem(
+            REFUSED_STATUS,
+            "The document fails validation",
+            kind="document-invalid",
+            detail=str(body.get("detail", "")),
+            instance=instance,
+            report=body.get("report"),
+        )
+    else:
+        url = outbound_url(str(body["id"]))
+        payload = SubmissionResponse(
+            id=str(body["id"]), status=str(body["status"]), status_url=url, duplicate=bool(body["duplicate"])
+        )
+        response = JSONResponse(
+            payload.model_dump(), status_code=result.status_code, headers={"Location": url}
+        )
+    if result.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+async def _submit(
+    request: Request,
+    services: Services,
+    *,
+    route: str,
+    body: bytes,
+    key: str | None,
+    prepare: Callable[[], PreparedDocument],
+) -> Response:
+    submitter = _submitter(services)
+    submission = Submission(route=route, body=body, idempotency_key=key)
+    result = await anyio.to_thread.run_sync(
+        lambda: submitter.submit(submission, prepare, rule_set=services.rule_set_today())
+    )
+    return _render(result, request.url.path)
+
+
+@router.post(
+    "/invoices",
+    status_code=202,
+    response_model=SubmissionResponse,
+    responses=_SUBMIT_RESPONSES,
+    openapi_extra=_json_body(Invoice),
+)
+async def post_invoice(
+    request: Request,
+    services: ServicesDep,
+    _who: SenderDep,
+    body: BodyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Submit an invoice (JSON model): completed, written as UBL, validated, stored and queued; 202."""
+    return await _submit(
+        request,
+        services,
+        route="POST /v1/outbound/invoices",
+        body=body,
+        key=idempotency_key,
+        prepare=lambda: prepare_json_document(_parse_json(Invoice, body)),
+    )
+
+
+@router.post(
+    "/credit-notes",
+    status_code=202,
+    response_model=SubmissionResponse,
+    responses=_SUBMIT_RESPONSES,
+    openapi_extra=_json_body(CreditNote),
+)
+async def post_credit_note(
+    request: Request,
+    services: ServicesDep,
+    _who: SenderDep,
+    body: BodyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Submit a credit note (JSON model): completed, written as UBL, validated, stored and queued; 202."""
+    return await _submit(
+        request,
+        services,
+        route="POST /v1/outbound/credit-notes",
+        body=body,
+        key=idempotency_key,
+        prepare=lambda: prepare_json_document(_parse_json(CreditNote, body)),
+    )
+
+
+@router.post(
+    "/ubl",
+    status_code=202,
+    response_model=SubmissionResponse,
+    responses=_SUBMIT_RESPONSES,
+    openapi_extra=_XML_BODY,
+)
+async def post_ubl(
+    request: Request,
+    services: ServicesDep,
+    _who: SenderDep,
+    body: BodyDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Submit a ready UBL Invoice or CreditNote (BIS Billing 3.0); receiver = buyer EndpointID; 202."""
+    limit = services.settings.validation.max_document_bytes
+    return await _submit(
+        request,
+        services,
+        route="POST /v1/outbound/ubl",
+        body=body,
+        key=idempotency_key,
+        prepare=lambda: prepare_ubl_document(body, max_bytes=limit),
+    )
+
+
+@router.get("", response_model=OutboundPage)
+def list_documents(
+    services: ServicesDep,
+    _who: ReaderDep,
+    status: Annotated[DeliveryStatus | None, Query(description="Only this delivery status")] = None,
+    receiver: Annotated[str | None, Query(description="Only this receiver, e.g. 0208:0123456789")] = None,
+    number: Annotated[str | None, Query(description="Only this document number (exact)")] = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Created at or after (RFC 3339, with offset)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> OutboundPage:
+    """List outbound documents, newest first, filtered (AND) and paged by a keyset cursor."""
+    query = OutboundQuery(
+        status=status,
+        receiver=ParticipantID.parse(receiver) if receiver else None,
+        number=number,
+        since=since,
+        limit=limit,
+        after=PageCursor.decode(cursor) if cursor else None,
+    )
+    page = list_outbound(services.store, query)
+    return OutboundPage(
+        items=[outbound_summary(document) for document in page.items],
+        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+    )
+
+
+def _detail_response(services: Services, document_id: str) -> OutboundDocumentResponse:
+    detail = get_outbound(services.store, document_id)
+    allowed = DeliveryEvent.RETRY_REQUESTED in allowed_events(detail.document.status)
+    return outbound_response(detail, retry_allowed=allowed)
+
+
+@router.get(
+    "/{document_id}",
+    response_model=OutboundDocumentResponse,
+    responses={404: {"description": "No such document"}},
+)
+def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> OutboundDocumentResponse:
+    """Delivery status, reason, attempts, next attempt, AS4 message id, timeline and receipt summary."""
+    return _detail_response(services, document_id)
+
+
+@router.get(
+    "/{document_id}/ubl",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/xml": {}}, "description": "The UBL exactly as stored and sent"}
+    },
+)
+def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Response:
+    """The UBL document exactly as accepted, validated and sent (byte for byte)."""
+    content = get_outbound_content(services.store, document_id)
+    return Response(content=content.body, media_type="application/xml")
+
+
+@router.get(
+    "/{document_id}/evidence",
+    response_model=EvidenceResponse,
+    responses={
+        200: {
+            "description": (
+                "JSON (default): every AS4 message sent with its exact HTTP headers and body "
+                "(base64, SHA-256) and the raw signed receipt or ebMS error received (base64). "
+                "With ?format=zip or Accept: application/zip: a zip for auditors holding document.xml, "
+                "validation-report.json, "
+                "timeline.json, per message the request headers/body and the signal headers/body byte for "
+                "byte, a README.txt and a manifest.json with the SHA-256 of every file."
+            ),
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        404: {"description": "No such document"},
+    },
+)
+def show_evidence(
+    request: Request,
+    services: ServicesDep,
+    _who: ReaderDep,
+    document_id: str,
+    format: Annotated[Literal["json", "zip"] | None, Query(description="json (default) or zip")] = None,
+) -> Any:
+    """Delivery evidence: the exact bytes sent and the raw signed receipt (JSON with base64, or a zip)."""
+    evidence = get_outbound_evidence(services.store, document_id)
+    wants_zip = format == "zip" or (format is None and "application/zip" in request.headers.get("accept", ""))
+    if wants_zip:
+        return Response(
+            content=evidence_archive(evidence),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="evidence-{evidence.document.id}.zip"'},
+        )
+    return evidence_response(evidence)
+
+
+@router.post(
+    "/{document_id}/retry",
+    status_code=202,
+    response_model=OutboundDocumentResponse,
+    responses={404: {"description": "No such document"}, 409: {"description": "The status allows no retry"}},
+)
+def retry_document(services: ServicesDep, who: SupportDep, document_id: str) -> OutboundDocumentResponse:
+    """Retry a failed document, or bring a retrying one's next attempt forward (support, admin)."""
+    _submitter(services).request_retry(document_id, requested_by=who.name)
+    return _detail_response(services, document_id)

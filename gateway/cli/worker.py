@@ -1,0 +1,81 @@
+"""``gateway worker``: run the delivery worker until SIGTERM/SIGINT (with --once: until nothing is due)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+
+from gateway.bootstrap import Services, build_services
+from gateway.config import Settings
+from gateway.transport.webhook_http import HTTPWebhookSender
+from gateway.worker.loop import WorkerStats, build_delivery_worker
+from gateway.worker.webhooks import WebhookWorker, build_webhook_dispatcher
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``worker`` subcommand."""
+    p = subparsers.add_parser(
+        "worker",
+        help="deliver accepted outbound documents over AS4 (retries, crash-safe leases)",
+        description="Lease due delivery jobs and send them; SIGTERM/SIGINT finish the current batch and "
+        "exit (a second signal exits at once: the leases expire and the jobs are resumed later).",
+    )
+    p.add_argument("--once", action="store_true", help="exit when no job is due instead of polling")
+    p.add_argument("--max-jobs", type=int, metavar="N", help="exit after handling N jobs")
+    p.set_defaults(func=run_worker)
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the worker; prints a JSON summary on exit. Exit code 0, or 2 for unusable settings."""
+    if args.max_jobs is not None and args.max_jobs < 1:
+        print("gateway worker: --max-jobs must be at least 1", file=sys.stderr)
+        return 2
+    services = build_services(settings)
+    try:
+        stats = asyncio.run(_run(services, once=args.once, max_jobs=args.max_jobs))
+    finally:
+        services.close()
+    print(json.dumps(stats.as_json()))
+    return 0
+
+
+async def _run(services: Services, *, once: bool, max_jobs: int | None) -> WorkerStats:
+    worker, transport = build_delivery_worker(services)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_signal() -> None:
+        if stop.is_set() and task is not None:
+            task.cancel()  # second signal: stop now, the leases expire and the jobs are resumed
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    # Status-change webhooks are dispatched from the outbox beside the deliveries (when configured).
+    sender = HTTPWebhookSender(timeout=services.settings.webhooks.timeout_seconds)
+    dispatcher = build_webhook_dispatcher(
+        services.settings, store=services.store, clock=services.clock, ids=services.ids, sender=sender
+    )
+    hooks = (
+        WebhookWorker(dispatcher, poll_interval=services.settings.worker.poll_interval_seconds)
+        if dispatcher
+        else None
+    )
+    hooks_task = asyncio.create_task(hooks.run()) if hooks else None
+    try:
+        return await worker.run(stop=stop, once=once, max_jobs=max_jobs)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        if hooks is not None and hooks_task is not None:
+            if once:
+                await hooks.run_once()  # flush the events of the deliveries just made
+            hooks.stop()
+            await hooks_task
+        await sender.aclose()
+        if transport is not None:
+            await transport.aclose()

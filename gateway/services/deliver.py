@@ -1,0 +1,557 @@
+"""Use case: deliver one leased outbound document over AS4 - resolve, check, build once, send, judge, record.
+
+Crash safety rests on three rules (ports: never hold a unit of work across a network send):
+
+1. The AS4 message is built once, on the first attempt, and its exact headers and bytes are committed
+   together with the SEND_STARTED transition BEFORE anything is sent. Every later attempt - a scheduled retry
+   or the resumed attempt of a crashed worker - resends those stored bytes (same MessageId, identical
+   digests, AS4 1.0 §3.2); the receiver deduplicates by MessageId, so no second, different message can
+   ever reach it.
+2. Each step is a short unit of work guarded by the lease token (``LeaseLost`` -> stop, the new holder
+   goes on). A crash anywhere leaves the job leased until ``leased_until`` and then due again.
+3. The outcome - evidence, status transition, timeline entry, webhook outbox row and the job's
+   completion/reschedule - is one unit of work: all or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Final, Protocol, TypeVar
+
+import anyio.to_thread
+from cryptography import x509
+
+from gateway.as4 import EbmsError, OutgoingMessage, build_user_message, verify_receipt
+from gateway.as4.restore import restore_outgoing, signal_signed_by_receiver
+from gateway.crypto import KeyMaterial, TrustStore, common_name, validate_ap_certificate
+from gateway.errors import (
+    AS4ProtocolError,
+    CertificateRejected,
+    DiscoveryError,
+    EndpointNotFound,
+    InvalidTransition,
+    LeaseLost,
+    LocalProtocolError,
+    MappingError,
+    ParticipantNotRegistered,
+    TransportError,
+)
+from gateway.model.message import (
+    AS4MessageRecord,
+    DeliveryEvent,
+    DeliveryStatus,
+    Direction,
+    HTTPHeaders,
+    JSONObject,
+    OutboundDocument,
+    RawHTTPMessage,
+)
+from gateway.services.delivery_outcome import (
+    AttemptOutcome,
+    AttemptResult,
+    is_duplicate_error,
+    judge_response,
+    judge_transport_error,
+    status_change_payload,
+)
+from gateway.services.discovery import Endpoint, EndpointResolver
+from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory, UnitOfWork, WebhookMessage
+from gateway.ubl.sbdh import build_sbd
+
+log = logging.getLogger("gateway.deliver")
+
+T = TypeVar("T")
+RandomSource = Callable[[], float]
+"""Returns a float in [0, 1) for backoff jitter (``random.SystemRandom().random``; seeded in tests)."""
+
+#: Leases beyond the attempt limit tolerated for attempts that never recorded an outcome (worker killed):
+#: a document that crashes its worker every time must still end, as failed, instead of looping forever.
+CRASH_ALLOWANCE: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPResponse:
+    """An HTTP response as received, whatever its status.
+
+    Attributes:
+        status: the HTTP status code.
+        headers: header fields in wire order.
+        body: the body bytes.
+    """
+
+    status: int
+    headers: HTTPHeaders
+    body: bytes
+
+
+class AS4Transport(Protocol):
+    """Posts one AS4 request (the adapter is ``gateway.transport.http.HTTPAS4Transport``)."""
+
+    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> HTTPResponse:
+        """POST ``body`` with ``headers`` and return the response whatever its status.
+
+        Raises:
+            TransportError: no response (timeout, refused, reset, TLS or protocol error); ``retryable``
+                says whether resending later may help.
+        """
+        ...
+
+
+class RetryPolicy(Protocol):
+    """Attempt limit and retry times (``gateway.worker.BackoffPolicy`` satisfies it)."""
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts after which a retryable failure becomes final."""
+        ...
+
+    def exhausted(self, attempts: int) -> bool:
+        """True when ``attempts`` attempts were made and no further one is allowed."""
+        ...
+
+    def next_attempt_at(self, attempt: int, now: datetime, jitter: RandomSource) -> datetime:
+        """When to try again after failed attempt number ``attempt``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """Values of the delivery recipe that come from settings.
+
+    Attributes:
+        country_c1: SBDH COUNTRY_C1 (ISO 3166 alpha-2 of the sender, C1).
+        message_id_domain: eb:MessageId is ``<uuid>@<domain>`` (``@`` expected, peppol-as4.md §14 item 2).
+        lease_for: how long each step's lease renewal lasts; must exceed the longest send (connect + response
+            timeout) so that a live worker keeps its job while it waits for the answer.
+        webhook_url: where status changes are POSTed (an outbox row per change); None: no webhooks.
+    """
+
+    message_id_domain: str
+    lease_for: timedelta
+    country_c1: str = "BE"
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """What ``deliver_one`` did with a lease (for logs, metrics and tests).
+
+    Attributes:
+        document_id: the document.
+        status: its status afterwards; None when this worker changed nothing (lease lost, stale job).
+        event: the outcome event applied (None: nothing applied).
+        reason: the status reason recorded.
+        message_id: the AS4 message id, once built.
+        outcome: how the send ended; None when nothing was sent.
+        sent: True when the message was POSTed in this attempt.
+    """
+
+    document_id: str
+    status: DeliveryStatus | None
+    event: DeliveryEvent | None = None
+    reason: str | None = None
+    message_id: str | None = None
+    outcome: AttemptOutcome | None = None
+    sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    document: OutboundDocument
+    record: AS4MessageRecord | None
+    body: bytes | None
+
+
+class _Stop(Exception):
+    """Internal: this worker must leave the document alone (lease lost, or the document is final already)."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        self.result = result
+        super().__init__(result.document_id)
+
+
+class _Refused(Exception):
+    """Internal: the attempt ends before sending with this outcome."""
+
+    def __init__(self, outcome: AttemptOutcome) -> None:
+        self.outcome = outcome
+        super().__init__(outcome.reason)
+
+
+class Deliverer:
+    """Delivers leased outbound documents; one instance per worker process, safe for concurrent calls.
+
+    Args:
+        store: the document store.
+        resolver: receiver endpoint lookup (local directory now, SML/SMP later).
+        transport: the HTTP adapter.
+        identity: our AP key and certificate (signs the messages).
+        trust: AP trust anchors: the receiver certificate and the receipt signer are validated against it.
+        clock / ids: time and identifiers (document ids are not made here; message and SBDH instance ids are).
+        retry: the attempt limit and backoff.
+        jitter: random source for the backoff.
+        settings: recipe values from settings.
+        random_bytes: key/IV/boundary source of the AS4 builder (``os.urandom``).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        resolver: EndpointResolver,
+        transport: AS4Transport,
+        identity: KeyMaterial,
+        trust: TrustStore,
+        clock: Clock,
+        ids: IDFactory,
+        retry: RetryPolicy,
+        jitter: RandomSource,
+        settings: DeliverySettings,
+        random_bytes: Callable[[int], bytes] = os.urandom,
+    ) -> None:
+        self._store = store
+        self._resolver = resolver
+        self._transport = transport
+        self._identity = identity
+        self._trust = trust
+        self._clock = clock
+        self._ids = ids
+        self._retry = retry
+        self._jitter = jitter
+        self._settings = settings
+        self._random_bytes = random_bytes
+
+    async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
+        """Run one delivery attempt for a leased job and record its outcome.
+
+        Never raises for delivery problems (they become transitions); ``LeaseLost`` and a document that
+        became final meanwhile end the attempt quietly. Store errors (database down) propagate: the lease
+        then expires and the job is retried by whoever leases it next.
+        """
+        try:
+            return await self._attempt(lease)
+        except _Stop as stop:
+            return stop.result
+        except (LeaseLost, InvalidTransition) as exc:
+            # Another worker took the job over after our lease expired; it owns the document now.
+            log.warning("document %s: attempt abandoned: %s", lease.document_id, exc)
+            return DeliveryResult(lease.document_id, None)
+
+    async def _attempt(self, lease: DeliveryLease) -> DeliveryResult:
+        prepared = await self._thread(self._prepare, lease)
+        document = prepared.document
+        if lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE:
+            # Attempts that never recorded an outcome (the worker died each time): stop the loop.
+            reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
+            return await self._finish(lease, document, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
+        try:
+            endpoint = await self._resolver.resolve(
+                document.receiver, document.document_type, document.process
+            )
+        except ParticipantNotRegistered as exc:
+            failed = AttemptOutcome(AttemptResult.GIVE_UP, f"receiver-not-registered: {exc}")
+            return await self._finish(lease, document, None, failed)
+        except EndpointNotFound as exc:
+            failed = AttemptOutcome(AttemptResult.GIVE_UP, f"endpoint-not-found: {exc}")
+            return await self._finish(lease, document, None, failed)
+        except DiscoveryError as exc:
+            failed = AttemptOutcome(AttemptResult.RETRY, f"discovery-failed: {exc}")
+            return await self._finish(lease, document, None, failed)
+
+        try:
+            outgoing, instance_id, new = await self._thread(self._message_for, prepared, endpoint)
+        except _Refused as refused:
+            return await self._finish(lease, document, document.as4_message_id, refused.outcome)
+        except AS4ProtocolError as exc:
+            failed = AttemptOutcome(AttemptResult.GIVE_UP, f"cannot-build-message: {exc.detail or exc}")
+            return await self._finish(lease, document, None, failed)
+
+        previously_sent = await self._thread(self._start_attempt, lease, outgoing, instance_id, new, endpoint)
+        log.info(
+            "sending document %s as AS4 message %s to %s (attempt %d)",
+            document.id,
+            outgoing.message_id,
+            endpoint.url,
+            lease.attempts,
+        )
+        try:
+            response = await self._transport.post(endpoint.url, headers=outgoing.headers, body=outgoing.body)
+        except TransportError as exc:
+            outcome = judge_transport_error(str(exc), retryable=exc.retryable)
+        else:
+            outcome = await self._thread(self._judge, response, outgoing, previously_sent)
+        result = await self._finish(lease, document, outgoing.message_id, outcome)
+        return replace(result, sent=True)
+
+    # --- steps (synchronous; run in a worker thread) ---------------------------------------------------
+
+    def _prepare(self, lease: DeliveryLease) -> _Prepared:
+        """Renew the lease for this attempt and load the document and its stored message, if any."""
+        now = self._clock.now()
+        with self._store.unit_of_work() as uow:
+            uow.jobs.renew(lease.document_id, lease.token, now=now, lease_for=self._settings.lease_for)
+            document = uow.outbound.get(lease.document_id)
+            if document is None or document.status.is_final:
+                # A job without a live document (deleted, or final already): drop it.
+                uow.jobs.complete(lease.document_id, lease.token)
+                uow.commit()
+                status = document.status if document else None
+                raise _Stop(DeliveryResult(lease.document_id, status))
+            record = None
+            if document.as4_message_id is not None:
+                record = uow.messages.get(document.as4_message_id, Direction.OUT)
+            body = None
+            if record is None:
+                content = uow.outbound.get_content(document.id)
+                body = content.body if content is not None else None
+            uow.commit()
+        return _Prepared(document, record, body)
+
+    def _message_for(
+        self, prepared: _Prepared, endpoint: Endpoint
+    ) -> tuple[OutgoingMessage, str | None, bool]:
+        """The stored message (retries) or a new one (first attempt): (message, instance id, is new).
+
+        The certificate the message is (or will be) encrypted to is validated first (peppol-as4.md §13,
+        sender: before sending; failure is final), so nothing is built or stored for a rejected receiver.
+
+        Raises:
+            _Refused: the receiver certificate is rejected.
+            LocalProtocolError: the message cannot be built or the stored one cannot be read back.
+        """
+        if prepared.record is not None:
+            record = prepared.record
+            restored = restore_outgoing(
+                record.request.headers, record.request.body, instance_id=record.sbdh_instance_id or ""
+            )
+            if restored.receiver_certificate != endpoint.certificate:
+                # The stored bytes stay the message (AS4 1.0 §3.2); the receiver may have rotated its key.
+                log.warning(
+                    "document %s: the directory lists another receiver certificate now", record.document_id
+                )
+            self._check_certificate(restored.receiver_certificate)
+            return restored, record.sbdh_instance_id, False
+        self._check_certificate(endpoint.certificate)
+        document = prepared.document
+        if prepared.body is None:
+            raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
+        now = self._clock.now()
+        instance_id = self._ids.new_id()
+        try:
+            # peppol-as4.md §13 (sender): SBDH with COUNTRY_C1 and a fresh InstanceIdentifier; From = our
+            # CN, To = the receiver certificate CN (the builder takes both from the certificates).
+            sbd = build_sbd(
+                prepared.body,
+                sender=document.sender,
+                receiver=document.receiver,
+                document_type=document.document_type,
+                process=document.process,
+                country_c1=self._settings.country_c1,
+                instance_id=instance_id,
+                created=now,
+            )
+        except MappingError as exc:
+            raise LocalProtocolError(EbmsError.OTHER, f"cannot wrap the document in an SBD: {exc}") from exc
+        outgoing = build_user_message(
+            sbd,
+            sender=self._identity,
+            receiver_certificate=endpoint.certificate,
+            message_id=f"{self._ids.new_id()}@{self._settings.message_id_domain}",
+            timestamp=now,
+            random_bytes=self._random_bytes,
+        )
+        return outgoing, instance_id, True
+
+    def _check_certificate(self, certificate: x509.Certificate) -> None:
+        """Validate the receiver AP certificate now (peppol-as4.md §10.2); raise _Refused if rejected."""
+        try:
+            validate_ap_certificate(certificate, self._trust, at=self._clock.now())
+        except CertificateRejected as exc:
+            reason = getattr(exc.reason, "value", exc.reason)
+            raise _Refused(
+                AttemptOutcome(AttemptResult.GIVE_UP, f"receiver-certificate-rejected: {reason}: {exc}")
+            ) from exc
+
+    def _start_attempt(
+        self,
+        lease: DeliveryLease,
+        outgoing: OutgoingMessage,
+        instance_id: str | None,
+        new: bool,
+        endpoint: Endpoint,
+    ) -> bool:
+        """Commit the message (first attempt) and SEND_STARTED before sending; True if sent before."""
+        now = self._clock.now()
+        with self._store.unit_of_work() as uow:
+            document = self._current(uow, lease)
+            if new and document.as4_message_id is not None:
+                # Another worker stored a message meanwhile (possible only after our lease was lost): one
+                # document never gets two different messages.
+                raise _Stop(DeliveryResult(document.id, None))
+            if new:
+                uow.messages.add(
+                    AS4MessageRecord(
+                        message_id=outgoing.message_id,
+                        direction=Direction.OUT,
+                        request=RawHTTPMessage(tuple(outgoing.headers.items()), outgoing.body),
+                        created_at=now,
+                        document_id=document.id,
+                        sbdh_instance_id=instance_id,
+                    )
+                )
+            detail: JSONObject = {
+                "attempt": lease.attempts,
+                "message_id": outgoing.message_id,
+                "url": endpoint.url,
+            }
+            entry = uow.outbound.transition(
+                document.id,
+                DeliveryEvent.SEND_STARTED,
+                at=now,
+                detail=detail,
+                as4_message_id=outgoing.message_id,
+            )
+            self._notify(uow, document, entry.from_status, entry.to_status, None, now, outgoing.message_id)
+            # Lock order everywhere: document row (transition) before job row.
+            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            uow.commit()
+        # The message is stored with the first SEND_STARTED: a stored message may have reached the receiver.
+        return not new
+
+    def _judge(
+        self, response: HTTPResponse, outgoing: OutgoingMessage, previously_sent: bool
+    ) -> AttemptOutcome:
+        now = self._clock.now()
+        headers = dict(response.headers)
+        verdict = verify_receipt(headers, response.body, outgoing, trust=self._trust, at=now)
+        authentic = is_duplicate_error(verdict) and signal_signed_by_receiver(
+            headers, response.body, outgoing, trust=self._trust, at=now
+        )
+        facts = {
+            "signer": common_name(outgoing.receiver_certificate),
+            "references": len(outgoing.signed_references),
+        }
+        return judge_response(
+            response.status,
+            response.headers,
+            response.body,
+            verdict,
+            at=now,
+            previously_sent=previously_sent,
+            duplicate_authentic=authentic,
+            receipt_facts=facts,
+        )
+
+    async def _finish(
+        self,
+        lease: DeliveryLease,
+        document: OutboundDocument,
+        message_id: str | None,
+        outcome: AttemptOutcome,
+    ) -> DeliveryResult:
+        return await self._thread(self._record_outcome, lease, document, message_id, outcome)
+
+    def _record_outcome(
+        self,
+        lease: DeliveryLease,
+        document: OutboundDocument,
+        message_id: str | None,
+        outcome: AttemptOutcome,
+    ) -> DeliveryResult:
+        """Evidence, transition, timeline, webhook and job update in one unit of work."""
+        now = self._clock.now()
+        event, reason, next_at = self._event_for(outcome, lease, document)
+        detail: JSONObject = {"attempt": lease.attempts, **outcome.detail}
+        if outcome.probably_delivered:
+            detail["probably_delivered"] = True
+        try:
+            with self._store.unit_of_work() as uow:
+                current = self._current(uow, lease)
+                event = self._allowed(current.status, event)
+                if outcome.signal is not None and message_id is not None:
+                    uow.messages.record_signal(message_id, Direction.OUT, outcome.signal)
+                entry = uow.outbound.transition(
+                    current.id, event, at=now, reason=reason, detail=detail, next_attempt_at=next_at
+                )
+                self._notify(uow, current, entry.from_status, entry.to_status, reason, now, message_id)
+                if event is DeliveryEvent.RETRYABLE_FAILURE:
+                    assert next_at is not None
+                    uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
+                elif event is DeliveryEvent.RECEIPT_RECEIVED:
+                    uow.jobs.complete(current.id, lease.token)
+                else:
+                    uow.jobs.fail(current.id, lease.token, error=reason or event.value)
+                uow.commit()
+        except (LeaseLost, InvalidTransition) as exc:
+            # Another worker took the job over (our lease expired) and owns the outcome now; it resends the
+            # same bytes, so nothing is lost.
+            log.warning("document %s: outcome %s not recorded: %s", document.id, event.value, exc)
+            return DeliveryResult(document.id, None, None, reason, message_id, outcome)
+        log.info("document %s: %s -> %s (%s)", document.id, entry.from_status, entry.to_status, reason)
+        return DeliveryResult(document.id, entry.to_status, event, reason, message_id, outcome)
+
+    def _event_for(
+        self, outcome: AttemptOutcome, lease: DeliveryLease, document: OutboundDocument
+    ) -> tuple[DeliveryEvent, str | None, datetime | None]:
+        if outcome.result is AttemptResult.DELIVERED:
+            return DeliveryEvent.RECEIPT_RECEIVED, outcome.reason, None
+        if outcome.result is AttemptResult.GIVE_UP:
+            return DeliveryEvent.PERMANENT_FAILURE, outcome.reason, None
+        if self._retry.exhausted(lease.attempts):
+            reason = f"retries-exhausted after {lease.attempts} attempts; last: {outcome.reason}"
+            return DeliveryEvent.RETRIES_EXHAUSTED, reason, None
+        now = self._clock.now()
+        return (
+            DeliveryEvent.RETRYABLE_FAILURE,
+            outcome.reason,
+            self._retry.next_attempt_at(lease.attempts, now, self._jitter),
+        )
+
+    @staticmethod
+    def _allowed(status: DeliveryStatus, event: DeliveryEvent) -> DeliveryEvent:
+        # TRANSITIONS has no (ACCEPTED, RETRIES_EXHAUSTED): a pre-send failure on the last allowed attempt
+        # of a never-sent document ends it as a permanent failure (the reason still says "exhausted").
+        if status is DeliveryStatus.ACCEPTED and event is DeliveryEvent.RETRIES_EXHAUSTED:
+            return DeliveryEvent.PERMANENT_FAILURE
+        return event
+
+    def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
+        document = uow.outbound.get(lease.document_id)
+        if document is None or document.status.is_final:
+            raise _Stop(DeliveryResult(lease.document_id, document.status if document else None))
+        return document
+
+    def _notify(
+        self,
+        uow: UnitOfWork,
+        document: OutboundDocument,
+        old: DeliveryStatus | None,
+        new: DeliveryStatus,
+        reason: str | None,
+        at: datetime,
+        message_id: str | None,
+    ) -> None:
+        """Queue a webhook for a status change, in the transaction of the change (transactional outbox)."""
+        url = self._settings.webhook_url
+        if url is None or old is new:
+            return
+        payload = status_change_payload(
+            document_id=document.id,
+            document_number=document.document_number,
+            old_status=old.value if old else None,
+            new_status=new.value,
+            reason=reason,
+            at=at,
+            message_id=message_id or document.as4_message_id,
+        )
+        uow.outbox.add(WebhookMessage(self._ids.new_id(), url, payload, at, document.id))
+
+    @staticmethod
+    async def _thread(func: Callable[..., T], *args: object) -> T:
+        # Database and CPU-heavy steps (signing, verifying) must not block the event loop.
+        return await anyio.to_thread.run_sync(partial(func, *args))

@@ -1,0 +1,346 @@
+"""Use cases of outbound submission: accept a JSON or UBL document exactly once (Idempotency-Key, else the
+(seller, document number) pair), validate it, and store it with its first timeline entry and its delivery
+job in one unit of work; and support's request for a new delivery attempt."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+from gateway.errors import (
+    DocumentNotFound,
+    DocumentNumberConflict,
+    DuplicateMessage,
+    IdempotencyConflict,
+    InvalidDocumentData,
+    StoreError,
+)
+from gateway.model import BIS_BILLING_PROCESS
+from gateway.model.identifiers import ParticipantID
+from gateway.model.message import (
+    INITIAL_STATUS,
+    DeliveryEvent,
+    DocumentContent,
+    JSONObject,
+    OutboundDocument,
+    TimelineEvent,
+)
+from gateway.services.outbound_input import PreparedDocument
+from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
+from gateway.services.webhooks import status_change_webhook
+
+if TYPE_CHECKING:
+    from gateway.validation import ValidationEngine, ValidationReport
+
+ACCEPTED_STATUS: Final = 202
+"""HTTP status of a newly accepted document (delivery happens later)."""
+DUPLICATE_STATUS: Final = 200
+"""HTTP status of a repeat post answered with the document already stored under its number."""
+REFUSED_STATUS: Final = 422
+"""HTTP status of a document refused by validation (the body carries the full report)."""
+
+# A concurrent post of the same number can win the race between our check and our insert (PostgreSQL);
+# the next round then finds its document. Two rounds suffice; the third is slack.
+_WRITE_ROUNDS: Final = 3
+
+
+class SubmissionOutcome(StrEnum):
+    """What a submission led to."""
+
+    ACCEPTED = "accepted"
+    """Stored and queued for delivery."""
+    DUPLICATE = "duplicate"
+    """The same document was stored before under its number; nothing new stored or sent."""
+    REFUSED = "refused"
+    """Validation found fatal rules; nothing stored for sending."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One POST as received.
+
+    Attributes:
+        route: the method and route template (e.g. ``POST /v1/outbound/invoices``), part of the fingerprint.
+        body: the raw request body.
+        idempotency_key: the client's Idempotency-Key header, if any.
+    """
+
+    route: str
+    body: bytes
+    idempotency_key: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the route and the body: the same key with another fingerprint is a conflict."""
+        digest = hashlib.sha256(self.route.encode("utf-8"))
+        digest.update(b"\n")
+        digest.update(self.body)
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionResult:
+    """The answer to a submission, as stored under its Idempotency-Key.
+
+    Attributes:
+        outcome: accepted, duplicate or refused.
+        status_code: the HTTP status to answer with (202, 200 or 422).
+        body: the JSON facts of the answer: ``{"id", "status", "duplicate"}`` for 202/200,
+            ``{"detail", "report"}`` for 422. The API renders it (status URL, problem+json) the same way
+            for the first answer and for every replay.
+        document_id: the stored document, None when refused.
+        replayed: True when this is the stored answer of an earlier request with the same key.
+    """
+
+    outcome: SubmissionOutcome
+    status_code: int
+    body: JSONObject
+    document_id: str | None
+    replayed: bool = False
+
+
+def _refused_body(report: ValidationReport) -> JSONObject:
+    rules = ", ".join(sorted({finding.rule for finding in report.fatal}))
+    return {"detail": f"document is not valid under {report.rule_set}: {rules}", "report": report.to_dict()}
+
+
+def _replay(stored: IdempotencyRecord) -> SubmissionResult:
+    outcome = {
+        ACCEPTED_STATUS: SubmissionOutcome.ACCEPTED,
+        DUPLICATE_STATUS: SubmissionOutcome.DUPLICATE,
+    }.get(stored.response_status, SubmissionOutcome.REFUSED)
+    return SubmissionResult(
+        outcome, stored.response_status, stored.response_body, stored.document_id, replayed=True
+    )
+
+
+class _LostRace(Exception):
+    """A concurrent unit of work stored the same (seller, number) between our check and our insert."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundSubmitter:
+    """Outbound use cases over the store.
+
+    Attributes:
+        store: the document store.
+        validation: the validation engine.
+        clock: the time source.
+        ids: the id source (document ids).
+        seller_id: the seller reference of the (seller, number) natural key. The cooperative is one legal
+            entity with one numbering: its configured participant id is the key for every document, so
+            ``0208:`` and ``9925:`` spellings of the same seller can never send one number twice.
+        webhook_url: where status changes are announced; each change this module makes queues one webhook
+            in the outbox within the unit of work of the change. None: no webhooks.
+    """
+
+    store: DocumentStore
+    validation: ValidationEngine
+    clock: Clock
+    ids: IDFactory
+    seller_id: str
+    webhook_url: str | None = None
+
+    def submit(
+        self,
+        submission: Submission,
+        prepare: Callable[[], PreparedDocument],
+        *,
+        rule_set: str | None = None,
+    ) -> SubmissionResult:
+        """Accept a document once: validate it and store it with its timeline entry and delivery job.
+
+        A repeat of an Idempotency-Key returns the first answer; without a key a repeat of a stored
+        document number returns that document (outcome DUPLICATE) when the UBL is byte-identical.
+        Refusals are stored under the key too, so a replay answers the same.
+
+        Args:
+            submission: the request (route, raw body, Idempotency-Key).
+            prepare: turns the body into a PreparedDocument; not called when a key replays an answer.
+            rule_set: the validation rule set in force (None: the engine's default).
+
+        Raises:
+            IdempotencyConflict: the key was used for a request with another fingerprint.
+            DocumentNumberConflict: the number is stored with different content.
+            InvalidDocumentData: the document is valid but cannot be sent (no BT-49 Peppol id, no BT-1).
+            XMLInputError, MappingError, InvalidDocumentData: from ``prepare``.
+            StoreError: the database failed.
+        """
+        key = submission.idempotency_key
+        fingerprint = submission.fingerprint
+        if key is not None:
+            with self.store.unit_of_work(read_only=True) as uow:
+                stored = uow.idempotency.get(key)
+            if stored is not None:
+                return self._held_answer(stored, key, fingerprint)
+        prepared = prepare()
+        report: ValidationReport | None = None
+        earlier = None if prepared.problems else self._earlier_answer(prepared)
+        if earlier is not None and key is None:
+            return earlier
+        if earlier is None:
+            report = self.validation.validate(prepared.ubl, rule_set=rule_set)
+            if report.valid and prepared.problems:
+                raise InvalidDocumentData(list(prepared.problems))
+            if not report.valid and key is None:
+                refused = _refused_body(report)
+                return SubmissionResult(SubmissionOutcome.REFUSED, REFUSED_STATUS, refused, None)
+        for _ in range(_WRITE_ROUNDS):
+            try:
+                result = self._write(prepared, report, key, fingerprint)
+            except _LostRace:
+                continue
+            if result is not None:
+                return result
+            # The number was free after all (cannot happen: documents are never deleted); validate now.
+            report = self.validation.validate(prepared.ubl, rule_set=rule_set)
+        raise StoreError("document number kept being taken concurrently; try again")
+
+    def _held_answer(self, stored: IdempotencyRecord, key: str, fingerprint: str) -> SubmissionResult:
+        if stored.fingerprint != fingerprint:
+            raise IdempotencyConflict(key)
+        return _replay(stored)
+
+    def _earlier_answer(self, prepared: PreparedDocument) -> SubmissionResult | None:
+        """The DUPLICATE answer if the number is stored with the same UBL, None if the number is free."""
+        assert prepared.number is not None
+        with self.store.unit_of_work(read_only=True) as uow:
+            existing = uow.outbound.find_by_number(self.seller_id, prepared.number)
+            return None if existing is None else self._duplicate(uow, existing, prepared)
+
+    def _write(
+        self,
+        prepared: PreparedDocument,
+        report: ValidationReport | None,
+        key: str | None,
+        fingerprint: str,
+    ) -> SubmissionResult | None:
+        """One write round; None if the document needs validating first."""
+        now = self.clock.now()
+        document: OutboundDocument | None = None
+        with self.store.unit_of_work() as uow:
+            existing = (
+                uow.outbound.find_by_number(self.seller_id, prepared.number)
+                if prepared.number is not None and not prepared.problems
+                else None
+            )
+            if existing is not None:
+                result = self._duplicate(uow, existing, prepared)
+            elif report is None:
+                return None
+            elif not report.valid:
+                result = SubmissionResult(
+                    SubmissionOutcome.REFUSED, REFUSED_STATUS, _refused_body(report), None
+                )
+            else:
+                document = self._new_document(prepared, now)
+                result = SubmissionResult(
+                    SubmissionOutcome.ACCEPTED,
+                    ACCEPTED_STATUS,
+                    {"id": document.id, "status": document.status.value, "duplicate": False},
+                    document.id,
+                )
+            if key is not None:
+                record = IdempotencyRecord(
+                    key, fingerprint, result.status_code, result.body, now, result.document_id
+                )
+                # On PostgreSQL a concurrent claim of the same key waits here for the other transaction and
+                # then returns its record: we answer with it and roll back (nothing of ours is written).
+                held = uow.idempotency.claim(record)
+                if held != record:
+                    return _replay(held)
+            if document is not None:
+                assert report is not None
+                try:
+                    event = uow.outbound.add(document, DocumentContent(prepared.ubl, report.to_dict()))
+                except DuplicateMessage as exc:
+                    raise _LostRace from exc
+                uow.jobs.enqueue(document.id, due_at=now)
+                self._announce(uow, document, event)
+            uow.commit()
+        return result
+
+    def _duplicate(
+        self, uow: UnitOfWork, existing: OutboundDocument, prepared: PreparedDocument
+    ) -> SubmissionResult:
+        content = uow.outbound.get_content(existing.id)
+        # Same number, same UBL bytes: the client repeated its post (lost answer, restart). Anything else
+        # under that number would be a second, different invoice with the same number: refuse it.
+        if content is None or content.body != prepared.ubl:
+            raise DocumentNumberConflict(existing.seller_id, existing.document_number, existing.id)
+        return SubmissionResult(
+            SubmissionOutcome.DUPLICATE,
+            DUPLICATE_STATUS,
+            {"id": existing.id, "status": existing.status.value, "duplicate": True},
+            existing.id,
+        )
+
+    def _new_document(self, prepared: PreparedDocument, now: datetime) -> OutboundDocument:
+        assert prepared.number is not None
+        assert prepared.receiver is not None
+        return OutboundDocument(
+            id=self.ids.new_id(),
+            kind=prepared.kind,
+            seller_id=self.seller_id,
+            document_number=prepared.number,
+            sender=prepared.sender or ParticipantID.parse(self.seller_id),
+            receiver=prepared.receiver,
+            document_type=prepared.document_type,
+            process=BIS_BILLING_PROCESS,
+            status=INITIAL_STATUS,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _announce(self, uow: UnitOfWork, document: OutboundDocument, change: TimelineEvent) -> None:
+        if self.webhook_url is not None:
+            uow.outbox.add(
+                status_change_webhook(
+                    event_id=self.ids.new_id(),
+                    url=self.webhook_url,
+                    document=document,
+                    change=change,
+                    reason=document.status_reason,
+                )
+            )
+
+    def request_retry(self, document_id: str, *, requested_by: str) -> OutboundDocument:
+        """Give a failed document a new series of attempts, or bring a retrying one's next attempt forward.
+
+        Applies RETRY_REQUESTED (TRANSITIONS) and makes the delivery job due now, in one unit of work.
+        The worker resends the stored AS4 message (same message id, same bytes).
+
+        Args:
+            document_id: the outbound document.
+            requested_by: who asked (the API key's name), recorded in the timeline.
+
+        Returns:
+            The document after the change.
+
+        Raises:
+            DocumentNotFound: no such document.
+            InvalidTransition: its status allows no retry (accepted, sending, delivered).
+        """
+        now = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            document = uow.outbound.get(document_id)
+            if document is None:
+                raise DocumentNotFound(document_id, "outbound document")
+            event = uow.outbound.transition(
+                document_id,
+                DeliveryEvent.RETRY_REQUESTED,
+                at=now,
+                reason=f"retry requested by {requested_by}",
+                detail={"requested_by": requested_by, "previous_reason": document.status_reason},
+                next_attempt_at=now,
+            )
+            uow.jobs.enqueue(document_id, due_at=now)
+            updated = uow.outbound.get(document_id)
+            assert updated is not None
+            self._announce(uow, updated, event)
+            uow.commit()
+        return updated

@@ -1,0 +1,129 @@
+"""Turn a posted document (the JSON model or ready UBL) into the UBL to send and the facts the store keys
+it by: document number, receiver (BT-49), sender (BT-34), Peppol document type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from lxml import etree
+
+from gateway.errors import InvalidIdentifier, MappingError
+from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, CreditNote, Invoice, complete_document
+from gateway.model.identifiers import DocumentTypeID, ParticipantID
+from gateway.model.message import DocumentKind
+from gateway.ubl import write_ubl
+from gateway.xmlcore import NS, parse_xml
+
+MAX_DOCUMENT_NUMBER_LENGTH: Final = 200
+"""Longest document number (BT-1) the store keeps; longer ones are refused, never truncated."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """A posted document turned into the UBL to send, with what the store needs to know about it.
+
+    Attributes:
+        kind: how it was submitted.
+        ubl: the UBL bytes that will be validated, stored and sent.
+        document_type: the Peppol document type (BIS Billing Invoice or CreditNote).
+        number: BT-1, or None when absent.
+        receiver: the buyer's Peppol participant id (BT-49), or None when absent or not a Peppol id.
+        sender: the seller's participant id (BT-34), or None (the configured seller id is used).
+        problems: why the document cannot be sent even if valid (missing BT-1 or BT-49, ...).
+    """
+
+    kind: DocumentKind
+    ubl: bytes
+    document_type: DocumentTypeID
+    number: str | None
+    receiver: ParticipantID | None
+    sender: ParticipantID | None = None
+    problems: tuple[str, ...] = ()
+
+
+def _participant(scheme: str | None, value: str | None, what: str) -> tuple[ParticipantID | None, str | None]:
+    if not value:
+        return None, f"{what} is missing: the document cannot be addressed over Peppol"
+    try:
+        return ParticipantID(scheme or "", value.strip()), None
+    except InvalidIdentifier as exc:
+        return None, f"{what} {scheme}:{value} is not a Peppol participant id ({exc})"
+
+
+def _number_problems(number: str | None) -> tuple[str, ...]:
+    if not number:
+        return ("BT-1 document number is missing",)
+    if len(number) > MAX_DOCUMENT_NUMBER_LENGTH:
+        return (f"BT-1 document number is longer than {MAX_DOCUMENT_NUMBER_LENGTH} characters",)
+    return ()
+
+
+def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
+    """Complete a posted JSON document (totals, VAT, structured communication) and write its UBL.
+
+    Raises:
+        InvalidDocumentData: the document is inconsistent.
+        MappingError: it cannot be written as UBL.
+    """
+    completed = complete_document(document)
+    ubl = write_ubl(completed)
+    buyer = completed.buyer.endpoint
+    receiver, receiver_problem = _participant(
+        buyer.scheme if buyer else None, buyer.value if buyer else None, "BT-49 buyer electronic address"
+    )
+    seller = completed.seller.endpoint
+    sender = _participant(seller.scheme, seller.value, "BT-34")[0] if seller else None
+    credit = isinstance(completed, CreditNote)
+    return PreparedDocument(
+        kind=DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
+        ubl=ubl,
+        document_type=BIS_CREDIT_NOTE if credit else BIS_INVOICE,
+        number=completed.number,
+        receiver=receiver,
+        sender=sender,
+        problems=_number_problems(completed.number) + ((receiver_problem,) if receiver_problem else ()),
+    )
+
+
+def _endpoint(root: etree._Element, party: str) -> tuple[str | None, str | None]:
+    found = root.find(f"cac:{party}/cac:Party/cbc:EndpointID", NS)
+    if found is None or not (found.text or "").strip():
+        return None, None
+    return found.get("schemeID"), (found.text or "").strip()
+
+
+def prepare_ubl_document(ubl: bytes, *, max_bytes: int) -> PreparedDocument:
+    """Read what the store needs from a ready UBL Invoice or CreditNote (BIS Billing 3.0, process 01).
+
+    The receiver is the buyer's ``cbc:EndpointID`` (BT-49) and the document type follows the root element.
+    The bytes are kept as posted: they are what is validated, stored and sent.
+
+    Raises:
+        XMLInputError: not well-formed, DTD/entities, larger than ``max_bytes``.
+        MappingError: the root is neither a UBL Invoice nor a UBL CreditNote.
+    """
+    root = parse_xml(ubl, max_bytes=max_bytes, what="UBL document")
+    qname = etree.QName(root)
+    if (qname.namespace, qname.localname) == (NS["inv"], "Invoice"):
+        document_type = BIS_INVOICE
+    elif (qname.namespace, qname.localname) == (NS["cn"], "CreditNote"):
+        document_type = BIS_CREDIT_NOTE
+    else:
+        raise MappingError(f"the root element {qname.text} is not a UBL 2.1 Invoice or CreditNote")
+    number_el = root.find("cbc:ID", NS)
+    number = (number_el.text or "").strip() or None if number_el is not None else None
+    receiver, receiver_problem = _participant(
+        *_endpoint(root, "AccountingCustomerParty"), "BT-49 buyer electronic address"
+    )
+    seller_scheme, seller_value = _endpoint(root, "AccountingSupplierParty")
+    sender = _participant(seller_scheme, seller_value, "BT-34")[0] if seller_value else None
+    return PreparedDocument(
+        kind=DocumentKind.UBL,
+        ubl=ubl,
+        document_type=document_type,
+        number=number,
+        receiver=receiver,
+        sender=sender,
+        problems=_number_problems(number) + ((receiver_problem,) if receiver_problem else ()),
+    )

@@ -1,0 +1,254 @@
+"""Read-side use cases for outbound documents: one document with its timeline and receipt, the exact UBL,
+the delivery evidence (bytes sent, signal received) and the support listing."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.errors import DocumentNotFound
+from gateway.model.message import (
+    AS4MessageRecord,
+    Direction,
+    DocumentContent,
+    OutboundDocument,
+    RawHTTPMessage,
+    TimelineEvent,
+)
+from gateway.services.ports import DeliveryJob, DocumentStore, OutboundQuery, Page
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundDetail:
+    """What support staff see for one document.
+
+    Attributes:
+        document: metadata and delivery state.
+        timeline: every status change, oldest first.
+        job: the queued delivery job, None when none is queued (delivered, failed).
+        messages: the AS4 messages sent for it (normally one; retries resend it), oldest first.
+    """
+
+    document: OutboundDocument
+    timeline: tuple[TimelineEvent, ...]
+    job: DeliveryJob | None
+    messages: tuple[AS4MessageRecord, ...]
+
+    @property
+    def last_message(self) -> AS4MessageRecord | None:
+        """The newest AS4 message sent, whose signal is the receipt (or error) to show."""
+        return self.messages[-1] if self.messages else None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvidence:
+    """Everything an auditor needs to check a delivery.
+
+    Attributes:
+        document: metadata and delivery state.
+        content: the UBL as accepted and its validation report.
+        timeline: every status change, oldest first.
+        messages: the AS4 messages with the exact HTTP headers and body sent and the raw signal received.
+    """
+
+    document: OutboundDocument
+    content: DocumentContent
+    timeline: tuple[TimelineEvent, ...]
+    messages: tuple[AS4MessageRecord, ...]
+
+
+def _outbound_messages(records: list[AS4MessageRecord]) -> tuple[AS4MessageRecord, ...]:
+    return tuple(record for record in records if record.direction is Direction.OUT)
+
+
+def get_outbound(store: DocumentStore, document_id: str) -> OutboundDetail:
+    """One outbound document with its timeline, job and AS4 messages.
+
+    Raises:
+        DocumentNotFound: no such document.
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        document = uow.outbound.get(document_id)
+        if document is None:
+            raise DocumentNotFound(document_id, "outbound document")
+        return OutboundDetail(
+            document,
+            tuple(uow.outbound.timeline(document_id)),
+            uow.jobs.get(document_id),
+            _outbound_messages(uow.messages.for_document(document_id)),
+        )
+
+
+def get_outbound_content(store: DocumentStore, document_id: str) -> DocumentContent:
+    """The stored UBL (byte for byte) and its validation report.
+
+    Raises:
+        DocumentNotFound: no such document.
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        content = uow.outbound.get_content(document_id)
+    if content is None:
+        raise DocumentNotFound(document_id, "outbound document")
+    return content
+
+
+def get_outbound_evidence(store: DocumentStore, document_id: str) -> OutboundEvidence:
+    """The delivery evidence of one document, read in one transaction (a consistent snapshot).
+
+    Raises:
+        DocumentNotFound: no such document.
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        document = uow.outbound.get(document_id)
+        content = uow.outbound.get_content(document_id)
+        if document is None or content is None:
+            raise DocumentNotFound(document_id, "outbound document")
+        return OutboundEvidence(
+            document,
+            content,
+            tuple(uow.outbound.timeline(document_id)),
+            _outbound_messages(uow.messages.for_document(document_id)),
+        )
+
+
+def list_outbound(store: DocumentStore, query: OutboundQuery) -> Page[OutboundDocument]:
+    """One page of outbound documents matching the query, newest first."""
+    with store.unit_of_work(read_only=True) as uow:
+        return uow.outbound.search(query)
+
+
+# -- the evidence archive -------------------------------------------------------------------------------
+
+
+def timeline_to_json(timeline: tuple[TimelineEvent, ...]) -> list[dict[str, Any]]:
+    """The JSON form of a timeline (also used by the API)."""
+    return [
+        {
+            "at": event.at.isoformat(),
+            "event": event.event.value,
+            "from_status": event.from_status.value if event.from_status is not None else None,
+            "to_status": event.to_status.value,
+            "detail": event.detail,
+        }
+        for event in timeline
+    ]
+
+
+def _http_head(raw: RawHTTPMessage) -> bytes:
+    # Header fields in wire order, one per line, CRLF as on the wire (RFC 9112 §2.1), no start line: the
+    # request line and status line are not part of what was signed and not stored.
+    return b"".join(f"{name}: {value}\r\n".encode("latin-1", "replace") for name, value in raw.headers)
+
+
+def _body_suffix(raw: RawHTTPMessage) -> str:
+    content_type = next((value for name, value in raw.headers if name.lower() == "content-type"), "")
+    content_type = content_type.lower()
+    if content_type.startswith("multipart/"):
+        return ".mime"
+    if "xml" in content_type:
+        return ".xml"
+    return ".bin"
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", text)[:120]
+
+
+class _Archive:
+    """A zip archive whose entries all carry one timestamp (the same evidence gives the same bytes)."""
+
+    def __init__(self, stamp: tuple[int, int, int, int, int, int]) -> None:
+        self.buffer = io.BytesIO()
+        self.zip = zipfile.ZipFile(self.buffer, "w", compression=zipfile.ZIP_DEFLATED)
+        self.stamp = stamp
+        self.digests: dict[str, str] = {}
+
+    def add(self, name: str, data: bytes) -> None:
+        info = zipfile.ZipInfo(name, date_time=self.stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.zip.writestr(info, data)
+        self.digests[name] = hashlib.sha256(data).hexdigest()
+
+    def add_json(self, name: str, value: Any) -> None:
+        self.add(name, json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+
+    def close(self) -> bytes:
+        self.zip.close()
+        return self.buffer.getvalue()
+
+
+_README = """Delivery evidence of one outbound document, exported by the Peppol access-point gateway.
+
+document.xml               the UBL business document exactly as accepted and sent (inside the SBDH)
+validation-report.json     the validation report recorded when the document was accepted
+timeline.json              every status change with its UTC timestamp
+messages/<n>-<message id>/ one folder per AS4 user message sent for the document (retries resend it)
+  request-headers.txt      the HTTP header fields sent, in wire order
+  request-body.*           the exact HTTP body sent (MIME multipart: signed SOAP envelope + encrypted payload)
+  signal-headers.txt       the HTTP header fields of the answer
+  signal-body.*            the raw signed AS4 receipt (or ebMS error) received, byte for byte
+  signal.json              summary of that signal (kind, time, ebMS error code, receipt details)
+manifest.json              document metadata and the SHA-256 of every other file in this archive
+
+The signature of a receipt can be checked offline against signal-body.* with any WS-Security tool; the
+receipt's NonRepudiationInformation holds the digests of the parts of request-body.* the receiver got.
+"""
+
+
+def evidence_archive(evidence: OutboundEvidence) -> bytes:
+    """Pack the evidence as a zip for support staff and auditors (layout in the archive's README.txt).
+
+    Every byte sequence is the stored original; the manifest lists the SHA-256 of each file.
+    """
+    document = evidence.document
+    stamp = document.created_at.timetuple()[:6]
+    archive = _Archive((max(stamp[0], 1980), *stamp[1:]))
+    archive.add("README.txt", _README.encode("utf-8"))
+    archive.add("document.xml", evidence.content.body)
+    archive.add_json("validation-report.json", evidence.content.validation_report)
+    archive.add_json("timeline.json", timeline_to_json(evidence.timeline))
+    messages = []
+    for number, record in enumerate(evidence.messages, start=1):
+        folder = f"messages/{number}-{_safe_name(record.message_id)}"
+        archive.add(f"{folder}/request-headers.txt", _http_head(record.request))
+        archive.add(f"{folder}/request-body{_body_suffix(record.request)}", record.request.body)
+        entry: dict[str, Any] = {
+            "message_id": record.message_id,
+            "created_at": record.created_at.isoformat(),
+            "folder": folder,
+            "signal": None,
+        }
+        if record.signal is not None:
+            signal = record.signal
+            archive.add(f"{folder}/signal-headers.txt", _http_head(signal.raw))
+            archive.add(f"{folder}/signal-body{_body_suffix(signal.raw)}", signal.raw.body)
+            entry["signal"] = {
+                "kind": signal.kind.value,
+                "at": signal.at.isoformat(),
+                "ebms_error_code": signal.ebms_error_code,
+                "receipt_summary": signal.receipt_summary,
+            }
+            archive.add_json(f"{folder}/signal.json", entry["signal"])
+        messages.append(entry)
+    archive.add_json(
+        "manifest.json",
+        {
+            "document_id": document.id,
+            "document_number": document.document_number,
+            "document_type": document.document_type.uri,
+            "sender": str(document.sender),
+            "receiver": str(document.receiver),
+            "status": document.status.value,
+            "status_reason": document.status_reason,
+            "as4_message_id": document.as4_message_id,
+            "created_at": document.created_at.isoformat(),
+            "messages": messages,
+            "sha256": dict(archive.digests),
+        },
+    )
+    return archive.close()

@@ -1,0 +1,471 @@
+"""Receive one Peppol AS4 UserMessage (peppol-as4.md §13): parse, keep the exact bytes as evidence, answer
+with a signed Receipt or ebMS Error, store and validate the business document. The recipe behind POST /as4.
+
+Evidence keys: an accepted message is stored under its eb:MessageId (direction IN); a rejected request under a
+generated key ``rejected-<uuid>`` (its claimed id is unverified and must not block the genuine message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Final, Protocol
+
+from gateway.as4 import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    SIGNAL_CONTENT_TYPE,
+    EbmsError,
+    IncomingUserMessage,
+    build_error,
+    build_receipt,
+    parse_incoming,
+)
+from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore
+from gateway.errors import DuplicateMessage, InboundMessageRejected, XMLInputError
+from gateway.model import ParticipantID
+from gateway.model.message import (
+    AS4MessageRecord,
+    AS4Signal,
+    Direction,
+    DocumentContent,
+    HTTPHeaders,
+    InboundDocument,
+    InboundStatus,
+    JSONObject,
+    RawHTTPMessage,
+    SignalKind,
+)
+from gateway.services.ports import Clock, DocumentStore, IDFactory, UnitOfWork
+from gateway.validation import ValidationReport
+
+log = logging.getLogger("gateway.receive")
+
+#: Longest eb:MessageId / SBDH InstanceIdentifier we store (the store's key width); longer ids are refused
+#: with an ebMS error rather than failing the insert (which would be a 5xx and an endless resend).
+MAX_ID_LENGTH: Final = 255
+#: Key prefix of evidence records for rejected requests.
+REJECTED_KEY_PREFIX: Final = "rejected-"
+#: Bytes of a rejected (unauthenticated) request kept as evidence; the rest is summarised by length + SHA-256.
+DEFAULT_MAX_REJECTED_EVIDENCE_BYTES: Final = 10 * 1024 * 1024
+#: Payload roots validated with the BIS Billing rule set; other document types are stored as RECEIVED.
+UBL_BILLING_STANDARDS: Final = frozenset(
+    {
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+        "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+    }
+)
+_SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
+
+
+class DocumentValidator(Protocol):
+    """What the recipe needs from ``gateway.validation.ValidationEngine``."""
+
+    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+        """Validate one UBL document under ``rule_set``."""
+        ...
+
+
+class ReceiveOutcome(StrEnum):
+    """How one POST /as4 ended (all answered HTTP 200 with ``ReceiveResult.signal``)."""
+
+    ACCEPTED = "accepted"
+    """New message: Receipt sent, inbound document stored and validated."""
+    DUPLICATE_MESSAGE = "duplicate-message"
+    """eb:MessageId seen and accepted before: the original Receipt is returned again, nothing re-processed."""
+    DUPLICATE_DOCUMENT = "duplicate-document"
+    """New MessageId, but the same SBDH InstanceIdentifier and business document as an accepted message
+    (application-level resend): Receipt sent, evidence stored and linked to the original document; no
+    second inbound document."""
+    REJECTED = "rejected"
+    """Protocol failure: a signed ebMS Error was sent; the raw request is stored as evidence."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    """The answer to one request and what was stored.
+
+    Attributes:
+        outcome: what happened.
+        signal: the signed signal to send back (Receipt or Error), byte-exact as stored.
+        record_key: the key of the evidence record (AS4 message id, or ``rejected-<uuid>``).
+        message_id: the eb:MessageId (None when it could not be read).
+        document_id: the inbound document (for duplicates: the original one).
+        status: the inbound document's status, when known.
+        ebms: the ebMS error sent (REJECTED only).
+        content_type: the HTTP Content-Type of ``signal``.
+    """
+
+    outcome: ReceiveOutcome
+    signal: bytes
+    record_key: str
+    message_id: str | None = None
+    document_id: str | None = None
+    status: InboundStatus | None = None
+    ebms: EbmsError | None = None
+    content_type: str = SIGNAL_CONTENT_TYPE
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    status: InboundStatus
+    report: JSONObject | None
+    reason: str | None
+
+
+def _first_headers(headers: HTTPHeaders) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers:
+        out.setdefault(name.lower(), value)
+    return out
+
+
+class AS4Receiver:
+    """The receive use case. Thread-safe: every call opens its own units of work.
+
+    Args:
+        store: the document store.
+        validator: the validation engine.
+        identity: our AP key and certificate (decrypts; signs signals; eb:To must be its CN).
+        trust: AP trust anchors of our stage.
+        served: participants we receive for.
+        clock / ids: time and identifiers.
+        rule_set: returns the rule set in force (read per message so a release date switches by itself).
+        message_id_domain: signal MessageIds are ``<uuid>@<domain>``.
+        revocation: CRL/OCSP checker; None checks no revocation (offline).
+        max_payload: cap on the decompressed payload.
+        max_rejected_evidence: bytes of a rejected request body kept as evidence.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        validator: DocumentValidator,
+        identity: KeyMaterial,
+        trust: TrustStore,
+        served: Collection[ParticipantID],
+        clock: Clock,
+        ids: IDFactory,
+        rule_set: Callable[[], str],
+        message_id_domain: str,
+        revocation: RevocationChecker | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
+    ) -> None:
+        self._store = store
+        self._validator = validator
+        self._identity = identity
+        self._trust = trust
+        self._served = frozenset(served)
+        self._clock = clock
+        self._ids = ids
+        self._rule_set = rule_set
+        self._domain = message_id_domain
+        self._revocation = revocation
+        self._max_payload = max_payload
+        self._max_evidence = max_rejected_evidence
+
+    # -- entry points ------------------------------------------------------------------------------------
+
+    def receive(self, headers: HTTPHeaders, body: bytes) -> ReceiveResult:
+        """Handle one POST /as4 body.
+
+        Args:
+            headers: the HTTP request header fields in wire order.
+            body: the HTTP body, byte-exact.
+
+        Returns:
+            The signal to answer with (HTTP 200) and what was stored.
+
+        Raises:
+            StoreError: the store failed; nothing was answered, so answer 5xx and let the sender retry.
+        """
+        now = self._clock.now()
+        raw = RawHTTPMessage(headers, body)
+        try:
+            incoming = parse_incoming(
+                _first_headers(headers),
+                body,
+                our_key=self._identity,
+                trust=self._trust,
+                at=now,
+                revocation=self._revocation,
+                served=self._served,
+                max_payload=self._max_payload,
+            )
+        except InboundMessageRejected as exc:
+            return self._reject(raw, exc, now)
+        if len(incoming.message_id) > MAX_ID_LENGTH:
+            return self._reject(
+                raw, InboundMessageRejected(EbmsError.INVALID_HEADER, "MessageId too long"), now
+            )
+        if len(incoming.sbdh.instance_id) > MAX_ID_LENGTH:
+            too_long = InboundMessageRejected(
+                EbmsError.OTHER, "SBDH InstanceIdentifier too long", ref_to_message_id=incoming.message_id
+            )
+            return self._reject(raw, too_long, now)
+        return self._accept(raw, incoming, now)
+
+    def reject_oversized(self, headers: HTTPHeaders, received: bytes, limit: int) -> ReceiveResult:
+        """Answer a request whose body exceeded ``limit`` bytes (reading stopped): signed EBMS:0009.
+
+        Args:
+            headers: the request header fields.
+            received: the part of the body read before the limit was hit (kept as evidence, capped).
+            limit: the configured body limit.
+        """
+        too_big = InboundMessageRejected(EbmsError.INVALID_HEADER, f"HTTP body exceeds {limit} bytes")
+        return self._reject(RawHTTPMessage(headers, received), too_big, self._clock.now(), truncated=True)
+
+    # -- accepted messages ---------------------------------------------------------------------------------
+
+    def _accept(self, raw: RawHTTPMessage, incoming: IncomingUserMessage, now: datetime) -> ReceiveResult:
+        receipt_id = f"{self._ids.new_id()}@{self._domain}"
+        receipt = build_receipt(
+            incoming, key=self._identity, message_id=receipt_id, timestamp=now, new_id=self._ids.new_id
+        )
+        summary = _receipt_summary(incoming, receipt_id, now)
+        signal = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage(_SIGNAL_HEADERS, receipt), now, None, summary)
+        record = AS4MessageRecord(
+            message_id=incoming.message_id,
+            direction=Direction.IN,
+            request=raw,
+            created_at=now,
+            document_id=self._ids.new_id(),  # assigned now so the evidence names its document
+            sbdh_instance_id=incoming.sbdh.instance_id,
+            signal=signal,
+        )
+        business = incoming.sbdh.business_document
+        # Unit of work 1: durable evidence first (peppol-as4.md §13 #14), the raw request and the receipt.
+        with self._store.unit_of_work() as uow:
+            if uow.messages.get(incoming.message_id, Direction.IN) is None:
+                original = _same_document(uow, incoming.sbdh.instance_id, business)
+                if original is not None:
+                    summary = {**summary, "duplicateOfMessageId": original.message_id}
+                    signal = replace(signal, receipt_summary=summary)
+                    record = replace(record, document_id=original.document_id, signal=signal)
+                try:
+                    uow.messages.add(record)
+                except DuplicateMessage:
+                    pass  # a concurrent delivery of this MessageId won: continue on the duplicate path
+                else:
+                    uow.commit()
+                    if original is not None:
+                        log.warning(
+                            "AS4 message %s repeats SBDH instance %s of message %s: linked, not stored twice",
+                            incoming.message_id,
+                            incoming.sbdh.instance_id,
+                            original.message_id,
+                        )
+                        return ReceiveResult(
+                            ReceiveOutcome.DUPLICATE_DOCUMENT,
+                            receipt,
+                            incoming.message_id,
+                            incoming.message_id,
+                            original.document_id,
+                        )
+                    return self._store_document(record, incoming, receipt)
+        return self._duplicate(incoming.message_id)
+
+    def _store_document(
+        self, record: AS4MessageRecord, incoming: IncomingUserMessage, receipt: bytes
+    ) -> ReceiveResult:
+        # Validation runs after the evidence commit and outside any transaction (SQLite's write lock is not
+        # held during Schematron). A crash or store failure from here on leaves an accepted message without
+        # its document; the sender, having no receipt, resends the same MessageId and _duplicate() finishes.
+        assert record.document_id is not None
+        verdict = self._validate(incoming)
+        document = InboundDocument(
+            id=record.document_id,
+            as4_message_id=incoming.message_id,
+            sender=incoming.sbdh.sender,
+            receiver=incoming.sbdh.receiver,
+            document_type=incoming.document_type,
+            process=incoming.process,
+            status=verdict.status,
+            received_at=record.created_at,
+            updated_at=self._clock.now(),
+            sbdh_instance_id=incoming.sbdh.instance_id,
+            status_reason=verdict.reason,
+        )
+        with self._store.unit_of_work() as uow:
+            try:
+                uow.inbound.add(document, DocumentContent(incoming.sbdh.business_document, verdict.report))
+            except DuplicateMessage:
+                pass  # a concurrent duplicate delivery completed it first
+            else:
+                uow.commit()
+        log.info(
+            "AS4 message %s accepted: inbound document %s (%s)",
+            incoming.message_id,
+            document.id,
+            verdict.status.value,
+        )
+        return ReceiveResult(
+            ReceiveOutcome.ACCEPTED,
+            receipt,
+            incoming.message_id,
+            incoming.message_id,
+            document.id,
+            verdict.status,
+        )
+
+    def _validate(self, incoming: IncomingUserMessage) -> _Verdict:
+        # An invalid document is still RECEIVED (the receipt means the MSH took responsibility, peppol-as4.md
+        # §7.1); business rejection goes back later via Invoice Response / MLS.
+        if incoming.sbdh.standard not in UBL_BILLING_STANDARDS:
+            return _Verdict(InboundStatus.RECEIVED, None, "no validation rule set for this document type")
+        rule_set = ""
+        try:
+            rule_set = self._rule_set()
+            report = self._validator.validate(incoming.sbdh.business_document, rule_set=rule_set)
+        except XMLInputError as exc:
+            finding = {
+                "rule": "XML",
+                "severity": "fatal",
+                "layer": "xsd",
+                "message": str(exc),
+                "location": "",
+            }
+            return _Verdict(
+                InboundStatus.INVALID, {"rule_set": rule_set, "valid": False, "issues": [finding]}, "XML"
+            )
+        except Exception:
+            # Our problem (artefacts missing, engine bug), not the sender's: keep the document, flag it.
+            log.exception("validation of AS4 message %s failed", incoming.message_id)
+            return _Verdict(InboundStatus.RECEIVED, None, "validation could not run")
+        if report.valid:
+            return _Verdict(InboundStatus.VALID, report.to_dict(), None)
+        rules = sorted({f.rule for f in report.fatal})
+        return _Verdict(InboundStatus.INVALID, report.to_dict(), ", ".join(rules)[:500])
+
+    # -- duplicates ------------------------------------------------------------------------------------------
+
+    def _duplicate(self, message_id: str) -> ReceiveResult:
+        """Answer a MessageId accepted before with its original receipt (Holodeck style, peppol-as4.md
+        §14 #9), finishing the inbound document if an earlier attempt stopped between the two commits."""
+        with self._store.unit_of_work(read_only=True) as uow:
+            stored = uow.messages.get(message_id, Direction.IN)
+            document = (
+                uow.inbound.get(stored.document_id) if stored is not None and stored.document_id else None
+            )
+        if stored is None or stored.signal is None:
+            # Only accepted messages are keyed by their MessageId and they are stored with their receipt.
+            raise DuplicateMessage(f"AS4 message {message_id!r} vanished during duplicate handling")
+        status = document.status if document is not None else None
+        if document is None and stored.document_id is not None:
+            status = self._recover(stored)
+        log.info("duplicate AS4 message %s: original receipt returned", message_id)
+        return ReceiveResult(
+            ReceiveOutcome.DUPLICATE_MESSAGE,
+            stored.signal.raw.body,
+            message_id,
+            message_id,
+            stored.document_id,
+            status,
+        )
+
+    def _recover(self, stored: AS4MessageRecord) -> InboundStatus | None:
+        """Re-derive the inbound document of an accepted message from its stored raw bytes."""
+        try:
+            incoming = parse_incoming(
+                _first_headers(stored.request.headers),
+                stored.request.body,
+                our_key=self._identity,
+                trust=self._trust,
+                at=stored.created_at,  # judged as when it was accepted
+                served=None,  # it was served then; the receipt is already given
+                max_payload=self._max_payload,
+            )
+        except InboundMessageRejected as exc:
+            # E.g. our key was rotated since. The receipt stands; the evidence is kept; an operator must act.
+            log.error("cannot recover the document of accepted AS4 message %s: %s", stored.message_id, exc)
+            return None
+        assert stored.signal is not None
+        return self._store_document(stored, incoming, stored.signal.raw.body).status
+
+    # -- rejected messages -----------------------------------------------------------------------------------
+
+    def _reject(
+        self, raw: RawHTTPMessage, exc: InboundMessageRejected, now: datetime, *, truncated: bool = False
+    ) -> ReceiveResult:
+        ref = (
+            exc.ref_to_message_id
+            if exc.ref_to_message_id and len(exc.ref_to_message_id) <= MAX_ID_LENGTH
+            else None
+        )
+        error: EbmsError = exc.ebms
+        signal_id = f"{self._ids.new_id()}@{self._domain}"
+        # Toward the peer only the generic short description and the public ErrorDetail (no oracle).
+        body = build_error(
+            ref,
+            error,
+            key=self._identity,
+            message_id=signal_id,
+            timestamp=now,
+            detail=exc.error_detail,
+            new_id=self._ids.new_id,
+        )
+        summary: JSONObject = {
+            "signalMessageId": signal_id,
+            "refToMessageId": ref,
+            "errorCode": error.code,
+            "errorDetail": exc.error_detail or None,
+            "reason": exc.detail,  # internal: our store and log only
+            "bodyBytes": len(raw.body),
+            "bodySha256": hashlib.sha256(raw.body).hexdigest(),
+            "truncated": truncated or len(raw.body) > self._max_evidence,
+        }
+        key = REJECTED_KEY_PREFIX + self._ids.new_id()
+        record = AS4MessageRecord(
+            message_id=key,
+            direction=Direction.IN,
+            request=RawHTTPMessage(raw.headers, raw.body[: self._max_evidence]),
+            created_at=now,
+            signal=AS4Signal(
+                SignalKind.ERROR, RawHTTPMessage(_SIGNAL_HEADERS, body), now, error.code, summary
+            ),
+        )
+        with self._store.unit_of_work() as uow:
+            uow.messages.add(record)
+            uow.commit()
+        log.warning(
+            "AS4 request rejected (%s, MessageId %s, evidence %s): %s", error.code, ref, key, exc.detail
+        )
+        return ReceiveResult(ReceiveOutcome.REJECTED, body, key, ref, ebms=error)
+
+
+def _same_document(uow: UnitOfWork, instance_id: str, business: bytes) -> AS4MessageRecord | None:
+    """The accepted message that already delivered this SBDH instance with the same business document.
+
+    Policy STORE_AND_LINK (phoss-ap calls its variant STORE_AND_FLAG): an application-level resend gets a
+    receipt and its evidence is kept, but no second inbound document. A reused InstanceIdentifier with a
+    *different* document is not a resend: it is stored as a new document, never dropped.
+    """
+    original = uow.messages.find_by_instance_id(instance_id, Direction.IN)
+    if original is None or original.document_id is None:
+        return None
+    content = uow.inbound.get_content(original.document_id)
+    return original if content is not None and content.body == business else None
+
+
+def _receipt_summary(incoming: IncomingUserMessage, receipt_id: str, now: datetime) -> JSONObject:
+    return {
+        "signalMessageId": receipt_id,
+        "refToMessageId": incoming.message_id,
+        "timestamp": now.isoformat(),
+        "fromParty": incoming.from_party,
+        "toParty": incoming.to_party,
+        "originalSender": str(incoming.original_sender),
+        "finalRecipient": str(incoming.final_recipient),
+        "documentType": incoming.document_type.uri,
+        "process": incoming.process.uri,
+        "instanceId": incoming.sbdh.instance_id,
+        "conversationId": incoming.conversation_id,
+        "signer": incoming.signer_certificate.subject.rfc4514_string(),
+        "references": len(incoming.received_references),
+    }

@@ -1,0 +1,237 @@
+"""The delivery worker: lease a batch of due jobs, deliver them concurrently, repeat until told to stop.
+
+Several worker processes may share one PostgreSQL database (``FOR UPDATE SKIP LOCKED`` leases hand each a
+disjoint batch); on SQLite run one worker. A worker that dies mid-batch loses nothing: its leases expire
+and the jobs become due again (see ``gateway.services.deliver`` for why a resend is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import anyio.to_thread
+
+from gateway.bootstrap import Services
+from gateway.errors import ConfigurationError
+from gateway.services.deliver import (
+    AS4Transport,
+    Deliverer,
+    DeliveryResult,
+    DeliverySettings,
+    RandomSource,
+)
+from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
+from gateway.transport.http import HTTPAS4Transport
+from gateway.worker.backoff import BackoffPolicy
+
+log = logging.getLogger("gateway.worker")
+
+#: Margin between the longest send and the lease, for the database steps around it.
+LEASE_MARGIN = timedelta(seconds=5)
+
+
+@dataclass
+class WorkerStats:
+    """What a worker run did (printed by ``gateway worker`` on exit).
+
+    Attributes:
+        processed: leases handled.
+        by_status: resulting document status -> count (``unchanged`` when the lease was lost/stale).
+        errors: deliveries that raised (store down, bugs); their leases expire and they are retried.
+    """
+
+    processed: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    errors: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        """JSON form."""
+        return {"processed": self.processed, "by_status": dict(self.by_status), "errors": self.errors}
+
+
+class DeliveryWorker:
+    """Drives ``Deliverer.deliver_one`` over leased jobs.
+
+    Args:
+        deliverer: the delivery recipe.
+        store: the document store (leases are taken in their own short unit of work).
+        clock / ids: time and lease tokens.
+        lease_for: lease duration; longer than one attempt (``deliver_one`` renews it at each step).
+        batch_size: jobs leased (and delivered concurrently) per round.
+        poll_interval: seconds to wait when no job is due.
+    """
+
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        *,
+        store: DocumentStore,
+        clock: Clock,
+        ids: IDFactory,
+        lease_for: timedelta,
+        batch_size: int = 10,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self._deliverer = deliverer
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+        self._lease_for = lease_for
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+
+    def _lease(self, limit: int) -> list[DeliveryLease]:
+        with self._store.unit_of_work() as uow:
+            leases = uow.jobs.lease(
+                now=self._clock.now(), limit=limit, lease_for=self._lease_for, token=self._ids.new_id()
+            )
+            uow.commit()
+        return leases
+
+    async def run_batch(self, limit: int | None = None) -> list[DeliveryResult | BaseException]:
+        """Lease up to ``limit`` (default: the batch size) due jobs and deliver them concurrently.
+
+        Returns:
+            One result per lease: the DeliveryResult, or the exception a delivery raised (logged).
+        """
+        size = min(self._batch_size, limit) if limit is not None else self._batch_size
+        leases = await anyio.to_thread.run_sync(self._lease, size)
+        if not leases:
+            return []
+        results = await asyncio.gather(
+            *(self._deliverer.deliver_one(lease) for lease in leases), return_exceptions=True
+        )
+        for lease, result in zip(leases, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                # The lease expires and the job is retried; CRASH_ALLOWANCE bounds a job that always fails.
+                log.error("delivery of %s raised", lease.document_id, exc_info=result)
+        return list(results)
+
+    async def run(
+        self, *, stop: asyncio.Event | None = None, once: bool = False, max_jobs: int | None = None
+    ) -> WorkerStats:
+        """Deliver until ``stop`` is set, or - with ``once`` - until no job is due, or ``max_jobs`` are done.
+
+        A stop request lets the current batch finish (each send is bounded by the transport timeouts), so
+        SIGTERM never interrupts a send; a second signal may cancel the task: leases then expire and the
+        jobs are picked up again.
+        """
+        stop = stop or asyncio.Event()
+        stats = WorkerStats()
+        while not stop.is_set():
+            remaining = None if max_jobs is None else max_jobs - stats.processed
+            if remaining is not None and remaining <= 0:
+                break
+            results = await self.run_batch(remaining)
+            for result in results:
+                stats.processed += 1
+                if isinstance(result, BaseException):
+                    stats.errors += 1
+                else:
+                    stats.by_status[result.status.value if result.status else "unchanged"] += 1
+            if results:
+                continue
+            if once:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self._poll_interval)
+        return stats
+
+
+def backoff_policy(services: Services) -> BackoffPolicy:
+    """The delivery retry policy from ``settings.worker``."""
+    worker = services.settings.worker
+    return BackoffPolicy(
+        base=timedelta(seconds=worker.backoff_base_seconds),
+        cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
+        max_attempts=worker.max_attempts,
+    )
+
+
+def build_delivery_worker(
+    services: Services, *, transport: AS4Transport | None = None, jitter: RandomSource | None = None
+) -> tuple[DeliveryWorker, HTTPAS4Transport | None]:
+    """Compose a worker from the process services.
+
+    Args:
+        services: from ``gateway.bootstrap.build_services``.
+        transport: replaces the HTTP transport (tests); otherwise one is created from ``settings.worker``.
+        jitter: backoff random source; ``random.SystemRandom().random`` by default.
+
+    Returns:
+        (the worker, the HTTP transport it created - close it with ``aclose()`` - or None).
+
+    Raises:
+        ConfigurationError: no AP key, no trust store or no participant directory is configured, or the
+            lease is not longer than one send (connect + send timeout).
+    """
+    settings = services.settings
+    missing = [
+        name
+        for name, value in (
+            ("keystore (GATEWAY_KEYSTORE__PATH)", services.identity),
+            ("trust store (GATEWAY_TRUSTSTORE__PATHS)", services.trust),
+            ("participant directory (GATEWAY_DIRECTORY__PATH)", services.directory),
+        )
+        if value is None
+    ]
+    if missing:
+        raise ConfigurationError("the delivery worker needs a " + ", a ".join(missing))
+    identity, trust, directory = services.identity, services.trust, services.directory
+    assert identity is not None
+    assert trust is not None
+    assert directory is not None
+    worker = settings.worker
+    lease_for = timedelta(seconds=worker.lease_seconds)
+    longest_send = timedelta(seconds=worker.connect_timeout_seconds + worker.send_timeout_seconds)
+    if lease_for < longest_send + LEASE_MARGIN:
+        # A lease shorter than a send would let a second worker resend while the first still waits.
+        raise ConfigurationError(
+            f"GATEWAY_WORKER__LEASE_SECONDS ({worker.lease_seconds:g}) must exceed connect + send timeout "
+            f"({longest_send.total_seconds():g} s) by at least {LEASE_MARGIN.total_seconds():g} s"
+        )
+    created: HTTPAS4Transport | None = None
+    if transport is None:
+        created = HTTPAS4Transport(
+            connect_timeout=worker.connect_timeout_seconds, send_timeout=worker.send_timeout_seconds
+        )
+        transport = created
+    deliverer = Deliverer(
+        store=services.store,
+        resolver=directory,
+        transport=transport,
+        identity=identity,
+        trust=trust,
+        clock=services.clock,
+        ids=services.ids,
+        retry=backoff_policy(services),
+        jitter=jitter or random.SystemRandom().random,
+        settings=DeliverySettings(
+            message_id_domain=settings.as4.message_id_domain,
+            lease_for=lease_for,
+            country_c1=settings.as4.country_c1,
+            webhook_url=settings.webhooks.url,
+        ),
+    )
+    return (
+        DeliveryWorker(
+            deliverer,
+            store=services.store,
+            clock=services.clock,
+            ids=services.ids,
+            lease_for=lease_for,
+            batch_size=worker.batch_size,
+            poll_interval=worker.poll_interval_seconds,
+        ),
+        created,
+    )

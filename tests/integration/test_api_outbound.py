@@ -1,0 +1,762 @@
+"""The outbound routes on SQLite and PostgreSQL: submission exactly once, validation refusal, status and
+timeline, UBL and evidence, support listing, retry rules, roles, problem+json."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.errors import IdempotencyConflict, InvalidDocumentData, StoreError
+from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, Invoice
+from gateway.model.message import (
+    AS4MessageRecord,
+    AS4Signal,
+    DeliveryEvent,
+    Direction,
+    RawHTTPMessage,
+    SignalKind,
+)
+from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionOutcome
+from gateway.services.outbound_input import prepare_json_document
+from gateway.validation import ValidationReport
+from tests.integration.document_api import (  # noqa: F401 - fixtures
+    SELLER_ID,
+    T0,
+    DocumentAPI,
+    _document_apis,
+    _postgres_url,
+    _sqlite_url,
+    auth,
+    docs_fixture,
+    problem_of,
+)
+from tests.unit.model.model_builders import invoice_data, line
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "documents"
+XML = {"Content-Type": "application/xml"}
+
+
+def example(artefacts_dir: Path, name: str) -> bytes:
+    return (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / name).read_bytes()
+
+
+def body_of(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
+
+
+def post_invoice(docs: DocumentAPI, data: dict[str, Any] | None = None, **headers: str) -> Any:
+    return docs.client.post(
+        "/v1/outbound/invoices", content=body_of(data or invoice_data()), headers=headers or None
+    )
+
+
+def counts(docs: DocumentAPI) -> tuple[int, int]:
+    """(outbound documents, queued jobs) in the store."""
+    with docs.store.unit_of_work(read_only=True) as uow:
+        from gateway.services import OutboundQuery
+
+        documents = len(uow.outbound.search(OutboundQuery(limit=500)).items)
+        jobs = uow.jobs.counts(now=T0 + timedelta(days=365))
+    return documents, jobs.due + jobs.scheduled + jobs.leased
+
+
+def move(docs: DocumentAPI, document_id: str, *events: DeliveryEvent, fail_job: bool = False) -> None:
+    """Drive a document through worker events, as the delivery worker would."""
+    with docs.store.unit_of_work() as uow:
+        for event in events:
+            uow.outbound.transition(document_id, event, at=docs.clock.now(), reason=f"test {event.value}")
+        if fail_job:
+            leases = uow.jobs.lease(now=docs.clock.now(), limit=10, lease_for=timedelta(minutes=5), token="t")
+            for lease in leases:
+                if lease.document_id == document_id:
+                    uow.jobs.fail(document_id, "t", error="test")
+                else:
+                    uow.jobs.reschedule(lease.document_id, "t", due_at=lease.leased_until)
+        uow.commit()
+
+
+# -- acceptance --------------------------------------------------------------------------------------------
+
+
+def test_accepted_invoice_gets_202_status_url_timeline_and_a_queued_job(docs: DocumentAPI) -> None:
+    response = post_invoice(docs)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "accepted"
+    assert body["duplicate"] is False
+    assert body["status_url"] == f"/v1/outbound/{body['id']}"
+    assert response.headers["location"] == body["status_url"]
+    assert "idempotent-replayed" not in response.headers
+
+    shown = docs.client.get(body["status_url"]).json()
+    assert shown["status"] == "accepted"
+    assert shown["document_number"] == "2026-0004711"
+    assert shown["receiver"] == "0208:0412345614"
+    assert shown["sender"] == "0208:0739484052"
+    assert shown["seller_id"] == SELLER_ID
+    assert shown["document_type"] == BIS_INVOICE.uri
+    assert shown["kind"] == "invoice"
+    assert shown["attempts"] == 0
+    assert shown["as4_message_id"] is None
+    assert shown["receipt"] is None
+    assert shown["retry_allowed"] is False
+    assert [(e["event"], e["from_status"], e["to_status"]) for e in shown["timeline"]] == [
+        ("submitted", None, "accepted")
+    ]
+    assert shown["timeline"][0]["at"] == shown["created_at"]
+    assert shown["next_job_due_at"] == shown["created_at"]
+    with docs.store.unit_of_work(read_only=True) as uow:
+        job = uow.jobs.get(body["id"])
+    assert job is not None
+    assert job.attempts == 0
+
+    ubl = docs.client.get(f"{body['status_url']}/ubl")
+    assert ubl.status_code == 200
+    assert ubl.headers["content-type"].startswith("application/xml")
+    assert ubl.content == prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+
+
+def test_credit_note_is_accepted_as_a_bis_credit_note(docs: DocumentAPI) -> None:
+    body = (DATA / "credit-note.json").read_bytes()
+    response = docs.client.post("/v1/outbound/credit-notes", content=body)
+    assert response.status_code == 202, response.text
+    shown = docs.client.get(response.json()["status_url"]).json()
+    assert shown["kind"] == "credit-note"
+    assert shown["document_type"] == BIS_CREDIT_NOTE.uri
+    assert shown["document_number"] == "2026-C-000031"
+    assert docs.client.get(f"{response.json()['status_url']}/ubl").content.startswith(b"<?xml")
+
+
+def test_each_json_route_fixes_the_document_kind(docs: DocumentAPI) -> None:
+    credit = (DATA / "credit-note.json").read_bytes()
+    refused = docs.client.post("/v1/outbound/invoices", content=credit)
+    assert refused.status_code == 422
+    problem = problem_of(refused)
+    assert problem["type"] == "/problems/invalid-document-data"
+    assert any(error.startswith("kind") for error in problem["errors"])
+    assert docs.client.post("/v1/outbound/credit-notes", content=body_of(invoice_data())).status_code == 422
+    assert counts(docs) == (0, 0)
+
+
+def test_ready_ubl_is_accepted_with_the_receiver_from_the_buyer_endpoint(
+    docs: DocumentAPI, artefacts_dir: Path
+) -> None:
+    xml = example(artefacts_dir, "base-example.xml")
+    response = docs.client.post("/v1/outbound/ubl", content=xml, headers=XML)
+    assert response.status_code == 202, response.text
+    shown = docs.client.get(response.json()["status_url"]).json()
+    assert shown["kind"] == "ubl"
+    assert shown["receiver"] == "0002:FR23342"
+    assert shown["sender"] == "0088:9482348239847239874"
+    assert shown["document_number"] == "Snippet1"
+    assert shown["document_type"] == BIS_INVOICE.uri
+    assert shown["process"] == "cenbii-procid-ubl::urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+    assert docs.client.get(f"{response.json()['status_url']}/ubl").content == xml
+
+
+def test_ready_ubl_credit_note_gets_the_credit_note_document_type(
+    docs: DocumentAPI, artefacts_dir: Path
+) -> None:
+    xml = example(artefacts_dir, "base-creditnote-correction.xml")
+    response = docs.client.post("/v1/outbound/ubl", content=xml, headers=XML)
+    assert response.status_code == 202, response.text
+    assert docs.client.get(response.json()["status_url"]).json()["document_type"] == BIS_CREDIT_NOTE.uri
+
+
+@pytest.mark.parametrize(
+    ("xml", "status", "kind"),
+    [
+        (b"<Order xmlns='urn:oasis:names:specification:ubl:schema:xsd:Order-2'/>", 422, "mapping"),
+        (b"<Invoice", 400, "xml-input"),
+        (b'<!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>', 400, "xml-input"),
+    ],
+)
+def test_ubl_route_refuses_what_is_not_a_ubl_invoice(
+    docs: DocumentAPI, xml: bytes, status: int, kind: str
+) -> None:
+    response = docs.client.post("/v1/outbound/ubl", content=xml, headers=XML)
+    assert response.status_code == status
+    assert problem_of(response)["type"] == f"/problems/{kind}"
+    assert counts(docs) == (0, 0)
+
+
+# -- validation refusal ------------------------------------------------------------------------------------
+
+
+def test_invalid_document_is_refused_with_the_full_report_and_nothing_stored(docs: DocumentAPI) -> None:
+    response = post_invoice(docs, invoice_data(lines=[line(unit_code="FOO")]))
+    assert response.status_code == 422
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/document-invalid"
+    assert problem["status"] == 422
+    assert problem["instance"] == "/v1/outbound/invoices"
+    assert "BR-CL-23" in problem["detail"]
+    report = problem["report"]
+    assert report["valid"] is False
+    assert report["rule_set"] == "peppol-bis-billing-3.0.21"
+    assert ("BR-CL-23", "fatal") in {(i["rule"], i["severity"]) for i in report["issues"]}
+    assert counts(docs) == (0, 0)
+    # The number stays free: the corrected document is accepted.
+    assert post_invoice(docs).status_code == 202
+
+
+def test_inconsistent_json_is_refused_before_validation(docs: DocumentAPI) -> None:
+    data = invoice_data()
+    del data["buyer_reference"]
+    response = post_invoice(docs, data)
+    assert response.status_code == 422
+    assert any("PEPPOL-EN16931-R003" in e for e in problem_of(response)["errors"])
+    assert docs.client.post("/v1/outbound/invoices", content=b"{not json").status_code == 422
+    assert counts(docs) == (0, 0)
+
+
+# -- idempotency -------------------------------------------------------------------------------------------
+
+
+def test_same_idempotency_key_twice_returns_the_first_answer_and_one_document(docs: DocumentAPI) -> None:
+    first = post_invoice(docs, None, **{"Idempotency-Key": "order-1"})
+    again = post_invoice(docs, None, **{"Idempotency-Key": "order-1"})
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    assert counts(docs) == (1, 1)
+
+
+def test_same_key_with_another_body_or_route_is_a_conflict(docs: DocumentAPI) -> None:
+    assert post_invoice(docs, None, **{"Idempotency-Key": "k-2"}).status_code == 202
+    other = post_invoice(docs, invoice_data(number="2026-0004712"), **{"Idempotency-Key": "k-2"})
+    assert other.status_code == 409
+    assert problem_of(other)["type"] == "/problems/idempotency-conflict"
+    elsewhere = docs.client.post(
+        "/v1/outbound/credit-notes", content=body_of(invoice_data()), headers={"Idempotency-Key": "k-2"}
+    )
+    assert elsewhere.status_code == 409
+    assert counts(docs) == (1, 1)
+
+
+def test_a_refused_document_replays_its_refusal_under_its_key(docs: DocumentAPI) -> None:
+    bad = invoice_data(lines=[line(unit_code="FOO")])
+    first = post_invoice(docs, bad, **{"Idempotency-Key": "bad-1"})
+    again = post_invoice(docs, bad, **{"Idempotency-Key": "bad-1"})
+    assert first.status_code == again.status_code == 422
+    assert problem_of(again) == problem_of(first)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert counts(docs) == (0, 0)
+
+
+def test_malformed_idempotency_key_is_refused(docs: DocumentAPI) -> None:
+    response = post_invoice(docs, None, **{"Idempotency-Key": "has space"})
+    assert response.status_code == 422
+    assert problem_of(response)["type"] == "/problems/request-invalid"
+
+
+def test_repeat_of_a_number_without_key_returns_the_first_document(docs: DocumentAPI) -> None:
+    first = post_invoice(docs)
+    move(docs, first.json()["id"], DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED)
+    again = post_invoice(docs)
+    assert again.status_code == 200
+    assert again.json() == {
+        "id": first.json()["id"],
+        "status": "delivered",
+        "status_url": first.json()["status_url"],
+        "duplicate": True,
+    }
+    # Even with a new key the number is not sent twice; the key then replays the duplicate answer.
+    keyed = post_invoice(docs, None, **{"Idempotency-Key": "late-key"})
+    assert keyed.status_code == 200
+    assert keyed.json()["id"] == first.json()["id"]
+    assert counts(docs) == (1, 1)  # the first document's job (left by this test's fake worker), no other
+
+
+def test_another_body_under_a_stored_number_is_a_conflict(docs: DocumentAPI, artefacts_dir: Path) -> None:
+    first = post_invoice(docs)
+    changed = post_invoice(docs, invoice_data(lines=[line(price="200.00")]))
+    assert changed.status_code == 409
+    problem = problem_of(changed)
+    assert problem["type"] == "/problems/document-number-conflict"
+    assert first.json()["id"] in problem["detail"]
+    # The same number as ready UBL (other bytes) conflicts as well.
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data(lines=[line(qty="2")]))).ubl
+    assert docs.client.post("/v1/outbound/ubl", content=ubl, headers=XML).status_code == 409
+    # The identical UBL posted on the UBL route is the same document.
+    same = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    assert docs.client.post("/v1/outbound/ubl", content=same, headers=XML).json()["duplicate"] is True
+    assert counts(docs) == (1, 1)
+
+
+@pytest.mark.parametrize("key", [None, "race-key"])
+def test_concurrent_identical_posts_create_one_document(docs: DocumentAPI, key: str | None) -> None:
+    body = body_of(invoice_data())
+    submitter = OutboundSubmitter(
+        store=docs.store,
+        validation=docs.services.validation,
+        clock=docs.clock,
+        ids=_LockedIDs(),
+        seller_id=SELLER_ID,
+    )
+    barrier = threading.Barrier(6)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            barrier.wait()
+            results.append(
+                submitter.submit(
+                    Submission("POST /v1/outbound/invoices", body, key),
+                    lambda: prepare_json_document(Invoice.model_validate_json(body)),
+                )
+            )
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len({result.document_id for result in results}) == 1
+    assert (
+        sum(result.outcome is SubmissionOutcome.ACCEPTED and not result.replayed for result in results) == 1
+    )
+    assert counts(docs) == (1, 1)
+
+
+class _LockedIDs:
+    """Thread-safe fresh UUIDs for the race test."""
+
+    def new_id(self) -> str:
+        import uuid
+
+        return str(uuid.uuid4())
+
+
+def test_idempotency_conflict_is_raised_by_the_service(docs: DocumentAPI) -> None:
+    submitter = OutboundSubmitter(
+        store=docs.store,
+        validation=docs.services.validation,
+        clock=docs.clock,
+        ids=docs.ids,
+        seller_id=SELLER_ID,
+    )
+    data = invoice_data()
+    submitter.submit(
+        Submission("POST /v1/outbound/invoices", body_of(data), "svc-key"),
+        lambda: prepare_json_document(Invoice.model_validate(data)),
+    )
+    with pytest.raises(IdempotencyConflict):
+        submitter.submit(
+            Submission("POST /v1/outbound/invoices", b"{}", "svc-key"), lambda: pytest.fail("parsed")
+        )
+
+
+# -- listing -----------------------------------------------------------------------------------------------
+
+
+def _seed_listing(docs: DocumentAPI) -> list[str]:
+    """Five invoices, oldest first: numbers N-1..N-5; N-4 to another buyer; N-2 delivered, N-3 failed."""
+    ids = []
+    for n in range(1, 6):
+        data = invoice_data(number=f"N-{n}")
+        if n == 4:
+            data["buyer"] = {**data["buyer"], "enterprise_number": "0203201340", "vat_number": "BE0203201340"}
+        response = post_invoice(docs, data)
+        assert response.status_code == 202, response.text
+        ids.append(response.json()["id"])
+    move(docs, ids[1], DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED)
+    move(docs, ids[2], DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE)
+    return ids
+
+
+def test_list_filters_by_status_receiver_number_and_since(docs: DocumentAPI) -> None:
+    ids = _seed_listing(docs)
+    headers = auth("support")
+
+    def listed(query: str) -> list[str]:
+        response = docs.client.get(f"/v1/outbound?{query}", headers=headers)
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert listed("") == ids[::-1]
+    assert listed("status=delivered") == [ids[1]]
+    assert listed("status=failed") == [ids[2]]
+    assert listed("status=accepted") == [ids[4], ids[3], ids[0]]
+    assert listed("receiver=0208:0203201340") == [ids[3]]
+    assert listed("number=N-5") == [ids[4]]
+    assert listed("number=N-5&status=failed") == []
+    created = docs.client.get(f"/v1/outbound/{ids[3]}").json()["created_at"]
+    assert listed(f"since={created.replace('+', '%2B')}") == [ids[4], ids[3]]
+    item = docs.client.get("/v1/outbound?status=failed", headers=headers).json()["items"][0]
+    assert item["status_reason"] == "test permanent-failure"
+    assert item["status_url"] == f"/v1/outbound/{ids[2]}"
+
+
+def test_list_pages_with_a_keyset_cursor(docs: DocumentAPI) -> None:
+    ids = _seed_listing(docs)
+    seen: list[str] = []
+    url = "/v1/outbound?limit=2"
+    pages = 0
+    while True:
+        page = docs.client.get(url).json()
+        pages += 1
+        seen += [item["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        url = f"/v1/outbound?limit=2&cursor={page['next_cursor']}"
+    assert pages == 3
+    assert seen == ids[::-1]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "kind"),
+    [
+        ("cursor=not-a-cursor", 400, "invalid-cursor"),
+        ("receiver=nonsense", 422, "invalid-identifier"),
+        ("status=lost", 422, "request-invalid"),
+        ("since=2026-11-02T09:00:00", 422, "request-invalid"),
+        ("limit=0", 422, "request-invalid"),
+        ("limit=501", 422, "request-invalid"),
+    ],
+)
+def test_list_refuses_bad_parameters_with_problem_json(
+    docs: DocumentAPI, query: str, status: int, kind: str
+) -> None:
+    response = docs.client.get(f"/v1/outbound?{query}")
+    assert response.status_code == status
+    assert problem_of(response)["type"] == f"/problems/{kind}"
+
+
+def test_unknown_document_is_404_problem(docs: DocumentAPI) -> None:
+    for suffix in ("", "/ubl", "/evidence"):
+        response = docs.client.get(f"/v1/outbound/00000000-0000-0000-0000-00000000dead{suffix}")
+        assert response.status_code == 404
+        assert problem_of(response)["type"] == "/problems/not-found"
+
+
+# -- retry -------------------------------------------------------------------------------------------------
+
+
+def test_retry_of_a_failed_document_requeues_it(docs: DocumentAPI) -> None:
+    document_id = post_invoice(docs).json()["id"]
+    move(docs, document_id, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+    assert counts(docs) == (1, 0)
+    assert docs.client.get(f"/v1/outbound/{document_id}").json()["retry_allowed"] is True
+
+    response = docs.client.post(f"/v1/outbound/{document_id}/retry", headers=auth("support"))
+    assert response.status_code == 202, response.text
+    shown = response.json()
+    assert shown["status"] == "retrying"
+    assert shown["status_reason"] == "retry requested by support-client"
+    last = shown["timeline"][-1]
+    assert (last["event"], last["from_status"], last["to_status"]) == (
+        "retry-requested",
+        "failed",
+        "retrying",
+    )
+    assert last["detail"] == {"requested_by": "support-client", "previous_reason": "test permanent-failure"}
+    assert shown["next_job_due_at"] == shown["next_attempt_at"] == last["at"]
+    assert counts(docs) == (1, 1)
+
+
+def test_retry_of_a_retrying_document_brings_the_attempt_forward(docs: DocumentAPI) -> None:
+    document_id = post_invoice(docs).json()["id"]
+    later = docs.clock.at + timedelta(hours=1)
+    with docs.store.unit_of_work() as uow:
+        uow.outbound.transition(document_id, DeliveryEvent.SEND_STARTED, at=docs.clock.now())
+        lease = uow.jobs.lease(now=docs.clock.now(), limit=1, lease_for=timedelta(minutes=5), token="w")[0]
+        uow.outbound.transition(
+            document_id, DeliveryEvent.RETRYABLE_FAILURE, at=docs.clock.now(), next_attempt_at=later
+        )
+        uow.jobs.reschedule(lease.document_id, "w", due_at=later, error="HTTP 503")
+        uow.commit()
+    response = docs.client.post(f"/v1/outbound/{document_id}/retry", headers=auth("admin"))
+    assert response.status_code == 202
+    due = response.json()["next_job_due_at"]
+    assert due == response.json()["timeline"][-1]["at"]
+    assert due < later.isoformat()
+
+
+@pytest.mark.parametrize(
+    "events",
+    [(), (DeliveryEvent.SEND_STARTED,), (DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED)],
+)
+def test_retry_is_refused_unless_failed_or_retrying(
+    docs: DocumentAPI, events: tuple[DeliveryEvent, ...]
+) -> None:
+    document_id = post_invoice(docs).json()["id"]
+    move(docs, document_id, *events)
+    before = docs.client.get(f"/v1/outbound/{document_id}").json()
+    response = docs.client.post(f"/v1/outbound/{document_id}/retry", headers=auth("support"))
+    assert response.status_code == 409
+    assert problem_of(response)["type"] == "/problems/status-conflict"
+    assert docs.client.get(f"/v1/outbound/{document_id}").json() == before
+
+
+def test_retry_of_an_unknown_document_is_404(docs: DocumentAPI) -> None:
+    response = docs.client.post("/v1/outbound/nope/retry", headers=auth("support"))
+    assert response.status_code == 404
+
+
+# -- evidence ----------------------------------------------------------------------------------------------
+
+REQUEST = RawHTTPMessage(
+    (
+        ("Content-Type", 'multipart/related; type="application/soap+xml"; boundary=b1'),
+        ("MIME-Version", "1.0"),
+    ),
+    b"--b1\r\nContent-Type: application/soap+xml\r\n\r\n<S12:Envelope/>\r\n--b1--\r\n\x00\xff",
+)
+RECEIPT = RawHTTPMessage(
+    (("Content-Type", "application/soap+xml"),), b"<S12:Envelope>signed receipt</S12:Envelope>"
+)
+SUMMARY = {"ref_to_message_id": "m-1@gateway", "timestamp": "2026-11-02T09:00:30Z", "signer": "CN=POP000001"}
+
+
+def _seed_delivery(docs: DocumentAPI) -> str:
+    document_id = str(post_invoice(docs).json()["id"])
+    with docs.store.unit_of_work() as uow:
+        uow.messages.add(
+            AS4MessageRecord("m-1@gateway", Direction.OUT, REQUEST, docs.clock.now(), document_id, "sbdh-1")
+        )
+        uow.outbound.transition(
+            document_id, DeliveryEvent.SEND_STARTED, at=docs.clock.now(), as4_message_id="m-1@gateway"
+        )
+        signal = AS4Signal(SignalKind.RECEIPT, RECEIPT, docs.clock.now(), receipt_summary=SUMMARY)
+        uow.messages.record_signal("m-1@gateway", Direction.OUT, signal)
+        uow.outbound.transition(document_id, DeliveryEvent.RECEIPT_RECEIVED, at=docs.clock.now())
+        # The gateway sending to itself: the same message id received (IN) must not show as evidence.
+        uow.messages.add(AS4MessageRecord("m-1@gateway", Direction.IN, REQUEST, docs.clock.now(), None))
+        uow.commit()
+    return document_id
+
+
+def test_status_shows_as4_message_id_and_receipt_summary(docs: DocumentAPI) -> None:
+    document_id = _seed_delivery(docs)
+    shown = docs.client.get(f"/v1/outbound/{document_id}", headers=auth("support")).json()
+    assert shown["status"] == "delivered"
+    assert shown["attempts"] == 1
+    assert shown["as4_message_id"] == "m-1@gateway"
+    assert shown["receipt"]["kind"] == "receipt"
+    assert shown["receipt"]["receipt"] == SUMMARY
+    assert [e["event"] for e in shown["timeline"]] == ["submitted", "send-started", "receipt-received"]
+
+
+def test_evidence_json_holds_the_exact_bytes_sent_and_received(docs: DocumentAPI) -> None:
+    document_id = _seed_delivery(docs)
+    response = docs.client.get(f"/v1/outbound/{document_id}/evidence", headers=auth("support"))
+    assert response.status_code == 200
+    evidence = response.json()
+    assert evidence["as4_message_id"] == "m-1@gateway"
+    ubl = docs.client.get(f"/v1/outbound/{document_id}/ubl").content
+    assert evidence["ubl_sha256"] == hashlib.sha256(ubl).hexdigest()
+    [message] = evidence["messages"]
+    assert base64.b64decode(message["request"]["body_base64"]) == REQUEST.body
+    assert message["request"]["body_sha256"] == hashlib.sha256(REQUEST.body).hexdigest()
+    assert [tuple(h) for h in message["request"]["headers"]] == list(REQUEST.headers)
+    assert base64.b64decode(message["signal"]["raw"]["body_base64"]) == RECEIPT.body
+    assert message["signal"]["receipt"] == SUMMARY
+    assert [e["event"] for e in evidence["timeline"]][-1] == "receipt-received"
+
+
+@pytest.mark.parametrize("how", [{"params": {"format": "zip"}}, {"headers": {"Accept": "application/zip"}}])
+def test_evidence_zip_for_auditors(docs: DocumentAPI, how: dict[str, Any]) -> None:
+    document_id = _seed_delivery(docs)
+    response = docs.client.get(f"/v1/outbound/{document_id}/evidence", **how)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert f"evidence-{document_id}.zip" in response.headers["content-disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = set(archive.namelist())
+    folder = "messages/1-m-1@gateway"
+    assert {
+        "README.txt",
+        "document.xml",
+        "validation-report.json",
+        "timeline.json",
+        "manifest.json",
+        f"{folder}/request-headers.txt",
+        f"{folder}/request-body.mime",
+        f"{folder}/signal-headers.txt",
+        f"{folder}/signal-body.xml",
+        f"{folder}/signal.json",
+    } == names
+    assert archive.read(f"{folder}/request-body.mime") == REQUEST.body
+    assert archive.read(f"{folder}/signal-body.xml") == RECEIPT.body
+    assert archive.read("document.xml") == docs.client.get(f"/v1/outbound/{document_id}/ubl").content
+    assert archive.read(f"{folder}/request-headers.txt").startswith(b"Content-Type: multipart/related")
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["document_id"] == document_id
+    for name, digest in manifest["sha256"].items():
+        assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+    assert set(manifest["sha256"]) == names - {"manifest.json"}
+
+
+def test_evidence_of_an_undelivered_document_is_empty_but_present(docs: DocumentAPI) -> None:
+    document_id = post_invoice(docs).json()["id"]
+    evidence = docs.client.get(f"/v1/outbound/{document_id}/evidence").json()
+    assert evidence["messages"] == []
+    assert evidence["status"] == "accepted"
+
+
+# -- roles -------------------------------------------------------------------------------------------------
+
+DOC = "00000000-0000-0000-0000-000000000001"
+ROUTES = [
+    ("POST", "/v1/outbound/invoices", {"sender", "admin"}),
+    ("POST", "/v1/outbound/credit-notes", {"sender", "admin"}),
+    ("POST", "/v1/outbound/ubl", {"sender", "admin"}),
+    ("GET", "/v1/outbound", {"sender", "support", "admin"}),
+    ("GET", f"/v1/outbound/{DOC}", {"sender", "support", "admin"}),
+    ("GET", f"/v1/outbound/{DOC}/ubl", {"sender", "support", "admin"}),
+    ("GET", f"/v1/outbound/{DOC}/evidence", {"sender", "support", "admin"}),
+    ("POST", f"/v1/outbound/{DOC}/retry", {"support", "admin"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), ROUTES)
+def test_every_route_checks_key_and_role(
+    docs: DocumentAPI, method: str, path: str, allowed: set[str]
+) -> None:
+    post_invoice(docs)  # document DOC exists
+    body = b"{}" if method == "POST" else None
+    anonymous = docs.client.request(method, path, content=body, headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    assert problem_of(anonymous)["status"] == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert (
+        docs.client.request(method, path, content=body, headers={"Authorization": "Bearer wrong"}).status_code
+        == 401
+    )
+    for role in ("sender", "support", "admin"):
+        response = docs.client.request(method, path, content=body, headers=auth(role))
+        if role in allowed:
+            assert response.status_code not in (401, 403), (role, response.text)
+        else:
+            assert response.status_code == 403, role
+            assert problem_of(response)["type"] == "/problems/http-403"
+
+
+def test_openapi_documents_every_route(docs: DocumentAPI) -> None:
+    spec = docs.client.get("/openapi.json").json()
+    for method, path, _ in ROUTES:
+        template = path.replace(DOC, "{document_id}")
+        operation = spec["paths"][template][method.lower()]
+        assert operation["summary"]
+        assert operation["description"]
+    invoice_body = spec["paths"]["/v1/outbound/invoices"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]
+    assert "seller" in invoice_body["schema"]["properties"]
+    assert "$defs" not in json.dumps(invoice_body)
+    evidence = spec["paths"]["/v1/outbound/{document_id}/evidence"]["get"]["responses"]["200"]
+    assert "application/zip" in evidence["content"]
+    assert "zip" in evidence["description"]
+
+
+# -- the service's unit of work ----------------------------------------------------------------------------
+
+
+class _EnqueueFails:
+    def enqueue(self, document_id: str, *, due_at: object) -> None:
+        raise StoreError("queue unavailable")
+
+
+class _StoreWithBrokenQueue:
+    """The real store, except that queueing a job fails inside the unit of work."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def unit_of_work(self, *, read_only: bool = False) -> Any:
+        return _BrokenQueueUnitOfWork(self.store.unit_of_work(read_only=read_only))
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class _BrokenQueueUnitOfWork:
+    def __init__(self, uow: Any) -> None:
+        self.uow = uow
+
+    def __enter__(self) -> Any:
+        entered = self.uow.__enter__()
+        entered.jobs = _EnqueueFails()
+        return entered
+
+    def __exit__(self, *exc: object) -> None:
+        self.uow.__exit__(*exc)
+
+
+def _submitter(docs: DocumentAPI, **changes: Any) -> OutboundSubmitter:
+    values: dict[str, Any] = {
+        "store": docs.store,
+        "validation": docs.services.validation,
+        "clock": docs.clock,
+        "ids": docs.ids,
+        "seller_id": SELLER_ID,
+    }
+    values.update(changes)
+    return OutboundSubmitter(**values)
+
+
+def _submit(submitter: OutboundSubmitter, data: dict[str, Any], key: str | None = None) -> Any:
+    return submitter.submit(
+        Submission("POST /v1/outbound/invoices", body_of(data), key),
+        lambda: prepare_json_document(Invoice.model_validate(data)),
+    )
+
+
+def test_document_timeline_job_and_key_are_one_unit_of_work(docs: DocumentAPI) -> None:
+    broken = _submitter(docs, store=_StoreWithBrokenQueue(docs.store))
+    with pytest.raises(StoreError):
+        _submit(broken, invoice_data(), key="atomic")
+    assert counts(docs) == (0, 0)
+    with docs.store.unit_of_work(read_only=True) as uow:
+        assert uow.idempotency.get("atomic") is None
+    # Nothing half-written blocks the retry of the same request.
+    assert _submit(_submitter(docs), invoice_data(), key="atomic").outcome is SubmissionOutcome.ACCEPTED
+
+
+def test_status_changes_queue_webhooks_in_the_same_unit_of_work(docs: DocumentAPI) -> None:
+    submitter = _submitter(docs, webhook_url="https://hooks.example/gateway")
+    result = _submit(submitter, invoice_data())
+    move(docs, result.document_id, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+    submitter.request_retry(result.document_id, requested_by="helpdesk")
+    with docs.store.unit_of_work() as uow:
+        leases = uow.outbox.lease(now=docs.clock.now(), limit=10, lease_for=timedelta(minutes=1), token="x")
+    payloads = sorted((lease.message.payload for lease in leases), key=lambda p: p["created_at"])
+    assert [(p["data"]["event"], p["data"]["status"]) for p in payloads] == [
+        ("submitted", "accepted"),
+        ("retry-requested", "retrying"),
+    ]
+    assert {lease.message.url for lease in leases} == {"https://hooks.example/gateway"}
+    assert all(lease.message.document_id == result.document_id for lease in leases)
+
+
+class _AlwaysValid:
+    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+        return ValidationReport("test-rules", ())
+
+
+def test_valid_document_without_a_peppol_receiver_is_refused(docs: DocumentAPI) -> None:
+    # BIS validation normally catches this (PEPPOL-EN16931-R010/CL008); the gateway never relies on it.
+    data = invoice_data()
+    data["buyer"] = {**data["buyer"], "endpoint": {"value": "facturen@klant.example", "scheme": "EM"}}
+    submitter = _submitter(docs, validation=_AlwaysValid())
+    with pytest.raises(InvalidDocumentData, match="BT-49"):
+        _submit(submitter, data, key="no-receiver")
+    assert counts(docs) == (0, 0)
+    response = post_invoice(docs, data)
+    assert response.status_code == 422  # the real rules refuse it with the report
+    assert "PEPPOL-EN16931-CL008" in problem_of(response)["detail"]

@@ -1,0 +1,455 @@
+"""POST /as4 end to end: our sender -> the endpoint (in-process and over real loopback HTTP with uvicorn) ->
+receipt verified strictly, evidence and inbound document stored with its validation report; duplicates,
+not-served receivers, tampering, garbage, store failures and concurrent deliveries; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from as4_support import NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, select
+from sqlalchemy.engine import URL
+
+from gateway.api.app import create_app
+from gateway.as4 import PEPPOL_NOT_SERVICED, OutgoingMessage, build_user_message, read_signal, verify_receipt
+from gateway.as4.signals import load_signal, verify_signal_signature
+from gateway.bootstrap import Services
+from gateway.config import Settings
+from gateway.errors import StoreError
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
+from gateway.model.message import Direction, InboundStatus, SignalKind
+from gateway.services.ports import InboundQuery
+from gateway.services.receive import REJECTED_KEY_PREFIX
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store.tables import as4_messages, metadata
+from gateway.ubl import build_sbd
+from gateway.validation import ValidationEngine
+from tests.contract.store_databases import BACKENDS, PostgresServer, postgres_admin_url, postgres_required
+
+API_KEY = "as4-tests-key-0123456789abcdef"
+SOAP = "application/soap+xml"
+
+
+# --- databases --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _postgres_url() -> Iterator[URL]:
+    server = PostgresServer(postgres_admin_url())
+    problem = server.reachable()
+    if problem is not None:
+        server.dispose()
+        if postgres_required():
+            pytest.fail(f"PostgreSQL unreachable: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    url = server.create_database()
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        server.drop_database(url)
+        server.dispose()
+
+
+@pytest.fixture(scope="module")
+def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('as4') / 'gateway.db'}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def _stores() -> Iterator[dict[str, SQLDocumentStore]]:
+    stores: dict[str, SQLDocumentStore] = {}
+    yield stores
+    for s in stores.values():
+        s.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def sql_store(request: pytest.FixtureRequest, _stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
+    """An emptied, migrated store of the backend under test."""
+    backend = str(request.param)
+    if backend not in _stores:
+        url = request.getfixturevalue("_postgres_url" if backend == "postgresql" else "_sqlite_url")
+        _stores[backend] = SQLDocumentStore(make_engine(url))
+    s = _stores[backend]
+    with s.engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(delete(table))
+    return s
+
+
+class FlakyStore:
+    """The real store, switchable to "database down"."""
+
+    def __init__(self, inner: SQLDocumentStore) -> None:
+        self.inner = inner
+        self.down = False
+
+    def unit_of_work(self, *, read_only: bool = False) -> Any:
+        if self.down:
+            raise StoreError("begin transaction: OperationalError")
+        return self.inner.unit_of_work(read_only=read_only)
+
+    def close(self) -> None:
+        """The module fixture closes the real store."""
+
+
+# --- the application --------------------------------------------------------------------------------------
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+class UUIDs:
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+def settings_for(artefacts_dir: Path, cache: Path, **as4: Any) -> Settings:
+    return Settings.model_validate(
+        {
+            "artefacts": {"mirror": artefacts_dir, "cache_dir": cache},
+            "api": {"keys": [{"name": "t", "role": "admin", "key": API_KEY}]},
+            "as4": {"served": [str(RECEIVER)], "message_id_domain": "gw.test", **as4},
+        }
+    )
+
+
+def make_app(settings: Settings, store: Any, engine: ValidationEngine, *, identity: bool = True) -> FastAPI:
+    p = dev_pki()
+    services = Services(
+        settings=settings,
+        validation=engine,
+        store=store,
+        clock=FixedClock(),
+        ids=UUIDs(),
+        identity=p.receiver if identity else None,
+        trust=p.trust,
+        served=frozenset(ParticipantID.parse(s) for s in settings.as4.served),
+    )
+    return create_app(settings, services=services, warm=False)
+
+
+@pytest.fixture
+def store(sql_store: SQLDocumentStore) -> FlakyStore:
+    return FlakyStore(sql_store)
+
+
+@pytest.fixture
+def app(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> FastAPI:
+    return make_app(settings_for(artefacts_dir, tmp_path_factory.mktemp("cache")), store, validation_engine)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def make_message(
+    sbd: bytes | None = None, *, message_id: str | None = None, receiver: ParticipantID = RECEIVER
+) -> OutgoingMessage:
+    p = dev_pki()
+    return build_user_message(
+        sbd if sbd is not None else make_sbd(receiver=receiver, instance_id=str(uuid.uuid4())),
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=message_id or f"{uuid.uuid4()}@sender.test",
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+
+
+def error_of(body: bytes) -> tuple[str | None, list[tuple[str, str]]]:
+    """(RefToMessageId, [(code, detail)]) of a signed ebMS Error from our endpoint (signature checked)."""
+    root = load_signal({}, body)
+    assert verify_signal_signature(root) == dev_pki().receiver.certificate
+    _, ref, errors, receipt = read_signal(root)
+    assert receipt is None
+    return ref, errors
+
+
+def inbound_documents(store: FlakyStore) -> list[Any]:
+    with store.inner.unit_of_work(read_only=True) as uow:
+        return list(uow.inbound.search(InboundQuery(limit=500)).items)
+
+
+# --- in-process -------------------------------------------------------------------------------------------
+
+
+def official_example(artefacts_dir: Path) -> bytes:
+    return (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / "base-example.xml").read_bytes()
+
+
+def sbd_of(ubl: bytes) -> bytes:
+    return build_sbd(
+        ubl,
+        sender=SENDER,
+        receiver=RECEIVER,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+
+
+def test_message_gets_a_strict_receipt_and_a_validated_inbound_document(
+    client: TestClient, store: FlakyStore, artefacts_dir: Path
+) -> None:
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(SOAP)
+    verdict = verify_receipt(dict(response.headers), response.content, msg, trust=dev_pki().trust, at=NOW)
+    assert verdict.is_success, verdict.detail
+    [document] = inbound_documents(store)
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(msg.message_id, Direction.IN)
+        content = uow.inbound.get_content(document.id)
+    assert record is not None
+    assert record.request.body == msg.body  # byte-exact evidence
+    assert ("content-type", msg.headers["Content-Type"]) in record.request.headers
+    assert record.signal is not None
+    assert record.signal.kind is SignalKind.RECEIPT
+    assert record.signal.raw.body == response.content
+    assert record.document_id == document.id
+    assert document.as4_message_id == msg.message_id
+    assert document.receiver == RECEIVER
+    assert content is not None
+    assert content.validation_report is not None
+    # The real rule set ran on the business document (the official example is BIS-compliant).
+    assert content.body.lstrip().startswith(b"<Invoice") or b"<Invoice" in content.body[:300]
+    assert content.validation_report["rule_set"].startswith("peppol-bis-billing-3.0")
+    assert content.validation_report["valid"] is True
+    assert document.status is InboundStatus.VALID
+
+
+def test_invalid_business_document_still_gets_a_receipt(
+    client: TestClient, store: FlakyStore, artefacts_dir: Path
+) -> None:
+    good = official_example(artefacts_dir)
+    broken = good.replace(
+        b'<cbc:PayableAmount currencyID="EUR">', b'<cbc:PayableAmount currencyID="EUR">1', 1
+    )
+    assert broken != good
+    sbd = sbd_of(broken)
+    msg = make_message(sbd)
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert verify_receipt(dict(response.headers), response.content, msg).is_success
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.INVALID
+    assert document.status_reason is not None
+    assert "BR-CO-16" in document.status_reason
+
+
+def test_duplicate_message_id_returns_the_original_receipt_and_stores_one_document(
+    client: TestClient, store: FlakyStore
+) -> None:
+    msg = make_message()
+    first = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    second = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert second.status_code == 200
+    assert second.content == first.content
+    assert verify_receipt(dict(second.headers), second.content, msg).is_success
+    assert len(inbound_documents(store)) == 1
+
+
+def test_not_served_receiver_gets_ebms_0004_not_serviced(client: TestClient, store: FlakyStore) -> None:
+    msg = make_message(receiver=ParticipantID.parse("0208:0739484052"))
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200
+    ref, errors = error_of(response.content)
+    assert ref == msg.message_id
+    assert errors == [("EBMS:0004", PEPPOL_NOT_SERVICED)]
+    assert inbound_documents(store) == []
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        (
+            lambda b: b.replace(b"0088:7300010000002</eb:Property>", b"0088:7300010000003</eb:Property>", 1),
+            "0101",
+        ),
+        (lambda b: b.replace(b"POP000001</eb:PartyId>", b"POP000003</eb:PartyId>", 1), "0101"),
+        (lambda b: b[:-200] + bytes([b[-200] ^ 1]) + b[-199:], "0102"),
+    ],
+    ids=["final-recipient", "from-party", "ciphertext"],
+)
+def test_tampered_messages_get_the_right_code_and_their_bytes_are_kept(
+    client: TestClient, store: FlakyStore, tamper: Any, code: str
+) -> None:
+    msg = make_message()
+    body = tamper(msg.body)
+    assert body != msg.body
+    response = client.post("/as4", content=body, headers=dict(msg.headers))
+    assert response.status_code == 200
+    ref, errors = error_of(response.content)
+    assert [c for c, _ in errors] == [f"EBMS:{code}"]
+    assert ref == msg.message_id
+    with store.inner.unit_of_work(read_only=True) as uow:
+        assert uow.messages.get(msg.message_id, Direction.IN) is None  # never under the claimed id
+    assert _rejected_bodies(store) == [body]
+    assert inbound_documents(store) == []
+
+
+def _rejected_bodies(store: FlakyStore) -> list[bytes]:
+    t = as4_messages
+    with store.inner.engine.connect() as connection:
+        rows = connection.execute(
+            select(t.c.request_body).where(t.c.message_id.startswith(REJECTED_KEY_PREFIX))
+        ).all()
+    return [bytes(r.request_body) for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({"Content-Type": "text/plain"}, b"hello"),
+        ({"Content-Type": "multipart/related; boundary=x"}, b"--x\r\n\r\n<a/>\r\n--x--"),
+        ({"Content-Type": SOAP}, b"<!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;</x>"),
+        ({}, b""),
+        ({"Content-Type": SOAP}, bytes(range(256)) * 8),
+    ],
+    ids=["text", "mime-without-soap", "dtd", "empty", "binary"],
+)
+def test_garbage_gets_a_signed_error_never_a_5xx(
+    client: TestClient, store: FlakyStore, headers: dict[str, str], body: bytes
+) -> None:
+    response = client.post("/as4", content=body, headers=headers)
+    assert response.status_code == 200
+    _, errors = error_of(response.content)
+    assert len(errors) == 1
+    assert errors[0][0].startswith("EBMS:")
+    assert _rejected_bodies(store) == [body]
+
+
+def test_store_down_answers_503_without_a_receipt(client: TestClient, store: FlakyStore) -> None:
+    msg = make_message()
+    store.down = True
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    store.down = False
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "30"
+    assert b"Receipt" not in response.content
+    assert inbound_documents(store) == []
+    # The sender's resend then succeeds.
+    again = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert verify_receipt(dict(again.headers), again.content, msg).is_success
+
+
+def test_without_a_key_as4_answers_503(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine, identity=False)
+    msg = make_message()
+    with TestClient(app) as c:
+        response = c.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_oversized_body_gets_invalid_header(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    app = make_app(settings_for(artefacts_dir, tmp_path, max_message_bytes=4096), store, validation_engine)
+    msg = make_message()
+    assert len(msg.body) > 4096
+    with TestClient(app) as c:
+        response = c.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200
+    _, errors = error_of(response.content)
+    assert [c for c, _ in errors] == ["EBMS:0009"]
+    assert inbound_documents(store) == []
+
+
+def test_as4_route_needs_no_api_key_but_v1_still_does(client: TestClient) -> None:
+    assert client.post("/v1/validate", content=b"<x/>").status_code == 401
+    assert client.post("/as4", content=b"<x/>", headers={"Content-Type": SOAP}).status_code == 200
+
+
+# --- over real HTTP ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` with uvicorn on 127.0.0.1 (ephemeral port) in a thread; yield the /as4 URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            threading.Event().wait(0.01)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}/as4"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_over_loopback_http(app: FastAPI, store: FlakyStore) -> None:
+    msg = make_message()
+    other = make_message(receiver=ParticipantID.parse("0208:0739484052"))
+    with serve(app) as url, httpx.Client(timeout=60) as http:
+        first = http.post(url, content=msg.body, headers=dict(msg.headers))
+        again = http.post(url, content=msg.body, headers=dict(msg.headers))
+        refused = http.post(url, content=other.body, headers=dict(other.headers))
+        garbage = http.post(url, content=b"\x00garbage", headers={"Content-Type": "multipart/related"})
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith(SOAP)
+    assert verify_receipt(dict(first.headers), first.content, msg, trust=dev_pki().trust, at=NOW).is_success
+    assert again.content == first.content
+    assert error_of(refused.content)[1] == [("EBMS:0004", PEPPOL_NOT_SERVICED)]
+    assert garbage.status_code == 200
+    assert error_of(garbage.content)[1][0][0] == "EBMS:0009"
+    [document] = inbound_documents(store)
+    assert document.as4_message_id == msg.message_id
+
+
+def test_concurrent_deliveries_of_one_message_create_one_document(app: FastAPI, store: FlakyStore) -> None:
+    msg = make_message()
+    barrier = threading.Barrier(4)
+
+    def deliver(url: str) -> httpx.Response:
+        with httpx.Client(timeout=120) as http:
+            barrier.wait()
+            return http.post(url, content=msg.body, headers=dict(msg.headers))
+
+    with serve(app) as url, ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(deliver, [url] * 4))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1  # everyone got the one stored receipt
+    assert verify_receipt(dict(responses[0].headers), responses[0].content, msg).is_success
+    [document] = inbound_documents(store)
+    assert document.as4_message_id == msg.message_id

@@ -1,0 +1,443 @@
+"""Delivery over real HTTP on loopback: the worker's recipe against a correct AS4 receiver with injected
+faults, on SQLite and PostgreSQL. Retries must resend byte-identical bodies with the same MessageId."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from as4_support import NOW, RECEIVER, dev_pki
+from cryptography.hazmat.primitives import serialization
+from delivery_support import (
+    ReceiverAP,
+    SettableClock,
+    UUIDs,
+    queue_document,
+    receiver_ap,
+    serve,
+    write_directory,
+)
+from sqlalchemy import delete
+from sqlalchemy.engine import URL
+
+from gateway.as4 import EbmsError
+from gateway.model import ParticipantID
+from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
+from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store.tables import metadata
+from gateway.transport.directory import LocalDirectory, load_directory
+from gateway.transport.http import HTTPAS4Transport
+from gateway.worker import BackoffPolicy
+from gateway.worker.loop import DeliveryWorker, WorkerStats
+from tests.contract.store_databases import BACKENDS, PostgresServer, postgres_admin_url, postgres_required
+
+WEBHOOK = "https://erp.example.be/hooks/peppol"
+T = TypeVar("T")
+SEND_TIMEOUT = 2.0
+
+# --- databases --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def _postgres_url() -> Iterator[URL]:
+    server = PostgresServer(postgres_admin_url())
+    problem = server.reachable()
+    if problem is not None:
+        server.dispose()
+        if postgres_required():
+            pytest.fail(f"PostgreSQL unreachable: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    url = server.create_database()
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        server.drop_database(url)
+        server.dispose()
+
+
+@pytest.fixture(scope="module")
+def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('delivery') / 'gateway.db'}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def _stores() -> Iterator[dict[str, SQLDocumentStore]]:
+    stores: dict[str, SQLDocumentStore] = {}
+    yield stores
+    for s in stores.values():
+        s.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, _stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
+    """An emptied, migrated store of the backend under test."""
+    backend = str(request.param)
+    if backend not in _stores:
+        url = request.getfixturevalue("_postgres_url" if backend == "postgresql" else "_sqlite_url")
+        _stores[backend] = SQLDocumentStore(make_engine(url))
+    s = _stores[backend]
+    with s.engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(delete(table))
+    return s
+
+
+# --- the sending side -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sender:
+    """Our gateway's delivery side, one worker round per ``round()`` call (each in its own event loop)."""
+
+    store: SQLDocumentStore
+    directory: LocalDirectory
+    clock: SettableClock = field(default_factory=SettableClock)
+    max_attempts: int = 3
+    jitter: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def round(self) -> list[DeliveryResult]:
+        async def go(worker: DeliveryWorker) -> list[DeliveryResult]:
+            results = await worker.run_batch()
+            assert all(isinstance(r, DeliveryResult) for r in results), results
+            return [r for r in results if isinstance(r, DeliveryResult)]
+
+        return self.with_worker(go)
+
+    def run(self, **kw: Any) -> WorkerStats:
+        async def go(worker: DeliveryWorker) -> WorkerStats:
+            return await worker.run(**kw)
+
+        return self.with_worker(go)
+
+    def with_worker(self, use: Callable[[DeliveryWorker], Awaitable[T]], batch_size: int = 10) -> T:
+        async def go() -> T:
+            async with HTTPAS4Transport(connect_timeout=2.0, send_timeout=SEND_TIMEOUT) as transport:
+                deliverer = Deliverer(
+                    store=self.store,
+                    resolver=self.directory,
+                    transport=transport,
+                    identity=dev_pki().sender,
+                    trust=dev_pki().trust,
+                    clock=self.clock,
+                    ids=UUIDs(),
+                    retry=BackoffPolicy(
+                        base=timedelta(seconds=30), cap=timedelta(minutes=5), max_attempts=self.max_attempts
+                    ),
+                    jitter=self.jitter.random,
+                    settings=DeliverySettings(
+                        message_id_domain="gw.test", lease_for=timedelta(minutes=5), webhook_url=WEBHOOK
+                    ),
+                )
+                worker = DeliveryWorker(
+                    deliverer,
+                    store=self.store,
+                    clock=self.clock,
+                    ids=UUIDs(),
+                    lease_for=timedelta(minutes=5),
+                    batch_size=batch_size,
+                )
+                return await use(worker)
+
+        return asyncio.run(go())
+
+    def document(self, document_id: str) -> OutboundDocument:
+        with self.store.unit_of_work(read_only=True) as uow:
+            document = uow.outbound.get(document_id)
+        assert document is not None
+        return document
+
+    def wait_until_due(self, document_id: str) -> None:
+        """Move the clock to the document's next attempt."""
+        due = self.document(document_id).next_attempt_at
+        assert due is not None
+        self.clock.current = due
+
+
+@pytest.fixture
+def receiver() -> ReceiverAP:
+    return receiver_ap()
+
+
+@pytest.fixture
+def url(receiver: ReceiverAP) -> Iterator[str]:
+    with serve(receiver) as u:
+        yield u
+
+
+@pytest.fixture
+def sender(store: SQLDocumentStore, url: str, tmp_path: Path) -> Sender:
+    return Sender(store, load_directory(write_directory(tmp_path / "directory.json", url)))
+
+
+def events(store: SQLDocumentStore, document_id: str) -> list[DeliveryEvent]:
+    with store.unit_of_work(read_only=True) as uow:
+        return [e.event for e in uow.outbound.timeline(document_id)]
+
+
+# --- tests --------------------------------------------------------------------------------------------------
+
+
+def test_a_valid_receipt_delivers_and_the_exact_exchange_is_kept_as_evidence(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    doc_id = queue_document(sender.store, number="INV-2026-0001")
+    (result,) = sender.round()
+
+    assert result.status is DeliveryStatus.DELIVERED
+    document = sender.document(doc_id)
+    assert document.status is DeliveryStatus.DELIVERED
+    assert document.attempts == 1
+    assert events(sender.store, doc_id) == [
+        DeliveryEvent.SUBMITTED,
+        DeliveryEvent.SEND_STARTED,
+        DeliveryEvent.RECEIPT_RECEIVED,
+    ]
+    (request,) = receiver.requests
+    assert receiver.delivered == [document.as4_message_id]
+    with sender.store.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(document.as4_message_id or "", Direction.OUT)
+        assert uow.jobs.get(doc_id) is None  # final: the job is gone
+    assert record is not None
+    assert record.document_id == doc_id
+    assert record.request.body == request.body  # the bytes sent are the bytes the receiver got
+    assert record.signal is not None
+    assert record.signal.kind is SignalKind.RECEIPT
+    assert record.signal.raw.body == receiver.receipts[record.message_id]  # the signed receipt, verbatim
+    assert record.signal.receipt_summary is not None
+    assert record.signal.receipt_summary["valid"] is True
+    assert record.signal.receipt_summary["ref_to_message_id"] == record.message_id
+    # SBDH per the sender checklist (peppol-as4.md §13): C1 country, fresh instance id, seller -> buyer.
+    assert request.incoming is not None
+    sbdh = request.incoming.sbdh
+    assert (sbdh.country_c1, sbdh.sender, sbdh.receiver) == ("BE", document.sender, RECEIVER)
+    assert sbdh.instance_id == record.sbdh_instance_id
+    assert record.message_id.endswith("@gw.test")
+
+
+def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Sender) -> None:
+    doc_id = queue_document(sender.store, number="INV-WEBHOOK-1")
+    sender.round()
+    with sender.store.unit_of_work() as uow:
+        leased = uow.outbox.lease(
+            now=NOW + timedelta(days=1), limit=10, lease_for=timedelta(minutes=1), token="t"
+        )
+    order = ["sending", "delivered"]
+    payloads = sorted((w.message.payload for w in leased), key=lambda p: order.index(str(p["new_status"])))
+    assert [(p["old_status"], p["new_status"]) for p in payloads] == [
+        ("accepted", "sending"),
+        ("sending", "delivered"),
+    ]
+    assert {w.message.url for w in leased} == {WEBHOOK}
+    assert all(p["document_id"] == doc_id and p["document_number"] == "INV-WEBHOOK-1" for p in payloads)
+    assert payloads[1]["reason"] is None
+    assert payloads[1]["at"] == NOW.isoformat()
+
+
+RETRYABLE_FAULTS = [
+    pytest.param("sleep:4", "transport:", id="receiver-times-out"),
+    pytest.param("500", "no-signal: HTTP 500", id="http-500-without-signal"),
+    pytest.param("reset", "transport:", id="connection-reset"),
+    pytest.param(
+        "wrong-signer", "invalid-receipt: receipt not signed with the certificate", id="wrong-signer"
+    ),
+    pytest.param("tampered-nri", "invalid-receipt: NonRepudiationInformation differs", id="tampered-nri"),
+    pytest.param("error:EBMS:0202", "ebms-error: EBMS:0202", id="retryable-ebms-error"),
+]
+
+
+@pytest.mark.parametrize(("fault", "reason"), RETRYABLE_FAULTS)
+def test_a_retryable_fault_is_retried_with_the_same_bytes_then_delivered(
+    sender: Sender, receiver: ReceiverAP, fault: str, reason: str
+) -> None:
+    receiver.script.append(fault)
+    doc_id = queue_document(sender.store)
+
+    (first,) = sender.round()
+    assert first.status is DeliveryStatus.RETRYING
+    document = sender.document(doc_id)
+    assert document.status is DeliveryStatus.RETRYING
+    assert document.status_reason is not None
+    assert document.status_reason.startswith(reason)
+    assert document.next_attempt_at is not None
+    # Exponential backoff with jitter: at least the base (30 s), at most the first ceiling.
+    assert timedelta(seconds=30) <= document.next_attempt_at - NOW <= timedelta(seconds=30)
+    assert sender.round() == []  # not due yet
+
+    sender.wait_until_due(doc_id)
+    (second,) = sender.round()
+    assert second.status is DeliveryStatus.DELIVERED
+    document = sender.document(doc_id)
+    assert document.status is DeliveryStatus.DELIVERED
+    assert document.attempts == 2
+    bodies = [r.body for r in receiver.requests]
+    assert len(bodies) == 2
+    assert bodies[0] == bodies[1]  # same MessageId, same digests (AS4 1.0 §3.2)
+    assert receiver.delivered == [document.as4_message_id]  # handed to the receiver's back end once
+    with sender.store.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(document.as4_message_id or "", Direction.OUT)
+    assert record is not None
+    assert record.request.body == bodies[0]
+    assert record.signal is not None
+    assert record.signal.kind is SignalKind.RECEIPT
+    assert record.signal.receipt_summary is not None
+    assert record.signal.receipt_summary["valid"] is True  # the good receipt replaced the bad one
+
+
+def test_attempts_stop_at_the_limit_with_the_last_error_as_reason(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    receiver.script.extend(["500", "500", "500", "ok"])
+    doc_id = queue_document(sender.store)
+    statuses = []
+    for _ in range(3):
+        (result,) = sender.round()
+        statuses.append(result.status)
+        if result.status is DeliveryStatus.RETRYING:
+            sender.wait_until_due(doc_id)
+    assert statuses == [DeliveryStatus.RETRYING, DeliveryStatus.RETRYING, DeliveryStatus.FAILED]
+    document = sender.document(doc_id)
+    assert document.status_reason is not None
+    assert document.status_reason.startswith("retries-exhausted after 3 attempts; last: no-signal: HTTP 500")
+    assert events(sender.store, doc_id)[-1] is DeliveryEvent.RETRIES_EXHAUSTED
+    assert len({r.body for r in receiver.requests}) == 1  # three identical requests
+    assert len(receiver.requests) == 3
+    sender.clock.advance(days=1)
+    assert sender.round() == []  # nothing left queued
+
+
+@pytest.mark.parametrize(
+    ("served", "script", "expected"),
+    [
+        pytest.param(
+            frozenset({ParticipantID.parse("0208:0000000097")}),
+            "ok",
+            "ebms-error: EBMS:0004 PEPPOL:NOT_SERVICED",
+            id="not-serviced",
+        ),
+        pytest.param(None, "error:EBMS:0101", "ebms-error: EBMS:0101", id="failed-authentication"),
+    ],
+)
+def test_a_non_retryable_ebms_error_fails_at_once(
+    sender: Sender, receiver: ReceiverAP, served: frozenset[ParticipantID] | None, script: str, expected: str
+) -> None:
+    receiver.served = served
+    receiver.script.append(script)
+    doc_id = queue_document(sender.store)
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.FAILED
+    document = sender.document(doc_id)
+    assert document.status_reason is not None
+    assert document.status_reason.startswith(expected)
+    assert events(sender.store, doc_id)[-1] is DeliveryEvent.PERMANENT_FAILURE
+    assert len(receiver.requests) == 1
+    with sender.store.unit_of_work(read_only=True) as uow:
+        assert uow.jobs.get(doc_id) is None
+        record = uow.messages.get(document.as4_message_id or "", Direction.OUT)
+    assert record is not None
+    assert record.signal is not None
+    assert record.signal.kind is SignalKind.ERROR  # the error signal is the evidence
+    assert record.signal.ebms_error_code == expected.split()[1]
+
+
+def test_an_untrusted_receiver_certificate_fails_before_anything_is_built_or_sent(
+    store: SQLDocumentStore, receiver: ReceiverAP, url: str, tmp_path: Path
+) -> None:
+    rogue_pem = dev_pki().rogue.certificate.public_bytes(serialization.Encoding.PEM)
+    sender = Sender(
+        store, load_directory(write_directory(tmp_path / "d.json", url, certificate_pem=rogue_pem))
+    )
+    doc_id = queue_document(store)
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.FAILED
+    document = sender.document(doc_id)
+    assert document.status_reason is not None
+    assert document.status_reason.startswith("receiver-certificate-rejected: ")
+    assert document.as4_message_id is None  # nothing was stored...
+    assert receiver.requests == []  # ...or sent
+    assert events(store, doc_id) == [DeliveryEvent.SUBMITTED, DeliveryEvent.PERMANENT_FAILURE]
+
+
+def test_an_unknown_participant_fails_at_once(sender: Sender, receiver: ReceiverAP) -> None:
+    doc_id = queue_document(sender.store, receiver=ParticipantID.parse("0208:0000000097"))
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.FAILED
+    document = sender.document(doc_id)
+    assert document.status_reason is not None
+    assert document.status_reason.startswith("receiver-not-registered: participant 0208:0000000097")
+    assert receiver.requests == []
+
+
+def test_a_duplicate_error_after_a_lost_response_counts_as_probably_delivered(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    receiver.duplicates = "error"  # phase4 >= 4.5: EBMS:4001 for a MessageId seen before
+    receiver.script.append("lost")  # accepted, receipt lost on the way back
+    doc_id = queue_document(sender.store)
+    (first,) = sender.round()
+    assert first.status is DeliveryStatus.RETRYING
+    sender.wait_until_due(doc_id)
+    (second,) = sender.round()
+    assert second.status is DeliveryStatus.DELIVERED
+    document = sender.document(doc_id)
+    assert document.status_reason is not None
+    assert document.status_reason.startswith("probably-delivered: ")
+    assert EbmsError.DUPLICATE_DETECTED.code in document.status_reason
+    assert receiver.delivered == [document.as4_message_id]
+    with sender.store.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(document.as4_message_id or "", Direction.OUT)
+        timeline = uow.outbound.timeline(doc_id)
+    assert record is not None
+    assert record.signal is not None
+    assert record.signal.kind is SignalKind.ERROR
+    assert record.signal.ebms_error_code == "EBMS:4001"
+    assert timeline[-1].detail is not None
+    assert timeline[-1].detail["probably_delivered"] is True
+
+
+def test_a_duplicate_receipt_after_a_lost_response_is_a_plain_delivery(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    receiver.script.append("lost")  # Holodeck style: the original receipt is sent again
+    doc_id = queue_document(sender.store)
+    sender.round()
+    sender.wait_until_due(doc_id)
+    (second,) = sender.round()
+    assert second.status is DeliveryStatus.DELIVERED
+    assert sender.document(doc_id).status_reason is None
+    assert len(receiver.requests) == 2
+    assert receiver.requests[0].body == receiver.requests[1].body
+
+
+def test_a_refused_connection_is_retried(store: SQLDocumentStore, tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = Sender(
+        store, load_directory(write_directory(tmp_path / "d.json", f"http://127.0.0.1:{port}/as4"))
+    )
+    doc_id = queue_document(store)
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.RETRYING
+    assert (sender.document(doc_id).status_reason or "").startswith("transport: POST http://127.0.0.1")
+    assert "ConnectError" in (sender.document(doc_id).status_reason or "")
+
+
+def test_the_worker_run_honours_max_jobs_and_once(sender: Sender, receiver: ReceiverAP) -> None:
+    ids = [queue_document(sender.store) for _ in range(3)]
+    stats = sender.with_worker(lambda worker: worker.run(max_jobs=2), batch_size=10)
+    assert (stats.processed, dict(stats.by_status)) == (2, {"delivered": 2})
+    stats = sender.run(once=True)  # the remaining one, then nothing is due: return instead of polling
+    assert (stats.processed, stats.errors) == (1, 0)
+    assert {sender.document(i).status for i in ids} == {DeliveryStatus.DELIVERED}
+    assert len(receiver.delivered) == 3

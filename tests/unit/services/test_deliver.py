@@ -1,0 +1,391 @@
+"""The delivery recipe with an in-process receiver (no sockets): crash points, lease take-over, the
+attempt-limit guard, discovery failures and the pure judgement of answers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from as4_support import NOW, RECEIVER, dev_pki, make_message, receive
+from delivery_support import (
+    RESET,
+    ReceiverAP,
+    SettableClock,
+    UUIDs,
+    directory_json,
+    queue_document,
+    receiver_ap,
+)
+
+from gateway.as4 import EbmsError, ReceiptVerdict, SendOutcome, build_error, build_receipt, verify_receipt
+from gateway.as4.restore import restore_outgoing, signal_signed_by_receiver
+from gateway.errors import DiscoveryError, LocalProtocolError, TransportError
+from gateway.model import DocumentTypeID, ParticipantID, ProcessID
+from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument
+from gateway.services.deliver import (
+    CRASH_ALLOWANCE,
+    Deliverer,
+    DeliveryResult,
+    DeliverySettings,
+    HTTPResponse,
+)
+from gateway.services.delivery_outcome import AttemptResult, is_duplicate_error, judge_response
+from gateway.services.discovery import Endpoint
+from gateway.services.ports import DeliveryLease
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.transport.directory import LocalDirectory, parse_directory
+from gateway.worker import BackoffPolicy
+
+LEASE = timedelta(minutes=5)
+URL = "https://receiver.test/as4"
+
+
+class ProcessDied(Exception):
+    """Stands for the worker process dying at this point (nothing after it runs)."""
+
+
+@dataclass
+class InProcessTransport:
+    """Hands the request to the receiver directly; can die before or after the receiver saw it."""
+
+    receiver: ReceiverAP
+    die_before: int = 0  # the next n calls die before sending
+    die_after: int = 0  # the next n calls die after the receiver answered (response lost)
+    on_send: Callable[[], Any] | None = None
+    bodies: list[bytes] = field(default_factory=list)
+
+    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> HTTPResponse:
+        assert url == URL
+        if self.die_before:
+            self.die_before -= 1
+            raise ProcessDied("before send")
+        if self.on_send is not None:
+            hook, self.on_send = self.on_send, None
+            await hook()
+        self.bodies.append(body)
+        answer = self.receiver.handle(dict(headers), body)
+        if self.die_after:
+            self.die_after -= 1
+            raise ProcessDied("after the receipt arrived")
+        if answer is RESET:
+            raise TransportError("connection reset")
+        return HTTPResponse(answer.status, tuple(answer.headers.items()), answer.body)
+
+
+class FailingResolver:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def resolve(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
+        raise self.error
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    upgrade_database(url)
+    s = SQLDocumentStore(make_engine(url))
+    yield s
+    s.close()
+
+
+@dataclass
+class Rig:
+    store: SQLDocumentStore
+    receiver: ReceiverAP
+    transport: InProcessTransport
+    clock: SettableClock = field(default_factory=SettableClock)
+    directory: Any = None
+    max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        self.directory = self.directory or parse_directory(directory_json(URL), base_dir=Path("."))
+
+    def deliverer(self) -> Deliverer:
+        return Deliverer(
+            store=self.store,
+            resolver=self.directory,
+            transport=self.transport,
+            identity=dev_pki().sender,
+            trust=dev_pki().trust,
+            clock=self.clock,
+            ids=UUIDs(),
+            retry=BackoffPolicy(base=timedelta(seconds=10), max_attempts=self.max_attempts),
+            jitter=random.Random(1).random,
+            settings=DeliverySettings(message_id_domain="unit.test", lease_for=LEASE),
+        )
+
+    def lease(self, token: str) -> list[DeliveryLease]:
+        with self.store.unit_of_work() as uow:
+            leases = uow.jobs.lease(now=self.clock.now(), limit=10, lease_for=LEASE, token=token)
+            uow.commit()
+        return leases
+
+    def deliver(self, lease: DeliveryLease) -> DeliveryResult:
+        return asyncio.run(self.deliverer().deliver_one(lease))
+
+    def document(self, document_id: str) -> OutboundDocument:
+        with self.store.unit_of_work(read_only=True) as uow:
+            document = uow.outbound.get(document_id)
+        assert document is not None
+        return document
+
+
+@pytest.fixture
+def rig(store: SQLDocumentStore) -> Rig:
+    receiver = receiver_ap()
+    return Rig(store, receiver, InProcessTransport(receiver))
+
+
+def test_crash_before_the_message_is_stored_leaves_an_accepted_document_that_is_rebuilt(rig: Rig) -> None:
+    doc_id = queue_document(rig.store)
+    rig.directory, working = FailingResolver(ProcessDied("while resolving")), rig.directory
+    (lease,) = rig.lease("w1")
+    with pytest.raises(ProcessDied):
+        rig.deliver(lease)
+    assert rig.document(doc_id).status is DeliveryStatus.ACCEPTED
+    assert rig.document(doc_id).as4_message_id is None
+
+    rig.directory = working
+    assert rig.lease("w2") == []  # the dead worker's lease still runs
+    rig.clock.advance(minutes=6)
+    (lease,) = rig.lease("w2")
+    assert lease.attempts == 2
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    assert rig.receiver.delivered == [rig.document(doc_id).as4_message_id]
+
+
+def test_crash_after_storing_before_sending_resends_the_stored_bytes(rig: Rig) -> None:
+    doc_id = queue_document(rig.store)
+    rig.transport.die_before = 1
+    (lease,) = rig.lease("w1")
+    with pytest.raises(ProcessDied):
+        rig.deliver(lease)
+    document = rig.document(doc_id)
+    assert document.status is DeliveryStatus.SENDING  # committed before the send
+    with rig.store.unit_of_work(read_only=True) as uow:
+        stored = uow.messages.get(document.as4_message_id or "", Direction.OUT)
+    assert stored is not None
+    assert rig.receiver.requests == []
+
+    rig.clock.advance(minutes=6)
+    (lease,) = rig.lease("w2")
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    assert rig.transport.bodies == [stored.request.body]
+    assert rig.document(doc_id).as4_message_id == stored.message_id
+    assert rig.document(doc_id).attempts == 2
+
+
+@pytest.mark.parametrize("duplicates", ["receipt", "error"])
+def test_crash_after_the_receipt_before_the_status_change_ends_delivered_once(
+    rig: Rig, duplicates: str
+) -> None:
+    rig.receiver.duplicates = duplicates
+    doc_id = queue_document(rig.store)
+    rig.transport.die_after = 1
+    (lease,) = rig.lease("w1")
+    with pytest.raises(ProcessDied):
+        rig.deliver(lease)
+    assert rig.document(doc_id).status is DeliveryStatus.SENDING
+    assert len(rig.receiver.delivered) == 1  # the receiver has it; we do not know yet
+
+    rig.clock.advance(minutes=6)
+    (lease,) = rig.lease("w2")
+    result = rig.deliver(lease)
+    assert result.status is DeliveryStatus.DELIVERED
+    assert rig.receiver.delivered == [rig.document(doc_id).as4_message_id]
+    assert rig.transport.bodies[0] == rig.transport.bodies[1]
+    reason = rig.document(doc_id).status_reason
+    assert (reason is None) if duplicates == "receipt" else (reason or "").startswith("probably-delivered")
+
+
+def test_a_worker_whose_lease_was_taken_over_records_nothing(rig: Rig) -> None:
+    doc_id = queue_document(rig.store)
+    (slow,) = rig.lease("slow")
+    other = InProcessTransport(rig.receiver)
+
+    async def take_over() -> None:
+        # While "slow" waits for its answer, its lease expires and another worker delivers the document.
+        rig.clock.advance(minutes=6)
+        (lease,) = rig.lease("fast")
+        fast = rig.deliverer()
+        fast._transport = other
+        assert (await fast.deliver_one(lease)).status is DeliveryStatus.DELIVERED
+
+    rig.transport.on_send = take_over
+    result = rig.deliver(slow)
+    assert result.event is None  # nothing applied by the slow worker
+    assert rig.document(doc_id).status is DeliveryStatus.DELIVERED
+    assert rig.transport.bodies == other.bodies  # both sent the same bytes
+    assert rig.receiver.delivered == [rig.document(doc_id).as4_message_id]
+    with rig.store.unit_of_work(read_only=True) as uow:
+        events = [e.event for e in uow.outbound.timeline(doc_id)]
+    assert events.count(DeliveryEvent.RECEIPT_RECEIVED) == 1
+
+
+def test_a_document_that_keeps_killing_its_worker_ends_failed(rig: Rig) -> None:
+    doc_id = queue_document(rig.store)
+    for attempt in range(1, rig.max_attempts + CRASH_ALLOWANCE + 1):
+        rig.transport.die_before = 1
+        (lease,) = rig.lease(f"w{attempt}")
+        with pytest.raises(ProcessDied):
+            rig.deliver(lease)
+        rig.clock.advance(minutes=6)
+    (lease,) = rig.lease("last")
+    result = rig.deliver(lease)
+    assert result.status is DeliveryStatus.FAILED
+    assert (rig.document(doc_id).status_reason or "").startswith("retries-exhausted: ")
+    assert rig.lease("after") == []
+
+
+def test_an_unreachable_directory_is_retried(rig: Rig) -> None:
+    doc_id = queue_document(rig.store)
+    rig.directory = FailingResolver(DiscoveryError("SMP timed out"))
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.RETRYING
+    document = rig.document(doc_id)
+    assert document.status_reason == "discovery-failed: SMP timed out"
+    assert document.next_attempt_at is not None
+    assert document.next_attempt_at >= NOW + timedelta(seconds=10)
+
+
+def test_a_document_whose_payload_cannot_be_wrapped_fails_at_once(rig: Rig) -> None:
+    doc_id = queue_document(rig.store, body=b"<NotAnInvoice xmlns='urn:x'/>")
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.FAILED
+    assert (rig.document(doc_id).status_reason or "").startswith("cannot-build-message: ")
+    assert rig.transport.bodies == []
+
+
+def test_a_stale_job_of_a_final_document_is_dropped(rig: Rig) -> None:
+    doc_id = queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    with rig.store.unit_of_work() as uow:
+        uow.jobs.enqueue(doc_id, due_at=NOW)  # e.g. a duplicated enqueue
+        uow.commit()
+    rig.clock.advance(minutes=1)
+    (lease,) = rig.lease("w2")
+    result = rig.deliver(lease)
+    assert (result.status, result.event) == (DeliveryStatus.DELIVERED, None)
+    assert len(rig.transport.bodies) == 1
+    assert rig.lease("w3") == []
+
+
+# --- restoring the sent message --------------------------------------------------------------------------
+
+
+def test_a_restored_message_verifies_the_receipt_like_the_original() -> None:
+    original = make_message()
+    restored = restore_outgoing(tuple(original.headers.items()), original.body, instance_id="inst-1")
+    assert restored.message_id == original.message_id
+    assert restored.receiver_certificate == original.receiver_certificate
+    assert restored.payload_content_id == original.payload_content_id
+    assert restored.signed_references == original.signed_references
+    receipt = build_receipt(
+        receive(dict(original.headers), original.body),
+        key=dev_pki().receiver,
+        message_id="r-1",
+        timestamp=NOW,
+    )
+    verdict = verify_receipt({}, receipt, restored, trust=dev_pki().trust, at=NOW)
+    assert verdict.is_success
+
+
+def test_restoring_bytes_we_did_not_build_is_refused() -> None:
+    with pytest.raises(LocalProtocolError):
+        restore_outgoing({"Content-Type": "multipart/related; boundary=x"}, b"--x\r\n\r\n<a/>\r\n--x--\r\n")
+
+
+def test_only_errors_signed_by_the_receiver_count_as_authentic() -> None:
+    outgoing = make_message()
+    p = dev_pki()
+    signed = build_error(
+        outgoing.message_id, EbmsError.DUPLICATE_DETECTED, key=p.receiver, message_id="e", timestamp=NOW
+    )
+    forged = build_error(
+        outgoing.message_id, EbmsError.DUPLICATE_DETECTED, key=p.sender, message_id="e", timestamp=NOW
+    )
+    assert signal_signed_by_receiver({}, signed, outgoing, trust=p.trust, at=NOW)
+    assert not signal_signed_by_receiver({}, forged, outgoing, trust=p.trust, at=NOW)
+    assert not signal_signed_by_receiver({}, b"<not-a-signal/>", outgoing)
+
+
+# --- judging answers (pure) --------------------------------------------------------------------------------
+
+
+def error_verdict(code: str, text: str) -> ReceiptVerdict:
+    return ReceiptVerdict(
+        SendOutcome.AS4_ERROR_MESSAGE_RECEIVED, EbmsError.from_code(code), "sig", "msg", text, ((code, text),)
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "duplicate"),
+    [
+        ("EBMS:4001", "", True),
+        ("EBMS:0004", "Duplicate message id", True),  # phase4 before 4.5.0
+        ("EBMS:0004", "PEPPOL:NOT_SERVICED", False),
+        ("EBMS:0202", "duplicate", False),
+    ],
+)
+def test_duplicate_errors_are_recognised(code: str, text: str, duplicate: bool) -> None:
+    assert is_duplicate_error(error_verdict(code, text)) is duplicate
+
+
+@pytest.mark.parametrize(
+    ("previously_sent", "authentic", "result"),
+    [
+        (True, True, AttemptResult.DELIVERED),  # lost response: probably delivered
+        (True, False, AttemptResult.RETRY),  # unauthenticated claim: neither delivered nor failed
+        (False, True, AttemptResult.GIVE_UP),  # never sent before: our ids clash at the receiver
+    ],
+)
+def test_a_duplicate_error_is_judged_by_history_and_authenticity(
+    previously_sent: bool, authentic: bool, result: AttemptResult
+) -> None:
+    judged = judge_response(
+        200,
+        (),
+        b"<x/>",
+        error_verdict("EBMS:4001", "dup"),
+        at=NOW,
+        previously_sent=previously_sent,
+        duplicate_authentic=authentic,
+    )
+    assert judged.result is result
+    assert judged.probably_delivered is (result is AttemptResult.DELIVERED)
+    assert judged.signal is not None  # the error is kept as evidence in every case
+
+
+def test_an_invalid_receipt_is_retried_and_kept_while_a_bare_error_page_is_only_summarised() -> None:
+    invalid = ReceiptVerdict(
+        SendOutcome.INVALID_SIGNAL_MESSAGE_RECEIVED, EbmsError.INVALID_RECEIPT, "s", "m", "bad NRI"
+    )
+    judged = judge_response(
+        200, (), b"<r/>", invalid, at=NOW, previously_sent=False, duplicate_authentic=False
+    )
+    assert (judged.result, judged.signal is not None) == (AttemptResult.RETRY, True)
+    page = ReceiptVerdict(
+        SendOutcome.INVALID_SIGNAL_MESSAGE_RECEIVED, EbmsError.INVALID_RECEIPT, detail="not XML"
+    )
+    judged = judge_response(
+        502, (), b"<html>bad gateway</html>", page, at=NOW, previously_sent=False, duplicate_authentic=False
+    )
+    assert (judged.result, judged.signal) == (AttemptResult.RETRY, None)
+    assert judged.reason is not None
+    assert judged.reason.startswith("no-signal: HTTP 502")
+    assert judged.detail["body_excerpt"] == "<html>bad gateway</html>"
+
+
+def test_the_local_directory_is_a_resolver(tmp_path: Path) -> None:
+    directory: LocalDirectory = parse_directory(directory_json(URL), base_dir=tmp_path)
+    assert RECEIVER in directory.participants

@@ -1,0 +1,500 @@
+"""The receive recipe (gateway.services.receive): evidence before the receipt, duplicate policy, ebMS errors,
+validation verdicts and recovery after a failure between the two commits. SQLite store, stub validator."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pytest
+from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
+
+from gateway.as4 import (
+    PEPPOL_NOT_SERVICED,
+    EbmsError,
+    OutgoingMessage,
+    build_user_message,
+    read_signal,
+    verify_receipt,
+)
+from gateway.as4.signals import load_signal, verify_signal_signature
+from gateway.errors import StoreError, XMLInputError
+from gateway.model import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, ParticipantID
+from gateway.model.message import Direction, InboundStatus, SignalKind
+from gateway.services.ports import InboundQuery
+from gateway.services.receive import (
+    MAX_ID_LENGTH,
+    REJECTED_KEY_PREFIX,
+    AS4Receiver,
+    ReceiveOutcome,
+    ReceiveResult,
+)
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.ubl import build_sbd
+from gateway.validation import Finding, Layer, Severity, ValidationReport
+
+RULE_SET = "peppol-bis-billing-3.0.21"
+
+
+class FixedClock:
+    def now(self) -> datetime:
+        return NOW
+
+
+class CountingIDs:
+    """UUID-shaped, deterministic ids."""
+
+    def __init__(self) -> None:
+        self._n = itertools.count(1)
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=next(self._n)))
+
+
+class StubValidator:
+    """Returns a fixed verdict and counts calls (the real engine is exercised by the integration suite)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fatal: tuple[Finding, ...] = ()
+        self.error: Exception | None = None
+
+    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        assert rule_set == RULE_SET
+        return ValidationReport(rule_set=RULE_SET, findings=self.fatal)
+
+
+class _FailingInbound:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def add(self, *args: object) -> None:
+        raise StoreError("inbound document: OperationalError")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _BlindMessages:
+    """Sees no stored message: simulates a concurrent delivery that commits right after our check."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def get(self, *args: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _UoW:
+    def __init__(self, inner: Any, store: FlakyStore, read_only: bool) -> None:
+        self._inner, self._store, self._read_only = inner, store, read_only
+
+    def __enter__(self) -> _UoW:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._inner.__exit__(t, e, tb)
+
+    @property
+    def inbound(self) -> Any:
+        return _FailingInbound(self._inner.inbound) if self._store.fail_inbound else self._inner.inbound
+
+    @property
+    def messages(self) -> Any:
+        blind = self._store.blind_check and not self._read_only
+        return _BlindMessages(self._inner.messages) if blind else self._inner.messages
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class FlakyStore:
+    """A real store that can be switched off entirely or only for inbound documents."""
+
+    def __init__(self, inner: SQLDocumentStore) -> None:
+        self.inner = inner
+        self.down = False
+        self.fail_inbound = False
+        self.blind_check = False
+
+    def unit_of_work(self, *, read_only: bool = False) -> Any:
+        if self.down:
+            raise StoreError("begin transaction: OperationalError")
+        return _UoW(self.inner.unit_of_work(read_only=read_only), self, read_only)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FlakyStore]:
+    url = f"sqlite:///{tmp_path / 'receive.db'}"
+    upgrade_database(url)
+    s = FlakyStore(SQLDocumentStore.from_url(url))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def validator() -> StubValidator:
+    return StubValidator()
+
+
+def make_receiver(store: FlakyStore, validator: StubValidator, **kw: Any) -> AS4Receiver:
+    p = dev_pki()
+    values: dict[str, Any] = {
+        "store": store,
+        "validator": validator,
+        "identity": p.receiver,
+        "trust": p.trust,
+        "served": {RECEIVER},
+        "clock": FixedClock(),
+        "ids": CountingIDs(),
+        "rule_set": lambda: RULE_SET,
+        "message_id_domain": "gw.test",
+    }
+    values.update(kw)
+    return AS4Receiver(**values)
+
+
+@pytest.fixture
+def receiver(store: FlakyStore, validator: StubValidator) -> AS4Receiver:
+    return make_receiver(store, validator)
+
+
+def make_message(sbd: bytes | None = None, *, message_id: str = "msg-1@gateway.test") -> OutgoingMessage:
+    """POP000001 -> POP000002 (our receiver), the kit's sample invoice unless ``sbd`` is given."""
+    p = dev_pki()
+    return build_user_message(
+        sbd if sbd is not None else make_sbd(),
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=message_id,
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+
+
+def post(receiver: AS4Receiver, msg: OutgoingMessage, body: bytes | None = None) -> ReceiveResult:
+    return receiver.receive(tuple(msg.headers.items()), msg.body if body is None else body)
+
+
+def signal_error(result: ReceiveResult) -> tuple[str | None, list[tuple[str, str]]]:
+    root = load_signal({}, result.signal)
+    cert = verify_signal_signature(root)  # every error is signed, with our certificate
+    assert cert == dev_pki().receiver.certificate
+    _, ref, errors, receipt = read_signal(root)
+    assert receipt is None
+    return ref, errors
+
+
+def inbound_count(store: FlakyStore) -> int:
+    with store.inner.unit_of_work(read_only=True) as uow:
+        return len(uow.inbound.search(InboundQuery(limit=500)).items)
+
+
+# --- accepted ---------------------------------------------------------------------------------------------
+
+
+def test_accepted_message_gets_a_strict_receipt_and_everything_is_stored(
+    receiver: AS4Receiver, store: FlakyStore
+) -> None:
+    msg = make_message()
+    result = post(receiver, msg)
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    assert result.status is InboundStatus.VALID
+    verdict = verify_receipt({"Content-Type": result.content_type}, result.signal, msg)
+    assert verdict.is_success, verdict.detail
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(msg.message_id, Direction.IN)
+        assert record is not None
+        assert result.document_id is not None
+        document = uow.inbound.get(result.document_id)
+        content = uow.inbound.get_content(result.document_id)
+    # The raw request byte-exact, headers in wire order, and the receipt exactly as answered.
+    assert record.request.body == msg.body
+    assert record.request.headers == tuple(msg.headers.items())
+    assert record.signal is not None
+    assert record.signal.kind is SignalKind.RECEIPT
+    assert record.signal.raw.body == result.signal
+    assert record.document_id == result.document_id
+    assert record.sbdh_instance_id == "inst-1"
+    assert record.signal.receipt_summary is not None
+    assert record.signal.receipt_summary["refToMessageId"] == msg.message_id
+    assert document is not None
+    assert content is not None
+    assert document.as4_message_id == msg.message_id
+    assert (document.sender, document.receiver) == (ParticipantID.parse("0208:0123456749"), RECEIVER)
+    assert document.sbdh_instance_id == "inst-1"
+    assert content.body.startswith(b"<Invoice") or b"<Invoice" in content.body[:200]
+    assert b"StandardBusinessDocumentHeader" not in content.body
+    assert content.validation_report == {"rule_set": RULE_SET, "valid": True, "issues": []}
+
+
+def test_invalid_document_is_still_received_and_marked_invalid(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    validator.fatal = (Finding("BR-CO-15", Severity.FATAL, Layer.CEN, "totals"),)
+    msg = make_message()
+    result = post(receiver, msg)
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    assert verify_receipt({}, result.signal, msg).is_success
+    assert result.status is InboundStatus.INVALID
+    with store.inner.unit_of_work(read_only=True) as uow:
+        assert result.document_id is not None
+        document = uow.inbound.get(result.document_id)
+        content = uow.inbound.get_content(result.document_id)
+    assert document is not None
+    assert document.status_reason == "BR-CO-15"
+    assert content is not None
+    assert content.validation_report is not None
+    assert content.validation_report["valid"] is False
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (XMLInputError("too large"), InboundStatus.INVALID),
+        (RuntimeError("engine bug"), InboundStatus.RECEIVED),
+    ],
+)
+def test_validation_failure_never_costs_the_receipt(
+    receiver: AS4Receiver, validator: StubValidator, error: Exception, status: InboundStatus
+) -> None:
+    validator.error = error
+    result = post(receiver, make_message())
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    assert result.status is status
+
+
+# --- duplicates -------------------------------------------------------------------------------------------
+
+
+def test_duplicate_message_id_returns_the_original_receipt_and_is_not_processed_again(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    msg = make_message()
+    first = post(receiver, msg)
+    again = post(receiver, msg)
+    assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert again.signal == first.signal  # byte-identical original receipt
+    assert again.document_id == first.document_id
+    assert again.status is InboundStatus.VALID
+    assert validator.calls == 1
+    assert inbound_count(store) == 1
+
+
+def test_lost_race_on_the_message_id_answers_as_a_duplicate(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    msg = make_message()
+    first = post(receiver, msg)
+    store.blind_check = True  # the existence check misses; the insert's uniqueness must catch it
+    again = post(receiver, msg)
+    assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert again.signal == first.signal
+    assert inbound_count(store) == 1
+    assert validator.calls == 1
+
+
+def test_application_level_resend_is_linked_not_stored_twice(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    first = post(receiver, make_message())
+    resend = make_message(message_id="msg-2@gateway.test")  # new MessageId, same SBD (instance inst-1)
+    result = post(receiver, resend)
+    assert result.outcome is ReceiveOutcome.DUPLICATE_DOCUMENT
+    assert verify_receipt({}, result.signal, resend).is_success  # a receipt for the new message
+    assert result.document_id == first.document_id
+    assert inbound_count(store) == 1
+    assert validator.calls == 1
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get("msg-2@gateway.test", Direction.IN)
+    assert record is not None
+    assert record.request.body == resend.body
+    assert record.document_id == first.document_id
+    assert record.signal is not None
+    assert record.signal.receipt_summary is not None
+    assert record.signal.receipt_summary["duplicateOfMessageId"] == "msg-1@gateway.test"
+
+
+def test_reused_instance_id_with_another_document_is_kept(receiver: AS4Receiver, store: FlakyStore) -> None:
+    post(receiver, make_message())
+    other = make_sbd(make_sbd_payload_variant())
+    result = post(receiver, make_message(other, message_id="msg-3@gateway.test"))
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    assert inbound_count(store) == 2
+
+
+def make_sbd_payload_variant() -> bytes:
+    return INVOICE.read_bytes().replace(b"</cbc:ID>", b"-B</cbc:ID>", 1)
+
+
+# --- rejected ---------------------------------------------------------------------------------------------
+
+
+def test_not_served_receiver_gets_peppol_not_serviced(store: FlakyStore, validator: StubValidator) -> None:
+    receiver = make_receiver(store, validator, served={ParticipantID.parse("0208:0739484052")})
+    msg = make_message()
+    result = post(receiver, msg)
+    assert result.outcome is ReceiveOutcome.REJECTED
+    assert result.ebms is EbmsError.OTHER
+    ref, errors = signal_error(result)
+    assert ref == msg.message_id
+    assert errors == [("EBMS:0004", PEPPOL_NOT_SERVICED)]
+    assert result.record_key.startswith(REJECTED_KEY_PREFIX)
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(result.record_key, Direction.IN)
+        assert uow.messages.get(msg.message_id, Direction.IN) is None
+    assert record is not None
+    assert record.request.body == msg.body
+    assert record.signal is not None
+    assert record.signal.ebms_error_code == "EBMS:0004"
+    assert record.signal.receipt_summary is not None
+    assert "not served" in record.signal.receipt_summary["reason"]  # internal detail kept here ...
+    assert b"not served" not in result.signal  # ... never sent to the peer
+    assert inbound_count(store) == 0
+
+
+def test_rejected_message_id_does_not_block_the_genuine_message(
+    store: FlakyStore, validator: StubValidator
+) -> None:
+    # An unauthenticated request claiming MessageId X must not make the real X a "duplicate".
+    receiver = make_receiver(store, validator)
+    msg = make_message()
+    forged = post(receiver, msg, msg.body.replace(b"POP000001</eb:PartyId>", b"POP000009</eb:PartyId>", 1))
+    assert forged.outcome is ReceiveOutcome.REJECTED
+    assert forged.message_id == msg.message_id
+    assert post(receiver, msg).outcome is ReceiveOutcome.ACCEPTED
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        (
+            lambda b: b.replace(b"0088:7300010000002</eb:Property>", b"0088:7300010000003</eb:Property>", 1),
+            "0101",
+        ),
+        (lambda b: b.replace(b"<ds:SignatureValue>", b"<ds:SignatureValue>AAAA", 1), "0101"),
+        (lambda b: b[:-200] + bytes([b[-200] ^ 1]) + b[-199:], "0102"),
+        (lambda b: b"garbage", "0009"),
+        (lambda b: b"", "0009"),
+    ],
+    ids=["final-recipient", "signature-value", "ciphertext", "garbage", "empty"],
+)
+def test_tampered_or_garbage_requests_get_signed_errors_and_are_stored(
+    receiver: AS4Receiver, store: FlakyStore, tamper: Any, code: str
+) -> None:
+    msg = make_message()
+    body = tamper(msg.body)
+    assert body != msg.body
+    result = post(receiver, msg, body)
+    assert result.outcome is ReceiveOutcome.REJECTED
+    _, errors = signal_error(result)
+    assert [c for c, _ in errors] == [f"EBMS:{code}"]
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(result.record_key, Direction.IN)
+    assert record is not None
+    assert record.request.body == body
+    assert inbound_count(store) == 0
+
+
+def test_oversized_and_overlong_ids_are_refused_with_invalid_header(
+    receiver: AS4Receiver, store: FlakyStore
+) -> None:
+    msg = make_message()
+    big = receiver.reject_oversized(tuple(msg.headers.items()), msg.body[:100], 99)
+    assert big.outcome is ReceiveOutcome.REJECTED
+    assert big.ebms is EbmsError.INVALID_HEADER
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(big.record_key, Direction.IN)
+    assert record is not None
+    assert record.signal is not None
+    assert record.signal.receipt_summary is not None
+    assert record.signal.receipt_summary["truncated"] is True
+    long_id = make_message(message_id="x" * MAX_ID_LENGTH + "@gateway.test")
+    result = post(receiver, long_id)
+    assert result.outcome is ReceiveOutcome.REJECTED
+    assert result.ebms is EbmsError.INVALID_HEADER
+
+
+def test_rejected_evidence_is_capped(store: FlakyStore, validator: StubValidator) -> None:
+    receiver = make_receiver(store, validator, max_rejected_evidence=64)
+    result = receiver.receive((("Content-Type", "text/plain"),), b"z" * 1000)
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(result.record_key, Direction.IN)
+    assert record is not None
+    assert record.request.body == b"z" * 64
+    assert record.signal is not None
+    assert record.signal.receipt_summary is not None
+    assert record.signal.receipt_summary["bodyBytes"] == 1000
+
+
+# --- store failures ---------------------------------------------------------------------------------------
+
+
+def test_store_down_raises_and_stores_nothing(receiver: AS4Receiver, store: FlakyStore) -> None:
+    store.down = True
+    with pytest.raises(StoreError):
+        post(receiver, make_message())
+    with pytest.raises(StoreError):
+        post(receiver, make_message(), b"garbage")
+    store.down = False
+    with store.inner.unit_of_work(read_only=True) as uow:
+        assert uow.messages.get("msg-1@gateway.test", Direction.IN) is None
+
+
+def test_failure_after_the_evidence_commit_is_finished_by_the_senders_resend(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    msg = make_message()
+    store.fail_inbound = True
+    with pytest.raises(StoreError):  # the route answers 503: no receipt, the sender resends
+        post(receiver, msg)
+    assert inbound_count(store) == 0
+    store.fail_inbound = False
+    result = post(receiver, msg)
+    assert result.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert verify_receipt({}, result.signal, msg).is_success
+    assert result.status is InboundStatus.VALID
+    assert inbound_count(store) == 1
+    with store.inner.unit_of_work(read_only=True) as uow:
+        assert result.document_id is not None
+        document = uow.inbound.get(result.document_id)
+    assert document is not None
+    assert document.as4_message_id == msg.message_id
+
+
+def test_non_billing_documents_are_received_without_validation(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    ubl = b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
+    sbd = build_sbd(
+        ubl,
+        sender=SENDER,
+        receiver=RECEIVER,
+        document_type=INVOICE_RESPONSE,
+        process=INVOICE_RESPONSE_PROCESS,
+        country_c1="BE",
+        instance_id="inst-ir",
+        created=NOW,
+    )
+    result = post(receiver, make_message(sbd))
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    assert result.status is InboundStatus.RECEIVED
+    assert validator.calls == 0
+    assert inbound_count(store) == 1
