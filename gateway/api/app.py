@@ -16,9 +16,23 @@ from gateway.api.routes import as4, health, inbound, metrics, outbound, validati
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, StoreError
 
 log = logging.getLogger("gateway.api")
+
+
+async def _recover_pending_inbound(services: Services) -> None:
+    """Finish inbound documents whose validation was cut short by a crash (their receipt was sent)."""
+    receiver = as4.build_receiver(services)
+    if receiver is None:
+        return
+    try:
+        recovered = await anyio.to_thread.run_sync(receiver.recover_pending)
+    except StoreError as exc:  # the sender's resend repairs them too; do not block start-up
+        log.error("inbound recovery skipped: %s", exc)
+        return
+    if recovered:
+        log.warning("validated %d inbound documents left pending by an earlier stop", recovered)
 
 
 def create_app(settings: Settings, *, services: Services | None = None, warm: bool = True) -> FastAPI:
@@ -42,6 +56,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if warm:
             await anyio.to_thread.run_sync(services.validation.warm_up)
+        await _recover_pending_inbound(services)
         app.state.ready = True
         log.info("gateway API ready")
         yield

@@ -22,6 +22,7 @@ from gateway.errors import (
     InvalidIdentifier,
     InvalidTransition,
     MappingError,
+    StoreError,
     UnknownRuleSet,
     XMLInputError,
 )
@@ -64,7 +65,12 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
     ),
     (InvalidTransition, 409, "status-conflict", "The document's status does not allow this"),
     (InvalidCursor, 400, "invalid-cursor", "The paging cursor is not valid"),
+    # After its subclasses: a store that is locked, restarting or out of connections is temporary.
+    (StoreError, 503, "store-unavailable", "The database is unavailable; retry later"),
 )
+
+#: Seconds a client should wait after a 503 before retrying.
+RETRY_AFTER_SECONDS = 5
 
 
 def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
@@ -78,7 +84,12 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
                 extensions["report"] = exc.report.to_dict()
             if status >= 500:
                 log.error("request failed: %s", exc)
-            return problem(status, title, kind=kind, detail=str(exc), instance=request.url.path, **extensions)
+            response = problem(
+                status, title, kind=kind, detail=str(exc), instance=request.url.path, **extensions
+            )
+            if status == 503:
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
     log.exception("unmapped gateway error", exc_info=exc)
     return problem(500, "Internal error", kind="internal", instance=request.url.path)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gateway.cli import bench_as4, bench_validation
+from gateway.cli import bench_as4, bench_e2e, bench_validation
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -12,3 +12,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = p.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
     bench_validation.register(sub)
     bench_as4.register(sub)
+    bench_e2e.register(sub)

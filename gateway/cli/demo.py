@@ -184,9 +184,15 @@ def _exchange(client: httpx.Client, samples: list[Path], timeout: float, webhook
     for item in items:
         by_status[item["status"]] = by_status.get(item["status"], 0) + 1
     delivered = sum(1 for s in states.values() if s["status"] == "delivered")
-    time.sleep(1.5)  # let the last webhook events arrive
-    with webhooks.lock:
-        events, bad = len(webhooks.events), webhooks.bad_signatures
+    # Each delivered document emits accepted, sending and delivered events; the outbox sends them shortly
+    # after the status change, so wait (bounded) for the last ones.
+    expected, deadline = 3 * delivered, time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with webhooks.lock:
+            events, bad = len(webhooks.events), webhooks.bad_signatures
+        if events >= expected:
+            break
+        time.sleep(0.2)
     print(
         f"\ndemo: {delivered} of {len(ids)} accepted documents delivered over AS4 with a verified receipt; "
         f"{len(samples) - len(ids)} refused with a reason"

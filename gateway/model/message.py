@@ -81,6 +81,9 @@ TRANSITIONS: Final[Mapping[tuple[DeliveryStatus, DeliveryEvent], DeliveryStatus]
     # Failures found before anything was sent (e.g. receiver not in the directory, directory down).
     (_S.ACCEPTED, _E.RETRYABLE_FAILURE): _S.RETRYING,
     (_S.ACCEPTED, _E.PERMANENT_FAILURE): _S.FAILED,
+    # A pre-send failure on the last allowed attempt of a document never sent (e.g. the directory was
+    # down every time): the attempt limit ends it like any other.
+    (_S.ACCEPTED, _E.RETRIES_EXHAUSTED): _S.FAILED,
     (_S.RETRYING, _E.RETRYABLE_FAILURE): _S.RETRYING,
     (_S.RETRYING, _E.PERMANENT_FAILURE): _S.FAILED,
     (_S.RETRYING, _E.RETRIES_EXHAUSTED): _S.FAILED,
@@ -123,6 +126,12 @@ class InboundStatus(StrEnum):
     """Passed BIS Billing validation (warnings allowed)."""
     INVALID = "invalid"
     """Failed validation. The AS4 receipt was still sent: business validation is not a transport error."""
+
+
+VALIDATION_PENDING: Final = "validation pending"
+"""``status_reason`` of an inbound document stored RECEIVED with its AS4 message and not validated yet.
+A document keeps it only between the receipt's commit and the validation's; one still carrying it later
+(crash in between) is validated by the receiver's recovery pass. Every recorded validation replaces it."""
 
 
 class DocumentKind(StrEnum):

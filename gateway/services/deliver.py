@@ -50,17 +50,19 @@ from gateway.model.message import (
     JSONObject,
     OutboundDocument,
     RawHTTPMessage,
+    TimelineEvent,
 )
 from gateway.services.delivery_outcome import (
     AttemptOutcome,
     AttemptResult,
     is_duplicate_error,
+    judge_internal_error,
     judge_response,
     judge_transport_error,
-    status_change_payload,
 )
 from gateway.services.discovery import Endpoint, EndpointResolver
-from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory, UnitOfWork, WebhookMessage
+from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory, UnitOfWork
+from gateway.services.webhooks import status_change_webhook
 from gateway.ubl.sbdh import build_sbd
 
 log = logging.getLogger("gateway.deliver")
@@ -243,33 +245,34 @@ class Deliverer:
             return DeliveryResult(lease.document_id, None)
 
     async def _attempt(self, lease: DeliveryLease) -> DeliveryResult:
+        if lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE:
+            # Attempts that never recorded an outcome (the worker died, or a step raised, each time): stop
+            # the loop. Checked before any other step, so a step that always raises cannot loop forever.
+            reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
+            return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         prepared = await self._thread(self._prepare, lease)
         document = prepared.document
-        if lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE:
-            # Attempts that never recorded an outcome (the worker died each time): stop the loop.
-            reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
-            return await self._finish(lease, document, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         try:
             endpoint = await self._resolver.resolve(
                 document.receiver, document.document_type, document.process
             )
         except ParticipantNotRegistered as exc:
             failed = AttemptOutcome(AttemptResult.GIVE_UP, f"receiver-not-registered: {exc}")
-            return await self._finish(lease, document, None, failed)
+            return await self._finish(lease, None, failed)
         except EndpointNotFound as exc:
             failed = AttemptOutcome(AttemptResult.GIVE_UP, f"endpoint-not-found: {exc}")
-            return await self._finish(lease, document, None, failed)
+            return await self._finish(lease, None, failed)
         except DiscoveryError as exc:
             failed = AttemptOutcome(AttemptResult.RETRY, f"discovery-failed: {exc}")
-            return await self._finish(lease, document, None, failed)
+            return await self._finish(lease, None, failed)
 
         try:
             outgoing, instance_id, new = await self._thread(self._message_for, prepared, endpoint)
         except _Refused as refused:
-            return await self._finish(lease, document, document.as4_message_id, refused.outcome)
+            return await self._finish(lease, document.as4_message_id, refused.outcome)
         except AS4ProtocolError as exc:
             failed = AttemptOutcome(AttemptResult.GIVE_UP, f"cannot-build-message: {exc.detail or exc}")
-            return await self._finish(lease, document, None, failed)
+            return await self._finish(lease, None, failed)
 
         previously_sent = await self._thread(self._start_attempt, lease, outgoing, instance_id, new, endpoint)
         log.info(
@@ -282,13 +285,31 @@ class Deliverer:
         try:
             response = await self._transport.post(endpoint.url, headers=outgoing.headers, body=outgoing.body)
         except TransportError as exc:
+            await self._thread(self._renew, lease)
             outcome = judge_transport_error(str(exc), retryable=exc.retryable)
         else:
-            outcome = await self._thread(self._judge, response, outgoing, previously_sent)
-        result = await self._finish(lease, document, outgoing.message_id, outcome)
+            # Renew first: the send may have used up most of the lease, and judging (signature checks) and
+            # recording (which may wait for the database lock) must not run on an expired one.
+            await self._thread(self._renew, lease)
+            try:
+                outcome = await self._thread(self._judge, response, outgoing, previously_sent)
+            except Exception as exc:
+                # A bug or an unforeseen input in the AS4 core: record why and retry later (the same bytes),
+                # instead of raising and resending once per lease period with nothing in the timeline.
+                log.exception("document %s: judging the answer failed", document.id)
+                outcome = judge_internal_error(exc, response.status, response.body)
+        result = await self._finish(lease, outgoing.message_id, outcome)
         return replace(result, sent=True)
 
     # --- steps (synchronous; run in a worker thread) ---------------------------------------------------
+
+    def _renew(self, lease: DeliveryLease) -> None:
+        """Extend the lease (raises LeaseLost when another worker took the job over meanwhile)."""
+        with self._store.unit_of_work() as uow:
+            uow.jobs.renew(
+                lease.document_id, lease.token, now=self._clock.now(), lease_for=self._settings.lease_for
+            )
+            uow.commit()
 
     def _prepare(self, lease: DeliveryLease) -> _Prepared:
         """Renew the lease for this attempt and load the document and its stored message, if any."""
@@ -416,7 +437,7 @@ class Deliverer:
                 detail=detail,
                 as4_message_id=outgoing.message_id,
             )
-            self._notify(uow, document, entry.from_status, entry.to_status, None, now, outgoing.message_id)
+            self._notify(uow, document, entry, None, outgoing.message_id)
             # Lock order everywhere: document row (transition) before job row.
             uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
             uow.commit()
@@ -448,37 +469,29 @@ class Deliverer:
         )
 
     async def _finish(
-        self,
-        lease: DeliveryLease,
-        document: OutboundDocument,
-        message_id: str | None,
-        outcome: AttemptOutcome,
+        self, lease: DeliveryLease, message_id: str | None, outcome: AttemptOutcome
     ) -> DeliveryResult:
-        return await self._thread(self._record_outcome, lease, document, message_id, outcome)
+        return await self._thread(self._record_outcome, lease, message_id, outcome)
 
     def _record_outcome(
-        self,
-        lease: DeliveryLease,
-        document: OutboundDocument,
-        message_id: str | None,
-        outcome: AttemptOutcome,
+        self, lease: DeliveryLease, message_id: str | None, outcome: AttemptOutcome
     ) -> DeliveryResult:
         """Evidence, transition, timeline, webhook and job update in one unit of work."""
         now = self._clock.now()
-        event, reason, next_at = self._event_for(outcome, lease, document)
+        document_id = lease.document_id
+        event, reason, next_at = self._event_for(outcome, lease)
         detail: JSONObject = {"attempt": lease.attempts, **outcome.detail}
         if outcome.probably_delivered:
             detail["probably_delivered"] = True
         try:
             with self._store.unit_of_work() as uow:
                 current = self._current(uow, lease)
-                event = self._allowed(current.status, event)
                 if outcome.signal is not None and message_id is not None:
                     uow.messages.record_signal(message_id, Direction.OUT, outcome.signal)
                 entry = uow.outbound.transition(
                     current.id, event, at=now, reason=reason, detail=detail, next_attempt_at=next_at
                 )
-                self._notify(uow, current, entry.from_status, entry.to_status, reason, now, message_id)
+                self._notify(uow, current, entry, reason, message_id)
                 if event is DeliveryEvent.RETRYABLE_FAILURE:
                     assert next_at is not None
                     uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
@@ -490,13 +503,13 @@ class Deliverer:
         except (LeaseLost, InvalidTransition) as exc:
             # Another worker took the job over (our lease expired) and owns the outcome now; it resends the
             # same bytes, so nothing is lost.
-            log.warning("document %s: outcome %s not recorded: %s", document.id, event.value, exc)
-            return DeliveryResult(document.id, None, None, reason, message_id, outcome)
-        log.info("document %s: %s -> %s (%s)", document.id, entry.from_status, entry.to_status, reason)
-        return DeliveryResult(document.id, entry.to_status, event, reason, message_id, outcome)
+            log.warning("document %s: outcome %s not recorded: %s", document_id, event.value, exc)
+            return DeliveryResult(document_id, None, None, reason, message_id, outcome)
+        log.info("document %s: %s -> %s (%s)", document_id, entry.from_status, entry.to_status, reason)
+        return DeliveryResult(document_id, entry.to_status, event, reason, message_id, outcome)
 
     def _event_for(
-        self, outcome: AttemptOutcome, lease: DeliveryLease, document: OutboundDocument
+        self, outcome: AttemptOutcome, lease: DeliveryLease
     ) -> tuple[DeliveryEvent, str | None, datetime | None]:
         if outcome.result is AttemptResult.DELIVERED:
             return DeliveryEvent.RECEIPT_RECEIVED, outcome.reason, None
@@ -512,14 +525,6 @@ class Deliverer:
             self._retry.next_attempt_at(lease.attempts, now, self._jitter),
         )
 
-    @staticmethod
-    def _allowed(status: DeliveryStatus, event: DeliveryEvent) -> DeliveryEvent:
-        # TRANSITIONS has no (ACCEPTED, RETRIES_EXHAUSTED): a pre-send failure on the last allowed attempt
-        # of a never-sent document ends it as a permanent failure (the reason still says "exhausted").
-        if status is DeliveryStatus.ACCEPTED and event is DeliveryEvent.RETRIES_EXHAUSTED:
-            return DeliveryEvent.PERMANENT_FAILURE
-        return event
-
     def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
         document = uow.outbound.get(lease.document_id)
         if document is None or document.status.is_final:
@@ -530,26 +535,28 @@ class Deliverer:
         self,
         uow: UnitOfWork,
         document: OutboundDocument,
-        old: DeliveryStatus | None,
-        new: DeliveryStatus,
+        change: TimelineEvent,
         reason: str | None,
-        at: datetime,
         message_id: str | None,
     ) -> None:
-        """Queue a webhook for a status change, in the transaction of the change (transactional outbox)."""
+        """Queue a webhook for a status change, in the transaction of the change (transactional outbox).
+
+        The payload is ``status_change_webhook``'s, the one the submit and retry paths send: receivers see
+        a single format whatever made the change.
+        """
         url = self._settings.webhook_url
-        if url is None or old is new:
+        if url is None or change.from_status is change.to_status:
             return
-        payload = status_change_payload(
-            document_id=document.id,
-            document_number=document.document_number,
-            old_status=old.value if old else None,
-            new_status=new.value,
-            reason=reason,
-            at=at,
-            message_id=message_id or document.as4_message_id,
+        uow.outbox.add(
+            status_change_webhook(
+                event_id=self._ids.new_id(),
+                url=url,
+                document=document,
+                change=change,
+                reason=reason,
+                as4_message_id=message_id,
+            )
         )
-        uow.outbox.add(WebhookMessage(self._ids.new_id(), url, payload, at, document.id))
 
     @staticmethod
     async def _thread(func: Callable[..., T], *args: object) -> T:

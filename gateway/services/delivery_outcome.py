@@ -189,24 +189,14 @@ def judge_transport_error(message: str, *, retryable: bool) -> AttemptOutcome:
     )
 
 
-def status_change_payload(
-    *,
-    document_id: str,
-    document_number: str,
-    old_status: str | None,
-    new_status: str,
-    reason: str | None,
-    at: datetime,
-    message_id: str | None = None,
-) -> JSONObject:
-    """The webhook body for one status change (signed and sent later from the outbox)."""
-    return {
-        "event": "document.status-changed",
-        "document_id": document_id,
-        "document_number": document_number,
-        "old_status": old_status,
-        "new_status": new_status,
-        "reason": reason,
-        "as4_message_id": message_id,
-        "at": at.isoformat(),
-    }
+def judge_internal_error(error: Exception, status: int, body: bytes) -> AttemptOutcome:
+    """The outcome of an answer that could not be judged because judging raised (a bug, or an input the
+    AS4 core did not foresee): retry the same bytes later, with the reason and a body excerpt recorded, so
+    the timeline shows why and the attempt limit still ends it."""
+    message = f"{type(error).__name__}: {error}"
+    return AttemptOutcome(
+        AttemptResult.RETRY,
+        f"judging-failed: {message}",
+        None,
+        {"http_status": status, "error": message, "body_excerpt": _excerpt(body)},
+    )

@@ -234,6 +234,19 @@ class QueueCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """Webhook outbox sizes for /metrics.
+
+    Attributes:
+        pending: neither delivered nor failed (waiting, retrying or leased).
+        failed: given up.
+    """
+
+    pending: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookMessage:
     """A webhook notification to POST, written to the outbox in the transaction of the change it reports.
 
@@ -383,6 +396,31 @@ class InboundDocumentRepository(Protocol):
         """Documents matching the query, newest ``received_at`` first, one page."""
         ...
 
+    def record_validation(
+        self,
+        document_id: str,
+        *,
+        status: InboundStatus,
+        report: JSONObject | None,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        """Record a document's validation: its status, report and status reason; ``updated_at`` = ``at``.
+
+        Raises:
+            StoreError: no such document.
+        """
+        ...
+
+    def pending_validation(self, *, limit: int) -> list[InboundDocument]:
+        """Up to ``limit`` documents still awaiting validation (status RECEIVED with status reason
+        ``VALIDATION_PENDING``), oldest ``received_at`` first."""
+        ...
+
+    def count_by_status(self) -> dict[InboundStatus, int]:
+        """Number of documents per status; every status is present (0 when none)."""
+        ...
+
 
 class AS4MessageRepository(Protocol):
     """AS4 user messages with the exact bytes exchanged and the answering signal (evidence)."""
@@ -442,7 +480,8 @@ class DeliveryQueue(Protocol):
 
     def enqueue(self, document_id: str, *, due_at: datetime) -> None:
         """Queue delivery of a stored document. If a job exists already: an unleased job becomes due at
-        the earlier of both times; a leased job is left alone (its worker is on it).
+        the earlier of both times; a leased job is left alone (its worker is on it) unless its lease
+        expired by ``due_at`` - then it is released and due at ``due_at`` (the old token gets LeaseLost).
 
         Raises:
             StoreError: no such outbound document.
@@ -507,6 +546,10 @@ class WebhookOutbox(Protocol):
 
     def fail(self, message_id: str, token: str, *, at: datetime, error: str) -> None:
         """Give up; the entry is never leased again. Raises LeaseLost."""
+        ...
+
+    def counts(self, *, now: datetime) -> OutboxCounts:
+        """Outbox sizes for metrics (``now`` for parity with ``DeliveryQueue.counts``)."""
         ...
 
 

@@ -28,6 +28,7 @@ from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected, XMLInputError
 from gateway.model import ParticipantID
 from gateway.model.message import (
+    VALIDATION_PENDING,
     AS4MessageRecord,
     AS4Signal,
     Direction,
@@ -50,7 +51,8 @@ MAX_ID_LENGTH: Final = 255
 #: Key prefix of evidence records for rejected requests.
 REJECTED_KEY_PREFIX: Final = "rejected-"
 #: Bytes of a rejected (unauthenticated) request kept as evidence; the rest is summarised by length + SHA-256.
-DEFAULT_MAX_REJECTED_EVIDENCE_BYTES: Final = 10 * 1024 * 1024
+#: Small on purpose: anonymous traffic must not be able to fill the disk with "evidence".
+DEFAULT_MAX_REJECTED_EVIDENCE_BYTES: Final = 256 * 1024
 #: Payload roots validated with the BIS Billing rule set; other document types are stored as RECEIVED.
 UBL_BILLING_STANDARDS: Final = frozenset(
     {
@@ -240,7 +242,14 @@ class AS4Receiver:
             signal=signal,
         )
         business = incoming.sbdh.business_document
-        # Unit of work 1: durable evidence first (peppol-as4.md §13 #14), the raw request and the receipt.
+        # Unit of work 1: durable evidence first (peppol-as4.md §13 #14) - the raw request, the receipt and
+        # the business document (RECEIVED, validation pending) together, so an accepted message can never
+        # lack its document. Validation runs after this commit, outside any transaction (SQLite's write
+        # lock is not held during Schematron), and is recorded by a second unit of work.
+        # The unit of work only decides and commits: validation and the answer come after it has closed, so
+        # no request holds a pooled connection while it waits for a second one (pool starvation under load).
+        stored = False
+        original: AS4MessageRecord | None = None
         with self._store.unit_of_work() as uow:
             if uow.messages.get(incoming.message_id, Direction.IN) is None:
                 original = _same_document(uow, incoming.sbdh.instance_id, business)
@@ -253,76 +262,114 @@ class AS4Receiver:
                 except DuplicateMessage:
                     pass  # a concurrent delivery of this MessageId won: continue on the duplicate path
                 else:
+                    if original is None:
+                        uow.inbound.add(
+                            _pending_document(record, incoming, now),
+                            DocumentContent(business, None),
+                        )
                     uow.commit()
-                    if original is not None:
-                        log.warning(
-                            "AS4 message %s repeats SBDH instance %s of message %s: linked, not stored twice",
-                            incoming.message_id,
-                            incoming.sbdh.instance_id,
-                            original.message_id,
-                        )
-                        return ReceiveResult(
-                            ReceiveOutcome.DUPLICATE_DOCUMENT,
-                            receipt,
-                            incoming.message_id,
-                            incoming.message_id,
-                            original.document_id,
-                        )
-                    return self._store_document(record, incoming, receipt)
-        return self._duplicate(incoming.message_id)
-
-    def _store_document(
-        self, record: AS4MessageRecord, incoming: IncomingUserMessage, receipt: bytes
-    ) -> ReceiveResult:
-        # Validation runs after the evidence commit and outside any transaction (SQLite's write lock is not
-        # held during Schematron). A crash or store failure from here on leaves an accepted message without
-        # its document; the sender, having no receipt, resends the same MessageId and _duplicate() finishes.
+                    stored = True
+        if not stored:
+            return self._duplicate(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
+        if original is not None:
+            log.warning(
+                "AS4 message %s repeats SBDH instance %s of message %s: linked, not stored twice",
+                incoming.message_id,
+                incoming.sbdh.instance_id,
+                original.message_id,
+            )
+            return ReceiveResult(
+                ReceiveOutcome.DUPLICATE_DOCUMENT,
+                receipt,
+                incoming.message_id,
+                incoming.message_id,
+                original.document_id,
+            )
         assert record.document_id is not None
-        verdict = self._validate(incoming)
-        document = InboundDocument(
-            id=record.document_id,
-            as4_message_id=incoming.message_id,
-            sender=incoming.sbdh.sender,
-            receiver=incoming.sbdh.receiver,
-            document_type=incoming.document_type,
-            process=incoming.process,
-            status=verdict.status,
-            received_at=record.created_at,
-            updated_at=self._clock.now(),
-            sbdh_instance_id=incoming.sbdh.instance_id,
-            status_reason=verdict.reason,
+        status = self._validate_and_record(
+            record.document_id, incoming.sbdh.standard, business, incoming.message_id
         )
-        with self._store.unit_of_work() as uow:
-            try:
-                uow.inbound.add(document, DocumentContent(incoming.sbdh.business_document, verdict.report))
-            except DuplicateMessage:
-                pass  # a concurrent duplicate delivery completed it first
-            else:
-                uow.commit()
         log.info(
             "AS4 message %s accepted: inbound document %s (%s)",
             incoming.message_id,
-            document.id,
-            verdict.status.value,
+            record.document_id,
+            status.value,
         )
         return ReceiveResult(
             ReceiveOutcome.ACCEPTED,
             receipt,
             incoming.message_id,
             incoming.message_id,
-            document.id,
-            verdict.status,
+            record.document_id,
+            status,
         )
 
-    def _validate(self, incoming: IncomingUserMessage) -> _Verdict:
+    def _validate_and_record(
+        self, document_id: str, standard: str, business: bytes, message_id: str
+    ) -> InboundStatus:
+        """Validate a stored document and record the verdict (unit of work 2).
+
+        A crash or store failure before this commit leaves the document RECEIVED with VALIDATION_PENDING:
+        the sender's resend (no receipt was answered) or ``recover_pending()`` finishes it.
+        """
+        verdict = self._validate(standard, business, message_id)
+        with self._store.unit_of_work() as uow:
+            uow.inbound.record_validation(
+                document_id,
+                status=verdict.status,
+                report=verdict.report,
+                reason=verdict.reason,
+                at=self._clock.now(),
+            )
+            uow.commit()
+        return verdict.status
+
+    def recover_pending(self, *, batch_size: int = 50) -> int:
+        """Validate every inbound document still awaiting validation (a crash or store failure between
+        the receipt's commit and the validation's). Call it at start-up; safe to run beside live traffic
+        (validating a document twice records the same verdict).
+
+        Returns:
+            The number of documents validated.
+
+        Raises:
+            StoreError: the store failed (what was recorded before stays recorded).
+        """
+        done = 0
+        while True:
+            with self._store.unit_of_work(read_only=True) as uow:
+                pending = uow.inbound.pending_validation(limit=batch_size)
+                contents = [uow.inbound.get_content(document.id) for document in pending]
+            if not pending:
+                return done
+            for document, content in zip(pending, contents, strict=True):
+                if content is None:  # deleted meanwhile
+                    continue
+                # The SBDH Standard is the payload root namespace (checked when the message was parsed),
+                # which the document type id repeats.
+                status = self._validate_and_record(
+                    document.id,
+                    document.document_type.root_namespace,
+                    content.body,
+                    document.as4_message_id,
+                )
+                log.warning(
+                    "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
+                    document.id,
+                    document.as4_message_id,
+                    status.value,
+                )
+                done += 1
+
+    def _validate(self, standard: str, business: bytes, message_id: str) -> _Verdict:
         # An invalid document is still RECEIVED (the receipt means the MSH took responsibility, peppol-as4.md
         # §7.1); business rejection goes back later via Invoice Response / MLS.
-        if incoming.sbdh.standard not in UBL_BILLING_STANDARDS:
+        if standard not in UBL_BILLING_STANDARDS:
             return _Verdict(InboundStatus.RECEIVED, None, "no validation rule set for this document type")
         rule_set = ""
         try:
             rule_set = self._rule_set()
-            report = self._validator.validate(incoming.sbdh.business_document, rule_set=rule_set)
+            report = self._validator.validate(business, rule_set=rule_set)
         except XMLInputError as exc:
             finding = {
                 "rule": "XML",
@@ -336,7 +383,7 @@ class AS4Receiver:
             )
         except Exception:
             # Our problem (artefacts missing, engine bug), not the sender's: keep the document, flag it.
-            log.exception("validation of AS4 message %s failed", incoming.message_id)
+            log.exception("validation of AS4 message %s failed", message_id)
             return _Verdict(InboundStatus.RECEIVED, None, "validation could not run")
         if report.valid:
             return _Verdict(InboundStatus.VALID, report.to_dict(), None)
@@ -345,9 +392,15 @@ class AS4Receiver:
 
     # -- duplicates ------------------------------------------------------------------------------------------
 
-    def _duplicate(self, message_id: str) -> ReceiveResult:
+    def _duplicate(
+        self, message_id: str, *, sender: str, raw: RawHTTPMessage, now: datetime
+    ) -> ReceiveResult:
         """Answer a MessageId accepted before with its original receipt (Holodeck style, peppol-as4.md
-        §14 #9), finishing the inbound document if an earlier attempt stopped between the two commits."""
+        §14 #9), finishing the inbound document if an earlier attempt stopped between the two commits.
+
+        Only the access point that sent the original gets its receipt again: another AP reusing the
+        MessageId (by accident or to fetch someone else's evidence) gets EBMS:4001 and nothing is stored.
+        """
         with self._store.unit_of_work(read_only=True) as uow:
             stored = uow.messages.get(message_id, Direction.IN)
             document = (
@@ -356,8 +409,28 @@ class AS4Receiver:
         if stored is None or stored.signal is None:
             # Only accepted messages are keyed by their MessageId and they are stored with their receipt.
             raise DuplicateMessage(f"AS4 message {message_id!r} vanished during duplicate handling")
+        original_sender = (stored.signal.receipt_summary or {}).get("fromParty")
+        if original_sender != sender:
+            log.warning(
+                "AS4 MessageId %s reused by %s (first: %s): refused", message_id, sender, original_sender
+            )
+            clash = InboundMessageRejected(
+                EbmsError.DUPLICATE_DETECTED,
+                f"MessageId first used by {original_sender}",
+                ref_to_message_id=message_id,
+            )
+            return self._reject(raw, clash, now)
         status = document.status if document is not None else None
-        if document is None and stored.document_id is not None:
+        if document is not None and _is_pending(document):
+            # An earlier attempt stopped between the two commits: finish it now.
+            with self._store.unit_of_work(read_only=True) as uow:
+                content = uow.inbound.get_content(document.id)
+            if content is not None:
+                status = self._validate_and_record(
+                    document.id, document.document_type.root_namespace, content.body, message_id
+                )
+        elif document is None and stored.document_id is not None:
+            # Stored before the document joined the receipt's unit of work (an older release).
             status = self._recover(stored)
         log.info("duplicate AS4 message %s: original receipt returned", message_id)
         return ReceiveResult(
@@ -385,8 +458,20 @@ class AS4Receiver:
             # E.g. our key was rotated since. The receipt stands; the evidence is kept; an operator must act.
             log.error("cannot recover the document of accepted AS4 message %s: %s", stored.message_id, exc)
             return None
-        assert stored.signal is not None
-        return self._store_document(stored, incoming, stored.signal.raw.body).status
+        assert stored.document_id is not None
+        with self._store.unit_of_work() as uow:
+            try:
+                uow.inbound.add(
+                    _pending_document(stored, incoming, self._clock.now()),
+                    DocumentContent(incoming.sbdh.business_document, None),
+                )
+            except DuplicateMessage:
+                pass  # a concurrent duplicate delivery stored it first; validating again is harmless
+            else:
+                uow.commit()
+        return self._validate_and_record(
+            stored.document_id, incoming.sbdh.standard, incoming.sbdh.business_document, stored.message_id
+        )
 
     # -- rejected messages -----------------------------------------------------------------------------------
 
@@ -437,6 +522,30 @@ class AS4Receiver:
             "AS4 request rejected (%s, MessageId %s, evidence %s): %s", error.code, ref, key, exc.detail
         )
         return ReceiveResult(ReceiveOutcome.REJECTED, body, key, ref, ebms=error)
+
+
+def _pending_document(
+    record: AS4MessageRecord, incoming: IncomingUserMessage, now: datetime
+) -> InboundDocument:
+    """The inbound document as stored with the receipt: RECEIVED, validation pending."""
+    assert record.document_id is not None
+    return InboundDocument(
+        id=record.document_id,
+        as4_message_id=incoming.message_id,
+        sender=incoming.sbdh.sender,
+        receiver=incoming.sbdh.receiver,
+        document_type=incoming.document_type,
+        process=incoming.process,
+        status=InboundStatus.RECEIVED,
+        received_at=record.created_at,
+        updated_at=now,
+        sbdh_instance_id=incoming.sbdh.instance_id,
+        status_reason=VALIDATION_PENDING,
+    )
+
+
+def _is_pending(document: InboundDocument) -> bool:
+    return document.status is InboundStatus.RECEIVED and document.status_reason == VALIDATION_PENDING
 
 
 def _same_document(uow: UnitOfWork, instance_id: str, business: bytes) -> AS4MessageRecord | None:

@@ -12,6 +12,7 @@ from gateway.errors import InvalidTransition, StoreError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import (
     INITIAL_STATUS,
+    VALIDATION_PENDING,
     DeliveryEvent,
     DeliveryStatus,
     DocumentContent,
@@ -312,3 +313,45 @@ class SQLInboundDocumentRepository:
         )
         rows, cursor = _newest_first_page(self._conn.execute(stmt).all(), query.limit, "received_at")
         return Page(tuple(_inbound_from_row(row) for row in rows), cursor)
+
+    def record_validation(
+        self,
+        document_id: str,
+        *,
+        status: InboundStatus,
+        report: JSONObject | None,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        t = inbound_documents
+        with map_db_errors("inbound validation"):
+            result = self._conn.execute(
+                update(t)
+                .where(t.c.id == document_id)
+                .values(status=status.value, validation_report=report, status_reason=reason, updated_at=at)
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"no inbound document {document_id!r}")
+
+    def pending_validation(self, *, limit: int) -> list[InboundDocument]:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        t = inbound_documents
+        stmt = (
+            select(*_INBOUND_META)
+            .where(t.c.status == InboundStatus.RECEIVED.value, t.c.status_reason == VALIDATION_PENDING)
+            .order_by(t.c.received_at, t.c.id)
+            .limit(limit)
+        )
+        with map_db_errors("pending inbound documents"):
+            rows = self._conn.execute(stmt).all()
+        return [_inbound_from_row(row) for row in rows]
+
+    def count_by_status(self) -> dict[InboundStatus, int]:
+        t = inbound_documents
+        counts = dict.fromkeys(InboundStatus, 0)
+        with map_db_errors("inbound counts"):
+            rows = self._conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all()
+        for status, count in rows:
+            counts[InboundStatus(status)] = int(count)
+        return counts

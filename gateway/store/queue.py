@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Row, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Column, Connection, Row, Table, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.errors import LeaseLost
 from gateway.services.ports import (
     DeliveryJob,
     DeliveryLease,
+    OutboxCounts,
     OutboxEntry,
     QueueCounts,
     WebhookLease,
@@ -100,9 +101,19 @@ def _enqueue_statement(dialect_name: str) -> Any:
         stmt = sqlite.insert(t)
         earlier = func.min(t.c.due_at, stmt.excluded.due_at)  # SQLite's two-argument scalar min()
     # One job per document (primary key). An unleased job is brought forward, never pushed back; a
-    # leased one belongs to its worker, which reschedules or completes it.
+    # leased one belongs to its worker, which reschedules or completes it - unless that lease ran out by
+    # the requested time (the worker died or stalled): then the request takes the job over, released and
+    # due at the requested time (never before the old lease's end, so a live holder is never overlapped;
+    # the old holder's next step gets LeaseLost).
+    released = t.c.lease_token.is_(None)
     return stmt.on_conflict_do_update(
-        index_elements=[t.c.document_id], set_={"due_at": earlier}, where=t.c.lease_token.is_(None)
+        index_elements=[t.c.document_id],
+        set_={
+            "due_at": case((released, earlier), else_=stmt.excluded.due_at),
+            "lease_token": None,
+            "leased_until": None,
+        },
+        where=or_(released, t.c.leased_until <= stmt.excluded.due_at),
     )
 
 
@@ -232,3 +243,12 @@ class SQLWebhookOutbox:
             token,
             {"failed_at": at, "lease_token": None, "leased_until": None, "last_error": error},
         )
+
+    def counts(self, *, now: datetime) -> OutboxCounts:
+        t = webhook_outbox
+        pending = and_(t.c.delivered_at.is_(None), t.c.failed_at.is_(None))
+        with map_db_errors("outbox counts"):
+            row = self._conn.execute(
+                select(func.count().filter(pending), func.count().filter(t.c.failed_at.is_not(None)))
+            ).one()
+        return OutboxCounts(pending=int(row[0]), failed=int(row[1]))

@@ -18,7 +18,7 @@ from datetime import timedelta
 import anyio.to_thread
 
 from gateway.bootstrap import Services
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, StoreError
 from gateway.services.deliver import (
     AS4Transport,
     Deliverer,
@@ -27,13 +27,18 @@ from gateway.services.deliver import (
     RandomSource,
 )
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
+from gateway.store import DEFAULT_BUSY_TIMEOUT
 from gateway.transport.http import HTTPAS4Transport
 from gateway.worker.backoff import BackoffPolicy
 
 log = logging.getLogger("gateway.worker")
 
-#: Margin between the longest send and the lease, for the database steps around it.
-LEASE_MARGIN = timedelta(seconds=5)
+#: Margin between the longest send and the lease, for the database steps around it: after the send the
+#: worker renews the lease in a unit of work that may first wait the SQLite busy timeout for the write
+#: lock (or a PostgreSQL pool checkout, 30 s by default); the lease must still run when that renewal lands.
+LEASE_MARGIN = timedelta(seconds=DEFAULT_BUSY_TIMEOUT + 30)
+#: Longest wait between two attempts to lease while the store keeps failing (bounded backoff).
+MAX_STORE_RETRY_DELAY = 30.0
 
 
 @dataclass
@@ -117,6 +122,12 @@ class DeliveryWorker:
                 log.error("delivery of %s raised", lease.document_id, exc_info=result)
         return list(results)
 
+    def store_retry_delay(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` consecutive store failures: the poll interval, doubled per
+        further failure, capped at MAX_STORE_RETRY_DELAY (or the poll interval if that is longer)."""
+        cap = max(self._poll_interval, MAX_STORE_RETRY_DELAY)
+        return float(min(cap, self._poll_interval * 2 ** min(failures - 1, 16)))
+
     async def run(
         self, *, stop: asyncio.Event | None = None, once: bool = False, max_jobs: int | None = None
     ) -> WorkerStats:
@@ -124,15 +135,30 @@ class DeliveryWorker:
 
         A stop request lets the current batch finish (each send is bounded by the transport timeouts), so
         SIGTERM never interrupts a send; a second signal may cancel the task: leases then expire and the
-        jobs are picked up again.
+        jobs are picked up again. A StoreError while leasing is logged and retried after
+        ``store_retry_delay`` (a stop request ends that wait at once); with ``once`` it propagates.
         """
         stop = stop or asyncio.Event()
         stats = WorkerStats()
+        store_failures = 0
         while not stop.is_set():
             remaining = None if max_jobs is None else max_jobs - stats.processed
             if remaining is not None and remaining <= 0:
                 break
-            results = await self.run_batch(remaining)
+            try:
+                results = await self.run_batch(remaining)
+            except StoreError as exc:
+                if once:
+                    raise  # a single pass reports the failure to its caller
+                # Transient (SQLite "database is locked", PostgreSQL restart, pool timeout): the worker
+                # outlives it. One line per failure, no traceback: an outage would flood the log.
+                store_failures += 1
+                delay = self.store_retry_delay(store_failures)
+                log.error("leasing delivery jobs failed (%s); retrying in %.3g s", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                continue
+            store_failures = 0
             for result in results:
                 stats.processed += 1
                 if isinstance(result, BaseException):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+
+from gateway.store import upgrade_database
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -53,3 +57,28 @@ class PostgresServer:
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+
+@contextmanager
+def migrated_postgres_database() -> Iterator[URL]:
+    """A throwaway, migrated PostgreSQL database, dropped afterwards.
+
+    Skips the test when the server is unreachable, or fails it when GATEWAY_TEST_REQUIRE_POSTGRES=1 (CI).
+    """
+    server = PostgresServer(postgres_admin_url())
+    problem = server.reachable()
+    if problem is not None:
+        server.dispose()
+        message = (
+            f"PostgreSQL at {server.admin_url.render_as_string(hide_password=True)} unreachable: {problem}"
+        )
+        if postgres_required():
+            pytest.fail(message)
+        pytest.skip(message)
+    url = server.create_database()
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        server.drop_database(url)
+        server.dispose()

@@ -206,3 +206,18 @@ def test_sqlite_writers_are_serialised(store: SQLDocumentStore, backend: str, da
             holder.commit()
     finally:
         impatient.dispose()
+
+
+def test_enqueue_takes_over_a_job_whose_lease_expired(store: SQLDocumentStore) -> None:
+    # A worker leased the job and died: a retry request made after its lease ran out must not be lost.
+    (job,) = submit(store, 0)
+    lease(store, now_minute=1, token="dead")
+    expired = at(1) + LEASE
+    with store.unit_of_work() as uow:
+        uow.jobs.enqueue(job, due_at=expired - timedelta(seconds=1))  # still leased then: left alone
+        assert uow.jobs.get(job) == DeliveryJob(job, at(0), 1, "dead", expired)
+        uow.jobs.enqueue(job, due_at=expired + timedelta(minutes=1))
+        assert uow.jobs.get(job) == DeliveryJob(job, expired + timedelta(minutes=1), 1)
+        with pytest.raises(LeaseLost):
+            uow.jobs.renew(job, "dead", now=expired, lease_for=LEASE)
+        uow.commit()

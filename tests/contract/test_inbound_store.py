@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from store_builders import RECEIVER, REPORT, SENDER, UBL, at, content, inbound
 
-from gateway.errors import DuplicateMessage
+from gateway.errors import DuplicateMessage, StoreError
 from gateway.model import ParticipantID
-from gateway.model.message import InboundStatus
+from gateway.model.message import VALIDATION_PENDING, DocumentContent, InboundStatus
 from gateway.services import InboundQuery, PageCursor
 from gateway.store import SQLDocumentStore
 
@@ -64,3 +66,46 @@ def test_search_filters_and_pages(store: SQLDocumentStore) -> None:
     assert for_us.next_cursor == PageCursor(at(5), ids[5])
     assert [d.id for d in for_us.items + rest.items + last.items] == ids[::-1]
     assert last.next_cursor is None
+
+
+def test_validation_is_recorded_on_a_pending_document(store: SQLDocumentStore) -> None:
+    first = replace(
+        inbound(status=InboundStatus.RECEIVED, received_at=at(2)), status_reason=VALIDATION_PENDING
+    )
+    second = replace(
+        inbound(status=InboundStatus.RECEIVED, received_at=at(1)), status_reason=VALIDATION_PENDING
+    )
+    unrelated = [inbound(), inbound(status=InboundStatus.RECEIVED)]  # validated; no rule set (no reason)
+    with store.unit_of_work() as uow:
+        for document in (first, second, *unrelated):
+            uow.inbound.add(document, DocumentContent(UBL, None))
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.inbound.pending_validation(limit=10) == [second, first]  # oldest first
+        assert uow.inbound.pending_validation(limit=1) == [second]
+    with store.unit_of_work() as uow:
+        uow.inbound.record_validation(
+            second.id, status=InboundStatus.INVALID, report=REPORT, reason="BR-CO-15", at=at(5)
+        )
+        with pytest.raises(StoreError):
+            uow.inbound.record_validation(
+                "no-such-document", status=InboundStatus.VALID, report=None, reason=None, at=at(5)
+            )
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.inbound.get(second.id) == replace(
+            second, status=InboundStatus.INVALID, status_reason="BR-CO-15", updated_at=at(5)
+        )
+        stored = uow.inbound.get_content(second.id)
+        assert stored == DocumentContent(UBL, REPORT)
+        assert uow.inbound.pending_validation(limit=10) == [first]
+        assert uow.inbound.count_by_status() == {
+            InboundStatus.RECEIVED: 2,
+            InboundStatus.VALID: 1,
+            InboundStatus.INVALID: 1,
+        }
+
+
+def test_counts_cover_every_status(store: SQLDocumentStore) -> None:
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.inbound.count_by_status() == dict.fromkeys(InboundStatus, 0)

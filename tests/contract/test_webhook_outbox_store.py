@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import inspect
 from store_builders import T0, at, content, outbound, webhook
 
 from gateway.errors import DuplicateMessage, LeaseLost
 from gateway.model.message import DeliveryEvent, DeliveryStatus
 from gateway.services import OutboxEntry, WebhookMessage
+from gateway.services.ports import OutboxCounts
 from gateway.store import SQLDocumentStore
 
 LEASE = timedelta(seconds=30)
@@ -87,3 +89,44 @@ def test_reschedule_and_fail(store: SQLDocumentStore) -> None:
         assert uow.outbox.get(message.id) == OutboxEntry(message, at(10), 2, None, at(10), "HTTP 410")
         assert uow.outbox.lease(now=at(100), limit=1, lease_for=LEASE, token="w3") == []
     assert (leased.attempts, again.attempts) == (1, 2)
+
+
+def test_counts_pending_and_failed(store: SQLDocumentStore) -> None:
+    hooks = [webhook(created_at=at(i)) for i in range(4)]
+    with store.unit_of_work() as uow:
+        for hook in hooks:
+            uow.outbox.add(hook)
+        taken = uow.outbox.lease(now=at(10), limit=3, lease_for=LEASE, token="w")
+        assert [t.message.id for t in taken] == [h.id for h in hooks[:3]]
+        uow.outbox.mark_delivered(hooks[0].id, "w", at=at(10))
+        uow.outbox.fail(hooks[1].id, "w", at=at(10), error="HTTP 410")
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbox.counts(now=at(10)) == OutboxCounts(pending=2, failed=1)  # leased + waiting
+
+
+def test_the_lease_index_covers_open_rows_only(store: SQLDocumentStore) -> None:
+    # Delivered/failed history must not be in the index the lease query walks (migration 0002).
+    with store.engine.connect() as connection:
+        indexes = {ix["name"]: ix for ix in inspect(connection).get_indexes("webhook_outbox")}
+        if connection.dialect.name == "sqlite":
+            partial = {
+                row[1]: row[4] for row in connection.exec_driver_sql("PRAGMA index_list('webhook_outbox')")
+            }
+            assert partial["ix_webhook_outbox_open_due_at"] == 1
+            plan = " ".join(
+                str(row[-1])
+                for row in connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT id FROM webhook_outbox WHERE due_at <= '2026-01-01' "
+                    "AND (leased_until IS NULL OR leased_until <= '2026-01-01') "
+                    "AND delivered_at IS NULL AND failed_at IS NULL ORDER BY due_at, id LIMIT 10"
+                )
+            )
+            assert "ix_webhook_outbox_open_due_at" in plan
+        else:
+            definition = connection.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_webhook_outbox_open_due_at'"
+            ).scalar_one()
+            assert "WHERE ((delivered_at IS NULL) AND (failed_at IS NULL))" in definition
+    assert indexes["ix_webhook_outbox_open_due_at"]["column_names"] == ["due_at", "id"]
+    assert "ix_webhook_outbox_due_at" not in indexes

@@ -24,7 +24,7 @@ from gateway.config import Settings
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.store.tables import metadata
 from gateway.validation import ValidationEngine
-from tests.contract.store_databases import PostgresServer, postgres_admin_url, postgres_required
+from tests.contract.store_databases import migrated_postgres_database
 
 SENDER_KEY = "sender-key-0123456789abcdefghij"
 SUPPORT_KEY = "support-key-0123456789abcdefghij"
@@ -84,21 +84,8 @@ def problem_of(response: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def _postgres_url() -> Iterator[URL]:
-    server = PostgresServer(postgres_admin_url())
-    problem = server.reachable()
-    if problem is not None:
-        server.dispose()
-        message = f"PostgreSQL unreachable: {problem}"
-        if postgres_required():
-            pytest.fail(message)
-        pytest.skip(message)
-    url = server.create_database()
-    try:
-        upgrade_database(url)
+    with migrated_postgres_database() as url:
         yield url
-    finally:
-        server.drop_database(url)
-        server.dispose()
 
 
 @pytest.fixture(scope="session")

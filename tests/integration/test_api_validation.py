@@ -108,3 +108,20 @@ def test_health_and_openapi_are_public(api: TestClient) -> None:
     spec = api.get("/openapi.json", headers={"Authorization": ""}).json()
     assert "/v1/validate" in spec["paths"]
     assert "/v1/convert" in spec["paths"]
+
+
+def test_a_store_failure_is_a_503_problem_with_retry_after(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.errors import StoreError
+
+    services = api.app.state.services  # type: ignore[attr-defined]
+
+    def locked(*args: object, **kwargs: object) -> None:
+        raise StoreError("database is locked")
+
+    monkeypatch.setattr(services.store, "unit_of_work", locked)
+    response = api.get("/v1/outbound/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 503
+    assert problem_of(response)["type"] == "/problems/store-unavailable"
+    assert response.headers["retry-after"] == "5"

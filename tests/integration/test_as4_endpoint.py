@@ -37,7 +37,7 @@ from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.store.tables import as4_messages, metadata
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
-from tests.contract.store_databases import BACKENDS, PostgresServer, postgres_admin_url, postgres_required
+from tests.contract.store_databases import BACKENDS, migrated_postgres_database
 
 API_KEY = "as4-tests-key-0123456789abcdef"
 SOAP = "application/soap+xml"
@@ -48,20 +48,8 @@ SOAP = "application/soap+xml"
 
 @pytest.fixture(scope="module")
 def _postgres_url() -> Iterator[URL]:
-    server = PostgresServer(postgres_admin_url())
-    problem = server.reachable()
-    if problem is not None:
-        server.dispose()
-        if postgres_required():
-            pytest.fail(f"PostgreSQL unreachable: {problem}")
-        pytest.skip(f"PostgreSQL unreachable: {problem}")
-    url = server.create_database()
-    try:
-        upgrade_database(url)
+    with migrated_postgres_database() as url:
         yield url
-    finally:
-        server.drop_database(url)
-        server.dispose()
 
 
 @pytest.fixture(scope="module")

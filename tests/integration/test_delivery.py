@@ -31,13 +31,14 @@ from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.webhooks import STATUS_CHANGED
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.store.tables import metadata
 from gateway.transport.directory import LocalDirectory, load_directory
 from gateway.transport.http import HTTPAS4Transport
 from gateway.worker import BackoffPolicy
 from gateway.worker.loop import DeliveryWorker, WorkerStats
-from tests.contract.store_databases import BACKENDS, PostgresServer, postgres_admin_url, postgres_required
+from tests.contract.store_databases import BACKENDS, migrated_postgres_database
 
 WEBHOOK = "https://erp.example.be/hooks/peppol"
 T = TypeVar("T")
@@ -48,20 +49,8 @@ SEND_TIMEOUT = 2.0
 
 @pytest.fixture(scope="module")
 def _postgres_url() -> Iterator[URL]:
-    server = PostgresServer(postgres_admin_url())
-    problem = server.reachable()
-    if problem is not None:
-        server.dispose()
-        if postgres_required():
-            pytest.fail(f"PostgreSQL unreachable: {problem}")
-        pytest.skip(f"PostgreSQL unreachable: {problem}")
-    url = server.create_database()
-    try:
-        upgrade_database(url)
+    with migrated_postgres_database() as url:
         yield url
-    finally:
-        server.drop_database(url)
-        server.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -233,15 +222,23 @@ def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Send
             now=NOW + timedelta(days=1), limit=10, lease_for=timedelta(minutes=1), token="t"
         )
     order = ["sending", "delivered"]
-    payloads = sorted((w.message.payload for w in leased), key=lambda p: order.index(str(p["new_status"])))
-    assert [(p["old_status"], p["new_status"]) for p in payloads] == [
+    payloads = sorted(
+        (w.message.payload for w in leased), key=lambda p: order.index(str(p["data"]["status"]))
+    )
+    # The one format of every status change (services.webhooks.status_change_webhook).
+    assert [(p["data"]["previous_status"], p["data"]["status"]) for p in payloads] == [
         ("accepted", "sending"),
         ("sending", "delivered"),
     ]
     assert {w.message.url for w in leased} == {WEBHOOK}
-    assert all(p["document_id"] == doc_id and p["document_number"] == "INV-WEBHOOK-1" for p in payloads)
-    assert payloads[1]["reason"] is None
-    assert payloads[1]["at"] == NOW.isoformat()
+    assert all(p["type"] == STATUS_CHANGED for p in payloads)
+    assert {p["id"] for p in payloads} == {w.message.id for w in leased}
+    assert all(
+        p["data"]["document_id"] == doc_id and p["data"]["document_number"] == "INV-WEBHOOK-1"
+        for p in payloads
+    )
+    assert payloads[1]["data"]["reason"] is None
+    assert payloads[1]["created_at"] == NOW.isoformat()
 
 
 RETRYABLE_FAULTS = [

@@ -20,7 +20,7 @@ from gateway.model.message import DeliveryEvent, InboundStatus
 from gateway.services.ports import DocumentStore, UnitOfWork
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from tests.contract.store_builders import at, content, inbound, outbound, webhook
-from tests.contract.store_databases import BACKENDS, PostgresServer, postgres_admin_url, postgres_required
+from tests.contract.store_databases import BACKENDS, migrated_postgres_database
 
 NOW = at(60)
 LEASE = timedelta(minutes=5)
@@ -33,20 +33,8 @@ class FixedClock:
 
 @pytest.fixture(scope="module")
 def postgres_database() -> Iterator[URL]:
-    server = PostgresServer(postgres_admin_url())
-    problem = server.reachable()
-    if problem is not None:
-        server.dispose()
-        if postgres_required():
-            pytest.fail(f"PostgreSQL unreachable: {problem}")
-        pytest.skip(f"PostgreSQL unreachable: {problem}")
-    url = server.create_database()
-    try:
-        upgrade_database(url)
+    with migrated_postgres_database() as url:
         yield url
-    finally:
-        server.drop_database(url)
-        server.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -216,3 +204,21 @@ def test_openmetrics_is_served_when_the_scraper_asks_for_it() -> None:
         response = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert response.headers["content-type"].startswith("application/openmetrics-text")
     assert response.text.rstrip().endswith("# EOF")
+
+
+def test_a_scrape_never_waits_for_the_sqlite_write_lock(tmp_path: Path) -> None:
+    # A writer holds the write lock (uncommitted); the scrape reads beside it in WAL mode instead of
+    # queueing behind it (BEGIN IMMEDIATE would wait the busy timeout and then fail).
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    upgrade_database(url)
+    store = SQLDocumentStore(make_engine(url, busy_timeout=0.2))
+    try:
+        seed(store)
+        with store.unit_of_work() as writer, TestClient(make_app(store)) as client:
+            writer.outbox.add(webhook(created_at=at(3)))  # takes the write lock
+            samples = scrape(client)
+    finally:
+        store.close()
+    assert samples[("gateway_store_up", ())] == 1
+    assert samples[("gateway_webhook_outbox_messages", (("state", "pending"),))] == 2  # committed rows only
+    assert samples[("gateway_inbound_documents", (("status", "valid"),))] == 2

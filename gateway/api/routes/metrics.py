@@ -7,7 +7,6 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import (
@@ -19,14 +18,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, func, select
 
 from gateway.api.metrics_middleware import HTTPMetrics, ObservabilityMiddleware
 from gateway.errors import GatewayError
 from gateway.model.message import DeliveryStatus, InboundStatus
-from gateway.services.ports import Clock, DocumentStore, QueueCounts, UnitOfWork
-from gateway.store import SQLDocumentStore
-from gateway.store.tables import inbound_documents, webhook_outbox
+from gateway.services.ports import Clock, DocumentStore, OutboxCounts, QueueCounts
 
 log = logging.getLogger("gateway.api.metrics")
 
@@ -34,70 +30,29 @@ router = APIRouter(tags=["operations"])
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxCounts:
-    """Webhook outbox sizes: ``pending`` (neither delivered nor failed; includes leased) and ``failed``."""
-
-    pending: int
-    failed: int
-
-
-@runtime_checkable
-class _CountingInbound(Protocol):
-    def count_by_status(self) -> Mapping[InboundStatus, int]: ...
-
-
-@runtime_checkable
-class _CountingOutbox(Protocol):
-    def counts(self, *, now: datetime) -> OutboxCounts: ...
-
-
-@dataclass(frozen=True, slots=True)
 class StoreSnapshot:
     """What the store holds at one instant, for one scrape."""
 
     outbound: Mapping[DeliveryStatus, int]
-    inbound: Mapping[InboundStatus, int] | None
+    inbound: Mapping[InboundStatus, int]
     queue: QueueCounts
-    outbox: OutboxCounts | None
-
-
-def _sql_inbound_counts(store: SQLDocumentStore) -> dict[InboundStatus, int]:
-    # Interim: the InboundDocumentRepository port has no count yet (see report); same query it would run.
-    t = inbound_documents
-    with store.engine.connect() as connection:
-        rows = connection.execute(select(t.c.status, func.count()).group_by(t.c.status)).all()
-    counts = dict.fromkeys(InboundStatus, 0)
-    counts.update({InboundStatus(status): int(n) for status, n in rows})
-    return counts
-
-
-def _sql_outbox_counts(store: SQLDocumentStore) -> OutboxCounts:
-    # Interim: the WebhookOutbox port has no counts yet (see report).
-    t = webhook_outbox
-    pending = and_(t.c.delivered_at.is_(None), t.c.failed_at.is_(None))
-    with store.engine.connect() as connection:
-        row = connection.execute(
-            select(func.count().filter(pending), func.count().filter(t.c.failed_at.is_not(None)))
-        ).one()
-    return OutboxCounts(pending=int(row[0]), failed=int(row[1]))
+    outbox: OutboxCounts
 
 
 def read_store_snapshot(store: DocumentStore, now: datetime) -> StoreSnapshot:
-    """Read the counts for one scrape (one read-only unit of work for what the ports offer).
+    """Read the counts for one scrape in one read-only unit of work (on SQLite a deferred transaction:
+    a scrape never takes the write lock, so it never waits for, or delays, a writer).
 
     Raises:
         StoreError: the database cannot be read.
     """
-    uow: UnitOfWork
     with store.unit_of_work(read_only=True) as uow:
-        outbound = uow.outbound.count_by_status()
-        queue = uow.jobs.counts(now=now)
-        inbound = uow.inbound.count_by_status() if isinstance(uow.inbound, _CountingInbound) else None
-        outbox = uow.outbox.counts(now=now) if isinstance(uow.outbox, _CountingOutbox) else None
-    if isinstance(store, SQLDocumentStore):
-        inbound = inbound if inbound is not None else _sql_inbound_counts(store)
-        outbox = outbox if outbox is not None else _sql_outbox_counts(store)
-    return StoreSnapshot(outbound, inbound, queue, outbox)
+        return StoreSnapshot(
+            outbound=uow.outbound.count_by_status(),
+            inbound=uow.inbound.count_by_status(),
+            queue=uow.jobs.counts(now=now),
+            outbox=uow.outbox.counts(now=now),
+        )
 
 
 class StoreCollector(Collector):
@@ -137,22 +92,20 @@ class StoreCollector(Collector):
         queue.add_metric(["scheduled"], snapshot.queue.scheduled)
         queue.add_metric(["leased"], snapshot.queue.leased)
         yield queue
-        if snapshot.inbound is not None:
-            inbound = GaugeMetricFamily(
-                "gateway_inbound_documents", "Received documents by status.", labels=["status"]
-            )
-            for inbound_status in InboundStatus:
-                inbound.add_metric([inbound_status.value], snapshot.inbound.get(inbound_status, 0))
-            yield inbound
-        if snapshot.outbox is not None:
-            outbox = GaugeMetricFamily(
-                "gateway_webhook_outbox_messages",
-                "Webhooks: pending (not yet delivered, includes retries) and failed (given up).",
-                labels=["state"],
-            )
-            outbox.add_metric(["pending"], snapshot.outbox.pending)
-            outbox.add_metric(["failed"], snapshot.outbox.failed)
-            yield outbox
+        inbound = GaugeMetricFamily(
+            "gateway_inbound_documents", "Received documents by status.", labels=["status"]
+        )
+        for inbound_status in InboundStatus:
+            inbound.add_metric([inbound_status.value], snapshot.inbound.get(inbound_status, 0))
+        yield inbound
+        outbox = GaugeMetricFamily(
+            "gateway_webhook_outbox_messages",
+            "Webhooks: pending (not yet delivered, includes retries) and failed (given up).",
+            labels=["state"],
+        )
+        outbox.add_metric(["pending"], snapshot.outbox.pending)
+        outbox.add_metric(["failed"], snapshot.outbox.failed)
+        yield outbox
 
 
 class GatewayMetrics:

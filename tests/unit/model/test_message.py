@@ -106,3 +106,10 @@ def test_the_table_is_total_over_its_keys() -> None:
                 assert event not in allowed_events(status)
                 with pytest.raises(InvalidTransition):
                     apply_event(status, event)
+
+
+def test_the_attempt_limit_ends_every_document_still_in_the_automatic_cycle() -> None:
+    # A never-sent document (ACCEPTED) that fails before sending on its last allowed attempt ends FAILED
+    # with the event that says so, like a SENDING or RETRYING one (no special case in the deliverer).
+    for status in (S.ACCEPTED, S.SENDING, S.RETRYING):
+        assert apply_event(status, E.RETRIES_EXHAUSTED) is S.FAILED

@@ -23,6 +23,7 @@ from delivery_support import (
     receiver_ap,
 )
 
+import gateway.services.deliver as deliver_module
 from gateway.as4 import EbmsError, ReceiptVerdict, SendOutcome, build_error, build_receipt, verify_receipt
 from gateway.as4.restore import restore_outgoing, signal_signed_by_receiver
 from gateway.errors import DiscoveryError, LocalProtocolError, TransportError
@@ -37,7 +38,9 @@ from gateway.services.deliver import (
 )
 from gateway.services.delivery_outcome import AttemptResult, is_duplicate_error, judge_response
 from gateway.services.discovery import Endpoint
+from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import DeliveryLease
+from gateway.services.webhooks import STATUS_CHANGED
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.transport.directory import LocalDirectory, parse_directory
 from gateway.worker import BackoffPolicy
@@ -105,6 +108,7 @@ class Rig:
     clock: SettableClock = field(default_factory=SettableClock)
     directory: Any = None
     max_attempts: int = 3
+    webhook_url: str | None = None
 
     def __post_init__(self) -> None:
         self.directory = self.directory or parse_directory(directory_json(URL), base_dir=Path("."))
@@ -120,7 +124,9 @@ class Rig:
             ids=UUIDs(),
             retry=BackoffPolicy(base=timedelta(seconds=10), max_attempts=self.max_attempts),
             jitter=random.Random(1).random,
-            settings=DeliverySettings(message_id_domain="unit.test", lease_for=LEASE),
+            settings=DeliverySettings(
+                message_id_domain="unit.test", lease_for=LEASE, webhook_url=self.webhook_url
+            ),
         )
 
     def lease(self, token: str) -> list[DeliveryLease]:
@@ -278,6 +284,177 @@ def test_a_stale_job_of_a_final_document_is_dropped(rig: Rig) -> None:
     assert (result.status, result.event) == (DeliveryStatus.DELIVERED, None)
     assert len(rig.transport.bodies) == 1
     assert rig.lease("w3") == []
+
+
+class _SpyJobs:
+    def __init__(self, inner: Any, store: SpyStore) -> None:
+        self._inner, self._store = inner, store
+
+    def renew(self, document_id: str, token: str, *, now: Any, lease_for: Any) -> Any:
+        self._store.renewals.append(now)
+        return self._inner.renew(document_id, token, now=now, lease_for=lease_for)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _BrokenContent:
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def get_content(self, document_id: str) -> Any:
+        raise RuntimeError("corrupt content row")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _SpyUoW:
+    def __init__(self, inner: Any, store: SpyStore) -> None:
+        self._inner, self._store = inner, store
+
+    def __enter__(self) -> _SpyUoW:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._inner.__exit__(*exc)
+
+    @property
+    def jobs(self) -> Any:
+        return _SpyJobs(self._inner.jobs, self._store)
+
+    @property
+    def outbound(self) -> Any:
+        return _BrokenContent(self._inner.outbound) if self._store.broken_content else self._inner.outbound
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class SpyStore:
+    """A real store that records lease renewals and can make reading the document content raise."""
+
+    def __init__(self, inner: SQLDocumentStore) -> None:
+        self.inner = inner
+        self.renewals: list[Any] = []
+        self.broken_content = False
+
+    def unit_of_work(self, *, read_only: bool = False) -> Any:
+        return _SpyUoW(self.inner.unit_of_work(read_only=read_only), self)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_step_that_always_raises_before_sending_still_ends_failed(store: SQLDocumentStore) -> None:
+    spy = SpyStore(store)
+    receiver = receiver_ap()
+    rig = Rig(spy, receiver, InProcessTransport(receiver))  # type: ignore[arg-type]
+    doc_id = queue_document(store)
+    spy.broken_content = True  # _prepare raises on every attempt (a bug, a corrupt row)
+    for attempt in range(1, rig.max_attempts + CRASH_ALLOWANCE + 1):
+        (lease,) = rig.lease(f"w{attempt}")
+        with pytest.raises(RuntimeError):
+            rig.deliver(lease)
+        rig.clock.advance(minutes=6)
+    (lease,) = rig.lease("last")
+    result = rig.deliver(lease)
+    assert result.status is DeliveryStatus.FAILED
+    assert (rig.document(doc_id).status_reason or "").startswith("retries-exhausted: ")
+    assert rig.lease("after") == []
+    assert receiver.requests == []
+
+
+def test_an_answer_that_cannot_be_judged_is_retried_with_its_reason(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kw: object) -> ReceiptVerdict:
+        raise RuntimeError("unforeseen receipt shape")
+
+    monkeypatch.setattr(deliver_module, "verify_receipt", broken)
+    doc_id = queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    result = rig.deliver(lease)
+    assert result.status is DeliveryStatus.RETRYING
+    assert result.sent is True
+    document = rig.document(doc_id)
+    assert document.status_reason == "judging-failed: RuntimeError: unforeseen receipt shape"
+    assert document.next_attempt_at is not None
+    with rig.store.unit_of_work(read_only=True) as uow:
+        last = uow.outbound.timeline(doc_id)[-1]
+        job = uow.jobs.get(doc_id)
+    assert last.event is DeliveryEvent.RETRYABLE_FAILURE
+    assert last.detail is not None
+    assert last.detail["http_status"] == 200
+    assert job is not None
+    assert job.lease_token is None  # released for the retry, not left to expire
+
+
+def test_the_lease_is_renewed_as_soon_as_the_answer_arrives(store: SQLDocumentStore) -> None:
+    spy = SpyStore(store)
+    receiver = receiver_ap()
+    rig = Rig(spy, receiver, InProcessTransport(receiver))  # type: ignore[arg-type]
+    queue_document(store)
+
+    async def slow_answer() -> None:
+        rig.clock.advance(minutes=4)  # most of the 5-minute lease went by waiting for the answer
+
+    rig.transport.on_send = slow_answer
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    assert spy.renewals[-1] == NOW + timedelta(minutes=4)  # renewed after the send, before recording
+
+
+def test_the_attempt_limit_ends_a_document_never_sent_with_retries_exhausted(rig: Rig) -> None:
+    doc_id = queue_document(rig.store)
+    rig.directory = FailingResolver(ProcessDied("while resolving"))
+    for attempt in range(1, rig.max_attempts):  # the worker dies before any outcome is recorded
+        (lease,) = rig.lease(f"w{attempt}")
+        with pytest.raises(ProcessDied):
+            rig.deliver(lease)
+        rig.clock.advance(minutes=6)
+    assert rig.document(doc_id).status is DeliveryStatus.ACCEPTED
+    rig.directory = FailingResolver(DiscoveryError("SMP timed out"))
+    (lease,) = rig.lease("last")
+    assert lease.attempts == rig.max_attempts
+    result = rig.deliver(lease)
+    assert (result.status, result.event) == (DeliveryStatus.FAILED, DeliveryEvent.RETRIES_EXHAUSTED)
+    with rig.store.unit_of_work(read_only=True) as uow:
+        last = uow.outbound.timeline(doc_id)[-1]
+    assert (last.from_status, last.event) == (DeliveryStatus.ACCEPTED, DeliveryEvent.RETRIES_EXHAUSTED)
+
+
+def test_delivery_and_retry_request_webhooks_share_one_format(rig: Rig) -> None:
+    hook = "https://erp.example.be/hooks"
+    rig.webhook_url = hook
+    doc_id = queue_document(rig.store)
+    rig.receiver.script.append("error:EBMS:0004")  # a permanent failure: sending -> failed
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.FAILED
+    submitter = OutboundSubmitter(
+        store=rig.store,
+        validation=None,  # type: ignore[arg-type]  # not used by request_retry
+        clock=rig.clock,
+        ids=UUIDs(),
+        seller_id="0208:0739484052",
+        webhook_url=hook,
+    )
+    rig.clock.advance(minutes=1)
+    submitter.request_retry(doc_id, requested_by="support")
+    with rig.store.unit_of_work() as uow:
+        leased = uow.outbox.lease(now=rig.clock.now(), limit=50, lease_for=LEASE, token="t")
+    order = ["sending", "failed", "retrying"]
+    payloads = sorted((x.message.payload for x in leased), key=lambda p: order.index(p["data"]["status"]))
+    kinds = [(p["data"]["previous_status"], p["data"]["status"]) for p in payloads]
+    assert kinds == [("accepted", "sending"), ("sending", "failed"), ("failed", "retrying")]
+    for payload in payloads:
+        assert set(payload) == {"id", "type", "created_at", "data"}
+        assert payload["type"] == STATUS_CHANGED
+        assert set(payload["data"]) == set(payloads[-1]["data"])  # the retry path's schema
+        assert payload["data"]["document_id"] == doc_id
+    message_id = rig.document(doc_id).as4_message_id
+    assert [p["data"]["as4_message_id"] for p in payloads] == [message_id] * 3
 
 
 # --- restoring the sent message --------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
+from sqlalchemy import delete
 
 from gateway.as4 import (
     PEPPOL_NOT_SERVICED,
@@ -23,9 +24,10 @@ from gateway.as4 import (
     verify_receipt,
 )
 from gateway.as4.signals import load_signal, verify_signal_signature
+from gateway.crypto import issue_ap
 from gateway.errors import StoreError, XMLInputError
 from gateway.model import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, ParticipantID
-from gateway.model.message import Direction, InboundStatus, SignalKind
+from gateway.model.message import VALIDATION_PENDING, Direction, InboundStatus, SignalKind
 from gateway.services.ports import InboundQuery
 from gateway.services.receive import (
     MAX_ID_LENGTH,
@@ -35,6 +37,7 @@ from gateway.services.receive import (
     ReceiveResult,
 )
 from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store.tables import inbound_documents
 from gateway.ubl import build_sbd
 from gateway.validation import Finding, Layer, Severity, ValidationReport
 
@@ -73,11 +76,13 @@ class StubValidator:
 
 
 class _FailingInbound:
+    """Recording a validation fails (the store went away between the receipt's commit and this one)."""
+
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
-    def add(self, *args: object) -> None:
-        raise StoreError("inbound document: OperationalError")
+    def record_validation(self, *args: object, **kw: object) -> None:
+        raise StoreError("inbound validation: OperationalError")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -102,11 +107,13 @@ class _UoW:
 
     def __enter__(self) -> _UoW:
         self._inner.__enter__()
+        self._store.open_units += 1
         return self
 
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._store.open_units -= 1
         self._inner.__exit__(t, e, tb)
 
     @property
@@ -127,6 +134,7 @@ class FlakyStore:
 
     def __init__(self, inner: SQLDocumentStore) -> None:
         self.inner = inner
+        self.open_units = 0  # units of work currently open (each holds a pooled connection)
         self.down = False
         self.fail_inbound = False
         self.blind_check = False
@@ -200,6 +208,11 @@ def signal_error(result: ReceiveResult) -> tuple[str | None, list[tuple[str, str
     _, ref, errors, receipt = read_signal(root)
     assert receipt is None
     return ref, errors
+
+
+def pending_documents(store: FlakyStore) -> int:
+    with store.inner.unit_of_work(read_only=True) as uow:
+        return len(uow.inbound.pending_validation(limit=500))
 
 
 def inbound_count(store: FlakyStore) -> int:
@@ -296,6 +309,48 @@ def test_duplicate_message_id_returns_the_original_receipt_and_is_not_processed_
     assert again.status is InboundStatus.VALID
     assert validator.calls == 1
     assert inbound_count(store) == 1
+
+
+def test_no_unit_of_work_is_open_while_the_document_is_validated(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    # Validation takes tens of milliseconds: holding a pooled connection meanwhile starved the pool under
+    # 20 concurrent /as4 requests (found by `gateway bench e2e`, PostgreSQL, 2 workers).
+    seen: list[int] = []
+    original = validator.validate
+
+    def validate(xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+        seen.append(store.open_units)
+        return original(xml, rule_set=rule_set)
+
+    validator.validate = validate  # type: ignore[method-assign]
+    assert post(receiver, make_message()).outcome is ReceiveOutcome.ACCEPTED
+    assert seen == [0]
+
+
+def test_a_message_id_reused_by_another_access_point_is_refused_and_gets_no_receipt(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    p = dev_pki()
+    first = post(receiver, make_message(message_id="victim@gateway.test"))
+    chain = (p.pki.ap_ca.certificate, p.pki.root.certificate)
+    other_ap = issue_ap(p.pki.ap_ca, "POP000003", now=NOW, serial=3003).key_material(chain)
+    reuse = build_user_message(
+        make_sbd(instance_id="inst-other"),
+        sender=other_ap,
+        receiver_certificate=p.receiver.certificate,
+        message_id="victim@gateway.test",
+        timestamp=NOW,
+        new_id=counter_ids("x"),
+    )
+    again = post(receiver, reuse)
+    assert again.outcome is ReceiveOutcome.REJECTED
+    assert again.signal != first.signal  # the original receipt is not handed to another AP
+    ref, errors = signal_error(again)
+    assert ref == "victim@gateway.test"
+    assert [code for code, _ in errors] == ["EBMS:4001"]
+    assert inbound_count(store) == 1
+    assert validator.calls == 1
 
 
 def test_lost_race_on_the_message_id_answers_as_a_duplicate(
@@ -465,18 +520,95 @@ def test_failure_after_the_evidence_commit_is_finished_by_the_senders_resend(
     store.fail_inbound = True
     with pytest.raises(StoreError):  # the route answers 503: no receipt, the sender resends
         post(receiver, msg)
-    assert inbound_count(store) == 0
+    assert pending_documents(store) == 1  # stored with the receipt, validation not recorded
     store.fail_inbound = False
     result = post(receiver, msg)
     assert result.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
     assert verify_receipt({}, result.signal, msg).is_success
     assert result.status is InboundStatus.VALID
     assert inbound_count(store) == 1
+    assert pending_documents(store) == 0
     with store.inner.unit_of_work(read_only=True) as uow:
         assert result.document_id is not None
         document = uow.inbound.get(result.document_id)
+        stored = uow.inbound.get_content(result.document_id)
     assert document is not None
     assert document.as4_message_id == msg.message_id
+    assert stored is not None
+    assert stored.validation_report == {"rule_set": RULE_SET, "valid": True, "issues": []}
+
+
+class ProcessDied(BaseException):
+    """Stands for the API process dying at this point (nothing after it runs, no handler catches it)."""
+
+
+def test_a_crash_between_the_two_commits_loses_nothing_and_is_repaired_without_the_sender(
+    store: FlakyStore, validator: StubValidator
+) -> None:
+    msg = make_message()
+    validator.error = ProcessDied()
+    crashed = make_receiver(store, validator)
+    with pytest.raises(ProcessDied):
+        post(crashed, msg)
+    # The receipt's unit of work holds the business document too: accepted never means missing.
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(msg.message_id, Direction.IN)
+        assert record is not None
+        assert record.document_id is not None
+        document = uow.inbound.get(record.document_id)
+        assert document is not None
+        assert (document.status, document.status_reason) == (InboundStatus.RECEIVED, VALIDATION_PENDING)
+        stored = uow.inbound.get_content(document.id)
+        assert stored is not None
+        assert stored.validation_report is None
+    # Other RECEIVED documents (no rule set for their type) are not pending and are left alone.
+    validator.error = None
+    ubl = b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
+    other = build_sbd(
+        ubl,
+        sender=SENDER,
+        receiver=RECEIVER,
+        document_type=INVOICE_RESPONSE,
+        process=INVOICE_RESPONSE_PROCESS,
+        country_c1="BE",
+        instance_id="inst-ir",
+        created=NOW,
+    )
+    post(crashed, make_message(other, message_id="msg-ir@gateway.test"))
+    calls = validator.calls
+
+    restarted = make_receiver(store, validator)  # start-up after the crash: no resend needed
+    assert restarted.recover_pending() == 1
+    assert validator.calls == calls + 1
+    with store.inner.unit_of_work(read_only=True) as uow:
+        repaired = uow.inbound.get(document.id)
+        content = uow.inbound.get_content(document.id)
+    assert repaired is not None
+    assert (repaired.status, repaired.status_reason) == (InboundStatus.VALID, None)
+    assert content is not None
+    assert content.validation_report == {"rule_set": RULE_SET, "valid": True, "issues": []}
+    assert restarted.recover_pending() == 0
+    assert validator.calls == calls + 1
+    # And the sender's resend, if it comes, gets the original receipt and changes nothing.
+    again = post(restarted, msg)
+    assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert record.signal is not None
+    assert again.signal == record.signal.raw.body
+    assert again.status is InboundStatus.VALID
+
+
+def test_a_message_stored_without_its_document_by_an_older_release_is_finished_on_resend(
+    receiver: AS4Receiver, store: FlakyStore
+) -> None:
+    msg = make_message()
+    first = post(receiver, msg)
+    with store.inner.engine.begin() as connection:  # what a crash left behind before the fix
+        connection.execute(delete(inbound_documents))
+    again = post(receiver, msg)
+    assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert again.document_id == first.document_id
+    assert again.status is InboundStatus.VALID
+    assert inbound_count(store) == 1
 
 
 def test_non_billing_documents_are_received_without_validation(

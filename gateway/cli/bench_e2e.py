@@ -1,0 +1,316 @@
+"""``gateway bench e2e``: end-to-end throughput, latency and peak memory of the whole gateway on loopback.
+
+Both sides run here: ``gateway serve`` (API and ``/as4``) and 1..N ``gateway worker`` processes on SQLite or a
+scratch PostgreSQL database. Copies of a sample invoice go post -> validated -> stored -> sent over AS4 ->
+received, validated, stored -> receipt -> delivered. A benchmark prints figures; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+from gateway.cli import e2e_load
+from gateway.cli.bench_e2e_report import E2EParameters, E2EResult, PhaseResult, format_table
+from gateway.cli.e2e_load import InvoiceCopies, Posting, percentile
+from gateway.cli.loopback import (
+    GatewayProcesses,
+    free_port,
+    peak_memory_mib,
+    prepare_loopback,
+    run_gateway,
+    wait_ready,
+)
+from gateway.config import PROJECT_ROOT, Settings
+from gateway.model import complete_document
+from gateway.services.conversion import parse_document_json
+from gateway.store import make_engine, normalise_url, upgrade_database
+
+DEFAULT_WORKDIR = PROJECT_ROOT / "var" / "bench-e2e"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DATABASES = ("sqlite", "postgres")
+SQLITE_SHARED_WRITER = (
+    "SQLite with {workers} workers: the store serialises writers (one write lock for the API and every "
+    "worker); the gateway supports one worker on SQLite - measured anyway"
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``e2e`` benchmark to the ``bench`` subcommand's subparsers."""
+    d = E2EParameters()
+    p = subparsers.add_parser(
+        "e2e",
+        help="end to end on loopback: docs/s, p50/p99 latency, peak memory (SQLite/PostgreSQL x 1/2 workers)",
+        description="Start gateway serve + workers on loopback, post copies of a sample invoice that travel "
+        "over AS4 to the same gateway, and print throughput, latency and peak memory. Without --db/--workers "
+        "it runs sqlite and postgres with 1 and 2 workers.",
+    )
+    p.add_argument("--db", action="append", choices=DATABASES, help="database (repeatable; default both)")
+    p.add_argument(
+        "--workers", action="append", type=int, help="worker processes (repeatable; default 1 and 2)"
+    )
+    p.add_argument(
+        "--rate", type=float, default=d.rate, help=f"offered docs/s, open loop (default {d.rate:g})"
+    )
+    p.add_argument(
+        "--duration", type=float, default=d.duration, help=f"seconds at --rate (default {d.duration:g})"
+    )
+    p.add_argument(
+        "--saturation",
+        type=int,
+        default=d.saturation,
+        help=f"docs posted flat out (default {d.saturation}; 0 skips)",
+    )
+    p.add_argument("--saturation-concurrency", type=int, default=d.saturation_concurrency, metavar="N")
+    p.add_argument(
+        "--warmup", type=int, default=d.warmup, help=f"docs delivered before measuring (default {d.warmup})"
+    )
+    p.add_argument(
+        "--poll-interval", type=float, default=d.poll_interval, help="worker poll interval, seconds"
+    )
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="worker batch size")
+    p.add_argument(
+        "--timeout", type=float, default=d.timeout, help="seconds to wait for a phase's deliveries"
+    )
+    p.add_argument("--template", type=Path, default=d.template, help="JSON document to post (unique numbers)")
+    p.add_argument(
+        "--postgres-url", default=DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
+    )
+    p.add_argument(
+        "--workdir", type=Path, default=DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.set_defaults(func=run_bench_e2e)
+
+
+def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the matrix and print it. Exit code 0: every document delivered; 1: not all; 2: bad usage."""
+    for name in ("httpx", "alembic"):  # one line per request / migration would bury the figures
+        logging.getLogger(name).setLevel(logging.WARNING)
+    params = E2EParameters(
+        rate=args.rate,
+        duration=args.duration,
+        saturation=args.saturation,
+        saturation_concurrency=args.saturation_concurrency,
+        warmup=args.warmup,
+        poll_interval=args.poll_interval,
+        batch_size=args.batch_size,
+        timeout=args.timeout,
+        template=args.template,
+    )
+    workers_list = args.workers or [1, 2]
+    positive = (params.rate, params.duration, min(workers_list), params.saturation_concurrency)
+    if min(positive) <= 0 or params.batch_size < 1 or params.saturation < 0 or params.warmup < 0:
+        print(
+            "gateway bench e2e: --rate, --duration, --workers, --saturation-concurrency and --batch-size "
+            "must be positive; --saturation and --warmup not negative",
+            file=sys.stderr,
+        )
+        return 2
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    results: list[E2EResult] = []
+    for database in args.db or list(DATABASES):
+        for workers in workers_list:
+            print(f"bench e2e: {database}, {workers} worker(s) ...", end="", file=sys.stderr, flush=True)
+            workdir = args.workdir.resolve() / f"{database}-{workers}w"
+            result = run_e2e(
+                database=database,
+                workers=workers,
+                params=params,
+                workdir=workdir,
+                postgres_url=args.postgres_url,
+            )
+            outcome = "all delivered" if result.ok else "NOT all delivered"
+            print(f" {outcome} ({result.wall_seconds:.0f} s)", file=sys.stderr, flush=True)
+            results.append(result)
+    if args.json:
+        figures = {"parameters": _parameters_json(params, load), "results": [r.as_json() for r in results]}
+        print(json.dumps(figures, indent=2))
+    else:
+        print(format_table(results, params, cpus=os.cpu_count(), load=load))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _parameters_json(params: E2EParameters, load: float | None) -> dict[str, Any]:
+    return {**asdict(params), "template": str(params.template), "cpus": os.cpu_count(), "load_average": load}
+
+
+def run_e2e(
+    *,
+    database: str,
+    workers: int,
+    params: E2EParameters,
+    workdir: Path,
+    postgres_url: str = DEFAULT_POSTGRES_URL,
+) -> E2EResult:
+    """Run one cell: start the gateway on loopback, warm up, run both phases, read the peak memory, stop.
+
+    Args:
+        database: ``sqlite`` (a file in ``workdir``) or ``postgres`` (a scratch database ``bench_<random>``
+            created on the server of ``postgres_url`` and dropped afterwards).
+        workers: number of ``gateway worker`` processes.
+        params: the load.
+        workdir: recreated; holds the PKI, directory, SQLite file and process logs.
+        postgres_url: any database URL of the PostgreSQL server (used to create and drop the scratch one).
+
+    Returns:
+        The figures; ``error`` is set (and the figures partial) when the cell could not run to the end.
+    """
+    started = time.monotonic()
+    result = E2EResult(database=database, workers=workers)
+    if database == "sqlite" and workers > 1:
+        result.notes.append(SQLITE_SHARED_WRITER.format(workers=workers))
+    try:
+        with ExitStack() as stack:
+            if database == "postgres":
+                url = stack.enter_context(scratch_postgres_database(postgres_url))
+            else:
+                url = f"sqlite:///{workdir / 'gateway.db'}"
+            _run_cell(result, url=url, workers=workers, params=params, workdir=workdir)
+    except Exception as exc:  # a cell that cannot run is reported, and the matrix goes on
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.wall_seconds = time.monotonic() - started
+    return result
+
+
+def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameters, workdir: Path) -> None:
+    template = params.template.read_bytes()
+    buyer = complete_document(parse_document_json(template)).buyer.endpoint
+    if buyer is None:
+        raise ValueError(f"{params.template}: the buyer has no Peppol endpoint to deliver to")
+    port = free_port()
+    api_key = secrets.token_urlsafe(32)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        prepare_loopback(
+            workdir,
+            served=[f"{buyer.scheme}:{buyer.value}"],
+            as4_url=f"http://127.0.0.1:{port}/as4",
+            database_url=url,
+        )
+    )
+    env.update(
+        {
+            "GATEWAY_API__KEYS": json.dumps([{"name": "bench", "role": "admin", "key": api_key}]),
+            "GATEWAY_WORKER__POLL_INTERVAL_SECONDS": str(params.poll_interval),
+            "GATEWAY_WORKER__BATCH_SIZE": str(params.batch_size),
+        }
+    )
+    upgrade_database(url)  # once, before the processes start (each would otherwise race to migrate)
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with run_gateway(workdir, env, port=port, workers=workers) as gateway:
+        with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30) as client:
+            wait_ready(client, gateway.all, 120)
+        copies = InvoiceCopies(template, tag=secrets.token_hex(3))
+        asyncio.run(_measure(result, gateway, headers=headers, copies=copies, params=params))
+        for proc in gateway.all:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited during the run (code {proc.returncode})")
+        result.serve_peak_mib = peak_memory_mib(gateway.serve.pid)
+        result.worker_peak_mib = [peak_memory_mib(proc.pid) for proc in gateway.workers]
+
+
+async def _measure(
+    result: E2EResult,
+    gateway: GatewayProcesses,
+    *,
+    headers: dict[str, str],
+    copies: InvoiceCopies,
+    params: E2EParameters,
+) -> None:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    async with httpx.AsyncClient(
+        base_url=gateway.base_url, headers=headers, timeout=120, limits=limits
+    ) as client:
+        if params.warmup:
+            warm = await e2e_load.post_burst(client, copies, first=0, count=params.warmup, concurrency=1)
+            await _settle(client, warm, params.timeout)
+        first = params.warmup
+        count = params.fixed_rate_documents
+        postings = await e2e_load.post_open_loop(client, copies, first=first, count=count, rate=params.rate)
+        result.fixed_rate = await _settle(client, postings, params.timeout)
+        first += count
+        if params.saturation:
+            postings = await e2e_load.post_burst(
+                client,
+                copies,
+                first=first,
+                count=params.saturation,
+                concurrency=params.saturation_concurrency,
+            )
+            result.saturation = await _settle(client, postings, params.timeout)
+        result.inbound_received = await e2e_load.count_inbound(client)
+
+
+async def _settle(client: httpx.AsyncClient, postings: Sequence[Posting], timeout: float) -> PhaseResult:
+    """Wait until the accepted copies are final, then compute the phase's figures from their timelines."""
+    accepted = {p.document_id: p for p in postings if p.document_id is not None}
+    statuses = await e2e_load.wait_until_final(client, accepted, timeout=timeout)
+    delivered_ids = [doc_id for doc_id, status in statuses.items() if status == "delivered"]
+    delivered_at = await e2e_load.delivered_times(client, delivered_ids)
+    latencies = [
+        (at - accepted[doc_id].sent_at).total_seconds() * 1000
+        for doc_id, at in delivered_at.items()
+        if at is not None
+    ]
+    ends = [at for at in delivered_at.values() if at is not None]
+    seconds = (max(ends) - min(p.sent_at for p in postings)).total_seconds() if ends else None
+    post_ms = [p.response_seconds * 1000 for p in postings if p.document_id is not None]
+    errors = [f"{p.number}: {p.http_status} {p.error}" for p in postings if p.error][:5]
+    errors += [f"{doc_id}: {status}" for doc_id, status in statuses.items() if status != "delivered"][
+        : 5 - len(errors)
+    ]
+    failed = sum(1 for status in statuses.values() if status == "failed")
+    return PhaseResult(
+        posted=len(postings),
+        accepted=len(accepted),
+        delivered=len(delivered_ids),
+        failed=failed,
+        pending=len(statuses) - len(delivered_ids) - failed,
+        seconds=seconds,
+        throughput=len(ends) / seconds if seconds else None,
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p99_ms=percentile(latencies, 99),
+        latency_max_ms=max(latencies) if latencies else None,
+        post_p50_ms=percentile(post_ms, 50),
+        post_p99_ms=percentile(post_ms, 99),
+        max_lag_ms=max((p.lag_seconds for p in postings), default=0.0) * 1000,
+        errors=errors,
+    )
+
+
+@contextmanager
+def scratch_postgres_database(server_url: str) -> Iterator[str]:
+    """Create a database ``bench_<random>`` on the server of ``server_url``; drop it (forcefully) on exit.
+
+    Nothing else on the server is touched. Yields the URL of the new database (password included: it is
+    handed to the gateway processes, never printed).
+    """
+    admin = normalise_url(server_url)
+    name = f"bench_{secrets.token_hex(6)}"
+    engine = make_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with engine.connect() as connection:
+                # WITH (FORCE) (PostgreSQL 13+): a process that did not exit cleanly cannot keep it alive.
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()

@@ -1,0 +1,194 @@
+"""Parameters, results and the printed table of ``gateway bench e2e`` (see ``gateway.cli.bench_e2e``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.config import PROJECT_ROOT
+
+DEFAULT_TEMPLATE = PROJECT_ROOT / "tests" / "data" / "documents" / "be-domestic-mixed-rates.json"
+
+
+@dataclass(frozen=True)
+class E2EParameters:
+    """What one benchmark cell does (also printed with the figures).
+
+    Attributes:
+        rate: offered load of the fixed-rate phase, documents per second (open loop).
+        duration: length of the fixed-rate phase in seconds (``round(rate * duration)`` documents).
+        saturation: documents posted as fast as possible in the saturation phase (0: skip it).
+        saturation_concurrency: concurrent POST requests in the saturation phase.
+        warmup: documents delivered before measuring (schemas compiled, connections open).
+        poll_interval: ``GATEWAY_WORKER__POLL_INTERVAL_SECONDS`` (a worker's sleep when nothing is due).
+        batch_size: ``GATEWAY_WORKER__BATCH_SIZE`` (jobs a worker leases and sends concurrently).
+        timeout: seconds to wait for the documents of one phase to become final.
+        template: the JSON document posted (each copy gets its own number).
+    """
+
+    rate: float = 5.0
+    duration: float = 15.0
+    saturation: int = 60
+    saturation_concurrency: int = 16
+    warmup: int = 3
+    poll_interval: float = 0.1
+    batch_size: int = 10
+    timeout: float = 180.0
+    template: Path = DEFAULT_TEMPLATE
+
+    @property
+    def fixed_rate_documents(self) -> int:
+        """Documents posted in the fixed-rate phase."""
+        return max(1, round(self.rate * self.duration))
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """The figures of one phase.
+
+    Attributes:
+        posted / accepted / delivered / failed / pending: document counts (pending: not final in time).
+        seconds: first POST sent -> last ``delivered`` timeline event.
+        throughput: delivered / seconds, documents per second end to end.
+        latency_p50_ms / latency_p99_ms / latency_max_ms: POST sent -> ``delivered`` timeline event.
+        post_p50_ms / post_p99_ms: time until the POST answered (validated and stored).
+        max_lag_ms: the latest a request left against the open-loop schedule (0 for a burst).
+        errors: the first reasons copies were refused or failed.
+    """
+
+    posted: int
+    accepted: int
+    delivered: int
+    failed: int
+    pending: int
+    seconds: float | None
+    throughput: float | None
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    latency_max_ms: float | None
+    post_p50_ms: float | None
+    post_p99_ms: float | None
+    max_lag_ms: float
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class E2EResult:
+    """One cell of the matrix: a database and a number of workers.
+
+    Attributes:
+        database: ``sqlite`` or ``postgres``.
+        workers: ``gateway worker`` processes.
+        fixed_rate: the open-loop phase at ``E2EParameters.rate``.
+        saturation: the as-fast-as-possible phase (None when skipped or not reached).
+        serve_peak_mib: VmHWM of the ``gateway serve`` process at the end, MiB.
+        worker_peak_mib: VmHWM of each worker process at the end, MiB.
+        inbound_received: documents the ``/as4`` endpoint stored (warm-up included).
+        notes: caveats of this configuration.
+        error: why the cell could not run to the end, if it could not.
+        wall_seconds: how long the whole cell took (start-up and shutdown included).
+    """
+
+    database: str
+    workers: int
+    fixed_rate: PhaseResult | None = None
+    saturation: PhaseResult | None = None
+    serve_peak_mib: float | None = None
+    worker_peak_mib: list[float | None] = field(default_factory=list)
+    inbound_received: int | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    wall_seconds: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the cell ran and every accepted document of every phase was delivered."""
+        phases = [p for p in (self.fixed_rate, self.saturation) if p is not None]
+        return self.error is None and bool(phases) and all(p.delivered == p.posted for p in phases)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON form (``ok`` included)."""
+        return {**asdict(self), "ok": self.ok}
+
+
+_HEADER_1 = f"{'':<17} {' fixed offered rate (open loop) ':-^70}  | {' saturation ':-^25}  | peak RSS (VmHWM)"
+_HEADER_2 = (
+    f"{'database':<9} {'workers':>7} {'offered':>8} {'achieved':>9} {'delivered':>9} {'p50':>7}"
+    f" {'p99':>7} {'max':>7} {'POST p50':>8} {'POST p99':>8}  | {'max':>7} {'delivered':>9} {'last':>7}"
+    f"  | {'serve':>6} workers"
+)
+_HEADER_3 = (
+    f"{'':<9} {'':>7} {'docs/s':>8} {'docs/s':>9} {'':>9} {'ms':>7} {'ms':>7} {'ms':>7} {'ms':>8}"
+    f" {'ms':>8}  | {'docs/s':>7} {'':>9} {'s':>7}  | {'MiB':>6} MiB"
+)
+
+
+def _num(value: float | None, fmt: str = ".0f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _row(result: E2EResult, params: E2EParameters) -> str:
+    fixed, sat = result.fixed_rate, result.saturation
+    workers_mib = " + ".join(_num(m) for m in result.worker_peak_mib) or "-"
+    cells = [
+        f"{result.database:<9}",
+        f"{result.workers:>7}",
+        f"{params.rate:>8.1f}",
+        f"{_num(fixed.throughput if fixed else None, '.2f'):>9}",
+        f"{(f'{fixed.delivered}/{fixed.posted}' if fixed else '-'):>9}",
+        f"{_num(fixed.latency_p50_ms if fixed else None):>7}",
+        f"{_num(fixed.latency_p99_ms if fixed else None):>7}",
+        f"{_num(fixed.latency_max_ms if fixed else None):>7}",
+        f"{_num(fixed.post_p50_ms if fixed else None):>8}",
+        f"{_num(fixed.post_p99_ms if fixed else None):>8}",
+        " |",
+        f"{_num(sat.throughput if sat else None, '.2f'):>7}",
+        f"{(f'{sat.delivered}/{sat.posted}' if sat else '-'):>9}",
+        f"{_num(sat.seconds if sat else None, '.1f'):>7}",
+        " |",
+        f"{_num(result.serve_peak_mib):>6}",
+        f" {workers_mib}",
+    ]
+    return " ".join(cells)
+
+
+def format_table(
+    results: Sequence[E2EResult], params: E2EParameters, *, cpus: int | None, load: float | None = None
+) -> str:
+    """The figures as a text table, with the parameters, the definitions and each cell's caveats."""
+    lines = [
+        "gateway bench e2e: both sides on loopback in one gateway - POST -> validated -> stored ->",
+        "  AS4 send -> /as4 received, validated, stored -> signed receipt verified -> delivered",
+        f"  template {params.template.name} (a unique number per copy), {cpus or '?'} CPUs, "
+        f"load average {_num(load, '.2f')} at the start (other work on the machine skews the figures)",
+        f"  fixed rate {params.rate:g} docs/s x {params.duration:g} s = {params.fixed_rate_documents} docs "
+        f"(open loop); saturation {params.saturation} docs, {params.saturation_concurrency} concurrent POSTs",
+        f"  warm-up {params.warmup} docs; worker poll {params.poll_interval:g} s, batch {params.batch_size}",
+        "",
+        _HEADER_1,
+        _HEADER_2,
+        _HEADER_3,
+    ]
+    lines += [_row(result, params) for result in results]
+    lines += [
+        "",
+        "achieved / max docs/s: delivered documents / (first POST sent -> last 'delivered' timeline event)",
+        "p50/p99/max: POST sent -> 'delivered' event (receipt verified and stored)",
+        "POST p50/p99: until the 202 answer (validated and stored)",
+        "saturation 'last': POST of the first document -> last delivered (seconds)",
+        "peak RSS: VmHWM of each process at the end of the cell (start-up, warm-up and both phases)",
+    ]
+    for result in results:
+        label = f"{result.database}, {result.workers} worker(s)"
+        lines += [f"note ({label}): {note}" for note in result.notes]
+        if result.error:
+            lines.append(f"ERROR ({label}): {result.error}")
+        for phase_name, phase in (("fixed rate", result.fixed_rate), ("saturation", result.saturation)):
+            if phase is not None and phase.delivered != phase.posted:
+                lines.append(
+                    f"NOT ALL DELIVERED ({label}, {phase_name}): {phase.delivered} of {phase.posted}, "
+                    f"{phase.failed} failed, {phase.pending} pending; {'; '.join(phase.errors)}"
+                )
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""Smoke test of ``gateway bench e2e`` with a tiny load: the real serve and worker processes on loopback must
+deliver every posted copy and the result must carry every figure. Timing values are not asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from gateway.cli.bench_e2e import run_e2e, scratch_postgres_database
+from gateway.cli.bench_e2e_report import E2EParameters, format_table
+from tests.contract.store_databases import postgres_admin_url, postgres_required
+
+pytestmark = pytest.mark.slow
+
+
+def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path: Path) -> None:
+    params = E2EParameters(
+        rate=3.0, duration=1.0, saturation=2, saturation_concurrency=2, warmup=1, timeout=90
+    )
+
+    result = run_e2e(database="sqlite", workers=1, params=params, workdir=tmp_path / "bench")
+
+    assert result.error is None
+    assert result.fixed_rate is not None
+    assert result.saturation is not None
+    for phase, posted in ((result.fixed_rate, 3), (result.saturation, 2)):
+        counts = (phase.posted, phase.accepted, phase.delivered, phase.failed, phase.pending)
+        assert counts == (posted, posted, posted, 0, 0)
+        assert phase.errors == []
+        figures = (
+            phase.seconds,
+            phase.throughput,
+            phase.latency_p50_ms,
+            phase.latency_p99_ms,
+            phase.post_p99_ms,
+        )
+        assert all(figure is not None for figure in figures)
+        assert all(figure > 0 for figure in figures if figure is not None)
+        assert (phase.post_p99_ms or 0) > 0
+        assert phase.latency_p50_ms <= phase.latency_p99_ms <= phase.latency_max_ms  # type: ignore[operator]
+    # Warm-up, fixed-rate and saturation copies all came back through /as4 as inbound documents.
+    assert result.inbound_received == 1 + 3 + 2
+    assert (result.serve_peak_mib or 0) > 10
+    assert len(result.worker_peak_mib) == 1
+    assert (result.worker_peak_mib[0] or 0) > 10
+    assert result.ok
+    as_json = json.loads(json.dumps(result.as_json()))
+    assert as_json["ok"] is True
+    assert as_json["fixed_rate"]["delivered"] == 3
+    table = format_table([result], params, cpus=2)
+    for expected in ("sqlite", "3/3", "2/2"):
+        assert expected in table
+    assert (tmp_path / "bench" / "serve.log").is_file()
+    assert (tmp_path / "bench" / "worker.log").is_file()
+
+
+def test_two_sqlite_workers_are_flagged_as_sharing_one_writer(tmp_path: Path) -> None:
+    params = E2EParameters(rate=2.0, duration=1.0, saturation=0, warmup=0, timeout=90)
+
+    result = run_e2e(database="sqlite", workers=2, params=params, workdir=tmp_path / "bench")
+
+    assert result.ok, result.error
+    assert result.saturation is None
+    assert len(result.worker_peak_mib) == 2
+    assert any("serialises writers" in note for note in result.notes)
+
+
+@pytest.mark.postgres
+def test_the_scratch_postgres_database_exists_only_inside_the_block() -> None:
+    admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        try:
+            with admin.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # unreachable server
+            if postgres_required():
+                pytest.fail(f"PostgreSQL unreachable: {exc}")
+            pytest.skip(f"PostgreSQL unreachable: {exc}")
+
+        def exists(name: str) -> bool:
+            with admin.connect() as connection:
+                query = text("SELECT 1 FROM pg_database WHERE datname = :n")
+                return connection.execute(query, {"n": name}).first() is not None
+
+        url = postgres_admin_url().render_as_string(hide_password=False)
+        with scratch_postgres_database(url) as scratch:
+            name = scratch.rsplit("/", 1)[1]
+            assert name.startswith("bench_")
+            assert exists(name)
+        assert not exists(name)
+    finally:
+        admin.dispose()
