@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.config import Settings
-from gateway.crypto import KeyMaterial, TrustStore, load_key_material
+from gateway.crypto import CRLRevocationChecker, KeyMaterial, RevocationChecker, TrustStore, load_key_material
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
 from gateway.services.ports import Clock, DocumentStore, IDFactory
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
+from gateway.transport.crl_http import HTTPCRLFetcher
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
 
 if TYPE_CHECKING:
@@ -89,6 +90,18 @@ def load_trust(settings: Settings) -> TrustStore | None:
     return pinned
 
 
+def build_revocation(settings: Settings) -> RevocationChecker | None:
+    """The CRL checker of AP certificates, or None when revocation checking is off (the default)."""
+    mode = settings.truststore.revocation
+    if mode == "off":
+        return None
+    return CRLRevocationChecker(
+        HTTPCRLFetcher(),
+        soft_fail=mode == "crl-soft",
+        allowed_url_prefixes=tuple(settings.truststore.crl_url_prefixes),
+    )
+
+
 def parse_served(settings: Settings) -> frozenset[ParticipantID]:
     """The participants our /as4 endpoint receives for."""
     try:
@@ -110,6 +123,7 @@ class Services:
     trust: TrustStore | None = None
     directory: EndpointResolver | None = None
     served: frozenset[ParticipantID] = frozenset()
+    revocation: RevocationChecker | None = None
 
     def rule_set_today(self) -> str:
         """The configured rule set, or the one in force today (switches by itself on a release date)."""
@@ -145,4 +159,5 @@ def build_services(settings: Settings) -> Services:
         trust=load_trust(settings),
         directory=directory,
         served=parse_served(settings),
+        revocation=build_revocation(settings),
     )

@@ -85,6 +85,10 @@ class TruststoreSettings(BaseModel):
 
     paths: list[Path] = Field(default_factory=list)
     stage: Literal["test", "production", "development"] = "development"
+    # Revocation of AP certificates: "crl" fails hard when a CRL cannot be had, "crl-soft" lets the
+    # certificate pass then. Off by default so an offline gateway works; production should use "crl".
+    revocation: Literal["off", "crl", "crl-soft"] = "off"
+    crl_url_prefixes: list[str] = Field(default_factory=lambda: ["http://crl.one.nl.digicert.com/"])
 
 
 class DatabaseSettings(BaseModel):

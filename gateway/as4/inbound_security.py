@@ -4,13 +4,17 @@
 Nothing digested is ever re-serialised: every ``#id`` reference is canonicalised from the tree as parsed,
 every ``cid:`` reference from the decrypted part octets. References must resolve to the very eb:Messaging
 and S12:Body elements the receiver processes (signature-wrapping defence); ids are unique document-wide.
+The steps are split so that the caller can order them cheapest and most selective first: read the
+signature, validate its certificate, check the reference *set*, verify SignatureValue, and only then
+decrypt and digest (work an untrusted sender can trigger stays bounded and cheap).
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -25,7 +29,7 @@ from gateway.as4.constants import (
     XENC_NS,
 )
 from gateway.as4.ebms_errors import EbmsError
-from gateway.as4.mime import MimePart, normalise_cid
+from gateway.as4.mime import MAX_PARTS, MimePart, normalise_cid
 from gateway.as4.wss import local_ref, resolve_bst_certificate
 from gateway.crypto import (
     DataEncryptionAlgorithm,
@@ -33,6 +37,7 @@ from gateway.crypto import (
     KeyMaterial,
     KeyTransportAlgorithm,
     MGFAlgorithm,
+    Reference,
     SecurityPolicy,
     SignedInfo,
     TransformAlgorithm,
@@ -50,6 +55,12 @@ from gateway.xmlcore import parse_xml
 _AUTH = EbmsError.FAILED_AUTHENTICATION
 _DECRYPT = EbmsError.FAILED_DECRYPTION
 _TOKEN_TYPE_ATTRS = (f"{{{WSSE11_NS}}}TokenType", f"{{{WSSE_NS}}}TokenType")
+
+#: Most ds:References a UserMessage SignedInfo may hold: eb:Messaging, S12:Body, one per attachment part.
+MAX_REFERENCES: Final = 2 + MAX_PARTS
+#: Largest uncompressed XML attachment canonicalised for its digest. Peppol payloads travel gzip-compressed
+#: (digested raw); at this size ``parse_xml`` keeps lxml's huge_tree off, so libxml2's limits stay in force.
+MAX_XML_ATTACHMENT_C14N_BYTES: Final = 10_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +176,18 @@ def decrypt_attachments(
     return out
 
 
+def encrypted_cids(security: etree._Element) -> set[str]:
+    """The Content-IDs named by the CipherReferences of the EncryptedData in wsse:Security (structure only:
+    nothing is decrypted; :func:`decrypt_attachments` checks each one properly)."""
+    out: set[str] = set()
+    for ed in security.findall(f"{{{XENC_NS}}}EncryptedData"):
+        for cref in ed.findall(f"{{{XENC_NS}}}CipherData/{{{XENC_NS}}}CipherReference"):
+            uri = (cref.get("URI") or "").strip()
+            if uri.lower().startswith("cid:"):
+                out.add(normalise_cid(uri))
+    return out
+
+
 def _decrypt_data(
     ed: etree._Element, content_key: bytes, attachments: Mapping[str, MimePart], policy: SecurityPolicy
 ) -> tuple[str, DecryptedPart]:
@@ -209,11 +232,18 @@ def _decrypt_data(
 
 def _attachment_octets(part: DecryptedPart) -> bytes:
     # SwA 1.1 §5.4.2 Attachment-Content-Signature-Transform: XML types are exc-C14N'd, text/* CRLF-normalised,
-    # anything else (application/gzip, application/octet-stream) is digested raw.
+    # anything else (application/gzip, application/octet-stream) is digested raw. The MimeType comes from the
+    # unsigned EncryptedData, so it must never unlock unbounded XML parsing: the size is capped.
     media = part.mime_type.split(";", 1)[0].strip()
     if media in ("text/xml", "application/xml") or media.endswith("+xml"):
+        if len(part.data) > MAX_XML_ATTACHMENT_C14N_BYTES:
+            raise RemoteProtocolError(
+                _AUTH,
+                f"uncompressed XML attachment above {MAX_XML_ATTACHMENT_C14N_BYTES} bytes is not "
+                "canonicalised (send it gzip-compressed, peppol-as4.md §4)",
+            )
         try:
-            return exc_c14n(parse_xml(part.data, what="attachment"))
+            return exc_c14n(parse_xml(part.data, max_bytes=MAX_XML_ATTACHMENT_C14N_BYTES, what="attachment"))
         except XMLInputError as exc:
             raise RemoteProtocolError(_AUTH, "XML attachment cannot be canonicalised") from exc
     if media.startswith("text/"):
@@ -236,12 +266,16 @@ def read_signature(
     """Find the one ds:Signature, check its algorithms and that its key is a BST (§13 #2-#4).
 
     Raises:
-        RemoteProtocolError: EBMS:0101 (unsigned, algorithms), EBMS:0103 (key not given as BST).
+        RemoteProtocolError: EBMS:0101 (unsigned, algorithms, too many references), EBMS:0103 (key not
+            given as BST).
     """
     sigs = security.findall(f"{{{DS_NS}}}Signature")
     if len(sigs) != 1:
         raise RemoteProtocolError(_AUTH, "wsse:Security must hold exactly one ds:Signature")
     sig = sigs[0]
+    # Counted before anything per reference is read (pre-authentication work stays bounded).
+    if len(sig.findall(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}Reference")) > MAX_REFERENCES:
+        raise RemoteProtocolError(_AUTH, f"SignedInfo holds more than {MAX_REFERENCES} references")
     try:
         signed_info = read_signed_info(sig, policy)
     except SignatureInvalid as exc:
@@ -250,58 +284,102 @@ def read_signature(
     return SignatureHeader(sig, signed_info, cert)
 
 
-def verify_signature(
+def check_references(
     header: SignatureHeader,
     ids: Mapping[str, etree._Element],
     *,
     messaging: etree._Element,
     body: etree._Element,
-    attachments: Mapping[str, DecryptedPart],
+    attachment_cids: Collection[str],
 ) -> None:
-    """Verify SignatureValue and every reference, and that Messaging, Body and every attachment are covered.
+    """Check the reference *set* without computing anything: exactly eb:Messaging, S12:Body and one
+    ``cid:`` reference per attachment, each once, each with the transform the profile prescribes.
+
+    Peppol signs exactly these (peppol-as4.md §6.3); any other ``#id`` target, a repeated target or an
+    unknown ``cid:`` is refused before decryption or digesting, so a hostile SignedInfo cannot multiply work.
 
     Raises:
-        RemoteProtocolError: EBMS:0101 (bad value, digest mismatch, incomplete coverage, wrapping).
+        RemoteProtocolError: EBMS:0101.
     """
-    signed_info, cert = header.signed_info, header.signer
-    public_key = cert.public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise RemoteProtocolError(_AUTH, "signer key is not RSA")
-    try:
-        verify_signature_value(header.element, signed_info, public_key)
-    except SignatureInvalid as exc:
-        raise RemoteProtocolError(_AUTH, str(exc)) from exc
-    covered_elements: list[etree._Element] = []
-    covered_cids: set[str] = set()
-    for ref in signed_info.references:
+    seen_elements: list[etree._Element] = []
+    seen_cids: set[str] = set()
+    for ref in header.signed_info.references:
         algs = [t.algorithm for t in ref.transforms]
         target = local_ref(ref.uri)
         if target is not None:
             el = ids.get(target)
             if el is None:
                 raise RemoteProtocolError(_AUTH, f"reference {ref.uri} does not resolve")
+            # Identity, not equality: the signed Messaging/Body must be the ones processed (wrapping).
+            if el is not messaging and el is not body:
+                raise RemoteProtocolError(
+                    _AUTH, f"reference {ref.uri} names neither eb:Messaging nor S12:Body"
+                )
+            if any(el is other for other in seen_elements):
+                raise RemoteProtocolError(_AUTH, f"reference {ref.uri} repeated")
             if algs != [TransformAlgorithm.EXC_C14N]:
                 raise RemoteProtocolError(_AUTH, f"reference {ref.uri}: transforms not allowed")
-            data = exc_c14n(el, ref.transforms[0].prefixes)
-            covered_elements.append(el)
+            seen_elements.append(el)
         elif ref.uri.lower().startswith("cid:"):
             cid = normalise_cid(ref.uri)
-            part = attachments.get(cid)
-            if part is None:
-                raise RemoteProtocolError(_AUTH, f"reference {ref.uri} names no decrypted attachment")
+            if cid not in attachment_cids:
+                raise RemoteProtocolError(_AUTH, f"reference {ref.uri} names no attachment")
+            if cid in seen_cids:
+                raise RemoteProtocolError(_AUTH, f"reference {ref.uri} repeated")
             if algs != [TransformAlgorithm.ATTACHMENT_CONTENT_SIGNATURE]:
                 raise RemoteProtocolError(_AUTH, f"reference {ref.uri}: transforms not allowed")
-            data = _attachment_octets(part)
-            covered_cids.add(cid)
+            seen_cids.add(cid)
         else:
             raise RemoteProtocolError(_AUTH, f"reference URI {ref.uri!r} not allowed")
-        if not hmac.compare_digest(digest_bytes(data, ref.digest_method), ref.digest_value):
-            raise RemoteProtocolError(_AUTH, f"digest mismatch for {ref.uri}")
-    # Coverage by identity: the signed Messaging/Body must be the ones processed, not moved copies.
-    if not any(el is messaging for el in covered_elements):
+    if not any(el is messaging for el in seen_elements):
         raise RemoteProtocolError(_AUTH, "eb:Messaging is not covered by the signature")
-    if not any(el is body for el in covered_elements):
+    if not any(el is body for el in seen_elements):
         raise RemoteProtocolError(_AUTH, "S12:Body is not covered by the signature")
-    missing = set(attachments) - covered_cids
-    if missing:
+    if set(attachment_cids) - seen_cids:
         raise RemoteProtocolError(_AUTH, "an attachment is not covered by the signature")
+
+
+def verify_signed_info(header: SignatureHeader) -> None:
+    """Verify SignatureValue over the SignedInfo with the BST key (one RSA operation, no digests).
+
+    Raises:
+        RemoteProtocolError: EBMS:0101.
+    """
+    public_key = header.signer.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise RemoteProtocolError(_AUTH, "signer key is not RSA")
+    try:
+        verify_signature_value(header.element, header.signed_info, public_key)
+    except SignatureInvalid as exc:
+        raise RemoteProtocolError(_AUTH, str(exc)) from exc
+
+
+def verify_element_digests(header: SignatureHeader, ids: Mapping[str, etree._Element]) -> None:
+    """Recompute the ``#id`` reference digests (eb:Messaging, S12:Body: bounded by the SOAP part cap).
+
+    Call after :func:`check_references` accepted the set. Raises RemoteProtocolError EBMS:0101.
+    """
+    for ref in header.signed_info.references:
+        target = local_ref(ref.uri)
+        if target is not None:
+            _compare(ref.uri, exc_c14n(ids[target], ref.transforms[0].prefixes), ref)
+
+
+def verify_attachment_digests(header: SignatureHeader, attachments: Mapping[str, DecryptedPart]) -> None:
+    """Recompute the ``cid:`` reference digests over the decrypted attachments.
+
+    Raises:
+        RemoteProtocolError: EBMS:0101 (digest mismatch, attachment not decrypted or not canonicalisable).
+    """
+    for ref in header.signed_info.references:
+        if local_ref(ref.uri) is not None:
+            continue
+        part = attachments.get(normalise_cid(ref.uri))
+        if part is None:
+            raise RemoteProtocolError(_AUTH, f"reference {ref.uri} names no decrypted attachment")
+        _compare(ref.uri, _attachment_octets(part), ref)
+
+
+def _compare(uri: str, data: bytes, ref: Reference) -> None:
+    if not hmac.compare_digest(digest_bytes(data, ref.digest_method), ref.digest_value):
+        raise RemoteProtocolError(_AUTH, f"digest mismatch for {uri}")

@@ -4,6 +4,10 @@
 The parser accepts a preamble (even MIME entity headers, as peppol-py sends), CRLF or LF line ends, quoted
 boundaries, an optional ``start`` parameter, a root part with or without Content-ID and the binary, 7bit,
 8bit, base64 or quoted-printable transfer encodings. Part bodies are returned byte-exact.
+
+Everything here runs before any authentication, so every step is linear in its input and bounded: header
+values, header blocks and the number of parts are capped (:data:`MAX_HEADER_VALUE`,
+:data:`MAX_HEADER_BLOCK`, :data:`MAX_PARTS`); the parser maps a breach to EBMS:0009.
 """
 
 from __future__ import annotations
@@ -12,12 +16,21 @@ import binascii
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import unquote
 
 from gateway.errors import RemoteProtocolError
 
-_TOKEN = re.compile(r'\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)\s*(?:;|$)')
+#: Longest MIME header value (after unfolding) and HTTP Content-Type accepted. Real AS4 headers stay under
+#: 300 bytes; the cap keeps every header step bounded before authentication.
+MAX_HEADER_VALUE: Final = 4 * 1024
+#: Longest header block of one MIME part (or of a raw dump), separator excluded.
+MAX_HEADER_BLOCK: Final = 16 * 1024
+#: Most body parts in one multipart/related message: Peppol sends one SOAP part and one payload
+#: (peppol-as4.md §4); the rest is headroom for other AS4 profiles.
+MAX_PARTS: Final = 16
 _BOUNDARY_OK = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{1,70}$")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 class MimeError(ValueError):
@@ -58,15 +71,57 @@ def normalise_cid(value: str) -> str:
     return unquote(value).strip()
 
 
+def _split_parameters(rest: str) -> list[str]:
+    """Split a parameter list on ``;`` outside quoted strings, in one left-to-right pass (RFC 2045 §5.1)."""
+    segments: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for i, ch in enumerate(rest):
+        if escaped:
+            escaped = False
+        elif quoted and ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ";" and not quoted:
+            segments.append(rest[start:i])
+            start = i + 1
+    segments.append(rest[start:])
+    return segments
+
+
+def _unquote(raw: str) -> str:
+    """``"a\\"b" trailing`` -> ``a"b``: the quoted-string up to its closing quote; escapes resolved."""
+    out: list[str] = []
+    escaped = False
+    for ch in raw[1:]:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            break
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def split_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """Split ``type/sub; a=b; c="d"`` into the lower-case media type and its parameters (keys lower-case)."""
+    """Split ``type/sub; a=b; c="d"`` into the lower-case media type and its parameters (keys lower-case).
+
+    Linear in ``len(value)`` (no backtracking regex: this runs on attacker input before authentication).
+    Segments without ``=`` or with a blank in the name are ignored.
+    """
     main, _, rest = value.partition(";")
     params: dict[str, str] = {}
-    for m in _TOKEN.finditer(rest):
-        key, raw = m.group(1).lower(), m.group(2).strip()
-        if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
-        params[key] = raw
+    for segment in _split_parameters(rest):
+        name, sep, raw = segment.partition("=")
+        key = name.strip().lower()
+        if not sep or not key or any(c.isspace() for c in key):
+            continue
+        raw = raw.strip()
+        params[key] = _unquote(raw) if raw.startswith('"') else raw
     return main.strip().lower(), params
 
 
@@ -77,6 +132,8 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def _parse_headers(block: bytes) -> dict[str, str]:
+    if len(block) > MAX_HEADER_BLOCK:
+        raise MimeError(f"MIME header block is longer than {MAX_HEADER_BLOCK} bytes")
     text = block.decode("latin-1")
     out: dict[str, str] = {}
     current: str | None = None
@@ -91,6 +148,9 @@ def _parse_headers(block: bytes) -> dict[str, str]:
             raise MimeError("malformed MIME header line")
         current = name.strip().lower()
         out[current] = value.strip()
+    for name, value in out.items():
+        if len(value) > MAX_HEADER_VALUE:
+            raise MimeError(f"MIME header {name} is longer than {MAX_HEADER_VALUE} bytes")
     return out
 
 
@@ -110,11 +170,14 @@ def _decode_body(body: bytes, encoding: str) -> bytes:
 
 
 def _split_part(raw: bytes) -> MimePart:
-    # Headers end at the first empty line; a part without headers starts with that empty line.
-    m = re.search(rb"\r?\n\r?\n", raw)
+    # Headers end at the first empty line; a part without headers starts with that empty line. The search
+    # is bounded: a header block beyond the cap is refused without scanning the (large) body for it.
+    m = _HEADER_END.search(raw, 0, MAX_HEADER_BLOCK + 4)
     if raw.startswith((b"\r\n", b"\n")):
         head, body = b"", raw[2:] if raw.startswith(b"\r\n") else raw[1:]
     elif m is None:
+        if len(raw) > MAX_HEADER_BLOCK:
+            raise MimeError(f"MIME header block is longer than {MAX_HEADER_BLOCK} bytes")
         raise MimeError("MIME part without header/body separator")
     else:
         head, body = raw[: m.start()], raw[m.end() :]
@@ -135,6 +198,8 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
     Raises:
         MimeError: not multipart, bad boundary, truncated, or the ``start`` part missing.
     """
+    if len(content_type) > MAX_HEADER_VALUE:
+        raise MimeError(f"Content-Type is longer than {MAX_HEADER_VALUE} bytes")
     media, params = split_content_type(content_type)
     if media != "multipart/related":
         raise MimeError(f"Content-Type {media!r} is not multipart/related")
@@ -144,18 +209,21 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
     delim = b"--" + boundary.encode("latin-1")
     # A delimiter is only recognised at the start of the body or of a line (RFC 2046 §5.1.1).
     pattern = re.compile(rb"(?:^|\r?\n)" + re.escape(delim) + rb"(--)?[ \t]*(?:\r?\n|$)")
-    matches = list(pattern.finditer(body))
-    if not matches:
-        raise MimeError("no multipart boundary found")
+    # Lazily: a body of empty parts must not be materialised as a million matches before the cap applies.
     parts: list[MimePart] = []
+    previous: re.Match[bytes] | None = None
     closed = False
-    for m, nxt in zip(matches, [*matches[1:], None], strict=True):
+    for m in pattern.finditer(body):
+        if previous is not None:
+            if len(parts) == MAX_PARTS:
+                raise MimeError(f"multipart body has more than {MAX_PARTS} parts")
+            parts.append(_split_part(body[previous.end() : m.start()]))
         if m.group(1):  # close delimiter: the epilogue is ignored
             closed = True
             break
-        if nxt is None:
-            break
-        parts.append(_split_part(body[m.end() : nxt.start()]))
+        previous = m
+    if previous is None and not closed:
+        raise MimeError("no multipart boundary found")
     if not closed:
         raise MimeError("multipart body is truncated (no close delimiter)")
     if not parts:

@@ -1,8 +1,12 @@
 """Receive a Peppol AS4 UserMessage: (HTTP headers, body) -> IncomingUserMessage or RemoteProtocolError.
 
-Checks run in the order of the receiver table, peppol-as4.md §13; each failure names the ebMS error to
-answer with. h11's fuzz invariant holds: any byte string either parses or raises RemoteProtocolError
-(:class:`InboundMessageRejected` carries the RefToMessageId for the Error signal).
+Checks run in the order of the receiver table, peppol-as4.md §13, except that everything an unauthenticated
+sender could make expensive waits for the signer: the signer certificate (trust, time) and the reference set
+are checked before any digest, and SignatureValue, the SOAP header digests and CN = From before any
+decryption or decompression.
+Each failure names the ebMS error to answer with. h11's fuzz invariant holds: any byte string either parses
+or raises RemoteProtocolError (:class:`InboundMessageRejected` carries the RefToMessageId for the Error
+signal).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import zlib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from lxml import etree
 
@@ -31,9 +36,25 @@ from gateway.as4.constants import (
     XENC_NS,
 )
 from gateway.as4.ebms_errors import PEPPOL_NOT_SERVICED, EbmsError
-from gateway.as4.inbound_security import decrypt_attachments, read_signature, verify_signature
+from gateway.as4.inbound_security import (
+    check_references,
+    decrypt_attachments,
+    encrypted_cids,
+    read_signature,
+    verify_attachment_digests,
+    verify_element_digests,
+    verify_signed_info,
+)
 from gateway.as4.messages import IncomingUserMessage
-from gateway.as4.mime import MimeError, MimePart, header, parse_multipart, split_content_type
+from gateway.as4.mime import (
+    MAX_HEADER_VALUE,
+    MimeError,
+    MimePart,
+    header,
+    normalise_cid,
+    parse_multipart,
+    split_content_type,
+)
 from gateway.as4.wss import index_ids
 from gateway.crypto import (
     PEPPOL_POLICY,
@@ -64,6 +85,19 @@ _SEAT_ID = re.compile(f"^{SEAT_ID_PATTERN}$")
 #: Code for "signer CN != From/PartyId": the receiver table (peppol-as4.md §13 #11) lists it under EBMS:0004
 #: (phase4); the as4 peer answers EBMS:0101. One constant so the choice is visible and testable.
 CN_MISMATCH_ERROR = EbmsError.OTHER
+#: Most gzip members decompressed from one payload (RFC 1952 allows several; senders write one).
+MAX_GZIP_MEMBERS: Final = 64
+#: Input fed to zlib per call: zlib copies the input left after a member into ``unused_data``, so feeding
+#: the whole payload would copy it once per member (quadratic); a bounded chunk keeps the loop linear.
+_GZIP_CHUNK: Final = 64 * 1024
+#: SOAP 1.2 roles this receiver plays (Part 1 §2.2): headers targeted elsewhere are not ours to understand.
+_OUR_ROLES: Final = frozenset(
+    {
+        "",
+        "http://www.w3.org/2003/05/soap-envelope/role/next",
+        "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver",
+    }
+)
 
 #: served(receiver, document type, process) -> bool, or a collection of participants we serve.
 Served = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool] | Collection[ParticipantID]
@@ -155,6 +189,7 @@ def _split_envelope(
     if len(kids) != 2 or kids[0].tag != _S12 + "Header" or kids[1].tag != _S12 + "Body":
         raise _fail(EbmsError.INVALID_HEADER, "Envelope must hold Header then Body")
     hdr, body = kids
+    _check_must_understand(hdr)
     messagings = hdr.findall(_EB + "Messaging")
     if not messagings:
         raise _fail(EbmsError.INVALID_HEADER, "no eb:Messaging header")
@@ -167,6 +202,28 @@ def _split_envelope(
     if len(securities) > 1:
         raise _fail(EbmsError.FAILED_AUTHENTICATION, "more than one wsse:Security header")
     return hdr, body, messagings[0], securities[0]
+
+
+def _check_must_understand(hdr: etree._Element) -> None:
+    """SOAP 1.2 Part 1 §5.2.3: a header block targeted at us with mustUnderstand true that we do not
+    process must fault. We process eb:Messaging and wsse:Security only; anything else marked
+    mustUnderstand="true"/"1" is answered with EBMS:0009 InvalidHeader (the ebMS error closest to SOAP's
+    MustUnderstand fault; ebMS3 §6.7.1). Blocks for roles we do not play (``none``, custom) are ignored.
+    """
+    understood = (_EB + "Messaging", f"{{{WSSE_NS}}}Security")
+    for block in hdr:
+        if not isinstance(block.tag, str):
+            continue
+        value = block.get(_S12 + "mustUnderstand")
+        if value is None:
+            continue
+        flag = value.strip()
+        if flag not in ("true", "1", "false", "0"):  # xs:boolean (SOAP 1.2 Part 1 §5.2.3)
+            raise _fail(EbmsError.INVALID_HEADER, f"mustUnderstand {value!r} on {block.tag} is not a boolean")
+        if flag in ("false", "0") or block.tag in understood:
+            continue
+        if (block.get(_S12 + "role") or "").strip() in _OUR_ROLES:
+            raise _fail(EbmsError.INVALID_HEADER, f"header block {block.tag} must be understood, and is not")
 
 
 def _party(ids: list[etree._Element], role: str) -> str:
@@ -194,18 +251,27 @@ def _participant(props: Mapping[str, tuple[str, str | None]], name: str) -> Part
 
 def _gunzip(data: bytes, cap: int) -> bytes:
     # RFC 1952, possibly several members; stop as soon as the cap is exceeded (gzip bombs, phase4#318).
+    # Linear: the input is walked through a memoryview in bounded chunks and the member count is capped.
     out = bytearray()
-    rest = data
+    view = memoryview(data)
+    end = len(data.rstrip(b"\0"))  # trailing NUL padding after the last member is tolerated
+    pos = 0
+    members = 0
     try:
         while True:
+            members += 1
+            if members > MAX_GZIP_MEMBERS:
+                raise _fail(EbmsError.DECOMPRESSION_FAILURE, f"more than {MAX_GZIP_MEMBERS} gzip members")
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out += d.decompress(rest, cap + 1 - len(out))
-            if len(out) > cap or d.unconsumed_tail:
-                raise _fail(EbmsError.DECOMPRESSION_FAILURE, "decompressed payload exceeds the size cap")
-            if not d.eof:
-                raise _fail(EbmsError.DECOMPRESSION_FAILURE, "gzip stream truncated")
-            rest = d.unused_data
-            if not rest.strip(b"\0"):
+            while not d.eof:
+                if pos >= len(view):
+                    raise _fail(EbmsError.DECOMPRESSION_FAILURE, "gzip stream truncated")
+                chunk = view[pos : pos + _GZIP_CHUNK]
+                out += d.decompress(chunk, cap + 1 - len(out))
+                if len(out) > cap or d.unconsumed_tail:
+                    raise _fail(EbmsError.DECOMPRESSION_FAILURE, "decompressed payload exceeds the size cap")
+                pos += len(chunk) - len(d.unused_data)
+            if pos >= end:
                 return bytes(out)
     except zlib.error as exc:
         raise _fail(EbmsError.DECOMPRESSION_FAILURE, "payload is not valid gzip") from exc
@@ -297,6 +363,8 @@ def _parse(
     if len(body) > DEFAULT_MAX_BODY_BYTES:
         raise _fail(EbmsError.INVALID_HEADER, "HTTP body too large")
     content_type = header(headers, "content-type") or ""
+    if len(content_type) > MAX_HEADER_VALUE:
+        raise _fail(EbmsError.INVALID_HEADER, f"Content-Type is longer than {MAX_HEADER_VALUE} bytes")
     media, _ = split_content_type(content_type)
     try:
         if media == "multipart/related":
@@ -326,29 +394,45 @@ def _parse(
             raise _fail(EbmsError.VALUE_INCONSISTENT, "attachment without or with a duplicate Content-ID")
         attachments[cid] = part
 
-    # --- §13 #2-#5: signed and encrypted, BST references, algorithms, decrypt, verify -------------------
+    # --- §13 #2-#4: signature structure, algorithms, BST --------------------------------------------------
     ids = index_ids(envelope)  # duplicate ids anywhere -> EBMS:0101
     signature = read_signature(security, ids, policy=policy)  # unsigned, algorithms, BST -> 0101 / 0103
+    signer, signed_info = signature.signer, signature.signed_info
+
+    # --- §13 #6 (moved forward): the signer certificate path at the given time ------------------------------
+    # Nothing an unauthenticated sender controls is decrypted, digested or decompressed before this.
+    try:
+        validate_ap_certificate(signer, trust, at=at, revocation=revocation)
+    except CertificateRejected as exc:
+        raise _fail(EbmsError.FAILED_AUTHENTICATION, f"signer certificate rejected: {exc.reason}") from exc
+
+    # --- §13 #2, #5: encrypted, exactly the expected references, SignatureValue, header digests -------------
     if not security.findall(f"{{{XENC_NS}}}EncryptedKey"):
         raise _fail(EbmsError.FAILED_DECRYPTION, "message is not encrypted")
     if not attachments:
         raise _fail(EbmsError.OTHER, "no payload part")
+    if set(attachments) - encrypted_cids(security):
+        raise _fail(EbmsError.FAILED_DECRYPTION, "an attachment is not encrypted")
+    check_references(signature, ids, messaging=messaging, body=body_el, attachment_cids=attachments.keys())
+    verify_signed_info(signature)
+    verify_element_digests(signature, ids)  # eb:Messaging and S12:Body: bounded by MAX_SOAP_BYTES
+
+    # --- §13 #11 (moved forward): signer CN = the now authenticated From/PartyId --------------------------
+    # Before decryption, so a trusted AP cannot make us decrypt what it sends in another AP's name.
+    from_party = _party(hdr.from_ids, "From")
+    if common_name(signer) != from_party:
+        raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
+
+    # --- §13 #3, #5: decrypt, then the attachment digests ---------------------------------------------------
     decrypted = decrypt_attachments(security, ids, attachments, our_key=our_key, policy=policy)
     if set(decrypted) != set(attachments):
         raise _fail(EbmsError.FAILED_DECRYPTION, "an attachment is not encrypted")
-    verify_signature(signature, ids, messaging=messaging, body=body_el, attachments=decrypted)
-    signer, signed_info = signature.signer, signature.signed_info
+    verify_attachment_digests(signature, decrypted)
 
     # CEF 1.14 §1.4.2.3: the Body is empty; payloads travel only as MIME parts (checked after the signature,
     # so content smuggled into a signed empty Body is reported as the digest failure it is).
     if [c for c in body_el if isinstance(c.tag, str)] or (body_el.text or "").strip():
         raise _fail(EbmsError.VALUE_INCONSISTENT, "SOAP Body must be empty")
-
-    # --- §13 #6: signer certificate path at the given time ------------------------------------------------
-    try:
-        validate_ap_certificate(signer, trust, at=at, revocation=revocation)
-    except CertificateRejected as exc:
-        raise _fail(EbmsError.FAILED_AUTHENTICATION, f"signer certificate rejected: {exc.reason}") from exc
 
     # --- §13 #7-#8: one payload, PartInfo/Content-ID, MimeType, decompress --------------------------------
     if len(hdr.part_infos) != 1:
@@ -361,8 +445,6 @@ def _parse(
     href = (part_info.get("href") or "").strip()
     if not href.lower().startswith("cid:"):
         raise _fail(EbmsError.VALUE_INCONSISTENT, "PartInfo href is not a cid: reference")
-    from gateway.as4.mime import normalise_cid
-
     cid = normalise_cid(href)
     if cid not in decrypted:
         raise _fail(EbmsError.VALUE_INCONSISTENT, "PartInfo href names no attachment")
@@ -407,11 +489,8 @@ def _parse(
     if process != sbdh.process:
         raise _fail(EbmsError.OTHER, "Service differs from the SBDH PROCESSID")
 
-    # --- §13 #11: PartyIds, signer CN = From --------------------------------------------------------------
-    from_party = _party(hdr.from_ids, "From")
+    # --- §13 #11: To PartyId (From = signer CN was checked with the certificate) ---------------------------
     to_party = _party(hdr.to_ids, "To")
-    if common_name(signer) != from_party:
-        raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
     our_cn = common_name(our_key.certificate)
     if our_cn is not None and our_cn != to_party:
         raise _fail(EbmsError.OTHER, "To/PartyId is not our Seat ID")

@@ -100,9 +100,10 @@ def signal_signed_by_receiver(
 ) -> bool:
     """True when a signal (e.g. an ebMS Error) verifies and is signed with the certificate we encrypted to.
 
-    ``verify_receipt`` reads Error signals without checking their signature; before an Error changes the
-    fate of a document in a way a forger could exploit (a duplicate error read as "probably delivered",
-    peppol-as4.md §14 item 9) the sender checks it is authentic, as it would a receipt.
+    ``verify_receipt`` already reports an Error as AS4_ERROR_MESSAGE_RECEIVED only when it is signed this
+    way and refers to our MessageId; this standalone check stays for callers that hold a verdict and want
+    to re-confirm authenticity before a decision a forger could exploit (a duplicate error read as
+    "probably delivered", peppol-as4.md §14 item 9).
     """
     try:
         signer = verify_signal_signature(load_signal(headers, body), policy=policy)

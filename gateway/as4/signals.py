@@ -240,8 +240,11 @@ def verify_receipt(
     """Judge the HTTP response to ``outgoing`` whatever its status (peppol-as4.md §7.1-7.2).
 
     Strict: a Receipt must be signed by the certificate we encrypted to (BST equality), reference our
-    MessageId, cover eb:Messaging, and carry NRI equal to the references we signed. A received ebMS
-    Error yields AS4_ERROR_MESSAGE_RECEIVED with its code.
+    MessageId, cover eb:Messaging, and carry NRI equal to the references we signed. An ebMS Error is
+    final only when it is just as authentic: signed by the certificate we encrypted to and referring to
+    our MessageId; it then yields AS4_ERROR_MESSAGE_RECEIVED with its code. An unsigned, forged or
+    misdirected Error yields INVALID_SIGNAL_MESSAGE_RECEIVED (retried): anyone on the path could
+    otherwise end a delivery with a forged non-retryable error.
 
     Args:
         headers / body: the HTTP response.
@@ -259,6 +262,36 @@ def verify_receipt(
             SendOutcome.INVALID_SIGNAL_MESSAGE_RECEIVED, EbmsError.INVALID_RECEIPT, detail=str(exc)
         )
     signal_id, ref_to, errors, receipt = info
+
+    def invalid(why: str) -> ReceiptVerdict:
+        return ReceiptVerdict(
+            SendOutcome.INVALID_SIGNAL_MESSAGE_RECEIVED,
+            EbmsError.INVALID_RECEIPT,
+            signal_id,
+            ref_to,
+            detail=why,
+            errors=tuple(errors),
+        )
+
+    kind = "error" if errors else "receipt"
+    if not errors and receipt is None:
+        return invalid("signal is neither a Receipt nor an Error")
+    if ref_to != outgoing.message_id:
+        return invalid(f"{kind} RefToMessageId does not match our MessageId")
+    try:
+        signer = verify_signal_signature(root, policy=policy)
+    except RemoteProtocolError as exc:
+        return invalid(f"{kind} signature: {exc.detail}")
+    except SignatureInvalid as exc:
+        return invalid(f"{kind} signature: {exc}")
+    der = serialization.Encoding.DER
+    if signer.public_bytes(der) != outgoing.receiver_certificate.public_bytes(der):
+        return invalid(f"{kind} not signed with the certificate we encrypted to")
+    if trust is not None and at is not None:
+        try:
+            validate_ap_certificate(signer, trust, at=at)
+        except CertificateRejected as exc:
+            return invalid(f"{kind} signer rejected: {exc.reason}")
     if errors:
         code, text = errors[0]
         return ReceiptVerdict(
@@ -269,34 +302,7 @@ def verify_receipt(
             detail=text,
             errors=tuple(errors),
         )
-
-    def invalid(why: str) -> ReceiptVerdict:
-        return ReceiptVerdict(
-            SendOutcome.INVALID_SIGNAL_MESSAGE_RECEIVED,
-            EbmsError.INVALID_RECEIPT,
-            signal_id,
-            ref_to,
-            detail=why,
-        )
-
-    if receipt is None:
-        return invalid("signal is neither a Receipt nor an Error")
-    if ref_to != outgoing.message_id:
-        return invalid("RefToMessageId does not match our MessageId")
-    try:
-        signer = verify_signal_signature(root, policy=policy)
-    except RemoteProtocolError as exc:
-        return invalid(f"receipt signature: {exc.detail}")
-    except SignatureInvalid as exc:
-        return invalid(f"receipt signature: {exc}")
-    der = serialization.Encoding.DER
-    if signer.public_bytes(der) != outgoing.receiver_certificate.public_bytes(der):
-        return invalid("receipt not signed with the certificate we encrypted to")
-    if trust is not None and at is not None:
-        try:
-            validate_ap_certificate(signer, trust, at=at)
-        except CertificateRejected as exc:
-            return invalid(f"receipt signer rejected: {exc.reason}")
+    assert receipt is not None
     got = sorted(_reference_key(r) for r in receipt.iter(f"{_DS}Reference"))
     want = sorted(_reference_key(parse_xml(r)) for r in outgoing.signed_references)
     if got != want:

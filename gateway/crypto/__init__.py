@@ -22,6 +22,7 @@ from gateway.crypto.policy import (
     SignatureAlgorithm,
     TransformAlgorithm,
 )
+from gateway.crypto.revocation import CRLRevocationChecker, FetchCRL, crl_urls
 from gateway.crypto.xmldsig import (
     Reference,
     SignedInfo,
@@ -40,12 +41,14 @@ from gateway.crypto.xmlenc import aes_gcm_decrypt, aes_gcm_encrypt, rsa_oaep_unw
 __all__ = [
     "DEV_PKCS12_PASSWORD",
     "PEPPOL_POLICY",
+    "CRLRevocationChecker",
     "CanonicalizationAlgorithm",
     "CertRejection",
     "DataEncryptionAlgorithm",
     "DevIdentity",
     "DevPKI",
     "DigestAlgorithm",
+    "FetchCRL",
     "KeyMaterial",
     "KeyTransportAlgorithm",
     "MGFAlgorithm",
@@ -65,6 +68,7 @@ __all__ = [
     "b64",
     "b64decode_text",
     "common_name",
+    "crl_urls",
     "digest_bytes",
     "exc_c14n",
     "generate_dev_pki",

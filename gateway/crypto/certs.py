@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -19,6 +19,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.crypto.keys import load_certificates
 from gateway.errors import CertificateRejected
+
+_Ext = TypeVar("_Ext", bound=x509.ExtensionType)
 
 #: Maximum number of intermediates between a leaf and an anchor (Peppol: exactly one, the AP CA).
 MAX_PATH_DEPTH = 4
@@ -38,6 +40,8 @@ class CertRejection(StrEnum):
     REVOCATION_UNKNOWN = "revocation-unknown"
     NO_COMMON_NAME = "no-common-name"
     MALFORMED = "malformed"
+    MISSING_EXTENSION = "missing-extension"
+    AMBIGUOUS_COMMON_NAME = "ambiguous-common-name"
 
 
 class RevocationStatus(StrEnum):
@@ -161,32 +165,32 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
+def _extension(cert: x509.Certificate, kind: type[_Ext]) -> _Ext:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound as exc:
+        raise CertificateRejected(
+            CertRejection.MISSING_EXTENSION, f"AP certificate lacks the {kind.__name__} extension"
+        ) from exc
+
+
 def _check_leaf(cert: x509.Certificate) -> None:
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        if bc.ca:
-            raise CertificateRejected(CertRejection.IS_A_CA, "an AP certificate must not be a CA")
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        ku = None
-    # peppol-as4.md §10.2 / §15: AP leaves carry digitalSignature (and the encipherment bits).
-    if ku is not None and not ku.digital_signature:
+    # peppol-as4.md §10.1-§10.2 (and every real G3 AP certificate, e.g. the dump-raw.as4out signer): critical
+    # basicConstraints CA:FALSE, keyUsage with digitalSignature, extendedKeyUsage clientAuth. Each must be
+    # PRESENT: an absent extension would mean "any use" (RFC 5280 §4.2.1.3/§4.2.1.12), which no AP has.
+    if _extension(cert, x509.BasicConstraints).ca:
+        raise CertificateRejected(CertRejection.IS_A_CA, "an AP certificate must not be a CA")
+    if not _extension(cert, x509.KeyUsage).digital_signature:
         raise CertificateRejected(CertRejection.KEY_USAGE, "AP certificate lacks digitalSignature")
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        eku = None
-    if (
-        eku is not None
-        and ExtendedKeyUsageOID.CLIENT_AUTH not in eku
-        and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in eku
-    ):
+    # anyExtendedKeyUsage alone does not do: the AP CA issues clientAuth, nothing else passes as an AP.
+    if ExtendedKeyUsageOID.CLIENT_AUTH not in _extension(cert, x509.ExtendedKeyUsage):
         raise CertificateRejected(CertRejection.KEY_USAGE, "AP certificate EKU lacks clientAuth")
-    if common_name(cert) is None:
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not cns:
         raise CertificateRejected(CertRejection.NO_COMMON_NAME, "AP certificate has no CN (Seat ID)")
+    if len(cns) > 1:
+        # The CN is the Seat ID compared with eb:From; two CNs would let the sender pick the one compared.
+        raise CertificateRejected(CertRejection.AMBIGUOUS_COMMON_NAME, "AP certificate has more than one CN")
 
 
 def validate_ap_certificate(

@@ -28,7 +28,7 @@ from cryptography import x509
 
 from gateway.as4 import EbmsError, OutgoingMessage, build_user_message, verify_receipt
 from gateway.as4.restore import restore_outgoing, signal_signed_by_receiver
-from gateway.crypto import KeyMaterial, TrustStore, common_name, validate_ap_certificate
+from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, common_name, validate_ap_certificate
 from gateway.errors import (
     AS4ProtocolError,
     CertificateRejected,
@@ -215,8 +215,10 @@ class Deliverer:
         jitter: RandomSource,
         settings: DeliverySettings,
         random_bytes: Callable[[int], bytes] = os.urandom,
+        revocation: RevocationChecker | None = None,
     ) -> None:
         self._store = store
+        self._revocation = revocation
         self._resolver = resolver
         self._transport = transport
         self._identity = identity
@@ -391,7 +393,9 @@ class Deliverer:
     def _check_certificate(self, certificate: x509.Certificate) -> None:
         """Validate the receiver AP certificate now (peppol-as4.md §10.2); raise _Refused if rejected."""
         try:
-            validate_ap_certificate(certificate, self._trust, at=self._clock.now())
+            validate_ap_certificate(
+                certificate, self._trust, at=self._clock.now(), revocation=self._revocation
+            )
         except CertificateRejected as exc:
             reason = getattr(exc.reason, "value", exc.reason)
             raise _Refused(

@@ -248,6 +248,7 @@ def build_delivery_worker(
             country_c1=settings.as4.country_c1,
             webhook_url=settings.webhooks.url,
         ),
+        revocation=services.revocation,
     )
     return (
         DeliveryWorker(

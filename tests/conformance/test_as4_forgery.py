@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import gzip
+from collections.abc import Callable
 
 import pytest
 from as4_support import (
@@ -460,3 +461,50 @@ def test_attachment_without_part_info() -> None:
 
 def test_gzip_module_used_for_bomb_is_real() -> None:
     assert gzip.decompress(gz(b"x")) == b"x"
+
+
+# --- SOAP 1.2 mustUnderstand (Part 1 §5.2.3): unknown header blocks for us must fault (EBMS:0009) ---
+
+
+def _add_header_block(attrs: dict[str, str]) -> Callable[[etree._Element], None]:
+    s12 = "{" + NSX["S12"] + "}"
+
+    def edit(root: etree._Element) -> None:
+        block = etree.SubElement(root.find("S12:Header", NSX), "{urn:evil}MustProcessMe")
+        for name, value in attrs.items():
+            block.set(s12 + name, value)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"mustUnderstand": "true"},
+        {"mustUnderstand": " 1 "},
+        {"mustUnderstand": "true", "role": "http://www.w3.org/2003/05/soap-envelope/role/next"},
+        {"mustUnderstand": "true", "role": "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"},
+        {"mustUnderstand": "yes"},  # not an xs:boolean
+    ],
+)
+def test_unknown_header_block_that_must_be_understood_is_refused(attrs: dict[str, str]) -> None:
+    msg = make_message()
+    exc = rejected(edit_soap(msg, _add_header_block(attrs)), msg)
+    assert exc.ebms is E.INVALID_HEADER
+    assert "mustUnderstand" in exc.detail or "must be understood" in exc.detail
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {},
+        {"mustUnderstand": "false"},
+        {"mustUnderstand": "0"},
+        {"mustUnderstand": "true", "role": "http://www.w3.org/2003/05/soap-envelope/role/none"},
+        {"mustUnderstand": "true", "role": "urn:some:intermediary"},  # a role we do not play
+    ],
+)
+def test_header_blocks_we_may_ignore_are_ignored(attrs: dict[str, str]) -> None:
+    msg = make_message()
+    body = edit_soap(msg, _add_header_block(attrs))
+    assert receive(dict(msg.headers), body).message_id == msg.message_id

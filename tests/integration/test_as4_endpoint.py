@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from as4_support import NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
+from cryptography import x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
@@ -28,6 +29,7 @@ from gateway.as4 import PEPPOL_NOT_SERVICED, OutgoingMessage, build_user_message
 from gateway.as4.signals import load_signal, verify_signal_signature
 from gateway.bootstrap import Services
 from gateway.config import Settings
+from gateway.crypto import RevocationChecker, RevocationStatus
 from gateway.errors import StoreError
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.message import Direction, InboundStatus, SignalKind
@@ -120,7 +122,14 @@ def settings_for(artefacts_dir: Path, cache: Path, **as4: Any) -> Settings:
     )
 
 
-def make_app(settings: Settings, store: Any, engine: ValidationEngine, *, identity: bool = True) -> FastAPI:
+def make_app(
+    settings: Settings,
+    store: Any,
+    engine: ValidationEngine,
+    *,
+    identity: bool = True,
+    revocation: RevocationChecker | None = None,
+) -> FastAPI:
     p = dev_pki()
     services = Services(
         settings=settings,
@@ -131,6 +140,7 @@ def make_app(settings: Settings, store: Any, engine: ValidationEngine, *, identi
         identity=p.receiver if identity else None,
         trust=p.trust,
         served=frozenset(ParticipantID.parse(s) for s in settings.as4.served),
+        revocation=revocation,
     )
     return create_app(settings, services=services, warm=False)
 
@@ -272,6 +282,39 @@ def test_not_served_receiver_gets_ebms_0004_not_serviced(client: TestClient, sto
     ref, errors = error_of(response.content)
     assert ref == msg.message_id
     assert errors == [("EBMS:0004", PEPPOL_NOT_SERVICED)]
+    assert inbound_documents(store) == []
+
+
+class _RevokedSender:
+    """A revocation checker that knows the sender certificate as revoked."""
+
+    def __init__(self, revoked: x509.Certificate) -> None:
+        self.revoked = revoked
+        self.checked: list[str] = []
+
+    def check(
+        self, certificate: x509.Certificate, issuer: x509.Certificate, at: datetime
+    ) -> RevocationStatus:
+        self.checked.append(certificate.subject.rfc4514_string())
+        return RevocationStatus.REVOKED if certificate == self.revoked else RevocationStatus.GOOD
+
+
+def test_a_revoked_sender_certificate_is_refused_with_0101(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    checker = _RevokedSender(dev_pki().sender.certificate)
+    settings = settings_for(artefacts_dir, tmp_path_factory.mktemp("cache"))
+    app = make_app(settings, store, validation_engine, revocation=checker)
+    msg = make_message()
+    with TestClient(app) as client:
+        response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200
+    _, errors = error_of(response.content)
+    assert [code for code, _ in errors] == ["EBMS:0101"]
+    assert checker.checked  # the configured checker was consulted
     assert inbound_documents(store) == []
 
 

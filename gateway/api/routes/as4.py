@@ -42,6 +42,7 @@ def build_receiver(services: Services) -> AS4Receiver | None:
         rule_set=services.rule_set_today,
         message_id_domain=as4.message_id_domain,
         max_payload=as4.max_payload_bytes,
+        revocation=services.revocation,
     )
 
 

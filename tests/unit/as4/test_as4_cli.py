@@ -94,6 +94,8 @@ def test_dev_pki_build_receive(tmp_path: Path, capsys: pytest.CaptureFixture[str
             "dev",
             "--trust",
             str(pki / "root.pem"),
+            "--trust",
+            str(pki / "apca.pem"),  # the signer must be trusted first: it is validated before decryption
             str(msg),
             "--out",
             str(tmp_path / "rx2"),
