@@ -107,7 +107,12 @@ class EvidenceMessage(BaseModel):
     message_id: str
     created_at: datetime
     request: RawHTTPMessageOut = Field(description="The AS4 request exactly as sent (every retry resends it)")
-    signal: EvidenceSignal | None
+    signal: EvidenceSignal | None = Field(description="The latest signal received (the last of ``signals``)")
+    signals: list[EvidenceSignal] = Field(
+        default_factory=list,
+        description="Every signal received for this message, oldest first: earlier answers (an invalid "
+        "receipt, a retryable ebMS error) are kept as evidence too",
+    )
 
 
 class EvidenceResponse(BaseModel):
@@ -204,15 +209,17 @@ def outbound_response(detail: OutboundDetail, *, retry_allowed: bool) -> Outboun
     )
 
 
-def _evidence_message(record: AS4MessageRecord) -> EvidenceMessage:
-    signal = None
-    if record.signal is not None:
-        signal = EvidenceSignal(**_signal(record.signal).model_dump(), raw=_raw(record.signal.raw))
+def _evidence_signal(signal: AS4Signal) -> EvidenceSignal:
+    return EvidenceSignal(**_signal(signal).model_dump(), raw=_raw(signal.raw))
+
+
+def _evidence_message(record: AS4MessageRecord, history: tuple[AS4Signal, ...]) -> EvidenceMessage:
     return EvidenceMessage(
         message_id=record.message_id,
         created_at=record.created_at,
         request=_raw(record.request),
-        signal=signal,
+        signal=_evidence_signal(record.signal) if record.signal is not None else None,
+        signals=[_evidence_signal(signal) for signal in history],
     )
 
 
@@ -227,7 +234,7 @@ def evidence_response(evidence: OutboundEvidence) -> EvidenceResponse:
         as4_message_id=document.as4_message_id,
         ubl_sha256=hashlib.sha256(evidence.content.body).hexdigest(),
         timeline=[TimelineEntry.model_validate(entry) for entry in timeline_to_json(evidence.timeline)],
-        messages=[_evidence_message(record) for record in evidence.messages],
+        messages=[_evidence_message(record, evidence.signals_of(record)) for record in evidence.messages],
     )
 
 

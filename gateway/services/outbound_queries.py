@@ -1,5 +1,5 @@
 """Read-side use cases for outbound documents: one document with its timeline and receipt, the exact UBL,
-the delivery evidence (bytes sent, signal received) and the support listing."""
+the delivery evidence (bytes sent, every signal received) and the support listing."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import DocumentNotFound
 from gateway.model.message import (
     AS4MessageRecord,
+    AS4Signal,
     Direction,
     DocumentContent,
     OutboundDocument,
@@ -53,13 +55,21 @@ class OutboundEvidence:
         document: metadata and delivery state.
         content: the UBL as accepted and its validation report.
         timeline: every status change, oldest first.
-        messages: the AS4 messages with the exact HTTP headers and body sent and the raw signal received.
+        messages: the AS4 messages with the exact HTTP headers and body sent and the latest raw signal
+            received.
+        signals: per message id, every signal received for it, oldest first (earlier answers such as an
+            invalid receipt or a retryable ebMS error included); missing means none.
     """
 
     document: OutboundDocument
     content: DocumentContent
     timeline: tuple[TimelineEvent, ...]
     messages: tuple[AS4MessageRecord, ...]
+    signals: Mapping[str, tuple[AS4Signal, ...]] = field(default_factory=dict)
+
+    def signals_of(self, record: AS4MessageRecord) -> tuple[AS4Signal, ...]:
+        """Every signal received for ``record``, oldest first."""
+        return tuple(self.signals.get(record.message_id, ()))
 
 
 def _outbound_messages(records: list[AS4MessageRecord]) -> tuple[AS4MessageRecord, ...]:
@@ -108,12 +118,13 @@ def get_outbound_evidence(store: DocumentStore, document_id: str) -> OutboundEvi
         content = uow.outbound.get_content(document_id)
         if document is None or content is None:
             raise DocumentNotFound(document_id, "outbound document")
-        return OutboundEvidence(
-            document,
-            content,
-            tuple(uow.outbound.timeline(document_id)),
-            _outbound_messages(uow.messages.for_document(document_id)),
-        )
+        messages = _outbound_messages(uow.messages.for_document(document_id))
+        signals = {
+            record.message_id: tuple(uow.messages.signals(record.message_id, Direction.OUT))
+            for record in messages
+        }
+        timeline = tuple(uow.outbound.timeline(document_id))
+        return OutboundEvidence(document, content, timeline, messages, signals)
 
 
 def list_outbound(store: DocumentStore, query: OutboundQuery) -> Page[OutboundDocument]:
@@ -193,11 +204,26 @@ messages/<n>-<message id>/ one folder per AS4 user message sent for the document
   signal-headers.txt       the HTTP header fields of the answer
   signal-body.*            the raw signed AS4 receipt (or ebMS error) received, byte for byte
   signal.json              summary of that signal (kind, time, ebMS error code, receipt details)
+  signals/<k>-<kind>/      every signal received for the message, oldest first (k = 1, 2, ...): earlier
+                           answers too, e.g. an invalid receipt or a retryable ebMS error before a retry
+    headers.txt            the HTTP header fields of that answer
+    body.*                 its raw body, byte for byte
+    signal.json            its summary (kind, time, ebMS error code, receipt details)
 manifest.json              document metadata and the SHA-256 of every other file in this archive
 
-The signature of a receipt can be checked offline against signal-body.* with any WS-Security tool; the
+The signal-* files are the latest signal (also the last entry of signals/). The signature of a receipt
+can be checked offline against signal-body.* with any WS-Security tool; the
 receipt's NonRepudiationInformation holds the digests of the parts of request-body.* the receiver got.
 """
+
+
+def _signal_json(signal: AS4Signal) -> dict[str, Any]:
+    return {
+        "kind": signal.kind.value,
+        "at": signal.at.isoformat(),
+        "ebms_error_code": signal.ebms_error_code,
+        "receipt_summary": signal.receipt_summary,
+    }
 
 
 def evidence_archive(evidence: OutboundEvidence) -> bytes:
@@ -227,13 +253,17 @@ def evidence_archive(evidence: OutboundEvidence) -> bytes:
             signal = record.signal
             archive.add(f"{folder}/signal-headers.txt", _http_head(signal.raw))
             archive.add(f"{folder}/signal-body{_body_suffix(signal.raw)}", signal.raw.body)
-            entry["signal"] = {
-                "kind": signal.kind.value,
-                "at": signal.at.isoformat(),
-                "ebms_error_code": signal.ebms_error_code,
-                "receipt_summary": signal.receipt_summary,
-            }
+            entry["signal"] = _signal_json(signal)
             archive.add_json(f"{folder}/signal.json", entry["signal"])
+        history = []
+        for index, signal in enumerate(evidence.signals_of(record), start=1):
+            where = f"{folder}/signals/{index}-{signal.kind.value}"
+            body_name = f"{where}/body{_body_suffix(signal.raw)}"
+            archive.add(f"{where}/headers.txt", _http_head(signal.raw))
+            archive.add(body_name, signal.raw.body)
+            archive.add_json(f"{where}/signal.json", _signal_json(signal))
+            history.append({"folder": where, "body": body_name, **_signal_json(signal)})
+        entry["signals"] = history
         messages.append(entry)
     archive.add_json(
         "manifest.json",

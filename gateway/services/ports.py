@@ -423,7 +423,7 @@ class InboundDocumentRepository(Protocol):
 
 
 class AS4MessageRepository(Protocol):
-    """AS4 user messages with the exact bytes exchanged and the answering signal (evidence)."""
+    """AS4 user messages with the exact bytes exchanged and every answering signal (evidence)."""
 
     def add(self, record: AS4MessageRecord) -> None:
         """Store a message. For inbound messages commit this before answering (durable before receipt).
@@ -447,11 +447,18 @@ class AS4MessageRepository(Protocol):
         ...
 
     def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
-        """Attach the receipt or error signal (replacing an earlier one, e.g. a retryable error).
+        """Attach the receipt or error signal: it becomes the message's latest ``signal`` (replacing an
+        earlier one, e.g. a retryable error) and is appended to its signal history (``signals``), in the
+        caller's transaction. ``add`` of a record with a signal appends that signal to the history too.
 
         Raises:
             StoreError: no such message.
         """
+        ...
+
+    def signals(self, message_id: str, direction: Direction) -> list[AS4Signal]:
+        """Every signal recorded for the message, oldest first (by ``at``, then recording order); the
+        latest recorded one is ``get(...).signal``. Empty for an unknown message or one never answered."""
         ...
 
 

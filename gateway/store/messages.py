@@ -1,4 +1,4 @@
-"""SQL adapters for AS4 messages (raw bytes and signals kept as evidence) and idempotency keys."""
+"""SQL adapters for AS4 messages (raw bytes and every signal kept as evidence) and idempotency keys."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from gateway.model.message import (
 )
 from gateway.services.ports import IdempotencyRecord
 from gateway.store.errors import map_db_errors
-from gateway.store.tables import as4_messages, idempotency_keys
+from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
 
 
 def _headers_to_json(headers: HTTPHeaders) -> list[list[str]]:
@@ -37,6 +37,32 @@ def _signal_columns(signal: AS4Signal) -> dict[str, Any]:
         "ebms_error_code": signal.ebms_error_code,
         "receipt_summary": signal.receipt_summary,
     }
+
+
+def _history_values(
+    message_id: str, direction: Direction, signal: AS4Signal, attempt: int | None
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "direction": direction.value,
+        "at": signal.at,
+        "kind": signal.kind.value,
+        "ebms_error_code": signal.ebms_error_code,
+        "headers": _headers_to_json(signal.raw.headers),
+        "body": signal.raw.body,
+        "summary": signal.receipt_summary,
+        "attempt": attempt,
+    }
+
+
+def _signal_from_history(row: Row[Any]) -> AS4Signal:
+    return AS4Signal(
+        kind=SignalKind(row.kind),
+        raw=RawHTTPMessage(_headers_from_json(row.headers), bytes(row.body)),
+        at=row.at,
+        ebms_error_code=row.ebms_error_code,
+        receipt_summary=row.summary,
+    )
 
 
 def _message_from_row(row: Row[Any]) -> AS4MessageRecord:
@@ -78,9 +104,14 @@ class SQLAS4MessageRepository:
         }
         if record.signal is not None:
             values.update(_signal_columns(record.signal))
-        # Savepoint: on a duplicate the caller reads the stored original in the same unit of work.
+        # Savepoint: on a duplicate the caller reads the stored original in the same unit of work (and no
+        # history row of the refused duplicate survives).
         with map_db_errors("AS4 message"), self._conn.begin_nested():
             self._conn.execute(insert(as4_messages), values)
+            if record.signal is not None:
+                attempt = self._attempt(record.direction, record.document_id)
+                history = _history_values(record.message_id, record.direction, record.signal, attempt)
+                self._conn.execute(insert(as4_signals), history)
 
     def get(self, message_id: str, direction: Direction) -> AS4MessageRecord | None:
         t = as4_messages
@@ -109,13 +140,38 @@ class SQLAS4MessageRepository:
     def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
         t = as4_messages
         with map_db_errors("AS4 signal"):
-            result = self._conn.execute(
+            row = self._conn.execute(
+                select(t.c.document_id).where(t.c.message_id == message_id, t.c.direction == direction.value)
+            ).first()
+            if row is None:
+                raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
+            # Latest signal on the message row (what callers show), and appended to the history: an
+            # earlier answer (invalid receipt, retryable error) stays as evidence.
+            self._conn.execute(
                 update(t)
                 .where(t.c.message_id == message_id, t.c.direction == direction.value)
                 .values(_signal_columns(signal))
             )
-        if result.rowcount != 1:
-            raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
+            attempt = self._attempt(direction, row.document_id)
+            self._conn.execute(insert(as4_signals), _history_values(message_id, direction, signal, attempt))
+
+    def signals(self, message_id: str, direction: Direction) -> list[AS4Signal]:
+        s = as4_signals
+        rows = self._conn.execute(
+            select(s)
+            .where(s.c.message_id == message_id, s.c.direction == direction.value)
+            .order_by(s.c.at, s.c.id)
+        ).all()
+        return [_signal_from_history(row) for row in rows]
+
+    def _attempt(self, direction: Direction, document_id: str | None) -> int | None:
+        """The delivery attempt an outbound signal answers: the document's attempt counter, which the
+        SEND_STARTED transition of the same attempt has already incremented. None for inbound."""
+        if direction is not Direction.OUT or document_id is None:
+            return None
+        d = outbound_documents
+        value = self._conn.execute(select(d.c.attempts).where(d.c.id == document_id)).scalar()
+        return int(value) if value is not None else None
 
 
 def _idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:

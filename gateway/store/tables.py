@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     Dialect,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -166,6 +167,36 @@ as4_messages = Table(
     Index(None, "sbdh_instance_id"),
 )
 
+SIGNAL_HISTORY_KINDS = ("receipt", "error", "other")
+"""Kinds of ``as4_signals`` rows: the ebMS signal kinds plus ``other`` for an answer that is no ebMS
+signal (e.g. an HTTP 500 HTML page) should the delivery service choose to keep those too."""
+
+as4_signals = Table(
+    "as4_signals",
+    metadata,
+    # The full signal history of a message (append-only evidence): as4_messages keeps only the latest
+    # signal, a retry after an invalid receipt or a retryable ebMS error would otherwise lose the bytes.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(MESSAGE_ID), nullable=False),
+    Column("direction", String(3), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("ebms_error_code", String(64), nullable=True),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("summary", JSON(none_as_null=True), nullable=True),
+    # The delivery attempt (outbound_documents.attempts) the signal answered; NULL for inbound messages.
+    Column("attempt", Integer, nullable=True),
+    ForeignKeyConstraint(
+        ["message_id", "direction"],
+        ["as4_messages.message_id", "as4_messages.direction"],
+        ondelete="CASCADE",
+    ),
+    CheckConstraint(_one_of("direction", Direction), name="direction"),
+    CheckConstraint(f"kind IN ({', '.join(repr(kind) for kind in SIGNAL_HISTORY_KINDS)})", name="kind"),
+    Index(None, "message_id", "direction", "at"),
+)
+
 inbound_documents = Table(
     "inbound_documents",
     metadata,
@@ -237,6 +268,7 @@ ALL_TABLES = (
     outbound_events,
     delivery_jobs,
     as4_messages,
+    as4_signals,
     inbound_documents,
     idempotency_keys,
     webhook_outbox,

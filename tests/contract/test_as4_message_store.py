@@ -6,11 +6,13 @@ import random
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 from store_builders import HEADERS, MIME_BODY, T0, as4_message, at, content, outbound
 
 from gateway.errors import DuplicateMessage, StoreError
-from gateway.model.message import AS4Signal, Direction, RawHTTPMessage, SignalKind
+from gateway.model.message import AS4Signal, DeliveryEvent, Direction, RawHTTPMessage, SignalKind
 from gateway.store import SQLDocumentStore, make_engine
+from gateway.store.tables import as4_signals
 
 RECEIPT = RawHTTPMessage(
     (("Content-Type", "application/soap+xml; charset=UTF-8"),),
@@ -110,3 +112,103 @@ def test_error_signal_replaces_nothing_but_the_signal(store: SQLDocumentStore) -
     assert got.signal is not None
     assert got.signal.ebms_error_code == "EBMS:0004"
     assert got.request.body == MIME_BODY
+
+
+# -- signal history ----------------------------------------------------------------------------------------
+
+BAD_RECEIPT = RawHTTPMessage(
+    (("Content-Type", "application/soap+xml"), ("X-Peer", "a"), ("X-Peer", "b")),
+    b"<S12:Envelope>receipt with a wrong digest</S12:Envelope>\x00\xff",
+)
+HTTP_500_ERROR = RawHTTPMessage(
+    (("Content-Type", "application/soap+xml"),), b"<S12:Envelope>eb:Error EBMS:0004</S12:Envelope>"
+)
+
+
+def test_every_recorded_signal_is_kept_in_order_and_the_latest_stays_on_the_message(
+    store: SQLDocumentStore,
+) -> None:
+    record = as4_message()
+    other = as4_message()
+    invalid = AS4Signal(SignalKind.RECEIPT, BAD_RECEIPT, at(1), receipt_summary={"valid": False})
+    error = AS4Signal(SignalKind.ERROR, HTTP_500_ERROR, at(2), ebms_error_code="EBMS:0004")
+    receipt = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(3), receipt_summary={"valid": True})
+    with store.unit_of_work() as uow:
+        uow.messages.add(record)
+        uow.messages.add(other)
+        uow.messages.record_signal(record.message_id, Direction.OUT, invalid)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.messages.record_signal(record.message_id, Direction.OUT, error)
+        uow.messages.record_signal(other.message_id, Direction.OUT, receipt)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.messages.record_signal(record.message_id, Direction.OUT, receipt)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        history = uow.messages.signals(record.message_id, Direction.OUT)
+        latest = uow.messages.get(record.message_id, Direction.OUT)
+        assert uow.messages.signals(other.message_id, Direction.OUT) == [receipt]
+        assert uow.messages.signals(record.message_id, Direction.IN) == []
+        assert uow.messages.signals("unknown", Direction.OUT) == []
+    assert history == [invalid, error, receipt]
+    assert history[0].raw.body == BAD_RECEIPT.body  # exact bytes of the refused answer survive the retry
+    assert history[0].raw.headers == BAD_RECEIPT.headers
+    assert latest is not None
+    assert latest.signal == receipt == history[-1]
+
+
+def test_a_signal_stored_with_the_message_starts_its_history(store: SQLDocumentStore) -> None:
+    answered = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(1), receipt_summary={"ref": "in@peer"})
+    record = replace(as4_message(direction=Direction.IN, message_id="in@peer"), signal=answered)
+    with store.unit_of_work() as uow:
+        uow.messages.add(record)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        # A refused duplicate leaves no history row behind (its savepoint is rolled back).
+        with pytest.raises(DuplicateMessage):
+            uow.messages.add(replace(record, signal=replace(answered, at=at(9))))
+        assert uow.messages.signals("in@peer", Direction.IN) == [answered]
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.messages.signals("in@peer", Direction.IN) == [answered]
+
+
+def test_signal_for_an_unknown_message_adds_no_history(store: SQLDocumentStore) -> None:
+    with store.unit_of_work() as uow:
+        with pytest.raises(StoreError):
+            uow.messages.record_signal(
+                "unknown", Direction.OUT, AS4Signal(SignalKind.RECEIPT, RECEIPT, at(1))
+            )
+        assert uow.messages.signals("unknown", Direction.OUT) == []
+
+
+def test_history_rows_carry_the_delivery_attempt(store: SQLDocumentStore) -> None:
+    document = outbound()
+    record = as4_message(document_id=document.id)
+    inbound_record = as4_message(direction=Direction.IN)
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.messages.add(record)
+        uow.messages.add(inbound_record)
+        uow.outbound.transition(document.id, DeliveryEvent.SEND_STARTED, at=at(1))
+        uow.messages.record_signal(
+            record.message_id, Direction.OUT, AS4Signal(SignalKind.ERROR, RECEIPT, at(2))
+        )
+        uow.outbound.transition(document.id, DeliveryEvent.RETRYABLE_FAILURE, at=at(2))
+        uow.outbound.transition(document.id, DeliveryEvent.SEND_STARTED, at=at(3))
+        uow.messages.record_signal(
+            record.message_id, Direction.OUT, AS4Signal(SignalKind.RECEIPT, RECEIPT, at(4))
+        )
+        uow.messages.record_signal(
+            inbound_record.message_id, Direction.IN, AS4Signal(SignalKind.RECEIPT, RECEIPT, at(5))
+        )
+        uow.commit()
+    s = as4_signals
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(s.c.message_id, s.c.kind, s.c.attempt).order_by(s.c.at)).all()
+    assert [tuple(row) for row in rows] == [
+        (record.message_id, "error", 1),
+        (record.message_id, "receipt", 2),
+        (inbound_record.message_id, "receipt", None),
+    ]

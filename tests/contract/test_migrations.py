@@ -4,16 +4,26 @@ schema equals the table metadata (Alembic autogenerate finds no difference)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
 from sqlalchemy.engine import URL
 from store_databases import BACKENDS, PostgresServer
 
-from gateway.store import current_revision, head_revision, make_engine, metadata, upgrade_database
+from gateway.model.message import Direction, RawHTTPMessage, SignalKind
+from gateway.store import (
+    SQLDocumentStore,
+    current_revision,
+    head_revision,
+    make_engine,
+    metadata,
+    upgrade_database,
+)
+from gateway.store.tables import as4_messages
 
 
 @pytest.fixture(params=BACKENDS)
@@ -60,3 +70,42 @@ def test_sqlite_connections_use_wal_foreign_keys_and_full_sync(tmp_path: Path) -
     finally:
         engine.dispose()
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 2500, "synchronous": 2}
+
+
+def test_signal_history_revision_carries_the_stored_latest_signals_over(empty_database: str | URL) -> None:
+    upgrade_database(empty_database, revision="0002")
+    engine = make_engine(empty_database)
+    try:
+        at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+        common = {"direction": "out", "request_headers": [], "request_body": b"\x00req", "created_at": at}
+        with engine.begin() as connection:
+            # as4_messages is unchanged since 0001, so its table definition writes a 0002 database too.
+            connection.execute(
+                insert(as4_messages),
+                {
+                    **common,
+                    "message_id": "answered@gw",
+                    "signal_kind": "error",
+                    "signal_headers": [["Content-Type", "text/xml"]],
+                    "signal_body": b"\xffsig",
+                    "signal_at": at,
+                    "ebms_error_code": "EBMS:0004",
+                    "receipt_summary": {"valid": False},
+                },
+            )
+            connection.execute(insert(as4_messages), {**common, "message_id": "silent@gw"})
+        upgrade_database(empty_database)
+        with SQLDocumentStore(engine).unit_of_work(read_only=True) as uow:
+            carried = uow.messages.signals("answered@gw", Direction.OUT)
+            assert uow.messages.signals("silent@gw", Direction.OUT) == []
+    finally:
+        engine.dispose()
+    assert [(s.kind, s.raw, s.ebms_error_code, s.receipt_summary) for s in carried] == [
+        (
+            SignalKind.ERROR,
+            RawHTTPMessage((("Content-Type", "text/xml"),), b"\xffsig"),
+            "EBMS:0004",
+            {"valid": False},
+        )
+    ]
+    assert carried[0].at == at

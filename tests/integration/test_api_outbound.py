@@ -590,6 +590,9 @@ def test_evidence_zip_for_auditors(docs: DocumentAPI, how: dict[str, Any]) -> No
         f"{folder}/signal-headers.txt",
         f"{folder}/signal-body.xml",
         f"{folder}/signal.json",
+        f"{folder}/signals/1-receipt/headers.txt",
+        f"{folder}/signals/1-receipt/body.xml",
+        f"{folder}/signals/1-receipt/signal.json",
     } == names
     assert archive.read(f"{folder}/request-body.mime") == REQUEST.body
     assert archive.read(f"{folder}/signal-body.xml") == RECEIPT.body
@@ -600,6 +603,70 @@ def test_evidence_zip_for_auditors(docs: DocumentAPI, how: dict[str, Any]) -> No
     for name, digest in manifest["sha256"].items():
         assert hashlib.sha256(archive.read(name)).hexdigest() == digest
     assert set(manifest["sha256"]) == names - {"manifest.json"}
+
+
+ERROR_500 = RawHTTPMessage(
+    (("Content-Type", "application/soap+xml"), ("X-Status", "500")),
+    b"<S12:Envelope>eb:Error EBMS:0004 temporarily unavailable</S12:Envelope>\x00",
+)
+
+
+def _seed_retried_delivery(docs: DocumentAPI) -> str:
+    """A delivery answered first by a retryable ebMS error, then (retry) by a receipt."""
+    document_id = str(post_invoice(docs).json()["id"])
+    with docs.store.unit_of_work() as uow:
+        uow.messages.add(
+            AS4MessageRecord("m-1@gateway", Direction.OUT, REQUEST, docs.clock.now(), document_id, "sbdh-1")
+        )
+        uow.outbound.transition(
+            document_id, DeliveryEvent.SEND_STARTED, at=docs.clock.now(), as4_message_id="m-1@gateway"
+        )
+        error = AS4Signal(SignalKind.ERROR, ERROR_500, docs.clock.now(), ebms_error_code="EBMS:0004")
+        uow.messages.record_signal("m-1@gateway", Direction.OUT, error)
+        uow.outbound.transition(document_id, DeliveryEvent.RETRYABLE_FAILURE, at=docs.clock.now())
+        uow.outbound.transition(document_id, DeliveryEvent.SEND_STARTED, at=docs.clock.now())
+        signal = AS4Signal(SignalKind.RECEIPT, RECEIPT, docs.clock.now(), receipt_summary=SUMMARY)
+        uow.messages.record_signal("m-1@gateway", Direction.OUT, signal)
+        uow.outbound.transition(document_id, DeliveryEvent.RECEIPT_RECEIVED, at=docs.clock.now())
+        uow.commit()
+    return document_id
+
+
+def test_evidence_json_lists_every_signal_received_oldest_first(docs: DocumentAPI) -> None:
+    document_id = _seed_retried_delivery(docs)
+    evidence = docs.client.get(f"/v1/outbound/{document_id}/evidence", headers=auth("support")).json()
+    [message] = evidence["messages"]
+    history = message["signals"]
+    assert [(s["kind"], s["ebms_error_code"]) for s in history] == [("error", "EBMS:0004"), ("receipt", None)]
+    assert [base64.b64decode(s["raw"]["body_base64"]) for s in history] == [ERROR_500.body, RECEIPT.body]
+    assert history[0]["raw"]["body_sha256"] == hashlib.sha256(ERROR_500.body).hexdigest()
+    assert [tuple(h) for h in history[0]["raw"]["headers"]] == list(ERROR_500.headers)
+    assert history[1]["receipt"] == SUMMARY
+    # Compatibility: ``signal`` is still the latest one.
+    assert base64.b64decode(message["signal"]["raw"]["body_base64"]) == RECEIPT.body
+    assert message["signal"]["kind"] == "receipt"
+
+
+def test_evidence_zip_holds_one_folder_per_signal_listed_in_the_manifest(docs: DocumentAPI) -> None:
+    document_id = _seed_retried_delivery(docs)
+    response = docs.client.get(f"/v1/outbound/{document_id}/evidence", params={"format": "zip"})
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    folder = "messages/1-m-1@gateway"
+    assert archive.read(f"{folder}/signals/1-error/body.xml") == ERROR_500.body
+    assert archive.read(f"{folder}/signals/2-receipt/body.xml") == RECEIPT.body
+    assert archive.read(f"{folder}/signals/1-error/headers.txt") == (
+        b"Content-Type: application/soap+xml\r\nX-Status: 500\r\n"
+    )
+    assert archive.read(f"{folder}/signal-body.xml") == RECEIPT.body  # the latest, as before
+    manifest = json.loads(archive.read("manifest.json"))
+    [listed] = manifest["messages"]
+    assert [(s["folder"], s["kind"], s["ebms_error_code"]) for s in listed["signals"]] == [
+        (f"{folder}/signals/1-error", "error", "EBMS:0004"),
+        (f"{folder}/signals/2-receipt", "receipt", None),
+    ]
+    for name, digest in manifest["sha256"].items():
+        assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+    assert set(manifest["sha256"]) == set(archive.namelist()) - {"manifest.json"}
 
 
 def test_evidence_of_an_undelivered_document_is_empty_but_present(docs: DocumentAPI) -> None:

@@ -4,8 +4,13 @@ faults, on SQLite and PostgreSQL. Retries must resend byte-identical bodies with
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import io
+import json
 import random
 import socket
+import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,6 +21,7 @@ import pytest
 from as4_support import NOW, RECEIVER, dev_pki
 from cryptography.hazmat.primitives import serialization
 from delivery_support import (
+    Answer,
     ReceiverAP,
     SettableClock,
     UUIDs,
@@ -39,6 +45,14 @@ from gateway.transport.http import HTTPAS4Transport
 from gateway.worker import BackoffPolicy
 from gateway.worker.loop import DeliveryWorker, WorkerStats
 from tests.contract.store_databases import BACKENDS, migrated_postgres_database
+from tests.integration.document_api import (  # noqa: F401 - fixtures (the evidence endpoint)
+    DocumentAPI,
+    _document_apis,
+    _postgres_url,
+    _sqlite_url,
+    auth,
+    docs_fixture,
+)
 
 WEBHOOK = "https://erp.example.be/hooks/peppol"
 T = TypeVar("T")
@@ -48,13 +62,13 @@ SEND_TIMEOUT = 2.0
 
 
 @pytest.fixture(scope="module")
-def _postgres_url() -> Iterator[URL]:
+def _delivery_postgres_url() -> Iterator[URL]:
     with migrated_postgres_database() as url:
         yield url
 
 
 @pytest.fixture(scope="module")
-def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def _delivery_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('delivery') / 'gateway.db'}"
     upgrade_database(url)
     return url
@@ -73,7 +87,9 @@ def store(request: pytest.FixtureRequest, _stores: dict[str, SQLDocumentStore]) 
     """An emptied, migrated store of the backend under test."""
     backend = str(request.param)
     if backend not in _stores:
-        url = request.getfixturevalue("_postgres_url" if backend == "postgresql" else "_sqlite_url")
+        url = request.getfixturevalue(
+            "_delivery_postgres_url" if backend == "postgresql" else "_delivery_sqlite_url"
+        )
         _stores[backend] = SQLDocumentStore(make_engine(url))
     s = _stores[backend]
     with s.engine.begin() as connection:
@@ -438,3 +454,71 @@ def test_the_worker_run_honours_max_jobs_and_once(sender: Sender, receiver: Rece
     assert (stats.processed, stats.errors) == (1, 0)
     assert {sender.document(i).status for i in ids} == {DeliveryStatus.DELIVERED}
     assert len(receiver.delivered) == 3
+
+
+# --- evidence of every answer ----------------------------------------------------------------------------
+
+
+@dataclass
+class RecordingReceiver(ReceiverAP):
+    """The scriptable receiver, also keeping every answer it sent (to compare with the stored evidence)."""
+
+    answers: list[Answer] = field(default_factory=list)
+
+    def handle(self, headers: dict[str, str], body: bytes) -> Answer:
+        answer = super().handle(headers, body)
+        self.answers.append(answer)
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("fault", "first_kind"),
+    [
+        pytest.param("tampered-nri", "receipt", id="invalid-receipt-then-receipt"),
+        pytest.param("error:EBMS:0202", "error", id="retryable-ebms-error-then-receipt"),
+    ],
+)
+def test_the_evidence_endpoint_keeps_every_raw_answer_across_retries(
+    docs: DocumentAPI, tmp_path: Path, fault: str, first_kind: str
+) -> None:
+    p = dev_pki()
+    receiver = RecordingReceiver(key=p.receiver, trust=p.trust, served=frozenset({RECEIVER}))
+    receiver.script.append(fault)
+    with serve(receiver) as url:
+        sender = Sender(docs.store, load_directory(write_directory(tmp_path / "directory.json", url)))
+        doc_id = queue_document(docs.store)
+        (first,) = sender.round()
+        assert first.status is DeliveryStatus.RETRYING
+        sender.wait_until_due(doc_id)
+        (second,) = sender.round()
+        assert second.status is DeliveryStatus.DELIVERED
+    refused, accepted = (answer.body for answer in receiver.answers)
+    assert refused != accepted
+    assert accepted == receiver.receipts[sender.document(doc_id).as4_message_id or ""]
+
+    response = docs.client.get(f"/v1/outbound/{doc_id}/evidence", headers=auth("support"))
+    assert response.status_code == 200
+    [message] = response.json()["messages"]
+    history = message["signals"]
+    assert [base64.b64decode(signal["raw"]["body_base64"]) for signal in history] == [refused, accepted]
+    assert [signal["raw"]["body_sha256"] for signal in history] == [
+        hashlib.sha256(refused).hexdigest(),
+        hashlib.sha256(accepted).hexdigest(),
+    ]
+    assert [signal["kind"] for signal in history] == [first_kind, "receipt"]
+    assert history[0]["receipt"]["valid"] is False
+    assert history[1]["receipt"]["valid"] is True
+    if first_kind == "error":
+        assert history[0]["ebms_error_code"] == "EBMS:0202"
+    # The latest signal (compatibility field) is the accepted receipt.
+    assert base64.b64decode(message["signal"]["raw"]["body_base64"]) == accepted
+
+    archive_response = docs.client.get(
+        f"/v1/outbound/{doc_id}/evidence", params={"format": "zip"}, headers=auth("support")
+    )
+    archive = zipfile.ZipFile(io.BytesIO(archive_response.content))
+    manifest = json.loads(archive.read("manifest.json"))
+    [listed] = manifest["messages"]
+    assert [archive.read(signal["body"]) for signal in listed["signals"]] == [refused, accepted]
+    assert [signal["kind"] for signal in listed["signals"]] == [first_kind, "receipt"]
+    assert all(signal["body"] in manifest["sha256"] for signal in listed["signals"])

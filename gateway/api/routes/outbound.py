@@ -318,11 +318,14 @@ def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Respon
         200: {
             "description": (
                 "JSON (default): every AS4 message sent with its exact HTTP headers and body "
-                "(base64, SHA-256) and the raw signed receipt or ebMS error received (base64). "
+                "(base64, SHA-256), the latest raw signed receipt or ebMS error received (``signal``) and "
+                "every signal received for it, oldest first (``signals``: earlier invalid receipts and "
+                "retryable ebMS errors included), all base64 with SHA-256. "
                 "With ?format=zip or Accept: application/zip: a zip for auditors holding document.xml, "
                 "validation-report.json, "
-                "timeline.json, per message the request headers/body and the signal headers/body byte for "
-                "byte, a README.txt and a manifest.json with the SHA-256 of every file."
+                "timeline.json, per message the request headers/body, the latest signal headers/body and "
+                "one folder per signal received (signals/<k>-<kind>/) byte for "
+                "byte, a README.txt and a manifest.json listing every signal and the SHA-256 of every file."
             ),
             "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
         },
@@ -336,7 +339,7 @@ def show_evidence(
     document_id: str,
     format: Annotated[Literal["json", "zip"] | None, Query(description="json (default) or zip")] = None,
 ) -> Any:
-    """Delivery evidence: the exact bytes sent and the raw signed receipt (JSON with base64, or a zip)."""
+    """Delivery evidence: the exact bytes sent and every raw signal received (JSON with base64, or a zip)."""
     evidence = get_outbound_evidence(services.store, document_id)
     wants_zip = format == "zip" or (format is None and "application/zip" in request.headers.get("accept", ""))
     if wants_zip:
