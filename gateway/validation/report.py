@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.errors import DocumentRejected
+from gateway.validation.schematron import RULE_ERROR_ID
 
 
 class Severity(StrEnum):
@@ -28,7 +29,7 @@ class Layer(StrEnum):
 XSD_RULE = "XSD"
 #: Rule id of a finding that stands for a Schematron layer that could not be evaluated (dynamic XPath
 #: error, bis-billing.md §3.2 trap 2): the layer reports "invalid", never "pass".
-RULE_ERROR = "GATEWAY-RULE-ERROR"
+RULE_ERROR = RULE_ERROR_ID
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from gateway.validation.report import Finding, Layer, Severity
-from gateway.xmlcore import parse_xml
-
-SVRL_NS: Final = "http://purl.oclc.org/dsdl/svrl"
-_FIRED: Final = (f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report")
+from gateway.validation.schematron import parse_svrl
 
 # The official CEN and Peppol stylesheets only use "fatal" and "warning" (counted on 1.3.16 / 3.0.21).
 # Informational flags never make a document invalid; a missing or unknown flag is an error, as in the
@@ -45,11 +42,13 @@ def findings_from_svrl(svrl: bytes, layer: Layer) -> list[Finding]:
     Returns:
         One finding per ``svrl:failed-assert`` / ``svrl:successful-report``.
     """
-    root = parse_xml(svrl, what="SVRL report")
-    findings: list[Finding] = []
-    for node in root.iter(*_FIRED):
-        rule = node.get("id") or f"assert:{normalise_text(node.get('test', ''))}"
-        text_node = node.find(f"{{{SVRL_NS}}}text")
-        text = "" if text_node is None else normalise_text(str(text_node.xpath("string(.)")))
-        findings.append(Finding(rule, severity_of(node.get("flag")), layer, text, node.get("location", "")))
-    return findings
+    return [
+        Finding(
+            f.id or f"assert:{normalise_text(f.test)}",
+            severity_of(f.flag or None),
+            layer,
+            f.text,
+            f.location,
+        )
+        for f in parse_svrl(svrl)
+    ]
