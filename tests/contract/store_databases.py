@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import URL, make_url
 
-from gateway.store import upgrade_database
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store.tables import metadata
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
@@ -82,3 +83,16 @@ def migrated_postgres_database() -> Iterator[URL]:
     finally:
         server.drop_database(url)
         server.dispose()
+
+
+def emptied_store(
+    stores: dict[str, SQLDocumentStore], backend: str, url: Callable[[], URL | str]
+) -> SQLDocumentStore:
+    """The cached store of ``backend`` (opened on first use from ``url()``), with every table emptied."""
+    if backend not in stores:
+        stores[backend] = SQLDocumentStore(make_engine(url()))
+    store = stores[backend]
+    with store.engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(delete(table))
+    return store

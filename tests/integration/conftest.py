@@ -48,6 +48,15 @@ def api(
     services.close()
 
 
+@pytest.fixture(scope="module")
+def module_stores() -> Iterator[dict[str, SQLDocumentStore]]:
+    """Stores opened by a module's tests, one per backend, closed when the module is done."""
+    stores: dict[str, SQLDocumentStore] = {}
+    yield stores
+    for store in stores.values():
+        store.close()
+
+
 def problem_of(response: object) -> dict[str, object]:
     """The problem+json body of a response, checking the media type."""
     assert response.headers["content-type"].startswith("application/problem+json")  # type: ignore[attr-defined]

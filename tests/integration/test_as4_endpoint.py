@@ -21,7 +21,7 @@ from as4_support import NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
 from cryptography import x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from gateway.api.app import create_app
@@ -35,11 +35,11 @@ from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.message import Direction, InboundStatus, SignalKind
 from gateway.services.ports import InboundQuery
 from gateway.services.receive import REJECTED_KEY_PREFIX
-from gateway.store import SQLDocumentStore, make_engine, upgrade_database
-from gateway.store.tables import as4_messages, metadata
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store.tables import as4_messages
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
-from tests.contract.store_databases import BACKENDS, migrated_postgres_database
+from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
 
 API_KEY = "as4-tests-key-0123456789abcdef"
 SOAP = "application/soap+xml"
@@ -61,26 +61,12 @@ def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
-def _stores() -> Iterator[dict[str, SQLDocumentStore]]:
-    stores: dict[str, SQLDocumentStore] = {}
-    yield stores
-    for s in stores.values():
-        s.close()
-
-
 @pytest.fixture(params=BACKENDS)
-def sql_store(request: pytest.FixtureRequest, _stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
+def sql_store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
     """An emptied, migrated store of the backend under test."""
     backend = str(request.param)
-    if backend not in _stores:
-        url = request.getfixturevalue("_postgres_url" if backend == "postgresql" else "_sqlite_url")
-        _stores[backend] = SQLDocumentStore(make_engine(url))
-    s = _stores[backend]
-    with s.engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            connection.execute(delete(table))
-    return s
+    name = "_postgres_url" if backend == "postgresql" else "_sqlite_url"
+    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
 
 
 class FlakyStore:

@@ -30,7 +30,6 @@ from delivery_support import (
     serve,
     write_directory,
 )
-from sqlalchemy import delete
 from sqlalchemy.engine import URL
 
 from gateway.as4 import EbmsError
@@ -38,13 +37,12 @@ from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.webhooks import STATUS_CHANGED
-from gateway.store import SQLDocumentStore, make_engine, upgrade_database
-from gateway.store.tables import metadata
+from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport.directory import LocalDirectory, load_directory
 from gateway.transport.http import HTTPAS4Transport
 from gateway.worker import BackoffPolicy
 from gateway.worker.loop import DeliveryWorker, WorkerStats
-from tests.contract.store_databases import BACKENDS, migrated_postgres_database
+from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
 from tests.integration.document_api import (  # noqa: F401 - fixtures (the evidence endpoint)
     DocumentAPI,
     _document_apis,
@@ -74,28 +72,12 @@ def _delivery_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="module")
-def _stores() -> Iterator[dict[str, SQLDocumentStore]]:
-    stores: dict[str, SQLDocumentStore] = {}
-    yield stores
-    for s in stores.values():
-        s.close()
-
-
 @pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, _stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
+def store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
     """An emptied, migrated store of the backend under test."""
     backend = str(request.param)
-    if backend not in _stores:
-        url = request.getfixturevalue(
-            "_delivery_postgres_url" if backend == "postgresql" else "_delivery_sqlite_url"
-        )
-        _stores[backend] = SQLDocumentStore(make_engine(url))
-    s = _stores[backend]
-    with s.engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            connection.execute(delete(table))
-    return s
+    name = "_delivery_postgres_url" if backend == "postgresql" else "_delivery_sqlite_url"
+    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
 
 
 # --- the sending side -------------------------------------------------------------------------------------
