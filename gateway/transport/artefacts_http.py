@@ -5,15 +5,15 @@ This adapter is synchronous on purpose: artefacts are resolved at start-up, befo
 
 from __future__ import annotations
 
-import httpx
-
 from gateway.errors import TransportError
+from gateway.transport.http_get import get_bounded
 
 DEFAULT_MAX_ARTEFACT_BYTES = 64 * 1024 * 1024
 
 
 class HTTPArtefactFetcher:
-    """A ``fetch(url) -> bytes`` callable over HTTPS with a size cap and no redirects to other schemes."""
+    """A ``fetch(url) -> bytes`` callable over HTTPS with a size cap; redirects are followed, because
+    what arrives is trusted only once its SHA-256 matches the manifest."""
 
     def __init__(self, *, timeout: float = 30.0, max_bytes: int = DEFAULT_MAX_ARTEFACT_BYTES) -> None:
         self._timeout = timeout
@@ -22,23 +22,4 @@ class HTTPArtefactFetcher:
     def __call__(self, url: str) -> bytes:
         if not url.startswith("https://"):
             raise TransportError(f"refusing to fetch {url!r}: only https:// is allowed", retryable=False)
-        try:
-            with (
-                httpx.Client(timeout=self._timeout, follow_redirects=True) as client,
-                client.stream("GET", url) as response,
-            ):
-                if response.status_code != 200:
-                    raise TransportError(
-                        f"GET {url} answered HTTP {response.status_code}",
-                        retryable=response.status_code >= 500,
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self._max_bytes:
-                        raise TransportError(f"GET {url}: more than {self._max_bytes} bytes", retryable=False)
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.HTTPError as exc:
-            raise TransportError(f"GET {url} failed: {exc}") from exc
+        return get_bounded(url, timeout=self._timeout, max_bytes=self._max_bytes, follow_redirects=True)

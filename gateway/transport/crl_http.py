@@ -6,9 +6,8 @@ CRLs are served over plain HTTP by design (they are signed); the checker restric
 
 from __future__ import annotations
 
-import httpx
-
 from gateway.errors import TransportError
+from gateway.transport.http_get import get_bounded
 
 DEFAULT_MAX_CRL_BYTES = 10 * 1024 * 1024
 
@@ -23,15 +22,4 @@ class HTTPCRLFetcher:
     def __call__(self, url: str) -> bytes:
         if not url.startswith(("http://", "https://")):
             raise TransportError(f"refusing to fetch the CRL {url!r}: not http(s)", retryable=False)
-        try:
-            with httpx.Client(timeout=self._timeout) as client, client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise TransportError(f"GET {url} answered HTTP {response.status_code}")
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) > self._max_bytes:
-                        raise TransportError(f"GET {url}: CRL larger than {self._max_bytes} bytes")
-                return bytes(data)
-        except httpx.HTTPError as exc:
-            raise TransportError(f"GET {url} failed: {exc}") from exc
+        return get_bounded(url, timeout=self._timeout, max_bytes=self._max_bytes, follow_redirects=False)
