@@ -54,19 +54,27 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+async def read_bounded(request: Request, limit: int) -> tuple[bytes, bool]:
+    """(body, complete): read the request body, stopping as soon as more than ``limit`` bytes arrived."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            return b"".join(chunks), False
+    return b"".join(chunks), True
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """Read the request body, refusing more than ``limit`` bytes (413) without buffering past the limit."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(status_code=413, detail=f"Body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(status_code=413, detail=f"Body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body, complete = await read_bounded(request, limit)
+    if not complete:
+        raise HTTPException(status_code=413, detail=f"Body larger than {limit} bytes")
+    return body
 
 
 def bounded_body(limit_attr: str = "max_body_bytes") -> Callable[[Request], Coroutine[Any, Any, bytes]]:

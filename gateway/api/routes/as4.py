@@ -11,7 +11,7 @@ import logging
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from gateway.api.deps import ServicesDep
+from gateway.api.deps import ServicesDep, read_bounded
 from gateway.as4 import SIGNAL_CONTENT_TYPE
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
@@ -55,18 +55,6 @@ def _receiver(request: Request, services: Services) -> AS4Receiver | None:
     return cached[1]
 
 
-async def _read_bounded(request: Request, limit: int) -> tuple[bytes, bool]:
-    """(body, complete): stop reading once more than ``limit`` bytes arrived (no unbounded buffering)."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > limit:
-            return b"".join(chunks), False
-    return b"".join(chunks), True
-
-
 def _unavailable(detail: str) -> HTTPException:
     return HTTPException(status_code=503, detail=detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
@@ -89,7 +77,7 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
         raise _unavailable("AS4 receiving is not configured (no AP key or trust store)")
     headers: HTTPHeaders = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)
     limit = services.settings.as4.max_message_bytes
-    body, complete = await _read_bounded(request, limit)
+    body, complete = await read_bounded(request, limit)
     try:
         # Signature checks, decryption and validation are CPU-bound, the store synchronous: off the loop.
         result: ReceiveResult
