@@ -10,6 +10,7 @@ from gateway.as4.messages import IncomingUserMessage, OutgoingMessage, ReceiptVe
 from gateway.as4.mime import MimePart, build_multipart, parse_multipart, split_raw_message
 from gateway.as4.outcome import SendOutcome
 from gateway.as4.parser import CN_MISMATCH_ERROR, Served, parse_incoming
+from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode
 from gateway.as4.restore import (
     restore_outgoing,
     signal_signed_by_receiver,
@@ -27,12 +28,14 @@ __all__ = [
     "CN_MISMATCH_ERROR",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "PEPPOL_NOT_SERVICED",
+    "PEPPOL_PMODE",
     "SIGNAL_CONTENT_TYPE",
     "Category",
     "EbmsError",
     "IncomingUserMessage",
     "MimePart",
     "OutgoingMessage",
+    "PeppolPMode",
     "ReceiptVerdict",
     "SendOutcome",
     "Served",

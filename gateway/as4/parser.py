@@ -11,6 +11,7 @@ signal).
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
 from collections.abc import Callable, Collection, Mapping
@@ -55,12 +56,11 @@ from gateway.as4.mime import (
     parse_multipart,
     split_content_type,
 )
+from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode, check_user_message
 from gateway.as4.wss import index_ids
 from gateway.crypto import (
-    PEPPOL_POLICY,
     KeyMaterial,
     RevocationChecker,
-    SecurityPolicy,
     TrustStore,
     common_name,
     validate_ap_certificate,
@@ -69,6 +69,7 @@ from gateway.errors import (
     CertificateRejected,
     DecryptionFailed,
     GatewayError,
+    InboundInternalError,
     InboundMessageRejected,
     InvalidIdentifier,
     RemoteProtocolError,
@@ -78,6 +79,8 @@ from gateway.errors import (
 from gateway.model import DocumentTypeID, ParticipantID, ProcessID
 from gateway.ubl.sbdh import parse_sbd
 from gateway.xmlcore import parse_xml
+
+log = logging.getLogger("gateway.as4.receiver")
 
 _EB = f"{{{EB_NS}}}"
 _S12 = f"{{{SOAP_NS}}}"
@@ -98,6 +101,11 @@ _OUR_ROLES: Final = frozenset(
         "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver",
     }
 )
+#: Roles a wsse:Security header for us may name: none (WSS 1.1 SOAP Message Security §6.1: the header
+#: without a role is the ultimate receiver's) or ultimateReceiver, which is the same node (SOAP 1.2 Part 1
+#: §2.2). A header for any other role or SOAP 1.1 actor is not ours to process (see _split_envelope).
+_SECURITY_ROLES: Final = frozenset({"", "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"})
+_SOAP11_ACTOR: Final = "{http://schemas.xmlsoap.org/soap/envelope/}actor"
 
 #: served(receiver, document type, process) -> bool, or a collection of participants we serve.
 Served = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool] | Collection[ParticipantID]
@@ -114,6 +122,7 @@ class _Header:
     conversation_id: str
     properties: dict[str, tuple[str, str | None]]
     part_infos: list[etree._Element]
+    user_message: etree._Element
 
 
 def _text(el: etree._Element | None) -> str:
@@ -176,6 +185,7 @@ def _read_header(messaging: etree._Element) -> _Header:
         conversation_id,
         props,
         parts,
+        um,
     )
 
 
@@ -197,11 +207,27 @@ def _split_envelope(
         # A second Messaging block is the classic signature-wrapping shape: an authentication failure.
         raise _fail(EbmsError.FAILED_AUTHENTICATION, "more than one eb:Messaging header")
     securities = hdr.findall(f"{{{WSSE_NS}}}Security")
+    for security in securities:
+        role = (security.get(_S12 + "role") or "").strip()
+        if role not in _SECURITY_ROLES or security.get(_SOAP11_ACTOR) is not None:
+            # A wsse:Security header for another node: for us the message is unsigned (§13 #2 -> EBMS:0101).
+            raise _fail(EbmsError.FAILED_AUTHENTICATION, f"wsse:Security is addressed to role {role!r}")
     if not securities:
         raise _fail(EbmsError.FAILED_AUTHENTICATION, "message is not signed (no wsse:Security)")
     if len(securities) > 1:
         raise _fail(EbmsError.FAILED_AUTHENTICATION, "more than one wsse:Security header")
     return hdr, body, messagings[0], securities[0]
+
+
+def _refuse_processing_instructions(envelope: etree._Element) -> None:
+    """SOAP 1.2 Part 1 §5: a SOAP message MUST NOT contain processing instruction information items
+    (the XML declaration is not one); a message that does is not a SOAP message: EBMS:0009."""
+    outside = [*envelope.itersiblings(preceding=True), *envelope.itersiblings()]
+    if (
+        any(isinstance(n, etree._ProcessingInstruction) for n in outside)
+        or next(envelope.iter(etree.ProcessingInstruction), None) is not None
+    ):
+        raise _fail(EbmsError.INVALID_HEADER, "processing instruction in the SOAP envelope")
 
 
 def _check_must_understand(hdr: etree._Element) -> None:
@@ -295,7 +321,7 @@ def parse_incoming(
     revocation: RevocationChecker | None = None,
     served: Served | None = None,
     max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
-    policy: SecurityPolicy = PEPPOL_POLICY,
+    pmode: PeppolPMode = PEPPOL_PMODE,
 ) -> IncomingUserMessage:
     """Parse, verify, decrypt and check one incoming Peppol AS4 UserMessage.
 
@@ -308,19 +334,22 @@ def parse_incoming(
         revocation: CRL/OCSP checker (None: no check, offline).
         served: receivers we serve (collection or predicate); None accepts every receiver.
         max_payload: cap on the decompressed payload.
-        policy: accepted algorithms.
+        pmode: the P-Mode the message must follow, with the accepted algorithms (``pmode.security``).
 
     Returns:
         The accepted message; every value in it was covered by the verified signature.
 
     Raises:
         InboundMessageRejected: (a RemoteProtocolError) with ``ebms`` to answer and ``ref_to_message_id``.
+            An unexpected exception while judging (our bug, not a verdict) is logged with its traceback
+            and raised as its subclass :class:`~gateway.errors.InboundInternalError` (generic EBMS:0004
+            toward the peer, ``internal`` True).
     """
     message_id: str | None = None
     try:
         message_id_box: list[str] = []
         return _parse(
-            headers, body, our_key, trust, at, revocation, served, max_payload, policy, message_id_box
+            headers, body, our_key, trust, at, revocation, served, max_payload, pmode, message_id_box
         )
     except InboundMessageRejected:
         raise
@@ -339,11 +368,14 @@ def parse_incoming(
         mid = message_id_box[0] if message_id_box else None
         raise InboundMessageRejected(EbmsError.FAILED_DECRYPTION, str(exc), ref_to_message_id=mid) from exc
     except Exception as exc:
-        # Defence in depth: anything unforeseen from hostile input (lxml, cryptography, stdlib) is still a
-        # protocol error, never a crash (h11's fuzz invariant). Known cases are mapped precisely above.
+        # Not a verdict on the message: a bug of ours (every rule of the profile raises RemoteProtocolError
+        # above). The peer still gets a signed generic EBMS:0004 (ebMS3 Core §6.7.1 "Other"; peppol-as4.md
+        # §7.3 lists handler failures under it) and no server error; we log the traceback and mark the
+        # rejection internal so that callers and tests can tell it from a protocol verdict.
         message_id = message_id_box[0] if message_id_box else None
-        raise InboundMessageRejected(
-            EbmsError.OTHER, f"unexpected {type(exc).__name__}: {exc}", ref_to_message_id=message_id
+        log.exception("internal error while judging AS4 message %s", message_id)
+        raise InboundInternalError(
+            EbmsError.OTHER, f"internal error: {type(exc).__name__}: {exc}", ref_to_message_id=message_id
         ) from exc
 
 
@@ -356,32 +388,39 @@ def _parse(
     revocation: RevocationChecker | None,
     served: Served | None,
     max_payload: int,
-    policy: SecurityPolicy,
+    pmode: PeppolPMode,
     message_id_box: list[str],
 ) -> IncomingUserMessage:
+    policy = pmode.security
     # --- §13 #1: multipart/related, SOAP 1.2, one Messaging with one UserMessage -----------------------
     if len(body) > DEFAULT_MAX_BODY_BYTES:
         raise _fail(EbmsError.INVALID_HEADER, "HTTP body too large")
     content_type = header(headers, "content-type") or ""
     if len(content_type) > MAX_HEADER_VALUE:
         raise _fail(EbmsError.INVALID_HEADER, f"Content-Type is longer than {MAX_HEADER_VALUE} bytes")
-    media, _ = split_content_type(content_type)
+    media, params = split_content_type(content_type)
+    # SOAP 1.2 only (peppol-as4.md §2, §13 #1): ``text/xml`` is SOAP 1.1 (RFC 3902 §1), refused as EBMS:0009
+    # for the request, the multipart ``type`` parameter (RFC 2387 §3.1) and the root part alike.
+    soap = pmode.soap_media_type
     try:
         if media == "multipart/related":
+            if params.get("type", soap).strip().lower() != soap:
+                raise MimeError(f"multipart type {params.get('type')!r} is not {soap}")
             parts, root = parse_multipart(content_type, bytes(body))
-        elif media in ("application/soap+xml", "text/xml"):
+        elif media == soap:
             root = MimePart({"content-type": content_type}, bytes(body))
             parts = [root]
         else:
             raise MimeError(f"Content-Type {media!r} is not multipart/related")
     except MimeError as exc:
         raise _fail(EbmsError.INVALID_HEADER, f"MIME: {exc}") from exc
-    if root.content_type not in ("application/soap+xml", "text/xml", ""):
+    if root.content_type not in (soap, ""):
         raise _fail(EbmsError.INVALID_HEADER, f"root part is {root.content_type}, not SOAP 1.2")
     try:
         envelope = parse_xml(root.body, max_bytes=MAX_SOAP_BYTES, what="SOAP envelope")
     except XMLInputError as exc:
         raise _fail(EbmsError.INVALID_HEADER, str(exc)) from exc
+    _refuse_processing_instructions(envelope)
     hdr_el, body_el, messaging, security = _split_envelope(envelope)
     hdr = _read_header(messaging)
     message_id_box.append(hdr.message_id)
@@ -406,22 +445,27 @@ def _parse(
     except CertificateRejected as exc:
         raise _fail(EbmsError.FAILED_AUTHENTICATION, f"signer certificate rejected: {exc.reason}") from exc
 
-    # --- §13 #2, #5: encrypted, exactly the expected references, SignatureValue, header digests -------------
+    # --- §13 #2, #5: exactly the expected references, SignatureValue, header digests, then encryption -------
+    # Every part must be signed before encryption is judged (CEF 1.14: sign, then encrypt): an unsigned
+    # extra part or a reference to another part is a signature failure (EBMS:0101), not EBMS:0102.
+    check_references(signature, ids, messaging=messaging, body=body_el, attachment_cids=attachments.keys())
+    verify_signed_info(signature)
+    verify_element_digests(signature, ids)  # eb:Messaging and S12:Body: bounded by MAX_SOAP_BYTES
     if not security.findall(f"{{{XENC_NS}}}EncryptedKey"):
         raise _fail(EbmsError.FAILED_DECRYPTION, "message is not encrypted")
     if not attachments:
         raise _fail(EbmsError.OTHER, "no payload part")
     if set(attachments) - encrypted_cids(security):
         raise _fail(EbmsError.FAILED_DECRYPTION, "an attachment is not encrypted")
-    check_references(signature, ids, messaging=messaging, body=body_el, attachment_cids=attachments.keys())
-    verify_signed_info(signature)
-    verify_element_digests(signature, ids)  # eb:Messaging and S12:Body: bounded by MAX_SOAP_BYTES
 
     # --- §13 #11 (moved forward): signer CN = the now authenticated From/PartyId --------------------------
     # Before decryption, so a trusted AP cannot make us decrypt what it sends in another AP's name.
     from_party = _party(hdr.from_ids, "From")
     if common_name(signer) != from_party:
         raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
+
+    # --- the P-Mode (peppol-as4.md §3): on the authenticated header, before any decryption ----------------
+    check_user_message(hdr.user_message, pmode=pmode, at=at)
 
     # --- §13 #3, #5: decrypt, then the attachment digests ---------------------------------------------------
     decrypted = decrypt_attachments(security, ids, attachments, our_key=our_key, policy=policy)

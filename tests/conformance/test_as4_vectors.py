@@ -94,7 +94,7 @@ def test_dump_raw_decryption_fails_cleanly() -> None:
             headers,
             body,
             trust=TrustStore.from_pem(G3_TEST.read_bytes()),
-            at=datetime(2026, 1, 29, tzinfo=UTC),
+            at=datetime(2026, 1, 29, 16, 0, tzinfo=UTC),  # after its eb:Timestamp
         )
     assert info.value.ebms is EbmsError.FAILED_DECRYPTION
     assert info.value.ref_to_message_id
