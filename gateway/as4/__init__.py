@@ -11,10 +11,7 @@ from gateway.as4.mime import MimePart, build_multipart, parse_multipart, split_r
 from gateway.as4.outcome import SendOutcome
 from gateway.as4.parser import CN_MISMATCH_ERROR, Served, parse_incoming
 from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode
-from gateway.as4.restore import (
-    restore_outgoing,
-    signal_signed_by_receiver,
-)
+from gateway.as4.restore import restore_outgoing
 from gateway.as4.signals import (
     build_error,
     build_receipt,
@@ -49,7 +46,6 @@ __all__ = [
     "parse_multipart",
     "read_signal",
     "restore_outgoing",
-    "signal_signed_by_receiver",
     "split_raw_message",
     "verify_receipt",
     "verify_signal_signature",
