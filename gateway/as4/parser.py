@@ -3,10 +3,11 @@
 Checks run in the order of the receiver table, peppol-as4.md §13, except that everything an unauthenticated
 sender could make expensive waits for the signer: the signer certificate (trust, time) and the reference set
 are checked before any digest, and SignatureValue, the SOAP header digests and CN = From before any
-decryption or decompression.
+decryption or decompression. Every part must be covered by the signature before encryption is judged.
+The P-Mode (:mod:`gateway.as4.pmode`) is checked on the authenticated header, before decryption.
 Each failure names the ebMS error to answer with. h11's fuzz invariant holds: any byte string either parses
 or raises RemoteProtocolError (:class:`InboundMessageRejected` carries the RefToMessageId for the Error
-signal).
+signal); an unexpected exception is our bug, logged and raised as :class:`InboundInternalError`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import re
 import zlib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -32,11 +32,15 @@ from gateway.as4.constants import (
     PROP_FINAL_RECIPIENT,
     PROP_ORIGINAL_SENDER,
     SEAT_ID_PATTERN,
-    SOAP_NS,
-    WSSE_NS,
     XENC_NS,
 )
 from gateway.as4.ebms_errors import PEPPOL_NOT_SERVICED, EbmsError
+from gateway.as4.envelope import (
+    read_user_message,
+    refuse_processing_instructions,
+    split_envelope,
+    text_of,
+)
 from gateway.as4.inbound_security import (
     check_references,
     decrypt_attachments,
@@ -83,7 +87,6 @@ from gateway.xmlcore import parse_xml
 log = logging.getLogger("gateway.as4.receiver")
 
 _EB = f"{{{EB_NS}}}"
-_S12 = f"{{{SOAP_NS}}}"
 _SEAT_ID = re.compile(f"^{SEAT_ID_PATTERN}$")
 #: Code for "signer CN != From/PartyId": the receiver table (peppol-as4.md §13 #11) lists it under EBMS:0004
 #: (phase4); the as4 peer answers EBMS:0101. One constant so the choice is visible and testable.
@@ -93,163 +96,12 @@ MAX_GZIP_MEMBERS: Final = 64
 #: Input fed to zlib per call: zlib copies the input left after a member into ``unused_data``, so feeding
 #: the whole payload would copy it once per member (quadratic); a bounded chunk keeps the loop linear.
 _GZIP_CHUNK: Final = 64 * 1024
-#: SOAP 1.2 roles this receiver plays (Part 1 §2.2): headers targeted elsewhere are not ours to understand.
-_OUR_ROLES: Final = frozenset(
-    {
-        "",
-        "http://www.w3.org/2003/05/soap-envelope/role/next",
-        "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver",
-    }
-)
-#: Roles a wsse:Security header for us may name: none (WSS 1.1 SOAP Message Security §6.1: the header
-#: without a role is the ultimate receiver's) or ultimateReceiver, which is the same node (SOAP 1.2 Part 1
-#: §2.2). A header for any other role or SOAP 1.1 actor is not ours to process (see _split_envelope).
-_SECURITY_ROLES: Final = frozenset({"", "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver"})
-_SOAP11_ACTOR: Final = "{http://schemas.xmlsoap.org/soap/envelope/}actor"
-
 #: served(receiver, document type, process) -> bool, or a collection of participants we serve.
 Served = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool] | Collection[ParticipantID]
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
-    message_id: str
-    timestamp: str
-    from_ids: list[etree._Element]
-    to_ids: list[etree._Element]
-    service: etree._Element
-    action: str
-    conversation_id: str
-    properties: dict[str, tuple[str, str | None]]
-    part_infos: list[etree._Element]
-    user_message: etree._Element
-
-
-def _text(el: etree._Element | None) -> str:
-    # Comments inside values are ignored and blanks trimmed (peppol-as4.md §3, vector test-2023-03-15.xml).
-    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
-
-
 def _fail(code: EbmsError, detail: str) -> RemoteProtocolError:
     return RemoteProtocolError(code, detail)
-
-
-def _one(parent: etree._Element, name: str, *, code: EbmsError = EbmsError.INVALID_HEADER) -> etree._Element:
-    found = parent.findall(_EB + name)
-    if len(found) != 1:
-        raise _fail(code, f"eb:{name}: expected exactly one, found {len(found)}")
-    return found[0]
-
-
-def _read_header(messaging: etree._Element) -> _Header:
-    if messaging.findall(_EB + "SignalMessage"):
-        raise _fail(EbmsError.INVALID_HEADER, "a UserMessage request must not carry a SignalMessage")
-    ums = messaging.findall(_EB + "UserMessage")
-    if len(ums) != 1:
-        # ebMS3 allows several; the Peppol profile exactly one (peppol-as4.md §13 #1).
-        raise _fail(
-            EbmsError.VALUE_INCONSISTENT if ums else EbmsError.INVALID_HEADER, "need one eb:UserMessage"
-        )
-    um = ums[0]
-    mi = _one(um, "MessageInfo")
-    message_id = _text(_one(mi, "MessageId"))
-    timestamp = _text(_one(mi, "Timestamp"))
-    if not message_id or not timestamp:
-        raise _fail(EbmsError.INVALID_HEADER, "empty MessageId or Timestamp")
-    if mi.find(_EB + "RefToMessageId") is not None:
-        raise _fail(EbmsError.INVALID_HEADER, "RefToMessageId on a UserMessage")
-    pi = _one(um, "PartyInfo")
-    frm, to = _one(pi, "From"), _one(pi, "To")
-    ci = _one(um, "CollaborationInfo")
-    service = _one(ci, "Service")
-    action = _text(_one(ci, "Action"))
-    conversation_id = _text(_one(ci, "ConversationId"))
-    props: dict[str, tuple[str, str | None]] = {}
-    mp = um.find(_EB + "MessageProperties")
-    for prop in mp.findall(_EB + "Property") if mp is not None else []:
-        name = (prop.get("name") or "").strip()
-        if name in props:
-            raise _fail(EbmsError.OTHER, f"message property {name} repeated")
-        props[name] = (_text(prop), prop.get("type"))
-    payload_info = um.findall(_EB + "PayloadInfo")
-    if len(payload_info) > 1:
-        raise _fail(EbmsError.INVALID_HEADER, "more than one PayloadInfo")
-    parts = payload_info[0].findall(_EB + "PartInfo") if payload_info else []
-    return _Header(
-        message_id,
-        timestamp,
-        frm.findall(_EB + "PartyId"),
-        to.findall(_EB + "PartyId"),
-        service,
-        action,
-        conversation_id,
-        props,
-        parts,
-        um,
-    )
-
-
-def _split_envelope(
-    root: etree._Element,
-) -> tuple[etree._Element, etree._Element, etree._Element, etree._Element]:
-    """Return (Header, Body, the one eb:Messaging header block, wsse:Security or raise)."""
-    if root.tag != _S12 + "Envelope":
-        raise _fail(EbmsError.INVALID_HEADER, f"root {root.tag} is not a SOAP 1.2 Envelope")
-    kids = [c for c in root if isinstance(c.tag, str)]
-    if len(kids) != 2 or kids[0].tag != _S12 + "Header" or kids[1].tag != _S12 + "Body":
-        raise _fail(EbmsError.INVALID_HEADER, "Envelope must hold Header then Body")
-    hdr, body = kids
-    _check_must_understand(hdr)
-    messagings = hdr.findall(_EB + "Messaging")
-    if not messagings:
-        raise _fail(EbmsError.INVALID_HEADER, "no eb:Messaging header")
-    if len(messagings) > 1:
-        # A second Messaging block is the classic signature-wrapping shape: an authentication failure.
-        raise _fail(EbmsError.FAILED_AUTHENTICATION, "more than one eb:Messaging header")
-    securities = hdr.findall(f"{{{WSSE_NS}}}Security")
-    for security in securities:
-        role = (security.get(_S12 + "role") or "").strip()
-        if role not in _SECURITY_ROLES or security.get(_SOAP11_ACTOR) is not None:
-            # A wsse:Security header for another node: for us the message is unsigned (§13 #2 -> EBMS:0101).
-            raise _fail(EbmsError.FAILED_AUTHENTICATION, f"wsse:Security is addressed to role {role!r}")
-    if not securities:
-        raise _fail(EbmsError.FAILED_AUTHENTICATION, "message is not signed (no wsse:Security)")
-    if len(securities) > 1:
-        raise _fail(EbmsError.FAILED_AUTHENTICATION, "more than one wsse:Security header")
-    return hdr, body, messagings[0], securities[0]
-
-
-def _refuse_processing_instructions(envelope: etree._Element) -> None:
-    """SOAP 1.2 Part 1 §5: a SOAP message MUST NOT contain processing instruction information items
-    (the XML declaration is not one); a message that does is not a SOAP message: EBMS:0009."""
-    outside = [*envelope.itersiblings(preceding=True), *envelope.itersiblings()]
-    if (
-        any(isinstance(n, etree._ProcessingInstruction) for n in outside)
-        or next(envelope.iter(etree.ProcessingInstruction), None) is not None
-    ):
-        raise _fail(EbmsError.INVALID_HEADER, "processing instruction in the SOAP envelope")
-
-
-def _check_must_understand(hdr: etree._Element) -> None:
-    """SOAP 1.2 Part 1 §5.2.3: a header block targeted at us with mustUnderstand true that we do not
-    process must fault. We process eb:Messaging and wsse:Security only; anything else marked
-    mustUnderstand="true"/"1" is answered with EBMS:0009 InvalidHeader (the ebMS error closest to SOAP's
-    MustUnderstand fault; ebMS3 §6.7.1). Blocks for roles we do not play (``none``, custom) are ignored.
-    """
-    understood = (_EB + "Messaging", f"{{{WSSE_NS}}}Security")
-    for block in hdr:
-        if not isinstance(block.tag, str):
-            continue
-        value = block.get(_S12 + "mustUnderstand")
-        if value is None:
-            continue
-        flag = value.strip()
-        if flag not in ("true", "1", "false", "0"):  # xs:boolean (SOAP 1.2 Part 1 §5.2.3)
-            raise _fail(EbmsError.INVALID_HEADER, f"mustUnderstand {value!r} on {block.tag} is not a boolean")
-        if flag in ("false", "0") or block.tag in understood:
-            continue
-        if (block.get(_S12 + "role") or "").strip() in _OUR_ROLES:
-            raise _fail(EbmsError.INVALID_HEADER, f"header block {block.tag} must be understood, and is not")
 
 
 def _party(ids: list[etree._Element], role: str) -> str:
@@ -257,7 +109,7 @@ def _party(ids: list[etree._Element], role: str) -> str:
         raise _fail(EbmsError.OTHER, f"{role}: exactly one PartyId required")
     if (ids[0].get("type") or "").strip() != PARTY_ID_TYPE:
         raise _fail(EbmsError.OTHER, f"{role} PartyId type is not {PARTY_ID_TYPE}")
-    value = _text(ids[0])
+    value = text_of(ids[0])
     if not _SEAT_ID.match(value):
         raise _fail(EbmsError.OTHER, f"{role} PartyId {value!r} is not a Seat ID")
     return value
@@ -420,9 +272,9 @@ def _parse(
         envelope = parse_xml(root.body, max_bytes=MAX_SOAP_BYTES, what="SOAP envelope")
     except XMLInputError as exc:
         raise _fail(EbmsError.INVALID_HEADER, str(exc)) from exc
-    _refuse_processing_instructions(envelope)
-    hdr_el, body_el, messaging, security = _split_envelope(envelope)
-    hdr = _read_header(messaging)
+    refuse_processing_instructions(envelope)
+    hdr_el, body_el, messaging, security = split_envelope(envelope)
+    hdr = read_user_message(messaging)
     message_id_box.append(hdr.message_id)
     attachments: dict[str, MimePart] = {}
     for part in parts:
@@ -494,7 +346,7 @@ def _parse(
         raise _fail(EbmsError.VALUE_INCONSISTENT, "PartInfo href names no attachment")
     part_props: dict[str, str] = {}
     for prop in part_info.findall(f"{_EB}PartProperties/{_EB}Property"):
-        part_props[(prop.get("name") or "").strip()] = _text(prop)
+        part_props[(prop.get("name") or "").strip()] = text_of(prop)
     if not part_props.get("MimeType"):
         raise _fail(EbmsError.INVALID_HEADER, "PartProperties MimeType missing")
     compressed = decrypted[cid].data
@@ -521,7 +373,7 @@ def _parse(
         raise _fail(EbmsError.OTHER, "finalRecipient differs from the SBDH Receiver")
     try:
         document_type = DocumentTypeID.parse(hdr.action)
-        service_value = _text(hdr.service)
+        service_value = text_of(hdr.service)
         service_type = hdr.service.get("type")
         process = (
             ProcessID(service_value, service_type.strip()) if service_type else ProcessID.parse(service_value)
