@@ -441,3 +441,55 @@ def test_unexpected_exception_is_a_logged_internal_error(
 def test_protocol_verdicts_are_not_internal() -> None:
     msg = make_message()
     assert not verdict(msg.body.replace(b"POP000002<", b"POP000003<", 1), msg).internal
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code", "why"),
+    [
+        (
+            b"Content-Transfer-Encoding: binary",
+            b"Content-Transfer-Encoding: x-evil",
+            E.INVALID_HEADER,
+            "x-evil",
+        ),
+        (
+            b"Content-Transfer-Encoding: binary",
+            b"Content-Transfer-Encoding: bin\x00ary",
+            E.INVALID_HEADER,
+            "MIME",
+        ),
+        (
+            b"Content-Transfer-Encoding: binary",
+            b"Content-Transfer-Encoding: base64",
+            E.INVALID_HEADER,
+            "base64",
+        ),
+        (b"Content-ID: <id-1@gateway>", b"Content-ID: <>", E.VALUE_INCONSISTENT, "Content-ID"),
+        (
+            b"Content-ID: <id-1@gateway>",
+            b"Content-ID: <%id-1@gateway>",
+            E.FAILED_AUTHENTICATION,
+            "names no attachment",
+        ),
+    ],
+    ids=["unknown-encoding", "nul-in-header", "base64-soap-part", "empty-content-id", "renamed-content-id"],
+)
+def test_part_headers(old: bytes, new: bytes, code: EbmsError, why: str) -> None:
+    msg = make_message()
+    assert old in msg.body
+    expect(msg.body.replace(old, new, 1), msg, code, why)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "why"),
+    [
+        ('multipart/related; boundary=""', "boundary"),
+        ('multipart/related; boundary="b"; type=""', "multipart type"),
+        ("application/json", "not multipart/related"),
+        ("", "not multipart/related"),
+    ],
+)
+def test_request_content_types(content_type: str, why: str) -> None:
+    msg = make_message()
+    exc = verdict(msg.body, msg, headers={"Content-Type": content_type})
+    assert (exc.ebms, why in exc.detail) == (E.INVALID_HEADER, True), exc.detail

@@ -126,6 +126,9 @@ def test_explicit_default_mpc_is_accepted() -> None:
         "2026-06-01T12:00Z",
         "2026-13-01T12:00:00Z",
         "2026-06-01T23:59:60Z",
+        "2026-06-01T12:00:00+15:00",
+        "10000-01-01T00:00:00Z",  # a valid xsd:dateTime beyond what we represent: refused, never a crash
+        "-0001-01-01T00:00:00Z",
     ],
 )
 def test_timestamp_not_an_xsd_datetime(value: str) -> None:
@@ -135,6 +138,8 @@ def test_timestamp_not_an_xsd_datetime(value: str) -> None:
 
 def test_timestamp_far_in_the_future() -> None:
     msg = make_message()
+    last = "9999-12-31T23:59:59-14:00"
+    refused(resign(msg, _set("eb:MessageInfo/eb:Timestamp", last)), msg, E.INVALID_HEADER, "future")
     future = (NOW + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     refused(resign(msg, _set("eb:MessageInfo/eb:Timestamp", future)), msg, E.INVALID_HEADER, "future")
     # The same message is fine for a receiver whose clock is an hour later (the clock is injected).
