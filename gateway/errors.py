@@ -26,6 +26,7 @@
     │  ├─ LocalProtocolError       we tried to build something illegal (a bug or bad input of ours)
     │  └─ RemoteProtocolError      the peer sent something illegal
     │     └─ InboundMessageRejected  .ref_to_message_id, .error_detail for the signed ebMS Error
+    │        └─ InboundInternalError   our own bug while judging a message (.internal is True; logged)
     ├─ DiscoveryError
     │  ├─ ParticipantNotRegistered
     │  └─ EndpointNotFound         doc type / process / transport profile not served
@@ -256,6 +257,18 @@ class InboundMessageRejected(RemoteProtocolError):
         self.ref_to_message_id = ref_to_message_id
         self.error_detail = error_detail
         super().__init__(ebms, detail)
+
+    #: False: the message broke a rule of the profile (a protocol verdict). True on InboundInternalError.
+    internal: bool = False
+
+
+class InboundInternalError(InboundMessageRejected):
+    """Raised by the AS4 receiver when judging a message failed with an unexpected exception (our bug, not
+    a verdict on the message). The peer still gets a generic signed ebMS Error (EBMS:0004); the traceback
+    is logged at ERROR and ``__cause__`` holds the original exception. ``internal`` is True.
+    """
+
+    internal = True
 
 
 class DocumentNotFound(GatewayError, LookupError):

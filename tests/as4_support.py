@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import itertools
 import re
 from collections.abc import Callable
@@ -177,3 +178,32 @@ NSX = {
     "ds": "http://www.w3.org/2000/09/xmldsig#",
     "xenc": "http://www.w3.org/2001/04/xmlenc#",
 }
+
+
+def resign(
+    msg: OutgoingMessage, edit: Callable[[etree._Element], None], *, key: KeyMaterial | None = None
+) -> bytes:
+    """Edit the SOAP part, then recompute every ``#id`` digest and the SignatureValue (a trusted sender
+    that really sends this markup: the receiver must judge it on its merits, not on a broken signature)."""
+    from gateway.crypto import SignatureAlgorithm, b64, exc_c14n, sign_bytes
+
+    _, soap, _, _ = split(msg)
+    root = etree.fromstring(soap)
+    edit(root)
+    root = etree.fromstring(etree.tostring(root))  # digest the tree as the receiver will parse it
+    si = root.find(".//ds:Signature/ds:SignedInfo", NSX)
+    for ref in si.findall("ds:Reference", NSX):
+        uri = ref.get("URI") or ""
+        if not uri.startswith("#"):
+            continue
+        target = root.xpath("//*[@wsu:Id=$id]", namespaces=NSX, id=uri[1:])[0]
+        inc = ref.find(".//{http://www.w3.org/2001/10/xml-exc-c14n#}InclusiveNamespaces")
+        prefixes = tuple((inc.get("PrefixList") or "").split()) if inc is not None else ()
+        digest = hashlib.sha256(exc_c14n(target, prefixes)).digest()
+        ref.find("ds:DigestValue", NSX).text = b64(digest)
+    root = etree.fromstring(etree.tostring(root))
+    si = root.find(".//ds:Signature/ds:SignedInfo", NSX)
+    signer = key or dev_pki().sender
+    value = sign_bytes(signer.private_key, exc_c14n(si, ("S12",)), SignatureAlgorithm.RSA_SHA256)
+    root.find(".//ds:Signature/ds:SignatureValue", NSX).text = b64(value)
+    return repack(msg, soap=etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

@@ -10,10 +10,8 @@ from gateway.as4.messages import IncomingUserMessage, OutgoingMessage, ReceiptVe
 from gateway.as4.mime import MimePart, build_multipart, parse_multipart, split_raw_message
 from gateway.as4.outcome import SendOutcome
 from gateway.as4.parser import CN_MISMATCH_ERROR, Served, parse_incoming
-from gateway.as4.restore import (
-    restore_outgoing,
-    signal_signed_by_receiver,
-)
+from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode
+from gateway.as4.restore import restore_outgoing
 from gateway.as4.signals import (
     build_error,
     build_receipt,
@@ -27,12 +25,14 @@ __all__ = [
     "CN_MISMATCH_ERROR",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "PEPPOL_NOT_SERVICED",
+    "PEPPOL_PMODE",
     "SIGNAL_CONTENT_TYPE",
     "Category",
     "EbmsError",
     "IncomingUserMessage",
     "MimePart",
     "OutgoingMessage",
+    "PeppolPMode",
     "ReceiptVerdict",
     "SendOutcome",
     "Served",
@@ -46,7 +46,6 @@ __all__ = [
     "parse_multipart",
     "read_signal",
     "restore_outgoing",
-    "signal_signed_by_receiver",
     "split_raw_message",
     "verify_receipt",
     "verify_signal_signature",

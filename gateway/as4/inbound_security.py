@@ -258,6 +258,7 @@ class SignatureHeader:
     element: etree._Element
     signed_info: SignedInfo
     signer: x509.Certificate
+    min_rsa_key_bits: int
 
 
 def read_signature(
@@ -281,7 +282,7 @@ def read_signature(
     except SignatureInvalid as exc:
         raise RemoteProtocolError(_AUTH, f"SignedInfo rejected: {exc}") from exc
     cert = resolve_bst_certificate(sig.find(f"{{{DS_NS}}}KeyInfo"), dict(ids), security)
-    return SignatureHeader(sig, signed_info, cert)
+    return SignatureHeader(sig, signed_info, cert, policy.min_rsa_key_bits)
 
 
 def check_references(
@@ -348,6 +349,10 @@ def verify_signed_info(header: SignatureHeader) -> None:
     public_key = header.signer.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise RemoteProtocolError(_AUTH, "signer key is not RSA")
+    if public_key.key_size < header.min_rsa_key_bits:
+        # A key below the policy minimum authenticates nothing (CEF 1.14 RSA only, Peppol AP keys 2048):
+        # refused like any other unacceptable signature algorithm (§13 #4 -> EBMS:0101).
+        raise RemoteProtocolError(_AUTH, f"signer RSA key has {public_key.key_size} bits")
     try:
         verify_signature_value(header.element, header.signed_info, public_key)
     except SignatureInvalid as exc:

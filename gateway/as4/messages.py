@@ -87,6 +87,9 @@ class ReceiptVerdict:
         signal_message_id / ref_to_message_id: from the signal, when readable.
         detail: why (internal; log and store).
         errors: every (code, detail) pair of a received Error signal.
+        signer_verified: the signal's signature verified and its signer is the certificate we encrypted to
+            (and passed path validation when a trust store was given). The one place the answer's signer
+            is checked: callers that must know whether an Error is authentic read this, never re-verify.
     """
 
     outcome: SendOutcome
@@ -95,6 +98,7 @@ class ReceiptVerdict:
     ref_to_message_id: str | None = None
     detail: str = ""
     errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    signer_verified: bool = False
 
     @property
     def is_success(self) -> bool:

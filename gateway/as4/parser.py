@@ -3,18 +3,19 @@
 Checks run in the order of the receiver table, peppol-as4.md §13, except that everything an unauthenticated
 sender could make expensive waits for the signer: the signer certificate (trust, time) and the reference set
 are checked before any digest, and SignatureValue, the SOAP header digests and CN = From before any
-decryption or decompression.
+decryption or decompression. Every part must be covered by the signature before encryption is judged.
+The P-Mode (:mod:`gateway.as4.pmode`) is checked on the authenticated header, before decryption.
 Each failure names the ebMS error to answer with. h11's fuzz invariant holds: any byte string either parses
 or raises RemoteProtocolError (:class:`InboundMessageRejected` carries the RefToMessageId for the Error
-signal).
+signal); an unexpected exception is our bug, logged and raised as :class:`InboundInternalError`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import zlib
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -31,11 +32,15 @@ from gateway.as4.constants import (
     PROP_FINAL_RECIPIENT,
     PROP_ORIGINAL_SENDER,
     SEAT_ID_PATTERN,
-    SOAP_NS,
-    WSSE_NS,
     XENC_NS,
 )
 from gateway.as4.ebms_errors import PEPPOL_NOT_SERVICED, EbmsError
+from gateway.as4.envelope import (
+    read_user_message,
+    refuse_processing_instructions,
+    split_envelope,
+    text_of,
+)
 from gateway.as4.inbound_security import (
     check_references,
     decrypt_attachments,
@@ -55,12 +60,11 @@ from gateway.as4.mime import (
     parse_multipart,
     split_content_type,
 )
+from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode, check_user_message
 from gateway.as4.wss import index_ids
 from gateway.crypto import (
-    PEPPOL_POLICY,
     KeyMaterial,
     RevocationChecker,
-    SecurityPolicy,
     TrustStore,
     common_name,
     validate_ap_certificate,
@@ -69,6 +73,7 @@ from gateway.errors import (
     CertificateRejected,
     DecryptionFailed,
     GatewayError,
+    InboundInternalError,
     InboundMessageRejected,
     InvalidIdentifier,
     RemoteProtocolError,
@@ -79,8 +84,9 @@ from gateway.model import DocumentTypeID, ParticipantID, ProcessID
 from gateway.ubl.sbdh import parse_sbd
 from gateway.xmlcore import parse_xml
 
+log = logging.getLogger("gateway.as4.receiver")
+
 _EB = f"{{{EB_NS}}}"
-_S12 = f"{{{SOAP_NS}}}"
 _SEAT_ID = re.compile(f"^{SEAT_ID_PATTERN}$")
 #: Code for "signer CN != From/PartyId": the receiver table (peppol-as4.md §13 #11) lists it under EBMS:0004
 #: (phase4); the as4 peer answers EBMS:0101. One constant so the choice is visible and testable.
@@ -90,140 +96,12 @@ MAX_GZIP_MEMBERS: Final = 64
 #: Input fed to zlib per call: zlib copies the input left after a member into ``unused_data``, so feeding
 #: the whole payload would copy it once per member (quadratic); a bounded chunk keeps the loop linear.
 _GZIP_CHUNK: Final = 64 * 1024
-#: SOAP 1.2 roles this receiver plays (Part 1 §2.2): headers targeted elsewhere are not ours to understand.
-_OUR_ROLES: Final = frozenset(
-    {
-        "",
-        "http://www.w3.org/2003/05/soap-envelope/role/next",
-        "http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver",
-    }
-)
-
 #: served(receiver, document type, process) -> bool, or a collection of participants we serve.
 Served = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool] | Collection[ParticipantID]
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
-    message_id: str
-    timestamp: str
-    from_ids: list[etree._Element]
-    to_ids: list[etree._Element]
-    service: etree._Element
-    action: str
-    conversation_id: str
-    properties: dict[str, tuple[str, str | None]]
-    part_infos: list[etree._Element]
-
-
-def _text(el: etree._Element | None) -> str:
-    # Comments inside values are ignored and blanks trimmed (peppol-as4.md §3, vector test-2023-03-15.xml).
-    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
-
-
 def _fail(code: EbmsError, detail: str) -> RemoteProtocolError:
     return RemoteProtocolError(code, detail)
-
-
-def _one(parent: etree._Element, name: str, *, code: EbmsError = EbmsError.INVALID_HEADER) -> etree._Element:
-    found = parent.findall(_EB + name)
-    if len(found) != 1:
-        raise _fail(code, f"eb:{name}: expected exactly one, found {len(found)}")
-    return found[0]
-
-
-def _read_header(messaging: etree._Element) -> _Header:
-    if messaging.findall(_EB + "SignalMessage"):
-        raise _fail(EbmsError.INVALID_HEADER, "a UserMessage request must not carry a SignalMessage")
-    ums = messaging.findall(_EB + "UserMessage")
-    if len(ums) != 1:
-        # ebMS3 allows several; the Peppol profile exactly one (peppol-as4.md §13 #1).
-        raise _fail(
-            EbmsError.VALUE_INCONSISTENT if ums else EbmsError.INVALID_HEADER, "need one eb:UserMessage"
-        )
-    um = ums[0]
-    mi = _one(um, "MessageInfo")
-    message_id = _text(_one(mi, "MessageId"))
-    timestamp = _text(_one(mi, "Timestamp"))
-    if not message_id or not timestamp:
-        raise _fail(EbmsError.INVALID_HEADER, "empty MessageId or Timestamp")
-    if mi.find(_EB + "RefToMessageId") is not None:
-        raise _fail(EbmsError.INVALID_HEADER, "RefToMessageId on a UserMessage")
-    pi = _one(um, "PartyInfo")
-    frm, to = _one(pi, "From"), _one(pi, "To")
-    ci = _one(um, "CollaborationInfo")
-    service = _one(ci, "Service")
-    action = _text(_one(ci, "Action"))
-    conversation_id = _text(_one(ci, "ConversationId"))
-    props: dict[str, tuple[str, str | None]] = {}
-    mp = um.find(_EB + "MessageProperties")
-    for prop in mp.findall(_EB + "Property") if mp is not None else []:
-        name = (prop.get("name") or "").strip()
-        if name in props:
-            raise _fail(EbmsError.OTHER, f"message property {name} repeated")
-        props[name] = (_text(prop), prop.get("type"))
-    payload_info = um.findall(_EB + "PayloadInfo")
-    if len(payload_info) > 1:
-        raise _fail(EbmsError.INVALID_HEADER, "more than one PayloadInfo")
-    parts = payload_info[0].findall(_EB + "PartInfo") if payload_info else []
-    return _Header(
-        message_id,
-        timestamp,
-        frm.findall(_EB + "PartyId"),
-        to.findall(_EB + "PartyId"),
-        service,
-        action,
-        conversation_id,
-        props,
-        parts,
-    )
-
-
-def _split_envelope(
-    root: etree._Element,
-) -> tuple[etree._Element, etree._Element, etree._Element, etree._Element]:
-    """Return (Header, Body, the one eb:Messaging header block, wsse:Security or raise)."""
-    if root.tag != _S12 + "Envelope":
-        raise _fail(EbmsError.INVALID_HEADER, f"root {root.tag} is not a SOAP 1.2 Envelope")
-    kids = [c for c in root if isinstance(c.tag, str)]
-    if len(kids) != 2 or kids[0].tag != _S12 + "Header" or kids[1].tag != _S12 + "Body":
-        raise _fail(EbmsError.INVALID_HEADER, "Envelope must hold Header then Body")
-    hdr, body = kids
-    _check_must_understand(hdr)
-    messagings = hdr.findall(_EB + "Messaging")
-    if not messagings:
-        raise _fail(EbmsError.INVALID_HEADER, "no eb:Messaging header")
-    if len(messagings) > 1:
-        # A second Messaging block is the classic signature-wrapping shape: an authentication failure.
-        raise _fail(EbmsError.FAILED_AUTHENTICATION, "more than one eb:Messaging header")
-    securities = hdr.findall(f"{{{WSSE_NS}}}Security")
-    if not securities:
-        raise _fail(EbmsError.FAILED_AUTHENTICATION, "message is not signed (no wsse:Security)")
-    if len(securities) > 1:
-        raise _fail(EbmsError.FAILED_AUTHENTICATION, "more than one wsse:Security header")
-    return hdr, body, messagings[0], securities[0]
-
-
-def _check_must_understand(hdr: etree._Element) -> None:
-    """SOAP 1.2 Part 1 §5.2.3: a header block targeted at us with mustUnderstand true that we do not
-    process must fault. We process eb:Messaging and wsse:Security only; anything else marked
-    mustUnderstand="true"/"1" is answered with EBMS:0009 InvalidHeader (the ebMS error closest to SOAP's
-    MustUnderstand fault; ebMS3 §6.7.1). Blocks for roles we do not play (``none``, custom) are ignored.
-    """
-    understood = (_EB + "Messaging", f"{{{WSSE_NS}}}Security")
-    for block in hdr:
-        if not isinstance(block.tag, str):
-            continue
-        value = block.get(_S12 + "mustUnderstand")
-        if value is None:
-            continue
-        flag = value.strip()
-        if flag not in ("true", "1", "false", "0"):  # xs:boolean (SOAP 1.2 Part 1 §5.2.3)
-            raise _fail(EbmsError.INVALID_HEADER, f"mustUnderstand {value!r} on {block.tag} is not a boolean")
-        if flag in ("false", "0") or block.tag in understood:
-            continue
-        if (block.get(_S12 + "role") or "").strip() in _OUR_ROLES:
-            raise _fail(EbmsError.INVALID_HEADER, f"header block {block.tag} must be understood, and is not")
 
 
 def _party(ids: list[etree._Element], role: str) -> str:
@@ -231,7 +109,7 @@ def _party(ids: list[etree._Element], role: str) -> str:
         raise _fail(EbmsError.OTHER, f"{role}: exactly one PartyId required")
     if (ids[0].get("type") or "").strip() != PARTY_ID_TYPE:
         raise _fail(EbmsError.OTHER, f"{role} PartyId type is not {PARTY_ID_TYPE}")
-    value = _text(ids[0])
+    value = text_of(ids[0])
     if not _SEAT_ID.match(value):
         raise _fail(EbmsError.OTHER, f"{role} PartyId {value!r} is not a Seat ID")
     return value
@@ -295,7 +173,7 @@ def parse_incoming(
     revocation: RevocationChecker | None = None,
     served: Served | None = None,
     max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
-    policy: SecurityPolicy = PEPPOL_POLICY,
+    pmode: PeppolPMode = PEPPOL_PMODE,
 ) -> IncomingUserMessage:
     """Parse, verify, decrypt and check one incoming Peppol AS4 UserMessage.
 
@@ -308,19 +186,22 @@ def parse_incoming(
         revocation: CRL/OCSP checker (None: no check, offline).
         served: receivers we serve (collection or predicate); None accepts every receiver.
         max_payload: cap on the decompressed payload.
-        policy: accepted algorithms.
+        pmode: the P-Mode the message must follow, with the accepted algorithms (``pmode.security``).
 
     Returns:
         The accepted message; every value in it was covered by the verified signature.
 
     Raises:
         InboundMessageRejected: (a RemoteProtocolError) with ``ebms`` to answer and ``ref_to_message_id``.
+            An unexpected exception while judging (our bug, not a verdict) is logged with its traceback
+            and raised as its subclass :class:`~gateway.errors.InboundInternalError` (generic EBMS:0004
+            toward the peer, ``internal`` True).
     """
     message_id: str | None = None
     try:
         message_id_box: list[str] = []
         return _parse(
-            headers, body, our_key, trust, at, revocation, served, max_payload, policy, message_id_box
+            headers, body, our_key, trust, at, revocation, served, max_payload, pmode, message_id_box
         )
     except InboundMessageRejected:
         raise
@@ -339,11 +220,14 @@ def parse_incoming(
         mid = message_id_box[0] if message_id_box else None
         raise InboundMessageRejected(EbmsError.FAILED_DECRYPTION, str(exc), ref_to_message_id=mid) from exc
     except Exception as exc:
-        # Defence in depth: anything unforeseen from hostile input (lxml, cryptography, stdlib) is still a
-        # protocol error, never a crash (h11's fuzz invariant). Known cases are mapped precisely above.
+        # Not a verdict on the message: a bug of ours (every rule of the profile raises RemoteProtocolError
+        # above). The peer still gets a signed generic EBMS:0004 (ebMS3 Core §6.7.1 "Other"; peppol-as4.md
+        # §7.3 lists handler failures under it) and no server error; we log the traceback and mark the
+        # rejection internal so that callers and tests can tell it from a protocol verdict.
         message_id = message_id_box[0] if message_id_box else None
-        raise InboundMessageRejected(
-            EbmsError.OTHER, f"unexpected {type(exc).__name__}: {exc}", ref_to_message_id=message_id
+        log.exception("internal error while judging AS4 message %s", message_id)
+        raise InboundInternalError(
+            EbmsError.OTHER, f"internal error: {type(exc).__name__}: {exc}", ref_to_message_id=message_id
         ) from exc
 
 
@@ -356,34 +240,41 @@ def _parse(
     revocation: RevocationChecker | None,
     served: Served | None,
     max_payload: int,
-    policy: SecurityPolicy,
+    pmode: PeppolPMode,
     message_id_box: list[str],
 ) -> IncomingUserMessage:
+    policy = pmode.security
     # --- §13 #1: multipart/related, SOAP 1.2, one Messaging with one UserMessage -----------------------
     if len(body) > DEFAULT_MAX_BODY_BYTES:
         raise _fail(EbmsError.INVALID_HEADER, "HTTP body too large")
     content_type = header(headers, "content-type") or ""
     if len(content_type) > MAX_HEADER_VALUE:
         raise _fail(EbmsError.INVALID_HEADER, f"Content-Type is longer than {MAX_HEADER_VALUE} bytes")
-    media, _ = split_content_type(content_type)
+    media, params = split_content_type(content_type)
+    # SOAP 1.2 only (peppol-as4.md §2, §13 #1): ``text/xml`` is SOAP 1.1 (RFC 3902 §1), refused as EBMS:0009
+    # for the request, the multipart ``type`` parameter (RFC 2387 §3.1) and the root part alike.
+    soap = pmode.soap_media_type
     try:
         if media == "multipart/related":
+            if params.get("type", soap).strip().lower() != soap:
+                raise MimeError(f"multipart type {params.get('type')!r} is not {soap}")
             parts, root = parse_multipart(content_type, bytes(body))
-        elif media in ("application/soap+xml", "text/xml"):
+        elif media == soap:
             root = MimePart({"content-type": content_type}, bytes(body))
             parts = [root]
         else:
             raise MimeError(f"Content-Type {media!r} is not multipart/related")
     except MimeError as exc:
         raise _fail(EbmsError.INVALID_HEADER, f"MIME: {exc}") from exc
-    if root.content_type not in ("application/soap+xml", "text/xml", ""):
+    if root.content_type not in (soap, ""):
         raise _fail(EbmsError.INVALID_HEADER, f"root part is {root.content_type}, not SOAP 1.2")
     try:
         envelope = parse_xml(root.body, max_bytes=MAX_SOAP_BYTES, what="SOAP envelope")
     except XMLInputError as exc:
         raise _fail(EbmsError.INVALID_HEADER, str(exc)) from exc
-    hdr_el, body_el, messaging, security = _split_envelope(envelope)
-    hdr = _read_header(messaging)
+    refuse_processing_instructions(envelope)
+    hdr_el, body_el, messaging, security = split_envelope(envelope)
+    hdr = read_user_message(messaging)
     message_id_box.append(hdr.message_id)
     attachments: dict[str, MimePart] = {}
     for part in parts:
@@ -406,22 +297,27 @@ def _parse(
     except CertificateRejected as exc:
         raise _fail(EbmsError.FAILED_AUTHENTICATION, f"signer certificate rejected: {exc.reason}") from exc
 
-    # --- §13 #2, #5: encrypted, exactly the expected references, SignatureValue, header digests -------------
+    # --- §13 #2, #5: exactly the expected references, SignatureValue, header digests, then encryption -------
+    # Every part must be signed before encryption is judged (CEF 1.14: sign, then encrypt): an unsigned
+    # extra part or a reference to another part is a signature failure (EBMS:0101), not EBMS:0102.
+    check_references(signature, ids, messaging=messaging, body=body_el, attachment_cids=attachments.keys())
+    verify_signed_info(signature)
+    verify_element_digests(signature, ids)  # eb:Messaging and S12:Body: bounded by MAX_SOAP_BYTES
     if not security.findall(f"{{{XENC_NS}}}EncryptedKey"):
         raise _fail(EbmsError.FAILED_DECRYPTION, "message is not encrypted")
     if not attachments:
         raise _fail(EbmsError.OTHER, "no payload part")
     if set(attachments) - encrypted_cids(security):
         raise _fail(EbmsError.FAILED_DECRYPTION, "an attachment is not encrypted")
-    check_references(signature, ids, messaging=messaging, body=body_el, attachment_cids=attachments.keys())
-    verify_signed_info(signature)
-    verify_element_digests(signature, ids)  # eb:Messaging and S12:Body: bounded by MAX_SOAP_BYTES
 
     # --- §13 #11 (moved forward): signer CN = the now authenticated From/PartyId --------------------------
     # Before decryption, so a trusted AP cannot make us decrypt what it sends in another AP's name.
     from_party = _party(hdr.from_ids, "From")
     if common_name(signer) != from_party:
         raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
+
+    # --- the P-Mode (peppol-as4.md §3): on the authenticated header, before any decryption ----------------
+    check_user_message(hdr.user_message, pmode=pmode, at=at)
 
     # --- §13 #3, #5: decrypt, then the attachment digests ---------------------------------------------------
     decrypted = decrypt_attachments(security, ids, attachments, our_key=our_key, policy=policy)
@@ -450,7 +346,7 @@ def _parse(
         raise _fail(EbmsError.VALUE_INCONSISTENT, "PartInfo href names no attachment")
     part_props: dict[str, str] = {}
     for prop in part_info.findall(f"{_EB}PartProperties/{_EB}Property"):
-        part_props[(prop.get("name") or "").strip()] = _text(prop)
+        part_props[(prop.get("name") or "").strip()] = text_of(prop)
     if not part_props.get("MimeType"):
         raise _fail(EbmsError.INVALID_HEADER, "PartProperties MimeType missing")
     compressed = decrypted[cid].data
@@ -477,7 +373,7 @@ def _parse(
         raise _fail(EbmsError.OTHER, "finalRecipient differs from the SBDH Receiver")
     try:
         document_type = DocumentTypeID.parse(hdr.action)
-        service_value = _text(hdr.service)
+        service_value = text_of(hdr.service)
         service_type = hdr.service.get("type")
         process = (
             ProcessID(service_value, service_type.strip()) if service_type else ProcessID.parse(service_value)

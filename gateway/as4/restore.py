@@ -8,25 +8,16 @@ the ds:References we signed and the certificate we encrypted to - are read back 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from gateway.as4.constants import DS_NS, EB_NS, SOAP_NS, WSSE_NS, XENC_NS
 from gateway.as4.ebms_errors import EbmsError
 from gateway.as4.messages import OutgoingMessage
 from gateway.as4.mime import MimeError, header, parse_multipart
-from gateway.as4.signals import load_signal, verify_signal_signature
 from gateway.as4.wss import index_ids, resolve_bst_certificate
-from gateway.crypto import PEPPOL_POLICY, SecurityPolicy, TrustStore, exc_c14n, validate_ap_certificate
-from gateway.errors import (
-    CertificateRejected,
-    LocalProtocolError,
-    RemoteProtocolError,
-    SignatureInvalid,
-    XMLInputError,
-)
+from gateway.crypto import exc_c14n
+from gateway.errors import LocalProtocolError, RemoteProtocolError, XMLInputError
 from gateway.xmlcore import parse_xml
 
 _EB = f"{{{EB_NS}}}"
@@ -87,34 +78,3 @@ def restore_outgoing(
         conversation_id=conversation_id or message_id,
         instance_id=instance_id,
     )
-
-
-def signal_signed_by_receiver(
-    headers: Mapping[str, str],
-    body: bytes,
-    outgoing: OutgoingMessage,
-    *,
-    trust: TrustStore | None = None,
-    at: datetime | None = None,
-    policy: SecurityPolicy = PEPPOL_POLICY,
-) -> bool:
-    """True when a signal (e.g. an ebMS Error) verifies and is signed with the certificate we encrypted to.
-
-    ``verify_receipt`` already reports an Error as AS4_ERROR_MESSAGE_RECEIVED only when it is signed this
-    way and refers to our MessageId; this standalone check stays for callers that hold a verdict and want
-    to re-confirm authenticity before a decision a forger could exploit (a duplicate error read as
-    "probably delivered", peppol-as4.md §14 item 9).
-    """
-    try:
-        signer = verify_signal_signature(load_signal(headers, body), policy=policy)
-    except (XMLInputError, MimeError, RemoteProtocolError, SignatureInvalid, ValueError, etree.LxmlError):
-        return False
-    der = serialization.Encoding.DER
-    if signer.public_bytes(der) != outgoing.receiver_certificate.public_bytes(der):
-        return False
-    if trust is not None and at is not None:
-        try:
-            validate_ap_certificate(signer, trust, at=at)
-        except CertificateRejected:
-            return False
-    return True

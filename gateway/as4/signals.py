@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -244,7 +245,8 @@ def verify_receipt(
     final only when it is just as authentic: signed by the certificate we encrypted to and referring to
     our MessageId; it then yields AS4_ERROR_MESSAGE_RECEIVED with its code. An unsigned, forged or
     misdirected Error yields INVALID_SIGNAL_MESSAGE_RECEIVED (retried): anyone on the path could
-    otherwise end a delivery with a forged non-retryable error.
+    otherwise end a delivery with a forged non-retryable error. The signer is verified here only, once;
+    ``signer_verified`` on the verdict carries the result to the callers.
 
     Args:
         headers / body: the HTTP response.
@@ -301,13 +303,16 @@ def verify_receipt(
             ref_to,
             detail=text,
             errors=tuple(errors),
+            signer_verified=True,
         )
     assert receipt is not None
     got = sorted(_reference_key(r) for r in receipt.iter(f"{_DS}Reference"))
     want = sorted(_reference_key(parse_xml(r)) for r in outgoing.signed_references)
     if got != want:
-        return invalid("NonRepudiationInformation differs from the references we signed")
-    return ReceiptVerdict(SendOutcome.SUCCESS, None, signal_id, ref_to)
+        return replace(
+            invalid("NonRepudiationInformation differs from the references we signed"), signer_verified=True
+        )
+    return ReceiptVerdict(SendOutcome.SUCCESS, None, signal_id, ref_to, signer_verified=True)
 
 
 def read_signal(

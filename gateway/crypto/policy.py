@@ -125,6 +125,8 @@ class SecurityPolicy:
         accepted_signatures / accepted_digests: inbound methods that verify (anything else -> EBMS:0101).
         accepted_key_transports / accepted_data_encryptions: inbound decryption methods (else EBMS:0102).
         accepted_oaep_digests / accepted_mgfs: declared OAEP parameters we honour (read, never assumed).
+        min_rsa_key_bits: smallest RSA modulus a signer may use (Peppol AP keys are 2048 bits, peppol-as4.md
+            §15; WS-SecurityPolicy 1.3 §6.1 AlgorithmSuite [Min AKL] is the same idea).
     """
 
     signature: SignatureAlgorithm = SignatureAlgorithm.RSA_SHA256
@@ -149,6 +151,7 @@ class SecurityPolicy:
     accepted_data_encryptions: frozenset[DataEncryptionAlgorithm] = field(
         default_factory=lambda: frozenset(DataEncryptionAlgorithm)
     )
+    min_rsa_key_bits: int = 2048
 
 
 #: The Peppol AS4 profile 2.0 policy (CEF eDelivery AS4 1.14): the only one the gateway uses.

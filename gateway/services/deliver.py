@@ -27,7 +27,7 @@ import anyio.to_thread
 from cryptography import x509
 
 from gateway.as4 import EbmsError, OutgoingMessage, build_user_message, verify_receipt
-from gateway.as4.restore import restore_outgoing, signal_signed_by_receiver
+from gateway.as4.restore import restore_outgoing
 from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, common_name, validate_ap_certificate
 from gateway.errors import (
     AS4ProtocolError,
@@ -454,9 +454,8 @@ class Deliverer:
         now = self._clock.now()
         headers = dict(response.headers)
         verdict = verify_receipt(headers, response.body, outgoing, trust=self._trust, at=now)
-        authentic = is_duplicate_error(verdict) and signal_signed_by_receiver(
-            headers, response.body, outgoing, trust=self._trust, at=now
-        )
+        # verify_receipt verified the signer (once): a duplicate error counts only when it is authentic.
+        authentic = is_duplicate_error(verdict) and verdict.signer_verified
         facts = {
             "signer": common_name(outgoing.receiver_certificate),
             "references": len(outgoing.signed_references),

@@ -47,6 +47,7 @@ def rejected(
 ) -> InboundMessageRejected:
     with pytest.raises(InboundMessageRejected) as info:
         receive(headers or dict(msg.headers), msg.body if body is None else body)
+    assert not info.value.internal, info.value.detail
     return info.value
 
 

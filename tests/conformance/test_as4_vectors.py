@@ -94,7 +94,7 @@ def test_dump_raw_decryption_fails_cleanly() -> None:
             headers,
             body,
             trust=TrustStore.from_pem(G3_TEST.read_bytes()),
-            at=datetime(2026, 1, 29, tzinfo=UTC),
+            at=datetime(2026, 1, 29, 16, 0, tzinfo=UTC),  # after its eb:Timestamp
         )
     assert info.value.ebms is EbmsError.FAILED_DECRYPTION
     assert info.value.ref_to_message_id
@@ -138,15 +138,16 @@ def test_wrong_algorithms_give_ebms_error(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["UserMessage12.xml", "test-2023-03-15.xml"])
 def test_unsigned_examples_parse_as_headers(name: str) -> None:
-    from gateway.as4.parser import _read_header, _split_envelope  # header reading only: no security
+    from gateway.as4.envelope import read_user_message, split_envelope  # header reading only: no security
+    from gateway.as4.pmode import PEPPOL_PMODE, check_user_message
 
     env = etree.fromstring(_vector(name))
     _, _, messaging, _ = (
-        _split_envelope(env)
+        split_envelope(env)
         if env.find(".//{*}Security") is not None
         else (None, None, env.find(".//{*}Messaging"), None)
     )
-    hdr = _read_header(messaging)
+    hdr = read_user_message(messaging)
     assert hdr.message_id
     assert hdr.timestamp
     assert hdr.action == hdr.action.strip()
@@ -155,6 +156,8 @@ def test_unsigned_examples_parse_as_headers(name: str) -> None:
         assert "+01:00" in hdr.timestamp
         assert "<!--" not in hdr.action
         assert hdr.action.startswith("busdox-docid-qns::")
+        # A real Peppol header (.NET timestamp with an offset): the P-Mode accepts it (peppol-as4.md §3).
+        check_user_message(hdr.user_message, pmode=PEPPOL_PMODE, at=datetime(2023, 3, 16, tzinfo=UTC))
     # As full messages they are unsigned: rejected with EBMS:0101, never a crash.
     with pytest.raises(InboundMessageRejected) as info:
         receive({"Content-Type": "application/soap+xml"}, _vector(name))

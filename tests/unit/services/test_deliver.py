@@ -23,9 +23,10 @@ from delivery_support import (
     receiver_ap,
 )
 
+import gateway.as4.signals as signals_module
 import gateway.services.deliver as deliver_module
 from gateway.as4 import EbmsError, ReceiptVerdict, SendOutcome, build_error, build_receipt, verify_receipt
-from gateway.as4.restore import restore_outgoing, signal_signed_by_receiver
+from gateway.as4.restore import restore_outgoing
 from gateway.errors import DiscoveryError, LocalProtocolError, TransportError
 from gateway.model import DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument
@@ -211,6 +212,29 @@ def test_crash_after_the_receipt_before_the_status_change_ends_delivered_once(
     assert rig.transport.bodies[0] == rig.transport.bodies[1]
     reason = rig.document(doc_id).status_reason
     assert (reason is None) if duplicates == "receipt" else (reason or "").startswith("probably-delivered")
+
+
+def test_the_signer_of_a_duplicate_error_is_verified_once(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 7: the answer's signer was verified by verify_receipt and again by restore.py for duplicates.
+    rig.receiver.duplicates = "error"
+    doc_id = queue_document(rig.store)
+    rig.transport.die_after = 1
+    (lease,) = rig.lease("w1")
+    with pytest.raises(ProcessDied):
+        rig.deliver(lease)
+    verifications: list[object] = []
+    real = signals_module.verify_signature_value
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        verifications.append(args)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(signals_module, "verify_signature_value", counting)
+    rig.clock.advance(minutes=6)
+    (lease,) = rig.lease("w2")
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED  # an authentic duplicate: probably delivered
+    assert (rig.document(doc_id).status_reason or "").startswith("probably-delivered")
+    assert len(verifications) == 1
 
 
 def test_a_worker_whose_lease_was_taken_over_records_nothing(rig: Rig) -> None:
@@ -491,9 +515,9 @@ def test_only_errors_signed_by_the_receiver_count_as_authentic() -> None:
     forged = build_error(
         outgoing.message_id, EbmsError.DUPLICATE_DETECTED, key=p.sender, message_id="e", timestamp=NOW
     )
-    assert signal_signed_by_receiver({}, signed, outgoing, trust=p.trust, at=NOW)
-    assert not signal_signed_by_receiver({}, forged, outgoing, trust=p.trust, at=NOW)
-    assert not signal_signed_by_receiver({}, b"<not-a-signal/>", outgoing)
+    assert verify_receipt({}, signed, outgoing, trust=p.trust, at=NOW).signer_verified
+    assert not verify_receipt({}, forged, outgoing, trust=p.trust, at=NOW).signer_verified
+    assert not verify_receipt({}, b"<not-a-signal/>", outgoing).signer_verified
 
 
 # --- judging answers (pure) --------------------------------------------------------------------------------
