@@ -20,7 +20,7 @@ from gateway.transport.crl_http import HTTPCRLFetcher
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
 
 if TYPE_CHECKING:
-    from gateway.services.discovery import EndpointResolver
+    from gateway.services.ports import EndpointResolver
 
 log = logging.getLogger("gateway.bootstrap")
 

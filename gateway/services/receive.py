@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final
 
 from gateway.as4 import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -40,8 +40,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import Clock, DocumentStore, IDFactory, UnitOfWork
-from gateway.validation import ValidationReport
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 
 log = logging.getLogger("gateway.receive")
 
@@ -61,14 +60,6 @@ UBL_BILLING_STANDARDS: Final = frozenset(
     }
 )
 _SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
-
-
-class DocumentValidator(Protocol):
-    """What the recipe needs from ``gateway.validation.ValidationEngine``."""
-
-    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
-        """Validate one UBL document under ``rule_set``."""
-        ...
 
 
 class ReceiveOutcome(StrEnum):

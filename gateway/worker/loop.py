@@ -19,14 +19,8 @@ import anyio.to_thread
 
 from gateway.bootstrap import Services
 from gateway.errors import ConfigurationError, StoreError
-from gateway.services.deliver import (
-    AS4Transport,
-    Deliverer,
-    DeliveryResult,
-    DeliverySettings,
-    RandomSource,
-)
-from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
+from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.ports import AS4Transport, Clock, DeliveryLease, DocumentStore, IDFactory, RandomSource
 from gateway.store import DEFAULT_BUSY_TIMEOUT
 from gateway.transport.http import HTTPAS4Transport
 from gateway.worker.backoff import BackoffPolicy

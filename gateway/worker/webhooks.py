@@ -14,8 +14,8 @@ import anyio
 
 from gateway.config import Settings
 from gateway.errors import StoreError
-from gateway.services.ports import Clock, DocumentStore, IDFactory
-from gateway.services.webhooks import WebhookDispatcher, WebhookSender
+from gateway.services.ports import Clock, DocumentStore, IDFactory, WebhookSender
+from gateway.services.webhooks import WebhookDispatcher
 from gateway.worker.backoff import BackoffPolicy
 
 log = logging.getLogger("gateway.worker.webhooks")

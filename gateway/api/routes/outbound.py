@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from gateway.api.auth import Principal
+from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, require_roles
 from gateway.api.errors import problem
 from gateway.api.outbound_schemas import (
@@ -43,7 +44,7 @@ from gateway.services.outbound_queries import (
     get_outbound_evidence,
     list_outbound,
 )
-from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery, PageCursor
+from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery
 
 router = APIRouter(prefix="/v1/outbound", tags=["outbound"])
 
@@ -273,12 +274,12 @@ def list_documents(
         number=number,
         since=since,
         limit=limit,
-        after=PageCursor.decode(cursor) if cursor else None,
+        after=decode_cursor(cursor) if cursor else None,
     )
     page = list_outbound(services.store, query)
     return OutboundPage(
         items=[outbound_summary(document) for document in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
     )
 
 
