@@ -127,7 +127,8 @@ class Services:
 
     def rule_set_today(self) -> str:
         """The configured rule set, or the one in force today (switches by itself on a release date)."""
-        return self.settings.validation.rule_set or rule_set_for(self.clock.now().date())
+        manifest = self.validation.store.manifest  # the configured manifest (GATEWAY_ARTEFACTS__MANIFEST)
+        return self.settings.validation.rule_set or rule_set_for(self.clock.now().date(), manifest)
 
     def close(self) -> None:
         self.store.close()

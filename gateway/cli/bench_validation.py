@@ -95,7 +95,7 @@ def _timed_raw(proc: Any, executable: Any, text: str) -> float:
 def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     """Time the engine per layer and the raw XSD / XSLTs on the same documents; print a table."""
     store = build_artefact_store(settings)
-    rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today())
+    rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today(), store.manifest)
     engine = ValidationEngine(
         store, default_rule_set=rule_set_id, max_bytes=settings.validation.max_document_bytes
     )

@@ -41,3 +41,36 @@ def test_a_trust_store_without_an_access_point_ca_is_refused_outside_development
     with pytest.raises(ConfigurationError, match="ACCESS POINT"):
         load_trust(Settings.model_validate({"truststore": {"paths": [root], "stage": "test"}}))
     assert load_trust(Settings.model_validate({"truststore": {"paths": [root], "stage": "development"}}))
+
+
+def test_the_rule_set_in_force_comes_from_the_configured_manifest(
+    artefacts_dir: object, tmp_path: object
+) -> None:
+    import json
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from typing import Any, cast
+
+    from gateway.bootstrap import Services, build_validation_engine
+    from gateway.validation import DEFAULT_MANIFEST_PATH
+
+    raw = json.loads(DEFAULT_MANIFEST_PATH.read_text())
+    newest = max(raw["rule_sets"], key=lambda r: r["effective_from"])
+    raw["rule_sets"].append(
+        dict(newest, id="peppol-bis-billing-3.0.99", bis_release="3.0.99", effective_from="2026-09-01")
+    )
+    manifest = Path(str(tmp_path)) / "manifest.json"
+    manifest.write_text(json.dumps(raw))
+    settings = Settings.model_validate(
+        {"artefacts": {"manifest": manifest, "mirror": artefacts_dir, "cache_dir": Path(str(tmp_path)) / "c"}}
+    )
+
+    class Fixed:
+        def now(self) -> datetime:
+            return datetime(2026, 12, 4, 12, tzinfo=UTC)
+
+    services = Services(
+        settings=settings, validation=build_validation_engine(settings), store=cast(Any, None)
+    )
+    services.clock = Fixed()
+    assert services.rule_set_today() == "peppol-bis-billing-3.0.99"
