@@ -1,26 +1,41 @@
-"""Composition root: turn Settings into ready services. Only entry points call it and read Settings."""
+"""Composition root: turn Settings into ready services and use cases. Only entry points call it and read
+Settings; every use case (submit, receive, deliver, dispatch webhooks) is wired here, once per process, and
+the entry points (API routes, workers, CLI) only take them from :class:`Services`."""
 
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gateway.config import Settings
 from gateway.crypto import CRLRevocationChecker, KeyMaterial, RevocationChecker, TrustStore, load_key_material
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
-from gateway.services.ports import Clock, DocumentStore, IDFactory
+from gateway.services.backoff import BackoffPolicy
+from gateway.services.deliver import Deliverer, DeliverySettings
+from gateway.services.outbound import OutboundSubmitter
+from gateway.services.ports import (
+    AS4Transport,
+    Clock,
+    DocumentStore,
+    EndpointResolver,
+    IDFactory,
+    RandomSource,
+    WebhookSender,
+)
+from gateway.services.receive import AS4Receiver
+from gateway.services.webhooks import WebhookDispatcher
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.crl_http import HTTPCRLFetcher
+from gateway.transport.http import HTTPAS4Transport
+from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
-
-if TYPE_CHECKING:
-    from gateway.services.ports import EndpointResolver
 
 log = logging.getLogger("gateway.bootstrap")
 
@@ -110,9 +125,19 @@ def parse_served(settings: Settings) -> frozenset[ParticipantID]:
         raise ConfigurationError(f"GATEWAY_AS4__SERVED: {exc}") from exc
 
 
+def _system_jitter() -> RandomSource:
+    return random.SystemRandom().random
+
+
 @dataclass
 class Services:
-    """Everything the entry points need, built once per process."""
+    """Everything the entry points need, built once per process.
+
+    The use cases (``submitter``, ``receiver``, ``deliverer``, ``webhook_dispatcher``) are built from these
+    parts on first use and then kept: one of each per process. The HTTP adapters are made on first use too
+    (an API process never opens the delivery client) unless a test injects ``as4_transport`` /
+    ``webhook_sender``; ``aclose()`` closes the ones made here.
+    """
 
     settings: Settings
     validation: ValidationEngine
@@ -124,11 +149,142 @@ class Services:
     directory: EndpointResolver | None = None
     served: frozenset[ParticipantID] = frozenset()
     revocation: RevocationChecker | None = None
+    as4_transport: AS4Transport | None = None
+    webhook_sender: WebhookSender | None = None
+    jitter: RandomSource = field(default_factory=_system_jitter)
+    _owned: list[HTTPAS4Transport | HTTPWebhookSender] = field(default_factory=list, repr=False)
 
     def rule_set_today(self) -> str:
         """The configured rule set, or the one in force today (switches by itself on a release date)."""
         manifest = self.validation.store.manifest  # the configured manifest (GATEWAY_ARTEFACTS__MANIFEST)
         return self.settings.validation.rule_set or rule_set_for(self.clock.now().date(), manifest)
+
+    @cached_property
+    def submitter(self) -> OutboundSubmitter:
+        """Outbound submission and support's retry requests."""
+        return OutboundSubmitter(
+            store=self.store,
+            validation=self.validation,
+            clock=self.clock,
+            ids=self.ids,
+            seller_id=self.settings.seller_id,
+            webhook_url=self.settings.webhooks.url,
+        )
+
+    @cached_property
+    def receiver(self) -> AS4Receiver | None:
+        """The AS4 receive use case, or None when no AP key or trust store is configured."""
+        if self.identity is None or self.trust is None:
+            return None
+        as4 = self.settings.as4
+        return AS4Receiver(
+            store=self.store,
+            validator=self.validation,
+            identity=self.identity,
+            trust=self.trust,
+            served=self.served,
+            clock=self.clock,
+            ids=self.ids,
+            rule_set=self.rule_set_today,
+            message_id_domain=as4.message_id_domain,
+            max_payload=as4.max_payload_bytes,
+            revocation=self.revocation,
+        )
+
+    @property
+    def lease_for(self) -> timedelta:
+        """How long a delivery lease lasts (``GATEWAY_WORKER__LEASE_SECONDS``, checked by the settings)."""
+        return timedelta(seconds=self.settings.worker.lease_seconds)
+
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        """The delivery use case, over the HTTP AS4 transport unless one was injected.
+
+        Raises:
+            ConfigurationError: no AP key, no trust store or no participant directory is configured.
+        """
+        missing = [
+            name
+            for name, value in (
+                ("keystore (GATEWAY_KEYSTORE__PATH)", self.identity),
+                ("trust store (GATEWAY_TRUSTSTORE__PATHS)", self.trust),
+                ("participant directory (GATEWAY_DIRECTORY__PATH)", self.directory),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ConfigurationError("the delivery worker needs a " + ", a ".join(missing))
+        assert self.identity is not None
+        assert self.trust is not None
+        assert self.directory is not None
+        settings = self.settings
+        worker = settings.worker
+        if self.as4_transport is None:
+            created = HTTPAS4Transport(
+                connect_timeout=worker.connect_timeout_seconds, send_timeout=worker.send_timeout_seconds
+            )
+            self._owned.append(created)
+            self.as4_transport = created
+        return Deliverer(
+            store=self.store,
+            resolver=self.directory,
+            transport=self.as4_transport,
+            identity=self.identity,
+            trust=self.trust,
+            clock=self.clock,
+            ids=self.ids,
+            retry=BackoffPolicy(
+                base=timedelta(seconds=worker.backoff_base_seconds),
+                cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
+                max_attempts=worker.max_attempts,
+            ),
+            jitter=self.jitter,
+            settings=DeliverySettings(
+                message_id_domain=settings.as4.message_id_domain,
+                lease_for=self.lease_for,
+                country_c1=settings.as4.country_c1,
+                webhook_url=settings.webhooks.url,
+            ),
+            revocation=self.revocation,
+        )
+
+    @cached_property
+    def webhook_dispatcher(self) -> WebhookDispatcher | None:
+        """The outbox dispatcher; None when no webhook secret is configured (then no webhook can be signed,
+        and the settings validator guarantees no URL is configured either).
+
+        Backoff reuses the delivery worker's base and cap; ``settings.webhooks.max_attempts`` bounds the
+        attempts. The lease outlasts two send timeouts, so a live dispatcher never loses its lease.
+        """
+        settings = self.settings
+        hooks = settings.webhooks
+        if hooks.secret is None:
+            return None
+        if self.webhook_sender is None:
+            created = HTTPWebhookSender(timeout=hooks.timeout_seconds)
+            self._owned.append(created)
+            self.webhook_sender = created
+        worker = settings.worker
+        return WebhookDispatcher(
+            store=self.store,
+            sender=self.webhook_sender,
+            clock=self.clock,
+            ids=self.ids,
+            secrets=hooks.secret.get_secret_value().encode("utf-8"),
+            retry=BackoffPolicy(
+                base=timedelta(seconds=worker.backoff_base_seconds),
+                cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
+                max_attempts=hooks.max_attempts,
+            ),
+            jitter=self.jitter,
+            batch_size=worker.batch_size,
+            lease_for=timedelta(seconds=2 * hooks.timeout_seconds + 30),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients made here (call it in the event loop that used them)."""
+        while self._owned:
+            await self._owned.pop().aclose()
 
     def close(self) -> None:
         self.store.close()

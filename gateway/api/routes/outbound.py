@@ -30,12 +30,7 @@ from gateway.config import Role
 from gateway.errors import InvalidDocumentData
 from gateway.model import CreditNote, Invoice, ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
-from gateway.services.outbound import (
-    REFUSED_STATUS,
-    OutboundSubmitter,
-    Submission,
-    SubmissionResult,
-)
+from gateway.services.outbound import Submission, SubmissionOutcome, SubmissionResult
 from gateway.services.outbound_input import PreparedDocument, prepare_json_document, prepare_ubl_document
 from gateway.services.outbound_queries import (
     evidence_archive,
@@ -125,23 +120,21 @@ def _parse_json(model: type[_DOC], body: bytes) -> _DOC:
         ) from exc
 
 
-def _submitter(services: Services) -> OutboundSubmitter:
-    return OutboundSubmitter(
-        store=services.store,
-        validation=services.validation,
-        clock=services.clock,
-        ids=services.ids,
-        seller_id=services.settings.seller_id,
-        webhook_url=services.settings.webhooks.url,
-    )
+#: The HTTP answer to each submission outcome (the first answer and every replay alike).
+HTTP_STATUS: dict[SubmissionOutcome, int] = {
+    SubmissionOutcome.ACCEPTED: 202,  # stored and queued; delivery happens later
+    SubmissionOutcome.DUPLICATE: 200,  # the same document was stored before under its number
+    SubmissionOutcome.REFUSED: 422,  # fails validation: problem+json with the full report
+}
 
 
 def _render(result: SubmissionResult, instance: str) -> Response:
     """The HTTP answer of a submission; a replay renders the stored facts the same way as the first time."""
     body = result.body
-    if result.status_code == REFUSED_STATUS:
+    status = HTTP_STATUS[result.outcome]
+    if result.outcome is SubmissionOutcome.REFUSED:
         response: Response = problem(
-            REFUSED_STATUS,
+            status,
             "The document fails validation",
             kind="document-invalid",
             detail=str(body.get("detail", "")),
@@ -153,9 +146,7 @@ def _render(result: SubmissionResult, instance: str) -> Response:
         payload = SubmissionResponse(
             id=str(body["id"]), status=str(body["status"]), status_url=url, duplicate=bool(body["duplicate"])
         )
-        response = JSONResponse(
-            payload.model_dump(), status_code=result.status_code, headers={"Location": url}
-        )
+        response = JSONResponse(payload.model_dump(), status_code=status, headers={"Location": url})
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return response
@@ -170,7 +161,7 @@ async def _submit(
     key: str | None,
     prepare: Callable[[], PreparedDocument],
 ) -> Response:
-    submitter = _submitter(services)
+    submitter = services.submitter
     submission = Submission(route=route, body=body, idempotency_key=key)
     result = await anyio.to_thread.run_sync(
         lambda: submitter.submit(submission, prepare, rule_set=services.rule_set_today())
@@ -360,5 +351,5 @@ def show_evidence(
 )
 def retry_document(services: ServicesDep, who: SupportDep, document_id: str) -> OutboundDocumentResponse:
     """Retry a failed document, or bring a retrying one's next attempt forward (support, admin)."""
-    _submitter(services).request_retry(document_id, requested_by=who.name)
+    services.submitter.request_retry(document_id, requested_by=who.name)
     return _detail_response(services, document_id)

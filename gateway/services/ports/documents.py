@@ -29,7 +29,8 @@ class IdempotencyRecord:
     Attributes:
         key: the client's Idempotency-Key (scope it per client before storing if keys may collide).
         fingerprint: a digest of the first request (e.g. SHA-256 hex of method, path and body).
-        response_status: the HTTP status first answered (202, or 422 for a refused document).
+        response_status: the outcome of the first request, as a code chosen by the use case (the outbound
+            submitter records 202 accepted, 200 duplicate, 422 refused).
         response_body: the JSON body first answered.
         created_at: when the key was first used.
         document_id: the document created by the first request, if any.
