@@ -67,7 +67,11 @@ def build_artefact_store(settings: Settings) -> ArtefactStore:
 
 def build_validation_engine(settings: Settings) -> ValidationEngine:
     """A validation engine; stylesheets compile on first use or on ``warm_up()``."""
-    return ValidationEngine(build_artefact_store(settings), default_rule_set=settings.validation.rule_set)
+    return ValidationEngine(
+        build_artefact_store(settings),
+        default_rule_set=settings.validation.rule_set,
+        max_bytes=settings.validation.max_document_bytes,
+    )
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -188,6 +192,7 @@ class Services:
             rule_set=self.rule_set_today,
             message_id_domain=as4.message_id_domain,
             max_payload=as4.max_payload_bytes,
+            max_document=self.settings.validation.max_document_bytes,
             revocation=self.revocation,
         )
 

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, require_roles
+from gateway.api.document_size import check_document_size
 from gateway.api.errors import problem
 from gateway.api.outbound_schemas import (
     EvidenceResponse,
@@ -106,7 +107,7 @@ _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": SubmissionResponse, "description": "This document number was accepted before (duplicate)"},
     400: {"description": "Malformed or hostile XML (problem+json)"},
     409: {"description": "Idempotency-Key reused with another body, or number stored with other content"},
-    413: {"description": "Body too large"},
+    413: {"description": "Body or document too large (problem+json)"},
     422: {"description": "Invalid document: problem+json with the full validation report; nothing is sent"},
 }
 
@@ -161,6 +162,7 @@ async def _submit(
     key: str | None,
     prepare: Callable[[], PreparedDocument],
 ) -> Response:
+    check_document_size(body, services.settings.validation.max_document_bytes)
     submitter = services.submitter
     submission = Submission(route=route, body=body, idempotency_key=key)
     result = await anyio.to_thread.run_sync(
