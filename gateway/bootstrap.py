@@ -11,9 +11,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from gateway.config import Settings
-from gateway.crypto import CRLRevocationChecker, KeyMaterial, RevocationChecker, TrustStore, load_key_material
+from gateway.crypto import (
+    DEV_PKCS12_PASSWORD,
+    CRLRevocationChecker,
+    KeyMaterial,
+    RevocationChecker,
+    TrustStore,
+    common_name,
+    load_key_material,
+)
+from gateway.crypto.devpki import DEV_ORGANIZATION
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
 from gateway.services.backoff import BackoffPolicy
@@ -107,6 +120,70 @@ def load_trust(settings: Settings) -> TrustStore | None:
     if not pinned.leaf_issuers:
         raise ConfigurationError("the trust store holds no PEPPOL ACCESS POINT CA certificate")
     return pinned
+
+
+#: Participant ids that only appear as examples: the seller of the recommended Belgian golden set
+#: (bis-billing.md §5), which is also the default of GATEWAY_SELLER_ID.
+PLACEHOLDER_SELLER_IDS: Final = frozenset({"0208:0739484052"})
+#: Domains reserved for examples and tests (RFC 2606, RFC 6761): never a real eb:MessageId domain.
+RESERVED_DOMAINS: Final = (
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+    "example.com",
+    "example.net",
+    "example.org",
+)
+
+
+def _is_reserved_domain(domain: str) -> bool:
+    name = domain.lower().rstrip(".")
+    return any(name == d or name.endswith("." + d) for d in RESERVED_DOMAINS)
+
+
+def _is_development(certificate: x509.Certificate) -> bool:
+    names = (certificate.subject, certificate.issuer)
+    return any(
+        str(attribute.value).startswith(DEV_ORGANIZATION)
+        for name in names
+        for attribute in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    )
+
+
+def check_stage(settings: Settings, identity: KeyMaterial | None, trust: TrustStore | None) -> None:
+    """Refuse to start a production gateway with development or placeholder material.
+
+    The stage is ``GATEWAY_TRUSTSTORE__STAGE`` (default ``production``); the ``test`` and ``development``
+    stages are not checked.
+
+    Raises:
+        ConfigurationError: naming every problem found.
+    """
+    if settings.truststore.stage != "production":
+        return
+    problems: list[str] = []
+    password = settings.keystore.password
+    if password is not None and password.get_secret_value() == DEV_PKCS12_PASSWORD:
+        problems.append("the keystore password is the development PKI's")
+    if identity is not None and _is_development(identity.certificate):
+        problems.append(f"the AP certificate {common_name(identity.certificate)!r} is a development one")
+    for ca in (*trust.anchors, *trust.intermediates) if trust is not None else ():
+        name = common_name(ca) or ca.subject.rfc4514_string()
+        if _is_development(ca):
+            problems.append(f"the trust anchor {name!r} is a development CA")
+        elif "TEST" in name.upper():
+            problems.append(f"the trust anchor {name!r} is a Peppol TEST CA")
+    if _is_reserved_domain(settings.as4.message_id_domain):
+        problems.append(f"GATEWAY_AS4__MESSAGE_ID_DOMAIN {settings.as4.message_id_domain!r} is a placeholder")
+    if settings.seller_id in PLACEHOLDER_SELLER_IDS:
+        problems.append(f"GATEWAY_SELLER_ID {settings.seller_id!r} is the documentation's example")
+    if problems:
+        raise ConfigurationError(
+            "the production stage (GATEWAY_TRUSTSTORE__STAGE) refuses: "
+            + "; ".join(problems)
+            + " (set GATEWAY_TRUSTSTORE__STAGE=development or test for a non-production gateway)"
+        )
 
 
 def build_revocation(settings: Settings) -> RevocationChecker | None:
@@ -308,6 +385,8 @@ def build_services(settings: Settings) -> Services:
         ConfigurationError: a key, trust store, directory or database setting is unusable.
     """
     identity = load_identity(settings)
+    trust = load_trust(settings)
+    check_stage(settings, identity, trust)
     directory = None
     if settings.directory.path:
         from gateway.transport.directory import load_directory  # only a sending gateway needs it
@@ -318,7 +397,7 @@ def build_services(settings: Settings) -> Services:
         validation=build_validation_engine(settings),
         store=build_store(settings),
         identity=identity,
-        trust=load_trust(settings),
+        trust=trust,
         directory=directory,
         served=parse_served(settings),
         revocation=build_revocation(settings),

@@ -90,7 +90,9 @@ class TruststoreSettings(BaseModel):
     """PEM files anchoring AP certificate paths (Peppol G3 TEST or PRODUCTION, or a development CA)."""
 
     paths: list[Path] = Field(default_factory=list)
-    stage: Literal["test", "production", "development"] = "development"
+    # Production unless said otherwise: the production checks (gateway.bootstrap.check_stage) apply to
+    # every gateway that does not declare itself a development or test one.
+    stage: Literal["test", "production", "development"] = "production"
     # Revocation of AP certificates: "crl" fails hard when a CRL cannot be had, "crl-soft" lets the
     # certificate pass then. Off by default so an offline gateway works; production should use "crl".
     revocation: Literal["off", "crl", "crl-soft"] = "off"
