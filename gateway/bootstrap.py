@@ -273,6 +273,15 @@ class Services:
             revocation=self.revocation,
         )
 
+    def backoff(self, *, max_attempts: int) -> BackoffPolicy:
+        """The retry policy of deliveries and webhooks: ``settings.worker``'s base and cap."""
+        worker = self.settings.worker
+        return BackoffPolicy(
+            base=timedelta(seconds=worker.backoff_base_seconds),
+            cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
+            max_attempts=max_attempts,
+        )
+
     @property
     def lease_for(self) -> timedelta:
         """How long a delivery lease lasts (``GATEWAY_WORKER__LEASE_SECONDS``, checked by the settings)."""
@@ -315,11 +324,7 @@ class Services:
             trust=self.trust,
             clock=self.clock,
             ids=self.ids,
-            retry=BackoffPolicy(
-                base=timedelta(seconds=worker.backoff_base_seconds),
-                cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
-                max_attempts=worker.max_attempts,
-            ),
+            retry=self.backoff(max_attempts=worker.max_attempts),
             jitter=self.jitter,
             settings=DeliverySettings(
                 message_id_domain=settings.as4.message_id_domain,
@@ -353,11 +358,7 @@ class Services:
             clock=self.clock,
             ids=self.ids,
             secrets=hooks.secret.get_secret_value().encode("utf-8"),
-            retry=BackoffPolicy(
-                base=timedelta(seconds=worker.backoff_base_seconds),
-                cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
-                max_attempts=hooks.max_attempts,
-            ),
+            retry=self.backoff(max_attempts=hooks.max_attempts),
             jitter=self.jitter,
             batch_size=worker.batch_size,
             lease_for=timedelta(seconds=2 * hooks.timeout_seconds + 30),

@@ -88,7 +88,7 @@ class LocalDirectory:
     async def resolve(
         self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
     ) -> Endpoint:
-        """Return the endpoint (see ``gateway.services.discovery.EndpointResolver``)."""
+        """Return the endpoint (see ``gateway.services.ports.EndpointResolver``)."""
         return self.lookup(receiver, document_type, process)
 
 
