@@ -130,3 +130,16 @@ def test_a_production_gateway_refuses_peppol_test_anchors(artefacts_dir: object)
     with pytest.raises(ConfigurationError, match=r"is a Peppol TEST CA"):
         check_stage(real, None, trust)
     check_stage(real, None, None)  # real ids, no keys yet: nothing to object to
+
+
+def test_start_up_runs_the_production_checks_before_opening_anything(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gateway.bootstrap import build_services
+
+    values, _ = _dev_settings_files(tmp_path)
+    database = Path(str(tmp_path)) / "never.db"
+    values["database"] = {"url": f"sqlite:///{database}"}
+    with pytest.raises(ConfigurationError, match="production stage"):
+        build_services(Settings.model_validate(values))
+    assert not database.exists()
