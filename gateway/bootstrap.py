@@ -1,26 +1,54 @@
-"""Composition root: turn Settings into ready services. Only entry points call it and read Settings."""
+"""Composition root: turn Settings into ready services and use cases. Only entry points call it and read
+Settings; every use case (submit, receive, deliver, dispatch webhooks) is wired here, once per process, and
+the entry points (API routes, workers, CLI) only take them from :class:`Services`."""
 
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Final
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from gateway.config import Settings
-from gateway.crypto import CRLRevocationChecker, KeyMaterial, RevocationChecker, TrustStore, load_key_material
+from gateway.crypto import (
+    DEV_PKCS12_PASSWORD,
+    CRLRevocationChecker,
+    KeyMaterial,
+    RevocationChecker,
+    TrustStore,
+    common_name,
+    load_key_material,
+)
+from gateway.crypto.devpki import DEV_ORGANIZATION
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
-from gateway.services.ports import Clock, DocumentStore, IDFactory
+from gateway.services.backoff import BackoffPolicy
+from gateway.services.deliver import Deliverer, DeliverySettings
+from gateway.services.outbound import OutboundSubmitter
+from gateway.services.ports import (
+    AS4Transport,
+    Clock,
+    DocumentStore,
+    EndpointResolver,
+    IDFactory,
+    RandomSource,
+    WebhookSender,
+)
+from gateway.services.receive import AS4Receiver
+from gateway.services.webhooks import WebhookDispatcher
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.crl_http import HTTPCRLFetcher
+from gateway.transport.http import HTTPAS4Transport
+from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
-
-if TYPE_CHECKING:
-    from gateway.services.discovery import EndpointResolver
 
 log = logging.getLogger("gateway.bootstrap")
 
@@ -52,7 +80,11 @@ def build_artefact_store(settings: Settings) -> ArtefactStore:
 
 def build_validation_engine(settings: Settings) -> ValidationEngine:
     """A validation engine; stylesheets compile on first use or on ``warm_up()``."""
-    return ValidationEngine(build_artefact_store(settings), default_rule_set=settings.validation.rule_set)
+    return ValidationEngine(
+        build_artefact_store(settings),
+        default_rule_set=settings.validation.rule_set,
+        max_bytes=settings.validation.max_document_bytes,
+    )
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -90,6 +122,70 @@ def load_trust(settings: Settings) -> TrustStore | None:
     return pinned
 
 
+#: Participant ids that only appear as examples: the seller of the recommended Belgian golden set
+#: (bis-billing.md §5), which is also the default of GATEWAY_SELLER_ID.
+PLACEHOLDER_SELLER_IDS: Final = frozenset({"0208:0739484052"})
+#: Domains reserved for examples and tests (RFC 2606, RFC 6761): never a real eb:MessageId domain.
+RESERVED_DOMAINS: Final = (
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+    "example.com",
+    "example.net",
+    "example.org",
+)
+
+
+def _is_reserved_domain(domain: str) -> bool:
+    name = domain.lower().rstrip(".")
+    return any(name == d or name.endswith("." + d) for d in RESERVED_DOMAINS)
+
+
+def _is_development(certificate: x509.Certificate) -> bool:
+    names = (certificate.subject, certificate.issuer)
+    return any(
+        str(attribute.value).startswith(DEV_ORGANIZATION)
+        for name in names
+        for attribute in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    )
+
+
+def check_stage(settings: Settings, identity: KeyMaterial | None, trust: TrustStore | None) -> None:
+    """Refuse to start a production gateway with development or placeholder material.
+
+    The stage is ``GATEWAY_TRUSTSTORE__STAGE`` (default ``production``); the ``test`` and ``development``
+    stages are not checked.
+
+    Raises:
+        ConfigurationError: naming every problem found.
+    """
+    if settings.truststore.stage != "production":
+        return
+    problems: list[str] = []
+    password = settings.keystore.password
+    if password is not None and password.get_secret_value() == DEV_PKCS12_PASSWORD:
+        problems.append("the keystore password is the development PKI's")
+    if identity is not None and _is_development(identity.certificate):
+        problems.append(f"the AP certificate {common_name(identity.certificate)!r} is a development one")
+    for ca in (*trust.anchors, *trust.intermediates) if trust is not None else ():
+        name = common_name(ca) or ca.subject.rfc4514_string()
+        if _is_development(ca):
+            problems.append(f"the trust anchor {name!r} is a development CA")
+        elif "TEST" in name.upper():
+            problems.append(f"the trust anchor {name!r} is a Peppol TEST CA")
+    if _is_reserved_domain(settings.as4.message_id_domain):
+        problems.append(f"GATEWAY_AS4__MESSAGE_ID_DOMAIN {settings.as4.message_id_domain!r} is a placeholder")
+    if settings.seller_id in PLACEHOLDER_SELLER_IDS:
+        problems.append(f"GATEWAY_SELLER_ID {settings.seller_id!r} is the documentation's example")
+    if problems:
+        raise ConfigurationError(
+            "the production stage (GATEWAY_TRUSTSTORE__STAGE) refuses: "
+            + "; ".join(problems)
+            + " (set GATEWAY_TRUSTSTORE__STAGE=development or test for a non-production gateway)"
+        )
+
+
 def build_revocation(settings: Settings) -> RevocationChecker | None:
     """The CRL checker of AP certificates, or None when revocation checking is off (the default)."""
     mode = settings.truststore.revocation
@@ -110,9 +206,19 @@ def parse_served(settings: Settings) -> frozenset[ParticipantID]:
         raise ConfigurationError(f"GATEWAY_AS4__SERVED: {exc}") from exc
 
 
+def _system_jitter() -> RandomSource:
+    return random.SystemRandom().random
+
+
 @dataclass
 class Services:
-    """Everything the entry points need, built once per process."""
+    """Everything the entry points need, built once per process.
+
+    The use cases (``submitter``, ``receiver``, ``deliverer``, ``webhook_dispatcher``) are built from these
+    parts on first use and then kept: one of each per process. The HTTP adapters are made on first use too
+    (an API process never opens the delivery client) unless a test injects ``as4_transport`` /
+    ``webhook_sender``; ``aclose()`` closes the ones made here.
+    """
 
     settings: Settings
     validation: ValidationEngine
@@ -124,10 +230,144 @@ class Services:
     directory: EndpointResolver | None = None
     served: frozenset[ParticipantID] = frozenset()
     revocation: RevocationChecker | None = None
+    as4_transport: AS4Transport | None = None
+    webhook_sender: WebhookSender | None = None
+    jitter: RandomSource = field(default_factory=_system_jitter)
+    _owned: list[HTTPAS4Transport | HTTPWebhookSender] = field(default_factory=list, repr=False)
 
     def rule_set_today(self) -> str:
         """The configured rule set, or the one in force today (switches by itself on a release date)."""
-        return self.settings.validation.rule_set or rule_set_for(self.clock.now().date())
+        manifest = self.validation.store.manifest  # the configured manifest (GATEWAY_ARTEFACTS__MANIFEST)
+        return self.settings.validation.rule_set or rule_set_for(self.clock.now().date(), manifest)
+
+    @cached_property
+    def submitter(self) -> OutboundSubmitter:
+        """Outbound submission and support's retry requests."""
+        return OutboundSubmitter(
+            store=self.store,
+            validation=self.validation,
+            clock=self.clock,
+            ids=self.ids,
+            seller_id=self.settings.seller_id,
+            webhook_url=self.settings.webhooks.url,
+        )
+
+    @cached_property
+    def receiver(self) -> AS4Receiver | None:
+        """The AS4 receive use case, or None when no AP key or trust store is configured."""
+        if self.identity is None or self.trust is None:
+            return None
+        as4 = self.settings.as4
+        return AS4Receiver(
+            store=self.store,
+            validator=self.validation,
+            identity=self.identity,
+            trust=self.trust,
+            served=self.served,
+            clock=self.clock,
+            ids=self.ids,
+            rule_set=self.rule_set_today,
+            message_id_domain=as4.message_id_domain,
+            max_payload=as4.max_payload_bytes,
+            max_document=self.settings.validation.max_document_bytes,
+            revocation=self.revocation,
+        )
+
+    def backoff(self, *, max_attempts: int) -> BackoffPolicy:
+        """The retry policy of deliveries and webhooks: ``settings.worker``'s base and cap."""
+        worker = self.settings.worker
+        return BackoffPolicy(
+            base=timedelta(seconds=worker.backoff_base_seconds),
+            cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
+            max_attempts=max_attempts,
+        )
+
+    @property
+    def lease_for(self) -> timedelta:
+        """How long a delivery lease lasts (``GATEWAY_WORKER__LEASE_SECONDS``, checked by the settings)."""
+        return timedelta(seconds=self.settings.worker.lease_seconds)
+
+    @cached_property
+    def deliverer(self) -> Deliverer:
+        """The delivery use case, over the HTTP AS4 transport unless one was injected.
+
+        Raises:
+            ConfigurationError: no AP key, no trust store or no participant directory is configured.
+        """
+        missing = [
+            name
+            for name, value in (
+                ("keystore (GATEWAY_KEYSTORE__PATH)", self.identity),
+                ("trust store (GATEWAY_TRUSTSTORE__PATHS)", self.trust),
+                ("participant directory (GATEWAY_DIRECTORY__PATH)", self.directory),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ConfigurationError("the delivery worker needs a " + ", a ".join(missing))
+        assert self.identity is not None
+        assert self.trust is not None
+        assert self.directory is not None
+        settings = self.settings
+        worker = settings.worker
+        if self.as4_transport is None:
+            created = HTTPAS4Transport(
+                connect_timeout=worker.connect_timeout_seconds, send_timeout=worker.send_timeout_seconds
+            )
+            self._owned.append(created)
+            self.as4_transport = created
+        return Deliverer(
+            store=self.store,
+            resolver=self.directory,
+            transport=self.as4_transport,
+            identity=self.identity,
+            trust=self.trust,
+            clock=self.clock,
+            ids=self.ids,
+            retry=self.backoff(max_attempts=worker.max_attempts),
+            jitter=self.jitter,
+            settings=DeliverySettings(
+                message_id_domain=settings.as4.message_id_domain,
+                lease_for=self.lease_for,
+                country_c1=settings.as4.country_c1,
+                webhook_url=settings.webhooks.url,
+            ),
+            revocation=self.revocation,
+        )
+
+    @cached_property
+    def webhook_dispatcher(self) -> WebhookDispatcher | None:
+        """The outbox dispatcher; None when no webhook secret is configured (then no webhook can be signed,
+        and the settings validator guarantees no URL is configured either).
+
+        Backoff reuses the delivery worker's base and cap; ``settings.webhooks.max_attempts`` bounds the
+        attempts. The lease outlasts two send timeouts, so a live dispatcher never loses its lease.
+        """
+        settings = self.settings
+        hooks = settings.webhooks
+        if hooks.secret is None:
+            return None
+        if self.webhook_sender is None:
+            created = HTTPWebhookSender(timeout=hooks.timeout_seconds)
+            self._owned.append(created)
+            self.webhook_sender = created
+        worker = settings.worker
+        return WebhookDispatcher(
+            store=self.store,
+            sender=self.webhook_sender,
+            clock=self.clock,
+            ids=self.ids,
+            secrets=hooks.secret.get_secret_value().encode("utf-8"),
+            retry=self.backoff(max_attempts=hooks.max_attempts),
+            jitter=self.jitter,
+            batch_size=worker.batch_size,
+            lease_for=timedelta(seconds=2 * hooks.timeout_seconds + 30),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients made here (call it in the event loop that used them)."""
+        while self._owned:
+            await self._owned.pop().aclose()
 
     def close(self) -> None:
         self.store.close()
@@ -146,6 +386,8 @@ def build_services(settings: Settings) -> Services:
         ConfigurationError: a key, trust store, directory or database setting is unusable.
     """
     identity = load_identity(settings)
+    trust = load_trust(settings)
+    check_stage(settings, identity, trust)
     directory = None
     if settings.directory.path:
         from gateway.transport.directory import load_directory  # only a sending gateway needs it
@@ -156,7 +398,7 @@ def build_services(settings: Settings) -> Services:
         validation=build_validation_engine(settings),
         store=build_store(settings),
         identity=identity,
-        trust=load_trust(settings),
+        trust=trust,
         directory=directory,
         served=parse_served(settings),
         revocation=build_revocation(settings),

@@ -10,12 +10,18 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: Seconds a delivery lease must outlast the longest send (connect + send timeout): after the send the
+#: worker renews the lease in a unit of work that may first wait the SQLite busy timeout (30 s,
+#: ``gateway.store.DEFAULT_BUSY_TIMEOUT``) for the write lock, or a PostgreSQL pool checkout; the lease must
+#: still run when that renewal lands, or a second worker could resend meanwhile.
+LEASE_MARGIN_SECONDS: Final = 60.0
 
 
 def _default_mirror() -> Path | None:
@@ -84,7 +90,9 @@ class TruststoreSettings(BaseModel):
     """PEM files anchoring AP certificate paths (Peppol G3 TEST or PRODUCTION, or a development CA)."""
 
     paths: list[Path] = Field(default_factory=list)
-    stage: Literal["test", "production", "development"] = "development"
+    # Production unless said otherwise: the production checks (gateway.bootstrap.check_stage) apply to
+    # every gateway that does not declare itself a development or test one.
+    stage: Literal["test", "production", "development"] = "production"
     # Revocation of AP certificates: "crl" fails hard when a CRL cannot be had, "crl-soft" lets the
     # certificate pass then. Off by default so an offline gateway works; production should use "crl".
     revocation: Literal["off", "crl", "crl-soft"] = "off"
@@ -121,6 +129,16 @@ class WorkerSettings(BaseModel):
     backoff_cap_seconds: float = Field(default=3600.0, gt=0)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     send_timeout_seconds: float = Field(default=120.0, gt=0)  # a Peppol receiver must answer within 2 minutes
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_send(self) -> WorkerSettings:
+        longest_send = self.connect_timeout_seconds + self.send_timeout_seconds
+        if self.lease_seconds < longest_send + LEASE_MARGIN_SECONDS:
+            raise ValueError(
+                f"worker.lease_seconds ({self.lease_seconds:g}) must exceed connect + send timeout "
+                f"({longest_send:g} s) by at least {LEASE_MARGIN_SECONDS:g} s"
+            )
+        return self
 
 
 class WebhookSettings(BaseModel):

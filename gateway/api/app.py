@@ -23,7 +23,7 @@ log = logging.getLogger("gateway.api")
 
 async def _recover_pending_inbound(services: Services) -> None:
     """Finish inbound documents whose validation was cut short by a crash (their receipt was sent)."""
-    receiver = as4.build_receiver(services)
+    receiver = services.receiver
     if receiver is None:
         return
     try:

@@ -1,15 +1,86 @@
-"""``gateway bench ...``: benchmarks that print figures (never timed tests)."""
+"""``gateway bench ...``: parse the arguments and run a benchmark of ``gateway.bench`` (they print figures;
+no test is timed)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from gateway.cli import bench_as4, bench_e2e, bench_validation
+from gateway.bench import as4, e2e, validation
+from gateway.bench.e2e_report import E2EParameters
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("bench", help="benchmarks: print speed and memory figures")
     sub = p.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
-    bench_validation.register(sub)
-    bench_as4.register(sub)
-    bench_e2e.register(sub)
+    _register_validation(sub)
+    _register_as4(sub)
+    _register_e2e(sub)
+
+
+def _register_validation(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``validation`` benchmark to the ``bench`` subcommand's subparsers."""
+    p = subparsers.add_parser("validation", help="validation ms/document per layer, engine vs raw artefacts")
+    p.add_argument(
+        "files", nargs="*", type=Path, metavar="FILE", help="documents (default: official examples)"
+    )
+    p.add_argument("--repeat", type=int, default=5, help="runs per document (default 5)")
+    p.add_argument("--rules", metavar="ID", help="rule set id (default: the one in force today)")
+    p.add_argument("--lines", type=int, default=500, help="lines of the generated large invoice (0: none)")
+    p.set_defaults(func=validation.run_bench_validation)
+
+
+def _register_as4(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``as4`` benchmark to the ``bench`` subcommand's subparsers."""
+    p = subparsers.add_parser("as4", help="AS4 build+sign+encrypt and parse+verify+decrypt ms/message")
+    p.add_argument("--ubl", type=Path, default=as4.DEFAULT_UBL, help="seed invoice (needs a cac:InvoiceLine)")
+    p.add_argument("--repeat", type=int, default=15, help="messages per size (default 15)")
+    p.set_defaults(func=as4.run_bench_as4)
+
+
+def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``e2e`` benchmark to the ``bench`` subcommand's subparsers."""
+    d = E2EParameters()
+    p = subparsers.add_parser(
+        "e2e",
+        help="end to end on loopback: docs/s, p50/p99 latency, peak memory (SQLite/PostgreSQL x 1/2 workers)",
+        description="Start gateway serve + workers on loopback, post copies of a sample invoice that travel "
+        "over AS4 to the same gateway, and print throughput, latency and peak memory. Without --db/--workers "
+        "it runs sqlite and postgres with 1 and 2 workers.",
+    )
+    p.add_argument("--db", action="append", choices=e2e.DATABASES, help="database (repeatable; default both)")
+    p.add_argument(
+        "--workers", action="append", type=int, help="worker processes (repeatable; default 1 and 2)"
+    )
+    p.add_argument(
+        "--rate", type=float, default=d.rate, help=f"offered docs/s, open loop (default {d.rate:g})"
+    )
+    p.add_argument(
+        "--duration", type=float, default=d.duration, help=f"seconds at --rate (default {d.duration:g})"
+    )
+    p.add_argument(
+        "--saturation",
+        type=int,
+        default=d.saturation,
+        help=f"docs posted flat out (default {d.saturation}; 0 skips)",
+    )
+    p.add_argument("--saturation-concurrency", type=int, default=d.saturation_concurrency, metavar="N")
+    p.add_argument(
+        "--warmup", type=int, default=d.warmup, help=f"docs delivered before measuring (default {d.warmup})"
+    )
+    p.add_argument(
+        "--poll-interval", type=float, default=d.poll_interval, help="worker poll interval, seconds"
+    )
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="worker batch size")
+    p.add_argument(
+        "--timeout", type=float, default=d.timeout, help="seconds to wait for a phase's deliveries"
+    )
+    p.add_argument("--template", type=Path, default=d.template, help="JSON document to post (unique numbers)")
+    p.add_argument(
+        "--postgres-url", default=e2e.DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
+    )
+    p.add_argument(
+        "--workdir", type=Path, default=e2e.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.set_defaults(func=e2e.run_bench_e2e)

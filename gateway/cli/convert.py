@@ -30,10 +30,10 @@ def run_convert(args: argparse.Namespace, settings: Settings) -> int:
         print(f"convert: cannot read {args.input}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        rule_set = args.rules or settings.validation.rule_set or rule_set_for(date.today())
-        result = convert_document(
-            parse_document_json(data), engine=build_validation_engine(settings), rule_set=rule_set
-        )
+        engine = build_validation_engine(settings)
+        manifest = engine.store.manifest  # the configured one (GATEWAY_ARTEFACTS__MANIFEST)
+        rule_set = args.rules or settings.validation.rule_set or rule_set_for(date.today(), manifest)
+        result = convert_document(parse_document_json(data), engine=engine, rule_set=rule_set)
     except InvalidDocumentData as exc:
         print(
             json.dumps({"file": str(args.input), "valid": False, "errors": exc.problems}, ensure_ascii=False)

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from gateway.cli.loopback import free_port, prepare_loopback, run_gateway, wait_ready
+from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, wait_ready
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import GatewayError
 from gateway.model import complete_document

@@ -12,7 +12,15 @@ from typing import Any
 from gateway.bootstrap import build_artefact_store
 from gateway.config import Settings
 from gateway.errors import ArtefactError, XMLInputError
-from gateway.validation import Finding, Layer, Severity, ValidationEngine, ValidationReport, rule_set_for
+from gateway.validation import (
+    Finding,
+    Layer,
+    Manifest,
+    Severity,
+    ValidationEngine,
+    ValidationReport,
+    rule_set_for,
+)
 
 #: Rule id of an issue that stands for an unreadable or non-XML input file.
 INPUT_RULE = "XML"
@@ -33,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run_validate)
 
 
-def choose_rule_set(requested: str | None, settings: Settings, today: date) -> str:
-    """``--rules``, else GATEWAY_VALIDATION__RULE_SET, else the rule set mandatory on ``today``."""
-    return requested or settings.validation.rule_set or rule_set_for(today)
+def choose_rule_set(requested: str | None, settings: Settings, today: date, manifest: Manifest) -> str:
+    """``--rules``, else GATEWAY_VALIDATION__RULE_SET, else ``manifest``'s rule set in force on ``today``."""
+    return requested or settings.validation.rule_set or rule_set_for(today, manifest)
 
 
 def input_problem(message: str) -> ValidationReport:
@@ -74,7 +82,7 @@ def run_validate(args: argparse.Namespace, settings: Settings) -> int:
     """Validate every file in one process; print a verdict per file."""
     store = build_artefact_store(settings)
     try:
-        rule_set = choose_rule_set(args.rules, settings, date.today())
+        rule_set = choose_rule_set(args.rules, settings, date.today(), store.manifest)
         store.manifest.rule_set(rule_set)
     except ArtefactError as exc:
         print(f"gateway validate: {exc}", file=sys.stderr)

@@ -10,9 +10,8 @@ import sys
 
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
-from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.worker.loop import WorkerStats, build_delivery_worker
-from gateway.worker.webhooks import WebhookWorker, build_webhook_dispatcher
+from gateway.worker.webhooks import WebhookWorker
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,7 +42,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(services: Services, *, once: bool, max_jobs: int | None) -> WorkerStats:
-    worker, transport = build_delivery_worker(services)
+    worker = build_delivery_worker(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -56,10 +55,7 @@ async def _run(services: Services, *, once: bool, max_jobs: int | None) -> Worke
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal)
     # Status-change webhooks are dispatched from the outbox beside the deliveries (when configured).
-    sender = HTTPWebhookSender(timeout=services.settings.webhooks.timeout_seconds)
-    dispatcher = build_webhook_dispatcher(
-        services.settings, store=services.store, clock=services.clock, ids=services.ids, sender=sender
-    )
+    dispatcher = services.webhook_dispatcher
     hooks = (
         WebhookWorker(dispatcher, poll_interval=services.settings.worker.poll_interval_seconds)
         if dispatcher
@@ -76,6 +72,4 @@ async def _run(services: Services, *, once: bool, max_jobs: int | None) -> Worke
                 await hooks.run_once()  # flush the events of the deliveries just made
             hooks.stop()
             await hooks_task
-        await sender.aclose()
-        if transport is not None:
-            await transport.aclose()
+        await services.aclose()

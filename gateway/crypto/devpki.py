@@ -20,6 +20,9 @@ from gateway.crypto.keys import KeyMaterial
 
 #: Password of every PKCS#12 file the development PKI writes (documented in certs/README.md).
 DEV_PKCS12_PASSWORD = "dev"  # noqa: S105 - a documented throwaway password
+#: Organisation (O) of every certificate of the development PKI (subjects and issuers alike): a production
+#: gateway refuses keys and anchors that carry it (``gateway.bootstrap``).
+DEV_ORGANIZATION = "Gateway Development"
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -147,7 +150,7 @@ def generate_dev_pki(
     """
     root_key = rsa.generate_private_key(65537, key_size)
     root_cert = issue_certificate(
-        subject=_name("Dev Peppol Root CA", "Gateway Development", ou="FOR TEST ONLY"),
+        subject=_name("Dev Peppol Root CA", DEV_ORGANIZATION, ou="FOR TEST ONLY"),
         key=root_key,
         issuer=None,
         not_before=now - timedelta(days=5 * 365),
@@ -158,7 +161,7 @@ def generate_dev_pki(
     root = DevIdentity("root", root_key, root_cert)
     ca_key = rsa.generate_private_key(65537, key_size)
     ca_cert = issue_certificate(
-        subject=_name("Dev Peppol Access Point CA", "Gateway Development", ou="FOR TEST ONLY"),
+        subject=_name("Dev Peppol Access Point CA", DEV_ORGANIZATION, ou="FOR TEST ONLY"),
         key=ca_key,
         issuer=root,
         not_before=now - timedelta(days=5 * 365),
@@ -187,7 +190,7 @@ def issue_ap(
     key = rsa.generate_private_key(65537, key_size)
     start = not_before if not_before is not None else now - timedelta(days=1)
     cert = issue_certificate(
-        subject=_name(cn, "Gateway Development AP", ou="PEPPOL TEST AP"),
+        subject=_name(cn, f"{DEV_ORGANIZATION} AP", ou="PEPPOL TEST AP"),
         key=key,
         issuer=ca,
         not_before=start,

@@ -7,17 +7,9 @@ from gateway.services.conversion import (
     parse_document_json,
 )
 from gateway.services.deliver import (
-    AS4Transport,
     Deliverer,
     DeliveryResult,
     DeliverySettings,
-    HTTPResponse,
-    RetryPolicy,
-)
-from gateway.services.discovery import (
-    AS4_TRANSPORT_PROFILE,
-    Endpoint,
-    EndpointResolver,
 )
 from gateway.services.outbound import (
     OutboundSubmitter,
@@ -26,14 +18,20 @@ from gateway.services.outbound import (
     SubmissionResult,
 )
 from gateway.services.ports import (
+    AS4_TRANSPORT_PROFILE,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     AS4MessageRepository,
+    AS4Transport,
     Clock,
     DeliveryJob,
     DeliveryLease,
     DeliveryQueue,
     DocumentStore,
+    DocumentValidator,
+    Endpoint,
+    EndpointResolver,
+    HTTPResponse,
     IdempotencyRecord,
     IdempotencyRepository,
     IDFactory,
@@ -46,6 +44,7 @@ from gateway.services.ports import (
     Page,
     PageCursor,
     QueueCounts,
+    RetryPolicy,
     UnitOfWork,
     WebhookLease,
     WebhookMessage,
@@ -53,7 +52,6 @@ from gateway.services.ports import (
 )
 from gateway.services.receive import (
     AS4Receiver,
-    DocumentValidator,
     ReceiveOutcome,
     ReceiveResult,
 )

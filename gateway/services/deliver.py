@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Final, Protocol, TypeVar
+from typing import Final, TypeVar
 
 import anyio.to_thread
 from cryptography import x509
@@ -46,7 +46,6 @@ from gateway.model.message import (
     DeliveryEvent,
     DeliveryStatus,
     Direction,
-    HTTPHeaders,
     JSONObject,
     OutboundDocument,
     RawHTTPMessage,
@@ -60,65 +59,28 @@ from gateway.services.delivery_outcome import (
     judge_response,
     judge_transport_error,
 )
-from gateway.services.discovery import Endpoint, EndpointResolver
-from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory, UnitOfWork
+from gateway.services.ports import (
+    AS4Transport,
+    Clock,
+    DeliveryLease,
+    DocumentStore,
+    Endpoint,
+    EndpointResolver,
+    HTTPResponse,
+    IDFactory,
+    RandomSource,
+    RetryPolicy,
+    UnitOfWork,
+)
 from gateway.services.webhooks import status_change_webhook
 from gateway.ubl.sbdh import build_sbd
 
 log = logging.getLogger("gateway.deliver")
 
 T = TypeVar("T")
-RandomSource = Callable[[], float]
-"""Returns a float in [0, 1) for backoff jitter (``random.SystemRandom().random``; seeded in tests)."""
-
 #: Leases beyond the attempt limit tolerated for attempts that never recorded an outcome (worker killed):
 #: a document that crashes its worker every time must still end, as failed, instead of looping forever.
 CRASH_ALLOWANCE: Final = 3
-
-
-@dataclass(frozen=True, slots=True)
-class HTTPResponse:
-    """An HTTP response as received, whatever its status.
-
-    Attributes:
-        status: the HTTP status code.
-        headers: header fields in wire order.
-        body: the body bytes.
-    """
-
-    status: int
-    headers: HTTPHeaders
-    body: bytes
-
-
-class AS4Transport(Protocol):
-    """Posts one AS4 request (the adapter is ``gateway.transport.http.HTTPAS4Transport``)."""
-
-    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> HTTPResponse:
-        """POST ``body`` with ``headers`` and return the response whatever its status.
-
-        Raises:
-            TransportError: no response (timeout, refused, reset, TLS or protocol error); ``retryable``
-                says whether resending later may help.
-        """
-        ...
-
-
-class RetryPolicy(Protocol):
-    """Attempt limit and retry times (``gateway.worker.BackoffPolicy`` satisfies it)."""
-
-    @property
-    def max_attempts(self) -> int:
-        """Attempts after which a retryable failure becomes final."""
-        ...
-
-    def exhausted(self, attempts: int) -> bool:
-        """True when ``attempts`` attempts were made and no further one is allowed."""
-        ...
-
-    def next_attempt_at(self, attempt: int, now: datetime, jitter: RandomSource) -> datetime:
-        """When to try again after failed attempt number ``attempt``."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,12 +36,6 @@ from gateway.services.webhooks import status_change_webhook
 if TYPE_CHECKING:
     from gateway.validation import ValidationEngine, ValidationReport
 
-ACCEPTED_STATUS: Final = 202
-"""HTTP status of a newly accepted document (delivery happens later)."""
-DUPLICATE_STATUS: Final = 200
-"""HTTP status of a repeat post answered with the document already stored under its number."""
-REFUSED_STATUS: Final = 422
-"""HTTP status of a document refused by validation (the body carries the full report)."""
 
 # A concurrent post of the same number can win the race between our check and our insert (PostgreSQL);
 # the next round then finds its document. Two rounds suffice; the third is slack.
@@ -57,6 +51,17 @@ class SubmissionOutcome(StrEnum):
     """The same document was stored before under its number; nothing new stored or sent."""
     REFUSED = "refused"
     """Validation found fatal rules; nothing stored for sending."""
+
+
+#: How an outcome is recorded in ``IdempotencyRecord.response_status``. A storage code, not an answer: the
+#: numbers equal what earlier versions stored (the HTTP statuses they answered) so that their keys still
+#: replay; the HTTP status of an answer is the API's decision (``gateway.api.routes.outbound``).
+_RECORDED_OUTCOME: Final = {
+    SubmissionOutcome.ACCEPTED: 202,
+    SubmissionOutcome.DUPLICATE: 200,
+    SubmissionOutcome.REFUSED: 422,
+}
+_OUTCOME_OF_RECORD: Final = {code: outcome for outcome, code in _RECORDED_OUTCOME.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,17 +92,15 @@ class SubmissionResult:
     """The answer to a submission, as stored under its Idempotency-Key.
 
     Attributes:
-        outcome: accepted, duplicate or refused.
-        status_code: the HTTP status to answer with (202, 200 or 422).
-        body: the JSON facts of the answer: ``{"id", "status", "duplicate"}`` for 202/200,
-            ``{"detail", "report"}`` for 422. The API renders it (status URL, problem+json) the same way
-            for the first answer and for every replay.
+        outcome: accepted, duplicate or refused (the API chooses the HTTP answer from it).
+        body: the JSON facts of the answer: ``{"id", "status", "duplicate"}`` when accepted or duplicate,
+            ``{"detail", "report"}`` when refused. The API renders it (status URL, problem+json) the same
+            way for the first answer and for every replay.
         document_id: the stored document, None when refused.
         replayed: True when this is the stored answer of an earlier request with the same key.
     """
 
     outcome: SubmissionOutcome
-    status_code: int
     body: JSONObject
     document_id: str | None
     replayed: bool = False
@@ -109,13 +112,8 @@ def _refused_body(report: ValidationReport) -> JSONObject:
 
 
 def _replay(stored: IdempotencyRecord) -> SubmissionResult:
-    outcome = {
-        ACCEPTED_STATUS: SubmissionOutcome.ACCEPTED,
-        DUPLICATE_STATUS: SubmissionOutcome.DUPLICATE,
-    }.get(stored.response_status, SubmissionOutcome.REFUSED)
-    return SubmissionResult(
-        outcome, stored.response_status, stored.response_body, stored.document_id, replayed=True
-    )
+    outcome = _OUTCOME_OF_RECORD.get(stored.response_status, SubmissionOutcome.REFUSED)
+    return SubmissionResult(outcome, stored.response_body, stored.document_id, replayed=True)
 
 
 class _LostRace(Exception):
@@ -188,7 +186,7 @@ class OutboundSubmitter:
                 raise InvalidDocumentData(list(prepared.problems))
             if not report.valid and key is None:
                 refused = _refused_body(report)
-                return SubmissionResult(SubmissionOutcome.REFUSED, REFUSED_STATUS, refused, None)
+                return SubmissionResult(SubmissionOutcome.REFUSED, refused, None)
         for _ in range(_WRITE_ROUNDS):
             try:
                 result = self._write(prepared, report, key, fingerprint)
@@ -233,20 +231,17 @@ class OutboundSubmitter:
             elif report is None:
                 return None
             elif not report.valid:
-                result = SubmissionResult(
-                    SubmissionOutcome.REFUSED, REFUSED_STATUS, _refused_body(report), None
-                )
+                result = SubmissionResult(SubmissionOutcome.REFUSED, _refused_body(report), None)
             else:
                 document = self._new_document(prepared, now)
                 result = SubmissionResult(
                     SubmissionOutcome.ACCEPTED,
-                    ACCEPTED_STATUS,
                     {"id": document.id, "status": document.status.value, "duplicate": False},
                     document.id,
                 )
             if key is not None:
                 record = IdempotencyRecord(
-                    key, fingerprint, result.status_code, result.body, now, result.document_id
+                    key, fingerprint, _RECORDED_OUTCOME[result.outcome], result.body, now, result.document_id
                 )
                 # On PostgreSQL a concurrent claim of the same key waits here for the other transaction and
                 # then returns its record: we answer with it and roll back (nothing of ours is written).
@@ -274,7 +269,6 @@ class OutboundSubmitter:
             raise DocumentNumberConflict(existing.seller_id, existing.document_number, existing.id)
         return SubmissionResult(
             SubmissionOutcome.DUPLICATE,
-            DUPLICATE_STATUS,
             {"id": existing.id, "status": existing.status.value, "duplicate": True},
             existing.id,
         )

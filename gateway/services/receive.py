@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final
 
 from gateway.as4 import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -40,8 +40,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import Clock, DocumentStore, IDFactory, UnitOfWork
-from gateway.validation import ValidationReport
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 
 log = logging.getLogger("gateway.receive")
 
@@ -60,15 +59,9 @@ UBL_BILLING_STANDARDS: Final = frozenset(
         "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
     }
 )
+#: Rule id of the finding recorded for a business document above the document size limit.
+SIZE_RULE: Final = "DOCUMENT-SIZE"
 _SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
-
-
-class DocumentValidator(Protocol):
-    """What the recipe needs from ``gateway.validation.ValidationEngine``."""
-
-    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
-        """Validate one UBL document under ``rule_set``."""
-        ...
 
 
 class ReceiveOutcome(StrEnum):
@@ -139,6 +132,8 @@ class AS4Receiver:
         message_id_domain: signal MessageIds are ``<uuid>@<domain>``.
         revocation: CRL/OCSP checker; None checks no revocation (offline).
         max_payload: cap on the decompressed payload.
+        max_document: business documents above this size are stored and refused (INVALID, rule
+            ``DOCUMENT-SIZE``) without being validated (``GATEWAY_VALIDATION__MAX_DOCUMENT_BYTES``).
         max_rejected_evidence: bytes of a rejected request body kept as evidence.
     """
 
@@ -156,6 +151,7 @@ class AS4Receiver:
         message_id_domain: str,
         revocation: RevocationChecker | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        max_document: int | None = None,
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
     ) -> None:
         self._store = store
@@ -169,6 +165,7 @@ class AS4Receiver:
         self._domain = message_id_domain
         self._revocation = revocation
         self._max_payload = max_payload
+        self._max_document = max_document
         self._max_evidence = max_rejected_evidence
 
     # -- entry points ------------------------------------------------------------------------------------
@@ -366,6 +363,21 @@ class AS4Receiver:
         # §7.1); business rejection goes back later via Invoice Response / MLS.
         if standard not in UBL_BILLING_STANDARDS:
             return _Verdict(InboundStatus.RECEIVED, None, "no validation rule set for this document type")
+        if self._max_document is not None and len(business) > self._max_document:
+            # Stored as evidence and refused by name; never parsed or validated (the limit bounds that work).
+            message = (
+                f"document of {len(business)} bytes exceeds the {self._max_document}-byte document limit"
+            )
+            finding = {
+                "rule": SIZE_RULE,
+                "severity": "fatal",
+                "layer": "xsd",
+                "message": message,
+                "location": "",
+            }
+            return _Verdict(
+                InboundStatus.INVALID, {"rule_set": "", "valid": False, "issues": [finding]}, SIZE_RULE
+            )
         rule_set = ""
         try:
             rule_set = self._rule_set()

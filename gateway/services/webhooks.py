@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import Final
 
 import anyio
 import anyio.to_thread
@@ -22,7 +22,15 @@ from gateway import __version__
 from gateway.errors import LeaseLost, TransportError
 from gateway.model.message import JSONObject, OutboundDocument, TimelineEvent
 from gateway.observability import log_context
-from gateway.services.ports import Clock, DocumentStore, IDFactory, WebhookLease, WebhookMessage
+from gateway.services.ports import (
+    Clock,
+    DocumentStore,
+    IDFactory,
+    RetrySchedule,
+    WebhookLease,
+    WebhookMessage,
+    WebhookSender,
+)
 from gateway.services.webhook_signature import (
     ATTEMPT_HEADER,
     EVENT_ID_HEADER,
@@ -37,31 +45,6 @@ STATUS_CHANGED: Final = "outbound.status_changed"
 DEFAULT_BATCH_SIZE: Final = 10
 DEFAULT_LEASE: Final = timedelta(seconds=60)
 _MAX_ERROR = 500  # stored error text is for humans; keep rows small
-
-
-class WebhookSender(Protocol):
-    """The HTTP port: POST a body, return the status code (adapter: ``transport.HTTPWebhookSender``)."""
-
-    async def post(self, url: str, *, body: bytes, headers: Mapping[str, str]) -> int:
-        """POST ``body`` to ``url`` without following redirects and return the HTTP status code.
-
-        Raises:
-            TransportError: no HTTP answer (connection refused or reset, timeout, TLS failure);
-                ``retryable=False`` when retrying cannot help (e.g. an unsupported URL scheme).
-        """
-        ...
-
-
-class RetrySchedule(Protocol):
-    """When to try again and when to stop; ``gateway.worker.BackoffPolicy`` satisfies it."""
-
-    def exhausted(self, attempts: int) -> bool:
-        """True when no attempt may follow ``attempts`` attempts."""
-        ...
-
-    def next_attempt_at(self, attempt: int, now: datetime, jitter: Callable[[], float]) -> datetime:
-        """The time of the next attempt after failed attempt ``attempt``."""
-        ...
 
 
 class WebhookOutcome(StrEnum):

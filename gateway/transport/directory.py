@@ -32,7 +32,7 @@ from cryptography import x509
 
 from gateway.errors import ConfigurationError, EndpointNotFound, GatewayError, ParticipantNotRegistered
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
-from gateway.services.discovery import AS4_TRANSPORT_PROFILE, Endpoint
+from gateway.services.ports import AS4_TRANSPORT_PROFILE, Endpoint
 
 _ENTRY_KEYS = frozenset(
     {"document_types", "process", "url", "certificate", "certificate_file", "transport_profile"}
@@ -88,7 +88,7 @@ class LocalDirectory:
     async def resolve(
         self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
     ) -> Endpoint:
-        """Return the endpoint (see ``gateway.services.discovery.EndpointResolver``)."""
+        """Return the endpoint (see ``gateway.services.ports.EndpointResolver``)."""
         return self.lookup(receiver, document_type, process)
 
 

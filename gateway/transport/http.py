@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from gateway.errors import TransportError
-from gateway.services.deliver import HTTPResponse
+from gateway.services.ports import HTTPResponse
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_SEND_TIMEOUT: Final = 120.0

@@ -12,7 +12,7 @@ import httpx
 from gateway.errors import TransportError
 
 if TYPE_CHECKING:
-    from gateway.services.webhooks import WebhookSender
+    from gateway.services.ports import WebhookSender
 
 
 class HTTPWebhookSender:

@@ -3,6 +3,7 @@
 The Schematron compiler lives in the subpackage ``gateway.validation.schematron``.
 """
 
+from gateway.validation.artefacts import ArtefactStore, Origin
 from gateway.validation.compiled import cached_stylesheet
 from gateway.validation.engine import CompiledRuleSet, LayerTimings, ValidationEngine
 from gateway.validation.manifest import (
@@ -28,7 +29,6 @@ from gateway.validation.report import (
     ValidationReport,
     ensure_valid,
 )
-from gateway.validation.store import ArtefactStore, Origin
 
 __all__ = [
     "DEFAULT_MANIFEST_PATH",

@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 
 from gateway.errors import ArtefactError
+from gateway.validation.artefacts import ArtefactStore, sha256_hex
 from gateway.validation.manifest import LayerSpec
-from gateway.validation.store import ArtefactStore, sha256_hex
 
 _COMPILER_PACKAGE = "gateway.validation.schematron"
 

@@ -15,11 +15,11 @@ from typing import Any
 from lxml import etree
 from saxonche import PySaxonApiError
 
+from gateway.validation.artefacts import ArtefactStore
 from gateway.validation.compiled import cached_stylesheet
 from gateway.validation.manifest import DEFAULT_RULE_SET_ID, LayerKind, RuleSet
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
 from gateway.validation.saxon import SaxonRuntime, XSLTLayer
-from gateway.validation.store import ArtefactStore
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml

@@ -264,17 +264,18 @@ def _default_manifest() -> Manifest:
     return load_manifest(DEFAULT_MANIFEST_PATH)
 
 
-def rule_set_for(day: date, manifest: Manifest | None = None) -> str:
-    """Return the id of the rule set mandatory on ``day``.
+def rule_set_for(day: date, manifest: Manifest) -> str:
+    """Return the id of the rule set mandatory on ``day`` in ``manifest``.
 
     Args:
         day: the day of validation (the caller passes it; the core never reads the clock).
-        manifest: defaults to the project's manifest.
+        manifest: the manifest in use: the configured one (``GATEWAY_ARTEFACTS__MANIFEST``), i.e. the
+            validation engine's ``store.manifest``; there is no implicit default.
 
     Raises:
         ArtefactError: no rule set is in force on that day.
     """
-    return (manifest or load_manifest()).rule_set_for(day).id
+    return manifest.rule_set_for(day).id
 
 
 class _RuleSetIndex(Mapping[str, RuleSet]):

@@ -1,6 +1,6 @@
 """The delivery worker: lease due jobs, deliver, schedule retries by outcome (backoff is pure)."""
 
-from gateway.worker.backoff import (
+from gateway.services.backoff import (
     DEFAULT_BASE,
     DEFAULT_CAP,
     DEFAULT_FACTOR,
@@ -16,10 +16,7 @@ from gateway.worker.loop import (
     WorkerStats,
     build_delivery_worker,
 )
-from gateway.worker.webhooks import (
-    WebhookWorker,
-    build_webhook_dispatcher,
-)
+from gateway.worker.webhooks import WebhookWorker
 
 __all__ = [
     "DEFAULT_BASE",
@@ -34,6 +31,5 @@ __all__ = [
     "backoff_ceiling",
     "backoff_delay",
     "build_delivery_worker",
-    "build_webhook_dispatcher",
     "next_attempt_at",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,25 +17,16 @@ from datetime import timedelta
 import anyio.to_thread
 
 from gateway.bootstrap import Services
-from gateway.errors import ConfigurationError, StoreError
-from gateway.services.deliver import (
-    AS4Transport,
-    Deliverer,
-    DeliveryResult,
-    DeliverySettings,
-    RandomSource,
-)
+from gateway.config import LEASE_MARGIN_SECONDS
+from gateway.errors import StoreError
+from gateway.services.deliver import Deliverer, DeliveryResult
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
-from gateway.store import DEFAULT_BUSY_TIMEOUT
-from gateway.transport.http import HTTPAS4Transport
-from gateway.worker.backoff import BackoffPolicy
 
 log = logging.getLogger("gateway.worker")
 
-#: Margin between the longest send and the lease, for the database steps around it: after the send the
-#: worker renews the lease in a unit of work that may first wait the SQLite busy timeout for the write
-#: lock (or a PostgreSQL pool checkout, 30 s by default); the lease must still run when that renewal lands.
-LEASE_MARGIN = timedelta(seconds=DEFAULT_BUSY_TIMEOUT + 30)
+#: Margin between the longest send and the lease (see ``gateway.config.LEASE_MARGIN_SECONDS``, checked
+#: when the settings are read).
+LEASE_MARGIN = timedelta(seconds=LEASE_MARGIN_SECONDS)
 #: Longest wait between two attempts to lease while the store keeps failing (bounded backoff).
 MAX_STORE_RETRY_DELAY = 30.0
 
@@ -174,91 +164,19 @@ class DeliveryWorker:
         return stats
 
 
-def backoff_policy(services: Services) -> BackoffPolicy:
-    """The delivery retry policy from ``settings.worker``."""
-    worker = services.settings.worker
-    return BackoffPolicy(
-        base=timedelta(seconds=worker.backoff_base_seconds),
-        cap=timedelta(seconds=max(worker.backoff_cap_seconds, worker.backoff_base_seconds)),
-        max_attempts=worker.max_attempts,
-    )
-
-
-def build_delivery_worker(
-    services: Services, *, transport: AS4Transport | None = None, jitter: RandomSource | None = None
-) -> tuple[DeliveryWorker, HTTPAS4Transport | None]:
-    """Compose a worker from the process services.
-
-    Args:
-        services: from ``gateway.bootstrap.build_services``.
-        transport: replaces the HTTP transport (tests); otherwise one is created from ``settings.worker``.
-        jitter: backoff random source; ``random.SystemRandom().random`` by default.
-
-    Returns:
-        (the worker, the HTTP transport it created - close it with ``aclose()`` - or None).
+def build_delivery_worker(services: Services) -> DeliveryWorker:
+    """The delivery loop over the process's ``Deliverer`` (``services.deliverer``, wired in bootstrap).
 
     Raises:
-        ConfigurationError: no AP key, no trust store or no participant directory is configured, or the
-            lease is not longer than one send (connect + send timeout).
+        ConfigurationError: no AP key, no trust store or no participant directory is configured.
     """
-    settings = services.settings
-    missing = [
-        name
-        for name, value in (
-            ("keystore (GATEWAY_KEYSTORE__PATH)", services.identity),
-            ("trust store (GATEWAY_TRUSTSTORE__PATHS)", services.trust),
-            ("participant directory (GATEWAY_DIRECTORY__PATH)", services.directory),
-        )
-        if value is None
-    ]
-    if missing:
-        raise ConfigurationError("the delivery worker needs a " + ", a ".join(missing))
-    identity, trust, directory = services.identity, services.trust, services.directory
-    assert identity is not None
-    assert trust is not None
-    assert directory is not None
-    worker = settings.worker
-    lease_for = timedelta(seconds=worker.lease_seconds)
-    longest_send = timedelta(seconds=worker.connect_timeout_seconds + worker.send_timeout_seconds)
-    if lease_for < longest_send + LEASE_MARGIN:
-        # A lease shorter than a send would let a second worker resend while the first still waits.
-        raise ConfigurationError(
-            f"GATEWAY_WORKER__LEASE_SECONDS ({worker.lease_seconds:g}) must exceed connect + send timeout "
-            f"({longest_send.total_seconds():g} s) by at least {LEASE_MARGIN.total_seconds():g} s"
-        )
-    created: HTTPAS4Transport | None = None
-    if transport is None:
-        created = HTTPAS4Transport(
-            connect_timeout=worker.connect_timeout_seconds, send_timeout=worker.send_timeout_seconds
-        )
-        transport = created
-    deliverer = Deliverer(
+    worker = services.settings.worker
+    return DeliveryWorker(
+        services.deliverer,
         store=services.store,
-        resolver=directory,
-        transport=transport,
-        identity=identity,
-        trust=trust,
         clock=services.clock,
         ids=services.ids,
-        retry=backoff_policy(services),
-        jitter=jitter or random.SystemRandom().random,
-        settings=DeliverySettings(
-            message_id_domain=settings.as4.message_id_domain,
-            lease_for=lease_for,
-            country_c1=settings.as4.country_c1,
-            webhook_url=settings.webhooks.url,
-        ),
-        revocation=services.revocation,
-    )
-    return (
-        DeliveryWorker(
-            deliverer,
-            store=services.store,
-            clock=services.clock,
-            ids=services.ids,
-            lease_for=lease_for,
-            batch_size=worker.batch_size,
-            poll_interval=worker.poll_interval_seconds,
-        ),
-        created,
+        lease_for=services.lease_for,
+        batch_size=worker.batch_size,
+        poll_interval=worker.poll_interval_seconds,
     )

@@ -7,16 +7,11 @@ Stopping is graceful: ``stop()`` ends the wait between batches at once, and a ba
 from __future__ import annotations
 
 import logging
-import random
-from datetime import timedelta
 
 import anyio
 
-from gateway.config import Settings
 from gateway.errors import StoreError
-from gateway.services.ports import Clock, DocumentStore, IDFactory
-from gateway.services.webhooks import WebhookDispatcher, WebhookSender
-from gateway.worker.backoff import BackoffPolicy
+from gateway.services.webhooks import WebhookDispatcher
 
 log = logging.getLogger("gateway.worker.webhooks")
 
@@ -75,38 +70,3 @@ class WebhookWorker:
             with anyio.move_on_after(self._poll_interval):
                 await self._wakeup.wait()
         log.info("webhook worker stopped")
-
-
-def build_webhook_dispatcher(
-    settings: Settings,
-    *,
-    store: DocumentStore,
-    clock: Clock,
-    ids: IDFactory,
-    sender: WebhookSender,
-) -> WebhookDispatcher | None:
-    """The dispatcher configured by ``settings.webhooks``; None when no secret is configured (then no
-    webhook can be signed, and the config validator guarantees no URL is configured either).
-
-    Backoff reuses the delivery worker's base and cap; ``settings.webhooks.max_attempts`` bounds the
-    attempts. The lease outlasts two send timeouts, so a live dispatcher never loses its lease.
-    """
-    hooks = settings.webhooks
-    if hooks.secret is None:
-        return None
-    retry = BackoffPolicy(
-        base=timedelta(seconds=settings.worker.backoff_base_seconds),
-        cap=timedelta(seconds=max(settings.worker.backoff_cap_seconds, settings.worker.backoff_base_seconds)),
-        max_attempts=hooks.max_attempts,
-    )
-    return WebhookDispatcher(
-        store=store,
-        sender=sender,
-        clock=clock,
-        ids=ids,
-        secrets=hooks.secret.get_secret_value().encode("utf-8"),
-        retry=retry,
-        jitter=random.SystemRandom().random,
-        batch_size=settings.worker.batch_size,
-        lease_for=timedelta(seconds=2 * hooks.timeout_seconds + 30),
-    )

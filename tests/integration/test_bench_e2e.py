@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway.cli.bench_e2e import run_e2e, scratch_postgres_database
-from gateway.cli.bench_e2e_report import E2EParameters, format_table
+from gateway.bench.e2e import run_e2e, scratch_postgres_database
+from gateway.bench.e2e_report import E2EParameters, format_table
 from tests.contract.store_databases import postgres_admin_url, postgres_required
 
 pytestmark = pytest.mark.slow

@@ -15,12 +15,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from gateway.services.backoff import BackoffPolicy
 from gateway.services.ports import OutboxEntry, WebhookMessage
 from gateway.services.webhook_signature import SIGNATURE_HEADER, SignatureCheck, check_webhook_signature
 from gateway.services.webhooks import WebhookAttempt, WebhookDispatcher, WebhookOutcome
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport.webhook_http import HTTPWebhookSender
-from gateway.worker.backoff import BackoffPolicy
 from gateway.worker.webhooks import WebhookWorker
 
 SECRET = b"whsec-integration-0123456789"

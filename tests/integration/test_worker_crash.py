@@ -88,6 +88,7 @@ def worker_env(
             "GATEWAY_KEYSTORE__PATH": str(tmp_path / "pop000001.key.pem"),
             "GATEWAY_KEYSTORE__CERT_PATH": str(tmp_path / "pop000001.cert.pem"),
             "GATEWAY_TRUSTSTORE__PATHS": json.dumps([str(tmp_path / "root.pem"), str(tmp_path / "apca.pem")]),
+            "GATEWAY_TRUSTSTORE__STAGE": "development",  # the development PKI
             "GATEWAY_DIRECTORY__PATH": str(directory),
             "GATEWAY_AS4__MESSAGE_ID_DOMAIN": "crash.test",
             "GATEWAY_WORKER__BATCH_SIZE": str(batch_size),

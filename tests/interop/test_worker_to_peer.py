@@ -55,12 +55,11 @@ def _start_peer_server(out: Path, ready: Path) -> tuple[subprocess.Popen[str], i
     return proc, int(ready.read_text().strip())
 
 
-async def _deliver_due(worker: DeliveryWorker, transport: object) -> None:
+async def _deliver_due(worker: DeliveryWorker, services: Services) -> None:
     try:
         await worker.run(once=True)
     finally:
-        if transport is not None:
-            await transport.aclose()  # type: ignore[attr-defined]
+        await services.aclose()
 
 
 def test_the_worker_delivers_to_the_as4_peer_and_keeps_its_receipt(
@@ -104,7 +103,7 @@ def test_the_worker_delivers_to_the_as4_peer_and_keeps_its_receipt(
             posted = client.post("/v1/outbound/invoices", content=SAMPLE.read_bytes(), headers=json_body)
             assert posted.status_code == 202, posted.text
             document_id = posted.json()["id"]
-            asyncio.run(_deliver_due(*build_delivery_worker(services)))
+            asyncio.run(_deliver_due(build_delivery_worker(services), services))
             state = client.get(f"/v1/outbound/{document_id}").json()
             evidence = client.get(f"/v1/outbound/{document_id}/evidence").json()
             ubl = client.get(f"/v1/outbound/{document_id}/ubl").content

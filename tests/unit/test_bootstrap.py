@@ -41,3 +41,105 @@ def test_a_trust_store_without_an_access_point_ca_is_refused_outside_development
     with pytest.raises(ConfigurationError, match="ACCESS POINT"):
         load_trust(Settings.model_validate({"truststore": {"paths": [root], "stage": "test"}}))
     assert load_trust(Settings.model_validate({"truststore": {"paths": [root], "stage": "development"}}))
+
+
+def test_the_rule_set_in_force_comes_from_the_configured_manifest(
+    artefacts_dir: object, tmp_path: object
+) -> None:
+    import json
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from typing import Any, cast
+
+    from gateway.bootstrap import Services, build_validation_engine
+    from gateway.validation import DEFAULT_MANIFEST_PATH
+
+    raw = json.loads(DEFAULT_MANIFEST_PATH.read_text())
+    newest = max(raw["rule_sets"], key=lambda r: r["effective_from"])
+    raw["rule_sets"].append(
+        dict(newest, id="peppol-bis-billing-3.0.99", bis_release="3.0.99", effective_from="2026-09-01")
+    )
+    manifest = Path(str(tmp_path)) / "manifest.json"
+    manifest.write_text(json.dumps(raw))
+    settings = Settings.model_validate(
+        {"artefacts": {"manifest": manifest, "mirror": artefacts_dir, "cache_dir": Path(str(tmp_path)) / "c"}}
+    )
+
+    class Fixed:
+        def now(self) -> datetime:
+            return datetime(2026, 12, 4, 12, tzinfo=UTC)
+
+    services = Services(
+        settings=settings, validation=build_validation_engine(settings), store=cast(Any, None)
+    )
+    services.clock = Fixed()
+    assert services.rule_set_today() == "peppol-bis-billing-3.0.99"
+
+
+def _dev_settings_files(tmp_path: object) -> tuple[dict[str, object], object]:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from gateway.crypto import DEV_PKCS12_PASSWORD
+
+    folder = Path(str(tmp_path))
+    pki = generate_dev_pki(now=datetime.now(UTC), seat_ids=("POP000001",))
+    for name, data in pki.files().items():
+        (folder / name).write_bytes(data)
+    return {
+        "keystore": {"path": folder / "pop000001.p12", "password": DEV_PKCS12_PASSWORD},
+        "truststore": {"paths": [folder / "root.pem", folder / "apca.pem"]},
+    }, pki
+
+
+def test_the_trust_stage_is_production_unless_stated() -> None:
+    assert Settings().truststore.stage == "production"
+
+
+def test_a_production_gateway_refuses_development_keys_and_placeholder_ids(tmp_path: object) -> None:
+    from gateway.bootstrap import check_stage, load_identity
+
+    values, _ = _dev_settings_files(tmp_path)
+    settings = Settings.model_validate(values)
+    with pytest.raises(ConfigurationError) as refused:
+        check_stage(settings, load_identity(settings), load_trust(settings))
+    message = str(refused.value)
+    for problem in (
+        "keystore password is the development PKI's",
+        "AP certificate 'POP000001' is a development one",
+        "trust anchor 'Dev Peppol Root CA' is a development CA",
+        "GATEWAY_AS4__MESSAGE_ID_DOMAIN 'gateway.coop.example' is a placeholder",
+        "GATEWAY_SELLER_ID '0208:0739484052' is the documentation's example",
+    ):
+        assert problem in message
+    values["truststore"] = {**values["truststore"], "stage": "development"}  # type: ignore[dict-item]
+    development = Settings.model_validate(values)
+    check_stage(development, load_identity(development), load_trust(development))  # no objection
+
+
+def test_a_production_gateway_refuses_peppol_test_anchors(artefacts_dir: object) -> None:
+    from pathlib import Path
+
+    from gateway.bootstrap import check_stage
+
+    pem = Path(str(artefacts_dir)) / "peppol-pki" / "ap-test-truststore-g3.pem"
+    trust = load_trust(Settings.model_validate({"truststore": {"paths": [pem], "stage": "test"}}))
+    real = Settings.model_validate(
+        {"seller_id": "0208:0123456749", "as4": {"message_id_domain": "ap.coop.be"}}
+    )
+    with pytest.raises(ConfigurationError, match=r"is a Peppol TEST CA"):
+        check_stage(real, None, trust)
+    check_stage(real, None, None)  # real ids, no keys yet: nothing to object to
+
+
+def test_start_up_runs_the_production_checks_before_opening_anything(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gateway.bootstrap import build_services
+
+    values, _ = _dev_settings_files(tmp_path)
+    database = Path(str(tmp_path)) / "never.db"
+    values["database"] = {"url": f"sqlite:///{database}"}
+    with pytest.raises(ConfigurationError, match="production stage"):
+        build_services(Settings.model_validate(values))
+    assert not database.exists()

@@ -13,10 +13,9 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from gateway.api.deps import ServicesDep, read_bounded
 from gateway.as4 import SIGNAL_CONTENT_TYPE
-from gateway.bootstrap import Services
 from gateway.errors import StoreError
 from gateway.model.message import HTTPHeaders
-from gateway.services.receive import AS4Receiver, ReceiveResult
+from gateway.services.receive import ReceiveResult
 
 log = logging.getLogger("gateway.api.as4")
 
@@ -24,35 +23,6 @@ router = APIRouter(tags=["as4"])
 
 #: Seconds a sender should wait before resending after a 503.
 RETRY_AFTER_SECONDS = 30
-
-
-def build_receiver(services: Services) -> AS4Receiver | None:
-    """The receive use case over the process services, or None when no AP key or trust store is configured."""
-    if services.identity is None or services.trust is None:
-        return None
-    as4 = services.settings.as4
-    return AS4Receiver(
-        store=services.store,
-        validator=services.validation,
-        identity=services.identity,
-        trust=services.trust,
-        served=services.served,
-        clock=services.clock,
-        ids=services.ids,
-        rule_set=services.rule_set_today,
-        message_id_domain=as4.message_id_domain,
-        max_payload=as4.max_payload_bytes,
-        revocation=services.revocation,
-    )
-
-
-def _receiver(request: Request, services: Services) -> AS4Receiver | None:
-    # One receiver per app (built lazily: tests and the lead's wiring may replace services after start-up).
-    cached: tuple[Services, AS4Receiver | None] | None = getattr(request.app.state, "as4_receiver", None)
-    if cached is None or cached[0] is not services:
-        cached = (services, build_receiver(services))
-        request.app.state.as4_receiver = cached
-    return cached[1]
 
 
 def _unavailable(detail: str) -> HTTPException:
@@ -72,7 +42,7 @@ def _unavailable(detail: str) -> HTTPException:
 )
 async def receive_as4(request: Request, services: ServicesDep) -> Response:
     """Receive one AS4 message: evidence is committed before the signal is returned."""
-    receiver = _receiver(request, services)
+    receiver = services.receiver
     if receiver is None:
         raise _unavailable("AS4 receiving is not configured (no AP key or trust store)")
     headers: HTTPHeaders = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)

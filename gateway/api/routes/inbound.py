@@ -9,13 +9,14 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime
 
 from gateway.api.auth import Principal
+from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.outbound_schemas import InboundDocumentResponse, InboundPage, inbound_summary, inbound_url
 from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.inbound_queries import get_inbound, list_inbound
-from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery, PageCursor
+from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
 
@@ -42,12 +43,12 @@ def list_documents(
         receiver=ParticipantID.parse(receiver) if receiver else None,
         since=since,
         limit=limit,
-        after=PageCursor.decode(cursor) if cursor else None,
+        after=decode_cursor(cursor) if cursor else None,
     )
     page = list_inbound(services.store, query)
     return InboundPage(
         items=[inbound_summary(document) for document in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
     )
 
 

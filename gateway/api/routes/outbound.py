@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from gateway.api.auth import Principal
+from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, require_roles
+from gateway.api.document_size import check_document_size
 from gateway.api.errors import problem
 from gateway.api.outbound_schemas import (
     EvidenceResponse,
@@ -29,12 +31,7 @@ from gateway.config import Role
 from gateway.errors import InvalidDocumentData
 from gateway.model import CreditNote, Invoice, ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
-from gateway.services.outbound import (
-    REFUSED_STATUS,
-    OutboundSubmitter,
-    Submission,
-    SubmissionResult,
-)
+from gateway.services.outbound import Submission, SubmissionOutcome, SubmissionResult
 from gateway.services.outbound_input import PreparedDocument, prepare_json_document, prepare_ubl_document
 from gateway.services.outbound_queries import (
     evidence_archive,
@@ -43,7 +40,7 @@ from gateway.services.outbound_queries import (
     get_outbound_evidence,
     list_outbound,
 )
-from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery, PageCursor
+from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery
 
 router = APIRouter(prefix="/v1/outbound", tags=["outbound"])
 
@@ -110,7 +107,7 @@ _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": SubmissionResponse, "description": "This document number was accepted before (duplicate)"},
     400: {"description": "Malformed or hostile XML (problem+json)"},
     409: {"description": "Idempotency-Key reused with another body, or number stored with other content"},
-    413: {"description": "Body too large"},
+    413: {"description": "Body or document too large (problem+json)"},
     422: {"description": "Invalid document: problem+json with the full validation report; nothing is sent"},
 }
 
@@ -124,23 +121,21 @@ def _parse_json(model: type[_DOC], body: bytes) -> _DOC:
         ) from exc
 
 
-def _submitter(services: Services) -> OutboundSubmitter:
-    return OutboundSubmitter(
-        store=services.store,
-        validation=services.validation,
-        clock=services.clock,
-        ids=services.ids,
-        seller_id=services.settings.seller_id,
-        webhook_url=services.settings.webhooks.url,
-    )
+#: The HTTP answer to each submission outcome (the first answer and every replay alike).
+HTTP_STATUS: dict[SubmissionOutcome, int] = {
+    SubmissionOutcome.ACCEPTED: 202,  # stored and queued; delivery happens later
+    SubmissionOutcome.DUPLICATE: 200,  # the same document was stored before under its number
+    SubmissionOutcome.REFUSED: 422,  # fails validation: problem+json with the full report
+}
 
 
 def _render(result: SubmissionResult, instance: str) -> Response:
     """The HTTP answer of a submission; a replay renders the stored facts the same way as the first time."""
     body = result.body
-    if result.status_code == REFUSED_STATUS:
+    status = HTTP_STATUS[result.outcome]
+    if result.outcome is SubmissionOutcome.REFUSED:
         response: Response = problem(
-            REFUSED_STATUS,
+            status,
             "The document fails validation",
             kind="document-invalid",
             detail=str(body.get("detail", "")),
@@ -152,9 +147,7 @@ def _render(result: SubmissionResult, instance: str) -> Response:
         payload = SubmissionResponse(
             id=str(body["id"]), status=str(body["status"]), status_url=url, duplicate=bool(body["duplicate"])
         )
-        response = JSONResponse(
-            payload.model_dump(), status_code=result.status_code, headers={"Location": url}
-        )
+        response = JSONResponse(payload.model_dump(), status_code=status, headers={"Location": url})
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return response
@@ -169,7 +162,8 @@ async def _submit(
     key: str | None,
     prepare: Callable[[], PreparedDocument],
 ) -> Response:
-    submitter = _submitter(services)
+    check_document_size(body, services.settings.validation.max_document_bytes)
+    submitter = services.submitter
     submission = Submission(route=route, body=body, idempotency_key=key)
     result = await anyio.to_thread.run_sync(
         lambda: submitter.submit(submission, prepare, rule_set=services.rule_set_today())
@@ -273,12 +267,12 @@ def list_documents(
         number=number,
         since=since,
         limit=limit,
-        after=PageCursor.decode(cursor) if cursor else None,
+        after=decode_cursor(cursor) if cursor else None,
     )
     page = list_outbound(services.store, query)
     return OutboundPage(
         items=[outbound_summary(document) for document in page.items],
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
+        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
     )
 
 
@@ -359,5 +353,5 @@ def show_evidence(
 )
 def retry_document(services: ServicesDep, who: SupportDep, document_id: str) -> OutboundDocumentResponse:
     """Retry a failed document, or bring a retrying one's next attempt forward (support, admin)."""
-    _submitter(services).request_retry(document_id, requested_by=who.name)
+    services.submitter.request_retry(document_id, requested_by=who.name)
     return _detail_response(services, document_id)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import PrincipalDep, ServicesDep, bounded_body
+from gateway.api.document_size import check_document_size
 from gateway.api.schemas import ConversionResponse, ReportResponse
 from gateway.errors import DocumentRejected
 from gateway.services.conversion import DocumentIn, convert_document
@@ -27,7 +28,10 @@ XML_BODY = {
     "/validate",
     response_model=ReportResponse,
     openapi_extra=XML_BODY,
-    responses={400: {"description": "Not well-formed or hostile XML (problem+json)"}},
+    responses={
+        400: {"description": "Not well-formed or hostile XML (problem+json)"},
+        413: {"description": "Document larger than the document limit (problem+json)"},
+    },
 )
 async def validate(
     services: ServicesDep,
@@ -36,6 +40,7 @@ async def validate(
     rules: Annotated[str | None, Query(description="Rule set id; default: the one in force today")] = None,
 ) -> JSONResponse:
     """Validate a UBL Invoice or CreditNote: XSD, EN 16931 and Peppol rules. Always 200 with the report."""
+    check_document_size(body, services.settings.validation.max_document_bytes)
     rule_set = rules or services.rule_set_today()
     report = await anyio.to_thread.run_sync(lambda: services.validation.validate(body, rule_set=rule_set))
     return JSONResponse(report.to_dict())
@@ -44,9 +49,13 @@ async def validate(
 @router.post(
     "/convert",
     response_model=ConversionResponse,
-    responses={422: {"description": "Invalid data, or the produced UBL fails validation (problem+json)"}},
+    responses={
+        413: {"description": "Document larger than the document limit (problem+json)"},
+        422: {"description": "Invalid data, or the produced UBL fails validation (problem+json)"},
+    },
 )
 async def convert(
+    request: Request,
     document: DocumentIn,
     services: ServicesDep,
     _principal: PrincipalDep,
@@ -56,6 +65,7 @@ async def convert(
 
     The UBL is returned only when it has no fatal finding; otherwise 422 with the full report.
     """
+    check_document_size(await request.body(), services.settings.validation.max_document_bytes)
     rule_set = rules or services.rule_set_today()
     result = await anyio.to_thread.run_sync(
         lambda: convert_document(document, engine=services.validation, rule_set=rule_set)

@@ -35,12 +35,10 @@ from gateway.services.deliver import (
     Deliverer,
     DeliveryResult,
     DeliverySettings,
-    HTTPResponse,
 )
 from gateway.services.delivery_outcome import AttemptResult, is_duplicate_error, judge_response
-from gateway.services.discovery import Endpoint
 from gateway.services.outbound import OutboundSubmitter
-from gateway.services.ports import DeliveryLease
+from gateway.services.ports import DeliveryLease, Endpoint, HTTPResponse
 from gateway.services.webhooks import STATUS_CHANGED
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.transport.directory import LocalDirectory, parse_directory

@@ -32,6 +32,7 @@ from gateway.services.ports import InboundQuery
 from gateway.services.receive import (
     MAX_ID_LENGTH,
     REJECTED_KEY_PREFIX,
+    SIZE_RULE,
     AS4Receiver,
     ReceiveOutcome,
     ReceiveResult,
@@ -630,3 +631,23 @@ def test_non_billing_documents_are_received_without_validation(
     assert result.status is InboundStatus.RECEIVED
     assert validator.calls == 0
     assert inbound_count(store) == 1
+
+
+def test_a_document_above_the_document_limit_is_stored_and_refused_without_validation(
+    store: FlakyStore, validator: StubValidator
+) -> None:
+    validator.error = RuntimeError("the validator must not run")  # it would leave the document RECEIVED
+    result = post(make_receiver(store, validator, max_document=100), make_message())
+    assert result.outcome is ReceiveOutcome.ACCEPTED  # the receipt: the MSH took the message (§7.1)
+    assert result.status is InboundStatus.INVALID
+    with store.inner.unit_of_work(read_only=True) as uow:
+        assert result.document_id is not None
+        document = uow.inbound.get(result.document_id)
+        content = uow.inbound.get_content(result.document_id)
+    assert document is not None
+    assert document.status_reason == SIZE_RULE
+    assert content is not None
+    assert content.validation_report is not None
+    (issue,) = content.validation_report["issues"]  # type: ignore[misc]
+    assert issue["rule"] == SIZE_RULE
+    assert "100-byte document limit" in issue["message"]

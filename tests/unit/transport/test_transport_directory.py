@@ -12,7 +12,7 @@ from as4_support import RECEIVER, dev_pki
 
 from gateway.errors import ConfigurationError, EndpointNotFound, ParticipantNotRegistered
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
-from gateway.services.discovery import AS4_TRANSPORT_PROFILE
+from gateway.services.ports import AS4_TRANSPORT_PROFILE
 from gateway.transport.directory import load_directory
 
 PEM = dev_pki().pki.aps["POP000002"].cert_pem.decode()

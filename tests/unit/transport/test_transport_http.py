@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from gateway.errors import TransportError
-from gateway.services.deliver import HTTPResponse
+from gateway.services.ports import HTTPResponse
 from gateway.transport.http import HTTPAS4Transport, map_httpx_errors
 
 URL = "https://ap.receiver.test/as4"

@@ -73,12 +73,12 @@ def test_rule_sets_load_what_the_issue_requires() -> None:
     ],
 )
 def test_rule_set_for_picks_by_effective_date(day: date, expected: str) -> None:
-    assert select(day) == expected
+    assert select(day, load_manifest()) == expected
 
 
 def test_no_rule_set_before_the_first_effective_date() -> None:
     with pytest.raises(ArtefactError, match="2025-01-01"):
-        select(date(2025, 1, 1))
+        select(date(2025, 1, 1), load_manifest())
 
 
 def test_a_new_release_is_data_only() -> None:

@@ -20,15 +20,7 @@ from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.ubl.sbdh import build_sbd
 from gateway.xmlcore import NS, parse_xml
 
-_DEFAULT_UBL = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "samples" / "invoice.xml"
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``as4`` benchmark to the ``bench`` subcommand's subparsers."""
-    p = subparsers.add_parser("as4", help="AS4 build+sign+encrypt and parse+verify+decrypt ms/message")
-    p.add_argument("--ubl", type=Path, default=_DEFAULT_UBL, help="seed invoice (needs a cac:InvoiceLine)")
-    p.add_argument("--repeat", type=int, default=15, help="messages per size (default 15)")
-    p.set_defaults(func=run_bench_as4)
+DEFAULT_UBL = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "samples" / "invoice.xml"
 
 
 def inflate(ubl: bytes, target: int) -> bytes:

@@ -1,4 +1,4 @@
-"""Parameters, results and the printed table of ``gateway bench e2e`` (see ``gateway.cli.bench_e2e``)."""
+"""Parameters, results and the printed table of ``gateway bench e2e`` (see ``gateway.bench.e2e``)."""
 
 from __future__ import annotations
 

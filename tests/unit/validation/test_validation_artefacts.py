@@ -144,3 +144,8 @@ def test_verify_reports_each_problem(tmp_path: Path) -> None:
     assert "SHA-256 mismatch" in problems[0]
     _put(tmp_path, GOOD)
     assert _store(tmp_path, None).verify() == []
+
+
+def test_the_artefact_cache_module_is_named_after_what_it_holds() -> None:
+    # ``gateway.validation.store`` shared its name with the database package ``gateway.store``.
+    assert ArtefactStore.__module__ == "gateway.validation.artefacts"

@@ -24,10 +24,10 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from gateway.cli import e2e_load
-from gateway.cli.bench_e2e_report import E2EParameters, E2EResult, PhaseResult, format_table
-from gateway.cli.e2e_load import InvoiceCopies, Posting, percentile
-from gateway.cli.loopback import (
+from gateway.bench import e2e_load
+from gateway.bench.e2e_load import InvoiceCopies, Posting, percentile
+from gateway.bench.e2e_report import E2EParameters, E2EResult, PhaseResult, format_table
+from gateway.bench.loopback import (
     GatewayProcesses,
     free_port,
     peak_memory_mib,
@@ -47,54 +47,6 @@ SQLITE_SHARED_WRITER = (
     "SQLite with {workers} workers: the store serialises writers (one write lock for the API and every "
     "worker); the gateway supports one worker on SQLite - measured anyway"
 )
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``e2e`` benchmark to the ``bench`` subcommand's subparsers."""
-    d = E2EParameters()
-    p = subparsers.add_parser(
-        "e2e",
-        help="end to end on loopback: docs/s, p50/p99 latency, peak memory (SQLite/PostgreSQL x 1/2 workers)",
-        description="Start gateway serve + workers on loopback, post copies of a sample invoice that travel "
-        "over AS4 to the same gateway, and print throughput, latency and peak memory. Without --db/--workers "
-        "it runs sqlite and postgres with 1 and 2 workers.",
-    )
-    p.add_argument("--db", action="append", choices=DATABASES, help="database (repeatable; default both)")
-    p.add_argument(
-        "--workers", action="append", type=int, help="worker processes (repeatable; default 1 and 2)"
-    )
-    p.add_argument(
-        "--rate", type=float, default=d.rate, help=f"offered docs/s, open loop (default {d.rate:g})"
-    )
-    p.add_argument(
-        "--duration", type=float, default=d.duration, help=f"seconds at --rate (default {d.duration:g})"
-    )
-    p.add_argument(
-        "--saturation",
-        type=int,
-        default=d.saturation,
-        help=f"docs posted flat out (default {d.saturation}; 0 skips)",
-    )
-    p.add_argument("--saturation-concurrency", type=int, default=d.saturation_concurrency, metavar="N")
-    p.add_argument(
-        "--warmup", type=int, default=d.warmup, help=f"docs delivered before measuring (default {d.warmup})"
-    )
-    p.add_argument(
-        "--poll-interval", type=float, default=d.poll_interval, help="worker poll interval, seconds"
-    )
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="worker batch size")
-    p.add_argument(
-        "--timeout", type=float, default=d.timeout, help="seconds to wait for a phase's deliveries"
-    )
-    p.add_argument("--template", type=Path, default=d.template, help="JSON document to post (unique numbers)")
-    p.add_argument(
-        "--postgres-url", default=DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
-    )
-    p.add_argument(
-        "--workdir", type=Path, default=DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
-    )
-    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    p.set_defaults(func=run_bench_e2e)
 
 
 def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,13 +4,11 @@ Pure: the time and the random source are parameters, so tests need no patching."
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-RandomSource = Callable[[], float]
-"""Returns a float in [0, 1): ``random.Random(seed).random`` (tests), ``random.SystemRandom().random``."""
+from gateway.services.ports.clock import RandomSource as RandomSource
 
 DEFAULT_BASE: Final = timedelta(seconds=30)
 DEFAULT_FACTOR: Final = 2.0

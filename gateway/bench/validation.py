@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -27,18 +26,6 @@ from gateway.xmlcore import NS, parse_xml
 
 _EXAMPLE_DIRS = ("peppol-bis-billing-3.0.21/examples", "cen-en16931-1.3.16/ubl/examples")
 _LARGE_SOURCE = "peppol-bis-billing-3.0.21/examples/base-example.xml"
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``validation`` benchmark to the ``bench`` subcommand's subparsers."""
-    p = subparsers.add_parser("validation", help="validation ms/document per layer, engine vs raw artefacts")
-    p.add_argument(
-        "files", nargs="*", type=Path, metavar="FILE", help="documents (default: official examples)"
-    )
-    p.add_argument("--repeat", type=int, default=5, help="runs per document (default 5)")
-    p.add_argument("--rules", metavar="ID", help="rule set id (default: the one in force today)")
-    p.add_argument("--lines", type=int, default=500, help="lines of the generated large invoice (0: none)")
-    p.set_defaults(func=run_bench_validation)
 
 
 def large_invoice(example: bytes, lines: int) -> bytes:
@@ -95,7 +82,7 @@ def _timed_raw(proc: Any, executable: Any, text: str) -> float:
 def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     """Time the engine per layer and the raw XSD / XSLTs on the same documents; print a table."""
     store = build_artefact_store(settings)
-    rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today())
+    rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today(), store.manifest)
     engine = ValidationEngine(
         store, default_rule_set=rule_set_id, max_bytes=settings.validation.max_document_bytes
     )

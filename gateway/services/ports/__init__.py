@@ -1,0 +1,81 @@
+"""Ports the services depend on, one module per concern; adapters live outside ``gateway.services``.
+
+* ``store``: the document store and its unit of work (transaction semantics and the lease protocol);
+* ``documents``: repositories of outbound and inbound documents, AS4 messages and idempotency keys;
+* ``paging``: listing queries and keyset pages;
+* ``queue``: the delivery job queue;
+* ``webhooks``: the webhook outbox and the webhook HTTP sender;
+* ``transport``: the AS4 HTTP transport;
+* ``discovery``: where a receiver's AS4 endpoint is (local directory now, SML/SMP later);
+* ``retry``: attempt limits and retry times;
+* ``validation``: the document validator of the receive recipe;
+* ``clock``: time, ids and jitter.
+"""
+
+from gateway.services.ports.clock import Clock, IDFactory, RandomSource
+from gateway.services.ports.discovery import AS4_TRANSPORT_PROFILE, Endpoint, EndpointResolver
+from gateway.services.ports.documents import (
+    AS4MessageRepository,
+    IdempotencyRecord,
+    IdempotencyRepository,
+    InboundDocumentRepository,
+    OutboundDocumentRepository,
+)
+from gateway.services.ports.paging import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    InboundQuery,
+    OutboundQuery,
+    Page,
+    PageCursor,
+)
+from gateway.services.ports.queue import DeliveryJob, DeliveryLease, DeliveryQueue, QueueCounts
+from gateway.services.ports.retry import RetryPolicy, RetrySchedule
+from gateway.services.ports.store import DocumentStore, UnitOfWork
+from gateway.services.ports.transport import AS4Transport, HTTPResponse
+from gateway.services.ports.validation import DocumentValidator
+from gateway.services.ports.webhooks import (
+    OutboxCounts,
+    OutboxEntry,
+    WebhookLease,
+    WebhookMessage,
+    WebhookOutbox,
+    WebhookSender,
+)
+
+__all__ = [
+    "AS4_TRANSPORT_PROFILE",
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "AS4MessageRepository",
+    "AS4Transport",
+    "Clock",
+    "DeliveryJob",
+    "DeliveryLease",
+    "DeliveryQueue",
+    "DocumentStore",
+    "DocumentValidator",
+    "Endpoint",
+    "EndpointResolver",
+    "HTTPResponse",
+    "IDFactory",
+    "IdempotencyRecord",
+    "IdempotencyRepository",
+    "InboundDocumentRepository",
+    "InboundQuery",
+    "OutboundDocumentRepository",
+    "OutboundQuery",
+    "OutboxCounts",
+    "OutboxEntry",
+    "Page",
+    "PageCursor",
+    "QueueCounts",
+    "RandomSource",
+    "RetryPolicy",
+    "RetrySchedule",
+    "UnitOfWork",
+    "WebhookLease",
+    "WebhookMessage",
+    "WebhookOutbox",
+    "WebhookSender",
+]

@@ -1,0 +1,223 @@
+"""Repositories of documents, AS4 messages and idempotency keys (one unit of work spans them all)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from gateway.model.message import (
+    AS4MessageRecord,
+    AS4Signal,
+    DeliveryEvent,
+    DeliveryStatus,
+    Direction,
+    DocumentContent,
+    InboundDocument,
+    InboundStatus,
+    JSONObject,
+    OutboundDocument,
+    TimelineEvent,
+)
+from gateway.services.ports.paging import InboundQuery, OutboundQuery, Page
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What an Idempotency-Key stands for: the first request's fingerprint and the first response.
+
+    Attributes:
+        key: the client's Idempotency-Key (scope it per client before storing if keys may collide).
+        fingerprint: a digest of the first request (e.g. SHA-256 hex of method, path and body).
+        response_status: the outcome of the first request, as a code chosen by the use case (the outbound
+            submitter records 202 accepted, 200 duplicate, 422 refused).
+        response_body: the JSON body first answered.
+        created_at: when the key was first used.
+        document_id: the document created by the first request, if any.
+    """
+
+    key: str
+    fingerprint: str
+    response_status: int
+    response_body: JSONObject
+    created_at: datetime
+    document_id: str | None = None
+
+
+class OutboundDocumentRepository(Protocol):
+    """Outbound documents, their content and their status timeline."""
+
+    def add(self, document: OutboundDocument, content: DocumentContent) -> TimelineEvent:
+        """Store a new document in INITIAL_STATUS and record its SUBMITTED timeline entry at ``created_at``.
+
+        Raises:
+            InvalidTransition: ``document.status`` is not INITIAL_STATUS.
+            DuplicateMessage: the id or the (seller_id, document_number) pair is already stored (also
+                when a concurrent unit of work stored it first).
+        """
+        ...
+
+    def get(self, document_id: str) -> OutboundDocument | None:
+        """The document, or None."""
+        ...
+
+    def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
+        """The document with this (seller, number) pair, or None (duplicate detection)."""
+        ...
+
+    def get_content(self, document_id: str) -> DocumentContent | None:
+        """The stored UBL bytes and validation report, or None."""
+        ...
+
+    def transition(
+        self,
+        document_id: str,
+        event: DeliveryEvent,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        detail: JSONObject | None = None,
+        next_attempt_at: datetime | None = None,
+        as4_message_id: str | None = None,
+    ) -> TimelineEvent:
+        """Apply ``event`` per TRANSITIONS and append the timeline entry, in this unit of work.
+
+        The row is locked for the rest of the transaction (PostgreSQL: SELECT ... FOR UPDATE), so two
+        concurrent transitions of one document serialise. Effects: ``status`` becomes the target,
+        ``status_reason`` and ``next_attempt_at`` are set to the given values (None clears them),
+        ``as4_message_id`` is set when given (None keeps it), ``attempts`` grows by one on SEND_STARTED,
+        ``updated_at`` becomes ``at``.
+
+        Returns:
+            The appended timeline entry (use it for the webhook payload).
+
+        Raises:
+            InvalidTransition: the event is not allowed in the current status; nothing changes.
+            StoreError: no such document.
+        """
+        ...
+
+    def timeline(self, document_id: str) -> list[TimelineEvent]:
+        """The document's timeline, oldest first (empty if unknown)."""
+        ...
+
+    def search(self, query: OutboundQuery) -> Page[OutboundDocument]:
+        """Documents matching the query, newest ``created_at`` first, one page."""
+        ...
+
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        """Number of documents per status; every status is present (0 when none)."""
+        ...
+
+
+class InboundDocumentRepository(Protocol):
+    """Business documents received over AS4."""
+
+    def add(self, document: InboundDocument, content: DocumentContent) -> None:
+        """Store a received document.
+
+        Raises:
+            DuplicateMessage: the id or the AS4 message id is already stored.
+        """
+        ...
+
+    def get(self, document_id: str) -> InboundDocument | None:
+        """The document, or None."""
+        ...
+
+    def get_by_message_id(self, as4_message_id: str) -> InboundDocument | None:
+        """The document carried by this AS4 message, or None."""
+        ...
+
+    def get_content(self, document_id: str) -> DocumentContent | None:
+        """The stored business document bytes and validation report, or None."""
+        ...
+
+    def search(self, query: InboundQuery) -> Page[InboundDocument]:
+        """Documents matching the query, newest ``received_at`` first, one page."""
+        ...
+
+    def record_validation(
+        self,
+        document_id: str,
+        *,
+        status: InboundStatus,
+        report: JSONObject | None,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        """Record a document's validation: its status, report and status reason; ``updated_at`` = ``at``.
+
+        Raises:
+            StoreError: no such document.
+        """
+        ...
+
+    def pending_validation(self, *, limit: int) -> list[InboundDocument]:
+        """Up to ``limit`` documents still awaiting validation (status RECEIVED with status reason
+        ``VALIDATION_PENDING``), oldest ``received_at`` first."""
+        ...
+
+    def count_by_status(self) -> dict[InboundStatus, int]:
+        """Number of documents per status; every status is present (0 when none)."""
+        ...
+
+
+class AS4MessageRepository(Protocol):
+    """AS4 user messages with the exact bytes exchanged and every answering signal (evidence)."""
+
+    def add(self, record: AS4MessageRecord) -> None:
+        """Store a message. For inbound messages commit this before answering (durable before receipt).
+
+        Raises:
+            DuplicateMessage: (message_id, direction) is already stored - for inbound, a duplicate
+                message: answer with the stored signal and do not process it again.
+        """
+        ...
+
+    def get(self, message_id: str, direction: Direction) -> AS4MessageRecord | None:
+        """The message with its raw bytes and signal, or None."""
+        ...
+
+    def find_by_instance_id(self, sbdh_instance_id: str, direction: Direction) -> AS4MessageRecord | None:
+        """The earliest message carrying this SBDH InstanceIdentifier, or None."""
+        ...
+
+    def for_document(self, document_id: str) -> list[AS4MessageRecord]:
+        """Messages linked to a document, oldest first."""
+        ...
+
+    def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
+        """Attach the receipt or error signal: it becomes the message's latest ``signal`` (replacing an
+        earlier one, e.g. a retryable error) and is appended to its signal history (``signals``), in the
+        caller's transaction. ``add`` of a record with a signal appends that signal to the history too.
+
+        Raises:
+            StoreError: no such message.
+        """
+        ...
+
+    def signals(self, message_id: str, direction: Direction) -> list[AS4Signal]:
+        """Every signal recorded for the message, oldest first (by ``at``, then recording order); the
+        latest recorded one is ``get(...).signal``. Empty for an unknown message or one never answered."""
+        ...
+
+
+class IdempotencyRepository(Protocol):
+    """Idempotency keys with the first request's fingerprint and the first response."""
+
+    def get(self, key: str) -> IdempotencyRecord | None:
+        """The record stored under ``key``, or None."""
+        ...
+
+    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
+        """Store ``record`` unless its key is taken; return the record that holds the key.
+
+        If the returned record is ``record`` the caller owns the key and goes on (in the same unit of work)
+        to create what the response describes; otherwise it answers with the returned first response.
+        A concurrent claim of the same key waits for the other transaction and then sees its record.
+
+        Raises:
+            IdempotencyConflict: the key is held by a record with another fingerprint.
+        """
+        ...

@@ -1,0 +1,76 @@
+"""One composition root: bootstrap wires every use case once per process; entry points only take them."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from gateway.api.routes.outbound import HTTP_STATUS
+from gateway.bootstrap import Services
+from gateway.config import Settings
+from gateway.errors import ConfigurationError
+from gateway.services.outbound import SubmissionOutcome, SubmissionResult
+from tests.as4_support import dev_pki
+
+GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
+USE_CASES = ("OutboundSubmitter", "AS4Receiver", "Deliverer", "WebhookDispatcher")
+
+
+class _NoResolver:
+    async def resolve(self, *args: object) -> Any:
+        raise AssertionError("not called")
+
+
+def _services(**settings: Any) -> Services:
+    # The use-case constructors touch neither the store nor the engine: stand-ins suffice.
+    return Services(
+        settings=Settings.model_validate(settings),
+        validation=cast(Any, object()),
+        store=cast(Any, object()),
+    )
+
+
+def test_entry_points_never_construct_a_use_case() -> None:
+    builders = re.compile(r"\b(" + "|".join(USE_CASES) + r")\(")
+    offenders = [
+        f"{path.relative_to(GATEWAY)}: {match.group(0)}"
+        for package in ("api", "worker", "cli", "bench")
+        for path in sorted((GATEWAY / package).rglob("*.py"))
+        for match in builders.finditer(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_each_use_case_is_built_once_per_process() -> None:
+    pki = dev_pki()
+    services = _services(webhooks={"url": "https://hooks.example/gw", "secret": "s" * 20})
+    services.identity, services.trust, services.directory = pki.sender, pki.trust, _NoResolver()
+    assert services.submitter is services.submitter
+    assert services.receiver is not None
+    assert services.receiver is services.receiver
+    assert services.receiver._max_document == services.settings.validation.max_document_bytes
+    assert services.deliverer is services.deliverer
+    assert services.webhook_dispatcher is not None
+    assert services.webhook_dispatcher is services.webhook_dispatcher
+    asyncio.run(services.aclose())  # the HTTP clients made on first use
+
+
+def test_without_keys_there_is_no_receiver_and_no_deliverer() -> None:
+    services = _services()
+    assert services.receiver is None
+    assert services.webhook_dispatcher is None
+    with pytest.raises(ConfigurationError, match="keystore"):
+        _ = services.deliverer
+
+
+def test_services_report_outcomes_and_the_api_chooses_the_http_status() -> None:
+    assert "status_code" not in SubmissionResult.__dataclass_fields__
+    assert HTTP_STATUS == {
+        SubmissionOutcome.ACCEPTED: 202,
+        SubmissionOutcome.DUPLICATE: 200,
+        SubmissionOutcome.REFUSED: 422,
+    }
