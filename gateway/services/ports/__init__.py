@@ -9,6 +9,7 @@
 * ``discovery``: where a receiver's AS4 endpoint is (local directory now, SML/SMP later);
 * ``retry``: attempt limits and retry times;
 * ``validation``: the document validator of the receive recipe;
+* ``responses``: Invoice Responses (T111) the expense workflow asks for;
 * ``clock``: time, ids and jitter.
 """
 
@@ -30,6 +31,7 @@ from gateway.services.ports.paging import (
     PageCursor,
 )
 from gateway.services.ports.queue import DeliveryJob, DeliveryLease, DeliveryQueue, QueueCounts
+from gateway.services.ports.responses import InvoiceResponder, InvoiceResponseRequest, NullInvoiceResponder
 from gateway.services.ports.retry import RetryPolicy, RetrySchedule
 from gateway.services.ports.store import DocumentStore, UnitOfWork
 from gateway.services.ports.transport import AS4Transport, HTTPResponse
@@ -63,6 +65,9 @@ __all__ = [
     "IdempotencyRepository",
     "InboundDocumentRepository",
     "InboundQuery",
+    "InvoiceResponder",
+    "InvoiceResponseRequest",
+    "NullInvoiceResponder",
     "OutboundDocumentRepository",
     "OutboundQuery",
     "OutboxCounts",
