@@ -1,0 +1,1 @@
+"""Local Peppol network for development and tests: a test SML (DNS) and a test SMP (HTTP) on loopback."""
