@@ -1,1 +1,33 @@
-"""Local Peppol network for development and tests: a test SML (DNS) and a test SMP (HTTP) on loopback."""
+"""Local Peppol network for development and tests: a test SML (DNS on loopback) and a test SMP (HTTP).
+
+``gateway devnet serve`` runs it from a registry file; tests start :class:`DevNetwork` as a fixture.
+"""
+
+from gateway.devnet.documents import (
+    DevEndpoint,
+    DevService,
+    service_group_xml,
+    service_metadata_element,
+    sign_metadata,
+)
+from gateway.devnet.network import DevNetwork
+from gateway.devnet.registry import DOCUMENTS, Registry, load_registry, parse_registry
+from gateway.devnet.sml import DEVNET_ZONE, DevSMLServer, smp_naptr_record
+from gateway.devnet.smp import DevSMPServer
+
+__all__ = [
+    "DEVNET_ZONE",
+    "DOCUMENTS",
+    "DevEndpoint",
+    "DevNetwork",
+    "DevSMLServer",
+    "DevSMPServer",
+    "DevService",
+    "Registry",
+    "load_registry",
+    "parse_registry",
+    "service_group_xml",
+    "service_metadata_element",
+    "sign_metadata",
+    "smp_naptr_record",
+]
