@@ -88,7 +88,9 @@ class DevSMPServer:
         """Bind and serve in a daemon thread."""
         self._server = ThreadingHTTPServer((self.host, self._requested_port), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="devnet-smp", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="devnet-smp", daemon=True
+        )
         self._thread.start()
         return self
 
