@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from gateway.crypto import DevPKI
 from gateway.devnet import DevEndpoint, DevNetwork, DevService
 from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
 from gateway.services.smp_resolver import SMPResolver
-from gateway.smp import DiscoveryPolicy, LookupCache, SMPSignaturePolicy
+from gateway.smp import MAX_SMP_RESPONSE_BYTES, DiscoveryPolicy, LookupCache, SMPSignaturePolicy, Stage
 from gateway.transport.dns import DNSNaptrLookup
 from gateway.transport.smp_http import HTTPSMPFetcher
 
@@ -49,14 +50,17 @@ def resolver_for(
     fixed_smp: bool = False,
     cache: LookupCache | None = None,  # type: ignore[type-arg]
     dns_timeout: float = 2.0,
+    stage: Stage = "development",
+    ca_bundle: Path | None = None,
+    max_bytes: int = MAX_SMP_RESPONSE_BYTES,
 ) -> SMPResolver:
-    """An SMPResolver on the development stage, reading ``network`` through the real adapters."""
+    """An SMPResolver (development stage by default) reading ``network`` through the real adapters."""
     policy = DiscoveryPolicy(
-        stage="development",
+        stage=stage,
         smp_signature=SMPSignaturePolicy(network.smp_trust()),
         ap_trust=network.ap_trust(),
     )
-    fetcher = HTTPSMPFetcher(timeout=5.0)
+    fetcher = HTTPSMPFetcher(timeout=5.0, ca_bundle=ca_bundle, max_bytes=max_bytes)
     if fixed_smp:
         return SMPResolver(fetcher=fetcher, policy=policy, clock=clock, smp_url=network.smp.url, cache=cache)
     naptr = DNSNaptrLookup(nameservers=["127.0.0.1"], port=network.sml.port, timeout=dns_timeout)

@@ -14,6 +14,7 @@ from gateway.devnet.network import DevNetwork
 from gateway.devnet.registry import DOCUMENTS, Registry, load_registry, parse_registry
 from gateway.devnet.sml import DEVNET_ZONE, DevSMLServer, smp_naptr_record
 from gateway.devnet.smp import DevSMPServer
+from gateway.devnet.tls import issue_tls_server, server_context
 
 __all__ = [
     "DEVNET_ZONE",
@@ -24,8 +25,10 @@ __all__ = [
     "DevSMPServer",
     "DevService",
     "Registry",
+    "issue_tls_server",
     "load_registry",
     "parse_registry",
+    "server_context",
     "service_group_xml",
     "service_metadata_element",
     "sign_metadata",

@@ -20,8 +20,7 @@ from signxml.signer import XMLSigner
 
 from gateway.crypto import DevIdentity
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
-from gateway.smp import AS4_TRANSPORT_PROFILE, BUSDOX_IDS, BUSDOX_SMP, service_metadata_url
-from gateway.smp.metadata import WSA
+from gateway.smp import AS4_TRANSPORT_PROFILE, BUSDOX_IDS, BUSDOX_SMP, WSA, service_metadata_url
 
 _NSMAP = {None: BUSDOX_SMP, "ids": BUSDOX_IDS, "wsa": WSA}
 

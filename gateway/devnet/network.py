@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable
 
 from gateway.crypto import DevPKI, TrustStore
@@ -20,6 +21,7 @@ class DevNetwork:
         zone: the SML zone.
         host: the loopback address both servers bind.
         dns_port / smp_port: 0 = free ports.
+        tls: a server SSL context for the SMP (HTTPS); None = plain HTTP.
     """
 
     def __init__(
@@ -30,12 +32,13 @@ class DevNetwork:
         host: str = "127.0.0.1",
         dns_port: int = 0,
         smp_port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if pki.smp is None or pki.smp_ca is None:
             raise ValueError("the development PKI has no SMP certificate (generate_dev_pki(smp_id=...))")
         self.pki = pki
         self.sml = DevSMLServer(zone=zone, host=host, port=dns_port)
-        self.smp = DevSMPServer(pki.smp, host=host, port=smp_port)
+        self.smp = DevSMPServer(pki.smp, host=host, port=smp_port, tls=tls)
 
     def start(self) -> DevNetwork:
         """Start both servers."""

@@ -8,6 +8,7 @@ tampered signature, an HTTP redirect, a server error.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,7 @@ class DevSMPServer:
         chain: certificates to add to ``X509Data`` after the signer (normally none).
         host: the address to bind (loopback).
         port: the TCP port; 0 = any free port (see :attr:`url` after :meth:`start`).
+        tls: a server SSL context (``gateway.devnet.tls``) to serve HTTPS; None = plain HTTP.
     """
 
     def __init__(
@@ -46,7 +48,9 @@ class DevSMPServer:
         chain: Iterable[x509.Certificate] = (),
         host: str = "127.0.0.1",
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self._tls = tls
         self.signer = signer
         self.chain = tuple(chain)
         self.host = host
@@ -70,7 +74,8 @@ class DevSMPServer:
         """The base URL, ``http://127.0.0.1:<port>``."""
         if self._server is None:
             raise RuntimeError("the SMP server is not started")
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{self.host}:{self._server.server_address[1]}"
 
     def register(self, participant: ParticipantID, services: Iterable[DevService]) -> None:
         """Publish (or replace) the services of ``participant``."""
@@ -87,6 +92,8 @@ class DevSMPServer:
     def start(self) -> DevSMPServer:
         """Bind and serve in a daemon thread."""
         self._server = ThreadingHTTPServer((self.host, self._requested_port), _handler(self))
+        if self._tls is not None:
+            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="devnet-smp", daemon=True

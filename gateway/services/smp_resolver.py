@@ -45,7 +45,7 @@ from gateway.smp import (
     smp_url_from_answer,
     verify_signed_metadata,
 )
-from gateway.xmlcore.parse import parse_xml
+from gateway.xmlcore import parse_xml
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ import pytest
 from gateway.crypto import DevPKI, generate_dev_pki, issue_ap
 from gateway.devnet import DevEndpoint, DevNetwork, DevService, DevSMPServer
 from gateway.errors import (
+    ConfigurationError,
     DiscoveryUnavailable,
     DocumentTypeNotSupported,
     EndpointCertificateRejected,
@@ -52,7 +53,7 @@ def clock() -> MutableClock:
 
 def _lookup(network: DevNetwork, clock: MutableClock, **kw: object) -> LookupResult:
     resolver = resolver_for(network, clock, **kw)  # type: ignore[arg-type]
-    return asyncio.run(resolver.lookup(kw.pop("receiver", RECEIVER), BIS_INVOICE, BIS_BILLING_PROCESS))  # type: ignore[arg-type]
+    return asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
 
 
 def test_found_through_sml_and_smp(network: DevNetwork, pki: DevPKI, clock: MutableClock) -> None:
@@ -209,13 +210,11 @@ def test_smp_unreachable(network: DevNetwork, clock: MutableClock) -> None:
 
 
 def test_plain_http_smp_refused_outside_development(network: DevNetwork, clock: MutableClock) -> None:
-    resolver = resolver_for(network, clock)
-    resolver._policy = type(resolver._policy)(  # type: ignore[misc]
-        stage="test", smp_signature=resolver._policy.smp_signature, ap_trust=resolver._policy.ap_trust
-    )
-    result = asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
+    result = _lookup(network, clock, stage="test")
     assert result.outcome is LookupOutcome.BAD_SMP_RESPONSE
     assert "https only" in result.detail
+    with pytest.raises(ConfigurationError, match="https only"):
+        resolver_for(network, clock, stage="production", fixed_smp=True)
 
 
 def _redirecting(pki: DevPKI, target: DevSMPServer, uid: str) -> DevService:

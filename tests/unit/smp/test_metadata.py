@@ -22,7 +22,7 @@ from gateway.smp import (
     read_service_metadata,
     service_group_body,
 )
-from gateway.xmlcore.parse import parse_xml
+from gateway.xmlcore import parse_xml
 
 BUSDOX = b'xmlns="http://busdox.org/serviceMetadata/publishing/1.0/" xmlns:ids="http://busdox.org/transport/identifiers/1.0/"'
 

@@ -21,7 +21,7 @@ from gateway.smp import (
     signer_matches_uid,
     verify_signed_metadata,
 )
-from gateway.xmlcore.parse import parse_xml
+from gateway.xmlcore import parse_xml
 from tests.conftest import ARTEFACTS
 
 VECTORS = ARTEFACTS / "peppol-smp-vectors"
