@@ -28,6 +28,7 @@ from gateway.smp import (
     LookupOutcome,
     NaptrAnswer,
     Redirect,
+    SelectedEndpoint,
     ServiceInformation,
     SMPHTTPResponse,
     check_answer_identity,
@@ -166,7 +167,7 @@ class SMPResolver:
         smp_url: str | None = None
         try:
             smp_url = await self._locate(receiver)
-            endpoint = await self._endpoint(smp_url, receiver, document_type, process, now)
+            selected = await self._select(smp_url, receiver, document_type, process, now)
         except DiscoveryError as exc:
             outcome = outcome_of(exc)
             result = LookupResult(outcome, str(exc), receiver, document_type, process, now, smp_url)
@@ -174,6 +175,7 @@ class SMPResolver:
             if not outcome.is_retryable:  # network failures are never cached
                 self._cache.put(key, result, now=now, negative=True)
             return result
+        endpoint = Endpoint(selected.endpoint.url, selected.certificate, selected.endpoint.transport_profile)
         result = LookupResult(
             LookupOutcome.FOUND,
             f"served by {endpoint.url}",
@@ -184,7 +186,11 @@ class SMPResolver:
             smp_url,
             endpoint,
         )
-        self._cache.put(key, result, now=now, not_after=endpoint.certificate.not_valid_after_utc)
+        # Never serve a cached endpoint past its ServiceExpirationDate or its certificate's end of validity.
+        not_after = selected.certificate.not_valid_after_utc
+        if selected.endpoint.expiration is not None:
+            not_after = min(not_after, selected.endpoint.expiration)
+        self._cache.put(key, result, now=now, not_after=not_after)
         return result
 
     async def _locate(self, receiver: ParticipantID) -> str:
@@ -196,7 +202,7 @@ class SMPResolver:
         return check_smp_url(smp_url_from_answer(answer), self._policy.stage)
 
     async def _metadata(
-        self, url: str, receiver: ParticipantID, *, first: bool
+        self, url: str, receiver: ParticipantID, *, first: bool, now: datetime
     ) -> tuple[ServiceInformation | Redirect, x509.Certificate]:
         response = await self._fetcher.get(url)
         if response.status == 404 and first and self._smp_url is not None:
@@ -204,25 +210,25 @@ class SMPResolver:
             service_group_body(await self._fetcher.get(service_group_url(self._smp_url, receiver)))
         root = _parse(metadata_body(response))
         verified = await anyio.to_thread.run_sync(
-            lambda: verify_signed_metadata(root, self._policy.smp_signature, at=self._clock.now())
+            lambda: verify_signed_metadata(root, self._policy.smp_signature, at=now)
         )
         return read_service_metadata(verified.signed), verified.signer
 
-    async def _endpoint(
+    async def _select(
         self,
         smp_url: str,
         receiver: ParticipantID,
         document_type: DocumentTypeID,
         process: ProcessID,
         now: datetime,
-    ) -> Endpoint:
+    ) -> SelectedEndpoint:
         url = service_metadata_url(smp_url, receiver, document_type)
-        metadata, _ = await self._metadata(url, receiver, first=True)
+        metadata, _ = await self._metadata(url, receiver, first=True, now=now)
         if isinstance(metadata, Redirect):
             # SMP 1.x §3.5 / peppol-as4.md §9.3: follow at most one Redirect; the target's answer must be
             # signed by an SMP certificate of the stage (as always) that its CertificateUID names.
             target = check_smp_url(metadata.href, self._policy.stage)
-            redirected, signer = await self._metadata(target, receiver, first=False)
+            redirected, signer = await self._metadata(target, receiver, first=False, now=now)
             if isinstance(redirected, Redirect):
                 raise LookupOutcome.BAD_SMP_RESPONSE.error(f"the redirect target {target} redirects again")
             if not signer_matches_uid(signer, metadata.certificate_uid):
@@ -232,7 +238,7 @@ class SMPResolver:
                 )
             metadata = redirected
         check_answer_identity(metadata, receiver, document_type)
-        selected = select_endpoint(
+        return select_endpoint(
             metadata,
             process,
             at=now,
@@ -240,7 +246,6 @@ class SMPResolver:
             revocation=self._policy.revocation,
             transport_profile=self._policy.transport_profile,
         )
-        return Endpoint(selected.endpoint.url, selected.certificate, selected.endpoint.transport_profile)
 
     async def participant_document_types(self, receiver: ParticipantID) -> tuple[str, ...]:
         """The ServiceMetadataReference hrefs of the receiver's service group (for explanations).

@@ -286,3 +286,17 @@ def test_cache_serves_until_ttl_and_negative_ttl_is_shorter(
     network.smp.tampered.add(RECEIVER)
     clock.advance(timedelta(minutes=13))  # positive TTL over: looked up again
     assert lookup() is LookupOutcome.BAD_SMP_SIGNATURE
+
+
+def test_cached_endpoint_not_served_past_its_expiration(
+    network: DevNetwork, pki: DevPKI, clock: MutableClock
+) -> None:
+    network.publish(RECEIVER, [invoice_service(pki, expiration=NOW + timedelta(minutes=5))])
+    resolver = resolver_for(network, clock)
+    assert (
+        asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS)).outcome
+        is LookupOutcome.FOUND
+    )
+    clock.advance(timedelta(minutes=6))  # within the 15-minute TTL, but past ServiceExpirationDate
+    result = asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is LookupOutcome.ENDPOINT_NOT_ACTIVE
