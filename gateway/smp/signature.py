@@ -152,7 +152,9 @@ def verify_signed_metadata(
         raise _bad(f"the SMP signing certificate is not acceptable ({reason}): {exc}") from exc
     try:
         result: Any = XMLVerifier().verify(root, x509_cert=signer, expect_config=_expected(policy, at))
-    except (SignXMLException, ValueError) as exc:  # signxml raises InvalidInput (a ValueError) on bad input
+    except (SignXMLException, ValueError, etree.LxmlError) as exc:
+        # signxml raises InvalidInput (a ValueError) on bad input, and lxml's DocumentInvalid when the
+        # ds:Signature fails the XML-DSig schema (found by tests/property/test_smp_garbage.py).
         raise _bad(f"the SMP signature does not verify: {exc}") from exc
     if result.signed_xml is None:
         raise _bad("the SMP signature signs no XML")

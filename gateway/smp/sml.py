@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 from gateway.model.identifiers import PARTICIPANT_SCHEME, ParticipantID
 from gateway.smp.outcome import LookupOutcome
 
+_MAX_PATTERN: Final = 256
+_NESTED_QUANTIFIER: Final = re.compile(r"\([^)]*[*+}][^)]*\)\s*[*+{?]")
+
 #: The U-NAPTR service of an SMP (peppol-commons ``PeppolNaptrURLProvider.DNS_UNAPTR_SERVICE_NAME_META_SMP``).
 SMP_NAPTR_SERVICE: Final = "Meta:SMP"
 
@@ -126,6 +129,10 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str | None:
     if len(parts) != 3 or parts[2] not in ("", "i"):
         return None
     pattern, replacement, flags = (p.replace("\\" + delim, delim) for p in parts)
+    if len(pattern) > _MAX_PATTERN or _NESTED_QUANTIFIER.search(pattern):
+        # The expression is remote input run by Python's backtracking engine: a quantified group that holds a
+        # quantifier ("(a+)+") can take exponential time on our 52-character label. SMLs publish "^.*$".
+        return None
     try:
         compiled = re.compile(pattern, re.IGNORECASE if flags == "i" else 0)
     except re.error:

@@ -183,3 +183,11 @@ def test_signer_matches_uid(pki: DevPKI) -> None:
     assert signer_matches_uid(cert, cert.subject.rfc4514_string().replace(",", ", ").lower())
     assert not signer_matches_uid(cert, "CN=someone else,C=BE")
     assert not signer_matches_uid(cert, "not a dn")
+
+
+def test_signature_failing_the_xmldsig_schema_is_a_bad_signature(pki: DevPKI) -> None:
+    data = _signed(pki)
+    start = data.index(b"<ds:SignatureValue>") + len(b"<ds:SignatureValue>")
+    broken = data[:start] + b"@" + data[start + 1 :]  # not base64: lxml's DocumentInvalid inside signxml
+    with pytest.raises(SMPSignatureInvalid):
+        verify_signed_metadata(parse_xml(broken), SMPSignaturePolicy(_smp_trust(pki)), at=NOW)

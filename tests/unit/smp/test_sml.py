@@ -98,6 +98,9 @@ def test_no_meta_smp_record_is_not_registered() -> None:
         ("x^.*$xhttps://a.examplex", None),
         ("", None),
         ("!^.*$!https://a.example!g", None),
+        ("!^(\\w+)*.*$!https://a.example!", None),  # would match: refused as a nested quantifier
+        ("!^([a-z0-9]+.?)+x$!https://a.example!", None),
+        ("!" + "a" * 300 + "!https://a.example!", None),
     ],
 )
 def test_apply_naptr_regexp(regexp: str, expected: str | None) -> None:
