@@ -121,3 +121,57 @@ def test_every_failure_outcome_maps_to_its_error() -> None:
         error = outcome.error("detail")
         assert error.outcome is outcome
         assert error.retryable is outcome.is_retryable
+
+
+def _info_xml(endpoint: str = "", participant: str = "", document: str = "") -> bytes:
+    participant = (
+        participant
+        or '<ids:ParticipantIdentifier scheme="iso6523-actorid-upis">0208:1</ids:ParticipantIdentifier>'
+    )
+    document = document or '<ids:DocumentIdentifier scheme="busdox-docid-qns">doc</ids:DocumentIdentifier>'
+    process = (
+        '<ProcessList><Process><ids:ProcessIdentifier scheme="cenbii-procid-ubl">p</ids:ProcessIdentifier>'
+        f"<ServiceEndpointList>{endpoint}</ServiceEndpointList></Process></ProcessList>"
+    )
+    return (
+        f"<SignedServiceMetadata {BUSDOX.decode()}><ServiceMetadata><ServiceInformation>"
+        f"{participant}{document}{process}</ServiceInformation></ServiceMetadata></SignedServiceMetadata>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("xml", "message"),
+    [
+        (_info_xml(participant="<x/>"), "lacks ParticipantIdentifier"),
+        (_info_xml(document="<x/>"), "lacks DocumentIdentifier"),
+        (
+            _info_xml(
+                '<Endpoint transportProfile="p"><ServiceActivationDate>soon</ServiceActivationDate>'
+                "</Endpoint>"
+            ),
+            "not an xs:dateTime",
+        ),
+    ],
+)
+def test_missing_parts_and_bad_dates(xml: bytes, message: str) -> None:
+    with pytest.raises(SMPResponseInvalid, match=message):
+        read_service_metadata(parse_xml(xml))
+
+
+def test_unreadable_certificate_becomes_empty_and_armour_is_tolerated() -> None:
+    bad = _info_xml('<Endpoint transportProfile="p"><Certificate>!!!</Certificate></Endpoint>')
+    info = read_service_metadata(parse_xml(bad))
+    assert isinstance(info, ServiceInformation)
+    assert info.processes[0].endpoints[0].certificate_der == b""
+    armoured = _info_xml(
+        '<Endpoint transportProfile="p"><Certificate>-----BEGIN CERTIFICATE-----\nAAEC\n'
+        "-----END CERTIFICATE-----</Certificate></Endpoint>"
+    )
+    info = read_service_metadata(parse_xml(armoured))
+    assert isinstance(info, ServiceInformation)
+    assert info.processes[0].endpoints[0].certificate_der == b"\x00\x01\x02"
+
+
+def test_service_group_reader_refuses_metadata() -> None:
+    with pytest.raises(SMPResponseInvalid, match="expected ServiceGroup"):
+        read_service_group(parse_xml(_info_xml()))

@@ -191,3 +191,18 @@ def test_signature_failing_the_xmldsig_schema_is_a_bad_signature(pki: DevPKI) ->
     broken = data[:start] + b"@" + data[start + 1 :]  # not base64: lxml's DocumentInvalid inside signxml
     with pytest.raises(SMPSignatureInvalid):
         verify_signed_metadata(parse_xml(broken), SMPSignaturePolicy(_smp_trust(pki)), at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        ((b"<ds:X509Certificate>", b"<ds:X509Certificate>@@"), "cannot be read"),
+        ((b"<ds:X509Certificate>", b"<ds:X509SubjectName>CN=x</ds:X509SubjectName><ds:Y>"), "no X509Data"),
+    ],
+)
+def test_unusable_key_info(pki: DevPKI, replace: tuple[bytes, bytes], message: str) -> None:
+    data = _signed(pki).replace(*replace)
+    if b"<ds:Y>" in data:
+        data = data.replace(b"</ds:X509Certificate>", b"</ds:Y>")
+    with pytest.raises(SMPSignatureInvalid, match=message):
+        verify_signed_metadata(parse_xml(data), SMPSignaturePolicy(_smp_trust(pki)), at=NOW)
