@@ -63,7 +63,7 @@ def resolver_for(
     fetcher = HTTPSMPFetcher(timeout=5.0, ca_bundle=ca_bundle, max_bytes=max_bytes)
     if fixed_smp:
         return SMPResolver(fetcher=fetcher, policy=policy, clock=clock, smp_url=network.smp.url, cache=cache)
-    naptr = DNSNaptrLookup(nameservers=["127.0.0.1"], port=network.sml.port, timeout=dns_timeout)
+    naptr = DNSNaptrLookup(nameservers=[f"127.0.0.1:{network.sml.port}"], timeout=dns_timeout)
     return SMPResolver(
         fetcher=fetcher, policy=policy, clock=clock, naptr=naptr, sml_zone=network.sml.zone, cache=cache
     )

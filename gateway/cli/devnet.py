@@ -132,8 +132,7 @@ def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
     if args.smp_url:
         resolver = SMPResolver(fetcher=HTTPSMPFetcher(), policy=policy, clock=clock, smp_url=args.smp_url)
     else:
-        host, _, port = args.dns.rpartition(":")
-        naptr = DNSNaptrLookup(nameservers=[host or "127.0.0.1"], port=int(port))
+        naptr = DNSNaptrLookup(nameservers=[args.dns])
         resolver = SMPResolver(
             fetcher=HTTPSMPFetcher(), policy=policy, clock=clock, naptr=naptr, sml_zone=args.zone
         )
