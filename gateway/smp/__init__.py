@@ -19,9 +19,9 @@ from gateway.smp.metadata import (
     read_service_metadata,
 )
 from gateway.smp.outcome import LookupOutcome, outcome_of
+from gateway.smp.policy import DiscoveryPolicy, smp_trust_for_stage
 from gateway.smp.responses import (
     MAX_SMP_RESPONSE_BYTES,
-    DiscoveryPolicy,
     SMPHTTPResponse,
     metadata_body,
     service_group_body,
@@ -95,6 +95,7 @@ __all__ = [
     "service_group_url",
     "service_metadata_url",
     "signer_matches_uid",
+    "smp_trust_for_stage",
     "smp_url_from_answer",
     "verify_signed_metadata",
     "zone_by_name",

@@ -1,4 +1,4 @@
-"""SMP HTTP answers -> body or a typed outcome, and the discovery policy of a stage (sans-IO).
+"""SMP HTTP answers -> body or a typed outcome (sans-IO).
 
 peppol-as4.md §9.2-§9.3: SMP unreachable is retryable; HTTP 404 on service metadata means the document
 type is not supported; HTTP redirects are not followed (peppol-commons 12.3.1), so a 3xx is an error.
@@ -9,11 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from gateway.crypto import RevocationChecker, TrustStore
 from gateway.smp.outcome import LookupOutcome
-from gateway.smp.selection import AS4_TRANSPORT_PROFILE
-from gateway.smp.signature import SMPSignaturePolicy
-from gateway.smp.urls import Stage
 
 #: Upper bound on one SMP answer (a ServiceGroup of a large participant stays far below).
 MAX_SMP_RESPONSE_BYTES: Final = 4 * 1024 * 1024
@@ -26,25 +22,6 @@ class SMPHTTPResponse:
     url: str
     status: int
     body: bytes = field(default=b"", repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveryPolicy:
-    """Everything a lookup decides with, fixed per stage at start-up.
-
-    Attributes:
-        stage: ``development``, ``test`` or ``production`` (which SMP URLs may be read).
-        smp_signature: trust and algorithms for SMP signatures (the SMP CA of the stage).
-        ap_trust: the AP CA of the stage; endpoint certificates are validated against it.
-        revocation: CRL/OCSP checker for endpoint certificates; None = offline.
-        transport_profile: the endpoint profile we send with.
-    """
-
-    stage: Stage
-    smp_signature: SMPSignaturePolicy
-    ap_trust: TrustStore
-    revocation: RevocationChecker | None = field(default=None, compare=False)
-    transport_profile: str = AS4_TRANSPORT_PROFILE
 
 
 def _check_common(response: SMPHTTPResponse) -> bytes:
