@@ -38,6 +38,7 @@ from gateway.smp import (
     participant_host,
     read_service_group,
     read_service_metadata,
+    referenced_document_types,
     select_endpoint,
     service_group_body,
     service_group_url,
@@ -247,8 +248,8 @@ class SMPResolver:
             transport_profile=self._policy.transport_profile,
         )
 
-    async def participant_document_types(self, receiver: ParticipantID) -> tuple[str, ...]:
-        """The ServiceMetadataReference hrefs of the receiver's service group (for explanations).
+    async def document_types(self, receiver: ParticipantID) -> tuple[DocumentTypeID, ...]:
+        """The document types the receiver's service group lists (to explain "not supported"; not cached).
 
         Raises:
             DiscoveryError: as :meth:`resolve`, for the SML and service group steps.
@@ -261,7 +262,7 @@ class SMPResolver:
             raise LookupOutcome.BAD_SMP_RESPONSE.error(
                 f"the SMP answered for participant {group.participant}"
             )
-        return group.references
+        return referenced_document_types(group)
 
 
 def _parse(body: bytes) -> etree._Element:

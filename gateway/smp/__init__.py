@@ -17,6 +17,7 @@ from gateway.smp.metadata import (
     SMPEndpoint,
     read_service_group,
     read_service_metadata,
+    referenced_document_types,
 )
 from gateway.smp.outcome import LookupOutcome, outcome_of
 from gateway.smp.policy import DiscoveryPolicy, smp_trust_for_stage
@@ -88,6 +89,7 @@ __all__ = [
     "participant_host",
     "read_service_group",
     "read_service_metadata",
+    "referenced_document_types",
     "same_document_type",
     "same_process",
     "select_endpoint",

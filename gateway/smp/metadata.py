@@ -11,6 +11,7 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -212,3 +213,20 @@ def read_service_group(root: etree._Element) -> ServiceGroup:
         if ref.get("href", "").strip()
     )
     return ServiceGroup(participant, refs)
+
+
+def referenced_document_types(group: ServiceGroup) -> tuple[DocumentTypeID, ...]:
+    """The document types a ServiceGroup references (the last path segment after ``/services/``).
+
+    References that do not end in a percent-encoded document type identifier are skipped.
+    """
+    found: list[DocumentTypeID] = []
+    for href in group.references:
+        _, sep, encoded = href.rpartition("/services/")
+        if not sep or not encoded:
+            continue
+        try:
+            found.append(DocumentTypeID.parse(unquote(encoded)))
+        except InvalidIdentifier:
+            continue
+    return tuple(found)

@@ -12,7 +12,7 @@ from gateway.crypto import DevPKI, generate_dev_pki
 from gateway.devnet import DevNetwork, issue_tls_server, server_context
 from gateway.errors import ParticipantNotRegistered
 from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
-from gateway.smp import LookupOutcome, service_metadata_url
+from gateway.smp import LookupOutcome
 from tests.discovery_support import (
     NOW,
     RECEIVER,
@@ -72,10 +72,6 @@ def test_oversized_smp_answer_refused(network: DevNetwork) -> None:
 
 def test_service_group_lists_the_document_types(network: DevNetwork) -> None:
     resolver = resolver_for(network, MutableClock())
-    hrefs = asyncio.run(resolver.participant_document_types(RECEIVER))
-    assert set(hrefs) == {
-        service_metadata_url(network.smp.url, RECEIVER, BIS_INVOICE),
-        service_metadata_url(network.smp.url, RECEIVER, BIS_CREDIT_NOTE),
-    }
+    assert set(asyncio.run(resolver.document_types(RECEIVER))) == {BIS_INVOICE, BIS_CREDIT_NOTE}
     with pytest.raises(ParticipantNotRegistered):
-        asyncio.run(resolver.participant_document_types(ParticipantID.parse("0208:0000000097")))
+        asyncio.run(resolver.document_types(ParticipantID.parse("0208:0000000097")))

@@ -10,16 +10,18 @@ from gateway.errors import (
     ParticipantNotRegistered,
     SMPResponseInvalid,
 )
-from gateway.model.identifiers import ParticipantID
+from gateway.model.identifiers import DocumentTypeID, ParticipantID
 from gateway.smp import (
     BDXR_SMP,
     LookupOutcome,
     Redirect,
+    ServiceGroup,
     ServiceInformation,
     SMPHTTPResponse,
     metadata_body,
     read_service_group,
     read_service_metadata,
+    referenced_document_types,
     service_group_body,
 )
 from gateway.xmlcore import parse_xml
@@ -175,3 +177,15 @@ def test_unreadable_certificate_becomes_empty_and_armour_is_tolerated() -> None:
 def test_service_group_reader_refuses_metadata() -> None:
     with pytest.raises(SMPResponseInvalid, match="expected ServiceGroup"):
         read_service_group(parse_xml(_info_xml()))
+
+
+def test_referenced_document_types_skips_foreign_hrefs() -> None:
+    group = ServiceGroup(
+        ParticipantID.parse("0208:1"),
+        (
+            "https://smp/iso6523-actorid-upis%3A%3A0208%3A1/services/busdox-docid-qns%3A%3Aurn%3Ax%3A%3AInvoice",
+            "https://smp/other",
+            "https://smp/x/services/",
+        ),
+    )
+    assert referenced_document_types(group) == (DocumentTypeID("urn:x::Invoice"),)
