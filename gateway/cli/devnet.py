@@ -17,7 +17,15 @@ from types import FrameType
 
 from gateway.config import Settings
 from gateway.crypto import DevIdentity, TrustStore, load_certificates, load_key_material
-from gateway.devnet import DEVNET_ZONE, DOCUMENTS, DevSMLServer, DevSMPServer, load_registry
+from gateway.devnet import (
+    DEVNET_ZONE,
+    DOCUMENTS,
+    DevSMLServer,
+    DevSMPServer,
+    issue_tls_server,
+    load_registry,
+    server_context,
+)
 from gateway.errors import ConfigurationError
 from gateway.model.identifiers import ParticipantID
 from gateway.services.smp_resolver import LookupResult, SMPResolver
@@ -36,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--dns-port", type=int, default=5354, help="UDP port of the SML (0 = any)")
     s.add_argument("--smp-port", type=int, default=8054, help="TCP port of the SMP (0 = any)")
+    s.add_argument(
+        "--tls", action="store_true", help="serve the SMP over HTTPS (certificate from the dev root)"
+    )
     s.set_defaults(func=run_serve)
     lk = sub.add_parser("lookup", help="discover a participant through the local SML and SMP")
     lk.add_argument("participant", metavar="PARTICIPANT", help="e.g. 0208:0739484052")
@@ -46,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lk.add_argument("--dns", default="127.0.0.1:5354", metavar="HOST:PORT", help="the SML name server")
     lk.add_argument("--zone", default=DEVNET_ZONE)
     lk.add_argument("--smp-url", default=None, help="ask this SMP directly instead of the SML")
+    lk.add_argument(
+        "--smp-ca-bundle", type=Path, default=None, help="CAs for SMP HTTPS (default: the system's)"
+    )
     lk.set_defaults(func=run_lookup)
     h = sub.add_parser("host", help="print the SML DNS name of a participant")
     h.add_argument("participant", metavar="PARTICIPANT")
@@ -53,16 +67,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     h.set_defaults(func=run_host)
 
 
-def _smp_identity(pki: Path) -> DevIdentity:
+def _identity(pki: Path, name: str, key: str, cert: str) -> DevIdentity:
     try:
-        material = load_key_material(
-            (pki / "smp.key.pem").read_bytes(), certificate=(pki / "smp.cert.pem").read_bytes()
-        )
+        material = load_key_material((pki / key).read_bytes(), certificate=(pki / cert).read_bytes())
     except OSError as exc:
         raise ConfigurationError(
-            f"{pki}: no SMP key and certificate (run `gateway certs dev-pki`): {exc}"
+            f"{pki}: no {name} key and certificate (run `gateway certs dev-pki`): {exc}"
         ) from exc
-    return DevIdentity("smp", material.private_key, material.certificate)
+    return DevIdentity(name, material.private_key, material.certificate)
 
 
 def _trust(pki: Path, *names: str) -> TrustStore:
@@ -78,7 +90,12 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until SIGINT/SIGTERM; prints one JSON line with the addresses first."""
     registry = load_registry(args.registry)
     sml = DevSMLServer(zone=registry.zone, host=args.host, port=args.dns_port).start()
-    smp = DevSMPServer(_smp_identity(args.pki), host=args.host, port=args.smp_port).start()
+    tls = None
+    if args.tls:
+        root = _identity(args.pki, "root", "root.key.pem", "root.pem")
+        tls = server_context(issue_tls_server(root, now=datetime.now(UTC), hosts=(args.host, "localhost")))
+    signer = _identity(args.pki, "smp", "smp.key.pem", "smp.cert.pem")
+    smp = DevSMPServer(signer, host=args.host, port=args.smp_port, tls=tls).start()
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -94,6 +111,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
             "sml": {"host": args.host, "port": sml.port, "zone": sml.zone},
             "smp": smp.url,
             "participants": sorted(str(p) for p in registry.participants),
+            # With --tls the SMP's TLS certificate is issued by the development root.
+            "smp_ca_bundle": str(args.pki / "root.pem") if args.tls else None,
         }
         print(json.dumps(info), flush=True)
         stop.wait()
@@ -130,11 +149,20 @@ def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
     )
     clock = _SystemClock()
     if args.smp_url:
-        resolver = SMPResolver(fetcher=HTTPSMPFetcher(), policy=policy, clock=clock, smp_url=args.smp_url)
+        resolver = SMPResolver(
+            fetcher=HTTPSMPFetcher(ca_bundle=args.smp_ca_bundle),
+            policy=policy,
+            clock=clock,
+            smp_url=args.smp_url,
+        )
     else:
         naptr = DNSNaptrLookup(nameservers=[args.dns])
         resolver = SMPResolver(
-            fetcher=HTTPSMPFetcher(), policy=policy, clock=clock, naptr=naptr, sml_zone=args.zone
+            fetcher=HTTPSMPFetcher(ca_bundle=args.smp_ca_bundle),
+            policy=policy,
+            clock=clock,
+            naptr=naptr,
+            sml_zone=args.zone,
         )
     result = asyncio.run(resolver.lookup(participant, document_type, process))
     print(json.dumps(_result_json(result), indent=2))

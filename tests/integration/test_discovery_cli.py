@@ -123,3 +123,44 @@ def test_host_prints_the_sml_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == (
         "y7dzfxaf3d4cjz4kcgrxtec6twvcga4ky7zwa5boif6mswd4tdrq.iso6523-actorid-upis.participant.sml.test.tech.peppol.org."
     )
+
+
+def test_serve_over_tls_and_lookup_with_the_printed_ca_bundle(
+    served: tuple[Path, dict[str, object]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, _ = served
+    command = [
+        sys.executable,
+        "-m",
+        "gateway.cli.main",
+        "devnet",
+        "serve",
+        "--registry",
+        str(root / "registry.json"),
+    ]
+    command += ["--pki", str(root / "pki"), "--dns-port", "0", "--smp-port", "0", "--tls"]
+    with (
+        (root / "tls.log").open("w") as log,
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True) as process,
+    ):
+        try:
+            assert process.stdout is not None
+            info = json.loads(process.stdout.readline())
+            assert str(info["smp"]).startswith("https://127.0.0.1:")
+            code = main(
+                [
+                    "devnet",
+                    "lookup",
+                    RECEIVER,
+                    "--pki",
+                    str(root / "pki"),
+                    "--dns",
+                    f"127.0.0.1:{info['sml']['port']}",
+                    "--smp-ca-bundle",
+                    str(info["smp_ca_bundle"]),
+                ]
+            )
+            assert code == 0, capsys.readouterr().out
+        finally:
+            process.terminate()
+            assert process.wait(timeout=10) == 0
