@@ -31,8 +31,6 @@ from gateway.services.smp_resolver import LookupResult
 from gateway.smp import LookupCache, LookupOutcome, NaptrRecord, participant_host
 from tests.discovery_support import NOW, RECEIVER, MutableClock, invoice_service, resolver_for
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def pki() -> DevPKI:

@@ -22,8 +22,6 @@ from tests.discovery_support import (
     resolver_for,
 )
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def pki() -> DevPKI:
