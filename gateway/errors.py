@@ -27,9 +27,17 @@
     │  └─ RemoteProtocolError      the peer sent something illegal
     │     └─ InboundMessageRejected  .ref_to_message_id, .error_detail for the signed ebMS Error
     │        └─ InboundInternalError   our own bug while judging a message (.internal is True; logged)
-    ├─ DiscoveryError
-    │  ├─ ParticipantNotRegistered
-    │  └─ EndpointNotFound         doc type / process / transport profile not served
+    ├─ DiscoveryError              .outcome (a gateway.smp.LookupOutcome or None), .retryable
+    │  ├─ ParticipantNotRegistered  NXDOMAIN / no Meta:SMP NAPTR / unknown to the SMP (permanent)
+    │  ├─ EndpointNotFound         doc type / process / transport profile not served (permanent)
+    │  │  ├─ DocumentTypeNotSupported  the SMP has no metadata for the document type
+    │  │  ├─ ProcessNotSupported   the metadata lists no such process
+    │  │  ├─ NoAS4Endpoint         no peppol-transport-as4-v2_0 endpoint for the process
+    │  │  └─ EndpointNotActive     the AS4 endpoint is outside its activation/expiration dates
+    │  ├─ SMPSignatureInvalid      an SMP answer is unsigned, tampered or signed by an untrusted SMP
+    │  ├─ SMPResponseInvalid       an SMP answer is malformed, for another identifier, or redirects badly
+    │  ├─ EndpointCertificateRejected  the endpoint certificate is not an AP certificate of the stage
+    │  └─ DiscoveryUnavailable     DNS or SMP unreachable, timed out or failing (retryable)
     ├─ TransportError              adapters map httpx errors into this subtree (.retryable)
     └─ StoreError
        ├─ DuplicateMessage
@@ -159,15 +167,88 @@ class RemoteProtocolError(AS4ProtocolError):
 
 
 class DiscoveryError(GatewayError):
-    """Root of receiver-discovery failures (participant directory, SML/SMP)."""
+    """Root of receiver-discovery failures (participant directory, SML/SMP).
+
+    A bare ``DiscoveryError`` counts as retryable (a lookup that may succeed later); the permanent
+    failures are the subclasses whose ``retryable`` class attribute is False.
+
+    Attributes:
+        outcome: the ``gateway.smp.LookupOutcome`` that classifies the failure, or None (directory).
+        retryable: whether a later attempt may succeed.
+    """
+
+    retryable: bool = True
+
+    def __init__(self, message: str = "", *, outcome: Any = None) -> None:
+        self.outcome = outcome
+        super().__init__(message or str(getattr(outcome, "value", outcome or "")))
 
 
 class ParticipantNotRegistered(DiscoveryError):
-    """Raised when the receiver participant is not known to the directory / SML."""
+    """Raised when the receiver participant is not known to the directory / SML (NXDOMAIN, no
+    ``Meta:SMP`` NAPTR record, or an SMP that does not know the participant). Permanent."""
+
+    retryable = False
 
 
 class EndpointNotFound(DiscoveryError):
     """Raised when the participant exists but not for this document type, process or transport profile."""
+
+    retryable = False
+
+
+class DocumentTypeNotSupported(EndpointNotFound):
+    """Raised when the participant's SMP publishes no service metadata for the document type (HTTP 404)."""
+
+
+class ProcessNotSupported(EndpointNotFound):
+    """Raised when the service metadata of the document type lists no matching process identifier."""
+
+
+class NoAS4Endpoint(EndpointNotFound):
+    """Raised when the matching process has no endpoint with profile ``peppol-transport-as4-v2_0``."""
+
+
+class EndpointNotActive(EndpointNotFound):
+    """Raised when every AS4 endpoint of the process is before its ServiceActivationDate or after its
+    ServiceExpirationDate at the lookup time."""
+
+
+class SMPSignatureInvalid(DiscoveryError):
+    """Raised when signed service metadata has no valid ``ds:Signature`` by an SMP certificate of the
+    configured stage (tampered, unsigned, wrong CA, forbidden algorithm, or a redirect target signed
+    by another certificate than the redirect's CertificateUID). Permanent."""
+
+    retryable = False
+
+
+class SMPResponseInvalid(DiscoveryError):
+    """Raised when an SMP answer cannot be used: not the expected XML, for another participant or
+    document type, an HTTP redirect, a second Redirect, or a URL the stage forbids. Permanent."""
+
+    retryable = False
+
+
+class EndpointCertificateRejected(DiscoveryError):
+    """Raised when the endpoint certificate published in the SMP is not a valid AP certificate of the
+    configured stage (expired, wrong CA, revoked, malformed). Permanent.
+
+    Attributes:
+        reason: the CertRejection member (gateway.crypto), when known.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str = "", *, outcome: Any = None, reason: Any = None) -> None:
+        self.reason = reason
+        super().__init__(message, outcome=outcome)
+
+
+class DiscoveryUnavailable(DiscoveryError):
+    """Raised when the SML (DNS) or the SMP cannot be reached, times out or answers with a server
+    error. Retryable."""
+
+    retryable = True
 
 
 class TransportError(GatewayError):

@@ -8,8 +8,16 @@ from gateway.crypto.certs import (
     TrustStore,
     common_name,
     validate_ap_certificate,
+    validate_smp_certificate,
 )
-from gateway.crypto.devpki import DEV_PKCS12_PASSWORD, DevIdentity, DevPKI, generate_dev_pki, issue_ap
+from gateway.crypto.devpki import (
+    DEV_PKCS12_PASSWORD,
+    DevIdentity,
+    DevPKI,
+    generate_dev_pki,
+    issue_ap,
+    issue_smp,
+)
 from gateway.crypto.keys import KeyMaterial, load_certificates, load_key_material
 from gateway.crypto.policy import (
     PEPPOL_POLICY,
@@ -73,6 +81,7 @@ __all__ = [
     "exc_c14n",
     "generate_dev_pki",
     "issue_ap",
+    "issue_smp",
     "load_certificates",
     "load_key_material",
     "read_signed_info",
@@ -80,5 +89,6 @@ __all__ = [
     "rsa_oaep_wrap",
     "sign_bytes",
     "validate_ap_certificate",
+    "validate_smp_certificate",
     "verify_signature_value",
 ]

@@ -7,7 +7,7 @@ that Peppol AP certificates carry (peppol-as4.md §10.2), so the path leaf -> AP
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -105,6 +105,19 @@ class TrustStore:
         ]
         return self.pinned(*cas)
 
+    def pinned_to_smp_cas(self) -> TrustStore:
+        """Pin to every CA whose CN names an SMP CA (``PEPPOL SERVICE METADATA PUBLISHER [TEST ]CA - G3``).
+
+        An SMP signature must come from the SMP CA of the stage, never from an AP certificate
+        (peppol-as4.md §9.3, "SMP signature").
+        """
+        cas = [
+            c
+            for c in (*self.anchors, *self.intermediates)
+            if "SERVICE METADATA PUBLISHER" in (common_name(c) or "").upper()
+        ]
+        return self.pinned(*cas)
+
     @classmethod
     def from_certificates(cls, certs: Iterable[x509.Certificate]) -> TrustStore:
         """Split certificates into anchors (self-signed) and intermediates."""
@@ -193,6 +206,50 @@ def _check_leaf(cert: x509.Certificate) -> None:
         raise CertificateRejected(CertRejection.AMBIGUOUS_COMMON_NAME, "AP certificate has more than one CN")
 
 
+def _check_smp_leaf(cert: x509.Certificate) -> None:
+    # An SMP signing certificate (G2: CN=<SMP id>, OU=PEPPOL PRODUCTION SMP) signs as an end entity:
+    # CA:FALSE and, where keyUsage is present, digitalSignature. The EKU varies by generation: none required.
+    try:
+        if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+            raise CertificateRejected(CertRejection.IS_A_CA, "an SMP signing certificate must not be a CA")
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        if not cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature:
+            raise CertificateRejected(CertRejection.KEY_USAGE, "SMP certificate lacks digitalSignature")
+    except x509.ExtensionNotFound:
+        pass
+
+
+def validate_smp_certificate(
+    cert: x509.Certificate,
+    trust: TrustStore,
+    *,
+    at: datetime,
+    extra_intermediates: Sequence[x509.Certificate] = (),
+    revocation: RevocationChecker | None = None,
+) -> tuple[x509.Certificate, ...]:
+    """Validate the certificate that signed SMP service metadata, at time ``at`` (peppol-as4.md §9.3).
+
+    Args:
+        cert: the signing certificate taken from the signature's ``X509Data``.
+        trust: the SMP trust of the stage, normally :meth:`TrustStore.pinned_to_smp_cas`.
+        at: the verification time.
+        extra_intermediates: other certificates of the ``X509Data`` (never anchors).
+        revocation: CRL/OCSP checker; None = offline.
+
+    Returns:
+        The path from the leaf to the anchor.
+
+    Raises:
+        CertificateRejected: with ``reason`` a :class:`CertRejection`.
+    """
+    try:
+        return _validate(cert, trust, at, extra_intermediates, revocation, _check_smp_leaf)
+    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
+        raise CertificateRejected(CertRejection.MALFORMED, "certificate cannot be parsed") from exc
+
+
 def validate_ap_certificate(
     cert: x509.Certificate,
     trust: TrustStore,
@@ -232,13 +289,14 @@ def _validate(
     at: datetime,
     extra_intermediates: Sequence[x509.Certificate],
     revocation: RevocationChecker | None,
+    check_leaf: Callable[[x509.Certificate], None] = _check_leaf,
 ) -> tuple[x509.Certificate, ...]:
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     checker: RevocationChecker = revocation if revocation is not None else NoRevocationCheck()
-    _check_leaf(cert)
+    check_leaf(cert)
     if trust.leaf_issuers and cert.issuer not in trust.leaf_issuers:
-        raise CertificateRejected(CertRejection.UNTRUSTED, "leaf not issued by a pinned AP CA")
+        raise CertificateRejected(CertRejection.UNTRUSTED, "leaf not issued by a pinned CA")
     _check_time(cert, at)
     path = [cert]
     candidates = [*trust.intermediates, *extra_intermediates]

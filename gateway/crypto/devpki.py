@@ -52,11 +52,17 @@ class DevIdentity:
 
 @dataclass(frozen=True, slots=True, repr=False)
 class DevPKI:
-    """The generated hierarchy. ``aps`` are the AP identities keyed by Seat ID (CN)."""
+    """The generated hierarchy. ``aps`` are the AP identities keyed by Seat ID (CN).
+
+    ``smp_ca`` (root -> "Dev Peppol Service Metadata Publisher CA") and ``smp`` (the signing certificate of
+    the development SMP, ``gateway devnet``) stand in for the Peppol SMP CA G3 and an SMP certificate.
+    """
 
     root: DevIdentity
     ap_ca: DevIdentity
     aps: dict[str, DevIdentity] = field(default_factory=dict)
+    smp_ca: DevIdentity | None = None
+    smp: DevIdentity | None = None
 
     def files(self, password: str = DEV_PKCS12_PASSWORD) -> dict[str, bytes]:
         """File name -> content: PEM certificates/keys and one PKCS#12 per AP (with the chain)."""
@@ -67,6 +73,13 @@ class DevPKI:
             "root.key.pem": self.root.key_pem,
             "apca.key.pem": self.ap_ca.key_pem,
         }
+        if self.smp_ca is not None:
+            out["smpca.pem"] = self.smp_ca.cert_pem
+            out["smpca.key.pem"] = self.smp_ca.key_pem
+            out["smp-trust.pem"] = self.smp_ca.cert_pem + self.root.cert_pem
+        if self.smp is not None:
+            out["smp.cert.pem"] = self.smp.cert_pem
+            out["smp.key.pem"] = self.smp.key_pem
         for cn, ident in self.aps.items():
             base = cn.lower()
             out[f"{base}.cert.pem"] = ident.cert_pem
@@ -139,14 +152,16 @@ def generate_dev_pki(
     seat_ids: Sequence[str] = ("POP000001", "POP000002"),
     key_size: int = 2048,
     ap_validity: timedelta = timedelta(days=730),
+    smp_id: str | None = "PSM000001",
 ) -> DevPKI:
-    """Generate root -> AP CA -> one AP certificate per Seat ID.
+    """Generate root -> AP CA -> one AP certificate per Seat ID, and root -> SMP CA -> SMP certificate.
 
     Args:
         now: reference time (CAs valid from now-5y to now+10y, APs from now-1d for ``ap_validity``).
         seat_ids: the AP CNs.
         key_size: RSA key size (2048 like Peppol AP keys).
         ap_validity: lifetime of the AP certificates.
+        smp_id: CN of the development SMP signing certificate; None = no SMP CA and no SMP certificate.
     """
     root_key = rsa.generate_private_key(65537, key_size)
     root_cert = issue_certificate(
@@ -173,7 +188,52 @@ def generate_dev_pki(
     aps: dict[str, DevIdentity] = {}
     for i, cn in enumerate(seat_ids):
         aps[cn] = issue_ap(ap_ca, cn, now=now, validity=ap_validity, serial=100 + i, key_size=key_size)
-    return DevPKI(root, ap_ca, aps)
+    if smp_id is None:
+        return DevPKI(root, ap_ca, aps)
+    smp_ca_key = rsa.generate_private_key(65537, key_size)
+    smp_ca = DevIdentity(
+        "smpca",
+        smp_ca_key,
+        issue_certificate(
+            # The CN names a "SERVICE METADATA PUBLISHER" CA like the Peppol G3 one, so the SMP trust of the
+            # development stage pins to it exactly as test and production pin to theirs.
+            subject=_name(
+                "Dev Peppol Service Metadata Publisher CA", "Gateway Development", ou="FOR TEST ONLY"
+            ),
+            key=smp_ca_key,
+            issuer=root,
+            not_before=now - timedelta(days=5 * 365),
+            not_after=now + timedelta(days=10 * 365),
+            ca=True,
+            serial=3,
+        ),
+    )
+    smp = issue_smp(smp_ca, smp_id, now=now, serial=500, key_size=key_size)
+    return DevPKI(root, ap_ca, aps, smp_ca, smp)
+
+
+def issue_smp(
+    ca: DevIdentity,
+    cn: str,
+    *,
+    now: datetime,
+    validity: timedelta = timedelta(days=730),
+    serial: int = 2000,
+    key_size: int = 2048,
+) -> DevIdentity:
+    """Issue one SMP signing certificate (``OU=PEPPOL TEST SMP``) from ``ca``, valid from now - 1 day."""
+    key = rsa.generate_private_key(65537, key_size)
+    start = now - timedelta(days=1)
+    cert = issue_certificate(
+        subject=_name(cn, "Gateway Development SMP", ou="PEPPOL TEST SMP"),
+        key=key,
+        issuer=ca,
+        not_before=start,
+        not_after=start + validity,
+        ca=False,
+        serial=serial,
+    )
+    return DevIdentity(cn, key, cert)
 
 
 def issue_ap(

@@ -1,0 +1,150 @@
+"""SML: participant id -> DNS name (Peppol SML 1.3) and a NAPTR answer -> SMP base URL (U-NAPTR, RFC 4848).
+
+Sans-IO: the DNS query itself is the adapter's job (``gateway.transport.dns``); this module computes the
+name to ask for and interprets what came back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+from urllib.parse import urlsplit
+
+from gateway.model.identifiers import PARTICIPANT_SCHEME, ParticipantID
+from gateway.smp.outcome import LookupOutcome
+
+_MAX_PATTERN: Final = 256
+_NESTED_QUANTIFIER: Final = re.compile(r"\([^)]*[*+}][^)]*\)\s*[*+{?]")
+
+#: The U-NAPTR service of an SMP (peppol-commons ``PeppolNaptrURLProvider.DNS_UNAPTR_SERVICE_NAME_META_SMP``).
+SMP_NAPTR_SERVICE: Final = "Meta:SMP"
+
+
+class SMLZone(StrEnum):
+    """The DNS zones of the OpenPeppol SML (peppol-as4.md §9.1; peppol-commons ``ESML``)."""
+
+    PRODUCTION = "participant.sml.prod.tech.peppol.org."
+    TEST = "participant.sml.test.tech.peppol.org."
+
+
+def zone_by_name(name: str) -> str:
+    """``production`` / ``test`` -> the known zone; anything else is taken as a zone name itself.
+
+    Returns:
+        The zone, lower case, with its trailing dot.
+    """
+    known = {"production": SMLZone.PRODUCTION, "prod": SMLZone.PRODUCTION, "test": SMLZone.TEST}
+    zone = known.get(name.strip().lower(), name.strip().lower())
+    return zone if zone.endswith(".") else zone + "."
+
+
+def hash_label(value: str) -> str:
+    """The SML label of a participant value: ``lowercase(base32(sha256(lowercase(value))))``, no padding.
+
+    Only the value (``0088:123abc``) is hashed, never the scheme (Peppol SML 1.3; Policy for use of
+    Identifiers 4.4, POLICY 7).
+    """
+    digest = hashlib.sha256(value.lower().encode("utf-8")).digest()
+    return base64.b32encode(digest).decode("ascii").rstrip("=").lower()
+
+
+def participant_host(participant: ParticipantID, zone: str) -> str:
+    """The DNS name to query for NAPTR: ``<label>.<lowercase scheme>.<zone>`` (fully qualified)."""
+    return f"{hash_label(str(participant))}.{PARTICIPANT_SCHEME}.{zone_by_name(zone)}"
+
+
+@dataclass(frozen=True, slots=True)
+class NaptrRecord:
+    """One NAPTR resource record (RFC 3403 §4.1), as the adapter read it."""
+
+    order: int
+    preference: int
+    flags: str
+    service: str
+    regexp: str
+    replacement: str = "."
+
+
+@dataclass(frozen=True, slots=True)
+class NaptrAnswer:
+    """What DNS said about one name.
+
+    Attributes:
+        name: the name asked for.
+        exists: False for NXDOMAIN.
+        records: the NAPTR records (empty when the name exists without NAPTR: "NOERROR/NODATA").
+    """
+
+    name: str
+    exists: bool
+    records: tuple[NaptrRecord, ...] = ()
+
+
+def smp_url_from_answer(answer: NaptrAnswer) -> str:
+    """Pick the SMP base URL from a NAPTR answer (peppol-as4.md §9.2; RFC 4848 §2).
+
+    Records with flag ``U`` and service ``Meta:SMP`` are tried in (order, preference) order; the first
+    whose regexp yields an absolute http(s) URL wins.
+
+    Raises:
+        ParticipantNotRegistered: NXDOMAIN, no NAPTR, or no usable ``U``/``Meta:SMP`` record (permanent).
+    """
+    if not answer.exists:
+        raise LookupOutcome.NOT_REGISTERED.error(f"SML: {answer.name} does not exist (NXDOMAIN)")
+    candidates = sorted(
+        (
+            r
+            for r in answer.records
+            if r.flags.upper() == "U" and r.service.lower() == SMP_NAPTR_SERVICE.lower()
+        ),
+        key=lambda r: (r.order, r.preference),
+    )
+    for record in candidates:
+        url = apply_naptr_regexp(record.regexp, answer.name.rstrip("."))
+        if url is not None:
+            return url.rstrip("/")
+    raise LookupOutcome.NOT_REGISTERED.error(
+        f"SML: {answer.name} has no usable U-NAPTR record for {SMP_NAPTR_SERVICE}"
+        f" ({len(answer.records)} NAPTR record(s))"
+    )
+
+
+def apply_naptr_regexp(regexp: str, subject: str) -> str | None:
+    """Apply a NAPTR substitution expression (RFC 3402 §3.2) to ``subject``; None if it does not apply.
+
+    The expression is ``<d>ERE<d>replacement<d>[i]`` with any delimiter ``<d>``; ``\\1``..``\\9`` in the
+    replacement are back-references. U-NAPTR (RFC 4848 §2.2) requires the result to be a URI: only an
+    absolute http(s) URL is accepted.
+    """
+    if len(regexp) < 3:
+        return None
+    delim = regexp[0]
+    if delim.isalnum() or delim == "\\":
+        return None
+    parts = re.split(r"(?<!\\)" + re.escape(delim), regexp[1:])
+    if len(parts) != 3 or parts[2] not in ("", "i"):
+        return None
+    pattern, replacement, flags = (p.replace("\\" + delim, delim) for p in parts)
+    if len(pattern) > _MAX_PATTERN or _NESTED_QUANTIFIER.search(pattern):
+        # The expression is remote input run by Python's backtracking engine: a quantified group that holds a
+        # quantifier ("(a+)+") can take exponential time on our 52-character label. SMLs publish "^.*$".
+        return None
+    try:
+        compiled = re.compile(pattern, re.IGNORECASE if flags == "i" else 0)
+    except re.error:
+        return None
+    match = compiled.search(subject)
+    if match is None:
+        return None
+    try:
+        result = match.expand(re.sub(r"\\([1-9])", r"\\g<\1>", replacement.replace("\\\\", "\\")))
+    except (re.error, IndexError):
+        return None
+    parts_url = urlsplit(result)
+    if parts_url.scheme.lower() not in ("http", "https") or not parts_url.hostname:
+        return None
+    return result

@@ -1,0 +1,74 @@
+"""SMP REST URLs (Peppol SMP 1.x, busdox) and the stage's rule for which SMP URLs may be read.
+
+peppol-as4.md §9.2-§9.3: since 2026-02-01 SMP read APIs are HTTPS only; plain HTTP is allowed here only to
+a loopback host in the development stage (the local Peppol network of ``gateway devnet``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Final, Literal
+from urllib.parse import quote, urlsplit
+
+from gateway.model.identifiers import DocumentTypeID, ParticipantID
+from gateway.smp.outcome import LookupOutcome
+
+Stage = Literal["development", "test", "production"]
+
+#: Longest SMP URL we follow (a NAPTR regexp or a Redirect href is remote input).
+MAX_URL_LENGTH: Final = 2048
+
+
+def _encode(uri: str) -> str:
+    # SMP 1.x §3: the identifiers are percent-encoded path segments; "::", "#" and ":" must be encoded.
+    return quote(uri, safe="")
+
+
+def service_group_url(base: str, participant: ParticipantID) -> str:
+    """``{smp}/iso6523-actorid-upis%3A%3A{participant}``: the participant's ServiceGroup."""
+    return f"{base.rstrip('/')}/{_encode(participant.uri)}"
+
+
+def service_metadata_url(base: str, participant: ParticipantID, document_type: DocumentTypeID) -> str:
+    """``{smp}/{participant}/services/{document type}``: the SignedServiceMetadata of one document type."""
+    return f"{service_group_url(base, participant)}/services/{_encode(document_type.uri)}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_smp_url(url: str, stage: Stage) -> str:
+    """Refuse an SMP URL the stage does not allow (peppol-as4.md §9.2 timeline: HTTPS/443 only).
+
+    Args:
+        url: an SMP base URL (from NAPTR or settings) or a Redirect target.
+        stage: ``test`` and ``production`` require https; ``development`` also allows http to loopback.
+
+    Returns:
+        The URL unchanged.
+
+    Raises:
+        SMPResponseInvalid: not an absolute URL, too long, or a scheme/host the stage forbids.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL longer than {MAX_URL_LENGTH} characters")
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host or parts.username or parts.password:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(
+            f"SMP URL {url!r} is not an absolute URL without credentials"
+        )
+    if parts.scheme == "https":
+        return url
+    if parts.scheme == "http" and stage == "development" and _is_loopback(host):
+        return url
+    raise LookupOutcome.BAD_SMP_RESPONSE.error(
+        f"SMP URL {url!r} refused: the {stage} stage reads SMPs over https only"
+        + (" (plain http only to loopback in development)" if parts.scheme == "http" else "")
+    )
