@@ -2,7 +2,9 @@
 dispatch due outbox entries (lease, sign, POST, then mark delivered, reschedule with backoff, or fail).
 
 Delivery is at least once: a crash between the receiver's 2xx and ``mark_delivered`` sends the event again
-after the lease expires, with the same ``X-Gateway-Event-Id``; receivers drop duplicates by that id.
+after the lease expires, with the same ``X-Gateway-Event-Id``; receivers drop duplicates by that id. A
+store failure while recording a result is retried with a short bounded backoff (``RECORD_RETRY_DELAYS``),
+so a database hiccup neither resends the event nor holds the entry until its lease expires.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import anyio
 import anyio.to_thread
 
 from gateway import __version__
-from gateway.errors import LeaseLost, TransportError
+from gateway.errors import LeaseLost, StoreError, TransportError
 from gateway.model.message import JSONObject, OutboundDocument, TimelineEvent
 from gateway.observability import log_context
 from gateway.services.ports import Clock, DocumentStore, IDFactory, WebhookLease, WebhookMessage
@@ -37,6 +39,9 @@ STATUS_CHANGED: Final = "outbound.status_changed"
 DEFAULT_BATCH_SIZE: Final = 10
 DEFAULT_LEASE: Final = timedelta(seconds=60)
 _MAX_ERROR = 500  # stored error text is for humans; keep rows small
+RECORD_RETRY_DELAYS: Final = (0.25, 0.5, 1.0, 2.0, 4.0, 4.0)
+"""Seconds between attempts to store a webhook result while the store fails (about 12 s in all, well
+within the lease): then the entry is left to its lease and sent again."""
 
 
 class WebhookSender(Protocol):
@@ -281,7 +286,22 @@ class WebhookDispatcher:
                 outcome = WebhookOutcome.FAILED
                 error = f"{error}; gave up after {lease.attempts} attempts"
             result = WebhookAttempt(message.id, lease.attempts, outcome, status_code, error)
-            return await anyio.to_thread.run_sync(self._record, lease, result)
+            return await self._record_retrying(lease, result)
+
+    async def _record_retrying(self, lease: WebhookLease, result: WebhookAttempt) -> WebhookAttempt:
+        """``_record``, retried after RECORD_RETRY_DELAYS while the store fails; never raises StoreError
+        (the batch goes on; an entry whose result could not be stored is sent again after its lease)."""
+        delays = iter(RECORD_RETRY_DELAYS)
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(self._record, lease, result)
+            except StoreError as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    log.error("webhook result not stored (%s); it will be sent again after its lease", exc)
+                    return replace(result, recorded=False)
+                log.warning("storing the webhook result failed (%s); retrying in %g s", exc, delay)
+                await anyio.sleep(delay)
 
     def _record(self, lease: WebhookLease, result: WebhookAttempt) -> WebhookAttempt:
         now = self._clock.now()
