@@ -12,8 +12,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 
 from gateway.store import normalise_url
@@ -51,3 +52,48 @@ def database_outage(url: URL | str) -> Iterator[None]:
         with admin.connect() as connection:
             connection.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true'))
         admin.dispose()
+
+
+class StatementCut:
+    """Cuts the database connection of a chosen SQL statement just before it runs.
+
+    ``arm(n)``: the n-th statement run on ``engine`` from now on finds its connection gone (PostgreSQL: its
+    backend terminated by ``pg_terminate_backend`` from an admin connection; SQLite: the file connection
+    closed), as a server restart or a network cut in the middle of a request would.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.fired = False
+        self._countdown: int | None = None
+        event.listen(engine, "before_cursor_execute", self._before)
+
+    def arm(self, n: int) -> None:
+        """Cut before the ``n``-th statement from now on (0: disarm)."""
+        self.fired = False
+        self._countdown = n or None
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+
+    def _before(self, conn: Connection, *_: Any) -> None:
+        if self._countdown is None:
+            return
+        self._countdown -= 1
+        if self._countdown:
+            return
+        self._countdown = None
+        self.fired = True
+        dbapi_connection: Any = conn.connection.dbapi_connection
+        if conn.dialect.name != "postgresql":
+            dbapi_connection.close()
+            return
+        admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(
+                    text("SELECT pg_terminate_backend(:pid, 5000)"),
+                    {"pid": dbapi_connection.info.backend_pid},
+                )
+        finally:
+            admin.dispose()
