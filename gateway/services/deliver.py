@@ -548,13 +548,11 @@ class Deliverer:
         The payload is ``status_change_webhook``'s, the one the submit and retry paths send: receivers see
         a single format whatever made the change.
         """
-        url = self._settings.webhook_url
-        if url is None or change.from_status is change.to_status:
+        if self._settings.webhook_url is None or change.from_status is change.to_status:
             return
         uow.outbox.add(
             status_change_webhook(
                 event_id=self._ids.new_id(),
-                url=url,
                 document=document,
                 change=change,
                 reason=reason,

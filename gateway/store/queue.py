@@ -173,7 +173,7 @@ class SQLDeliveryQueue:
 
 
 def _webhook_from_row(row: Row[Any]) -> WebhookMessage:
-    return WebhookMessage(row.id, row.url, row.payload, row.created_at, row.document_id)
+    return WebhookMessage(row.id, row.target, row.payload, row.created_at, row.document_id)
 
 
 @maps_db_errors("webhook outbox")
@@ -193,7 +193,7 @@ class SQLWebhookOutbox:
                 insert(webhook_outbox),
                 {
                     "id": message.id,
-                    "url": message.url,
+                    "target": message.target,
                     "payload": message.payload,
                     "document_id": message.document_id,
                     "created_at": message.created_at,

@@ -15,7 +15,7 @@ import anyio
 from gateway.config import Settings
 from gateway.errors import StoreError
 from gateway.services.ports import Clock, DocumentStore, IDFactory
-from gateway.services.webhooks import WebhookDispatcher, WebhookSender
+from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher, WebhookSender
 from gateway.worker.backoff import BackoffPolicy
 
 log = logging.getLogger("gateway.worker.webhooks")
@@ -111,4 +111,6 @@ def build_webhook_dispatcher(
         jitter=random.SystemRandom().random,
         batch_size=settings.worker.batch_size,
         lease_for=timedelta(seconds=2 * hooks.timeout_seconds + 30),
+        # The outbox keeps only the target reference; the URL (it may carry a token) stays here.
+        targets={DEFAULT_WEBHOOK_TARGET: hooks.url} if hooks.url else {},
     )

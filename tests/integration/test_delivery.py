@@ -31,6 +31,7 @@ from delivery_support import (
     serve,
     write_directory,
 )
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from gateway.as4 import EbmsError
@@ -39,6 +40,7 @@ from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, Outb
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.webhooks import STATUS_CHANGED
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store.tables import webhook_outbox
 from gateway.transport.directory import LocalDirectory, load_directory
 from gateway.transport.http import HTTPAS4Transport
 from gateway.worker import BackoffPolicy
@@ -230,7 +232,13 @@ def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Send
         ("accepted", "sending"),
         ("sending", "delivered"),
     ]
-    assert {w.message.url for w in leased} == {WEBHOOK}
+    assert {w.message.target for w in leased} == {"default"}  # the URL stays in the configuration
+    with sender.store.engine.connect() as connection:
+        rows = connection.execute(select(webhook_outbox)).all()
+    assert len(rows) == 2
+    assert all(
+        WEBHOOK not in repr(tuple(row)) for row in rows
+    )  # the URL (it may carry a token) is not stored
     assert all(p["type"] == STATUS_CHANGED for p in payloads)
     assert {p["id"] for p in payloads} == {w.message.id for w in leased}
     assert all(

@@ -111,11 +111,18 @@ def store(tmp_path: Path) -> Iterator[SQLDocumentStore]:
     store.close()
 
 
+#: The configured webhook endpoints of these tests: target reference -> URL (the outbox keeps the reference).
+TARGETS: dict[str, str] = {}
+
+
 def add_webhook(store: SQLDocumentStore, url: str, *, document_id: str | None = None) -> WebhookMessage:
+    """Queue an event for ``url``, configured under a fresh target reference."""
     event_id = str(uuid.uuid4())
+    target = f"target-{event_id}"
+    TARGETS[target] = url
     message = WebhookMessage(
         id=event_id,
-        url=url,
+        target=target,
         payload={"id": event_id, "type": "outbound.status_changed", "data": {"status": "délivré"}},
         created_at=T0,
         document_id=document_id,
@@ -145,6 +152,7 @@ def dispatcher(
         retry=RETRY,
         jitter=lambda: 0.0,
         batch_size=5,
+        targets=TARGETS,
     )
 
 
@@ -250,6 +258,20 @@ def test_gone_fails_at_once(store: SQLDocumentStore, receiver: Receiver) -> None
     (result,) = anyio.run(dispatch, store, receiver)
     assert result.outcome is WebhookOutcome.FAILED
     assert entry(store, message).failed_at == T0
+
+
+def test_an_entry_whose_target_is_no_longer_configured_fails_without_a_send(
+    store: SQLDocumentStore, receiver: Receiver
+) -> None:
+    message = add_webhook(store, f"{receiver.url}/ok")
+    del TARGETS[message.target]  # the endpoint was removed from the configuration
+    (result,) = anyio.run(dispatch, store, receiver)
+    assert (result.outcome, result.error) == (
+        WebhookOutcome.FAILED,
+        f"no webhook target {message.target!r} is configured",
+    )
+    assert entry(store, message).failed_at == T0
+    assert receiver.received == []
 
 
 def test_unsupported_scheme_fails_at_once(store: SQLDocumentStore, receiver: Receiver) -> None:
