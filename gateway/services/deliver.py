@@ -234,8 +234,8 @@ class Deliverer:
         """Run one delivery attempt for a leased job and record its outcome.
 
         Never raises for delivery problems (they become transitions); ``LeaseLost`` and a document that
-        became final meanwhile end the attempt quietly. Store errors (database down) propagate: the lease
-        then expires and the job is retried by whoever leases it next.
+        became final meanwhile end the attempt quietly. Store errors (database down) propagate: the worker
+        loop hands the lease back as soon as the store answers (``gateway.worker.loop``), or it expires.
         """
         try:
             return await self._attempt(lease)

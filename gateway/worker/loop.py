@@ -53,7 +53,8 @@ class WorkerStats:
     Attributes:
         processed: leases handled.
         by_status: resulting document status -> count (``unchanged`` when the lease was lost/stale).
-        errors: deliveries that raised (store down, bugs); their leases expire and they are retried.
+        errors: deliveries that raised: store failures (their leases are handed back) and bugs (their
+            leases expire); either way they are retried.
     """
 
     processed: int = 0
