@@ -8,12 +8,15 @@ request in turn.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from gateway.api.errors import RETRY_AFTER_SECONDS
+from tests.contract.store_databases import postgres_admin_url
 from tests.integration.document_api import (  # noqa: F401 - fixtures
     DocumentAPI,
     _document_apis,
@@ -95,3 +98,47 @@ def test_a_cut_connection_answers_503_with_retry_after_never_500(
     else:
         pytest.fail("the request never completed")
     assert n > 1  # at least one statement was cut
+
+
+@pytest.mark.postgres
+def test_backends_terminated_during_traffic_give_503_or_success_never_500(docs: DocumentAPI) -> None:
+    if docs.backend != "postgresql":
+        pytest.skip("a server that terminates backends is PostgreSQL's")
+    ident = _outbound(docs)
+    stop = threading.Event()
+    database = docs.store.engine.url.database
+
+    def terminate_repeatedly() -> None:
+        admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                while not stop.wait(0.01):
+                    connection.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE datname = :db AND pid <> pg_backend_pid()"
+                        ),
+                        {"db": database},
+                    )
+        finally:
+            admin.dispose()
+
+    killer = threading.Thread(target=terminate_repeatedly)
+    killer.start()
+    statuses: list[int] = []
+    try:
+        for n in range(1, 61):
+            for response in (
+                _submit(docs, ident, n),
+                docs.client.get(f"/v1/outbound/{ident}"),
+                docs.client.get("/v1/outbound?status=accepted", headers=auth("support")),
+            ):
+                statuses.append(response.status_code)
+                if response.status_code == 503:
+                    assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    finally:
+        stop.set()
+        killer.join()
+    assert set(statuses) <= {200, 202, 503}, sorted(set(statuses))
+    # Once the cuts stop, everything works again.
+    assert docs.client.get(f"/v1/outbound/{ident}").status_code == 200
