@@ -42,7 +42,7 @@ from gateway.services.ports import (
     WebhookSender,
 )
 from gateway.services.receive import AS4Receiver
-from gateway.services.webhooks import WebhookDispatcher
+from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.crl_http import HTTPCRLFetcher
@@ -362,6 +362,8 @@ class Services:
             jitter=self.jitter,
             batch_size=worker.batch_size,
             lease_for=timedelta(seconds=2 * hooks.timeout_seconds + 30),
+            # The outbox keeps only the target reference; the URL (it may carry a token) stays here.
+            targets={DEFAULT_WEBHOOK_TARGET: hooks.url} if hooks.url else {},
         )
 
     async def aclose(self) -> None:

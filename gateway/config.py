@@ -8,12 +8,17 @@ combinations at start-up rather than at the first request.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.observability import MIN_SECRET_LENGTH
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +43,9 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
 class APIKey(BaseModel):
     """One API client. Either the key itself (``key``, for development) or its SHA-256 (``sha256``)."""
 
@@ -52,8 +60,11 @@ class APIKey(BaseModel):
             raise ValueError(f"API key {self.name!r}: give exactly one of 'key' or 'sha256'")
         if self.key is not None and len(self.key.get_secret_value()) < 24:
             raise ValueError(f"API key {self.name!r} is shorter than 24 characters")
-        if self.sha256 is not None and len(self.sha256) != 64:
-            raise ValueError(f"API key {self.name!r}: 'sha256' must be 64 hex digits")
+        if self.sha256 is not None and _SHA256_HEX.fullmatch(self.sha256) is None:
+            # Never echo the value: a key pasted here by mistake must not reach the console or logs.
+            raise ValueError(
+                f"API key {self.name!r}: 'sha256' must be 64 hex digits (the SHA-256 of the key)"
+            )
         return self
 
     @property
@@ -84,6 +95,15 @@ class KeystoreSettings(BaseModel):
     path: Path | None = None
     password: SecretStr | None = None
     cert_path: Path | None = None  # only with a PEM key
+
+    @field_validator("password")
+    @classmethod
+    def _redactable_password(cls, value: SecretStr | None) -> SecretStr | None:
+        # Logs redact every configured secret by value; a 1-2 character one cannot be told from ordinary
+        # text (gateway.observability.MIN_SECRET_LENGTH), so it is refused rather than left unredacted.
+        if value is not None and 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"keystore.password must be at least {MIN_SECRET_LENGTH} characters")
+        return value
 
 
 class TruststoreSettings(BaseModel):
@@ -152,7 +172,29 @@ class WebhookSettings(BaseModel):
         # Unsigned webhooks could be forged by anyone who can reach the receiver: refuse them.
         if self.url and (self.secret is None or len(self.secret.get_secret_value()) < 16):
             raise ValueError("webhooks.url needs webhooks.secret of at least 16 characters")
+        if self.url and not _https_or_loopback(self.url):
+            # The URL may carry a token and the payload business data: only TLS leaves the host. The
+            # message never repeats the URL.
+            raise ValueError("webhooks.url must be an https:// URL (plain http only to a loopback host)")
         return self
+
+
+def _https_or_loopback(url: str) -> bool:
+    """True for an https URL with a host, or an http URL to localhost / a loopback address."""
+    parsed = urlsplit(url)
+    host = parsed.hostname
+    if not host:
+        return False
+    if parsed.scheme == "https":
+        return True
+    if parsed.scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class APISettings(BaseModel):

@@ -73,7 +73,12 @@ _NAMED_VALUE = re.compile(
 # userinfo in URLs: postgresql+psycopg://user:password@host/db
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s/]+)@", re.IGNORECASE)
 
-_MIN_KNOWN_SECRET = 6  # shorter "secrets" would blank out ordinary words
+MIN_SECRET_LENGTH: Final = 3
+"""Shortest configured secret the gateway accepts (``gateway.config`` refuses shorter ones at start-up):
+redacting a 1- or 2-character value would blank out half of every log line."""
+_MIN_SECRET_ANYWHERE = 6
+"""Secrets at least this long are redacted wherever they occur; shorter ones (3 to 5 characters, e.g. the
+development keystore password ``dev``) only as a whole token, so ``dev`` in ``development`` survives."""
 
 
 def _is_secret_type(value: object) -> bool:
@@ -91,15 +96,21 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        known = {s for s in secrets if s and len(s) >= _MIN_KNOWN_SECRET}
-        # Longest first, so a secret containing another is removed whole.
-        self._known = tuple(sorted(known, key=len, reverse=True))
+        # Every configured secret, whatever its length. A short one is matched as a token only: not inside
+        # a word, path or dotted name ("dev" in "development", "/dev/null", "gateway.dev"). Longest first:
+        # a secret containing another is removed whole.
+        known = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self._known = tuple(s for s in known if len(s) >= _MIN_SECRET_ANYWHERE)
+        short = [re.escape(s) for s in known if len(s) < _MIN_SECRET_ANYWHERE]
+        self._short = re.compile(rf"(?<![\w./-])(?:{'|'.join(short)})(?![\w/-])") if short else None
 
     def known(self, value: str) -> str:
         """``value`` with the configured secret values replaced (and nothing else)."""
         for secret in self._known:
             if secret in value:
                 value = value.replace(secret, REDACTED)
+        if self._short is not None:
+            value = self._short.sub(REDACTED, value)
         return value
 
     def text(self, value: str) -> str:

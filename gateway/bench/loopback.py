@@ -58,8 +58,7 @@ def prepare_loopback(
     pki_dir = workdir / "pki"
     pki_dir.mkdir(parents=True)
     pki = generate_dev_pki(now=datetime.now(UTC), seat_ids=(SEAT_ID,))
-    for name, content in pki.files().items():
-        (pki_dir / name).write_bytes(content)
+    pki.write(pki_dir)  # private keys: created 0600
     entry = {
         "document_types": [BIS_INVOICE.uri, BIS_CREDIT_NOTE.uri],
         "process": BIS_BILLING_PROCESS.uri,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,12 +38,7 @@ def run_certs_dev_pki(args: argparse.Namespace, settings: Settings) -> int:
     if existing and not args.force:
         print(f"gateway: {args.dir} already holds {', '.join(existing)} (use --force)", file=sys.stderr)
         return 2
-    args.dir.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        path = args.dir / name
-        path.write_bytes(data)
-        if name.endswith((".key.pem", ".p12")):
-            os.chmod(path, 0o600)  # private keys: owner only
+    pki.write(args.dir, args.password, overwrite=True)  # private keys: created 0600
     print(
         json.dumps(
             {

@@ -40,6 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def settings_errors(error: ValidationError) -> str:
+    """One line per problem, ``location: message``, without the rejected values: pydantic's own rendering
+    repeats each input, which may be a secret (an API key, a password, a webhook URL with a token)."""
+    return "\n".join(
+        f"  {'.'.join(str(part) for part in problem['loc']) or 'settings'}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False, include_context=False)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 negative verdict, 2 usage or input error)."""
     parser = build_parser()
@@ -47,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"gateway: invalid settings: {exc}", file=sys.stderr)
+        print(f"gateway: invalid settings:\n{settings_errors(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, json=settings.log_format == "json", secrets=secret_values(settings))
     try:

@@ -6,9 +6,11 @@ returned as bytes; writing files is the CLI's job.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -92,6 +94,31 @@ class DevPKI:
                 serialization.BestAvailableEncryption(password.encode()),
             )
         return out
+
+    def write(self, directory: Path, password: str = DEV_PKCS12_PASSWORD, *, overwrite: bool = False) -> None:
+        """Write ``files(password)`` into ``directory`` (created if missing).
+
+        Private keys and PKCS#12 files are created with mode 0600 from the first byte (``os.open`` with
+        the mode, never a chmod afterwards, so no other user can open them in between); a file being
+        replaced is removed first, so its old mode is not kept either.
+
+        Raises:
+            FileExistsError: a file exists and ``overwrite`` is false.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, data in self.files(password).items():
+            path = directory / name
+            if overwrite:
+                path.unlink(missing_ok=True)
+            mode = 0o600 if is_private_file(name) else 0o644
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+
+
+def is_private_file(name: str) -> bool:
+    """True for the files of ``DevPKI.files()`` that hold a private key (PEM key or PKCS#12)."""
+    return name.endswith((".key.pem", ".p12"))
 
 
 def _name(cn: str, org: str, country: str = "BE", ou: str | None = None) -> x509.Name:

@@ -196,8 +196,8 @@ class Deliverer:
         """Run one delivery attempt for a leased job and record its outcome.
 
         Never raises for delivery problems (they become transitions); ``LeaseLost`` and a document that
-        became final meanwhile end the attempt quietly. Store errors (database down) propagate: the lease
-        then expires and the job is retried by whoever leases it next.
+        became final meanwhile end the attempt quietly. Store errors (database down) propagate: the worker
+        loop hands the lease back as soon as the store answers (``gateway.worker.loop``), or it expires.
         """
         try:
             return await self._attempt(lease)
@@ -509,13 +509,11 @@ class Deliverer:
         The payload is ``status_change_webhook``'s, the one the submit and retry paths send: receivers see
         a single format whatever made the change.
         """
-        url = self._settings.webhook_url
-        if url is None or change.from_status is change.to_status:
+        if self._settings.webhook_url is None or change.from_status is change.to_status:
             return
         uow.outbox.add(
             status_change_webhook(
                 event_id=self._ids.new_id(),
-                url=url,
                 document=document,
                 change=change,
                 reason=reason,

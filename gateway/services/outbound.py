@@ -295,7 +295,6 @@ class OutboundSubmitter:
             uow.outbox.add(
                 status_change_webhook(
                     event_id=self.ids.new_id(),
-                    url=self.webhook_url,
                     document=document,
                     change=change,
                     reason=document.status_reason,

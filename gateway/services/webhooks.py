@@ -2,14 +2,16 @@
 dispatch due outbox entries (lease, sign, POST, then mark delivered, reschedule with backoff, or fail).
 
 Delivery is at least once: a crash between the receiver's 2xx and ``mark_delivered`` sends the event again
-after the lease expires, with the same ``X-Gateway-Event-Id``; receivers drop duplicates by that id.
+after the lease expires, with the same ``X-Gateway-Event-Id``; receivers drop duplicates by that id. A
+store failure while recording a result is retried with a short bounded backoff (``RECORD_RETRY_DELAYS``),
+so a database hiccup neither resends the event nor holds the entry until its lease expires.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -19,7 +21,7 @@ import anyio
 import anyio.to_thread
 
 from gateway import __version__
-from gateway.errors import LeaseLost, TransportError
+from gateway.errors import LeaseLost, StoreError, TransportError
 from gateway.model.message import JSONObject, OutboundDocument, TimelineEvent
 from gateway.observability import log_context
 from gateway.services.ports import (
@@ -45,6 +47,11 @@ STATUS_CHANGED: Final = "outbound.status_changed"
 DEFAULT_BATCH_SIZE: Final = 10
 DEFAULT_LEASE: Final = timedelta(seconds=60)
 _MAX_ERROR = 500  # stored error text is for humans; keep rows small
+DEFAULT_WEBHOOK_TARGET: Final = "default"
+"""The outbox target of status changes: the endpoint configured as ``webhooks.url``."""
+RECORD_RETRY_DELAYS: Final = (0.25, 0.5, 1.0, 2.0, 4.0, 4.0)
+"""Seconds between attempts to store a webhook result while the store fails (about 12 s in all, well
+within the lease): then the entry is left to its lease and sent again."""
 
 
 class WebhookOutcome(StrEnum):
@@ -120,17 +127,17 @@ def build_webhook_request(
 def status_change_webhook(
     *,
     event_id: str,
-    url: str,
     document: OutboundDocument,
     change: TimelineEvent,
     reason: str | None = None,
     as4_message_id: str | None = None,
+    target: str = DEFAULT_WEBHOOK_TARGET,
 ) -> WebhookMessage:
     """The outbox entry announcing ``change``; add it in the unit of work that made the change.
 
     Args:
         event_id: a new id (``IDFactory.new_id()``); receivers deduplicate by it.
-        url: the configured webhook URL.
+        target: the configured endpoint, by reference (the URL is resolved when sending).
         document: the document (any version: only its identifying fields are used).
         change: the timeline entry returned by ``OutboundDocumentRepository.transition`` (or ``add``).
         reason: the status reason (failures), if any.
@@ -158,7 +165,7 @@ def status_change_webhook(
         "data": data,
     }
     return WebhookMessage(
-        id=event_id, url=url, payload=payload, created_at=change.at, document_id=document.id
+        id=event_id, target=target, payload=payload, created_at=change.at, document_id=document.id
     )
 
 
@@ -175,6 +182,8 @@ class WebhookDispatcher:
         jitter: random source in [0, 1) for the backoff.
         batch_size: entries leased per call; they are sent concurrently.
         lease_for: lease length; must exceed the sender's timeout (an expired lease is sent again).
+        targets: target reference -> URL (from the configuration); an entry whose target is not listed
+            (its endpoint was removed from the configuration) fails without being sent.
     """
 
     def __init__(
@@ -189,6 +198,7 @@ class WebhookDispatcher:
         jitter: Callable[[], float],
         batch_size: int = DEFAULT_BATCH_SIZE,
         lease_for: timedelta = DEFAULT_LEASE,
+        targets: Mapping[str, str],
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -203,6 +213,7 @@ class WebhookDispatcher:
         self._jitter = jitter
         self.batch_size = batch_size
         self._lease_for = lease_for
+        self._targets = dict(targets)
 
     def __repr__(self) -> str:  # never show the secret
         return f"WebhookDispatcher(batch_size={self.batch_size}, lease_for={self._lease_for})"
@@ -244,6 +255,7 @@ class WebhookDispatcher:
         message = lease.message
         with log_context(webhook_id=message.id, document_id=message.document_id):
             status_code: int | None = None
+            error: str | None
             try:
                 body, headers = build_webhook_request(
                     message,
@@ -251,9 +263,14 @@ class WebhookDispatcher:
                     secrets=self._secrets,
                     timestamp=int(self._clock.now().timestamp()),
                 )
-                status_code = await self._sender.post(message.url, body=body, headers=headers)
-                outcome = classify_status(status_code)
-                error = None if outcome is WebhookOutcome.DELIVERED else f"HTTP {status_code}"
+                url = self._targets.get(message.target)
+                if url is None:
+                    outcome = WebhookOutcome.FAILED
+                    error = f"no webhook target {message.target!r} is configured"
+                else:
+                    status_code = await self._sender.post(url, body=body, headers=headers)
+                    outcome = classify_status(status_code)
+                    error = None if outcome is WebhookOutcome.DELIVERED else f"HTTP {status_code}"
             except TransportError as exc:
                 outcome = WebhookOutcome.RETRY if exc.retryable else WebhookOutcome.FAILED
                 error = str(exc)
@@ -264,7 +281,22 @@ class WebhookDispatcher:
                 outcome = WebhookOutcome.FAILED
                 error = f"{error}; gave up after {lease.attempts} attempts"
             result = WebhookAttempt(message.id, lease.attempts, outcome, status_code, error)
-            return await anyio.to_thread.run_sync(self._record, lease, result)
+            return await self._record_retrying(lease, result)
+
+    async def _record_retrying(self, lease: WebhookLease, result: WebhookAttempt) -> WebhookAttempt:
+        """``_record``, retried after RECORD_RETRY_DELAYS while the store fails; never raises StoreError
+        (the batch goes on; an entry whose result could not be stored is sent again after its lease)."""
+        delays = iter(RECORD_RETRY_DELAYS)
+        while True:
+            try:
+                return await anyio.to_thread.run_sync(self._record, lease, result)
+            except StoreError as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    log.error("webhook result not stored (%s); it will be sent again after its lease", exc)
+                    return replace(result, recorded=False)
+                log.warning("storing the webhook result failed (%s); retrying in %g s", exc, delay)
+                await anyio.sleep(delay)
 
     def _record(self, lease: WebhookLease, result: WebhookAttempt) -> WebhookAttempt:
         now = self._clock.now()

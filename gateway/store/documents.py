@@ -25,7 +25,7 @@ from gateway.model.message import (
     apply_event,
 )
 from gateway.services.ports import MAX_PAGE_SIZE, InboundQuery, OutboundQuery, Page, PageCursor
-from gateway.store.errors import map_db_errors
+from gateway.store.errors import maps_db_errors
 from gateway.store.tables import inbound_documents, outbound_documents, outbound_events
 
 _OUTBOUND_META = [c for c in outbound_documents.c if c.name not in ("ubl", "validation_report")]
@@ -99,6 +99,7 @@ def _before_cursor(stamp: ColumnElement[datetime], ident: ColumnElement[str], cu
     return or_(stamp < cursor.at, and_(stamp == cursor.at, ident < cursor.id))
 
 
+@maps_db_errors("outbound documents")
 class SQLOutboundDocumentRepository:
     """OutboundDocumentRepository on one connection inside a unit of work's transaction."""
 
@@ -136,7 +137,7 @@ class SQLOutboundDocumentRepository:
             "updated_at": document.updated_at,
         }
         # A savepoint keeps the unit of work usable after a duplicate (the caller then reads the original).
-        with map_db_errors("outbound document"), self._conn.begin_nested():
+        with self._conn.begin_nested():
             self._conn.execute(insert(outbound_documents), values)
             self._append(entry)
         return entry
@@ -173,29 +174,28 @@ class SQLOutboundDocumentRepository:
         as4_message_id: str | None = None,
     ) -> TimelineEvent:
         t = outbound_documents
-        with map_db_errors("status transition"):
-            # FOR UPDATE: a concurrent transition of the same document waits for this transaction, then
-            # re-reads the new status (PostgreSQL); SQLite already serialises writers (BEGIN IMMEDIATE).
-            row = self._conn.execute(
-                select(t.c.status, t.c.attempts).where(t.c.id == document_id).with_for_update()
-            ).first()
-            if row is None:
-                raise StoreError(f"no outbound document {document_id!r}")
-            current = DeliveryStatus(row.status)
-            target = apply_event(current, event)
-            values: dict[str, Any] = {
-                "status": target.value,
-                "status_reason": reason,
-                "next_attempt_at": next_attempt_at,
-                "updated_at": at,
-            }
-            if event is DeliveryEvent.SEND_STARTED:
-                values["attempts"] = row.attempts + 1
-            if as4_message_id is not None:
-                values["as4_message_id"] = as4_message_id
-            self._conn.execute(update(t).where(t.c.id == document_id).values(values))
-            entry = TimelineEvent(document_id, at, current, target, event, detail)
-            self._append(entry)
+        # FOR UPDATE: a concurrent transition of the same document waits for this transaction, then
+        # re-reads the new status (PostgreSQL); SQLite already serialises writers (BEGIN IMMEDIATE).
+        row = self._conn.execute(
+            select(t.c.status, t.c.attempts).where(t.c.id == document_id).with_for_update()
+        ).first()
+        if row is None:
+            raise StoreError(f"no outbound document {document_id!r}")
+        current = DeliveryStatus(row.status)
+        target = apply_event(current, event)
+        values: dict[str, Any] = {
+            "status": target.value,
+            "status_reason": reason,
+            "next_attempt_at": next_attempt_at,
+            "updated_at": at,
+        }
+        if event is DeliveryEvent.SEND_STARTED:
+            values["attempts"] = row.attempts + 1
+        if as4_message_id is not None:
+            values["as4_message_id"] = as4_message_id
+        self._conn.execute(update(t).where(t.c.id == document_id).values(values))
+        entry = TimelineEvent(document_id, at, current, target, event, detail)
+        self._append(entry)
         return entry
 
     def _append(self, entry: TimelineEvent) -> None:
@@ -249,6 +249,7 @@ class SQLOutboundDocumentRepository:
         return counts
 
 
+@maps_db_errors("inbound documents")
 class SQLInboundDocumentRepository:
     """InboundDocumentRepository on one connection inside a unit of work's transaction."""
 
@@ -273,7 +274,7 @@ class SQLInboundDocumentRepository:
             "received_at": document.received_at,
             "updated_at": document.updated_at,
         }
-        with map_db_errors("inbound document"), self._conn.begin_nested():
+        with self._conn.begin_nested():
             self._conn.execute(insert(inbound_documents), values)
 
     def get(self, document_id: str) -> InboundDocument | None:
@@ -324,12 +325,11 @@ class SQLInboundDocumentRepository:
         at: datetime,
     ) -> None:
         t = inbound_documents
-        with map_db_errors("inbound validation"):
-            result = self._conn.execute(
-                update(t)
-                .where(t.c.id == document_id)
-                .values(status=status.value, validation_report=report, status_reason=reason, updated_at=at)
-            )
+        result = self._conn.execute(
+            update(t)
+            .where(t.c.id == document_id)
+            .values(status=status.value, validation_report=report, status_reason=reason, updated_at=at)
+        )
         if result.rowcount != 1:
             raise StoreError(f"no inbound document {document_id!r}")
 
@@ -343,15 +343,13 @@ class SQLInboundDocumentRepository:
             .order_by(t.c.received_at, t.c.id)
             .limit(limit)
         )
-        with map_db_errors("pending inbound documents"):
-            rows = self._conn.execute(stmt).all()
+        rows = self._conn.execute(stmt).all()
         return [_inbound_from_row(row) for row in rows]
 
     def count_by_status(self) -> dict[InboundStatus, int]:
         t = inbound_documents
         counts = dict.fromkeys(InboundStatus, 0)
-        with map_db_errors("inbound counts"):
-            rows = self._conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all()
+        rows = self._conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all()
         for status, count in rows:
             counts[InboundStatus(status)] = int(count)
         return counts

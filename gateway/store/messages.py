@@ -16,7 +16,7 @@ from gateway.model.message import (
     SignalKind,
 )
 from gateway.services.ports import IdempotencyRecord
-from gateway.store.errors import map_db_errors
+from gateway.store.errors import map_db_errors, maps_db_errors
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
 
 
@@ -86,6 +86,7 @@ def _message_from_row(row: Row[Any]) -> AS4MessageRecord:
     )
 
 
+@maps_db_errors("AS4 messages")
 class SQLAS4MessageRepository:
     """AS4MessageRepository on one connection inside a unit of work's transaction."""
 
@@ -106,7 +107,7 @@ class SQLAS4MessageRepository:
             values.update(_signal_columns(record.signal))
         # Savepoint: on a duplicate the caller reads the stored original in the same unit of work (and no
         # history row of the refused duplicate survives).
-        with map_db_errors("AS4 message"), self._conn.begin_nested():
+        with self._conn.begin_nested():
             self._conn.execute(insert(as4_messages), values)
             if record.signal is not None:
                 attempt = self._attempt(record.direction, record.document_id)
@@ -139,21 +140,20 @@ class SQLAS4MessageRepository:
 
     def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
         t = as4_messages
-        with map_db_errors("AS4 signal"):
-            row = self._conn.execute(
-                select(t.c.document_id).where(t.c.message_id == message_id, t.c.direction == direction.value)
-            ).first()
-            if row is None:
-                raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
-            # Latest signal on the message row (what callers show), and appended to the history: an
-            # earlier answer (invalid receipt, retryable error) stays as evidence.
-            self._conn.execute(
-                update(t)
-                .where(t.c.message_id == message_id, t.c.direction == direction.value)
-                .values(_signal_columns(signal))
-            )
-            attempt = self._attempt(direction, row.document_id)
-            self._conn.execute(insert(as4_signals), _history_values(message_id, direction, signal, attempt))
+        row = self._conn.execute(
+            select(t.c.document_id).where(t.c.message_id == message_id, t.c.direction == direction.value)
+        ).first()
+        if row is None:
+            raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
+        # Latest signal on the message row (what callers show), and appended to the history: an
+        # earlier answer (invalid receipt, retryable error) stays as evidence.
+        self._conn.execute(
+            update(t)
+            .where(t.c.message_id == message_id, t.c.direction == direction.value)
+            .values(_signal_columns(signal))
+        )
+        attempt = self._attempt(direction, row.document_id)
+        self._conn.execute(insert(as4_signals), _history_values(message_id, direction, signal, attempt))
 
     def signals(self, message_id: str, direction: Direction) -> list[AS4Signal]:
         s = as4_signals
@@ -185,6 +185,7 @@ def _idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:
     )
 
 
+@maps_db_errors("idempotency keys")
 class SQLIdempotencyRepository:
     """IdempotencyRepository on one connection inside a unit of work's transaction."""
 

@@ -26,7 +26,7 @@ from gateway.services.ports import (
     WebhookLease,
     WebhookMessage,
 )
-from gateway.store.errors import map_db_errors
+from gateway.store.errors import maps_db_errors
 from gateway.store.tables import delivery_jobs, webhook_outbox
 
 
@@ -53,39 +53,36 @@ class _LeasedTable:
             *self.open_conditions,
         )
         until = now + lease_for
-        with map_db_errors(f"lease {t.name}"):
-            rows = self.conn.execute(
-                select(self.key, t.c.attempts)
-                .where(due)
-                .order_by(t.c.due_at, self.key)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if not rows:
-                return []
-            keys = [row[0] for row in rows]
-            self.conn.execute(
-                update(t)
-                .where(self.key.in_(keys))
-                .values(lease_token=token, leased_until=until, attempts=t.c.attempts + 1)
-            )
+        rows = self.conn.execute(
+            select(self.key, t.c.attempts)
+            .where(due)
+            .order_by(t.c.due_at, self.key)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return []
+        keys = [row[0] for row in rows]
+        self.conn.execute(
+            update(t)
+            .where(self.key.in_(keys))
+            .values(lease_token=token, leased_until=until, attempts=t.c.attempts + 1)
+        )
         return [(row[0], row[1] + 1, until) for row in rows]
 
     def guarded_update(self, key: str, token: str, values: dict[str, Any]) -> None:
         """Update the row if ``token`` still holds it, else raise LeaseLost."""
-        with map_db_errors(f"update {self.table.name}"):
-            result = self.conn.execute(
-                update(self.table).where(self.key == key, self.table.c.lease_token == token).values(values)
-            )
+        result = self.conn.execute(
+            update(self.table).where(self.key == key, self.table.c.lease_token == token).values(values)
+        )
         if result.rowcount != 1:
             raise LeaseLost(f"lease on {self.table.name} {key!r} is no longer held by this token")
 
     def guarded_delete(self, key: str, token: str) -> None:
         """Delete the row if ``token`` still holds it, else raise LeaseLost."""
-        with map_db_errors(f"delete {self.table.name}"):
-            result = self.conn.execute(
-                delete(self.table).where(self.key == key, self.table.c.lease_token == token)
-            )
+        result = self.conn.execute(
+            delete(self.table).where(self.key == key, self.table.c.lease_token == token)
+        )
         if result.rowcount != 1:
             raise LeaseLost(f"lease on {self.table.name} {key!r} is no longer held by this token")
 
@@ -117,6 +114,7 @@ def _enqueue_statement(dialect_name: str) -> Any:
     )
 
 
+@maps_db_errors("delivery queue")
 class SQLDeliveryQueue:
     """DeliveryQueue on one connection inside a unit of work's transaction."""
 
@@ -126,10 +124,9 @@ class SQLDeliveryQueue:
 
     def enqueue(self, document_id: str, *, due_at: datetime) -> None:
         statement = _enqueue_statement(self._conn.dialect.name)
-        with map_db_errors("enqueue delivery"):
-            self._conn.execute(
-                statement, {"document_id": document_id, "due_at": due_at, "attempts": 0, "created_at": due_at}
-            )
+        self._conn.execute(
+            statement, {"document_id": document_id, "due_at": due_at, "attempts": 0, "created_at": due_at}
+        )
 
     def get(self, document_id: str) -> DeliveryJob | None:
         t = delivery_jobs
@@ -165,21 +162,21 @@ class SQLDeliveryQueue:
     def counts(self, *, now: datetime) -> QueueCounts:
         t = delivery_jobs
         leased = and_(t.c.leased_until.is_not(None), t.c.leased_until > now)
-        with map_db_errors("queue counts"):
-            row = self._conn.execute(
-                select(
-                    func.count().filter(leased),
-                    func.count().filter(~leased, t.c.due_at <= now),
-                    func.count().filter(~leased, t.c.due_at > now),
-                )
-            ).one()
+        row = self._conn.execute(
+            select(
+                func.count().filter(leased),
+                func.count().filter(~leased, t.c.due_at <= now),
+                func.count().filter(~leased, t.c.due_at > now),
+            )
+        ).one()
         return QueueCounts(due=int(row[1]), scheduled=int(row[2]), leased=int(row[0]))
 
 
 def _webhook_from_row(row: Row[Any]) -> WebhookMessage:
-    return WebhookMessage(row.id, row.url, row.payload, row.created_at, row.document_id)
+    return WebhookMessage(row.id, row.target, row.payload, row.created_at, row.document_id)
 
 
+@maps_db_errors("webhook outbox")
 class SQLWebhookOutbox:
     """WebhookOutbox on one connection inside a unit of work's transaction."""
 
@@ -191,12 +188,12 @@ class SQLWebhookOutbox:
         )
 
     def add(self, message: WebhookMessage) -> None:
-        with map_db_errors("webhook"), self._conn.begin_nested():
+        with self._conn.begin_nested():
             self._conn.execute(
                 insert(webhook_outbox),
                 {
                     "id": message.id,
-                    "url": message.url,
+                    "target": message.target,
                     "payload": message.payload,
                     "document_id": message.document_id,
                     "created_at": message.created_at,
@@ -247,8 +244,7 @@ class SQLWebhookOutbox:
     def counts(self, *, now: datetime) -> OutboxCounts:
         t = webhook_outbox
         pending = and_(t.c.delivered_at.is_(None), t.c.failed_at.is_(None))
-        with map_db_errors("outbox counts"):
-            row = self._conn.execute(
-                select(func.count().filter(pending), func.count().filter(t.c.failed_at.is_not(None)))
-            ).one()
+        row = self._conn.execute(
+            select(func.count().filter(pending), func.count().filter(t.c.failed_at.is_not(None)))
+        ).one()
         return OutboxCounts(pending=int(row[0]), failed=int(row[1]))

@@ -6,7 +6,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
-from sqlalchemy import exc as sa_exc
 
 from gateway.errors import StoreError
 from gateway.store.documents import SQLInboundDocumentRepository, SQLOutboundDocumentRepository
@@ -89,13 +88,16 @@ class SQLUnitOfWork:
         if connection is None:
             return
         try:
-            if self._transaction is not None and self._transaction.is_active:
-                self._transaction.rollback()
-        except sa_exc.SQLAlchemyError:
+            with map_db_errors("end transaction"):
+                try:
+                    if self._transaction is not None and self._transaction.is_active:
+                        self._transaction.rollback()
+                finally:
+                    connection.close()
+        except StoreError:
+            # A rollback on a lost connection fails too; the error that left the block matters more.
             if exc is None:
                 raise
-        finally:
-            connection.close()
 
     def _require_transaction(self) -> RootTransaction:
         if self._transaction is None:

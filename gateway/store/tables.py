@@ -239,7 +239,7 @@ webhook_outbox = Table(
     "webhook_outbox",
     metadata,
     Column("id", String(ID), primary_key=True),
-    Column("url", Text, nullable=False),
+    Column("target", String(64), nullable=False),  # a configured endpoint, by reference; never its URL
     Column("payload", JSON, nullable=False),
     Column("document_id", String(ID), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),

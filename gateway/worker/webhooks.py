@@ -51,8 +51,10 @@ class WebhookWorker:
         """Dispatch one batch; return how many entries were attempted (0 after a store failure)."""
         try:
             return len(await self._dispatcher.dispatch_due())
-        except StoreError:
-            log.exception("webhook dispatch failed; retrying after the poll interval")
+        except StoreError as exc:
+            # Transient (database locked or restarting): one line, no traceback (an outage would flood
+            # the log); the next poll tries again.
+            log.error("webhook dispatch failed (%s); retrying after the poll interval", exc)
             return 0
 
     async def run(self) -> None:

@@ -121,7 +121,7 @@ def as4_message(
 def webhook(*, created_at: datetime = T0, document_id: str | None = None) -> WebhookMessage:
     return WebhookMessage(
         id=new_id(),
-        url="https://erp.example.be/hooks/peppol",
+        target="default",
         payload={"event": "status-changed", "document_id": document_id, "status": "delivered"},
         created_at=created_at,
         document_id=document_id,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import Connection, create_engine, delete, text
 from sqlalchemy.engine import URL, make_url
 
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
@@ -55,6 +55,10 @@ class PostgresServer:
     def drop_database(self, url: URL) -> None:
         with self._engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+
+    def connect(self) -> Connection:
+        """An autocommit connection to the maintenance database (for DDL and backend termination)."""
+        return self._engine.connect()
 
     def dispose(self) -> None:
         self._engine.dispose()

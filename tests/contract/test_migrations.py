@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import URL
 from store_databases import BACKENDS, PostgresServer
 
@@ -109,3 +109,31 @@ def test_signal_history_revision_carries_the_stored_latest_signals_over(empty_da
         )
     ]
     assert carried[0].at == at
+
+
+def test_webhook_target_revision_drops_the_stored_urls(empty_database: str | URL) -> None:
+    upgrade_database(empty_database, revision="0003")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    token_url = "https://erp.example.be/hooks?token=tok-0123456789"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO webhook_outbox (id, url, payload, created_at, due_at, attempts)"
+                    " VALUES ('evt-1', :url, '{}', :at, :at, 0)"
+                ),
+                {"url": token_url, "at": at},
+            )
+        upgrade_database(empty_database)
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("webhook_outbox")}
+            rows = connection.execute(text("SELECT * FROM webhook_outbox")).all()
+        with SQLDocumentStore(engine).unit_of_work(read_only=True) as uow:
+            entry = uow.outbox.get("evt-1")
+    finally:
+        engine.dispose()
+    assert "url" not in columns
+    assert all(token_url not in repr(tuple(row)) for row in rows)
+    assert entry is not None
+    assert entry.message.target == "default"  # every stored entry was for the one configured URL

@@ -807,7 +807,7 @@ def test_status_changes_queue_webhooks_in_the_same_unit_of_work(docs: DocumentAP
         ("submitted", "accepted"),
         ("retry-requested", "retrying"),
     ]
-    assert {lease.message.url for lease in leases} == {"https://hooks.example/gateway"}
+    assert {lease.message.target for lease in leases} == {"default"}  # never the URL
     assert all(lease.message.document_id == result.document_id for lease in leases)
 
 

@@ -10,10 +10,11 @@ import io
 import json
 import random
 import socket
+import time
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from delivery_support import (
     serve,
     write_directory,
 )
+from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from gateway.as4 import EbmsError
@@ -37,7 +39,8 @@ from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.webhooks import STATUS_CHANGED
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store.tables import webhook_outbox
 from gateway.transport.directory import LocalDirectory, load_directory
 from gateway.transport.http import HTTPAS4Transport
 from gateway.worker import BackoffPolicy
@@ -51,6 +54,7 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures (the evide
     auth,
     docs_fixture,
 )
+from tests.store_faults import SHORT_BUSY_TIMEOUT, database_outage
 
 WEBHOOK = "https://erp.example.be/hooks/peppol"
 T = TypeVar("T")
@@ -228,7 +232,13 @@ def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Send
         ("accepted", "sending"),
         ("sending", "delivered"),
     ]
-    assert {w.message.url for w in leased} == {WEBHOOK}
+    assert {w.message.target for w in leased} == {"default"}  # the URL stays in the configuration
+    with sender.store.engine.connect() as connection:
+        rows = connection.execute(select(webhook_outbox)).all()
+    assert len(rows) == 2
+    assert all(
+        WEBHOOK not in repr(tuple(row)) for row in rows
+    )  # the URL (it may carry a token) is not stored
     assert all(p["type"] == STATUS_CHANGED for p in payloads)
     assert {p["id"] for p in payloads} == {w.message.id for w in leased}
     assert all(
@@ -436,6 +446,60 @@ def test_the_worker_run_honours_max_jobs_and_once(sender: Sender, receiver: Rece
     assert (stats.processed, stats.errors) == (1, 0)
     assert {sender.document(i).status for i in ids} == {DeliveryStatus.DELIVERED}
     assert len(receiver.delivered) == 3
+
+
+# --- database outages ------------------------------------------------------------------------------------
+
+
+class RunningClock:
+    """Real time, starting at NOW (within the dev PKI's validity): released jobs fall due on their own."""
+
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+
+    def now(self) -> datetime:
+        return NOW + timedelta(seconds=time.monotonic() - self._start)
+
+
+def test_a_database_outage_mid_delivery_resumes_within_seconds_exactly_once(
+    store: SQLDocumentStore, receiver: ReceiverAP, url: str, tmp_path: Path
+) -> None:
+    # The worker's store fails its writes while the outage lasts (PostgreSQL: no connection at all).
+    faulty = SQLDocumentStore(make_engine(store.engine.url, busy_timeout=SHORT_BUSY_TIMEOUT))
+    sender = Sender(faulty, load_directory(write_directory(tmp_path / "d.json", url)), clock=RunningClock())
+    doc_id = queue_document(faulty)
+    receiver.script.append("hold")  # the first send waits until the database is down
+
+    def status() -> DeliveryStatus:
+        return sender.document(doc_id).status
+
+    async def scenario(worker: DeliveryWorker) -> float:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        assert await asyncio.to_thread(receiver.arrived.wait, 10)
+        with database_outage(faulty.engine.url):
+            receiver.release.set()  # the receipt arrives while the database is down: it cannot be recorded
+            await asyncio.sleep(1.0)
+        back = time.monotonic()
+        while await asyncio.to_thread(status) is not DeliveryStatus.DELIVERED:
+            assert time.monotonic() - back < 15, "delivery did not resume"
+            await asyncio.sleep(0.05)
+        resumed_after = time.monotonic() - back
+        stop.set()
+        await running
+        return resumed_after
+
+    try:
+        resumed_after = sender.with_worker(scenario)
+        message_id = sender.document(doc_id).as4_message_id
+    finally:
+        faulty.close()
+    assert resumed_after < 6.0  # seconds, not the 5-minute lease
+    assert receiver.delivered == [message_id]  # exactly once
+    bodies = receiver.bodies_for(message_id or "")
+    assert len(bodies) >= 2
+    assert len(set(bodies)) == 1  # the resend is the stored bytes
+    assert events(store, doc_id).count(DeliveryEvent.RECEIPT_RECEIVED) == 1
 
 
 # --- evidence of every answer ----------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from gateway.services.backoff import BackoffPolicy
 from gateway.services.ports import OutboxEntry, WebhookMessage
 from gateway.services.webhook_signature import SIGNATURE_HEADER, SignatureCheck, check_webhook_signature
 from gateway.services.webhooks import WebhookAttempt, WebhookDispatcher, WebhookOutcome
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.worker.webhooks import WebhookWorker
+from tests.store_faults import SHORT_BUSY_TIMEOUT, database_outage
 
 SECRET = b"whsec-integration-0123456789"
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -110,11 +111,18 @@ def store(tmp_path: Path) -> Iterator[SQLDocumentStore]:
     store.close()
 
 
+#: The configured webhook endpoints of these tests: target reference -> URL (the outbox keeps the reference).
+TARGETS: dict[str, str] = {}
+
+
 def add_webhook(store: SQLDocumentStore, url: str, *, document_id: str | None = None) -> WebhookMessage:
+    """Queue an event for ``url``, configured under a fresh target reference."""
     event_id = str(uuid.uuid4())
+    target = f"target-{event_id}"
+    TARGETS[target] = url
     message = WebhookMessage(
         id=event_id,
-        url=url,
+        target=target,
         payload={"id": event_id, "type": "outbound.status_changed", "data": {"status": "délivré"}},
         created_at=T0,
         document_id=document_id,
@@ -144,6 +152,7 @@ def dispatcher(
         retry=RETRY,
         jitter=lambda: 0.0,
         batch_size=5,
+        targets=TARGETS,
     )
 
 
@@ -251,6 +260,20 @@ def test_gone_fails_at_once(store: SQLDocumentStore, receiver: Receiver) -> None
     assert entry(store, message).failed_at == T0
 
 
+def test_an_entry_whose_target_is_no_longer_configured_fails_without_a_send(
+    store: SQLDocumentStore, receiver: Receiver
+) -> None:
+    message = add_webhook(store, f"{receiver.url}/ok")
+    del TARGETS[message.target]  # the endpoint was removed from the configuration
+    (result,) = anyio.run(dispatch, store, receiver)
+    assert (result.outcome, result.error) == (
+        WebhookOutcome.FAILED,
+        f"no webhook target {message.target!r} is configured",
+    )
+    assert entry(store, message).failed_at == T0
+    assert receiver.received == []
+
+
 def test_unsupported_scheme_fails_at_once(store: SQLDocumentStore, receiver: Receiver) -> None:
     message = add_webhook(store, "ftp://127.0.0.1/hooks")
     (result,) = anyio.run(dispatch, store, receiver)
@@ -296,6 +319,40 @@ def test_worker_loop_delivers_and_stops_gracefully(store: SQLDocumentStore, rece
     anyio.run(main)
     assert all(entry(store, m).delivered_at == T0 for m in messages)
     assert len(receiver.received) == len(messages)
+
+
+def test_a_database_outage_while_recording_is_retried_not_resent(
+    store: SQLDocumentStore, receiver: Receiver
+) -> None:
+    faulty = SQLDocumentStore(make_engine(store.engine.url, busy_timeout=SHORT_BUSY_TIMEOUT))
+    message = add_webhook(faulty, f"{receiver.url}/hang")
+
+    async def main() -> list[WebhookAttempt]:
+        async with HTTPWebhookSender(timeout=5.0) as sender, anyio.create_task_group() as group:
+            results: list[WebhookAttempt] = []
+
+            async def run() -> None:
+                results.extend(await dispatcher(faulty, receiver, sender).dispatch_due())
+
+            group.start_soon(run)
+            with anyio.fail_after(5):
+                while not receiver.received:
+                    await anyio.sleep(0.02)
+            with database_outage(faulty.engine.url):
+                receiver.release.set()  # the 200 arrives while the database is locked
+                await anyio.sleep(1.0)
+            with anyio.fail_after(5):  # recorded within seconds of the database coming back
+                while not results:
+                    await anyio.sleep(0.02)
+        return results
+
+    try:
+        (result,) = anyio.run(main)
+    finally:
+        faulty.close()
+    assert (result.outcome, result.recorded) == (WebhookOutcome.DELIVERED, True)
+    assert entry(store, message).delivered_at == T0
+    assert len(receiver.received) == 1  # not sent again
 
 
 def test_worker_is_built_outside_an_event_loop_and_stops_before_running(

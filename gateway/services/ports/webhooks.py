@@ -29,14 +29,15 @@ class WebhookMessage:
 
     Attributes:
         id: the event id (UUID string); receivers use it to drop duplicates.
-        url: where to POST it.
+        target: the configured endpoint to POST it to, by reference (``default``: ``webhooks.url``); the
+            URL, which may carry a token, stays in the configuration and is never stored with the event.
         payload: the JSON body (signed when sent, not here).
         created_at: when the event happened; it is first due then.
         document_id: the document the event is about, if any.
     """
 
     id: str
-    url: str
+    target: str
     payload: JSONObject
     created_at: datetime
     document_id: str | None = None

@@ -194,13 +194,12 @@ def test_status_change_payload() -> None:
     )
     message = status_change_webhook(
         event_id="evt-1",
-        url="https://erp.example.be/hooks",
         document=document(),
         change=change,
         as4_message_id="abc@gateway.coop.example",
     )
     assert message.id == "evt-1"
-    assert message.url == "https://erp.example.be/hooks"
+    assert message.target == "default"
     assert message.created_at == change.at
     assert message.document_id == document().id
     assert message.payload == {
@@ -224,9 +223,7 @@ def test_status_change_payload() -> None:
 
 
 def test_request_is_signed_over_the_exact_body() -> None:
-    message = WebhookMessage(
-        id="evt-7", url="https://erp.example.be/hooks", payload={"b": "é", "a": [1, 2]}, created_at=NOW
-    )
+    message = WebhookMessage(id="evt-7", target="default", payload={"b": "é", "a": [1, 2]}, created_at=NOW)
     body, headers = build_webhook_request(message, attempt=3, secrets=SECRET, timestamp=T)
     assert body == encode_payload(message.payload) == '{"a":[1,2],"b":"é"}'.encode()
     assert headers["Content-Type"] == "application/json"
