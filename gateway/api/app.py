@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.auth import KeyRing
 from gateway.api.errors import install_error_handlers
+from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
@@ -57,9 +59,11 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
         if warm:
             await anyio.to_thread.run_sync(services.validation.warm_up)
         await _recover_pending_inbound(services)
+        retention = asyncio.create_task(run_evidence_retention(services))
         app.state.ready = True
         log.info("gateway API ready")
         yield
+        retention.cancel()
 
     app = FastAPI(
         title="Peppol access-point gateway",

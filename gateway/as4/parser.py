@@ -319,16 +319,24 @@ def parse_incoming(
     message_id: str | None = None
     try:
         message_id_box: list[str] = []
+        # Gets True once the signature verified and the signer is the From party (the rejection then
+        # concerns an authenticated sender: its evidence is kept at full size, issue 13).
+        authenticated: list[bool] = []
         return _parse(
-            headers, body, our_key, trust, at, revocation, served, max_payload, policy, message_id_box
-        )
+            headers, body, our_key, trust, at, revocation, served, max_payload, policy, message_id_box,
+            authenticated,
+        )  # fmt: skip
     except InboundMessageRejected:
         raise
     except RemoteProtocolError as exc:
         message_id = message_id_box[0] if message_id_box else None
         detail = PEPPOL_NOT_SERVICED if exc.detail.startswith(PEPPOL_NOT_SERVICED) else ""
         raise InboundMessageRejected(
-            exc.ebms, exc.detail, ref_to_message_id=message_id, error_detail=detail
+            exc.ebms,
+            exc.detail,
+            ref_to_message_id=message_id,
+            error_detail=detail,
+            signer_authenticated=bool(authenticated),
         ) from exc
     except SignatureInvalid as exc:  # e.g. C14N impossible on hostile markup
         mid = message_id_box[0] if message_id_box else None
@@ -337,13 +345,21 @@ def parse_incoming(
         ) from exc
     except DecryptionFailed as exc:
         mid = message_id_box[0] if message_id_box else None
-        raise InboundMessageRejected(EbmsError.FAILED_DECRYPTION, str(exc), ref_to_message_id=mid) from exc
+        raise InboundMessageRejected(
+            EbmsError.FAILED_DECRYPTION,
+            str(exc),
+            ref_to_message_id=mid,
+            signer_authenticated=bool(authenticated),
+        ) from exc
     except Exception as exc:
         # Defence in depth: anything unforeseen from hostile input (lxml, cryptography, stdlib) is still a
         # protocol error, never a crash (h11's fuzz invariant). Known cases are mapped precisely above.
         message_id = message_id_box[0] if message_id_box else None
         raise InboundMessageRejected(
-            EbmsError.OTHER, f"unexpected {type(exc).__name__}: {exc}", ref_to_message_id=message_id
+            EbmsError.OTHER,
+            f"unexpected {type(exc).__name__}: {exc}",
+            ref_to_message_id=message_id,
+            signer_authenticated=bool(authenticated),
         ) from exc
 
 
@@ -358,6 +374,7 @@ def _parse(
     max_payload: int,
     policy: SecurityPolicy,
     message_id_box: list[str],
+    authenticated: list[bool],
 ) -> IncomingUserMessage:
     # --- §13 #1: multipart/related, SOAP 1.2, one Messaging with one UserMessage -----------------------
     if len(body) > DEFAULT_MAX_BODY_BYTES:
@@ -422,6 +439,7 @@ def _parse(
     from_party = _party(hdr.from_ids, "From")
     if common_name(signer) != from_party:
         raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
+    authenticated.append(True)
 
     # --- §13 #3, #5: decrypt, then the attachment digests ---------------------------------------------------
     decrypted = decrypt_attachments(security, ids, attachments, our_key=our_key, policy=policy)
