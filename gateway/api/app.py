@@ -14,6 +14,7 @@ from gateway import __version__
 from gateway.api.auth import KeyRing
 from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
+from gateway.api.operations_guard import OperationsGuard
 from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
@@ -80,5 +81,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(inbound.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
-    install_metrics(app, store=services.store, clock=services.clock)
+    if not settings.server.open_operations:
+        app.add_middleware(OperationsGuard, keyring=app.state.keyring)
+    install_metrics(app, store=services.store, clock=services.clock)  # outermost: counts the 401s too
     return app

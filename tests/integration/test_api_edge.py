@@ -105,3 +105,33 @@ def test_bodies_held_at_once_are_capped_with_503_and_retry_after(edge_app: FastA
     assert busy == 503
     assert retry_after == "5"
     assert first in (200, 400)  # the slow one was served
+
+
+OPERATIONS = ["/metrics", "/openapi.json", "/docs", "/redoc"]
+
+
+def test_operations_endpoints_need_a_key_and_probes_stay_open(edge_app: FastAPI) -> None:
+    with TestClient(edge_app) as client:
+        for path in OPERATIONS:
+            refused = client.get(path)
+            assert refused.status_code == 401, path
+            assert problem_of(refused)["status"] == 401
+            assert client.get(path, headers={"X-API-Key": SENDER_KEY}).status_code == 200, path
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+
+
+def test_operations_endpoints_can_be_opened(
+    api_settings: Settings, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'open.db'}"
+    upgrade_database(url)
+    settings = api_settings.model_copy(
+        update={"server": api_settings.server.model_copy(update={"open_operations": True})}
+    )
+    services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
+    try:
+        with TestClient(create_app(settings, services=services, warm=False)) as client:
+            assert [client.get(path).status_code for path in OPERATIONS] == [200] * len(OPERATIONS)
+    finally:
+        services.close()
