@@ -154,7 +154,7 @@ class ServerSettings(BaseModel):
     max_connections: int = Field(default=512, ge=1)
     limit_concurrency: int = Field(default=1024, ge=1)  # uvicorn: connections + tasks before it answers 503
     backlog: int = Field(default=256, ge=1)
-    timeout_keep_alive_seconds: float = Field(default=5.0, gt=0)
+    timeout_keep_alive_seconds: int = Field(default=5, ge=1)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # h11_max_incomplete_event_size
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_idle_timeout_seconds: float = Field(default=15.0, gt=0)

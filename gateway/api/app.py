@@ -15,6 +15,7 @@ from gateway.api.auth import KeyRing
 from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.operations_guard import OperationsGuard
+from gateway.api.read_deadline import BodyDeadline
 from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
@@ -83,5 +84,10 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(metrics.router)
     if not settings.server.open_operations:
         app.add_middleware(OperationsGuard, keyring=app.state.keyring)
+    app.add_middleware(
+        BodyDeadline,
+        idle_timeout=settings.server.body_idle_timeout_seconds,
+        total_timeout=settings.server.body_timeout_seconds,
+    )
     install_metrics(app, store=services.store, clock=services.clock)  # outermost: counts the 401s too
     return app
