@@ -159,6 +159,9 @@ class ServerSettings(BaseModel):
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_idle_timeout_seconds: float = Field(default=15.0, gt=0)
     body_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Request-body bytes buffered at once over /v1 and /as4 (503 + Retry-After beyond): two maximal AS4
+    # messages and some room; with the joins and the parse this keeps a 2 GB container safe.
+    max_buffered_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
     # /metrics, /docs, /redoc and /openapi.json need an API key (any role) unless opened here.
     open_operations: bool = False
     # Rejected-request evidence older than as4.rejected_evidence_retention_days is purged on this timer.

@@ -97,21 +97,84 @@ class BodySlots:
             self._taken -= 1
 
 
+class BodyBudget:
+    """The bytes of request bodies one process buffers at once, over every route (``/v1`` and ``/as4``).
+
+    A request reserves its chunks as they arrive and gives the bytes back when it ends; a chunk that does
+    not fit ends the request with 503 + Retry-After. Memory in total stays bounded whatever mix of slow,
+    large and parallel bodies arrives.
+
+    Args:
+        capacity: bytes buffered at once.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+
+    @contextmanager
+    def reservation(self) -> Iterator[BodyReservation]:
+        """A reservation for one request's body, given back at the end of the block."""
+        held = BodyReservation(self)
+        try:
+            yield held
+        finally:
+            self.used -= held.held
+
+
+class BodyReservation:
+    """The part of a ``BodyBudget`` one request holds."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self._budget = budget
+        self.held = 0
+
+    def take(self, size: int) -> None:
+        """Reserve ``size`` more bytes.
+
+        Raises:
+            HTTPException: 503 with Retry-After when the budget cannot cover them.
+        """
+        if self._budget.used + size > self._budget.capacity:
+            raise HTTPException(
+                status_code=503,
+                detail="Too many request bytes in flight; retry later",
+                headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+            )
+        self._budget.used += size
+        self.held += size
+
+
+def body_budget(request: Request) -> BodyBudget:
+    """The app's body budget (created on first use from ``settings.server.max_buffered_body_bytes``)."""
+    budget: BodyBudget | None = getattr(request.app.state, "body_budget", None)
+    if budget is None:
+        services: Services = request.app.state.services
+        budget = BodyBudget(services.settings.server.max_buffered_body_bytes)
+        request.app.state.body_budget = budget
+    return budget
+
+
 def declared_length(request: Request) -> int | None:
     """The Content-Length the client declared, or None (chunked, absent or not a number)."""
     declared = request.headers.get("content-length")
     return int(declared) if declared is not None and declared.isdigit() else None
 
 
-async def read_bounded(request: Request, limit: int, *, keep_on_overflow: int = 0) -> tuple[bytes, bool, int]:
+async def read_bounded(
+    request: Request, limit: int, *, keep_on_overflow: int = 0, reservation: BodyReservation | None = None
+) -> tuple[bytes, bool, int]:
     """(body, complete, received): read the body, stopping as soon as more than ``limit`` bytes arrived.
 
     The chunks are joined once at the end (one copy). On overflow the body read so far is dropped except
-    its first ``keep_on_overflow`` bytes; ``received`` is the number of bytes read before stopping.
+    its first ``keep_on_overflow`` bytes; ``received`` is the number of bytes read before stopping. Each
+    chunk is first reserved in ``reservation`` (503 when the process buffers too much already).
     """
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
+        if reservation is not None:
+            reservation.take(len(chunk))
         size += len(chunk)
         chunks.append(chunk)
         if size > limit:
@@ -125,7 +188,7 @@ async def read_bounded(request: Request, limit: int, *, keep_on_overflow: int = 
     return b"".join(chunks), True, size
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, reservation: BodyReservation | None = None) -> bytes:
     """Read the request body, refusing more than ``limit`` bytes (413) without buffering past the limit.
 
     A declared Content-Length above the limit is refused before a byte of the body is read.
@@ -133,7 +196,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     declared = declared_length(request)
     if declared is not None and declared > limit:
         raise HTTPException(status_code=413, detail=f"Body larger than {limit} bytes")
-    body, complete, _ = await read_bounded(request, limit)
+    body, complete, _ = await read_bounded(request, limit, reservation=reservation)
     if not complete:
         raise HTTPException(status_code=413, detail=f"Body larger than {limit} bytes")
     return body
@@ -159,7 +222,8 @@ def bounded_body(limit_attr: str = "max_body_bytes") -> Callable[[Request], Asyn
 
     async def dependency(request: Request) -> AsyncIterator[bytes]:
         services: Services = request.app.state.services
-        with api_body_slots(request).slot():
-            yield await read_body(request, getattr(services.settings.api, limit_attr))
+        limit = getattr(services.settings.api, limit_attr)
+        with api_body_slots(request).slot(), body_budget(request).reservation() as reservation:
+            yield await read_body(request, limit, reservation)
 
     return dependency

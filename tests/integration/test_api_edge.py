@@ -135,3 +135,27 @@ def test_operations_endpoints_can_be_opened(
             assert [client.get(path).status_code for path in OPERATIONS] == [200] * len(OPERATIONS)
     finally:
         services.close()
+
+
+def test_bytes_buffered_at_once_are_bounded_over_all_routes(
+    api_settings: Settings, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'budget.db'}"
+    upgrade_database(url)
+    server = api_settings.server.model_copy(update={"max_buffered_body_bytes": MIB})
+    settings = api_settings.model_copy(update={"server": server})
+    services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
+    app = create_app(settings, services=services, warm=False)
+    headers = [("authorization", f"Bearer {SENDER_KEY}"), ("content-type", "application/xml")]
+    try:
+        # 1.5 MiB: under the 2 MiB body limit, over the process budget of 1 MiB.
+        result = anyio.run(
+            lambda: call(app, "POST", "/v1/validate", headers, chunk=b" " * (MIB // 2), chunks=3)
+        )
+        assert result.status == 503
+        assert result.headers["retry-after"] == "5"
+        assert app.state.body_budget.used == 0  # given back
+        small = anyio.run(lambda: call(app, "POST", "/v1/validate", headers, chunk=b"<x/>", chunks=1))
+        assert small.status in (200, 400)
+    finally:
+        services.close()

@@ -11,7 +11,7 @@ import logging
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from gateway.api.deps import BodySlots, ServicesDep, declared_length, read_bounded
+from gateway.api.deps import BodySlots, ServicesDep, body_budget, declared_length, read_bounded
 from gateway.as4 import SIGNAL_CONTENT_TYPE
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
@@ -85,7 +85,8 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
     as4 = services.settings.as4
     limit = as4.max_message_bytes
     declared = declared_length(request)
-    with _as4_slots(request, as4.max_concurrent_requests).slot():
+    slots = _as4_slots(request, as4.max_concurrent_requests)
+    with slots.slot(), body_budget(request).reservation() as reservation:
         try:
             # Signature checks, decryption and validation are CPU-bound, the store synchronous: off the loop.
             result: ReceiveResult
@@ -94,7 +95,9 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
                 result = await anyio.to_thread.run_sync(receiver.reject_oversized, headers, b"", limit)
             else:
                 keep = as4.rejected_evidence_prefix_bytes
-                body, complete, received = await read_bounded(request, limit, keep_on_overflow=keep)
+                body, complete, received = await read_bounded(
+                    request, limit, keep_on_overflow=keep, reservation=reservation
+                )
                 if complete:
                     result = await anyio.to_thread.run_sync(receiver.receive, headers, body)
                 else:
