@@ -107,8 +107,8 @@ class AS4Settings(BaseModel):
     # Edge limits (issue 13): bodies read at once (each up to max_message_bytes; 503 + Retry-After above),
     # and what a request rejected before its signer is authenticated may cost in storage.
     max_concurrent_requests: int = Field(default=2, ge=1)
-    rejected_evidence_prefix_bytes: int = Field(default=512, ge=0, le=256 * 1024)
-    rejected_evidence_header_bytes: int = Field(default=1024, ge=0, le=64 * 1024)
+    rejected_evidence_prefix_bytes: int = Field(default=256, ge=0, le=256 * 1024)
+    rejected_evidence_header_bytes: int = Field(default=384, ge=0, le=64 * 1024)
     rejected_evidence_retention_days: float = Field(default=30.0, gt=0)
 
 
@@ -159,9 +159,9 @@ class ServerSettings(BaseModel):
     header_timeout_seconds: float = Field(default=10.0, gt=0)
     body_idle_timeout_seconds: float = Field(default=15.0, gt=0)
     body_timeout_seconds: float = Field(default=120.0, gt=0)
-    # Request-body bytes buffered at once over /v1 and /as4 (503 + Retry-After beyond): two maximal AS4
-    # messages and some room; with the joins and the parse this keeps a 2 GB container safe.
-    max_buffered_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024 * 1024)
+    # Request-body bytes buffered at once over /v1 and /as4 (503 + Retry-After beyond): one maximal AS4
+    # message and room for the rest; with the join and the parse this keeps a 2 GB container safe.
+    max_buffered_body_bytes: int = Field(default=192 * 1024 * 1024, ge=1024 * 1024)
     # /metrics, /docs, /redoc and /openapi.json need an API key (any role) unless opened here.
     open_operations: bool = False
     # Rejected-request evidence older than as4.rejected_evidence_retention_days is purged on this timer.

@@ -4,7 +4,8 @@ uvicorn closes idle keep-alive connections but waits forever for a request head 
 accepts connections until the process runs out of descriptors. ``guarded_h11`` adds both limits to its h11
 protocol: a connection must deliver a complete request head within ``header_timeout_seconds`` (after it
 opened, and after each response on a kept-alive connection), and beyond ``max_connections`` a new
-connection evicts the oldest one still waiting for its request head (or is closed itself when none is).
+connection evicts the oldest one still waiting for its request head, preferring one that never completed a
+request over an idle kept-alive one (or is closed itself when none is waiting).
 The body deadline is the ASGI middleware ``read_deadline.BodyDeadline``. Repeated log lines of the
 server and of asyncio's accept loop are rate-limited.
 """
@@ -28,6 +29,7 @@ def guarded_h11(max_connections: int, header_timeout: float) -> type[H11Protocol
 
     class GuardedH11Protocol(H11Protocol):
         opened_at = 0.0
+        answered = 0  # responses completed on this connection
         head_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -42,6 +44,7 @@ def guarded_h11(max_connections: int, header_timeout: float) -> type[H11Protocol
             super().connection_lost(exc)
 
         def on_response_complete(self) -> None:
+            self.answered += 1
             super().on_response_complete()
             if not self.transport.is_closing():
                 self._arm_head_deadline()  # the next request head on this connection
@@ -69,7 +72,9 @@ def guarded_h11(max_connections: int, header_timeout: float) -> type[H11Protocol
                 for c in self.connections
                 if isinstance(c, GuardedH11Protocol) and c is not self and c.waiting_for_head()
             ]
-            victim = min(waiting, key=lambda c: c.opened_at, default=self)
+            # A connection that never completed a request (a slow or half-open client) goes before an idle
+            # kept-alive one that did; the oldest first.
+            victim = min(waiting, key=lambda c: (c.answered > 0, c.opened_at), default=self)
             victim.transport.close()
 
     return GuardedH11Protocol

@@ -511,33 +511,31 @@ class AS4Receiver:
             detail=exc.error_detail,
             new_id=self._ids.new_id,
         )
-        # Before the signer is authenticated only a prefix and hashes.
-        kept = rejected_evidence(
-            raw.headers,
-            raw.body,
-            body,
-            self._evidence,
-            authenticated=authenticated,
-            truncated=truncated,
-            received_bytes=received_bytes,
-        )
-        summary: JSONObject = {
+        facts: JSONObject = {
             "signalMessageId": signal_id,
             "refToMessageId": ref,
             "errorCode": error.code,
             "errorDetail": exc.error_detail or None,
             "reason": exc.detail,  # internal: our store and log only
-            **kept.summary,
         }
+        # Before the signer is authenticated only a prefix, bounded headers and hashes.
+        kept = rejected_evidence(
+            raw.headers,
+            raw.body,
+            RawHTTPMessage(_SIGNAL_HEADERS, body),
+            self._evidence,
+            facts=facts,
+            authenticated=authenticated,
+            truncated=truncated,
+            received_bytes=received_bytes,
+        )
         key = REJECTED_KEY_PREFIX + self._ids.new_id()
         record = AS4MessageRecord(
             message_id=key,
             direction=Direction.IN,
             request=RawHTTPMessage(kept.headers, kept.body),
             created_at=now,
-            signal=AS4Signal(
-                SignalKind.ERROR, RawHTTPMessage(_SIGNAL_HEADERS, kept.signal), now, error.code, summary
-            ),
+            signal=AS4Signal(SignalKind.ERROR, kept.signal, now, error.code, kept.summary),
         )
         with self._store.unit_of_work() as uow:
             uow.messages.add(record)

@@ -2,10 +2,11 @@
 its own retention.
 
 A request rejected before its signer is authenticated is anonymous traffic: it keeps a short prefix of its
-body, its SHA-256 and length, and its header fields up to a budget; the signed ebMS Error sent back is kept
-as its SHA-256 only. Credential headers (meant for someone else: an API key, a proxy's) are never stored.
-Rejected-request records live under keys ``rejected-<uuid>`` and are purged after their retention period in
-small batches, so a purge never holds a long write transaction.
+body, its SHA-256 and length, its header fields up to a budget and the error code and reason; the signed
+ebMS Error sent back is not kept (it proves nothing about an unknown sender). Credential headers (meant
+for someone else: an API key, a proxy's) are never stored. Rejected-request records live under keys
+``rejected-<uuid>`` and are purged after their retention period in small batches, so a purge never holds
+a long write transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Protocol, runtime_checkable
 
-from gateway.model.message import HTTPHeaders, JSONObject
+from gateway.model.message import HTTPHeaders, JSONObject, RawHTTPMessage
 from gateway.services.ports import DocumentStore
 
 #: Key prefix of evidence records for rejected requests.
@@ -25,8 +26,11 @@ REJECTED_KEY_PREFIX: Final = "rejected-"
 DEFAULT_MAX_REJECTED_EVIDENCE_BYTES: Final = 256 * 1024
 #: Bytes of the body and of the header fields of a request rejected before its signer was authenticated.
 #: Small on purpose: anonymous traffic must not fill the disk with "evidence" (under 2 KB per request).
-DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES: Final = 512
-DEFAULT_UNAUTHENTICATED_HEADER_BYTES: Final = 1024
+DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES: Final = 256
+DEFAULT_UNAUTHENTICATED_HEADER_BYTES: Final = 384
+#: Characters of the internal rejection reason kept for such a request (the log line has all of it).
+ANONYMOUS_REASON_CHARS: Final = 120
+_SIGNAL_FACTS: Final = frozenset({"signalMessageId"})
 #: Request header fields never stored (lower case).
 CREDENTIAL_HEADERS: Final = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
 
@@ -72,22 +76,23 @@ class RejectedEvidence:
     Attributes:
         headers: the request header fields kept.
         body: the request body prefix kept.
-        signal: the signed Error bytes kept (empty when only its hash is).
-        summary: length and SHA-256 of the whole body (and signal), what was truncated.
+        signal: the signed Error kept (without header fields and bytes when only its hash is).
+        summary: the error facts, length and SHA-256 of the whole body (and signal), what was truncated.
     """
 
     headers: HTTPHeaders
     body: bytes
-    signal: bytes
+    signal: RawHTTPMessage
     summary: JSONObject
 
 
 def rejected_evidence(
     headers: HTTPHeaders,
     body: bytes,
-    signal: bytes,
+    signal: RawHTTPMessage,
     limits: EvidenceLimits,
     *,
+    facts: JSONObject,
     authenticated: bool,
     truncated: bool = False,
     received_bytes: int | None = None,
@@ -99,6 +104,7 @@ def rejected_evidence(
         body: the request body as read (possibly only its start, see ``truncated``).
         signal: the signed ebMS Error answered.
         limits: the evidence limits.
+        facts: what the error was (error code, reason, message ids), the start of the summary.
         authenticated: whether the signer was authenticated before the rejection.
         truncated: the body was not read completely.
         received_bytes: the body bytes received in all (default ``len(body)``).
@@ -108,6 +114,7 @@ def rejected_evidence(
     if not authenticated:
         kept_headers, headers_truncated = bounded_headers(kept_headers, limits.anonymous_headers)
     summary: JSONObject = {
+        **facts,
         "bodyBytes": len(body) if received_bytes is None else received_bytes,
         "bodySha256": hashlib.sha256(body).hexdigest(),
         "truncated": truncated or len(body) > keep,
@@ -117,10 +124,15 @@ def rejected_evidence(
         summary["headersTruncated"] = True
     if authenticated:
         return RejectedEvidence(kept_headers, body[:keep], signal, summary)
-    # The signed Error to an anonymous request proves nothing worth its bytes (stored twice: the message
-    # row and the signal history): its hash only.
-    summary["signalSha256"] = hashlib.sha256(signal).hexdigest()
-    return RejectedEvidence(kept_headers, body[:keep], b"", summary)
+    # The signed Error to an anonymous request proves nothing worth its bytes: not kept (so no signal
+    # history row either), and a compact summary (no signal id, no empty facts, a short reason).
+    compact = {
+        name: value for name, value in summary.items() if value is not None and name not in _SIGNAL_FACTS
+    }
+    reason = compact.get("reason")
+    if isinstance(reason, str):
+        compact["reason"] = reason[:ANONYMOUS_REASON_CHARS]
+    return RejectedEvidence(kept_headers, body[:keep], RawHTTPMessage((), b""), compact)
 
 
 @runtime_checkable

@@ -109,7 +109,9 @@ class SQLAS4MessageRepository:
         # history row of the refused duplicate survives).
         with map_db_errors("AS4 message"), self._conn.begin_nested():
             self._conn.execute(insert(as4_messages), values)
-            if record.signal is not None:
+            # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing
+            # for the history: its summary is on the message row, once.
+            if record.signal is not None and record.signal.raw.body:
                 attempt = self._attempt(record.direction, record.document_id)
                 history = _history_values(record.message_id, record.direction, record.signal, attempt)
                 self._conn.execute(insert(as4_signals), history)

@@ -17,7 +17,8 @@ from gateway.services.rejected_evidence import (
 from gateway.store import SQLDocumentStore
 from gateway.store.tables import as4_messages, as4_signals
 
-ERROR = AS4Signal(SignalKind.ERROR, RawHTTPMessage((), b""), at(0), "EBMS:0009", {"bodySha256": "00"})
+SIGNED = RawHTTPMessage((), b"<signed error/>")
+ERROR = AS4Signal(SignalKind.ERROR, SIGNED, at(0), "EBMS:0009", {"bodySha256": "00"})
 
 
 def _rejected(n: int, minutes: int) -> AS4MessageRecord:

@@ -37,7 +37,11 @@ from gateway.services.receive import (
     ReceiveOutcome,
     ReceiveResult,
 )
-from gateway.services.rejected_evidence import DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES, EvidenceLimits
+from gateway.services.rejected_evidence import (
+    DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES,
+    DEFAULT_UNAUTHENTICATED_HEADER_BYTES,
+    EvidenceLimits,
+)
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.tables import inbound_documents
 from gateway.ubl import build_sbd
@@ -477,8 +481,10 @@ def test_tampered_or_garbage_requests_get_signed_errors_and_are_stored(
         assert record.signal.raw.body == result.signal
     else:  # refused before the signer was authenticated: a prefix and hashes only (issue 13)
         assert record.request.body == body[:DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]
-        assert summary["signalSha256"] == hashlib.sha256(result.signal).hexdigest()
-        assert record.signal.raw.body == b""
+        assert summary["errorCode"] == f"EBMS:{code}"
+        assert record.signal.raw.body == b""  # the signed Error to an anonymous request is not kept
+        with store.inner.unit_of_work(read_only=True) as uow:
+            assert uow.messages.signals(result.record_key, Direction.IN) == []  # nor a history row
     assert inbound_count(store) == 0
 
 
@@ -682,14 +688,14 @@ def test_junk_keeps_a_prefix_bounded_headers_and_hashes(receiver: AS4Receiver, s
     result = receiver.receive(headers, body)
     record = _stored(store, result.record_key)
     assert record.request.body == body[:DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]
-    assert sum(len(n) + len(v) for n, v in record.request.headers) <= 1024
+    assert sum(len(n) + len(v) for n, v in record.request.headers) <= DEFAULT_UNAUTHENTICATED_HEADER_BYTES
     assert record.request.headers[0] == ("Content-Type", "text/xml")
     summary = record.signal.receipt_summary
     assert summary["bodyBytes"] == len(body)
     assert summary["bodySha256"] == hashlib.sha256(body).hexdigest()
     assert summary["headersTruncated"] is True
     assert summary["authenticated"] is False
-    assert record.signal.raw.body == b""  # the signed Error to junk is summarised by its hash
+    assert record.signal.raw.body == b""  # the signed Error to junk is not kept
 
 
 def test_a_refusal_after_authentication_keeps_the_whole_request(
