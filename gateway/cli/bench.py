@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from gateway.bench import abuse
 from gateway.cli import bench_as4, bench_e2e, bench_validation
 
 
@@ -13,3 +14,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     bench_validation.register(sub)
     bench_as4.register(sub)
     bench_e2e.register(sub)
+    abuse.register(sub)

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``gateway bench``: commands that print figures (never timed tests)."""
