@@ -5,9 +5,16 @@ from __future__ import annotations
 import logging
 
 import pytest
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gateway.api.edge_server import RATE_LIMITED_LOGGERS, RateLimitFilter, install_log_rate_limits
+from gateway.api.edge_server import (
+    RATE_LIMITED_LOGGERS,
+    RateLimitFilter,
+    install_log_rate_limits,
+    server_config,
+)
 from gateway.api.read_deadline import RateLimitedLog
+from gateway.config import ServerSettings
 
 
 def _record(message: str) -> logging.LogRecord:
@@ -49,3 +56,19 @@ def test_client_failures_are_counted_between_lines(
         "client 127.0.0.1 went away",
         "client 127.0.0.1 went away (and 49 more in the last 10 s)",
     ]
+
+
+def test_server_config_carries_the_limits() -> None:
+    limits = ServerSettings(
+        max_connections=7,
+        limit_concurrency=9,
+        backlog=11,
+        timeout_keep_alive_seconds=3,
+        max_header_bytes=4096,
+    )
+    config = server_config(object(), limits, host="127.0.0.1", port=1, log_level="info")
+    assert (config.limit_concurrency, config.backlog, config.timeout_keep_alive) == (9, 11, 3)
+    assert config.h11_max_incomplete_event_size == 4096
+    assert isinstance(config.http, type)
+    assert issubclass(config.http, H11Protocol)
+    assert ServerSettings().limit_concurrency > ServerSettings().max_connections  # /healthz never gets 503

@@ -7,6 +7,8 @@ peppol-as4.md §7.1); 503 problem+json means "not stored, retry later" (store do
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -85,31 +87,32 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
     as4 = services.settings.as4
     limit = as4.max_message_bytes
     declared = declared_length(request)
+    if declared is not None and declared > limit:
+        # Refused before a byte of the body is read, without a body slot (the signed EBMS:0009 needs none).
+        result = await _off_loop(receiver.reject_oversized, headers, b"", limit)
+        return Response(content=result.signal, status_code=200, media_type=result.content_type)
     slots = _as4_slots(request, as4.max_concurrent_requests)
     with slots.slot(), body_budget(request).reservation() as reservation:
-        try:
-            # Signature checks, decryption and validation are CPU-bound, the store synchronous: off the loop.
-            result: ReceiveResult
-            if declared is not None and declared > limit:
-                # Refused before a byte of the body is read (the signed EBMS:0009 needs no body).
-                result = await anyio.to_thread.run_sync(receiver.reject_oversized, headers, b"", limit)
-            else:
-                keep = as4.rejected_evidence_prefix_bytes
-                body, complete, received = await read_bounded(
-                    request, limit, keep_on_overflow=keep, reservation=reservation
-                )
-                if complete:
-                    result = await anyio.to_thread.run_sync(receiver.receive, headers, body)
-                else:
-                    result = await anyio.to_thread.run_sync(
-                        receiver.reject_oversized, headers, body, limit, received
-                    )
-                del body
-        except StoreError as exc:
-            # Nothing stored, so no signal: the sender resends (peppol-as4.md §13 #14: persist, then receipt).
-            log.error("AS4 request not stored: %s", exc)
-            raise _unavailable("The message could not be stored; resend later") from exc
+        keep = as4.rejected_evidence_prefix_bytes
+        body, complete, received = await read_bounded(
+            request, limit, keep_on_overflow=keep, reservation=reservation
+        )
+        if complete:
+            result = await _off_loop(receiver.receive, headers, body)
+        else:
+            result = await _off_loop(receiver.reject_oversized, headers, body, limit, received)
+        del body
     return Response(content=result.signal, status_code=200, media_type=result.content_type)
+
+
+async def _off_loop(handle: Callable[..., ReceiveResult], *args: Any) -> ReceiveResult:
+    # Signature checks, decryption and validation are CPU-bound, the store synchronous: off the loop.
+    try:
+        return await anyio.to_thread.run_sync(handle, *args)
+    except StoreError as exc:
+        # Nothing stored, so no signal: the sender resends (peppol-as4.md §13 #14: persist, then receipt).
+        log.error("AS4 request not stored: %s", exc)
+        raise _unavailable("The message could not be stored; resend later") from exc
 
 
 def _as4_slots(request: Request, capacity: int) -> BodySlots:
