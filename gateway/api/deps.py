@@ -73,10 +73,6 @@ class BodySlots:
         self._what = what
         self._taken = 0
 
-    @property
-    def taken(self) -> int:
-        return self._taken
-
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one slot for the block (the event loop is one thread: check and take are atomic).

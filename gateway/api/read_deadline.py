@@ -22,6 +22,10 @@ from gateway.api.errors import problem
 log = logging.getLogger("gateway.api.clients")
 
 
+#: Status recorded for a request whose client went away before it was answered (nginx's convention).
+CLIENT_CLOSED_REQUEST = 499
+
+
 class BodyReadTimeout(Exception):
     """The request body did not arrive in time (raised from ``receive()`` into the app)."""
 
@@ -110,6 +114,8 @@ class BodyDeadline:
             await self.app(scope, timed_receive, tracking_send)
         except ClientDisconnect:
             self._note(scope, "went away before its request body was read")
+            if not started:  # nobody reads it (the server drops it): it tells the metrics what happened
+                await Response(status_code=CLIENT_CLOSED_REQUEST)(scope, receive, send)
         except BodyReadTimeout:
             self._note(scope, "sent its request body too slowly; answered 408")
             if not started:

@@ -139,6 +139,8 @@ def test_aborted_uploads_are_one_info_line_not_error_tracebacks(
             _partial(port, head.encode()).close()
         time.sleep(0.5)
         assert _healthz_seconds(port) < 1.0
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"X-API-Key": SENDER_KEY}).text
+    assert 'route="/v1/validate",status="499"} 5.0' in metrics  # not counted as server errors
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == []
     noted = [r for r in caplog.records if r.name == "gateway.api.clients"]
