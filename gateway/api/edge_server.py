@@ -91,7 +91,8 @@ class RateLimitFilter(logging.Filter):
         self._dropped: dict[tuple[str, str], int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
+        # asyncio puts details (the socket) after the first line: the first line is the template.
+        key = (record.name, str(record.msg).split("\n", 1)[0][:120])
         now = time.monotonic()
         if now < self._next.get(key, 0.0):
             self._dropped[key] = self._dropped.get(key, 0) + 1

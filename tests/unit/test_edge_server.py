@@ -72,3 +72,13 @@ def test_server_config_carries_the_limits() -> None:
     assert isinstance(config.http, type)
     assert issubclass(config.http, H11Protocol)
     assert ServerSettings().limit_concurrency > ServerSettings().max_connections  # /healthz never gets 503
+
+
+def test_asyncio_lines_are_grouped_by_their_first_line() -> None:
+    limit = RateLimitFilter(interval=10)
+    template = "socket.accept() out of system resource\nsocket: fd={}"
+    lines = [
+        logging.LogRecord("asyncio", logging.ERROR, __file__, 1, template.format(n), None, None)
+        for n in range(100)
+    ]
+    assert [limit.filter(r) for r in lines].count(True) == 1
