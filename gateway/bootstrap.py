@@ -42,6 +42,7 @@ from gateway.services.ports import (
     WebhookSender,
 )
 from gateway.services.receive import AS4Receiver
+from gateway.services.rejected_evidence import EvidenceLimits
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
@@ -271,6 +272,10 @@ class Services:
             max_payload=as4.max_payload_bytes,
             max_document=self.settings.validation.max_document_bytes,
             revocation=self.revocation,
+            evidence=EvidenceLimits(
+                anonymous_body=as4.rejected_evidence_prefix_bytes,
+                anonymous_headers=as4.rejected_evidence_header_bytes,
+            ),
         )
 
     def backoff(self, *, max_attempts: int) -> BackoffPolicy:

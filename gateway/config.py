@@ -132,6 +132,12 @@ class AS4Settings(BaseModel):
     country_c1: Annotated[str, Field(pattern="^[A-Z0-9]{2}$")] = "BE"
     message_id_domain: str = "gateway.coop.example"
     public_url: str | None = None
+    # Edge limits (issue 13): bodies read at once (each up to max_message_bytes; 503 + Retry-After above),
+    # and what a request rejected before its signer is authenticated may cost in storage.
+    max_concurrent_requests: int = Field(default=2, ge=1)
+    rejected_evidence_prefix_bytes: int = Field(default=256, ge=0, le=256 * 1024)
+    rejected_evidence_header_bytes: int = Field(default=384, ge=0, le=64 * 1024)
+    rejected_evidence_retention_days: float = Field(default=30.0, gt=0)
 
 
 class DirectorySettings(BaseModel):
@@ -197,9 +203,35 @@ def _https_or_loopback(url: str) -> bool:
         return False
 
 
+class ServerSettings(BaseModel):
+    """Connection limits and read deadlines of ``gateway serve``, sized for a 2-core, 2 GB container.
+
+    ``max_connections`` open connections at most: a new one evicts the oldest connection still sending
+    its request head (or is closed when none is). Request heads must arrive within ``header_timeout_seconds``,
+    bodies without a pause longer than ``body_idle_timeout_seconds`` and within ``body_timeout_seconds``.
+    """
+
+    max_connections: int = Field(default=512, ge=1)
+    limit_concurrency: int = Field(default=1024, ge=1)  # uvicorn: connections + tasks before it answers 503
+    backlog: int = Field(default=256, ge=1)
+    timeout_keep_alive_seconds: int = Field(default=5, ge=1)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # h11_max_incomplete_event_size
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_idle_timeout_seconds: float = Field(default=15.0, gt=0)
+    body_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Request-body bytes buffered at once over /v1 and /as4 (503 + Retry-After beyond): one maximal AS4
+    # message and room for the rest; with the join and the parse this keeps a 2 GB container safe.
+    max_buffered_body_bytes: int = Field(default=192 * 1024 * 1024, ge=1024 * 1024)
+    # /metrics, /docs, /redoc and /openapi.json need an API key (any role) unless opened here.
+    open_operations: bool = False
+    # Rejected-request evidence older than as4.rejected_evidence_retention_days is purged on this timer.
+    purge_interval_seconds: float = Field(default=600.0, gt=0)
+
+
 class APISettings(BaseModel):
     keys: list[APIKey] = Field(default_factory=list)
     max_body_bytes: int = 25 * 1024 * 1024
+    max_concurrent_bodies: int = Field(default=8, ge=1)  # /v1 bodies held at once (503 + Retry-After above)
 
 
 class Settings(BaseSettings):
@@ -217,6 +249,7 @@ class Settings(BaseSettings):
     truststore: TruststoreSettings = Field(default_factory=TruststoreSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: APISettings = Field(default_factory=APISettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     as4: AS4Settings = Field(default_factory=AS4Settings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -330,13 +330,22 @@ class InboundMessageRejected(RemoteProtocolError):
         ref_to_message_id: the eb:MessageId read from the message, or None when it could not be read.
         error_detail: public eb:ErrorDetail text (e.g. ``PEPPOL:NOT_SERVICED``); '' when none. Never the
             internal ``detail``, which stays in our logs (no oracle toward the peer).
+        signer_authenticated: the signature had verified and its signer was the From party when the
+            message was refused (its evidence is then kept at full size).
     """
 
     def __init__(
-        self, ebms: Any, detail: str = "", *, ref_to_message_id: str | None = None, error_detail: str = ""
+        self,
+        ebms: Any,
+        detail: str = "",
+        *,
+        ref_to_message_id: str | None = None,
+        error_detail: str = "",
+        signer_authenticated: bool = False,
     ) -> None:
         self.ref_to_message_id = ref_to_message_id
         self.error_detail = error_detail
+        self.signer_authenticated = signer_authenticated
         super().__init__(ebms, detail)
 
     #: False: the message broke a rule of the profile (a protocol verdict). True on InboundInternalError.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,9 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.auth import KeyRing
 from gateway.api.errors import install_error_handlers
+from gateway.api.evidence_retention import run_evidence_retention
+from gateway.api.operations_guard import OperationsGuard
+from gateway.api.read_deadline import BodyDeadline
 from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
@@ -57,9 +61,11 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
         if warm:
             await anyio.to_thread.run_sync(services.validation.warm_up)
         await _recover_pending_inbound(services)
+        retention = asyncio.create_task(run_evidence_retention(services))
         app.state.ready = True
         log.info("gateway API ready")
         yield
+        retention.cancel()
 
     app = FastAPI(
         title="Peppol access-point gateway",
@@ -76,5 +82,12 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(inbound.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
-    install_metrics(app, store=services.store, clock=services.clock)
+    if not settings.server.open_operations:
+        app.add_middleware(OperationsGuard, keyring=app.state.keyring)
+    app.add_middleware(
+        BodyDeadline,
+        idle_timeout=settings.server.body_idle_timeout_seconds,
+        total_timeout=settings.server.body_timeout_seconds,
+    )
+    install_metrics(app, store=services.store, clock=services.clock)  # outermost: counts the 401s too
     return app

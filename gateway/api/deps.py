@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
@@ -54,34 +55,171 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
-async def read_bounded(request: Request, limit: int) -> tuple[bytes, bool]:
-    """(body, complete): read the request body, stopping as soon as more than ``limit`` bytes arrived."""
+#: Seconds a client should wait before resending when every body slot is taken.
+BUSY_RETRY_AFTER_SECONDS = 5
+
+
+class BodySlots:
+    """A cap on the request bodies one process holds at once, so memory in total stays bounded
+    (slots x body limit). Never waits: a request finding every slot taken is answered 503 + Retry-After.
+
+    Args:
+        capacity: bodies held at once.
+        what: named in the 503 detail.
+    """
+
+    def __init__(self, capacity: int, what: str) -> None:
+        self.capacity = capacity
+        self._what = what
+        self._taken = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for the block (the event loop is one thread: check and take are atomic).
+
+        Raises:
+            HTTPException: 503 with Retry-After when every slot is taken.
+        """
+        if self._taken >= self.capacity:
+            raise HTTPException(
+                status_code=503,
+                detail=f"Too many {self._what} at once; retry later",
+                headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+            )
+        self._taken += 1
+        try:
+            yield
+        finally:
+            self._taken -= 1
+
+
+class BodyBudget:
+    """The bytes of request bodies one process buffers at once, over every route (``/v1`` and ``/as4``).
+
+    A request reserves its chunks as they arrive and gives the bytes back when it ends; a chunk that does
+    not fit ends the request with 503 + Retry-After. Memory in total stays bounded whatever mix of slow,
+    large and parallel bodies arrives.
+
+    Args:
+        capacity: bytes buffered at once.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+
+    @contextmanager
+    def reservation(self) -> Iterator[BodyReservation]:
+        """A reservation for one request's body, given back at the end of the block."""
+        held = BodyReservation(self)
+        try:
+            yield held
+        finally:
+            self.used -= held.held
+
+
+class BodyReservation:
+    """The part of a ``BodyBudget`` one request holds."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self._budget = budget
+        self.held = 0
+
+    def take(self, size: int) -> None:
+        """Reserve ``size`` more bytes.
+
+        Raises:
+            HTTPException: 503 with Retry-After when the budget cannot cover them.
+        """
+        if self._budget.used + size > self._budget.capacity:
+            raise HTTPException(
+                status_code=503,
+                detail="Too many request bytes in flight; retry later",
+                headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+            )
+        self._budget.used += size
+        self.held += size
+
+
+def body_budget(request: Request) -> BodyBudget:
+    """The app's body budget (created on first use from ``settings.server.max_buffered_body_bytes``)."""
+    budget: BodyBudget | None = getattr(request.app.state, "body_budget", None)
+    if budget is None:
+        services: Services = request.app.state.services
+        budget = BodyBudget(services.settings.server.max_buffered_body_bytes)
+        request.app.state.body_budget = budget
+    return budget
+
+
+def declared_length(request: Request) -> int | None:
+    """The Content-Length the client declared, or None (chunked, absent or not a number)."""
+    declared = request.headers.get("content-length")
+    return int(declared) if declared is not None and declared.isdigit() else None
+
+
+async def read_bounded(
+    request: Request, limit: int, *, keep_on_overflow: int = 0, reservation: BodyReservation | None = None
+) -> tuple[bytes, bool, int]:
+    """(body, complete, received): read the body, stopping as soon as more than ``limit`` bytes arrived.
+
+    The chunks are joined once at the end (one copy). On overflow the body read so far is dropped except
+    its first ``keep_on_overflow`` bytes; ``received`` is the number of bytes read before stopping. Each
+    chunk is first reserved in ``reservation`` (503 when the process buffers too much already).
+    """
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
+        if reservation is not None:
+            reservation.take(len(chunk))
         size += len(chunk)
         chunks.append(chunk)
         if size > limit:
-            return b"".join(chunks), False
-    return b"".join(chunks), True
+            prefix = bytearray()
+            for part in chunks:
+                prefix += part[: keep_on_overflow - len(prefix)]
+                if len(prefix) >= keep_on_overflow:
+                    break
+            chunks.clear()
+            return bytes(prefix), False, size
+    return b"".join(chunks), True, size
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the request body, refusing more than ``limit`` bytes (413) without buffering past the limit."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+async def read_body(request: Request, limit: int, reservation: BodyReservation | None = None) -> bytes:
+    """Read the request body, refusing more than ``limit`` bytes (413) without buffering past the limit.
+
+    A declared Content-Length above the limit is refused before a byte of the body is read.
+    """
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
         raise HTTPException(status_code=413, detail=f"Body larger than {limit} bytes")
-    body, complete = await read_bounded(request, limit)
+    body, complete, _ = await read_bounded(request, limit, reservation=reservation)
     if not complete:
         raise HTTPException(status_code=413, detail=f"Body larger than {limit} bytes")
     return body
 
 
-def bounded_body(limit_attr: str = "max_body_bytes") -> Callable[[Request], Coroutine[Any, Any, bytes]]:
-    """Dependency factory: the raw body, bounded by ``settings.api.<limit_attr>``."""
-
-    async def dependency(request: Request) -> bytes:
+def api_body_slots(request: Request) -> BodySlots:
+    """The app's /v1 body slots (created on first use from ``settings.api.max_concurrent_bodies``)."""
+    slots: BodySlots | None = getattr(request.app.state, "api_body_slots", None)
+    if slots is None:
         services: Services = request.app.state.services
-        return await read_body(request, getattr(services.settings.api, limit_attr))
+        slots = BodySlots(services.settings.api.max_concurrent_bodies, "request bodies")
+        request.app.state.api_body_slots = slots
+    return slots
+
+
+def bounded_body(limit_attr: str = "max_body_bytes") -> Callable[[Request], AsyncIterator[bytes]]:
+    """Dependency factory: the raw body, bounded by ``settings.api.<limit_attr>``, held in one of the
+    app's body slots until the response is sent.
+
+    Declare it after the principal dependency: FastAPI resolves dependencies in order, so an
+    unauthenticated request is refused before its body is read.
+    """
+
+    async def dependency(request: Request) -> AsyncIterator[bytes]:
+        services: Services = request.app.state.services
+        limit = getattr(services.settings.api, limit_attr)
+        with api_body_slots(request).slot(), body_budget(request).reservation() as reservation:
+            yield await read_body(request, limit, reservation)
 
     return dependency

@@ -15,6 +15,10 @@ from gateway.observability import log_context
 
 REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED_ROUTE = "<unmatched>"
+#: Methods counted under their own name (RFC 9110 §9.3 plus PATCH); any other is counted as "other", so
+#: invented methods cannot grow the number of series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "other"
 # A caller-supplied id is kept only if it is short and plain: it lands in logs and headers.
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # Seconds; from a fast /healthz to a large document's validation.
@@ -24,8 +28,9 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class HTTPMetrics:
     """The HTTP request metrics, registered in one app's registry.
 
-    Labels use the route template (``/v1/outbound/{document_id}``), never the raw path, so ids and 404
-    probes cannot grow the number of series.
+    Labels use the route template (``/v1/outbound/{document_id}``), never the raw path, and the method
+    only when it is a standard one (``other`` otherwise), so ids, 404 probes and invented methods cannot
+    grow the number of series.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -49,6 +54,11 @@ def _route_of(scope: Scope) -> str:
     route: Any = scope.get("route")
     path: object = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+def method_label(method: str) -> str:
+    """The method as a metrics label: a standard method, or ``other``."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
 
 
 def _request_id(scope: Scope) -> str:
@@ -94,7 +104,7 @@ class ObservabilityMiddleware:
             with log_context(request_id=request_id):
                 await self.app(scope, receive, send_with_id)
         finally:
-            method = str(scope.get("method", ""))
+            method = method_label(str(scope.get("method", "")))
             route = _route_of(scope)
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

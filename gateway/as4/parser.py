@@ -200,16 +200,24 @@ def parse_incoming(
     message_id: str | None = None
     try:
         message_id_box: list[str] = []
+        # Gets True once the signature verified and the signer is the From party (the rejection then
+        # concerns an authenticated sender: its evidence is kept at full size, issue 13).
+        authenticated: list[bool] = []
         return _parse(
-            headers, body, our_key, trust, at, revocation, served, max_payload, pmode, message_id_box
-        )
+            headers, body, our_key, trust, at, revocation, served, max_payload, pmode, message_id_box,
+            authenticated,
+        )  # fmt: skip
     except InboundMessageRejected:
         raise
     except RemoteProtocolError as exc:
         message_id = message_id_box[0] if message_id_box else None
         detail = PEPPOL_NOT_SERVICED if exc.detail.startswith(PEPPOL_NOT_SERVICED) else ""
         raise InboundMessageRejected(
-            exc.ebms, exc.detail, ref_to_message_id=message_id, error_detail=detail
+            exc.ebms,
+            exc.detail,
+            ref_to_message_id=message_id,
+            error_detail=detail,
+            signer_authenticated=bool(authenticated),
         ) from exc
     except SignatureInvalid as exc:  # e.g. C14N impossible on hostile markup
         mid = message_id_box[0] if message_id_box else None
@@ -218,7 +226,12 @@ def parse_incoming(
         ) from exc
     except DecryptionFailed as exc:
         mid = message_id_box[0] if message_id_box else None
-        raise InboundMessageRejected(EbmsError.FAILED_DECRYPTION, str(exc), ref_to_message_id=mid) from exc
+        raise InboundMessageRejected(
+            EbmsError.FAILED_DECRYPTION,
+            str(exc),
+            ref_to_message_id=mid,
+            signer_authenticated=bool(authenticated),
+        ) from exc
     except Exception as exc:
         # Not a verdict on the message: a bug of ours (every rule of the profile raises RemoteProtocolError
         # above). The peer still gets a signed generic EBMS:0004 (ebMS3 Core §6.7.1 "Other"; peppol-as4.md
@@ -227,7 +240,10 @@ def parse_incoming(
         message_id = message_id_box[0] if message_id_box else None
         log.exception("internal error while judging AS4 message %s", message_id)
         raise InboundInternalError(
-            EbmsError.OTHER, f"internal error: {type(exc).__name__}: {exc}", ref_to_message_id=message_id
+            EbmsError.OTHER,
+            f"internal error: {type(exc).__name__}: {exc}",
+            ref_to_message_id=message_id,
+            signer_authenticated=bool(authenticated),
         ) from exc
 
 
@@ -242,6 +258,7 @@ def _parse(
     max_payload: int,
     pmode: PeppolPMode,
     message_id_box: list[str],
+    authenticated: list[bool],
 ) -> IncomingUserMessage:
     policy = pmode.security
     # --- §13 #1: multipart/related, SOAP 1.2, one Messaging with one UserMessage -----------------------
@@ -315,6 +332,7 @@ def _parse(
     from_party = _party(hdr.from_ids, "From")
     if common_name(signer) != from_party:
         raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
+    authenticated.append(True)
 
     # --- the P-Mode (peppol-as4.md §3): on the authenticated header, before any decryption ----------------
     check_user_message(hdr.user_message, pmode=pmode, at=at)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gateway.bench import as4, e2e, validation
+from gateway.bench import abuse, as4, e2e, validation
 from gateway.bench.e2e_report import E2EParameters
 
 
@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_validation(sub)
     _register_as4(sub)
     _register_e2e(sub)
+    _register_abuse(sub)
 
 
 def _register_validation(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,3 +85,24 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=e2e.run_bench_e2e)
+
+
+def _register_abuse(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``abuse`` benchmark to the ``bench`` subcommand's subparsers."""
+    d = abuse.AbuseParameters()
+    p = subparsers.add_parser(
+        "abuse",
+        help="hostile-client figures: peak RSS, descriptors, DB growth per junk request, /healthz latency",
+        description=abuse.__doc__,
+    )
+    p.add_argument("--big-mb", type=int, default=d.big_mb, help="size of each large body (MB)")
+    p.add_argument("--big-parallel", type=int, default=d.big_parallel, help="parallel large bodies per kind")
+    p.add_argument("--slow-clients", type=int, default=d.slow_clients, help="half-open connections")
+    p.add_argument("--slow-hold", type=float, default=d.slow_hold_seconds, help="seconds they are held")
+    p.add_argument("--junk", type=int, default=d.junk_requests, help="junk AS4 requests")
+    p.add_argument("--methods", type=int, default=d.invented_methods, help="requests with invented methods")
+    p.add_argument(
+        "--time-budget", type=float, default=d.time_budget, help="seconds before phases are skipped"
+    )
+    p.add_argument("--workdir", type=Path, default=abuse.DEFAULT_WORKDIR, help="recreated; logs and database")
+    p.set_defaults(func=abuse.run_bench_abuse)

@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.api.edge_server import install_log_rate_limits, server_config
 from gateway.config import Settings
 
 
@@ -19,13 +20,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings)
-    # log_config=None: uvicorn logs through the gateway's handler (JSON, redacted).
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,
+    # Connection cap, request-head deadline, uvicorn limits (settings.server; the body deadline is
+    # middleware in the app); repeated server log lines rate-limited.
+    install_log_rate_limits()
+    config = server_config(
+        app, settings.server, host=args.host, port=args.port, log_level=settings.log_level.lower()
     )
+    uvicorn.Server(config).run()
     return 0

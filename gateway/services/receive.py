@@ -7,7 +7,6 @@ generated key ``rejected-<uuid>`` (its claimed id is unverified and must not blo
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
@@ -41,17 +40,19 @@ from gateway.model.message import (
     SignalKind,
 )
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
+from gateway.services.rejected_evidence import (
+    DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
+    REJECTED_KEY_PREFIX,
+    EvidenceLimits,
+    rejected_evidence,
+    without_credentials,
+)
 
 log = logging.getLogger("gateway.receive")
 
 #: Longest eb:MessageId / SBDH InstanceIdentifier we store (the store's key width); longer ids are refused
 #: with an ebMS error rather than failing the insert (which would be a 5xx and an endless resend).
 MAX_ID_LENGTH: Final = 255
-#: Key prefix of evidence records for rejected requests.
-REJECTED_KEY_PREFIX: Final = "rejected-"
-#: Bytes of a rejected (unauthenticated) request kept as evidence; the rest is summarised by length + SHA-256.
-#: Small on purpose: anonymous traffic must not be able to fill the disk with "evidence".
-DEFAULT_MAX_REJECTED_EVIDENCE_BYTES: Final = 256 * 1024
 #: Payload roots validated with the BIS Billing rule set; other document types are stored as RECEIVED.
 UBL_BILLING_STANDARDS: Final = frozenset(
     {
@@ -134,7 +135,9 @@ class AS4Receiver:
         max_payload: cap on the decompressed payload.
         max_document: business documents above this size are stored and refused (INVALID, rule
             ``DOCUMENT-SIZE``) without being validated (``GATEWAY_VALIDATION__MAX_DOCUMENT_BYTES``).
-        max_rejected_evidence: bytes of a rejected request body kept as evidence.
+        max_rejected_evidence: bytes of a request body kept as evidence when the request is rejected after
+            its signer was authenticated (kept for callers; ``evidence`` wins when given).
+        evidence: what rejected requests keep (before and after the signer is authenticated).
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class AS4Receiver:
         max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
         max_document: int | None = None,
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
+        evidence: EvidenceLimits | None = None,
     ) -> None:
         self._store = store
         self._validator = validator
@@ -166,7 +170,7 @@ class AS4Receiver:
         self._revocation = revocation
         self._max_payload = max_payload
         self._max_document = max_document
-        self._max_evidence = max_rejected_evidence
+        self._evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
 
     # -- entry points ------------------------------------------------------------------------------------
 
@@ -184,7 +188,7 @@ class AS4Receiver:
             StoreError: the store failed; nothing was answered, so answer 5xx and let the sender retry.
         """
         now = self._clock.now()
-        raw = RawHTTPMessage(headers, body)
+        raw = RawHTTPMessage(without_credentials(headers), body)
         try:
             incoming = parse_incoming(
                 _first_headers(headers),
@@ -197,28 +201,33 @@ class AS4Receiver:
                 max_payload=self._max_payload,
             )
         except InboundMessageRejected as exc:
-            return self._reject(raw, exc, now)
+            return self._reject(raw, exc, now, authenticated=exc.signer_authenticated)
+        # From here on the signer is authenticated: a rejection keeps the larger evidence.
         if len(incoming.message_id) > MAX_ID_LENGTH:
-            return self._reject(
-                raw, InboundMessageRejected(EbmsError.INVALID_HEADER, "MessageId too long"), now
-            )
+            too_long = InboundMessageRejected(EbmsError.INVALID_HEADER, "MessageId too long")
+            return self._reject(raw, too_long, now, authenticated=True)
         if len(incoming.sbdh.instance_id) > MAX_ID_LENGTH:
             too_long = InboundMessageRejected(
                 EbmsError.OTHER, "SBDH InstanceIdentifier too long", ref_to_message_id=incoming.message_id
             )
-            return self._reject(raw, too_long, now)
+            return self._reject(raw, too_long, now, authenticated=True)
         return self._accept(raw, incoming, now)
 
-    def reject_oversized(self, headers: HTTPHeaders, received: bytes, limit: int) -> ReceiveResult:
-        """Answer a request whose body exceeded ``limit`` bytes (reading stopped): signed EBMS:0009.
+    def reject_oversized(
+        self, headers: HTTPHeaders, received: bytes, limit: int, received_bytes: int | None = None
+    ) -> ReceiveResult:
+        """Answer a request whose body exceeded ``limit`` bytes (reading stopped, or never started when the
+        declared Content-Length was too large): signed EBMS:0009.
 
         Args:
             headers: the request header fields.
-            received: the part of the body read before the limit was hit (kept as evidence, capped).
+            received: the start of the body read before the limit was hit (kept as evidence, capped).
             limit: the configured body limit.
+            received_bytes: the bytes read in all (default ``len(received)``).
         """
         too_big = InboundMessageRejected(EbmsError.INVALID_HEADER, f"HTTP body exceeds {limit} bytes")
-        return self._reject(RawHTTPMessage(headers, received), too_big, self._clock.now(), truncated=True)
+        raw = RawHTTPMessage(headers, received)
+        return self._reject(raw, too_big, self._clock.now(), truncated=True, received_bytes=received_bytes)
 
     # -- accepted messages ---------------------------------------------------------------------------------
 
@@ -488,7 +497,14 @@ class AS4Receiver:
     # -- rejected messages -----------------------------------------------------------------------------------
 
     def _reject(
-        self, raw: RawHTTPMessage, exc: InboundMessageRejected, now: datetime, *, truncated: bool = False
+        self,
+        raw: RawHTTPMessage,
+        exc: InboundMessageRejected,
+        now: datetime,
+        *,
+        truncated: bool = False,
+        authenticated: bool = False,
+        received_bytes: int | None = None,
     ) -> ReceiveResult:
         ref = (
             exc.ref_to_message_id
@@ -507,25 +523,31 @@ class AS4Receiver:
             detail=exc.error_detail,
             new_id=self._ids.new_id,
         )
-        summary: JSONObject = {
+        facts: JSONObject = {
             "signalMessageId": signal_id,
             "refToMessageId": ref,
             "errorCode": error.code,
             "errorDetail": exc.error_detail or None,
             "reason": exc.detail,  # internal: our store and log only
-            "bodyBytes": len(raw.body),
-            "bodySha256": hashlib.sha256(raw.body).hexdigest(),
-            "truncated": truncated or len(raw.body) > self._max_evidence,
         }
+        # Before the signer is authenticated only a prefix, bounded headers and hashes.
+        kept = rejected_evidence(
+            raw.headers,
+            raw.body,
+            RawHTTPMessage(_SIGNAL_HEADERS, body),
+            self._evidence,
+            facts=facts,
+            authenticated=authenticated,
+            truncated=truncated,
+            received_bytes=received_bytes,
+        )
         key = REJECTED_KEY_PREFIX + self._ids.new_id()
         record = AS4MessageRecord(
             message_id=key,
             direction=Direction.IN,
-            request=RawHTTPMessage(raw.headers, raw.body[: self._max_evidence]),
+            request=RawHTTPMessage(kept.headers, kept.body),
             created_at=now,
-            signal=AS4Signal(
-                SignalKind.ERROR, RawHTTPMessage(_SIGNAL_HEADERS, body), now, error.code, summary
-            ),
+            signal=AS4Signal(SignalKind.ERROR, kept.signal, now, error.code, kept.summary),
         )
         with self._store.unit_of_work() as uow:
             uow.messages.add(record)

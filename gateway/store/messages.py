@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
 from gateway.model.message import (
@@ -109,7 +110,9 @@ class SQLAS4MessageRepository:
         # history row of the refused duplicate survives).
         with self._conn.begin_nested():
             self._conn.execute(insert(as4_messages), values)
-            if record.signal is not None:
+            # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing
+            # for the history: its summary is on the message row, once.
+            if record.signal is not None and record.signal.raw.body:
                 attempt = self._attempt(record.direction, record.document_id)
                 history = _history_values(record.message_id, record.direction, record.signal, attempt)
                 self._conn.execute(insert(as4_signals), history)
@@ -163,6 +166,30 @@ class SQLAS4MessageRepository:
             .order_by(s.c.at, s.c.id)
         ).all()
         return [_signal_from_history(row) for row in rows]
+
+    def purge_rejected(self, key_prefix: str, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` inbound records keyed ``key_prefix…`` (rejected requests) created before
+        ``before``, with their signal history; returns how many (``RejectedEvidencePurge``)."""
+        t, s = as4_messages, as4_signals
+        with map_db_errors("rejected AS4 evidence"):
+            keys = list(
+                self._conn.execute(
+                    select(t.c.message_id)
+                    .where(
+                        t.c.message_id.startswith(key_prefix, autoescape=True),
+                        t.c.direction == Direction.IN.value,
+                        t.c.created_at < before,
+                    )
+                    .order_by(t.c.created_at)
+                    .limit(limit)
+                ).scalars()
+            )
+            if not keys:
+                return 0
+            inbound = Direction.IN.value
+            self._conn.execute(delete(s).where(s.c.message_id.in_(keys), s.c.direction == inbound))
+            self._conn.execute(delete(t).where(t.c.message_id.in_(keys), t.c.direction == inbound))
+        return len(keys)
 
     def _attempt(self, direction: Direction, document_id: str | None) -> int | None:
         """The delivery attempt an outbound signal answers: the document's attempt counter, which the

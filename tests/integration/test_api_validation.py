@@ -102,10 +102,11 @@ def test_unknown_rule_set_is_a_problem(api: TestClient, artefacts_dir: Path) -> 
     assert "no-such-rules" in str(problem_of(response)["detail"])
 
 
-def test_health_and_openapi_are_public(api: TestClient) -> None:
+def test_health_is_public_and_openapi_needs_a_key(api: TestClient) -> None:
     assert api.get("/healthz", headers={"Authorization": ""}).json() == {"status": "ok"}
     assert api.get("/readyz", headers={"Authorization": ""}).status_code == 200
-    spec = api.get("/openapi.json", headers={"Authorization": ""}).json()
+    assert api.get("/openapi.json", headers={"Authorization": ""}).status_code == 401
+    spec = api.get("/openapi.json").json()
     assert "/v1/validate" in spec["paths"]
     assert "/v1/convert" in spec["paths"]
 

@@ -10,14 +10,17 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import uvicorn
 from as4_support import NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
+from asgi_calls import call
 from cryptography import x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -32,9 +35,10 @@ from gateway.config import Settings
 from gateway.crypto import RevocationChecker, RevocationStatus
 from gateway.errors import StoreError
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
-from gateway.model.message import Direction, InboundStatus, SignalKind
+from gateway.model.message import AS4MessageRecord, Direction, InboundStatus, RawHTTPMessage, SignalKind
 from gateway.services.ports import InboundQuery
 from gateway.services.receive import REJECTED_KEY_PREFIX
+from gateway.services.rejected_evidence import DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.tables import as4_messages
 from gateway.ubl import build_sbd
@@ -319,6 +323,7 @@ def test_a_revoked_sender_certificate_is_refused_with_0101(
 def test_tampered_messages_get_the_right_code_and_their_bytes_are_kept(
     client: TestClient, store: FlakyStore, tamper: Any, code: str
 ) -> None:
+    """Kept whole once the signer is authenticated (the ciphertext case); before that a prefix (issue 13)."""
     msg = make_message()
     body = tamper(msg.body)
     assert body != msg.body
@@ -329,7 +334,8 @@ def test_tampered_messages_get_the_right_code_and_their_bytes_are_kept(
     assert ref == msg.message_id
     with store.inner.unit_of_work(read_only=True) as uow:
         assert uow.messages.get(msg.message_id, Direction.IN) is None  # never under the claimed id
-    assert _rejected_bodies(store) == [body]
+    kept = body if code == "0102" else body[:DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]
+    assert _rejected_bodies(store) == [kept]
     assert inbound_documents(store) == []
 
 
@@ -361,7 +367,7 @@ def test_garbage_gets_a_signed_error_never_a_5xx(
     _, errors = error_of(response.content)
     assert len(errors) == 1
     assert errors[0][0].startswith("EBMS:")
-    assert _rejected_bodies(store) == [body]
+    assert _rejected_bodies(store) == [body[:DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]]
 
 
 def test_store_down_answers_503_without_a_receipt(client: TestClient, store: FlakyStore) -> None:
@@ -454,7 +460,11 @@ def test_over_loopback_http(app: FastAPI, store: FlakyStore) -> None:
     assert document.as4_message_id == msg.message_id
 
 
-def test_concurrent_deliveries_of_one_message_create_one_document(app: FastAPI, store: FlakyStore) -> None:
+def test_concurrent_deliveries_of_one_message_create_one_document(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    settings = settings_for(artefacts_dir, tmp_path, max_concurrent_requests=4)
+    app = make_app(settings, store, validation_engine)
     msg = make_message()
     barrier = threading.Barrier(4)
 
@@ -470,3 +480,81 @@ def test_concurrent_deliveries_of_one_message_create_one_document(app: FastAPI, 
     assert verify_receipt(dict(responses[0].headers), responses[0].content, msg).is_success
     [document] = inbound_documents(store)
     assert document.as4_message_id == msg.message_id
+
+
+# --- edge limits (issue 13) -----------------------------------------------------------------------------
+
+
+def test_a_declared_length_above_the_limit_is_refused_before_reading(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    app = make_app(settings_for(artefacts_dir, tmp_path, max_message_bytes=4096), store, validation_engine)
+    headers = [("content-type", SOAP), ("content-length", str(120 * 1024 * 1024))]
+    result = anyio.run(lambda: call(app, "POST", "/as4", headers, chunk=b"x" * 1024 * 1024, chunks=120))
+    assert result.status == 200
+    assert result.pulled == 0
+    _, errors = error_of(result.body)
+    assert [c for c, _ in errors] == ["EBMS:0009"]
+
+
+def test_an_undeclared_oversized_body_keeps_only_a_prefix(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    app = make_app(settings_for(artefacts_dir, tmp_path, max_message_bytes=4096), store, validation_engine)
+    headers = [("content-type", SOAP)]
+    result = anyio.run(lambda: call(app, "POST", "/as4", headers, chunk=b"x" * 3000, chunks=50))
+    assert result.status == 200
+    assert result.pulled == 2  # stopped just past the limit
+    assert _rejected_bodies(store) == [b"x" * DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]
+
+
+def test_as4_bodies_held_at_once_are_capped(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    app = make_app(settings_for(artefacts_dir, tmp_path, max_concurrent_requests=1), store, validation_engine)
+    headers = [("content-type", SOAP)]
+
+    async def scenario() -> tuple[int, str]:
+        done = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: call(app, "POST", "/as4", headers, chunk=b"<x", chunks=1, stall=done))
+            await anyio.sleep(0.2)
+            busy = await call(app, "POST", "/as4", headers, chunk=b"<x/>", chunks=1)
+            done.set()
+        return busy.status, busy.headers.get("retry-after", "")
+
+    assert anyio.run(scenario) == (503, "5")
+
+
+def test_credential_headers_sent_to_as4_are_not_stored(client: TestClient, store: FlakyStore) -> None:
+    msg = make_message()
+    secret = {"Authorization": "Bearer leaked-key-0123456789", "X-API-Key": "leaked", "Cookie": "s=1"}
+    accepted = client.post("/as4", content=msg.body, headers={**dict(msg.headers), **secret})
+    assert verify_receipt(dict(accepted.headers), accepted.content, msg).is_success
+    client.post("/as4", content=b"junk", headers={"Content-Type": SOAP, **secret})
+    with store.inner.engine.connect() as connection:
+        stored = connection.execute(select(as4_messages.c.request_headers)).scalars().all()
+    assert len(stored) == 2
+    assert "leaked" not in repr(stored)
+
+
+def test_expired_rejected_evidence_is_purged_by_the_server(app: FastAPI, store: FlakyStore) -> None:
+    old = AS4MessageRecord(
+        message_id=f"{REJECTED_KEY_PREFIX}old",
+        direction=Direction.IN,
+        request=RawHTTPMessage((), b"junk"),
+        created_at=NOW - timedelta(days=31),  # retention: 30 days by default
+    )
+    young = replace(old, message_id=f"{REJECTED_KEY_PREFIX}young", created_at=NOW - timedelta(days=1))
+    with store.inner.unit_of_work() as uow:
+        uow.messages.add(old)
+        uow.messages.add(young)
+        uow.commit()
+    with TestClient(app):  # the purge runs at start-up, then on a timer
+        for _ in range(200):
+            if len(_rejected_bodies(store)) == 1:
+                break
+            threading.Event().wait(0.01)
+    with store.inner.unit_of_work(read_only=True) as uow:
+        assert uow.messages.get(old.message_id, Direction.IN) is None
+        assert uow.messages.get(young.message_id, Direction.IN) is not None

@@ -222,3 +222,25 @@ def test_a_scrape_never_waits_for_the_sqlite_write_lock(tmp_path: Path) -> None:
     assert samples[("gateway_store_up", ())] == 1
     assert samples[("gateway_webhook_outbox_messages", (("state", "pending"),))] == 2  # committed rows only
     assert samples[("gateway_inbound_documents", (("status", "valid"),))] == 2
+
+
+def test_invented_methods_and_raw_paths_do_not_grow_the_series(tmp_path: Path) -> None:
+    app = make_app(BrokenStore())
+
+    @app.get("/items/{item_id}")
+    def item(item_id: str) -> dict[str, str]:
+        return {"id": item_id}
+
+    with TestClient(app) as client:
+        before = len(client.get("/metrics").content)
+        for n in range(300):
+            client.request(f"X{n}METHOD", "/healthz")
+            client.get(f"/items/{n}")
+        samples = scrape(client)
+        after = len(client.get("/metrics").content)
+    counted = [dict(labels) for name, labels in samples if name == "gateway_http_requests_total"]
+    methods = {labels["method"] for labels in counted}
+    assert methods <= {"GET", "other"}
+    routes = {labels["route"] for labels in counted}
+    assert routes == {"/healthz", "/items/{item_id}", "/metrics"}
+    assert after - before < 8_000  # a handful of new series, not 300

@@ -7,11 +7,13 @@ peppol-as4.md §7.1); 503 problem+json means "not stored, retry later" (store do
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from gateway.api.deps import ServicesDep, read_bounded
+from gateway.api.deps import BodySlots, ServicesDep, body_budget, declared_length, read_bounded
 from gateway.as4 import SIGNAL_CONTENT_TYPE
 from gateway.errors import StoreError
 from gateway.model.message import HTTPHeaders
@@ -36,7 +38,8 @@ def _unavailable(detail: str) -> HTTPException:
     responses={
         200: {"description": "A signed ebMS Receipt or Error signal", "content": {SIGNAL_CONTENT_TYPE: {}}},
         503: {
-            "description": "Receiving disabled or the store is unavailable: nothing was stored, retry later"
+            "description": "Receiving disabled, the store unavailable or too many messages at once: "
+            "nothing was stored, retry later (Retry-After)"
         },
     },
 )
@@ -46,17 +49,41 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
     if receiver is None:
         raise _unavailable("AS4 receiving is not configured (no AP key or trust store)")
     headers: HTTPHeaders = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)
-    limit = services.settings.as4.max_message_bytes
-    body, complete = await read_bounded(request, limit)
-    try:
-        # Signature checks, decryption and validation are CPU-bound, the store synchronous: off the loop.
-        result: ReceiveResult
+    as4 = services.settings.as4
+    limit = as4.max_message_bytes
+    declared = declared_length(request)
+    if declared is not None and declared > limit:
+        # Refused before a byte of the body is read, without a body slot (the signed EBMS:0009 needs none).
+        result = await _off_loop(receiver.reject_oversized, headers, b"", limit)
+        return Response(content=result.signal, status_code=200, media_type=result.content_type)
+    slots = _as4_slots(request, as4.max_concurrent_requests)
+    with slots.slot(), body_budget(request).reservation() as reservation:
+        keep = as4.rejected_evidence_prefix_bytes
+        body, complete, received = await read_bounded(
+            request, limit, keep_on_overflow=keep, reservation=reservation
+        )
         if complete:
-            result = await anyio.to_thread.run_sync(receiver.receive, headers, body)
+            result = await _off_loop(receiver.receive, headers, body)
         else:
-            result = await anyio.to_thread.run_sync(receiver.reject_oversized, headers, body, limit)
+            result = await _off_loop(receiver.reject_oversized, headers, body, limit, received)
+        del body
+    return Response(content=result.signal, status_code=200, media_type=result.content_type)
+
+
+async def _off_loop(handle: Callable[..., ReceiveResult], *args: Any) -> ReceiveResult:
+    # Signature checks, decryption and validation are CPU-bound, the store synchronous: off the loop.
+    try:
+        return await anyio.to_thread.run_sync(handle, *args)
     except StoreError as exc:
         # Nothing stored, so no signal: the sender resends (peppol-as4.md §13 #14: persist, then receipt).
         log.error("AS4 request not stored: %s", exc)
         raise _unavailable("The message could not be stored; resend later") from exc
-    return Response(content=result.signal, status_code=200, media_type=result.content_type)
+
+
+def _as4_slots(request: Request, capacity: int) -> BodySlots:
+    # One cap per app on the /as4 bodies held at once (memory in total: capacity x max_message_bytes).
+    slots: BodySlots | None = getattr(request.app.state, "as4_body_slots", None)
+    if slots is None:
+        slots = BodySlots(capacity, "AS4 messages")
+        request.app.state.as4_body_slots = slots
+    return slots

@@ -144,7 +144,7 @@ def install_metrics(app: FastAPI, *, store: DocumentStore, clock: Clock) -> Gate
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
 def get_metrics(request: Request) -> Response:
-    """Prometheus metrics (unauthenticated like the probes; expose it on the internal network only)."""
+    """Prometheus metrics; behind an API key unless ``server.open_operations`` (see ``operations_guard``)."""
     metrics: GatewayMetrics = request.app.state.metrics
     # A sync route: FastAPI runs it in the thread pool, so the store queries do not block the event loop.
     body, media_type = metrics.render(request.headers.get("accept", ""))

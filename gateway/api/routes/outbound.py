@@ -16,6 +16,7 @@ from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, require_roles
 from gateway.api.document_size import check_document_size
 from gateway.api.errors import problem
+from gateway.api.json_body import json_request_body
 from gateway.api.outbound_schemas import (
     EvidenceResponse,
     OutboundDocumentResponse,
@@ -63,37 +64,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on an answer replayed from an earlier request with the same Idempotency-Key."""
 
 _DOC = TypeVar("_DOC", Invoice, CreditNote)
-
-
-def _inline_schema(model: type[Any]) -> dict[str, Any]:
-    """The model's JSON schema with every ``$defs`` reference inlined, usable inside an OpenAPI operation."""
-    schema = TypeAdapter(model).json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any, depth: int = 0) -> Any:
-        if depth > 40:  # a recursive model would never end; ours are not recursive
-            return {}
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = {
-                    **definitions[ref.removeprefix("#/$defs/")],
-                    **{k: v for k, v in node.items() if k != "$ref"},
-                }
-                return resolve(target, depth + 1)
-            return {key: resolve(value, depth + 1) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value, depth + 1) for value in node]
-        return node
-
-    result: dict[str, Any] = resolve(schema)
-    return result
-
-
-def _json_body(model: type[Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(model)}}}
-    }
 
 
 _XML_BODY = {
@@ -176,7 +146,7 @@ async def _submit(
     status_code=202,
     response_model=SubmissionResponse,
     responses=_SUBMIT_RESPONSES,
-    openapi_extra=_json_body(Invoice),
+    openapi_extra=json_request_body(Invoice),
 )
 async def post_invoice(
     request: Request,
@@ -201,7 +171,7 @@ async def post_invoice(
     status_code=202,
     response_model=SubmissionResponse,
     responses=_SUBMIT_RESPONSES,
-    openapi_extra=_json_body(CreditNote),
+    openapi_extra=json_request_body(CreditNote),
 )
 async def post_credit_note(
     request: Request,

@@ -3,6 +3,7 @@ validation verdicts and recovery after a failure between the two commits. SQLite
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,11 @@ from gateway.services.receive import (
     AS4Receiver,
     ReceiveOutcome,
     ReceiveResult,
+)
+from gateway.services.rejected_evidence import (
+    DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES,
+    DEFAULT_UNAUTHENTICATED_HEADER_BYTES,
+    EvidenceLimits,
 )
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.tables import inbound_documents
@@ -465,7 +471,21 @@ def test_tampered_or_garbage_requests_get_signed_errors_and_are_stored(
     with store.inner.unit_of_work(read_only=True) as uow:
         record = uow.messages.get(result.record_key, Direction.IN)
     assert record is not None
-    assert record.request.body == body
+    assert record.signal is not None
+    summary = record.signal.receipt_summary
+    assert summary is not None
+    assert summary["bodySha256"] == hashlib.sha256(body).hexdigest()
+    # The ciphertext is only reached once the signer is authenticated: its request is kept whole.
+    assert summary["authenticated"] is (code == "0102")
+    if code == "0102":
+        assert record.request.body == body
+        assert record.signal.raw.body == result.signal
+    else:  # refused before the signer was authenticated: a prefix and hashes only (issue 13)
+        assert record.request.body == body[:DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]
+        assert summary["errorCode"] == f"EBMS:{code}"
+        assert record.signal.raw.body == b""  # the signed Error to an anonymous request is not kept
+        with store.inner.unit_of_work(read_only=True) as uow:
+            assert uow.messages.signals(result.record_key, Direction.IN) == []  # nor a history row
     assert inbound_count(store) == 0
 
 
@@ -489,7 +509,7 @@ def test_oversized_and_overlong_ids_are_refused_with_invalid_header(
 
 
 def test_rejected_evidence_is_capped(store: FlakyStore, validator: StubValidator) -> None:
-    receiver = make_receiver(store, validator, max_rejected_evidence=64)
+    receiver = make_receiver(store, validator, evidence=EvidenceLimits(anonymous_body=64))
     result = receiver.receive((("Content-Type", "text/plain"),), b"z" * 1000)
     with store.inner.unit_of_work(read_only=True) as uow:
         record = uow.messages.get(result.record_key, Direction.IN)
@@ -651,3 +671,68 @@ def test_a_document_above_the_document_limit_is_stored_and_refused_without_valid
     (issue,) = content.validation_report["issues"]  # type: ignore[misc]
     assert issue["rule"] == SIZE_RULE
     assert "100-byte document limit" in issue["message"]
+
+
+# --- evidence of rejected requests (issue 13) ---------------------------------------------------------------
+
+
+def _stored(store: FlakyStore, key: str) -> Any:
+    with store.inner.unit_of_work(read_only=True) as uow:
+        record = uow.messages.get(key, Direction.IN)
+    assert record is not None
+    return record
+
+
+CREDENTIALS = (
+    ("Authorization", "Bearer secret-api-key-0123456789"),
+    ("X-API-Key", "secret-api-key-0123456789"),
+    ("Cookie", "session=secret"),
+    ("Proxy-Authorization", "Basic c2VjcmV0"),
+)
+
+
+def test_credential_headers_are_never_stored(receiver: AS4Receiver, store: FlakyStore) -> None:
+    msg = make_message()
+    accepted = receiver.receive((*msg.headers.items(), *CREDENTIALS), msg.body)
+    assert accepted.outcome is ReceiveOutcome.ACCEPTED
+    junk = receiver.receive((("Content-Type", "text/plain"), *CREDENTIALS), b"junk")
+    big = receiver.reject_oversized((("content-type", "text/plain"), *CREDENTIALS), b"", 10, 11)
+    for key in (accepted.record_key, junk.record_key, big.record_key):
+        names = {name.lower() for name, _ in _stored(store, key).request.headers}
+        assert names.isdisjoint({"authorization", "x-api-key", "cookie", "proxy-authorization"})
+        assert "content-type" in names
+
+
+def test_junk_keeps_a_prefix_bounded_headers_and_hashes(receiver: AS4Receiver, store: FlakyStore) -> None:
+    body = b"<junk>" + b"x" * 200_000
+    headers = (("Content-Type", "text/xml"), *((f"X-Filler-{n}", "y" * 500) for n in range(20)))
+    result = receiver.receive(headers, body)
+    record = _stored(store, result.record_key)
+    assert record.request.body == body[:DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]
+    assert sum(len(n) + len(v) for n, v in record.request.headers) <= DEFAULT_UNAUTHENTICATED_HEADER_BYTES
+    assert record.request.headers[0] == ("Content-Type", "text/xml")
+    summary = record.signal.receipt_summary
+    assert summary["bodyBytes"] == len(body)
+    assert summary["bodySha256"] == hashlib.sha256(body).hexdigest()
+    assert summary["headersTruncated"] is True
+    assert summary["authenticated"] is False
+    assert record.signal.raw.body == b""  # the signed Error to junk is not kept
+
+
+def test_a_refusal_after_authentication_keeps_the_whole_request(
+    store: FlakyStore, validator: StubValidator
+) -> None:
+    receiver = make_receiver(store, validator, served={ParticipantID.parse("0208:0739484052")})
+    msg = make_message()
+    result = post(receiver, msg)  # signed by a trusted AP, for a participant we do not serve
+    record = _stored(store, result.record_key)
+    assert record.request.body == msg.body
+    assert record.signal.raw.body == result.signal
+    assert record.signal.receipt_summary["authenticated"] is True
+
+
+def test_oversized_request_records_how_much_was_received(receiver: AS4Receiver, store: FlakyStore) -> None:
+    result = receiver.reject_oversized((("Content-Type", "text/xml"),), b"a" * 2000, 1000, 5000)
+    summary = _stored(store, result.record_key).signal.receipt_summary
+    assert summary["bodyBytes"] == 5000
+    assert summary["truncated"] is True

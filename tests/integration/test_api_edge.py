@@ -1,0 +1,161 @@
+"""Issue 13 at the API edge: bodies are read after authentication through one bounded reader, bodies held
+at once are capped, and the JSON body of /v1/convert is still documented."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+from asgi_calls import call
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from gateway.api.app import create_app
+from gateway.bootstrap import Services
+from gateway.config import Settings
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.validation import ValidationEngine
+from tests.integration.conftest import SENDER_KEY, problem_of
+
+MIB = 1024 * 1024
+DOCUMENTS = Path(__file__).parents[1] / "data" / "documents"
+
+
+@pytest.fixture
+def edge_app(
+    api_settings: Settings, validation_engine: ValidationEngine, tmp_path: Path
+) -> Iterator[FastAPI]:
+    url = f"sqlite:///{tmp_path / 'edge.db'}"
+    upgrade_database(url)
+    settings = api_settings.model_copy(
+        update={"api": api_settings.api.model_copy(update={"max_concurrent_bodies": 1})}
+    )
+    services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
+    yield create_app(settings, services=services, warm=False)
+    services.close()
+
+
+@pytest.mark.parametrize("path", ["/v1/convert", "/v1/validate", "/v1/outbound/invoices"])
+def test_a_body_without_a_key_is_never_read(edge_app: FastAPI, path: str) -> None:
+    # 800 one-MiB chunks (what an 800 MB upload sends): refused on the headers, not parsed.
+    headers = [("content-type", "application/json")]
+    result = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b"{" * MIB, chunks=800))
+    assert result.status == 401
+    assert result.pulled == 0
+
+
+def test_convert_refuses_a_large_body_by_its_declared_length_before_reading(edge_app: FastAPI) -> None:
+    headers = [
+        ("authorization", f"Bearer {SENDER_KEY}"),
+        ("content-type", "application/json"),
+        ("content-length", str(800 * MIB)),
+    ]
+    result = anyio.run(lambda: call(edge_app, "POST", "/v1/convert", headers, chunk=b" " * MIB, chunks=800))
+    assert result.status == 413
+    assert result.pulled == 0
+
+
+def test_convert_stops_reading_an_undeclared_body_at_the_limit(edge_app: FastAPI) -> None:
+    headers = [("authorization", f"Bearer {SENDER_KEY}"), ("content-type", "application/json")]
+    result = anyio.run(lambda: call(edge_app, "POST", "/v1/convert", headers, chunk=b" " * MIB, chunks=800))
+    assert result.status == 413
+    assert result.pulled <= 3  # the limit is 2 MiB
+
+
+def test_convert_still_converts_and_reports_bad_json_as_a_problem(edge_app: FastAPI) -> None:
+    document = (DOCUMENTS / "be-zero-rated.json").read_bytes()
+    with TestClient(edge_app, headers={"Authorization": f"Bearer {SENDER_KEY}"}) as client:
+        ok = client.post("/v1/convert", content=document, headers={"Content-Type": "application/json"})
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["ubl"].startswith("<?xml")
+        json_type = {"Content-Type": "application/json"}
+        bad = client.post("/v1/convert", content=b'{"kind": "invoice"', headers=json_type)
+        assert bad.status_code == 422
+        assert problem_of(bad)["errors"]
+        spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/convert"]["post"]["requestBody"]
+    assert body["required"] is True
+    assert "properties" in json.dumps(body["content"]["application/json"]["schema"])
+
+
+def test_bodies_held_at_once_are_capped_with_503_and_retry_after(edge_app: FastAPI) -> None:
+    headers = [("authorization", f"Bearer {SENDER_KEY}"), ("content-type", "application/xml")]
+
+    async def scenario() -> tuple[int, str, int]:
+        slow_done = anyio.Event()
+        statuses: list[int] = []
+        async with anyio.create_task_group() as tg:
+
+            async def slow() -> None:
+                result = await call(
+                    edge_app, "POST", "/v1/validate", headers, chunk=b"<", chunks=1, stall=slow_done
+                )
+                statuses.append(result.status)
+
+            tg.start_soon(slow)
+            await anyio.sleep(0.2)  # the slow client holds the only body slot
+            busy = await call(edge_app, "POST", "/v1/validate", headers, chunk=b"<x/>", chunks=1)
+            slow_done.set()
+        return busy.status, busy.headers.get("retry-after", ""), statuses[0]
+
+    busy, retry_after, first = anyio.run(scenario)
+    assert busy == 503
+    assert retry_after == "5"
+    assert first in (200, 400)  # the slow one was served
+
+
+OPERATIONS = ["/metrics", "/openapi.json", "/docs", "/redoc"]
+
+
+def test_operations_endpoints_need_a_key_and_probes_stay_open(edge_app: FastAPI) -> None:
+    with TestClient(edge_app) as client:
+        for path in OPERATIONS:
+            refused = client.get(path)
+            assert refused.status_code == 401, path
+            assert problem_of(refused)["status"] == 401
+            assert client.get(path, headers={"X-API-Key": SENDER_KEY}).status_code == 200, path
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 200
+
+
+def test_operations_endpoints_can_be_opened(
+    api_settings: Settings, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'open.db'}"
+    upgrade_database(url)
+    settings = api_settings.model_copy(
+        update={"server": api_settings.server.model_copy(update={"open_operations": True})}
+    )
+    services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
+    try:
+        with TestClient(create_app(settings, services=services, warm=False)) as client:
+            assert [client.get(path).status_code for path in OPERATIONS] == [200] * len(OPERATIONS)
+    finally:
+        services.close()
+
+
+def test_bytes_buffered_at_once_are_bounded_over_all_routes(
+    api_settings: Settings, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'budget.db'}"
+    upgrade_database(url)
+    server = api_settings.server.model_copy(update={"max_buffered_body_bytes": MIB})
+    settings = api_settings.model_copy(update={"server": server})
+    services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
+    app = create_app(settings, services=services, warm=False)
+    headers = [("authorization", f"Bearer {SENDER_KEY}"), ("content-type", "application/xml")]
+    try:
+        # 1.5 MiB: under the 2 MiB body limit, over the process budget of 1 MiB.
+        result = anyio.run(
+            lambda: call(app, "POST", "/v1/validate", headers, chunk=b" " * (MIB // 2), chunks=3)
+        )
+        assert result.status == 503
+        assert result.headers["retry-after"] == "5"
+        assert app.state.body_budget.used == 0  # given back
+        small = anyio.run(lambda: call(app, "POST", "/v1/validate", headers, chunk=b"<x/>", chunks=1))
+        assert small.status in (200, 400)
+    finally:
+        services.close()
