@@ -26,7 +26,7 @@ from gateway.model.payment import (
     structured_communication_from_number,
 )
 from gateway.model.totals import AnyDocument, allowance_charge_amount, compute_totals, fill_amounts
-from gateway.model.values import ZERO, format_decimal
+from gateway.model.values import MAX_MAGNITUDE, ZERO, format_decimal
 from gateway.model.vat import (
     EXEMPTION_FORBIDDEN,
     EXEMPTION_REQUIRED,
@@ -111,6 +111,7 @@ def complete_document(doc: AnyDocument) -> AnyDocument:
     if isinstance(doc, CreditNote) and doc.due_date is not None and not doc.payment_means:
         problems.append("a credit note's due date BT-9 is written in its payment means BG-16: give one")
     doc = _apply_vat_treatment(doc, problems)
+    _check_magnitude(doc, problems)
     if problems:
         raise InvalidDocumentData(problems)
     doc = _check_and_compute(doc, problems)
@@ -282,6 +283,21 @@ def _apply_vat_treatment(doc: AnyDocument, problems: list[str]) -> AnyDocument:
                 "category K needs the deliver-to country code BT-80 in the delivery address BG-15 (BR-IC-12)"
             )
     return doc
+
+
+def _check_magnitude(doc: AnyDocument, problems: list[str]) -> None:
+    # Every total is at most twice the sum of the absolute line and allowance/charge amounts (VAT rates
+    # are at most 100 %) plus BT-113/BT-114: keep that below the model's bound, so totals stay amounts.
+    bound = 2 * (
+        sum((line.magnitude() for line in doc.lines), start=ZERO)
+        + sum((ac.magnitude() for ac in doc.allowances_charges), start=ZERO)
+    )
+    bound += (doc.prepaid_amount or ZERO).copy_abs() + (doc.rounding_amount or ZERO).copy_abs()
+    if bound >= MAX_MAGNITUDE:
+        problems.append(
+            "document totals BG-22 would reach 10^15 (sum of the line net amounts BT-131 and "
+            "allowances/charges with VAT): amounts too large"
+        )
 
 
 def _check_and_compute(doc: AnyDocument, problems: list[str]) -> AnyDocument:
