@@ -1,4 +1,4 @@
-"""Outbound completion: turn what the cooperative's invoicing system posts into a document that can only
+"""EN 16931 completion: turn what the cooperative's invoicing system posts into a document that can only
 produce a valid BIS Billing 3.0 invoice, or refuse it with every problem named (BT-/BG- numbers, rule ids).
 
 It maps the issuing activity (bis-billing.md §7), builds and checks the payment instructions (OGM, §6.3),

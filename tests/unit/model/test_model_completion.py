@@ -1,4 +1,4 @@
-"""Outbound completion: activity mapping, payment instructions, VAT treatments, totals checking."""
+"""EN 16931 completion: activity mapping, payment instructions, VAT treatments, totals checking."""
 
 from __future__ import annotations
 
