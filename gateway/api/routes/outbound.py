@@ -4,16 +4,15 @@ fetch the UBL and the delivery evidence, list for support staff, and request a r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, bounded_body, require_roles
-from gateway.api.errors import problem
+from gateway.api.errors import problem, problem_responses
 from gateway.api.outbound_schemas import (
     EvidenceResponse,
     OutboundDocumentResponse,
@@ -24,11 +23,12 @@ from gateway.api.outbound_schemas import (
     outbound_summary,
     outbound_url,
 )
+from gateway.api.schemas import XML_REQUEST_BODY, RFC3339DateTime, json_request_body
 from gateway.bootstrap import Services
 from gateway.config import Role
-from gateway.errors import InvalidDocumentData
 from gateway.model import CreditNote, Invoice, ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
+from gateway.services.conversion import parse_document_json
 from gateway.services.outbound import (
     REFUSED_STATUS,
     OutboundSubmitter,
@@ -45,7 +45,7 @@ from gateway.services.outbound_queries import (
 )
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery, PageCursor
 
-router = APIRouter(prefix="/v1/outbound", tags=["outbound"])
+router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_responses(401, 403, 503))
 
 SenderDep = Annotated[Principal, Depends(require_roles(Role.SENDER))]
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
@@ -65,63 +65,19 @@ IdempotencyKey = Annotated[
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on an answer replayed from an earlier request with the same Idempotency-Key."""
 
-_DOC = TypeVar("_DOC", Invoice, CreditNote)
-
-
-def _inline_schema(model: type[Any]) -> dict[str, Any]:
-    """The model's JSON schema with every ``$defs`` reference inlined, usable inside an OpenAPI operation."""
-    schema = TypeAdapter(model).json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any, depth: int = 0) -> Any:
-        if depth > 40:  # a recursive model would never end; ours are not recursive
-            return {}
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = {
-                    **definitions[ref.removeprefix("#/$defs/")],
-                    **{k: v for k, v in node.items() if k != "$ref"},
-                }
-                return resolve(target, depth + 1)
-            return {key: resolve(value, depth + 1) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value, depth + 1) for value in node]
-        return node
-
-    result: dict[str, Any] = resolve(schema)
-    return result
-
-
-def _json_body(model: type[Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(model)}}}
-    }
-
-
-_XML_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 
 _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": SubmissionResponse, "description": "This document number was accepted before (duplicate)"},
-    400: {"description": "Malformed or hostile XML (problem+json)"},
-    409: {"description": "Idempotency-Key reused with another body, or number stored with other content"},
-    413: {"description": "Body too large"},
-    422: {"description": "Invalid document: problem+json with the full validation report; nothing is sent"},
+    **problem_responses(
+        400,
+        409,
+        413,
+        422,
+        s400="Malformed or hostile XML (UBL route)",
+        s409="Idempotency-Key reused with another body, or number stored with other content",
+        s422="Invalid document (``errors`` names each field), or the validation report; nothing is sent",
+    ),
 }
-
-
-def _parse_json(model: type[_DOC], body: bytes) -> _DOC:
-    try:
-        return TypeAdapter(model).validate_json(body)
-    except ValidationError as exc:
-        raise InvalidDocumentData(
-            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        ) from exc
 
 
 def _submitter(services: Services) -> OutboundSubmitter:
@@ -182,7 +138,7 @@ async def _submit(
     status_code=202,
     response_model=SubmissionResponse,
     responses=_SUBMIT_RESPONSES,
-    openapi_extra=_json_body(Invoice),
+    openapi_extra=json_request_body(Invoice),
 )
 async def post_invoice(
     request: Request,
@@ -198,7 +154,7 @@ async def post_invoice(
         route="POST /v1/outbound/invoices",
         body=body,
         key=idempotency_key,
-        prepare=lambda: prepare_json_document(_parse_json(Invoice, body)),
+        prepare=lambda: prepare_json_document(parse_document_json(body, Invoice)),
     )
 
 
@@ -207,7 +163,7 @@ async def post_invoice(
     status_code=202,
     response_model=SubmissionResponse,
     responses=_SUBMIT_RESPONSES,
-    openapi_extra=_json_body(CreditNote),
+    openapi_extra=json_request_body(CreditNote),
 )
 async def post_credit_note(
     request: Request,
@@ -223,7 +179,7 @@ async def post_credit_note(
         route="POST /v1/outbound/credit-notes",
         body=body,
         key=idempotency_key,
-        prepare=lambda: prepare_json_document(_parse_json(CreditNote, body)),
+        prepare=lambda: prepare_json_document(parse_document_json(body, CreditNote)),
     )
 
 
@@ -232,7 +188,7 @@ async def post_credit_note(
     status_code=202,
     response_model=SubmissionResponse,
     responses=_SUBMIT_RESPONSES,
-    openapi_extra=_XML_BODY,
+    openapi_extra=XML_REQUEST_BODY,
 )
 async def post_ubl(
     request: Request,
@@ -253,7 +209,13 @@ async def post_ubl(
     )
 
 
-@router.get("", response_model=OutboundPage)
+@router.get(
+    "",
+    response_model=OutboundPage,
+    responses=problem_responses(
+        400, 422, s400="The paging cursor is not valid", s422="A query parameter is invalid"
+    ),
+)
 def list_documents(
     services: ServicesDep,
     _who: ReaderDep,
@@ -261,7 +223,7 @@ def list_documents(
     receiver: Annotated[str | None, Query(description="Only this receiver, e.g. 0208:0123456789")] = None,
     number: Annotated[str | None, Query(description="Only this document number (exact)")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Created at or after (RFC 3339, with offset)")
+        RFC3339DateTime | None, Query(description="Created at or after (RFC 3339, with offset)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -291,7 +253,7 @@ def _detail_response(services: Services, document_id: str) -> OutboundDocumentRe
 @router.get(
     "/{document_id}",
     response_model=OutboundDocumentResponse,
-    responses={404: {"description": "No such document"}},
+    responses=problem_responses(404),
 )
 def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> OutboundDocumentResponse:
     """Delivery status, reason, attempts, next attempt, AS4 message id, timeline and receipt summary."""
@@ -302,7 +264,11 @@ def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> O
     "/{document_id}/ubl",
     response_class=Response,
     responses={
-        200: {"content": {"application/xml": {}}, "description": "The UBL exactly as stored and sent"}
+        200: {
+            "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The UBL exactly as stored and sent",
+        },
+        **problem_responses(404),
     },
 )
 def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Response:
@@ -329,7 +295,7 @@ def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Respon
             ),
             "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
         },
-        404: {"description": "No such document"},
+        **problem_responses(404, 422, s422="A query parameter is invalid"),
     },
 )
 def show_evidence(
@@ -355,7 +321,7 @@ def show_evidence(
     "/{document_id}/retry",
     status_code=202,
     response_model=OutboundDocumentResponse,
-    responses={404: {"description": "No such document"}, 409: {"description": "The status allows no retry"}},
+    responses=problem_responses(404, 409, s409="The status allows no retry"),
 )
 def retry_document(services: ServicesDep, who: SupportDep, document_id: str) -> OutboundDocumentResponse:
     """Retry a failed document, or bring a retrying one's next attempt forward (support, admin)."""

@@ -9,31 +9,29 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import PrincipalDep, ServicesDep, bounded_body
-from gateway.api.schemas import ConversionResponse, ReportResponse
+from gateway.api.errors import problem_responses
+from gateway.api.schemas import XML_REQUEST_BODY, ConversionResponse, ReportResponse, json_request_body
 from gateway.errors import DocumentRejected
-from gateway.services.conversion import DocumentIn, convert_document
+from gateway.services.conversion import DocumentIn, convert_document, parse_document_json
 
-router = APIRouter(prefix="/v1", tags=["validation"])
+router = APIRouter(prefix="/v1", tags=["validation"], responses=problem_responses(401, 413, 503))
 
-XML_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
+RulesQuery = Annotated[
+    str | None, Query(description="Rule set id; default: the one in force today (422 if unknown)")
+]
 
 
 @router.post(
     "/validate",
     response_model=ReportResponse,
-    openapi_extra=XML_BODY,
-    responses={400: {"description": "Not well-formed or hostile XML (problem+json)"}},
+    openapi_extra=XML_REQUEST_BODY,
+    responses=problem_responses(400, 422, s400="Not well-formed or hostile XML", s422="Unknown rule set"),
 )
 async def validate(
     services: ServicesDep,
     _principal: PrincipalDep,
     body: Annotated[bytes, Depends(bounded_body())],
-    rules: Annotated[str | None, Query(description="Rule set id; default: the one in force today")] = None,
+    rules: RulesQuery = None,
 ) -> JSONResponse:
     """Validate a UBL Invoice or CreditNote: XSD, EN 16931 and Peppol rules. Always 200 with the report."""
     rule_set = rules or services.rule_set_today()
@@ -44,13 +42,16 @@ async def validate(
 @router.post(
     "/convert",
     response_model=ConversionResponse,
-    responses={422: {"description": "Invalid data, or the produced UBL fails validation (problem+json)"}},
+    openapi_extra=json_request_body(DocumentIn),
+    responses=problem_responses(
+        422, s422="Invalid data (``errors`` names each field), or the produced UBL fails validation"
+    ),
 )
 async def convert(
-    document: DocumentIn,
     services: ServicesDep,
     _principal: PrincipalDep,
-    rules: Annotated[str | None, Query(description="Rule set id; default: the one in force today")] = None,
+    body: Annotated[bytes, Depends(bounded_body())],
+    rules: RulesQuery = None,
 ) -> Any:
     """Convert a JSON invoice or credit note to BIS Billing 3.0 UBL and validate it.
 
@@ -58,7 +59,7 @@ async def convert(
     """
     rule_set = rules or services.rule_set_today()
     result = await anyio.to_thread.run_sync(
-        lambda: convert_document(document, engine=services.validation, rule_set=rule_set)
+        lambda: convert_document(parse_document_json(body), engine=services.validation, rule_set=rule_set)
     )
     if not result.report.valid:
         raise DocumentRejected(result.report, "the converted document fails validation")
