@@ -12,6 +12,8 @@ from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from gateway.model.currencies import is_iso4217
+
 CENT: Final = Decimal("0.01")
 ZERO: Final = Decimal("0")
 HUNDRED: Final = Decimal("100")
@@ -98,6 +100,12 @@ def _upper(value: str) -> str:
     return value.upper()
 
 
+def _iso4217(value: str) -> str:
+    if not is_iso4217(value):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code (BR-CL-04)")
+    return value
+
+
 def _xml_chars(value: str) -> str:
     found = _NOT_XML_CHAR.search(value)
     if found is not None:
@@ -121,9 +129,12 @@ Code = Annotated[
 CountryCode = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"), AfterValidator(_upper)
 ]
-#: ISO 4217 currency code (upper-cased on input).
+#: An active ISO 4217 currency code (upper-cased on input).
 CurrencyCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"), AfterValidator(_upper)
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"),
+    AfterValidator(_upper),
+    AfterValidator(_iso4217),
 ]
 #: A monetary amount: at most two decimals, may be negative.
 Amount = Annotated[Decimal, AfterValidator(_two_decimals)]

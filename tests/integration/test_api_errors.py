@@ -182,3 +182,16 @@ def test_since_must_be_an_rfc3339_date_time(api: TestClient, route: str, since: 
 @pytest.mark.parametrize("since", ["2026-11-02T09:00:00Z", "2026-11-02T10:00:00.5+01:00"])
 def test_since_takes_an_rfc3339_date_time(api: TestClient, route: str, since: str) -> None:
     assert api.get(route, params={"since": since}).status_code == 200
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_currency_outside_iso_4217_is_a_422_naming_the_field(api: TestClient, route: str) -> None:
+    document = json.loads(json.dumps(SAMPLE))
+    document["currency"] = "ABC"
+    response = api.post(route, json=document)
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/invalid-document-data"
+    assert [str(e) for e in problem["errors"]] == [  # type: ignore[attr-defined]
+        "currency: Value error, 'ABC' is not an ISO 4217 currency code (BR-CL-04)"
+    ]
