@@ -99,6 +99,18 @@ def test_every_operation_is_fuzzed(api_schema: OpenApiSchema) -> None:
     assert found == set(OPERATIONS)
 
 
+def test_every_error_answer_is_documented_as_problem_json(api_schema: OpenApiSchema) -> None:
+    wrong = []
+    for path, item in api_schema.raw_schema["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) < 400 or (path, status) == ("/readyz", "503"):
+                    continue
+                if set(response.get("content", {})) != {"application/problem+json"}:
+                    wrong.append(f"{method.upper()} {path} {status}: {sorted(response.get('content', {}))}")
+    assert wrong == []
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_the_api_matches_its_openapi_description(

@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from gateway.api.deps import ServicesDep, read_bounded
+from gateway.api.errors import problem_responses
 from gateway.as4 import SIGNAL_CONTENT_TYPE
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
@@ -65,9 +66,9 @@ def _unavailable(detail: str) -> HTTPException:
     summary="Receive a Peppol AS4 UserMessage",
     responses={
         200: {"description": "A signed ebMS Receipt or Error signal", "content": {SIGNAL_CONTENT_TYPE: {}}},
-        503: {
-            "description": "Receiving disabled or the store is unavailable: nothing was stored, retry later"
-        },
+        **problem_responses(
+            503, s503="Receiving disabled or the store is unavailable: nothing was stored, retry later"
+        ),
     },
 )
 async def receive_as4(request: Request, services: ServicesDep) -> Response:

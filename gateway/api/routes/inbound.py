@@ -18,7 +18,7 @@ from gateway.model.message import InboundStatus
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery, PageCursor
 
-router = APIRouter(prefix="/v1/inbound", tags=["inbound"], responses=problem_responses(401, 403, 503))
+router = APIRouter(prefix="/v1/inbound", tags=["inbound"], responses=problem_responses(401, 403, 422, 503))
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
 

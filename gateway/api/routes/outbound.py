@@ -45,7 +45,7 @@ from gateway.services.outbound_queries import (
 )
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery, PageCursor
 
-router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_responses(401, 403, 503))
+router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_responses(401, 403, 422, 503))
 
 SenderDep = Annotated[Principal, Depends(require_roles(Role.SENDER))]
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
