@@ -31,7 +31,7 @@ from gateway.validation import ValidationEngine
 
 ADMIN_KEY = "admin-key-0123456789abcdefghijkl"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 100
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
