@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Final
 
+from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, TypeAdapter
 
 _RFC3339: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -16,6 +17,20 @@ def _rfc3339(value: object) -> object:
         raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-02T09:00:00Z")
     return value
 
+
+#: A document id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
+DocumentIdPath = Annotated[
+    str, Path(pattern=r"^[!-~]{1,128}$", description="The document id (a UUID), as in status_url")
+]
+
+#: A document number (BT-1) to search for: what the model accepts as text, at most 200 characters.
+DocumentNumberQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]{1,200}$",
+        description="Only this document number (exact)",
+    ),
+]
 
 #: A timestamp query parameter: an RFC 3339 date-time with an offset (RFC 3339 §5.6), nothing else.
 RFC3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]

@@ -11,7 +11,7 @@ from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
 from gateway.api.outbound_schemas import InboundDocumentResponse, InboundPage, inbound_summary, inbound_url
-from gateway.api.schemas import RFC3339DateTime
+from gateway.api.schemas import DocumentIdPath, RFC3339DateTime
 from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.message import InboundStatus
@@ -63,7 +63,9 @@ def list_documents(
     response_model=InboundDocumentResponse,
     responses=problem_responses(404),
 )
-def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> InboundDocumentResponse:
+def show_document(
+    services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
+) -> InboundDocumentResponse:
     """A received document: sender, receiver, document type, AS4 message id and its validation report."""
     detail = get_inbound(services.store, document_id)
     return InboundDocumentResponse(
@@ -84,7 +86,7 @@ def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> I
         **problem_responses(404),
     },
 )
-def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Response:
+def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath) -> Response:
     """The received business document exactly as stored (byte for byte)."""
     detail = get_inbound(services.store, document_id)
     return Response(content=detail.content.body, media_type="application/xml")

@@ -23,7 +23,13 @@ from gateway.api.outbound_schemas import (
     outbound_summary,
     outbound_url,
 )
-from gateway.api.schemas import XML_REQUEST_BODY, RFC3339DateTime, json_request_body
+from gateway.api.schemas import (
+    XML_REQUEST_BODY,
+    DocumentIdPath,
+    DocumentNumberQuery,
+    RFC3339DateTime,
+    json_request_body,
+)
 from gateway.bootstrap import Services
 from gateway.config import Role
 from gateway.model import CreditNote, Invoice, ParticipantID
@@ -221,7 +227,7 @@ def list_documents(
     _who: ReaderDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only this delivery status")] = None,
     receiver: Annotated[str | None, Query(description="Only this receiver, e.g. 0208:0123456789")] = None,
-    number: Annotated[str | None, Query(description="Only this document number (exact)")] = None,
+    number: DocumentNumberQuery = None,
     since: Annotated[
         RFC3339DateTime | None, Query(description="Created at or after (RFC 3339, with offset)")
     ] = None,
@@ -244,7 +250,7 @@ def list_documents(
     )
 
 
-def _detail_response(services: Services, document_id: str) -> OutboundDocumentResponse:
+def _detail_response(services: Services, document_id: DocumentIdPath) -> OutboundDocumentResponse:
     detail = get_outbound(services.store, document_id)
     allowed = DeliveryEvent.RETRY_REQUESTED in allowed_events(detail.document.status)
     return outbound_response(detail, retry_allowed=allowed)
@@ -255,7 +261,9 @@ def _detail_response(services: Services, document_id: str) -> OutboundDocumentRe
     response_model=OutboundDocumentResponse,
     responses=problem_responses(404),
 )
-def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> OutboundDocumentResponse:
+def show_document(
+    services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
+) -> OutboundDocumentResponse:
     """Delivery status, reason, attempts, next attempt, AS4 message id, timeline and receipt summary."""
     return _detail_response(services, document_id)
 
@@ -271,7 +279,7 @@ def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> O
         **problem_responses(404),
     },
 )
-def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Response:
+def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath) -> Response:
     """The UBL document exactly as accepted, validated and sent (byte for byte)."""
     content = get_outbound_content(services.store, document_id)
     return Response(content=content.body, media_type="application/xml")
@@ -302,7 +310,7 @@ def show_evidence(
     request: Request,
     services: ServicesDep,
     _who: ReaderDep,
-    document_id: str,
+    document_id: DocumentIdPath,
     format: Annotated[Literal["json", "zip"] | None, Query(description="json (default) or zip")] = None,
 ) -> Any:
     """Delivery evidence: the exact bytes sent and every raw signal received (JSON with base64, or a zip)."""
@@ -323,7 +331,9 @@ def show_evidence(
     response_model=OutboundDocumentResponse,
     responses=problem_responses(404, 409, s409="The status allows no retry"),
 )
-def retry_document(services: ServicesDep, who: SupportDep, document_id: str) -> OutboundDocumentResponse:
+def retry_document(
+    services: ServicesDep, who: SupportDep, document_id: DocumentIdPath
+) -> OutboundDocumentResponse:
     """Retry a failed document, or bring a retrying one's next attempt forward (support, admin)."""
     _submitter(services).request_retry(document_id, requested_by=who.name)
     return _detail_response(services, document_id)

@@ -9,8 +9,8 @@ import pytest
 from model_builders import BUYER, invoice_data, line
 from pydantic import ValidationError
 
-from gateway.errors import InvalidDocumentData
-from gateway.model import Invoice, complete_document
+from gateway.errors import InvalidDocumentData, InvalidIdentifier
+from gateway.model import Invoice, ParticipantID, complete_document
 from gateway.ubl import write_ubl
 
 
@@ -103,3 +103,9 @@ def test_tab_newline_and_astral_characters_are_kept() -> None:
     text = "line one\nline two\tend 😀 \u00e9"
     doc = complete_document(Invoice.model_validate(invoice_data(notes=[text])))
     assert text.encode() in write_ubl(doc)
+
+
+@pytest.mark.parametrize("text", ["0208:a\x00b", "0208:1\x1f1", "9925:BE\x7f0"])
+def test_a_participant_id_with_a_control_character_is_refused(text: str) -> None:
+    with pytest.raises(InvalidIdentifier, match="control character"):
+        ParticipantID.parse(text)
