@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.api.auth import KeyRing, Principal, extract_key
 from gateway.bootstrap import Services
@@ -21,14 +22,19 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+# Declared as OpenAPI security schemes (not header parameters): either one authenticates.
+_BEARER = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+_API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
+
+
 def get_principal(
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    x_api_key: Annotated[str | None, Depends(_API_KEY)],
 ) -> Principal:
     """Authenticate the caller by API key; 401 without a valid key."""
     keyring: KeyRing = request.app.state.keyring
-    presented = extract_key(authorization, x_api_key)
+    presented = extract_key(request.headers.get("authorization"), x_api_key)
     principal = keyring.authenticate(presented) if presented else None
     if principal is None:
         raise HTTPException(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import (
     ArtefactError,
@@ -30,6 +32,52 @@ from gateway.errors import (
 log = logging.getLogger("gateway.api")
 
 PROBLEM_JSON = "application/problem+json"
+
+#: JSON schema of our problem documents (RFC 9457 §3): the standard members plus extensions such as
+#: ``errors`` (request-invalid, invalid-document-data), ``report`` (document-invalid) and ``error_id``.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "Problem type URI: /problems/<kind>"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "description": "One entry per problem in the request or document"},
+        "report": {"type": "object", "description": "The full validation report (document-invalid)"},
+        "error_id": {"type": "string", "description": "Finds the log record of an internal error"},
+    },
+    "additionalProperties": True,
+}
+
+_PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed or hostile input (XML, paging cursor)",
+    401: "A valid API key is required",
+    403: "The API key's role may not do this",
+    404: "No such document",
+    409: "Conflict with the stored state",
+    413: "Body larger than the configured limit",
+    422: "The request or the document is invalid; the problem names every field or rule",
+    503: "A dependency (database, validation artefacts) is unavailable; retry after Retry-After seconds",
+}
+
+
+def problem_responses(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting problem+json answers with these statuses.
+
+    Args:
+        statuses: HTTP status codes.
+        descriptions: ``s422="..."`` replaces the default description of status 422.
+    """
+    return {
+        status: {
+            "description": descriptions.get(f"s{status}", _PROBLEM_DESCRIPTIONS.get(status, "Problem")),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
 
 
 def problem(
@@ -90,8 +138,7 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
             if status == 503:
                 response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
-    log.exception("unmapped gateway error", exc_info=exc)
-    return problem(500, "Internal error", kind="internal", instance=request.url.path)
+    return internal_error(request, exc)
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -120,15 +167,76 @@ def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def internal_error(request: Request, exc: BaseException) -> JSONResponse:
+    """The answer to our own bug: a 500 problem with a fresh error id, logged with the traceback.
+
+    The caller learns nothing internal, only the error id, which finds the log record.
+    """
+    error_id = uuid.uuid4().hex
+    log.error(
+        "unexpected error %s on %s %s",
+        error_id,
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"error_id": error_id},
+    )
+    return problem(
+        500,
+        "Internal error",
+        kind="internal",
+        detail=f"An unexpected error occurred; quote error id {error_id} to the operator",
+        instance=request.url.path,
+        error_id=error_id,
+    )
+
+
+class UnexpectedErrorMiddleware:
+    """Answers any exception the routes and handlers let through with :func:`internal_error`.
+
+    Starlette's own handler for ``Exception`` answers and then re-raises to the server, which closes
+    the keep-alive connection without ``Connection: close``: the client's next request on it is reset.
+    Here the exception ends with the answer and the connection stays usable. If the answer had
+    already begun, nothing clean is possible: the exception goes on to the server, which drops the
+    connection (the client sees a truncated response, never a wrong one).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            await internal_error(Request(scope), exc)(scope, receive, send)
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # Our own bug: log the trace, tell the caller nothing internal.
-    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
-    return problem(500, "Internal error", kind="internal", instance=request.url.path)
+    # Only reached by an exception raised outside UnexpectedErrorMiddleware (in an outer middleware).
+    return internal_error(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the problem+json handlers on ``app``."""
+    """Register the problem+json handlers on ``app``.
+
+    Call before adding other middleware: the unexpected-error middleware must be the innermost, so
+    that the metrics and request-id middleware see its 500 like any other answer.
+    """
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(UnexpectedErrorMiddleware)

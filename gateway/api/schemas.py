@@ -1,8 +1,39 @@
-"""Response models of the API (separate from the domain model and the tables)."""
+"""Request and response descriptions of the API (separate from the domain model and the tables)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+import re
+from typing import Annotated, Any, Final
+
+from fastapi import Path, Query
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, TypeAdapter
+
+_RFC3339: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    # pydantic's lax mode also reads numbers ("0.5") as Unix times; the OpenAPI schema says date-time.
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-02T09:00:00Z")
+    return value
+
+
+#: A document id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
+DocumentIdPath = Annotated[
+    str, Path(pattern=r"^[!-~]{1,128}$", description="The document id (a UUID), as in status_url")
+]
+
+#: A document number (BT-1) to search for: what the model accepts as text, at most 200 characters.
+DocumentNumberQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]{1,200}$",
+        description="Only this document number (exact)",
+    ),
+]
+
+#: A timestamp query parameter: an RFC 3339 date-time with an offset (RFC 3339 §5.6), nothing else.
+RFC3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 
 
 class Issue(BaseModel):
@@ -22,3 +53,45 @@ class ReportResponse(BaseModel):
 class ConversionResponse(BaseModel):
     ubl: str
     report: ReportResponse
+
+
+def _inline_schema(model: Any) -> dict[str, Any]:
+    """The model's JSON schema with every ``$defs`` reference inlined, usable inside an OpenAPI operation."""
+    schema = TypeAdapter(model).json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any, depth: int = 0) -> Any:
+        if depth > 40:  # a recursive model would never end; ours are not recursive
+            return {}
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                target = {
+                    **definitions[ref.removeprefix("#/$defs/")],
+                    **{k: v for k, v in node.items() if k != "$ref"},
+                }
+                return resolve(target, depth + 1)
+            # The discriminator mapping names $defs entries that inlining removes; ``kind`` is a const anyway.
+            return {key: resolve(value, depth + 1) for key, value in node.items() if key != "discriminator"}
+        if isinstance(node, list):
+            return [resolve(value, depth + 1) for value in node]
+        return node
+
+    result: dict[str, Any] = resolve(schema)
+    return result
+
+
+def json_request_body(model: Any) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its JSON body itself (bounded) as ``model``."""
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(model)}}}
+    }
+
+
+#: ``openapi_extra`` for a route that reads an XML body (UBL).
+XML_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}

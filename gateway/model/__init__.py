@@ -1,5 +1,6 @@
 """Pure domain values: identifiers, the EN 16931 invoice model, message states. No I/O."""
 
+from gateway.model.completion import complete_document
 from gateway.model.document import (
     CreditNote,
     Delivery,
@@ -32,7 +33,6 @@ from gateway.model.lines import (
     Period,
     Price,
 )
-from gateway.model.outbound import complete_document
 from gateway.model.parties import Activity, Address, Contact, Party, Payee, TaxRegistration, TaxRepresentative
 from gateway.model.payment import (
     CreditTransfer,

@@ -181,6 +181,16 @@ class _Document(ModelBase):
     """BG-24 additional supporting documents."""
     lines: tuple[InvoiceLine, ...] = Field(min_length=1)
     """BG-25 invoice lines (at least one, BR-16)."""
+    foreign_vat: bool = Field(
+        default=False,
+        description=(
+            "True states that the VAT charged is another country's although the seller has a Belgian "
+            "VAT number (e.g. distance sales taxed where the goods arrive, Directive 2006/112/EC art. 33, "
+            "declared through the OSS): category S rates are then not checked against the Belgian rates "
+            "21, 12 and 6 %. An input flag of the gateway; it is not written to the UBL."
+        ),
+    )
+    """Input flag (not EN 16931, not written to UBL): the category S rates are another country's."""
 
     @model_validator(mode="after")
     def _check(self) -> _Document:

@@ -18,6 +18,7 @@ DOCTYPE_SCHEME: Final = "busdox-docid-qns"
 PROCESS_SCHEME: Final = "cenbii-procid-ubl"
 
 _ICD = re.compile(r"^[0-9]{4}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class ParticipantID:
             raise InvalidIdentifier(f"participant scheme code {self.icd!r} is not 4 digits")
         if not self.value or len(self.value) > 130 or self.value != self.value.strip():
             raise InvalidIdentifier(f"participant value {self.value!r} is empty, too long or padded")
+        if _CONTROL.search(self.value):
+            raise InvalidIdentifier(f"participant value {self.value!r} contains a control character")
 
     @classmethod
     def parse(cls, text: str) -> ParticipantID:

@@ -4,10 +4,13 @@ also the allowance/charge shape shared with the document level (BG-20/21)."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from pydantic import model_validator
 
 from gateway.model.values import (
+    HUNDRED,
+    MAX_MAGNITUDE,
     Amount,
     Code,
     CountryCode,
@@ -72,7 +75,18 @@ class AllowanceCharge(ModelBase):
             raise ValueError("allowance/charge needs an amount, or a base amount and a percentage (BT-92/99)")
         if self.reason is None and self.reason_code is None:
             raise ValueError("allowance/charge needs a reason or a reason code (BR-33/BR-38/BR-42/BR-44)")
+        if self.magnitude() >= MAX_MAGNITUDE:
+            raise ValueError(
+                "allowance/charge base amount x percentage / 100 (R040) reaches 10^15: amount too large"
+            )
         return self
+
+    def magnitude(self) -> Decimal:
+        """The larger of the absolute stated amount and base x percentage / 100, never rounded."""
+        stated = self.amount.copy_abs() if self.amount is not None else Decimal(0)
+        if self.base_amount is None or self.percentage is None:
+            return stated
+        return max(stated, self.base_amount.copy_abs() * self.percentage / HUNDRED)
 
 
 class Price(ModelBase):
@@ -187,4 +201,24 @@ class InvoiceLine(ModelBase):
             )
         if self.period is not None and self.period.description_code is not None:
             raise ValueError(f"line {self.id}: BT-8 belongs to the document invoicing period, not BG-26")
+        if self.magnitude() >= MAX_MAGNITUDE:
+            raise ValueError(
+                f"line {self.id}: quantity BT-129 x net price BT-146 / base quantity BT-149 (R120) gives a "
+                "line net amount of 10^15 or more: amount too large"
+            )
         return self
+
+    def magnitude(self) -> Decimal:
+        """The larger of the absolute stated and computed line net amount BT-131 bounds, never rounded."""
+        stated = self.net_amount.copy_abs() if self.net_amount is not None else Decimal(0)
+        price = self.price
+        if price.net_amount is not None:
+            net_price = price.net_amount
+        else:
+            assert price.gross_amount is not None  # guaranteed by Price
+            net_price = max(price.gross_amount, price.discount or Decimal(0))  # bounds |gross - discount|
+        base = price.base_quantity or Decimal(1)
+        computed = self.quantity.copy_abs() * net_price / base + sum(
+            (ac.magnitude() for ac in self.allowances_charges), start=Decimal(0)
+        )
+        return max(stated, computed)

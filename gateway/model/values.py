@@ -6,14 +6,29 @@ rates may carry more. Rounding is commercial (ROUND_HALF_UP) to two decimals, as
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from gateway.model.currencies import is_iso4217
+
 CENT: Final = Decimal("0.01")
 ZERO: Final = Decimal("0")
 HUNDRED: Final = Decimal("100")
+
+MAX_MAGNITUDE: Final = Decimal(10) ** 15
+"""Every number of a document, stated or computed, stays below this in absolute value.
+
+No real invoice comes near it, and it keeps every EN 16931 calculation (sums, products, rounding to
+cents) inside Decimal's default 28-digit precision, where quantizing can never fail.
+"""
+MAX_FRACTION_DIGITS: Final = 20
+"""Most significant fraction digits of a quantity, price or percentage (trailing zeros do not count)."""
+
+#: A character XML 1.0 (§2.2 Char) cannot carry: C0 controls other than TAB/LF/CR, surrogates, U+FFFE/F.
+_NOT_XML_CHAR: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def round_amount(value: Decimal) -> Decimal:
@@ -32,16 +47,30 @@ def format_decimal(value: Decimal) -> str:
     return "0" if text in ("-0", "+0") else text
 
 
+def fraction_digits(value: Decimal) -> int:
+    """Significant fraction digits of a finite Decimal (``1.2300`` -> 2), computed without rounding."""
+    _sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if trailing == len(digits):  # zero
+        return 0
+    return max(0, -(exponent + trailing))
+
+
 def _finite(value: Decimal) -> Decimal:
+    """A finite number below MAX_MAGNITUDE with at most MAX_FRACTION_DIGITS fraction digits."""
     if not value.is_finite():
         raise ValueError("must be a finite number")
+    if value.copy_abs() >= MAX_MAGNITUDE:
+        raise ValueError("must be below 10^15 in absolute value")
+    if fraction_digits(value) > MAX_FRACTION_DIGITS:
+        raise ValueError(f"must have at most {MAX_FRACTION_DIGITS} decimals")
     return value
 
 
 def _two_decimals(value: Decimal) -> Decimal:
     _finite(value)
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2 and value != value.quantize(CENT):
+    if fraction_digits(value) > 2:
         raise ValueError(f"{format_decimal(value)} has more than two decimals (BR-DEC)")
     return value
 
@@ -60,21 +89,52 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
+def _vat_rate(value: Decimal) -> Decimal:
+    _not_negative(value)
+    if value > HUNDRED:
+        raise ValueError("a VAT rate is a percentage of at most 100")
+    return value
+
+
 def _upper(value: str) -> str:
     return value.upper()
 
 
-#: Free text (stripped, never empty: PEPPOL-EN16931-R008 forbids empty elements).
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100_000)]
+def _iso4217(value: str) -> str:
+    if not is_iso4217(value):
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code (BR-CL-04)")
+    return value
+
+
+def _xml_chars(value: str) -> str:
+    found = _NOT_XML_CHAR.search(value)
+    if found is not None:
+        raise ValueError(
+            f"contains the character U+{ord(found.group()):04X}, which XML 1.0 cannot carry (§2.2 Char)"
+        )
+    return value
+
+
+#: Free text (stripped, never empty: PEPPOL-EN16931-R008 forbids empty elements; XML 1.0 characters only).
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100_000),
+    AfterValidator(_xml_chars),
+]
 #: A short code (code list value, scheme id, unit code).
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_xml_chars)
+]
 #: ISO 3166-1 alpha-2 country code (upper-cased on input).
 CountryCode = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{2}$"), AfterValidator(_upper)
 ]
-#: ISO 4217 currency code (upper-cased on input).
+#: An active ISO 4217 currency code (upper-cased on input).
 CurrencyCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"), AfterValidator(_upper)
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z]{3}$"),
+    AfterValidator(_upper),
+    AfterValidator(_iso4217),
 ]
 #: A monetary amount: at most two decimals, may be negative.
 Amount = Annotated[Decimal, AfterValidator(_two_decimals)]
@@ -84,8 +144,10 @@ UnitPrice = Annotated[Decimal, AfterValidator(_not_negative)]
 Quantity = Annotated[Decimal, AfterValidator(_finite)]
 #: A strictly positive quantity (price base quantity, PEPPOL-EN16931-R121).
 PositiveQuantity = Annotated[Decimal, AfterValidator(_positive)]
-#: A percentage (VAT rate, allowance/charge percentage): not negative.
+#: A percentage (allowance/charge percentage): not negative.
 Percentage = Annotated[Decimal, AfterValidator(_not_negative)]
+#: A VAT rate in percent: from 0 to 100.
+VatRate = Annotated[Decimal, AfterValidator(_vat_rate)]
 
 
 class ModelBase(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-from gateway.model.values import Amount, Code, ModelBase, Percentage, Text
+from gateway.model.values import Amount, Code, ModelBase, Text, VatRate
 
 
 class VatCategory(StrEnum):
@@ -76,7 +76,7 @@ class VatSpec(ModelBase):
 
     category: VatCategory
     """BT-151/95/102 VAT category code."""
-    rate: Percentage | None = None
+    rate: VatRate | None = None
     """BT-152/96/103 VAT rate in percent; absent only for category O (BR-O-05)."""
     exemption_reason_code: Code | None = None
     """BT-121 VATEX code for the breakdown of this category (e.g. ``VATEX-EU-132-1N``)."""
@@ -89,7 +89,7 @@ class VatBreakdown(ModelBase):
 
     category: VatCategory
     """BT-118 VAT category code."""
-    rate: Percentage | None = None
+    rate: VatRate | None = None
     """BT-119 VAT category rate (absent for O)."""
     taxable_amount: Amount
     """BT-116 VAT category taxable amount."""

@@ -1,9 +1,11 @@
-"""Use case: turn a posted JSON document into Peppol BIS Billing 3.0 UBL and validate the result."""
+"""The one JSON -> UBL conversion path: parse the posted JSON document, complete it (EN 16931, see
+``gateway.model.completion``), write Peppol BIS Billing 3.0 UBL and, for /v1/convert and
+``gateway convert``, validate the result. The outbound submission uses :func:`convert_to_ubl` too."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -17,7 +19,22 @@ if TYPE_CHECKING:
 #: The request body of /v1/convert and `gateway convert`: an invoice or a credit note, told apart by ``kind``.
 DocumentIn = Document
 
-_DOCUMENT_ADAPTER: TypeAdapter[Invoice | CreditNote] = TypeAdapter(Document)
+_DOC = TypeVar("_DOC", Invoice, CreditNote)
+
+_KINDS = frozenset({"invoice", "credit_note"})
+_EITHER: TypeAdapter[Invoice | CreditNote] = TypeAdapter(Document)
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {
+    Invoice: TypeAdapter(Invoice),
+    CreditNote: TypeAdapter(CreditNote),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertedDocument:
+    """A completed document and its UBL (not yet validated)."""
+
+    document: Invoice | CreditNote
+    ubl: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,28 +46,61 @@ class Conversion:
     report: ValidationReport
 
 
-def parse_document_json(data: bytes) -> Invoice | CreditNote:
-    """Parse the JSON form of a document (``kind`` = ``invoice`` or ``credit_note``).
+@overload
+def parse_document_json(data: bytes) -> Invoice | CreditNote: ...
+
+
+@overload
+def parse_document_json(data: bytes, model: type[_DOC]) -> _DOC: ...
+
+
+def parse_document_json(data: bytes, model: type[_DOC] | None = None) -> Invoice | CreditNote:
+    """Parse the JSON form of a document.
+
+    Args:
+        data: the JSON bytes.
+        model: ``Invoice`` or ``CreditNote``; by default either, told apart by ``kind``.
+
+    Returns:
+        The parsed ``Invoice`` or ``CreditNote``.
 
     Raises:
-        InvalidDocumentData: not JSON, or fields missing or malformed (one problem per field).
+        InvalidDocumentData: not JSON, or fields missing or malformed (one ``<location>: <message>``
+            problem per field).
     """
     try:
-        return _DOCUMENT_ADAPTER.validate_json(data)
+        adapter = _EITHER if model is None else _ADAPTERS[model]
+        document: Invoice | CreditNote = adapter.validate_json(data)
+        return document
     except ValidationError as exc:
-        raise InvalidDocumentData(
-            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        ) from exc
+        problems = []
+        for error in exc.errors():
+            location = list(error["loc"])
+            if model is None and location and location[0] in _KINDS:
+                location = location[1:]  # the union's tag: the document's own ``kind`` says it already
+            problems.append(f"{'.'.join(str(p) for p in location) or 'document'}: {error['msg']}")
+        raise InvalidDocumentData(problems) from exc
+
+
+def convert_to_ubl(document: Invoice | CreditNote) -> ConvertedDocument:
+    """Complete the document (totals, VAT treatment, structured communication) and write its UBL.
+
+    Raises:
+        InvalidDocumentData: the document is inconsistent; nothing is written.
+        MappingError: it cannot be written as UBL.
+    """
+    completed = complete_document(document)
+    return ConvertedDocument(document=completed, ubl=write_ubl(completed))
 
 
 def convert_document(
     document: Invoice | CreditNote, *, engine: ValidationEngine, rule_set: str | None = None
 ) -> Conversion:
-    """Complete the document (totals, VAT treatment, structured communication), write UBL, validate it.
+    """Convert the document to UBL (:func:`convert_to_ubl`) and validate the result.
 
     Raises:
         InvalidDocumentData: the document is inconsistent; nothing is written.
     """
-    completed = complete_document(document)
-    ubl = write_ubl(completed)
-    return Conversion(document=completed, ubl=ubl, report=engine.validate(ubl, rule_set=rule_set))
+    converted = convert_to_ubl(document)
+    report = engine.validate(converted.ubl, rule_set=rule_set)
+    return Conversion(document=converted.document, ubl=converted.ubl, report=report)

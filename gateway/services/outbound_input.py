@@ -1,5 +1,6 @@
 """Turn a posted document (the JSON model or ready UBL) into the UBL to send and the facts the store keys
-it by: document number, receiver (BT-49), sender (BT-34), Peppol document type."""
+it by: document number, receiver (BT-49), sender (BT-34), Peppol document type. JSON documents go
+through the one conversion path, ``gateway.services.conversion.convert_to_ubl``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Final
 from lxml import etree
 
 from gateway.errors import InvalidIdentifier, MappingError
-from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, CreditNote, Invoice, complete_document
+from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, CreditNote, Invoice
 from gateway.model.identifiers import DocumentTypeID, ParticipantID
 from gateway.model.message import DocumentKind
-from gateway.ubl import write_ubl
+from gateway.services.conversion import convert_to_ubl
 from gateway.xmlcore import NS, parse_xml
 
 MAX_DOCUMENT_NUMBER_LENGTH: Final = 200
@@ -66,8 +67,8 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
         InvalidDocumentData: the document is inconsistent.
         MappingError: it cannot be written as UBL.
     """
-    completed = complete_document(document)
-    ubl = write_ubl(completed)
+    converted = convert_to_ubl(document)
+    completed, ubl = converted.document, converted.ubl
     buyer = completed.buyer.endpoint
     receiver, receiver_problem = _participant(
         buyer.scheme if buyer else None, buyer.value if buyer else None, "BT-49 buyer electronic address"

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from lxml import etree
 
+from gateway.errors import MappingError
 from gateway.model.values import format_decimal
 from gateway.ubl.codes import CAC, CBC
 
@@ -36,14 +37,21 @@ def add(
     """Append ``<name>value</name>`` unless value is None (PEPPOL-EN16931-R008: no empty elements).
 
     Attributes whose value is None are left out.
+
+    Raises:
+        MappingError: the value or an attribute holds a character XML 1.0 cannot carry.
     """
     if value is None:
         return None
     element = etree.SubElement(parent, _qname(name))
-    element.text = _text(value)
-    for key, attr in attributes.items():
-        if attr is not None:
-            element.set(key, attr)
+    try:
+        element.text = _text(value)
+        for key, attr in attributes.items():
+            if attr is not None:
+                element.set(key, attr)
+    except ValueError as exc:  # lxml: a character XML 1.0 cannot carry (the model refuses them first)
+        parent.remove(element)
+        raise MappingError(f"{name} cannot be written as XML: {exc}") from exc
     return element
 
 

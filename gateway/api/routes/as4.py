@@ -14,6 +14,7 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from gateway.api.deps import BodySlots, ServicesDep, body_budget, declared_length, read_bounded
+from gateway.api.errors import problem_responses
 from gateway.as4 import SIGNAL_CONTENT_TYPE
 from gateway.errors import StoreError
 from gateway.model.message import HTTPHeaders
@@ -37,10 +38,11 @@ def _unavailable(detail: str) -> HTTPException:
     summary="Receive a Peppol AS4 UserMessage",
     responses={
         200: {"description": "A signed ebMS Receipt or Error signal", "content": {SIGNAL_CONTENT_TYPE: {}}},
-        503: {
-            "description": "Receiving disabled, the store unavailable or too many messages at once: "
-            "nothing was stored, retry later (Retry-After)"
-        },
+        **problem_responses(
+            503,
+            s503="Receiving disabled, the store unavailable or too many messages at once: nothing was "
+            "stored, retry later (Retry-After)",
+        ),
     },
 )
 async def receive_as4(request: Request, services: ServicesDep) -> Response:

@@ -13,7 +13,15 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        503: {
+            "description": "Still starting (validation stylesheets compiling)",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
 def readyz(request: Request, response: Response) -> dict[str, object]:
     """Ready once the validation stylesheets of the default rule set are compiled (start-up warm-up)."""
     ready = bool(getattr(request.app.state, "ready", False))

@@ -6,24 +6,31 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.errors import problem_responses
 from gateway.api.outbound_schemas import InboundDocumentResponse, InboundPage, inbound_summary, inbound_url
+from gateway.api.schemas import DocumentIdPath, RFC3339DateTime
 from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery
 
-router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
+router = APIRouter(prefix="/v1/inbound", tags=["inbound"], responses=problem_responses(401, 403, 422, 503))
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
 
 
-@router.get("", response_model=InboundPage)
+@router.get(
+    "",
+    response_model=InboundPage,
+    responses=problem_responses(
+        400, 422, s400="The paging cursor is not valid", s422="A query parameter is invalid"
+    ),
+)
 def list_documents(
     services: ServicesDep,
     _who: ReaderDep,
@@ -31,7 +38,7 @@ def list_documents(
     sender: Annotated[str | None, Query(description="Only this sender, e.g. 0208:0123456789")] = None,
     receiver: Annotated[str | None, Query(description="Only this receiver (one we serve)")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Received at or after (RFC 3339, with offset)")
+        RFC3339DateTime | None, Query(description="Received at or after (RFC 3339, with offset)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -55,9 +62,11 @@ def list_documents(
 @router.get(
     "/{document_id}",
     response_model=InboundDocumentResponse,
-    responses={404: {"description": "No such document"}},
+    responses=problem_responses(404),
 )
-def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> InboundDocumentResponse:
+def show_document(
+    services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
+) -> InboundDocumentResponse:
     """A received document: sender, receiver, document type, AS4 message id and its validation report."""
     detail = get_inbound(services.store, document_id)
     return InboundDocumentResponse(
@@ -70,9 +79,15 @@ def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> I
 @router.get(
     "/{document_id}/ubl",
     response_class=Response,
-    responses={200: {"content": {"application/xml": {}}, "description": "The business document as received"}},
+    responses={
+        200: {
+            "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The business document as received",
+        },
+        **problem_responses(404),
+    },
 )
-def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Response:
+def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath) -> Response:
     """The received business document exactly as stored (byte for byte)."""
     detail = get_inbound(services.store, document_id)
     return Response(content=detail.content.body, media_type="application/xml")

@@ -4,19 +4,17 @@ fetch the UBL and the delivery evidence, list for support staff, and request a r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, require_roles
 from gateway.api.document_size import check_document_size
-from gateway.api.errors import problem
-from gateway.api.json_body import json_request_body
+from gateway.api.errors import problem, problem_responses
 from gateway.api.outbound_schemas import (
     EvidenceResponse,
     OutboundDocumentResponse,
@@ -27,11 +25,18 @@ from gateway.api.outbound_schemas import (
     outbound_summary,
     outbound_url,
 )
+from gateway.api.schemas import (
+    XML_REQUEST_BODY,
+    DocumentIdPath,
+    DocumentNumberQuery,
+    RFC3339DateTime,
+    json_request_body,
+)
 from gateway.bootstrap import Services
 from gateway.config import Role
-from gateway.errors import InvalidDocumentData
 from gateway.model import CreditNote, Invoice, ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
+from gateway.services.conversion import parse_document_json
 from gateway.services.outbound import Submission, SubmissionOutcome, SubmissionResult
 from gateway.services.outbound_input import PreparedDocument, prepare_json_document, prepare_ubl_document
 from gateway.services.outbound_queries import (
@@ -43,7 +48,7 @@ from gateway.services.outbound_queries import (
 )
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery
 
-router = APIRouter(prefix="/v1/outbound", tags=["outbound"])
+router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_responses(401, 403, 422, 503))
 
 SenderDep = Annotated[Principal, Depends(require_roles(Role.SENDER))]
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
@@ -63,32 +68,19 @@ IdempotencyKey = Annotated[
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on an answer replayed from an earlier request with the same Idempotency-Key."""
 
-_DOC = TypeVar("_DOC", Invoice, CreditNote)
-
-
-_XML_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
-    }
-}
 
 _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": SubmissionResponse, "description": "This document number was accepted before (duplicate)"},
-    400: {"description": "Malformed or hostile XML (problem+json)"},
-    409: {"description": "Idempotency-Key reused with another body, or number stored with other content"},
-    413: {"description": "Body or document too large (problem+json)"},
-    422: {"description": "Invalid document: problem+json with the full validation report; nothing is sent"},
+    **problem_responses(
+        400,
+        409,
+        413,
+        422,
+        s400="Malformed or hostile XML (UBL route)",
+        s409="Idempotency-Key reused with another body, or number stored with other content",
+        s422="Invalid document (``errors`` names each field), or the validation report; nothing is sent",
+    ),
 }
-
-
-def _parse_json(model: type[_DOC], body: bytes) -> _DOC:
-    try:
-        return TypeAdapter(model).validate_json(body)
-    except ValidationError as exc:
-        raise InvalidDocumentData(
-            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        ) from exc
 
 
 #: The HTTP answer to each submission outcome (the first answer and every replay alike).
@@ -162,7 +154,7 @@ async def post_invoice(
         route="POST /v1/outbound/invoices",
         body=body,
         key=idempotency_key,
-        prepare=lambda: prepare_json_document(_parse_json(Invoice, body)),
+        prepare=lambda: prepare_json_document(parse_document_json(body, Invoice)),
     )
 
 
@@ -187,7 +179,7 @@ async def post_credit_note(
         route="POST /v1/outbound/credit-notes",
         body=body,
         key=idempotency_key,
-        prepare=lambda: prepare_json_document(_parse_json(CreditNote, body)),
+        prepare=lambda: prepare_json_document(parse_document_json(body, CreditNote)),
     )
 
 
@@ -196,7 +188,7 @@ async def post_credit_note(
     status_code=202,
     response_model=SubmissionResponse,
     responses=_SUBMIT_RESPONSES,
-    openapi_extra=_XML_BODY,
+    openapi_extra=XML_REQUEST_BODY,
 )
 async def post_ubl(
     request: Request,
@@ -217,15 +209,21 @@ async def post_ubl(
     )
 
 
-@router.get("", response_model=OutboundPage)
+@router.get(
+    "",
+    response_model=OutboundPage,
+    responses=problem_responses(
+        400, 422, s400="The paging cursor is not valid", s422="A query parameter is invalid"
+    ),
+)
 def list_documents(
     services: ServicesDep,
     _who: ReaderDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only this delivery status")] = None,
     receiver: Annotated[str | None, Query(description="Only this receiver, e.g. 0208:0123456789")] = None,
-    number: Annotated[str | None, Query(description="Only this document number (exact)")] = None,
+    number: DocumentNumberQuery = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="Created at or after (RFC 3339, with offset)")
+        RFC3339DateTime | None, Query(description="Created at or after (RFC 3339, with offset)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
@@ -246,7 +244,7 @@ def list_documents(
     )
 
 
-def _detail_response(services: Services, document_id: str) -> OutboundDocumentResponse:
+def _detail_response(services: Services, document_id: DocumentIdPath) -> OutboundDocumentResponse:
     detail = get_outbound(services.store, document_id)
     allowed = DeliveryEvent.RETRY_REQUESTED in allowed_events(detail.document.status)
     return outbound_response(detail, retry_allowed=allowed)
@@ -255,9 +253,11 @@ def _detail_response(services: Services, document_id: str) -> OutboundDocumentRe
 @router.get(
     "/{document_id}",
     response_model=OutboundDocumentResponse,
-    responses={404: {"description": "No such document"}},
+    responses=problem_responses(404),
 )
-def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> OutboundDocumentResponse:
+def show_document(
+    services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
+) -> OutboundDocumentResponse:
     """Delivery status, reason, attempts, next attempt, AS4 message id, timeline and receipt summary."""
     return _detail_response(services, document_id)
 
@@ -266,10 +266,14 @@ def show_document(services: ServicesDep, _who: ReaderDep, document_id: str) -> O
     "/{document_id}/ubl",
     response_class=Response,
     responses={
-        200: {"content": {"application/xml": {}}, "description": "The UBL exactly as stored and sent"}
+        200: {
+            "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The UBL exactly as stored and sent",
+        },
+        **problem_responses(404),
     },
 )
-def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Response:
+def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath) -> Response:
     """The UBL document exactly as accepted, validated and sent (byte for byte)."""
     content = get_outbound_content(services.store, document_id)
     return Response(content=content.body, media_type="application/xml")
@@ -293,14 +297,14 @@ def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: str) -> Respon
             ),
             "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
         },
-        404: {"description": "No such document"},
+        **problem_responses(404, 422, s422="A query parameter is invalid"),
     },
 )
 def show_evidence(
     request: Request,
     services: ServicesDep,
     _who: ReaderDep,
-    document_id: str,
+    document_id: DocumentIdPath,
     format: Annotated[Literal["json", "zip"] | None, Query(description="json (default) or zip")] = None,
 ) -> Any:
     """Delivery evidence: the exact bytes sent and every raw signal received (JSON with base64, or a zip)."""
@@ -319,9 +323,11 @@ def show_evidence(
     "/{document_id}/retry",
     status_code=202,
     response_model=OutboundDocumentResponse,
-    responses={404: {"description": "No such document"}, 409: {"description": "The status allows no retry"}},
+    responses=problem_responses(404, 409, s409="The status allows no retry"),
 )
-def retry_document(services: ServicesDep, who: SupportDep, document_id: str) -> OutboundDocumentResponse:
+def retry_document(
+    services: ServicesDep, who: SupportDep, document_id: DocumentIdPath
+) -> OutboundDocumentResponse:
     """Retry a failed document, or bring a retrying one's next attempt forward (support, admin)."""
     services.submitter.request_retry(document_id, requested_by=who.name)
     return _detail_response(services, document_id)

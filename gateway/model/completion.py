@@ -1,4 +1,4 @@
-"""Outbound completion: turn what the cooperative's invoicing system posts into a document that can only
+"""EN 16931 completion: turn what the cooperative's invoicing system posts into a document that can only
 produce a valid BIS Billing 3.0 invoice, or refuse it with every problem named (BT-/BG- numbers, rule ids).
 
 It maps the issuing activity (bis-billing.md §7), builds and checks the payment instructions (OGM, §6.3),
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Final
 
 from gateway.errors import InvalidDocumentData
 from gateway.model.document import CreditNote, Invoice
@@ -26,7 +27,7 @@ from gateway.model.payment import (
     structured_communication_from_number,
 )
 from gateway.model.totals import AnyDocument, allowance_charge_amount, compute_totals, fill_amounts
-from gateway.model.values import ZERO, format_decimal
+from gateway.model.values import MAX_MAGNITUDE, ZERO, format_decimal
 from gateway.model.vat import (
     EXEMPTION_FORBIDDEN,
     EXEMPTION_REQUIRED,
@@ -48,6 +49,8 @@ _BT32_ACCEPTED = frozenset(
         VatCategory.SPLIT_PAYMENT,
     }
 )
+#: The Belgian category S rates in percent (VAT Code art. 37, Royal Decree no. 20).
+BELGIAN_RATES: Final = frozenset({Decimal(21), Decimal(12), Decimal(6)})
 _RULE_PREFIX = {
     VatCategory.INTRA_COMMUNITY: "BR-IC",
     VatCategory.CANARY_IGIC: "BR-AF",
@@ -111,6 +114,8 @@ def complete_document(doc: AnyDocument) -> AnyDocument:
     if isinstance(doc, CreditNote) and doc.due_date is not None and not doc.payment_means:
         problems.append("a credit note's due date BT-9 is written in its payment means BG-16: give one")
     doc = _apply_vat_treatment(doc, problems)
+    _check_belgian_rates(doc, problems)
+    _check_magnitude(doc, problems)
     if problems:
         raise InvalidDocumentData(problems)
     doc = _check_and_compute(doc, problems)
@@ -261,17 +266,15 @@ def _apply_vat_treatment(doc: AnyDocument, problems: list[str]) -> AnyDocument:
             problems.append(
                 f"category {category.value} needs the seller VAT identifier BT-31 ({_rule(category, '02')})"
             )
-    if (
-        VatCategory.REVERSE_CHARGE in categories
-        and buyer.vat_identifier is None
-        and buyer.legal_registration_id is None
-    ):
-        problems.append(
-            "category AE needs the buyer VAT identifier BT-48 or legal registration id BT-47 (BR-AE-02)"
-        )
+    for category in (VatCategory.REVERSE_CHARGE, VatCategory.INTRA_COMMUNITY):
+        if category in categories and buyer.vat_identifier is None:
+            # BR-AE-02 would accept a legal registration id BT-47 instead; EU VAT Directive 2006/112/EC
+            # art. 226(4) requires the customer's VAT number on such an invoice (and so does Belgium).
+            problems.append(
+                f"category {category.value} needs the buyer VAT identifier BT-48: EU VAT Directive "
+                f"2006/112/EC art. 226(4) requires the customer's VAT number ({_rule(category, '02')})"
+            )
     if VatCategory.INTRA_COMMUNITY in categories:
-        if buyer.vat_identifier is None:
-            problems.append("category K needs the buyer VAT identifier BT-48 (BR-IC-02)")
         delivery = doc.delivery
         if (delivery is None or delivery.date is None) and doc.invoice_period is None:
             problems.append(
@@ -282,6 +285,40 @@ def _apply_vat_treatment(doc: AnyDocument, problems: list[str]) -> AnyDocument:
                 "category K needs the deliver-to country code BT-80 in the delivery address BG-15 (BR-IC-12)"
             )
     return doc
+
+
+def _check_belgian_rates(doc: AnyDocument, problems: list[str]) -> None:
+    # Belgian VAT Code art. 37 and Royal Decree no. 20: the standard rate is 21 %, the reduced rates are
+    # 12 % and 6 % (0 % is category Z). Any other category S rate on a Belgian seller's invoice is a
+    # mistake unless the caller says the VAT is another country's (``foreign_vat``).
+    seller_vat = doc.seller.vat_identifier
+    if doc.foreign_vat or seller_vat is None or not seller_vat.upper().startswith("BE"):
+        return
+    specs = [(f"line {line.id} BT-152", line.vat) for line in doc.lines] + [
+        ("document allowance/charge BT-96/103", ac.vat) for ac in doc.allowances_charges if ac.vat
+    ]
+    for where, spec in specs:
+        if spec.category is VatCategory.STANDARD and spec.rate is not None and spec.rate not in BELGIAN_RATES:
+            problems.append(
+                f"{where}: {_fmt(spec.rate)} % is not a Belgian VAT rate for category S (21, 12 or 6 %) "
+                f"and the seller VAT identifier BT-31 {seller_vat} is Belgian; set foreign_vat if another "
+                "country's VAT applies"
+            )
+
+
+def _check_magnitude(doc: AnyDocument, problems: list[str]) -> None:
+    # Every total is at most twice the sum of the absolute line and allowance/charge amounts (VAT rates
+    # are at most 100 %) plus BT-113/BT-114: keep that below the model's bound, so totals stay amounts.
+    bound = 2 * (
+        sum((line.magnitude() for line in doc.lines), start=ZERO)
+        + sum((ac.magnitude() for ac in doc.allowances_charges), start=ZERO)
+    )
+    bound += (doc.prepaid_amount or ZERO).copy_abs() + (doc.rounding_amount or ZERO).copy_abs()
+    if bound >= MAX_MAGNITUDE:
+        problems.append(
+            "document totals BG-22 would reach 10^15 (sum of the line net amounts BT-131 and "
+            "allowances/charges with VAT): amounts too large"
+        )
 
 
 def _check_and_compute(doc: AnyDocument, problems: list[str]) -> AnyDocument:

@@ -1,4 +1,4 @@
-"""Outbound completion: activity mapping, payment instructions, VAT treatments, totals checking."""
+"""EN 16931 completion: activity mapping, payment instructions, VAT treatments, totals checking."""
 
 from __future__ import annotations
 
@@ -171,11 +171,72 @@ def test_category_k_names_missing_delivery_fields() -> None:
     assert complete_document(ok).vat_breakdown is not None
 
 
-def test_category_ae_needs_buyer_vat_or_legal_id() -> None:
+def test_category_ae_needs_buyer_vat() -> None:
     buyer = {"legal_name": "BV", "address": {"country": "NL"}}
     assert any(
         "BR-AE-02" in p for p in refused(make_invoice(buyer=buyer, lines=[line(category="AE", rate="0")]))
     )
+
+
+@pytest.mark.parametrize("category", ["AE", "K"])
+def test_reverse_charge_and_intra_community_need_buyer_vat_even_with_a_legal_id(category: str) -> None:
+    # BR-AE-02 accepts BT-47 instead of BT-48; EU VAT Directive art. 226(4) wants the VAT number.
+    buyer = {
+        "legal_name": "Klant BV",
+        "legal_registration_id": {"value": "12345678", "scheme": "0106"},
+        "endpoint": {"value": "12345678", "scheme": "0106"},
+        "address": {"city": "Utrecht", "country": "NL"},
+    }
+    extra = {"delivery": {"date": "2026-11-01", "address": {"country": "NL"}}} if category == "K" else {}
+    problems = refused(make_invoice(buyer=buyer, lines=[line(category=category, rate="0")], **extra))
+    assert any("BT-48" in p and "2006/112/EC art. 226(4)" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("currency", ["ABC", "XYZ", "CNH", "EUO"])
+def test_a_currency_outside_iso_4217_is_refused_by_the_model(currency: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        make_invoice(currency=currency)
+    assert [e["loc"] for e in info.value.errors()] == [("currency",)]
+    assert "ISO 4217" in info.value.errors()[0]["msg"]
+
+
+def test_iso_4217_currencies_are_accepted_in_any_case() -> None:
+    assert make_invoice(currency="usd").currency == "USD"
+    assert make_invoice(vat_accounting_currency="EUR", currency="GBP", vat_total_accounting_currency="21.00")
+
+
+@pytest.mark.parametrize("rate", ["22", "20", "19", "7.5", "0.5", "100"])
+def test_belgian_seller_standard_rate_must_be_a_belgian_rate(rate: str) -> None:
+    problems = refused(make_invoice(lines=[line(rate=rate)]))
+    assert any("line 1 BT-152" in p and "21, 12 or 6" in p and "foreign_vat" in p for p in problems)
+
+
+def test_belgian_rate_check_covers_document_allowances() -> None:
+    vat = {"category": "S", "rate": "22"}
+    charge = {"charge": True, "amount": "10.00", "reason": "Transport", "vat": vat}
+    problems = refused(make_invoice(allowances_charges=[charge]))
+    assert any("allowance/charge" in p and "21, 12 or 6" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("rate", ["21", "21.00", "12", "6.0"])
+def test_belgian_rates_pass(rate: str) -> None:
+    assert complete_document(make_invoice(lines=[line(rate=rate)])).totals is not None
+
+
+def test_foreign_vat_flag_allows_another_countrys_rate() -> None:
+    doc = complete_document(make_invoice(lines=[line(rate="22")], foreign_vat=True))
+    assert doc.vat_breakdown is not None
+    assert doc.vat_breakdown[0].rate == D(22)
+
+
+def test_a_non_belgian_seller_may_use_any_standard_rate() -> None:
+    seller = {
+        "legal_name": "Verkoper BV",
+        "vat_number": "NL123456789B01",
+        "endpoint": {"value": "NL123456789B01", "scheme": "9944"},
+        "address": {"city": "Utrecht", "country": "NL"},
+    }
+    assert complete_document(make_invoice(seller=seller, lines=[line(rate="22")])).totals is not None
 
 
 def test_category_e_needs_code_or_text() -> None:

@@ -1,0 +1,56 @@
+"""Hostile path and query values on the document routes, on both databases: PostgreSQL refuses a NUL
+character in any string, so the edge must refuse it first (422) instead of passing it to the store."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.document_api import (  # noqa: F401 - fixtures
+    DocumentAPI,
+    _document_apis,
+    _postgres_url,
+    _sqlite_url,
+    auth,
+    docs_fixture,
+    problem_of,
+)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/outbound?number=%00",
+        "/v1/outbound?number=a%00b",
+        "/v1/outbound?number=a%01b",
+        "/v1/outbound?receiver=0208:%00",
+        "/v1/outbound?receiver=0208:a%1fb",
+        "/v1/outbound/%00",
+        "/v1/outbound/a%00b/ubl",
+        "/v1/outbound/a%00b/evidence",
+        "/v1/outbound/%C3%A9",
+        "/v1/inbound/%00",
+        "/v1/inbound/a%00b/ubl",
+        "/v1/inbound?sender=0208:a%00",
+        "/v1/inbound?receiver=0208:a%00",
+    ],
+)
+def test_control_characters_in_paths_and_queries_are_a_422(docs: DocumentAPI, path: str) -> None:
+    response = docs.client.get(path)
+    assert response.status_code == 422, response.text
+    assert problem_of(response)["status"] == 422
+
+
+def test_a_retry_of_a_hostile_id_is_a_422(docs: DocumentAPI) -> None:
+    response = docs.client.post("/v1/outbound/a%00b/retry", headers=auth("support"))
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("path", ["/v1/outbound/nope", "/v1/outbound/00000000-0000-0000-0000-000000000000"])
+def test_an_unknown_printable_id_is_still_a_404(docs: DocumentAPI, path: str) -> None:
+    assert docs.client.get(path).status_code == 404
+
+
+def test_a_number_with_unicode_is_searched(docs: DocumentAPI) -> None:
+    response = docs.client.get("/v1/outbound", params={"number": "Factuur №\u00a012 é"})
+    assert response.status_code == 200
+    assert response.json()["items"] == []
