@@ -77,7 +77,7 @@ def api_schema(
             services=Services(settings=settings_, validation=validation_engine, store=store),
             warm=False,
         )
-        loaded = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/as4")
+        loaded = schemathesis.openapi.from_asgi("/openapi.json", app, headers=AUTH).exclude(path="/as4")
         loaded.config.generation.update(no_shrink=True, deterministic=True, with_security_parameters=False)
         loaded.config.checks.update(included_check_names=CHECKS)
         # A body over the size limit is refused before it is read: 413 is a rejection too.
