@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -191,6 +192,16 @@ def internal_error(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
+class BodyReadTimeout(Exception):
+    """The request body did not arrive in time (raised from ``receive()`` into the app by
+    ``gateway.api.read_deadline``, which answers 408)."""
+
+
+#: Client-side aborts: not our errors. They pass through to ``read_deadline.BodyDeadline``
+#: (408, or 499 in the metrics) instead of becoming a 500 with a traceback.
+CLIENT_ABORTS: tuple[type[Exception], ...] = (ClientDisconnect, BodyReadTimeout)
+
+
 class UnexpectedErrorMiddleware:
     """Answers any exception the routes and handlers let through with :func:`internal_error`.
 
@@ -218,6 +229,8 @@ class UnexpectedErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except CLIENT_ABORTS:
+            raise
         except Exception as exc:
             if started:
                 raise

@@ -17,17 +17,13 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.errors import problem
+from gateway.api.errors import BodyReadTimeout, problem
 
 log = logging.getLogger("gateway.api.clients")
 
 
 #: Status recorded for a request whose client went away before it was answered (nginx's convention).
 CLIENT_CLOSED_REQUEST = 499
-
-
-class BodyReadTimeout(Exception):
-    """The request body did not arrive in time (raised from ``receive()`` into the app)."""
 
 
 class RateLimitedLog:
