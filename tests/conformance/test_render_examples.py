@@ -116,5 +116,6 @@ def test_belgian_samples_show_the_structured_communication() -> None:
     assert belgian
     for name, ubl in belgian:
         reference = etree.fromstring(ubl).findtext("cac:PaymentMeans/cbc:PaymentID", namespaces=NS)
-        assert reference is not None and OGM.match(reference), name
+        assert reference is not None, name
+        assert OGM.match(reference), name
         assert reference in _pdf_text(render_document(ubl, OutputFormat.PDF, RenderOptions(language="fr")))
