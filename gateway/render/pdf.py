@@ -7,6 +7,8 @@ or read local files.
 
 from __future__ import annotations
 
+import logging
+
 import weasyprint
 
 from gateway.errors import GatewayError
@@ -22,6 +24,8 @@ def html_to_pdf(html: str) -> bytes:
     Raises:
         RenderError: WeasyPrint failed.
     """
+    # WeasyPrint reports every layout step at INFO; one line per page is noise in the gateway's log.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     try:
         # Only data: URLs: no http(s), file or ftp fetch, whatever the HTML names.
         fetcher = weasyprint.URLFetcher(allowed_protocols=("data",), allow_redirects=False, timeout=1)
