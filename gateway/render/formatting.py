@@ -11,7 +11,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from gateway.errors import InvalidDocumentData
-from gateway.model.payment import format_structured_communication
+from gateway.model.payment import format_structured_communication, is_valid_creditor_reference
 from gateway.render.view import Amount
 
 #: The Belgian structured communication as written on paper: ``+++123/4567/89012+++`` or ``***…***``.
@@ -73,10 +73,14 @@ def payment_reference(reference: str | None, *, belgian: bool) -> str:
 
     A reference is shown as an OGM when it is written like one (``+++…+++``/``***…***``), or when it is
     twelve digits with valid mod-97 check digits and the payment goes to a Belgian account (``belgian``).
-    Anything else is shown as stated.
+    An ISO 11649 creditor reference is shown in groups of four (``RF18 5390 0754 7034``), as printed on
+    paper. Anything else is shown as stated.
     """
     if not reference:
         return ""
+    if is_valid_creditor_reference(reference):
+        compact = re.sub(r"\s", "", reference).upper()
+        return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
     written = _OGM_WRITTEN.match(reference)
     if written and (written.group(1) or belgian):
         try:
