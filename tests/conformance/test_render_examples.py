@@ -6,6 +6,7 @@ formatted with Babel for the language of the case; the PDF is read back with pyp
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import json
 import re
@@ -119,3 +120,48 @@ def test_belgian_samples_show_the_structured_communication() -> None:
         assert reference is not None, name
         assert OGM.match(reference), name
         assert reference in _pdf_text(render_document(ubl, OutputFormat.PDF, RenderOptions(language="fr")))
+
+
+#: Business terms whose text a reader must find on the page as stated (EN 16931 UBL binding).
+STATED_TERMS = (
+    "cbc:Note",  # BT-22
+    "cbc:BuyerReference",  # BT-10
+    "cbc:AccountingCost",  # BT-19
+    "cac:OrderReference/cbc:ID",  # BT-13
+    "cac:ContractDocumentReference/cbc:ID",  # BT-12
+    "cac:ProjectReference/cbc:ID",  # BT-11
+    "cac:BillingReference/cac:InvoiceDocumentReference/cbc:ID",  # BT-25
+    "cac:DespatchDocumentReference/cbc:ID",  # BT-16
+    "cac:ReceiptDocumentReference/cbc:ID",  # BT-15
+    "cac:AdditionalDocumentReference/cbc:ID",  # BT-18, BT-122
+    "cac:AccountingSupplierParty/cac:Party/cbc:EndpointID",  # BT-34
+    "cac:AccountingCustomerParty/cac:Party/cbc:EndpointID",  # BT-49
+    ".//cac:PartyLegalEntity/cbc:RegistrationName",  # BT-27, BT-44
+    ".//cac:PartyLegalEntity/cbc:CompanyID",  # BT-30, BT-47
+    ".//cac:PartyTaxScheme/cbc:CompanyID",  # BT-31, BT-48, BT-63
+    ".//cac:PostalAddress/cbc:CityName",  # BT-37, BT-52
+    "cac:PayeeParty/cac:PartyName/cbc:Name",  # BT-59
+    "cac:PaymentTerms/cbc:Note",  # BT-20
+    ".//cbc:TaxExemptionReason",  # BT-120
+    ".//cbc:TaxExemptionReasonCode",  # BT-121
+    ".//cbc:AllowanceChargeReason",  # BT-97, BT-104, BT-139, BT-144
+    ".//cac:Item/cbc:Name",  # BT-153
+    ".//cac:SellersItemIdentification/cbc:ID",  # BT-155
+    ".//cac:InvoiceLine/cbc:Note",  # BT-127
+    ".//cac:CreditNoteLine/cbc:Note",
+)
+
+
+@pytest.mark.parametrize(("name", "ubl", "language"), CASES, ids=[c[0] for c in CASES])
+def test_every_stated_term_is_on_the_page(name: str, ubl: bytes, language: str) -> None:
+    root = etree.fromstring(ubl)
+    page = _flat(
+        html_module.unescape(render_document(ubl, OutputFormat.HTML, RenderOptions(language)).decode())
+    )
+    for path in STATED_TERMS:
+        for element in root.findall(path, NS):
+            stated = _flat(element.text or "")
+            if stated:
+                assert stated in page, (name, path, stated)
+    for iban in root.findall("cac:PaymentMeans/cac:PayeeFinancialAccount/cbc:ID", NS):
+        assert "".join((iban.text or "").split()) in page.replace(" ", ""), (name, iban.text)
