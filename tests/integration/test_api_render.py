@@ -88,6 +88,26 @@ def test_inbound_html_with_banner_language_and_attachment(docs: DocumentAPI) -> 
     assert problem_of(missing)["type"] == "/problems/not-found"
 
 
+def test_attachment_names_and_types_from_the_document_are_made_safe(docs: DocumentAPI) -> None:
+    document = sample("attachment-pdf")
+    document["attachments"][0].update(filename='фактура "x".html', mime_code="text/csv")
+    document_id = receive(docs, to_ubl(document))
+    download = docs.client.get(f"/v1/inbound/{document_id}/attachments/0")
+    assert download.status_code == 200
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith("attachment; filename=\"x.html\"; filename*=UTF-8''")
+    assert "%D1%84%D0%B0%D0%BA%D1%82%D1%83%D1%80%D0%B0%20%22x%22.html" in disposition
+    assert download.headers["content-security-policy"] == "sandbox"
+    assert download.headers["content-type"].startswith("text/csv")
+    # A type outside the BIS list (here HTML) is never served as such from our origin.
+    html_attachment = to_ubl(sample("attachment-pdf")).replace(
+        b'mimeCode="application/pdf"', b'mimeCode="text/html"'
+    )
+    receive(docs, html_attachment, "00000000-0000-0000-0000-0000000000bb")
+    served = docs.client.get("/v1/inbound/00000000-0000-0000-0000-0000000000bb/attachments/0")
+    assert served.headers["content-type"] == "application/octet-stream"
+
+
 def test_outbound_pdf_shows_the_totals_and_the_structured_communication(docs: DocumentAPI) -> None:
     submitted = docs.client.post("/v1/outbound/invoices", json=sample("be-domestic-mixed-rates"))
     assert submitted.status_code == 202, submitted.text

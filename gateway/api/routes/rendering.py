@@ -4,6 +4,7 @@ and the embedded attachments of either (``…/attachments/{n}``)."""
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.responses import Response
@@ -87,19 +88,23 @@ def _render(content: DocumentContent, output: OutputFormat, language: str, attac
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
 
+def _content_disposition(filename: str, index: int) -> str:
+    """``attachment`` with an ASCII ``filename`` and the exact name as ``filename*`` (RFC 6266 §4.3)."""
+    ascii_name = "".join(c for c in filename if c.isascii() and (c.isalnum() or c in "._- "))[:120].strip()
+    exact = quote(filename[:200], safe="")
+    return f"attachment; filename=\"{ascii_name or f'attachment-{index}'}\"; filename*=UTF-8''{exact}"
+
+
 def _attachment(content: DocumentContent, document_id: str, index: int) -> Response:
     embedded = read_attachment(content.body, index)
     if embedded is None:
         raise DocumentNotFound(f"{document_id}/attachments/{index}", "embedded attachment")
     media_type = embedded.mime_code if embedded.mime_code in ATTACHMENT_TYPES else "application/octet-stream"
-    filename = (
-        "".join(c for c in embedded.filename if c.isalnum() or c in "._- ")[:120] or f"attachment-{index}"
-    )
     return Response(
         embedded.content,
         media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": _content_disposition(embedded.filename, index),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox",
         },
