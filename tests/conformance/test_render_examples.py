@@ -91,7 +91,10 @@ def _expected(ubl: bytes, language: str) -> list[str]:
             if amount.get("currencyID") == currency:
                 wanted.append(_money(amount, locale))
     for payment_id in root.findall("cac:PaymentMeans/cbc:PaymentID", NS):
-        wanted.append(_flat(payment_id.text or ""))
+        reference = _flat(payment_id.text or "")
+        if re.fullmatch(r"RF\d\d[0-9A-Z]+", reference):  # ISO 11649: printed in groups of four
+            reference = " ".join(reference[i : i + 4] for i in range(0, len(reference), 4))
+        wanted.append(reference)
     return wanted
 
 
