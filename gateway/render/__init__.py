@@ -2,7 +2,9 @@
 
 ``read_view`` reads the document into a ``DocumentView``; ``render_html`` renders it with the package's
 templates; ``html_to_pdf`` prints that same HTML. ``render_document`` does all three for a caller that
-holds UBL bytes. Sans-IO apart from the PDF printer, which refuses every external resource.
+holds UBL bytes. A web page or an e-mail embeds ``render_fragment`` (the same templates) styled by
+``stylesheet()``, or includes ``invoice/document.html`` through ``template_loader()``. Sans-IO apart
+from the PDF printer, which refuses every external resource.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from gateway.render.extract import EmbeddedFile, read_attachment, read_view
 from gateway.render.html import (
     FRAGMENT_TEMPLATE,
     STANDALONE_TEMPLATE,
+    STYLESHEET_TEMPLATE,
     Finding,
     RenderOptions,
     ReportSummary,
     build_context,
     environment,
+    render_fragment,
     render_html,
+    stylesheet,
     template_loader,
 )
 from gateway.render.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language, translations
@@ -55,6 +60,7 @@ __all__ = [
     "FRAGMENT_TEMPLATE",
     "LANGUAGES",
     "STANDALONE_TEMPLATE",
+    "STYLESHEET_TEMPLATE",
     "DocumentView",
     "EmbeddedFile",
     "Finding",
@@ -69,7 +75,9 @@ __all__ = [
     "read_attachment",
     "read_view",
     "render_document",
+    "render_fragment",
     "render_html",
+    "stylesheet",
     "template_loader",
     "translations",
 ]

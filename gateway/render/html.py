@@ -24,6 +24,7 @@ from gateway.render.view import DocumentView, PaymentMeans
 CREDIT_TRANSFER_CODES: Final = frozenset({"30", "58", "42"})
 STANDALONE_TEMPLATE: Final = "invoice/standalone.html"
 FRAGMENT_TEMPLATE: Final = "invoice/document.html"
+STYLESHEET_TEMPLATE: Final = "invoice/invoice.css"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +170,15 @@ def render_html(view: DocumentView, options: RenderOptions | None = None) -> str
     options = options or RenderOptions()
     context = build_context(view, options)
     return environment(context["lang"]).get_template(STANDALONE_TEMPLATE).render(context)
+
+
+def render_fragment(view: DocumentView, options: RenderOptions | None = None) -> str:
+    """The ``<article>`` of ``view`` that a web page or an e-mail embeds (styled by ``stylesheet()``)."""
+    options = options or RenderOptions()
+    context = build_context(view, options)
+    return environment(context["lang"]).get_template(FRAGMENT_TEMPLATE).render(context)
+
+
+def stylesheet() -> str:
+    """The CSS of the rendered document (screen and print), for a page that embeds the fragment."""
+    return environment(DEFAULT_LANGUAGE).get_template(STYLESHEET_TEMPLATE).render()

@@ -16,7 +16,9 @@ from gateway.render import (
     read_attachment,
     read_view,
     render_document,
+    render_fragment,
     render_html,
+    stylesheet,
 )
 from tests.unit.render.support import sample, to_ubl, with_lines
 
@@ -171,3 +173,13 @@ def test_300_lines_render_quickly(capsys: pytest.CaptureFixture[str]) -> None:
     assert html.count('<tr class="line">') == 300
     with capsys.disabled():
         print(f"\n300-line invoice: read + HTML in {elapsed * 1000:.0f} ms")
+
+
+def test_the_fragment_is_the_page_body_for_web_pages_and_e_mail() -> None:
+    view = read_view(to_ubl(sample()))
+    options = RenderOptions(language="nl")
+    fragment = render_fragment(view, options)
+    assert fragment.lstrip().startswith("<article")
+    assert "<html" not in fragment
+    assert fragment in render_html(view, options)
+    assert "@page" in stylesheet()
