@@ -16,7 +16,6 @@ from lxml import etree
 
 from gateway.errors import MappingError
 from gateway.render.fields import (
-    UBL,
     Element,
     address,
     amount,
@@ -360,4 +359,4 @@ def read_attachment(data: bytes, index: int) -> EmbeddedFile | None:
     )
 
 
-__all__ = ["UBL", "EmbeddedFile", "read_attachment", "read_view"]
+__all__ = ["EmbeddedFile", "read_attachment", "read_view"]
