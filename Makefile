@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KIT    := ../shared/interop
 
-.PHONY: install demo test lint interop-setup bench clean
+.PHONY: install demo test lint interop-setup system-packages bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,14 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) system-packages
 	$(BIN)/gateway demo
 
 interop-setup:
 	@if [ -x $(KIT)/setup.sh ] || [ -f $(KIT)/setup.sh ]; then bash $(KIT)/setup.sh; \
 	else echo "interop kit not found at $(KIT): interop tests will be skipped"; fi
 
-test: $(STAMP) interop-setup
+system-packages:
+	bash .ci/system-packages.sh
+
+test: $(STAMP) system-packages interop-setup
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

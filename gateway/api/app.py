@@ -11,12 +11,13 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from gateway import __version__
+from gateway.api.apidocs import install_api_docs
 from gateway.api.auth import KeyRing
 from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.read_deadline import BodyDeadline
-from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
+from gateway.api.routes import as4, health, inbound, metrics, outbound, rendering, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
@@ -72,6 +73,8 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
         version=__version__,
         description="Converts, validates and exchanges Peppol BIS Billing 3.0 documents.",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by install_api_docs (no CDN)
+        redoc_url=None,
     )
     app.state.services = services
     app.state.keyring = KeyRing(settings.api.keys)
@@ -80,6 +83,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(validation.router)
     app.include_router(outbound.router)
     app.include_router(inbound.router)
+    app.include_router(rendering.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
     if not settings.server.open_operations:
@@ -89,5 +93,6 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
         idle_timeout=settings.server.body_idle_timeout_seconds,
         total_timeout=settings.server.body_timeout_seconds,
     )
+    install_api_docs(app)
     install_metrics(app, store=services.store, clock=services.clock)  # outermost: counts the 401s too
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gateway.bench import abuse, as4, e2e, validation
+from gateway.bench import abuse, as4, e2e, render, validation
 from gateway.bench.e2e_report import E2EParameters
 
 
@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_as4(sub)
     _register_e2e(sub)
     _register_abuse(sub)
+    _register_render(sub)
 
 
 def _register_validation(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +38,16 @@ def _register_as4(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--ubl", type=Path, default=as4.DEFAULT_UBL, help="seed invoice (needs a cac:InvoiceLine)")
     p.add_argument("--repeat", type=int, default=15, help="messages per size (default 15)")
     p.set_defaults(func=as4.run_bench_as4)
+
+
+def _register_render(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``render`` benchmark to the ``bench`` subcommand's subparsers."""
+    p = subparsers.add_parser("render", help="ms to render a large invoice as HTML (and PDF with --pdf)")
+    p.add_argument("--lines", type=int, default=300, help="invoice lines (default 300)")
+    p.add_argument("--repeat", type=int, default=5, help="runs (default 5)")
+    p.add_argument("--lang", choices=("en", "fr", "nl"), default="fr", help="language (default fr)")
+    p.add_argument("--pdf", action="store_true", help="also print the PDF once")
+    p.set_defaults(func=render.run_bench_render)
 
 
 def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,7 +10,7 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gateway import __version__
-from gateway.cli import artefacts, as4, bench, certs, convert, demo, devnet, serve, validate, worker
+from gateway.cli import artefacts, as4, bench, certs, convert, demo, devnet, render, serve, validate, worker
 from gateway.config import Settings, secret_values
 from gateway.errors import GatewayError
 from gateway.observability import configure_logging
@@ -18,6 +18,7 @@ from gateway.observability import configure_logging
 SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
     validate,
     convert,
+    render,
     artefacts,
     serve,
     worker,

@@ -1,0 +1,161 @@
+"""Human-readable documents: ``GET /v1/outbound/{id}/render`` and ``/v1/inbound/{id}/render`` (HTML or PDF),
+and the embedded attachments of either (``…/attachments/{n}``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import Response
+
+from gateway.api.auth import Principal
+from gateway.api.deps import ServicesDep, require_roles
+from gateway.config import Role
+from gateway.errors import DocumentNotFound
+from gateway.model.message import DocumentContent
+from gateway.render import (
+    OutputFormat,
+    RenderOptions,
+    ReportSummary,
+    html_to_pdf,
+    negotiate_language,
+    read_attachment,
+    read_view,
+    render_html,
+)
+from gateway.services.inbound_queries import get_inbound
+from gateway.services.outbound_queries import get_outbound_content
+
+router = APIRouter(tags=["rendering"])
+
+ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
+FormatQuery = Annotated[OutputFormat, Query(alias="format", description="html (default) or pdf")]
+LangQuery = Annotated[
+    str | None,
+    Query(pattern="^(en|fr|nl)([-_][A-Za-z]{2})?$", description="en, fr or nl; default from Accept-Language"),
+]
+AcceptLanguage = Annotated[str | None, Header(description="used when lang is absent (RFC 9110 §12.5.4)")]
+
+#: The rendered page runs no script and loads nothing but its inline QR code (defence in depth).
+HTML_POLICY: Final = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+)
+#: Attachment types a BIS Billing 3.0 document may embed (BT-125 @mimeCode code list); others go out as
+#: octet-stream so that a document cannot make us serve, say, HTML from our origin.
+ATTACHMENT_TYPES: Final = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    }
+)
+
+_RENDER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "The document as a page or a PDF, labels in the negotiated language",
+    },
+    404: {"description": "No such document"},
+    422: {"description": "The stored document is not a UBL Invoice or CreditNote"},
+}
+_ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The embedded file (BT-125), decoded, as a download",
+    },
+    404: {"description": "No such document, or no embedded file at that position"},
+}
+
+
+def _render(content: DocumentContent, output: OutputFormat, language: str, attachments_url: str) -> Response:
+    options = RenderOptions(
+        language=language,
+        report=ReportSummary.from_json(content.validation_report),
+        attachment_url=lambda index: f"{attachments_url}/{index}",
+    )
+    html = render_html(read_view(content.body), options)
+    headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    if output is OutputFormat.PDF:
+        return Response(html_to_pdf(html), media_type="application/pdf", headers=headers)
+    headers["Content-Security-Policy"] = HTML_POLICY
+    return Response(html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def _content_disposition(filename: str, index: int) -> str:
+    """``attachment`` with an ASCII ``filename`` and the exact name as ``filename*`` (RFC 6266 §4.3)."""
+    ascii_name = "".join(c for c in filename if c.isascii() and (c.isalnum() or c in "._- "))[:120].strip()
+    exact = quote(filename[:200], safe="")
+    return f"attachment; filename=\"{ascii_name or f'attachment-{index}'}\"; filename*=UTF-8''{exact}"
+
+
+def _attachment(content: DocumentContent, document_id: str, index: int) -> Response:
+    embedded = read_attachment(content.body, index)
+    if embedded is None:
+        raise DocumentNotFound(f"{document_id}/attachments/{index}", "embedded attachment")
+    media_type = embedded.mime_code if embedded.mime_code in ATTACHMENT_TYPES else "application/octet-stream"
+    return Response(
+        embedded.content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": _content_disposition(embedded.filename, index),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )
+
+
+@router.get("/v1/outbound/{document_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
+def render_outbound(
+    services: ServicesDep,
+    _who: ReaderDep,
+    document_id: str,
+    output: FormatQuery = OutputFormat.HTML,
+    lang: LangQuery = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The document as sent, human-readable (HTML or PDF), with a banner if its report has findings."""
+    content = get_outbound_content(services.store, document_id)
+    language = negotiate_language(accept_language, lang)
+    return _render(content, output, language, f"/v1/outbound/{document_id}/attachments")
+
+
+@router.get("/v1/inbound/{document_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
+def render_inbound(
+    services: ServicesDep,
+    _who: ReaderDep,
+    document_id: str,
+    output: FormatQuery = OutputFormat.HTML,
+    lang: LangQuery = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The received document, human-readable (HTML or PDF), with a banner listing its validation findings."""
+    content = get_inbound(services.store, document_id).content
+    language = negotiate_language(accept_language, lang)
+    return _render(content, output, language, f"/v1/inbound/{document_id}/attachments")
+
+
+@router.get(
+    "/v1/outbound/{document_id}/attachments/{index}", response_class=Response, responses=_ATTACHMENT_RESPONSES
+)
+def outbound_attachment(
+    services: ServicesDep, _who: ReaderDep, document_id: str, index: Annotated[int, Path(ge=0)]
+) -> Response:
+    """An embedded attachment of a sent document (0-based position in the rendered list)."""
+    return _attachment(get_outbound_content(services.store, document_id), document_id, index)
+
+
+@router.get(
+    "/v1/inbound/{document_id}/attachments/{index}", response_class=Response, responses=_ATTACHMENT_RESPONSES
+)
+def inbound_attachment(
+    services: ServicesDep, _who: ReaderDep, document_id: str, index: Annotated[int, Path(ge=0)]
+) -> Response:
+    """An embedded attachment of a received document (0-based position in the rendered list)."""
+    return _attachment(get_inbound(services.store, document_id).content, document_id, index)

@@ -1,0 +1,83 @@
+"""Human-readable invoices and credit notes: any BIS Billing 3.0 UBL -> HTML (Jinja2) and PDF (WeasyPrint).
+
+``read_view`` reads the document into a ``DocumentView``; ``render_html`` renders it with the package's
+templates; ``html_to_pdf`` prints that same HTML. ``render_document`` does all three for a caller that
+holds UBL bytes. A web page or an e-mail embeds ``render_fragment`` (the same templates) styled by
+``stylesheet()``, or includes ``invoice/document.html`` through ``template_loader()``. Sans-IO apart
+from the PDF printer, which refuses every external resource.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from gateway.render.extract import EmbeddedFile, read_attachment, read_view
+from gateway.render.html import (
+    FRAGMENT_TEMPLATE,
+    STANDALONE_TEMPLATE,
+    STYLESHEET_TEMPLATE,
+    Finding,
+    RenderOptions,
+    ReportSummary,
+    build_context,
+    environment,
+    render_fragment,
+    render_html,
+    stylesheet,
+    template_loader,
+)
+from gateway.render.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language, translations
+from gateway.render.pdf import RenderError, html_to_pdf
+from gateway.render.view import DocumentView
+
+
+class OutputFormat(StrEnum):
+    """The rendered forms of a document, with their media types."""
+
+    HTML = "html"
+    PDF = "pdf"
+
+    @property
+    def media_type(self) -> str:
+        """The HTTP media type of this form."""
+        return "text/html; charset=utf-8" if self is OutputFormat.HTML else "application/pdf"
+
+
+def render_document(data: bytes, output: OutputFormat, options: RenderOptions | None = None) -> bytes:
+    """Render UBL bytes as HTML (UTF-8) or PDF.
+
+    Raises:
+        XMLInputError: not well-formed XML, DTD/entities, too large.
+        MappingError: not a UBL Invoice or CreditNote.
+        RenderError: the PDF could not be printed.
+    """
+    html = render_html(read_view(data), options)
+    return html.encode("utf-8") if output is OutputFormat.HTML else html_to_pdf(html)
+
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "FRAGMENT_TEMPLATE",
+    "LANGUAGES",
+    "STANDALONE_TEMPLATE",
+    "STYLESHEET_TEMPLATE",
+    "DocumentView",
+    "EmbeddedFile",
+    "Finding",
+    "OutputFormat",
+    "RenderError",
+    "RenderOptions",
+    "ReportSummary",
+    "build_context",
+    "environment",
+    "html_to_pdf",
+    "negotiate_language",
+    "read_attachment",
+    "read_view",
+    "render_document",
+    "render_fragment",
+    "render_html",
+    "stylesheet",
+    "template_loader",
+    "translations",
+]

@@ -1,0 +1,176 @@
+"""GET /v1/{outbound,inbound}/{id}/render (HTML, PDF, language), the attachment downloads, roles and
+problem+json; /docs and /redoc served from local assets."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from pypdf import PdfReader
+
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
+from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
+from gateway.render import read_attachment
+from tests.integration.document_api import (  # noqa: F401 - fixtures
+    T0,
+    DocumentAPI,
+    _document_apis,
+    _postgres_url,
+    _sqlite_url,
+    auth,
+    docs_fixture,
+    problem_of,
+)
+from tests.unit.render.support import sample, to_ubl
+
+INBOUND_ID = "00000000-0000-0000-0000-0000000000aa"
+REPORT = {
+    "rule_set": "peppol-bis-billing-3.0.21",
+    "valid": False,
+    "issues": [{"rule": "BR-CO-15", "severity": "fatal", "layer": "cen", "message": "VAT total differs"}],
+}
+
+
+def _pdf_text(content: bytes) -> str:
+    text = " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(content)).pages)
+    return " ".join(text.replace("\u00a0", " ").replace("\u202f", " ").split())
+
+
+def receive(docs: DocumentAPI, body: bytes, document_id: str = INBOUND_ID) -> str:
+    with docs.store.unit_of_work() as uow:
+        uow.inbound.add(
+            InboundDocument(
+                id=document_id,
+                as4_message_id=f"{document_id}@peer",
+                sender=ParticipantID.parse("0208:0412345614"),
+                receiver=ParticipantID.parse("0208:0739484052"),
+                document_type=BIS_INVOICE,
+                process=BIS_BILLING_PROCESS,
+                status=InboundStatus.INVALID,
+                received_at=T0,
+                updated_at=T0,
+                sbdh_instance_id=f"sbdh-{document_id}",
+                status_reason="BR-CO-15",
+            ),
+            DocumentContent(body, REPORT),
+        )
+        uow.commit()
+    return document_id
+
+
+def test_inbound_html_with_banner_language_and_attachment(docs: DocumentAPI) -> None:
+    ubl = to_ubl(sample("attachment-pdf"))
+    document_id = receive(docs, ubl)
+    page = docs.client.get(
+        f"/v1/inbound/{document_id}/render", headers={**auth("support"), "Accept-Language": "nl-BE,nl;q=0.9"}
+    )
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["content-language"] == "nl"
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    html = page.text
+    assert "Dit document is niet geldig" in html
+    assert "BR-CO-15" in html
+    link = f"/v1/inbound/{document_id}/attachments/0"
+    assert f'href="{link}"' in html
+    french = docs.client.get(f"/v1/inbound/{document_id}/render?lang=fr", headers={"Accept-Language": "nl"})
+    assert "Montant à payer" in french.text
+    download = docs.client.get(link)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.headers["content-disposition"].startswith("attachment; filename=")
+    assert download.headers["x-content-type-options"] == "nosniff"
+    embedded = read_attachment(ubl, 0)
+    assert embedded is not None
+    assert download.content == embedded.content
+    missing = docs.client.get(f"/v1/inbound/{document_id}/attachments/7")
+    assert missing.status_code == 404
+    assert problem_of(missing)["type"] == "/problems/not-found"
+
+
+def test_attachment_names_and_types_from_the_document_are_made_safe(docs: DocumentAPI) -> None:
+    document = sample("attachment-pdf")
+    document["attachments"][0].update(filename='фактура "x".html', mime_code="text/csv")
+    document_id = receive(docs, to_ubl(document))
+    download = docs.client.get(f"/v1/inbound/{document_id}/attachments/0")
+    assert download.status_code == 200
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith("attachment; filename=\"x.html\"; filename*=UTF-8''")
+    assert "%D1%84%D0%B0%D0%BA%D1%82%D1%83%D1%80%D0%B0%20%22x%22.html" in disposition
+    assert download.headers["content-security-policy"] == "sandbox"
+    assert download.headers["content-type"].startswith("text/csv")
+    # A type outside the BIS list (here HTML) is never served as such from our origin.
+    html_attachment = to_ubl(sample("attachment-pdf")).replace(
+        b'mimeCode="application/pdf"', b'mimeCode="text/html"'
+    )
+    receive(docs, html_attachment, "00000000-0000-0000-0000-0000000000bb")
+    served = docs.client.get("/v1/inbound/00000000-0000-0000-0000-0000000000bb/attachments/0")
+    assert served.headers["content-type"] == "application/octet-stream"
+
+
+def test_outbound_pdf_shows_the_totals_and_the_structured_communication(docs: DocumentAPI) -> None:
+    submitted = docs.client.post("/v1/outbound/invoices", json=sample("be-domestic-mixed-rates"))
+    assert submitted.status_code == 202, submitted.text
+    document_id = submitted.json()["id"]
+    ubl = docs.client.get(f"/v1/outbound/{document_id}/ubl").content
+    payable = re.search(rb'<cbc:PayableAmount currencyID="EUR">([0-9.]+)<', ubl)
+    reference = re.search(rb"<cbc:PaymentID>([^<]+)<", ubl)
+    assert payable is not None
+    assert reference is not None
+    pdf = docs.client.get(f"/v1/outbound/{document_id}/render?format=pdf&lang=fr", headers=auth("support"))
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = _pdf_text(pdf.content)
+    whole, cents = payable.group(1).decode().split(".")
+    assert f"{int(whole):,}".replace(",", " ") + f",{cents} €" in text
+    assert reference.group(1).decode() in text
+    assert "Montant à payer" in text
+
+
+def test_problems(docs: DocumentAPI) -> None:
+    receive(docs, b"<Order xmlns='urn:oasis:names:specification:ubl:schema:xsd:Order-2'/>", INBOUND_ID)
+    not_invoice = docs.client.get(f"/v1/inbound/{INBOUND_ID}/render")
+    assert not_invoice.status_code == 422
+    assert problem_of(not_invoice)["type"] == "/problems/mapping"
+    for path in (
+        "/v1/inbound/none/render",
+        "/v1/outbound/none/render?format=pdf",
+        "/v1/outbound/none/attachments/0",
+    ):
+        response = docs.client.get(path)
+        assert response.status_code == 404, path
+        assert problem_of(response)["type"] == "/problems/not-found"
+    bad_format = docs.client.get(f"/v1/inbound/{INBOUND_ID}/render?format=docx")
+    assert bad_format.status_code == 422
+    assert problem_of(bad_format)["type"] == "/problems/request-invalid"
+    bad_lang = docs.client.get(f"/v1/inbound/{INBOUND_ID}/render?lang=de")
+    assert bad_lang.status_code == 422
+    anonymous = docs.client.get(f"/v1/inbound/{INBOUND_ID}/render", headers={"Authorization": ""})
+    assert anonymous.status_code == 401
+    problem_of(anonymous)
+
+
+def test_openapi_documents_the_rendered_media_types(docs: DocumentAPI) -> None:
+    spec = docs.client.get("/openapi.json").json()
+    for direction in ("outbound", "inbound"):
+        content = spec["paths"][f"/v1/{direction}/{{document_id}}/render"]["get"]["responses"]["200"][
+            "content"
+        ]
+        assert set(content) == {"text/html", "application/pdf"}
+
+
+def test_api_docs_load_nothing_from_another_host(docs: DocumentAPI) -> None:
+    for page_url in ("/docs", "/redoc"):
+        page = docs.client.get(page_url)
+        assert page.status_code == 200
+        urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*["']([^"']+)["']""", page.text)
+        found = [u for pair in urls for u in pair if u]
+        assert found, page_url
+        assert not [u for u in found if re.match(r"^(https?:)?//", u)], found
+        assert "cdn.jsdelivr" not in page.text
+        assert "fonts.googleapis" not in page.text
+        for asset in found:
+            if asset.startswith("/static/"):
+                assert docs.client.get(asset).status_code == 200, asset
+    assert docs.client.get("/static/apidocs/swagger-ui-bundle.js").status_code == 200
+    assert docs.client.get("/static/apidocs/redoc.standalone.js").status_code == 200

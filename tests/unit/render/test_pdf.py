@@ -1,0 +1,33 @@
+"""The PDF printer: external resources are never fetched, data: URLs are."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import segno
+from pypdf import PdfReader
+
+from gateway.render import html_to_pdf
+
+
+def _images(pdf: bytes) -> int:
+    return sum(len(page.images) for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_only_data_urls_are_fetched(tmp_path: Path) -> None:
+    image = tmp_path / "secret.png"
+    segno.make("secret").save(str(image), kind="png", scale=4)
+    inline = "data:image/png;base64," + base64.b64encode(image.read_bytes()).decode()
+    assert _images(html_to_pdf(f'<p>x</p><img src="{inline}">')) == 1
+    assert _images(html_to_pdf(f'<p>x</p><img src="{image.as_uri()}">')) == 0
+    # http is refused before any connection (the test guard would raise on a non-loopback connect)
+    assert (
+        _images(
+            html_to_pdf(
+                '<img src="http://203.0.113.7/x.png"><link rel=stylesheet href="https://x.test/a.css">'
+            )
+        )
+        == 0
+    )
