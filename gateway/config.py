@@ -15,6 +15,8 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.model.responses import ResponseCode
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 #: Seconds a delivery lease must outlast the longest send (connect + send timeout): after the send the
@@ -155,6 +157,20 @@ class WebhookSettings(BaseModel):
         return self
 
 
+def _default_response_statuses() -> list[ResponseCode]:
+    return [ResponseCode.ACCEPTED, ResponseCode.REJECTED, ResponseCode.UNDER_QUERY, ResponseCode.PAID]
+
+
+class ResponseSettings(BaseModel):
+    """Business-level answers: Invoice Responses (T111) to suppliers and Message Level Status (MLS)."""
+
+    # Which T111 statuses the expense workflow's transitions send (AB, IP, CA are optional and off).
+    invoice_response_statuses: list[ResponseCode] = Field(default_factory=_default_response_statuses)
+    buyer_name: str | None = None  # T111 SenderParty name; default: the buyer name (BT-44) of the invoice
+    mls: bool = True  # send MLS for what we receive and ask for MLS (SBDH MLS_TO) on what we send
+    mls_type: Literal["FAILURE_ONLY", "ALWAYS_SEND"] = "ALWAYS_SEND"  # the MLS_TYPE we ask for
+
+
 class APISettings(BaseModel):
     keys: list[APIKey] = Field(default_factory=list)
     max_body_bytes: int = 25 * 1024 * 1024
@@ -179,6 +195,7 @@ class Settings(BaseSettings):
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    responses: ResponseSettings = Field(default_factory=ResponseSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"

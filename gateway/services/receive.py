@@ -26,7 +26,7 @@ from gateway.as4 import (
 )
 from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected, XMLInputError
-from gateway.model import ParticipantID
+from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import (
     VALIDATION_PENDING,
     AS4MessageRecord,
@@ -40,6 +40,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
+from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 
 log = logging.getLogger("gateway.receive")
@@ -59,6 +60,11 @@ UBL_BILLING_STANDARDS: Final = frozenset(
         "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
     }
 )
+#: ApplicationResponse profiles validated with their own rule set, by CustomizationID.
+RESPONSE_RULE_SETS: Final = {
+    "urn:fdc:peppol.eu:poacc:trns:invoice_response:3": "peppol-invoice-response-3-t111",
+    "urn:peppol:edec:mls:1.0": "peppol-mls-1.0.1",
+}
 #: Rule id of the finding recorded for a business document above the document size limit.
 SIZE_RULE: Final = "DOCUMENT-SIZE"
 _SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
@@ -135,6 +141,9 @@ class AS4Receiver:
         max_document: business documents above this size are stored and refused (INVALID, rule
             ``DOCUMENT-SIZE``) without being validated (``GATEWAY_VALIDATION__MAX_DOCUMENT_BYTES``).
         max_rejected_evidence: bytes of a rejected request body kept as evidence.
+        on_received: called with the document id and the envelope facts after a NEW document's validation
+            was recorded (MLS and received business responses, ``services/message_status.py``); its
+            failures are logged, never answered to the sender (the receipt is already committed).
     """
 
     def __init__(
@@ -153,7 +162,9 @@ class AS4Receiver:
         max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
         max_document: int | None = None,
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
+        on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
     ) -> None:
+        self._on_received = on_received
         self._store = store
         self._validator = validator
         self._identity = identity
@@ -284,8 +295,9 @@ class AS4Receiver:
             )
         assert record.document_id is not None
         status = self._validate_and_record(
-            record.document_id, incoming.sbdh.standard, business, incoming.message_id
+            record.document_id, incoming.document_type, business, incoming.message_id
         )
+        self._notify_received(record.document_id, incoming)
         log.info(
             "AS4 message %s accepted: inbound document %s (%s)",
             incoming.message_id,
@@ -301,15 +313,24 @@ class AS4Receiver:
             status,
         )
 
+    def _notify_received(self, document_id: str, incoming: IncomingUserMessage) -> None:
+        if self._on_received is None:
+            return
+        envelope = ReceivedEnvelope(incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type)
+        try:
+            self._on_received(document_id, envelope)
+        except Exception:
+            log.exception("after-receipt handling of inbound document %s failed", document_id)
+
     def _validate_and_record(
-        self, document_id: str, standard: str, business: bytes, message_id: str
+        self, document_id: str, document_type: DocumentTypeID, business: bytes, message_id: str
     ) -> InboundStatus:
         """Validate a stored document and record the verdict (unit of work 2).
 
         A crash or store failure before this commit leaves the document RECEIVED with VALIDATION_PENDING:
         the sender's resend (no receipt was answered) or ``recover_pending()`` finishes it.
         """
-        verdict = self._validate(standard, business, message_id)
+        verdict = self._validate(document_type, business, message_id)
         with self._store.unit_of_work() as uow:
             uow.inbound.record_validation(
                 document_id,
@@ -342,11 +363,9 @@ class AS4Receiver:
             for document, content in zip(pending, contents, strict=True):
                 if content is None:  # deleted meanwhile
                     continue
-                # The SBDH Standard is the payload root namespace (checked when the message was parsed),
-                # which the document type id repeats.
                 status = self._validate_and_record(
                     document.id,
-                    document.document_type.root_namespace,
+                    document.document_type,
                     content.body,
                     document.as4_message_id,
                 )
@@ -358,10 +377,14 @@ class AS4Receiver:
                 )
                 done += 1
 
-    def _validate(self, standard: str, business: bytes, message_id: str) -> _Verdict:
+    def _validate(self, document_type: DocumentTypeID, business: bytes, message_id: str) -> _Verdict:
         # An invalid document is still RECEIVED (the receipt means the MSH took responsibility, peppol-as4.md
         # §7.1); business rejection goes back later via Invoice Response / MLS.
-        if standard not in UBL_BILLING_STANDARDS:
+        # The SBDH Standard is the payload root namespace (checked when the message was parsed), which the
+        # document type id repeats; ApplicationResponses are validated by their profile (CustomizationID).
+        standard = document_type.root_namespace
+        response_rules = RESPONSE_RULE_SETS.get(document_type.customization_id)
+        if standard not in UBL_BILLING_STANDARDS and response_rules is None:
             return _Verdict(InboundStatus.RECEIVED, None, "no validation rule set for this document type")
         if self._max_document is not None and len(business) > self._max_document:
             # Stored as evidence and refused by name; never parsed or validated (the limit bounds that work).
@@ -380,7 +403,7 @@ class AS4Receiver:
             )
         rule_set = ""
         try:
-            rule_set = self._rule_set()
+            rule_set = response_rules or self._rule_set()
             report = self._validator.validate(business, rule_set=rule_set)
         except XMLInputError as exc:
             finding = {
@@ -439,7 +462,7 @@ class AS4Receiver:
                 content = uow.inbound.get_content(document.id)
             if content is not None:
                 status = self._validate_and_record(
-                    document.id, document.document_type.root_namespace, content.body, message_id
+                    document.id, document.document_type, content.body, message_id
                 )
         elif document is None and stored.document_id is not None:
             # Stored before the document joined the receipt's unit of work (an older release).
@@ -482,7 +505,7 @@ class AS4Receiver:
             else:
                 uow.commit()
         return self._validate_and_record(
-            stored.document_id, incoming.sbdh.standard, incoming.sbdh.business_document, stored.message_id
+            stored.document_id, incoming.document_type, incoming.sbdh.business_document, stored.message_id
         )
 
     # -- rejected messages -----------------------------------------------------------------------------------
