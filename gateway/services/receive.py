@@ -297,7 +297,7 @@ class AS4Receiver:
         status = self._validate_and_record(
             record.document_id, incoming.document_type, business, incoming.message_id
         )
-        self._notify_received(record.document_id, incoming)
+        self._notify_received(record.document_id, _envelope(incoming))
         log.info(
             "AS4 message %s accepted: inbound document %s (%s)",
             incoming.message_id,
@@ -313,10 +313,12 @@ class AS4Receiver:
             status,
         )
 
-    def _notify_received(self, document_id: str, incoming: IncomingUserMessage) -> None:
+    def _notify_received(self, document_id: str, envelope: ReceivedEnvelope) -> None:
+        """Hand a newly validated document on (``on_received``). Recovery paths no longer have the SBDH
+        scopes (only the business document is stored): they pass the sender's seat id alone, which means
+        the MLS defaults (FAILURE_ONLY, to the sending AP)."""
         if self._on_received is None:
             return
-        envelope = ReceivedEnvelope(incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type)
         try:
             self._on_received(document_id, envelope)
         except Exception:
@@ -358,9 +360,10 @@ class AS4Receiver:
             with self._store.unit_of_work(read_only=True) as uow:
                 pending = uow.inbound.pending_validation(limit=batch_size)
                 contents = [uow.inbound.get_content(document.id) for document in pending]
+                senders = [_from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
             if not pending:
                 return done
-            for document, content in zip(pending, contents, strict=True):
+            for document, content, sender in zip(pending, contents, senders, strict=True):
                 if content is None:  # deleted meanwhile
                     continue
                 status = self._validate_and_record(
@@ -369,6 +372,7 @@ class AS4Receiver:
                     content.body,
                     document.as4_message_id,
                 )
+                self._notify_received(document.id, ReceivedEnvelope(sender))
                 log.warning(
                     "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
                     document.id,
@@ -464,6 +468,7 @@ class AS4Receiver:
                 status = self._validate_and_record(
                     document.id, document.document_type, content.body, message_id
                 )
+                self._notify_received(document.id, ReceivedEnvelope(str(original_sender)))
         elif document is None and stored.document_id is not None:
             # Stored before the document joined the receipt's unit of work (an older release).
             status = self._recover(stored)
@@ -504,9 +509,11 @@ class AS4Receiver:
                 pass  # a concurrent duplicate delivery stored it first; validating again is harmless
             else:
                 uow.commit()
-        return self._validate_and_record(
+        status = self._validate_and_record(
             stored.document_id, incoming.document_type, incoming.sbdh.business_document, stored.message_id
         )
+        self._notify_received(stored.document_id, _envelope(incoming))
+        return status
 
     # -- rejected messages -----------------------------------------------------------------------------------
 
@@ -577,6 +584,16 @@ def _pending_document(
         sbdh_instance_id=incoming.sbdh.instance_id,
         status_reason=VALIDATION_PENDING,
     )
+
+
+def _envelope(incoming: IncomingUserMessage) -> ReceivedEnvelope:
+    return ReceivedEnvelope(incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type)
+
+
+def _from_party(record: AS4MessageRecord | None) -> str:
+    """The sending AP's seat id as recorded in the receipt summary of an accepted message ("" if unknown)."""
+    summary = record.signal.receipt_summary if record is not None and record.signal is not None else None
+    return str((summary or {}).get("fromParty") or "")
 
 
 def _is_pending(document: InboundDocument) -> bool:

@@ -28,6 +28,7 @@ from gateway.crypto import issue_ap
 from gateway.errors import StoreError, XMLInputError
 from gateway.model import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import VALIDATION_PENDING, Direction, InboundStatus, SignalKind
+from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import InboundQuery
 from gateway.services.receive import (
     MAX_ID_LENGTH,
@@ -580,9 +581,13 @@ def test_a_crash_between_the_two_commits_loses_nothing_and_is_repaired_without_t
     post(crashed, make_message(other, message_id="msg-ir@gateway.test"))
     calls = validator.calls
 
-    restarted = make_receiver(store, validator)  # start-up after the crash: no resend needed
+    seen: list[tuple[str, ReceivedEnvelope]] = []
+    # start-up after the crash: no resend needed
+    restarted = make_receiver(store, validator, on_received=lambda *args: seen.append(args))
     assert restarted.recover_pending() == 1
     assert validator.calls == calls + 1
+    # The recovered document is handed on like a new one (MLS, answers); only the seat id is known now.
+    assert seen == [(document.id, ReceivedEnvelope("POP000001"))]
     with store.inner.unit_of_work(read_only=True) as uow:
         repaired = uow.inbound.get(document.id)
         content = uow.inbound.get_content(document.id)
@@ -598,6 +603,7 @@ def test_a_crash_between_the_two_commits_loses_nothing_and_is_repaired_without_t
     assert record.signal is not None
     assert again.signal == record.signal.raw.body
     assert again.status is InboundStatus.VALID
+    assert len(seen) == 1
 
 
 def test_a_message_stored_without_its_document_by_an_older_release_is_finished_on_resend(
