@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from as4_support import INVOICE, SHARED, dev_pki
 from delivery_support import SELLER, SettableClock, UUIDs, queue_document
+from sqlalchemy import select
 
 from gateway.crypto import KeyMaterial
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
@@ -35,6 +36,7 @@ from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.receive import AS4Receiver
 from gateway.services.responses import PeppolInvoiceResponder, endpoint_capability
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store.tables import webhook_outbox
 from gateway.transport.directory import load_directory
 from gateway.transport.http import HTTPAS4Transport
 from gateway.validation import ValidationEngine
@@ -275,6 +277,17 @@ def test_mls_and_invoice_response_round_trip(gateways: tuple[Gateway, Gateway]) 
         entry = uow.outbound.timeline(invoice_id)[-1]
     assert entry.detail is not None
     assert (entry.detail["response_code"], entry.detail["reasons"]) == ("RE", ["REF"])
+
+    # Every business-level change was announced by a webhook, in the unit of work of the change.
+    with a.store.engine.connect() as connection:
+        hooks = [row.payload["data"] for row in connection.execute(select(webhook_outbox.c.payload))]
+    ours = [(h["event"], h["status"], h["reason"]) for h in hooks if h["document_id"] == invoice_id]
+    assert ours[-2][:2] == ("mls-accepted", "confirmed")
+    assert ours[-1] == (
+        "response-received",
+        "confirmed",
+        "rejected by buyer (REF, NIN): Unknown production unit",
+    )
 
     # A validated the T111 and answers it with an MLS AP (B asked ALWAYS_SEND): B's response is confirmed.
     [mls_back] = a.outbound(DocumentKind.MLS)
