@@ -21,6 +21,7 @@ Received answers:
 
 * An MLS refers to the SBDH InstanceIdentifier of a message we sent: the document turns from ``delivered``
   into ``confirmed`` (AP, AB) or ``rejected`` (RE, with the reasons), with a timeline entry and a webhook.
+  Only the AP that signed our receipt may send it (its seat id is the MLS message's verified From party).
 * A T111 refers to the number (BT-1) of an invoice we sent: the document keeps its status; the reason, the
   timeline and a webhook tell the buyer's answer ("rejected by buyer: …"). Only the participant the invoice
   was sent to may answer for it.
@@ -35,6 +36,7 @@ from typing import Any, Final
 from gateway.errors import GatewayError, InvalidIdentifier, InvalidTransition
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import (
+    AS4Signal,
     DeliveryEvent,
     Direction,
     DocumentKind,
@@ -232,8 +234,22 @@ class MessageStatusService:
     def _apply_mls(self, uow: UnitOfWork, document: InboundDocument, read: ReadResponse) -> bool:
         message = uow.messages.find_by_instance_id(read.document_id, Direction.OUT)
         target = uow.outbound.get(message.document_id) if message and message.document_id else None
-        if target is None:
+        if target is None or message is None:
             log.warning("MLS %s refers to SBDH instance %s we did not send", read.id, read.document_id)
+            return False
+        # Only the access point that received the message may report on it: the MLS must come from the AP
+        # whose certificate signed our receipt (its seat id, the From/PartyId verified on receipt).
+        receipted_by = _summary(message.signal).get("signer")
+        carried = uow.messages.get(document.as4_message_id, Direction.IN)
+        came_from = _summary(carried.signal if carried is not None else None).get("fromParty")
+        if not receipted_by or str(receipted_by).upper() != str(came_from or "").upper():
+            log.warning(
+                "MLS %s about %s came from %s, but %s received it: ignored",
+                read.id,
+                target.id,
+                came_from,
+                receipted_by,
+            )
             return False
         rejected = read.code == MLSCode.REJECTED.value
         event = DeliveryEvent.MLS_REJECTED if rejected else DeliveryEvent.MLS_ACCEPTED
@@ -312,6 +328,10 @@ class MessageStatusService:
                     reason=reason,
                 )
             )
+
+
+def _summary(signal: AS4Signal | None) -> dict[str, Any]:
+    return dict(signal.receipt_summary or {}) if signal is not None else {}
 
 
 def _addressee(envelope: ReceivedEnvelope) -> ParticipantID | None:

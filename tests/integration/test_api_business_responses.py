@@ -12,12 +12,14 @@ from gateway.model import INVOICE_RESPONSE, ParticipantID
 from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
 from gateway.model.message import (
     AS4MessageRecord,
+    AS4Signal,
     DeliveryEvent,
     Direction,
     DocumentContent,
     InboundDocument,
     InboundStatus,
     RawHTTPMessage,
+    SignalKind,
 )
 from gateway.model.responses import (
     MLS_DOCUMENT_TYPE,
@@ -46,10 +48,19 @@ BUYER = ParticipantID.parse("0208:0412345614")  # the buyer (BT-49) of invoice_d
 US = ParticipantID.parse("0208:0739484052")
 
 
-def _receive(docs: DocumentAPI, body: bytes, *, document_type: object, process: object, at: datetime) -> str:
+def _receive(
+    docs: DocumentAPI,
+    body: bytes,
+    *,
+    document_type: object,
+    process: object,
+    at: datetime,
+    from_party: str = "POP000002",
+) -> str:
+    message_id = f"{uuid.uuid4()}@buyer-ap.example"
     document = InboundDocument(
         id=str(uuid.uuid4()),
-        as4_message_id=f"{uuid.uuid4()}@buyer-ap.example",
+        as4_message_id=message_id,
         sender=BUYER,
         receiver=US,
         document_type=document_type,  # type: ignore[arg-type]
@@ -59,13 +70,19 @@ def _receive(docs: DocumentAPI, body: bytes, *, document_type: object, process: 
         updated_at=at,
         sbdh_instance_id=str(uuid.uuid4()),
     )
+    receipt = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage((), b"r"), at, None, {"fromParty": from_party})
     with docs.store.unit_of_work() as uow:
+        uow.messages.add(
+            AS4MessageRecord(
+                message_id, Direction.IN, RawHTTPMessage((), b"x"), at, document.id, "i", receipt
+            )
+        )
         uow.inbound.add(document, DocumentContent(body, None))
         uow.inbound.record_validation(
             document.id, status=InboundStatus.VALID, report=None, reason=None, at=at
         )
         uow.commit()
-    docs.services.message_status.on_received(document.id, ReceivedEnvelope("POP000002"))
+    docs.services.message_status.on_received(document.id, ReceivedEnvelope(from_party))
     return document.id
 
 
@@ -76,8 +93,12 @@ def test_the_status_shows_the_buyers_answer_and_the_mls_outcome(docs: DocumentAP
     at = docs.clock.now()
     with docs.store.unit_of_work() as uow:
         # Sent and receipted (the delivery suite covers how); the message carried SBDH instance "inst-1".
+        # Receipted by POP000002: only that AP may send the MLS about it.
+        signed = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage((), b"r"), at, None, {"signer": "POP000002"})
         uow.messages.add(
-            AS4MessageRecord("m-1@gw", Direction.OUT, RawHTTPMessage((), b"x"), at, document_id, "inst-1")
+            AS4MessageRecord(
+                "m-1@gw", Direction.OUT, RawHTTPMessage((), b"x"), at, document_id, "inst-1", signed
+            )
         )
         uow.outbound.transition(document_id, DeliveryEvent.SEND_STARTED, at=at, as4_message_id="m-1@gw")
         uow.outbound.transition(document_id, DeliveryEvent.RECEIPT_RECEIVED, at=at)
@@ -116,6 +137,16 @@ def test_the_status_shows_the_buyers_answer_and_the_mls_outcome(docs: DocumentAP
         description="Rejected due to validation errors",
         issues=(MLSIssue(MLSReason.BUSINESS_RULE_VIOLATION, "[BR-CO-15] totals"),),
     )
+    # Another access point cannot report on our message.
+    _receive(
+        docs,
+        build_mls(mls),
+        document_type=MLS_DOCUMENT_TYPE,
+        process=MLS_PROCESS,
+        at=at,
+        from_party="POP000003",
+    )
+    assert docs.client.get(f"/v1/outbound/{document_id}").json()["status"] == "delivered"
     _receive(docs, build_mls(mls), document_type=MLS_DOCUMENT_TYPE, process=MLS_PROCESS, at=at)
     shown = docs.client.get(f"/v1/outbound/{document_id}").json()
     assert shown["status"] == "rejected"
