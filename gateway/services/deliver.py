@@ -137,6 +137,7 @@ class _Prepared:
     document: OutboundDocument
     record: AS4MessageRecord | None
     body: bytes | None
+    invalid: bool = False
 
 
 class _Stop(Exception):
@@ -299,11 +300,16 @@ class Deliverer:
             if document.as4_message_id is not None:
                 record = uow.messages.get(document.as4_message_id, Direction.OUT)
             body = None
+            invalid = False
             if record is None:
                 content = uow.outbound.get_content(document.id)
                 body = content.body if content is not None else None
+                # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
+                # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
+                report = content.validation_report if content is not None else None
+                invalid = report is not None and report.get("valid") is False
             uow.commit()
-        return _Prepared(document, record, body)
+        return _Prepared(document, record, body, invalid)
 
     def _message_for(
         self, prepared: _Prepared, endpoint: Endpoint
@@ -329,6 +335,8 @@ class Deliverer:
                 )
             self._check_certificate(restored.receiver_certificate)
             return restored, record.sbdh_instance_id, False
+        if prepared.invalid:
+            raise _Refused(AttemptOutcome(AttemptResult.GIVE_UP, "invalid-document: its validation failed"))
         self._check_certificate(endpoint.certificate)
         document = prepared.document
         if prepared.body is None:

@@ -196,9 +196,6 @@ class MessageStatusService:
         )
         body = build_mls(mls)
         checked = self._validation.validate(body, rule_set=MLS_RULE_SET)
-        if not checked.valid:
-            log.error("MLS %s for inbound document %s is invalid: not sent; %s", mls.id, document.id, checked)
-            return None
         queued = QueuedResponse(
             kind=DocumentKind.MLS,
             number=mls.id,
@@ -209,9 +206,24 @@ class MessageStatusService:
             body=body,
             report=checked.to_dict(),
         )
+        refused = None
+        if not checked.valid:
+            rules = ", ".join(sorted({finding.rule for finding in checked.fatal}))
+            refused = f"refused: the MLS fails {rules} ({MLS_RULE_SET}); not sent"
         with self._store.unit_of_work() as uow:
-            mls_document = queue_response(uow, queued, ids=self._ids, at=now, webhook_url=self._webhook_url)
+            mls_document = queue_response(
+                uow, queued, ids=self._ids, at=now, webhook_url=self._webhook_url, refused=refused
+            )
             uow.commit()
+        if refused is not None:
+            log.error(
+                "MLS %s for inbound document %s is invalid: not sent, recorded as failed document %s; %s",
+                mls.id,
+                document.id,
+                mls_document,
+                checked.to_dict(),
+            )
+            return None
         log.info("MLS %s (%s) for inbound document %s queued to %s", mls.id, code.value, document.id, to)
         return mls_document
 

@@ -35,6 +35,7 @@ from gateway.model.identifiers import (
 )
 from gateway.model.message import (
     INITIAL_STATUS,
+    DeliveryEvent,
     DocumentContent,
     DocumentKind,
     OutboundDocument,
@@ -128,12 +129,23 @@ class QueuedResponse:
 
 
 def queue_response(
-    uow: UnitOfWork, response: QueuedResponse, *, ids: IDFactory, at: datetime, webhook_url: str | None
+    uow: UnitOfWork,
+    response: QueuedResponse,
+    *,
+    ids: IDFactory,
+    at: datetime,
+    webhook_url: str | None,
+    refused: str | None = None,
 ) -> str:
     """Store a response as an outbound document with its delivery job (and webhook) in ``uow``.
 
     The (seller, number) key of a response is (its sender, its own id): it can never collide with an
     invoice number.
+
+    Args:
+        refused: the reason a response failed its validation. It is then recorded, not queued: stored
+            ``failed`` with that reason and its report (support sees it; the deliverer never sends a
+            document stored with a failed validation, even after a retry request).
     """
     document = OutboundDocument(
         id=ids.new_id(),
@@ -149,10 +161,21 @@ def queue_response(
         updated_at=at,
     )
     event = uow.outbound.add(document, DocumentContent(response.body, response.report))
-    uow.jobs.enqueue(document.id, due_at=at)
+    if refused is None:
+        uow.jobs.enqueue(document.id, due_at=at)
+    else:
+        event = uow.outbound.transition(
+            document.id,
+            DeliveryEvent.PERMANENT_FAILURE,
+            at=at,
+            reason=refused,
+            detail={"refused": refused},
+        )
     if webhook_url is not None:
         uow.outbox.add(
-            status_change_webhook(event_id=ids.new_id(), url=webhook_url, document=document, change=event)
+            status_change_webhook(
+                event_id=ids.new_id(), url=webhook_url, document=document, change=event, reason=refused
+            )
         )
     return document.id
 
@@ -216,18 +239,6 @@ class PeppolInvoiceResponder:
             return None
         response, body = built
         report = self._validation.validate(body, rule_set=T111_RULE_SET)
-        if not report.valid:
-            rules = sorted({finding.rule for finding in report.fatal})
-            log.error(
-                "Invoice Response %s (%s) to %s for inbound document %s is invalid (%s): not sent; report %s",
-                response.id,
-                code.value,
-                response.receiver.endpoint,
-                request.inbound_document_id,
-                ", ".join(rules),
-                report.to_dict(),
-            )
-            return None
         queued = QueuedResponse(
             kind=DocumentKind.INVOICE_RESPONSE,
             number=response.id,
@@ -238,6 +249,24 @@ class PeppolInvoiceResponder:
             body=body,
             report=report.to_dict(),
         )
+        if not report.valid:
+            rules = ", ".join(sorted({finding.rule for finding in report.fatal}))
+            refused = f"refused: the Invoice Response fails {rules} ({T111_RULE_SET}); not sent"
+            recorded = queue_response(
+                uow, queued, ids=self._ids, at=request.at, webhook_url=self._webhook_url, refused=refused
+            )
+            log.error(
+                "Invoice Response %s (%s) to %s for inbound document %s is invalid (%s): not sent, recorded "
+                "as failed outbound document %s; report %s",
+                response.id,
+                code.value,
+                response.receiver.endpoint,
+                request.inbound_document_id,
+                rules,
+                recorded,
+                report.to_dict(),
+            )
+            return None
         document_id = queue_response(uow, queued, ids=self._ids, at=request.at, webhook_url=self._webhook_url)
         log.info(
             "Invoice Response %s queued as outbound document %s: %s for invoice %s of %s",

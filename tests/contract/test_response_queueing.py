@@ -155,8 +155,17 @@ def test_a_response_with_a_fatal_finding_is_never_queued(
             is None
         )
     assert "PEPPOL-COMMON-R040" in caplog.text
-    assert _queued(store, DocumentKind.INVOICE_RESPONSE) == []
+    # Recorded for support, failed with the rules it fails, and never queued.
+    [recorded] = _queued(store, DocumentKind.INVOICE_RESPONSE)
+    assert recorded.status is DeliveryStatus.FAILED
+    assert recorded.status_reason is not None
+    assert "PEPPOL-COMMON-R040" in recorded.status_reason
     assert _count(store, delivery_jobs) == 0
+    with store.unit_of_work(read_only=True) as uow:
+        content = uow.outbound.get_content(recorded.id)
+    assert content is not None
+    assert content.validation_report is not None
+    assert content.validation_report["valid"] is False
 
 
 def test_a_supplier_without_t111_gets_nothing(

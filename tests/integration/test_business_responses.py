@@ -31,10 +31,16 @@ from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, I
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.message_status import MessageStatusService
+from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import InboundQuery, OutboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.receive import AS4Receiver
-from gateway.services.responses import PeppolInvoiceResponder, endpoint_capability
+from gateway.services.responses import (
+    PeppolInvoiceResponder,
+    QueuedResponse,
+    endpoint_capability,
+    queue_response,
+)
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.store.tables import webhook_outbox
 from gateway.transport.directory import load_directory
@@ -341,3 +347,37 @@ def test_an_invalid_invoice_gets_an_mls_rejection_with_the_fired_rules(
     assert entry.event is DeliveryEvent.MLS_REJECTED
     assert entry.detail is not None
     assert {issue["reason"] for issue in entry.detail["issues"]} == {"BV"}
+
+
+def test_a_refused_response_is_never_sent_even_after_a_retry_request(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, b = gateways
+    body = (
+        b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
+    )
+    refused = QueuedResponse(
+        kind=DocumentKind.INVOICE_RESPONSE,
+        number="IR-refused",
+        sender=COOP,
+        receiver=SUPPLIER,
+        document_type=INVOICE_RESPONSE,
+        process=INVOICE_RESPONSE_PROCESS,
+        body=body,
+        report={"rule_set": "peppol-invoice-response-3-t111", "valid": False, "issues": []},
+    )
+    with b.store.unit_of_work() as uow:
+        document_id = queue_response(
+            uow, refused, ids=UUIDs(), at=b.clock.now(), webhook_url=None, refused="x"
+        )
+        uow.commit()
+    submitter = OutboundSubmitter(
+        store=b.store, validation=b.validation, clock=b.clock, ids=UUIDs(), seller_id=str(COOP)
+    )
+    assert submitter.request_retry(document_id, requested_by="support").status is DeliveryStatus.RETRYING
+    [result] = b.deliver_all()
+    assert (result.status, result.sent) == (DeliveryStatus.FAILED, False)
+    assert result.reason is not None
+    assert result.reason.startswith("invalid-document")
+    with a.store.unit_of_work(read_only=True) as uow:
+        assert uow.inbound.search(InboundQuery(limit=10)).items == ()
