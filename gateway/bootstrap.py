@@ -29,8 +29,10 @@ from gateway.crypto import (
 from gateway.crypto.devpki import DEV_ORGANIZATION
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
+from gateway.model.responses import spid_of_seat
 from gateway.services.backoff import BackoffPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
+from gateway.services.message_status import MessageStatusService
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import (
     AS4Transport,
@@ -41,8 +43,10 @@ from gateway.services.ports import (
     RandomSource,
     WebhookSender,
 )
+from gateway.services.ports.responses import InvoiceResponder
 from gateway.services.receive import AS4Receiver
 from gateway.services.rejected_evidence import EvidenceLimits
+from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, endpoint_capability
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
@@ -264,7 +268,8 @@ class Services:
             validator=self.validation,
             identity=self.identity,
             trust=self.trust,
-            served=self.served,
+            # MLS are addressed to our SPID (0242:…): receive for it too when MLS is on.
+            served=self.served | ({self.our_spid} if self.our_spid is not None else set()),
             clock=self.clock,
             ids=self.ids,
             rule_set=self.rule_set_today,
@@ -276,6 +281,51 @@ class Services:
                 anonymous_body=as4.rejected_evidence_prefix_bytes,
                 anonymous_headers=as4.rejected_evidence_header_bytes,
             ),
+            on_received=self.message_status.on_received,
+        )
+
+    @cached_property
+    def our_spid(self) -> ParticipantID | None:
+        """Our Service Provider Id (``0242:…``, from our AP certificate's seat id CN), when MLS is on."""
+        if not self.settings.responses.mls or self.identity is None:
+            return None
+        try:
+            return spid_of_seat(common_name(self.identity.certificate) or "")
+        except GatewayError as exc:
+            log.warning("MLS disabled: %s", exc)
+            return None
+
+    @cached_property
+    def capability(self) -> CapabilityCheck | None:
+        """Whether a participant receives a document type (the participant directory); None without one."""
+        return endpoint_capability(self.directory) if self.directory is not None else None
+
+    @cached_property
+    def message_status(self) -> MessageStatusService:
+        """MLS for what we receive; received MLS and Invoice Responses applied to what we sent."""
+        return MessageStatusService(
+            store=self.store,
+            validation=self.validation,
+            can_receive=self.capability,
+            clock=self.clock,
+            ids=self.ids,
+            our_spid=self.our_spid,
+            seller_id=self.settings.seller_id,
+            webhook_url=self.settings.webhooks.url,
+        )
+
+    @cached_property
+    def invoice_responder(self) -> InvoiceResponder:
+        """Invoice Responses (T111) for the expense workflow's transitions (none without a directory)."""
+        responses = self.settings.responses
+        capability = self.capability
+        return PeppolInvoiceResponder(
+            validation=self.validation,
+            can_receive=capability if capability is not None else (lambda *_: False),
+            ids=self.ids,
+            statuses=frozenset(responses.invoice_response_statuses),
+            buyer_name=responses.buyer_name,
+            webhook_url=self.settings.webhooks.url,
         )
 
     def backoff(self, *, max_attempts: int) -> BackoffPolicy:
@@ -336,6 +386,8 @@ class Services:
                 lease_for=self.lease_for,
                 country_c1=settings.as4.country_c1,
                 webhook_url=settings.webhooks.url,
+                mls_to=self.our_spid,
+                mls_type=settings.responses.mls_type if self.our_spid is not None else None,
             ),
             revocation=self.revocation,
         )

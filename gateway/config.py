@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.model.responses import ResponseCode
 from gateway.observability import MIN_SECRET_LENGTH
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -228,6 +229,20 @@ class ServerSettings(BaseModel):
     purge_interval_seconds: float = Field(default=600.0, gt=0)
 
 
+def _default_response_statuses() -> list[ResponseCode]:
+    return [ResponseCode.ACCEPTED, ResponseCode.REJECTED, ResponseCode.UNDER_QUERY, ResponseCode.PAID]
+
+
+class ResponseSettings(BaseModel):
+    """Business-level answers: Invoice Responses (T111) to suppliers and Message Level Status (MLS)."""
+
+    # Which T111 statuses the expense workflow's transitions send (AB, IP, CA are optional and off).
+    invoice_response_statuses: list[ResponseCode] = Field(default_factory=_default_response_statuses)
+    buyer_name: str | None = None  # T111 SenderParty name; default: the buyer name (BT-44) of the invoice
+    mls: bool = True  # send MLS for what we receive and ask for MLS (SBDH MLS_TO) on what we send
+    mls_type: Literal["FAILURE_ONLY", "ALWAYS_SEND"] = "ALWAYS_SEND"  # the MLS_TYPE we ask for
+
+
 class APISettings(BaseModel):
     keys: list[APIKey] = Field(default_factory=list)
     max_body_bytes: int = 25 * 1024 * 1024
@@ -254,6 +269,7 @@ class Settings(BaseSettings):
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    responses: ResponseSettings = Field(default_factory=ResponseSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"

@@ -33,11 +33,16 @@ class DeliveryStatus(StrEnum):
     """A retryable attempt failed; another attempt is scheduled (``next_attempt_at``)."""
     FAILED = "failed"
     """Given up (non-retryable outcome or retries exhausted); the reason says why."""
+    CONFIRMED = "confirmed"
+    """Delivered, and the receiving access point's Message Level Status accepted it (MLS AP or AB). Final."""
+    REJECTED = "rejected"
+    """Delivered, but the receiving access point's Message Level Status rejected it (MLS RE, with the
+    reasons in the status reason and the timeline). Final."""
 
     @property
     def is_final(self) -> bool:
-        """True when no automatic step will move the document any more (delivered or failed)."""
-        return self in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+        """True when no delivery step will move the document any more (delivered, failed, MLS outcome)."""
+        return self in _FINAL_STATUSES
 
 
 class DeliveryEvent(StrEnum):
@@ -57,9 +62,18 @@ class DeliveryEvent(StrEnum):
     """A retryable failure happened but the configured attempt limit is reached."""
     RETRY_REQUESTED = "retry-requested"
     """Support staff asked for a new attempt (POST /v1/outbound/{id}/retry)."""
+    MLS_ACCEPTED = "mls-accepted"
+    """A Message Level Status AP or AB about the message arrived (peppol-as4.md §12)."""
+    MLS_REJECTED = "mls-rejected"
+    """A Message Level Status RE about the message arrived."""
+    RESPONSE_RECEIVED = "response-received"
+    """The buyer's Invoice Response (T111) arrived; the delivery status stays, the reason tells it."""
 
 
 INITIAL_STATUS: Final = DeliveryStatus.ACCEPTED
+_FINAL_STATUSES: Final = frozenset(
+    {DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CONFIRMED, DeliveryStatus.REJECTED}
+)
 
 _S = DeliveryStatus
 _E = DeliveryEvent
@@ -90,6 +104,14 @@ TRANSITIONS: Final[Mapping[tuple[DeliveryStatus, DeliveryEvent], DeliveryStatus]
     # Support staff: a failed document gets a fresh series of attempts; a retrying one is brought forward.
     (_S.FAILED, _E.RETRY_REQUESTED): _S.RETRYING,
     (_S.RETRYING, _E.RETRY_REQUESTED): _S.RETRYING,
+    # Business-level outcome after delivery: the receiving AP's MLS (one per message, MLS spec) turns
+    # delivered into confirmed or rejected; a second MLS is refused. The buyer's Invoice Responses (T111)
+    # may come any number of times and leave the status as it is (the reason and timeline tell them).
+    (_S.DELIVERED, _E.MLS_ACCEPTED): _S.CONFIRMED,
+    (_S.DELIVERED, _E.MLS_REJECTED): _S.REJECTED,
+    (_S.DELIVERED, _E.RESPONSE_RECEIVED): _S.DELIVERED,
+    (_S.CONFIRMED, _E.RESPONSE_RECEIVED): _S.CONFIRMED,
+    (_S.REJECTED, _E.RESPONSE_RECEIVED): _S.REJECTED,
 }
 
 
@@ -140,6 +162,10 @@ class DocumentKind(StrEnum):
     INVOICE = "invoice"
     CREDIT_NOTE = "credit-note"
     UBL = "ubl"
+    INVOICE_RESPONSE = "invoice-response"
+    """A Peppol Invoice Response (T111) we send to a supplier about a received invoice."""
+    MLS = "mls"
+    """A Message Level Status we send to the access point that sent us a business document."""
 
 
 class Direction(StrEnum):

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import anyio.to_thread
 from cryptography import x509
@@ -41,11 +41,13 @@ from gateway.errors import (
     ParticipantNotRegistered,
     TransportError,
 )
+from gateway.model.identifiers import ParticipantID
 from gateway.model.message import (
     AS4MessageRecord,
     DeliveryEvent,
     DeliveryStatus,
     Direction,
+    DocumentKind,
     JSONObject,
     OutboundDocument,
     RawHTTPMessage,
@@ -93,12 +95,18 @@ class DeliverySettings:
         lease_for: how long each step's lease renewal lasts; must exceed the longest send (connect + response
             timeout) so that a live worker keeps its job while it waits for the answer.
         webhook_url: where status changes are POSTed (an outbox row per change); None: no webhooks.
+        mls_to: our SPID participant (``0242:…``), written as the SBDH MLS_TO scope of every business
+            document we send so that the receiving AP knows where its Message Level Status goes (peppol-as4.md
+            §8, §12); never on an MLS itself (no MLS answers an MLS). None: no MLS scopes.
+        mls_type: the MLS_TYPE scope sent with MLS_TO (``ALWAYS_SEND``: we record every outcome).
     """
 
     message_id_domain: str
     lease_for: timedelta
     country_c1: str = "BE"
     webhook_url: str | None = None
+    mls_to: ParticipantID | None = None
+    mls_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +137,7 @@ class _Prepared:
     document: OutboundDocument
     record: AS4MessageRecord | None
     body: bytes | None
+    invalid: bool = False
 
 
 class _Stop(Exception):
@@ -291,11 +300,16 @@ class Deliverer:
             if document.as4_message_id is not None:
                 record = uow.messages.get(document.as4_message_id, Direction.OUT)
             body = None
+            invalid = False
             if record is None:
                 content = uow.outbound.get_content(document.id)
                 body = content.body if content is not None else None
+                # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
+                # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
+                report = content.validation_report if content is not None else None
+                invalid = report is not None and report.get("valid") is False
             uow.commit()
-        return _Prepared(document, record, body)
+        return _Prepared(document, record, body, invalid)
 
     def _message_for(
         self, prepared: _Prepared, endpoint: Endpoint
@@ -321,6 +335,8 @@ class Deliverer:
                 )
             self._check_certificate(restored.receiver_certificate)
             return restored, record.sbdh_instance_id, False
+        if prepared.invalid:
+            raise _Refused(AttemptOutcome(AttemptResult.GIVE_UP, "invalid-document: its validation failed"))
         self._check_certificate(endpoint.certificate)
         document = prepared.document
         if prepared.body is None:
@@ -339,6 +355,7 @@ class Deliverer:
                 country_c1=self._settings.country_c1,
                 instance_id=instance_id,
                 created=now,
+                **self._mls_scopes(document),
             )
         except MappingError as exc:
             raise LocalProtocolError(EbmsError.OTHER, f"cannot wrap the document in an SBD: {exc}") from exc
@@ -351,6 +368,12 @@ class Deliverer:
             random_bytes=self._random_bytes,
         )
         return outgoing, instance_id, True
+
+    def _mls_scopes(self, document: OutboundDocument) -> dict[str, Any]:
+        """The SBDH MLS_TO / MLS_TYPE scopes for ``document`` (none for an MLS, none when not configured)."""
+        if self._settings.mls_to is None or document.kind is DocumentKind.MLS:
+            return {}
+        return {"mls_to": self._settings.mls_to, "mls_type": self._settings.mls_type}
 
     def _check_certificate(self, certificate: x509.Certificate) -> None:
         """Validate the receiver AP certificate now (peppol-as4.md §10.2); raise _Refused if rejected."""

@@ -25,7 +25,7 @@ from gateway.as4 import (
 )
 from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected, XMLInputError
-from gateway.model import ParticipantID
+from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import (
     VALIDATION_PENDING,
     AS4MessageRecord,
@@ -39,6 +39,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
+from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 from gateway.services.rejected_evidence import (
     DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
@@ -60,6 +61,11 @@ UBL_BILLING_STANDARDS: Final = frozenset(
         "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
     }
 )
+#: ApplicationResponse profiles validated with their own rule set, by CustomizationID.
+RESPONSE_RULE_SETS: Final = {
+    "urn:fdc:peppol.eu:poacc:trns:invoice_response:3": "peppol-invoice-response-3-t111",
+    "urn:peppol:edec:mls:1.0": "peppol-mls-1.0.1",
+}
 #: Rule id of the finding recorded for a business document above the document size limit.
 SIZE_RULE: Final = "DOCUMENT-SIZE"
 _SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
@@ -138,6 +144,9 @@ class AS4Receiver:
         max_rejected_evidence: bytes of a request body kept as evidence when the request is rejected after
             its signer was authenticated (kept for callers; ``evidence`` wins when given).
         evidence: what rejected requests keep (before and after the signer is authenticated).
+        on_received: called with the document id and the envelope facts after a NEW document's validation
+            was recorded (MLS and received business responses, ``services/message_status.py``); its
+            failures are logged, never answered to the sender (the receipt is already committed).
     """
 
     def __init__(
@@ -157,7 +166,9 @@ class AS4Receiver:
         max_document: int | None = None,
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
         evidence: EvidenceLimits | None = None,
+        on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
     ) -> None:
+        self._on_received = on_received
         self._store = store
         self._validator = validator
         self._identity = identity
@@ -293,8 +304,9 @@ class AS4Receiver:
             )
         assert record.document_id is not None
         status = self._validate_and_record(
-            record.document_id, incoming.sbdh.standard, business, incoming.message_id
+            record.document_id, incoming.document_type, business, incoming.message_id
         )
+        self._notify_received(record.document_id, _envelope(incoming))
         log.info(
             "AS4 message %s accepted: inbound document %s (%s)",
             incoming.message_id,
@@ -310,15 +322,26 @@ class AS4Receiver:
             status,
         )
 
+    def _notify_received(self, document_id: str, envelope: ReceivedEnvelope) -> None:
+        """Hand a newly validated document on (``on_received``). Recovery paths no longer have the SBDH
+        scopes (only the business document is stored): they pass the sender's seat id alone, which means
+        the MLS defaults (FAILURE_ONLY, to the sending AP)."""
+        if self._on_received is None:
+            return
+        try:
+            self._on_received(document_id, envelope)
+        except Exception:
+            log.exception("after-receipt handling of inbound document %s failed", document_id)
+
     def _validate_and_record(
-        self, document_id: str, standard: str, business: bytes, message_id: str
+        self, document_id: str, document_type: DocumentTypeID, business: bytes, message_id: str
     ) -> InboundStatus:
         """Validate a stored document and record the verdict (unit of work 2).
 
         A crash or store failure before this commit leaves the document RECEIVED with VALIDATION_PENDING:
         the sender's resend (no receipt was answered) or ``recover_pending()`` finishes it.
         """
-        verdict = self._validate(standard, business, message_id)
+        verdict = self._validate(document_type, business, message_id)
         with self._store.unit_of_work() as uow:
             uow.inbound.record_validation(
                 document_id,
@@ -346,19 +369,19 @@ class AS4Receiver:
             with self._store.unit_of_work(read_only=True) as uow:
                 pending = uow.inbound.pending_validation(limit=batch_size)
                 contents = [uow.inbound.get_content(document.id) for document in pending]
+                senders = [_from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
             if not pending:
                 return done
-            for document, content in zip(pending, contents, strict=True):
+            for document, content, sender in zip(pending, contents, senders, strict=True):
                 if content is None:  # deleted meanwhile
                     continue
-                # The SBDH Standard is the payload root namespace (checked when the message was parsed),
-                # which the document type id repeats.
                 status = self._validate_and_record(
                     document.id,
-                    document.document_type.root_namespace,
+                    document.document_type,
                     content.body,
                     document.as4_message_id,
                 )
+                self._notify_received(document.id, ReceivedEnvelope(sender))
                 log.warning(
                     "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
                     document.id,
@@ -367,10 +390,14 @@ class AS4Receiver:
                 )
                 done += 1
 
-    def _validate(self, standard: str, business: bytes, message_id: str) -> _Verdict:
+    def _validate(self, document_type: DocumentTypeID, business: bytes, message_id: str) -> _Verdict:
         # An invalid document is still RECEIVED (the receipt means the MSH took responsibility, peppol-as4.md
         # §7.1); business rejection goes back later via Invoice Response / MLS.
-        if standard not in UBL_BILLING_STANDARDS:
+        # The SBDH Standard is the payload root namespace (checked when the message was parsed), which the
+        # document type id repeats; ApplicationResponses are validated by their profile (CustomizationID).
+        standard = document_type.root_namespace
+        response_rules = RESPONSE_RULE_SETS.get(document_type.customization_id)
+        if standard not in UBL_BILLING_STANDARDS and response_rules is None:
             return _Verdict(InboundStatus.RECEIVED, None, "no validation rule set for this document type")
         if self._max_document is not None and len(business) > self._max_document:
             # Stored as evidence and refused by name; never parsed or validated (the limit bounds that work).
@@ -389,7 +416,7 @@ class AS4Receiver:
             )
         rule_set = ""
         try:
-            rule_set = self._rule_set()
+            rule_set = response_rules or self._rule_set()
             report = self._validator.validate(business, rule_set=rule_set)
         except XMLInputError as exc:
             finding = {
@@ -448,8 +475,9 @@ class AS4Receiver:
                 content = uow.inbound.get_content(document.id)
             if content is not None:
                 status = self._validate_and_record(
-                    document.id, document.document_type.root_namespace, content.body, message_id
+                    document.id, document.document_type, content.body, message_id
                 )
+                self._notify_received(document.id, ReceivedEnvelope(str(original_sender)))
         elif document is None and stored.document_id is not None:
             # Stored before the document joined the receipt's unit of work (an older release).
             status = self._recover(stored)
@@ -490,9 +518,11 @@ class AS4Receiver:
                 pass  # a concurrent duplicate delivery stored it first; validating again is harmless
             else:
                 uow.commit()
-        return self._validate_and_record(
-            stored.document_id, incoming.sbdh.standard, incoming.sbdh.business_document, stored.message_id
+        status = self._validate_and_record(
+            stored.document_id, incoming.document_type, incoming.sbdh.business_document, stored.message_id
         )
+        self._notify_received(stored.document_id, _envelope(incoming))
+        return status
 
     # -- rejected messages -----------------------------------------------------------------------------------
 
@@ -576,6 +606,16 @@ def _pending_document(
         sbdh_instance_id=incoming.sbdh.instance_id,
         status_reason=VALIDATION_PENDING,
     )
+
+
+def _envelope(incoming: IncomingUserMessage) -> ReceivedEnvelope:
+    return ReceivedEnvelope(incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type)
+
+
+def _from_party(record: AS4MessageRecord | None) -> str:
+    """The sending AP's seat id as recorded in the receipt summary of an accepted message ("" if unknown)."""
+    summary = record.signal.receipt_summary if record is not None and record.signal is not None else None
+    return str((summary or {}).get("fromParty") or "")
 
 
 def _is_pending(document: InboundDocument) -> bool:

@@ -34,6 +34,9 @@ class SBDHData:
         created: CreationDateAndTime as given (ISO 8601 text).
         standard / type_version / type: DocumentIdentification values.
         business_document: the payload element serialised on its own (the SBD bytes remain the evidence).
+        mls_to: the MLS_TO scope (``0242:<SPID>``) as written, if any; an invalid one is only a warning
+            (peppol-as4.md §8), so it is kept as text and judged by whoever sends the MLS.
+        mls_type: the MLS_TYPE scope as written (``FAILURE_ONLY`` or ``ALWAYS_SEND``), if any.
     """
 
     sender: ParticipantID
@@ -47,6 +50,8 @@ class SBDHData:
     type_version: str
     type: str
     business_document: bytes
+    mls_to: str | None = None
+    mls_type: str | None = None
 
 
 def _sub(parent: etree._Element, name: str, text: str | None = None, **attrib: str) -> etree._Element:
@@ -74,6 +79,8 @@ def build_sbd(
     country_c1: str,
     instance_id: str,
     created: datetime,
+    mls_to: ParticipantID | None = None,
+    mls_type: str | None = None,
 ) -> bytes:
     """Wrap a business document (e.g. a UBL Invoice) in a Peppol SBD.
 
@@ -84,6 +91,9 @@ def build_sbd(
         country_c1: ISO 3166 alpha-2 country of C1.
         instance_id: unique id of this envelope (UUID recommended).
         created: creation time (timezone-aware).
+        mls_to / mls_type: the optional MLS scopes (peppol-as4.md §8, §12): where the receiving access
+            point sends its Message Level Status (our SPID, ``0242:…``) and when (``FAILURE_ONLY``,
+            ``ALWAYS_SEND``).
 
     Returns:
         The SBD as UTF-8 XML bytes with an XML declaration.
@@ -114,6 +124,10 @@ def build_sbd(
     _scope(scope, "DOCUMENTID", document_type.value, document_type.scheme)
     _scope(scope, "PROCESSID", process.value, process.scheme)
     _scope(scope, "COUNTRY_C1", country_c1, None)
+    if mls_to is not None:
+        _scope(scope, "MLS_TO", str(mls_to), PARTICIPANT_AUTHORITY)
+    if mls_type is not None:
+        _scope(scope, "MLS_TYPE", mls_type, None)
     sbd.append(root)
     return etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
 
@@ -207,4 +221,6 @@ def parse_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
         type_version,
         type_,
         business,
+        scopes["MLS_TO"][0] if "MLS_TO" in scopes else None,
+        scopes["MLS_TYPE"][0] if "MLS_TYPE" in scopes else None,
     )

@@ -24,6 +24,9 @@ DEFAULT_MANIFEST_PATH: Final = Path(__file__).resolve().parents[2] / "schemas" /
 #: The rule set in force today (2026-11-23): BIS Billing 3.0.21, mandatory since 2026-08-24.
 DEFAULT_RULE_SET_ID: Final = "peppol-bis-billing-3.0.21"
 
+#: ``RuleSet.document`` of the BIS Billing rule sets (the only ones ``rule_set_for`` chooses among).
+BILLING_DOCUMENT: Final = "billing"
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -97,6 +100,8 @@ class RuleSet:
         xsd_package: the package holding the XSD tree.
         xsd_roots: "{namespace} localname" of an accepted root -> path of its main XSD.
         layers: the Schematron layers in run order.
+        document: what the rule set validates: ``billing`` (Invoice, CreditNote; the default),
+            ``invoice-response`` (T111) or ``mls``. Only billing rule sets take part in ``rule_set_for``.
     """
 
     id: str
@@ -108,6 +113,7 @@ class RuleSet:
     xsd_package: str
     xsd_roots: Mapping[str, str]
     layers: tuple[LayerSpec, ...]
+    document: str = BILLING_DOCUMENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +161,11 @@ class Manifest:
         Raises:
             ArtefactError: no rule set is in force on that day.
         """
-        in_force = [rs for rs in self.rule_sets.values() if rs.effective_from <= day]
+        in_force = [
+            rs
+            for rs in self.rule_sets.values()
+            if rs.effective_from <= day and rs.document == BILLING_DOCUMENT
+        ]
         if not in_force:
             raise ArtefactError(f"no rule set in the manifest is in force on {day.isoformat()}")
         # Ties (two rule sets with the same date) resolve to the one listed first in the manifest.
@@ -229,6 +239,7 @@ def parse_manifest(data: bytes | str) -> Manifest:
                 xsd_package=r["xsd"]["package"],
                 xsd_roots=dict(r["xsd"]["roots"]),
                 layers=layers,
+                document=str(r.get("document", BILLING_DOCUMENT)),
             )
             referenced = [*rs.xsd_roots.values()] + [p for s in layers for p in (s.main, *s.includes)]
             missing = [p for p in referenced if p not in files]

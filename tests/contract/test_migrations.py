@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.engine import URL
 from store_databases import BACKENDS, PostgresServer
 
@@ -23,7 +23,7 @@ from gateway.store import (
     metadata,
     upgrade_database,
 )
-from gateway.store.tables import as4_messages
+from gateway.store.tables import as4_messages, delivery_jobs, outbound_documents, outbound_events
 
 
 @pytest.fixture(params=BACKENDS)
@@ -137,3 +137,44 @@ def test_webhook_target_revision_drops_the_stored_urls(empty_database: str | URL
     assert all(token_url not in repr(tuple(row)) for row in rows)
     assert entry is not None
     assert entry.message.target == "default"  # every stored entry was for the one configured URL
+
+
+def test_responses_revision_keeps_timelines_and_jobs_and_admits_the_new_values(
+    empty_database: str | URL,
+) -> None:
+    # The SQLite rebuild of outbound_documents must not cascade-delete its children (foreign_keys=ON).
+    upgrade_database(empty_database, revision="0003")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    row = {
+        "kind": "invoice",
+        "seller_id": "0208:0739484052",
+        "sender_id": "0208:0739484052",
+        "receiver_id": "0208:0123456749",
+        "receiver_key": "0208:0123456749",
+        "document_type_id": "t",
+        "process_id": "p",
+        "ubl": b"<Invoice/>",
+        "status": "delivered",
+        "attempts": 1,
+        "created_at": at,
+        "updated_at": at,
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(outbound_documents), {**row, "id": "d1", "document_number": "N1"})
+            connection.execute(
+                insert(outbound_events),
+                {"document_id": "d1", "at": at, "to_status": "accepted", "event": "submitted"},
+            )
+            connection.execute(
+                insert(delivery_jobs), {"document_id": "d1", "due_at": at, "attempts": 1, "created_at": at}
+            )
+        upgrade_database(empty_database)
+        with engine.begin() as connection:
+            assert connection.execute(select(func.count()).select_from(outbound_events)).scalar() == 1
+            assert connection.execute(select(func.count()).select_from(delivery_jobs)).scalar() == 1
+            new = {**row, "id": "d2", "document_number": "N2", "kind": "mls", "status": "confirmed"}
+            connection.execute(insert(outbound_documents), new)
+    finally:
+        engine.dispose()

@@ -13,11 +13,21 @@ from gateway.api.routes.outbound import HTTP_STATUS
 from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.errors import ConfigurationError
+from gateway.model import ParticipantID
+from gateway.model.responses import ResponseCode
 from gateway.services.outbound import SubmissionOutcome, SubmissionResult
+from gateway.services.responses import PeppolInvoiceResponder
 from tests.as4_support import dev_pki
 
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
-USE_CASES = ("OutboundSubmitter", "AS4Receiver", "Deliverer", "WebhookDispatcher")
+USE_CASES = (
+    "OutboundSubmitter",
+    "AS4Receiver",
+    "Deliverer",
+    "WebhookDispatcher",
+    "PeppolInvoiceResponder",
+    "MessageStatusService",
+)
 
 
 class _NoResolver:
@@ -57,6 +67,29 @@ def test_each_use_case_is_built_once_per_process() -> None:
     assert services.webhook_dispatcher is not None
     assert services.webhook_dispatcher is services.webhook_dispatcher
     asyncio.run(services.aclose())  # the HTTP clients made on first use
+
+
+def test_business_responses_are_wired_with_our_spid() -> None:
+    pki = dev_pki()
+    services = _services(as4={"served": ["0208:0739484052"]})
+    services.identity, services.trust, services.directory = pki.sender, pki.trust, _NoResolver()
+    services.served = frozenset({ParticipantID.parse("0208:0739484052")})
+    assert isinstance(services.invoice_responder, PeppolInvoiceResponder)
+    assert services.invoice_responder is services.invoice_responder
+    assert services.our_spid == ParticipantID.parse("0242:000001")  # seat POP000001
+    receiver = services.receiver
+    assert receiver is not None
+    assert ParticipantID.parse("0242:000001") in receiver._served  # MLS come to our SPID
+    assert services.deliverer._settings.mls_to == services.our_spid
+    assert services.deliverer._settings.mls_type == "ALWAYS_SEND"
+    asyncio.run(services.aclose())
+
+
+def test_mls_can_be_switched_off() -> None:
+    services = _services(responses={"mls": False, "invoice_response_statuses": ["AB", "AP"]})
+    services.identity = dev_pki().sender
+    assert services.our_spid is None
+    assert services.invoice_responder._statuses == {ResponseCode.ACKNOWLEDGED, ResponseCode.ACCEPTED}
 
 
 def test_without_keys_there_is_no_receiver_and_no_deliverer() -> None:

@@ -33,7 +33,15 @@ def reachable(start: DeliveryStatus) -> set[DeliveryStatus]:
 
 def test_wire_values_are_stable() -> None:
     # These strings are stored in the database and shown by the API: renaming one needs a migration.
-    assert [s.value for s in S] == ["accepted", "sending", "delivered", "retrying", "failed"]
+    assert [s.value for s in S] == [
+        "accepted",
+        "sending",
+        "delivered",
+        "retrying",
+        "failed",
+        "confirmed",
+        "rejected",
+    ]
     assert [s.value for s in InboundStatus] == ["received", "valid", "invalid"]
     assert INITIAL_STATUS is S.ACCEPTED
 
@@ -52,16 +60,32 @@ def test_a_crashed_attempt_can_be_resumed() -> None:
     assert apply_event(S.SENDING, E.SEND_STARTED) is S.SENDING
 
 
-def test_delivered_is_terminal() -> None:
-    assert allowed_events(S.DELIVERED) == frozenset()
-    for event in E:
+BUSINESS_EVENTS = {E.MLS_ACCEPTED, E.MLS_REJECTED, E.RESPONSE_RECEIVED}
+
+
+def test_delivered_is_terminal_for_delivery() -> None:
+    # Only the business-level answers (MLS, Invoice Response) move on from delivered; no delivery step does.
+    assert allowed_events(S.DELIVERED) == BUSINESS_EVENTS
+    for event in set(E) - BUSINESS_EVENTS:
         with pytest.raises(InvalidTransition) as caught:
             apply_event(S.DELIVERED, event)
         assert (caught.value.status, caught.value.event) == (S.DELIVERED, event)
 
 
+def test_mls_outcomes_are_final_and_come_once() -> None:
+    assert apply_event(S.DELIVERED, E.MLS_ACCEPTED) is S.CONFIRMED
+    assert apply_event(S.DELIVERED, E.MLS_REJECTED) is S.REJECTED
+    for outcome in (S.CONFIRMED, S.REJECTED):
+        assert allowed_events(outcome) == {E.RESPONSE_RECEIVED}
+        assert apply_event(outcome, E.RESPONSE_RECEIVED) is outcome
+    for status in (S.ACCEPTED, S.SENDING, S.RETRYING, S.FAILED):
+        assert not allowed_events(status) & BUSINESS_EVENTS
+
+
 def test_only_a_receipt_during_sending_delivers() -> None:
-    into_delivered = {pair for pair, target in TRANSITIONS.items() if target is S.DELIVERED}
+    into_delivered = {
+        pair for pair, target in TRANSITIONS.items() if target is S.DELIVERED and pair[0] is not target
+    }
     assert into_delivered == {(S.SENDING, E.RECEIPT_RECEIVED)}
 
 
@@ -88,11 +112,11 @@ def test_a_receipt_cannot_arrive_before_sending() -> None:
 def test_every_status_is_reachable_and_every_document_can_end() -> None:
     assert reachable(INITIAL_STATUS) == set(S)
     for status in S:
-        assert reachable(status) & {S.DELIVERED, S.FAILED}, status
+        assert reachable(status) & {S.DELIVERED, S.FAILED, S.CONFIRMED, S.REJECTED}, status
 
 
 def test_is_final() -> None:
-    assert {s for s in S if s.is_final} == {S.DELIVERED, S.FAILED}
+    assert {s for s in S if s.is_final} == {S.DELIVERED, S.FAILED, S.CONFIRMED, S.REJECTED}
 
 
 def test_the_table_is_total_over_its_keys() -> None:

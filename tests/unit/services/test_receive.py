@@ -27,8 +27,9 @@ from gateway.as4 import (
 from gateway.as4.signals import load_signal, verify_signal_signature
 from gateway.crypto import issue_ap
 from gateway.errors import StoreError, XMLInputError
-from gateway.model import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, ParticipantID
+from gateway.model import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import VALIDATION_PENDING, Direction, InboundStatus, SignalKind
+from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import InboundQuery
 from gateway.services.receive import (
     MAX_ID_LENGTH,
@@ -71,15 +72,17 @@ class StubValidator:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.rule_sets: list[str | None] = []
         self.fatal: tuple[Finding, ...] = ()
         self.error: Exception | None = None
 
     def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
         self.calls += 1
+        self.rule_sets.append(rule_set)
         if self.error is not None:
             raise self.error
-        assert rule_set == RULE_SET
-        return ValidationReport(rule_set=RULE_SET, findings=self.fatal)
+        assert rule_set in (RULE_SET, "peppol-invoice-response-3-t111", "peppol-mls-1.0.1")
+        return ValidationReport(rule_set=rule_set or RULE_SET, findings=self.fatal)
 
 
 class _FailingInbound:
@@ -598,9 +601,13 @@ def test_a_crash_between_the_two_commits_loses_nothing_and_is_repaired_without_t
     post(crashed, make_message(other, message_id="msg-ir@gateway.test"))
     calls = validator.calls
 
-    restarted = make_receiver(store, validator)  # start-up after the crash: no resend needed
+    seen: list[tuple[str, ReceivedEnvelope]] = []
+    # start-up after the crash: no resend needed
+    restarted = make_receiver(store, validator, on_received=lambda *args: seen.append(args))
     assert restarted.recover_pending() == 1
     assert validator.calls == calls + 1
+    # The recovered document is handed on like a new one (MLS, answers); only the seat id is known now.
+    assert seen == [(document.id, ReceivedEnvelope("POP000001"))]
     with store.inner.unit_of_work(read_only=True) as uow:
         repaired = uow.inbound.get(document.id)
         content = uow.inbound.get_content(document.id)
@@ -616,6 +623,7 @@ def test_a_crash_between_the_two_commits_loses_nothing_and_is_repaired_without_t
     assert record.signal is not None
     assert again.signal == record.signal.raw.body
     assert again.status is InboundStatus.VALID
+    assert len(seen) == 1
 
 
 def test_a_message_stored_without_its_document_by_an_older_release_is_finished_on_resend(
@@ -632,8 +640,33 @@ def test_a_message_stored_without_its_document_by_an_older_release_is_finished_o
     assert inbound_count(store) == 1
 
 
-def test_non_billing_documents_are_received_without_validation(
+def test_documents_without_a_rule_set_are_received_without_validation(
     receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    ubl = b'<Order xmlns="urn:oasis:names:specification:ubl:schema:xsd:Order-2"/>'
+    order = DocumentTypeID(
+        "urn:oasis:names:specification:ubl:schema:xsd:Order-2::Order"
+        "##urn:fdc:peppol.eu:poacc:trns:order:3::2.1"
+    )
+    sbd = build_sbd(
+        ubl,
+        sender=SENDER,
+        receiver=RECEIVER,
+        document_type=order,
+        process=ProcessID("urn:fdc:peppol.eu:poacc:bis:ordering:3"),
+        country_c1="BE",
+        instance_id="inst-order",
+        created=NOW,
+    )
+    result = post(receiver, make_message(sbd))
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    assert result.status is InboundStatus.RECEIVED
+    assert validator.calls == 0
+    assert inbound_count(store) == 1
+
+
+def test_invoice_responses_are_validated_with_the_t111_rule_set(
+    receiver: AS4Receiver, validator: StubValidator
 ) -> None:
     ubl = b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
     sbd = build_sbd(
@@ -648,9 +681,8 @@ def test_non_billing_documents_are_received_without_validation(
     )
     result = post(receiver, make_message(sbd))
     assert result.outcome is ReceiveOutcome.ACCEPTED
-    assert result.status is InboundStatus.RECEIVED
-    assert validator.calls == 0
-    assert inbound_count(store) == 1
+    assert result.status is InboundStatus.VALID
+    assert validator.rule_sets == ["peppol-invoice-response-3-t111"]
 
 
 def test_a_document_above_the_document_limit_is_stored_and_refused_without_validation(

@@ -64,6 +64,8 @@ def test_artefacts_list_and_verify(
     assert {rs["id"] for rs in listing["rule_sets"]} == {
         "peppol-bis-billing-3.0.21",
         "peppol-bis-billing-3.0.19-sch",
+        "peppol-invoice-response-3-t111",
+        "peppol-mls-1.0.1",
     }
     assert {f["origin"] for f in listing["files"]} == {"mirror"}
     assert run_verify(argparse.Namespace(), settings) == 0

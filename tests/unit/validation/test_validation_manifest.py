@@ -23,6 +23,11 @@ from gateway.validation import rule_set_for as select
 V21, V19 = "peppol-bis-billing-3.0.21", "peppol-bis-billing-3.0.19-sch"
 
 
+def test_rule_set_for_chooses_among_billing_rule_sets_only() -> None:
+    # The T111 and MLS rule sets are in force too, but they never validate an invoice.
+    assert load_manifest().rule_set_for(date(2027, 1, 1)).id == V21
+
+
 def test_readme_checksums_match_the_manifest(artefacts_dir: Path) -> None:
     pinned = {f.path: f.sha256 for f in load_manifest().files.values()}
     listed = re.findall(r"^([0-9a-f]{64})  (\S+)$", (artefacts_dir / "README.md").read_text(), re.MULTILINE)
@@ -41,7 +46,8 @@ def test_every_pinned_file_matches_the_mirror(artefacts_dir: Path) -> None:
 
 def test_rule_sets_load_what_the_issue_requires() -> None:
     manifest = load_manifest()
-    assert set(RULE_SETS) == {V21, V19}
+    assert set(RULE_SETS) == {V21, V19, "peppol-invoice-response-3-t111", "peppol-mls-1.0.1"}
+    assert {manifest.rule_set(r).document for r in (V21, V19)} == {"billing"}
     assert DEFAULT_RULE_SET_ID == V21
     v21 = {f.path for f in manifest.files_of(V21)}
     v19 = {f.path for f in manifest.files_of(V19)}

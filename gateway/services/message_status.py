@@ -1,0 +1,379 @@
+"""Business-level answers around a received document: send the Message Level Status (MLS) back to the
+sending access point, and apply the MLS and Invoice Responses (T111) we receive to the documents we sent.
+
+MLS sending policy (peppol-as4.md §8 and §12; MLS 1.0.1):
+
+* One MLS per received business document, never for an MLS (no MLS answers an MLS).
+* Verdict: RE when our validation found a fatal rule (SV for XSD/syntax findings, BV for business rules;
+  each finding one LineResponse), AP when the document is valid and stored for the final recipient (this
+  gateway is C3 and hands the document to C4 itself), AB when it was stored but could not be validated (no
+  rule set for its type, or our engine failed).
+* MLS_TYPE: ``FAILURE_ONLY`` (also when the scope is absent, its default) sends only RE; ``ALWAYS_SEND``
+  sends every verdict.
+* Addressee: the SBDH MLS_TO scope (``0242:<SPID>``) when it is a valid SPID; otherwise (absent, or invalid:
+  only a warning per the envelope spec) the SPID of the sending AP's certificate (its seat id
+  ``PXX<6 digits>`` -> ``0242:<6 digits>``). The addressee must be resolvable through the EndpointResolver
+  for the MLS document type; if it is not, nothing is queued and the reason is logged.
+* Every MLS is validated with the ApplicationResponse XSD and the official MLS XSLT before it is queued; one
+  with a fatal finding is never sent (logged with its report).
+
+Received answers:
+
+* An MLS refers to the SBDH InstanceIdentifier of a message we sent: the document turns from ``delivered``
+  into ``confirmed`` (AP, AB) or ``rejected`` (RE, with the reasons), with a timeline entry and a webhook.
+  Only the AP that signed our receipt may send it (its seat id is the MLS message's verified From party).
+* A T111 refers to the number (BT-1) of an invoice we sent: the document keeps its status; the reason, the
+  timeline and a webhook tell the buyer's answer ("rejected by buyer: …"). Only the participant the invoice
+  was sent to may answer for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Final
+
+from gateway.errors import GatewayError, InvalidIdentifier, InvalidTransition
+from gateway.model.identifiers import ParticipantID
+from gateway.model.message import (
+    AS4Signal,
+    DeliveryEvent,
+    Direction,
+    DocumentKind,
+    InboundDocument,
+    InboundStatus,
+    OutboundDocument,
+)
+from gateway.model.responses import (
+    MLS_DOCUMENT_TYPE,
+    MLS_PROCESS,
+    MessageLevelStatus,
+    MLSCode,
+    MLSIssue,
+    MLSReason,
+    MLSType,
+    spid_of_seat,
+    spid_participant,
+)
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
+from gateway.services.responses import MLS_RULE_SET, CapabilityCheck, QueuedResponse, queue_response
+from gateway.services.webhooks import status_change_webhook
+from gateway.ubl.application_response import (
+    ReadResponse,
+    ResponseKind,
+    build_mls,
+    read_application_response,
+)
+
+log = logging.getLogger("gateway.mls")
+
+#: Most line issues written into one MLS (a broken document can fire hundreds of rules).
+MAX_ISSUES: Final = 50
+APPLICATION_RESPONSE_NS: Final = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
+_VERBS: Final = {
+    "AB": "acknowledged",
+    "IP": "in process",
+    "UQ": "under query",
+    "CA": "conditionally accepted",
+    "RE": "rejected",
+    "AP": "accepted",
+    "PD": "paid",
+}
+_MAX_REASON: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedEnvelope:
+    """What the receiver knows of a new message beyond the stored document (SBDH scopes are not stored).
+
+    Attributes:
+        from_party: the sending AP's From/PartyId (its certificate CN, the seat id).
+        mls_to: the SBDH MLS_TO scope as written, if any.
+        mls_type: the SBDH MLS_TYPE scope as written, if any.
+    """
+
+    from_party: str
+    mls_to: str | None = None
+    mls_type: str | None = None
+
+
+def is_application_response(document: InboundDocument) -> bool:
+    """True for a received UBL ApplicationResponse (T111, MLS, MLR): never an expense draft."""
+    return document.document_type.root_namespace == APPLICATION_RESPONSE_NS
+
+
+class MessageStatusService:
+    """Sends MLS for received documents and applies received MLS / T111 to outbound documents.
+
+    Args:
+        store: the document store.
+        validation: runs the MLS rule set.
+        can_receive: capability check of the MLS addressee (``endpoint_capability(resolver)``); None: no
+            directory is configured, so no MLS can be routed (received answers are still applied).
+        clock / ids: time and ids.
+        our_spid: our SPID participant (``0242:…``), the MLS SenderParty; None disables sending MLS.
+        seller_id: the seller key of our outbound invoices (T111 are matched by it and the number).
+        webhook_url: status-change webhooks.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        validation: DocumentValidator,
+        can_receive: CapabilityCheck | None,
+        clock: Clock,
+        ids: IDFactory,
+        our_spid: ParticipantID | None,
+        seller_id: str,
+        webhook_url: str | None = None,
+    ) -> None:
+        self._store = store
+        self._validation = validation
+        self._can_receive = can_receive
+        self._clock = clock
+        self._ids = ids
+        self._our_spid = our_spid
+        self._seller_id = seller_id
+        self._webhook_url = webhook_url
+
+    def on_received(self, document_id: str, envelope: ReceivedEnvelope) -> str | None:
+        """Handle a newly received, validated document: apply it if it is an answer, then queue its MLS.
+
+        Returns:
+            The id of the queued MLS outbound document, or None.
+        """
+        with self._store.unit_of_work(read_only=True) as uow:
+            document = uow.inbound.get(document_id)
+            content = uow.inbound.get_content(document_id)
+        if document is None or content is None:
+            log.error("inbound document %s vanished before its MLS", document_id)
+            return None
+        read: ReadResponse | None = None
+        if is_application_response(document):
+            try:
+                read = read_application_response(content.body)
+            except GatewayError as exc:
+                log.info("inbound ApplicationResponse %s is no T111 or MLS: %s", document_id, exc)
+        if read is not None and document.status is InboundStatus.VALID:
+            self._apply(document, read)
+        if read is not None and read.kind is ResponseKind.MLS:
+            return None  # no MLS answers an MLS
+        if document.document_type == MLS_DOCUMENT_TYPE:
+            return None
+        return self._send_mls(document, content.validation_report, envelope)
+
+    # -- sending MLS ---------------------------------------------------------------------------------------
+
+    def _send_mls(
+        self, document: InboundDocument, report: dict[str, Any] | None, envelope: ReceivedEnvelope
+    ) -> str | None:
+        if self._our_spid is None or self._can_receive is None:
+            return None
+        code, issues = _verdict(document.status, report)
+        mls_type = (envelope.mls_type or MLSType.FAILURE_ONLY.value).strip().upper()
+        if code is not MLSCode.REJECTED and mls_type != MLSType.ALWAYS_SEND.value:
+            return None  # FAILURE_ONLY (the default): only a rejection is reported
+        to = _addressee(envelope)
+        if to is None:
+            log.warning("no MLS for inbound document %s: no valid MLS_TO and no seat id", document.id)
+            return None
+        if document.sbdh_instance_id is None:
+            return None
+        if not self._can_receive(to, MLS_DOCUMENT_TYPE, MLS_PROCESS):
+            log.warning("no MLS for inbound document %s: %s receives no MLS (directory)", document.id, to)
+            return None
+        now = self._clock.now()
+        mls = MessageLevelStatus(
+            id=self._ids.new_id(),
+            issued=now,
+            sender=self._our_spid,
+            receiver=to,
+            code=code,
+            instance_id=document.sbdh_instance_id,
+            description="Rejected due to validation errors" if code is MLSCode.REJECTED else None,
+            issues=issues,
+        )
+        body = build_mls(mls)
+        checked = self._validation.validate(body, rule_set=MLS_RULE_SET)
+        queued = QueuedResponse(
+            kind=DocumentKind.MLS,
+            number=mls.id,
+            sender=self._our_spid,
+            receiver=to,
+            document_type=MLS_DOCUMENT_TYPE,
+            process=MLS_PROCESS,
+            body=body,
+            report=checked.to_dict(),
+        )
+        refused = None
+        if not checked.valid:
+            rules = ", ".join(sorted({finding.rule for finding in checked.fatal}))
+            refused = f"refused: the MLS fails {rules} ({MLS_RULE_SET}); not sent"
+        with self._store.unit_of_work() as uow:
+            mls_document = queue_response(
+                uow, queued, ids=self._ids, at=now, webhook_url=self._webhook_url, refused=refused
+            )
+            uow.commit()
+        if refused is not None:
+            log.error(
+                "MLS %s for inbound document %s is invalid: not sent, recorded as failed document %s; %s",
+                mls.id,
+                document.id,
+                mls_document,
+                checked.to_dict(),
+            )
+            return None
+        log.info("MLS %s (%s) for inbound document %s queued to %s", mls.id, code.value, document.id, to)
+        return mls_document
+
+    # -- received answers ----------------------------------------------------------------------------------
+
+    def _apply(self, document: InboundDocument, read: ReadResponse) -> None:
+        try:
+            with self._store.unit_of_work() as uow:
+                if read.kind is ResponseKind.MLS:
+                    applied = self._apply_mls(uow, document, read)
+                else:
+                    applied = self._apply_invoice_response(uow, document, read)
+                if applied:
+                    uow.commit()
+        except InvalidTransition as exc:
+            log.warning(
+                "%s %s from inbound document %s not applied: %s", read.kind, read.id, document.id, exc
+            )
+
+    def _apply_mls(self, uow: UnitOfWork, document: InboundDocument, read: ReadResponse) -> bool:
+        message = uow.messages.find_by_instance_id(read.document_id, Direction.OUT)
+        target = uow.outbound.get(message.document_id) if message and message.document_id else None
+        if target is None or message is None:
+            log.warning("MLS %s refers to SBDH instance %s we did not send", read.id, read.document_id)
+            return False
+        # Only the access point that received the message may report on it: the MLS must come from the AP
+        # whose certificate signed our receipt (its seat id, the From/PartyId verified on receipt).
+        receipted_by = _summary(message.signal).get("signer")
+        carried = uow.messages.get(document.as4_message_id, Direction.IN)
+        came_from = _summary(carried.signal if carried is not None else None).get("fromParty")
+        if not receipted_by or str(receipted_by).upper() != str(came_from or "").upper():
+            log.warning(
+                "MLS %s about %s came from %s, but %s received it: ignored",
+                read.id,
+                target.id,
+                came_from,
+                receipted_by,
+            )
+            return False
+        rejected = read.code == MLSCode.REJECTED.value
+        event = DeliveryEvent.MLS_REJECTED if rejected else DeliveryEvent.MLS_ACCEPTED
+        details = "; ".join(
+            f"{issue.reason or '?'}: {issue.description or ''}".strip() for issue in read.issues
+        )
+        if rejected:
+            reason = f"rejected by the receiving access point (MLS RE): {read.description or ''} {details}"
+        else:
+            reason = f"accepted by the receiving access point (MLS {read.code})"
+        detail = {
+            "mls_id": read.id,
+            "mls_code": read.code,
+            "description": read.description,
+            "issues": [
+                {"line": i.line_id, "reason": i.reason, "description": i.description} for i in read.issues
+            ],
+            "inbound_document_id": document.id,
+        }
+        self._transition(uow, target, event, reason.strip()[:_MAX_REASON], detail)
+        return True
+
+    def _apply_invoice_response(self, uow: UnitOfWork, document: InboundDocument, read: ReadResponse) -> bool:
+        target = uow.outbound.find_by_number(self._seller_id, read.document_id)
+        if target is None or target.kind not in (
+            DocumentKind.INVOICE,
+            DocumentKind.CREDIT_NOTE,
+            DocumentKind.UBL,
+        ):
+            log.warning("Invoice Response %s refers to %s, which we did not send", read.id, read.document_id)
+            return False
+        if target.receiver.key != document.sender.key:
+            log.warning(
+                "Invoice Response %s from %s about %s, sent to %s: ignored",
+                read.id,
+                document.sender,
+                read.document_id,
+                target.receiver,
+            )
+            return False
+        verb = _VERBS.get(read.code, read.code)
+        codes = [*read.reasons, *read.actions]
+        text = "; ".join(read.texts)
+        reason = (
+            f"{verb} by buyer" + (f" ({', '.join(codes)})" if codes else "") + (f": {text}" if text else "")
+        )
+        detail = {
+            "response_id": read.id,
+            "response_code": read.code,
+            "reasons": list(read.reasons),
+            "actions": list(read.actions),
+            "note": text or None,
+            "effective_date": read.effective_date,
+            "inbound_document_id": document.id,
+        }
+        self._transition(uow, target, DeliveryEvent.RESPONSE_RECEIVED, reason[:_MAX_REASON], detail)
+        return True
+
+    def _transition(
+        self,
+        uow: UnitOfWork,
+        target: OutboundDocument,
+        event: DeliveryEvent,
+        reason: str,
+        detail: dict[str, Any],
+    ) -> None:
+        change = uow.outbound.transition(target.id, event, at=self._clock.now(), reason=reason, detail=detail)
+        log.info("outbound document %s: %s (%s)", target.id, event.value, reason)
+        if self._webhook_url is not None:
+            uow.outbox.add(
+                status_change_webhook(
+                    event_id=self._ids.new_id(),
+                    document=target,
+                    change=change,
+                    reason=reason,
+                )
+            )
+
+
+def _summary(signal: AS4Signal | None) -> dict[str, Any]:
+    return dict(signal.receipt_summary or {}) if signal is not None else {}
+
+
+def _addressee(envelope: ReceivedEnvelope) -> ParticipantID | None:
+    if envelope.mls_to:
+        try:
+            return spid_participant(envelope.mls_to)
+        except InvalidIdentifier:
+            log.warning("invalid MLS_TO %r: answering the sending AP's SPID instead", envelope.mls_to)
+    try:
+        return spid_of_seat(envelope.from_party)
+    except InvalidIdentifier:
+        return None
+
+
+def _verdict(status: InboundStatus, report: dict[str, Any] | None) -> tuple[MLSCode, tuple[MLSIssue, ...]]:
+    if status is InboundStatus.VALID:
+        return MLSCode.ACCEPTED, ()
+    if status is not InboundStatus.INVALID:
+        return MLSCode.ACKNOWLEDGED, ()
+    issues: list[MLSIssue] = []
+    for finding in (report or {}).get("issues", []):
+        if finding.get("severity") != "fatal":
+            continue
+        syntax = finding.get("layer") == "xsd"
+        reason = MLSReason.SYNTAX_VIOLATION if syntax else MLSReason.BUSINESS_RULE_VIOLATION
+        message = str(finding.get("message") or "").strip()
+        rule = str(finding.get("rule") or "").strip()
+        text = f"[{rule}] {message}".strip() if rule else message
+        issues.append(MLSIssue(reason, text or "validation failed", str(finding.get("location") or "NA")))
+        if len(issues) == MAX_ISSUES:
+            break
+    if not issues:
+        issues.append(MLSIssue(MLSReason.BUSINESS_RULE_VIOLATION, "validation failed"))
+    return MLSCode.REJECTED, tuple(issues)

@@ -1,0 +1,327 @@
+"""Invoice Responses (Peppol BIS Invoice Response 3, T111) to suppliers: the InvoiceResponder the expense
+workflow calls inside the unit of work of each transition.
+
+A response is built from the received UBL (nothing retyped), validated with the ApplicationResponse XSD and
+the official T111 XSLT (a response with a fatal finding is never sent: it is logged with its report), and
+queued as an outbound document of kind ``invoice-response`` on the same delivery queue as invoices
+(retries, evidence, status, webhooks). It is sent only for the configured statuses and only when the
+supplier's endpoint declares the T111 document type (EndpointResolver; bis-billing.md §9 "send only if the
+supplier's SMP lists the Invoice Response doc type").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Collection, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+from gateway.errors import (
+    DiscoveryError,
+    EndpointNotFound,
+    GatewayError,
+    InvalidIdentifier,
+    ParticipantNotRegistered,
+)
+from gateway.model.identifiers import (
+    INVOICE_RESPONSE,
+    INVOICE_RESPONSE_PROCESS,
+    DocumentTypeID,
+    ParticipantID,
+    ProcessID,
+)
+from gateway.model.message import (
+    INITIAL_STATUS,
+    DeliveryEvent,
+    DocumentContent,
+    DocumentKind,
+    OutboundDocument,
+)
+from gateway.model.responses import (
+    InvoiceResponse,
+    ResponseCode,
+    ResponseParty,
+    StatusAction,
+    StatusReason,
+)
+from gateway.services.ports import DocumentValidator, EndpointResolver, IDFactory, UnitOfWork
+from gateway.services.ports.responses import InvoiceResponseRequest
+from gateway.services.webhooks import status_change_webhook
+from gateway.ubl.application_response import build_invoice_response
+from gateway.ubl.reader import read_ubl
+
+log = logging.getLogger("gateway.responses")
+
+#: Rule sets of the manifest (schemas/ubl/manifest.json) that validate what this module and MLS send.
+T111_RULE_SET: Final = "peppol-invoice-response-3-t111"
+MLS_RULE_SET: Final = "peppol-mls-1.0.1"
+#: The statuses sent when the settings name none (bis-billing.md §9: AP and RE are mandatory for a buyer;
+#: UQ and PD map the workflow's query and payment). AB is optional and off by default.
+DEFAULT_STATUSES: Final = frozenset(
+    {ResponseCode.ACCEPTED, ResponseCode.REJECTED, ResponseCode.UNDER_QUERY, ResponseCode.PAID}
+)
+
+CapabilityCheck = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool]
+"""Whether a participant can receive a document type in a process (the EndpointResolver, blocking)."""
+
+T = TypeVar("T")
+
+
+def _run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, whether or not this thread runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="capability-check")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def endpoint_capability(resolver: EndpointResolver) -> CapabilityCheck:
+    """A blocking capability check over the EndpointResolver port.
+
+    Unknown participant or no endpoint for the document type: False. A lookup failure (SMP down) counts as
+    capable: the response is queued and the delivery worker retries the lookup like for any document.
+    """
+
+    def check(participant: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> bool:
+        async def probe() -> bool:
+            try:
+                await resolver.resolve(participant, document_type, process)
+            except (ParticipantNotRegistered, EndpointNotFound):
+                return False
+            except DiscoveryError:
+                return True
+            return True
+
+        return _run_blocking(probe())
+
+    return check
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedResponse:
+    """What to queue: the validated XML and its outbound metadata."""
+
+    kind: DocumentKind
+    number: str
+    sender: ParticipantID
+    receiver: ParticipantID
+    document_type: DocumentTypeID
+    process: ProcessID
+    body: bytes
+    report: dict[str, Any]
+
+
+def queue_response(
+    uow: UnitOfWork,
+    response: QueuedResponse,
+    *,
+    ids: IDFactory,
+    at: datetime,
+    webhook_url: str | None,
+    refused: str | None = None,
+) -> str:
+    """Store a response as an outbound document with its delivery job (and webhook) in ``uow``.
+
+    The (seller, number) key of a response is (its sender, its own id): it can never collide with an
+    invoice number.
+
+    Args:
+        refused: the reason a response failed its validation. It is then recorded, not queued: stored
+            ``failed`` with that reason and its report (support sees it; the deliverer never sends a
+            document stored with a failed validation, even after a retry request).
+    """
+    document = OutboundDocument(
+        id=ids.new_id(),
+        kind=response.kind,
+        seller_id=str(response.sender),
+        document_number=response.number,
+        sender=response.sender,
+        receiver=response.receiver,
+        document_type=response.document_type,
+        process=response.process,
+        status=INITIAL_STATUS,
+        created_at=at,
+        updated_at=at,
+    )
+    event = uow.outbound.add(document, DocumentContent(response.body, response.report))
+    if refused is None:
+        uow.jobs.enqueue(document.id, due_at=at)
+    else:
+        event = uow.outbound.transition(
+            document.id,
+            DeliveryEvent.PERMANENT_FAILURE,
+            at=at,
+            reason=refused,
+            detail={"refused": refused},
+        )
+    if webhook_url is not None:
+        uow.outbox.add(
+            status_change_webhook(event_id=ids.new_id(), document=document, change=event, reason=refused)
+        )
+    return document.id
+
+
+def _codes(raw: Collection[str]) -> tuple[tuple[StatusReason, ...], tuple[StatusAction, ...]]:
+    """Split the request's codes into OPStatusReason and OPStatusAction codes (unknown ones are dropped)."""
+    reasons: list[StatusReason] = []
+    actions: list[StatusAction] = []
+    for code in raw:
+        value = code.strip().upper()
+        if value in {r.value for r in StatusReason}:
+            reasons.append(StatusReason(value))
+        elif value in {a.value for a in StatusAction}:
+            actions.append(StatusAction(value))
+        else:
+            log.warning("Invoice Response: unknown status reason or action code %r dropped", code)
+    return tuple(dict.fromkeys(reasons)), tuple(dict.fromkeys(actions))
+
+
+class PeppolInvoiceResponder:
+    """The InvoiceResponder port over the outbound queue.
+
+    Args:
+        validation: the validation engine (runs the T111 rule set).
+        can_receive: capability check (``endpoint_capability(resolver)``).
+        ids: id source (response ids, document ids, webhook event ids).
+        statuses: the response codes that are sent (``GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES``).
+        buyer_name: our legal name as SenderParty RegistrationName; None takes the buyer name (BT-44) of
+            the invoice answered.
+        webhook_url: status-change webhooks of the queued response.
+    """
+
+    def __init__(
+        self,
+        *,
+        validation: DocumentValidator,
+        can_receive: CapabilityCheck,
+        ids: IDFactory,
+        statuses: Collection[ResponseCode] = DEFAULT_STATUSES,
+        buyer_name: str | None = None,
+        webhook_url: str | None = None,
+    ) -> None:
+        self._validation = validation
+        self._can_receive = can_receive
+        self._ids = ids
+        self._statuses = frozenset(statuses)
+        self._buyer_name = buyer_name
+        self._webhook_url = webhook_url
+
+    def respond(self, uow: UnitOfWork, request: InvoiceResponseRequest) -> str | None:
+        """Queue the T111 for ``request`` in ``uow``; None when nothing is sent (see the port)."""
+        try:
+            code = ResponseCode(request.status)
+        except ValueError:
+            log.error("Invoice Response: unknown response code %r: nothing sent", request.status)
+            return None
+        if code not in self._statuses:
+            return None
+        built = self._build(uow, request, code)
+        if built is None:
+            return None
+        response, body = built
+        report = self._validation.validate(body, rule_set=T111_RULE_SET)
+        queued = QueuedResponse(
+            kind=DocumentKind.INVOICE_RESPONSE,
+            number=response.id,
+            sender=response.sender.endpoint,
+            receiver=response.receiver.endpoint,
+            document_type=INVOICE_RESPONSE,
+            process=INVOICE_RESPONSE_PROCESS,
+            body=body,
+            report=report.to_dict(),
+        )
+        if not report.valid:
+            rules = ", ".join(sorted({finding.rule for finding in report.fatal}))
+            refused = f"refused: the Invoice Response fails {rules} ({T111_RULE_SET}); not sent"
+            recorded = queue_response(
+                uow, queued, ids=self._ids, at=request.at, webhook_url=self._webhook_url, refused=refused
+            )
+            log.error(
+                "Invoice Response %s (%s) to %s for inbound document %s is invalid (%s): not sent, recorded "
+                "as failed outbound document %s; report %s",
+                response.id,
+                code.value,
+                response.receiver.endpoint,
+                request.inbound_document_id,
+                rules,
+                recorded,
+                report.to_dict(),
+            )
+            return None
+        document_id = queue_response(uow, queued, ids=self._ids, at=request.at, webhook_url=self._webhook_url)
+        log.info(
+            "Invoice Response %s queued as outbound document %s: %s for invoice %s of %s",
+            response.id,
+            document_id,
+            code.value,
+            response.document_id,
+            response.receiver.endpoint,
+        )
+        return document_id
+
+    def _build(
+        self, uow: UnitOfWork, request: InvoiceResponseRequest, code: ResponseCode
+    ) -> tuple[InvoiceResponse, bytes] | None:
+        inbound = uow.inbound.get(request.inbound_document_id)
+        content = uow.inbound.get_content(request.inbound_document_id)
+        if inbound is None or content is None:
+            log.error("Invoice Response: no inbound document %s", request.inbound_document_id)
+            return None
+        try:
+            invoice = read_ubl(content.body)
+        except GatewayError as exc:
+            log.warning("Invoice Response: inbound document %s cannot be read: %s", inbound.id, exc)
+            return None
+        endpoint = invoice.seller.endpoint
+        if endpoint is None:
+            log.info("Invoice Response: inbound document %s has no seller Peppol id (BT-34)", inbound.id)
+            return None
+        try:
+            supplier = ParticipantID(endpoint.scheme, endpoint.value)
+        except InvalidIdentifier:
+            log.info("Invoice Response: seller id %s:%s is not a Peppol id", endpoint.scheme, endpoint.value)
+            return None
+        if not self._can_receive(supplier, INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS):
+            log.info("Invoice Response: %s does not receive T111; %s not sent", supplier, code.value)
+            return None
+        reasons, actions = _codes(request.reason_codes)
+        note = request.note.strip() if request.note and request.note.strip() else None
+        if code.needs_clarification and not reasons and not actions:
+            reasons = (StatusReason.OTHER,)  # PEPPOL-T111-R001: CA, UQ and RE need a clarification code
+        if StatusReason.PARTIALLY_PAID in reasons and code is not ResponseCode.PAID:
+            reasons = tuple(r for r in reasons if r is not StatusReason.PARTIALLY_PAID) or (
+                StatusReason.OTHER,
+            )
+        if StatusReason.PARTIALLY_PAID in reasons and note is None:
+            note = "partially paid"  # PEPPOL-T111-R005: PPD needs a reason text
+        response = InvoiceResponse(
+            id=self._ids.new_id(),
+            issued=request.at,
+            sender=ResponseParty(inbound.receiver, self._buyer_name or invoice.buyer.legal_name),
+            receiver=ResponseParty(supplier, invoice.seller.legal_name),
+            code=code,
+            document_id=invoice.number,
+            document_type_code=invoice.type_code or "380",
+            reasons=reasons,
+            actions=actions,
+            note=note,
+            document_issue_date=invoice.issue_date.isoformat(),
+        )
+        return response, build_invoice_response(response)

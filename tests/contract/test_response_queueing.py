@@ -1,0 +1,267 @@
+"""What the Invoice Responder and the MLS service queue, on SQLite and PostgreSQL: only configured statuses,
+only valid documents (a refused response is never queued), the right addressee and MLS policy."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
+from gateway.model.message import (
+    DeliveryStatus,
+    DocumentContent,
+    DocumentKind,
+    InboundDocument,
+    InboundStatus,
+    OutboundDocument,
+)
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
+from gateway.services.message_status import MessageStatusService, ReceivedEnvelope
+from gateway.services.ports import OutboundQuery
+from gateway.services.ports.responses import InvoiceResponseRequest
+from gateway.services.responses import PeppolInvoiceResponder
+from gateway.store import SQLDocumentStore
+from gateway.store.tables import delivery_jobs, webhook_outbox
+from gateway.ubl.application_response import read_application_response
+from gateway.validation import ValidationEngine
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+COOP = ParticipantID.parse("0208:0739484052")
+OUR_SPID = ParticipantID.parse("0242:000002")
+WEBHOOK = "https://erp.example.be/hooks/peppol"
+KIT = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "samples" / "invoice.xml"
+
+
+class _IDs:
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return T0
+
+
+def _examples(artefacts_dir: Path) -> Path:
+    return artefacts_dir / "peppol-bis-billing-3.0.21" / "examples"
+
+
+def _inbound(
+    store: SQLDocumentStore,
+    body: bytes,
+    status: InboundStatus = InboundStatus.VALID,
+    report: object = None,
+    receiver: ParticipantID = COOP,
+) -> InboundDocument:
+    document = InboundDocument(
+        id=str(uuid.uuid4()),
+        as4_message_id=f"{uuid.uuid4()}@supplier.example",
+        sender=ParticipantID.parse("0088:9482348239847239874"),
+        receiver=receiver,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        status=InboundStatus.RECEIVED,
+        received_at=T0,
+        updated_at=T0,
+        sbdh_instance_id=str(uuid.uuid4()),
+    )
+    with store.unit_of_work() as uow:
+        uow.inbound.add(document, DocumentContent(body, None))
+        uow.inbound.record_validation(document.id, status=status, report=report, reason=None, at=T0)  # type: ignore[arg-type]
+        uow.commit()
+    return document
+
+
+def _queued(store: SQLDocumentStore, kind: DocumentKind) -> list[OutboundDocument]:
+    with store.unit_of_work(read_only=True) as uow:
+        return [d for d in uow.outbound.search(OutboundQuery(limit=50)).items if d.kind is kind]
+
+
+def _count(store: SQLDocumentStore, table: object) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def _responder(engine: ValidationEngine, capable: bool = True) -> PeppolInvoiceResponder:
+    return PeppolInvoiceResponder(
+        validation=engine, can_receive=lambda *_: capable, ids=_IDs(), webhook_url=WEBHOOK
+    )
+
+
+def _respond(
+    store: SQLDocumentStore, responder: PeppolInvoiceResponder, request: InvoiceResponseRequest
+) -> str | None:
+    with store.unit_of_work() as uow:
+        queued = responder.respond(uow, request)
+        uow.commit()
+    return queued
+
+
+def test_each_configured_status_is_queued_valid_with_its_job_and_webhook(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
+    responder = _responder(validation_engine)
+    for status in ("AP", "RE", "UQ", "PD"):
+        request = InvoiceResponseRequest(received.id, status, T0, note=f"status {status}")
+        assert _respond(store, responder, request) is not None
+    for status in ("AB", "IP", "CA", "XX"):  # not configured, or unknown: nothing
+        assert _respond(store, responder, InvoiceResponseRequest(received.id, status, T0)) is None
+    queued = _queued(store, DocumentKind.INVOICE_RESPONSE)
+    assert len(queued) == 4
+    assert _count(store, delivery_jobs) == 4
+    assert _count(store, webhook_outbox) == 4
+    for document in queued:
+        assert document.status is DeliveryStatus.ACCEPTED
+        assert (document.sender, document.receiver) == (COOP, ParticipantID.parse("0088:9482348239847239874"))
+        assert document.document_type == INVOICE_RESPONSE
+        with store.unit_of_work(read_only=True) as uow:
+            content = uow.outbound.get_content(document.id)
+        assert content is not None
+        assert content.validation_report is not None
+        assert content.validation_report["valid"] is True
+        read = read_application_response(content.body)
+        assert read.document_id == "Snippet1"
+        assert read.document_type_code == "380"
+        if read.code in ("RE", "UQ"):
+            assert read.reasons == ("OTH",)  # PEPPOL-T111-R001: a clarification code is always given
+
+
+def test_a_credit_note_is_answered_with_its_type_code(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    received = _inbound(store, (_examples(artefacts_dir) / "base-creditnote-correction.xml").read_bytes())
+    assert _respond(store, _responder(validation_engine), InvoiceResponseRequest(received.id, "AP", T0))
+    [document] = _queued(store, DocumentKind.INVOICE_RESPONSE)
+    with store.unit_of_work(read_only=True) as uow:
+        content = uow.outbound.get_content(document.id)
+    assert content is not None
+    assert read_application_response(content.body).document_type_code == "381"
+
+
+def test_a_response_with_a_fatal_finding_is_never_queued(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Received for a GLN with a bad check digit (the kit's buyer): our T111 would fire PEPPOL-COMMON-R040.
+    received = _inbound(store, KIT.read_bytes(), receiver=ParticipantID.parse("0088:7300010000002"))
+    with caplog.at_level(logging.ERROR, logger="gateway.responses"):
+        assert (
+            _respond(store, _responder(validation_engine), InvoiceResponseRequest(received.id, "AP", T0))
+            is None
+        )
+    assert "PEPPOL-COMMON-R040" in caplog.text
+    # Recorded for support, failed with the rules it fails, and never queued.
+    [recorded] = _queued(store, DocumentKind.INVOICE_RESPONSE)
+    assert recorded.status is DeliveryStatus.FAILED
+    assert recorded.status_reason is not None
+    assert "PEPPOL-COMMON-R040" in recorded.status_reason
+    assert _count(store, delivery_jobs) == 0
+    with store.unit_of_work(read_only=True) as uow:
+        content = uow.outbound.get_content(recorded.id)
+    assert content is not None
+    assert content.validation_report is not None
+    assert content.validation_report["valid"] is False
+
+
+def test_a_supplier_without_t111_gets_nothing(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
+    responder = _responder(validation_engine, capable=False)
+    assert (
+        _respond(store, responder, InvoiceResponseRequest(received.id, "RE", T0, ("PRI",), "price")) is None
+    )
+    assert _queued(store, DocumentKind.INVOICE_RESPONSE) == []
+
+
+def _mls_service(
+    store: SQLDocumentStore, engine: ValidationEngine, routable: set[str]
+) -> MessageStatusService:
+    def can_receive(participant: ParticipantID, document_type: object, process: object) -> bool:
+        assert (document_type, process) == (MLS_DOCUMENT_TYPE, MLS_PROCESS)
+        return str(participant) in routable
+
+    return MessageStatusService(
+        store=store,
+        validation=engine,
+        can_receive=can_receive,
+        clock=_Clock(),
+        ids=_IDs(),
+        our_spid=OUR_SPID,
+        seller_id=str(COOP),
+    )
+
+
+INVALID_REPORT = {
+    "rule_set": "peppol-bis-billing-3.0.21",
+    "valid": False,
+    "issues": [
+        {
+            "rule": "XSD",
+            "severity": "fatal",
+            "layer": "xsd",
+            "message": "bad element",
+            "location": "/Invoice",
+        },
+        {"rule": "BR-16", "severity": "fatal", "layer": "cen", "message": "no line", "location": ""},
+        {"rule": "BR-W", "severity": "warning", "layer": "cen", "message": "a warning", "location": ""},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "envelope", "expected"),
+    [
+        # FAILURE_ONLY (absent or explicit): only a rejection is sent.
+        (InboundStatus.VALID, ReceivedEnvelope("POP000001"), None),
+        (InboundStatus.VALID, ReceivedEnvelope("POP000001", "0242:000001", "FAILURE_ONLY"), None),
+        (InboundStatus.INVALID, ReceivedEnvelope("POP000001"), ("0242:000001", "RE")),
+        # ALWAYS_SEND: every verdict; MLS_TO wins over the seat id; an invalid MLS_TO falls back to it.
+        (
+            InboundStatus.VALID,
+            ReceivedEnvelope("POP000001", "0242:000009", "ALWAYS_SEND"),
+            ("0242:000009", "AP"),
+        ),
+        (InboundStatus.RECEIVED, ReceivedEnvelope("POP000001", None, "ALWAYS_SEND"), ("0242:000001", "AB")),
+        (
+            InboundStatus.VALID,
+            ReceivedEnvelope("POP000001", "0242:bad", "ALWAYS_SEND"),
+            ("0242:000001", "AP"),
+        ),
+        # No seat id and no MLS_TO, or an addressee the directory cannot route: nothing.
+        (InboundStatus.INVALID, ReceivedEnvelope("not-a-seat"), None),
+        (InboundStatus.INVALID, ReceivedEnvelope("POP000001", "0242:000003"), None),
+    ],
+)
+def test_mls_policy(
+    store: SQLDocumentStore,
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    status: InboundStatus,
+    envelope: ReceivedEnvelope,
+    expected: tuple[str, str] | None,
+) -> None:
+    service = _mls_service(store, validation_engine, {"0242:000001", "0242:000009"})
+    report = INVALID_REPORT if status is InboundStatus.INVALID else None
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes(), status, report)
+    queued = service.on_received(received.id, envelope)
+    mls = _queued(store, DocumentKind.MLS)
+    if expected is None:
+        assert queued is None
+        assert mls == []
+        return
+    [document] = mls
+    assert document.id == queued
+    assert (str(document.receiver), document.sender) == (expected[0], OUR_SPID)
+    with store.unit_of_work(read_only=True) as uow:
+        content = uow.outbound.get_content(document.id)
+    assert content is not None
+    read = read_application_response(content.body)
+    assert (read.code, read.document_id) == (expected[1], received.sbdh_instance_id)
+    if expected[1] == "RE":
+        assert read.reasons == ("SV", "BV")  # one line per fatal finding; XSD findings are syntax

@@ -1,0 +1,383 @@
+"""Business-level answers between two gateways over real AS4 HTTP on loopback, on SQLite and PostgreSQL.
+
+Gateway A (seat POP000001) is the supplier's access point: it sends an invoice and asks for an MLS
+(SBDH MLS_TO = 0242:000001, ALWAYS_SEND). Gateway B (POP000002) is the cooperative's: it receives and
+validates the invoice, answers the MLS, and later sends an Invoice Response (T111) through the same outbound
+queue. A turns ``delivered`` into ``confirmed`` on the MLS and shows the buyer's rejection from the T111.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from as4_support import INVOICE, SHARED, dev_pki
+from delivery_support import SELLER, SettableClock, UUIDs, queue_document
+from sqlalchemy import select
+
+from gateway.crypto import KeyMaterial
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
+from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
+from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.message_status import MessageStatusService
+from gateway.services.outbound import OutboundSubmitter
+from gateway.services.ports import InboundQuery, OutboundQuery
+from gateway.services.ports.responses import InvoiceResponseRequest
+from gateway.services.receive import AS4Receiver
+from gateway.services.responses import (
+    PeppolInvoiceResponder,
+    QueuedResponse,
+    endpoint_capability,
+    queue_response,
+)
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store.tables import webhook_outbox
+from gateway.transport.directory import load_directory
+from gateway.transport.http import HTTPAS4Transport
+from gateway.validation import ValidationEngine
+from gateway.worker import BackoffPolicy
+from gateway.worker.loop import DeliveryWorker
+from tests.contract.store_databases import BACKENDS, migrated_postgres_database
+
+WEBHOOK = "https://erp.example.be/hooks/peppol"
+#: A valid invoice (the official BIS base example) and its seller (BT-34) and number (BT-1).
+VALID_INVOICE = SHARED / "artefacts" / "peppol-bis-billing-3.0.21" / "examples" / "base-example.xml"
+SUPPLIER = ParticipantID.parse("0088:9482348239847239874")
+NUMBER = "Snippet1"
+COOP = ParticipantID.parse("0208:0739484052")  # the cooperative, served by B (a valid KBO number)
+SPID_A = ParticipantID.parse("0242:000001")
+SPID_B = ParticipantID.parse("0242:000002")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        result = self.server.receiver.receive(tuple(self.headers.items()), body)
+        self.send_response(200)
+        self.send_header("Content-Type", result.content_type)
+        self.send_header("Content-Length", str(len(result.signal)))
+        self.end_headers()
+        self.wfile.write(result.signal)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the access log."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    receiver: AS4Receiver
+
+
+@dataclass
+class Gateway:
+    """One access point: store, receive endpoint, MLS service, delivery and the Invoice Responder."""
+
+    store: SQLDocumentStore
+    key: KeyMaterial
+    spid: ParticipantID
+    served: frozenset[ParticipantID]
+    clock: SettableClock
+    validation: ValidationEngine
+    url: str = ""
+    directory_path: Path | None = None
+
+    def status_service(self) -> MessageStatusService:
+        assert self.directory_path is not None
+        return MessageStatusService(
+            store=self.store,
+            validation=self.validation,
+            can_receive=endpoint_capability(load_directory(self.directory_path)),
+            clock=self.clock,
+            ids=UUIDs(),
+            our_spid=self.spid,
+            seller_id=SELLER,
+            webhook_url=WEBHOOK,
+        )
+
+    def receiver(self) -> AS4Receiver:
+        return AS4Receiver(
+            store=self.store,
+            validator=self.validation,
+            identity=self.key,
+            trust=dev_pki().trust,
+            served=self.served | {self.spid},
+            clock=self.clock,
+            ids=UUIDs(),
+            rule_set=lambda: "peppol-bis-billing-3.0.21",
+            message_id_domain="gw.test",
+            on_received=self.status_service().on_received,
+        )
+
+    def responder(self) -> PeppolInvoiceResponder:
+        assert self.directory_path is not None
+        return PeppolInvoiceResponder(
+            validation=self.validation,
+            can_receive=endpoint_capability(load_directory(self.directory_path)),
+            ids=UUIDs(),
+            webhook_url=WEBHOOK,
+        )
+
+    def deliver_all(self) -> list[DeliveryResult]:
+        assert self.directory_path is not None
+        directory = load_directory(self.directory_path)
+
+        async def go() -> list[DeliveryResult]:
+            async with HTTPAS4Transport(connect_timeout=2.0, send_timeout=10.0) as transport:
+                deliverer = Deliverer(
+                    store=self.store,
+                    resolver=directory,
+                    transport=transport,
+                    identity=self.key,
+                    trust=dev_pki().trust,
+                    clock=self.clock,
+                    ids=UUIDs(),
+                    retry=BackoffPolicy(base=timedelta(seconds=30), cap=timedelta(minutes=5), max_attempts=3),
+                    jitter=lambda: 0.5,
+                    settings=DeliverySettings(
+                        message_id_domain="gw.test",
+                        lease_for=timedelta(minutes=5),
+                        webhook_url=WEBHOOK,
+                        mls_to=self.spid,
+                        mls_type="ALWAYS_SEND",
+                    ),
+                )
+                worker = DeliveryWorker(
+                    deliverer, store=self.store, clock=self.clock, ids=UUIDs(), lease_for=timedelta(minutes=5)
+                )
+                results = await worker.run_batch()
+                return [r for r in results if isinstance(r, DeliveryResult)]
+
+        return asyncio.run(go())
+
+    def outbound(self, kind: DocumentKind) -> list[Any]:
+        with self.store.unit_of_work(read_only=True) as uow:
+            page = uow.outbound.search(OutboundQuery(limit=50))
+        return [d for d in page.items if d.kind is kind]
+
+
+@contextmanager
+def _serve() -> Iterator[_Server]:
+    """A loopback HTTP server; its ``receiver`` is set once the directory it routes MLS with is written."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _url(server: _Server) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}/as4"
+
+
+def _entry(doc_types: list[str], process: str, url: str, seat: str) -> dict[str, Any]:
+    pem = dev_pki().pki.aps[seat].cert_pem.decode("ascii")
+    return {"document_types": doc_types, "process": process, "url": url, "certificate": pem}
+
+
+@contextmanager
+def _database(backend: str, tmp_path: Path, name: str) -> Iterator[Any]:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
+        upgrade_database(url)
+        yield url
+    else:
+        with migrated_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def gateways(
+    request: pytest.FixtureRequest, tmp_path: Path, validation_engine: ValidationEngine
+) -> Iterator[tuple[Gateway, Gateway]]:
+    backend = str(request.param)
+    clock = SettableClock()
+    with ExitStack() as stack:
+        stores = []
+        for name in ("a", "b"):
+            url = stack.enter_context(_database(backend, tmp_path, name))
+            store = SQLDocumentStore(make_engine(url))
+            stack.callback(store.close)
+            stores.append(store)
+        a = Gateway(stores[0], dev_pki().sender, SPID_A, frozenset({SUPPLIER}), clock, validation_engine)
+        b = Gateway(stores[1], dev_pki().receiver, SPID_B, frozenset({COOP}), clock, validation_engine)
+        directory = tmp_path / "directory.json"
+        a.directory_path = b.directory_path = directory
+        server_a, server_b = stack.enter_context(_serve()), stack.enter_context(_serve())
+        a.url, b.url = _url(server_a), _url(server_b)
+        directory.write_text(
+            json.dumps(
+                {
+                    str(COOP): [_entry([BIS_INVOICE.uri], BIS_BILLING_PROCESS.uri, b.url, "POP000002")],
+                    str(SUPPLIER): [
+                        _entry([INVOICE_RESPONSE.uri], INVOICE_RESPONSE_PROCESS.uri, a.url, "POP000001")
+                    ],
+                    str(SPID_A): [_entry([MLS_DOCUMENT_TYPE.uri], MLS_PROCESS.uri, a.url, "POP000001")],
+                    str(SPID_B): [_entry([MLS_DOCUMENT_TYPE.uri], MLS_PROCESS.uri, b.url, "POP000002")],
+                }
+            )
+        )
+        server_a.receiver, server_b.receiver = a.receiver(), b.receiver()
+        yield a, b
+
+
+def _timeline(gateway: Gateway, document_id: str) -> list[DeliveryEvent]:
+    with gateway.store.unit_of_work(read_only=True) as uow:
+        return [e.event for e in uow.outbound.timeline(document_id)]
+
+
+def test_mls_and_invoice_response_round_trip(gateways: tuple[Gateway, Gateway]) -> None:
+    a, b = gateways
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+
+    # A -> B: the invoice, with MLS_TO / MLS_TYPE; B answers a receipt, validates and queues an MLS AP.
+    [sent] = a.deliver_all()
+    assert sent.status is DeliveryStatus.DELIVERED
+    with b.store.unit_of_work(read_only=True) as uow:
+        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    assert received.status is InboundStatus.VALID
+    [mls_out] = b.outbound(DocumentKind.MLS)
+    assert (mls_out.receiver, mls_out.document_type) == (SPID_A, MLS_DOCUMENT_TYPE)
+
+    # B -> A: the MLS. A confirms its invoice (final business-level outcome) and sends no MLS for an MLS.
+    [mls_sent] = b.deliver_all()
+    assert mls_sent.status is DeliveryStatus.DELIVERED
+    confirmed = a.outbound(DocumentKind.INVOICE)[0]
+    assert confirmed.id == invoice_id
+    assert confirmed.status is DeliveryStatus.CONFIRMED
+    assert "MLS AP" in (confirmed.status_reason or "")
+    assert _timeline(a, invoice_id)[-1] is DeliveryEvent.MLS_ACCEPTED
+    assert a.outbound(DocumentKind.MLS) == []
+
+    # B's expense workflow rejects the invoice: a T111 RE is queued through the responder, sent, attached.
+    with b.store.unit_of_work() as uow:
+        request = InvoiceResponseRequest(
+            received.id, "RE", b.clock.now(), reason_codes=("REF", "NIN"), note="Unknown production unit"
+        )
+        response_id = b.responder().respond(uow, request)
+        uow.commit()
+    assert response_id is not None
+    [response_sent] = b.deliver_all()
+    assert response_sent.status is DeliveryStatus.DELIVERED
+    answered = a.outbound(DocumentKind.INVOICE)[0]
+    assert answered.status is DeliveryStatus.CONFIRMED  # the status stays; the reason tells the answer
+    assert answered.status_reason == "rejected by buyer (REF, NIN): Unknown production unit"
+    assert _timeline(a, invoice_id)[-1] is DeliveryEvent.RESPONSE_RECEIVED
+    with a.store.unit_of_work(read_only=True) as uow:
+        entry = uow.outbound.timeline(invoice_id)[-1]
+    assert entry.detail is not None
+    assert (entry.detail["response_code"], entry.detail["reasons"]) == ("RE", ["REF"])
+
+    # Every business-level change was announced by a webhook, in the unit of work of the change.
+    with a.store.engine.connect() as connection:
+        hooks = [row.payload["data"] for row in connection.execute(select(webhook_outbox.c.payload))]
+    ours = [(h["event"], h["status"], h["reason"]) for h in hooks if h["document_id"] == invoice_id]
+    assert ours[-2][:2] == ("mls-accepted", "confirmed")
+    assert ours[-1] == (
+        "response-received",
+        "confirmed",
+        "rejected by buyer (REF, NIN): Unknown production unit",
+    )
+
+    # A validated the T111 and answers it with an MLS AP (B asked ALWAYS_SEND): B's response is confirmed.
+    [mls_back] = a.outbound(DocumentKind.MLS)
+    assert mls_back.receiver == SPID_B
+    [mls_back_sent] = a.deliver_all()
+    assert mls_back_sent.status is DeliveryStatus.DELIVERED
+    [t111] = b.outbound(DocumentKind.INVOICE_RESPONSE)
+    assert t111.status is DeliveryStatus.CONFIRMED
+
+
+def test_statuses_not_configured_or_suppliers_without_t111_get_nothing(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, b = gateways
+    queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    with b.store.unit_of_work(read_only=True) as uow:
+        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    with b.store.unit_of_work() as uow:
+        # AB is not among the default statuses (AP, RE, UQ, PD).
+        assert b.responder().respond(uow, InvoiceResponseRequest(received.id, "AB", b.clock.now())) is None
+        uow.commit()
+    assert b.outbound(DocumentKind.INVOICE_RESPONSE) == []
+    # A supplier whose endpoint does not list T111 gets no response either.
+    assert b.directory_path is not None
+    listing = json.loads(b.directory_path.read_text())
+    del listing[str(SUPPLIER)]
+    b.directory_path.write_text(json.dumps(listing))
+    with b.store.unit_of_work() as uow:
+        assert b.responder().respond(uow, InvoiceResponseRequest(received.id, "AP", b.clock.now())) is None
+        uow.commit()
+    assert b.outbound(DocumentKind.INVOICE_RESPONSE) == []
+
+
+def test_an_invalid_invoice_gets_an_mls_rejection_with_the_fired_rules(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, b = gateways
+    # The interop kit's sample fires PEPPOL-COMMON-R040 (its GLNs) under BIS 3.0.21.
+    invoice_id = queue_document(a.store, receiver=COOP, number="KIT-2024-0001", body=INVOICE.read_bytes())
+    a.deliver_all()
+    [mls_out] = b.outbound(DocumentKind.MLS)
+    [mls_sent] = b.deliver_all()
+    assert mls_sent.document_id == mls_out.id
+    rejected = a.outbound(DocumentKind.INVOICE)[0]
+    assert rejected.id == invoice_id
+    assert rejected.status is DeliveryStatus.REJECTED
+    assert "PEPPOL-COMMON-R040" in (rejected.status_reason or "")
+    with a.store.unit_of_work(read_only=True) as uow:
+        entry = uow.outbound.timeline(invoice_id)[-1]
+    assert entry.event is DeliveryEvent.MLS_REJECTED
+    assert entry.detail is not None
+    assert {issue["reason"] for issue in entry.detail["issues"]} == {"BV"}
+
+
+def test_a_refused_response_is_never_sent_even_after_a_retry_request(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, b = gateways
+    body = (
+        b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
+    )
+    refused = QueuedResponse(
+        kind=DocumentKind.INVOICE_RESPONSE,
+        number="IR-refused",
+        sender=COOP,
+        receiver=SUPPLIER,
+        document_type=INVOICE_RESPONSE,
+        process=INVOICE_RESPONSE_PROCESS,
+        body=body,
+        report={"rule_set": "peppol-invoice-response-3-t111", "valid": False, "issues": []},
+    )
+    with b.store.unit_of_work() as uow:
+        document_id = queue_response(
+            uow, refused, ids=UUIDs(), at=b.clock.now(), webhook_url=None, refused="x"
+        )
+        uow.commit()
+    submitter = OutboundSubmitter(
+        store=b.store, validation=b.validation, clock=b.clock, ids=UUIDs(), seller_id=str(COOP)
+    )
+    assert submitter.request_retry(document_id, requested_by="support").status is DeliveryStatus.RETRYING
+    [result] = b.deliver_all()
+    assert (result.status, result.sent) == (DeliveryStatus.FAILED, False)
+    assert result.reason is not None
+    assert result.reason.startswith("invalid-document")
+    with a.store.unit_of_work(read_only=True) as uow:
+        assert uow.inbound.search(InboundQuery(limit=10)).items == ()
