@@ -31,6 +31,7 @@ from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
 from gateway.services.backoff import BackoffPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
+from gateway.services.expenses import ExpensePolicy, ExpenseWorkflow
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import (
     AS4Transport,
@@ -38,10 +39,13 @@ from gateway.services.ports import (
     DocumentStore,
     EndpointResolver,
     IDFactory,
+    InvoiceResponder,
+    NullInvoiceResponder,
     RandomSource,
     WebhookSender,
 )
 from gateway.services.receive import AS4Receiver
+from gateway.services.routing import RoutingRule
 from gateway.services.webhooks import WebhookDispatcher
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
@@ -233,6 +237,8 @@ class Services:
     as4_transport: AS4Transport | None = None
     webhook_sender: WebhookSender | None = None
     jitter: RandomSource = field(default_factory=_system_jitter)
+    # The Invoice Response port of the expense workflow; the real responder is wired here when it lands.
+    responder: InvoiceResponder = field(default_factory=NullInvoiceResponder)
     _owned: list[HTTPAS4Transport | HTTPWebhookSender] = field(default_factory=list, repr=False)
 
     def rule_set_today(self) -> str:
@@ -271,6 +277,23 @@ class Services:
             max_payload=as4.max_payload_bytes,
             max_document=self.settings.validation.max_document_bytes,
             revocation=self.revocation,
+            on_valid=self.expenses.create_from_inbound,
+        )
+
+    @cached_property
+    def expenses(self) -> ExpenseWorkflow:
+        """The expense workflow: drafts of valid received invoices, routing, approval."""
+        settings = self.settings
+        return ExpenseWorkflow(
+            store=self.store,
+            clock=self.clock,
+            ids=self.ids,
+            responder=self.responder,
+            policy=ExpensePolicy(
+                rules=tuple(RoutingRule(rule) for rule in settings.expenses.routing_rules),
+                mapping_ttl=timedelta(days=settings.expenses.supplier_mapping_days),
+                webhook_url=settings.webhooks.url,
+            ),
         )
 
     def backoff(self, *, max_attempts: int) -> BackoffPolicy:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.auth import KeyRing
 from gateway.api.errors import install_error_handlers
-from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
+from gateway.api.routes import as4, expenses, health, inbound, metrics, outbound, units, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
@@ -33,6 +33,13 @@ async def _recover_pending_inbound(services: Services) -> None:
         return
     if recovered:
         log.warning("validated %d inbound documents left pending by an earlier stop", recovered)
+    try:
+        drafted = await anyio.to_thread.run_sync(services.expenses.recover)
+    except StoreError as exc:
+        log.error("expense recovery skipped: %s", exc)
+        return
+    if drafted:
+        log.warning("created %d expense drafts left out by an earlier stop", drafted)
 
 
 def create_app(settings: Settings, *, services: Services | None = None, warm: bool = True) -> FastAPI:
@@ -74,6 +81,8 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(validation.router)
     app.include_router(outbound.router)
     app.include_router(inbound.router)
+    app.include_router(expenses.router)
+    app.include_router(units.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
     install_metrics(app, store=services.store, clock=services.clock)

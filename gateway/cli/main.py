@@ -10,7 +10,7 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gateway import __version__
-from gateway.cli import artefacts, as4, bench, certs, convert, demo, serve, validate, worker
+from gateway.cli import artefacts, as4, bench, certs, convert, demo, serve, units, validate, worker
 from gateway.config import Settings, secret_values
 from gateway.errors import GatewayError
 from gateway.observability import configure_logging
@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
     as4,
     certs,
     bench,
+    units,
 )
 
 

@@ -135,6 +135,8 @@ class AS4Receiver:
         max_document: business documents above this size are stored and refused (INVALID, rule
             ``DOCUMENT-SIZE``) without being validated (``GATEWAY_VALIDATION__MAX_DOCUMENT_BYTES``).
         max_rejected_evidence: bytes of a rejected request body kept as evidence.
+        on_valid: called with the id of every document recorded VALID, after its commit (the expense
+            workflow builds the draft there); its failures are logged, never answered to the sender.
     """
 
     def __init__(
@@ -153,6 +155,7 @@ class AS4Receiver:
         max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
         max_document: int | None = None,
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
+        on_valid: Callable[[str], object] | None = None,
     ) -> None:
         self._store = store
         self._validator = validator
@@ -167,6 +170,7 @@ class AS4Receiver:
         self._max_payload = max_payload
         self._max_document = max_document
         self._max_evidence = max_rejected_evidence
+        self._on_valid = on_valid
 
     # -- entry points ------------------------------------------------------------------------------------
 
@@ -319,6 +323,11 @@ class AS4Receiver:
                 at=self._clock.now(),
             )
             uow.commit()
+        if verdict.status is InboundStatus.VALID and self._on_valid is not None:
+            try:
+                self._on_valid(document_id)
+            except Exception:  # the receipt stands; the expense recovery pass creates the draft later
+                log.exception("inbound document %s: post-validation step failed", document_id)
         return verdict.status
 
     def recover_pending(self, *, batch_size: int = 50) -> int:

@@ -1,0 +1,43 @@
+"""Who may see and do what on expenses: members see and act only on their production units; support
+triages, reassigns and reads everything; admin does everything (the roles of ``gateway.config.Role``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from gateway.errors import ExpenseActionForbidden
+from gateway.model.expense import Actor, ActorRole, ExpenseAction
+from gateway.model.units import ProductionUnit
+
+A = ExpenseAction
+R = ActorRole
+
+#: The actions each role may take (on the expenses it can see).
+PERMISSIONS: Final[Mapping[ActorRole, frozenset[ExpenseAction]]] = {
+    R.MEMBER: frozenset({A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID}),
+    R.SUPPORT: frozenset({A.ASSIGN, A.ANSWER, A.MARK_PAID}),
+    R.ADMIN: frozenset({A.ASSIGN, A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID}),
+    R.SYSTEM: frozenset(),
+}
+
+
+def visible_units(actor: Actor, units: Iterable[ProductionUnit]) -> frozenset[str] | None:
+    """The unit keys whose expenses ``actor`` sees; None means every expense (triage included).
+
+    A member sees the units its credentials carry and the units whose member list names it.
+    """
+    if actor.role is not R.MEMBER:
+        return None
+    named = {unit.key for unit in units if actor.name in unit.members}
+    return frozenset(actor.units | named)
+
+
+def check_action(actor: Actor, action: ExpenseAction) -> None:
+    """Refuse an action the actor's role does not allow.
+
+    Raises:
+        ExpenseActionForbidden: naming the role and the action.
+    """
+    if action not in PERMISSIONS[actor.role]:
+        raise ExpenseActionForbidden(f"role {actor.role.value!r} may not {action.value} expenses")
