@@ -31,7 +31,8 @@ from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
 from gateway.services.backoff import BackoffPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
-from gateway.services.expenses import ExpensePolicy, ExpenseWorkflow
+from gateway.services.expense_effects import ExpensePolicy
+from gateway.services.expenses import ExpenseWorkflow
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import (
     AS4Transport,
