@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from gateway.api.auth import Principal
+from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, RawHTTPMessageOut
 from gateway.config import Role
 from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
+from gateway.model.message import AS4MessageRecord, RawHTTPMessage
 from gateway.model.units import ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
@@ -93,7 +97,8 @@ class ExpenseResponse(ExpenseSummary):
     inbound_document_id: str
     ubl_url: str
     inbound_url: str = Field(description="The received document with its validation report")
-    as4_message_id: str | None = Field(description="The AS4 message that carried it (the evidence)")
+    as4_message_id: str | None = Field(description="The AS4 message that carried it")
+    evidence_url: str = Field(description="That AS4 message exactly as received, with the receipt we sent")
     attachment_urls: list[str]
 
 
@@ -134,6 +139,10 @@ class UnitOut(BaseModel):
 
 class ExpenseBoard(BaseModel):
     counts: dict[str, int] = Field(description="Expenses per status, of the caller's units")
+    invalid_received: int | None = Field(
+        description="Support and admin: received documents that failed validation (GET /v1/inbound?status="
+        "invalid): kept with their report, never routed"
+    )
 
 
 def expense_url(expense_id: str) -> str:
@@ -185,6 +194,7 @@ def expense_response(detail: ExpenseDetail) -> ExpenseResponse:
         events=[_event(e) for e in detail.events],
         inbound_document_id=expense.inbound_document_id,
         ubl_url=f"{url}/ubl",
+        evidence_url=f"{url}/evidence",
         inbound_url=f"/v1/inbound/{expense.inbound_document_id}",
         as4_message_id=detail.as4_message_id,
         attachment_urls=[f"{url}/attachments/{a['n']}" for a in attachments if a.get("embedded")],
@@ -194,4 +204,36 @@ def expense_response(detail: ExpenseDetail) -> ExpenseResponse:
 def unit_out(unit: ProductionUnit) -> UnitOut:
     return UnitOut(
         key=unit.key, code=unit.code, name=unit.name, active=unit.active, members=list(unit.members)
+    )
+
+
+def _raw(raw: RawHTTPMessage) -> RawHTTPMessageOut:
+    return RawHTTPMessageOut(
+        headers=list(raw.headers),
+        body_base64=base64.b64encode(raw.body).decode("ascii"),
+        body_sha256=hashlib.sha256(raw.body).hexdigest(),
+        body_bytes=len(raw.body),
+    )
+
+
+def evidence_out(record: AS4MessageRecord) -> EvidenceMessage:
+    """The received AS4 message and the signal we answered it with, byte for byte."""
+    signal = record.signal
+    answered = (
+        EvidenceSignal(
+            kind=signal.kind.value,
+            at=signal.at,
+            ebms_error_code=signal.ebms_error_code,
+            receipt=signal.receipt_summary,
+            raw=_raw(signal.raw),
+        )
+        if signal is not None
+        else None
+    )
+    return EvidenceMessage(
+        message_id=record.message_id,
+        created_at=record.created_at,
+        request=_raw(record.request),
+        signal=answered,
+        signals=[answered] if answered is not None else [],
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from gateway.errors import DocumentNotFound
 from gateway.model.expense import Actor, Expense, ExpenseEvent, ExpenseStatus
+from gateway.model.message import AS4MessageRecord, Direction
 from gateway.services.expense_access import visible_units
 from gateway.services.expense_drafts import attachment_bytes
 from gateway.services.ports import DocumentStore, ExpenseQuery, Page, UnitOfWork
@@ -95,3 +96,18 @@ def expense_attachment(store: DocumentStore, actor: Actor, expense_id: str, n: i
     if found is None:
         raise DocumentNotFound(f"{expense_id}/attachments/{n}", "embedded attachment")
     return Attachment(*found)
+
+
+def expense_evidence(store: DocumentStore, actor: Actor, expense_id: str) -> AS4MessageRecord:
+    """The AS4 message that carried the expense's document, exactly as received, with the receipt we sent.
+
+    Raises:
+        DocumentNotFound: no such expense (for this actor), or its message is not stored.
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        expense = _visible(uow, actor, expense_id)
+        inbound = uow.inbound.get(expense.inbound_document_id)
+        record = uow.messages.get(inbound.as4_message_id, Direction.IN) if inbound is not None else None
+    if record is None:
+        raise DocumentNotFound(expense_id, "expense evidence")
+    return record

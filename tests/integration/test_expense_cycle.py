@@ -103,7 +103,11 @@ def test_invoice_lands_routed_with_the_exact_draft_and_is_approved_then_paid(
     stored = app.client.get(expense["ubl_url"], headers=auth("member-a")).content
     assert stored == app.client.get(expense["inbound_url"] + "/ubl", headers=auth("support")).content
     assert read_ubl(stored) == model
-    assert expense["as4_message_id"]
+    evidence = app.client.get(expense["evidence_url"], headers=auth("member-a")).json()
+    assert evidence["message_id"] == expense["as4_message_id"]
+    assert evidence["signal"]["kind"] == "receipt"
+    assert base64.b64decode(evidence["signal"]["raw"]["body_base64"]).count(b"Receipt") >= 1
+    assert app.client.get(expense["evidence_url"], headers=auth("member-b")).status_code == 404
     assert app.client.get(expense["inbound_url"], headers=auth("support")).json()["status"] == "valid"
     assert app.responder.codes() == ["AB"]
 
@@ -264,5 +268,7 @@ def test_duplicate_is_flagged_and_credit_note_is_linked_and_invalid_is_not_route
     invalid = app.client.get("/v1/inbound?status=invalid", headers=auth("support")).json()["items"]
     assert len(invalid) == 1
     assert len(expenses(app, "support")) == 2
-    board = app.client.get("/v1/expenses/board", headers=auth("member-a")).json()["counts"]
-    assert board["to_approve"] == 2
+    board = app.client.get("/v1/expenses/board", headers=auth("member-a")).json()
+    assert board["counts"]["to_approve"] == 2
+    assert board["invalid_received"] is None  # members do not see received documents
+    assert app.client.get("/v1/expenses/board", headers=auth("support")).json()["invalid_received"] == 1

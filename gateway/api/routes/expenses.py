@@ -22,22 +22,27 @@ from gateway.api.expense_schemas import (
     QueryIn,
     RejectIn,
     actor_of,
+    evidence_out,
     expense_response,
     expense_summary,
     problems,
 )
+from gateway.api.outbound_schemas import EvidenceMessage
 from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.expense import ExpenseAction, ExpenseStatus
+from gateway.model.message import InboundStatus
 from gateway.model.units import unit_key
 from gateway.services.expense_queries import (
     expense_attachment,
     expense_counts,
+    expense_evidence,
     expense_ubl,
     get_expense,
     list_expenses,
 )
 from gateway.services.expenses import ActionInput
+from gateway.services.inbound_queries import received_counts
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ExpenseQuery
 
 router = APIRouter(prefix="/v1/expenses", tags=["expenses"])
@@ -94,8 +99,12 @@ def list_all(
 @router.get("/board", response_model=ExpenseBoard, responses=_READ_ERRORS)
 def board(services: ServicesDep, who: ExpenseUserDep) -> ExpenseBoard:
     """How many of your expenses are in each status."""
-    counts = expense_counts(services.store, actor_of(who))
-    return ExpenseBoard(counts={status.value: n for status, n in counts.items()})
+    actor = actor_of(who)
+    counts = expense_counts(services.store, actor)
+    invalid = None
+    if who.role is not Role.MEMBER:
+        invalid = received_counts(services.store)[InboundStatus.INVALID]
+    return ExpenseBoard(counts={status.value: n for status, n in counts.items()}, invalid_received=invalid)
 
 
 @router.get("/{expense_id}", response_model=ExpenseResponse, responses=_READ_ERRORS)
@@ -131,6 +140,12 @@ def show_attachment(services: ServicesDep, who: ExpenseUserDep, expense_id: str,
         media_type=found.mime,
         headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
     )
+
+
+@router.get("/{expense_id}/evidence", response_model=EvidenceMessage, responses=_READ_ERRORS)
+def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> EvidenceMessage:
+    """The AS4 message that carried the document, exactly as received, and the signed receipt we sent."""
+    return evidence_out(expense_evidence(services.store, actor_of(who), expense_id))
 
 
 def _act(
