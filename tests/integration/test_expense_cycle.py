@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -272,3 +274,36 @@ def test_duplicate_is_flagged_and_credit_note_is_linked_and_invalid_is_not_route
     assert board["counts"]["to_approve"] == 2
     assert board["invalid_received"] is None  # members do not see received documents
     assert app.client.get("/v1/expenses/board", headers=auth("support")).json()["invalid_received"] == 1
+
+
+def official(artefacts_dir: Path, name: str, reference: str) -> bytes:
+    ubl = (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / name).read_bytes()
+    return re.sub(rb"<cbc:BuyerReference>[^<]*</cbc:BuyerReference>", reference.encode(), ubl, count=1)
+
+
+def test_official_examples_with_unit_codes(app: ExpenseApp, artefacts_dir: Path) -> None:
+    setup_units(app)
+    invoice = official(
+        artefacts_dir, "base-example.xml", "<cbc:BuyerReference>PU-00123 kitchen</cbc:BuyerReference>"
+    )
+    credit = official(
+        artefacts_dir, "base-creditnote-correction.xml", "<cbc:BuyerReference>pu00123</cbc:BuyerReference>"
+    )
+    deliver(app.client, invoice)
+    deliver(app.client, credit, credit=True)
+    listed = {e["kind"]: e for e in expenses(app, "member-b")}
+    assert set(listed) == {"invoice", "credit_note"}
+    assert {e["supplier_id"] for e in listed.values()} == {"0088:9482348239847239874"}
+    assert listed["credit_note"]["credited_expense_id"] == listed["invoice"]["id"]
+    for kind, ubl in (("invoice", invoice), ("credit_note", credit)):
+        model = read_ubl(ubl)
+        sign = -1 if kind == "credit_note" else 1
+        detail = app.client.get(listed[kind]["url"], headers=auth("member-b")).json()
+        assert detail["routing"]["rule"] == "buyer-reference"
+        assert model.vat_breakdown is not None
+        assert [
+            (b["category"], b["rate"], b["taxable"], b["vat"]) for b in detail["draft"]["vat_breakdown"]
+        ] == [
+            (b.category.value, str(b.rate), str(b.taxable_amount * sign), str(b.tax_amount * sign))
+            for b in model.vat_breakdown
+        ]
