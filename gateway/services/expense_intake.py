@@ -200,7 +200,10 @@ class ExpenseIntake:
                 original.unit_code,
                 {"inbound_document_id": inbound_id},
             )
-            uow.expenses.add_duplicate(original.id, inbound_id, event)
+            try:
+                uow.expenses.add_duplicate(original.id, inbound_id, event)
+            except DuplicateMessage:  # a concurrent call flagged it first
+                return DraftResult(DraftOutcome.DUPLICATE, original)
             original = replace(original, duplicates=(*original.duplicates, inbound_id))
             announce(uow, self._ids, self._policy.webhook_url, original, event, event.detail)
             log.warning(
@@ -216,14 +219,17 @@ class ExpenseIntake:
             The number of documents handled.
         """
         done = 0
+        seen: set[str] = set()  # unreadable ones stay waiting: step over them, do not loop on them
         while True:
             with self._store.unit_of_work(read_only=True) as uow:
-                waiting = uow.expenses.awaiting_draft(limit=batch_size)
-            progressed = False
-            for inbound_id in waiting:
-                result = self.create_from_inbound(inbound_id)
-                if result.outcome is not DraftOutcome.SKIPPED:
-                    progressed = True
-                    done += 1
-            if len(waiting) < batch_size or not progressed:
+                waiting = [
+                    inbound_id
+                    for inbound_id in uow.expenses.awaiting_draft(limit=batch_size + len(seen))
+                    if inbound_id not in seen
+                ]
+            if not waiting:
                 return done
+            for inbound_id in waiting:
+                seen.add(inbound_id)
+                if self.create_from_inbound(inbound_id).outcome is not DraftOutcome.SKIPPED:
+                    done += 1

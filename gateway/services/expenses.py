@@ -111,12 +111,7 @@ class ExpenseWorkflow:
             InvalidExpenseRequest: a missing reason or question, unknown reason codes or unit.
             InvalidTransition: the action is not allowed in the expense's status.
         """
-        if action in (
-            ExpenseAction.CREATED,
-            ExpenseAction.ROUTE,
-            ExpenseAction.TRIAGE,
-            ExpenseAction.DUPLICATE,
-        ):
+        if action in _SYSTEM_ACTIONS:
             raise ExpenseActionForbidden(f"{action.value!r} is taken by the gateway, not by people")
         now = self._clock.now()
         with self._store.unit_of_work() as uow:

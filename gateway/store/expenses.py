@@ -16,6 +16,7 @@ from gateway.model.units import ProductionUnit, SupplierMapping
 from gateway.services.ports import MAX_PAGE_SIZE, ExpenseQuery, Page, PageCursor
 from gateway.store.errors import map_db_errors
 from gateway.store.tables import (
+    expense_duplicates,
     expense_events,
     expenses,
     inbound_documents,
@@ -30,7 +31,7 @@ _BILLING_DOCTYPE_PREFIXES = (
 )
 
 
-def _expense_from_row(row: Row[Any]) -> Expense:
+def _expense_from_row(row: Row[Any], duplicates: tuple[str, ...] = ()) -> Expense:
     return Expense(
         id=row.id,
         inbound_document_id=row.inbound_document_id,
@@ -48,7 +49,7 @@ def _expense_from_row(row: Row[Any]) -> Expense:
         created_at=row.created_at,
         updated_at=row.updated_at,
         credited_expense_id=row.credited_expense_id,
-        duplicates=tuple(row.duplicates or ()),
+        duplicates=duplicates,
         status_reason=row.status_reason,
     )
 
@@ -89,7 +90,6 @@ class SQLExpenseRepository:
             "dedupe_key": dedupe_key,
             "draft": expense.draft,
             "routing": expense.routing,
-            "duplicates": list(expense.duplicates),
             "credited_expense_id": expense.credited_expense_id,
             "status_reason": expense.status_reason,
             "created_at": expense.created_at,
@@ -122,7 +122,24 @@ class SQLExpenseRepository:
             stmt = stmt.with_for_update()
         with map_db_errors("expense"):
             row = self._conn.execute(stmt).first()
-        return _expense_from_row(row) if row is not None else None
+        if row is None:
+            return None
+        return _expense_from_row(row, self._duplicates([row.id]).get(row.id, ()))
+
+    def _duplicates(self, expense_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        if not expense_ids:
+            return {}
+        d = expense_duplicates
+        stmt = (
+            select(d.c.expense_id, d.c.inbound_document_id)
+            .where(d.c.expense_id.in_(expense_ids))
+            .order_by(d.c.at, d.c.inbound_document_id)
+        )
+        found: dict[str, tuple[str, ...]] = {}
+        with map_db_errors("expense duplicates"):
+            for expense_id, inbound_id in self._conn.execute(stmt):
+                found[expense_id] = (*found.get(expense_id, ()), inbound_id)
+        return found
 
     def get(self, expense_id: str, *, for_update: bool = False) -> Expense | None:
         return self._one(expenses.c.id == expense_id, for_update=for_update)
@@ -155,15 +172,17 @@ class SQLExpenseRepository:
         self._append(event)
 
     def add_duplicate(self, expense_id: str, inbound_document_id: str, event: ExpenseEvent) -> None:
-        current = self.get(expense_id, for_update=True)
-        if current is None:
-            raise StoreError(f"no expense {expense_id!r}")
-        with map_db_errors("expense duplicate"):
+        with map_db_errors("expense duplicate"), self._conn.begin_nested():
             self._conn.execute(
-                update(expenses)
-                .where(expenses.c.id == expense_id)
-                .values(duplicates=[*current.duplicates, inbound_document_id], updated_at=event.at)
+                insert(expense_duplicates),
+                {"inbound_document_id": inbound_document_id, "expense_id": expense_id, "at": event.at},
             )
+        with map_db_errors("expense duplicate"):
+            result = self._conn.execute(
+                update(expenses).where(expenses.c.id == expense_id).values(updated_at=event.at)
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"no expense {expense_id!r}")
         self._append(event)
 
     def events(self, expense_id: str) -> list[ExpenseEvent]:
@@ -201,7 +220,8 @@ class SQLExpenseRepository:
         if len(rows) > query.limit:
             rows = rows[: query.limit]
             cursor = PageCursor(rows[-1].created_at, rows[-1].id)
-        return Page(tuple(_expense_from_row(row) for row in rows), cursor)
+        duplicates = self._duplicates([row.id for row in rows])
+        return Page(tuple(_expense_from_row(row, duplicates.get(row.id, ())) for row in rows), cursor)
 
     def awaiting_draft(self, *, limit: int) -> list[str]:
         d = inbound_documents
@@ -209,9 +229,11 @@ class SQLExpenseRepository:
         stmt = (
             select(d.c.id)
             .outerjoin(expenses, expenses.c.inbound_document_id == d.c.id)
+            .outerjoin(expense_duplicates, expense_duplicates.c.inbound_document_id == d.c.id)
             .where(
                 d.c.status == InboundStatus.VALID.value,
                 expenses.c.id.is_(None),
+                expense_duplicates.c.inbound_document_id.is_(None),
                 doctype.startswith(_BILLING_DOCTYPE_PREFIXES[0])
                 | doctype.startswith(_BILLING_DOCTYPE_PREFIXES[1]),
             )

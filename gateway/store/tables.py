@@ -313,7 +313,6 @@ expenses = Table(
     Column("dedupe_key", String(64), nullable=False),
     Column("draft", JSON, nullable=False),
     Column("routing", JSON, nullable=False),
-    Column("duplicates", JSON, nullable=False),
     Column("credited_expense_id", String(ID), nullable=True),
     Column("status_reason", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -325,6 +324,22 @@ expenses = Table(
     Index(None, "unit_key", "created_at"),
     Index(None, "status", "created_at"),
     Index(None, "supplier_key", "number"),
+)
+
+expense_duplicates = Table(
+    "expense_duplicates",
+    metadata,
+    # A received document that repeated an expense (same supplier, kind, number, amount): it has no expense
+    # of its own, and this row says so (the recovery pass must not take it for a document left out).
+    Column(
+        "inbound_document_id",
+        String(ID),
+        ForeignKey("inbound_documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("expense_id", String(ID), ForeignKey("expenses.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "expense_id"),
 )
 
 expense_events = Table(
@@ -355,5 +370,6 @@ ALL_TABLES = (
     production_units,
     supplier_units,
     expenses,
+    expense_duplicates,
     expense_events,
 )

@@ -193,3 +193,22 @@ def test_openapi_documents_expense_errors_as_problem_json(app: ExpenseApp) -> No
     listing = spec["paths"]["/v1/expenses"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"unit", "status", "supplier", "since", "cursor"}
     assert "/v1/units/{code}" in spec["paths"]
+
+
+def test_recovery_skips_flagged_duplicates_and_steps_over_unreadable_documents(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    ubl = invoice(validation_engine)
+    seed_valid(app, b"<Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>")
+    first = seed_valid(app, ubl)
+    assert app.services.expenses.recover(batch_size=1) == 1  # the unreadable one does not block the rest
+    repeat = seed_valid(app, ubl)
+    assert app.services.expenses.recover() == 1  # flagged as a duplicate of the first
+    # A flagged duplicate has no expense of its own, yet it is handled: never taken up again.
+    assert app.services.expenses.recover() == 0
+    with app.store.unit_of_work(read_only=True) as uow:
+        expense = uow.expenses.get_by_inbound(first)
+        assert expense is not None
+        assert expense.duplicates == (repeat,)
+        assert uow.expenses.get_by_inbound(repeat) is None

@@ -74,7 +74,11 @@ class ExpenseRepository(Protocol):
         ...
 
     def add_duplicate(self, expense_id: str, inbound_document_id: str, event: ExpenseEvent) -> None:
-        """Remember that ``inbound_document_id`` repeated the expense and append the audit entry."""
+        """Remember that ``inbound_document_id`` repeated the expense and append the audit entry.
+
+        Raises:
+            DuplicateMessage: that document is already recorded as a duplicate.
+        """
         ...
 
     def events(self, expense_id: str) -> list[ExpenseEvent]:
@@ -86,7 +90,8 @@ class ExpenseRepository(Protocol):
         ...
 
     def awaiting_draft(self, *, limit: int) -> list[str]:
-        """Ids of valid received invoices and credit notes without an expense yet (recovery pass)."""
+        """Ids of valid received invoices and credit notes that have no expense and are not recorded as
+        a duplicate of one, oldest first (the recovery pass)."""
         ...
 
     def count_by_status(self, visible_units: Collection[str] | None = None) -> dict[ExpenseStatus, int]:

@@ -1,5 +1,6 @@
 """Expenses: production units, supplier -> unit mappings, expenses (drafts of received invoices and credit
-notes with their routing and workflow state) and their audit trail.
+notes with their routing and workflow state), the received documents flagged as their duplicates, and the
+audit trail.
 
 Revision ID: expenses
 Revises: 0003
@@ -55,7 +56,6 @@ def upgrade() -> None:
         sa.Column("dedupe_key", sa.String(length=64), nullable=False),
         sa.Column("draft", sa.JSON(), nullable=False),
         sa.Column("routing", sa.JSON(), nullable=False),
-        sa.Column("duplicates", sa.JSON(), nullable=False),
         sa.Column("credited_expense_id", sa.String(length=36), nullable=True),
         sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -78,6 +78,28 @@ def upgrade() -> None:
     op.create_index(op.f("ix_expenses_status_created_at"), "expenses", ["status", "created_at"], unique=False)
     op.create_index(
         op.f("ix_expenses_supplier_key_number"), "expenses", ["supplier_key", "number"], unique=False
+    )
+    op.create_table(
+        "expense_duplicates",
+        sa.Column("inbound_document_id", sa.String(length=36), nullable=False),
+        sa.Column("expense_id", sa.String(length=36), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["expense_id"],
+            ["expenses.id"],
+            name=op.f("fk_expense_duplicates_expense_id_expenses"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["inbound_document_id"],
+            ["inbound_documents.id"],
+            name=op.f("fk_expense_duplicates_inbound_document_id_inbound_documents"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("inbound_document_id", name=op.f("pk_expense_duplicates")),
+    )
+    op.create_index(
+        op.f("ix_expense_duplicates_expense_id"), "expense_duplicates", ["expense_id"], unique=False
     )
     op.create_table(
         "expense_events",
@@ -107,6 +129,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_expense_events_expense_id_id"), table_name="expense_events")
     op.drop_table("expense_events")
+    op.drop_index(op.f("ix_expense_duplicates_expense_id"), table_name="expense_duplicates")
+    op.drop_table("expense_duplicates")
     for name in ("supplier_key_number", "status_created_at", "unit_key_created_at", "created_at_id"):
         op.drop_index(op.f(f"ix_expenses_{name}"), table_name="expenses")
     op.drop_table("expenses")
