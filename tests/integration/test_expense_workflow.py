@@ -212,3 +212,42 @@ def test_recovery_skips_flagged_duplicates_and_steps_over_unreadable_documents(
         assert expense is not None
         assert expense.duplicates == (repeat,)
         assert uow.expenses.get_by_inbound(repeat) is None
+
+
+def test_listing_filters_and_pages_with_a_cursor(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    save_units(
+        app.store,
+        [ProductionUnit("PU-04711", "De Eik"), ProductionUnit("PU-00123", "Het Graan")],
+        clock=app.services.clock,
+    )
+    made = []
+    for n in range(5):
+        reference = "PU-04711" if n % 2 == 0 else "PU-00123"
+        ubl = supplier_document(
+            validation_engine, "be-zero-rated.json", number=f"L-{n}", buyer_reference=reference
+        )
+        result = app.services.expenses.create_from_inbound(seed_valid(app, ubl))
+        assert result.expense is not None
+        made.append(result.expense)
+    newest_first = [e.id for e in reversed(made)]
+
+    def page(query: str, who: str = "support") -> tuple[list[str], str | None]:
+        body = app.client.get(f"/v1/expenses?{query}", headers=auth(who)).json()
+        return [item["id"] for item in body["items"]], body["next_cursor"]
+
+    first, cursor = page("limit=2")
+    second, cursor2 = page(f"limit=2&cursor={cursor}")
+    third, last = page(f"limit=2&cursor={cursor2}")
+    assert first + second + third == newest_first
+    assert last is None
+    assert page("unit=pu 04711")[0] == [made[4].id, made[2].id, made[0].id]
+    assert page("unit=PU-04711", who="member-a")[0] == [made[4].id, made[2].id, made[0].id]
+    assert page("unit=PU-00123", who="member-a")[0] == []  # not its unit: nothing, whatever the filter
+    assert page("status=to_approve&supplier=0208:0412345614")[0] == newest_first
+    assert page("supplier=0088:5798000000001")[0] == []
+    since = made[3].created_at.isoformat().replace("+", "%2B")
+    assert page(f"since={since}")[0] == [made[4].id, made[3].id]
+    assert app.client.get("/v1/expenses?cursor=garbage", headers=auth("support")).status_code == 400
+    assert app.client.get("/v1/expenses?unit=12", headers=auth("support")).status_code == 422
