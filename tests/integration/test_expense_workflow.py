@@ -251,3 +251,19 @@ def test_listing_filters_and_pages_with_a_cursor(
     assert page(f"since={since}")[0] == [made[4].id, made[3].id]
     assert app.client.get("/v1/expenses?cursor=garbage", headers=auth("support")).status_code == 400
     assert app.client.get("/v1/expenses?unit=12", headers=auth("support")).status_code == 422
+
+
+def test_concurrent_approvals_record_one_event_and_one_response(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    created = app.services.expenses.create_from_inbound(seed_valid(app, invoice(validation_engine)))
+    assert created.expense is not None
+    eid = created.expense.id
+    approve = lambda _: app.services.expenses.act(eid, ExpenseAction.APPROVE, MEMBER, ActionInput())  # noqa: E731
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(approve, range(4)))
+    assert {r.status for r in results} == {ExpenseStatus.APPROVED}
+    with app.store.unit_of_work(read_only=True) as uow:
+        assert [e.action for e in uow.expenses.events(eid)].count(ExpenseAction.APPROVE) == 1
+    assert app.responder.codes().count("AP") == 1
