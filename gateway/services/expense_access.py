@@ -3,12 +3,12 @@ triages, reassigns and reads everything; admin does everything (the roles of ``g
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Final
 
 from gateway.errors import ExpenseActionForbidden
 from gateway.model.expense import Actor, ActorRole, ExpenseAction
-from gateway.model.units import ProductionUnit
+from gateway.services.ports import UnitOfWork
 
 A = ExpenseAction
 R = ActorRole
@@ -22,15 +22,25 @@ PERMISSIONS: Final[Mapping[ActorRole, frozenset[ExpenseAction]]] = {
 }
 
 
-def visible_units(actor: Actor, units: Iterable[ProductionUnit]) -> frozenset[str] | None:
+def visible_units(actor: Actor, named: Collection[str]) -> frozenset[str] | None:
     """The unit keys whose expenses ``actor`` sees; None means every expense (triage included).
+
+    Args:
+        actor: who asks.
+        named: keys of the units whose member list names the actor.
 
     A member sees the units its credentials carry and the units whose member list names it.
     """
     if actor.role is not R.MEMBER:
         return None
-    named = {unit.key for unit in units if actor.name in unit.members}
-    return frozenset(actor.units | named)
+    return frozenset(actor.units | set(named))
+
+
+def visible_to(uow: UnitOfWork, actor: Actor) -> frozenset[str] | None:
+    """:func:`visible_units` with the member lists read in ``uow``."""
+    if actor.role is not R.MEMBER:
+        return None
+    return visible_units(actor, uow.units.units_of_member(actor.name))
 
 
 def check_action(actor: Actor, action: ExpenseAction) -> None:

@@ -19,10 +19,11 @@ from gateway.model.expense import (
     ExpenseStatus,
 )
 from gateway.model.message import InboundStatus
+from gateway.model.units import unit_prefix
 from gateway.services.expense_drafts import DraftValues, build_draft
 from gateway.services.expense_effects import ExpensePolicy, announce, respond
 from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
-from gateway.services.routing import RoutingOutcome, route
+from gateway.services.routing import RoutingOutcome, named_codes, route
 from gateway.ubl import read_ubl
 
 log = logging.getLogger("gateway.expenses")
@@ -113,9 +114,16 @@ class ExpenseIntake:
         original = uow.expenses.find_duplicate(values.dedupe_key)
         if original is not None:
             return self._flag_duplicate(uow, original, inbound_id, now)
-        units = {unit.key: unit for unit in uow.units.all()}
+        # Only the units the document names (and the mapping's) are loaded; all prefixes are (cheap).
+        prefixes = {unit_prefix(key) for key in uow.units.all_keys()}
         mapping = uow.units.get_mapping(values.supplier_key)
-        decision = route(model, units=units, mapping=mapping, rules=self._policy.rules, at=now)
+        named = {key for *_, key in named_codes(model, prefixes=prefixes, rules=self._policy.rules)}
+        if mapping is not None:
+            named.add(mapping.unit_code)
+        units = uow.units.get_many(named)
+        decision = route(
+            model, units=units, mapping=mapping, rules=self._policy.rules, at=now, prefixes=prefixes
+        )
         credited = None
         for number in values.credited_numbers:
             invoice = uow.expenses.find_invoice(values.supplier_key, number)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from gateway.errors import DocumentNotFound
 from gateway.model.expense import Actor, Expense, ExpenseEvent, ExpenseStatus
 from gateway.model.message import AS4MessageRecord, Direction
-from gateway.services.expense_access import visible_units
+from gateway.services.expense_access import visible_to
 from gateway.services.expense_drafts import attachment_bytes
 from gateway.services.ports import DocumentStore, ExpenseQuery, Page, UnitOfWork
 from gateway.ubl import read_ubl
@@ -40,7 +40,7 @@ class Attachment:
 
 def _visible(uow: UnitOfWork, actor: Actor, expense_id: str) -> Expense:
     expense = uow.expenses.get(expense_id)
-    visible = visible_units(actor, uow.units.all())
+    visible = visible_to(uow, actor)
     if expense is None or (visible is not None and expense.unit_code not in visible):
         raise DocumentNotFound(expense_id, "expense")  # another unit's expense does not exist for a member
     return expense
@@ -62,14 +62,14 @@ def get_expense(store: DocumentStore, actor: Actor, expense_id: str) -> ExpenseD
 def list_expenses(store: DocumentStore, actor: Actor, query: ExpenseQuery) -> Page[Expense]:
     """One page of the expenses ``actor`` may see, newest first."""
     with store.unit_of_work(read_only=True) as uow:
-        visible = visible_units(actor, uow.units.all())
+        visible = visible_to(uow, actor)
         return uow.expenses.search(replace(query, visible_units=visible))
 
 
 def expense_counts(store: DocumentStore, actor: Actor) -> dict[ExpenseStatus, int]:
     """The actor's expenses per status (the board)."""
     with store.unit_of_work(read_only=True) as uow:
-        return uow.expenses.count_by_status(visible_units(actor, uow.units.all()))
+        return uow.expenses.count_by_status(visible_to(uow, actor))
 
 
 def expense_ubl(store: DocumentStore, actor: Actor, expense_id: str) -> bytes:

@@ -17,7 +17,7 @@ from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpe
 from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus, decide
 from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
-from gateway.services.expense_access import check_action, visible_units
+from gateway.services.expense_access import check_action, visible_to
 from gateway.services.expense_effects import ExpensePolicy, announce, reason_codes, respond
 from gateway.services.expense_intake import DraftResult, ExpenseIntake
 from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
@@ -116,7 +116,7 @@ class ExpenseWorkflow:
         now = self._clock.now()
         with self._store.unit_of_work() as uow:
             expense = uow.expenses.get(expense_id, for_update=True)
-            visible = visible_units(actor, uow.units.all())
+            visible = visible_to(uow, actor)
             if expense is None or (visible is not None and expense.unit_code not in visible):
                 raise DocumentNotFound(expense_id, "expense")
             check_action(actor, action)

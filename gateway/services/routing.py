@@ -158,6 +158,28 @@ def find_codes(text: str, finder: re.Pattern[str]) -> list[str]:
     return found
 
 
+def named_codes(
+    document: Invoice | CreditNote, *, prefixes: Iterable[str], rules: Sequence[RoutingRule] = DEFAULT_RULES
+) -> list[tuple[RoutingRule, str, str, str]]:
+    """(rule, field, text, unit key) of every unit-code-shaped reference the enabled rules find.
+
+    Args:
+        document: the received document.
+        prefixes: the letter prefixes of the known unit codes.
+        rules: the enabled rules, in priority order.
+    """
+    finder = code_finder(prefixes)
+    found: list[tuple[RoutingRule, str, str, str]] = []
+    if finder is None:
+        return found
+    for rule in rules:
+        if rule is RoutingRule.SUPPLIER_MAPPING:
+            continue
+        for label, text in _fields(document, rule):
+            found.extend((rule, label, text, key) for key in find_codes(text, finder))
+    return found
+
+
 def route(
     document: Invoice | CreditNote,
     *,
@@ -165,28 +187,28 @@ def route(
     mapping: SupplierMapping | None,
     rules: Sequence[RoutingRule] = DEFAULT_RULES,
     at: datetime,
+    prefixes: Iterable[str] | None = None,
 ) -> RoutingDecision:
     """Choose the production unit of a received document.
 
     Args:
         document: the document read from the received UBL.
-        units: every production unit, by key (inactive ones included: naming one sends to triage).
+        units: the production units by key: every unit, or at least those the document names and the
+            mapping's (inactive ones included: naming one sends to triage).
         mapping: the supplier's remembered mapping, if any.
         rules: the enabled rules, in priority order.
         at: now (mapping expiry).
+        prefixes: the code prefixes of all units, when ``units`` holds only some of them.
 
     Returns:
         The decision; never raises for a document's content.
     """
     active = {key for key, unit in units.items() if unit.active}
-    finder = code_finder(unit_prefix(key) for key in units)
-    hints: list[RoutingHint] = []
-    for rule in rules:
-        if rule is RoutingRule.SUPPLIER_MAPPING or finder is None:
-            continue
-        for label, text in _fields(document, rule):
-            for key in find_codes(text, finder):
-                hints.append(RoutingHint(rule, label, text, key, key in active))
+    known_prefixes = prefixes if prefixes is not None else (unit_prefix(key) for key in units)
+    hints = [
+        RoutingHint(rule, label, text, key, key in active)
+        for rule, label, text, key in named_codes(document, prefixes=known_prefixes, rules=rules)
+    ]
     named = list(dict.fromkeys(h.unit_code for h in hints))
     if len(named) > 1:
         return RoutingDecision(

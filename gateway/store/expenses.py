@@ -20,6 +20,7 @@ from gateway.store.tables import (
     expense_events,
     expenses,
     inbound_documents,
+    production_unit_members,
     production_units,
     supplier_units,
 )
@@ -262,28 +263,61 @@ class SQLUnitRepository:
         self._conn = connection
 
     def put(self, unit: ProductionUnit, *, at: datetime) -> None:
+        u, m = production_units, production_unit_members
         values = {
             "key": unit.key,
             "code": unit.code,
             "name": unit.name,
             "active": unit.active,
-            "members": list(unit.members),
             "updated_at": at,
         }
-        # Delete + insert: one portable upsert for SQLite and PostgreSQL.
+        # Delete + insert: one portable upsert for SQLite and PostgreSQL (members go with the unit).
         with map_db_errors("production unit"):
-            self._conn.execute(delete(production_units).where(production_units.c.key == unit.key))
-            self._conn.execute(insert(production_units), values)
+            self._conn.execute(delete(m).where(m.c.unit_key == unit.key))
+            self._conn.execute(delete(u).where(u.c.key == unit.key))
+            self._conn.execute(insert(u), values)
+            members = sorted(set(unit.members))
+            if members:
+                self._conn.execute(insert(m), [{"unit_key": unit.key, "member": name} for name in members])
+
+    def _load(self, *conditions: Any) -> list[ProductionUnit]:
+        u, m = production_units, production_unit_members
+        with map_db_errors("production units"):
+            rows = self._conn.execute(select(u).where(*conditions).order_by(u.c.key)).all()
+            members: dict[str, list[str]] = {}
+            keys = [row.key for row in rows]
+            for start in range(0, len(keys), 500):  # bounded IN lists
+                chunk = keys[start : start + 500]
+                stmt = select(m.c.unit_key, m.c.member).where(m.c.unit_key.in_(chunk)).order_by(m.c.member)
+                for unit_key_, member in self._conn.execute(stmt):
+                    members.setdefault(unit_key_, []).append(member)
+        return [
+            ProductionUnit(row.code, row.name, bool(row.active), tuple(members.get(row.key, ())))
+            for row in rows
+        ]
 
     def get(self, key: str) -> ProductionUnit | None:
-        with map_db_errors("production unit"):
-            row = self._conn.execute(select(production_units).where(production_units.c.key == key)).first()
-        return _unit_from_row(row) if row is not None else None
+        found = self._load(production_units.c.key == key)
+        return found[0] if found else None
+
+    def get_many(self, keys: Collection[str]) -> dict[str, ProductionUnit]:
+        if not keys:
+            return {}
+        return {unit.key: unit for unit in self._load(production_units.c.key.in_(sorted(keys)))}
 
     def all(self) -> list[ProductionUnit]:
-        with map_db_errors("production units"):
-            rows = self._conn.execute(select(production_units).order_by(production_units.c.key)).all()
-        return [_unit_from_row(row) for row in rows]
+        return self._load()
+
+    def all_keys(self) -> list[str]:
+        with map_db_errors("production unit keys"):
+            return [row.key for row in self._conn.execute(select(production_units.c.key))]
+
+    def units_of_member(self, member: str) -> frozenset[str]:
+        m = production_unit_members
+        with map_db_errors("production unit members"):
+            return frozenset(
+                row.unit_key for row in self._conn.execute(select(m.c.unit_key).where(m.c.member == member))
+            )
 
     def put_mapping(self, mapping: SupplierMapping) -> None:
         s = supplier_units
@@ -307,7 +341,3 @@ class SQLUnitRepository:
         if row is None:
             return None
         return SupplierMapping(row.supplier_key, row.unit_key, row.set_by, row.set_at, row.expires_at)
-
-
-def _unit_from_row(row: Row[Any]) -> ProductionUnit:
-    return ProductionUnit(row.code, row.name, bool(row.active), tuple(row.members or ()))

@@ -275,8 +275,22 @@ production_units = Table(
     Column("code", String(64), nullable=False),
     Column("name", Text, nullable=False),
     Column("active", Boolean, nullable=False),
-    Column("members", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+production_unit_members = Table(
+    "production_unit_members",
+    metadata,
+    # Who may approve a unit's expenses, one row per (unit, member): "which units name this member" is an
+    # index lookup, however many units there are.
+    Column(
+        "unit_key",
+        String(UNIT_KEY),
+        ForeignKey("production_units.key", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("member", String(200), primary_key=True),
+    Index(None, "member"),
 )
 
 supplier_units = Table(
@@ -368,6 +382,7 @@ ALL_TABLES = (
     idempotency_keys,
     webhook_outbox,
     production_units,
+    production_unit_members,
     supplier_units,
     expenses,
     expense_duplicates,

@@ -110,8 +110,20 @@ class UnitRepository(Protocol):
         """The unit with this key, or None."""
         ...
 
+    def get_many(self, keys: Collection[str]) -> dict[str, ProductionUnit]:
+        """The units with these keys that exist, by key."""
+        ...
+
     def all(self) -> list[ProductionUnit]:
         """Every unit, by key."""
+        ...
+
+    def all_keys(self) -> list[str]:
+        """Every unit key (cheap: routing needs the code prefixes of all units)."""
+        ...
+
+    def units_of_member(self, member: str) -> frozenset[str]:
+        """Keys of the units whose member list names ``member``."""
         ...
 
     def put_mapping(self, mapping: SupplierMapping) -> None:

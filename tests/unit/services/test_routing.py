@@ -12,7 +12,7 @@ import pytest
 from gateway.model import CreditNote, Invoice
 from gateway.model.units import ProductionUnit, SupplierMapping
 from gateway.services.conversion import parse_document_json
-from gateway.services.routing import RoutingOutcome, RoutingRule, code_finder, find_codes, route
+from gateway.services.routing import RoutingOutcome, RoutingRule, code_finder, find_codes, named_codes, route
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "documents" / "be-domestic-mixed-rates.json"
@@ -171,3 +171,16 @@ def test_find_codes() -> None:
     assert finder is not None
     assert find_codes("atl-12, PU 4711 and pu4711 again; ATL12", finder) == ["ATL12", "PU4711"]
     assert code_finder([]) is None
+
+
+def test_with_only_the_named_units_loaded_the_prefixes_still_find_unknown_codes() -> None:
+    doc = document(buyer_reference="PU-55555")
+    named = {key for *_, key in named_codes(doc, prefixes={"PU"})}
+    assert named == {"PU55555"}
+    subset = {key: UNITS[key] for key in named if key in UNITS}
+    decision = route(doc, units=subset, mapping=None, prefixes={"PU"}, at=NOW)
+    assert decision.reason == "unknown unit code PU55555 in BT-10 ('PU-55555')"
+    routed = route(
+        document(buyer_reference="PU04711"), units={"PU04711": UNITS["PU04711"]}, mapping=None, at=NOW
+    )
+    assert routed.unit_code == "PU04711"

@@ -1,6 +1,6 @@
-"""Expenses: production units, supplier -> unit mappings, expenses (drafts of received invoices and credit
-notes with their routing and workflow state), the received documents flagged as their duplicates, and the
-audit trail.
+"""Expenses: production units and their members, supplier -> unit mappings, expenses (drafts of received
+invoices and credit notes with their routing and workflow state), the received documents flagged as their
+duplicates, and the audit trail.
 
 Revision ID: expenses
 Revises: 0003
@@ -27,9 +27,23 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("members", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_production_units")),
+    )
+    op.create_table(
+        "production_unit_members",
+        sa.Column("unit_key", sa.String(length=32), nullable=False),
+        sa.Column("member", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["unit_key"],
+            ["production_units.key"],
+            name=op.f("fk_production_unit_members_unit_key_production_units"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("unit_key", "member", name=op.f("pk_production_unit_members")),
+    )
+    op.create_index(
+        op.f("ix_production_unit_members_member"), "production_unit_members", ["member"], unique=False
     )
     op.create_table(
         "supplier_units",
@@ -135,4 +149,6 @@ def downgrade() -> None:
         op.drop_index(op.f(f"ix_expenses_{name}"), table_name="expenses")
     op.drop_table("expenses")
     op.drop_table("supplier_units")
+    op.drop_index(op.f("ix_production_unit_members_member"), table_name="production_unit_members")
+    op.drop_table("production_unit_members")
     op.drop_table("production_units")
