@@ -32,6 +32,8 @@ from gateway.model import ParticipantID
 from gateway.model.responses import spid_of_seat
 from gateway.services.backoff import BackoffPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
+from gateway.services.expense_effects import ExpensePolicy
+from gateway.services.expenses import ExpenseWorkflow
 from gateway.services.message_status import MessageStatusService
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import (
@@ -40,13 +42,14 @@ from gateway.services.ports import (
     DocumentStore,
     EndpointResolver,
     IDFactory,
+    InvoiceResponder,
     RandomSource,
     WebhookSender,
 )
-from gateway.services.ports.responses import InvoiceResponder
 from gateway.services.receive import AS4Receiver
 from gateway.services.rejected_evidence import EvidenceLimits
 from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, endpoint_capability
+from gateway.services.routing import RoutingRule
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
@@ -238,6 +241,8 @@ class Services:
     as4_transport: AS4Transport | None = None
     webhook_sender: WebhookSender | None = None
     jitter: RandomSource = field(default_factory=_system_jitter)
+    # Overrides the Invoice Response port of the expense workflow (tests); default: ``invoice_responder``.
+    responder: InvoiceResponder | None = None
     _owned: list[HTTPAS4Transport | HTTPWebhookSender] = field(default_factory=list, repr=False)
 
     def rule_set_today(self) -> str:
@@ -282,6 +287,7 @@ class Services:
                 anonymous_headers=as4.rejected_evidence_header_bytes,
             ),
             on_received=self.message_status.on_received,
+            on_valid=self.expenses.create_from_inbound,
         )
 
     @cached_property
@@ -326,6 +332,22 @@ class Services:
             statuses=frozenset(responses.invoice_response_statuses),
             buyer_name=responses.buyer_name,
             webhook_url=self.settings.webhooks.url,
+        )
+
+    @cached_property
+    def expenses(self) -> ExpenseWorkflow:
+        """The expense workflow: drafts of valid received invoices, routing, approval."""
+        settings = self.settings
+        return ExpenseWorkflow(
+            store=self.store,
+            clock=self.clock,
+            ids=self.ids,
+            responder=self.responder if self.responder is not None else self.invoice_responder,
+            policy=ExpensePolicy(
+                rules=tuple(RoutingRule(rule) for rule in settings.expenses.routing_rules),
+                mapping_ttl=timedelta(days=settings.expenses.supplier_mapping_days),
+                webhook_url=settings.webhooks.url,
+            ),
         )
 
     def backoff(self, *, max_attempts: int) -> BackoffPolicy:

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.errors import InvalidExpenseRequest
 from gateway.model.responses import ResponseCode
+from gateway.model.units import unit_key
 from gateway.observability import MIN_SECRET_LENGTH
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -37,10 +39,12 @@ def _default_mirror() -> Path | None:
 
 
 class Role(StrEnum):
-    """API roles. ``sender`` is the invoicing system; ``support`` reads and retries; ``admin`` does all."""
+    """API roles. ``sender`` is the invoicing system; ``support`` reads and retries, triages and reassigns
+    expenses; ``member`` sees and acts only on the expenses of its production units; ``admin`` does all."""
 
     SENDER = "sender"
     SUPPORT = "support"
+    MEMBER = "member"
     ADMIN = "admin"
 
 
@@ -54,6 +58,7 @@ class APIKey(BaseModel):
     role: Role
     key: SecretStr | None = None
     sha256: str | None = None
+    units: list[str] = Field(default_factory=list)  # production unit codes a member may act on
 
     @model_validator(mode="after")
     def _one_form(self) -> APIKey:
@@ -66,6 +71,11 @@ class APIKey(BaseModel):
             raise ValueError(
                 f"API key {self.name!r}: 'sha256' must be 64 hex digits (the SHA-256 of the key)"
             )
+        for code in self.units:
+            try:
+                unit_key(code)
+            except InvalidExpenseRequest as exc:
+                raise ValueError(f"API key {self.name!r}: {exc}") from exc
         return self
 
     @property
@@ -243,6 +253,33 @@ class ResponseSettings(BaseModel):
     mls_type: Literal["FAILURE_ONLY", "ALWAYS_SEND"] = "ALWAYS_SEND"  # the MLS_TYPE we ask for
 
 
+RoutingRuleName = Literal[
+    "buyer-reference",
+    "order-reference",
+    "accounting-reference",
+    "line-order-reference",
+    "note",
+    "supplier-mapping",
+]
+ROUTING_RULE_NAMES: Final[tuple[RoutingRuleName, ...]] = (
+    "buyer-reference",
+    "order-reference",
+    "accounting-reference",
+    "line-order-reference",
+    "note",
+    "supplier-mapping",
+)
+
+
+class ExpenseSettings(BaseModel):
+    """The expense workflow of received invoices (routing to production units, approval)."""
+
+    # The routing rules in priority order; leave one out to disable it (gateway.services.routing).
+    routing_rules: list[RoutingRuleName] = Field(default_factory=lambda: list(ROUTING_RULE_NAMES))
+    # How long a supplier -> unit mapping remembered at triage routes the supplier's documents.
+    supplier_mapping_days: int = Field(default=365, ge=1)
+
+
 class APISettings(BaseModel):
     keys: list[APIKey] = Field(default_factory=list)
     max_body_bytes: int = 25 * 1024 * 1024
@@ -270,6 +307,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     responses: ResponseSettings = Field(default_factory=ResponseSettings)
+    expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"

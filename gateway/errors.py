@@ -12,6 +12,8 @@
     ├─ InvalidTransition           a status change the TRANSITIONS table forbids (model.message)
     ├─ InvalidCursor               a paging cursor that does not decode (services)
     ├─ DocumentNotFound            no document with that id (services)
+    ├─ InvalidExpenseRequest       an expense action or unit with bad input: code, reason (model, services)
+    ├─ ExpenseActionForbidden      the caller's role or units do not allow this expense action (services)
     ├─ DocumentNumberConflict      the (seller, number) pair exists with another document (services)
     ├─ ArtefactError               a validation artefact is missing or fails its pinned SHA-256 (validation)
     │  ├─ UnknownRuleSet           the caller named a rule set the manifest does not define
@@ -371,6 +373,16 @@ class DocumentNotFound(GatewayError, LookupError):
     def __init__(self, document_id: str, what: str = "document") -> None:
         self.document_id = document_id
         super().__init__(f"no {what} {document_id!r}")
+
+
+class InvalidExpenseRequest(GatewayError, ValueError):
+    """Raised when an expense action or a production unit carries bad input: a malformed unit code, an
+    unknown unit, a reason code the Invoice Response code list does not allow, a missing reason."""
+
+
+class ExpenseActionForbidden(GatewayError):
+    """Raised when the caller may see an expense but its role or production units do not allow the action
+    (e.g. a member approving for a unit it does not belong to, a member assigning)."""
 
 
 class DocumentNumberConflict(GatewayError):

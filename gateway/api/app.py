@@ -17,7 +17,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.read_deadline import BodyDeadline
-from gateway.api.routes import as4, health, inbound, metrics, outbound, rendering, validation
+from gateway.api.routes import as4, expenses, health, inbound, metrics, outbound, rendering, units, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
@@ -38,6 +38,13 @@ async def _recover_pending_inbound(services: Services) -> None:
         return
     if recovered:
         log.warning("validated %d inbound documents left pending by an earlier stop", recovered)
+    try:
+        drafted = await anyio.to_thread.run_sync(services.expenses.recover)
+    except StoreError as exc:
+        log.error("expense recovery skipped: %s", exc)
+        return
+    if drafted:
+        log.warning("created %d expense drafts left out by an earlier stop", drafted)
 
 
 def create_app(settings: Settings, *, services: Services | None = None, warm: bool = True) -> FastAPI:
@@ -84,6 +91,8 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(outbound.router)
     app.include_router(inbound.router)
     app.include_router(rendering.router)
+    app.include_router(expenses.router)
+    app.include_router(units.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
     if not settings.server.open_operations:

@@ -7,21 +7,26 @@ import hmac
 from dataclasses import dataclass
 
 from gateway.config import APIKey, Role
+from gateway.model.units import unit_key
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller."""
+    """The authenticated caller; ``units`` are the production unit keys a member's key carries."""
 
     name: str
     role: Role
+    units: frozenset[str] = frozenset()
 
 
 class KeyRing:
     """Holds the SHA-256 digests of the configured keys; compares in constant time."""
 
     def __init__(self, keys: list[APIKey]) -> None:
-        self._entries = [(bytes.fromhex(k.digest), Principal(k.name, k.role)) for k in keys]
+        self._entries = [
+            (bytes.fromhex(k.digest), Principal(k.name, k.role, frozenset(unit_key(u) for u in k.units)))
+            for k in keys
+        ]
 
     def __len__(self) -> int:
         return len(self._entries)

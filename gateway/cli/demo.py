@@ -9,6 +9,8 @@
    the worker verifies the receipt and marks the document delivered.
 4. Prints the statuses, the inbound side and the webhook events. Exit code 0 when every accepted document
    was delivered and received, and nothing failed.
+5. Every received document became an expense draft (production units are loaded first): support assigns
+   some from triage, which are approved and paid, rejected or queried; the expense board is printed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 import httpx
 
 from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, wait_ready
+from gateway.cli.demo_expenses import load_units, play_and_print_board
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import GatewayError
 from gateway.model import complete_document
@@ -154,6 +157,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             ) as client,
         ):
             wait_ready(client, gateway.all, 120)
+            load_units(client)
             code = _exchange(client, samples, args.timeout, webhooks)
     return code
 
@@ -200,4 +204,5 @@ def _exchange(client: httpx.Client, samples: list[Path], timeout: float, webhook
     print(f"demo: the /as4 endpoint received {len(items)} documents {by_status}")
     print(f"demo: {events} webhook status events received with a valid HMAC signature, {bad} invalid")
     ok = delivered == len(ids) and len(items) == delivered and bad == 0
+    ok &= play_and_print_board(client, by_status.get("valid", 0))
     return 0 if ok else 1

@@ -10,7 +10,20 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gateway import __version__
-from gateway.cli import artefacts, as4, bench, certs, convert, demo, devnet, render, serve, validate, worker
+from gateway.cli import (
+    artefacts,
+    as4,
+    bench,
+    certs,
+    convert,
+    demo,
+    devnet,
+    render,
+    serve,
+    units,
+    validate,
+    worker,
+)
 from gateway.config import Settings, secret_values
 from gateway.errors import GatewayError
 from gateway.observability import configure_logging
@@ -27,6 +40,7 @@ SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
     certs,
     bench,
     devnet,
+    units,
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.errors import DocumentNotFound
-from gateway.model.message import DocumentContent, InboundDocument
+from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.services.ports import DocumentStore, InboundQuery, Page
 
 
@@ -41,3 +41,9 @@ def list_inbound(store: DocumentStore, query: InboundQuery) -> Page[InboundDocum
     """One page of received documents matching the query, newest first."""
     with store.unit_of_work(read_only=True) as uow:
         return uow.inbound.search(query)
+
+
+def received_counts(store: DocumentStore) -> dict[InboundStatus, int]:
+    """Received documents per validation status."""
+    with store.unit_of_work(read_only=True) as uow:
+        return uow.inbound.count_by_status()

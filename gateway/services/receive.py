@@ -147,6 +147,8 @@ class AS4Receiver:
         on_received: called with the document id and the envelope facts after a NEW document's validation
             was recorded (MLS and received business responses, ``services/message_status.py``); its
             failures are logged, never answered to the sender (the receipt is already committed).
+        on_valid: called with the id of every document recorded VALID, after its commit (the expense
+            workflow builds the draft there); its failures are logged, never answered to the sender.
     """
 
     def __init__(
@@ -167,6 +169,7 @@ class AS4Receiver:
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
         evidence: EvidenceLimits | None = None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
+        on_valid: Callable[[str], object] | None = None,
     ) -> None:
         self._on_received = on_received
         self._store = store
@@ -182,6 +185,7 @@ class AS4Receiver:
         self._max_payload = max_payload
         self._max_document = max_document
         self._evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
+        self._on_valid = on_valid
 
     # -- entry points ------------------------------------------------------------------------------------
 
@@ -351,6 +355,11 @@ class AS4Receiver:
                 at=self._clock.now(),
             )
             uow.commit()
+        if verdict.status is InboundStatus.VALID and self._on_valid is not None:
+            try:
+                self._on_valid(document_id)
+            except Exception:  # the receipt stands; the expense recovery pass creates the draft later
+                log.exception("inbound document %s: post-validation step failed", document_id)
         return verdict.status
 
     def recover_pending(self, *, batch_size: int = 50) -> int:

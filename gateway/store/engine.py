@@ -3,6 +3,8 @@ sync) and PostgreSQL through psycopg 3. Synchronous on purpose: the API calls th
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -81,6 +83,25 @@ def make_engine(
     return engine
 
 
+def set_wal_mode(cursor: Any, busy_timeout: float, *, pause: float = 0.05) -> None:
+    """Switch the database to WAL, retrying while another process holds a conflicting lock.
+
+    Changing the journal mode of a fresh file needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+    once - without calling the busy handler - when waiting could deadlock (another process starting at the
+    same moment, e.g. ``serve`` and ``worker`` both migrating a new database). So retry for up to the busy
+    timeout; once one process has switched, the mode is stored in the file and the others see WAL.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+
+
 def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -90,7 +111,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
+            set_wal_mode(cursor, busy_timeout)
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=FULL")

@@ -11,6 +11,7 @@ from gateway.errors import StoreError
 from gateway.store.documents import SQLInboundDocumentRepository, SQLOutboundDocumentRepository
 from gateway.store.engine import SQLITE_BEGIN_OPTION, make_engine
 from gateway.store.errors import map_db_errors
+from gateway.store.expenses import SQLExpenseRepository, SQLUnitRepository
 from gateway.store.messages import SQLAS4MessageRepository, SQLIdempotencyRepository
 from gateway.store.queue import SQLDeliveryQueue, SQLWebhookOutbox
 
@@ -33,6 +34,8 @@ class SQLUnitOfWork:
     idempotency: SQLIdempotencyRepository
     jobs: SQLDeliveryQueue
     outbox: SQLWebhookOutbox
+    expenses: SQLExpenseRepository
+    units: SQLUnitRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -63,6 +66,8 @@ class SQLUnitOfWork:
         self.idempotency = SQLIdempotencyRepository(connection)
         self.jobs = SQLDeliveryQueue(connection)
         self.outbox = SQLWebhookOutbox(connection)
+        self.expenses = SQLExpenseRepository(connection)
+        self.units = SQLUnitRepository(connection)
         return self
 
     def commit(self) -> None:

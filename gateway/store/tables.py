@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Dialect,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from gateway.model.expense import ExpenseStatus
 from gateway.model.message import DeliveryStatus, Direction, DocumentKind, InboundStatus, SignalKind
 
 # Deterministic constraint names so migrations can name (and later alter or drop) every constraint.
@@ -71,7 +73,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _one_of(
-    column: str, values: type[DeliveryStatus | InboundStatus | DocumentKind | Direction | SignalKind]
+    column: str,
+    values: type[DeliveryStatus | InboundStatus | DocumentKind | Direction | SignalKind | ExpenseStatus],
 ) -> str:
     allowed = ", ".join(f"'{member.value}'" for member in values)
     return f"{column} IN ({allowed})"
@@ -263,6 +266,112 @@ webhook_outbox = Table(
     Index(None, "document_id"),
 )
 
+UNIT_KEY = 32  # production unit key: letters + digits (gateway.model.units)
+
+production_units = Table(
+    "production_units",
+    metadata,
+    Column("key", String(UNIT_KEY), primary_key=True),
+    Column("code", String(64), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+production_unit_members = Table(
+    "production_unit_members",
+    metadata,
+    # Who may approve a unit's expenses, one row per (unit, member): "which units name this member" is an
+    # index lookup, however many units there are.
+    Column(
+        "unit_key",
+        String(UNIT_KEY),
+        ForeignKey("production_units.key", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("member", String(200), primary_key=True),
+    Index(None, "member"),
+)
+
+supplier_units = Table(
+    "supplier_units",
+    metadata,
+    Column("supplier_key", String(PARTICIPANT), primary_key=True),
+    Column("unit_key", String(UNIT_KEY), nullable=False),
+    Column("set_by", String(200), nullable=False),
+    Column("set_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+expenses = Table(
+    "expenses",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column(
+        "inbound_document_id",
+        String(ID),
+        ForeignKey("inbound_documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("unit_key", String(UNIT_KEY), nullable=True),
+    Column("supplier_key", String(PARTICIPANT), nullable=False),
+    Column("supplier_name", Text, nullable=False),
+    Column("number", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    # Decimal as text: exact on both databases (SQLite has no decimal type).
+    Column("amount", String(40), nullable=False),
+    Column("issue_date", String(10), nullable=False),
+    # SHA-256 of supplier + kind + number + amount + currency: the same document twice is one expense.
+    Column("dedupe_key", String(64), nullable=False),
+    Column("draft", JSON, nullable=False),
+    Column("routing", JSON, nullable=False),
+    Column("credited_expense_id", String(ID), nullable=True),
+    Column("status_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("inbound_document_id"),
+    UniqueConstraint("dedupe_key"),
+    CheckConstraint(_one_of("status", ExpenseStatus), name="status"),
+    Index(None, "created_at", "id"),
+    Index(None, "unit_key", "created_at"),
+    Index(None, "status", "created_at"),
+    Index(None, "supplier_key", "number"),
+)
+
+expense_duplicates = Table(
+    "expense_duplicates",
+    metadata,
+    # A received document that repeated an expense (same supplier, kind, number, amount): it has no expense
+    # of its own, and this row says so (the recovery pass must not take it for a document left out).
+    Column(
+        "inbound_document_id",
+        String(ID),
+        ForeignKey("inbound_documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("expense_id", String(ID), ForeignKey("expenses.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "expense_id"),
+)
+
+expense_events = Table(
+    "expense_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("expense_id", String(ID), ForeignKey("expenses.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_status", String(16), nullable=True),
+    Column("to_status", String(16), nullable=False),
+    Column("unit_key", String(UNIT_KEY), nullable=True),
+    Column("detail", JSON(none_as_null=True), nullable=True),
+    Index(None, "expense_id", "id"),
+)
+
 ALL_TABLES = (
     outbound_documents,
     outbound_events,
@@ -272,4 +381,10 @@ ALL_TABLES = (
     inbound_documents,
     idempotency_keys,
     webhook_outbox,
+    production_units,
+    production_unit_members,
+    supplier_units,
+    expenses,
+    expense_duplicates,
+    expense_events,
 )

@@ -9,6 +9,7 @@
 * ``discovery``: where a receiver's AS4 endpoint is (local directory now, SML/SMP later);
 * ``retry``: attempt limits and retry times;
 * ``validation``: the document validator of the receive recipe;
+* ``expenses``: expenses with their audit trail, production units and supplier mappings;
 * ``responses``: Invoice Responses (T111) the expense workflow asks for;
 * ``clock``: time, ids and jitter.
 """
@@ -22,6 +23,7 @@ from gateway.services.ports.documents import (
     InboundDocumentRepository,
     OutboundDocumentRepository,
 )
+from gateway.services.ports.expenses import ExpenseQuery, ExpenseRepository, UnitRepository
 from gateway.services.ports.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -59,6 +61,8 @@ __all__ = [
     "DocumentValidator",
     "Endpoint",
     "EndpointResolver",
+    "ExpenseQuery",
+    "ExpenseRepository",
     "HTTPResponse",
     "IDFactory",
     "IdempotencyRecord",
@@ -79,6 +83,7 @@ __all__ = [
     "RetryPolicy",
     "RetrySchedule",
     "UnitOfWork",
+    "UnitRepository",
     "WebhookLease",
     "WebhookMessage",
     "WebhookOutbox",

@@ -31,6 +31,7 @@ from gateway.services.ports.documents import (
     InboundDocumentRepository,
     OutboundDocumentRepository,
 )
+from gateway.services.ports.expenses import ExpenseRepository, UnitRepository
 from gateway.services.ports.queue import DeliveryQueue
 from gateway.services.ports.webhooks import WebhookOutbox
 
@@ -58,6 +59,12 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> WebhookOutbox: ...
+
+    @property
+    def expenses(self) -> ExpenseRepository: ...
+
+    @property
+    def units(self) -> UnitRepository: ...
 
     def commit(self) -> None:
         """Make every change of this unit of work durable, atomically."""

@@ -1,0 +1,239 @@
+"""Request and response models of the expense and production-unit routes, and their builders."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gateway.api.auth import Principal
+from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, RawHTTPMessageOut
+from gateway.config import Role
+from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
+from gateway.model.message import AS4MessageRecord, RawHTTPMessage
+from gateway.model.units import ProductionUnit
+from gateway.services.expense_queries import ExpenseDetail
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (every error answer of the API)."""
+
+    type: str = Field(description="/problems/<kind>")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+def problems(**codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, documented as ``application/problem+json``.
+
+    Example: ``problems(**{"404": "No such expense"})``.
+    """
+    schema = Problem.model_json_schema()
+    return {
+        int(code): {"description": text, "content": {PROBLEM_JSON: {"schema": schema}}}
+        for code, text in codes.items()
+    }
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The workflow's view of an API principal."""
+    role = {
+        Role.MEMBER: ActorRole.MEMBER,
+        Role.SUPPORT: ActorRole.SUPPORT,
+        Role.ADMIN: ActorRole.ADMIN,
+    }[principal.role]
+    return Actor(principal.name, role, principal.units)
+
+
+class ExpenseSummary(BaseModel):
+    id: str
+    kind: str = Field(description="invoice or credit_note")
+    status: str
+    unit: str | None = Field(description="Production unit key; null while in triage")
+    supplier_id: str = Field(description="The supplier's Peppol participant id (case-folded)")
+    supplier_name: str
+    number: str
+    issue_date: str
+    currency: str
+    amount: str = Field(description="Amount due (BT-115); negative for a credit note")
+    status_reason: str | None = Field(description="Triage reason, reject reason or open question")
+    duplicates: list[str] = Field(description="Received documents that repeated this expense (flagged)")
+    credited_expense_id: str | None = Field(description="Credit note: the expense of the invoice it credits")
+    created_at: datetime
+    updated_at: datetime
+    url: str
+
+
+class ExpensePage(BaseModel):
+    items: list[ExpenseSummary]
+    next_cursor: str | None
+
+
+class ExpenseEventOut(BaseModel):
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    from_status: str | None
+    to_status: str
+    unit: str | None
+    detail: dict[str, Any] | None
+
+
+class ExpenseResponse(ExpenseSummary):
+    draft: dict[str, Any] = Field(
+        description="Supplier, dates, totals, VAT breakdown per category and rate, lines, payment "
+        "details (IBAN, structured communication, due date), attachments"
+    )
+    routing: dict[str, Any] = Field(description="Which rule routed it and why, with every candidate")
+    events: list[ExpenseEventOut] = Field(description="The audit trail, oldest first")
+    inbound_document_id: str
+    ubl_url: str
+    inbound_url: str = Field(description="The received document with its validation report")
+    as4_message_id: str | None = Field(description="The AS4 message that carried it")
+    evidence_url: str = Field(description="That AS4 message exactly as received, with the receipt we sent")
+    attachment_urls: list[str]
+
+
+class AssignIn(BaseModel):
+    unit: str = Field(description="The production unit code, e.g. PU-04711")
+    remember_supplier: bool = Field(
+        default=True, description="From triage: route the supplier's next documents naming no unit here"
+    )
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why, as shown to the supplier")
+    reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. PRI")
+
+
+class QueryIn(BaseModel):
+    question: str = Field(min_length=1, max_length=2000, description="The question to the supplier")
+    reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. REF")
+
+
+class AnswerIn(BaseModel):
+    answer: str | None = Field(default=None, max_length=2000, description="The supplier's answer, if noted")
+
+
+class UnitIn(BaseModel):
+    name: str = Field(min_length=1, max_length=500)
+    active: bool = True
+    members: list[str] = Field(default_factory=list, description="Names of the API keys allowed to approve")
+
+
+class UnitOut(BaseModel):
+    key: str
+    code: str
+    name: str
+    active: bool
+    members: list[str]
+
+
+class ExpenseBoard(BaseModel):
+    counts: dict[str, int] = Field(description="Expenses per status, of the caller's units")
+    invalid_received: int | None = Field(
+        description="Support and admin: received documents that failed validation (GET /v1/inbound?status="
+        "invalid): kept with their report, never routed"
+    )
+
+
+def expense_url(expense_id: str) -> str:
+    return f"/v1/expenses/{expense_id}"
+
+
+def expense_summary(expense: Expense) -> ExpenseSummary:
+    return ExpenseSummary(
+        id=expense.id,
+        kind=expense.kind,
+        status=expense.status.value,
+        unit=expense.unit_code,
+        supplier_id=expense.supplier_key,
+        supplier_name=expense.supplier_name,
+        number=expense.number,
+        issue_date=expense.issue_date,
+        currency=expense.currency,
+        amount=str(expense.amount),
+        status_reason=expense.status_reason,
+        duplicates=list(expense.duplicates),
+        credited_expense_id=expense.credited_expense_id,
+        created_at=expense.created_at,
+        updated_at=expense.updated_at,
+        url=expense_url(expense.id),
+    )
+
+
+def _event(event: ExpenseEvent) -> ExpenseEventOut:
+    return ExpenseEventOut(
+        at=event.at,
+        actor=event.actor,
+        role=event.role.value,
+        action=event.action.value,
+        from_status=event.from_status.value if event.from_status else None,
+        to_status=event.to_status.value,
+        unit=event.unit_code,
+        detail=event.detail,
+    )
+
+
+def expense_response(detail: ExpenseDetail) -> ExpenseResponse:
+    expense = detail.expense
+    url = expense_url(expense.id)
+    attachments = expense.draft.get("attachments", [])
+    return ExpenseResponse(
+        **expense_summary(expense).model_dump(),
+        draft=expense.draft,
+        routing=expense.routing,
+        events=[_event(e) for e in detail.events],
+        inbound_document_id=expense.inbound_document_id,
+        ubl_url=f"{url}/ubl",
+        evidence_url=f"{url}/evidence",
+        inbound_url=f"/v1/inbound/{expense.inbound_document_id}",
+        as4_message_id=detail.as4_message_id,
+        attachment_urls=[f"{url}/attachments/{a['n']}" for a in attachments if a.get("embedded")],
+    )
+
+
+def unit_out(unit: ProductionUnit) -> UnitOut:
+    return UnitOut(
+        key=unit.key, code=unit.code, name=unit.name, active=unit.active, members=list(unit.members)
+    )
+
+
+def _raw(raw: RawHTTPMessage) -> RawHTTPMessageOut:
+    return RawHTTPMessageOut(
+        headers=list(raw.headers),
+        body_base64=base64.b64encode(raw.body).decode("ascii"),
+        body_sha256=hashlib.sha256(raw.body).hexdigest(),
+        body_bytes=len(raw.body),
+    )
+
+
+def evidence_out(record: AS4MessageRecord) -> EvidenceMessage:
+    """The received AS4 message and the signal we answered it with, byte for byte."""
+    signal = record.signal
+    answered = (
+        EvidenceSignal(
+            kind=signal.kind.value,
+            at=signal.at,
+            ebms_error_code=signal.ebms_error_code,
+            receipt=signal.receipt_summary,
+            raw=_raw(signal.raw),
+        )
+        if signal is not None
+        else None
+    )
+    return EvidenceMessage(
+        message_id=record.message_id,
+        created_at=record.created_at,
+        request=_raw(record.request),
+        signal=answered,
+        signals=[answered] if answered is not None else [],
+    )

@@ -1,0 +1,196 @@
+"""Expenses: the drafts of received supplier invoices and credit notes, their approval workflow, the exact
+UBL and the embedded attachments. Members see and act only on their production units' expenses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import AwareDatetime
+
+from gateway.api.auth import Principal
+from gateway.api.cursor import decode_cursor, encode_cursor
+from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.expense_schemas import (
+    AnswerIn,
+    AssignIn,
+    ExpenseBoard,
+    ExpensePage,
+    ExpenseResponse,
+    ExpenseSummary,
+    QueryIn,
+    RejectIn,
+    actor_of,
+    evidence_out,
+    expense_response,
+    expense_summary,
+    problems,
+)
+from gateway.api.outbound_schemas import EvidenceMessage
+from gateway.config import Role
+from gateway.model import ParticipantID
+from gateway.model.expense import ExpenseAction, ExpenseStatus
+from gateway.model.message import InboundStatus
+from gateway.model.units import unit_key
+from gateway.services.expense_queries import (
+    expense_attachment,
+    expense_counts,
+    expense_evidence,
+    expense_ubl,
+    get_expense,
+    list_expenses,
+)
+from gateway.services.expenses import ActionInput
+from gateway.services.inbound_queries import received_counts
+from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ExpenseQuery
+
+router = APIRouter(prefix="/v1/expenses", tags=["expenses"])
+
+ExpenseUserDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SUPPORT))]
+
+_READ_ERRORS = problems(
+    **{
+        "401": "No valid API key",
+        "403": "Role without access to expenses",
+        "404": "No such expense (for you)",
+    }
+)
+_ACT_ERRORS = problems(
+    **{
+        "401": "No valid API key",
+        "403": "Your role or units do not allow this action",
+        "404": "No such expense (for you)",
+        "409": "The expense's status does not allow this action",
+        "422": "Missing reason or question, unknown reason code or unit",
+    }
+)
+
+
+@router.get(
+    "", response_model=ExpensePage, responses=problems(**{"400": "Bad cursor", "403": "Role refused"})
+)
+def list_all(
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    unit: Annotated[str | None, Query(description="Only this production unit code")] = None,
+    status: Annotated[ExpenseStatus | None, Query(description="Only this workflow status")] = None,
+    supplier: Annotated[str | None, Query(description="Only this supplier participant id")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="Created at or after (RFC 3339)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> ExpensePage:
+    """List the expenses you may see, newest first, filtered (AND) and paged by a keyset cursor."""
+    query = ExpenseQuery(
+        unit=unit_key(unit) if unit else None,
+        status=status,
+        supplier=ParticipantID.parse(supplier).key if supplier else None,
+        since=since,
+        limit=limit,
+        after=decode_cursor(cursor) if cursor else None,
+    )
+    page = list_expenses(services.store, actor_of(who), query)
+    return ExpensePage(
+        items=[expense_summary(e) for e in page.items],
+        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
+    )
+
+
+@router.get("/board", response_model=ExpenseBoard, responses=_READ_ERRORS)
+def board(services: ServicesDep, who: ExpenseUserDep) -> ExpenseBoard:
+    """How many of your expenses are in each status."""
+    actor = actor_of(who)
+    counts = expense_counts(services.store, actor)
+    invalid = None
+    if who.role is not Role.MEMBER:
+        invalid = received_counts(services.store)[InboundStatus.INVALID]
+    return ExpenseBoard(counts={status.value: n for status, n in counts.items()}, invalid_received=invalid)
+
+
+@router.get("/{expense_id}", response_model=ExpenseResponse, responses=_READ_ERRORS)
+def show(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseResponse:
+    """One expense: the draft, the routing decision, the audit trail and links to the UBL and evidence."""
+    return expense_response(get_expense(services.store, actor_of(who), expense_id))
+
+
+@router.get(
+    "/{expense_id}/ubl",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/xml": {}}, "description": "The UBL as received"},
+        **_READ_ERRORS,
+    },
+)
+def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Response:
+    """The received invoice or credit note, byte for byte."""
+    return Response(expense_ubl(services.store, actor_of(who), expense_id), media_type="application/xml")
+
+
+@router.get(
+    "/{expense_id}/attachments/{n}",
+    response_class=Response,
+    responses={200: {"description": "The embedded file (BT-125) with its MIME type"}, **_READ_ERRORS},
+)
+def show_attachment(services: ServicesDep, who: ExpenseUserDep, expense_id: str, n: int) -> Response:
+    """Attachment ``n`` (1-based, in document order) of the received document, decoded."""
+    found = expense_attachment(services.store, actor_of(who), expense_id, n)
+    safe_name = "".join(ch for ch in found.filename if ch.isalnum() or ch in "._- ") or "attachment"
+    return Response(
+        found.content,
+        media_type=found.mime,
+        headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
+    )
+
+
+@router.get("/{expense_id}/evidence", response_model=EvidenceMessage, responses=_READ_ERRORS)
+def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> EvidenceMessage:
+    """The AS4 message that carried the document, exactly as received, and the signed receipt we sent."""
+    return evidence_out(expense_evidence(services.store, actor_of(who), expense_id))
+
+
+def _act(
+    services: ServicesDep, who: Principal, expense_id: str, action: ExpenseAction, data: ActionInput
+) -> ExpenseSummary:
+    return expense_summary(services.expenses.act(expense_id, action, actor_of(who), data))
+
+
+@router.post("/{expense_id}/assign", response_model=ExpenseSummary, responses=_ACT_ERRORS)
+def assign(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: AssignIn) -> ExpenseSummary:
+    """Support: assign an expense in triage to a unit, or reassign it (remembers the supplier from triage)."""
+    data = ActionInput(unit=body.unit, remember_supplier=body.remember_supplier)
+    return _act(services, who, expense_id, ExpenseAction.ASSIGN, data)
+
+
+@router.post("/{expense_id}/approve", response_model=ExpenseSummary, responses=_ACT_ERRORS)
+def approve(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseSummary:
+    """Member of the unit: approve (Invoice Response AP to the supplier)."""
+    return _act(services, who, expense_id, ExpenseAction.APPROVE, ActionInput())
+
+
+@router.post("/{expense_id}/reject", response_model=ExpenseSummary, responses=_ACT_ERRORS)
+def reject(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: RejectIn) -> ExpenseSummary:
+    """Member of the unit: reject with a reason (Invoice Response RE with the reason codes)."""
+    data = ActionInput(reason=body.reason, reason_codes=tuple(body.reason_codes))
+    return _act(services, who, expense_id, ExpenseAction.REJECT, data)
+
+
+@router.post("/{expense_id}/query", response_model=ExpenseSummary, responses=_ACT_ERRORS)
+def query(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: QueryIn) -> ExpenseSummary:
+    """Member of the unit: ask the supplier a question (Invoice Response UQ); approval halts."""
+    data = ActionInput(question=body.question, reason_codes=tuple(body.reason_codes))
+    return _act(services, who, expense_id, ExpenseAction.QUERY, data)
+
+
+@router.post("/{expense_id}/answer", response_model=ExpenseSummary, responses=_ACT_ERRORS)
+def answer(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: AnswerIn | None = None
+) -> ExpenseSummary:
+    """Record the supplier's answer to a query; the expense waits for approval again."""
+    data = ActionInput(reason=body.answer if body else None)
+    return _act(services, who, expense_id, ExpenseAction.ANSWER, data)
+
+
+@router.post("/{expense_id}/mark-paid", response_model=ExpenseSummary, responses=_ACT_ERRORS)
+def mark_paid(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseSummary:
+    """Record the payment of an approved expense (Invoice Response PD)."""
+    return _act(services, who, expense_id, ExpenseAction.MARK_PAID, ActionInput())

@@ -1,0 +1,53 @@
+"""Who may see and do what on expenses: members see and act only on their production units; support
+triages, reassigns and reads everything; admin does everything (the roles of ``gateway.config.Role``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Final
+
+from gateway.errors import ExpenseActionForbidden
+from gateway.model.expense import Actor, ActorRole, ExpenseAction
+from gateway.services.ports import UnitOfWork
+
+A = ExpenseAction
+R = ActorRole
+
+#: The actions each role may take (on the expenses it can see).
+PERMISSIONS: Final[Mapping[ActorRole, frozenset[ExpenseAction]]] = {
+    R.MEMBER: frozenset({A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID}),
+    R.SUPPORT: frozenset({A.ASSIGN, A.ANSWER, A.MARK_PAID}),
+    R.ADMIN: frozenset({A.ASSIGN, A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID}),
+    R.SYSTEM: frozenset(),
+}
+
+
+def visible_units(actor: Actor, named: Collection[str]) -> frozenset[str] | None:
+    """The unit keys whose expenses ``actor`` sees; None means every expense (triage included).
+
+    Args:
+        actor: who asks.
+        named: keys of the units whose member list names the actor.
+
+    A member sees the units its credentials carry and the units whose member list names it.
+    """
+    if actor.role is not R.MEMBER:
+        return None
+    return frozenset(actor.units | set(named))
+
+
+def visible_to(uow: UnitOfWork, actor: Actor) -> frozenset[str] | None:
+    """:func:`visible_units` with the member lists read in ``uow``."""
+    if actor.role is not R.MEMBER:
+        return None
+    return visible_units(actor, uow.units.units_of_member(actor.name))
+
+
+def check_action(actor: Actor, action: ExpenseAction) -> None:
+    """Refuse an action the actor's role does not allow.
+
+    Raises:
+        ExpenseActionForbidden: naming the role and the action.
+    """
+    if action not in PERMISSIONS[actor.role]:
+        raise ExpenseActionForbidden(f"role {actor.role.value!r} may not {action.value} expenses")

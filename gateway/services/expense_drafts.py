@@ -1,0 +1,222 @@
+"""Expense drafts: the received UBL, read by the UBL reader into the EN 16931 model, turned into the draft
+a member approves. Pure: nothing is retyped, every value comes from the document.
+
+A credit note is a negative draft (its amounts carry a minus sign) so that sums over a unit's expenses
+are right; its BG-3 references (BT-25) name the invoices it credits.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+from gateway.errors import InvalidDocumentData, InvalidIdentifier
+from gateway.model import CreditNote, Invoice, ParticipantID
+from gateway.model.message import JSONObject
+from gateway.model.payment import format_structured_communication, parse_structured_communication
+
+_ZERO: Final = Decimal("0.00")
+
+
+@dataclass(frozen=True, slots=True)
+class DraftValues:
+    """What the workflow stores for a new expense.
+
+    Attributes:
+        kind: ``invoice`` or ``credit_note``.
+        supplier_key: the supplier's participant id key (BT-34, else the SBDH sender).
+        supplier_name: BT-27.
+        number: BT-1.
+        currency: BT-5.
+        amount: BT-115, negative for a credit note.
+        issue_date: BT-2 (ISO).
+        credited_numbers: BT-25 numbers of the invoices a credit note credits.
+        draft: the full draft as JSON.
+    """
+
+    kind: str
+    supplier_key: str
+    supplier_name: str
+    number: str
+    currency: str
+    amount: Decimal
+    issue_date: str
+    credited_numbers: tuple[str, ...]
+    draft: JSONObject
+
+    @property
+    def dedupe_key(self) -> str:
+        """Same supplier + kind + number + amount: a duplicate (SHA-256 hex, fits an indexed column)."""
+        text = f"{self.supplier_key}|{self.kind}|{self.number}|{self.amount}|{self.currency}"
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _money(value: Decimal | None, sign: int) -> str | None:
+    return None if value is None else str(value * sign)
+
+
+def _supplier_key(document: Invoice | CreditNote, sender: ParticipantID) -> str:
+    endpoint = document.seller.endpoint
+    if endpoint is not None:
+        try:
+            return ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}").key
+        except InvalidIdentifier:  # a valid document's BT-34 parses; fall back to the SBDH sender
+            pass
+    return sender.key
+
+
+def _payment_reference(text: str | None) -> JSONObject:
+    if not text:
+        return {"structured_communication": None, "reference": None}
+    try:
+        digits = parse_structured_communication(text)
+    except InvalidDocumentData:
+        return {"structured_communication": None, "reference": text}
+    return {"structured_communication": format_structured_communication(digits), "reference": text}
+
+
+def attachment_bytes(document: Invoice | CreditNote, n: int) -> tuple[bytes, str, str] | None:
+    """The embedded file of attachment ``n`` (1-based, document order): (bytes, MIME code, filename).
+
+    Returns:
+        None when there is no such attachment or it is an external reference without content.
+    """
+    if n < 1 or n > len(document.attachments):
+        return None
+    attachment = document.attachments[n - 1]
+    if attachment.content is None or attachment.mime_code is None or attachment.filename is None:
+        return None
+    return base64.b64decode(attachment.content), attachment.mime_code, attachment.filename
+
+
+def build_draft(document: Invoice | CreditNote, *, sender: ParticipantID) -> DraftValues:
+    """The draft of a received document.
+
+    Args:
+        document: the document as read by ``gateway.ubl.read_ubl``.
+        sender: the SBDH sender (the supplier's participant id when BT-34 is absent).
+    """
+    credit = isinstance(document, CreditNote)
+    sign = -1 if credit else 1
+    seller = document.seller
+    totals = document.totals
+    payable = (totals.payable_amount if totals is not None else _ZERO) * sign
+    supplier = {
+        "name": seller.legal_name,
+        "trading_name": seller.trading_name,
+        "vat": seller.vat_identifier,
+        "legal_id": seller.legal_registration_id.model_dump(mode="json")
+        if seller.legal_registration_id
+        else None,
+        "ids": [i.model_dump(mode="json") for i in seller.identifiers],
+        "peppol_id": f"{seller.endpoint.scheme}:{seller.endpoint.value}" if seller.endpoint else str(sender),
+        "address": seller.address.model_dump(mode="json", exclude_none=True),
+        "contact": seller.contact.model_dump(mode="json", exclude_none=True) if seller.contact else None,
+    }
+    means = []
+    for m in document.payment_means:
+        entry: JSONObject = {"code": m.code, "name": m.name, **_payment_reference(m.payment_id)}
+        if m.credit_transfer is not None:
+            entry["iban"] = m.credit_transfer.account_id
+            entry["account_name"] = m.credit_transfer.account_name
+            entry["bic"] = m.credit_transfer.provider_id
+        if m.direct_debit is not None:
+            entry["mandate"] = m.direct_debit.mandate_reference
+        means.append(entry)
+    first_transfer = next((m for m in means if m.get("iban")), means[0] if means else {})
+    draft: JSONObject = {
+        "kind": "credit_note" if credit else "invoice",
+        "type_code": document.type_code,
+        "number": document.number,
+        "issue_date": document.issue_date.isoformat(),
+        "due_date": document.due_date.isoformat() if document.due_date else None,
+        "tax_point_date": document.tax_point_date.isoformat() if document.tax_point_date else None,
+        "currency": document.currency,
+        "supplier": supplier,
+        "buyer_reference": document.buyer_reference,
+        "order_reference": document.purchase_order_reference,
+        "accounting_reference": document.accounting_cost,
+        "notes": list(document.notes),
+        "period": document.invoice_period.model_dump(mode="json", exclude_none=True)
+        if document.invoice_period
+        else None,
+        "totals": {
+            "line_net": _money(totals.line_extension_amount, sign) if totals else None,
+            "allowances": _money(totals.allowance_total, sign) if totals else None,
+            "charges": _money(totals.charge_total, sign) if totals else None,
+            "tax_exclusive": _money(totals.tax_exclusive_amount, sign) if totals else None,
+            "vat": _money(totals.vat_total, sign) if totals else None,
+            "tax_inclusive": _money(totals.tax_inclusive_amount, sign) if totals else None,
+            "prepaid": _money(document.prepaid_amount, sign),
+            "rounding": _money(document.rounding_amount, sign),
+            "payable": str(payable),
+        },
+        # BG-23, one row per category and rate: the input VAT to deduct (BT-117) per rate.
+        "vat_breakdown": [
+            {
+                "category": b.category.value,
+                "rate": str(b.rate) if b.rate is not None else None,
+                "taxable": _money(b.taxable_amount, sign),
+                "vat": _money(b.tax_amount, sign),
+                "exemption_reason_code": b.exemption_reason_code,
+                "exemption_reason": b.exemption_reason,
+            }
+            for b in document.vat_breakdown or ()
+        ],
+        "lines": [
+            {
+                "id": line.id,
+                "name": line.item.name,
+                "description": line.item.description,
+                "quantity": str(line.quantity),
+                "unit_code": line.unit_code,
+                "price": str(line.price.net_amount) if line.price.net_amount is not None else None,
+                "net": _money(line.net_amount, sign),
+                "vat_category": line.vat.category.value,
+                "vat_rate": str(line.vat.rate) if line.vat.rate is not None else None,
+                "order_line_reference": line.order_line_reference,
+                "accounting_cost": line.accounting_cost,
+                "note": line.note,
+            }
+            for line in document.lines
+        ],
+        "payment": {
+            "due_date": document.due_date.isoformat() if document.due_date else None,
+            "terms": document.payment_terms,
+            "iban": first_transfer.get("iban"),
+            "structured_communication": first_transfer.get("structured_communication"),
+            "reference": first_transfer.get("reference"),
+            "means": means,
+        },
+        "attachments": [
+            {
+                "n": n,
+                "id": a.id,
+                "description": a.description,
+                "filename": a.filename,
+                "mime": a.mime_code,
+                "size": len(base64.b64decode(a.content)) if a.content else None,
+                "uri": a.uri,
+                "embedded": a.content is not None,
+            }
+            for n, a in enumerate(document.attachments, start=1)
+        ],
+        "preceding_invoices": [
+            {"number": p.number, "issue_date": p.issue_date.isoformat() if p.issue_date else None}
+            for p in document.preceding_invoices
+        ],
+    }
+    return DraftValues(
+        kind=draft["kind"],
+        supplier_key=_supplier_key(document, sender),
+        supplier_name=seller.legal_name,
+        number=document.number,
+        currency=document.currency,
+        amount=payable,
+        issue_date=document.issue_date.isoformat(),
+        credited_numbers=tuple(p.number for p in document.preceding_invoices) if credit else (),
+        draft=draft,
+    )

@@ -1,0 +1,247 @@
+"""Expense intake: a valid received invoice or credit note becomes a routed draft (or is flagged on the
+expense it duplicates). Called by the receive path right after validation and by the recovery pass."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError
+from gateway.model import CreditNote, Invoice
+from gateway.model.expense import (
+    INITIAL_STATUS,
+    SYSTEM_ACTOR,
+    Expense,
+    ExpenseAction,
+    ExpenseEvent,
+    ExpenseStatus,
+)
+from gateway.model.message import InboundStatus
+from gateway.model.units import unit_prefix
+from gateway.services.expense_drafts import DraftValues, build_draft
+from gateway.services.expense_effects import ExpensePolicy, announce, respond
+from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
+from gateway.services.routing import RoutingOutcome, named_codes, route
+from gateway.ubl import read_ubl
+from gateway.ubl.codes import CREDIT_NOTE_NS, INVOICE_NS
+
+log = logging.getLogger("gateway.expenses")
+
+
+class DraftOutcome(StrEnum):
+    """What became of a received document."""
+
+    CREATED = "created"
+    EXISTING = "existing"
+    """The document already has its expense (a repeated call)."""
+    DUPLICATE = "duplicate"
+    """Same supplier, kind, number and amount as an existing expense: flagged on it, not created twice."""
+    SKIPPED = "skipped"
+    """Not a valid invoice or credit note, or unreadable: no expense (the inbound listing shows it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DraftResult:
+    """The outcome of :meth:`ExpenseWorkflow.create_from_inbound`."""
+
+    outcome: DraftOutcome
+    expense: Expense | None = None
+    reason: str | None = None
+
+
+class ExpenseIntake:
+    """Creates expenses from received documents. Thread-safe: every call opens its own unit of work."""
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        clock: Clock,
+        ids: IDFactory,
+        responder: InvoiceResponder,
+        policy: ExpensePolicy,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+        self._responder = responder
+        self._policy = policy
+
+    def create_from_inbound(self, inbound_document_id: str) -> DraftResult:
+        """Build, route and store the expense of a valid received invoice or credit note (idempotent).
+
+        Raises:
+            StoreError: the store failed (nothing was stored; the recovery pass retries).
+        """
+        with self._store.unit_of_work(read_only=True) as uow:
+            existing = uow.expenses.get_by_inbound(inbound_document_id)
+            document = uow.inbound.get(inbound_document_id)
+            content = uow.inbound.get_content(inbound_document_id)
+        if existing is not None:
+            return DraftResult(DraftOutcome.EXISTING, existing)
+        if document is None or content is None:
+            raise DocumentNotFound(inbound_document_id, "inbound document")
+        if document.document_type.root_namespace not in (INVOICE_NS, CREDIT_NOTE_NS):
+            # Invoice Responses and MLS answer documents we sent (services/message_status.py): no expense.
+            return DraftResult(DraftOutcome.SKIPPED, reason="not an invoice or credit note")
+        if document.status is not InboundStatus.VALID:
+            # Invalid documents stay in GET /v1/inbound with their report: never routed silently.
+            return DraftResult(DraftOutcome.SKIPPED, reason=f"inbound document is {document.status.value}")
+        try:
+            model = read_ubl(content.body)
+        except GatewayError as exc:  # a valid document the reader cannot map: shown, not guessed
+            log.error("inbound document %s: no expense draft: %s", inbound_document_id, exc)
+            return DraftResult(DraftOutcome.SKIPPED, reason=f"the document cannot be read: {exc}")
+        values = build_draft(model, sender=document.sender)
+        with self._store.unit_of_work() as uow:
+            result = self._create(uow, inbound_document_id, model, values)
+            uow.commit()
+        if result.outcome is DraftOutcome.CREATED and result.expense is not None:
+            log.info(
+                "expense %s from inbound document %s: %s (%s)",
+                result.expense.id,
+                inbound_document_id,
+                result.expense.status.value,
+                result.expense.routing.get("reason"),
+            )
+        return result
+
+    def _create(
+        self, uow: UnitOfWork, inbound_id: str, model: Invoice | CreditNote, values: DraftValues
+    ) -> DraftResult:
+        now = self._clock.now()
+        existing = uow.expenses.get_by_inbound(inbound_id)
+        if existing is not None:
+            return DraftResult(DraftOutcome.EXISTING, existing)
+        original = uow.expenses.find_duplicate(values.dedupe_key)
+        if original is not None:
+            return self._flag_duplicate(uow, original, inbound_id, now)
+        # Only the units the document names (and the mapping's) are loaded; all prefixes are (cheap).
+        prefixes = {unit_prefix(key) for key in uow.units.all_keys()}
+        mapping = uow.units.get_mapping(values.supplier_key)
+        named = {key for *_, key in named_codes(model, prefixes=prefixes, rules=self._policy.rules)}
+        if mapping is not None:
+            named.add(mapping.unit_code)
+        units = uow.units.get_many(named)
+        decision = route(
+            model, units=units, mapping=mapping, rules=self._policy.rules, at=now, prefixes=prefixes
+        )
+        credited = None
+        for number in values.credited_numbers:
+            invoice = uow.expenses.find_invoice(values.supplier_key, number)
+            if invoice is not None:
+                credited = invoice.id
+                break
+        expense = Expense(
+            id=self._ids.new_id(),
+            inbound_document_id=inbound_id,
+            kind=values.kind,
+            status=INITIAL_STATUS,
+            unit_code=None,
+            supplier_key=values.supplier_key,
+            supplier_name=values.supplier_name,
+            number=values.number,
+            currency=values.currency,
+            amount=values.amount,
+            issue_date=values.issue_date,
+            draft=values.draft,
+            routing=decision.to_dict(),
+            created_at=now,
+            updated_at=now,
+            credited_expense_id=credited,
+        )
+        created = ExpenseEvent(
+            expense.id, now, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, INITIAL_STATUS
+        )
+        try:
+            uow.expenses.add(expense, dedupe_key=values.dedupe_key, event=created)
+        except DuplicateMessage:
+            # A concurrent unit of work stored this document or its twin first.
+            winner = uow.expenses.get_by_inbound(inbound_id)
+            if winner is not None:
+                return DraftResult(DraftOutcome.EXISTING, winner)
+            twin = uow.expenses.find_duplicate(values.dedupe_key)
+            if twin is None:
+                raise
+            return self._flag_duplicate(uow, twin, inbound_id, now)
+        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, now)
+        announce(
+            uow,
+            self._ids,
+            self._policy.webhook_url,
+            expense,
+            created,
+            {"response_document_id": ab} if ab else None,
+        )
+        routed = decision.outcome is RoutingOutcome.ROUTED
+        step = ExpenseEvent(
+            expense.id,
+            now,
+            SYSTEM_ACTOR.name,
+            SYSTEM_ACTOR.role,
+            ExpenseAction.ROUTE if routed else ExpenseAction.TRIAGE,
+            INITIAL_STATUS,
+            ExpenseStatus.TO_APPROVE if routed else ExpenseStatus.TO_TRIAGE,
+            decision.unit_code,
+            {"rule": decision.rule.value if decision.rule else None, "reason": decision.reason},
+        )
+        uow.expenses.record(step, status_reason=None if routed else decision.reason)
+        expense = replace(
+            expense,
+            status=step.to_status,
+            unit_code=step.unit_code,
+            status_reason=None if routed else decision.reason,
+        )
+        announce(uow, self._ids, self._policy.webhook_url, expense, step, step.detail)
+        return DraftResult(DraftOutcome.CREATED, expense)
+
+    def _flag_duplicate(
+        self, uow: UnitOfWork, original: Expense, inbound_id: str, now: datetime
+    ) -> DraftResult:
+        if inbound_id not in original.duplicates:
+            event = ExpenseEvent(
+                original.id,
+                now,
+                SYSTEM_ACTOR.name,
+                SYSTEM_ACTOR.role,
+                ExpenseAction.DUPLICATE,
+                original.status,
+                original.status,
+                original.unit_code,
+                {"inbound_document_id": inbound_id},
+            )
+            try:
+                uow.expenses.add_duplicate(original.id, inbound_id, event)
+            except DuplicateMessage:  # a concurrent call flagged it first
+                return DraftResult(DraftOutcome.DUPLICATE, original)
+            original = replace(original, duplicates=(*original.duplicates, inbound_id))
+            announce(uow, self._ids, self._policy.webhook_url, original, event, event.detail)
+            log.warning(
+                "inbound document %s repeats expense %s: flagged, not created", inbound_id, original.id
+            )
+        return DraftResult(DraftOutcome.DUPLICATE, original)
+
+    def recover(self, *, batch_size: int = 50) -> int:
+        """Create the expenses of valid received documents that have none (a stop between validation and
+        draft creation). Safe beside live traffic (creation is idempotent).
+
+        Returns:
+            The number of documents handled.
+        """
+        done = 0
+        seen: set[str] = set()  # unreadable ones stay waiting: step over them, do not loop on them
+        while True:
+            with self._store.unit_of_work(read_only=True) as uow:
+                waiting = [
+                    inbound_id
+                    for inbound_id in uow.expenses.awaiting_draft(limit=batch_size + len(seen))
+                    if inbound_id not in seen
+                ]
+            if not waiting:
+                return done
+            for inbound_id in waiting:
+                seen.add(inbound_id)
+                if self.create_from_inbound(inbound_id).outcome is not DraftOutcome.SKIPPED:
+                    done += 1

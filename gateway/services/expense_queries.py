@@ -1,0 +1,113 @@
+"""Read-side use cases of expenses, scoped by who asks: one expense with its audit trail, the listing, the
+exact UBL and the embedded attachments, the board counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from gateway.errors import DocumentNotFound
+from gateway.model.expense import Actor, Expense, ExpenseEvent, ExpenseStatus
+from gateway.model.message import AS4MessageRecord, Direction
+from gateway.services.expense_access import visible_to
+from gateway.services.expense_drafts import attachment_bytes
+from gateway.services.ports import DocumentStore, ExpenseQuery, Page, UnitOfWork
+from gateway.ubl import read_ubl
+
+
+@dataclass(frozen=True, slots=True)
+class ExpenseDetail:
+    """An expense, its audit trail and the received document's AS4 message id (the evidence).
+
+    Attributes:
+        expense: the expense.
+        events: the audit trail, oldest first.
+        as4_message_id: the AS4 message that carried the document.
+    """
+
+    expense: Expense
+    events: tuple[ExpenseEvent, ...]
+    as4_message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """An embedded file of the received document (BT-125)."""
+
+    content: bytes
+    mime: str
+    filename: str
+
+
+def _visible(uow: UnitOfWork, actor: Actor, expense_id: str) -> Expense:
+    expense = uow.expenses.get(expense_id)
+    visible = visible_to(uow, actor)
+    if expense is None or (visible is not None and expense.unit_code not in visible):
+        raise DocumentNotFound(expense_id, "expense")  # another unit's expense does not exist for a member
+    return expense
+
+
+def get_expense(store: DocumentStore, actor: Actor, expense_id: str) -> ExpenseDetail:
+    """One expense as ``actor`` may see it.
+
+    Raises:
+        DocumentNotFound: no such expense, or not visible to the actor.
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        expense = _visible(uow, actor, expense_id)
+        events = uow.expenses.events(expense_id)
+        inbound = uow.inbound.get(expense.inbound_document_id)
+    return ExpenseDetail(expense, tuple(events), inbound.as4_message_id if inbound else None)
+
+
+def list_expenses(store: DocumentStore, actor: Actor, query: ExpenseQuery) -> Page[Expense]:
+    """One page of the expenses ``actor`` may see, newest first."""
+    with store.unit_of_work(read_only=True) as uow:
+        visible = visible_to(uow, actor)
+        return uow.expenses.search(replace(query, visible_units=visible))
+
+
+def expense_counts(store: DocumentStore, actor: Actor) -> dict[ExpenseStatus, int]:
+    """The actor's expenses per status (the board)."""
+    with store.unit_of_work(read_only=True) as uow:
+        return uow.expenses.count_by_status(visible_to(uow, actor))
+
+
+def expense_ubl(store: DocumentStore, actor: Actor, expense_id: str) -> bytes:
+    """The received UBL, byte for byte.
+
+    Raises:
+        DocumentNotFound: no such expense (for this actor).
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        expense = _visible(uow, actor, expense_id)
+        content = uow.inbound.get_content(expense.inbound_document_id)
+    if content is None:
+        raise DocumentNotFound(expense_id, "expense document")
+    return content.body
+
+
+def expense_attachment(store: DocumentStore, actor: Actor, expense_id: str, n: int) -> Attachment:
+    """Attachment ``n`` (1-based, document order) of the expense's document, decoded.
+
+    Raises:
+        DocumentNotFound: no such expense, or no embedded file ``n``.
+    """
+    found = attachment_bytes(read_ubl(expense_ubl(store, actor, expense_id)), n)
+    if found is None:
+        raise DocumentNotFound(f"{expense_id}/attachments/{n}", "embedded attachment")
+    return Attachment(*found)
+
+
+def expense_evidence(store: DocumentStore, actor: Actor, expense_id: str) -> AS4MessageRecord:
+    """The AS4 message that carried the expense's document, exactly as received, with the receipt we sent.
+
+    Raises:
+        DocumentNotFound: no such expense (for this actor), or its message is not stored.
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        expense = _visible(uow, actor, expense_id)
+        inbound = uow.inbound.get(expense.inbound_document_id)
+        record = uow.messages.get(inbound.as4_message_id, Direction.IN) if inbound is not None else None
+    if record is None:
+        raise DocumentNotFound(expense_id, "expense evidence")
+    return record

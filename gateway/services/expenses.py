@@ -1,0 +1,215 @@
+"""The expense workflow: a valid received invoice or credit note becomes a routed draft
+(``expense_intake``), and members and support move it through TRANSITIONS (``model/expense.py``).
+
+Every change is one unit of work: the expense row, its audit entry, the webhook announcing it and the
+Invoice Response reporting it to the supplier (through the :class:`InvoiceResponder` port) are committed
+together or not at all. Every action is idempotent: repeating the last action answers the current state
+and records nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
+from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus, decide
+from gateway.model.message import JSONObject
+from gateway.model.units import SupplierMapping, unit_key
+from gateway.services.expense_access import check_action, visible_to
+from gateway.services.expense_effects import ExpensePolicy, announce, reason_codes, respond
+from gateway.services.expense_intake import DraftResult, ExpenseIntake
+from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
+
+log = logging.getLogger("gateway.expenses")
+
+_MAX_TEXT = 2000
+#: Actions only the gateway takes.
+_SYSTEM_ACTIONS = frozenset(
+    {ExpenseAction.CREATED, ExpenseAction.ROUTE, ExpenseAction.TRIAGE, ExpenseAction.DUPLICATE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionInput:
+    """The parameters of an action (which ones matter depends on the action).
+
+    Attributes:
+        unit: ASSIGN: the unit code.
+        reason: REJECT: why (required); ANSWER: the supplier's answer.
+        reason_codes: REJECT / QUERY: OpenPeppol status reason codes (default ``OTH``).
+        question: QUERY: the question to the supplier (required).
+        remember_supplier: ASSIGN from triage: remember the supplier -> unit mapping.
+    """
+
+    unit: str | None = None
+    reason: str | None = None
+    reason_codes: tuple[str, ...] = ()
+    question: str | None = None
+    remember_supplier: bool = True
+
+
+def _text(value: str | None, what: str, *, required: bool) -> str | None:
+    value = value.strip() if value else None
+    if required and not value:
+        raise InvalidExpenseRequest(f"{what} is required")
+    if value and len(value) > _MAX_TEXT:
+        raise InvalidExpenseRequest(f"{what} is longer than {_MAX_TEXT} characters")
+    return value
+
+
+class ExpenseWorkflow:
+    """The expense use cases. Thread-safe: every call opens its own unit of work.
+
+    Args:
+        store: the document store.
+        clock / ids: time and identifiers.
+        responder: queues the Invoice Responses to suppliers.
+        policy: routing rules, mapping lifetime, webhook URL.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        clock: Clock,
+        ids: IDFactory,
+        responder: InvoiceResponder,
+        policy: ExpensePolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+        self._responder = responder
+        self._policy = policy or ExpensePolicy()
+        self._intake = ExpenseIntake(
+            store=store, clock=clock, ids=ids, responder=responder, policy=self._policy
+        )
+
+    # -- creation ----------------------------------------------------------------------------------------
+
+    def create_from_inbound(self, inbound_document_id: str) -> DraftResult:
+        """Build, route and store the expense of a valid received document (see ``ExpenseIntake``)."""
+        return self._intake.create_from_inbound(inbound_document_id)
+
+    def recover(self, *, batch_size: int = 50) -> int:
+        """Create the expenses of valid received documents that have none (see ``ExpenseIntake``)."""
+        return self._intake.recover(batch_size=batch_size)
+
+    # -- actions -----------------------------------------------------------------------------------------
+
+    def act(self, expense_id: str, action: ExpenseAction, actor: Actor, data: ActionInput) -> Expense:
+        """Take ``action`` on an expense as ``actor``.
+
+        Returns:
+            The expense after the action (unchanged for a repeat).
+
+        Raises:
+            DocumentNotFound: no such expense, or the actor may not see it.
+            ExpenseActionForbidden: the actor sees it but may not take this action.
+            InvalidExpenseRequest: a missing reason or question, unknown reason codes or unit.
+            InvalidTransition: the action is not allowed in the expense's status.
+        """
+        if action in _SYSTEM_ACTIONS:
+            raise ExpenseActionForbidden(f"{action.value!r} is taken by the gateway, not by people")
+        now = self._clock.now()
+        with self._store.unit_of_work() as uow:
+            expense = uow.expenses.get(expense_id, for_update=True)
+            visible = visible_to(uow, actor)
+            if expense is None or (visible is not None and expense.unit_code not in visible):
+                raise DocumentNotFound(expense_id, "expense")
+            check_action(actor, action)
+            detail, reason, target_unit = self._inputs(uow, expense, action, data)
+            # The last action taken on the expense (a flagged duplicate is no action on it).
+            last = next(
+                (
+                    e.action
+                    for e in reversed(uow.expenses.events(expense_id))
+                    if e.action is not ExpenseAction.DUPLICATE
+                ),
+                None,
+            )
+            if action is ExpenseAction.ASSIGN and target_unit == expense.unit_code:
+                return expense  # the same assignment again: nothing to do
+            target = decide(expense.status, action, last)
+            if target is None:
+                return expense  # a repeat: same result, no second event
+            codes = (
+                reason_codes(data.reason_codes)
+                if action in (ExpenseAction.REJECT, ExpenseAction.QUERY)
+                else ()
+            )
+            response = respond(self._responder, uow, expense, action, now, codes=codes, note=reason)
+            if response is not None:
+                detail = {**(detail or {}), "response_document_id": response}
+            event = ExpenseEvent(
+                expense.id,
+                now,
+                actor.name,
+                actor.role,
+                action,
+                expense.status,
+                target,
+                target_unit if action is ExpenseAction.ASSIGN else expense.unit_code,
+                detail,
+            )
+            keeps_reason = action is ExpenseAction.ASSIGN and expense.status is ExpenseStatus.UNDER_QUERY
+            status_reason = expense.status_reason if keeps_reason else reason
+            uow.expenses.record(event, status_reason=status_reason)
+            changed = replace(
+                expense, status=target, unit_code=event.unit_code, status_reason=status_reason, updated_at=now
+            )
+            if (
+                action is ExpenseAction.ASSIGN
+                and expense.status is ExpenseStatus.TO_TRIAGE
+                and data.remember_supplier
+            ):
+                self._remember(uow, expense, event, actor, now)
+            announce(uow, self._ids, self._policy.webhook_url, changed, event, detail)
+            uow.commit()
+        log.info("expense %s: %s by %s -> %s", expense_id, action.value, actor.name, target.value)
+        return changed
+
+    def _inputs(
+        self, uow: UnitOfWork, expense: Expense, action: ExpenseAction, data: ActionInput
+    ) -> tuple[JSONObject | None, str | None, str | None]:
+        """(audit detail, status reason, target unit) of an action, checking its parameters."""
+        if action is ExpenseAction.ASSIGN:
+            if not data.unit:
+                raise InvalidExpenseRequest("assign needs the unit code")
+            key = unit_key(data.unit)
+            unit = uow.units.get(key)
+            if unit is None or not unit.active:
+                raise InvalidExpenseRequest(f"{data.unit!r} is not an active production unit")
+            return {"unit": key, "from_unit": expense.unit_code}, None, key
+        if action is ExpenseAction.REJECT:
+            reason = _text(data.reason, "the reject reason", required=True)
+            return {"reason": reason, "reason_codes": list(reason_codes(data.reason_codes))}, reason, None
+        if action is ExpenseAction.QUERY:
+            question = _text(data.question, "the question", required=True)
+            return (
+                {"question": question, "reason_codes": list(reason_codes(data.reason_codes))},
+                question,
+                None,
+            )
+        if action is ExpenseAction.ANSWER:
+            answer = _text(data.reason, "the answer", required=False)
+            return ({"answer": answer} if answer else None), None, None
+        return None, None, None
+
+    def _remember(
+        self, uow: UnitOfWork, expense: Expense, event: ExpenseEvent, actor: Actor, now: datetime
+    ) -> None:
+        """First triage of a supplier: remember its unit for the next documents that name none."""
+        current = uow.units.get_mapping(expense.supplier_key)
+        if current is not None and current.valid_at(now):
+            return
+        assert event.unit_code is not None
+        uow.units.put_mapping(
+            SupplierMapping(
+                expense.supplier_key, event.unit_code, actor.name, now, now + self._policy.mapping_ttl
+            )
+        )
+
+    # -- side effects in the unit of work ----------------------------------------------------------------

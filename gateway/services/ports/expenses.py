@@ -1,0 +1,135 @@
+"""Expense ports: the expenses with their audit trail, and the production units with the remembered
+supplier -> unit mappings. Both live in the document store's unit of work, so a transition, its audit
+entry, its webhook and its Invoice Response are committed together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from gateway.model.expense import Expense, ExpenseEvent, ExpenseStatus
+from gateway.model.units import ProductionUnit, SupplierMapping
+from gateway.services.ports.paging import DEFAULT_PAGE_SIZE, Page, PageCursor
+
+
+@dataclass(frozen=True, slots=True)
+class ExpenseQuery:
+    """Filters (AND), newest ``created_at`` first.
+
+    Attributes:
+        visible_units: only expenses of these unit keys (a member's view); None sees everything.
+        unit: only this unit key.
+        status: only this status.
+        supplier: only this supplier key (participant id key).
+        since: created at or after.
+        limit: page size.
+        after: continue after this cursor.
+    """
+
+    visible_units: Collection[str] | None = None
+    unit: str | None = None
+    status: ExpenseStatus | None = None
+    supplier: str | None = None
+    since: datetime | None = None
+    limit: int = DEFAULT_PAGE_SIZE
+    after: PageCursor | None = None
+
+
+class ExpenseRepository(Protocol):
+    """Expenses and their audit trail."""
+
+    def add(self, expense: Expense, *, dedupe_key: str, event: ExpenseEvent) -> None:
+        """Store a new expense with its CREATED audit entry.
+
+        Raises:
+            DuplicateMessage: an expense exists for this inbound document or with this dedupe key (also
+                when a concurrent unit of work stored it first).
+        """
+        ...
+
+    def get(self, expense_id: str, *, for_update: bool = False) -> Expense | None:
+        """The expense, or None; ``for_update`` locks the row for the rest of the transaction."""
+        ...
+
+    def get_by_inbound(self, inbound_document_id: str) -> Expense | None:
+        """The expense of a received document, or None."""
+        ...
+
+    def find_duplicate(self, dedupe_key: str) -> Expense | None:
+        """The expense with this supplier + kind + number + amount key, or None."""
+        ...
+
+    def find_invoice(self, supplier_key: str, number: str) -> Expense | None:
+        """The supplier's invoice expense with this number (BT-25 of a credit note), or None."""
+        ...
+
+    def record(self, event: ExpenseEvent, *, status_reason: str | None) -> None:
+        """Apply an audit entry: status, unit and reason become the entry's; the entry is appended.
+
+        Raises:
+            StoreError: no such expense.
+        """
+        ...
+
+    def add_duplicate(self, expense_id: str, inbound_document_id: str, event: ExpenseEvent) -> None:
+        """Remember that ``inbound_document_id`` repeated the expense and append the audit entry.
+
+        Raises:
+            DuplicateMessage: that document is already recorded as a duplicate.
+        """
+        ...
+
+    def events(self, expense_id: str) -> list[ExpenseEvent]:
+        """The audit trail, oldest first."""
+        ...
+
+    def search(self, query: ExpenseQuery) -> Page[Expense]:
+        """One page of matching expenses, newest first."""
+        ...
+
+    def awaiting_draft(self, *, limit: int) -> list[str]:
+        """Ids of valid received invoices and credit notes that have no expense and are not recorded as
+        a duplicate of one, oldest first (the recovery pass)."""
+        ...
+
+    def count_by_status(self, visible_units: Collection[str] | None = None) -> dict[ExpenseStatus, int]:
+        """Expenses per status (every status present), optionally of some units only."""
+        ...
+
+
+class UnitRepository(Protocol):
+    """Production units and supplier mappings."""
+
+    def put(self, unit: ProductionUnit, *, at: datetime) -> None:
+        """Create or replace the unit with this key."""
+        ...
+
+    def get(self, key: str) -> ProductionUnit | None:
+        """The unit with this key, or None."""
+        ...
+
+    def get_many(self, keys: Collection[str]) -> dict[str, ProductionUnit]:
+        """The units with these keys that exist, by key."""
+        ...
+
+    def all(self) -> list[ProductionUnit]:
+        """Every unit, by key."""
+        ...
+
+    def all_keys(self) -> list[str]:
+        """Every unit key (cheap: routing needs the code prefixes of all units)."""
+        ...
+
+    def units_of_member(self, member: str) -> frozenset[str]:
+        """Keys of the units whose member list names ``member``."""
+        ...
+
+    def put_mapping(self, mapping: SupplierMapping) -> None:
+        """Create or replace the supplier's mapping."""
+        ...
+
+    def get_mapping(self, supplier_key: str) -> SupplierMapping | None:
+        """The supplier's mapping (expired or not), or None."""
+        ...

@@ -1,0 +1,343 @@
+"""SQL repositories of expenses (with their audit trail), production units and supplier mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from gateway.errors import StoreError
+from gateway.model.expense import ActorRole, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus
+from gateway.model.message import InboundStatus
+from gateway.model.units import ProductionUnit, SupplierMapping
+from gateway.services.ports import MAX_PAGE_SIZE, ExpenseQuery, Page, PageCursor
+from gateway.store.errors import map_db_errors
+from gateway.store.tables import (
+    expense_duplicates,
+    expense_events,
+    expenses,
+    inbound_documents,
+    production_unit_members,
+    production_units,
+    supplier_units,
+)
+
+#: Document types whose valid received documents become expenses (the payload root namespaces).
+_BILLING_DOCTYPE_PREFIXES = (
+    "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::",
+    "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::",
+)
+
+
+def _expense_from_row(row: Row[Any], duplicates: tuple[str, ...] = ()) -> Expense:
+    return Expense(
+        id=row.id,
+        inbound_document_id=row.inbound_document_id,
+        kind=row.kind,
+        status=ExpenseStatus(row.status),
+        unit_code=row.unit_key,
+        supplier_key=row.supplier_key,
+        supplier_name=row.supplier_name,
+        number=row.number,
+        currency=row.currency,
+        amount=Decimal(row.amount),
+        issue_date=row.issue_date,
+        draft=row.draft,
+        routing=row.routing,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        credited_expense_id=row.credited_expense_id,
+        duplicates=duplicates,
+        status_reason=row.status_reason,
+    )
+
+
+def _event_from_row(row: Row[Any]) -> ExpenseEvent:
+    return ExpenseEvent(
+        expense_id=row.expense_id,
+        at=row.at,
+        actor=row.actor,
+        role=ActorRole(row.role),
+        action=ExpenseAction(row.action),
+        from_status=ExpenseStatus(row.from_status) if row.from_status else None,
+        to_status=ExpenseStatus(row.to_status),
+        unit_code=row.unit_key,
+        detail=row.detail,
+    )
+
+
+class SQLExpenseRepository:
+    """ExpenseRepository on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, expense: Expense, *, dedupe_key: str, event: ExpenseEvent) -> None:
+        values = {
+            "id": expense.id,
+            "inbound_document_id": expense.inbound_document_id,
+            "kind": expense.kind,
+            "status": expense.status.value,
+            "unit_key": expense.unit_code,
+            "supplier_key": expense.supplier_key,
+            "supplier_name": expense.supplier_name,
+            "number": expense.number,
+            "currency": expense.currency,
+            "amount": str(expense.amount),
+            "issue_date": expense.issue_date,
+            "dedupe_key": dedupe_key,
+            "draft": expense.draft,
+            "routing": expense.routing,
+            "credited_expense_id": expense.credited_expense_id,
+            "status_reason": expense.status_reason,
+            "created_at": expense.created_at,
+            "updated_at": expense.updated_at,
+        }
+        with map_db_errors("expense"), self._conn.begin_nested():
+            self._conn.execute(insert(expenses), values)
+        self._append(event)
+
+    def _append(self, event: ExpenseEvent) -> None:
+        with map_db_errors("expense event"):
+            self._conn.execute(
+                insert(expense_events),
+                {
+                    "expense_id": event.expense_id,
+                    "at": event.at,
+                    "actor": event.actor,
+                    "role": event.role.value,
+                    "action": event.action.value,
+                    "from_status": event.from_status.value if event.from_status else None,
+                    "to_status": event.to_status.value,
+                    "unit_key": event.unit_code,
+                    "detail": event.detail,
+                },
+            )
+
+    def _one(self, *conditions: Any, for_update: bool = False) -> Expense | None:
+        stmt = select(expenses).where(*conditions)
+        if for_update:
+            stmt = stmt.with_for_update()
+        with map_db_errors("expense"):
+            row = self._conn.execute(stmt).first()
+        if row is None:
+            return None
+        return _expense_from_row(row, self._duplicates([row.id]).get(row.id, ()))
+
+    def _duplicates(self, expense_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        if not expense_ids:
+            return {}
+        d = expense_duplicates
+        stmt = (
+            select(d.c.expense_id, d.c.inbound_document_id)
+            .where(d.c.expense_id.in_(expense_ids))
+            .order_by(d.c.at, d.c.inbound_document_id)
+        )
+        found: dict[str, tuple[str, ...]] = {}
+        with map_db_errors("expense duplicates"):
+            for expense_id, inbound_id in self._conn.execute(stmt):
+                found[expense_id] = (*found.get(expense_id, ()), inbound_id)
+        return found
+
+    def get(self, expense_id: str, *, for_update: bool = False) -> Expense | None:
+        return self._one(expenses.c.id == expense_id, for_update=for_update)
+
+    def get_by_inbound(self, inbound_document_id: str) -> Expense | None:
+        return self._one(expenses.c.inbound_document_id == inbound_document_id)
+
+    def find_duplicate(self, dedupe_key: str) -> Expense | None:
+        return self._one(expenses.c.dedupe_key == dedupe_key)
+
+    def find_invoice(self, supplier_key: str, number: str) -> Expense | None:
+        return self._one(
+            expenses.c.supplier_key == supplier_key, expenses.c.number == number, expenses.c.kind == "invoice"
+        )
+
+    def record(self, event: ExpenseEvent, *, status_reason: str | None) -> None:
+        with map_db_errors("expense transition"):
+            result = self._conn.execute(
+                update(expenses)
+                .where(expenses.c.id == event.expense_id)
+                .values(
+                    status=event.to_status.value,
+                    unit_key=event.unit_code,
+                    status_reason=status_reason,
+                    updated_at=event.at,
+                )
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"no expense {event.expense_id!r}")
+        self._append(event)
+
+    def add_duplicate(self, expense_id: str, inbound_document_id: str, event: ExpenseEvent) -> None:
+        with map_db_errors("expense duplicate"), self._conn.begin_nested():
+            self._conn.execute(
+                insert(expense_duplicates),
+                {"inbound_document_id": inbound_document_id, "expense_id": expense_id, "at": event.at},
+            )
+        with map_db_errors("expense duplicate"):
+            result = self._conn.execute(
+                update(expenses).where(expenses.c.id == expense_id).values(updated_at=event.at)
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"no expense {expense_id!r}")
+        self._append(event)
+
+    def events(self, expense_id: str) -> list[ExpenseEvent]:
+        e = expense_events
+        with map_db_errors("expense events"):
+            rows = self._conn.execute(select(e).where(e.c.expense_id == expense_id).order_by(e.c.id)).all()
+        return [_event_from_row(row) for row in rows]
+
+    def search(self, query: ExpenseQuery) -> Page[Expense]:
+        if not 1 <= query.limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"page size {query.limit} is not within 1..{MAX_PAGE_SIZE}")
+        t = expenses
+        conditions: list[Any] = []
+        if query.visible_units is not None:
+            conditions.append(t.c.unit_key.in_(sorted(query.visible_units)))
+        if query.unit is not None:
+            conditions.append(t.c.unit_key == query.unit)
+        if query.status is not None:
+            conditions.append(t.c.status == query.status.value)
+        if query.supplier is not None:
+            conditions.append(t.c.supplier_key == query.supplier)
+        if query.since is not None:
+            conditions.append(t.c.created_at >= query.since)
+        if query.after is not None:
+            after = query.after
+            conditions.append(
+                (t.c.created_at < after.at) | ((t.c.created_at == after.at) & (t.c.id < after.id))
+            )
+        stmt = (
+            select(t).where(*conditions).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit + 1)
+        )
+        with map_db_errors("expense search"):
+            rows = self._conn.execute(stmt).all()
+        cursor = None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            cursor = PageCursor(rows[-1].created_at, rows[-1].id)
+        duplicates = self._duplicates([row.id for row in rows])
+        return Page(tuple(_expense_from_row(row, duplicates.get(row.id, ())) for row in rows), cursor)
+
+    def awaiting_draft(self, *, limit: int) -> list[str]:
+        d = inbound_documents
+        doctype = d.c.document_type_id
+        stmt = (
+            select(d.c.id)
+            .outerjoin(expenses, expenses.c.inbound_document_id == d.c.id)
+            .outerjoin(expense_duplicates, expense_duplicates.c.inbound_document_id == d.c.id)
+            .where(
+                d.c.status == InboundStatus.VALID.value,
+                expenses.c.id.is_(None),
+                expense_duplicates.c.inbound_document_id.is_(None),
+                doctype.startswith(_BILLING_DOCTYPE_PREFIXES[0])
+                | doctype.startswith(_BILLING_DOCTYPE_PREFIXES[1]),
+            )
+            .order_by(d.c.received_at, d.c.id)
+            .limit(limit)
+        )
+        with map_db_errors("inbound awaiting a draft"):
+            return [row.id for row in self._conn.execute(stmt)]
+
+    def count_by_status(self, visible_units: Collection[str] | None = None) -> dict[ExpenseStatus, int]:
+        t = expenses
+        stmt = select(t.c.status, func.count()).group_by(t.c.status)
+        if visible_units is not None:
+            stmt = stmt.where(t.c.unit_key.in_(sorted(visible_units)))
+        counts = dict.fromkeys(ExpenseStatus, 0)
+        with map_db_errors("expense counts"):
+            for status, count in self._conn.execute(stmt).all():
+                counts[ExpenseStatus(status)] = int(count)
+        return counts
+
+
+class SQLUnitRepository:
+    """UnitRepository on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def put(self, unit: ProductionUnit, *, at: datetime) -> None:
+        u, m = production_units, production_unit_members
+        values = {
+            "key": unit.key,
+            "code": unit.code,
+            "name": unit.name,
+            "active": unit.active,
+            "updated_at": at,
+        }
+        # Delete + insert: one portable upsert for SQLite and PostgreSQL (members go with the unit).
+        with map_db_errors("production unit"):
+            self._conn.execute(delete(m).where(m.c.unit_key == unit.key))
+            self._conn.execute(delete(u).where(u.c.key == unit.key))
+            self._conn.execute(insert(u), values)
+            members = sorted(set(unit.members))
+            if members:
+                self._conn.execute(insert(m), [{"unit_key": unit.key, "member": name} for name in members])
+
+    def _load(self, *conditions: Any) -> list[ProductionUnit]:
+        u, m = production_units, production_unit_members
+        with map_db_errors("production units"):
+            rows = self._conn.execute(select(u).where(*conditions).order_by(u.c.key)).all()
+            members: dict[str, list[str]] = {}
+            keys = [row.key for row in rows]
+            for start in range(0, len(keys), 500):  # bounded IN lists
+                chunk = keys[start : start + 500]
+                stmt = select(m.c.unit_key, m.c.member).where(m.c.unit_key.in_(chunk)).order_by(m.c.member)
+                for unit_key_, member in self._conn.execute(stmt):
+                    members.setdefault(unit_key_, []).append(member)
+        return [
+            ProductionUnit(row.code, row.name, bool(row.active), tuple(members.get(row.key, ())))
+            for row in rows
+        ]
+
+    def get(self, key: str) -> ProductionUnit | None:
+        found = self._load(production_units.c.key == key)
+        return found[0] if found else None
+
+    def get_many(self, keys: Collection[str]) -> dict[str, ProductionUnit]:
+        if not keys:
+            return {}
+        return {unit.key: unit for unit in self._load(production_units.c.key.in_(sorted(keys)))}
+
+    def all(self) -> list[ProductionUnit]:
+        return self._load()
+
+    def all_keys(self) -> list[str]:
+        with map_db_errors("production unit keys"):
+            return [row.key for row in self._conn.execute(select(production_units.c.key))]
+
+    def units_of_member(self, member: str) -> frozenset[str]:
+        m = production_unit_members
+        with map_db_errors("production unit members"):
+            return frozenset(
+                row.unit_key for row in self._conn.execute(select(m.c.unit_key).where(m.c.member == member))
+            )
+
+    def put_mapping(self, mapping: SupplierMapping) -> None:
+        s = supplier_units
+        with map_db_errors("supplier mapping"):
+            self._conn.execute(delete(s).where(s.c.supplier_key == mapping.supplier_key))
+            self._conn.execute(
+                insert(s),
+                {
+                    "supplier_key": mapping.supplier_key,
+                    "unit_key": mapping.unit_code,
+                    "set_by": mapping.set_by,
+                    "set_at": mapping.set_at,
+                    "expires_at": mapping.expires_at,
+                },
+            )
+
+    def get_mapping(self, supplier_key: str) -> SupplierMapping | None:
+        s = supplier_units
+        with map_db_errors("supplier mapping"):
+            row = self._conn.execute(select(s).where(s.c.supplier_key == supplier_key)).first()
+        if row is None:
+            return None
+        return SupplierMapping(row.supplier_key, row.unit_key, row.set_by, row.set_at, row.expires_at)

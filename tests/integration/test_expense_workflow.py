@@ -1,0 +1,269 @@
+"""The expense workflow on the real stores (SQLite and PostgreSQL), below the API: the recovery pass, the
+receive hook failing without losing the document, a failing InvoiceResponder rolling the transition back,
+concurrent creation of one draft, idempotent repeats, the webhook payload, and OpenAPI's error media type."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.errors import InvalidTransition, StoreError
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.model.expense import Actor, ActorRole, ExpenseAction, ExpenseStatus
+from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
+from gateway.model.units import ProductionUnit
+from gateway.services.expense_intake import DraftOutcome
+from gateway.services.expenses import ActionInput
+from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
+from gateway.services.units import save_units
+from gateway.store.tables import expense_events, webhook_outbox
+from gateway.validation import ValidationEngine
+from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    COOP,
+    SUPPLIER,
+    ExpenseApp,
+    _postgres_url,
+    _sqlite_url,
+    app_fixture,
+    auth,
+    deliver,
+    supplier_document,
+)
+
+MEMBER = Actor("member-a", ActorRole.MEMBER, frozenset({"PU04711"}))
+SUPPORT = Actor("helpdesk", ActorRole.SUPPORT)
+
+
+def seed_valid(app: ExpenseApp, ubl: bytes) -> str:
+    """A valid received document stored without its expense (as after a crash before the draft)."""
+    document_id = str(uuid.uuid4())
+    now = app.services.clock.now()
+    with app.store.unit_of_work() as uow:
+        uow.inbound.add(
+            InboundDocument(
+                id=document_id,
+                as4_message_id=f"{document_id}@supplier.test",
+                sender=SUPPLIER,
+                receiver=COOP,
+                document_type=BIS_INVOICE,
+                process=BIS_BILLING_PROCESS,
+                status=InboundStatus.VALID,
+                received_at=now,
+                updated_at=now,
+            ),
+            DocumentContent(ubl, {"rule_set": "x", "valid": True, "issues": []}),
+        )
+        uow.commit()
+    return document_id
+
+
+def units(app: ExpenseApp) -> None:
+    save_units(app.store, [ProductionUnit("PU-04711", "De Eik")], clock=app.services.clock)
+
+
+def invoice(engine: ValidationEngine, number: str = "F-9") -> bytes:
+    return supplier_document(engine, "be-zero-rated.json", number=number, buyer_reference="PU-04711")
+
+
+def test_recovery_creates_the_missing_drafts_once(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    first = seed_valid(app, invoice(validation_engine, "F-1"))
+    second = seed_valid(app, invoice(validation_engine, "F-2"))
+    assert app.services.expenses.recover(batch_size=1) == 2
+    assert app.services.expenses.recover() == 0
+    with app.store.unit_of_work(read_only=True) as uow:
+        for inbound_id in (first, second):
+            expense = uow.expenses.get_by_inbound(inbound_id)
+            assert expense is not None
+            assert (expense.status, expense.unit_code) == (ExpenseStatus.TO_APPROVE, "PU04711")
+
+
+def test_the_receipt_stands_when_the_draft_fails_and_recovery_repairs_it(
+    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units(app)
+    workflow = app.services.expenses
+
+    def broken(inbound_id: str) -> Any:
+        raise StoreError("database went away")
+
+    monkeypatch.setattr(workflow._intake, "create_from_inbound", broken)
+    deliver(app.client, invoice(validation_engine))  # asserts a receipt
+    assert app.client.get("/v1/expenses", headers=auth("support")).json()["items"] == []
+    monkeypatch.undo()
+    assert workflow.recover() == 1
+    assert len(app.client.get("/v1/expenses", headers=auth("support")).json()["items"]) == 1
+
+
+def test_concurrent_creation_makes_one_expense(app: ExpenseApp, validation_engine: ValidationEngine) -> None:
+    units(app)
+    inbound_id = seed_valid(app, invoice(validation_engine))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: app.services.expenses.create_from_inbound(inbound_id), range(4)))
+    outcomes = sorted(r.outcome.value for r in results)
+    assert outcomes.count(DraftOutcome.CREATED.value) == 1
+    assert {r.expense.id for r in results if r.expense} == {results[0].expense.id}  # type: ignore[union-attr]
+
+
+class FailingResponder:
+    def respond(self, uow: UnitOfWork, request: InvoiceResponseRequest) -> str | None:
+        if request.status == "AP":
+            raise StoreError("outbound queue unavailable")
+        return None
+
+
+def test_a_failing_responder_rolls_the_transition_back(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    created = app.services.expenses.create_from_inbound(seed_valid(app, invoice(validation_engine)))
+    assert created.expense is not None
+    eid = created.expense.id
+    app.services.expenses._responder = FailingResponder()  # type: ignore[assignment]
+    with pytest.raises(StoreError):
+        app.services.expenses.act(eid, ExpenseAction.APPROVE, MEMBER, ActionInput())
+    response = app.client.post(f"/v1/expenses/{eid}/approve", headers=auth("member-a"))
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    with app.store.unit_of_work(read_only=True) as uow:
+        expense = uow.expenses.get(eid)
+        assert expense is not None
+        assert expense.status is ExpenseStatus.TO_APPROVE
+        assert [e.action for e in uow.expenses.events(eid)] == [ExpenseAction.CREATED, ExpenseAction.ROUTE]
+
+
+def test_repeats_record_nothing_even_after_a_duplicate_arrived(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    ubl = invoice(validation_engine)
+    created = app.services.expenses.create_from_inbound(seed_valid(app, ubl))
+    assert created.expense is not None
+    eid = created.expense.id
+    workflow = app.services.expenses
+    workflow.act(eid, ExpenseAction.QUERY, MEMBER, ActionInput(question="Which order?"))
+    duplicate = workflow.create_from_inbound(seed_valid(app, ubl))
+    assert duplicate.outcome is DraftOutcome.DUPLICATE
+    assert duplicate.expense is not None
+    assert duplicate.expense.id == eid
+    again = workflow.act(eid, ExpenseAction.QUERY, MEMBER, ActionInput(question="Which order?"))
+    assert again.status is ExpenseStatus.UNDER_QUERY
+    with pytest.raises(InvalidTransition):
+        workflow.act(eid, ExpenseAction.APPROVE, MEMBER, ActionInput())
+    with app.store.engine.connect() as connection:
+        actions = [r.action for r in connection.execute(select(expense_events).order_by(expense_events.c.id))]
+        payloads = [r.payload for r in connection.execute(select(webhook_outbox))]
+    assert actions == ["created", "route", "query", "duplicate"]
+    query = next(p for p in payloads if p["type"] == "expense.query")
+    assert query["data"]["status"] == "under_query"
+    assert query["data"]["previous_status"] == "to_approve"
+    assert query["data"]["unit"] == "PU04711"
+    assert query["data"]["actor"] == "member-a"
+    assert query["data"]["detail"]["question"] == "Which order?"
+
+
+def test_an_expired_supplier_mapping_is_renewed_at_the_next_triage(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="T-1", buyer_reference=None)
+    created = app.services.expenses.create_from_inbound(seed_valid(app, ubl))
+    assert created.expense is not None
+    assert created.expense.status is ExpenseStatus.TO_TRIAGE
+    app.services.expenses.act(created.expense.id, ExpenseAction.ASSIGN, SUPPORT, ActionInput(unit="PU-04711"))
+    with app.store.unit_of_work(read_only=True) as uow:
+        mapping = uow.units.get_mapping(SUPPLIER.key)
+    assert mapping is not None
+    assert mapping.unit_code == "PU04711"
+    assert mapping.expires_at - mapping.set_at == timedelta(days=365)
+
+
+def test_openapi_documents_expense_errors_as_problem_json(app: ExpenseApp) -> None:
+    spec = app.client.get("/openapi.json").json()
+    approve = spec["paths"]["/v1/expenses/{expense_id}/approve"]["post"]["responses"]
+    for status in ("403", "404", "409", "422"):
+        assert list(approve[status]["content"]) == ["application/problem+json"], status
+    listing = spec["paths"]["/v1/expenses"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"unit", "status", "supplier", "since", "cursor"}
+    assert "/v1/units/{code}" in spec["paths"]
+
+
+def test_recovery_skips_flagged_duplicates_and_steps_over_unreadable_documents(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    ubl = invoice(validation_engine)
+    seed_valid(app, b"<Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>")
+    first = seed_valid(app, ubl)
+    assert app.services.expenses.recover(batch_size=1) == 1  # the unreadable one does not block the rest
+    repeat = seed_valid(app, ubl)
+    assert app.services.expenses.recover() == 1  # flagged as a duplicate of the first
+    # A flagged duplicate has no expense of its own, yet it is handled: never taken up again.
+    assert app.services.expenses.recover() == 0
+    with app.store.unit_of_work(read_only=True) as uow:
+        expense = uow.expenses.get_by_inbound(first)
+        assert expense is not None
+        assert expense.duplicates == (repeat,)
+        assert uow.expenses.get_by_inbound(repeat) is None
+
+
+def test_listing_filters_and_pages_with_a_cursor(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    save_units(
+        app.store,
+        [ProductionUnit("PU-04711", "De Eik"), ProductionUnit("PU-00123", "Het Graan")],
+        clock=app.services.clock,
+    )
+    made = []
+    for n in range(5):
+        reference = "PU-04711" if n % 2 == 0 else "PU-00123"
+        ubl = supplier_document(
+            validation_engine, "be-zero-rated.json", number=f"L-{n}", buyer_reference=reference
+        )
+        result = app.services.expenses.create_from_inbound(seed_valid(app, ubl))
+        assert result.expense is not None
+        made.append(result.expense)
+    newest_first = [e.id for e in reversed(made)]
+
+    def page(query: str, who: str = "support") -> tuple[list[str], str | None]:
+        body = app.client.get(f"/v1/expenses?{query}", headers=auth(who)).json()
+        return [item["id"] for item in body["items"]], body["next_cursor"]
+
+    first, cursor = page("limit=2")
+    second, cursor2 = page(f"limit=2&cursor={cursor}")
+    third, last = page(f"limit=2&cursor={cursor2}")
+    assert first + second + third == newest_first
+    assert last is None
+    assert page("unit=pu 04711")[0] == [made[4].id, made[2].id, made[0].id]
+    assert page("unit=PU-04711", who="member-a")[0] == [made[4].id, made[2].id, made[0].id]
+    assert page("unit=PU-00123", who="member-a")[0] == []  # not its unit: nothing, whatever the filter
+    assert page("status=to_approve&supplier=0208:0412345614")[0] == newest_first
+    assert page("supplier=0088:5798000000001")[0] == []
+    since = made[3].created_at.isoformat().replace("+", "%2B")
+    assert page(f"since={since}")[0] == [made[4].id, made[3].id]
+    assert app.client.get("/v1/expenses?cursor=garbage", headers=auth("support")).status_code == 400
+    assert app.client.get("/v1/expenses?unit=12", headers=auth("support")).status_code == 422
+
+
+def test_concurrent_approvals_record_one_event_and_one_response(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    created = app.services.expenses.create_from_inbound(seed_valid(app, invoice(validation_engine)))
+    assert created.expense is not None
+    eid = created.expense.id
+    approve = lambda _: app.services.expenses.act(eid, ExpenseAction.APPROVE, MEMBER, ActionInput())  # noqa: E731
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(approve, range(4)))
+    assert {r.status for r in results} == {ExpenseStatus.APPROVED}
+    with app.store.unit_of_work(read_only=True) as uow:
+        assert [e.action for e in uow.expenses.events(eid)].count(ExpenseAction.APPROVE) == 1
+    assert app.responder.codes().count("AP") == 1

@@ -1,0 +1,35 @@
+"""`gateway units import FILE` and `gateway units list` on a SQLite database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli.main import main
+
+CSV = b"""code,name,active,members
+PU-04711,Schrijnwerkerij De Eik,true,an;jan
+pu 00123,Bakkerij Het Graan,no,
+"""
+
+
+def test_cli_imports_and_lists_units(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GATEWAY_DATABASE__URL", f"sqlite:///{tmp_path / 'gw.db'}")
+    source = tmp_path / "units.csv"
+    source.write_bytes(CSV)
+    assert main(["units", "import", str(source)]) == 0
+    assert "2 production units imported" in capsys.readouterr().out
+    assert main(["units", "list"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(u["key"], u["active"], u["members"]) for u in listed] == [
+        ("PU00123", False, []),
+        ("PU04711", True, ["an", "jan"]),
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"code,name\nXX,Name\n")
+    assert main(["units", "import", str(bad)]) == 2
+    assert main(["units", "import", str(tmp_path / "missing.csv")]) == 2

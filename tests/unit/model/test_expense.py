@@ -1,0 +1,129 @@
+"""The expense workflow: the TRANSITIONS table exhaustively (every status x action), repeats, final states."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import InvalidTransition
+from gateway.model.expense import (
+    INITIAL_STATUS,
+    RESPONSE_CODES,
+    STATUS_REASONS,
+    TRANSITIONS,
+    ExpenseAction,
+    ExpenseStatus,
+    allowed_actions,
+    apply_action,
+    decide,
+    is_repeat,
+)
+
+S = ExpenseStatus
+A = ExpenseAction
+
+#: The table as the issue states it, written out independently of the module.
+EXPECTED = {
+    (S.RECEIVED, A.ROUTE): S.TO_APPROVE,
+    (S.RECEIVED, A.TRIAGE): S.TO_TRIAGE,
+    (S.TO_TRIAGE, A.ASSIGN): S.TO_APPROVE,
+    (S.TO_APPROVE, A.ASSIGN): S.TO_APPROVE,
+    (S.UNDER_QUERY, A.ASSIGN): S.UNDER_QUERY,
+    (S.TO_APPROVE, A.APPROVE): S.APPROVED,
+    (S.TO_APPROVE, A.REJECT): S.REJECTED,
+    (S.TO_APPROVE, A.QUERY): S.UNDER_QUERY,
+    (S.UNDER_QUERY, A.ANSWER): S.TO_APPROVE,
+    (S.UNDER_QUERY, A.REJECT): S.REJECTED,
+    (S.APPROVED, A.MARK_PAID): S.PAID,
+}
+
+
+def test_wire_values_are_stable() -> None:
+    assert [s.value for s in S] == [
+        "received",
+        "to_triage",
+        "to_approve",
+        "under_query",
+        "approved",
+        "rejected",
+        "paid",
+    ]
+    assert INITIAL_STATUS is S.RECEIVED
+
+
+@pytest.mark.parametrize("status", list(S))
+@pytest.mark.parametrize("action", list(A))
+def test_every_status_and_action(status: ExpenseStatus, action: ExpenseAction) -> None:
+    if (status, action) in EXPECTED:
+        assert apply_action(status, action) is EXPECTED[(status, action)]
+        assert action in allowed_actions(status)
+        assert decide(status, action, None) is EXPECTED[(status, action)]
+    else:
+        assert action not in allowed_actions(status)
+        with pytest.raises(InvalidTransition) as caught:
+            apply_action(status, action)
+        assert (caught.value.status, caught.value.event) == (status, action)
+        # Without a matching last action nothing outside the table is accepted.
+        with pytest.raises(InvalidTransition):
+            decide(status, action, None)
+
+
+def test_the_table_is_exactly_the_issue_s() -> None:
+    assert dict(TRANSITIONS) == EXPECTED
+
+
+@pytest.mark.parametrize("status", list(S))
+@pytest.mark.parametrize("action", list(A))
+def test_a_repeat_is_a_no_op_only_in_the_state_the_action_leads_to(
+    status: ExpenseStatus, action: ExpenseAction
+) -> None:
+    leads_to = {target for (_, a), target in EXPECTED.items() if a is action}
+    repeat = action is not A.ASSIGN and status in leads_to
+    assert is_repeat(status, action, action) is repeat
+    if repeat:
+        assert decide(status, action, action) is None
+    # Another last action never makes a repeat.
+    for other in A:
+        if other is not action:
+            assert is_repeat(status, action, other) is False
+
+
+def test_approve_twice_is_one_approval_but_approve_after_payment_conflicts() -> None:
+    assert decide(S.APPROVED, A.APPROVE, A.APPROVE) is None
+    with pytest.raises(InvalidTransition):
+        decide(S.PAID, A.APPROVE, A.MARK_PAID)
+
+
+def test_final_states_accept_nothing() -> None:
+    for status in S:
+        assert status.is_final is (allowed_actions(status) == frozenset() and status is not S.RECEIVED)
+    assert {s for s in S if s.is_final} == {S.REJECTED, S.PAID}
+
+
+def test_every_status_is_reachable_and_every_expense_can_end() -> None:
+    def reachable(start: ExpenseStatus) -> set[ExpenseStatus]:
+        seen = {start}
+        frontier = [start]
+        while frontier:
+            status = frontier.pop()
+            for action in allowed_actions(status):
+                target = apply_action(status, action)
+                if target not in seen:
+                    seen.add(target)
+                    frontier.append(target)
+        return seen
+
+    assert reachable(INITIAL_STATUS) == set(S)
+    for status in S:
+        assert reachable(status) & {S.REJECTED, S.PAID}, status
+
+
+def test_responses_and_reasons() -> None:
+    assert dict(RESPONSE_CODES) == {
+        A.CREATED: "AB",
+        A.APPROVE: "AP",
+        A.REJECT: "RE",
+        A.QUERY: "UQ",
+        A.MARK_PAID: "PD",
+    }
+    assert "PPD" not in STATUS_REASONS
+    assert "OTH" in STATUS_REASONS

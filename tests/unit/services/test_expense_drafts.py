@@ -1,0 +1,85 @@
+"""Expense drafts from the document model: credit notes are negative, payment references are recognised,
+attachments are listed and decoded, the duplicate key depends on supplier, kind, number and amount."""
+
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+from pathlib import Path
+
+from gateway.model import CreditNote, Invoice, ParticipantID, complete_document
+from gateway.model.payment import CreditTransfer, PaymentMeans
+from gateway.services.conversion import parse_document_json
+from gateway.services.expense_drafts import attachment_bytes, build_draft
+
+DOCUMENTS = Path(__file__).resolve().parents[2] / "data" / "documents"
+SENDER = ParticipantID.parse("0208:0412345614")
+
+
+def load(name: str) -> Invoice | CreditNote:
+    return complete_document(parse_document_json((DOCUMENTS / name).read_bytes()))
+
+
+def test_invoice_draft_carries_the_document_s_values() -> None:
+    document = load("be-domestic-mixed-rates.json")
+    values = build_draft(document, sender=SENDER)
+    assert document.totals is not None
+    assert values.amount == document.totals.payable_amount
+    assert values.supplier_key == "0208:0739484052"  # BT-34 wins over the SBDH sender
+    assert values.draft["payment"]["structured_communication"].startswith("+++")
+    assert len(values.draft["vat_breakdown"]) == len(document.vat_breakdown or ())
+    assert values.credited_numbers == ()
+
+
+def test_credit_note_draft_is_negative_and_names_the_credited_invoice() -> None:
+    document = load("credit-note.json")
+    values = build_draft(document, sender=SENDER)
+    assert values.kind == "credit_note"
+    assert values.amount < 0
+    assert all(Decimal(b["taxable"]) <= 0 for b in values.draft["vat_breakdown"])
+    assert values.credited_numbers == ("2026-0004711",)
+    assert values.dedupe_key != build_draft(load("be-domestic-mixed-rates.json"), sender=SENDER).dedupe_key
+
+
+def test_a_creditor_reference_is_kept_as_reference_not_as_structured_communication() -> None:
+    document = load("attachment-pdf.json")
+    values = build_draft(document, sender=SENDER)
+    assert values.draft["payment"]["structured_communication"] is None
+    assert values.draft["payment"]["reference"].replace(" ", "") == "RF18539007547034"
+    other = document.model_copy(
+        update={
+            "payment_means": (
+                PaymentMeans(code="30", credit_transfer=CreditTransfer(account_id="BE68539007547034")),
+            )
+        }
+    )
+    assert build_draft(other, sender=SENDER).draft["payment"]["reference"] is None
+
+
+def test_attachments_are_listed_and_decoded() -> None:
+    document = load("attachment-pdf.json")
+    listed = build_draft(document, sender=SENDER).draft["attachments"]
+    assert [(a["n"], a["embedded"], a["mime"]) for a in listed] == [
+        (1, True, "application/pdf"),
+        (2, False, None),
+    ]
+    content = document.attachments[0].content
+    assert content is not None
+    assert attachment_bytes(document, 1) == (
+        base64.b64decode(content),
+        "application/pdf",
+        listed[0]["filename"],
+    )
+    assert attachment_bytes(document, 2) is None
+    assert attachment_bytes(document, 0) is None
+    assert attachment_bytes(document, 3) is None
+
+
+def test_the_duplicate_key_changes_with_the_amount() -> None:
+    document = load("be-zero-rated.json")
+    assert document.totals is not None
+    cheaper = document.model_copy(
+        update={"totals": document.totals.model_copy(update={"payable_amount": Decimal("1.00")})}
+    )
+    assert build_draft(document, sender=SENDER).dedupe_key != build_draft(cheaper, sender=SENDER).dedupe_key
+    assert build_draft(document, sender=SENDER).dedupe_key == build_draft(document, sender=SENDER).dedupe_key

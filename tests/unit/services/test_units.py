@@ -1,0 +1,59 @@
+"""Production units as data: CSV and JSON files, unit codes and their keys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.errors import InvalidExpenseRequest
+from gateway.model.units import ProductionUnit, unit_key
+from gateway.services.units import parse_units
+
+CSV = b"""code,name,active,members
+PU-04711,Schrijnwerkerij De Eik,true,an;jan
+pu 00123,Bakkerij Het Graan,no,
+"""
+
+
+def test_unit_keys_tolerate_case_blanks_and_the_dash() -> None:
+    assert {unit_key(c) for c in ("PU-04711", "pu04711", "Pu 04711", " PU-04711 ")} == {"PU04711"}
+    for bad in ("", "04711", "PU-", "PU-04711-2", "P U 1"):
+        with pytest.raises(InvalidExpenseRequest):
+            unit_key(bad)
+
+
+def test_csv_and_json_files() -> None:
+    units = parse_units(CSV, filename="units.csv")
+    assert units == [
+        ProductionUnit("PU-04711", "Schrijnwerkerij De Eik", True, ("an", "jan")),
+        ProductionUnit("pu 00123", "Bakkerij Het Graan", False, ()),
+    ]
+    assert [u.key for u in units] == ["PU04711", "PU00123"]
+    data = json.dumps([{"code": "PU-1", "name": "One", "members": ["x"]}, {"code": "AT-2", "name": "Two"}])
+    assert parse_units(data.encode(), filename="u.json") == [
+        ProductionUnit("PU-1", "One", True, ("x",)),
+        ProductionUnit("AT-2", "Two", True, ()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "message"),
+    [
+        (b"code,name\nPU-1,\n", "u.csv", "u.csv line 2: a unit needs a code and a name"),
+        (b"code,name\nXX,Name\n", "u.csv", "unit code 'XX' is not letters followed by digits"),
+        (b"code,name,active\nPU-1,A,maybe\n", "u.csv", "active must be true or false"),
+        (b"code,name\nPU-1,A\npu1,B\n", "u.csv", "units named twice: PU1"),
+        (b"{", "u.json", "not JSON"),
+        (b'{"code": "PU-1"}', "u.json", "expected a list of units"),
+        (b'[{"code": "PU-1", "name": "A", "members": "x"}]', "u.json", None),
+        (b'[{"code": "PU-1", "name": "A", "members": [1]}]', "u.json", "members must be a list of names"),
+        (b"\xff\xfe", "u.csv", "not UTF-8"),
+    ],
+)
+def test_bad_files_are_refused_by_name(data: bytes, filename: str, message: str | None) -> None:
+    if message is None:  # a single name as a string is accepted (the CSV form)
+        assert parse_units(data, filename=filename)[0].members == ("x",)
+        return
+    with pytest.raises(InvalidExpenseRequest, match=message):
+        parse_units(data, filename=filename)
