@@ -18,6 +18,7 @@ from gateway.services.ports import (
     WebhookMessage,
 )
 from gateway.services.routing import DEFAULT_RULES, RoutingRule
+from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET
 
 #: The ``type`` prefix of expense webhooks: ``expense.created``, ``expense.approve``, ...
 WEBHOOK_TYPE_PREFIX: Final = "expense."
@@ -108,4 +109,13 @@ def announce(
             "detail": detail,
         },
     }
-    uow.outbox.add(WebhookMessage(event_id, url, payload, event.at, expense.id))
+    # The outbox keeps the configured target's reference, never the URL (it may carry a token).
+    uow.outbox.add(
+        WebhookMessage(
+            id=event_id,
+            target=DEFAULT_WEBHOOK_TARGET,
+            payload=payload,
+            created_at=event.at,
+            document_id=expense.id,
+        )
+    )
