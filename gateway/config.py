@@ -233,6 +233,9 @@ class ServerSettings(BaseModel):
     # Request-body bytes buffered at once over /v1 and /as4 (503 + Retry-After beyond): one maximal AS4
     # message and room for the rest; with the join and the parse this keeps a 2 GB container safe.
     max_buffered_body_bytes: int = Field(default=192 * 1024 * 1024, ge=1024 * 1024)
+    # Seconds a request waits for a body slot (api.max_concurrent_bodies, as4.max_concurrent_requests)
+    # before 503 + Retry-After: bursts queue briefly instead of failing; the waiting body stays unread.
+    body_slot_wait_seconds: float = Field(default=10.0, ge=0)
     # /metrics, /docs, /redoc and /openapi.json need an API key (any role) unless opened here.
     open_operations: bool = False
     # Rejected-request evidence older than as4.rejected_evidence_retention_days is purged on this timer.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -63,40 +64,58 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
 
 #: Seconds a client should wait before resending when every body slot is taken.
 BUSY_RETRY_AFTER_SECONDS = 5
+#: Seconds a request waits for a body slot before it is answered 503 (see ``BodySlots``).
+SLOT_WAIT_SECONDS = 10.0
 
 
 class BodySlots:
     """A cap on the request bodies one process holds at once, so memory in total stays bounded
-    (slots x body limit). Never waits: a request finding every slot taken is answered 503 + Retry-After.
+    (slots x body limit). A request finding every slot taken waits up to ``wait_seconds`` for one (its
+    body stays unread in the socket meanwhile, costing no memory here), then gets 503 + Retry-After.
+
+    A short wait absorbs the bursts a sending access point makes (several messages in parallel) without
+    turning them into 503s and retries.
 
     Args:
         capacity: bodies held at once.
         what: named in the 503 detail.
+        wait_seconds: how long a request waits for a slot.
     """
 
-    def __init__(self, capacity: int, what: str) -> None:
+    def __init__(self, capacity: int, what: str, *, wait_seconds: float = SLOT_WAIT_SECONDS) -> None:
         self.capacity = capacity
         self._what = what
-        self._taken = 0
+        self._wait = wait_seconds
+        self._semaphore: anyio.Semaphore | None = None
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one slot for the block (the event loop is one thread: check and take are atomic).
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot for the block.
 
         Raises:
-            HTTPException: 503 with Retry-After when every slot is taken.
+            HTTPException: 503 with Retry-After when no slot freed within the wait.
         """
-        if self._taken >= self.capacity:
+        if self._semaphore is None:  # made in the event loop that uses it
+            self._semaphore = anyio.Semaphore(self.capacity)
+        acquired = False
+        with anyio.move_on_after(self._wait):
+            await self._semaphore.acquire()
+            acquired = True
+        if not acquired:
             raise HTTPException(
                 status_code=503,
                 detail=f"Too many {self._what} at once; retry later",
                 headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
             )
-        self._taken += 1
         try:
             yield
         finally:
-            self._taken -= 1
+            self._semaphore.release()
+
+    @property
+    def taken(self) -> int:
+        """Slots in use now."""
+        return 0 if self._semaphore is None else self.capacity - self._semaphore.value
 
 
 class BodyBudget:
@@ -209,7 +228,11 @@ def api_body_slots(request: Request) -> BodySlots:
     slots: BodySlots | None = getattr(request.app.state, "api_body_slots", None)
     if slots is None:
         services: Services = request.app.state.services
-        slots = BodySlots(services.settings.api.max_concurrent_bodies, "request bodies")
+        slots = BodySlots(
+            services.settings.api.max_concurrent_bodies,
+            "request bodies",
+            wait_seconds=services.settings.server.body_slot_wait_seconds,
+        )
         request.app.state.api_body_slots = slots
     return slots
 
@@ -225,7 +248,8 @@ def bounded_body(limit_attr: str = "max_body_bytes") -> Callable[[Request], Asyn
     async def dependency(request: Request) -> AsyncIterator[bytes]:
         services: Services = request.app.state.services
         limit = getattr(services.settings.api, limit_attr)
-        with api_body_slots(request).slot(), body_budget(request).reservation() as reservation:
-            yield await read_body(request, limit, reservation)
+        async with api_body_slots(request).slot():
+            with body_budget(request).reservation() as reservation:
+                yield await read_body(request, limit, reservation)
 
     return dependency

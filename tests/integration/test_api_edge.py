@@ -31,7 +31,10 @@ def edge_app(
     url = f"sqlite:///{tmp_path / 'edge.db'}"
     upgrade_database(url)
     settings = api_settings.model_copy(
-        update={"api": api_settings.api.model_copy(update={"max_concurrent_bodies": 1})}
+        update={
+            "api": api_settings.api.model_copy(update={"max_concurrent_bodies": 1}),
+            "server": api_settings.server.model_copy(update={"body_slot_wait_seconds": 0.3}),
+        }
     )
     services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
     yield create_app(settings, services=services, warm=False)

@@ -508,10 +508,17 @@ def test_an_undeclared_oversized_body_keeps_only_a_prefix(
     assert _rejected_bodies(store) == [b"x" * DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES]
 
 
+def _one_slot(artefacts_dir: Path, tmp_path: Path, wait: float) -> Settings:
+    settings = settings_for(artefacts_dir, tmp_path, max_concurrent_requests=1)
+    return settings.model_copy(
+        update={"server": settings.server.model_copy(update={"body_slot_wait_seconds": wait})}
+    )
+
+
 def test_as4_bodies_held_at_once_are_capped(
     store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
 ) -> None:
-    app = make_app(settings_for(artefacts_dir, tmp_path, max_concurrent_requests=1), store, validation_engine)
+    app = make_app(_one_slot(artefacts_dir, tmp_path, 0.3), store, validation_engine)
     headers = [("content-type", SOAP)]
 
     async def scenario() -> tuple[int, str]:
@@ -524,6 +531,33 @@ def test_as4_bodies_held_at_once_are_capped(
         return busy.status, busy.headers.get("retry-after", "")
 
     assert anyio.run(scenario) == (503, "5")
+
+
+def test_a_burst_beyond_the_as4_slots_waits_for_a_slot_instead_of_failing(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    # A sending AP posts several messages at once: they queue for the slot, not 503 and retry.
+    app = make_app(_one_slot(artefacts_dir, tmp_path, 5.0), store, validation_engine)
+    msg = make_message()
+    headers = list(msg.headers.items())
+
+    async def scenario() -> tuple[int, bytes]:
+        done = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            stalled = [("content-type", SOAP)]
+            tg.start_soon(lambda: call(app, "POST", "/as4", stalled, chunk=b"<x", chunks=1, stall=done))
+            await anyio.sleep(0.2)  # the stalled request holds the only slot
+            tg.start_soon(await_release, done)
+            waited = await call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1)
+        return waited.status, waited.body
+
+    async def await_release(done: anyio.Event) -> None:
+        await anyio.sleep(0.5)
+        done.set()
+
+    status, body = anyio.run(scenario)
+    assert status == 200
+    assert b"Receipt" in body  # served once the slot freed, not 503
 
 
 def test_credential_headers_sent_to_as4_are_not_stored(client: TestClient, store: FlakyStore) -> None:

@@ -58,17 +58,18 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
         # Refused before a byte of the body is read, without a body slot (the signed EBMS:0009 needs none).
         result = await _off_loop(receiver.reject_oversized, headers, b"", limit)
         return Response(content=result.signal, status_code=200, media_type=result.content_type)
-    slots = _as4_slots(request, as4.max_concurrent_requests)
-    with slots.slot(), body_budget(request).reservation() as reservation:
-        keep = as4.rejected_evidence_prefix_bytes
-        body, complete, received = await read_bounded(
-            request, limit, keep_on_overflow=keep, reservation=reservation
-        )
-        if complete:
-            result = await _off_loop(receiver.receive, headers, body)
-        else:
-            result = await _off_loop(receiver.reject_oversized, headers, body, limit, received)
-        del body
+    slots = _as4_slots(request, as4.max_concurrent_requests, services.settings.server.body_slot_wait_seconds)
+    async with slots.slot():
+        with body_budget(request).reservation() as reservation:
+            keep = as4.rejected_evidence_prefix_bytes
+            body, complete, received = await read_bounded(
+                request, limit, keep_on_overflow=keep, reservation=reservation
+            )
+            if complete:
+                result = await _off_loop(receiver.receive, headers, body)
+            else:
+                result = await _off_loop(receiver.reject_oversized, headers, body, limit, received)
+            del body
     return Response(content=result.signal, status_code=200, media_type=result.content_type)
 
 
@@ -82,10 +83,10 @@ async def _off_loop(handle: Callable[..., ReceiveResult], *args: Any) -> Receive
         raise _unavailable("The message could not be stored; resend later") from exc
 
 
-def _as4_slots(request: Request, capacity: int) -> BodySlots:
+def _as4_slots(request: Request, capacity: int, wait_seconds: float) -> BodySlots:
     # One cap per app on the /as4 bodies held at once (memory in total: capacity x max_message_bytes).
     slots: BodySlots | None = getattr(request.app.state, "as4_body_slots", None)
     if slots is None:
-        slots = BodySlots(capacity, "AS4 messages")
+        slots = BodySlots(capacity, "AS4 messages", wait_seconds=wait_seconds)
         request.app.state.as4_body_slots = slots
     return slots
