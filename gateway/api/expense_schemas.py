@@ -30,18 +30,6 @@ class Problem(BaseModel):
     instance: str | None = None
 
 
-def problems(**codes: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for error statuses, documented as ``application/problem+json``.
-
-    Example: ``problems(**{"404": "No such expense"})``.
-    """
-    schema = Problem.model_json_schema()
-    return {
-        int(code): {"description": text, "content": {PROBLEM_JSON: {"schema": schema}}}
-        for code, text in codes.items()
-    }
-
-
 def actor_of(principal: Principal) -> Actor:
     """The workflow's view of an API principal."""
     role = {

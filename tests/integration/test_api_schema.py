@@ -35,7 +35,7 @@ ADMIN_KEY = "admin-key-0123456789abcdefghijkl"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 #: Examples per operation and generation mode, per database (PostgreSQL refuses what SQLite stores,
 #: e.g. NUL characters, so both run; PostgreSQL with fewer to stay within a couple of minutes).
-MAX_EXAMPLES = {"sqlite": 100, "postgresql": 30}
+MAX_EXAMPLES = {"sqlite": 60, "postgresql": 20}
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 CHECKS = [
     "not_a_server_error",
@@ -104,6 +104,26 @@ OPERATIONS = [
     "GET /v1/inbound",
     "GET /v1/inbound/{document_id}",
     "GET /v1/inbound/{document_id}/ubl",
+    "GET /v1/outbound/{document_id}/render",
+    "GET /v1/inbound/{document_id}/render",
+    "GET /v1/outbound/{document_id}/attachments/{index}",
+    "GET /v1/inbound/{document_id}/attachments/{index}",
+    "GET /v1/expenses",
+    "GET /v1/expenses/board",
+    "GET /v1/expenses/{expense_id}",
+    "GET /v1/expenses/{expense_id}/ubl",
+    "GET /v1/expenses/{expense_id}/attachments/{n}",
+    "GET /v1/expenses/{expense_id}/evidence",
+    "POST /v1/expenses/{expense_id}/assign",
+    "POST /v1/expenses/{expense_id}/approve",
+    "POST /v1/expenses/{expense_id}/reject",
+    "POST /v1/expenses/{expense_id}/query",
+    "POST /v1/expenses/{expense_id}/answer",
+    "POST /v1/expenses/{expense_id}/mark-paid",
+    "GET /v1/units",
+    "PUT /v1/units",
+    "GET /v1/units/{code}",
+    "PUT /v1/units/{code}",
 ]
 
 

@@ -25,6 +25,7 @@ from gateway.store.tables import expense_events, webhook_outbox
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     COOP,
+    KEYS,
     SUPPLIER,
     ExpenseApp,
     _postgres_url,
@@ -189,7 +190,7 @@ def test_an_expired_supplier_mapping_is_renewed_at_the_next_triage(
 
 
 def test_openapi_documents_expense_errors_as_problem_json(app: ExpenseApp) -> None:
-    spec = app.client.get("/openapi.json").json()
+    spec = app.client.get("/openapi.json", headers={"X-API-Key": KEYS["admin"][1]}).json()
     approve = spec["paths"]["/v1/expenses/{expense_id}/approve"]["post"]["responses"]
     for status in ("403", "404", "409", "422"):
         assert list(approve[status]["content"]) == ["application/problem+json"], status

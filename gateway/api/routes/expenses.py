@@ -12,6 +12,7 @@ from pydantic import AwareDatetime
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import (
     AnswerIn,
     AssignIn,
@@ -25,7 +26,6 @@ from gateway.api.expense_schemas import (
     evidence_out,
     expense_response,
     expense_summary,
-    problems,
 )
 from gateway.api.outbound_schemas import EvidenceMessage
 from gateway.config import Role
@@ -45,30 +45,30 @@ from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import received_counts
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ExpenseQuery
 
-router = APIRouter(prefix="/v1/expenses", tags=["expenses"])
+router = APIRouter(prefix="/v1/expenses", tags=["expenses"], responses=problem_responses(401, 422, 503))
 
 ExpenseUserDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SUPPORT))]
 
-_READ_ERRORS = problems(
-    **{
-        "401": "No valid API key",
-        "403": "Role without access to expenses",
-        "404": "No such expense (for you)",
-    }
+_READ_ERRORS = problem_responses(
+    401, 403, 404, s403="Role without access to expenses", s404="No such expense (for you)"
 )
-_ACT_ERRORS = problems(
-    **{
-        "401": "No valid API key",
-        "403": "Your role or units do not allow this action",
-        "404": "No such expense (for you)",
-        "409": "The expense's status does not allow this action",
-        "422": "Missing reason or question, unknown reason code or unit",
-    }
+_ACT_ERRORS = problem_responses(
+    401,
+    403,
+    404,
+    409,
+    422,
+    s403="Your role or units do not allow this action",
+    s404="No such expense (for you)",
+    s409="The expense's status does not allow this action",
+    s422="Missing reason or question, unknown reason code or unit",
 )
 
 
 @router.get(
-    "", response_model=ExpensePage, responses=problems(**{"400": "Bad cursor", "403": "Role refused"})
+    "",
+    response_model=ExpensePage,
+    responses=problem_responses(400, 403, s400="Bad cursor", s403="Role refused"),
 )
 def list_all(
     services: ServicesDep,

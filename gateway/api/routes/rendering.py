@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.errors import problem_responses
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
 from gateway.model.message import DocumentContent
@@ -27,7 +28,7 @@ from gateway.render import (
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
 
-router = APIRouter(tags=["rendering"])
+router = APIRouter(tags=["rendering"], responses=problem_responses(401, 403, 422, 503))
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
 FormatQuery = Annotated[OutputFormat, Query(alias="format", description="html (default) or pdf")]
@@ -62,15 +63,16 @@ _RENDER_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
         "description": "The document as a page or a PDF, labels in the negotiated language",
     },
-    404: {"description": "No such document"},
-    422: {"description": "The stored document is not a UBL Invoice or CreditNote"},
+    **problem_responses(
+        404, 422, s404="No such document", s422="The stored document is not a UBL Invoice or CreditNote"
+    ),
 }
 _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         "description": "The embedded file (BT-125), decoded, as a download",
     },
-    404: {"description": "No such document, or no embedded file at that position"},
+    **problem_responses(404, s404="No such document, or no embedded file at that position"),
 }
 
 

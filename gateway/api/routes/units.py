@@ -8,18 +8,19 @@ from fastapi import APIRouter, Depends
 
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
-from gateway.api.expense_schemas import UnitIn, UnitOut, problems, unit_out
+from gateway.api.errors import problem_responses
+from gateway.api.expense_schemas import UnitIn, UnitOut, unit_out
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
 from gateway.model.units import ProductionUnit, unit_key
 from gateway.services.units import list_units, save_units, unit_from_mapping
 
-router = APIRouter(prefix="/v1/units", tags=["units"])
+router = APIRouter(prefix="/v1/units", tags=["units"], responses=problem_responses(503))
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SUPPORT))]
 AdminDep = Annotated[Principal, Depends(require_roles())]
 
-_ERRORS = problems(**{"401": "No valid API key", "403": "Role refused", "422": "Malformed unit"})
+_ERRORS = problem_responses(401, 403, 422, s403="Role refused", s422="Malformed unit")
 
 
 @router.get("", response_model=list[UnitOut], responses=_ERRORS)
@@ -36,7 +37,10 @@ def put_many(services: ServicesDep, _who: AdminDep, body: list[dict[str, object]
     return [unit_out(u) for u in units]
 
 
-@router.get("/{code}", response_model=UnitOut, responses={**_ERRORS, **problems(**{"404": "No such unit"})})
+_NOT_FOUND = problem_responses(404, s404="No such unit")
+
+
+@router.get("/{code}", response_model=UnitOut, responses={**_ERRORS, **_NOT_FOUND})
 def show(services: ServicesDep, _who: ReaderDep, code: str) -> UnitOut:
     """One production unit."""
     key = unit_key(code)
