@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from gateway.api.auth import Principal
-from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, RawHTTPMessageOut
+from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, raw_message_out
 from gateway.config import Role
 from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
-from gateway.model.message import AS4MessageRecord, RawHTTPMessage
+from gateway.model.message import AS4MessageRecord
 from gateway.model.units import ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
@@ -195,15 +193,6 @@ def unit_out(unit: ProductionUnit) -> UnitOut:
     )
 
 
-def _raw(raw: RawHTTPMessage) -> RawHTTPMessageOut:
-    return RawHTTPMessageOut(
-        headers=list(raw.headers),
-        body_base64=base64.b64encode(raw.body).decode("ascii"),
-        body_sha256=hashlib.sha256(raw.body).hexdigest(),
-        body_bytes=len(raw.body),
-    )
-
-
 def evidence_out(record: AS4MessageRecord) -> EvidenceMessage:
     """The received AS4 message and the signal we answered it with, byte for byte."""
     signal = record.signal
@@ -213,7 +202,7 @@ def evidence_out(record: AS4MessageRecord) -> EvidenceMessage:
             at=signal.at,
             ebms_error_code=signal.ebms_error_code,
             receipt=signal.receipt_summary,
-            raw=_raw(signal.raw),
+            raw=raw_message_out(signal.raw),
         )
         if signal is not None
         else None
@@ -221,7 +210,7 @@ def evidence_out(record: AS4MessageRecord) -> EvidenceMessage:
     return EvidenceMessage(
         message_id=record.message_id,
         created_at=record.created_at,
-        request=_raw(record.request),
+        request=raw_message_out(record.request),
         signal=answered,
         signals=[answered] if answered is not None else [],
     )

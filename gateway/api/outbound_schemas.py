@@ -154,7 +154,8 @@ class InboundPage(BaseModel):
 # -- builders -------------------------------------------------------------------------------------------
 
 
-def _raw(raw: RawHTTPMessage) -> RawHTTPMessageOut:
+def raw_message_out(raw: RawHTTPMessage) -> RawHTTPMessageOut:
+    """An HTTP message of the evidence, byte for byte (base64) with its SHA-256."""
     return RawHTTPMessageOut(
         headers=list(raw.headers),
         body_base64=base64.b64encode(raw.body).decode("ascii"),
@@ -210,14 +211,14 @@ def outbound_response(detail: OutboundDetail, *, retry_allowed: bool) -> Outboun
 
 
 def _evidence_signal(signal: AS4Signal) -> EvidenceSignal:
-    return EvidenceSignal(**_signal(signal).model_dump(), raw=_raw(signal.raw))
+    return EvidenceSignal(**_signal(signal).model_dump(), raw=raw_message_out(signal.raw))
 
 
 def _evidence_message(record: AS4MessageRecord, history: tuple[AS4Signal, ...]) -> EvidenceMessage:
     return EvidenceMessage(
         message_id=record.message_id,
         created_at=record.created_at,
-        request=_raw(record.request),
+        request=raw_message_out(record.request),
         signal=_evidence_signal(record.signal) if record.signal is not None else None,
         signals=[_evidence_signal(signal) for signal in history],
     )
