@@ -24,14 +24,16 @@ from gateway.crypto import (
     RevocationChecker,
     TrustStore,
     common_name,
+    load_certificates,
     load_key_material,
 )
 from gateway.crypto.devpki import DEV_ORGANIZATION
-from gateway.errors import ConfigurationError, GatewayError
+from gateway.errors import ConfigurationError, GatewayError, KeyMaterialError
 from gateway.model import ParticipantID
 from gateway.services.backoff import BackoffPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
 from gateway.services.outbound import OutboundSubmitter
+from gateway.services.participant_lookup import DirectoryLookup, ParticipantLookup
 from gateway.services.ports import (
     AS4Transport,
     Clock,
@@ -43,11 +45,15 @@ from gateway.services.ports import (
 )
 from gateway.services.receive import AS4Receiver
 from gateway.services.rejected_evidence import EvidenceLimits
+from gateway.services.smp_resolver import LookupResult, SMPResolver
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
+from gateway.smp import DiscoveryPolicy, LookupCache, SMPSignaturePolicy, smp_trust_for_stage
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.crl_http import HTTPCRLFetcher
+from gateway.transport.dns import DNSNaptrLookup
 from gateway.transport.http import HTTPAS4Transport
+from gateway.transport.smp_http import HTTPSMPFetcher
 from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
 
@@ -199,6 +205,52 @@ def build_revocation(settings: Settings) -> RevocationChecker | None:
     )
 
 
+def build_smp_resolver(
+    settings: Settings, trust: TrustStore | None, revocation: RevocationChecker | None, clock: Clock
+) -> SMPResolver:
+    """The ``sml`` discovery mode: SML (or a fixed SMP) + signed SMP metadata (peppol-as4.md §9).
+
+    Raises:
+        ConfigurationError: no AP trust store, no SMP CA in the SMP trust files, or an unusable source.
+    """
+    discovery = settings.discovery
+    stage = settings.truststore.stage
+    if trust is None:
+        raise ConfigurationError("discovery mode 'sml' needs the AP trust store (GATEWAY_TRUSTSTORE__PATHS)")
+    paths = discovery.smp_trust_paths or settings.truststore.paths
+    try:
+        certificates = [c for p in paths for c in load_certificates(_read(p, "SMP trust store"))]
+        smp_trust = smp_trust_for_stage(certificates, stage)
+    except (ValueError, KeyMaterialError) as exc:
+        raise ConfigurationError(f"SMP trust (GATEWAY_DISCOVERY__SMP_TRUST_PATHS): {exc}") from exc
+    policy = DiscoveryPolicy(
+        stage=stage,
+        smp_signature=SMPSignaturePolicy(smp_trust, allow_sha1=discovery.allow_sha1, revocation=revocation),
+        ap_trust=trust,
+        revocation=revocation,
+    )
+    cache: LookupCache[tuple[str, str, str, str], LookupResult] = LookupCache(
+        ttl=timedelta(seconds=discovery.cache_ttl_seconds),
+        negative_ttl=timedelta(seconds=discovery.negative_cache_ttl_seconds),
+    )
+    fetcher = HTTPSMPFetcher(timeout=discovery.smp_timeout_seconds, ca_bundle=discovery.smp_ca_bundle)
+    naptr = None
+    if discovery.sml_zone is not None:
+        try:
+            naptr = DNSNaptrLookup(nameservers=discovery.dns_servers, timeout=discovery.dns_timeout_seconds)
+        except (ValueError, GatewayError) as exc:
+            raise ConfigurationError(f"GATEWAY_DISCOVERY__DNS_SERVERS: {exc}") from exc
+    return SMPResolver(
+        fetcher=fetcher,
+        policy=policy,
+        clock=clock,
+        naptr=naptr,
+        sml_zone=discovery.sml_zone,
+        smp_url=discovery.smp_url,
+        cache=cache,
+    )
+
+
 def parse_served(settings: Settings) -> frozenset[ParticipantID]:
     """The participants our /as4 endpoint receives for."""
     try:
@@ -228,7 +280,10 @@ class Services:
     ids: IDFactory = field(default_factory=UUIDFactory)
     identity: KeyMaterial | None = None
     trust: TrustStore | None = None
+    #: The receivers' resolver of the configured discovery mode: the local directory or an SMPResolver.
     directory: EndpointResolver | None = None
+    #: The "can this participant receive?" lookup; None = built from ``directory`` on first use.
+    lookup: ParticipantLookup | None = None
     served: frozenset[ParticipantID] = frozenset()
     revocation: RevocationChecker | None = None
     as4_transport: AS4Transport | None = None
@@ -304,7 +359,10 @@ class Services:
             for name, value in (
                 ("keystore (GATEWAY_KEYSTORE__PATH)", self.identity),
                 ("trust store (GATEWAY_TRUSTSTORE__PATHS)", self.trust),
-                ("participant directory (GATEWAY_DIRECTORY__PATH)", self.directory),
+                (
+                    "participant directory (GATEWAY_DIRECTORY__PATH) or GATEWAY_DISCOVERY__MODE=sml",
+                    self.directory,
+                ),
             )
             if value is None
         ]
@@ -338,6 +396,17 @@ class Services:
                 webhook_url=settings.webhooks.url,
             ),
             revocation=self.revocation,
+        )
+
+    @cached_property
+    def participants(self) -> ParticipantLookup | None:
+        """The lookup behind ``GET /v1/participants``; None when no discovery is configured."""
+        if self.lookup is not None:
+            return self.lookup
+        if self.directory is None:
+            return None
+        return DirectoryLookup(
+            resolver=self.directory, trust=self.trust, clock=self.clock, revocation=self.revocation
         )
 
     @cached_property
@@ -395,8 +464,14 @@ def build_services(settings: Settings) -> Services:
     identity = load_identity(settings)
     trust = load_trust(settings)
     check_stage(settings, identity, trust)
-    directory = None
-    if settings.directory.path:
+    revocation = build_revocation(settings)
+    clock = SystemClock()
+    directory: EndpointResolver | None = None
+    lookup: ParticipantLookup | None = None
+    if settings.discovery.mode == "sml":
+        lookup = build_smp_resolver(settings, trust, revocation, clock)
+        directory = lookup
+    elif settings.directory.path:
         from gateway.transport.directory import load_directory  # only a sending gateway needs it
 
         directory = load_directory(settings.directory.path)
@@ -406,7 +481,9 @@ def build_services(settings: Settings) -> Services:
         store=build_store(settings),
         identity=identity,
         trust=trust,
+        clock=clock,
         directory=directory,
+        lookup=lookup,
         served=parse_served(settings),
-        revocation=build_revocation(settings),
+        revocation=revocation,
     )

@@ -9,7 +9,7 @@ participant receive?" questions), :meth:`SMPResolver.resolve` raises the matchin
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -78,6 +78,7 @@ class LookupResult:
         smp_url: the SMP base URL used (None when the SML already said no).
         endpoint: the endpoint when found.
         checked_at: the time of the lookup (a cached result keeps its first time).
+        cached: True when this answer came from the lookup cache (no network).
     """
 
     outcome: LookupOutcome
@@ -88,6 +89,7 @@ class LookupResult:
     checked_at: datetime
     smp_url: str | None = None
     endpoint: Endpoint | None = None
+    cached: bool = False
 
     @property
     def is_retryable(self) -> bool:
@@ -163,7 +165,7 @@ class SMPResolver:
         key: _Key = (receiver.key, document_type.scheme.lower(), document_type.value, process.uri)
         cached = self._cache.get(key, now=now)
         if cached is not None:
-            return cached
+            return replace(cached, cached=True)
         smp_url: str | None = None
         try:
             smp_url = await self._locate(receiver)
