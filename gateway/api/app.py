@@ -16,7 +16,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.read_deadline import BodyDeadline
-from gateway.api.routes import as4, health, inbound, metrics, outbound, validation
+from gateway.api.routes import as4, health, inbound, metrics, outbound, participants, validation
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
@@ -80,6 +80,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(validation.router)
     app.include_router(outbound.router)
     app.include_router(inbound.router)
+    app.include_router(participants.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
     if not settings.server.open_operations:
