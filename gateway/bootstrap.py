@@ -26,9 +26,11 @@ from gateway.crypto import (
     common_name,
     load_certificates,
     load_key_material,
+    validate_ap_certificate,
 )
 from gateway.crypto.devpki import DEV_ORGANIZATION
-from gateway.errors import ConfigurationError, GatewayError, KeyMaterialError
+from gateway.crypto.lifecycle import ExpiryState, WatchedCertificate, expiries, watched_certificates
+from gateway.errors import CertificateRejected, ConfigurationError, GatewayError, KeyMaterialError
 from gateway.model import ParticipantID
 from gateway.services.backoff import BackoffPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
@@ -191,6 +193,44 @@ def check_stage(settings: Settings, identity: KeyMaterial | None, trust: TrustSt
             + "; ".join(problems)
             + " (set GATEWAY_TRUSTSTORE__STAGE=development or test for a non-production gateway)"
         )
+
+
+def check_certificates(
+    settings: Settings,
+    identity: KeyMaterial | None,
+    trust: TrustStore | None,
+    *,
+    at: datetime,
+    smp_trust: TrustStore | None = None,
+) -> None:
+    """Refuse to start with an expired certificate, or an AP certificate of another stage.
+
+    Every stage refuses an expired AP certificate or trust anchor (nothing could be exchanged). In the
+    test and production stages our AP certificate must also be a valid AP certificate under our own trust
+    store, i.e. issued by the AP CA of the stage (peppol-as4.md §10.1: TEST and PRODUCTION are separate
+    hierarchies; a test certificate on a production gateway, or the reverse, is refused by every peer).
+
+    Raises:
+        ConfigurationError: naming every problem found.
+    """
+    problems = [
+        f"the {e.role.value} certificate {e.name!r} expired on {e.not_after:%Y-%m-%d}"
+        for e in expiries(
+            watched_certificates(identity.certificate if identity else None, trust, smp_trust), at
+        )
+        if e.state is ExpiryState.EXPIRED
+    ]
+    stage = settings.truststore.stage
+    if not problems and stage != "development" and identity is not None and trust is not None:
+        try:
+            validate_ap_certificate(identity.certificate, trust, at=at)
+        except CertificateRejected as exc:
+            problems.append(
+                f"our AP certificate {common_name(identity.certificate)!r} is not an AP certificate of the"
+                f" {stage} stage's trust store ({getattr(exc.reason, 'value', exc.reason)}: {exc})"
+            )
+    if problems:
+        raise ConfigurationError("certificates refused at start-up: " + "; ".join(problems))
 
 
 def build_revocation(settings: Settings) -> RevocationChecker | None:
@@ -399,6 +439,13 @@ class Services:
         )
 
     @cached_property
+    def certificates(self) -> tuple[WatchedCertificate, ...]:
+        """Our AP certificate and every AP and SMP trust anchor: watched for expiry (/metrics, /readyz)."""
+        smp_trust = self.lookup.smp_trust if isinstance(self.lookup, SMPResolver) else None
+        identity = self.identity.certificate if self.identity is not None else None
+        return watched_certificates(identity, self.trust, smp_trust)
+
+    @cached_property
     def participants(self) -> ParticipantLookup | None:
         """The lookup behind ``GET /v1/participants``; None when no discovery is configured."""
         if self.lookup is not None:
@@ -475,6 +522,8 @@ def build_services(settings: Settings) -> Services:
         from gateway.transport.directory import load_directory  # only a sending gateway needs it
 
         directory = load_directory(settings.directory.path)
+    smp_trust = lookup.smp_trust if isinstance(lookup, SMPResolver) else None
+    check_certificates(settings, identity, trust, at=clock.now(), smp_trust=smp_trust)
     return Services(
         settings=settings,
         validation=build_validation_engine(settings),

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from gateway import __version__
 from gateway.api.auth import KeyRing
+from gateway.api.certificate_watch import run_certificate_watch
 from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.operations_guard import OperationsGuard
@@ -62,10 +63,12 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
             await anyio.to_thread.run_sync(services.validation.warm_up)
         await _recover_pending_inbound(services)
         retention = asyncio.create_task(run_evidence_retention(services))
+        watch = asyncio.create_task(run_certificate_watch(services.certificates, services.clock))
         app.state.ready = True
         log.info("gateway API ready")
         yield
         retention.cancel()
+        watch.cancel()
 
     app = FastAPI(
         title="Peppol access-point gateway",
@@ -90,5 +93,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
         idle_timeout=settings.server.body_idle_timeout_seconds,
         total_timeout=settings.server.body_timeout_seconds,
     )
-    install_metrics(app, store=services.store, clock=services.clock)  # outermost: counts the 401s too
+    install_metrics(
+        app, store=services.store, clock=services.clock, certificates=services.certificates
+    )  # outermost: counts the 401s too
     return app

@@ -17,6 +17,7 @@ import anyio.to_thread
 from cryptography import x509
 from lxml import etree
 
+from gateway.crypto import TrustStore
 from gateway.errors import ConfigurationError, DiscoveryError, XMLInputError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.services.ports import Clock, Endpoint
@@ -143,6 +144,11 @@ class SMPResolver:
         self._zone = sml_zone
         self._smp_url = smp_url.rstrip("/") if smp_url is not None else None
         self._cache: LookupCache[_Key, LookupResult] = cache if cache is not None else LookupCache()
+
+    @property
+    def smp_trust(self) -> TrustStore:
+        """The SMP signature trust of the stage (watched for expiry with the other trust anchors)."""
+        return self._policy.smp_signature.trust
 
     async def resolve(
         self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
