@@ -30,6 +30,7 @@ from gateway.crypto import (
 )
 from gateway.crypto.devpki import DEV_ORGANIZATION
 from gateway.crypto.lifecycle import ExpiryState, WatchedCertificate, expiries, watched_certificates
+from gateway.crypto.ocsp import CRLThenOCSP, OCSPRevocationChecker
 from gateway.errors import CertificateRejected, ConfigurationError, GatewayError, KeyMaterialError
 from gateway.model import ParticipantID
 from gateway.services.backoff import BackoffPolicy
@@ -55,6 +56,7 @@ from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.crl_http import HTTPCRLFetcher
 from gateway.transport.dns import DNSNaptrLookup
 from gateway.transport.http import HTTPAS4Transport
+from gateway.transport.ocsp_http import HTTPOCSPPoster
 from gateway.transport.smp_http import HTTPSMPFetcher
 from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
@@ -234,15 +236,24 @@ def check_certificates(
 
 
 def build_revocation(settings: Settings) -> RevocationChecker | None:
-    """The CRL checker of AP certificates, or None when revocation checking is off (the default)."""
-    mode = settings.truststore.revocation
+    """The AP certificates' revocation checker (CRL, OCSP, or CRL then OCSP); None when off (the default)."""
+    truststore = settings.truststore
+    mode = truststore.revocation
     if mode == "off":
         return None
-    return CRLRevocationChecker(
+    crl = CRLRevocationChecker(
         HTTPCRLFetcher(),
         soft_fail=mode == "crl-soft",
-        allowed_url_prefixes=tuple(settings.truststore.crl_url_prefixes),
+        allowed_url_prefixes=tuple(truststore.crl_url_prefixes),
     )
+    if mode in ("crl", "crl-soft"):
+        return crl
+    ocsp = OCSPRevocationChecker(
+        HTTPOCSPPoster(),
+        soft_fail_unknown=truststore.ocsp_unknown_soft_fail,
+        allowed_url_prefixes=tuple(truststore.ocsp_url_prefixes),
+    )
+    return ocsp if mode == "ocsp" else CRLThenOCSP(crl, ocsp)
 
 
 def build_smp_resolver(

@@ -117,9 +117,13 @@ class TruststoreSettings(BaseModel):
     # every gateway that does not declare itself a development or test one.
     stage: Literal["test", "production", "development"] = "production"
     # Revocation of AP certificates: "crl" fails hard when a CRL cannot be had, "crl-soft" lets the
-    # certificate pass then. Off by default so an offline gateway works; production should use "crl".
-    revocation: Literal["off", "crl", "crl-soft"] = "off"
+    # certificate pass then; "ocsp" asks the OCSP responder; "crl+ocsp" asks OCSP when no CRL can be had
+    # (peppol-as4.md §10.2: CRL before OCSP, hard fail). Off by default so an offline gateway works.
+    revocation: Literal["off", "crl", "crl-soft", "ocsp", "crl+ocsp"] = "off"
     crl_url_prefixes: list[str] = Field(default_factory=lambda: ["http://crl.one.nl.digicert.com/"])
+    ocsp_url_prefixes: list[str] = Field(default_factory=lambda: ["http://ocsp.one.nl.digicert.com"])
+    # An OCSP "unknown" counts as good only with this explicit opt-in (phase4 4.5.0); default: rejected.
+    ocsp_unknown_soft_fail: bool = False
 
 
 class DatabaseSettings(BaseModel):
