@@ -104,6 +104,7 @@ OPERATIONS = [
     "GET /v1/inbound",
     "GET /v1/inbound/{document_id}",
     "GET /v1/inbound/{document_id}/ubl",
+    "GET /v1/participants/{participant}",
 ]
 
 
