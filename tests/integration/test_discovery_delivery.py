@@ -9,23 +9,32 @@ import asyncio
 import random
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from as4_support import NOW, RECEIVER, dev_pki
 from delivery_support import ReceiverAP, SettableClock, UUIDs, queue_document, receiver_ap, serve
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import URL
 
+from gateway.api.app import create_app
+from gateway.bootstrap import Services
+from gateway.config import Settings
 from gateway.crypto import issue_ap
 from gateway.devnet import DevEndpoint, DevNetwork, DevService
-from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.smp_resolver import SMPResolver
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport.http import HTTPAS4Transport
+from gateway.validation import ValidationEngine
 from gateway.worker import BackoffPolicy
 from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
 from tests.discovery_support import resolver_for
+from tests.integration.conftest import SENDER_KEY
+
+DOCUMENTS = Path(__file__).resolve().parents[1] / "data" / "documents"
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +205,85 @@ def test_an_unreachable_smp_is_retried(
     result = _deliver(store, resolver_for(network, clock), clock)  # type: ignore[arg-type]
     assert result.status is DeliveryStatus.RETRYING
     assert (_document(store, document_id).status_reason or "").startswith("smp-unreachable: ")
+
+
+# --- through the API: submit, then the first worker attempt -------------------------------------------------
+
+
+@pytest.fixture
+def api_services(
+    store: SQLDocumentStore,
+    network: DevNetwork,
+    clock: SettableClock,
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    tmp_path: Path,
+) -> Services:
+    settings = Settings.model_validate(
+        {
+            "artefacts": {"mirror": artefacts_dir, "cache_dir": tmp_path / "cache"},
+            "api": {"keys": [{"name": "invoicing", "role": "sender", "key": SENDER_KEY}]},
+            "truststore": {"stage": "development"},
+        }
+    )
+    resolver = resolver_for(network, clock)  # type: ignore[arg-type]
+    return Services(
+        settings=settings,
+        validation=validation_engine,
+        store=store,
+        clock=clock,
+        identity=dev_pki().sender,
+        trust=dev_pki().trust,
+        directory=resolver,
+        lookup=resolver,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sample", "publish", "reason", "outcome"),
+    [
+        ("be-domestic-mixed-rates.json", None, "receiver-not-registered: ", "not-registered"),
+        ("credit-note.json", BIS_INVOICE, "document-type-not-supported: ", "document-type-not-supported"),
+    ],
+)
+def test_a_submitted_document_for_a_receiver_that_cannot_receive_it_fails_at_the_first_attempt(
+    api_services: Services,
+    network: DevNetwork,
+    clock: SettableClock,
+    sample: str,
+    publish: object,
+    reason: str,
+    outcome: str,
+) -> None:
+    buyer = ParticipantID.parse("0208:0412345614")  # the samples' buyer
+    if publish is not None:
+        endpoint = DevEndpoint("https://ap.example/as4", dev_pki().pki.aps["POP000002"].certificate)
+        network.publish(buyer, [DevService(BIS_INVOICE, ((BIS_BILLING_PROCESS, (endpoint,)),))])
+    body = (DOCUMENTS / sample).read_bytes()
+    route = "/v1/outbound/credit-notes" if "credit" in sample else "/v1/outbound/invoices"
+    with TestClient(
+        create_app(api_services.settings, services=api_services, warm=False),
+        headers={"Authorization": f"Bearer {SENDER_KEY}", "Content-Type": "application/json"},
+    ) as client:
+        lookup = client.get(
+            f"/v1/participants/{buyer}",
+            params={"document": "credit-note" if "credit" in sample else "invoice"},
+        ).json()
+        assert lookup["can_receive"] is False
+        submitted = client.post(route, content=body)
+        assert submitted.status_code == 202, submitted.text  # no lookup at submit (README: fail fast)
+        document_id = submitted.json()["id"]
+
+        async def first_attempt() -> DeliveryResult:
+            with api_services.store.unit_of_work() as uow:
+                (lease,) = uow.jobs.lease(now=clock.now(), limit=1, lease_for=timedelta(minutes=5), token="w")
+                uow.commit()
+            return await api_services.deliverer.deliver_one(lease)
+
+        assert asyncio.run(first_attempt()).status is DeliveryStatus.FAILED
+        status = client.get(f"/v1/outbound/{document_id}").json()
+    assert status["status"] == "failed"
+    assert status["status_reason"].startswith(reason)
+    assert status["next_attempt_at"] is None
+    assert [entry["event"] for entry in status["timeline"]] == ["submitted", "permanent-failure"]
+    assert lookup["outcome"] == outcome  # the lookup before send gave the same answer
