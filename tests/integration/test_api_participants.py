@@ -258,6 +258,11 @@ def test_the_directory_mode_answers_too(
         assert _ask(api)["access_point"]["seat_id"] == "POP000001"
         assert _ask(api, STRANGER)["outcome"] == "not-registered"
         assert _ask(api, document="credit-note")["outcome"] == "document-type-not-supported"
+    clock.advance(timedelta(days=800))  # the listed certificate has expired by then
+    with _client(settings, services) as api:
+        expired = _ask(api)
+    assert expired["outcome"] == "endpoint-certificate-rejected"
+    assert "expired" in expired["detail"]
 
 
 def test_no_discovery_configured_is_a_503_problem(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway.bootstrap import build_smp_resolver, load_trust
+from gateway.bootstrap import Services, build_smp_resolver, load_trust
 from gateway.config import Settings
 from gateway.crypto import generate_dev_pki
 from gateway.errors import ConfigurationError
@@ -71,6 +71,19 @@ def test_the_sml_mode_builds_an_smp_resolver(tmp_path: Path) -> None:
     )
     resolver = build_smp_resolver(settings, load_trust(settings), None, clock=_Clock())
     assert isinstance(resolver, SMPResolver)
+    # The SMP trust is watched for expiry with the AP certificate and the AP trust.
+    services = Services(
+        settings=settings,
+        validation=None,  # type: ignore[arg-type]
+        store=None,  # type: ignore[arg-type]
+        trust=load_trust(settings),
+        directory=resolver,
+        lookup=resolver,
+    )
+    roles = sorted({w.role.value for w in services.certificates})
+    assert roles == ["ap-trust", "smp-trust"]
+    smp_names = [w.name for w in services.certificates if w.role.value == "smp-trust"]
+    assert any("Service Metadata Publisher" in n for n in smp_names)
 
 
 def test_the_sml_mode_needs_an_smp_ca(tmp_path: Path) -> None:
