@@ -69,6 +69,7 @@ from gateway.services.ports import (
     HTTPResponse,
     IDFactory,
     RandomSource,
+    RefreshableResolver,
     RetryPolicy,
     UnitOfWork,
 )
@@ -248,9 +249,7 @@ class Deliverer:
         prepared = await self._thread(self._prepare, lease)
         document = prepared.document
         try:
-            endpoint = await self._resolver.resolve(
-                document.receiver, document.document_type, document.process
-            )
+            endpoint = await self._resolve(lease, document)
         except DiscoveryError as exc:
             # Only an unreachable SML/SMP may answer otherwise later: every other outcome (not registered,
             # not supported, bad SMP signature, rejected endpoint certificate) fails now with its reason.
@@ -291,6 +290,14 @@ class Deliverer:
                 outcome = judge_internal_error(exc, response.status, response.body)
         result = await self._finish(lease, outgoing.message_id, outcome)
         return replace(result, sent=True)
+
+    async def _resolve(self, lease: DeliveryLease, document: OutboundDocument) -> Endpoint:
+        """The receiver's endpoint; a retry bypasses the lookup cache, so a receiver whose certificate
+        changed since the last attempt is seen now and the message rebuilt for it (see ``_message_for``)."""
+        args = (document.receiver, document.document_type, document.process)
+        if document.as4_message_id is not None and isinstance(self._resolver, RefreshableResolver):
+            return await self._resolver.resolve_fresh(*args)
+        return await self._resolver.resolve(*args)
 
     # --- steps (synchronous; run in a worker thread) ---------------------------------------------------
 

@@ -101,6 +101,10 @@ class LookupResult:
 _Key = tuple[str, str, str, str]
 
 
+def _key(receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> _Key:
+    return (receiver.key, document_type.scheme.lower(), document_type.value, process.uri)
+
+
 class SMPResolver:
     """Discovery through SML + SMP, or through one configured SMP; implements ``EndpointResolver``.
 
@@ -163,12 +167,20 @@ class SMPResolver:
             raise result.outcome.error(result.detail)
         return result.endpoint
 
+    async def resolve_fresh(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
+        """:meth:`resolve` without the cache (``RefreshableResolver``): a retry after a failed send asks
+        the SML and SMP again, so a receiver that rotated its certificate is seen at once."""
+        self._cache.discard(_key(receiver, document_type, process))
+        return await self.resolve(receiver, document_type, process)
+
     async def lookup(
         self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
     ) -> LookupResult:
         """Look the receiver up (cached); never raises for a discovery outcome."""
         now = self._clock.now()
-        key: _Key = (receiver.key, document_type.scheme.lower(), document_type.value, process.uri)
+        key = _key(receiver, document_type, process)
         cached = self._cache.get(key, now=now)
         if cached is not None:
             return replace(cached, cached=True)

@@ -139,7 +139,8 @@ def test_a_rotated_receiver_certificate_gets_the_document_rebuilt_and_delivered(
     rotated = issue_ap(pki.ap_ca, "POP000002", now=NOW, serial=4242)
     receiver.key = rotated.key_material((pki.ap_ca.certificate, pki.root.certificate))
     network.publish(RECEIVER, [_service(as4_url, rotated.certificate)])
-    clock.current = (_document(store, document_id).next_attempt_at or NOW) + timedelta(minutes=16)
+    # The retry is due long before the lookup cache (15 min) expires: a retry asks the SMP again.
+    clock.current = _document(store, document_id).next_attempt_at or NOW
 
     second = _deliver(store, resolver, clock)
     assert second.status is DeliveryStatus.DELIVERED, second.reason
@@ -159,6 +160,29 @@ def test_a_rotated_receiver_certificate_gets_the_document_rebuilt_and_delivered(
     assert rebuilt.detail["rebuild_reason"] == "receiver-certificate-changed"
     assert rebuilt.detail["receiver_certificate_serial"] == format(4242, "x")
     assert receiver.delivered == [document.as4_message_id]
+
+
+def test_a_receiver_that_rotated_before_the_first_send_gets_the_rebuilt_message_at_the_retry(
+    store: SQLDocumentStore,
+    network: DevNetwork,
+    receiver: ReceiverAP,
+    as4_url: str,
+    clock: SettableClock,
+) -> None:
+    resolver = resolver_for(network, clock)  # type: ignore[arg-type]
+    asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))  # the old certificate, cached
+    pki = dev_pki().pki
+    rotated = issue_ap(pki.ap_ca, "POP000002", now=NOW, serial=4343)
+    receiver.key = rotated.key_material((pki.ap_ca.certificate, pki.root.certificate))
+    network.publish(RECEIVER, [_service(as4_url, rotated.certificate)])
+    document_id = queue_document(store)
+
+    first = _deliver(store, resolver, clock)  # encrypted to the old key: the receiver cannot read it
+    assert first.status is DeliveryStatus.RETRYING, first.reason
+    clock.current = _document(store, document_id).next_attempt_at or NOW
+    second = _deliver(store, resolver, clock)
+    assert second.status is DeliveryStatus.DELIVERED, second.reason
+    assert receiver.delivered == [_document(store, document_id).as4_message_id]
 
 
 @pytest.mark.parametrize(
