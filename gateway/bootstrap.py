@@ -24,10 +24,14 @@ from gateway.crypto import (
     RevocationChecker,
     TrustStore,
     common_name,
+    load_certificates,
     load_key_material,
+    validate_ap_certificate,
 )
 from gateway.crypto.devpki import DEV_ORGANIZATION
-from gateway.errors import ConfigurationError, GatewayError
+from gateway.crypto.lifecycle import ExpiryState, WatchedCertificate, expiries, watched_certificates
+from gateway.crypto.ocsp import CRLThenOCSP, OCSPRevocationChecker
+from gateway.errors import CertificateRejected, ConfigurationError, GatewayError, KeyMaterialError
 from gateway.model import ParticipantID
 from gateway.model.responses import spid_of_seat
 from gateway.services.backoff import BackoffPolicy
@@ -36,6 +40,7 @@ from gateway.services.expense_effects import ExpensePolicy
 from gateway.services.expenses import ExpenseWorkflow
 from gateway.services.message_status import MessageStatusService
 from gateway.services.outbound import OutboundSubmitter
+from gateway.services.participant_lookup import DirectoryLookup, ParticipantLookup
 from gateway.services.ports import (
     AS4Transport,
     Clock,
@@ -50,11 +55,16 @@ from gateway.services.receive import AS4Receiver
 from gateway.services.rejected_evidence import EvidenceLimits
 from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, endpoint_capability
 from gateway.services.routing import RoutingRule
+from gateway.services.smp_resolver import LookupResult, SMPResolver
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
+from gateway.smp import DiscoveryPolicy, LookupCache, SMPSignaturePolicy, smp_trust_for_stage
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.crl_http import HTTPCRLFetcher
+from gateway.transport.dns import DNSNaptrLookup
 from gateway.transport.http import HTTPAS4Transport
+from gateway.transport.ocsp_http import HTTPOCSPPoster
+from gateway.transport.smp_http import HTTPSMPFetcher
 from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
 
@@ -194,15 +204,108 @@ def check_stage(settings: Settings, identity: KeyMaterial | None, trust: TrustSt
         )
 
 
+def check_certificates(
+    settings: Settings,
+    identity: KeyMaterial | None,
+    trust: TrustStore | None,
+    *,
+    at: datetime,
+    smp_trust: TrustStore | None = None,
+) -> None:
+    """Refuse to start with an expired certificate, or an AP certificate of another stage.
+
+    Every stage refuses an expired AP certificate or trust anchor (nothing could be exchanged). In the
+    test and production stages our AP certificate must also be a valid AP certificate under our own trust
+    store, i.e. issued by the AP CA of the stage (peppol-as4.md §10.1: TEST and PRODUCTION are separate
+    hierarchies; a test certificate on a production gateway, or the reverse, is refused by every peer).
+
+    Raises:
+        ConfigurationError: naming every problem found.
+    """
+    problems = [
+        f"the {e.role.value} certificate {e.name!r} expired on {e.not_after:%Y-%m-%d}"
+        for e in expiries(
+            watched_certificates(identity.certificate if identity else None, trust, smp_trust), at
+        )
+        if e.state is ExpiryState.EXPIRED
+    ]
+    stage = settings.truststore.stage
+    if not problems and stage != "development" and identity is not None and trust is not None:
+        try:
+            validate_ap_certificate(identity.certificate, trust, at=at)
+        except CertificateRejected as exc:
+            problems.append(
+                f"our AP certificate {common_name(identity.certificate)!r} is not an AP certificate of the"
+                f" {stage} stage's trust store ({getattr(exc.reason, 'value', exc.reason)}: {exc})"
+            )
+    if problems:
+        raise ConfigurationError("certificates refused at start-up: " + "; ".join(problems))
+
+
 def build_revocation(settings: Settings) -> RevocationChecker | None:
-    """The CRL checker of AP certificates, or None when revocation checking is off (the default)."""
-    mode = settings.truststore.revocation
+    """The AP certificates' revocation checker (CRL, OCSP, or CRL then OCSP); None when off (the default)."""
+    truststore = settings.truststore
+    mode = truststore.revocation
     if mode == "off":
         return None
-    return CRLRevocationChecker(
+    crl = CRLRevocationChecker(
         HTTPCRLFetcher(),
         soft_fail=mode == "crl-soft",
-        allowed_url_prefixes=tuple(settings.truststore.crl_url_prefixes),
+        allowed_url_prefixes=tuple(truststore.crl_url_prefixes),
+    )
+    if mode in ("crl", "crl-soft"):
+        return crl
+    ocsp = OCSPRevocationChecker(
+        HTTPOCSPPoster(),
+        soft_fail_unknown=truststore.ocsp_unknown_soft_fail,
+        allowed_url_prefixes=tuple(truststore.ocsp_url_prefixes),
+    )
+    return ocsp if mode == "ocsp" else CRLThenOCSP(crl, ocsp)
+
+
+def build_smp_resolver(
+    settings: Settings, trust: TrustStore | None, revocation: RevocationChecker | None, clock: Clock
+) -> SMPResolver:
+    """The ``sml`` discovery mode: SML (or a fixed SMP) + signed SMP metadata (peppol-as4.md §9).
+
+    Raises:
+        ConfigurationError: no AP trust store, no SMP CA in the SMP trust files, or an unusable source.
+    """
+    discovery = settings.discovery
+    stage = settings.truststore.stage
+    if trust is None:
+        raise ConfigurationError("discovery mode 'sml' needs the AP trust store (GATEWAY_TRUSTSTORE__PATHS)")
+    paths = discovery.smp_trust_paths or settings.truststore.paths
+    try:
+        certificates = [c for p in paths for c in load_certificates(_read(p, "SMP trust store"))]
+        smp_trust = smp_trust_for_stage(certificates, stage)
+    except (ValueError, KeyMaterialError) as exc:
+        raise ConfigurationError(f"SMP trust (GATEWAY_DISCOVERY__SMP_TRUST_PATHS): {exc}") from exc
+    policy = DiscoveryPolicy(
+        stage=stage,
+        smp_signature=SMPSignaturePolicy(smp_trust, allow_sha1=discovery.allow_sha1, revocation=revocation),
+        ap_trust=trust,
+        revocation=revocation,
+    )
+    cache: LookupCache[tuple[str, str, str, str], LookupResult] = LookupCache(
+        ttl=timedelta(seconds=discovery.cache_ttl_seconds),
+        negative_ttl=timedelta(seconds=discovery.negative_cache_ttl_seconds),
+    )
+    fetcher = HTTPSMPFetcher(timeout=discovery.smp_timeout_seconds, ca_bundle=discovery.smp_ca_bundle)
+    naptr = None
+    if discovery.sml_zone is not None:
+        try:
+            naptr = DNSNaptrLookup(nameservers=discovery.dns_servers, timeout=discovery.dns_timeout_seconds)
+        except (ValueError, GatewayError) as exc:
+            raise ConfigurationError(f"GATEWAY_DISCOVERY__DNS_SERVERS: {exc}") from exc
+    return SMPResolver(
+        fetcher=fetcher,
+        policy=policy,
+        clock=clock,
+        naptr=naptr,
+        sml_zone=discovery.sml_zone,
+        smp_url=discovery.smp_url,
+        cache=cache,
     )
 
 
@@ -235,7 +338,10 @@ class Services:
     ids: IDFactory = field(default_factory=UUIDFactory)
     identity: KeyMaterial | None = None
     trust: TrustStore | None = None
+    #: The receivers' resolver of the configured discovery mode: the local directory or an SMPResolver.
     directory: EndpointResolver | None = None
+    #: The "can this participant receive?" lookup; None = built from ``directory`` on first use.
+    lookup: ParticipantLookup | None = None
     served: frozenset[ParticipantID] = frozenset()
     revocation: RevocationChecker | None = None
     as4_transport: AS4Transport | None = None
@@ -376,7 +482,10 @@ class Services:
             for name, value in (
                 ("keystore (GATEWAY_KEYSTORE__PATH)", self.identity),
                 ("trust store (GATEWAY_TRUSTSTORE__PATHS)", self.trust),
-                ("participant directory (GATEWAY_DIRECTORY__PATH)", self.directory),
+                (
+                    "participant directory (GATEWAY_DIRECTORY__PATH) or GATEWAY_DISCOVERY__MODE=sml",
+                    self.directory,
+                ),
             )
             if value is None
         ]
@@ -412,6 +521,24 @@ class Services:
                 mls_type=settings.responses.mls_type if self.our_spid is not None else None,
             ),
             revocation=self.revocation,
+        )
+
+    @cached_property
+    def certificates(self) -> tuple[WatchedCertificate, ...]:
+        """Our AP certificate and every AP and SMP trust anchor: watched for expiry (/metrics, /readyz)."""
+        smp_trust = self.lookup.smp_trust if isinstance(self.lookup, SMPResolver) else None
+        identity = self.identity.certificate if self.identity is not None else None
+        return watched_certificates(identity, self.trust, smp_trust)
+
+    @cached_property
+    def participants(self) -> ParticipantLookup | None:
+        """The lookup behind ``GET /v1/participants``; None when no discovery is configured."""
+        if self.lookup is not None:
+            return self.lookup
+        if self.directory is None:
+            return None
+        return DirectoryLookup(
+            resolver=self.directory, trust=self.trust, clock=self.clock, revocation=self.revocation
         )
 
     @cached_property
@@ -469,18 +596,28 @@ def build_services(settings: Settings) -> Services:
     identity = load_identity(settings)
     trust = load_trust(settings)
     check_stage(settings, identity, trust)
-    directory = None
-    if settings.directory.path:
+    revocation = build_revocation(settings)
+    clock = SystemClock()
+    directory: EndpointResolver | None = None
+    lookup: ParticipantLookup | None = None
+    if settings.discovery.mode == "sml":
+        lookup = build_smp_resolver(settings, trust, revocation, clock)
+        directory = lookup
+    elif settings.directory.path:
         from gateway.transport.directory import load_directory  # only a sending gateway needs it
 
         directory = load_directory(settings.directory.path)
+    smp_trust = lookup.smp_trust if isinstance(lookup, SMPResolver) else None
+    check_certificates(settings, identity, trust, at=clock.now(), smp_trust=smp_trust)
     return Services(
         settings=settings,
         validation=build_validation_engine(settings),
         store=build_store(settings),
         identity=identity,
         trust=trust,
+        clock=clock,
         directory=directory,
+        lookup=lookup,
         served=parse_served(settings),
-        revocation=build_revocation(settings),
+        revocation=revocation,
     )

@@ -22,6 +22,7 @@ from gateway.errors import InvalidExpenseRequest
 from gateway.model.responses import ResponseCode
 from gateway.model.units import unit_key
 from gateway.observability import MIN_SECRET_LENGTH
+from gateway.smp.sml import SMLZone, zone_by_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +31,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: ``gateway.store.DEFAULT_BUSY_TIMEOUT``) for the write lock, or a PostgreSQL pool checkout; the lease must
 #: still run when that renewal lands, or a second worker could resend meanwhile.
 LEASE_MARGIN_SECONDS: Final = 60.0
+#: SML zones of test networks (peppol-as4.md §9.1): refused by a production gateway.
+_TEST_SML_ZONES: Final = frozenset({SMLZone.TEST.value, "acc.edelivery.tech.ec.europa.eu."})
 
 
 def _default_mirror() -> Path | None:
@@ -125,9 +128,13 @@ class TruststoreSettings(BaseModel):
     # every gateway that does not declare itself a development or test one.
     stage: Literal["test", "production", "development"] = "production"
     # Revocation of AP certificates: "crl" fails hard when a CRL cannot be had, "crl-soft" lets the
-    # certificate pass then. Off by default so an offline gateway works; production should use "crl".
-    revocation: Literal["off", "crl", "crl-soft"] = "off"
+    # certificate pass then; "ocsp" asks the OCSP responder; "crl+ocsp" asks OCSP when no CRL can be had
+    # (peppol-as4.md §10.2: CRL before OCSP, hard fail). Off by default so an offline gateway works.
+    revocation: Literal["off", "crl", "crl-soft", "ocsp", "crl+ocsp"] = "off"
     crl_url_prefixes: list[str] = Field(default_factory=lambda: ["http://crl.one.nl.digicert.com/"])
+    ocsp_url_prefixes: list[str] = Field(default_factory=lambda: ["http://ocsp.one.nl.digicert.com"])
+    # An OCSP "unknown" counts as good only with this explicit opt-in (phase4 4.5.0); default: rejected.
+    ocsp_unknown_soft_fail: bool = False
 
 
 class DatabaseSettings(BaseModel):
@@ -155,6 +162,40 @@ class DirectorySettings(BaseModel):
     """The local participant directory (JSON file); SML/SMP lookup comes later behind the same port."""
 
     path: Path | None = None
+
+
+class DiscoverySettings(BaseModel):
+    """How the worker and ``GET /v1/participants`` find receivers (peppol-as4.md §9).
+
+    ``directory`` reads the local participant directory (``GATEWAY_DIRECTORY__PATH``, the embedded default);
+    ``sml`` asks the SML (DNS, ``sml_zone``) or one configured SMP (``smp_url``) and reads signed SMP
+    metadata. The SMP signature trust comes from ``smp_trust_paths`` (default: the trust store files, which
+    for Peppol G3 hold the SMP CA too).
+    """
+
+    mode: Literal["directory", "sml"] = "directory"
+    sml_zone: str | None = None  # "production", "test" or a zone name
+    smp_url: str | None = None  # a fixed SMP instead of the SML
+    dns_servers: list[str] = Field(default_factory=list)  # "addr" or "addr:port"; empty = the system's
+    smp_ca_bundle: Path | None = None  # CA bundle for SMP HTTPS; None = the system's
+    smp_trust_paths: list[Path] = Field(default_factory=list)  # SMP CA + root (PEM); empty = truststore.paths
+    allow_sha1: bool = False  # rsa-sha1 SMP signatures (old SMPs); every use is logged
+    cache_ttl_seconds: float = Field(default=900.0, ge=0)
+    negative_cache_ttl_seconds: float = Field(default=120.0, ge=0)
+    dns_timeout_seconds: float = Field(default=5.0, gt=0)
+    smp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DiscoverySettings:
+        if self.mode == "sml" and (self.sml_zone is None) == (self.smp_url is None):
+            raise ValueError(
+                "discovery mode 'sml' needs exactly one of discovery.sml_zone or discovery.smp_url"
+            )
+        if self.negative_cache_ttl_seconds > self.cache_ttl_seconds:
+            raise ValueError(
+                "discovery.negative_cache_ttl_seconds must not exceed discovery.cache_ttl_seconds"
+            )
+        return self
 
 
 class WorkerSettings(BaseModel):
@@ -307,6 +348,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     as4: AS4Settings = Field(default_factory=AS4Settings)
     directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     responses: ResponseSettings = Field(default_factory=ResponseSettings)
@@ -322,6 +364,20 @@ class Settings(BaseSettings):
         if value.stage == "production" and any("test" in p.name.lower() for p in value.paths):
             raise ValueError("truststore stage 'production' must not load TEST trust anchors")
         return value
+
+    @model_validator(mode="after")
+    def _discovery_of_the_stage(self) -> Settings:
+        # peppol-as4.md §9.1-§9.2: a production AP must not find its receivers in the test SML, and SMPs are
+        # read over HTTPS only (plain http is a development convenience towards loopback).
+        discovery = self.discovery
+        if self.truststore.stage != "production" or discovery.mode != "sml":
+            return self
+        zone = zone_by_name(discovery.sml_zone) if discovery.sml_zone else ""
+        if zone in _TEST_SML_ZONES:
+            raise ValueError("the production stage refuses the test SML zone (GATEWAY_DISCOVERY__SML_ZONE)")
+        if discovery.smp_url is not None and urlsplit(discovery.smp_url).scheme != "https":
+            raise ValueError("the production stage reads SMPs over https only (GATEWAY_DISCOVERY__SMP_URL)")
+        return self
 
 
 def secret_values(settings: Settings) -> list[str]:

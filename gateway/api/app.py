@@ -13,11 +13,23 @@ from fastapi import FastAPI
 from gateway import __version__
 from gateway.api.apidocs import install_api_docs
 from gateway.api.auth import KeyRing
+from gateway.api.certificate_watch import run_certificate_watch
 from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.read_deadline import BodyDeadline
-from gateway.api.routes import as4, expenses, health, inbound, metrics, outbound, rendering, units, validation
+from gateway.api.routes import (
+    as4,
+    expenses,
+    health,
+    inbound,
+    metrics,
+    outbound,
+    participants,
+    rendering,
+    units,
+    validation,
+)
 from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
@@ -70,10 +82,12 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
             await anyio.to_thread.run_sync(services.validation.warm_up)
         await _recover_pending_inbound(services)
         retention = asyncio.create_task(run_evidence_retention(services))
+        watch = asyncio.create_task(run_certificate_watch(services.certificates, services.clock))
         app.state.ready = True
         log.info("gateway API ready")
         yield
         retention.cancel()
+        watch.cancel()
 
     app = FastAPI(
         title="Peppol access-point gateway",
@@ -93,6 +107,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(rendering.router)
     app.include_router(expenses.router)
     app.include_router(units.router)
+    app.include_router(participants.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
     if not settings.server.open_operations:
@@ -103,5 +118,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
         total_timeout=settings.server.body_timeout_seconds,
     )
     install_api_docs(app)
-    install_metrics(app, store=services.store, clock=services.clock)  # outermost: counts the 401s too
+    install_metrics(
+        app, store=services.store, clock=services.clock, certificates=services.certificates
+    )  # outermost: counts the 401s too
     return app

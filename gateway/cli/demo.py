@@ -1,16 +1,21 @@
-"""``gateway demo``: the main job on the embedded default, self-contained on loopback.
+"""``gateway demo``: a local Peppol network in one command, on loopback and SQLite.
 
-1. Generates a development PKI (root -> AP CA -> our AP certificate) and a local participant directory in
-   which every buyer of the bundled sample documents is served by this same gateway's ``/as4`` endpoint.
-2. Starts the gateway API (``gateway serve``) and a delivery worker (``gateway worker``) as separate
-   processes on SQLite, plus a small webhook receiver that checks the HMAC signature of status events.
-3. Posts every sample document to ``/v1/outbound/...`` over real HTTP. The worker sends each one over AS4
-   (signed, encrypted) to ``/as4``, which stores it as an inbound document and answers a signed receipt;
-   the worker verifies the receipt and marks the document delivered.
-4. Prints the statuses, the inbound side and the webhook events. Exit code 0 when every accepted document
-   was delivered and received, and nothing failed.
-5. Every received document became an expense draft (production units are loaded first): support assigns
-   some from triage, which are approved and paid, rejected or queried; the expense board is printed.
+1. Generates one development PKI (root -> AP CA -> ``POP000001`` for the cooperative and ``POP000002`` for
+   a partner AP; root -> SMP CA -> the SMP signing certificate) and starts the development SML (DNS NAPTR on
+   loopback) and SMP (signed metadata over HTTP) with every participant published (``demo_network``).
+2. Starts two access points, each a ``gateway serve`` and a ``gateway worker`` on its own SQLite file, both
+   in ``GATEWAY_DISCOVERY__MODE=sml``: they know each other only through the SML and the SMP.
+3. Shows lookups before send from the cooperative's API: a client found (then cached), a participant not
+   registered, and a client that accepts invoices but not credit notes.
+4. The cooperative posts every sample document (the partner AP receives for its clients); a credit note to
+   the invoice-only client fails at the first attempt with the discovery reason; the partner AP posts a
+   supplier's invoices to the cooperative.
+5. Prints the statuses both ways, what each AP received and the webhook events (HMAC-checked). Exit code 0
+   when every accepted document was delivered and received, the lookups gave the expected outcomes and the
+   credit note failed fast.
+6. Every supplier invoice the cooperative received became an expense draft (production units are loaded
+   first): support assigns some from triage, which are approved and paid, rejected or queried; the expense
+   board is printed.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from typing import Any
 
 import httpx
 
-from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, wait_ready
+from gateway.bench.loopback import run_gateway, wait_ready
 from gateway.cli.demo_expenses import load_units, play_and_print_board
+from gateway.cli.demo_network import demo_network
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import GatewayError
 from gateway.model import complete_document
@@ -100,23 +106,38 @@ def _webhook_receiver(log: _WebhookLog) -> Iterator[str]:
         server.server_close()
 
 
-def _prepare(workdir: Path, samples: list[Path], as4_url: str) -> tuple[dict[str, str], list[str]]:
-    """Write the PKI and the directory; return the environment of the gateway and the served ids."""
-    buyers: list[str] = []
-    for path in samples:
-        try:
-            doc = complete_document(parse_document_json(path.read_bytes()))
-        except GatewayError:
-            continue  # refused documents (a private person) are shown when posted
-        if doc.buyer.endpoint is not None:
-            buyers.append(f"{doc.buyer.endpoint.scheme}:{doc.buyer.endpoint.value}")
-    served = sorted(set(buyers))
-    return prepare_loopback(workdir, served=served, as4_url=as4_url), served
+def _endpoint(doc_path: Path) -> str | None:
+    try:
+        doc = complete_document(parse_document_json(doc_path.read_bytes()))
+    except GatewayError:
+        return None  # refused documents (a private person) are shown when posted
+    endpoint = doc.buyer.endpoint
+    return f"{endpoint.scheme}:{endpoint.value}" if endpoint is not None else None
 
 
-def _post(client: httpx.Client, path: Path) -> tuple[str, str | None, str]:
-    """Post one sample; returns (outcome, document id, detail)."""
-    body = path.read_bytes()
+def _supplier_invoices(samples: list[Path]) -> list[tuple[str, bytes]]:
+    """Invoices the partner AP sends for a supplier to the cooperative: a sample with the parties swapped."""
+    source = next((p for p in samples if p.name == "be-domestic-mixed-rates.json"), None)
+    if source is None:
+        return []
+    data = json.loads(source.read_bytes())
+    cooperative, supplier = data["seller"], data["buyer"]
+    data["seller"] = {k: v for k, v in supplier.items() if k != "contact"}
+    data["buyer"] = {
+        k: v
+        for k, v in cooperative.items()
+        if k in ("legal_name", "enterprise_number", "vat_number", "address")
+    }
+    out = []
+    for number in ("SUP-2026-0001", "SUP-2026-0002"):
+        data.update(number=number, buyer_reference="PO-4711")
+        out.append((f"supplier {number}", json.dumps(data).encode()))
+    return out
+
+
+def _post(client: httpx.Client, path: Path | bytes) -> tuple[str, str | None, str]:
+    """Post one sample (a file or its bytes); returns (outcome, document id, detail)."""
+    body = path.read_bytes() if isinstance(path, Path) else path
     kind = json.loads(body).get("kind", "invoice")
     route = "/v1/outbound/credit-notes" if kind == "credit_note" else "/v1/outbound/invoices"
     response = client.post(route, content=body, headers={"Content-Type": "application/json"})
@@ -127,6 +148,11 @@ def _post(client: httpx.Client, path: Path) -> tuple[str, str | None, str]:
     return "refused", None, f"{response.status_code} {problem.get('title')}: {'; '.join(map(str, reasons))}"
 
 
+#: Participants of the demo network beside the samples' parties (0208 numbers pass the mod-97 check).
+INVOICE_ONLY = "0208:0442000096"  # a client of the partner AP that does not accept credit notes
+UNREGISTERED = "0208:0442004056"  # a company that is not on Peppol
+
+
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     samples = sorted(args.samples.glob("*.json"))
@@ -134,75 +160,186 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"demo: no JSON documents in {args.samples}", file=sys.stderr)
         return 2
     workdir: Path = args.workdir.resolve()
-    port = free_port()
     api_key = secrets.token_urlsafe(32)
     webhooks = _WebhookLog(secrets.token_urlsafe(24))
-    env_extra, served = _prepare(workdir, samples, f"http://127.0.0.1:{port}/as4")
-    with _webhook_receiver(webhooks) as hook_url:
-        env = {
+    supplier_docs = _supplier_invoices(samples)
+    clients = sorted({e for e in map(_endpoint, samples) if e is not None})
+    suppliers = ["0208:0412345614"]
+    keys = json.dumps([{"name": "demo", "role": "admin", "key": api_key}])
+    with (
+        demo_network(
+            workdir,
+            cooperative=settings.seller_id,
+            clients=clients,
+            suppliers=suppliers,
+            invoice_only=[INVOICE_ONLY],
+        ) as net,
+        _webhook_receiver(webhooks) as hook_url,
+    ):
+        coop, partner = net.cooperative, net.partner
+        coop_env = {
             **os.environ,
-            **env_extra,
-            "GATEWAY_API__KEYS": json.dumps([{"name": "demo", "role": "admin", "key": api_key}]),
+            **coop.env,
+            "GATEWAY_API__KEYS": keys,
             "GATEWAY_WEBHOOKS__URL": hook_url,
             "GATEWAY_WEBHOOKS__SECRET": webhooks.secret,
         }
+        partner_env = {**os.environ, **partner.env, "GATEWAY_API__KEYS": keys}
         print(f"demo: working directory {workdir}")
-        print(f"demo: API and AS4 endpoint on http://127.0.0.1:{port}, serving {len(served)} participants")
+        print(f"demo: SML (DNS) 127.0.0.1:{net.network.sml.port} zone {net.network.sml.zone}")
+        print(f"demo: SMP {net.network.smp.url} ({len(clients) + 3} participants, signed metadata)")
+        print(
+            f"demo: cooperative AP {coop.seat} on :{coop.port}, partner AP {partner.seat} on :{partner.port}"
+        )
+        print("demo: neither AP has a participant directory: every receiver is found through the SML and SMP")
+        auth = {"Authorization": f"Bearer {api_key}"}
         with (
-            run_gateway(workdir, env, port=port, workers=1) as gateway,
-            httpx.Client(
-                base_url=gateway.base_url,
-                headers={"Authorization": f"Bearer {api_key}"},
-                timeout=60,
-            ) as client,
+            run_gateway(coop.workdir, coop_env, port=coop.port, workers=1) as coop_gw,
+            run_gateway(partner.workdir, partner_env, port=partner.port, workers=1) as partner_gw,
+            httpx.Client(base_url=coop_gw.base_url, headers=auth, timeout=60) as coop_api,
+            httpx.Client(base_url=partner_gw.base_url, headers=auth, timeout=60) as partner_api,
         ):
-            wait_ready(client, gateway.all, 120)
-            load_units(client)
-            code = _exchange(client, samples, args.timeout, webhooks)
-    return code
+            wait_ready(coop_api, coop_gw.all, 180)
+            wait_ready(partner_api, partner_gw.all, 180)
+            load_units(coop_api)
+            lookups_ok = _lookups(coop_api, clients[0])
+            code = _exchange(coop_api, partner_api, samples, supplier_docs, args.timeout, webhooks)
+    return code if lookups_ok else 1
 
 
-def _exchange(client: httpx.Client, samples: list[Path], timeout: float, webhooks: _WebhookLog) -> int:
-    posted: dict[str, tuple[Path, str | None, str]] = {}
-    for path in samples:
-        outcome, doc_id, detail = _post(client, path)
-        posted[path.name] = (path, doc_id, detail)
-        print(f"  posted {path.name:<38} {outcome}{(': ' + detail) if detail else ''}")
-    ids = {name: doc_id for name, (_, doc_id, _) in posted.items() if doc_id}
+def _lookups(api: httpx.Client, client: str) -> bool:
+    """Lookups before send, from the cooperative's API; True when each gives the expected outcome."""
+    print("\nlookup before send (GET /v1/participants/{id}?document=...):")
+    expected = [
+        (client, "invoice", "found"),
+        (client, "invoice", "found"),  # the second one comes from the cache
+        (UNREGISTERED, "invoice", "not-registered"),
+        (INVOICE_ONLY, "invoice", "found"),
+        (INVOICE_ONLY, "credit-note", "document-type-not-supported"),
+    ]
+    ok = True
+    for participant, document, outcome in expected:
+        answer = api.get(f"/v1/participants/{participant}", params={"document": document}).json()
+        ok = ok and answer.get("outcome") == outcome
+        where = answer.get("access_point") or {}
+        via = f" via {where.get('seat_id')} {where.get('endpoint_url')}" if where else ""
+        cached = " (cached)" if answer.get("cached") else ""
+        print(
+            f"  {participant:<18} {document:<12} {answer.get('outcome')}{via}{cached}: {answer.get('reason')}"
+        )
+    return ok
+
+
+def _wait_final(api: httpx.Client, ids: dict[str, str], timeout: float) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout
     states: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
-        states = {name: client.get(f"/v1/outbound/{doc_id}").json() for name, doc_id in ids.items()}
+        states = {name: api.get(f"/v1/outbound/{doc_id}").json() for name, doc_id in ids.items()}
         if all(s["status"] in FINAL for s in states.values()):
             break
         time.sleep(0.5)
-    print(f"\n{'document':<40} {'number':<16} {'status':<10} {'tries':>5}  AS4 message id")
+    return states
+
+
+def _short(reason: object, limit: int = 90) -> str:
+    text = str(reason)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _print_states(title: str, states: dict[str, dict[str, Any]]) -> None:
+    print(f"\n{title:<40} {'number':<16} {'status':<10} {'tries':>5}  AS4 message id")
     for name, state in states.items():
         number, tries = state.get("document_number", ""), state.get("attempts", 0)
-        reason = f"  ({state['status_reason']})" if state.get("status_reason") else ""
+        reason = f"  ({_short(state['status_reason'])})" if state.get("status_reason") else ""
         message_id = state.get("as4_message_id") or "-"
         print(f"{name:<40} {number:<16} {state['status']:<10} {tries:>5}  {message_id}{reason}")
-    inbound = client.get("/v1/inbound", params={"limit": 100}).json()
-    items = inbound.get("items", [])
+
+
+def _inbound(api: httpx.Client) -> dict[str, int]:
+    items = api.get("/v1/inbound", params={"limit": 100}).json().get("items", [])
     by_status: dict[str, int] = {}
     for item in items:
         by_status[item["status"]] = by_status.get(item["status"], 0) + 1
-    delivered = sum(1 for s in states.values() if s["status"] == "delivered")
-    # Each delivered document emits accepted, sending and delivered events; the outbox sends them shortly
-    # after the status change, so wait (bounded) for the last ones.
-    expected, deadline = 3 * delivered, time.monotonic() + 15
+    return by_status
+
+
+def _exchange(
+    coop: httpx.Client,
+    partner: httpx.Client,
+    samples: list[Path],
+    supplier_docs: list[tuple[str, bytes]],
+    timeout: float,
+    webhooks: _WebhookLog,
+) -> int:
+    print("\ncooperative -> its clients (through the partner AP):")
+    coop_ids: dict[str, str] = {}
+    for path in samples:
+        outcome, doc_id, detail = _post(coop, path)
+        if doc_id:
+            coop_ids[path.name] = doc_id
+        print(f"  posted {path.name:<38} {outcome}{(': ' + detail) if detail else ''}")
+    # A credit note for a client that accepts invoices only: accepted, then failed at the first attempt with
+    # the discovery reason (fail fast, no retries).
+    credit = next((p for p in samples if p.name == "credit-note.json"), None)
+    refused_name = ""
+    if credit is not None:
+        data = json.loads(credit.read_bytes())
+        data["number"] = "CN-INVOICE-ONLY"
+        data["buyer"] = {**data["buyer"], "enterprise_number": INVOICE_ONLY.split(":")[1]}
+        data["buyer"].pop("vat_number", None)
+        outcome, doc_id, detail = _post(coop, json.dumps(data).encode())
+        refused_name = "credit note to an invoice-only client"
+        if doc_id:
+            coop_ids[refused_name] = doc_id
+        print(f"  posted {refused_name:<38} {outcome}{(': ' + detail) if detail else ''}")
+    print("\npartner AP -> the cooperative (a supplier's invoices):")
+    partner_ids: dict[str, str] = {}
+    for name, body in supplier_docs:
+        outcome, doc_id, detail = _post(partner, body)
+        if doc_id:
+            partner_ids[name] = doc_id
+        print(f"  posted {name:<38} {outcome}{(': ' + detail) if detail else ''}")
+
+    coop_states = _wait_final(coop, coop_ids, timeout)
+    partner_states = _wait_final(partner, partner_ids, timeout)
+    _print_states("sent by the cooperative", coop_states)
+    _print_states("sent by the partner AP", partner_states)
+
+    fail_fast = coop_states.pop(refused_name, None) if refused_name else None
+    fail_fast_ok = fail_fast is None or (
+        fail_fast["status"] == "failed"
+        and str(fail_fast.get("status_reason", "")).startswith("document-type-not-supported")
+    )
+    delivered = sum(1 for s in coop_states.values() if s["status"] == "delivered")
+    partner_delivered = sum(1 for s in partner_states.values() if s["status"] == "delivered")
+    expected, deadline = 3 * delivered + 2, time.monotonic() + 15
     while time.monotonic() < deadline:
         with webhooks.lock:
             events, bad = len(webhooks.events), webhooks.bad_signatures
         if events >= expected:
             break
         time.sleep(0.2)
+    at_partner, at_coop = _inbound(partner), _inbound(coop)
     print(
-        f"\ndemo: {delivered} of {len(ids)} accepted documents delivered over AS4 with a verified receipt; "
-        f"{len(samples) - len(ids)} refused with a reason"
+        f"\ndemo: cooperative -> clients: {delivered} of {len(coop_states)} accepted documents delivered "
+        f"over AS4 with a verified receipt; {len(samples) - len(coop_states)} refused with a reason"
     )
-    print(f"demo: the /as4 endpoint received {len(items)} documents {by_status}")
+    print(f"demo: partner AP -> cooperative: {partner_delivered} of {len(partner_states)} delivered")
+    if fail_fast is not None:
+        print(
+            f"demo: credit note to an invoice-only client: {fail_fast['status']} at once"
+            f" ({_short(fail_fast.get('status_reason'))})"
+        )
+    print(f"demo: the partner AP received {sum(at_partner.values())} documents {at_partner}")
+    print(f"demo: the cooperative AP received {sum(at_coop.values())} documents {at_coop}")
     print(f"demo: {events} webhook status events received with a valid HMAC signature, {bad} invalid")
-    ok = delivered == len(ids) and len(items) == delivered and bad == 0
-    ok &= play_and_print_board(client, by_status.get("valid", 0))
+    ok = (
+        delivered == len(coop_states)
+        and partner_delivered == len(partner_states)
+        and sum(at_partner.values()) == delivered
+        and sum(at_coop.values()) == partner_delivered
+        and fail_fast_ok
+        and bad == 0
+    )
+    ok &= play_and_print_board(coop, at_coop.get("valid", 0))
     return 0 if ok else 1

@@ -71,6 +71,7 @@ from gateway.services.ports import (
     HTTPResponse,
     IDFactory,
     RandomSource,
+    RefreshableResolver,
     RetryPolicy,
     UnitOfWork,
 )
@@ -140,6 +141,23 @@ class _Prepared:
     invalid: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """The message of this attempt.
+
+    Attributes:
+        outgoing: what is sent.
+        instance_id: its SBDH InstanceIdentifier.
+        new: built in this attempt (to be stored before sending).
+        replaces: the MessageId of the stored message this one was rebuilt from (receiver key rotation).
+    """
+
+    outgoing: OutgoingMessage
+    instance_id: str | None
+    new: bool
+    replaces: str | None = None
+
+
 class _Stop(Exception):
     """Internal: this worker must leave the document alone (lease lost, or the document is final already)."""
 
@@ -154,6 +172,20 @@ class _Refused(Exception):
     def __init__(self, outcome: AttemptOutcome) -> None:
         self.outcome = outcome
         super().__init__(outcome.reason)
+
+
+def _discovery_failure(exc: DiscoveryError) -> AttemptOutcome:
+    """The attempt outcome of a failed lookup: its typed reason, retried only when ``exc.retryable``."""
+    outcome = getattr(exc.outcome, "value", None)
+    if isinstance(exc, ParticipantNotRegistered):
+        code = "receiver-not-registered"
+    elif isinstance(exc, EndpointNotFound) and outcome is None:
+        code = "endpoint-not-found"  # the local directory: no finer class
+    else:
+        code = outcome or "discovery-failed"
+    detail: JSONObject = {"discovery": outcome} if outcome else {}
+    result = AttemptResult.RETRY if exc.retryable else AttemptResult.GIVE_UP
+    return AttemptOutcome(result, f"{code}: {exc}", detail=detail)
 
 
 class Deliverer:
@@ -226,28 +258,22 @@ class Deliverer:
         prepared = await self._thread(self._prepare, lease)
         document = prepared.document
         try:
-            endpoint = await self._resolver.resolve(
-                document.receiver, document.document_type, document.process
-            )
-        except ParticipantNotRegistered as exc:
-            failed = AttemptOutcome(AttemptResult.GIVE_UP, f"receiver-not-registered: {exc}")
-            return await self._finish(lease, None, failed)
-        except EndpointNotFound as exc:
-            failed = AttemptOutcome(AttemptResult.GIVE_UP, f"endpoint-not-found: {exc}")
-            return await self._finish(lease, None, failed)
+            endpoint = await self._resolve(lease, document)
         except DiscoveryError as exc:
-            failed = AttemptOutcome(AttemptResult.RETRY, f"discovery-failed: {exc}")
-            return await self._finish(lease, None, failed)
+            # Only an unreachable SML/SMP may answer otherwise later: every other outcome (not registered,
+            # not supported, bad SMP signature, rejected endpoint certificate) fails now with its reason.
+            return await self._finish(lease, None, _discovery_failure(exc))
 
         try:
-            outgoing, instance_id, new = await self._thread(self._message_for, prepared, endpoint)
+            message = await self._thread(self._message_for, prepared, endpoint)
         except _Refused as refused:
             return await self._finish(lease, document.as4_message_id, refused.outcome)
         except AS4ProtocolError as exc:
             failed = AttemptOutcome(AttemptResult.GIVE_UP, f"cannot-build-message: {exc.detail or exc}")
             return await self._finish(lease, None, failed)
 
-        previously_sent = await self._thread(self._start_attempt, lease, outgoing, instance_id, new, endpoint)
+        outgoing = message.outgoing
+        previously_sent = await self._thread(self._start_attempt, lease, message, endpoint)
         log.info(
             "sending document %s as AS4 message %s to %s (attempt %d)",
             document.id,
@@ -273,6 +299,14 @@ class Deliverer:
                 outcome = judge_internal_error(exc, response.status, response.body)
         result = await self._finish(lease, outgoing.message_id, outcome)
         return replace(result, sent=True)
+
+    async def _resolve(self, lease: DeliveryLease, document: OutboundDocument) -> Endpoint:
+        """The receiver's endpoint; a retry bypasses the lookup cache, so a receiver whose certificate
+        changed since the last attempt is seen now and the message rebuilt for it (see ``_message_for``)."""
+        args = (document.receiver, document.document_type, document.process)
+        if document.as4_message_id is not None and isinstance(self._resolver, RefreshableResolver):
+            return await self._resolver.resolve_fresh(*args)
+        return await self._resolver.resolve(*args)
 
     # --- steps (synchronous; run in a worker thread) ---------------------------------------------------
 
@@ -311,13 +345,19 @@ class Deliverer:
             uow.commit()
         return _Prepared(document, record, body, invalid)
 
-    def _message_for(
-        self, prepared: _Prepared, endpoint: Endpoint
-    ) -> tuple[OutgoingMessage, str | None, bool]:
-        """The stored message (retries) or a new one (first attempt): (message, instance id, is new).
+    def _message_for(self, prepared: _Prepared, endpoint: Endpoint) -> _Message:
+        """The stored message (retries), a new one (first attempt) or a rebuilt one (key rotation).
 
         The certificate the message is (or will be) encrypted to is validated first (peppol-as4.md §13,
         sender: before sending; failure is final), so nothing is built or stored for a rejected receiver.
+
+        A retry resends the stored bytes: same MessageId, identical digests (AS4 1.0 §3.2). When discovery
+        now publishes another receiver certificate, those bytes can no longer be decrypted by the receiver;
+        the same business document is then rebuilt for the new certificate as an application-level resend:
+        a new MessageId (a resend with other digests is not an AS4 retry; peppol-as4.md §14 item 9: "App-level
+        resends get new MessageIds") and the SAME SBDH InstanceIdentifier, so a receiver that got the first
+        message after all recognises the business document as a duplicate (§13 item 13). The first message
+        stays in the evidence.
 
         Raises:
             _Refused: the receiver certificate is rejected.
@@ -328,26 +368,48 @@ class Deliverer:
             restored = restore_outgoing(
                 record.request.headers, record.request.body, instance_id=record.sbdh_instance_id or ""
             )
-            if restored.receiver_certificate != endpoint.certificate:
-                # The stored bytes stay the message (AS4 1.0 §3.2); the receiver may have rotated its key.
-                log.warning(
-                    "document %s: the directory lists another receiver certificate now", record.document_id
-                )
-            self._check_certificate(restored.receiver_certificate)
-            return restored, record.sbdh_instance_id, False
+            if restored.receiver_certificate == endpoint.certificate:
+                self._check_certificate(restored.receiver_certificate)
+                return _Message(restored, record.sbdh_instance_id, new=False)
+            log.warning(
+                "document %s: the receiver certificate changed (serial %x -> %x): rebuilding message %s",
+                record.document_id,
+                restored.receiver_certificate.serial_number,
+                endpoint.certificate.serial_number,
+                record.message_id,
+            )
+            self._check_certificate(endpoint.certificate)
+            body = self._content(prepared.document.id)
+            instance_id = record.sbdh_instance_id or self._ids.new_id()
+            outgoing = self._build(prepared.document, body, endpoint, instance_id)
+            return _Message(outgoing, instance_id, new=True, replaces=record.message_id)
         if prepared.invalid:
             raise _Refused(AttemptOutcome(AttemptResult.GIVE_UP, "invalid-document: its validation failed"))
         self._check_certificate(endpoint.certificate)
-        document = prepared.document
         if prepared.body is None:
             raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
-        now = self._clock.now()
         instance_id = self._ids.new_id()
+        return _Message(
+            self._build(prepared.document, prepared.body, endpoint, instance_id), instance_id, True
+        )
+
+    def _content(self, document_id: str) -> bytes:
+        with self._store.unit_of_work() as uow:
+            content = uow.outbound.get_content(document_id)
+            uow.commit()
+        if content is None:
+            raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
+        return content.body
+
+    def _build(
+        self, document: OutboundDocument, body: bytes, endpoint: Endpoint, instance_id: str
+    ) -> OutgoingMessage:
+        now = self._clock.now()
         try:
-            # peppol-as4.md §13 (sender): SBDH with COUNTRY_C1 and a fresh InstanceIdentifier; From = our
-            # CN, To = the receiver certificate CN (the builder takes both from the certificates).
+            # peppol-as4.md §13 (sender): SBDH with COUNTRY_C1 and an InstanceIdentifier; From = our CN,
+            # To = the receiver certificate CN (the builder takes both from the certificates).
             sbd = build_sbd(
-                prepared.body,
+                body,
                 sender=document.sender,
                 receiver=document.receiver,
                 document_type=document.document_type,
@@ -359,7 +421,7 @@ class Deliverer:
             )
         except MappingError as exc:
             raise LocalProtocolError(EbmsError.OTHER, f"cannot wrap the document in an SBD: {exc}") from exc
-        outgoing = build_user_message(
+        return build_user_message(
             sbd,
             sender=self._identity,
             receiver_certificate=endpoint.certificate,
@@ -367,7 +429,6 @@ class Deliverer:
             timestamp=now,
             random_bytes=self._random_bytes,
         )
-        return outgoing, instance_id, True
 
     def _mls_scopes(self, document: OutboundDocument) -> dict[str, Any]:
         """The SBDH MLS_TO / MLS_TYPE scopes for ``document`` (none for an MLS, none when not configured)."""
@@ -387,21 +448,16 @@ class Deliverer:
                 AttemptOutcome(AttemptResult.GIVE_UP, f"receiver-certificate-rejected: {reason}: {exc}")
             ) from exc
 
-    def _start_attempt(
-        self,
-        lease: DeliveryLease,
-        outgoing: OutgoingMessage,
-        instance_id: str | None,
-        new: bool,
-        endpoint: Endpoint,
-    ) -> bool:
-        """Commit the message (first attempt) and SEND_STARTED before sending; True if sent before."""
+    def _start_attempt(self, lease: DeliveryLease, message: _Message, endpoint: Endpoint) -> bool:
+        """Commit the message (first attempt, rebuild) and SEND_STARTED before sending; True if the
+        business document was sent before (the receiver may hold it)."""
         now = self._clock.now()
+        outgoing, instance_id, new = message.outgoing, message.instance_id, message.new
         with self._store.unit_of_work() as uow:
             document = self._current(uow, lease)
-            if new and document.as4_message_id is not None:
+            if new and document.as4_message_id != message.replaces:
                 # Another worker stored a message meanwhile (possible only after our lease was lost): one
-                # document never gets two different messages.
+                # document never gets two different messages for one attempt.
                 raise _Stop(DeliveryResult(document.id, None))
             if new:
                 uow.messages.add(
@@ -419,6 +475,11 @@ class Deliverer:
                 "message_id": outgoing.message_id,
                 "url": endpoint.url,
             }
+            if message.replaces is not None:
+                # The rebuild is kept in the timeline; both messages stay in the evidence.
+                detail["rebuilt_from"] = message.replaces
+                detail["rebuild_reason"] = "receiver-certificate-changed"
+                detail["receiver_certificate_serial"] = format(endpoint.certificate.serial_number, "x")
             entry = uow.outbound.transition(
                 document.id,
                 DeliveryEvent.SEND_STARTED,
@@ -431,7 +492,7 @@ class Deliverer:
             uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
             uow.commit()
         # The message is stored with the first SEND_STARTED: a stored message may have reached the receiver.
-        return not new
+        return not new or message.replaces is not None
 
     def _judge(
         self, response: HTTPResponse, outgoing: OutgoingMessage, previously_sent: bool

@@ -9,7 +9,7 @@ participant receive?" questions), :meth:`SMPResolver.resolve` raises the matchin
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -17,6 +17,7 @@ import anyio.to_thread
 from cryptography import x509
 from lxml import etree
 
+from gateway.crypto import TrustStore
 from gateway.errors import ConfigurationError, DiscoveryError, XMLInputError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.services.ports import Clock, Endpoint
@@ -78,6 +79,7 @@ class LookupResult:
         smp_url: the SMP base URL used (None when the SML already said no).
         endpoint: the endpoint when found.
         checked_at: the time of the lookup (a cached result keeps its first time).
+        cached: True when this answer came from the lookup cache (no network).
     """
 
     outcome: LookupOutcome
@@ -88,6 +90,7 @@ class LookupResult:
     checked_at: datetime
     smp_url: str | None = None
     endpoint: Endpoint | None = None
+    cached: bool = False
 
     @property
     def is_retryable(self) -> bool:
@@ -96,6 +99,10 @@ class LookupResult:
 
 
 _Key = tuple[str, str, str, str]
+
+
+def _key(receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> _Key:
+    return (receiver.key, document_type.scheme.lower(), document_type.value, process.uri)
 
 
 class SMPResolver:
@@ -142,6 +149,11 @@ class SMPResolver:
         self._smp_url = smp_url.rstrip("/") if smp_url is not None else None
         self._cache: LookupCache[_Key, LookupResult] = cache if cache is not None else LookupCache()
 
+    @property
+    def smp_trust(self) -> TrustStore:
+        """The SMP signature trust of the stage (watched for expiry with the other trust anchors)."""
+        return self._policy.smp_signature.trust
+
     async def resolve(
         self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
     ) -> Endpoint:
@@ -155,15 +167,23 @@ class SMPResolver:
             raise result.outcome.error(result.detail)
         return result.endpoint
 
+    async def resolve_fresh(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
+        """:meth:`resolve` without the cache (``RefreshableResolver``): a retry after a failed send asks
+        the SML and SMP again, so a receiver that rotated its certificate is seen at once."""
+        self._cache.discard(_key(receiver, document_type, process))
+        return await self.resolve(receiver, document_type, process)
+
     async def lookup(
         self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
     ) -> LookupResult:
         """Look the receiver up (cached); never raises for a discovery outcome."""
         now = self._clock.now()
-        key: _Key = (receiver.key, document_type.scheme.lower(), document_type.value, process.uri)
+        key = _key(receiver, document_type, process)
         cached = self._cache.get(key, now=now)
         if cached is not None:
-            return cached
+            return replace(cached, cached=True)
         smp_url: str | None = None
         try:
             smp_url = await self._locate(receiver)

@@ -76,6 +76,10 @@ class LookupCache(Generic[K, V]):
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
+    def discard(self, key: K) -> None:
+        """Forget one entry (the next lookup of ``key`` asks the network)."""
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         """Forget everything (e.g. after a configuration change)."""
         self._entries.clear()

@@ -124,6 +124,7 @@ OPERATIONS = [
     "PUT /v1/units",
     "GET /v1/units/{code}",
     "PUT /v1/units/{code}",
+    "GET /v1/participants/{participant}",
 ]
 
 

@@ -4,7 +4,7 @@ store at scrape time), HTTP request counters and latency, process metrics. One r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +20,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from gateway.api.metrics_middleware import HTTPMetrics, ObservabilityMiddleware
+from gateway.crypto.lifecycle import WatchedCertificate, expiries
 from gateway.errors import GatewayError
 from gateway.model.message import DeliveryStatus, InboundStatus
 from gateway.services.ports import Clock, DocumentStore, OutboxCounts, QueueCounts
@@ -108,6 +109,32 @@ class StoreCollector(Collector):
         yield outbox
 
 
+class CertificateCollector(Collector):
+    """``gateway_certificate_expiry_days{role, name}``: days until each watched certificate expires.
+
+    The labels are bounded: the certificates are fixed at start-up (our AP certificate and the configured
+    trust anchors), and ``name`` is the certificate CN.
+    """
+
+    def __init__(self, certificates: Sequence[WatchedCertificate], clock: Clock) -> None:
+        self._certificates = tuple(certificates)
+        self._clock = clock
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "gateway_certificate_expiry_days",
+            "Days until the certificate expires (negative once expired): our AP certificate (role ap) and "
+            "every AP and SMP trust anchor.",
+            labels=["role", "name"],
+        )
+        for expiry in expiries(self._certificates, self._clock.now()):
+            gauge.add_metric([expiry.role.value, expiry.name], round(expiry.days_left, 3))
+        yield gauge
+
+
 class GatewayMetrics:
     """Everything /metrics shows for one app: its own registry (no global state), the HTTP metrics,
     the store collector and the process, platform and GC collectors.
@@ -117,10 +144,13 @@ class GatewayMetrics:
         clock: the time source for the queue counts.
     """
 
-    def __init__(self, store: DocumentStore, clock: Clock) -> None:
+    def __init__(
+        self, store: DocumentStore, clock: Clock, certificates: Sequence[WatchedCertificate] = ()
+    ) -> None:
         self.registry = CollectorRegistry()
         self.http = HTTPMetrics(self.registry)
         self.registry.register(StoreCollector(store, clock))
+        self.registry.register(CertificateCollector(certificates, clock))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
@@ -132,11 +162,17 @@ class GatewayMetrics:
         return encode(self.registry), media_type
 
 
-def install_metrics(app: FastAPI, *, store: DocumentStore, clock: Clock) -> GatewayMetrics:
+def install_metrics(
+    app: FastAPI,
+    *,
+    store: DocumentStore,
+    clock: Clock,
+    certificates: Sequence[WatchedCertificate] = (),
+) -> GatewayMetrics:
     """Create the app's metrics (``app.state.metrics``, read by the /metrics route) and add the
     observability middleware. Call once in ``create_app``; include ``router`` there as well.
     """
-    metrics = GatewayMetrics(store, clock)
+    metrics = GatewayMetrics(store, clock, certificates)
     app.state.metrics = metrics
     app.add_middleware(ObservabilityMiddleware, metrics=metrics.http)
     return metrics

@@ -15,7 +15,12 @@
 """
 
 from gateway.services.ports.clock import Clock, IDFactory, RandomSource
-from gateway.services.ports.discovery import AS4_TRANSPORT_PROFILE, Endpoint, EndpointResolver
+from gateway.services.ports.discovery import (
+    AS4_TRANSPORT_PROFILE,
+    Endpoint,
+    EndpointResolver,
+    RefreshableResolver,
+)
 from gateway.services.ports.documents import (
     AS4MessageRepository,
     IdempotencyRecord,
@@ -80,6 +85,7 @@ __all__ = [
     "PageCursor",
     "QueueCounts",
     "RandomSource",
+    "RefreshableResolver",
     "RetryPolicy",
     "RetrySchedule",
     "UnitOfWork",

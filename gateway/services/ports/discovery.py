@@ -1,13 +1,13 @@
 """Receiver discovery port: where and to whom an AS4 message for (participant, document type, process) goes.
 
-This issue ships a local participant directory (``gateway.transport.directory``); SML/SMP lookup
-(peppol-as4.md §9) comes later behind the same ``EndpointResolver`` interface.
+Two implementations: the local participant directory (``gateway.transport.directory``) and SML/SMP lookup
+(``gateway.services.smp_resolver``, peppol-as4.md §9), chosen by ``GATEWAY_DISCOVERY__MODE``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 from cryptography import x509
 
@@ -52,4 +52,15 @@ class EndpointResolver(Protocol):
                 (permanent).
             DiscoveryError: any other lookup failure (e.g. the SMP is unreachable); retryable.
         """
+        ...
+
+
+@runtime_checkable
+class RefreshableResolver(EndpointResolver, Protocol):
+    """A resolver with a cache that a retry can bypass (the SMP resolver; the directory has no cache)."""
+
+    async def resolve_fresh(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
+        """Like ``resolve``, asking the network again instead of the cache."""
         ...
