@@ -7,6 +7,7 @@ import hashlib
 from datetime import datetime
 from typing import Annotated, Any, Final
 
+from fastapi import Path
 from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api.auth import Principal
@@ -23,6 +24,12 @@ PROBLEM_JSON = "application/problem+json"
 #: and line breaks. PostgreSQL stores no NUL in text or JSON, so it is refused here (422), never at the
 #: database (503).
 TEXT_PATTERN: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+#: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
+ExpenseIdPath = Annotated[str, Path(pattern=r"^[!-~]{1,128}$", description="The expense id (a UUID)")]
+#: A production unit code in a path, written as published (``PU-04711``, ``pu 04711``, ``PU04711``).
+UnitCodePath = Annotated[
+    str, Path(pattern=UNIT_CODE_PATTERN.pattern, description="The production unit code, e.g. PU-04711")
+]
 #: A member: the name of an API key (``api.keys[].name``), as stored (at most 200 characters).
 MemberName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 

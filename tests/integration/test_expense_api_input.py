@@ -132,3 +132,19 @@ def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_fie
     assert post("member-a", "query", b'{"question": "And the price?"}').json()["status"] == "under_query"
     assert post("member-a", "answer", b"null").json()["status"] == "to_approve"
     assert app.responder.codes() == ["AB", "UQ", "UQ"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/expenses/a%00b",
+        "/v1/expenses/%C3%A9t%C3%A9",
+        "/v1/expenses/a%00b/evidence",
+        "/v1/units/PU%0004711",
+        "/v1/units/04711-PU",
+    ],
+)
+def test_a_path_that_cannot_name_an_expense_or_unit_is_refused(app: ExpenseApp, path: str) -> None:
+    assert locations(app.client.get(path, headers=auth("support"))) == [
+        "path.code" if path.startswith("/v1/units") else "path.expense_id"
+    ]

@@ -17,6 +17,7 @@ from gateway.api.expense_schemas import (
     AnswerIn,
     AssignIn,
     ExpenseBoard,
+    ExpenseIdPath,
     ExpensePage,
     ExpenseResponse,
     ExpenseSummary,
@@ -114,7 +115,7 @@ def board(services: ServicesDep, who: ExpenseUserDep) -> ExpenseBoard:
 
 
 @router.get("/{expense_id}", response_model=ExpenseResponse, responses=_READ_ERRORS)
-def show(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseResponse:
+def show(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseResponse:
     """One expense: the draft, the routing decision, the audit trail and links to the UBL and evidence."""
     return expense_response(get_expense(services.store, actor_of(who), expense_id))
 
@@ -127,7 +128,7 @@ def show(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Expense
         **_READ_ERRORS,
     },
 )
-def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Response:
+def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> Response:
     """The received invoice or credit note, byte for byte."""
     return Response(expense_ubl(services.store, actor_of(who), expense_id), media_type="application/xml")
 
@@ -137,7 +138,9 @@ def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Res
     response_class=Response,
     responses={200: {"description": "The embedded file (BT-125) with its MIME type"}, **_READ_ERRORS},
 )
-def show_attachment(services: ServicesDep, who: ExpenseUserDep, expense_id: str, n: int) -> Response:
+def show_attachment(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, n: int
+) -> Response:
     """Attachment ``n`` (1-based, in document order) of the received document, decoded."""
     found = expense_attachment(services.store, actor_of(who), expense_id, n)
     safe_name = "".join(ch for ch in found.filename if ch.isalnum() or ch in "._- ") or "attachment"
@@ -149,7 +152,7 @@ def show_attachment(services: ServicesDep, who: ExpenseUserDep, expense_id: str,
 
 
 @router.get("/{expense_id}/evidence", response_model=EvidenceMessage, responses=_READ_ERRORS)
-def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> EvidenceMessage:
+def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> EvidenceMessage:
     """The AS4 message that carried the document, exactly as received, and the signed receipt we sent."""
     return evidence_out(expense_evidence(services.store, actor_of(who), expense_id))
 
@@ -166,7 +169,9 @@ def _act(
     responses=_ACT_ERRORS,
     openapi_extra=json_request_body(AssignIn),
 )
-def assign(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: BodyDep) -> ExpenseSummary:
+def assign(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
     """Support: assign an expense in triage to a unit, or reassign it (remembers the supplier from triage)."""
     parsed = parse_json_body(body, AssignIn)
     data = ActionInput(unit=parsed.unit, remember_supplier=parsed.remember_supplier)
@@ -174,7 +179,7 @@ def assign(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: Bo
 
 
 @router.post("/{expense_id}/approve", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def approve(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseSummary:
+def approve(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseSummary:
     """Member of the unit: approve (Invoice Response AP to the supplier)."""
     return _act(services, who, expense_id, ExpenseAction.APPROVE, ActionInput())
 
@@ -185,7 +190,9 @@ def approve(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Expe
     responses=_ACT_ERRORS,
     openapi_extra=json_request_body(RejectIn),
 )
-def reject(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: BodyDep) -> ExpenseSummary:
+def reject(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
     """Member of the unit: reject with a reason (Invoice Response RE with the reason codes)."""
     parsed = parse_json_body(body, RejectIn)
     data = ActionInput(reason=parsed.reason, reason_codes=tuple(parsed.reason_codes))
@@ -198,7 +205,9 @@ def reject(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: Bo
     responses=_ACT_ERRORS,
     openapi_extra=json_request_body(QueryIn),
 )
-def query(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: BodyDep) -> ExpenseSummary:
+def query(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
     """Member of the unit: ask the supplier a question (Invoice Response UQ); approval halts."""
     parsed = parse_json_body(body, QueryIn)
     data = ActionInput(question=parsed.question, reason_codes=tuple(parsed.reason_codes))
@@ -211,7 +220,9 @@ def query(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: Bod
     responses=_ACT_ERRORS,
     openapi_extra=json_request_body(AnswerIn, required=False),
 )
-def answer(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: BodyDep) -> ExpenseSummary:
+def answer(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
     """Record the supplier's answer to a query (the body may be left out); the expense waits for approval
     again."""
     parsed = parse_json_body(body, AnswerIn, optional=True)
@@ -220,6 +231,6 @@ def answer(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: Bo
 
 
 @router.post("/{expense_id}/mark-paid", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def mark_paid(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseSummary:
+def mark_paid(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseSummary:
     """Record the payment of an approved expense (Invoice Response PD)."""
     return _act(services, who, expense_id, ExpenseAction.MARK_PAID, ActionInput())

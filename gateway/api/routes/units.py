@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, bounded_body, require_roles
 from gateway.api.errors import problem_responses
-from gateway.api.expense_schemas import UnitIn, UnitItemIn, UnitOut, unit_out
+from gateway.api.expense_schemas import UnitCodePath, UnitIn, UnitItemIn, UnitOut, unit_out
 from gateway.api.schemas import json_request_body, parse_json_body
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
@@ -53,7 +53,7 @@ _NOT_FOUND = problem_responses(404, s404="No such unit")
 
 
 @router.get("/{code}", response_model=UnitOut, responses={**_ERRORS, **_NOT_FOUND})
-def show(services: ServicesDep, _who: ReaderDep, code: str) -> UnitOut:
+def show(services: ServicesDep, _who: ReaderDep, code: UnitCodePath) -> UnitOut:
     """One production unit."""
     key = unit_key(code)
     for unit in list_units(services.store):
@@ -65,7 +65,7 @@ def show(services: ServicesDep, _who: ReaderDep, code: str) -> UnitOut:
 @router.put(
     "/{code}", response_model=UnitOut, responses=_WRITE_ERRORS, openapi_extra=json_request_body(UnitIn)
 )
-def put_one(services: ServicesDep, _who: AdminDep, code: str, body: BodyDep) -> UnitOut:
+def put_one(services: ServicesDep, _who: AdminDep, code: UnitCodePath, body: BodyDep) -> UnitOut:
     """Admin: create or replace one unit."""
     unit = unit_from_mapping({"code": code, **parse_json_body(body, UnitIn).model_dump()})
     save_units(services.store, [unit], clock=services.clock)
