@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, Field
+from fastapi import Path
+from pydantic import BaseModel, Field, StringConstraints
 
 from gateway.api.auth import Principal
 from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, raw_message_out
 from gateway.config import Role
 from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
 from gateway.model.message import AS4MessageRecord
-from gateway.model.units import ProductionUnit
+from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
 PROBLEM_JSON = "application/problem+json"
+
+#: Free text a person typed (reasons, questions, names): any characters but the C0 controls other than tab
+#: and line breaks. PostgreSQL stores no NUL in text or JSON, so it is refused here (422), never at the
+#: database (503).
+TEXT_PATTERN: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+#: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
+ExpenseIdPath = Annotated[str, Path(pattern=r"^[!-~]{1,128}$", description="The expense id (a UUID)")]
+#: A production unit code in a path, written as published (``PU-04711``, ``pu 04711``, ``PU04711``).
+UnitCodePath = Annotated[
+    str, Path(pattern=UNIT_CODE_PATTERN.pattern, description="The production unit code, e.g. PU-04711")
+]
+#: A member: the name of an API key (``api.keys[].name``), as stored (at most 200 characters).
+MemberName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
 class Problem(BaseModel):
@@ -96,23 +110,37 @@ class AssignIn(BaseModel):
 
 
 class RejectIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="Why, as shown to the supplier")
+    reason: str = Field(
+        min_length=1, max_length=2000, pattern=TEXT_PATTERN, description="Why, as shown to the supplier"
+    )
     reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. PRI")
 
 
 class QueryIn(BaseModel):
-    question: str = Field(min_length=1, max_length=2000, description="The question to the supplier")
+    question: str = Field(
+        min_length=1, max_length=2000, pattern=TEXT_PATTERN, description="The question to the supplier"
+    )
     reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. REF")
 
 
 class AnswerIn(BaseModel):
-    answer: str | None = Field(default=None, max_length=2000, description="The supplier's answer, if noted")
+    answer: str | None = Field(
+        default=None, max_length=2000, pattern=TEXT_PATTERN, description="The supplier's answer, if noted"
+    )
 
 
 class UnitIn(BaseModel):
-    name: str = Field(min_length=1, max_length=500)
+    name: str = Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)
     active: bool = True
-    members: list[str] = Field(default_factory=list, description="Names of the API keys allowed to approve")
+    members: list[MemberName] = Field(
+        default_factory=list, description="Names of the API keys allowed to approve"
+    )
+
+
+class UnitItemIn(UnitIn):
+    code: str = Field(
+        pattern=UNIT_CODE_PATTERN.pattern, description="The production unit code, e.g. PU-04711 or PU04711"
+    )
 
 
 class UnitOut(BaseModel):

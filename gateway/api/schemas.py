@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar, overload
 
 from fastapi import Path, Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, TypeAdapter
+from fastapi.exceptions import RequestValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, TypeAdapter, ValidationError
 
 _RFC3339: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -81,11 +82,67 @@ def _inline_schema(model: Any) -> dict[str, Any]:
     return result
 
 
-def json_request_body(model: Any) -> dict[str, Any]:
-    """``openapi_extra`` for a route that reads its JSON body itself (bounded) as ``model``."""
+def json_request_body(model: Any, *, required: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its JSON body itself (bounded) as ``model``.
+
+    Args:
+        model: what :func:`parse_json_body` reads the body as.
+        required: False when the body may be left out (empty).
+    """
     return {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _inline_schema(model)}}}
+        "requestBody": {
+            "required": required,
+            "content": {"application/json": {"schema": _inline_schema(model)}},
+        }
     }
+
+
+_M = TypeVar("_M")
+
+
+#: One validator per body model (building one is far slower than using it).
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter
+
+
+@overload
+def parse_json_body(body: bytes, model: type[_M]) -> _M: ...
+
+
+@overload
+def parse_json_body(body: bytes, model: type[_M], *, optional: bool) -> _M | None: ...
+
+
+def parse_json_body(body: bytes, model: type[_M], *, optional: bool = False) -> _M | None:
+    """Read a request body (already read through ``bounded_body``) as ``model``, strictly: what the
+    OpenAPI schema of ``model`` refuses is refused (no ``"yes"`` for a boolean, no number for a string).
+
+    Args:
+        body: the raw body.
+        model: a pydantic model or a type pydantic validates (e.g. ``list[SomeModel]``).
+        optional: an empty body (or JSON ``null``) is None instead of an error.
+
+    Raises:
+        RequestValidationError: not JSON, or not ``model``; answered 422 problem+json whose ``errors``
+            name each field (``body.<field>``), as for every other malformed request.
+    """
+    if optional and (not body.strip() or body.strip() == b"null"):
+        return None
+    try:
+        parsed: _M = _adapter(model).validate_json(body, strict=True)
+        return parsed
+    except ValidationError as exc:
+        errors = [
+            {"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise RequestValidationError(errors) from None
 
 
 #: ``openapi_extra`` for a route that reads an XML body (UBL).

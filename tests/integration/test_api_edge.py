@@ -18,7 +18,7 @@ from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.validation import ValidationEngine
-from tests.integration.conftest import SENDER_KEY, problem_of
+from tests.integration.conftest import SENDER_KEY, SUPPORT_KEY, problem_of
 
 MIB = 1024 * 1024
 DOCUMENTS = Path(__file__).parents[1] / "data" / "documents"
@@ -48,6 +48,47 @@ def test_a_body_without_a_key_is_never_read(edge_app: FastAPI, path: str) -> Non
     result = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b"{" * MIB, chunks=800))
     assert result.status == 401
     assert result.pulled == 0
+
+
+#: The unit and expense action routes with a JSON body (they used to declare it as a pydantic parameter, so
+#: FastAPI read and parsed it before the key was checked).
+JSON_ACTION_ROUTES = [
+    ("PUT", "/v1/units"),
+    ("PUT", "/v1/units/PU-04711"),
+    ("POST", "/v1/expenses/some-expense/assign"),
+    ("POST", "/v1/expenses/some-expense/reject"),
+    ("POST", "/v1/expenses/some-expense/query"),
+    ("POST", "/v1/expenses/some-expense/answer"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_ACTION_ROUTES)
+def test_an_action_body_without_a_key_or_role_is_never_read(
+    edge_app: FastAPI, method: str, path: str
+) -> None:
+    json_type = ("content-type", "application/json")
+    unauthenticated = anyio.run(
+        lambda: call(edge_app, method, path, [json_type], chunk=b"[" * MIB, chunks=800)
+    )
+    assert unauthenticated.status == 401
+    assert unauthenticated.pulled == 0
+    # The invoicing system's key may neither manage units nor act on expenses: refused on the headers too.
+    headers = [json_type, ("authorization", f"Bearer {SENDER_KEY}")]
+    refused = anyio.run(lambda: call(edge_app, method, path, headers, chunk=b"[" * MIB, chunks=800))
+    assert refused.status == 403
+    assert refused.pulled == 0
+
+
+@pytest.mark.parametrize("path", ["/v1/expenses/some-expense/reject", "/v1/expenses/some-expense/answer"])
+def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, path: str) -> None:
+    headers = [("authorization", f"Bearer {SUPPORT_KEY}"), ("content-type", "application/json")]
+    declared = [*headers, ("content-length", str(800 * MIB))]
+    too_large = anyio.run(lambda: call(edge_app, "POST", path, declared, chunk=b" " * MIB, chunks=800))
+    assert too_large.status == 413
+    assert too_large.pulled == 0
+    undeclared = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * MIB, chunks=800))
+    assert undeclared.status == 413
+    assert undeclared.pulled <= 3  # the limit is 2 MiB
 
 
 def test_convert_refuses_a_large_body_by_its_declared_length_before_reading(edge_app: FastAPI) -> None:

@@ -140,6 +140,11 @@ def test_problems(docs: DocumentAPI) -> None:
         response = docs.client.get(path)
         assert response.status_code == 404, path
         assert problem_of(response)["type"] == "/problems/not-found"
+    # An id that cannot be one (PostgreSQL stores no NUL: it answered 503) is refused before the store.
+    for path in ("/v1/inbound/a%00b/render", "/v1/outbound/a%00b/render", "/v1/outbound/a%00b/attachments/0"):
+        response = docs.client.get(path)
+        assert problem_of(response)["type"] == "/problems/request-invalid", path
+        assert response.status_code == 422
     bad_format = docs.client.get(f"/v1/inbound/{INBOUND_ID}/render?format=docx")
     assert bad_format.status_code == 422
     assert problem_of(bad_format)["type"] == "/problems/request-invalid"

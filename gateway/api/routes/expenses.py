@@ -11,12 +11,13 @@ from pydantic import AwareDatetime
 
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
-from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.deps import ServicesDep, bounded_body, require_roles
 from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import (
     AnswerIn,
     AssignIn,
     ExpenseBoard,
+    ExpenseIdPath,
     ExpensePage,
     ExpenseResponse,
     ExpenseSummary,
@@ -28,6 +29,7 @@ from gateway.api.expense_schemas import (
     expense_summary,
 )
 from gateway.api.outbound_schemas import EvidenceMessage
+from gateway.api.schemas import json_request_body, parse_json_body
 from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.expense import ExpenseAction, ExpenseStatus
@@ -48,6 +50,9 @@ from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ExpenseQuer
 router = APIRouter(prefix="/v1/expenses", tags=["expenses"], responses=problem_responses(401, 422, 503))
 
 ExpenseUserDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SUPPORT))]
+#: The raw JSON body of an action, read (bounded) only after the caller is authenticated: declare it after
+#: ``ExpenseUserDep`` (FastAPI resolves dependencies in order) and parse it with ``parse_json_body``.
+BodyDep = Annotated[bytes, Depends(bounded_body())]
 
 _READ_ERRORS = problem_responses(
     401, 403, 404, s403="Role without access to expenses", s404="No such expense (for you)"
@@ -57,11 +62,13 @@ _ACT_ERRORS = problem_responses(
     403,
     404,
     409,
+    413,
     422,
     s403="Your role or units do not allow this action",
     s404="No such expense (for you)",
     s409="The expense's status does not allow this action",
-    s422="Missing reason or question, unknown reason code or unit",
+    s422="Malformed body (``errors`` names each field), missing reason or question, unknown reason code "
+    "or unit",
 )
 
 
@@ -108,7 +115,7 @@ def board(services: ServicesDep, who: ExpenseUserDep) -> ExpenseBoard:
 
 
 @router.get("/{expense_id}", response_model=ExpenseResponse, responses=_READ_ERRORS)
-def show(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseResponse:
+def show(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseResponse:
     """One expense: the draft, the routing decision, the audit trail and links to the UBL and evidence."""
     return expense_response(get_expense(services.store, actor_of(who), expense_id))
 
@@ -121,7 +128,7 @@ def show(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Expense
         **_READ_ERRORS,
     },
 )
-def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Response:
+def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> Response:
     """The received invoice or credit note, byte for byte."""
     return Response(expense_ubl(services.store, actor_of(who), expense_id), media_type="application/xml")
 
@@ -131,7 +138,9 @@ def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> Res
     response_class=Response,
     responses={200: {"description": "The embedded file (BT-125) with its MIME type"}, **_READ_ERRORS},
 )
-def show_attachment(services: ServicesDep, who: ExpenseUserDep, expense_id: str, n: int) -> Response:
+def show_attachment(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, n: int
+) -> Response:
     """Attachment ``n`` (1-based, in document order) of the received document, decoded."""
     found = expense_attachment(services.store, actor_of(who), expense_id, n)
     safe_name = "".join(ch for ch in found.filename if ch.isalnum() or ch in "._- ") or "attachment"
@@ -143,7 +152,7 @@ def show_attachment(services: ServicesDep, who: ExpenseUserDep, expense_id: str,
 
 
 @router.get("/{expense_id}/evidence", response_model=EvidenceMessage, responses=_READ_ERRORS)
-def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> EvidenceMessage:
+def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> EvidenceMessage:
     """The AS4 message that carried the document, exactly as received, and the signed receipt we sent."""
     return evidence_out(expense_evidence(services.store, actor_of(who), expense_id))
 
@@ -154,43 +163,74 @@ def _act(
     return expense_summary(services.expenses.act(expense_id, action, actor_of(who), data))
 
 
-@router.post("/{expense_id}/assign", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def assign(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: AssignIn) -> ExpenseSummary:
+@router.post(
+    "/{expense_id}/assign",
+    response_model=ExpenseSummary,
+    responses=_ACT_ERRORS,
+    openapi_extra=json_request_body(AssignIn),
+)
+def assign(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
     """Support: assign an expense in triage to a unit, or reassign it (remembers the supplier from triage)."""
-    data = ActionInput(unit=body.unit, remember_supplier=body.remember_supplier)
+    parsed = parse_json_body(body, AssignIn)
+    data = ActionInput(unit=parsed.unit, remember_supplier=parsed.remember_supplier)
     return _act(services, who, expense_id, ExpenseAction.ASSIGN, data)
 
 
 @router.post("/{expense_id}/approve", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def approve(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseSummary:
+def approve(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseSummary:
     """Member of the unit: approve (Invoice Response AP to the supplier)."""
     return _act(services, who, expense_id, ExpenseAction.APPROVE, ActionInput())
 
 
-@router.post("/{expense_id}/reject", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def reject(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: RejectIn) -> ExpenseSummary:
+@router.post(
+    "/{expense_id}/reject",
+    response_model=ExpenseSummary,
+    responses=_ACT_ERRORS,
+    openapi_extra=json_request_body(RejectIn),
+)
+def reject(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
     """Member of the unit: reject with a reason (Invoice Response RE with the reason codes)."""
-    data = ActionInput(reason=body.reason, reason_codes=tuple(body.reason_codes))
+    parsed = parse_json_body(body, RejectIn)
+    data = ActionInput(reason=parsed.reason, reason_codes=tuple(parsed.reason_codes))
     return _act(services, who, expense_id, ExpenseAction.REJECT, data)
 
 
-@router.post("/{expense_id}/query", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def query(services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: QueryIn) -> ExpenseSummary:
+@router.post(
+    "/{expense_id}/query",
+    response_model=ExpenseSummary,
+    responses=_ACT_ERRORS,
+    openapi_extra=json_request_body(QueryIn),
+)
+def query(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
     """Member of the unit: ask the supplier a question (Invoice Response UQ); approval halts."""
-    data = ActionInput(question=body.question, reason_codes=tuple(body.reason_codes))
+    parsed = parse_json_body(body, QueryIn)
+    data = ActionInput(question=parsed.question, reason_codes=tuple(parsed.reason_codes))
     return _act(services, who, expense_id, ExpenseAction.QUERY, data)
 
 
-@router.post("/{expense_id}/answer", response_model=ExpenseSummary, responses=_ACT_ERRORS)
+@router.post(
+    "/{expense_id}/answer",
+    response_model=ExpenseSummary,
+    responses=_ACT_ERRORS,
+    openapi_extra=json_request_body(AnswerIn, required=False),
+)
 def answer(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: str, body: AnswerIn | None = None
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
 ) -> ExpenseSummary:
-    """Record the supplier's answer to a query; the expense waits for approval again."""
-    data = ActionInput(reason=body.answer if body else None)
+    """Record the supplier's answer to a query (the body may be left out); the expense waits for approval
+    again."""
+    parsed = parse_json_body(body, AnswerIn, optional=True)
+    data = ActionInput(reason=parsed.answer if parsed else None)
     return _act(services, who, expense_id, ExpenseAction.ANSWER, data)
 
 
 @router.post("/{expense_id}/mark-paid", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def mark_paid(services: ServicesDep, who: ExpenseUserDep, expense_id: str) -> ExpenseSummary:
+def mark_paid(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseSummary:
     """Record the payment of an approved expense (Invoice Response PD)."""
     return _act(services, who, expense_id, ExpenseAction.MARK_PAID, ActionInput())

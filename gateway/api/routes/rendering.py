@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
+from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
 from gateway.model.message import DocumentContent
@@ -117,7 +118,7 @@ def _attachment(content: DocumentContent, document_id: str, index: int) -> Respo
 def render_outbound(
     services: ServicesDep,
     _who: ReaderDep,
-    document_id: str,
+    document_id: DocumentIdPath,
     output: FormatQuery = OutputFormat.HTML,
     lang: LangQuery = None,
     accept_language: AcceptLanguage = None,
@@ -132,7 +133,7 @@ def render_outbound(
 def render_inbound(
     services: ServicesDep,
     _who: ReaderDep,
-    document_id: str,
+    document_id: DocumentIdPath,
     output: FormatQuery = OutputFormat.HTML,
     lang: LangQuery = None,
     accept_language: AcceptLanguage = None,
@@ -147,7 +148,7 @@ def render_inbound(
     "/v1/outbound/{document_id}/attachments/{index}", response_class=Response, responses=_ATTACHMENT_RESPONSES
 )
 def outbound_attachment(
-    services: ServicesDep, _who: ReaderDep, document_id: str, index: Annotated[int, Path(ge=0)]
+    services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath, index: Annotated[int, Path(ge=0)]
 ) -> Response:
     """An embedded attachment of a sent document (0-based position in the rendered list)."""
     return _attachment(get_outbound_content(services.store, document_id), document_id, index)
@@ -157,7 +158,7 @@ def outbound_attachment(
     "/v1/inbound/{document_id}/attachments/{index}", response_class=Response, responses=_ATTACHMENT_RESPONSES
 )
 def inbound_attachment(
-    services: ServicesDep, _who: ReaderDep, document_id: str, index: Annotated[int, Path(ge=0)]
+    services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath, index: Annotated[int, Path(ge=0)]
 ) -> Response:
     """An embedded attachment of a received document (0-based position in the rendered list)."""
     return _attachment(get_inbound(services.store, document_id).content, document_id, index)

@@ -7,20 +7,26 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from gateway.api.auth import Principal
-from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.deps import ServicesDep, bounded_body, require_roles
 from gateway.api.errors import problem_responses
-from gateway.api.expense_schemas import UnitIn, UnitOut, unit_out
+from gateway.api.expense_schemas import UnitCodePath, UnitIn, UnitItemIn, UnitOut, unit_out
+from gateway.api.schemas import json_request_body, parse_json_body
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
-from gateway.model.units import ProductionUnit, unit_key
+from gateway.model.units import unit_key
 from gateway.services.units import list_units, save_units, unit_from_mapping
 
 router = APIRouter(prefix="/v1/units", tags=["units"], responses=problem_responses(503))
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SUPPORT))]
 AdminDep = Annotated[Principal, Depends(require_roles())]
+#: The raw JSON body, read (bounded) only after the admin is authenticated: declared after ``AdminDep``.
+BodyDep = Annotated[bytes, Depends(bounded_body())]
 
-_ERRORS = problem_responses(401, 403, 422, s403="Role refused", s422="Malformed unit")
+_ERRORS = problem_responses(401, 403, 422, s403="Role refused", s422="Malformed unit code")
+_WRITE_ERRORS = problem_responses(
+    401, 403, 413, 422, s403="Role refused", s422="Malformed unit (``errors`` names each field)"
+)
 
 
 @router.get("", response_model=list[UnitOut], responses=_ERRORS)
@@ -29,10 +35,16 @@ def list_all(services: ServicesDep, _who: ReaderDep) -> list[UnitOut]:
     return [unit_out(u) for u in list_units(services.store)]
 
 
-@router.put("", response_model=list[UnitOut], responses=_ERRORS)
-def put_many(services: ServicesDep, _who: AdminDep, body: list[dict[str, object]]) -> list[UnitOut]:
+@router.put(
+    "",
+    response_model=list[UnitOut],
+    responses=_WRITE_ERRORS,
+    openapi_extra=json_request_body(list[UnitItemIn]),
+)
+def put_many(services: ServicesDep, _who: AdminDep, body: BodyDep) -> list[UnitOut]:
     """Admin: create or replace the listed units (``[{"code", "name", "active", "members"}]``), atomically."""
-    units = [unit_from_mapping(item, f"item {n}: ") for n, item in enumerate(body, 1)]
+    items = parse_json_body(body, list[UnitItemIn])
+    units = [unit_from_mapping(item.model_dump(), f"item {n}: ") for n, item in enumerate(items, 1)]
     save_units(services.store, units, clock=services.clock)
     return [unit_out(u) for u in units]
 
@@ -41,7 +53,7 @@ _NOT_FOUND = problem_responses(404, s404="No such unit")
 
 
 @router.get("/{code}", response_model=UnitOut, responses={**_ERRORS, **_NOT_FOUND})
-def show(services: ServicesDep, _who: ReaderDep, code: str) -> UnitOut:
+def show(services: ServicesDep, _who: ReaderDep, code: UnitCodePath) -> UnitOut:
     """One production unit."""
     key = unit_key(code)
     for unit in list_units(services.store):
@@ -50,10 +62,11 @@ def show(services: ServicesDep, _who: ReaderDep, code: str) -> UnitOut:
     raise DocumentNotFound(code, "production unit")
 
 
-@router.put("/{code}", response_model=UnitOut, responses=_ERRORS)
-def put_one(services: ServicesDep, _who: AdminDep, code: str, body: UnitIn) -> UnitOut:
+@router.put(
+    "/{code}", response_model=UnitOut, responses=_WRITE_ERRORS, openapi_extra=json_request_body(UnitIn)
+)
+def put_one(services: ServicesDep, _who: AdminDep, code: UnitCodePath, body: BodyDep) -> UnitOut:
     """Admin: create or replace one unit."""
-    unit = ProductionUnit(code.strip(), body.name, body.active, tuple(body.members))
-    unit_key(unit.code)
+    unit = unit_from_mapping({"code": code, **parse_json_body(body, UnitIn).model_dump()})
     save_units(services.store, [unit], clock=services.clock)
     return unit_out(unit)

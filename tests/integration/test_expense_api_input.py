@@ -1,0 +1,150 @@
+"""The JSON bodies of the unit and expense action routes, on SQLite and PostgreSQL: read by the routes
+themselves after authentication (see test_api_edge for the unread bodies), parsed strictly as their OpenAPI
+schema says, and refused with 422 problem+json naming each field; text PostgreSQL cannot store (NUL) and
+members longer than their column are refused before the database, never answered 503."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.validation import ValidationEngine
+from tests.integration.conftest import problem_of
+from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    ExpenseApp,
+    _postgres_url,
+    _sqlite_url,
+    app_fixture,
+    auth,
+    deliver,
+    supplier_document,
+)
+
+
+def locations(response: Any) -> list[str]:
+    problem = problem_of(response)
+    assert problem["status"] == 422
+    assert problem["type"] == "/problems/request-invalid"
+    errors = problem["errors"]
+    assert isinstance(errors, list)
+    return [str(e["location"]) for e in errors]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"[{not json", ["body"]),
+        (b"", ["body"]),
+        (b'{"code": "PU-1", "name": "A"}', ["body"]),
+        (b'[{"code": "PU-1"}]', ["body.0.name"]),
+        (b'[{"code": "PU-1", "name": "A", "active": "yes"}]', ["body.0.active"]),
+        (b'[{"code": "PU-1", "name": "A", "active": 1}]', ["body.0.active"]),
+        (b'[{"code": "PU-1", "name": "A\\u0000B"}]', ["body.0.name"]),
+        (b'[{"code": "PU-1", "name": "A", "members": ["' + b"m" * 201 + b'"]}]', ["body.0.members.0"]),
+        (b'[{"code": "1-PU", "name": "A"}]', ["body.0.code"]),
+        (b'[{"code": "PU-1", "name": "A"}, {"name": 5}]', ["body.1.code", "body.1.name"]),
+    ],
+)
+def test_a_malformed_unit_list_is_refused_naming_each_field(
+    app: ExpenseApp, body: bytes, expected: list[str]
+) -> None:
+    headers = {**auth("admin"), "Content-Type": "application/json"}
+    response = app.client.put("/v1/units", content=body, headers=headers)
+    assert sorted(locations(response)) == expected
+    assert app.client.get("/v1/units", headers=auth("admin")).json() == []  # nothing stored, atomically
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"{}", ["body.name"]),
+        (b'{"name": "A\\u0000"}', ["body.name"]),
+        (b'{"name": "A", "members": [7]}', ["body.members.0"]),
+        (b'{"name": "A", "active": "false"}', ["body.active"]),
+    ],
+)
+def test_a_malformed_unit_is_refused_naming_each_field(
+    app: ExpenseApp, body: bytes, expected: list[str]
+) -> None:
+    headers = {**auth("admin"), "Content-Type": "application/json"}
+    response = app.client.put("/v1/units/PU-04711", content=body, headers=headers)
+    assert locations(response) == expected
+    assert app.client.get("/v1/units", headers=auth("admin")).json() == []
+
+
+def test_units_are_put_and_a_blank_name_is_refused(app: ExpenseApp) -> None:
+    admin = auth("admin")
+    listed = [
+        {"code": "PU-04711", "name": "De Eik", "members": ["member-a"]},
+        {"code": "PU00123", "name": "B"},
+    ]
+    assert app.client.put("/v1/units", json=listed, headers=admin).status_code == 200
+    one = app.client.put("/v1/units/pu 00123", json={"name": "Het Graan", "active": False}, headers=admin)
+    assert one.json() == {
+        "key": "PU00123",
+        "code": "pu 00123",
+        "name": "Het Graan",
+        "active": False,
+        "members": [],
+    }
+    blank = app.client.put("/v1/units/PU-00123", json={"name": "  "}, headers=admin)
+    assert problem_of(blank)["type"] == "/problems/expense-request-invalid"
+    assert [u["name"] for u in app.client.get("/v1/units", headers=admin).json()] == ["Het Graan", "De Eik"]
+
+
+def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_field(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    assert (
+        app.client.put("/v1/units/PU-04711", json={"name": "De Eik"}, headers=auth("admin")).status_code
+        == 200
+    )
+    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="F-7", buyer_reference="PU04711")
+    deliver(app.client, ubl)
+    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
+    url = f"/v1/expenses/{expense['id']}"
+
+    def post(who: str, action: str, body: bytes | None = None) -> Any:
+        headers = {**auth(who), "Content-Type": "application/json"}
+        return app.client.post(f"{url}/{action}", content=body, headers=headers)
+
+    # The invoicing system's key may not act at all: 403 whatever the body.
+    assert problem_of(post("sender", "reject", b"{not json"))["status"] == 403
+    assert locations(post("support", "assign", b"{}")) == ["body.unit"]
+    assert locations(post("support", "assign", b'{"unit": "PU-04711", "remember_supplier": "no"}')) == [
+        "body.remember_supplier"
+    ]
+    assert locations(post("member-a", "reject", b'{"reason": ""}')) == ["body.reason"]
+    # PostgreSQL stores no NUL: refused here, not answered 503 by the database.
+    assert locations(post("member-a", "reject", b'{"reason": "wrong\\u0000price"}')) == ["body.reason"]
+    assert locations(post("member-a", "query", b'{"question": "Which?", "reason_codes": "REF"}')) == [
+        "body.reason_codes"
+    ]
+    assert locations(post("member-a", "answer", b"[]")) == ["body"]
+    unchanged = app.client.get(url, headers=auth("member-a")).json()
+    assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
+
+    asked = post("member-a", "query", b'{"question": "Which order?", "reason_codes": ["REF"]}')
+    assert asked.json()["status"] == "under_query"
+    # The answer's body may be left out (or null).
+    assert post("member-a", "answer").json()["status"] == "to_approve"
+    assert post("member-a", "query", b'{"question": "And the price?"}').json()["status"] == "under_query"
+    assert post("member-a", "answer", b"null").json()["status"] == "to_approve"
+    assert app.responder.codes() == ["AB", "UQ", "UQ"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/expenses/a%00b",
+        "/v1/expenses/%C3%A9t%C3%A9",
+        "/v1/expenses/a%00b/evidence",
+        "/v1/units/PU%0004711",
+        "/v1/units/04711-PU",
+    ],
+)
+def test_a_path_that_cannot_name_an_expense_or_unit_is_refused(app: ExpenseApp, path: str) -> None:
+    assert locations(app.client.get(path, headers=auth("support"))) == [
+        "path.code" if path.startswith("/v1/units") else "path.expense_id"
+    ]
