@@ -232,8 +232,9 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the problem+json handlers on ``app``.
 
-    Call before adding other middleware: the unexpected-error middleware must be the innermost, so
-    that the metrics and request-id middleware see its 500 like any other answer.
+    Call before adding other middleware (except ``BodyDeadline``, which must sit inside it so that slow
+    or abandoned uploads are answered 408/499, not 500): the metrics and request-id middleware must see
+    its 500 like any other answer.
     """
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
