@@ -1,5 +1,6 @@
 """Hostile path and query values on the document routes, on both databases: PostgreSQL refuses a NUL
-character in any string, so the edge must refuse it first (422) instead of passing it to the store."""
+character in any string, so the edge must refuse it first (422) instead of passing it to the store;
+likewise a date-time without a UTC instant in range (the store compares in UTC)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,14 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures
         "/v1/inbound/a%00b/ubl",
         "/v1/inbound?sender=0208:a%00",
         "/v1/inbound?receiver=0208:a%00",
+        # Valid RFC 3339 date-times without a UTC instant in datetime's range (the store compares in UTC).
+        "/v1/outbound?since=0001-01-01T00:00:00%2B01:00",
+        "/v1/outbound?since=9999-12-31T23:59:59.5-23:59",
+        "/v1/inbound?since=0001-01-01T00:30:00%2B00:31",
+        "/v1/inbound?since=9999-12-31T23:00:00-01:30",
     ],
 )
-def test_control_characters_in_paths_and_queries_are_a_422(docs: DocumentAPI, path: str) -> None:
+def test_hostile_paths_and_queries_are_a_422(docs: DocumentAPI, path: str) -> None:
     response = docs.client.get(path)
     assert response.status_code == 422, response.text
     assert problem_of(response)["status"] == 422
