@@ -262,14 +262,3 @@ webhook_outbox = Table(
     ),
     Index(None, "document_id"),
 )
-
-ALL_TABLES = (
-    outbound_documents,
-    outbound_events,
-    delivery_jobs,
-    as4_messages,
-    as4_signals,
-    inbound_documents,
-    idempotency_keys,
-    webhook_outbox,
-)
