@@ -13,13 +13,16 @@ import httpx
 import pytest
 from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from gateway.as4 import OutgoingMessage, build_user_message
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, DocumentTypeID, ProcessID
+from gateway.store.tables import as4_messages
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from tests.integration import test_as4_endpoint as endpoint
 from tests.integration.test_as4_endpoint import (
+    API_KEY,
     FlakyStore,
     error_of,
     inbound_documents,
@@ -108,3 +111,25 @@ def test_one_message_id_with_different_contents_posted_at_once_stores_one_docume
     assert document.as4_message_id == message_id
     receipts = {r.content for r in responses if r.status_code == 200 and b"Receipt" in r.content}
     assert len(receipts) == 1  # the stored one, byte-identical for every duplicate
+
+
+def test_our_api_keys_sent_to_as4_under_any_header_name_are_not_stored(
+    client: TestClient, store: FlakyStore
+) -> None:
+    """The credential-header list names the usual fields; a configured API key sent under another name
+    (a proxy's X-Forwarded-Authorization, a client's own X-Auth-Token) must not land in as4_messages."""
+    msg = message()
+    leaks = {
+        "X-Forwarded-Authorization": f"Bearer {API_KEY}",
+        "X-Auth-Token": API_KEY,
+        "X-Custom": f"token={API_KEY}, other=1",
+    }
+    accepted = client.post("/as4", content=msg.body, headers={**dict(msg.headers), **leaks})
+    assert accepted.status_code == 200
+    client.post("/as4", content=b"junk", headers={"Content-Type": "application/soap+xml", **leaks})
+    with store.inner.engine.connect() as connection:
+        stored = connection.execute(select(as4_messages.c.request_headers)).scalars().all()
+    assert len(stored) == 2
+    assert API_KEY not in repr(stored)
+    assert "x-custom" not in repr(stored).lower()
+    assert "user-agent" in repr(stored).lower()  # the other fields are kept
