@@ -59,6 +59,7 @@ _PROBLEM_DESCRIPTIONS: dict[int, str] = {
     404: "No such document",
     409: "Conflict with the stored state",
     413: "Body larger than the configured limit",
+    415: "The Content-Type is not the route's (JSON or XML); send it without one or with the right one",
     422: "The request or the document is invalid; the problem names every field or rule",
     503: "A dependency (database, validation artefacts) is unavailable; retry after Retry-After seconds",
 }

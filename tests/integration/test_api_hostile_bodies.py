@@ -92,3 +92,28 @@ def test_hostile_xml_bodies_get_a_400_problem(api: TestClient, route: str, case:
     response = api.post(route, content=XML_BODIES[case], headers={"Content-Type": "application/xml"})
     assert response.status_code == 400, response.text
     problem_of(response)
+
+
+@pytest.mark.parametrize(
+    ("route", "content_type"),
+    [
+        ("/v1/convert", "text/plain"),
+        ("/v1/convert", "application/xml"),
+        ("/v1/convert", "application/x-www-form-urlencoded"),
+        ("/v1/outbound/invoices", "multipart/form-data; boundary=x"),
+        ("/v1/outbound/credit-notes", "\x01\x02"),
+        ("/v1/validate", "application/json"),
+        ("/v1/outbound/ubl", "text/plain; charset=utf-8"),
+    ],
+)
+def test_a_body_of_another_media_type_is_a_415(api: TestClient, route: str, content_type: str) -> None:
+    body = XML_BODIES["empty"] if route in ("/v1/validate", "/v1/outbound/ubl") else sample_bytes()
+    response = api.post(route, content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 415, response.text
+    assert problem_of(response)["status"] == 415
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json; charset=utf-8", "application/vnd.x+json"])
+def test_json_without_or_with_a_json_media_type_is_read(api: TestClient, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    assert api.post("/v1/convert", content=sample_bytes(), headers=headers).status_code == 200
