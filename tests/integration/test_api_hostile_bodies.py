@@ -117,3 +117,28 @@ def test_a_body_of_another_media_type_is_a_415(api: TestClient, route: str, cont
 def test_json_without_or_with_a_json_media_type_is_read(api: TestClient, content_type: str | None) -> None:
     headers = {"Content-Type": content_type} if content_type else {}
     assert api.post("/v1/convert", content=sample_bytes(), headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("text", ["1_000", "\u0664", "\uff14", " 4", "4 ", "4\n", "0x10", "4,5"])
+@pytest.mark.parametrize("field", ["quantity", "net_amount"])
+def test_numbers_in_other_scripts_or_with_separators_are_a_422(
+    api: TestClient, text: str, field: str
+) -> None:
+    # Python's Decimal reads "1_000", Arabic-Indic and fullwidth digits and surrounding blanks: the API
+    # takes only what its OpenAPI description and every JSON reader agree on.
+    document = json.loads(sample_bytes())
+    line = document["lines"][1]
+    if field == "quantity":
+        line["quantity"] = text
+    else:
+        line["price"]["net_amount"] = text
+    response = api.post("/v1/convert", json=document)
+    assert response.status_code == 422, response.text
+    assert "ASCII digits" in json.dumps(problem_of(response))
+
+
+@pytest.mark.parametrize("text", ["4", "-4", "+4", "4.", ".5", "1E2", "1e-2", "0.000001"])
+def test_plain_numbers_as_text_are_read(api: TestClient, text: str) -> None:
+    document = json.loads(sample_bytes())
+    document["lines"][1]["quantity"] = text
+    assert api.post("/v1/convert", json=document).status_code == 200
