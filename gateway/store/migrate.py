@@ -43,6 +43,8 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
     """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # Upgrades wait for each other and for running gateways' locks as long as it takes.
+            connection.execute(text("SET LOCAL lock_timeout = 0"))
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         command.upgrade(alembic_config(connection), revision)
 
