@@ -96,11 +96,19 @@ def build_artefact_store(settings: Settings) -> ArtefactStore:
     )
 
 
-def build_validation_engine(settings: Settings) -> ValidationEngine:
-    """A validation engine; stylesheets compile on first use or on ``warm_up()``."""
+def build_validation_engine(
+    settings: Settings, *, store: ArtefactStore | None = None, rule_set: str | None = None
+) -> ValidationEngine:
+    """A validation engine; stylesheets compile on first use or on ``warm_up()``.
+
+    Args:
+        settings: the artefact and validation settings.
+        store: the artefact store, when the caller already built one (default: a new one).
+        rule_set: the default rule set (default: ``settings.validation.rule_set``).
+    """
     return ValidationEngine(
-        build_artefact_store(settings),
-        default_rule_set=settings.validation.rule_set,
+        store or build_artefact_store(settings),
+        default_rule_set=rule_set or settings.validation.rule_set,
         max_bytes=settings.validation.max_document_bytes,
     )
 

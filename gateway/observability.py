@@ -10,6 +10,7 @@ import json as _json
 import logging
 import re
 import sys
+import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -281,3 +282,36 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
     return handler
+
+
+class RateLimitFilter(logging.Filter):
+    """Lets one record per (logger, message template) through per ``interval`` seconds; the next one
+    that passes says how many were dropped."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        super().__init__()
+        self._interval = interval
+        self._next: dict[tuple[str, str], float] = {}
+        self._dropped: dict[tuple[str, str], int] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # asyncio puts details (the socket) after the first line: the first line is the template.
+        key = (record.name, str(record.msg).split("\n", 1)[0][:120])
+        now = time.monotonic()
+        if now < self._next.get(key, 0.0):
+            self._dropped[key] = self._dropped.get(key, 0) + 1
+            return False
+        if len(self._next) > 1000:  # message templates are few; never grow without bound
+            self._next.clear()
+            self._dropped.clear()
+        dropped = self._dropped.pop(key, 0)
+        if dropped:
+            record.msg = f"{record.msg} (and {dropped} more like it in the last {self._interval:.0f} s)"
+        self._next[key] = now + self._interval
+        return True
+
+
+def rate_limit(logger: logging.Logger, interval: float = 10.0) -> None:
+    """Give ``logger`` a :class:`RateLimitFilter` (idempotent: a logger has at most one)."""
+    if not any(isinstance(f, RateLimitFilter) for f in logger.filters):
+        logger.addFilter(RateLimitFilter(interval))

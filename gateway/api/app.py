@@ -99,6 +99,13 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     )
     app.state.services = services
     app.state.keyring = KeyRing(settings.api.keys)
+    # Innermost: a body read too slowly (408) or abandoned (499) is answered here, before the
+    # unexpected-error middleware around it could take the exception for a server error.
+    app.add_middleware(
+        BodyDeadline,
+        idle_timeout=settings.server.body_idle_timeout_seconds,
+        total_timeout=settings.server.body_timeout_seconds,
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(validation.router)
@@ -112,11 +119,6 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(metrics.router)
     if not settings.server.open_operations:
         app.add_middleware(OperationsGuard, keyring=app.state.keyring)
-    app.add_middleware(
-        BodyDeadline,
-        idle_timeout=settings.server.body_idle_timeout_seconds,
-        total_timeout=settings.server.body_timeout_seconds,
-    )
     install_api_docs(app)
     install_metrics(
         app, store=services.store, clock=services.clock, certificates=services.certificates

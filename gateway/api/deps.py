@@ -237,15 +237,44 @@ def api_body_slots(request: Request) -> BodySlots:
     return slots
 
 
-def bounded_body(limit_attr: str = "max_body_bytes") -> Callable[[Request], AsyncIterator[bytes]]:
+#: Media types a body route accepts, by syntax: the type itself and any ``+json``/``+xml`` suffix type.
+_MEDIA_TYPES: dict[str, tuple[frozenset[str], str]] = {
+    "json": (frozenset({"application/json"}), "+json"),
+    "xml": (frozenset({"application/xml", "text/xml"}), "+xml"),
+}
+
+
+def check_media_type(request: Request, syntax: str) -> None:
+    """Refuse (415) a declared Content-Type of another syntax than ``syntax`` (``json`` or ``xml``).
+
+    A body without a Content-Type is read as the route's syntax (curl and simple clients omit it).
+    """
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    exact, suffix = _MEDIA_TYPES[syntax]
+    if media not in exact and not media.endswith(suffix):
+        raise HTTPException(status_code=415, detail=f"Content-Type {media[:100]!r} is not {syntax.upper()}")
+
+
+def bounded_body(
+    limit_attr: str = "max_body_bytes", *, syntax: str | None = None
+) -> Callable[[Request], AsyncIterator[bytes]]:
     """Dependency factory: the raw body, bounded by ``settings.api.<limit_attr>``, held in one of the
     app's body slots until the response is sent.
 
     Declare it after the principal dependency: FastAPI resolves dependencies in order, so an
     unauthenticated request is refused before its body is read.
+
+    Args:
+        limit_attr: the ``settings.api`` attribute holding the limit.
+        syntax: ``json`` or ``xml``: a declared Content-Type of another syntax is refused (415) first.
     """
 
     async def dependency(request: Request) -> AsyncIterator[bytes]:
+        if syntax is not None:
+            check_media_type(request, syntax)
         services: Services = request.app.state.services
         limit = getattr(services.settings.api, limit_attr)
         async with api_body_slots(request).slot():

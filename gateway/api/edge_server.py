@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import h11
@@ -22,6 +21,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.config import ServerSettings
+from gateway.observability import rate_limit
 
 
 def guarded_h11(max_connections: int, header_timeout: float) -> type[H11Protocol]:
@@ -80,33 +80,6 @@ def guarded_h11(max_connections: int, header_timeout: float) -> type[H11Protocol
     return GuardedH11Protocol
 
 
-class RateLimitFilter(logging.Filter):
-    """Lets one record per (logger, message template) through per ``interval`` seconds; the next one
-    that passes says how many were dropped."""
-
-    def __init__(self, interval: float = 10.0) -> None:
-        super().__init__()
-        self._interval = interval
-        self._next: dict[tuple[str, str], float] = {}
-        self._dropped: dict[tuple[str, str], int] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # asyncio puts details (the socket) after the first line: the first line is the template.
-        key = (record.name, str(record.msg).split("\n", 1)[0][:120])
-        now = time.monotonic()
-        if now < self._next.get(key, 0.0):
-            self._dropped[key] = self._dropped.get(key, 0) + 1
-            return False
-        if len(self._next) > 1000:  # message templates are few; never grow without bound
-            self._next.clear()
-            self._dropped.clear()
-        dropped = self._dropped.pop(key, 0)
-        if dropped:
-            record.msg = f"{record.msg} (and {dropped} more like it in the last {self._interval:.0f} s)"
-        self._next[key] = now + self._interval
-        return True
-
-
 #: Loggers whose repeated lines are rate-limited: uvicorn's ("Invalid HTTP request received.",
 #: "Exceeded concurrency limit.") and asyncio's ("socket.accept() out of system resource").
 RATE_LIMITED_LOGGERS = ("uvicorn.error", "asyncio")
@@ -115,9 +88,7 @@ RATE_LIMITED_LOGGERS = ("uvicorn.error", "asyncio")
 def install_log_rate_limits(interval: float = 10.0) -> None:
     """Rate-limit the repeated lines of ``RATE_LIMITED_LOGGERS`` (idempotent)."""
     for name in RATE_LIMITED_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RateLimitFilter) for f in logger.filters):
-            logger.addFilter(RateLimitFilter(interval))
+        rate_limit(logging.getLogger(name), interval)
 
 
 def server_config(

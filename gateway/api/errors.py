@@ -62,6 +62,7 @@ _PROBLEM_DESCRIPTIONS: dict[int, str] = {
     404: "No such document",
     409: "Conflict with the stored state",
     413: "Body larger than the configured limit",
+    415: "The Content-Type is not the route's (JSON or XML); send it without one or with the right one",
     422: "The request or the document is invalid; the problem names every field or rule",
     503: "A dependency (database, validation artefacts) is unavailable; retry after Retry-After seconds",
 }
@@ -250,8 +251,9 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the problem+json handlers on ``app``.
 
-    Call before adding other middleware: the unexpected-error middleware must be the innermost, so
-    that the metrics and request-id middleware see its 500 like any other answer.
+    Call before adding other middleware (except ``BodyDeadline``, which must sit inside it so that slow
+    or abandoned uploads are answered 408/499, not 500): the metrics and request-id middleware must see
+    its 500 like any other answer.
     """
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

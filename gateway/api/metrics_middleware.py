@@ -13,7 +13,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.observability import log_context
 
-REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED_ROUTE = "<unmatched>"
 #: Methods counted under their own name (RFC 9110 §9.3 plus PATCH); any other is counted as "other", so
 #: invented methods cannot grow the number of series.

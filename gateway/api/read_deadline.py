@@ -18,41 +18,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.errors import BodyReadTimeout, problem
+from gateway.observability import rate_limit
 
 log = logging.getLogger("gateway.api.clients")
 
 
 #: Status recorded for a request whose client went away before it was answered (nginx's convention).
 CLIENT_CLOSED_REQUEST = 499
-
-
-class RateLimitedLog:
-    """Logs at most one line per ``interval`` seconds; the lines skipped meanwhile are counted in the next.
-
-    Args:
-        logger: where to log.
-        interval: seconds between two lines.
-    """
-
-    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
-        self._logger = logger
-        self._interval = interval
-        self._next = 0.0
-        self._skipped = 0
-
-    def log(self, level: int, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now < self._next:
-            self._skipped += 1
-            return
-        if self._skipped:
-            message, args = (
-                f"{message} (and %d more in the last %.0f s)",
-                (*args, self._skipped, self._interval),
-            )
-        self._skipped = 0
-        self._next = now + self._interval
-        self._logger.log(level, message, *args)
 
 
 class BodyDeadline:
@@ -62,7 +34,7 @@ class BodyDeadline:
         app: the wrapped ASGI app.
         idle_timeout: longest pause between two body chunks, in seconds.
         total_timeout: longest time to read the whole body, in seconds.
-        client_log: where client failures are logged (one shared, rate-limited log by default).
+        log_interval: client failures are logged at most once per this many seconds (with the count).
     """
 
     def __init__(
@@ -71,12 +43,12 @@ class BodyDeadline:
         *,
         idle_timeout: float,
         total_timeout: float,
-        client_log: RateLimitedLog | None = None,
+        log_interval: float = 10.0,
     ) -> None:
         self.app = app
         self.idle_timeout = idle_timeout
         self.total_timeout = total_timeout
-        self.client_log = client_log or RateLimitedLog(log)
+        rate_limit(log, log_interval)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,9 +91,7 @@ class BodyDeadline:
 
     def _note(self, scope: Scope, what: str) -> None:
         client: Any = scope.get("client") or ("?", 0)
-        self.client_log.log(
-            logging.INFO, "client %s %s (%s %s)", client[0], what, scope["method"], scope["path"]
-        )
+        log.info("client %s %s (%s %s)", client[0], what, scope["method"], scope["path"])
 
 
 def _timeout_response() -> Response:

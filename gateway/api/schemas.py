@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Final, TypeVar, overload
 
 from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    TypeAdapter,
+    ValidationError,
+)
 
 _RFC3339: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -16,6 +24,16 @@ def _rfc3339(value: object) -> object:
     # pydantic's lax mode also reads numbers ("0.5") as Unix times; the OpenAPI schema says date-time.
     if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-02T09:00:00Z")
+    return value
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    # The store compares in UTC: 0001-01-01T00:00:00+01:00 or 9999-12-31T23:00:00-01:30 have no UTC
+    # instant in datetime's range, which would surface as a store error (503) instead of a bad query.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be between years 1 and 9999 once converted to UTC") from None
     return value
 
 
@@ -34,7 +52,7 @@ DocumentNumberQuery = Annotated[
 ]
 
 #: A timestamp query parameter: an RFC 3339 date-time with an offset (RFC 3339 §5.6), nothing else.
-RFC3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+RFC3339DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_utc_range)]
 
 
 class Issue(BaseModel):

@@ -71,15 +71,6 @@ class DecryptedPart:
     mime_type: str
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityResult:
-    """What the security header proved: signer certificate, SignedInfo and decrypted attachments by cid."""
-
-    signer: x509.Certificate
-    signed_info: SignedInfo
-    attachments: Mapping[str, DecryptedPart]
-
-
 def _elements(parent: etree._Element) -> list[etree._Element]:
     return [c for c in parent if isinstance(c.tag, str)]
 

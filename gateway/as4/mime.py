@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import unquote
@@ -285,8 +285,3 @@ def split_raw_message(data: bytes) -> tuple[dict[str, str], bytes]:
     except MimeError as exc:
         raise RemoteProtocolError(EbmsError.INVALID_HEADER, str(exc)) from exc
     return headers, text[m.end() :]
-
-
-def iter_attachments(parts: Iterable[MimePart], root: MimePart) -> list[MimePart]:
-    """Every part except the root."""
-    return [p for p in parts if p is not root]

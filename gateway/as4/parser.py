@@ -119,7 +119,8 @@ def _participant(props: Mapping[str, tuple[str, str | None]], name: str) -> Part
     if name not in props:
         raise _fail(EbmsError.OTHER, f"message property {name} missing")
     value, type_ = props[name]
-    if type_ is not None and type_.strip() != PARTICIPANT_PROPERTY_TYPE:
+    # peppol-as4.md §3: @type="iso6523-actorid-upis" is mandatory on both (phase4 refuses it missing).
+    if (type_ or "").strip() != PARTICIPANT_PROPERTY_TYPE:
         raise _fail(EbmsError.OTHER, f"message property {name} type is not {PARTICIPANT_PROPERTY_TYPE}")
     try:
         return ParticipantID.parse(value)

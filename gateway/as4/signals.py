@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -396,8 +396,3 @@ def verify_signal_signature(
     if not any(el is messagings[0] for el in covered):
         raise RemoteProtocolError(EbmsError.FAILED_AUTHENTICATION, "eb:Messaging not covered")
     return cert
-
-
-def signal_references(receipt_root: etree._Element) -> Sequence[etree._Element]:
-    """The ds:Reference copies in a Receipt's NonRepudiationInformation (evidence; never dereferenced)."""
-    return receipt_root.findall(f".//{{{EBBP_NS}}}MessagePartNRInformation/{_DS}Reference")

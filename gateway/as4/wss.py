@@ -6,7 +6,6 @@ profile 2.0.2: BST references only, else EBMS:0103) and appending a ds:Signature
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -202,8 +201,3 @@ def _security_of(envelope: etree._Element) -> etree._Element:
     if found is None:  # pragma: no cover - programming error
         raise ValueError("envelope has no wsse:Security header")
     return found
-
-
-def der_b64(cert: x509.Certificate) -> str:
-    """Base64 DER of a certificate (for comparisons in logs)."""
-    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode("ascii")

@@ -19,9 +19,9 @@ from typing import Any
 from lxml import etree
 from saxonche import PySaxonApiError, PySaxonProcessor
 
-from gateway.bootstrap import build_artefact_store
+from gateway.bootstrap import build_artefact_store, build_validation_engine
 from gateway.config import Settings
-from gateway.validation import Layer, LayerKind, ValidationEngine, cached_stylesheet, rule_set_for
+from gateway.validation import Layer, LayerKind, cached_stylesheet, rule_set_for
 from gateway.xmlcore import NS, parse_xml
 
 _EXAMPLE_DIRS = ("peppol-bis-billing-3.0.21/examples", "cen-en16931-1.3.16/ubl/examples")
@@ -83,9 +83,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     """Time the engine per layer and the raw XSD / XSLTs on the same documents; print a table."""
     store = build_artefact_store(settings)
     rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today(), store.manifest)
-    engine = ValidationEngine(
-        store, default_rule_set=rule_set_id, max_bytes=settings.validation.max_document_bytes
-    )
+    engine = build_validation_engine(settings, store=store, rule_set=rule_set_id)
     build = _timed(lambda: engine.warm_up([rule_set_id]))
     compiled = engine.compiled(rule_set_id)
 

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from gateway.bootstrap import build_artefact_store
+from gateway.bootstrap import build_artefact_store, build_validation_engine
 from gateway.config import Settings
 from gateway.errors import ArtefactError, XMLInputError
 from gateway.validation import (
@@ -87,9 +87,7 @@ def run_validate(args: argparse.Namespace, settings: Settings) -> int:
     except ArtefactError as exc:
         print(f"gateway validate: {exc}", file=sys.stderr)
         return 2
-    engine = ValidationEngine(
-        store, default_rule_set=rule_set, max_bytes=settings.validation.max_document_bytes
-    )
+    engine = build_validation_engine(settings, store=store, rule_set=rule_set)
     all_valid = True
     for path in args.files:
         report = validate_file(engine, path, rule_set)

@@ -10,7 +10,7 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Final
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from gateway.model.currencies import is_iso4217
 
@@ -26,6 +26,10 @@ cents) inside Decimal's default 28-digit precision, where quantizing can never f
 """
 MAX_FRACTION_DIGITS: Final = 20
 """Most significant fraction digits of a quantity, price or percentage (trailing zeros do not count)."""
+
+#: A number written as text: ASCII digits, an optional sign, point and exponent (no blanks, no ``_``
+#: separators, no other scripts' digits, which Python's Decimal would read too).
+_DECIMAL_TEXT: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 #: A character XML 1.0 (§2.2 Char) cannot carry: C0 controls other than TAB/LF/CR, surrogates, U+FFFE/F.
 _NOT_XML_CHAR: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -65,6 +69,12 @@ def _finite(value: Decimal) -> Decimal:
         raise ValueError("must be below 10^15 in absolute value")
     if fraction_digits(value) > MAX_FRACTION_DIGITS:
         raise ValueError(f"must have at most {MAX_FRACTION_DIGITS} decimals")
+    return value
+
+
+def _decimal_text(value: object) -> object:
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError("must be a number written with ASCII digits, e.g. 1234.56")
     return value
 
 
@@ -137,17 +147,17 @@ CurrencyCode = Annotated[
     AfterValidator(_iso4217),
 ]
 #: A monetary amount: at most two decimals, may be negative.
-Amount = Annotated[Decimal, AfterValidator(_two_decimals)]
+Amount = Annotated[Decimal, BeforeValidator(_decimal_text), AfterValidator(_two_decimals)]
 #: A monetary amount that must not be negative (e.g. allowance base amounts are free, prices are not).
-UnitPrice = Annotated[Decimal, AfterValidator(_not_negative)]
+UnitPrice = Annotated[Decimal, BeforeValidator(_decimal_text), AfterValidator(_not_negative)]
 #: A quantity (any sign, any precision).
-Quantity = Annotated[Decimal, AfterValidator(_finite)]
+Quantity = Annotated[Decimal, BeforeValidator(_decimal_text), AfterValidator(_finite)]
 #: A strictly positive quantity (price base quantity, PEPPOL-EN16931-R121).
-PositiveQuantity = Annotated[Decimal, AfterValidator(_positive)]
+PositiveQuantity = Annotated[Decimal, BeforeValidator(_decimal_text), AfterValidator(_positive)]
 #: A percentage (allowance/charge percentage): not negative.
-Percentage = Annotated[Decimal, AfterValidator(_not_negative)]
+Percentage = Annotated[Decimal, BeforeValidator(_decimal_text), AfterValidator(_not_negative)]
 #: A VAT rate in percent: from 0 to 100.
-VatRate = Annotated[Decimal, AfterValidator(_vat_rate)]
+VatRate = Annotated[Decimal, BeforeValidator(_decimal_text), AfterValidator(_vat_rate)]
 
 
 class ModelBase(BaseModel):

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -71,7 +73,6 @@ def parse_document_json(data: bytes, model: type[_DOC] | None = None) -> Invoice
     try:
         adapter = _EITHER if model is None else _ADAPTERS[model]
         document: Invoice | CreditNote = adapter.validate_json(data)
-        return document
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -80,6 +81,31 @@ def parse_document_json(data: bytes, model: type[_DOC] | None = None) -> Invoice
                 location = location[1:]  # the union's tag: the document's own ``kind`` says it already
             problems.append(f"{'.'.join(str(p) for p in location) or 'document'}: {error['msg']}")
         raise InvalidDocumentData(problems) from exc
+    duplicates = _duplicate_names(data)
+    if duplicates:
+        raise InvalidDocumentData([f"document: duplicate key {name!r}" for name in duplicates])
+    return document
+
+
+def _duplicate_names(data: bytes) -> list[str]:
+    """Object member names that occur twice in one object (sorted), in JSON that is known to be valid.
+
+    RFC 8259 §4: with duplicate names "the behavior of software that receives such an object is
+    unpredictable"; the model parser keeps the last one, another reader of the same body may keep the
+    first, so such a body is refused rather than read as one of the invoices it could mean.
+    """
+    found: set[str] = set()
+
+    def pairs(members: list[tuple[str, Any]]) -> None:
+        if len(members) > 1:
+            found.update(name for name, count in Counter(name for name, _ in members).items() if count > 1)
+
+    # Numbers and constants are kept as text: only the names matter here (and no int-size limit applies).
+    try:
+        json.loads(data, object_pairs_hook=pairs, parse_int=str, parse_float=str, parse_constant=str)
+    except (ValueError, RecursionError) as exc:  # the model parser accepted it: a reader difference
+        raise InvalidDocumentData([f"document: not readable as JSON ({type(exc).__name__})"]) from exc
+    return sorted(found)
 
 
 def convert_to_ubl(document: Invoice | CreditNote) -> ConvertedDocument:

@@ -54,6 +54,9 @@ log = logging.getLogger("gateway.receive")
 #: Longest eb:MessageId / SBDH InstanceIdentifier we store (the store's key width); longer ids are refused
 #: with an ebMS error rather than failing the insert (which would be a 5xx and an endless resend).
 MAX_ID_LENGTH: Final = 255
+#: Longest document type / process identifier we store, with its scheme (the store's column width); a
+#: longer one is refused with EBMS:0004 for the same reason (PostgreSQL refuses the insert, SQLite would not).
+MAX_IDENTIFIER_LENGTH: Final = 500
 #: Payload roots validated with the BIS Billing rule set; other document types are stored as RECEIVED.
 UBL_BILLING_STANDARDS: Final = frozenset(
     {
@@ -226,6 +229,12 @@ class AS4Receiver:
                 EbmsError.OTHER, "SBDH InstanceIdentifier too long", ref_to_message_id=incoming.message_id
             )
             return self._reject(raw, too_long, now, authenticated=True)
+        for name, identifier in (("document type", incoming.document_type), ("process", incoming.process)):
+            if len(identifier.uri) > MAX_IDENTIFIER_LENGTH:
+                too_long = InboundMessageRejected(
+                    EbmsError.OTHER, f"{name} identifier too long", ref_to_message_id=incoming.message_id
+                )
+                return self._reject(raw, too_long, now, authenticated=True)
         return self._accept(raw, incoming, now)
 
     def reject_oversized(

@@ -57,11 +57,12 @@ def make_engine(
     unit of work uses plain ``BEGIN``.
 
     PostgreSQL: psycopg 3, ``pool_pre_ping``; READ COMMITTED (the default) is what the queue's
-    ``FOR UPDATE SKIP LOCKED`` leasing expects.
+    ``FOR UPDATE SKIP LOCKED`` leasing expects; ``lock_timeout`` and ``connect_timeout`` from
+    ``busy_timeout``.
 
     Args:
         url: ``sqlite:///path/gateway.db`` or ``postgresql://user@host:5432/db`` (``+psycopg`` implied).
-        busy_timeout: SQLite lock wait in seconds.
+        busy_timeout: longest lock wait in seconds (SQLite busy timeout, PostgreSQL ``lock_timeout``).
         engine_options: passed to ``sqlalchemy.create_engine`` (e.g. ``pool_size``, ``echo``).
 
     Raises:
@@ -70,7 +71,12 @@ def make_engine(
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "postgresql":
         engine_options.setdefault("pool_pre_ping", True)
-        return create_engine(parsed, **engine_options)
+        connect_args = dict(engine_options.pop("connect_args", {}))
+        # As on SQLite, a lock is waited for at most ``busy_timeout`` (then StoreError: 503, job handed
+        # back) and so is a server that does not answer the connection: never an unbounded hang.
+        connect_args.setdefault("connect_timeout", max(2, round(busy_timeout)))
+        connect_args.setdefault("options", f"-c lock_timeout={int(busy_timeout * 1000)}")
+        return create_engine(parsed, connect_args=connect_args, **engine_options)
 
     assert parsed.database is not None  # checked by normalise_url
     Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

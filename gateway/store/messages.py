@@ -168,8 +168,9 @@ class SQLAS4MessageRepository:
         return [_signal_from_history(row) for row in rows]
 
     def purge_rejected(self, key_prefix: str, before: datetime, limit: int) -> int:
-        """Delete at most ``limit`` inbound records keyed ``key_prefix…`` (rejected requests) created before
-        ``before``, with their signal history; returns how many (``RejectedEvidencePurge``)."""
+        """Delete at most ``limit`` inbound records keyed ``key_prefix…`` that hold no document (rejected
+        requests) created before ``before``, with their signal history; returns how
+        many (``RejectedEvidencePurge``)."""
         t, s = as4_messages, as4_signals
         with map_db_errors("rejected AS4 evidence"):
             keys = list(
@@ -178,6 +179,9 @@ class SQLAS4MessageRepository:
                     .where(
                         t.c.message_id.startswith(key_prefix, autoescape=True),
                         t.c.direction == Direction.IN.value,
+                        # A sender may call its message "rejected-…": an accepted message always names
+                        # its document, a rejection never does; only rejections are purged.
+                        t.c.document_id.is_(None),
                         t.c.created_at < before,
                     )
                     .order_by(t.c.created_at)

@@ -11,9 +11,12 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 
+from gateway.errors import StoreError
 from gateway.store.engine import make_engine
+from gateway.store.errors import map_db_errors
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -40,6 +43,8 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> None:
     """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # Upgrades wait for each other and for running gateways' locks as long as it takes.
+            connection.execute(text("SET LOCAL lock_timeout = 0"))
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         command.upgrade(alembic_config(connection), revision)
 
@@ -51,10 +56,17 @@ def upgrade_database(url: str | URL, revision: str = "head", **engine_options: A
 
     Raises:
         ConfigurationError: unsupported URL.
+        StoreError: the database cannot be reached or refused the upgrade (one line for the operator:
+            the driver's first line, e.g. "connection refused"; never the URL's password).
     """
     engine = make_engine(url, **engine_options)
     try:
-        upgrade_engine(engine, revision)
+        with map_db_errors("database migration"):
+            try:
+                upgrade_engine(engine, revision)
+            except sa_exc.OperationalError as exc:
+                cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+                raise StoreError(f"database migration: {cause}") from exc
     finally:
         engine.dispose()
 

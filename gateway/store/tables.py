@@ -371,20 +371,3 @@ expense_events = Table(
     Column("detail", JSON(none_as_null=True), nullable=True),
     Index(None, "expense_id", "id"),
 )
-
-ALL_TABLES = (
-    outbound_documents,
-    outbound_events,
-    delivery_jobs,
-    as4_messages,
-    as4_signals,
-    inbound_documents,
-    idempotency_keys,
-    webhook_outbox,
-    production_units,
-    production_unit_members,
-    supplier_units,
-    expenses,
-    expense_duplicates,
-    expense_events,
-)

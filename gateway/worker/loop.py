@@ -19,16 +19,12 @@ from datetime import timedelta
 import anyio.to_thread
 
 from gateway.bootstrap import Services
-from gateway.config import LEASE_MARGIN_SECONDS
 from gateway.errors import LeaseLost, StoreError
 from gateway.services.deliver import Deliverer, DeliveryResult
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
 
 log = logging.getLogger("gateway.worker")
 
-#: Margin between the longest send and the lease (see ``gateway.config.LEASE_MARGIN_SECONDS``, checked
-#: when the settings are read).
-LEASE_MARGIN = timedelta(seconds=LEASE_MARGIN_SECONDS)
 #: Longest wait between two attempts to lease while the store keeps failing (bounded backoff).
 MAX_STORE_RETRY_DELAY = 5.0
 #: Reason recorded on a job handed back after a store failure during its delivery.

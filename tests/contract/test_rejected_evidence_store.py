@@ -49,3 +49,24 @@ def test_expired_rejected_evidence_is_purged_in_batches(store: SQLDocumentStore)
         history = connection.execute(select(func.count()).select_from(as4_signals)).scalar_one()
     assert history == 1  # the young record's error only
     assert purge_rejected_evidence(store, before=at(30)) == 0
+
+
+def test_an_accepted_message_whose_id_looks_like_evidence_is_never_purged(store: SQLDocumentStore) -> None:
+    """eb:MessageId is the sender's choice: a received (receipted) message called ``rejected-…`` is evidence
+    of a document we accepted, not of a rejected request, and keeps its own record for ever."""
+    receipt = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage((), b"<signed receipt/>"), at(0))
+    lookalike = replace(
+        as4_message(
+            direction=Direction.IN,
+            message_id=f"{REJECTED_KEY_PREFIX}lookalike@peer",
+            document_id="5a5315be-8524-488e-90af-2509bb637021",
+            created_at=at(0),
+        ),
+        signal=receipt,
+    )
+    with store.unit_of_work() as uow:
+        uow.messages.add(lookalike)
+        uow.messages.add(_rejected(1, 0))
+        uow.commit()
+    assert purge_rejected_evidence(store, before=at(30)) == 1
+    assert _keys(store) == {lookalike.message_id}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.bootstrap import build_revocation, load_trust
+from gateway.bootstrap import build_revocation, build_store, load_trust
+from gateway.cli.main import main
 from gateway.config import Settings
 from gateway.crypto import CRLRevocationChecker, generate_dev_pki
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, StoreError
 
 
 def test_revocation_is_off_by_default_and_a_hard_crl_check_when_asked() -> None:
@@ -143,3 +144,21 @@ def test_start_up_runs_the_production_checks_before_opening_anything(tmp_path: o
     with pytest.raises(ConfigurationError, match="production stage"):
         build_services(Settings.model_validate(values))
     assert not database.exists()
+
+
+def test_an_unreachable_database_at_start_up_is_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Port 1 refuses at once: the migration run by `gateway serve` / `worker` cannot connect.
+    monkeypatch.setenv("GATEWAY_DATABASE__URL", "postgresql+psycopg://bob:DbPassw0rdSECRET@127.0.0.1:1/gw")
+    key = '[{"name": "a", "role": "admin", "key": "k0123456789abcdef0123456789"}]'
+    monkeypatch.setenv("GATEWAY_API__KEYS", key)
+    monkeypatch.setenv("GATEWAY_TRUSTSTORE__STAGE", "development")
+    with pytest.raises(StoreError) as info:
+        build_store(Settings())
+    assert "127.0.0.1" in str(info.value)  # the operator learns what failed
+    assert main(["worker", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gateway: ")
+    assert "Traceback" not in err
+    assert "DbPassw0rdSECRET" not in err + str(info.value)

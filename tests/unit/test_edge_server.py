@@ -7,14 +7,10 @@ import logging
 import pytest
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from gateway.api.edge_server import (
-    RATE_LIMITED_LOGGERS,
-    RateLimitFilter,
-    install_log_rate_limits,
-    server_config,
-)
-from gateway.api.read_deadline import RateLimitedLog
+from gateway.api.edge_server import RATE_LIMITED_LOGGERS, install_log_rate_limits, server_config
+from gateway.api.read_deadline import BodyDeadline
 from gateway.config import ServerSettings
+from gateway.observability import RateLimitFilter
 
 
 def _record(message: str) -> logging.LogRecord:
@@ -23,7 +19,7 @@ def _record(message: str) -> logging.LogRecord:
 
 def test_one_line_per_template_and_interval_then_the_count(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
-    monkeypatch.setattr("gateway.api.edge_server.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("gateway.observability.time.monotonic", lambda: clock[0])
     limit = RateLimitFilter(interval=10)
     passed = [limit.filter(_record("Invalid HTTP request received.")) for _ in range(1000)]
     assert passed.count(True) == 1
@@ -41,20 +37,26 @@ def test_installed_once_on_the_server_loggers() -> None:
         assert sum(isinstance(f, RateLimitFilter) for f in logging.getLogger(name).filters) == 1
 
 
-def test_client_failures_are_counted_between_lines(
+def test_client_failures_share_the_server_lines_rate_limit(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clock = [0.0]
-    monkeypatch.setattr("gateway.api.read_deadline.time.monotonic", lambda: clock[0] + 50)
-    log = RateLimitedLog(logging.getLogger("test.clients"), interval=10)
-    with caplog.at_level(logging.INFO, logger="test.clients"):
+    # One rate limiter for every repeated line (observability.RateLimitFilter), the body deadline's too.
+    clock = [50.0]
+    monkeypatch.setattr("gateway.observability.time.monotonic", lambda: clock[0])
+    clients = logging.getLogger("gateway.api.clients")
+    for existing in [f for f in clients.filters if isinstance(f, RateLimitFilter)]:
+        clients.removeFilter(existing)
+    BodyDeadline(object(), idle_timeout=1, total_timeout=1)  # type: ignore[arg-type]
+    BodyDeadline(object(), idle_timeout=1, total_timeout=1)  # type: ignore[arg-type]
+    assert sum(isinstance(f, RateLimitFilter) for f in clients.filters) == 1
+    with caplog.at_level(logging.INFO, logger="gateway.api.clients"):
         for _ in range(50):
-            log.log(logging.INFO, "client %s went away", "127.0.0.1")
+            clients.info("client %s went away", "127.0.0.1")
         clock[0] += 10
-        log.log(logging.INFO, "client %s went away", "127.0.0.1")
+        clients.info("client %s went away", "127.0.0.1")
     assert [r.getMessage() for r in caplog.records] == [
         "client 127.0.0.1 went away",
-        "client 127.0.0.1 went away (and 49 more in the last 10 s)",
+        "client 127.0.0.1 went away (and 49 more like it in the last 10 s)",
     ]
 
 

@@ -7,12 +7,14 @@ peppol-as4.md §7.1); 503 problem+json means "not stored, retry later" (store do
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from gateway.api.auth import KeyRing
 from gateway.api.deps import BodySlots, ServicesDep, body_budget, declared_length, read_bounded
 from gateway.api.errors import problem_responses
 from gateway.as4 import SIGNAL_CONTENT_TYPE
@@ -26,6 +28,8 @@ router = APIRouter(tags=["as4"])
 
 #: Seconds a sender should wait before resending after a 503.
 RETRY_AFTER_SECONDS = 30
+#: What separates a credential from the rest of a header value ("Bearer <key>", "token=<key>, x=1").
+_TOKEN_SEPARATORS = re.compile(r"[\s,;=]+")
 
 
 def _unavailable(detail: str) -> HTTPException:
@@ -50,7 +54,10 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
     receiver = services.receiver
     if receiver is None:
         raise _unavailable("AS4 receiving is not configured (no AP key or trust store)")
-    headers: HTTPHeaders = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw)
+    headers = _without_api_keys(
+        tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
+        request.app.state.keyring,
+    )
     as4 = services.settings.as4
     limit = as4.max_message_bytes
     declared = declared_length(request)
@@ -81,6 +88,18 @@ async def _off_loop(handle: Callable[..., ReceiveResult], *args: Any) -> Receive
         # Nothing stored, so no signal: the sender resends (peppol-as4.md §13 #14: persist, then receipt).
         log.error("AS4 request not stored: %s", exc)
         raise _unavailable("The message could not be stored; resend later") from exc
+
+
+def _without_api_keys(headers: HTTPHeaders, keyring: KeyRing) -> HTTPHeaders:
+    """The header fields minus any that carries one of our API keys, whatever its name (issue 13: the
+    receiver drops the usual credential fields by name; a key under another name is found by value)."""
+    return tuple((name, value) for name, value in headers if not _carries_key(value, keyring))
+
+
+def _carries_key(value: str, keyring: KeyRing) -> bool:
+    # At most server.max_header_bytes of tokens, one SHA-256 each: a few milliseconds in the worst case.
+    tokens = {value.strip(), *_TOKEN_SEPARATORS.split(value)}
+    return any(keyring.authenticate(token) is not None for token in tokens if token)
 
 
 def _as4_slots(request: Request, capacity: int, wait_seconds: float) -> BodySlots:

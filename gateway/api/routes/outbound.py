@@ -53,7 +53,8 @@ router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_r
 SenderDep = Annotated[Principal, Depends(require_roles(Role.SENDER))]
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
 SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
-BodyDep = Annotated[bytes, Depends(bounded_body())]
+JSONBodyDep = Annotated[bytes, Depends(bounded_body(syntax="json"))]
+XMLBodyDep = Annotated[bytes, Depends(bounded_body(syntax="xml"))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -75,6 +76,7 @@ _SUBMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
         400,
         409,
         413,
+        415,
         422,
         s400="Malformed or hostile XML (UBL route)",
         s409="Idempotency-Key reused with another body, or number stored with other content",
@@ -144,7 +146,7 @@ async def post_invoice(
     request: Request,
     services: ServicesDep,
     _who: SenderDep,
-    body: BodyDep,
+    body: JSONBodyDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Submit an invoice (JSON model): completed, written as UBL, validated, stored and queued; 202."""
@@ -169,7 +171,7 @@ async def post_credit_note(
     request: Request,
     services: ServicesDep,
     _who: SenderDep,
-    body: BodyDep,
+    body: JSONBodyDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Submit a credit note (JSON model): completed, written as UBL, validated, stored and queued; 202."""
@@ -194,7 +196,7 @@ async def post_ubl(
     request: Request,
     services: ServicesDep,
     _who: SenderDep,
-    body: BodyDep,
+    body: XMLBodyDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Submit a ready UBL Invoice or CreditNote (BIS Billing 3.0); receiver = buyer EndpointID; 202."""

@@ -15,7 +15,7 @@ from gateway.api.schemas import XML_REQUEST_BODY, ConversionResponse, ReportResp
 from gateway.errors import DocumentRejected
 from gateway.services.conversion import DocumentIn, convert_document, parse_document_json
 
-router = APIRouter(prefix="/v1", tags=["validation"], responses=problem_responses(401, 413, 503))
+router = APIRouter(prefix="/v1", tags=["validation"], responses=problem_responses(401, 413, 415, 503))
 
 RulesQuery = Annotated[
     str | None, Query(description="Rule set id; default: the one in force today (422 if unknown)")
@@ -31,7 +31,7 @@ RulesQuery = Annotated[
 async def validate(
     services: ServicesDep,
     _principal: PrincipalDep,
-    body: Annotated[bytes, Depends(bounded_body())],
+    body: Annotated[bytes, Depends(bounded_body(syntax="xml"))],
     rules: RulesQuery = None,
 ) -> JSONResponse:
     """Validate a UBL Invoice or CreditNote: XSD, EN 16931 and Peppol rules. Always 200 with the report."""
@@ -52,7 +52,7 @@ async def validate(
 async def convert(
     services: ServicesDep,
     _principal: PrincipalDep,
-    body: Annotated[bytes, Depends(bounded_body())],
+    body: Annotated[bytes, Depends(bounded_body(syntax="json"))],
     rules: RulesQuery = None,
 ) -> Any:
     """Convert a JSON invoice or credit note to BIS Billing 3.0 UBL and validate it.

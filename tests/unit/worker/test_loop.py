@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from delivery_support import SettableClock, UUIDs, queue_document
 
+from gateway.config import LEASE_MARGIN_SECONDS
 from gateway.errors import StoreError
 from gateway.model.message import DeliveryStatus
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
 from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore, make_engine, upgrade_database
-from gateway.worker.loop import LEASE_MARGIN, MAX_STORE_RETRY_DELAY, DeliveryWorker
+from gateway.worker.loop import MAX_STORE_RETRY_DELAY, DeliveryWorker
 
 LEASE = timedelta(minutes=5)
 
@@ -132,4 +133,4 @@ def test_the_store_retry_delay_backs_off_within_bounds() -> None:
 def test_the_lease_margin_outlasts_a_database_lock_wait() -> None:
     # After the send the worker renews its lease in a unit of work that may first wait the SQLite busy
     # timeout for the write lock: the lease must still run when that renewal lands.
-    assert timedelta(seconds=DEFAULT_BUSY_TIMEOUT + 30) <= LEASE_MARGIN
+    assert DEFAULT_BUSY_TIMEOUT + 30 <= LEASE_MARGIN_SECONDS

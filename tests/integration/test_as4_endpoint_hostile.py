@@ -1,0 +1,135 @@
+"""Hostile but validly signed AS4 messages at POST /as4, on SQLite and PostgreSQL (issue 7 "Checked by"):
+header values the database columns cannot hold, and the same message posted concurrently. A signed sender
+that sends what we cannot store gets a signed ebMS Error, never a 503 that it would retry for ever."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from gateway.as4 import OutgoingMessage, build_user_message
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, DocumentTypeID, ProcessID
+from gateway.store.tables import as4_messages
+from gateway.ubl import build_sbd
+from gateway.validation import ValidationEngine
+from tests.integration import test_as4_endpoint as endpoint
+from tests.integration.test_as4_endpoint import (
+    API_KEY,
+    FlakyStore,
+    error_of,
+    inbound_documents,
+    make_app,
+    serve,
+    settings_for,
+)
+
+# The endpoint module's fixtures: both databases, the app with a switchable store and its client.
+_postgres_url = endpoint._postgres_url
+_sqlite_url = endpoint._sqlite_url
+sql_store = endpoint.sql_store
+store = endpoint.store
+app = endpoint.app
+client = endpoint.client
+
+LONG_DOCUMENT_TYPE = DocumentTypeID(BIS_INVOICE.value.replace("::2.1", "#" + "x" * 600 + "::2.1"))
+LONG_PROCESS = ProcessID(BIS_BILLING_PROCESS.value + ":" + "y" * 600)
+
+
+def message(
+    document_type: DocumentTypeID = BIS_INVOICE,
+    process: ProcessID = BIS_BILLING_PROCESS,
+    *,
+    message_id: str | None = None,
+) -> OutgoingMessage:
+    p = dev_pki()
+    sbd = build_sbd(
+        INVOICE.read_bytes(),
+        sender=SENDER,
+        receiver=RECEIVER,
+        document_type=document_type,
+        process=process,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    return build_user_message(
+        sbd,
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=message_id or f"{uuid.uuid4()}@sender.test",
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("document_type", "process"),
+    [(LONG_DOCUMENT_TYPE, BIS_BILLING_PROCESS), (BIS_INVOICE, LONG_PROCESS)],
+    ids=["document-type-600", "process-600"],
+)
+def test_identifiers_longer_than_their_columns_get_a_signed_error_not_a_503(
+    client: TestClient, store: FlakyStore, document_type: DocumentTypeID, process: ProcessID
+) -> None:
+    msg = message(document_type, process)
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    ref, errors = error_of(response.content)
+    assert ref == msg.message_id
+    assert [code for code, _ in errors] == ["EBMS:0004"]
+    assert inbound_documents(store) == []
+
+
+def test_one_message_id_with_different_contents_posted_at_once_stores_one_document(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    """Six differently built messages (other SBD instance ids, other ciphertexts) sharing one eb:MessageId,
+    released together: one is stored, and every answer is that message's receipt (AS4 duplicate
+    elimination is on MessageId), a signed error, or a 503 to retry; never a 500 nor two documents."""
+    settings = settings_for(artefacts_dir, tmp_path, max_concurrent_requests=6)
+    app = make_app(settings, store, validation_engine)
+    message_id = f"{uuid.uuid4()}@replay.test"
+    variants = [message(message_id=message_id) for _ in range(6)]
+    barrier = threading.Barrier(len(variants))
+
+    def deliver(url: str, msg: OutgoingMessage) -> httpx.Response:
+        with httpx.Client(timeout=120) as http:
+            barrier.wait()
+            return http.post(url, content=msg.body, headers=dict(msg.headers))
+
+    with serve(app) as url, ThreadPoolExecutor(len(variants)) as pool:
+        responses = list(pool.map(deliver, [url] * len(variants), variants))
+    assert {r.status_code for r in responses} <= {200, 503}, [r.status_code for r in responses]
+    [document] = inbound_documents(store)
+    assert document.as4_message_id == message_id
+    receipts = {r.content for r in responses if r.status_code == 200 and b"Receipt" in r.content}
+    assert len(receipts) == 1  # the stored one, byte-identical for every duplicate
+
+
+def test_our_api_keys_sent_to_as4_under_any_header_name_are_not_stored(
+    client: TestClient, store: FlakyStore
+) -> None:
+    """The credential-header list names the usual fields; a configured API key sent under another name
+    (a proxy's X-Forwarded-Authorization, a client's own X-Auth-Token) must not land in as4_messages."""
+    msg = message()
+    leaks = {
+        "X-Forwarded-Authorization": f"Bearer {API_KEY}",
+        "X-Auth-Token": API_KEY,
+        "X-Custom": f"token={API_KEY}, other=1",
+    }
+    accepted = client.post("/as4", content=msg.body, headers={**dict(msg.headers), **leaks})
+    assert accepted.status_code == 200
+    client.post("/as4", content=b"junk", headers={"Content-Type": "application/soap+xml", **leaks})
+    with store.inner.engine.connect() as connection:
+        stored = connection.execute(select(as4_messages.c.request_headers)).scalars().all()
+    assert len(stored) == 2
+    assert API_KEY not in repr(stored)
+    assert "x-custom" not in repr(stored).lower()
+    assert "user-agent" in repr(stored).lower()  # the other fields are kept
