@@ -432,6 +432,7 @@ class Services:
             our_spid=self.our_spid,
             seller_id=self.settings.seller_id,
             webhook_url=self.settings.webhooks.url,
+            answer_delay=timedelta(seconds=self.settings.responses.answer_delay_seconds),
         )
 
     @cached_property
@@ -446,6 +447,7 @@ class Services:
             statuses=frozenset(responses.invoice_response_statuses),
             buyer_name=responses.buyer_name,
             webhook_url=self.settings.webhooks.url,
+            answer_delay=timedelta(seconds=responses.answer_delay_seconds),
         )
 
     @cached_property

@@ -295,6 +295,10 @@ class ResponseSettings(BaseModel):
     buyer_name: str | None = None  # T111 SenderParty name; default: the buyer name (BT-44) of the invoice
     mls: bool = True  # send MLS for what we receive and ask for MLS (SBDH MLS_TO) on what we send
     mls_type: Literal["FAILURE_ONLY", "ALWAYS_SEND"] = "ALWAYS_SEND"  # the MLS_TYPE we ask for
+    # The MLS and the AB Invoice Response are queued while a document is received, before our receipt
+    # reaches the sending AP: their first attempt waits this long, so that AP has recorded the receipt and
+    # can attach them to what it sent.
+    answer_delay_seconds: float = Field(default=2.0, ge=0, le=3600)
 
 
 RoutingRuleName = Literal[

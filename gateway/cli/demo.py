@@ -8,14 +8,18 @@
 3. Shows lookups before send from the cooperative's API: a client found (then cached), a participant not
    registered, and a client that accepts invoices but not credit notes.
 4. The cooperative posts every sample document (the partner AP receives for its clients); a credit note to
-   the invoice-only client fails at the first attempt with the discovery reason; the partner AP posts a
-   supplier's invoices to the cooperative.
-5. Prints the statuses both ways, what each AP received and the webhook events (HMAC-checked). Exit code 0
-   when every accepted document was delivered and received, the lookups gave the expected outcomes and the
-   credit note failed fast.
-6. Every supplier invoice the cooperative received became an expense draft (production units are loaded
-   first): support assigns some from triage, which are approved and paid, rejected or queried; the expense
-   board is printed.
+   the invoice-only client fails at the first attempt with the discovery reason; the partner AP posts its
+   suppliers' invoices for several production units (one unroutable), then a credit note (``demo_suppliers``).
+5. Prints the statuses both ways, what each AP received and the webhook events (HMAC-checked).
+6. The supplier documents landed as expense drafts in their units or in triage; unit members (keys scoped
+   to their unit) approve, reject and query, support marks one paid; the board is printed (``demo_expenses``).
+7. The Invoice Responses (T111) and MLS travel back over AS4 and are attached to what they answer; the
+   partner AP's view and the counts of answers sent, received valid and fatal findings are printed
+   (``demo_responses``).
+
+Exit code 0 only when every accepted document was delivered and received, the lookups gave the expected
+outcomes, the credit note failed fast, every draft landed where expected, every action was accepted, and
+every expected T111 and MLS was sent, received valid (zero fatal) and attached.
 """
 
 from __future__ import annotations
@@ -38,8 +42,16 @@ from typing import Any
 import httpx
 
 from gateway.bench.loopback import run_gateway, wait_ready
-from gateway.cli.demo_expenses import load_units, play_and_print_board
+from gateway.cli.demo_expenses import (
+    RESPONSE_STATUSES,
+    DemoKeys,
+    expected_responses,
+    load_units,
+    play_and_print_board,
+)
 from gateway.cli.demo_network import demo_network
+from gateway.cli.demo_responses import show_responses
+from gateway.cli.demo_suppliers import SUPPLIERS, SupplierDocument, supplier_documents
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import GatewayError
 from gateway.model import complete_document
@@ -48,7 +60,8 @@ from gateway.services.webhook_signature import SignatureCheck, check_webhook_sig
 
 DEFAULT_SAMPLES = PROJECT_ROOT / "tests" / "data" / "documents"
 DEFAULT_WORKDIR = PROJECT_ROOT / "var" / "demo"
-FINAL = ("delivered", "failed")
+FINAL = ("delivered", "confirmed", "rejected", "failed")
+DELIVERED = ("delivered", "confirmed", "rejected")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -115,26 +128,6 @@ def _endpoint(doc_path: Path) -> str | None:
     return f"{endpoint.scheme}:{endpoint.value}" if endpoint is not None else None
 
 
-def _supplier_invoices(samples: list[Path]) -> list[tuple[str, bytes]]:
-    """Invoices the partner AP sends for a supplier to the cooperative: a sample with the parties swapped."""
-    source = next((p for p in samples if p.name == "be-domestic-mixed-rates.json"), None)
-    if source is None:
-        return []
-    data = json.loads(source.read_bytes())
-    cooperative, supplier = data["seller"], data["buyer"]
-    data["seller"] = {k: v for k, v in supplier.items() if k != "contact"}
-    data["buyer"] = {
-        k: v
-        for k, v in cooperative.items()
-        if k in ("legal_name", "enterprise_number", "vat_number", "address")
-    }
-    out = []
-    for number in ("SUP-2026-0001", "SUP-2026-0002"):
-        data.update(number=number, buyer_reference="PO-4711")
-        out.append((f"supplier {number}", json.dumps(data).encode()))
-    return out
-
-
 def _post(client: httpx.Client, path: Path | bytes) -> tuple[str, str | None, str]:
     """Post one sample (a file or its bytes); returns (outcome, document id, detail)."""
     body = path.read_bytes() if isinstance(path, Path) else path
@@ -160,12 +153,11 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"demo: no JSON documents in {args.samples}", file=sys.stderr)
         return 2
     workdir: Path = args.workdir.resolve()
-    api_key = secrets.token_urlsafe(32)
+    keys = DemoKeys()
     webhooks = _WebhookLog(secrets.token_urlsafe(24))
-    supplier_docs = _supplier_invoices(samples)
+    supplier_docs = supplier_documents(samples)
     clients = sorted({e for e in map(_endpoint, samples) if e is not None})
-    suppliers = ["0208:0412345614"]
-    keys = json.dumps([{"name": "demo", "role": "admin", "key": api_key}])
+    suppliers = [s.participant for s in SUPPLIERS]
     with (
         demo_network(
             workdir,
@@ -180,19 +172,21 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         coop_env = {
             **os.environ,
             **coop.env,
-            "GATEWAY_API__KEYS": keys,
+            "GATEWAY_API__KEYS": keys.config(),
             "GATEWAY_WEBHOOKS__URL": hook_url,
             "GATEWAY_WEBHOOKS__SECRET": webhooks.secret,
+            "GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES": json.dumps(RESPONSE_STATUSES),
         }
-        partner_env = {**os.environ, **partner.env, "GATEWAY_API__KEYS": keys}
+        partner_env = {**os.environ, **partner.env, "GATEWAY_API__KEYS": keys.config()}
         print(f"demo: working directory {workdir}")
         print(f"demo: SML (DNS) 127.0.0.1:{net.network.sml.port} zone {net.network.sml.zone}")
-        print(f"demo: SMP {net.network.smp.url} ({len(clients) + 3} participants, signed metadata)")
+        published = len({*clients, *suppliers}) + 4  # + the invoice-only client, the cooperative, 2 SPIDs
+        print(f"demo: SMP {net.network.smp.url} ({published} participants, signed metadata)")
         print(
             f"demo: cooperative AP {coop.seat} on :{coop.port}, partner AP {partner.seat} on :{partner.port}"
         )
         print("demo: neither AP has a participant directory: every receiver is found through the SML and SMP")
-        auth = {"Authorization": f"Bearer {api_key}"}
+        auth = {"Authorization": f"Bearer {keys.admin}"}
         with (
             run_gateway(coop.workdir, coop_env, port=coop.port, workers=1) as coop_gw,
             run_gateway(partner.workdir, partner_env, port=partner.port, workers=1) as partner_gw,
@@ -203,8 +197,15 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             wait_ready(partner_api, partner_gw.all, 180)
             load_units(coop_api)
             lookups_ok = _lookups(coop_api, clients[0])
-            code = _exchange(coop_api, partner_api, samples, supplier_docs, args.timeout, webhooks)
-    return code if lookups_ok else 1
+            partner_ids, exchanged = _exchange(
+                coop_api, partner_api, samples, supplier_docs, args.timeout, webhooks
+            )
+            played = play_and_print_board(coop_api, keys, supplier_docs)
+            expected = expected_responses(supplier_docs)
+            answered = show_responses(coop_api, partner_api, partner_ids, expected, args.timeout)
+    ok = lookups_ok and exchanged and played and answered
+    print(f"\ndemo: {'every check passed' if ok else 'FAILED: see above'}")
+    return 0 if ok else 1
 
 
 def _lookups(api: httpx.Client, client: str) -> bool:
@@ -250,34 +251,44 @@ def _print_states(title: str, states: dict[str, dict[str, Any]]) -> None:
     print(f"\n{title:<40} {'number':<16} {'status':<10} {'tries':>5}  AS4 message id")
     for name, state in states.items():
         number, tries = state.get("document_number", ""), state.get("attempts", 0)
-        reason = f"  ({_short(state['status_reason'])})" if state.get("status_reason") else ""
+        failed = state["status"] in ("failed", "rejected") and state.get("status_reason")
+        reason = f"  ({_short(state['status_reason'])})" if failed else ""
         message_id = state.get("as4_message_id") or "-"
-        print(f"{name:<40} {number:<16} {state['status']:<10} {tries:>5}  {message_id}{reason}")
+        print(f"{name[:40]:<40} {number:<16} {state['status']:<10} {tries:>5}  {message_id}{reason}")
 
 
 def _inbound(api: httpx.Client) -> dict[str, int]:
-    items = api.get("/v1/inbound", params={"limit": 100}).json().get("items", [])
+    """Received business documents (not the T111 and MLS answers) by status."""
+    items = api.get("/v1/inbound", params={"limit": 500}).json().get("items", [])
     by_status: dict[str, int] = {}
     for item in items:
+        if "ApplicationResponse" in item["document_type"]:
+            continue
         by_status[item["status"]] = by_status.get(item["status"], 0) + 1
     return by_status
+
+
+def _post_all(api: httpx.Client, documents: list[tuple[str, Path | bytes]]) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for name, body in documents:
+        outcome, doc_id, detail = _post(api, body)
+        if doc_id:
+            ids[name] = doc_id
+        print(f"  posted {name[:38]:<38} {outcome}{(': ' + detail) if detail else ''}")
+    return ids
 
 
 def _exchange(
     coop: httpx.Client,
     partner: httpx.Client,
     samples: list[Path],
-    supplier_docs: list[tuple[str, bytes]],
+    supplier_docs: list[SupplierDocument],
     timeout: float,
     webhooks: _WebhookLog,
-) -> int:
+) -> tuple[dict[str, str], bool]:
+    """Send both ways; returns (number -> id of what the partner AP sent, every check passed)."""
     print("\ncooperative -> its clients (through the partner AP):")
-    coop_ids: dict[str, str] = {}
-    for path in samples:
-        outcome, doc_id, detail = _post(coop, path)
-        if doc_id:
-            coop_ids[path.name] = doc_id
-        print(f"  posted {path.name:<38} {outcome}{(': ' + detail) if detail else ''}")
+    coop_ids = _post_all(coop, [(p.name, p) for p in samples])
     # A credit note for a client that accepts invoices only: accepted, then failed at the first attempt with
     # the discovery reason (fail fast, no retries).
     credit = next((p for p in samples if p.name == "credit-note.json"), None)
@@ -287,21 +298,18 @@ def _exchange(
         data["number"] = "CN-INVOICE-ONLY"
         data["buyer"] = {**data["buyer"], "enterprise_number": INVOICE_ONLY.split(":")[1]}
         data["buyer"].pop("vat_number", None)
-        outcome, doc_id, detail = _post(coop, json.dumps(data).encode())
         refused_name = "credit note to an invoice-only client"
-        if doc_id:
-            coop_ids[refused_name] = doc_id
-        print(f"  posted {refused_name:<38} {outcome}{(': ' + detail) if detail else ''}")
-    print("\npartner AP -> the cooperative (a supplier's invoices):")
-    partner_ids: dict[str, str] = {}
-    for name, body in supplier_docs:
-        outcome, doc_id, detail = _post(partner, body)
-        if doc_id:
-            partner_ids[name] = doc_id
-        print(f"  posted {name:<38} {outcome}{(': ' + detail) if detail else ''}")
-
-    coop_states = _wait_final(coop, coop_ids, timeout)
+        coop_ids |= _post_all(coop, [(refused_name, json.dumps(data).encode())])
+    print("\npartner AP -> the cooperative (its suppliers' invoices, then a credit note):")
+    invoices = [d for d in supplier_docs if d.kind == "invoice"]
+    partner_ids = _post_all(partner, [(f"{d.number} {d.supplier.name}", d.body) for d in invoices])
     partner_states = _wait_final(partner, partner_ids, timeout)
+    # The credit note travels once the invoice it credits (BT-25) is there, so its draft links to it.
+    credit_notes = [d for d in supplier_docs if d.kind != "invoice"]
+    credit_ids = _post_all(partner, [(f"{d.number} {d.supplier.name}", d.body) for d in credit_notes])
+    partner_states |= _wait_final(partner, credit_ids, timeout)
+    partner_ids |= credit_ids
+    coop_states = _wait_final(coop, coop_ids, timeout)
     _print_states("sent by the cooperative", coop_states)
     _print_states("sent by the partner AP", partner_states)
 
@@ -310,8 +318,8 @@ def _exchange(
         fail_fast["status"] == "failed"
         and str(fail_fast.get("status_reason", "")).startswith("document-type-not-supported")
     )
-    delivered = sum(1 for s in coop_states.values() if s["status"] == "delivered")
-    partner_delivered = sum(1 for s in partner_states.values() if s["status"] == "delivered")
+    delivered = sum(1 for s in coop_states.values() if s["status"] in DELIVERED)
+    partner_delivered = sum(1 for s in partner_states.values() if s["status"] in DELIVERED)
     expected, deadline = 3 * delivered + 2, time.monotonic() + 15
     while time.monotonic() < deadline:
         with webhooks.lock:
@@ -330,16 +338,15 @@ def _exchange(
             f"demo: credit note to an invoice-only client: {fail_fast['status']} at once"
             f" ({_short(fail_fast.get('status_reason'))})"
         )
-    print(f"demo: the partner AP received {sum(at_partner.values())} documents {at_partner}")
-    print(f"demo: the cooperative AP received {sum(at_coop.values())} documents {at_coop}")
-    print(f"demo: {events} webhook status events received with a valid HMAC signature, {bad} invalid")
+    print(f"demo: the partner AP received {sum(at_partner.values())} business documents {at_partner}")
+    print(f"demo: the cooperative AP received {sum(at_coop.values())} business documents {at_coop}")
+    print(f"demo: {events} webhook events received with a valid HMAC signature, {bad} invalid")
     ok = (
         delivered == len(coop_states)
-        and partner_delivered == len(partner_states)
+        and partner_delivered == len(partner_states) == len(supplier_docs)
         and sum(at_partner.values()) == delivered
         and sum(at_coop.values()) == partner_delivered
         and fail_fast_ok
         and bad == 0
     )
-    ok &= play_and_print_board(coop, at_coop.get("valid", 0))
-    return 0 if ok else 1
+    return {name.split(" ")[0]: doc_id for name, doc_id in partner_ids.items()}, ok

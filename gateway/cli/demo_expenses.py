@@ -1,17 +1,83 @@
-"""The expense side of ``gateway demo``: production units are loaded before the samples travel, every
-received document lands as an expense draft, and support and a unit approve, reject, query and pay a few;
+"""The expense side of ``gateway demo``: production units are loaded before the documents travel; every
+supplier document the cooperative received lands as an expense draft in its unit (or in triage, with the
+reason); unit members (API keys scoped to their unit) approve, reject and query, support marks one paid;
 then the expense board is printed."""
 
 from __future__ import annotations
 
+import json
+import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from gateway.cli.demo_suppliers import SupplierDocument
+
 DEMO_UNITS = [
-    {"code": "PU-04711", "name": "Schrijnwerkerij De Eik"},
-    {"code": "PU-00123", "name": "Bakkerij Het Graan"},
+    {"code": "PU-04711", "name": "Schrijnwerkerij De Eik", "members": ["member-pu04711"]},
+    {"code": "PU-00123", "name": "Bakkerij Het Graan", "members": ["member-pu00123"]},
 ]
+#: Invoice Response statuses the cooperative sends in the demo: AB (on receipt, optional) and the four
+#: workflow answers (GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES).
+RESPONSE_STATUSES = ["AB", "AP", "RE", "UQ", "PD"]
+
+
+def _key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    """The API keys of the demo: admin (set-up, sending), support, and one member key per unit."""
+
+    admin: str = field(default_factory=_key)
+    support: str = field(default_factory=_key)
+    members: dict[str, str] = field(default_factory=lambda: {str(u["code"]): _key() for u in DEMO_UNITS})
+
+    def config(self) -> str:
+        """``GATEWAY_API__KEYS``: the member keys carry their unit (``units``)."""
+        keys: list[dict[str, Any]] = [
+            {"name": "demo", "role": "admin", "key": self.admin},
+            {"name": "support", "role": "support", "key": self.support},
+        ]
+        for unit in DEMO_UNITS:
+            code = str(unit["code"])
+            name = f"member-{code.replace('-', '').lower()}"
+            keys.append({"name": name, "role": "member", "key": self.members[code], "units": [code]})
+        return json.dumps(keys)
+
+
+#: What the demo does: (who, action, number, body, expected status, T111 code it sends).
+PLAY: list[tuple[str, str, str, dict[str, Any] | None, str, str]] = [
+    ("PU-04711", "approve", "SUP-2026-0001", None, "approved", "AP"),
+    ("support", "mark-paid", "SUP-2026-0001", None, "paid", "PD"),
+    (
+        "PU-04711",
+        "reject",
+        "SUP-2026-0003",
+        {"reason": "price differs from the quotation", "reason_codes": ["PRI"]},
+        "rejected",
+        "RE",
+    ),
+    (
+        "PU-00123",
+        "query",
+        "SUP-2026-0002",
+        {"question": "Which order of ours does this delivery belong to?", "reason_codes": ["REF"]},
+        "under_query",
+        "UQ",
+    ),
+]
+
+
+def expected_responses(documents: list[SupplierDocument]) -> dict[str, list[str]]:
+    """The T111 codes each supplier document must get back, in order (AB on receipt, then the play)."""
+    expected = {d.number: ["AB"] if "AB" in RESPONSE_STATUSES else [] for d in documents}
+    for _who, _action, number, _body, _status, code in PLAY:
+        if number in expected and code in RESPONSE_STATUSES:
+            expected[number].append(code)
+    return expected
 
 
 def load_units(client: httpx.Client) -> None:
@@ -19,42 +85,82 @@ def load_units(client: httpx.Client) -> None:
     client.put("/v1/units", json=DEMO_UNITS).raise_for_status()
 
 
-def _act(client: httpx.Client, expense: dict[str, Any], action: str, body: Any = None) -> bool:
-    response = client.post(f"{expense['url']}/{action}", json=body)
-    return response.status_code == 200
+def _landing(support: httpx.Client, documents: list[SupplierDocument]) -> tuple[dict[str, Any], bool]:
+    """Print where each supplier document landed; (expenses by number, all as expected)."""
+    items = support.get("/v1/expenses", params={"limit": 200}).json()["items"]
+    by_number = {e["number"]: e for e in items}
+    ok = True
+    print(f"\n{'received from suppliers':<24} {'supplier':<28} {'landed in':<9} why")
+    for doc in documents:
+        expense = by_number.get(doc.number)
+        if expense is None:
+            ok = False
+            print(f"  {doc.number:<22} {doc.supplier.name[:28]:<28} {'MISSING':<9} no expense draft")
+            continue
+        detail = support.get(expense["url"]).json()
+        routing = detail.get("routing") or {}
+        landed = expense["unit"] or "triage"
+        ok &= expense["unit"] == doc.expected_unit
+        if expense["unit"] is None:
+            why = f"{routing.get('reason') or expense.get('status_reason')}"
+        else:
+            why = f"rule {routing.get('rule')}: {routing.get('reason')}"
+        if expense["credited_expense_id"]:
+            credited = next((e["number"] for e in items if e["id"] == expense["credited_expense_id"]), "?")
+            why += f"; credits {credited} (BT-25)"
+        print(f"  {doc.number:<22} {doc.supplier.name[:28]:<28} {landed:<9} {why}")
+    return by_number, ok
 
 
-def play_and_print_board(client: httpx.Client, received_valid: int) -> bool:
-    """Triage, approve, reject, query and pay some drafts; print the board.
+def play_and_print_board(admin: httpx.Client, keys: DemoKeys, documents: list[SupplierDocument]) -> bool:
+    """Check where the drafts landed, play the workflow as members and support, print the board.
 
     Returns:
-        True when every valid received document has its expense and every action was accepted.
+        True when every document landed as expected, every action was accepted with the expected status
+        and a member was refused another unit's expense.
     """
-    expenses = client.get("/v1/expenses", params={"limit": 500}).json()["items"]
-    ok = len(expenses) == received_valid
-    steps: list[tuple[str, Any]] = [
-        ("approve", None),
-        ("reject", {"reason": "Price differs from the quotation", "reason_codes": ["PRI"]}),
-        ("query", {"question": "Which order does this invoice belong to?", "reason_codes": ["REF"]}),
-    ]
-    triaged = [e for e in reversed(expenses) if e["status"] == "to_triage" and e["kind"] == "invoice"]
-    for n, expense in enumerate(triaged[: len(steps)]):
-        unit = DEMO_UNITS[n % len(DEMO_UNITS)]["code"]
-        ok &= _act(client, expense, "assign", {"unit": unit, "remember_supplier": False})
-        action, body = steps[n]
-        ok &= _act(client, expense, action, body)
-        if action == "approve":
-            ok &= _act(client, expense, "mark-paid")
-    expenses = client.get("/v1/expenses", params={"limit": 500}).json()["items"]
-    print(f"\n{'expense board':<18} {'number':<16} {'supplier':<34} {'amount':>12} {'unit':<9} status")
-    for e in reversed(expenses):
-        unit = e["unit"] or "-"
-        flag = "  (credits an invoice)" if e["credited_expense_id"] else ""
-        print(
-            f"{e['kind']:<18} {e['number']:<16} {e['supplier_name'][:34]:<34} "
-            f"{e['amount'] + ' ' + e['currency']:>12} {unit:<9} {e['status']}{flag}"
-        )
-    counts = client.get("/v1/expenses/board").json()["counts"]
-    shown = ", ".join(f"{status} {n}" for status, n in counts.items() if n)
-    print(f"demo: {len(expenses)} expense drafts from {received_valid} valid received documents: {shown}")
+    headers = {"Authorization": f"Bearer {keys.support}"}
+    with httpx.Client(base_url=admin.base_url, headers=headers, timeout=60) as support:
+        by_number, ok = _landing(support, documents)
+        print("\nexpense workflow (members act with keys scoped to their unit; support marks paid):")
+        for who, action, number, body, expected, code in PLAY:
+            key = keys.support if who == "support" else keys.members[who]
+            name = "support" if who == "support" else f"member of {who}"
+            expense = by_number.get(number)
+            if expense is None:
+                ok = False
+                continue
+            response = support.post(
+                f"{expense['url']}/{action}", json=body, headers={"Authorization": f"Bearer {key}"}
+            )
+            status = response.json().get("status") if response.status_code == 200 else response.status_code
+            ok &= status == expected
+            print(f"  {name:<20} {action:<10} {number:<16} -> {status} (Invoice Response {code} queued)")
+        # A member acts only on its own unit's expenses: PU-00123's key cannot approve PU-04711's credit note
+        # (waiting for approval, so only the unit scope can refuse it).
+        other = by_number.get("SUP-2026-C-0001")
+        if other is not None:
+            refused = support.post(
+                f"{other['url']}/approve", headers={"Authorization": f"Bearer {keys.members['PU-00123']}"}
+            )
+            ok &= refused.status_code in (403, 404)
+            print(
+                f"  {'member of PU-00123':<20} {'approve':<10} {other['number']:<16} -> refused "
+                f"{refused.status_code} (not its unit: {refused.json().get('title')})"
+            )
+        _print_board(support)
     return ok
+
+
+def _print_board(support: httpx.Client) -> None:
+    expenses = support.get("/v1/expenses", params={"limit": 200}).json()["items"]
+    print(f"\n{'expense board':<12} {'number':<16} {'supplier':<28} {'amount':>13} {'unit':<8} status")
+    for e in reversed(expenses):
+        reason = f" ({e['status_reason']})" if e["status_reason"] else ""
+        print(
+            f"{e['kind']:<12} {e['number']:<16} {e['supplier_name'][:28]:<28} "
+            f"{e['amount'] + ' ' + e['currency']:>13} {e['unit'] or '-':<8} {e['status']}{reason}"
+        )
+    counts = support.get("/v1/expenses/board").json()["counts"]
+    shown = ", ".join(f"{status} {n}" for status, n in counts.items() if n)
+    print(f"demo: {len(expenses)} expense drafts: {shown}")

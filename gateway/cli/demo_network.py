@@ -2,7 +2,9 @@
 and SMP (HTTP on loopback), and the environment of two access points that find each other only through them.
 
 * the cooperative's AP (seat ``POP000001``) receives for the cooperative;
-* a partner AP (seat ``POP000002``) receives for the cooperative's clients and sends for its suppliers.
+* a partner AP (seat ``POP000002``) receives for the cooperative's clients and sends for its suppliers, who
+  also receive Invoice Responses (T111) there, so the cooperative's answers can travel back;
+* each AP's SPID (``0242:<6 digits of its seat>``) receives Message Level Status (MLS) at that AP.
 
 Both run ``GATEWAY_DISCOVERY__MODE=sml``: no participant directory; every receiver is looked up in the SML
 (NAPTR ``Meta:SMP``) and read from signed SMP metadata (peppol-as4.md §9).
@@ -21,10 +23,20 @@ from pathlib import Path
 from gateway.bench.loopback import free_port
 from gateway.crypto import DEV_PKCS12_PASSWORD, DevPKI, generate_dev_pki
 from gateway.devnet import DevEndpoint, DevNetwork, DevService
-from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, DocumentTypeID, ParticipantID
+from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
+from gateway.model.identifiers import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, DocumentTypeID, ProcessID
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, spid_of_seat
 
 COOPERATIVE_SEAT = "POP000001"
 PARTNER_SEAT = "POP000002"
+
+Service = tuple[DocumentTypeID, ProcessID]
+BILLING: tuple[Service, ...] = ((BIS_INVOICE, BIS_BILLING_PROCESS), (BIS_CREDIT_NOTE, BIS_BILLING_PROCESS))
+INVOICE_ONLY: tuple[Service, ...] = ((BIS_INVOICE, BIS_BILLING_PROCESS),)
+#: What a supplier receives: invoices and credit notes (it may be a client too) and the buyer's T111.
+SUPPLIER: tuple[Service, ...] = (*BILLING, (INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS))
+#: What an AP's SPID receives (MLS 1.0.1: the MLS is addressed to the sending AP's SPID).
+SPID: tuple[Service, ...] = ((MLS_DOCUMENT_TYPE, MLS_PROCESS),)
 
 
 @dataclass(frozen=True)
@@ -51,9 +63,9 @@ class DemoNetwork:
     partner: AccessPoint
 
 
-def _services(pki: DevPKI, seat: str, url: str, documents: Iterable[DocumentTypeID]) -> list[DevService]:
+def _services(pki: DevPKI, seat: str, url: str, services: Iterable[Service]) -> list[DevService]:
     endpoint = DevEndpoint(url, pki.aps[seat].certificate)
-    return [DevService(d, ((BIS_BILLING_PROCESS, (endpoint,)),)) for d in documents]
+    return [DevService(document, ((process, (endpoint,)),)) for document, process in services]
 
 
 def _env(
@@ -96,7 +108,8 @@ def demo_network(
         workdir: removed if present; gets ``pki/``, ``cooperative/`` and ``partner/``.
         cooperative: the cooperative's participant id (served by the cooperative's AP).
         clients: the cooperative's clients (served by the partner AP, invoices and credit notes).
-        suppliers: the partner AP's senders (the cooperative's suppliers); the first is its seller id.
+        suppliers: the partner AP's senders (the cooperative's suppliers, published with the T111 document
+            type too); the first is its seller id.
         invoice_only: participants of the partner AP that accept invoices but not credit notes.
     """
     if workdir.exists():
@@ -109,14 +122,18 @@ def demo_network(
         coop_port, partner_port = free_port(), free_port()
         coop_url = f"http://127.0.0.1:{coop_port}/as4"
         partner_url = f"http://127.0.0.1:{partner_port}/as4"
-        both = (BIS_INVOICE, BIS_CREDIT_NOTE)
-        network.publish(ParticipantID.parse(cooperative), _services(pki, COOPERATIVE_SEAT, coop_url, both))
-        for participant in {*clients, *suppliers}:
-            network.publish(ParticipantID.parse(participant), _services(pki, PARTNER_SEAT, partner_url, both))
-        for participant in invoice_only:
-            network.publish(
-                ParticipantID.parse(participant), _services(pki, PARTNER_SEAT, partner_url, (BIS_INVOICE,))
-            )
+        published: list[tuple[ParticipantID, str, str, tuple[Service, ...]]] = [
+            (ParticipantID.parse(cooperative), COOPERATIVE_SEAT, coop_url, BILLING),
+            (spid_of_seat(COOPERATIVE_SEAT), COOPERATIVE_SEAT, coop_url, SPID),
+            (spid_of_seat(PARTNER_SEAT), PARTNER_SEAT, partner_url, SPID),
+        ]
+        published += [
+            (ParticipantID.parse(p), PARTNER_SEAT, partner_url, SUPPLIER if p in suppliers else BILLING)
+            for p in sorted({*clients, *suppliers})
+        ]
+        published += [(ParticipantID.parse(p), PARTNER_SEAT, partner_url, INVOICE_ONLY) for p in invoice_only]
+        for participant, seat, url, services in published:
+            network.publish(participant, _services(pki, seat, url, services))
         aps = []
         for name, seat, port, url, served, seller in (
             ("cooperative", COOPERATIVE_SEAT, coop_port, coop_url, [cooperative], cooperative),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Final
 
 from gateway.errors import GatewayError, InvalidIdentifier, InvalidTransition
@@ -114,6 +115,9 @@ class MessageStatusService:
         our_spid: our SPID participant (``0242:…``), the MLS SenderParty; None disables sending MLS.
         seller_id: the seller key of our outbound invoices (T111 are matched by it and the number).
         webhook_url: status-change webhooks.
+        answer_delay: an MLS is first sent this much later than queued: it is queued before our receipt
+            has reached the sending AP, which must have recorded that receipt to attach the MLS
+            (``GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS``; see ``PeppolInvoiceResponder``).
     """
 
     def __init__(
@@ -127,6 +131,7 @@ class MessageStatusService:
         our_spid: ParticipantID | None,
         seller_id: str,
         webhook_url: str | None = None,
+        answer_delay: timedelta = timedelta(0),
     ) -> None:
         self._store = store
         self._validation = validation
@@ -136,6 +141,7 @@ class MessageStatusService:
         self._our_spid = our_spid
         self._seller_id = seller_id
         self._webhook_url = webhook_url
+        self._answer_delay = answer_delay
 
     def on_received(self, document_id: str, envelope: ReceivedEnvelope) -> str | None:
         """Handle a newly received, validated document: apply it if it is an answer, then queue its MLS.
@@ -212,7 +218,13 @@ class MessageStatusService:
             refused = f"refused: the MLS fails {rules} ({MLS_RULE_SET}); not sent"
         with self._store.unit_of_work() as uow:
             mls_document = queue_response(
-                uow, queued, ids=self._ids, at=now, webhook_url=self._webhook_url, refused=refused
+                uow,
+                queued,
+                ids=self._ids,
+                at=now,
+                webhook_url=self._webhook_url,
+                refused=refused,
+                due_at=now + self._answer_delay,
             )
             uow.commit()
         if refused is not None:

@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from gateway.errors import (
@@ -136,6 +136,7 @@ def queue_response(
     at: datetime,
     webhook_url: str | None,
     refused: str | None = None,
+    due_at: datetime | None = None,
 ) -> str:
     """Store a response as an outbound document with its delivery job (and webhook) in ``uow``.
 
@@ -146,6 +147,7 @@ def queue_response(
         refused: the reason a response failed its validation. It is then recorded, not queued: stored
             ``failed`` with that reason and its report (support sees it; the deliverer never sends a
             document stored with a failed validation, even after a retry request).
+        due_at: when the first attempt is due (default ``at``); see ``answer_delay``.
     """
     document = OutboundDocument(
         id=ids.new_id(),
@@ -162,7 +164,7 @@ def queue_response(
     )
     event = uow.outbound.add(document, DocumentContent(response.body, response.report))
     if refused is None:
-        uow.jobs.enqueue(document.id, due_at=at)
+        uow.jobs.enqueue(document.id, due_at=due_at or at)
     else:
         event = uow.outbound.transition(
             document.id,
@@ -204,6 +206,12 @@ class PeppolInvoiceResponder:
         buyer_name: our legal name as SenderParty RegistrationName; None takes the buyer name (BT-44) of
             the invoice answered.
         webhook_url: status-change webhooks of the queued response.
+        answer_delay: the AB response is first sent this much later
+            (``GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS``). It is queued while the invoice is being
+            received, before our receipt has reached the sending AP; sent at once it could arrive before
+            that AP has recorded our receipt, and the AP could not attach it to the invoice it sent (an
+            answer about a message still "sending" is dropped). The other statuses follow a person's
+            action and go at once.
     """
 
     def __init__(
@@ -215,6 +223,7 @@ class PeppolInvoiceResponder:
         statuses: Collection[ResponseCode] = DEFAULT_STATUSES,
         buyer_name: str | None = None,
         webhook_url: str | None = None,
+        answer_delay: timedelta = timedelta(0),
     ) -> None:
         self._validation = validation
         self._can_receive = can_receive
@@ -222,6 +231,7 @@ class PeppolInvoiceResponder:
         self._statuses = frozenset(statuses)
         self._buyer_name = buyer_name
         self._webhook_url = webhook_url
+        self._answer_delay = answer_delay
 
     def respond(self, uow: UnitOfWork, request: InvoiceResponseRequest) -> str | None:
         """Queue the T111 for ``request`` in ``uow``; None when nothing is sent (see the port)."""
@@ -265,7 +275,10 @@ class PeppolInvoiceResponder:
                 report.to_dict(),
             )
             return None
-        document_id = queue_response(uow, queued, ids=self._ids, at=request.at, webhook_url=self._webhook_url)
+        due_at = request.at + self._answer_delay if code is ResponseCode.ACKNOWLEDGED else request.at
+        document_id = queue_response(
+            uow, queued, ids=self._ids, at=request.at, webhook_url=self._webhook_url, due_at=due_at
+        )
         log.info(
             "Invoice Response %s queued as outbound document %s: %s for invoice %s of %s",
             response.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from gateway.model.message import (
     InboundStatus,
     OutboundDocument,
 )
-from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, ResponseCode
 from gateway.services.message_status import MessageStatusService, ReceivedEnvelope
 from gateway.services.ports import OutboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
@@ -265,3 +265,46 @@ def test_mls_policy(
     assert (read.code, read.document_id) == (expected[1], received.sbdh_instance_id)
     if expected[1] == "RE":
         assert read.reasons == ("SV", "BV")  # one line per fatal finding; XSD findings are syntax
+
+
+def _due(store: SQLDocumentStore, document_id: str) -> datetime:
+    with store.engine.connect() as connection:
+        due = connection.execute(
+            select(delivery_jobs.c.due_at).where(delivery_jobs.c.document_id == document_id)
+        ).scalar_one()
+    return due.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def test_answers_queued_while_a_document_is_received_wait_for_the_senders_receipt(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    """The MLS and the AB response are queued before our receipt reaches the sending AP: sent at once, they
+    could arrive before that AP has recorded the receipt, and be dropped there. Their first attempt waits
+    ``answer_delay``; a response that follows a person's action (AP) goes at once."""
+    delay = timedelta(seconds=2)
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
+    responder = PeppolInvoiceResponder(
+        validation=validation_engine,
+        can_receive=lambda *_: True,
+        ids=_IDs(),
+        statuses=frozenset({ResponseCode.ACKNOWLEDGED, ResponseCode.ACCEPTED}),
+        answer_delay=delay,
+    )
+    ab = _respond(store, responder, InvoiceResponseRequest(received.id, "AB", T0))
+    ap = _respond(store, responder, InvoiceResponseRequest(received.id, "AP", T0))
+    assert ab is not None
+    assert ap is not None
+    assert (_due(store, ab), _due(store, ap)) == (T0 + delay, T0)
+    service = MessageStatusService(
+        store=store,
+        validation=validation_engine,
+        can_receive=lambda *_: True,
+        clock=_Clock(),
+        ids=_IDs(),
+        our_spid=OUR_SPID,
+        seller_id=str(COOP),
+        answer_delay=delay,
+    )
+    mls = service.on_received(received.id, ReceivedEnvelope("POP000001", "0242:000001", "ALWAYS_SEND"))
+    assert mls is not None
+    assert _due(store, mls) == T0 + delay
