@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import AwareDatetime
 
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
@@ -29,7 +28,7 @@ from gateway.api.expense_schemas import (
     expense_summary,
 )
 from gateway.api.outbound_schemas import EvidenceMessage
-from gateway.api.schemas import json_request_body, parse_json_body
+from gateway.api.schemas import RFC3339DateTime, json_request_body, parse_json_body
 from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.expense import ExpenseAction, ExpenseStatus
@@ -83,7 +82,7 @@ def list_all(
     unit: Annotated[str | None, Query(description="Only this production unit code")] = None,
     status: Annotated[ExpenseStatus | None, Query(description="Only this workflow status")] = None,
     supplier: Annotated[str | None, Query(description="Only this supplier participant id")] = None,
-    since: Annotated[AwareDatetime | None, Query(description="Created at or after (RFC 3339)")] = None,
+    since: Annotated[RFC3339DateTime | None, Query(description="Created at or after (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> ExpensePage:
