@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.errors import GatewayError, InvalidIdentifier
+from gateway.errors import DocumentNotFound, GatewayError, InvalidIdentifier
 from gateway.model import ParticipantID
 from gateway.model.message import (
     DeliveryEvent,
@@ -23,6 +23,7 @@ from gateway.render import (
     RenderOptions,
     ReportSummary,
     negotiate_language,
+    read_attachment,
     read_view,
     render_fragment,
     stylesheet,
@@ -154,7 +155,7 @@ def outbound_document(context: StaffDep, document_id: str, retried: str | None =
         plain=plain_reason(document.status_reason, code),
         retried=bool(retried),
         can_retry=DeliveryEvent.RETRY_REQUESTED in allowed_events(document.status),
-        **rendered_invoice(context.request, content, f"/v1/outbound/{document_id}/attachments"),
+        **rendered_invoice(context.request, content, f"/web/outbound/{document_id}/attachments"),
     )
 
 
@@ -220,7 +221,7 @@ def inbound_document(context: StaffDep, document_id: str, request: Request) -> R
         document=detail.document,
         report=report,
         issues=issues if isinstance(issues, list) else [],
-        **rendered_invoice(request, detail.content, f"/v1/inbound/{document_id}/attachments"),
+        **rendered_invoice(request, detail.content, f"/web/inbound/{document_id}/attachments"),
     )
 
 
@@ -228,3 +229,46 @@ def inbound_document(context: StaffDep, document_id: str, request: Request) -> R
 def failed(context: StaffDep) -> Response:
     """Shortcut of the failed list."""
     return RedirectResponse("/web/outbound?status=failed", status_code=303)
+
+
+#: Attachment types a BIS document may embed (BT-125 @mimeCode); others are served as octet-stream.
+ATTACHMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    }
+)
+
+
+def attachment_response(content: DocumentContent, where: str, index: int) -> Response:
+    """Embedded file ``index`` as a download that cannot run in our origin (nosniff, sandbox)."""
+    embedded = read_attachment(content.body, index)
+    if embedded is None:
+        raise DocumentNotFound(f"{where}/attachments/{index}", "embedded attachment")
+    media_type = embedded.mime_code if embedded.mime_code in ATTACHMENT_TYPES else "application/octet-stream"
+    safe = "".join(ch for ch in embedded.filename if ch.isascii() and (ch.isalnum() or ch in "._- "))[:120]
+    return Response(
+        embedded.content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe.strip() or f"attachment-{index}"}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )
+
+
+@router.get("/outbound/{document_id}/attachments/{index}")
+def outbound_attachment(context: StaffDep, document_id: str, index: int) -> Response:
+    """An embedded file of a sent document (0-based, as listed on the rendered invoice)."""
+    return attachment_response(get_outbound_content(context.services.store, document_id), document_id, index)
+
+
+@router.get("/inbound/{document_id}/attachments/{index}")
+def inbound_attachment(context: StaffDep, document_id: str, index: int) -> Response:
+    """An embedded file of a received document."""
+    return attachment_response(get_inbound(context.services.store, document_id).content, document_id, index)

@@ -16,7 +16,7 @@ from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
-from gateway.web.document_routes import PAGE_SIZE, rendered_invoice
+from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
 from gateway.web.pages import (
     Forbidden,
     PageContext,
@@ -35,6 +35,14 @@ router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False
 
 PersonDep = Annotated[PageContext, Depends(require_person)]
 StaffDep = Annotated[PageContext, Depends(require_staff)]
+
+#: What the page says after each action.
+DONE: Final = {
+    "assign": "Assigned to the unit.",
+    "approve": "Approved: the supplier is told (Invoice Response AP).",
+    "reject": "Rejected: the supplier is told why (Invoice Response RE).",
+    "query": "Question sent to the supplier (Invoice Response UQ); approval waits for the answer.",
+}
 
 #: The actions a page form may take, by the last segment of its address.
 ACTIONS: Final = {
@@ -97,14 +105,12 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
         session=context.session,
         detail=detail,
         expense=detail.expense,
-        done=done,
+        done=DONE.get(done or ""),
         can_decide=status is ExpenseStatus.TO_APPROVE,
         can_query=status is ExpenseStatus.TO_APPROVE,
         can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
         units=list_units(context.services.store) if context.person.staff else [],
-        **rendered_invoice(
-            context.request, content, f"/v1/inbound/{detail.expense.inbound_document_id}/attachments"
-        ),
+        **rendered_invoice(context.request, content, f"/web/expenses/{expense_id}/attachments"),
     )
 
 
@@ -127,3 +133,11 @@ async def act(context: PersonDep, expense_id: str, action: str) -> Response:
     if back == "triage":
         return RedirectResponse("/web/triage", status_code=303)
     return RedirectResponse(f"/web/expenses/{expense_id}?done={action}", status_code=303)
+
+
+@router.get("/expenses/{expense_id}/attachments/{index}")
+def expense_attachment(context: PersonDep, expense_id: str, index: int) -> Response:
+    """An embedded file of the supplier's document (members: only for their units)."""
+    detail = get_expense(context.services.store, context.person.actor(), expense_id)
+    content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
+    return attachment_response(content, expense_id, index)

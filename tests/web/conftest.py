@@ -59,6 +59,7 @@ class Site:
     people: SQLPeopleStore
     failed_id: str
     delivered_id: str
+    attached_id: str
     routed_expense: str
     triage_expense: str
 
@@ -70,8 +71,8 @@ def _free_port() -> int:
         return port
 
 
-def _submit(client: TestClient, number: str) -> str:
-    data = json.loads((DOCUMENTS / "be-domestic-mixed-rates.json").read_text(encoding="utf-8"))
+def _submit(client: TestClient, number: str, sample: str = "be-domestic-mixed-rates.json") -> str:
+    data = json.loads((DOCUMENTS / sample).read_text(encoding="utf-8"))
     data["number"] = number
     response = client.post("/v1/outbound/invoices", json=data, headers=auth("sender"))
     assert response.status_code == 202, response.text
@@ -133,6 +134,7 @@ def site(
     with TestClient(app) as client:  # seeds through the real API and /as4
         failed_id = _submit(client, FAILED_NUMBER)
         delivered_id = _submit(client, DELIVERED_NUMBER)
+        attached_id = _submit(client, "WEB-2026-0003", "attachment-pdf.json")
         deliver(
             client,
             supplier_document(
@@ -170,6 +172,7 @@ def site(
         people=people,
         failed_id=failed_id,
         delivered_id=delivered_id,
+        attached_id=attached_id,
         routed_expense=by_number["SUP-7001"]["id"],
         triage_expense=by_number["SUP-7002"]["id"],
     )

@@ -151,3 +151,18 @@ def test_pages_send_a_strict_content_security_policy(login: Callable[[str], http
     assert answer.status_code == 200
     assert "default-src 'none'" in answer.headers["content-security-policy"]
     assert answer.headers["cache-control"] == "no-store"
+
+
+def test_an_embedded_attachment_downloads_from_the_page_links(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    client = login("sam")
+    document = client.get(f"/web/outbound/{site.attached_id}")
+    link = f"/web/outbound/{site.attached_id}/attachments/0"
+    assert link in document.text  # the rendered invoice links to the page route, not to the API
+    answer = client.get(link)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.content.startswith(b"%PDF")
+    assert answer.headers["content-security-policy"] == "sandbox"
+    assert client.get(f"/web/outbound/{site.attached_id}/attachments/9").status_code == 404
