@@ -40,6 +40,7 @@ import httpx
 from gateway.bench.loopback import run_gateway, wait_ready
 from gateway.cli.demo_expenses import load_units, play_and_print_board
 from gateway.cli.demo_network import demo_network
+from gateway.cli.demo_serve import serve_until_interrupted
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import GatewayError
 from gateway.model import complete_document
@@ -56,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES, help="folder of JSON documents")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="database, PKI, logs (recreated)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every delivery")
+    p.add_argument("--serve", action="store_true", help="keep the cooperative's gateway running (/web pages)")
     p.set_defaults(func=run_demo)
 
 
@@ -204,6 +206,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             load_units(coop_api)
             lookups_ok = _lookups(coop_api, clients[0])
             code = _exchange(coop_api, partner_api, samples, supplier_docs, args.timeout, webhooks)
+            if args.serve:
+                serve_until_interrupted(coop_gw.base_url, coop_env)
     return code if lookups_ok else 1
 
 
