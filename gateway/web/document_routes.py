@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import DocumentNotFound, GatewayError, InvalidIdentifier
@@ -101,15 +101,18 @@ def outbound_search(
     status: str | None = None,
     since: str | None = None,
     cursor: str | None = None,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
 ) -> Response:
     """Search outbound documents by number, receiver, status and date, newest first."""
     filters = {"number": number, "receiver": receiver, "status": status, "since": since}
+    if size != PAGE_SIZE:
+        filters["size"] = str(size)
     query = OutboundQuery(
         status=_status(status, DeliveryStatus),
         receiver=ParticipantID.parse(receiver.strip()) if receiver else None,
         number=number.strip() if number else None,
         since=_since(since),
-        limit=PAGE_SIZE,
+        limit=size,
         after=parse_cursor(cursor),
     )
     result = list_outbound(context.services.store, query)

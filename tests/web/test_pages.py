@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from conftest import FAILED_NUMBER, PASSWORD, Site
+from fastapi.testclient import TestClient
 
-from gateway.config import Role
+from gateway.api.app import create_app
+from gateway.bootstrap import Services
+from gateway.config import DatabaseSettings, Role, TruststoreSettings
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store.people import SQLPeopleStore
+from gateway.validation import ValidationEngine
+from gateway.web.ebms_codes import EBMS_ERRORS, plain_reason
+from gateway.web.login_routes import _safe_next
 from gateway.web.people import save_account
 
 
@@ -166,3 +175,64 @@ def test_an_embedded_attachment_downloads_from_the_page_links(
     assert answer.content.startswith(b"%PDF")
     assert answer.headers["content-security-policy"] == "sandbox"
     assert client.get(f"/web/outbound/{site.attached_id}/attachments/9").status_code == 404
+
+
+def test_cookies_are_secure_outside_the_development_stage(
+    site: Site, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'prod.db'}"
+    upgrade_database(url)
+    settings = site.services.settings.model_copy(
+        update={"truststore": TruststoreSettings(stage="test"), "database": DatabaseSettings(url=url)}
+    )
+    store = SQLDocumentStore.from_url(url)
+    save_account(SQLPeopleStore(store.engine), "sam", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
+    services = Services(settings=settings, validation=validation_engine, store=store)
+    with TestClient(
+        create_app(settings, services=services, warm=False), base_url="https://gw.test"
+    ) as client:
+        form_page = client.get("/web/login")
+        assert "secure" in form_page.headers["set-cookie"].lower()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form_page.text)
+        assert token
+        answer = client.post(
+            "/web/login",
+            data={"csrf_token": token.group(1), "name": "sam", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        session_cookie = answer.headers["set-cookie"]
+        assert session_cookie.startswith("gw_session=")
+        assert "Secure" in session_cookie
+        assert "HttpOnly" in session_cookie
+    services.close()
+
+
+def test_only_local_pages_are_login_destinations() -> None:
+    assert _safe_next("/web/outbound?status=failed") == "/web/outbound?status=failed"
+    for hostile in ("https://evil.example/", "//evil.example/web/", "/web\\\\evil", "/v1/outbound", None):
+        assert _safe_next(hostile) == "/web/"
+
+
+def test_plain_words_for_ebms_codes_and_discovery_outcomes() -> None:
+    assert "decrypt" in (plain_reason("EBMS:0102: FailedDecryption") or "")
+    assert "not registered" in (plain_reason("not-registered: 0208:0123 has no SMP entry") or "")
+    assert plain_reason("EBMS:0004", "EBMS:0301") == EBMS_ERRORS["EBMS:0301"]
+    assert plain_reason("something else") is None
+
+
+def test_the_outbound_search_pages_with_next_and_first_links(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    client = login("sam")
+    seen: list[str] = []
+    path: str | None = "/web/outbound?size=1"
+    while path is not None:
+        listing = client.get(path.replace("&amp;", "&"))
+        assert listing.status_code == 200
+        seen += re.findall(r'<a href="/web/outbound/([0-9a-f-]{36})">', listing.text)
+        following = re.search(r'<a href="([^"]+)">Next page</a>', listing.text)
+        if len(seen) > 1:
+            assert "First page" in listing.text
+        path = following.group(1) if following else None
+    assert len(seen) == len(set(seen)) == 3  # every document once, newest first
+    assert seen[-1] == site.failed_id  # submitted first
