@@ -142,10 +142,12 @@ class SQLPeopleStore:
         with map_db_errors("count login failures"), self._engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
-    def clear_failures(self, name: str, *, before: datetime | None = None) -> None:
-        """Forget the failed logins of ``name`` (after a success), or all older than ``before``."""
-        condition = web_login_failures.c.name == name[:200]
-        if before is not None:
-            condition = web_login_failures.c.at < before
+    def clear_failures(self, name: str) -> None:
+        """Forget the failed logins of ``name`` (after a successful login)."""
         with map_db_errors("clear login failures"), self._engine.begin() as connection:
-            connection.execute(delete(web_login_failures).where(condition))
+            connection.execute(delete(web_login_failures).where(web_login_failures.c.name == name[:200]))
+
+    def purge_failures(self, before: datetime) -> None:
+        """Forget every failed login older than ``before`` (outside the rate limit's window)."""
+        with map_db_errors("purge login failures"), self._engine.begin() as connection:
+            connection.execute(delete(web_login_failures).where(web_login_failures.c.at < before))

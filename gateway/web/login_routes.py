@@ -55,7 +55,9 @@ async def login(request: Request) -> Response:
         )
     authenticator: Authenticator = request.app.state.web_authenticator
     name = form.get("name", "").strip()
-    person = authenticator.authenticate(name, form.get("password", "")) if name else None
+    source = request.client.host if request.client else None
+    password = form.get("password", "")
+    person = authenticator.authenticate(name, password, source=source) if name else None
     if person is None:
         token = form.get("csrf_token", "")
         return page(

@@ -50,17 +50,25 @@ def person_of(record: PersonRecord) -> Person:
 
 
 class Authenticator(Protocol):
-    """A login method: the person behind the credentials, or None."""
+    """A login method: the person behind the credentials, or None.
 
-    def authenticate(self, name: str, password: str) -> Person | None: ...
+    ``source`` is where the attempt comes from (the client address), for rate limits.
+    """
+
+    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Person | None: ...
 
 
 class LoginRefused(Exception):
-    """Too many failed logins for this name within the window (the rate limit)."""
+    """Too many failed logins for this name, or from this address, within the window (the rate limit)."""
+
+
+#: A client address may fail this many times the per-name limit (it may try several names).
+SOURCE_FACTOR = 4
 
 
 class PasswordAuthenticator:
-    """Name and password against the stored argon2 hashes, with a failure limit per name and window."""
+    """Name and password against the stored argon2 hashes, with failure limits per name and per client
+    address within a sliding window."""
 
     def __init__(self, store: SQLPeopleStore, clock: Clock, settings: WebSettings) -> None:
         self._store = store
@@ -68,25 +76,31 @@ class PasswordAuthenticator:
         self._max = settings.login_max_failures
         self._window = timedelta(seconds=settings.login_window_seconds)
 
-    def authenticate(self, name: str, password: str) -> Person | None:
-        """The person, or None for a wrong name or password (counted).
+    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Person | None:
+        """The person, or None for a wrong name or password (counted for the name and the address).
 
         Raises:
-            LoginRefused: the name had too many failures within the window; the password is not checked.
+            LoginRefused: too many failures within the window; the password is not checked.
         """
         now = self._clock.now()
-        if self._store.failures_since(name, now - self._window) >= self._max:
-            audit.warning("login refused (rate limit) for %r", name)
+        since = now - self._window
+        by_source = f"source:{source}" if source else None
+        if self._store.failures_since(name, since) >= self._max or (
+            by_source and self._store.failures_since(by_source, since) >= SOURCE_FACTOR * self._max
+        ):
+            audit.warning("login refused (rate limit) for %r from %s", name, source or "?")
             raise LoginRefused(name)
         record = self._store.get_person(name)
         usable = record is not None and record.active
         if not verify_password(record.password_hash if usable and record else None, password):
+            self._store.purge_failures(since)  # the table keeps one window only
             self._store.record_failure(name, at=now)
-            audit.warning("login failed for %r", name)
+            if by_source:
+                self._store.record_failure(by_source, at=now)
+            audit.warning("login failed for %r from %s", name, source or "?")
             return None
         assert record is not None
         self._store.clear_failures(name)
-        self._store.clear_failures(name, before=now - self._window)
         return person_of(record)
 
 
