@@ -236,3 +236,17 @@ def test_the_outbound_search_pages_with_next_and_first_links(
         path = following.group(1) if following else None
     assert len(seen) == len(set(seen)) == 3  # every document once, newest first
     assert seen[-1] == site.failed_id  # submitted first
+
+
+def test_an_unexpected_error_is_a_500_page_with_an_error_id_and_no_detail(
+    site: Site, login: Callable[[str], httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("gateway.web.document_routes.list_inbound", broken)
+    answer = login("sam").get("/web/inbound")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert re.search(r"error id [0-9a-f]{12}", answer.text)
+    assert "secret internal detail" not in answer.text
