@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any, Final
 from urllib.parse import parse_qs, urlencode
 
-import jinja2
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,6 +27,7 @@ from gateway.errors import (
     InvalidTransition,
 )
 from gateway.services.ports import PageCursor
+from gateway.web.i18n import environment, page_language, translate
 from gateway.web.people import LoginRefused, Person, Session, SessionManager, tokens_match
 
 log = logging.getLogger("gateway.web")
@@ -40,21 +40,6 @@ PAGE_POLICY: Final = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-
-_ENV: Final = jinja2.Environment(
-    loader=jinja2.PackageLoader("gateway.web", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "–"
-
-
-_ENV.filters["when"] = _when
 
 
 class LoginRequired(Exception):
@@ -92,11 +77,17 @@ def page(
     request: Request, template: str, status_code: int = 200, *, session: Session | None = None, **values: Any
 ) -> HTMLResponse:
     """Render ``template`` as a page (the navigation shows the person of ``session``)."""
-    html = _ENV.get_template(template).render(
-        person=session.person if session else None,
-        csrf_token=session.csrf_token if session else "",
-        path=request.url.path,
-        **values,
+    lang = page_language(request)
+    html = (
+        environment(lang)
+        .get_template(template)
+        .render(
+            lang=lang,
+            person=session.person if session else None,
+            csrf_token=session.csrf_token if session else "",
+            path=request.url.path,
+            **values,
+        )
     )
     headers = {
         "Content-Security-Policy": PAGE_POLICY,
@@ -206,14 +197,15 @@ _ERROR_TITLES: Final = {
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """An error as a page, with the navigation when the person is logged in."""
     session: Session | None = getattr(request.state, "web_session", None)
+    lang = page_language(request)
     return page(
         request,
         "error.html",
         status,
         session=session,
-        title=_ERROR_TITLES.get(status, "Error"),
+        title=translate(lang, _ERROR_TITLES.get(status, "Error")),
         status=status,
-        message=message,
+        message=translate(lang, message),
     )
 
 
@@ -241,7 +233,7 @@ class PageRoute(APIRoute):
             except RequestValidationError:
                 return error_page(request, 422, "A value in the address or the form is not valid.")
             except LoginRefused:
-                return error_page(request, 429, "Too many failed logins for this name. Try again later.")
+                return error_page(request, 429, "Too many failed logins. Try again later.")
             except HTTPException as exc:
                 return error_page(request, exc.status_code, str(exc.detail))
             except Exception:  # the page says so; the log has the details
