@@ -179,3 +179,20 @@ def test_a_member_is_refused_another_units_expense(page: Page, site: Site) -> No
     assert answer.status == 404
     page.goto("/web/outbound")
     expect(page.get_by_role("heading", name=re.compile("Not allowed"))).to_be_visible()
+
+
+def test_a_dutch_browser_gets_dutch_pages(browser: playwright_api.Browser, site: Site) -> None:
+    context = browser.new_context(base_url=site.url, locale="nl-BE", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        page.goto(f"/web/outbound/{site.failed_id}")
+        page.get_by_label("Naam").fill("sam")
+        page.get_by_label("Wachtwoord").fill(PASSWORD)
+        page.get_by_role("button", name="Inloggen").click()
+        expect(page.get_by_role("heading", name="Statusverloop")).to_be_visible()
+        expect(page.get_by_role("table", name="Statusverloop")).to_contain_text("weigerde het bericht")
+        expect(page.locator(".invoice-frame")).to_contain_text("Factuur")  # the invoice in Dutch too
+        shot(page, "16-document-nl")
+    finally:
+        context.close()
