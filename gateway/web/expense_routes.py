@@ -42,6 +42,8 @@ DONE: Final = {
     "approve": "Approved: the supplier is told (Invoice Response AP).",
     "reject": "Rejected: the supplier is told why (Invoice Response RE).",
     "query": "Question sent to the supplier (Invoice Response UQ); approval waits for the answer.",
+    "answer": "The supplier's answer is recorded; the expense waits for approval again.",
+    "mark-paid": "Marked as paid (Invoice Response PD).",
 }
 
 #: The actions a page form may take, by the last segment of its address.
@@ -50,6 +52,8 @@ ACTIONS: Final = {
     "approve": ExpenseAction.APPROVE,
     "reject": ExpenseAction.REJECT,
     "query": ExpenseAction.QUERY,
+    "answer": ExpenseAction.ANSWER,
+    "mark-paid": ExpenseAction.MARK_PAID,
 }
 
 
@@ -108,6 +112,8 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
         done=DONE.get(done or ""),
         can_decide=status is ExpenseStatus.TO_APPROVE,
         can_query=status is ExpenseStatus.TO_APPROVE,
+        can_answer=context.person.staff and status is ExpenseStatus.UNDER_QUERY,
+        can_mark_paid=context.person.staff and status is ExpenseStatus.APPROVED,
         can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
         units=list_units(context.services.store) if context.person.staff else [],
         **rendered_invoice(context.request, content, f"/web/expenses/{expense_id}/attachments"),
@@ -122,7 +128,7 @@ async def act(context: PersonDep, expense_id: str, action: str) -> Response:
         raise Forbidden(f"{action!r} is not an action of this page.")
     data = ActionInput(
         unit=form.get("unit") or None,
-        reason=form.get("reason") or None,
+        reason=form.get("reason") or form.get("answer") or None,
         question=form.get("question") or None,
     )
     actor = context.person.actor()

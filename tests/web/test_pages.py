@@ -250,3 +250,25 @@ def test_an_unexpected_error_is_a_500_page_with_an_error_id_and_no_detail(
     assert answer.headers["content-type"].startswith("text/html")
     assert re.search(r"error id [0-9a-f]{12}", answer.text)
     assert "secret internal detail" not in answer.text
+
+
+def test_query_answer_approve_and_pay_through_the_page_forms(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    member, support = login("mia"), login("sam")
+    path = f"/web/expenses/{site.routed_expense}"
+
+    def act(client: httpx.Client, action: str, **fields: str) -> str:
+        answer = client.post(f"{path}/{action}", data={"csrf_token": csrf_of(client, path), **fields})
+        assert answer.status_code == 303, answer.text
+        return client.get(answer.headers["location"]).text
+
+    assert "Question sent to the supplier" in act(member, "query", question="Which order is this for?")
+    assert "mark-paid" not in member.get(path).text  # members neither answer nor pay
+    assert "answer is recorded" in act(support, "answer", answer="Order 4500012345")
+    assert "Approved" in act(member, "approve")
+    shown = act(support, "mark-paid")
+    assert "Marked as paid" in shown
+    assert re.search(r'status-paid">paid<', shown)
+    assert "/approve" not in shown  # a paid expense offers no more actions
+    assert "/mark-paid" not in shown
