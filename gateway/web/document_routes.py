@@ -228,12 +228,6 @@ def inbound_document(context: StaffDep, document_id: str, request: Request) -> R
     )
 
 
-@router.get("/outbound-failed")
-def failed(context: StaffDep) -> Response:
-    """Shortcut of the failed list."""
-    return RedirectResponse("/web/outbound?status=failed", status_code=303)
-
-
 #: Attachment types a BIS document may embed (BT-125 @mimeCode); others are served as octet-stream.
 ATTACHMENT_TYPES = frozenset(
     {
