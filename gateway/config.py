@@ -334,6 +334,16 @@ class APISettings(BaseModel):
     max_concurrent_bodies: int = Field(default=8, ge=1)  # /v1 bodies held at once (503 + Retry-After above)
 
 
+class WebSettings(BaseModel):
+    """The server-rendered pages for people (``/web``): sessions, login rate limit."""
+
+    enabled: bool = True
+    session_hours: float = Field(default=8.0, gt=0, le=24 * 30)  # a session ends this long after login
+    login_max_failures: int = Field(default=5, ge=1)  # failed logins per account within the window
+    login_window_seconds: float = Field(default=900.0, gt=0)  # then refused until the window moves on
+    secure_cookies: bool | None = None  # None: Secure outside the development stage
+
+
 class Settings(BaseSettings):
     """All settings; see README.md for the environment variables."""
 
@@ -357,6 +367,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     responses: ResponseSettings = Field(default_factory=ResponseSettings)
     expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"

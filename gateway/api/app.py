@@ -34,6 +34,7 @@ from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
 from gateway.errors import ConfigurationError, StoreError
+from gateway.web import install_web
 
 log = logging.getLogger("gateway.api")
 
@@ -117,6 +118,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(participants.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
+    install_web(app, services)  # the pages for people (/web), last: its fallback answers unknown /web paths
     if not settings.server.open_operations:
         app.add_middleware(OperationsGuard, keyring=app.state.keyring)
     install_api_docs(app)

@@ -51,6 +51,7 @@ from gateway.cli.demo_expenses import (
 )
 from gateway.cli.demo_network import demo_network
 from gateway.cli.demo_responses import show_responses
+from gateway.cli.demo_serve import serve_until_interrupted
 from gateway.cli.demo_suppliers import SUPPLIERS, SupplierDocument, supplier_documents
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import GatewayError
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--samples", type=Path, default=DEFAULT_SAMPLES, help="folder of JSON documents")
     p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="database, PKI, logs (recreated)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for every delivery")
+    p.add_argument("--serve", action="store_true", help="keep the cooperative's gateway running (/web pages)")
     p.set_defaults(func=run_demo)
 
 
@@ -203,6 +205,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             played = play_and_print_board(coop_api, keys, supplier_docs)
             expected = expected_responses(supplier_docs)
             answered = show_responses(coop_api, partner_api, partner_ids, expected, args.timeout)
+            if args.serve:
+                serve_until_interrupted(coop_gw.base_url, coop_env)
     ok = lookups_ok and exchanged and played and answered
     print(f"\ndemo: {'every check passed' if ok else 'FAILED: see above'}")
     return 0 if ok else 1

@@ -21,6 +21,7 @@ from gateway.cli import (
     render,
     serve,
     units,
+    users,
     validate,
     worker,
 )
@@ -41,6 +42,7 @@ SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
     bench,
     devnet,
     units,
+    users,
 )
 
 

@@ -1,0 +1,59 @@
+"""Mount the pages on the API application: routers, sessions, the authenticator and the stylesheet."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+
+from gateway.bootstrap import Services
+from gateway.store.people import SQLPeopleStore
+from gateway.store.sql import SQLDocumentStore
+from gateway.web import document_routes, expense_routes, login_routes
+from gateway.web.pages import PageRoute, error_page
+from gateway.web.people import PasswordAuthenticator, SessionManager
+
+_STYLESHEET = files("gateway.web").joinpath("static/web.css").read_bytes()
+
+_static = APIRouter(prefix="/web", include_in_schema=False)
+
+
+@_static.get("/static/web.css")
+def web_css() -> Response:
+    """The pages' stylesheet (served from the package: no CDN, no build step)."""
+    return Response(_STYLESHEET, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+_fallback = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+
+
+@_fallback.get("/{rest:path}")
+def not_found(request: Request, rest: str) -> Response:
+    """Any other address under /web: a 404 page."""
+    return error_page(request, 404, "There is no page at this address.")
+
+
+def people_store(services: Services) -> SQLPeopleStore:
+    """The accounts of people, in the document store's database."""
+    store = services.store
+    if not isinstance(store, SQLDocumentStore):
+        raise TypeError("the pages need the SQL document store")
+    return SQLPeopleStore(store.engine)
+
+
+def install_web(app: FastAPI, services: Services) -> None:
+    """Mount ``/web`` unless ``GATEWAY_WEB__ENABLED`` is false."""
+    settings = services.settings
+    if not settings.web.enabled:
+        return
+    people = people_store(services)
+    app.state.web_sessions = SessionManager(people, services.clock, settings.web)
+    app.state.web_authenticator = PasswordAuthenticator(people, services.clock, settings.web)
+    secure = settings.web.secure_cookies
+    app.state.web_secure_cookies = settings.truststore.stage != "development" if secure is None else secure
+    app.include_router(_static)
+    app.include_router(login_routes.router)
+    app.include_router(document_routes.router)
+    app.include_router(expense_routes.router)
+    app.include_router(_fallback)

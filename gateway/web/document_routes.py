@@ -1,0 +1,271 @@
+"""Support pages for documents: search outbound documents, one document with its timeline, failure reason,
+attempts, rendered invoice, evidence and retry; received documents with their validation report."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.errors import DocumentNotFound, GatewayError, InvalidIdentifier
+from gateway.model import ParticipantID
+from gateway.model.message import (
+    DeliveryEvent,
+    DeliveryStatus,
+    DocumentContent,
+    InboundStatus,
+    allowed_events,
+)
+from gateway.render import (
+    RenderOptions,
+    ReportSummary,
+    negotiate_language,
+    read_attachment,
+    read_view,
+    render_fragment,
+    stylesheet,
+)
+from gateway.services.inbound_queries import get_inbound, list_inbound
+from gateway.services.outbound_queries import (
+    evidence_archive,
+    get_outbound,
+    get_outbound_content,
+    get_outbound_evidence,
+    list_outbound,
+)
+from gateway.services.ports import InboundQuery, OutboundQuery
+from gateway.web.ebms_codes import ebms_code_of, plain_reason
+from gateway.web.pages import (
+    PageContext,
+    PageRoute,
+    checked_form,
+    cursor_text,
+    markup,
+    page,
+    parse_cursor,
+    query_link,
+    require_staff,
+)
+from gateway.web.people import audit
+
+router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+
+StaffDep = Annotated[PageContext, Depends(require_staff)]
+PAGE_SIZE = 25
+
+
+def rendered_invoice(request: Request, content: DocumentContent, attachments_url: str) -> dict[str, Any]:
+    """The invoice fragment of ``gateway.render`` and its stylesheet, or why it cannot be shown."""
+    language = negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    options = RenderOptions(
+        language=language,
+        report=ReportSummary.from_json(content.validation_report),
+        attachment_url=lambda index: f"{attachments_url}/{index}",
+    )
+    try:
+        return {
+            "invoice_html": markup(render_fragment(read_view(content.body), options)),
+            "invoice_css": markup(stylesheet()),
+            "invoice_error": None,
+        }
+    except GatewayError as exc:
+        return {"invoice_html": None, "invoice_css": "", "invoice_error": str(exc)}
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidIdentifier(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _status(text: str | None, kind: type[DeliveryStatus] | type[InboundStatus]) -> Any:
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError as exc:
+        raise InvalidIdentifier(f"{text!r} is not a status") from exc
+
+
+@router.get("/outbound")
+def outbound_search(
+    context: StaffDep,
+    number: str | None = None,
+    receiver: str | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    cursor: str | None = None,
+    size: Annotated[int, Query(ge=1, le=100)] = PAGE_SIZE,
+) -> Response:
+    """Search outbound documents by number, receiver, status and date, newest first."""
+    filters = {"number": number, "receiver": receiver, "status": status, "since": since}
+    if size != PAGE_SIZE:
+        filters["size"] = str(size)
+    query = OutboundQuery(
+        status=_status(status, DeliveryStatus),
+        receiver=ParticipantID.parse(receiver.strip()) if receiver else None,
+        number=number.strip() if number else None,
+        since=_since(since),
+        limit=size,
+        after=parse_cursor(cursor),
+    )
+    result = list_outbound(context.services.store, query)
+    following = cursor_text(result.next_cursor)
+    return page(
+        context.request,
+        "outbound_list.html",
+        session=context.session,
+        documents=result.items,
+        filters=filters,
+        statuses=[s.value for s in DeliveryStatus],
+        next_link=query_link("/web/outbound", {**filters, "cursor": following}) if following else None,
+        first_link=query_link("/web/outbound", filters) if cursor else None,
+    )
+
+
+@router.get("/outbound/{document_id}")
+def outbound_document(context: StaffDep, document_id: str, retried: str | None = None) -> Response:
+    """One document: status, reason in plain words, attempts, timeline, evidence, retry, the invoice."""
+    detail = get_outbound(context.services.store, document_id)
+    content = get_outbound_content(context.services.store, document_id)
+    document = detail.document
+    signal = detail.last_message.signal if detail.last_message else None
+    code = (signal.ebms_error_code if signal else None) or ebms_code_of(document.status_reason)
+    timeline = [
+        {
+            "event": entry,
+            "code": (entry.detail or {}).get("ebms_code"),
+            "plain": plain_reason(
+                str((entry.detail or {}).get("error") or ""), (entry.detail or {}).get("ebms_code")
+            ),
+        }
+        for entry in detail.timeline
+    ]
+    return page(
+        context.request,
+        "outbound_document.html",
+        session=context.session,
+        document=document,
+        detail=detail,
+        timeline=timeline,
+        ebms_code=code,
+        plain=plain_reason(document.status_reason, code),
+        retried=bool(retried),
+        can_retry=DeliveryEvent.RETRY_REQUESTED in allowed_events(document.status),
+        **rendered_invoice(context.request, content, f"/web/outbound/{document_id}/attachments"),
+    )
+
+
+@router.get("/outbound/{document_id}/evidence.zip")
+def outbound_evidence(context: StaffDep, document_id: str) -> Response:
+    """The evidence zip: the exact bytes sent and every signal received."""
+    evidence = get_outbound_evidence(context.services.store, document_id)
+    audit.info("evidence download: %s by %s", document_id, context.person.name)
+    return Response(
+        evidence_archive(evidence),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{evidence.document.id}.zip"'},
+    )
+
+
+@router.get("/outbound/{document_id}/retry")
+def confirm_retry(context: StaffDep, document_id: str) -> Response:
+    """The confirmation step before a retry."""
+    detail = get_outbound(context.services.store, document_id)
+    return page(context.request, "confirm_retry.html", session=context.session, document=detail.document)
+
+
+@router.post("/outbound/{document_id}/retry")
+async def retry(context: StaffDep, document_id: str) -> Response:
+    """Retry the document (support, admin): the worker resends the stored message."""
+    await checked_form(context)
+    who = context.person.name
+    await anyio.to_thread.run_sync(
+        lambda: context.services.submitter.request_retry(document_id, requested_by=who)
+    )
+    audit.info("retry requested: %s by %s", document_id, who)
+    return RedirectResponse(f"/web/outbound/{document_id}?retried=1", status_code=303)
+
+
+@router.get("/inbound")
+def inbound_list(context: StaffDep, status: str | None = None, cursor: str | None = None) -> Response:
+    """Received documents, newest first."""
+    query = InboundQuery(status=_status(status, InboundStatus), limit=PAGE_SIZE, after=parse_cursor(cursor))
+    result = list_inbound(context.services.store, query)
+    following = cursor_text(result.next_cursor)
+    return page(
+        context.request,
+        "inbound_list.html",
+        session=context.session,
+        documents=result.items,
+        status=status or "",
+        statuses=[s.value for s in InboundStatus],
+        next_link=query_link("/web/inbound", {"status": status, "cursor": following}) if following else None,
+        first_link=query_link("/web/inbound", {"status": status}) if cursor else None,
+    )
+
+
+@router.get("/inbound/{document_id}")
+def inbound_document(context: StaffDep, document_id: str, request: Request) -> Response:
+    """A received document with its validation report and the rendered invoice."""
+    detail = get_inbound(context.services.store, document_id)
+    report = detail.content.validation_report or {}
+    issues = report.get("issues") if isinstance(report, dict) else None
+    return page(
+        context.request,
+        "inbound_document.html",
+        session=context.session,
+        document=detail.document,
+        report=report,
+        issues=issues if isinstance(issues, list) else [],
+        **rendered_invoice(request, detail.content, f"/web/inbound/{document_id}/attachments"),
+    )
+
+
+#: Attachment types a BIS document may embed (BT-125 @mimeCode); others are served as octet-stream.
+ATTACHMENT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    }
+)
+
+
+def attachment_response(content: DocumentContent, where: str, index: int) -> Response:
+    """Embedded file ``index`` as a download that cannot run in our origin (nosniff, sandbox)."""
+    embedded = read_attachment(content.body, index)
+    if embedded is None:
+        raise DocumentNotFound(f"{where}/attachments/{index}", "embedded attachment")
+    media_type = embedded.mime_code if embedded.mime_code in ATTACHMENT_TYPES else "application/octet-stream"
+    safe = "".join(ch for ch in embedded.filename if ch.isascii() and (ch.isalnum() or ch in "._- "))[:120]
+    return Response(
+        embedded.content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe.strip() or f"attachment-{index}"}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )
+
+
+@router.get("/outbound/{document_id}/attachments/{index}")
+def outbound_attachment(context: StaffDep, document_id: str, index: int) -> Response:
+    """An embedded file of a sent document (0-based, as listed on the rendered invoice)."""
+    return attachment_response(get_outbound_content(context.services.store, document_id), document_id, index)
+
+
+@router.get("/inbound/{document_id}/attachments/{index}")
+def inbound_attachment(context: StaffDep, document_id: str, index: int) -> Response:
+    """An embedded file of a received document."""
+    return attachment_response(get_inbound(context.services.store, document_id).content, document_id, index)

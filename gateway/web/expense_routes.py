@@ -1,0 +1,149 @@
+"""Expense pages: the triage queue with its assign-to-unit form (support), the expense inbox and one
+expense with approve / reject with a reason / query (members, for their own units only)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.errors import InvalidIdentifier
+from gateway.model.expense import ExpenseAction, ExpenseStatus
+from gateway.services.expense_queries import get_expense, list_expenses
+from gateway.services.expenses import ActionInput
+from gateway.services.inbound_queries import get_inbound
+from gateway.services.ports import ExpenseQuery
+from gateway.services.units import list_units
+from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
+from gateway.web.pages import (
+    Forbidden,
+    PageContext,
+    PageRoute,
+    checked_form,
+    cursor_text,
+    page,
+    parse_cursor,
+    query_link,
+    require_person,
+    require_staff,
+)
+from gateway.web.people import audit
+
+router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+
+PersonDep = Annotated[PageContext, Depends(require_person)]
+StaffDep = Annotated[PageContext, Depends(require_staff)]
+
+#: What the page says after each action.
+DONE: Final = {
+    "assign": "Assigned to the unit.",
+    "approve": "Approved: the supplier is told (Invoice Response AP).",
+    "reject": "Rejected: the supplier is told why (Invoice Response RE).",
+    "query": "Question sent to the supplier (Invoice Response UQ); approval waits for the answer.",
+    "answer": "The supplier's answer is recorded; the expense waits for approval again.",
+    "mark-paid": "Marked as paid (Invoice Response PD).",
+}
+
+#: The actions a page form may take, by the last segment of its address.
+ACTIONS: Final = {
+    "assign": ExpenseAction.ASSIGN,
+    "approve": ExpenseAction.APPROVE,
+    "reject": ExpenseAction.REJECT,
+    "query": ExpenseAction.QUERY,
+    "answer": ExpenseAction.ANSWER,
+    "mark-paid": ExpenseAction.MARK_PAID,
+}
+
+
+def _status(text: str | None) -> ExpenseStatus | None:
+    if not text:
+        return None
+    try:
+        return ExpenseStatus(text)
+    except ValueError as exc:
+        raise InvalidIdentifier(f"{text!r} is not an expense status") from exc
+
+
+def _listing(
+    context: PageContext, path: str, template: str, status: str | None, cursor: str | None
+) -> Response:
+    query = ExpenseQuery(status=_status(status), limit=PAGE_SIZE, after=parse_cursor(cursor))
+    result = list_expenses(context.services.store, context.person.actor(), query)
+    following = cursor_text(result.next_cursor)
+    return page(
+        context.request,
+        template,
+        session=context.session,
+        expenses=result.items,
+        status=status or "",
+        statuses=[s.value for s in ExpenseStatus],
+        units=list_units(context.services.store) if template == "triage.html" else [],
+        next_link=query_link(path, {"status": status, "cursor": following}) if following else None,
+        first_link=query_link(path, {"status": status}) if cursor else None,
+    )
+
+
+@router.get("/expenses")
+def inbox(context: PersonDep, status: str | None = "to_approve", cursor: str | None = None) -> Response:
+    """The expenses waiting for approval in the person's units (support sees every unit)."""
+    return _listing(context, "/web/expenses", "expense_list.html", status, cursor)
+
+
+@router.get("/triage")
+def triage(context: StaffDep, cursor: str | None = None) -> Response:
+    """Supplier invoices no rule could route, each with an assign-to-unit form."""
+    return _listing(context, "/web/triage", "triage.html", ExpenseStatus.TO_TRIAGE.value, cursor)
+
+
+@router.get("/expenses/{expense_id}")
+def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Response:
+    """One expense: the rendered supplier invoice, its audit trail and the actions the person may take."""
+    detail = get_expense(context.services.store, context.person.actor(), expense_id)
+    content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
+    status = detail.expense.status
+    return page(
+        context.request,
+        "expense.html",
+        session=context.session,
+        detail=detail,
+        expense=detail.expense,
+        done=DONE.get(done or ""),
+        can_decide=status is ExpenseStatus.TO_APPROVE,
+        can_query=status is ExpenseStatus.TO_APPROVE,
+        can_answer=context.person.staff and status is ExpenseStatus.UNDER_QUERY,
+        can_mark_paid=context.person.staff and status is ExpenseStatus.APPROVED,
+        can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
+        units=list_units(context.services.store) if context.person.staff else [],
+        **rendered_invoice(context.request, content, f"/web/expenses/{expense_id}/attachments"),
+    )
+
+
+@router.post("/expenses/{expense_id}/{action}")
+async def act(context: PersonDep, expense_id: str, action: str) -> Response:
+    """Take an action: the workflow checks the units and the status, and audits it."""
+    form = await checked_form(context)
+    if action not in ACTIONS:
+        raise Forbidden(f"{action!r} is not an action of this page.")
+    data = ActionInput(
+        unit=form.get("unit") or None,
+        reason=form.get("reason") or form.get("answer") or None,
+        question=form.get("question") or None,
+    )
+    actor = context.person.actor()
+    workflow = context.services.expenses
+    await anyio.to_thread.run_sync(lambda: workflow.act(expense_id, ACTIONS[action], actor, data))
+    audit.info("expense %s: %s by %s", expense_id, action, actor.name)
+    back = form.get("back")
+    if back == "triage":
+        return RedirectResponse("/web/triage", status_code=303)
+    return RedirectResponse(f"/web/expenses/{expense_id}?done={action}", status_code=303)
+
+
+@router.get("/expenses/{expense_id}/attachments/{index}")
+def expense_attachment(context: PersonDep, expense_id: str, index: int) -> Response:
+    """An embedded file of the supplier's document (members: only for their units)."""
+    detail = get_expense(context.services.store, context.person.actor(), expense_id)
+    content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
+    return attachment_response(content, expense_id, index)

@@ -1,0 +1,66 @@
+"""Languages of the pages (English, French, Dutch): message catalogues compiled in memory with Babel from
+the ``.po`` files in ``gateway/web/locale`` (no build step), and dates formatted per locale."""
+
+from __future__ import annotations
+
+import gettext
+import io
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+
+import jinja2
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from fastapi import Request
+
+from gateway.render import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language
+from gateway.render.i18n import FORMAT_LOCALES
+
+
+def page_language(request: Request) -> str:
+    """``?lang=`` if given, else the best match of Accept-Language, else English."""
+    return negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+
+
+@cache
+def catalogue(language: str) -> gettext.NullTranslations:
+    """The compiled catalogue of ``language`` (English: the source text)."""
+    if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
+        return gettext.NullTranslations()
+    source = resources.files("gateway.web").joinpath("locale", language, "LC_MESSAGES", "messages.po")
+    with source.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def translate(language: str, message: str) -> str:
+    """``message`` in ``language`` (unchanged when the catalogue has no translation)."""
+    return catalogue(language).gettext(message)
+
+
+@cache
+def environment(language: str) -> jinja2.Environment:
+    """The pages' Jinja2 environment in ``language``: autoescape on, strict undefined, gettext, dates."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("gateway.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(catalogue(language), newstyle=True)  # type: ignore[attr-defined]
+    locale = FORMAT_LOCALES.get(language, FORMAT_LOCALES[DEFAULT_LANGUAGE])
+
+    def when(value: datetime | None) -> str:
+        if value is None:
+            return "–"
+        return format_datetime(value, "medium", tzinfo=UTC, locale=locale) + " UTC"
+
+    env.filters["when"] = when
+    return env

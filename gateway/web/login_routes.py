@@ -1,0 +1,104 @@
+"""Login, logout and the home page of ``/web``."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.web.pages import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Forbidden,
+    PageRoute,
+    page,
+    read_form,
+    require_session,
+    sessions_of,
+)
+from gateway.web.people import Authenticator, audit, tokens_match
+
+router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local /web path (no open redirect)."""
+    if target and target.startswith("/web/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/web/"
+
+
+def _secure(request: Request) -> bool:
+    secure: bool = request.app.state.web_secure_cookies
+    return secure
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:
+    """The login page; it sets the pre-session CSRF cookie its form must echo (double submit)."""
+    token = secrets.token_urlsafe(32)
+    response = page(request, "login.html", login_token=token, next=_safe_next(next), error=None)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path="/web/login"
+    )
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the name and password; open a session (HttpOnly, SameSite=Lax cookie) and go on."""
+    form = await read_form(request)
+    if not tokens_match(request.cookies.get(LOGIN_CSRF_COOKIE), form.get("csrf_token")):
+        raise Forbidden(
+            "The login form expired or was not sent from the gateway's page. Reload it and retry."
+        )
+    authenticator: Authenticator = request.app.state.web_authenticator
+    name = form.get("name", "").strip()
+    source = request.client.host if request.client else None
+    password = form.get("password", "")
+    person = authenticator.authenticate(name, password, source=source) if name else None
+    if person is None:
+        token = form.get("csrf_token", "")
+        return page(
+            request,
+            "login.html",
+            401,
+            login_token=token,
+            next=_safe_next(form.get("next")),
+            error="The name or the password is wrong.",
+        )
+    manager = sessions_of(request)
+    response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        manager.open(person),
+        max_age=manager.lifetime_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/web",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/web/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session (the form carries the CSRF token like every other)."""
+    session = require_session(request)
+    form = await read_form(request)
+    if not tokens_match(session.csrf_token, form.get("csrf_token")):
+        raise Forbidden("This form was not sent from the gateway's own page (missing or wrong CSRF token).")
+    sessions_of(request).close(request.cookies.get(SESSION_COOKIE), session.person)
+    response = RedirectResponse("/web/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/web")
+    return response
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """Support staff start at the outbound search, members at their expense inbox."""
+    session = require_session(request)
+    audit.debug("home: %s", session.person.name)
+    return RedirectResponse("/web/outbound" if session.person.staff else "/web/expenses", status_code=303)

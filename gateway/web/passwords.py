@@ -1,0 +1,33 @@
+"""Password hashing with argon2id (argon2-cffi, RFC 9106 parameters of the library's defaults)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+_HASHER: Final = PasswordHasher()
+#: Verified against when the name is unknown, so that a wrong name costs as long as a wrong password.
+_DUMMY_HASH: Final = _HASHER.hash("not a password of anyone")
+
+MIN_PASSWORD_LENGTH: Final = 12
+
+
+def hash_password(password: str) -> str:
+    """The argon2id PHC string of ``password``.
+
+    Raises:
+        ValueError: the password is shorter than ``MIN_PASSWORD_LENGTH``.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _HASHER.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``stored_hash`` (None: an unknown name, verified against a dummy)."""
+    try:
+        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,196 @@
+"""Who is logged in: people, the authentication port (passwords today, OIDC later), sessions and CSRF.
+
+``Authenticator`` is the seam for another login method: an OIDC adapter would answer the same
+``Person`` after its redirect dance, and ``SessionManager`` would open the session the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from gateway.config import Role, WebSettings
+from gateway.model.expense import Actor, ActorRole
+from gateway.services.ports import Clock
+from gateway.store.people import PersonRecord, SQLPeopleStore
+from gateway.web.passwords import verify_password
+
+audit = logging.getLogger("gateway.web.audit")
+
+#: Roles a person may have (``sender`` is the invoicing system's API key, not a person).
+PERSON_ROLES = (Role.SUPPORT, Role.ADMIN, Role.MEMBER)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A logged-in person: name (as in audit trails), role and, for a member, unit keys."""
+
+    name: str
+    role: Role
+    units: frozenset[str] = frozenset()
+
+    @property
+    def staff(self) -> bool:
+        """Support or admin: reads documents, retries, triages."""
+        return self.role in (Role.SUPPORT, Role.ADMIN)
+
+    def actor(self) -> Actor:
+        """The expense workflow's view of this person."""
+        role = {Role.MEMBER: ActorRole.MEMBER, Role.SUPPORT: ActorRole.SUPPORT, Role.ADMIN: ActorRole.ADMIN}
+        return Actor(self.name, role[self.role], self.units)
+
+
+def person_of(record: PersonRecord) -> Person:
+    return Person(record.name, Role(record.role), record.units)
+
+
+class Authenticator(Protocol):
+    """A login method: the person behind the credentials, or None.
+
+    ``source`` is where the attempt comes from (the client address), for rate limits.
+    """
+
+    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Person | None: ...
+
+
+class LoginRefused(Exception):
+    """Too many failed logins for this name, or from this address, within the window (the rate limit)."""
+
+
+#: A client address may fail this many times the per-name limit (it may try several names).
+SOURCE_FACTOR = 4
+
+
+class PasswordAuthenticator:
+    """Name and password against the stored argon2 hashes, with failure limits per name and per client
+    address within a sliding window."""
+
+    def __init__(self, store: SQLPeopleStore, clock: Clock, settings: WebSettings) -> None:
+        self._store = store
+        self._clock = clock
+        self._max = settings.login_max_failures
+        self._window = timedelta(seconds=settings.login_window_seconds)
+
+    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Person | None:
+        """The person, or None for a wrong name or password (counted for the name and the address).
+
+        Raises:
+            LoginRefused: too many failures within the window; the password is not checked.
+        """
+        now = self._clock.now()
+        since = now - self._window
+        by_source = f"source:{source}" if source else None
+        if self._store.failures_since(name, since) >= self._max or (
+            by_source and self._store.failures_since(by_source, since) >= SOURCE_FACTOR * self._max
+        ):
+            audit.warning("login refused (rate limit) for %r from %s", name, source or "?")
+            raise LoginRefused(name)
+        record = self._store.get_person(name)
+        usable = record is not None and record.active
+        if not verify_password(record.password_hash if usable and record else None, password):
+            self._store.purge_failures(since)  # the table keeps one window only
+            self._store.record_failure(name, at=now)
+            if by_source:
+                self._store.record_failure(by_source, at=now)
+            audit.warning("login failed for %r from %s", name, source or "?")
+            return None
+        assert record is not None
+        self._store.clear_failures(name)
+        return person_of(record)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A live session: the person and the CSRF token its forms carry."""
+
+    person: Person
+    csrf_token: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionManager:
+    """Opaque server-side sessions: the cookie carries 32 random bytes; the database only their SHA-256."""
+
+    def __init__(self, store: SQLPeopleStore, clock: Clock, settings: WebSettings) -> None:
+        self._store = store
+        self._clock = clock
+        self._lifetime = timedelta(hours=settings.session_hours)
+
+    @property
+    def lifetime_seconds(self) -> int:
+        return int(self._lifetime.total_seconds())
+
+    def open(self, person: Person) -> str:
+        """Open a session for ``person``; the token to put in the cookie."""
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        self._store.open_session(
+            _digest(token), person.name, secrets.token_urlsafe(32), at=now, expires_at=now + self._lifetime
+        )
+        audit.info("login: %s (%s)", person.name, person.role.value)
+        return token
+
+    def find(self, token: str | None) -> Session | None:
+        """The live session of a cookie token, or None."""
+        if not token or len(token) > 100:
+            return None
+        record = self._store.find_session(_digest(token), at=self._clock.now())
+        if record is None:
+            return None
+        return Session(person_of(record.person), record.csrf_token)
+
+    def close(self, token: str | None, person: Person | None) -> None:
+        """Log out."""
+        if token:
+            self._store.close_session(_digest(token))
+        if person is not None:
+            audit.info("logout: %s", person.name)
+
+
+def tokens_match(expected: str | None, presented: str | None) -> bool:
+    """Constant-time comparison of CSRF tokens; a missing one never matches."""
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())
+
+
+class AccountError(ValueError):
+    """An account cannot be saved as asked (role, units, name or password)."""
+
+
+def save_account(
+    store: SQLPeopleStore, name: str, role: Role, units: list[str], password: str, *, clock: Clock
+) -> bool:
+    """Create or replace a person's account (password hashed with argon2id). True if created.
+
+    Raises:
+        AccountError: a role people cannot have, a member without units, a bad unit code, name or password.
+    """
+    from gateway.errors import InvalidExpenseRequest
+    from gateway.model.units import unit_key
+    from gateway.web.passwords import hash_password
+
+    name = name.strip()
+    if not name or len(name) > 200 or any(not ch.isprintable() for ch in name):
+        raise AccountError("a name has 1 to 200 printable characters")
+    if role not in PERSON_ROLES:
+        raise AccountError(f"people are support, admin or member, not {role.value!r}")
+    if role is Role.MEMBER and not units:
+        raise AccountError("a member needs at least one unit (--unit CODE)")
+    try:
+        keys = frozenset(unit_key(code) for code in units)
+        password_hash = hash_password(password)
+    except (InvalidExpenseRequest, ValueError) as exc:
+        raise AccountError(str(exc)) from exc
+    record = PersonRecord(name, role.value, keys, password_hash)
+    created = store.save_person(record, at=clock.now())
+    audit.info("account %s: %s (%s)", "created" if created else "replaced", name, role.value)
+    return created

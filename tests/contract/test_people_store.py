@@ -1,0 +1,64 @@
+"""The people store (accounts, sessions, failed logins) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from gateway.store import SQLDocumentStore
+from gateway.store.people import PersonRecord, SQLPeopleStore
+
+AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def _people(store: SQLDocumentStore) -> SQLPeopleStore:
+    return SQLPeopleStore(store.engine)
+
+
+def test_accounts_are_created_then_replaced_and_a_replacement_ends_the_sessions(
+    store: SQLDocumentStore,
+) -> None:
+    people = _people(store)
+    ann = PersonRecord("ann", "member", frozenset({"PU04711", "PU00123"}), "$argon2id$first")
+    assert people.save_person(ann, at=AT) is True
+    people.open_session("a" * 64, "ann", "csrf-1", at=AT, expires_at=AT + timedelta(hours=8))
+    found = people.find_session("a" * 64, at=AT + timedelta(minutes=1))
+    assert found is not None
+    assert found.person == ann
+    assert found.csrf_token == "csrf-1"
+
+    assert people.save_person(PersonRecord("ann", "support", frozenset(), "$argon2id$second"), at=AT) is False
+    assert people.find_session("a" * 64, at=AT + timedelta(minutes=2)) is None  # a new password logs out
+    stored = people.get_person("ann")
+    assert stored is not None
+    assert (stored.role, stored.units, stored.password_hash) == ("support", frozenset(), "$argon2id$second")
+    assert [p.name for p in people.list_people()] == ["ann"]
+    assert people.get_person("bob") is None
+
+
+def test_sessions_expire_close_and_need_an_active_account(store: SQLDocumentStore) -> None:
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "admin", frozenset(), "h"), at=AT)
+    people.open_session("b" * 64, "ann", "c", at=AT, expires_at=AT + timedelta(hours=1))
+    assert people.find_session("b" * 64, at=AT + timedelta(hours=1)) is None  # expired at its end
+    people.open_session("c" * 64, "ann", "c", at=AT + timedelta(hours=2), expires_at=AT + timedelta(hours=3))
+    assert people.find_session("c" * 64, at=AT + timedelta(hours=2)) is not None
+    people.close_session("c" * 64)
+    assert people.find_session("c" * 64, at=AT + timedelta(hours=2)) is None
+
+    people.open_session("d" * 64, "ann", "c", at=AT, expires_at=AT + timedelta(hours=9))
+    people.save_person(PersonRecord("ann", "admin", frozenset(), "h", active=False), at=AT)
+    people.open_session("e" * 64, "ann", "c", at=AT, expires_at=AT + timedelta(hours=9))
+    assert people.find_session("e" * 64, at=AT) is None  # a deactivated account has no live session
+
+
+def test_failed_logins_are_counted_in_a_window_cleared_and_purged(store: SQLDocumentStore) -> None:
+    people = _people(store)
+    for minute in range(3):
+        people.record_failure("ann", at=AT + timedelta(minutes=minute))
+    people.record_failure("bob", at=AT)
+    assert people.failures_since("ann", AT + timedelta(minutes=1)) == 2
+    people.purge_failures(AT + timedelta(minutes=1))
+    assert people.failures_since("ann", AT - timedelta(days=1)) == 2
+    assert people.failures_since("bob", AT - timedelta(days=1)) == 0
+    people.clear_failures("ann")
+    assert people.failures_since("ann", AT - timedelta(days=1)) == 0

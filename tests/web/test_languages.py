@@ -1,0 +1,77 @@
+"""The pages speak English, French and Dutch: every text of the templates and every fixed message has a
+translation in both catalogues, and a browser asking for French or Dutch gets it."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import httpx
+import pytest
+from conftest import Site
+
+from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
+from gateway.web.expense_routes import DONE
+from gateway.web.i18n import catalogue, translate
+from gateway.web.pages import _ERROR_TITLES
+
+_LITERAL = re.compile(r"""_\((?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
+
+
+def _template_texts() -> set[str]:
+    texts: set[str] = set()
+    for template in resources.files("gateway.web").joinpath("templates").iterdir():
+        for found in _LITERAL.finditer(template.read_text(encoding="utf-8")):
+            texts.add(found.group(1) or found.group(2))
+    return texts
+
+
+FIXED = (
+    _template_texts()
+    | set(_ERROR_TITLES.values())
+    | set(DONE.values())
+    | set(EBMS_ERRORS.values())
+    | set(DISCOVERY_OUTCOMES.values())
+    | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
+)
+
+
+#: Words spelled the same in French or Dutch as in English.
+IDENTICAL = {"Action", "Document", "Message", "Pages", "Detail", "Detail:", "Status"}
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_text_is_translated(language: str) -> None:
+    assert len(FIXED) > 100
+    missing = sorted(
+        text for text in FIXED if catalogue(language).gettext(text) == text and text not in IDENTICAL
+    )
+    assert missing == []
+
+
+def test_placeholders_survive_translation() -> None:
+    for language in ("fr", "nl"):
+        for text in FIXED:
+            assert re.findall(r"%\(\w+\)s", translate(language, text)) == re.findall(r"%\(\w+\)s", text)
+
+
+@pytest.mark.parametrize(
+    ("accept", "query", "expected"),
+    [
+        ("fr-BE,fr;q=0.9", "", "Se connecter"),
+        ("nl-BE,nl;q=0.9,en;q=0.5", "", "Inloggen"),
+        ("de-DE", "", "Log in"),
+        ("fr-BE", "?lang=nl", "Inloggen"),
+    ],
+)
+def test_the_login_page_speaks_the_browsers_language(
+    site: Site, accept: str, query: str, expected: str
+) -> None:
+    with httpx.Client(base_url=site.url) as client:
+        page = client.get(f"/web/login{query}", headers={"Accept-Language": accept})
+    assert page.status_code == 200
+    assert f"<h1>{expected}</h1>" in page.text
+    assert (
+        f'<html lang="{(expected == "Log in" and "en") or ("fr" if expected == "Se connecter" else "nl")}">'
+        in page.text
+    )

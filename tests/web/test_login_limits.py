@@ -1,0 +1,68 @@
+"""The login rate limit of ``PasswordAuthenticator`` on a real SQLite database: per name, per client
+address, and a sliding window after which a person may try again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Role, WebSettings
+from gateway.store import make_engine, upgrade_database
+from gateway.store.people import SQLPeopleStore
+from gateway.web.people import SOURCE_FACTOR, LoginRefused, PasswordAuthenticator, save_account
+
+PASSWORD = "correct horse battery"
+
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture(name="people")
+def people_fixture(tmp_path: Path) -> Iterator[SQLPeopleStore]:
+    url = f"sqlite:///{tmp_path / 'people.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    yield SQLPeopleStore(engine)
+    engine.dispose()
+
+
+def test_a_name_is_refused_after_the_limit_until_the_window_moves_on(people: SQLPeopleStore) -> None:
+    clock = MovableClock()
+    settings = WebSettings(login_max_failures=3, login_window_seconds=600)
+    save_account(people, "ann", Role.SUPPORT, [], PASSWORD, clock=clock)
+    login = PasswordAuthenticator(people, clock, settings)
+    for _ in range(3):
+        assert login.authenticate("ann", "not the password", source="10.0.0.1") is None
+    with pytest.raises(LoginRefused):
+        login.authenticate("ann", PASSWORD, source="10.0.0.2")  # the right password does not help
+    clock.at += timedelta(seconds=601)
+    person = login.authenticate("ann", PASSWORD, source="10.0.0.2")
+    assert person is not None
+    assert person.role is Role.SUPPORT
+
+
+def test_an_address_trying_many_names_is_refused(people: SQLPeopleStore) -> None:
+    clock = MovableClock()
+    settings = WebSettings(login_max_failures=2, login_window_seconds=600)
+    save_account(people, "ann", Role.SUPPORT, [], PASSWORD, clock=clock)
+    login = PasswordAuthenticator(people, clock, settings)
+    for n in range(SOURCE_FACTOR * 2):
+        assert login.authenticate(f"guess-{n}", "whatever password", source="10.0.0.9") is None
+    with pytest.raises(LoginRefused):
+        login.authenticate("ann", PASSWORD, source="10.0.0.9")
+    assert login.authenticate("ann", PASSWORD, source="10.0.0.10") is not None  # another address
+
+
+def test_unknown_and_deactivated_names_fail_like_a_wrong_password(people: SQLPeopleStore) -> None:
+    clock = MovableClock()
+    login = PasswordAuthenticator(people, clock, WebSettings())
+    assert login.authenticate("nobody", PASSWORD) is None
+    assert people.failures_since("nobody", clock.now() - timedelta(minutes=1)) == 1

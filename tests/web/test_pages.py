@@ -1,0 +1,274 @@
+"""The pages over real HTTP (httpx against uvicorn on loopback): sessions, CSRF, the login rate limit,
+roles and error pages. The browser suite (test_browser.py) walks the same pages as a person does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import FAILED_NUMBER, PASSWORD, Site
+from fastapi.testclient import TestClient
+
+from gateway.api.app import create_app
+from gateway.bootstrap import Services
+from gateway.config import DatabaseSettings, Role, TruststoreSettings
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store.people import SQLPeopleStore
+from gateway.validation import ValidationEngine
+from gateway.web.ebms_codes import EBMS_ERRORS, plain_reason
+from gateway.web.login_routes import _safe_next
+from gateway.web.people import save_account
+
+
+def _login_token(client: httpx.Client) -> str:
+    page = client.get("/web/login")
+    assert page.status_code == 200
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture(name="new_client")
+def new_client_fixture(site: Site) -> Iterator[Callable[[], httpx.Client]]:
+    """Makes HTTP clients of the site, each with its own cookies; closes them after the test."""
+    made: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        made.append(httpx.Client(base_url=site.url, follow_redirects=False))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture(name="login")
+def login_fixture(new_client: Callable[[], httpx.Client]) -> Callable[[str], httpx.Client]:
+    """Logs a person in; the client holds the session cookie."""
+
+    def log_in(name: str) -> httpx.Client:
+        client = new_client()
+        token = _login_token(client)
+        answer = client.post("/web/login", data={"csrf_token": token, "name": name, "password": PASSWORD})
+        assert answer.status_code == 303, answer.text
+        return client
+
+    return log_in
+
+
+def csrf_of(client: httpx.Client, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+def test_the_session_cookie_is_httponly_samesite_lax_and_opaque(
+    new_client: Callable[[], httpx.Client],
+) -> None:
+    client = new_client()
+    token = _login_token(client)
+    answer = client.post("/web/login", data={"csrf_token": token, "name": "sam", "password": PASSWORD})
+    cookie = next(
+        v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("gw_session=")
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    assert "Path=/web" in cookie
+    assert "Secure" not in cookie  # the development stage: plain HTTP on loopback
+    value = cookie.split(";")[0].partition("=")[2]
+    assert "sam" not in value
+    assert len(value) >= 40
+
+
+def test_pages_need_a_login_and_send_to_the_login_page(new_client: Callable[[], httpx.Client]) -> None:
+    answer = new_client().get("/web/outbound")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/web/login?next=%2Fweb%2Foutbound")
+
+
+def test_a_login_without_its_csrf_token_is_refused(new_client: Callable[[], httpx.Client]) -> None:
+    answer = new_client().post("/web/login", data={"name": "sam", "password": PASSWORD})
+    assert answer.status_code == 403
+    assert "CSRF" in answer.text or "not sent from the gateway" in answer.text
+
+
+def test_a_post_without_the_session_csrf_token_is_refused_with_a_403_page(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    client = login("sam")
+    answer = client.post(f"/web/outbound/{site.failed_id}/retry", data={})
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "CSRF token" in answer.text
+    forged = client.post(f"/web/outbound/{site.failed_id}/retry", data={"csrf_token": "x" * 43})
+    assert forged.status_code == 403
+
+
+def test_login_failures_are_rate_limited_per_name(site: Site, new_client: Callable[[], httpx.Client]) -> None:
+    save_account(site.people, "rita", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
+    client = new_client()
+    token = _login_token(client)
+    limit = site.services.settings.web.login_max_failures
+    for _ in range(limit):
+        wrong = client.post(
+            "/web/login", data={"csrf_token": token, "name": "rita", "password": "wrong password!"}
+        )
+        assert wrong.status_code == 401
+        assert "wrong" in wrong.text
+    refused = client.post("/web/login", data={"csrf_token": token, "name": "rita", "password": PASSWORD})
+    assert refused.status_code == 429  # even the right password: the window must pass first
+    assert "Too many failed logins" in refused.text
+
+
+def test_a_member_sees_no_support_page_and_not_another_units_expense(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    client = login("max")  # member of PU-00123
+    assert client.get("/web/outbound").status_code == 403
+    assert client.get(f"/web/expenses/{site.routed_expense}").status_code == 404  # PU-04711's
+    token = csrf_of(client, "/web/expenses")
+    refused = client.post(f"/web/expenses/{site.routed_expense}/approve", data={"csrf_token": token})
+    assert refused.status_code == 404
+    assert "not yours" in refused.text
+
+
+def test_search_by_number_and_error_pages(site: Site, login: Callable[[str], httpx.Client]) -> None:
+    client = login("sam")
+    found = client.get("/web/outbound", params={"number": FAILED_NUMBER})
+    assert found.status_code == 200
+    assert FAILED_NUMBER in found.text
+    assert "No document matches" in client.get("/web/outbound", params={"number": "nope"}).text
+    assert client.get("/web/outbound/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert client.get("/web/no-such-page").status_code == 404
+    assert client.get("/web/outbound", params={"status": "bogus"}).status_code == 422
+    assert client.get("/web/outbound", params={"cursor": "garbage"}).status_code == 422
+
+
+def test_logout_ends_the_session(site: Site, login: Callable[[str], httpx.Client]) -> None:
+    client = login("sam")
+    token = csrf_of(client, "/web/outbound")
+    assert client.post("/web/logout", data={"csrf_token": token}).status_code == 303
+    assert client.get("/web/outbound").status_code == 303  # back to the login page
+
+
+@pytest.mark.parametrize("path", ["/web/outbound", "/web/inbound", "/web/triage", "/web/expenses"])
+def test_pages_send_a_strict_content_security_policy(login: Callable[[str], httpx.Client], path: str) -> None:
+    answer = login("sam").get(path)
+    assert answer.status_code == 200
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["cache-control"] == "no-store"
+
+
+def test_an_embedded_attachment_downloads_from_the_page_links(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    client = login("sam")
+    document = client.get(f"/web/outbound/{site.attached_id}")
+    link = f"/web/outbound/{site.attached_id}/attachments/0"
+    assert link in document.text  # the rendered invoice links to the page route, not to the API
+    answer = client.get(link)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.content.startswith(b"%PDF")
+    assert answer.headers["content-security-policy"] == "sandbox"
+    assert client.get(f"/web/outbound/{site.attached_id}/attachments/9").status_code == 404
+
+
+def test_cookies_are_secure_outside_the_development_stage(
+    site: Site, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'prod.db'}"
+    upgrade_database(url)
+    settings = site.services.settings.model_copy(
+        update={"truststore": TruststoreSettings(stage="test"), "database": DatabaseSettings(url=url)}
+    )
+    store = SQLDocumentStore.from_url(url)
+    save_account(SQLPeopleStore(store.engine), "sam", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
+    services = Services(settings=settings, validation=validation_engine, store=store)
+    with TestClient(
+        create_app(settings, services=services, warm=False), base_url="https://gw.test"
+    ) as client:
+        form_page = client.get("/web/login")
+        assert "secure" in form_page.headers["set-cookie"].lower()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form_page.text)
+        assert token
+        answer = client.post(
+            "/web/login",
+            data={"csrf_token": token.group(1), "name": "sam", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        session_cookie = answer.headers["set-cookie"]
+        assert session_cookie.startswith("gw_session=")
+        assert "Secure" in session_cookie
+        assert "HttpOnly" in session_cookie
+    services.close()
+
+
+def test_only_local_pages_are_login_destinations() -> None:
+    assert _safe_next("/web/outbound?status=failed") == "/web/outbound?status=failed"
+    for hostile in ("https://evil.example/", "//evil.example/web/", "/web\\\\evil", "/v1/outbound", None):
+        assert _safe_next(hostile) == "/web/"
+
+
+def test_plain_words_for_ebms_codes_and_discovery_outcomes() -> None:
+    assert "decrypt" in (plain_reason("EBMS:0102: FailedDecryption") or "")
+    assert "not registered" in (plain_reason("not-registered: 0208:0123 has no SMP entry") or "")
+    assert plain_reason("EBMS:0004", "EBMS:0301") == EBMS_ERRORS["EBMS:0301"]
+    assert plain_reason("something else") is None
+
+
+def test_the_outbound_search_pages_with_next_and_first_links(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    client = login("sam")
+    seen: list[str] = []
+    path: str | None = "/web/outbound?size=1"
+    while path is not None:
+        listing = client.get(path.replace("&amp;", "&"))
+        assert listing.status_code == 200
+        seen += re.findall(r'<a href="/web/outbound/([0-9a-f-]{36})">', listing.text)
+        following = re.search(r'<a href="([^"]+)">Next page</a>', listing.text)
+        if len(seen) > 1:
+            assert "First page" in listing.text
+        path = following.group(1) if following else None
+    assert len(seen) == len(set(seen)) == 3  # every document once, newest first
+    assert seen[-1] == site.failed_id  # submitted first
+
+
+def test_an_unexpected_error_is_a_500_page_with_an_error_id_and_no_detail(
+    site: Site, login: Callable[[str], httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("gateway.web.document_routes.list_inbound", broken)
+    answer = login("sam").get("/web/inbound")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert re.search(r"error id [0-9a-f]{12}", answer.text)
+    assert "secret internal detail" not in answer.text
+
+
+def test_query_answer_approve_and_pay_through_the_page_forms(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    member, support = login("mia"), login("sam")
+    path = f"/web/expenses/{site.routed_expense}"
+
+    def act(client: httpx.Client, action: str, **fields: str) -> str:
+        answer = client.post(f"{path}/{action}", data={"csrf_token": csrf_of(client, path), **fields})
+        assert answer.status_code == 303, answer.text
+        return client.get(answer.headers["location"]).text
+
+    assert "Question sent to the supplier" in act(member, "query", question="Which order is this for?")
+    assert "mark-paid" not in member.get(path).text  # members neither answer nor pay
+    assert "answer is recorded" in act(support, "answer", answer="Order 4500012345")
+    assert "Approved" in act(member, "approve")
+    shown = act(support, "mark-paid")
+    assert "Marked as paid" in shown
+    assert re.search(r'status-paid">paid<', shown)
+    assert "/approve" not in shown  # a paid expense offers no more actions
+    assert "/mark-paid" not in shown
