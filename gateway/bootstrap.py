@@ -59,6 +59,7 @@ from gateway.services.smp_resolver import LookupResult, SMPResolver
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
 from gateway.smp import DiscoveryPolicy, LookupCache, SMPSignaturePolicy, smp_trust_for_stage
 from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store.people import SQLPeopleStore
 from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.crl_http import HTTPCRLFetcher
 from gateway.transport.dns import DNSNaptrLookup
@@ -434,6 +435,12 @@ class Services:
             webhook_url=self.settings.webhooks.url,
             answer_delay=timedelta(seconds=self.settings.responses.answer_delay_seconds),
         )
+
+    @cached_property
+    def people(self) -> SQLPeopleStore | None:
+        """The accounts of people who log in to /web, in the document store's database; None when the store is
+        not the SQL store (a test double), and then the pages are not mounted."""
+        return SQLPeopleStore(self.store.engine) if isinstance(self.store, SQLDocumentStore) else None
 
     @cached_property
     def invoice_responder(self) -> InvoiceResponder:

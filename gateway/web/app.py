@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from gateway.bootstrap import Services
-from gateway.store.people import SQLPeopleStore
-from gateway.store.sql import SQLDocumentStore
 from gateway.web import document_routes, expense_routes, login_routes
 from gateway.web.pages import PageRoute, error_page
 from gateway.web.people import PasswordAuthenticator, SessionManager
 
 _STYLESHEET = files("gateway.web").joinpath("static/web.css").read_bytes()
+
+log = logging.getLogger("gateway.web")
 
 _static = APIRouter(prefix="/web", include_in_schema=False)
 
@@ -34,20 +35,15 @@ def not_found(request: Request, rest: str) -> Response:
     return error_page(request, 404, "There is no page at this address.")
 
 
-def people_store(services: Services) -> SQLPeopleStore:
-    """The accounts of people, in the document store's database."""
-    store = services.store
-    if not isinstance(store, SQLDocumentStore):
-        raise TypeError("the pages need the SQL document store")
-    return SQLPeopleStore(store.engine)
-
-
 def install_web(app: FastAPI, services: Services) -> None:
     """Mount ``/web`` unless ``GATEWAY_WEB__ENABLED`` is false."""
     settings = services.settings
     if not settings.web.enabled:
         return
-    people = people_store(services)
+    people = services.people
+    if people is None:
+        log.info("the /web pages are not mounted: the document store is not the SQL store")
+        return
     app.state.web_sessions = SessionManager(people, services.clock, settings.web)
     app.state.web_authenticator = PasswordAuthenticator(people, services.clock, settings.web)
     secure = settings.web.secure_cookies
