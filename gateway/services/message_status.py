@@ -25,6 +25,8 @@ Received answers:
 * A T111 refers to the number (BT-1) of an invoice we sent: the document keeps its status; the reason, the
   timeline and a webhook tell the buyer's answer ("rejected by buyer: …"). Only the participant the invoice
   was sent to may answer for it.
+* Applying them is ``services/received_answers.py``'s job; an answer that arrives before our receipt of the
+  message it answers is recorded is held there and applied with the receipt.
 """
 
 from __future__ import annotations
@@ -36,11 +38,7 @@ from typing import Any, Final
 
 from gateway.errors import GatewayError, InvalidIdentifier
 from gateway.model.identifiers import ParticipantID
-from gateway.model.message import (
-    DocumentKind,
-    InboundDocument,
-    InboundStatus,
-)
+from gateway.model.message import DocumentKind, InboundDocument, InboundStatus
 from gateway.model.responses import (
     MLS_DOCUMENT_TYPE,
     MLS_PROCESS,

@@ -231,9 +231,8 @@ class ReceivedAnswers:
             event = DeliveryEvent.RESPONSE_RECEIVED
             reason, detail = _response_change(read, document)
         try:
-            apply_event(
-                target.status, event
-            )  # checked first: a refused event must not spoil the unit of work
+            # Checked first: a refused event must not spoil the unit of work (it may be the deliverer's).
+            apply_event(target.status, event)
         except InvalidTransition as exc:
             log.warning(
                 "%s %s from inbound document %s not applied: %s", read.kind, read.id, document.id, exc

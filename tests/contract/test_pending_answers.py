@@ -5,11 +5,15 @@ still refused when it is applied."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
+from gateway.bootstrap import Services
+from gateway.config import Settings
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.message import (
     AS4MessageRecord,
@@ -31,6 +35,7 @@ from gateway.services.received_answers import ReceivedAnswers
 from gateway.store import SQLDocumentStore
 from gateway.store.tables import pending_answers
 from gateway.ubl.application_response import build_mls
+from gateway.worker.loop import recover_held_answers
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SELLER_ID = "0208:0739484052"
@@ -250,3 +255,13 @@ def test_an_mls_about_nothing_we_sent_is_ignored_and_not_held(store: SQLDocument
     mls = _received_mls(store, str(uuid.uuid4()), from_party=THEIR_SEAT, code=MLSCode.ACCEPTED)
     _status_service(store).on_received(mls, ReceivedEnvelope(THEIR_SEAT))
     assert _held(store) == 0
+
+
+def test_the_worker_applies_held_answers_at_start_up(store: SQLDocumentStore) -> None:
+    invoice, message_id, instance_id = _sending_invoice(store)
+    mls = _received_mls(store, instance_id, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED)
+    _status_service(store).on_received(mls, ReceivedEnvelope(THEIR_SEAT))
+    _record_receipt(store, invoice, message_id, None)
+    services = Services(settings=Settings.model_validate({}), validation=cast(Any, object()), store=store)
+    assert asyncio.run(recover_held_answers(services)) == 1
+    assert _state(store, invoice)[0] is DeliveryStatus.CONFIRMED
