@@ -6,6 +6,7 @@ still refused when it is applied."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -31,10 +32,10 @@ from gateway.model.message import (
 )
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, MessageLevelStatus, MLSCode
 from gateway.services.message_status import MessageStatusService, ReceivedEnvelope
-from gateway.services.received_answers import ReceivedAnswers
+from gateway.services.received_answers import AnswerOutcome, ReceivedAnswers
 from gateway.store import SQLDocumentStore
 from gateway.store.tables import pending_answers
-from gateway.ubl.application_response import build_mls
+from gateway.ubl.application_response import build_mls, read_application_response
 from gateway.worker.loop import recover_held_answers
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -265,3 +266,32 @@ def test_the_worker_applies_held_answers_at_start_up(store: SQLDocumentStore) ->
     services = Services(settings=Settings.model_validate({}), validation=cast(Any, object()), store=store)
     assert asyncio.run(recover_held_answers(services)) == 1
     assert _state(store, invoice)[0] is DeliveryStatus.CONFIRMED
+
+
+def test_an_answer_arriving_while_the_receipt_is_being_recorded_is_applied_once(
+    store: SQLDocumentStore,
+) -> None:
+    invoice, message_id, instance_id = _sending_invoice(store)
+    mls = _received_mls(store, instance_id, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED)
+    receipt = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage((), b"r"), T0, None, {"signer": THEIR_SEAT})
+    with store.unit_of_work(read_only=True) as read:
+        document, content = read.inbound.get(mls), read.inbound.get_content(mls)
+    assert document is not None
+    assert content is not None
+    answer = read_application_response(content.body)
+    outcome: list[AnswerOutcome] = []
+    receiving = threading.Thread(target=lambda: outcome.append(_answers(store).receive(document, answer)))
+    with store.unit_of_work() as uow:
+        # The worker records the receipt and has looked for held answers (none yet) ...
+        uow.messages.record_signal(message_id, Direction.OUT, receipt)
+        uow.outbound.transition(invoice, DeliveryEvent.RECEIPT_RECEIVED, at=T0)
+        assert _answers(store).after_receipt(uow, invoice) == 0
+        # ... when the MLS is received: holding it waits for the document row until the receipt commits.
+        receiving.start()
+        receiving.join(timeout=0.5)
+        assert receiving.is_alive()
+        uow.commit()
+    receiving.join(timeout=30)
+    assert outcome == [AnswerOutcome.APPLIED]
+    assert _state(store, invoice)[0] is DeliveryStatus.CONFIRMED
+    assert _held(store) == 0
