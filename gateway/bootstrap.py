@@ -52,6 +52,7 @@ from gateway.services.ports import (
     WebhookSender,
 )
 from gateway.services.receive import AS4Receiver
+from gateway.services.received_answers import ReceivedAnswers
 from gateway.services.rejected_evidence import EvidenceLimits
 from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, endpoint_capability
 from gateway.services.routing import RoutingRule
@@ -422,6 +423,17 @@ class Services:
         return endpoint_capability(self.directory) if self.directory is not None else None
 
     @cached_property
+    def received_answers(self) -> ReceivedAnswers:
+        """Received MLS and Invoice Responses applied to what we sent (held until our receipt if early)."""
+        return ReceivedAnswers(
+            store=self.store,
+            clock=self.clock,
+            ids=self.ids,
+            seller_id=self.settings.seller_id,
+            webhook_url=self.settings.webhooks.url,
+        )
+
+    @cached_property
     def message_status(self) -> MessageStatusService:
         """MLS for what we receive; received MLS and Invoice Responses applied to what we sent."""
         return MessageStatusService(
@@ -434,6 +446,7 @@ class Services:
             seller_id=self.settings.seller_id,
             webhook_url=self.settings.webhooks.url,
             answer_delay=timedelta(seconds=self.settings.responses.answer_delay_seconds),
+            answers=self.received_answers,
         )
 
     @cached_property
@@ -538,6 +551,7 @@ class Services:
                 mls_type=settings.responses.mls_type if self.our_spid is not None else None,
             ),
             revocation=self.revocation,
+            on_receipt=self.received_answers.after_receipt,
         )
 
     @cached_property

@@ -296,8 +296,9 @@ class ResponseSettings(BaseModel):
     mls: bool = True  # send MLS for what we receive and ask for MLS (SBDH MLS_TO) on what we send
     mls_type: Literal["FAILURE_ONLY", "ALWAYS_SEND"] = "ALWAYS_SEND"  # the MLS_TYPE we ask for
     # The MLS and the AB Invoice Response are queued while a document is received, before our receipt
-    # reaches the sending AP: their first attempt waits this long, so that AP has recorded the receipt and
-    # can attach them to what it sent.
+    # reaches the sending AP: their first attempt waits this long. A courtesy to sending APs that drop an
+    # answer arriving before they recorded our receipt; this gateway holds such answers and applies them
+    # with the receipt (services/received_answers.py), so 0 is safe between gateways like this one.
     answer_delay_seconds: float = Field(default=2.0, ge=0, le=3600)
 
 

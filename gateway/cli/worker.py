@@ -10,7 +10,7 @@ import sys
 
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
-from gateway.worker.loop import WorkerStats, build_delivery_worker
+from gateway.worker.loop import WorkerStats, build_delivery_worker, recover_held_answers
 from gateway.worker.webhooks import WebhookWorker
 
 
@@ -43,6 +43,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(services: Services, *, once: bool, max_jobs: int | None) -> WorkerStats:
     worker = build_delivery_worker(services)
+    await recover_held_answers(services)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()

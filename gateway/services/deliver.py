@@ -202,6 +202,9 @@ class Deliverer:
         jitter: random source for the backoff.
         settings: recipe values from settings.
         random_bytes: key/IV/boundary source of the AS4 builder (``os.urandom``).
+        on_receipt: called with the unit of work that records a document's receipt and the document id,
+            before its commit: received answers held until the receipt are applied there
+            (``ReceivedAnswers.after_receipt``), all or nothing with the receipt.
     """
 
     def __init__(
@@ -219,8 +222,10 @@ class Deliverer:
         settings: DeliverySettings,
         random_bytes: Callable[[int], bytes] = os.urandom,
         revocation: RevocationChecker | None = None,
+        on_receipt: Callable[[UnitOfWork, str], object] | None = None,
     ) -> None:
         self._store = store
+        self._on_receipt = on_receipt
         self._revocation = revocation
         self._resolver = resolver
         self._transport = transport
@@ -546,6 +551,8 @@ class Deliverer:
                     uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
                 elif event is DeliveryEvent.RECEIPT_RECEIVED:
                     uow.jobs.complete(current.id, lease.token)
+                    if self._on_receipt is not None:
+                        self._on_receipt(uow, current.id)
                 else:
                     uow.jobs.fail(current.id, lease.token, error=reason or event.value)
                 uow.commit()

@@ -25,6 +25,8 @@ Received answers:
 * A T111 refers to the number (BT-1) of an invoice we sent: the document keeps its status; the reason, the
   timeline and a webhook tell the buyer's answer ("rejected by buyer: …"). Only the participant the invoice
   was sent to may answer for it.
+* Applying them is ``services/received_answers.py``'s job; an answer that arrives before our receipt of the
+  message it answers is recorded is held there and applied with the receipt.
 """
 
 from __future__ import annotations
@@ -34,17 +36,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-from gateway.errors import GatewayError, InvalidIdentifier, InvalidTransition
+from gateway.errors import GatewayError, InvalidIdentifier
 from gateway.model.identifiers import ParticipantID
-from gateway.model.message import (
-    AS4Signal,
-    DeliveryEvent,
-    Direction,
-    DocumentKind,
-    InboundDocument,
-    InboundStatus,
-    OutboundDocument,
-)
+from gateway.model.message import DocumentKind, InboundDocument, InboundStatus
 from gateway.model.responses import (
     MLS_DOCUMENT_TYPE,
     MLS_PROCESS,
@@ -56,9 +50,9 @@ from gateway.model.responses import (
     spid_of_seat,
     spid_participant,
 )
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory
+from gateway.services.received_answers import ReceivedAnswers
 from gateway.services.responses import MLS_RULE_SET, CapabilityCheck, QueuedResponse, queue_response
-from gateway.services.webhooks import status_change_webhook
 from gateway.ubl.application_response import (
     ReadResponse,
     ResponseKind,
@@ -71,16 +65,6 @@ log = logging.getLogger("gateway.mls")
 #: Most line issues written into one MLS (a broken document can fire hundreds of rules).
 MAX_ISSUES: Final = 50
 APPLICATION_RESPONSE_NS: Final = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
-_VERBS: Final = {
-    "AB": "acknowledged",
-    "IP": "in process",
-    "UQ": "under query",
-    "CA": "conditionally accepted",
-    "RE": "rejected",
-    "AP": "accepted",
-    "PD": "paid",
-}
-_MAX_REASON: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +99,11 @@ class MessageStatusService:
         our_spid: our SPID participant (``0242:…``), the MLS SenderParty; None disables sending MLS.
         seller_id: the seller key of our outbound invoices (T111 are matched by it and the number).
         webhook_url: status-change webhooks.
-        answer_delay: an MLS is first sent this much later than queued: it is queued before our receipt
-            has reached the sending AP, which must have recorded that receipt to attach the MLS
-            (``GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS``; see ``PeppolInvoiceResponder``).
+        answer_delay: an MLS is first sent this much later than queued, a courtesy to sending APs that
+            drop an MLS arriving before they recorded our receipt (we hold such answers ourselves:
+            ``services/received_answers.py``; ``GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS``).
+        answers: applies received MLS / T111 (default: one over ``store``, ``clock``, ``ids``,
+            ``seller_id`` and ``webhook_url``).
     """
 
     def __init__(
@@ -132,6 +118,7 @@ class MessageStatusService:
         seller_id: str,
         webhook_url: str | None = None,
         answer_delay: timedelta = timedelta(0),
+        answers: ReceivedAnswers | None = None,
     ) -> None:
         self._store = store
         self._validation = validation
@@ -142,6 +129,14 @@ class MessageStatusService:
         self._seller_id = seller_id
         self._webhook_url = webhook_url
         self._answer_delay = answer_delay
+        self._answers = answers or ReceivedAnswers(
+            store=store, clock=clock, ids=ids, seller_id=seller_id, webhook_url=webhook_url
+        )
+
+    @property
+    def answers(self) -> ReceivedAnswers:
+        """The service applying received MLS and Invoice Responses (also the deliverer's receipt hook)."""
+        return self._answers
 
     def on_received(self, document_id: str, envelope: ReceivedEnvelope) -> str | None:
         """Handle a newly received, validated document: apply it if it is an answer, then queue its MLS.
@@ -162,7 +157,7 @@ class MessageStatusService:
             except GatewayError as exc:
                 log.info("inbound ApplicationResponse %s is no T111 or MLS: %s", document_id, exc)
         if read is not None and document.status is InboundStatus.VALID:
-            self._apply(document, read)
+            self._answers.receive(document, read)
         if read is not None and read.kind is ResponseKind.MLS:
             return None  # no MLS answers an MLS
         if document.document_type == MLS_DOCUMENT_TYPE:
@@ -238,123 +233,6 @@ class MessageStatusService:
             return None
         log.info("MLS %s (%s) for inbound document %s queued to %s", mls.id, code.value, document.id, to)
         return mls_document
-
-    # -- received answers ----------------------------------------------------------------------------------
-
-    def _apply(self, document: InboundDocument, read: ReadResponse) -> None:
-        try:
-            with self._store.unit_of_work() as uow:
-                if read.kind is ResponseKind.MLS:
-                    applied = self._apply_mls(uow, document, read)
-                else:
-                    applied = self._apply_invoice_response(uow, document, read)
-                if applied:
-                    uow.commit()
-        except InvalidTransition as exc:
-            log.warning(
-                "%s %s from inbound document %s not applied: %s", read.kind, read.id, document.id, exc
-            )
-
-    def _apply_mls(self, uow: UnitOfWork, document: InboundDocument, read: ReadResponse) -> bool:
-        message = uow.messages.find_by_instance_id(read.document_id, Direction.OUT)
-        target = uow.outbound.get(message.document_id) if message and message.document_id else None
-        if target is None or message is None:
-            log.warning("MLS %s refers to SBDH instance %s we did not send", read.id, read.document_id)
-            return False
-        # Only the access point that received the message may report on it: the MLS must come from the AP
-        # whose certificate signed our receipt (its seat id, the From/PartyId verified on receipt).
-        receipted_by = _summary(message.signal).get("signer")
-        carried = uow.messages.get(document.as4_message_id, Direction.IN)
-        came_from = _summary(carried.signal if carried is not None else None).get("fromParty")
-        if not receipted_by or str(receipted_by).upper() != str(came_from or "").upper():
-            log.warning(
-                "MLS %s about %s came from %s, but %s received it: ignored",
-                read.id,
-                target.id,
-                came_from,
-                receipted_by,
-            )
-            return False
-        rejected = read.code == MLSCode.REJECTED.value
-        event = DeliveryEvent.MLS_REJECTED if rejected else DeliveryEvent.MLS_ACCEPTED
-        details = "; ".join(
-            f"{issue.reason or '?'}: {issue.description or ''}".strip() for issue in read.issues
-        )
-        if rejected:
-            reason = f"rejected by the receiving access point (MLS RE): {read.description or ''} {details}"
-        else:
-            reason = f"accepted by the receiving access point (MLS {read.code})"
-        detail = {
-            "mls_id": read.id,
-            "mls_code": read.code,
-            "description": read.description,
-            "issues": [
-                {"line": i.line_id, "reason": i.reason, "description": i.description} for i in read.issues
-            ],
-            "inbound_document_id": document.id,
-        }
-        self._transition(uow, target, event, reason.strip()[:_MAX_REASON], detail)
-        return True
-
-    def _apply_invoice_response(self, uow: UnitOfWork, document: InboundDocument, read: ReadResponse) -> bool:
-        target = uow.outbound.find_by_number(self._seller_id, read.document_id)
-        if target is None or target.kind not in (
-            DocumentKind.INVOICE,
-            DocumentKind.CREDIT_NOTE,
-            DocumentKind.UBL,
-        ):
-            log.warning("Invoice Response %s refers to %s, which we did not send", read.id, read.document_id)
-            return False
-        if target.receiver.key != document.sender.key:
-            log.warning(
-                "Invoice Response %s from %s about %s, sent to %s: ignored",
-                read.id,
-                document.sender,
-                read.document_id,
-                target.receiver,
-            )
-            return False
-        verb = _VERBS.get(read.code, read.code)
-        codes = [*read.reasons, *read.actions]
-        text = "; ".join(read.texts)
-        reason = (
-            f"{verb} by buyer" + (f" ({', '.join(codes)})" if codes else "") + (f": {text}" if text else "")
-        )
-        detail = {
-            "response_id": read.id,
-            "response_code": read.code,
-            "reasons": list(read.reasons),
-            "actions": list(read.actions),
-            "note": text or None,
-            "effective_date": read.effective_date,
-            "inbound_document_id": document.id,
-        }
-        self._transition(uow, target, DeliveryEvent.RESPONSE_RECEIVED, reason[:_MAX_REASON], detail)
-        return True
-
-    def _transition(
-        self,
-        uow: UnitOfWork,
-        target: OutboundDocument,
-        event: DeliveryEvent,
-        reason: str,
-        detail: dict[str, Any],
-    ) -> None:
-        change = uow.outbound.transition(target.id, event, at=self._clock.now(), reason=reason, detail=detail)
-        log.info("outbound document %s: %s (%s)", target.id, event.value, reason)
-        if self._webhook_url is not None:
-            uow.outbox.add(
-                status_change_webhook(
-                    event_id=self._ids.new_id(),
-                    document=target,
-                    change=change,
-                    reason=reason,
-                )
-            )
-
-
-def _summary(signal: AS4Signal | None) -> dict[str, Any]:
-    return dict(signal.receipt_summary or {}) if signal is not None else {}
 
 
 def _addressee(envelope: ReceivedEnvelope) -> ParticipantID | None:

@@ -209,9 +209,9 @@ class PeppolInvoiceResponder:
         answer_delay: the AB response is first sent this much later
             (``GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS``). It is queued while the invoice is being
             received, before our receipt has reached the sending AP; sent at once it could arrive before
-            that AP has recorded our receipt, and the AP could not attach it to the invoice it sent (an
-            answer about a message still "sending" is dropped). The other statuses follow a person's
-            action and go at once.
+            that AP has recorded our receipt. This gateway holds such an answer until the receipt is
+            recorded (``services/received_answers.py``); the delay is a courtesy to APs that would drop
+            it. The other statuses follow a person's action and go at once.
     """
 
     def __init__(

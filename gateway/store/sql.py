@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Self
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from gateway.errors import StoreError
+from gateway.store.answers import SQLPendingAnswerRepository
 from gateway.store.documents import SQLInboundDocumentRepository, SQLOutboundDocumentRepository
 from gateway.store.engine import SQLITE_BEGIN_OPTION, make_engine
 from gateway.store.errors import map_db_errors
@@ -36,6 +37,7 @@ class SQLUnitOfWork:
     outbox: SQLWebhookOutbox
     expenses: SQLExpenseRepository
     units: SQLUnitRepository
+    answers: SQLPendingAnswerRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -68,6 +70,7 @@ class SQLUnitOfWork:
         self.outbox = SQLWebhookOutbox(connection)
         self.expenses = SQLExpenseRepository(connection)
         self.units = SQLUnitRepository(connection)
+        self.answers = SQLPendingAnswerRepository(connection)
         return self
 
     def commit(self) -> None:

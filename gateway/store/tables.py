@@ -413,4 +413,25 @@ web_login_failures = Table(
     Column("name", String(PERSON), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Index(None, "name", "at"),
+
+pending_answers = Table(
+    "pending_answers",
+    metadata,
+    # A received MLS or Invoice Response that arrived before the receipt of the document it answers was
+    # recorded: applied (and removed) by the unit of work that records that receipt.
+    Column(
+        "inbound_document_id",
+        String(ID),
+        ForeignKey("inbound_documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "outbound_document_id",
+        String(ID),
+        ForeignKey("outbound_documents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("held_at", UTCDateTime, nullable=False),
+    Index(None, "outbound_document_id"),
+    Index(None, "held_at", "inbound_document_id"),
 )

@@ -239,3 +239,21 @@ def build_delivery_worker(services: Services) -> DeliveryWorker:
         batch_size=worker.batch_size,
         poll_interval=worker.poll_interval_seconds,
     )
+
+
+async def recover_held_answers(services: Services) -> int:
+    """Start-up pass: apply received MLS / Invoice Responses still held although the receipt of the
+    document they answer is recorded by now (``ReceivedAnswers.recover``). A store failure is logged and
+    skipped (the next start-up tries again); deliveries are not held up by it.
+
+    Returns:
+        The number of answers applied.
+    """
+    try:
+        applied = await anyio.to_thread.run_sync(services.received_answers.recover)
+    except StoreError as exc:
+        log.error("recovery of held answers skipped: %s", exc)
+        return 0
+    if applied:
+        log.warning("applied %d received answers left held by an earlier stop", applied)
+    return applied

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from as4_support import INVOICE, SHARED, dev_pki
 from delivery_support import SELLER, SettableClock, UUIDs, queue_document
@@ -32,7 +33,7 @@ from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.message_status import MessageStatusService
 from gateway.services.outbound import OutboundSubmitter
-from gateway.services.ports import InboundQuery, OutboundQuery
+from gateway.services.ports import HTTPResponse, InboundQuery, OutboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.receive import AS4Receiver
 from gateway.services.responses import (
@@ -131,12 +132,15 @@ class Gateway:
             webhook_url=WEBHOOK,
         )
 
-    def deliver_all(self) -> list[DeliveryResult]:
+    def deliver_all(self, before_answer: Callable[[], object] | None = None) -> list[DeliveryResult]:
+        """Run one delivery batch; ``before_answer`` runs after each POST was answered and before the
+        answer is judged and recorded (the peer's answers can overtake our receipt)."""
         assert self.directory_path is not None
         directory = load_directory(self.directory_path)
 
         async def go() -> list[DeliveryResult]:
-            async with HTTPAS4Transport(connect_timeout=2.0, send_timeout=10.0) as transport:
+            async with HTTPAS4Transport(connect_timeout=2.0, send_timeout=10.0) as http:
+                transport = _Overtaken(http, before_answer) if before_answer is not None else http
                 deliverer = Deliverer(
                     store=self.store,
                     resolver=directory,
@@ -154,6 +158,7 @@ class Gateway:
                         mls_to=self.spid,
                         mls_type="ALWAYS_SEND",
                     ),
+                    on_receipt=self.status_service().answers.after_receipt,
                 )
                 worker = DeliveryWorker(
                     deliverer, store=self.store, clock=self.clock, ids=UUIDs(), lease_for=timedelta(minutes=5)
@@ -167,6 +172,19 @@ class Gateway:
         with self.store.unit_of_work(read_only=True) as uow:
             page = uow.outbound.search(OutboundQuery(limit=50))
         return [d for d in page.items if d.kind is kind]
+
+
+class _Overtaken:
+    """An AS4 transport whose answers reach the deliverer only after ``before_answer`` has run."""
+
+    def __init__(self, transport: HTTPAS4Transport, before_answer: Callable[[], object]) -> None:
+        self._transport = transport
+        self._before_answer = before_answer
+
+    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> HTTPResponse:
+        response = await self._transport.post(url, headers=headers, body=body)
+        await anyio.to_thread.run_sync(self._before_answer)
+        return response
 
 
 @contextmanager

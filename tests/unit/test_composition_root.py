@@ -27,6 +27,7 @@ USE_CASES = (
     "WebhookDispatcher",
     "PeppolInvoiceResponder",
     "MessageStatusService",
+    "ReceivedAnswers",
 )
 #: Adapters and engines that bootstrap builds from the settings (entry points ask it for them).
 BUILT_BY_BOOTSTRAP = ("ValidationEngine", "SQLDocumentStore", "ArtefactStore")
@@ -85,6 +86,9 @@ def test_business_responses_are_wired_with_our_spid() -> None:
     assert ParticipantID.parse("0242:000001") in receiver._served  # MLS come to our SPID
     assert services.deliverer._settings.mls_to == services.our_spid
     assert services.deliverer._settings.mls_type == "ALWAYS_SEND"
+    # Answers held by the receiver are applied in the deliverer's receipt unit of work: one service.
+    assert services.message_status.answers is services.received_answers
+    assert services.deliverer._on_receipt == services.received_answers.after_receipt
     asyncio.run(services.aclose())
 
 

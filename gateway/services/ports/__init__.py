@@ -11,9 +11,11 @@
 * ``validation``: the document validator of the receive recipe;
 * ``expenses``: expenses with their audit trail, production units and supplier mappings;
 * ``responses``: Invoice Responses (T111) the expense workflow asks for;
+* ``answers``: received MLS and Invoice Responses held until the receipt of what they answer;
 * ``clock``: time, ids and jitter.
 """
 
+from gateway.services.ports.answers import PendingAnswer, PendingAnswerRepository
 from gateway.services.ports.clock import Clock, IDFactory, RandomSource
 from gateway.services.ports.discovery import (
     AS4_TRANSPORT_PROFILE,
@@ -83,6 +85,8 @@ __all__ = [
     "OutboxEntry",
     "Page",
     "PageCursor",
+    "PendingAnswer",
+    "PendingAnswerRepository",
     "QueueCounts",
     "RandomSource",
     "RefreshableResolver",

@@ -25,6 +25,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from gateway.services.ports.answers import PendingAnswerRepository
 from gateway.services.ports.documents import (
     AS4MessageRepository,
     IdempotencyRepository,
@@ -65,6 +66,9 @@ class UnitOfWork(Protocol):
 
     @property
     def units(self) -> UnitRepository: ...
+
+    @property
+    def answers(self) -> PendingAnswerRepository: ...
 
     def commit(self) -> None:
         """Make every change of this unit of work durable, atomically."""
