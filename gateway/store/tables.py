@@ -413,6 +413,7 @@ web_login_failures = Table(
     Column("name", String(PERSON), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Index(None, "name", "at"),
+)
 
 pending_answers = Table(
     "pending_answers",
