@@ -6,8 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
+from gateway.model.report import ReportMonth, end_user_statistics, transaction_statistics
+from gateway.ubl.reporting import build_eusr, build_tsr
 from gateway.validation import ValidationEngine
+from tests.reporting_month import MONTH, SEAT, TRAFFIC
 
 TSR = "peppol-tsr-1.0.5"
 EUSR = "peppol-eusr-1.1.5"
@@ -36,3 +40,23 @@ def test_official_bad_examples_are_fatal(
 ) -> None:
     path = artefacts_dir / "peppol-reporting" / folder / "bad-examples" / name
     assert _fatal(validation_engine, path.read_bytes(), rule_set)
+
+
+@pytest.mark.parametrize("month", [MONTH, ReportMonth(2026, 2)], ids=["synthetic-month", "empty-month"])
+def test_built_reports_validate_with_zero_fatal(
+    validation_engine: ValidationEngine, month: ReportMonth
+) -> None:
+    tsr = build_tsr(transaction_statistics(month, SEAT, TRAFFIC))
+    eusr = build_eusr(end_user_statistics(month, SEAT, TRAFFIC))
+    assert _fatal(validation_engine, tsr, TSR) == []
+    assert _fatal(validation_engine, eusr, EUSR) == []
+    assert validation_engine.validate(tsr, rule_set=TSR).findings == ()
+    assert validation_engine.validate(eusr, rule_set=EUSR).findings == ()
+
+
+def test_built_tsr_totals_are_in_the_xml() -> None:
+    root = etree.fromstring(build_tsr(transaction_statistics(MONTH, SEAT, TRAFFIC)))
+    ns = {"t": "urn:fdc:peppol:transaction-statistics-report:1.0"}
+    assert root.findtext("t:Total/t:Incoming", namespaces=ns) == "3"
+    assert root.findtext("t:Header/t:ReportPeriod/t:EndDate", namespaces=ns) == "2026-11-30"
+    assert root.findtext("t:Header/t:ReporterID", namespaces=ns) == SEAT
