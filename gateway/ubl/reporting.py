@@ -59,7 +59,7 @@ def _keys(parent: etree._Element, ns: str, keys: tuple[tuple[str, str, str], ...
 def build_tsr(stats: TransactionStatistics) -> bytes:
     """The TransactionStatisticsReport document of ``stats`` (UTF-8, with XML declaration)."""
     ns = TSR_NS
-    root = etree.Element(f"{{{ns}}}TransactionStatisticsReport", nsmap={None: ns})
+    root = etree.Element(f"{{{ns}}}TransactionStatisticsReport", nsmap={None: ns})  # type: ignore[dict-item]
     _header(root, ns, TSR_CUSTOMIZATION, stats.month, stats.reporter_seat)
     total = _sub(root, ns, "Total")
     _sub(total, ns, "Incoming", str(stats.incoming))
@@ -75,7 +75,7 @@ def build_tsr(stats: TransactionStatistics) -> bytes:
 def build_eusr(stats: EndUserStatistics) -> bytes:
     """The EndUserStatisticsReport document of ``stats`` (UTF-8, with XML declaration)."""
     ns = EUSR_NS
-    root = etree.Element(f"{{{ns}}}EndUserStatisticsReport", nsmap={None: ns})
+    root = etree.Element(f"{{{ns}}}EndUserStatisticsReport", nsmap={None: ns})  # type: ignore[dict-item]
     _header(root, ns, EUSR_CUSTOMIZATION, stats.month, stats.reporter_seat)
     full = _sub(root, ns, "FullSet")
     _sub(full, ns, "SendingEndUsers", str(stats.sending))
