@@ -402,6 +402,7 @@ class Services:
             ),
             on_received=self.message_status.on_received,
             on_valid=self.expenses.create_from_inbound,
+            our_country=as4.country_c1,
         )
 
     @cached_property

@@ -275,3 +275,39 @@ def end_user_statistics(
     return EndUserStatistics(
         month, reporter_seat, full.sending, full.receiving, full.sending_or_receiving, tuple(subsets)
     )
+
+
+class ReportStatus(StrEnum):
+    """Where a stored report stands; its delivery is then the outbound document's status."""
+
+    STORED = "stored"
+    """Valid and kept, not queued (reporting disabled, or not the production stage)."""
+    INVALID = "invalid"
+    """The official rules found a fatal error: kept as the record of it, never sent."""
+    QUEUED = "queued"
+    """Queued as an outbound document to the reporting receiver (see ``outbound_document_id``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    """A monthly report as stored (table ``peppol_reports``; one per month and kind).
+
+    Attributes:
+        id: UUID string.
+        month: the report period.
+        kind: TSR or EUSR.
+        xml: the report document.
+        validation_report: the validation report (JSON) under the official XSD + Schematron.
+        status: see ``ReportStatus``.
+        created_at: when it was built (aware UTC).
+        outbound_document_id: the outbound document carrying it, once queued.
+    """
+
+    id: str
+    month: ReportMonth
+    kind: ReportKind
+    xml: bytes
+    validation_report: dict[str, object]
+    status: ReportStatus
+    created_at: datetime
+    outbound_document_id: str | None = None

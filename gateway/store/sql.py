@@ -14,6 +14,7 @@ from gateway.store.errors import map_db_errors
 from gateway.store.expenses import SQLExpenseRepository, SQLUnitRepository
 from gateway.store.messages import SQLAS4MessageRepository, SQLIdempotencyRepository
 from gateway.store.queue import SQLDeliveryQueue, SQLWebhookOutbox
+from gateway.store.reporting import SQLReportingRepository
 
 if TYPE_CHECKING:
     from gateway.services.ports import DocumentStore
@@ -36,6 +37,7 @@ class SQLUnitOfWork:
     outbox: SQLWebhookOutbox
     expenses: SQLExpenseRepository
     units: SQLUnitRepository
+    reporting: SQLReportingRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -68,6 +70,7 @@ class SQLUnitOfWork:
         self.outbox = SQLWebhookOutbox(connection)
         self.expenses = SQLExpenseRepository(connection)
         self.units = SQLUnitRepository(connection)
+        self.reporting = SQLReportingRepository(connection)
         return self
 
     def commit(self) -> None:

@@ -568,3 +568,38 @@ def test_the_evidence_endpoint_keeps_every_raw_answer_across_retries(
     assert [archive.read(signal["body"]) for signal in listed["signals"]] == [refused, accepted]
     assert [signal["kind"] for signal in listed["signals"]] == [first_kind, "receipt"]
     assert all(signal["body"] in manifest["sha256"] for signal in listed["signals"])
+
+
+def test_a_delivered_document_is_recorded_for_peppol_reporting_once(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    doc_id = queue_document(sender.store, number="INV-REPORT-1")
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.DELIVERED
+    document = sender.document(doc_id)
+    with sender.store.unit_of_work(read_only=True) as uow:
+        (counted,) = uow.reporting.transmissions(
+            sender.clock.now() - timedelta(days=1), sender.clock.now() + timedelta(days=1)
+        )
+    assert counted.message_id == document.as4_message_id
+    assert counted.direction.value == "outgoing"
+    assert counted.other_seat == "POP000002"  # CN of the receiver AP certificate
+    assert counted.end_user == document.sender.key  # the seller, C1
+    assert (counted.c1_country, counted.transport_profile) == ("BE", "peppol-transport-as4-v2_0")
+    assert counted.document_type == document.document_type.value
+    assert counted.process == document.process.value
+    assert counted.at == sender.clock.now()
+
+
+def test_a_failed_delivery_is_not_recorded_for_peppol_reporting(sender: Sender, receiver: ReceiverAP) -> None:
+    receiver.script.append("error:EBMS:0101")
+    queue_document(sender.store, number="INV-REPORT-2")
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.FAILED
+    with sender.store.unit_of_work(read_only=True) as uow:
+        assert (
+            uow.reporting.transmissions(
+                sender.clock.now() - timedelta(days=1), sender.clock.now() + timedelta(days=1)
+            )
+            == []
+        )
