@@ -53,6 +53,7 @@ from gateway.services.ports import (
 )
 from gateway.services.receive import AS4Receiver
 from gateway.services.rejected_evidence import EvidenceLimits
+from gateway.services.reporting import OPENPEPPOL_REPORTING_RECEIVER, PeppolReporter, ReporterSettings
 from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, endpoint_capability
 from gateway.services.routing import RoutingRule
 from gateway.services.smp_resolver import LookupResult, SMPResolver
@@ -530,6 +531,39 @@ class Services:
                 mls_type=settings.responses.mls_type if self.our_spid is not None else None,
             ),
             revocation=self.revocation,
+        )
+
+    @cached_property
+    def reporter(self) -> PeppolReporter | None:
+        """The Peppol reporting use case, or None without an AP key (no Seat ID to report as).
+
+        Reports go to OpenPeppol's reporting participant only in the production stage; a configured test
+        receiver is sent to in any stage (peppol-as4.md §11: there is no test receiver at OpenPeppol).
+        """
+        if self.identity is None:
+            return None
+        seat = common_name(self.identity.certificate) or ""
+        try:
+            sender = spid_of_seat(seat)
+        except GatewayError as exc:
+            log.warning("Peppol reporting disabled: %s", exc)
+            return None
+        config = self.settings.reporting
+        receiver = ParticipantID.parse(config.receiver)
+        production = self.settings.truststore.stage == "production"
+        send = config.enabled and (production or receiver != OPENPEPPOL_REPORTING_RECEIVER)
+        return PeppolReporter(
+            store=self.store,
+            validator=self.validation,
+            clock=self.clock,
+            ids=self.ids,
+            settings=ReporterSettings(
+                reporter_seat=seat,
+                sender=sender,
+                receiver=receiver,
+                send=send,
+                webhook_url=self.settings.webhooks.url,
+            ),
         )
 
     @cached_property

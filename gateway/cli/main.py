@@ -19,6 +19,7 @@ from gateway.cli import (
     demo,
     devnet,
     render,
+    reporting,
     serve,
     units,
     validate,
@@ -41,6 +42,7 @@ SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
     bench,
     devnet,
     units,
+    reporting,
 )
 
 

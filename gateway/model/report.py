@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from gateway.errors import InvalidIdentifier
 from gateway.model.identifiers import ParticipantID
@@ -307,7 +307,7 @@ class StoredReport:
     month: ReportMonth
     kind: ReportKind
     xml: bytes
-    validation_report: dict[str, object]
+    validation_report: dict[str, Any]
     status: ReportStatus
     created_at: datetime
     outbound_document_id: str | None = None
