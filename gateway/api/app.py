@@ -27,6 +27,7 @@ from gateway.api.routes import (
     outbound,
     participants,
     rendering,
+    reports,
     units,
     validation,
 )
@@ -115,6 +116,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(expenses.router)
     app.include_router(units.router)
     app.include_router(participants.router)
+    app.include_router(reports.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
     if not settings.server.open_operations:
