@@ -35,6 +35,10 @@ class ReportScheduler:
             # A store or artefact problem: the next look tries again (the month stays due until day 15).
             log.error("Peppol reporting: %s", exc)
             return []
+        except Exception:
+            # Never let reporting stop the deliveries beside it; the next look tries again.
+            log.exception("Peppol reporting failed")
+            return []
 
     async def run(self) -> None:
         """Look until ``stop()``."""
