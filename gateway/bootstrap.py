@@ -54,6 +54,7 @@ from gateway.services.ports import (
 from gateway.services.receive import AS4Receiver
 from gateway.services.received_answers import ReceivedAnswers
 from gateway.services.rejected_evidence import EvidenceLimits
+from gateway.services.reporting import OPENPEPPOL_REPORTING_RECEIVER, PeppolReporter, ReporterSettings
 from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, endpoint_capability
 from gateway.services.routing import RoutingRule
 from gateway.services.smp_resolver import LookupResult, SMPResolver
@@ -404,6 +405,7 @@ class Services:
             ),
             on_received=self.message_status.on_received,
             on_valid=self.expenses.create_from_inbound,
+            our_country=as4.country_c1,
         )
 
     @cached_property
@@ -552,6 +554,39 @@ class Services:
             ),
             revocation=self.revocation,
             on_receipt=self.received_answers.after_receipt,
+        )
+
+    @cached_property
+    def reporter(self) -> PeppolReporter | None:
+        """The Peppol reporting use case, or None without an AP key (no Seat ID to report as).
+
+        Reports go to OpenPeppol's reporting participant only in the production stage; a configured test
+        receiver is sent to in any stage (peppol-as4.md §11: there is no test receiver at OpenPeppol).
+        """
+        if self.identity is None:
+            return None
+        seat = common_name(self.identity.certificate) or ""
+        try:
+            sender = spid_of_seat(seat)
+        except GatewayError as exc:
+            log.warning("Peppol reporting disabled: %s", exc)
+            return None
+        config = self.settings.reporting
+        receiver = ParticipantID.parse(config.receiver)
+        production = self.settings.truststore.stage == "production"
+        send = config.enabled and (production or receiver != OPENPEPPOL_REPORTING_RECEIVER)
+        return PeppolReporter(
+            store=self.store,
+            validator=self.validation,
+            clock=self.clock,
+            ids=self.ids,
+            settings=ReporterSettings(
+                reporter_seat=seat,
+                sender=sender,
+                receiver=receiver,
+                send=send,
+                webhook_url=self.settings.webhooks.url,
+            ),
         )
 
     @cached_property

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import InvalidExpenseRequest
+from gateway.model.identifiers import ParticipantID
 from gateway.model.responses import ResponseCode
 from gateway.model.units import unit_key
 from gateway.observability import MIN_SECRET_LENGTH
@@ -329,6 +330,21 @@ class ExpenseSettings(BaseModel):
     supplier_mapping_days: int = Field(default=365, ge=1)
 
 
+class ReportingSettings(BaseModel):
+    """Peppol reporting (peppol-as4.md §11): monthly TSR and EUSR to OpenPeppol."""
+
+    enabled: bool = True  # the worker creates and sends the reports of the previous month on days 1..15
+    # The reporting participant. OpenPeppol's is only ever sent to in the production stage; another one
+    # (a test receiver) is sent to in any stage.
+    receiver: str = "9925:be0848934496"
+
+    @field_validator("receiver")
+    @classmethod
+    def _a_participant(cls, value: str) -> str:
+        ParticipantID.parse(value)  # InvalidIdentifier is a ValueError: refused at start-up
+        return value
+
+
 class APISettings(BaseModel):
     keys: list[APIKey] = Field(default_factory=list)
     max_body_bytes: int = 25 * 1024 * 1024
@@ -369,6 +385,7 @@ class Settings(BaseSettings):
     responses: ResponseSettings = Field(default_factory=ResponseSettings)
     expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    reporting: ReportingSettings = Field(default_factory=ReportingSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"

@@ -27,6 +27,7 @@ from gateway.api.routes import (
     outbound,
     participants,
     rendering,
+    reports,
     units,
     validation,
 )
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     app.include_router(expenses.router)
     app.include_router(units.router)
     app.include_router(participants.router)
+    app.include_router(reports.router)
     app.include_router(as4.router)
     app.include_router(metrics.router)
     install_web(app, services)  # the pages for people (/web), last: its fallback answers unknown /web paths

@@ -19,6 +19,7 @@ from gateway.cli import (
     demo,
     devnet,
     render,
+    reporting,
     serve,
     units,
     users,
@@ -42,6 +43,7 @@ SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
     bench,
     devnet,
     units,
+    reporting,
     users,
 )
 

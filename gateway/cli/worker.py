@@ -11,6 +11,7 @@ import sys
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
 from gateway.worker.loop import WorkerStats, build_delivery_worker, recover_held_answers
+from gateway.worker.reporting import ReportScheduler
 from gateway.worker.webhooks import WebhookWorker
 
 
@@ -63,9 +64,21 @@ async def _run(services: Services, *, once: bool, max_jobs: int | None) -> Worke
         else None
     )
     hooks_task = asyncio.create_task(hooks.run()) if hooks else None
+    # Peppol reporting: the previous month's TSR and EUSR on days 1..15, exactly once across workers.
+    reporter = services.reporter if services.settings.reporting.enabled else None
+    reports = ReportScheduler(reporter) if reporter is not None else None
+    reports_task: asyncio.Task[None] | None = None
+    if reports is not None:
+        if once:
+            await reports.run_once()  # queued before the deliveries of this run
+        else:
+            reports_task = asyncio.create_task(reports.run())
     try:
         return await worker.run(stop=stop, once=once, max_jobs=max_jobs)
     finally:
+        if reports is not None and reports_task is not None:
+            reports.stop()
+            await reports_task
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         if hooks is not None and hooks_task is not None:

@@ -166,6 +166,8 @@ class DocumentKind(StrEnum):
     """A Peppol Invoice Response (T111) we send to a supplier about a received invoice."""
     MLS = "mls"
     """A Message Level Status we send to the access point that sent us a business document."""
+    PEPPOL_REPORT = "peppol-report"
+    """A monthly Peppol TSR or EUSR we send to OpenPeppol's reporting participant (peppol-as4.md §11)."""
 
 
 class Direction(StrEnum):

@@ -75,6 +75,7 @@ from gateway.services.ports import (
     RetryPolicy,
     UnitOfWork,
 )
+from gateway.services.reporting_records import sent_transmission
 from gateway.services.webhooks import status_change_webhook
 from gateway.ubl.sbdh import build_sbd
 
@@ -546,6 +547,8 @@ class Deliverer:
                     current.id, event, at=now, reason=reason, detail=detail, next_attempt_at=next_at
                 )
                 self._notify(uow, current, entry, reason, message_id)
+                if event is DeliveryEvent.RECEIPT_RECEIVED and message_id is not None:
+                    self._count(uow, current, message_id, outcome)
                 if event is DeliveryEvent.RETRYABLE_FAILURE:
                     assert next_at is not None
                     uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
@@ -563,6 +566,30 @@ class Deliverer:
             return DeliveryResult(document_id, None, None, reason, message_id, outcome)
         log.info("document %s: %s -> %s (%s)", document_id, entry.from_status, entry.to_status, reason)
         return DeliveryResult(document_id, entry.to_status, event, reason, message_id, outcome)
+
+    def _count(
+        self, uow: UnitOfWork, document: OutboundDocument, message_id: str, outcome: AttemptOutcome
+    ) -> None:
+        """Peppol reporting (peppol-as4.md §11): record the delivered transmission with its receipt."""
+        record = uow.messages.get(message_id, Direction.OUT)
+        summary = outcome.signal.receipt_summary if outcome.signal is not None else None
+        seat = str((summary or {}).get("signer") or "")
+        if record is None or not seat:
+            log.warning(
+                "document %s: message %s not counted for reporting (no record)", document.id, message_id
+            )
+            return
+        content = uow.outbound.get_content(document.id)
+        counted = sent_transmission(
+            document,
+            message_id=message_id,
+            sent_at=record.created_at,
+            receiver_seat=seat,
+            our_country=self._settings.country_c1,
+            ubl=content.body if content is not None else None,
+        )
+        if counted is not None:
+            uow.reporting.record(counted)
 
     def _event_for(
         self, outcome: AttemptOutcome, lease: DeliveryLease

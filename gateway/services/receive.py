@@ -48,6 +48,7 @@ from gateway.services.rejected_evidence import (
     rejected_evidence,
     without_credentials,
 )
+from gateway.services.reporting_records import received_transmission
 
 log = logging.getLogger("gateway.receive")
 
@@ -173,8 +174,10 @@ class AS4Receiver:
         evidence: EvidenceLimits | None = None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
         on_valid: Callable[[str], object] | None = None,
+        our_country: str = "BE",
     ) -> None:
         self._on_received = on_received
+        self._our_country = our_country
         self._store = store
         self._validator = validator
         self._identity = identity
@@ -297,6 +300,10 @@ class AS4Receiver:
                             _pending_document(record, incoming, now),
                             DocumentContent(business, None),
                         )
+                    # Peppol reporting (peppol-as4.md §11): every accepted transmission, with its receipt.
+                    counted = received_transmission(incoming, received_at=now, our_country=self._our_country)
+                    if counted is not None:
+                        uow.reporting.record(counted)
                     uow.commit()
                     stored = True
         if not stored:

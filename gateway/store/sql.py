@@ -15,6 +15,7 @@ from gateway.store.errors import map_db_errors
 from gateway.store.expenses import SQLExpenseRepository, SQLUnitRepository
 from gateway.store.messages import SQLAS4MessageRepository, SQLIdempotencyRepository
 from gateway.store.queue import SQLDeliveryQueue, SQLWebhookOutbox
+from gateway.store.reporting import SQLReportingRepository
 
 if TYPE_CHECKING:
     from gateway.services.ports import DocumentStore
@@ -38,6 +39,7 @@ class SQLUnitOfWork:
     expenses: SQLExpenseRepository
     units: SQLUnitRepository
     answers: SQLPendingAnswerRepository
+    reporting: SQLReportingRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -71,6 +73,7 @@ class SQLUnitOfWork:
         self.expenses = SQLExpenseRepository(connection)
         self.units = SQLUnitRepository(connection)
         self.answers = SQLPendingAnswerRepository(connection)
+        self.reporting = SQLReportingRepository(connection)
         return self
 
     def commit(self) -> None:

@@ -125,6 +125,9 @@ OPERATIONS = [
     "GET /v1/units/{code}",
     "PUT /v1/units/{code}",
     "GET /v1/participants/{participant}",
+    "GET /v1/reports",
+    "GET /v1/reports/{report_id}",
+    "GET /v1/reports/{report_id}/xml",
 ]
 
 

@@ -592,3 +592,19 @@ def test_expired_rejected_evidence_is_purged_by_the_server(app: FastAPI, store: 
     with store.inner.unit_of_work(read_only=True) as uow:
         assert uow.messages.get(old.message_id, Direction.IN) is None
         assert uow.messages.get(young.message_id, Direction.IN) is not None
+
+
+def test_an_accepted_message_is_recorded_once_for_peppol_reporting(
+    client: TestClient, store: FlakyStore
+) -> None:
+    msg = make_message()
+    for _ in range(2):  # the duplicate MessageId is answered, not counted again
+        assert client.post("/as4", content=msg.body, headers=dict(msg.headers)).status_code == 200
+    with store.inner.unit_of_work(read_only=True) as uow:
+        (counted,) = uow.reporting.transmissions(NOW - timedelta(days=1), NOW + timedelta(days=1))
+    assert counted.message_id == msg.message_id
+    assert counted.direction.value == "incoming"
+    assert counted.other_seat == "POP000001"  # the sender's Seat ID (its certificate CN)
+    assert counted.at == NOW  # the AS4 Timestamp
+    assert (counted.c1_country, counted.c4_country) == ("BE", "BE")
+    assert counted.end_user == RECEIVER.key  # our client, C4

@@ -26,6 +26,7 @@ from delivery_support import (
     ReceiverAP,
     SettableClock,
     UUIDs,
+    directory_json,
     queue_document,
     receiver_ap,
     serve,
@@ -38,11 +39,14 @@ from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.services.webhooks import STATUS_CHANGED
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.store.tables import webhook_outbox
 from gateway.transport.directory import LocalDirectory, load_directory
 from gateway.transport.http import HTTPAS4Transport
+from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORTING_PROCESS, TSR_DOCUMENT_TYPE
+from gateway.validation import ValidationEngine
 from gateway.worker import BackoffPolicy
 from gateway.worker.loop import DeliveryWorker, WorkerStats
 from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
@@ -54,9 +58,13 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures (the evide
     auth,
     docs_fixture,
 )
+from tests.reporting_month import MONTH, TRAFFIC
 from tests.store_faults import SHORT_BUSY_TIMEOUT, database_outage
 
 WEBHOOK = "https://erp.example.be/hooks/peppol"
+
+REPORTING_RECEIVER = ParticipantID("0208", "0000000097")
+
 T = TypeVar("T")
 SEND_TIMEOUT = 2.0
 
@@ -568,3 +576,96 @@ def test_the_evidence_endpoint_keeps_every_raw_answer_across_retries(
     assert [archive.read(signal["body"]) for signal in listed["signals"]] == [refused, accepted]
     assert [signal["kind"] for signal in listed["signals"]] == [first_kind, "receipt"]
     assert all(signal["body"] in manifest["sha256"] for signal in listed["signals"])
+
+
+def test_a_delivered_document_is_recorded_for_peppol_reporting_once(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    doc_id = queue_document(sender.store, number="INV-REPORT-1")
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.DELIVERED
+    document = sender.document(doc_id)
+    with sender.store.unit_of_work(read_only=True) as uow:
+        (counted,) = uow.reporting.transmissions(
+            sender.clock.now() - timedelta(days=1), sender.clock.now() + timedelta(days=1)
+        )
+    assert counted.message_id == document.as4_message_id
+    assert counted.direction.value == "outgoing"
+    assert counted.other_seat == "POP000002"  # CN of the receiver AP certificate
+    assert counted.end_user == document.sender.key  # the seller, C1
+    assert (counted.c1_country, counted.transport_profile) == ("BE", "peppol-transport-as4-v2_0")
+    assert counted.document_type == document.document_type.value
+    assert counted.process == document.process.value
+    assert counted.at == sender.clock.now()
+
+
+def test_a_failed_delivery_is_not_recorded_for_peppol_reporting(sender: Sender, receiver: ReceiverAP) -> None:
+    receiver.script.append("error:EBMS:0101")
+    queue_document(sender.store, number="INV-REPORT-2")
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.FAILED
+    with sender.store.unit_of_work(read_only=True) as uow:
+        assert (
+            uow.reporting.transmissions(
+                sender.clock.now() - timedelta(days=1), sender.clock.now() + timedelta(days=1)
+            )
+            == []
+        )
+
+
+def test_a_monthly_report_is_delivered_over_as4_to_the_reporting_receiver(
+    store: SQLDocumentStore,
+    url: str,
+    receiver: ReceiverAP,
+    tmp_path: Path,
+    validation_engine: ValidationEngine,
+) -> None:
+    """peppol-as4.md §11: the TSR and EUSR go through the normal outbound queue as AS4 messages (a test
+    receiver stands in for OpenPeppol's 9925:be0848934496), once, and are not counted themselves."""
+    receiver.served = frozenset({REPORTING_RECEIVER})  # the test receiver stands in for OpenPeppol
+    entry = directory_json(url)[str(RECEIVER)][0]
+    directory = {
+        str(REPORTING_RECEIVER): [
+            {
+                **entry,
+                "document_types": [TSR_DOCUMENT_TYPE.uri, EUSR_DOCUMENT_TYPE.uri],
+                "process": REPORTING_PROCESS.uri,
+            }
+        ]
+    }
+    (tmp_path / "directory.json").write_text(json.dumps(directory))
+    sender = Sender(store, load_directory(tmp_path / "directory.json"))
+    with store.unit_of_work() as uow:
+        for t in TRAFFIC:
+            uow.reporting.record(t)
+        uow.commit()
+    reporter = PeppolReporter(
+        store=store,
+        validator=validation_engine,
+        clock=sender.clock,
+        ids=UUIDs(),
+        settings=ReporterSettings(
+            reporter_seat="POP000001", sender=ParticipantID("0242", "000001"), receiver=REPORTING_RECEIVER
+        ),
+    )
+    made = reporter.create(MONTH)  # the receiver's clock is NOW: the AS4 Timestamp must not be ahead of it
+    assert len(made) == 2
+    results = sender.round()
+    assert sorted(r.status for r in results if r.status) == [DeliveryStatus.DELIVERED] * 2, [
+        r.reason for r in results
+    ]
+    assert [r.id for r in reporter.create(MONTH)] == [r.id for r in made]  # once: nothing more is queued
+    assert sender.round() == []
+    got = {
+        r.incoming.sbdh.document_type: r.incoming.sbdh.business_document
+        for r in receiver.requests
+        if r.incoming
+    }
+    assert set(got) == {TSR_DOCUMENT_TYPE, EUSR_DOCUMENT_TYPE}
+    assert b"<Incoming>3</Incoming>" in got[TSR_DOCUMENT_TYPE]
+    assert all(r.incoming.sbdh.receiver == REPORTING_RECEIVER for r in receiver.requests if r.incoming)
+    with store.unit_of_work(read_only=True) as uow:
+        counted = uow.reporting.transmissions(
+            sender.clock.now() - timedelta(days=2), sender.clock.now() + timedelta(days=1)
+        )
+    assert counted == []  # the reports' own transmissions are not counted

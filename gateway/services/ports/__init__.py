@@ -40,6 +40,7 @@ from gateway.services.ports.paging import (
     PageCursor,
 )
 from gateway.services.ports.queue import DeliveryJob, DeliveryLease, DeliveryQueue, QueueCounts
+from gateway.services.ports.reporting import ReportingRepository
 from gateway.services.ports.responses import InvoiceResponder, InvoiceResponseRequest, NullInvoiceResponder
 from gateway.services.ports.retry import RetryPolicy, RetrySchedule
 from gateway.services.ports.store import DocumentStore, UnitOfWork
@@ -90,6 +91,7 @@ __all__ = [
     "QueueCounts",
     "RandomSource",
     "RefreshableResolver",
+    "ReportingRepository",
     "RetryPolicy",
     "RetrySchedule",
     "UnitOfWork",

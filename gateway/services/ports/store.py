@@ -34,6 +34,7 @@ from gateway.services.ports.documents import (
 )
 from gateway.services.ports.expenses import ExpenseRepository, UnitRepository
 from gateway.services.ports.queue import DeliveryQueue
+from gateway.services.ports.reporting import ReportingRepository
 from gateway.services.ports.webhooks import WebhookOutbox
 
 
@@ -69,6 +70,9 @@ class UnitOfWork(Protocol):
 
     @property
     def answers(self) -> PendingAnswerRepository: ...
+
+    @property
+    def reporting(self) -> ReportingRepository: ...
 
     def commit(self) -> None:
         """Make every change of this unit of work durable, atomically."""

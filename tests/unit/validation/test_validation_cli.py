@@ -66,6 +66,8 @@ def test_artefacts_list_and_verify(
         "peppol-bis-billing-3.0.19-sch",
         "peppol-invoice-response-3-t111",
         "peppol-mls-1.0.1",
+        "peppol-tsr-1.0.5",
+        "peppol-eusr-1.1.5",
     }
     assert {f["origin"] for f in listing["files"]} == {"mirror"}
     assert run_verify(argparse.Namespace(), settings) == 0

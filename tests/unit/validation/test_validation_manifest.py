@@ -46,7 +46,14 @@ def test_every_pinned_file_matches_the_mirror(artefacts_dir: Path) -> None:
 
 def test_rule_sets_load_what_the_issue_requires() -> None:
     manifest = load_manifest()
-    assert set(RULE_SETS) == {V21, V19, "peppol-invoice-response-3-t111", "peppol-mls-1.0.1"}
+    assert set(RULE_SETS) == {
+        V21,
+        V19,
+        "peppol-invoice-response-3-t111",
+        "peppol-mls-1.0.1",
+        "peppol-tsr-1.0.5",
+        "peppol-eusr-1.1.5",
+    }
     assert {manifest.rule_set(r).document for r in (V21, V19)} == {"billing"}
     assert DEFAULT_RULE_SET_ID == V21
     v21 = {f.path for f in manifest.files_of(V21)}

@@ -1,0 +1,106 @@
+"""Peppol reports (TSR, EUSR) for support staff: each report, its validation, its delivery status and the
+link to the delivery evidence (peppol-as4.md §11)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from gateway.api.auth import Principal
+from gateway.api.deps import ServicesDep, require_roles
+from gateway.api.errors import problem_responses
+from gateway.api.outbound_schemas import outbound_url
+from gateway.api.schemas import DocumentIdPath
+from gateway.config import Role
+from gateway.model.message import DeliveryStatus
+from gateway.model.report import ReportKind, ReportStatus
+from gateway.services.report_queries import ReportView, get_report, list_reports
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problem_responses(401, 403, 422, 503))
+
+SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
+
+
+class ReportSummary(BaseModel):
+    """A monthly Peppol report."""
+
+    id: str
+    month: str = Field(description="The report period, YYYY-MM")
+    kind: ReportKind
+    status: ReportStatus = Field(description="stored (not sent), invalid (never sent) or queued")
+    valid: bool = Field(description="No fatal finding under the official XSD + Schematron")
+    created_at: datetime
+    outbound_document_id: str | None = None
+    delivery_status: DeliveryStatus | None = Field(None, description="Status of the outbound document")
+    delivery_status_reason: str | None = None
+    status_url: str | None = Field(None, description="The outbound document carrying the report")
+    evidence_url: str | None = Field(None, description="The AS4 exchange and the signed receipt")
+    xml_url: str
+
+
+class ReportDetail(ReportSummary):
+    """A report with its validation report."""
+
+    validation_report: dict[str, Any]
+
+
+class ReportList(BaseModel):
+    items: list[ReportSummary]
+
+
+def _url(report_id: str) -> str:
+    return f"/v1/reports/{report_id}"
+
+
+def _summary(view: ReportView) -> dict[str, Any]:
+    report, delivery = view.report, view.delivery
+    document_id = report.outbound_document_id
+    return {
+        "id": report.id,
+        "month": str(report.month),
+        "kind": report.kind,
+        "status": report.status,
+        "valid": bool(report.validation_report.get("valid")),
+        "created_at": report.created_at,
+        "outbound_document_id": document_id,
+        "delivery_status": delivery.status if delivery else None,
+        "delivery_status_reason": delivery.status_reason if delivery else None,
+        "status_url": outbound_url(document_id) if document_id else None,
+        "evidence_url": f"{outbound_url(document_id)}/evidence" if document_id else None,
+        "xml_url": f"{_url(report.id)}/xml",
+    }
+
+
+@router.get("", response_model=ReportList)
+def list_all(
+    services: ServicesDep, _who: SupportDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> ReportList:
+    """The stored reports, newest first."""
+    return ReportList(items=[ReportSummary(**_summary(v)) for v in list_reports(services.store, limit=limit)])
+
+
+@router.get("/{report_id}", response_model=ReportDetail, responses=problem_responses(404))
+def show(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath) -> ReportDetail:
+    """One report: status, validation report, delivery status and evidence link."""
+    view = get_report(services.store, report_id)
+    return ReportDetail(**_summary(view), validation_report=view.report.validation_report)
+
+
+@router.get(
+    "/{report_id}/xml",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The report document as stored and sent",
+        },
+        **problem_responses(404),
+    },
+)
+def show_xml(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath) -> Response:
+    """The TSR or EUSR document, byte for byte."""
+    return Response(content=get_report(services.store, report_id).report.xml, media_type="application/xml")

@@ -1,0 +1,44 @@
+"""The Peppol reporting port: per-transmission records and the monthly reports (peppol-as4.md §11)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from gateway.model.report import ReportKind, ReportMonth, StoredReport, Transmission
+
+
+class ReportingRepository(Protocol):
+    """Transmission records and stored reports, inside a unit of work."""
+
+    def record(self, transmission: Transmission) -> None:
+        """Keep one transmission; a second record of the same message and direction is ignored."""
+        ...
+
+    def transmissions(self, since: datetime, until: datetime) -> list[Transmission]:
+        """The transmissions with ``since <= at < until`` (aware UTC), oldest first."""
+        ...
+
+    def add_report(self, report: StoredReport) -> None:
+        """Store a report.
+
+        Raises:
+            DuplicateMessage: a report of that month and kind exists (the unit of work stays usable).
+        """
+        ...
+
+    def set_queued(self, report_id: str, outbound_document_id: str) -> None:
+        """Mark a stored report queued as ``outbound_document_id``."""
+        ...
+
+    def get_report(self, report_id: str) -> StoredReport | None:
+        """A report by id."""
+        ...
+
+    def find_report(self, month: ReportMonth, kind: ReportKind) -> StoredReport | None:
+        """The report of that month and kind, if stored."""
+        ...
+
+    def list_reports(self, *, limit: int = 100) -> list[StoredReport]:
+        """The newest reports first (at most ``limit``)."""
+        ...

@@ -1,0 +1,134 @@
+"""SQL adapter of the reporting port: tables ``peppol_transmissions`` and ``peppol_reports``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from gateway.model.report import (
+    ReportKind,
+    ReportMonth,
+    ReportStatus,
+    StoredReport,
+    Transmission,
+    TransmissionDirection,
+)
+from gateway.store.errors import maps_db_errors
+from gateway.store.tables import peppol_reports, peppol_transmissions
+
+
+def _report_from_row(row: Row[Any]) -> StoredReport:
+    return StoredReport(
+        id=row.id,
+        month=ReportMonth.parse(row.month),
+        kind=ReportKind(row.kind),
+        xml=bytes(row.xml),
+        validation_report=dict(row.validation_report),
+        status=ReportStatus(row.status),
+        created_at=row.created_at,
+        outbound_document_id=row.outbound_document_id,
+    )
+
+
+@maps_db_errors("peppol reporting")
+class SQLReportingRepository:
+    """ReportingRepository on one connection inside a unit of work's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def record(self, transmission: Transmission) -> None:
+        t = transmission
+        exists = self._conn.execute(
+            select(peppol_transmissions.c.message_id).where(
+                peppol_transmissions.c.message_id == t.message_id,
+                peppol_transmissions.c.direction == t.direction.value,
+            )
+        ).first()
+        if exists is not None:
+            return
+        self._conn.execute(
+            insert(peppol_transmissions),
+            {
+                "message_id": t.message_id,
+                "direction": t.direction.value,
+                "at": t.at,
+                "other_seat": t.other_seat,
+                "document_type_scheme": t.document_type_scheme,
+                "document_type": t.document_type,
+                "process_scheme": t.process_scheme,
+                "process": t.process,
+                "transport_profile": t.transport_profile,
+                "c1_country": t.c1_country,
+                "c4_country": t.c4_country,
+                "end_user": t.end_user,
+            },
+        )
+
+    def transmissions(self, since: datetime, until: datetime) -> list[Transmission]:
+        c = peppol_transmissions.c
+        rows = self._conn.execute(
+            select(peppol_transmissions).where(c.at >= since, c.at < until).order_by(c.at, c.message_id)
+        )
+        return [
+            Transmission(
+                at=row.at,
+                direction=TransmissionDirection(row.direction),
+                other_seat=row.other_seat,
+                document_type_scheme=row.document_type_scheme,
+                document_type=row.document_type,
+                process_scheme=row.process_scheme,
+                process=row.process,
+                transport_profile=row.transport_profile,
+                c1_country=row.c1_country,
+                c4_country=row.c4_country,
+                end_user=row.end_user,
+                message_id=row.message_id,
+            )
+            for row in rows
+        ]
+
+    def add_report(self, report: StoredReport) -> None:
+        # A savepoint keeps the unit of work usable after a duplicate (month, kind).
+        with self._conn.begin_nested():
+            self._conn.execute(
+                insert(peppol_reports),
+                {
+                    "id": report.id,
+                    "month": str(report.month),
+                    "kind": report.kind.value,
+                    "xml": report.xml,
+                    "validation_report": report.validation_report,
+                    "status": report.status.value,
+                    "outbound_document_id": report.outbound_document_id,
+                    "created_at": report.created_at,
+                },
+            )
+
+    def set_queued(self, report_id: str, outbound_document_id: str) -> None:
+        self._conn.execute(
+            update(peppol_reports)
+            .where(peppol_reports.c.id == report_id)
+            .values(status=ReportStatus.QUEUED.value, outbound_document_id=outbound_document_id)
+        )
+
+    def get_report(self, report_id: str) -> StoredReport | None:
+        row = self._conn.execute(select(peppol_reports).where(peppol_reports.c.id == report_id)).first()
+        return _report_from_row(row) if row is not None else None
+
+    def find_report(self, month: ReportMonth, kind: ReportKind) -> StoredReport | None:
+        row = self._conn.execute(
+            select(peppol_reports).where(
+                peppol_reports.c.month == str(month), peppol_reports.c.kind == kind.value
+            )
+        ).first()
+        return _report_from_row(row) if row is not None else None
+
+    def list_reports(self, *, limit: int = 100) -> list[StoredReport]:
+        c = peppol_reports.c
+        rows = self._conn.execute(
+            select(peppol_reports).order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        )
+        return [_report_from_row(row) for row in rows]

@@ -1,0 +1,158 @@
+"""Peppol reporting on a real database (SQLite and PostgreSQL): the recorded transmissions of a synthetic
+month give the hand-computed reports; ``create`` and the scheduler store and queue each (month, kind)
+exactly once, also when two workers race on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from gateway.model.identifiers import ParticipantID
+from gateway.model.message import DeliveryStatus, DocumentKind
+from gateway.model.report import ReportKind, ReportMonth, ReportStatus
+from gateway.services.reporting import PeppolReporter, ReporterSettings, due_month
+from gateway.store import SQLDocumentStore
+from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORTING_PROCESS, TSR_DOCUMENT_TYPE
+from gateway.validation import ValidationEngine
+from tests.reporting_month import MONTH, SEAT, TRAFFIC
+
+RECEIVER = ParticipantID("0208", "0000000097")
+SENDER = ParticipantID("0242", "000001")
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.current = at
+
+    def now(self) -> datetime:
+        return self.current
+
+
+class IDs:
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def new_id(self) -> str:
+        with self._lock:
+            self._n += 1
+            return f"00000000-0000-4000-8000-{self._n:012d}"
+
+
+def reporter(
+    store: SQLDocumentStore,
+    engine: ValidationEngine,
+    at: datetime,
+    *,
+    send: bool = True,
+    ids: IDs | None = None,
+) -> PeppolReporter:
+    return PeppolReporter(
+        store=store,
+        validator=engine,
+        clock=Clock(at),
+        ids=ids or IDs(),
+        settings=ReporterSettings(reporter_seat=SEAT, sender=SENDER, receiver=RECEIVER, send=send),
+    )
+
+
+def record_traffic(store: SQLDocumentStore) -> None:
+    with store.unit_of_work() as uow:
+        for t in TRAFFIC:
+            uow.reporting.record(t)
+        uow.reporting.record(TRAFFIC[0])  # a second record of one message is ignored
+        uow.commit()
+
+
+def test_due_month_is_the_previous_one_on_days_1_to_15() -> None:
+    assert due_month(datetime(2026, 12, 1).date()) == MONTH
+    assert due_month(datetime(2026, 12, 15).date()) == MONTH
+    assert due_month(datetime(2026, 12, 16).date()) is None
+    assert due_month(datetime(2027, 1, 3).date()) == ReportMonth(2026, 12)
+
+
+def test_create_stores_valid_reports_and_queues_them_once(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    made = reporter(store, validation_engine, datetime(2026, 12, 2, tzinfo=UTC)).create(MONTH)
+    assert [r.kind for r in made] == [ReportKind.TSR, ReportKind.EUSR]
+    assert {r.status for r in made} == {ReportStatus.QUEUED}
+    assert all(r.validation_report["valid"] is True for r in made)
+    tsr = made[0].xml
+    assert b"<Incoming>3</Incoming>" in tsr
+    assert b"<Outgoing>3</Outgoing>" in tsr
+    assert b"<SendingOrReceivingEndUsers>3</SendingOrReceivingEndUsers>" in made[1].xml
+    with store.unit_of_work(read_only=True) as uow:
+        documents = [uow.outbound.get(r.outbound_document_id or "") for r in made]
+        jobs = [uow.jobs.get(r.outbound_document_id or "") for r in made]
+        content = uow.outbound.get_content(made[0].outbound_document_id or "")
+    assert all(d is not None and d.kind is DocumentKind.PEPPOL_REPORT for d in documents)
+    assert [d.document_type for d in documents if d] == [TSR_DOCUMENT_TYPE, EUSR_DOCUMENT_TYPE]
+    assert {(d.receiver, d.sender, d.process, d.status) for d in documents if d} == {
+        (RECEIVER, SENDER, REPORTING_PROCESS, DeliveryStatus.ACCEPTED)
+    }
+    assert all(j is not None for j in jobs)
+    assert content is not None
+    assert content.body == tsr
+    # Idempotent: a second run (CLI or scheduler) keeps what is stored and queues nothing more.
+    again = reporter(store, validation_engine, datetime(2026, 12, 3, tzinfo=UTC)).create(MONTH)
+    assert [r.id for r in again] == [r.id for r in made]
+    with store.unit_of_work(read_only=True) as uow:
+        assert len(uow.reporting.list_reports()) == 2
+
+
+def test_an_empty_month_gets_zero_reports_that_are_still_stored(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    made = reporter(store, validation_engine, datetime(2026, 3, 1, tzinfo=UTC), send=False).create(
+        ReportMonth(2026, 2)
+    )
+    assert [r.status for r in made] == [ReportStatus.STORED, ReportStatus.STORED]
+    assert b"<Incoming>0</Incoming>" in made[0].xml
+    assert all(r.outbound_document_id is None for r in made)
+
+
+def test_the_scheduler_sends_once_and_only_in_the_window(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    assert reporter(store, validation_engine, datetime(2026, 11, 20, tzinfo=UTC)).run_scheduled() == []
+    first = reporter(store, validation_engine, datetime(2026, 12, 1, 0, 5, tzinfo=UTC)).run_scheduled()
+    assert [r.month for r in first] == [MONTH, MONTH]
+    for day in (1, 2, 15):
+        assert (
+            reporter(store, validation_engine, datetime(2026, 12, day, 12, tzinfo=UTC)).run_scheduled() == []
+        )
+    with store.unit_of_work(read_only=True) as uow:
+        assert len(uow.reporting.list_reports()) == 2
+
+
+def test_two_workers_racing_make_one_report_per_kind(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, backend: str
+) -> None:
+    record_traffic(store)
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    ids = IDs()
+    workers = [reporter(store, validation_engine, at, ids=ids) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(w: PeppolReporter) -> None:
+        try:
+            barrier.wait()
+            w.run_scheduled()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with store.unit_of_work(read_only=True) as uow:
+        reports = uow.reporting.list_reports()
+        queued = [uow.outbound.get(r.outbound_document_id or "") for r in reports]
+    assert sorted(r.kind for r in reports) == [ReportKind.EUSR, ReportKind.TSR]
+    assert all(d is not None for d in queued)

@@ -1,0 +1,86 @@
+"""GET /v1/reports on SQLite and PostgreSQL: the stored Peppol reports with status, delivery status and
+evidence link, their exact XML, roles (support/admin) and problem+json."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from gateway.model.identifiers import ParticipantID
+from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.services.reporting import PeppolReporter, ReporterSettings
+from gateway.validation import ValidationEngine
+from tests.integration.document_api import (  # noqa: F401 - fixtures
+    DocumentAPI,
+    _document_apis,
+    _postgres_url,
+    _sqlite_url,
+    auth,
+    docs_fixture,
+    problem_of,
+)
+from tests.reporting_month import MONTH, SEAT, TRAFFIC
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return datetime(2026, 12, 2, tzinfo=UTC)
+
+
+class _IDs:
+    n = 0
+
+    def new_id(self) -> str:
+        _IDs.n += 1
+        return f"00000000-0000-4000-8000-{_IDs.n:012d}"
+
+
+def seed(docs: DocumentAPI, engine: ValidationEngine) -> list[StoredReport]:
+    with docs.store.unit_of_work() as uow:
+        for t in TRAFFIC:
+            uow.reporting.record(t)
+        uow.commit()
+    reporter = PeppolReporter(
+        store=docs.store,
+        validator=engine,
+        clock=_Clock(),
+        ids=_IDs(),
+        settings=ReporterSettings(
+            reporter_seat=SEAT,
+            sender=ParticipantID("0242", "000001"),
+            receiver=ParticipantID("0208", "0000000097"),
+        ),
+    )
+    return reporter.create(MONTH)
+
+
+def test_reports_are_listed_and_shown_with_delivery_and_evidence(
+    docs: DocumentAPI, validation_engine: ValidationEngine
+) -> None:
+    made = seed(docs, validation_engine)
+    response = docs.client.get("/v1/reports", headers=auth("support"))
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert {item["kind"] for item in items} == {"tsr", "eusr"}
+    tsr = next(r for r in made if r.kind is ReportKind.TSR)
+    shown = docs.client.get(f"/v1/reports/{tsr.id}", headers=auth("admin")).json()
+    assert shown["month"] == str(MONTH)
+    assert shown["status"] == ReportStatus.QUEUED.value
+    assert shown["valid"] is True
+    assert shown["delivery_status"] == "accepted"
+    assert shown["evidence_url"] == f"/v1/outbound/{tsr.outbound_document_id}/evidence"
+    assert shown["validation_report"]["rule_set"] == "peppol-tsr-1.0.5"
+    xml = docs.client.get(shown["xml_url"], headers=auth("support"))
+    assert xml.status_code == 200
+    assert xml.headers["content-type"].startswith("application/xml")
+    assert xml.content == tsr.xml
+
+
+def test_reports_need_support_or_admin_and_unknown_ids_are_problems(docs: DocumentAPI) -> None:
+    refused = docs.client.get("/v1/reports", headers=auth("sender"))
+    assert refused.status_code == 403
+    assert problem_of(refused)["status"] == 403
+    missing = docs.client.get("/v1/reports/00000000-0000-4000-8000-999999999999", headers=auth("support"))
+    assert missing.status_code == 404
+    assert problem_of(missing)["status"] == 404
+    assert docs.client.get("/v1/reports", headers={"Authorization": ""}).status_code == 401
+    assert ReportMonth.parse("2026-11") == MONTH

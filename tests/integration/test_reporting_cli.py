@@ -1,0 +1,72 @@
+"""`gateway reporting create --month YYYY-MM` on a SQLite database with the development PKI: reports are
+stored (not sent to OpenPeppol outside production), queued to a configured test receiver, idempotent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from as4_support import dev_pki
+
+from gateway.cli.main import main
+from gateway.store import SQLDocumentStore, make_engine
+
+
+def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    files = dev_pki().pki.files()
+    for name in ("root.pem", "apca.pem", "pop000001.key.pem", "pop000001.cert.pem"):
+        (tmp_path / name).write_bytes(files[name])
+    url = f"sqlite:///{tmp_path / 'gw.db'}"
+    for key, value in {
+        "GATEWAY_DATABASE__URL": url,
+        "GATEWAY_KEYSTORE__PATH": str(tmp_path / "pop000001.key.pem"),
+        "GATEWAY_KEYSTORE__CERT_PATH": str(tmp_path / "pop000001.cert.pem"),
+        "GATEWAY_TRUSTSTORE__PATHS": json.dumps([str(tmp_path / "root.pem"), str(tmp_path / "apca.pem")]),
+        "GATEWAY_TRUSTSTORE__STAGE": "development",
+        "GATEWAY_AS4__MESSAGE_ID_DOMAIN": "reporting.test",
+    }.items():
+        monkeypatch.setenv(key, value)
+    return url
+
+
+def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_create_stores_the_month_and_queues_only_to_a_test_receiver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _env(tmp_path, monkeypatch)
+    assert main(["reporting", "create", "--month", "2026-10"]) == 0
+    first = _lines(capsys)
+    # Development stage + OpenPeppol's receiver (the default): stored, never sent.
+    assert [(r["kind"], r["status"], r["fatal"]) for r in first] == [
+        ("tsr", "stored", []),
+        ("eusr", "stored", []),
+    ]
+    assert main(["reporting", "create", "--month", "2026-10"]) == 0
+    assert [r["id"] for r in _lines(capsys)] == [r["id"] for r in first]  # idempotent
+    monkeypatch.setenv("GATEWAY_REPORTING__RECEIVER", "0208:0000000097")
+    assert main(["reporting", "create", "--month", "2026-11"]) == 0
+    queued = _lines(capsys)
+    assert [r["status"] for r in queued] == ["queued", "queued"]
+    store = SQLDocumentStore(make_engine(url))
+    try:
+        with store.unit_of_work(read_only=True) as uow:
+            document = uow.outbound.get(str(queued[0]["outbound_document_id"]))
+    finally:
+        store.close()
+    assert document is not None
+    assert str(document.receiver) == "0208:0000000097"
+    assert str(document.sender) == "0242:000001"  # our SPID, from the Seat ID POP000001
+
+
+def test_a_malformed_month_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _env(tmp_path, monkeypatch)
+    with pytest.raises(SystemExit) as exited:
+        main(["reporting", "create", "--month", "2026-13"])
+    assert exited.value.code == 2
+    assert "YYYY-MM" in capsys.readouterr().err

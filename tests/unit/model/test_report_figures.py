@@ -1,0 +1,89 @@
+"""TSR / EUSR figures of a synthetic month against hand-computed counts (tests/reporting_month.py), and the
+end-user identity normalisation (peppol-commons 12.8.1: 9925:BE0123456789 ≡ 0208:0123456789)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.model.identifiers import ParticipantID
+from gateway.model.report import (
+    ReportMonth,
+    end_user_key,
+    end_user_statistics,
+    transaction_statistics,
+)
+from tests.reporting_month import CN, INV, MONTH, SEAT, TRAFFIC
+
+SP2, SP3 = ("SP", "CertSubjectCN", "POP000002"), ("SP", "CertSubjectCN", "POP000003")
+DT_INV, DT_CN = ("DT", "busdox-docid-qns", INV), ("DT", "busdox-docid-qns", CN)
+PR = ("PR", "cenbii-procid-ubl", "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0")
+
+
+def _cc(c1: str, c4: str) -> tuple[tuple[str, str, str], ...]:
+    return (("CC", "SenderCountry", c1), ("CC", "ReceiverCountry", c4))
+
+
+@pytest.mark.parametrize(
+    ("given", "key"),
+    [
+        ("9925:BE0739484052", "0208:0739484052"),
+        ("9925:be0739484052", "0208:0739484052"),
+        ("0208:0739484052", "0208:0739484052"),
+        ("iso6523-actorid-upis::9925:BE0739484052", "0208:0739484052"),
+        ("9925:NL0739484052", "9925:nl0739484052"),  # not a Belgian VAT number: only case-folded
+        ("9925:BE073948405", "9925:be073948405"),  # 9 digits: not the BE VAT form
+        ("0088:5412345000013", "0088:5412345000013"),
+    ],
+)
+def test_end_user_identity_normalisation(given: str, key: str) -> None:
+    assert end_user_key(ParticipantID.parse(given)) == key
+
+
+def test_month_bounds() -> None:
+    assert ReportMonth.parse("2024-02").end.isoformat() == "2024-02-29"
+    assert str(ReportMonth.parse("2026-12").next()) == "2027-01"
+    assert str(ReportMonth.parse("2026-01").previous()) == "2025-12"
+    for bad in ("2026-13", "2026-1", "26-01", "2026-00"):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            ReportMonth.parse(bad)
+
+
+def test_tsr_of_the_synthetic_month() -> None:
+    stats = transaction_statistics(MONTH, SEAT, TRAFFIC)
+    # Outgoing transmissions appear in no per-country subtotal (SCH-TSR-43).
+    assert (stats.incoming, stats.outgoing) == (3, 3)
+    got = {(s.kind, s.keys): (s.incoming, s.outgoing) for s in stats.subtotals}
+    assert got == {
+        ("PerTP", (("TP", "Peppol", "peppol-transport-as4-v2_0"),)): (3, 3),
+        ("PerSP-DT-PR", (SP2, DT_INV, PR)): (1, 2),
+        ("PerSP-DT-PR", (SP2, DT_CN, PR)): (1, 0),
+        ("PerSP-DT-PR", (SP3, DT_CN, PR)): (0, 1),
+        ("PerSP-DT-PR", (SP3, DT_INV, PR)): (1, 0),
+        ("PerSP-DT-PR-CC", (SP2, DT_INV, PR, *_cc("NL", "BE"))): (1, 0),
+        ("PerSP-DT-PR-CC", (SP2, DT_CN, PR, *_cc("DE", "BE"))): (1, 0),
+        ("PerSP-DT-PR-CC", (SP3, DT_INV, PR, *_cc("ZZ", "BE"))): (1, 0),
+    }
+
+
+def test_eusr_counts_distinct_normalised_end_users() -> None:
+    stats = end_user_statistics(MONTH, SEAT, TRAFFIC)
+    # Sending {A, B}, receiving {A, C}: A (under three spellings) counts once; either = {A, B, C}.
+    assert (stats.sending, stats.receiving, stats.sending_or_receiving) == (2, 2, 3)
+    be = ("CC", "EndUserCountry", "BE")
+    got = {(s.kind, s.keys): (s.sending, s.receiving, s.sending_or_receiving) for s in stats.subsets}
+    assert got == {
+        ("PerDT-PR", (DT_INV, PR)): (1, 1, 1),
+        ("PerDT-PR", (DT_CN, PR)): (1, 1, 2),
+        ("PerDT-PR-EUC", (DT_INV, PR, be)): (1, 1, 1),
+        ("PerDT-PR-EUC", (DT_CN, PR, be)): (1, 1, 2),
+        ("PerDT-EUC", (DT_INV, be)): (1, 1, 1),
+        ("PerDT-EUC", (DT_CN, be)): (1, 1, 2),
+        ("PerEUC", (be,)): (2, 2, 3),
+    }
+
+
+def test_empty_month_has_zero_figures() -> None:
+    tsr = transaction_statistics(ReportMonth(2026, 2), SEAT, TRAFFIC)
+    eusr = end_user_statistics(ReportMonth(2026, 2), SEAT, TRAFFIC)
+    assert (tsr.incoming, tsr.outgoing, tsr.subtotals) == (0, 0, ())
+    assert (eusr.sending, eusr.receiving, eusr.sending_or_receiving, eusr.subsets) == (0, 0, 0, ())
