@@ -278,6 +278,17 @@ class MailSettings(BaseModel):
         return self
 
 
+class RetentionSettings(BaseModel):
+    """Retention of the working tables (purged by ``gateway worker``) and of the evidence (never purged)."""
+
+    idempotency_days: float = Field(default=30.0, gt=0)
+    delivered_webhook_days: float = Field(default=7.0, gt=0)
+    batch_size: int = Field(default=500, ge=1, le=10000)
+    interval_seconds: float = Field(default=600.0, gt=0)
+    # Belgian VAT code art. 60 §3 (invoices from 2023): 10 years. Lower values are refused.
+    evidence_years: int = Field(default=10, ge=10)
+
+
 class ServerSettings(BaseModel):
     """Connection limits and read deadlines of ``gateway serve``, sized for a 2-core, 2 GB container.
 
@@ -375,6 +386,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     responses: ResponseSettings = Field(default_factory=ResponseSettings)
     expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
