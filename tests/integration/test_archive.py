@@ -1,5 +1,5 @@
-"""``gateway archive export`` / ``verify`` round trip on a real SQLite store: the archive holds the UBL, the AS4
-message and its receipt, a fallback e-mail, an inbound document with the receipt we sent, the status
+"""``gateway archive export`` / ``verify`` round trip on a real SQLite store: the archive holds the UBL, the
+AS4 message and its receipt, a fallback e-mail, an inbound document with the receipt we sent, the status
 history, a manifest and a README; it verifies; one changed byte, a removed or an added file fails it; the
 period bounds select the documents; and ``sha256sum -c`` alone checks it, without the gateway."""
 
