@@ -34,8 +34,10 @@ from gateway.crypto.ocsp import CRLThenOCSP, OCSPRevocationChecker
 from gateway.errors import CertificateRejected, ConfigurationError, GatewayError, KeyMaterialError
 from gateway.model import ParticipantID
 from gateway.model.responses import spid_of_seat
+from gateway.render import OutputFormat, RenderOptions, render_document
 from gateway.services.backoff import BackoffPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
+from gateway.services.email_fallback import EmailChannel
 from gateway.services.expense_effects import ExpensePolicy
 from gateway.services.expenses import ExpenseWorkflow
 from gateway.services.message_status import MessageStatusService
@@ -68,6 +70,7 @@ from gateway.transport.dns import DNSNaptrLookup
 from gateway.transport.http import HTTPAS4Transport
 from gateway.transport.ocsp_http import HTTPOCSPPoster
 from gateway.transport.smp_http import HTTPSMPFetcher
+from gateway.transport.smtp import SMTPMailer, SMTPSettings
 from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
 
@@ -332,6 +335,11 @@ def _system_jitter() -> RandomSource:
     return random.SystemRandom().random
 
 
+def render_pdf(ubl: bytes, language: str) -> bytes:
+    """The ``PDFRenderer`` of the e-mail fallback: the same rendering as ``GET …/render?format=pdf``."""
+    return render_document(ubl, OutputFormat.PDF, RenderOptions(language=language))
+
+
 @dataclass
 class Services:
     """Everything the entry points need, built once per process.
@@ -554,6 +562,7 @@ class Services:
             ),
             revocation=self.revocation,
             on_receipt=self.received_answers.after_receipt,
+            email=self.email_channel,
         )
 
     @cached_property
@@ -588,6 +597,22 @@ class Services:
                 webhook_url=self.settings.webhooks.url,
             ),
         )
+
+    @cached_property
+    def email_channel(self) -> EmailChannel | None:
+        """The e-mail fallback (``GATEWAY_MAIL__HOST`` set), or None."""
+        mail = self.settings.mail
+        if mail.host is None:
+            return None
+        smtp = SMTPSettings(
+            host=mail.host,
+            port=mail.port,
+            starttls=mail.starttls,
+            username=mail.username,
+            password=mail.password.get_secret_value() if mail.password is not None else None,
+            timeout=mail.timeout_seconds,
+        )
+        return EmailChannel(SMTPMailer(smtp), mail.sender, render_pdf)
 
     @cached_property
     def certificates(self) -> tuple[WatchedCertificate, ...]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.errors import InvalidExpenseRequest
@@ -256,6 +256,40 @@ def _https_or_loopback(url: str) -> bool:
         return False
 
 
+class MailSettings(BaseModel):
+    """The e-mail fallback's SMTP relay (``GATEWAY_MAIL__…``); no host: no fallback, as before."""
+
+    host: str | None = None
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    model_config = ConfigDict(populate_by_name=True)
+
+    sender: str = Field(default="invoices@coop.example", alias="from")
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _login_over_tls(self) -> MailSettings:
+        # The password must never cross the network in clear (RFC 4954 §4: AUTH PLAIN over TLS only).
+        if self.username and not self.starttls and self.host not in (None, "localhost", "127.0.0.1", "::1"):
+            raise ValueError("mail.username needs mail.starttls=true (or a loopback relay)")
+        if self.username and self.password is None:
+            raise ValueError("mail.username needs mail.password")
+        return self
+
+
+class RetentionSettings(BaseModel):
+    """Retention of the working tables (purged by ``gateway worker``) and of the evidence (never purged)."""
+
+    idempotency_days: float = Field(default=30.0, gt=0)
+    delivered_webhook_days: float = Field(default=7.0, gt=0)
+    batch_size: int = Field(default=500, ge=1, le=10000)
+    interval_seconds: float = Field(default=600.0, gt=0)
+    # Belgian VAT code art. 60 §3 (invoices from 2023): 10 years. Lower values are refused.
+    evidence_years: int = Field(default=10, ge=10)
+
+
 class ServerSettings(BaseModel):
     """Connection limits and read deadlines of ``gateway serve``, sized for a 2-core, 2 GB container.
 
@@ -382,6 +416,8 @@ class Settings(BaseSettings):
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     responses: ResponseSettings = Field(default_factory=ResponseSettings)
     expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
@@ -416,7 +452,7 @@ class Settings(BaseSettings):
 def secret_values(settings: Settings) -> list[str]:
     """Every secret value in the settings, so the log redactor can blank them wherever they appear."""
     values = [k.key.get_secret_value() for k in settings.api.keys if k.key is not None]
-    for secret in (settings.keystore.password, settings.webhooks.secret):
+    for secret in (settings.keystore.password, settings.webhooks.secret, settings.mail.password):
         if secret is not None:
             values.append(secret.get_secret_value())
     return [v for v in values if v]

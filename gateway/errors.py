@@ -261,6 +261,20 @@ class TransportError(GatewayError):
         super().__init__(message)
 
 
+class MailError(GatewayError):
+    """Raised by the mail adapter when the relay did not take a message.
+
+    Attributes:
+        reason: the SMTP reply (``550 5.1.1 no such user``) or the network failure, for the status reason.
+        retryable: True for a temporary failure (4xx reply, no connection, timeout: RFC 5321 §4.2.1).
+    """
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(reason)
+
+
 class StoreError(GatewayError):
     """Root of persistence failures raised by store adapters."""
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from gateway import __version__
 from gateway.cli import (
+    archive,
     artefacts,
     as4,
     bench,
@@ -45,6 +46,7 @@ SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
     units,
     reporting,
     users,
+    archive,
 )
 
 

@@ -12,6 +12,7 @@ from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
 from gateway.worker.loop import WorkerStats, build_delivery_worker, recover_held_answers
 from gateway.worker.reporting import ReportScheduler
+from gateway.worker.retention import run_retention
 from gateway.worker.webhooks import WebhookWorker
 
 
@@ -73,6 +74,8 @@ async def _run(services: Services, *, once: bool, max_jobs: int | None) -> Worke
             await reports.run_once()  # queued before the deliveries of this run
         else:
             reports_task = asyncio.create_task(reports.run())
+    # Working-table retention (idempotency keys, delivered webhooks) beside the deliveries; not with --once.
+    retention_task = None if once else asyncio.create_task(run_retention(services, stop))
     try:
         return await worker.run(stop=stop, once=once, max_jobs=max_jobs)
     finally:
@@ -86,4 +89,7 @@ async def _run(services: Services, *, once: bool, max_jobs: int | None) -> Worke
                 await hooks.run_once()  # flush the events of the deliveries just made
             hooks.stop()
             await hooks_task
+        if retention_task is not None:
+            stop.set()
+            await retention_task
         await services.aclose()

@@ -38,6 +38,9 @@ class DeliveryStatus(StrEnum):
     REJECTED = "rejected"
     """Delivered, but the receiving access point's Message Level Status rejected it (MLS RE, with the
     reasons in the status reason and the timeline). Final."""
+    DELIVERED_BY_EMAIL = "delivered_by_email"
+    """The buyer cannot receive it over Peppol (not registered, document type not supported) and the
+    e-mail fallback handed it, PDF and UBL attached, to our SMTP relay (250 to DATA). Final."""
 
     @property
     def is_final(self) -> bool:
@@ -68,11 +71,19 @@ class DeliveryEvent(StrEnum):
     """A Message Level Status RE about the message arrived."""
     RESPONSE_RECEIVED = "response-received"
     """The buyer's Invoice Response (T111) arrived; the delivery status stays, the reason tells it."""
+    EMAIL_ACCEPTED = "email-accepted"
+    """The SMTP relay accepted the fallback e-mail (its MIME is stored before it is sent)."""
 
 
 INITIAL_STATUS: Final = DeliveryStatus.ACCEPTED
 _FINAL_STATUSES: Final = frozenset(
-    {DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.CONFIRMED, DeliveryStatus.REJECTED}
+    {
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.CONFIRMED,
+        DeliveryStatus.REJECTED,
+        DeliveryStatus.DELIVERED_BY_EMAIL,
+    }
 )
 
 _S = DeliveryStatus
@@ -89,6 +100,9 @@ TRANSITIONS: Final[Mapping[tuple[DeliveryStatus, DeliveryEvent], DeliveryStatus]
     (_S.SENDING, _E.SEND_STARTED): _S.SENDING,
     # Outcome of an attempt.
     (_S.SENDING, _E.RECEIPT_RECEIVED): _S.DELIVERED,
+    # E-mail fallback: the MIME is stored with SEND_STARTED (like an AS4 message) and the relay's 250
+    # ends it; a temporary SMTP error (4xx) is a retryable failure, a permanent one (5xx) a permanent one.
+    (_S.SENDING, _E.EMAIL_ACCEPTED): _S.DELIVERED_BY_EMAIL,
     (_S.SENDING, _E.RETRYABLE_FAILURE): _S.RETRYING,
     (_S.SENDING, _E.PERMANENT_FAILURE): _S.FAILED,
     (_S.SENDING, _E.RETRIES_EXHAUSTED): _S.FAILED,

@@ -37,6 +37,7 @@ from gateway.errors import (
     InvalidTransition,
     LeaseLost,
     LocalProtocolError,
+    MailError,
     MappingError,
     ParticipantNotRegistered,
     TransportError,
@@ -60,6 +61,16 @@ from gateway.services.delivery_outcome import (
     judge_internal_error,
     judge_response,
     judge_transport_error,
+)
+from gateway.services.email_fallback import (
+    EMAIL_CONTENT_TYPE,
+    ComposedEmail,
+    EmailChannel,
+    compose,
+    falls_back,
+    is_email_record,
+    read_buyer,
+    stored_recipients,
 )
 from gateway.services.ports import (
     AS4Transport,
@@ -206,6 +217,7 @@ class Deliverer:
         on_receipt: called with the unit of work that records a document's receipt and the document id,
             before its commit: received answers held until the receipt are applied there
             (``ReceivedAnswers.after_receipt``), all or nothing with the receipt.
+        email: the e-mail fallback for buyers not on Peppol (``services.email_fallback``); None: off.
     """
 
     def __init__(
@@ -224,9 +236,11 @@ class Deliverer:
         random_bytes: Callable[[int], bytes] = os.urandom,
         revocation: RevocationChecker | None = None,
         on_receipt: Callable[[UnitOfWork, str], object] | None = None,
+        email: EmailChannel | None = None,
     ) -> None:
         self._store = store
         self._on_receipt = on_receipt
+        self._email = email
         self._revocation = revocation
         self._resolver = resolver
         self._transport = transport
@@ -263,11 +277,22 @@ class Deliverer:
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         prepared = await self._thread(self._prepare, lease)
         document = prepared.document
+        if prepared.record is not None and is_email_record(prepared.record):
+            # Sent by e-mail before (a temporary SMTP failure, a crash, a support retry): resend the stored
+            # bytes (same Message-ID), after committing SEND_STARTED like any attempt.
+            record = prepared.record
+            await self._thread(self._restart_email, lease, record.message_id)
+            return await self._send_email(lease, record.message_id, record.request.body)
         try:
             endpoint = await self._resolve(lease, document)
         except DiscoveryError as exc:
-            # Only an unreachable SML/SMP may answer otherwise later: every other outcome (not registered,
-            # not supported, bad SMP signature, rejected endpoint certificate) fails now with its reason.
+            # Not on Peppol for this document (not registered, type not supported) and a buyer e-mail:
+            # the e-mail fallback. Otherwise only an unreachable SML/SMP may answer otherwise later: every
+            # other outcome (bad SMP signature, rejected endpoint certificate...) fails now with its reason.
+            if self._email is not None and falls_back(exc) and not prepared.invalid:
+                composed = await self._thread(self._compose_email, lease, prepared, exc)
+                if composed is not None:
+                    return await self._send_email(lease, composed.message_id, composed.mime)
             return await self._finish(lease, None, _discovery_failure(exc))
 
         try:
@@ -305,6 +330,91 @@ class Deliverer:
                 outcome = judge_internal_error(exc, response.status, response.body)
         result = await self._finish(lease, outgoing.message_id, outcome)
         return replace(result, sent=True)
+
+    async def _send_email(self, lease: DeliveryLease, message_id: str, mime: bytes) -> DeliveryResult:
+        """Send the stored fallback e-mail; 250 -> delivered_by_email, 4xx -> retry, 5xx -> failed."""
+        assert self._email is not None
+        recipients = stored_recipients(mime)
+        log.info("document %s: e-mailing %s to %s", lease.document_id, message_id, ", ".join(recipients))
+        try:
+            reply = await self._email.mailer.send(mime, sender=self._email.sender, recipients=recipients)
+        except MailError as exc:
+            kind = "temporary" if exc.retryable else "permanent"
+            result = AttemptResult.RETRY if exc.retryable else AttemptResult.GIVE_UP
+            detail: JSONObject = {"channel": "email", "smtp_reply": exc.reason}
+            outcome = AttemptOutcome(result, f"smtp-{kind}-failure: {exc.reason}", detail=detail)
+        else:
+            detail = {"channel": "email", "smtp_reply": reply, "to": recipients}
+            outcome = AttemptOutcome(
+                AttemptResult.EMAILED, f"e-mailed to {', '.join(recipients)}", detail=detail
+            )
+        await self._thread(self._renew, lease)
+        return replace(await self._finish(lease, message_id, outcome), sent=True)
+
+    def _restart_email(self, lease: DeliveryLease, message_id: str) -> None:
+        now = self._clock.now()
+        with self._store.unit_of_work() as uow:
+            document = self._current(uow, lease)
+            detail: JSONObject = {"attempt": lease.attempts, "channel": "email", "message_id": message_id}
+            entry = uow.outbound.transition(document.id, DeliveryEvent.SEND_STARTED, at=now, detail=detail)
+            self._notify(uow, document, entry, None, message_id)
+            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            uow.commit()
+
+    def _compose_email(
+        self, lease: DeliveryLease, prepared: _Prepared, exc: DiscoveryError
+    ) -> ComposedEmail | None:
+        """Write the fallback e-mail and commit it with SEND_STARTED; None when the buyer has no address."""
+        assert self._email is not None
+        document = prepared.document
+        body = prepared.body if prepared.body is not None else self._content(document.id)
+        buyer = read_buyer(body)
+        if buyer.email is None:
+            return None
+        now = self._clock.now()
+        composed = compose(
+            document,
+            body,
+            buyer,
+            sender=self._email.sender,
+            message_id=f"{self._ids.new_id()}@{self._settings.message_id_domain}",
+            at=now,
+            render_pdf=self._email.render_pdf,
+        )
+        with self._store.unit_of_work() as uow:
+            current = self._current(uow, lease)
+            if current.as4_message_id != document.as4_message_id:
+                raise _Stop(DeliveryResult(document.id, None))  # another worker went on meanwhile
+            # The exact MIME is the evidence, stored (like an AS4 message) before anything is sent.
+            uow.messages.add(
+                AS4MessageRecord(
+                    message_id=composed.message_id,
+                    direction=Direction.OUT,
+                    request=RawHTTPMessage((("Content-Type", EMAIL_CONTENT_TYPE),), composed.mime),
+                    created_at=now,
+                    document_id=document.id,
+                )
+            )
+            detail: JSONObject = {
+                "attempt": lease.attempts,
+                "channel": "email",
+                "message_id": composed.message_id,
+                "to": composed.recipient,
+                "language": composed.language,
+                "discovery": f"{getattr(exc.outcome, 'value', None) or type(exc).__name__}: {exc}",
+            }
+            entry = uow.outbound.transition(
+                document.id,
+                DeliveryEvent.SEND_STARTED,
+                at=now,
+                detail=detail,
+                as4_message_id=composed.message_id,
+            )
+            self._notify(uow, current, entry, None, composed.message_id)
+            # Lock order everywhere: document row (transition) before job row.
+            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            uow.commit()
+        return composed
 
     async def _resolve(self, lease: DeliveryLease, document: OutboundDocument) -> Endpoint:
         """The receiver's endpoint; a retry bypasses the lookup cache, so a receiver whose certificate
@@ -552,7 +662,7 @@ class Deliverer:
                 if event is DeliveryEvent.RETRYABLE_FAILURE:
                     assert next_at is not None
                     uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
-                elif event is DeliveryEvent.RECEIPT_RECEIVED:
+                elif event in (DeliveryEvent.RECEIPT_RECEIVED, DeliveryEvent.EMAIL_ACCEPTED):
                     uow.jobs.complete(current.id, lease.token)
                     if self._on_receipt is not None:
                         self._on_receipt(uow, current.id)
@@ -596,6 +706,8 @@ class Deliverer:
     ) -> tuple[DeliveryEvent, str | None, datetime | None]:
         if outcome.result is AttemptResult.DELIVERED:
             return DeliveryEvent.RECEIPT_RECEIVED, outcome.reason, None
+        if outcome.result is AttemptResult.EMAILED:
+            return DeliveryEvent.EMAIL_ACCEPTED, outcome.reason, None
         if outcome.result is AttemptResult.GIVE_UP:
             return DeliveryEvent.PERMANENT_FAILURE, outcome.reason, None
         if self._retry.exhausted(lease.attempts):

@@ -47,6 +47,8 @@ class AttemptResult(StrEnum):
     """What the attempt means for the document."""
 
     DELIVERED = "delivered"
+    EMAILED = "emailed"
+    """The e-mail fallback's relay accepted the message (``delivered_by_email``)."""
     RETRY = "retry"
     GIVE_UP = "give-up"
 

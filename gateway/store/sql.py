@@ -110,6 +110,13 @@ class SQLUnitOfWork:
             if exc is None:
                 raise
 
+    @property
+    def connection(self) -> Connection:
+        """The connection of this unit of work (for adapters outside the repositories, e.g. retention)."""
+        if self._connection is None:
+            raise StoreError("the unit of work was not entered (use it in a with block)")
+        return self._connection
+
     def _require_transaction(self) -> RootTransaction:
         if self._transaction is None:
             raise StoreError("the unit of work was not entered (use it in a with block)")

@@ -31,6 +31,7 @@ from gateway.services.ports.documents import (
     OutboundDocumentRepository,
 )
 from gateway.services.ports.expenses import ExpenseQuery, ExpenseRepository, UnitRepository
+from gateway.services.ports.mail import Mailer, PDFRenderer
 from gateway.services.ports.paging import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -79,11 +80,13 @@ __all__ = [
     "InboundQuery",
     "InvoiceResponder",
     "InvoiceResponseRequest",
+    "Mailer",
     "NullInvoiceResponder",
     "OutboundDocumentRepository",
     "OutboundQuery",
     "OutboxCounts",
     "OutboxEntry",
+    "PDFRenderer",
     "Page",
     "PageCursor",
     "PendingAnswer",

@@ -41,6 +41,7 @@ def test_wire_values_are_stable() -> None:
         "failed",
         "confirmed",
         "rejected",
+        "delivered_by_email",
     ]
     assert [s.value for s in InboundStatus] == ["received", "valid", "invalid"]
     assert INITIAL_STATUS is S.ACCEPTED
@@ -89,6 +90,16 @@ def test_only_a_receipt_during_sending_delivers() -> None:
     assert into_delivered == {(S.SENDING, E.RECEIPT_RECEIVED)}
 
 
+def test_only_an_accepted_email_during_sending_delivers_by_email() -> None:
+    into = {pair for pair, target in TRANSITIONS.items() if target is S.DELIVERED_BY_EMAIL}
+    assert into == {(S.SENDING, E.EMAIL_ACCEPTED)}
+    # Final: no delivery step, no MLS (no AP answers an e-mail), no retry moves it on.
+    assert allowed_events(S.DELIVERED_BY_EMAIL) == frozenset()
+    for status in (S.ACCEPTED, S.RETRYING, S.FAILED, S.DELIVERED):
+        with pytest.raises(InvalidTransition):
+            apply_event(status, E.EMAIL_ACCEPTED)
+
+
 def test_failed_is_left_only_by_a_retry_request() -> None:
     assert allowed_events(S.FAILED) == {E.RETRY_REQUESTED}
     assert {event for (_, event), target in TRANSITIONS.items() if target is S.FAILED} == {
@@ -112,11 +123,19 @@ def test_a_receipt_cannot_arrive_before_sending() -> None:
 def test_every_status_is_reachable_and_every_document_can_end() -> None:
     assert reachable(INITIAL_STATUS) == set(S)
     for status in S:
-        assert reachable(status) & {S.DELIVERED, S.FAILED, S.CONFIRMED, S.REJECTED}, status
+        assert reachable(status) & {S.DELIVERED, S.FAILED, S.CONFIRMED, S.REJECTED, S.DELIVERED_BY_EMAIL}, (
+            status
+        )
 
 
 def test_is_final() -> None:
-    assert {s for s in S if s.is_final} == {S.DELIVERED, S.FAILED, S.CONFIRMED, S.REJECTED}
+    assert {s for s in S if s.is_final} == {
+        S.DELIVERED,
+        S.FAILED,
+        S.CONFIRMED,
+        S.REJECTED,
+        S.DELIVERED_BY_EMAIL,
+    }
 
 
 def test_the_table_is_total_over_its_keys() -> None:

@@ -1,0 +1,317 @@
+"""E-mail fallback through real discovery (development SML on loopback DNS, SMP over HTTP) to a real
+SMTP server on loopback (aiosmtpd), on SQLite and PostgreSQL: which discovery outcomes e-mail the document
+and which must not, the received MIME (attachments, headers, language), a temporary SMTP failure then
+success (the same stored bytes resent), a permanent failure, and the evidence, timeline and webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
+import pytest
+from aiosmtpd.controller import Controller
+from as4_support import INVOICE, RECEIVER, dev_pki
+from delivery_support import SettableClock, UUIDs, queue_document
+from sqlalchemy.engine import URL
+
+from gateway.bootstrap import render_pdf
+from gateway.devnet import DevEndpoint, DevNetwork, DevService
+from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE
+from gateway.model.message import DeliveryEvent, DeliveryStatus, OutboundDocument
+from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.email_fallback import EmailChannel
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.transport.smtp import SMTPMailer, SMTPSettings
+from gateway.worker import BackoffPolicy
+from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
+from tests.discovery_support import resolver_for
+
+SENDER = "invoices@coop.test"
+BUYER_EMAIL = "kunde@buyer.test"
+
+
+def _with_contact(email: str | None, country: str, postcode: str) -> bytes:
+    """The sample invoice with a buyer e-mail (BT-58) and address (BT-53, BT-55)."""
+    head, sep, buyer = INVOICE.read_bytes().partition(b"<cac:AccountingCustomerParty>")
+    buyer = buyer.replace(
+        b"<cbc:PostalZone>0150</cbc:PostalZone>", f"<cbc:PostalZone>{postcode}</cbc:PostalZone>".encode(), 1
+    )
+    buyer = buyer.replace(
+        b"<cbc:IdentificationCode>NO</cbc:IdentificationCode>",
+        f"<cbc:IdentificationCode>{country}</cbc:IdentificationCode>".encode(),
+        1,
+    )
+    if email is not None:
+        marker = b"</cac:PartyLegalEntity>"
+        contact = f"<cac:Contact><cbc:ElectronicMail>{email}</cbc:ElectronicMail></cac:Contact>"
+        buyer = buyer.replace(marker, marker + contact.encode(), 1)
+    return head + sep + buyer
+
+
+@dataclass
+class _Relay:
+    """An aiosmtpd handler that keeps what it accepted and answers DATA from a script (then 250)."""
+
+    script: list[str] = field(default_factory=list)
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        if self.script:
+            return self.script.pop(0)
+        content = envelope.content  # type: ignore[attr-defined]
+        assert isinstance(content, bytes)
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), content))  # type: ignore[attr-defined]
+        return "250 2.0.0 queued as T1"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def relay() -> Iterator[tuple[_Relay, int]]:
+    handler = _Relay()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def _mail_postgres_url() -> Iterator[URL]:
+    with migrated_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def _mail_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('mail') / 'gateway.db'}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
+    backend = str(request.param)
+    name = "_mail_postgres_url" if backend == "postgresql" else "_mail_sqlite_url"
+    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+
+
+@pytest.fixture
+def network() -> Iterator[DevNetwork]:
+    with DevNetwork(dev_pki().pki) as net:
+        yield net  # RECEIVER is published nowhere: not registered
+
+
+def _deliver(store: SQLDocumentStore, network: DevNetwork, clock: SettableClock, port: int) -> DeliveryResult:
+    async def go() -> DeliveryResult:
+        from gateway.transport.http import HTTPAS4Transport
+
+        async with HTTPAS4Transport(connect_timeout=2.0, send_timeout=5.0) as transport:
+            mailer = SMTPMailer(SMTPSettings(host="127.0.0.1", port=port, starttls=False, timeout=5.0))
+            deliverer = Deliverer(
+                store=store,
+                resolver=resolver_for(network, clock),  # type: ignore[arg-type]
+                transport=transport,
+                identity=dev_pki().sender,
+                trust=dev_pki().trust,
+                clock=clock,
+                ids=UUIDs(),
+                retry=BackoffPolicy(base=timedelta(seconds=30), max_attempts=12),
+                jitter=random.Random(3).random,
+                settings=DeliverySettings(
+                    message_id_domain="gw.test",
+                    lease_for=timedelta(minutes=5),
+                    webhook_url="https://hooks.test/gw",
+                ),
+                email=EmailChannel(mailer, SENDER, render_pdf),
+            )
+            with store.unit_of_work() as uow:
+                (lease,) = uow.jobs.lease(now=clock.now(), limit=1, lease_for=timedelta(minutes=5), token="w")
+                uow.commit()
+            return await deliverer.deliver_one(lease)
+
+    return asyncio.run(go())
+
+
+def _document(store: SQLDocumentStore, document_id: str) -> OutboundDocument:
+    with store.unit_of_work(read_only=True) as uow:
+        document = uow.outbound.get(document_id)
+    assert document is not None
+    return document
+
+
+def _parts(mime: bytes) -> EmailMessage:
+    parsed = message_from_bytes(mime, policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _webhook_statuses(store: SQLDocumentStore, clock: SettableClock) -> list[str]:
+    with store.unit_of_work() as uow:
+        leases = uow.outbox.lease(
+            now=clock.now() + timedelta(days=1), limit=50, lease_for=timedelta(minutes=1), token="t"
+        )
+        uow.rollback()
+    return [str(lease.message.payload["data"]["status"]) for lease in leases]
+
+
+def test_a_buyer_not_registered_gets_the_invoice_by_email(
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+) -> None:
+    handler, port = relay
+    clock = SettableClock()
+    body = _with_contact(BUYER_EMAIL, "BE", "9000")  # Ghent: Dutch
+    document_id = queue_document(store, body=body, number="INV-MAIL-1")
+
+    result = _deliver(store, network, clock, port)
+
+    assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
+    document = _document(store, document_id)
+    assert document.status is DeliveryStatus.DELIVERED_BY_EMAIL
+    ((mail_from, rcpt, content),) = handler.received
+    assert (mail_from, rcpt) == (SENDER, [BUYER_EMAIL])
+    mail = _parts(content)
+    assert mail["Message-ID"] == f"<{document.as4_message_id}>"
+    assert mail["X-Gateway-Document-Id"] == document_id
+    assert mail["Subject"] == "Factuur KIT-2024-0001"  # BT-1 of the UBL
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert text["Content-Language"] == "nl"
+    assert "Peppol" in text.get_content()
+    assert "bijlage" in text.get_content()
+    attachments = {part.get_filename(): part for part in mail.iter_attachments()}
+    pdf = attachments[next(name for name in attachments if str(name).endswith(".pdf"))]
+    assert pdf.get_content_type() == "application/pdf"
+    assert pdf.get_content().startswith(b"%PDF")
+    xml = attachments[next(name for name in attachments if str(name).endswith(".xml"))]
+    assert xml.get_content_type() == "application/xml"
+    assert xml.get_content() == body
+
+    with store.unit_of_work(read_only=True) as uow:
+        timeline = uow.outbound.timeline(document_id)
+        (stored,) = uow.messages.for_document(document_id)
+    assert [e.event for e in timeline] == [
+        DeliveryEvent.SUBMITTED,
+        DeliveryEvent.SEND_STARTED,
+        DeliveryEvent.EMAIL_ACCEPTED,
+    ]
+    started = timeline[1].detail or {}
+    assert started["channel"] == "email"
+    assert started["to"] == BUYER_EMAIL
+    assert str(started["discovery"]).startswith("not-registered")
+    assert "250" in str((timeline[2].detail or {})["smtp_reply"])
+    # The evidence is the exact MIME sent (the relay gets it with the SMTP line ends and dot-stuffing undone).
+    assert stored.message_id == document.as4_message_id
+    assert dict(stored.request.headers)["Content-Type"] == "message/rfc822"
+    assert stored.request.body.rstrip(b"\r\n") == content.rstrip(b"\r\n")
+    assert set(_webhook_statuses(store, clock)) == {"sending", "delivered_by_email"}
+
+
+def test_a_document_type_not_supported_is_emailed_in_french(
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+) -> None:
+    handler, port = relay
+    endpoint = DevEndpoint("https://ap.example/as4", dev_pki().pki.aps["POP000002"].certificate)
+    network.publish(RECEIVER, [DevService(BIS_CREDIT_NOTE, ((BIS_BILLING_PROCESS, (endpoint,)),))])
+    queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "1000"))  # Brussels: French
+    result = _deliver(store, network, SettableClock(), port)
+    assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
+    mail = _parts(handler.received[0][2])
+    assert (mail.get_body(("plain",)) or {})["Content-Language"] == "fr"
+    assert mail["Subject"].startswith("Facture ")
+
+
+def test_a_temporary_smtp_failure_is_retried_with_the_same_message(
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+) -> None:
+    handler, port = relay
+    clock = SettableClock()
+    handler.script.append("451 4.3.0 try again later")
+    document_id = queue_document(store, body=_with_contact(BUYER_EMAIL, "NO", "0150"))
+
+    first = _deliver(store, network, clock, port)
+    assert first.status is DeliveryStatus.RETRYING
+    document = _document(store, document_id)
+    assert (document.status_reason or "").startswith("smtp-temporary-failure: 451")
+    assert document.next_attempt_at is not None
+    assert handler.received == []
+
+    clock.current = document.next_attempt_at
+    second = _deliver(store, network, clock, port)
+    assert second.status is DeliveryStatus.DELIVERED_BY_EMAIL, second.reason
+    ((_, _, content),) = handler.received
+    mail = _parts(content)
+    assert mail["Message-ID"] == f"<{document.as4_message_id}>"  # the stored message, not a new one
+    assert (mail.get_body(("plain",)) or {})["Content-Language"] == "en"
+    with store.unit_of_work(read_only=True) as uow:
+        assert len(uow.messages.for_document(document_id)) == 1
+        events = [e.event for e in uow.outbound.timeline(document_id)]
+    assert events == [
+        DeliveryEvent.SUBMITTED,
+        DeliveryEvent.SEND_STARTED,
+        DeliveryEvent.RETRYABLE_FAILURE,
+        DeliveryEvent.SEND_STARTED,
+        DeliveryEvent.EMAIL_ACCEPTED,
+    ]
+
+
+def test_a_permanent_smtp_failure_fails_with_the_smtp_reason(
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+) -> None:
+    handler, port = relay
+    clock = SettableClock()
+    handler.script.append("550 5.1.1 mailbox unavailable")
+    document_id = queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "4000"))
+    result = _deliver(store, network, clock, port)
+    assert result.status is DeliveryStatus.FAILED
+    reason = _document(store, document_id).status_reason or ""
+    assert reason.startswith("smtp-permanent-failure: 550 5.1.1 mailbox unavailable"), reason
+    assert set(_webhook_statuses(store, clock)) == {"sending", "failed"}
+
+
+@pytest.mark.parametrize(
+    ("break_it", "status", "reason"),
+    [
+        ("smp-unreachable", DeliveryStatus.RETRYING, "smp-unreachable: "),
+        ("bad-signature", DeliveryStatus.FAILED, "bad-smp-signature: "),
+        ("no-email", DeliveryStatus.FAILED, "receiver-not-registered: "),
+    ],
+)
+def test_other_outcomes_are_not_emailed(
+    store: SQLDocumentStore,
+    network: DevNetwork,
+    relay: tuple[_Relay, int],
+    break_it: str,
+    status: DeliveryStatus,
+    reason: str,
+) -> None:
+    handler, port = relay
+    email: str | None = BUYER_EMAIL
+    if break_it == "smp-unreachable":
+        endpoint = DevEndpoint("https://ap.example/as4", dev_pki().pki.aps["POP000002"].certificate)
+        network.publish(RECEIVER, [DevService(BIS_INVOICE, ((BIS_BILLING_PROCESS, (endpoint,)),))])
+        network.smp.fail_status = 503
+    elif break_it == "bad-signature":
+        endpoint = DevEndpoint("https://ap.example/as4", dev_pki().pki.aps["POP000002"].certificate)
+        network.publish(RECEIVER, [DevService(BIS_INVOICE, ((BIS_BILLING_PROCESS, (endpoint,)),))])
+        network.smp.tampered.add(RECEIVER)
+    else:
+        email = None
+    document_id = queue_document(store, body=_with_contact(email, "BE", "9000"))
+    result = _deliver(store, network, SettableClock(), port)
+    assert result.status is status
+    assert (_document(store, document_id).status_reason or "").startswith(reason)
+    assert handler.received == []

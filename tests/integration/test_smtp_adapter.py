@@ -1,0 +1,166 @@
+"""The SMTP adapter against a real aiosmtpd server on loopback: STARTTLS then AUTH, refused credentials,
+a relay without STARTTLS, and the reply classes (4xx retryable, 5xx not; RFC 5321 §4.2.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from gateway.errors import MailError
+from gateway.transport.smtp import SMTPMailer, SMTPSettings
+
+MESSAGE = b"From: a@coop.test\r\nTo: b@buyer.test\r\nSubject: t\r\nMessage-ID: <1@gw.test>\r\n\r\nhello\r\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("smtp-tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+class _Handler:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.reply = "250 2.0.0 ok"
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.received.append(envelope.content)  # type: ignore[attr-defined]
+        return self.reply
+
+
+def _authenticator(
+    server: object, session: object, envelope: object, mechanism: str, data: object
+) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"gateway", b"s3cret")
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def tls_relay(tls_files: tuple[Path, Path]) -> Iterator[tuple[_Handler, int]]:
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(*tls_files)
+    handler = _Handler()
+    port = _free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=server_context,
+        require_starttls=True,
+        authenticator=_authenticator,
+        auth_required=True,
+    )
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def _client_context(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(tls_files[0]))
+
+
+def _send(settings: SMTPSettings) -> str:
+    return asyncio.run(SMTPMailer(settings).send(MESSAGE, sender="a@coop.test", recipients=["b@buyer.test"]))
+
+
+def test_starttls_then_auth_delivers(tls_relay: tuple[_Handler, int], tls_files: tuple[Path, Path]) -> None:
+    handler, port = tls_relay
+    settings = SMTPSettings(
+        "127.0.0.1", port, username="gateway", password="s3cret", tls_context=_client_context(tls_files)
+    )
+    assert _send(settings).startswith("250")
+    assert handler.received == [MESSAGE]
+
+
+def test_wrong_credentials_fail_permanently(
+    tls_relay: tuple[_Handler, int], tls_files: tuple[Path, Path]
+) -> None:
+    _, port = tls_relay
+    settings = SMTPSettings(
+        "127.0.0.1", port, username="gateway", password="wrong", tls_context=_client_context(tls_files)
+    )
+    with pytest.raises(MailError) as caught:
+        _send(settings)
+    assert caught.value.reason.startswith("535")
+    assert not caught.value.retryable
+
+
+def test_a_relay_not_reached_is_a_temporary_failure() -> None:
+    with pytest.raises(MailError) as caught:
+        _send(SMTPSettings("127.0.0.1", _free_port(), starttls=False, timeout=2.0))
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize(("reply", "retryable"), [("452 4.3.1 full", True), ("554 5.6.0 refused", False)])
+def test_reply_classes(reply: str, retryable: bool) -> None:
+    handler = _Handler()
+    handler.reply = reply
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with pytest.raises(MailError) as caught:
+            _send(SMTPSettings("127.0.0.1", port, starttls=False))
+    finally:
+        controller.stop()
+    assert caught.value.reason == reply
+    assert caught.value.retryable is retryable
+
+
+def test_a_relay_without_starttls_is_refused_when_starttls_is_required() -> None:
+    handler = _Handler()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with pytest.raises(MailError) as caught:
+            _send(SMTPSettings("127.0.0.1", port, starttls=True))
+    finally:
+        controller.stop()
+    assert not caught.value.retryable
+    assert handler.received == []
