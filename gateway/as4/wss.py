@@ -32,6 +32,7 @@ from gateway.crypto import (
     b64,
     b64decode_text,
     exc_c14n,
+    load_peer_certificate,
     sign_bytes,
 )
 from gateway.crypto.policy import CanonicalizationAlgorithm
@@ -124,7 +125,7 @@ def resolve_bst_certificate(
     if encoding is not None and encoding.strip() != BST_ENCODING_BASE64:
         raise RemoteProtocolError(policy_error, "BST EncodingType is not Base64Binary")
     try:
-        cert = x509.load_der_x509_certificate(b64decode_text(bst.text))
+        cert = load_peer_certificate(b64decode_text(bst.text))
         cert.public_key()  # parse the key now: an unknown key type must fail here, as 0101
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise RemoteProtocolError(EbmsError.FAILED_AUTHENTICATION, "BST certificate unreadable") from exc

@@ -18,7 +18,7 @@ from gateway.crypto.devpki import (
     issue_ap,
     issue_smp,
 )
-from gateway.crypto.keys import KeyMaterial, load_certificates, load_key_material
+from gateway.crypto.keys import KeyMaterial, load_certificates, load_key_material, load_peer_certificate
 from gateway.crypto.policy import (
     PEPPOL_POLICY,
     CanonicalizationAlgorithm,
@@ -84,6 +84,7 @@ __all__ = [
     "issue_smp",
     "load_certificates",
     "load_key_material",
+    "load_peer_certificate",
     "read_signed_info",
     "rsa_oaep_unwrap",
     "rsa_oaep_wrap",

@@ -6,6 +6,7 @@ password, and never puts the password into an exception or log line.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -114,3 +115,25 @@ def load_key_material(
         if isinstance(pub, rsa.RSAPublicKey) and pub.public_numbers() == numbers:
             return KeyMaterial(key, cert, tuple(c for c in certs if c is not cert))
     raise KeyMaterialError("the private key does not belong to the certificate")
+
+
+def load_peer_certificate(der: bytes) -> x509.Certificate:
+    """A certificate received from a peer (an AS4 BST, an SMP signer or endpoint certificate), parsed
+    strictly.
+
+    cryptography parses names lazily and only warns about an attribute outside its X.520 length limits (e.g. a
+    23-character countryName); such a certificate is malformed, and reading its names later must not warn or
+    fail half-way through a check. Both names are read here, with such warnings turned into a refusal.
+
+    Raises:
+        ValueError: the bytes are not a DER certificate, or a name in it is malformed.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            certificate = x509.load_der_x509_certificate(der)
+            certificate.subject.rfc4514_string()
+            certificate.issuer.rfc4514_string()
+        except (UserWarning, AttributeError) as exc:
+            raise ValueError(f"malformed certificate: {exc}") from exc
+    return certificate

@@ -13,7 +13,13 @@ from typing import Final
 
 from cryptography import x509
 
-from gateway.crypto import CertRejection, RevocationChecker, TrustStore, validate_ap_certificate
+from gateway.crypto import (
+    CertRejection,
+    RevocationChecker,
+    TrustStore,
+    load_peer_certificate,
+    validate_ap_certificate,
+)
 from gateway.errors import CertificateRejected, EndpointCertificateRejected
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.smp.metadata import ServiceInformation, SMPEndpoint
@@ -112,7 +118,7 @@ def select_endpoint(
     if not endpoint.url:
         raise LookupOutcome.BAD_SMP_RESPONSE.error("the selected endpoint has no address")
     try:
-        certificate = x509.load_der_x509_certificate(endpoint.certificate_der)
+        certificate = load_peer_certificate(endpoint.certificate_der)
     except ValueError as exc:
         raise EndpointCertificateRejected(
             "the endpoint certificate cannot be read",

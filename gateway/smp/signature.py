@@ -26,6 +26,7 @@ from gateway.crypto import (
     RevocationChecker,
     TrustStore,
     b64decode_text,
+    load_peer_certificate,
     validate_smp_certificate,
 )
 from gateway.errors import CertificateRejected, DiscoveryError, SignatureInvalid
@@ -97,7 +98,7 @@ def _certificates(signature: etree._Element) -> list[x509.Certificate]:
     certificates: list[x509.Certificate] = []
     for element in signature.iterfind(f"{{{DS}}}KeyInfo/{{{DS}}}X509Data/{{{DS}}}X509Certificate"):
         try:
-            certificates.append(x509.load_der_x509_certificate(b64decode_text(element.text or "")))
+            certificates.append(load_peer_certificate(b64decode_text(element.text or "")))
         except (ValueError, SignatureInvalid) as exc:
             raise _bad("the SMP signature's X509Certificate cannot be read") from exc
     if not certificates:

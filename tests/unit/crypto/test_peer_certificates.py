@@ -1,0 +1,55 @@
+"""Certificates received from peers are parsed strictly: a malformed name is a refusal, never a warning that
+surfaces half-way through a signature or path check (found by tests/property/test_smp_garbage.py)."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from gateway.crypto import load_peer_certificate
+
+
+def _der(country: str) -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # building the malformed name warns too
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, country, _validate=False),
+                x509.NameAttribute(NameOID.COMMON_NAME, "POP000009"),
+            ]
+        )
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_a_well_formed_certificate_loads() -> None:
+    assert load_peer_certificate(_der("BE")).serial_number == 7
+
+
+def test_a_name_outside_the_x520_limits_is_refused_without_a_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping would fail here
+        with pytest.raises(ValueError, match="malformed certificate"):
+            load_peer_certificate(_der("Gateway Development SMP"))
+
+
+def test_bytes_that_are_no_certificate_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"(?i)certificate|asn\.?1|parse|der"):
+        load_peer_certificate(b"\x30\x03\x02\x01\x00")
