@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from gateway.errors import DocumentNotFound
 from gateway.model.expense import Actor, Expense, ExpenseEvent, ExpenseStatus
-from gateway.model.message import AS4MessageRecord, Direction
+from gateway.model.message import AS4MessageRecord, Direction, DocumentContent
 from gateway.services.expense_access import visible_to
 from gateway.services.expense_drafts import attachment_bytes
 from gateway.services.ports import DocumentStore, ExpenseQuery, Page, UnitOfWork
@@ -72,8 +72,8 @@ def expense_counts(store: DocumentStore, actor: Actor) -> dict[ExpenseStatus, in
         return uow.expenses.count_by_status(visible_to(uow, actor))
 
 
-def expense_ubl(store: DocumentStore, actor: Actor, expense_id: str) -> bytes:
-    """The received UBL, byte for byte.
+def expense_content(store: DocumentStore, actor: Actor, expense_id: str) -> DocumentContent:
+    """The received UBL of the expense, byte for byte, with its validation report.
 
     Raises:
         DocumentNotFound: no such expense (for this actor).
@@ -83,7 +83,16 @@ def expense_ubl(store: DocumentStore, actor: Actor, expense_id: str) -> bytes:
         content = uow.inbound.get_content(expense.inbound_document_id)
     if content is None:
         raise DocumentNotFound(expense_id, "expense document")
-    return content.body
+    return content
+
+
+def expense_ubl(store: DocumentStore, actor: Actor, expense_id: str) -> bytes:
+    """The received UBL, byte for byte.
+
+    Raises:
+        DocumentNotFound: no such expense (for this actor).
+    """
+    return expense_content(store, actor, expense_id).body
 
 
 def expense_attachment(store: DocumentStore, actor: Actor, expense_id: str, n: int) -> Attachment:

@@ -114,6 +114,7 @@ OPERATIONS = [
     "GET /v1/expenses/{expense_id}/ubl",
     "GET /v1/expenses/{expense_id}/attachments/{n}",
     "GET /v1/expenses/{expense_id}/evidence",
+    "GET /v1/expenses/{expense_id}/render",
     "POST /v1/expenses/{expense_id}/assign",
     "POST /v1/expenses/{expense_id}/approve",
     "POST /v1/expenses/{expense_id}/reject",

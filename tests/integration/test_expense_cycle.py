@@ -162,11 +162,23 @@ def test_attachments_query_answer_reject(app: ExpenseApp, validation_engine: Val
     assert got.content == pdf
     assert got.headers["content-type"] == "application/pdf"
     assert [a["embedded"] for a in expense["draft"]["attachments"]] == [True, False]
+    assert got.headers["x-content-type-options"] == "nosniff"  # never rendered in our origin
+    assert got.headers["content-security-policy"] == "sandbox"
     assert app.client.get(link, headers=auth("member-b")).status_code == 404
     assert (
         app.client.get(f"/v1/expenses/{expense['id']}/attachments/2", headers=auth("member-a")).status_code
         == 404
     )
+    # The member reads the supplier's invoice as a page: its number, and a link to the same attachment.
+    page = app.client.get(f"/v1/expenses/{expense['id']}/render?lang=en", headers=auth("member-a"))
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "F-2026-1002" in page.text
+    assert f'href="{link}"' in page.text
+    pdf_page = app.client.get(f"/v1/expenses/{expense['id']}/render?format=pdf", headers=auth("member-a"))
+    assert pdf_page.headers["content-type"] == "application/pdf"
+    assert pdf_page.content.startswith(b"%PDF")
+    assert app.client.get(f"/v1/expenses/{expense['id']}/render", headers=auth("member-b")).status_code == 404
 
     eid = expense["id"]
     assert problem_of(post(app, "member-a", eid, "query", {"question": " "}))["status"] == 422

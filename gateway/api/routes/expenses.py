@@ -28,6 +28,7 @@ from gateway.api.expense_schemas import (
     expense_summary,
 )
 from gateway.api.outbound_schemas import EvidenceMessage
+from gateway.api.routes.rendering import attachment_response
 from gateway.api.schemas import RFC3339DateTime, json_request_body, parse_json_body
 from gateway.config import Role
 from gateway.model import ParticipantID
@@ -140,14 +141,10 @@ def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPa
 def show_attachment(
     services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, n: int
 ) -> Response:
-    """Attachment ``n`` (1-based, in document order) of the received document, decoded."""
+    """Attachment ``n`` (1-based, in document order) of the received document, decoded; a type outside the
+    BIS list goes out as octet-stream, never rendered in our origin."""
     found = expense_attachment(services.store, actor_of(who), expense_id, n)
-    safe_name = "".join(ch for ch in found.filename if ch.isalnum() or ch in "._- ") or "attachment"
-    return Response(
-        found.content,
-        media_type=found.mime,
-        headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
-    )
+    return attachment_response(found.content, found.filename, found.mime, n)
 
 
 @router.get("/{expense_id}/evidence", response_model=EvidenceMessage, responses=_READ_ERRORS)

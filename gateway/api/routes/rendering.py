@@ -3,6 +3,7 @@ and the embedded attachments of either (``…/attachments/{n}``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
@@ -12,6 +13,7 @@ from fastapi.responses import Response
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
+from gateway.api.expense_schemas import ExpenseIdPath, actor_of
 from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
@@ -26,12 +28,14 @@ from gateway.render import (
     read_view,
     render_html,
 )
+from gateway.services.expense_queries import expense_content
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
 
 router = APIRouter(tags=["rendering"], responses=problem_responses(401, 403, 422, 503))
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
+ExpenseReaderDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SUPPORT))]
 FormatQuery = Annotated[OutputFormat, Query(alias="format", description="html (default) or pdf")]
 LangQuery = Annotated[
     str | None,
@@ -77,11 +81,13 @@ _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _render(content: DocumentContent, output: OutputFormat, language: str, attachments_url: str) -> Response:
+def _render(
+    content: DocumentContent, output: OutputFormat, language: str, attachment_url: Callable[[int], str]
+) -> Response:
     options = RenderOptions(
         language=language,
         report=ReportSummary.from_json(content.validation_report),
-        attachment_url=lambda index: f"{attachments_url}/{index}",
+        attachment_url=attachment_url,
     )
     html = render_html(read_view(content.body), options)
     headers = {"Content-Language": language, "Vary": "Accept-Language"}
@@ -98,20 +104,26 @@ def _content_disposition(filename: str, index: int) -> str:
     return f"attachment; filename=\"{ascii_name or f'attachment-{index}'}\"; filename*=UTF-8''{exact}"
 
 
-def _attachment(content: DocumentContent, document_id: str, index: int) -> Response:
-    embedded = read_attachment(content.body, index)
-    if embedded is None:
-        raise DocumentNotFound(f"{document_id}/attachments/{index}", "embedded attachment")
-    media_type = embedded.mime_code if embedded.mime_code in ATTACHMENT_TYPES else "application/octet-stream"
+def attachment_response(content: bytes, filename: str, mime_code: str, index: int) -> Response:
+    """An embedded file as a download that cannot run in our origin: only the BIS attachment types keep their
+    media type (others go out as octet-stream), with nosniff and a sandbox policy."""
+    media_type = mime_code if mime_code in ATTACHMENT_TYPES else "application/octet-stream"
     return Response(
-        embedded.content,
+        content,
         media_type=media_type,
         headers={
-            "Content-Disposition": _content_disposition(embedded.filename, index),
+            "Content-Disposition": _content_disposition(filename, index),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox",
         },
     )
+
+
+def _attachment(content: DocumentContent, document_id: str, index: int) -> Response:
+    embedded = read_attachment(content.body, index)
+    if embedded is None:
+        raise DocumentNotFound(f"{document_id}/attachments/{index}", "embedded attachment")
+    return attachment_response(embedded.content, embedded.filename, embedded.mime_code, index)
 
 
 @router.get("/v1/outbound/{document_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
@@ -126,7 +138,7 @@ def render_outbound(
     """The document as sent, human-readable (HTML or PDF), with a banner if its report has findings."""
     content = get_outbound_content(services.store, document_id)
     language = negotiate_language(accept_language, lang)
-    return _render(content, output, language, f"/v1/outbound/{document_id}/attachments")
+    return _render(content, output, language, lambda i: f"/v1/outbound/{document_id}/attachments/{i}")
 
 
 @router.get("/v1/inbound/{document_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
@@ -141,7 +153,23 @@ def render_inbound(
     """The received document, human-readable (HTML or PDF), with a banner listing its validation findings."""
     content = get_inbound(services.store, document_id).content
     language = negotiate_language(accept_language, lang)
-    return _render(content, output, language, f"/v1/inbound/{document_id}/attachments")
+    return _render(content, output, language, lambda i: f"/v1/inbound/{document_id}/attachments/{i}")
+
+
+@router.get("/v1/expenses/{expense_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
+def render_expense(
+    services: ServicesDep,
+    who: ExpenseReaderDep,
+    expense_id: ExpenseIdPath,
+    output: FormatQuery = OutputFormat.HTML,
+    lang: LangQuery = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The supplier's document of an expense, human-readable (HTML or PDF), for the people who may see it."""
+    content = expense_content(services.store, actor_of(who), expense_id)
+    language = negotiate_language(accept_language, lang)
+    # The expense routes number attachments from 1 (``GET /v1/expenses/{id}/attachments/{n}``).
+    return _render(content, output, language, lambda i: f"/v1/expenses/{expense_id}/attachments/{i + 1}")
 
 
 @router.get(
