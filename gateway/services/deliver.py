@@ -18,42 +18,44 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 import anyio.to_thread
-from cryptography import x509
 
-from gateway.as4 import EbmsError, OutgoingMessage, build_user_message, verify_receipt
-from gateway.as4.restore import restore_outgoing
-from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, common_name, validate_ap_certificate
+from gateway.as4 import EbmsError, OutgoingMessage, verify_receipt
+from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, common_name
 from gateway.errors import (
     AS4ProtocolError,
-    CertificateRejected,
     DiscoveryError,
-    EndpointNotFound,
     InvalidTransition,
     LeaseLost,
     LocalProtocolError,
     MailError,
-    MappingError,
-    ParticipantNotRegistered,
     TransportError,
 )
-from gateway.model.identifiers import ParticipantID
 from gateway.model.message import (
     AS4MessageRecord,
     DeliveryEvent,
-    DeliveryStatus,
     Direction,
-    DocumentKind,
     JSONObject,
     OutboundDocument,
     RawHTTPMessage,
     TimelineEvent,
 )
+from gateway.services.delivery_attempt import (
+    AttemptMessage,
+    AttemptRefused,
+    DeliveryResult,
+    DeliverySettings,
+    PreparedDocument,
+    StopAttempt,
+    discovery_failure,
+)
+from gateway.services.delivery_email import email_record, email_started_detail, smtp_outcome
+from gateway.services.delivery_message import MessageFactory
 from gateway.services.delivery_outcome import (
     AttemptOutcome,
     AttemptResult,
@@ -62,8 +64,8 @@ from gateway.services.delivery_outcome import (
     judge_response,
     judge_transport_error,
 )
+from gateway.services.delivery_records import count_delivered, queue_status_webhook
 from gateway.services.email_fallback import (
-    EMAIL_CONTENT_TYPE,
     ComposedEmail,
     EmailChannel,
     compose,
@@ -86,118 +88,15 @@ from gateway.services.ports import (
     RetryPolicy,
     UnitOfWork,
 )
-from gateway.services.reporting_records import sent_transmission
-from gateway.services.webhooks import status_change_webhook
-from gateway.ubl.sbdh import build_sbd
 
 log = logging.getLogger("gateway.deliver")
+
+__all__ = ["CRASH_ALLOWANCE", "Deliverer", "DeliveryResult", "DeliverySettings"]
 
 T = TypeVar("T")
 #: Leases beyond the attempt limit tolerated for attempts that never recorded an outcome (worker killed):
 #: a document that crashes its worker every time must still end, as failed, instead of looping forever.
 CRASH_ALLOWANCE: Final = 3
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    """Values of the delivery recipe that come from settings.
-
-    Attributes:
-        country_c1: SBDH COUNTRY_C1 (ISO 3166 alpha-2 of the sender, C1).
-        message_id_domain: eb:MessageId is ``<uuid>@<domain>`` (``@`` expected, peppol-as4.md §14 item 2).
-        lease_for: how long each step's lease renewal lasts; must exceed the longest send (connect + response
-            timeout) so that a live worker keeps its job while it waits for the answer.
-        webhook_url: where status changes are POSTed (an outbox row per change); None: no webhooks.
-        mls_to: our SPID participant (``0242:…``), written as the SBDH MLS_TO scope of every business
-            document we send so that the receiving AP knows where its Message Level Status goes (peppol-as4.md
-            §8, §12); never on an MLS itself (no MLS answers an MLS). None: no MLS scopes.
-        mls_type: the MLS_TYPE scope sent with MLS_TO (``ALWAYS_SEND``: we record every outcome).
-    """
-
-    message_id_domain: str
-    lease_for: timedelta
-    country_c1: str = "BE"
-    webhook_url: str | None = None
-    mls_to: ParticipantID | None = None
-    mls_type: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryResult:
-    """What ``deliver_one`` did with a lease (for logs, metrics and tests).
-
-    Attributes:
-        document_id: the document.
-        status: its status afterwards; None when this worker changed nothing (lease lost, stale job).
-        event: the outcome event applied (None: nothing applied).
-        reason: the status reason recorded.
-        message_id: the AS4 message id, once built.
-        outcome: how the send ended; None when nothing was sent.
-        sent: True when the message was POSTed in this attempt.
-    """
-
-    document_id: str
-    status: DeliveryStatus | None
-    event: DeliveryEvent | None = None
-    reason: str | None = None
-    message_id: str | None = None
-    outcome: AttemptOutcome | None = None
-    sent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    document: OutboundDocument
-    record: AS4MessageRecord | None
-    body: bytes | None
-    invalid: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    """The message of this attempt.
-
-    Attributes:
-        outgoing: what is sent.
-        instance_id: its SBDH InstanceIdentifier.
-        new: built in this attempt (to be stored before sending).
-        replaces: the MessageId of the stored message this one was rebuilt from (receiver key rotation).
-    """
-
-    outgoing: OutgoingMessage
-    instance_id: str | None
-    new: bool
-    replaces: str | None = None
-
-
-class _Stop(Exception):
-    """Internal: this worker must leave the document alone (lease lost, or the document is final already)."""
-
-    def __init__(self, result: DeliveryResult) -> None:
-        self.result = result
-        super().__init__(result.document_id)
-
-
-class _Refused(Exception):
-    """Internal: the attempt ends before sending with this outcome."""
-
-    def __init__(self, outcome: AttemptOutcome) -> None:
-        self.outcome = outcome
-        super().__init__(outcome.reason)
-
-
-def _discovery_failure(exc: DiscoveryError) -> AttemptOutcome:
-    """The attempt outcome of a failed lookup: its typed reason, retried only when ``exc.retryable``."""
-    outcome = getattr(exc.outcome, "value", None)
-    if isinstance(exc, ParticipantNotRegistered):
-        code = "receiver-not-registered"
-    elif isinstance(exc, EndpointNotFound) and outcome is None:
-        code = "endpoint-not-found"  # the local directory: no finer class
-    else:
-        code = outcome or "discovery-failed"
-    detail: JSONObject = {"discovery": outcome} if outcome else {}
-    result = AttemptResult.RETRY if exc.retryable else AttemptResult.GIVE_UP
-    return AttemptOutcome(result, f"{code}: {exc}", detail=detail)
 
 
 class Deliverer:
@@ -241,17 +140,23 @@ class Deliverer:
         self._store = store
         self._on_receipt = on_receipt
         self._email = email
-        self._revocation = revocation
         self._resolver = resolver
         self._transport = transport
-        self._identity = identity
         self._trust = trust
         self._clock = clock
         self._ids = ids
         self._retry = retry
         self._jitter = jitter
         self._settings = settings
-        self._random_bytes = random_bytes
+        self._messages = MessageFactory(
+            identity=identity,
+            trust=trust,
+            clock=clock,
+            ids=ids,
+            settings=settings,
+            random_bytes=random_bytes,
+            revocation=revocation,
+        )
 
     async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
         """Run one delivery attempt for a leased job and record its outcome.
@@ -262,7 +167,7 @@ class Deliverer:
         """
         try:
             return await self._attempt(lease)
-        except _Stop as stop:
+        except StopAttempt as stop:
             return stop.result
         except (LeaseLost, InvalidTransition) as exc:
             # Another worker took the job over after our lease expired; it owns the document now.
@@ -293,11 +198,11 @@ class Deliverer:
                 composed = await self._thread(self._compose_email, lease, prepared, exc)
                 if composed is not None:
                     return await self._send_email(lease, composed.message_id, composed.mime)
-            return await self._finish(lease, None, _discovery_failure(exc))
+            return await self._finish(lease, None, discovery_failure(exc))
 
         try:
-            message = await self._thread(self._message_for, prepared, endpoint)
-        except _Refused as refused:
+            message = await self._thread(self._messages.for_attempt, prepared, endpoint, self._content)
+        except AttemptRefused as refused:
             return await self._finish(lease, document.as4_message_id, refused.outcome)
         except AS4ProtocolError as exc:
             failed = AttemptOutcome(AttemptResult.GIVE_UP, f"cannot-build-message: {exc.detail or exc}")
@@ -339,15 +244,9 @@ class Deliverer:
         try:
             reply = await self._email.mailer.send(mime, sender=self._email.sender, recipients=recipients)
         except MailError as exc:
-            kind = "temporary" if exc.retryable else "permanent"
-            result = AttemptResult.RETRY if exc.retryable else AttemptResult.GIVE_UP
-            detail: JSONObject = {"channel": "email", "smtp_reply": exc.reason}
-            outcome = AttemptOutcome(result, f"smtp-{kind}-failure: {exc.reason}", detail=detail)
+            outcome = smtp_outcome(recipients, None, exc)
         else:
-            detail = {"channel": "email", "smtp_reply": reply, "to": recipients}
-            outcome = AttemptOutcome(
-                AttemptResult.EMAILED, f"e-mailed to {', '.join(recipients)}", detail=detail
-            )
+            outcome = smtp_outcome(recipients, reply, None)
         await self._thread(self._renew, lease)
         return replace(await self._finish(lease, message_id, outcome), sent=True)
 
@@ -362,7 +261,7 @@ class Deliverer:
             uow.commit()
 
     def _compose_email(
-        self, lease: DeliveryLease, prepared: _Prepared, exc: DiscoveryError
+        self, lease: DeliveryLease, prepared: PreparedDocument, exc: DiscoveryError
     ) -> ComposedEmail | None:
         """Write the fallback e-mail and commit it with SEND_STARTED; None when the buyer has no address."""
         assert self._email is not None
@@ -384,25 +283,10 @@ class Deliverer:
         with self._store.unit_of_work() as uow:
             current = self._current(uow, lease)
             if current.as4_message_id != document.as4_message_id:
-                raise _Stop(DeliveryResult(document.id, None))  # another worker went on meanwhile
+                raise StopAttempt(DeliveryResult(document.id, None))  # another worker went on meanwhile
             # The exact MIME is the evidence, stored (like an AS4 message) before anything is sent.
-            uow.messages.add(
-                AS4MessageRecord(
-                    message_id=composed.message_id,
-                    direction=Direction.OUT,
-                    request=RawHTTPMessage((("Content-Type", EMAIL_CONTENT_TYPE),), composed.mime),
-                    created_at=now,
-                    document_id=document.id,
-                )
-            )
-            detail: JSONObject = {
-                "attempt": lease.attempts,
-                "channel": "email",
-                "message_id": composed.message_id,
-                "to": composed.recipient,
-                "language": composed.language,
-                "discovery": f"{getattr(exc.outcome, 'value', None) or type(exc).__name__}: {exc}",
-            }
+            uow.messages.add(email_record(composed, document_id=document.id, at=now))
+            detail = email_started_detail(lease.attempts, composed, exc)
             entry = uow.outbound.transition(
                 document.id,
                 DeliveryEvent.SEND_STARTED,
@@ -418,7 +302,7 @@ class Deliverer:
 
     async def _resolve(self, lease: DeliveryLease, document: OutboundDocument) -> Endpoint:
         """The receiver's endpoint; a retry bypasses the lookup cache, so a receiver whose certificate
-        changed since the last attempt is seen now and the message rebuilt for it (see ``_message_for``)."""
+        changed since the last attempt is seen now and the message rebuilt for it (``MessageFactory``)."""
         args = (document.receiver, document.document_type, document.process)
         if document.as4_message_id is not None and isinstance(self._resolver, RefreshableResolver):
             return await self._resolver.resolve_fresh(*args)
@@ -434,7 +318,7 @@ class Deliverer:
             )
             uow.commit()
 
-    def _prepare(self, lease: DeliveryLease) -> _Prepared:
+    def _prepare(self, lease: DeliveryLease) -> PreparedDocument:
         """Renew the lease for this attempt and load the document and its stored message, if any."""
         now = self._clock.now()
         with self._store.unit_of_work() as uow:
@@ -445,7 +329,7 @@ class Deliverer:
                 uow.jobs.complete(lease.document_id, lease.token)
                 uow.commit()
                 status = document.status if document else None
-                raise _Stop(DeliveryResult(lease.document_id, status))
+                raise StopAttempt(DeliveryResult(lease.document_id, status))
             record = None
             if document.as4_message_id is not None:
                 record = uow.messages.get(document.as4_message_id, Direction.OUT)
@@ -459,55 +343,7 @@ class Deliverer:
                 report = content.validation_report if content is not None else None
                 invalid = report is not None and report.get("valid") is False
             uow.commit()
-        return _Prepared(document, record, body, invalid)
-
-    def _message_for(self, prepared: _Prepared, endpoint: Endpoint) -> _Message:
-        """The stored message (retries), a new one (first attempt) or a rebuilt one (key rotation).
-
-        The certificate the message is (or will be) encrypted to is validated first (peppol-as4.md §13,
-        sender: before sending; failure is final), so nothing is built or stored for a rejected receiver.
-
-        A retry resends the stored bytes: same MessageId, identical digests (AS4 1.0 §3.2). When discovery
-        now publishes another receiver certificate, those bytes can no longer be decrypted by the receiver;
-        the same business document is then rebuilt for the new certificate as an application-level resend:
-        a new MessageId (a resend with other digests is not an AS4 retry; peppol-as4.md §14 item 9: "App-level
-        resends get new MessageIds") and the SAME SBDH InstanceIdentifier, so a receiver that got the first
-        message after all recognises the business document as a duplicate (§13 item 13). The first message
-        stays in the evidence.
-
-        Raises:
-            _Refused: the receiver certificate is rejected.
-            LocalProtocolError: the message cannot be built or the stored one cannot be read back.
-        """
-        if prepared.record is not None:
-            record = prepared.record
-            restored = restore_outgoing(
-                record.request.headers, record.request.body, instance_id=record.sbdh_instance_id or ""
-            )
-            if restored.receiver_certificate == endpoint.certificate:
-                self._check_certificate(restored.receiver_certificate)
-                return _Message(restored, record.sbdh_instance_id, new=False)
-            log.warning(
-                "document %s: the receiver certificate changed (serial %x -> %x): rebuilding message %s",
-                record.document_id,
-                restored.receiver_certificate.serial_number,
-                endpoint.certificate.serial_number,
-                record.message_id,
-            )
-            self._check_certificate(endpoint.certificate)
-            body = self._content(prepared.document.id)
-            instance_id = record.sbdh_instance_id or self._ids.new_id()
-            outgoing = self._build(prepared.document, body, endpoint, instance_id)
-            return _Message(outgoing, instance_id, new=True, replaces=record.message_id)
-        if prepared.invalid:
-            raise _Refused(AttemptOutcome(AttemptResult.GIVE_UP, "invalid-document: its validation failed"))
-        self._check_certificate(endpoint.certificate)
-        if prepared.body is None:
-            raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
-        instance_id = self._ids.new_id()
-        return _Message(
-            self._build(prepared.document, prepared.body, endpoint, instance_id), instance_id, True
-        )
+        return PreparedDocument(document, record, body, invalid)
 
     def _content(self, document_id: str) -> bytes:
         with self._store.unit_of_work() as uow:
@@ -517,54 +353,7 @@ class Deliverer:
             raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
         return content.body
 
-    def _build(
-        self, document: OutboundDocument, body: bytes, endpoint: Endpoint, instance_id: str
-    ) -> OutgoingMessage:
-        now = self._clock.now()
-        try:
-            # peppol-as4.md §13 (sender): SBDH with COUNTRY_C1 and an InstanceIdentifier; From = our CN,
-            # To = the receiver certificate CN (the builder takes both from the certificates).
-            sbd = build_sbd(
-                body,
-                sender=document.sender,
-                receiver=document.receiver,
-                document_type=document.document_type,
-                process=document.process,
-                country_c1=self._settings.country_c1,
-                instance_id=instance_id,
-                created=now,
-                **self._mls_scopes(document),
-            )
-        except MappingError as exc:
-            raise LocalProtocolError(EbmsError.OTHER, f"cannot wrap the document in an SBD: {exc}") from exc
-        return build_user_message(
-            sbd,
-            sender=self._identity,
-            receiver_certificate=endpoint.certificate,
-            message_id=f"{self._ids.new_id()}@{self._settings.message_id_domain}",
-            timestamp=now,
-            random_bytes=self._random_bytes,
-        )
-
-    def _mls_scopes(self, document: OutboundDocument) -> dict[str, Any]:
-        """The SBDH MLS_TO / MLS_TYPE scopes for ``document`` (none for an MLS, none when not configured)."""
-        if self._settings.mls_to is None or document.kind is DocumentKind.MLS:
-            return {}
-        return {"mls_to": self._settings.mls_to, "mls_type": self._settings.mls_type}
-
-    def _check_certificate(self, certificate: x509.Certificate) -> None:
-        """Validate the receiver AP certificate now (peppol-as4.md §10.2); raise _Refused if rejected."""
-        try:
-            validate_ap_certificate(
-                certificate, self._trust, at=self._clock.now(), revocation=self._revocation
-            )
-        except CertificateRejected as exc:
-            reason = getattr(exc.reason, "value", exc.reason)
-            raise _Refused(
-                AttemptOutcome(AttemptResult.GIVE_UP, f"receiver-certificate-rejected: {reason}: {exc}")
-            ) from exc
-
-    def _start_attempt(self, lease: DeliveryLease, message: _Message, endpoint: Endpoint) -> bool:
+    def _start_attempt(self, lease: DeliveryLease, message: AttemptMessage, endpoint: Endpoint) -> bool:
         """Commit the message (first attempt, rebuild) and SEND_STARTED before sending; True if the
         business document was sent before (the receiver may hold it)."""
         now = self._clock.now()
@@ -574,7 +363,7 @@ class Deliverer:
             if new and document.as4_message_id != message.replaces:
                 # Another worker stored a message meanwhile (possible only after our lease was lost): one
                 # document never gets two different messages for one attempt.
-                raise _Stop(DeliveryResult(document.id, None))
+                raise StopAttempt(DeliveryResult(document.id, None))
             if new:
                 uow.messages.add(
                     AS4MessageRecord(
@@ -658,7 +447,7 @@ class Deliverer:
                 )
                 self._notify(uow, current, entry, reason, message_id)
                 if event is DeliveryEvent.RECEIPT_RECEIVED and message_id is not None:
-                    self._count(uow, current, message_id, outcome)
+                    count_delivered(uow, current, message_id, outcome, our_country=self._settings.country_c1)
                 if event is DeliveryEvent.RETRYABLE_FAILURE:
                     assert next_at is not None
                     uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
@@ -676,30 +465,6 @@ class Deliverer:
             return DeliveryResult(document_id, None, None, reason, message_id, outcome)
         log.info("document %s: %s -> %s (%s)", document_id, entry.from_status, entry.to_status, reason)
         return DeliveryResult(document_id, entry.to_status, event, reason, message_id, outcome)
-
-    def _count(
-        self, uow: UnitOfWork, document: OutboundDocument, message_id: str, outcome: AttemptOutcome
-    ) -> None:
-        """Peppol reporting (peppol-as4.md §11): record the delivered transmission with its receipt."""
-        record = uow.messages.get(message_id, Direction.OUT)
-        summary = outcome.signal.receipt_summary if outcome.signal is not None else None
-        seat = str((summary or {}).get("signer") or "")
-        if record is None or not seat:
-            log.warning(
-                "document %s: message %s not counted for reporting (no record)", document.id, message_id
-            )
-            return
-        content = uow.outbound.get_content(document.id)
-        counted = sent_transmission(
-            document,
-            message_id=message_id,
-            sent_at=record.created_at,
-            receiver_seat=seat,
-            our_country=self._settings.country_c1,
-            ubl=content.body if content is not None else None,
-        )
-        if counted is not None:
-            uow.reporting.record(counted)
 
     def _event_for(
         self, outcome: AttemptOutcome, lease: DeliveryLease
@@ -723,7 +488,7 @@ class Deliverer:
     def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
         document = uow.outbound.get(lease.document_id)
         if document is None or document.status.is_final:
-            raise _Stop(DeliveryResult(lease.document_id, document.status if document else None))
+            raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
         return document
 
     def _notify(
@@ -734,21 +499,15 @@ class Deliverer:
         reason: str | None,
         message_id: str | None,
     ) -> None:
-        """Queue a webhook for a status change, in the transaction of the change (transactional outbox).
-
-        The payload is ``status_change_webhook``'s, the one the submit and retry paths send: receivers see
-        a single format whatever made the change.
-        """
-        if self._settings.webhook_url is None or change.from_status is change.to_status:
-            return
-        uow.outbox.add(
-            status_change_webhook(
-                event_id=self._ids.new_id(),
-                document=document,
-                change=change,
-                reason=reason,
-                as4_message_id=message_id,
-            )
+        """Queue the status-change webhook of ``change`` in its unit of work (``queue_status_webhook``)."""
+        queue_status_webhook(
+            uow,
+            settings=self._settings,
+            ids=self._ids,
+            document=document,
+            change=change,
+            reason=reason,
+            message_id=message_id,
         )
 
     @staticmethod

@@ -24,23 +24,31 @@ from gateway.as4 import (
     parse_incoming,
 )
 from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore
-from gateway.errors import DuplicateMessage, InboundMessageRejected, XMLInputError
+from gateway.errors import DuplicateMessage, InboundMessageRejected
 from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import (
-    VALIDATION_PENDING,
     AS4MessageRecord,
     AS4Signal,
     Direction,
     DocumentContent,
     HTTPHeaders,
-    InboundDocument,
     InboundStatus,
     JSONObject,
     RawHTTPMessage,
     SignalKind,
 )
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory
+from gateway.services.receive_records import (
+    first_headers,
+    from_party,
+    is_pending,
+    pending_document,
+    receipt_summary,
+    received_envelope,
+    same_document,
+)
+from gateway.services.receive_validation import SIZE_RULE, validate_inbound
 from gateway.services.rejected_evidence import (
     DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
     REJECTED_KEY_PREFIX,
@@ -52,26 +60,21 @@ from gateway.services.reporting_records import received_transmission
 
 log = logging.getLogger("gateway.receive")
 
+__all__ = [
+    "MAX_ID_LENGTH",
+    "REJECTED_KEY_PREFIX",
+    "SIZE_RULE",
+    "AS4Receiver",
+    "ReceiveOutcome",
+    "ReceiveResult",
+]
+
 #: Longest eb:MessageId / SBDH InstanceIdentifier we store (the store's key width); longer ids are refused
 #: with an ebMS error rather than failing the insert (which would be a 5xx and an endless resend).
 MAX_ID_LENGTH: Final = 255
 #: Longest document type / process identifier we store, with its scheme (the store's column width); a
 #: longer one is refused with EBMS:0004 for the same reason (PostgreSQL refuses the insert, SQLite would not).
 MAX_IDENTIFIER_LENGTH: Final = 500
-#: Payload roots validated with the BIS Billing rule set; other document types are stored as RECEIVED.
-UBL_BILLING_STANDARDS: Final = frozenset(
-    {
-        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
-        "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
-    }
-)
-#: ApplicationResponse profiles validated with their own rule set, by CustomizationID.
-RESPONSE_RULE_SETS: Final = {
-    "urn:fdc:peppol.eu:poacc:trns:invoice_response:3": "peppol-invoice-response-3-t111",
-    "urn:peppol:edec:mls:1.0": "peppol-mls-1.0.1",
-}
-#: Rule id of the finding recorded for a business document above the document size limit.
-SIZE_RULE: Final = "DOCUMENT-SIZE"
 _SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
 
 
@@ -113,20 +116,6 @@ class ReceiveResult:
     status: InboundStatus | None = None
     ebms: EbmsError | None = None
     content_type: str = SIGNAL_CONTENT_TYPE
-
-
-@dataclass(frozen=True, slots=True)
-class _Verdict:
-    status: InboundStatus
-    report: JSONObject | None
-    reason: str | None
-
-
-def _first_headers(headers: HTTPHeaders) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in headers:
-        out.setdefault(name.lower(), value)
-    return out
 
 
 class AS4Receiver:
@@ -212,7 +201,7 @@ class AS4Receiver:
         raw = RawHTTPMessage(without_credentials(headers), body)
         try:
             incoming = parse_incoming(
-                _first_headers(headers),
+                first_headers(headers),
                 body,
                 our_key=self._identity,
                 trust=self._trust,
@@ -263,7 +252,7 @@ class AS4Receiver:
         receipt = build_receipt(
             incoming, key=self._identity, message_id=receipt_id, timestamp=now, new_id=self._ids.new_id
         )
-        summary = _receipt_summary(incoming, receipt_id, now)
+        summary = receipt_summary(incoming, receipt_id, now)
         signal = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage(_SIGNAL_HEADERS, receipt), now, None, summary)
         record = AS4MessageRecord(
             message_id=incoming.message_id,
@@ -285,7 +274,7 @@ class AS4Receiver:
         original: AS4MessageRecord | None = None
         with self._store.unit_of_work() as uow:
             if uow.messages.get(incoming.message_id, Direction.IN) is None:
-                original = _same_document(uow, incoming.sbdh.instance_id, business)
+                original = same_document(uow, incoming.sbdh.instance_id, business)
                 if original is not None:
                     summary = {**summary, "duplicateOfMessageId": original.message_id}
                     signal = replace(signal, receipt_summary=summary)
@@ -297,7 +286,7 @@ class AS4Receiver:
                 else:
                     if original is None:
                         uow.inbound.add(
-                            _pending_document(record, incoming, now),
+                            pending_document(record, incoming, now),
                             DocumentContent(business, None),
                         )
                     # Peppol reporting (peppol-as4.md §11): every accepted transmission, with its receipt.
@@ -326,7 +315,7 @@ class AS4Receiver:
         status = self._validate_and_record(
             record.document_id, incoming.document_type, business, incoming.message_id
         )
-        self._notify_received(record.document_id, _envelope(incoming))
+        self._notify_received(record.document_id, received_envelope(incoming))
         log.info(
             "AS4 message %s accepted: inbound document %s (%s)",
             incoming.message_id,
@@ -361,7 +350,14 @@ class AS4Receiver:
         A crash or store failure before this commit leaves the document RECEIVED with VALIDATION_PENDING:
         the sender's resend (no receipt was answered) or ``recover_pending()`` finishes it.
         """
-        verdict = self._validate(document_type, business, message_id)
+        verdict = validate_inbound(
+            self._validator,
+            document_type,
+            business,
+            message_id,
+            rules_in_force=self._rule_set,
+            max_document=self._max_document,
+        )
         with self._store.unit_of_work() as uow:
             uow.inbound.record_validation(
                 document_id,
@@ -394,7 +390,7 @@ class AS4Receiver:
             with self._store.unit_of_work(read_only=True) as uow:
                 pending = uow.inbound.pending_validation(limit=batch_size)
                 contents = [uow.inbound.get_content(document.id) for document in pending]
-                senders = [_from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
+                senders = [from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
             if not pending:
                 return done
             for document, content, sender in zip(pending, contents, senders, strict=True):
@@ -414,54 +410,6 @@ class AS4Receiver:
                     status.value,
                 )
                 done += 1
-
-    def _validate(self, document_type: DocumentTypeID, business: bytes, message_id: str) -> _Verdict:
-        # An invalid document is still RECEIVED (the receipt means the MSH took responsibility, peppol-as4.md
-        # §7.1); business rejection goes back later via Invoice Response / MLS.
-        # The SBDH Standard is the payload root namespace (checked when the message was parsed), which the
-        # document type id repeats; ApplicationResponses are validated by their profile (CustomizationID).
-        standard = document_type.root_namespace
-        response_rules = RESPONSE_RULE_SETS.get(document_type.customization_id)
-        if standard not in UBL_BILLING_STANDARDS and response_rules is None:
-            return _Verdict(InboundStatus.RECEIVED, None, "no validation rule set for this document type")
-        if self._max_document is not None and len(business) > self._max_document:
-            # Stored as evidence and refused by name; never parsed or validated (the limit bounds that work).
-            message = (
-                f"document of {len(business)} bytes exceeds the {self._max_document}-byte document limit"
-            )
-            finding = {
-                "rule": SIZE_RULE,
-                "severity": "fatal",
-                "layer": "xsd",
-                "message": message,
-                "location": "",
-            }
-            return _Verdict(
-                InboundStatus.INVALID, {"rule_set": "", "valid": False, "issues": [finding]}, SIZE_RULE
-            )
-        rule_set = ""
-        try:
-            rule_set = response_rules or self._rule_set()
-            report = self._validator.validate(business, rule_set=rule_set)
-        except XMLInputError as exc:
-            finding = {
-                "rule": "XML",
-                "severity": "fatal",
-                "layer": "xsd",
-                "message": str(exc),
-                "location": "",
-            }
-            return _Verdict(
-                InboundStatus.INVALID, {"rule_set": rule_set, "valid": False, "issues": [finding]}, "XML"
-            )
-        except Exception:
-            # Our problem (artefacts missing, engine bug), not the sender's: keep the document, flag it.
-            log.exception("validation of AS4 message %s failed", message_id)
-            return _Verdict(InboundStatus.RECEIVED, None, "validation could not run")
-        if report.valid:
-            return _Verdict(InboundStatus.VALID, report.to_dict(), None)
-        rules = sorted({f.rule for f in report.fatal})
-        return _Verdict(InboundStatus.INVALID, report.to_dict(), ", ".join(rules)[:500])
 
     # -- duplicates ------------------------------------------------------------------------------------------
 
@@ -494,7 +442,7 @@ class AS4Receiver:
             )
             return self._reject(raw, clash, now)
         status = document.status if document is not None else None
-        if document is not None and _is_pending(document):
+        if document is not None and is_pending(document):
             # An earlier attempt stopped between the two commits: finish it now.
             with self._store.unit_of_work(read_only=True) as uow:
                 content = uow.inbound.get_content(document.id)
@@ -520,7 +468,7 @@ class AS4Receiver:
         """Re-derive the inbound document of an accepted message from its stored raw bytes."""
         try:
             incoming = parse_incoming(
-                _first_headers(stored.request.headers),
+                first_headers(stored.request.headers),
                 stored.request.body,
                 our_key=self._identity,
                 trust=self._trust,
@@ -536,7 +484,7 @@ class AS4Receiver:
         with self._store.unit_of_work() as uow:
             try:
                 uow.inbound.add(
-                    _pending_document(stored, incoming, self._clock.now()),
+                    pending_document(stored, incoming, self._clock.now()),
                     DocumentContent(incoming.sbdh.business_document, None),
                 )
             except DuplicateMessage:
@@ -546,7 +494,7 @@ class AS4Receiver:
         status = self._validate_and_record(
             stored.document_id, incoming.document_type, incoming.sbdh.business_document, stored.message_id
         )
-        self._notify_received(stored.document_id, _envelope(incoming))
+        self._notify_received(stored.document_id, received_envelope(incoming))
         return status
 
     # -- rejected messages -----------------------------------------------------------------------------------
@@ -611,69 +559,3 @@ class AS4Receiver:
             "AS4 request rejected (%s, MessageId %s, evidence %s): %s", error.code, ref, key, exc.detail
         )
         return ReceiveResult(ReceiveOutcome.REJECTED, body, key, ref, ebms=error)
-
-
-def _pending_document(
-    record: AS4MessageRecord, incoming: IncomingUserMessage, now: datetime
-) -> InboundDocument:
-    """The inbound document as stored with the receipt: RECEIVED, validation pending."""
-    assert record.document_id is not None
-    return InboundDocument(
-        id=record.document_id,
-        as4_message_id=incoming.message_id,
-        sender=incoming.sbdh.sender,
-        receiver=incoming.sbdh.receiver,
-        document_type=incoming.document_type,
-        process=incoming.process,
-        status=InboundStatus.RECEIVED,
-        received_at=record.created_at,
-        updated_at=now,
-        sbdh_instance_id=incoming.sbdh.instance_id,
-        status_reason=VALIDATION_PENDING,
-    )
-
-
-def _envelope(incoming: IncomingUserMessage) -> ReceivedEnvelope:
-    return ReceivedEnvelope(incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type)
-
-
-def _from_party(record: AS4MessageRecord | None) -> str:
-    """The sending AP's seat id as recorded in the receipt summary of an accepted message ("" if unknown)."""
-    summary = record.signal.receipt_summary if record is not None and record.signal is not None else None
-    return str((summary or {}).get("fromParty") or "")
-
-
-def _is_pending(document: InboundDocument) -> bool:
-    return document.status is InboundStatus.RECEIVED and document.status_reason == VALIDATION_PENDING
-
-
-def _same_document(uow: UnitOfWork, instance_id: str, business: bytes) -> AS4MessageRecord | None:
-    """The accepted message that already delivered this SBDH instance with the same business document.
-
-    Policy STORE_AND_LINK (phoss-ap calls its variant STORE_AND_FLAG): an application-level resend gets a
-    receipt and its evidence is kept, but no second inbound document. A reused InstanceIdentifier with a
-    *different* document is not a resend: it is stored as a new document, never dropped.
-    """
-    original = uow.messages.find_by_instance_id(instance_id, Direction.IN)
-    if original is None or original.document_id is None:
-        return None
-    content = uow.inbound.get_content(original.document_id)
-    return original if content is not None and content.body == business else None
-
-
-def _receipt_summary(incoming: IncomingUserMessage, receipt_id: str, now: datetime) -> JSONObject:
-    return {
-        "signalMessageId": receipt_id,
-        "refToMessageId": incoming.message_id,
-        "timestamp": now.isoformat(),
-        "fromParty": incoming.from_party,
-        "toParty": incoming.to_party,
-        "originalSender": str(incoming.original_sender),
-        "finalRecipient": str(incoming.final_recipient),
-        "documentType": incoming.document_type.uri,
-        "process": incoming.process.uri,
-        "instanceId": incoming.sbdh.instance_id,
-        "conversationId": incoming.conversation_id,
-        "signer": incoming.signer_certificate.subject.rfc4514_string(),
-        "references": len(incoming.received_references),
-    }

@@ -1,6 +1,5 @@
-"""Composition root: turn Settings into ready services and use cases. Only entry points call it and read
-Settings; every use case (submit, receive, deliver, dispatch webhooks) is wired here, once per process, and
-the entry points (API routes, workers, CLI) only take them from :class:`Services`."""
+"""The composition root proper: :class:`Services` (every use case, built once per process) and
+:func:`build_services`, plus the clock, id, jitter, artefact-store and validation-engine adapters it uses."""
 
 from __future__ import annotations
 
@@ -10,28 +9,19 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from pathlib import Path
-from typing import Final
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
+from gateway.bootstrap.discovery import build_smp_resolver
+from gateway.bootstrap.loading import build_revocation, load_identity, load_trust, parse_served
+from gateway.bootstrap.stage import check_certificates, check_stage
 from gateway.config import Settings
 from gateway.crypto import (
-    DEV_PKCS12_PASSWORD,
-    CRLRevocationChecker,
     KeyMaterial,
     RevocationChecker,
     TrustStore,
     common_name,
-    load_certificates,
-    load_key_material,
-    validate_ap_certificate,
 )
-from gateway.crypto.devpki import DEV_ORGANIZATION
-from gateway.crypto.lifecycle import ExpiryState, WatchedCertificate, expiries, watched_certificates
-from gateway.crypto.ocsp import CRLThenOCSP, OCSPRevocationChecker
-from gateway.errors import CertificateRejected, ConfigurationError, GatewayError, KeyMaterialError
+from gateway.crypto.lifecycle import WatchedCertificate, watched_certificates
+from gateway.errors import ConfigurationError, GatewayError
 from gateway.model import ParticipantID
 from gateway.model.responses import spid_of_seat
 from gateway.render import OutputFormat, RenderOptions, render_document
@@ -59,17 +49,12 @@ from gateway.services.rejected_evidence import EvidenceLimits
 from gateway.services.reporting import OPENPEPPOL_REPORTING_RECEIVER, PeppolReporter, ReporterSettings
 from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, endpoint_capability
 from gateway.services.routing import RoutingRule
-from gateway.services.smp_resolver import LookupResult, SMPResolver
+from gateway.services.smp_resolver import SMPResolver
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
-from gateway.smp import DiscoveryPolicy, LookupCache, SMPSignaturePolicy, smp_trust_for_stage
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.people import SQLPeopleStore
 from gateway.transport import HTTPArtefactFetcher
-from gateway.transport.crl_http import HTTPCRLFetcher
-from gateway.transport.dns import DNSNaptrLookup
 from gateway.transport.http import HTTPAS4Transport
-from gateway.transport.ocsp_http import HTTPOCSPPoster
-from gateway.transport.smp_http import HTTPSMPFetcher
 from gateway.transport.smtp import SMTPMailer, SMTPSettings
 from gateway.transport.webhook_http import HTTPWebhookSender
 from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
@@ -117,218 +102,6 @@ def build_validation_engine(
         default_rule_set=rule_set or settings.validation.rule_set,
         max_bytes=settings.validation.max_document_bytes,
     )
-
-
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read the {what} {path}: {exc.strerror}") from exc
-
-
-def load_identity(settings: Settings) -> KeyMaterial | None:
-    """Our AP key and certificate, or None when no keystore is configured (AS4 disabled)."""
-    keystore = settings.keystore
-    if keystore.path is None:
-        return None
-    password = keystore.password.get_secret_value() if keystore.password else None
-    certificate = _read(keystore.cert_path, "certificate") if keystore.cert_path else None
-    try:
-        return load_key_material(_read(keystore.path, "keystore"), password=password, certificate=certificate)
-    except GatewayError as exc:
-        raise ConfigurationError(f"keystore {keystore.path}: {exc}") from exc
-
-
-def load_trust(settings: Settings) -> TrustStore | None:
-    """The AP trust anchors of the configured stage, or None when none are configured."""
-    paths = settings.truststore.paths
-    if not paths:
-        return None
-    trust = TrustStore.from_pem(*(_read(p, "trust store") for p in paths))
-    if settings.truststore.stage == "development":
-        return trust
-    # The Peppol G3 files also hold the SMP CA: only the AP CA may issue an AP certificate (§10.2 item 2).
-    pinned = trust.pinned_to_access_point_cas()
-    if not pinned.leaf_issuers:
-        raise ConfigurationError("the trust store holds no PEPPOL ACCESS POINT CA certificate")
-    return pinned
-
-
-#: Participant ids that only appear as examples: the seller of the recommended Belgian golden set
-#: (bis-billing.md §5), which is also the default of GATEWAY_SELLER_ID.
-PLACEHOLDER_SELLER_IDS: Final = frozenset({"0208:0739484052"})
-#: Domains reserved for examples and tests (RFC 2606, RFC 6761): never a real eb:MessageId domain.
-RESERVED_DOMAINS: Final = (
-    "example",
-    "test",
-    "invalid",
-    "localhost",
-    "example.com",
-    "example.net",
-    "example.org",
-)
-
-
-def _is_reserved_domain(domain: str) -> bool:
-    name = domain.lower().rstrip(".")
-    return any(name == d or name.endswith("." + d) for d in RESERVED_DOMAINS)
-
-
-def _is_development(certificate: x509.Certificate) -> bool:
-    names = (certificate.subject, certificate.issuer)
-    return any(
-        str(attribute.value).startswith(DEV_ORGANIZATION)
-        for name in names
-        for attribute in name.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    )
-
-
-def check_stage(settings: Settings, identity: KeyMaterial | None, trust: TrustStore | None) -> None:
-    """Refuse to start a production gateway with development or placeholder material.
-
-    The stage is ``GATEWAY_TRUSTSTORE__STAGE`` (default ``production``); the ``test`` and ``development``
-    stages are not checked.
-
-    Raises:
-        ConfigurationError: naming every problem found.
-    """
-    if settings.truststore.stage != "production":
-        return
-    problems: list[str] = []
-    password = settings.keystore.password
-    if password is not None and password.get_secret_value() == DEV_PKCS12_PASSWORD:
-        problems.append("the keystore password is the development PKI's")
-    if identity is not None and _is_development(identity.certificate):
-        problems.append(f"the AP certificate {common_name(identity.certificate)!r} is a development one")
-    for ca in (*trust.anchors, *trust.intermediates) if trust is not None else ():
-        name = common_name(ca) or ca.subject.rfc4514_string()
-        if _is_development(ca):
-            problems.append(f"the trust anchor {name!r} is a development CA")
-        elif "TEST" in name.upper():
-            problems.append(f"the trust anchor {name!r} is a Peppol TEST CA")
-    if _is_reserved_domain(settings.as4.message_id_domain):
-        problems.append(f"GATEWAY_AS4__MESSAGE_ID_DOMAIN {settings.as4.message_id_domain!r} is a placeholder")
-    if settings.seller_id in PLACEHOLDER_SELLER_IDS:
-        problems.append(f"GATEWAY_SELLER_ID {settings.seller_id!r} is the documentation's example")
-    if problems:
-        raise ConfigurationError(
-            "the production stage (GATEWAY_TRUSTSTORE__STAGE) refuses: "
-            + "; ".join(problems)
-            + " (set GATEWAY_TRUSTSTORE__STAGE=development or test for a non-production gateway)"
-        )
-
-
-def check_certificates(
-    settings: Settings,
-    identity: KeyMaterial | None,
-    trust: TrustStore | None,
-    *,
-    at: datetime,
-    smp_trust: TrustStore | None = None,
-) -> None:
-    """Refuse to start with an expired certificate, or an AP certificate of another stage.
-
-    Every stage refuses an expired AP certificate or trust anchor (nothing could be exchanged). In the
-    test and production stages our AP certificate must also be a valid AP certificate under our own trust
-    store, i.e. issued by the AP CA of the stage (peppol-as4.md §10.1: TEST and PRODUCTION are separate
-    hierarchies; a test certificate on a production gateway, or the reverse, is refused by every peer).
-
-    Raises:
-        ConfigurationError: naming every problem found.
-    """
-    problems = [
-        f"the {e.role.value} certificate {e.name!r} expired on {e.not_after:%Y-%m-%d}"
-        for e in expiries(
-            watched_certificates(identity.certificate if identity else None, trust, smp_trust), at
-        )
-        if e.state is ExpiryState.EXPIRED
-    ]
-    stage = settings.truststore.stage
-    if not problems and stage != "development" and identity is not None and trust is not None:
-        try:
-            validate_ap_certificate(identity.certificate, trust, at=at)
-        except CertificateRejected as exc:
-            problems.append(
-                f"our AP certificate {common_name(identity.certificate)!r} is not an AP certificate of the"
-                f" {stage} stage's trust store ({getattr(exc.reason, 'value', exc.reason)}: {exc})"
-            )
-    if problems:
-        raise ConfigurationError("certificates refused at start-up: " + "; ".join(problems))
-
-
-def build_revocation(settings: Settings) -> RevocationChecker | None:
-    """The AP certificates' revocation checker (CRL, OCSP, or CRL then OCSP); None when off (the default)."""
-    truststore = settings.truststore
-    mode = truststore.revocation
-    if mode == "off":
-        return None
-    crl = CRLRevocationChecker(
-        HTTPCRLFetcher(),
-        soft_fail=mode == "crl-soft",
-        allowed_url_prefixes=tuple(truststore.crl_url_prefixes),
-    )
-    if mode in ("crl", "crl-soft"):
-        return crl
-    ocsp = OCSPRevocationChecker(
-        HTTPOCSPPoster(),
-        soft_fail_unknown=truststore.ocsp_unknown_soft_fail,
-        allowed_url_prefixes=tuple(truststore.ocsp_url_prefixes),
-    )
-    return ocsp if mode == "ocsp" else CRLThenOCSP(crl, ocsp)
-
-
-def build_smp_resolver(
-    settings: Settings, trust: TrustStore | None, revocation: RevocationChecker | None, clock: Clock
-) -> SMPResolver:
-    """The ``sml`` discovery mode: SML (or a fixed SMP) + signed SMP metadata (peppol-as4.md §9).
-
-    Raises:
-        ConfigurationError: no AP trust store, no SMP CA in the SMP trust files, or an unusable source.
-    """
-    discovery = settings.discovery
-    stage = settings.truststore.stage
-    if trust is None:
-        raise ConfigurationError("discovery mode 'sml' needs the AP trust store (GATEWAY_TRUSTSTORE__PATHS)")
-    paths = discovery.smp_trust_paths or settings.truststore.paths
-    try:
-        certificates = [c for p in paths for c in load_certificates(_read(p, "SMP trust store"))]
-        smp_trust = smp_trust_for_stage(certificates, stage)
-    except (ValueError, KeyMaterialError) as exc:
-        raise ConfigurationError(f"SMP trust (GATEWAY_DISCOVERY__SMP_TRUST_PATHS): {exc}") from exc
-    policy = DiscoveryPolicy(
-        stage=stage,
-        smp_signature=SMPSignaturePolicy(smp_trust, allow_sha1=discovery.allow_sha1, revocation=revocation),
-        ap_trust=trust,
-        revocation=revocation,
-    )
-    cache: LookupCache[tuple[str, str, str, str], LookupResult] = LookupCache(
-        ttl=timedelta(seconds=discovery.cache_ttl_seconds),
-        negative_ttl=timedelta(seconds=discovery.negative_cache_ttl_seconds),
-    )
-    fetcher = HTTPSMPFetcher(timeout=discovery.smp_timeout_seconds, ca_bundle=discovery.smp_ca_bundle)
-    naptr = None
-    if discovery.sml_zone is not None:
-        try:
-            naptr = DNSNaptrLookup(nameservers=discovery.dns_servers, timeout=discovery.dns_timeout_seconds)
-        except (ValueError, GatewayError) as exc:
-            raise ConfigurationError(f"GATEWAY_DISCOVERY__DNS_SERVERS: {exc}") from exc
-    return SMPResolver(
-        fetcher=fetcher,
-        policy=policy,
-        clock=clock,
-        naptr=naptr,
-        sml_zone=discovery.sml_zone,
-        smp_url=discovery.smp_url,
-        cache=cache,
-    )
-
-
-def parse_served(settings: Settings) -> frozenset[ParticipantID]:
-    """The participants our /as4 endpoint receives for."""
-    try:
-        return frozenset(ParticipantID.parse(p) for p in settings.as4.served)
-    except GatewayError as exc:
-        raise ConfigurationError(f"GATEWAY_AS4__SERVED: {exc}") from exc
 
 
 def _system_jitter() -> RandomSource:

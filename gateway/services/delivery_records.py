@@ -1,0 +1,71 @@
+"""What a delivery attempt records besides its transition, in the same unit of work: the status-change
+webhook (transactional outbox) and the Peppol reporting entry of a delivered transmission."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.model.message import Direction, OutboundDocument, TimelineEvent
+from gateway.services.delivery_attempt import DeliverySettings
+from gateway.services.delivery_outcome import AttemptOutcome
+from gateway.services.ports import IDFactory, UnitOfWork
+from gateway.services.reporting_records import sent_transmission
+from gateway.services.webhooks import status_change_webhook
+
+log = logging.getLogger("gateway.deliver")
+
+
+def queue_status_webhook(
+    uow: UnitOfWork,
+    *,
+    settings: DeliverySettings,
+    ids: IDFactory,
+    document: OutboundDocument,
+    change: TimelineEvent,
+    reason: str | None,
+    message_id: str | None,
+) -> None:
+    """Queue a webhook for a status change, in the transaction of the change (transactional outbox).
+
+    The payload is ``status_change_webhook``'s, the one the submit and retry paths send: receivers see
+    a single format whatever made the change. Nothing is queued without a webhook URL or without a change.
+    """
+    if settings.webhook_url is None or change.from_status is change.to_status:
+        return
+    uow.outbox.add(
+        status_change_webhook(
+            event_id=ids.new_id(),
+            document=document,
+            change=change,
+            reason=reason,
+            as4_message_id=message_id,
+        )
+    )
+
+
+def count_delivered(
+    uow: UnitOfWork,
+    document: OutboundDocument,
+    message_id: str,
+    outcome: AttemptOutcome,
+    *,
+    our_country: str,
+) -> None:
+    """Peppol reporting (peppol-as4.md §11): record the delivered transmission with its receipt."""
+    record = uow.messages.get(message_id, Direction.OUT)
+    summary = outcome.signal.receipt_summary if outcome.signal is not None else None
+    seat = str((summary or {}).get("signer") or "")
+    if record is None or not seat:
+        log.warning("document %s: message %s not counted for reporting (no record)", document.id, message_id)
+        return
+    content = uow.outbound.get_content(document.id)
+    counted = sent_transmission(
+        document,
+        message_id=message_id,
+        sent_at=record.created_at,
+        receiver_seat=seat,
+        our_country=our_country,
+        ubl=content.body if content is not None else None,
+    )
+    if counted is not None:
+        uow.reporting.record(counted)

@@ -1,0 +1,96 @@
+"""The stored shapes of a received message: its pending inbound document, receipt summary and envelope
+facts, and the look-ups over stored messages (same SBDH instance, sending AP, pending validation)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.as4 import IncomingUserMessage
+from gateway.model.message import (
+    VALIDATION_PENDING,
+    AS4MessageRecord,
+    Direction,
+    HTTPHeaders,
+    InboundDocument,
+    InboundStatus,
+    JSONObject,
+)
+from gateway.services.message_status import ReceivedEnvelope
+from gateway.services.ports import UnitOfWork
+
+
+def first_headers(headers: HTTPHeaders) -> dict[str, str]:
+    """The first value of each header field, by lower-case name (what the AS4 parser reads)."""
+    out: dict[str, str] = {}
+    for name, value in headers:
+        out.setdefault(name.lower(), value)
+    return out
+
+
+def pending_document(
+    record: AS4MessageRecord, incoming: IncomingUserMessage, now: datetime
+) -> InboundDocument:
+    """The inbound document as stored with the receipt: RECEIVED, validation pending."""
+    assert record.document_id is not None
+    return InboundDocument(
+        id=record.document_id,
+        as4_message_id=incoming.message_id,
+        sender=incoming.sbdh.sender,
+        receiver=incoming.sbdh.receiver,
+        document_type=incoming.document_type,
+        process=incoming.process,
+        status=InboundStatus.RECEIVED,
+        received_at=record.created_at,
+        updated_at=now,
+        sbdh_instance_id=incoming.sbdh.instance_id,
+        status_reason=VALIDATION_PENDING,
+    )
+
+
+def received_envelope(incoming: IncomingUserMessage) -> ReceivedEnvelope:
+    """The envelope facts handed on after validation: the sending AP and the SBDH MLS scopes."""
+    return ReceivedEnvelope(incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type)
+
+
+def from_party(record: AS4MessageRecord | None) -> str:
+    """The sending AP's seat id as recorded in the receipt summary of an accepted message ("" if unknown)."""
+    summary = record.signal.receipt_summary if record is not None and record.signal is not None else None
+    return str((summary or {}).get("fromParty") or "")
+
+
+def is_pending(document: InboundDocument) -> bool:
+    """True while the document awaits its validation (RECEIVED, ``VALIDATION_PENDING``)."""
+    return document.status is InboundStatus.RECEIVED and document.status_reason == VALIDATION_PENDING
+
+
+def same_document(uow: UnitOfWork, instance_id: str, business: bytes) -> AS4MessageRecord | None:
+    """The accepted message that already delivered this SBDH instance with the same business document.
+
+    Policy STORE_AND_LINK (phoss-ap calls its variant STORE_AND_FLAG): an application-level resend gets a
+    receipt and its evidence is kept, but no second inbound document. A reused InstanceIdentifier with a
+    *different* document is not a resend: it is stored as a new document, never dropped.
+    """
+    original = uow.messages.find_by_instance_id(instance_id, Direction.IN)
+    if original is None or original.document_id is None:
+        return None
+    content = uow.inbound.get_content(original.document_id)
+    return original if content is not None and content.body == business else None
+
+
+def receipt_summary(incoming: IncomingUserMessage, receipt_id: str, now: datetime) -> JSONObject:
+    """The facts of a receipt kept in its evidence record (duplicate handling reads ``fromParty``)."""
+    return {
+        "signalMessageId": receipt_id,
+        "refToMessageId": incoming.message_id,
+        "timestamp": now.isoformat(),
+        "fromParty": incoming.from_party,
+        "toParty": incoming.to_party,
+        "originalSender": str(incoming.original_sender),
+        "finalRecipient": str(incoming.final_recipient),
+        "documentType": incoming.document_type.uri,
+        "process": incoming.process.uri,
+        "instanceId": incoming.sbdh.instance_id,
+        "conversationId": incoming.conversation_id,
+        "signer": incoming.signer_certificate.subject.rfc4514_string(),
+        "references": len(incoming.received_references),
+    }
