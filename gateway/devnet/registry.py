@@ -33,24 +33,12 @@ from cryptography import x509
 from gateway.devnet.documents import DevEndpoint, DevService
 from gateway.devnet.sml import DEVNET_ZONE
 from gateway.errors import ConfigurationError, GatewayError
-from gateway.model.identifiers import (
-    BIS_BILLING_PROCESS,
-    BIS_CREDIT_NOTE,
-    BIS_INVOICE,
-    INVOICE_RESPONSE,
-    INVOICE_RESPONSE_PROCESS,
-    DocumentTypeID,
-    ParticipantID,
-    ProcessID,
-)
+from gateway.model.identifiers import BIS_BILLING_PROCESS, DocumentTypeID, ParticipantID, ProcessID
+from gateway.services.participant_lookup import DOCUMENT_KINDS
 from gateway.smp import AS4_TRANSPORT_PROFILE
 
 #: Short document names (the ones ``GET /v1/participants/...?document=`` uses) -> (document type, process).
-DOCUMENTS: Final[dict[str, tuple[DocumentTypeID, ProcessID]]] = {
-    "invoice": (BIS_INVOICE, BIS_BILLING_PROCESS),
-    "credit-note": (BIS_CREDIT_NOTE, BIS_BILLING_PROCESS),
-    "invoice-response": (INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS),
-}
+DOCUMENTS: Final = DOCUMENT_KINDS
 _KEYS: Final = frozenset(
     {
         "document_types",
