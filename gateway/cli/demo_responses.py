@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 
-RESPONSE_KINDS = ("invoice-response", "mls")
 _VERBS = {"AB": "acknowledged", "AP": "accepted", "RE": "rejected", "UQ": "under query", "PD": "paid"}
 #: How far in the buyer's process each T111 code is (bis-billing.md §9). AS4 does not keep the order of
 #: messages (AP and PD, queued a moment apart, may arrive either way), so the buyer's latest answer is the

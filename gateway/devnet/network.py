@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 from gateway.crypto import DevPKI, TrustStore
 from gateway.devnet.documents import DevService
-from gateway.devnet.registry import Registry
 from gateway.devnet.sml import DEVNET_ZONE, DevSMLServer
 from gateway.devnet.smp import DevSMPServer
 from gateway.model.identifiers import ParticipantID
@@ -63,11 +62,6 @@ class DevNetwork:
         """Register ``participant`` in the SML (pointing at our SMP or ``smp_url``) and its services here."""
         self.smp.register(participant, services)
         self.sml.register(participant, smp_url or self.smp.url)
-
-    def publish_registry(self, registry: Registry) -> None:
-        """Publish every participant of a registry file."""
-        for participant, services in registry.participants.items():
-            self.publish(participant, services)
 
     def smp_trust(self) -> TrustStore:
         """The SMP trust of this network (root + SMP CA, pinned), as the gateway must configure it."""
