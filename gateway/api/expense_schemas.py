@@ -16,8 +16,6 @@ from gateway.model.message import AS4MessageRecord
 from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
-PROBLEM_JSON = "application/problem+json"
-
 #: Free text a person typed (reasons, questions, names): any characters but the C0 controls other than tab
 #: and line breaks. PostgreSQL stores no NUL in text or JSON, so it is refused here (422), never at the
 #: database (503).

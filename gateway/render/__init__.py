@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from gateway.render.extract import EmbeddedFile, read_attachment, read_view
+from gateway.render.extract import ATTACHMENT_TYPES, EmbeddedFile, read_attachment, read_view
 from gateway.render.html import (
     FRAGMENT_TEMPLATE,
     STANDALONE_TEMPLATE,
@@ -56,6 +56,7 @@ def render_document(data: bytes, output: OutputFormat, options: RenderOptions | 
 
 
 __all__ = [
+    "ATTACHMENT_TYPES",
     "DEFAULT_LANGUAGE",
     "FRAGMENT_TEMPLATE",
     "LANGUAGES",

@@ -11,6 +11,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 from lxml import etree
 
@@ -331,6 +332,20 @@ def read_view(data: bytes) -> DocumentView:
     )
 
 
+#: Attachment types a BIS Billing 3.0 document may embed (BT-125 @mimeCode code list); others go out as
+#: octet-stream so that a document cannot make us serve, say, HTML from our origin.
+ATTACHMENT_TYPES: Final = frozenset(
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    }
+)
+
+
 def read_attachment(data: bytes, index: int) -> EmbeddedFile | None:
     """The embedded file of attachment ``index`` (the ``Attachment.index`` of ``read_view``).
 
@@ -359,4 +374,4 @@ def read_attachment(data: bytes, index: int) -> EmbeddedFile | None:
     )
 
 
-__all__ = ["EmbeddedFile", "read_attachment", "read_view"]
+__all__ = ["ATTACHMENT_TYPES", "EmbeddedFile", "read_attachment", "read_view"]

@@ -20,6 +20,7 @@ from gateway.model.message import (
     allowed_events,
 )
 from gateway.render import (
+    ATTACHMENT_TYPES,
     RenderOptions,
     ReportSummary,
     negotiate_language,
@@ -226,19 +227,6 @@ def inbound_document(context: StaffDep, document_id: str, request: Request) -> R
         issues=issues if isinstance(issues, list) else [],
         **rendered_invoice(request, detail.content, f"/web/inbound/{document_id}/attachments"),
     )
-
-
-#: Attachment types a BIS document may embed (BT-125 @mimeCode); others are served as octet-stream.
-ATTACHMENT_TYPES = frozenset(
-    {
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "text/csv",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.oasis.opendocument.spreadsheet",
-    }
-)
 
 
 def attachment_response(content: DocumentContent, where: str, index: int) -> Response:

@@ -19,6 +19,7 @@ from gateway.config import Role
 from gateway.errors import DocumentNotFound
 from gateway.model.message import DocumentContent
 from gateway.render import (
+    ATTACHMENT_TYPES,
     OutputFormat,
     RenderOptions,
     ReportSummary,
@@ -47,19 +48,6 @@ AcceptLanguage = Annotated[str | None, Header(description="used when lang is abs
 HTML_POLICY: Final = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 )
-#: Attachment types a BIS Billing 3.0 document may embed (BT-125 @mimeCode code list); others go out as
-#: octet-stream so that a document cannot make us serve, say, HTML from our origin.
-ATTACHMENT_TYPES: Final = frozenset(
-    {
-        "application/pdf",
-        "image/png",
-        "image/jpeg",
-        "text/csv",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "application/vnd.oasis.opendocument.spreadsheet",
-    }
-)
-
 _RENDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
