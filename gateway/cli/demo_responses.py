@@ -120,6 +120,19 @@ def _count(emitter: list[dict[str, Any]], receiver: httpx.Client, kind: str) -> 
     return count
 
 
+def _confirmed_back(coop: httpx.Client, expected_t111: int) -> bool:
+    """Every business document and Invoice Response the cooperative sent is final: confirmed by MLS (or
+    failed), none still waiting for its MLS."""
+    sent = _outbound(coop)
+    business = [d for d in sent if d["kind"] in ("invoice", "credit-note", "ubl") and d["status"] != "failed"]
+    answers = [d for d in sent if d["kind"] == "invoice-response"]
+    return (
+        all(d["status"] == "confirmed" for d in business)
+        and len(answers) == expected_t111
+        and all(d["status"] == "confirmed" for d in answers)
+    )
+
+
 def show_responses(
     coop: httpx.Client,
     partner: httpx.Client,
@@ -140,8 +153,11 @@ def show_responses(
         either AP emitted was sent and received valid, with no fatal finding.
     """
     deadline = time.monotonic() + timeout
+    expected_t111 = sum(len(codes) for codes in expected.values())
     settled, details = _settled(coop, partner, partner_ids, expected)
-    while not settled and time.monotonic() < deadline:
+    # Wait for both directions: the partner's view of the supplier documents, and the MLS the partner AP
+    # sends back for everything the cooperative sent (it may still be in flight when the first is settled).
+    while not (settled and _confirmed_back(coop, expected_t111)) and time.monotonic() < deadline:
         time.sleep(0.5)
         settled, details = _settled(coop, partner, partner_ids, expected)
     ok = settled
@@ -170,7 +186,6 @@ def show_responses(
         ("MLS", "partner AP -> cooperative"): _count(partner_sent, coop, "mls"),
     }
     t111_answers = counts[("T111", "cooperative -> partner AP")]
-    expected_t111 = sum(len(codes) for codes in expected.values())
     expected_mls = {
         "cooperative -> partner AP": len(partner_ids),
         "partner AP -> cooperative": delivered + t111_answers.sent,
