@@ -8,9 +8,8 @@ Each certificate's status is set by serial number (``good`` by default, ``revoke
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Literal
 
 from cryptography import x509
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from gateway.crypto import DevIdentity
+from gateway.devnet.serving import BackgroundHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,12 @@ class DevOCSPResponder:
         self.unauthorized = False
         self.requests = 0
         self.now: datetime | None = None  # the responder's clock; None = the real time
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: BackgroundHTTPServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        return f"http://{self.host}:{self._server.server_address[1]}/ocsp"
+        return f"http://{self.host}:{self._server.port}/ocsp"
 
     def answer(self, request_der: bytes) -> tuple[int, bytes]:
         """(HTTP status, DER OCSP response) for one request."""
@@ -102,21 +101,14 @@ class DevOCSPResponder:
         return 200, response.public_bytes(serialization.Encoding.DER)
 
     def start(self) -> DevOCSPResponder:
-        self._server = ThreadingHTTPServer((self.host, self._port), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="devnet-ocsp", daemon=True
-        )
-        self._thread.start()
+        self._server = BackgroundHTTPServer(
+            (self.host, self._port), _handler(self), name="devnet-ocsp"
+        ).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
+            self._server.stop()
 
     def __enter__(self) -> DevOCSPResponder:
         return self.start()

@@ -11,7 +11,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
 from cryptography import x509
@@ -24,6 +24,7 @@ from gateway.devnet.documents import (
     sign_metadata,
     tamper,
 )
+from gateway.devnet.serving import BackgroundHTTPServer
 from gateway.errors import InvalidIdentifier
 from gateway.model.identifiers import DocumentTypeID, ParticipantID
 
@@ -57,8 +58,7 @@ class DevSMPServer:
         self._requested_port = port
         self._services: dict[ParticipantID, dict[tuple[str, str], DevService]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: BackgroundHTTPServer | None = None
         #: Participants whose metadata is altered after signing.
         self.tampered: set[ParticipantID] = set()
         #: When set, every request is answered with this HTTP status (e.g. 500, or 302 to :attr:`location`).
@@ -75,7 +75,7 @@ class DevSMPServer:
         if self._server is None:
             raise RuntimeError("the SMP server is not started")
         scheme = "https" if self._tls is not None else "http"
-        return f"{scheme}://{self.host}:{self._server.server_address[1]}"
+        return f"{scheme}://{self.host}:{self._server.port}"
 
     def register(self, participant: ParticipantID, services: Iterable[DevService]) -> None:
         """Publish (or replace) the services of ``participant``."""
@@ -91,24 +91,15 @@ class DevSMPServer:
 
     def start(self) -> DevSMPServer:
         """Bind and serve in a daemon thread."""
-        self._server = ThreadingHTTPServer((self.host, self._requested_port), _handler(self))
-        if self._tls is not None:
-            self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="devnet-smp", daemon=True
-        )
-        self._thread.start()
+        self._server = BackgroundHTTPServer(
+            (self.host, self._requested_port), _handler(self), name="devnet-smp", tls=self._tls
+        ).start()
         return self
 
     def stop(self) -> None:
         """Stop serving."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
+            self._server.stop()
 
     def __enter__(self) -> DevSMPServer:
         return self.start()
