@@ -61,7 +61,10 @@ class OutboundSummary(BaseModel):
     id: str
     kind: str
     document_number: str
-    receiver: str
+    receiver: str = Field(
+        description="The buyer's Peppol participant id (``0208:0123456789``), or ``EM:<address>`` for a "
+        "buyer outside Peppol (a private person): e-mailed, never looked up in the SML/SMP"
+    )
     status: str
     status_reason: str | None
     attempts: int

@@ -14,7 +14,7 @@ from typing import Final
 
 from gateway.errors import InvalidDocumentData
 from gateway.model.document import CreditNote, Invoice
-from gateway.model.identifiers import is_valid_be_enterprise_number
+from gateway.model.identifiers import EMAIL_SCHEME, is_email_address, is_valid_be_enterprise_number
 from gateway.model.lines import AllowanceCharge
 from gateway.model.parties import Party
 from gateway.model.payment import (
@@ -27,7 +27,7 @@ from gateway.model.payment import (
     structured_communication_from_number,
 )
 from gateway.model.totals import AnyDocument, allowance_charge_amount, compute_totals, fill_amounts
-from gateway.model.values import MAX_MAGNITUDE, ZERO, format_decimal
+from gateway.model.values import MAX_MAGNITUDE, ZERO, ElectronicAddress, format_decimal
 from gateway.model.vat import (
     EXEMPTION_FORBIDDEN,
     EXEMPTION_REQUIRED,
@@ -69,7 +69,8 @@ def _fmt(value: Decimal | None) -> str:
 def complete_document(doc: AnyDocument) -> AnyDocument:
     """Apply the gateway's outbound rules and compute every amount.
 
-    Steps: activity -> BT-28/BG-6; Belgian identifier checks (mod 97); PEPPOL-EN16931-R002/R003/R005;
+    Steps: activity -> BT-28/BG-6; Belgian identifier checks (mod 97); a buyer without a Peppol id gets
+    its e-mail as BT-49 (scheme ``EM``), else R010 refuses it; PEPPOL-EN16931-R002/R003/R005;
     payment means from the seller IBAN with a generated OGM (invoices); VAT treatment per category
     (rates, VATEX defaults, O without BT-31 - the VAT number moves to BT-33 as text); totals computed
     and, where the caller stated them, checked.
@@ -89,13 +90,7 @@ def complete_document(doc: AnyDocument) -> AnyDocument:
     _check_party_numbers(doc.buyer, "buyer", "BT-47", "BT-48", "BT-49", problems)
     if seller.endpoint is None:
         problems.append("seller electronic address BT-34 is required (PEPPOL-EN16931-R020)")
-    if doc.buyer.endpoint is None:
-        # A private person (or any buyer without a Peppol participant id) cannot receive a Peppol
-        # invoice: refuse here with the reason instead of producing a document that fails R010.
-        problems.append(
-            "buyer electronic address BT-49 is required (PEPPOL-EN16931-R010): a buyer without a Peppol "
-            "participant id, such as a private person, cannot receive a Peppol invoice"
-        )
+    buyer = _buyer_address(doc.buyer, problems)
     if doc.buyer_reference is None and doc.purchase_order_reference is None:
         problems.append(
             "buyer reference BT-10 or purchase order reference BT-13 is required (PEPPOL-EN16931-R003)"
@@ -109,7 +104,7 @@ def complete_document(doc: AnyDocument) -> AnyDocument:
             problems.append("VAT accounting currency BT-6 must differ from the invoice currency BT-5 (R005)")
         if doc.vat_total_accounting_currency is None:
             problems.append("BT-111 total VAT in accounting currency is required with BT-6 (BR-53)")
-    doc = doc.model_copy(update={"seller": seller})
+    doc = doc.model_copy(update={"seller": seller, "buyer": buyer})
     doc = doc.model_copy(update={"payment_means": _payment_means(doc, problems)})
     if isinstance(doc, CreditNote) and doc.due_date is not None and not doc.payment_means:
         problems.append("a credit note's due date BT-9 is written in its payment means BG-16: give one")
@@ -135,6 +130,28 @@ def _apply_activity(seller: Party) -> Party:
     if activity.contact is not None:
         update["contact"] = activity.contact
     return seller.model_copy(update=update)
+
+
+def _buyer_address(buyer: Party, problems: list[str]) -> Party:
+    """BT-49 of a buyer without a Peppol participant id (a private person): its e-mail address under the
+    EAS scheme ``EM``, so that the document names where it goes (it is e-mailed, outside Peppol)."""
+    endpoint = buyer.endpoint
+    if endpoint is not None:
+        if endpoint.scheme == EMAIL_SCHEME and not is_email_address(endpoint.value):
+            problems.append(f"buyer electronic address BT-49 EM:{endpoint.value} is not one e-mail address")
+        return buyer
+    email = buyer.contact.email if buyer.contact is not None else None
+    if email is None:
+        problems.append(
+            "the buyer has neither a Peppol participant id (BT-49: buyer.endpoint or "
+            "buyer.enterprise_number) nor an e-mail address (BT-58: buyer.contact.email): give one of "
+            "the two (PEPPOL-EN16931-R010)"
+        )
+        return buyer
+    if not is_email_address(email):
+        problems.append(f"buyer contact e-mail BT-58 {email!r} is not one e-mail address local@domain")
+        return buyer
+    return buyer.model_copy(update={"endpoint": ElectronicAddress(value=email, scheme=EMAIL_SCHEME)})
 
 
 def _check_party_numbers(

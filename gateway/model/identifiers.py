@@ -78,6 +78,62 @@ class ParticipantID:
         return hash(self.key)
 
 
+EMAIL_SCHEME: Final = "EM"
+"""EAS code "Electronic mail (SMTP)": BT-49 of a buyer reached by e-mail only (a private person)."""
+EMAIL_MAX_LENGTH: Final = 190
+"""Longest e-mail receiver address kept (the store's receiver column holds ``EM:`` + the address)."""
+# A pragmatic address check (RFC 5321 §4.1.2 local@domain, no spaces, angle brackets or separators); the
+# relay has the last word (a 5xx reply fails the document with its reason).
+_EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+
+
+def is_email_address(text: str) -> bool:
+    """True when ``text`` looks like one deliverable ``local@domain`` address (no display name, no list)."""
+    return len(text) <= EMAIL_MAX_LENGTH and _EMAIL.match(text) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailReceiver:
+    """A receiver outside Peppol, reached only by e-mail: BT-49 with EAS scheme ``EM`` (a private person).
+
+    It takes a Peppol participant id's place on an outbound document: ``str()`` gives ``EM:<address>``, the
+    form the store and the API show, and the delivery worker e-mails it without any SML/SMP lookup.
+
+    Attributes:
+        address: the e-mail address, as given (comparison ignores case).
+    """
+
+    address: str
+
+    def __post_init__(self) -> None:
+        if not is_email_address(self.address):
+            raise InvalidIdentifier(f"{self.address!r} is not one e-mail address local@domain")
+
+    def __str__(self) -> str:
+        return f"{EMAIL_SCHEME}:{self.address}"
+
+    @property
+    def key(self) -> str:
+        """Case-folded form used for comparison and lookups."""
+        return f"{EMAIL_SCHEME}:{self.address.lower()}"
+
+
+Receiver = ParticipantID | EmailReceiver
+"""Whom an outbound document goes to: a Peppol participant, or an e-mail address outside Peppol."""
+
+
+def parse_receiver(text: str) -> Receiver:
+    """Parse a stored or searched receiver: ``EM:<address>``, else a Peppol participant id.
+
+    Raises:
+        InvalidIdentifier: neither form.
+    """
+    scheme, sep, value = text.strip().partition(":")
+    if sep and scheme.upper() == EMAIL_SCHEME:
+        return EmailReceiver(value)
+    return ParticipantID.parse(text)
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentTypeID:
     """A Peppol document type identifier (scheme ``busdox-docid-qns`` by default)."""

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any, Final, TypeAlias
 
 from gateway.errors import InvalidTransition
-from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
+from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, Receiver
 
 JSONObject: TypeAlias = dict[str, Any]
 """A JSON object as stored (validation reports, timeline details, webhook payloads)."""
@@ -229,7 +229,7 @@ class OutboundDocument:
         seller_id: the seller reference used for duplicate detection with ``document_number``.
         document_number: the invoice/credit note number (BT-1).
         sender: our participant id (SBDH sender).
-        receiver: the buyer's participant id.
+        receiver: the buyer's participant id, or its e-mail address (``EM:…``) for a buyer outside Peppol.
         document_type: Peppol document type id.
         process: Peppol process id.
         status: current delivery status.
@@ -246,7 +246,7 @@ class OutboundDocument:
     seller_id: str
     document_number: str
     sender: ParticipantID
-    receiver: ParticipantID
+    receiver: Receiver
     document_type: DocumentTypeID
     process: ProcessID
     status: DeliveryStatus

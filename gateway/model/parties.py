@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from gateway.errors import InvalidIdentifier
 from gateway.model.identifiers import normalise_be_enterprise_number
@@ -43,8 +43,13 @@ class Contact(ModelBase):
     """BT-41/56 contact point."""
     telephone: Text | None = None
     """BT-42/57 contact telephone number."""
-    email: Text | None = None
-    """BT-43/58 contact e-mail address."""
+    email: Text | None = Field(
+        default=None,
+        description="BT-43/58 contact e-mail address. The buyer's is where the invoice is e-mailed when the "
+        "buyer is not on Peppol; a buyer without any Peppol id (a private person) is e-mailed only, this "
+        "address becoming its BT-49 with scheme EM",
+    )
+    """BT-43/58 contact e-mail address (see the description)."""
 
 
 class Activity(ModelBase):
@@ -96,8 +101,13 @@ class Party(ModelBase):
     """BT-32 seller tax registration identifier (seller only)."""
     additional_legal_info: Text | None = None
     """BT-33 seller additional legal information (seller only; UBL ``CompanyLegalForm``)."""
-    endpoint: ElectronicAddress | None = None
-    """BT-34 seller / BT-49 buyer electronic address (Peppol participant id). None for a private person."""
+    endpoint: ElectronicAddress | None = Field(
+        default=None,
+        description="BT-34 seller / BT-49 buyer electronic address: a Peppol participant id (scheme 0208, "
+        "9925...). A buyer outside Peppol may have scheme EM and its e-mail address (e-mailed, no Peppol); "
+        "left out, the buyer's contact.email fills it that way; with neither the document is refused (422)",
+    )
+    """Filled for a buyer from ``contact.email`` by ``gateway.model.completion``."""
     address: Address
     """BG-5 seller / BG-8 buyer postal address."""
     contact: Contact | None = None

@@ -36,6 +36,7 @@ from gateway.errors import (
     MailError,
     TransportError,
 )
+from gateway.model.identifiers import EmailReceiver, ParticipantID
 from gateway.model.message import (
     AS4MessageRecord,
     DeliveryEvent,
@@ -54,7 +55,12 @@ from gateway.services.delivery_attempt import (
     StopAttempt,
     discovery_failure,
 )
-from gateway.services.delivery_email import email_record, email_started_detail, smtp_outcome
+from gateway.services.delivery_email import (
+    discovery_detail,
+    email_record,
+    email_started_detail,
+    smtp_outcome,
+)
 from gateway.services.delivery_message import MessageFactory
 from gateway.services.delivery_outcome import (
     AttemptOutcome,
@@ -188,14 +194,17 @@ class Deliverer:
             record = prepared.record
             await self._thread(self._restart_email, lease, record.message_id)
             return await self._send_email(lease, record.message_id, record.request.body)
+        if isinstance(document.receiver, EmailReceiver):
+            return await self._email_only(lease, prepared, document.receiver)
         try:
-            endpoint = await self._resolve(lease, document)
+            endpoint = await self._resolve(document, document.receiver)
         except DiscoveryError as exc:
             # Not on Peppol for this document (not registered, type not supported) and a buyer e-mail:
             # the e-mail fallback. Otherwise only an unreachable SML/SMP may answer otherwise later: every
             # other outcome (bad SMP signature, rejected endpoint certificate...) fails now with its reason.
             if self._email is not None and falls_back(exc) and not prepared.invalid:
-                composed = await self._thread(self._compose_email, lease, prepared, exc)
+                why = discovery_detail(exc)
+                composed = await self._thread(self._compose_email, lease, prepared, why, None)
                 if composed is not None:
                     return await self._send_email(lease, composed.message_id, composed.mime)
             return await self._finish(lease, None, discovery_failure(exc))
@@ -236,6 +245,18 @@ class Deliverer:
         result = await self._finish(lease, outgoing.message_id, outcome)
         return replace(result, sent=True)
 
+    async def _email_only(
+        self, lease: DeliveryLease, prepared: PreparedDocument, receiver: EmailReceiver
+    ) -> DeliveryResult:
+        """A buyer outside Peppol (BT-49 scheme ``EM``): e-mail it at once, without any SML/SMP lookup."""
+        if self._email is None:
+            reason = f"no-email-relay: {receiver} is reached by e-mail only and GATEWAY_MAIL__HOST is not set"
+            return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
+        why = "not looked up: the buyer's BT-49 is an e-mail address (EAS EM), outside Peppol"
+        composed = await self._thread(self._compose_email, lease, prepared, why, receiver.address)
+        assert composed is not None  # the address is given
+        return await self._send_email(lease, composed.message_id, composed.mime)
+
     async def _send_email(self, lease: DeliveryLease, message_id: str, mime: bytes) -> DeliveryResult:
         """Send the stored fallback e-mail; 250 -> delivered_by_email, 4xx -> retry, 5xx -> failed."""
         assert self._email is not None
@@ -261,13 +282,16 @@ class Deliverer:
             uow.commit()
 
     def _compose_email(
-        self, lease: DeliveryLease, prepared: PreparedDocument, exc: DiscoveryError
+        self, lease: DeliveryLease, prepared: PreparedDocument, why: str, to: str | None
     ) -> ComposedEmail | None:
-        """Write the fallback e-mail and commit it with SEND_STARTED; None when the buyer has no address."""
+        """Write the e-mail and commit it with SEND_STARTED (``why`` Peppol was not used); it goes to ``to``,
+        else to the buyer's BT-58 address; None when there is none."""
         assert self._email is not None
         document = prepared.document
         body = prepared.body if prepared.body is not None else self._content(document.id)
         buyer = read_buyer(body)
+        if to is not None:
+            buyer = replace(buyer, email=to)
         if buyer.email is None:
             return None
         now = self._clock.now()
@@ -286,7 +310,7 @@ class Deliverer:
                 raise StopAttempt(DeliveryResult(document.id, None))  # another worker went on meanwhile
             # The exact MIME is the evidence, stored (like an AS4 message) before anything is sent.
             uow.messages.add(email_record(composed, document_id=document.id, at=now))
-            detail = email_started_detail(lease.attempts, composed, exc)
+            detail = email_started_detail(lease.attempts, composed, why)
             entry = uow.outbound.transition(
                 document.id,
                 DeliveryEvent.SEND_STARTED,
@@ -300,10 +324,10 @@ class Deliverer:
             uow.commit()
         return composed
 
-    async def _resolve(self, lease: DeliveryLease, document: OutboundDocument) -> Endpoint:
+    async def _resolve(self, document: OutboundDocument, receiver: ParticipantID) -> Endpoint:
         """The receiver's endpoint; a retry bypasses the lookup cache, so a receiver whose certificate
         changed since the last attempt is seen now and the message rebuilt for it (``MessageFactory``)."""
-        args = (document.receiver, document.document_type, document.process)
+        args = (receiver, document.document_type, document.process)
         if document.as4_message_id is not None and isinstance(self._resolver, RefreshableResolver):
             return await self._resolver.resolve_fresh(*args)
         return await self._resolver.resolve(*args)

@@ -22,15 +22,21 @@ def email_record(composed: ComposedEmail, *, document_id: str, at: datetime) -> 
     )
 
 
-def email_started_detail(attempt: int, composed: ComposedEmail, exc: DiscoveryError) -> JSONObject:
-    """The SEND_STARTED detail of a first fallback e-mail: the recipient and why Peppol was not used."""
+def discovery_detail(exc: DiscoveryError) -> str:
+    """The discovery outcome that sent a document to the e-mail fallback, e.g. ``not-registered: …``."""
+    return f"{getattr(exc.outcome, 'value', None) or type(exc).__name__}: {exc}"
+
+
+def email_started_detail(attempt: int, composed: ComposedEmail, why: str) -> JSONObject:
+    """The SEND_STARTED detail of a first e-mail: the recipient and why Peppol was not used (``discovery``:
+    the lookup's outcome, or that a buyer outside Peppol is not looked up)."""
     return {
         "attempt": attempt,
         "channel": "email",
         "message_id": composed.message_id,
         "to": composed.recipient,
         "language": composed.language,
-        "discovery": f"{getattr(exc.outcome, 'value', None) or type(exc).__name__}: {exc}",
+        "discovery": why,
     }
 
 

@@ -14,6 +14,7 @@ from gateway.as4 import EbmsError, OutgoingMessage, build_user_message
 from gateway.as4.restore import restore_outgoing
 from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, validate_ap_certificate
 from gateway.errors import CertificateRejected, LocalProtocolError, MappingError
+from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DocumentKind, OutboundDocument
 from gateway.services.delivery_attempt import (
     AttemptMessage,
@@ -115,13 +116,16 @@ class MessageFactory:
         self, document: OutboundDocument, body: bytes, endpoint: Endpoint, instance_id: str
     ) -> OutgoingMessage:
         now = self._clock.now()
+        receiver = document.receiver
+        if not isinstance(receiver, ParticipantID):  # the worker e-mails those (``Deliverer._email_only``)
+            raise LocalProtocolError(EbmsError.OTHER, f"{receiver} is not a Peppol participant")
         try:
             # peppol-as4.md §13 (sender): SBDH with COUNTRY_C1 and an InstanceIdentifier; From = our CN,
             # To = the receiver certificate CN (the builder takes both from the certificates).
             sbd = build_sbd(
                 body,
                 sender=document.sender,
-                receiver=document.receiver,
+                receiver=receiver,
                 document_type=document.document_type,
                 process=document.process,
                 country_c1=self._settings.country_c1,

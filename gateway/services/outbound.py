@@ -29,6 +29,7 @@ from gateway.model.message import (
     OutboundDocument,
     TimelineEvent,
 )
+from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
 from gateway.services.webhooks import status_change_webhook
@@ -164,7 +165,7 @@ class OutboundSubmitter:
         Raises:
             IdempotencyConflict: the key was used for a request with another fingerprint.
             DocumentNumberConflict: the number is stored with different content.
-            InvalidDocumentData: the document is valid but cannot be sent (no BT-49 Peppol id, no BT-1).
+            InvalidDocumentData: the document is valid but cannot be sent (no usable BT-49, no BT-1).
             XMLInputError, MappingError, InvalidDocumentData: from ``prepare``.
             StoreError: the database failed.
         """
@@ -181,7 +182,7 @@ class OutboundSubmitter:
         if earlier is not None and key is None:
             return earlier
         if earlier is None:
-            report = self.validation.validate(prepared.ubl, rule_set=rule_set)
+            report = self._validate(prepared, rule_set)
             if report.valid and prepared.problems:
                 raise InvalidDocumentData(list(prepared.problems))
             if not report.valid and key is None:
@@ -195,8 +196,13 @@ class OutboundSubmitter:
             if result is not None:
                 return result
             # The number was free after all (cannot happen: documents are never deleted); validate now.
-            report = self.validation.validate(prepared.ubl, rule_set=rule_set)
+            report = self._validate(prepared, rule_set)
         raise StoreError("document number kept being taken concurrently; try again")
+
+    def _validate(self, prepared: PreparedDocument, rule_set: str | None) -> ValidationReport:
+        """Validate; a buyer e-mailed outside Peppol has its BT-49 code-list finding waived (email_only)."""
+        report = self.validation.validate(prepared.ubl, rule_set=rule_set)
+        return waive_email_address_rule(report, prepared.receiver)
 
     def _held_answer(self, stored: IdempotencyRecord, key: str, fingerprint: str) -> SubmissionResult:
         if stored.fingerprint != fingerprint:

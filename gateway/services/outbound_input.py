@@ -11,7 +11,7 @@ from lxml import etree
 
 from gateway.errors import InvalidIdentifier, MappingError
 from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, CreditNote, Invoice
-from gateway.model.identifiers import DocumentTypeID, ParticipantID
+from gateway.model.identifiers import EMAIL_SCHEME, DocumentTypeID, EmailReceiver, ParticipantID, Receiver
 from gateway.model.message import DocumentKind
 from gateway.services.conversion import convert_to_ubl
 from gateway.xmlcore import NS, parse_xml
@@ -29,7 +29,8 @@ class PreparedDocument:
         ubl: the UBL bytes that will be validated, stored and sent.
         document_type: the Peppol document type (BIS Billing Invoice or CreditNote).
         number: BT-1, or None when absent.
-        receiver: the buyer's Peppol participant id (BT-49), or None when absent or not a Peppol id.
+        receiver: the buyer's Peppol participant id (BT-49), or its e-mail address when BT-49 has the EAS
+            scheme ``EM`` (a buyer outside Peppol, e-mailed), or None when absent or neither.
         sender: the seller's participant id (BT-34), or None (the configured seller id is used).
         problems: why the document cannot be sent even if valid (missing BT-1 or BT-49, ...).
     """
@@ -38,7 +39,7 @@ class PreparedDocument:
     ubl: bytes
     document_type: DocumentTypeID
     number: str | None
-    receiver: ParticipantID | None
+    receiver: Receiver | None
     sender: ParticipantID | None = None
     problems: tuple[str, ...] = ()
 
@@ -50,6 +51,15 @@ def _participant(scheme: str | None, value: str | None, what: str) -> tuple[Part
         return ParticipantID(scheme or "", value.strip()), None
     except InvalidIdentifier as exc:
         return None, f"{what} {scheme}:{value} is not a Peppol participant id ({exc})"
+
+
+def _receiver(scheme: str | None, value: str | None) -> tuple[Receiver | None, str | None]:
+    if scheme == EMAIL_SCHEME and value:
+        try:
+            return EmailReceiver(value.strip()), None
+        except InvalidIdentifier as exc:
+            return None, f"BT-49 buyer electronic address: {exc}"
+    return _participant(scheme, value, "BT-49 buyer electronic address")
 
 
 def _number_problems(number: str | None) -> tuple[str, ...]:
@@ -70,9 +80,7 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
     converted = convert_to_ubl(document)
     completed, ubl = converted.document, converted.ubl
     buyer = completed.buyer.endpoint
-    receiver, receiver_problem = _participant(
-        buyer.scheme if buyer else None, buyer.value if buyer else None, "BT-49 buyer electronic address"
-    )
+    receiver, receiver_problem = _receiver(buyer.scheme if buyer else None, buyer.value if buyer else None)
     seller = completed.seller.endpoint
     sender = _participant(seller.scheme, seller.value, "BT-34")[0] if seller else None
     credit = isinstance(completed, CreditNote)
@@ -97,7 +105,8 @@ def _endpoint(root: etree._Element, party: str) -> tuple[str | None, str | None]
 def prepare_ubl_document(ubl: bytes, *, max_bytes: int) -> PreparedDocument:
     """Read what the store needs from a ready UBL Invoice or CreditNote (BIS Billing 3.0, process 01).
 
-    The receiver is the buyer's ``cbc:EndpointID`` (BT-49) and the document type follows the root element.
+    The receiver is the buyer's ``cbc:EndpointID`` (BT-49; scheme ``EM``: e-mailed outside Peppol) and the
+    document type follows the root element.
     The bytes are kept as posted: they are what is validated, stored and sent.
 
     Raises:
@@ -114,9 +123,7 @@ def prepare_ubl_document(ubl: bytes, *, max_bytes: int) -> PreparedDocument:
         raise MappingError(f"the root element {qname.text} is not a UBL 2.1 Invoice or CreditNote")
     number_el = root.find("cbc:ID", NS)
     number = (number_el.text or "").strip() or None if number_el is not None else None
-    receiver, receiver_problem = _participant(
-        *_endpoint(root, "AccountingCustomerParty"), "BT-49 buyer electronic address"
-    )
+    receiver, receiver_problem = _receiver(*_endpoint(root, "AccountingCustomerParty"))
     seller_scheme, seller_value = _endpoint(root, "AccountingSupplierParty")
     sender = _participant(seller_scheme, seller_value, "BT-34")[0] if seller_value else None
     return PreparedDocument(

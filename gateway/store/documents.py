@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Row, and_, func, insert, or_, select, update
 
 from gateway.errors import InvalidTransition, StoreError
-from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
+from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, parse_receiver
 from gateway.model.message import (
     INITIAL_STATUS,
     VALIDATION_PENDING,
@@ -39,7 +39,7 @@ def _outbound_from_row(row: Row[Any]) -> OutboundDocument:
         seller_id=row.seller_id,
         document_number=row.document_number,
         sender=ParticipantID.parse(row.sender_id),
-        receiver=ParticipantID.parse(row.receiver_id),
+        receiver=parse_receiver(row.receiver_id),
         document_type=DocumentTypeID.parse(row.document_type_id),
         process=ProcessID.parse(row.process_id),
         status=DeliveryStatus(row.status),

@@ -42,9 +42,7 @@ OFFICIAL = [
     *sorted((ARTEFACTS / "peppol-bis-billing-3.0.19" / "examples").glob("*.xml")),
     *PEPPOL_VALID_CEN,
 ]
-SAMPLES = sorted(
-    p for p in (ROOT / "tests" / "data" / "documents").glob("*.json") if p.stem != "private-person"
-)
+SAMPLES = sorted((ROOT / "tests" / "data" / "documents").glob("*.json"))
 ADAPTER: TypeAdapter[Invoice | CreditNote] = TypeAdapter(Document)
 OGM = re.compile(r"^\+\+\+\d{3}/\d{4}/\d{5}\+\+\+$")
 

@@ -816,10 +816,11 @@ class _AlwaysValid:
         return ValidationReport("test-rules", ())
 
 
-def test_valid_document_without_a_peppol_receiver_is_refused(docs: DocumentAPI) -> None:
-    # BIS validation normally catches this (PEPPOL-EN16931-R010/CL008); the gateway never relies on it.
+def test_valid_document_without_a_peppol_or_email_receiver_is_refused(docs: DocumentAPI) -> None:
+    # BIS validation normally catches this (PEPPOL-EN16931-CL008); the gateway never relies on it. The EAS
+    # code AN (ODETTE) is neither a Peppol participant id nor an e-mail address (EM is e-mailed).
     data = invoice_data()
-    data["buyer"] = {**data["buyer"], "endpoint": {"value": "facturen@klant.example", "scheme": "EM"}}
+    data["buyer"] = {**data["buyer"], "endpoint": {"value": "O0013000093", "scheme": "AN"}}
     submitter = _submitter(docs, validation=_AlwaysValid())
     with pytest.raises(InvalidDocumentData, match="BT-49"):
         _submit(submitter, data, key="no-receiver")

@@ -34,7 +34,8 @@ from gateway.api.schemas import (
 )
 from gateway.bootstrap import Services
 from gateway.config import Role
-from gateway.model import CreditNote, Invoice, ParticipantID
+from gateway.model import CreditNote, Invoice
+from gateway.model.identifiers import parse_receiver
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
 from gateway.services.conversion import parse_document_json
 from gateway.services.outbound import Submission, SubmissionOutcome, SubmissionResult
@@ -222,7 +223,10 @@ def list_documents(
     services: ServicesDep,
     _who: ReaderDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only this delivery status")] = None,
-    receiver: Annotated[str | None, Query(description="Only this receiver, e.g. 0208:0123456789")] = None,
+    receiver: Annotated[
+        str | None,
+        Query(description="Only this receiver, e.g. 0208:0123456789, or EM:name@example.be (e-mailed)"),
+    ] = None,
     number: DocumentNumberQuery = None,
     since: Annotated[
         RFC3339DateTime | None, Query(description="Created at or after (RFC 3339, with offset)")
@@ -233,7 +237,7 @@ def list_documents(
     """List outbound documents, newest first, filtered (AND) and paged by a keyset cursor."""
     query = OutboundQuery(
         status=status,
-        receiver=ParticipantID.parse(receiver) if receiver else None,
+        receiver=parse_receiver(receiver) if receiver else None,
         number=number,
         since=since,
         limit=limit,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from gateway.model.identifiers import ParticipantID
+from gateway.model.identifiers import ParticipantID, Receiver
 from gateway.model.message import DeliveryStatus, InboundStatus
 
 T = TypeVar("T")
@@ -47,7 +47,7 @@ class OutboundQuery:
 
     Attributes:
         status: only this status.
-        receiver: only this receiver (case-insensitive, per Peppol identifier policy).
+        receiver: only this receiver (case-insensitive, per Peppol identifier policy; ``EM:<address>`` too).
         number: only this document number (exact).
         seller_id: only this seller reference.
         since: only documents created at or after this time.
@@ -56,7 +56,7 @@ class OutboundQuery:
     """
 
     status: DeliveryStatus | None = None
-    receiver: ParticipantID | None = None
+    receiver: Receiver | None = None
     number: str | None = None
     seller_id: str | None = None
     since: datetime | None = None

@@ -294,13 +294,51 @@ def test_belgian_numbers_checked() -> None:
         make_invoice(seller=SELLER | {"enterprise_number": "0739484053"})
 
 
-def test_private_person_buyer_is_representable_but_refused_for_peppol() -> None:
+def test_a_private_person_without_an_email_is_refused_with_both_ways_named() -> None:
     buyer = {"legal_name": "Lies Vermeulen", "address": {"city": "Antwerpen", "country": "BE"}}
     doc = make_invoice(buyer=buyer)
     assert doc.buyer.endpoint is None
     assert doc.buyer.vat_identifier is None
-    with pytest.raises(InvalidDocumentData, match=r"BT-49 is required \(PEPPOL-EN16931-R010\)"):
+    with pytest.raises(InvalidDocumentData) as refusal:
         complete_document(doc)
+    (problem,) = refusal.value.problems
+    assert "neither a Peppol participant id" in problem
+    assert "buyer.contact.email" in problem
+    assert "give one of the two (PEPPOL-EN16931-R010)" in problem
+
+
+def test_a_private_person_with_an_email_gets_it_as_bt49_with_scheme_em() -> None:
+    buyer = {
+        "legal_name": "Lies Vermeulen",
+        "address": {"city": "Antwerpen", "country": "BE"},
+        "contact": {"email": "lies.vermeulen@mail.example"},
+    }
+    completed = complete_document(make_invoice(buyer=buyer))
+    assert completed.buyer.endpoint is not None
+    assert (completed.buyer.endpoint.scheme, completed.buyer.endpoint.value) == (
+        "EM",
+        "lies.vermeulen@mail.example",
+    )
+
+
+def test_a_buyer_with_a_peppol_id_and_an_email_keeps_its_peppol_id() -> None:
+    completed = complete_document(make_invoice(buyer=BUYER | {"contact": {"email": "ap@buyer.example"}}))
+    assert completed.buyer.endpoint is not None
+    assert completed.buyer.endpoint.scheme == "0208"
+
+
+@pytest.mark.parametrize(
+    ("buyer", "expected"),
+    [
+        ({"contact": {"email": "two@a.example, three@b.example"}}, "BT-58"),
+        ({"contact": {"email": "no-at-sign"}}, "BT-58"),
+        ({"endpoint": {"scheme": "EM", "value": "Lies <lies@mail.example>"}}, "BT-49 EM:"),
+    ],
+)
+def test_a_malformed_buyer_email_is_refused(buyer: dict[str, Any], expected: str) -> None:
+    base = {"legal_name": "Lies Vermeulen", "address": {"city": "Antwerpen", "country": "BE"}}
+    problems = refused(make_invoice(buyer=base | buyer))
+    assert any(expected in p and "not one e-mail address" in p for p in problems), problems
 
 
 def test_model_refuses_nonsense_with_bt_numbers() -> None:
