@@ -28,6 +28,7 @@ from gateway.errors import (
     GatewayError,
     ParticipantNotRegistered,
 )
+from gateway.model.identifiers import is_email_address
 from gateway.model.message import AS4MessageRecord, OutboundDocument
 from gateway.services.ports import Mailer, PDFRenderer
 from gateway.xmlcore import NS, parse_xml
@@ -42,10 +43,6 @@ DOCUMENT_ID_HEADER: Final = "X-Gateway-Document-Id"
 #: Every other one (SML/SMP unreachable, bad signature, no AS4 endpoint, rejected certificate...) is a
 #: Peppol problem to retry or to fail on, never a reason to leave the network.
 FALLBACK_OUTCOMES: Final = frozenset({"not-registered", "document-type-not-supported"})
-
-# A pragmatic address check (RFC 5321 §4.1.2 local@domain, no spaces or angle brackets); the relay has the
-# last word (a 5xx reply fails the document with its reason).
-_ADDRESS = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 
 # Belgian postal codes by language region: Flanders 1500-3999 and 8000-9999 (nl); Brussels 1000-1299 and
 # Wallonia 1300-1499, 4000-7999 (fr). German-speaking communes (4700-4799, ...) get French: no de catalogue.
@@ -122,7 +119,7 @@ def read_buyer(ubl: bytes) -> BuyerContact:
     email = text("cac:Contact/cbc:ElectronicMail")
     number = root.find("cbc:ID", NS)
     return BuyerContact(
-        email=email if email is not None and _ADDRESS.match(email) else None,
+        email=email if email is not None and is_email_address(email) else None,
         name=text("cac:PartyLegalEntity/cbc:RegistrationName") or text("cac:PartyName/cbc:Name") or "",
         country=(text("cac:PostalAddress/cac:Country/cbc:IdentificationCode") or "").upper() or None,
         postcode=text("cac:PostalAddress/cbc:PostalZone"),

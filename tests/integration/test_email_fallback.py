@@ -7,18 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default
 
 import pytest
-from aiosmtpd.controller import Controller
 from as4_support import INVOICE, RECEIVER, dev_pki
 from delivery_support import SettableClock, UUIDs, queue_document
+from mail_support import MailRelay, parse_mail, relay_fixture  # noqa: F401 - the relay fixture
 from sqlalchemy.engine import URL
 
 from gateway.bootstrap import render_pdf
@@ -53,40 +48,6 @@ def _with_contact(email: str | None, country: str, postcode: str) -> bytes:
         contact = f"<cac:Contact><cbc:ElectronicMail>{email}</cbc:ElectronicMail></cac:Contact>"
         buyer = buyer.replace(marker, marker + contact.encode(), 1)
     return head + sep + buyer
-
-
-@dataclass
-class _Relay:
-    """An aiosmtpd handler that keeps what it accepted and answers DATA from a script (then 250)."""
-
-    script: list[str] = field(default_factory=list)
-    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        if self.script:
-            return self.script.pop(0)
-        content = envelope.content  # type: ignore[attr-defined]
-        assert isinstance(content, bytes)
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), content))  # type: ignore[attr-defined]
-        return "250 2.0.0 queued as T1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def relay() -> Iterator[tuple[_Relay, int]]:
-    handler = _Relay()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +114,6 @@ def _document(store: SQLDocumentStore, document_id: str) -> OutboundDocument:
     return document
 
 
-def _parts(mime: bytes) -> EmailMessage:
-    parsed = message_from_bytes(mime, policy=default)
-    assert isinstance(parsed, EmailMessage)
-    return parsed
-
-
 def _webhook_statuses(store: SQLDocumentStore, clock: SettableClock) -> list[str]:
     with store.unit_of_work() as uow:
         leases = uow.outbox.lease(
@@ -169,7 +124,7 @@ def _webhook_statuses(store: SQLDocumentStore, clock: SettableClock) -> list[str
 
 
 def test_a_buyer_not_registered_gets_the_invoice_by_email(
-    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
 ) -> None:
     handler, port = relay
     clock = SettableClock()
@@ -183,7 +138,7 @@ def test_a_buyer_not_registered_gets_the_invoice_by_email(
     assert document.status is DeliveryStatus.DELIVERED_BY_EMAIL
     ((mail_from, rcpt, content),) = handler.received
     assert (mail_from, rcpt) == (SENDER, [BUYER_EMAIL])
-    mail = _parts(content)
+    mail = parse_mail(content)
     assert mail["Message-ID"] == f"<{document.as4_message_id}>"
     assert mail["X-Gateway-Document-Id"] == document_id
     assert mail["Subject"] == "Factuur KIT-2024-0001"  # BT-1 of the UBL
@@ -221,7 +176,7 @@ def test_a_buyer_not_registered_gets_the_invoice_by_email(
 
 
 def test_a_document_type_not_supported_is_emailed_in_french(
-    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
 ) -> None:
     handler, port = relay
     endpoint = DevEndpoint("https://ap.example/as4", dev_pki().pki.aps["POP000002"].certificate)
@@ -229,13 +184,13 @@ def test_a_document_type_not_supported_is_emailed_in_french(
     queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "1000"))  # Brussels: French
     result = _deliver(store, network, SettableClock(), port)
     assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
-    mail = _parts(handler.received[0][2])
+    mail = parse_mail(handler.received[0][2])
     assert (mail.get_body(("plain",)) or {})["Content-Language"] == "fr"
     assert mail["Subject"].startswith("Facture ")
 
 
 def test_a_temporary_smtp_failure_is_retried_with_the_same_message(
-    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
 ) -> None:
     handler, port = relay
     clock = SettableClock()
@@ -253,7 +208,7 @@ def test_a_temporary_smtp_failure_is_retried_with_the_same_message(
     second = _deliver(store, network, clock, port)
     assert second.status is DeliveryStatus.DELIVERED_BY_EMAIL, second.reason
     ((_, _, content),) = handler.received
-    mail = _parts(content)
+    mail = parse_mail(content)
     assert mail["Message-ID"] == f"<{document.as4_message_id}>"  # the stored message, not a new one
     assert (mail.get_body(("plain",)) or {})["Content-Language"] == "en"
     with store.unit_of_work(read_only=True) as uow:
@@ -269,7 +224,7 @@ def test_a_temporary_smtp_failure_is_retried_with_the_same_message(
 
 
 def test_a_permanent_smtp_failure_fails_with_the_smtp_reason(
-    store: SQLDocumentStore, network: DevNetwork, relay: tuple[_Relay, int]
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
 ) -> None:
     handler, port = relay
     clock = SettableClock()
@@ -293,7 +248,7 @@ def test_a_permanent_smtp_failure_fails_with_the_smtp_reason(
 def test_other_outcomes_are_not_emailed(
     store: SQLDocumentStore,
     network: DevNetwork,
-    relay: tuple[_Relay, int],
+    relay: tuple[MailRelay, int],
     break_it: str,
     status: DeliveryStatus,
     reason: str,

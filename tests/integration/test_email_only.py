@@ -1,0 +1,231 @@
+"""Private persons: a buyer without any Peppol id but with an e-mail address is accepted at the API, written
+with BT-49 = EM:<address>, and e-mailed by the worker without any SML/SMP lookup, to a real SMTP server on
+loopback (aiosmtpd), on SQLite and PostgreSQL. Also: the refusal when the buyer has neither, the receiver as
+the API shows and searches it, the reporting that must not count it, and a gateway without a relay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from as4_support import dev_pki
+from delivery_support import SettableClock
+from fastapi.testclient import TestClient
+from mail_support import MailRelay, parse_mail, relay_fixture  # noqa: F401 - the relay fixture
+from sqlalchemy.engine import URL
+
+from gateway.api.app import create_app
+from gateway.bootstrap import Services
+from gateway.config import Settings
+from gateway.errors import ParticipantNotRegistered
+from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
+from gateway.model.message import DeliveryStatus
+from gateway.services.deliver import DeliveryResult
+from gateway.services.ports import Endpoint
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.validation import ValidationEngine
+from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
+from tests.integration.conftest import SENDER_KEY
+
+PRIVATE_PERSON = Path(__file__).resolve().parents[1] / "data" / "documents" / "private-person.json"
+BUYER_EMAIL = "lies.vermeulen@mail.example"  # the sample's buyer.contact.email
+SENDER = "invoices@coop.test"
+
+
+class _NoLookups:
+    """A resolver that records every lookup and knows nobody: an e-mail receiver must never reach it."""
+
+    def __init__(self) -> None:
+        self.calls: list[ParticipantID] = []
+
+    async def resolve(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
+        self.calls.append(receiver)
+        raise ParticipantNotRegistered(str(receiver))
+
+
+@pytest.fixture(scope="module")
+def _postgres_url() -> Iterator[URL]:
+    with migrated_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('email-only') / 'gateway.db'}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
+    backend = str(request.param)
+    name = "_postgres_url" if backend == "postgresql" else "_sqlite_url"
+    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+
+
+def _services(
+    store: SQLDocumentStore,
+    engine: ValidationEngine,
+    artefacts_dir: Path,
+    tmp_path: Path,
+    resolver: _NoLookups,
+    clock: SettableClock,
+    mail_port: int | None,
+) -> Services:
+    config: dict[str, Any] = {
+        "artefacts": {"mirror": artefacts_dir, "cache_dir": tmp_path / "cache"},
+        "api": {"keys": [{"name": "invoicing", "role": "sender", "key": SENDER_KEY}]},
+        "truststore": {"stage": "development"},
+        "webhooks": {"url": "https://hooks.test/gw", "secret": "0123456789abcdef0123"},
+    }
+    if mail_port is not None:
+        config["mail"] = {"host": "127.0.0.1", "port": mail_port, "starttls": False, "from": SENDER}
+    return Services(
+        settings=Settings.model_validate(config),
+        validation=engine,
+        store=store,
+        clock=clock,
+        identity=dev_pki().sender,
+        trust=dev_pki().trust,
+        directory=resolver,
+    )
+
+
+def _client(services: Services) -> TestClient:
+    return TestClient(
+        create_app(services.settings, services=services, warm=False),
+        headers={"Authorization": f"Bearer {SENDER_KEY}", "Content-Type": "application/json"},
+    )
+
+
+def _first_attempt(services: Services, clock: SettableClock) -> DeliveryResult:
+    async def attempt() -> DeliveryResult:
+        with services.store.unit_of_work() as uow:
+            (lease,) = uow.jobs.lease(now=clock.now(), limit=1, lease_for=timedelta(minutes=5), token="w")
+            uow.commit()
+        return await services.deliverer.deliver_one(lease)
+
+    return asyncio.run(attempt())
+
+
+def _webhook_statuses(store: SQLDocumentStore, clock: SettableClock) -> list[str]:
+    with store.unit_of_work() as uow:
+        leases = uow.outbox.lease(
+            now=clock.now() + timedelta(days=1), limit=50, lease_for=timedelta(minutes=1), token="t"
+        )
+        uow.rollback()
+    return [str(lease.message.payload["data"]["status"]) for lease in leases]
+
+
+def test_a_private_person_with_an_email_is_emailed_without_any_lookup(
+    store: SQLDocumentStore,
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    tmp_path: Path,
+    relay: tuple[MailRelay, int],
+) -> None:
+    handler, port = relay
+    clock, resolver = SettableClock(), _NoLookups()
+    services = _services(store, validation_engine, artefacts_dir, tmp_path, resolver, clock, port)
+    with _client(services) as client:
+        submitted = client.post("/v1/outbound/invoices", content=PRIVATE_PERSON.read_bytes())
+        assert submitted.status_code == 202, submitted.text
+        document_id = submitted.json()["id"]
+        ubl = client.get(f"/v1/outbound/{document_id}/ubl").content
+
+        result = _first_attempt(services, clock)
+
+        status = client.get(f"/v1/outbound/{document_id}").json()
+        found = client.get("/v1/outbound", params={"receiver": f"EM:{BUYER_EMAIL.upper()}"}).json()
+    assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
+    assert resolver.calls == []  # never looked up in the SML/SMP
+    assert b'<cbc:EndpointID schemeID="EM">lies.vermeulen@mail.example</cbc:EndpointID>' in ubl
+
+    # The received e-mail: to the buyer, in Dutch (Antwerpen 2000), the PDF and the exact UBL attached.
+    ((mail_from, rcpt, content),) = handler.received
+    assert (mail_from, rcpt) == (SENDER, [BUYER_EMAIL])
+    mail = parse_mail(content)
+    assert mail["To"] == BUYER_EMAIL
+    assert mail["Subject"] == "Factuur 2026-0004723"
+    assert mail["Message-ID"] == f"<{status['as4_message_id']}>"
+    assert mail["X-Gateway-Document-Id"] == document_id
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert text["Content-Language"] == "nl"
+    assert "In bijlage vindt u factuur 2026-0004723" in text.get_content()
+    attachments = {str(part.get_filename()): part for part in mail.iter_attachments()}
+    assert sorted(attachments) == ["2026-0004723.pdf", "2026-0004723.xml"]
+    assert attachments["2026-0004723.pdf"].get_content_type() == "application/pdf"
+    assert attachments["2026-0004723.pdf"].get_content().startswith(b"%PDF")
+    assert attachments["2026-0004723.xml"].get_content() == ubl
+
+    # The API: the receiver is the e-mail address, the timeline says why Peppol was not used.
+    assert status["status"] == "delivered_by_email"
+    assert status["receiver"] == f"EM:{BUYER_EMAIL}"
+    assert [e["event"] for e in status["timeline"]] == ["submitted", "send-started", "email-accepted"]
+    started = status["timeline"][1]["detail"]
+    assert (started["channel"], started["to"]) == ("email", BUYER_EMAIL)
+    assert str(started["discovery"]).startswith("not looked up")
+    assert [item["id"] for item in found["items"]] == [document_id]  # searched case-insensitively
+    assert set(_webhook_statuses(store, clock)) == {"accepted", "sending", "delivered_by_email"}
+
+    with store.unit_of_work(read_only=True) as uow:
+        content_row = uow.outbound.get_content(document_id)
+        (stored,) = uow.messages.for_document(document_id)
+        # Peppol reporting counts AS4 transmissions only: an e-mail is none.
+        month = uow.reporting.transmissions(
+            datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+        )
+    assert month == []
+    assert dict(stored.request.headers)["Content-Type"] == "message/rfc822"
+    assert stored.request.body.rstrip(b"\r\n") == content.rstrip(b"\r\n")
+    # The stored report keeps the one waived Peppol finding, as a warning that says so.
+    assert content_row is not None
+    assert content_row.validation_report is not None
+    report = content_row.validation_report
+    assert report["valid"] is True
+    assert [(i["rule"], i["severity"]) for i in report["issues"]] == [("PEPPOL-EN16931-CL008", "warning")]
+    assert str(report["issues"][0]["message"]).startswith("waived: the buyer is e-mailed outside Peppol")
+
+
+def test_a_buyer_with_neither_a_peppol_id_nor_an_email_is_refused(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path, tmp_path: Path
+) -> None:
+    data = json.loads(PRIVATE_PERSON.read_bytes())
+    del data["buyer"]["contact"]
+    services = _services(
+        store, validation_engine, artefacts_dir, tmp_path, _NoLookups(), SettableClock(), None
+    )
+    with _client(services) as client:
+        refused = client.post("/v1/outbound/invoices", content=json.dumps(data).encode())
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    text = json.dumps(problem)
+    assert "neither a Peppol participant id" in text
+    assert "buyer.contact.email" in text
+    assert "give one of the two" in text
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.find_by_number("0208:0739484052", data["number"]) is None
+
+
+def test_an_emailed_buyer_without_a_relay_fails_at_the_first_attempt_with_the_reason(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path, tmp_path: Path
+) -> None:
+    clock, resolver = SettableClock(), _NoLookups()
+    services = _services(store, validation_engine, artefacts_dir, tmp_path, resolver, clock, None)
+    with _client(services) as client:
+        submitted = client.post("/v1/outbound/invoices", content=PRIVATE_PERSON.read_bytes())
+        assert submitted.status_code == 202, submitted.text
+        result = _first_attempt(services, clock)
+        status = client.get(f"/v1/outbound/{submitted.json()['id']}").json()
+    assert result.status is DeliveryStatus.FAILED
+    assert status["status_reason"].startswith(f"no-email-relay: EM:{BUYER_EMAIL} is reached by e-mail only")
+    assert resolver.calls == []
