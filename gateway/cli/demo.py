@@ -7,9 +7,11 @@
    in ``GATEWAY_DISCOVERY__MODE=sml``: they know each other only through the SML and the SMP.
 3. Shows lookups before send from the cooperative's API: a client found (then cached), a participant not
    registered, and a client that accepts invoices but not credit notes.
-4. The cooperative posts every sample document (the partner AP receives for its clients); a credit note to
-   the invoice-only client fails at the first attempt with the discovery reason; the partner AP posts its
-   suppliers' invoices for several production units (one unroutable), then a credit note (``demo_suppliers``).
+4. The cooperative posts every sample document (the partner AP receives for its clients); the private
+   person (no Peppol id, an e-mail address) is e-mailed to an SMTP relay on loopback (``demo_mail``); a
+   credit note to the invoice-only client fails at the first attempt with the discovery reason; the partner
+   AP posts its suppliers' invoices for several production units (one unroutable), then a credit note
+   (``demo_suppliers``).
 5. Prints the statuses both ways, what each AP received and the webhook events (HMAC-checked).
 6. The supplier documents landed as expense drafts in their units or in triage; unit members (keys scoped
    to their unit) approve, reject and query, support marks one paid; the board is printed (``demo_expenses``).
@@ -17,9 +19,10 @@
    partner AP's view and the counts of answers sent, received valid and fatal findings are printed
    (``demo_responses``).
 
-Exit code 0 only when every accepted document was delivered and received, the lookups gave the expected
-outcomes, the credit note failed fast, every draft landed where expected, every action was accepted, and
-every expected T111 and MLS was sent, received valid (zero fatal) and attached.
+Exit code 0 only when every accepted document was delivered and received (the private person by e-mail,
+with the PDF and the UBL attached), the lookups gave the expected outcomes, the credit note failed fast,
+every draft landed where expected, every action was accepted, and every expected T111 and MLS was sent,
+received valid (zero fatal) and attached.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from gateway.cli.demo_expenses import (
     load_units,
     play_and_print_board,
 )
+from gateway.cli.demo_mail import MailBox, mail_relay, show_emailed
 from gateway.cli.demo_network import demo_network
 from gateway.cli.demo_responses import show_responses
 from gateway.cli.demo_serve import serve_until_interrupted
@@ -56,12 +60,13 @@ from gateway.cli.demo_suppliers import SUPPLIERS, SupplierDocument, supplier_doc
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.errors import GatewayError
 from gateway.model import complete_document
+from gateway.model.identifiers import EMAIL_SCHEME
 from gateway.services.conversion import parse_document_json
 from gateway.services.webhook_signature import SignatureCheck, check_webhook_signature
 
 DEFAULT_SAMPLES = PROJECT_ROOT / "tests" / "data" / "documents"
 DEFAULT_WORKDIR = PROJECT_ROOT / "var" / "demo"
-FINAL = ("delivered", "confirmed", "rejected", "failed")
+FINAL = ("delivered", "confirmed", "rejected", "failed", "delivered_by_email")
 DELIVERED = ("delivered", "confirmed", "rejected")
 
 
@@ -122,12 +127,16 @@ def _webhook_receiver(log: _WebhookLog) -> Iterator[str]:
 
 
 def _endpoint(doc_path: Path) -> str | None:
+    """The buyer's Peppol participant id, to publish in the SMP; None for a refused document or a buyer
+    outside Peppol (BT-49 scheme EM: a private person, e-mailed)."""
     try:
         doc = complete_document(parse_document_json(doc_path.read_bytes()))
     except GatewayError:
-        return None  # refused documents (a private person) are shown when posted
+        return None  # refused documents are shown when posted
     endpoint = doc.buyer.endpoint
-    return f"{endpoint.scheme}:{endpoint.value}" if endpoint is not None else None
+    if endpoint is None or endpoint.scheme == EMAIL_SCHEME:
+        return None
+    return f"{endpoint.scheme}:{endpoint.value}"
 
 
 def _post(client: httpx.Client, path: Path | bytes) -> tuple[str, str | None, str]:
@@ -169,6 +178,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             invoice_only=[INVOICE_ONLY],
         ) as net,
         _webhook_receiver(webhooks) as hook_url,
+        mail_relay() as mailbox,
     ):
         coop, partner = net.cooperative, net.partner
         coop_env = {
@@ -178,6 +188,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             "GATEWAY_WEBHOOKS__URL": hook_url,
             "GATEWAY_WEBHOOKS__SECRET": webhooks.secret,
             "GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES": json.dumps(RESPONSE_STATUSES),
+            **mailbox.env(),
         }
         partner_env = {**os.environ, **partner.env, "GATEWAY_API__KEYS": keys.config()}
         print(f"demo: working directory {workdir}")
@@ -188,6 +199,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             f"demo: cooperative AP {coop.seat} on :{coop.port}, partner AP {partner.seat} on :{partner.port}"
         )
         print("demo: neither AP has a participant directory: every receiver is found through the SML and SMP")
+        print(f"demo: SMTP relay (aiosmtpd) 127.0.0.1:{mailbox.port} for buyers outside Peppol")
         auth = {"Authorization": f"Bearer {keys.admin}"}
         with (
             run_gateway(coop.workdir, coop_env, port=coop.port, workers=1) as coop_gw,
@@ -200,7 +212,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             load_units(coop_api)
             lookups_ok = _lookups(coop_api, clients[0])
             partner_ids, exchanged = _exchange(
-                coop_api, partner_api, samples, supplier_docs, args.timeout, webhooks
+                coop_api, partner_api, samples, supplier_docs, args.timeout, webhooks, mailbox
             )
             played = play_and_print_board(coop_api, keys, supplier_docs)
             expected = expected_responses(supplier_docs)
@@ -252,13 +264,13 @@ def _short(reason: object, limit: int = 90) -> str:
 
 
 def _print_states(title: str, states: dict[str, dict[str, Any]]) -> None:
-    print(f"\n{title:<40} {'number':<16} {'status':<10} {'tries':>5}  AS4 message id")
+    print(f"\n{title:<40} {'number':<16} {'status':<18} {'tries':>5}  message id (AS4 or e-mail)")
     for name, state in states.items():
         number, tries = state.get("document_number", ""), state.get("attempts", 0)
         failed = state["status"] in ("failed", "rejected") and state.get("status_reason")
         reason = f"  ({_short(state['status_reason'])})" if failed else ""
         message_id = state.get("as4_message_id") or "-"
-        print(f"{name[:40]:<40} {number:<16} {state['status']:<10} {tries:>5}  {message_id}{reason}")
+        print(f"{name[:40]:<40} {number:<16} {state['status']:<18} {tries:>5}  {message_id}{reason}")
 
 
 def _inbound(api: httpx.Client) -> dict[str, int]:
@@ -289,12 +301,13 @@ def _exchange(
     supplier_docs: list[SupplierDocument],
     timeout: float,
     webhooks: _WebhookLog,
+    mailbox: MailBox,
 ) -> tuple[dict[str, str], bool]:
     """Send both ways; returns (number -> id of what the partner AP sent, every check passed)."""
     print("\ncooperative -> its clients (through the partner AP):")
     coop_ids = _post_all(coop, [(p.name, p) for p in samples])
     # A credit note for a client that accepts invoices only: accepted, then failed at the first attempt with
-    # the discovery reason (fail fast, no retries).
+    # the discovery reason (fail fast, no retries). Without a buyer e-mail: no e-mail fallback either.
     credit = next((p for p in samples if p.name == "credit-note.json"), None)
     refused_name = ""
     if credit is not None:
@@ -302,6 +315,7 @@ def _exchange(
         data["number"] = "CN-INVOICE-ONLY"
         data["buyer"] = {**data["buyer"], "enterprise_number": INVOICE_ONLY.split(":")[1]}
         data["buyer"].pop("vat_number", None)
+        data["buyer"].pop("contact", None)
         refused_name = "credit note to an invoice-only client"
         coop_ids |= _post_all(coop, [(refused_name, json.dumps(data).encode())])
     print("\npartner AP -> the cooperative (its suppliers' invoices, then a credit note):")
@@ -318,13 +332,15 @@ def _exchange(
     _print_states("sent by the partner AP", partner_states)
 
     fail_fast = coop_states.pop(refused_name, None) if refused_name else None
+    # Buyers outside Peppol (a private person: BT-49 EM:<address>) are e-mailed, never sent over AS4.
+    emailed = {n: coop_states.pop(n) for n, s in list(coop_states.items()) if s["receiver"].startswith("EM:")}
     fail_fast_ok = fail_fast is None or (
         fail_fast["status"] == "failed"
         and str(fail_fast.get("status_reason", "")).startswith("document-type-not-supported")
     )
     delivered = sum(1 for s in coop_states.values() if s["status"] in DELIVERED)
     partner_delivered = sum(1 for s in partner_states.values() if s["status"] in DELIVERED)
-    expected, deadline = 3 * delivered + 2, time.monotonic() + 15
+    expected, deadline = 3 * (delivered + len(emailed)) + 2, time.monotonic() + 15
     while time.monotonic() < deadline:
         with webhooks.lock:
             events, bad = len(webhooks.events), webhooks.bad_signatures
@@ -334,7 +350,12 @@ def _exchange(
     at_partner, at_coop = _inbound(partner), _inbound(coop)
     print(
         f"\ndemo: cooperative -> clients: {delivered} of {len(coop_states)} accepted documents delivered "
-        f"over AS4 with a verified receipt; {len(samples) - len(coop_states)} refused with a reason"
+        f"over AS4 with a verified receipt, {len(emailed)} e-mailed; "
+        f"{len(samples) - len(coop_states) - len(emailed)} refused with a reason"
+    )
+    private_person = any(p.stem == "private-person" for p in samples)  # the sample e-mailed, not refused
+    emailed_ok = all(show_emailed(n, s, mailbox) for n, s in emailed.items()) and (
+        bool(emailed) or not private_person
     )
     print(f"demo: partner AP -> cooperative: {partner_delivered} of {len(partner_states)} delivered")
     if fail_fast is not None:
@@ -351,6 +372,7 @@ def _exchange(
         and sum(at_partner.values()) == delivered
         and sum(at_coop.values()) == partner_delivered
         and fail_fast_ok
+        and emailed_ok
         and bad == 0
     )
     return {name.split(" ")[0]: doc_id for name, doc_id in partner_ids.items()}, ok

@@ -23,6 +23,8 @@ _VERBS = {"AB": "acknowledged", "AP": "accepted", "RE": "rejected", "UQ": "under
 #: messages (AP and PD, queued a moment apart, may arrive either way), so the buyer's latest answer is the
 #: furthest one, not the last received.
 _STAGE = {"AB": 0, "IP": 1, "UQ": 2, "CA": 3, "RE": 4, "AP": 4, "PD": 5}
+#: Outbound statuses no MLS will ever answer: failed, or e-mailed to a buyer outside Peppol.
+_NO_MLS = ("failed", "delivered_by_email")
 
 
 def _kind_of(document_type: str) -> str | None:
@@ -93,7 +95,7 @@ def _settled(
     pending = [
         d
         for d in _outbound(coop)
-        if d["kind"] != "mls" and d["status"] not in ("confirmed", "rejected", "failed")
+        if d["kind"] != "mls" and d["status"] not in ("confirmed", "rejected", *_NO_MLS)
     ]
     sent_mls = [d for ap in (coop, partner) for d in _outbound(ap) if d["kind"] == "mls"]
     return not pending and all(d["status"] in ("delivered", "failed") for d in sent_mls), details
@@ -122,9 +124,11 @@ def _count(emitter: list[dict[str, Any]], receiver: httpx.Client, kind: str) -> 
 
 def _confirmed_back(coop: httpx.Client, expected_t111: int) -> bool:
     """Every business document and Invoice Response the cooperative sent is final: confirmed by MLS (or
-    failed), none still waiting for its MLS."""
+    failed, or e-mailed outside Peppol), none still waiting for its MLS."""
     sent = _outbound(coop)
-    business = [d for d in sent if d["kind"] in ("invoice", "credit-note", "ubl") and d["status"] != "failed"]
+    business = [
+        d for d in sent if d["kind"] in ("invoice", "credit-note", "ubl") and d["status"] not in _NO_MLS
+    ]
     answers = [d for d in sent if d["kind"] == "invoice-response"]
     return (
         all(d["status"] == "confirmed" for d in business)
@@ -173,7 +177,7 @@ def show_responses(
     coop_sent, partner_sent = _outbound(coop), _outbound(partner)
     business = [d for d in coop_sent if d["kind"] in ("invoice", "credit-note", "ubl")]
     confirmed = sum(1 for d in business if d["status"] == "confirmed")
-    delivered = sum(1 for d in business if d["status"] != "failed")
+    delivered = sum(1 for d in business if d["status"] not in _NO_MLS)
     answers = [d for d in coop_sent if d["kind"] == "invoice-response"]
     answers_confirmed = sum(1 for d in answers if d["status"] == "confirmed")
     print(

@@ -136,6 +136,14 @@ def test_the_demo_plays_both_sides_and_every_answer_comes_back(tmp_path: Path) -
         assert found, f"no line with {parts} in:\n{out[-6000:]}"
         return found[0]
 
+    # The private person (no Peppol id) e-mailed to the demo's relay; the credit note failed fast.
+    assert "delivered_by_email, no SML/SMP lookup" in line(
+        "demo: private person", "EM:lies.vermeulen@mail.example"
+    )
+    assert "'Factuur 2026-0004723' in nl" in line("e-mail to lies.vermeulen@mail.example")
+    assert "2026-0004723.pdf (application/pdf), 2026-0004723.xml (application/xml)" in out
+    assert "14 of 14 accepted documents delivered over AS4" in line("1 e-mailed; 0 refused")
+    assert "failed at once (document-type-not-supported" in line("credit note to an invoice-only client:")
     # Where the supplier documents landed: two units, the tolerated spellings, an order reference, triage.
     assert "PU04711   rule buyer-reference" in line("  SUP-2026-0001 ", "BT-10")
     assert "rule order-reference" in line("  SUP-2026-0003 ", "BT-13")
