@@ -69,6 +69,7 @@ Layout
   outbound/<id>/document.xml   the UBL document exactly as sent (invoice, credit note, Invoice Response,
                                MLS)
   outbound/<id>/record.json    sender, receiver, document type, status, status history, validation report
+                               (receiver EM:<address>: a buyer without any Peppol id, e-mailed only)
   outbound/<id>/messages/      NN-request.http: the AS4 message exactly as sent (header fields, blank
                                line, MIME body); NN-signal-MM-receipt.http / -error.http: every signed
                                answer; NN-email.eml: the e-mail sent when the buyer was not on Peppol

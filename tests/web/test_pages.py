@@ -9,18 +9,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FAILED_NUMBER, PASSWORD, Site
+from conftest import FAILED_NUMBER, PASSWORD, Site, _move
 from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.bootstrap import Services
 from gateway.config import DatabaseSettings, Role, TruststoreSettings
+from gateway.model.message import DeliveryEvent
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.people import SQLPeopleStore
 from gateway.validation import ValidationEngine
 from gateway.web.ebms_codes import EBMS_ERRORS, plain_reason
 from gateway.web.login_routes import _safe_next
 from gateway.web.people import save_account
+from tests.integration.expense_support import DOCUMENTS, auth
 
 
 def _login_token(client: httpx.Client) -> str:
@@ -272,3 +274,25 @@ def test_query_answer_approve_and_pay_through_the_page_forms(
     assert re.search(r'status-paid">paid<', shown)
     assert "/approve" not in shown  # a paid expense offers no more actions
     assert "/mark-paid" not in shown
+
+
+def test_a_private_person_shows_as_an_email_receiver_and_its_retry_says_e_mail(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    # Last in this module: it adds a document to the shared site.
+    posted = httpx.post(
+        f"{site.url}/v1/outbound/invoices",
+        content=(DOCUMENTS / "private-person.json").read_bytes(),
+        headers={**auth("sender"), "Content-Type": "application/json"},
+    )
+    assert posted.status_code == 202, posted.text
+    document_id = posted.json()["id"]
+    _move(site.services.store, document_id, DeliveryEvent.PERMANENT_FAILURE, reason="no-email-relay: test")
+    client = login("sam")
+    page = client.get(f"/web/outbound/{document_id}").text
+    assert "<dd>lies.vermeulen@mail.example (by e-mail: no Peppol id)</dd>" in page
+    found = client.get("/web/outbound", params={"receiver": "EM:Lies.Vermeulen@mail.example"}).text
+    assert document_id in found
+    retry = client.get(f"/web/outbound/{document_id}/retry").text
+    assert "e-mail the document again to lies.vermeulen@mail.example" in retry
+    assert "AS4 message" not in retry
