@@ -229,3 +229,29 @@ def test_an_emailed_buyer_without_a_relay_fails_at_the_first_attempt_with_the_re
     assert result.status is DeliveryStatus.FAILED
     assert status["status_reason"].startswith(f"no-email-relay: EM:{BUYER_EMAIL} is reached by e-mail only")
     assert resolver.calls == []
+
+
+def test_convert_and_a_posted_ubl_take_the_same_em_address(api: TestClient) -> None:
+    data = json.loads(PRIVATE_PERSON.read_bytes())
+    data["number"] = "PP-UBL-1"
+    converted = api.post("/v1/convert", json=data)
+    assert converted.status_code == 200, converted.text
+    body = converted.json()
+    assert body["report"]["valid"] is True
+    assert [(i["rule"], i["severity"]) for i in body["report"]["issues"]] == [
+        ("PEPPOL-EN16931-CL008", "warning")
+    ]
+    ubl = body["ubl"].encode()
+    assert b'<cbc:EndpointID schemeID="EM">lies.vermeulen@mail.example</cbc:EndpointID>' in ubl
+    posted = api.post("/v1/outbound/ubl", content=ubl, headers={"Content-Type": "application/xml"})
+    assert posted.status_code == 202, posted.text
+    status = api.get(f"/v1/outbound/{posted.json()['id']}").json()
+    assert status["receiver"] == f"EM:{BUYER_EMAIL}"
+    # The same UBL with a seller address under EM is refused: only the buyer's BT-49 is waived.
+    seller_em = ubl.replace(
+        b'<cbc:EndpointID schemeID="0208">0739484052</cbc:EndpointID>',
+        b'<cbc:EndpointID schemeID="EM">invoices@coop.example</cbc:EndpointID>',
+    ).replace(b"PP-UBL-1", b"PP-UBL-2")
+    refused = api.post("/v1/outbound/ubl", content=seller_em, headers={"Content-Type": "application/xml"})
+    assert refused.status_code == 422, refused.text
+    assert "PEPPOL-EN16931-CL008" in refused.json()["detail"]
