@@ -37,6 +37,7 @@ from gateway.bench.loopback import (
 )
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.model import complete_document
+from gateway.model.identifiers import EMAIL_SCHEME
 from gateway.services.conversion import parse_document_json
 from gateway.store import make_engine, normalise_url, upgrade_database
 
@@ -142,7 +143,7 @@ def run_e2e(
 def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameters, workdir: Path) -> None:
     template = params.template.read_bytes()
     buyer = complete_document(parse_document_json(template)).buyer.endpoint
-    if buyer is None:
+    if buyer is None or buyer.scheme == EMAIL_SCHEME:
         raise ValueError(f"{params.template}: the buyer has no Peppol endpoint to deliver to")
     port = free_port()
     api_key = secrets.token_urlsafe(32)

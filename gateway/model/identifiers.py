@@ -117,6 +117,12 @@ class EmailReceiver:
         """Case-folded form used for comparison and lookups."""
         return f"{EMAIL_SCHEME}:{self.address.lower()}"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EmailReceiver) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
 
 Receiver = ParticipantID | EmailReceiver
 """Whom an outbound document goes to: a Peppol participant, or an e-mail address outside Peppol."""
