@@ -255,3 +255,11 @@ def test_convert_and_a_posted_ubl_take_the_same_em_address(api: TestClient) -> N
     refused = api.post("/v1/outbound/ubl", content=seller_em, headers={"Content-Type": "application/xml"})
     assert refused.status_code == 422, refused.text
     assert "PEPPOL-EN16931-CL008" in refused.json()["detail"]
+
+
+def test_the_openapi_description_documents_the_email_receiver(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    text = json.dumps(spec["paths"]["/v1/outbound/invoices"]["post"]["requestBody"])
+    assert "a buyer without any Peppol id (a private person) is e-mailed only" in text
+    assert "A buyer outside Peppol may have scheme EM" in text
+    assert "EM:<address>" in json.dumps(spec["components"]["schemas"]["OutboundSummary"])

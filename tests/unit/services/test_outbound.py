@@ -13,6 +13,7 @@ import pytest
 
 from gateway.errors import MappingError, XMLInputError
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, DocumentTypeID, ParticipantID
+from gateway.model.identifiers import EmailReceiver
 from gateway.model.message import (
     AS4MessageRecord,
     AS4Signal,
@@ -82,13 +83,24 @@ def test_json_invoice_and_credit_note_are_keyed_by_number_and_endpoints() -> Non
 def test_json_buyer_endpoint_that_is_no_peppol_id_is_a_problem() -> None:
     buyer = {
         "legal_name": "Klant NV",
-        "endpoint": {"value": "facturen@klant.example", "scheme": "EM"},
+        "endpoint": {"value": "O0013000093", "scheme": "AN"},  # ODETTE: neither Peppol nor e-mail
         "address": {"country": "BE"},
     }
     prepared = prepare_json_document(make_invoice(buyer=buyer))
     assert prepared.receiver is None
     assert len(prepared.problems) == 1
     assert "BT-49" in prepared.problems[0]
+
+
+def test_json_buyer_endpoint_under_em_is_an_email_receiver() -> None:
+    buyer = {
+        "legal_name": "Klant NV",
+        "endpoint": {"value": "facturen@klant.example", "scheme": "EM"},
+        "address": {"country": "BE"},
+    }
+    prepared = prepare_json_document(make_invoice(buyer=buyer))
+    assert prepared.receiver == EmailReceiver("facturen@klant.example")
+    assert prepared.problems == ()
 
 
 def test_ubl_receiver_number_sender_and_type_come_from_the_document() -> None:
