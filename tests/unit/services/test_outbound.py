@@ -120,8 +120,12 @@ def test_ubl_receiver_number_sender_and_type_come_from_the_document() -> None:
     [
         (ubl(buyer=None), "BT-49 buyer electronic address is missing"),
         (
-            ubl(buyer='<cbc:EndpointID schemeID="EM">a@b.example</cbc:EndpointID>'),
+            ubl(buyer='<cbc:EndpointID schemeID="AN">O0013000093</cbc:EndpointID>'),
             "not a Peppol participant id",
+        ),
+        (
+            ubl(buyer='<cbc:EndpointID schemeID="EM">two@b.example, three@c.example</cbc:EndpointID>'),
+            "is not one e-mail address",
         ),
         (ubl(buyer="<cbc:EndpointID>0412345614</cbc:EndpointID>"), "not a Peppol participant id"),
         (ubl(number=None), "BT-1 document number is missing"),
@@ -131,6 +135,14 @@ def test_ubl_receiver_number_sender_and_type_come_from_the_document() -> None:
 def test_ubl_that_cannot_be_addressed_or_keyed_carries_a_problem(document: bytes, fragment: str) -> None:
     prepared = prepare_ubl_document(document, max_bytes=10_000)
     assert any(fragment in problem for problem in prepared.problems)
+
+
+def test_ubl_buyer_under_em_is_an_email_receiver() -> None:
+    prepared = prepare_ubl_document(
+        ubl(buyer='<cbc:EndpointID schemeID="EM">a@b.example</cbc:EndpointID>'), max_bytes=10_000
+    )
+    assert prepared.receiver == EmailReceiver("a@b.example")
+    assert prepared.problems == ()
 
 
 def test_ubl_of_another_kind_or_too_large_is_refused() -> None:
