@@ -75,14 +75,17 @@ def mail_relay() -> Iterator[MailBox]:
 
 def show_emailed(name: str, state: dict[str, Any], box: MailBox) -> bool:
     """Print how a private person's document went and the e-mail the relay received; True when it was
-    e-mailed once, to the address of its BT-49 (``EM:…``), with the PDF and the UBL attached."""
+    e-mailed once without any SML/SMP lookup, to the address of its BT-49 (``EM:…``), with the PDF and the
+    UBL attached."""
     receiver = str(state.get("receiver", ""))
     address = receiver.removeprefix("EM:")
     mails = box.messages_to(address)
-    print(
-        f"demo: private person ({name}, receiver {receiver}, no Peppol id): {state.get('status')},"
-        f" no SML/SMP lookup"
-    )
+    started = [e.get("detail") or {} for e in state.get("timeline", []) if e.get("event") == "send-started"]
+    # The worker says why Peppol was not used: never looked up (a lookup would say its outcome instead).
+    unlooked = bool(started) and all(str(d.get("discovery", "")).startswith("not looked up") for d in started)
+    lookup = "no SML/SMP lookup" if unlooked else "LOOKED UP in the SML/SMP"
+    status = state.get("status")
+    print(f"demo: private person ({name}, receiver {receiver}, no Peppol id): {status}, {lookup}")
     for mail in mails:
         text = mail.get_body(("plain",))
         files = ", ".join(
@@ -94,7 +97,8 @@ def show_emailed(name: str, state: dict[str, Any], box: MailBox) -> bool:
         return False
     attached = {part.get_content_type() for part in mails[0].iter_attachments()}
     return (
-        state.get("status") == "delivered_by_email"
+        status == "delivered_by_email"
+        and unlooked
         and receiver.startswith("EM:")
         and attached == {"application/pdf", "application/xml"}
         and mails[0]["Message-ID"] == f"<{state.get('as4_message_id')}>"
