@@ -247,6 +247,8 @@ def test_convert_and_a_posted_ubl_take_the_same_em_address(api: TestClient) -> N
     assert posted.status_code == 202, posted.text
     status = api.get(f"/v1/outbound/{posted.json()['id']}").json()
     assert status["receiver"] == f"EM:{BUYER_EMAIL}"
+    # An e-mail receiver is no participant to look up in the SML/SMP.
+    assert api.get(f"/v1/participants/EM:{BUYER_EMAIL}").status_code == 422
     # The same UBL with a seller address under EM is refused: only the buyer's BT-49 is waived.
     seller_em = ubl.replace(
         b'<cbc:EndpointID schemeID="0208">0739484052</cbc:EndpointID>',
