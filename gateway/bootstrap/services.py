@@ -57,7 +57,7 @@ from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.http import HTTPAS4Transport
 from gateway.transport.smtp import SMTPMailer, SMTPSettings
 from gateway.transport.webhook_http import HTTPWebhookSender
-from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
+from gateway.validation import ArtefactStore, Evaluation, ValidationEngine, rule_set_for
 
 log = logging.getLogger("gateway.bootstrap")
 
@@ -101,6 +101,7 @@ def build_validation_engine(
         store or build_artefact_store(settings),
         default_rule_set=rule_set or settings.validation.rule_set,
         max_bytes=settings.validation.max_document_bytes,
+        evaluation=Evaluation(settings.validation.evaluation),
     )
 
 
