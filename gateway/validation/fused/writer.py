@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from lxml import etree
 
 from gateway.validation.fused.dispatch import Targets, targets_of
+from gateway.validation.fused.rewrite import MAP_NAMESPACE, CodeLists, guard_absent_runs
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
 
 #: Attribute carrying a finding's pattern position until the final sort (not part of the output).
@@ -68,15 +69,19 @@ def _pattern_targets(pattern: Pattern, skeleton: Skeleton) -> Targets:
     return targets_of([rule.match for rule in pattern.rules], namespaces)
 
 
-def _rule_template(parent: etree._Element, pattern: Pattern, position: int) -> None:
+def _rule_template(parent: etree._Element, pattern: Pattern, position: int, codes: CodeLists) -> None:
     for rule in pattern.rules:
         template = _sub(parent, "template", match=rule.match, mode=pattern.mode, priority=rule.priority)
+        body = []
         for node in rule.body:
-            body = copy.deepcopy(node)
-            body.tail = None
-            for finding in body.iter(svrl("failed-assert"), svrl("successful-report")):
+            copied = copy.deepcopy(node)
+            copied.tail = None
+            for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                 finding.set(ORDER_ATTRIBUTE, str(position))
-            template.append(body)
+            for test in copied.iter(xsl("when"), xsl("if")):
+                test.set("test", codes.rewrite(test.get("test", "")))
+            body.append(copied)
+        template.extend(guard_absent_runs(body))
     # A node no rule of the pattern matches: nothing (the walk, not the pattern, goes deeper). The
     # document node is listed too, or the built-in rule would apply the pattern to the root element.
     _sub(parent, "template", match="/|@*|node()", mode=pattern.mode, priority="-2")
@@ -123,12 +128,14 @@ def write_fused(skeleton: Skeleton) -> bytes:
     """The fused stylesheet of ``skeleton`` (XSLT text, UTF-8)."""
     prefixes = _Prefixes(skeleton.root.nsmap)
     body = etree.Element(xsl("stylesheet"))  # templates first; the root is rebuilt with all prefixes
+    codes = CodeLists()
     _root_template(body, skeleton)
     _walk_templates(body, skeleton, prefixes)
     for position, pattern in enumerate(skeleton.patterns):
-        _rule_template(body, pattern, position)
+        _rule_template(body, pattern, position, codes)
     nsmap = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
     nsmap.update(prefixes.declared)
+    nsmap.setdefault("map", MAP_NAMESPACE)
     nsmap.setdefault("svrl", SVRL)
     nsmap.setdefault("xsl", XSL)
     root = etree.Element(xsl("stylesheet"), nsmap=nsmap)
@@ -137,6 +144,7 @@ def write_fused(skeleton: Skeleton) -> bytes:
     _sub(root, "output", method="xml", indent="no")
     for node in (*skeleton.declarations, *skeleton.location_templates):
         root.append(copy.deepcopy(node))
+    root.extend(codes.declarations())
     for node in list(body):
         root.append(node)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -1,0 +1,190 @@
+"""Exact rewrites of official assert tests that make them cheaper, never different.
+
+* Code lists. The skeleton tests membership as ``contains(' AED AFN ... ', concat(' ', X, ' '))``: a
+  string search in a literal of up to several kilobytes, once per amount or quantity. When X holds
+  no blank, that is true exactly when X is one of the literal's blank-separated tokens, so the
+  rewrite looks X up in a map built once per run (``CodeLists``); X with a blank takes the original
+  search. Only literals made of single-blank-separated tokens between a leading and a trailing blank
+  are rewritten (any other literal keeps its original test).
+
+* "Shall not be used" runs. An assert ``not(S1/S2/...)`` (name steps, or unions of names) can only
+  fail when ``S1`` exists, and ``S1/S2``...; consecutive asserts sharing leading steps are nested under
+  ``xsl:if`` tests of those steps, so a document without them skips the run in one test. Assert
+  order is unchanged, so is the order of the findings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from gateway.validation.fused.skeleton import xsl
+
+MAP_NAMESPACE = "http://www.w3.org/2005/xpath-functions/map"
+_SEARCH = re.compile(r"contains\(\s*'( [^']*? )'\s*,\s*concat\(\s*' '\s*,\s*")
+_TOKEN_LIST = re.compile(r"^ (?:[^ ']+ )+$")
+
+
+def _closing(text: str, start: int) -> int:
+    """Index of the ``)`` closing the parenthesis opened just before ``start`` (-1 when none)."""
+    depth, quote = 1, ""
+    for index in range(start, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _argument_end(text: str, start: int) -> int:
+    """Index of the top-level ``,`` ending the argument that starts at ``start`` (-1 when none)."""
+    depth, quote = 0, ""
+    for index in range(start, len(text)):
+        char = text[index]
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            if depth == 0:
+                return -1
+            depth -= 1
+        elif char == "," and depth == 0:
+            return index
+    return -1
+
+
+@dataclass
+class CodeLists:
+    """The code-list literals met so far, each a global map variable of the fused stylesheet."""
+
+    names: dict[str, str] = field(default_factory=dict)
+
+    def variable(self, literal: str) -> str:
+        if literal not in self.names:
+            self.names[literal] = f"fused-codes-{len(self.names) + 1}"
+        return self.names[literal]
+
+    def declarations(self) -> list[etree._Element]:
+        """One ``xsl:variable`` per literal: a map from each token to true()."""
+        found = []
+        for literal, name in self.names.items():
+            node = etree.Element(xsl("variable"), nsmap={"map": MAP_NAMESPACE})
+            node.set("name", name)
+            node.set("static", "yes")  # built once when the stylesheet compiles, not once per run
+            tokens = f"tokenize(normalize-space('{literal}'), ' ')"
+            node.set("select", f"map:merge(for $t in {tokens} return map:entry($t, true()))")
+            found.append(node)
+        return found
+
+    def rewrite(self, test: str) -> str:
+        """``test`` with every code-list search replaced by a map lookup (unchanged if none)."""
+        out, position = [], 0
+        for found in _SEARCH.finditer(test):
+            if found.start() < position:
+                continue
+            literal = found.group(1)
+            value_end = _argument_end(test, found.end())
+            if not _TOKEN_LIST.match(literal) or value_end < 0:
+                continue
+            tail = re.compile(r"\s*' '\s*\)\s*\)").match(test, value_end + 1)
+            if tail is None:
+                continue
+            value = test[found.end() : value_end]
+            name = self.variable(literal)
+            out.append(test[position : found.start()])
+            out.append(
+                f"(let $fused-value := ({value}) return if (contains($fused-value, ' '))"
+                f" then contains('{literal}', concat(' ', $fused-value, ' '))"
+                f" else map:contains(${name}, string($fused-value)))"
+            )
+            position = tail.end()
+        return "".join(out) + test[position:] if out else test
+
+
+_QNAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
+_STEP = re.compile(rf"{_QNAME}|\((?:\s*{_QNAME}\s*\|)+\s*{_QNAME}\s*\)")
+
+
+def _absent_steps(node: etree._Element) -> list[str] | None:
+    """The leading name steps of P when ``node`` is an assert ``xsl:choose`` testing ``not(P)``.
+
+    A step is a QName or a parenthesised union of QNames; the steps stop at the first other token.
+    None when the test is not a single ``not(...)`` starting with such a step.
+    """
+    if node.tag != xsl("choose") or len(node) == 0 or node[0].tag != xsl("when"):
+        return None
+    test = node[0].get("test", "").strip()
+    if not test.startswith("not(") or _closing(test, len("not(")) != len(test) - 1:
+        return None
+    path, steps, position = test[len("not(") : -1].strip(), [], 0
+    while True:
+        found = _STEP.match(path, position)
+        if found is None:
+            break
+        steps.append(found.group(0))
+        position = found.end()
+        if path.startswith("/", position) and not path.startswith("//", position):
+            position += 1
+            continue
+        break
+    if not steps or (position < len(path) and path[position] not in "[/) "):
+        return None
+    return steps
+
+
+def _group(items: list[tuple[list[str], etree._Element]], depth: int) -> list[etree._Element]:
+    """Nest runs of asserts sharing the step at ``depth`` under ``xsl:if`` tests of their common path."""
+    out: list[etree._Element] = []
+    index = 0
+    while index < len(items):
+        steps, node = items[index]
+        if len(steps) <= depth:
+            out.append(node)
+            index += 1
+            continue
+        end = index + 1
+        while end < len(items) and len(items[end][0]) > depth and items[end][0][depth] == steps[depth]:
+            end += 1
+        if end - index < 2:
+            out.append(node)
+        else:
+            guard = etree.Element(xsl("if"))
+            guard.set("test", "/".join(steps[: depth + 1]))
+            guard.extend(_group(items[index:end], depth + 1))
+            out.append(guard)
+        index = end
+    return out
+
+
+def guard_absent_runs(body: list[etree._Element]) -> list[etree._Element]:
+    """``body`` with consecutive ``not(P)`` asserts nested under existence tests of their common steps.
+
+    ``not(S1/S2/...)`` can only fail when ``S1`` (and ``S1/S2``...) exists, so a guard that does not
+    hold skips asserts that would all have passed; order and findings are unchanged.
+    """
+    out: list[etree._Element] = []
+    run: list[tuple[list[str], etree._Element]] = []
+    for node in [*body, None]:
+        steps = None if node is None else _absent_steps(node)
+        if steps is not None and node is not None:
+            run.append((steps, node))
+            continue
+        out.extend(_group(run, 0))
+        run = []
+        if node is not None:
+            out.append(node)
+    return out
