@@ -7,6 +7,12 @@
   search. Only literals made of single-blank-separated tokens between a leading and a trailing blank
   are rewritten (any other literal keeps its original test).
 
+* Token-list variables. The Peppol stylesheet tests ``some $code in $ISO4217 satisfies @currencyID =
+  $code`` where ``$ISO4217`` is a global ``tokenize('AED AFN ...', '\\s')``, tokenized again in every
+  run and scanned linearly. With a left side that atomizes to strings (an attribute, or a
+  ``normalize-space(...)``), that is ``some $code in (left) satisfies map:contains(set, string($code))``
+  with the set built once at compile time from the same ``tokenize`` (``TokenSets``).
+
 * "Shall not be used" runs. An assert ``not(S1/S2/...)`` (name steps, or unions of names) can only
   fail when ``S1`` exists, and ``S1/S2``...; consecutive asserts sharing leading steps are nested under
   ``xsl:if`` tests of those steps, so a document without them skips the run in one test. Assert
@@ -117,6 +123,53 @@ class CodeLists:
 
 _QNAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
 _STEP = re.compile(rf"{_QNAME}|\((?:\s*{_QNAME}\s*\|)+\s*{_QNAME}\s*\)")
+
+
+_SOME = re.compile(
+    r"^\s*some\s+\$([\w\-]+)\s+in\s+\$([\w\-]+)\s+satisfies\s+(@[\w\-]+|normalize-space\((?:text\(\)|\.)?\))"
+    r"\s*=\s*\$\1\s*$"
+)
+_TOKENIZE = re.compile(r"^\s*tokenize\(\s*'([^']*)'\s*,\s*'\\s'\s*\)\s*$")
+
+
+@dataclass
+class TokenSets:
+    """Global ``tokenize('literal', '\\s')`` variables, and the compile-time sets made of them."""
+
+    lists: dict[str, str]
+    used: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, declarations: tuple[etree._Element, ...]) -> TokenSets:
+        """Collect the token-list variables among the stylesheet's top-level declarations."""
+        lists = {}
+        for node in declarations:
+            found = _TOKENIZE.match(node.get("select", "")) if node.tag == xsl("variable") else None
+            if found is not None and len(node) == 0 and not (node.text or "").strip():
+                lists[node.get("name", "")] = found.group(1)
+        return cls(lists)
+
+    def rewrite(self, test: str) -> str:
+        """``test`` as a set lookup when it is a whole ``some ... satisfies X = $v`` over a token list."""
+        found = _SOME.match(test)
+        if found is None or found.group(2) not in self.lists:
+            return test
+        variable, name, left = found.groups()
+        set_name = self.used.setdefault(name, f"fused-set-{name}")
+        return f"some ${variable} in ({left}) satisfies map:contains(${set_name}, string(${variable}))"
+
+    def declarations(self) -> list[etree._Element]:
+        """One static map variable per token list a rewritten test uses."""
+        found = []
+        for name, set_name in self.used.items():
+            node = etree.Element(xsl("variable"), nsmap={"map": MAP_NAMESPACE})
+            node.set("name", set_name)
+            node.set("static", "yes")
+            tokens = f"tokenize('{self.lists[name]}', '\\s')"
+            entries = f"for $t in {tokens} return map:entry($t, true())"
+            node.set("select", f"map:merge({entries}, map{{'duplicates': 'use-first'}})")
+            found.append(node)
+        return found
 
 
 def _absent_steps(node: etree._Element) -> list[str] | None:

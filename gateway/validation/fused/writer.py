@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from lxml import etree
 
 from gateway.validation.fused.dispatch import Targets, targets_of
-from gateway.validation.fused.rewrite import MAP_NAMESPACE, CodeLists, guard_absent_runs
+from gateway.validation.fused.rewrite import MAP_NAMESPACE, CodeLists, TokenSets, guard_absent_runs
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
 
 #: Attribute carrying a finding's pattern position until the final sort (not part of the output).
@@ -69,7 +69,9 @@ def _pattern_targets(pattern: Pattern, skeleton: Skeleton) -> Targets:
     return targets_of([rule.match for rule in pattern.rules], namespaces)
 
 
-def _rule_template(parent: etree._Element, pattern: Pattern, position: int, codes: CodeLists) -> None:
+def _rule_template(
+    parent: etree._Element, pattern: Pattern, position: int, codes: CodeLists, sets: TokenSets
+) -> None:
     for rule in pattern.rules:
         template = _sub(parent, "template", match=rule.match, mode=pattern.mode, priority=rule.priority)
         body = []
@@ -79,7 +81,7 @@ def _rule_template(parent: etree._Element, pattern: Pattern, position: int, code
             for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                 finding.set(ORDER_ATTRIBUTE, str(position))
             for test in copied.iter(xsl("when"), xsl("if")):
-                test.set("test", codes.rewrite(test.get("test", "")))
+                test.set("test", sets.rewrite(codes.rewrite(test.get("test", ""))))
             body.append(copied)
         template.extend(guard_absent_runs(body))
     # A node no rule of the pattern matches: nothing (the walk, not the pattern, goes deeper). The
@@ -128,11 +130,11 @@ def write_fused(skeleton: Skeleton) -> bytes:
     """The fused stylesheet of ``skeleton`` (XSLT text, UTF-8)."""
     prefixes = _Prefixes(skeleton.root.nsmap)
     body = etree.Element(xsl("stylesheet"))  # templates first; the root is rebuilt with all prefixes
-    codes = CodeLists()
+    codes, sets = CodeLists(), TokenSets.of(skeleton.declarations)
     _root_template(body, skeleton)
     _walk_templates(body, skeleton, prefixes)
     for position, pattern in enumerate(skeleton.patterns):
-        _rule_template(body, pattern, position, codes)
+        _rule_template(body, pattern, position, codes, sets)
     nsmap = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
     nsmap.update(prefixes.declared)
     nsmap.setdefault("map", MAP_NAMESPACE)
@@ -145,6 +147,7 @@ def write_fused(skeleton: Skeleton) -> bytes:
     for node in (*skeleton.declarations, *skeleton.location_templates):
         root.append(copy.deepcopy(node))
     root.extend(codes.declarations())
+    root.extend(sets.declarations())
     for node in list(body):
         root.append(node)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
