@@ -25,8 +25,9 @@ from collections.abc import Mapping
 
 from lxml import etree
 
+from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
 from gateway.validation.fused.dispatch import Targets, targets_of
-from gateway.validation.fused.rewrite import MAP_NAMESPACE, CodeLists, TokenSets, guard_absent_runs
+from gateway.validation.fused.guards import guard_absent_runs
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
 
 #: Attribute carrying a finding's pattern position until the final sort (not part of the output).

@@ -1,22 +1,17 @@
-"""Exact rewrites of official assert tests that make them cheaper, never different.
+"""Exact rewrites of code-list tests of the official stylesheets: map lookups instead of scans.
 
 * Code lists. The skeleton tests membership as ``contains(' AED AFN ... ', concat(' ', X, ' '))``: a
   string search in a literal of up to several kilobytes, once per amount or quantity. When X holds
   no blank, that is true exactly when X is one of the literal's blank-separated tokens, so the
-  rewrite looks X up in a map built once per run (``CodeLists``); X with a blank takes the original
-  search. Only literals made of single-blank-separated tokens between a leading and a trailing blank
-  are rewritten (any other literal keeps its original test).
+  rewrite looks X up in a map built once, when the stylesheet compiles (``CodeLists``); X with a
+  blank takes the original search. Only literals made of single-blank-separated tokens between a
+  leading and a trailing blank are rewritten (any other literal keeps its original test).
 
 * Token-list variables. The Peppol stylesheet tests ``some $code in $ISO4217 satisfies @currencyID =
   $code`` where ``$ISO4217`` is a global ``tokenize('AED AFN ...', '\\s')``, tokenized again in every
   run and scanned linearly. With a left side that atomizes to strings (an attribute, or a
   ``normalize-space(...)``), that is ``some $code in (left) satisfies map:contains(set, string($code))``
-  with the set built once at compile time from the same ``tokenize`` (``TokenSets``).
-
-* "Shall not be used" runs. An assert ``not(S1/S2/...)`` (name steps, or unions of names) can only
-  fail when ``S1`` exists, and ``S1/S2``...; consecutive asserts sharing leading steps are nested under
-  ``xsl:if`` tests of those steps, so a document without them skips the run in one test. Assert
-  order is unchanged, so is the order of the findings.
+  with the set built at compile time from the same ``tokenize`` (``TokenSets``).
 """
 
 from __future__ import annotations
@@ -31,25 +26,6 @@ from gateway.validation.fused.skeleton import xsl
 MAP_NAMESPACE = "http://www.w3.org/2005/xpath-functions/map"
 _SEARCH = re.compile(r"contains\(\s*'( [^']*? )'\s*,\s*concat\(\s*' '\s*,\s*")
 _TOKEN_LIST = re.compile(r"^ (?:[^ ']+ )+$")
-
-
-def _closing(text: str, start: int) -> int:
-    """Index of the ``)`` closing the parenthesis opened just before ``start`` (-1 when none)."""
-    depth, quote = 1, ""
-    for index in range(start, len(text)):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
 
 
 def _argument_end(text: str, start: int) -> int:
@@ -121,10 +97,6 @@ class CodeLists:
         return "".join(out) + test[position:] if out else test
 
 
-_QNAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
-_STEP = re.compile(rf"{_QNAME}|\((?:\s*{_QNAME}\s*\|)+\s*{_QNAME}\s*\)")
-
-
 _SOME = re.compile(
     r"^\s*some\s+\$([\w\-]+)\s+in\s+\$([\w\-]+)\s+satisfies\s+(@[\w\-]+|normalize-space\((?:text\(\)|\.)?\))"
     r"\s*=\s*\$\1\s*$"
@@ -170,74 +142,3 @@ class TokenSets:
             node.set("select", f"map:merge({entries}, map{{'duplicates': 'use-first'}})")
             found.append(node)
         return found
-
-
-def _absent_steps(node: etree._Element) -> list[str] | None:
-    """The leading name steps of P when ``node`` is an assert ``xsl:choose`` testing ``not(P)``.
-
-    A step is a QName or a parenthesised union of QNames; the steps stop at the first other token.
-    None when the test is not a single ``not(...)`` starting with such a step.
-    """
-    if node.tag != xsl("choose") or len(node) == 0 or node[0].tag != xsl("when"):
-        return None
-    test = node[0].get("test", "").strip()
-    if not test.startswith("not(") or _closing(test, len("not(")) != len(test) - 1:
-        return None
-    path, steps, position = test[len("not(") : -1].strip(), [], 0
-    while True:
-        found = _STEP.match(path, position)
-        if found is None:
-            break
-        steps.append(found.group(0))
-        position = found.end()
-        if path.startswith("/", position) and not path.startswith("//", position):
-            position += 1
-            continue
-        break
-    if not steps or (position < len(path) and path[position] not in "[/) "):
-        return None
-    return steps
-
-
-def _group(items: list[tuple[list[str], etree._Element]], depth: int) -> list[etree._Element]:
-    """Nest runs of asserts sharing the step at ``depth`` under ``xsl:if`` tests of their common path."""
-    out: list[etree._Element] = []
-    index = 0
-    while index < len(items):
-        steps, node = items[index]
-        if len(steps) <= depth:
-            out.append(node)
-            index += 1
-            continue
-        end = index + 1
-        while end < len(items) and len(items[end][0]) > depth and items[end][0][depth] == steps[depth]:
-            end += 1
-        if end - index < 2:
-            out.append(node)
-        else:
-            guard = etree.Element(xsl("if"))
-            guard.set("test", "/".join(steps[: depth + 1]))
-            guard.extend(_group(items[index:end], depth + 1))
-            out.append(guard)
-        index = end
-    return out
-
-
-def guard_absent_runs(body: list[etree._Element]) -> list[etree._Element]:
-    """``body`` with consecutive ``not(P)`` asserts nested under existence tests of their common steps.
-
-    ``not(S1/S2/...)`` can only fail when ``S1`` (and ``S1/S2``...) exists, so a guard that does not
-    hold skips asserts that would all have passed; order and findings are unchanged.
-    """
-    out: list[etree._Element] = []
-    run: list[tuple[list[str], etree._Element]] = []
-    for node in [*body, None]:
-        steps = None if node is None else _absent_steps(node)
-        if steps is not None and node is not None:
-            run.append((steps, node))
-            continue
-        out.extend(_group(run, 0))
-        run = []
-        if node is not None:
-            out.append(node)
-    return out
