@@ -1,7 +1,8 @@
 """Which nodes can a rule's match pattern select? A static over-approximation, by element name.
 
 The fused walk asks a pattern to match a node only when one of the pattern's rules could match it.
-This module reads the last step of every branch of a match pattern (``a/b[...] | //c`` -> ``b``, ``c``)
+This module reads the last step of every branch of a match pattern (``a/b[...] | //c`` -> ``b``, ``c``;
+``(a/b | c)[...]`` -> ``b``, ``c``)
 and answers with the expanded element names it can match, or "any element", "attributes", "the
 document node". Whatever it does not recognise widens the answer to every node, so the filter can
 only ever let through too much, never too little; Saxon still decides the actual match.
@@ -82,6 +83,11 @@ def _add_step(targets: Targets, branch: str, namespaces: Mapping[str, str]) -> N
         return
     steps = _split_top_level(branch, "/")
     step = _strip_predicates(steps[-1])
+    if step.startswith("(") and step.endswith(")"):
+        # ``(a/b | c/d)[p]``: the union's own branches (what the parenthesised union can match).
+        for inner in _split_top_level(step[1:-1], "|"):
+            _add_step(targets, inner, namespaces)
+        return
     if step.startswith("child::"):
         step = step[len("child::") :]
     if step.startswith(("@", "attribute::")):
