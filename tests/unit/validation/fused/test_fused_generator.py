@@ -29,7 +29,9 @@ def test_dispatch_reads_the_last_step_of_every_branch() -> None:
         ["cac:A/cbc:B[x = 'a|b'] | //cbc:C", "(/ubl:Invoice/cac:D | /ubl:Invoice/cac:E)[$p]"], NS
     )
     assert targets.names == {("urn:cbc", "B"), ("urn:cbc", "C"), ("urn:cac", "D"), ("urn:cac", "E")}
-    assert not (targets.any_element or targets.attributes or targets.document)
+    assert not targets.any_element
+    assert not targets.attributes
+    assert not targets.document
 
 
 @pytest.mark.parametrize(
