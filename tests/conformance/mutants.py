@@ -2,8 +2,8 @@
 
 Each mutant changes one thing a validator must notice: an element dropped, duplicated or emptied, a
 code, amount, date or currency changed (valid-looking or garbage, including values that make the
-official rules hit XPath dynamic errors). The choice of elements is seeded, so every run and every
-machine tests the same documents.
+official rules hit XPath dynamic errors), or an attribute the CEN syntax rules forbid added. The
+choice of elements is seeded, so every run and every machine tests the same documents.
 """
 
 from __future__ import annotations
@@ -75,7 +75,15 @@ def _set_attribute(name: str, values: tuple[str, ...]) -> Mutation:
     return mutate
 
 
+def _add_attribute(root: etree._Element, rng: random.Random) -> str | None:
+    node = rng.choice(_leaves(root))
+    name = rng.choice(("listName", "languageID", "schemeAgencyID", "format", "name", "listURI"))
+    node.set(name, "x")
+    return f"{_local(node)}/@{name} added"
+
+
 MUTATIONS: tuple[Mutation, ...] = (
+    _add_attribute,
     _drop,
     _duplicate,
     _empty,

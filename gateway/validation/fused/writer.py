@@ -14,20 +14,24 @@ rule that fires. The fused stylesheet instead:
   findings by it (a stable sort): the same findings, in the same order, as the official pattern-major
   walk.
 
-Asserts, lets, functions, params and the location modes are copied unchanged, so every test, rule
-id, flag, text and SVRL location is the official one.
+Asserts, lets, functions, params and the location modes are copied unchanged, so every rule id, flag,
+text and SVRL location is the official one; assert tests are copied too, except for exact rewrites
+that make them cheaper (``codes``: code lists as maps; ``presence``: ``not(//@name)`` from one index of
+attribute names; ``guards``: runs of "shall not be used" asserts under existence tests).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from lxml import etree
 
 from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
 from gateway.validation.fused.dispatch import Targets, targets_of
 from gateway.validation.fused.guards import guard_absent_runs
+from gateway.validation.fused.presence import AttributeIndex
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
 
 #: Attribute carrying a finding's pattern position until the final sort (not part of the output).
@@ -70,9 +74,26 @@ def _pattern_targets(pattern: Pattern, skeleton: Skeleton) -> Targets:
     return targets_of([rule.match for rule in pattern.rules], namespaces)
 
 
-def _rule_template(
-    parent: etree._Element, pattern: Pattern, position: int, codes: CodeLists, sets: TokenSets
-) -> None:
+@dataclass(frozen=True, slots=True)
+class _Rewrites:
+    """The exact test rewrites applied to every assert, and the global variables they need."""
+
+    codes: CodeLists
+    sets: TokenSets
+    attributes: AttributeIndex
+
+    def apply(self, test: str) -> str:
+        return self.attributes.rewrite(self.sets.rewrite(self.codes.rewrite(test)))
+
+    def declarations(self) -> list[etree._Element]:
+        return [
+            *self.codes.declarations(),
+            *self.sets.declarations(),
+            *self.attributes.declarations(),
+        ]
+
+
+def _rule_template(parent: etree._Element, pattern: Pattern, position: int, rewrites: _Rewrites) -> None:
     for rule in pattern.rules:
         template = _sub(parent, "template", match=rule.match, mode=pattern.mode, priority=rule.priority)
         body = []
@@ -82,7 +103,7 @@ def _rule_template(
             for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                 finding.set(ORDER_ATTRIBUTE, str(position))
             for test in copied.iter(xsl("when"), xsl("if")):
-                test.set("test", sets.rewrite(codes.rewrite(test.get("test", ""))))
+                test.set("test", rewrites.apply(test.get("test", "")))
             body.append(copied)
         template.extend(guard_absent_runs(body))
     # A node no rule of the pattern matches: nothing (the walk, not the pattern, goes deeper). The
@@ -131,11 +152,11 @@ def write_fused(skeleton: Skeleton) -> bytes:
     """The fused stylesheet of ``skeleton`` (XSLT text, UTF-8)."""
     prefixes = _Prefixes(skeleton.root.nsmap)
     body = etree.Element(xsl("stylesheet"))  # templates first; the root is rebuilt with all prefixes
-    codes, sets = CodeLists(), TokenSets.of(skeleton.declarations)
+    rewrites = _Rewrites(CodeLists(), TokenSets.of(skeleton.declarations), AttributeIndex())
     _root_template(body, skeleton)
     _walk_templates(body, skeleton, prefixes)
     for position, pattern in enumerate(skeleton.patterns):
-        _rule_template(body, pattern, position, codes, sets)
+        _rule_template(body, pattern, position, rewrites)
     nsmap = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
     nsmap.update(prefixes.declared)
     nsmap.setdefault("map", MAP_NAMESPACE)
@@ -147,8 +168,7 @@ def write_fused(skeleton: Skeleton) -> bytes:
     _sub(root, "output", method="xml", indent="no")
     for node in (*skeleton.declarations, *skeleton.location_templates):
         root.append(copy.deepcopy(node))
-    root.extend(codes.declarations())
-    root.extend(sets.declarations())
+    root.extend(rewrites.declarations())
     for node in list(body):
         root.append(node)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
