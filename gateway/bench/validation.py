@@ -22,7 +22,7 @@ from typing import Any
 from lxml import etree
 from saxonche import PySaxonApiError, PySaxonProcessor
 
-from gateway.bootstrap import build_artefact_store
+from gateway.bootstrap import build_artefact_store, build_validation_engine
 from gateway.config import Settings
 from gateway.validation import Evaluation, Layer, LayerKind, ValidationEngine, cached_stylesheet, rule_set_for
 from gateway.xmlcore import NS, parse_xml
@@ -111,12 +111,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today(), store.manifest)
     engines: dict[str, ValidationEngine] = {}
     for evaluation in (Evaluation.FUSED, Evaluation.OFFICIAL):
-        engine = ValidationEngine(
-            store,
-            default_rule_set=rule_set_id,
-            max_bytes=settings.validation.max_document_bytes,
-            evaluation=evaluation,
-        )
+        engine = build_validation_engine(settings, store=store, rule_set=rule_set_id, evaluation=evaluation)
         build = _timed(lambda e=engine: e.warm_up([rule_set_id]))  # type: ignore[misc]
         timings = engine.compiled(rule_set_id).build_seconds
         print(

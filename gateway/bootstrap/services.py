@@ -88,7 +88,11 @@ def build_artefact_store(settings: Settings) -> ArtefactStore:
 
 
 def build_validation_engine(
-    settings: Settings, *, store: ArtefactStore | None = None, rule_set: str | None = None
+    settings: Settings,
+    *,
+    store: ArtefactStore | None = None,
+    rule_set: str | None = None,
+    evaluation: Evaluation | None = None,
 ) -> ValidationEngine:
     """A validation engine; stylesheets compile on first use or on ``warm_up()``.
 
@@ -96,12 +100,13 @@ def build_validation_engine(
         settings: the artefact and validation settings.
         store: the artefact store, when the caller already built one (default: a new one).
         rule_set: the default rule set (default: ``settings.validation.rule_set``).
+        evaluation: fused or official stylesheets (default: ``settings.validation.evaluation``).
     """
     return ValidationEngine(
         store or build_artefact_store(settings),
         default_rule_set=rule_set or settings.validation.rule_set,
         max_bytes=settings.validation.max_document_bytes,
-        evaluation=Evaluation(settings.validation.evaluation),
+        evaluation=evaluation or Evaluation(settings.validation.evaluation),
     )
 
 
