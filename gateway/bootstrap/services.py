@@ -57,7 +57,7 @@ from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.http import HTTPAS4Transport
 from gateway.transport.smtp import SMTPMailer, SMTPSettings
 from gateway.transport.webhook_http import HTTPWebhookSender
-from gateway.validation import ArtefactStore, ValidationEngine, rule_set_for
+from gateway.validation import ArtefactStore, Evaluation, ValidationEngine, rule_set_for
 
 log = logging.getLogger("gateway.bootstrap")
 
@@ -88,7 +88,11 @@ def build_artefact_store(settings: Settings) -> ArtefactStore:
 
 
 def build_validation_engine(
-    settings: Settings, *, store: ArtefactStore | None = None, rule_set: str | None = None
+    settings: Settings,
+    *,
+    store: ArtefactStore | None = None,
+    rule_set: str | None = None,
+    evaluation: Evaluation | None = None,
 ) -> ValidationEngine:
     """A validation engine; stylesheets compile on first use or on ``warm_up()``.
 
@@ -96,11 +100,13 @@ def build_validation_engine(
         settings: the artefact and validation settings.
         store: the artefact store, when the caller already built one (default: a new one).
         rule_set: the default rule set (default: ``settings.validation.rule_set``).
+        evaluation: fused or official stylesheets (default: ``settings.validation.evaluation``).
     """
     return ValidationEngine(
         store or build_artefact_store(settings),
         default_rule_set=rule_set or settings.validation.rule_set,
         max_bytes=settings.validation.max_document_bytes,
+        evaluation=evaluation or Evaluation(settings.validation.evaluation),
     )
 
 

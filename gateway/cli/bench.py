@@ -22,13 +22,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _register_validation(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``validation`` benchmark to the ``bench`` subcommand's subparsers."""
-    p = subparsers.add_parser("validation", help="validation ms/document per layer, engine vs raw artefacts")
+    p = subparsers.add_parser(
+        "validation", help="validation ms/document per layer: fused and official engines vs raw artefacts"
+    )
     p.add_argument(
         "files", nargs="*", type=Path, metavar="FILE", help="documents (default: official examples)"
     )
     p.add_argument("--repeat", type=int, default=5, help="runs per document (default 5)")
     p.add_argument("--rules", metavar="ID", help="rule set id (default: the one in force today)")
-    p.add_argument("--lines", type=int, default=500, help="lines of the generated large invoice (0: none)")
+    p.add_argument(
+        "--lines",
+        type=int,
+        action="append",
+        help="lines of a generated large invoice (repeatable; default 500 and 5000; 0: none)",
+    )
     p.set_defaults(func=validation.run_bench_validation)
 
 

@@ -5,7 +5,7 @@ The Schematron compiler lives in the subpackage ``gateway.validation.schematron`
 
 from gateway.validation.artefacts import ArtefactStore, Origin
 from gateway.validation.compiled import cached_stylesheet
-from gateway.validation.engine import CompiledRuleSet, LayerTimings, ValidationEngine
+from gateway.validation.engine import CompiledRuleSet, Evaluation, LayerTimings, ValidationEngine
 from gateway.validation.manifest import (
     DEFAULT_MANIFEST_PATH,
     DEFAULT_RULE_SET_ID,
@@ -39,6 +39,7 @@ __all__ = [
     "ArtefactFile",
     "ArtefactStore",
     "CompiledRuleSet",
+    "Evaluation",
     "Finding",
     "Layer",
     "LayerKind",

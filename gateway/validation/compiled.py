@@ -1,14 +1,17 @@
-"""XSLT for a Schematron-source layer: compiled by gateway.validation.schematron, cached on disk.
+"""Stylesheets the gateway generates, cached on disk: the XSLT of a Schematron-source layer (compiled by
+gateway.validation.schematron) and the fused single-pass form of an official compiled XSLT
+(gateway.validation.fused).
 
-The cache key hashes the compiler (its version and source files) and the pinned SHA-256 of every
-Schematron file, so a new compiler or a new release never reuses a stale stylesheet. Each cached
-stylesheet carries a SHA-256 sidecar; a corrupt entry is recompiled and overwritten.
+The cache key hashes the generator (its version and source files) and the pinned SHA-256 of every
+source file, so a new generator or a new release never reuses a stale stylesheet. Each cached
+stylesheet carries a SHA-256 sidecar; a corrupt entry is regenerated and overwritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -17,13 +20,16 @@ from gateway.validation.artefacts import ArtefactStore, sha256_hex
 from gateway.validation.manifest import LayerSpec
 
 _COMPILER_PACKAGE = "gateway.validation.schematron"
+_FUSER_PACKAGE = "gateway.validation.fused"
 
 
 @cache
-def compiler_fingerprint() -> str:
-    """Hash of the Schematron compiler (``COMPILER_VERSION`` if declared, plus its source files)."""
-    module = importlib.import_module(_COMPILER_PACKAGE)
-    digest = hashlib.sha256(str(getattr(module, "COMPILER_VERSION", "")).encode())
+def compiler_fingerprint(package: str = _COMPILER_PACKAGE) -> str:
+    """Hash of a stylesheet generator package (``COMPILER_VERSION`` / ``FUSER_VERSION`` if declared,
+    plus its source files)."""
+    module = importlib.import_module(package)
+    version = getattr(module, "COMPILER_VERSION", getattr(module, "FUSER_VERSION", ""))
+    digest = hashlib.sha256(str(version).encode())
     package_dir = Path(module.__file__ or "").parent
     for source in sorted(package_dir.rglob("*.py")):
         digest.update(source.relative_to(package_dir).as_posix().encode())
@@ -31,9 +37,9 @@ def compiler_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def cache_key(store: ArtefactStore, spec: LayerSpec) -> str:
-    """Cache key of the compiled stylesheet of ``spec``."""
-    digest = hashlib.sha256(compiler_fingerprint().encode())
+def cache_key(store: ArtefactStore, spec: LayerSpec, *, package: str = _COMPILER_PACKAGE) -> str:
+    """Cache key of the stylesheet ``package`` generates for ``spec``."""
+    digest = hashlib.sha256(compiler_fingerprint(package).encode())
     for path in (spec.main, *sorted(spec.includes)):
         digest.update(f"\n{path} {store.manifest.file(path).sha256}".encode())
     return digest.hexdigest()
@@ -64,6 +70,36 @@ def cached_stylesheet(store: ArtefactStore, spec: LayerSpec, *, refresh: bool = 
         refresh: ignore the cached entry (used when Saxon rejected it).
     """
     name = f"{spec.layer.value}-{cache_key(store, spec)}.xslt"
+    return _cached(store, name, lambda: compile_layer(store, spec), refresh=refresh)
+
+
+def fuse_layer(store: ArtefactStore, spec: LayerSpec) -> bytes:
+    """The fused single-pass stylesheet of an official compiled XSLT layer.
+
+    Raises:
+        ArtefactError: the file is missing or corrupt, or not in the ISO skeleton shape.
+    """
+    from gateway.validation.fused import fuse_stylesheet
+
+    try:
+        return fuse_stylesheet(store.read(spec.main))
+    except ArtefactError:
+        raise
+    except Exception as exc:
+        raise ArtefactError(f"fusing {spec.main} failed: {exc}") from exc
+
+
+def cached_fused_stylesheet(
+    store: ArtefactStore, spec: LayerSpec, *, refresh: bool = False
+) -> tuple[bytes, bool]:
+    """Return ``(xslt, from_cache)``: the fused form of an official XSLT layer, generated on a miss."""
+    name = f"{spec.layer.value}-fused-{cache_key(store, spec, package=_FUSER_PACKAGE)}.xslt"
+    return _cached(store, name, lambda: fuse_layer(store, spec), refresh=refresh)
+
+
+def _cached(
+    store: ArtefactStore, name: str, build: Callable[[], bytes], *, refresh: bool
+) -> tuple[bytes, bool]:
     if not refresh:
         data = store.cached_blob(name)
         checksum = store.cached_blob(name + ".sha256")
@@ -73,7 +109,7 @@ def cached_stylesheet(store: ArtefactStore, spec: LayerSpec, *, refresh: bool = 
             and checksum.decode(errors="replace").strip() == sha256_hex(data)
         ):
             return data, True
-    xslt = compile_layer(store, spec)
+    xslt = build()
     store.store_blob(name, xslt)
     store.store_blob(name + ".sha256", sha256_hex(xslt).encode())
     return xslt, False

@@ -72,6 +72,11 @@ class XSLTLayer:
         self._executable = runtime.compile(stylesheet, name=name)
         self.compile_seconds = time.perf_counter() - started
 
+    def svrl(self, node: Any) -> str:
+        """The raw SVRL of a run on a parsed Saxon node (raises PySaxonApiError on a dynamic error)."""
+        with self._runtime.lock:
+            return str(self._executable.transform_to_string(xdm_node=node) or "")
+
     def run(self, node: Any) -> LayerRun:
         """Run on a parsed Saxon node. A dynamic error is one FATAL finding, never an exception or a pass.
 
@@ -79,12 +84,11 @@ class XSLTLayer:
         transform; the document is then invalid for this layer, and the other layers still report.
         """
         started = time.perf_counter()
-        with self._runtime.lock:
-            try:
-                svrl = self._executable.transform_to_string(xdm_node=node)
-            except PySaxonApiError as exc:
-                svrl = None
-                error = normalise_text(str(exc)) or "unknown Saxon error"
+        try:
+            svrl: str | None = self.svrl(node)
+        except PySaxonApiError as exc:
+            svrl = None
+            error = normalise_text(str(exc)) or "unknown Saxon error"
         seconds = time.perf_counter() - started
         if svrl is None:
             message = f"the {self.layer.value} rules could not be evaluated on this document: {error}"

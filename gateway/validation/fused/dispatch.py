@@ -1,0 +1,123 @@
+"""Which nodes can a rule's match pattern select? A static over-approximation, by element name.
+
+The fused walk asks a pattern to match a node only when one of the pattern's rules could match it.
+This module reads the last step of every branch of a match pattern (``a/b[...] | //c`` -> ``b``, ``c``;
+``(a/b | c)[...]`` -> ``b``, ``c``)
+and answers with the expanded element names it can match, or "any element", "attributes", "the
+document node". Whatever it does not recognise widens the answer to every node, so the filter can
+only ever let through too much, never too little; Saxon still decides the actual match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+_NAME = re.compile(r"^(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)$")
+
+
+@dataclass(slots=True)
+class Targets:
+    """What a set of match patterns can match.
+
+    Attributes:
+        names: expanded names ``(namespace, local)`` of elements.
+        any_element: some branch ends in ``*``, ``ns:*``, ``*:x`` or something unrecognised.
+        attributes: some branch can match an attribute.
+        document: some branch can match the document node.
+    """
+
+    names: set[tuple[str, str]] = field(default_factory=set)
+    any_element: bool = False
+    attributes: bool = False
+    document: bool = False
+
+    def widen(self) -> None:
+        """Match everything (used for a step this module does not understand)."""
+        self.any_element = self.attributes = self.document = True
+
+
+def _split_top_level(text: str, separator: str) -> list[str]:
+    """Split ``text`` at ``separator`` characters outside brackets, parentheses and string literals."""
+    parts, depth, quote, start = [], 0, "", 0
+    for index, char in enumerate(text):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char == separator and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _strip_predicates(step: str) -> str:
+    """``cac:A[x][y]`` -> ``cac:A`` (predicates are top-level brackets at the end of the step)."""
+    depth, quote = 0, ""
+    for index, char in enumerate(step):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[(":
+            if char == "[" and depth == 0:
+                return step[:index].strip()
+            depth += 1
+        elif char in "])":
+            depth -= 1
+    return step.strip()
+
+
+def _add_step(targets: Targets, branch: str, namespaces: Mapping[str, str]) -> None:
+    branch = branch.strip()
+    if branch == "/":
+        targets.document = True
+        return
+    steps = _split_top_level(branch, "/")
+    step = _strip_predicates(steps[-1])
+    if step.startswith("(") and step.endswith(")"):
+        # ``(a/b | c/d)[p]``: the union's own branches (what the parenthesised union can match).
+        for inner in _split_top_level(step[1:-1], "|"):
+            _add_step(targets, inner, namespaces)
+        return
+    if step.startswith("child::"):
+        step = step[len("child::") :]
+    if step.startswith(("@", "attribute::")):
+        targets.attributes = True
+        return
+    if step == "*" or step.endswith(":*") or step.startswith("*:"):
+        targets.any_element = True
+        return
+    name = _NAME.match(step)
+    if name is None:
+        targets.widen()
+        return
+    prefix, local = name.groups()
+    if prefix is None:
+        targets.names.add(("", local))
+    elif prefix in namespaces:
+        targets.names.add((namespaces[prefix], local))
+    else:
+        targets.widen()
+
+
+def targets_of(matches: list[str], namespaces: Mapping[str, str]) -> Targets:
+    """The nodes the union of ``matches`` can select (an over-approximation).
+
+    Args:
+        matches: XSLT match patterns.
+        namespaces: the stylesheet's prefix -> namespace URI bindings.
+    """
+    targets = Targets()
+    for match in matches:
+        for branch in _split_top_level(match, "|"):
+            _add_step(targets, branch, namespaces)
+    return targets

@@ -1,0 +1,174 @@
+"""Writing the fused stylesheet: every pattern of an official compiled Schematron in ONE tree walk.
+
+The official skeleton walks the whole document once per pattern, plus once more per pattern in the
+default mode (the empty walks of ``svrl:active-pattern``), and writes an ``svrl:fired-rule`` for every
+rule that fires. The fused stylesheet instead:
+
+* walks the tree once (mode ``fused-walk``: the document node, then ``@*|*`` recursively, the order
+  the skeleton visits nodes in);
+* at each node, applies only the patterns that have a rule able to match that node (by element name,
+  see ``dispatch``), each in its own mode with the official rule templates (same match patterns, same
+  priorities: Saxon still picks the first matching rule of each pattern), minus the per-pattern
+  recursion and the fired-rule marker;
+* tags every failed assert / successful report with its pattern's position and finally sorts the
+  findings by it (a stable sort): the same findings, in the same order, as the official pattern-major
+  walk.
+
+Asserts, lets, functions, params and the location modes are copied unchanged, so every rule id, flag,
+text and SVRL location is the official one; assert tests are copied too, except for exact rewrites
+that make them cheaper (``codes``: code lists as maps; ``presence``: ``not(//@name)`` from one index of
+attribute names; ``guards``: runs of "shall not be used" asserts under existence tests).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+
+from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
+from gateway.validation.fused.dispatch import Targets, targets_of
+from gateway.validation.fused.guards import guard_absent_runs
+from gateway.validation.fused.presence import AttributeIndex
+from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
+
+#: Attribute carrying a finding's pattern position until the final sort (not part of the output).
+ORDER_ATTRIBUTE = "fused-pattern"
+WALK_MODE = "fused-walk"
+
+
+def _sub(parent: etree._Element, local: str, **attributes: str) -> etree._Element:
+    node = etree.SubElement(parent, xsl(local))
+    for key, value in attributes.items():
+        node.set(key.rstrip("_").replace("_", "-"), value)
+    return node
+
+
+def _apply(parent: etree._Element, modes: list[str]) -> None:
+    for mode in modes:
+        _sub(parent, "apply-templates", select=".", mode=mode)
+
+
+class _Prefixes:
+    """Prefixes for the element names the walk templates match, declared on the stylesheet root."""
+
+    def __init__(self, namespaces: Mapping[str | None, str]) -> None:
+        self._by_uri = {uri: prefix for prefix, uri in namespaces.items() if prefix}
+        self.declared: dict[str, str] = {}
+
+    def qname(self, namespace: str, local: str) -> str:
+        if not namespace:
+            return local
+        prefix = self._by_uri.get(namespace)
+        if prefix is None:
+            prefix = f"fused{len(self.declared)}"
+            self._by_uri[namespace] = prefix
+            self.declared[prefix] = namespace
+        return f"{prefix}:{local}"
+
+
+def _pattern_targets(pattern: Pattern, skeleton: Skeleton) -> Targets:
+    namespaces = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
+    return targets_of([rule.match for rule in pattern.rules], namespaces)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rewrites:
+    """The exact test rewrites applied to every assert, and the global variables they need."""
+
+    codes: CodeLists
+    sets: TokenSets
+    attributes: AttributeIndex
+
+    def apply(self, test: str) -> str:
+        return self.attributes.rewrite(self.sets.rewrite(self.codes.rewrite(test)))
+
+    def declarations(self) -> list[etree._Element]:
+        return [
+            *self.codes.declarations(),
+            *self.sets.declarations(),
+            *self.attributes.declarations(),
+        ]
+
+
+def _rule_template(parent: etree._Element, pattern: Pattern, position: int, rewrites: _Rewrites) -> None:
+    for rule in pattern.rules:
+        template = _sub(parent, "template", match=rule.match, mode=pattern.mode, priority=rule.priority)
+        body = []
+        for node in rule.body:
+            copied = copy.deepcopy(node)
+            copied.tail = None
+            for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
+                finding.set(ORDER_ATTRIBUTE, str(position))
+            for test in copied.iter(xsl("when"), xsl("if")):
+                test.set("test", rewrites.apply(test.get("test", "")))
+            body.append(copied)
+        template.extend(guard_absent_runs(body))
+    # A node no rule of the pattern matches: nothing (the walk, not the pattern, goes deeper). The
+    # document node is listed too, or the built-in rule would apply the pattern to the root element.
+    _sub(parent, "template", match="/|@*|node()", mode=pattern.mode, priority="-2")
+
+
+def _walk_templates(parent: etree._Element, skeleton: Skeleton, prefixes: _Prefixes) -> None:
+    targets = [_pattern_targets(pattern, skeleton) for pattern in skeleton.patterns]
+    modes = [pattern.mode for pattern in skeleton.patterns]
+
+    def walk(match: str, applies: list[str], priority: str, descend: bool = True) -> None:
+        template = _sub(parent, "template", match=match, mode=WALK_MODE, priority=priority)
+        _apply(template, applies)
+        if descend:
+            _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
+
+    walk("/", [m for m, t in zip(modes, targets, strict=True) if t.document], "2")
+    generic = [m for m, t in zip(modes, targets, strict=True) if t.any_element]
+    names = sorted({name for t in targets for name in t.names})
+    for namespace, local in names:
+        applies = [
+            m for m, t in zip(modes, targets, strict=True) if t.any_element or (namespace, local) in t.names
+        ]
+        walk(prefixes.qname(namespace, local), applies, "1")
+    walk("*", generic, "0")
+    walk("@*", [m for m, t in zip(modes, targets, strict=True) if t.attributes], "0", descend=False)
+
+
+def _root_template(parent: etree._Element, skeleton: Skeleton) -> None:
+    template = _sub(parent, "template", match="/")
+    output = etree.SubElement(template, svrl("schematron-output"))
+    for name in ("title", "schemaVersion"):
+        original = next(skeleton.root.iter(svrl("schematron-output")), None)
+        if original is not None and original.get(name) is not None:
+            output.set(name, original.get(name, ""))
+    findings = _sub(output, "variable", name="fused-findings", as_="element()*")
+    _sub(findings, "apply-templates", select=".", mode=WALK_MODE)
+    each = _sub(output, "for-each", select="$fused-findings")
+    _sub(each, "sort", select=f"number(@{ORDER_ATTRIBUTE})", data_type="number")
+    copy_of = _sub(each, "copy")
+    _sub(copy_of, "copy-of", select=f"@* except @{ORDER_ATTRIBUTE}, node()")
+
+
+def write_fused(skeleton: Skeleton) -> bytes:
+    """The fused stylesheet of ``skeleton`` (XSLT text, UTF-8)."""
+    prefixes = _Prefixes(skeleton.root.nsmap)
+    body = etree.Element(xsl("stylesheet"))  # templates first; the root is rebuilt with all prefixes
+    rewrites = _Rewrites(CodeLists(), TokenSets.of(skeleton.declarations), AttributeIndex())
+    _root_template(body, skeleton)
+    _walk_templates(body, skeleton, prefixes)
+    for position, pattern in enumerate(skeleton.patterns):
+        _rule_template(body, pattern, position, rewrites)
+    nsmap = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
+    nsmap.update(prefixes.declared)
+    nsmap.setdefault("map", MAP_NAMESPACE)
+    nsmap.setdefault("svrl", SVRL)
+    nsmap.setdefault("xsl", XSL)
+    root = etree.Element(xsl("stylesheet"), nsmap=nsmap)
+    for key, value in skeleton.root.attrib.items():
+        root.set(key, value)
+    _sub(root, "output", method="xml", indent="no")
+    for node in (*skeleton.declarations, *skeleton.location_templates):
+        root.append(copy.deepcopy(node))
+    root.extend(rewrites.declarations())
+    for node in list(body):
+        root.append(node)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -1,0 +1,123 @@
+"""The fused-stylesheet generator: dispatch by name, exact rewrites, refusal of unknown shapes, caching.
+
+The equivalence with the official stylesheets is proven by tests/conformance/test_fused_differential.py;
+these tests pin the pieces, on small stylesheets and expressions run with saxonche.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from saxonche import PySaxonProcessor
+
+from gateway.validation import ArtefactStore, Evaluation, ValidationEngine
+from gateway.validation.compiled import cached_fused_stylesheet
+from gateway.validation.fused import SkeletonError, fuse_stylesheet
+from gateway.validation.fused.codes import CodeLists
+from gateway.validation.fused.dispatch import targets_of
+from gateway.validation.fused.guards import guard_absent_runs
+from gateway.validation.fused.skeleton import xsl
+
+NS = {"cac": "urn:cac", "cbc": "urn:cbc", "ubl": "urn:ubl"}
+CODES = "' AED EUR USD '"
+
+
+def test_dispatch_reads_the_last_step_of_every_branch() -> None:
+    targets = targets_of(
+        ["cac:A/cbc:B[x = 'a|b'] | //cbc:C", "(/ubl:Invoice/cac:D | /ubl:Invoice/cac:E)[$p]"], NS
+    )
+    assert targets.names == {("urn:cbc", "B"), ("urn:cbc", "C"), ("urn:cac", "D"), ("urn:cac", "E")}
+    assert not targets.any_element
+    assert not targets.attributes
+    assert not targets.document
+
+
+@pytest.mark.parametrize(
+    ("match", "any_element", "attributes"),
+    [("//*[not(*)]", True, False), ("cac:X/@id", False, True), ("node()", True, True), ("x:Y", True, True)],
+)
+def test_dispatch_widens_what_it_cannot_name(match: str, any_element: bool, attributes: bool) -> None:
+    targets = targets_of([match], NS)
+    assert (targets.any_element, targets.attributes) == (any_element, attributes)
+
+
+@pytest.fixture(scope="module")
+def saxon() -> PySaxonProcessor:
+    return PySaxonProcessor(license=False)
+
+
+def _evaluate(saxon: PySaxonProcessor, expression: str, value: str, prolog: str = "") -> bool:
+    xpath = saxon.new_xpath_processor()
+    xpath.declare_namespace("map", "http://www.w3.org/2005/xpath-functions/map")
+    literal = value.replace("'", "''")
+    result = xpath.evaluate_single(f"{prolog} let $v := '{literal}' return {expression}")
+    return str(result) == "true"
+
+
+@pytest.mark.parametrize("value", ["EUR", "AED", "eur", "", " ", "EUR USD", "AED EUR", "XXX", "EU"])
+def test_code_list_rewrite_agrees_with_the_string_search(saxon: PySaxonProcessor, value: str) -> None:
+    original = f"contains({CODES}, concat(' ', $v, ' '))"
+    codes = CodeLists()
+    rewritten = codes.rewrite(original)
+    assert "map:contains" in rewritten
+    (declaration,) = codes.declarations()
+    prolog = f"let ${declaration.get('name')} := {declaration.get('select')} return"
+    assert _evaluate(saxon, rewritten, value, prolog) == _evaluate(saxon, original, value)
+
+
+def test_code_list_rewrite_leaves_other_literals_alone() -> None:
+    irregular = "contains(' AED  EUR ', concat(' ', $v, ' '))"  # a double blank: not a token list
+    assert CodeLists().rewrite(irregular) == irregular
+
+
+def _assert(test: str) -> etree._Element:
+    choose = etree.Element(xsl("choose"))
+    etree.SubElement(choose, xsl("when")).set("test", test)
+    return choose
+
+
+def test_guards_nest_runs_and_keep_the_order() -> None:
+    tests = ["not(cac:A/cbc:X)", "not(cac:A/cbc:Y)", "count(cbc:Z) <= 1", "not(cbc:W)"]
+    out = guard_absent_runs([_assert(t) for t in tests])
+    assert [node.tag for node in out] == [xsl("if"), xsl("choose"), xsl("choose")]
+    assert out[0].get("test") == "cac:A"
+    flattened = [n.get("test") for n in out[0].iter(xsl("when"))] + [n[0].get("test") for n in out[1:]]
+    assert flattened == tests
+
+
+def test_guards_read_many_names_once() -> None:
+    tests = [f"not(cbc:N{i})" for i in range(6)]
+    out = guard_absent_runs([_assert(t) for t in tests])
+    assert out[0].tag == xsl("variable")
+    assert all("map:contains" in node.get("test", "") for node in out[1:])
+
+
+def test_a_stylesheet_of_another_shape_is_refused() -> None:
+    stylesheet = b"""<xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="2.0">
+      <xsl:template match="/"><out/></xsl:template><xsl:template match="x"><y/></xsl:template>
+    </xsl:stylesheet>"""
+    with pytest.raises(SkeletonError):
+        fuse_stylesheet(stylesheet)
+
+
+def test_fused_stylesheet_is_cached_per_checksum(artefacts_dir: Path, tmp_path: Path) -> None:
+    store = ArtefactStore.from_paths(mirror=artefacts_dir, cache_dir=tmp_path)
+    spec = store.manifest.rule_set("peppol-bis-billing-3.0.21").layers[1]
+    first, from_cache = cached_fused_stylesheet(store, spec)
+    assert not from_cache
+    again, from_cache = cached_fused_stylesheet(store, spec)
+    assert from_cache
+    assert again == first
+    (cached,) = [p for p in tmp_path.rglob("*.xslt") if "fused" in p.name]
+    cached.write_bytes(b"tampered")
+    assert cached_fused_stylesheet(store, spec) == (first, False)
+
+
+def test_engine_runs_fused_by_default_and_official_on_request(artefacts_dir: Path, tmp_path: Path) -> None:
+    store = ArtefactStore.from_paths(mirror=artefacts_dir, cache_dir=tmp_path)
+    fused = ValidationEngine(store).compiled()
+    official = ValidationEngine(store, evaluation=Evaluation.OFFICIAL).compiled()
+    assert "cen-fuse" in fused.build_seconds
+    assert "cen-fuse" not in official.build_seconds
