@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -458,6 +459,41 @@ def test_over_loopback_http(app: FastAPI, store: FlakyStore) -> None:
     assert error_of(garbage.content)[1][0][0] == "EBMS:0009"
     [document] = inbound_documents(store)
     assert document.as4_message_id == msg.message_id
+
+
+def test_the_receipt_is_answered_before_validation_which_outlasts_a_store_outage(
+    app: FastAPI,
+    store: FlakyStore,
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    validate = validation_engine.validate
+
+    def held_validate(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(30), "the test never released the validation"
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(validation_engine, "validate", held_validate)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    with serve(app) as url, httpx.Client(timeout=60) as http:
+        response = http.post(url, content=msg.body, headers=dict(msg.headers))
+        # The receipt came back while the validation is still held: the evidence is committed, the
+        # document waits for its verdict.
+        receipt = verify_receipt(dict(response.headers), response.content, msg, trust=dev_pki().trust, at=NOW)
+        assert receipt.is_success, receipt.detail
+        [pending] = inbound_documents(store)
+        assert pending.status is InboundStatus.RECEIVED
+        store.down = True  # the first try to record the verdict fails; a later one succeeds
+        release.set()
+        time.sleep(0.5)
+        store.down = False
+        deadline = time.monotonic() + 30
+        while inbound_documents(store)[0].status is InboundStatus.RECEIVED and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
 
 
 def test_concurrent_deliveries_of_one_message_create_one_document(
