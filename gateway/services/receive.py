@@ -185,6 +185,7 @@ class AS4Receiver:
         self._max_document = max_document
         self._evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
         self._on_valid = on_valid
+        self._after_receipts: set[str] = set()  # documents whose deferred work is still to run (``defer``)
 
     # -- entry points ------------------------------------------------------------------------------------
 
@@ -327,17 +328,12 @@ class AS4Receiver:
                 original.document_id,
             )
         assert record.document_id is not None
-        finish = partial(
-            self._after_receipt,
-            record.document_id,
-            incoming.document_type,
-            business,
-            incoming.message_id,
-            received_envelope(incoming),
-        )
+        facts = (incoming.document_type, business, incoming.message_id, received_envelope(incoming))
+        finish = partial(self._after_receipt, record.document_id, *facts)
         if defer is None:
             status = finish()
         else:
+            self._after_receipts.add(record.document_id)
             defer(finish)  # the caller answers the receipt first (evidence is committed), then runs it
             status = InboundStatus.RECEIVED
         return ReceiveResult(
@@ -357,13 +353,13 @@ class AS4Receiver:
         message_id: str,
         envelope: ReceivedEnvelope,
     ) -> InboundStatus:
-        """Validate and record the document of an accepted message, then hand it on (MLS, expense).
-
-        Raises:
-            StoreError: the verdict could not be recorded (the document stays pending: run it again).
-        """
-        status = self._validate_and_record(document_id, document_type, business, message_id)
-        self._notify_received(document_id, envelope)
+        """Validate and record an accepted message's document, hand it on (MLS, expense); StoreError: the
+        verdict could not be recorded (the document stays pending: run it again)."""
+        try:
+            status = self._validate_and_record(document_id, document_type, business, message_id)
+            self._notify_received(document_id, envelope)
+        finally:
+            self._after_receipts.discard(document_id)
         log.info("AS4 message %s accepted: inbound document %s (%s)", message_id, document_id, status.value)
         return status
 
@@ -478,8 +474,9 @@ class AS4Receiver:
             )
             return self._reject(raw, clash, now)
         status = document.status if document is not None else None
-        if document is not None and is_pending(document):
-            # An earlier attempt stopped between the two commits: finish it now.
+        if document is not None and is_pending(document) and document.id not in self._after_receipts:
+            # An earlier attempt stopped between the two commits (not merely answered and still being
+            # validated here, which would send a second MLS): finish it now.
             with self._store.unit_of_work(read_only=True) as uow:
                 content = uow.inbound.get_content(document.id)
             if content is not None:
