@@ -89,14 +89,29 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
             else:
                 result = await _off_loop(receiver.reject_oversized, headers, body, limit, received)
             del body
-    # Starlette runs a synchronous background task in the thread pool once the answer has been sent.
-    background = BackgroundTask(_after_receipt, after) if after else None
+    # Starlette runs the background task once the answer has been sent.
+    limiter = _after_receipt_limiter(request, as4.max_concurrent_requests)
+    background = BackgroundTask(_after_receipt, limiter, after) if after else None
     return Response(
         content=result.signal, status_code=200, media_type=result.content_type, background=background
     )
 
 
-def _after_receipt(work: list[AfterReceipt]) -> None:
+async def _after_receipt(limiter: anyio.CapacityLimiter, work: list[AfterReceipt]) -> None:
+    # Its own limiter: at most as4.max_concurrent_requests documents are validated after their receipt at
+    # once, and waiting ones hold no thread of the pool the API requests need.
+    await anyio.to_thread.run_sync(_run_after_receipt, work, limiter=limiter)
+
+
+def _after_receipt_limiter(request: Request, capacity: int) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "as4_after_receipt", None)
+    if limiter is None:  # made in the event loop that uses it
+        limiter = anyio.CapacityLimiter(capacity)
+        request.app.state.as4_after_receipt = limiter
+    return limiter
+
+
+def _run_after_receipt(work: list[AfterReceipt]) -> None:
     """Run what follows an answered receipt (validation, record, MLS, expense); never raises."""
     for finish in work:
         for attempt in range(1, AFTER_RECEIPT_TRIES + 1):
