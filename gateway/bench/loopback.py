@@ -1,6 +1,7 @@
-"""A gateway on loopback for the demo and the end-to-end benchmark: a development PKI and a participant
-directory whose participants are served by the gateway's own ``/as4`` endpoint, and the ``gateway serve`` and
-``gateway worker`` subprocesses started, awaited and stopped around a block."""
+"""Gateways on loopback for the demo and the benchmarks: a development PKI and a participant directory whose
+participants are served by the gateway's own ``/as4`` endpoint (``prepare_loopback``) or by a second gateway
+(``prepare_access_points``), and the ``gateway serve`` and ``gateway worker`` subprocesses started, awaited
+and stopped around a block."""
 
 from __future__ import annotations
 
