@@ -1,8 +1,11 @@
-"""``gateway bench e2e``: end-to-end throughput, latency and peak memory of the whole gateway on loopback.
+"""``gateway bench e2e``: end-to-end throughput, latency, CPU and peak memory of the gateway on loopback.
 
-Both sides run here: ``gateway serve`` (API and ``/as4``) and 1..N ``gateway worker`` processes on SQLite or a
-scratch PostgreSQL database. Copies of a sample invoice go post -> validated -> stored -> sent over AS4 ->
-received, validated, stored -> receipt -> delivered. A benchmark prints figures; it is not a test.
+The sending access point is ``gateway serve`` (API) and 1..N ``gateway worker`` processes on SQLite or a
+scratch PostgreSQL database; the receiving access point is a second ``gateway serve`` with its own SQLite
+file (``--receiver own-process``, the default, so that sender-side scaling shows) or the sender's own
+``/as4`` endpoint (``--receiver shared``: one gateway plays both sides). Copies of a sample invoice go
+post -> validated -> stored -> sent over AS4 -> received, validated, stored -> receipt -> delivered. A
+benchmark prints figures; it is not a test.
 """
 
 from __future__ import annotations
@@ -26,11 +29,19 @@ from sqlalchemy import text
 
 from gateway.bench import e2e_load
 from gateway.bench.e2e_load import InvoiceCopies, Posting, percentile
-from gateway.bench.e2e_report import E2EParameters, E2EResult, PhaseResult, format_table
+from gateway.bench.e2e_report import (
+    OWN_PROCESS,
+    E2EParameters,
+    E2EResult,
+    PhaseResult,
+    format_table,
+)
 from gateway.bench.loopback import (
     GatewayProcesses,
+    cpu_seconds,
     free_port,
     peak_memory_mib,
+    prepare_access_points,
     prepare_loopback,
     run_gateway,
     wait_ready,
@@ -64,6 +75,7 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
         batch_size=args.batch_size,
         timeout=args.timeout,
         template=args.template,
+        receiver=args.receiver,
     )
     workers_list = args.workers or [1, 2]
     positive = (params.rate, params.duration, min(workers_list), params.saturation_concurrency)
@@ -145,50 +157,87 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
     buyer = complete_document(parse_document_json(template)).buyer.endpoint
     if buyer is None or buyer.scheme == EMAIL_SCHEME:
         raise ValueError(f"{params.template}: the buyer has no Peppol endpoint to deliver to")
+    served = [f"{buyer.scheme}:{buyer.value}"]
     port = free_port()
     api_key = secrets.token_urlsafe(32)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(
-        prepare_loopback(
-            workdir,
-            served=[f"{buyer.scheme}:{buyer.value}"],
-            as4_url=f"http://127.0.0.1:{port}/as4",
-            database_url=url,
-        )
-    )
-    env.update(
-        {
-            "GATEWAY_API__KEYS": json.dumps([{"name": "bench", "role": "admin", "key": api_key}]),
-            "GATEWAY_WORKER__POLL_INTERVAL_SECONDS": str(params.poll_interval),
-            "GATEWAY_WORKER__BATCH_SIZE": str(params.batch_size),
-        }
-    )
-    upgrade_database(url)  # once, before the processes start (each would otherwise race to migrate)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    base_env["GATEWAY_API__KEYS"] = json.dumps([{"name": "bench", "role": "admin", "key": api_key}])
     headers = {"Authorization": f"Bearer {api_key}"}
-    with run_gateway(workdir, env, port=port, workers=workers) as gateway:
-        with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30) as client:
-            wait_ready(client, gateway.all, 120)
+    with ExitStack() as stack:
+        receiver: GatewayProcesses | None = None
+        if params.receiver == OWN_PROCESS:
+            receiver_port = free_port()
+            pair = prepare_access_points(
+                workdir, served=served, receiver_url=f"http://127.0.0.1:{receiver_port}/as4", database_url=url
+            )
+            sender_env = {**base_env, **pair.sender_env}
+            receiver_env = {**base_env, **pair.receiver_env}
+            upgrade_database(receiver_env["GATEWAY_DATABASE__URL"])
+            receiver = stack.enter_context(
+                run_gateway(pair.receiver_dir, receiver_env, port=receiver_port, workers=0)
+            )
+        else:
+            sender_env = {
+                **base_env,
+                **prepare_loopback(
+                    workdir, served=served, as4_url=f"http://127.0.0.1:{port}/as4", database_url=url
+                ),
+            }
+        sender_env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = str(params.poll_interval)
+        sender_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
+        upgrade_database(url)  # once, before the processes start (each would otherwise race to migrate)
+        gateway = stack.enter_context(run_gateway(workdir, sender_env, port=port, workers=workers))
+        everything = gateway.all + (receiver.all if receiver else ())
+        for ready in (gateway, receiver):
+            if ready is not None:
+                with httpx.Client(base_url=ready.base_url, headers=headers, timeout=30) as client:
+                    wait_ready(client, everything, 120)
         copies = InvoiceCopies(template, tag=secrets.token_hex(3))
-        asyncio.run(_measure(result, gateway, headers=headers, copies=copies, params=params))
-        for proc in gateway.all:
+        processes = _Processes(gateway, receiver)
+        asyncio.run(_measure(result, processes, headers=headers, copies=copies, params=params))
+        for proc in everything:
             if proc.poll() is not None:
                 raise RuntimeError(f"{proc.args!r} exited during the run (code {proc.returncode})")
         result.serve_peak_mib = peak_memory_mib(gateway.serve.pid)
         result.worker_peak_mib = [peak_memory_mib(proc.pid) for proc in gateway.workers]
+        if receiver is not None:
+            result.receiver_peak_mib = peak_memory_mib(receiver.serve.pid)
+
+
+class _Processes:
+    """The processes of one cell, grouped as the CPU figures are reported: the sender's ``serve``, its
+    workers, and the receiver's ``serve`` (absent when the sender receives on its own ``/as4``)."""
+
+    def __init__(self, sender: GatewayProcesses, receiver: GatewayProcesses | None) -> None:
+        self.sender = sender
+        self.receiver = receiver
+        self.groups = {"serve": (sender.serve,), "workers": sender.workers}
+        if receiver is not None:
+            self.groups["receiver"] = (receiver.serve,)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far per group (a process gone counts 0)."""
+        return {
+            name: sum(cpu_seconds(proc.pid) or 0.0 for proc in procs) for name, procs in self.groups.items()
+        }
 
 
 async def _measure(
     result: E2EResult,
-    gateway: GatewayProcesses,
+    processes: _Processes,
     *,
     headers: dict[str, str],
     copies: InvoiceCopies,
     params: E2EParameters,
 ) -> None:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(
-        base_url=gateway.base_url, headers=headers, timeout=120, limits=limits
-    ) as client:
+    inbound = (processes.receiver or processes.sender).base_url
+    async with (
+        httpx.AsyncClient(
+            base_url=processes.sender.base_url, headers=headers, timeout=120, limits=limits
+        ) as client,
+        httpx.AsyncClient(base_url=inbound, headers=headers, timeout=120) as inbound_client,
+    ):
         if params.warmup:
             warm = await e2e_load.post_burst(client, copies, first=0, count=params.warmup, concurrency=1)
             await _settle(client, warm, params.timeout)
@@ -198,6 +247,7 @@ async def _measure(
         result.fixed_rate = await _settle(client, postings, params.timeout)
         first += count
         if params.saturation:
+            before = processes.cpu()
             postings = await e2e_load.post_burst(
                 client,
                 copies,
@@ -206,7 +256,12 @@ async def _measure(
                 concurrency=params.saturation_concurrency,
             )
             result.saturation = await _settle(client, postings, params.timeout)
-        result.inbound_received = await e2e_load.count_inbound(client)
+            after = processes.cpu()
+            if result.saturation.delivered:
+                result.cpu_ms_per_document = {
+                    name: (after[name] - before[name]) * 1000 / result.saturation.delivered for name in after
+                }
+        result.inbound_received = await e2e_load.count_inbound(inbound_client)
 
 
 async def _settle(client: httpx.AsyncClient, postings: Sequence[Posting], timeout: float) -> PhaseResult:

@@ -10,6 +10,11 @@ from typing import Any
 from gateway.config import PROJECT_ROOT
 
 DEFAULT_TEMPLATE = PROJECT_ROOT / "tests" / "data" / "documents" / "be-domestic-mixed-rates.json"
+OWN_PROCESS = "own-process"
+"""The receiving access point is a ``gateway serve`` of its own (its own key, SQLite file and process)."""
+SHARED = "shared"
+"""The sending gateway receives on its own ``/as4`` endpoint: one gateway plays both sides."""
+RECEIVER_MODES = (OWN_PROCESS, SHARED)
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class E2EParameters:
         batch_size: ``GATEWAY_WORKER__BATCH_SIZE`` (jobs a worker leases and sends concurrently).
         timeout: seconds to wait for the documents of one phase to become final.
         template: the JSON document posted (each copy gets its own number).
+        receiver: ``OWN_PROCESS`` or ``SHARED`` (``RECEIVER_MODES``).
     """
 
     rate: float = 5.0
@@ -37,6 +43,7 @@ class E2EParameters:
     batch_size: int = 10
     timeout: float = 180.0
     template: Path = DEFAULT_TEMPLATE
+    receiver: str = OWN_PROCESS
 
     @property
     def fixed_rate_documents(self) -> int:
@@ -83,9 +90,13 @@ class E2EResult:
         workers: ``gateway worker`` processes.
         fixed_rate: the open-loop phase at ``E2EParameters.rate``.
         saturation: the as-fast-as-possible phase (None when skipped or not reached).
-        serve_peak_mib: VmHWM of the ``gateway serve`` process at the end, MiB.
+        serve_peak_mib: VmHWM of the sender's ``gateway serve`` process at the end, MiB.
         worker_peak_mib: VmHWM of each worker process at the end, MiB.
-        inbound_received: documents the ``/as4`` endpoint stored (warm-up included).
+        receiver_peak_mib: VmHWM of the receiver's ``gateway serve`` (own-process receiver only), MiB.
+        cpu_ms_per_document: CPU time (user + system) per delivered document in the saturation phase,
+            per group: ``serve`` (the sender's API; also receiving when shared), ``workers`` (all of them
+            together), ``receiver`` (the receiver's ``serve``, own-process only).
+        inbound_received: documents the receiving ``/as4`` endpoint stored (warm-up included).
         notes: caveats of this configuration.
         error: why the cell could not run to the end, if it could not.
         wall_seconds: how long the whole cell took (start-up and shutdown included).
@@ -97,6 +108,8 @@ class E2EResult:
     saturation: PhaseResult | None = None
     serve_peak_mib: float | None = None
     worker_peak_mib: list[float | None] = field(default_factory=list)
+    receiver_peak_mib: float | None = None
+    cpu_ms_per_document: dict[str, float] | None = None
     inbound_received: int | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -117,11 +130,11 @@ _HEADER_1 = f"{'':<17} {' fixed offered rate (open loop) ':-^70}  | {' saturatio
 _HEADER_2 = (
     f"{'database':<9} {'workers':>7} {'offered':>8} {'achieved':>9} {'delivered':>9} {'p50':>7}"
     f" {'p99':>7} {'max':>7} {'POST p50':>8} {'POST p99':>8}  | {'max':>7} {'delivered':>9} {'last':>7}"
-    f"  | {'serve':>6} workers"
+    f"  | {'serve':>6} {'recv':>5} workers"
 )
 _HEADER_3 = (
     f"{'':<9} {'':>7} {'docs/s':>8} {'docs/s':>9} {'':>9} {'ms':>7} {'ms':>7} {'ms':>7} {'ms':>8}"
-    f" {'ms':>8}  | {'docs/s':>7} {'':>9} {'s':>7}  | {'MiB':>6} MiB"
+    f" {'ms':>8}  | {'docs/s':>7} {'':>9} {'s':>7}  | {'MiB':>6} {'MiB':>5} MiB"
 )
 
 
@@ -149,8 +162,17 @@ def _row(result: E2EResult, params: E2EParameters) -> str:
         f"{_num(sat.seconds if sat else None, '.1f'):>7}",
         " |",
         f"{_num(result.serve_peak_mib):>6}",
+        f"{_num(result.receiver_peak_mib):>5}",
         f" {workers_mib}",
     ]
+    return " ".join(cells)
+
+
+def _cpu_row(result: E2EResult) -> str:
+    cpu = result.cpu_ms_per_document or {}
+    cells = [f"{result.database:<9}", f"{result.workers:>7}"]
+    cells += [f"{_num(cpu.get(group), '.1f'):>8}" for group in ("serve", "workers", "receiver")]
+    cells.append(f"{_num(sum(cpu.values()) if cpu else None, '.1f'):>8}")
     return " ".join(cells)
 
 
@@ -158,9 +180,15 @@ def format_table(
     results: Sequence[E2EResult], params: E2EParameters, *, cpus: int | None, load: float | None = None
 ) -> str:
     """The figures as a text table, with the parameters, the definitions and each cell's caveats."""
+    where = (
+        "a sender (serve + workers) and a receiver (its own serve and SQLite file)"
+        if params.receiver == OWN_PROCESS
+        else "both sides in one gateway (it receives on its own /as4)"
+    )
     lines = [
-        "gateway bench e2e: both sides on loopback in one gateway - POST -> validated -> stored ->",
-        "  AS4 send -> /as4 received, validated, stored -> signed receipt verified -> delivered",
+        f"gateway bench e2e on loopback, {where}:",
+        "  POST -> validated -> stored -> AS4 send -> /as4 received, validated, stored ->",
+        "  signed receipt verified -> delivered",
         f"  template {params.template.name} (a unique number per copy), {cpus or '?'} CPUs, "
         f"load average {_num(load, '.2f')} at the start (other work on the machine skews the figures)",
         f"  fixed rate {params.rate:g} docs/s x {params.duration:g} s = {params.fixed_rate_documents} docs "
@@ -174,11 +202,18 @@ def format_table(
     lines += [_row(result, params) for result in results]
     lines += [
         "",
+        "CPU per delivered document in the saturation phase (user + system, ms):",
+        f"{'database':<9} {'workers':>7} {'serve':>8} {'workers':>8} {'receiver':>8} {'total':>8}",
+    ]
+    lines += [_cpu_row(result) for result in results]
+    lines += [
+        "",
         "achieved / max docs/s: delivered documents / (first POST sent -> last 'delivered' timeline event)",
         "p50/p99/max: POST sent -> 'delivered' event (receipt verified and stored)",
         "POST p50/p99: until the 202 answer (validated and stored)",
         "saturation 'last': POST of the first document -> last delivered (seconds)",
-        "peak RSS: VmHWM of each process at the end of the cell (start-up, warm-up and both phases)",
+        "peak RSS: VmHWM of each process at the end of the cell (start-up, warm-up and both phases);",
+        "  serve = the sender's API (and /as4 when shared), recv = the receiver's serve",
     ]
     for result in results:
         label = f"{result.database}, {result.workers} worker(s)"

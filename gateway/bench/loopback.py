@@ -1,10 +1,12 @@
-"""A gateway on loopback for the demo and the end-to-end benchmark: a development PKI and a participant
-directory whose participants are served by the gateway's own ``/as4`` endpoint, and the ``gateway serve`` and
-``gateway worker`` subprocesses started, awaited and stopped around a block."""
+"""Gateways on loopback for the demo and the benchmarks: a development PKI and a participant directory whose
+participants are served by the gateway's own ``/as4`` endpoint (``prepare_loopback``) or by a second gateway
+(``prepare_access_points``), and the ``gateway serve`` and ``gateway worker`` subprocesses started, awaited
+and stopped around a block."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -22,7 +24,9 @@ from gateway.crypto import DEV_PKCS12_PASSWORD, generate_dev_pki
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE
 
 SEAT_ID = "POP000001"
-"""The development seat of our own access point (sender and receiver on loopback)."""
+"""The development seat of our own access point (sender, and receiver too when one gateway plays both)."""
+RECEIVER_SEAT_ID = "POP000002"
+"""The development seat of the receiving access point when it runs as a gateway of its own."""
 
 STOP_TIMEOUT = 15.0
 """Seconds a process gets to exit after SIGTERM before it is killed."""
@@ -53,34 +57,108 @@ def prepare_loopback(
     Returns:
         The ``GATEWAY_*`` environment variables of a gateway using these files.
     """
+    pki_dir = _fresh_pki(workdir, (SEAT_ID,))
+    _write_directory(workdir / "directory.json", served, as4_url, pki_dir / f"{SEAT_ID.lower()}.cert.pem")
+    return _gateway_env(
+        workdir,
+        pki_dir,
+        seat_id=SEAT_ID,
+        served=served,
+        as4_url=as4_url,
+        database_url=database_url or f"sqlite:///{workdir / 'gateway.db'}",
+    )
+
+
+@dataclass(frozen=True)
+class AccessPointPair:
+    """Two access points on loopback: a sender (``SEAT_ID``) and a receiver (``RECEIVER_SEAT_ID``).
+
+    Attributes:
+        sender_env: the ``GATEWAY_*`` variables of the sending gateway (serve and workers).
+        receiver_env: those of the receiving gateway (its own ``serve``, its own SQLite file).
+        receiver_dir: the receiver's folder (``gateway.db``, its logs).
+    """
+
+    sender_env: dict[str, str]
+    receiver_env: dict[str, str]
+    receiver_dir: Path
+
+
+def prepare_access_points(
+    workdir: Path, *, served: Sequence[str], receiver_url: str, database_url: str
+) -> AccessPointPair:
+    """Recreate ``workdir`` for two access points that share one development PKI: the sender's directory
+    routes ``served`` to ``receiver_url`` with the receiver's certificate, and the receiver serves them.
+
+    The receiver has its own SQLite file in ``workdir/receiver`` and an empty directory (it sends
+    nothing back: no MLS goes to the sender). The sender uses ``database_url`` and ``workdir``.
+    """
+    pki_dir = _fresh_pki(workdir, (SEAT_ID, RECEIVER_SEAT_ID))
+    receiver_dir = workdir / "receiver"
+    receiver_dir.mkdir()
+    receiver_cert = pki_dir / f"{RECEIVER_SEAT_ID.lower()}.cert.pem"
+    _write_directory(workdir / "directory.json", served, receiver_url, receiver_cert)
+    _write_directory(receiver_dir / "directory.json", (), receiver_url, receiver_cert)
+    sender_env = _gateway_env(
+        workdir, pki_dir, seat_id=SEAT_ID, served=(), as4_url=None, database_url=database_url
+    )
+    receiver_env = _gateway_env(
+        receiver_dir,
+        pki_dir,
+        seat_id=RECEIVER_SEAT_ID,
+        served=served,
+        as4_url=receiver_url,
+        database_url=f"sqlite:///{receiver_dir / 'gateway.db'}",
+    )
+    return AccessPointPair(sender_env, receiver_env, receiver_dir)
+
+
+def _fresh_pki(workdir: Path, seat_ids: Sequence[str]) -> Path:
     if workdir.exists():
         shutil.rmtree(workdir)
     pki_dir = workdir / "pki"
     pki_dir.mkdir(parents=True)
-    pki = generate_dev_pki(now=datetime.now(UTC), seat_ids=(SEAT_ID,))
+    pki = generate_dev_pki(now=datetime.now(UTC), seat_ids=tuple(seat_ids))
     pki.write(pki_dir)  # private keys: created 0600
+    return pki_dir
+
+
+def _write_directory(path: Path, served: Sequence[str], as4_url: str, certificate: Path) -> None:
     entry = {
         "document_types": [BIS_INVOICE.uri, BIS_CREDIT_NOTE.uri],
         "process": BIS_BILLING_PROCESS.uri,
         "url": as4_url,
-        "certificate_file": f"pki/{SEAT_ID.lower()}.cert.pem",
+        "certificate_file": str(certificate),
     }
-    (workdir / "directory.json").write_text(json.dumps({p: [entry] for p in served}, indent=2))
-    return {
-        "GATEWAY_DATABASE__URL": database_url or f"sqlite:///{workdir / 'gateway.db'}",
-        "GATEWAY_KEYSTORE__PATH": str(pki_dir / f"{SEAT_ID.lower()}.p12"),
+    path.write_text(json.dumps({p: [entry] for p in served}, indent=2))
+
+
+def _gateway_env(
+    workdir: Path,
+    pki_dir: Path,
+    *,
+    seat_id: str,
+    served: Sequence[str],
+    as4_url: str | None,
+    database_url: str,
+) -> dict[str, str]:
+    env = {
+        "GATEWAY_DATABASE__URL": database_url,
+        "GATEWAY_KEYSTORE__PATH": str(pki_dir / f"{seat_id.lower()}.p12"),
         "GATEWAY_KEYSTORE__PASSWORD": DEV_PKCS12_PASSWORD,
         "GATEWAY_TRUSTSTORE__PATHS": json.dumps([str(pki_dir / "root.pem"), str(pki_dir / "apca.pem")]),
         "GATEWAY_TRUSTSTORE__STAGE": "development",
         "GATEWAY_DIRECTORY__PATH": str(workdir / "directory.json"),
         "GATEWAY_AS4__SERVED": json.dumps(list(served)),
-        "GATEWAY_AS4__PUBLIC_URL": as4_url,
         "GATEWAY_WORKER__POLL_INTERVAL_SECONDS": "0.2",
         "GATEWAY_WORKER__BACKOFF_BASE_SECONDS": "1",
         "GATEWAY_WORKER__BACKOFF_CAP_SECONDS": "5",
         "GATEWAY_LOG_FORMAT": "json",
         "GATEWAY_LOG_LEVEL": "WARNING",
     }
+    if as4_url is not None:
+        env["GATEWAY_AS4__PUBLIC_URL"] = as4_url
+    return env
 
 
 @dataclass(frozen=True)
@@ -181,6 +259,20 @@ def wait_ready(client: httpx.Client, processes: Sequence[subprocess.Popen[bytes]
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the gateway was not ready within {timeout:.0f} s")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a live process has used so far (``/proc/<pid>/stat``), in seconds.
+
+    Returns:
+        None where ``/proc`` is unavailable (not Linux) or the process is gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 (state) is fields[0]
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (14, 15)
 
 
 def peak_memory_mib(pid: int) -> float | None:

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from gateway.bench import abuse, as4, e2e, render, validation
-from gateway.bench.e2e_report import E2EParameters
+from gateway.bench.e2e_report import RECEIVER_MODES, E2EParameters
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,9 +63,10 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     p = subparsers.add_parser(
         "e2e",
         help="end to end on loopback: docs/s, p50/p99 latency, peak memory (SQLite/PostgreSQL x 1/2 workers)",
-        description="Start gateway serve + workers on loopback, post copies of a sample invoice that travel "
-        "over AS4 to the same gateway, and print throughput, latency and peak memory. Without --db/--workers "
-        "it runs sqlite and postgres with 1 and 2 workers.",
+        description="Start a sending gateway (serve + workers) and a receiving one (serve) on loopback, "
+        "post copies of a sample invoice that travel over AS4 from one to the other, and print throughput, "
+        "latency, CPU per document and peak memory. Without --db/--workers it runs sqlite and postgres with "
+        "1 and 2 workers.",
     )
     p.add_argument("--db", action="append", choices=e2e.DATABASES, help="database (repeatable; default both)")
     p.add_argument(
@@ -95,6 +96,12 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         "--timeout", type=float, default=d.timeout, help="seconds to wait for a phase's deliveries"
     )
     p.add_argument("--template", type=Path, default=d.template, help="JSON document to post (unique numbers)")
+    p.add_argument(
+        "--receiver",
+        choices=RECEIVER_MODES,
+        default=d.receiver,
+        help=f"receiving access point: its own gateway serve, or the sender's /as4 (default {d.receiver})",
+    )
     p.add_argument(
         "--postgres-url", default=e2e.DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
     )

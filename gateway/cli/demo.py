@@ -258,6 +258,13 @@ def _wait_final(api: httpx.Client, ids: dict[str, str], timeout: float) -> dict[
     return states
 
 
+def _wait_validated(api: httpx.Client, timeout: float) -> None:
+    """Wait until every business document the gateway received has its verdict (none left ``received``)."""
+    deadline = time.monotonic() + timeout
+    while _inbound(api).get("received") and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def _short(reason: object, limit: int = 90) -> str:
     text = str(reason)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -322,12 +329,16 @@ def _exchange(
     invoices = [d for d in supplier_docs if d.kind == "invoice"]
     partner_ids = _post_all(partner, [(f"{d.number} {d.supplier.name}", d.body) for d in invoices])
     partner_states = _wait_final(partner, partner_ids, timeout)
-    # The credit note travels once the invoice it credits (BT-25) is there, so its draft links to it.
+    # The credit note travels once the invoice it credits (BT-25) has its draft, so that it links to it: a
+    # receipt comes before the validation and the draft (README, Receiving), so wait for those too.
+    _wait_validated(coop, timeout)
     credit_notes = [d for d in supplier_docs if d.kind != "invoice"]
     credit_ids = _post_all(partner, [(f"{d.number} {d.supplier.name}", d.body) for d in credit_notes])
     partner_states |= _wait_final(partner, credit_ids, timeout)
     partner_ids |= credit_ids
+    _wait_validated(coop, timeout)
     coop_states = _wait_final(coop, coop_ids, timeout)
+    _wait_validated(partner, timeout)
     _print_states("sent by the cooperative", coop_states)
     _print_states("sent by the partner AP", partner_states)
 

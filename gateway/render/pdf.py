@@ -3,13 +3,14 @@
 WeasyPrint would fetch every URL the HTML names; a rendered document carries only ``data:`` URLs (the QR
 code), so the fetcher refuses anything else: a hostile document cannot make the gateway reach the network
 or read local files.
+
+WeasyPrint (with Pango and its fonts) is imported on the first PDF, not with the module: about 35 MiB that
+a ``gateway serve`` or ``worker`` that never prints a PDF does not carry.
 """
 
 from __future__ import annotations
 
 import logging
-
-import weasyprint
 
 from gateway.errors import GatewayError
 
@@ -24,6 +25,8 @@ def html_to_pdf(html: str) -> bytes:
     Raises:
         RenderError: WeasyPrint failed.
     """
+    import weasyprint  # here, not at the top: on the first PDF (module docstring)
+
     # WeasyPrint reports every layout step at INFO; one line per page is noise in the gateway's log.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     try:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from functools import partial
+from typing import Final, TypeAlias
 
 from gateway.as4 import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -65,6 +66,7 @@ __all__ = [
     "REJECTED_KEY_PREFIX",
     "SIZE_RULE",
     "AS4Receiver",
+    "AfterReceipt",
     "ReceiveOutcome",
     "ReceiveResult",
 ]
@@ -76,6 +78,8 @@ MAX_ID_LENGTH: Final = 255
 #: longer one is refused with EBMS:0004 for the same reason (PostgreSQL refuses the insert, SQLite would not).
 MAX_IDENTIFIER_LENGTH: Final = 500
 _SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
+#: The work after a new message's receipt (``AS4Receiver.receive(defer=...)``): validate, record, hand on.
+AfterReceipt: TypeAlias = Callable[[], InboundStatus]
 
 
 class ReceiveOutcome(StrEnum):
@@ -181,15 +185,21 @@ class AS4Receiver:
         self._max_document = max_document
         self._evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
         self._on_valid = on_valid
+        self._after_receipts: set[str] = set()  # documents whose deferred work is still to run (``defer``)
 
     # -- entry points ------------------------------------------------------------------------------------
 
-    def receive(self, headers: HTTPHeaders, body: bytes) -> ReceiveResult:
+    def receive(
+        self, headers: HTTPHeaders, body: bytes, *, defer: Callable[[AfterReceipt], object] | None = None
+    ) -> ReceiveResult:
         """Handle one POST /as4 body.
 
         Args:
             headers: the HTTP request header fields in wire order.
             body: the HTTP body, byte-exact.
+            defer: given, a new message's validation, record, MLS and expense are handed to it as one
+                callable (status RECEIVED here), for the caller to run after answering the receipt. The
+                callable raises StoreError when the verdict cannot be recorded. None: all run here.
 
         Returns:
             The signal to answer with (HTTP 200) and what was stored.
@@ -227,7 +237,7 @@ class AS4Receiver:
                     EbmsError.OTHER, f"{name} identifier too long", ref_to_message_id=incoming.message_id
                 )
                 return self._reject(raw, too_long, now, authenticated=True)
-        return self._accept(raw, incoming, now)
+        return self._accept(raw, incoming, now, defer)
 
     def reject_oversized(
         self, headers: HTTPHeaders, received: bytes, limit: int, received_bytes: int | None = None
@@ -247,7 +257,13 @@ class AS4Receiver:
 
     # -- accepted messages ---------------------------------------------------------------------------------
 
-    def _accept(self, raw: RawHTTPMessage, incoming: IncomingUserMessage, now: datetime) -> ReceiveResult:
+    def _accept(
+        self,
+        raw: RawHTTPMessage,
+        incoming: IncomingUserMessage,
+        now: datetime,
+        defer: Callable[[AfterReceipt], object] | None,
+    ) -> ReceiveResult:
         receipt_id = f"{self._ids.new_id()}@{self._domain}"
         receipt = build_receipt(
             incoming, key=self._identity, message_id=receipt_id, timestamp=now, new_id=self._ids.new_id
@@ -312,16 +328,14 @@ class AS4Receiver:
                 original.document_id,
             )
         assert record.document_id is not None
-        status = self._validate_and_record(
-            record.document_id, incoming.document_type, business, incoming.message_id
-        )
-        self._notify_received(record.document_id, received_envelope(incoming))
-        log.info(
-            "AS4 message %s accepted: inbound document %s (%s)",
-            incoming.message_id,
-            record.document_id,
-            status.value,
-        )
+        facts = (incoming.document_type, business, incoming.message_id, received_envelope(incoming))
+        finish = partial(self._after_receipt, record.document_id, *facts)
+        if defer is None:
+            status = finish()
+        else:
+            self._after_receipts.add(record.document_id)
+            defer(finish)  # the caller answers the receipt first (evidence is committed), then runs it
+            status = InboundStatus.RECEIVED
         return ReceiveResult(
             ReceiveOutcome.ACCEPTED,
             receipt,
@@ -330,6 +344,24 @@ class AS4Receiver:
             record.document_id,
             status,
         )
+
+    def _after_receipt(
+        self,
+        document_id: str,
+        document_type: DocumentTypeID,
+        business: bytes,
+        message_id: str,
+        envelope: ReceivedEnvelope,
+    ) -> InboundStatus:
+        """Validate and record an accepted message's document, hand it on (MLS, expense); StoreError: the
+        verdict could not be recorded (the document stays pending: run it again)."""
+        try:
+            status = self._validate_and_record(document_id, document_type, business, message_id)
+            self._notify_received(document_id, envelope)
+        finally:
+            self._after_receipts.discard(document_id)
+        log.info("AS4 message %s accepted: inbound document %s (%s)", message_id, document_id, status.value)
+        return status
 
     def _notify_received(self, document_id: str, envelope: ReceivedEnvelope) -> None:
         """Hand a newly validated document on (``on_received``). Recovery paths no longer have the SBDH
@@ -442,8 +474,9 @@ class AS4Receiver:
             )
             return self._reject(raw, clash, now)
         status = document.status if document is not None else None
-        if document is not None and is_pending(document):
-            # An earlier attempt stopped between the two commits: finish it now.
+        if document is not None and is_pending(document) and document.id not in self._after_receipts:
+            # An earlier attempt stopped between the two commits (not merely answered and still being
+            # validated here, which would send a second MLS): finish it now.
             with self._store.unit_of_work(read_only=True) as uow:
                 content = uow.inbound.get_content(document.id)
             if content is not None:

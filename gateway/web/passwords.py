@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER: Final = PasswordHasher()
-#: Verified against when the name is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH: Final = _HASHER.hash("not a password of anyone")
 
 MIN_PASSWORD_LENGTH: Final = 12
 
@@ -28,6 +27,14 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Whether ``password`` matches ``stored_hash`` (None: an unknown name, verified against a dummy)."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so that a wrong name costs as long as a wrong password.
+    Made on the first login, not at import: hashing takes argon2's 64 MiB once, which a ``gateway serve``
+    nobody logs in to need not hold in its peak memory."""
+    return _HASHER.hash("not a password of anyone")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -458,6 +459,81 @@ def test_over_loopback_http(app: FastAPI, store: FlakyStore) -> None:
     assert error_of(garbage.content)[1][0][0] == "EBMS:0009"
     [document] = inbound_documents(store)
     assert document.as4_message_id == msg.message_id
+
+
+def test_the_receipt_is_answered_before_validation_which_outlasts_a_store_outage(
+    app: FastAPI,
+    store: FlakyStore,
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    validate = validation_engine.validate
+
+    def held_validate(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(30), "the test never released the validation"
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(validation_engine, "validate", held_validate)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    with serve(app) as url, httpx.Client(timeout=60) as http:
+        response = http.post(url, content=msg.body, headers=dict(msg.headers))
+        # The receipt came back while the validation is still held: the evidence is committed, the
+        # document waits for its verdict.
+        receipt = verify_receipt(dict(response.headers), response.content, msg, trust=dev_pki().trust, at=NOW)
+        assert receipt.is_success, receipt.detail
+        [pending] = inbound_documents(store)
+        assert pending.status is InboundStatus.RECEIVED
+        store.down = True  # the first try to record the verdict fails; a later one succeeds
+        release.set()
+        time.sleep(0.5)
+        store.down = False
+        deadline = time.monotonic() + 30
+        while inbound_documents(store)[0].status is InboundStatus.RECEIVED and time.monotonic() < deadline:
+            time.sleep(0.05)
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+
+
+def test_validations_after_the_receipt_run_no_more_at_once_than_the_as4_slots(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app(settings_for(artefacts_dir, tmp_path, max_concurrent_requests=1), store, validation_engine)
+    validate = validation_engine.validate
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def counted_validate(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.1)  # long enough for others to start if nothing held them back
+            return validate(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(validation_engine, "validate", counted_validate)
+    messages = [make_message() for _ in range(4)]
+
+    def deliver(url: str, msg: OutgoingMessage) -> httpx.Response:
+        with httpx.Client(timeout=120) as http:
+            return http.post(url, content=msg.body, headers=dict(msg.headers))
+
+    with serve(app) as url, ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda msg: deliver(url, msg), messages))
+        deadline = time.monotonic() + 60
+        while any(d.status is InboundStatus.RECEIVED for d in inbound_documents(store)):
+            assert time.monotonic() < deadline, "validations after the receipt did not finish"
+            time.sleep(0.05)
+    assert {r.status_code for r in responses} == {200}
+    assert len(inbound_documents(store)) == 4
+    assert most[0] == 1
 
 
 def test_concurrent_deliveries_of_one_message_create_one_document(

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gateway.bench.e2e import run_e2e, scratch_postgres_database
-from gateway.bench.e2e_report import E2EParameters, format_table
+from gateway.bench.e2e_report import SHARED, E2EParameters, format_table
 from tests.contract.store_databases import postgres_admin_url, postgres_required
 
 pytestmark = pytest.mark.slow
@@ -41,11 +41,16 @@ def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path:
         assert all(figure > 0 for figure in figures if figure is not None)
         assert (phase.post_p99_ms or 0) > 0
         assert phase.latency_p50_ms <= phase.latency_p99_ms <= phase.latency_max_ms  # type: ignore[operator]
-    # Warm-up, fixed-rate and saturation copies all came back through /as4 as inbound documents.
+    # Warm-up, fixed-rate and saturation copies all reached the receiving access point's /as4.
     assert result.inbound_received == 1 + 3 + 2
     assert (result.serve_peak_mib or 0) > 10
+    assert (result.receiver_peak_mib or 0) > 10
     assert len(result.worker_peak_mib) == 1
     assert (result.worker_peak_mib[0] or 0) > 10
+    # The receiver is a process of its own: it, the sender's serve and the worker each spent CPU.
+    cpu = result.cpu_ms_per_document or {}
+    assert set(cpu) == {"serve", "workers", "receiver"}
+    assert all(ms > 0 for ms in cpu.values())
     assert result.ok
     as_json = json.loads(json.dumps(result.as_json()))
     assert as_json["ok"] is True
@@ -55,6 +60,22 @@ def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path:
         assert expected in table
     assert (tmp_path / "bench" / "serve.log").is_file()
     assert (tmp_path / "bench" / "worker.log").is_file()
+    assert (tmp_path / "bench" / "receiver" / "serve.log").is_file()
+    assert not (tmp_path / "bench" / "receiver" / "worker.log").exists()
+
+
+def test_a_shared_gateway_receives_what_it_sends_on_its_own_as4(tmp_path: Path) -> None:
+    params = E2EParameters(
+        rate=2.0, duration=1.0, saturation=2, saturation_concurrency=2, warmup=0, timeout=90, receiver=SHARED
+    )
+
+    result = run_e2e(database="sqlite", workers=1, params=params, workdir=tmp_path / "bench")
+
+    assert result.ok, result.error
+    assert result.inbound_received == 2 + 2  # stored by the sending gateway's own /as4
+    assert result.receiver_peak_mib is None
+    assert set(result.cpu_ms_per_document or {}) == {"serve", "workers"}
+    assert not (tmp_path / "bench" / "receiver").exists()
 
 
 def test_two_sqlite_workers_are_flagged_as_sharing_one_writer(tmp_path: Path) -> None:

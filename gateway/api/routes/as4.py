@@ -2,17 +2,24 @@
 
 Every answer to a readable request is HTTP 200 with a signed Receipt or ebMS Error (phase4 behaviour,
 peppol-as4.md §7.1); 503 problem+json means "not stored, retry later" (store down, no key configured).
+
+The receipt is answered as soon as the message and the receipt are committed (peppol-as4.md §13 #14);
+the business document's validation, its MLS and its expense draft run after the answer has been sent,
+on the same connection (``_after_receipt``), so the sending access point never waits for the Schematron.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, Final
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.background import BackgroundTask
 
 from gateway.api.auth import KeyRing
 from gateway.api.deps import BodySlots, ServicesDep, body_budget, declared_length, read_bounded
@@ -20,7 +27,7 @@ from gateway.api.errors import problem_responses
 from gateway.as4 import SIGNAL_CONTENT_TYPE
 from gateway.errors import StoreError
 from gateway.model.message import HTTPHeaders
-from gateway.services.receive import ReceiveResult
+from gateway.services.receive import AfterReceipt, ReceiveResult
 
 log = logging.getLogger("gateway.api.as4")
 
@@ -30,6 +37,10 @@ router = APIRouter(tags=["as4"])
 RETRY_AFTER_SECONDS = 30
 #: What separates a credential from the rest of a header value ("Bearer <key>", "token=<key>, x=1").
 _TOKEN_SEPARATORS = re.compile(r"[\s,;=]+")
+#: Tries of the work after a receipt when the store fails to record the verdict, and the pause between them.
+#: A document still pending after the last try is finished at the next start-up (``recover_pending``).
+AFTER_RECEIPT_TRIES: Final = 3
+AFTER_RECEIPT_PAUSE_SECONDS: Final = 2.0
 
 
 def _unavailable(detail: str) -> HTTPException:
@@ -72,12 +83,49 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
             body, complete, received = await read_bounded(
                 request, limit, keep_on_overflow=keep, reservation=reservation
             )
+            after: list[AfterReceipt] = []
             if complete:
-                result = await _off_loop(receiver.receive, headers, body)
+                result = await _off_loop(partial(receiver.receive, defer=after.append), headers, body)
             else:
                 result = await _off_loop(receiver.reject_oversized, headers, body, limit, received)
             del body
-    return Response(content=result.signal, status_code=200, media_type=result.content_type)
+    # Starlette runs the background task once the answer has been sent.
+    limiter = _after_receipt_limiter(request, as4.max_concurrent_requests)
+    background = BackgroundTask(_after_receipt, limiter, after) if after else None
+    return Response(
+        content=result.signal, status_code=200, media_type=result.content_type, background=background
+    )
+
+
+async def _after_receipt(limiter: anyio.CapacityLimiter, work: list[AfterReceipt]) -> None:
+    # Its own limiter: at most as4.max_concurrent_requests documents are validated after their receipt at
+    # once, and waiting ones hold no thread of the pool the API requests need.
+    await anyio.to_thread.run_sync(_run_after_receipt, work, limiter=limiter)
+
+
+def _after_receipt_limiter(request: Request, capacity: int) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "as4_after_receipt", None)
+    if limiter is None:  # made in the event loop that uses it
+        limiter = anyio.CapacityLimiter(capacity)
+        request.app.state.as4_after_receipt = limiter
+    return limiter
+
+
+def _run_after_receipt(work: list[AfterReceipt]) -> None:
+    """Run what follows an answered receipt (validation, record, MLS, expense); never raises."""
+    for finish in work:
+        for attempt in range(1, AFTER_RECEIPT_TRIES + 1):
+            try:
+                finish()
+            except StoreError as exc:
+                if attempt == AFTER_RECEIPT_TRIES:
+                    log.error("received document left pending validation until the next start-up: %s", exc)
+                else:
+                    time.sleep(AFTER_RECEIPT_PAUSE_SECONDS)
+                    continue
+            except Exception:  # a bug: the receipt stands, the document stays pending (start-up recovery)
+                log.exception("the work after a receipt failed")
+            break
 
 
 async def _off_loop(handle: Callable[..., ReceiveResult], *args: Any) -> ReceiveResult:

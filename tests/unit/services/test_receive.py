@@ -321,6 +321,28 @@ def test_duplicate_message_id_returns_the_original_receipt_and_is_not_processed_
     assert inbound_count(store) == 1
 
 
+def test_deferred_work_runs_once_even_when_a_duplicate_arrives_before_it(
+    store: FlakyStore, validator: StubValidator
+) -> None:
+    received: list[tuple[object, ...]] = []
+    receiver = make_receiver(store, validator, on_received=lambda *args: received.append(args))
+    deferred: list[Any] = []
+    msg = make_message()
+    first = receiver.receive(tuple(msg.headers.items()), msg.body, defer=deferred.append)
+    assert first.outcome is ReceiveOutcome.ACCEPTED
+    assert first.status is InboundStatus.RECEIVED  # answered before validation
+    assert (validator.calls, pending_documents(store)) == (0, 1)
+    # The sender resends before the deferred work ran: the original receipt, and nothing run twice (a
+    # second run would queue a second MLS).
+    again = post(receiver, msg)
+    assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert again.signal == first.signal
+    assert (validator.calls, received) == (0, [])
+    [finish] = deferred
+    assert finish() is InboundStatus.VALID
+    assert (validator.calls, len(received), pending_documents(store)) == (1, 1, 0)
+
+
 def test_no_unit_of_work_is_open_while_the_document_is_validated(
     receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
 ) -> None:
