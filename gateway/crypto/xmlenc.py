@@ -32,7 +32,8 @@ def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
     if len(data) < GCM_IV_BYTES + GCM_TAG_BYTES:
         raise DecryptionFailed("AES-GCM data too short")
     try:
-        return AESGCM(key).decrypt(data[:GCM_IV_BYTES], data[GCM_IV_BYTES:], None)
+        view = memoryview(data)  # slices of a view: the ciphertext is not copied before decryption
+        return AESGCM(key).decrypt(bytes(view[:GCM_IV_BYTES]), view[GCM_IV_BYTES:], None)
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed("AES-GCM authentication failed") from exc
 
