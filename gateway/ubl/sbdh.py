@@ -16,7 +16,14 @@ from lxml import etree
 
 from gateway.errors import InvalidIdentifier, MappingError, XMLInputError
 from gateway.model import DocumentTypeID, ParticipantID, ProcessID
-from gateway.xmlcore import NS, parse_xml
+from gateway.xmlcore import (
+    DEFAULT_MAX_XML_BYTES,
+    NS,
+    check_well_formed,
+    parse_xml,
+    root_element_bytes,
+    root_name,
+)
 
 SBDH_NS = NS["sbdh"]
 _S = f"{{{SBDH_NS}}}"
@@ -100,13 +107,15 @@ def build_sbd(
             ``ALWAYS_SEND``).
 
     Returns:
-        The SBD as UTF-8 XML bytes with an XML declaration.
+        The SBD as UTF-8 XML bytes with an XML declaration. The business document is copied in byte for
+        byte (no tree is built of it: a well-formedness pass checks it) when it is UTF-8 and has nothing
+        but an XML declaration before its root; otherwise it is re-serialised from a tree.
 
     Raises:
+        XMLInputError: the business document is not well-formed, carries a DTD or entities, is too large.
         MappingError: payload root does not match the document type, bad country, naive time.
     """
-    root = parse_xml(business_document, what="business document")
-    qname = etree.QName(root)
+    qname = root_name(business_document, what="business document")
     if qname.namespace != document_type.root_namespace or qname.localname != document_type.root_name:
         raise MappingError(f"payload root {qname.text} does not match document type {document_type.value}")
     if not _COUNTRY.match(country_c1):
@@ -132,8 +141,14 @@ def build_sbd(
         _scope(scope, "MLS_TO", str(mls_to), PARTICIPANT_AUTHORITY)
     if mls_type is not None:
         _scope(scope, "MLS_TYPE", mls_type, None)
-    sbd.append(root)
-    return etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+    element = root_element_bytes(business_document)
+    if element is None:
+        sbd.append(parse_xml(business_document, what="business document"))
+        return etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+    check_well_formed(business_document, max_bytes=DEFAULT_MAX_XML_BYTES, what="business document")
+    envelope = etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+    close = envelope.rindex(b"</StandardBusinessDocument>")
+    return b"".join((memoryview(envelope)[:close], element, memoryview(envelope)[close:]))
 
 
 def _text(el: etree._Element | None) -> str:
