@@ -49,7 +49,7 @@ from gateway.crypto import (
     SecurityPolicy,
     Transform,
     TransformAlgorithm,
-    aes_gcm_encrypt,
+    aes_gcm_encrypt_after_iv,
     b64,
     common_name,
     exc_c14n,
@@ -233,7 +233,8 @@ def assemble_user_message(
     ek_id = "EK-" + new_id()
     ed_id = "ED-" + new_id()
     content_key = random_bytes(policy.data_encryption.key_size)
-    ciphertext = aes_gcm_encrypt(content_key, compressed, random_bytes(12))
+    iv = random_bytes(12)  # GCM IV (XML-Enc 1.1 §5.2.4)
+    ciphertext = aes_gcm_encrypt_after_iv(content_key, compressed, iv)  # the part body is IV || this
     wrapped = rsa_oaep_wrap(receiver_key, content_key, digest=policy.key_transport_digest, mgf=policy.mgf)
     ek = etree.SubElement(security, f"{{{XENC_NS}}}EncryptedKey", Id=ek_id)
     em = etree.SubElement(ek, f"{{{XENC_NS}}}EncryptionMethod", Algorithm=policy.key_transport.value)
@@ -288,6 +289,8 @@ def assemble_user_message(
     soap, written = sign_envelope(
         env, key=sender, bst_id=sender_bst_id, references=references, policy=policy, new_id=new_id
     )
+    # Signed: the compressed payload is not needed any more; a large one is not held while the body is built.
+    payload = compressed = signed_octets = b""
     boundary = "MIMEBoundary_" + random_bytes(16).hex()
     content_type, http_body = build_multipart(
         [
@@ -301,7 +304,7 @@ def assemble_user_message(
                     "Content-Transfer-Encoding": "binary",
                     "Content-ID": f"<{cid}>",
                 },
-                ciphertext,
+                (iv, ciphertext),
             ),
         ],
         boundary=boundary,

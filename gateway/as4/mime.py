@@ -13,6 +13,7 @@ values, header blocks and the number of parts are capped (:data:`MAX_HEADER_VALU
 from __future__ import annotations
 
 import binascii
+import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -272,12 +273,13 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
 
 
 def build_multipart(
-    parts: Sequence[tuple[Mapping[str, str], bytes]], *, boundary: str, root_type: str
+    parts: Sequence[tuple[Mapping[str, str], bytes | Sequence[bytes]]], *, boundary: str, root_type: str
 ) -> tuple[str, bytes]:
     """Serialise parts as multipart/related with binary transfer encoding.
 
     Args:
-        parts: (headers, body) per part, root first; header names as written.
+        parts: (headers, body) per part, root first; header names as written. A body may be given as
+            consecutive pieces (an IV and the ciphertext after it), written one after the other.
         boundary: a boundary that does not occur in any body (caller: random).
         root_type: the ``type`` parameter (``application/soap+xml``).
 
@@ -287,10 +289,13 @@ def build_multipart(
     delim = b"--" + boundary.encode("ascii")
     pieces: list[bytes] = []
     for hdrs, body in parts:
-        if delim in body:
+        chunks = [body] if isinstance(body, bytes) else list(body)
+        # Each piece, and each junction between two pieces, is searched; the pieces are not joined.
+        junctions = (a[-len(delim) :] + b[: len(delim)] for a, b in itertools.pairwise(chunks))
+        if any(delim in chunk for chunk in chunks) or any(delim in j for j in junctions):
             raise ValueError("boundary occurs inside a part")
         head = "".join(f"{name}: {value}\r\n" for name, value in hdrs.items())
-        pieces += (delim, b"\r\n", head.encode("ascii"), b"\r\n", body, b"\r\n")
+        pieces += (delim, b"\r\n", head.encode("ascii"), b"\r\n", *chunks, b"\r\n")
     pieces += (delim, b"--\r\n")
     # One join: the (large) payload is copied once into the body.
     return f'multipart/related; boundary="{boundary}"; type="{root_type}"', b"".join(pieces)

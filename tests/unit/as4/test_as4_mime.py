@@ -109,3 +109,12 @@ def test_delimiter_scan_is_linear_on_many_near_misses() -> None:
     parts, _ = parse_multipart("multipart/related; boundary=B", body)
     assert len(parts) == 1
     assert len(parts[0].body) == 5 * 200_000
+
+
+def test_body_in_pieces_is_written_in_order_and_checked_across_the_junction() -> None:
+    ct, body = build_multipart(
+        [({}, b"<a/>"), ({"Content-ID": "<p@x>"}, (b"\x01\x02", b"rest"))], boundary="B1", root_type="t"
+    )
+    assert parse_multipart(ct, body)[0][1].body == b"\x01\x02rest"
+    with pytest.raises(ValueError, match="boundary"):
+        build_multipart([({}, (b"x\r\n--B", b"1 y"))], boundary="B1", root_type="t")
