@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from gateway.bench.large_stages import format_stages, measure_stages
 from gateway.bench.loopback import (
     GatewayProcesses,
     free_port,
@@ -158,6 +159,11 @@ def run_bench_large(args: argparse.Namespace, settings: Settings) -> int:
     warm = LargeDocument("warm-up", _ubl(warmup), warmup["number"])
     runs = run_large(documents, warm=warm, workdir=args.workdir.resolve(), timeout=args.timeout)
     print(format_runs(runs))
+    if args.stages:
+        print("\nin this process, step by step: peak RSS growth (x document size) and Python objects' peak")
+        for document in documents:
+            stages = measure_stages(document.ubl, settings)
+            print(format_stages(document.name, len(document.ubl), stages))
     return 0 if all(r.status == "delivered" and r.received and r.within_budget for r in runs) else 1
 
 

@@ -55,6 +55,7 @@ def _register_large(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument(
         "--workdir", type=Path, default=large.DEFAULT_WORKDIR, help="recreated: logs and databases"
     )
+    p.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process step table")
     p.set_defaults(func=large.run_bench_large)
 
 
