@@ -37,10 +37,13 @@ def sample(data: bytes) -> bytes:
 
 
 def choose_strategy(data: bytes) -> int:
-    """``zlib.Z_DEFAULT_STRATEGY`` for compressible payloads, ``zlib.Z_HUFFMAN_ONLY`` for the others."""
-    probe = sample(data)
-    if not probe:
+    """``zlib.Z_DEFAULT_STRATEGY`` for compressible payloads, ``zlib.Z_HUFFMAN_ONLY`` for the others.
+
+    Payloads smaller than the sample are deflated without a probe: at that size the choice costs more
+    than it saves."""
+    if len(data) <= SAMPLE_WINDOWS * SAMPLE_WINDOW_BYTES:
         return zlib.Z_DEFAULT_STRATEGY
+    probe = sample(data)
     packed = zlib.compress(probe, 1)
     return zlib.Z_HUFFMAN_ONLY if len(probe) < HUFFMAN_BELOW_RATIO * len(packed) else zlib.Z_DEFAULT_STRATEGY
 
