@@ -109,7 +109,9 @@ def build_sbd(
     Returns:
         The SBD as UTF-8 XML bytes with an XML declaration. The business document is copied in byte for
         byte (no tree is built of it: a well-formedness pass checks it) when it is UTF-8 and has nothing
-        but an XML declaration before its root; otherwise it is re-serialised from a tree.
+        but an XML declaration before its root; otherwise it is re-serialised from a tree. The sender
+        wraps documents that its validation parsed already; the receiver's :func:`parse_sbd` parses the
+        SBD as a tree (so namespace prefixes, which the pass does not resolve, are checked there).
 
     Raises:
         XMLInputError: the business document is not well-formed, carries a DTD or entities, is too large.

@@ -2,8 +2,10 @@
 element's own bytes. For large documents that are passed on, not examined (the SBD around a business
 document): a tree of a 20 MB document costs more than the document, these cost nothing beyond it.
 
-The same refusals as :func:`gateway.xmlcore.parse_xml`: no DTD, no entity other than the predefined
-ones, no network, bounded size.
+The same refusals as :func:`gateway.xmlcore.parse_xml` (no DTD, no entity other than the predefined
+ones, no network, bounded size), except one: :func:`check_well_formed` builds no tree and so does not
+resolve namespace prefixes (an undeclared prefix passes). Use it on documents a tree parse has already
+accepted, or whose reader parses them again.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ class _NoTree:
 
 
 def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
-    """Parse ``data`` once without keeping anything, refusing what :func:`parse_xml` refuses.
+    """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity
+    (namespace prefixes are not resolved, see the module).
 
     Raises:
         XMLInputError: too large, empty, not well-formed, a DTD, or an undefined entity.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import XMLInputError
-from gateway.xmlcore import check_well_formed, root_name, top_level_element
+from gateway.xmlcore import check_well_formed, parse_xml, root_name, top_level_element
 
 
 @pytest.mark.parametrize(
@@ -54,3 +54,10 @@ def test_top_level_element_stops_at_the_wanted_child_and_clears_the_others() -> 
         top_level_element(b"<!DOCTYPE r><r><want/></r>", "want", what="doc")
     with pytest.raises(XMLInputError):
         top_level_element(b"<r><a></b><want/></r>", "want", what="doc")
+
+
+def test_check_well_formed_does_not_resolve_prefixes_but_the_receiver_does() -> None:
+    # Documented: the tree-less pass accepts an undeclared prefix; the receiver's SBD parse refuses it.
+    check_well_formed(b"<a><cbc:ID>1</cbc:ID></a>", max_bytes=1000, what="doc")
+    with pytest.raises(XMLInputError):
+        parse_xml(b"<a><cbc:ID>1</cbc:ID></a>")
