@@ -22,6 +22,7 @@ from gateway.xmlcore import (
     check_well_formed,
     parse_xml,
     root_element_bytes,
+    root_element_span,
     root_name,
 )
 
@@ -190,11 +191,61 @@ def parse_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
         raise MappingError("SBD must hold the header and exactly one business document")
     hdr, payload = elements
     header = _read_header(hdr, etree.QName(payload))
+    sliced = _business_slice(data, root, payload)
+    if sliced is not None:
+        return dataclasses.replace(header, business_document=bytes(sliced))
     try:
         business = etree.tostring(payload, encoding="UTF-8")
     except (ValueError, etree.SerialisationError) as exc:  # pragma: no cover - defensive
         raise XMLInputError("business document cannot be serialised") from exc
     return dataclasses.replace(header, business_document=business)
+
+
+_HEADER_END = b"</StandardBusinessDocumentHeader"
+_SBD_END = re.compile(rb"</StandardBusinessDocument[ \t\r\n]*>\Z")
+_BLANKS = b" \t\r\n"
+
+
+def _business_slice(data: bytes, root: etree._Element, payload: etree._Element) -> memoryview | None:
+    """The business document's own bytes in the (already parsed) SBD, or None to serialise it from the tree.
+
+    Only in the plain layout senders write: UTF-8, the SBD root declaring nothing but the SBDH default
+    namespace (so the business document needs nothing from its ancestors), an unprefixed business root,
+    no comment, CDATA section or processing instruction up to the header's end tag, and only blanks
+    between the header, the business document and the SBD's end tag. The bytes as sent cost no
+    serialisation and keep the document exactly as C1 wrote it.
+    """
+    if root.nsmap != {None: SBDH_NS} or payload.prefix is not None:
+        return None
+    span = root_element_span(data)
+    if span is None:
+        return None
+    first, last = span
+    head_end = data.find(_HEADER_END, first, last)
+    if head_end < 0 or data.find(b"<!", first, head_end) >= 0 or data.find(b"<?", first, head_end) >= 0:
+        return None
+    start = data.find(b">", head_end, last) + 1
+    while 0 < start < last and data[start] in _BLANKS:
+        start += 1
+    close = _SBD_END.search(data, max(start, last - 256), last)
+    if start <= 0 or close is None:
+        return None
+    end = close.start()
+    while end > start and data[end - 1] in _BLANKS:
+        end -= 1
+    name = etree.QName(payload).localname.encode()
+    opened = data.startswith(b"<" + name, start) and data[start + 1 + len(name) : start + 2 + len(name)] in (
+        b" ",
+        b"\t",
+        b"\r",
+        b"\n",
+        b">",
+        b"/",
+    )
+    closed = data.endswith(b"/>", start, end) or re.search(
+        rb"</" + re.escape(name) + rb"[ \t\r\n]*>\Z", data[max(start, end - len(name) - 64) : end]
+    )
+    return memoryview(data)[start:end] if opened and closed else None
 
 
 def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:

@@ -2,7 +2,13 @@
 
 from gateway.xmlcore.ns import NS
 from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
-from gateway.xmlcore.stream import check_well_formed, root_element_bytes, root_name, top_level_element
+from gateway.xmlcore.stream import (
+    check_well_formed,
+    root_element_bytes,
+    root_element_span,
+    root_name,
+    top_level_element,
+)
 
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",
@@ -10,6 +16,7 @@ __all__ = [
     "check_well_formed",
     "parse_xml",
     "root_element_bytes",
+    "root_element_span",
     "root_name",
     "top_level_element",
 ]

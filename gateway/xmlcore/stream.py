@@ -123,12 +123,10 @@ def top_level_element(data: bytes, tag: str, *, what: str) -> etree._Element | N
     return None
 
 
-def root_element_bytes(data: bytes) -> memoryview | None:
-    """The bytes of the root element (start tag to end, trailing blanks dropped) of a well-formed UTF-8
-    document whose prolog is at most a BOM, an XML declaration and blanks; None for any other prolog
-    (comments, processing instructions, a DTD, another encoding), which the caller then serialises from
-    a tree. What follows the root element (comments) stays in the slice."""
-    view = memoryview(data)
+def root_element_span(data: bytes) -> tuple[int, int] | None:
+    """Where the root element is (start, end; trailing blanks dropped) in a UTF-8 document whose prolog is
+    at most a BOM, an XML declaration and blanks; None for any other prolog (comments, processing
+    instructions, a DTD, another encoding). What follows the root element (comments) is inside the span."""
     pos = len(_BOM) if data.startswith(_BOM) else 0
     declaration = _DECLARATION.match(data, pos)
     if declaration is not None:
@@ -143,4 +141,10 @@ def root_element_bytes(data: bytes) -> memoryview | None:
     end = len(data)
     while end > pos and data[end - 1] in _BLANKS:
         end -= 1
-    return view[pos:end]
+    return pos, end
+
+
+def root_element_bytes(data: bytes) -> memoryview | None:
+    """The bytes of :func:`root_element_span` (a view, not a copy), or None."""
+    span = root_element_span(data)
+    return memoryview(data)[span[0] : span[1]] if span is not None else None

@@ -76,3 +76,35 @@ def test_root_element_bytes() -> None:
     assert root_element_bytes(b"\xef\xbb\xbf<?xml version='1.0'?>\r\n <a/>\n\n") == b"<a/>"
     assert root_element_bytes(b"<?xml version='1.0' encoding='UTF-16'?><a/>") is None
     assert root_element_bytes(b"<?pi x?><a/>") is None
+
+
+def test_receiver_takes_the_business_document_as_sent() -> None:
+    business = parse_sbd(_sbd(BODY.encode()), max_bytes=1_000_000).business_document
+    assert business == BODY.encode()  # byte for byte: quotes and the character reference as written
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        # a prefix the business document uses is declared on the SBD root: the bytes alone would lack it
+        lambda sbd: (
+            sbd.replace(
+                b"<StandardBusinessDocument ", b"<StandardBusinessDocument xmlns:c='%s' " % CBC.encode()
+            )
+            .replace(b" xmlns:cbc='" + CBC.encode() + b"'", b"")
+            .replace(b"cbc:", b"c:")
+        ),
+        lambda sbd: sbd.replace(
+            b"</StandardBusinessDocumentHeader>", b"</StandardBusinessDocumentHeader><!-- c -->"
+        ),
+        lambda sbd: sbd.replace(b"</StandardBusinessDocument>", b"<!-- c --></StandardBusinessDocument>"),
+        lambda sbd: sbd.replace(
+            b"<HeaderVersion>", b"<!-- </StandardBusinessDocumentHeader> <Invoice/> --><HeaderVersion>"
+        ),
+    ],
+)
+def test_receiver_serialises_other_layouts_from_the_tree(layout: object) -> None:
+    sbd = layout(_sbd(BODY.encode()))  # type: ignore[operator]
+    business = parse_sbd(sbd, max_bytes=1_000_000).business_document
+    parsed = etree.fromstring(business)  # stands alone: every namespace it uses is declared in it
+    assert parsed.findtext(f"{{{CBC}}}ID") == "A&Bé"
