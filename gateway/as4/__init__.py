@@ -4,7 +4,7 @@ Bytes and values in, bytes and values out: time, ids and randomness are paramete
 """
 
 from gateway.as4.builder import build_user_message
-from gateway.as4.constants import DEFAULT_MAX_PAYLOAD_BYTES, SIGNAL_CONTENT_TYPE
+from gateway.as4.constants import DEFAULT_MAX_PAYLOAD_BYTES, GZIP_LEVEL, SIGNAL_CONTENT_TYPE
 from gateway.as4.ebms_errors import PEPPOL_NOT_SERVICED, Category, EbmsError, Severity
 from gateway.as4.messages import IncomingUserMessage, OutgoingMessage, ReceiptVerdict
 from gateway.as4.mime import MimePart, build_multipart, parse_multipart, split_raw_message
@@ -24,6 +24,7 @@ from gateway.as4.signals import (
 __all__ = [
     "CN_MISMATCH_ERROR",
     "DEFAULT_MAX_PAYLOAD_BYTES",
+    "GZIP_LEVEL",
     "PEPPOL_NOT_SERVICED",
     "PEPPOL_PMODE",
     "SIGNAL_CONTENT_TYPE",

@@ -6,7 +6,6 @@ encrypted, wsse:Security child order), §2 (MIME layout: SOAP part first, no ``s
 
 from __future__ import annotations
 
-import gzip
 import os
 import uuid
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
+from gateway.as4.compression import gzip_payload
 from gateway.as4.constants import (
     AGREEMENT_REF,
     DS_NS,
@@ -49,14 +49,14 @@ from gateway.crypto import (
     SecurityPolicy,
     Transform,
     TransformAlgorithm,
-    aes_gcm_encrypt,
+    aes_gcm_encrypt_after_iv,
     b64,
     common_name,
     exc_c14n,
     rsa_oaep_wrap,
 )
 from gateway.errors import LocalProtocolError, MappingError, XMLInputError
-from gateway.ubl.sbdh import parse_sbd
+from gateway.ubl.sbdh import read_sbd_header
 from gateway.xmlcore import parse_xml
 
 _EB = f"{{{EB_NS}}}"
@@ -97,7 +97,8 @@ def build_user_message(
     """Build the complete multipart/related AS4 request for one SBD.
 
     Args:
-        sbd: the Standard Business Document (SBDH + business document); parsed to fill the ebMS header.
+        sbd: the Standard Business Document (SBDH + business document); its header (only) is read to fill
+            the ebMS header.
         sender: our AP key and certificate (From/PartyId defaults to its CN).
         receiver_certificate: the receiver AP certificate from the SMP (encryption target; To = its CN).
         message_id: eb:MessageId (``<uuid>@<our domain>``).
@@ -116,12 +117,12 @@ def build_user_message(
         LocalProtocolError: the SBD is not a valid Peppol SBD or a party id is missing.
     """
     try:
-        sbdh = parse_sbd(sbd, max_bytes=max_sbd_bytes)
+        sbdh = read_sbd_header(sbd, max_bytes=max_sbd_bytes)
     except (XMLInputError, MappingError) as exc:
         raise LocalProtocolError(EbmsError.OTHER, f"cannot send: {exc}") from exc
-    # Compress first (CEF 1.14 §1.4.3.1); mtime=0 keeps the gzip header reproducible.
+    # Compress first (CEF 1.14 §1.4.3.1), at a level chosen for speed (compression.py).
     return assemble_user_message(
-        gzip.compress(sbd, compresslevel=6, mtime=0),
+        gzip_payload(sbd),
         sender=sender,
         receiver_certificate=receiver_certificate,
         message_id=message_id,
@@ -232,7 +233,8 @@ def assemble_user_message(
     ek_id = "EK-" + new_id()
     ed_id = "ED-" + new_id()
     content_key = random_bytes(policy.data_encryption.key_size)
-    ciphertext = aes_gcm_encrypt(content_key, compressed, random_bytes(12))
+    iv = random_bytes(12)  # GCM IV (XML-Enc 1.1 §5.2.4)
+    ciphertext = aes_gcm_encrypt_after_iv(content_key, compressed, iv)  # the part body is IV || this
     wrapped = rsa_oaep_wrap(receiver_key, content_key, digest=policy.key_transport_digest, mgf=policy.mgf)
     ek = etree.SubElement(security, f"{{{XENC_NS}}}EncryptedKey", Id=ek_id)
     em = etree.SubElement(ek, f"{{{XENC_NS}}}EncryptionMethod", Algorithm=policy.key_transport.value)
@@ -287,6 +289,8 @@ def assemble_user_message(
     soap, written = sign_envelope(
         env, key=sender, bst_id=sender_bst_id, references=references, policy=policy, new_id=new_id
     )
+    # Signed: the compressed payload is not needed any more; a large one is not held while the body is built.
+    payload = compressed = signed_octets = b""
     boundary = "MIMEBoundary_" + random_bytes(16).hex()
     content_type, http_body = build_multipart(
         [
@@ -300,7 +304,7 @@ def assemble_user_message(
                     "Content-Transfer-Encoding": "binary",
                     "Content-ID": f"<{cid}>",
                 },
-                ciphertext,
+                (iv, ciphertext),
             ),
         ],
         boundary=boundary,

@@ -60,6 +60,9 @@ ENC_TYPE_ATTACHMENT_CONTENT_ONLY: Final = (
 )
 
 GZIP_MIME: Final = "application/gzip"
+#: zlib level of the payload we compress (:mod:`gateway.as4.compression`). 6, zlib's default, was the
+#: largest cost of building a 1 MB message; 3 is as fast as 1 on XML and compresses a little better.
+GZIP_LEVEL: Final = 3
 OCTET_STREAM: Final = "application/octet-stream"
 XML_MIME: Final = "application/xml"
 

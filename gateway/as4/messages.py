@@ -50,8 +50,8 @@ class IncomingUserMessage:
         original_sender / final_recipient: C1 and C4 from the message properties.
         document_type / process: parsed from Action / Service.
         sbdh: the checked SBDH.
-        sbd: the decrypted, decompressed payload (SBD bytes, byte-exact as sent by C2).
-        compressed_payload: the payload as signed (evidence, phase4#361).
+        sbd: the decrypted, decompressed payload (SBD bytes, byte-exact as sent by C2). The payload as
+            signed (compressed, phase4#361) is not kept apart: the stored raw request holds it, encrypted.
         signer_certificate: the validated sender AP certificate.
         received_references: each ds:Reference of the received SignedInfo, serialised for NRI copies.
         payload_content_id: Content-ID of the payload part.
@@ -71,7 +71,6 @@ class IncomingUserMessage:
     process: ProcessID
     sbdh: SBDHData
     sbd: bytes
-    compressed_payload: bytes
     signer_certificate: x509.Certificate
     received_references: tuple[bytes, ...]
     payload_content_id: str

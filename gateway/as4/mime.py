@@ -13,8 +13,9 @@ values, header blocks and the number of parts are capped (:data:`MAX_HEADER_VALU
 from __future__ import annotations
 
 import binascii
+import itertools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import unquote
@@ -169,20 +170,53 @@ def _decode_body(body: bytes, encoding: str) -> bytes:
     raise MimeError(f"unsupported Content-Transfer-Encoding {encoding!r}")
 
 
-def _split_part(raw: bytes) -> MimePart:
+def _split_part(view: memoryview) -> MimePart:
     # Headers end at the first empty line; a part without headers starts with that empty line. The search
-    # is bounded: a header block beyond the cap is refused without scanning the (large) body for it.
-    m = _HEADER_END.search(raw, 0, MAX_HEADER_BLOCK + 4)
-    if raw.startswith((b"\r\n", b"\n")):
-        head, body = b"", raw[2:] if raw.startswith(b"\r\n") else raw[1:]
-    elif m is None:
-        if len(raw) > MAX_HEADER_BLOCK:
-            raise MimeError(f"MIME header block is longer than {MAX_HEADER_BLOCK} bytes")
-        raise MimeError("MIME part without header/body separator")
+    # is bounded: a header block beyond the cap is refused without scanning the (large) body for it. Only
+    # the head is copied for the search; the body is copied once, into the part.
+    lead = bytes(view[:2])
+    if lead.startswith((b"\r\n", b"\n")):
+        head, body_start = b"", 2 if lead == b"\r\n" else 1
     else:
-        head, body = raw[: m.start()], raw[m.end() :]
+        m = _HEADER_END.search(bytes(view[: MAX_HEADER_BLOCK + 4]))
+        if m is None:
+            if len(view) > MAX_HEADER_BLOCK:
+                raise MimeError(f"MIME header block is longer than {MAX_HEADER_BLOCK} bytes")
+            raise MimeError("MIME part without header/body separator")
+        head, body_start = bytes(view[: m.start()]), m.end()
     headers = _parse_headers(head)
-    return MimePart(headers, _decode_body(body, headers.get("content-transfer-encoding", "binary")))
+    encoding = headers.get("content-transfer-encoding", "binary")
+    return MimePart(headers, _decode_body(bytes(view[body_start:]), encoding))
+
+
+def _delimiters(body: bytes, delim: bytes) -> Iterator[tuple[int, int, bool]]:
+    """Yield (start, end, is_close) of each delimiter line, left to right (RFC 2046 §5.1.1).
+
+    A delimiter counts only at the start of the body or of a line: ``start`` is where the preceding
+    CRLF (or LF) begins, ``end`` is just after the line's CRLF (LF, or the end of the body). Transport
+    padding (spaces, tabs) may follow it. The fixed ``--boundary`` is found with ``bytes.find``, so the
+    scan is linear and runs at memchr speed; only its occurrences are looked at. Delimiter lines do not
+    overlap: one whose line break was the previous delimiter's is not a delimiter.
+    """
+    size = len(body)
+    last_end = 0
+    at = body.find(delim)
+    while at >= 0:
+        start = at if at == 0 else (at - 2 if at >= 2 and body[at - 2 : at] == b"\r\n" else at - 1)
+        if (at == 0 or body[at - 1] == 0x0A) and (start >= last_end or at == 0):
+            pos = at + len(delim)
+            close = body.startswith(b"--", pos)
+            if close:
+                pos += 2
+            while pos < size and body[pos] in b" \t":
+                pos += 1
+            if body.startswith(b"\r\n", pos):
+                last_end = pos + 2
+                yield start, last_end, close
+            elif pos == size or body.startswith(b"\n", pos):
+                last_end = min(pos + 1, size)
+                yield start, last_end, close
+        at = body.find(delim, at + 1)
 
 
 def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], MimePart]:
@@ -207,31 +241,30 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
     if not _BOUNDARY_OK.match(boundary):
         raise MimeError("missing or invalid multipart boundary")
     delim = b"--" + boundary.encode("latin-1")
-    # A delimiter is only recognised at the start of the body or of a line (RFC 2046 §5.1.1).
-    pattern = re.compile(rb"(?:^|\r?\n)" + re.escape(delim) + rb"(--)?[ \t]*(?:\r?\n|$)")
-    # Lazily: a body of empty parts must not be materialised as a million matches before the cap applies.
+    view = memoryview(body)
+    # Lazily: a body of empty parts must not be materialised as a million delimiters before the cap applies.
     parts: list[MimePart] = []
-    previous: re.Match[bytes] | None = None
+    previous_end: int | None = None
     closed = False
-    for m in pattern.finditer(body):
-        if previous is not None:
+    for start, end, close in _delimiters(body, delim):
+        if previous_end is not None:
             if len(parts) == MAX_PARTS:
                 raise MimeError(f"multipart body has more than {MAX_PARTS} parts")
-            parts.append(_split_part(body[previous.end() : m.start()]))
-        if m.group(1):  # close delimiter: the epilogue is ignored
+            parts.append(_split_part(view[previous_end:start]))
+        if close:  # close delimiter: the epilogue is ignored
             closed = True
             break
-        previous = m
-    if previous is None and not closed:
+        previous_end = end
+    if previous_end is None and not closed:
         raise MimeError("no multipart boundary found")
     if not closed:
         raise MimeError("multipart body is truncated (no close delimiter)")
     if not parts:
         raise MimeError("multipart body has no parts")
-    start = params.get("start")
+    start_cid = params.get("start")
     root = parts[0]
-    if start:
-        wanted = normalise_cid(start)
+    if start_cid:
+        wanted = normalise_cid(start_cid)
         found = [p for p in parts if p.content_id == wanted]
         if len(found) != 1:
             raise MimeError("the start part is missing or ambiguous")
@@ -240,12 +273,13 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
 
 
 def build_multipart(
-    parts: Sequence[tuple[Mapping[str, str], bytes]], *, boundary: str, root_type: str
+    parts: Sequence[tuple[Mapping[str, str], bytes | Sequence[bytes]]], *, boundary: str, root_type: str
 ) -> tuple[str, bytes]:
     """Serialise parts as multipart/related with binary transfer encoding.
 
     Args:
-        parts: (headers, body) per part, root first; header names as written.
+        parts: (headers, body) per part, root first; header names as written. A body may be given as
+            consecutive pieces (an IV and the ciphertext after it), written one after the other.
         boundary: a boundary that does not occur in any body (caller: random).
         root_type: the ``type`` parameter (``application/soap+xml``).
 
@@ -253,16 +287,18 @@ def build_multipart(
         (Content-Type header value, body bytes).
     """
     delim = b"--" + boundary.encode("ascii")
-    out = bytearray()
+    pieces: list[bytes] = []
     for hdrs, body in parts:
-        if delim in body:
+        chunks = [body] if isinstance(body, bytes) else list(body)
+        # Each piece, and each junction between two pieces, is searched; the pieces are not joined.
+        junctions = (a[-len(delim) :] + b[: len(delim)] for a, b in itertools.pairwise(chunks))
+        if any(delim in chunk for chunk in chunks) or any(delim in j for j in junctions):
             raise ValueError("boundary occurs inside a part")
-        out += delim + b"\r\n"
-        for name, value in hdrs.items():
-            out += f"{name}: {value}\r\n".encode("ascii")
-        out += b"\r\n" + body + b"\r\n"
-    out += delim + b"--\r\n"
-    return f'multipart/related; boundary="{boundary}"; type="{root_type}"', bytes(out)
+        head = "".join(f"{name}: {value}\r\n" for name, value in hdrs.items())
+        pieces += (delim, b"\r\n", head.encode("ascii"), b"\r\n", *chunks, b"\r\n")
+    pieces += (delim, b"--\r\n")
+    # One join: the (large) payload is copied once into the body.
+    return f'multipart/related; boundary="{boundary}"; type="{root_type}"', b"".join(pieces)
 
 
 def split_raw_message(data: bytes) -> tuple[dict[str, str], bytes]:

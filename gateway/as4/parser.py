@@ -156,6 +156,19 @@ def _gunzip(data: bytes, cap: int) -> bytes:
         raise _fail(EbmsError.DECOMPRESSION_FAILURE, "payload is not valid gzip") from exc
 
 
+def _attachments(parts: list[MimePart], root: MimePart) -> dict[str, MimePart]:
+    """Content-ID -> part of every part but the root (a helper, so no loop variable keeps a part alive)."""
+    attachments: dict[str, MimePart] = {}
+    for part in parts:
+        if part is root:
+            continue
+        cid = part.content_id
+        if not cid or cid in attachments:
+            raise _fail(EbmsError.VALUE_INCONSISTENT, "attachment without or with a duplicate Content-ID")
+        attachments[cid] = part
+    return attachments
+
+
 def _is_served(served: Served | None, receiver: ParticipantID, doc: DocumentTypeID, proc: ProcessID) -> bool:
     if served is None:
         return True
@@ -294,14 +307,7 @@ def _parse(
     hdr_el, body_el, messaging, security = split_envelope(envelope)
     hdr = read_user_message(messaging)
     message_id_box.append(hdr.message_id)
-    attachments: dict[str, MimePart] = {}
-    for part in parts:
-        if part is root:
-            continue
-        cid = part.content_id
-        if not cid or cid in attachments:
-            raise _fail(EbmsError.VALUE_INCONSISTENT, "attachment without or with a duplicate Content-ID")
-        attachments[cid] = part
+    attachments = _attachments(parts, root)
 
     # --- §13 #2-#4: signature structure, algorithms, BST --------------------------------------------------
     ids = index_ids(envelope)  # duplicate ids anywhere -> EBMS:0101
@@ -343,6 +349,11 @@ def _parse(
     if set(decrypted) != set(attachments):
         raise _fail(EbmsError.FAILED_DECRYPTION, "an attachment is not encrypted")
     verify_attachment_digests(signature, decrypted)
+    # The MIME part bodies (ciphertext) are no longer needed: drop them before the payload is decompressed
+    # and parsed, so a large message does not hold its ciphertext, plaintext and SBD at once.
+    del parts, root
+    attachments.clear()
+    decrypted_count = len(decrypted)
 
     # CEF 1.14 §1.4.2.3: the Body is empty; payloads travel only as MIME parts (checked after the signature,
     # so content smuggled into a signed empty Body is reported as the digest failure it is).
@@ -354,7 +365,7 @@ def _parse(
         raise _fail(
             EbmsError.OTHER, f"Peppol needs exactly one payload, PayloadInfo has {len(hdr.part_infos)}"
         )
-    if len(attachments) != len(hdr.part_infos):
+    if decrypted_count != len(hdr.part_infos):  # = the attachment count (checked after decryption)
         raise _fail(EbmsError.EXTERNAL_PAYLOAD_ERROR, "PartInfo count differs from the attachment count")
     part_info = hdr.part_infos[0]
     href = (part_info.get("href") or "").strip()
@@ -374,6 +385,8 @@ def _parse(
         if compression != GZIP_MIME:
             raise _fail(EbmsError.DECOMPRESSION_FAILURE, f"CompressionType {compression} not supported")
         sbd = _gunzip(compressed, max_payload)
+        decrypted.clear()
+        del compressed
     else:  # CEF 1.14 §1.4.3.1: MUST NOT reject uncompressed parts
         if len(compressed) > max_payload:
             raise _fail(EbmsError.OTHER, "payload exceeds the size cap")
@@ -429,7 +442,6 @@ def _parse(
         process=process,
         sbdh=sbdh,
         sbd=sbd,
-        compressed_payload=compressed,
         signer_certificate=signer,
         received_references=tuple(etree.tostring(r.element) for r in signed_info.references),
         payload_content_id=cid,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gateway.bench import abuse, as4, e2e, render, validation
+from gateway.bench import abuse, as4, e2e, large, render, validation
 from gateway.bench.e2e_report import RECEIVER_MODES, E2EParameters
 
 
@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_validation(sub)
     _register_as4(sub)
     _register_e2e(sub)
+    _register_large(sub)
     _register_abuse(sub)
     _register_render(sub)
 
@@ -41,10 +42,28 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
 
 def _register_as4(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``as4`` benchmark to the ``bench`` subcommand's subparsers."""
-    p = subparsers.add_parser("as4", help="AS4 build+sign+encrypt and parse+verify+decrypt ms/message")
+    p = subparsers.add_parser("as4", help="AS4 build and receive ms/message, ours vs the PyPI as4 library")
     p.add_argument("--ubl", type=Path, default=as4.DEFAULT_UBL, help="seed invoice (needs a cac:InvoiceLine)")
     p.add_argument("--repeat", type=int, default=15, help="messages per size (default 15)")
+    p.add_argument("--no-reference", action="store_true", help="skip the PyPI as4 library (interop kit)")
     p.set_defaults(func=as4.run_bench_as4)
+
+
+def _register_large(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``large`` benchmark to the ``bench`` subcommand's subparsers."""
+    p = subparsers.add_parser("large", help="large documents end to end: peak memory growth per process")
+    p.add_argument(
+        "--attachment-mb", type=float, default=20, help="UBL size of the attachment invoice (0: skip)"
+    )
+    p.add_argument("--lines", type=int, default=5000, help="lines of the long invoice (0: skip)")
+    p.add_argument(
+        "--timeout", type=float, default=600, help="seconds per document until final (default 600)"
+    )
+    p.add_argument(
+        "--workdir", type=Path, default=large.DEFAULT_WORKDIR, help="recreated: logs and databases"
+    )
+    p.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process step table")
+    p.set_defaults(func=large.run_bench_large)
 
 
 def _register_render(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -44,7 +44,13 @@ from gateway.crypto.xmldsig import (
     sign_bytes,
     verify_signature_value,
 )
-from gateway.crypto.xmlenc import aes_gcm_decrypt, aes_gcm_encrypt, rsa_oaep_unwrap, rsa_oaep_wrap
+from gateway.crypto.xmlenc import (
+    aes_gcm_decrypt,
+    aes_gcm_encrypt,
+    aes_gcm_encrypt_after_iv,
+    rsa_oaep_unwrap,
+    rsa_oaep_wrap,
+)
 
 __all__ = [
     "DEV_PKCS12_PASSWORD",
@@ -72,6 +78,7 @@ __all__ = [
     "TrustStore",
     "aes_gcm_decrypt",
     "aes_gcm_encrypt",
+    "aes_gcm_encrypt_after_iv",
     "append_reference",
     "b64",
     "b64decode_text",

@@ -18,9 +18,15 @@ GCM_TAG_BYTES = 16
 
 def aes_gcm_encrypt(key: bytes, plaintext: bytes, iv: bytes) -> bytes:
     """Encrypt; returns IV || ciphertext || tag. ``iv`` must be 12 fresh random bytes."""
+    return iv + aes_gcm_encrypt_after_iv(key, plaintext, iv)
+
+
+def aes_gcm_encrypt_after_iv(key: bytes, plaintext: bytes, iv: bytes) -> bytes:
+    """Encrypt; returns ciphertext || tag, what follows the IV in the part body. For large payloads: the
+    caller writes the IV and this next to each other instead of copying both into one string."""
     if len(iv) != GCM_IV_BYTES:
         raise ValueError("AES-GCM IV must be 12 bytes")
-    return iv + AESGCM(key).encrypt(iv, plaintext, None)
+    return AESGCM(key).encrypt(iv, plaintext, None)
 
 
 def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
@@ -32,7 +38,8 @@ def aes_gcm_decrypt(key: bytes, data: bytes) -> bytes:
     if len(data) < GCM_IV_BYTES + GCM_TAG_BYTES:
         raise DecryptionFailed("AES-GCM data too short")
     try:
-        return AESGCM(key).decrypt(data[:GCM_IV_BYTES], data[GCM_IV_BYTES:], None)
+        view = memoryview(data)  # slices of a view: the ciphertext is not copied before decryption
+        return AESGCM(key).decrypt(bytes(view[:GCM_IV_BYTES]), view[GCM_IV_BYTES:], None)
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed("AES-GCM authentication failed") from exc
 

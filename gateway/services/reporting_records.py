@@ -17,7 +17,7 @@ from gateway.model.report import (
     country_code,
     end_user_key,
 )
-from gateway.xmlcore import parse_xml
+from gateway.xmlcore import top_level_element
 
 #: The root namespaces of the two reports: their own transmissions are never counted.
 _REPORT_NAMESPACES = frozenset(
@@ -25,10 +25,8 @@ _REPORT_NAMESPACES = frozenset(
 )
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-_BUYER_COUNTRY = (
-    f"{{{_CAC}}}AccountingCustomerParty/{{{_CAC}}}Party/{{{_CAC}}}PostalAddress/{{{_CAC}}}Country/"
-    f"{{{_CBC}}}IdentificationCode"
-)
+_BUYER = f"{{{_CAC}}}AccountingCustomerParty"
+_BUYER_COUNTRY = f"{{{_CAC}}}Party/{{{_CAC}}}PostalAddress/{{{_CAC}}}Country/{{{_CBC}}}IdentificationCode"
 
 
 def is_report(document_type: DocumentTypeID) -> bool:
@@ -99,12 +97,15 @@ def received_transmission(
 
 
 def buyer_country(ubl: bytes) -> str:
-    """The buyer's country (BT-55) of a UBL invoice or credit note; ``ZZ`` for anything else."""
+    """The buyer's country (BT-55) of a UBL invoice or credit note; ``ZZ`` for anything else.
+
+    Read up to the buyer only, keeping no tree of the rest (a large document's lines and attachments).
+    """
     try:
-        root = parse_xml(ubl, what="document")
+        buyer = top_level_element(ubl, _BUYER, what="document")
     except XMLInputError:
         return country_code(None)
-    return country_code(root.findtext(_BUYER_COUNTRY))
+    return country_code(buyer.findtext(_BUYER_COUNTRY) if buyer is not None else None)
 
 
 def sent_transmission(

@@ -6,20 +6,32 @@ DocumentIdentification, scopes DOCUMENTID / PROCESSID / COUNTRY_C1 - mandatory s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Final, cast
 
 from lxml import etree
 
 from gateway.errors import InvalidIdentifier, MappingError, XMLInputError
 from gateway.model import DocumentTypeID, ParticipantID, ProcessID
-from gateway.xmlcore import NS, parse_xml
+from gateway.xmlcore import (
+    DEFAULT_MAX_XML_BYTES,
+    NS,
+    check_well_formed,
+    parse_xml,
+    root_element_bytes,
+    root_element_span,
+    root_name,
+)
 
 SBDH_NS = NS["sbdh"]
 _S = f"{{{SBDH_NS}}}"
 PARTICIPANT_AUTHORITY = "iso6523-actorid-upis"
 _COUNTRY = re.compile(r"^[A-Z0-9]{2}$")
+#: Bytes fed to the pull parser at a time by :func:`read_sbd_header` (the header fits in the first one).
+_HEAD_CHUNK: Final = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +108,17 @@ def build_sbd(
             ``ALWAYS_SEND``).
 
     Returns:
-        The SBD as UTF-8 XML bytes with an XML declaration.
+        The SBD as UTF-8 XML bytes with an XML declaration. The business document is copied in byte for
+        byte (no tree is built of it: a well-formedness pass checks it) when it is UTF-8 and has nothing
+        but an XML declaration before its root; otherwise it is re-serialised from a tree. The sender
+        wraps documents that its validation parsed already; the receiver's :func:`parse_sbd` parses the
+        SBD as a tree (so namespace prefixes, which the pass does not resolve, are checked there).
 
     Raises:
+        XMLInputError: the business document is not well-formed, carries a DTD or entities, is too large.
         MappingError: payload root does not match the document type, bad country, naive time.
     """
-    root = parse_xml(business_document, what="business document")
-    qname = etree.QName(root)
+    qname = root_name(business_document, what="business document")
     if qname.namespace != document_type.root_namespace or qname.localname != document_type.root_name:
         raise MappingError(f"payload root {qname.text} does not match document type {document_type.value}")
     if not _COUNTRY.match(country_c1):
@@ -128,8 +144,14 @@ def build_sbd(
         _scope(scope, "MLS_TO", str(mls_to), PARTICIPANT_AUTHORITY)
     if mls_type is not None:
         _scope(scope, "MLS_TYPE", mls_type, None)
-    sbd.append(root)
-    return etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+    element = root_element_bytes(business_document)
+    if element is None:
+        sbd.append(parse_xml(business_document, what="business document"))
+        return etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+    check_well_formed(business_document, max_bytes=DEFAULT_MAX_XML_BYTES, what="business document")
+    envelope = etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
+    close = envelope.rindex(b"</StandardBusinessDocument>")
+    return b"".join((memoryview(envelope)[:close], element, memoryview(envelope)[close:]))
 
 
 def _text(el: etree._Element | None) -> str:
@@ -168,6 +190,117 @@ def parse_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
     if len(elements) != 2 or elements[0].tag != _S + "StandardBusinessDocumentHeader":
         raise MappingError("SBD must hold the header and exactly one business document")
     hdr, payload = elements
+    header = _read_header(hdr, etree.QName(payload))
+    sliced = _business_slice(data, root, payload)
+    if sliced is not None:
+        return dataclasses.replace(header, business_document=bytes(sliced))
+    try:
+        business = etree.tostring(payload, encoding="UTF-8")
+    except (ValueError, etree.SerialisationError) as exc:  # pragma: no cover - defensive
+        raise XMLInputError("business document cannot be serialised") from exc
+    return dataclasses.replace(header, business_document=business)
+
+
+_HEADER_END = b"</StandardBusinessDocumentHeader"
+_SBD_END = re.compile(rb"</StandardBusinessDocument[ \t\r\n]*>\Z")
+_BLANKS = b" \t\r\n"
+
+
+def _business_slice(data: bytes, root: etree._Element, payload: etree._Element) -> memoryview | None:
+    """The business document's own bytes in the (already parsed) SBD, or None to serialise it from the tree.
+
+    Only in the plain layout senders write: UTF-8, the SBD root declaring nothing but the SBDH default
+    namespace (so the business document needs nothing from its ancestors), an unprefixed business root,
+    no comment, CDATA section or processing instruction up to the header's end tag, and only blanks
+    between the header, the business document and the SBD's end tag. The bytes as sent cost no
+    serialisation and keep the document exactly as C1 wrote it.
+    """
+    if root.nsmap != {None: SBDH_NS} or payload.prefix is not None:
+        return None
+    span = root_element_span(data)
+    if span is None:
+        return None
+    first, last = span
+    head_end = data.find(_HEADER_END, first, last)
+    if head_end < 0 or data.find(b"<!", first, head_end) >= 0 or data.find(b"<?", first, head_end) >= 0:
+        return None
+    start = data.find(b">", head_end, last) + 1
+    while 0 < start < last and data[start] in _BLANKS:
+        start += 1
+    close = _SBD_END.search(data, max(start, last - 256), last)
+    if start <= 0 or close is None:
+        return None
+    end = close.start()
+    while end > start and data[end - 1] in _BLANKS:
+        end -= 1
+    name = etree.QName(payload).localname.encode()
+    opened = data.startswith(b"<" + name, start) and data[start + 1 + len(name) : start + 2 + len(name)] in (
+        b" ",
+        b"\t",
+        b"\r",
+        b"\n",
+        b">",
+        b"/",
+    )
+    closed = data.endswith(b"/>", start, end) or re.search(
+        rb"</" + re.escape(name) + rb"[ \t\r\n]*>\Z", data[max(start, end - len(name) - 64) : end]
+    )
+    return memoryview(data)[start:end] if opened and closed else None
+
+
+def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
+    """The SBDH of an SBD, read without parsing the business document (``business_document`` is empty).
+
+    For the sending side, which wrapped the document itself: only the bytes up to the business
+    document's start tag are parsed, with the hardened parser's settings (no DTD, no entities, no
+    network), so the header costs the same for a 10 kB and a 20 MB document and no tree of the document
+    is built. Unlike :func:`parse_sbd` it does not see what follows that start tag (a second business
+    document, a syntax error further on): the receiver's :func:`parse_sbd` judges those.
+
+    Raises:
+        XMLInputError: too large, not well-formed (as far as read), a DTD or an entity reference.
+        MappingError: an SBDH rule of the Peppol envelope spec is violated.
+    """
+    if len(data) > max_bytes:
+        raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")
+    parser = etree.XMLPullParser(
+        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
+    view = memoryview(data)
+    depth = children = 0
+    header: etree._Element | None = None
+    try:
+        for offset in range(0, len(view), _HEAD_CHUNK):
+            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+            for event, node in parser.read_events():
+                element = cast(etree._Element, node)  # "start"/"end" events carry elements
+                if event == "end":
+                    if depth == 2 and children == 1:
+                        header = element
+                    depth -= 1
+                    continue
+                depth += 1
+                if depth == 1:
+                    docinfo: Any = element.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
+                    if docinfo.doctype:
+                        raise XMLInputError("SBD carries a DTD, which is not allowed")
+                    if element.tag != _S + "StandardBusinessDocument":
+                        raise MappingError("payload is not a StandardBusinessDocument")
+                elif depth == 2:
+                    children += 1
+                    if children == 1 and element.tag != _S + "StandardBusinessDocumentHeader":
+                        raise MappingError("SBD must hold the header and exactly one business document")
+                    if children == 2 and header is not None:
+                        if any(True for _ in header.iter(etree.Entity)):
+                            raise XMLInputError("SBD header references an entity, which is not allowed")
+                        return _read_header(header, etree.QName(element))
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"SBD is not well-formed XML: {exc}") from exc
+    raise MappingError("SBD must hold the header and exactly one business document")
+
+
+def _read_header(hdr: etree._Element, payload: etree.QName) -> SBDHData:
+    """Check the SBDH element against the business document's root name; ``business_document`` is empty."""
     try:
         if _text(_one(hdr, "HeaderVersion")) != "1.0":
             raise MappingError("SBDH HeaderVersion must be 1.0")
@@ -200,15 +333,11 @@ def parse_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
         raise MappingError(f"COUNTRY_C1 {country!r} is not ISO 3166 alpha-2")
     if not instance_id or not doc_value or not proc_value:
         raise MappingError("SBDH InstanceIdentifier, DOCUMENTID and PROCESSID must not be empty")
-    qname = etree.QName(payload)
+    qname = payload
     if qname.namespace != standard or qname.localname != type_:
         raise MappingError("business document root does not match DocumentIdentification Standard/Type")
     if not doc_value.startswith(standard + "::") or not doc_value.endswith(":" + type_version):
         raise MappingError("DOCUMENTID does not agree with Standard/TypeVersion")
-    try:
-        business = etree.tostring(payload, encoding="UTF-8")
-    except (ValueError, etree.SerialisationError) as exc:  # pragma: no cover - defensive
-        raise XMLInputError("business document cannot be serialised") from exc
     return SBDHData(
         sender,
         receiver,
@@ -220,7 +349,7 @@ def parse_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
         standard,
         type_version,
         type_,
-        business,
+        b"",
         scopes["MLS_TO"][0] if "MLS_TO" in scopes else None,
         scopes["MLS_TYPE"][0] if "MLS_TYPE" in scopes else None,
     )

@@ -2,5 +2,21 @@
 
 from gateway.xmlcore.ns import NS
 from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
+from gateway.xmlcore.stream import (
+    check_well_formed,
+    root_element_bytes,
+    root_element_span,
+    root_name,
+    top_level_element,
+)
 
-__all__ = ["DEFAULT_MAX_XML_BYTES", "NS", "parse_xml"]
+__all__ = [
+    "DEFAULT_MAX_XML_BYTES",
+    "NS",
+    "check_well_formed",
+    "parse_xml",
+    "root_element_bytes",
+    "root_element_span",
+    "root_name",
+    "top_level_element",
+]

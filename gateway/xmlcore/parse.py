@@ -51,7 +51,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
     data = bytes(data)
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that copies the whole document
         raise XMLInputError(f"{what} is empty")
     try:
         root = etree.fromstring(data, parser=_new_parser(huge_tree=max_bytes > 10_000_000))

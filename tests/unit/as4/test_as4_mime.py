@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 
-from gateway.as4.mime import MimeError, build_multipart, normalise_cid, parse_multipart, split_raw_message
+from gateway.as4.mime import (
+    MimeError,
+    _delimiters,
+    build_multipart,
+    normalise_cid,
+    parse_multipart,
+    split_raw_message,
+)
 
 
 def test_round_trip_binary() -> None:
@@ -69,3 +77,44 @@ def test_cid_normalisation_and_raw_dump() -> None:
     headers, body = split_raw_message(b"POST /as4 HTTP/1.1\r\nContent-Type: a/b\r\nX: y\r\n\r\nBODY")
     assert headers == {"content-type": "a/b", "x": "y"}
     assert body == b"BODY"
+
+
+def _regex_delimiters(body: bytes, boundary: bytes) -> list[tuple[int, int, bool]]:
+    """The delimiter rule as one regex (the previous implementation): the oracle for the bytes.find scan."""
+    pattern = re.compile(rb"(?:^|\r?\n)" + re.escape(b"--" + boundary) + rb"(--)?[ \t]*(?:\r?\n|$)")
+    return [(m.start(), m.end(), bool(m.group(1))) for m in pattern.finditer(body)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"--B\r\nA: b\r\n\r\nx\r\n--B--\r\n",
+        b"--B\nA: b\n\nx\n--B--",  # LF only, close at the very end
+        b"--B \t\r\n\r\nx\r\n--B--  \r\nepilogue",  # transport padding
+        b"preamble --B\r\n--B\r\n\r\nx--B\r\n\r\n--B--",  # --B not at a line start is content
+        b"--B\r\n--B\r\n\r\nx\r\n--B--",  # back to back: the second shares the first one's line break
+        b"--B\r\n\r\n--Bx\r\n--B-\r\n--B--x\r\n--B--",  # delimiter-like lines that are not delimiters
+        b"\r\n--B\r\n\r\nx\r\n--B--\r",  # CR at the very end: not a line end
+        b"--B--",
+        b"--B\r\n\r\n" + b"\r\n--B-x" * 50 + b"\r\n--B--",
+    ],
+)
+def test_delimiter_scan_agrees_with_the_rfc_2046_regex(body: bytes) -> None:
+    assert list(_delimiters(body, b"--B")) == _regex_delimiters(body, b"B")
+
+
+def test_delimiter_scan_is_linear_on_many_near_misses() -> None:
+    # A body of delimiter prefixes that never complete a line: each occurrence is looked at once.
+    body = b"--B\r\n\r\n" + b"\n--Bz" * 200_000 + b"\r\n--B--"
+    parts, _ = parse_multipart("multipart/related; boundary=B", body)
+    assert len(parts) == 1
+    assert len(parts[0].body) == 5 * 200_000
+
+
+def test_body_in_pieces_is_written_in_order_and_checked_across_the_junction() -> None:
+    ct, body = build_multipart(
+        [({}, b"<a/>"), ({"Content-ID": "<p@x>"}, (b"\x01\x02", b"rest"))], boundary="B1", root_type="t"
+    )
+    assert parse_multipart(ct, body)[0][1].body == b"\x01\x02rest"
+    with pytest.raises(ValueError, match="boundary"):
+        build_multipart([({}, (b"x\r\n--B", b"1 y"))], boundary="B1", root_type="t")

@@ -1,0 +1,150 @@
+"""XML read without building a tree: a well-formedness pass, the root element's name, and the root
+element's own bytes. For large documents that are passed on, not examined (the SBD around a business
+document): a tree of a 20 MB document costs more than the document, these cost nothing beyond it.
+
+The same refusals as :func:`gateway.xmlcore.parse_xml` (no DTD, no entity other than the predefined
+ones, no network, bounded size), except one: :func:`check_well_formed` builds no tree and so does not
+resolve namespace prefixes (an undeclared prefix passes). Use it on documents a tree parse has already
+accepted, or whose reader parses them again.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from lxml import etree
+
+from gateway.errors import XMLInputError
+
+#: Bytes fed to the pull parser at a time while looking for the root element.
+_HEAD_CHUNK: Final = 16 * 1024
+_DECLARATION = re.compile(rb"<\?xml\s[^>]*?\?>")
+_ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_BOM: Final = b"\xef\xbb\xbf"
+_BLANKS: Final = b" \t\r\n"
+
+
+class _NoTree:
+    """A parser target that builds nothing: lxml calls only the methods a target has, so parsing runs in
+    libxml2 alone. It only notes a DOCTYPE, which the caller refuses."""
+
+    def __init__(self) -> None:
+        self.doctype_seen = False
+
+    def doctype(self, *_: object) -> None:
+        self.doctype_seen = True
+
+    def close(self) -> bool:
+        return self.doctype_seen
+
+
+def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
+    """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity
+    (namespace prefixes are not resolved, see the module).
+
+    Raises:
+        XMLInputError: too large, empty, not well-formed, a DTD, or an undefined entity.
+    """
+    if len(data) > max_bytes:
+        raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
+    parser = etree.XMLParser(
+        target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+    )
+    try:
+        parser.feed(data)
+        doctype_seen = parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
+    if doctype_seen:
+        raise XMLInputError(f"{what} carries a DTD, which is not allowed")
+
+
+def root_name(data: bytes, *, what: str) -> etree.QName:
+    """The root element's name, read from the bytes up to its start tag only.
+
+    Raises:
+        XMLInputError: no root element, a syntax error or a DTD before it.
+    """
+    parser = etree.XMLPullParser(
+        events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
+    view = memoryview(data)
+    try:
+        for offset in range(0, len(view), _HEAD_CHUNK):
+            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+            for _, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # "start" carries elements
+                docinfo = element.getroottree().docinfo
+                if docinfo.doctype:  # type: ignore[attr-defined]  # lxml-stubs lack DocInfo.doctype
+                    raise XMLInputError(f"{what} carries a DTD, which is not allowed")
+                return etree.QName(element)
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
+    raise XMLInputError(f"{what} has no root element")
+
+
+def top_level_element(data: bytes, tag: str, *, what: str) -> etree._Element | None:
+    """The first child of the root element named ``tag``, parsed only as far as its end tag.
+
+    The other children of the root are cleared as soon as they end (an embedded attachment before the
+    wanted element is not kept), so the memory used is that of the wanted element and one chunk.
+
+    Raises:
+        XMLInputError: a syntax error or a DTD in the part read.
+    """
+    parser = etree.XMLPullParser(
+        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
+    view = memoryview(data)
+    depth = 0
+    try:
+        for offset in range(0, len(view), _HEAD_CHUNK):
+            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+            for event, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # start/end carry elements
+                if event == "start":
+                    depth += 1
+                    docinfo = element.getroottree().docinfo
+                    if depth == 1 and docinfo.doctype:  # type: ignore[attr-defined]  # missing in the stubs
+                        raise XMLInputError(f"{what} carries a DTD, which is not allowed")
+                    continue
+                depth -= 1
+                if depth == 1:
+                    if element.tag == tag:
+                        return element
+                    element.clear()
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
+    return None
+
+
+def root_element_span(data: bytes) -> tuple[int, int] | None:
+    """Where the root element is (start, end; trailing blanks dropped) in a UTF-8 document whose prolog is
+    at most a BOM, an XML declaration and blanks; None for any other prolog (comments, processing
+    instructions, a DTD, another encoding). What follows the root element (comments) is inside the span."""
+    pos = len(_BOM) if data.startswith(_BOM) else 0
+    declaration = _DECLARATION.match(data, pos)
+    if declaration is not None:
+        encoding = _ENCODING.search(declaration.group(0))
+        if encoding is not None and encoding.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii"):
+            return None
+        pos = declaration.end()
+    while pos < len(data) and data[pos] in _BLANKS:
+        pos += 1
+    if not data.startswith(b"<", pos) or data.startswith((b"<!", b"<?"), pos):
+        return None
+    end = len(data)
+    while end > pos and data[end - 1] in _BLANKS:
+        end -= 1
+    return pos, end
+
+
+def root_element_bytes(data: bytes) -> memoryview | None:
+    """The bytes of :func:`root_element_span` (a view, not a copy), or None."""
+    span = root_element_span(data)
+    return memoryview(data)[span[0] : span[1]] if span is not None else None

@@ -1,0 +1,63 @@
+"""xmlcore.stream: the tree-less reads refuse what the hardened parser refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import XMLInputError
+from gateway.xmlcore import check_well_formed, parse_xml, root_name, top_level_element
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<a><b></a>",
+        b"<a/><b/>",
+        b"<a>&x;</a>",
+        b"<!DOCTYPE a><a/>",
+        b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>',
+        b'<!DOCTYPE a SYSTEM "file:///etc/passwd"><a/>',
+        b"",
+    ],
+)
+def test_check_well_formed_refuses(data: bytes) -> None:
+    with pytest.raises(XMLInputError):
+        check_well_formed(data, max_bytes=1000, what="doc")
+
+
+def test_check_well_formed_accepts_and_caps() -> None:
+    check_well_formed(
+        b"<?xml version='1.0'?><a x='1'>&amp;&#65;<!-- c --><?p?></a>\n", max_bytes=1000, what="d"
+    )
+    with pytest.raises(XMLInputError):
+        check_well_formed(b"<a/>" + b" " * 1000, max_bytes=1000, what="doc")
+
+
+def test_root_name_reads_only_the_start_tag() -> None:
+    assert root_name(b"<r:x xmlns:r='urn:r'><broken", what="doc").text == "{urn:r}x"
+    with pytest.raises(XMLInputError):
+        root_name(b"<!DOCTYPE x><x/>", what="doc")
+    with pytest.raises(XMLInputError):
+        root_name(b"<!-- only a comment -->", what="doc")
+
+
+def test_top_level_element_stops_at_the_wanted_child_and_clears_the_others() -> None:
+    data = b"<r><big>" + b"x" * 100_000 + b"</big><want><c>BE</c></want><broken"
+    found = top_level_element(data, "want", what="doc")
+    assert found is not None
+    assert found.findtext("c") == "BE"
+    big = found.getparent()[0]  # type: ignore[index]
+    assert big.tag == "big"
+    assert big.text is None  # cleared when it ended
+    assert top_level_element(b"<r><a/></r>", "want", what="doc") is None
+    with pytest.raises(XMLInputError):
+        top_level_element(b"<!DOCTYPE r><r><want/></r>", "want", what="doc")
+    with pytest.raises(XMLInputError):
+        top_level_element(b"<r><a></b><want/></r>", "want", what="doc")
+
+
+def test_check_well_formed_does_not_resolve_prefixes_but_the_receiver_does() -> None:
+    # Documented: the tree-less pass accepts an undeclared prefix; the receiver's SBD parse refuses it.
+    check_well_formed(b"<a><cbc:ID>1</cbc:ID></a>", max_bytes=1000, what="doc")
+    with pytest.raises(XMLInputError):
+        parse_xml(b"<a><cbc:ID>1</cbc:ID></a>")

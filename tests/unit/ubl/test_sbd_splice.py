@@ -1,0 +1,110 @@
+"""``build_sbd`` copies the business document into the SBD byte for byte when that is safe (UTF-8, a
+bare prolog, an unprefixed root), after a well-formedness pass that builds no tree; otherwise it falls back
+to a tree. Either way the receiver's ``parse_sbd`` reads back the same document."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from lxml import etree
+
+from gateway.errors import MappingError, XMLInputError
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
+from gateway.ubl.sbdh import build_sbd, parse_sbd
+from gateway.xmlcore import root_element_bytes
+
+INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+BODY = f"<Invoice xmlns=\"{INV}\" xmlns:cbc='{CBC}'><cbc:ID>A&amp;B&#233;</cbc:ID><x xmlns=''/></Invoice>"
+
+
+def _sbd(business: bytes) -> bytes:
+    return build_sbd(
+        business,
+        sender=ParticipantID.parse("0208:0739484052"),
+        receiver=ParticipantID.parse("0208:0123456749"),
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id="inst-1",
+        created=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+    )
+
+
+def test_business_document_is_copied_byte_for_byte() -> None:
+    business = b"<?xml version='1.0' encoding='utf-8'?>\n" + BODY.encode() + b"\n"
+    sbd = _sbd(business)
+    assert BODY.encode() in sbd  # the character reference and the quotes as written
+    read = parse_sbd(sbd, max_bytes=1_000_000)
+    assert etree.QName(etree.fromstring(read.business_document)).localname == "Invoice"
+    # the xmlns='' child stays in no namespace: the SBD's default namespace does not leak in
+    assert etree.fromstring(sbd).find(f"{{{INV}}}Invoice/x") is not None
+
+
+@pytest.mark.parametrize(
+    "business",
+    [
+        b"<!-- a comment before the root -->" + BODY.encode(),  # prolog other than a declaration
+        b"<?xml version='1.0' encoding='ISO-8859-1'?>" + BODY.encode(),  # another encoding
+        f"<inv:Invoice xmlns:inv='{INV}'><cbc:ID xmlns:cbc='{CBC}'>1</cbc:ID></inv:Invoice>".encode(),
+    ],
+)
+def test_other_documents_go_through_a_tree(business: bytes) -> None:
+    sbd = _sbd(business)
+    root = etree.fromstring(sbd)
+    assert etree.QName(root[1]) == etree.QName(INV, "Invoice")
+    assert parse_sbd(sbd, max_bytes=1_000_000).type == "Invoice"
+
+
+@pytest.mark.parametrize(
+    ("business", "error"),
+    [
+        (BODY.encode()[:-3], XMLInputError),  # truncated
+        (b'<!DOCTYPE Invoice [<!ENTITY e "x">]>' + BODY.encode(), XMLInputError),
+        (BODY.encode().replace(b"A&amp;B", b"&e;"), XMLInputError),  # undefined entity
+        (BODY.encode() + b"<extra/>", XMLInputError),
+        (b"<CreditNote xmlns='urn:x'/>", MappingError),
+    ],
+)
+def test_refusals(business: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        _sbd(business)
+
+
+def test_root_element_bytes() -> None:
+    assert root_element_bytes(b"\xef\xbb\xbf<?xml version='1.0'?>\r\n <a/>\n\n") == b"<a/>"
+    assert root_element_bytes(b"<?xml version='1.0' encoding='UTF-16'?><a/>") is None
+    assert root_element_bytes(b"<?pi x?><a/>") is None
+
+
+def test_receiver_takes_the_business_document_as_sent() -> None:
+    business = parse_sbd(_sbd(BODY.encode()), max_bytes=1_000_000).business_document
+    assert business == BODY.encode()  # byte for byte: quotes and the character reference as written
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        # a prefix the business document uses is declared on the SBD root: the bytes alone would lack it
+        lambda sbd: (
+            sbd.replace(
+                b"<StandardBusinessDocument ", b"<StandardBusinessDocument xmlns:c='%s' " % CBC.encode()
+            )
+            .replace(b" xmlns:cbc='" + CBC.encode() + b"'", b"")
+            .replace(b"cbc:", b"c:")
+        ),
+        lambda sbd: sbd.replace(
+            b"</StandardBusinessDocumentHeader>", b"</StandardBusinessDocumentHeader><!-- c -->"
+        ),
+        lambda sbd: sbd.replace(b"</StandardBusinessDocument>", b"<!-- c --></StandardBusinessDocument>"),
+        lambda sbd: sbd.replace(
+            b"<HeaderVersion>", b"<!-- </StandardBusinessDocumentHeader> <Invoice/> --><HeaderVersion>"
+        ),
+    ],
+)
+def test_receiver_serialises_other_layouts_from_the_tree(layout: object) -> None:
+    sbd = layout(_sbd(BODY.encode()))  # type: ignore[operator]
+    business = parse_sbd(sbd, max_bytes=1_000_000).business_document
+    parsed = etree.fromstring(business)  # stands alone: every namespace it uses is declared in it
+    assert parsed.findtext(f"{{{CBC}}}ID") == "A&Bé"
