@@ -214,6 +214,13 @@ class ValidationEngine:
         report = ValidationReport(rule_set=compiled.rule_set.id, findings=tuple(findings))
         return LayerTimings(report=report, seconds=seconds)
 
+    def saxon_parse(self, text: str) -> Any:
+        """Parse document text into a Saxon node with this engine's runtime (the benchmark's phase
+        breakdown times it alone; raises PySaxonApiError)."""
+        if self._runtime is None:
+            self._runtime = SaxonRuntime()
+        return self._runtime.parse(text)
+
     def _saxon_node(self, root: etree._Element) -> tuple[Any, str | None, float]:
         # Saxon gets the document TEXT (bis-billing.md §3.3: file paths with blanks or parentheses fail
         # as "Invalid URI"). Serialising the hardened lxml tree also means Saxon never sees a DTD.

@@ -17,7 +17,8 @@ rule that fires. The fused stylesheet instead:
 Asserts, lets, functions, params and the location modes are copied unchanged, so every rule id, flag,
 text and SVRL location is the official one; assert tests are copied too, except for exact rewrites
 that make them cheaper (``codes``: code lists as maps; ``presence``: ``not(//@name)`` from one index of
-attribute names; ``guards``: runs of "shall not be used" asserts under existence tests).
+attribute names; ``guards``: runs of "shall not be used" asserts under existence tests;
+``implications``: ``(A and C) or not(A)`` with A evaluated once).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lxml import etree
 from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
 from gateway.validation.fused.dispatch import Targets, targets_of
 from gateway.validation.fused.guards import guard_absent_runs
+from gateway.validation.fused.implications import rewrite_implication
 from gateway.validation.fused.presence import AttributeIndex
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
 
@@ -83,7 +85,7 @@ class _Rewrites:
     attributes: AttributeIndex
 
     def apply(self, test: str) -> str:
-        return self.attributes.rewrite(self.sets.rewrite(self.codes.rewrite(test)))
+        return rewrite_implication(self.attributes.rewrite(self.sets.rewrite(self.codes.rewrite(test))))
 
     def declarations(self) -> list[etree._Element]:
         return [
