@@ -44,7 +44,11 @@ def defer_attempt(
     status = None
     event = None
     if refusal.circuit_open:
-        detail: JSONObject = {"circuit_open": True, "next_try_at": refusal.retry_at.isoformat()}
+        detail: JSONObject = {
+            "circuit_open": True,
+            "reason": refusal.reason,
+            "next_try_at": refusal.retry_at.isoformat(),
+        }
         entry = uow.outbound.transition(
             document.id,
             DeliveryEvent.RETRYABLE_FAILURE,

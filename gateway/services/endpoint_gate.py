@@ -79,10 +79,18 @@ class EndpointGate:
         breaker: when circuits open and for how long.
         clock: the time.
         initial_send_seconds: the assumed send duration of an endpoint not measured yet.
+        max_endpoints: endpoints remembered (their average send duration); beyond it an idle endpoint
+            without trouble is forgotten when its send ends.
     """
 
     def __init__(
-        self, *, per_endpoint: int, breaker: BreakerPolicy, clock: Clock, initial_send_seconds: float = 1.0
+        self,
+        *,
+        per_endpoint: int,
+        breaker: BreakerPolicy,
+        clock: Clock,
+        initial_send_seconds: float = 1.0,
+        max_endpoints: int = 10_000,
     ) -> None:
         if per_endpoint < 1:
             raise ValueError("per_endpoint must be at least 1")
@@ -90,6 +98,7 @@ class EndpointGate:
         self._policy = breaker
         self._clock = clock
         self._initial = initial_send_seconds
+        self._max_endpoints = max_endpoints
         self._endpoints: dict[str, _Endpoint] = {}
 
     @property
@@ -152,8 +161,9 @@ class EndpointGate:
             known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
             breaker.record(ok=ok, now=now, probe=permit.probe)
         idle = known.in_flight == 0 and (known.queue_end is None or known.queue_end <= now)
-        if idle and breaker.state(now) is CircuitState.CLOSED and not breaker.failures:
-            del self._endpoints[permit.endpoint]  # nothing to remember: the map stays as small as the trouble
+        trouble = breaker.state(now) is not CircuitState.CLOSED or breaker.failures
+        if idle and not trouble and len(self._endpoints) > self._max_endpoints:
+            del self._endpoints[permit.endpoint]  # bounded memory: only its average send time is lost
 
     def _next_place(self, known: _Endpoint, now: datetime) -> datetime:
         """The return time of one more refused job: the next place in the endpoint's virtual queue."""
