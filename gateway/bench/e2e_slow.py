@@ -45,7 +45,7 @@ TARGET_RATIO = 0.9
 
 def enterprise_number(index: int) -> str:
     """A Belgian enterprise number that passes the mod-97 check (``0`` + 7 digits + 2 check digits)."""
-    base = 41234000 + index
+    base = 4123400 + index
     return f"{base:08d}{97 - base % 97:02d}"
 
 

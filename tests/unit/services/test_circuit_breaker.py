@@ -9,7 +9,9 @@ import pytest
 from gateway.services.circuit_breaker import Admission, BreakerPolicy, CircuitBreaker, CircuitState
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
-POLICY = BreakerPolicy(failure_threshold=3, open_for=timedelta(seconds=30), max_open_for=timedelta(seconds=100))
+POLICY = BreakerPolicy(
+    failure_threshold=3, open_for=timedelta(seconds=30), max_open_for=timedelta(seconds=100)
+)
 
 
 def at(seconds: float) -> datetime:
@@ -112,5 +114,5 @@ def test_outcomes_of_sends_admitted_before_the_circuit_opened_change_nothing() -
     ],
 )
 def test_a_policy_out_of_range_is_refused(kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must be at least 1|need 0 < open_for <= max_open_for"):
         BreakerPolicy(**kwargs)  # type: ignore[arg-type]

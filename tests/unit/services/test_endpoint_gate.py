@@ -3,6 +3,7 @@ circuit breaker's refusals with their reasons."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 from delivery_support import SettableClock
@@ -55,7 +56,7 @@ def test_refused_jobs_come_back_spread_by_the_endpoints_send_duration() -> None:
     clock.advance(seconds=100)
     held = [permit(g.acquire(SLOW)), permit(g.acquire(SLOW))]
     returns = [refusal(g.acquire(SLOW)).retry_at for _ in range(6)]
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(returns, returns[1:], strict=False)]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
     # About two jobs (the limit) per send duration: slots free up at that pace.
     assert all(4.0 < gap < 5.0 for gap in gaps), gaps
     assert all(g.in_flight(SLOW) == 2 for _ in held)
@@ -69,9 +70,8 @@ def test_failures_open_the_circuit_with_the_reason_and_a_probe_closes_it() -> No
     opened = refusal(g.acquire(SLOW))
     assert opened.circuit_open
     assert opened.retry_at == clock.now() + timedelta(seconds=30)
-    assert opened.reason == (
-        f"circuit-open: {SLOW} failed 2 times in a row, next try at {opened.retry_at.isoformat(timespec='seconds')}"
-    )
+    next_try = opened.retry_at.isoformat(timespec="seconds")
+    assert opened.reason == f"circuit-open: {SLOW} failed 2 times in a row, next try at {next_try}"
     assert g.state(SLOW) is CircuitState.OPEN
     permit(g.acquire(FAST))
     clock.advance(seconds=30)
@@ -104,4 +104,4 @@ def test_beyond_the_endpoints_remembered_an_idle_endpoint_without_trouble_is_for
     g.release(permit(g.acquire(SLOW)), ok=False)  # open circuit: remembered whatever the size
     g.release(permit(g.acquire(FAST)), ok=True)
     assert g.state(SLOW) is CircuitState.OPEN
-    assert set(g._endpoints) == {SLOW}  # noqa: SLF001 - the map does not grow with every endpoint ever seen
+    assert set(g._endpoints) == {SLOW}  # the map does not grow with every endpoint ever seen
