@@ -22,6 +22,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import anyio.to_thread
 
@@ -244,15 +245,20 @@ class DeliveryWorker:
         )
         beating = asyncio.create_task(keeper.run(), name="lease-heartbeat")
         flying: dict[asyncio.Task[DeliveryResult], DeliveryLease] = {}
+        # Lease again once this many slots are free (or a wait ran out): one lease query per few ended
+        # deliveries rather than one per delivery.
+        low_water = max(1, min(self._batch_size, self._max_in_flight) // 2)
         store_failures = 0
+        waited_out = True
         try:
             while True:
                 budget = None if max_jobs is None else max_jobs - stats.processed - len(flying)
                 room = self._max_in_flight - len(flying)
                 if budget is not None:
                     room = min(room, budget)
+                worth_it = room >= low_water or waited_out or not flying or room == budget
                 leased = 0
-                if room > 0 and not stop.is_set():
+                if room > 0 and worth_it and not stop.is_set():
                     try:
                         leases = await self._take(min(room, self._batch_size))
                     except StoreError as exc:
@@ -264,7 +270,7 @@ class DeliveryWorker:
                         store_failures += 1
                         delay = self.store_retry_delay(store_failures)
                         log.error("leasing delivery jobs failed (%s); retrying in %.3g s", exc, delay)
-                        await self._wait(stop, flying, delay)
+                        waited_out = await self._wait(stop, flying, delay)
                         self._collect(flying, keeper, stats)
                         continue
                     store_failures = 0
@@ -276,13 +282,14 @@ class DeliveryWorker:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        await self._wait(stop, flying, self._poll_interval)
+                        waited_out = await self._wait(stop, flying, self._poll_interval)
                     continue
-                if leased == 0 or len(flying) >= self._max_in_flight:
-                    # Full, or nothing due: wait for a slot to free (or the poll interval to look again).
-                    await self._wait(stop, flying, self._poll_interval)
+                if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
+                    await asyncio.sleep(0)  # more may be due: let these start, then lease again
+                    waited_out = True
                 else:
-                    await asyncio.sleep(0)  # let the new deliveries start before leasing more
+                    # Full, or nothing more due: wait for a delivery to end (or the poll interval to look).
+                    waited_out = await self._wait(stop, flying, self._poll_interval)
                 self._collect(flying, keeper, stats)
         finally:
             beating.cancel()
@@ -294,13 +301,19 @@ class DeliveryWorker:
     @staticmethod
     async def _wait(
         stop: asyncio.Event, flying: dict[asyncio.Task[DeliveryResult], DeliveryLease], timeout: float
-    ) -> None:
-        """Wait until a delivery ends, ``stop`` is set or ``timeout`` seconds passed."""
-        stopping = asyncio.ensure_future(stop.wait())
+    ) -> bool:
+        """Wait until a delivery ends, ``stop`` is set or ``timeout`` seconds passed; True on the timeout.
+        Once stopping, only the deliveries are waited for."""
+        stopping = None if stop.is_set() else asyncio.ensure_future(stop.wait())
+        waited: list[asyncio.Future[Any]] = [*flying] + ([stopping] if stopping else [])
+        if not waited:
+            return True
         try:
-            await asyncio.wait([stopping, *flying], timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stopping.cancel()
+            if stopping is not None:
+                stopping.cancel()
+        return not done
 
     def _collect(
         self,
