@@ -112,6 +112,7 @@ def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         "--send-timeout", type=float, default=30.0, help="worker send timeout, seconds (default 30)"
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the nine's documents")
+    p.add_argument("--max-in-flight", type=int, help="worker deliveries in flight (default: the setting's)")
     p.add_argument("--template", type=Path, default=e2e_slow.DEFAULT_TEMPLATE, help="JSON document to post")
     p.add_argument(
         "--workdir", type=Path, default=e2e_slow.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
