@@ -6,9 +6,10 @@ gate answers at once - it never waits: a send that may not start now is handed b
 counted as an attempt) and leased again later, so the worker's slots keep serving the other endpoints.
 
 Jobs refused for a busy endpoint come back spread out rather than all at once: each gets the next place in
-a virtual queue whose places are one average send duration (of that endpoint) divided by the limit apart, so
-about as many jobs come back as slots free up, for a fast endpoint and a 10-second one alike, instead of
-a backlog being leased and refused again every few seconds.
+a virtual queue whose places are one expected send duration (of that endpoint: its moving average, or the
+age of its oldest send in flight if longer) divided by the limit apart, so about as many jobs come back as
+slots free up, for a fast endpoint and a 10-second one alike, instead of a backlog being leased and refused
+again every few seconds.
 
 Sans-IO and not thread-safe: one event loop (the worker's) calls it; the time comes from the injected clock.
 """
@@ -67,8 +68,12 @@ class GateRefusal:
 class _Endpoint:
     breaker: CircuitBreaker
     average_seconds: float
-    in_flight: int = 0
-    queue_end: datetime | None = field(default=None)
+    started: list[datetime] = field(default_factory=list)  # of the sends in flight
+    queue_end: datetime | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.started)
 
 
 class EndpointGate:
@@ -138,7 +143,7 @@ class EndpointGate:
         if admission is Admission.REFUSED:  # half-open, its probe is in flight
             reason = f"endpoint-busy: probing {endpoint} after {breaker.failures} failures"
             return GateRefusal(False, reason, self._next_place(known, now))
-        known.in_flight += 1
+        known.started.append(now)
         return SendPermit(endpoint, admission is Admission.PROBE, now)
 
     def release(self, permit: SendPermit, *, ok: bool | None) -> None:
@@ -151,7 +156,8 @@ class EndpointGate:
         if known is None:
             return
         now = self._clock.now()
-        known.in_flight = max(known.in_flight - 1, 0)
+        if permit.started in known.started:
+            known.started.remove(permit.started)
         breaker = known.breaker
         if ok is None:
             if permit.probe:
@@ -167,7 +173,11 @@ class EndpointGate:
 
     def _next_place(self, known: _Endpoint, now: datetime) -> datetime:
         """The return time of one more refused job: the next place in the endpoint's virtual queue."""
-        spacing = min(max(known.average_seconds / self._limit, MIN_SPACING), MAX_SPACING)
+        # A send in flight for longer than the average (an endpoint that stopped answering) is the better
+        # estimate: the first timeouts must not wait for the average to catch up.
+        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
+        expected = max(known.average_seconds, oldest)
+        spacing = min(max(expected / self._limit, MIN_SPACING), MAX_SPACING)
         start = known.queue_end if known.queue_end is not None and known.queue_end > now else now
         known.queue_end = start + timedelta(seconds=spacing)
         return known.queue_end

@@ -105,3 +105,13 @@ def test_beyond_the_endpoints_remembered_an_idle_endpoint_without_trouble_is_for
     g.release(permit(g.acquire(FAST)), ok=True)
     assert g.state(SLOW) is CircuitState.OPEN
     assert set(g._endpoints) == {SLOW}  # the map does not grow with every endpoint ever seen
+
+
+def test_a_send_hanging_longer_than_the_average_spreads_the_refused_jobs_further() -> None:
+    clock = SettableClock()
+    g = gate(clock)  # never measured: 1 s assumed
+    held = [permit(g.acquire(SLOW)), permit(g.acquire(SLOW))]
+    clock.advance(seconds=20)  # neither has answered yet (a timeout is coming)
+    first, second = (refusal(g.acquire(SLOW)).retry_at for _ in range(2))
+    assert (second - first).total_seconds() == 10.0  # 20 s in flight / 2 slots, not 1 s / 2
+    assert len(held) == g.in_flight(SLOW)
