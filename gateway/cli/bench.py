@@ -106,7 +106,8 @@ def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         help="one slow receiver among ten: the nine others' docs/s with and without it, side by side",
         description=e2e_slow.__doc__,
     )
-    p.add_argument("--documents", type=int, default=300, help="documents per scenario (default 300)")
+    p.add_argument("--documents", type=int, default=200, help="documents per scenario (default 200)")
+    p.add_argument("--rounds", type=int, default=3, help="runs of every scenario, interleaved (default 3)")
     p.add_argument("--slow-delay", type=float, default=10.0, help="seconds the slow one takes (default 10)")
     p.add_argument(
         "--send-timeout", type=float, default=30.0, help="worker send timeout, seconds (default 30)"
