@@ -99,6 +99,8 @@ T = TypeVar("T")
 #: Leases beyond the attempt limit tolerated for attempts that never recorded an outcome (worker killed):
 #: a document that crashes its worker every time must still end, as failed, instead of looping forever.
 CRASH_ALLOWANCE: Final = 3
+#: Jobs refused by the endpoint gate whose endpoint is remembered (to refuse them again cheaply).
+MAX_REMEMBERED_REFUSALS: Final = 10_000
 
 
 class Deliverer:
@@ -144,6 +146,9 @@ class Deliverer:
     ) -> None:
         self._store = store
         self._gate = gate
+        # Endpoint URL of each job the gate refused (it will likely be refused again while the endpoint is
+        # busy: then it is handed back without loading the document or looking the receiver up).
+        self._refused: dict[str, str] = {}
         self._on_receipt = on_receipt
         self._email = email
         self._resolver = resolver
@@ -186,6 +191,11 @@ class Deliverer:
             # the loop. Checked before any other step, so a step that always raises cannot loop forever.
             reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
+        refused_for = self._refused.pop(lease.document_id, None)
+        if refused_for is not None and self._gate is not None:
+            again = self._gate.refusal(refused_for)
+            if again is not None:
+                return await self._defer(lease, refused_for, again)
         prepared = await self._thread(self._prepare, lease)
         document = prepared.document
         if prepared.record is not None and is_email_record(prepared.record):
@@ -211,7 +221,7 @@ class Deliverer:
         permit = self._gate.acquire(endpoint.url)
         if isinstance(permit, GateRefusal):
             # The endpoint is busy or its circuit open: hand the job back, not counted as an attempt.
-            return await self._thread(self._defer, lease, permit)
+            return await self._defer(lease, endpoint.url, permit)
         try:
             return await self._send_as4(lease, prepared, endpoint, permit)
         finally:
@@ -279,8 +289,16 @@ class Deliverer:
         if permit is not None and self._gate is not None:
             self._gate.release(permit, ok=ok)
 
-    def _defer(self, lease: DeliveryLease, refusal: GateRefusal) -> DeliveryResult:
-        """Hand the job back without counting an attempt; an open circuit is also recorded on the document
+    async def _defer(self, lease: DeliveryLease, endpoint: str, refusal: GateRefusal) -> DeliveryResult:
+        """Hand the job back without counting an attempt and remember its endpoint (bounded)."""
+        result = await self._thread(self._hand_back, lease, refusal)
+        if len(self._refused) >= MAX_REMEMBERED_REFUSALS:
+            del self._refused[next(iter(self._refused))]  # the oldest
+        self._refused[lease.document_id] = endpoint
+        return result
+
+    def _hand_back(self, lease: DeliveryLease, refusal: GateRefusal) -> DeliveryResult:
+        """Hand the job back in one unit of work; an open circuit is also recorded on the document
         (``retrying`` with the reason and the next try), a busy endpoint only on the job."""
         with self._store.unit_of_work() as uow:
             result = defer_attempt(

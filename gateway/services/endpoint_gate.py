@@ -121,12 +121,39 @@ class EndpointGate:
         known = self._endpoints.get(endpoint)
         return known.breaker.state(self._clock.now()) if known else CircuitState.CLOSED
 
+    def refusal(self, endpoint: str) -> GateRefusal | None:
+        """Why a send to ``endpoint`` would be refused now, without taking a slot; None: it would not be.
+
+        For a job refused before, whose endpoint is remembered: it can be handed back again without loading
+        the document or looking the receiver up.
+        """
+        known = self._endpoints.get(endpoint)
+        if known is None:
+            return None
+        now = self._clock.now()
+        state = known.breaker.state(now)
+        if state is CircuitState.OPEN or known.in_flight >= self._limit:
+            return self._refuse(endpoint, known, now)
+        return None
+
     def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
         """A permit to send to ``endpoint`` now, or why not."""
         now = self._clock.now()
         known = self._endpoints.get(endpoint)
         if known is None:
             known = self._endpoints[endpoint] = _Endpoint(CircuitBreaker(self._policy), self._initial)
+        if known.breaker.state(now) is CircuitState.OPEN or known.in_flight >= self._limit:
+            return self._refuse(endpoint, known, now)
+        breaker = known.breaker
+        admission = breaker.admit(now)
+        if admission is Admission.REFUSED:  # half-open, its probe is in flight
+            reason = f"endpoint-busy: probing {endpoint} after {breaker.failures} failures"
+            return GateRefusal(False, reason, self._next_place(known, now))
+        known.started.append(now)
+        return SendPermit(endpoint, admission is Admission.PROBE, now)
+
+    def _refuse(self, endpoint: str, known: _Endpoint, now: datetime) -> GateRefusal:
+        """The refusal for an open circuit or an endpoint with all its slots busy."""
         breaker = known.breaker
         if breaker.state(now) is CircuitState.OPEN:
             retry_at = breaker.retry_at
@@ -136,15 +163,8 @@ class EndpointGate:
                 f"next try at {retry_at.isoformat(timespec='seconds')}"
             )
             return GateRefusal(True, reason, retry_at)
-        if known.in_flight >= self._limit:
-            reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
-            return GateRefusal(False, reason, self._next_place(known, now))
-        admission = breaker.admit(now)
-        if admission is Admission.REFUSED:  # half-open, its probe is in flight
-            reason = f"endpoint-busy: probing {endpoint} after {breaker.failures} failures"
-            return GateRefusal(False, reason, self._next_place(known, now))
-        known.started.append(now)
-        return SendPermit(endpoint, admission is Admission.PROBE, now)
+        reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
+        return GateRefusal(False, reason, self._next_place(known, now))
 
     def release(self, permit: SendPermit, *, ok: bool | None) -> None:
         """The send of ``permit`` ended: ``ok`` True for any HTTP answer, False for a transport failure or

@@ -115,3 +115,20 @@ def test_a_send_hanging_longer_than_the_average_spreads_the_refused_jobs_further
     first, second = (refusal(g.acquire(SLOW)).retry_at for _ in range(2))
     assert (second - first).total_seconds() == 10.0  # 20 s in flight / 2 slots, not 1 s / 2
     assert len(held) == g.in_flight(SLOW)
+
+
+def test_refusal_answers_without_taking_a_slot() -> None:
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=1)
+    assert g.refusal(SLOW) is None  # never seen
+    held = permit(g.acquire(SLOW))
+    busy = g.refusal(SLOW)
+    assert busy is not None
+    assert not busy.circuit_open
+    assert g.in_flight(SLOW) == 1
+    g.release(held, ok=False)
+    assert g.refusal(SLOW) is None  # a slot is free
+    g.release(permit(g.acquire(SLOW)), ok=False)  # the second failure opens the circuit
+    opened = g.refusal(SLOW)
+    assert opened is not None
+    assert opened.circuit_open
