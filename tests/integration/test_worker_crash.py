@@ -155,8 +155,20 @@ def delivered_count(store: SQLDocumentStore, ids: list[str], count: int) -> Call
     return check
 
 
+def handles_sigterm(process: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    """True once the process catches SIGTERM (its loop is running; before, SIGTERM would just kill it)."""
+
+    def check() -> bool:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+    return check
+
+
 def stop_gracefully(process: subprocess.Popen[bytes]) -> dict[str, object]:
-    """SIGTERM: the worker finishes its batch, prints its JSON summary and exits 0."""
+    """SIGTERM: the worker finishes its deliveries in flight, prints its JSON summary and exits 0."""
+    wait_for(handles_sigterm(process), "the worker to start")  # a loaded machine starts it slowly
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err.decode(errors="replace")
