@@ -27,11 +27,12 @@ from gateway.smp.sml import SMLZone, zone_by_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-#: Seconds a delivery lease must outlast the longest send (connect + send timeout): after the send the
-#: worker renews the lease in a unit of work that may first wait the SQLite busy timeout (30 s,
-#: ``gateway.store.DEFAULT_BUSY_TIMEOUT``) for the write lock, or a PostgreSQL pool checkout; the lease must
-#: still run when that renewal lands, or a second worker could resend meanwhile.
-LEASE_MARGIN_SECONDS: Final = 60.0
+#: Seconds a delivery lease must outlast the heartbeat's renewal interval: a beat that renews the leases
+#: of the deliveries in flight may first wait the SQLite busy timeout (30 s,
+#: ``gateway.store.DEFAULT_BUSY_TIMEOUT``) for the write lock, or a PostgreSQL pool checkout; the lease
+#: must still run when that renewal lands, or a second worker could resend meanwhile. The send timeouts
+#: do not matter: the heartbeat renews the leases while a send is in flight.
+LEASE_MARGIN_SECONDS: Final = 40.0
 #: SML zones of test networks (peppol-as4.md §9.1): refused by a production gateway.
 _TEST_SML_ZONES: Final = frozenset({SMLZone.TEST.value, "acc.edelivery.tech.ec.europa.eu."})
 
@@ -203,11 +204,17 @@ class DiscoverySettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    batch_size: int = Field(default=10, ge=1, le=500)
+    batch_size: int = Field(default=10, ge=1, le=500)  # most jobs leased by one query
+    max_in_flight: int = Field(default=20, ge=1, le=500)  # deliveries in flight per worker process
+    per_endpoint: int = Field(default=4, ge=1, le=500)  # sends in flight to one endpoint URL per process
+    breaker_failures: int = Field(default=5, ge=1)  # consecutive transport failures that open a circuit
+    breaker_open_seconds: float = Field(default=30.0, gt=0)  # first open period, doubled per failed probe
+    breaker_max_open_seconds: float = Field(default=600.0, gt=0)
     # The longest a document posted to an idle worker waits for it (and a due webhook); an idle poll is one
     # short lease query (it writes nothing), so 4 per second cost next to nothing (issue 12: was 1 s).
     poll_interval_seconds: float = Field(default=0.25, gt=0)
-    lease_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(default=50.0, gt=0)
+    lease_renew_seconds: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=12, ge=1)
     backoff_base_seconds: float = Field(default=30.0, gt=0)
     backoff_cap_seconds: float = Field(default=3600.0, gt=0)
@@ -215,12 +222,15 @@ class WorkerSettings(BaseModel):
     send_timeout_seconds: float = Field(default=120.0, gt=0)  # a Peppol receiver must answer within 2 minutes
 
     @model_validator(mode="after")
-    def _lease_outlasts_a_send(self) -> WorkerSettings:
-        longest_send = self.connect_timeout_seconds + self.send_timeout_seconds
-        if self.lease_seconds < longest_send + LEASE_MARGIN_SECONDS:
+    def _lease_outlasts_a_renewal(self) -> WorkerSettings:
+        if self.lease_seconds < self.lease_renew_seconds + LEASE_MARGIN_SECONDS:
             raise ValueError(
-                f"worker.lease_seconds ({self.lease_seconds:g}) must exceed connect + send timeout "
-                f"({longest_send:g} s) by at least {LEASE_MARGIN_SECONDS:g} s"
+                f"worker.lease_seconds ({self.lease_seconds:g}) must exceed worker.lease_renew_seconds "
+                f"({self.lease_renew_seconds:g}) by at least {LEASE_MARGIN_SECONDS:g} s"
+            )
+        if self.breaker_max_open_seconds < self.breaker_open_seconds:
+            raise ValueError(
+                "worker.breaker_max_open_seconds must not be less than worker.breaker_open_seconds"
             )
         return self
 

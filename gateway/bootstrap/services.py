@@ -26,8 +26,10 @@ from gateway.model import ParticipantID
 from gateway.model.responses import spid_of_seat
 from gateway.render import OutputFormat, RenderOptions, render_document
 from gateway.services.backoff import BackoffPolicy
+from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
 from gateway.services.email_fallback import EmailChannel
+from gateway.services.endpoint_gate import EndpointGate
 from gateway.services.expense_effects import ExpensePolicy
 from gateway.services.expenses import ExpenseWorkflow
 from gateway.services.message_status import MessageStatusService
@@ -342,6 +344,15 @@ class Services:
             revocation=self.revocation,
             on_receipt=self.received_answers.after_receipt,
             email=self.email_channel,
+            gate=EndpointGate(
+                per_endpoint=worker.per_endpoint,
+                breaker=BreakerPolicy(
+                    failure_threshold=worker.breaker_failures,
+                    open_for=timedelta(seconds=worker.breaker_open_seconds),
+                    max_open_for=timedelta(seconds=worker.breaker_max_open_seconds),
+                ),
+                clock=self.clock,
+            ),
         )
 
     @cached_property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gateway.bench import abuse, as4, e2e, large, render, validation
+from gateway.bench import abuse, as4, e2e, e2e_slow, large, render, validation
 from gateway.bench.e2e_report import RECEIVER_MODES, E2EParameters
 
 
@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_as4(sub)
     _register_e2e(sub)
     _register_large(sub)
+    _register_e2e_slow(sub)
     _register_abuse(sub)
     _register_render(sub)
 
@@ -129,6 +130,28 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=e2e.run_bench_e2e)
+
+
+def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``e2e-slow`` benchmark (the e2e bench's slow-receiver scenario) to the subparsers."""
+    p = subparsers.add_parser(
+        "e2e-slow",
+        help="one slow receiver among ten: the nine others' docs/s with and without it, side by side",
+        description=e2e_slow.__doc__,
+    )
+    p.add_argument("--documents", type=int, default=200, help="documents per scenario (default 200)")
+    p.add_argument("--rounds", type=int, default=3, help="runs of every scenario, interleaved (default 3)")
+    p.add_argument("--slow-delay", type=float, default=10.0, help="seconds the slow one takes (default 10)")
+    p.add_argument(
+        "--send-timeout", type=float, default=30.0, help="worker send timeout, seconds (default 30)"
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the nine's documents")
+    p.add_argument("--max-in-flight", type=int, help="worker deliveries in flight (default: the setting's)")
+    p.add_argument("--template", type=Path, default=e2e_slow.DEFAULT_TEMPLATE, help="JSON document to post")
+    p.add_argument(
+        "--workdir", type=Path, default=e2e_slow.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
+    )
+    p.set_defaults(func=e2e_slow.run_bench_e2e_slow)
 
 
 def _register_abuse(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -55,6 +55,7 @@ from gateway.services.delivery_attempt import (
     StopAttempt,
     discovery_failure,
 )
+from gateway.services.delivery_deferral import defer_attempt
 from gateway.services.delivery_email import (
     discovery_detail,
     email_record,
@@ -80,6 +81,7 @@ from gateway.services.email_fallback import (
     read_buyer,
     stored_recipients,
 )
+from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
 from gateway.services.ports import (
     AS4Transport,
     Clock,
@@ -103,6 +105,8 @@ T = TypeVar("T")
 #: Leases beyond the attempt limit tolerated for attempts that never recorded an outcome (worker killed):
 #: a document that crashes its worker every time must still end, as failed, instead of looping forever.
 CRASH_ALLOWANCE: Final = 3
+#: Jobs refused by the endpoint gate whose endpoint is remembered (to refuse them again cheaply).
+MAX_REMEMBERED_REFUSALS: Final = 10_000
 
 
 class Deliverer:
@@ -123,6 +127,8 @@ class Deliverer:
             before its commit: received answers held until the receipt are applied there
             (``ReceivedAnswers.after_receipt``), all or nothing with the receipt.
         email: the e-mail fallback for buyers not on Peppol (``services.email_fallback``); None: off.
+        gate: per-endpoint concurrency limits and circuit breakers (``services.endpoint_gate``), shared by
+            the process's concurrent attempts; None: no limit (tests of the recipe alone).
     """
 
     def __init__(
@@ -142,8 +148,13 @@ class Deliverer:
         revocation: RevocationChecker | None = None,
         on_receipt: Callable[[UnitOfWork, str], object] | None = None,
         email: EmailChannel | None = None,
+        gate: EndpointGate | None = None,
     ) -> None:
         self._store = store
+        self._gate = gate
+        # Endpoint URL of each job the gate refused (it will likely be refused again while the endpoint is
+        # busy: then it is handed back without loading the document or looking the receiver up).
+        self._refused: dict[str, str] = {}
         self._on_receipt = on_receipt
         self._email = email
         self._resolver = resolver
@@ -186,6 +197,11 @@ class Deliverer:
             # the loop. Checked before any other step, so a step that always raises cannot loop forever.
             reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
+        refused_for = self._refused.pop(lease.document_id, None)
+        if refused_for is not None and self._gate is not None:
+            again = self._gate.refusal(refused_for)
+            if again is not None:
+                return await self._defer(lease, refused_for, again)
         prepared = await self._thread(self._prepare, lease)
         document = prepared.document
         if prepared.record is not None and is_email_record(prepared.record):
@@ -209,6 +225,22 @@ class Deliverer:
                     return await self._send_email(lease, composed.message_id, composed.mime)
             return await self._finish(lease, None, discovery_failure(exc))
 
+        if self._gate is None:
+            return await self._send_as4(lease, prepared, endpoint, None)
+        permit = self._gate.acquire(endpoint.url)
+        if isinstance(permit, GateRefusal):
+            # The endpoint is busy or its circuit open: hand the job back, not counted as an attempt.
+            return await self._defer(lease, endpoint.url, permit)
+        try:
+            return await self._send_as4(lease, prepared, endpoint, permit)
+        finally:
+            self._gate.release(permit, ok=None)  # a no-op once the send reported how it ended
+
+    async def _send_as4(
+        self, lease: DeliveryLease, prepared: PreparedDocument, endpoint: Endpoint, permit: SendPermit | None
+    ) -> DeliveryResult:
+        """Build (or load) the message, commit SEND_STARTED, send, judge and record the outcome."""
+        document = prepared.document
         try:
             message = await self._thread(self._messages.for_attempt, prepared, endpoint, self._content)
         except AttemptRefused as refused:
@@ -229,9 +261,11 @@ class Deliverer:
         try:
             response = await self._transport.post(endpoint.url, headers=outgoing.headers, body=outgoing.body)
         except TransportError as exc:
+            self._sent(permit, ok=False)
             await self._thread(self._renew, lease)
             outcome = judge_transport_error(str(exc), retryable=exc.retryable)
         else:
+            self._sent(permit, ok=True)  # any HTTP answer: the endpoint is alive
             # Renew first: the send may have used up most of the lease, and judging (signature checks) and
             # recording (which may wait for the database lock) must not run on an expired one.
             await self._thread(self._renew, lease)
@@ -270,6 +304,29 @@ class Deliverer:
             outcome = smtp_outcome(recipients, reply, None)
         await self._thread(self._renew, lease)
         return replace(await self._finish(lease, message_id, outcome), sent=True)
+
+    def _sent(self, permit: SendPermit | None, *, ok: bool) -> None:
+        """Report how the send ended to the endpoint gate (its slot and circuit breaker)."""
+        if permit is not None and self._gate is not None:
+            self._gate.release(permit, ok=ok)
+
+    async def _defer(self, lease: DeliveryLease, endpoint: str, refusal: GateRefusal) -> DeliveryResult:
+        """Hand the job back without counting an attempt and remember its endpoint (bounded)."""
+        result = await self._thread(self._hand_back, lease, refusal)
+        if len(self._refused) >= MAX_REMEMBERED_REFUSALS:
+            del self._refused[next(iter(self._refused))]  # the oldest
+        self._refused[lease.document_id] = endpoint
+        return result
+
+    def _hand_back(self, lease: DeliveryLease, refusal: GateRefusal) -> DeliveryResult:
+        """Hand the job back in one unit of work; an open circuit is also recorded on the document
+        (``retrying`` with the reason and the next try), a busy endpoint only on the job."""
+        with self._store.unit_of_work() as uow:
+            result = defer_attempt(
+                uow, lease, refusal, at=self._clock.now(), settings=self._settings, ids=self._ids
+            )
+            uow.commit()
+        return result
 
     def _restart_email(self, lease: DeliveryLease, message_id: str) -> None:
         now = self._clock.now()

@@ -55,6 +55,8 @@ class DeliveryResult:
         message_id: the AS4 message id, once built.
         outcome: how the send ended; None when nothing was sent.
         sent: True when the message was POSTed in this attempt.
+        deferred: the attempt did not start: the job was handed back (endpoint busy or circuit open),
+            not counted as an attempt (``services.delivery_deferral``).
     """
 
     document_id: str
@@ -64,6 +66,7 @@ class DeliveryResult:
     message_id: str | None = None
     outcome: AttemptOutcome | None = None
     sent: bool = False
+    deferred: bool = False
 
 
 @dataclass(frozen=True, slots=True)

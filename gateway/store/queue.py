@@ -156,6 +156,21 @@ class SQLDeliveryQueue:
             {"due_at": due_at, "lease_token": None, "leased_until": None, "last_error": error},
         )
 
+    def hand_back(self, document_id: str, token: str, *, due_at: datetime, error: str) -> None:
+        t = delivery_jobs
+        refunded = case((t.c.attempts > 0, t.c.attempts - 1), else_=0)
+        self._leases.guarded_update(
+            document_id,
+            token,
+            {
+                "due_at": due_at,
+                "lease_token": None,
+                "leased_until": None,
+                "last_error": error,
+                "attempts": refunded,
+            },
+        )
+
     def fail(self, document_id: str, token: str, *, error: str) -> None:
         self._leases.guarded_delete(document_id, token)
 

@@ -1,20 +1,28 @@
-"""The delivery worker: lease a batch of due jobs, deliver them concurrently, repeat until told to stop.
+"""The delivery worker: a continuous pipeline of up to ``max_in_flight`` deliveries, until told to stop.
 
-Several worker processes may share one PostgreSQL database (``FOR UPDATE SKIP LOCKED`` leases hand each a
-disjoint batch); on SQLite run one worker. A worker that dies mid-batch loses nothing: its leases expire
-and the jobs become due again (see ``gateway.services.deliver`` for why a resend is safe). A delivery that
-fails on the store (connection lost, database restarting) hands its lease back as soon as the store
-answers again, so the job resumes within seconds of the database coming back instead of after the lease.
+Jobs are leased as slots free up - there is no batch barrier, so a receiver that answers after 10 s (or
+never) holds one slot, not the worker. The per-endpoint limit and circuit breaker of
+``services.endpoint_gate`` (applied by the Deliverer once the receiver's endpoint is known) keep one receiver
+from taking all the slots: its surplus jobs are handed back, not counted as attempts, while the other
+receivers are served. The leases
+of deliveries in flight are renewed by a heartbeat (``worker.heartbeat``), so a lease can be short and a
+dead worker's documents are taken over within a minute.
+
+Several worker processes may share one PostgreSQL database (``FOR UPDATE SKIP LOCKED`` leases hand each
+disjoint jobs); on SQLite run one worker. A worker that dies loses nothing: its leases expire and the jobs
+become due again (see ``gateway.services.deliver`` for why a resend is safe). A delivery that fails on the
+store (connection lost, database restarting) hands its lease back as soon as the store answers again, so
+the job resumes within seconds of the database coming back instead of after the lease.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import anyio.to_thread
 
@@ -22,6 +30,7 @@ from gateway.bootstrap import Services
 from gateway.errors import LeaseLost, StoreError
 from gateway.services.deliver import Deliverer, DeliveryResult
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
+from gateway.worker.heartbeat import LeaseKeeper
 
 log = logging.getLogger("gateway.worker")
 
@@ -29,6 +38,8 @@ log = logging.getLogger("gateway.worker")
 MAX_STORE_RETRY_DELAY = 5.0
 #: Reason recorded on a job handed back after a store failure during its delivery.
 STORE_RELEASE_REASON = "store-unavailable: the attempt was interrupted by a database error"
+#: Default seconds between two lease renewals of the deliveries in flight.
+DEFAULT_RENEW_EVERY = 10.0
 
 
 @dataclass
@@ -36,19 +47,37 @@ class WorkerStats:
     """What a worker run did (printed by ``gateway worker`` on exit).
 
     Attributes:
-        processed: leases handled.
+        processed: leases handled (deferred ones excluded).
         by_status: resulting document status -> count (``unchanged`` when the lease was lost/stale).
         errors: deliveries that raised: store failures (their leases are handed back) and bugs (their
             leases expire); either way they are retried.
+        deferred: leases handed back uncounted because the receiving endpoint was busy or its circuit open.
     """
 
     processed: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     errors: int = 0
+    deferred: int = 0
 
     def as_json(self) -> dict[str, object]:
         """JSON form."""
-        return {"processed": self.processed, "by_status": dict(self.by_status), "errors": self.errors}
+        return {
+            "processed": self.processed,
+            "by_status": dict(self.by_status),
+            "errors": self.errors,
+            "deferred": self.deferred,
+        }
+
+    def count(self, result: DeliveryResult | BaseException) -> None:
+        """Add one delivery's result."""
+        if isinstance(result, DeliveryResult) and result.deferred:
+            self.deferred += 1
+            return
+        self.processed += 1
+        if isinstance(result, BaseException):
+            self.errors += 1
+        else:
+            self.by_status[result.status.value if result.status else "unchanged"] += 1
 
 
 class DeliveryWorker:
@@ -58,9 +87,11 @@ class DeliveryWorker:
         deliverer: the delivery recipe.
         store: the document store (leases are taken in their own short unit of work).
         clock / ids: time and lease tokens.
-        lease_for: lease duration; longer than one attempt (``deliver_one`` renews it at each step).
-        batch_size: jobs leased (and delivered concurrently) per round.
+        lease_for: lease duration; longer than ``renew_every`` plus a lock wait (the heartbeat renews it).
+        batch_size: most jobs leased by one query (and delivered concurrently by ``run_batch``).
         poll_interval: seconds to wait when no job is due.
+        max_in_flight: deliveries in flight at most in ``run`` (the pipeline's slots).
+        renew_every: seconds between two lease renewals of the deliveries in flight.
     """
 
     def __init__(
@@ -73,9 +104,11 @@ class DeliveryWorker:
         lease_for: timedelta,
         batch_size: int = 10,
         poll_interval: float = 1.0,
+        max_in_flight: int = 20,
+        renew_every: float = DEFAULT_RENEW_EVERY,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if batch_size < 1 or max_in_flight < 1:
+            raise ValueError("batch_size and max_in_flight must be at least 1")
         self._deliverer = deliverer
         self._store = store
         self._clock = clock
@@ -83,6 +116,8 @@ class DeliveryWorker:
         self._lease_for = lease_for
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._max_in_flight = max_in_flight
+        self._renew_every = renew_every
         # Leases of deliveries that failed on the store, still to be handed back (the store was down).
         self._unreleased: list[DeliveryLease] = []
         self._store_faulted_batches = 0
@@ -95,31 +130,22 @@ class DeliveryWorker:
             uow.commit()
         return leases
 
-    async def run_batch(self, limit: int | None = None) -> list[DeliveryResult | BaseException]:
-        """Lease up to ``limit`` (default: the batch size) due jobs and deliver them concurrently.
-
-        Deliveries that raised StoreError have their leases handed back (``_release``); leases the store
-        could not take back are retried first on the next call.
-
-        Returns:
-            One result per lease: the DeliveryResult, or the exception a delivery raised (logged).
+    async def _take(self, limit: int) -> list[DeliveryLease]:
+        """Hand back the leases of interrupted deliveries first, then lease up to ``limit`` due jobs.
 
         Raises:
             StoreError: leases of earlier failed deliveries cannot be handed back yet, or leasing failed.
         """
-        size = min(self._batch_size, limit) if limit is not None else self._batch_size
         if self._unreleased:
             self._unreleased = await anyio.to_thread.run_sync(self._release, self._unreleased)
             if self._unreleased:
                 raise StoreError(
                     f"{len(self._unreleased)} lease(s) of interrupted deliveries not handed back"
                 )
-        leases = await anyio.to_thread.run_sync(self._lease, size)
-        if not leases:
-            return []
-        results = await asyncio.gather(
-            *(self._deliverer.deliver_one(lease) for lease in leases), return_exceptions=True
-        )
+        return await anyio.to_thread.run_sync(self._lease, limit)
+
+    def _settle(self, leases: list[DeliveryLease], results: list[DeliveryResult | BaseException]) -> None:
+        """Log what raised and queue the leases of store-interrupted deliveries for handing back."""
         interrupted: list[DeliveryLease] = []
         for lease, result in zip(leases, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
@@ -133,8 +159,31 @@ class DeliveryWorker:
                 # always fails.
                 log.error("delivery of %s raised", lease.document_id, exc_info=result)
         self._store_faulted_batches = self._store_faulted_batches + 1 if interrupted else 0
-        if interrupted:
-            self._unreleased = await anyio.to_thread.run_sync(self._release, interrupted)
+        self._unreleased.extend(interrupted)
+
+    async def run_batch(self, limit: int | None = None) -> list[DeliveryResult | BaseException]:
+        """One round (for tests and tools; ``run`` pipelines): lease up to ``limit`` (default: the batch
+        size) due jobs, deliver them concurrently and wait for all of them.
+
+        Deliveries that raised StoreError have their leases handed back (``_release``); leases the store
+        could not take back are retried first on the next call.
+
+        Returns:
+            One result per lease: the DeliveryResult, or the exception a delivery raised (logged).
+
+        Raises:
+            StoreError: leases of earlier failed deliveries cannot be handed back yet, or leasing failed.
+        """
+        size = min(self._batch_size, limit) if limit is not None else self._batch_size
+        leases = await self._take(size)
+        if not leases:
+            return []
+        results = await asyncio.gather(
+            *(self._deliverer.deliver_one(lease) for lease in leases), return_exceptions=True
+        )
+        self._settle(leases, list(results))
+        if self._unreleased:
+            self._unreleased = await anyio.to_thread.run_sync(self._release, self._unreleased)
         return list(results)
 
     def _release(self, leases: list[DeliveryLease]) -> list[DeliveryLease]:
@@ -143,7 +192,7 @@ class DeliveryWorker:
         The next attempt resends the stored message if one was sent (the receiver deduplicates it by
         MessageId), so handing a job back early never delivers a document twice. Each hand-back counts as an
         attempt without an outcome (CRASH_ALLOWANCE bounds a store fault that never heals); the delay grows
-        with consecutive faulted batches (``store_retry_delay``) so a flapping database cannot burn them
+        with consecutive faulted deliveries (``store_retry_delay``) so a flapping database cannot burn them
         within seconds.
 
         Returns:
@@ -180,47 +229,125 @@ class DeliveryWorker:
     async def run(
         self, *, stop: asyncio.Event | None = None, once: bool = False, max_jobs: int | None = None
     ) -> WorkerStats:
-        """Deliver until ``stop`` is set, or - with ``once`` - until no job is due, or ``max_jobs`` are done.
+        """Deliver until ``stop`` is set, or - with ``once`` - until no job is due and none is in flight, or
+        ``max_jobs`` are done.
 
-        A stop request lets the current batch finish (each send is bounded by the transport timeouts), so
-        SIGTERM never interrupts a send; a second signal may cancel the task: leases then expire and the
-        jobs are picked up again. A StoreError while leasing is logged and retried after
-        ``store_retry_delay`` (a stop request ends that wait at once); with ``once`` it propagates.
+        A stop request ends the leasing and lets the deliveries in flight finish (each send is bounded by
+        the transport timeouts), so SIGTERM never interrupts a send; a second signal may cancel the task:
+        the deliveries in flight are cancelled, their leases expire and the jobs are picked up again. A
+        StoreError while leasing is logged and retried after ``store_retry_delay`` (a stop request ends
+        that wait at once); with ``once`` it propagates.
         """
         stop = stop or asyncio.Event()
         stats = WorkerStats()
+        keeper = LeaseKeeper(
+            store=self._store, clock=self._clock, lease_for=self._lease_for, every=self._renew_every
+        )
+        beating = asyncio.create_task(keeper.run(), name="lease-heartbeat")
+        flying: dict[asyncio.Task[DeliveryResult], DeliveryLease] = {}
+        # Lease again once this many slots are free (or a wait ran out): one lease query per few ended
+        # deliveries rather than one per delivery.
+        low_water = max(1, min(self._batch_size, self._max_in_flight) // 2)
         store_failures = 0
-        while not stop.is_set():
-            remaining = None if max_jobs is None else max_jobs - stats.processed
-            if remaining is not None and remaining <= 0:
-                break
-            try:
-                results = await self.run_batch(remaining)
-            except StoreError as exc:
-                if once:
-                    raise  # a single pass reports the failure to its caller
-                # Transient (SQLite "database is locked", PostgreSQL restart, pool timeout): the worker
-                # outlives it. One line per failure, no traceback: an outage would flood the log.
-                store_failures += 1
-                delay = self.store_retry_delay(store_failures)
-                log.error("leasing delivery jobs failed (%s); retrying in %.3g s", exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                continue
-            store_failures = 0
-            for result in results:
-                stats.processed += 1
-                if isinstance(result, BaseException):
-                    stats.errors += 1
+        waited_out = True
+        try:
+            while True:
+                budget = None if max_jobs is None else max_jobs - stats.processed - len(flying)
+                room = self._max_in_flight - len(flying)
+                if budget is not None:
+                    room = min(room, budget)
+                worth_it = room >= low_water or waited_out or not flying or room == budget
+                leased = 0
+                if room > 0 and worth_it and not stop.is_set():
+                    try:
+                        leases = await self._take(min(room, self._batch_size))
+                    except StoreError as exc:
+                        if once:
+                            raise  # a single pass reports the failure to its caller
+                        # Transient (SQLite "database is locked", PostgreSQL restart, pool timeout): the
+                        # worker outlives it. One line per failure, no traceback: an outage would flood
+                        # the log. Deliveries in flight go on meanwhile.
+                        store_failures += 1
+                        delay = self.store_retry_delay(store_failures)
+                        log.error("leasing delivery jobs failed (%s); retrying in %.3g s", exc, delay)
+                        waited_out = await self._wait(stop, flying, delay)
+                        self._collect(flying, keeper, stats)
+                        continue
+                    store_failures = 0
+                    for lease in leases:
+                        keeper.hold(lease)
+                        flying[asyncio.create_task(self._deliverer.deliver_one(lease))] = lease
+                    leased = len(leases)
+                if not flying:
+                    if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
+                        break
+                    if not leased:
+                        waited_out = await self._wait(stop, flying, self._poll_interval)
+                    continue
+                if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
+                    await asyncio.sleep(0)  # more may be due: let these start, then lease again
+                    waited_out = True
                 else:
-                    stats.by_status[result.status.value if result.status else "unchanged"] += 1
-            if results:
-                continue
-            if once:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._poll_interval)
+                    # Full, or nothing more due: wait for a delivery to end (or the poll interval to look).
+                    waited_out = await self._wait(stop, flying, self._poll_interval)
+                self._collect(flying, keeper, stats)
+        finally:
+            beating.cancel()
+            for task in flying:
+                task.cancel()  # only on cancellation or a raised StoreError: their leases expire
+            await asyncio.gather(beating, *flying, return_exceptions=True)
         return stats
+
+    @staticmethod
+    async def _wait(
+        stop: asyncio.Event, flying: dict[asyncio.Task[DeliveryResult], DeliveryLease], timeout: float
+    ) -> bool:
+        """Wait until a delivery ends, ``stop`` is set or ``timeout`` seconds passed; True on the timeout.
+        Once stopping, only the deliveries are waited for."""
+        stopping = None if stop.is_set() else asyncio.ensure_future(stop.wait())
+        waited: list[asyncio.Future[Any]] = [*flying] + ([stopping] if stopping else [])
+        if not waited:
+            return True
+        try:
+            done, _ = await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if stopping is not None:
+                stopping.cancel()
+        return not done
+
+    def _collect(
+        self,
+        flying: dict[asyncio.Task[DeliveryResult], DeliveryLease],
+        keeper: LeaseKeeper,
+        stats: WorkerStats,
+    ) -> None:
+        """Take the ended deliveries out of the pipeline: stats, logs, leases to hand back."""
+        done = [task for task in flying if task.done()]
+        if not done:
+            return
+        leases = [keeper.drop(flying.pop(task)) for task in done]
+        results: list[DeliveryResult | BaseException] = [
+            task.exception() or task.result() if not task.cancelled() else asyncio.CancelledError()
+            for task in done
+        ]
+        self._settle(leases, results)
+        for result in results:
+            stats.count(result)
+
+    @property
+    def max_in_flight(self) -> int:
+        """The pipeline's slots."""
+        return self._max_in_flight
+
+    @property
+    def batch_size(self) -> int:
+        """Most jobs leased by one query."""
+        return self._batch_size
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds to wait when no job is due."""
+        return self._poll_interval
 
 
 def build_delivery_worker(services: Services) -> DeliveryWorker:
@@ -238,6 +365,8 @@ def build_delivery_worker(services: Services) -> DeliveryWorker:
         lease_for=services.lease_for,
         batch_size=worker.batch_size,
         poll_interval=worker.poll_interval_seconds,
+        max_in_flight=worker.max_in_flight,
+        renew_every=worker.lease_renew_seconds,
     )
 
 

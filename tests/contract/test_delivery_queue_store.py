@@ -102,6 +102,21 @@ def test_reschedule_releases_until_the_new_due_time(store: SQLDocumentStore) -> 
         assert uow.jobs.get(job) is None
 
 
+def test_hand_back_releases_without_counting_the_attempt(store: SQLDocumentStore) -> None:
+    (job,) = submit(store, 0)
+    lease(store, now_minute=0, token="w1")
+    with store.unit_of_work() as uow:
+        uow.jobs.hand_back(job, "w1", due_at=at(2), error="endpoint-busy: 4 sends in flight")
+        with pytest.raises(LeaseLost):
+            uow.jobs.hand_back(job, "w1", due_at=at(2), error="released already")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.jobs.get(job) == DeliveryJob(job, at(2), 0, None, None, "endpoint-busy: 4 sends in flight")
+    assert lease(store, now_minute=1, token="w2") == []
+    (again,) = lease(store, now_minute=2, token="w2")
+    assert again.attempts == 1  # the handed-back lease was not an attempt
+
+
 def test_enqueue_twice_keeps_one_job_and_only_brings_it_forward(store: SQLDocumentStore) -> None:
     (job,) = submit(store, 10)
     with store.unit_of_work() as uow:

@@ -38,7 +38,9 @@ from sqlalchemy.engine import URL
 from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
+from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.endpoint_gate import EndpointGate
 from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.services.webhooks import STATUS_CHANGED
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
@@ -104,6 +106,7 @@ class Sender:
     clock: SettableClock = field(default_factory=SettableClock)
     max_attempts: int = 3
     jitter: random.Random = field(default_factory=lambda: random.Random(7))
+    gate: EndpointGate | None = None
 
     def round(self) -> list[DeliveryResult]:
         async def go(worker: DeliveryWorker) -> list[DeliveryResult]:
@@ -137,6 +140,7 @@ class Sender:
                     settings=DeliverySettings(
                         message_id_domain="gw.test", lease_for=timedelta(minutes=5), webhook_url=WEBHOOK
                     ),
+                    gate=self.gate,
                 )
                 worker = DeliveryWorker(
                     deliverer,
@@ -444,6 +448,77 @@ def test_a_refused_connection_is_retried(store: SQLDocumentStore, tmp_path: Path
     assert result.status is DeliveryStatus.RETRYING
     assert (sender.document(doc_id).status_reason or "").startswith("transport: POST http://127.0.0.1")
     assert "ConnectError" in (sender.document(doc_id).status_reason or "")
+
+
+def job(store: SQLDocumentStore, document_id: str) -> Any:
+    with store.unit_of_work(read_only=True) as uow:
+        return uow.jobs.get(document_id)
+
+
+def test_jobs_beyond_an_endpoints_limit_are_handed_back_uncounted(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    sender.gate = EndpointGate(per_endpoint=1, breaker=BreakerPolicy(), clock=sender.clock)
+    ids = [queue_document(sender.store) for _ in range(3)]
+    results = sender.round()
+    assert sorted(r.deferred for r in results) == [False, True, True]
+    assert len(receiver.delivered) == 1  # one send to the endpoint at a time
+    for result in results:
+        if not result.deferred:
+            continue
+        waiting = job(sender.store, result.document_id)
+        assert waiting.attempts == 0  # not counted as an attempt
+        assert (waiting.last_error or "").startswith("endpoint-busy: 1 sends in flight to http://127.0.0.1")
+        assert waiting.leased_until is None
+        assert waiting.due_at > sender.clock.now()
+        assert sender.document(result.document_id).status is DeliveryStatus.ACCEPTED  # merely waiting
+        assert events(sender.store, result.document_id) == [DeliveryEvent.SUBMITTED]
+    sender.clock.advance(seconds=5)
+    sender.round()
+    sender.clock.advance(seconds=5)
+    sender.round()
+    assert {sender.document(i).status for i in ids} == {DeliveryStatus.DELIVERED}
+
+
+def test_an_endpoint_failing_in_a_row_opens_its_circuit_and_its_documents_show_why(
+    store: SQLDocumentStore, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens: every connection is refused
+    sender = Sender(
+        store,
+        load_directory(write_directory(tmp_path / "d.json", f"http://127.0.0.1:{port}/as4")),
+        max_attempts=5,
+    )
+    policy = BreakerPolicy(failure_threshold=2, open_for=timedelta(minutes=10))
+    sender.gate = EndpointGate(per_endpoint=4, breaker=policy, clock=sender.clock)
+    ids = [queue_document(store) for _ in range(3)]
+    first = sender.round()
+    assert all(r.sent and r.status is DeliveryStatus.RETRYING for r in first)  # refused connections
+    sender.clock.advance(minutes=2)  # past the backoff (30 s .. 60 s), inside the open period
+    second = sender.round()
+    assert all(r.deferred and not r.sent for r in second)
+    for doc_id in ids:
+        document = sender.document(doc_id)
+        assert document.status is DeliveryStatus.RETRYING
+        reason = document.status_reason or ""
+        assert reason.startswith(
+            f"circuit-open: http://127.0.0.1:{port}/as4 failed 2 times in a row, next try at "
+        )
+        assert document.next_attempt_at == sender.clock.now() - timedelta(minutes=2) + timedelta(minutes=10)
+        with store.unit_of_work(read_only=True) as uow:
+            last = uow.outbound.timeline(doc_id)[-1]
+        assert last.detail is not None
+        assert (last.event, last.detail["reason"], last.detail["circuit_open"]) == (
+            DeliveryEvent.RETRYABLE_FAILURE,
+            reason,
+            True,
+        )
+        assert job(store, doc_id).attempts == 1  # the refusal did not count as an attempt
+    sender.clock.advance(minutes=8)  # the open period ends: one probe, the others wait for it
+    third = sender.round()
+    assert sorted(r.sent for r in third) == [False, False, True]
 
 
 def test_the_worker_run_honours_max_jobs_and_once(sender: Sender, receiver: ReceiverAP) -> None:

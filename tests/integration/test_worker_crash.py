@@ -20,6 +20,7 @@ from delivery_support import ReceiverAP, queue_document, serve, write_directory
 from sqlalchemy import update
 from sqlalchemy.engine import URL
 
+from gateway.config import Settings
 from gateway.crypto import DevPKI, TrustStore, generate_dev_pki
 from gateway.model.message import DeliveryStatus, Direction, OutboundDocument
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
@@ -29,8 +30,8 @@ from tests.contract.store_databases import migrated_postgres_database
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-# Connect + send timeout (2 s) plus the worker's minimum margin (busy timeout + 30 s). The tests do not wait
-# for a dead worker's lease to run out: they expire it in the database (expire_leases), as time would.
+# Longer than the default: these tests do not wait for a dead worker's lease to run out, they expire it in
+# the database (expire_leases), as time would. The take-over test below uses the default lease.
 LEASE_SECONDS = 65.0
 # The worker as `gateway worker` runs it, without depending on main.py's subcommand list.
 ENTRY = (
@@ -92,6 +93,7 @@ def worker_env(
             "GATEWAY_DIRECTORY__PATH": str(directory),
             "GATEWAY_AS4__MESSAGE_ID_DOMAIN": "crash.test",
             "GATEWAY_WORKER__BATCH_SIZE": str(batch_size),
+            "GATEWAY_WORKER__MAX_IN_FLIGHT": str(batch_size),
             "GATEWAY_WORKER__POLL_INTERVAL_SECONDS": "0.2",
             "GATEWAY_WORKER__LEASE_SECONDS": str(LEASE_SECONDS),
             "GATEWAY_WORKER__CONNECT_TIMEOUT_SECONDS": "0.5",
@@ -153,8 +155,20 @@ def delivered_count(store: SQLDocumentStore, ids: list[str], count: int) -> Call
     return check
 
 
+def handles_sigterm(process: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    """True once the process catches SIGTERM (its loop is running; before, SIGTERM would just kill it)."""
+
+    def check() -> bool:
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+    return check
+
+
 def stop_gracefully(process: subprocess.Popen[bytes]) -> dict[str, object]:
-    """SIGTERM: the worker finishes its batch, prints its JSON summary and exits 0."""
+    """SIGTERM: the worker finishes its deliveries in flight, prints its JSON summary and exits 0."""
+    wait_for(handles_sigterm(process), "the worker to start")  # a loaded machine starts it slowly
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err.decode(errors="replace")
@@ -249,5 +263,43 @@ def test_postgresql_two_workers_share_the_queue_and_survive_a_kill(
         assert_each_delivered_once_with_its_first_bytes(store, receiver, ids)
         assert int(str(summaries[0]["processed"])) >= 1  # B took part (SKIP LOCKED handed it its own jobs)
         assert len(receiver.requests) - 20 <= 2  # only the two interrupted sends were repeated
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_a_renewed_lease_is_kept_through_a_slow_send_and_a_killed_workers_job_is_taken_over(
+    tmp_path: Path, pki: DevPKI, receiver: ReceiverAP, url: str, postgres_url: URL
+) -> None:
+    """Default lease (50 s, renewed every 10 s): worker A's send takes longer than the lease and B, polling
+    the same queue, does not steal it; then A is SIGKILLed and B resends the job within a minute."""
+    database_url = postgres_url.render_as_string(hide_password=False)
+    store = SQLDocumentStore(make_engine(postgres_url))
+    defaults = Settings().worker
+    try:
+        slow = queue_document(store, at=datetime.now(UTC) - timedelta(seconds=1))
+        others = [queue_document(store, at=datetime.now(UTC)) for _ in range(5)]
+        env = worker_env(tmp_path, pki, url, database_url, batch_size=1)
+        for name in ("LEASE_SECONDS", "BATCH_SIZE", "MAX_IN_FLIGHT"):
+            del env[f"GATEWAY_WORKER__{name}"]  # the defaults
+        env["GATEWAY_WORKER__SEND_TIMEOUT_SECONDS"] = "120"
+        receiver.script.append(f"sleep:{defaults.lease_seconds + 20:g}")  # A's send outlasts the lease
+        worker_a = start_worker({**env, "GATEWAY_WORKER__MAX_IN_FLIGHT": "1"})  # A holds only the slow one
+        wait_for(lambda: len(receiver.requests) == 1, "A's send")
+        worker_b = start_worker(env)
+        wait_for(delivered_count(store, others, len(others)), "B delivering the other documents")
+        time.sleep(defaults.lease_seconds + 5 - 1)  # A's first lease would have run out by now
+        assert len(receiver.requests) == 1 + len(others)  # B did not resend A's document
+        assert documents(store, [slow])[slow].status is DeliveryStatus.SENDING
+
+        kill_hard(worker_a)
+        killed_at = time.monotonic()
+        wait_for(lambda: len(receiver.requests) == 2 + len(others), "B taking A's job over", timeout=90)
+        taken_over_after = time.monotonic() - killed_at
+        wait_for(all_delivered(store, [slow, *others]), "every document delivered", timeout=30)
+        stop_gracefully(worker_b)
+
+        assert taken_over_after < 60
+        assert_each_delivered_once_with_its_first_bytes(store, receiver, [slow, *others])
     finally:
         store.close()

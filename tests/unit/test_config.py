@@ -8,17 +8,32 @@ from pydantic import ValidationError
 from gateway.config import LEASE_MARGIN_SECONDS, Settings
 
 
-def test_a_lease_shorter_than_a_send_plus_margin_is_refused_at_start_up() -> None:
-    worker = {"lease_seconds": 100, "connect_timeout_seconds": 10, "send_timeout_seconds": 60}
-    with pytest.raises(ValidationError, match=r"lease_seconds \(100\) must exceed connect \+ send timeout"):
+def test_a_lease_shorter_than_a_renewal_plus_margin_is_refused_at_start_up() -> None:
+    worker = {"lease_seconds": 45, "lease_renew_seconds": 10}
+    with pytest.raises(ValidationError, match=r"lease_seconds \(45\) must exceed worker.lease_renew_seconds"):
         Settings.model_validate({"worker": worker})
-    enough = 10 + 60 + LEASE_MARGIN_SECONDS
+    enough = 10 + LEASE_MARGIN_SECONDS
     assert (
         Settings.model_validate({"worker": {**worker, "lease_seconds": enough}}).worker.lease_seconds
         == enough
     )
 
 
+def test_a_long_send_timeout_needs_no_long_lease() -> None:
+    # The heartbeat renews the lease while a send is in flight: a 2-minute send timeout with a 50 s lease.
+    worker = Settings.model_validate({"worker": {"send_timeout_seconds": 120, "lease_seconds": 50}}).worker
+    assert worker.lease_seconds < worker.send_timeout_seconds
+
+
 def test_the_default_worker_settings_are_consistent() -> None:
     worker = Settings().worker
-    assert worker.lease_seconds >= worker.connect_timeout_seconds + worker.send_timeout_seconds + 60
+    assert worker.lease_seconds >= worker.lease_renew_seconds + LEASE_MARGIN_SECONDS
+    # A dead worker's documents are taken over within a minute (lease plus one poll).
+    assert worker.lease_seconds + worker.poll_interval_seconds < 60
+    assert worker.breaker_open_seconds <= worker.breaker_max_open_seconds
+
+
+def test_a_circuit_that_would_shrink_is_refused() -> None:
+    worker = {"breaker_open_seconds": 60, "breaker_max_open_seconds": 30}
+    with pytest.raises(ValidationError, match="breaker_max_open_seconds"):
+        Settings.model_validate({"worker": worker})

@@ -93,6 +93,12 @@ class DeliveryQueue(Protocol):
         """Release the lease and make the job due at ``due_at`` (next retry). Raises LeaseLost."""
         ...
 
+    def hand_back(self, document_id: str, token: str, *, due_at: datetime, error: str) -> None:
+        """Release the lease without counting it as an attempt (the attempt counter goes back down) and
+        make the job due at ``due_at``: the worker could not start a send now (the receiving endpoint is
+        busy or its circuit is open). Raises LeaseLost."""
+        ...
+
     def fail(self, document_id: str, token: str, *, error: str) -> None:
         """Remove the job after a final failure (the reason lives in the document). Raises LeaseLost."""
         ...

@@ -1,5 +1,6 @@
 """The delivery worker loop: it outlives transient store failures (bounded backoff, one log line each),
-still stops promptly, and its lease margin covers a database lock wait."""
+still stops promptly, its lease margin covers a database lock wait; a delivery that hangs holds one slot of
+the pipeline, not the worker, and the heartbeat renews the leases of deliveries in flight."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from gateway.model.message import DeliveryStatus
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
 from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore, make_engine, upgrade_database
-from gateway.worker.loop import MAX_STORE_RETRY_DELAY, DeliveryWorker
+from gateway.worker.loop import MAX_STORE_RETRY_DELAY, DeliveryWorker, WorkerStats
 
 LEASE = timedelta(minutes=5)
 
@@ -131,6 +132,116 @@ def test_the_store_retry_delay_backs_off_within_bounds() -> None:
 
 
 def test_the_lease_margin_outlasts_a_database_lock_wait() -> None:
-    # After the send the worker renews its lease in a unit of work that may first wait the SQLite busy
-    # timeout for the write lock: the lease must still run when that renewal lands.
-    assert DEFAULT_BUSY_TIMEOUT + 30 <= LEASE_MARGIN_SECONDS
+    # A heartbeat renews the leases in a unit of work that may first wait the SQLite busy timeout for the
+    # write lock: the lease must still run when that renewal lands.
+    assert DEFAULT_BUSY_TIMEOUT + 10 <= LEASE_MARGIN_SECONDS
+
+
+# --- the pipeline: no batch barrier, heartbeat ------------------------------------------------------------
+
+
+class HeldDeliverer:
+    """Delivers at once, except the documents in ``held``: those wait until ``release`` is set."""
+
+    def __init__(self, held: set[str]) -> None:
+        self.held = held
+        self.release = asyncio.Event()
+        self.delivered: list[str] = []
+        self.started: list[str] = []
+
+    async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
+        self.started.append(lease.document_id)
+        if lease.document_id in self.held:
+            await self.release.wait()
+        self.delivered.append(lease.document_id)
+        return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+
+def pipeline_worker(store: Any, deliverer: Any, clock: SettableClock, **kw: Any) -> DeliveryWorker:
+    return DeliveryWorker(
+        deliverer, store=store, clock=clock, ids=UUIDs(), lease_for=LEASE, poll_interval=0.01, **kw
+    )
+
+
+def test_a_delivery_that_hangs_holds_one_slot_not_the_worker(store: SQLDocumentStore) -> None:
+    clock = SettableClock()
+    slow = queue_document(store, at=clock.now() - timedelta(seconds=1))  # the oldest: leased first
+    others = [queue_document(store, at=clock.now()) for _ in range(6)]
+    deliverer = HeldDeliverer({slow})
+    # Two slots, one job per lease query: with a batch barrier nothing after the first batch would move.
+    worker = pipeline_worker(store, deliverer, clock, batch_size=1, max_in_flight=2)
+
+    async def main() -> WorkerStats:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        for _ in range(500):
+            if len(deliverer.delivered) == len(others):
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(deliverer.delivered) == sorted(others)  # all while the slow one is still in flight
+        assert deliverer.started[0] == slow
+        stop.set()
+        deliverer.release.set()  # a stop lets the delivery in flight finish
+        return await asyncio.wait_for(running, timeout=10)
+
+    stats = asyncio.run(main())
+    assert stats.processed == 7
+    assert deliverer.delivered[-1] == slow
+
+
+def test_the_worker_never_has_more_deliveries_in_flight_than_its_slots(store: SQLDocumentStore) -> None:
+    clock = SettableClock()
+    ids = [queue_document(store, at=clock.now()) for _ in range(5)]
+    deliverer = HeldDeliverer(set(ids))
+    worker = pipeline_worker(store, deliverer, clock, batch_size=10, max_in_flight=3)
+
+    async def main() -> int:
+        running = asyncio.create_task(worker.run(max_jobs=5))
+        await asyncio.sleep(0.3)
+        started = len(deliverer.started)
+        deliverer.release.set()
+        await asyncio.wait_for(running, timeout=10)
+        return started
+
+    assert asyncio.run(main()) == 3
+    assert sorted(deliverer.delivered) == sorted(ids)
+
+
+def test_the_heartbeat_renews_the_lease_of_a_delivery_in_flight(store: SQLDocumentStore) -> None:
+    clock = SettableClock()
+    doc_id = queue_document(store, at=clock.now())
+    deliverer = HeldDeliverer({doc_id})
+    worker = pipeline_worker(store, deliverer, clock, renew_every=0.02)
+
+    def leased_until() -> Any:
+        with store.unit_of_work(read_only=True) as uow:
+            job = uow.jobs.get(doc_id)
+        assert job is not None
+        return job.leased_until
+
+    async def main() -> tuple[Any, Any]:
+        running = asyncio.create_task(worker.run(max_jobs=1))
+        while not deliverer.started:
+            await asyncio.sleep(0.01)
+        first = await asyncio.to_thread(leased_until)
+        clock.advance(minutes=4)  # most of the 5-minute lease is gone, the send is still in flight
+        await asyncio.sleep(0.2)
+        renewed = await asyncio.to_thread(leased_until)
+        deliverer.release.set()
+        await asyncio.wait_for(running, timeout=10)
+        return first, renewed
+
+    first, renewed = asyncio.run(main())
+    assert first == SettableClock().now() + LEASE
+    assert renewed == clock.now() + LEASE  # renewed from the moved clock
+
+
+def test_deferred_deliveries_are_not_counted_as_processed() -> None:
+    stats = WorkerStats()
+    results: list[DeliveryResult | BaseException] = [
+        DeliveryResult("a", DeliveryStatus.DELIVERED),
+        DeliveryResult("b", None, reason="endpoint-busy: ...", deferred=True),
+    ]
+    for result in results:
+        stats.count(result)
+    assert (stats.processed, stats.deferred, dict(stats.by_status)) == (1, 1, {"delivered": 1})

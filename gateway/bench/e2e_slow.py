@@ -1,0 +1,287 @@
+"""``gateway bench e2e-slow``: does one slow receiver hold back delivery to the others (head-of-line
+blocking)?
+
+Ten receiving endpoints, documents spread evenly over them; nine endpoints are the gateway's own ``/as4``
+(real AS4 receivers: validated, stored, signed receipts), each under its own URL (``/as4?endpoint=N``: the
+worker's per-endpoint limit keys on the URL). The tenth is a ``DelayingProxy`` in front of the same
+``/as4``: in the baseline it forwards at once, then it answers after ``--slow-delay`` seconds (a valid
+signed receipt), then never (the send times out). All documents are posted first, then one ``gateway
+worker`` starts; the figure is the nine fast endpoints' throughput (their documents delivered per second,
+first to last delivery) in each scenario, and its ratio to the baseline - printed side by side in one run.
+A benchmark prints figures; it is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.bench import e2e_load
+from gateway.bench.e2e_load import InvoiceCopies
+from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, stop_processes, wait_ready
+from gateway.bench.slow_proxy import delaying_proxy
+from gateway.config import PROJECT_ROOT, Settings
+from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE
+from gateway.store import upgrade_database
+
+DEFAULT_WORKDIR = PROJECT_ROOT / "var" / "bench-e2e-slow"
+DEFAULT_TEMPLATE = PROJECT_ROOT / "tests" / "data" / "documents" / "be-domestic-mixed-rates.json"
+RECEIVERS = 10
+#: The share of the baseline throughput the nine fast endpoints must keep (issue 12).
+TARGET_RATIO = 0.9
+
+
+def enterprise_number(index: int) -> str:
+    """A Belgian enterprise number that passes the mod-97 check (``0`` + 7 digits + 2 check digits)."""
+    base = 4123400 + index
+    return f"{base:08d}{97 - base % 97:02d}"
+
+
+class SpreadCopies(InvoiceCopies):
+    """Copies of the template addressed round-robin to the first ``spread`` buyers (one per endpoint)."""
+
+    def __init__(self, template: bytes, *, tag: str, spread: int) -> None:
+        super().__init__(template, tag=tag)
+        self.spread = spread
+
+    def buyer(self, index: int) -> int:
+        """The buyer (endpoint) number of copy ``index``; ``RECEIVERS - 1`` is the slow endpoint."""
+        return index % self.spread
+
+    def copy(self, index: int) -> tuple[str, bytes]:
+        number, body = super().copy(index)
+        document: dict[str, Any] = json.loads(body)
+        company = enterprise_number(self.buyer(index))
+        document["buyer"] = {**document["buyer"], "enterprise_number": company, "vat_number": f"BE{company}"}
+        return number, json.dumps(document).encode()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row: how the tenth endpoint answers (``tenth``: it gets a tenth of the documents; without it the
+    nine get the same documents as in the other rows, and no more), and the worker's per-endpoint limit
+    (None: the default)."""
+
+    label: str
+    slow_delay: float | None
+    per_endpoint: int | None = None
+    tenth: bool = True
+
+
+@dataclass
+class ScenarioResult:
+    """The figures of one scenario."""
+
+    scenario: Scenario
+    fast_documents: int = 0
+    fast_delivered: int = 0
+    fast_seconds: float | None = None
+    slow_documents: int = 0
+    slow_delivered: int = 0
+    proxy_requests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def fast_rate(self) -> float | None:
+        """The nine fast endpoints' documents delivered per second."""
+        if not self.fast_seconds or self.fast_delivered < 2:
+            return None
+        return self.fast_delivered / self.fast_seconds
+
+
+def scenarios(delay: float, max_in_flight: int) -> list[Scenario]:
+    """Baseline (the nine alone), slow, never answering, and slow without a per-endpoint limit (what the
+    limit buys)."""
+    return [
+        Scenario("the nine alone (baseline)", 0.0, tenth=False),
+        Scenario(f"one answers after {delay:g} s", delay),
+        Scenario("one never answers (send timeout)", None),
+        Scenario(f"one after {delay:g} s, no per-endpoint limit", delay, per_endpoint=max_in_flight),
+    ]
+
+
+def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
+    """Run every scenario ``--rounds`` times, interleaved (a busy machine drifts), and print the table.
+
+    Exit code 0: the nine kept the target share with the slow and with the silent endpoint; 1: not.
+    """
+    for name in ("httpx", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    defaults = settings.worker
+    in_flight = args.max_in_flight or defaults.max_in_flight
+    rows = scenarios(args.slow_delay, in_flight)
+    runs: list[list[ScenarioResult]] = [[] for _ in rows]
+    for round_number in range(1, args.rounds + 1):
+        for index, scenario in enumerate(rows):
+            print(f"bench e2e-slow: round {round_number}, {scenario.label} ...", end="", file=sys.stderr)
+            started = time.monotonic()
+            result = run_scenario(
+                scenario,
+                documents=args.documents,
+                workdir=args.workdir.resolve() / f"s{index}",
+                template=args.template,
+                send_timeout=args.send_timeout,
+                timeout=args.timeout,
+                max_in_flight=in_flight,
+            )
+            print(f" {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+            runs[index].append(result)
+    print(format_slow_table(runs, in_flight, defaults.per_endpoint, args))
+    kept = [_median_share(runs[i], runs[0]) for i in (1, 2)]
+    return 0 if all(share is not None and share >= TARGET_RATIO for share in kept) else 1
+
+
+def _median_share(results: list[ScenarioResult], baseline: list[ScenarioResult]) -> float | None:
+    """The median over rounds of a scenario's throughput divided by the same round's baseline."""
+    shares = [
+        r.fast_rate / b.fast_rate
+        for r, b in zip(results, baseline, strict=True)
+        if r.fast_rate is not None and b.fast_rate
+    ]
+    return statistics.median(shares) if shares else None
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    documents: int,
+    workdir: Path,
+    template: Path,
+    send_timeout: float,
+    timeout: float,
+    max_in_flight: int | None = None,
+) -> ScenarioResult:
+    """Start the gateway, post ``documents`` copies spread over the ten buyers, run one worker until the
+    nine fast endpoints' documents are final (or ``timeout``), read the figures, stop everything."""
+    result = ScenarioResult(scenario)
+    port = free_port()
+    participants = [f"0208:{enterprise_number(i)}" for i in range(RECEIVERS)]
+    as4 = f"http://127.0.0.1:{port}/as4"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(prepare_loopback(workdir, served=participants, as4_url=as4))
+    api_key = secrets.token_urlsafe(32)
+    env["GATEWAY_API__KEYS"] = json.dumps([{"name": "bench", "role": "admin", "key": api_key}])
+    env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = "0.1"
+    env["GATEWAY_WORKER__SEND_TIMEOUT_SECONDS"] = f"{send_timeout:g}"
+    if max_in_flight is not None:
+        env["GATEWAY_WORKER__MAX_IN_FLIGHT"] = str(max_in_flight)
+    if scenario.per_endpoint is not None:
+        env["GATEWAY_WORKER__PER_ENDPOINT"] = str(scenario.per_endpoint)
+    upgrade_database(env["GATEWAY_DATABASE__URL"])
+    headers = {"Authorization": f"Bearer {api_key}"}
+    try:
+        with delaying_proxy(as4, scenario.slow_delay) as proxy:
+            urls = [f"{as4}?endpoint={i + 1}" for i in range(RECEIVERS - 1)] + [proxy.url]
+            _write_directory(workdir / "directory.json", dict(zip(participants, urls, strict=True)))
+            with run_gateway(workdir, env, port=port, workers=0) as gateway:
+                with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30) as client:
+                    wait_ready(client, gateway.all, 120)
+                spread = RECEIVERS if scenario.tenth else RECEIVERS - 1
+                copies = SpreadCopies(template.read_bytes(), tag=secrets.token_hex(3), spread=spread)
+                if not scenario.tenth:
+                    documents -= documents // RECEIVERS  # the nine's share of the other rows
+                asyncio.run(
+                    _measure(result, gateway.base_url, headers, copies, documents, env, workdir, timeout)
+                )
+            result.proxy_requests = proxy.requests
+    except Exception as exc:  # a scenario that cannot run is reported, and the others go on
+        result.errors.append(f"{type(exc).__name__}: {exc}")
+    return result
+
+
+def _write_directory(path: Path, routes: dict[str, str]) -> None:
+    """The participant directory: each buyer at its own endpoint URL, our development AP certificate."""
+    entry = {
+        "document_types": [BIS_INVOICE.uri, BIS_CREDIT_NOTE.uri],
+        "process": BIS_BILLING_PROCESS.uri,
+        "certificate_file": "pki/pop000001.cert.pem",
+    }
+    path.write_text(json.dumps({p: [{**entry, "url": url}] for p, url in routes.items()}, indent=2))
+
+
+async def _measure(
+    result: ScenarioResult,
+    base_url: str,
+    headers: dict[str, str],
+    copies: SpreadCopies,
+    documents: int,
+    env: dict[str, str],
+    workdir: Path,
+    timeout: float,
+) -> None:
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120, limits=limits) as client:
+        postings = await e2e_load.post_burst(client, copies, first=0, count=documents, concurrency=4)
+        result.errors += [f"{p.number}: {p.http_status} {p.error}" for p in postings if p.error][:3]
+        slowest = RECEIVERS - 1
+        fast = [p.document_id for i, p in enumerate(postings) if p.document_id and copies.buyer(i) != slowest]
+        slow = [p.document_id for i, p in enumerate(postings) if p.document_id and copies.buyer(i) == slowest]
+        result.fast_documents, result.slow_documents = len(fast), len(slow)
+        with open(workdir / "worker.log", "wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "gateway.cli.main", "worker"],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+            try:
+                statuses = await e2e_load.wait_until_final(client, fast, timeout=timeout)
+                everything = await e2e_load.list_statuses(client)
+            finally:
+                stop_processes([worker])
+        delivered = [doc_id for doc_id, status in statuses.items() if status == "delivered"]
+        result.fast_delivered = len(delivered)
+        result.slow_delivered = sum(1 for doc_id in slow if everything.get(doc_id) == "delivered")
+        times = [at for at in (await e2e_load.delivered_times(client, delivered)).values() if at is not None]
+        if len(times) >= 2:
+            result.fast_seconds = (max(times) - min(times)).total_seconds()
+
+
+def format_slow_table(
+    runs: list[list[ScenarioResult]], max_in_flight: int, per_endpoint: int, args: argparse.Namespace
+) -> str:
+    """The scenarios side by side: the nine fast endpoints' throughput per round, its median, and its share
+    of the same round's baseline (median over rounds)."""
+    load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
+    lines = [
+        f"gateway bench e2e-slow: {args.documents} documents over {RECEIVERS} endpoints (9 fast real AS4 "
+        f"receivers + 1 slow), SQLite, 1 worker ({max_in_flight} in flight, {per_endpoint} per endpoint by "
+        f"default), send timeout {args.send_timeout:g} s, {args.rounds} round(s) interleaved, "
+        f"{os.cpu_count() or '?'} CPUs, load average {load}",
+        "",
+        f"{'scenario':<44} {'nine: delivered':>16} {'docs/s per round':>18} {'median':>7} "
+        f"{'vs baseline':>12} {'slow one: delivered':>20}",
+    ]
+    for results in runs:
+        rates = [r.fast_rate for r in results]
+        known = [rate for rate in rates if rate is not None]
+        share = _median_share(results, runs[0])
+        delivered = f"{sum(r.fast_delivered for r in results)}/{sum(r.fast_documents for r in results)}"
+        slow = f"{sum(r.slow_delivered for r in results)}/{sum(r.slow_documents for r in results)}"
+        per_round = " ".join(f"{rate:.1f}" if rate is not None else "-" for rate in rates)
+        median = f"{statistics.median(known):.1f}" if known else "-"
+        lines.append(
+            f"{results[0].scenario.label:<44} {delivered:>16} {per_round:>18} {median:>7} "
+            f"{f'{share:.0%}' if share is not None else '-':>12} {slow:>20}"
+        )
+        lines += [f"    error: {error}" for r in results for error in r.errors]
+    lines.append("")
+    lines.append(
+        f"target: the nine keep >= {TARGET_RATIO:.0%} of the baseline with one slow or silent endpoint "
+        "(rows 2 and 3); row 4: the same slow endpoint with the per-endpoint limit lifted"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""Admission of sends per receiving endpoint: a concurrency limit and a circuit breaker for each endpoint URL.
+
+The delivery worker keeps many sends in flight; without a per-endpoint limit one slow receiver (answers after
+10 s, or never) would soon hold all of them and starve every other receiver (head-of-line blocking). The
+gate answers at once - it never waits: a send that may not start now is handed back by the caller (not
+counted as an attempt) and leased again later, so the worker's slots keep serving the other endpoints.
+
+Jobs refused for a busy endpoint come back spread out rather than all at once: each gets the next place in
+a virtual queue whose places are one expected send duration (of that endpoint: its moving average, or the
+age of its oldest send in flight if longer) divided by the limit apart, so about as many jobs come back as
+slots free up, for a fast endpoint and a 10-second one alike, instead of a backlog being leased and refused
+again every few seconds.
+
+Sans-IO and not thread-safe: one event loop (the worker's) calls it; the time comes from the injected clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from gateway.services.circuit_breaker import Admission, BreakerPolicy, CircuitBreaker, CircuitState
+from gateway.services.ports import Clock
+
+#: Weight of the newest send duration in an endpoint's moving average.
+DURATION_WEIGHT: Final = 0.2
+#: Bounds of the spacing between two refused jobs' return times (seconds).
+MIN_SPACING: Final = 0.01
+MAX_SPACING: Final = 60.0
+
+
+@dataclass(slots=True)
+class SendPermit:
+    """Leave to send to ``endpoint``; give it back with ``EndpointGate.release`` when the send ended.
+
+    Attributes:
+        endpoint: the endpoint URL (the limiter's key).
+        probe: this send is the half-open circuit's probe.
+        started: when it was admitted (for the endpoint's average send duration).
+        released: given back already (``release`` is idempotent).
+    """
+
+    endpoint: str
+    probe: bool
+    started: datetime
+    released: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GateRefusal:
+    """The send may not start now.
+
+    Attributes:
+        circuit_open: True when the endpoint's circuit is open (the document is rescheduled to ``retry_at``
+            with ``reason``); False when the endpoint only has all its slots busy or its probe in flight
+            (the job is handed back for a moment, nothing recorded on the document).
+        reason: ``circuit-open: ...`` or ``endpoint-busy: ...`` (status reason, the job's last error).
+        retry_at: when the job is due again.
+    """
+
+    circuit_open: bool
+    reason: str
+    retry_at: datetime
+
+
+@dataclass(slots=True)
+class _Endpoint:
+    breaker: CircuitBreaker
+    average_seconds: float
+    started: list[datetime] = field(default_factory=list)  # of the sends in flight
+    queue_end: datetime | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.started)
+
+
+class EndpointGate:
+    """Per-endpoint concurrency limits and circuit breakers for one worker process.
+
+    Args:
+        per_endpoint: sends in flight to one endpoint URL at most (>= 1).
+        breaker: when circuits open and for how long.
+        clock: the time.
+        initial_send_seconds: the assumed send duration of an endpoint not measured yet.
+        max_endpoints: endpoints remembered (their average send duration); beyond it an idle endpoint
+            without trouble is forgotten when its send ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_endpoint: int,
+        breaker: BreakerPolicy,
+        clock: Clock,
+        initial_send_seconds: float = 1.0,
+        max_endpoints: int = 10_000,
+    ) -> None:
+        if per_endpoint < 1:
+            raise ValueError("per_endpoint must be at least 1")
+        self._limit = per_endpoint
+        self._policy = breaker
+        self._clock = clock
+        self._initial = initial_send_seconds
+        self._max_endpoints = max_endpoints
+        self._endpoints: dict[str, _Endpoint] = {}
+
+    @property
+    def per_endpoint(self) -> int:
+        """The concurrency limit per endpoint."""
+        return self._limit
+
+    def in_flight(self, endpoint: str) -> int:
+        """Sends in flight to ``endpoint`` now."""
+        known = self._endpoints.get(endpoint)
+        return known.in_flight if known else 0
+
+    def state(self, endpoint: str) -> CircuitState:
+        """The endpoint's circuit state now."""
+        known = self._endpoints.get(endpoint)
+        return known.breaker.state(self._clock.now()) if known else CircuitState.CLOSED
+
+    def refusal(self, endpoint: str) -> GateRefusal | None:
+        """Why a send to ``endpoint`` would be refused now, without taking a slot; None: it would not be.
+
+        For a job refused before, whose endpoint is remembered: it can be handed back again without loading
+        the document or looking the receiver up.
+        """
+        known = self._endpoints.get(endpoint)
+        if known is None:
+            return None
+        now = self._clock.now()
+        state = known.breaker.state(now)
+        if state is CircuitState.OPEN or known.in_flight >= self._limit:
+            return self._refuse(endpoint, known, now)
+        return None
+
+    def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
+        """A permit to send to ``endpoint`` now, or why not."""
+        now = self._clock.now()
+        known = self._endpoints.get(endpoint)
+        if known is None:
+            known = self._endpoints[endpoint] = _Endpoint(CircuitBreaker(self._policy), self._initial)
+        if known.breaker.state(now) is CircuitState.OPEN or known.in_flight >= self._limit:
+            return self._refuse(endpoint, known, now)
+        breaker = known.breaker
+        admission = breaker.admit(now)
+        if admission is Admission.REFUSED:  # half-open, its probe is in flight
+            reason = f"endpoint-busy: probing {endpoint} after {breaker.failures} failures"
+            return GateRefusal(False, reason, self._next_place(known, now))
+        known.started.append(now)
+        return SendPermit(endpoint, admission is Admission.PROBE, now)
+
+    def _refuse(self, endpoint: str, known: _Endpoint, now: datetime) -> GateRefusal:
+        """The refusal for an open circuit or an endpoint with all its slots busy."""
+        breaker = known.breaker
+        if breaker.state(now) is CircuitState.OPEN:
+            retry_at = breaker.retry_at
+            assert retry_at is not None
+            reason = (
+                f"circuit-open: {endpoint} failed {breaker.failures} times in a row, "
+                f"next try at {retry_at.isoformat(timespec='seconds')}"
+            )
+            return GateRefusal(True, reason, retry_at)
+        reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
+        return GateRefusal(False, reason, self._next_place(known, now))
+
+    def release(self, permit: SendPermit, *, ok: bool | None) -> None:
+        """The send of ``permit`` ended: ``ok`` True for any HTTP answer, False for a transport failure or
+        timeout, None when it did not get to send (nothing learnt about the endpoint). Idempotent."""
+        if permit.released:
+            return
+        permit.released = True
+        known = self._endpoints.get(permit.endpoint)
+        if known is None:
+            return
+        now = self._clock.now()
+        if permit.started in known.started:
+            known.started.remove(permit.started)
+        breaker = known.breaker
+        if ok is None:
+            if permit.probe:
+                breaker.cancel_probe()  # the next send probes instead
+        else:
+            took = max((now - permit.started).total_seconds(), 0.0)
+            known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
+            breaker.record(ok=ok, now=now, probe=permit.probe)
+        idle = known.in_flight == 0 and (known.queue_end is None or known.queue_end <= now)
+        trouble = breaker.state(now) is not CircuitState.CLOSED or breaker.failures
+        if idle and not trouble and len(self._endpoints) > self._max_endpoints:
+            del self._endpoints[permit.endpoint]  # bounded memory: only its average send time is lost
+
+    def _next_place(self, known: _Endpoint, now: datetime) -> datetime:
+        """The return time of one more refused job: the next place in the endpoint's virtual queue."""
+        # A send in flight for longer than the average (an endpoint that stopped answering) is the better
+        # estimate: the first timeouts must not wait for the average to catch up.
+        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
+        expected = max(known.average_seconds, oldest)
+        spacing = min(max(expected / self._limit, MIN_SPACING), MAX_SPACING)
+        start = known.queue_end if known.queue_end is not None and known.queue_end > now else now
+        known.queue_end = start + timedelta(seconds=spacing)
+        return known.queue_end

@@ -1,0 +1,88 @@
+"""Lease renewal while deliveries are in flight: a heartbeat that extends every held lease periodically.
+
+A delivery lease is short (``GATEWAY_WORKER__LEASE_SECONDS``, 50 s by default) so that the documents of a
+worker that died are taken over within a minute; a live worker keeps its leases however long a send takes
+(a receiver may answer after two minutes) because this heartbeat renews them every
+``GATEWAY_WORKER__LEASE_RENEW_SECONDS``. All renewals of one beat share one short unit of work; a lease
+that another worker took over meanwhile (LeaseLost) is simply dropped - the delivery's own next step gets
+LeaseLost too and abandons the attempt. A beat that fails on the store is logged and tried again at the
+next beat; the lease margin (``gateway.config.LEASE_MARGIN_SECONDS``) covers one missed beat plus a
+database lock wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+import anyio.to_thread
+
+from gateway.errors import LeaseLost, StoreError
+from gateway.services.ports import Clock, DeliveryLease, DocumentStore
+
+log = logging.getLogger("gateway.worker")
+
+
+class LeaseKeeper:
+    """The leases a worker holds, renewed every ``every`` seconds while ``run`` is running.
+
+    Args:
+        store: the document store.
+        clock: the time.
+        lease_for: the length of a renewed lease.
+        every: seconds between two beats.
+    """
+
+    def __init__(self, *, store: DocumentStore, clock: Clock, lease_for: timedelta, every: float) -> None:
+        if every <= 0:
+            raise ValueError("the renewal interval must be positive")
+        self._store = store
+        self._clock = clock
+        self._lease_for = lease_for
+        self._every = every
+        self._held: dict[str, DeliveryLease] = {}
+        self.beats = 0
+
+    def hold(self, lease: DeliveryLease) -> None:
+        """Keep ``lease`` renewed until ``drop``."""
+        self._held[lease.document_id] = lease
+
+    def drop(self, lease: DeliveryLease) -> DeliveryLease:
+        """Stop renewing ``lease``; returns it with the expiry of its latest renewal."""
+        return self._held.pop(lease.document_id, lease)
+
+    @property
+    def held(self) -> int:
+        """Leases held now."""
+        return len(self._held)
+
+    async def run(self) -> None:
+        """Beat every ``every`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self._every)
+            if not self._held:
+                continue
+            try:
+                renewed = await anyio.to_thread.run_sync(self._renew, list(self._held.values()))
+            except StoreError as exc:
+                log.error("renewing %d delivery lease(s) failed: %s", len(self._held), exc)
+                continue
+            self.beats += 1
+            for lease in renewed:
+                if self._held.get(lease.document_id, lease).token == lease.token:
+                    self._held[lease.document_id] = lease
+
+    def _renew(self, leases: list[DeliveryLease]) -> list[DeliveryLease]:
+        """Renew every lease still held by its token, in one unit of work; returns the renewed ones."""
+        now = self._clock.now()
+        renewed: list[DeliveryLease] = []
+        with self._store.unit_of_work() as uow:
+            for lease in sorted(leases, key=lambda held: held.document_id):  # one lock order for every beat
+                with contextlib.suppress(LeaseLost):  # completed, handed back or taken over meanwhile
+                    until = uow.jobs.renew(lease.document_id, lease.token, now=now, lease_for=self._lease_for)
+                    renewed.append(replace(lease, leased_until=until))
+            uow.commit()
+        return renewed

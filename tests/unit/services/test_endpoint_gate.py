@@ -1,0 +1,134 @@
+"""The per-endpoint gate: a concurrency limit per endpoint URL, refused jobs spread over time, and the
+circuit breaker's refusals with their reasons."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from delivery_support import SettableClock
+
+from gateway.services.circuit_breaker import BreakerPolicy, CircuitState
+from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
+
+SLOW = "https://slow.example/as4"
+FAST = "https://fast.example/as4"
+
+
+def gate(clock: SettableClock, per_endpoint: int = 2) -> EndpointGate:
+    policy = BreakerPolicy(failure_threshold=2, open_for=timedelta(seconds=30))
+    return EndpointGate(per_endpoint=per_endpoint, breaker=policy, clock=clock, initial_send_seconds=1.0)
+
+
+def permit(result: SendPermit | GateRefusal) -> SendPermit:
+    assert isinstance(result, SendPermit), result
+    return result
+
+
+def refusal(result: SendPermit | GateRefusal) -> GateRefusal:
+    assert isinstance(result, GateRefusal), result
+    return result
+
+
+def test_one_endpoint_cannot_take_more_than_its_slots_while_others_are_served() -> None:
+    clock = SettableClock()
+    g = gate(clock)
+    held = [permit(g.acquire(SLOW)), permit(g.acquire(SLOW))]
+    busy = refusal(g.acquire(SLOW))
+    assert not busy.circuit_open
+    assert busy.reason.startswith(f"endpoint-busy: 2 sends in flight to {SLOW}")
+    assert busy.retry_at > clock.now()
+    assert permit(g.acquire(FAST)).endpoint == FAST  # another endpoint is not held back
+    g.release(held[0], ok=True)
+    g.release(held[0], ok=True)  # idempotent: frees one slot only
+    assert g.in_flight(SLOW) == 1
+    permit(g.acquire(SLOW))
+    refusal(g.acquire(SLOW))
+
+
+def test_refused_jobs_come_back_spread_by_the_endpoints_send_duration() -> None:
+    clock = SettableClock()
+    g = gate(clock)
+    for _ in range(20):  # the endpoint takes 10 s per send: the average moves towards it
+        p = permit(g.acquire(SLOW))
+        clock.advance(seconds=10)
+        g.release(p, ok=True)
+    clock.advance(seconds=100)
+    held = [permit(g.acquire(SLOW)), permit(g.acquire(SLOW))]
+    returns = [refusal(g.acquire(SLOW)).retry_at for _ in range(6)]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
+    # About two jobs (the limit) per send duration: slots free up at that pace.
+    assert all(4.0 < gap < 5.0 for gap in gaps), gaps
+    assert all(g.in_flight(SLOW) == 2 for _ in held)
+
+
+def test_failures_open_the_circuit_with_the_reason_and_a_probe_closes_it() -> None:
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=4)
+    for _ in range(2):
+        g.release(permit(g.acquire(SLOW)), ok=False)
+    opened = refusal(g.acquire(SLOW))
+    assert opened.circuit_open
+    assert opened.retry_at == clock.now() + timedelta(seconds=30)
+    next_try = opened.retry_at.isoformat(timespec="seconds")
+    assert opened.reason == f"circuit-open: {SLOW} failed 2 times in a row, next try at {next_try}"
+    assert g.state(SLOW) is CircuitState.OPEN
+    permit(g.acquire(FAST))
+    clock.advance(seconds=30)
+    probe = permit(g.acquire(SLOW))
+    assert probe.probe
+    waiting = refusal(g.acquire(SLOW))  # one probe at a time; not an open circuit for the document
+    assert not waiting.circuit_open
+    assert "probing" in waiting.reason
+    g.release(probe, ok=True)
+    assert g.state(SLOW) is CircuitState.CLOSED
+    assert not permit(g.acquire(SLOW)).probe
+
+
+def test_a_probe_that_did_not_send_is_not_a_failure() -> None:
+    clock = SettableClock()
+    g = gate(clock)
+    for _ in range(2):
+        g.release(permit(g.acquire(SLOW)), ok=False)
+    clock.advance(seconds=30)
+    probe = permit(g.acquire(SLOW))
+    g.release(probe, ok=None)  # e.g. building the message failed
+    assert g.state(SLOW) is CircuitState.HALF_OPEN
+    assert permit(g.acquire(SLOW)).probe
+
+
+def test_beyond_the_endpoints_remembered_an_idle_endpoint_without_trouble_is_forgotten() -> None:
+    clock = SettableClock()
+    policy = BreakerPolicy(failure_threshold=1)
+    g = EndpointGate(per_endpoint=1, breaker=policy, clock=clock, max_endpoints=1)
+    g.release(permit(g.acquire(SLOW)), ok=False)  # open circuit: remembered whatever the size
+    g.release(permit(g.acquire(FAST)), ok=True)
+    assert g.state(SLOW) is CircuitState.OPEN
+    assert set(g._endpoints) == {SLOW}  # the map does not grow with every endpoint ever seen
+
+
+def test_a_send_hanging_longer_than_the_average_spreads_the_refused_jobs_further() -> None:
+    clock = SettableClock()
+    g = gate(clock)  # never measured: 1 s assumed
+    held = [permit(g.acquire(SLOW)), permit(g.acquire(SLOW))]
+    clock.advance(seconds=20)  # neither has answered yet (a timeout is coming)
+    first, second = (refusal(g.acquire(SLOW)).retry_at for _ in range(2))
+    assert (second - first).total_seconds() == 10.0  # 20 s in flight / 2 slots, not 1 s / 2
+    assert len(held) == g.in_flight(SLOW)
+
+
+def test_refusal_answers_without_taking_a_slot() -> None:
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=1)
+    assert g.refusal(SLOW) is None  # never seen
+    held = permit(g.acquire(SLOW))
+    busy = g.refusal(SLOW)
+    assert busy is not None
+    assert not busy.circuit_open
+    assert g.in_flight(SLOW) == 1
+    g.release(held, ok=False)
+    assert g.refusal(SLOW) is None  # a slot is free
+    g.release(permit(g.acquire(SLOW)), ok=False)  # the second failure opens the circuit
+    opened = g.refusal(SLOW)
+    assert opened is not None
+    assert opened.circuit_open
