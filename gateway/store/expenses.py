@@ -42,6 +42,7 @@ _INVOICE = select(expenses).where(
     expenses.c.kind == "invoice",
 )
 _UPDATE = update(expenses).where(expenses.c.id == bindparam("b_id"))
+_MAPPING = select(supplier_units).where(supplier_units.c.supplier_key == bindparam("b_supplier"))
 
 
 def _expense_from_row(row: Row[Any], duplicates: tuple[str, ...] = ()) -> Expense:
@@ -339,9 +340,8 @@ class SQLUnitRepository:
             )
 
     def get_mapping(self, supplier_key: str) -> SupplierMapping | None:
-        s = supplier_units
         with map_db_errors("supplier mapping"):
-            row = self._conn.execute(select(s).where(s.c.supplier_key == supplier_key)).first()
+            row = self._conn.execute(_MAPPING, {"b_supplier": supplier_key}).first()
         if row is None:
             return None
         return SupplierMapping(row.supplier_key, row.unit_key, row.set_by, row.set_at, row.expires_at)

@@ -37,6 +37,15 @@ _MESSAGE_KEY = (
 _MESSAGE = select(as4_messages).where(*_MESSAGE_KEY)
 _MESSAGE_DOCUMENT = select(as4_messages.c.document_id).where(*_MESSAGE_KEY)
 _MESSAGE_UPDATE = update(as4_messages).where(*_MESSAGE_KEY)
+_BY_INSTANCE = (
+    select(as4_messages)
+    .where(
+        as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
+        as4_messages.c.direction == bindparam("b_direction"),
+    )
+    .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
+    .limit(1)
+)
 _ATTEMPTS = select(outbound_documents.c.attempts).where(outbound_documents.c.id == bindparam("b_id"))
 
 
@@ -133,12 +142,8 @@ class SQLAS4MessageRepository:
         return _message_from_row(row) if row is not None else None
 
     def find_by_instance_id(self, sbdh_instance_id: str, direction: Direction) -> AS4MessageRecord | None:
-        t = as4_messages
         row = self._conn.execute(
-            select(t)
-            .where(t.c.sbdh_instance_id == sbdh_instance_id, t.c.direction == direction.value)
-            .order_by(t.c.created_at, t.c.message_id)
-            .limit(1)
+            _BY_INSTANCE, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
         ).first()
         return _message_from_row(row) if row is not None else None
 
