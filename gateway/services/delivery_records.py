@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from gateway.model.message import Direction, OutboundDocument, TimelineEvent
+from gateway.model.message import OutboundDocument, TimelineEvent
 from gateway.services.delivery_attempt import DeliverySettings
 from gateway.services.delivery_outcome import AttemptOutcome
 from gateway.services.ports import IDFactory, UnitOfWork
-from gateway.services.reporting_records import sent_transmission
+from gateway.services.reporting_records import is_report, sent_transmission
 from gateway.services.webhooks import status_change_webhook
 
 log = logging.getLogger("gateway.deliver")
@@ -51,21 +51,27 @@ def count_delivered(
     *,
     our_country: str,
 ) -> None:
-    """Peppol reporting (peppol-as4.md §11): record the delivered transmission with its receipt."""
-    record = uow.messages.get(message_id, Direction.OUT)
+    """Peppol reporting (peppol-as4.md §11): record the delivered transmission with its receipt.
+
+    Reads only the message's stored time and the document's UBL (``sent_facts``), not the whole stored
+    message and the validation report; a TSR or EUSR (not counted) reads nothing.
+    """
+    if is_report(document.document_type):
+        return
     summary = outcome.signal.receipt_summary if outcome.signal is not None else None
     seat = str((summary or {}).get("signer") or "")
-    if record is None or not seat:
+    facts = uow.reporting.sent_facts(message_id) if seat else None
+    if facts is None:
         log.warning("document %s: message %s not counted for reporting (no record)", document.id, message_id)
         return
-    content = uow.outbound.get_content(document.id)
+    sent_at, ubl = facts
     counted = sent_transmission(
         document,
         message_id=message_id,
-        sent_at=record.created_at,
+        sent_at=sent_at,
         receiver_seat=seat,
         our_country=our_country,
-        ubl=content.body if content is not None else None,
+        ubl=ubl,
     )
     if counted is not None:
         uow.reporting.record(counted)

@@ -69,8 +69,13 @@ class ExpenseIntake:
         self._responder = responder
         self._policy = policy
 
-    def create_from_inbound(self, inbound_document_id: str) -> DraftResult:
+    def create_from_inbound(self, inbound_document_id: str, body: bytes | None = None) -> DraftResult:
         """Build, route and store the expense of a valid received invoice or credit note (idempotent).
+
+        Args:
+            inbound_document_id: the received document.
+            body: its stored bytes when the caller holds them (the receive path, right after validating
+                them): they are not read back from the store. None: read from the store.
 
         Raises:
             StoreError: the store failed (nothing was stored; the recovery pass retries).
@@ -78,10 +83,12 @@ class ExpenseIntake:
         with self._store.unit_of_work(read_only=True) as uow:
             existing = uow.expenses.get_by_inbound(inbound_document_id)
             document = uow.inbound.get(inbound_document_id)
-            content = uow.inbound.get_content(inbound_document_id)
+            if body is None and existing is None and document is not None:
+                content = uow.inbound.get_content(inbound_document_id)
+                body = content.body if content is not None else None
         if existing is not None:
             return DraftResult(DraftOutcome.EXISTING, existing)
-        if document is None or content is None:
+        if document is None or body is None:
             raise DocumentNotFound(inbound_document_id, "inbound document")
         if document.document_type.root_namespace not in (INVOICE_NS, CREDIT_NOTE_NS):
             # Invoice Responses and MLS answer documents we sent (services/message_status.py): no expense.
@@ -90,7 +97,7 @@ class ExpenseIntake:
             # Invalid documents stay in GET /v1/inbound with their report: never routed silently.
             return DraftResult(DraftOutcome.SKIPPED, reason=f"inbound document is {document.status.value}")
         try:
-            model = read_ubl(content.body)
+            model = read_ubl(body)
         except GatewayError as exc:  # a valid document the reader cannot map: shown, not guessed
             log.error("inbound document %s: no expense draft: %s", inbound_document_id, exc)
             return DraftResult(DraftOutcome.SKIPPED, reason=f"the document cannot be read: {exc}")

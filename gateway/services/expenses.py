@@ -89,9 +89,9 @@ class ExpenseWorkflow:
 
     # -- creation ----------------------------------------------------------------------------------------
 
-    def create_from_inbound(self, inbound_document_id: str) -> DraftResult:
+    def create_from_inbound(self, inbound_document_id: str, body: bytes | None = None) -> DraftResult:
         """Build, route and store the expense of a valid received document (see ``ExpenseIntake``)."""
-        return self._intake.create_from_inbound(inbound_document_id)
+        return self._intake.create_from_inbound(inbound_document_id, body)
 
     def recover(self, *, batch_size: int = 50) -> int:
         """Create the expenses of valid received documents that have none (see ``ExpenseIntake``)."""

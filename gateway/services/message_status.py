@@ -146,9 +146,14 @@ class MessageStatusService:
         """
         with self._store.unit_of_work(read_only=True) as uow:
             document = uow.inbound.get(document_id)
-            content = uow.inbound.get_content(document_id)
-        if document is None or content is None:
+            # The content (body and report) is read only when something here uses it: an answer to apply,
+            # or an MLS to decide (not when MLS is off).
+            needed = document is not None and (is_application_response(document) or self._sends_mls)
+            content = uow.inbound.get_content(document_id) if needed else None
+        if document is None or (needed and content is None):
             log.error("inbound document %s vanished before its MLS", document_id)
+            return None
+        if content is None:
             return None
         read: ReadResponse | None = None
         if is_application_response(document):
@@ -164,12 +169,17 @@ class MessageStatusService:
             return None
         return self._send_mls(document, content.validation_report, envelope)
 
+    @property
+    def _sends_mls(self) -> bool:
+        """Whether MLS are sent at all (our SPID and the directory check are configured)."""
+        return self._our_spid is not None and self._can_receive is not None
+
     # -- sending MLS ---------------------------------------------------------------------------------------
 
     def _send_mls(
         self, document: InboundDocument, report: dict[str, Any] | None, envelope: ReceivedEnvelope
     ) -> str | None:
-        if self._our_spid is None or self._can_receive is None:
+        if self._our_spid is None or self._can_receive is None:  # see _sends_mls
             return None
         code, issues = _verdict(document.status, report)
         mls_type = (envelope.mls_type or MLSType.FAILURE_ONLY.value).strip().upper()

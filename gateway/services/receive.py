@@ -144,8 +144,9 @@ class AS4Receiver:
         on_received: called with the document id and the envelope facts after a NEW document's validation
             was recorded (MLS and received business responses, ``services/message_status.py``); its
             failures are logged, never answered to the sender (the receipt is already committed).
-        on_valid: called with the id of every document recorded VALID, after its commit (the expense
-            workflow builds the draft there); its failures are logged, never answered to the sender.
+        on_valid: called with the id and the (validated) bytes of every document recorded VALID, after its
+            commit (the expense workflow builds the draft there, without reading the bytes back from the
+            store); its failures are logged, never answered to the sender.
     """
 
     def __init__(
@@ -166,7 +167,7 @@ class AS4Receiver:
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
         evidence: EvidenceLimits | None = None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
-        on_valid: Callable[[str], object] | None = None,
+        on_valid: Callable[[str, bytes], object] | None = None,
         our_country: str = "BE",
     ) -> None:
         self._on_received = on_received
@@ -401,7 +402,7 @@ class AS4Receiver:
             uow.commit()
         if verdict.status is InboundStatus.VALID and self._on_valid is not None:
             try:
-                self._on_valid(document_id)
+                self._on_valid(document_id, business)
             except Exception:  # the receipt stands; the expense recovery pass creates the draft later
                 log.exception("inbound document %s: post-validation step failed", document_id)
         return verdict.status

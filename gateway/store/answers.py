@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, insert, or_, select
+from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, select
 
 from gateway.errors import StoreError
 from gateway.services.ports import PendingAnswer
 from gateway.store.errors import maps_db_errors
 from gateway.store.tables import outbound_documents, pending_answers
+
+# Asked after every delivered document (services/received_answers.py): built once (see store/documents.py).
+_FOR_DOCUMENT = (
+    select(pending_answers)
+    .where(pending_answers.c.outbound_document_id == bindparam("b_id"))
+    .order_by(pending_answers.c.held_at, pending_answers.c.inbound_document_id)
+)
 
 
 def _answer_from_row(row: Row[Any]) -> PendingAnswer:
@@ -48,12 +55,7 @@ class SQLPendingAnswerRepository:
         )
 
     def for_document(self, outbound_document_id: str) -> list[PendingAnswer]:
-        t = pending_answers
-        rows = self._conn.execute(
-            select(t)
-            .where(t.c.outbound_document_id == outbound_document_id)
-            .order_by(t.c.held_at, t.c.inbound_document_id)
-        )
+        rows = self._conn.execute(_FOR_DOCUMENT, {"b_id": outbound_document_id})
         return [_answer_from_row(row) for row in rows]
 
     def take(self, inbound_document_id: str) -> PendingAnswer | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, func, insert, or_, select, update
 
 from gateway.errors import InvalidTransition, StoreError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, parse_receiver
@@ -30,6 +30,23 @@ from gateway.store.tables import inbound_documents, outbound_documents, outbound
 
 _OUTBOUND_META = [c for c in outbound_documents.c if c.name not in ("ubl", "validation_report")]
 _INBOUND_META = [c for c in inbound_documents.c if c.name not in ("body", "validation_report")]
+
+# The statements of the delivery and receive paths are built once, with bound parameters: SQLAlchemy then
+# reuses their cache key instead of rebuilding and hashing the statement on every call (≈ 0.1 ms per query
+# with 17 columns, measured for issue 12). ``b_`` names keep clear of the column names the SET clauses use.
+_OUTBOUND_BY_ID = select(*_OUTBOUND_META).where(outbound_documents.c.id == bindparam("b_id"))
+_OUTBOUND_BY_NUMBER = select(*_OUTBOUND_META).where(
+    outbound_documents.c.seller_id == bindparam("b_seller"),
+    outbound_documents.c.document_number == bindparam("b_number"),
+)
+_OUTBOUND_STATUS_FOR_UPDATE = (
+    select(outbound_documents.c.status, outbound_documents.c.attempts)
+    .where(outbound_documents.c.id == bindparam("b_id"))
+    .with_for_update()
+)
+_OUTBOUND_UPDATE = update(outbound_documents).where(outbound_documents.c.id == bindparam("b_id"))
+_INBOUND_BY_ID = select(*_INBOUND_META).where(inbound_documents.c.id == bindparam("b_id"))
+_INBOUND_UPDATE = update(inbound_documents).where(inbound_documents.c.id == bindparam("b_id"))
 
 
 def _outbound_from_row(row: Row[Any]) -> OutboundDocument:
@@ -143,17 +160,12 @@ class SQLOutboundDocumentRepository:
         return entry
 
     def get(self, document_id: str) -> OutboundDocument | None:
-        row = self._conn.execute(
-            select(*_OUTBOUND_META).where(outbound_documents.c.id == document_id)
-        ).first()
+        row = self._conn.execute(_OUTBOUND_BY_ID, {"b_id": document_id}).first()
         return _outbound_from_row(row) if row is not None else None
 
     def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
         row = self._conn.execute(
-            select(*_OUTBOUND_META).where(
-                outbound_documents.c.seller_id == seller_id,
-                outbound_documents.c.document_number == document_number,
-            )
+            _OUTBOUND_BY_NUMBER, {"b_seller": seller_id, "b_number": document_number}
         ).first()
         return _outbound_from_row(row) if row is not None else None
 
@@ -173,12 +185,9 @@ class SQLOutboundDocumentRepository:
         next_attempt_at: datetime | None = None,
         as4_message_id: str | None = None,
     ) -> TimelineEvent:
-        t = outbound_documents
         # FOR UPDATE: a concurrent transition of the same document waits for this transaction, then
         # re-reads the new status (PostgreSQL); SQLite already serialises writers (BEGIN IMMEDIATE).
-        row = self._conn.execute(
-            select(t.c.status, t.c.attempts).where(t.c.id == document_id).with_for_update()
-        ).first()
+        row = self._conn.execute(_OUTBOUND_STATUS_FOR_UPDATE, {"b_id": document_id}).first()
         if row is None:
             raise StoreError(f"no outbound document {document_id!r}")
         current = DeliveryStatus(row.status)
@@ -193,7 +202,7 @@ class SQLOutboundDocumentRepository:
             values["attempts"] = row.attempts + 1
         if as4_message_id is not None:
             values["as4_message_id"] = as4_message_id
-        self._conn.execute(update(t).where(t.c.id == document_id).values(values))
+        self._conn.execute(_OUTBOUND_UPDATE, {"b_id": document_id, **values})
         entry = TimelineEvent(document_id, at, current, target, event, detail)
         self._append(entry)
         return entry
@@ -278,7 +287,7 @@ class SQLInboundDocumentRepository:
             self._conn.execute(insert(inbound_documents), values)
 
     def get(self, document_id: str) -> InboundDocument | None:
-        row = self._conn.execute(select(*_INBOUND_META).where(inbound_documents.c.id == document_id)).first()
+        row = self._conn.execute(_INBOUND_BY_ID, {"b_id": document_id}).first()
         return _inbound_from_row(row) if row is not None else None
 
     def get_by_message_id(self, as4_message_id: str) -> InboundDocument | None:
@@ -324,12 +333,13 @@ class SQLInboundDocumentRepository:
         reason: str | None,
         at: datetime,
     ) -> None:
-        t = inbound_documents
-        result = self._conn.execute(
-            update(t)
-            .where(t.c.id == document_id)
-            .values(status=status.value, validation_report=report, status_reason=reason, updated_at=at)
-        )
+        values = {
+            "status": status.value,
+            "validation_report": report,
+            "status_reason": reason,
+            "updated_at": at,
+        }
+        result = self._conn.execute(_INBOUND_UPDATE, {"b_id": document_id, **values})
         if result.rowcount != 1:
             raise StoreError(f"no inbound document {document_id!r}")
 

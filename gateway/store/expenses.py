@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
 
 from gateway.errors import StoreError
 from gateway.model.expense import ActorRole, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus
@@ -30,6 +30,19 @@ _BILLING_DOCTYPE_PREFIXES = (
     "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::",
     "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2::",
 )
+
+# The lookups of the receive path's expense draft, built once (see store/documents.py).
+_BY_ID = select(expenses).where(expenses.c.id == bindparam("b_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_BY_INBOUND = select(expenses).where(expenses.c.inbound_document_id == bindparam("b_inbound"))
+_BY_DEDUPE_KEY = select(expenses).where(expenses.c.dedupe_key == bindparam("b_key"))
+_INVOICE = select(expenses).where(
+    expenses.c.supplier_key == bindparam("b_supplier"),
+    expenses.c.number == bindparam("b_number"),
+    expenses.c.kind == "invoice",
+)
+_UPDATE = update(expenses).where(expenses.c.id == bindparam("b_id"))
+_MAPPING = select(supplier_units).where(supplier_units.c.supplier_key == bindparam("b_supplier"))
 
 
 def _expense_from_row(row: Row[Any], duplicates: tuple[str, ...] = ()) -> Expense:
@@ -117,12 +130,9 @@ class SQLExpenseRepository:
                 },
             )
 
-    def _one(self, *conditions: Any, for_update: bool = False) -> Expense | None:
-        stmt = select(expenses).where(*conditions)
-        if for_update:
-            stmt = stmt.with_for_update()
+    def _one(self, stmt: Select[Any], params: dict[str, Any]) -> Expense | None:
         with map_db_errors("expense"):
-            row = self._conn.execute(stmt).first()
+            row = self._conn.execute(stmt, params).first()
         if row is None:
             return None
         return _expense_from_row(row, self._duplicates([row.id]).get(row.id, ()))
@@ -143,31 +153,26 @@ class SQLExpenseRepository:
         return found
 
     def get(self, expense_id: str, *, for_update: bool = False) -> Expense | None:
-        return self._one(expenses.c.id == expense_id, for_update=for_update)
+        return self._one(_BY_ID_FOR_UPDATE if for_update else _BY_ID, {"b_id": expense_id})
 
     def get_by_inbound(self, inbound_document_id: str) -> Expense | None:
-        return self._one(expenses.c.inbound_document_id == inbound_document_id)
+        return self._one(_BY_INBOUND, {"b_inbound": inbound_document_id})
 
     def find_duplicate(self, dedupe_key: str) -> Expense | None:
-        return self._one(expenses.c.dedupe_key == dedupe_key)
+        return self._one(_BY_DEDUPE_KEY, {"b_key": dedupe_key})
 
     def find_invoice(self, supplier_key: str, number: str) -> Expense | None:
-        return self._one(
-            expenses.c.supplier_key == supplier_key, expenses.c.number == number, expenses.c.kind == "invoice"
-        )
+        return self._one(_INVOICE, {"b_supplier": supplier_key, "b_number": number})
 
     def record(self, event: ExpenseEvent, *, status_reason: str | None) -> None:
         with map_db_errors("expense transition"):
-            result = self._conn.execute(
-                update(expenses)
-                .where(expenses.c.id == event.expense_id)
-                .values(
-                    status=event.to_status.value,
-                    unit_key=event.unit_code,
-                    status_reason=status_reason,
-                    updated_at=event.at,
-                )
-            )
+            values = {
+                "status": event.to_status.value,
+                "unit_key": event.unit_code,
+                "status_reason": status_reason,
+                "updated_at": event.at,
+            }
+            result = self._conn.execute(_UPDATE, {"b_id": event.expense_id, **values})
         if result.rowcount != 1:
             raise StoreError(f"no expense {event.expense_id!r}")
         self._append(event)
@@ -335,9 +340,8 @@ class SQLUnitRepository:
             )
 
     def get_mapping(self, supplier_key: str) -> SupplierMapping | None:
-        s = supplier_units
         with map_db_errors("supplier mapping"):
-            row = self._conn.execute(select(s).where(s.c.supplier_key == supplier_key)).first()
+            row = self._conn.execute(_MAPPING, {"b_supplier": supplier_key}).first()
         if row is None:
             return None
         return SupplierMapping(row.supplier_key, row.unit_key, row.set_by, row.set_at, row.expires_at)

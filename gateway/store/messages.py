@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
 from gateway.model.message import (
@@ -27,6 +27,26 @@ def _headers_to_json(headers: HTTPHeaders) -> list[list[str]]:
 
 def _headers_from_json(value: list[list[str]]) -> HTTPHeaders:
     return tuple((str(name), str(text)) for name, text in value)
+
+
+# Statements of the delivery and receive paths, built once (see store/documents.py).
+_MESSAGE_KEY = (
+    as4_messages.c.message_id == bindparam("b_id"),
+    as4_messages.c.direction == bindparam("b_direction"),
+)
+_MESSAGE = select(as4_messages).where(*_MESSAGE_KEY)
+_MESSAGE_DOCUMENT = select(as4_messages.c.document_id).where(*_MESSAGE_KEY)
+_MESSAGE_UPDATE = update(as4_messages).where(*_MESSAGE_KEY)
+_BY_INSTANCE = (
+    select(as4_messages)
+    .where(
+        as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
+        as4_messages.c.direction == bindparam("b_direction"),
+    )
+    .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
+    .limit(1)
+)
+_ATTEMPTS = select(outbound_documents.c.attempts).where(outbound_documents.c.id == bindparam("b_id"))
 
 
 def _signal_columns(signal: AS4Signal) -> dict[str, Any]:
@@ -118,19 +138,12 @@ class SQLAS4MessageRepository:
                 self._conn.execute(insert(as4_signals), history)
 
     def get(self, message_id: str, direction: Direction) -> AS4MessageRecord | None:
-        t = as4_messages
-        row = self._conn.execute(
-            select(t).where(t.c.message_id == message_id, t.c.direction == direction.value)
-        ).first()
+        row = self._conn.execute(_MESSAGE, {"b_id": message_id, "b_direction": direction.value}).first()
         return _message_from_row(row) if row is not None else None
 
     def find_by_instance_id(self, sbdh_instance_id: str, direction: Direction) -> AS4MessageRecord | None:
-        t = as4_messages
         row = self._conn.execute(
-            select(t)
-            .where(t.c.sbdh_instance_id == sbdh_instance_id, t.c.direction == direction.value)
-            .order_by(t.c.created_at, t.c.message_id)
-            .limit(1)
+            _BY_INSTANCE, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
         ).first()
         return _message_from_row(row) if row is not None else None
 
@@ -142,19 +155,13 @@ class SQLAS4MessageRepository:
         return [_message_from_row(row) for row in rows]
 
     def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
-        t = as4_messages
-        row = self._conn.execute(
-            select(t.c.document_id).where(t.c.message_id == message_id, t.c.direction == direction.value)
-        ).first()
+        key = {"b_id": message_id, "b_direction": direction.value}
+        row = self._conn.execute(_MESSAGE_DOCUMENT, key).first()
         if row is None:
             raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
         # Latest signal on the message row (what callers show), and appended to the history: an
         # earlier answer (invalid receipt, retryable error) stays as evidence.
-        self._conn.execute(
-            update(t)
-            .where(t.c.message_id == message_id, t.c.direction == direction.value)
-            .values(_signal_columns(signal))
-        )
+        self._conn.execute(_MESSAGE_UPDATE, {**key, **_signal_columns(signal)})
         attempt = self._attempt(direction, row.document_id)
         self._conn.execute(insert(as4_signals), _history_values(message_id, direction, signal, attempt))
 
@@ -200,8 +207,7 @@ class SQLAS4MessageRepository:
         SEND_STARTED transition of the same attempt has already incremented. None for inbound."""
         if direction is not Direction.OUT or document_id is None:
             return None
-        d = outbound_documents
-        value = self._conn.execute(select(d.c.attempts).where(d.c.id == document_id)).scalar()
+        value = self._conn.execute(_ATTEMPTS, {"b_id": document_id}).scalar()
         return int(value) if value is not None else None
 
 

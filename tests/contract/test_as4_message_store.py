@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
-from store_builders import HEADERS, MIME_BODY, T0, as4_message, at, content, outbound
+from store_builders import HEADERS, MIME_BODY, T0, UBL, as4_message, at, content, outbound
 
 from gateway.errors import DuplicateMessage, StoreError
 from gateway.model.message import AS4Signal, DeliveryEvent, Direction, RawHTTPMessage, SignalKind
@@ -212,3 +213,22 @@ def test_history_rows_carry_the_delivery_attempt(store: SQLDocumentStore) -> Non
         (record.message_id, "receipt", 2),
         (inbound_record.message_id, "receipt", None),
     ]
+
+
+def test_sent_facts_give_the_message_time_and_the_document_ubl_of_an_outgoing_message_only(
+    store: SQLDocumentStore,
+) -> None:
+    # What a delivered transmission's reporting record reads (services/delivery_records.count_delivered).
+    document = outbound()
+    body = UBL.replace(b"</Invoice>", b"<!-- this one -->\n</Invoice>")
+    sent = as4_message(document_id=document.id, created_at=at(3))
+    received = as4_message(direction=Direction.IN, message_id=f"in-{uuid.uuid4()}@x", document_id=None)
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content(body))
+        uow.messages.add(sent)
+        uow.messages.add(received)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.sent_facts(sent.message_id) == (at(3), body)
+        assert uow.reporting.sent_facts(received.message_id) is None
+        assert uow.reporting.sent_facts("unknown@x") is None

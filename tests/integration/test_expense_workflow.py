@@ -21,6 +21,7 @@ from gateway.services.expense_intake import DraftOutcome
 from gateway.services.expenses import ActionInput
 from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
 from gateway.services.units import save_units
+from gateway.store.documents import SQLInboundDocumentRepository
 from gateway.store.tables import expense_events, webhook_outbox
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
@@ -92,7 +93,7 @@ def test_the_receipt_stands_when_the_draft_fails_and_recovery_repairs_it(
     units(app)
     workflow = app.services.expenses
 
-    def broken(inbound_id: str) -> Any:
+    def broken(inbound_id: str, body: bytes | None = None) -> Any:
         raise StoreError("database went away")
 
     monkeypatch.setattr(workflow._intake, "create_from_inbound", broken)
@@ -101,6 +102,21 @@ def test_the_receipt_stands_when_the_draft_fails_and_recovery_repairs_it(
     monkeypatch.undo()
     assert workflow.recover() == 1
     assert len(app.client.get("/v1/expenses", headers=auth("support")).json()["items"]) == 1
+
+
+def test_the_draft_is_built_from_the_validated_bytes_without_reading_them_back(
+    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The receive path hands the bytes it validated to the expense intake (issue 12: parse once per side).
+    units(app)
+
+    def unavailable(self: object, document_id: str) -> Any:
+        raise StoreError("the content column is not read on this path")
+
+    monkeypatch.setattr(SQLInboundDocumentRepository, "get_content", unavailable)
+    deliver(app.client, invoice(validation_engine))  # asserts a receipt
+    items = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
+    assert len(items) == 1
 
 
 def test_concurrent_creation_makes_one_expense(app: ExpenseApp, validation_engine: ValidationEngine) -> None:

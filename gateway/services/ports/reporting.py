@@ -15,6 +15,11 @@ class ReportingRepository(Protocol):
         """Keep one transmission; a second record of the same message and direction is ignored."""
         ...
 
+    def sent_facts(self, message_id: str) -> tuple[datetime, bytes] | None:
+        """When the outgoing AS4 message ``message_id`` was stored and the UBL of its outbound document
+        (what a delivered transmission's record needs); None if either is unknown. One narrow read."""
+        ...
+
     def transmissions(self, since: datetime, until: datetime) -> list[Transmission]:
         """The transmissions with ``since <= at < until`` (aware UTC), oldest first."""
         ...
