@@ -28,7 +28,8 @@ class E2EParameters:
         saturation_concurrency: concurrent POST requests in the saturation phase.
         warmup: documents delivered before measuring (schemas compiled, connections open).
         poll_interval: ``GATEWAY_WORKER__POLL_INTERVAL_SECONDS`` (a worker's sleep when nothing is due).
-        batch_size: ``GATEWAY_WORKER__BATCH_SIZE`` (jobs a worker leases and sends concurrently).
+        batch_size: ``GATEWAY_WORKER__BATCH_SIZE`` (most jobs one lease query takes; the worker keeps
+            ``GATEWAY_WORKER__MAX_IN_FLIGHT`` deliveries in flight).
         timeout: seconds to wait for the documents of one phase to become final.
         template: the JSON document posted (each copy gets its own number).
         receiver: ``OWN_PROCESS`` or ``SHARED`` (``RECEIVER_MODES``).
