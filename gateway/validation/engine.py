@@ -7,6 +7,10 @@ benchmark compare the two).
 
 Layers are independent: the Schematron layers run even when the XSD fails (the vefa unit tests rely on
 it), and a dynamic XPath error in one layer is a fatal finding of that layer while the others report.
+
+Memory: the document is parsed once by lxml (XSD); large embedded attachments are then replaced by a
+placeholder of the same emptiness (``binary_stub``: no rule reads their content), the tree is serialised
+for Saxon and dropped before Saxon builds its own. A 20 MB attachment invoice thus costs Saxon kilobytes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from lxml import etree
 from saxonche import PySaxonApiError
 
 from gateway.validation.artefacts import ArtefactStore
+from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_objects
 from gateway.validation.compiled import cached_fused_stylesheet, cached_stylesheet
 from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, LayerKind, LayerSpec, RuleSet
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
@@ -199,7 +204,13 @@ class ValidationEngine:
         schematron = [layer for layer in compiled.layers if layer.layer in wanted]
         if schematron:
             assert self._runtime is not None  # built with the rule set
-            node, parse_error, parse_seconds = self._saxon_node(root)
+            started = time.perf_counter()
+            if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
+                stub_binary_objects(root)  # after the XSD layer, which checks the base64
+            text = _saxon_text(root)
+            del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
+            node, parse_error, parse_seconds = self._saxon_node(text, started)
+            del text
             for layer in schematron:
                 if parse_error is not None:
                     message = f"the {layer.layer.value} rules could not read the document: {parse_error}"
@@ -221,14 +232,16 @@ class ValidationEngine:
             self._runtime = SaxonRuntime()
         return self._runtime.parse(text)
 
-    def _saxon_node(self, root: etree._Element) -> tuple[Any, str | None, float]:
-        # Saxon gets the document TEXT (bis-billing.md §3.3: file paths with blanks or parentheses fail
-        # as "Invalid URI"). Serialising the hardened lxml tree also means Saxon never sees a DTD.
-        started = time.perf_counter()
-        text = etree.tostring(root.getroottree(), encoding="unicode")
+    def _saxon_node(self, text: str, started: float) -> tuple[Any, str | None, float]:
         assert self._runtime is not None
         try:
             node = self._runtime.parse(text)
         except PySaxonApiError as exc:
             return None, normalise_text(str(exc)), time.perf_counter() - started
         return node, None, time.perf_counter() - started
+
+
+def _saxon_text(root: etree._Element) -> str:
+    """The document as text for Saxon (bis-billing.md §3.3: file paths with blanks or parentheses fail
+    as "Invalid URI"). Serialising the hardened lxml tree also means Saxon never sees a DTD."""
+    return etree.tostring(root.getroottree(), encoding="unicode")

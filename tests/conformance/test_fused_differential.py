@@ -12,6 +12,7 @@ on the examples and mutants, report against report.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +24,14 @@ from mutants import mutants
 from saxonche import PySaxonApiError
 from vefa import read_suite
 
+from gateway.bench.large import attachment_invoice, many_lines_invoice
 from gateway.validation import (
     DEFAULT_RULE_SET_ID,
     ArtefactStore,
     Evaluation,
     ValidationEngine,
 )
+from gateway.validation.binary_stub import stub_binary_objects
 from gateway.validation.compiled import cached_fused_stylesheet
 from gateway.validation.saxon import SaxonRuntime, XSLTLayer
 from gateway.validation.schematron import SVRLFinding, parse_svrl
@@ -162,3 +165,64 @@ def test_fused_stylesheet_differs_from_official(store: ArtefactStore) -> None:
     assert fused != store.read(spec.main)
     assert b"fused-walk" in fused
     assert b"svrl:fired-rule" not in fused
+
+
+_BINARY = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}EmbeddedDocumentBinaryObject"
+_BASE64 = base64.b64encode(bytes(range(256)) * 24).decode()  # 8 kB: above STUB_MIN_CHARS
+
+
+def _attachment_variants(artefacts: Path) -> list[tuple[str, bytes]]:
+    """Every corpus document with an embedded attachment, with its content as is, empty, blank, large
+    base64, large blank and not base64 at all (the Schematron layers run on XSD-invalid documents too)."""
+    variants = []
+    for name, document in _corpus(artefacts):
+        if b"EmbeddedDocumentBinaryObject" not in document:
+            continue
+        for label, content in (
+            ("as is", None),
+            ("empty", ""),
+            ("blank", " \n\t "),
+            ("base64", f"\n{_BASE64}\n"),
+            ("large blank", " \n" * 3000),
+            ("not base64", "%% not base64 %%" * 400),
+        ):
+            root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+            for element in root.iter(_BINARY):
+                if content is not None and not len(element):
+                    element.text = content
+            variants.append((f"{name} ({label})", etree.tostring(root)))
+    return variants
+
+
+def test_attachment_placeholder_gives_identical_findings(pair: _Pair, artefacts_dir: Path) -> None:
+    """binary_stub: the Schematron findings (official and fused) are the same with every attachment's
+    content replaced by its placeholder, whatever the content (empty, blank, base64, not base64)."""
+    variants = _attachment_variants(artefacts_dir)
+    assert len(variants) >= 6 * 8
+    failures, stubbed_count = [], 0
+    for name, document in variants:
+        root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+        stubbed_count += stub_binary_objects(root, min_chars=0)
+        original = pair.runtime.parse(document.decode())
+        stubbed = pair.runtime.parse(etree.tostring(root.getroottree(), encoding="unicode"))
+        for official, fused in pair.layers:
+            want = _outcome(official, original)
+            for layer, node in ((official, stubbed), (fused, stubbed)):
+                got = _outcome(layer, node)
+                if got != want:
+                    failures.append(f"{name} {layer.name}: {_show(want)} != stubbed {_show(got)}")
+    assert stubbed_count >= 4 * 8  # the placeholder really replaced content
+    assert not failures, f"{len(failures)} differences:\n" + "\n".join(failures[:20])
+
+
+def test_large_documents_give_identical_findings(pair: _Pair, store: ArtefactStore) -> None:
+    """The shapes of ``gateway bench large`` (an embedded PDF, many lines), smaller: official = fused,
+    and the engine's report (with the placeholder) equals the official engine's."""
+    documents = [
+        ("attachment", attachment_invoice(400_000, tag="diff").ubl),
+        ("1,000 lines", many_lines_invoice(1000, tag="diff").ubl),
+    ]
+    _check(pair, documents)
+    fused, official = ValidationEngine(store), ValidationEngine(store, evaluation=Evaluation.OFFICIAL)
+    for name, document in documents:
+        assert fused.validate(document) == official.validate(document), name
