@@ -29,7 +29,7 @@ from gateway.devnet.ocsp import DevOCSPResponder
 from gateway.errors import CertificateRejected
 from gateway.transport.ocsp_http import HTTPOCSPPoster
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)  # run time may come long after import
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ def _issue(issuer: DevIdentity, cn: str, ocsp_url: str, *, serial: int, ca: bool
 def root_responder(pki: DevPKI) -> Iterator[DevOCSPResponder]:
     """Answers for the intermediate CA (issued by the root)."""
     with DevOCSPResponder(pki.root) as r:
+        r.now = NOW
         yield r
 
 
@@ -85,6 +86,7 @@ def ca(pki: DevPKI, root_responder: DevOCSPResponder) -> DevIdentity:
 @pytest.fixture
 def responder(ca: DevIdentity) -> Iterator[DevOCSPResponder]:
     with DevOCSPResponder(ca) as r:
+        r.now = NOW  # the tests check at NOW: a long run must not leave the answers "from the future"
         yield r
 
 
@@ -181,6 +183,7 @@ def test_an_answer_signed_by_another_ca_is_not_used(
 ) -> None:
     rogue = generate_dev_pki(now=NOW, seat_ids=())
     with DevOCSPResponder(rogue.ap_ca) as forger:
+        forger.now = NOW
         pointing_at_forger = _issue(ca, "POP000043", forger.url, serial=902).certificate
         forger.certificates[pointing_at_forger.serial_number] = pointing_at_forger
         assert _check(ca, pointing_at_forger) is RevocationStatus.UNKNOWN
