@@ -815,7 +815,7 @@ def test_document_timeline_job_and_key_are_one_unit_of_work(docs: DocumentAPI) -
         _submit(broken, invoice_data(), key="atomic")
     assert counts(docs) == (0, 0)
     with docs.store.unit_of_work(read_only=True) as uow:
-        assert uow.idempotency.get("atomic") is None
+        assert uow.idempotency.get("", "atomic") is None
     # Nothing half-written blocks the retry of the same request.
     assert _submit(_submitter(docs), invoice_data(), key="atomic").outcome is SubmissionOutcome.ACCEPTED
 
