@@ -59,7 +59,7 @@ _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 class APIKey(BaseModel):
     """One API client. Either the key itself (``key``, for development) or its SHA-256 (``sha256``)."""
 
-    name: str
+    name: str = Field(min_length=1, max_length=128)  # scopes its Idempotency-Keys (stored, migration 0011)
     role: Role
     key: SecretStr | None = None
     sha256: str | None = None
@@ -327,6 +327,10 @@ class ServerSettings(BaseModel):
     # Seconds a request waits for a body slot (api.max_concurrent_bodies, as4.max_concurrent_requests)
     # before 503 + Retry-After: bursts queue briefly instead of failing; the waiting body stays unread.
     body_slot_wait_seconds: float = Field(default=10.0, ge=0)
+    # The one Retry-After of every 503 (/v1 and /as4: store unavailable, body slots or bytes taken, AS4
+    # receiving not configured): each is a temporary state that clears in seconds (a lock wait, a restart,
+    # a burst), and a longer hint only delays the retry. AS4 senders retry on their own P-Mode schedule.
+    retry_after_seconds: int = Field(default=5, ge=1)
     # /metrics, /docs, /redoc and /openapi.json need an API key (any role) unless opened here.
     open_operations: bool = False
     # Rejected-request evidence older than as4.rejected_evidence_retention_days is purged on this timer.

@@ -16,6 +16,7 @@ from gateway.api.auth import KeyRing
 from gateway.api.certificate_watch import run_certificate_watch
 from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
+from gateway.api.head_requests import HeadAsGet
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.read_deadline import BodyDeadline
 from gateway.api.routes import (
@@ -126,5 +127,6 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     install_api_docs(app)
     install_metrics(
         app, store=services.store, clock=services.clock, certificates=services.certificates
-    )  # outermost: counts the 401s too
+    )  # counts the 401s too
+    app.add_middleware(HeadAsGet)  # outermost: HEAD runs as GET through everything above
     return app

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.api.auth import KeyRing, Principal, extract_key
+from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
 from gateway.bootstrap import Services
 from gateway.config import Role
 
@@ -62,8 +63,6 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
-#: Seconds a client should wait before resending when every body slot is taken.
-BUSY_RETRY_AFTER_SECONDS = 5
 #: Seconds a request waits for a body slot before it is answered 503 (see ``BodySlots``).
 SLOT_WAIT_SECONDS = 10.0
 
@@ -80,12 +79,21 @@ class BodySlots:
         capacity: bodies held at once.
         what: named in the 503 detail.
         wait_seconds: how long a request waits for a slot.
+        retry_after_seconds: the Retry-After of the 503 (``settings.server.retry_after_seconds``).
     """
 
-    def __init__(self, capacity: int, what: str, *, wait_seconds: float = SLOT_WAIT_SECONDS) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        what: str,
+        *,
+        wait_seconds: float = SLOT_WAIT_SECONDS,
+        retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS,
+    ) -> None:
         self.capacity = capacity
         self._what = what
         self._wait = wait_seconds
+        self._retry_after = str(retry_after_seconds)
         self._semaphore: anyio.Semaphore | None = None
 
     @asynccontextmanager
@@ -105,7 +113,7 @@ class BodySlots:
             raise HTTPException(
                 status_code=503,
                 detail=f"Too many {self._what} at once; retry later",
-                headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+                headers={"Retry-After": self._retry_after},
             )
         try:
             yield
@@ -127,11 +135,13 @@ class BodyBudget:
 
     Args:
         capacity: bytes buffered at once.
+        retry_after_seconds: the Retry-After of the 503 (``settings.server.retry_after_seconds``).
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS) -> None:
         self.capacity = capacity
         self.used = 0
+        self.retry_after = str(retry_after_seconds)
 
     @contextmanager
     def reservation(self) -> Iterator[BodyReservation]:
@@ -160,7 +170,7 @@ class BodyReservation:
             raise HTTPException(
                 status_code=503,
                 detail="Too many request bytes in flight; retry later",
-                headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+                headers={"Retry-After": self._budget.retry_after},
             )
         self._budget.used += size
         self.held += size
@@ -171,7 +181,8 @@ def body_budget(request: Request) -> BodyBudget:
     budget: BodyBudget | None = getattr(request.app.state, "body_budget", None)
     if budget is None:
         services: Services = request.app.state.services
-        budget = BodyBudget(services.settings.server.max_buffered_body_bytes)
+        server = services.settings.server
+        budget = BodyBudget(server.max_buffered_body_bytes, retry_after_seconds=server.retry_after_seconds)
         request.app.state.body_budget = budget
     return budget
 
@@ -232,6 +243,7 @@ def api_body_slots(request: Request) -> BodySlots:
             services.settings.api.max_concurrent_bodies,
             "request bodies",
             wait_seconds=services.settings.server.body_slot_wait_seconds,
+            retry_after_seconds=services.settings.server.retry_after_seconds,
         )
         request.app.state.api_body_slots = slots
     return slots

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.config import ServerSettings
 from gateway.errors import (
     ArtefactError,
     DocumentNotFound,
@@ -124,8 +125,16 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
     (StoreError, 503, "store-unavailable", "The database is unavailable; retry later"),
 )
 
-#: Seconds a client should wait after a 503 before retrying.
-RETRY_AFTER_SECONDS = 5
+#: Retry-After of a 503 without settings at hand; the app uses ``settings.server.retry_after_seconds``.
+DEFAULT_RETRY_AFTER_SECONDS: Final[int] = ServerSettings.model_fields["retry_after_seconds"].default
+
+
+def retry_after(request: Request) -> str:
+    """The Retry-After of a 503: ``settings.server.retry_after_seconds`` (one policy for /v1 and /as4)."""
+    services = getattr(request.app.state, "services", None)
+    return str(
+        services.settings.server.retry_after_seconds if services is not None else DEFAULT_RETRY_AFTER_SECONDS
+    )
 
 
 def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
@@ -143,7 +152,7 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
                 status, title, kind=kind, detail=str(exc), instance=request.url.path, **extensions
             )
             if status == 503:
-                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                response.headers["Retry-After"] = retry_after(request)
             return response
     return internal_error(request, exc)
 

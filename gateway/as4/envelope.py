@@ -157,6 +157,23 @@ def refuse_processing_instructions(envelope: etree._Element) -> None:
         raise _fail(EbmsError.INVALID_HEADER, "processing instruction in the SOAP envelope")
 
 
+def check_our_headers_must_be_understood(messaging: etree._Element, security: etree._Element) -> None:
+    """eb:Messaging and wsse:Security carry ``S12:mustUnderstand`` true (peppol-as4.md §2; ebMS3 Core §5.2.1,
+    WSS 1.1 §5 for SOAP 1.2). SOAP 1.2 Part 1 §5.2.3 makes the attribute an xs:boolean, so ``true`` and
+    ``1`` are both true; ``false``, ``0`` or no attribute (false by default) would let an intermediary or a
+    receiver skip the block, which the profile forbids: EBMS:0009 InvalidHeader (ebMS3 Core §6.7.1, a
+    header that does not conform to the ebMS packaging rules).
+
+    Called on the authenticated header (the attribute of eb:Messaging is covered by the signature), so a
+    message that fails for another reason first keeps that verdict (the phase4 vectors with a wrong
+    algorithm and ``mustUnderstand="false"`` on wsse:Security stay EBMS:0101).
+    """
+    for block, name in ((messaging, "eb:Messaging"), (security, "wsse:Security")):
+        value = block.get(_S12 + "mustUnderstand")
+        if value is None or value.strip() not in ("true", "1"):
+            raise _fail(EbmsError.INVALID_HEADER, f"{name} must carry S12:mustUnderstand true, has {value!r}")
+
+
 def _check_must_understand(hdr: etree._Element) -> None:
     """SOAP 1.2 Part 1 §5.2.3: a header block targeted at us with mustUnderstand true that we do not
     process must fault. We process eb:Messaging and wsse:Security only; anything else marked

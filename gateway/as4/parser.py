@@ -36,6 +36,7 @@ from gateway.as4.constants import (
 )
 from gateway.as4.ebms_errors import PEPPOL_NOT_SERVICED, EbmsError
 from gateway.as4.envelope import (
+    check_our_headers_must_be_understood,
     read_user_message,
     refuse_processing_instructions,
     split_envelope,
@@ -341,7 +342,8 @@ def _parse(
         raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
     authenticated.append(True)
 
-    # --- the P-Mode (peppol-as4.md §3): on the authenticated header, before any decryption ----------------
+    # --- the P-Mode (peppol-as4.md §2-§3): on the authenticated header, before any decryption -------------
+    check_our_headers_must_be_understood(messaging, security)
     check_user_message(hdr.user_message, pmode=pmode, at=at)
 
     # --- §13 #3, #5: decrypt, then the attachment digests ---------------------------------------------------

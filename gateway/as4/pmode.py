@@ -10,9 +10,9 @@ Error codes (ebMS3 Core §6.7.1, peppol-as4.md §7.3):
 * a header value that contradicts the P-Mode (AgreementRef, Roles, MPC, Service type) -> **EBMS:0010**
   ProcessingModeMismatch: "the ebMS header … is not compatible with the expected content, based on the
   associated P-Mode";
-* a header that is not a valid ebMS header (Timestamp not an xsd:dateTime or in the future, SOAP 1.1,
-  processing instructions) -> **EBMS:0009** InvalidHeader: "not well formed … or does not conform to the
-  ebMS packaging rules".
+* a header that is not a valid ebMS header (Timestamp not an xsd:dateTime or in the future, a MessageId
+  that is not an RFC 2822 msg-id, SOAP 1.1, processing instructions) -> **EBMS:0009** InvalidHeader:
+  "not well formed … or does not conform to the ebMS packaging rules".
 """
 
 from __future__ import annotations
@@ -49,6 +49,17 @@ _XSD_DATETIME: Final = re.compile(
     re.ASCII,
 )
 
+#: RFC 2822 §3.6.4 msg-id without its angle brackets (ebMS3 Core §5.2.2.1: eb:MessageId "MUST NOT include
+#: these delimiters"): id-left "@" id-right, where id-left is a dot-atom-text or a quoted string and id-right
+#: a dot-atom-text or a domain literal (no-fold-quote, no-fold-literal; quoted pairs printable only).
+_ATEXT: Final = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]"
+_DOT_ATOM: Final = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_QUOTED_PAIR: Final = r"\\[\x21-\x7e]"
+_ID_LEFT: Final = rf"(?:{_DOT_ATOM}|\"(?:[\x21\x23-\x5b\x5d-\x7e]|{_QUOTED_PAIR})*\")"
+_ID_RIGHT: Final = rf"(?:{_DOT_ATOM}|\[(?:[\x21-\x5a\x5e-\x7e]|{_QUOTED_PAIR})*\])"
+_MSG_ID: Final = re.compile(rf"{_ID_LEFT}@{_ID_RIGHT}", re.ASCII)
+_MSG_ID_LEFT_ONLY: Final = re.compile(_ID_LEFT, re.ASCII)
+
 
 @dataclass(frozen=True, slots=True)
 class PeppolPMode:
@@ -66,6 +77,11 @@ class PeppolPMode:
             hence no skew window (peppol-as4.md §6.2); ten minutes absorbs unsynchronised clocks while
             refusing timestamps that cannot be the creation time of the message.
         security: the algorithms and key sizes of the leg (CEF 1.14 §"Security").
+        message_id_without_domain: accept an eb:MessageId that is only an RFC 2822 id-left, without
+            ``@`` and id-right. peppol-as4.md §3 and §14 item 2: a .NET sender omits it (vector
+            ``test-2023-03-15.xml``; Oxalis-AS4#5) and the profile asks to be lenient on input, so True.
+            Every other departure from the msg-id form (blanks, controls, angle brackets, an empty side,
+            two ``@``) is refused either way.
     """
 
     agreement_ref: str = AGREEMENT_REF
@@ -76,6 +92,7 @@ class PeppolPMode:
     soap_media_type: str = SOAP_CONTENT_TYPE
     max_future_skew: timedelta = timedelta(minutes=10)
     security: SecurityPolicy = field(default=PEPPOL_POLICY)
+    message_id_without_domain: bool = True
 
 
 #: The one P-Mode of the Peppol network.
@@ -117,6 +134,22 @@ def parse_timestamp(value: str) -> datetime:
         raise RemoteProtocolError(EbmsError.INVALID_HEADER, "eb:Timestamp is not a valid date-time") from exc
 
 
+def check_message_id(value: str, *, pmode: PeppolPMode = PEPPOL_PMODE) -> None:
+    """Refuse an eb:MessageId that is not an RFC 2822 msg-id ``left@right`` (ebMS3 Core §5.2.2.1), EBMS:0009.
+
+    ``value`` is the element's text with surrounding blanks trimmed. A bare id-left passes when
+    ``pmode.message_id_without_domain`` (the default, see :class:`PeppolPMode`).
+
+    Raises:
+        RemoteProtocolError: EBMS:0009 InvalidHeader.
+    """
+    if _MSG_ID.fullmatch(value) is not None:
+        return
+    if pmode.message_id_without_domain and _MSG_ID_LEFT_ONLY.fullmatch(value) is not None:
+        return
+    raise RemoteProtocolError(EbmsError.INVALID_HEADER, "eb:MessageId is not an RFC 2822 msg-id (left@right)")
+
+
 def check_user_message(user_message: etree._Element, *, pmode: PeppolPMode, at: datetime) -> None:
     """Check the P-Mode values of an eb:UserMessage whose structure was already read.
 
@@ -129,8 +162,10 @@ def check_user_message(user_message: etree._Element, *, pmode: PeppolPMode, at: 
         at: our clock (eb:Timestamp may not lie more than ``pmode.max_future_skew`` after it).
 
     Raises:
-        RemoteProtocolError: EBMS:0010 for a value the P-Mode does not allow, EBMS:0009 for a Timestamp.
+        RemoteProtocolError: EBMS:0010 for a value the P-Mode does not allow, EBMS:0009 for a Timestamp
+            or a MessageId.
     """
+    check_message_id(_text(user_message.find(f"{_EB}MessageInfo/{_EB}MessageId")), pmode=pmode)
     stamp = parse_timestamp(_text(user_message.find(f"{_EB}MessageInfo/{_EB}Timestamp")))
     if stamp > at + pmode.max_future_skew:
         raise RemoteProtocolError(EbmsError.INVALID_HEADER, "eb:Timestamp lies in the future")

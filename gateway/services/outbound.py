@@ -73,11 +73,15 @@ class Submission:
         route: the method and route template (e.g. ``POST /v1/outbound/invoices``), part of the fingerprint.
         body: the raw request body.
         idempotency_key: the client's Idempotency-Key header, if any.
+        client: the authenticated API client (its configured name). Keys are scoped by it: another client's
+            request with the same key is a request of its own. The API always sets it; '' is one shared
+            scope for callers without clients (tests, tools), and the scope of keys stored before 0011.
     """
 
     route: str
     body: bytes
     idempotency_key: str | None = None
+    client: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -173,7 +177,7 @@ class OutboundSubmitter:
         fingerprint = submission.fingerprint
         if key is not None:
             with self.store.unit_of_work(read_only=True) as uow:
-                stored = uow.idempotency.get(key)
+                stored = uow.idempotency.get(submission.client, key)
             if stored is not None:
                 return self._held_answer(stored, key, fingerprint)
         prepared = prepare()
@@ -190,7 +194,7 @@ class OutboundSubmitter:
                 return SubmissionResult(SubmissionOutcome.REFUSED, refused, None)
         for _ in range(_WRITE_ROUNDS):
             try:
-                result = self._write(prepared, report, key, fingerprint)
+                result = self._write(prepared, report, submission)
             except _LostRace:
                 continue
             if result is not None:
@@ -220,10 +224,10 @@ class OutboundSubmitter:
         self,
         prepared: PreparedDocument,
         report: ValidationReport | None,
-        key: str | None,
-        fingerprint: str,
+        submission: Submission,
     ) -> SubmissionResult | None:
         """One write round; None if the document needs validating first."""
+        key = submission.idempotency_key
         now = self.clock.now()
         document: OutboundDocument | None = None
         with self.store.unit_of_work() as uow:
@@ -247,7 +251,13 @@ class OutboundSubmitter:
                 )
             if key is not None:
                 record = IdempotencyRecord(
-                    key, fingerprint, _RECORDED_OUTCOME[result.outcome], result.body, now, result.document_id
+                    submission.client,
+                    key,
+                    submission.fingerprint,
+                    _RECORDED_OUTCOME[result.outcome],
+                    result.body,
+                    now,
+                    result.document_id,
                 )
                 # On PostgreSQL a concurrent claim of the same key waits here for the other transaction and
                 # then returns its record: we answer with it and roll back (nothing of ours is written).

@@ -213,6 +213,7 @@ class SQLAS4MessageRepository:
 
 def _idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:
     return IdempotencyRecord(
+        client=row.client,
         key=row.key,
         fingerprint=row.fingerprint,
         response_status=row.response_status,
@@ -229,12 +230,13 @@ class SQLIdempotencyRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def get(self, key: str) -> IdempotencyRecord | None:
-        row = self._conn.execute(select(idempotency_keys).where(idempotency_keys.c.key == key)).first()
+    def get(self, client: str, key: str) -> IdempotencyRecord | None:
+        k = idempotency_keys
+        row = self._conn.execute(select(k).where(k.c.client == client, k.c.key == key)).first()
         return _idempotency_from_row(row) if row is not None else None
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
-        stored = self.get(record.key)
+        stored = self.get(record.client, record.key)
         if stored is None:
             try:
                 # On PostgreSQL a concurrent claim of the same key blocks here on the primary key until the
@@ -243,6 +245,7 @@ class SQLIdempotencyRepository:
                 with map_db_errors("idempotency key"), self._conn.begin_nested():
                     self._conn.execute(
                         insert(idempotency_keys).values(
+                            client=record.client,
                             key=record.key,
                             fingerprint=record.fingerprint,
                             document_id=record.document_id,
@@ -253,7 +256,7 @@ class SQLIdempotencyRepository:
                     )
                 return record
             except DuplicateMessage:
-                stored = self.get(record.key)
+                stored = self.get(record.client, record.key)
                 if stored is None:
                     raise
         if stored.fingerprint != record.fingerprint:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Select, delete, select
+from sqlalchemy import Column, Select, delete, select, tuple_
 
 from gateway.model.message import DeliveryStatus
 from gateway.store.errors import map_db_errors
@@ -25,9 +26,12 @@ class SQLWorkingTablePurge:
         k, d = idempotency_keys, outbound_documents
         in_flight = select(d.c.id).where(d.c.id == k.c.document_id, d.c.status.not_in(_FINAL)).exists()
         chosen = (
-            select(k.c.key).where(k.c.created_at < before, ~in_flight).order_by(k.c.created_at).limit(limit)
+            select(k.c.client, k.c.key)
+            .where(k.c.created_at < before, ~in_flight)
+            .order_by(k.c.created_at)
+            .limit(limit)
         )
-        return self._delete(chosen, k.c.key, "idempotency keys")
+        return self._delete(chosen, (k.c.client, k.c.key), "idempotency keys")
 
     def purge_delivered_webhooks(self, before: datetime, limit: int) -> int:
         """See ``WorkingTablePurge.purge_delivered_webhooks``."""
@@ -38,16 +42,18 @@ class SQLWorkingTablePurge:
             .order_by(w.c.delivered_at)
             .limit(limit)
         )
-        return self._delete(chosen, w.c.id, "webhook outbox")
+        return self._delete(chosen, (w.c.id,), "webhook outbox")
 
-    def _delete(self, chosen: Select[tuple[str]], key: Column[str], what: str) -> int:
+    def _delete(self, chosen: Select[Any], key: tuple[Column[str], ...], what: str) -> int:
+        """Delete the rows ``chosen`` selects by their primary ``key`` columns (one or more)."""
+        table = key[0].table
         with self._store.unit_of_work() as uow, map_db_errors(f"purge {what}"):
             connection = uow.connection
             if connection.dialect.name == "postgresql":
                 # A row an API request or a dispatcher holds is skipped, not waited for: the next pass.
-                chosen = chosen.with_for_update(skip_locked=True, of=key.table)
-            keys = list(connection.execute(chosen).scalars())
-            if keys:
-                connection.execute(delete(key.table).where(key.in_(keys)))
+                chosen = chosen.with_for_update(skip_locked=True, of=table)
+            rows = [tuple(row) for row in connection.execute(chosen)]
+            if rows:
+                connection.execute(delete(table).where(tuple_(*key).in_(rows)))
             uow.commit()
-        return len(keys)
+        return len(rows)

@@ -226,9 +226,13 @@ inbound_documents = Table(
     Index(None, "receiver_key", "received_at"),
 )
 
+#: Longest API client name (``APIKey.name``): the idempotency keys are scoped by it.
+CLIENT_NAME_LENGTH = 128
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
+    Column("client", String(CLIENT_NAME_LENGTH), primary_key=True),  # the API key's name (migration 0011)
     Column("key", String(255), primary_key=True),
     Column("fingerprint", String(128), nullable=False),
     Column("document_id", String(ID), nullable=True),

@@ -13,10 +13,10 @@ from gateway.store import SQLDocumentStore
 
 
 def record(
-    document_id: str | None, *, fingerprint: str = "sha256:aaa", key: str = "key-1"
+    document_id: str | None, *, fingerprint: str = "sha256:aaa", key: str = "key-1", client: str = "erp"
 ) -> IdempotencyRecord:
     body = {"id": document_id, "status": "accepted", "status_url": f"/v1/outbound/{document_id}"}
-    return IdempotencyRecord(key, fingerprint, 202, body, T0, document_id)
+    return IdempotencyRecord(client, key, fingerprint, 202, body, T0, document_id)
 
 
 def test_first_claim_owns_the_key_and_a_repeat_gets_the_first_response(store: SQLDocumentStore) -> None:
@@ -26,11 +26,12 @@ def test_first_claim_owns_the_key_and_a_repeat_gets_the_first_response(store: SQ
         assert uow.idempotency.claim(first) == first
         uow.outbound.add(document, content())
         uow.commit()
-    repeat = IdempotencyRecord("key-1", "sha256:aaa", 202, {"id": "other"}, at(5), "other-document")
+    repeat = IdempotencyRecord("erp", "key-1", "sha256:aaa", 202, {"id": "other"}, at(5), "other-document")
     with store.unit_of_work() as uow:
         assert uow.idempotency.claim(repeat) == first
-        assert uow.idempotency.get("key-1") == first
-        assert uow.idempotency.get("key-2") is None
+        assert uow.idempotency.get("erp", "key-1") == first
+        assert uow.idempotency.get("erp", "key-2") is None
+        assert uow.idempotency.get("webshop", "key-1") is None
 
 
 def test_same_key_with_another_fingerprint_conflicts(store: SQLDocumentStore) -> None:
@@ -42,20 +43,35 @@ def test_same_key_with_another_fingerprint_conflicts(store: SQLDocumentStore) ->
     assert caught.value.key == "key-1"
 
 
+def test_keys_are_scoped_per_client(store: SQLDocumentStore) -> None:
+    """Two clients may use the same key: each owns its own record, neither sees the other's."""
+    ours, theirs = record("doc-erp"), record("doc-shop", fingerprint="sha256:other", client="webshop")
+    with store.unit_of_work() as uow:
+        assert uow.idempotency.claim(ours) == ours
+        assert uow.idempotency.claim(theirs) == theirs  # not a conflict, not ours replayed
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.idempotency.get("erp", "key-1") == ours
+        assert uow.idempotency.get("webshop", "key-1") == theirs
+        assert uow.idempotency.claim(record("again", client="webshop", fingerprint="sha256:other")) == theirs
+
+
 def test_a_refusal_can_be_remembered_without_a_document(store: SQLDocumentStore) -> None:
-    refused = IdempotencyRecord("key-422", "sha256:c", 422, {"title": "invalid", "findings": ["BR-01"]}, T0)
+    refused = IdempotencyRecord(
+        "erp", "key-422", "sha256:c", 422, {"title": "invalid", "findings": ["BR-01"]}, T0
+    )
     with store.unit_of_work() as uow:
         uow.idempotency.claim(refused)
         uow.commit()
     with store.unit_of_work() as uow:
-        assert uow.idempotency.get("key-422") == refused
+        assert uow.idempotency.get("erp", "key-422") == refused
 
 
 def test_a_rolled_back_claim_frees_the_key(store: SQLDocumentStore) -> None:
     with store.unit_of_work() as uow:
         uow.idempotency.claim(record("lost"))
     with store.unit_of_work() as uow:
-        assert uow.idempotency.get("key-1") is None
+        assert uow.idempotency.get("erp", "key-1") is None
         fresh = record("kept")
         assert uow.idempotency.claim(fresh) == fresh
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 from store_databases import BACKENDS, PostgresServer
 
 from gateway.model.message import Direction, RawHTTPMessage, SignalKind
+from gateway.services import IdempotencyRecord
 from gateway.store import (
     SQLDocumentStore,
     current_revision,
@@ -178,3 +179,32 @@ def test_responses_revision_keeps_timelines_and_jobs_and_admits_the_new_values(
             connection.execute(insert(outbound_documents), new)
     finally:
         engine.dispose()
+
+
+def test_idempotency_client_revision_keeps_stored_keys_under_the_shared_scope(
+    empty_database: str | URL,
+) -> None:
+    upgrade_database(empty_database, revision="0010")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO idempotency_keys (key, fingerprint, document_id, response_status,"
+                    " response_body, created_at) VALUES ('order-1', 'f', NULL, 422, '{}', :at)"
+                ),
+                {"at": at},
+            )
+        upgrade_database(empty_database)
+        store = SQLDocumentStore(engine)
+        with store.unit_of_work() as uow:
+            old = uow.idempotency.get("", "order-1")  # the scope of the keys stored before 0011
+            assert uow.idempotency.get("erp", "order-1") is None
+            mine = IdempotencyRecord("erp", "order-1", "g", 202, {"id": "d"}, at)
+            assert uow.idempotency.claim(mine) == mine  # another client's key, not a conflict
+            uow.commit()
+    finally:
+        engine.dispose()
+    assert old is not None
+    assert (old.client, old.fingerprint, old.response_status) == ("", "f", 422)

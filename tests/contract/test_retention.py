@@ -46,9 +46,13 @@ def store(
     lite.close()
 
 
-def _claim(store: SQLDocumentStore, key: str, at: datetime, document_id: str | None) -> None:
+def _claim(
+    store: SQLDocumentStore, key: str, at: datetime, document_id: str | None, *, client: str = "erp"
+) -> None:
     with store.unit_of_work() as uow:
-        uow.idempotency.claim(IdempotencyRecord(key, "f" * 64, 202, {"id": document_id}, at, document_id))
+        uow.idempotency.claim(
+            IdempotencyRecord(client, key, "f" * 64, 202, {"id": document_id}, at, document_id)
+        )
         uow.commit()
 
 
@@ -130,6 +134,16 @@ def test_the_purge_deletes_only_expired_working_rows(store: SQLDocumentStore) ->
     assert (again.idempotency_keys, again.delivered_webhooks) == (0, 0)
 
 
+def test_the_purge_deletes_a_clients_key_not_the_same_key_of_another_client(store: SQLDocumentStore) -> None:
+    _claim(store, "order-1", OLD, None, client="erp")  # expired
+    _claim(store, "order-1", NOW - timedelta(days=1), None, client="webshop")  # recent: kept
+    counts = purge_working_tables(SQLWorkingTablePurge(store), now=NOW, policy=POLICY)
+    assert counts.idempotency_keys == 1
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.idempotency.get("erp", "order-1") is None
+        assert uow.idempotency.get("webshop", "order-1") is not None
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("store", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_the_purge_under_concurrent_api_load_loses_nothing_still_needed(store: SQLDocumentStore) -> None:
@@ -149,7 +163,7 @@ def test_the_purge_under_concurrent_api_load_loses_nothing_still_needed(store: S
                 n += 1
                 with store.unit_of_work(read_only=True) as uow:
                     for kept in sorted(keys_kept)[:3]:
-                        assert uow.idempotency.get(kept) is not None
+                        assert uow.idempotency.get("erp", kept) is not None
         except BaseException as exc:
             errors.append(exc)
 

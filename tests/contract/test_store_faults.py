@@ -78,7 +78,7 @@ READS: dict[str, Callable[[SQLUnitOfWork], object]] = {
     "messages.find_by_instance_id": lambda uow: uow.messages.find_by_instance_id("i", Direction.IN),
     "messages.for_document": lambda uow: uow.messages.for_document("doc"),
     "messages.signals": lambda uow: uow.messages.signals("m@x", Direction.OUT),
-    "idempotency.get": lambda uow: uow.idempotency.get("key"),
+    "idempotency.get": lambda uow: uow.idempotency.get("erp", "key"),
     "jobs.get": lambda uow: uow.jobs.get("doc"),
     "jobs.counts": lambda uow: uow.jobs.counts(now=NOW),
     "jobs.lease": lambda uow: uow.jobs.lease(now=NOW, limit=1, lease_for=timedelta(minutes=1), token="t"),

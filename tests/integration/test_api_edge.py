@@ -4,6 +4,7 @@ at once are capped, and the JSON body of /v1/convert is still documented."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def edge_app(
     settings = api_settings.model_copy(
         update={
             "api": api_settings.api.model_copy(update={"max_concurrent_bodies": 1}),
-            "server": api_settings.server.model_copy(update={"body_slot_wait_seconds": 0.3}),
+            "server": api_settings.server.model_copy(
+                update={"body_slot_wait_seconds": 0.3, "retry_after_seconds": 7}
+            ),
         }
     )
     services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
@@ -147,8 +150,20 @@ def test_bodies_held_at_once_are_capped_with_503_and_retry_after(edge_app: FastA
 
     busy, retry_after, first = anyio.run(scenario)
     assert busy == 503
-    assert retry_after == "5"
+    assert retry_after == "7"  # settings.server.retry_after_seconds
     assert first in (200, 400)  # the slow one was served
+
+
+def test_every_503_names_the_one_configured_retry_after(edge_app: FastAPI, tmp_path: Path) -> None:
+    """Store unavailable on /v1, /as4 unable to receive: the same ``settings.server.retry_after_seconds``
+    as the busy 503 above (one policy, README *Configuration*)."""
+    with TestClient(edge_app, headers={"Authorization": f"Bearer {SENDER_KEY}"}) as client:
+        as4 = client.post("/as4", content=b"x", headers={"Content-Type": "multipart/related"})
+        with sqlite3.connect(tmp_path / "edge.db") as db:
+            db.execute("DROP TABLE outbound_documents")  # every document read now fails
+        store = client.get("/v1/outbound/00000000-0000-0000-0000-000000000000")
+    assert (as4.status_code, as4.headers.get("retry-after")) == (503, "7"), as4.text
+    assert (store.status_code, store.headers.get("retry-after")) == (503, "7"), store.text
 
 
 OPERATIONS = ["/metrics", "/openapi.json", "/docs", "/redoc"]

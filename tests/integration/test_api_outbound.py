@@ -244,6 +244,31 @@ def test_same_key_with_another_body_or_route_is_a_conflict(docs: DocumentAPI) ->
     assert counts(docs) == (1, 1)
 
 
+def test_idempotency_keys_are_scoped_per_api_client(docs: DocumentAPI) -> None:
+    """Two clients choosing the same key: each gets its own document and replays only its own answer."""
+    key = {"Idempotency-Key": "order-1"}
+    ours = post_invoice(docs, None, **key)
+    theirs = docs.client.post(
+        "/v1/outbound/invoices",
+        content=body_of(invoice_data(number="2026-0004712")),
+        headers={**key, **auth("admin")},
+    )
+    assert (ours.status_code, theirs.status_code) == (202, 202), theirs.text
+    assert "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["id"] != ours.json()["id"]
+    again = post_invoice(docs, None, **key)  # the same client's replay still works
+    assert again.json() == ours.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    their_again = docs.client.post(
+        "/v1/outbound/invoices",
+        content=body_of(invoice_data(number="2026-0004712")),
+        headers={**key, **auth("admin")},
+    )
+    assert their_again.json() == theirs.json()
+    assert their_again.headers["idempotent-replayed"] == "true"
+    assert counts(docs) == (2, 2)
+
+
 def test_a_refused_document_replays_its_refusal_under_its_key(docs: DocumentAPI) -> None:
     bad = invoice_data(lines=[line(unit_code="FOO")])
     first = post_invoice(docs, bad, **{"Idempotency-Key": "bad-1"})
@@ -790,7 +815,7 @@ def test_document_timeline_job_and_key_are_one_unit_of_work(docs: DocumentAPI) -
         _submit(broken, invoice_data(), key="atomic")
     assert counts(docs) == (0, 0)
     with docs.store.unit_of_work(read_only=True) as uow:
-        assert uow.idempotency.get("atomic") is None
+        assert uow.idempotency.get("", "atomic") is None
     # Nothing half-written blocks the retry of the same request.
     assert _submit(_submitter(docs), invoice_data(), key="atomic").outcome is SubmissionOutcome.ACCEPTED
 
@@ -828,3 +853,18 @@ def test_valid_document_without_a_peppol_or_email_receiver_is_refused(docs: Docu
     response = post_invoice(docs, data)
     assert response.status_code == 422  # the real rules refuse it with the report
     assert "PEPPOL-EN16931-CL008" in problem_of(response)["detail"]
+
+
+# -- HEAD --------------------------------------------------------------------------------------------------
+
+
+def test_head_answers_like_get_without_a_body_and_still_needs_a_key(docs: DocumentAPI) -> None:
+    document_id = post_invoice(docs).json()["id"]
+    for path in (f"/v1/outbound/{document_id}/ubl", f"/v1/outbound/{document_id}", "/healthz"):
+        got, head = docs.client.get(path), docs.client.head(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-length"] == str(len(got.content)) != "0", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    anonymous = docs.client.head(f"/v1/outbound/{document_id}/ubl", headers={"Authorization": ""})
+    assert (anonymous.status_code, anonymous.content) == (401, b"")
+    assert docs.client.head("/as4").status_code == 405  # a POST-only route stays POST-only

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from gateway.api.errors import RETRY_AFTER_SECONDS
+from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS
 from tests.contract.store_databases import postgres_admin_url
 from tests.integration.document_api import (  # noqa: F401 - fixtures
     DocumentAPI,

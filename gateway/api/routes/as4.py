@@ -23,8 +23,9 @@ from starlette.background import BackgroundTask
 
 from gateway.api.auth import KeyRing
 from gateway.api.deps import BodySlots, ServicesDep, body_budget, declared_length, read_bounded
-from gateway.api.errors import problem_responses
+from gateway.api.errors import problem_responses, retry_after
 from gateway.as4 import SIGNAL_CONTENT_TYPE
+from gateway.config import ServerSettings
 from gateway.errors import StoreError
 from gateway.model.message import HTTPHeaders
 from gateway.services.receive import AfterReceipt, ReceiveResult
@@ -33,8 +34,6 @@ log = logging.getLogger("gateway.api.as4")
 
 router = APIRouter(tags=["as4"])
 
-#: Seconds a sender should wait before resending after a 503.
-RETRY_AFTER_SECONDS = 30
 #: What separates a credential from the rest of a header value ("Bearer <key>", "token=<key>, x=1").
 _TOKEN_SEPARATORS = re.compile(r"[\s,;=]+")
 #: Tries of the work after a receipt when the store fails to record the verdict, and the pause between them.
@@ -43,8 +42,8 @@ AFTER_RECEIPT_TRIES: Final = 3
 AFTER_RECEIPT_PAUSE_SECONDS: Final = 2.0
 
 
-def _unavailable(detail: str) -> HTTPException:
-    return HTTPException(status_code=503, detail=detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+def _unavailable(request: Request, detail: str) -> HTTPException:
+    return HTTPException(status_code=503, detail=detail, headers={"Retry-After": retry_after(request)})
 
 
 @router.post(
@@ -64,7 +63,7 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
     """Receive one AS4 message: evidence is committed before the signal is returned."""
     receiver = services.receiver
     if receiver is None:
-        raise _unavailable("AS4 receiving is not configured (no AP key or trust store)")
+        raise _unavailable(request, "AS4 receiving is not configured (no AP key or trust store)")
     headers = _without_api_keys(
         tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw),
         request.app.state.keyring,
@@ -74,9 +73,9 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
     declared = declared_length(request)
     if declared is not None and declared > limit:
         # Refused before a byte of the body is read, without a body slot (the signed EBMS:0009 needs none).
-        result = await _off_loop(receiver.reject_oversized, headers, b"", limit)
+        result = await _off_loop(request, receiver.reject_oversized, headers, b"", limit)
         return Response(content=result.signal, status_code=200, media_type=result.content_type)
-    slots = _as4_slots(request, as4.max_concurrent_requests, services.settings.server.body_slot_wait_seconds)
+    slots = _as4_slots(request, as4.max_concurrent_requests, services.settings.server)
     async with slots.slot():
         with body_budget(request).reservation() as reservation:
             keep = as4.rejected_evidence_prefix_bytes
@@ -85,9 +84,11 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
             )
             after: list[AfterReceipt] = []
             if complete:
-                result = await _off_loop(partial(receiver.receive, defer=after.append), headers, body)
+                result = await _off_loop(
+                    request, partial(receiver.receive, defer=after.append), headers, body
+                )
             else:
-                result = await _off_loop(receiver.reject_oversized, headers, body, limit, received)
+                result = await _off_loop(request, receiver.reject_oversized, headers, body, limit, received)
             del body
     # Starlette runs the background task once the answer has been sent.
     limiter = _after_receipt_limiter(request, as4.max_concurrent_requests)
@@ -128,14 +129,14 @@ def _run_after_receipt(work: list[AfterReceipt]) -> None:
             break
 
 
-async def _off_loop(handle: Callable[..., ReceiveResult], *args: Any) -> ReceiveResult:
+async def _off_loop(request: Request, handle: Callable[..., ReceiveResult], *args: Any) -> ReceiveResult:
     # Signature checks, decryption and validation are CPU-bound, the store synchronous: off the loop.
     try:
         return await anyio.to_thread.run_sync(handle, *args)
     except StoreError as exc:
         # Nothing stored, so no signal: the sender resends (peppol-as4.md §13 #14: persist, then receipt).
         log.error("AS4 request not stored: %s", exc)
-        raise _unavailable("The message could not be stored; resend later") from exc
+        raise _unavailable(request, "The message could not be stored; resend later") from exc
 
 
 def _without_api_keys(headers: HTTPHeaders, keyring: KeyRing) -> HTTPHeaders:
@@ -150,10 +151,15 @@ def _carries_key(value: str, keyring: KeyRing) -> bool:
     return any(keyring.authenticate(token) is not None for token in tokens if token)
 
 
-def _as4_slots(request: Request, capacity: int, wait_seconds: float) -> BodySlots:
+def _as4_slots(request: Request, capacity: int, server: ServerSettings) -> BodySlots:
     # One cap per app on the /as4 bodies held at once (memory in total: capacity x max_message_bytes).
     slots: BodySlots | None = getattr(request.app.state, "as4_body_slots", None)
     if slots is None:
-        slots = BodySlots(capacity, "AS4 messages", wait_seconds=wait_seconds)
+        slots = BodySlots(
+            capacity,
+            "AS4 messages",
+            wait_seconds=server.body_slot_wait_seconds,
+            retry_after_seconds=server.retry_after_seconds,
+        )
         request.app.state.as4_body_slots = slots
     return slots

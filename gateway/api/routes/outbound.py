@@ -124,12 +124,13 @@ async def _submit(
     *,
     route: str,
     body: bytes,
+    client: Principal,
     key: str | None,
     prepare: Callable[[], PreparedDocument],
 ) -> Response:
     check_document_size(body, services.settings.validation.max_document_bytes)
     submitter = services.submitter
-    submission = Submission(route=route, body=body, idempotency_key=key)
+    submission = Submission(route=route, body=body, idempotency_key=key, client=client.name)
     result = await anyio.to_thread.run_sync(
         lambda: submitter.submit(submission, prepare, rule_set=services.rule_set_today())
     )
@@ -146,7 +147,7 @@ async def _submit(
 async def post_invoice(
     request: Request,
     services: ServicesDep,
-    _who: SenderDep,
+    who: SenderDep,
     body: JSONBodyDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -156,6 +157,7 @@ async def post_invoice(
         services,
         route="POST /v1/outbound/invoices",
         body=body,
+        client=who,
         key=idempotency_key,
         prepare=lambda: prepare_json_document(parse_document_json(body, Invoice)),
     )
@@ -171,7 +173,7 @@ async def post_invoice(
 async def post_credit_note(
     request: Request,
     services: ServicesDep,
-    _who: SenderDep,
+    who: SenderDep,
     body: JSONBodyDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -181,6 +183,7 @@ async def post_credit_note(
         services,
         route="POST /v1/outbound/credit-notes",
         body=body,
+        client=who,
         key=idempotency_key,
         prepare=lambda: prepare_json_document(parse_document_json(body, CreditNote)),
     )
@@ -196,7 +199,7 @@ async def post_credit_note(
 async def post_ubl(
     request: Request,
     services: ServicesDep,
-    _who: SenderDep,
+    who: SenderDep,
     body: XMLBodyDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -207,6 +210,7 @@ async def post_ubl(
         services,
         route="POST /v1/outbound/ubl",
         body=body,
+        client=who,
         key=idempotency_key,
         prepare=lambda: prepare_ubl_document(body, max_bytes=limit),
     )

@@ -27,7 +27,9 @@ class IdempotencyRecord:
     """What an Idempotency-Key stands for: the first request's fingerprint and the first response.
 
     Attributes:
-        key: the client's Idempotency-Key (scope it per client before storing if keys may collide).
+        client: the API client that sent the key (its configured name): keys are scoped per client, so two
+            clients using the same key never see each other's answers.
+        key: the client's Idempotency-Key.
         fingerprint: a digest of the first request (e.g. SHA-256 hex of method, path and body).
         response_status: the outcome of the first request, as a code chosen by the use case (the outbound
             submitter records 202 accepted, 200 duplicate, 422 refused).
@@ -36,6 +38,7 @@ class IdempotencyRecord:
         document_id: the document created by the first request, if any.
     """
 
+    client: str
     key: str
     fingerprint: str
     response_status: int
@@ -206,12 +209,12 @@ class AS4MessageRepository(Protocol):
 class IdempotencyRepository(Protocol):
     """Idempotency keys with the first request's fingerprint and the first response."""
 
-    def get(self, key: str) -> IdempotencyRecord | None:
-        """The record stored under ``key``, or None."""
+    def get(self, client: str, key: str) -> IdempotencyRecord | None:
+        """The record ``client`` stored under ``key``, or None."""
         ...
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord:
-        """Store ``record`` unless its key is taken; return the record that holds the key.
+        """Store ``record`` unless its client's key is taken; return the record that holds the key.
 
         If the returned record is ``record`` the caller owns the key and goes on (in the same unit of work)
         to create what the response describes; otherwise it answers with the returned first response.

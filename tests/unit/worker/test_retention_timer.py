@@ -44,8 +44,8 @@ def test_the_timer_purges_then_waits_for_stop(tmp_path: Path) -> None:
     upgrade_database(url)
     store = SQLDocumentStore.from_url(url)
     with store.unit_of_work() as uow:
-        uow.idempotency.claim(IdempotencyRecord("old", "f", 422, {}, NOW - timedelta(days=31)))
-        uow.idempotency.claim(IdempotencyRecord("new", "f", 422, {}, NOW - timedelta(days=29)))
+        uow.idempotency.claim(IdempotencyRecord("erp", "old", "f", 422, {}, NOW - timedelta(days=31)))
+        uow.idempotency.claim(IdempotencyRecord("erp", "new", "f", 422, {}, NOW - timedelta(days=29)))
         uow.commit()
     services = Services(
         settings=Settings.model_validate({"retention": {"interval_seconds": 60}}),
@@ -63,6 +63,6 @@ def test_the_timer_purges_then_waits_for_stop(tmp_path: Path) -> None:
 
     asyncio.run(once())
     with store.unit_of_work(read_only=True) as uow:
-        assert uow.idempotency.get("old") is None
-        assert uow.idempotency.get("new") is not None
+        assert uow.idempotency.get("erp", "old") is None
+        assert uow.idempotency.get("erp", "new") is not None
     store.close()
