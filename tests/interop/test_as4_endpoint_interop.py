@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,13 @@ def _meta(d: Path) -> dict[str, Any]:
 def _delivered(endpoint: Endpoint, d: Path) -> Any:
     """The inbound document stored for the message in ``d``; its body is the SBD's business document."""
     message_id = _meta(d)["message_id"]
-    [document] = [doc for doc in endpoint.documents() if doc.as4_message_id == message_id]
+    # The receipt is answered once the message is stored; its validation runs after the answer: wait for it.
+    deadline = time.monotonic() + 30
+    while True:
+        [document] = [doc for doc in endpoint.documents() if doc.as4_message_id == message_id]
+        if document.status is not InboundStatus.RECEIVED or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     expected = parse_sbd((d / "sbd.xml").read_bytes(), max_bytes=10**7).business_document
     assert endpoint.content(document.id).body == expected
     record = endpoint.record(message_id)
