@@ -105,6 +105,9 @@ class ValidationSettings(BaseModel):
     # fused: the official CEN/Peppol XSLTs of billing rule sets run as one generated single-pass
     # stylesheet (same findings, about a third of the time); official: as published.
     evaluation: Literal["fused", "official"] = "fused"
+    # Cap of Saxon's (GraalVM) young generation, MiB, set when the process makes its first Saxon
+    # processor; 0 keeps SaxonC's default, which grows past 100 MiB before collecting (README, Memory).
+    saxon_young_generation_mib: int = Field(default=32, ge=0, le=4096)
 
 
 class KeystoreSettings(BaseModel):

@@ -70,6 +70,8 @@ class ValidationEngine:
             Entry points pass ``rule_set_for(today)``; the core never reads the clock.
         max_bytes: documents above this size are refused (XMLInputError).
         evaluation: fused (default) or official stylesheets for the XSLT layers of billing rule sets.
+        saxon_young_generation_mib: cap of Saxon's young generation, applied if this engine makes the
+            process's first Saxon processor (``gateway.validation.saxon_heap``); 0: SaxonC's default.
     """
 
     def __init__(
@@ -79,12 +81,14 @@ class ValidationEngine:
         default_rule_set: str | None = None,
         max_bytes: int = DEFAULT_MAX_XML_BYTES,
         evaluation: Evaluation = Evaluation.FUSED,
+        saxon_young_generation_mib: int = 0,
     ) -> None:
         self.store = store
         self.evaluation = evaluation
         self.default_rule_set = default_rule_set or DEFAULT_RULE_SET_ID
         store.manifest.rule_set(self.default_rule_set)  # unknown id -> ArtefactError now, not later
         self.max_bytes = max_bytes
+        self._young_generation_mib = saxon_young_generation_mib
         self._runtime: SaxonRuntime | None = None
         self._compiled: dict[str, CompiledRuleSet] = {}
         self._build_lock = threading.Lock()
@@ -119,7 +123,7 @@ class ValidationEngine:
         xsd = XSDLayer(rule_set.xsd_roots, self.store.read)
         timings["xsd"] = time.perf_counter() - started
         if self._runtime is None:
-            self._runtime = SaxonRuntime()
+            self._runtime = SaxonRuntime(young_generation_mib=self._young_generation_mib)
         fuse = self.evaluation is Evaluation.FUSED and rule_set.document == BILLING_DOCUMENT
         layers = []
         for spec in rule_set.layers:

@@ -16,13 +16,20 @@ from saxonche import PySaxonApiError, PySaxonProcessor
 
 from gateway.errors import ArtefactError
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity
+from gateway.validation.saxon_heap import cap_young_generation
 from gateway.validation.svrl import findings_from_svrl, normalise_text
 
 
 class SaxonRuntime:
-    """One PySaxonProcessor and the lock that serialises every call into it."""
+    """One PySaxonProcessor and the lock that serialises every call into it.
 
-    def __init__(self) -> None:
+    Args:
+        young_generation_mib: cap of Saxon's young generation, if this is the process's first processor
+            (``gateway.validation.saxon_heap``); 0 keeps SaxonC's default.
+    """
+
+    def __init__(self, *, young_generation_mib: int = 0) -> None:
+        cap_young_generation(young_generation_mib)
         self._proc = PySaxonProcessor(license=False)
         self.lock = threading.RLock()
 
