@@ -1,19 +1,21 @@
-"""The size of Saxon's young generation: the GraalVM isolate of saxonche, created with ``-Xmn``.
+"""The size of Saxon's heap: the GraalVM isolate of saxonche, created with ``-Xmn`` and ``MaxHeapFree``.
 
 saxonche is SaxonC, a GraalVM native image. Its Java heap lives in a GraalVM isolate that SaxonC creates
 when the first ``PySaxonProcessor`` is made, with no options: the serial collector then sizes the young
 generation from the machine's physical memory (or a container's limit) and lets it grow to well over
-100 MiB before it collects, and memory once mapped for the heap stays mapped. With the young generation
-capped, a ``serve`` process stays about 100 MiB smaller under load for a few percent more CPU in
-collections (README, *Memory of serve*).
+100 MiB before it collects, and keeps freed heap chunks mapped for reuse. With the young generation
+capped (young collections then take ≈ 0.5 ms every few documents), little free heap kept, and one full
+collection after compiling (``collect_saxon_garbage``), a ``serve`` process stays about 100 MiB smaller
+(README, *Memory of serve*).
 
 SaxonC offers no setting for this, but its documented C API keeps the isolate in
 ``SaxonProcessor::sxn_environ`` (``sxnc_environment``: isolate, thread, main thread) and creates one only
 while ``SaxonProcessor::jvmCreatedCPP`` is 0. So before the first processor this module creates the
 isolate itself with ``graal_create_isolate`` and parameters of version 3, whose ``argc``/``argv`` carry
-isolate options (GraalVM's ``IsolateArgumentParser``: ``-Xmn`` sets ``MaxNewSize``), and hands it to
-SaxonC. Only the young generation is capped: the maximum heap stays unbounded, because a heap too small
-for a document ends the whole process (GraalVM answers an ``OutOfMemoryError`` there with a fatal error).
+isolate options (GraalVM's ``IsolateArgumentParser``: ``-Xmn`` sets ``MaxNewSize``; the runtime option
+``-XX:MaxHeapFree`` the free heap kept mapped), and hands it to SaxonC. The maximum heap stays
+unbounded: a heap too small for a document would end the whole process (GraalVM answers an
+``OutOfMemoryError`` there with a fatal error; tried with ``-Xmx64m``).
 
 Anything unexpected (another saxonche build without these symbols, an isolate that already exists, a
 failed creation) leaves SaxonC to create its default isolate: the only effect is the memory figure.
@@ -58,40 +60,71 @@ class _Environment(ctypes.Structure):
 
 _lock = threading.Lock()
 _decided = False
-_applied_mib: int | None = None
+_applied: tuple[int, int] | None = None
 # SaxonC keeps a pointer to these for the life of the process.
 _keep_alive: list[object] = []
 
 
-def young_generation_mib() -> int | None:
-    """The young-generation cap this process's Saxon isolate was created with (None: SaxonC's default)."""
-    return _applied_mib
+def saxon_heap_options() -> tuple[int, int] | None:
+    """``(young generation MiB, free heap kept MiB)`` of this process's Saxon isolate (None: SaxonC's
+    defaults)."""
+    return _applied
 
 
-def cap_young_generation(mib: int) -> bool:
-    """Create Saxon's isolate with a young generation of at most ``mib`` MiB, if none exists yet.
+def size_saxon_heap(young_generation_mib: int, max_free_mib: int) -> bool:
+    """Create Saxon's isolate with these limits, if none exists yet.
 
-    Call before the first ``PySaxonProcessor`` of the process; later calls change nothing. ``mib`` 0
-    keeps SaxonC's default.
+    Call before the first ``PySaxonProcessor`` of the process; later calls change nothing.
+
+    Args:
+        young_generation_mib: cap of the young generation (``-Xmn``); 0 keeps SaxonC's default and
+            with it leaves the isolate to SaxonC (``max_free_mib`` is then ignored).
+        max_free_mib: free heap kept mapped after a collection (``-XX:MaxHeapFree``).
 
     Returns:
-        True if this process's isolate has the cap (now or from an earlier call).
+        True if this process's isolate has these limits (now or from an earlier call).
     """
-    global _decided, _applied_mib
+    global _decided, _applied
+    wanted = (young_generation_mib, max_free_mib) if young_generation_mib > 0 else None
     with _lock:
         if _decided:
-            return _applied_mib == mib if mib else _applied_mib is None
+            return _applied == wanted
         _decided = True
-        if mib <= 0:
+        if wanted is None:
             return True
         try:
-            applied = _create_isolate(mib)
+            created = _create_isolate(young_generation_mib, max_free_mib)
         except (OSError, AttributeError, ValueError) as exc:
-            log.warning("Saxon's young generation left at its default: %s", exc)
+            log.warning("Saxon's heap left at SaxonC's defaults: %s", exc)
             return False
-        if applied:
-            _applied_mib = mib
-        return applied
+        if created:
+            _applied = wanted
+        return created
+
+
+def collect_saxon_garbage() -> bool:
+    """A full collection of Saxon's heap (SaxonC's C entry point ``j_gc``, i.e. ``System.gc()``), on the
+    calling thread (attached to the isolate if it was not). False if it could not be asked for."""
+    if _applied is None:
+        return False
+    try:
+        _, core = _libraries()
+        attach = core.graal_attach_thread
+        attach.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+        attach.restype = ctypes.c_int
+        gc = core.j_gc
+        gc.argtypes = [ctypes.c_void_p]
+        gc.restype = None
+    except (OSError, AttributeError) as exc:
+        log.info("no full collection of Saxon's heap: %s", exc)
+        return False
+    environment = _keep_alive[0]
+    assert isinstance(environment, _Environment)
+    thread = ctypes.c_void_p()
+    if attach(environment.isolate, ctypes.byref(thread)) != 0:  # the current thread's, attaching if needed
+        return False
+    gc(thread)
+    return True
 
 
 def _libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
@@ -107,14 +140,14 @@ def _libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     return ctypes.CDLL(str(api), mode=mode), ctypes.CDLL(str(core), mode=mode)
 
 
-def _create_isolate(mib: int) -> bool:
+def _create_isolate(young_mib: int, free_mib: int) -> bool:
     api, core = _libraries()
     created = ctypes.c_int.in_dll(api, _CREATED_SYMBOL)
     environment = ctypes.c_void_p.in_dll(api, _ENVIRONMENT_SYMBOL)
     if created.value or environment.value:
-        log.info("Saxon's isolate already exists: its young generation stays as it is")
+        log.info("Saxon's isolate already exists: its heap stays as it is")
         return False
-    arguments = [b"gateway", f"-Xmn{mib}m".encode()]
+    arguments = [b"gateway", f"-Xmn{young_mib}m".encode(), f"-XX:MaxHeapFree={free_mib}m".encode()]
     argv = (ctypes.c_char_p * (len(arguments) + 1))(*arguments, None)
     params = _IsolateParams(version=_ISOLATE_PARAMS_VERSION, argc=len(arguments), argv=argv)
     env = _Environment()
@@ -127,7 +160,7 @@ def _create_isolate(mib: int) -> bool:
         ctypes.addressof(env) + _Environment.thread.offset,
     )
     if status != 0:
-        log.warning("Saxon's isolate with -Xmn%dm failed (%d): SaxonC's default is used", mib, status)
+        log.warning("Saxon's isolate with %s failed (%d): SaxonC's defaults are used", arguments[1:], status)
         return False
     env.mainthread = env.thread
     _keep_alive.extend([env, argv, params])
