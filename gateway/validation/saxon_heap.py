@@ -61,8 +61,10 @@ class _Environment(ctypes.Structure):
 _lock = threading.Lock()
 _decided = False
 _applied: tuple[int, int] | None = None
-# SaxonC keeps a pointer to these for the life of the process.
-_keep_alive: list[object] = []
+# SaxonC's environment: in C memory that is never freed, because SaxonC still uses it while the
+# process exits, after Python has freed its own objects.
+_environment: _Environment | None = None
+_arguments: object = None  # the isolate's argv, kept while the process runs
 
 
 def saxon_heap_options() -> tuple[int, int] | None:
@@ -118,10 +120,9 @@ def collect_saxon_garbage() -> bool:
     except (OSError, AttributeError) as exc:
         log.info("no full collection of Saxon's heap: %s", exc)
         return False
-    environment = _keep_alive[0]
-    assert isinstance(environment, _Environment)
+    assert _environment is not None
     thread = ctypes.c_void_p()
-    if attach(environment.isolate, ctypes.byref(thread)) != 0:  # the current thread's, attaching if needed
+    if attach(_environment.isolate, ctypes.byref(thread)) != 0:  # the current thread's, attaching if needed
         return False
     gc(thread)
     return True
@@ -141,6 +142,7 @@ def _libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
 
 
 def _create_isolate(young_mib: int, free_mib: int) -> bool:
+    global _environment, _arguments
     api, core = _libraries()
     created = ctypes.c_int.in_dll(api, _CREATED_SYMBOL)
     environment = ctypes.c_void_p.in_dll(api, _ENVIRONMENT_SYMBOL)
@@ -150,7 +152,13 @@ def _create_isolate(young_mib: int, free_mib: int) -> bool:
     arguments = [b"gateway", f"-Xmn{young_mib}m".encode(), f"-XX:MaxHeapFree={free_mib}m".encode()]
     argv = (ctypes.c_char_p * (len(arguments) + 1))(*arguments, None)
     params = _IsolateParams(version=_ISOLATE_PARAMS_VERSION, argc=len(arguments), argv=argv)
-    env = _Environment()
+    libc = ctypes.CDLL(None)
+    libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+    libc.calloc.restype = ctypes.c_void_p
+    address = libc.calloc(1, ctypes.sizeof(_Environment))
+    if not address:
+        raise OSError("no memory for Saxon's environment")
+    env = _Environment.from_address(address)
     create = core.graal_create_isolate
     create.argtypes = [ctypes.POINTER(_IsolateParams), ctypes.c_void_p, ctypes.c_void_p]
     create.restype = ctypes.c_int
@@ -163,7 +171,7 @@ def _create_isolate(young_mib: int, free_mib: int) -> bool:
         log.warning("Saxon's isolate with %s failed (%d): SaxonC's defaults are used", arguments[1:], status)
         return False
     env.mainthread = env.thread
-    _keep_alive.extend([env, argv, params])
-    environment.value = ctypes.addressof(env)
+    _environment, _arguments = env, argv
+    environment.value = address
     created.value = 1
     return True
