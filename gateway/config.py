@@ -109,7 +109,7 @@ class ValidationSettings(BaseModel):
     # the young generation's cap in MiB (0: SaxonC's defaults, a young generation that grows past
     # 100 MiB before collecting) and the free heap kept mapped after a collection.
     saxon_young_generation_mib: int = Field(default=16, ge=0, le=4096)
-    saxon_max_free_heap_mib: int = Field(default=4, ge=0, le=4096)
+    saxon_max_free_heap_mib: int = Field(default=16, ge=0, le=4096)
 
 
 class KeystoreSettings(BaseModel):
