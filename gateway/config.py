@@ -106,6 +106,11 @@ class ValidationSettings(BaseModel):
     # fused: the official CEN/Peppol XSLTs of billing rule sets run as one generated single-pass
     # stylesheet (same findings, about a third of the time); official: as published.
     evaluation: Literal["fused", "official"] = "fused"
+    # Saxon's (GraalVM) heap, set when the process makes its first Saxon processor (README, Memory):
+    # the young generation's cap in MiB (0: SaxonC's defaults, a young generation that grows past
+    # 100 MiB before collecting) and the free heap kept mapped after a collection.
+    saxon_young_generation_mib: int = Field(default=16, ge=0, le=4096)
+    saxon_max_free_heap_mib: int = Field(default=16, ge=0, le=4096)
 
 
 class KeystoreSettings(BaseModel):
@@ -335,6 +340,10 @@ class ServerSettings(BaseModel):
     open_operations: bool = False
     # Rejected-request evidence older than as4.rejected_evidence_retention_days is purged on this timer.
     purge_interval_seconds: float = Field(default=600.0, gt=0)
+    # glibc malloc arenas of the serve process (mallopt M_ARENA_MAX, set before its threads start): each
+    # thread pool thread would otherwise get an arena of its own, each keeping freed memory. 0: glibc's
+    # default (8 per core).
+    malloc_arenas: int = Field(default=2, ge=0, le=64)
 
 
 def _default_response_statuses() -> list[ResponseCode]:

@@ -109,6 +109,10 @@ def build_validation_engine(
         default_rule_set=rule_set or settings.validation.rule_set,
         max_bytes=settings.validation.max_document_bytes,
         evaluation=evaluation or Evaluation(settings.validation.evaluation),
+        saxon_heap=(
+            settings.validation.saxon_young_generation_mib,
+            settings.validation.saxon_max_free_heap_mib,
+        ),
     )
 
 

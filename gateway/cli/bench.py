@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gateway.bench import abuse, as4, e2e, e2e_slow, large, render, validation
+from gateway.bench import abuse, as4, e2e, e2e_slow, large, memory, render, validation
 from gateway.bench.e2e_report import RECEIVER_MODES, E2EParameters
 
 
@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_e2e_slow(sub)
     _register_abuse(sub)
     _register_render(sub)
+    _register_memory(sub)
 
 
 def _register_validation(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,6 +66,21 @@ def _register_large(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     )
     p.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process step table")
     p.set_defaults(func=large.run_bench_large)
+
+
+def _register_memory(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``memory`` benchmark to the ``bench`` subcommand's subparsers."""
+    p = subparsers.add_parser(
+        "memory",
+        help="RSS and peak of a serve-like process per stage: memory settings vs library defaults",
+        description=memory.__doc__,
+    )
+    p.add_argument("--documents", type=int, default=600, help="official examples validated (default 600)")
+    p.add_argument(
+        "--lines", type=int, default=5000, help="lines of the large invoice (default 5000; 0: none)"
+    )
+    p.add_argument("--repeat", type=int, default=2, help="processes per column (default 2)")
+    p.set_defaults(func=memory.run_bench_memory)
 
 
 def _register_render(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -16,15 +16,31 @@ from saxonche import PySaxonApiError, PySaxonProcessor
 
 from gateway.errors import ArtefactError
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity
+from gateway.validation.saxon_heap import collect_saxon_garbage, saxon_heap_options, size_saxon_heap
 from gateway.validation.svrl import findings_from_svrl, normalise_text
 
 
 class SaxonRuntime:
-    """One PySaxonProcessor and the lock that serialises every call into it."""
+    """One PySaxonProcessor and the lock that serialises every call into it.
 
-    def __init__(self) -> None:
+    Args:
+        heap: ``(young generation MiB, free heap kept MiB)`` of Saxon's isolate, if this is the process's
+            first processor (``gateway.validation.saxon_heap``); None or a young generation of 0 keeps
+            SaxonC's defaults.
+    """
+
+    def __init__(self, *, heap: tuple[int, int] | None = None) -> None:
+        if heap is not None:
+            size_saxon_heap(*heap)
         self._proc = PySaxonProcessor(license=False)
         self.lock = threading.RLock()
+
+    def collect_garbage(self) -> None:
+        """A full collection of Saxon's heap when this process sized it (after compiling: the heap then
+        returns what compiling used to the system); nothing with SaxonC's defaults, which keep it."""
+        if saxon_heap_options() is not None:
+            with self.lock:
+                collect_saxon_garbage()
 
     def compile(self, stylesheet: bytes, *, name: str) -> Any:
         """Compile an XSLT from its text (never a path: names with blanks break Saxon URIs).

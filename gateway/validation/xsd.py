@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from html import escape
 from typing import Any, cast
 
 from lxml import etree
@@ -29,6 +30,24 @@ class _StoreResolver(etree.Resolver):
         return self.resolve_string(self._read(path), context, base_url=system_url)
 
 
+def _compile(text: bytes, path: str, read: Callable[[str], bytes]) -> etree.XMLSchema:
+    parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+    parser.resolvers.add(_StoreResolver(read))
+    try:
+        return etree.XMLSchema(etree.fromstring(text, parser=parser, base_url=_BASE + path))
+    except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+        raise ArtefactError(f"XSD {path} does not compile: {exc}") from exc
+
+
+def _wrapper(namespaces: Mapping[str, str]) -> bytes:
+    """A schema that only imports each namespace from its main XSD (paths are manifest paths)."""
+    imports = "".join(
+        f'<xsd:import namespace="{escape(ns)}" schemaLocation="{escape(_BASE + path)}"/>'
+        for ns, path in namespaces.items()
+    )
+    return f'<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema">{imports}</xsd:schema>'.encode()
+
+
 def root_key(root: etree._Element) -> str:
     """Return "{namespace} localname" of an element, the key of the manifest's ``xsd.roots``."""
     qname = etree.QName(root)
@@ -38,6 +57,10 @@ def root_key(root: etree._Element) -> str:
 class XSDLayer:
     """UBL 2.1 XSD validation for the document types of a rule set (Invoice, CreditNote).
 
+    The main schemas are compiled as ONE schema (a wrapper importing each root's namespace), so the
+    components they share (the UBL common library, about half a schema's 16 MiB) are held once.
+    Roots that share a namespace (not the case in UBL) get a schema each.
+
     Args:
         roots: "{namespace} localname" -> manifest path of the main XSD.
         read: verified reader of manifest paths (``ArtefactStore.read``).
@@ -45,16 +68,14 @@ class XSDLayer:
 
     def __init__(self, roots: Mapping[str, str], read: Callable[[str], bytes]) -> None:
         self._schemas: dict[str, tuple[etree.XMLSchema, threading.Lock]] = {}
-        for key, path in roots.items():
-            parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
-            parser.resolvers.add(_StoreResolver(read))
-            try:
-                doc = etree.fromstring(read(path), parser=parser, base_url=_BASE + path)
-                schema = etree.XMLSchema(doc)
-            except (etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
-                raise ArtefactError(f"XSD {path} does not compile: {exc}") from exc
+        namespaces = {key.split(" ", 1)[0]: path for key, path in roots.items()}
+        if len(namespaces) == len(roots) > 1:
             # lxml keeps the error log on the schema object: one lock per schema keeps reports apart.
-            self._schemas[key] = (schema, threading.Lock())
+            shared = (_compile(_wrapper(namespaces), "roots.xsd", read), threading.Lock())
+            self._schemas = dict.fromkeys(roots, shared)
+        else:
+            for key, path in roots.items():
+                self._schemas[key] = (_compile(read(path), path, read), threading.Lock())
 
     @property
     def roots(self) -> tuple[str, ...]:

@@ -3,6 +3,8 @@ schema equals the table metadata (Alembic autogenerate finds no difference)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from gateway.store import (
     metadata,
     upgrade_database,
 )
+from gateway.store.migrate import shipped_head
 from gateway.store.tables import as4_messages, delivery_jobs, outbound_documents, outbound_events
 
 
@@ -54,6 +57,36 @@ def test_upgrade_from_empty_matches_the_metadata(empty_database: str | URL) -> N
             tables = set(inspect(connection).get_table_names())
         assert differences == []
         assert tables == {table.name for table in metadata.sorted_tables} | {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_the_head_read_from_the_migration_files_is_alembics_head() -> None:
+    assert shipped_head() == head_revision() is not None
+
+
+_UPGRADE_AND_REPORT_ALEMBIC = (
+    "import sys; from gateway.store import upgrade_database; upgrade_database(sys.argv[1]);"
+    " print('alembic' in sys.modules)"
+)
+
+
+def test_a_database_at_the_head_is_recognised_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+
+    def upgrade_in_a_fresh_process() -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", _UPGRADE_AND_REPORT_ALEMBIC, url], capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    upgrade_database(url, "0009")
+    assert upgrade_in_a_fresh_process() == "True"  # behind: Alembic runs the missing revision
+    assert upgrade_in_a_fresh_process() == "False"  # at the head: Alembic (≈ 12 MiB) stays unimported
+    engine = make_engine(url)
+    try:
+        assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
 
