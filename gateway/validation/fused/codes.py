@@ -22,31 +22,11 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from gateway.validation.fused.skeleton import xsl
+from gateway.validation.fused.xpath_text import argument_end
 
 MAP_NAMESPACE = "http://www.w3.org/2005/xpath-functions/map"
 _SEARCH = re.compile(r"contains\(\s*'( [^']*? )'\s*,\s*concat\(\s*' '\s*,\s*")
 _TOKEN_LIST = re.compile(r"^ (?:[^ ']+ )+$")
-
-
-def _argument_end(text: str, start: int) -> int:
-    """Index of the top-level ``,`` ending the argument that starts at ``start`` (-1 when none)."""
-    depth, quote = 0, ""
-    for index in range(start, len(text)):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            if depth == 0:
-                return -1
-            depth -= 1
-        elif char == "," and depth == 0:
-            return index
-    return -1
 
 
 @dataclass
@@ -79,7 +59,7 @@ class CodeLists:
             if found.start() < position:
                 continue
             literal = found.group(1)
-            value_end = _argument_end(test, found.end())
+            value_end = argument_end(test, found.end())
             if not _TOKEN_LIST.match(literal) or value_end < 0:
                 continue
             tail = re.compile(r"\s*' '\s*\)\s*\)").match(test, value_end + 1)

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gateway.validation.fused.xpath_text import outside_literals, split_top_level
+
 _NAME = re.compile(r"^(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)$")
 
 
@@ -38,41 +40,11 @@ class Targets:
         self.any_element = self.attributes = self.document = True
 
 
-def _split_top_level(text: str, separator: str) -> list[str]:
-    """Split ``text`` at ``separator`` characters outside brackets, parentheses and string literals."""
-    parts, depth, quote, start = [], 0, "", 0
-    for index, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in "[(":
-            depth += 1
-        elif char in "])":
-            depth -= 1
-        elif char == separator and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return parts
-
-
 def _strip_predicates(step: str) -> str:
     """``cac:A[x][y]`` -> ``cac:A`` (predicates are top-level brackets at the end of the step)."""
-    depth, quote = 0, ""
-    for index, char in enumerate(step):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in "[(":
-            if char == "[" and depth == 0:
-                return step[:index].strip()
-            depth += 1
-        elif char in "])":
-            depth -= 1
+    for index, char, depth in outside_literals(step):
+        if char == "[" and depth == 0:
+            return step[:index].strip()
     return step.strip()
 
 
@@ -81,11 +53,11 @@ def _add_step(targets: Targets, branch: str, namespaces: Mapping[str, str]) -> N
     if branch == "/":
         targets.document = True
         return
-    steps = _split_top_level(branch, "/")
+    steps = split_top_level(branch, "/")
     step = _strip_predicates(steps[-1])
     if step.startswith("(") and step.endswith(")"):
         # ``(a/b | c/d)[p]``: the union's own branches (what the parenthesised union can match).
-        for inner in _split_top_level(step[1:-1], "|"):
+        for inner in split_top_level(step[1:-1], "|"):
             _add_step(targets, inner, namespaces)
         return
     if step.startswith("child::"):
@@ -118,6 +90,6 @@ def targets_of(matches: list[str], namespaces: Mapping[str, str]) -> Targets:
     """
     targets = Targets()
     for match in matches:
-        for branch in _split_top_level(match, "|"):
+        for branch in split_top_level(match, "|"):
             _add_step(targets, branch, namespaces)
     return targets

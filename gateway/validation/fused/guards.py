@@ -16,26 +16,7 @@ import re
 from lxml import etree
 
 from gateway.validation.fused.skeleton import xsl
-
-
-def _closing(text: str, start: int) -> int:
-    """Index of the ``)`` closing the parenthesis opened just before ``start`` (-1 when none)."""
-    depth, quote = 1, ""
-    for index in range(start, len(text)):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
-
+from gateway.validation.fused.xpath_text import closing_parenthesis
 
 _QNAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
 _STEP = re.compile(rf"{_QNAME}|\((?:\s*{_QNAME}\s*\|)+\s*{_QNAME}\s*\)")
@@ -50,7 +31,7 @@ def _absent_steps(node: etree._Element) -> list[str] | None:
     if node.tag != xsl("choose") or len(node) == 0 or node[0].tag != xsl("when"):
         return None
     test = node[0].get("test", "").strip()
-    if not test.startswith("not(") or _closing(test, len("not(")) != len(test) - 1:
+    if not test.startswith("not(") or closing_parenthesis(test, len("not(")) != len(test) - 1:
         return None
     path, steps, position = test[len("not(") : -1].strip(), [], 0
     while True:

@@ -20,76 +20,31 @@ from __future__ import annotations
 
 import re
 
+from gateway.validation.fused.xpath_text import (
+    CLOSING,
+    OPENING,
+    closing_parenthesis,
+    outside_literals,
+    split_operator,
+)
+
 _EXISTS = re.compile(r"^exists\((.*)\)$", re.DOTALL)
 _NOT = re.compile(r"^not\((.*)\)$", re.DOTALL)
-_BEFORE = " \t\r\n)"
-_AFTER = " \t\r\n("
-
-
-def _split(text: str, keyword: str) -> list[str]:
-    """Split ``text`` at the top-level boolean operator ``keyword`` (``and`` / ``or``), stripped parts.
-
-    The keyword counts only outside brackets and string literals, between blanks or parentheses.
-    """
-    parts, depth, quote, start, index = [], 0, "", 0, 0
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif (
-            depth == 0
-            and text.startswith(keyword, index)
-            and index > 0
-            and text[index - 1] in _BEFORE
-            and text[index + len(keyword) : index + len(keyword) + 1] in tuple(_AFTER)
-        ):
-            parts.append(text[start:index].strip())
-            index += len(keyword)
-            start = index
-            continue
-        index += 1
-    parts.append(text[start:].strip())
-    return parts
 
 
 def _unwrap(text: str) -> str:
     """``(X)`` -> ``X`` (repeatedly) when the outer parentheses enclose all of ``text``."""
     text = text.strip()
-    while text.startswith("(") and _closing(text) == len(text) - 1:
+    while text.startswith("(") and closing_parenthesis(text, 1) == len(text) - 1:
         text = text[1:-1].strip()
     return text
-
-
-def _closing(text: str) -> int:
-    """Index of the parenthesis closing the one at ``text[0]`` (-1 when none)."""
-    depth, quote = 0, ""
-    for index, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
 
 
 def _call(pattern: re.Pattern[str], text: str) -> str | None:
     """The argument of ``exists(...)`` / ``not(...)`` when that one call is all of ``text``."""
     found = pattern.match(text)
     name_end = text.find("(")
-    if found is None or _closing(text[name_end:]) != len(text) - 1 - name_end:
+    if found is None or closing_parenthesis(text, name_end + 1) != len(text) - 1:
         return None
     return found.group(1).strip()
 
@@ -107,20 +62,8 @@ def _is_path(text: str) -> bool:
     Checked on the text outside brackets and parentheses: names, ``/``, ``*``, ``@``, ``|`` only
     (no comparison, arithmetic or keyword, which would make it a value rather than nodes).
     """
-    top, depth, quote = [], 0, ""
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif depth == 0:
-            top.append(char)
-    return bool(_PATH_TOP.match("".join(top))) and text.startswith("/")
+    top = "".join(c for _, c, depth in outside_literals(text) if depth == 0 and c not in OPENING + CLOSING)
+    return bool(_PATH_TOP.match(top)) and text.startswith("/")
 
 
 def _absent(text: str) -> str | None:
@@ -138,7 +81,7 @@ def _absent(text: str) -> str | None:
 def _condition_paths(condition: str) -> list[str] | None:
     """[P] for ``exists(P)``, [P1, P2, ...] for ``exists(P1) or exists(P2) ...``."""
     paths = []
-    for part in _split(_unwrap(condition), "or"):
+    for part in split_operator(_unwrap(condition), "or"):
         path = _call(_EXISTS, _unwrap(part))
         if path is None:
             return None
@@ -148,14 +91,14 @@ def _condition_paths(condition: str) -> list[str] | None:
 
 def rewrite_implication(test: str) -> str:
     """``test`` evaluated with its condition once, when it has one of the module's shapes."""
-    sides = _split(test, "or")
+    sides = split_operator(test, "or")
     if len(sides) != 2:
         return test
-    conjuncts = _split(_unwrap(sides[0]), "and")
-    if len(conjuncts) < 2 or any(len(_split(part, "or")) > 1 for part in conjuncts):
+    conjuncts = split_operator(_unwrap(sides[0]), "and")
+    if len(conjuncts) < 2 or any(len(split_operator(part, "or")) > 1 for part in conjuncts):
         return test
     paths = _condition_paths(conjuncts[0])
-    absent = [_absent(part) for part in _split(_unwrap(sides[1]), "and")]
+    absent = [_absent(part) for part in split_operator(_unwrap(sides[1]), "and")]
     if not paths or absent != paths:
         return test
     return f"if ({conjuncts[0]}) then ({' and '.join(conjuncts[1:])}) else true()"
