@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import URL
 
 from gateway.api.app import create_app
 from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.validation import ValidationEngine
+from tests.contract.store_databases import emptied_store, migrated_postgres_database
 
 SENDER_KEY = "sender-key-0123456789abcdefghij"
 SUPPORT_KEY = "support-key-0123456789abcdefghij"
@@ -55,6 +57,31 @@ def module_stores() -> Iterator[dict[str, SQLDocumentStore]]:
     yield stores
     for store in stores.values():
         store.close()
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[URL]:
+    """A throwaway, migrated PostgreSQL database for one module's tests."""
+    with migrated_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_sqlite_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated SQLite database for one module's tests."""
+    url = f"sqlite:///{tmp_path_factory.mktemp(request.module.__name__.rpartition('.')[2]) / 'gateway.db'}"
+    upgrade_database(url)
+    return url
+
+
+def backend_store(request: pytest.FixtureRequest, stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
+    """The emptied store of the backend parametrizing ``request`` (``BACKENDS``), on the module's database.
+
+    For a fixture parametrized with ``BACKENDS`` and given ``module_stores``.
+    """
+    backend = str(request.param)
+    name = "module_postgres_url" if backend == "postgresql" else "module_sqlite_url"
+    return emptied_store(stores, backend, lambda: request.getfixturevalue(name))
 
 
 def problem_of(response: object) -> dict[str, object]:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from as4_support import NOW, counter_ids, dev_pki
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import URL
 
 from gateway.api.app import create_app
 from gateway.as4 import build_user_message
@@ -24,10 +23,10 @@ from gateway.config import Settings
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
 from gateway.services.conversion import convert_document, parse_document_json
 from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
-from tests.contract.store_databases import emptied_store, migrated_postgres_database
+from tests.integration.conftest import backend_store
 
 DOCUMENTS = Path(__file__).resolve().parents[1] / "data" / "documents"
 RULES = "peppol-bis-billing-3.0.21"
@@ -156,19 +155,6 @@ def settings_for(artefacts_dir: Path, cache: Path, url: str) -> Settings:
     )
 
 
-@pytest.fixture(scope="module")
-def _postgres_url() -> Iterator[URL]:
-    with migrated_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('expenses') / 'gateway.db'}"
-    upgrade_database(url)
-    return url
-
-
 @pytest.fixture(name="app", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def app_fixture(
     request: pytest.FixtureRequest,
@@ -177,9 +163,7 @@ def app_fixture(
     validation_engine: ValidationEngine,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ExpenseApp]:
-    backend = str(request.param)
-    name = "_postgres_url" if backend == "postgresql" else "_sqlite_url"
-    store = emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+    store = backend_store(request, module_stores)
     url = store.engine.url.render_as_string(hide_password=False)
     settings = settings_for(artefacts_dir, tmp_path_factory.mktemp("cache"), url)
     p = dev_pki()

@@ -26,7 +26,6 @@ from cryptography import x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.engine import URL
 
 from gateway.api.app import create_app
 from gateway.as4 import PEPPOL_NOT_SERVICED, OutgoingMessage, build_user_message, read_signal, verify_receipt
@@ -40,11 +39,12 @@ from gateway.model.message import AS4MessageRecord, Direction, InboundStatus, Ra
 from gateway.services.ports import InboundQuery
 from gateway.services.receive import REJECTED_KEY_PREFIX
 from gateway.services.rejected_evidence import DEFAULT_UNAUTHENTICATED_EVIDENCE_BYTES
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.store.tables import as4_messages
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
-from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
+from tests.contract.store_databases import BACKENDS
+from tests.integration.conftest import backend_store
 
 API_KEY = "as4-tests-key-0123456789abcdef"
 SOAP = "application/soap+xml"
@@ -53,25 +53,10 @@ SOAP = "application/soap+xml"
 # --- databases --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _postgres_url() -> Iterator[URL]:
-    with migrated_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('as4') / 'gateway.db'}"
-    upgrade_database(url)
-    return url
-
-
 @pytest.fixture(params=BACKENDS)
 def sql_store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
     """An emptied, migrated store of the backend under test."""
-    backend = str(request.param)
-    name = "_postgres_url" if backend == "postgresql" else "_sqlite_url"
-    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+    return backend_store(request, module_stores)
 
 
 class FlakyStore:

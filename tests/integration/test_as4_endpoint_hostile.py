@@ -31,9 +31,7 @@ from tests.integration.test_as4_endpoint import (
     settings_for,
 )
 
-# The endpoint module's fixtures: both databases, the app with a switchable store and its client.
-_postgres_url = endpoint._postgres_url
-_sqlite_url = endpoint._sqlite_url
+# The endpoint module's fixtures: the store (on this module's databases), the app and its client.
 sql_store = endpoint.sql_store
 store = endpoint.store
 app = endpoint.app

@@ -14,8 +14,6 @@ from gateway.as4 import verify_receipt
 from gateway.model.message import Direction
 from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
     FlakyStore,
-    _postgres_url,
-    _sqlite_url,
     app,
     client,
     inbound_documents,

@@ -33,7 +33,6 @@ from delivery_support import (
     write_directory,
 )
 from sqlalchemy import select
-from sqlalchemy.engine import URL
 
 from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
@@ -43,7 +42,7 @@ from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.endpoint_gate import EndpointGate
 from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.services.webhooks import STATUS_CHANGED
-from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import webhook_outbox
 from gateway.transport.directory import LocalDirectory, load_directory
 from gateway.transport.http import HTTPAS4Transport
@@ -51,7 +50,8 @@ from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORTING_PROCESS, TSR_DOC
 from gateway.validation import ValidationEngine
 from gateway.worker import BackoffPolicy
 from gateway.worker.loop import DeliveryWorker, WorkerStats
-from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
+from tests.contract.store_databases import BACKENDS
+from tests.integration.conftest import backend_store
 from tests.integration.document_api import (  # noqa: F401 - fixtures (the evidence endpoint)
     DocumentAPI,
     _document_apis,
@@ -73,25 +73,10 @@ SEND_TIMEOUT = 2.0
 # --- databases --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _delivery_postgres_url() -> Iterator[URL]:
-    with migrated_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def _delivery_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('delivery') / 'gateway.db'}"
-    upgrade_database(url)
-    return url
-
-
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
     """An emptied, migrated store of the backend under test."""
-    backend = str(request.param)
-    name = "_delivery_postgres_url" if backend == "postgresql" else "_delivery_sqlite_url"
-    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+    return backend_store(request, module_stores)
 
 
 # --- the sending side -------------------------------------------------------------------------------------

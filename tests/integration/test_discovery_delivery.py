@@ -15,7 +15,6 @@ import pytest
 from as4_support import NOW, RECEIVER, dev_pki
 from delivery_support import ReceiverAP, SettableClock, UUIDs, queue_document, receiver_ap, serve
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import URL
 
 from gateway.api.app import create_app
 from gateway.bootstrap import Services
@@ -26,35 +25,20 @@ from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_INVOICE, Particip
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.smp_resolver import SMPResolver
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.transport.http import HTTPAS4Transport
 from gateway.validation import ValidationEngine
 from gateway.worker import BackoffPolicy
-from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
+from tests.contract.store_databases import BACKENDS
 from tests.discovery_support import resolver_for
-from tests.integration.conftest import SENDER_KEY
+from tests.integration.conftest import SENDER_KEY, backend_store
 
 DOCUMENTS = Path(__file__).resolve().parents[1] / "data" / "documents"
 
 
-@pytest.fixture(scope="module")
-def _dd_postgres_url() -> Iterator[URL]:
-    with migrated_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def _dd_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('dd') / 'gateway.db'}"
-    upgrade_database(url)
-    return url
-
-
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
-    backend = str(request.param)
-    name = "_dd_postgres_url" if backend == "postgresql" else "_dd_sqlite_url"
-    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+    return backend_store(request, module_stores)
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import pytest
 from as4_support import INVOICE, RECEIVER, dev_pki
 from delivery_support import SettableClock, UUIDs, queue_document
 from mail_support import MailRelay, parse_mail, relay_fixture  # noqa: F401 - the relay fixture
-from sqlalchemy.engine import URL
 
 from gateway.bootstrap import render_pdf
 from gateway.devnet import DevEndpoint, DevNetwork, DevService
@@ -22,11 +21,12 @@ from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_
 from gateway.model.message import DeliveryEvent, DeliveryStatus, OutboundDocument
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.email_fallback import EmailChannel
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.transport.smtp import SMTPMailer, SMTPSettings
 from gateway.worker import BackoffPolicy
-from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
+from tests.contract.store_databases import BACKENDS
 from tests.discovery_support import resolver_for
+from tests.integration.conftest import backend_store
 
 SENDER = "invoices@coop.test"
 BUYER_EMAIL = "kunde@buyer.test"
@@ -50,24 +50,9 @@ def _with_contact(email: str | None, country: str, postcode: str) -> bytes:
     return head + sep + buyer
 
 
-@pytest.fixture(scope="module")
-def _mail_postgres_url() -> Iterator[URL]:
-    with migrated_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def _mail_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('mail') / 'gateway.db'}"
-    upgrade_database(url)
-    return url
-
-
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
-    backend = str(request.param)
-    name = "_mail_postgres_url" if backend == "postgresql" else "_mail_sqlite_url"
-    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+    return backend_store(request, module_stores)
 
 
 @pytest.fixture

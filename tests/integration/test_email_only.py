@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from as4_support import dev_pki
 from delivery_support import SettableClock
 from fastapi.testclient import TestClient
 from mail_support import MailRelay, parse_mail, relay_fixture  # noqa: F401 - the relay fixture
-from sqlalchemy.engine import URL
 
 from gateway.api.app import create_app
 from gateway.bootstrap import Services
@@ -27,10 +25,10 @@ from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import DeliveryStatus
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import Endpoint
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.validation import ValidationEngine
-from tests.contract.store_databases import BACKENDS, emptied_store, migrated_postgres_database
-from tests.integration.conftest import SENDER_KEY
+from tests.contract.store_databases import BACKENDS
+from tests.integration.conftest import SENDER_KEY, backend_store
 
 PRIVATE_PERSON = Path(__file__).resolve().parents[1] / "data" / "documents" / "private-person.json"
 BUYER_EMAIL = "lies.vermeulen@mail.example"  # the sample's buyer.contact.email
@@ -50,24 +48,9 @@ class _NoLookups:
         raise ParticipantNotRegistered(str(receiver))
 
 
-@pytest.fixture(scope="module")
-def _postgres_url() -> Iterator[URL]:
-    with migrated_postgres_database() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def _sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('email-only') / 'gateway.db'}"
-    upgrade_database(url)
-    return url
-
-
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, module_stores: dict[str, SQLDocumentStore]) -> SQLDocumentStore:
-    backend = str(request.param)
-    name = "_postgres_url" if backend == "postgresql" else "_sqlite_url"
-    return emptied_store(module_stores, backend, lambda: request.getfixturevalue(name))
+    return backend_store(request, module_stores)
 
 
 def _services(

@@ -13,8 +13,6 @@ from gateway.validation import ValidationEngine
 from tests.integration.conftest import problem_of
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     ExpenseApp,
-    _postgres_url,
-    _sqlite_url,
     app_fixture,
     auth,
     deliver,

@@ -23,8 +23,6 @@ from tests.integration.expense_support import (  # noqa: F401 - fixtures
     SUPPLIER,
     SUPPLIER_IBAN,
     ExpenseApp,
-    _postgres_url,
-    _sqlite_url,
     app_fixture,
     auth,
     deliver,

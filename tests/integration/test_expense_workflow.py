@@ -29,8 +29,6 @@ from tests.integration.expense_support import (  # noqa: F401 - fixtures
     KEYS,
     SUPPLIER,
     ExpenseApp,
-    _postgres_url,
-    _sqlite_url,
     app_fixture,
     auth,
     deliver,
