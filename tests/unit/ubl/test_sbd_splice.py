@@ -4,37 +4,22 @@ to a tree. Either way the receiver's ``parse_sbd`` reads back the same document.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from lxml import etree
 
 from gateway.errors import MappingError, XMLInputError
-from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
-from gateway.ubl.sbdh import build_sbd, parse_sbd
+from gateway.ubl.sbdh import parse_sbd
 from gateway.xmlcore import root_element_bytes
+from tests.unit.ubl.sbd_support import wrap
 
 INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 BODY = f"<Invoice xmlns=\"{INV}\" xmlns:cbc='{CBC}'><cbc:ID>A&amp;B&#233;</cbc:ID><x xmlns=''/></Invoice>"
 
 
-def _sbd(business: bytes) -> bytes:
-    return build_sbd(
-        business,
-        sender=ParticipantID.parse("0208:0739484052"),
-        receiver=ParticipantID.parse("0208:0123456749"),
-        document_type=BIS_INVOICE,
-        process=BIS_BILLING_PROCESS,
-        country_c1="BE",
-        instance_id="inst-1",
-        created=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
-    )
-
-
 def test_business_document_is_copied_byte_for_byte() -> None:
     business = b"<?xml version='1.0' encoding='utf-8'?>\n" + BODY.encode() + b"\n"
-    sbd = _sbd(business)
+    sbd = wrap(business)
     assert BODY.encode() in sbd  # the character reference and the quotes as written
     read = parse_sbd(sbd, max_bytes=1_000_000)
     assert etree.QName(etree.fromstring(read.business_document)).localname == "Invoice"
@@ -51,7 +36,7 @@ def test_business_document_is_copied_byte_for_byte() -> None:
     ],
 )
 def test_other_documents_go_through_a_tree(business: bytes) -> None:
-    sbd = _sbd(business)
+    sbd = wrap(business)
     root = etree.fromstring(sbd)
     assert etree.QName(root[1]) == etree.QName(INV, "Invoice")
     assert parse_sbd(sbd, max_bytes=1_000_000).type == "Invoice"
@@ -69,7 +54,7 @@ def test_other_documents_go_through_a_tree(business: bytes) -> None:
 )
 def test_refusals(business: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
-        _sbd(business)
+        wrap(business)
 
 
 def test_root_element_bytes() -> None:
@@ -79,7 +64,7 @@ def test_root_element_bytes() -> None:
 
 
 def test_receiver_takes_the_business_document_as_sent() -> None:
-    business = parse_sbd(_sbd(BODY.encode()), max_bytes=1_000_000).business_document
+    business = parse_sbd(wrap(BODY.encode()), max_bytes=1_000_000).business_document
     assert business == BODY.encode()  # byte for byte: quotes and the character reference as written
 
 
@@ -104,7 +89,7 @@ def test_receiver_takes_the_business_document_as_sent() -> None:
     ],
 )
 def test_receiver_serialises_other_layouts_from_the_tree(layout: object) -> None:
-    sbd = layout(_sbd(BODY.encode()))  # type: ignore[operator]
+    sbd = layout(wrap(BODY.encode()))  # type: ignore[operator]
     business = parse_sbd(sbd, max_bytes=1_000_000).business_document
     parsed = etree.fromstring(business)  # stands alone: every namespace it uses is declared in it
     assert parsed.findtext(f"{{{CBC}}}ID") == "A&Bé"

@@ -4,13 +4,13 @@ before the business document only, with the hardened parser's refusals."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import pytest
 
 from gateway.errors import MappingError, XMLInputError
-from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
-from gateway.ubl.sbdh import build_sbd, parse_sbd, read_sbd_header
+from gateway.model import ParticipantID
+from gateway.ubl.sbdh import parse_sbd, read_sbd_header
+from tests.unit.ubl.sbd_support import wrap
 
 UBL = (
     b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">'
@@ -21,18 +21,7 @@ UBL = (
 
 
 def _sbd() -> bytes:
-    return build_sbd(
-        UBL,
-        sender=ParticipantID.parse("0208:0739484052"),
-        receiver=ParticipantID.parse("0208:0123456749"),
-        document_type=BIS_INVOICE,
-        process=BIS_BILLING_PROCESS,
-        country_c1="BE",
-        instance_id="inst-1",
-        created=datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
-        mls_to=ParticipantID.parse("0242:000001"),
-        mls_type="ALWAYS_SEND",
-    )
+    return wrap(UBL, mls_to=ParticipantID.parse("0242:000001"), mls_type="ALWAYS_SEND")
 
 
 def test_header_values_equal_the_full_parse() -> None:

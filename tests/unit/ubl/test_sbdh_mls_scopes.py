@@ -3,36 +3,20 @@ as text (an invalid MLS_TO is only a warning for the envelope; the MLS sender ju
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from lxml import etree
 
-from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
-from gateway.ubl.sbdh import SBDH_NS, build_sbd, parse_sbd
+from gateway.model import ParticipantID
+from gateway.ubl.sbdh import SBDH_NS, parse_sbd
+from tests.unit.ubl.sbd_support import wrap
 
 UBL = (
     b'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2">'
     b"<ID xmlns='urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2'>1</ID></Invoice>"
 )
-AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-def _sbd(**scopes: object) -> bytes:
-    return build_sbd(
-        UBL,
-        sender=ParticipantID.parse("0208:0739484052"),
-        receiver=ParticipantID.parse("0208:0123456749"),
-        document_type=BIS_INVOICE,
-        process=BIS_BILLING_PROCESS,
-        country_c1="BE",
-        instance_id="inst-1",
-        created=AT,
-        **scopes,  # type: ignore[arg-type]
-    )
 
 
 def test_mls_scopes_are_written_and_read_back() -> None:
-    sbd = _sbd(mls_to=ParticipantID.parse("0242:000001"), mls_type="ALWAYS_SEND")
+    sbd = wrap(UBL, mls_to=ParticipantID.parse("0242:000001"), mls_type="ALWAYS_SEND")
     scopes = etree.fromstring(sbd).findall(f".//{{{SBDH_NS}}}Scope")
     mls_to = [[c.text for c in s] for s in scopes if s[0].text == "MLS_TO"]
     assert mls_to == [["MLS_TO", "0242:000001", "iso6523-actorid-upis"]]
@@ -41,7 +25,7 @@ def test_mls_scopes_are_written_and_read_back() -> None:
 
 
 def test_without_mls_scopes_nothing_is_written_or_read() -> None:
-    sbd = _sbd()
+    sbd = wrap(UBL)
     assert b"MLS_" not in sbd
     read = parse_sbd(sbd, max_bytes=10_000)
     assert (read.mls_to, read.mls_type) == (None, None)
