@@ -46,6 +46,16 @@ class SettableClock:
         self.current += timedelta(**delta)
 
 
+def webhook_statuses(store: DocumentStore, clock: SettableClock) -> list[str]:
+    """The ``status`` of every webhook event waiting in the outbox (leased and rolled back: left as is)."""
+    with store.unit_of_work() as uow:
+        leases = uow.outbox.lease(
+            now=clock.now() + timedelta(days=1), limit=50, lease_for=timedelta(minutes=1), token="t"
+        )
+        uow.rollback()
+    return [str(lease.message.payload["data"]["status"]) for lease in leases]
+
+
 class UUIDs:
     def new_id(self) -> str:
         return str(uuid.uuid4())

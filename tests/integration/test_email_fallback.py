@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from as4_support import INVOICE, RECEIVER, dev_pki
-from delivery_support import SettableClock, UUIDs, queue_document
+from delivery_support import SettableClock, UUIDs, queue_document, webhook_statuses
 from mail_support import MailRelay, parse_mail, relay_fixture  # noqa: F401 - the relay fixture
 
 from gateway.bootstrap import render_pdf
@@ -99,15 +99,6 @@ def _document(store: SQLDocumentStore, document_id: str) -> OutboundDocument:
     return document
 
 
-def _webhook_statuses(store: SQLDocumentStore, clock: SettableClock) -> list[str]:
-    with store.unit_of_work() as uow:
-        leases = uow.outbox.lease(
-            now=clock.now() + timedelta(days=1), limit=50, lease_for=timedelta(minutes=1), token="t"
-        )
-        uow.rollback()
-    return [str(lease.message.payload["data"]["status"]) for lease in leases]
-
-
 def test_a_buyer_not_registered_gets_the_invoice_by_email(
     store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
 ) -> None:
@@ -157,7 +148,7 @@ def test_a_buyer_not_registered_gets_the_invoice_by_email(
     assert stored.message_id == document.as4_message_id
     assert dict(stored.request.headers)["Content-Type"] == "message/rfc822"
     assert stored.request.body.rstrip(b"\r\n") == content.rstrip(b"\r\n")
-    assert set(_webhook_statuses(store, clock)) == {"sending", "delivered_by_email"}
+    assert set(webhook_statuses(store, clock)) == {"sending", "delivered_by_email"}
 
 
 def test_a_document_type_not_supported_is_emailed_in_french(
@@ -219,7 +210,7 @@ def test_a_permanent_smtp_failure_fails_with_the_smtp_reason(
     assert result.status is DeliveryStatus.FAILED
     reason = _document(store, document_id).status_reason or ""
     assert reason.startswith("smtp-permanent-failure: 550 5.1.1 mailbox unavailable"), reason
-    assert set(_webhook_statuses(store, clock)) == {"sending", "failed"}
+    assert set(webhook_statuses(store, clock)) == {"sending", "failed"}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from as4_support import dev_pki
-from delivery_support import SettableClock
+from delivery_support import SettableClock, webhook_statuses
 from fastapi.testclient import TestClient
 from mail_support import MailRelay, parse_mail, relay_fixture  # noqa: F401 - the relay fixture
 
@@ -98,15 +98,6 @@ def _first_attempt(services: Services, clock: SettableClock) -> DeliveryResult:
     return asyncio.run(attempt())
 
 
-def _webhook_statuses(store: SQLDocumentStore, clock: SettableClock) -> list[str]:
-    with store.unit_of_work() as uow:
-        leases = uow.outbox.lease(
-            now=clock.now() + timedelta(days=1), limit=50, lease_for=timedelta(minutes=1), token="t"
-        )
-        uow.rollback()
-    return [str(lease.message.payload["data"]["status"]) for lease in leases]
-
-
 def test_a_private_person_with_an_email_is_emailed_without_any_lookup(
     store: SQLDocumentStore,
     validation_engine: ValidationEngine,
@@ -157,7 +148,7 @@ def test_a_private_person_with_an_email_is_emailed_without_any_lookup(
     assert (started["channel"], started["to"]) == ("email", BUYER_EMAIL)
     assert str(started["discovery"]).startswith("not looked up")
     assert [item["id"] for item in found["items"]] == [document_id]  # searched case-insensitively
-    assert set(_webhook_statuses(store, clock)) == {"accepted", "sending", "delivered_by_email"}
+    assert set(webhook_statuses(store, clock)) == {"accepted", "sending", "delivered_by_email"}
 
     with store.unit_of_work(read_only=True) as uow:
         content_row = uow.outbound.get_content(document_id)
