@@ -261,15 +261,22 @@ def wait_ready(client: httpx.Client, processes: Sequence[subprocess.Popen[bytes]
     raise RuntimeError(f"the gateway was not ready within {timeout:.0f} s")
 
 
+def _proc_file(pid: int, name: str) -> str | None:
+    """``/proc/<pid>/<name>``; None where ``/proc`` is unavailable (not Linux) or the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/{name}").read_text()
+    except OSError:
+        return None
+
+
 def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time a live process has used so far (``/proc/<pid>/stat``), in seconds.
 
     Returns:
         None where ``/proc`` is unavailable (not Linux) or the process is gone.
     """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+    stat = _proc_file(pid, "stat")
+    if stat is None:
         return None
     fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": field 3 (state) is fields[0]
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (14, 15)
@@ -281,9 +288,8 @@ def peak_memory_mib(pid: int) -> float | None:
     Returns:
         None where ``/proc`` is unavailable (not Linux) or the process is gone.
     """
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
+    status = _proc_file(pid, "status")
+    if status is None:
         return None
     for line in status.splitlines():
         if line.startswith("VmHWM:"):
