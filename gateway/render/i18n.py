@@ -57,9 +57,15 @@ def negotiate_language(accept_language: str | None = None, lang: str | None = No
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     """The compiled message catalogue of ``language`` (English and unknown languages: the source text)."""
+    return compile_catalogue("gateway.render", language)
+
+
+def compile_catalogue(package: str, language: str) -> gettext.NullTranslations:
+    """``package``'s ``locale/<language>/LC_MESSAGES/messages.po`` compiled in memory (Babel); English and
+    unknown languages: the source text. Callers cache the result."""
     if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()
-    source = resources.files("gateway.render").joinpath("locale", language, "LC_MESSAGES", "messages.po")
+    source = resources.files(package).joinpath("locale", language, "LC_MESSAGES", "messages.po")
     with source.open("rb") as po_file:
         catalog = read_po(po_file, locale=language)
     compiled = io.BytesIO()

@@ -1,22 +1,19 @@
 """Languages of the pages (English, French, Dutch): message catalogues compiled in memory with Babel from
-the ``.po`` files in ``gateway/web/locale`` (no build step), and dates formatted per locale."""
+the ``.po`` files in ``gateway/web/locale`` (no build step; ``render.i18n.compile_catalogue``), and dates
+formatted per locale."""
 
 from __future__ import annotations
 
 import gettext
-import io
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 
 import jinja2
 from babel.dates import format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from fastapi import Request
 
-from gateway.render import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language
-from gateway.render.i18n import FORMAT_LOCALES
+from gateway.render import DEFAULT_LANGUAGE, negotiate_language
+from gateway.render.i18n import FORMAT_LOCALES, compile_catalogue
 
 
 def page_language(request: Request) -> str:
@@ -27,15 +24,7 @@ def page_language(request: Request) -> str:
 @cache
 def catalogue(language: str) -> gettext.NullTranslations:
     """The compiled catalogue of ``language`` (English: the source text)."""
-    if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
-        return gettext.NullTranslations()
-    source = resources.files("gateway.web").joinpath("locale", language, "LC_MESSAGES", "messages.po")
-    with source.open("rb") as po_file:
-        catalog = read_po(po_file, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return compile_catalogue("gateway.web", language)
 
 
 def translate(language: str, message: str) -> str:
