@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError
-from gateway.model import CreditNote, Invoice
+from gateway.model import CreditNote, DocumentTypeID, Invoice, ParticipantID
 from gateway.model.expense import (
     INITIAL_STATUS,
     SYSTEM_ACTOR,
@@ -49,6 +49,24 @@ class DraftResult:
     outcome: DraftOutcome
     expense: Expense | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedInbound:
+    """A received document its receiver has just recorded VALID, with what its draft needs, so the intake
+    neither reads it back from the store nor parses it again.
+
+    Attributes:
+        document_type: its document type (only invoices and credit notes become expenses).
+        sender: the sending participant (SBDH sender, C1).
+        model: the document as read from the tree its validation parsed; None when it was not read.
+        unread: why the reader could not map it (then ``model`` is None).
+    """
+
+    document_type: DocumentTypeID
+    sender: ParticipantID
+    model: Invoice | CreditNote | None
+    unread: str | None = None
 
 
 class ExpenseIntake:
@@ -99,9 +117,31 @@ class ExpenseIntake:
         try:
             model = read_ubl(body)
         except GatewayError as exc:  # a valid document the reader cannot map: shown, not guessed
-            log.error("inbound document %s: no expense draft: %s", inbound_document_id, exc)
-            return DraftResult(DraftOutcome.SKIPPED, reason=f"the document cannot be read: {exc}")
-        values = build_draft(model, sender=document.sender)
+            return self._unreadable(inbound_document_id, str(exc))
+        return self._draft(inbound_document_id, model, document.sender)
+
+    def create_from_validated(self, inbound_document_id: str, validated: ValidatedInbound) -> DraftResult:
+        """Like :meth:`create_from_inbound` for a document its caller has just recorded VALID: one unit of
+        work, no read-back, no second parse (the receive path).
+
+        Raises:
+            StoreError: the store failed (nothing was stored; the recovery pass retries).
+        """
+        if validated.document_type.root_namespace not in (INVOICE_NS, CREDIT_NOTE_NS):
+            return DraftResult(DraftOutcome.SKIPPED, reason="not an invoice or credit note")
+        if validated.model is None:
+            return self._unreadable(inbound_document_id, validated.unread or "not read")
+        return self._draft(inbound_document_id, validated.model, validated.sender)
+
+    @staticmethod
+    def _unreadable(inbound_document_id: str, reason: str) -> DraftResult:
+        log.error("inbound document %s: no expense draft: %s", inbound_document_id, reason)
+        return DraftResult(DraftOutcome.SKIPPED, reason=f"the document cannot be read: {reason}")
+
+    def _draft(
+        self, inbound_document_id: str, model: Invoice | CreditNote, sender: ParticipantID
+    ) -> DraftResult:
+        values = build_draft(model, sender=sender)
         with self._store.unit_of_work() as uow:
             result = self._create(uow, inbound_document_id, model, values)
             uow.commit()
