@@ -120,18 +120,24 @@ class ExpenseIntake:
             return self._unreadable(inbound_document_id, str(exc))
         return self._draft(inbound_document_id, model, document.sender)
 
-    def create_from_validated(self, inbound_document_id: str, validated: ValidatedInbound) -> DraftResult:
-        """Like :meth:`create_from_inbound` for a document its caller has just recorded VALID: one unit of
-        work, no read-back, no second parse (the receive path).
+    def draft_validated(
+        self, uow: UnitOfWork, inbound_document_id: str, validated: ValidatedInbound
+    ) -> DraftResult:
+        """Like :meth:`create_from_inbound`, inside the caller's unit of work, for a document the caller
+        records VALID in it (the receive path: the verdict and the draft are one commit, the document is
+        neither read back nor parsed again). The caller commits.
 
         Raises:
-            StoreError: the store failed (nothing was stored; the recovery pass retries).
+            StoreError: the store failed (roll back; the recovery pass retries).
         """
         if validated.document_type.root_namespace not in (INVOICE_NS, CREDIT_NOTE_NS):
             return DraftResult(DraftOutcome.SKIPPED, reason="not an invoice or credit note")
         if validated.model is None:
             return self._unreadable(inbound_document_id, validated.unread or "not read")
-        return self._draft(inbound_document_id, validated.model, validated.sender)
+        values = build_draft(validated.model, sender=validated.sender)
+        result = self._create(uow, inbound_document_id, validated.model, values)
+        _log_created(inbound_document_id, result)
+        return result
 
     @staticmethod
     def _unreadable(inbound_document_id: str, reason: str) -> DraftResult:
@@ -145,14 +151,7 @@ class ExpenseIntake:
         with self._store.unit_of_work() as uow:
             result = self._create(uow, inbound_document_id, model, values)
             uow.commit()
-        if result.outcome is DraftOutcome.CREATED and result.expense is not None:
-            log.info(
-                "expense %s from inbound document %s: %s (%s)",
-                result.expense.id,
-                inbound_document_id,
-                result.expense.status.value,
-                result.expense.routing.get("reason"),
-            )
+        _log_created(inbound_document_id, result)
         return result
 
     def _create(
@@ -292,3 +291,14 @@ class ExpenseIntake:
                 seen.add(inbound_id)
                 if self.create_from_inbound(inbound_id).outcome is not DraftOutcome.SKIPPED:
                     done += 1
+
+
+def _log_created(inbound_document_id: str, result: DraftResult) -> None:
+    if result.outcome is DraftOutcome.CREATED and result.expense is not None:
+        log.info(
+            "expense %s from inbound document %s: %s (%s)",
+            result.expense.id,
+            inbound_document_id,
+            result.expense.status.value,
+            result.expense.routing.get("reason"),
+        )

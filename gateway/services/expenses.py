@@ -93,9 +93,11 @@ class ExpenseWorkflow:
         """Build, route and store the expense of a valid received document (see ``ExpenseIntake``)."""
         return self._intake.create_from_inbound(inbound_document_id, body)
 
-    def create_from_validated(self, inbound_document_id: str, validated: ValidatedInbound) -> DraftResult:
-        """The same for a document just recorded VALID by the receive path (see ``ExpenseIntake``)."""
-        return self._intake.create_from_validated(inbound_document_id, validated)
+    def draft_validated(
+        self, uow: UnitOfWork, inbound_document_id: str, validated: ValidatedInbound
+    ) -> DraftResult:
+        """The same inside the receive path's unit of work recording the verdict (see ``ExpenseIntake``)."""
+        return self._intake.draft_validated(uow, inbound_document_id, validated)
 
     def recover(self, *, batch_size: int = 50) -> int:
         """Create the expenses of valid received documents that have none (see ``ExpenseIntake``)."""

@@ -40,7 +40,7 @@ from gateway.model.message import (
 )
 from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 from gateway.services.receive_duplicates import DuplicateMessages
 from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
 from gateway.services.receive_records import (
@@ -107,10 +107,11 @@ class AS4Receiver:
         on_received: called with the document id and the envelope facts after a NEW document's validation
             was recorded (MLS and received business responses, ``services/message_status.py``); its
             failures are logged, never answered to the sender (the receipt is already committed).
-        on_valid: called with the id and the draft facts (read from the tree its validation parsed) of
-            every document recorded VALID, after its commit (the expense workflow builds the draft there,
-            without reading the document back or parsing it again); its failures are logged, never
-            answered to the sender.
+        on_valid: called with the unit of work that records a VALID verdict, the document id and its draft
+            facts (read from the tree its validation parsed): the expense workflow stores the draft in
+            that unit of work, without reading the document back or parsing it again. If it raises, the
+            verdict is recorded alone (the expense recovery pass drafts it later); never answered to the
+            sender.
     """
 
     def __init__(
@@ -131,7 +132,7 @@ class AS4Receiver:
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
         evidence: EvidenceLimits | None = None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
-        on_valid: Callable[[str, ValidatedInbound], object] | None = None,
+        on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None = None,
         our_country: str = "BE",
     ) -> None:
         self._our_country = our_country

@@ -1,6 +1,7 @@
 """The work after a receipt: validate the received business document once, reading the facts its expense
 draft needs from the tree that validation parsed (the bytes are parsed once), record the verdict if the
-document still awaits it, and hand the document on (expense draft, MLS and received answers).
+document still awaits it together with the expense draft (one unit of work), then hand the document on
+(MLS and received answers).
 
 Only the call that records the verdict hands the document on: two validations of one document (the
 background task after the receipt and a recovery sweep, in this process or another) record one verdict,
@@ -21,7 +22,7 @@ from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl, read_ubl_tree
 
@@ -58,7 +59,9 @@ class InboundFinisher:
         rule_set: returns the BIS Billing rule set in force.
         max_document: documents above this size are refused by name without being validated.
         on_received: called with the document id and envelope facts after a verdict was recorded.
-        on_valid: called with the id and the draft facts of every document recorded VALID.
+        on_valid: called with the unit of work recording a VALID verdict, the document id and its draft
+            facts (the expense draft, committed with the verdict); if it raises, the verdict is recorded
+            alone and the expense recovery pass drafts it later.
     """
 
     def __init__(
@@ -70,7 +73,7 @@ class InboundFinisher:
         rule_set: Callable[[], str],
         max_document: int | None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None,
-        on_valid: Callable[[str, ValidatedInbound], object] | None,
+        on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None,
     ) -> None:
         self._store = store
         self._validator = validator
@@ -91,6 +94,29 @@ class InboundFinisher:
             StoreError: the verdict could not be recorded (nothing was handed on; run it again).
         """
         verdict, validated = self._validate(facts, business)
+        draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
+        recorded = self._record(facts, verdict, validated if draft else None)
+        if recorded is None:  # the draft spoiled the unit of work: the verdict alone, the draft later
+            recorded = self._record(facts, verdict, None)
+        if not recorded:
+            log.info(
+                "inbound document %s was validated meanwhile by another call: not handed on again",
+                facts.document_id,
+            )
+            return Finished(verdict.status, False)
+        if self._on_received is not None:
+            try:
+                self._on_received(facts.document_id, facts.envelope)
+            except Exception:
+                log.exception("after-receipt handling of inbound document %s failed", facts.document_id)
+        return Finished(verdict.status, True)
+
+    def _record(
+        self, facts: ReceivedFacts, verdict: Verdict, validated: ValidatedInbound | None
+    ) -> bool | None:
+        """Record the verdict if the document still awaits it and, given ``validated``, its expense draft in
+        the same unit of work (one commit). True: recorded; False: not pending any more; None: the draft
+        failed, nothing was committed (record the verdict alone; the expense recovery pass drafts it)."""
         with self._store.unit_of_work() as uow:
             recorded = uow.inbound.record_validation(
                 facts.document_id,
@@ -100,24 +126,14 @@ class InboundFinisher:
                 at=self._clock.now(),
                 only_pending=True,
             )
+            if recorded and validated is not None and self._on_valid is not None:
+                try:
+                    self._on_valid(uow, facts.document_id, validated)
+                except Exception:  # its statements may have spoiled the transaction: roll it all back
+                    log.exception("inbound document %s: expense draft failed", facts.document_id)
+                    return None
             uow.commit()
-        if not recorded:
-            log.info(
-                "inbound document %s was validated meanwhile by another call: not handed on again",
-                facts.document_id,
-            )
-            return Finished(verdict.status, False)
-        if verdict.status is InboundStatus.VALID and self._on_valid is not None:
-            try:
-                self._on_valid(facts.document_id, validated)
-            except Exception:  # the receipt stands; the expense recovery pass creates the draft later
-                log.exception("inbound document %s: post-validation step failed", facts.document_id)
-        if self._on_received is not None:
-            try:
-                self._on_received(facts.document_id, facts.envelope)
-            except Exception:
-                log.exception("after-receipt handling of inbound document %s failed", facts.document_id)
-        return Finished(verdict.status, True)
+        return recorded
 
     def _validate(self, facts: ReceivedFacts, business: bytes) -> tuple[Verdict, ValidatedInbound]:
         """The verdict, and the draft facts read from the tree the validation parsed (invoices and credit

@@ -92,10 +92,10 @@ def test_the_receipt_stands_when_the_draft_fails_and_recovery_repairs_it(
     units(app)
     workflow = app.services.expenses
 
-    def broken(inbound_id: str, validated: object) -> Any:
+    def broken(uow: object, inbound_id: str, validated: object) -> Any:
         raise StoreError("database went away")
 
-    monkeypatch.setattr(workflow._intake, "create_from_validated", broken)
+    monkeypatch.setattr(workflow._intake, "draft_validated", broken)
     deliver(app.client, invoice(validation_engine))  # asserts a receipt
     assert app.client.get("/v1/expenses", headers=auth("support")).json()["items"] == []
     monkeypatch.undo()

@@ -58,7 +58,7 @@ class HandOns:
     def on_received(self, document_id: str, envelope: object) -> None:
         self.received.append(document_id)
 
-    def on_valid(self, document_id: str, validated: Any) -> None:
+    def on_valid(self, uow: Any, document_id: str, validated: Any) -> None:
         assert validated.model is not None  # read from the validation's own tree
         self.valid.append(document_id)
 
