@@ -58,19 +58,21 @@ class PendingRecovery:
         seen: set[str] = set()  # stepped over or finished: not asked for again
         while True:
             with self.store.unit_of_work(read_only=True) as uow:
-                pending = [
+                candidates = [
                     document
                     for document in uow.inbound.pending_validation(limit=batch_size + len(seen))
                     if document.id not in seen and _old_enough(document.received_at, cutoff)
                 ]
+                # Those whose own work after the receipt is still to run in this process are left to it.
+                pending = [d for d in candidates if d.id not in self.finisher.in_flight]
                 contents = [uow.inbound.get_content(document.id) for document in pending]
                 senders = [from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
-            if not pending:
+            if not candidates:
                 return done
+            seen.update(document.id for document in candidates)
             for document, content, sender in zip(pending, contents, senders, strict=True):
-                seen.add(document.id)
-                if content is None or document.id in self.finisher.in_flight:
-                    continue  # deleted meanwhile, or its own work after the receipt is still to run
+                if content is None:  # deleted meanwhile
+                    continue
                 # Only the business document is stored, not the SBDH scopes: the sender's seat id alone
                 # means the MLS defaults (FAILURE_ONLY, to the sending AP).
                 facts = ReceivedFacts(
