@@ -110,7 +110,7 @@ class AS4Receiver:
         on_valid: called with the unit of work that records a VALID verdict, the document id and its draft
             facts (read from the tree its validation parsed): the expense workflow stores the draft in
             that unit of work, without reading the document back or parsing it again. If it raises, the
-            verdict is recorded alone (the expense recovery pass drafts it later); never answered to the
+            verdict is recorded alone (the start-up expense recovery drafts it); never answered to the
             sender.
     """
 

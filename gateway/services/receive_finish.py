@@ -61,7 +61,7 @@ class InboundFinisher:
         on_received: called with the document id and envelope facts after a verdict was recorded.
         on_valid: called with the unit of work recording a VALID verdict, the document id and its draft
             facts (the expense draft, committed with the verdict); if it raises, the verdict is recorded
-            alone and the expense recovery pass drafts it later.
+            alone and the start-up expense recovery drafts it.
     """
 
     def __init__(
@@ -116,7 +116,7 @@ class InboundFinisher:
     ) -> bool | None:
         """Record the verdict if the document still awaits it and, given ``validated``, its expense draft in
         the same unit of work (one commit). True: recorded; False: not pending any more; None: the draft
-        failed, nothing was committed (record the verdict alone; the expense recovery pass drafts it)."""
+        failed, nothing was committed (record the verdict alone; the start-up expense recovery drafts it)."""
         with self._store.unit_of_work() as uow:
             recorded = uow.inbound.record_validation(
                 facts.document_id,
