@@ -10,10 +10,10 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.bootstrap import SystemClock, build_store
+from gateway.cli.archive_export import export_archive
 from gateway.config import Settings
-from gateway.services.archive import MANIFEST, README, SUMS, ArchivePeriod, complete, readme, verify
+from gateway.services.archive import MANIFEST, SUMS, ArchivePeriod, verify
 from gateway.store import SQLDocumentStore
-from gateway.store.archive import archive_files
 
 
 def _moment(text: str) -> datetime:
@@ -58,25 +58,19 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     store = build_store(settings)
     try:
         assert isinstance(store, SQLDocumentStore)
-        files, counts = archive_files(store, period)
+        summary = export_archive(
+            store,
+            folder,
+            period=period,
+            created_at=SystemClock().now(),
+            retention_years=settings.retention.evidence_years,
+            generator=f"peppol-gateway {__version__}",
+        )
     finally:
         store.close()
-    years = settings.retention.evidence_years
-    files[README] = readme(period, years, counts)
-    everything = complete(
-        files,
-        period=period,
-        created_at=SystemClock().now(),
-        retention_years=years,
-        generator=f"peppol-gateway {__version__}",
-    )
-    for relative, data in everything.items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
     print(
-        f"{folder}: {counts['outbound']} outbound and {counts['inbound']} inbound documents, "
-        f"{len(everything)} files"
+        f"{folder}: {summary.counts['outbound']} outbound and {summary.counts['inbound']} inbound documents, "
+        f"{summary.files} files"
     )
     return 0
 
