@@ -11,7 +11,9 @@ An archive is a plain folder that needs no gateway to read (``gateway archive ex
   size of every other file; ``SHA256SUMS``: the same digests for ``sha256sum -c`` (manifest included);
   both list the files in the order they were written (outbound, inbound, the README), so the exporter
   writes them file by file (:func:`manifest_frame`, :func:`manifest_entry`, :func:`sums_line`);
-* ``README.txt``: this layout in plain words, for the auditor.
+* ``README.txt``: this layout in plain words, for the auditor;
+* when the gateway has its AP key, ``SHA256SUMS.sig`` and ``SHA256SUMS.pem``: ``SHA256SUMS`` signed with it
+  (:mod:`gateway.services.archive_signature`), outside the manifest.
 
 ``verify`` recomputes what the manifest claims: a changed, missing or added file is reported.
 """
@@ -24,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+
+from gateway.services.archive_signature import SIGNATURE, SIGNER
 
 FORMAT: Final = "peppol-gateway-archive/1"
 MANIFEST: Final = "manifest.json"
@@ -90,17 +94,32 @@ Layout
   inbound/<id>/...             the same for documents received (the signals are the receipts we sent)
   manifest.json                the SHA-256 and size of every other file
   SHA256SUMS                   the same digests (manifest.json included) for: sha256sum -c SHA256SUMS
+  SHA256SUMS.sig, .pem         when present: SHA256SUMS signed by the access point's key (RSA, SHA-256),
+                               and the access point's certificate followed by its CA certificates
 
 Checking it without the gateway: run `sha256sum -c SHA256SUMS` in this folder, and compare the digests in
-manifest.json. The AS4 messages are signed (XML-DSig, WS-Security) and encrypted to the receiver; the
-receipts are signed by the other access point. `gateway archive verify <folder>` does both checks.
+manifest.json. The signature, when present:
+  openssl x509 -in SHA256SUMS.pem -pubkey -noout > ap-key.pem
+  openssl dgst -sha256 -verify ap-key.pem -signature SHA256SUMS.sig SHA256SUMS
+and check that SHA256SUMS.pem is the cooperative's access point certificate (Peppol AP CA). The AS4
+messages are signed (XML-DSig, WS-Security) and encrypted to the receiver; the receipts are signed by
+the other access point. `gateway archive verify <folder>` checks the digests and the signature.
 """
     return text.encode("utf-8")
 
 
-def manifest_frame(
-    *, period: ArchivePeriod, created_at: datetime, retention_years: int, generator: str
-) -> tuple[bytes, bytes]:
+@dataclass(frozen=True, slots=True)
+class ArchiveInfo:
+    """What the manifest says of the archive as a whole: its period, when and by what it was written, and
+    the legal retention."""
+
+    period: ArchivePeriod
+    created_at: datetime
+    retention_years: int
+    generator: str
+
+
+def manifest_frame(info: ArchiveInfo) -> tuple[bytes, bytes]:
     """The manifest's text before and after its file entries (:func:`manifest_entry`, written in between).
 
     Head, the entries joined by ``,`` and tail together are the ``json_file`` of the whole manifest, so it
@@ -110,10 +129,10 @@ def manifest_frame(
     text = json_file(
         {
             "format": FORMAT,
-            "generator": generator,
-            "created_at": created_at.isoformat(),
-            "period": {"since": period.since.isoformat(), "until": period.until.isoformat()},
-            "retention_years": retention_years,
+            "generator": info.generator,
+            "created_at": info.created_at.isoformat(),
+            "period": {"since": info.period.since.isoformat(), "until": info.period.until.isoformat()},
+            "retention_years": info.retention_years,
             "files": {marker: None},
         }
     )
@@ -154,7 +173,7 @@ def verify(manifest_bytes: bytes, sums_bytes: bytes, digests: Mapping[str, str])
             problems.append(f"{path}: missing")
         elif found != entry.get("sha256"):
             problems.append(f"{path}: SHA-256 {found} differs from the manifest's {entry.get('sha256')}")
-    for path in sorted(set(digests) - set(files) - {MANIFEST, SUMS}):
+    for path in sorted(set(digests) - set(files) - {MANIFEST, SUMS, SIGNATURE, SIGNER}):
         problems.append(f"{path}: not in the manifest")
     listed: dict[str, str] = {}
     for line in sums_bytes.decode("utf-8", "replace").splitlines():

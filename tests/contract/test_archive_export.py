@@ -15,7 +15,7 @@ from store_builders import T0, as4_message, at, content, inbound, outbound
 
 from gateway.cli.archive_export import export_archive
 from gateway.model.message import AS4Signal, Direction, RawHTTPMessage, SignalKind
-from gateway.services.archive import MANIFEST, SUMS, ArchivePeriod, sha256_hex, verify
+from gateway.services.archive import MANIFEST, SUMS, ArchiveInfo, ArchivePeriod, sha256_hex, verify
 from gateway.store import SQLDocumentStore
 
 PERIOD = ArchivePeriod(T0, at(24 * 60))
@@ -24,13 +24,7 @@ PAGE_QUERY = re.compile(r"ORDER BY (outbound|inbound)_documents\.\w+_at, \1_docu
 
 def _export(store: SQLDocumentStore, folder: Path, *, page_size: int) -> dict[str, int]:
     summary = export_archive(
-        store,
-        folder,
-        period=PERIOD,
-        created_at=at(2 * 24 * 60),
-        retention_years=10,
-        generator="test",
-        page_size=page_size,
+        store, folder, ArchiveInfo(PERIOD, at(2 * 24 * 60), 10, "test"), page_size=page_size
     )
     return summary.counts
 

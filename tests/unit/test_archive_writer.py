@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from gateway.cli.archive_export import ArchiveWriter
-from gateway.services.archive import MANIFEST, SUMS, ArchivePeriod
+from gateway.services.archive import MANIFEST, SUMS, ArchiveInfo, ArchivePeriod
 
 PERIOD = ArchivePeriod(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 
 
 def _writer(folder: Path) -> ArchiveWriter:
-    return ArchiveWriter(folder, period=PERIOD, created_at=PERIOD.until, retention_years=10, generator="t")
+    return ArchiveWriter(folder, ArchiveInfo(PERIOD, PERIOD.until, 10, "t"))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from gateway.services.archive import (
     FORMAT,
     MANIFEST,
     SUMS,
+    ArchiveInfo,
     ArchivePeriod,
     FileDigest,
     json_file,
@@ -30,7 +31,7 @@ FILES = {
 
 
 def _streamed(files: dict[str, bytes] = FILES) -> tuple[bytes, bytes]:
-    head, tail = manifest_frame(period=PERIOD, created_at=CREATED, retention_years=10, generator="g 1.0")
+    head, tail = manifest_frame(ArchiveInfo(PERIOD, CREATED, 10, "g 1.0"))
     entries = [
         manifest_entry(path, FileDigest.of(data), first=n == 0)
         for n, (path, data) in enumerate(files.items())
