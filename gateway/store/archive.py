@@ -116,7 +116,9 @@ def _page(
     """The next ``limit`` (time, id) keys of the period after ``after``, oldest first."""
     t = side.table
     moment = t.c[side.moment]
-    conditions = [moment >= period.since, moment < period.until]
+    # After the first page the index range starts at the last key read (within the period), not at the
+    # period's start: each page costs the same however far into the period it is.
+    conditions = [moment >= (period.since if after is None else after[0]), moment < period.until]
     if after is not None:
         # Keyset: strictly later, ties broken by id, so no document repeats or is skipped between pages.
         conditions.append(or_(moment > after[0], and_(moment == after[0], t.c.id > after[1])))
