@@ -19,6 +19,7 @@ from gateway.api.errors import install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.head_requests import HeadAsGet
 from gateway.api.operations_guard import OperationsGuard
+from gateway.api.pending_sweep import run_pending_sweep
 from gateway.api.read_deadline import BodyDeadline
 from gateway.api.routes import (
     as4,
@@ -101,11 +102,13 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
             freeze_start_up_heap()
         retention = asyncio.create_task(run_evidence_retention(services))
         watch = asyncio.create_task(run_certificate_watch(services.certificates, services.clock))
+        sweep = asyncio.create_task(run_pending_sweep(services))
         app.state.ready = True
         log.info("gateway API ready")
         yield
         retention.cancel()
         watch.cancel()
+        sweep.cancel()
 
     app = FastAPI(
         title="Peppol access-point gateway",
