@@ -82,6 +82,7 @@ from gateway.services.email_fallback import (
     stored_recipients,
 )
 from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
+from gateway.services.endpoint_slots import EndpointSlots
 from gateway.services.ports import (
     AS4Transport,
     Clock,
@@ -151,7 +152,8 @@ class Deliverer:
         gate: EndpointGate | None = None,
     ) -> None:
         self._store = store
-        self._gate = gate
+        # A busy fast endpoint is waited for in the process; a slow one hands its surplus jobs back.
+        self._slots = EndpointSlots(gate) if gate is not None else None
         # Endpoint URL of each job the gate refused (it will likely be refused again while the endpoint is
         # busy: then it is handed back without loading the document or looking the receiver up).
         self._refused: dict[str, str] = {}
@@ -198,8 +200,8 @@ class Deliverer:
             reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         refused_for = self._refused.pop(lease.document_id, None)
-        if refused_for is not None and self._gate is not None:
-            again = self._gate.refusal(refused_for)
+        if refused_for is not None and self._slots is not None and not self._slots.would_wait(refused_for):
+            again = self._slots.gate.refusal(refused_for)
             if again is not None:
                 return await self._defer(lease, refused_for, again)
         prepared = await self._thread(self._prepare, lease)
@@ -225,16 +227,16 @@ class Deliverer:
                     return await self._send_email(lease, composed.message_id, composed.mime)
             return await self._finish(lease, None, discovery_failure(exc))
 
-        if self._gate is None:
+        if self._slots is None:
             return await self._send_as4(lease, prepared, endpoint, None)
-        permit = self._gate.acquire(endpoint.url)
+        permit = await self._slots.acquire(endpoint.url)
         if isinstance(permit, GateRefusal):
             # The endpoint is busy or its circuit open: hand the job back, not counted as an attempt.
             return await self._defer(lease, endpoint.url, permit)
         try:
             return await self._send_as4(lease, prepared, endpoint, permit)
         finally:
-            self._gate.release(permit, ok=None)  # a no-op once the send reported how it ended
+            self._slots.release(permit, ok=None)  # a no-op once the send reported how it ended
 
     async def _send_as4(
         self, lease: DeliveryLease, prepared: PreparedDocument, endpoint: Endpoint, permit: SendPermit | None
@@ -258,6 +260,8 @@ class Deliverer:
             endpoint.url,
             lease.attempts,
         )
+        if permit is not None and self._slots is not None:
+            self._slots.gate.sending(permit)
         try:
             response = await self._transport.post(endpoint.url, headers=outgoing.headers, body=outgoing.body)
         except TransportError as exc:
@@ -307,8 +311,8 @@ class Deliverer:
 
     def _sent(self, permit: SendPermit | None, *, ok: bool) -> None:
         """Report how the send ended to the endpoint gate (its slot and circuit breaker)."""
-        if permit is not None and self._gate is not None:
-            self._gate.release(permit, ok=ok)
+        if permit is not None and self._slots is not None:
+            self._slots.release(permit, ok=ok)
 
     async def _defer(self, lease: DeliveryLease, endpoint: str, refusal: GateRefusal) -> DeliveryResult:
         """Hand the job back without counting an attempt and remember its endpoint (bounded)."""
