@@ -8,7 +8,8 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
 * **SQLite**: ``PRAGMA data_version`` on a connection of its own changes whenever another connection -
   of any process - commits. It is read every ``interval`` seconds (microseconds each); only after a
   change does one indexed read ask whether an unleased job is due, so the worker's own commits and the
-  API's other writes wake nobody for nothing. Reads never take SQLite's write lock.
+  API's other writes wake nobody for nothing. Reads never take SQLite's write lock. After half a second
+  without a change it reads every 25 ms: an idle worker spends ≈ 1 % of a core on it, not 3 %.
 * **PostgreSQL**: ``LISTEN`` on ``JOBS_CHANNEL``; ``SQLDeliveryQueue.enqueue`` issues the ``NOTIFY`` in
   the enqueuing transaction, so it is delivered when (and only if) the job is committed.
 
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -33,8 +35,11 @@ log = logging.getLogger("gateway.worker")
 
 #: The PostgreSQL notification channel of newly due delivery jobs.
 JOBS_CHANNEL: Final = "gateway_delivery_jobs"
-#: Seconds between two reads of SQLite's data version while a worker waits.
+#: Seconds between two reads of SQLite's data version while a worker waits, while the database is busy...
 DEFAULT_CHECK_INTERVAL: Final = 0.003
+#: ...and once it has not changed for ``QUIET_AFTER`` seconds (an idle gateway: ≈ 40 reads per second).
+QUIET_CHECK_INTERVAL: Final = 0.025
+QUIET_AFTER: Final = 0.5
 #: Is an unleased job due? The lease's own condition (``store.queue``), answered by ix_delivery_jobs_due_at.
 DUE_JOB_SQL: Final = (
     "SELECT 1 FROM delivery_jobs WHERE due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) LIMIT 1"
@@ -89,11 +94,13 @@ class SQLiteJobSignal:
         self._to_db = delivery_jobs.c.due_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
         self._connection: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._changed_at = time.monotonic()
         self._failed = False
 
     async def wait(self) -> None:
         while not self._due_after_change():
-            await asyncio.sleep(self._interval)
+            quiet = time.monotonic() - self._changed_at > QUIET_AFTER
+            await asyncio.sleep(max(self._interval, QUIET_CHECK_INTERVAL) if quiet else self._interval)
 
     def _due_after_change(self) -> bool:
         """True when the database changed since the last look and an unleased job is due now."""
@@ -103,6 +110,7 @@ class SQLiteJobSignal:
             if version == self._version:
                 return False
             self._version = version
+            self._changed_at = time.monotonic()
             now: Any = self._now()
             if self._to_db is not None:
                 now = self._to_db(now)
