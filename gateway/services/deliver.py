@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 from typing import Final, TypeVar
 
@@ -244,6 +245,7 @@ class Deliverer:
             return await self._finish(lease, None, failed)
 
         outgoing = message.outgoing
+        renewed_at = self._clock.now()  # start_attempt renews the lease from this time or later
         previously_sent = await self._thread(self._steps.start_attempt, lease, message, endpoint)
         log.info(
             "sending document %s as AS4 message %s to %s (attempt %d)",
@@ -258,13 +260,11 @@ class Deliverer:
             response = await self._transport.post(endpoint.url, headers=outgoing.headers, body=outgoing.body)
         except TransportError as exc:
             self._sent(permit, ok=False)
-            await self._thread(self._steps.renew, lease)
+            await self._renew_after_send(lease, renewed_at)
             outcome = judge_transport_error(str(exc), retryable=exc.retryable)
         else:
             self._sent(permit, ok=True)  # any HTTP answer: the endpoint is alive
-            # Renew first: the send may have used up most of the lease, and judging (signature checks) and
-            # recording (which may wait for the database lock) must not run on an expired one.
-            await self._thread(self._steps.renew, lease)
+            await self._renew_after_send(lease, renewed_at)
             try:
                 outcome = await self._thread(self._judge, response, outgoing, previously_sent)
             except Exception as exc:
@@ -300,6 +300,13 @@ class Deliverer:
             outcome = smtp_outcome(recipients, reply, None)
         await self._thread(self._steps.renew, lease)
         return replace(await self._finish(lease, message_id, outcome), sent=True)
+
+    async def _renew_after_send(self, lease: DeliveryLease, renewed_at: datetime) -> None:
+        """Renew the lease if the send used up half of it or more: judging (signature checks) and recording
+        (which may wait for the database lock) must not run on an expired lease. A send that took less
+        left at least half a lease (the heartbeat renews it too): one unit of work fewer per document."""
+        if self._clock.now() - renewed_at >= self._settings.lease_for / 2:
+            await self._thread(self._steps.renew, lease)
 
     def _sent(self, permit: SendPermit | None, *, ok: bool) -> None:
         """Report how the send ended to the endpoint gate (its slot and circuit breaker)."""
