@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -17,6 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from gateway.errors import ConfigurationError, StoreError
+
+log = logging.getLogger("gateway.store")
 
 DEFAULT_BUSY_TIMEOUT: Final = 30.0
 """Seconds a SQLite writer waits for the write lock before failing with 'database is locked'."""
@@ -128,6 +131,7 @@ class SQLiteWriteLock:
         self._timeout = timeout
         self._threads = threading.Lock()
         self._fd: int | None = None
+        self._unavailable = False
         self._opening = threading.Lock()
 
     def acquire(self) -> None:
@@ -151,6 +155,8 @@ class SQLiteWriteLock:
 
     def _lock_file(self, deadline: float) -> None:
         fd = self._open()
+        if fd is None:
+            return  # no lock file: SQLite's own lock and busy timeout keep the processes apart
         pause = 0.0001
         while True:
             try:
@@ -162,11 +168,17 @@ class SQLiteWriteLock:
                 time.sleep(pause)
                 pause = min(pause * 2, MAX_LOCK_PAUSE)
 
-    def _open(self) -> int:
-        if self._fd is None:
+    def _open(self) -> int | None:
+        """The lock file's descriptor; None if it cannot be created (a read-only directory): logged once."""
+        if self._fd is None and not self._unavailable:
             with self._opening:
-                if self._fd is None:
-                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                if self._fd is None and not self._unavailable:
+                    try:
+                        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    except OSError as exc:
+                        self._unavailable = True
+                        why = "writers wait in SQLite's busy handler"
+                        log.warning("no SQLite write lock file %s (%s): %s", self.path, exc, why)
         return self._fd
 
     def close(self) -> None:

@@ -119,3 +119,18 @@ def test_the_threads_of_one_process_take_turns(tmp_path: Path, database_url: str
         assert stat.S_IMODE(lock.path.stat().st_mode) == 0o600
     finally:
         store.close()
+
+
+def test_without_a_lock_file_the_store_still_writes(
+    store: SQLDocumentStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    lock = sqlite_write_lock(store.engine)
+    assert lock is not None
+    lock.close()
+    lock.path = lock.path.parent / "missing" / lock.path.name  # cannot be created there
+    add_document(store)  # SQLite's own lock keeps the writers apart instead
+    add_document(store)
+    with store.unit_of_work(read_only=True) as uow:
+        assert _documents(uow) == 2
+    warnings = [r.message for r in caplog.records if r.message.startswith("no SQLite write lock file")]
+    assert len(warnings) == 1  # once, not per unit of work
