@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +31,7 @@ from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactor
 from gateway.store import SQLDocumentStore
 from gateway.store.job_signal import JobSignal, job_signal
 from gateway.worker.heartbeat import LeaseKeeper
+from gateway.worker.stats import WorkerStats as WorkerStats  # re-exported: `gateway worker` prints it
 
 log = logging.getLogger("gateway.worker")
 
@@ -42,44 +41,6 @@ MAX_STORE_RETRY_DELAY = 5.0
 STORE_RELEASE_REASON = "store-unavailable: the attempt was interrupted by a database error"
 #: Default seconds between two lease renewals of the deliveries in flight.
 DEFAULT_RENEW_EVERY = 10.0
-
-
-@dataclass
-class WorkerStats:
-    """What a worker run did (printed by ``gateway worker`` on exit).
-
-    Attributes:
-        processed: leases handled (deferred ones excluded).
-        by_status: resulting document status -> count (``unchanged`` when the lease was lost/stale).
-        errors: deliveries that raised: store failures (their leases are handed back) and bugs (their
-            leases expire); either way they are retried.
-        deferred: leases handed back uncounted because the receiving endpoint was busy or its circuit open.
-    """
-
-    processed: int = 0
-    by_status: Counter[str] = field(default_factory=Counter)
-    errors: int = 0
-    deferred: int = 0
-
-    def as_json(self) -> dict[str, object]:
-        """JSON form."""
-        return {
-            "processed": self.processed,
-            "by_status": dict(self.by_status),
-            "errors": self.errors,
-            "deferred": self.deferred,
-        }
-
-    def count(self, result: DeliveryResult | BaseException) -> None:
-        """Add one delivery's result."""
-        if isinstance(result, DeliveryResult) and result.deferred:
-            self.deferred += 1
-            return
-        self.processed += 1
-        if isinstance(result, BaseException):
-            self.errors += 1
-        else:
-            self.by_status[result.status.value if result.status else "unchanged"] += 1
 
 
 class DeliveryWorker:
