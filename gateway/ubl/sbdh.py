@@ -207,16 +207,20 @@ _BLANKS = b" \t\r\n"
 
 
 def _business_slice(data: bytes, root: etree._Element, payload: etree._Element) -> memoryview | None:
-    """The business document's own bytes in the (already parsed) SBD, or None to serialise it from the tree.
-
-    Only in the plain layout senders write: UTF-8, the SBD root declaring nothing but the SBDH default
-    namespace (so the business document needs nothing from its ancestors), an unprefixed business root,
-    no comment, CDATA section or processing instruction up to the header's end tag, and only blanks
-    between the header, the business document and the SBD's end tag. The bytes as sent cost no
-    serialisation and keep the document exactly as C1 wrote it.
-    """
+    """The business document's own bytes in the (already parsed) SBD, or None to serialise it from the tree
+    (the layout of :func:`_business_span`, with the SBD root declaring nothing but the SBDH default
+    namespace, so the business document needs nothing from its ancestors, and an unprefixed business
+    root). The bytes as sent cost no serialisation and keep the document exactly as C1 wrote it."""
     if root.nsmap != {None: SBDH_NS} or payload.prefix is not None:
         return None
+    span = _business_span(data, etree.QName(payload).localname)
+    return memoryview(data)[span[0] : span[1]] if span is not None else None
+
+
+def _business_span(data: bytes, name: str) -> tuple[int, int] | None:
+    """Where the business document named ``name`` is in the SBD, or None outside the plain layout senders
+    write: UTF-8, no comment, CDATA section or processing instruction up to the header's end tag, and only
+    blanks between the header, the business document and the SBD's end tag."""
     span = root_element_span(data)
     if span is None:
         return None
@@ -233,19 +237,14 @@ def _business_slice(data: bytes, root: etree._Element, payload: etree._Element) 
     end = close.start()
     while end > start and data[end - 1] in _BLANKS:
         end -= 1
-    name = etree.QName(payload).localname.encode()
-    opened = data.startswith(b"<" + name, start) and data[start + 1 + len(name) : start + 2 + len(name)] in (
-        b" ",
-        b"\t",
-        b"\r",
-        b"\n",
-        b">",
-        b"/",
-    )
+    encoded = name.encode()
+    opened = data.startswith(b"<" + encoded, start) and data[
+        start + 1 + len(encoded) : start + 2 + len(encoded)
+    ] in (b" ", b"\t", b"\r", b"\n", b">", b"/")
     closed = data.endswith(b"/>", start, end) or re.search(
-        rb"</" + re.escape(name) + rb"[ \t\r\n]*>\Z", data[max(start, end - len(name) - 64) : end]
+        rb"</" + re.escape(encoded) + rb"[ \t\r\n]*>\Z", data[max(start, end - len(encoded) - 64) : end]
     )
-    return memoryview(data)[start:end] if opened and closed else None
+    return (start, end) if opened and closed else None
 
 
 def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
@@ -255,7 +254,7 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     document's start tag are parsed, with the hardened parser's settings (no DTD, no entities, no
     network), so the header costs the same for a 10 kB and a 20 MB document and no tree of the document
     is built. Unlike :func:`parse_sbd` it does not see what follows that start tag (a second business
-    document, a syntax error further on): the receiver's :func:`parse_sbd` judges those.
+    document, a syntax error further on): the receiver's :func:`read_sbd` judges those.
 
     Raises:
         XMLInputError: too large, not well-formed (as far as read), a DTD or an entity reference.
@@ -263,15 +262,96 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")
+    return _read_head(data, _HEAD_CHUNK, _HEAD_CHUNK).header
+
+
+def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
+    """Read and check a received Peppol SBD without building a tree of its business document.
+
+    The same verdicts as :func:`parse_sbd`, for the receiving side, whose validation parses the business
+    document (once, hardened): the SBDH is read by a pull parse that stops at the business document's
+    start tag, and, in the plain layout of :func:`_business_span`, the business document's bytes are
+    checked by a well-formedness pass that builds no tree (one root element, no DTD, no entity) after
+    a byte scan has shown that every namespace prefix they use is declared on their root element. Any
+    other layout (or a doubt of the scan), and any refusal, goes to :func:`parse_sbd`, which parses the
+    whole SBD as a tree (so a refusal is worded as it always was).
+
+    Raises:
+        XMLInputError: not well-formed, DTD/entities, too large.
+        MappingError: an SBDH rule of the Peppol envelope spec is violated.
+    """
+    if len(data) > max_bytes:
+        raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")
+    try:
+        business = _plain_business_document(data, max_bytes)
+    except (XMLInputError, MappingError):
+        business = None  # refused: the tree parse below words the refusal as it always has
+    if business is None:
+        return parse_sbd(data, max_bytes=max_bytes)
+    return business
+
+
+def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
+    """:func:`read_sbd` without a tree of the business document, or None outside the plain layout."""
+    head_end = data.find(_HEADER_END)
+    first = head_end + len(_HEADER_END) + 64 if head_end >= 0 else _HEAD_CHUNK
+    head = _read_head(data, first, _NEXT_CHUNK)
+    if head.root_nsmap != {None: SBDH_NS} or head.payload_prefix is not None:
+        return None
+    span = _business_span(data, head.payload.localname)
+    if span is None:
+        return None
+    declared = [p for p in head.payload_nsmap if p is not None]
+    if _undeclared_prefix(declared).search(data, span[0], span[1]) is not None:
+        return None  # a prefix declared below the root (or a false alarm): let a tree judge
+    business = data[span[0] : span[1]]  # the copy the document is kept as
+    check_well_formed(business, max_bytes=max_bytes, what="business document")
+    return dataclasses.replace(head.header, business_document=business)
+
+
+#: Bytes fed to the pull parser at a time after the first chunk by :func:`read_sbd` (small, so that no
+#: more than the start of the business document is parsed into elements).
+_NEXT_CHUNK: Final = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    header: SBDHData
+    root_nsmap: dict[str | None, str]
+    payload: etree.QName
+    payload_prefix: str | None
+    payload_nsmap: dict[str | None, str]
+
+
+def _undeclared_prefix(declared: list[str]) -> re.Pattern[bytes]:
+    """Finds a prefixed element or attribute name whose prefix is none of ``declared`` (nor ``xml``).
+
+    Sound, not exact: a prefixed name always matches unless its prefix is declared, but text or a
+    comment may match too (the caller then parses a tree, which costs time, never a wrong verdict)."""
+    known = b"|".join(re.escape(p.encode()) for p in (*declared, "xml", "xmlns"))
+    return re.compile(
+        rb"</?(?!(?:"
+        + known
+        + rb"):)[^\s<>/:!?=\"']+:|\s(?!(?:"
+        + known
+        + rb"):)[^\s<>/:=\"']+:[^\s<>/=\"']*\s*="
+    )
+
+
+def _read_head(data: bytes, first: int, chunk: int) -> _Head:
+    """Pull-parse ``data`` up to the business document's start tag: the checked SBDH and the names."""
     parser = etree.XMLPullParser(
         events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
     )
     view = memoryview(data)
     depth = children = 0
     header: etree._Element | None = None
+    root_nsmap: dict[str | None, str] = {}
+    offset, size = 0, first
     try:
-        for offset in range(0, len(view), _HEAD_CHUNK):
-            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+        while offset < len(view):
+            parser.feed(bytes(view[offset : offset + size]))
+            offset, size = offset + size, chunk
             for event, node in parser.read_events():
                 element = cast(etree._Element, node)  # "start"/"end" events carry elements
                 if event == "end":
@@ -286,6 +366,7 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
                         raise XMLInputError("SBD carries a DTD, which is not allowed")
                     if element.tag != _S + "StandardBusinessDocument":
                         raise MappingError("payload is not a StandardBusinessDocument")
+                    root_nsmap = dict(element.nsmap)
                 elif depth == 2:
                     children += 1
                     if children == 1 and element.tag != _S + "StandardBusinessDocumentHeader":
@@ -293,7 +374,14 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
                     if children == 2 and header is not None:
                         if any(True for _ in header.iter(etree.Entity)):
                             raise XMLInputError("SBD header references an entity, which is not allowed")
-                        return _read_header(header, etree.QName(element))
+                        payload = etree.QName(element)
+                        return _Head(
+                            _read_header(header, payload),
+                            root_nsmap,
+                            payload,
+                            element.prefix,
+                            dict(element.nsmap),
+                        )
     except etree.XMLSyntaxError as exc:
         raise XMLInputError(f"SBD is not well-formed XML: {exc}") from exc
     raise MappingError("SBD must hold the header and exactly one business document")
