@@ -46,7 +46,9 @@ def test_a_path_is_verified_once(verifications: list[x509.Certificate]) -> None:
     verdicts = CertificateVerdicts()
     first = verdicts.validate_ap_certificate(p.sender.certificate, p.trust, at=NOW)
     again = verdicts.validate_ap_certificate(p.sender.certificate, p.trust, at=NOW + timedelta(minutes=1))
-    assert first == again and first[0] == p.sender.certificate and len(first) >= 2
+    assert first == again
+    assert first[0] == p.sender.certificate
+    assert len(first) >= 2
     assert verifications == [p.sender.certificate]
 
 
@@ -104,7 +106,8 @@ def test_rejections_are_not_remembered(verifications: list[x509.Certificate]) ->
     for _ in range(2):
         with pytest.raises(CertificateRejected):
             verdicts.validate_ap_certificate(p.rogue.certificate, p.trust, at=NOW)
-    assert len(verifications) == 2 and len(verdicts) == 0
+    assert len(verifications) == 2
+    assert len(verdicts) == 0
 
 
 def test_lifetime_and_bound(verifications: list[x509.Certificate]) -> None:
@@ -122,5 +125,5 @@ def test_lifetime_and_bound(verifications: list[x509.Certificate]) -> None:
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         CertificateVerdicts(max_entries=0)
