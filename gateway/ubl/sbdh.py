@@ -294,24 +294,57 @@ def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
 def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
     """:func:`read_sbd` without a tree of the business document, or None outside the plain layout."""
     head_end = data.find(_HEADER_END)
-    first = head_end + len(_HEADER_END) + 64 if head_end >= 0 else _HEAD_CHUNK
-    head = _read_head(data, first, _NEXT_CHUNK)
-    if head.root_nsmap != {None: SBDH_NS} or head.payload_prefix is not None:
+    if head_end < 0:
         return None
-    span = _business_span(data, head.payload.localname)
-    if span is None:
+    tag = _START_TAG.match(data, data.find(b"<", head_end + len(_HEADER_END)))
+    span = _business_span(data, tag.group(1).decode("ascii")) if tag is not None else None
+    if tag is None or span is None or tag.start() != span[0]:
         return None
-    declared = [p for p in head.payload_nsmap if p is not None]
-    if _undeclared_prefix(declared).search(data, span[0], span[1]) is not None:
+    # The SBD up to the business document with the document's start tag as an empty element, closed: a
+    # small tree of the root, the header and the document's name and namespace declarations.
+    start = tag.group(0)
+    empty = start if start.endswith(b"/>") else start[:-1] + b"/>"
+    head = b"".join((data[: span[0]], empty, b"</StandardBusinessDocument>"))
+    root = parse_xml(head, max_bytes=max_bytes, what="SBD")
+    elements = [c for c in root if isinstance(c.tag, str)]
+    if root.tag != _S + "StandardBusinessDocument" or root.nsmap != {None: SBDH_NS} or len(elements) != 2:
+        return None
+    payload = elements[1]
+    header = _read_header(elements[0], etree.QName(payload))
+    declared = [p for p in payload.nsmap if p is not None]
+    if _undeclared_prefix(data, span, declared):
         return None  # a prefix declared below the root (or a false alarm): let a tree judge
     business = data[span[0] : span[1]]  # the copy the document is kept as
     check_well_formed(business, max_bytes=max_bytes, what="business document")
-    return dataclasses.replace(head.header, business_document=business)
+    return dataclasses.replace(header, business_document=business)
 
 
-#: Bytes fed to the pull parser at a time after the first chunk by :func:`read_sbd` (small, so that no
-#: more than the start of the business document is parsed into elements).
-_NEXT_CHUNK: Final = 512
+#: An unprefixed ASCII start tag with its attributes (values may hold ">").
+_START_TAG = re.compile(rb"""<([A-Za-z_][A-Za-z0-9_.-]*)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
+#: The end of a prefixed attribute name (":name=", its prefix is read backwards).
+_PREFIXED_ATTRIBUTE = re.compile(rb""":[^\s<>=/"':]*+\s*+=\s*+["']""")
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def _undeclared_prefix(data: bytes, span: tuple[int, int], declared: list[str]) -> bool:
+    """Whether a prefixed element or attribute name in ``data[span]`` might use a prefix other than
+    ``declared`` (or ``xml`` / ``xmlns``).
+
+    Sound, not exact: a prefixed name always counts unless its prefix is declared, but text or a comment
+    may count too, and a non-ASCII prefix always does (the caller then parses a tree: slower, never a
+    wrong verdict)."""
+    known = {p.encode() for p in (*declared, "xml", "xmlns")}
+    first, last = span
+    others = rb"</?(?!(?:" + b"|".join(re.escape(p) for p in known) + rb"):)[^\s<>/:!?=\"']++:"
+    if re.compile(others).search(data, first, last) is not None:
+        return True
+    for found in _PREFIXED_ATTRIBUTE.finditer(data, first, last):
+        begin = end = found.start()
+        while begin > first and data[begin - 1] in _NAME_BYTES:
+            begin -= 1
+        if begin == end or data[begin:end] not in known:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,21 +354,6 @@ class _Head:
     payload: etree.QName
     payload_prefix: str | None
     payload_nsmap: dict[str | None, str]
-
-
-def _undeclared_prefix(declared: list[str]) -> re.Pattern[bytes]:
-    """Finds a prefixed element or attribute name whose prefix is none of ``declared`` (nor ``xml``).
-
-    Sound, not exact: a prefixed name always matches unless its prefix is declared, but text or a
-    comment may match too (the caller then parses a tree, which costs time, never a wrong verdict)."""
-    known = b"|".join(re.escape(p.encode()) for p in (*declared, "xml", "xmlns"))
-    return re.compile(
-        rb"</?(?!(?:"
-        + known
-        + rb"):)[^\s<>/:!?=\"']+:|\s(?!(?:"
-        + known
-        + rb"):)[^\s<>/:=\"']+:[^\s<>/=\"']*\s*="
-    )
 
 
 def _read_head(data: bytes, first: int, chunk: int) -> _Head:
