@@ -262,14 +262,47 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")
-    return _read_head(data, _HEAD_CHUNK, _HEAD_CHUNK).header
+    parser = etree.XMLPullParser(
+        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
+    view = memoryview(data)
+    depth = children = 0
+    header: etree._Element | None = None
+    try:
+        for offset in range(0, len(view), _HEAD_CHUNK):
+            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+            for event, node in parser.read_events():
+                element = cast(etree._Element, node)  # "start"/"end" events carry elements
+                if event == "end":
+                    if depth == 2 and children == 1:
+                        header = element
+                    depth -= 1
+                    continue
+                depth += 1
+                if depth == 1:
+                    docinfo: Any = element.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
+                    if docinfo.doctype:
+                        raise XMLInputError("SBD carries a DTD, which is not allowed")
+                    if element.tag != _S + "StandardBusinessDocument":
+                        raise MappingError("payload is not a StandardBusinessDocument")
+                elif depth == 2:
+                    children += 1
+                    if children == 1 and element.tag != _S + "StandardBusinessDocumentHeader":
+                        raise MappingError("SBD must hold the header and exactly one business document")
+                    if children == 2 and header is not None:
+                        if any(True for _ in header.iter(etree.Entity)):
+                            raise XMLInputError("SBD header references an entity, which is not allowed")
+                        return _read_header(header, etree.QName(element))
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"SBD is not well-formed XML: {exc}") from exc
+    raise MappingError("SBD must hold the header and exactly one business document")
 
 
 def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
     """Read and check a received Peppol SBD without building a tree of its business document.
 
     The same verdicts as :func:`parse_sbd`, for the receiving side, whose validation parses the business
-    document (once, hardened): the SBDH is read by a pull parse that stops at the business document's
+    document (once, hardened): the SBDH is read from a small tree of the SBD up to the business document's
     start tag, and, in the plain layout of :func:`_business_span`, the business document's bytes are
     checked by a well-formedness pass that builds no tree (one root element, no DTD, no entity) after
     a byte scan has shown that every namespace prefix they use is declared on their root element. Any
@@ -342,67 +375,10 @@ def _undeclared_prefix(data: bytes, span: tuple[int, int], declared: list[str]) 
         begin = end = found.start()
         while begin > first and data[begin - 1] in _NAME_BYTES:
             begin -= 1
-        if begin == end or data[begin:end] not in known:
+        # An attribute name follows a blank: anything else (a non-ASCII prefix, text) counts as a doubt.
+        if begin == end or data[begin - 1] not in _BLANKS or data[begin:end] not in known:
             return True
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class _Head:
-    header: SBDHData
-    root_nsmap: dict[str | None, str]
-    payload: etree.QName
-    payload_prefix: str | None
-    payload_nsmap: dict[str | None, str]
-
-
-def _read_head(data: bytes, first: int, chunk: int) -> _Head:
-    """Pull-parse ``data`` up to the business document's start tag: the checked SBDH and the names."""
-    parser = etree.XMLPullParser(
-        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
-    )
-    view = memoryview(data)
-    depth = children = 0
-    header: etree._Element | None = None
-    root_nsmap: dict[str | None, str] = {}
-    offset, size = 0, first
-    try:
-        while offset < len(view):
-            parser.feed(bytes(view[offset : offset + size]))
-            offset, size = offset + size, chunk
-            for event, node in parser.read_events():
-                element = cast(etree._Element, node)  # "start"/"end" events carry elements
-                if event == "end":
-                    if depth == 2 and children == 1:
-                        header = element
-                    depth -= 1
-                    continue
-                depth += 1
-                if depth == 1:
-                    docinfo: Any = element.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
-                    if docinfo.doctype:
-                        raise XMLInputError("SBD carries a DTD, which is not allowed")
-                    if element.tag != _S + "StandardBusinessDocument":
-                        raise MappingError("payload is not a StandardBusinessDocument")
-                    root_nsmap = dict(element.nsmap)
-                elif depth == 2:
-                    children += 1
-                    if children == 1 and element.tag != _S + "StandardBusinessDocumentHeader":
-                        raise MappingError("SBD must hold the header and exactly one business document")
-                    if children == 2 and header is not None:
-                        if any(True for _ in header.iter(etree.Entity)):
-                            raise XMLInputError("SBD header references an entity, which is not allowed")
-                        payload = etree.QName(element)
-                        return _Head(
-                            _read_header(header, payload),
-                            root_nsmap,
-                            payload,
-                            element.prefix,
-                            dict(element.nsmap),
-                        )
-    except etree.XMLSyntaxError as exc:
-        raise XMLInputError(f"SBD is not well-formed XML: {exc}") from exc
-    raise MappingError("SBD must hold the header and exactly one business document")
 
 
 def _read_header(hdr: etree._Element, payload: etree.QName) -> SBDHData:
