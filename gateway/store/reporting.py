@@ -16,7 +16,7 @@ from gateway.model.report import (
     Transmission,
     TransmissionDirection,
 )
-from gateway.services.ports.reporting import SentFacts
+from gateway.services.ports import SentFacts
 from gateway.store.errors import maps_db_errors
 from gateway.store.tables import as4_messages, outbound_documents, peppol_reports, peppol_transmissions
 

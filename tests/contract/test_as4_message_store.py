@@ -12,7 +12,7 @@ from store_builders import HEADERS, MIME_BODY, T0, UBL, as4_message, at, content
 
 from gateway.errors import DuplicateMessage, StoreError
 from gateway.model.message import AS4Signal, DeliveryEvent, Direction, RawHTTPMessage, SignalKind
-from gateway.services.ports.reporting import SentFacts
+from gateway.services.ports import SentFacts
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import as4_signals
 

@@ -18,7 +18,7 @@ from store_databases import BACKENDS, PostgresServer
 
 from gateway.model.message import Direction, RawHTTPMessage, SignalKind
 from gateway.services import IdempotencyRecord
-from gateway.services.ports.reporting import SentFacts
+from gateway.services.ports import SentFacts
 from gateway.store import (
     SQLDocumentStore,
     current_revision,
