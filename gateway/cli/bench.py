@@ -39,6 +39,11 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
         action="append",
         help="lines of a generated large invoice (repeatable; default 500 and 5000; 0: none)",
     )
+    p.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run the three columns in turn on each document (default: each column over all documents)",
+    )
     p.set_defaults(func=validation.run_bench_validation)
 
 
