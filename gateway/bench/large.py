@@ -44,6 +44,7 @@ from gateway.bench.loopback import (
 )
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.model import Invoice
+from gateway.model.message import InboundStatus
 from gateway.services.conversion import parse_document_json
 from gateway.services.outbound_input import prepare_json_document
 from gateway.store import upgrade_database
@@ -240,12 +241,24 @@ def _send(
             break
         time.sleep(0.2)
     run.delivered_seconds = time.monotonic() - started
+    # The receiver answers with its receipt before it validates: wait until the document's validation
+    # is recorded too, or its peak would leave validation out.
+    new = _received(inbound, stored, deadline)
     for name, pid in processes.items():
         before, peak = baseline[name], peak_bytes(pid)
         run.growth[name] = peak - before if before is not None and peak is not None else None
-    new = {k: v for k, v in _inbound(inbound).items() if k not in stored}
     run.received = len(new) == 1
     run.inbound_status = ", ".join(new.values()) or "none"
+
+
+def _received(inbound: httpx.Client, stored: dict[str, str], deadline: float) -> dict[str, str]:
+    """The receiver's documents new since ``stored``, once none of them awaits validation (or at
+    ``deadline``)."""
+    while True:
+        new = {k: v for k, v in _inbound(inbound).items() if k not in stored}
+        if (new and InboundStatus.RECEIVED not in new.values()) or time.monotonic() >= deadline:
+            return new
+        time.sleep(0.2)
 
 
 def _inbound(client: httpx.Client) -> dict[str, str]:
