@@ -169,6 +169,11 @@ class AS4Settings(BaseModel):
     rejected_evidence_prefix_bytes: int = Field(default=256, ge=0, le=256 * 1024)
     rejected_evidence_header_bytes: int = Field(default=384, ge=0, le=64 * 1024)
     rejected_evidence_retention_days: float = Field(default=30.0, gt=0)
+    # Received documents whose verdict could not be recorded after their receipt (store down through the
+    # tries) are validated by a sweep of `gateway serve` every interval, once older than the age: the age
+    # keeps the sweep clear of the work after a fresh receipt (README, Receiving).
+    pending_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    pending_sweep_age_seconds: float = Field(default=300.0, ge=0)
 
 
 class DirectorySettings(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
@@ -15,8 +15,11 @@ from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
 from gateway.bootstrap import Services
 from gateway.config import Role
 
+# The dependencies below are ``async def`` on purpose: they do no I/O, and FastAPI runs a plain ``def``
+# dependency in the threadpool, a thread hand-off (and back) per dependency per request.
 
-def get_services(request: Request) -> Services:
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -29,7 +32,7 @@ _BEARER = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     x_api_key: Annotated[str | None, Depends(_API_KEY)],
@@ -51,11 +54,11 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only the given roles (admin is always admitted)."""
     allowed = {*roles, Role.ADMIN}
 
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         if principal.role not in allowed:
             raise HTTPException(status_code=403, detail=f"Role {principal.role.value!r} may not do this")
         return principal

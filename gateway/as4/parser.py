@@ -8,40 +8,27 @@ The P-Mode (:mod:`gateway.as4.pmode`) is checked on the authenticated header, be
 Each failure names the ebMS error to answer with. h11's fuzz invariant holds: any byte string either parses
 or raises RemoteProtocolError (:class:`InboundMessageRejected` carries the RefToMessageId for the Error
 signal); an unexpected exception is our bug, logged and raised as :class:`InboundInternalError`.
+
+This module holds the order of the checks and the security steps (signature, certificate, CN = From,
+P-Mode, decryption); the steps before and after them are their own modules: :mod:`.inbound_structure`
+(§13 #1: MIME, SOAP envelope, UserMessage), :mod:`.inbound_security` (signature and decryption
+primitives), :mod:`.inbound_payload` (§13 #7-#8: PartInfo, bounded gunzip) and :mod:`.inbound_addressing`
+(§13 #9-#12: SBDH agreement, To, served receivers).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import zlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Final
 
 from lxml import etree
 
-from gateway.as4.constants import (
-    DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_MAX_PAYLOAD_BYTES,
-    EB_NS,
-    GZIP_MIME,
-    MAX_SOAP_BYTES,
-    PARTICIPANT_PROPERTY_TYPE,
-    PARTY_ID_TYPE,
-    PROP_FINAL_RECIPIENT,
-    PROP_ORIGINAL_SENDER,
-    SEAT_ID_PATTERN,
-    XENC_NS,
-)
+from gateway.as4.constants import DEFAULT_MAX_PAYLOAD_BYTES, XENC_NS
 from gateway.as4.ebms_errors import PEPPOL_NOT_SERVICED, EbmsError
-from gateway.as4.envelope import (
-    check_our_headers_must_be_understood,
-    read_user_message,
-    refuse_processing_instructions,
-    split_envelope,
-    text_of,
-)
+from gateway.as4.envelope import check_our_headers_must_be_understood
+from gateway.as4.inbound_addressing import Served, check_addressing, party
+from gateway.as4.inbound_payload import read_payload
 from gateway.as4.inbound_security import (
     check_references,
     decrypt_attachments,
@@ -51,16 +38,8 @@ from gateway.as4.inbound_security import (
     verify_element_digests,
     verify_signed_info,
 )
+from gateway.as4.inbound_structure import read_structure
 from gateway.as4.messages import IncomingUserMessage
-from gateway.as4.mime import (
-    MAX_HEADER_VALUE,
-    MimeError,
-    MimePart,
-    header,
-    normalise_cid,
-    parse_multipart,
-    split_content_type,
-)
 from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode, check_user_message
 from gateway.as4.wss import index_ids
 from gateway.crypto import (
@@ -73,109 +52,23 @@ from gateway.crypto import (
 from gateway.errors import (
     CertificateRejected,
     DecryptionFailed,
-    GatewayError,
     InboundInternalError,
     InboundMessageRejected,
-    InvalidIdentifier,
     RemoteProtocolError,
     SignatureInvalid,
-    XMLInputError,
 )
-from gateway.model import DocumentTypeID, ParticipantID, ProcessID
-from gateway.ubl.sbdh import parse_sbd
-from gateway.xmlcore import parse_xml
+
+__all__ = ["CN_MISMATCH_ERROR", "Served", "parse_incoming"]
 
 log = logging.getLogger("gateway.as4.receiver")
 
-_EB = f"{{{EB_NS}}}"
-_SEAT_ID = re.compile(f"^{SEAT_ID_PATTERN}$")
 #: Code for "signer CN != From/PartyId": the receiver table (peppol-as4.md §13 #11) lists it under EBMS:0004
 #: (phase4); the as4 peer answers EBMS:0101. One constant so the choice is visible and testable.
 CN_MISMATCH_ERROR = EbmsError.OTHER
-#: Most gzip members decompressed from one payload (RFC 1952 allows several; senders write one).
-MAX_GZIP_MEMBERS: Final = 64
-#: Input fed to zlib per call: zlib copies the input left after a member into ``unused_data``, so feeding
-#: the whole payload would copy it once per member (quadratic); a bounded chunk keeps the loop linear.
-_GZIP_CHUNK: Final = 64 * 1024
-#: served(receiver, document type, process) -> bool, or a collection of participants we serve.
-Served = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool] | Collection[ParticipantID]
 
 
 def _fail(code: EbmsError, detail: str) -> RemoteProtocolError:
     return RemoteProtocolError(code, detail)
-
-
-def _party(ids: list[etree._Element], role: str) -> str:
-    if len(ids) != 1:
-        raise _fail(EbmsError.OTHER, f"{role}: exactly one PartyId required")
-    if (ids[0].get("type") or "").strip() != PARTY_ID_TYPE:
-        raise _fail(EbmsError.OTHER, f"{role} PartyId type is not {PARTY_ID_TYPE}")
-    value = text_of(ids[0])
-    if not _SEAT_ID.match(value):
-        raise _fail(EbmsError.OTHER, f"{role} PartyId {value!r} is not a Seat ID")
-    return value
-
-
-def _participant(props: Mapping[str, tuple[str, str | None]], name: str) -> ParticipantID:
-    if name not in props:
-        raise _fail(EbmsError.OTHER, f"message property {name} missing")
-    value, type_ = props[name]
-    # peppol-as4.md §3: @type="iso6523-actorid-upis" is mandatory on both (phase4 refuses it missing).
-    if (type_ or "").strip() != PARTICIPANT_PROPERTY_TYPE:
-        raise _fail(EbmsError.OTHER, f"message property {name} type is not {PARTICIPANT_PROPERTY_TYPE}")
-    try:
-        return ParticipantID.parse(value)
-    except InvalidIdentifier as exc:
-        raise _fail(EbmsError.OTHER, f"message property {name} invalid") from exc
-
-
-def _gunzip(data: bytes, cap: int) -> bytes:
-    # RFC 1952, possibly several members; stop as soon as the cap is exceeded (gzip bombs, phase4#318).
-    # Linear: the input is walked through a memoryview in bounded chunks and the member count is capped.
-    out = bytearray()
-    view = memoryview(data)
-    end = len(data.rstrip(b"\0"))  # trailing NUL padding after the last member is tolerated
-    pos = 0
-    members = 0
-    try:
-        while True:
-            members += 1
-            if members > MAX_GZIP_MEMBERS:
-                raise _fail(EbmsError.DECOMPRESSION_FAILURE, f"more than {MAX_GZIP_MEMBERS} gzip members")
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            while not d.eof:
-                if pos >= len(view):
-                    raise _fail(EbmsError.DECOMPRESSION_FAILURE, "gzip stream truncated")
-                chunk = view[pos : pos + _GZIP_CHUNK]
-                out += d.decompress(chunk, cap + 1 - len(out))
-                if len(out) > cap or d.unconsumed_tail:
-                    raise _fail(EbmsError.DECOMPRESSION_FAILURE, "decompressed payload exceeds the size cap")
-                pos += len(chunk) - len(d.unused_data)
-            if pos >= end:
-                return bytes(out)
-    except zlib.error as exc:
-        raise _fail(EbmsError.DECOMPRESSION_FAILURE, "payload is not valid gzip") from exc
-
-
-def _attachments(parts: list[MimePart], root: MimePart) -> dict[str, MimePart]:
-    """Content-ID -> part of every part but the root (a helper, so no loop variable keeps a part alive)."""
-    attachments: dict[str, MimePart] = {}
-    for part in parts:
-        if part is root:
-            continue
-        cid = part.content_id
-        if not cid or cid in attachments:
-            raise _fail(EbmsError.VALUE_INCONSISTENT, "attachment without or with a duplicate Content-ID")
-        attachments[cid] = part
-    return attachments
-
-
-def _is_served(served: Served | None, receiver: ParticipantID, doc: DocumentTypeID, proc: ProcessID) -> bool:
-    if served is None:
-        return True
-    if callable(served):
-        return bool(served(receiver, doc, proc))
-    return receiver in served
 
 
 def parse_incoming(
@@ -276,39 +169,16 @@ def _parse(
     authenticated: list[bool],
 ) -> IncomingUserMessage:
     policy = pmode.security
-    # --- §13 #1: multipart/related, SOAP 1.2, one Messaging with one UserMessage -----------------------
-    if len(body) > DEFAULT_MAX_BODY_BYTES:
-        raise _fail(EbmsError.INVALID_HEADER, "HTTP body too large")
-    content_type = header(headers, "content-type") or ""
-    if len(content_type) > MAX_HEADER_VALUE:
-        raise _fail(EbmsError.INVALID_HEADER, f"Content-Type is longer than {MAX_HEADER_VALUE} bytes")
-    media, params = split_content_type(content_type)
-    # SOAP 1.2 only (peppol-as4.md §2, §13 #1): ``text/xml`` is SOAP 1.1 (RFC 3902 §1), refused as EBMS:0009
-    # for the request, the multipart ``type`` parameter (RFC 2387 §3.1) and the root part alike.
-    soap = pmode.soap_media_type
-    try:
-        if media == "multipart/related":
-            if params.get("type", soap).strip().lower() != soap:
-                raise MimeError(f"multipart type {params.get('type')!r} is not {soap}")
-            parts, root = parse_multipart(content_type, bytes(body))
-        elif media == soap:
-            root = MimePart({"content-type": content_type}, bytes(body))
-            parts = [root]
-        else:
-            raise MimeError(f"Content-Type {media!r} is not multipart/related")
-    except MimeError as exc:
-        raise _fail(EbmsError.INVALID_HEADER, f"MIME: {exc}") from exc
-    if root.content_type not in (soap, ""):
-        raise _fail(EbmsError.INVALID_HEADER, f"root part is {root.content_type}, not SOAP 1.2")
-    try:
-        envelope = parse_xml(root.body, max_bytes=MAX_SOAP_BYTES, what="SOAP envelope")
-    except XMLInputError as exc:
-        raise _fail(EbmsError.INVALID_HEADER, str(exc)) from exc
-    refuse_processing_instructions(envelope)
-    hdr_el, body_el, messaging, security = split_envelope(envelope)
-    hdr = read_user_message(messaging)
-    message_id_box.append(hdr.message_id)
-    attachments = _attachments(parts, root)
+    # --- §13 #1: multipart/related, SOAP 1.2, one Messaging with one UserMessage (inbound_structure) -------
+    received = read_structure(headers, body, pmode, message_id_box)
+    envelope, body_el, messaging, security = (
+        received.envelope,
+        received.body,
+        received.messaging,
+        received.security,
+    )
+    hdr, attachments = received.user_message, received.attachments
+    del received
 
     # --- §13 #2-#4: signature structure, algorithms, BST --------------------------------------------------
     ids = index_ids(envelope)  # duplicate ids anywhere -> EBMS:0101
@@ -337,7 +207,7 @@ def _parse(
 
     # --- §13 #11 (moved forward): signer CN = the now authenticated From/PartyId --------------------------
     # Before decryption, so a trusted AP cannot make us decrypt what it sends in another AP's name.
-    from_party = _party(hdr.from_ids, "From")
+    from_party = party(hdr.from_ids, "From")
     if common_name(signer) != from_party:
         raise _fail(CN_MISMATCH_ERROR, "signer certificate CN differs from From/PartyId")
     authenticated.append(True)
@@ -353,96 +223,32 @@ def _parse(
     verify_attachment_digests(signature, decrypted)
     # The MIME part bodies (ciphertext) are no longer needed: drop them before the payload is decompressed
     # and parsed, so a large message does not hold its ciphertext, plaintext and SBD at once.
-    del parts, root
     attachments.clear()
-    decrypted_count = len(decrypted)
 
     # CEF 1.14 §1.4.2.3: the Body is empty; payloads travel only as MIME parts (checked after the signature,
     # so content smuggled into a signed empty Body is reported as the digest failure it is).
     if [c for c in body_el if isinstance(c.tag, str)] or (body_el.text or "").strip():
         raise _fail(EbmsError.VALUE_INCONSISTENT, "SOAP Body must be empty")
 
-    # --- §13 #7-#8: one payload, PartInfo/Content-ID, MimeType, decompress --------------------------------
-    if len(hdr.part_infos) != 1:
-        raise _fail(
-            EbmsError.OTHER, f"Peppol needs exactly one payload, PayloadInfo has {len(hdr.part_infos)}"
-        )
-    if decrypted_count != len(hdr.part_infos):  # = the attachment count (checked after decryption)
-        raise _fail(EbmsError.EXTERNAL_PAYLOAD_ERROR, "PartInfo count differs from the attachment count")
-    part_info = hdr.part_infos[0]
-    href = (part_info.get("href") or "").strip()
-    if not href.lower().startswith("cid:"):
-        raise _fail(EbmsError.VALUE_INCONSISTENT, "PartInfo href is not a cid: reference")
-    cid = normalise_cid(href)
-    if cid not in decrypted:
-        raise _fail(EbmsError.VALUE_INCONSISTENT, "PartInfo href names no attachment")
-    part_props: dict[str, str] = {}
-    for prop in part_info.findall(f"{_EB}PartProperties/{_EB}Property"):
-        part_props[(prop.get("name") or "").strip()] = text_of(prop)
-    if not part_props.get("MimeType"):
-        raise _fail(EbmsError.INVALID_HEADER, "PartProperties MimeType missing")
-    compressed = decrypted[cid].data
-    compression = part_props.get("CompressionType", "").lower()
-    if compression:
-        if compression != GZIP_MIME:
-            raise _fail(EbmsError.DECOMPRESSION_FAILURE, f"CompressionType {compression} not supported")
-        sbd = _gunzip(compressed, max_payload)
-        decrypted.clear()
-        del compressed
-    else:  # CEF 1.14 §1.4.3.1: MUST NOT reject uncompressed parts
-        if len(compressed) > max_payload:
-            raise _fail(EbmsError.OTHER, "payload exceeds the size cap")
-        sbd = compressed
+    # --- §13 #7-#8: one payload, PartInfo/Content-ID, MimeType, decompress (inbound_payload) ---------------
+    cid, sbd = read_payload(hdr, decrypted, max_payload)
 
-    # --- §13 #9-#10: SBDH and its agreement with the ebMS header -----------------------------------------
-    try:
-        sbdh = parse_sbd(sbd, max_bytes=max_payload)
-    except GatewayError as exc:
-        raise _fail(EbmsError.OTHER, f"SBD rejected: {exc}") from exc
-    original_sender = _participant(hdr.properties, PROP_ORIGINAL_SENDER)
-    final_recipient = _participant(hdr.properties, PROP_FINAL_RECIPIENT)
-    if original_sender != sbdh.sender:
-        raise _fail(EbmsError.OTHER, "originalSender differs from the SBDH Sender")
-    if final_recipient != sbdh.receiver:
-        raise _fail(EbmsError.OTHER, "finalRecipient differs from the SBDH Receiver")
-    try:
-        document_type = DocumentTypeID.parse(hdr.action)
-        service_value = text_of(hdr.service)
-        service_type = hdr.service.get("type")
-        process = (
-            ProcessID(service_value, service_type.strip()) if service_type else ProcessID.parse(service_value)
-        )
-    except InvalidIdentifier as exc:
-        raise _fail(EbmsError.OTHER, "Action or Service invalid") from exc
-    if document_type != sbdh.document_type:
-        raise _fail(EbmsError.OTHER, "Action differs from the SBDH DOCUMENTID")
-    if process != sbdh.process:
-        raise _fail(EbmsError.OTHER, "Service differs from the SBDH PROCESSID")
-
-    # --- §13 #11: To PartyId (From = signer CN was checked with the certificate) ---------------------------
-    to_party = _party(hdr.to_ids, "To")
-    our_cn = common_name(our_key.certificate)
-    if our_cn is not None and our_cn != to_party:
-        raise _fail(EbmsError.OTHER, "To/PartyId is not our Seat ID")
-
-    # --- §13 #12: receiver served by this endpoint ---------------------------------------------------------
-    if not _is_served(served, sbdh.receiver, document_type, process):
-        raise _fail(EbmsError.OTHER, f"{PEPPOL_NOT_SERVICED}: {sbdh.receiver} not served")
-    _ = hdr_el
+    # --- §13 #9-#12: SBDH agreement, To = our Seat ID, receiver served (inbound_addressing) ----------------
+    addressing = check_addressing(hdr, sbd, our_key=our_key, served=served, max_payload=max_payload)
     return IncomingUserMessage(
         message_id=hdr.message_id,
         timestamp=hdr.timestamp,
         conversation_id=hdr.conversation_id,
         from_party=from_party,
-        to_party=to_party,
-        service=service_value,
-        service_type=service_type,
+        to_party=addressing.to_party,
+        service=addressing.service,
+        service_type=addressing.service_type,
         action=hdr.action,
-        original_sender=original_sender,
-        final_recipient=final_recipient,
-        document_type=document_type,
-        process=process,
-        sbdh=sbdh,
+        original_sender=addressing.original_sender,
+        final_recipient=addressing.final_recipient,
+        document_type=addressing.document_type,
+        process=addressing.process,
+        sbdh=addressing.sbdh,
         sbd=sbd,
         signer_certificate=signer,
         received_references=tuple(etree.tostring(r.element) for r in signed_info.references),

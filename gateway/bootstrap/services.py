@@ -198,7 +198,7 @@ class Services:
                 anonymous_headers=as4.rejected_evidence_header_bytes,
             ),
             on_received=self.message_status.on_received,
-            on_valid=self.expenses.create_from_inbound,
+            on_valid=self.expenses.draft_validated,
             our_country=as4.country_c1,
         )
 

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway import __version__
-from gateway.bootstrap import SystemClock, build_store
+from gateway.bootstrap import SystemClock, build_store, load_identity
+from gateway.cli.archive_export import export_archive
 from gateway.config import Settings
-from gateway.services.archive import MANIFEST, README, SUMS, ArchivePeriod, complete, readme, verify
+from gateway.services.archive import MANIFEST, SUMS, ArchiveInfo, ArchivePeriod, verify
+from gateway.services.archive_signature import SIGNATURE, SIGNER, SignatureCheck, check_signature
 from gateway.store import SQLDocumentStore
-from gateway.store.archive import archive_files
 
 
 def _moment(text: str) -> datetime:
@@ -55,28 +56,22 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
         print(f"gateway archive export: {folder} is not empty", file=sys.stderr)
         return 2
     period = ArchivePeriod(args.since, args.until)
+    signer = load_identity(settings)  # None without a keystore: the archive is then not signed
     store = build_store(settings)
     try:
         assert isinstance(store, SQLDocumentStore)
-        files, counts = archive_files(store, period)
+        info = ArchiveInfo(
+            period, SystemClock().now(), settings.retention.evidence_years, f"peppol-gateway {__version__}"
+        )
+        summary = export_archive(store, folder, info, signer=signer)
     finally:
         store.close()
-    years = settings.retention.evidence_years
-    files[README] = readme(period, years, counts)
-    everything = complete(
-        files,
-        period=period,
-        created_at=SystemClock().now(),
-        retention_years=years,
-        generator=f"peppol-gateway {__version__}",
+    signed = (
+        f"signed by {signer.certificate.subject.rfc4514_string()}" if signer else "not signed (no keystore)"
     )
-    for relative, data in everything.items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
     print(
-        f"{folder}: {counts['outbound']} outbound and {counts['inbound']} inbound documents, "
-        f"{len(everything)} files"
+        f"{folder}: {summary.counts['outbound']} outbound and {summary.counts['inbound']} inbound documents, "
+        f"{summary.files} files, {signed}"
     )
     return 0
 
@@ -98,9 +93,23 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     digests = {p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
     problems = verify(manifest_file.read_bytes(), sums_file.read_bytes(), digests)
+    signed = _signature(folder, bytes.fromhex(digests[SUMS]))
+    if signed.problem is not None:
+        problems.append(signed.problem)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         return 1
-    print(f"{folder}: intact ({len(digests)} files)")
+    signature = f"signed by {signed.signer}" if signed.signer else "not signed"
+    print(f"{folder}: intact ({len(digests)} files), {signature}")
     return 0
+
+
+def _signature(folder: Path, sums_sha256: bytes) -> SignatureCheck:
+    """The check of the archive's signature; no problem and no signer when it has none."""
+    signature, signer = folder / SIGNATURE, folder / SIGNER
+    if not signature.is_file() and not signer.is_file():
+        return SignatureCheck(None)
+    if not signature.is_file() or not signer.is_file():
+        return SignatureCheck(f"{SIGNATURE} and {SIGNER} go together: one is missing")
+    return check_signature(sums_sha256, signature.read_bytes(), signer.read_bytes())

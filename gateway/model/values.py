@@ -55,10 +55,14 @@ def fraction_digits(value: Decimal) -> int:
     """Significant fraction digits of a finite Decimal (``1.2300`` -> 2), computed without rounding."""
     _sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)
-    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
-    if trailing == len(digits):  # zero
+    if exponent >= 0:  # an integer (written without a point, or with a positive exponent)
         return 0
-    return max(0, -(exponent + trailing))
+    significant = len(digits)
+    while significant and digits[significant - 1] == 0:
+        significant -= 1
+    if not significant:  # zero
+        return 0
+    return max(0, -(exponent + len(digits) - significant))
 
 
 def _finite(value: Decimal) -> Decimal:

@@ -9,7 +9,11 @@ An archive is a plain folder that needs no gateway to read (``gateway archive ex
   receipt.http`` / ``-error.http``), and a fallback e-mail as sent (``NN-email.eml``);
 * ``manifest.json``: the period, when and by what it was written, the legal retention, and the SHA-256 and
   size of every other file; ``SHA256SUMS``: the same digests for ``sha256sum -c`` (manifest included);
-* ``README.txt``: this layout in plain words, for the auditor.
+  both list the files in the order they were written (outbound, inbound, the README), so the exporter
+  writes them file by file (:func:`manifest_frame`, :func:`manifest_entry`, :func:`sums_line`);
+* ``README.txt``: this layout in plain words, for the auditor;
+* when the gateway has its AP key, ``SHA256SUMS.sig`` and ``SHA256SUMS.pem``: ``SHA256SUMS`` signed with it
+  (:mod:`gateway.services.archive_signature`), outside the manifest.
 
 ``verify`` recomputes what the manifest claims: a changed, missing or added file is reported.
 """
@@ -23,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from gateway.services.archive_signature import SIGNATURE, SIGNER
+
 FORMAT: Final = "peppol-gateway-archive/1"
 MANIFEST: Final = "manifest.json"
 SUMS: Final = "SHA256SUMS"
@@ -32,6 +38,18 @@ README: Final = "README.txt"
 def sha256_hex(data: bytes) -> str:
     """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    """What the manifest records of one file: its SHA-256 (hex) and size."""
+
+    sha256: str
+    size: int
+
+    @classmethod
+    def of(cls, data: bytes) -> FileDigest:
+        return cls(sha256_hex(data), len(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,57 +94,63 @@ Layout
   inbound/<id>/...             the same for documents received (the signals are the receipts we sent)
   manifest.json                the SHA-256 and size of every other file
   SHA256SUMS                   the same digests (manifest.json included) for: sha256sum -c SHA256SUMS
+  SHA256SUMS.sig, .pem         when present: SHA256SUMS signed by the access point's key (RSA, SHA-256),
+                               and the access point's certificate followed by its CA certificates
 
 Checking it without the gateway: run `sha256sum -c SHA256SUMS` in this folder, and compare the digests in
-manifest.json. The AS4 messages are signed (XML-DSig, WS-Security) and encrypted to the receiver; the
-receipts are signed by the other access point. `gateway archive verify <folder>` does both checks.
+manifest.json. The signature, when present:
+  openssl x509 -in SHA256SUMS.pem -pubkey -noout > ap-key.pem
+  openssl dgst -sha256 -verify ap-key.pem -signature SHA256SUMS.sig SHA256SUMS
+and check that SHA256SUMS.pem is the cooperative's access point certificate (Peppol AP CA). The AS4
+messages are signed (XML-DSig, WS-Security) and encrypted to the receiver; the receipts are signed by
+the other access point. `gateway archive verify <folder>` checks the digests and the signature.
 """
     return text.encode("utf-8")
 
 
-def manifest(
-    files: Mapping[str, bytes],
-    *,
-    period: ArchivePeriod,
-    created_at: datetime,
-    retention_years: int,
-    generator: str,
-) -> bytes:
-    """The manifest of ``files`` (every file of the archive but the manifest and SHA256SUMS)."""
-    return json_file(
+@dataclass(frozen=True, slots=True)
+class ArchiveInfo:
+    """What the manifest says of the archive as a whole: its period, when and by what it was written, and
+    the legal retention."""
+
+    period: ArchivePeriod
+    created_at: datetime
+    retention_years: int
+    generator: str
+
+
+def manifest_frame(info: ArchiveInfo) -> tuple[bytes, bytes]:
+    """The manifest's text before and after its file entries (:func:`manifest_entry`, written in between).
+
+    Head, the entries joined by ``,`` and tail together are the ``json_file`` of the whole manifest, so it
+    can be written file by file without holding the list of files.
+    """
+    marker = "\x00files\x00"
+    text = json_file(
         {
             "format": FORMAT,
-            "generator": generator,
-            "created_at": created_at.isoformat(),
-            "period": {"since": period.since.isoformat(), "until": period.until.isoformat()},
-            "retention_years": retention_years,
-            "files": {
-                path: {"sha256": sha256_hex(data), "bytes": len(data)} for path, data in sorted(files.items())
-            },
+            "generator": info.generator,
+            "created_at": info.created_at.isoformat(),
+            "period": {"since": info.period.since.isoformat(), "until": info.period.until.isoformat()},
+            "retention_years": info.retention_years,
+            "files": {marker: None},
         }
     )
+    head, _, tail = text.partition(b"\n    " + json.dumps(marker).encode("ascii") + b": null")
+    return head, tail
 
 
-def sums(files: Mapping[str, bytes]) -> bytes:
-    """``sha256sum`` format (two spaces, text mode) over ``files``."""
-    return "".join(f"{sha256_hex(data)}  {path}\n" for path, data in sorted(files.items())).encode("utf-8")
+def manifest_entry(path: str, digest: FileDigest, *, first: bool) -> bytes:
+    """One file's entry in the manifest (``first``: the first entry, no separating comma)."""
+    entry = json.dumps({"bytes": digest.size, "sha256": digest.sha256}, indent=2, sort_keys=True)
+    name = json.dumps(path, ensure_ascii=False)
+    text = f"{'' if first else ','}\n    {name}: {entry.replace(chr(10), chr(10) + '    ')}"
+    return text.encode("utf-8")
 
 
-def complete(
-    files: Mapping[str, bytes],
-    *,
-    period: ArchivePeriod,
-    created_at: datetime,
-    retention_years: int,
-    generator: str,
-) -> dict[str, bytes]:
-    """``files`` with the manifest and SHA256SUMS added (the README must already be among them)."""
-    result = dict(files)
-    result[MANIFEST] = manifest(
-        files, period=period, created_at=created_at, retention_years=retention_years, generator=generator
-    )
-    result[SUMS] = sums(result)
-    return result
+def sums_line(path: str, digest: FileDigest) -> bytes:
+    """One line of ``SHA256SUMS`` (``sha256sum`` format: two spaces, text mode)."""
+    return f"{digest.sha256}  {path}\n".encode()
 
 
 def verify(manifest_bytes: bytes, sums_bytes: bytes, digests: Mapping[str, str]) -> list[str]:
@@ -149,7 +173,7 @@ def verify(manifest_bytes: bytes, sums_bytes: bytes, digests: Mapping[str, str])
             problems.append(f"{path}: missing")
         elif found != entry.get("sha256"):
             problems.append(f"{path}: SHA-256 {found} differs from the manifest's {entry.get('sha256')}")
-    for path in sorted(set(digests) - set(files) - {MANIFEST, SUMS}):
+    for path in sorted(set(digests) - set(files) - {MANIFEST, SUMS, SIGNATURE, SIGNER}):
         problems.append(f"{path}: not in the manifest")
     listed: dict[str, str] = {}
     for line in sums_bytes.decode("utf-8", "replace").splitlines():

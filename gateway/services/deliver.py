@@ -25,29 +25,21 @@ from typing import Final, TypeVar
 
 import anyio.to_thread
 
-from gateway.as4 import EbmsError, OutgoingMessage, verify_receipt
+from gateway.as4 import OutgoingMessage, verify_receipt
 from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, common_name
 from gateway.errors import (
     AS4ProtocolError,
     DiscoveryError,
     InvalidTransition,
     LeaseLost,
-    LocalProtocolError,
     MailError,
     TransportError,
 )
 from gateway.model.identifiers import EmailReceiver, ParticipantID
 from gateway.model.message import (
-    AS4MessageRecord,
-    DeliveryEvent,
-    Direction,
-    JSONObject,
     OutboundDocument,
-    RawHTTPMessage,
-    TimelineEvent,
 )
 from gateway.services.delivery_attempt import (
-    AttemptMessage,
     AttemptRefused,
     DeliveryResult,
     DeliverySettings,
@@ -55,11 +47,8 @@ from gateway.services.delivery_attempt import (
     StopAttempt,
     discovery_failure,
 )
-from gateway.services.delivery_deferral import defer_attempt
 from gateway.services.delivery_email import (
     discovery_detail,
-    email_record,
-    email_started_detail,
     smtp_outcome,
 )
 from gateway.services.delivery_message import MessageFactory
@@ -71,17 +60,15 @@ from gateway.services.delivery_outcome import (
     judge_response,
     judge_transport_error,
 )
-from gateway.services.delivery_records import count_delivered, queue_status_webhook
+from gateway.services.delivery_steps import DeliverySteps
 from gateway.services.email_fallback import (
-    ComposedEmail,
     EmailChannel,
-    compose,
     falls_back,
     is_email_record,
-    read_buyer,
     stored_recipients,
 )
 from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
+from gateway.services.endpoint_slots import EndpointSlots
 from gateway.services.ports import (
     AS4Transport,
     Clock,
@@ -150,8 +137,18 @@ class Deliverer:
         email: EmailChannel | None = None,
         gate: EndpointGate | None = None,
     ) -> None:
-        self._store = store
-        self._gate = gate
+        self._steps = DeliverySteps(
+            store=store,
+            clock=clock,
+            ids=ids,
+            retry=retry,
+            jitter=jitter,
+            settings=settings,
+            on_receipt=on_receipt,
+            email=email,
+        )
+        # A busy fast endpoint is waited for in the process; a slow one hands its surplus jobs back.
+        self._slots = EndpointSlots(gate) if gate is not None else None
         # Endpoint URL of each job the gate refused (it will likely be refused again while the endpoint is
         # busy: then it is handed back without loading the document or looking the receiver up).
         self._refused: dict[str, str] = {}
@@ -161,9 +158,7 @@ class Deliverer:
         self._transport = transport
         self._trust = trust
         self._clock = clock
-        self._ids = ids
         self._retry = retry
-        self._jitter = jitter
         self._settings = settings
         self._messages = MessageFactory(
             identity=identity,
@@ -198,17 +193,17 @@ class Deliverer:
             reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         refused_for = self._refused.pop(lease.document_id, None)
-        if refused_for is not None and self._gate is not None:
-            again = self._gate.refusal(refused_for)
+        if refused_for is not None and self._slots is not None and not self._slots.would_wait(refused_for):
+            again = self._slots.gate.refusal(refused_for)
             if again is not None:
                 return await self._defer(lease, refused_for, again)
-        prepared = await self._thread(self._prepare, lease)
+        prepared = await self._thread(self._steps.prepare, lease)
         document = prepared.document
         if prepared.record is not None and is_email_record(prepared.record):
             # Sent by e-mail before (a temporary SMTP failure, a crash, a support retry): resend the stored
             # bytes (same Message-ID), after committing SEND_STARTED like any attempt.
             record = prepared.record
-            await self._thread(self._restart_email, lease, record.message_id)
+            await self._thread(self._steps.restart_email, lease, record.message_id)
             return await self._send_email(lease, record.message_id, record.request.body)
         if isinstance(document.receiver, EmailReceiver):
             return await self._email_only(lease, prepared, document.receiver)
@@ -220,21 +215,21 @@ class Deliverer:
             # other outcome (bad SMP signature, rejected endpoint certificate...) fails now with its reason.
             if self._email is not None and falls_back(exc) and not prepared.invalid:
                 why = discovery_detail(exc)
-                composed = await self._thread(self._compose_email, lease, prepared, why, None)
+                composed = await self._thread(self._steps.compose_email, lease, prepared, why, None)
                 if composed is not None:
                     return await self._send_email(lease, composed.message_id, composed.mime)
             return await self._finish(lease, None, discovery_failure(exc))
 
-        if self._gate is None:
+        if self._slots is None:
             return await self._send_as4(lease, prepared, endpoint, None)
-        permit = self._gate.acquire(endpoint.url)
+        permit = await self._slots.acquire(endpoint.url)
         if isinstance(permit, GateRefusal):
             # The endpoint is busy or its circuit open: hand the job back, not counted as an attempt.
             return await self._defer(lease, endpoint.url, permit)
         try:
             return await self._send_as4(lease, prepared, endpoint, permit)
         finally:
-            self._gate.release(permit, ok=None)  # a no-op once the send reported how it ended
+            self._slots.release(permit, ok=None)  # a no-op once the send reported how it ended
 
     async def _send_as4(
         self, lease: DeliveryLease, prepared: PreparedDocument, endpoint: Endpoint, permit: SendPermit | None
@@ -242,7 +237,7 @@ class Deliverer:
         """Build (or load) the message, commit SEND_STARTED, send, judge and record the outcome."""
         document = prepared.document
         try:
-            message = await self._thread(self._messages.for_attempt, prepared, endpoint, self._content)
+            message = await self._thread(self._messages.for_attempt, prepared, endpoint, self._steps.content)
         except AttemptRefused as refused:
             return await self._finish(lease, document.as4_message_id, refused.outcome)
         except AS4ProtocolError as exc:
@@ -250,7 +245,8 @@ class Deliverer:
             return await self._finish(lease, None, failed)
 
         outgoing = message.outgoing
-        previously_sent = await self._thread(self._start_attempt, lease, message, endpoint)
+        renewed_at = self._clock.now()  # start_attempt renews the lease from this time or later
+        previously_sent = await self._thread(self._steps.start_attempt, lease, message, endpoint)
         log.info(
             "sending document %s as AS4 message %s to %s (attempt %d)",
             document.id,
@@ -258,17 +254,17 @@ class Deliverer:
             endpoint.url,
             lease.attempts,
         )
+        if permit is not None and self._slots is not None:
+            self._slots.gate.sending(permit)
         try:
             response = await self._transport.post(endpoint.url, headers=outgoing.headers, body=outgoing.body)
         except TransportError as exc:
             self._sent(permit, ok=False)
-            await self._thread(self._renew, lease)
+            await self._renew_after_send(lease, renewed_at)
             outcome = judge_transport_error(str(exc), retryable=exc.retryable)
         else:
             self._sent(permit, ok=True)  # any HTTP answer: the endpoint is alive
-            # Renew first: the send may have used up most of the lease, and judging (signature checks) and
-            # recording (which may wait for the database lock) must not run on an expired one.
-            await self._thread(self._renew, lease)
+            await self._renew_after_send(lease, renewed_at)
             try:
                 outcome = await self._thread(self._judge, response, outgoing, previously_sent)
             except Exception as exc:
@@ -287,7 +283,7 @@ class Deliverer:
             reason = f"no-email-relay: {receiver} is reached by e-mail only and GATEWAY_MAIL__HOST is not set"
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         why = "not looked up: the buyer's BT-49 is an e-mail address (EAS EM), outside Peppol"
-        composed = await self._thread(self._compose_email, lease, prepared, why, receiver.address)
+        composed = await self._thread(self._steps.compose_email, lease, prepared, why, receiver.address)
         assert composed is not None  # the address is given
         return await self._send_email(lease, composed.message_id, composed.mime)
 
@@ -302,84 +298,28 @@ class Deliverer:
             outcome = smtp_outcome(recipients, None, exc)
         else:
             outcome = smtp_outcome(recipients, reply, None)
-        await self._thread(self._renew, lease)
+        await self._thread(self._steps.renew, lease)
         return replace(await self._finish(lease, message_id, outcome), sent=True)
+
+    async def _renew_after_send(self, lease: DeliveryLease, renewed_at: datetime) -> None:
+        """Renew the lease if the send used up half of it or more: judging (signature checks) and recording
+        (which may wait for the database lock) must not run on an expired lease. A send that took less
+        left at least half a lease (the heartbeat renews it too): one unit of work fewer per document."""
+        if self._clock.now() - renewed_at >= self._settings.lease_for / 2:
+            await self._thread(self._steps.renew, lease)
 
     def _sent(self, permit: SendPermit | None, *, ok: bool) -> None:
         """Report how the send ended to the endpoint gate (its slot and circuit breaker)."""
-        if permit is not None and self._gate is not None:
-            self._gate.release(permit, ok=ok)
+        if permit is not None and self._slots is not None:
+            self._slots.release(permit, ok=ok)
 
     async def _defer(self, lease: DeliveryLease, endpoint: str, refusal: GateRefusal) -> DeliveryResult:
         """Hand the job back without counting an attempt and remember its endpoint (bounded)."""
-        result = await self._thread(self._hand_back, lease, refusal)
+        result = await self._thread(self._steps.hand_back, lease, refusal)
         if len(self._refused) >= MAX_REMEMBERED_REFUSALS:
             del self._refused[next(iter(self._refused))]  # the oldest
         self._refused[lease.document_id] = endpoint
         return result
-
-    def _hand_back(self, lease: DeliveryLease, refusal: GateRefusal) -> DeliveryResult:
-        """Hand the job back in one unit of work; an open circuit is also recorded on the document
-        (``retrying`` with the reason and the next try), a busy endpoint only on the job."""
-        with self._store.unit_of_work() as uow:
-            result = defer_attempt(
-                uow, lease, refusal, at=self._clock.now(), settings=self._settings, ids=self._ids
-            )
-            uow.commit()
-        return result
-
-    def _restart_email(self, lease: DeliveryLease, message_id: str) -> None:
-        now = self._clock.now()
-        with self._store.unit_of_work() as uow:
-            document = self._current(uow, lease)
-            detail: JSONObject = {"attempt": lease.attempts, "channel": "email", "message_id": message_id}
-            entry = uow.outbound.transition(document.id, DeliveryEvent.SEND_STARTED, at=now, detail=detail)
-            self._notify(uow, document, entry, None, message_id)
-            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
-            uow.commit()
-
-    def _compose_email(
-        self, lease: DeliveryLease, prepared: PreparedDocument, why: str, to: str | None
-    ) -> ComposedEmail | None:
-        """Write the e-mail and commit it with SEND_STARTED (``why`` Peppol was not used); it goes to ``to``,
-        else to the buyer's BT-58 address; None when there is none."""
-        assert self._email is not None
-        document = prepared.document
-        body = prepared.body if prepared.body is not None else self._content(document.id)
-        buyer = read_buyer(body)
-        if to is not None:
-            buyer = replace(buyer, email=to)
-        if buyer.email is None:
-            return None
-        now = self._clock.now()
-        composed = compose(
-            document,
-            body,
-            buyer,
-            sender=self._email.sender,
-            message_id=f"{self._ids.new_id()}@{self._settings.message_id_domain}",
-            at=now,
-            render_pdf=self._email.render_pdf,
-        )
-        with self._store.unit_of_work() as uow:
-            current = self._current(uow, lease)
-            if current.as4_message_id != document.as4_message_id:
-                raise StopAttempt(DeliveryResult(document.id, None))  # another worker went on meanwhile
-            # The exact MIME is the evidence, stored (like an AS4 message) before anything is sent.
-            uow.messages.add(email_record(composed, document_id=document.id, at=now))
-            detail = email_started_detail(lease.attempts, composed, why)
-            entry = uow.outbound.transition(
-                document.id,
-                DeliveryEvent.SEND_STARTED,
-                at=now,
-                detail=detail,
-                as4_message_id=composed.message_id,
-            )
-            self._notify(uow, current, entry, None, composed.message_id)
-            # Lock order everywhere: document row (transition) before job row.
-            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
-            uow.commit()
-        return composed
 
     async def _resolve(self, document: OutboundDocument, receiver: ParticipantID) -> Endpoint:
         """The receiver's endpoint; a retry bypasses the lookup cache, so a receiver whose certificate
@@ -388,97 +328,6 @@ class Deliverer:
         if document.as4_message_id is not None and isinstance(self._resolver, RefreshableResolver):
             return await self._resolver.resolve_fresh(*args)
         return await self._resolver.resolve(*args)
-
-    # --- steps (synchronous; run in a worker thread) ---------------------------------------------------
-
-    def _renew(self, lease: DeliveryLease) -> None:
-        """Extend the lease (raises LeaseLost when another worker took the job over meanwhile)."""
-        with self._store.unit_of_work() as uow:
-            uow.jobs.renew(
-                lease.document_id, lease.token, now=self._clock.now(), lease_for=self._settings.lease_for
-            )
-            uow.commit()
-
-    def _prepare(self, lease: DeliveryLease) -> PreparedDocument:
-        """Renew the lease for this attempt and load the document and its stored message, if any."""
-        now = self._clock.now()
-        with self._store.unit_of_work() as uow:
-            uow.jobs.renew(lease.document_id, lease.token, now=now, lease_for=self._settings.lease_for)
-            document = uow.outbound.get(lease.document_id)
-            if document is None or document.status.is_final:
-                # A job without a live document (deleted, or final already): drop it.
-                uow.jobs.complete(lease.document_id, lease.token)
-                uow.commit()
-                status = document.status if document else None
-                raise StopAttempt(DeliveryResult(lease.document_id, status))
-            record = None
-            if document.as4_message_id is not None:
-                record = uow.messages.get(document.as4_message_id, Direction.OUT)
-            body = None
-            invalid = False
-            if record is None:
-                content = uow.outbound.get_content(document.id)
-                body = content.body if content is not None else None
-                # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
-                # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
-                report = content.validation_report if content is not None else None
-                invalid = report is not None and report.get("valid") is False
-            uow.commit()
-        return PreparedDocument(document, record, body, invalid)
-
-    def _content(self, document_id: str) -> bytes:
-        with self._store.unit_of_work() as uow:
-            content = uow.outbound.get_content(document_id)
-            uow.commit()
-        if content is None:
-            raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
-        return content.body
-
-    def _start_attempt(self, lease: DeliveryLease, message: AttemptMessage, endpoint: Endpoint) -> bool:
-        """Commit the message (first attempt, rebuild) and SEND_STARTED before sending; True if the
-        business document was sent before (the receiver may hold it)."""
-        now = self._clock.now()
-        outgoing, instance_id, new = message.outgoing, message.instance_id, message.new
-        with self._store.unit_of_work() as uow:
-            document = self._current(uow, lease)
-            if new and document.as4_message_id != message.replaces:
-                # Another worker stored a message meanwhile (possible only after our lease was lost): one
-                # document never gets two different messages for one attempt.
-                raise StopAttempt(DeliveryResult(document.id, None))
-            if new:
-                uow.messages.add(
-                    AS4MessageRecord(
-                        message_id=outgoing.message_id,
-                        direction=Direction.OUT,
-                        request=RawHTTPMessage(tuple(outgoing.headers.items()), outgoing.body),
-                        created_at=now,
-                        document_id=document.id,
-                        sbdh_instance_id=instance_id,
-                    )
-                )
-            detail: JSONObject = {
-                "attempt": lease.attempts,
-                "message_id": outgoing.message_id,
-                "url": endpoint.url,
-            }
-            if message.replaces is not None:
-                # The rebuild is kept in the timeline; both messages stay in the evidence.
-                detail["rebuilt_from"] = message.replaces
-                detail["rebuild_reason"] = "receiver-certificate-changed"
-                detail["receiver_certificate_serial"] = format(endpoint.certificate.serial_number, "x")
-            entry = uow.outbound.transition(
-                document.id,
-                DeliveryEvent.SEND_STARTED,
-                at=now,
-                detail=detail,
-                as4_message_id=outgoing.message_id,
-            )
-            self._notify(uow, document, entry, None, outgoing.message_id)
-            # Lock order everywhere: document row (transition) before job row.
-            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
-            uow.commit()
-        # The message is stored with the first SEND_STARTED: a stored message may have reached the receiver.
-        return not new or message.replaces is not None
 
     def _judge(
         self, response: HTTPResponse, outgoing: OutgoingMessage, previously_sent: bool
@@ -506,90 +355,7 @@ class Deliverer:
     async def _finish(
         self, lease: DeliveryLease, message_id: str | None, outcome: AttemptOutcome
     ) -> DeliveryResult:
-        return await self._thread(self._record_outcome, lease, message_id, outcome)
-
-    def _record_outcome(
-        self, lease: DeliveryLease, message_id: str | None, outcome: AttemptOutcome
-    ) -> DeliveryResult:
-        """Evidence, transition, timeline, webhook and job update in one unit of work."""
-        now = self._clock.now()
-        document_id = lease.document_id
-        event, reason, next_at = self._event_for(outcome, lease)
-        detail: JSONObject = {"attempt": lease.attempts, **outcome.detail}
-        if outcome.probably_delivered:
-            detail["probably_delivered"] = True
-        try:
-            with self._store.unit_of_work() as uow:
-                current = self._current(uow, lease)
-                if outcome.signal is not None and message_id is not None:
-                    uow.messages.record_signal(message_id, Direction.OUT, outcome.signal)
-                entry = uow.outbound.transition(
-                    current.id, event, at=now, reason=reason, detail=detail, next_attempt_at=next_at
-                )
-                self._notify(uow, current, entry, reason, message_id)
-                if event is DeliveryEvent.RECEIPT_RECEIVED and message_id is not None:
-                    count_delivered(uow, current, message_id, outcome, our_country=self._settings.country_c1)
-                if event is DeliveryEvent.RETRYABLE_FAILURE:
-                    assert next_at is not None
-                    uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
-                elif event in (DeliveryEvent.RECEIPT_RECEIVED, DeliveryEvent.EMAIL_ACCEPTED):
-                    uow.jobs.complete(current.id, lease.token)
-                    if self._on_receipt is not None:
-                        self._on_receipt(uow, current.id)
-                else:
-                    uow.jobs.fail(current.id, lease.token, error=reason or event.value)
-                uow.commit()
-        except (LeaseLost, InvalidTransition) as exc:
-            # Another worker took the job over (our lease expired) and owns the outcome now; it resends the
-            # same bytes, so nothing is lost.
-            log.warning("document %s: outcome %s not recorded: %s", document_id, event.value, exc)
-            return DeliveryResult(document_id, None, None, reason, message_id, outcome)
-        log.info("document %s: %s -> %s (%s)", document_id, entry.from_status, entry.to_status, reason)
-        return DeliveryResult(document_id, entry.to_status, event, reason, message_id, outcome)
-
-    def _event_for(
-        self, outcome: AttemptOutcome, lease: DeliveryLease
-    ) -> tuple[DeliveryEvent, str | None, datetime | None]:
-        if outcome.result is AttemptResult.DELIVERED:
-            return DeliveryEvent.RECEIPT_RECEIVED, outcome.reason, None
-        if outcome.result is AttemptResult.EMAILED:
-            return DeliveryEvent.EMAIL_ACCEPTED, outcome.reason, None
-        if outcome.result is AttemptResult.GIVE_UP:
-            return DeliveryEvent.PERMANENT_FAILURE, outcome.reason, None
-        if self._retry.exhausted(lease.attempts):
-            reason = f"retries-exhausted after {lease.attempts} attempts; last: {outcome.reason}"
-            return DeliveryEvent.RETRIES_EXHAUSTED, reason, None
-        now = self._clock.now()
-        return (
-            DeliveryEvent.RETRYABLE_FAILURE,
-            outcome.reason,
-            self._retry.next_attempt_at(lease.attempts, now, self._jitter),
-        )
-
-    def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
-        document = uow.outbound.get(lease.document_id)
-        if document is None or document.status.is_final:
-            raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
-        return document
-
-    def _notify(
-        self,
-        uow: UnitOfWork,
-        document: OutboundDocument,
-        change: TimelineEvent,
-        reason: str | None,
-        message_id: str | None,
-    ) -> None:
-        """Queue the status-change webhook of ``change`` in its unit of work (``queue_status_webhook``)."""
-        queue_status_webhook(
-            uow,
-            settings=self._settings,
-            ids=self._ids,
-            document=document,
-            change=change,
-            reason=reason,
-            message_id=message_id,
-        )
+        return await self._thread(self._steps.record_outcome, lease, message_id, outcome)
 
     @staticmethod
     async def _thread(func: Callable[..., T], *args: object) -> T:

@@ -37,7 +37,8 @@ class SendPermit:
     Attributes:
         endpoint: the endpoint URL (the limiter's key).
         probe: this send is the half-open circuit's probe.
-        started: when it was admitted (for the endpoint's average send duration).
+        started: when it was admitted, then when its request went out (``sending``): the endpoint's
+            average send duration measures the endpoint, not the sender's own steps before the request.
         released: given back already (``release`` is idempotent).
     """
 
@@ -136,6 +137,27 @@ class EndpointGate:
             return self._refuse(endpoint, known, now)
         return None
 
+    def busy(self, endpoint: str) -> bool:
+        """True when ``endpoint`` has all its slots in flight and a closed circuit: a send would be refused
+        only for want of a slot (no side effect, unlike ``refusal``)."""
+        known = self._endpoints.get(endpoint)
+        if known is None:
+            return False
+        closed = known.breaker.state(self._clock.now()) is CircuitState.CLOSED
+        return closed and known.in_flight >= self._limit
+
+    def expected_wait(self, endpoint: str, *, ahead: int) -> float | None:
+        """Seconds until a slot of ``endpoint`` frees up for a job with ``ahead`` jobs waiting before it:
+        the expected send duration (its moving average, or the age of its oldest send in flight if longer)
+        times ``ahead + 1`` over the limit. None unless the endpoint is known and its circuit closed."""
+        known = self._endpoints.get(endpoint)
+        if known is None:
+            return None
+        now = self._clock.now()
+        if known.breaker.state(now) is not CircuitState.CLOSED:
+            return None
+        return self._expected_send(known, now) * (ahead + 1) / self._limit
+
     def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
         """A permit to send to ``endpoint`` now, or why not."""
         now = self._clock.now()
@@ -166,6 +188,17 @@ class EndpointGate:
         reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
         return GateRefusal(False, reason, self._next_place(known, now))
 
+    def sending(self, permit: SendPermit) -> None:
+        """The request of ``permit`` goes out now: its send duration counts from here. Building, signing and
+        storing the message before it (which wait for the CPU and the database lock under load) would
+        otherwise make a fast endpoint look slow, and its refused jobs wait longer than needed."""
+        known = self._endpoints.get(permit.endpoint)
+        if permit.released or known is None or permit.started not in known.started:
+            return
+        now = self._clock.now()
+        known.started[known.started.index(permit.started)] = now
+        permit.started = now
+
     def release(self, permit: SendPermit, *, ok: bool | None) -> None:
         """The send of ``permit`` ended: ``ok`` True for any HTTP answer, False for a transport failure or
         timeout, None when it did not get to send (nothing learnt about the endpoint). Idempotent."""
@@ -193,11 +226,14 @@ class EndpointGate:
 
     def _next_place(self, known: _Endpoint, now: datetime) -> datetime:
         """The return time of one more refused job: the next place in the endpoint's virtual queue."""
-        # A send in flight for longer than the average (an endpoint that stopped answering) is the better
-        # estimate: the first timeouts must not wait for the average to catch up.
-        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
-        expected = max(known.average_seconds, oldest)
-        spacing = min(max(expected / self._limit, MIN_SPACING), MAX_SPACING)
+        spacing = min(max(self._expected_send(known, now) / self._limit, MIN_SPACING), MAX_SPACING)
         start = known.queue_end if known.queue_end is not None and known.queue_end > now else now
         known.queue_end = start + timedelta(seconds=spacing)
         return known.queue_end
+
+    @staticmethod
+    def _expected_send(known: _Endpoint, now: datetime) -> float:
+        """The expected duration of a send: the moving average, or the age of the oldest send in flight if
+        longer (an endpoint that stopped answering: the first timeouts must not wait for the average)."""
+        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
+        return max(known.average_seconds, oldest)

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError
-from gateway.model import CreditNote, Invoice
+from gateway.model import CreditNote, DocumentTypeID, Invoice, ParticipantID
 from gateway.model.expense import (
     INITIAL_STATUS,
     SYSTEM_ACTOR,
@@ -49,6 +49,24 @@ class DraftResult:
     outcome: DraftOutcome
     expense: Expense | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedInbound:
+    """A received document its receiver has just recorded VALID, with what its draft needs, so the intake
+    neither reads it back from the store nor parses it again.
+
+    Attributes:
+        document_type: its document type (only invoices and credit notes become expenses).
+        sender: the sending participant (SBDH sender, C1).
+        model: the document as read from the tree its validation parsed; None when it was not read.
+        unread: why the reader could not map it (then ``model`` is None).
+    """
+
+    document_type: DocumentTypeID
+    sender: ParticipantID
+    model: Invoice | CreditNote | None
+    unread: str | None = None
 
 
 class ExpenseIntake:
@@ -99,20 +117,41 @@ class ExpenseIntake:
         try:
             model = read_ubl(body)
         except GatewayError as exc:  # a valid document the reader cannot map: shown, not guessed
-            log.error("inbound document %s: no expense draft: %s", inbound_document_id, exc)
-            return DraftResult(DraftOutcome.SKIPPED, reason=f"the document cannot be read: {exc}")
-        values = build_draft(model, sender=document.sender)
+            return self._unreadable(inbound_document_id, str(exc))
+        return self._draft(inbound_document_id, model, document.sender)
+
+    def draft_validated(
+        self, uow: UnitOfWork, inbound_document_id: str, validated: ValidatedInbound
+    ) -> DraftResult:
+        """Like :meth:`create_from_inbound`, inside the caller's unit of work, for a document the caller
+        records VALID in it (the receive path: the verdict and the draft are one commit, the document is
+        neither read back nor parsed again). The caller commits.
+
+        Raises:
+            StoreError: the store failed (roll back; the recovery pass retries).
+        """
+        if validated.document_type.root_namespace not in (INVOICE_NS, CREDIT_NOTE_NS):
+            return DraftResult(DraftOutcome.SKIPPED, reason="not an invoice or credit note")
+        if validated.model is None:
+            return self._unreadable(inbound_document_id, validated.unread or "not read")
+        values = build_draft(validated.model, sender=validated.sender)
+        result = self._create(uow, inbound_document_id, validated.model, values)
+        _log_created(inbound_document_id, result)
+        return result
+
+    @staticmethod
+    def _unreadable(inbound_document_id: str, reason: str) -> DraftResult:
+        log.error("inbound document %s: no expense draft: %s", inbound_document_id, reason)
+        return DraftResult(DraftOutcome.SKIPPED, reason=f"the document cannot be read: {reason}")
+
+    def _draft(
+        self, inbound_document_id: str, model: Invoice | CreditNote, sender: ParticipantID
+    ) -> DraftResult:
+        values = build_draft(model, sender=sender)
         with self._store.unit_of_work() as uow:
             result = self._create(uow, inbound_document_id, model, values)
             uow.commit()
-        if result.outcome is DraftOutcome.CREATED and result.expense is not None:
-            log.info(
-                "expense %s from inbound document %s: %s (%s)",
-                result.expense.id,
-                inbound_document_id,
-                result.expense.status.value,
-                result.expense.routing.get("reason"),
-            )
+        _log_created(inbound_document_id, result)
         return result
 
     def _create(
@@ -252,3 +291,14 @@ class ExpenseIntake:
                 seen.add(inbound_id)
                 if self.create_from_inbound(inbound_id).outcome is not DraftOutcome.SKIPPED:
                     done += 1
+
+
+def _log_created(inbound_document_id: str, result: DraftResult) -> None:
+    if result.outcome is DraftOutcome.CREATED and result.expense is not None:
+        log.info(
+            "expense %s from inbound document %s: %s (%s)",
+            result.expense.id,
+            inbound_document_id,
+            result.expense.status.value,
+            result.expense.routing.get("reason"),
+        )

@@ -19,7 +19,7 @@ from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import check_action, visible_to
 from gateway.services.expense_effects import ExpensePolicy, announce, reason_codes, respond
-from gateway.services.expense_intake import DraftResult, ExpenseIntake
+from gateway.services.expense_intake import DraftResult, ExpenseIntake, ValidatedInbound
 from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
 
 log = logging.getLogger("gateway.expenses")
@@ -92,6 +92,12 @@ class ExpenseWorkflow:
     def create_from_inbound(self, inbound_document_id: str, body: bytes | None = None) -> DraftResult:
         """Build, route and store the expense of a valid received document (see ``ExpenseIntake``)."""
         return self._intake.create_from_inbound(inbound_document_id, body)
+
+    def draft_validated(
+        self, uow: UnitOfWork, inbound_document_id: str, validated: ValidatedInbound
+    ) -> DraftResult:
+        """The same inside the receive path's unit of work recording the verdict (see ``ExpenseIntake``)."""
+        return self._intake.draft_validated(uow, inbound_document_id, validated)
 
     def recover(self, *, batch_size: int = 50) -> int:
         """Create the expenses of valid received documents that have none (see ``ExpenseIntake``)."""

@@ -192,10 +192,14 @@ class OutboundSubmitter:
             if not report.valid and key is None:
                 refused = _refused_body(report)
                 return SubmissionResult(SubmissionOutcome.REFUSED, refused, None)
+        # The number was read as free just now: the first write round inserts without reading it again (a
+        # concurrent insert of the same number makes the insert fail, and the next round reads it).
+        number_free = earlier is None and not prepared.problems
         for _ in range(_WRITE_ROUNDS):
             try:
-                result = self._write(prepared, report, submission)
+                result = self._write(prepared, report, submission, number_free=number_free)
             except _LostRace:
+                number_free = False
                 continue
             if result is not None:
                 return result
@@ -225,15 +229,21 @@ class OutboundSubmitter:
         prepared: PreparedDocument,
         report: ValidationReport | None,
         submission: Submission,
+        *,
+        number_free: bool = False,
     ) -> SubmissionResult | None:
-        """One write round; None if the document needs validating first."""
+        """One write round; None if the document needs validating first.
+
+        ``number_free``: the number was just read as free, so it is not read again (the unique index still
+        refuses a concurrent insert of it: ``_LostRace``).
+        """
         key = submission.idempotency_key
         now = self.clock.now()
         document: OutboundDocument | None = None
         with self.store.unit_of_work() as uow:
             existing = (
                 uow.outbound.find_by_number(self.seller_id, prepared.number)
-                if prepared.number is not None and not prepared.problems
+                if prepared.number is not None and not prepared.problems and not number_free
                 else None
             )
             if existing is not None:

@@ -3,30 +3,31 @@ with a signed Receipt or ebMS Error, store and validate the business document. T
 
 Evidence keys: an accepted message is stored under its eb:MessageId (direction IN); a rejected request under a
 generated key ``rejected-<uuid>`` (its claimed id is unverified and must not block the genuine message).
+
+The parts: ``receive_result`` (what a request ended with), ``receive_rejection`` (the signed ebMS Error and
+its evidence), ``receive_duplicates`` (a MessageId seen before), ``receive_finish`` (validation, verdict and
+hand-on after the receipt) and ``receive_recovery`` (documents whose validation was cut short).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
-from datetime import datetime
-from enum import StrEnum
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Final, TypeAlias
+from typing import TypeAlias
 
 from gateway.as4 import (
     DEFAULT_MAX_PAYLOAD_BYTES,
-    SIGNAL_CONTENT_TYPE,
     EbmsError,
     IncomingUserMessage,
-    build_error,
     build_receipt,
     parse_incoming,
 )
 from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected
-from gateway.model import DocumentTypeID, ParticipantID
+from gateway.model import ParticipantID
 from gateway.model.message import (
     AS4MessageRecord,
     AS4Signal,
@@ -34,27 +35,35 @@ from gateway.model.message import (
     DocumentContent,
     HTTPHeaders,
     InboundStatus,
-    JSONObject,
     RawHTTPMessage,
     SignalKind,
 )
+from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
+from gateway.services.receive_duplicates import DuplicateMessages
+from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
 from gateway.services.receive_records import (
     first_headers,
-    from_party,
-    is_pending,
     pending_document,
     receipt_summary,
     received_envelope,
     same_document,
 )
-from gateway.services.receive_validation import SIZE_RULE, validate_inbound
+from gateway.services.receive_recovery import PendingRecovery
+from gateway.services.receive_rejection import Rejection
+from gateway.services.receive_result import (
+    MAX_ID_LENGTH,
+    MAX_IDENTIFIER_LENGTH,
+    SIGNAL_HEADERS,
+    ReceiveOutcome,
+    ReceiveResult,
+)
+from gateway.services.receive_validation import SIZE_RULE
 from gateway.services.rejected_evidence import (
     DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
     REJECTED_KEY_PREFIX,
     EvidenceLimits,
-    rejected_evidence,
     without_credentials,
 )
 from gateway.services.reporting_records import received_transmission
@@ -62,6 +71,7 @@ from gateway.services.reporting_records import received_transmission
 log = logging.getLogger("gateway.receive")
 
 __all__ = [
+    "MAX_IDENTIFIER_LENGTH",
     "MAX_ID_LENGTH",
     "REJECTED_KEY_PREFIX",
     "SIZE_RULE",
@@ -71,55 +81,8 @@ __all__ = [
     "ReceiveResult",
 ]
 
-#: Longest eb:MessageId / SBDH InstanceIdentifier we store (the store's key width); longer ids are refused
-#: with an ebMS error rather than failing the insert (which would be a 5xx and an endless resend).
-MAX_ID_LENGTH: Final = 255
-#: Longest document type / process identifier we store, with its scheme (the store's column width); a
-#: longer one is refused with EBMS:0004 for the same reason (PostgreSQL refuses the insert, SQLite would not).
-MAX_IDENTIFIER_LENGTH: Final = 500
-_SIGNAL_HEADERS: Final[HTTPHeaders] = (("Content-Type", SIGNAL_CONTENT_TYPE),)
 #: The work after a new message's receipt (``AS4Receiver.receive(defer=...)``): validate, record, hand on.
 AfterReceipt: TypeAlias = Callable[[], InboundStatus]
-
-
-class ReceiveOutcome(StrEnum):
-    """How one POST /as4 ended (all answered HTTP 200 with ``ReceiveResult.signal``)."""
-
-    ACCEPTED = "accepted"
-    """New message: Receipt sent, inbound document stored and validated."""
-    DUPLICATE_MESSAGE = "duplicate-message"
-    """eb:MessageId seen and accepted before: the original Receipt is returned again, nothing re-processed."""
-    DUPLICATE_DOCUMENT = "duplicate-document"
-    """New MessageId, but the same SBDH InstanceIdentifier and business document as an accepted message
-    (application-level resend): Receipt sent, evidence stored and linked to the original document; no
-    second inbound document."""
-    REJECTED = "rejected"
-    """Protocol failure: a signed ebMS Error was sent; the raw request is stored as evidence."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiveResult:
-    """The answer to one request and what was stored.
-
-    Attributes:
-        outcome: what happened.
-        signal: the signed signal to send back (Receipt or Error), byte-exact as stored.
-        record_key: the key of the evidence record (AS4 message id, or ``rejected-<uuid>``).
-        message_id: the eb:MessageId (None when it could not be read).
-        document_id: the inbound document (for duplicates: the original one).
-        status: the inbound document's status, when known.
-        ebms: the ebMS error sent (REJECTED only).
-        content_type: the HTTP Content-Type of ``signal``.
-    """
-
-    outcome: ReceiveOutcome
-    signal: bytes
-    record_key: str
-    message_id: str | None = None
-    document_id: str | None = None
-    status: InboundStatus | None = None
-    ebms: EbmsError | None = None
-    content_type: str = SIGNAL_CONTENT_TYPE
 
 
 class AS4Receiver:
@@ -144,9 +107,11 @@ class AS4Receiver:
         on_received: called with the document id and the envelope facts after a NEW document's validation
             was recorded (MLS and received business responses, ``services/message_status.py``); its
             failures are logged, never answered to the sender (the receipt is already committed).
-        on_valid: called with the id and the (validated) bytes of every document recorded VALID, after its
-            commit (the expense workflow builds the draft there, without reading the bytes back from the
-            store); its failures are logged, never answered to the sender.
+        on_valid: called with the unit of work that records a VALID verdict, the document id and its draft
+            facts (read from the tree its validation parsed): the expense workflow stores the draft in
+            that unit of work, without reading the document back or parsing it again. If it raises, the
+            verdict is recorded alone (the start-up expense recovery drafts it); never answered to the
+            sender.
     """
 
     def __init__(
@@ -167,26 +132,32 @@ class AS4Receiver:
         max_rejected_evidence: int = DEFAULT_MAX_REJECTED_EVIDENCE_BYTES,
         evidence: EvidenceLimits | None = None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
-        on_valid: Callable[[str, bytes], object] | None = None,
+        on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None = None,
         our_country: str = "BE",
     ) -> None:
-        self._on_received = on_received
         self._our_country = our_country
         self._store = store
-        self._validator = validator
         self._identity = identity
         self._trust = trust
         self._served = frozenset(served)
         self._clock = clock
         self._ids = ids
-        self._rule_set = rule_set
         self._domain = message_id_domain
         self._revocation = revocation
         self._max_payload = max_payload
-        self._max_document = max_document
-        self._evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
-        self._on_valid = on_valid
-        self._after_receipts: set[str] = set()  # documents whose deferred work is still to run (``defer``)
+        self._finisher = InboundFinisher(
+            store=store,
+            validator=validator,
+            clock=clock,
+            rule_set=rule_set,
+            max_document=max_document,
+            on_received=on_received,
+            on_valid=on_valid,
+        )
+        evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
+        self._rejection = Rejection(store, identity, ids, message_id_domain, evidence)
+        self._recovery = PendingRecovery(store, self._finisher, clock, identity, trust, max_payload)
+        self._duplicates = DuplicateMessages(store, self._finisher, self._recovery, self._rejection)
 
     # -- entry points ------------------------------------------------------------------------------------
 
@@ -222,22 +193,22 @@ class AS4Receiver:
                 max_payload=self._max_payload,
             )
         except InboundMessageRejected as exc:
-            return self._reject(raw, exc, now, authenticated=exc.signer_authenticated)
+            return self._rejection.reject(raw, exc, now, authenticated=exc.signer_authenticated)
         # From here on the signer is authenticated: a rejection keeps the larger evidence.
         if len(incoming.message_id) > MAX_ID_LENGTH:
             too_long = InboundMessageRejected(EbmsError.INVALID_HEADER, "MessageId too long")
-            return self._reject(raw, too_long, now, authenticated=True)
+            return self._rejection.reject(raw, too_long, now, authenticated=True)
         if len(incoming.sbdh.instance_id) > MAX_ID_LENGTH:
             too_long = InboundMessageRejected(
                 EbmsError.OTHER, "SBDH InstanceIdentifier too long", ref_to_message_id=incoming.message_id
             )
-            return self._reject(raw, too_long, now, authenticated=True)
+            return self._rejection.reject(raw, too_long, now, authenticated=True)
         for name, identifier in (("document type", incoming.document_type), ("process", incoming.process)):
             if len(identifier.uri) > MAX_IDENTIFIER_LENGTH:
                 too_long = InboundMessageRejected(
                     EbmsError.OTHER, f"{name} identifier too long", ref_to_message_id=incoming.message_id
                 )
-                return self._reject(raw, too_long, now, authenticated=True)
+                return self._rejection.reject(raw, too_long, now, authenticated=True)
         return self._accept(raw, incoming, now, defer)
 
     def reject_oversized(
@@ -254,7 +225,9 @@ class AS4Receiver:
         """
         too_big = InboundMessageRejected(EbmsError.INVALID_HEADER, f"HTTP body exceeds {limit} bytes")
         raw = RawHTTPMessage(headers, received)
-        return self._reject(raw, too_big, self._clock.now(), truncated=True, received_bytes=received_bytes)
+        return self._rejection.reject(
+            raw, too_big, self._clock.now(), truncated=True, received_bytes=received_bytes
+        )
 
     # -- accepted messages ---------------------------------------------------------------------------------
 
@@ -270,7 +243,7 @@ class AS4Receiver:
             incoming, key=self._identity, message_id=receipt_id, timestamp=now, new_id=self._ids.new_id
         )
         summary = receipt_summary(incoming, receipt_id, now)
-        signal = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage(_SIGNAL_HEADERS, receipt), now, None, summary)
+        signal = AS4Signal(SignalKind.RECEIPT, RawHTTPMessage(SIGNAL_HEADERS, receipt), now, None, summary)
         record = AS4MessageRecord(
             message_id=incoming.message_id,
             direction=Direction.IN,
@@ -313,7 +286,7 @@ class AS4Receiver:
                     uow.commit()
                     stored = True
         if not stored:
-            return self._duplicate(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
+            return self._duplicates.answer(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
         if original is not None:
             log.warning(
                 "AS4 message %s repeats SBDH instance %s of message %s: linked, not stored twice",
@@ -329,12 +302,18 @@ class AS4Receiver:
                 original.document_id,
             )
         assert record.document_id is not None
-        facts = (incoming.document_type, business, incoming.message_id, received_envelope(incoming))
-        finish = partial(self._after_receipt, record.document_id, *facts)
+        facts = ReceivedFacts(
+            record.document_id,
+            incoming.document_type,
+            incoming.sbdh.sender,
+            incoming.message_id,
+            received_envelope(incoming),
+        )
+        finish = partial(self._after_receipt, facts, business)
         if defer is None:
             status = finish()
         else:
-            self._after_receipts.add(record.document_id)
+            self._finisher.in_flight.add(record.document_id)
             defer(finish)  # the caller answers the receipt first (evidence is committed), then runs it
             status = InboundStatus.RECEIVED
         return ReceiveResult(
@@ -346,71 +325,27 @@ class AS4Receiver:
             status,
         )
 
-    def _after_receipt(
-        self,
-        document_id: str,
-        document_type: DocumentTypeID,
-        business: bytes,
-        message_id: str,
-        envelope: ReceivedEnvelope,
-    ) -> InboundStatus:
+    def _after_receipt(self, facts: ReceivedFacts, business: bytes) -> InboundStatus:
         """Validate and record an accepted message's document, hand it on (MLS, expense); StoreError: the
         verdict could not be recorded (the document stays pending: run it again)."""
         try:
-            status = self._validate_and_record(document_id, document_type, business, message_id)
-            self._notify_received(document_id, envelope)
+            status = self._finisher.finish(facts, business).status
         finally:
-            self._after_receipts.discard(document_id)
-        log.info("AS4 message %s accepted: inbound document %s (%s)", message_id, document_id, status.value)
+            self._finisher.in_flight.discard(facts.document_id)
+        log.info(
+            "AS4 message %s accepted: inbound document %s (%s)",
+            facts.message_id,
+            facts.document_id,
+            status.value,
+        )
         return status
 
-    def _notify_received(self, document_id: str, envelope: ReceivedEnvelope) -> None:
-        """Hand a newly validated document on (``on_received``). Recovery paths no longer have the SBDH
-        scopes (only the business document is stored): they pass the sender's seat id alone, which means
-        the MLS defaults (FAILURE_ONLY, to the sending AP)."""
-        if self._on_received is None:
-            return
-        try:
-            self._on_received(document_id, envelope)
-        except Exception:
-            log.exception("after-receipt handling of inbound document %s failed", document_id)
-
-    def _validate_and_record(
-        self, document_id: str, document_type: DocumentTypeID, business: bytes, message_id: str
-    ) -> InboundStatus:
-        """Validate a stored document and record the verdict (unit of work 2).
-
-        A crash or store failure before this commit leaves the document RECEIVED with VALIDATION_PENDING:
-        the sender's resend (no receipt was answered) or ``recover_pending()`` finishes it.
-        """
-        verdict = validate_inbound(
-            self._validator,
-            document_type,
-            business,
-            message_id,
-            rules_in_force=self._rule_set,
-            max_document=self._max_document,
-        )
-        with self._store.unit_of_work() as uow:
-            uow.inbound.record_validation(
-                document_id,
-                status=verdict.status,
-                report=verdict.report,
-                reason=verdict.reason,
-                at=self._clock.now(),
-            )
-            uow.commit()
-        if verdict.status is InboundStatus.VALID and self._on_valid is not None:
-            try:
-                self._on_valid(document_id, business)
-            except Exception:  # the receipt stands; the expense recovery pass creates the draft later
-                log.exception("inbound document %s: post-validation step failed", document_id)
-        return verdict.status
+    # -- recovery ----------------------------------------------------------------------------------------
 
     def recover_pending(self, *, batch_size: int = 50) -> int:
         """Validate every inbound document still awaiting validation (a crash or store failure between
-        the receipt's commit and the validation's). Call it at start-up; safe to run beside live traffic
-        (validating a document twice records the same verdict).
+        the receipt's commit and the validation's). Call it at start-up; safe beside live traffic (a
+        verdict is recorded, and the document handed on, only once).
 
         Returns:
             The number of documents validated.
@@ -418,178 +353,18 @@ class AS4Receiver:
         Raises:
             StoreError: the store failed (what was recorded before stays recorded).
         """
-        done = 0
-        while True:
-            with self._store.unit_of_work(read_only=True) as uow:
-                pending = uow.inbound.pending_validation(limit=batch_size)
-                contents = [uow.inbound.get_content(document.id) for document in pending]
-                senders = [from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
-            if not pending:
-                return done
-            for document, content, sender in zip(pending, contents, senders, strict=True):
-                if content is None:  # deleted meanwhile
-                    continue
-                status = self._validate_and_record(
-                    document.id,
-                    document.document_type,
-                    content.body,
-                    document.as4_message_id,
-                )
-                self._notify_received(document.id, ReceivedEnvelope(sender))
-                log.warning(
-                    "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
-                    document.id,
-                    document.as4_message_id,
-                    status.value,
-                )
-                done += 1
+        return self._recovery.pending(batch_size=batch_size)
 
-    # -- duplicates ------------------------------------------------------------------------------------------
+    def sweep_pending(self, *, older_than: timedelta, batch_size: int = 50) -> int:
+        """Like :meth:`recover_pending` for the documents received before ``now - older_than`` only,
+        stepping over those whose work after the receipt is still to run here: the periodic sweep of
+        ``gateway serve``, which finishes a document whose verdict could not be recorded (store down)
+        without waiting for the next start-up and never races the work after a fresh receipt.
 
-    def _duplicate(
-        self, message_id: str, *, sender: str, raw: RawHTTPMessage, now: datetime
-    ) -> ReceiveResult:
-        """Answer a MessageId accepted before with its original receipt (Holodeck style, peppol-as4.md
-        §14 #9), finishing the inbound document if an earlier attempt stopped between the two commits.
+        Returns:
+            The number of documents validated.
 
-        Only the access point that sent the original gets its receipt again: another AP reusing the
-        MessageId (by accident or to fetch someone else's evidence) gets EBMS:4001 and nothing is stored.
+        Raises:
+            StoreError: the store failed.
         """
-        with self._store.unit_of_work(read_only=True) as uow:
-            stored = uow.messages.get(message_id, Direction.IN)
-            document = (
-                uow.inbound.get(stored.document_id) if stored is not None and stored.document_id else None
-            )
-        if stored is None or stored.signal is None:
-            # Only accepted messages are keyed by their MessageId and they are stored with their receipt.
-            raise DuplicateMessage(f"AS4 message {message_id!r} vanished during duplicate handling")
-        original_sender = (stored.signal.receipt_summary or {}).get("fromParty")
-        if original_sender != sender:
-            log.warning(
-                "AS4 MessageId %s reused by %s (first: %s): refused", message_id, sender, original_sender
-            )
-            clash = InboundMessageRejected(
-                EbmsError.DUPLICATE_DETECTED,
-                f"MessageId first used by {original_sender}",
-                ref_to_message_id=message_id,
-            )
-            return self._reject(raw, clash, now)
-        status = document.status if document is not None else None
-        if document is not None and is_pending(document) and document.id not in self._after_receipts:
-            # An earlier attempt stopped between the two commits (not merely answered and still being
-            # validated here, which would send a second MLS): finish it now.
-            with self._store.unit_of_work(read_only=True) as uow:
-                content = uow.inbound.get_content(document.id)
-            if content is not None:
-                status = self._validate_and_record(
-                    document.id, document.document_type, content.body, message_id
-                )
-                self._notify_received(document.id, ReceivedEnvelope(str(original_sender)))
-        elif document is None and stored.document_id is not None:
-            # Stored before the document joined the receipt's unit of work (an older release).
-            status = self._recover(stored)
-        log.info("duplicate AS4 message %s: original receipt returned", message_id)
-        return ReceiveResult(
-            ReceiveOutcome.DUPLICATE_MESSAGE,
-            stored.signal.raw.body,
-            message_id,
-            message_id,
-            stored.document_id,
-            status,
-        )
-
-    def _recover(self, stored: AS4MessageRecord) -> InboundStatus | None:
-        """Re-derive the inbound document of an accepted message from its stored raw bytes."""
-        try:
-            incoming = parse_incoming(
-                first_headers(stored.request.headers),
-                stored.request.body,
-                our_key=self._identity,
-                trust=self._trust,
-                at=stored.created_at,  # judged as when it was accepted
-                served=None,  # it was served then; the receipt is already given
-                max_payload=self._max_payload,
-            )
-        except InboundMessageRejected as exc:
-            # E.g. our key was rotated since. The receipt stands; the evidence is kept; an operator must act.
-            log.error("cannot recover the document of accepted AS4 message %s: %s", stored.message_id, exc)
-            return None
-        assert stored.document_id is not None
-        with self._store.unit_of_work() as uow:
-            try:
-                uow.inbound.add(
-                    pending_document(stored, incoming, self._clock.now()),
-                    DocumentContent(incoming.sbdh.business_document, None),
-                )
-            except DuplicateMessage:
-                pass  # a concurrent duplicate delivery stored it first; validating again is harmless
-            else:
-                uow.commit()
-        status = self._validate_and_record(
-            stored.document_id, incoming.document_type, incoming.sbdh.business_document, stored.message_id
-        )
-        self._notify_received(stored.document_id, received_envelope(incoming))
-        return status
-
-    # -- rejected messages -----------------------------------------------------------------------------------
-
-    def _reject(
-        self,
-        raw: RawHTTPMessage,
-        exc: InboundMessageRejected,
-        now: datetime,
-        *,
-        truncated: bool = False,
-        authenticated: bool = False,
-        received_bytes: int | None = None,
-    ) -> ReceiveResult:
-        ref = (
-            exc.ref_to_message_id
-            if exc.ref_to_message_id and len(exc.ref_to_message_id) <= MAX_ID_LENGTH
-            else None
-        )
-        error: EbmsError = exc.ebms
-        signal_id = f"{self._ids.new_id()}@{self._domain}"
-        # Toward the peer only the generic short description and the public ErrorDetail (no oracle).
-        body = build_error(
-            ref,
-            error,
-            key=self._identity,
-            message_id=signal_id,
-            timestamp=now,
-            detail=exc.error_detail,
-            new_id=self._ids.new_id,
-        )
-        facts: JSONObject = {
-            "signalMessageId": signal_id,
-            "refToMessageId": ref,
-            "errorCode": error.code,
-            "errorDetail": exc.error_detail or None,
-            "reason": exc.detail,  # internal: our store and log only
-        }
-        # Before the signer is authenticated only a prefix, bounded headers and hashes.
-        kept = rejected_evidence(
-            raw.headers,
-            raw.body,
-            RawHTTPMessage(_SIGNAL_HEADERS, body),
-            self._evidence,
-            facts=facts,
-            authenticated=authenticated,
-            truncated=truncated,
-            received_bytes=received_bytes,
-        )
-        key = REJECTED_KEY_PREFIX + self._ids.new_id()
-        record = AS4MessageRecord(
-            message_id=key,
-            direction=Direction.IN,
-            request=RawHTTPMessage(kept.headers, kept.body),
-            created_at=now,
-            signal=AS4Signal(SignalKind.ERROR, kept.signal, now, error.code, kept.summary),
-        )
-        with self._store.unit_of_work() as uow:
-            uow.messages.add(record)
-            uow.commit()
-        log.warning(
-            "AS4 request rejected (%s, MessageId %s, evidence %s): %s", error.code, ref, key, exc.detail
-        )
-        return ReceiveResult(ReceiveOutcome.REJECTED, body, key, ref, ebms=error)
+        return self._recovery.pending(batch_size=batch_size, older_than=older_than)

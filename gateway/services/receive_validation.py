@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from gateway.errors import XMLInputError
 from gateway.model import DocumentTypeID
 from gateway.model.message import InboundStatus, JSONObject
 from gateway.services.ports import DocumentValidator
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 log = logging.getLogger("gateway.receive")
 
@@ -48,6 +51,7 @@ def validate_inbound(
     *,
     rules_in_force: Callable[[], str],
     max_document: int | None,
+    on_parsed: Callable[[etree._Element], object] | None = None,
 ) -> Verdict:
     """Validate a received business document with the rule set of its type; never raises.
 
@@ -58,6 +62,8 @@ def validate_inbound(
         message_id: the AS4 message (for the log).
         rules_in_force: returns the BIS Billing rule set in force.
         max_document: documents above this size are refused by name (``SIZE_RULE``); None: no limit.
+        on_parsed: given, called with the parsed document before it is validated (see
+            ``DocumentValidator.validate``); not called for a document that is not validated.
     """
     # An invalid document is still RECEIVED (the receipt means the MSH took responsibility, peppol-as4.md
     # §7.1); business rejection goes back later via Invoice Response / MLS.
@@ -83,7 +89,10 @@ def validate_inbound(
     rule_set = ""
     try:
         rule_set = response_rules or rules_in_force()
-        report = validator.validate(business, rule_set=rule_set)
+        if on_parsed is None:
+            report = validator.validate(business, rule_set=rule_set)
+        else:
+            report = validator.validate(business, rule_set=rule_set, on_parsed=on_parsed)
     except XMLInputError as exc:
         finding = {
             "rule": "XML",

@@ -47,6 +47,11 @@ _OUTBOUND_STATUS_FOR_UPDATE = (
 _OUTBOUND_UPDATE = update(outbound_documents).where(outbound_documents.c.id == bindparam("b_id"))
 _INBOUND_BY_ID = select(*_INBOUND_META).where(inbound_documents.c.id == bindparam("b_id"))
 _INBOUND_UPDATE = update(inbound_documents).where(inbound_documents.c.id == bindparam("b_id"))
+#: The verdict of a document still awaiting it: whoever records it first hands the document on.
+_INBOUND_UPDATE_PENDING = _INBOUND_UPDATE.where(
+    inbound_documents.c.status == InboundStatus.RECEIVED.value,
+    inbound_documents.c.status_reason == VALIDATION_PENDING,
+)
 
 
 def _outbound_from_row(row: Row[Any]) -> OutboundDocument:
@@ -332,16 +337,21 @@ class SQLInboundDocumentRepository:
         report: JSONObject | None,
         reason: str | None,
         at: datetime,
-    ) -> None:
+        only_pending: bool = False,
+    ) -> bool:
         values = {
             "status": status.value,
             "validation_report": report,
             "status_reason": reason,
             "updated_at": at,
         }
-        result = self._conn.execute(_INBOUND_UPDATE, {"b_id": document_id, **values})
+        statement = _INBOUND_UPDATE_PENDING if only_pending else _INBOUND_UPDATE
+        result = self._conn.execute(statement, {"b_id": document_id, **values})
+        if only_pending:
+            return result.rowcount == 1
         if result.rowcount != 1:
             raise StoreError(f"no inbound document {document_id!r}")
+        return True
 
     def pending_validation(self, *, limit: int) -> list[InboundDocument]:
         if limit < 1:

@@ -13,7 +13,21 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Row, Table, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Row,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.errors import LeaseLost
@@ -27,6 +41,7 @@ from gateway.services.ports import (
     WebhookMessage,
 )
 from gateway.store.errors import maps_db_errors
+from gateway.store.job_signal import JOBS_CHANNEL
 from gateway.store.tables import delivery_jobs, webhook_outbox
 
 
@@ -87,6 +102,9 @@ class _LeasedTable:
             raise LeaseLost(f"lease on {self.table.name} {key!r} is no longer held by this token")
 
 
+_NOTIFY_JOBS = text(f"NOTIFY {JOBS_CHANNEL}")
+
+
 @cache
 def _enqueue_statement(dialect_name: str) -> Any:
     """INSERT ... ON CONFLICT for one dialect, built once (both dialects share the upsert syntax)."""
@@ -127,6 +145,10 @@ class SQLDeliveryQueue:
         self._conn.execute(
             statement, {"document_id": document_id, "due_at": due_at, "attempts": 0, "created_at": due_at}
         )
+        if self._conn.dialect.name == "postgresql":
+            # Wakes the listening workers (``store.job_signal``) when this transaction commits; a rollback
+            # sends nothing, and PostgreSQL folds the notifications of one transaction into one.
+            self._conn.execute(_NOTIFY_JOBS)
 
     def get(self, document_id: str) -> DeliveryJob | None:
         t = delivery_jobs

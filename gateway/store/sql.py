@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from gateway.errors import StoreError
 from gateway.store.answers import SQLPendingAnswerRepository
 from gateway.store.documents import SQLInboundDocumentRepository, SQLOutboundDocumentRepository
-from gateway.store.engine import SQLITE_BEGIN_OPTION, make_engine
+from gateway.store.engine import SQLITE_BEGIN_OPTION, SQLiteWriteLock, make_engine, sqlite_write_lock
 from gateway.store.errors import map_db_errors
 from gateway.store.expenses import SQLExpenseRepository, SQLUnitRepository
 from gateway.store.messages import SQLAS4MessageRepository, SQLIdempotencyRepository
@@ -26,14 +26,20 @@ class SQLUnitOfWork:
     """One database transaction with every repository bound to it (implements ``UnitOfWork``).
 
     The transaction starts on ``__enter__`` (SQLite: BEGIN IMMEDIATE, or BEGIN DEFERRED when read-only) and
-    ends with ``commit()`` or, on leaving the block without commit, a rollback. Database errors surface as
+    ends with ``commit()`` or, on leaving the block without commit, a rollback. On SQLite a writing unit of
+    work holds the engine's ``SQLiteWriteLock`` from before its BEGIN to its end, so writers queue there
+    and wake at once instead of sleeping in SQLite's busy handler. Database errors surface as
     StoreError subclasses; after one (other than DuplicateMessage, which only undoes its own savepoint)
     the unit of work should be abandoned.
     """
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, write_lock: SQLiteWriteLock | None = None
+    ) -> None:
         self._engine = engine
         self._read_only = read_only
+        self._write_lock = None if read_only else write_lock
+        self._locked = False
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
 
@@ -41,7 +47,14 @@ class SQLUnitOfWork:
         if self._connection is not None:
             raise RuntimeError("a unit of work can be entered only once")
         with map_db_errors("begin transaction"):
-            connection = self._engine.connect()
+            if self._write_lock is not None:
+                self._write_lock.acquire()
+                self._locked = True
+            try:
+                connection = self._engine.connect()
+            except BaseException:
+                self._unlock()
+                raise
             try:
                 if connection.dialect.name == "sqlite":
                     connection.execution_options(
@@ -52,6 +65,7 @@ class SQLUnitOfWork:
                 self._transaction = connection.begin()
             except BaseException:
                 connection.close()
+                self._unlock()
                 raise
         self._connection = connection
         return self
@@ -104,6 +118,7 @@ class SQLUnitOfWork:
         transaction = self._require_transaction()
         with map_db_errors("commit"):
             transaction.commit()
+        self._unlock()
 
     def rollback(self) -> None:
         """Roll the transaction back (no-op once it ended)."""
@@ -127,11 +142,19 @@ class SQLUnitOfWork:
                     if self._transaction is not None and self._transaction.is_active:
                         self._transaction.rollback()
                 finally:
-                    connection.close()
+                    try:
+                        connection.close()
+                    finally:
+                        self._unlock()
         except StoreError:
             # A rollback on a lost connection fails too; the error that left the block matters more.
             if exc is None:
                 raise
+
+    def _unlock(self) -> None:
+        if self._locked and self._write_lock is not None:
+            self._locked = False
+            self._write_lock.release()
 
     @property
     def connection(self) -> Connection:
@@ -151,6 +174,7 @@ class SQLDocumentStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._write_lock = sqlite_write_lock(engine)
 
     @classmethod
     def from_url(cls, url: str) -> SQLDocumentStore:
@@ -159,7 +183,7 @@ class SQLDocumentStore:
 
     def unit_of_work(self, *, read_only: bool = False) -> SQLUnitOfWork:
         """Open a transaction; see ``gateway.services.ports.DocumentStore``."""
-        return SQLUnitOfWork(self.engine, read_only=read_only)
+        return SQLUnitOfWork(self.engine, read_only=read_only, write_lock=self._write_lock)
 
     def close(self) -> None:
         """Dispose of the engine's pooled connections."""

@@ -16,12 +16,21 @@ _PREFIX = {"cac": CAC, "cbc": CBC}
 Value = str | Decimal | dt.date | bool | None
 
 
+#: ``cac:Name`` -> ``{namespace}Name``, filled as the writer uses names (a fixed set: its literals).
+_QNAMES: dict[str, str] = {}
+
+
 def _qname(name: str) -> str:
-    prefix, _, local = name.partition(":")
-    return f"{{{_PREFIX[prefix]}}}{local}"
+    qname = _QNAMES.get(name)
+    if qname is None:
+        prefix, _, local = name.partition(":")
+        qname = _QNAMES[name] = f"{{{_PREFIX[prefix]}}}{local}"
+    return qname
 
 
 def _text(value: str | Decimal | dt.date | bool) -> str:
+    if isinstance(value, str):  # the most frequent
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):

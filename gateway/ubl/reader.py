@@ -85,7 +85,16 @@ def read_ubl(data: bytes) -> Invoice | CreditNote:
         XMLInputError: not well-formed, DTD/entities, too large.
         MappingError: not a UBL Invoice/CreditNote of EN 16931, or a value the model refuses.
     """
-    root = parse_xml(data, what="UBL document")
+    return read_ubl_tree(parse_xml(data, what="UBL document"))
+
+
+def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
+    """Like :func:`read_ubl`, from a document already parsed by ``gateway.xmlcore.parse_xml`` (the receive
+    path reads the tree its validation parsed: the bytes are parsed once).
+
+    Raises:
+        MappingError: not a UBL Invoice/CreditNote of EN 16931, or a value the model refuses.
+    """
     qname = etree.QName(root)
     if (qname.namespace, qname.localname) == (INVOICE_NS, "Invoice"):
         credit = False

@@ -181,6 +181,7 @@ class ValidationEngine:
         *,
         rule_set: str | None = None,
         layers: Collection[Layer] | None = None,
+        on_parsed: Callable[[etree._Element], object] | None = None,
     ) -> ValidationReport:
         """Validate one document.
 
@@ -189,6 +190,9 @@ class ValidationEngine:
             rule_set: rule set id; default ``self.default_rule_set``.
             layers: run only these layers (default all); the conformance suites use it to mimic the
                 vefa configurations (Peppol only, CEN only).
+            on_parsed: called with the parsed document before any layer runs (and before large
+                attachments are stubbed), so a caller that needs facts of the document reads them from
+                this tree instead of parsing the bytes again; it must not keep or change the tree.
 
         Returns:
             The report; an unknown root element is a fatal XSD finding, not an exception.
@@ -199,7 +203,7 @@ class ValidationEngine:
                 the CLI to an "XML" issue.)
             ArtefactError: the rule set cannot be built.
         """
-        return self.validate_timed(xml, rule_set=rule_set, layers=layers).report
+        return self.validate_timed(xml, rule_set=rule_set, layers=layers, on_parsed=on_parsed).report
 
     def validate_timed(
         self,
@@ -207,11 +211,14 @@ class ValidationEngine:
         *,
         rule_set: str | None = None,
         layers: Collection[Layer] | None = None,
+        on_parsed: Callable[[etree._Element], object] | None = None,
     ) -> LayerTimings:
         """Like :meth:`validate`, also returning the wall time spent in each layer."""
         compiled = self.compiled(rule_set)
         wanted = set(Layer) if layers is None else set(layers)
         root = parse_xml(xml, max_bytes=self.max_bytes, what="document")
+        if on_parsed is not None:
+            on_parsed(root)
         findings: list[Finding] = []
         seconds: dict[Layer, float] = {}
         if Layer.XSD in wanted:

@@ -11,11 +11,8 @@ from gateway.services.backoff import (
     backoff_delay,
     next_attempt_at,
 )
-from gateway.worker.loop import (
-    DeliveryWorker,
-    WorkerStats,
-    build_delivery_worker,
-)
+from gateway.worker.loop import DeliveryWorker, build_delivery_worker
+from gateway.worker.stats import WorkerStats
 from gateway.worker.webhooks import WebhookWorker
 
 __all__ = [

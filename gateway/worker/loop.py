@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +28,10 @@ from gateway.bootstrap import Services
 from gateway.errors import LeaseLost, StoreError
 from gateway.services.deliver import Deliverer, DeliveryResult
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
+from gateway.store import SQLDocumentStore
+from gateway.store.job_signal import JobSignal, job_signal
 from gateway.worker.heartbeat import LeaseKeeper
+from gateway.worker.stats import WorkerStats as WorkerStats  # re-exported: `gateway worker` prints it
 
 log = logging.getLogger("gateway.worker")
 
@@ -40,44 +41,6 @@ MAX_STORE_RETRY_DELAY = 5.0
 STORE_RELEASE_REASON = "store-unavailable: the attempt was interrupted by a database error"
 #: Default seconds between two lease renewals of the deliveries in flight.
 DEFAULT_RENEW_EVERY = 10.0
-
-
-@dataclass
-class WorkerStats:
-    """What a worker run did (printed by ``gateway worker`` on exit).
-
-    Attributes:
-        processed: leases handled (deferred ones excluded).
-        by_status: resulting document status -> count (``unchanged`` when the lease was lost/stale).
-        errors: deliveries that raised: store failures (their leases are handed back) and bugs (their
-            leases expire); either way they are retried.
-        deferred: leases handed back uncounted because the receiving endpoint was busy or its circuit open.
-    """
-
-    processed: int = 0
-    by_status: Counter[str] = field(default_factory=Counter)
-    errors: int = 0
-    deferred: int = 0
-
-    def as_json(self) -> dict[str, object]:
-        """JSON form."""
-        return {
-            "processed": self.processed,
-            "by_status": dict(self.by_status),
-            "errors": self.errors,
-            "deferred": self.deferred,
-        }
-
-    def count(self, result: DeliveryResult | BaseException) -> None:
-        """Add one delivery's result."""
-        if isinstance(result, DeliveryResult) and result.deferred:
-            self.deferred += 1
-            return
-        self.processed += 1
-        if isinstance(result, BaseException):
-            self.errors += 1
-        else:
-            self.by_status[result.status.value if result.status else "unchanged"] += 1
 
 
 class DeliveryWorker:
@@ -92,6 +55,8 @@ class DeliveryWorker:
         poll_interval: seconds to wait when no job is due.
         max_in_flight: deliveries in flight at most in ``run`` (the pipeline's slots).
         renew_every: seconds between two lease renewals of the deliveries in flight.
+        signal: wakes the worker when a job is due (``store.job_signal``) while it has free slots; the poll
+            stays as the fallback. None: polling only.
     """
 
     def __init__(
@@ -106,6 +71,7 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         max_in_flight: int = 20,
         renew_every: float = DEFAULT_RENEW_EVERY,
+        signal: JobSignal | None = None,
     ) -> None:
         if batch_size < 1 or max_in_flight < 1:
             raise ValueError("batch_size and max_in_flight must be at least 1")
@@ -118,6 +84,7 @@ class DeliveryWorker:
         self._poll_interval = poll_interval
         self._max_in_flight = max_in_flight
         self._renew_every = renew_every
+        self._signal = signal
         # Leases of deliveries that failed on the store, still to be handed back (the store was down).
         self._unreleased: list[DeliveryLease] = []
         self._store_faulted_batches = 0
@@ -270,7 +237,7 @@ class DeliveryWorker:
                         store_failures += 1
                         delay = self.store_retry_delay(store_failures)
                         log.error("leasing delivery jobs failed (%s); retrying in %.3g s", exc, delay)
-                        waited_out = await self._wait(stop, flying, delay)
+                        waited_out = await self._wait(stop, flying, delay, signal=None)
                         self._collect(flying, keeper, stats)
                         continue
                     store_failures = 0
@@ -282,16 +249,21 @@ class DeliveryWorker:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        waited_out = await self._wait(stop, flying, self._poll_interval)
+                        waited_out = await self._wait(stop, flying, self._poll_interval, self._signal)
                     continue
                 if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
                     waited_out = True
                 else:
-                    # Full, or nothing more due: wait for a delivery to end (or the poll interval to look).
-                    waited_out = await self._wait(stop, flying, self._poll_interval)
+                    # Full, or nothing more due: wait for a delivery to end, a job to become due (if a slot
+                    # is free) or the poll interval to look.
+                    free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
+                    signal = self._signal if free else None
+                    waited_out = await self._wait(stop, flying, self._poll_interval, signal)
                 self._collect(flying, keeper, stats)
         finally:
+            if self._signal is not None:
+                self._signal.close()
             beating.cancel()
             for task in flying:
                 task.cancel()  # only on cancellation or a raised StoreError: their leases expire
@@ -300,20 +272,26 @@ class DeliveryWorker:
 
     @staticmethod
     async def _wait(
-        stop: asyncio.Event, flying: dict[asyncio.Task[DeliveryResult], DeliveryLease], timeout: float
+        stop: asyncio.Event,
+        flying: dict[asyncio.Task[DeliveryResult], DeliveryLease],
+        timeout: float,
+        signal: JobSignal | None,
     ) -> bool:
-        """Wait until a delivery ends, ``stop`` is set or ``timeout`` seconds passed; True on the timeout.
-        Once stopping, only the deliveries are waited for."""
+        """Wait until a delivery ends, ``stop`` is set, ``signal`` says a job is due or ``timeout`` seconds
+        passed; True on the timeout or the signal (time to lease). Once stopping, only the deliveries are
+        waited for."""
         stopping = None if stop.is_set() else asyncio.ensure_future(stop.wait())
-        waited: list[asyncio.Future[Any]] = [*flying] + ([stopping] if stopping else [])
+        due = asyncio.ensure_future(signal.wait()) if signal is not None and stopping is not None else None
+        extra = [future for future in (stopping, due) if future is not None]
+        waited: list[asyncio.Future[Any]] = [*flying, *extra]
         if not waited:
             return True
         try:
             done, _ = await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if stopping is not None:
-                stopping.cancel()
-        return not done
+            for future in extra:
+                future.cancel()
+        return not done or (due is not None and due in done)
 
     def _collect(
         self,
@@ -367,6 +345,11 @@ def build_delivery_worker(services: Services) -> DeliveryWorker:
         poll_interval=worker.poll_interval_seconds,
         max_in_flight=worker.max_in_flight,
         renew_every=worker.lease_renew_seconds,
+        signal=(
+            job_signal(services.store.engine, now=services.clock.now)
+            if isinstance(services.store, SQLDocumentStore)
+            else None
+        ),
     )
 
 

@@ -30,6 +30,7 @@ from as4_support import (
 )
 from lxml import etree
 
+import gateway.as4.inbound_payload as inbound_payload
 import gateway.as4.inbound_security as inbound_security
 import gateway.as4.mime as mime
 import gateway.as4.parser as parser
@@ -154,7 +155,7 @@ def test_multi_member_gzip_within_cap_is_accepted() -> None:
 
 
 def test_gzip_members_above_cap_are_decompression_failure() -> None:
-    payload = _members(make_sbd(), parser.MAX_GZIP_MEMBERS + 1)
+    payload = _members(make_sbd(), inbound_payload.MAX_GZIP_MEMBERS + 1)
     assert gzip.decompress(payload) == make_sbd()  # a valid multi-member stream, only too many members
     exc = rejected(make_raw(payload))
     assert exc.ebms is E.DECOMPRESSION_FAILURE
@@ -180,11 +181,11 @@ def test_gzip_input_is_fed_in_bounded_chunks(monkeypatch: pytest.MonkeyPatch) ->
             return getattr(self._d, name)
 
     fake = SimpleNamespace(decompressobj=Recording, MAX_WBITS=zlib.MAX_WBITS, error=zlib.error)
-    monkeypatch.setattr(parser, "zlib", fake)
+    monkeypatch.setattr(inbound_payload, "zlib", fake)
     plain = random.Random(0).randbytes(1 << 20)  # incompressible: the gzip input is ~1 MiB too
     data = _members(plain, 8)
     assert len(data) > 1 << 20
-    assert parser._gunzip(data, 10**8) == plain
+    assert inbound_payload.gunzip(data, 10**8) == plain
     assert max(fed) <= 64 * 1024
     assert sum(fed) <= len(data) + 8 * 64 * 1024
 
@@ -197,7 +198,7 @@ def spies(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[object]]:
     return {
         "decrypt": _spy(monkeypatch, parser, "decrypt_attachments"),
         "digest": _spy(monkeypatch, inbound_security, "digest_bytes"),
-        "gunzip": _spy(monkeypatch, parser, "_gunzip"),
+        "gunzip": _spy(monkeypatch, inbound_payload, "gunzip"),
     }
 
 

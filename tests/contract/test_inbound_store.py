@@ -106,6 +106,40 @@ def test_validation_is_recorded_on_a_pending_document(store: SQLDocumentStore) -
         }
 
 
+def test_only_a_pending_document_gets_a_verdict_when_asked_so(store: SQLDocumentStore) -> None:
+    # Two validations of one document (the sweep and the work after the receipt): exactly one records.
+    pending = replace(inbound(status=InboundStatus.RECEIVED), status_reason=VALIDATION_PENDING)
+    done = inbound(status=InboundStatus.VALID)
+    with store.unit_of_work() as uow:
+        uow.inbound.add(pending, DocumentContent(UBL, None))
+        uow.inbound.add(done, DocumentContent(UBL, REPORT))
+        uow.commit()
+    with store.unit_of_work() as uow:
+
+        def record(document_id: str) -> bool:
+            return uow.inbound.record_validation(
+                document_id,
+                status=InboundStatus.INVALID,
+                report=REPORT,
+                reason="BR-CO-15",
+                at=at(5),
+                only_pending=True,
+            )
+
+        assert [record(pending.id), record(pending.id), record(done.id), record("none")] == [
+            True,
+            False,
+            False,
+            False,
+        ]
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.inbound.get(pending.id) == replace(
+            pending, status=InboundStatus.INVALID, status_reason="BR-CO-15", updated_at=at(5)
+        )
+        assert uow.inbound.get(done.id) == done
+
+
 def test_counts_cover_every_status(store: SQLDocumentStore) -> None:
     with store.unit_of_work(read_only=True) as uow:
         assert uow.inbound.count_by_status() == dict.fromkeys(InboundStatus, 0)

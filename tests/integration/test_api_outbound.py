@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.errors import IdempotencyConflict, InvalidDocumentData, StoreError
+from gateway.errors import DocumentNumberConflict, IdempotencyConflict, InvalidDocumentData, StoreError
 from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, Invoice
 from gateway.model.message import (
     AS4MessageRecord,
@@ -355,6 +355,74 @@ def test_concurrent_identical_posts_create_one_document(docs: DocumentAPI, key: 
     assert (
         sum(result.outcome is SubmissionOutcome.ACCEPTED and not result.replayed for result in results) == 1
     )
+    assert counts(docs) == (1, 1)
+
+
+class _StoringWhileValidating:
+    """A validation engine that stores ``rival`` through another submitter while it validates: the number
+    is taken between the submission's number check and its insert."""
+
+    def __init__(self, docs: DocumentAPI, rival: Submission, prepare: Any) -> None:
+        self._engine = docs.services.validation
+        self._rival = OutboundSubmitter(
+            store=docs.store, validation=self._engine, clock=docs.clock, ids=_LockedIDs(), seller_id=SELLER_ID
+        )
+        self._submission = rival
+        self._prepare = prepare
+        self.rival_outcomes: list[SubmissionOutcome] = []
+
+    def validate(self, ubl: bytes, *, rule_set: str | None = None) -> ValidationReport:
+        if not self.rival_outcomes:
+            self.rival_outcomes.append(self._rival.submit(self._submission, self._prepare).outcome)
+        return self._engine.validate(ubl, rule_set=rule_set)
+
+
+@pytest.mark.parametrize("key", [None, "late-key"])
+def test_number_taken_between_check_and_insert_answers_the_stored_document(
+    docs: DocumentAPI, key: str | None
+) -> None:
+    body = body_of(invoice_data())
+
+    def prepare() -> Any:
+        return prepare_json_document(Invoice.model_validate_json(body))
+
+    validation = _StoringWhileValidating(docs, Submission("POST /v1/outbound/invoices", body), prepare)
+    submitter = OutboundSubmitter(
+        store=docs.store,
+        validation=validation,  # type: ignore[arg-type]
+        clock=docs.clock,
+        ids=_LockedIDs(),
+        seller_id=SELLER_ID,
+    )
+    result = submitter.submit(Submission("POST /v1/outbound/invoices", body, key), prepare)
+    assert validation.rival_outcomes == [SubmissionOutcome.ACCEPTED]
+    assert result.outcome is SubmissionOutcome.DUPLICATE
+    assert counts(docs) == (1, 1)
+    if key is not None:  # the key now replays the duplicate answer
+        again = submitter.submit(Submission("POST /v1/outbound/invoices", body, key), prepare)
+        assert (again.replayed, again.document_id) == (True, result.document_id)
+
+
+def test_other_content_under_a_number_taken_during_validation_is_a_conflict(docs: DocumentAPI) -> None:
+    body = body_of(invoice_data())
+    rival = body_of(invoice_data(lines=[line(qty="2")]))
+    validation = _StoringWhileValidating(
+        docs,
+        Submission("POST /v1/outbound/invoices", rival),
+        lambda: prepare_json_document(Invoice.model_validate_json(rival)),
+    )
+    submitter = OutboundSubmitter(
+        store=docs.store,
+        validation=validation,  # type: ignore[arg-type]
+        clock=docs.clock,
+        ids=_LockedIDs(),
+        seller_id=SELLER_ID,
+    )
+    with pytest.raises(DocumentNumberConflict):
+        submitter.submit(
+            Submission("POST /v1/outbound/invoices", body),
+            lambda: prepare_json_document(Invoice.model_validate_json(body)),
+        )
     assert counts(docs) == (1, 1)
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from as4_support import INVOICE, NOW, RECEIVER, SENDER
+from as4_support import INVOICE, NOW, RECEIVER, SENDER, dev_pki
 from delivery_support import queue_document
 
 from gateway.cli.main import main
@@ -29,6 +29,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
+from gateway.services.archive import json_file, sha256_hex
 from gateway.services.email_fallback import EMAIL_CONTENT_TYPE
 from gateway.store import SQLDocumentStore, upgrade_database
 
@@ -163,3 +164,42 @@ def test_export_refuses_a_bad_period_or_a_used_folder(database: SQLDocumentStore
     (used / "x").write_text("x")
     assert _export(used) == 2
     assert main(["archive", "verify", str(tmp_path)]) == 1  # no manifest
+
+
+def test_a_signed_archive_catches_a_consistent_forgery(
+    database: SQLDocumentStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    files = dev_pki().pki.files()
+    for name in ("pop000001.key.pem", "pop000001.cert.pem"):
+        (tmp_path / name).write_bytes(files[name])
+    monkeypatch.setenv("GATEWAY_KEYSTORE__PATH", str(tmp_path / "pop000001.key.pem"))
+    monkeypatch.setenv("GATEWAY_KEYSTORE__CERT_PATH", str(tmp_path / "pop000001.cert.pem"))
+    folder = tmp_path / "archive"
+    assert _export(folder) == 0
+    assert "signed by CN=POP000001" in capsys.readouterr().out
+    assert main(["archive", "verify", str(folder)]) == 0
+    assert "signed by CN=POP000001" in capsys.readouterr().out
+    assert "SHA256SUMS.sig" not in json.loads((folder / "manifest.json").read_text())["files"]
+
+    # A forger changes a document and rewrites the manifest and SHA256SUMS to match: the digests agree,
+    # the signature does not.
+    document = next(folder.glob("outbound/*/document.xml"))
+    relative = document.relative_to(folder).as_posix()
+    document.write_bytes(document.read_bytes() + b"<!-- edited -->")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][relative] = {
+        "sha256": sha256_hex(document.read_bytes()),
+        "bytes": document.stat().st_size,
+    }
+    (folder / "manifest.json").write_bytes(json_file(manifest))
+    sums = {path: sha256_hex((folder / path).read_bytes()) for path in [*manifest["files"], "manifest.json"]}
+    (folder / "SHA256SUMS").write_text("".join(f"{digest}  {path}\n" for path, digest in sums.items()))
+    capsys.readouterr()
+    assert main(["archive", "verify", str(folder)]) == 1
+    assert "SHA256SUMS.sig: does not verify" in capsys.readouterr().err
+
+    (folder / "SHA256SUMS.sig").unlink()  # the signature alone removed: refused too
+    assert main(["archive", "verify", str(folder)]) == 1

@@ -443,7 +443,10 @@ def job(store: SQLDocumentStore, document_id: str) -> Any:
 def test_jobs_beyond_an_endpoints_limit_are_handed_back_uncounted(
     sender: Sender, receiver: ReceiverAP
 ) -> None:
-    sender.gate = EndpointGate(per_endpoint=1, breaker=BreakerPolicy(), clock=sender.clock)
+    # An endpoint expected to take 10 s per send: waiting in the worker for its one slot is not worth it.
+    sender.gate = EndpointGate(
+        per_endpoint=1, breaker=BreakerPolicy(), clock=sender.clock, initial_send_seconds=10.0
+    )
     ids = [queue_document(sender.store) for _ in range(3)]
     results = sender.round()
     assert sorted(r.deferred for r in results) == [False, True, True]
@@ -458,11 +461,23 @@ def test_jobs_beyond_an_endpoints_limit_are_handed_back_uncounted(
         assert waiting.due_at > sender.clock.now()
         assert sender.document(result.document_id).status is DeliveryStatus.ACCEPTED  # merely waiting
         assert events(sender.store, result.document_id) == [DeliveryEvent.SUBMITTED]
-    sender.clock.advance(seconds=5)
+    sender.clock.advance(seconds=30)  # their places in the endpoint's queue, 10 s apart
     sender.round()
-    sender.clock.advance(seconds=5)
+    sender.clock.advance(seconds=30)
     sender.round()
     assert {sender.document(i).status for i in ids} == {DeliveryStatus.DELIVERED}
+
+
+def test_jobs_beyond_a_fast_endpoints_limit_wait_for_its_slot_in_the_worker(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    sender.gate = EndpointGate(per_endpoint=1, breaker=BreakerPolicy(), clock=sender.clock)
+    ids = [queue_document(sender.store) for _ in range(3)]
+    results = sender.round()
+    assert [r.deferred for r in results] == [False, False, False]  # none handed back to the queue
+    assert len(receiver.delivered) == 3  # one after the other, in one round
+    assert {sender.document(i).status for i in ids} == {DeliveryStatus.DELIVERED}
+    assert all(events(sender.store, i)[-1] is DeliveryEvent.RECEIPT_RECEIVED for i in ids)
 
 
 def test_an_endpoint_failing_in_a_row_opens_its_circuit_and_its_documents_show_why(

@@ -17,6 +17,7 @@ from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
 from gateway.model.expense import Actor, ActorRole, ExpenseAction, ExpenseStatus
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.model.units import ProductionUnit
+from gateway.services import expense_intake, receive_finish
 from gateway.services.expense_intake import DraftOutcome
 from gateway.services.expenses import ActionInput
 from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
@@ -91,10 +92,10 @@ def test_the_receipt_stands_when_the_draft_fails_and_recovery_repairs_it(
     units(app)
     workflow = app.services.expenses
 
-    def broken(inbound_id: str, body: bytes | None = None) -> Any:
+    def broken(uow: object, inbound_id: str, validated: object) -> Any:
         raise StoreError("database went away")
 
-    monkeypatch.setattr(workflow._intake, "create_from_inbound", broken)
+    monkeypatch.setattr(workflow._intake, "draft_validated", broken)
     deliver(app.client, invoice(validation_engine))  # asserts a receipt
     assert app.client.get("/v1/expenses", headers=auth("support")).json()["items"] == []
     monkeypatch.undo()
@@ -105,13 +106,19 @@ def test_the_receipt_stands_when_the_draft_fails_and_recovery_repairs_it(
 def test_the_draft_is_built_from_the_validated_bytes_without_reading_them_back(
     app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The receive path hands the bytes it validated to the expense intake (issue 12: parse once per side).
+    # The receive path reads the draft's facts from the tree its validation parsed and hands them to the
+    # expense intake (issue 12: parse once per side): neither the stored bytes nor a second parse.
     units(app)
 
     def unavailable(self: object, document_id: str) -> Any:
         raise StoreError("the content column is not read on this path")
 
+    def second_parse(data: bytes) -> Any:
+        raise AssertionError("the business document was parsed a second time")
+
     monkeypatch.setattr(SQLInboundDocumentRepository, "get_content", unavailable)
+    monkeypatch.setattr(receive_finish, "read_ubl", second_parse)
+    monkeypatch.setattr(expense_intake, "read_ubl", second_parse)
     deliver(app.client, invoice(validation_engine))  # asserts a receipt
     items = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
     assert len(items) == 1

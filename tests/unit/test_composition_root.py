@@ -66,7 +66,7 @@ def test_each_use_case_is_built_once_per_process() -> None:
     assert services.submitter is services.submitter
     assert services.receiver is not None
     assert services.receiver is services.receiver
-    assert services.receiver._max_document == services.settings.validation.max_document_bytes
+    assert services.receiver._finisher._max_document == services.settings.validation.max_document_bytes
     assert services.deliverer is services.deliverer
     assert services.webhook_dispatcher is not None
     assert services.webhook_dispatcher is services.webhook_dispatcher

@@ -37,7 +37,8 @@ router = APIRouter(tags=["as4"])
 #: What separates a credential from the rest of a header value ("Bearer <key>", "token=<key>, x=1").
 _TOKEN_SEPARATORS = re.compile(r"[\s,;=]+")
 #: Tries of the work after a receipt when the store fails to record the verdict, and the pause between them.
-#: A document still pending after the last try is finished at the next start-up (``recover_pending``).
+#: A document still pending after the last try is finished by the periodic sweep of ``gateway serve``
+#: (``GATEWAY_AS4__PENDING_SWEEP_*``, ``api/pending_sweep.py``) or at the next start-up.
 AFTER_RECEIPT_TRIES: Final = 3
 AFTER_RECEIPT_PAUSE_SECONDS: Final = 2.0
 
@@ -120,11 +121,11 @@ def _run_after_receipt(work: list[AfterReceipt]) -> None:
                 finish()
             except StoreError as exc:
                 if attempt == AFTER_RECEIPT_TRIES:
-                    log.error("received document left pending validation until the next start-up: %s", exc)
+                    log.error("received document left pending validation until the next sweep: %s", exc)
                 else:
                     time.sleep(AFTER_RECEIPT_PAUSE_SECONDS)
                     continue
-            except Exception:  # a bug: the receipt stands, the document stays pending (start-up recovery)
+            except Exception:  # a bug: the receipt stands, the document stays pending (the sweep retries)
                 log.exception("the work after a receipt failed")
             break
 

@@ -4,7 +4,7 @@ fetch the UBL and the delivery evidence, list for support staff, and request a r
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -118,6 +118,21 @@ def _render(result: SubmissionResult, instance: str) -> Response:
     return response
 
 
+#: Submissions worked on at once in one process. Validation (Saxon) holds the GIL while it transforms, so
+#: more threads would not validate more documents per second: they would take turns with the event loop,
+#: delaying every other request's answer. Two let a write or a conversion overlap one validation; further
+#: submissions wait in front, in the event loop, at no CPU cost (each still holds its body slot).
+SUBMISSION_CONCURRENCY: Final = 2
+
+
+def _submission_limiter(request: Request) -> anyio.CapacityLimiter:
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "submission_limiter", None)
+    if limiter is None:  # made in the event loop that uses it
+        limiter = anyio.CapacityLimiter(SUBMISSION_CONCURRENCY)
+        request.app.state.submission_limiter = limiter
+    return limiter
+
+
 async def _submit(
     request: Request,
     services: Services,
@@ -132,7 +147,8 @@ async def _submit(
     submitter = services.submitter
     submission = Submission(route=route, body=body, idempotency_key=key, client=client.name)
     result = await anyio.to_thread.run_sync(
-        lambda: submitter.submit(submission, prepare, rule_set=services.rule_set_today())
+        lambda: submitter.submit(submission, prepare, rule_set=services.rule_set_today()),
+        limiter=_submission_limiter(request),
     )
     return _render(result, request.url.path)
 

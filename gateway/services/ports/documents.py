@@ -148,11 +148,21 @@ class InboundDocumentRepository(Protocol):
         report: JSONObject | None,
         reason: str | None,
         at: datetime,
-    ) -> None:
+        only_pending: bool = False,
+    ) -> bool:
         """Record a document's validation: its status, report and status reason; ``updated_at`` = ``at``.
 
+        Args:
+            only_pending: record it only if the document still awaits its validation (RECEIVED,
+                ``VALIDATION_PENDING``): of two concurrent validations of one document exactly one
+                records its verdict (and hands the document on).
+
+        Returns:
+            True if recorded; False (``only_pending`` only) when the document no longer awaits its
+            validation or is gone.
+
         Raises:
-            StoreError: no such document.
+            StoreError: no such document (without ``only_pending``).
         """
         ...
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from lxml import etree
+
     from gateway.validation import ValidationReport
 
 
 class DocumentValidator(Protocol):
     """What the recipe needs from ``gateway.validation.ValidationEngine``."""
 
-    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
-        """Validate one UBL document under ``rule_set``."""
+    def validate(
+        self,
+        xml: bytes,
+        *,
+        rule_set: str | None = None,
+        on_parsed: Callable[[etree._Element], object] | None = None,
+    ) -> ValidationReport:
+        """Validate one UBL document under ``rule_set``; ``on_parsed`` is called with the parsed tree
+        (before any layer runs) so a caller reads facts of the document without parsing it again."""
         ...

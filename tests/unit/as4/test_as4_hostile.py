@@ -24,8 +24,9 @@ from as4_support import (
 )
 from lxml import etree
 
-import gateway.as4.parser as parser
+import gateway.as4.inbound_addressing as inbound_addressing
 from gateway.as4 import EbmsError, OutgoingMessage
+from gateway.as4.constants import MAX_SOAP_BYTES
 from gateway.errors import InboundInternalError, InboundMessageRejected
 
 E = EbmsError
@@ -303,7 +304,7 @@ def _soap(msg: OutgoingMessage) -> bytes:
 
 def test_soap_part_above_the_cap() -> None:
     msg = make_message()
-    big = _soap(msg).replace(b"<S12:Body", b"<!--" + b"x" * (parser.MAX_SOAP_BYTES + 1) + b"--><S12:Body", 1)
+    big = _soap(msg).replace(b"<S12:Body", b"<!--" + b"x" * (MAX_SOAP_BYTES + 1) + b"--><S12:Body", 1)
     expect(repack(msg, soap=big), msg, E.INVALID_HEADER, "")
 
 
@@ -418,7 +419,7 @@ def test_unexpected_exception_is_a_logged_internal_error(
     def broken(*args: object, **kwargs: object) -> None:
         raise AttributeError("a bug of ours")
 
-    monkeypatch.setattr(parser, "parse_sbd", broken)
+    monkeypatch.setattr(inbound_addressing, "parse_sbd", broken)
     msg = make_message()
     with (
         caplog.at_level(logging.ERROR, logger="gateway.as4.receiver"),

@@ -3,14 +3,18 @@ characters XML 1.0 cannot carry."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from model_builders import BUYER, invoice_data, line
 from pydantic import ValidationError
 
 from gateway.errors import InvalidDocumentData, InvalidIdentifier
 from gateway.model import Invoice, ParticipantID, complete_document
+from gateway.model.values import fraction_digits
 from gateway.ubl import write_ubl
 
 
@@ -109,3 +113,32 @@ def test_tab_newline_and_astral_characters_are_kept() -> None:
 def test_a_participant_id_with_a_control_character_is_refused(text: str) -> None:
     with pytest.raises(InvalidIdentifier, match="control character"):
         ParticipantID.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("0", 0),
+        ("0.000", 0),
+        ("-0.0", 0),
+        ("12", 0),
+        ("1E+3", 0),
+        ("1200", 0),
+        ("1.2300", 2),
+        ("-1.05", 2),
+        ("0.001", 3),
+        ("10.10", 1),
+        ("1E-7", 7),
+        ("1.50E-2", 3),
+        ("123.456789012345678901234", 21),
+    ],
+)
+def test_fraction_digits_counts_significant_decimals_only(text: str, digits: int) -> None:
+    assert fraction_digits(Decimal(text)) == digits
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_fraction_digits_agrees_with_the_written_number(value: Decimal) -> None:
+    written = format(value, "f")
+    fraction = written.partition(".")[2].rstrip("0")
+    assert fraction_digits(value) == len(fraction)

@@ -355,14 +355,17 @@ class _SpyUoW:
 
 
 class SpyStore:
-    """A real store that records lease renewals and can make reading the document content raise."""
+    """A real store that records lease renewals and writing units of work, and can make reading the
+    document content raise."""
 
     def __init__(self, inner: SQLDocumentStore) -> None:
         self.inner = inner
         self.renewals: list[Any] = []
+        self.writes = 0
         self.broken_content = False
 
     def unit_of_work(self, *, read_only: bool = False) -> Any:
+        self.writes += not read_only
         return _SpyUoW(self.inner.unit_of_work(read_only=read_only), self)
 
     def close(self) -> None:
@@ -426,6 +429,31 @@ def test_the_lease_is_renewed_as_soon_as_the_answer_arrives(store: SQLDocumentSt
     (lease,) = rig.lease("w1")
     assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
     assert spy.renewals[-1] == NOW + timedelta(minutes=4)  # renewed after the send, before recording
+
+
+def test_a_fresh_lease_is_renewed_only_with_the_send_started_record(store: SQLDocumentStore) -> None:
+    # Leased a moment ago and answered at once: loading the document is a read, and the send took far
+    # less than half the lease, so the attempt writes twice (SEND_STARTED, the outcome), not four times.
+    spy = SpyStore(store)
+    receiver = receiver_ap()
+    rig = Rig(spy, receiver, InProcessTransport(receiver))  # type: ignore[arg-type]
+    queue_document(store)
+    (lease,) = rig.lease("w1")
+    spy.writes = 0
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    assert spy.renewals == [NOW]  # in the unit of work that commits SEND_STARTED
+    assert spy.writes == 2
+
+
+def test_an_old_lease_is_renewed_before_the_attempt_loads_the_document(store: SQLDocumentStore) -> None:
+    spy = SpyStore(store)
+    receiver = receiver_ap()
+    rig = Rig(spy, receiver, InProcessTransport(receiver))  # type: ignore[arg-type]
+    queue_document(store)
+    (lease,) = rig.lease("w1")
+    rig.clock.advance(minutes=3)  # e.g. the job waited for its endpoint: less than half the lease left
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    assert spy.renewals[0] == NOW + timedelta(minutes=3)
 
 
 def test_the_attempt_limit_ends_a_document_never_sent_with_retries_exhausted(rig: Rig) -> None:

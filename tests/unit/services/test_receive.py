@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -48,6 +48,7 @@ from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.tables import inbound_documents
 from gateway.ubl import build_sbd
 from gateway.validation import Finding, Layer, Severity, ValidationReport
+from gateway.xmlcore import parse_xml
 
 RULE_SET = "peppol-bis-billing-3.0.21"
 
@@ -76,11 +77,15 @@ class StubValidator:
         self.fatal: tuple[Finding, ...] = ()
         self.error: Exception | None = None
 
-    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+    def validate(
+        self, xml: bytes, *, rule_set: str | None = None, on_parsed: Callable[[Any], object] | None = None
+    ) -> ValidationReport:
         self.calls += 1
         self.rule_sets.append(rule_set)
         if self.error is not None:
             raise self.error
+        if on_parsed is not None:
+            on_parsed(parse_xml(xml))
         assert rule_set in (RULE_SET, "peppol-invoice-response-3-t111", "peppol-mls-1.0.1")
         return ValidationReport(rule_set=rule_set or RULE_SET, findings=self.fatal)
 
@@ -790,3 +795,25 @@ def test_oversized_request_records_how_much_was_received(receiver: AS4Receiver, 
     summary = _stored(store, result.record_key).signal.receipt_summary
     assert summary["bodyBytes"] == 5000
     assert summary["truncated"] is True
+
+
+def test_the_expense_hook_shares_the_verdicts_unit_of_work_and_its_failure_costs_only_the_draft(
+    store: FlakyStore, validator: StubValidator
+) -> None:
+    received: list[str] = []
+    seen: list[tuple[str, object, str]] = []
+
+    def draft(uow: Any, document_id: str, validated: Any) -> None:
+        # Inside the unit of work that records the verdict: it already sees the document VALID.
+        # Its facts come from the validation's tree (the invoice was read, not parsed again here).
+        seen.append((document_id, uow.inbound.get(document_id).status, validated.model.number))
+        raise StoreError("expenses: OperationalError")
+
+    receiver = make_receiver(
+        store, validator, on_valid=draft, on_received=lambda document_id, _: received.append(document_id)
+    )
+    result = post(receiver, make_message())
+    assert result.status is InboundStatus.VALID
+    assert seen == [(result.document_id, InboundStatus.VALID, "KIT-2024-0001")]
+    assert received == [result.document_id]  # handed on once, after the verdict recorded alone
+    assert pending_documents(store) == 0

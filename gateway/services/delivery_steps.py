@@ -1,0 +1,318 @@
+"""The synchronous steps of a delivery attempt, each one short unit of work guarded by the lease token (run
+in a worker thread by ``services.deliver.Deliverer``): load, renew, commit the message and SEND_STARTED
+before a send, record the outcome, hand a job back, store a fallback e-mail. See ``services.deliver`` for
+the crash-safety rules they follow."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from gateway.as4 import EbmsError
+from gateway.errors import InvalidTransition, LeaseLost, LocalProtocolError
+from gateway.model.message import (
+    AS4MessageRecord,
+    DeliveryEvent,
+    Direction,
+    JSONObject,
+    OutboundDocument,
+    RawHTTPMessage,
+    TimelineEvent,
+)
+from gateway.services.delivery_attempt import (
+    AttemptMessage,
+    DeliveryResult,
+    DeliverySettings,
+    PreparedDocument,
+    StopAttempt,
+)
+from gateway.services.delivery_deferral import defer_attempt
+from gateway.services.delivery_email import email_record, email_started_detail
+from gateway.services.delivery_outcome import AttemptOutcome, AttemptResult
+from gateway.services.delivery_records import count_delivered, queue_status_webhook
+from gateway.services.email_fallback import ComposedEmail, EmailChannel, compose, read_buyer
+from gateway.services.endpoint_gate import GateRefusal
+from gateway.services.ports import (
+    Clock,
+    DeliveryLease,
+    DocumentStore,
+    Endpoint,
+    IDFactory,
+    RandomSource,
+    RetryPolicy,
+    UnitOfWork,
+)
+
+log = logging.getLogger("gateway.deliver")
+
+__all__ = ["DeliverySteps"]
+
+
+class DeliverySteps:
+    """The units of work of one delivery process (shared by its concurrent attempts; stateless)."""
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        clock: Clock,
+        ids: IDFactory,
+        retry: RetryPolicy,
+        jitter: RandomSource,
+        settings: DeliverySettings,
+        on_receipt: Callable[[UnitOfWork, str], object] | None = None,
+        email: EmailChannel | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ids = ids
+        self._retry = retry
+        self._jitter = jitter
+        self._settings = settings
+        self._on_receipt = on_receipt
+        self._email = email
+
+    def hand_back(self, lease: DeliveryLease, refusal: GateRefusal) -> DeliveryResult:
+        """Hand the job back in one unit of work; an open circuit is also recorded on the document
+        (``retrying`` with the reason and the next try), a busy endpoint only on the job."""
+        with self._store.unit_of_work() as uow:
+            result = defer_attempt(
+                uow, lease, refusal, at=self._clock.now(), settings=self._settings, ids=self._ids
+            )
+            uow.commit()
+        return result
+
+    def restart_email(self, lease: DeliveryLease, message_id: str) -> None:
+        now = self._clock.now()
+        with self._store.unit_of_work() as uow:
+            document = self._current(uow, lease)
+            detail: JSONObject = {"attempt": lease.attempts, "channel": "email", "message_id": message_id}
+            entry = uow.outbound.transition(document.id, DeliveryEvent.SEND_STARTED, at=now, detail=detail)
+            self._notify(uow, document, entry, None, message_id)
+            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            uow.commit()
+
+    def compose_email(
+        self, lease: DeliveryLease, prepared: PreparedDocument, why: str, to: str | None
+    ) -> ComposedEmail | None:
+        """Write the e-mail and commit it with SEND_STARTED (``why`` Peppol was not used); it goes to ``to``,
+        else to the buyer's BT-58 address; None when there is none."""
+        assert self._email is not None
+        document = prepared.document
+        body = prepared.body if prepared.body is not None else self.content(document.id)
+        buyer = read_buyer(body)
+        if to is not None:
+            buyer = replace(buyer, email=to)
+        if buyer.email is None:
+            return None
+        now = self._clock.now()
+        composed = compose(
+            document,
+            body,
+            buyer,
+            sender=self._email.sender,
+            message_id=f"{self._ids.new_id()}@{self._settings.message_id_domain}",
+            at=now,
+            render_pdf=self._email.render_pdf,
+        )
+        with self._store.unit_of_work() as uow:
+            current = self._current(uow, lease)
+            if current.as4_message_id != document.as4_message_id:
+                raise StopAttempt(DeliveryResult(document.id, None))  # another worker went on meanwhile
+            # The exact MIME is the evidence, stored (like an AS4 message) before anything is sent.
+            uow.messages.add(email_record(composed, document_id=document.id, at=now))
+            detail = email_started_detail(lease.attempts, composed, why)
+            entry = uow.outbound.transition(
+                document.id,
+                DeliveryEvent.SEND_STARTED,
+                at=now,
+                detail=detail,
+                as4_message_id=composed.message_id,
+            )
+            self._notify(uow, current, entry, None, composed.message_id)
+            # Lock order everywhere: document row (transition) before job row.
+            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            uow.commit()
+        return composed
+
+    def renew(self, lease: DeliveryLease) -> None:
+        """Extend the lease (raises LeaseLost when another worker took the job over meanwhile)."""
+        with self._store.unit_of_work() as uow:
+            uow.jobs.renew(
+                lease.document_id, lease.token, now=self._clock.now(), lease_for=self._settings.lease_for
+            )
+            uow.commit()
+
+    def prepare(self, lease: DeliveryLease) -> PreparedDocument:
+        """Load the document and its stored message, if any; renew the lease first unless it was taken
+        less than half a lease ago (the usual case: then the load is a read, no write lock). A lease lost
+        meanwhile is noticed by the next step, which renews it before anything is sent."""
+        now = self._clock.now()
+        fresh = lease.leased_until - now >= self._settings.lease_for / 2
+        with self._store.unit_of_work(read_only=fresh) as uow:
+            if not fresh:
+                uow.jobs.renew(lease.document_id, lease.token, now=now, lease_for=self._settings.lease_for)
+            document = uow.outbound.get(lease.document_id)
+            if document is None or document.status.is_final:
+                uow.commit()
+                self._drop(lease)
+                raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
+            record = None
+            if document.as4_message_id is not None:
+                record = uow.messages.get(document.as4_message_id, Direction.OUT)
+            body = None
+            invalid = False
+            if record is None:
+                content = uow.outbound.get_content(document.id)
+                body = content.body if content is not None else None
+                # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
+                # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
+                report = content.validation_report if content is not None else None
+                invalid = report is not None and report.get("valid") is False
+            uow.commit()
+        return PreparedDocument(document, record, body, invalid)
+
+    def _drop(self, lease: DeliveryLease) -> None:
+        """A job without a live document (deleted, or final already): drop it."""
+        with self._store.unit_of_work() as uow:
+            uow.jobs.complete(lease.document_id, lease.token)
+            uow.commit()
+
+    def content(self, document_id: str) -> bytes:
+        with self._store.unit_of_work() as uow:
+            content = uow.outbound.get_content(document_id)
+            uow.commit()
+        if content is None:
+            raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
+        return content.body
+
+    def start_attempt(self, lease: DeliveryLease, message: AttemptMessage, endpoint: Endpoint) -> bool:
+        """Commit the message (first attempt, rebuild) and SEND_STARTED before sending; True if the
+        business document was sent before (the receiver may hold it)."""
+        now = self._clock.now()
+        outgoing, instance_id, new = message.outgoing, message.instance_id, message.new
+        with self._store.unit_of_work() as uow:
+            document = self._current(uow, lease)
+            if new and document.as4_message_id != message.replaces:
+                # Another worker stored a message meanwhile (possible only after our lease was lost): one
+                # document never gets two different messages for one attempt.
+                raise StopAttempt(DeliveryResult(document.id, None))
+            if new:
+                uow.messages.add(
+                    AS4MessageRecord(
+                        message_id=outgoing.message_id,
+                        direction=Direction.OUT,
+                        request=RawHTTPMessage(tuple(outgoing.headers.items()), outgoing.body),
+                        created_at=now,
+                        document_id=document.id,
+                        sbdh_instance_id=instance_id,
+                    )
+                )
+            detail: JSONObject = {
+                "attempt": lease.attempts,
+                "message_id": outgoing.message_id,
+                "url": endpoint.url,
+            }
+            if message.replaces is not None:
+                # The rebuild is kept in the timeline; both messages stay in the evidence.
+                detail["rebuilt_from"] = message.replaces
+                detail["rebuild_reason"] = "receiver-certificate-changed"
+                detail["receiver_certificate_serial"] = format(endpoint.certificate.serial_number, "x")
+            entry = uow.outbound.transition(
+                document.id,
+                DeliveryEvent.SEND_STARTED,
+                at=now,
+                detail=detail,
+                as4_message_id=outgoing.message_id,
+            )
+            self._notify(uow, document, entry, None, outgoing.message_id)
+            # Lock order everywhere: document row (transition) before job row.
+            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            uow.commit()
+        # The message is stored with the first SEND_STARTED: a stored message may have reached the receiver.
+        return not new or message.replaces is not None
+
+    def record_outcome(
+        self, lease: DeliveryLease, message_id: str | None, outcome: AttemptOutcome
+    ) -> DeliveryResult:
+        """Evidence, transition, timeline, webhook and job update in one unit of work."""
+        now = self._clock.now()
+        document_id = lease.document_id
+        event, reason, next_at = self.event_for(outcome, lease)
+        detail: JSONObject = {"attempt": lease.attempts, **outcome.detail}
+        if outcome.probably_delivered:
+            detail["probably_delivered"] = True
+        try:
+            with self._store.unit_of_work() as uow:
+                current = self._current(uow, lease)
+                if outcome.signal is not None and message_id is not None:
+                    uow.messages.record_signal(message_id, Direction.OUT, outcome.signal)
+                entry = uow.outbound.transition(
+                    current.id, event, at=now, reason=reason, detail=detail, next_attempt_at=next_at
+                )
+                self._notify(uow, current, entry, reason, message_id)
+                if event is DeliveryEvent.RECEIPT_RECEIVED and message_id is not None:
+                    count_delivered(uow, current, message_id, outcome, our_country=self._settings.country_c1)
+                if event is DeliveryEvent.RETRYABLE_FAILURE:
+                    assert next_at is not None
+                    uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
+                elif event in (DeliveryEvent.RECEIPT_RECEIVED, DeliveryEvent.EMAIL_ACCEPTED):
+                    uow.jobs.complete(current.id, lease.token)
+                    if self._on_receipt is not None:
+                        self._on_receipt(uow, current.id)
+                else:
+                    uow.jobs.fail(current.id, lease.token, error=reason or event.value)
+                uow.commit()
+        except (LeaseLost, InvalidTransition) as exc:
+            # Another worker took the job over (our lease expired) and owns the outcome now; it resends the
+            # same bytes, so nothing is lost.
+            log.warning("document %s: outcome %s not recorded: %s", document_id, event.value, exc)
+            return DeliveryResult(document_id, None, None, reason, message_id, outcome)
+        log.info("document %s: %s -> %s (%s)", document_id, entry.from_status, entry.to_status, reason)
+        return DeliveryResult(document_id, entry.to_status, event, reason, message_id, outcome)
+
+    def event_for(
+        self, outcome: AttemptOutcome, lease: DeliveryLease
+    ) -> tuple[DeliveryEvent, str | None, datetime | None]:
+        if outcome.result is AttemptResult.DELIVERED:
+            return DeliveryEvent.RECEIPT_RECEIVED, outcome.reason, None
+        if outcome.result is AttemptResult.EMAILED:
+            return DeliveryEvent.EMAIL_ACCEPTED, outcome.reason, None
+        if outcome.result is AttemptResult.GIVE_UP:
+            return DeliveryEvent.PERMANENT_FAILURE, outcome.reason, None
+        if self._retry.exhausted(lease.attempts):
+            reason = f"retries-exhausted after {lease.attempts} attempts; last: {outcome.reason}"
+            return DeliveryEvent.RETRIES_EXHAUSTED, reason, None
+        now = self._clock.now()
+        return (
+            DeliveryEvent.RETRYABLE_FAILURE,
+            outcome.reason,
+            self._retry.next_attempt_at(lease.attempts, now, self._jitter),
+        )
+
+    def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
+        document = uow.outbound.get(lease.document_id)
+        if document is None or document.status.is_final:
+            raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
+        return document
+
+    def _notify(
+        self,
+        uow: UnitOfWork,
+        document: OutboundDocument,
+        change: TimelineEvent,
+        reason: str | None,
+        message_id: str | None,
+    ) -> None:
+        """Queue the status-change webhook of ``change`` in its unit of work (``queue_status_webhook``)."""
+        queue_status_webhook(
+            uow,
+            settings=self._settings,
+            ids=self._ids,
+            document=document,
+            change=change,
+            reason=reason,
+            message_id=message_id,
+        )

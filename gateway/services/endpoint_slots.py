@@ -1,0 +1,104 @@
+"""Waiting in the worker for a slot of a busy endpoint, when the wait is short.
+
+The endpoint gate (``services.endpoint_gate``) never waits: a job refused because its endpoint has all its
+slots in flight is handed back to the queue and leased again later. For a slow receiver that is what keeps
+the worker's slots free for the others; for a fast one it is pure overhead, and it was the pipeline's main
+wait (issue 12, measured with one fast receiver and a backlog: 271 hand-backs for 443 documents, ≈ 3 sends
+per second while a send took 20-100 ms, the worker and both gateways idle 95 % of the time): each refused
+job cost a unit of work and came back only at its place in the virtual queue.
+
+``EndpointSlots`` lets such a job wait in the process, in FIFO order per endpoint, when its expected wait
+(the gate's ``expected_wait``: the endpoint's send duration times the jobs ahead of it, over the limit) is
+at most ``max_wait``; a slot that frees up goes to the first waiter. Each wait for the next free slot is
+bounded by ``max_wait``: an endpoint that stalls meanwhile sends its waiters back to the queue. A slow
+endpoint (10 s per send: 2.5 s expected for the first waiter with 4 slots) or one not answering gets no
+waiters at all, so the worker's slots still serve the other endpoints. Not thread-safe: the worker's event
+loop calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Final
+
+from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
+
+__all__ = ["DEFAULT_MAX_SLOT_WAIT", "EndpointSlots"]
+
+#: Longest expected wait, in seconds, for which a job waits in the process rather than being handed back.
+DEFAULT_MAX_SLOT_WAIT: Final = 2.0
+
+
+class EndpointSlots:
+    """The gate, plus short FIFO waits for a slot of a busy endpoint.
+
+    Args:
+        gate: the per-endpoint limits and circuit breakers.
+        max_wait: longest expected wait (seconds) worth waiting in the process; 0 never waits.
+    """
+
+    def __init__(self, gate: EndpointGate, *, max_wait: float = DEFAULT_MAX_SLOT_WAIT) -> None:
+        if max_wait < 0:
+            raise ValueError("max_wait must not be negative")
+        self.gate = gate
+        self._max_wait = max_wait
+        self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
+
+    def waiting(self, endpoint: str) -> int:
+        """Jobs waiting for a slot of ``endpoint`` now."""
+        return len(self._waiters.get(endpoint, ()))
+
+    def would_wait(self, endpoint: str) -> bool:
+        """True when one more job for ``endpoint`` would wait here for a slot rather than be handed back."""
+        expected = self.gate.expected_wait(endpoint, ahead=self.waiting(endpoint))
+        return expected is not None and expected <= self._max_wait
+
+    async def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
+        """A permit to send to ``endpoint``, after a short wait for a slot if the endpoint is busy; or the
+        gate's refusal (circuit open, or the wait would be too long or ran out)."""
+        while self.gate.busy(endpoint) or self._waiters.get(endpoint):
+            expected = self.gate.expected_wait(endpoint, ahead=self.waiting(endpoint))
+            if expected is None or expected > self._max_wait:
+                break  # hand the job back: the gate places it in the endpoint's virtual queue
+            if not await self._wait(endpoint, self._max_wait):
+                break  # no send to the endpoint ended meanwhile: it stalls, back to the queue
+            if not self.gate.busy(endpoint):
+                break  # our turn
+        return self.gate.acquire(endpoint)
+
+    def release(self, permit: SendPermit, *, ok: bool | None) -> None:
+        """The send of ``permit`` ended (see ``EndpointGate.release``); its slot goes to the first waiter."""
+        if permit.released:
+            return
+        self.gate.release(permit, ok=ok)
+        self._wake(permit.endpoint)
+
+    async def _wait(self, endpoint: str, bound: float) -> bool:
+        """Queue for ``endpoint``'s next free slot for at most ``bound`` seconds; True when woken."""
+        queue = self._waiters.setdefault(endpoint, deque())
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue.append(woken)
+        try:
+            await asyncio.wait_for(woken, bound)
+            return True
+        except TimeoutError:
+            return False
+        except BaseException:
+            if woken.done() and not woken.cancelled():
+                self._wake(endpoint)  # handed the slot, then cancelled: pass it on
+            raise
+        finally:
+            if woken in queue:
+                queue.remove(woken)
+            if not queue and self._waiters.get(endpoint) is queue:
+                del self._waiters[endpoint]
+
+    def _wake(self, endpoint: str) -> None:
+        """Hand the slot just freed to the first waiter of ``endpoint`` (it acquires it when it runs)."""
+        queue = self._waiters.get(endpoint)
+        while queue:
+            first = queue.popleft()
+            if not first.done():
+                first.set_result(None)
+                return

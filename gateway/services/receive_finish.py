@@ -1,0 +1,171 @@
+"""The work after a receipt: validate the received business document once, reading the facts its expense
+draft needs from the tree that validation parsed (the bytes are parsed once), record the verdict if the
+document still awaits it together with the expense draft (one unit of work), then hand the document on
+(MLS and received answers).
+
+Only the call that records the verdict hands the document on: two validations of one document (the
+background task after the receipt and a recovery sweep, in this process or another) record one verdict,
+one expense draft and at most one MLS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from lxml import etree
+
+from gateway.errors import GatewayError
+from gateway.model import DocumentTypeID, ParticipantID
+from gateway.model.message import InboundStatus
+from gateway.services.expense_intake import ValidatedInbound
+from gateway.services.message_status import ReceivedEnvelope
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
+from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
+from gateway.ubl import read_ubl, read_ubl_tree
+
+log = logging.getLogger("gateway.receive")
+
+
+class Finished(NamedTuple):
+    """The status recorded for a document, and whether this call recorded it (False: it was validated
+    meanwhile by another call, which handed it on)."""
+
+    status: InboundStatus
+    recorded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFacts:
+    """What the receiver knows of a stored document awaiting validation."""
+
+    document_id: str
+    document_type: DocumentTypeID
+    sender: ParticipantID
+    message_id: str
+    envelope: ReceivedEnvelope
+
+
+class InboundFinisher:
+    """Validates, records and hands on received documents. Thread-safe: every call opens its own units of
+    work; ``in_flight`` names the documents whose work after the receipt is still to run in this process.
+
+    Args:
+        store: the document store.
+        validator: the validation engine.
+        clock: time of the verdict.
+        rule_set: returns the BIS Billing rule set in force.
+        max_document: documents above this size are refused by name without being validated.
+        on_received: called with the document id and envelope facts after a verdict was recorded.
+        on_valid: called with the unit of work recording a VALID verdict, the document id and its draft
+            facts (the expense draft, committed with the verdict); if it raises, the verdict is recorded
+            alone and the start-up expense recovery drafts it.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        validator: DocumentValidator,
+        clock: Clock,
+        rule_set: Callable[[], str],
+        max_document: int | None,
+        on_received: Callable[[str, ReceivedEnvelope], object] | None,
+        on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None,
+    ) -> None:
+        self._store = store
+        self._validator = validator
+        self._clock = clock
+        self._rule_set = rule_set
+        self._max_document = max_document
+        self._on_received = on_received
+        self._on_valid = on_valid
+        self.in_flight: set[str] = set()
+
+    def finish(self, facts: ReceivedFacts, business: bytes) -> Finished:
+        """Validate a stored document, record the verdict if it still awaits one, then hand it on.
+
+        A crash or store failure before the record's commit leaves the document RECEIVED with
+        VALIDATION_PENDING: the sender's resend, the periodic sweep or the start-up recovery finish it.
+
+        Raises:
+            StoreError: the verdict could not be recorded (nothing was handed on; run it again).
+        """
+        verdict, validated = self._validate(facts, business)
+        draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
+        recorded = self._record(facts, verdict, validated if draft else None)
+        if recorded is None:  # the draft spoiled the unit of work: the verdict alone, the draft later
+            recorded = self._record(facts, verdict, None)
+        if not recorded:
+            log.info(
+                "inbound document %s was validated meanwhile by another call: not handed on again",
+                facts.document_id,
+            )
+            return Finished(verdict.status, False)
+        if self._on_received is not None:
+            try:
+                self._on_received(facts.document_id, facts.envelope)
+            except Exception:
+                log.exception("after-receipt handling of inbound document %s failed", facts.document_id)
+        return Finished(verdict.status, True)
+
+    def _record(
+        self, facts: ReceivedFacts, verdict: Verdict, validated: ValidatedInbound | None
+    ) -> bool | None:
+        """Record the verdict if the document still awaits it and, given ``validated``, its expense draft in
+        the same unit of work (one commit). True: recorded; False: not pending any more; None: the draft
+        failed, nothing was committed (record the verdict alone; the start-up expense recovery drafts it)."""
+        with self._store.unit_of_work() as uow:
+            recorded = uow.inbound.record_validation(
+                facts.document_id,
+                status=verdict.status,
+                report=verdict.report,
+                reason=verdict.reason,
+                at=self._clock.now(),
+                only_pending=True,
+            )
+            if recorded and validated is not None and self._on_valid is not None:
+                try:
+                    self._on_valid(uow, facts.document_id, validated)
+                except Exception:  # its statements may have spoiled the transaction: roll it all back
+                    log.exception("inbound document %s: expense draft failed", facts.document_id)
+                    return None
+            uow.commit()
+        return recorded
+
+    def _validate(self, facts: ReceivedFacts, business: bytes) -> tuple[Verdict, ValidatedInbound]:
+        """The verdict, and the draft facts read from the tree the validation parsed (invoices and credit
+        notes only, when an expense hook is set)."""
+        read: list[ValidatedInbound] = []
+        wanted = self._on_valid is not None and facts.document_type.root_namespace in UBL_BILLING_STANDARDS
+
+        def read_facts(root: etree._Element) -> None:
+            read.append(_read(facts, root))
+
+        verdict = validate_inbound(
+            self._validator,
+            facts.document_type,
+            business,
+            facts.message_id,
+            rules_in_force=self._rule_set,
+            max_document=self._max_document,
+            on_parsed=read_facts if wanted else None,
+        )
+        if read:
+            return verdict, read[0]
+        if wanted and verdict.status is InboundStatus.VALID:  # a validator that hands no tree on
+            return verdict, _read(facts, business)
+        return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read")
+
+
+def _read(facts: ReceivedFacts, document: etree._Element | bytes) -> ValidatedInbound:
+    try:
+        model = read_ubl(document) if isinstance(document, bytes) else read_ubl_tree(document)
+    except GatewayError as exc:  # a document the reader cannot map (also an invalid one): no draft
+        return ValidatedInbound(facts.document_type, facts.sender, None, str(exc))
+    except Exception:  # a reader bug must not cost the document its verdict
+        log.exception("inbound document %s: the UBL reader failed", facts.document_id)
+        return ValidatedInbound(facts.document_type, facts.sender, None, "the UBL reader failed")
+    return ValidatedInbound(facts.document_type, facts.sender, model)

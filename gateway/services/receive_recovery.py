@@ -1,0 +1,133 @@
+"""Finishing received documents whose validation was cut short (a crash, or a store failure while the
+verdict was recorded): at start-up, periodically for those older than an age threshold (``sweep``), and
+from an accepted message's stored raw bytes when its document is missing (an older release).
+
+Safe beside live traffic: documents whose work after the receipt is still to run in this process are
+stepped over, and a verdict is recorded only for a document that still awaits it (``InboundFinisher``),
+so a document is never handed on twice (one expense draft, at most one MLS).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from gateway.as4 import parse_incoming
+from gateway.crypto import KeyMaterial, TrustStore
+from gateway.errors import DuplicateMessage, InboundMessageRejected
+from gateway.model.message import AS4MessageRecord, Direction, DocumentContent, InboundStatus
+from gateway.services.message_status import ReceivedEnvelope
+from gateway.services.ports import Clock, DocumentStore
+from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
+from gateway.services.receive_records import first_headers, from_party, pending_document, received_envelope
+
+log = logging.getLogger("gateway.receive")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecovery:
+    """Finishes received documents left awaiting their validation.
+
+    Attributes:
+        store: the document store.
+        finisher: validates, records and hands on.
+        clock: "now" of the sweep's age threshold and of re-derived documents.
+        identity / trust / max_payload: read an accepted message's stored raw bytes again.
+    """
+
+    store: DocumentStore
+    finisher: InboundFinisher
+    clock: Clock
+    identity: KeyMaterial
+    trust: TrustStore
+    max_payload: int
+
+    def pending(self, *, batch_size: int = 50, older_than: timedelta | None = None) -> int:
+        """Validate every inbound document still awaiting validation (received before ``now - older_than``
+        when given), oldest first, stepping over those in flight in this process.
+
+        Returns:
+            The number of documents whose verdict this call recorded.
+
+        Raises:
+            StoreError: the store failed (what was recorded before stays recorded).
+        """
+        cutoff = None if older_than is None else self.clock.now() - older_than
+        done = 0
+        seen: set[str] = set()  # stepped over or finished: not asked for again
+        while True:
+            with self.store.unit_of_work(read_only=True) as uow:
+                candidates = [
+                    document
+                    for document in uow.inbound.pending_validation(limit=batch_size + len(seen))
+                    if document.id not in seen and _old_enough(document.received_at, cutoff)
+                ]
+                # Those whose own work after the receipt is still to run in this process are left to it.
+                pending = [d for d in candidates if d.id not in self.finisher.in_flight]
+                contents = [uow.inbound.get_content(document.id) for document in pending]
+                senders = [from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
+            if not candidates:
+                return done
+            seen.update(document.id for document in candidates)
+            for document, content, sender in zip(pending, contents, senders, strict=True):
+                if content is None:  # deleted meanwhile
+                    continue
+                # Only the business document is stored, not the SBDH scopes: the sender's seat id alone
+                # means the MLS defaults (FAILURE_ONLY, to the sending AP).
+                facts = ReceivedFacts(
+                    document.id,
+                    document.document_type,
+                    document.sender,
+                    document.as4_message_id,
+                    ReceivedEnvelope(sender),
+                )
+                finished = self.finisher.finish(facts, content.body)
+                if finished.recorded:
+                    log.warning(
+                        "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
+                        document.id,
+                        document.as4_message_id,
+                        finished.status.value,
+                    )
+                    done += 1
+
+    def from_evidence(self, stored: AS4MessageRecord) -> InboundStatus | None:
+        """Re-derive the inbound document of an accepted message from its stored raw bytes, validate it."""
+        try:
+            incoming = parse_incoming(
+                first_headers(stored.request.headers),
+                stored.request.body,
+                our_key=self.identity,
+                trust=self.trust,
+                at=stored.created_at,  # judged as when it was accepted
+                served=None,  # it was served then; the receipt is already given
+                max_payload=self.max_payload,
+            )
+        except InboundMessageRejected as exc:
+            # E.g. our key was rotated since. The receipt stands; the evidence is kept; an operator must act.
+            log.error("cannot recover the document of accepted AS4 message %s: %s", stored.message_id, exc)
+            return None
+        assert stored.document_id is not None
+        with self.store.unit_of_work() as uow:
+            try:
+                uow.inbound.add(
+                    pending_document(stored, incoming, self.clock.now()),
+                    DocumentContent(incoming.sbdh.business_document, None),
+                )
+            except DuplicateMessage:
+                pass  # a concurrent duplicate delivery stored it first; only one verdict is recorded
+            else:
+                uow.commit()
+        facts = ReceivedFacts(
+            stored.document_id,
+            incoming.document_type,
+            incoming.sbdh.sender,
+            stored.message_id,
+            received_envelope(incoming),
+        )
+        return self.finisher.finish(facts, incoming.sbdh.business_document).status
+
+
+def _old_enough(received_at: datetime, cutoff: datetime | None) -> bool:
+    return cutoff is None or received_at <= cutoff

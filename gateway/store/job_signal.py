@@ -1,0 +1,182 @@
+"""Wake-up of an idle delivery worker as soon as a job is due, instead of at its next poll.
+
+A worker with free slots used to poll for due jobs every ``GATEWAY_WORKER__POLL_INTERVAL_SECONDS``: a
+document posted to an idle worker waited half a poll on average before its lease (issue 12). These
+signals end the worker's wait within milliseconds of a job becoming due; the poll stays as the fallback
+(a retry whose time comes, a signal that failed):
+
+* **SQLite**: ``PRAGMA data_version`` on a connection of its own changes whenever another connection -
+  of any process - commits. It is read every ``interval`` seconds (microseconds each); only after a
+  change does one indexed read ask whether an unleased job is due, so the worker's own commits and the
+  API's other writes wake nobody for nothing. Reads never take SQLite's write lock. After half a second
+  without a change it reads every 25 ms: an idle worker spends ≈ 1 % of a core on it, not 3 %.
+* **PostgreSQL**: ``LISTEN`` on ``JOBS_CHANNEL``; ``SQLDeliveryQueue.enqueue`` issues the ``NOTIFY`` in
+  the enqueuing transaction, so it is delivered when (and only if) the job is committed.
+
+``wait()`` never raises: a signal that cannot read its connection logs once and waits for the poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+from sqlalchemy import Engine
+
+from gateway.store.tables import delivery_jobs
+
+log = logging.getLogger("gateway.worker")
+
+#: The PostgreSQL notification channel of newly due delivery jobs.
+JOBS_CHANNEL: Final = "gateway_delivery_jobs"
+#: Seconds between two reads of SQLite's data version while a worker waits, while the database is busy...
+DEFAULT_CHECK_INTERVAL: Final = 0.003
+#: ...and once it has not changed for ``QUIET_AFTER`` seconds (an idle gateway: ≈ 40 reads per second).
+QUIET_CHECK_INTERVAL: Final = 0.025
+QUIET_AFTER: Final = 0.5
+#: Is an unleased job due? The lease's own condition (``store.queue``), answered by ix_delivery_jobs_due_at.
+DUE_JOB_SQL: Final = (
+    "SELECT 1 FROM delivery_jobs WHERE due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) LIMIT 1"
+)
+#: Seconds to wait before listening again after the PostgreSQL connection failed.
+RELISTEN_DELAY: Final = 5.0
+
+
+class JobSignal(Protocol):
+    """Tells a waiting worker that a delivery job may be due (a spurious wake-up is allowed)."""
+
+    async def wait(self) -> None:
+        """Return when a job may be due now; may wait forever (the caller bounds it by its poll)."""
+
+    def close(self) -> None:
+        """Release the signal's connection."""
+
+
+def job_signal(
+    engine: Engine, *, now: Callable[[], datetime] | None = None, interval: float = DEFAULT_CHECK_INTERVAL
+) -> JobSignal:
+    """The wake-up signal for the database of ``engine`` (``now``: the worker's clock, for SQLite)."""
+    if engine.dialect.name == "sqlite":
+        return SQLiteJobSignal(engine, now=now, interval=interval)
+    return PostgresJobSignal(engine)
+
+
+class SQLiteJobSignal:
+    """Watches ``PRAGMA data_version``; after a change, one read asks whether an unleased job is due.
+
+    Args:
+        engine: the store's engine (its file and dialect; the signal opens a connection of its own).
+        now: the worker's clock (default: the system's UTC time).
+        interval: seconds between two reads of the data version while waiting.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        now: Callable[[], datetime] | None = None,
+        interval: float = DEFAULT_CHECK_INTERVAL,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        database = engine.url.database
+        if not database:
+            raise ValueError("the SQLite engine has no database file")
+        self._path = database
+        self._now = now or (lambda: datetime.now(UTC))
+        self._interval = interval
+        self._to_db = delivery_jobs.c.due_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        self._connection: sqlite3.Connection | None = None
+        self._version: int | None = None
+        self._changed_at = time.monotonic()
+        self._failed = False
+
+    async def wait(self) -> None:
+        while not self._due_after_change():
+            quiet = time.monotonic() - self._changed_at > QUIET_AFTER
+            await asyncio.sleep(max(self._interval, QUIET_CHECK_INTERVAL) if quiet else self._interval)
+
+    def _due_after_change(self) -> bool:
+        """True when the database changed since the last look and an unleased job is due now."""
+        try:
+            connection = self._connect()
+            version = connection.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._version:
+                return False
+            self._version = version
+            self._changed_at = time.monotonic()
+            now: Any = self._now()
+            if self._to_db is not None:
+                now = self._to_db(now)
+            return connection.execute(DUE_JOB_SQL, (now, now)).fetchone() is not None
+        except sqlite3.Error as exc:
+            if not self._failed:
+                log.warning("the job wake-up signal failed (%s); the worker polls instead", exc)
+                self._failed = True
+            self.close()
+            return False
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # Autocommit: each read is its own short read transaction (never a stale snapshot).
+            self._connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            self._connection.execute("PRAGMA query_only=1")
+            self._version = None
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._connection.close()
+            self._connection = None
+
+
+class PostgresJobSignal:
+    """``LISTEN``s on ``JOBS_CHANNEL`` on a connection of its own (psycopg, asynchronous), in a task that
+    runs from the first ``wait`` until ``close``; a notification that comes while nobody waits ends the
+    next wait at once.
+
+    Args:
+        engine: the store's engine (its connection parameters).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._notified: asyncio.Event | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    async def wait(self) -> None:
+        if self._notified is None:
+            self._notified = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(self._notified), name="job-signal")
+        await self._notified.wait()
+        self._notified.clear()
+
+    async def _listen(self, notified: asyncio.Event) -> None:
+        """Listen until cancelled; after a failure (server restart) log it and listen again later."""
+        import psycopg  # the PostgreSQL driver; imported here so that SQLite deployments never need it
+
+        args, params = self._engine.dialect.create_connect_args(self._engine.url)
+        while True:
+            try:
+                connection = await psycopg.AsyncConnection.connect(*args, **params, autocommit=True)
+                async with connection:
+                    await connection.execute(f"LISTEN {JOBS_CHANNEL}")
+                    notified.set()  # jobs may have come while nobody listened
+                    async for _ in connection.notifies():
+                        notified.set()
+            except psycopg.Error as exc:
+                log.warning("the job wake-up signal failed (%s); the worker polls meanwhile", exc)
+            await asyncio.sleep(RELISTEN_DELAY)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+        self._listener = None
+        self._notified = None
