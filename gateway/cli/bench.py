@@ -70,6 +70,14 @@ def _register_large(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "--workdir", type=Path, default=large.DEFAULT_WORKDIR, help="recreated: logs and databases"
     )
     p.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process step table")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="GATEWAY_NAME=VALUE",
+        help="a setting of every gateway process (repeatable), e.g. to compare with a memory setting off",
+    )
     p.set_defaults(func=large.run_bench_large)
 
 
