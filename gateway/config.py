@@ -111,6 +111,9 @@ class ValidationSettings(BaseModel):
     # 100 MiB before collecting) and the free heap kept mapped after a collection.
     saxon_young_generation_mib: int = Field(default=16, ge=0, le=4096)
     saxon_max_free_heap_mib: int = Field(default=16, ge=0, le=4096)
+    # Documents from this size up hand the C heap's free pages (their dropped lxml tree) back to the
+    # system before Saxon parses them (glibc malloc_trim; Saxon's heap cannot reuse them). 0: never.
+    malloc_trim_above_bytes: int = Field(default=1024 * 1024, ge=0)
 
 
 class KeystoreSettings(BaseModel):
@@ -230,6 +233,9 @@ class WorkerSettings(BaseModel):
     backoff_cap_seconds: float = Field(default=3600.0, gt=0)
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     send_timeout_seconds: float = Field(default=120.0, gt=0)  # a Peppol receiver must answer within 2 minutes
+    # glibc's mmap threshold of the worker process, fixed as server.malloc_mmap_threshold_bytes (0: glibc's
+    # dynamic threshold): a worker that sent a 20 MB document would otherwise keep its buffers.
+    malloc_mmap_threshold_bytes: int = Field(default=128 * 1024, ge=0, le=32 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_renewal(self) -> WorkerSettings:
@@ -349,6 +355,10 @@ class ServerSettings(BaseModel):
     # thread pool thread would otherwise get an arena of its own, each keeping freed memory. 0: glibc's
     # default (8 per core).
     malloc_arenas: int = Field(default=2, ge=0, le=64)
+    # glibc's mmap threshold, fixed (mallopt M_MMAP_THRESHOLD): blocks from this size up are mmapped and
+    # returned to the system when freed, also after a multi-MB document (glibc's dynamic threshold would
+    # rise to that document's size and keep such buffers in the arenas). 0: glibc's dynamic threshold.
+    malloc_mmap_threshold_bytes: int = Field(default=128 * 1024, ge=0, le=32 * 1024 * 1024)
 
 
 def _default_response_statuses() -> list[ResponseCode]:

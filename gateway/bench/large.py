@@ -26,7 +26,7 @@ import random
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,7 @@ from gateway.bench.loopback import (
 )
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.model import Invoice
+from gateway.model.message import InboundStatus
 from gateway.services.conversion import parse_document_json
 from gateway.services.outbound_input import prepare_json_document
 from gateway.store import upgrade_database
@@ -157,7 +158,10 @@ def run_bench_large(args: argparse.Namespace, settings: Settings) -> int:
     warmup = json.loads(LINES_TEMPLATE.read_bytes())
     warmup["number"] = f"LARGE-{tag}-0000"
     warm = LargeDocument("warm-up", _ubl(warmup), warmup["number"])
-    runs = run_large(documents, warm=warm, workdir=args.workdir.resolve(), timeout=args.timeout)
+    overrides = dict(_override(item) for item in args.overrides)
+    runs = run_large(
+        documents, warm=warm, workdir=args.workdir.resolve(), timeout=args.timeout, overrides=overrides
+    )
     print(format_runs(runs))
     if args.stages:
         print("\nin this process, step by step: peak RSS growth (x document size) and Python objects' peak")
@@ -167,10 +171,24 @@ def run_bench_large(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(r.status == "delivered" and r.received and r.within_budget for r in runs) else 1
 
 
+def _override(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.startswith("GATEWAY_"):
+        raise SystemExit(f"gateway bench large: --set takes GATEWAY_NAME=VALUE, not {item!r}")
+    return name, value
+
+
 def run_large(
-    documents: Sequence[LargeDocument], *, warm: LargeDocument, workdir: Path, timeout: float
+    documents: Sequence[LargeDocument],
+    *,
+    warm: LargeDocument,
+    workdir: Path,
+    timeout: float,
+    overrides: Mapping[str, str] | None = None,
 ) -> list[DocumentRun]:
-    """Start both gateways, send the warm-up and then each document, and measure."""
+    """Start both gateways, send the warm-up and then each document, and measure.
+
+    ``overrides``: ``GATEWAY_*`` settings of every gateway process, on top of the loopback set-up."""
     sender_port, receiver_port = free_port(), free_port()
     api_key = secrets.token_urlsafe(32)
     sender_dir, receiver_dir = workdir / "sender", workdir / "receiver"
@@ -180,6 +198,7 @@ def run_large(
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(prepare_loopback(sender_dir, served=buyers, as4_url=f"http://127.0.0.1:{receiver_port}/as4"))
     env["GATEWAY_API__KEYS"] = json.dumps([{"name": "bench", "role": "admin", "key": api_key}])
+    env.update(overrides or {})
     receiver_dir.mkdir(parents=True)
     receiver_env = {**env, "GATEWAY_DATABASE__URL": f"sqlite:///{receiver_dir / 'gateway.db'}"}
     for url in (env["GATEWAY_DATABASE__URL"], receiver_env["GATEWAY_DATABASE__URL"]):
@@ -240,12 +259,24 @@ def _send(
             break
         time.sleep(0.2)
     run.delivered_seconds = time.monotonic() - started
+    # The receiver answers with its receipt before it validates: wait until the document's validation
+    # is recorded too, or its peak would leave validation out.
+    new = _received(inbound, stored, deadline)
     for name, pid in processes.items():
         before, peak = baseline[name], peak_bytes(pid)
         run.growth[name] = peak - before if before is not None and peak is not None else None
-    new = {k: v for k, v in _inbound(inbound).items() if k not in stored}
     run.received = len(new) == 1
     run.inbound_status = ", ".join(new.values()) or "none"
+
+
+def _received(inbound: httpx.Client, stored: dict[str, str], deadline: float) -> dict[str, str]:
+    """The receiver's documents new since ``stored``, once none of them awaits validation (or at
+    ``deadline``)."""
+    while True:
+        new = {k: v for k, v in _inbound(inbound).items() if k not in stored}
+        if (new and InboundStatus.RECEIVED not in new.values()) or time.monotonic() >= deadline:
+            return new
+        time.sleep(0.2)
 
 
 def _inbound(client: httpx.Client) -> dict[str, str]:

@@ -1,11 +1,12 @@
 """``gateway bench memory``: resident memory of a ``gateway serve`` process, stage by stage, with the
-memory settings as configured and with the defaults of the libraries (SaxonC's heap, glibc's arenas).
+memory settings as configured and with the defaults of the libraries (SaxonC's heap, glibc's arenas and
+mmap threshold, no malloc_trim).
 
 Each configuration runs in a fresh process that does what ``serve`` does before answering (imports the
-API and uvicorn, caps the malloc arenas, builds the app and its services, compiles the default rule set), then
-validates the official examples from a pool of threads as the API does, then one generated 5,000-line
-invoice, and reports VmRSS and VmHWM (``/proc/self/status``) after each stage and the CPU time per
-document. A benchmark prints figures; it is not a test.
+API and uvicorn, caps the malloc arenas and fixes the mmap threshold, builds the app and its services,
+compiles the default rule set), then validates the official examples from a pool of threads as the API
+does, then one generated 5,000-line invoice, and reports VmRSS and VmHWM (``/proc/self/status``) after
+each stage and the CPU time per document. A benchmark prints figures; it is not a test.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ _STAGE_LABELS = {
 LIBRARY_DEFAULTS = {
     "GATEWAY_VALIDATION__SAXON_YOUNG_GENERATION_MIB": "0",
     "GATEWAY_SERVER__MALLOC_ARENAS": "0",
+    "GATEWAY_SERVER__MALLOC_MMAP_THRESHOLD_BYTES": "0",
+    "GATEWAY_VALIDATION__MALLOC_TRIM_ABOVE_BYTES": "0",
 }
 
 
@@ -56,12 +59,13 @@ def _probe(documents: int, lines: int) -> dict[str, Any]:
     import uvicorn  # noqa: F401 - imported by `gateway serve` with the API
 
     from gateway.api.app import create_app
-    from gateway.api.malloc_arenas import limit_malloc_arenas
+    from gateway.api.malloc_arenas import fix_mmap_threshold, limit_malloc_arenas
     from gateway.bench.validation import large_invoice
 
     report["imports"] = _memory()
     settings = Settings()
     limit_malloc_arenas(settings.server.malloc_arenas)
+    fix_mmap_threshold(settings.server.malloc_mmap_threshold_bytes)
     app = create_app(settings)
     engine = app.state.services.validation
     report["app"] = _memory()

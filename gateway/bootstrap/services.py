@@ -113,6 +113,7 @@ def build_validation_engine(
             settings.validation.saxon_young_generation_mib,
             settings.validation.saxon_max_free_heap_mib,
         ),
+        trim_above_bytes=settings.validation.malloc_trim_above_bytes,
     )
 
 

@@ -39,6 +39,11 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
         action="append",
         help="lines of a generated large invoice (repeatable; default 500 and 5000; 0: none)",
     )
+    p.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run the three columns in turn on each document (default: each column over all documents)",
+    )
     p.set_defaults(func=validation.run_bench_validation)
 
 
@@ -65,6 +70,14 @@ def _register_large(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "--workdir", type=Path, default=large.DEFAULT_WORKDIR, help="recreated: logs and databases"
     )
     p.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process step table")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="GATEWAY_NAME=VALUE",
+        help="a setting of every gateway process (repeatable), e.g. to compare with a memory setting off",
+    )
     p.set_defaults(func=large.run_bench_large)
 
 

@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 
+from gateway.api.malloc_arenas import fix_mmap_threshold
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
 from gateway.worker.loop import WorkerStats, build_delivery_worker, recover_held_answers
@@ -34,6 +35,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.max_jobs is not None and args.max_jobs < 1:
         print("gateway worker: --max-jobs must be at least 1", file=sys.stderr)
         return 2
+    fix_mmap_threshold(settings.worker.malloc_mmap_threshold_bytes)  # before the first large buffer
     services = build_services(settings)
     try:
         stats = asyncio.run(_run(services, once=args.once, max_jobs=args.max_jobs))

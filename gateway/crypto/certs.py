@@ -22,6 +22,10 @@ from gateway.errors import CertificateRejected
 
 _Ext = TypeVar("_Ext", bound=x509.ExtensionType)
 
+#: What cryptography raises from the lazily parsed fields of a hostile certificate (extensions included:
+#: a repeated extension raises ``DuplicateExtension``, which is not a ValueError).
+_UNPARSABLE = (ValueError, KeyError, UnsupportedAlgorithm, x509.DuplicateExtension)
+
 #: Maximum number of intermediates between a leaf and an anchor (Peppol: exactly one, the AP CA).
 MAX_PATH_DEPTH = 4
 
@@ -246,7 +250,7 @@ def validate_smp_certificate(
     """
     try:
         return _validate(cert, trust, at, extra_intermediates, revocation, _check_smp_leaf)
-    except (ValueError, KeyError, UnsupportedAlgorithm) as exc:
+    except _UNPARSABLE as exc:
         raise CertificateRejected(CertRejection.MALFORMED, "certificate cannot be parsed") from exc
 
 
@@ -275,11 +279,7 @@ def validate_ap_certificate(
     """
     try:
         return _validate(cert, trust, at, extra_intermediates, revocation)
-    except (
-        ValueError,
-        KeyError,
-        UnsupportedAlgorithm,
-    ) as exc:  # lazily parsed fields of a hostile certificate
+    except _UNPARSABLE as exc:
         raise CertificateRejected(CertRejection.MALFORMED, "certificate cannot be parsed") from exc
 
 

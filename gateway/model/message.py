@@ -296,10 +296,14 @@ class DocumentContent:
     Attributes:
         body: the UBL business document, byte for byte as stored.
         validation_report: the validation report as JSON, if one was recorded.
+        buyer_country: BT-55 of an outbound invoice or credit note (``ZZ``: none), read at submit from the
+            parsed document and stored with it (the reporting record of its delivery needs it); None: not
+            known, read from ``body`` when needed. Written by ``add``; not loaded by ``get_content``.
     """
 
     body: bytes
     validation_report: JSONObject | None = None
+    buyer_country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

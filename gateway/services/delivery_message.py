@@ -122,6 +122,9 @@ class MessageFactory:
         try:
             # peppol-as4.md §13 (sender): SBDH with COUNTRY_C1 and an InstanceIdentifier; From = our CN,
             # To = the receiver certificate CN (the builder takes both from the certificates).
+            # ``parsed_before``: every stored outbound document was parsed and validated before it was
+            # stored (submit, responses, reports; one that failed is never sent), so its bytes are spliced
+            # into the SBD as they are, without a second parse (issue 12: one parse per document per side).
             sbd = build_sbd(
                 body,
                 sender=document.sender,
@@ -132,6 +135,7 @@ class MessageFactory:
                 instance_id=instance_id,
                 created=now,
                 **self._mls_scopes(document),
+                parsed_before=True,
             )
         except MappingError as exc:
             raise LocalProtocolError(EbmsError.OTHER, f"cannot wrap the document in an SBD: {exc}") from exc

@@ -9,7 +9,12 @@ from gateway.model.message import OutboundDocument, TimelineEvent
 from gateway.services.delivery_attempt import DeliverySettings
 from gateway.services.delivery_outcome import AttemptOutcome
 from gateway.services.ports import IDFactory, UnitOfWork
-from gateway.services.reporting_records import is_report, sent_transmission
+from gateway.services.reporting_records import (
+    buyer_country,
+    has_buyer_country,
+    is_report,
+    sent_transmission,
+)
 from gateway.services.webhooks import status_change_webhook
 
 log = logging.getLogger("gateway.deliver")
@@ -53,8 +58,10 @@ def count_delivered(
 ) -> None:
     """Peppol reporting (peppol-as4.md §11): record the delivered transmission with its receipt.
 
-    Reads only the message's stored time and the document's UBL (``sent_facts``), not the whole stored
-    message and the validation report; a TSR or EUSR (not counted) reads nothing.
+    Reads only the message's stored time and the buyer country stored at submit (``sent_facts``), not the
+    whole stored message, the document and its validation report; a TSR or EUSR (not counted) reads
+    nothing. The document is parsed only when its country was not stored (rows from before 0012); an
+    Invoice Response or MLS has no buyer country (``ZZ``) and is never parsed.
     """
     if is_report(document.document_type):
         return
@@ -64,14 +71,16 @@ def count_delivered(
     if facts is None:
         log.warning("document %s: message %s not counted for reporting (no record)", document.id, message_id)
         return
-    sent_at, ubl = facts
+    country = facts.buyer_country
+    if country is None:
+        country = buyer_country(facts.ubl) if facts.ubl and has_buyer_country(document.document_type) else ""
     counted = sent_transmission(
         document,
         message_id=message_id,
-        sent_at=sent_at,
+        sent_at=facts.sent_at,
         receiver_seat=seat,
         our_country=our_country,
-        ubl=ubl,
+        buyer_country=country,
     )
     if counted is not None:
         uow.reporting.record(counted)

@@ -89,9 +89,7 @@ class DeliverySteps:
         with self._store.unit_of_work() as uow:
             document = self._current(uow, lease)
             detail: JSONObject = {"attempt": lease.attempts, "channel": "email", "message_id": message_id}
-            entry = uow.outbound.transition(document.id, DeliveryEvent.SEND_STARTED, at=now, detail=detail)
-            self._notify(uow, document, entry, None, message_id)
-            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            self._send_started(uow, document, lease, now, detail, message_id, stored=False)
             uow.commit()
 
     def compose_email(
@@ -124,16 +122,7 @@ class DeliverySteps:
             # The exact MIME is the evidence, stored (like an AS4 message) before anything is sent.
             uow.messages.add(email_record(composed, document_id=document.id, at=now))
             detail = email_started_detail(lease.attempts, composed, why)
-            entry = uow.outbound.transition(
-                document.id,
-                DeliveryEvent.SEND_STARTED,
-                at=now,
-                detail=detail,
-                as4_message_id=composed.message_id,
-            )
-            self._notify(uow, current, entry, None, composed.message_id)
-            # Lock order everywhere: document row (transition) before job row.
-            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            self._send_started(uow, current, lease, now, detail, composed.message_id)
             uow.commit()
         return composed
 
@@ -220,16 +209,7 @@ class DeliverySteps:
                 detail["rebuilt_from"] = message.replaces
                 detail["rebuild_reason"] = "receiver-certificate-changed"
                 detail["receiver_certificate_serial"] = format(endpoint.certificate.serial_number, "x")
-            entry = uow.outbound.transition(
-                document.id,
-                DeliveryEvent.SEND_STARTED,
-                at=now,
-                detail=detail,
-                as4_message_id=outgoing.message_id,
-            )
-            self._notify(uow, document, entry, None, outgoing.message_id)
-            # Lock order everywhere: document row (transition) before job row.
-            uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+            self._send_started(uow, document, lease, now, detail, outgoing.message_id)
             uow.commit()
         # The message is stored with the first SEND_STARTED: a stored message may have reached the receiver.
         return not new or message.replaces is not None
@@ -291,6 +271,30 @@ class DeliverySteps:
             outcome.reason,
             self._retry.next_attempt_at(lease.attempts, now, self._jitter),
         )
+
+    def _send_started(
+        self,
+        uow: UnitOfWork,
+        document: OutboundDocument,
+        lease: DeliveryLease,
+        now: datetime,
+        detail: JSONObject,
+        message_id: str,
+        *,
+        stored: bool = True,
+    ) -> None:
+        """Record SEND_STARTED (with the message's id as the document's current message when ``stored``),
+        queue its webhook and renew the lease, in the caller's unit of work (the caller commits)."""
+        entry = uow.outbound.transition(
+            document.id,
+            DeliveryEvent.SEND_STARTED,
+            at=now,
+            detail=detail,
+            as4_message_id=message_id if stored else None,
+        )
+        self._notify(uow, document, entry, None, message_id)
+        # Lock order everywhere: document row (transition) before job row.
+        uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
 
     def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
         document = uow.outbound.get(lease.document_id)

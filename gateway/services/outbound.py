@@ -277,7 +277,8 @@ class OutboundSubmitter:
             if document is not None:
                 assert report is not None
                 try:
-                    event = uow.outbound.add(document, DocumentContent(prepared.ubl, report.to_dict()))
+                    content = DocumentContent(prepared.ubl, report.to_dict(), prepared.buyer_country)
+                    event = uow.outbound.add(document, content)
                 except DuplicateMessage as exc:
                     raise _LostRace from exc
                 uow.jobs.enqueue(document.id, due_at=now)

@@ -13,7 +13,9 @@ from gateway.errors import InvalidIdentifier, MappingError
 from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, CreditNote, Invoice
 from gateway.model.identifiers import EMAIL_SCHEME, DocumentTypeID, EmailReceiver, ParticipantID, Receiver
 from gateway.model.message import DocumentKind
+from gateway.model.report import country_code
 from gateway.services.conversion import convert_to_ubl
+from gateway.services.reporting_records import buyer_country_in
 from gateway.xmlcore import NS, parse_xml
 
 MAX_DOCUMENT_NUMBER_LENGTH: Final = 200
@@ -33,6 +35,8 @@ class PreparedDocument:
             scheme ``EM`` (a buyer outside Peppol, e-mailed), or None when absent or neither.
         sender: the seller's participant id (BT-34), or None (the configured seller id is used).
         problems: why the document cannot be sent even if valid (missing BT-1 or BT-49, ...).
+        buyer_country: BT-55 (``ZZ``: none), stored with the document for the reporting record of its
+            delivery, so that the worker does not parse the document for it.
     """
 
     kind: DocumentKind
@@ -42,6 +46,7 @@ class PreparedDocument:
     receiver: Receiver | None
     sender: ParticipantID | None = None
     problems: tuple[str, ...] = ()
+    buyer_country: str | None = None
 
 
 def _participant(scheme: str | None, value: str | None, what: str) -> tuple[ParticipantID | None, str | None]:
@@ -92,6 +97,7 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
         receiver=receiver,
         sender=sender,
         problems=_number_problems(completed.number) + ((receiver_problem,) if receiver_problem else ()),
+        buyer_country=country_code(completed.buyer.address.country),
     )
 
 
@@ -134,4 +140,5 @@ def prepare_ubl_document(ubl: bytes, *, max_bytes: int) -> PreparedDocument:
         receiver=receiver,
         sender=sender,
         problems=_number_problems(number) + ((receiver_problem,) if receiver_problem else ()),
+        buyer_country=buyer_country_in(root),
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from lxml import etree
+
 from gateway.as4 import IncomingUserMessage
 from gateway.errors import XMLInputError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
@@ -26,6 +28,13 @@ _REPORT_NAMESPACES = frozenset(
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 _CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
 _BUYER = f"{{{_CAC}}}AccountingCustomerParty"
+#: The roots whose documents have an AccountingCustomerParty (BG-7) and so a buyer country (BT-55).
+_BUYER_ROOTS = frozenset(
+    {
+        ("urn:oasis:names:specification:ubl:schema:xsd:Invoice-2", "Invoice"),
+        ("urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2", "CreditNote"),
+    }
+)
 _BUYER_COUNTRY = f"{{{_CAC}}}Party/{{{_CAC}}}PostalAddress/{{{_CAC}}}Country/{{{_CBC}}}IdentificationCode"
 
 
@@ -96,16 +105,33 @@ def received_transmission(
     )
 
 
+def buyer_country_in(root: etree._Element) -> str:
+    """The buyer's country (BT-55) in the parsed root of a UBL invoice or credit note; ``ZZ`` when absent.
+
+    The submit path reads it from the tree it parsed anyway and stores it with the document
+    (``DocumentContent.buyer_country``), so that delivery needs no parse for the reporting record.
+    """
+    buyer = root.find(_BUYER)
+    return country_code(buyer.findtext(_BUYER_COUNTRY) if buyer is not None else None)
+
+
 def buyer_country(ubl: bytes) -> str:
     """The buyer's country (BT-55) of a UBL invoice or credit note; ``ZZ`` for anything else.
 
     Read up to the buyer only, keeping no tree of the rest (a large document's lines and attachments).
+    Only for documents stored without the country (before migration 0012); see :func:`buyer_country_in`.
     """
     try:
         buyer = top_level_element(ubl, _BUYER, what="document")
     except XMLInputError:
         return country_code(None)
     return country_code(buyer.findtext(_BUYER_COUNTRY) if buyer is not None else None)
+
+
+def has_buyer_country(document_type: DocumentTypeID) -> bool:
+    """True for the document types that can carry BT-55 (a UBL Invoice or CreditNote root); for any other
+    (an Invoice Response, an MLS) the buyer country is ``ZZ`` without reading the document."""
+    return (document_type.root_namespace, document_type.root_name) in _BUYER_ROOTS
 
 
 def sent_transmission(
@@ -115,7 +141,7 @@ def sent_transmission(
     sent_at: datetime,
     receiver_seat: str,
     our_country: str,
-    ubl: bytes | None,
+    buyer_country: str,
 ) -> Transmission | None:
     """The record of a document delivered with a receipt (we are C2; the seller, C1, is the end user).
 
@@ -125,7 +151,7 @@ def sent_transmission(
         sent_at: its AS4 Timestamp (when the message was built).
         receiver_seat: the receiving AP's Seat ID (CN of its certificate).
         our_country: SBDH COUNTRY_C1 of what we send.
-        ubl: the business document, for the buyer country (C4); None when unknown.
+        buyer_country: the buyer country (BT-55: C4), ``ZZ`` when unknown.
     """
     if is_report(document.document_type):
         return None
@@ -137,6 +163,6 @@ def sent_transmission(
         document_type=document.document_type,
         process=document.process,
         c1=country_code(our_country),
-        c4=buyer_country(ubl) if ubl is not None else country_code(None),
+        c4=country_code(buyer_country),
         end_user=document.sender,
     )

@@ -28,7 +28,9 @@ from gateway.services.ports import MAX_PAGE_SIZE, InboundQuery, OutboundQuery, P
 from gateway.store.errors import maps_db_errors
 from gateway.store.tables import inbound_documents, outbound_documents, outbound_events
 
-_OUTBOUND_META = [c for c in outbound_documents.c if c.name not in ("ubl", "validation_report")]
+_OUTBOUND_META = [
+    c for c in outbound_documents.c if c.name not in ("ubl", "validation_report", "buyer_country")
+]
 _INBOUND_META = [c for c in inbound_documents.c if c.name not in ("body", "validation_report")]
 
 # The statements of the delivery and receive paths are built once, with bound parameters: SQLAlchemy then
@@ -150,6 +152,7 @@ class SQLOutboundDocumentRepository:
             "process_id": document.process.uri,
             "ubl": content.body,
             "validation_report": content.validation_report,
+            "buyer_country": content.buyer_country,
             "status": document.status.value,
             "status_reason": document.status_reason,
             "attempts": document.attempts,

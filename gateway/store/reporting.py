@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, case, insert, select, update
 
 from gateway.model.message import Direction
 from gateway.model.report import (
@@ -16,13 +16,19 @@ from gateway.model.report import (
     Transmission,
     TransmissionDirection,
 )
+from gateway.services.ports import SentFacts
 from gateway.store.errors import maps_db_errors
 from gateway.store.tables import as4_messages, outbound_documents, peppol_reports, peppol_transmissions
 
-#: The stored time of an outgoing message and its document's UBL: two columns, one round trip, and a
-#: statement built once (the other columns of both rows - the whole AS4 message - are not read).
+#: The stored time of an outgoing message and its document's buyer country, with the UBL only when the
+#: country is not stored (rows from before 0012): one round trip, a statement built once, and neither the
+#: whole AS4 message nor (normally) the document is read.
 _SENT_FACTS = (
-    select(as4_messages.c.created_at, outbound_documents.c.ubl)
+    select(
+        as4_messages.c.created_at,
+        outbound_documents.c.buyer_country,
+        case((outbound_documents.c.buyer_country.is_(None), outbound_documents.c.ubl)).label("ubl"),
+    )
     .join(outbound_documents, outbound_documents.c.id == as4_messages.c.document_id)
     .where(
         as4_messages.c.message_id == bindparam("message_id"), as4_messages.c.direction == Direction.OUT.value
@@ -55,9 +61,12 @@ class SQLReportingRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def sent_facts(self, message_id: str) -> tuple[datetime, bytes] | None:
+    def sent_facts(self, message_id: str) -> SentFacts | None:
         row = self._conn.execute(_SENT_FACTS, {"message_id": message_id}).first()
-        return (row.created_at, bytes(row.ubl)) if row is not None else None
+        if row is None:
+            return None
+        ubl = bytes(row.ubl) if row.ubl is not None else None
+        return SentFacts(row.created_at, row.buyer_country, ubl)
 
     def record(self, transmission: Transmission) -> None:
         t = transmission

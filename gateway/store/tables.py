@@ -96,6 +96,10 @@ outbound_documents = Table(
     Column("process_id", String(IDENTIFIER), nullable=False),
     Column("ubl", LargeBinary, nullable=False),
     Column("validation_report", JSON(none_as_null=True), nullable=True),
+    # BT-55 buyer country (``ZZ``: none), read at submit from the tree validation parsed, for the reporting
+    # record of the delivery: the worker never parses the document for it. NULL (rows stored before 0012,
+    # documents we write ourselves): read from ``ubl`` when needed.
+    Column("buyer_country", String(2), nullable=True),
     Column("status", String(24), nullable=False),
     Column("status_reason", Text, nullable=True),
     Column("attempts", Integer, nullable=False),

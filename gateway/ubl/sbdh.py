@@ -93,6 +93,7 @@ def build_sbd(
     created: datetime,
     mls_to: ParticipantID | None = None,
     mls_type: str | None = None,
+    parsed_before: bool = False,
 ) -> bytes:
     """Wrap a business document (e.g. a UBL Invoice) in a Peppol SBD.
 
@@ -106,6 +107,10 @@ def build_sbd(
         mls_to / mls_type: the optional MLS scopes (peppol-as4.md §8, §12): where the receiving access
             point sends its Message Level Status (our SPID, ``0242:…``) and when (``FAILURE_ONLY``,
             ``ALWAYS_SEND``).
+        parsed_before: the caller vouches that ``business_document`` was accepted by a hardened tree parse
+            whose root matched ``document_type`` (the delivery worker: every stored outbound document was
+            parsed and validated before it was stored). Its bytes are then not read again, neither for the
+            root's name nor for the well-formedness pass: the worker parses no document it sends.
 
     Returns:
         The SBD as UTF-8 XML bytes with an XML declaration. The business document is copied in byte for
@@ -118,9 +123,12 @@ def build_sbd(
         XMLInputError: the business document is not well-formed, carries a DTD or entities, is too large.
         MappingError: payload root does not match the document type, bad country, naive time.
     """
-    qname = root_name(business_document, what="business document")
-    if qname.namespace != document_type.root_namespace or qname.localname != document_type.root_name:
-        raise MappingError(f"payload root {qname.text} does not match document type {document_type.value}")
+    if not parsed_before:
+        qname = root_name(business_document, what="business document")
+        if (qname.namespace, qname.localname) != (document_type.root_namespace, document_type.root_name):
+            raise MappingError(
+                f"payload root {qname.text} does not match document type {document_type.value}"
+            )
     if not _COUNTRY.match(country_c1):
         raise MappingError(f"COUNTRY_C1 {country_c1!r} is not ISO 3166 alpha-2")
     if created.tzinfo is None:
@@ -148,7 +156,8 @@ def build_sbd(
     if element is None:
         sbd.append(parse_xml(business_document, what="business document"))
         return etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
-    check_well_formed(business_document, max_bytes=DEFAULT_MAX_XML_BYTES, what="business document")
+    if not parsed_before:
+        check_well_formed(business_document, max_bytes=DEFAULT_MAX_XML_BYTES, what="business document")
     envelope = etree.tostring(sbd, xml_declaration=True, encoding="UTF-8")
     close = envelope.rindex(b"</StandardBusinessDocument>")
     return b"".join((memoryview(envelope)[:close], element, memoryview(envelope)[close:]))

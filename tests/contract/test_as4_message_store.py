@@ -12,6 +12,7 @@ from store_builders import HEADERS, MIME_BODY, T0, UBL, as4_message, at, content
 
 from gateway.errors import DuplicateMessage, StoreError
 from gateway.model.message import AS4Signal, DeliveryEvent, Direction, RawHTTPMessage, SignalKind
+from gateway.services.ports import SentFacts
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import as4_signals
 
@@ -215,20 +216,25 @@ def test_history_rows_carry_the_delivery_attempt(store: SQLDocumentStore) -> Non
     ]
 
 
-def test_sent_facts_give_the_message_time_and_the_document_ubl_of_an_outgoing_message_only(
+def test_sent_facts_give_the_message_time_and_the_stored_buyer_country_of_an_outgoing_message_only(
     store: SQLDocumentStore,
 ) -> None:
-    # What a delivered transmission's reporting record reads (services/delivery_records.count_delivered).
-    document = outbound()
+    # What a delivered transmission's reporting record reads (services/delivery_records.count_delivered):
+    # the buyer country stored at submit, and the UBL only for a document stored without it (before 0012).
+    counted, legacy = outbound(), outbound()
     body = UBL.replace(b"</Invoice>", b"<!-- this one -->\n</Invoice>")
-    sent = as4_message(document_id=document.id, created_at=at(3))
+    sent = as4_message(document_id=counted.id, created_at=at(3))
+    sent_legacy = as4_message(message_id=f"old-{uuid.uuid4()}@x", document_id=legacy.id, created_at=at(4))
     received = as4_message(direction=Direction.IN, message_id=f"in-{uuid.uuid4()}@x", document_id=None)
     with store.unit_of_work() as uow:
-        uow.outbound.add(document, content(body))
+        uow.outbound.add(counted, replace(content(body), buyer_country="NL"))
+        uow.outbound.add(legacy, content(body))
         uow.messages.add(sent)
+        uow.messages.add(sent_legacy)
         uow.messages.add(received)
         uow.commit()
     with store.unit_of_work(read_only=True) as uow:
-        assert uow.reporting.sent_facts(sent.message_id) == (at(3), body)
+        assert uow.reporting.sent_facts(sent.message_id) == SentFacts(at(3), "NL", None)
+        assert uow.reporting.sent_facts(sent_legacy.message_id) == SentFacts(at(4), None, body)
         assert uow.reporting.sent_facts(received.message_id) is None
         assert uow.reporting.sent_facts("unknown@x") is None

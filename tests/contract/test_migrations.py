@@ -18,6 +18,7 @@ from store_databases import BACKENDS, PostgresServer
 
 from gateway.model.message import Direction, RawHTTPMessage, SignalKind
 from gateway.services import IdempotencyRecord
+from gateway.services.ports import SentFacts
 from gateway.store import (
     SQLDocumentStore,
     current_revision,
@@ -241,3 +242,60 @@ def test_idempotency_client_revision_keeps_stored_keys_under_the_shared_scope(
         engine.dispose()
     assert old is not None
     assert (old.client, old.fingerprint, old.response_status) == ("", "f", 422)
+
+
+def test_buyer_country_revision_keeps_documents_and_leaves_their_country_to_the_stored_ubl(
+    empty_database: str | URL,
+) -> None:
+    # 0012 adds outbound_documents.buyer_country without rebuilding the table (children survive); a
+    # document stored before it has none, so its delivery's reporting record reads the stored UBL.
+    upgrade_database(empty_database, revision="0011")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ubl = b"<Invoice>old</Invoice>"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(outbound_documents),
+                {
+                    "id": "d1",
+                    "kind": "invoice",
+                    "seller_id": "0208:0739484052",
+                    "document_number": "N1",
+                    "sender_id": "0208:0739484052",
+                    "receiver_id": "0208:0123456749",
+                    "receiver_key": "0208:0123456749",
+                    "document_type_id": "t",
+                    "process_id": "p",
+                    "ubl": ubl,
+                    "status": "delivered",
+                    "attempts": 1,
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            )
+            connection.execute(
+                insert(outbound_events),
+                {"document_id": "d1", "at": at, "to_status": "accepted", "event": "submitted"},
+            )
+            connection.execute(
+                insert(as4_messages),
+                {
+                    "message_id": "m1@x",
+                    "direction": Direction.OUT.value,
+                    "document_id": "d1",
+                    "request_headers": [],
+                    "request_body": b"",
+                    "created_at": at,
+                },
+            )
+        upgrade_database(empty_database)
+        store = SQLDocumentStore(engine)
+        with store.unit_of_work(read_only=True) as uow:
+            facts = uow.reporting.sent_facts("m1@x")
+        with engine.begin() as connection:
+            assert connection.execute(select(func.count()).select_from(outbound_events)).scalar() == 1
+            assert connection.execute(select(outbound_documents.c.buyer_country)).scalar_one() is None
+    finally:
+        engine.dispose()
+    assert facts == SentFacts(at, None, ubl)

@@ -41,7 +41,7 @@ from gateway.services.ports.paging import (
     PageCursor,
 )
 from gateway.services.ports.queue import DeliveryJob, DeliveryLease, DeliveryQueue, QueueCounts
-from gateway.services.ports.reporting import ReportingRepository
+from gateway.services.ports.reporting import ReportingRepository, SentFacts
 from gateway.services.ports.responses import InvoiceResponder, InvoiceResponseRequest, NullInvoiceResponder
 from gateway.services.ports.retry import RetryPolicy, RetrySchedule
 from gateway.services.ports.store import DocumentStore, UnitOfWork
@@ -97,6 +97,7 @@ __all__ = [
     "ReportingRepository",
     "RetryPolicy",
     "RetrySchedule",
+    "SentFacts",
     "UnitOfWork",
     "UnitRepository",
     "WebhookLease",

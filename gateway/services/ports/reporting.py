@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from gateway.model.report import ReportKind, ReportMonth, StoredReport, Transmission
+
+
+@dataclass(frozen=True, slots=True)
+class SentFacts:
+    """What the reporting record of a delivered transmission needs from the store.
+
+    Attributes:
+        sent_at: when the outgoing AS4 message was stored (its Timestamp).
+        buyer_country: the document's BT-55 as read at submit; None when not stored (before 0012).
+        ubl: the document's UBL, read only when ``buyer_country`` is None (to find it there).
+    """
+
+    sent_at: datetime
+    buyer_country: str | None
+    ubl: bytes | None = None
 
 
 class ReportingRepository(Protocol):
@@ -15,9 +31,9 @@ class ReportingRepository(Protocol):
         """Keep one transmission; a second record of the same message and direction is ignored."""
         ...
 
-    def sent_facts(self, message_id: str) -> tuple[datetime, bytes] | None:
-        """When the outgoing AS4 message ``message_id`` was stored and the UBL of its outbound document
-        (what a delivered transmission's record needs); None if either is unknown. One narrow read."""
+    def sent_facts(self, message_id: str) -> SentFacts | None:
+        """When the outgoing AS4 message ``message_id`` was stored and the buyer country of its outbound
+        document (its UBL only when the country is not stored); None if either is unknown. One narrow read."""
         ...
 
     def transmissions(self, since: datetime, until: datetime) -> list[Transmission]:

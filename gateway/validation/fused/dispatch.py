@@ -3,9 +3,11 @@
 The fused walk asks a pattern to match a node only when one of the pattern's rules could match it.
 This module reads the last step of every branch of a match pattern (``a/b[...] | //c`` -> ``b``, ``c``;
 ``(a/b | c)[...]`` -> ``b``, ``c``)
-and answers with the expanded element names it can match, or "any element", "attributes", "the
-document node". Whatever it does not recognise widens the answer to every node, so the filter can
-only ever let through too much, never too little; Saxon still decides the actual match.
+and answers with the expanded element names it can match, the local-name suffixes of the elements it
+can match (``//*[ends-with(name(), 'Amount') and ...]`` -> elements whose local name ends with
+``Amount``), or "any element", "attributes", "the document node". Whatever it does not recognise widens
+the answer to every node, so the filter can only ever let through too much, never too little; Saxon
+still decides the actual match.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gateway.validation.fused.xpath_text import outside_literals, split_top_level
+from gateway.validation.fused.xpath_text import outside_literals, split_operator, split_top_level
 
 _NAME = re.compile(r"^(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)$")
+#: ``ends-with(name(), 'S')`` or ``ends-with(local-name(), 'S')``, S a colon-free name part: true exactly
+#: when the local name ends with S (``name()`` is ``prefix:local``; a suffix without ``:`` lies in local).
+_SUFFIX_TEST = re.compile(r"^ends-with\(\s*(?:local-)?name\(\s*\)\s*,\s*'([\w.\-]+)'\s*\)$")
 
 
 @dataclass(slots=True)
@@ -25,15 +30,21 @@ class Targets:
 
     Attributes:
         names: expanded names ``(namespace, local)`` of elements.
+        suffixes: elements whose local name ends with one of these.
         any_element: some branch ends in ``*``, ``ns:*``, ``*:x`` or something unrecognised.
         attributes: some branch can match an attribute.
         document: some branch can match the document node.
     """
 
     names: set[tuple[str, str]] = field(default_factory=set)
+    suffixes: set[str] = field(default_factory=set)
     any_element: bool = False
     attributes: bool = False
     document: bool = False
+
+    def matches_name(self, namespace: str, local: str) -> bool:
+        """Whether an element of this expanded name may match (``any_element`` aside)."""
+        return (namespace, local) in self.names or any(local.endswith(s) for s in self.suffixes)
 
     def widen(self) -> None:
         """Match everything (used for a step this module does not understand)."""
@@ -48,12 +59,38 @@ def _strip_predicates(step: str) -> str:
     return step.strip()
 
 
+def _first_predicate(step: str) -> str | None:
+    """The text inside the first top-level ``[...]`` of ``step`` (None when it has none)."""
+    start = None
+    for index, char, depth in outside_literals(step):
+        if char == "[" and depth == 0 and start is None:
+            start = index + 1
+        elif char == "]" and depth == 0 and start is not None:
+            return step[start:index]
+    return None
+
+
+def _name_suffix(step: str) -> str | None:
+    """S when ``step`` is ``*[ends-with(name(), 'S') and ...]...`` (the predicate's first conjunct)."""
+    if not step.startswith("*["):
+        return None
+    predicate = _first_predicate(step)
+    if predicate is None:
+        return None
+    found = _SUFFIX_TEST.match(split_operator(predicate.strip(), "and")[0])
+    return found.group(1) if found else None
+
+
 def _add_step(targets: Targets, branch: str, namespaces: Mapping[str, str]) -> None:
     branch = branch.strip()
     if branch == "/":
         targets.document = True
         return
     steps = split_top_level(branch, "/")
+    suffix = _name_suffix(steps[-1].strip())
+    if suffix is not None:
+        targets.suffixes.add(suffix)
+        return
     step = _strip_predicates(steps[-1])
     if step.startswith("(") and step.endswith(")"):
         # ``(a/b | c/d)[p]``: the union's own branches (what the parenthesised union can match).

@@ -6,10 +6,11 @@ rule that fires. The fused stylesheet instead:
 
 * walks the tree once (mode ``fused-walk``: the document node, then ``@*|*`` recursively, the order
   the skeleton visits nodes in);
-* at each node, applies only the patterns that have a rule able to match that node (by element name,
-  see ``dispatch``), each in its own mode with the official rule templates (same match patterns, same
-  priorities: Saxon still picks the first matching rule of each pattern), minus the per-pattern
-  recursion and the fired-rule marker;
+* at each node, applies only the patterns that have a rule able to match that node (by element name
+  or local-name suffix, decided when the stylesheet is generated, see ``dispatch``), each in its own
+  mode with the official rule templates (same match patterns, same priorities: Saxon still picks
+  the first matching rule of each pattern), minus the per-pattern recursion and the fired-rule
+  marker;
 * tags every failed assert / successful report with its pattern's position and finally sorts the
   findings by it (a stable sort): the same findings, in the same order, as the official pattern-major
   walk.
@@ -113,25 +114,39 @@ def _rule_template(parent: etree._Element, pattern: Pattern, position: int, rewr
     _sub(parent, "template", match="/|@*|node()", mode=pattern.mode, priority="-2")
 
 
+def _suffix_test(suffixes: set[str]) -> str:
+    return " or ".join(f"ends-with(local-name(), '{suffix}')" for suffix in sorted(suffixes))
+
+
 def _walk_templates(parent: etree._Element, skeleton: Skeleton, prefixes: _Prefixes) -> None:
     targets = [_pattern_targets(pattern, skeleton) for pattern in skeleton.patterns]
     modes = [pattern.mode for pattern in skeleton.patterns]
 
-    def walk(match: str, applies: list[str], priority: str, descend: bool = True) -> None:
+    def walk(match: str, applies: list[str], priority: str, descend: bool = True) -> etree._Element:
         template = _sub(parent, "template", match=match, mode=WALK_MODE, priority=priority)
         _apply(template, applies)
         if descend:
             _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
+        return template
 
     walk("/", [m for m, t in zip(modes, targets, strict=True) if t.document], "2")
-    generic = [m for m, t in zip(modes, targets, strict=True) if t.any_element]
     names = sorted({name for t in targets for name in t.names})
     for namespace, local in names:
         applies = [
-            m for m, t in zip(modes, targets, strict=True) if t.any_element or (namespace, local) in t.names
+            m
+            for m, t in zip(modes, targets, strict=True)
+            if t.any_element or t.matches_name(namespace, local)
         ]
         walk(prefixes.qname(namespace, local), applies, "1")
-    walk("*", generic, "0")
+    # Any other element: the patterns that can match any element, and (tested by local name) those
+    # whose rules match elements by a suffix of their local name; in pattern order.
+    fallback = walk("*", [], "0", descend=False)
+    for mode, target in zip(modes, targets, strict=True):
+        if target.any_element:
+            _apply(fallback, [mode])
+        elif target.suffixes:
+            _apply(_sub(fallback, "if", test=_suffix_test(target.suffixes)), [mode])
+    _sub(fallback, "apply-templates", select="@*|*", mode=WALK_MODE)
     walk("@*", [m for m, t in zip(modes, targets, strict=True) if t.attributes], "0", descend=False)
 
 

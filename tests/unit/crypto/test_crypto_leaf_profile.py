@@ -3,18 +3,20 @@ extendedKeyUsage clientAuth must be present, and the subject holds exactly one C
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import pytest
 from as4_support import NOW, dev_pki
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.crypto import CertRejection, validate_ap_certificate
+from gateway.crypto import CertRejection, validate_ap_certificate, validate_smp_certificate
 from gateway.errors import CertificateRejected
+
+Validator = Callable[..., tuple[x509.Certificate, ...]]
 
 _KEY = rsa.generate_private_key(65537, 2048)
 _END_ENTITY = x509.BasicConstraints(ca=False, path_length=None)
@@ -93,3 +95,19 @@ def test_leaf_profile_violations_are_rejected(kwargs: dict[str, object], reason:
 def test_any_eku_next_to_client_auth_is_fine() -> None:
     eku = (ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE)
     assert validate_ap_certificate(_leaf(eku=eku), dev_pki().trust, at=NOW)
+
+
+def _with_duplicate_basic_constraints() -> x509.Certificate:
+    """A leaf whose keyUsage extension's OID was turned into basicConstraints' (2.5.29.15 -> 2.5.29.19):
+    two basicConstraints extensions, which the certificate's lazy extension parsing refuses."""
+    der = _leaf().public_bytes(serialization.Encoding.DER)
+    key_usage_oid, basic_constraints_oid = bytes.fromhex("0603551d0f"), bytes.fromhex("0603551d13")
+    assert der.count(key_usage_oid) == 1
+    return x509.load_der_x509_certificate(der.replace(key_usage_oid, basic_constraints_oid))
+
+
+@pytest.mark.parametrize("validate", [validate_ap_certificate, validate_smp_certificate])
+def test_a_certificate_with_a_duplicate_extension_is_rejected_as_malformed(validate: Validator) -> None:
+    with pytest.raises(CertificateRejected) as exc:
+        validate(_with_duplicate_basic_constraints(), dev_pki().trust, at=NOW)
+    assert exc.value.reason is CertRejection.MALFORMED

@@ -6,10 +6,11 @@ import base64
 import json
 from pathlib import Path
 
-from gateway.model import Invoice
+from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, Invoice
+from gateway.model.responses import MLS_DOCUMENT_TYPE
 from gateway.services.conversion import parse_document_json
-from gateway.services.outbound_input import prepare_json_document
-from gateway.services.reporting_records import buyer_country
+from gateway.services.outbound_input import PreparedDocument, prepare_json_document, prepare_ubl_document
+from gateway.services.reporting_records import buyer_country, has_buyer_country
 
 DOCUMENTS = Path(__file__).resolve().parents[2] / "data" / "documents"
 
@@ -33,3 +34,31 @@ def test_buyer_country_after_a_large_attachment() -> None:
 def test_not_a_document() -> None:
     assert buyer_country(b"not xml") == "ZZ"
     assert buyer_country(b"<Invoice/>") == "ZZ"
+
+
+def _prepared(name: str, **changes: object) -> PreparedDocument:
+    document = {**json.loads((DOCUMENTS / name).read_bytes()), **changes}
+    return prepare_json_document(parse_document_json(json.dumps(document).encode(), Invoice))
+
+
+def test_submit_reads_the_buyer_country_the_delivery_would_read() -> None:
+    # Stored with the document (outbound_documents.buyer_country) so that the worker does not parse it:
+    # the JSON path takes it from the model, the UBL path from the tree it parsed; both equal the stored
+    # UBL's BT-55 as the fallback reads it.
+    for name, country in (("export-us.json", "US"), ("be-domestic-mixed-rates.json", "BE")):
+        from_json = _prepared(name)
+        from_ubl = prepare_ubl_document(from_json.ubl, max_bytes=10_000_000)
+        assert from_json.buyer_country == from_ubl.buyer_country == buyer_country(from_json.ubl) == country
+
+
+def test_a_posted_ubl_without_a_buyer_country_stores_zz() -> None:
+    ubl = _prepared("export-us.json").ubl
+    without = ubl.replace(b"<cbc:IdentificationCode>US</cbc:IdentificationCode>", b"")
+    assert without != ubl
+    assert prepare_ubl_document(without, max_bytes=10_000_000).buyer_country == "ZZ"
+
+
+def test_only_invoices_and_credit_notes_have_a_buyer_country() -> None:
+    assert has_buyer_country(BIS_INVOICE)
+    assert has_buyer_country(BIS_CREDIT_NOTE)
+    assert not has_buyer_country(MLS_DOCUMENT_TYPE)

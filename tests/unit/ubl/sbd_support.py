@@ -13,7 +13,13 @@ RECEIVER = ParticipantID.parse("0208:0123456749")
 CREATED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def wrap(business: bytes, *, mls_to: ParticipantID | None = None, mls_type: str | None = None) -> bytes:
+def wrap(
+    business: bytes,
+    *,
+    mls_to: ParticipantID | None = None,
+    mls_type: str | None = None,
+    parsed_before: bool = False,
+) -> bytes:
     """``business`` in an SBD from ``SENDER`` to ``RECEIVER`` (a BIS Billing invoice, instance ``inst-1``)."""
     return build_sbd(
         business,
@@ -26,4 +32,5 @@ def wrap(business: bytes, *, mls_to: ParticipantID | None = None, mls_type: str 
         created=CREATED,
         mls_to=mls_to,
         mls_type=mls_type,
+        parsed_before=parsed_before,
     )

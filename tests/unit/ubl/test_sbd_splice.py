@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from gateway.errors import MappingError, XMLInputError
+from gateway.ubl import sbdh
 from gateway.ubl.sbdh import parse_sbd
 from gateway.xmlcore import root_element_bytes
 from tests.unit.ubl.sbd_support import wrap
@@ -54,6 +55,21 @@ def test_other_documents_go_through_a_tree(business: bytes) -> None:
 )
 def test_refusals(business: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
+        wrap(business)
+
+
+def test_a_document_parsed_before_is_wrapped_alike_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The delivery worker's case: the stored document was parsed and validated at submit.
+    business = b"<?xml version='1.0' encoding='utf-8'?>\n" + BODY.encode() + b"\n"
+    expected = wrap(business)
+
+    def no_parse(*_: object, **__: object) -> None:
+        raise AssertionError("the document was parsed again")
+
+    monkeypatch.setattr(sbdh, "root_name", no_parse)
+    monkeypatch.setattr(sbdh, "check_well_formed", no_parse)
+    assert wrap(business, parsed_before=True) == expected
+    with pytest.raises(AssertionError):
         wrap(business)
 
 

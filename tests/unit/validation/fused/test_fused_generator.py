@@ -43,6 +43,36 @@ def test_dispatch_widens_what_it_cannot_name(match: str, any_element: bool, attr
     assert (targets.any_element, targets.attributes) == (any_element, attributes)
 
 
+@pytest.mark.parametrize(
+    "match",
+    [
+        "//*[ends-with(name(), 'Amount') and not(ends-with(name(),'PriceAmount'))]",
+        "*[ends-with(local-name(), 'Amount')][x]",
+    ],
+)
+def test_dispatch_reads_a_local_name_suffix(match: str) -> None:
+    targets = targets_of([match], NS)
+    assert targets.suffixes == {"Amount"}
+    assert not targets.any_element
+    assert targets.matches_name("urn:other", "LineAmount")
+    assert not targets.matches_name("urn:cbc", "AmountType")
+
+
+@pytest.mark.parametrize(
+    "match",
+    [
+        "//*[ends-with(name(), 'Amount') or x]",  # not a conjunct: could match other names
+        "//*[x and ends-with(name(), 'Amount')]",  # only a leading conjunct is read
+        "//*[ends-with(name(), 'cbc:Amount')]",  # a prefix in the literal: name() depends on the document
+        "//*[ends-with(string(), 'Amount')]",
+    ],
+)
+def test_dispatch_widens_other_predicates_on_any_element(match: str) -> None:
+    targets = targets_of([match], NS)
+    assert targets.any_element
+    assert not targets.suffixes
+
+
 @pytest.fixture(scope="module")
 def saxon() -> PySaxonProcessor:
     return PySaxonProcessor(license=False)
@@ -121,3 +151,28 @@ def test_engine_runs_fused_by_default_and_official_on_request(artefacts_dir: Pat
     official = ValidationEngine(store, evaluation=Evaluation.OFFICIAL).compiled()
     assert "cen-fuse" in fused.build_seconds
     assert "cen-fuse" not in official.build_seconds
+
+
+def _findings(saxon: PySaxonProcessor, stylesheet: bytes, document: bytes) -> list[tuple[str, str]]:
+    executable = saxon.new_xslt30_processor().compile_stylesheet(stylesheet_text=stylesheet.decode())
+    svrl = etree.fromstring(
+        executable.transform_to_string(xdm_node=saxon.parse_xml(xml_text=document.decode())).encode()
+    )
+    found = svrl.iterfind("{http://purl.oclc.org/dsdl/svrl}failed-assert")
+    return [(f.get("id", ""), f.get("location", "")) for f in found]
+
+
+def test_suffix_rules_reach_elements_the_stylesheet_never_names(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """UBL-DT-01 matches ``//*[ends-with(name(), 'Amount') ...]``: an element of a name no rule lists
+    (dispatched by the fallback walk, through the suffix test) must still be checked, as officially."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    extra = '<cbc:ExtraAmount currencyID="EUR">1.125</cbc:ExtraAmount><cbc:Note>'
+    document = example.replace("<cbc:Note>", extra, 1).encode()
+    assert document != example.encode()
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    assert any(rule == "UBL-DT-01" and "ExtraAmount" in location for rule, location in fused)
+    assert fused == _findings(saxon, official, document)
