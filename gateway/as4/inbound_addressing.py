@@ -25,7 +25,7 @@ from gateway.as4.envelope import UserMessageHeader, text_of
 from gateway.crypto import KeyMaterial, common_name
 from gateway.errors import GatewayError, InvalidIdentifier, RemoteProtocolError
 from gateway.model import DocumentTypeID, ParticipantID, ProcessID
-from gateway.ubl.sbdh import SBDHData, parse_sbd
+from gateway.ubl.sbdh import SBDHData, read_sbd
 
 _SEAT_ID = re.compile(f"^{SEAT_ID_PATTERN}$")
 #: served(receiver, document type, process) -> bool, or a collection of participants we serve.
@@ -92,7 +92,7 @@ def check_addressing(
     """
     # --- §13 #9-#10: SBDH and its agreement with the ebMS header -----------------------------------------
     try:
-        sbdh = parse_sbd(sbd, max_bytes=max_payload)
+        sbdh = read_sbd(sbd, max_bytes=max_payload)
     except GatewayError as exc:
         raise RemoteProtocolError(EbmsError.OTHER, f"SBD rejected: {exc}") from exc
     original_sender = _participant(hdr.properties, PROP_ORIGINAL_SENDER)

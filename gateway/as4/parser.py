@@ -43,6 +43,7 @@ from gateway.as4.messages import IncomingUserMessage
 from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode, check_user_message
 from gateway.as4.wss import index_ids
 from gateway.crypto import (
+    CertificateVerdicts,
     KeyMaterial,
     RevocationChecker,
     TrustStore,
@@ -82,6 +83,7 @@ def parse_incoming(
     served: Served | None = None,
     max_payload: int = DEFAULT_MAX_PAYLOAD_BYTES,
     pmode: PeppolPMode = PEPPOL_PMODE,
+    verdicts: CertificateVerdicts | None = None,
 ) -> IncomingUserMessage:
     """Parse, verify, decrypt and check one incoming Peppol AS4 UserMessage.
 
@@ -95,6 +97,8 @@ def parse_incoming(
         served: receivers we serve (collection or predicate); None accepts every receiver.
         max_payload: cap on the decompressed payload.
         pmode: the P-Mode the message must follow, with the accepted algorithms (``pmode.security``).
+        verdicts: a memory of signer certificate paths that validated (the receiver keeps one); None
+            verifies the path every time. Revocation is asked every time either way.
 
     Returns:
         The accepted message; every value in it was covered by the verified signature.
@@ -113,7 +117,7 @@ def parse_incoming(
         authenticated: list[bool] = []
         return _parse(
             headers, body, our_key, trust, at, revocation, served, max_payload, pmode, message_id_box,
-            authenticated,
+            authenticated, verdicts,
         )  # fmt: skip
     except InboundMessageRejected:
         raise
@@ -167,6 +171,7 @@ def _parse(
     pmode: PeppolPMode,
     message_id_box: list[str],
     authenticated: list[bool],
+    verdicts: CertificateVerdicts | None,
 ) -> IncomingUserMessage:
     policy = pmode.security
     # --- §13 #1: multipart/related, SOAP 1.2, one Messaging with one UserMessage (inbound_structure) -------
@@ -187,8 +192,9 @@ def _parse(
 
     # --- §13 #6 (moved forward): the signer certificate path at the given time ------------------------------
     # Nothing an unauthenticated sender controls is decrypted, digested or decompressed before this.
+    validate = verdicts.validate_ap_certificate if verdicts is not None else validate_ap_certificate
     try:
-        validate_ap_certificate(signer, trust, at=at, revocation=revocation)
+        validate(signer, trust, at=at, revocation=revocation)
     except CertificateRejected as exc:
         raise _fail(EbmsError.FAILED_AUTHENTICATION, f"signer certificate rejected: {exc.reason}") from exc
 

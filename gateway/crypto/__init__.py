@@ -1,5 +1,6 @@
 """Security primitives for Peppol AS4: algorithm policy, key loading, AP certificate paths, XML-DSig/Enc."""
 
+from gateway.crypto.cert_verdicts import CertificateVerdicts
 from gateway.crypto.certs import (
     CertRejection,
     NoRevocationCheck,
@@ -58,6 +59,7 @@ __all__ = [
     "CRLRevocationChecker",
     "CanonicalizationAlgorithm",
     "CertRejection",
+    "CertificateVerdicts",
     "DataEncryptionAlgorithm",
     "DevIdentity",
     "DevPKI",

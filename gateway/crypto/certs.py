@@ -321,6 +321,16 @@ def _validate(
         current = issuer
     else:
         raise CertificateRejected(CertRejection.UNTRUSTED, "certificate path too long")
+    check_revocation(path, checker, at)
+    return tuple(path)
+
+
+def check_revocation(path: Sequence[x509.Certificate], checker: RevocationChecker, at: datetime) -> None:
+    """Ask ``checker`` about each certificate of a validated ``path`` (leaf first) and its issuer.
+
+    Raises:
+        CertificateRejected: REVOKED, or REVOCATION_UNKNOWN (hard fail).
+    """
     for child, parent in itertools.pairwise(path):
         status = checker.check(child, parent, at)
         if status is RevocationStatus.REVOKED:
@@ -328,4 +338,3 @@ def _validate(
         if status is not RevocationStatus.GOOD:
             # Hard fail (peppol-as4.md §10.2 item 4); soft-fail would be an explicit opt-in of the checker.
             raise CertificateRejected(CertRejection.REVOCATION_UNKNOWN, "revocation status unknown")
-    return tuple(path)

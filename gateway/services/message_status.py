@@ -37,7 +37,7 @@ from datetime import timedelta
 from typing import Any, Final
 
 from gateway.errors import GatewayError, InvalidIdentifier
-from gateway.model.identifiers import ParticipantID
+from gateway.model.identifiers import DocumentTypeID, ParticipantID
 from gateway.model.message import DocumentKind, InboundDocument, InboundStatus
 from gateway.model.responses import (
     MLS_DOCUMENT_TYPE,
@@ -75,11 +75,31 @@ class ReceivedEnvelope:
         from_party: the sending AP's From/PartyId (its certificate CN, the seat id).
         mls_to: the SBDH MLS_TO scope as written, if any.
         mls_type: the SBDH MLS_TYPE scope as written, if any.
+        instance_id: the SBDH InstanceIdentifier (the MLS refers to it), if known.
+        recorded: the verdict this call recorded, if handed on by the receiver (see :class:`RecordedVerdict`).
     """
 
     from_party: str
     mls_to: str | None = None
     mls_type: str | None = None
+    instance_id: str | None = None
+    recorded: RecordedVerdict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedVerdict:
+    """The verdict the receiver has just recorded for a new document, handed on with the envelope so that
+    the MLS is decided without reading the document back (``ReceivedEnvelope.recorded``).
+
+    Attributes:
+        document_type: the document's type (answers, which are applied from their stored body, and MLS
+            are read back as before).
+        status / report: the validation status and report as recorded.
+    """
+
+    document_type: DocumentTypeID
+    status: InboundStatus
+    report: dict[str, Any] | None
 
 
 def is_application_response(document: InboundDocument) -> bool:
@@ -144,6 +164,17 @@ class MessageStatusService:
         Returns:
             The id of the queued MLS outbound document, or None.
         """
+        known = envelope.recorded
+        if (
+            known is not None
+            and envelope.instance_id is not None
+            and known.document_type.root_namespace != (APPLICATION_RESPONSE_NS)
+        ):
+            # A business document whose verdict the receiver has just recorded: the MLS is decided from
+            # what it handed on, without a unit of work that reads the document and its content back.
+            if not self._sends_mls:
+                return None
+            return self._send_mls(document_id, known.status, envelope.instance_id, known.report, envelope)
         with self._store.unit_of_work(read_only=True) as uow:
             document = uow.inbound.get(document_id)
             # The content (body and report) is read only when something here uses it: an answer to apply,
@@ -167,7 +198,9 @@ class MessageStatusService:
             return None  # no MLS answers an MLS
         if document.document_type == MLS_DOCUMENT_TYPE:
             return None
-        return self._send_mls(document, content.validation_report, envelope)
+        return self._send_mls(
+            document.id, document.status, document.sbdh_instance_id, content.validation_report, envelope
+        )
 
     @property
     def _sends_mls(self) -> bool:
@@ -177,22 +210,27 @@ class MessageStatusService:
     # -- sending MLS ---------------------------------------------------------------------------------------
 
     def _send_mls(
-        self, document: InboundDocument, report: dict[str, Any] | None, envelope: ReceivedEnvelope
+        self,
+        document_id: str,
+        status: InboundStatus,
+        instance_id: str | None,
+        report: dict[str, Any] | None,
+        envelope: ReceivedEnvelope,
     ) -> str | None:
         if self._our_spid is None or self._can_receive is None:  # see _sends_mls
             return None
-        code, issues = _verdict(document.status, report)
+        code, issues = _verdict(status, report)
         mls_type = (envelope.mls_type or MLSType.FAILURE_ONLY.value).strip().upper()
         if code is not MLSCode.REJECTED and mls_type != MLSType.ALWAYS_SEND.value:
             return None  # FAILURE_ONLY (the default): only a rejection is reported
         to = _addressee(envelope)
         if to is None:
-            log.warning("no MLS for inbound document %s: no valid MLS_TO and no seat id", document.id)
+            log.warning("no MLS for inbound document %s: no valid MLS_TO and no seat id", document_id)
             return None
-        if document.sbdh_instance_id is None:
+        if instance_id is None:
             return None
         if not self._can_receive(to, MLS_DOCUMENT_TYPE, MLS_PROCESS):
-            log.warning("no MLS for inbound document %s: %s receives no MLS (directory)", document.id, to)
+            log.warning("no MLS for inbound document %s: %s receives no MLS (directory)", document_id, to)
             return None
         now = self._clock.now()
         mls = MessageLevelStatus(
@@ -201,7 +239,7 @@ class MessageStatusService:
             sender=self._our_spid,
             receiver=to,
             code=code,
-            instance_id=document.sbdh_instance_id,
+            instance_id=instance_id,
             description="Rejected due to validation errors" if code is MLSCode.REJECTED else None,
             issues=issues,
         )
@@ -236,12 +274,12 @@ class MessageStatusService:
             log.error(
                 "MLS %s for inbound document %s is invalid: not sent, recorded as failed document %s; %s",
                 mls.id,
-                document.id,
+                document_id,
                 mls_document,
                 checked.to_dict(),
             )
             return None
-        log.info("MLS %s (%s) for inbound document %s queued to %s", mls.id, code.value, document.id, to)
+        log.info("MLS %s (%s) for inbound document %s queued to %s", mls.id, code.value, document_id, to)
         return mls_document
 
 

@@ -25,7 +25,7 @@ from gateway.as4 import (
     build_receipt,
     parse_incoming,
 )
-from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore
+from gateway.crypto import CertificateVerdicts, KeyMaterial, RevocationChecker, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected
 from gateway.model import ParticipantID
 from gateway.model.message import (
@@ -145,6 +145,8 @@ class AS4Receiver:
         self._domain = message_id_domain
         self._revocation = revocation
         self._max_payload = max_payload
+        # The senders' certificate paths that validated (bounded, time-limited; revocation asked each time).
+        self._verdicts = CertificateVerdicts()
         self._finisher = InboundFinisher(
             store=store,
             validator=validator,
@@ -191,6 +193,7 @@ class AS4Receiver:
                 revocation=self._revocation,
                 served=self._served,
                 max_payload=self._max_payload,
+                verdicts=self._verdicts,
             )
         except InboundMessageRejected as exc:
             return self._rejection.reject(raw, exc, now, authenticated=exc.signer_authenticated)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from lxml import etree
@@ -21,7 +21,7 @@ from gateway.errors import GatewayError
 from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.expense_intake import ValidatedInbound
-from gateway.services.message_status import ReceivedEnvelope
+from gateway.services.message_status import ReceivedEnvelope, RecordedVerdict
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl, read_ubl_tree
@@ -106,7 +106,9 @@ class InboundFinisher:
             return Finished(verdict.status, False)
         if self._on_received is not None:
             try:
-                self._on_received(facts.document_id, facts.envelope)
+                # The verdict goes with the envelope: the MLS decision need not read the document back.
+                known = RecordedVerdict(facts.document_type, verdict.status, verdict.report)
+                self._on_received(facts.document_id, replace(facts.envelope, recorded=known))
             except Exception:
                 log.exception("after-receipt handling of inbound document %s failed", facts.document_id)
         return Finished(verdict.status, True)

@@ -48,8 +48,10 @@ def pending_document(
 
 
 def received_envelope(incoming: IncomingUserMessage) -> ReceivedEnvelope:
-    """The envelope facts handed on after validation: the sending AP and the SBDH MLS scopes."""
-    return ReceivedEnvelope(incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type)
+    """The envelope facts handed on after validation: the sending AP, the SBDH MLS scopes and instance id."""
+    return ReceivedEnvelope(
+        incoming.from_party, incoming.sbdh.mls_to, incoming.sbdh.mls_type, incoming.sbdh.instance_id
+    )
 
 
 def from_party(record: AS4MessageRecord | None) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +23,7 @@ from gateway.model.message import (
     OutboundDocument,
 )
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, ResponseCode
-from gateway.services.message_status import MessageStatusService, ReceivedEnvelope
+from gateway.services.message_status import MessageStatusService, ReceivedEnvelope, RecordedVerdict
 from gateway.services.ports import OutboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.responses import PeppolInvoiceResponder
@@ -179,6 +181,18 @@ def test_a_supplier_without_t111_gets_nothing(
     assert _queued(store, DocumentKind.INVOICE_RESPONSE) == []
 
 
+class _ReadCounting:
+    """The store, counting the read-only units of work opened on it."""
+
+    def __init__(self, inner: SQLDocumentStore) -> None:
+        self.inner = inner
+        self.reads = 0
+
+    def unit_of_work(self, *, read_only: bool = False) -> Any:
+        self.reads += read_only
+        return self.inner.unit_of_work(read_only=read_only)
+
+
 def _mls_service(
     store: SQLDocumentStore, engine: ValidationEngine, routable: set[str]
 ) -> MessageStatusService:
@@ -238,6 +252,7 @@ INVALID_REPORT = {
         (InboundStatus.INVALID, ReceivedEnvelope("POP000001", "0242:000003"), None),
     ],
 )
+@pytest.mark.parametrize("handed_on", [False, True], ids=["read-back", "handed-on"])
 def test_mls_policy(
     store: SQLDocumentStore,
     validation_engine: ValidationEngine,
@@ -245,11 +260,18 @@ def test_mls_policy(
     status: InboundStatus,
     envelope: ReceivedEnvelope,
     expected: tuple[str, str] | None,
+    handed_on: bool,
 ) -> None:
-    service = _mls_service(store, validation_engine, {"0242:000001", "0242:000009"})
+    counting = _ReadCounting(store)
+    service = _mls_service(counting, validation_engine, {"0242:000001", "0242:000009"})  # type: ignore[arg-type]
     report = INVALID_REPORT if status is InboundStatus.INVALID else None
     received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes(), status, report)
+    if handed_on:  # as the receiver hands it on: the verdict it has just recorded goes with the envelope
+        known = RecordedVerdict(received.document_type, status, report)
+        envelope = replace(envelope, instance_id=received.sbdh_instance_id, recorded=known)
     queued = service.on_received(received.id, envelope)
+    # Handed on, the decision reads nothing back (the same MLS either way).
+    assert counting.reads == (0 if handed_on else 1)
     mls = _queued(store, DocumentKind.MLS)
     if expected is None:
         assert queued is None

@@ -419,7 +419,7 @@ def test_unexpected_exception_is_a_logged_internal_error(
     def broken(*args: object, **kwargs: object) -> None:
         raise AttributeError("a bug of ours")
 
-    monkeypatch.setattr(inbound_addressing, "parse_sbd", broken)
+    monkeypatch.setattr(inbound_addressing, "read_sbd", broken)
     msg = make_message()
     with (
         caplog.at_level(logging.ERROR, logger="gateway.as4.receiver"),

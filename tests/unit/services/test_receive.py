@@ -634,7 +634,12 @@ def test_a_crash_between_the_two_commits_loses_nothing_and_is_repaired_without_t
     assert restarted.recover_pending() == 1
     assert validator.calls == calls + 1
     # The recovered document is handed on like a new one (MLS, answers); only the seat id is known now.
-    assert seen == [(document.id, ReceivedEnvelope("POP000001"))]
+    # The recovered document's envelope knows the sender, and the verdict just recorded goes with it.
+    [(seen_id, envelope)] = seen
+    assert seen_id == document.id
+    assert envelope.from_party == "POP000001"
+    assert envelope.recorded is not None
+    assert envelope.recorded.status is InboundStatus.VALID
     with store.inner.unit_of_work(read_only=True) as uow:
         repaired = uow.inbound.get(document.id)
         content = uow.inbound.get_content(document.id)

@@ -1,0 +1,101 @@
+"""``read_sbd`` (the receiving side): the same verdicts and values as ``parse_sbd`` (which parses the whole
+SBD as a tree), without building a tree of the business document in the layout senders write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from lxml import etree
+
+from gateway.errors import MappingError, XMLInputError
+from gateway.ubl import sbdh
+from gateway.ubl.sbdh import SBDHData, parse_sbd, read_sbd
+from tests.unit.ubl.sbd_support import wrap
+
+INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+BODY = (
+    f'<Invoice xmlns="{INV}" xmlns:cbc="{CBC}"><cbc:ID>A&amp;B</cbc:ID>'
+    f'<cbc:Note xml:lang="en">n</cbc:Note></Invoice>'
+).encode()
+MAX = 1_000_000
+
+Mutant = Callable[[bytes], bytes]
+
+#: Each a way to break or vary the SBD; read_sbd must answer as parse_sbd does.
+MUTANTS: list[Mutant] = [
+    lambda s: s,
+    lambda s: s.replace(b"</Invoice>", b"</Invoice><Invoice xmlns='%s'/>" % INV.encode()),  # two documents
+    lambda s: s.replace(b"</Invoice>", b"</Invoice>text"),
+    lambda s: s.replace(b"<cbc:Note", b"<cbc:Note a=>"),  # syntax error inside the business document
+    lambda s: s.replace(b"A&amp;B", b"A&e;B"),  # an entity reference
+    lambda s: s.replace(b"<cbc:Note", b"<x:Note"),  # an undeclared element prefix
+    lambda s: s.replace(b"<cbc:Note xml:lang", b"<cbc:Note x:lang"),  # an undeclared attribute prefix
+    lambda s: s.replace(b"<cbc:Note xml:lang", "<cbc:Note \u00e9cbc:lang".encode()),  # non-ASCII, ends as cbc
+    lambda s: s.replace(
+        b"</cbc:Note></Invoice>", b"</cbc:Note><y xmlns:x='u'/><x:z/></Invoice>"
+    ),  # out of scope
+    lambda s: s.replace(
+        b"</cbc:Note></Invoice>", b"</cbc:Note><y xmlns:x='u'><x:z/></y></Invoice>"
+    ),  # in scope
+    lambda s: s.replace(b"<cbc:Note", b"<!-- <q:x/> --><cbc:Note"),  # looks like a prefix, is a comment
+    lambda s: s.replace(b"</StandardBusinessDocumentHeader>", b"</StandardBusinessDocumentHeader><!-- c -->"),
+    lambda s: s.replace(b"</StandardBusinessDocument>", b"<!-- c --></StandardBusinessDocument>"),
+    lambda s: s.replace(b"</StandardBusinessDocument>", b"</StandardBusinessDocument><x/>"),
+    lambda s: s.replace(
+        b"<StandardBusinessDocument ", b"<StandardBusinessDocument xmlns:cbc='%s' " % CBC.encode()
+    ),
+    lambda s: s.replace(b"<?xml version='1.0' encoding='UTF-8'?>", b'<!DOCTYPE x [<!ENTITY e "v">]>'),
+    lambda s: s.replace(b"<HeaderVersion>1.0", b"<HeaderVersion>2.0"),
+    lambda s: s[: s.index(b"<Invoice")] + b"</StandardBusinessDocument>",  # no business document
+    lambda s: s[:-40],  # truncated
+    lambda s: s.replace(b"<Invoice", b"<CreditNote").replace(b"</Invoice>", b"</CreditNote>"),
+]
+
+
+def _verdict(read: Callable[..., SBDHData], sbd: bytes) -> object:
+    try:
+        return read(sbd, max_bytes=MAX)
+    except (XMLInputError, MappingError) as exc:
+        return type(exc)
+
+
+@pytest.mark.parametrize("mutant", range(len(MUTANTS)))
+def test_same_verdict_as_the_tree_parse(mutant: int) -> None:
+    sbd = MUTANTS[mutant](wrap(BODY))
+    assert _verdict(read_sbd, sbd) == _verdict(parse_sbd, sbd)
+
+
+def test_the_valid_mutants_stay_valid() -> None:
+    # The differential above would pass if both refused everything.
+    assert isinstance(_verdict(read_sbd, MUTANTS[0](wrap(BODY))), SBDHData)
+    assert isinstance(_verdict(read_sbd, MUTANTS[9](wrap(BODY))), SBDHData)
+    assert _verdict(read_sbd, MUTANTS[8](wrap(BODY))) is XMLInputError
+
+
+def test_the_business_document_is_kept_as_sent_and_not_parsed_as_a_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    trees: list[bytes] = []
+    real = sbdh.parse_xml
+
+    def counting(data: bytes, **kwargs: object) -> etree._Element:
+        trees.append(data)
+        return real(data, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sbdh, "parse_xml", counting)
+    big = BODY.replace(b"</Invoice>", b"<cbc:Note>x</cbc:Note>" * 2000 + b"</Invoice>")
+    assert read_sbd(wrap(big), max_bytes=MAX).business_document == big
+    # Small trees only (the header, the business document's start tag): none holds the document's content.
+    assert trees
+    assert not [t for t in trees if b"<cbc:ID>" in t]
+    trees.clear()
+    parse_sbd(wrap(big), max_bytes=MAX)  # the counter sees a tree parse of the document
+    assert [t for t in trees if b"<cbc:ID>" in t]
+
+
+def test_size_limit() -> None:
+    sbd = wrap(BODY)
+    with pytest.raises(XMLInputError):
+        read_sbd(sbd, max_bytes=len(sbd) - 1)
