@@ -25,7 +25,8 @@ from gateway.as4.envelope import UserMessageHeader, text_of
 from gateway.crypto import KeyMaterial, common_name
 from gateway.errors import GatewayError, InvalidIdentifier, RemoteProtocolError
 from gateway.model import DocumentTypeID, ParticipantID, ProcessID
-from gateway.ubl.sbdh import SBDHData, read_sbd
+from gateway.ubl.sbd_read import read_sbd
+from gateway.ubl.sbdh import SBDHData
 
 _SEAT_ID = re.compile(f"^{SEAT_ID_PATTERN}$")
 #: served(receiver, document type, process) -> bool, or a collection of participants we serve.

@@ -263,7 +263,7 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     document's start tag are parsed, with the hardened parser's settings (no DTD, no entities, no
     network), so the header costs the same for a 10 kB and a 20 MB document and no tree of the document
     is built. Unlike :func:`parse_sbd` it does not see what follows that start tag (a second business
-    document, a syntax error further on): the receiver's :func:`read_sbd` judges those.
+    document, a syntax error further on): the receiver's :func:`gateway.ubl.sbd_read.read_sbd` judges those.
 
     Raises:
         XMLInputError: too large, not well-formed (as far as read), a DTD or an entity reference.
@@ -305,89 +305,6 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     except etree.XMLSyntaxError as exc:
         raise XMLInputError(f"SBD is not well-formed XML: {exc}") from exc
     raise MappingError("SBD must hold the header and exactly one business document")
-
-
-def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
-    """Read and check a received Peppol SBD without building a tree of its business document.
-
-    The same verdicts as :func:`parse_sbd`, for the receiving side, whose validation parses the business
-    document (once, hardened): the SBDH is read from a small tree of the SBD up to the business document's
-    start tag, and, in the plain layout of :func:`_business_span`, the business document's bytes are
-    checked by a well-formedness pass that builds no tree (one root element, no DTD, no entity) after
-    a byte scan has shown that every namespace prefix they use is declared on their root element. Any
-    other layout (or a doubt of the scan), and any refusal, goes to :func:`parse_sbd`, which parses the
-    whole SBD as a tree (so a refusal is worded as it always was).
-
-    Raises:
-        XMLInputError: not well-formed, DTD/entities, too large.
-        MappingError: an SBDH rule of the Peppol envelope spec is violated.
-    """
-    if len(data) > max_bytes:
-        raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")
-    try:
-        business = _plain_business_document(data, max_bytes)
-    except (XMLInputError, MappingError):
-        business = None  # refused: the tree parse below words the refusal as it always has
-    if business is None:
-        return parse_sbd(data, max_bytes=max_bytes)
-    return business
-
-
-def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
-    """:func:`read_sbd` without a tree of the business document, or None outside the plain layout."""
-    head_end = data.find(_HEADER_END)
-    if head_end < 0:
-        return None
-    tag = _START_TAG.match(data, data.find(b"<", head_end + len(_HEADER_END)))
-    span = _business_span(data, tag.group(1).decode("ascii")) if tag is not None else None
-    if tag is None or span is None or tag.start() != span[0]:
-        return None
-    # The SBD up to the business document with the document's start tag as an empty element, closed: a
-    # small tree of the root, the header and the document's name and namespace declarations.
-    start = tag.group(0)
-    empty = start if start.endswith(b"/>") else start[:-1] + b"/>"
-    head = b"".join((data[: span[0]], empty, b"</StandardBusinessDocument>"))
-    root = parse_xml(head, max_bytes=max_bytes, what="SBD")
-    elements = [c for c in root if isinstance(c.tag, str)]
-    if root.tag != _S + "StandardBusinessDocument" or root.nsmap != {None: SBDH_NS} or len(elements) != 2:
-        return None
-    payload = elements[1]
-    header = _read_header(elements[0], etree.QName(payload))
-    declared = [p for p in payload.nsmap if p is not None]
-    if _undeclared_prefix(data, span, declared):
-        return None  # a prefix declared below the root (or a false alarm): let a tree judge
-    business = data[span[0] : span[1]]  # the copy the document is kept as
-    check_well_formed(business, max_bytes=max_bytes, what="business document")
-    return dataclasses.replace(header, business_document=business)
-
-
-#: An unprefixed ASCII start tag with its attributes (values may hold ">").
-_START_TAG = re.compile(rb"""<([A-Za-z_][A-Za-z0-9_.-]*)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
-#: The end of a prefixed attribute name (":name=", its prefix is read backwards).
-_PREFIXED_ATTRIBUTE = re.compile(rb""":[^\s<>=/"':]*+\s*+=\s*+["']""")
-_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-
-
-def _undeclared_prefix(data: bytes, span: tuple[int, int], declared: list[str]) -> bool:
-    """Whether a prefixed element or attribute name in ``data[span]`` might use a prefix other than
-    ``declared`` (or ``xml`` / ``xmlns``).
-
-    Sound, not exact: a prefixed name always counts unless its prefix is declared, but text or a comment
-    may count too, and a non-ASCII prefix always does (the caller then parses a tree: slower, never a
-    wrong verdict)."""
-    known = {p.encode() for p in (*declared, "xml", "xmlns")}
-    first, last = span
-    others = rb"</?(?!(?:" + b"|".join(re.escape(p) for p in known) + rb"):)[^\s<>/:!?=\"']++:"
-    if re.compile(others).search(data, first, last) is not None:
-        return True
-    for found in _PREFIXED_ATTRIBUTE.finditer(data, first, last):
-        begin = end = found.start()
-        while begin > first and data[begin - 1] in _NAME_BYTES:
-            begin -= 1
-        # An attribute name follows a blank: anything else (a non-ASCII prefix, text) counts as a doubt.
-        if begin == end or data[begin - 1] not in _BLANKS or data[begin:end] not in known:
-            return True
-    return False
 
 
 def _read_header(hdr: etree._Element, payload: etree.QName) -> SBDHData:

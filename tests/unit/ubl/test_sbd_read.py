@@ -9,8 +9,9 @@ import pytest
 from lxml import etree
 
 from gateway.errors import MappingError, XMLInputError
-from gateway.ubl import sbdh
-from gateway.ubl.sbdh import SBDHData, parse_sbd, read_sbd
+from gateway.ubl import sbd_read, sbdh
+from gateway.ubl.sbd_read import read_sbd
+from gateway.ubl.sbdh import SBDHData, parse_sbd
 from tests.unit.ubl.sbd_support import wrap
 
 INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -51,6 +52,27 @@ MUTANTS: list[Mutant] = [
     lambda s: s[: s.index(b"<Invoice")] + b"</StandardBusinessDocument>",  # no business document
     lambda s: s[:-40],  # truncated
     lambda s: s.replace(b"<Invoice", b"<CreditNote").replace(b"</Invoice>", b"</CreditNote>"),
+    # The XML namespace rules, which a tree-less pass does not apply (each refused by the tree parse).
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<cbc:ID:x>1</cbc:ID:x>"),  # two colons
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<xmlns:foo>1</xmlns:foo>"),  # the xmlns prefix
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<xml:foo>1</xml:foo>"),  # xml on an element
+    lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID xmlns:cbc=''>"),  # a prefix undeclared
+    lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID xmlns:xml='urn:y'>"),  # xml bound elsewhere
+    lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID xmlns:xmlns='urn:y'>"),
+    lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID xmlns:p='http://www.w3.org/XML/1998/namespace'>"),
+    lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID xmlns:='urn:z'>"),  # an empty prefix declared
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<:ID>1</:ID>"),  # an empty prefix
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<cbc:>1</cbc:>"),  # an empty local name
+    lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID cbc:a:b='1'>"),  # an attribute with two colons
+    lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID cbc:='1'>"),  # an attribute without a local name
+    lambda s: s.replace(b" xmlns:cbc=", b" xmlns:a='urn:x' xmlns:c='urn:x' xmlns:cbc=").replace(
+        b"<cbc:ID>", b"<cbc:ID a:b='1' c:b='2'>"
+    ),  # one attribute twice, through two prefixes of one namespace
+    lambda s: s.replace(b"encoding='UTF-8'", b"encoding='US-ASCII'").replace(
+        b"A&amp;B", "\u00e9".encode()
+    ),  # bytes the declared encoding forbids
+    lambda s: s.replace(b"encoding='UTF-8'", b"encoding='US-ASCII'"),  # allowed: ASCII only
+    lambda s: s.replace(b"A&amp;B", b"<![CDATA[<q:x>]]>"),  # looks like a prefix, is text
 ]
 
 
@@ -78,12 +100,13 @@ def test_the_business_document_is_kept_as_sent_and_not_parsed_as_a_tree(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     trees: list[bytes] = []
-    real = sbdh.parse_xml
+    real = sbd_read.parse_xml
 
     def counting(data: bytes, **kwargs: object) -> etree._Element:
         trees.append(data)
         return real(data, **kwargs)  # type: ignore[arg-type]
 
+    monkeypatch.setattr(sbd_read, "parse_xml", counting)
     monkeypatch.setattr(sbdh, "parse_xml", counting)
     big = BODY.replace(b"</Invoice>", b"<cbc:Note>x</cbc:Note>" * 2000 + b"</Invoice>")
     assert read_sbd(wrap(big), max_bytes=MAX).business_document == big
@@ -99,3 +122,12 @@ def test_size_limit() -> None:
     sbd = wrap(BODY)
     with pytest.raises(XMLInputError):
         read_sbd(sbd, max_bytes=len(sbd) - 1)
+
+
+def test_a_default_namespace_declared_below_the_root_is_read_without_a_tree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Legal XML (the tree parse accepts it too): no doubt, so no tree of the document.
+    body = BODY.replace(b"<cbc:Note", b"<Extra xmlns='urn:x'><y/></Extra><cbc:Note")
+    monkeypatch.setattr(sbd_read, "parse_sbd", None)  # a fallback would fail
+    assert read_sbd(wrap(body), max_bytes=MAX).business_document == body
