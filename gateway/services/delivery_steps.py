@@ -170,9 +170,8 @@ class DeliverySteps:
             uow.commit()
 
     def content(self, document_id: str) -> bytes:
-        with self._store.unit_of_work() as uow:
+        with self._store.unit_of_work(read_only=True) as uow:
             content = uow.outbound.get_content(document_id)
-            uow.commit()
         if content is None:
             raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
         return content.body

@@ -4,8 +4,8 @@ document): a tree of a 20 MB document costs more than the document, these cost n
 
 The same refusals as :func:`gateway.xmlcore.parse_xml` (no DTD, no entity other than the predefined
 ones, no network, bounded size), except one: :func:`check_well_formed` builds no tree and so does not
-resolve namespace prefixes (an undeclared prefix passes). Use it on documents a tree parse has already
-accepted, or whose reader parses them again.
+apply the XML namespace rules (an undeclared prefix passes). Use it on documents a tree parse has already
+accepted, or after a scan that rules out what those rules refuse (``gateway.ubl.sbd_read``).
 """
 
 from __future__ import annotations
