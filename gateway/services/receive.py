@@ -316,7 +316,7 @@ class AS4Receiver:
         if defer is None:
             status = finish()
         else:
-            self._finisher.in_flight.add(record.document_id)
+            self._finisher.hold(record.document_id)
             defer(finish)  # the caller answers the receipt first (evidence is committed), then runs it
             status = InboundStatus.RECEIVED
         return ReceiveResult(
@@ -334,7 +334,7 @@ class AS4Receiver:
         try:
             status = self._finisher.finish(facts, business).status
         finally:
-            self._finisher.in_flight.discard(facts.document_id)
+            self._finisher.release(facts.document_id)
         log.info(
             "AS4 message %s accepted: inbound document %s (%s)",
             facts.message_id,

@@ -57,7 +57,7 @@ class DuplicateMessages:
             )
             return self.rejection.reject(raw, clash, now)
         status = document.status if document is not None else None
-        if document is not None and is_pending(document) and document.id not in self.finisher.in_flight:
+        if document is not None and is_pending(document) and not self.finisher.held(document.id):
             # An earlier attempt stopped between the two commits (not merely answered and still being
             # validated here, which would validate it twice): finish it now.
             with self.store.unit_of_work(read_only=True) as uow:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from datetime import datetime, timedelta
+from typing import Final, NamedTuple
 
 from lxml import etree
 
@@ -27,6 +28,10 @@ from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, 
 from gateway.ubl import read_ubl, read_ubl_tree
 
 log = logging.getLogger("gateway.receive")
+
+#: How long the work after a receipt, handed over to run once the receipt is answered, may take to start
+#: before it is taken for lost. It only waits behind the other receipts' work; longer than any such queue.
+IN_FLIGHT_HOLD: Final = timedelta(minutes=15)
 
 
 class Finished(NamedTuple):
@@ -50,7 +55,7 @@ class ReceivedFacts:
 
 class InboundFinisher:
     """Validates, records and hands on received documents. Thread-safe: every call opens its own units of
-    work; ``in_flight`` names the documents whose work after the receipt is still to run in this process.
+    work; :meth:`held` names the documents whose work after the receipt is still to run in this process.
 
     Args:
         store: the document store.
@@ -82,7 +87,30 @@ class InboundFinisher:
         self._max_document = max_document
         self._on_received = on_received
         self._on_valid = on_valid
-        self.in_flight: set[str] = set()
+        self._in_flight: dict[str, datetime] = {}  # document id -> when its work was handed over
+
+    def hold(self, document_id: str) -> None:
+        """Note that the work after ``document_id``'s receipt was handed over to run later in this process."""
+        self._in_flight[document_id] = self._clock.now()
+
+    def release(self, document_id: str) -> None:
+        """That work ran (or gave up)."""
+        self._in_flight.pop(document_id, None)
+
+    def held(self, document_id: str) -> bool:
+        """Whether the work after ``document_id``'s receipt is still to run here, so the sweep and a resend
+        leave the document to it. A hold older than ``IN_FLIGHT_HOLD`` is taken for lost work (the answer
+        could not be sent, so the web server never ran it) and dropped: the document is theirs then."""
+        since = self._in_flight.get(document_id)
+        if since is None:
+            return False
+        if self._clock.now() - since < IN_FLIGHT_HOLD:
+            return True
+        self._in_flight.pop(document_id, None)
+        log.warning(
+            "inbound document %s: its work after the receipt never ran; left to recovery", document_id
+        )
+        return False
 
     def finish(self, facts: ReceivedFacts, business: bytes) -> Finished:
         """Validate a stored document, record the verdict if it still awaits one, then hand it on.

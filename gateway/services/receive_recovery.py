@@ -64,7 +64,7 @@ class PendingRecovery:
                     if document.id not in seen and _old_enough(document.received_at, cutoff)
                 ]
                 # Those whose own work after the receipt is still to run in this process are left to it.
-                pending = [d for d in candidates if d.id not in self.finisher.in_flight]
+                pending = [d for d in candidates if not self.finisher.held(d.id)]
                 contents = [uow.inbound.get_content(document.id) for document in pending]
                 senders = [from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
             if not candidates:

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from gateway.api.routes import as4 as as4_route
 from gateway.model.message import InboundStatus
 from gateway.services.receive import AS4Receiver, ReceiveOutcome
+from gateway.services.receive_finish import IN_FLIGHT_HOLD
 from gateway.validation import ValidationEngine
 from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
     FlakyStore,
@@ -190,3 +191,21 @@ def test_serve_sweeps_a_document_whose_verdict_could_not_be_recorded(
     [document] = inbound_documents(store)
     assert document.status is InboundStatus.VALID
     assert validations[0] == as4_route.AFTER_RECEIPT_TRIES + 1  # three tries, then one sweep
+
+
+def test_a_document_whose_work_after_the_receipt_never_ran_is_swept_once_the_hold_has_passed(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    # The answer could not be sent (the sender hung up), so the web server never ran the work it carried.
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    lost: list[Callable[[], InboundStatus]] = []
+    document = deliver(receiver, artefacts_dir, lost)
+    clock.at = NOW + AGE + timedelta(seconds=1)
+    assert receiver.sweep_pending(older_than=AGE) == 0  # still taken for queued work
+    clock.at = NOW + IN_FLIGHT_HOLD + timedelta(seconds=1)
+    assert receiver.sweep_pending(older_than=AGE) == 1
+    assert statuses(store) == {document: InboundStatus.VALID}
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
