@@ -11,10 +11,9 @@ from datetime import datetime
 from gateway.as4 import EbmsError
 from gateway.errors import DuplicateMessage, InboundMessageRejected
 from gateway.model.message import Direction, RawHTTPMessage
-from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import DocumentStore
 from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
-from gateway.services.receive_records import is_pending
+from gateway.services.receive_records import is_pending, stored_envelope
 from gateway.services.receive_recovery import PendingRecovery
 from gateway.services.receive_rejection import Rejection
 from gateway.services.receive_result import ReceiveOutcome, ReceiveResult
@@ -68,7 +67,7 @@ class DuplicateMessages:
                     document.document_type,
                     document.sender,
                     message_id,
-                    ReceivedEnvelope(str(original_sender)),
+                    stored_envelope(stored),
                 )
                 status = self.finisher.finish(facts, content.body).status
         elif document is None and stored.document_id is not None:

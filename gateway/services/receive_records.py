@@ -54,10 +54,19 @@ def received_envelope(incoming: IncomingUserMessage) -> ReceivedEnvelope:
     )
 
 
-def from_party(record: AS4MessageRecord | None) -> str:
-    """The sending AP's seat id as recorded in the receipt summary of an accepted message ("" if unknown)."""
+def stored_envelope(record: AS4MessageRecord | None) -> ReceivedEnvelope:
+    """The envelope facts of an accepted message as its receipt summary recorded them, for the paths that
+    finish a stored document (recovery, the sweep, a resend): the sending AP's seat id ("" if unknown), the
+    SBDH MLS scopes and the instance id. Summaries from before they were recorded give the MLS defaults
+    (FAILURE_ONLY, to the sending AP)."""
     summary = record.signal.receipt_summary if record is not None and record.signal is not None else None
-    return str((summary or {}).get("fromParty") or "")
+    facts = summary or {}
+
+    def text(key: str) -> str | None:
+        value = facts.get(key)
+        return value if isinstance(value, str) and value else None
+
+    return ReceivedEnvelope(text("fromParty") or "", text("mlsTo"), text("mlsType"), text("instanceId"))
 
 
 def is_pending(document: InboundDocument) -> bool:
@@ -92,6 +101,8 @@ def receipt_summary(incoming: IncomingUserMessage, receipt_id: str, now: datetim
         "documentType": incoming.document_type.uri,
         "process": incoming.process.uri,
         "instanceId": incoming.sbdh.instance_id,
+        "mlsTo": incoming.sbdh.mls_to,  # the MLS scopes, for the paths that finish a stored document
+        "mlsType": incoming.sbdh.mls_type,
         "conversationId": incoming.conversation_id,
         "signer": incoming.signer_certificate.subject.rfc4514_string(),
         "references": len(incoming.received_references),

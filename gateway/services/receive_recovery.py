@@ -17,10 +17,14 @@ from gateway.as4 import parse_incoming
 from gateway.crypto import KeyMaterial, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected
 from gateway.model.message import AS4MessageRecord, Direction, DocumentContent, InboundStatus
-from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import Clock, DocumentStore
 from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
-from gateway.services.receive_records import first_headers, from_party, pending_document, received_envelope
+from gateway.services.receive_records import (
+    first_headers,
+    pending_document,
+    received_envelope,
+    stored_envelope,
+)
 
 log = logging.getLogger("gateway.receive")
 
@@ -66,21 +70,23 @@ class PendingRecovery:
                 # Those whose own work after the receipt is still to run in this process are left to it.
                 pending = [d for d in candidates if not self.finisher.held(d.id)]
                 contents = [uow.inbound.get_content(document.id) for document in pending]
-                senders = [from_party(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending]
+                envelopes = [
+                    stored_envelope(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending
+                ]
             if not candidates:
                 return done
             seen.update(document.id for document in candidates)
-            for document, content, sender in zip(pending, contents, senders, strict=True):
+            for document, content, envelope in zip(pending, contents, envelopes, strict=True):
                 if content is None:  # deleted meanwhile
                     continue
-                # Only the business document is stored, not the SBDH scopes: the sender's seat id alone
-                # means the MLS defaults (FAILURE_ONLY, to the sending AP).
+                # The SBDH's MLS scopes as the receipt summary recorded them (the defaults for summaries
+                # from before they were recorded).
                 facts = ReceivedFacts(
                     document.id,
                     document.document_type,
                     document.sender,
                     document.as4_message_id,
-                    ReceivedEnvelope(sender),
+                    envelope,
                 )
                 finished = self.finisher.finish(facts, content.body)
                 if finished.recorded:

@@ -177,7 +177,7 @@ def official_example(artefacts_dir: Path) -> bytes:
     return (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / "base-example.xml").read_bytes()
 
 
-def sbd_of(ubl: bytes) -> bytes:
+def sbd_of(ubl: bytes, **scopes: Any) -> bytes:
     return build_sbd(
         ubl,
         sender=SENDER,
@@ -187,6 +187,7 @@ def sbd_of(ubl: bytes) -> bytes:
         country_c1="BE",
         instance_id=str(uuid.uuid4()),
         created=NOW,
+        **scopes,
     )
 
 

@@ -20,9 +20,12 @@ from as4_support import NOW, RECEIVER, dev_pki
 from fastapi import FastAPI
 
 from gateway.api.routes import as4 as as4_route
+from gateway.model import ParticipantID
 from gateway.model.message import InboundStatus
+from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.receive import AS4Receiver, ReceiveOutcome
 from gateway.services.receive_finish import IN_FLIGHT_HOLD
+from gateway.ubl.sbdh import read_sbd_header
 from gateway.validation import ValidationEngine
 from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
     FlakyStore,
@@ -55,9 +58,11 @@ class HandOns:
     def __init__(self) -> None:
         self.received: list[str] = []
         self.valid: list[str] = []
+        self.envelopes: list[ReceivedEnvelope] = []
 
-    def on_received(self, document_id: str, envelope: object) -> None:
+    def on_received(self, document_id: str, envelope: ReceivedEnvelope) -> None:
         self.received.append(document_id)
+        self.envelopes.append(envelope)
 
     def on_valid(self, uow: Any, document_id: str, validated: Any) -> None:
         assert validated.model is not None  # read from the validation's own tree
@@ -209,3 +214,26 @@ def test_a_document_whose_work_after_the_receipt_never_ran_is_swept_once_the_hol
     assert receiver.sweep_pending(older_than=AGE) == 1
     assert statuses(store) == {document: InboundStatus.VALID}
     assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+
+
+def test_a_swept_document_keeps_the_mls_scopes_its_sender_asked_for(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    # MLS_TO and MLS_TYPE live in the SBDH, which is not stored: the receipt summary keeps them, so the MLS
+    # of a swept (or recovered, or resent) document goes where and when its sender asked.
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    sbd = sbd_of(
+        official_example(artefacts_dir), mls_to=ParticipantID.parse("0242:000009"), mls_type="ALWAYS_SEND"
+    )
+    msg = make_message(sbd)
+    result = receiver.receive(tuple(msg.headers.items()), msg.body, defer=[].append)
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    clock.at = NOW + IN_FLIGHT_HOLD + timedelta(seconds=1)  # its work never ran
+    assert receiver.sweep_pending(older_than=AGE) == 1
+    [envelope] = hand_ons.envelopes
+    assert (envelope.mls_to, envelope.mls_type) == ("0242:000009", "ALWAYS_SEND")
+    assert envelope.instance_id == read_sbd_header(sbd, max_bytes=len(sbd)).instance_id
+    assert envelope.from_party  # the sending AP's seat id, as before
