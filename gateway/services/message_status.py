@@ -69,7 +69,8 @@ APPLICATION_RESPONSE_NS: Final = "urn:oasis:names:specification:ubl:schema:xsd:A
 
 @dataclass(frozen=True, slots=True)
 class ReceivedEnvelope:
-    """What the receiver knows of a new message beyond the stored document (SBDH scopes are not stored).
+    """What the receiver knows of a new message beyond the stored document (its SBDH is not stored; the
+    receipt summary keeps the scopes below for the paths that finish a stored document).
 
     Attributes:
         from_party: the sending AP's From/PartyId (its certificate CN, the seat id).
