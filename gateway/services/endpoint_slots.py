@@ -9,7 +9,8 @@ job cost a unit of work and came back only at its place in the virtual queue.
 
 ``EndpointSlots`` lets such a job wait in the process, in FIFO order per endpoint, when its expected wait
 (the gate's ``expected_wait``: the endpoint's send duration times the jobs ahead of it, over the limit) is
-at most ``max_wait``; a slot that frees up goes to the first waiter. Each wait for the next free slot is
+at most ``max_wait``; a slot that frees up goes to the first waiter, and a job arriving before that waiter
+runs queues behind it. Each wait for the next free slot is
 bounded by ``max_wait``: an endpoint that stalls meanwhile sends its waiters back to the queue. A slow
 endpoint (10 s per send: 2.5 s expected for the first waiter with 4 slots) or one not answering gets no
 waiters at all, so the worker's slots still serve the other endpoints. Not thread-safe: the worker's event
@@ -44,6 +45,8 @@ class EndpointSlots:
         self.gate = gate
         self._max_wait = max_wait
         self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
+        # Slots freed and handed to a waiter that has not run yet: a newcomer must not take them meanwhile.
+        self._handed: dict[str, int] = {}
 
     def waiting(self, endpoint: str) -> int:
         """Jobs waiting for a slot of ``endpoint`` now."""
@@ -57,12 +60,13 @@ class EndpointSlots:
     async def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
         """A permit to send to ``endpoint``, after a short wait for a slot if the endpoint is busy; or the
         gate's refusal (circuit open, or the wait would be too long or ran out)."""
-        while self.gate.busy(endpoint) or self._waiters.get(endpoint):
+        while self.gate.busy(endpoint) or self._waiters.get(endpoint) or self._handed.get(endpoint):
             expected = self.gate.expected_wait(endpoint, ahead=self.waiting(endpoint))
             if expected is None or expected > self._max_wait:
                 break  # hand the job back: the gate places it in the endpoint's virtual queue
             if not await self._wait(endpoint, self._max_wait):
                 break  # no send to the endpoint ended meanwhile: it stalls, back to the queue
+            self._take_handed(endpoint)
             if not self.gate.busy(endpoint):
                 break  # our turn
         return self.gate.acquire(endpoint)
@@ -86,6 +90,7 @@ class EndpointSlots:
             return False
         except BaseException:
             if woken.done() and not woken.cancelled():
+                self._take_handed(endpoint)
                 self._wake(endpoint)  # handed the slot, then cancelled: pass it on
             raise
         finally:
@@ -101,4 +106,13 @@ class EndpointSlots:
             first = queue.popleft()
             if not first.done():
                 first.set_result(None)
+                self._handed[endpoint] = self._handed.get(endpoint, 0) + 1
                 return
+
+    def _take_handed(self, endpoint: str) -> None:
+        """A woken waiter runs: the slot handed to it is no longer held for it."""
+        left = self._handed.get(endpoint, 0) - 1
+        if left > 0:
+            self._handed[endpoint] = left
+        else:
+            self._handed.pop(endpoint, None)

@@ -102,3 +102,34 @@ def test_the_send_duration_counts_from_the_request_not_from_the_admission() -> N
     expected = s.gate.expected_wait(FAST, ahead=0)
     assert expected is not None
     assert expected < 0.05
+
+
+def test_a_job_arriving_while_a_freed_slot_is_handed_to_a_waiter_queues_behind_it() -> None:
+    clock = SettableClock()
+    s = slots(clock, per_endpoint=1)
+    measured(s, clock, FAST, 0.05)
+
+    async def main() -> list[str]:
+        held = await s.acquire(FAST)
+        assert isinstance(held, SendPermit)
+        order: list[str] = []
+        permits: list[SendPermit] = []
+
+        async def job(name: str) -> None:
+            permit = await s.acquire(FAST)
+            assert isinstance(permit, SendPermit), permit
+            order.append(name)
+            permits.append(permit)
+
+        waiter = asyncio.create_task(job("waiter"))
+        await asyncio.sleep(0.01)
+        assert s.waiting(FAST) == 1
+        s.release(held, ok=True)  # the slot goes to the waiter, which has not run yet
+        newcomer = asyncio.create_task(job("newcomer"))
+        await asyncio.sleep(0.01)
+        assert order == ["waiter"]
+        s.release(permits[0], ok=True)
+        await asyncio.wait_for(asyncio.gather(waiter, newcomer), timeout=5)
+        return order
+
+    assert asyncio.run(main()) == ["waiter", "newcomer"]
