@@ -30,7 +30,7 @@ from gateway.ubl.sbdh import (
     _read_header,
     parse_sbd,
 )
-from gateway.xmlcore import check_well_formed, parse_xml
+from gateway.xmlcore import check_well_formed, declared_encoding, parse_xml
 
 #: An unprefixed ASCII start tag with its attributes (values may hold ">").
 _START_TAG = re.compile(rb"""<([A-Za-z_][A-Za-z0-9_.-]*)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
@@ -45,7 +45,6 @@ _BAD_ELEMENT_NAME = re.compile(
 _EMPTY_LOCAL_ATTRIBUTE = re.compile(rb""":\s*+=\s*+["']""")
 _ANY_PREFIXED_ELEMENT = re.compile(rb"""</?[^\s<>/:!?="']++:""")
 _NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-_DECLARED_ASCII = re.compile(rb"""\A(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*["']us-ascii["']""", re.I)
 
 
 def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
@@ -90,7 +89,7 @@ def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
     header = _read_header(elements[0], etree.QName(payload))
     business = data[span[0] : span[1]]  # the copy the document is kept as
     if _namespace_doubt(business, len(start), payload.nsmap) or (
-        _DECLARED_ASCII.match(data) is not None and not business.isascii()
+        declared_encoding(data) == "us-ascii" and not business.isascii()
     ):
         return None  # let a tree judge (slower, never a wrong verdict)
     check_well_formed(business, max_bytes=max_bytes, what="business document")

@@ -4,6 +4,7 @@ from gateway.xmlcore.ns import NS
 from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
 from gateway.xmlcore.stream import (
     check_well_formed,
+    declared_encoding,
     root_element_bytes,
     root_element_span,
     root_name,
@@ -14,6 +15,7 @@ __all__ = [
     "DEFAULT_MAX_XML_BYTES",
     "NS",
     "check_well_formed",
+    "declared_encoding",
     "parse_xml",
     "root_element_bytes",
     "root_element_span",

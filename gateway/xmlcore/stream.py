@@ -130,8 +130,7 @@ def root_element_span(data: bytes) -> tuple[int, int] | None:
     pos = len(_BOM) if data.startswith(_BOM) else 0
     declaration = _DECLARATION.match(data, pos)
     if declaration is not None:
-        encoding = _ENCODING.search(declaration.group(0))
-        if encoding is not None and encoding.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii"):
+        if declared_encoding(data) not in (None, "utf-8", "utf8", "us-ascii"):
             return None
         pos = declaration.end()
     while pos < len(data) and data[pos] in _BLANKS:
@@ -142,6 +141,14 @@ def root_element_span(data: bytes) -> tuple[int, int] | None:
     while end > pos and data[end - 1] in _BLANKS:
         end -= 1
     return pos, end
+
+
+def declared_encoding(data: bytes) -> str | None:
+    """The encoding named by the XML declaration at the start of ``data`` (after a UTF-8 BOM), lower-cased;
+    None without a declaration or without an encoding in it."""
+    declaration = _DECLARATION.match(data, len(_BOM) if data.startswith(_BOM) else 0)
+    encoding = _ENCODING.search(declaration.group(0)) if declaration is not None else None
+    return encoding.group(1).decode("ascii").lower() if encoding is not None else None
 
 
 def root_element_bytes(data: bytes) -> memoryview | None:

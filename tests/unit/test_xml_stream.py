@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import XMLInputError
-from gateway.xmlcore import check_well_formed, parse_xml, root_name, top_level_element
+from gateway.xmlcore import check_well_formed, declared_encoding, parse_xml, root_name, top_level_element
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,17 @@ def test_check_well_formed_does_not_resolve_prefixes_but_the_receiver_does() -> 
     check_well_formed(b"<a><cbc:ID>1</cbc:ID></a>", max_bytes=1000, what="doc")
     with pytest.raises(XMLInputError):
         parse_xml(b"<a><cbc:ID>1</cbc:ID></a>")
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (b"<?xml version='1.0' encoding='US-ASCII'?><a/>", "us-ascii"),
+        (b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?><a/>', "utf-8"),
+        (b"<?xml version='1.0'?><a/>", None),
+        (b"<a/>", None),
+        (b"<a/><?xml version='1.0' encoding='latin1'?>", None),  # a declaration only counts at the start
+    ],
+)
+def test_declared_encoding(data: bytes, encoding: str | None) -> None:
+    assert declared_encoding(data) == encoding
