@@ -41,19 +41,25 @@ def _mallopt() -> Callable[[int, int], int] | None:
     return mallopt
 
 
+def _set_option(option: int, value: int, unchanged: str) -> bool:
+    """``mallopt(option, value)`` for a positive ``value``; True if glibc took it (``unchanged`` is logged
+    when the C library has no ``mallopt``)."""
+    if value <= 0:
+        return False
+    mallopt = _mallopt()
+    if mallopt is None:
+        log.info("no mallopt in this C library: %s", unchanged)
+        return False
+    return bool(mallopt(option, value))
+
+
 def limit_malloc_arenas(arenas: int) -> bool:
     """Cap glibc's malloc arenas at ``arenas`` (0: leave glibc's default); call before starting threads.
 
     Returns:
         True if the cap is set (False on a C library without ``mallopt``, e.g. musl).
     """
-    if arenas <= 0:
-        return False
-    mallopt = _mallopt()
-    if mallopt is None:
-        log.info("no mallopt in this C library: malloc arenas left as they are")
-        return False
-    return bool(mallopt(_M_ARENA_MAX, arenas))
+    return _set_option(_M_ARENA_MAX, arenas, "malloc arenas left as they are")
 
 
 def fix_mmap_threshold(threshold_bytes: int) -> bool:
@@ -65,8 +71,5 @@ def fix_mmap_threshold(threshold_bytes: int) -> bool:
     """
     if threshold_bytes <= 0:
         return False
-    mallopt = _mallopt()
-    if mallopt is None:
-        log.info("no mallopt in this C library: the mmap threshold is left as it is")
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, min(threshold_bytes, MAX_MMAP_THRESHOLD)))
+    threshold = min(threshold_bytes, MAX_MMAP_THRESHOLD)
+    return _set_option(_M_MMAP_THRESHOLD, threshold, "the mmap threshold is left as it is")
