@@ -34,6 +34,7 @@ from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
 from gateway.validation.fused.dispatch import Targets, targets_of
 from gateway.validation.fused.guards import guard_absent_runs
 from gateway.validation.fused.implications import rewrite_implication
+from gateway.validation.fused.patterns import without_root_descent
 from gateway.validation.fused.presence import AttributeIndex
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
 
@@ -98,7 +99,8 @@ class _Rewrites:
 
 def _rule_template(parent: etree._Element, pattern: Pattern, position: int, rewrites: _Rewrites) -> None:
     for rule in pattern.rules:
-        template = _sub(parent, "template", match=rule.match, mode=pattern.mode, priority=rule.priority)
+        match = without_root_descent(rule.match)
+        template = _sub(parent, "template", match=match, mode=pattern.mode, priority=rule.priority)
         body = []
         for node in rule.body:
             copied = copy.deepcopy(node)
@@ -132,12 +134,18 @@ def _walk_templates(parent: etree._Element, skeleton: Skeleton, prefixes: _Prefi
     walk("/", [m for m, t in zip(modes, targets, strict=True) if t.document], "2")
     names = sorted({name for t in targets for name in t.names})
     for namespace, local in names:
-        applies = [
-            m
-            for m, t in zip(modes, targets, strict=True)
-            if t.any_element or t.matches_name(namespace, local)
-        ]
-        walk(prefixes.qname(namespace, local), applies, "1")
+        element = prefixes.qname(namespace, local)
+        wanted: dict[str, set[tuple[str, str]] | None] = {}  # mode -> parents required (None: any)
+        for mode, target in zip(modes, targets, strict=True):
+            if target.any_element:
+                wanted[mode] = None
+            elif target.matches_name(namespace, local):
+                wanted[mode] = target.parents_of(namespace, local)
+        walk(element, [m for m, parents in wanted.items() if parents is None], "1")
+        # Under a parent some pattern requires: that pattern too (a more specific walk template).
+        for above in sorted({p for parents in wanted.values() for p in parents or ()}):
+            applies = [m for m, parents in wanted.items() if parents is None or above in parents]
+            walk(f"{prefixes.qname(*above)}/{element}", applies, "1.5")
     # Any other element: the patterns that can match any element, and (tested by local name) those
     # whose rules match elements by a suffix of their local name; in pattern order.
     fallback = walk("*", [], "0", descend=False)
