@@ -18,6 +18,7 @@ from gateway.validation.fused import SkeletonError, fuse_stylesheet
 from gateway.validation.fused.codes import CodeLists
 from gateway.validation.fused.dispatch import targets_of
 from gateway.validation.fused.guards import guard_absent_runs
+from gateway.validation.fused.patterns import without_root_descent
 from gateway.validation.fused.skeleton import xsl
 
 NS = {"cac": "urn:cac", "cbc": "urn:cbc", "ubl": "urn:ubl"}
@@ -56,6 +57,40 @@ def test_dispatch_reads_a_local_name_suffix(match: str) -> None:
     assert not targets.any_element
     assert targets.matches_name("urn:other", "LineAmount")
     assert not targets.matches_name("urn:cbc", "AmountType")
+
+
+def test_dispatch_reads_the_parent_step_of_every_branch() -> None:
+    targets = targets_of(["cac:A[x]/cbc:ID[@s] | cac:B/cbc:ID", "/ubl:Invoice/cac:C/cbc:ID", "cbc:N"], NS)
+    parents = {("urn:cac", "A"), ("urn:cac", "B"), ("urn:cac", "C")}
+    assert targets.parents_of("urn:cbc", "ID") == parents
+    assert targets.parents_of("urn:cbc", "N") is None
+
+
+@pytest.mark.parametrize("free", ["cbc:ID", "//cbc:ID", "/cbc:ID", "cac:A//cbc:ID", "x:Y/cbc:ID", "*/cbc:ID"])
+def test_dispatch_lets_any_parent_through_when_one_branch_names_none(free: str) -> None:
+    """One branch without a known parent element (none, ``//``, an unknown prefix, a wildcard) lets the
+    element through under any parent, whatever the other branches require, in either order."""
+    for matches in (["cac:A/cbc:ID", free], [free, "cac:A/cbc:ID"]):
+        assert targets_of(matches, NS).parents_of("urn:cbc", "ID") is None
+
+
+def test_dispatch_lets_any_parent_through_for_a_suffix_rule() -> None:
+    targets = targets_of(["cac:A/cbc:TaxAmount", "//*[ends-with(name(), 'Amount')]"], NS)
+    assert targets.parents_of("urn:cbc", "TaxAmount") is None
+
+
+@pytest.mark.parametrize(
+    ("match", "expected"),
+    [
+        ("//cac:A[x = '//y'] | //*[not(*)] | //@id", "cac:A[x = '//y'] | *[not(*)] | @id"),
+        ("/ubl:Invoice | //cbc:B", "/ubl:Invoice | cbc:B"),
+        ("cac:A//cbc:B", "cac:A//cbc:B"),
+        ("(//cac:A | //cac:B)[1]", "(//cac:A | //cac:B)[1]"),
+        ("/", "/"),
+    ],
+)
+def test_rule_matches_lose_only_a_leading_root_descent(match: str, expected: str) -> None:
+    assert without_root_descent(match) == expected
 
 
 @pytest.mark.parametrize(
@@ -175,4 +210,42 @@ def test_suffix_rules_reach_elements_the_stylesheet_never_names(
     assert document != example.encode()
     fused = _findings(saxon, fuse_stylesheet(official), document)
     assert any(rule == "UBL-DT-01" and "ExtraAmount" in location for rule, location in fused)
+    assert fused == _findings(saxon, official, document)
+
+
+def test_parent_dispatch_checks_every_parent_a_pattern_names(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """CEN code-list rules match ``cbc:ID`` only under given parents (BR-CL-10 under
+    ``cac:PartyIdentification``, BR-CL-21 under ``cac:StandardItemIdentification``): the walk applies
+    the pattern to a ``cbc:ID`` under each of them, and not to the document's other ``cbc:ID``."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    party = '<cac:PartyIdentification><cbc:ID schemeID="NOPE">1</cbc:ID></cac:PartyIdentification>'
+    item = (
+        '<cac:StandardItemIdentification><cbc:ID schemeID="NOPE">2</cbc:ID></cac:StandardItemIdentification>'
+    )
+    document = (
+        example.replace("<cac:PartyName>", party + "<cac:PartyName>", 1)
+        .replace("<cac:ClassifiedTaxCategory>", item + "<cac:ClassifiedTaxCategory>", 1)
+        .replace("<cbc:ID>Snippet1</cbc:ID>", '<cbc:ID schemeID="NOPE">Snippet1</cbc:ID>', 1)
+        .encode()
+    )
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    assert {"BR-CL-10", "BR-CL-21"} <= {rule for rule, _ in fused}
+    assert fused == _findings(saxon, official, document)
+
+
+def test_rules_without_root_descent_still_fire(saxon: PySaxonProcessor, artefacts_dir: Path) -> None:
+    """Peppol R008 matches ``//*[not(*) and not(normalize-space())]``; fused, without the ``//``, an
+    empty element still fires it, at the same location as officially."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/PEPPOL-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    document = example.replace(
+        "<cbc:Note>", "<cbc:AccountingCost> </cbc:AccountingCost><cbc:Note>", 1
+    ).encode()
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    assert any(rule == "PEPPOL-EN16931-R008" for rule, _ in fused)
     assert fused == _findings(saxon, official, document)
