@@ -249,3 +249,50 @@ def test_rules_without_root_descent_still_fire(saxon: PySaxonProcessor, artefact
     fused = _findings(saxon, fuse_stylesheet(official), document)
     assert any(rule == "PEPPOL-EN16931-R008" for rule, _ in fused)
     assert fused == _findings(saxon, official, document)
+
+
+def test_forbidden_elements_met_by_the_walk_report_as_the_root_rule(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """CEN's root rule asserts ``not(cbc:UUID)``, ``not(cbc:CopyIndicator)``, ``not((cac:InvoiceLine|
+    cac:CreditNoteLine)/cbc:UUID)`` ... as templates of the walk: each fires once however many forbidden
+    elements it meets (UUID at the root and on both lines), at the root element's location, and the
+    root rule's findings stay in assert order, the kept asserts' (UBL-CR-... on attributes, count()
+    limits) between the moved ones, ahead of the pattern's findings on other elements."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    document = (
+        example.replace(
+            "<cbc:IssueDate>",
+            "<cbc:UUID>1</cbc:UUID><cbc:CopyIndicator>false</cbc:CopyIndicator><cbc:IssueDate>",
+            1,
+        )
+        .replace("<cbc:ID>Snippet1</cbc:ID>", '<cbc:ID schemeID="X">Snippet1</cbc:ID>', 1)
+        .replace("<cac:InvoiceLine>", "<cac:InvoiceLine><cbc:UUID>2</cbc:UUID>")
+        .replace("<cac:InvoicePeriod>", "<cac:InvoicePeriod/><cac:InvoicePeriod>", 1)
+        .encode()
+    )
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    rules = [rule for rule, _ in fused]
+    assert {"UBL-CR-004", "UBL-CR-005"} <= set(rules)
+    assert len(rules) == len(set(rules))  # each assert once, though UUID is forbidden in three places
+    assert fused == _findings(saxon, official, document)
+    assert b"fused-absent" in fuse_stylesheet(official)
+
+
+def test_a_rule_the_root_element_does_not_fire_reports_no_forbidden_element(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """The root rule matches ``/ubl:Invoice | /cn:CreditNote``: under another root element the
+    forbidden elements' markers are ignored, as the rule's asserts would never run."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    document = example.replace("<cbc:IssueDate>", "<cbc:UUID>1</cbc:UUID><cbc:IssueDate>", 1)
+    other = document.replace(
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2", "urn:other", 1
+    ).encode()
+    fused = _findings(saxon, fuse_stylesheet(official), other)
+    assert "UBL-CR-005" not in {rule for rule, _ in fused}
+    assert fused == _findings(saxon, official, other)
