@@ -67,10 +67,17 @@ def _is_assert(node: etree._Element) -> bool:
     )
 
 
+def _reads_variables(node: etree._Element) -> bool:
+    """Whether an XPath in ``node`` (its attributes, its descendants') may read a variable: a rule's
+    own variables are out of scope where a moved assert writes its failed-assert."""
+    return any("$" in value for element in node.iter() for value in element.attrib.values())
+
+
 def _full_path(node: etree._Element) -> list[list[str]] | None:
-    """The names of each step when ``node`` asserts ``not(S1/.../Sn)`` with name steps only."""
+    """The names of each step when ``node`` asserts ``not(S1/.../Sn)`` with name steps only (and
+    writes its failed-assert without reading a variable)."""
     steps = absent_steps(node)
-    if steps is None or not _is_assert(node):
+    if steps is None or not _is_assert(node) or _reads_variables(node[1]):
         return None
     path = node[0].get("test", "").strip()[len("not(") : -1].strip()
     if "/".join(steps) != path:
@@ -92,6 +99,8 @@ class ForbiddenPaths:
     """The moved asserts of a stylesheet, and the templates and root-template parts they need."""
 
     namespaces: Mapping[str, str]
+    #: The stylesheet sets ``xpath-default-namespace``: the markers' names would not be found (none moved).
+    default_namespace: bool = False
     asserts: list[_Assert] = field(default_factory=list)
     #: expanded path -> (match branches, numbers of the asserts on that path)
     paths: dict[tuple[tuple[str, str], ...], tuple[list[str], list[int]]] = field(default_factory=dict)
@@ -107,7 +116,7 @@ class ForbiddenPaths:
             rule: a rule of the pattern at position ``pattern``.
             document_rules: whether some rule of the pattern can match the document node.
         """
-        roots = None if document_rules else root_elements(rule.match)
+        roots = None if document_rules or self.default_namespace else root_elements(rule.match)
         body = list(enumerate(rule.body))
         if roots is None:
             return body, None
