@@ -1,21 +1,21 @@
-""" "Shall not be used" asserts of a root rule matched by the walk instead of tested at the root.
+"""'Shall not be used' asserts of a root rule matched by the walk instead of tested at the root.
 
 The CEN syntax pattern's root rule (``/ubl:Invoice | /cn:CreditNote``) holds about 640 asserts of the
 form ``not(S1/S2/.../Sn)``, every step a name (or a union of names, ``(cac:InvoiceLine|
 cac:CreditNoteLine)``): each fails exactly when an element sits at that path below the root element.
 Even guarded (``guards``), testing them costs a few hundred lookups per document. Since the fused walk
 visits every element anyway, such an assert becomes a template of its own mode (``MODE``) matching the
-absolute path (``/ubl:Invoice/S1/.../Sn | /cn:CreditNote/S1/.../Sn``): it writes a marker naming the
-assert when the walk meets a forbidden element, and nothing (not even a test) when there is none, as
-in nearly every document.
+path below the root element (``/*/S1/.../Sn``): it writes a marker naming the assert when the walk
+meets a forbidden element, and nothing (not even a test) when there is none, as in nearly every
+document.
 
 After the walk, the root template writes each marked assert's failed-assert once, in the context of
-the root element, as the rule would have (the same ``svrl:failed-assert``, with its id, flag, text and
-location); only if the rule fired (it writes a marker first: a higher-priority rule of the pattern
-could have taken the root element instead). Every finding of such a rule carries its assert's
-position in the rule, so the final sort puts the rule's findings back in assert order, ahead of the
-pattern's findings on other nodes (the root element is the first node the pattern's walk meets; a
-pattern with a rule on the document node is left alone).
+the root element, as the rule would have (the same ``svrl:failed-assert``: id, flag, text, location);
+only if the rule fired (it writes a marker first): so not under a root element of another name, nor
+when a higher-priority rule of the pattern took the root element. Every finding of such a rule
+carries its assert's position in the rule, so the final sort puts the rule's findings back in assert
+order, ahead of the pattern's findings on other nodes (the root element is the first node the
+pattern's walk meets; a pattern with a rule on the document node is left alone).
 """
 
 from __future__ import annotations
@@ -67,10 +67,17 @@ def _is_assert(node: etree._Element) -> bool:
     )
 
 
+def _reads_variables(node: etree._Element) -> bool:
+    """Whether an XPath in ``node`` (its attributes, its descendants') may read a variable: a rule's
+    own variables are out of scope where a moved assert writes its failed-assert."""
+    return any("$" in value for element in node.iter() for value in element.attrib.values())
+
+
 def _full_path(node: etree._Element) -> list[list[str]] | None:
-    """The names of each step when ``node`` asserts ``not(S1/.../Sn)`` with name steps only."""
+    """The names of each step when ``node`` asserts ``not(S1/.../Sn)`` with name steps only (and
+    writes its failed-assert without reading a variable)."""
     steps = absent_steps(node)
-    if steps is None or not _is_assert(node):
+    if steps is None or not _is_assert(node) or _reads_variables(node[1]):
         return None
     path = node[0].get("test", "").strip()[len("not(") : -1].strip()
     if "/".join(steps) != path:
@@ -92,8 +99,10 @@ class ForbiddenPaths:
     """The moved asserts of a stylesheet, and the templates and root-template parts they need."""
 
     namespaces: Mapping[str, str]
+    #: The stylesheet sets ``xpath-default-namespace``: the markers' names would not be found (none moved).
+    default_namespace: bool = False
     asserts: list[_Assert] = field(default_factory=list)
-    #: expanded path -> (match branches, numbers of the asserts on that path)
+    #: expanded path below the root element -> (match branches, numbers of the asserts on that path)
     paths: dict[tuple[tuple[str, str], ...], tuple[list[str], list[int]]] = field(default_factory=dict)
     rules: int = 0
 
@@ -107,7 +116,7 @@ class ForbiddenPaths:
             rule: a rule of the pattern at position ``pattern``.
             document_rules: whether some rule of the pattern can match the document node.
         """
-        roots = None if document_rules else root_elements(rule.match)
+        roots = None if document_rules or self.default_namespace else root_elements(rule.match)
         body = list(enumerate(rule.body))
         if roots is None:
             return body, None
@@ -124,11 +133,13 @@ class ForbiddenPaths:
             number = len(self.asserts) + 1
             self.asserts.append(_Assert(number, name, pattern, index, node[1]))
             for names in itertools.product(*path):
-                for root in roots:
-                    key = tuple(self._expanded(step) for step in (root, *names))
-                    branches, numbers = self.paths.setdefault(key, ([], []))
-                    branches.append("/" + "/".join((root, *names)))
-                    numbers.append(number)
+                # ``/*/S1/.../Sn``: below any root element (one template, not a union per root, which
+                # Saxon indexes less well); a marker of a rule that did not fire is dropped after the
+                # walk, and the rule fires only when the root element is one of its own.
+                key = tuple(self._expanded(step) for step in names)
+                branches, numbers = self.paths.setdefault(key, ([], []))
+                branches.append("/*/" + "/".join(names))
+                numbers.append(number)
         return kept, name
 
     def _expanded(self, qname: str) -> tuple[str, str]:
@@ -141,7 +152,9 @@ class ForbiddenPaths:
 
     def templates(self, parent: etree._Element, order_attribute: str) -> None:
         """The marker templates, and the templates writing a marked assert's failed-assert (tagged
-        with its pattern's position in ``order_attribute``)."""
+        with its pattern's position in ``order_attribute``); nothing when no assert was moved."""
+        if not self.asserts:
+            return
         for branches, numbers in self.paths.values():
             template = etree.SubElement(parent, xsl("template"))
             template.set("match", " | ".join(dict.fromkeys(branches)))
@@ -152,19 +165,21 @@ class ForbiddenPaths:
                 marker.set("k", str(number))
                 marker.set("rule", self.asserts[number - 1].rule)
         etree.SubElement(parent, xsl("template"), match="/|@*|node()", mode=MODE, priority="-2")
+        # One template for all the moved asserts (one per assert costs Saxon ≈ 5 MB more): the
+        # marker's assert chosen by number, its failed-assert written in the root element's context.
+        template = etree.SubElement(parent, xsl("template"), match=MARKER, mode=ASSERT_MODE)
+        etree.SubElement(template, xsl("param"), name="root")
+        etree.SubElement(template, xsl("variable"), name="k", select="string(@k)")
+        choose = etree.SubElement(etree.SubElement(template, xsl("for-each"), select="$root"), xsl("choose"))
         for moved in self.asserts:
-            template = etree.SubElement(parent, xsl("template"))
-            template.set("match", f"{MARKER}[@k = '{moved.number}']")
-            template.set("mode", ASSERT_MODE)
-            etree.SubElement(template, xsl("param"), name="root")
-            each = etree.SubElement(template, xsl("for-each"), select="$root")
+            when = etree.SubElement(choose, xsl("when"), test=f"$k = '{moved.number}'")
             for child in moved.otherwise:
                 copied = copy.deepcopy(child)
                 copied.tail = None
                 for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                     finding.set(order_attribute, str(moved.pattern))
                     finding.set(ASSERT_ATTRIBUTE, str(moved.position))
-                each.append(copied)
+                when.append(copied)
 
     def marked(self, parent: etree._Element, findings: str) -> str:
         """Declare in ``parent`` the failed-asserts of the marked asserts of rules that fired (each

@@ -215,7 +215,10 @@ def write_fused(skeleton: Skeleton) -> bytes:
     prefixes = _Prefixes(skeleton.root.nsmap)
     body = etree.Element(xsl("stylesheet"))  # templates first; the root is rebuilt with all prefixes
     rewrites = _Rewrites(CodeLists(), TokenSets.of(skeleton.declarations), AttributeIndex())
-    forbidden = ForbiddenPaths({prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix})
+    forbidden = ForbiddenPaths(
+        {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix},
+        default_namespace=skeleton.root.get("xpath-default-namespace") is not None,
+    )
     rules = etree.Element(xsl("stylesheet"))
     for position, pattern in enumerate(skeleton.patterns):
         document_rules = _pattern_targets(pattern, skeleton).document

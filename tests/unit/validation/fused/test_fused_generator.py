@@ -15,11 +15,12 @@ from saxonche import PySaxonProcessor
 from gateway.validation import ArtefactStore, Evaluation, ValidationEngine
 from gateway.validation.compiled import cached_fused_stylesheet
 from gateway.validation.fused import SkeletonError, fuse_stylesheet
+from gateway.validation.fused.absent import ForbiddenPaths
 from gateway.validation.fused.codes import CodeLists
 from gateway.validation.fused.dispatch import targets_of
 from gateway.validation.fused.guards import guard_absent_runs
 from gateway.validation.fused.patterns import without_root_descent
-from gateway.validation.fused.skeleton import xsl
+from gateway.validation.fused.skeleton import Rule, xsl
 
 NS = {"cac": "urn:cac", "cbc": "urn:cbc", "ubl": "urn:ubl"}
 CODES = "' AED EUR USD '"
@@ -285,7 +286,8 @@ def test_a_rule_the_root_element_does_not_fire_reports_no_forbidden_element(
     saxon: PySaxonProcessor, artefacts_dir: Path
 ) -> None:
     """The root rule matches ``/ubl:Invoice | /cn:CreditNote``: under another root element the
-    forbidden elements' markers are ignored, as the rule's asserts would never run."""
+    forbidden elements' markers (templates match ``/*/cbc:UUID``) are dropped, as the rule's asserts
+    would never run."""
     release = artefacts_dir / "peppol-bis-billing-3.0.21"
     official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
     example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
@@ -296,3 +298,35 @@ def test_a_rule_the_root_element_does_not_fire_reports_no_forbidden_element(
     fused = _findings(saxon, fuse_stylesheet(official), other)
     assert "UBL-CR-005" not in {rule for rule, _ in fused}
     assert fused == _findings(saxon, official, other)
+
+
+def _rule_assert(test: str, text: str) -> etree._Element:
+    choose = etree.Element(xsl("choose"))
+    etree.SubElement(choose, xsl("when")).set("test", test)
+    otherwise = etree.SubElement(choose, xsl("otherwise"))
+    finding = etree.SubElement(otherwise, "{http://purl.oclc.org/dsdl/svrl}failed-assert", test=test)
+    etree.SubElement(finding, xsl("value-of")).set("select", text)
+    return choose
+
+
+def test_only_root_rule_asserts_on_name_paths_are_moved() -> None:
+    """Moved: ``not(S1/.../Sn)`` on name steps in a rule on the root element. Kept: a path with a
+    predicate or an attribute step, a text reading a variable (out of scope where it is written),
+    another rule's context, a pattern with a rule on the document node."""
+    body = (
+        _rule_assert("not(cac:A/cbc:B)", "'moved'"),
+        _rule_assert("not((cac:L|cac:M)/cbc:B)", "'moved'"),
+        _rule_assert("not(cac:A[cbc:X]/cbc:B)", "'kept'"),
+        _rule_assert("not(cac:A/@b)", "'kept'"),
+        _rule_assert("not(cac:A/cbc:C)", "$rule-variable"),
+    )
+    forbidden = ForbiddenPaths(NS)
+    kept, fired = forbidden.take(Rule("/ubl:Invoice", "1000", body), 0, document_rules=False)
+    assert fired is not None
+    assert [index for index, _ in kept] == [2, 3, 4]
+    # Below any root element: a rule fires only on one of its own (markers of others are dropped).
+    assert sorted(forbidden.matches()) == ["/*/cac:A/cbc:B", "/*/cac:L/cbc:B", "/*/cac:M/cbc:B"]
+    for match, document_rules in (("cac:A", False), ("/ubl:Invoice", True), ("/ubl:Invoice/cac:A", False)):
+        other = ForbiddenPaths(NS)
+        assert other.take(Rule(match, "1000", body), 0, document_rules=document_rules)[1] is None
+        assert not other.asserts
