@@ -164,11 +164,24 @@ def _walk_templates(
                 wanted[mode] = None
             elif target.matches_name(namespace, local):
                 wanted[mode] = target.parents_of(namespace, local)
-        walk(element, [m for m, parents in wanted.items() if parents is None], "1")
-        # Under a parent some pattern requires: that pattern too (a more specific walk template).
-        for above in sorted({p for parents in wanted.values() for p in parents or ()}):
-            applies = [m for m, parents in wanted.items() if parents is None or above in parents]
-            walk(f"{prefixes.qname(*above)}/{element}", applies, "1.5")
+        anywhere = [m for m, parents in wanted.items() if parents is None]
+        aboves = sorted({p for parents in wanted.values() for p in parents or ()})
+        if not aboves:
+            walk(element, anywhere, "1")
+            continue
+        # Under a parent some pattern requires: that pattern too, chosen by the parent in the name's
+        # one template (a template per parent costs Saxon ≈ 9 KB each; a union of parents in one
+        # match is no longer indexed by name, four times slower).
+        template = walk(element, [], "1", descend=False)
+        choose = _sub(template, "choose")
+        by_applies: dict[tuple[str, ...], list[str]] = {}
+        for above in aboves:
+            applies = tuple(m for m, parents in wanted.items() if parents is None or above in parents)
+            by_applies.setdefault(applies, []).append(f"parent::{prefixes.qname(*above)}")
+        for applies, tests in by_applies.items():
+            _apply(_sub(choose, "when", test=" or ".join(tests)), list(applies))
+        _apply(_sub(choose, "otherwise"), anywhere)
+        _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
     # Any other element: the patterns that can match any element, and (tested by local name) those
     # whose rules match elements by a suffix of their local name; in pattern order.
     fallback = walk("*", [], "0", descend=False)
