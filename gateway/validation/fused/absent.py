@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from gateway.validation.fused.findings import FUNCTION, REPORT, shared_arguments
 from gateway.validation.fused.guards import absent_steps
 from gateway.validation.fused.skeleton import Rule, SkeletonError, svrl, xsl
 from gateway.validation.fused.xpath_text import split_top_level
@@ -44,6 +45,8 @@ FIRED = "fused-fired"
 PATHS_VARIABLE = "fused-forbidden-paths"
 NAMESPACES_VARIABLE = "fused-forbidden-namespaces"
 RULES_VARIABLE = "fused-forbidden-rules"
+#: Global map: the arguments of the shared function writing each moved assert's finding.
+FINDINGS_VARIABLE = "fused-forbidden-findings"
 #: Attribute carrying a finding's assert position within its (root) rule, for the final sort.
 ASSERT_ATTRIBUTE = "fused-assert"
 _ROOT_STEP = re.compile(r"^/([A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*)$")
@@ -166,19 +169,40 @@ class ForbiddenPaths:
         etree.SubElement(parent, xsl("template"), match="/|@*|node()", mode=MODE, priority="-2")
         # One template for all the moved asserts (one per assert costs Saxon ≈ 5 MB more): the
         # marker's assert chosen by number, its failed-assert written in the root element's context.
+        # An assert writing one finding of the shared functions' shape (``findings``) is an entry of a
+        # map of their arguments (atomic values, built when Saxon compiles: an xsl:when and its call
+        # per assert cost ≈ 8 KB each), any other keeps its own xsl:when.
         template = etree.SubElement(parent, xsl("template"), match=MARKER, mode=ASSERT_MODE)
         etree.SubElement(template, xsl("param"), name="root")
         etree.SubElement(template, xsl("variable"), name="k", select="string(@k)")
+        etree.SubElement(template, xsl("variable"), name="shared", select=f"${FINDINGS_VARIABLE}($k)")
         choose = etree.SubElement(etree.SubElement(template, xsl("for-each"), select="$root"), xsl("choose"))
+        call = etree.SubElement(choose, xsl("when"), test="exists($shared)")
+        arguments = ", ".join(f"$shared[{index}]" for index in range(2, 8))
+        etree.SubElement(call, xsl("sequence")).set(
+            "select", f"if ($shared[1]) then {REPORT}(., {arguments}) else {FUNCTION}(., {arguments})"
+        )
+        shared: list[str] = []
         for moved in self.asserts:
-            when = etree.SubElement(choose, xsl("when"), test=f"$k = '{moved.number}'")
+            copied_children = []
             for child in moved.otherwise:
                 copied = copy.deepcopy(child)
                 copied.tail = None
                 for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                     finding.set(order_attribute, str(moved.pattern))
                     finding.set(ASSERT_ATTRIBUTE, str(moved.position))
-                when.append(copied)
+                copied_children.append(copied)
+            found = None
+            if len(copied_children) == 1:
+                found = shared_arguments(copied_children[0], order_attribute, ASSERT_ATTRIBUTE)
+            if found is not None:
+                report = "true()" if found[0] == REPORT else "false()"
+                shared.append(f"'{moved.number}': ({report}, {', '.join(found[1])})")
+                continue
+            when = etree.SubElement(choose, xsl("when"), test=f"$k = '{moved.number}'")
+            when.extend(copied_children)
+        variable = etree.SubElement(parent, xsl("variable"), name=FINDINGS_VARIABLE)
+        variable.set("select", f"map{{{', '.join(shared)}}}")
 
     def _marker_template(self, parent: etree._Element) -> None:
         """One template writing the markers of the element the walk meets, found by its path below

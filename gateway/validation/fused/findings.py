@@ -84,11 +84,15 @@ def _is_location(node: etree._Element) -> bool:
     )
 
 
-def _call(finding: etree._Element, order_attribute: str, assert_attribute: str) -> str | None:
-    """The function call writing ``finding``, or None when it is not of the skeleton's shape."""
+def shared_arguments(
+    finding: etree._Element, order_attribute: str, assert_attribute: str
+) -> tuple[str, list[str]] | None:
+    """The shared function writing ``finding`` and its arguments after the node (XPath literals: id,
+    flag, test, text, pattern position, position in the rule or ``()``); None when ``finding`` is not
+    of the skeleton's shape."""
     if set(finding.attrib) - {"test", order_attribute, assert_attribute} or "test" not in finding.attrib:
         return None
-    if (finding.text or "").strip():
+    if finding.tag not in (svrl("failed-assert"), svrl("successful-report")) or (finding.text or "").strip():
         return None
     children = list(finding)
     if len(children) != 4 or any((child.tail or "").strip() for child in children):
@@ -112,8 +116,17 @@ def _call(finding: etree._Element, order_attribute: str, assert_attribute: str) 
     ):
         return None
     name = FUNCTION if finding.tag == svrl("failed-assert") else REPORT
-    strings = ", ".join(_literal(value) for value in (identifier, flag, test, _text(text)))
-    return f"{name}(., {strings}, {order}, {position if position is not None else '()'})"
+    strings = [_literal(value) for value in (identifier, flag, test, _text(text))]
+    return name, [*strings, order, position if position is not None else "()"]
+
+
+def _call(finding: etree._Element, order_attribute: str, assert_attribute: str) -> str | None:
+    """The function call writing ``finding``, or None when it is not of the skeleton's shape."""
+    shared = shared_arguments(finding, order_attribute, assert_attribute)
+    if shared is None:
+        return None
+    name, arguments = shared
+    return f"{name}(., {', '.join(arguments)})"
 
 
 def share_findings(stylesheet: etree._Element, order_attribute: str, assert_attribute: str) -> int:

@@ -257,8 +257,8 @@ def write_fused(skeleton: Skeleton) -> bytes:
     root.extend(rewrites.declarations())
     for node in list(body):
         root.append(node)
-    if share_findings(root, ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE):
-        root.extend(finding_functions(ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE))
-        excluded = root.get("exclude-result-prefixes", "")
-        root.set("exclude-result-prefixes", f"{excluded} {FINDINGS_PREFIX}".strip())
+    share_findings(root, ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE)
+    root.extend(finding_functions(ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE))  # the moved asserts may call them
+    excluded = root.get("exclude-result-prefixes", "")
+    root.set("exclude-result-prefixes", f"{excluded} {FINDINGS_PREFIX}".strip())
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
