@@ -47,10 +47,10 @@ class MovingClock:
         return self.at
 
 
-def make_receiver(store: FlakyStore, engine: ValidationEngine, clock: MovingClock) -> AS4Receiver:
+def make_receiver(documents: FlakyStore, engine: ValidationEngine, clock: MovingClock) -> AS4Receiver:
     p = dev_pki()
     status = MessageStatusService(
-        store=store,
+        store=documents,
         validation=engine,
         can_receive=lambda participant, *_: str(participant) == THEIR_SPID,
         clock=clock,
@@ -59,7 +59,7 @@ def make_receiver(store: FlakyStore, engine: ValidationEngine, clock: MovingCloc
         seller_id="0208:0000000097",
     )
     return AS4Receiver(
-        store=store,
+        store=documents,
         validator=engine,
         identity=p.receiver,
         trust=p.trust,
@@ -73,7 +73,7 @@ def make_receiver(store: FlakyStore, engine: ValidationEngine, clock: MovingCloc
     )
 
 
-def queued_mls(store: FlakyStore) -> list[tuple[str, str, bool]]:
+def queued_mls(documents: FlakyStore) -> list[tuple[str, str, bool]]:
     """(receiver, status, has a delivery job) of every MLS stored."""
     o, j = outbound_documents, delivery_jobs
     stmt = (
@@ -81,7 +81,7 @@ def queued_mls(store: FlakyStore) -> list[tuple[str, str, bool]]:
         .outerjoin(j, j.c.document_id == o.c.id)
         .where(o.c.kind == "mls")
     )
-    with store.inner.engine.connect() as connection:
+    with documents.inner.engine.connect() as connection:
         return [(str(row[0]), str(row[1]), bool(row[2])) for row in connection.execute(stmt)]
 
 
