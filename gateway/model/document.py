@@ -22,7 +22,6 @@ from gateway.model.payment import PaymentMeans
 from gateway.model.values import Amount, Code, CurrencyCode, Identifier, ModelBase, Text
 from gateway.model.vat import VatBreakdown
 
-
 #: Characters of base64 checked per slice: a multiple of 4, so every slice but the last is whole quanta.
 _BASE64_SLICE = 1 << 20
 _BASE64_ALPHABET = re.compile(r"[A-Za-z0-9+/]*")

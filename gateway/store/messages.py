@@ -9,8 +9,8 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 
 from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
 from gateway.model.message import (
-    AS4MessageSummary,
     AS4MessageRecord,
+    AS4MessageSummary,
     AS4Signal,
     Direction,
     HTTPHeaders,

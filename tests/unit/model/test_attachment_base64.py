@@ -10,7 +10,6 @@ import re
 import tracemalloc
 
 import pytest
-
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.model import document

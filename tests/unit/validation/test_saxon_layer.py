@@ -24,7 +24,7 @@ def test_the_transformed_document_is_not_kept_by_the_executable() -> None:
     del node
 
     with pytest.raises(PySaxonApiError, match="initial match selection"):
-        layer._executable.transform_to_string()  # noqa: SLF001 - the state this test is about
+        layer._executable.transform_to_string()
 
 
 def test_a_layer_still_runs_document_after_document() -> None:
