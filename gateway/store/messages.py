@@ -105,7 +105,7 @@ def _signal_from_history(row: Row[Any]) -> AS4Signal:
     )
 
 
-def _signal_from_row(row: Row[Any]) -> AS4Signal | None:
+def _signal_from_row(row: Any) -> AS4Signal | None:  # a Row of a message or of its summary
     if row.signal_kind is None:
         return None
     return AS4Signal(
