@@ -26,7 +26,7 @@ from typing import Final, TypeVar
 import anyio.to_thread
 
 from gateway.as4 import OutgoingMessage, verify_receipt
-from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, common_name
+from gateway.crypto import CertificateVerdicts, KeyMaterial, RevocationChecker, TrustStore, common_name
 from gateway.errors import (
     AS4ProtocolError,
     DiscoveryError,
@@ -160,6 +160,8 @@ class Deliverer:
         self._clock = clock
         self._retry = retry
         self._settings = settings
+        # The receiver certificate is validated before each send and signs the receipt: one path check.
+        self._verdicts = CertificateVerdicts()
         self._messages = MessageFactory(
             identity=identity,
             trust=trust,
@@ -168,6 +170,7 @@ class Deliverer:
             settings=settings,
             random_bytes=random_bytes,
             revocation=revocation,
+            verdicts=self._verdicts,
         )
 
     async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
@@ -334,7 +337,9 @@ class Deliverer:
     ) -> AttemptOutcome:
         now = self._clock.now()
         headers = dict(response.headers)
-        verdict = verify_receipt(headers, response.body, outgoing, trust=self._trust, at=now)
+        verdict = verify_receipt(
+            headers, response.body, outgoing, trust=self._trust, at=now, verdicts=self._verdicts
+        )
         # verify_receipt verified the signer (once): a duplicate error counts only when it is authentic.
         authentic = is_duplicate_error(verdict) and verdict.signer_verified
         facts = {
