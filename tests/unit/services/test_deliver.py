@@ -261,6 +261,23 @@ def test_the_receiver_certificate_path_is_verified_once_per_worker(
     assert [p for p in paths if p == receiver_certificate] == [receiver_certificate]
 
 
+def test_a_delivery_crosses_to_a_worker_thread_three_times(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 12: each hop costs a queue hand-off and an event-loop wake-up; building the message shares one
+    # with SEND_STARTED, judging the answer one with recording the outcome.
+    hops: list[str] = []
+    real = deliver_module.anyio.to_thread.run_sync
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(getattr(func, "func", func), "__name__", "?"))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(deliver_module.anyio.to_thread, "run_sync", counting)
+    queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    assert hops == ["prepare", "_build_and_start", "_judge_and_record"]
+
+
 def test_a_worker_whose_lease_was_taken_over_records_nothing(rig: Rig) -> None:
     doc_id = queue_document(rig.store)
     (slow,) = rig.lease("slow")
