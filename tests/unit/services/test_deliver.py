@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from as4_support import NOW, RECEIVER, dev_pki, make_message, receive
 from delivery_support import (
@@ -251,7 +252,7 @@ def test_the_receiver_certificate_path_is_verified_once_per_worker(
     first, second = queue_document(rig.store), queue_document(rig.store, number="INV-2")
     deliverer = rig.deliverer()
 
-    async def both() -> list[DeliveryStatus]:
+    async def both() -> list[DeliveryStatus | None]:
         return [(await deliverer.deliver_one(lease)).status for lease in rig.lease("w1")]
 
     assert asyncio.run(both()) == [DeliveryStatus.DELIVERED, DeliveryStatus.DELIVERED]
@@ -265,13 +266,13 @@ def test_a_delivery_crosses_to_a_worker_thread_three_times(rig: Rig, monkeypatch
     # issue 12: each hop costs a queue hand-off and an event-loop wake-up; building the message shares one
     # with SEND_STARTED, judging the answer one with recording the outcome.
     hops: list[str] = []
-    real = deliver_module.anyio.to_thread.run_sync
+    real = anyio.to_thread.run_sync
 
     async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
         hops.append(getattr(getattr(func, "func", func), "__name__", "?"))
         return await real(func, *args, **kwargs)
 
-    monkeypatch.setattr(deliver_module.anyio.to_thread, "run_sync", counting)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)  # what Deliverer._thread calls
     queue_document(rig.store)
     (lease,) = rig.lease("w1")
     assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
