@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
 from gateway.model.message import (
     AS4MessageRecord,
+    AS4MessageSummary,
     AS4Signal,
     Direction,
     HTTPHeaders,
@@ -45,6 +46,24 @@ _BY_INSTANCE = (
     )
     .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
     .limit(1)
+)
+# A document's messages in one direction without their bytes (the status views poll them: a 20 MB
+# document's stored message was read in full on every poll).
+_t = as4_messages
+_SUMMARIES = (
+    select(
+        _t.c.message_id,
+        _t.c.direction,
+        _t.c.created_at,
+        _t.c.signal_kind,
+        _t.c.signal_headers,
+        _t.c.signal_body,
+        _t.c.signal_at,
+        _t.c.ebms_error_code,
+        _t.c.receipt_summary,
+    )
+    .where(_t.c.document_id == bindparam("b_document"), _t.c.direction == bindparam("b_direction"))
+    .order_by(_t.c.created_at, _t.c.message_id)
 )
 _ATTEMPTS = select(outbound_documents.c.attempts).where(outbound_documents.c.id == bindparam("b_id"))
 
@@ -86,16 +105,20 @@ def _signal_from_history(row: Row[Any]) -> AS4Signal:
     )
 
 
+def _signal_from_row(row: Any) -> AS4Signal | None:  # a Row of a message or of its summary
+    if row.signal_kind is None:
+        return None
+    return AS4Signal(
+        kind=SignalKind(row.signal_kind),
+        raw=RawHTTPMessage(_headers_from_json(row.signal_headers or []), bytes(row.signal_body or b"")),
+        at=row.signal_at,
+        ebms_error_code=row.ebms_error_code,
+        receipt_summary=row.receipt_summary,
+    )
+
+
 def _message_from_row(row: Row[Any]) -> AS4MessageRecord:
-    signal = None
-    if row.signal_kind is not None:
-        signal = AS4Signal(
-            kind=SignalKind(row.signal_kind),
-            raw=RawHTTPMessage(_headers_from_json(row.signal_headers or []), bytes(row.signal_body or b"")),
-            at=row.signal_at,
-            ebms_error_code=row.ebms_error_code,
-            receipt_summary=row.receipt_summary,
-        )
+    signal = _signal_from_row(row)
     return AS4MessageRecord(
         message_id=row.message_id,
         direction=Direction(row.direction),
@@ -153,6 +176,13 @@ class SQLAS4MessageRepository:
             select(t).where(t.c.document_id == document_id).order_by(t.c.created_at, t.c.message_id)
         ).all()
         return [_message_from_row(row) for row in rows]
+
+    def summaries_for_document(self, document_id: str, direction: Direction) -> list[AS4MessageSummary]:
+        rows = self._conn.execute(_SUMMARIES, {"b_document": document_id, "b_direction": direction.value})
+        return [
+            AS4MessageSummary(row.message_id, Direction(row.direction), row.created_at, _signal_from_row(row))
+            for row in rows
+        ]
 
     def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
         key = {"b_id": message_id, "b_direction": direction.value}

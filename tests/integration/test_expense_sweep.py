@@ -1,0 +1,88 @@
+"""The periodic sweep of ``gateway serve`` also drafts the expenses of valid received invoices that have
+none (their draft failed with the verdict's unit of work), so they do not wait for the next start-up; a
+document that can never become a draft is logged once and given up, not read and logged every minute.
+Real stores (SQLite and PostgreSQL), real receive path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from gateway.api.pending_sweep import run_pending_sweep
+from gateway.bootstrap import Services
+from gateway.errors import StoreError
+from gateway.validation import ValidationEngine
+from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    ExpenseApp,
+    app_fixture,
+    auth,
+    deliver,
+)
+from tests.integration.test_expense_workflow import invoice, seed_valid, units
+
+UNREADABLE = b"<Invoice xmlns='urn:oasis:names:specification:ubl:schema:xsd:Invoice-2'/>"
+
+
+def with_interval(services: Services, seconds: float) -> Services:
+    """The same process services with the sweep's timer set to ``seconds``."""
+    as4 = services.settings.as4.model_copy(update={"pending_sweep_interval_seconds": seconds})
+    return replace(services, settings=services.settings.model_copy(update={"as4": as4}))
+
+
+def expenses_of(app: ExpenseApp) -> list[Any]:
+    items: list[Any] = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
+    return items
+
+
+def test_the_serve_timer_drafts_an_invoice_whose_draft_failed_with_its_verdict(
+    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units(app)
+
+    def broken(uow: object, inbound_id: str, validated: object) -> Any:
+        raise StoreError("database went away")
+
+    monkeypatch.setattr(app.services.expenses._intake, "draft_validated", broken)
+    deliver(app.client, invoice(validation_engine))  # asserts a receipt; the verdict is recorded alone
+    monkeypatch.undo()
+    assert expenses_of(app) == []
+    services = with_interval(app.services, 0.05)
+
+    async def sweep_until_drafted() -> None:
+        timer = asyncio.create_task(run_pending_sweep(services))
+        try:
+            deadline = time.monotonic() + 10
+            while not await asyncio.to_thread(expenses_of, app):
+                assert time.monotonic() < deadline, "the sweep never drafted the expense"
+                await asyncio.sleep(0.05)
+        finally:
+            timer.cancel()
+
+    asyncio.run(sweep_until_drafted())
+    [expense] = expenses_of(app)
+    assert expense["status"] == "to_approve"
+
+
+def test_a_document_that_can_never_be_drafted_is_logged_once_and_given_up(
+    app: ExpenseApp, validation_engine: ValidationEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    units(app)
+    unreadable = seed_valid(app, UNREADABLE)
+    caplog.set_level(logging.ERROR, logger="gateway.expenses")
+    workflow = app.services.expenses
+    for _ in range(3):  # three ticks of the sweep
+        assert workflow.recover() == 0
+    gave_up = [r.getMessage() for r in caplog.records if unreadable in r.getMessage()]
+    assert len(gave_up) == 1, gave_up
+    assert "no expense draft: " in gave_up[0]  # with the reason support needs
+    # It does not hold up the others.
+    later = seed_valid(app, invoice(validation_engine))
+    assert workflow.recover() == 1
+    with app.store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.get_by_inbound(later) is not None
+        assert uow.expenses.get_by_inbound(unreadable) is None
