@@ -7,7 +7,10 @@ and answers with the expanded element names it can match, the local-name suffixe
 can match (``//*[ends-with(name(), 'Amount') and ...]`` -> elements whose local name ends with
 ``Amount``), or "any element", "attributes", "the document node". Whatever it does not recognise widens
 the answer to every node, so the filter can only ever let through too much, never too little; Saxon
-still decides the actual match.
+still decides the actual match. For an element name it also reads the step before it: a branch
+``P[...]/X[...]`` can only match an ``X`` whose parent is a ``P``, so when every branch naming ``X`` has
+such a parent step, the pattern is tried only on the ``X`` elements under one of those parents
+(``cac:TaxCategory/cbc:ID``, not the document's other ``cbc:ID``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Targets:
 
     Attributes:
         names: expanded names ``(namespace, local)`` of elements.
+        parents: for a name of ``names`` every branch of which names its parent element: those
+            parents' expanded names (a name absent here may have any parent).
         suffixes: elements whose local name ends with one of these.
         any_element: some branch ends in ``*``, ``ns:*``, ``*:x`` or something unrecognised.
         attributes: some branch can match an attribute.
@@ -37,6 +42,7 @@ class Targets:
     """
 
     names: set[tuple[str, str]] = field(default_factory=set)
+    parents: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)
     suffixes: set[str] = field(default_factory=set)
     any_element: bool = False
     attributes: bool = False
@@ -45,6 +51,20 @@ class Targets:
     def matches_name(self, namespace: str, local: str) -> bool:
         """Whether an element of this expanded name may match (``any_element`` aside)."""
         return (namespace, local) in self.names or any(local.endswith(s) for s in self.suffixes)
+
+    def parents_of(self, namespace: str, local: str) -> set[tuple[str, str]] | None:
+        """The parents an element of this name must have to match (None: any parent, or none)."""
+        if any(local.endswith(s) for s in self.suffixes):
+            return None
+        return self.parents.get((namespace, local))
+
+    def add_name(self, name: tuple[str, str], parent: tuple[str, str] | None) -> None:
+        """Record a branch ending in element ``name`` whose parent must be ``parent`` (None: any)."""
+        if parent is not None and (name not in self.names or name in self.parents):
+            self.parents.setdefault(name, set()).add(parent)
+        else:
+            self.parents.pop(name, None)
+        self.names.add(name)
 
     def widen(self) -> None:
         """Match everything (used for a step this module does not understand)."""
@@ -105,17 +125,26 @@ def _add_step(targets: Targets, branch: str, namespaces: Mapping[str, str]) -> N
     if step == "*" or step.endswith(":*") or step.startswith("*:"):
         targets.any_element = True
         return
-    name = _NAME.match(step)
+    name = _expanded(step, namespaces)
     if name is None:
         targets.widen()
         return
+    parent = _expanded(_strip_predicates(steps[-2]), namespaces) if len(steps) > 1 else None
+    targets.add_name(name, parent)
+
+
+def _expanded(step: str, namespaces: Mapping[str, str]) -> tuple[str, str] | None:
+    """The expanded name of a name test ``prefix:local`` / ``local`` (None: anything else, or an
+    unknown prefix)."""
+    name = _NAME.match(step.strip())
+    if name is None:
+        return None
     prefix, local = name.groups()
     if prefix is None:
-        targets.names.add(("", local))
-    elif prefix in namespaces:
-        targets.names.add((namespaces[prefix], local))
-    else:
-        targets.widen()
+        return ("", local)
+    if prefix in namespaces:
+        return (namespaces[prefix], local)
+    return None
 
 
 def targets_of(matches: list[str], namespaces: Mapping[str, str]) -> Targets:

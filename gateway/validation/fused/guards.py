@@ -22,7 +22,7 @@ _QNAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
 _STEP = re.compile(rf"{_QNAME}|\((?:\s*{_QNAME}\s*\|)+\s*{_QNAME}\s*\)")
 
 
-def _absent_steps(node: etree._Element) -> list[str] | None:
+def absent_steps(node: etree._Element) -> list[str] | None:
     """The leading name steps of P when ``node`` is an assert ``xsl:choose`` testing ``not(P)``.
 
     A step is a QName or a parenthesised union of QNames; the steps stop at the first other token.
@@ -117,7 +117,7 @@ def guard_absent_runs(body: list[etree._Element]) -> list[etree._Element]:
     holder = etree.Element(xsl("sequence"))
     run: list[_Item] = []
     for node in [*body, None]:
-        steps = None if node is None else _absent_steps(node)
+        steps = None if node is None else absent_steps(node)
         if steps is not None and node is not None:
             run.append((steps, node))
             continue

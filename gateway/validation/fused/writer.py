@@ -30,10 +30,13 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, FIRED, MARKER, ForbiddenPaths, fired_marker
+from gateway.validation.fused.absent import MODE as ABSENT_MODE
 from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
 from gateway.validation.fused.dispatch import Targets, targets_of
 from gateway.validation.fused.guards import guard_absent_runs
 from gateway.validation.fused.implications import rewrite_implication
+from gateway.validation.fused.patterns import without_root_descent
 from gateway.validation.fused.presence import AttributeIndex
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
 
@@ -96,15 +99,26 @@ class _Rewrites:
         ]
 
 
-def _rule_template(parent: etree._Element, pattern: Pattern, position: int, rewrites: _Rewrites) -> None:
+def _rule_template(
+    parent: etree._Element,
+    pattern: Pattern,
+    position: int,
+    rewrites: _Rewrites,
+    forbidden: ForbiddenPaths,
+    document_rules: bool,
+) -> None:
     for rule in pattern.rules:
-        template = _sub(parent, "template", match=rule.match, mode=pattern.mode, priority=rule.priority)
-        body = []
-        for node in rule.body:
+        match = without_root_descent(rule.match)
+        template = _sub(parent, "template", match=match, mode=pattern.mode, priority=rule.priority)
+        kept, fired = forbidden.take(rule, position, document_rules)
+        body = [] if fired is None else [fired_marker(fired)]
+        for index, node in kept:
             copied = copy.deepcopy(node)
             copied.tail = None
             for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                 finding.set(ORDER_ATTRIBUTE, str(position))
+                if fired is not None:
+                    finding.set(ASSERT_ATTRIBUTE, str(index))
             for test in copied.iter(xsl("when"), xsl("if")):
                 test.set("test", rewrites.apply(test.get("test", "")))
             body.append(copied)
@@ -118,9 +132,14 @@ def _suffix_test(suffixes: set[str]) -> str:
     return " or ".join(f"ends-with(local-name(), '{suffix}')" for suffix in sorted(suffixes))
 
 
-def _walk_templates(parent: etree._Element, skeleton: Skeleton, prefixes: _Prefixes) -> None:
+def _walk_templates(
+    parent: etree._Element, skeleton: Skeleton, prefixes: _Prefixes, forbidden: ForbiddenPaths
+) -> None:
     targets = [_pattern_targets(pattern, skeleton) for pattern in skeleton.patterns]
     modes = [pattern.mode for pattern in skeleton.patterns]
+    if forbidden.asserts:  # the elements of the moved asserts' paths: their markers
+        targets.append(targets_of(forbidden.matches(), forbidden.namespaces))
+        modes.append(ABSENT_MODE)
 
     def walk(match: str, applies: list[str], priority: str, descend: bool = True) -> etree._Element:
         template = _sub(parent, "template", match=match, mode=WALK_MODE, priority=priority)
@@ -132,12 +151,18 @@ def _walk_templates(parent: etree._Element, skeleton: Skeleton, prefixes: _Prefi
     walk("/", [m for m, t in zip(modes, targets, strict=True) if t.document], "2")
     names = sorted({name for t in targets for name in t.names})
     for namespace, local in names:
-        applies = [
-            m
-            for m, t in zip(modes, targets, strict=True)
-            if t.any_element or t.matches_name(namespace, local)
-        ]
-        walk(prefixes.qname(namespace, local), applies, "1")
+        element = prefixes.qname(namespace, local)
+        wanted: dict[str, set[tuple[str, str]] | None] = {}  # mode -> parents required (None: any)
+        for mode, target in zip(modes, targets, strict=True):
+            if target.any_element:
+                wanted[mode] = None
+            elif target.matches_name(namespace, local):
+                wanted[mode] = target.parents_of(namespace, local)
+        walk(element, [m for m, parents in wanted.items() if parents is None], "1")
+        # Under a parent some pattern requires: that pattern too (a more specific walk template).
+        for above in sorted({p for parents in wanted.values() for p in parents or ()}):
+            applies = [m for m, parents in wanted.items() if parents is None or above in parents]
+            walk(f"{prefixes.qname(*above)}/{element}", applies, "1.5")
     # Any other element: the patterns that can match any element, and (tested by local name) those
     # whose rules match elements by a suffix of their local name; in pattern order.
     fallback = walk("*", [], "0", descend=False)
@@ -150,7 +175,7 @@ def _walk_templates(parent: etree._Element, skeleton: Skeleton, prefixes: _Prefi
     walk("@*", [m for m, t in zip(modes, targets, strict=True) if t.attributes], "0", descend=False)
 
 
-def _root_template(parent: etree._Element, skeleton: Skeleton) -> None:
+def _root_template(parent: etree._Element, skeleton: Skeleton, forbidden: ForbiddenPaths) -> None:
     template = _sub(parent, "template", match="/")
     output = etree.SubElement(template, svrl("schematron-output"))
     for name in ("title", "schemaVersion"):
@@ -159,10 +184,24 @@ def _root_template(parent: etree._Element, skeleton: Skeleton) -> None:
             output.set(name, original.get(name, ""))
     findings = _sub(output, "variable", name="fused-findings", as_="element()*")
     _sub(findings, "apply-templates", select=".", mode=WALK_MODE)
-    each = _sub(output, "for-each", select="$fused-findings")
+    if not forbidden.asserts:
+        each = _sub(output, "for-each", select="$fused-findings")
+        _sub(each, "sort", select=f"number(@{ORDER_ATTRIBUTE})", data_type="number")
+        copy_of = _sub(each, "copy")
+        _sub(copy_of, "copy-of", select=f"@* except @{ORDER_ATTRIBUTE}, node()")
+        return
+    moved = forbidden.marked(output, "fused-findings")
+    each = _sub(output, "for-each", select=f"$fused-findings[not(self::{MARKER} or self::{FIRED})], ${moved}")
     _sub(each, "sort", select=f"number(@{ORDER_ATTRIBUTE})", data_type="number")
+    # Within a pattern: a root rule's findings in assert order, then the others in walk order.
+    _sub(
+        each,
+        "sort",
+        select=f"if (@{ASSERT_ATTRIBUTE}) then number(@{ASSERT_ATTRIBUTE}) else 1e9",
+        data_type="number",
+    )
     copy_of = _sub(each, "copy")
-    _sub(copy_of, "copy-of", select=f"@* except @{ORDER_ATTRIBUTE}, node()")
+    _sub(copy_of, "copy-of", select=f"@* except (@{ORDER_ATTRIBUTE}, @{ASSERT_ATTRIBUTE}), node()")
 
 
 def write_fused(skeleton: Skeleton) -> bytes:
@@ -170,10 +209,18 @@ def write_fused(skeleton: Skeleton) -> bytes:
     prefixes = _Prefixes(skeleton.root.nsmap)
     body = etree.Element(xsl("stylesheet"))  # templates first; the root is rebuilt with all prefixes
     rewrites = _Rewrites(CodeLists(), TokenSets.of(skeleton.declarations), AttributeIndex())
-    _root_template(body, skeleton)
-    _walk_templates(body, skeleton, prefixes)
+    forbidden = ForbiddenPaths(
+        {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix},
+        default_namespace=skeleton.root.get("xpath-default-namespace") is not None,
+    )
+    rules = etree.Element(xsl("stylesheet"))
     for position, pattern in enumerate(skeleton.patterns):
-        _rule_template(body, pattern, position, rewrites)
+        document_rules = _pattern_targets(pattern, skeleton).document
+        _rule_template(rules, pattern, position, rewrites, forbidden, document_rules)
+    forbidden.templates(rules, ORDER_ATTRIBUTE)
+    _root_template(body, skeleton, forbidden)
+    _walk_templates(body, skeleton, prefixes, forbidden)
+    body.extend(list(rules))
     nsmap = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
     nsmap.update(prefixes.declared)
     nsmap.setdefault("map", MAP_NAMESPACE)

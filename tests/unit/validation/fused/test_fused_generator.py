@@ -15,10 +15,12 @@ from saxonche import PySaxonProcessor
 from gateway.validation import ArtefactStore, Evaluation, ValidationEngine
 from gateway.validation.compiled import cached_fused_stylesheet
 from gateway.validation.fused import SkeletonError, fuse_stylesheet
+from gateway.validation.fused.absent import ForbiddenPaths
 from gateway.validation.fused.codes import CodeLists
 from gateway.validation.fused.dispatch import targets_of
 from gateway.validation.fused.guards import guard_absent_runs
-from gateway.validation.fused.skeleton import xsl
+from gateway.validation.fused.patterns import without_root_descent
+from gateway.validation.fused.skeleton import Rule, xsl
 
 NS = {"cac": "urn:cac", "cbc": "urn:cbc", "ubl": "urn:ubl"}
 CODES = "' AED EUR USD '"
@@ -56,6 +58,40 @@ def test_dispatch_reads_a_local_name_suffix(match: str) -> None:
     assert not targets.any_element
     assert targets.matches_name("urn:other", "LineAmount")
     assert not targets.matches_name("urn:cbc", "AmountType")
+
+
+def test_dispatch_reads_the_parent_step_of_every_branch() -> None:
+    targets = targets_of(["cac:A[x]/cbc:ID[@s] | cac:B/cbc:ID", "/ubl:Invoice/cac:C/cbc:ID", "cbc:N"], NS)
+    parents = {("urn:cac", "A"), ("urn:cac", "B"), ("urn:cac", "C")}
+    assert targets.parents_of("urn:cbc", "ID") == parents
+    assert targets.parents_of("urn:cbc", "N") is None
+
+
+@pytest.mark.parametrize("free", ["cbc:ID", "//cbc:ID", "/cbc:ID", "cac:A//cbc:ID", "x:Y/cbc:ID", "*/cbc:ID"])
+def test_dispatch_lets_any_parent_through_when_one_branch_names_none(free: str) -> None:
+    """One branch without a known parent element (none, ``//``, an unknown prefix, a wildcard) lets the
+    element through under any parent, whatever the other branches require, in either order."""
+    for matches in (["cac:A/cbc:ID", free], [free, "cac:A/cbc:ID"]):
+        assert targets_of(matches, NS).parents_of("urn:cbc", "ID") is None
+
+
+def test_dispatch_lets_any_parent_through_for_a_suffix_rule() -> None:
+    targets = targets_of(["cac:A/cbc:TaxAmount", "//*[ends-with(name(), 'Amount')]"], NS)
+    assert targets.parents_of("urn:cbc", "TaxAmount") is None
+
+
+@pytest.mark.parametrize(
+    ("match", "expected"),
+    [
+        ("//cac:A[x = '//y'] | //*[not(*)] | //@id", "cac:A[x = '//y'] | *[not(*)] | @id"),
+        ("/ubl:Invoice | //cbc:B", "/ubl:Invoice | cbc:B"),
+        ("cac:A//cbc:B", "cac:A//cbc:B"),
+        ("(//cac:A | //cac:B)[1]", "(//cac:A | //cac:B)[1]"),
+        ("/", "/"),
+    ],
+)
+def test_rule_matches_lose_only_a_leading_root_descent(match: str, expected: str) -> None:
+    assert without_root_descent(match) == expected
 
 
 @pytest.mark.parametrize(
@@ -176,3 +212,121 @@ def test_suffix_rules_reach_elements_the_stylesheet_never_names(
     fused = _findings(saxon, fuse_stylesheet(official), document)
     assert any(rule == "UBL-DT-01" and "ExtraAmount" in location for rule, location in fused)
     assert fused == _findings(saxon, official, document)
+
+
+def test_parent_dispatch_checks_every_parent_a_pattern_names(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """CEN code-list rules match ``cbc:ID`` only under given parents (BR-CL-10 under
+    ``cac:PartyIdentification``, BR-CL-21 under ``cac:StandardItemIdentification``): the walk applies
+    the pattern to a ``cbc:ID`` under each of them, and not to the document's other ``cbc:ID``."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    party = '<cac:PartyIdentification><cbc:ID schemeID="NOPE">1</cbc:ID></cac:PartyIdentification>'
+    item = (
+        '<cac:StandardItemIdentification><cbc:ID schemeID="NOPE">2</cbc:ID></cac:StandardItemIdentification>'
+    )
+    document = (
+        example.replace("<cac:PartyName>", party + "<cac:PartyName>", 1)
+        .replace("<cac:ClassifiedTaxCategory>", item + "<cac:ClassifiedTaxCategory>", 1)
+        .replace("<cbc:ID>Snippet1</cbc:ID>", '<cbc:ID schemeID="NOPE">Snippet1</cbc:ID>', 1)
+        .encode()
+    )
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    assert {"BR-CL-10", "BR-CL-21"} <= {rule for rule, _ in fused}
+    assert fused == _findings(saxon, official, document)
+
+
+def test_rules_without_root_descent_still_fire(saxon: PySaxonProcessor, artefacts_dir: Path) -> None:
+    """Peppol R008 matches ``//*[not(*) and not(normalize-space())]``; fused, without the ``//``, an
+    empty element still fires it, at the same location as officially."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/PEPPOL-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    document = example.replace(
+        "<cbc:Note>", "<cbc:AccountingCost> </cbc:AccountingCost><cbc:Note>", 1
+    ).encode()
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    assert any(rule == "PEPPOL-EN16931-R008" for rule, _ in fused)
+    assert fused == _findings(saxon, official, document)
+
+
+def test_forbidden_elements_met_by_the_walk_report_as_the_root_rule(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """CEN's root rule asserts ``not(cbc:UUID)``, ``not(cbc:CopyIndicator)``, ``not((cac:InvoiceLine|
+    cac:CreditNoteLine)/cbc:UUID)`` ... as templates of the walk: each fires once however many forbidden
+    elements it meets (UUID at the root and on both lines), at the root element's location, and the
+    root rule's findings stay in assert order, the kept asserts' (UBL-CR-... on attributes, count()
+    limits) between the moved ones, ahead of the pattern's findings on other elements."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    document = (
+        example.replace(
+            "<cbc:IssueDate>",
+            "<cbc:UUID>1</cbc:UUID><cbc:CopyIndicator>false</cbc:CopyIndicator><cbc:IssueDate>",
+            1,
+        )
+        .replace("<cbc:ID>Snippet1</cbc:ID>", '<cbc:ID schemeID="X">Snippet1</cbc:ID>', 1)
+        .replace("<cac:InvoiceLine>", "<cac:InvoiceLine><cbc:UUID>2</cbc:UUID>")
+        .replace("<cac:InvoicePeriod>", "<cac:InvoicePeriod/><cac:InvoicePeriod>", 1)
+        .encode()
+    )
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    rules = [rule for rule, _ in fused]
+    assert {"UBL-CR-004", "UBL-CR-005"} <= set(rules)
+    assert len(rules) == len(set(rules))  # each assert once, though UUID is forbidden in three places
+    assert fused == _findings(saxon, official, document)
+    assert b"fused-absent" in fuse_stylesheet(official)
+
+
+def test_a_rule_the_root_element_does_not_fire_reports_no_forbidden_element(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """The root rule matches ``/ubl:Invoice | /cn:CreditNote``: under another root element the
+    forbidden elements' markers (templates match ``/*/cbc:UUID``) are dropped, as the rule's asserts
+    would never run."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    document = example.replace("<cbc:IssueDate>", "<cbc:UUID>1</cbc:UUID><cbc:IssueDate>", 1)
+    other = document.replace(
+        "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2", "urn:other", 1
+    ).encode()
+    fused = _findings(saxon, fuse_stylesheet(official), other)
+    assert "UBL-CR-005" not in {rule for rule, _ in fused}
+    assert fused == _findings(saxon, official, other)
+
+
+def _rule_assert(test: str, text: str) -> etree._Element:
+    choose = etree.Element(xsl("choose"))
+    etree.SubElement(choose, xsl("when")).set("test", test)
+    otherwise = etree.SubElement(choose, xsl("otherwise"))
+    finding = etree.SubElement(otherwise, "{http://purl.oclc.org/dsdl/svrl}failed-assert", test=test)
+    etree.SubElement(finding, xsl("value-of")).set("select", text)
+    return choose
+
+
+def test_only_root_rule_asserts_on_name_paths_are_moved() -> None:
+    """Moved: ``not(S1/.../Sn)`` on name steps in a rule on the root element. Kept: a path with a
+    predicate or an attribute step, a text reading a variable (out of scope where it is written),
+    another rule's context, a pattern with a rule on the document node."""
+    body = (
+        _rule_assert("not(cac:A/cbc:B)", "'moved'"),
+        _rule_assert("not((cac:L|cac:M)/cbc:B)", "'moved'"),
+        _rule_assert("not(cac:A[cbc:X]/cbc:B)", "'kept'"),
+        _rule_assert("not(cac:A/@b)", "'kept'"),
+        _rule_assert("not(cac:A/cbc:C)", "$rule-variable"),
+    )
+    forbidden = ForbiddenPaths(NS)
+    kept, fired = forbidden.take(Rule("/ubl:Invoice", "1000", body), 0, document_rules=False)
+    assert fired is not None
+    assert [index for index, _ in kept] == [2, 3, 4]
+    # Below any root element: a rule fires only on one of its own (markers of others are dropped).
+    assert sorted(forbidden.matches()) == ["/*/cac:A/cbc:B", "/*/cac:L/cbc:B", "/*/cac:M/cbc:B"]
+    for match, document_rules in (("cac:A", False), ("/ubl:Invoice", True), ("/ubl:Invoice/cac:A", False)):
+        other = ForbiddenPaths(NS)
+        assert other.take(Rule(match, "1000", body), 0, document_rules=document_rules)[1] is None
+        assert not other.asserts
