@@ -11,10 +11,13 @@ SQLite too: their copies cost nothing, the extra statements would.
 
 from __future__ import annotations
 
+import sqlite3
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, bindparam, func, insert, literal_column, select
+
+from gateway.errors import StoreError
 
 #: Bytes written per ``blob.write`` call (the slices are views: no copy).
 SLICE = 1024 * 1024
@@ -43,6 +46,9 @@ def insert_with_blob(
     ).scalar_one()
     driver = connection.connection.driver_connection
     view = memoryview(data)
-    with driver.blobopen(table.name, column, rowid) as blob:  # type: ignore[union-attr]
-        for start in range(0, len(view), SLICE):
-            blob.write(view[start : start + SLICE])
+    try:
+        with driver.blobopen(table.name, column, rowid) as blob:  # type: ignore[union-attr]
+            for start in range(0, len(view), SLICE):
+                blob.write(view[start : start + SLICE])
+    except sqlite3.Error as exc:  # the driver's own API: SQLAlchemy does not wrap it (store/errors.py)
+        raise StoreError(f"{table.name}.{column}: {type(exc).__name__} while writing the bytes") from exc
