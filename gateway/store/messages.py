@@ -18,6 +18,7 @@ from gateway.model.message import (
     SignalKind,
 )
 from gateway.services.ports import IdempotencyRecord
+from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import map_db_errors, maps_db_errors
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
 
@@ -144,7 +145,6 @@ class SQLAS4MessageRepository:
             "document_id": record.document_id,
             "sbdh_instance_id": record.sbdh_instance_id,
             "request_headers": _headers_to_json(record.request.headers),
-            "request_body": record.request.body,
             "created_at": record.created_at,
         }
         if record.signal is not None:
@@ -152,7 +152,7 @@ class SQLAS4MessageRepository:
         # Savepoint: on a duplicate the caller reads the stored original in the same unit of work (and no
         # history row of the refused duplicate survives).
         with self._conn.begin_nested():
-            self._conn.execute(insert(as4_messages), values)
+            insert_with_blob(self._conn, as4_messages, values, "request_body", record.request.body)
             # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing
             # for the history: its summary is on the message row, once.
             if record.signal is not None and record.signal.raw.body:
