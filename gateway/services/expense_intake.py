@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError
+from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError, StoreError
 from gateway.model import CreditNote, DocumentTypeID, Invoice, ParticipantID
 from gateway.model.expense import (
     INITIAL_STATUS,
@@ -282,8 +282,8 @@ class ExpenseIntake:
         draft creation, or a draft that failed with its verdict's unit of work). Safe beside live traffic
         (creation is idempotent). Run at start-up and by the periodic sweep of ``gateway serve``.
 
-        A document that can never become a draft (unreadable: the reason is logged once, as an error) is
-        given up for the life of this object: later calls step over it without reading or logging it again
+        A document that can never become a draft (unreadable, or an unexpected error building it: the
+        reason is logged once, as an error) is given up for the life of this object: later calls step over it without reading or logging it again
         (the next start-up tries it once more).
 
         Returns:
@@ -310,6 +310,12 @@ class ExpenseIntake:
                 try:
                     result = self.create_from_inbound(inbound_id)
                 except DocumentNotFound:  # deleted meanwhile (retention)
+                    continue
+                except StoreError:
+                    raise
+                except Exception as exc:  # a bug this document hits: logged once, the others go on
+                    log.exception("inbound document %s: no expense draft: unexpected error", inbound_id)
+                    self._give_up(inbound_id, f"unexpected error: {exc!r}")
                     continue
                 if result.outcome is DraftOutcome.SKIPPED:
                     self._give_up(inbound_id, result.reason or "skipped")

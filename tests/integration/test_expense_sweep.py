@@ -16,6 +16,7 @@ import pytest
 from gateway.api.pending_sweep import run_pending_sweep
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
+from gateway.services import expense_intake
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     ExpenseApp,
@@ -86,3 +87,48 @@ def test_a_document_that_can_never_be_drafted_is_logged_once_and_given_up(
     with app.store.unit_of_work(read_only=True) as uow:
         assert uow.expenses.get_by_inbound(later) is not None
         assert uow.expenses.get_by_inbound(unreadable) is None
+
+
+def test_a_document_whose_draft_fails_unexpectedly_does_not_stop_the_later_ones(
+    app: ExpenseApp,
+    validation_engine: ValidationEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    units(app)
+    first = seed_valid(app, invoice(validation_engine, "F-1"))
+    second = seed_valid(app, invoice(validation_engine, "F-2"))
+
+    def build_draft(document: Any, *, sender: Any) -> Any:
+        if document.number == "F-1":
+            raise KeyError("a bug this document hits")
+        return real_build_draft(document, sender=sender)
+
+    real_build_draft = expense_intake.build_draft
+    monkeypatch.setattr(expense_intake, "build_draft", build_draft)
+    caplog.set_level(logging.ERROR, logger="gateway.expenses")
+    workflow = app.services.expenses
+    assert workflow.recover() == 1
+    assert workflow.recover() == 0  # the next tick neither retries nor logs the first again
+    with app.store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.get_by_inbound(first) is None
+        assert uow.expenses.get_by_inbound(second) is not None
+    logged = [r for r in caplog.records if first in r.getMessage()]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None  # with the traceback the bug needs
+
+
+def test_a_failing_store_ends_the_expense_sweep(
+    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units(app)
+    seed_valid(app, invoice(validation_engine))
+    intake = app.services.expenses._intake
+
+    def broken(inbound_id: str, body: bytes | None = None) -> Any:
+        raise StoreError("database went away")
+
+    monkeypatch.setattr(intake, "create_from_inbound", broken)
+    with pytest.raises(StoreError):
+        app.services.expenses.recover()
+    assert not intake._given_up  # retried at the next tick
