@@ -9,11 +9,13 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
-from gateway.api.pending_sweep import run_pending_sweep
+from gateway.api.pending_sweep import EXPENSE_SWEEP_WINDOW, run_pending_sweep, sweep_expenses_once
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
 from gateway.services import expense_intake
@@ -132,3 +134,51 @@ def test_a_failing_store_ends_the_expense_sweep(
     with pytest.raises(StoreError):
         app.services.expenses.recover()
     assert not intake._given_up  # retried at the next tick
+
+
+def test_the_periodic_sweep_looks_back_one_window_and_the_start_up_recovery_at_everything(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    units(app)
+    now = app.services.clock.now()
+    old = seed_valid(
+        app, invoice(validation_engine, "F-1"), received_at=now - EXPENSE_SWEEP_WINDOW - timedelta(minutes=1)
+    )
+    recent = seed_valid(
+        app, invoice(validation_engine, "F-2"), received_at=now - EXPENSE_SWEEP_WINDOW + timedelta(minutes=1)
+    )
+    assert sweep_expenses_once(app.services) == 1
+    assert sweep_expenses_once(app.services) == 0
+    with app.store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.get_by_inbound(recent) is not None
+        assert uow.expenses.get_by_inbound(old) is None
+    assert app.services.expenses.recover() == 1  # start-up
+    with app.store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.get_by_inbound(old) is not None
+
+
+def test_the_periodic_sweep_reads_an_index_range_not_the_history(app: ExpenseApp) -> None:
+    engine = app.store.engine
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the query plan checked is SQLite's")
+    statements: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "expense_duplicates" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with app.store.unit_of_work(read_only=True) as uow:
+            uow.expenses.awaiting_draft(limit=10, received_since=app.services.clock.now())
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = statements
+    with engine.connect() as connection:
+        plan = " | ".join(
+            str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        )
+    # The documents of the window through the (status, received_at) index; each one's expense and
+    # duplicate through their unique indexes: no scan of a table.
+    assert "(status=? AND received_at>?)" in plan, plan
+    assert "SCAN" not in plan, plan
