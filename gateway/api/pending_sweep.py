@@ -1,7 +1,12 @@
 """The timer of ``gateway serve`` that validates received documents left awaiting their verdict (the store
 failed through every try after the receipt) once they are older than ``as4.pending_sweep_age_seconds``, and
 drafts the expenses of valid received invoices that have none (their draft failed with the verdict's unit of
-work), so neither waits for the next start-up. Small batches, off the event loop."""
+work), so neither waits for the next start-up. Small batches, off the event loop.
+
+The expense sweep looks at the documents received within ``EXPENSE_SWEEP_WINDOW`` only (an index range
+on ``inbound_documents (status, received_at)``): the whole history, anti-joined every minute in every
+``serve`` process, grew with every drafted invoice. Older ones left without a draft (a verdict recorded
+after a longer outage) are drafted by the start-up recovery, which scans everything."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Final
 
 import anyio.to_thread
 
@@ -16,6 +22,9 @@ from gateway.bootstrap import Services
 from gateway.errors import StoreError
 
 log = logging.getLogger("gateway.api.pending_sweep")
+
+#: How far back (by receipt) the periodic expense sweep looks for valid documents without their draft.
+EXPENSE_SWEEP_WINDOW: Final = timedelta(days=1)
 
 
 def sweep_pending_once(services: Services) -> int:
@@ -32,13 +41,13 @@ def sweep_pending_once(services: Services) -> int:
 
 
 def sweep_expenses_once(services: Services) -> int:
-    """Create the missing expense drafts of valid received documents (``ExpenseWorkflow.recover``: those
-    that can never become one are logged once and given up).
+    """Create the missing expense drafts of valid documents received within ``EXPENSE_SWEEP_WINDOW``
+    (``ExpenseWorkflow.recover``: those that can never become one are logged once and given up).
 
     Raises:
         StoreError: the store failed.
     """
-    return services.expenses.recover()
+    return services.expenses.recover(received_since=services.clock.now() - EXPENSE_SWEEP_WINDOW)
 
 
 async def run_pending_sweep(services: Services) -> None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError
+from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError, StoreError
 from gateway.model import CreditNote, DocumentTypeID, Invoice, ParticipantID
 from gateway.model.expense import (
     INITIAL_STATUS,
@@ -277,14 +277,15 @@ class ExpenseIntake:
             )
         return DraftResult(DraftOutcome.DUPLICATE, original)
 
-    def recover(self, *, batch_size: int = 50) -> int:
+    def recover(self, *, batch_size: int = 50, received_since: datetime | None = None) -> int:
         """Create the expenses of valid received documents that have none (a stop between validation and
         draft creation, or a draft that failed with its verdict's unit of work). Safe beside live traffic
-        (creation is idempotent). Run at start-up and by the periodic sweep of ``gateway serve``.
+        (creation is idempotent). Run at start-up over the whole history and by the periodic sweep of
+        ``gateway serve`` over the documents received since ``received_since``.
 
-        A document that can never become a draft (unreadable: the reason is logged once, as an error) is
-        given up for the life of this object: later calls step over it without reading or logging it again
-        (the next start-up tries it once more).
+        A document that can never become a draft (unreadable, or an unexpected error building it: the
+        reason is logged once, as an error) is given up for the life of this object: later calls step over
+        it without reading or logging it again (the next start-up tries it once more).
 
         Returns:
             The number of documents handled.
@@ -299,7 +300,7 @@ class ExpenseIntake:
                 waiting = [
                     inbound_id
                     for inbound_id in uow.expenses.awaiting_draft(
-                        limit=batch_size + len(seen) + len(self._given_up)
+                        limit=batch_size + len(seen) + len(self._given_up), received_since=received_since
                     )
                     if inbound_id not in seen and inbound_id not in self._given_up
                 ]
@@ -310,6 +311,12 @@ class ExpenseIntake:
                 try:
                     result = self.create_from_inbound(inbound_id)
                 except DocumentNotFound:  # deleted meanwhile (retention)
+                    continue
+                except StoreError:
+                    raise
+                except Exception as exc:  # a bug this document hits: logged once, the others go on
+                    log.exception("inbound document %s: no expense draft: unexpected error", inbound_id)
+                    self._give_up(inbound_id, f"unexpected error: {exc!r}")
                     continue
                 if result.outcome is DraftOutcome.SKIPPED:
                     self._give_up(inbound_id, result.reason or "skipped")

@@ -129,17 +129,18 @@ class SQLiteJobSignal:
         try:
             connection = self._connect()
             version = connection.execute("PRAGMA data_version").fetchone()[0]
+            due = False
+            if version != self._version:  # always after a reconnect: the due read runs before "works again"
+                self._version = version
+                self._changed_at = time.monotonic()
+                now: Any = self._now()
+                if self._to_db is not None:
+                    now = self._to_db(now)
+                due = bool(connection.execute(DUE_JOB_SQL, (now,) * len(DUE_JOB_PARAMETERS)).fetchone()[0])
             if self._failed:
                 log.info("the job wake-up signal works again")
                 self._failed, self._reconnect_delay = False, 0.0
-            if version == self._version:
-                return False
-            self._version = version
-            self._changed_at = time.monotonic()
-            now: Any = self._now()
-            if self._to_db is not None:
-                now = self._to_db(now)
-            return bool(connection.execute(DUE_JOB_SQL, (now,) * len(DUE_JOB_PARAMETERS)).fetchone()[0])
+            return due
         except sqlite3.Error as exc:
             if not self._failed:
                 log.warning("the job wake-up signal failed (%s); the worker polls instead", exc)

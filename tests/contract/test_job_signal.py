@@ -178,3 +178,34 @@ def test_a_broken_sqlite_signal_backs_off_logs_once_and_recovers(
         signal.close()
     assert [r.getMessage() for r in caplog.records if "works again" in r.getMessage()] != []
     assert len([r for r in caplog.records if "signal failed" in r.getMessage()]) == 1
+
+
+def test_a_sqlite_signal_whose_due_read_keeps_failing_does_not_claim_to_work_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "gateway.db"
+    sqlite3.connect(path).close()  # a database without the tables: data_version reads, the due read fails
+    url = f"sqlite:///{path}"
+    signal = CountingSignal(create_engine(url), now=lambda: at(10), max_reconnect_delay=0.2)
+    caplog.set_level(logging.INFO, logger="gateway.worker")
+
+    async def wait_for(seconds: float) -> bool:
+        return await ends(asyncio.create_task(signal.wait()), seconds)
+
+    def logged(text: str) -> int:
+        return len([r for r in caplog.records if text in r.getMessage()])
+
+    try:
+        assert not asyncio.run(wait_for(1.0))
+        assert signal.opened >= 3  # it reconnected, and each time the due read failed
+        assert (logged("signal failed"), logged("works again")) == (1, 0)
+        upgrade_database(url)
+        back = SQLDocumentStore.from_url(url)
+        try:
+            enqueue(back, due_minute=5)
+            assert asyncio.run(wait_for(ENDS_WITHIN))
+        finally:
+            back.close()
+    finally:
+        signal.close()
+    assert (logged("signal failed"), logged("works again")) == (1, 1)

@@ -168,3 +168,26 @@ def test_a_document_the_rules_give_no_mls_gets_none_on_any_path(
     receiver.receive(tuple(msg.headers.items()), msg.body)
     assert [d.status for d in inbound_documents(store)] == [InboundStatus.VALID]
     assert queued_mls(store) == []
+
+
+def test_a_sweep_of_another_process_racing_the_work_after_a_receipt_queues_one_mls(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    clock = MovingClock()
+    here = make_receiver(store, validation_engine, clock)
+    elsewhere = make_receiver(store, validation_engine, clock)  # a second API process, with its own MLS
+    sbd = sbd_of(
+        official_example(artefacts_dir), mls_to=ParticipantID.parse(THEIR_SPID), mls_type="ALWAYS_SEND"
+    )
+    msg = make_message(sbd)
+    deferred: list[Callable[[], InboundStatus]] = []
+    assert here.receive(tuple(msg.headers.items()), msg.body, defer=deferred.append).document_id
+    clock.at = NOW + AGE + timedelta(seconds=1)  # its work waited longer than the age (a burst)
+    assert elsewhere.sweep_pending(older_than=AGE) == 1  # records the verdict and its MLS first
+    assert queued_mls(store) == [(THEIR_SPID, "accepted", True)]
+    [finish] = deferred
+    assert finish() is InboundStatus.VALID  # validated again, found recorded: no second MLS
+    assert [d.status for d in inbound_documents(store)] == [InboundStatus.VALID]
+    assert queued_mls(store) == [(THEIR_SPID, "accepted", True)]
