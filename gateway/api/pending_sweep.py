@@ -1,12 +1,20 @@
 """The timer of ``gateway serve`` that validates received documents left awaiting their verdict (the store
-failed through every try after the receipt) once they are older than ``as4.pending_sweep_age_seconds``, so
-they do not wait for the next start-up. Small batches, off the event loop."""
+failed through every try after the receipt) once they are older than ``as4.pending_sweep_age_seconds``, and
+drafts the expenses of valid received invoices that have none (their draft failed with the verdict's unit of
+work), so neither waits for the next start-up. Small batches, off the event loop.
+
+The expense sweep looks at the documents received within ``EXPENSE_SWEEP_WINDOW`` only (an index range
+on ``inbound_documents (status, received_at)``): the whole history, anti-joined every minute in every
+``serve`` process, grew with every drafted invoice. Older ones left without a draft (a verdict recorded
+after a longer outage) are drafted by the start-up recovery, which scans everything."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Final
 
 import anyio.to_thread
 
@@ -14,6 +22,9 @@ from gateway.bootstrap import Services
 from gateway.errors import StoreError
 
 log = logging.getLogger("gateway.api.pending_sweep")
+
+#: How far back (by receipt) the periodic expense sweep looks for valid documents without their draft.
+EXPENSE_SWEEP_WINDOW: Final = timedelta(days=1)
 
 
 def sweep_pending_once(services: Services) -> int:
@@ -29,6 +40,16 @@ def sweep_pending_once(services: Services) -> int:
     return receiver.sweep_pending(older_than=age)
 
 
+def sweep_expenses_once(services: Services) -> int:
+    """Create the missing expense drafts of valid documents received within ``EXPENSE_SWEEP_WINDOW``
+    (``ExpenseWorkflow.recover``: those that can never become one are logged once and given up).
+
+    Raises:
+        StoreError: the store failed.
+    """
+    return services.expenses.recover(received_since=services.clock.now() - EXPENSE_SWEEP_WINDOW)
+
+
 async def run_pending_sweep(services: Services) -> None:
     """Sweep every ``as4.pending_sweep_interval_seconds`` (until cancelled); the first sweep comes one
     interval after start-up (start-up recovery has just run). A failing store is logged and retried at
@@ -36,12 +57,19 @@ async def run_pending_sweep(services: Services) -> None:
     interval = services.settings.as4.pending_sweep_interval_seconds
     while True:
         await asyncio.sleep(interval)
-        try:
-            swept = await anyio.to_thread.run_sync(sweep_pending_once, services)
-        except StoreError as exc:
-            log.warning("sweep of received documents awaiting validation skipped: %s", exc)
-        except Exception:  # a bug: logged, the timer keeps running
-            log.exception("sweep of received documents awaiting validation failed")
-        else:
-            if swept:
-                log.warning("validated %d received documents left awaiting their verdict", swept)
+        swept = await _tick(services, sweep_pending_once, "received documents awaiting validation")
+        if swept:
+            log.warning("validated %d received documents left awaiting their verdict", swept)
+        drafted = await _tick(services, sweep_expenses_once, "valid received documents awaiting a draft")
+        if drafted:
+            log.warning("created %d expense drafts left out after their verdict", drafted)
+
+
+async def _tick(services: Services, sweep: Callable[[Services], int], what: str) -> int:
+    try:
+        return await anyio.to_thread.run_sync(sweep, services)
+    except StoreError as exc:
+        log.warning("sweep of %s skipped: %s", what, exc)
+    except Exception:  # a bug: logged, the timer keeps running
+        log.exception("sweep of %s failed", what)
+    return 0

@@ -31,6 +31,7 @@ from gateway.as4.wss import (
 )
 from gateway.crypto import (
     PEPPOL_POLICY,
+    CertificateVerdicts,
     KeyMaterial,
     SecurityPolicy,
     Transform,
@@ -237,6 +238,7 @@ def verify_receipt(
     trust: TrustStore | None = None,
     at: datetime | None = None,
     policy: SecurityPolicy = PEPPOL_POLICY,
+    verdicts: CertificateVerdicts | None = None,
 ) -> ReceiptVerdict:
     """Judge the HTTP response to ``outgoing`` whatever its status (peppol-as4.md §7.1-7.2).
 
@@ -253,6 +255,8 @@ def verify_receipt(
         outgoing: what we sent.
         trust / at: when given, the receipt signer's path is also validated at ``at``.
         policy: accepted algorithms.
+        verdicts: a memory of certificate paths that validated (the sending worker keeps one: the
+            receipt signer is the receiver certificate it validated before sending); None: none.
     """
     if not body.strip():
         return ReceiptVerdict(SendOutcome.NO_SIGNAL_MESSAGE_RECEIVED, detail="empty response body")
@@ -290,8 +294,9 @@ def verify_receipt(
     if signer.public_bytes(der) != outgoing.receiver_certificate.public_bytes(der):
         return invalid(f"{kind} not signed with the certificate we encrypted to")
     if trust is not None and at is not None:
+        validate = verdicts.validate_ap_certificate if verdicts is not None else validate_ap_certificate
         try:
-            validate_ap_certificate(signer, trust, at=at)
+            validate(signer, trust, at=at)
         except CertificateRejected as exc:
             return invalid(f"{kind} signer rejected: {exc.reason}")
     if errors:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -148,7 +148,12 @@ async def list_statuses(client: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def wait_until_final(
-    client: httpx.AsyncClient, ids: Iterable[str], *, timeout: float, interval: float = 0.25
+    client: httpx.AsyncClient,
+    ids: Iterable[str],
+    *,
+    timeout: float,
+    interval: float = 0.25,
+    on_final: Callable[[], object] | None = None,
 ) -> dict[str, str]:
     """Wait until no document of the gateway is on its way (none ``accepted``, ``sending`` or ``retrying``),
     or ``timeout`` passes; then read the status of each of ``ids`` from the document list.
@@ -158,6 +163,10 @@ async def wait_until_final(
     from the timelines, so the polling interval does not bias them. The gateway must hold only the
     benchmark's documents (it does: a fresh database per cell).
 
+    Args:
+        on_final: called once the waiting ends, before the statuses are read (the CPU figures stop there:
+            what the benchmark reads afterwards is not the pipeline's work).
+
     Returns:
         id -> last seen status (``unknown`` if the list did not show it).
     """
@@ -166,6 +175,8 @@ async def wait_until_final(
         if not await any_unfinished(client):
             break
         await asyncio.sleep(interval)
+    if on_final is not None:
+        on_final()
     statuses = await list_statuses(client)
     return {doc_id: statuses.get(doc_id, "unknown") for doc_id in set(ids)}
 

@@ -199,6 +199,7 @@ class Services:
             ),
             on_received=self.message_status.on_received,
             on_valid=self.expenses.draft_validated,
+            mls=self.message_status,
             our_country=as4.country_c1,
         )
 

@@ -362,3 +362,21 @@ class AS4MessageRecord:
     document_id: str | None = None
     sbdh_instance_id: str | None = None
     signal: AS4Signal | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class AS4MessageSummary:
+    """An AS4 user message without its bytes: what the status views list (the bytes are evidence, read
+    with ``AS4MessageRecord``).
+
+    Attributes:
+        message_id: eb:MessageId.
+        direction: OUT for messages we send, IN for messages we received.
+        created_at: when it was built (OUT) or received (IN) (aware UTC).
+        signal: the receipt or error that answered it, once known.
+    """
+
+    message_id: str
+    direction: Direction
+    created_at: datetime
+    signal: AS4Signal | None = None

@@ -26,7 +26,7 @@ from typing import Final, TypeVar
 import anyio.to_thread
 
 from gateway.as4 import OutgoingMessage, verify_receipt
-from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, common_name
+from gateway.crypto import CertificateVerdicts, KeyMaterial, RevocationChecker, TrustStore, common_name
 from gateway.errors import (
     AS4ProtocolError,
     DiscoveryError,
@@ -40,11 +40,13 @@ from gateway.model.message import (
     OutboundDocument,
 )
 from gateway.services.delivery_attempt import (
+    AttemptMessage,
     AttemptRefused,
     DeliveryResult,
     DeliverySettings,
     PreparedDocument,
     StopAttempt,
+    Unbuilt,
     discovery_failure,
 )
 from gateway.services.delivery_email import (
@@ -160,6 +162,8 @@ class Deliverer:
         self._clock = clock
         self._retry = retry
         self._settings = settings
+        # The receiver certificate is validated before each send and signs the receipt: one path check.
+        self._verdicts = CertificateVerdicts()
         self._messages = MessageFactory(
             identity=identity,
             trust=trust,
@@ -168,6 +172,7 @@ class Deliverer:
             settings=settings,
             random_bytes=random_bytes,
             revocation=revocation,
+            verdicts=self._verdicts,
         )
 
     async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
@@ -235,18 +240,11 @@ class Deliverer:
         self, lease: DeliveryLease, prepared: PreparedDocument, endpoint: Endpoint, permit: SendPermit | None
     ) -> DeliveryResult:
         """Build (or load) the message, commit SEND_STARTED, send, judge and record the outcome."""
-        document = prepared.document
-        try:
-            message = await self._thread(self._messages.for_attempt, prepared, endpoint, self._steps.content)
-        except AttemptRefused as refused:
-            return await self._finish(lease, document.as4_message_id, refused.outcome)
-        except AS4ProtocolError as exc:
-            failed = AttemptOutcome(AttemptResult.GIVE_UP, f"cannot-build-message: {exc.detail or exc}")
-            return await self._finish(lease, None, failed)
-
-        outgoing = message.outgoing
-        renewed_at = self._clock.now()  # start_attempt renews the lease from this time or later
-        previously_sent = await self._thread(self._steps.start_attempt, lease, message, endpoint)
+        started = await self._thread(self._build_and_start, lease, prepared, endpoint)
+        if isinstance(started, Unbuilt):
+            return await self._finish(lease, started.message_id, started.outcome)
+        message, renewed_at, previously_sent = started
+        document, outgoing = prepared.document, message.outgoing
         log.info(
             "sending document %s as AS4 message %s to %s (attempt %d)",
             document.id,
@@ -262,18 +260,43 @@ class Deliverer:
             self._sent(permit, ok=False)
             await self._renew_after_send(lease, renewed_at)
             outcome = judge_transport_error(str(exc), retryable=exc.retryable)
+            result = await self._finish(lease, outgoing.message_id, outcome)
         else:
             self._sent(permit, ok=True)  # any HTTP answer: the endpoint is alive
             await self._renew_after_send(lease, renewed_at)
-            try:
-                outcome = await self._thread(self._judge, response, outgoing, previously_sent)
-            except Exception as exc:
-                # A bug or an unforeseen input in the AS4 core: record why and retry later (the same bytes),
-                # instead of raising and resending once per lease period with nothing in the timeline.
-                log.exception("document %s: judging the answer failed", document.id)
-                outcome = judge_internal_error(exc, response.status, response.body)
-        result = await self._finish(lease, outgoing.message_id, outcome)
+            result = await self._thread(self._judge_and_record, lease, response, outgoing, previously_sent)
         return replace(result, sent=True)
+
+    def _build_and_start(
+        self, lease: DeliveryLease, prepared: PreparedDocument, endpoint: Endpoint
+    ) -> tuple[AttemptMessage, datetime, bool] | Unbuilt:
+        """Build (or load) the message, then commit it and SEND_STARTED: one worker-thread hop (issue 12).
+
+        Returns the message, the time the lease is renewed from and whether the document was sent before;
+        or, when no message can be built for this receiver, the outcome to record instead.
+        """
+        try:
+            message = self._messages.for_attempt(prepared, endpoint, self._steps.content)
+        except AttemptRefused as refused:
+            return Unbuilt(refused.outcome, prepared.document.as4_message_id)
+        except AS4ProtocolError as exc:
+            failed = AttemptOutcome(AttemptResult.GIVE_UP, f"cannot-build-message: {exc.detail or exc}")
+            return Unbuilt(failed, None)
+        renewed_at = self._clock.now()  # start_attempt renews the lease from this time or later
+        return message, renewed_at, self._steps.start_attempt(lease, message, endpoint)
+
+    def _judge_and_record(
+        self, lease: DeliveryLease, response: HTTPResponse, outgoing: OutgoingMessage, previously_sent: bool
+    ) -> DeliveryResult:
+        """Judge the answer and record the outcome: one worker-thread hop (issue 12)."""
+        try:
+            outcome = self._judge(response, outgoing, previously_sent)
+        except Exception as exc:
+            # A bug or an unforeseen input in the AS4 core: record why and retry later (the same bytes),
+            # instead of raising and resending once per lease period with nothing in the timeline.
+            log.exception("document %s: judging the answer failed", lease.document_id)
+            outcome = judge_internal_error(exc, response.status, response.body)
+        return self._steps.record_outcome(lease, outgoing.message_id, outcome)
 
     async def _email_only(
         self, lease: DeliveryLease, prepared: PreparedDocument, receiver: EmailReceiver
@@ -334,7 +357,9 @@ class Deliverer:
     ) -> AttemptOutcome:
         now = self._clock.now()
         headers = dict(response.headers)
-        verdict = verify_receipt(headers, response.body, outgoing, trust=self._trust, at=now)
+        verdict = verify_receipt(
+            headers, response.body, outgoing, trust=self._trust, at=now, verdicts=self._verdicts
+        )
         # verify_receipt verified the signer (once): a duplicate error counts only when it is authentic.
         authentic = is_duplicate_error(verdict) and verdict.signer_verified
         facts = {

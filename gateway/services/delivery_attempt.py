@@ -103,6 +103,15 @@ class AttemptMessage:
     replaces: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Unbuilt:
+    """No message could be built for this attempt: the outcome to record, under ``message_id`` (the stored
+    message's, if any)."""
+
+    outcome: AttemptOutcome
+    message_id: str | None
+
+
 class StopAttempt(Exception):
     """Internal: this worker must leave the document alone (lease lost, or the document is final already)."""
 

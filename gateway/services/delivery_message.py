@@ -12,7 +12,13 @@ from cryptography import x509
 
 from gateway.as4 import EbmsError, OutgoingMessage, build_user_message
 from gateway.as4.restore import restore_outgoing
-from gateway.crypto import KeyMaterial, RevocationChecker, TrustStore, validate_ap_certificate
+from gateway.crypto import (
+    CertificateVerdicts,
+    KeyMaterial,
+    RevocationChecker,
+    TrustStore,
+    validate_ap_certificate,
+)
 from gateway.errors import CertificateRejected, LocalProtocolError, MappingError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DocumentKind, OutboundDocument
@@ -39,6 +45,8 @@ class MessageFactory:
         settings: the delivery recipe values (COUNTRY_C1, MessageId domain, MLS scopes).
         random_bytes: key/IV/boundary source of the AS4 builder (``os.urandom``).
         revocation: the receiver certificate's revocation check; None: not checked.
+        verdicts: the memory of receiver certificate paths that validated (the ``Deliverer``'s, shared
+            with the receipt check); None: each path is verified again.
     """
 
     def __init__(
@@ -51,8 +59,12 @@ class MessageFactory:
         settings: DeliverySettings,
         random_bytes: Callable[[int], bytes] = os.urandom,
         revocation: RevocationChecker | None = None,
+        verdicts: CertificateVerdicts | None = None,
     ) -> None:
         self._identity = identity
+        self._validate_certificate = (
+            verdicts.validate_ap_certificate if verdicts is not None else validate_ap_certificate
+        )
         self._trust = trust
         self._clock = clock
         self._ids = ids
@@ -157,7 +169,7 @@ class MessageFactory:
     def check_certificate(self, certificate: x509.Certificate) -> None:
         """Validate the receiver AP certificate now (peppol-as4.md §10.2); raise AttemptRefused if so."""
         try:
-            validate_ap_certificate(
+            self._validate_certificate(
                 certificate, self._trust, at=self._clock.now(), revocation=self._revocation
             )
         except CertificateRejected as exc:

@@ -15,6 +15,7 @@ from typing import Final
 
 from gateway.errors import InvalidDocumentData, InvalidIdentifier
 from gateway.model import CreditNote, Invoice, ParticipantID
+from gateway.model.document import base64_decoded_size
 from gateway.model.message import JSONObject
 from gateway.model.payment import format_structured_communication, parse_structured_communication
 
@@ -198,7 +199,7 @@ def build_draft(document: Invoice | CreditNote, *, sender: ParticipantID) -> Dra
                 "description": a.description,
                 "filename": a.filename,
                 "mime": a.mime_code,
-                "size": len(base64.b64decode(a.content)) if a.content else None,
+                "size": base64_decoded_size(a.content) if a.content else None,
                 "uri": a.uri,
                 "embedded": a.content is not None,
             }

@@ -7,8 +7,9 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
-from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError
+from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError, StoreError
 from gateway.model import CreditNote, DocumentTypeID, Invoice, ParticipantID
 from gateway.model.expense import (
     INITIAL_STATUS,
@@ -28,6 +29,9 @@ from gateway.ubl import read_ubl
 from gateway.ubl.codes import CREDIT_NOTE_NS, INVOICE_NS
 
 log = logging.getLogger("gateway.expenses")
+
+#: Most documents the recovery remembers giving up on (a few bytes each); beyond, the oldest is retried.
+MAX_GIVEN_UP: Final = 10_000
 
 
 class DraftOutcome(StrEnum):
@@ -86,6 +90,8 @@ class ExpenseIntake:
         self._ids = ids
         self._responder = responder
         self._policy = policy
+        # Documents the recovery gave up on (id -> reason): never read or logged again by this object.
+        self._given_up: dict[str, str] = {}
 
     def create_from_inbound(self, inbound_document_id: str, body: bytes | None = None) -> DraftResult:
         """Build, route and store the expense of a valid received invoice or credit note (idempotent).
@@ -133,7 +139,9 @@ class ExpenseIntake:
         if validated.document_type.root_namespace not in (INVOICE_NS, CREDIT_NOTE_NS):
             return DraftResult(DraftOutcome.SKIPPED, reason="not an invoice or credit note")
         if validated.model is None:
-            return self._unreadable(inbound_document_id, validated.unread or "not read")
+            result = self._unreadable(inbound_document_id, validated.unread or "not read")
+            self._give_up(inbound_document_id, result.reason or "not read")  # logged: not again
+            return result
         values = build_draft(validated.model, sender=validated.sender)
         result = self._create(uow, inbound_document_id, validated.model, values)
         _log_created(inbound_document_id, result)
@@ -269,28 +277,56 @@ class ExpenseIntake:
             )
         return DraftResult(DraftOutcome.DUPLICATE, original)
 
-    def recover(self, *, batch_size: int = 50) -> int:
+    def recover(self, *, batch_size: int = 50, received_since: datetime | None = None) -> int:
         """Create the expenses of valid received documents that have none (a stop between validation and
-        draft creation). Safe beside live traffic (creation is idempotent).
+        draft creation, or a draft that failed with its verdict's unit of work). Safe beside live traffic
+        (creation is idempotent). Run at start-up over the whole history and by the periodic sweep of
+        ``gateway serve`` over the documents received since ``received_since``.
+
+        A document that can never become a draft (unreadable, or an unexpected error building it: the
+        reason is logged once, as an error) is given up for the life of this object: later calls step over
+        it without reading or logging it again (the next start-up tries it once more).
 
         Returns:
             The number of documents handled.
+
+        Raises:
+            StoreError: the store failed (what was created before stays created).
         """
         done = 0
-        seen: set[str] = set()  # unreadable ones stay waiting: step over them, do not loop on them
+        seen: set[str] = set()  # handled or given up by this call
         while True:
             with self._store.unit_of_work(read_only=True) as uow:
                 waiting = [
                     inbound_id
-                    for inbound_id in uow.expenses.awaiting_draft(limit=batch_size + len(seen))
-                    if inbound_id not in seen
+                    for inbound_id in uow.expenses.awaiting_draft(
+                        limit=batch_size + len(seen) + len(self._given_up), received_since=received_since
+                    )
+                    if inbound_id not in seen and inbound_id not in self._given_up
                 ]
             if not waiting:
                 return done
             for inbound_id in waiting:
                 seen.add(inbound_id)
-                if self.create_from_inbound(inbound_id).outcome is not DraftOutcome.SKIPPED:
+                try:
+                    result = self.create_from_inbound(inbound_id)
+                except DocumentNotFound:  # deleted meanwhile (retention)
+                    continue
+                except StoreError:
+                    raise
+                except Exception as exc:  # a bug this document hits: logged once, the others go on
+                    log.exception("inbound document %s: no expense draft: unexpected error", inbound_id)
+                    self._give_up(inbound_id, f"unexpected error: {exc!r}")
+                    continue
+                if result.outcome is DraftOutcome.SKIPPED:
+                    self._give_up(inbound_id, result.reason or "skipped")
+                else:
                     done += 1
+
+    def _give_up(self, inbound_id: str, reason: str) -> None:
+        if len(self._given_up) >= MAX_GIVEN_UP:  # the oldest is tried (and logged) once more
+            del self._given_up[next(iter(self._given_up))]
+        self._given_up[inbound_id] = reason
 
 
 def _log_created(inbound_document_id: str, result: DraftResult) -> None:

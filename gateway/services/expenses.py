@@ -99,9 +99,10 @@ class ExpenseWorkflow:
         """The same inside the receive path's unit of work recording the verdict (see ``ExpenseIntake``)."""
         return self._intake.draft_validated(uow, inbound_document_id, validated)
 
-    def recover(self, *, batch_size: int = 50) -> int:
-        """Create the expenses of valid received documents that have none (see ``ExpenseIntake``)."""
-        return self._intake.recover(batch_size=batch_size)
+    def recover(self, *, batch_size: int = 50, received_since: datetime | None = None) -> int:
+        """Create the expenses of valid received documents that have none, of those received since
+        ``received_since`` if given (see ``ExpenseIntake``)."""
+        return self._intake.recover(batch_size=batch_size, received_since=received_since)
 
     # -- actions -----------------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from gateway.errors import GatewayError, InvalidIdentifier
@@ -50,7 +50,7 @@ from gateway.model.responses import (
     spid_of_seat,
     spid_participant,
 )
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 from gateway.services.received_answers import ReceivedAnswers
 from gateway.services.responses import MLS_RULE_SET, CapabilityCheck, QueuedResponse, queue_response
 from gateway.ubl.application_response import (
@@ -101,6 +101,27 @@ class RecordedVerdict:
     document_type: DocumentTypeID
     status: InboundStatus
     report: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMLS:
+    """An MLS decided and built for a received document, to be queued with its verdict
+    (:meth:`MessageStatusService.prepare`, then :meth:`MessageStatusService.queue` in the verdict's unit of
+    work).
+
+    Attributes:
+        document_id: the received document it answers.
+        code: its verdict (AP, AB, RE).
+        response: the MLS and its validation report.
+        refused: why it failed its own validation (recorded failed, never sent), or None.
+        at: when it was built (its queueing time).
+    """
+
+    document_id: str
+    code: MLSCode
+    response: QueuedResponse
+    refused: str | None
+    at: datetime
 
 
 def is_application_response(document: InboundDocument) -> bool:
@@ -162,25 +183,22 @@ class MessageStatusService:
     def on_received(self, document_id: str, envelope: ReceivedEnvelope) -> str | None:
         """Handle a newly received, validated document: apply it if it is an answer, then queue its MLS.
 
+        Given ``envelope.recorded`` (the receiver hands the verdict it has just recorded on), the MLS was
+        queued with that verdict (:meth:`prepare` and :meth:`queue`): only an answer is applied here.
+
         Returns:
-            The id of the queued MLS outbound document, or None.
+            The id of the MLS outbound document queued by this call, or None.
         """
         known = envelope.recorded
-        if (
-            known is not None
-            and envelope.instance_id is not None
-            and known.document_type.root_namespace != (APPLICATION_RESPONSE_NS)
-        ):
-            # A business document whose verdict the receiver has just recorded: the MLS is decided from
-            # what it handed on, without a unit of work that reads the document and its content back.
-            if not self._sends_mls:
-                return None
-            return self._send_mls(document_id, known.status, envelope.instance_id, known.report, envelope)
+        if known is not None and known.document_type.root_namespace != APPLICATION_RESPONSE_NS:
+            return None  # a business document: nothing to apply, its MLS went with its verdict
         with self._store.unit_of_work(read_only=True) as uow:
             document = uow.inbound.get(document_id)
             # The content (body and report) is read only when something here uses it: an answer to apply,
-            # or an MLS to decide (not when MLS is off).
-            needed = document is not None and (is_application_response(document) or self._sends_mls)
+            # or an MLS to decide (not when MLS is off, nor when it went with the verdict).
+            needed = document is not None and (
+                is_application_response(document) or (self._sends_mls and known is None)
+            )
             content = uow.inbound.get_content(document_id) if needed else None
         if document is None or (needed and content is None):
             log.error("inbound document %s vanished before its MLS", document_id)
@@ -195,12 +213,82 @@ class MessageStatusService:
                 log.info("inbound ApplicationResponse %s is no T111 or MLS: %s", document_id, exc)
         if read is not None and document.status is InboundStatus.VALID:
             self._answers.receive(document, read)
-        if read is not None and read.kind is ResponseKind.MLS:
-            return None  # no MLS answers an MLS
+        if known is not None or (read is not None and read.kind is ResponseKind.MLS):
+            return None  # its MLS went with its verdict; no MLS answers an MLS
         if document.document_type == MLS_DOCUMENT_TYPE:
             return None
-        return self._send_mls(
+        planned = self._plan(
             document.id, document.status, document.sbdh_instance_id, content.validation_report, envelope
+        )
+        if planned is None:
+            return None
+        with self._store.unit_of_work() as uow:
+            mls_document = self.queue(uow, planned)
+            uow.commit()
+        self.queued(planned, mls_document)
+        return None if planned.refused is not None else mls_document
+
+    def prepare(self, document_id: str, envelope: ReceivedEnvelope, business: bytes) -> PlannedMLS | None:
+        """Decide and build the MLS of a document whose verdict is about to be recorded (no store access:
+        called before the verdict's unit of work opens, as it validates the MLS and may ask the directory).
+
+        Args:
+            document_id: the received document.
+            envelope: its envelope facts with the verdict to record (``recorded``; None: no MLS).
+            business: its business document (an ApplicationResponse is read to tell an MLS, never answered).
+
+        Returns:
+            The MLS to :meth:`queue` in the verdict's unit of work, or None when none is sent.
+        """
+        known = envelope.recorded
+        if known is None or not self._sends_mls or known.document_type == MLS_DOCUMENT_TYPE:
+            return None
+        if known.document_type.root_namespace == APPLICATION_RESPONSE_NS:
+            try:
+                if read_application_response(business).kind is ResponseKind.MLS:
+                    return None  # no MLS answers an MLS
+            except GatewayError:
+                pass  # no T111 or MLS: a business document like any other
+        return self._plan(document_id, known.status, envelope.instance_id, known.report, envelope)
+
+    def queue(self, uow: UnitOfWork, planned: PlannedMLS) -> str:
+        """Store a prepared MLS with its delivery job in ``uow`` (the caller commits; an invalid one is
+        recorded failed, never sent).
+
+        Returns:
+            The id of its outbound document.
+
+        Raises:
+            StoreError: the store failed (roll the unit of work back).
+        """
+        return queue_response(
+            uow,
+            planned.response,
+            ids=self._ids,
+            at=planned.at,
+            webhook_url=self._webhook_url,
+            refused=planned.refused,
+            due_at=planned.at + self._answer_delay,
+        )
+
+    @staticmethod
+    def queued(planned: PlannedMLS, mls_document: str) -> None:
+        """Log an MLS whose unit of work was committed."""
+        if planned.refused is not None:
+            log.error(
+                "MLS %s for inbound document %s is invalid: not sent, recorded as failed document %s; %s",
+                planned.response.number,
+                planned.document_id,
+                mls_document,
+                planned.response.report,
+            )
+            return
+        log.info(
+            "MLS %s (%s) for inbound document %s queued to %s",
+            planned.response.number,
+            planned.code.value,
+            planned.document_id,
+            planned.response.receiver,
         )
 
     @property
@@ -210,14 +298,14 @@ class MessageStatusService:
 
     # -- sending MLS ---------------------------------------------------------------------------------------
 
-    def _send_mls(
+    def _plan(
         self,
         document_id: str,
         status: InboundStatus,
         instance_id: str | None,
         report: dict[str, Any] | None,
         envelope: ReceivedEnvelope,
-    ) -> str | None:
+    ) -> PlannedMLS | None:
         if self._our_spid is None or self._can_receive is None:  # see _sends_mls
             return None
         code, issues = _verdict(status, report)
@@ -260,28 +348,7 @@ class MessageStatusService:
         if not checked.valid:
             rules = ", ".join(sorted({finding.rule for finding in checked.fatal}))
             refused = f"refused: the MLS fails {rules} ({MLS_RULE_SET}); not sent"
-        with self._store.unit_of_work() as uow:
-            mls_document = queue_response(
-                uow,
-                queued,
-                ids=self._ids,
-                at=now,
-                webhook_url=self._webhook_url,
-                refused=refused,
-                due_at=now + self._answer_delay,
-            )
-            uow.commit()
-        if refused is not None:
-            log.error(
-                "MLS %s for inbound document %s is invalid: not sent, recorded as failed document %s; %s",
-                mls.id,
-                document_id,
-                mls_document,
-                checked.to_dict(),
-            )
-            return None
-        log.info("MLS %s (%s) for inbound document %s queued to %s", mls.id, code.value, document_id, to)
-        return mls_document
+        return PlannedMLS(document_id, code, queued, refused, now)
 
 
 def _addressee(envelope: ReceivedEnvelope) -> ParticipantID | None:

@@ -15,6 +15,7 @@ from typing import Any
 from gateway.errors import DocumentNotFound
 from gateway.model.message import (
     AS4MessageRecord,
+    AS4MessageSummary,
     AS4Signal,
     Direction,
     DocumentContent,
@@ -33,16 +34,17 @@ class OutboundDetail:
         document: metadata and delivery state.
         timeline: every status change, oldest first.
         job: the queued delivery job, None when none is queued (delivered, failed).
-        messages: the AS4 messages sent for it (normally one; retries resend it), oldest first.
+        messages: the AS4 messages sent for it (normally one; retries resend it), oldest first, without
+            their bytes: this view is polled, and the bytes are evidence (``get_outbound_evidence``).
     """
 
     document: OutboundDocument
     timeline: tuple[TimelineEvent, ...]
     job: DeliveryJob | None
-    messages: tuple[AS4MessageRecord, ...]
+    messages: tuple[AS4MessageSummary, ...]
 
     @property
-    def last_message(self) -> AS4MessageRecord | None:
+    def last_message(self) -> AS4MessageSummary | None:
         """The newest AS4 message sent, whose signal is the receipt (or error) to show."""
         return self.messages[-1] if self.messages else None
 
@@ -90,7 +92,7 @@ def get_outbound(store: DocumentStore, document_id: str) -> OutboundDetail:
             document,
             tuple(uow.outbound.timeline(document_id)),
             uow.jobs.get(document_id),
-            _outbound_messages(uow.messages.for_document(document_id)),
+            tuple(uow.messages.summaries_for_document(document_id, Direction.OUT)),
         )
 
 

@@ -42,7 +42,7 @@ from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 from gateway.services.receive_duplicates import DuplicateMessages
-from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
+from gateway.services.receive_finish import InboundFinisher, ReceivedFacts, VerdictAnswer
 from gateway.services.receive_records import (
     first_headers,
     pending_document,
@@ -105,13 +105,14 @@ class AS4Receiver:
             its signer was authenticated (kept for callers; ``evidence`` wins when given).
         evidence: what rejected requests keep (before and after the signer is authenticated).
         on_received: called with the document id and the envelope facts after a NEW document's validation
-            was recorded (MLS and received business responses, ``services/message_status.py``); its
-            failures are logged, never answered to the sender (the receipt is already committed).
+            was recorded (received business responses, ``services/message_status.py``); its failures are
+            logged, never answered to the sender (the receipt is already committed).
+        mls: decides a document's MLS before its verdict is recorded and queues it in the verdict's unit of
+            work (``MessageStatusService``): a verdict is never committed without its MLS.
         on_valid: called with the unit of work that records a VALID verdict, the document id and its draft
             facts (read from the tree its validation parsed): the expense workflow stores the draft in
             that unit of work, without reading the document back or parsing it again. If it raises, the
-            verdict is recorded alone (the start-up expense recovery drafts it); never answered to the
-            sender.
+            verdict is recorded alone (the expense recovery drafts it); never answered to the sender.
     """
 
     def __init__(
@@ -133,6 +134,7 @@ class AS4Receiver:
         evidence: EvidenceLimits | None = None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None = None,
         on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None = None,
+        mls: VerdictAnswer | None = None,
         our_country: str = "BE",
     ) -> None:
         self._our_country = our_country
@@ -155,6 +157,7 @@ class AS4Receiver:
             max_document=max_document,
             on_received=on_received,
             on_valid=on_valid,
+            mls=mls,
         )
         evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
         self._rejection = Rejection(store, identity, ids, message_id_domain, evidence)

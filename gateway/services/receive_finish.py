@@ -1,11 +1,12 @@
 """The work after a receipt: validate the received business document once, reading the facts its expense
 draft needs from the tree that validation parsed (the bytes are parsed once), record the verdict if the
-document still awaits it together with the expense draft (one unit of work), then hand the document on
-(MLS and received answers).
+document still awaits it together with its expense draft and its MLS (one unit of work), then hand the
+document on (received answers).
 
-Only the call that records the verdict hands the document on: two validations of one document (the
+Only the call that records the verdict queues its MLS and hands it on: two validations of one document (the
 background task after the receipt and a recovery sweep, in this process or another) record one verdict,
-one expense draft and at most one MLS.
+one expense draft and at most one MLS. A store failure while the MLS is queued rolls the verdict back: the
+document stays pending and the next finisher (resend, sweep, start-up) records both.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, Protocol
 
 from lxml import etree
 
@@ -22,7 +23,7 @@ from gateway.errors import GatewayError
 from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.expense_intake import ValidatedInbound
-from gateway.services.message_status import ReceivedEnvelope, RecordedVerdict
+from gateway.services.message_status import PlannedMLS, ReceivedEnvelope, RecordedVerdict
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl, read_ubl_tree
@@ -32,6 +33,20 @@ log = logging.getLogger("gateway.receive")
 #: How long the work after a receipt, handed over to run once the receipt is answered, may take to start
 #: before it is taken for lost. It only waits behind the other receipts' work; longer than any such queue.
 IN_FLIGHT_HOLD: Final = timedelta(minutes=15)
+
+
+class VerdictAnswer(Protocol):
+    """Decides the MLS of a document before its verdict's unit of work, and queues it in that unit of work
+    (``MessageStatusService``)."""
+
+    def prepare(self, document_id: str, envelope: ReceivedEnvelope, business: bytes) -> PlannedMLS | None:
+        """The MLS to queue with the verdict ``envelope.recorded``, or None."""
+
+    def queue(self, uow: UnitOfWork, planned: PlannedMLS) -> str:
+        """Store it in ``uow`` (StoreError: roll back)."""
+
+    def queued(self, planned: PlannedMLS, mls_document: str) -> None:
+        """Its unit of work was committed."""
 
 
 class Finished(NamedTuple):
@@ -64,9 +79,10 @@ class InboundFinisher:
         rule_set: returns the BIS Billing rule set in force.
         max_document: documents above this size are refused by name without being validated.
         on_received: called with the document id and envelope facts after a verdict was recorded.
+        mls: prepares the document's MLS before the verdict's unit of work and queues it in it.
         on_valid: called with the unit of work recording a VALID verdict, the document id and its draft
             facts (the expense draft, committed with the verdict); if it raises, the verdict is recorded
-            alone and the start-up expense recovery drafts it.
+            alone (with its MLS) and the expense recovery (start-up, periodic sweep) drafts it.
     """
 
     def __init__(
@@ -79,6 +95,7 @@ class InboundFinisher:
         max_document: int | None,
         on_received: Callable[[str, ReceivedEnvelope], object] | None,
         on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None,
+        mls: VerdictAnswer | None = None,
     ) -> None:
         self._store = store
         self._validator = validator
@@ -87,6 +104,7 @@ class InboundFinisher:
         self._max_document = max_document
         self._on_received = on_received
         self._on_valid = on_valid
+        self._mls = mls
         self._in_flight: dict[str, datetime] = {}  # document id -> when its work was handed over
 
     def hold(self, document_id: str) -> None:
@@ -122,10 +140,14 @@ class InboundFinisher:
             StoreError: the verdict could not be recorded (nothing was handed on; run it again).
         """
         verdict, validated = self._validate(facts, business)
+        # The verdict goes with the envelope: the MLS decision need not read the document back.
+        known = RecordedVerdict(facts.document_type, verdict.status, verdict.report)
+        envelope = replace(facts.envelope, recorded=known)
+        planned = self._prepare_mls(facts.document_id, envelope, business)
         draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
-        recorded = self._record(facts, verdict, validated if draft else None)
-        if recorded is None:  # the draft spoiled the unit of work: the verdict alone, the draft later
-            recorded = self._record(facts, verdict, None)
+        recorded = self._record(facts, verdict, validated if draft else None, planned)
+        if recorded is None:  # the draft spoiled the unit of work: the verdict and MLS alone, the draft later
+            recorded = self._record(facts, verdict, None, planned)
         if not recorded:
             log.info(
                 "inbound document %s was validated meanwhile by another call: not handed on again",
@@ -134,19 +156,39 @@ class InboundFinisher:
             return Finished(verdict.status, False)
         if self._on_received is not None:
             try:
-                # The verdict goes with the envelope: the MLS decision need not read the document back.
-                known = RecordedVerdict(facts.document_type, verdict.status, verdict.report)
-                self._on_received(facts.document_id, replace(facts.envelope, recorded=known))
+                self._on_received(facts.document_id, envelope)
             except Exception:
                 log.exception("after-receipt handling of inbound document %s failed", facts.document_id)
         return Finished(verdict.status, True)
 
+    def _prepare_mls(
+        self, document_id: str, envelope: ReceivedEnvelope, business: bytes
+    ) -> PlannedMLS | None:
+        """The MLS to queue with the verdict. Deciding and building it touches no store; if that fails (a
+        bug, the MLS rule set missing) retrying would fail alike, so the verdict is recorded without it."""
+        if self._mls is None:
+            return None
+        try:
+            return self._mls.prepare(document_id, envelope, business)
+        except Exception:
+            log.exception("inbound document %s: its MLS could not be built; none is sent", document_id)
+            return None
+
     def _record(
-        self, facts: ReceivedFacts, verdict: Verdict, validated: ValidatedInbound | None
+        self,
+        facts: ReceivedFacts,
+        verdict: Verdict,
+        validated: ValidatedInbound | None,
+        planned: PlannedMLS | None,
     ) -> bool | None:
-        """Record the verdict if the document still awaits it and, given ``validated``, its expense draft in
-        the same unit of work (one commit). True: recorded; False: not pending any more; None: the draft
-        failed, nothing was committed (record the verdict alone; the start-up expense recovery drafts it)."""
+        """Record the verdict if the document still awaits it, its MLS (``planned``) and, given ``validated``,
+        its expense draft in the same unit of work (one commit). True: recorded; False: not pending any more;
+        None: the draft failed, nothing was committed (record the verdict alone; the expense recovery drafts
+        it).
+
+        Raises:
+            StoreError: the store failed (nothing was committed: the document stays pending).
+        """
         with self._store.unit_of_work() as uow:
             recorded = uow.inbound.record_validation(
                 facts.document_id,
@@ -156,6 +198,9 @@ class InboundFinisher:
                 at=self._clock.now(),
                 only_pending=True,
             )
+            mls_document = None
+            if recorded and planned is not None and self._mls is not None:
+                mls_document = self._mls.queue(uow, planned)
             if recorded and validated is not None and self._on_valid is not None:
                 try:
                     self._on_valid(uow, facts.document_id, validated)
@@ -163,6 +208,8 @@ class InboundFinisher:
                     log.exception("inbound document %s: expense draft failed", facts.document_id)
                     return None
             uow.commit()
+        if planned is not None and mls_document is not None and self._mls is not None:
+            self._mls.queued(planned, mls_document)
         return recorded
 
     def _validate(self, facts: ReceivedFacts, business: bytes) -> tuple[Verdict, ValidatedInbound]:

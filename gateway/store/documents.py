@@ -25,13 +25,19 @@ from gateway.model.message import (
     apply_event,
 )
 from gateway.services.ports import MAX_PAGE_SIZE, InboundQuery, OutboundQuery, Page, PageCursor
+from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import maps_db_errors
-from gateway.store.tables import inbound_documents, outbound_documents, outbound_events
+from gateway.store.tables import (
+    inbound_document_bodies,
+    inbound_documents,
+    outbound_documents,
+    outbound_events,
+)
 
 _OUTBOUND_META = [
     c for c in outbound_documents.c if c.name not in ("ubl", "validation_report", "buyer_country")
 ]
-_INBOUND_META = [c for c in inbound_documents.c if c.name not in ("body", "validation_report")]
+_INBOUND_META = [c for c in inbound_documents.c if c.name != "validation_report"]
 
 # The statements of the delivery and receive paths are built once, with bound parameters: SQLAlchemy then
 # reuses their cache key instead of rebuilding and hashing the statement on every call (≈ 0.1 ms per query
@@ -284,7 +290,6 @@ class SQLInboundDocumentRepository:
             "document_type_id": document.document_type.uri,
             "process_id": document.process.uri,
             "sbdh_instance_id": document.sbdh_instance_id,
-            "body": content.body,
             "validation_report": content.validation_report,
             "status": document.status.value,
             "status_reason": document.status_reason,
@@ -293,6 +298,10 @@ class SQLInboundDocumentRepository:
         }
         with self._conn.begin_nested():
             self._conn.execute(insert(inbound_documents), values)
+            # The bytes in their own row: the status updates that follow never rewrite them (tables.py).
+            insert_with_blob(
+                self._conn, inbound_document_bodies, {"document_id": document.id}, "body", content.body
+            )
 
     def get(self, document_id: str) -> InboundDocument | None:
         row = self._conn.execute(_INBOUND_BY_ID, {"b_id": document_id}).first()
@@ -305,8 +314,10 @@ class SQLInboundDocumentRepository:
         return _inbound_from_row(row) if row is not None else None
 
     def get_content(self, document_id: str) -> DocumentContent | None:
-        t = inbound_documents
-        row = self._conn.execute(select(t.c.body, t.c.validation_report).where(t.c.id == document_id)).first()
+        t, b = inbound_documents, inbound_document_bodies
+        row = self._conn.execute(
+            select(b.c.body, t.c.validation_report).join_from(t, b).where(t.c.id == document_id)
+        ).first()
         return DocumentContent(bytes(row.body), row.validation_report) if row is not None else None
 
     def search(self, query: InboundQuery) -> Page[InboundDocument]:

@@ -229,15 +229,17 @@ class SQLExpenseRepository:
         duplicates = self._duplicates([row.id for row in rows])
         return Page(tuple(_expense_from_row(row, duplicates.get(row.id, ())) for row in rows), cursor)
 
-    def awaiting_draft(self, *, limit: int) -> list[str]:
+    def awaiting_draft(self, *, limit: int, received_since: datetime | None = None) -> list[str]:
         d = inbound_documents
         doctype = d.c.document_type_id
+        recent = [] if received_since is None else [d.c.received_at >= received_since]
         stmt = (
             select(d.c.id)
             .outerjoin(expenses, expenses.c.inbound_document_id == d.c.id)
             .outerjoin(expense_duplicates, expense_duplicates.c.inbound_document_id == d.c.id)
             .where(
                 d.c.status == InboundStatus.VALID.value,
+                *recent,  # the (status, received_at) index serves the range
                 expenses.c.id.is_(None),
                 expense_duplicates.c.inbound_document_id.is_(None),
                 doctype.startswith(_BILLING_DOCTYPE_PREFIXES[0])

@@ -13,7 +13,9 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
 * **PostgreSQL**: ``LISTEN`` on ``JOBS_CHANNEL``; ``SQLDeliveryQueue.enqueue`` issues the ``NOTIFY`` in
   the enqueuing transaction, so it is delivered when (and only if) the job is committed.
 
-``wait()`` never raises: a signal that cannot read its connection logs once and waits for the poll.
+``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
+SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
+``MAX_RECONNECT_DELAY``, and logs when it works again.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, exists, select
+from sqlalchemy.dialects import sqlite
 
+from gateway.store.leases import up_for_lease
 from gateway.store.tables import delivery_jobs
 
 log = logging.getLogger("gateway.worker")
@@ -40,10 +44,18 @@ DEFAULT_CHECK_INTERVAL: Final = 0.003
 #: ...and once it has not changed for ``QUIET_AFTER`` seconds (an idle gateway: ≈ 40 reads per second).
 QUIET_CHECK_INTERVAL: Final = 0.025
 QUIET_AFTER: Final = 0.5
-#: Is an unleased job due? The lease's own condition (``store.queue``), answered by ix_delivery_jobs_due_at.
-DUE_JOB_SQL: Final = (
-    "SELECT 1 FROM delivery_jobs WHERE due_at <= ? AND (leased_until IS NULL OR leased_until <= ?) LIMIT 1"
+#: Is an unleased job due? The lease's own condition (``store.leases``, as ``store.queue`` leases), compiled
+#: once for SQLite's driver; answered by ix_delivery_jobs_due_at. Its parameters: ``DUE_JOB_PARAMETERS``.
+_DUE_JOB: Final = select(exists().where(up_for_lease(delivery_jobs, bindparam("now")))).compile(
+    dialect=sqlite.dialect()
 )
+DUE_JOB_SQL: Final = str(_DUE_JOB)
+#: The names of ``DUE_JOB_SQL``'s positional parameters, in order (each is the worker's "now").
+DUE_JOB_PARAMETERS: Final = tuple(_DUE_JOB.positiontup or ())
+#: Seconds before a broken SQLite signal connection is opened again, doubling after each failure up to...
+RECONNECT_DELAY: Final = 0.1
+#: ...this (the worker's poll covers the outage meanwhile).
+MAX_RECONNECT_DELAY: Final = 5.0
 #: Seconds to wait before listening again after the PostgreSQL connection failed.
 RELISTEN_DELAY: Final = 5.0
 
@@ -74,6 +86,7 @@ class SQLiteJobSignal:
         engine: the store's engine (its file and dialect; the signal opens a connection of its own).
         now: the worker's clock (default: the system's UTC time).
         interval: seconds between two reads of the data version while waiting.
+        max_reconnect_delay: the longest wait before a broken connection is opened again.
     """
 
     def __init__(
@@ -82,6 +95,7 @@ class SQLiteJobSignal:
         *,
         now: Callable[[], datetime] | None = None,
         interval: float = DEFAULT_CHECK_INTERVAL,
+        max_reconnect_delay: float = MAX_RECONNECT_DELAY,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -95,30 +109,46 @@ class SQLiteJobSignal:
         self._connection: sqlite3.Connection | None = None
         self._version: int | None = None
         self._changed_at = time.monotonic()
-        self._failed = False
+        self._max_reconnect_delay = max_reconnect_delay
+        self._failed = False  # since the last failure, until a read succeeds again
+        self._reconnect_delay = 0.0
+        self._reconnect_at = 0.0
 
     async def wait(self) -> None:
         while not self._due_after_change():
+            if self._failed:  # wait out the backoff (the worker's poll covers it)
+                await asyncio.sleep(max(self._interval, self._reconnect_at - time.monotonic()))
+                continue
             quiet = time.monotonic() - self._changed_at > QUIET_AFTER
             await asyncio.sleep(max(self._interval, QUIET_CHECK_INTERVAL) if quiet else self._interval)
 
     def _due_after_change(self) -> bool:
         """True when the database changed since the last look and an unleased job is due now."""
+        if self._failed and time.monotonic() < self._reconnect_at:
+            return False
         try:
             connection = self._connect()
             version = connection.execute("PRAGMA data_version").fetchone()[0]
-            if version == self._version:
-                return False
-            self._version = version
-            self._changed_at = time.monotonic()
-            now: Any = self._now()
-            if self._to_db is not None:
-                now = self._to_db(now)
-            return connection.execute(DUE_JOB_SQL, (now, now)).fetchone() is not None
+            due = False
+            if version != self._version:  # always after a reconnect: the due read runs before "works again"
+                self._version = version
+                self._changed_at = time.monotonic()
+                now: Any = self._now()
+                if self._to_db is not None:
+                    now = self._to_db(now)
+                due = bool(connection.execute(DUE_JOB_SQL, (now,) * len(DUE_JOB_PARAMETERS)).fetchone()[0])
+            if self._failed:
+                log.info("the job wake-up signal works again")
+                self._failed, self._reconnect_delay = False, 0.0
+            return due
         except sqlite3.Error as exc:
             if not self._failed:
                 log.warning("the job wake-up signal failed (%s); the worker polls instead", exc)
                 self._failed = True
+            self._reconnect_delay = min(
+                self._max_reconnect_delay, self._reconnect_delay * 2 or RECONNECT_DELAY
+            )
+            self._reconnect_at = time.monotonic() + self._reconnect_delay
             self.close()
             return False
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, insert, select, updat
 from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
 from gateway.model.message import (
     AS4MessageRecord,
+    AS4MessageSummary,
     AS4Signal,
     Direction,
     HTTPHeaders,
@@ -17,6 +18,7 @@ from gateway.model.message import (
     SignalKind,
 )
 from gateway.services.ports import IdempotencyRecord
+from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import map_db_errors, maps_db_errors
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
 
@@ -45,6 +47,24 @@ _BY_INSTANCE = (
     )
     .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
     .limit(1)
+)
+# A document's messages in one direction without their bytes (the status views poll them: a 20 MB
+# document's stored message was read in full on every poll).
+_t = as4_messages
+_SUMMARIES = (
+    select(
+        _t.c.message_id,
+        _t.c.direction,
+        _t.c.created_at,
+        _t.c.signal_kind,
+        _t.c.signal_headers,
+        _t.c.signal_body,
+        _t.c.signal_at,
+        _t.c.ebms_error_code,
+        _t.c.receipt_summary,
+    )
+    .where(_t.c.document_id == bindparam("b_document"), _t.c.direction == bindparam("b_direction"))
+    .order_by(_t.c.created_at, _t.c.message_id)
 )
 _ATTEMPTS = select(outbound_documents.c.attempts).where(outbound_documents.c.id == bindparam("b_id"))
 
@@ -86,16 +106,20 @@ def _signal_from_history(row: Row[Any]) -> AS4Signal:
     )
 
 
+def _signal_from_row(row: Any) -> AS4Signal | None:  # a Row of a message or of its summary
+    if row.signal_kind is None:
+        return None
+    return AS4Signal(
+        kind=SignalKind(row.signal_kind),
+        raw=RawHTTPMessage(_headers_from_json(row.signal_headers or []), bytes(row.signal_body or b"")),
+        at=row.signal_at,
+        ebms_error_code=row.ebms_error_code,
+        receipt_summary=row.receipt_summary,
+    )
+
+
 def _message_from_row(row: Row[Any]) -> AS4MessageRecord:
-    signal = None
-    if row.signal_kind is not None:
-        signal = AS4Signal(
-            kind=SignalKind(row.signal_kind),
-            raw=RawHTTPMessage(_headers_from_json(row.signal_headers or []), bytes(row.signal_body or b"")),
-            at=row.signal_at,
-            ebms_error_code=row.ebms_error_code,
-            receipt_summary=row.receipt_summary,
-        )
+    signal = _signal_from_row(row)
     return AS4MessageRecord(
         message_id=row.message_id,
         direction=Direction(row.direction),
@@ -121,7 +145,6 @@ class SQLAS4MessageRepository:
             "document_id": record.document_id,
             "sbdh_instance_id": record.sbdh_instance_id,
             "request_headers": _headers_to_json(record.request.headers),
-            "request_body": record.request.body,
             "created_at": record.created_at,
         }
         if record.signal is not None:
@@ -129,7 +152,7 @@ class SQLAS4MessageRepository:
         # Savepoint: on a duplicate the caller reads the stored original in the same unit of work (and no
         # history row of the refused duplicate survives).
         with self._conn.begin_nested():
-            self._conn.execute(insert(as4_messages), values)
+            insert_with_blob(self._conn, as4_messages, values, "request_body", record.request.body)
             # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing
             # for the history: its summary is on the message row, once.
             if record.signal is not None and record.signal.raw.body:
@@ -153,6 +176,13 @@ class SQLAS4MessageRepository:
             select(t).where(t.c.document_id == document_id).order_by(t.c.created_at, t.c.message_id)
         ).all()
         return [_message_from_row(row) for row in rows]
+
+    def summaries_for_document(self, document_id: str, direction: Direction) -> list[AS4MessageSummary]:
+        rows = self._conn.execute(_SUMMARIES, {"b_document": document_id, "b_direction": direction.value})
+        return [
+            AS4MessageSummary(row.message_id, Direction(row.direction), row.created_at, _signal_from_row(row))
+            for row in rows
+        ]
 
     def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
         key = {"b_id": message_id, "b_direction": direction.value}

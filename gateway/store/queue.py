@@ -42,6 +42,7 @@ from gateway.services.ports import (
 )
 from gateway.store.errors import maps_db_errors
 from gateway.store.job_signal import JOBS_CHANNEL
+from gateway.store.leases import up_for_lease
 from gateway.store.tables import delivery_jobs, webhook_outbox
 
 
@@ -61,12 +62,7 @@ class _LeasedTable:
         if limit < 1:
             raise ValueError("lease limit must be at least 1")
         t = self.table
-        due = and_(
-            t.c.due_at <= now,
-            # Expired leases are due again: the holder crashed or stalled (crash recovery).
-            or_(t.c.leased_until.is_(None), t.c.leased_until <= now),
-            *self.open_conditions,
-        )
+        due = and_(up_for_lease(t, now), *self.open_conditions)
         until = now + lease_for
         rows = self.conn.execute(
             select(self.key, t.c.attempts)

@@ -216,7 +216,6 @@ inbound_documents = Table(
     Column("document_type_id", String(IDENTIFIER), nullable=False),
     Column("process_id", String(IDENTIFIER), nullable=False),
     Column("sbdh_instance_id", String(MESSAGE_ID), nullable=True),
-    Column("body", LargeBinary, nullable=False),
     Column("validation_report", JSON(none_as_null=True), nullable=True),
     Column("status", String(16), nullable=False),
     Column("status_reason", Text, nullable=True),
@@ -228,6 +227,20 @@ inbound_documents = Table(
     Index(None, "status", "received_at"),
     Index(None, "sender_key", "received_at"),
     Index(None, "receiver_key", "received_at"),
+)
+
+inbound_document_bodies = Table(
+    "inbound_document_bodies",
+    metadata,
+    # The received business document's bytes, apart from its row (migration 0013): recording the verdict
+    # updates the status columns, and SQLite rewrites a whole row on UPDATE, a 20 MB body included.
+    Column(
+        "document_id",
+        String(ID),
+        ForeignKey("inbound_documents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("body", LargeBinary, nullable=False),
 )
 
 #: Longest API client name (``APIKey.name``): the idempotency keys are scoped by it.

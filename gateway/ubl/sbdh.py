@@ -30,8 +30,11 @@ SBDH_NS = NS["sbdh"]
 _S = f"{{{SBDH_NS}}}"
 PARTICIPANT_AUTHORITY = "iso6523-actorid-upis"
 _COUNTRY = re.compile(r"^[A-Z0-9]{2}$")
-#: Bytes fed to the pull parser at a time by :func:`read_sbd_header` (the header fits in the first one).
-_HEAD_CHUNK: Final = 16 * 1024
+#: Bytes first fed to the pull parser by :func:`read_sbd_header` (a header usually fits: 1-2 kB), doubled
+#: for each further feed up to ``_HEAD_CHUNK_MAX``. Whatever is fed is parsed, events for the business
+#: document's elements included: a 16 kB first feed took 0.32 ms for a 10 kB invoice, 2 kB 0.09 ms.
+_HEAD_CHUNK: Final = 2 * 1024
+_HEAD_CHUNK_MAX: Final = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,8 +281,10 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     depth = children = 0
     header: etree._Element | None = None
     try:
-        for offset in range(0, len(view), _HEAD_CHUNK):
-            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+        offset, chunk = 0, _HEAD_CHUNK
+        while offset < len(view):
+            parser.feed(bytes(view[offset : offset + chunk]))
+            offset, chunk = offset + chunk, min(2 * chunk, _HEAD_CHUNK_MAX)
             for event, node in parser.read_events():
                 element = cast(etree._Element, node)  # "start"/"end" events carry elements
                 if event == "end":

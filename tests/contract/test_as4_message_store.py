@@ -11,7 +11,14 @@ from sqlalchemy import select
 from store_builders import HEADERS, MIME_BODY, T0, UBL, as4_message, at, content, outbound
 
 from gateway.errors import DuplicateMessage, StoreError
-from gateway.model.message import AS4Signal, DeliveryEvent, Direction, RawHTTPMessage, SignalKind
+from gateway.model.message import (
+    AS4MessageSummary,
+    AS4Signal,
+    DeliveryEvent,
+    Direction,
+    RawHTTPMessage,
+    SignalKind,
+)
 from gateway.services.ports import SentFacts
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import as4_signals
@@ -97,6 +104,37 @@ def test_lookup_by_sbdh_instance_and_by_document(store: SQLDocumentStore) -> Non
         assert uow.messages.find_by_instance_id("inst-1", Direction.OUT) == first
         assert uow.messages.find_by_instance_id("inst-1", Direction.IN) is None
         assert uow.messages.for_document(document.id) == [first, second]
+
+
+def test_summaries_list_a_documents_messages_in_one_direction_with_their_signals_and_no_bytes(
+    store: SQLDocumentStore,
+) -> None:
+    # What the status views list and poll: a document's stored messages without their bytes.
+    document = outbound()
+    first = as4_message(document_id=document.id, message_id="first@gw", created_at=T0)
+    resent = as4_message(document_id=document.id, message_id="resent@gw", created_at=at(2))
+    received = as4_message(
+        document_id=document.id, message_id="in@peer", direction=Direction.IN, created_at=at(3)
+    )
+    error = AS4Signal(SignalKind.ERROR, HTTP_500_ERROR, at(1), ebms_error_code="EBMS:0004")
+    receipt = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(4), receipt_summary={"ref": "resent@gw"})
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.messages.add(resent)
+        uow.messages.add(first)
+        uow.messages.add(received)
+        uow.messages.record_signal(first.message_id, Direction.OUT, error)
+        uow.messages.record_signal(received.message_id, Direction.IN, receipt)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        sent = uow.messages.summaries_for_document(document.id, Direction.OUT)
+        got = uow.messages.summaries_for_document(document.id, Direction.IN)
+        assert uow.messages.summaries_for_document("no-such-document", Direction.OUT) == []
+    assert sent == [
+        AS4MessageSummary("first@gw", Direction.OUT, T0, error),
+        AS4MessageSummary("resent@gw", Direction.OUT, at(2), None),  # not answered yet
+    ]
+    assert got == [AS4MessageSummary("in@peer", Direction.IN, at(3), receipt)]
 
 
 def test_error_signal_replaces_nothing_but_the_signal(store: SQLDocumentStore) -> None:

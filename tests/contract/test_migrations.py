@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy import MetaData, Table, func, insert, inspect, select, text
 from sqlalchemy.engine import URL
 from store_databases import BACKENDS, PostgresServer
 
@@ -27,7 +28,7 @@ from gateway.store import (
     metadata,
     upgrade_database,
 )
-from gateway.store.migrate import shipped_head
+from gateway.store.migrate import alembic_config, shipped_head
 from gateway.store.tables import as4_messages, delivery_jobs, outbound_documents, outbound_events
 
 
@@ -299,3 +300,55 @@ def test_buyer_country_revision_keeps_documents_and_leaves_their_country_to_the_
     finally:
         engine.dispose()
     assert facts == SentFacts(at, None, ubl)
+
+
+def test_inbound_bodies_revision_moves_each_body_to_its_own_row_and_back(empty_database: str | URL) -> None:
+    # 0013 moves inbound_documents.body to inbound_document_bodies (a status update no longer rewrites
+    # the bytes); the rows and what references them stay, and the downgrade puts every body back.
+    upgrade_database(empty_database, revision="0012")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    bodies = {"i1": b"\x00<Invoice>one</Invoice>", "i2": b"<Invoice>two</Invoice>\xff" * 1000}
+    try:
+        with engine.begin() as connection:
+            at_0012 = Table("inbound_documents", MetaData(), autoload_with=connection)
+            for number, (document_id, body) in enumerate(bodies.items()):
+                connection.execute(
+                    insert(at_0012),
+                    {
+                        "id": document_id,
+                        "as4_message_id": f"m{number}@x",
+                        "sender_id": "0208:0739484052",
+                        "sender_key": "0208:0739484052",
+                        "receiver_id": "0208:0123456749",
+                        "receiver_key": "0208:0123456749",
+                        "document_type_id": "t",
+                        "process_id": "p",
+                        "body": body,
+                        "validation_report": {"valid": number == 0},
+                        "status": "valid" if number == 0 else "received",
+                        "received_at": at,
+                        "updated_at": at,
+                    },
+                )
+        upgrade_database(empty_database)
+        store = SQLDocumentStore(engine)
+        with store.unit_of_work(read_only=True) as uow:
+            moved = {document_id: uow.inbound.get_content(document_id) for document_id in bodies}
+            statuses = {document_id: uow.inbound.get(document_id) for document_id in bodies}
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0012")
+        with engine.begin() as connection:
+            back = dict(
+                (id_, body)
+                for id_, body in connection.execute(text("SELECT id, body FROM inbound_documents"))
+            )
+            assert not inspect(connection).has_table("inbound_document_bodies")
+    finally:
+        engine.dispose()
+    assert {key: (content.body, content.validation_report) for key, content in moved.items() if content} == {
+        "i1": (bodies["i1"], {"valid": True}),
+        "i2": (bodies["i2"], {"valid": False}),
+    }
+    assert [document.status.value for document in statuses.values() if document] == ["valid", "received"]
+    assert {key: bytes(value) for key, value in back.items()} == bodies

@@ -265,11 +265,20 @@ def test_mls_policy(
     counting = _ReadCounting(store)
     service = _mls_service(counting, validation_engine, {"0242:000001", "0242:000009"})  # type: ignore[arg-type]
     report = INVALID_REPORT if status is InboundStatus.INVALID else None
-    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes(), status, report)
-    if handed_on:  # as the receiver hands it on: the verdict it has just recorded goes with the envelope
+    body = (_examples(artefacts_dir) / "base-example.xml").read_bytes()
+    received = _inbound(store, body, status, report)
+    if handed_on:  # as the receiver does: decided before the verdict's unit of work, queued in it
         known = RecordedVerdict(received.document_type, status, report)
         envelope = replace(envelope, instance_id=received.sbdh_instance_id, recorded=known)
-    queued = service.on_received(received.id, envelope)
+        planned = service.prepare(received.id, envelope, body)
+        queued = None
+        if planned is not None:
+            with counting.unit_of_work() as uow:
+                queued = service.queue(uow, planned)
+                uow.commit()
+        assert service.on_received(received.id, envelope) is None  # a business document: nothing more
+    else:
+        queued = service.on_received(received.id, envelope)
     # Handed on, the decision reads nothing back (the same MLS either way).
     assert counting.reads == (0 if handed_on else 1)
     mls = _queued(store, DocumentKind.MLS)

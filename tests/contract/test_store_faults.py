@@ -77,6 +77,7 @@ READS: dict[str, Callable[[SQLUnitOfWork], object]] = {
     "messages.get": lambda uow: uow.messages.get("m@x", Direction.OUT),
     "messages.find_by_instance_id": lambda uow: uow.messages.find_by_instance_id("i", Direction.IN),
     "messages.for_document": lambda uow: uow.messages.for_document("doc"),
+    "messages.summaries_for_document": lambda uow: uow.messages.summaries_for_document("doc", Direction.OUT),
     "messages.signals": lambda uow: uow.messages.signals("m@x", Direction.OUT),
     "idempotency.get": lambda uow: uow.idempotency.get("erp", "key"),
     "jobs.get": lambda uow: uow.jobs.get("doc"),

@@ -110,6 +110,7 @@ class Gateway:
         )
 
     def receiver(self) -> AS4Receiver:
+        status = self.status_service()
         return AS4Receiver(
             store=self.store,
             validator=self.validation,
@@ -120,7 +121,8 @@ class Gateway:
             ids=UUIDs(),
             rule_set=lambda: "peppol-bis-billing-3.0.21",
             message_id_domain="gw.test",
-            on_received=self.status_service().on_received,
+            on_received=status.on_received,
+            mls=status,
         )
 
     def responder(self) -> PeppolInvoiceResponder:

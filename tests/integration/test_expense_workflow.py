@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -40,10 +40,10 @@ MEMBER = Actor("member-a", ActorRole.MEMBER, frozenset({"PU04711"}))
 SUPPORT = Actor("helpdesk", ActorRole.SUPPORT)
 
 
-def seed_valid(app: ExpenseApp, ubl: bytes) -> str:
+def seed_valid(app: ExpenseApp, ubl: bytes, *, received_at: datetime | None = None) -> str:
     """A valid received document stored without its expense (as after a crash before the draft)."""
     document_id = str(uuid.uuid4())
-    now = app.services.clock.now()
+    now = received_at or app.services.clock.now()
     with app.store.unit_of_work() as uow:
         uow.inbound.add(
             InboundDocument(

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from gateway.model.message import (
     AS4MessageRecord,
+    AS4MessageSummary,
     AS4Signal,
     DeliveryEvent,
     DeliveryStatus,
@@ -198,6 +199,11 @@ class AS4MessageRepository(Protocol):
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:
         """Messages linked to a document, oldest first."""
+        ...
+
+    def summaries_for_document(self, document_id: str, direction: Direction) -> list[AS4MessageSummary]:
+        """The document's messages in ``direction`` without their bytes, oldest first (as
+        ``for_document``): for views that are polled."""
         ...
 
     def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:

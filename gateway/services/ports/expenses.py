@@ -89,9 +89,10 @@ class ExpenseRepository(Protocol):
         """One page of matching expenses, newest first."""
         ...
 
-    def awaiting_draft(self, *, limit: int) -> list[str]:
+    def awaiting_draft(self, *, limit: int, received_since: datetime | None = None) -> list[str]:
         """Ids of valid received invoices and credit notes that have no expense and are not recorded as
-        a duplicate of one, oldest first (the recovery pass)."""
+        a duplicate of one, oldest first (the recovery pass); given ``received_since``, only those received
+        from then on (an index range, not the whole history)."""
         ...
 
     def count_by_status(self, visible_units: Collection[str] | None = None) -> dict[ExpenseStatus, int]:

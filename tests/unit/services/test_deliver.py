@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pytest
 from as4_support import NOW, RECEIVER, dev_pki, make_message, receive
 from delivery_support import (
@@ -24,6 +25,7 @@ from delivery_support import (
 )
 
 import gateway.as4.signals as signals_module
+import gateway.crypto.certs as certs_module
 import gateway.services.deliver as deliver_module
 from gateway.as4 import EbmsError, ReceiptVerdict, SendOutcome, build_error, build_receipt, verify_receipt
 from gateway.as4.restore import restore_outgoing
@@ -233,6 +235,48 @@ def test_the_signer_of_a_duplicate_error_is_verified_once(rig: Rig, monkeypatch:
     assert rig.deliver(lease).status is DeliveryStatus.DELIVERED  # an authentic duplicate: probably delivered
     assert (rig.document(doc_id).status_reason or "").startswith("probably-delivered")
     assert len(verifications) == 1
+
+
+def test_the_receiver_certificate_path_is_verified_once_per_worker(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 12: the receiver certificate was validated before each send and again as the receipt's signer.
+    paths: list[object] = []
+    real = certs_module._validate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        paths.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(certs_module, "_validate", counting)
+    first, second = queue_document(rig.store), queue_document(rig.store, number="INV-2")
+    deliverer = rig.deliverer()
+
+    async def both() -> list[DeliveryStatus | None]:
+        return [(await deliverer.deliver_one(lease)).status for lease in rig.lease("w1")]
+
+    assert asyncio.run(both()) == [DeliveryStatus.DELIVERED, DeliveryStatus.DELIVERED]
+    assert {rig.document(first).status, rig.document(second).status} == {DeliveryStatus.DELIVERED}
+    receiver_certificate = dev_pki().receiver.certificate
+    # two sends to POP000002 and two receipts it signed: one path check (the in-process receiver checks ours)
+    assert [p for p in paths if p == receiver_certificate] == [receiver_certificate]
+
+
+def test_a_delivery_crosses_to_a_worker_thread_three_times(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 12: each hop costs a queue hand-off and an event-loop wake-up; building the message shares one
+    # with SEND_STARTED, judging the answer one with recording the outcome.
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(getattr(func, "func", func), "__name__", "?"))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)  # what Deliverer._thread calls
+    queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+    assert hops == ["prepare", "_build_and_start", "_judge_and_record"]
 
 
 def test_a_worker_whose_lease_was_taken_over_records_nothing(rig: Rig) -> None:

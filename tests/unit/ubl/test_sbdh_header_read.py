@@ -39,6 +39,20 @@ def test_the_business_document_is_not_parsed() -> None:
         parse_sbd(broken, max_bytes=10_000_000)
 
 
+def test_only_the_first_bytes_after_the_header_are_read() -> None:
+    # issue 12: the first feed used to be 16 kB, so a 10 kB invoice was parsed whole for its header.
+    sbd = _sbd()
+    start = sbd.index(b"<Invoice")
+    broken = sbd[: start + 1000] + b"<<<not xml" + sbd[start + 1000 :]
+    assert read_sbd_header(broken, max_bytes=10_000_000).instance_id == "inst-1"
+
+
+def test_a_header_longer_than_the_first_feed_is_read_whole() -> None:
+    sbd = _sbd().replace(b"<HeaderVersion>", b"<!--" + b"x" * 20_000 + b"--><HeaderVersion>", 1)
+    full = parse_sbd(sbd, max_bytes=10_000_000)
+    assert read_sbd_header(sbd, max_bytes=10_000_000) == dataclasses.replace(full, business_document=b"")
+
+
 @pytest.mark.parametrize(
     ("mutate", "error"),
     [
