@@ -4,10 +4,11 @@ The CEN syntax pattern's root rule (``/ubl:Invoice | /cn:CreditNote``) holds abo
 form ``not(S1/S2/.../Sn)``, every step a name (or a union of names, ``(cac:InvoiceLine|
 cac:CreditNoteLine)``): each fails exactly when an element sits at that path below the root element.
 Even guarded (``guards``), testing them costs a few hundred lookups per document. Since the fused walk
-visits every element anyway, such an assert becomes a template of its own mode (``MODE``) matching the
-path below the root element (``/*/S1/.../Sn``): it writes a marker naming the assert when the walk
-meets a forbidden element, and nothing (not even a test) when there is none, as in nearly every
-document.
+visits every element anyway, such an assert becomes an entry of a map of the paths below the root
+element (``S1/.../Sn``), which one template of its own mode (``MODE``) reads for the elements the walk
+dispatches to it (those named last in some path, under a parent the path names): it writes a marker
+naming the assert when the walk meets a forbidden element, and nothing when there is none, as in
+nearly every document.
 
 After the walk, the root template writes each marked assert's failed-assert once, in the context of
 the root element, as the rule would have (the same ``svrl:failed-assert``: id, flag, text, location);
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from gateway.validation.fused.findings import FUNCTION, REPORT, shared_arguments
 from gateway.validation.fused.guards import absent_steps
-from gateway.validation.fused.skeleton import Rule, svrl, xsl
+from gateway.validation.fused.skeleton import Rule, SkeletonError, svrl, xsl
 from gateway.validation.fused.xpath_text import split_top_level
 
 MODE = "fused-absent"
@@ -38,6 +40,13 @@ ASSERT_MODE = "fused-absent-assert"
 #: Marker elements in the walk's output (no namespace; dropped before the report is written).
 MARKER = "fused-absent"
 FIRED = "fused-fired"
+#: Global maps: the moved asserts by the local names of their path's steps; the namespaces of each
+#: path and assert; the rule of each assert.
+PATHS_VARIABLE = "fused-forbidden-paths"
+NAMESPACES_VARIABLE = "fused-forbidden-namespaces"
+RULES_VARIABLE = "fused-forbidden-rules"
+#: Global map: the arguments of the shared function writing each moved assert's finding.
+FINDINGS_VARIABLE = "fused-forbidden-findings"
 #: Attribute carrying a finding's assert position within its (root) rule, for the final sort.
 ASSERT_ATTRIBUTE = "fused-assert"
 _ROOT_STEP = re.compile(r"^/([A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*)$")
@@ -151,35 +160,94 @@ class ForbiddenPaths:
         return [" | ".join(dict.fromkeys(branches)) for branches, _ in self.paths.values()]
 
     def templates(self, parent: etree._Element, order_attribute: str) -> None:
-        """The marker templates, and the templates writing a marked assert's failed-assert (tagged
-        with its pattern's position in ``order_attribute``); nothing when no assert was moved."""
+        """The marker template and its map of paths, and the template writing a marked assert's
+        failed-assert (tagged with its pattern's position in ``order_attribute``); nothing when no
+        assert was moved."""
         if not self.asserts:
             return
-        for branches, numbers in self.paths.values():
-            template = etree.SubElement(parent, xsl("template"))
-            template.set("match", " | ".join(dict.fromkeys(branches)))
-            template.set("mode", MODE)
-            template.set("priority", "0")
-            for number in numbers:
-                marker = etree.SubElement(template, MARKER)
-                marker.set("k", str(number))
-                marker.set("rule", self.asserts[number - 1].rule)
+        self._marker_template(parent)
         etree.SubElement(parent, xsl("template"), match="/|@*|node()", mode=MODE, priority="-2")
         # One template for all the moved asserts (one per assert costs Saxon ≈ 5 MB more): the
         # marker's assert chosen by number, its failed-assert written in the root element's context.
+        # An assert writing one finding of the shared functions' shape (``findings``) is an entry of a
+        # map of their arguments (atomic values, built when Saxon compiles: an xsl:when and its call
+        # per assert cost ≈ 8 KB each), any other keeps its own xsl:when.
         template = etree.SubElement(parent, xsl("template"), match=MARKER, mode=ASSERT_MODE)
         etree.SubElement(template, xsl("param"), name="root")
         etree.SubElement(template, xsl("variable"), name="k", select="string(@k)")
+        etree.SubElement(template, xsl("variable"), name="shared", select=f"${FINDINGS_VARIABLE}($k)")
         choose = etree.SubElement(etree.SubElement(template, xsl("for-each"), select="$root"), xsl("choose"))
+        call = etree.SubElement(choose, xsl("when"), test="exists($shared)")
+        arguments = ", ".join(f"$shared[{index}]" for index in range(2, 8))
+        etree.SubElement(call, xsl("sequence")).set(
+            "select", f"if ($shared[1]) then {REPORT}(., {arguments}) else {FUNCTION}(., {arguments})"
+        )
+        shared: list[str] = []
         for moved in self.asserts:
-            when = etree.SubElement(choose, xsl("when"), test=f"$k = '{moved.number}'")
+            copied_children = []
             for child in moved.otherwise:
                 copied = copy.deepcopy(child)
                 copied.tail = None
                 for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                     finding.set(order_attribute, str(moved.pattern))
                     finding.set(ASSERT_ATTRIBUTE, str(moved.position))
-                when.append(copied)
+                copied_children.append(copied)
+            found = None
+            if len(copied_children) == 1:
+                found = shared_arguments(copied_children[0], order_attribute, ASSERT_ATTRIBUTE)
+            if found is not None:
+                report = "true()" if found[0] == REPORT else "false()"
+                shared.append(f"'{moved.number}': ({report}, {', '.join(found[1])})")
+                continue
+            when = etree.SubElement(choose, xsl("when"), test=f"$k = '{moved.number}'")
+            when.extend(copied_children)
+        variable = etree.SubElement(parent, xsl("variable"), name=FINDINGS_VARIABLE)
+        variable.set("select", f"map{{{', '.join(shared)}}}")
+
+    def _marker_template(self, parent: etree._Element) -> None:
+        """One template writing the markers of the element the walk meets, found by its path below
+        the root element in maps (one template per path costs Saxon ≈ 10 KB each, 7.5 MB for CEN).
+
+        The paths are keyed by their steps' local names, which the template reads at little cost; the
+        namespaces are compared only when that finds an assert (an element at a forbidden path). The
+        maps hold only atomic values, so Saxon builds them once, when it compiles the stylesheet:
+        paths ``{'Delivery/DeliveryLocation/ValidityPeriod': (356), ...}``, namespaces of each path and
+        assert ``{'Delivery/DeliveryLocation/ValidityPeriod 356': ('urn:...', ...), ...}`` (joined by a
+        blank, which no namespace of a moved assert holds) and rules ``{356: 'rule-1', ...}``.
+
+        Raises:
+            SkeletonError: a namespace of a forbidden path holds a blank.
+        """
+        paths: dict[str, list[int]] = {}
+        namespaces: dict[str, list[str]] = {}
+        for path, (_, numbers) in self.paths.items():
+            if any(namespace.startswith("unbound:") for namespace, _ in path):
+                continue  # a prefix the stylesheet does not declare: no element is at that path
+            if any(" " in namespace for namespace, _ in path):
+                raise SkeletonError(f"a forbidden path's namespace holds a blank: {path}")
+            local = "/".join(name for _, name in path)
+            for number in numbers:
+                paths.setdefault(local, []).append(number)
+                namespaces.setdefault(f"{local} {number}", []).append(" ".join(n for n, _ in path))
+        rules = {moved.number: moved.rule for moved in self.asserts}
+        for name, entries in (
+            (PATHS_VARIABLE, {_string(k): ", ".join(map(str, dict.fromkeys(v))) for k, v in paths.items()}),
+            (NAMESPACES_VARIABLE, {_string(k): ", ".join(map(_string, v)) for k, v in namespaces.items()}),
+            (RULES_VARIABLE, {str(k): _string(v) for k, v in rules.items()}),
+        ):
+            pairs = ", ".join(f"{key}: ({value})" for key, value in entries.items())
+            etree.SubElement(parent, xsl("variable"), name=name, select=f"map{{{pairs}}}")
+        template = etree.SubElement(parent, xsl("template"), match="*", mode=MODE, priority="0")
+        below_root = "ancestor-or-self::*[parent::*]"
+        local_path = etree.SubElement(template, xsl("variable"), name="path")
+        local_path.set("select", f"string-join({below_root} ! local-name(), '/')")
+        etree.SubElement(template, xsl("variable"), name="found", select=f"${PATHS_VARIABLE}($path)")
+        hit = etree.SubElement(template, xsl("if"), test="exists($found)")
+        here = etree.SubElement(hit, xsl("variable"), name="namespaces")
+        here.set("select", f"string-join({below_root} ! string(namespace-uri()), ' ')")
+        each = etree.SubElement(hit, xsl("for-each"))
+        each.set("select", f"$found[${NAMESPACES_VARIABLE}($path || ' ' || .) = $namespaces]")
+        etree.SubElement(each, MARKER, k="{.}", rule=f"{{${RULES_VARIABLE}(.)}}")
 
     def marked(self, parent: etree._Element, findings: str) -> str:
         """Declare in ``parent`` the failed-asserts of the marked asserts of rules that fired (each
@@ -195,6 +263,11 @@ class ForbiddenPaths:
         apply = etree.SubElement(group, xsl("apply-templates"), select="current-group()[1]", mode=ASSERT_MODE)
         etree.SubElement(apply, xsl("with-param"), name="root", select="$fused-root")
         return "fused-moved"
+
+
+def _string(text: str) -> str:
+    """An XPath string literal of ``text``."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def fired_marker(rule: str) -> etree._Element:

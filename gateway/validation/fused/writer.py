@@ -19,7 +19,8 @@ Asserts, lets, functions, params and the location modes are copied unchanged, so
 text and SVRL location is the official one; assert tests are copied too, except for exact rewrites
 that make them cheaper (``codes``: code lists as maps; ``presence``: ``not(//@name)`` from one index of
 attribute names; ``guards``: runs of "shall not be used" asserts under existence tests;
-``implications``: ``(A and C) or not(A)`` with A evaluated once).
+``implications``: ``(A and C) or not(A)`` with A evaluated once). Each finding is then written by a
+call of one shared function (``findings``: the same SVRL, a smaller compiled stylesheet).
 """
 
 from __future__ import annotations
@@ -34,14 +35,19 @@ from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, FIRED, MARKER, For
 from gateway.validation.fused.absent import MODE as ABSENT_MODE
 from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
 from gateway.validation.fused.dispatch import Targets, targets_of
+from gateway.validation.fused.findings import NAMESPACE as FINDINGS_NAMESPACE
+from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
+from gateway.validation.fused.findings import declarations as finding_functions
+from gateway.validation.fused.findings import share_findings
 from gateway.validation.fused.guards import guard_absent_runs
 from gateway.validation.fused.implications import rewrite_implication
 from gateway.validation.fused.patterns import without_root_descent
 from gateway.validation.fused.presence import AttributeIndex
-from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, svrl, xsl
+from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, SkeletonError, svrl, xsl
 
 #: Attribute carrying a finding's pattern position until the final sort (not part of the output).
 ORDER_ATTRIBUTE = "fused-pattern"
+XS = "http://www.w3.org/2001/XMLSchema"
 WALK_MODE = "fused-walk"
 
 
@@ -158,11 +164,24 @@ def _walk_templates(
                 wanted[mode] = None
             elif target.matches_name(namespace, local):
                 wanted[mode] = target.parents_of(namespace, local)
-        walk(element, [m for m, parents in wanted.items() if parents is None], "1")
-        # Under a parent some pattern requires: that pattern too (a more specific walk template).
-        for above in sorted({p for parents in wanted.values() for p in parents or ()}):
-            applies = [m for m, parents in wanted.items() if parents is None or above in parents]
-            walk(f"{prefixes.qname(*above)}/{element}", applies, "1.5")
+        anywhere = [m for m, parents in wanted.items() if parents is None]
+        aboves = sorted({p for parents in wanted.values() for p in parents or ()})
+        if not aboves:
+            walk(element, anywhere, "1")
+            continue
+        # Under a parent some pattern requires: that pattern too, chosen by the parent in the name's
+        # one template (a template per parent costs Saxon ≈ 9 KB each; a union of parents in one
+        # match is no longer indexed by name, four times slower).
+        template = walk(element, [], "1", descend=False)
+        choose = _sub(template, "choose")
+        by_applies: dict[tuple[str, ...], list[str]] = {}
+        for above in aboves:
+            applies = tuple(m for m, parents in wanted.items() if parents is None or above in parents)
+            by_applies.setdefault(applies, []).append(f"parent::{prefixes.qname(*above)}")
+        for applies, tests in by_applies.items():
+            _apply(_sub(choose, "when", test=" or ".join(tests)), list(applies))
+        _apply(_sub(choose, "otherwise"), anywhere)
+        _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
     # Any other element: the patterns that can match any element, and (tested by local name) those
     # whose rules match elements by a suffix of their local name; in pattern order.
     fallback = walk("*", [], "0", descend=False)
@@ -226,6 +245,9 @@ def write_fused(skeleton: Skeleton) -> bytes:
     nsmap.setdefault("map", MAP_NAMESPACE)
     nsmap.setdefault("svrl", SVRL)
     nsmap.setdefault("xsl", XSL)
+    nsmap.setdefault("xs", XS)
+    if nsmap.setdefault(FINDINGS_PREFIX, FINDINGS_NAMESPACE) != FINDINGS_NAMESPACE:
+        raise SkeletonError(f"the stylesheet binds the prefix {FINDINGS_PREFIX!r} the fused one needs")
     root = etree.Element(xsl("stylesheet"), nsmap=nsmap)
     for key, value in skeleton.root.attrib.items():
         root.set(key, value)
@@ -235,4 +257,8 @@ def write_fused(skeleton: Skeleton) -> bytes:
     root.extend(rewrites.declarations())
     for node in list(body):
         root.append(node)
+    share_findings(root, ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE)
+    root.extend(finding_functions(ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE))  # the moved asserts may call them
+    excluded = root.get("exclude-result-prefixes", "")
+    root.set("exclude-result-prefixes", f"{excluded} {FINDINGS_PREFIX}".strip())
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

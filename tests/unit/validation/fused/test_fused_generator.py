@@ -330,3 +330,28 @@ def test_only_root_rule_asserts_on_name_paths_are_moved() -> None:
         other = ForbiddenPaths(NS)
         assert other.take(Rule(match, "1000", body), 0, document_rules=document_rules)[1] is None
         assert not other.asserts
+
+
+def test_a_forbidden_path_is_matched_by_namespace_not_only_by_local_names(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """The forbidden paths are looked up by their local names, then their namespaces compared:
+    ``cac:ValidityPeriod`` in ``cac:DeliveryLocation`` under a ``Delivery`` of another namespace is not
+    at the forbidden ``cac:Delivery/cac:DeliveryLocation/cac:ValidityPeriod`` (UBL-CR-358)."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    delivery = (
+        '<o:Delivery xmlns:o="urn:other"><cac:DeliveryLocation><cac:ValidityPeriod/>'
+        "</cac:DeliveryLocation></o:Delivery><cac:PaymentMeans>"
+    )
+    document = example.replace("<cac:PaymentMeans>", delivery, 1).encode()
+    fused = _findings(saxon, fuse_stylesheet(official), document)
+    assert fused == _findings(saxon, official, document)
+    assert "UBL-CR-358" not in {rule for rule, _ in fused}
+    ubl = document.replace(b'<o:Delivery xmlns:o="urn:other">', b"<cac:Delivery>").replace(
+        b"</o:Delivery>", b"</cac:Delivery>"
+    )
+    fused = _findings(saxon, fuse_stylesheet(official), ubl)
+    assert "UBL-CR-358" in {rule for rule, _ in fused}
+    assert fused == _findings(saxon, official, ubl)
