@@ -12,14 +12,8 @@ from gateway.as4.outcome import SendOutcome
 from gateway.as4.parser import CN_MISMATCH_ERROR, Served, parse_incoming
 from gateway.as4.pmode import PEPPOL_PMODE, PeppolPMode
 from gateway.as4.restore import restore_outgoing
-from gateway.as4.signals import (
-    build_error,
-    build_receipt,
-    load_signal,
-    read_signal,
-    verify_receipt,
-    verify_signal_signature,
-)
+from gateway.as4.signal_check import load_signal, read_signal, verify_receipt, verify_signal_signature
+from gateway.as4.signals import build_error, build_receipt
 
 __all__ = [
     "CN_MISMATCH_ERROR",

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from gateway.api.app import create_app
 from gateway.as4 import PEPPOL_NOT_SERVICED, OutgoingMessage, build_user_message, read_signal, verify_receipt
-from gateway.as4.signals import load_signal, verify_signal_signature
+from gateway.as4.signal_check import load_signal, verify_signal_signature
 from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.crypto import RevocationChecker, RevocationStatus

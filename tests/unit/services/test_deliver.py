@@ -24,7 +24,7 @@ from delivery_support import (
     receiver_ap,
 )
 
-import gateway.as4.signals as signals_module
+import gateway.as4.signal_check as signals_module
 import gateway.crypto.certs as certs_module
 import gateway.services.deliver as deliver_module
 from gateway.as4 import EbmsError, ReceiptVerdict, SendOutcome, build_error, build_receipt, verify_receipt

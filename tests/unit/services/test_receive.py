@@ -24,7 +24,7 @@ from gateway.as4 import (
     read_signal,
     verify_receipt,
 )
-from gateway.as4.signals import load_signal, verify_signal_signature
+from gateway.as4.signal_check import load_signal, verify_signal_signature
 from gateway.crypto import issue_ap
 from gateway.errors import StoreError, XMLInputError
 from gateway.model import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, DocumentTypeID, ParticipantID, ProcessID
