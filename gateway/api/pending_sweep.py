@@ -3,15 +3,19 @@ failed through every try after the receipt) once they are older than ``as4.pendi
 drafts the expenses of valid received invoices that have none (their draft failed with the verdict's unit of
 work), so neither waits for the next start-up. Small batches, off the event loop.
 
-The expense sweep looks at the documents received within ``EXPENSE_SWEEP_WINDOW`` only (an index range
-on ``inbound_documents (status, received_at)``): the whole history, anti-joined every minute in every
-``serve`` process, grew with every drafted invoice. Older ones left without a draft (a verdict recorded
-after a longer outage) are drafted by the start-up recovery, which scans everything."""
+The expense sweep looks at the whole history at its first tick and then every ``WHOLE_HISTORY_EVERY``
+(until such a pass succeeds, at every tick): that covers a start-up recovery that was skipped (no receiver
+configured, the store not up yet) and documents whose verdict came more than a window after their receipt
+(a longer outage); the whole-history pass also retries the documents given up since the last one. The
+ticks in between look at the documents received within ``EXPENSE_SWEEP_WINDOW`` only (an index range on
+``inbound_documents (status, received_at)``): the whole history, anti-joined every minute in every
+``serve`` process, grows with every drafted invoice."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Final
@@ -25,6 +29,8 @@ log = logging.getLogger("gateway.api.pending_sweep")
 
 #: How far back (by receipt) the periodic expense sweep looks for valid documents without their draft.
 EXPENSE_SWEEP_WINDOW: Final = timedelta(days=1)
+#: How often the expense sweep looks at the whole history (and retries the documents it gave up).
+WHOLE_HISTORY_EVERY: Final = timedelta(hours=6)
 
 
 def sweep_pending_once(services: Services) -> int:
@@ -40,14 +46,22 @@ def sweep_pending_once(services: Services) -> int:
     return receiver.sweep_pending(older_than=age)
 
 
-def sweep_expenses_once(services: Services) -> int:
-    """Create the missing expense drafts of valid documents received within ``EXPENSE_SWEEP_WINDOW``
+def sweep_expenses_once(services: Services, *, whole_history: bool = False) -> int:
+    """Create the missing expense drafts of valid documents received within ``EXPENSE_SWEEP_WINDOW``, or
+    of all of them with ``whole_history``, which also retries those given up before
     (``ExpenseWorkflow.recover``: those that can never become one are logged once and given up).
 
     Raises:
         StoreError: the store failed.
     """
+    if whole_history:
+        return services.expenses.recover(retry_given_up=True)
     return services.expenses.recover(received_since=services.clock.now() - EXPENSE_SWEEP_WINDOW)
+
+
+def sweep_all_expenses_once(services: Services) -> int:
+    """``sweep_expenses_once`` over the whole history."""
+    return sweep_expenses_once(services, whole_history=True)
 
 
 async def run_pending_sweep(services: Services) -> None:
@@ -55,21 +69,28 @@ async def run_pending_sweep(services: Services) -> None:
     interval after start-up (start-up recovery has just run). A failing store is logged and retried at
     the next tick."""
     interval = services.settings.as4.pending_sweep_interval_seconds
+    whole_history_at: float | None = None  # monotonic time of the last whole-history pass that succeeded
     while True:
         await asyncio.sleep(interval)
         swept = await _tick(services, sweep_pending_once, "received documents awaiting validation")
         if swept:
             log.warning("validated %d received documents left awaiting their verdict", swept)
-        drafted = await _tick(services, sweep_expenses_once, "valid received documents awaiting a draft")
+        now = time.monotonic()
+        whole = whole_history_at is None or now - whole_history_at >= WHOLE_HISTORY_EVERY.total_seconds()
+        sweep = sweep_all_expenses_once if whole else sweep_expenses_once
+        drafted = await _tick(services, sweep, "valid received documents awaiting a draft")
+        if whole and drafted is not None:
+            whole_history_at = now
         if drafted:
             log.warning("created %d expense drafts left out after their verdict", drafted)
 
 
-async def _tick(services: Services, sweep: Callable[[Services], int], what: str) -> int:
+async def _tick(services: Services, sweep: Callable[[Services], int], what: str) -> int | None:
+    """The sweep's count, or None: it failed (logged; tried again at the next tick)."""
     try:
         return await anyio.to_thread.run_sync(sweep, services)
     except StoreError as exc:
         log.warning("sweep of %s skipped: %s", what, exc)
     except Exception:  # a bug: logged, the timer keeps running
         log.exception("sweep of %s failed", what)
-    return 0
+    return None

@@ -277,7 +277,9 @@ class ExpenseIntake:
             )
         return DraftResult(DraftOutcome.DUPLICATE, original)
 
-    def recover(self, *, batch_size: int = 50, received_since: datetime | None = None) -> int:
+    def recover(
+        self, *, batch_size: int = 50, received_since: datetime | None = None, retry_given_up: bool = False
+    ) -> int:
         """Create the expenses of valid received documents that have none (a stop between validation and
         draft creation, or a draft that failed with its verdict's unit of work). Safe beside live traffic
         (creation is idempotent). Run at start-up over the whole history and by the periodic sweep of
@@ -285,7 +287,8 @@ class ExpenseIntake:
 
         A document that can never become a draft (unreadable, or an unexpected error building it: the
         reason is logged once, as an error) is given up for the life of this object: later calls step over
-        it without reading or logging it again (the next start-up tries it once more).
+        it without reading or logging it again, until a call with ``retry_given_up`` (the periodic
+        whole-history pass) or the next start-up tries it once more.
 
         Returns:
             The number of documents handled.
@@ -293,6 +296,8 @@ class ExpenseIntake:
         Raises:
             StoreError: the store failed (what was created before stays created).
         """
+        if retry_given_up:
+            self._given_up.clear()
         done = 0
         seen: set[str] = set()  # handled or given up by this call
         while True:

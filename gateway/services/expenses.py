@@ -99,10 +99,15 @@ class ExpenseWorkflow:
         """The same inside the receive path's unit of work recording the verdict (see ``ExpenseIntake``)."""
         return self._intake.draft_validated(uow, inbound_document_id, validated)
 
-    def recover(self, *, batch_size: int = 50, received_since: datetime | None = None) -> int:
+    def recover(
+        self, *, batch_size: int = 50, received_since: datetime | None = None, retry_given_up: bool = False
+    ) -> int:
         """Create the expenses of valid received documents that have none, of those received since
-        ``received_since`` if given (see ``ExpenseIntake``)."""
-        return self._intake.recover(batch_size=batch_size, received_since=received_since)
+        ``received_since`` if given; ``retry_given_up`` tries the documents given up before once more (see
+        ``ExpenseIntake``)."""
+        return self._intake.recover(
+            batch_size=batch_size, received_since=received_since, retry_given_up=retry_given_up
+        )
 
     # -- actions -----------------------------------------------------------------------------------------
 

@@ -331,12 +331,42 @@ def test_inbound_bodies_revision_moves_each_body_to_its_own_row_and_back(empty_d
                         "updated_at": at,
                     },
                 )
+            # A row referencing a received document (ON DELETE CASCADE): a migration rebuilding
+            # inbound_documents (DROP TABLE with foreign_keys=ON) would delete it silently.
+            at_0012_outbound = Table("outbound_documents", MetaData(), autoload_with=connection)
+            connection.execute(
+                insert(at_0012_outbound),
+                {
+                    "id": "d1",
+                    "kind": "invoice",
+                    "seller_id": "0208:0739484052",
+                    "document_number": "N1",
+                    "sender_id": "0208:0739484052",
+                    "receiver_id": "0208:0123456749",
+                    "receiver_key": "0208:0123456749",
+                    "document_type_id": "t",
+                    "process_id": "p",
+                    "ubl": b"<Invoice/>",
+                    "status": "delivered",
+                    "attempts": 1,
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO pending_answers (inbound_document_id, outbound_document_id, held_at)"
+                    " VALUES ('i1', 'd1', :at)"
+                ),
+                {"at": at},
+            )
         upgrade_database(empty_database)
         store = SQLDocumentStore(engine)
         with store.unit_of_work(read_only=True) as uow:
             moved = {document_id: uow.inbound.get_content(document_id) for document_id in bodies}
             statuses = {document_id: uow.inbound.get(document_id) for document_id in bodies}
         with engine.begin() as connection:
+            children_upgraded = connection.execute(text("SELECT count(*) FROM pending_answers")).scalar()
             command.downgrade(alembic_config(connection), "0012")
         with engine.begin() as connection:
             back = dict(
@@ -344,6 +374,7 @@ def test_inbound_bodies_revision_moves_each_body_to_its_own_row_and_back(empty_d
                 for id_, body in connection.execute(text("SELECT id, body FROM inbound_documents"))
             )
             assert not inspect(connection).has_table("inbound_document_bodies")
+            children_downgraded = connection.execute(text("SELECT count(*) FROM pending_answers")).scalar()
     finally:
         engine.dispose()
     assert {key: (content.body, content.validation_report) for key, content in moved.items() if content} == {
@@ -352,3 +383,4 @@ def test_inbound_bodies_revision_moves_each_body_to_its_own_row_and_back(empty_d
     }
     assert [document.status.value for document in statuses.values() if document] == ["valid", "received"]
     assert {key: bytes(value) for key, value in back.items()} == bodies
+    assert (children_upgraded, children_downgraded) == (1, 1)

@@ -182,3 +182,51 @@ def test_the_periodic_sweep_reads_an_index_range_not_the_history(app: ExpenseApp
     # duplicate through their unique indexes: no scan of a table.
     assert "(status=? AND received_at>?)" in plan, plan
     assert "SCAN" not in plan, plan
+
+
+def test_the_timer_looks_at_the_whole_history_first_when_the_start_up_recovery_did_not_run(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # An invoice received long before its draft was looked for: the start-up recovery was skipped (the
+    # store was not up yet), and the windowed sweep alone would never draft it.
+    units(app)
+    now = app.services.clock.now()
+    old = seed_valid(app, invoice(validation_engine, "F-1"), received_at=now - 10 * EXPENSE_SWEEP_WINDOW)
+    services = with_interval(app.services, 0.05)
+
+    def drafted() -> bool:
+        with app.store.unit_of_work(read_only=True) as uow:
+            return uow.expenses.get_by_inbound(old) is not None
+
+    async def sweep_until_drafted() -> None:
+        timer = asyncio.create_task(run_pending_sweep(services))
+        try:
+            deadline = time.monotonic() + 10
+            while not await asyncio.to_thread(drafted):
+                assert time.monotonic() < deadline, "the timer never drafted the old invoice"
+                await asyncio.sleep(0.05)
+        finally:
+            timer.cancel()
+
+    asyncio.run(sweep_until_drafted())
+
+
+def test_the_whole_history_pass_retries_a_document_given_up_before(
+    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    units(app)
+    first = seed_valid(app, invoice(validation_engine, "F-1"))
+    intake = app.services.expenses._intake
+    real = intake.create_from_inbound
+
+    def once_broken(inbound_id: str, body: bytes | None = None) -> Any:
+        monkeypatch.setattr(intake, "create_from_inbound", real)
+        raise KeyError("a transient bug")
+
+    monkeypatch.setattr(intake, "create_from_inbound", once_broken)
+    assert sweep_expenses_once(app.services) == 0  # given up
+    assert sweep_expenses_once(app.services) == 0  # stepped over, not retried
+    assert first in intake._given_up
+    assert sweep_expenses_once(app.services, whole_history=True) == 1
+    with app.store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.get_by_inbound(first) is not None
