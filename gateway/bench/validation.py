@@ -6,10 +6,12 @@ the raw artefacts (lxml XSD and the official XSLTs directly on saxonche: no SVRL
 no report). The last column is fused / raw. Large generated invoices also print the cost per line.
 
 The engine and raw columns do the same kinds of work, charged the same way: the lxml parse (in the
-total only), the XSD, serialising the tree and ONE Saxon parse (charged to the first Schematron
+total only), the XSD, the text for Saxon and ONE Saxon parse (charged to the first Schematron
 layer), then each layer's transform on that one Saxon document; the engine also turns SVRL into
-findings and builds the report. For the examples, the fused engine's time is also broken down by
-phase (``validation_phases``). A benchmark prints figures; it is not a test.
+findings and builds the report. The text: raw serialises the lxml tree; the engine does too when it
+changed the tree or the bytes are not UTF-8, else it decodes the received bytes (``saxon_text``).
+For the examples, the fused engine's time is also broken down by phase (``validation_phases``).
+A benchmark prints figures; it is not a test.
 
 Order: by default each column validates all the documents of a round before the next column starts
 (every column then runs with its own stylesheets warm in the CPU caches, as a process validating a
@@ -169,7 +171,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(
         "(best of --repeat per document, median and p90 over documents; every column does the same work:"
-        " lxml parse + XSD + serialise + one Saxon parse (in the first Schematron layer's cell) + each"
+        " lxml parse + XSD + text for Saxon + one Saxon parse (in the first Schematron layer's cell) + each"
         " layer's transform; the engine columns also turn SVRL into findings and a report; official ="
         " the same engine running the official XSLTs; raw = lxml XSD and the official XSLTs on a bare"
         " saxonche processor)"

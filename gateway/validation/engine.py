@@ -10,7 +10,8 @@ it), and a dynamic XPath error in one layer is a fatal finding of that layer whi
 
 Memory: the document is parsed once by lxml (XSD); large embedded attachments are then replaced by a
 placeholder of the same emptiness (``binary_stub``: no rule reads their content), the tree is serialised
-for Saxon and dropped before Saxon builds its own. A 20 MB attachment invoice thus costs Saxon kilobytes.
+for Saxon (or, if nothing was stubbed, the received UTF-8 bytes are decoded: ``saxon_text``) and dropped
+before Saxon builds its own. A 20 MB attachment invoice thus costs Saxon kilobytes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gateway.validation.malloc_trim import release_free_heap
 from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, LayerKind, LayerSpec, RuleSet
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
 from gateway.validation.saxon import SaxonRuntime, XSLTLayer
+from gateway.validation.saxon_text import saxon_text
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
@@ -229,9 +231,10 @@ class ValidationEngine:
         if schematron:
             assert self._runtime is not None  # built with the rule set
             started = time.perf_counter()
+            stubbed = 0
             if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
-                stub_binary_objects(root)  # after the XSD layer, which checks the base64
-            text = _saxon_text(root)
+                stubbed = stub_binary_objects(root)  # after the XSD layer, which checks the base64
+            text = saxon_text(root, None if stubbed else xml)
             del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
             if 0 < self.trim_above_bytes <= len(xml):
                 release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
@@ -265,9 +268,3 @@ class ValidationEngine:
         except PySaxonApiError as exc:
             return None, normalise_text(str(exc)), time.perf_counter() - started
         return node, None, time.perf_counter() - started
-
-
-def _saxon_text(root: etree._Element) -> str:
-    """The document as text for Saxon (bis-billing.md §3.3: file paths with blanks or parentheses fail
-    as "Invalid URI"). Serialising the hardened lxml tree also means Saxon never sees a DTD."""
-    return etree.tostring(root.getroottree(), encoding="unicode")
