@@ -46,6 +46,25 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         server.drop_database(url)
 
 
+def outbound_row(at: datetime, **values: object) -> dict[str, object]:
+    """A delivered invoice's outbound_documents row, with the columns every revision since 0003 has."""
+    return {
+        "kind": "invoice",
+        "seller_id": "0208:0739484052",
+        "sender_id": "0208:0739484052",
+        "receiver_id": "0208:0123456749",
+        "receiver_key": "0208:0123456749",
+        "document_type_id": "t",
+        "process_id": "p",
+        "ubl": b"<Invoice/>",
+        "status": "delivered",
+        "attempts": 1,
+        "created_at": at,
+        "updated_at": at,
+        **values,
+    }
+
+
 def test_upgrade_from_empty_matches_the_metadata(empty_database: str | URL) -> None:
     engine = make_engine(empty_database)
     try:
@@ -182,20 +201,7 @@ def test_responses_revision_keeps_timelines_and_jobs_and_admits_the_new_values(
     upgrade_database(empty_database, revision="0003")
     engine = make_engine(empty_database)
     at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    row = {
-        "kind": "invoice",
-        "seller_id": "0208:0739484052",
-        "sender_id": "0208:0739484052",
-        "receiver_id": "0208:0123456749",
-        "receiver_key": "0208:0123456749",
-        "document_type_id": "t",
-        "process_id": "p",
-        "ubl": b"<Invoice/>",
-        "status": "delivered",
-        "attempts": 1,
-        "created_at": at,
-        "updated_at": at,
-    }
+    row = outbound_row(at)
     try:
         with engine.begin() as connection:
             connection.execute(insert(outbound_documents), {**row, "id": "d1", "document_number": "N1"})
@@ -257,23 +263,7 @@ def test_buyer_country_revision_keeps_documents_and_leaves_their_country_to_the_
     try:
         with engine.begin() as connection:
             connection.execute(
-                insert(outbound_documents),
-                {
-                    "id": "d1",
-                    "kind": "invoice",
-                    "seller_id": "0208:0739484052",
-                    "document_number": "N1",
-                    "sender_id": "0208:0739484052",
-                    "receiver_id": "0208:0123456749",
-                    "receiver_key": "0208:0123456749",
-                    "document_type_id": "t",
-                    "process_id": "p",
-                    "ubl": ubl,
-                    "status": "delivered",
-                    "attempts": 1,
-                    "created_at": at,
-                    "updated_at": at,
-                },
+                insert(outbound_documents), outbound_row(at, id="d1", document_number="N1", ubl=ubl)
             )
             connection.execute(
                 insert(outbound_events),
@@ -334,25 +324,7 @@ def test_inbound_bodies_revision_moves_each_body_to_its_own_row_and_back(empty_d
             # A row referencing a received document (ON DELETE CASCADE): a migration rebuilding
             # inbound_documents (DROP TABLE with foreign_keys=ON) would delete it silently.
             at_0012_outbound = Table("outbound_documents", MetaData(), autoload_with=connection)
-            connection.execute(
-                insert(at_0012_outbound),
-                {
-                    "id": "d1",
-                    "kind": "invoice",
-                    "seller_id": "0208:0739484052",
-                    "document_number": "N1",
-                    "sender_id": "0208:0739484052",
-                    "receiver_id": "0208:0123456749",
-                    "receiver_key": "0208:0123456749",
-                    "document_type_id": "t",
-                    "process_id": "p",
-                    "ubl": b"<Invoice/>",
-                    "status": "delivered",
-                    "attempts": 1,
-                    "created_at": at,
-                    "updated_at": at,
-                },
-            )
+            connection.execute(insert(at_0012_outbound), outbound_row(at, id="d1", document_number="N1"))
             connection.execute(
                 text(
                     "INSERT INTO pending_answers (inbound_document_id, outbound_document_id, held_at)"
