@@ -47,7 +47,7 @@ def _avt_text(value: str) -> str | None:
         fixed.append(text.replace("{{", "{").replace("}}", "}"))
         if expression:
             numbers = [number.strip() for number in expression[1:-1].split(",")]
-            if not all(number.isdigit() for number in numbers):
+            if not all(re.fullmatch("[0-9]+", number) for number in numbers):
                 return None
             fixed.append(" ".join(str(int(number)) for number in numbers))
     return "".join(fixed)
