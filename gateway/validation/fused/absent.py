@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from gateway.validation.fused.findings import FUNCTION, REPORT, shared_arguments
+from gateway.validation.fused.findings import FUNCTION, REPORT, pin_expand_text, shared_arguments
 from gateway.validation.fused.guards import absent_steps
 from gateway.validation.fused.skeleton import Rule, SkeletonError, svrl, xsl
 from gateway.validation.fused.xpath_text import split_top_level
@@ -200,6 +200,7 @@ class ForbiddenPaths:
             for child in moved.otherwise:
                 copied = copy.deepcopy(child)
                 copied.tail = None
+                pin_expand_text(child, copied)
                 for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                     finding.set(order_attribute, str(moved.pattern))
                     finding.set(ASSERT_ATTRIBUTE, str(moved.position))

@@ -400,3 +400,51 @@ def test_forbidden_markers_are_looked_for_no_deeper_than_the_longest_path(
 def _map_keys(stylesheet: etree._Element, variable: str) -> list[str]:
     (declared,) = stylesheet.iterfind(f"{xsl('variable')}[@name='{variable}']")
     return re.findall(r"'([^']*)': \(", declared.get("select", ""))
+
+
+@pytest.mark.parametrize("scope", ["stylesheet", "template"])
+def test_text_value_templates_are_evaluated_as_officially(
+    saxon: PySaxonProcessor, artefacts_dir: Path, scope: str
+) -> None:
+    """With ``expand-text="yes"`` in scope (on the stylesheet, or on the rule's template) a finding's
+    ``{name()}`` is evaluated: neither the shared finding function (fixed text) nor a copy moved out
+    of its template may write it literally; kept (BR-52) and moved (UBL-CR-005) asserts alike."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_text(encoding="utf-8")
+    templates = (
+        '<xsl:template match="cac:AdditionalDocumentReference" mode="M11" priority="1065">',
+        '<xsl:template match="/ubl:Invoice | /cn:CreditNote" mode="M12" priority="1006">',
+    )
+    if scope == "stylesheet":
+        edited = official.replace("<xsl:stylesheet ", '<xsl:stylesheet expand-text="yes" ', 1)
+    else:
+        edited = official
+        for template in templates:
+            edited = edited.replace(template, template.replace(" mode=", ' expand-text="yes" mode='), 1)
+    for rule in ("BR-52", "UBL-CR-005"):
+        edited = edited.replace(f"<svrl:text>[{rule}]-", f"<svrl:text>[{rule}]-{{name()}} ", 1)
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    reference = (  # no cbc:ID: BR-52
+        "<cac:AdditionalDocumentReference><cbc:DocumentType>x</cbc:DocumentType>"
+        "</cac:AdditionalDocumentReference>"
+    )
+    document = (
+        example.replace("<cbc:IssueDate>", "<cbc:UUID>1</cbc:UUID><cbc:IssueDate>", 1)
+        .replace("<cac:AccountingSupplierParty>", f"{reference}<cac:AccountingSupplierParty>", 1)
+        .encode()
+    )
+    expected = _texts(saxon, edited.encode(), document)
+    assert {"BR-52", "UBL-CR-005"} <= expected.keys()
+    assert expected["UBL-CR-005"].startswith("[UBL-CR-005]-Invoice ")
+    assert _texts(saxon, fuse_stylesheet(edited.encode()), document) == expected
+
+
+def _texts(saxon: PySaxonProcessor, stylesheet: bytes, document: bytes) -> dict[str, str]:
+    executable = saxon.new_xslt30_processor().compile_stylesheet(stylesheet_text=stylesheet.decode())
+    svrl = etree.fromstring(
+        executable.transform_to_string(xdm_node=saxon.parse_xml(xml_text=document.decode())).encode()
+    )
+    return {
+        f.get("id", ""): f.findtext("{http://purl.oclc.org/dsdl/svrl}text", "")
+        for f in svrl.iterfind("{http://purl.oclc.org/dsdl/svrl}failed-assert")
+    }
