@@ -107,7 +107,7 @@ class _Assert:
 class ForbiddenPaths:
     """The moved asserts of a stylesheet, and the templates and root-template parts they need."""
 
-    namespaces: Mapping[str, str]
+    namespaces: dict[str, str]
     #: The stylesheet sets ``xpath-default-namespace``: the markers' names would not be found (none moved).
     default_namespace: bool = False
     asserts: list[_Assert] = field(default_factory=list)
