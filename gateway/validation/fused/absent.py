@@ -163,7 +163,7 @@ class ForbiddenPaths:
             return f"{namespace[len('unbound:') :]}:{local}"  # no element is at that path (skipped)
         prefix = next((p for p, uri in self.namespaces.items() if uri == namespace), None)
         if prefix is None:
-            prefix = f"fusedns{len(self.namespaces)}"
+            prefix = next(f"fusedns{n}" for n in itertools.count() if f"fusedns{n}" not in self.namespaces)
             self.namespaces[prefix] = namespace
         return f"{prefix}:{local}"
 

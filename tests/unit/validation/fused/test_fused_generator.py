@@ -358,20 +358,26 @@ def test_a_forbidden_path_is_matched_by_namespace_not_only_by_local_names(
     assert fused == _findings(saxon, official, ubl)
 
 
+@pytest.mark.parametrize(
+    ("cbc", "element"),
+    [
+        ("urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2", "<cbc:UUID>1</cbc:UUID>"),
+        ("urn:zz", '<zz:UUID xmlns:zz="urn:zz">1</zz:UUID>'),  # a namespace the stylesheet root lacks
+    ],
+)
 def test_a_prefix_declared_on_the_rule_template_is_read_as_the_assert_reads_it(
-    saxon: PySaxonProcessor, artefacts_dir: Path
+    saxon: PySaxonProcessor, artefacts_dir: Path, cbc: str, element: str
 ) -> None:
     """A moved assert's path is expanded with the assert's own in-scope namespaces: ``not(zz:UUID)``
     with ``zz`` declared on the root rule's template (not on the stylesheet) still reports UBL-CR-005."""
     release = artefacts_dir / "peppol-bis-billing-3.0.21"
-    cbc = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
     root_rule = '<xsl:template match="/ubl:Invoice | /cn:CreditNote" mode="M12" priority="1006">'
     official = (release / "xslt/CEN-EN16931-UBL.xslt").read_text(encoding="utf-8")
     edited = official.replace(root_rule, root_rule.replace(" mode=", f' xmlns:zz="{cbc}" mode='), 1)
     edited = edited.replace('test="not(cbc:UUID)"', 'test="not(zz:UUID)"')
     assert edited.count("zz:UUID") == 2
     example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
-    document = example.replace("<cbc:IssueDate>", "<cbc:UUID>1</cbc:UUID><cbc:IssueDate>", 1).encode()
+    document = example.replace("<cbc:IssueDate>", f"{element}<cbc:IssueDate>", 1).encode()
     expected = _findings(saxon, edited.encode(), document)
     assert "UBL-CR-005" in {rule for rule, _ in expected}
     assert _findings(saxon, fuse_stylesheet(edited.encode()), document) == expected
