@@ -16,6 +16,7 @@ before Saxon builds its own. A 20 MB attachment invoice thus costs Saxon kilobyt
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -147,7 +148,8 @@ class ValidationEngine:
             if spec.kind is LayerKind.SCHEMATRON:
                 layer = self._generated_layer(spec, cached_stylesheet, "sch-compile", timings)
             elif fuse:
-                layer = self._generated_layer(spec, cached_fused_stylesheet, "fuse", timings)
+                official = functools.partial(self.store.read, spec.main)  # its dynamic errors (saxon)
+                layer = self._generated_layer(spec, cached_fused_stylesheet, "fuse", timings, official)
             else:
                 layer = XSLTLayer(self._runtime, spec.layer, self.store.read(spec.main), name=spec.main)
             timings[spec.layer.value] = time.perf_counter() - started
@@ -159,7 +161,12 @@ class ValidationEngine:
         return CompiledRuleSet(rule_set, xsd, tuple(layers), timings)
 
     def _generated_layer(
-        self, spec: LayerSpec, generate: _Generator, step: str, timings: dict[str, float]
+        self,
+        spec: LayerSpec,
+        generate: _Generator,
+        step: str,
+        timings: dict[str, float],
+        official: Callable[[], bytes] | None = None,
     ) -> XSLTLayer:
         """A layer whose stylesheet the gateway generates (cached on disk, see ``compiled``)."""
         assert self._runtime is not None
@@ -167,13 +174,13 @@ class ValidationEngine:
         stylesheet, from_cache = generate(self.store, spec)
         timings[f"{spec.layer.value}-{step}"] = 0.0 if from_cache else time.perf_counter() - started
         try:
-            return XSLTLayer(self._runtime, spec.layer, stylesheet, name=spec.main)
+            return XSLTLayer(self._runtime, spec.layer, stylesheet, name=spec.main, official=official)
         except Exception:
             if not from_cache:
                 raise
             # A cached stylesheet Saxon rejects is corrupt (checksum sidecar tampered too): rebuild.
             stylesheet, _ = generate(self.store, spec, refresh=True)
-            return XSLTLayer(self._runtime, spec.layer, stylesheet, name=spec.main)
+            return XSLTLayer(self._runtime, spec.layer, stylesheet, name=spec.main, official=official)
 
     # -- running -------------------------------------------------------------------------------------
 

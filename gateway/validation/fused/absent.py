@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from gateway.validation.fused.findings import FUNCTION, REPORT, shared_arguments
+from gateway.validation.fused.findings import FUNCTION, REPORT, pin_expand_text, shared_arguments
 from gateway.validation.fused.guards import absent_steps
 from gateway.validation.fused.skeleton import Rule, SkeletonError, svrl, xsl
 from gateway.validation.fused.xpath_text import split_top_level
@@ -107,13 +107,18 @@ class _Assert:
 class ForbiddenPaths:
     """The moved asserts of a stylesheet, and the templates and root-template parts they need."""
 
-    namespaces: Mapping[str, str]
+    namespaces: dict[str, str]
     #: The stylesheet sets ``xpath-default-namespace``: the markers' names would not be found (none moved).
     default_namespace: bool = False
     asserts: list[_Assert] = field(default_factory=list)
     #: expanded path below the root element -> (match branches, numbers of the asserts on that path)
     paths: dict[tuple[tuple[str, str], ...], tuple[list[str], list[int]]] = field(default_factory=dict)
     rules: int = 0
+
+    def __post_init__(self) -> None:
+        # The prefixes the markers' match patterns use (for the walk's dispatch): the stylesheet
+        # root's, plus one per namespace only declared below it (``fusedns{n}``).
+        self.namespaces = dict(self.namespaces)
 
     def take(
         self, rule: Rule, pattern: int, document_rules: bool
@@ -145,15 +150,22 @@ class ForbiddenPaths:
                 # ``/*/S1/.../Sn``: below any root element (one template, not a union per root, which
                 # Saxon indexes less well); a marker of a rule that did not fire is dropped after the
                 # walk, and the rule fires only when the root element is one of its own.
-                key = tuple(self._expanded(step) for step in names)
+                # Each prefix as the assert itself reads it: it may be declared below the root.
+                key = tuple(_expanded(step, node.nsmap) for step in names)
                 branches, numbers = self.paths.setdefault(key, ([], []))
-                branches.append("/*/" + "/".join(names))
+                branches.append("/*/" + "/".join(self._qname(*step) for step in key))
                 numbers.append(number)
         return kept, name
 
-    def _expanded(self, qname: str) -> tuple[str, str]:
-        prefix, local = qname.split(":", 1)
-        return (self.namespaces.get(prefix, f"unbound:{prefix}"), local)
+    def _qname(self, namespace: str, local: str) -> str:
+        """``local`` with a prefix of ``namespace`` among ``namespaces`` (declared there if new)."""
+        if namespace.startswith("unbound:"):
+            return f"{namespace[len('unbound:') :]}:{local}"  # no element is at that path (skipped)
+        prefix = next((p for p, uri in self.namespaces.items() if uri == namespace), None)
+        if prefix is None:
+            prefix = next(f"fusedns{n}" for n in itertools.count() if f"fusedns{n}" not in self.namespaces)
+            self.namespaces[prefix] = namespace
+        return f"{prefix}:{local}"
 
     def matches(self) -> list[str]:
         """The match pattern of every marker template (for the walk's dispatch)."""
@@ -188,6 +200,7 @@ class ForbiddenPaths:
             for child in moved.otherwise:
                 copied = copy.deepcopy(child)
                 copied.tail = None
+                pin_expand_text(child, copied)
                 for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                     finding.set(order_attribute, str(moved.pattern))
                     finding.set(ASSERT_ATTRIBUTE, str(moved.position))
@@ -238,6 +251,11 @@ class ForbiddenPaths:
             pairs = ", ".join(f"{key}: ({value})" for key, value in entries.items())
             etree.SubElement(parent, xsl("variable"), name=name, select=f"map{{{pairs}}}")
         template = etree.SubElement(parent, xsl("template"), match="*", mode=MODE, priority="0")
+        # The walk hands over an element named last in a path under any parent it may have (one-step
+        # paths: under any parent at all): only one at most as deep as the longest path can be at
+        # one, and building a deeper element's path would cost its depth, per element.
+        depth = max((len(path) for path in self.paths), default=0)
+        template = etree.SubElement(template, xsl("if"), test=f"empty(ancestor::*[{depth + 1}])")
         below_root = "ancestor-or-self::*[parent::*]"
         local_path = etree.SubElement(template, xsl("variable"), name="path")
         local_path.set("select", f"string-join({below_root} ! local-name(), '/')")
@@ -263,6 +281,11 @@ class ForbiddenPaths:
         apply = etree.SubElement(group, xsl("apply-templates"), select="current-group()[1]", mode=ASSERT_MODE)
         etree.SubElement(apply, xsl("with-param"), name="root", select="$fused-root")
         return "fused-moved"
+
+
+def _expanded(qname: str, namespaces: Mapping[str | None, str]) -> tuple[str, str]:
+    prefix, local = qname.split(":", 1)
+    return (namespaces.get(prefix, f"unbound:{prefix}"), local)
 
 
 def _string(text: str) -> str:

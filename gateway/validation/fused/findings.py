@@ -19,15 +19,35 @@ import re
 
 from lxml import etree
 
-from gateway.validation.fused.skeleton import svrl, xsl
+from gateway.validation.fused.skeleton import XSL, svrl, xsl
 
 NAMESPACE = "urn:x-gateway:fused"
 PREFIX = "fused"
 FUNCTION = f"{PREFIX}:failed-assert"
 REPORT = f"{PREFIX}:successful-report"
 _LOCATION_MODE = "schematron-select-full-path"
+_YES = ("yes", "true", "1")
 #: An attribute value template's runs: fixed text (braces doubled), then an optional ``{expression}``.
 _AVT = re.compile(r"((?:[^{}]|\{\{|\}\})*)(\{[^{}]*\})?")
+
+
+def expand_text(node: etree._Element) -> str | None:
+    """The ``expand-text`` value in scope at ``node`` (``xsl:expand-text`` on a literal result
+    element), from the nearest ancestor-or-self declaring it; None when none does."""
+    for element in (node, *node.iterancestors()):
+        name = "expand-text" if element.tag.startswith(f"{{{XSL}}}") else xsl("expand-text")
+        value = element.get(name)
+        if value is not None:
+            return value.strip()
+    return None
+
+
+def pin_expand_text(original: etree._Element, copied: etree._Element) -> None:
+    """Give ``copied`` the ``expand-text`` in scope at ``original``, which it loses once moved out of
+    its template (text value templates: ``{...}`` in its text nodes evaluated, or not)."""
+    value = expand_text(original)
+    if value is not None and copied.get("expand-text") is None and copied.get(xsl("expand-text")) is None:
+        copied.set("expand-text" if copied.tag.startswith(f"{{{XSL}}}") else xsl("expand-text"), value)
 
 
 def _literal(text: str) -> str:
@@ -47,7 +67,7 @@ def _avt_text(value: str) -> str | None:
         fixed.append(text.replace("{{", "{").replace("}}", "}"))
         if expression:
             numbers = [number.strip() for number in expression[1:-1].split(",")]
-            if not all(number.isdigit() for number in numbers):
+            if not all(re.fullmatch("[0-9]+", number) for number in numbers):
                 return None
             fixed.append(" ".join(str(int(number)) for number in numbers))
     return "".join(fixed)
@@ -93,6 +113,8 @@ def shared_arguments(
     if set(finding.attrib) - {"test", order_attribute, assert_attribute} or "test" not in finding.attrib:
         return None
     if finding.tag not in (svrl("failed-assert"), svrl("successful-report")) or (finding.text or "").strip():
+        return None
+    if expand_text(finding) in _YES:  # its text is a text value template, not a fixed string
         return None
     children = list(finding)
     if len(children) != 4 or any((child.tail or "").strip() for child in children):

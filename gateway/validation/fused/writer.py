@@ -38,7 +38,7 @@ from gateway.validation.fused.dispatch import Targets, targets_of
 from gateway.validation.fused.findings import NAMESPACE as FINDINGS_NAMESPACE
 from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
 from gateway.validation.fused.findings import declarations as finding_functions
-from gateway.validation.fused.findings import share_findings
+from gateway.validation.fused.findings import pin_expand_text, share_findings
 from gateway.validation.fused.guards import guard_absent_runs
 from gateway.validation.fused.implications import rewrite_implication
 from gateway.validation.fused.patterns import without_root_descent
@@ -121,6 +121,7 @@ def _rule_template(
         for index, node in kept:
             copied = copy.deepcopy(node)
             copied.tail = None
+            pin_expand_text(node, copied)
             for finding in copied.iter(svrl("failed-assert"), svrl("successful-report")):
                 finding.set(ORDER_ATTRIBUTE, str(position))
                 if fired is not None:

@@ -6,6 +6,7 @@ these tests pin the pieces, on small stylesheets and expressions run with saxonc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -355,3 +356,101 @@ def test_a_forbidden_path_is_matched_by_namespace_not_only_by_local_names(
     fused = _findings(saxon, fuse_stylesheet(official), ubl)
     assert "UBL-CR-358" in {rule for rule, _ in fused}
     assert fused == _findings(saxon, official, ubl)
+
+
+@pytest.mark.parametrize(
+    ("cbc", "element"),
+    [
+        ("urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2", "<cbc:UUID>1</cbc:UUID>"),
+        ("urn:zz", '<zz:UUID xmlns:zz="urn:zz">1</zz:UUID>'),  # a namespace the stylesheet root lacks
+    ],
+)
+def test_a_prefix_declared_on_the_rule_template_is_read_as_the_assert_reads_it(
+    saxon: PySaxonProcessor, artefacts_dir: Path, cbc: str, element: str
+) -> None:
+    """A moved assert's path is expanded with the assert's own in-scope namespaces: ``not(zz:UUID)``
+    with ``zz`` declared on the root rule's template (not on the stylesheet) still reports UBL-CR-005."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    root_rule = '<xsl:template match="/ubl:Invoice | /cn:CreditNote" mode="M12" priority="1006">'
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_text(encoding="utf-8")
+    edited = official.replace(root_rule, root_rule.replace(" mode=", f' xmlns:zz="{cbc}" mode='), 1)
+    edited = edited.replace('test="not(cbc:UUID)"', 'test="not(zz:UUID)"')
+    assert edited.count("zz:UUID") == 2
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    document = example.replace("<cbc:IssueDate>", f"{element}<cbc:IssueDate>", 1).encode()
+    expected = _findings(saxon, edited.encode(), document)
+    assert "UBL-CR-005" in {rule for rule, _ in expected}
+    assert _findings(saxon, fuse_stylesheet(edited.encode()), document) == expected
+
+
+def test_forbidden_markers_are_looked_for_no_deeper_than_the_longest_path(
+    saxon: PySaxonProcessor, artefacts_dir: Path
+) -> None:
+    """One-step forbidden paths (``cbc:UUID``) reach the marker template under any parent: an element
+    deeper than the longest path is left before its path is built (which would cost its depth, per
+    element), and a deep document still gets the official findings."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_bytes()
+    fused = etree.fromstring(fuse_stylesheet(official))
+    (marker,) = fused.iterfind(f"{xsl('template')}[@mode='fused-absent'][@match='*']")
+    longest = max(len(path.split("/")) for path in _map_keys(fused, "fused-forbidden-paths"))
+    assert marker[0].tag == xsl("if")
+    assert marker[0].get("test") == f"empty(ancestor::*[{longest + 1}])"
+    assert len(marker) == 1
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    deep = "<cac:Delivery>" * (longest + 2) + "<cbc:UUID>1</cbc:UUID>" + "</cac:Delivery>" * (longest + 2)
+    document = example.replace("<cac:PaymentMeans>", deep + "<cac:PaymentMeans>", 1).encode()
+    assert _findings(saxon, fuse_stylesheet(official), document) == _findings(saxon, official, document)
+
+
+def _map_keys(stylesheet: etree._Element, variable: str) -> list[str]:
+    (declared,) = stylesheet.iterfind(f"{xsl('variable')}[@name='{variable}']")
+    return re.findall(r"'([^']*)': \(", declared.get("select", ""))
+
+
+@pytest.mark.parametrize("scope", ["stylesheet", "template"])
+def test_text_value_templates_are_evaluated_as_officially(
+    saxon: PySaxonProcessor, artefacts_dir: Path, scope: str
+) -> None:
+    """With ``expand-text="yes"`` in scope (on the stylesheet, or on the rule's template) a finding's
+    ``{name()}`` is evaluated: neither the shared finding function (fixed text) nor a copy moved out
+    of its template may write it literally; kept (BR-52) and moved (UBL-CR-005) asserts alike."""
+    release = artefacts_dir / "peppol-bis-billing-3.0.21"
+    official = (release / "xslt/CEN-EN16931-UBL.xslt").read_text(encoding="utf-8")
+    templates = (
+        '<xsl:template match="cac:AdditionalDocumentReference" mode="M11" priority="1065">',
+        '<xsl:template match="/ubl:Invoice | /cn:CreditNote" mode="M12" priority="1006">',
+    )
+    if scope == "stylesheet":
+        edited = official.replace("<xsl:stylesheet ", '<xsl:stylesheet expand-text="yes" ', 1)
+    else:
+        edited = official
+        for template in templates:
+            edited = edited.replace(template, template.replace(" mode=", ' expand-text="yes" mode='), 1)
+    for rule in ("BR-52", "UBL-CR-005"):
+        edited = edited.replace(f"<svrl:text>[{rule}]-", f"<svrl:text>[{rule}]-{{name()}} ", 1)
+    example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
+    reference = (  # no cbc:ID: BR-52
+        "<cac:AdditionalDocumentReference><cbc:DocumentType>x</cbc:DocumentType>"
+        "</cac:AdditionalDocumentReference>"
+    )
+    document = (
+        example.replace("<cbc:IssueDate>", "<cbc:UUID>1</cbc:UUID><cbc:IssueDate>", 1)
+        .replace("<cac:AccountingSupplierParty>", f"{reference}<cac:AccountingSupplierParty>", 1)
+        .encode()
+    )
+    expected = _texts(saxon, edited.encode(), document)
+    assert {"BR-52", "UBL-CR-005"} <= expected.keys()
+    assert expected["UBL-CR-005"].startswith("[UBL-CR-005]-Invoice ")
+    assert _texts(saxon, fuse_stylesheet(edited.encode()), document) == expected
+
+
+def _texts(saxon: PySaxonProcessor, stylesheet: bytes, document: bytes) -> dict[str, str]:
+    executable = saxon.new_xslt30_processor().compile_stylesheet(stylesheet_text=stylesheet.decode())
+    svrl = etree.fromstring(
+        executable.transform_to_string(xdm_node=saxon.parse_xml(xml_text=document.decode())).encode()
+    )
+    return {
+        f.get("id", ""): f.findtext("{http://purl.oclc.org/dsdl/svrl}text", "")
+        for f in svrl.iterfind("{http://purl.oclc.org/dsdl/svrl}failed-assert")
+    }
