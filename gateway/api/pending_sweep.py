@@ -46,21 +46,29 @@ def sweep_pending_once(services: Services) -> int:
     return receiver.sweep_pending(older_than=age)
 
 
-def sweep_expenses_once(services: Services, *, whole_history: bool = False) -> int:
+def sweep_expenses_once(
+    services: Services, *, whole_history: bool = False, retry_given_up: bool = False
+) -> int:
     """Create the missing expense drafts of valid documents received within ``EXPENSE_SWEEP_WINDOW``, or
-    of all of them with ``whole_history``, which also retries those given up before
-    (``ExpenseWorkflow.recover``: those that can never become one are logged once and given up).
+    of all of them with ``whole_history`` (``ExpenseWorkflow.recover``: those that can never become one
+    are logged once and given up; ``retry_given_up`` tries those once more).
 
     Raises:
         StoreError: the store failed.
     """
     if whole_history:
-        return services.expenses.recover(retry_given_up=True)
+        return services.expenses.recover(retry_given_up=retry_given_up)
     return services.expenses.recover(received_since=services.clock.now() - EXPENSE_SWEEP_WINDOW)
 
 
 def sweep_all_expenses_once(services: Services) -> int:
-    """``sweep_expenses_once`` over the whole history."""
+    """``sweep_expenses_once`` over the whole history, retrying the documents given up."""
+    return sweep_expenses_once(services, whole_history=True, retry_given_up=True)
+
+
+def first_sweep_of_all_expenses(services: Services) -> int:
+    """The first tick's pass over the whole history: the documents the start-up recovery just gave up
+    (and logged) are not tried again yet."""
     return sweep_expenses_once(services, whole_history=True)
 
 
@@ -77,7 +85,10 @@ async def run_pending_sweep(services: Services) -> None:
             log.warning("validated %d received documents left awaiting their verdict", swept)
         now = time.monotonic()
         whole = whole_history_at is None or now - whole_history_at >= WHOLE_HISTORY_EVERY.total_seconds()
-        sweep = sweep_all_expenses_once if whole else sweep_expenses_once
+        if whole_history_at is None:
+            sweep = first_sweep_of_all_expenses
+        else:
+            sweep = sweep_all_expenses_once if whole else sweep_expenses_once
         drafted = await _tick(services, sweep, "valid received documents awaiting a draft")
         if whole and drafted is not None:
             whole_history_at = now

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from gateway.api.pending_sweep import EXPENSE_SWEEP_WINDOW, run_pending_sweep, sweep_expenses_once
+from gateway.api.pending_sweep import (
+    EXPENSE_SWEEP_WINDOW,
+    first_sweep_of_all_expenses,
+    run_pending_sweep,
+    sweep_all_expenses_once,
+    sweep_expenses_once,
+)
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
 from gateway.services import expense_intake
@@ -227,6 +233,25 @@ def test_the_whole_history_pass_retries_a_document_given_up_before(
     assert sweep_expenses_once(app.services) == 0  # given up
     assert sweep_expenses_once(app.services) == 0  # stepped over, not retried
     assert first in intake._given_up
-    assert sweep_expenses_once(app.services, whole_history=True) == 1
+    assert sweep_expenses_once(app.services, whole_history=True) == 0  # the first tick's pass: not yet
+    assert sweep_expenses_once(app.services, whole_history=True, retry_given_up=True) == 1
     with app.store.unit_of_work(read_only=True) as uow:
         assert uow.expenses.get_by_inbound(first) is not None
+
+
+def test_the_first_tick_does_not_log_again_what_the_start_up_recovery_gave_up(
+    app: ExpenseApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    units(app)
+    unreadable = seed_valid(app, UNREADABLE)
+    caplog.set_level(logging.ERROR, logger="gateway.expenses")
+
+    def logged() -> int:
+        return sum(unreadable in r.getMessage() for r in caplog.records)
+
+    app.services.expenses.recover()  # start-up
+    first_sweep_of_all_expenses(app.services)  # the timer's first tick
+    sweep_expenses_once(app.services)  # the next ones
+    assert logged() == 1
+    sweep_all_expenses_once(app.services)  # WHOLE_HISTORY_EVERY later: tried once more
+    assert logged() == 2
