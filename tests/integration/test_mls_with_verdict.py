@@ -7,12 +7,12 @@ and PostgreSQL; only the directory (the public Peppol network) is a stand-in."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from as4_support import NOW, RECEIVER, dev_pki
+from as4_support import NOW
 from sqlalchemy import select
 
 from gateway.errors import StoreError
@@ -33,22 +33,14 @@ from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
     sql_store,
     store,
 )
+from tests.integration.test_pending_sweep import MovingClock, receiver_with
 
 AGE = timedelta(minutes=5)
 OUR_SPID = ParticipantID.parse("0242:000002")
 THEIR_SPID = "0242:000009"
 
 
-class MovingClock:
-    def __init__(self) -> None:
-        self.at = NOW
-
-    def now(self) -> datetime:
-        return self.at
-
-
 def make_receiver(documents: FlakyStore, engine: ValidationEngine, clock: MovingClock) -> AS4Receiver:
-    p = dev_pki()
     status = MessageStatusService(
         store=documents,
         validation=engine,
@@ -58,19 +50,7 @@ def make_receiver(documents: FlakyStore, engine: ValidationEngine, clock: Moving
         our_spid=OUR_SPID,
         seller_id="0208:0000000097",
     )
-    return AS4Receiver(
-        store=documents,
-        validator=engine,
-        identity=p.receiver,
-        trust=p.trust,
-        served={RECEIVER},
-        clock=clock,
-        ids=UUIDs(),
-        rule_set=lambda: "peppol-bis-billing-3.0.21",
-        message_id_domain="gw.test",
-        on_received=status.on_received,
-        mls=status,
-    )
+    return receiver_with(documents, engine, clock, on_received=status.on_received, mls=status)
 
 
 def queued_mls(documents: FlakyStore) -> list[tuple[str, str, bool]]:

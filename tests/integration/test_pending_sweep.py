@@ -69,9 +69,9 @@ class HandOns:
         self.valid.append(document_id)
 
 
-def make_receiver(
-    documents: Any, engine: ValidationEngine, clock: MovingClock, hand_ons: HandOns
-) -> AS4Receiver:
+def receiver_with(documents: Any, engine: ValidationEngine, clock: MovingClock, **hooks: Any) -> AS4Receiver:
+    """A receiver of the dev PKI on ``documents`` whose after-verdict hooks (``on_received``, ``on_valid``,
+    ``mls``) are ``hooks``."""
     p = dev_pki()
     return AS4Receiver(
         store=documents,
@@ -83,8 +83,15 @@ def make_receiver(
         ids=UUIDs(),
         rule_set=lambda: "peppol-bis-billing-3.0.21",
         message_id_domain="gw.test",
-        on_received=hand_ons.on_received,
-        on_valid=hand_ons.on_valid,
+        **hooks,
+    )
+
+
+def make_receiver(
+    documents: Any, engine: ValidationEngine, clock: MovingClock, hand_ons: HandOns
+) -> AS4Receiver:
+    return receiver_with(
+        documents, engine, clock, on_received=hand_ons.on_received, on_valid=hand_ons.on_valid
     )
 
 
