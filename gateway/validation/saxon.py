@@ -103,14 +103,7 @@ class XSLTLayer:
 
     def svrl(self, node: Any) -> str:
         """The raw SVRL of a run on a parsed Saxon node (raises PySaxonApiError on a dynamic error)."""
-        with self._runtime.lock:
-            try:
-                return str(self._executable.transform_to_string(xdm_node=node) or "")
-            finally:
-                # SaxonC keeps the source node among the executable's parameters after the transform:
-                # without this the last document's tree stays in Saxon's heap until the next one
-                # (7.4 MiB for a 5,000-line invoice, copied by every full collection meanwhile).
-                self._executable.clear_parameters()
+        return _transform(self._runtime, self._executable, node)
 
     def _official_error(self, node: Any) -> str | None:
         """The dynamic error the official stylesheet stops on for ``node`` (None: no official one, or
@@ -123,13 +116,10 @@ class XSLTLayer:
             executable = self._runtime.compile(self._official(), name=self.name)
         except ArtefactError:
             return None
-        with self._runtime.lock:
-            try:
-                executable.transform_to_string(xdm_node=node)
-            except PySaxonApiError as exc:
-                return normalise_text(str(exc)) or None
-            finally:
-                executable.clear_parameters()
+        try:
+            _transform(self._runtime, executable, node)
+        except PySaxonApiError as exc:
+            return normalise_text(str(exc)) or None
         return None
 
     def run(self, node: Any) -> LayerRun:
@@ -152,3 +142,16 @@ class XSLTLayer:
             message = f"the {self.layer.value} rules produced no report"
             return LayerRun([Finding(RULE_ERROR, Severity.FATAL, self.layer, message, "")], seconds)
         return LayerRun(findings_from_svrl(svrl.encode("utf-8"), self.layer), seconds)
+
+
+def _transform(runtime: SaxonRuntime, executable: Any, node: Any) -> str:
+    """Run ``executable`` on a parsed Saxon node under the runtime's lock (raises PySaxonApiError on a
+    dynamic error)."""
+    with runtime.lock:
+        try:
+            return str(executable.transform_to_string(xdm_node=node) or "")
+        finally:
+            # SaxonC keeps the source node among the executable's parameters after the transform:
+            # without this the last document's tree stays in Saxon's heap until the next one
+            # (7.4 MiB for a 5,000-line invoice, copied by every full collection meanwhile).
+            executable.clear_parameters()
