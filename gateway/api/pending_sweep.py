@@ -14,6 +14,7 @@ ticks in between look at the documents received within ``EXPENSE_SWEEP_WINDOW`` 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -61,17 +62,6 @@ def sweep_expenses_once(
     return services.expenses.recover(received_since=services.clock.now() - EXPENSE_SWEEP_WINDOW)
 
 
-def sweep_all_expenses_once(services: Services) -> int:
-    """``sweep_expenses_once`` over the whole history, retrying the documents given up."""
-    return sweep_expenses_once(services, whole_history=True, retry_given_up=True)
-
-
-def first_sweep_of_all_expenses(services: Services) -> int:
-    """The first tick's pass over the whole history: the documents the start-up recovery just gave up
-    (and logged) are not tried again yet."""
-    return sweep_expenses_once(services, whole_history=True)
-
-
 async def run_pending_sweep(services: Services) -> None:
     """Sweep every ``as4.pending_sweep_interval_seconds`` (until cancelled); the first sweep comes one
     interval after start-up (start-up recovery has just run). A failing store is logged and retried at
@@ -85,10 +75,15 @@ async def run_pending_sweep(services: Services) -> None:
             log.warning("validated %d received documents left awaiting their verdict", swept)
         now = time.monotonic()
         whole = whole_history_at is None or now - whole_history_at >= WHOLE_HISTORY_EVERY.total_seconds()
-        if whole_history_at is None:
-            sweep = first_sweep_of_all_expenses
-        else:
-            sweep = sweep_all_expenses_once if whole else sweep_expenses_once
+        # The first tick's whole-history pass leaves alone what the start-up recovery has just given up
+        # (and logged); the later ones try it once more.
+        sweep = (
+            functools.partial(
+                sweep_expenses_once, whole_history=True, retry_given_up=whole_history_at is not None
+            )
+            if whole
+            else sweep_expenses_once
+        )
         drafted = await _tick(services, sweep, "valid received documents awaiting a draft")
         if whole and drafted is not None:
             whole_history_at = now

@@ -17,9 +17,7 @@ from sqlalchemy import event
 
 from gateway.api.pending_sweep import (
     EXPENSE_SWEEP_WINDOW,
-    first_sweep_of_all_expenses,
     run_pending_sweep,
-    sweep_all_expenses_once,
     sweep_expenses_once,
 )
 from gateway.bootstrap import Services
@@ -250,8 +248,8 @@ def test_the_first_tick_does_not_log_again_what_the_start_up_recovery_gave_up(
         return sum(unreadable in r.getMessage() for r in caplog.records)
 
     app.services.expenses.recover()  # start-up
-    first_sweep_of_all_expenses(app.services)  # the timer's first tick
+    sweep_expenses_once(app.services, whole_history=True)  # the timer's first tick
     sweep_expenses_once(app.services)  # the next ones
     assert logged() == 1
-    sweep_all_expenses_once(app.services)  # WHOLE_HISTORY_EVERY later: tried once more
+    sweep_expenses_once(app.services, whole_history=True, retry_given_up=True)  # WHOLE_HISTORY_EVERY later
     assert logged() == 2
