@@ -298,7 +298,7 @@ class SQLInboundDocumentRepository:
         }
         with self._conn.begin_nested():
             self._conn.execute(insert(inbound_documents), values)
-            # The bytes in their own row: the status updates that follow never rewrite them (tables/exchange.py).
+            # The bytes in their own row: the status updates that follow never rewrite them (tables.exchange).
             insert_with_blob(
                 self._conn, inbound_document_bodies, {"document_id": document.id}, "body", content.body
             )
