@@ -1,6 +1,7 @@
 """``gateway demo --serve``: after the exchange, keep the cooperative's gateway running, create a demo
-support person and a demo member (unit PU-04711), print the pages' address and the logins, and wait for
-Ctrl-C, so that a newcomer can click through the documents the demo just exchanged."""
+admin (the accounts page), a demo support person and a demo member (unit PU-04711), print the pages'
+address and the logins, and wait for Ctrl-C, so that a newcomer can click through the documents the demo
+just exchanged."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from gateway.bootstrap import SystemClock
 from gateway.config import Role
 from gateway.store import make_engine
 from gateway.store.people import SQLPeopleStore
-from gateway.web.people import save_account
+from gateway.web.accounts import save_account
 
 #: The demo's people: name -> (role, units). Their password is random, printed once.
-DEMO_PEOPLE = {"demo-support": (Role.SUPPORT, []), "demo-member": (Role.MEMBER, ["PU-04711"])}
+DEMO_PEOPLE = {
+    "demo-admin": (Role.ADMIN, []),
+    "demo-support": (Role.SUPPORT, []),
+    "demo-member": (Role.MEMBER, ["PU-04711"]),
+}
 
 
 def create_demo_people(database_url: str) -> dict[str, str]:

@@ -13,7 +13,8 @@ from gateway.config import Role, Settings
 from gateway.errors import ConfigurationError
 from gateway.store.people import SQLPeopleStore
 from gateway.store.sql import SQLDocumentStore
-from gateway.web.people import PERSON_ROLES, AccountError, save_account
+from gateway.web.accounts import AccountError, save_account
+from gateway.web.people import PERSON_ROLES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from gateway.errors import InvalidExpenseRequest
@@ -94,3 +94,9 @@ def list_units(store: DocumentStore) -> list[ProductionUnit]:
     """Every production unit, by key."""
     with store.unit_of_work(read_only=True) as uow:
         return uow.units.all()
+
+
+def units_by_key(store: DocumentStore, keys: Collection[str]) -> dict[str, ProductionUnit]:
+    """The units of these keys that exist (a key without a unit is left out)."""
+    with store.unit_of_work(read_only=True) as uow:
+        return uow.units.get_many(keys)

@@ -72,6 +72,50 @@ class SQLPeopleStore:
             connection.execute(insert(web_people).values(name=person.name, created_at=at, **values))
             return True
 
+    def create_person(self, person: PersonRecord, *, at: datetime) -> bool:
+        """Add an account unless one of this name exists (then nothing changes). True if added."""
+        values = {
+            "name": person.name,
+            "password_hash": person.password_hash,
+            "role": person.role,
+            "units": " ".join(sorted(person.units)),
+            "active": person.active,
+            "created_at": at,
+            "updated_at": at,
+        }
+        with map_db_errors("create person"), self._engine.begin() as connection:
+            taken = connection.execute(select(web_people.c.name).where(web_people.c.name == person.name))
+            if taken.first() is not None:
+                return False
+            connection.execute(insert(web_people).values(**values))
+            return True
+
+    def update_person(
+        self, name: str, *, role: str, units: frozenset[str], active: bool, at: datetime
+    ) -> bool:
+        """Change an account's role, units and whether it is active (deactivating ends its sessions); the
+        password stays. False if there is no such account."""
+        values = {"role": role, "units": " ".join(sorted(units)), "active": active, "updated_at": at}
+        with map_db_errors("update person"), self._engine.begin() as connection:
+            changed = connection.execute(
+                update(web_people).where(web_people.c.name == name).values(**values)
+            ).rowcount
+            if changed and not active:
+                connection.execute(delete(web_sessions).where(web_sessions.c.person == name))
+            return bool(changed)
+
+    def set_password_hash(self, name: str, password_hash: str, *, at: datetime) -> bool:
+        """Replace an account's password hash and end its sessions. False if there is no such account."""
+        with map_db_errors("set password"), self._engine.begin() as connection:
+            changed = connection.execute(
+                update(web_people)
+                .where(web_people.c.name == name)
+                .values(password_hash=password_hash, updated_at=at)
+            ).rowcount
+            if changed:
+                connection.execute(delete(web_sessions).where(web_sessions.c.person == name))
+            return bool(changed)
+
     def get_person(self, name: str) -> PersonRecord | None:
         """The account of ``name``, or None."""
         with map_db_errors("read person"), self._engine.connect() as connection:

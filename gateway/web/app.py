@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 
 from gateway.bootstrap import Services
-from gateway.web import document_routes, expense_routes, login_routes
+from gateway.web import account_routes, document_routes, expense_routes, login_routes
 from gateway.web.pages import PageRoute, error_page
 from gateway.web.people import PasswordAuthenticator, SessionManager
 
@@ -52,4 +52,5 @@ def install_web(app: FastAPI, services: Services) -> None:
     app.include_router(login_routes.router)
     app.include_router(document_routes.router)
     app.include_router(expense_routes.router)
+    app.include_router(account_routes.router)
     app.include_router(_fallback)

@@ -17,7 +17,7 @@ from gateway.web.pages import (
     require_session,
     sessions_of,
 )
-from gateway.web.people import Authenticator, audit, tokens_match
+from gateway.web.people import Authenticator, Person, audit, tokens_match
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
 
@@ -68,8 +68,15 @@ async def login(request: Request) -> Response:
             next=_safe_next(form.get("next")),
             error="The name or the password is wrong.",
         )
+    response = session_opened(request, person, _safe_next(form.get("next")))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/web/login")
+    return response
+
+
+def session_opened(request: Request, person: Person, target: str) -> Response:
+    """Open a session for ``person`` (HttpOnly, SameSite=Lax cookie) and go to ``target``."""
     manager = sessions_of(request)
-    response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         manager.open(person),
@@ -79,7 +86,6 @@ async def login(request: Request) -> Response:
         secure=_secure(request),
         path="/web",
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/web/login")
     return response
 
 

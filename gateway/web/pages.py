@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from markupsafe import Markup
 
 from gateway.bootstrap import Services
+from gateway.config import Role
 from gateway.errors import (
     DocumentNotFound,
     ExpenseActionForbidden,
@@ -121,6 +122,14 @@ def require_staff(request: Request) -> PageContext:
     session = require_session(request)
     if not session.person.staff:
         raise Forbidden("Only support staff and admins see this page.")
+    return PageContext(services_of(request), session, request)
+
+
+def require_admin(request: Request) -> PageContext:
+    """An admin session (accounts are theirs to manage)."""
+    session = require_session(request)
+    if session.person.role is not Role.ADMIN:
+        raise Forbidden("Only admins manage accounts.")
     return PageContext(services_of(request), session, request)
 
 

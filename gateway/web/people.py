@@ -160,37 +160,3 @@ def tokens_match(expected: str | None, presented: str | None) -> bool:
     if not expected or not presented:
         return False
     return hmac.compare_digest(expected.encode(), presented.encode())
-
-
-class AccountError(ValueError):
-    """An account cannot be saved as asked (role, units, name or password)."""
-
-
-def save_account(
-    store: SQLPeopleStore, name: str, role: Role, units: list[str], password: str, *, clock: Clock
-) -> bool:
-    """Create or replace a person's account (password hashed with argon2id). True if created.
-
-    Raises:
-        AccountError: a role people cannot have, a member without units, a bad unit code, name or password.
-    """
-    from gateway.errors import InvalidExpenseRequest
-    from gateway.model.units import unit_key
-    from gateway.web.passwords import hash_password
-
-    name = name.strip()
-    if not name or len(name) > 200 or any(not ch.isprintable() for ch in name):
-        raise AccountError("a name has 1 to 200 printable characters")
-    if role not in PERSON_ROLES:
-        raise AccountError(f"people are support, admin or member, not {role.value!r}")
-    if role is Role.MEMBER and not units:
-        raise AccountError("a member needs at least one unit (--unit CODE)")
-    try:
-        keys = frozenset(unit_key(code) for code in units)
-        password_hash = hash_password(password)
-    except (InvalidExpenseRequest, ValueError) as exc:
-        raise AccountError(str(exc)) from exc
-    record = PersonRecord(name, role.value, keys, password_hash)
-    created = store.save_person(record, at=clock.now())
-    audit.info("account %s: %s (%s)", "created" if created else "replaced", name, role.value)
-    return created

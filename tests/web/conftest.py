@@ -4,10 +4,11 @@ a delivered outbound document and received supplier invoices (one routed, one in
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from gateway.services.units import save_units
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.people import SQLPeopleStore
 from gateway.validation import ValidationEngine
-from gateway.web.people import save_account
+from gateway.web.accounts import save_account
 from tests.integration.expense_support import (
     COOP,
     DOCUMENTS,
@@ -42,6 +43,7 @@ from tests.integration.expense_support import (
 PASSWORD = "correct horse battery"
 PEOPLE = {
     "sam": (Role.SUPPORT, []),
+    "ada": (Role.ADMIN, []),
     "mia": (Role.MEMBER, ["PU-04711"]),
     "max": (Role.MEMBER, ["PU-00123"]),
 }
@@ -181,4 +183,46 @@ def site(
     services.close()
 
 
-__all__ = ["KEYS", "PASSWORD", "Site"]
+def login_token(client: httpx.Client) -> str:
+    page = client.get("/web/login")
+    assert page.status_code == 200
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture(name="new_client")
+def new_client_fixture(site: Site) -> Iterator[Callable[[], httpx.Client]]:
+    """Makes HTTP clients of the site, each with its own cookies; closes them after the test."""
+    made: list[httpx.Client] = []
+
+    def make() -> httpx.Client:
+        made.append(httpx.Client(base_url=site.url, follow_redirects=False))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture(name="login")
+def login_fixture(new_client: Callable[[], httpx.Client]) -> Callable[[str], httpx.Client]:
+    """Logs a person in; the client holds the session cookie."""
+
+    def log_in(name: str) -> httpx.Client:
+        client = new_client()
+        token = login_token(client)
+        answer = client.post("/web/login", data={"csrf_token": token, "name": name, "password": PASSWORD})
+        assert answer.status_code == 303, answer.text
+        return client
+
+    return log_in
+
+
+def csrf_of(client: httpx.Client, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found
+    return found.group(1)
+
+
+__all__ = ["KEYS", "PASSWORD", "Site", "csrf_of", "login_token"]

@@ -196,3 +196,28 @@ def test_a_dutch_browser_gets_dutch_pages(browser: playwright_api.Browser, site:
         shot(page, "16-document-nl")
     finally:
         context.close()
+
+
+def test_an_admin_adds_a_member_who_logs_in_and_changes_their_password(page: Page) -> None:
+    log_in(page, "ada")
+    page.get_by_role("link", name="People").click()
+    expect(page.get_by_role("heading", name="People who log in")).to_be_visible()
+    page.get_by_label("Name").fill("vera")
+    page.get_by_label("Role").select_option("member")
+    page.get_by_label("Units").fill("PU-04711")
+    page.get_by_label("Password (at least 12 characters)").fill(PASSWORD)
+    page.get_by_label("The password again").fill(PASSWORD)
+    page.get_by_role("button", name="Add the account").click()
+    expect(page.get_by_role("status")).to_contain_text("The account is created")
+    shot(page, "17-account-created")
+    log_out(page)
+    log_in(page, "vera")
+    expect(page.get_by_role("link", name="People")).to_have_count(0)
+    page.get_by_role("link", name="vera").click()
+    expect(page.get_by_role("heading", name="My account")).to_be_visible()
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password (at least 12 characters)").fill("vera's own passphrase")
+    page.get_by_label("The password again").fill("vera's own passphrase")
+    page.get_by_role("button", name="Change my password").click()
+    expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+    shot(page, "18-own-password-changed")

@@ -23,19 +23,17 @@ def test_demo_serve_prints_the_address_and_logins_that_work(
     printed = capsys.readouterr().out
     assert f"open {site.url}/web/" in printed
     logins = dict(re.findall(r"log in as (\S+) / (\S+)", printed))
-    assert set(logins) == {"demo-support", "demo-member"}
+    assert set(logins) == {"demo-admin", "demo-support", "demo-member"}
 
-    with httpx.Client(base_url=site.url, follow_redirects=True) as client:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/web/login").text)
-        assert token
-        form = {"csrf_token": token.group(1), "name": "demo-support", "password": logins["demo-support"]}
-        landing = client.post("/web/login", data=form)
-        assert landing.status_code == 200
-        assert "Outbound documents" in landing.text
-    with httpx.Client(base_url=site.url, follow_redirects=True) as client:
-        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/web/login").text)
-        assert token
-        form = {"csrf_token": token.group(1), "name": "demo-member", "password": logins["demo-member"]}
-        inbox = client.post("/web/login", data=form)
-        assert inbox.status_code == 200
-        assert "SUP-7001" in inbox.text  # PU-04711's expense
+    def landing(name: str, start: str) -> str:
+        with httpx.Client(base_url=site.url, follow_redirects=True) as client:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/web/login").text)
+            assert token
+            form = {"csrf_token": token.group(1), "name": name, "password": logins[name], "next": start}
+            answer = client.post("/web/login", data=form)
+            assert answer.status_code == 200
+            return answer.text
+
+    assert "Outbound documents" in landing("demo-support", "/web/")
+    assert "SUP-7001" in landing("demo-member", "/web/")  # PU-04711's expense
+    assert "demo-member" in landing("demo-admin", "/web/people")  # the accounts page

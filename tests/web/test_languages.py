@@ -10,11 +10,13 @@ import httpx
 import pytest
 from conftest import Site
 
+from gateway.web import account_routes
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
 from gateway.web.pages import _ERROR_TITLES
 
+_ACCOUNT_ERROR = re.compile(r'AccountError\(\s*"((?:[^"\\]|\\.)*)"')
 _LITERAL = re.compile(r"""_\((?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 
 
@@ -26,18 +28,30 @@ def _template_texts() -> set[str]:
     return texts
 
 
+def _account_errors() -> set[str]:
+    """The messages of every ``AccountError`` raised by the account pages and checks."""
+    texts: set[str] = set()
+    for module in ("accounts.py", "account_routes.py"):
+        source = resources.files("gateway.web").joinpath(module).read_text(encoding="utf-8")
+        texts.update(_ACCOUNT_ERROR.findall(source))
+    return texts
+
+
 FIXED = (
     _template_texts()
+    | _account_errors()
+    | set(account_routes.DONE.values())
     | set(_ERROR_TITLES.values())
     | set(DONE.values())
     | set(EBMS_ERRORS.values())
     | set(DISCOVERY_OUTCOMES.values())
     | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
+    | {"Only admins manage accounts."}
 )
 
 
 #: Words spelled the same in French or Dutch as in English.
-IDENTICAL = {"Action", "Document", "Message", "Pages", "Detail", "Detail:", "Status"}
+IDENTICAL = {"Account", "Action", "Document", "Message", "Pages", "Detail", "Detail:", "Status"}
 
 
 @pytest.mark.parametrize("language", ["fr", "nl"])

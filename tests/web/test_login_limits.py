@@ -12,7 +12,8 @@ import pytest
 from gateway.config import Role, WebSettings
 from gateway.store import make_engine, upgrade_database
 from gateway.store.people import SQLPeopleStore
-from gateway.web.people import SOURCE_FACTOR, LoginRefused, PasswordAuthenticator, save_account
+from gateway.web.accounts import save_account
+from gateway.web.people import SOURCE_FACTOR, LoginRefused, PasswordAuthenticator
 
 PASSWORD = "correct horse battery"
 

@@ -4,12 +4,12 @@ roles and error pages. The browser suite (test_browser.py) walks the same pages 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FAILED_NUMBER, PASSWORD, Site, _move
+from conftest import FAILED_NUMBER, PASSWORD, Site, _move, csrf_of, login_token
 from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
@@ -19,59 +19,17 @@ from gateway.model.message import DeliveryEvent
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.people import SQLPeopleStore
 from gateway.validation import ValidationEngine
+from gateway.web.accounts import save_account
 from gateway.web.ebms_codes import EBMS_ERRORS, plain_reason
 from gateway.web.login_routes import _safe_next
-from gateway.web.people import save_account
 from tests.integration.expense_support import DOCUMENTS, auth
-
-
-def _login_token(client: httpx.Client) -> str:
-    page = client.get("/web/login")
-    assert page.status_code == 200
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found
-    return found.group(1)
-
-
-@pytest.fixture(name="new_client")
-def new_client_fixture(site: Site) -> Iterator[Callable[[], httpx.Client]]:
-    """Makes HTTP clients of the site, each with its own cookies; closes them after the test."""
-    made: list[httpx.Client] = []
-
-    def make() -> httpx.Client:
-        made.append(httpx.Client(base_url=site.url, follow_redirects=False))
-        return made[-1]
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture(name="login")
-def login_fixture(new_client: Callable[[], httpx.Client]) -> Callable[[str], httpx.Client]:
-    """Logs a person in; the client holds the session cookie."""
-
-    def log_in(name: str) -> httpx.Client:
-        client = new_client()
-        token = _login_token(client)
-        answer = client.post("/web/login", data={"csrf_token": token, "name": name, "password": PASSWORD})
-        assert answer.status_code == 303, answer.text
-        return client
-
-    return log_in
-
-
-def csrf_of(client: httpx.Client, path: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found
-    return found.group(1)
 
 
 def test_the_session_cookie_is_httponly_samesite_lax_and_opaque(
     new_client: Callable[[], httpx.Client],
 ) -> None:
     client = new_client()
-    token = _login_token(client)
+    token = login_token(client)
     answer = client.post("/web/login", data={"csrf_token": token, "name": "sam", "password": PASSWORD})
     cookie = next(
         v for k, v in answer.headers.multi_items() if k == "set-cookie" and v.startswith("gw_session=")
@@ -112,7 +70,7 @@ def test_a_post_without_the_session_csrf_token_is_refused_with_a_403_page(
 def test_login_failures_are_rate_limited_per_name(site: Site, new_client: Callable[[], httpx.Client]) -> None:
     save_account(site.people, "rita", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
     client = new_client()
-    token = _login_token(client)
+    token = login_token(client)
     limit = site.services.settings.web.login_max_failures
     for _ in range(limit):
         wrong = client.post(
