@@ -115,18 +115,19 @@ def people(context: AdminDep, done: str | None = None) -> Response:
 async def add_person(context: AdminDep) -> Response:
     """Add an account (a name already taken is refused, never replaced)."""
     form = await checked_form(context)
+    return await anyio.to_thread.run_sync(_add_person, context, form)  # argon2: ~50 ms, off the loop
+
+
+def _add_person(context: PageContext, form: dict[str, str]) -> Response:
     typed = {"name": form.get("name", ""), "role": form.get("role", ""), "units": form.get("units", "")}
+    password = form.get("password", "")
     try:
-        if form.get("password", "") != form.get("again", ""):
+        if password != form.get("again", ""):
             raise AccountError("The two new passwords differ.")
         role = _role(typed["role"])
         keys = _unit_keys(context, role, typed["units"])
-        store, by, clock = _people(context), context.person, context.services.clock
-        name = await anyio.to_thread.run_sync(  # argon2 takes ~50 ms and 64 MiB: off the event loop
-            lambda: create_account(
-                store, typed["name"], role, keys, form.get("password", ""), by=by, clock=clock
-            )
-        )
+        people, by, clock = _people(context), context.person, context.services.clock
+        name = create_account(people, typed["name"], role, keys, password, by=by, clock=clock)
     except AccountError as exc:
         return _people_page(context, 422, form=typed, error=_error_text(context.request, exc))
     return RedirectResponse(query_link("/web/person", {"name": name, "done": "created"}), status_code=303)
@@ -171,6 +172,10 @@ def person(context: AdminDep, name: str = "", done: str | None = None) -> Respon
 async def change_person(context: AdminDep) -> Response:
     """Change an account's role, units and whether it may log in."""
     form = await checked_form(context)
+    return await anyio.to_thread.run_sync(_change_person, context, form)
+
+
+def _change_person(context: PageContext, form: dict[str, str]) -> Response:
     name, role_text, units_text = form.get("name", ""), form.get("role", ""), form.get("units", "")
     active = form.get("active") == "on"
     try:
@@ -192,64 +197,59 @@ async def change_person(context: AdminDep) -> Response:
 async def reset_password(context: AdminDep) -> Response:
     """Give an account a new password (its sessions end)."""
     form = await checked_form(context)
-    name = form.get("name", "")
+    return await anyio.to_thread.run_sync(_reset_password, context, form)
+
+
+def _reset_password(context: PageContext, form: dict[str, str]) -> Response:
+    name, by = form.get("name", ""), context.person
     try:
         record = _record(context, name)
     except AccountError as exc:
         return _people_page(context, 404, error=_error_text(context.request, exc))
-    store, by, clock = _people(context), context.person, context.services.clock
-    password, again = form.get("password", ""), form.get("again", "")
     try:
-        await anyio.to_thread.run_sync(lambda: set_password(store, name, password, again, by=by, clock=clock))
+        password, again = form.get("password", ""), form.get("again", "")
+        set_password(_people(context), name, password, again, by=by, clock=context.services.clock)
     except AccountError as exc:
         return _person_page(context, record, 422, error=_error_text(context.request, exc))
     if name == by.name:  # an admin who reset their own password ended their own session too
-        return session_opened(context.request, context.person, "/web/account?done=own-password")
+        return session_opened(context.request, by, "/web/account?done=own-password")
     return RedirectResponse(query_link("/web/person", {"name": name, "done": "password"}), status_code=303)
+
+
+def _account_page(context: PageContext, status: int = 200, **values: Any) -> Response:
+    codes = _codes(context, [_record(context, context.person.name)])
+    return page(
+        context.request,
+        "account.html",
+        status,
+        session=context.session,
+        units=sorted(codes.get(key, key) for key in context.person.units),
+        **{"done": None, "error": None, **values},
+    )
 
 
 @router.get("/account")
 def account(context: PersonDep, done: str | None = None) -> Response:
     """The logged-in person's own account, with a password change."""
-    codes = _codes(context, [_record(context, context.person.name)])
-    return page(
-        context.request,
-        "account.html",
-        session=context.session,
-        units=sorted(codes.get(key, key) for key in context.person.units),
-        done=DONE.get(done or ""),
-        error=None,
-    )
+    return _account_page(context, done=DONE.get(done or ""))
 
 
 @router.post("/account/password")
 async def change_own_password(context: PersonDep) -> Response:
     """Change one's own password: the current one first (counted by the login rate limit)."""
     form = await checked_form(context)
+    return await anyio.to_thread.run_sync(_change_own_password, context, form)
+
+
+def _change_own_password(context: PageContext, form: dict[str, str]) -> Response:
     request, me = context.request, context.person
     authenticator: Authenticator = request.app.state.web_authenticator
     source = request.client.host if request.client else None
-    current = form.get("current", "")
-    checked = await anyio.to_thread.run_sync(
-        lambda: authenticator.authenticate(me.name, current, source=source)
-    )
-    store, clock = _people(context), context.services.clock
-    password, again = form.get("password", ""), form.get("again", "")
     try:
-        if checked is None:
+        if authenticator.authenticate(me.name, form.get("current", ""), source=source) is None:
             raise AccountError("The current password is wrong.")
-        await anyio.to_thread.run_sync(
-            lambda: set_password(store, me.name, password, again, by=me, clock=clock)
-        )
+        password, again = form.get("password", ""), form.get("again", "")
+        set_password(_people(context), me.name, password, again, by=me, clock=context.services.clock)
     except AccountError as exc:
-        codes = _codes(context, [_record(context, me.name)])
-        return page(
-            request,
-            "account.html",
-            422,
-            session=context.session,
-            units=sorted(codes.get(key, key) for key in me.units),
-            done=None,
-            error=_error_text(request, exc),
-        )
-    return session_opened(context.request, context.person, "/web/account?done=own-password")
+        return _account_page(context, 422, error=_error_text(request, exc))
+    return session_opened(request, me, "/web/account?done=own-password")

@@ -13,6 +13,7 @@ from conftest import PASSWORD, Site, csrf_of, login_token
 
 from gateway.config import Role
 from gateway.web.accounts import save_account
+from gateway.web.passwords import verify_password
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -213,3 +214,21 @@ def test_a_refusal_is_said_in_the_persons_language(login: Callable[[str], httpx.
     assert _alert(answer) == "Un compte nommé mia existe déjà."
     assert "Ajouter un compte" in answer.text
     assert admin.get("/web/person?name=nobody").status_code == 404
+
+
+def test_guessing_the_current_password_meets_the_login_rate_limit(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    save_account(site.people, "zed", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
+    zed = login("zed")
+    limit = site.services.settings.web.login_max_failures
+    fields = {"password": NEW_PASSWORD, "again": NEW_PASSWORD}
+    for _ in range(limit):
+        guess = _post(zed, "/web/account/password", "/web/account", current="a wrong guess", **fields)
+        assert guess.status_code == 422
+    refused = _post(zed, "/web/account/password", "/web/account", current=PASSWORD, **fields)
+    assert refused.status_code == 429  # even the right password, until the window has passed
+    assert "Too many failed logins" in refused.text
+    stored = site.people.get_person("zed")
+    assert stored is not None
+    assert verify_password(stored.password_hash, PASSWORD)  # unchanged
