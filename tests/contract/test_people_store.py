@@ -62,3 +62,34 @@ def test_failed_logins_are_counted_in_a_window_cleared_and_purged(store: SQLDocu
     assert people.failures_since("bob", AT - timedelta(days=1)) == 0
     people.clear_failures("ann")
     assert people.failures_since("ann", AT - timedelta(days=1)) == 0
+
+
+def test_create_never_replaces_update_keeps_the_password_and_a_new_password_ends_sessions(
+    store: SQLDocumentStore,
+) -> None:
+    people = _people(store)
+    ann = PersonRecord("ann", "member", frozenset({"PU04711"}), "$argon2id$first")
+    assert people.create_person(ann, at=AT) is True
+    assert people.create_person(PersonRecord("ann", "admin", frozenset(), "$argon2id$other"), at=AT) is False
+    assert people.get_person("ann") == ann  # the taken name kept its account
+
+    people.open_session("f" * 64, "ann", "c", at=AT, expires_at=AT + timedelta(hours=8))
+    later = AT + timedelta(minutes=1)
+    assert people.update_person("ann", role="support", units=frozenset(), active=True, at=later) is True
+    found = people.find_session("f" * 64, at=later)
+    assert found is not None  # a role change keeps the session, which reads the new role
+    assert (found.person.role, found.person.units, found.person.password_hash) == (
+        "support",
+        frozenset(),
+        "$argon2id$first",
+    )
+    assert people.update_person("ann", role="support", units=frozenset(), active=False, at=later) is True
+    assert people.update_person("ann", role="support", units=frozenset(), active=True, at=later) is True
+    assert people.find_session("f" * 64, at=later) is None  # deactivating ended it for good
+
+    people.open_session("g" * 64, "ann", "c", at=later, expires_at=AT + timedelta(hours=8))
+    assert people.set_password_hash("ann", "$argon2id$second", at=later) is True
+    assert people.find_session("g" * 64, at=later) is None
+    assert people.get_person("ann").password_hash == "$argon2id$second"  # type: ignore[union-attr]
+    assert people.update_person("bob", role="admin", units=frozenset(), active=True, at=later) is False
+    assert people.set_password_hash("bob", "$argon2id$x", at=later) is False
