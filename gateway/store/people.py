@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
+from gateway.errors import DuplicateMessage
 from gateway.store.errors import map_db_errors
 from gateway.store.tables import web_login_failures, web_people, web_sessions
 
@@ -83,12 +84,15 @@ class SQLPeopleStore:
             "created_at": at,
             "updated_at": at,
         }
-        with map_db_errors("create person"), self._engine.begin() as connection:
-            taken = connection.execute(select(web_people.c.name).where(web_people.c.name == person.name))
-            if taken.first() is not None:
-                return False
-            connection.execute(insert(web_people).values(**values))
-            return True
+        try:
+            with map_db_errors("create person"), self._engine.begin() as connection:
+                taken = connection.execute(select(web_people.c.name).where(web_people.c.name == person.name))
+                if taken.first() is not None:
+                    return False
+                connection.execute(insert(web_people).values(**values))
+                return True
+        except DuplicateMessage:  # created meanwhile by another process (``gateway users add``)
+            return False
 
     def update_person(
         self, name: str, *, role: str, units: frozenset[str], active: bool, at: datetime
