@@ -121,7 +121,9 @@ class SQLPeopleStore:
             return bool(changed)
 
     def get_person(self, name: str) -> PersonRecord | None:
-        """The account of ``name``, or None."""
+        """The account of ``name``, or None (a name with a NUL, which PostgreSQL cannot compare, has none)."""
+        if "\x00" in name:
+            return None
         with map_db_errors("read person"), self._engine.connect() as connection:
             row = connection.execute(select(web_people).where(web_people.c.name == name)).first()
         if row is None:

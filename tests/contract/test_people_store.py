@@ -146,3 +146,10 @@ def test_a_database_error_never_carries_a_password_hash(store: SQLDocumentStore)
             )
         )
     assert "SECRET" not in "".join(traceback.format_exception(raised.value))
+
+
+def test_a_name_with_a_nul_character_has_no_account(store: SQLDocumentStore) -> None:
+    """PostgreSQL cannot even compare such a text (a 500 on ``/web/person?name=%00``); no name holds one."""
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "admin", frozenset(), "h"), at=AT)
+    assert people.get_person("ann\x00") is None

@@ -232,3 +232,21 @@ def test_guessing_the_current_password_meets_the_login_rate_limit(
     stored = site.people.get_person("zed")
     assert stored is not None
     assert verify_password(stored.password_hash, PASSWORD)  # unchanged
+
+
+def test_a_form_with_a_nul_character_is_refused_before_the_database(
+    site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client]
+) -> None:
+    """PostgreSQL refuses a NUL in a text (a 500 for the login name or an account's name); no browser types
+    one, so any form holding one is refused with a clear message."""
+    client = new_client()
+    token = login_token(client)
+    refused = client.post("/web/login", data={"csrf_token": token, "name": "ada\x00", "password": PASSWORD})
+    assert refused.status_code == 422
+    assert "NUL" in refused.text
+    admin = login("ada")
+    fields = {"name": "mia\x00", "role": "admin", "units": "", "active": "on"}
+    answer = _post(admin, "/web/person/change", "/web/person?name=mia", **fields)
+    assert answer.status_code == 422
+    assert "NUL" in answer.text
+    assert site.people.get_person("mia").role == "member"  # type: ignore[union-attr]
