@@ -145,11 +145,31 @@ class SQLPeopleStore:
         ]
 
     def open_session(
-        self, token_sha256: str, person: str, csrf_token: str, *, at: datetime, expires_at: datetime
-    ) -> None:
-        """Record a new session (and drop the expired ones)."""
+        self,
+        token_sha256: str,
+        person: str,
+        csrf_token: str,
+        *,
+        at: datetime,
+        expires_at: datetime,
+        checked_at: datetime | None = None,
+    ) -> bool:
+        """Record a new session (and drop the expired ones), unless the account is deactivated or changed
+        after ``checked_at`` (default ``at``), when its password was checked: a new password or a
+        deactivation meanwhile ended the sessions, and this one must not outlive it. True if opened."""
+        unchanged = (
+            select(web_people.c.name)
+            .where(
+                web_people.c.name == person,
+                web_people.c.active.is_(True),
+                web_people.c.updated_at <= (checked_at or at),
+            )
+            .with_for_update()  # PostgreSQL: a concurrent change waits, then its delete sees this session
+        )
         with map_db_errors("open session"), self._engine.begin() as connection:
             connection.execute(delete(web_sessions).where(web_sessions.c.expires_at <= at))
+            if connection.execute(unchanged).first() is None:
+                return False
             connection.execute(
                 insert(web_sessions).values(
                     token_sha256=token_sha256,
@@ -159,6 +179,7 @@ class SQLPeopleStore:
                     expires_at=expires_at,
                 )
             )
+            return True
 
     def find_session(self, token_sha256: str, *, at: datetime) -> SessionRecord | None:
         """The live session of this token hash, with its active account; None if unknown or expired."""

@@ -153,3 +153,22 @@ def test_a_name_with_a_nul_character_has_no_account(store: SQLDocumentStore) -> 
     people = _people(store)
     people.save_person(PersonRecord("ann", "admin", frozenset(), "h"), at=AT)
     assert people.get_person("ann\x00") is None
+
+
+def test_a_session_is_opened_only_for_an_account_unchanged_since_its_check(store: SQLDocumentStore) -> None:
+    """A login whose password was checked before a new password, a deactivation or a replacement (the
+    check takes argon2's time) gets no session: the change ended the sessions already open."""
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "member", frozenset({"PU1"}), "$argon2id$first"), at=AT)
+    checked = AT + timedelta(seconds=10)
+    people.set_password_hash("ann", "$argon2id$second", at=AT + timedelta(seconds=11))
+    opened_at = AT + timedelta(seconds=12)
+    hours = AT + timedelta(hours=8)
+    assert (
+        people.open_session("a" * 64, "ann", "c", at=opened_at, expires_at=hours, checked_at=checked) is False
+    )
+    assert people.find_session("a" * 64, at=opened_at) is None
+    assert people.open_session("b" * 64, "ann", "c", at=opened_at, expires_at=hours, checked_at=opened_at)
+    assert people.find_session("b" * 64, at=opened_at) is not None
+    people.update_person("ann", role="member", units=frozenset({"PU1"}), active=False, at=opened_at)
+    assert people.open_session("c" * 64, "ann", "c", at=opened_at, expires_at=hours) is False

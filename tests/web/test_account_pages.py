@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,8 @@ from conftest import PASSWORD, Site, csrf_of, login_token
 
 from gateway.config import Role
 from gateway.web.accounts import save_account
-from gateway.web.passwords import verify_password
+from gateway.web.passwords import hash_password, verify_password
+from gateway.web.people import PasswordAuthenticator
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -250,3 +252,24 @@ def test_a_form_with_a_nul_character_is_refused_before_the_database(
     assert answer.status_code == 422
     assert "NUL" in answer.text
     assert site.people.get_person("mia").role == "member"  # type: ignore[union-attr]
+
+
+def test_a_login_checked_before_a_password_change_gets_no_session(
+    site: Site, new_client: Callable[[], httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new password is set while argon2 checks the old one (a thief logging in again and again): the
+    change has ended the open sessions, and this login must not open one after it."""
+    save_account(site.people, "vic", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
+    checked = PasswordAuthenticator.authenticate
+
+    def meanwhile_changed(self: PasswordAuthenticator, name: str, password: str, **kw: Any) -> Any:
+        person = checked(self, name, password, **kw)
+        site.people.set_password_hash(name, hash_password(NEW_PASSWORD), at=site.services.clock.now())
+        return person
+
+    monkeypatch.setattr(PasswordAuthenticator, "authenticate", meanwhile_changed)
+    thief = new_client()
+    answer = _log_in(thief, "vic", PASSWORD)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/web/login")
+    assert thief.get("/web/outbound").status_code == 303  # no live session
