@@ -273,3 +273,20 @@ def test_a_login_checked_before_a_password_change_gets_no_session(
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/web/login")
     assert thief.get("/web/outbound").status_code == 303  # no live session
+
+
+def test_a_form_that_is_not_utf8_is_refused_not_mangled(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    """Bytes that are no UTF-8 would become U+FFFD: another name than typed, or a password that other
+    bytes match too."""
+    admin = login("ada")
+    token = csrf_of(admin, "/web/people")
+    fields = f"name=ol%FFga&role=support&units=&password={PASSWORD}&again={PASSWORD}"
+    for body in (f"csrf_token={token}&{fields}".encode(), f"csrf_token={token}&".encode() + b"name=ol\xffga"):
+        answer = admin.post(
+            "/web/people", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert answer.status_code == 422
+        assert "UTF-8" in answer.text
+    assert [p.name for p in site.people.list_people() if p.name.startswith("ol")] == []
