@@ -167,9 +167,10 @@ class SQLPeopleStore:
             .with_for_update()  # PostgreSQL: a concurrent change waits, then its delete sees this session
         )
         with map_db_errors("open session"), self._engine.begin() as connection:
-            connection.execute(delete(web_sessions).where(web_sessions.c.expires_at <= at))
+            # The account's row lock first, then the sessions' (the order of set_password_hash): no deadlock.
             if connection.execute(unchanged).first() is None:
                 return False
+            connection.execute(delete(web_sessions).where(web_sessions.c.expires_at <= at))
             connection.execute(
                 insert(web_sessions).values(
                     token_sha256=token_sha256,
