@@ -77,6 +77,9 @@ def make_engine(
         ConfigurationError: the URL names an unsupported database or driver.
     """
     parsed = normalise_url(url)
+    # An error's message names no bound value: it is logged with the traceback, and a value may be a
+    # password hash or a document's content.
+    engine_options.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "postgresql":
         engine_options.setdefault("pool_pre_ping", True)
         connect_args = dict(engine_options.pop("connect_args", {}))

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 
+from gateway.errors import DuplicateMessage
 from gateway.store.errors import map_db_errors
 from gateway.store.tables import web_login_failures, web_people, web_sessions
 
@@ -83,12 +84,15 @@ class SQLPeopleStore:
             "created_at": at,
             "updated_at": at,
         }
-        with map_db_errors("create person"), self._engine.begin() as connection:
-            taken = connection.execute(select(web_people.c.name).where(web_people.c.name == person.name))
-            if taken.first() is not None:
-                return False
-            connection.execute(insert(web_people).values(**values))
-            return True
+        try:
+            with map_db_errors("create person"), self._engine.begin() as connection:
+                taken = connection.execute(select(web_people.c.name).where(web_people.c.name == person.name))
+                if taken.first() is not None:
+                    return False
+                connection.execute(insert(web_people).values(**values))
+                return True
+        except DuplicateMessage:  # created meanwhile by another process (``gateway users add``)
+            return False
 
     def update_person(
         self, name: str, *, role: str, units: frozenset[str], active: bool, at: datetime
@@ -117,7 +121,9 @@ class SQLPeopleStore:
             return bool(changed)
 
     def get_person(self, name: str) -> PersonRecord | None:
-        """The account of ``name``, or None."""
+        """The account of ``name``, or None (a name with a NUL, which PostgreSQL cannot compare, has none)."""
+        if "\x00" in name:
+            return None
         with map_db_errors("read person"), self._engine.connect() as connection:
             row = connection.execute(select(web_people).where(web_people.c.name == name)).first()
         if row is None:
@@ -139,10 +145,31 @@ class SQLPeopleStore:
         ]
 
     def open_session(
-        self, token_sha256: str, person: str, csrf_token: str, *, at: datetime, expires_at: datetime
-    ) -> None:
-        """Record a new session (and drop the expired ones)."""
+        self,
+        token_sha256: str,
+        person: str,
+        csrf_token: str,
+        *,
+        at: datetime,
+        expires_at: datetime,
+        checked_at: datetime | None = None,
+    ) -> bool:
+        """Record a new session (and drop the expired ones), unless the account is deactivated or changed
+        after ``checked_at`` (default ``at``), when its password was checked: a new password or a
+        deactivation meanwhile ended the sessions, and this one must not outlive it. True if opened."""
+        unchanged = (
+            select(web_people.c.name)
+            .where(
+                web_people.c.name == person,
+                web_people.c.active.is_(True),
+                web_people.c.updated_at <= (checked_at or at),
+            )
+            .with_for_update()  # PostgreSQL: a concurrent change waits, then its delete sees this session
+        )
         with map_db_errors("open session"), self._engine.begin() as connection:
+            # The account's row lock first, then the sessions' (the order of set_password_hash): no deadlock.
+            if connection.execute(unchanged).first() is None:
+                return False
             connection.execute(delete(web_sessions).where(web_sessions.c.expires_at <= at))
             connection.execute(
                 insert(web_sessions).values(
@@ -153,6 +180,7 @@ class SQLPeopleStore:
                     expires_at=expires_at,
                 )
             )
+            return True
 
     def find_session(self, token_sha256: str, *, at: datetime) -> SessionRecord | None:
         """The live session of this token hash, with its active account; None if unknown or expired."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,6 +14,7 @@ from gateway.web.pages import (
     Forbidden,
     PageRoute,
     page,
+    query_link,
     read_form,
     require_session,
     sessions_of,
@@ -57,6 +59,7 @@ async def login(request: Request) -> Response:
     name = form.get("name", "").strip()
     source = request.client.host if request.client else None
     password = form.get("password", "")
+    checked_at = sessions_of(request).now()  # the account changed after this: no session (a new password)
     person = authenticator.authenticate(name, password, source=source) if name else None
     if person is None:
         token = form.get("csrf_token", "")
@@ -68,18 +71,25 @@ async def login(request: Request) -> Response:
             next=_safe_next(form.get("next")),
             error="The name or the password is wrong.",
         )
-    response = session_opened(request, person, _safe_next(form.get("next")))
+    response = session_opened(request, person, _safe_next(form.get("next")), checked_at)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/web/login")
     return response
 
 
-def session_opened(request: Request, person: Person, target: str) -> Response:
-    """Open a session for ``person`` (HttpOnly, SameSite=Lax cookie) and go to ``target``."""
+def session_opened(
+    request: Request, person: Person, target: str, checked_at: datetime | None = None
+) -> Response:
+    """Open a session for ``person`` (HttpOnly, SameSite=Lax cookie) and go to ``target``; ``checked_at``:
+    when the credentials were checked (default now). If the account changed since, there is no session:
+    the login page, then ``target``."""
     manager = sessions_of(request)
+    token = manager.open(person, checked_at=checked_at or manager.now())
+    if token is None:
+        return RedirectResponse(query_link("/web/login", {"next": target}), status_code=303)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        manager.open(person),
+        token,
         max_age=manager.lifetime_seconds,
         httponly=True,
         samesite="lax",

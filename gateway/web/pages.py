@@ -139,13 +139,19 @@ def require_person(request: Request) -> PageContext:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The urlencoded form fields (first value of each), at most ``MAX_FORM_BYTES``."""
+    """The urlencoded form fields (first value of each), at most ``MAX_FORM_BYTES``, UTF-8, none with a
+    NUL (PostgreSQL cannot store or compare it: a 500, not a refusal)."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise HTTPException(413, "This form is too large.")
-    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    try:  # never U+FFFD for what was sent: another name than typed, a password other bytes match too
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(422, "This form is not UTF-8 text.") from exc
+    if any("\x00" in value for values in fields.values() for value in values):
+        raise HTTPException(422, "A form field holds a NUL character, which no text may hold.")
     return {name: values[0] for name, values in fields.items()}
 
 

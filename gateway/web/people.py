@@ -11,7 +11,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from gateway.config import Role, WebSettings
@@ -128,13 +128,21 @@ class SessionManager:
     def lifetime_seconds(self) -> int:
         return int(self._lifetime.total_seconds())
 
-    def open(self, person: Person) -> str:
-        """Open a session for ``person``; the token to put in the cookie."""
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    def open(self, person: Person, *, checked_at: datetime) -> str | None:
+        """Open a session for ``person`` whose credentials were checked at ``checked_at``; the token to put
+        in the cookie, or None if the account was changed or deactivated since (then no session)."""
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
-        self._store.open_session(
-            _digest(token), person.name, secrets.token_urlsafe(32), at=now, expires_at=now + self._lifetime
-        )
+        csrf = secrets.token_urlsafe(32)
+        expires_at = now + self._lifetime
+        if not self._store.open_session(
+            _digest(token), person.name, csrf, at=now, expires_at=expires_at, checked_at=checked_at
+        ):
+            audit.warning("login of %s refused: the account changed while it was checked", person.name)
+            return None
         audit.info("login: %s (%s)", person.name, person.role.value)
         return token
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import traceback
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, insert
+from sqlalchemy import exc as sa_exc
 
 from gateway.store import SQLDocumentStore
 from gateway.store.people import PersonRecord, SQLPeopleStore
+from gateway.store.tables import web_people
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -93,3 +100,75 @@ def test_create_never_replaces_update_keeps_the_password_and_a_new_password_ends
     assert people.get_person("ann").password_hash == "$argon2id$second"  # type: ignore[union-attr]
     assert people.update_person("bob", role="admin", units=frozenset(), active=True, at=later) is False
     assert people.set_password_hash("bob", "$argon2id$x", at=later) is False
+
+
+def test_a_name_taken_between_the_check_and_the_insert_is_refused_not_an_error(
+    store: SQLDocumentStore, backend: str
+) -> None:
+    """``gateway users add`` (another process) creates the name while the admin page's create runs."""
+    if backend == "sqlite":
+        pytest.skip("SQLite: BEGIN IMMEDIATE holds the write lock from the check on, no other writer fits")
+    people = _people(store)
+    cli = PersonRecord("ann", "admin", frozenset(), "$argon2id$cli")
+
+    done: list[bool] = []
+
+    def meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO WEB_PEOPLE") and not done:
+            done.append(True)
+            assert _people(store).save_person(cli, at=AT) is True  # its own connection, committed
+
+    event.listen(store.engine, "before_cursor_execute", meanwhile)
+    try:
+        web = PersonRecord("ann", "member", frozenset({"PU1"}), "$argon2id$web")
+        created = people.create_person(web, at=AT)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", meanwhile)
+    assert done
+    assert created is False
+    assert people.get_person("ann") == cli
+
+
+def test_a_database_error_never_carries_a_password_hash(store: SQLDocumentStore) -> None:
+    """A failed write's message (logged with the traceback of a 500) names no bound value."""
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "member", frozenset(), "$argon2id$first"), at=AT)
+    with pytest.raises(sa_exc.IntegrityError) as raised, store.engine.begin() as connection:
+        connection.execute(
+            insert(web_people).values(
+                name="ann",
+                password_hash="$argon2id$SECRET",
+                role="x",
+                units="",
+                active=True,
+                created_at=AT,
+                updated_at=AT,
+            )
+        )
+    assert "SECRET" not in "".join(traceback.format_exception(raised.value))
+
+
+def test_a_name_with_a_nul_character_has_no_account(store: SQLDocumentStore) -> None:
+    """PostgreSQL cannot even compare such a text (a 500 on ``/web/person?name=%00``); no name holds one."""
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "admin", frozenset(), "h"), at=AT)
+    assert people.get_person("ann\x00") is None
+
+
+def test_a_session_is_opened_only_for_an_account_unchanged_since_its_check(store: SQLDocumentStore) -> None:
+    """A login whose password was checked before a new password, a deactivation or a replacement (the
+    check takes argon2's time) gets no session: the change ended the sessions already open."""
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "member", frozenset({"PU1"}), "$argon2id$first"), at=AT)
+    checked = AT + timedelta(seconds=10)
+    people.set_password_hash("ann", "$argon2id$second", at=AT + timedelta(seconds=11))
+    opened_at = AT + timedelta(seconds=12)
+    hours = AT + timedelta(hours=8)
+    assert (
+        people.open_session("a" * 64, "ann", "c", at=opened_at, expires_at=hours, checked_at=checked) is False
+    )
+    assert people.find_session("a" * 64, at=opened_at) is None
+    assert people.open_session("b" * 64, "ann", "c", at=opened_at, expires_at=hours, checked_at=opened_at)
+    assert people.find_session("b" * 64, at=opened_at) is not None
+    people.update_person("ann", role="member", units=frozenset({"PU1"}), active=False, at=opened_at)
+    assert people.open_session("c" * 64, "ann", "c", at=opened_at, expires_at=hours) is False

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,8 @@ from conftest import PASSWORD, Site, csrf_of, login_token
 
 from gateway.config import Role
 from gateway.web.accounts import save_account
-from gateway.web.passwords import verify_password
+from gateway.web.passwords import hash_password, verify_password
+from gateway.web.people import PasswordAuthenticator
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -232,3 +234,59 @@ def test_guessing_the_current_password_meets_the_login_rate_limit(
     stored = site.people.get_person("zed")
     assert stored is not None
     assert verify_password(stored.password_hash, PASSWORD)  # unchanged
+
+
+def test_a_form_with_a_nul_character_is_refused_before_the_database(
+    site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client]
+) -> None:
+    """PostgreSQL refuses a NUL in a text (a 500 for the login name or an account's name); no browser types
+    one, so any form holding one is refused with a clear message."""
+    client = new_client()
+    token = login_token(client)
+    refused = client.post("/web/login", data={"csrf_token": token, "name": "ada\x00", "password": PASSWORD})
+    assert refused.status_code == 422
+    assert "NUL" in refused.text
+    admin = login("ada")
+    fields = {"name": "mia\x00", "role": "admin", "units": "", "active": "on"}
+    answer = _post(admin, "/web/person/change", "/web/person?name=mia", **fields)
+    assert answer.status_code == 422
+    assert "NUL" in answer.text
+    assert site.people.get_person("mia").role == "member"  # type: ignore[union-attr]
+
+
+def test_a_login_checked_before_a_password_change_gets_no_session(
+    site: Site, new_client: Callable[[], httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new password is set while argon2 checks the old one (a thief logging in again and again): the
+    change has ended the open sessions, and this login must not open one after it."""
+    save_account(site.people, "vic", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
+    checked = PasswordAuthenticator.authenticate
+
+    def meanwhile_changed(self: PasswordAuthenticator, name: str, password: str, **kw: Any) -> Any:
+        person = checked(self, name, password, **kw)
+        site.people.set_password_hash(name, hash_password(NEW_PASSWORD), at=site.services.clock.now())
+        return person
+
+    monkeypatch.setattr(PasswordAuthenticator, "authenticate", meanwhile_changed)
+    thief = new_client()
+    answer = _log_in(thief, "vic", PASSWORD)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/web/login")
+    assert thief.get("/web/outbound").status_code == 303  # no live session
+
+
+def test_a_form_that_is_not_utf8_is_refused_not_mangled(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    """Bytes that are no UTF-8 would become U+FFFD: another name than typed, or a password that other
+    bytes match too."""
+    admin = login("ada")
+    token = csrf_of(admin, "/web/people")
+    fields = f"name=ol%FFga&role=support&units=&password={PASSWORD}&again={PASSWORD}"
+    for body in (f"csrf_token={token}&{fields}".encode(), f"csrf_token={token}&".encode() + b"name=ol\xffga"):
+        answer = admin.post(
+            "/web/people", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert answer.status_code == 422
+        assert "UTF-8" in answer.text
+    assert [p.name for p in site.people.list_people() if p.name.startswith("ol")] == []
