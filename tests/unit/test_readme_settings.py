@@ -1,4 +1,4 @@
-"""The README's configuration table names every setting of ``gateway/config.py``, and only those."""
+"""The README's configuration table names every setting of ``gateway/config``, and only those."""
 
 from __future__ import annotations
 
@@ -57,4 +57,4 @@ def test_every_setting_is_in_the_readme_table() -> None:
 
 def test_the_readme_table_names_only_real_settings() -> None:
     unknown = _documented() - _variables(Settings, "GATEWAY_")
-    assert not unknown, f"README.md names settings that gateway/config.py does not have: {sorted(unknown)}"
+    assert not unknown, f"README.md names settings that gateway/config does not have: {sorted(unknown)}"

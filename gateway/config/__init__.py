@@ -1,0 +1,142 @@
+"""Settings of the gateway, read from the environment (prefix ``GATEWAY_``, nested with ``__``), one
+module per area: ``access`` (API keys, roles, pages), ``exchange`` (keys, trust, AS4, discovery),
+``documents`` (artefacts, validation, answers, expenses, reporting) and ``operations`` (database, worker,
+webhooks, mail, retention, server).
+
+Only entry points (CLI, API factory, worker) build :class:`Settings`; everything below receives plain
+values or frozen policy objects. Secrets are ``SecretStr`` and never logged. Validators refuse unsafe
+combinations at start-up rather than at the first request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.config.access import APIKey, APISettings, Role, WebSettings
+from gateway.config.documents import (
+    PROJECT_ROOT,
+    ROUTING_RULE_NAMES,
+    ArtefactSettings,
+    ExpenseSettings,
+    ReportingSettings,
+    ResponseSettings,
+    RoutingRuleName,
+    ValidationSettings,
+)
+from gateway.config.exchange import (
+    AS4Settings,
+    DirectorySettings,
+    DiscoverySettings,
+    KeystoreSettings,
+    TruststoreSettings,
+)
+from gateway.config.operations import (
+    LEASE_MARGIN_SECONDS,
+    DatabaseSettings,
+    MailSettings,
+    RetentionSettings,
+    ServerSettings,
+    WebhookSettings,
+    WorkerSettings,
+)
+from gateway.smp.sml import SMLZone, zone_by_name
+
+#: SML zones of test networks (peppol-as4.md §9.1): refused by a production gateway.
+_TEST_SML_ZONES: Final = frozenset({SMLZone.TEST.value, "acc.edelivery.tech.ec.europa.eu."})
+
+
+class Settings(BaseSettings):
+    """All settings; see README.md for the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GATEWAY_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    artefacts: ArtefactSettings = Field(default_factory=ArtefactSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    keystore: KeystoreSettings = Field(default_factory=KeystoreSettings)
+    truststore: TruststoreSettings = Field(default_factory=TruststoreSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: APISettings = Field(default_factory=APISettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    as4: AS4Settings = Field(default_factory=AS4Settings)
+    directory: DirectorySettings = Field(default_factory=DirectorySettings)
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    responses: ResponseSettings = Field(default_factory=ResponseSettings)
+    expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    reporting: ReportingSettings = Field(default_factory=ReportingSettings)
+    seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
+    log_format: Literal["json", "text"] = "text"
+    log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+
+    @field_validator("truststore")
+    @classmethod
+    def _no_production_with_test_anchors(cls, value: TruststoreSettings) -> TruststoreSettings:
+        # A production stage trusting a TEST or development CA would accept forged senders.
+        if value.stage == "production" and any("test" in p.name.lower() for p in value.paths):
+            raise ValueError("truststore stage 'production' must not load TEST trust anchors")
+        return value
+
+    @model_validator(mode="after")
+    def _discovery_of_the_stage(self) -> Settings:
+        # peppol-as4.md §9.1-§9.2: a production AP must not find its receivers in the test SML, and SMPs are
+        # read over HTTPS only (plain http is a development convenience towards loopback).
+        discovery = self.discovery
+        if self.truststore.stage != "production" or discovery.mode != "sml":
+            return self
+        zone = zone_by_name(discovery.sml_zone) if discovery.sml_zone else ""
+        if zone in _TEST_SML_ZONES:
+            raise ValueError("the production stage refuses the test SML zone (GATEWAY_DISCOVERY__SML_ZONE)")
+        if discovery.smp_url is not None and urlsplit(discovery.smp_url).scheme != "https":
+            raise ValueError("the production stage reads SMPs over https only (GATEWAY_DISCOVERY__SMP_URL)")
+        return self
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret value in the settings, so the log redactor can blank them wherever they appear."""
+    values = [k.key.get_secret_value() for k in settings.api.keys if k.key is not None]
+    for secret in (settings.keystore.password, settings.webhooks.secret, settings.mail.password):
+        if secret is not None:
+            values.append(secret.get_secret_value())
+    return [v for v in values if v]
+
+
+__all__ = [
+    "LEASE_MARGIN_SECONDS",
+    "PROJECT_ROOT",
+    "ROUTING_RULE_NAMES",
+    "APIKey",
+    "APISettings",
+    "AS4Settings",
+    "ArtefactSettings",
+    "DatabaseSettings",
+    "DirectorySettings",
+    "DiscoverySettings",
+    "ExpenseSettings",
+    "KeystoreSettings",
+    "MailSettings",
+    "ReportingSettings",
+    "ResponseSettings",
+    "RetentionSettings",
+    "Role",
+    "RoutingRuleName",
+    "ServerSettings",
+    "Settings",
+    "TruststoreSettings",
+    "ValidationSettings",
+    "WebSettings",
+    "WebhookSettings",
+    "WorkerSettings",
+    "secret_values",
+]

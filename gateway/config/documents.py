@@ -1,0 +1,106 @@
+"""What the gateway does with documents: the official artefacts and validation, the business answers
+(Invoice Response, MLS), the expense workflow's routing, and Peppol reporting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from gateway.model.identifiers import ParticipantID
+from gateway.model.responses import ResponseCode
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default_mirror() -> Path | None:
+    # In a checkout the official artefacts sit beside the project (../shared/artefacts), as in CI.
+    candidate = PROJECT_ROOT.parent / "shared" / "artefacts"
+    return candidate if candidate.is_dir() else None
+
+
+class ArtefactSettings(BaseModel):
+    """Where the official validation artefacts come from (schemas/ubl/manifest.json pins them)."""
+
+    manifest: Path | None = None  # default: schemas/ubl/manifest.json of the checkout
+    mirror: Path | None = Field(default_factory=_default_mirror)
+    cache_dir: Path = Path.home() / ".cache" / "peppol-gateway" / "artefacts"
+    download: bool = False  # fetch missing files from upstream (checksum-verified)
+
+
+class ValidationSettings(BaseModel):
+    rule_set: str | None = None  # None: the rule set in force on the day
+    max_document_bytes: int = 20 * 1024 * 1024
+    # fused: the official CEN/Peppol XSLTs of billing rule sets run as one generated single-pass
+    # stylesheet (same findings, about a third of the time); official: as published.
+    evaluation: Literal["fused", "official"] = "fused"
+    # Saxon's (GraalVM) heap, set when the process makes its first Saxon processor (README, Memory):
+    # the young generation's cap in MiB (0: SaxonC's defaults, a young generation that grows past
+    # 100 MiB before collecting) and the free heap kept mapped after a collection.
+    saxon_young_generation_mib: int = Field(default=16, ge=0, le=4096)
+    saxon_max_free_heap_mib: int = Field(default=16, ge=0, le=4096)
+    # Documents from this size up hand the C heap's free pages (their dropped lxml tree) back to the
+    # system before Saxon parses them (glibc malloc_trim; Saxon's heap cannot reuse them). 0: never.
+    malloc_trim_above_bytes: int = Field(default=1024 * 1024, ge=0)
+
+
+def _default_response_statuses() -> list[ResponseCode]:
+    return [ResponseCode.ACCEPTED, ResponseCode.REJECTED, ResponseCode.UNDER_QUERY, ResponseCode.PAID]
+
+
+class ResponseSettings(BaseModel):
+    """Business-level answers: Invoice Responses (T111) to suppliers and Message Level Status (MLS)."""
+
+    # Which T111 statuses the expense workflow's transitions send (AB, IP, CA are optional and off).
+    invoice_response_statuses: list[ResponseCode] = Field(default_factory=_default_response_statuses)
+    buyer_name: str | None = None  # T111 SenderParty name; default: the buyer name (BT-44) of the invoice
+    mls: bool = True  # send MLS for what we receive and ask for MLS (SBDH MLS_TO) on what we send
+    mls_type: Literal["FAILURE_ONLY", "ALWAYS_SEND"] = "ALWAYS_SEND"  # the MLS_TYPE we ask for
+    # The MLS and the AB Invoice Response are queued while a document is received, before our receipt
+    # reaches the sending AP: their first attempt waits this long. A courtesy to sending APs that drop an
+    # answer arriving before they recorded our receipt; this gateway holds such answers and applies them
+    # with the receipt (services/received_answers.py), so 0 is safe between gateways like this one.
+    answer_delay_seconds: float = Field(default=2.0, ge=0, le=3600)
+
+
+RoutingRuleName = Literal[
+    "buyer-reference",
+    "order-reference",
+    "accounting-reference",
+    "line-order-reference",
+    "note",
+    "supplier-mapping",
+]
+ROUTING_RULE_NAMES: Final[tuple[RoutingRuleName, ...]] = (
+    "buyer-reference",
+    "order-reference",
+    "accounting-reference",
+    "line-order-reference",
+    "note",
+    "supplier-mapping",
+)
+
+
+class ExpenseSettings(BaseModel):
+    """The expense workflow of received invoices (routing to production units, approval)."""
+
+    # The routing rules in priority order; leave one out to disable it (gateway.services.routing).
+    routing_rules: list[RoutingRuleName] = Field(default_factory=lambda: list(ROUTING_RULE_NAMES))
+    # How long a supplier -> unit mapping remembered at triage routes the supplier's documents.
+    supplier_mapping_days: int = Field(default=365, ge=1)
+
+
+class ReportingSettings(BaseModel):
+    """Peppol reporting (peppol-as4.md §11): monthly TSR and EUSR to OpenPeppol."""
+
+    enabled: bool = True  # the worker creates and sends the reports of the previous month on days 1..15
+    # The reporting participant. OpenPeppol's is only ever sent to in the production stage; another one
+    # (a test receiver) is sent to in any stage.
+    receiver: str = "9925:be0848934496"
+
+    @field_validator("receiver")
+    @classmethod
+    def _a_participant(cls, value: str) -> str:
+        ParticipantID.parse(value)  # InvalidIdentifier is a ValueError: refused at start-up
+        return value
