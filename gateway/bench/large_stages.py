@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.as4 import build_user_message, parse_incoming
-from gateway.bootstrap.services import build_validation_engine
+from gateway.bootstrap import build_validation_engine
 from gateway.config import Settings
 from gateway.crypto import TrustStore, generate_dev_pki
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID

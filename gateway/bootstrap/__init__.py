@@ -2,18 +2,17 @@
 Settings; every use case (submit, receive, deliver, dispatch webhooks) is wired here, once per process, and
 the entry points (API routes, workers, CLI) only take them from :class:`Services`."""
 
-from gateway.bootstrap.discovery import build_smp_resolver
-from gateway.bootstrap.loading import build_revocation, load_identity, load_trust, parse_served
-from gateway.bootstrap.services import (
-    Services,
+from gateway.bootstrap.adapters import (
     SystemClock,
     UUIDFactory,
     build_artefact_store,
-    build_services,
     build_store,
     build_validation_engine,
     render_pdf,
 )
+from gateway.bootstrap.discovery import build_smp_resolver
+from gateway.bootstrap.loading import build_revocation, load_identity, load_trust, parse_served
+from gateway.bootstrap.services import Services, build_services
 from gateway.bootstrap.stage import (
     PLACEHOLDER_SELLER_IDS,
     RESERVED_DOMAINS,

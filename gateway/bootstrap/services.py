@@ -1,15 +1,23 @@
 """The composition root proper: :class:`Services` (every use case, built once per process) and
-:func:`build_services`, plus the clock, id, jitter, artefact-store and validation-engine adapters it uses."""
+:func:`build_services`; the small adapters it plugs in are in ``adapters``, the delivery wiring in
+``delivery``."""
 
 from __future__ import annotations
 
 import logging
-import random
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 
+from gateway.bootstrap.adapters import (
+    SystemClock,
+    UUIDFactory,
+    build_store,
+    build_validation_engine,
+    render_pdf,
+    system_jitter,
+)
+from gateway.bootstrap.delivery import build_deliverer
 from gateway.bootstrap.discovery import build_smp_resolver
 from gateway.bootstrap.loading import build_revocation, load_identity, load_trust, parse_served
 from gateway.bootstrap.stage import check_certificates, check_stage
@@ -21,15 +29,12 @@ from gateway.crypto import (
     common_name,
 )
 from gateway.crypto.lifecycle import WatchedCertificate, watched_certificates
-from gateway.errors import ConfigurationError, GatewayError
+from gateway.errors import GatewayError
 from gateway.model import ParticipantID
 from gateway.model.responses import spid_of_seat
-from gateway.render import OutputFormat, RenderOptions, render_document
 from gateway.services.backoff import BackoffPolicy
-from gateway.services.circuit_breaker import BreakerPolicy
-from gateway.services.deliver import Deliverer, DeliverySettings
+from gateway.services.deliver import Deliverer
 from gateway.services.email_fallback import EmailChannel
-from gateway.services.endpoint_gate import EndpointGate
 from gateway.services.expense_effects import ExpensePolicy
 from gateway.services.expenses import ExpenseWorkflow
 from gateway.services.message_status import MessageStatusService
@@ -53,77 +58,14 @@ from gateway.services.responses import CapabilityCheck, PeppolInvoiceResponder, 
 from gateway.services.routing import RoutingRule
 from gateway.services.smp_resolver import SMPResolver
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET, WebhookDispatcher
-from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.store.people import SQLPeopleStore
-from gateway.transport import HTTPArtefactFetcher
 from gateway.transport.http import HTTPAS4Transport
 from gateway.transport.smtp import SMTPMailer, SMTPSettings
 from gateway.transport.webhook_http import HTTPWebhookSender
-from gateway.validation import ArtefactStore, Evaluation, ValidationEngine, rule_set_for
+from gateway.validation import ValidationEngine, rule_set_for
 
 log = logging.getLogger("gateway.bootstrap")
-
-
-class SystemClock:
-    """The real clock, always timezone-aware UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class UUIDFactory:
-    """Random UUID4 identifiers as strings."""
-
-    def new_id(self) -> str:
-        return str(uuid.uuid4())
-
-
-def build_artefact_store(settings: Settings) -> ArtefactStore:
-    """The artefact store: mirror directory, then cache, then (if enabled) upstream download."""
-    fetch = HTTPArtefactFetcher() if settings.artefacts.download else None
-    return ArtefactStore.from_paths(
-        mirror=settings.artefacts.mirror,
-        cache_dir=settings.artefacts.cache_dir,
-        fetch=fetch,
-        manifest_path=settings.artefacts.manifest,
-    )
-
-
-def build_validation_engine(
-    settings: Settings,
-    *,
-    store: ArtefactStore | None = None,
-    rule_set: str | None = None,
-    evaluation: Evaluation | None = None,
-) -> ValidationEngine:
-    """A validation engine; stylesheets compile on first use or on ``warm_up()``.
-
-    Args:
-        settings: the artefact and validation settings.
-        store: the artefact store, when the caller already built one (default: a new one).
-        rule_set: the default rule set (default: ``settings.validation.rule_set``).
-        evaluation: fused or official stylesheets (default: ``settings.validation.evaluation``).
-    """
-    return ValidationEngine(
-        store or build_artefact_store(settings),
-        default_rule_set=rule_set or settings.validation.rule_set,
-        max_bytes=settings.validation.max_document_bytes,
-        evaluation=evaluation or Evaluation(settings.validation.evaluation),
-        saxon_heap=(
-            settings.validation.saxon_young_generation_mib,
-            settings.validation.saxon_max_free_heap_mib,
-        ),
-        trim_above_bytes=settings.validation.malloc_trim_above_bytes,
-    )
-
-
-def _system_jitter() -> RandomSource:
-    return random.SystemRandom().random
-
-
-def render_pdf(ubl: bytes, language: str) -> bytes:
-    """The ``PDFRenderer`` of the e-mail fallback: the same rendering as ``GET …/render?format=pdf``."""
-    return render_document(ubl, OutputFormat.PDF, RenderOptions(language=language))
 
 
 @dataclass
@@ -151,7 +93,7 @@ class Services:
     revocation: RevocationChecker | None = None
     as4_transport: AS4Transport | None = None
     webhook_sender: WebhookSender | None = None
-    jitter: RandomSource = field(default_factory=_system_jitter)
+    jitter: RandomSource = field(default_factory=system_jitter)
     # Overrides the Invoice Response port of the expense workflow (tests); default: ``invoice_responder``.
     responder: InvoiceResponder | None = None
     _owned: list[HTTPAS4Transport | HTTPWebhookSender] = field(default_factory=list, repr=False)
@@ -299,67 +241,12 @@ class Services:
 
     @cached_property
     def deliverer(self) -> Deliverer:
-        """The delivery use case, over the HTTP AS4 transport unless one was injected.
+        """The delivery use case, over the HTTP AS4 transport unless one was injected (``build_deliverer``).
 
         Raises:
             ConfigurationError: no AP key, no trust store or no participant directory is configured.
         """
-        missing = [
-            name
-            for name, value in (
-                ("keystore (GATEWAY_KEYSTORE__PATH)", self.identity),
-                ("trust store (GATEWAY_TRUSTSTORE__PATHS)", self.trust),
-                (
-                    "participant directory (GATEWAY_DIRECTORY__PATH) or GATEWAY_DISCOVERY__MODE=sml",
-                    self.directory,
-                ),
-            )
-            if value is None
-        ]
-        if missing:
-            raise ConfigurationError("the delivery worker needs a " + ", a ".join(missing))
-        assert self.identity is not None
-        assert self.trust is not None
-        assert self.directory is not None
-        settings = self.settings
-        worker = settings.worker
-        if self.as4_transport is None:
-            created = HTTPAS4Transport(
-                connect_timeout=worker.connect_timeout_seconds, send_timeout=worker.send_timeout_seconds
-            )
-            self._owned.append(created)
-            self.as4_transport = created
-        return Deliverer(
-            store=self.store,
-            resolver=self.directory,
-            transport=self.as4_transport,
-            identity=self.identity,
-            trust=self.trust,
-            clock=self.clock,
-            ids=self.ids,
-            retry=self.backoff(max_attempts=worker.max_attempts),
-            jitter=self.jitter,
-            settings=DeliverySettings(
-                message_id_domain=settings.as4.message_id_domain,
-                lease_for=self.lease_for,
-                country_c1=settings.as4.country_c1,
-                webhook_url=settings.webhooks.url,
-                mls_to=self.our_spid,
-                mls_type=settings.responses.mls_type if self.our_spid is not None else None,
-            ),
-            revocation=self.revocation,
-            on_receipt=self.received_answers.after_receipt,
-            email=self.email_channel,
-            gate=EndpointGate(
-                per_endpoint=worker.per_endpoint,
-                breaker=BreakerPolicy(
-                    failure_threshold=worker.breaker_failures,
-                    open_for=timedelta(seconds=worker.breaker_open_seconds),
-                    max_open_for=timedelta(seconds=worker.breaker_max_open_seconds),
-                ),
-                clock=self.clock,
-            ),
-        )
+        return build_deliverer(self)
 
     @cached_property
     def reporter(self) -> PeppolReporter | None:
@@ -442,7 +329,7 @@ class Services:
             return None
         if self.webhook_sender is None:
             created = HTTPWebhookSender(timeout=hooks.timeout_seconds)
-            self._owned.append(created)
+            self.adopt(created)
             self.webhook_sender = created
         worker = settings.worker
         return WebhookDispatcher(
@@ -459,6 +346,10 @@ class Services:
             targets={DEFAULT_WEBHOOK_TARGET: hooks.url} if hooks.url else {},
         )
 
+    def adopt(self, client: HTTPAS4Transport | HTTPWebhookSender) -> None:
+        """Close this HTTP client, made for these services, in :meth:`aclose`."""
+        self._owned.append(client)
+
     async def aclose(self) -> None:
         """Close the HTTP clients made here (call it in the event loop that used them)."""
         while self._owned:
@@ -466,12 +357,6 @@ class Services:
 
     def close(self) -> None:
         self.store.close()
-
-
-def build_store(settings: Settings) -> DocumentStore:
-    """Migrate the database to the newest schema and open the store."""
-    upgrade_database(settings.database.url)
-    return SQLDocumentStore.from_url(settings.database.url)
 
 
 def build_services(settings: Settings) -> Services:

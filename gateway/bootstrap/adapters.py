@@ -1,0 +1,83 @@
+"""The small adapters the composition root plugs in: the system clock, ids and jitter, the artefact
+store, the validation engine, the PDF renderer of the e-mail fallback, and the migrated store."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+from gateway.config import Settings
+from gateway.render import OutputFormat, RenderOptions, render_document
+from gateway.services.ports import DocumentStore, RandomSource
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.transport import HTTPArtefactFetcher
+from gateway.validation import ArtefactStore, Evaluation, ValidationEngine
+
+
+class SystemClock:
+    """The real clock, always timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class UUIDFactory:
+    """Random UUID4 identifiers as strings."""
+
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+def build_artefact_store(settings: Settings) -> ArtefactStore:
+    """The artefact store: mirror directory, then cache, then (if enabled) upstream download."""
+    fetch = HTTPArtefactFetcher() if settings.artefacts.download else None
+    return ArtefactStore.from_paths(
+        mirror=settings.artefacts.mirror,
+        cache_dir=settings.artefacts.cache_dir,
+        fetch=fetch,
+        manifest_path=settings.artefacts.manifest,
+    )
+
+
+def build_validation_engine(
+    settings: Settings,
+    *,
+    store: ArtefactStore | None = None,
+    rule_set: str | None = None,
+    evaluation: Evaluation | None = None,
+) -> ValidationEngine:
+    """A validation engine; stylesheets compile on first use or on ``warm_up()``.
+
+    Args:
+        settings: the artefact and validation settings.
+        store: the artefact store, when the caller already built one (default: a new one).
+        rule_set: the default rule set (default: ``settings.validation.rule_set``).
+        evaluation: fused or official stylesheets (default: ``settings.validation.evaluation``).
+    """
+    return ValidationEngine(
+        store or build_artefact_store(settings),
+        default_rule_set=rule_set or settings.validation.rule_set,
+        max_bytes=settings.validation.max_document_bytes,
+        evaluation=evaluation or Evaluation(settings.validation.evaluation),
+        saxon_heap=(
+            settings.validation.saxon_young_generation_mib,
+            settings.validation.saxon_max_free_heap_mib,
+        ),
+        trim_above_bytes=settings.validation.malloc_trim_above_bytes,
+    )
+
+
+def system_jitter() -> RandomSource:
+    return random.SystemRandom().random
+
+
+def render_pdf(ubl: bytes, language: str) -> bytes:
+    """The ``PDFRenderer`` of the e-mail fallback: the same rendering as ``GET …/render?format=pdf``."""
+    return render_document(ubl, OutputFormat.PDF, RenderOptions(language=language))
+
+
+def build_store(settings: Settings) -> DocumentStore:
+    """Migrate the database to the newest schema and open the store."""
+    upgrade_database(settings.database.url)
+    return SQLDocumentStore.from_url(settings.database.url)
