@@ -43,6 +43,9 @@ _INBOUND_META = [c for c in inbound_documents.c if c.name != "validation_report"
 # reuses their cache key instead of rebuilding and hashing the statement on every call (≈ 0.1 ms per query
 # with 17 columns, measured for issue 12). ``b_`` names keep clear of the column names the SET clauses use.
 _OUTBOUND_BY_ID = select(*_OUTBOUND_META).where(outbound_documents.c.id == bindparam("b_id"))
+_OUTBOUND_CONTENT = select(outbound_documents.c.ubl, outbound_documents.c.validation_report).where(
+    outbound_documents.c.id == bindparam("b_id")
+)
 _OUTBOUND_BY_NUMBER = select(*_OUTBOUND_META).where(
     outbound_documents.c.seller_id == bindparam("b_seller"),
     outbound_documents.c.document_number == bindparam("b_number"),
@@ -184,8 +187,7 @@ class SQLOutboundDocumentRepository:
         return _outbound_from_row(row) if row is not None else None
 
     def get_content(self, document_id: str) -> DocumentContent | None:
-        t = outbound_documents
-        row = self._conn.execute(select(t.c.ubl, t.c.validation_report).where(t.c.id == document_id)).first()
+        row = self._conn.execute(_OUTBOUND_CONTENT, {"b_id": document_id}).first()
         return DocumentContent(bytes(row.ubl), row.validation_report) if row is not None else None
 
     def transition(

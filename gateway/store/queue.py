@@ -19,6 +19,7 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ClauseElement
 
 from gateway.errors import LeaseLost
 from gateway.services.ports import (
@@ -44,6 +46,15 @@ from gateway.store.errors import maps_db_errors
 from gateway.store.job_signal import JOBS_CHANNEL
 from gateway.store.leases import up_for_lease
 from gateway.store.tables import delivery_jobs, webhook_outbox
+
+
+@cache
+def _guarded(table: Table, key: str) -> tuple[Any, Any]:
+    """The UPDATE (its SET from the execution's parameters) and DELETE of a row still held by a lease token
+    (parameters ``b_key``, ``b_token``), built once per table: building a statement and its cache key costs
+    more than running it on SQLite (issue 12)."""
+    held = and_(table.c[key] == bindparam("b_key"), table.c.lease_token == bindparam("b_token"))
+    return update(table).where(held), delete(table).where(held)
 
 
 class _LeasedTable:
@@ -83,17 +94,21 @@ class _LeasedTable:
 
     def guarded_update(self, key: str, token: str, values: dict[str, Any]) -> None:
         """Update the row if ``token`` still holds it, else raise LeaseLost."""
-        result = self.conn.execute(
-            update(self.table).where(self.key == key, self.table.c.lease_token == token).values(values)
-        )
+        if any(isinstance(value, ClauseElement) for value in values.values()):  # e.g. attempts - 1
+            statement: Any = (
+                update(self.table).where(self.key == key, self.table.c.lease_token == token).values(values)
+            )
+            result = self.conn.execute(statement)
+        else:  # plain values: the statement built once (a lease is renewed for every document sent)
+            statement, _ = _guarded(self.table, self.key.name)
+            result = self.conn.execute(statement, {"b_key": key, "b_token": token, **values})
         if result.rowcount != 1:
             raise LeaseLost(f"lease on {self.table.name} {key!r} is no longer held by this token")
 
     def guarded_delete(self, key: str, token: str) -> None:
         """Delete the row if ``token`` still holds it, else raise LeaseLost."""
-        result = self.conn.execute(
-            delete(self.table).where(self.key == key, self.table.c.lease_token == token)
-        )
+        _, statement = _guarded(self.table, self.key.name)
+        result = self.conn.execute(statement, {"b_key": key, "b_token": token})
         if result.rowcount != 1:
             raise LeaseLost(f"lease on {self.table.name} {key!r} is no longer held by this token")
 
