@@ -6,10 +6,6 @@ never recomputed, so that ``write_ubl(read_ubl(x))`` states the same figures as 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import cache
-from typing import Any
-
 from lxml import etree
 from pydantic import ValidationError
 
@@ -22,75 +18,10 @@ from gateway.ubl.codes import (
     INVOICED_OBJECT_TYPE_CODE,
     NO_ORDER_ID,
     PROJECT_TYPE_CODE,
-    UBL_NS,
     VAT_SCHEME,
 )
+from gateway.ubl.tree_lookup import Data, all_at, attr_at, compact, find_child, ident_at, text_at
 from gateway.xmlcore import parse_xml
-
-Data = dict[str, Any]
-
-
-@cache
-def _steps(path: str) -> tuple[str, ...]:
-    """``cac:A/cbc:B`` as Clark names (``{ns}A``, ``{ns}B``); ``.`` is no step (the element itself)."""
-    steps = []
-    for step in path.split("/"):
-        if step == ".":
-            continue
-        prefix, colon, local = step.partition(":")
-        steps.append(f"{{{UBL_NS[prefix]}}}{local}" if colon else step)
-    return tuple(steps)
-
-
-def _descend(el: etree._Element, steps: tuple[str, ...]) -> Iterator[etree._Element]:
-    """The elements at the child steps ``steps`` below ``el``, in document order (as ``findall``)."""
-    if not steps:
-        yield el
-        return
-    for child in el.iterchildren(steps[0]):
-        yield from _descend(child, steps[1:])
-
-
-def _find(el: etree._Element, path: str) -> etree._Element | None:
-    """``el.find(path)`` for a path of child steps: lxml's ``find`` goes through ElementPath in Python, a
-    3-4 times dearer call, and the reader makes ~200 finds per document (issue 12: ≈ 0.4 ms on the
-    receiving side)."""
-    steps = _steps(path)
-    if len(steps) == 1:
-        return next(el.iterchildren(steps[0]), None)
-    return next(_descend(el, steps), None)
-
-
-def _t(el: etree._Element | None, path: str) -> str | None:
-    """Stripped text at ``path`` below ``el``; None when absent or blank."""
-    if el is None:
-        return None
-    found = _find(el, path)
-    if found is None or found.text is None or not found.text.strip():
-        return None
-    return found.text.strip()
-
-
-def _attr(el: etree._Element | None, path: str, name: str) -> str | None:
-    if el is None:
-        return None
-    found = _find(el, path)
-    value = found.get(name) if found is not None else None
-    return value.strip() if value and value.strip() else None
-
-
-def _all(el: etree._Element | None, path: str) -> list[etree._Element]:
-    return [] if el is None else list(_descend(el, _steps(path)))
-
-
-def _ident(el: etree._Element | None, path: str) -> Data | None:
-    value = _t(el, path)
-    return None if value is None else {"value": value, "scheme": _attr(el, path, "schemeID")}
-
-
-def _compact(data: Data) -> Data:
-    """Drop None values and empty containers so model defaults apply."""
-    return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}
 
 
 def read_ubl(data: bytes) -> Invoice | CreditNote:
@@ -123,7 +54,7 @@ def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
         credit = True
     else:
         raise MappingError(f"root element {qname.text} is not a UBL 2.1 Invoice or CreditNote")
-    customization = _t(root, "cbc:CustomizationID")
+    customization = text_at(root, "cbc:CustomizationID")
     if customization is None or not customization.startswith(EN16931_CUSTOMIZATION_PREFIX):
         raise MappingError(
             f"CustomizationID BT-24 {customization!r} is not an EN 16931 / BIS Billing 3.0 one"
@@ -140,97 +71,97 @@ def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
 
 def _read_header(root: etree._Element, credit: bool) -> Data:
     doc: Data = {
-        "customization_id": _t(root, "cbc:CustomizationID"),
-        "profile_id": _t(root, "cbc:ProfileID"),
-        "number": _t(root, "cbc:ID"),
-        "issue_date": _t(root, "cbc:IssueDate"),
-        "type_code": _t(root, "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode"),
-        "currency": _t(root, "cbc:DocumentCurrencyCode"),
-        "vat_accounting_currency": _t(root, "cbc:TaxCurrencyCode"),
-        "tax_point_date": _t(root, "cbc:TaxPointDate"),
-        "due_date": _t(root, "cac:PaymentMeans/cbc:PaymentDueDate" if credit else "cbc:DueDate"),
-        "buyer_reference": _t(root, "cbc:BuyerReference"),
-        "contract_reference": _t(root, "cac:ContractDocumentReference/cbc:ID"),
-        "sales_order_reference": _t(root, "cac:OrderReference/cbc:SalesOrderID"),
-        "receiving_advice_reference": _t(root, "cac:ReceiptDocumentReference/cbc:ID"),
-        "despatch_advice_reference": _t(root, "cac:DespatchDocumentReference/cbc:ID"),
-        "tender_or_lot_reference": _t(root, "cac:OriginatorDocumentReference/cbc:ID"),
-        "accounting_cost": _t(root, "cbc:AccountingCost"),
-        "payment_terms": _t(root, "cac:PaymentTerms/cbc:Note"),
-        "notes": [n.text.strip() for n in _all(root, "cbc:Note") if n.text and n.text.strip()],
-        "seller": _read_party(_find(root, "cac:AccountingSupplierParty/cac:Party")),
-        "buyer": _read_party(_find(root, "cac:AccountingCustomerParty/cac:Party")),
-        "payee": _read_payee(_find(root, "cac:PayeeParty")),
-        "tax_representative": _read_tax_representative(_find(root, "cac:TaxRepresentativeParty")),
-        "delivery": _read_delivery(_find(root, "cac:Delivery")),
-        "invoice_period": _read_period(_find(root, "cac:InvoicePeriod"), document=True),
-        "payment_means": [_read_payment_means(pm) for pm in _all(root, "cac:PaymentMeans")],
-        "allowances_charges": [_read_allowance_charge(ac) for ac in _all(root, "cac:AllowanceCharge")],
+        "customization_id": text_at(root, "cbc:CustomizationID"),
+        "profile_id": text_at(root, "cbc:ProfileID"),
+        "number": text_at(root, "cbc:ID"),
+        "issue_date": text_at(root, "cbc:IssueDate"),
+        "type_code": text_at(root, "cbc:CreditNoteTypeCode" if credit else "cbc:InvoiceTypeCode"),
+        "currency": text_at(root, "cbc:DocumentCurrencyCode"),
+        "vat_accounting_currency": text_at(root, "cbc:TaxCurrencyCode"),
+        "tax_point_date": text_at(root, "cbc:TaxPointDate"),
+        "due_date": text_at(root, "cac:PaymentMeans/cbc:PaymentDueDate" if credit else "cbc:DueDate"),
+        "buyer_reference": text_at(root, "cbc:BuyerReference"),
+        "contract_reference": text_at(root, "cac:ContractDocumentReference/cbc:ID"),
+        "sales_order_reference": text_at(root, "cac:OrderReference/cbc:SalesOrderID"),
+        "receiving_advice_reference": text_at(root, "cac:ReceiptDocumentReference/cbc:ID"),
+        "despatch_advice_reference": text_at(root, "cac:DespatchDocumentReference/cbc:ID"),
+        "tender_or_lot_reference": text_at(root, "cac:OriginatorDocumentReference/cbc:ID"),
+        "accounting_cost": text_at(root, "cbc:AccountingCost"),
+        "payment_terms": text_at(root, "cac:PaymentTerms/cbc:Note"),
+        "notes": [n.text.strip() for n in all_at(root, "cbc:Note") if n.text and n.text.strip()],
+        "seller": _read_party(find_child(root, "cac:AccountingSupplierParty/cac:Party")),
+        "buyer": _read_party(find_child(root, "cac:AccountingCustomerParty/cac:Party")),
+        "payee": _read_payee(find_child(root, "cac:PayeeParty")),
+        "tax_representative": _read_tax_representative(find_child(root, "cac:TaxRepresentativeParty")),
+        "delivery": _read_delivery(find_child(root, "cac:Delivery")),
+        "invoice_period": _read_period(find_child(root, "cac:InvoicePeriod"), document=True),
+        "payment_means": [_read_payment_means(pm) for pm in all_at(root, "cac:PaymentMeans")],
+        "allowances_charges": [_read_allowance_charge(ac) for ac in all_at(root, "cac:AllowanceCharge")],
         "lines": [
             _read_line(line, credit)
-            for line in _all(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
+            for line in all_at(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
         ],
     }
-    order_id = _t(root, "cac:OrderReference/cbc:ID")
+    order_id = text_at(root, "cac:OrderReference/cbc:ID")
     if order_id == NO_ORDER_ID and doc["sales_order_reference"] is not None:
         order_id = None  # "NA" only stands in for an absent BT-13 next to a BT-14
     doc["purchase_order_reference"] = order_id
     doc["preceding_invoices"] = [
-        _compact({"number": _t(ref, "cbc:ID"), "issue_date": _t(ref, "cbc:IssueDate")})
-        for ref in _all(root, "cac:BillingReference/cac:InvoiceDocumentReference")
+        compact({"number": text_at(ref, "cbc:ID"), "issue_date": text_at(ref, "cbc:IssueDate")})
+        for ref in all_at(root, "cac:BillingReference/cac:InvoiceDocumentReference")
     ]
-    doc["project_reference"] = _t(root, "cac:ProjectReference/cbc:ID")
+    doc["project_reference"] = text_at(root, "cac:ProjectReference/cbc:ID")
     attachments = []
-    for ref in _all(root, "cac:AdditionalDocumentReference"):
-        code = _t(ref, "cbc:DocumentTypeCode")
+    for ref in all_at(root, "cac:AdditionalDocumentReference"):
+        code = text_at(ref, "cbc:DocumentTypeCode")
         if code == INVOICED_OBJECT_TYPE_CODE:
-            doc["invoiced_object_identifier"] = _ident(ref, "cbc:ID")
+            doc["invoiced_object_identifier"] = ident_at(ref, "cbc:ID")
         elif code == PROJECT_TYPE_CODE and credit:
-            doc["project_reference"] = _t(ref, "cbc:ID")
+            doc["project_reference"] = text_at(ref, "cbc:ID")
         else:
             attachments.append(_read_attachment(ref, code))
     doc["attachments"] = attachments
     _read_amounts(root, doc)
-    return _compact(doc)
+    return compact(doc)
 
 
 def _read_amounts(root: etree._Element, doc: Data) -> None:
     currency = doc.get("currency")
     breakdown: list[Data] = []
-    for total in _all(root, "cac:TaxTotal"):
-        subtotals = _all(total, "cac:TaxSubtotal")
-        tax_currency = _attr(total, "cbc:TaxAmount", "currencyID")
+    for total in all_at(root, "cac:TaxTotal"):
+        subtotals = all_at(total, "cac:TaxSubtotal")
+        tax_currency = attr_at(total, "cbc:TaxAmount", "currencyID")
         if subtotals or (tax_currency == currency and "vat_total" not in doc):
-            doc["vat_total"] = _t(total, "cbc:TaxAmount")
+            doc["vat_total"] = text_at(total, "cbc:TaxAmount")
             breakdown.extend(_read_subtotal(sub) for sub in subtotals)
         else:
-            doc["vat_total_accounting_currency"] = _t(total, "cbc:TaxAmount")
+            doc["vat_total_accounting_currency"] = text_at(total, "cbc:TaxAmount")
     doc["vat_breakdown"] = breakdown
-    lmt = _find(root, "cac:LegalMonetaryTotal")
-    doc["totals"] = _compact(
+    lmt = find_child(root, "cac:LegalMonetaryTotal")
+    doc["totals"] = compact(
         {
-            "line_extension_amount": _t(lmt, "cbc:LineExtensionAmount"),
-            "allowance_total": _t(lmt, "cbc:AllowanceTotalAmount"),
-            "charge_total": _t(lmt, "cbc:ChargeTotalAmount"),
-            "tax_exclusive_amount": _t(lmt, "cbc:TaxExclusiveAmount"),
+            "line_extension_amount": text_at(lmt, "cbc:LineExtensionAmount"),
+            "allowance_total": text_at(lmt, "cbc:AllowanceTotalAmount"),
+            "charge_total": text_at(lmt, "cbc:ChargeTotalAmount"),
+            "tax_exclusive_amount": text_at(lmt, "cbc:TaxExclusiveAmount"),
             "vat_total": doc.pop("vat_total", None),
-            "tax_inclusive_amount": _t(lmt, "cbc:TaxInclusiveAmount"),
-            "payable_amount": _t(lmt, "cbc:PayableAmount"),
+            "tax_inclusive_amount": text_at(lmt, "cbc:TaxInclusiveAmount"),
+            "payable_amount": text_at(lmt, "cbc:PayableAmount"),
         }
     )
-    doc["prepaid_amount"] = _t(lmt, "cbc:PrepaidAmount")
-    doc["rounding_amount"] = _t(lmt, "cbc:PayableRoundingAmount")
+    doc["prepaid_amount"] = text_at(lmt, "cbc:PrepaidAmount")
+    doc["rounding_amount"] = text_at(lmt, "cbc:PayableRoundingAmount")
 
 
 def _read_subtotal(sub: etree._Element) -> Data:
-    return _compact(
+    return compact(
         {
-            "taxable_amount": _t(sub, "cbc:TaxableAmount"),
-            "tax_amount": _t(sub, "cbc:TaxAmount"),
-            "category": _t(sub, "cac:TaxCategory/cbc:ID"),
-            "rate": _t(sub, "cac:TaxCategory/cbc:Percent"),
-            "exemption_reason_code": _t(sub, "cac:TaxCategory/cbc:TaxExemptionReasonCode"),
-            "exemption_reason": _t(sub, "cac:TaxCategory/cbc:TaxExemptionReason"),
+            "taxable_amount": text_at(sub, "cbc:TaxableAmount"),
+            "tax_amount": text_at(sub, "cbc:TaxAmount"),
+            "category": text_at(sub, "cac:TaxCategory/cbc:ID"),
+            "rate": text_at(sub, "cac:TaxCategory/cbc:Percent"),
+            "exemption_reason_code": text_at(sub, "cac:TaxCategory/cbc:TaxExemptionReasonCode"),
+            "exemption_reason": text_at(sub, "cac:TaxCategory/cbc:TaxExemptionReason"),
         }
     )
 
@@ -238,15 +169,15 @@ def _read_subtotal(sub: etree._Element) -> Data:
 def _read_address(el: etree._Element | None) -> Data | None:
     if el is None:
         return None
-    return _compact(
+    return compact(
         {
-            "street": _t(el, "cbc:StreetName"),
-            "additional_street": _t(el, "cbc:AdditionalStreetName"),
-            "address_line": _t(el, "cac:AddressLine/cbc:Line"),
-            "city": _t(el, "cbc:CityName"),
-            "postal_code": _t(el, "cbc:PostalZone"),
-            "subdivision": _t(el, "cbc:CountrySubentity"),
-            "country": _t(el, "cac:Country/cbc:IdentificationCode"),
+            "street": text_at(el, "cbc:StreetName"),
+            "additional_street": text_at(el, "cbc:AdditionalStreetName"),
+            "address_line": text_at(el, "cac:AddressLine/cbc:Line"),
+            "city": text_at(el, "cbc:CityName"),
+            "postal_code": text_at(el, "cbc:PostalZone"),
+            "subdivision": text_at(el, "cbc:CountrySubentity"),
+            "country": text_at(el, "cac:Country/cbc:IdentificationCode"),
         }
     )
 
@@ -254,11 +185,11 @@ def _read_address(el: etree._Element | None) -> Data | None:
 def _read_contact(el: etree._Element | None) -> Data | None:
     if el is None:
         return None
-    contact = _compact(
+    contact = compact(
         {
-            "name": _t(el, "cbc:Name"),
-            "telephone": _t(el, "cbc:Telephone"),
-            "email": _t(el, "cbc:ElectronicMail"),
+            "name": text_at(el, "cbc:Name"),
+            "telephone": text_at(el, "cbc:Telephone"),
+            "email": text_at(el, "cbc:ElectronicMail"),
         }
     )
     return contact or None
@@ -268,35 +199,37 @@ def _read_party(el: etree._Element | None) -> Data | None:
     if el is None:
         return None
     party: Data = {
-        "endpoint": _ident(el, "cbc:EndpointID"),
+        "endpoint": ident_at(el, "cbc:EndpointID"),
         "identifiers": [
-            _compact({"value": _t(i, "."), "scheme": i.get("schemeID")})
-            for i in _all(el, "cac:PartyIdentification/cbc:ID")
+            compact({"value": text_at(i, "."), "scheme": i.get("schemeID")})
+            for i in all_at(el, "cac:PartyIdentification/cbc:ID")
         ],
-        "trading_name": _t(el, "cac:PartyName/cbc:Name"),
-        "address": _read_address(_find(el, "cac:PostalAddress")),
-        "legal_name": _t(el, "cac:PartyLegalEntity/cbc:RegistrationName"),
-        "legal_registration_id": _ident(el, "cac:PartyLegalEntity/cbc:CompanyID"),
-        "additional_legal_info": _t(el, "cac:PartyLegalEntity/cbc:CompanyLegalForm"),
-        "contact": _read_contact(_find(el, "cac:Contact")),
+        "trading_name": text_at(el, "cac:PartyName/cbc:Name"),
+        "address": _read_address(find_child(el, "cac:PostalAddress")),
+        "legal_name": text_at(el, "cac:PartyLegalEntity/cbc:RegistrationName"),
+        "legal_registration_id": ident_at(el, "cac:PartyLegalEntity/cbc:CompanyID"),
+        "additional_legal_info": text_at(el, "cac:PartyLegalEntity/cbc:CompanyLegalForm"),
+        "contact": _read_contact(find_child(el, "cac:Contact")),
     }
-    for scheme in _all(el, "cac:PartyTaxScheme"):
-        scheme_id = _t(scheme, "cac:TaxScheme/cbc:ID")
+    for scheme in all_at(el, "cac:PartyTaxScheme"):
+        scheme_id = text_at(scheme, "cac:TaxScheme/cbc:ID")
         if scheme_id == VAT_SCHEME:
-            party["vat_identifier"] = _t(scheme, "cbc:CompanyID")
+            party["vat_identifier"] = text_at(scheme, "cbc:CompanyID")
         else:
-            party["tax_registration"] = _compact({"value": _t(scheme, "cbc:CompanyID"), "scheme": scheme_id})
-    return _compact(party)
+            party["tax_registration"] = compact(
+                {"value": text_at(scheme, "cbc:CompanyID"), "scheme": scheme_id}
+            )
+    return compact(party)
 
 
 def _read_payee(el: etree._Element | None) -> Data | None:
     if el is None:
         return None
-    return _compact(
+    return compact(
         {
-            "name": _t(el, "cac:PartyName/cbc:Name"),
-            "identifier": _ident(el, "cac:PartyIdentification/cbc:ID"),
-            "legal_registration_id": _ident(el, "cac:PartyLegalEntity/cbc:CompanyID"),
+            "name": text_at(el, "cac:PartyName/cbc:Name"),
+            "identifier": ident_at(el, "cac:PartyIdentification/cbc:ID"),
+            "legal_registration_id": ident_at(el, "cac:PartyLegalEntity/cbc:CompanyID"),
         }
     )
 
@@ -304,11 +237,11 @@ def _read_payee(el: etree._Element | None) -> Data | None:
 def _read_tax_representative(el: etree._Element | None) -> Data | None:
     if el is None:
         return None
-    return _compact(
+    return compact(
         {
-            "name": _t(el, "cac:PartyName/cbc:Name"),
-            "vat_identifier": _t(el, "cac:PartyTaxScheme/cbc:CompanyID"),
-            "address": _read_address(_find(el, "cac:PostalAddress")),
+            "name": text_at(el, "cac:PartyName/cbc:Name"),
+            "vat_identifier": text_at(el, "cac:PartyTaxScheme/cbc:CompanyID"),
+            "address": _read_address(find_child(el, "cac:PostalAddress")),
         }
     )
 
@@ -316,12 +249,12 @@ def _read_tax_representative(el: etree._Element | None) -> Data | None:
 def _read_delivery(el: etree._Element | None) -> Data | None:
     if el is None:
         return None
-    return _compact(
+    return compact(
         {
-            "date": _t(el, "cbc:ActualDeliveryDate"),
-            "location_id": _ident(el, "cac:DeliveryLocation/cbc:ID"),
-            "address": _read_address(_find(el, "cac:DeliveryLocation/cac:Address")),
-            "party_name": _t(el, "cac:DeliveryParty/cac:PartyName/cbc:Name"),
+            "date": text_at(el, "cbc:ActualDeliveryDate"),
+            "location_id": ident_at(el, "cac:DeliveryLocation/cbc:ID"),
+            "address": _read_address(find_child(el, "cac:DeliveryLocation/cac:Address")),
+            "party_name": text_at(el, "cac:DeliveryParty/cac:PartyName/cbc:Name"),
         }
     )
 
@@ -329,45 +262,45 @@ def _read_delivery(el: etree._Element | None) -> Data | None:
 def _read_period(el: etree._Element | None, *, document: bool) -> Data | None:
     if el is None:
         return None
-    period = {"start_date": _t(el, "cbc:StartDate"), "end_date": _t(el, "cbc:EndDate")}
+    period = {"start_date": text_at(el, "cbc:StartDate"), "end_date": text_at(el, "cbc:EndDate")}
     if document:
-        period["description_code"] = _t(el, "cbc:DescriptionCode")
-    return _compact(period) or None
+        period["description_code"] = text_at(el, "cbc:DescriptionCode")
+    return compact(period) or None
 
 
 def _read_payment_means(el: etree._Element) -> Data:
-    card = _find(el, "cac:CardAccount")
-    account = _find(el, "cac:PayeeFinancialAccount")
-    mandate = _find(el, "cac:PaymentMandate")
-    return _compact(
+    card = find_child(el, "cac:CardAccount")
+    account = find_child(el, "cac:PayeeFinancialAccount")
+    mandate = find_child(el, "cac:PaymentMandate")
+    return compact(
         {
-            "code": _t(el, "cbc:PaymentMeansCode"),
-            "name": _attr(el, "cbc:PaymentMeansCode", "name"),
-            "payment_id": _t(el, "cbc:PaymentID"),
+            "code": text_at(el, "cbc:PaymentMeansCode"),
+            "name": attr_at(el, "cbc:PaymentMeansCode", "name"),
+            "payment_id": text_at(el, "cbc:PaymentID"),
             "card": None
             if card is None
-            else _compact(
+            else compact(
                 {
-                    "primary_account_number": _t(card, "cbc:PrimaryAccountNumberID"),
-                    "network_id": _t(card, "cbc:NetworkID"),
-                    "holder_name": _t(card, "cbc:HolderName"),
+                    "primary_account_number": text_at(card, "cbc:PrimaryAccountNumberID"),
+                    "network_id": text_at(card, "cbc:NetworkID"),
+                    "holder_name": text_at(card, "cbc:HolderName"),
                 }
             ),
             "credit_transfer": None
             if account is None
-            else _compact(
+            else compact(
                 {
-                    "account_id": _t(account, "cbc:ID"),
-                    "account_name": _t(account, "cbc:Name"),
-                    "provider_id": _t(account, "cac:FinancialInstitutionBranch/cbc:ID"),
+                    "account_id": text_at(account, "cbc:ID"),
+                    "account_name": text_at(account, "cbc:Name"),
+                    "provider_id": text_at(account, "cac:FinancialInstitutionBranch/cbc:ID"),
                 }
             ),
             "direct_debit": None
             if mandate is None
-            else _compact(
+            else compact(
                 {
-                    "mandate_reference": _t(mandate, "cbc:ID"),
-                    "debited_account": _t(mandate, "cac:PayerFinancialAccount/cbc:ID"),
+                    "mandate_reference": text_at(mandate, "cbc:ID"),
+                    "debited_account": text_at(mandate, "cac:PayerFinancialAccount/cbc:ID"),
                 }
             ),
         }
@@ -375,72 +308,72 @@ def _read_payment_means(el: etree._Element) -> Data:
 
 
 def _read_allowance_charge(el: etree._Element) -> Data:
-    indicator = _t(el, "cbc:ChargeIndicator")
+    indicator = text_at(el, "cbc:ChargeIndicator")
     if indicator not in ("true", "false"):
         raise MappingError(f"ChargeIndicator {indicator!r} is not 'true' or 'false' (PEPPOL-EN16931-R043)")
-    category = _t(el, "cac:TaxCategory/cbc:ID")
-    return _compact(
+    category = text_at(el, "cac:TaxCategory/cbc:ID")
+    return compact(
         {
             "charge": indicator == "true",
-            "reason_code": _t(el, "cbc:AllowanceChargeReasonCode"),
-            "reason": _t(el, "cbc:AllowanceChargeReason"),
-            "percentage": _t(el, "cbc:MultiplierFactorNumeric"),
-            "amount": _t(el, "cbc:Amount"),
-            "base_amount": _t(el, "cbc:BaseAmount"),
+            "reason_code": text_at(el, "cbc:AllowanceChargeReasonCode"),
+            "reason": text_at(el, "cbc:AllowanceChargeReason"),
+            "percentage": text_at(el, "cbc:MultiplierFactorNumeric"),
+            "amount": text_at(el, "cbc:Amount"),
+            "base_amount": text_at(el, "cbc:BaseAmount"),
             "vat": None
             if category is None
-            else _compact({"category": category, "rate": _t(el, "cac:TaxCategory/cbc:Percent")}),
+            else compact({"category": category, "rate": text_at(el, "cac:TaxCategory/cbc:Percent")}),
         }
     )
 
 
 def _read_attachment(ref: etree._Element, code: str | None) -> Data:
-    return _compact(
+    return compact(
         {
-            "id": _t(ref, "cbc:ID"),
+            "id": text_at(ref, "cbc:ID"),
             "type_code": code,
-            "description": _t(ref, "cbc:DocumentDescription"),
-            "uri": _t(ref, "cac:Attachment/cac:ExternalReference/cbc:URI"),
-            "content": _t(ref, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject"),
-            "mime_code": _attr(ref, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject", "mimeCode"),
-            "filename": _attr(ref, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject", "filename"),
+            "description": text_at(ref, "cbc:DocumentDescription"),
+            "uri": text_at(ref, "cac:Attachment/cac:ExternalReference/cbc:URI"),
+            "content": text_at(ref, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject"),
+            "mime_code": attr_at(ref, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject", "mimeCode"),
+            "filename": attr_at(ref, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject", "filename"),
         }
     )
 
 
 def _read_line(el: etree._Element, credit: bool) -> Data:
     quantity_path = "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity"
-    item = _find(el, "cac:Item")
-    price = _find(el, "cac:Price")
-    discount = _find(price, "cac:AllowanceCharge") if price is not None else None
+    item = find_child(el, "cac:Item")
+    price = find_child(el, "cac:Price")
+    discount = find_child(price, "cac:AllowanceCharge") if price is not None else None
     object_id = None
-    for ref in _all(el, "cac:DocumentReference"):
-        object_id = _ident(ref, "cbc:ID")
-    return _compact(
+    for ref in all_at(el, "cac:DocumentReference"):
+        object_id = ident_at(ref, "cbc:ID")
+    return compact(
         {
-            "id": _t(el, "cbc:ID"),
-            "note": _t(el, "cbc:Note"),
+            "id": text_at(el, "cbc:ID"),
+            "note": text_at(el, "cbc:Note"),
             "object_identifier": object_id,
-            "quantity": _t(el, quantity_path),
-            "unit_code": _attr(el, quantity_path, "unitCode"),
-            "net_amount": _t(el, "cbc:LineExtensionAmount"),
-            "order_line_reference": _t(el, "cac:OrderLineReference/cbc:LineID"),
-            "accounting_cost": _t(el, "cbc:AccountingCost"),
-            "period": _read_period(_find(el, "cac:InvoicePeriod"), document=False),
-            "allowances_charges": [_read_allowance_charge(ac) for ac in _all(el, "cac:AllowanceCharge")],
-            "price": _compact(
+            "quantity": text_at(el, quantity_path),
+            "unit_code": attr_at(el, quantity_path, "unitCode"),
+            "net_amount": text_at(el, "cbc:LineExtensionAmount"),
+            "order_line_reference": text_at(el, "cac:OrderLineReference/cbc:LineID"),
+            "accounting_cost": text_at(el, "cbc:AccountingCost"),
+            "period": _read_period(find_child(el, "cac:InvoicePeriod"), document=False),
+            "allowances_charges": [_read_allowance_charge(ac) for ac in all_at(el, "cac:AllowanceCharge")],
+            "price": compact(
                 {
-                    "net_amount": _t(price, "cbc:PriceAmount"),
-                    "base_quantity": _t(price, "cbc:BaseQuantity"),
-                    "base_quantity_unit": _attr(price, "cbc:BaseQuantity", "unitCode"),
-                    "discount": _t(discount, "cbc:Amount"),
-                    "gross_amount": _t(discount, "cbc:BaseAmount"),
+                    "net_amount": text_at(price, "cbc:PriceAmount"),
+                    "base_quantity": text_at(price, "cbc:BaseQuantity"),
+                    "base_quantity_unit": attr_at(price, "cbc:BaseQuantity", "unitCode"),
+                    "discount": text_at(discount, "cbc:Amount"),
+                    "gross_amount": text_at(discount, "cbc:BaseAmount"),
                 }
             ),
-            "vat": _compact(
+            "vat": compact(
                 {
-                    "category": _t(item, "cac:ClassifiedTaxCategory/cbc:ID"),
-                    "rate": _t(item, "cac:ClassifiedTaxCategory/cbc:Percent"),
+                    "category": text_at(item, "cac:ClassifiedTaxCategory/cbc:ID"),
+                    "rate": text_at(item, "cac:ClassifiedTaxCategory/cbc:Percent"),
                 }
             ),
             "item": None if item is None else _read_item(item),
@@ -449,23 +382,27 @@ def _read_line(el: etree._Element, credit: bool) -> Data:
 
 
 def _read_item(item: etree._Element) -> Data:
-    return _compact(
+    return compact(
         {
-            "name": _t(item, "cbc:Name"),
-            "description": _t(item, "cbc:Description"),
-            "sellers_id": _t(item, "cac:SellersItemIdentification/cbc:ID"),
-            "buyers_id": _t(item, "cac:BuyersItemIdentification/cbc:ID"),
-            "standard_id": _ident(item, "cac:StandardItemIdentification/cbc:ID"),
+            "name": text_at(item, "cbc:Name"),
+            "description": text_at(item, "cbc:Description"),
+            "sellers_id": text_at(item, "cac:SellersItemIdentification/cbc:ID"),
+            "buyers_id": text_at(item, "cac:BuyersItemIdentification/cbc:ID"),
+            "standard_id": ident_at(item, "cac:StandardItemIdentification/cbc:ID"),
             "classifications": [
-                _compact(
-                    {"code": _t(c, "."), "list_id": c.get("listID"), "list_version": c.get("listVersionID")}
+                compact(
+                    {
+                        "code": text_at(c, "."),
+                        "list_id": c.get("listID"),
+                        "list_version": c.get("listVersionID"),
+                    }
                 )
-                for c in _all(item, "cac:CommodityClassification/cbc:ItemClassificationCode")
+                for c in all_at(item, "cac:CommodityClassification/cbc:ItemClassificationCode")
             ],
-            "origin_country": _t(item, "cac:OriginCountry/cbc:IdentificationCode"),
+            "origin_country": text_at(item, "cac:OriginCountry/cbc:IdentificationCode"),
             "attributes": [
-                _compact({"name": _t(p, "cbc:Name"), "value": _t(p, "cbc:Value")})
-                for p in _all(item, "cac:AdditionalItemProperty")
+                compact({"name": text_at(p, "cbc:Name"), "value": text_at(p, "cbc:Value")})
+                for p in all_at(item, "cac:AdditionalItemProperty")
             ],
         }
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway.ubl import reader
+from gateway.ubl import tree_lookup
 from gateway.ubl.codes import UBL_NS
 
 PREFIX = {uri: prefix for prefix, uri in UBL_NS.items()}
@@ -44,8 +44,8 @@ def test_same_answers_as_elementpath(artefacts_dir: Path, name: str) -> None:
     checked = 0
     for el in root.iter(etree.Element):
         for path in _paths(el, 3) | {"cbc:Absent", "cac:Absent/cbc:ID"}:
-            assert reader._find(el, path) is el.find(_clark(path)), path
-            assert reader._all(el, path) == el.findall(_clark(path)), path
+            assert tree_lookup.find_child(el, path) is el.find(_clark(path)), path
+            assert tree_lookup.all_at(el, path) == el.findall(_clark(path)), path
             checked += 1
     assert checked > 500  # the examples hold repeated and nested elements, not a handful of paths
 
@@ -56,8 +56,8 @@ def test_document_order_across_parents_and_comments() -> None:
         f'<r xmlns:cac="{cac}" xmlns:cbc="{cbc}"><cac:A><!-- c --><cbc:B>1</cbc:B><cbc:B>2</cbc:B></cac:A>'
         "<cbc:B>top</cbc:B><cac:A/><cac:A><?pi x?><cbc:B>3</cbc:B></cac:A></r>"
     )
-    assert [b.text for b in reader._all(root, "cac:A/cbc:B")] == ["1", "2", "3"]
-    assert reader._t(root, "cac:A/cbc:B") == "1"
-    assert reader._t(root, "cbc:B") == "top"
-    assert reader._all(root, ".") == [root]
-    assert reader._find(root, ".") is root
+    assert [b.text for b in tree_lookup.all_at(root, "cac:A/cbc:B")] == ["1", "2", "3"]
+    assert tree_lookup.text_at(root, "cac:A/cbc:B") == "1"
+    assert tree_lookup.text_at(root, "cbc:B") == "top"
+    assert tree_lookup.all_at(root, ".") == [root]
+    assert tree_lookup.find_child(root, ".") is root
