@@ -31,7 +31,8 @@ FINDINGS = f"""<findings xmlns:svrl="{SVRL}">
     <svrl:text>  [R-1]-Two
       lines:	tab 12:34 </svrl:text></svrl:failed-assert>
   <svrl:successful-report location="/*:Invoice[namespace-uri()='urn:x'][1]" test="&lt;&amp;&gt;&#10;">
-    <svrl:text>\U0001f600 é 3:</svrl:text><svrl:text>second text, not read</svrl:text></svrl:successful-report>
+    <svrl:text>\U0001f600 é 3:</svrl:text><svrl:text>second text, not read</svrl:text>
+  </svrl:successful-report>
   <svrl:failed-assert id="" flag="warning" location="" test=""/>
   <svrl:fired-rule context="not a finding"/>
   <svrl:failed-assert id="outer" flag="warning" location="/o" test="o"><svrl:text>o<b>ut</b>er</svrl:text>
@@ -96,7 +97,9 @@ def test_a_damaged_compact_report_is_a_fatal_finding_never_a_pass(damaged: str) 
 
 def test_findings_carry_the_layer_and_the_svrl_reading_of_id_and_flag(compact: str) -> None:
     found = findings_from_report(compact, Layer.PEPPOL)
-    assert found[0] == Finding("R-1", Severity.FATAL, Layer.PEPPOL, "[R-1]-Two lines: tab 12:34", "/a[1]/b[2]")
+    assert found[0] == Finding(
+        "R-1", Severity.FATAL, Layer.PEPPOL, "[R-1]-Two lines: tab 12:34", "/a[1]/b[2]"
+    )
     # No id: the test stands in; no flag: fatal (fail closed), as for SVRL.
     assert (found[1].rule, found[1].severity) == ("assert:<&>", Severity.FATAL)
     assert found[1].message == "\U0001f600 é 3:"

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 from saxonche import PySaxonProcessor
 
-from gateway.validation import ArtefactStore, Evaluation, ValidationEngine
+from gateway.validation import ArtefactStore, Evaluation, ValidationEngine, compiled
 from gateway.validation.compact import read_report
 from gateway.validation.compiled import cached_fused_stylesheet
 from gateway.validation.fused import SkeletonError, fuse_stylesheet
@@ -182,6 +182,17 @@ def test_fused_stylesheet_is_cached_per_checksum(artefacts_dir: Path, tmp_path: 
     (cached,) = [p for p in tmp_path.rglob("*.xslt") if "fused" in p.name]
     cached.write_bytes(b"tampered")
     assert cached_fused_stylesheet(store, spec) == (first, False)
+
+
+def test_the_cache_key_of_fused_stylesheets_covers_the_compact_report_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fused stylesheets write ``gateway.validation.compact``'s format: a change there (outside the
+    fused package) must not reuse stylesheets cached in the old format."""
+    fingerprint = compiled.compiler_fingerprint.__wrapped__  # type: ignore[attr-defined]
+    with_format = fingerprint(compiled._FUSER_PACKAGE)
+    monkeypatch.setattr(compiled, "_ALSO_HASHED", {})
+    assert fingerprint(compiled._FUSER_PACKAGE) != with_format
 
 
 def test_engine_runs_fused_by_default_and_official_on_request(artefacts_dir: Path, tmp_path: Path) -> None:
