@@ -30,7 +30,7 @@ FINDINGS = f"""<findings xmlns:svrl="{SVRL}">
   <svrl:failed-assert id="R-1" flag="fatal" location="/a[1]/b[2]" test="x = '1:2'">
     <svrl:text>  [R-1]-Two
       lines:	tab 12:34 </svrl:text></svrl:failed-assert>
-  <svrl:successful-report location="/*:Invoice[namespace-uri()='urn:x'][1]" test="&lt;&amp;&gt;&#10;">
+  <svrl:successful-report location="/*:Invoice[namespace-uri()='urn:x'][1]" test="&lt;&amp;&gt;&#10;&#13;">
     <svrl:text>\U0001f600 é 3:</svrl:text><svrl:text>second text, not read</svrl:text>
   </svrl:successful-report>
   <svrl:failed-assert id="" flag="warning" location="" test=""/>
