@@ -8,8 +8,9 @@ no report). The last column is fused / raw. Large generated invoices also print 
 
 The engine and raw columns do the same kinds of work, charged the same way: the lxml parse (in the
 total only), the XSD, the text for Saxon and ONE Saxon parse (charged to the first Schematron
-layer), then each layer's transform on that one Saxon document; the engine also turns SVRL into
-findings and builds the report. The text: raw serialises the lxml tree; the engine does too when it
+layer), then each layer's transform on that one Saxon document; the engine also turns each layer's
+report (SVRL, or the fused stylesheets' compact one: ``gateway.validation.compact``) into findings
+and builds the report. The text: raw serialises the lxml tree; the engine does too when it
 changed the tree or the bytes are not UTF-8, else it decodes the received bytes (``saxon_text``).
 For the examples, the fused engine's time is also broken down by phase (``validation_phases``).
 A benchmark prints figures; it is not a test.
@@ -191,7 +192,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     print(
         "(best of --repeat per document, median and p90 over documents; every column does the same work:"
         " lxml parse + XSD + text for Saxon + one Saxon parse (in the first Schematron layer's cell) + each"
-        " layer's transform; the engine columns also turn SVRL into findings and a report; official ="
+        " layer's transform; the engine columns also turn each layer's report into findings; official ="
         " the same engine running the official XSLTs; raw = lxml XSD and the official XSLTs on a bare"
         " saxonche processor)"
     )

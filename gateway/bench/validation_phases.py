@@ -3,9 +3,10 @@
 ``validate()`` runs, in order: the hardened lxml parse, the XSD, the text for Saxon (the received
 UTF-8 bytes decoded, or the lxml tree serialised: ``saxon_text``), Saxon's parse of that text
 (once, shared by both layers), the CEN transform, the Peppol transform, and turning each layer's
-SVRL into findings. Each phase is repeated on its own here (best of the
-repeats, process CPU time, so a busy machine disturbs it less), then the median over documents is
-printed. Phases timed alone run with warm caches, so their sum is a little under a whole validation.
+report (the fused stylesheets' compact report, ``gateway.validation.compact``) into findings. Each
+phase is repeated on its own here (best of the repeats, process CPU time, so a busy machine disturbs
+it less), then the median over documents is printed. Phases timed alone run with warm caches, so
+their sum is a little under a whole validation.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from saxonche import PySaxonApiError
 
 from gateway.validation import ValidationEngine
 from gateway.validation.saxon_text import saxon_text
-from gateway.validation.svrl import findings_from_svrl
 from gateway.xmlcore import parse_xml
 
 
@@ -60,12 +60,12 @@ def _document_phases(
         "Saxon parse": _cpu(lambda: engine.saxon_parse(text), repeat),
     }
     for layer in compiled.layers:
-        svrl = b""
-        # A dynamic error still costs its transform; it leaves no SVRL to turn into findings.
+        output = ""
+        # A dynamic error still costs its transform; it leaves no report to turn into findings.
         with contextlib.suppress(PySaxonApiError):
-            svrl = layer.svrl(node).encode("utf-8")
-        found[f"{layer.layer.value} transform"] = _cpu(partial(_quiet, layer.svrl, node), repeat)
-        found[f"{layer.layer.value} findings"] = _cpu(partial(findings_from_svrl, svrl, layer.layer), repeat)
+            output = layer.output(node)
+        found[f"{layer.layer.value} transform"] = _cpu(partial(_quiet, layer.output, node), repeat)
+        found[f"{layer.layer.value} findings"] = _cpu(partial(layer.findings, output), repeat)
     found["whole validate()"] = _cpu(lambda: engine.validate(document, rule_set=rule_set), repeat)
     return found
 

@@ -21,12 +21,15 @@ from gateway.validation.manifest import LayerSpec
 
 _COMPILER_PACKAGE = "gateway.validation.schematron"
 _FUSER_PACKAGE = "gateway.validation.fused"
+#: Modules outside a generator package whose source shapes what it generates: the fused stylesheets
+#: write the compact report of ``gateway.validation.compact`` (its marker and field XPath).
+_ALSO_HASHED = {_FUSER_PACKAGE: ("gateway.validation.compact",)}
 
 
 @cache
 def compiler_fingerprint(package: str = _COMPILER_PACKAGE) -> str:
     """Hash of a stylesheet generator package (``COMPILER_VERSION`` / ``FUSER_VERSION`` if declared,
-    plus its source files)."""
+    plus its source files and those of the modules it writes for, ``_ALSO_HASHED``)."""
     module = importlib.import_module(package)
     version = getattr(module, "COMPILER_VERSION", getattr(module, "FUSER_VERSION", ""))
     digest = hashlib.sha256(str(version).encode())
@@ -34,6 +37,9 @@ def compiler_fingerprint(package: str = _COMPILER_PACKAGE) -> str:
     for source in sorted(package_dir.rglob("*.py")):
         digest.update(source.relative_to(package_dir).as_posix().encode())
         digest.update(source.read_bytes())
+    for name in _ALSO_HASHED.get(package, ()):
+        digest.update(name.encode())
+        digest.update(Path(importlib.import_module(name).__file__ or "").read_bytes())
     return digest.hexdigest()
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from saxonche import PySaxonApiError, PySaxonProcessor
 
 from gateway.errors import ArtefactError
+from gateway.validation.compact import ReportError, findings_from_report
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity
 from gateway.validation.saxon_heap import collect_saxon_garbage, saxon_heap_options, size_saxon_heap
-from gateway.validation.svrl import findings_from_svrl, normalise_text
+from gateway.validation.svrl import normalise_text
 
 
 class SaxonRuntime:
@@ -72,7 +73,8 @@ class LayerRun:
 
 
 class XSLTLayer:
-    """A compiled Schematron (XSLT with SVRL output) bound to a layer.
+    """A compiled Schematron (XSLT writing SVRL, or a fused stylesheet writing a compact report) bound
+    to a layer.
 
     Args:
         runtime: the shared Saxon runtime.
@@ -101,9 +103,22 @@ class XSLTLayer:
         self._executable = runtime.compile(stylesheet, name=name)
         self.compile_seconds = time.perf_counter() - started
 
-    def svrl(self, node: Any) -> str:
-        """The raw SVRL of a run on a parsed Saxon node (raises PySaxonApiError on a dynamic error)."""
+    def output(self, node: Any) -> str:
+        """The raw output of a run on a parsed Saxon node: SVRL, or for a fused stylesheet its compact
+        report (``gateway.validation.compact``). Raises PySaxonApiError on a dynamic error."""
         return _transform(self._runtime, self._executable, node)
+
+    def findings(self, output: str) -> list[Finding]:
+        """The findings of a run's ``output`` (compact or SVRL), attributed to this layer; an unreadable
+        compact report is one FATAL finding (a generator defect: fail closed, never a pass)."""
+        if not output:
+            message = f"the {self.layer.value} rules produced no report"
+            return [Finding(RULE_ERROR, Severity.FATAL, self.layer, message, "")]
+        try:
+            return findings_from_report(output, self.layer)
+        except ReportError as exc:
+            message = f"the {self.layer.value} rules produced an unreadable report: {exc}"
+            return [Finding(RULE_ERROR, Severity.FATAL, self.layer, message, "")]
 
     def _official_error(self, node: Any) -> str | None:
         """The dynamic error the official stylesheet stops on for ``node`` (None: no official one, or
@@ -130,18 +145,15 @@ class XSLTLayer:
         """
         started = time.perf_counter()
         try:
-            svrl: str | None = self.svrl(node)
+            output: str | None = self.output(node)
         except PySaxonApiError as exc:
-            svrl = None
+            output = None
             error = self._official_error(node) or normalise_text(str(exc)) or "unknown Saxon error"
         seconds = time.perf_counter() - started
-        if svrl is None:
+        if output is None:
             message = f"the {self.layer.value} rules could not be evaluated on this document: {error}"
             return LayerRun([Finding(RULE_ERROR, Severity.FATAL, self.layer, message, "")], seconds)
-        if not svrl:
-            message = f"the {self.layer.value} rules produced no report"
-            return LayerRun([Finding(RULE_ERROR, Severity.FATAL, self.layer, message, "")], seconds)
-        return LayerRun(findings_from_svrl(svrl.encode("utf-8"), self.layer), seconds)
+        return LayerRun(self.findings(output), seconds)
 
 
 def _transform(runtime: SaxonRuntime, executable: Any, node: Any) -> str:

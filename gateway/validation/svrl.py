@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from gateway.validation.report import Finding, Layer, Severity
-from gateway.validation.schematron import parse_svrl
+from gateway.validation.schematron import SVRLFinding, parse_svrl
 
 # The official CEN and Peppol stylesheets only use "fatal" and "warning" (counted on 1.3.16 / 3.0.21).
 # Informational flags never make a document invalid; a missing or unknown flag is an error, as in the
@@ -32,6 +33,20 @@ def normalise_text(text: str) -> str:
     return " ".join(text.split())
 
 
+def findings_of(found: Iterable[SVRLFinding], layer: Layer) -> list[Finding]:
+    """Findings of the failed asserts / successful reports ``found`` (read from a report), in order."""
+    return [
+        Finding(
+            f.id or f"assert:{normalise_text(f.test)}",
+            severity_of(f.flag or None),
+            layer,
+            f.text,
+            f.location,
+        )
+        for f in found
+    ]
+
+
 def findings_from_svrl(svrl: bytes, layer: Layer) -> list[Finding]:
     """Turn an SVRL report into findings, in document order.
 
@@ -44,13 +59,4 @@ def findings_from_svrl(svrl: bytes, layer: Layer) -> list[Finding]:
     """
     if b"failed-assert" not in svrl and b"successful-report" not in svrl:
         return []  # the common case, a valid document: no need to parse the report
-    return [
-        Finding(
-            f.id or f"assert:{normalise_text(f.test)}",
-            severity_of(f.flag or None),
-            layer,
-            f.text,
-            f.location,
-        )
-        for f in parse_svrl(svrl)
-    ]
+    return findings_of(parse_svrl(svrl), layer)

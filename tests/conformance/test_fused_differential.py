@@ -32,9 +32,10 @@ from gateway.validation import (
     ValidationEngine,
 )
 from gateway.validation.binary_stub import stub_binary_objects
+from gateway.validation.compact import read_report
 from gateway.validation.compiled import cached_fused_stylesheet
 from gateway.validation.saxon import SaxonRuntime, XSLTLayer
-from gateway.validation.schematron import SVRLFinding, parse_svrl
+from gateway.validation.schematron import SVRLFinding
 
 pytestmark = pytest.mark.slow
 
@@ -98,7 +99,7 @@ class _Pair:
 
 def _outcome(layer: XSLTLayer, node: Any) -> Outcome:
     try:
-        return tuple(parse_svrl(layer.svrl(node).encode("utf-8")))
+        return tuple(read_report(layer.output(node)))
     except PySaxonApiError as exc:
         code = _ERROR_CODE.search(str(exc))
         return f"dynamic error {code.group(1) if code else str(exc)}"

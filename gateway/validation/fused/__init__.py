@@ -1,7 +1,8 @@
 """Fused evaluation of an official compiled Schematron: all its patterns in one walk of the tree.
 
 ``fuse_stylesheet`` reads an official CEN / Peppol compiled XSLT (ISO skeleton shape, ``skeleton``)
-and writes one stylesheet that gives the same SVRL findings in one pass (``writer``), choosing per
+and writes one stylesheet that gives the same findings in one pass (``writer``), as a compact report
+instead of SVRL (``gateway.validation.compact``), choosing per
 node only the patterns that can fire there (``dispatch``). The result is cached per artefact checksum
 by ``gateway.validation.compiled``.
 """
@@ -10,7 +11,7 @@ from gateway.validation.fused.skeleton import SkeletonError, read_skeleton
 from gateway.validation.fused.writer import write_fused
 
 #: Bump when the generated stylesheet changes in a way the source hash of this package would miss.
-FUSER_VERSION = 17
+FUSER_VERSION = 18
 
 
 def fuse_stylesheet(official: bytes) -> bytes:

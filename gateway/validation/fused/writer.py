@@ -13,14 +13,16 @@ rule that fires. The fused stylesheet instead:
   marker;
 * tags every failed assert / successful report with its pattern's position and finally sorts the
   findings by it (a stable sort): the same findings, in the same order, as the official pattern-major
-  walk.
+  walk;
+* writes them as a compact report (output method text, ``gateway.validation.compact``: what the
+  engine reads of SVRL, without serialising SVRL and parsing it again).
 
 Asserts, lets, functions, params and the location modes are copied unchanged, so every rule id, flag,
 text and SVRL location is the official one; assert tests are copied too, except for exact rewrites
 that make them cheaper (``codes``: code lists as maps; ``presence``: ``not(//@name)`` from one index of
 attribute names; ``guards``: runs of "shall not be used" asserts under existence tests;
 ``implications``: ``(A and C) or not(A)`` with A evaluated once). Each finding is then written by a
-call of one shared function (``findings``: the same SVRL, a smaller compiled stylesheet).
+call of one shared function (``findings``: the same finding element, a smaller compiled stylesheet).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway.validation.compact import FINDING_XPATH
+from gateway.validation.compact import MARKER as COMPACT_MARKER
 from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, FIRED, MARKER, ForbiddenPaths, fired_marker
 from gateway.validation.fused.absent import MODE as ABSENT_MODE
 from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
@@ -195,23 +199,22 @@ def _walk_templates(
     walk("@*", [m for m, t in zip(modes, targets, strict=True) if t.attributes], "0", descend=False)
 
 
-def _root_template(parent: etree._Element, skeleton: Skeleton, forbidden: ForbiddenPaths) -> None:
+def _root_template(parent: etree._Element, forbidden: ForbiddenPaths) -> None:
+    """The entry template: the walk's findings sorted into the official order, written as a compact
+    report (``gateway.validation.compact``) instead of SVRL."""
     template = _sub(parent, "template", match="/")
-    output = etree.SubElement(template, svrl("schematron-output"))
-    for name in ("title", "schemaVersion"):
-        original = next(skeleton.root.iter(svrl("schematron-output")), None)
-        if original is not None and original.get(name) is not None:
-            output.set(name, original.get(name, ""))
-    findings = _sub(output, "variable", name="fused-findings", as_="element()*")
+    _sub(template, "text").text = COMPACT_MARKER
+    findings = _sub(template, "variable", name="fused-findings", as_="element()*")
     _sub(findings, "apply-templates", select=".", mode=WALK_MODE)
     if not forbidden.asserts:
-        each = _sub(output, "for-each", select="$fused-findings")
+        each = _sub(template, "for-each", select="$fused-findings")
         _sub(each, "sort", select=f"number(@{ORDER_ATTRIBUTE})", data_type="number")
-        copy_of = _sub(each, "copy")
-        _sub(copy_of, "copy-of", select=f"@* except @{ORDER_ATTRIBUTE}, node()")
+        _sub(each, "value-of", select=FINDING_XPATH)
         return
-    moved = forbidden.marked(output, "fused-findings")
-    each = _sub(output, "for-each", select=f"$fused-findings[not(self::{MARKER} or self::{FIRED})], ${moved}")
+    moved = forbidden.marked(template, "fused-findings")
+    each = _sub(
+        template, "for-each", select=f"$fused-findings[not(self::{MARKER} or self::{FIRED})], ${moved}"
+    )
     _sub(each, "sort", select=f"number(@{ORDER_ATTRIBUTE})", data_type="number")
     # Within a pattern: a root rule's findings in assert order, then the others in walk order.
     _sub(
@@ -220,8 +223,7 @@ def _root_template(parent: etree._Element, skeleton: Skeleton, forbidden: Forbid
         select=f"if (@{ASSERT_ATTRIBUTE}) then number(@{ASSERT_ATTRIBUTE}) else 1e9",
         data_type="number",
     )
-    copy_of = _sub(each, "copy")
-    _sub(copy_of, "copy-of", select=f"@* except (@{ORDER_ATTRIBUTE}, @{ASSERT_ATTRIBUTE}), node()")
+    _sub(each, "value-of", select=FINDING_XPATH)
 
 
 def write_fused(skeleton: Skeleton) -> bytes:
@@ -238,7 +240,7 @@ def write_fused(skeleton: Skeleton) -> bytes:
         document_rules = _pattern_targets(pattern, skeleton).document
         _rule_template(rules, pattern, position, rewrites, forbidden, document_rules)
     forbidden.templates(rules, ORDER_ATTRIBUTE)
-    _root_template(body, skeleton, forbidden)
+    _root_template(body, forbidden)
     _walk_templates(body, skeleton, prefixes, forbidden)
     body.extend(list(rules))
     nsmap = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
@@ -252,7 +254,7 @@ def write_fused(skeleton: Skeleton) -> bytes:
     root = etree.Element(xsl("stylesheet"), nsmap=nsmap)
     for key, value in skeleton.root.attrib.items():
         root.set(key, value)
-    _sub(root, "output", method="xml", indent="no")
+    _sub(root, "output", method="text")
     for node in (*skeleton.declarations, *skeleton.location_templates):
         root.append(copy.deepcopy(node))
     root.extend(rewrites.declarations())

@@ -13,7 +13,8 @@ import pytest
 from lxml import etree
 from saxonche import PySaxonProcessor
 
-from gateway.validation import ArtefactStore, Evaluation, ValidationEngine
+from gateway.validation import ArtefactStore, Evaluation, ValidationEngine, compiled
+from gateway.validation.compact import read_report
 from gateway.validation.compiled import cached_fused_stylesheet
 from gateway.validation.fused import SkeletonError, fuse_stylesheet
 from gateway.validation.fused.absent import ForbiddenPaths
@@ -22,6 +23,7 @@ from gateway.validation.fused.dispatch import targets_of
 from gateway.validation.fused.guards import guard_absent_runs
 from gateway.validation.fused.patterns import without_root_descent
 from gateway.validation.fused.skeleton import Rule, xsl
+from gateway.validation.schematron import SVRLFinding
 
 NS = {"cac": "urn:cac", "cbc": "urn:cbc", "ubl": "urn:ubl"}
 CODES = "' AED EUR USD '"
@@ -182,6 +184,17 @@ def test_fused_stylesheet_is_cached_per_checksum(artefacts_dir: Path, tmp_path: 
     assert cached_fused_stylesheet(store, spec) == (first, False)
 
 
+def test_the_cache_key_of_fused_stylesheets_covers_the_compact_report_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fused stylesheets write ``gateway.validation.compact``'s format: a change there (outside the
+    fused package) must not reuse stylesheets cached in the old format."""
+    fingerprint = compiled.compiler_fingerprint.__wrapped__  # type: ignore[attr-defined]
+    with_format = fingerprint(compiled._FUSER_PACKAGE)
+    monkeypatch.setattr(compiled, "_ALSO_HASHED", {})
+    assert fingerprint(compiled._FUSER_PACKAGE) != with_format
+
+
 def test_engine_runs_fused_by_default_and_official_on_request(artefacts_dir: Path, tmp_path: Path) -> None:
     store = ArtefactStore.from_paths(mirror=artefacts_dir, cache_dir=tmp_path)
     fused = ValidationEngine(store).compiled()
@@ -191,12 +204,15 @@ def test_engine_runs_fused_by_default_and_official_on_request(artefacts_dir: Pat
 
 
 def _findings(saxon: PySaxonProcessor, stylesheet: bytes, document: bytes) -> list[tuple[str, str]]:
+    found = _report(saxon, stylesheet, document)
+    return [(f.id, f.location) for f in found if not f.report]
+
+
+def _report(saxon: PySaxonProcessor, stylesheet: bytes, document: bytes) -> list[SVRLFinding]:
+    """The findings of a stylesheet's run on ``document``: SVRL (official) or compact (fused)."""
     executable = saxon.new_xslt30_processor().compile_stylesheet(stylesheet_text=stylesheet.decode())
-    svrl = etree.fromstring(
-        executable.transform_to_string(xdm_node=saxon.parse_xml(xml_text=document.decode())).encode()
-    )
-    found = svrl.iterfind("{http://purl.oclc.org/dsdl/svrl}failed-assert")
-    return [(f.get("id", ""), f.get("location", "")) for f in found]
+    node = saxon.parse_xml(xml_text=document.decode())
+    return read_report(str(executable.transform_to_string(xdm_node=node)))
 
 
 def test_suffix_rules_reach_elements_the_stylesheet_never_names(
@@ -446,11 +462,4 @@ def test_text_value_templates_are_evaluated_as_officially(
 
 
 def _texts(saxon: PySaxonProcessor, stylesheet: bytes, document: bytes) -> dict[str, str]:
-    executable = saxon.new_xslt30_processor().compile_stylesheet(stylesheet_text=stylesheet.decode())
-    svrl = etree.fromstring(
-        executable.transform_to_string(xdm_node=saxon.parse_xml(xml_text=document.decode())).encode()
-    )
-    return {
-        f.get("id", ""): f.findtext("{http://purl.oclc.org/dsdl/svrl}text", "")
-        for f in svrl.iterfind("{http://purl.oclc.org/dsdl/svrl}failed-assert")
-    }
+    return {f.id: f.text for f in _report(saxon, stylesheet, document) if not f.report}
