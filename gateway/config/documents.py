@@ -43,6 +43,9 @@ class ValidationSettings(BaseModel):
     # Documents from this size up hand the C heap's free pages (their dropped lxml tree) back to the
     # system before Saxon parses them (glibc malloc_trim; Saxon's heap cannot reuse them). 0: never.
     malloc_trim_above_bytes: int = Field(default=1024 * 1024, ge=0)
+    # A fused layer stopped by an XPath error compiles the official stylesheet to report the same error
+    # (≈ 0.35 s CPU for CEN, Saxon's lock held): at most this many a minute; beyond, its own error.
+    official_error_compiles_per_minute: int = Field(default=6, ge=0, le=600)
 
 
 def _default_response_statuses() -> list[ResponseCode]:

@@ -29,6 +29,7 @@ from saxonche import PySaxonApiError
 
 from gateway.validation.artefacts import ArtefactStore
 from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_objects
+from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.compiled import cached_fused_stylesheet, cached_stylesheet
 from gateway.validation.malloc_trim import release_free_heap
 from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, LayerKind, LayerSpec, RuleSet
@@ -87,6 +88,8 @@ class ValidationEngine:
             None: SaxonC's defaults.
         trim_above_bytes: for documents of at least this size, the C heap's free pages (the dropped lxml
             tree) go back to the system before Saxon parses (``malloc_trim``); 0: never.
+        official_compiles_per_minute: how often a fused layer stopped by an XPath error may compile the
+            official stylesheet to report its error (``compile_budget``); None: whenever needed.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class ValidationEngine:
         evaluation: Evaluation = Evaluation.FUSED,
         saxon_heap: tuple[int, int] | None = None,
         trim_above_bytes: int = DEFAULT_TRIM_ABOVE_BYTES,
+        official_compiles_per_minute: int | None = None,
     ) -> None:
         self.store = store
         self.evaluation = evaluation
@@ -106,6 +110,9 @@ class ValidationEngine:
         self.max_bytes = max_bytes
         self._saxon_heap = saxon_heap
         self.trim_above_bytes = trim_above_bytes
+        self._official_budget = (
+            None if official_compiles_per_minute is None else CompileBudget(official_compiles_per_minute)
+        )
         self._runtime: SaxonRuntime | None = None
         self._compiled: dict[str, CompiledRuleSet] = {}
         self._build_lock = threading.Lock()
@@ -173,14 +180,19 @@ class ValidationEngine:
         started = time.perf_counter()
         stylesheet, from_cache = generate(self.store, spec)
         timings[f"{spec.layer.value}-{step}"] = 0.0 if from_cache else time.perf_counter() - started
+        budget = self._official_budget if official is not None else None
         try:
-            return XSLTLayer(self._runtime, spec.layer, stylesheet, name=spec.main, official=official)
+            return XSLTLayer(
+                self._runtime, spec.layer, stylesheet, name=spec.main, official=official, budget=budget
+            )
         except Exception:
             if not from_cache:
                 raise
             # A cached stylesheet Saxon rejects is corrupt (checksum sidecar tampered too): rebuild.
             stylesheet, _ = generate(self.store, spec, refresh=True)
-            return XSLTLayer(self._runtime, spec.layer, stylesheet, name=spec.main, official=official)
+            return XSLTLayer(
+                self._runtime, spec.layer, stylesheet, name=spec.main, official=official, budget=budget
+            )
 
     # -- running -------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ therefore go through one lock: safe, and no slower than sharing.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -17,9 +18,12 @@ from saxonche import PySaxonApiError, PySaxonProcessor
 
 from gateway.errors import ArtefactError
 from gateway.validation.compact import ReportError, findings_from_report
+from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity
 from gateway.validation.saxon_heap import collect_saxon_garbage, saxon_heap_options, size_saxon_heap
 from gateway.validation.svrl import normalise_text
+
+log = logging.getLogger("gateway.validation")
 
 
 class SaxonRuntime:
@@ -84,6 +88,8 @@ class XSLTLayer:
         official: reads the official stylesheet when ``stylesheet`` is a generated equivalent that may
             stop on another dynamic error than the official one (the fused form meets nodes in document
             order, not pattern by pattern); a run stopped by an error then reports the official's.
+        budget: how often ``official`` may be compiled (None: whenever needed); beyond it the layer
+            reports its own error.
     """
 
     def __init__(
@@ -94,11 +100,13 @@ class XSLTLayer:
         *,
         name: str,
         official: Callable[[], bytes] | None = None,
+        budget: CompileBudget | None = None,
     ) -> None:
         self.layer = layer
         self.name = name
         self._runtime = runtime
         self._official = official
+        self._budget = budget
         started = time.perf_counter()
         self._executable = runtime.compile(stylesheet, name=name)
         self.compile_seconds = time.perf_counter() - started
@@ -126,6 +134,16 @@ class XSLTLayer:
         form in Saxon's heap for good (33.5 MiB for CEN), recompiling costs ≈ 0.35 s CPU (CEN) per
         document with an error, which is rejected anyway."""
         if self._official is None:
+            return None
+        if self._budget is not None and not self._budget.take():
+            if self._budget.refused == 1 or self._budget.refused % 100 == 0:
+                log.warning(
+                    "%s: %d document(s) stopped by an XPath error beyond %d a minute; their own error is "
+                    "reported without compiling the official stylesheet",
+                    self.name,
+                    self._budget.refused,
+                    self._budget.per_minute,
+                )
             return None
         try:
             executable = self._runtime.compile(self._official(), name=self.name)
