@@ -12,7 +12,7 @@ from typing import Any
 from lxml import etree
 from pydantic import ValidationError
 
-from gateway.errors import MappingError
+from gateway.errors import MappingError, XMLInputError
 from gateway.model import CreditNote, Invoice
 from gateway.ubl.codes import (
     CREDIT_NOTE_NS,
@@ -24,9 +24,12 @@ from gateway.ubl.codes import (
     UBL_NS,
     VAT_SCHEME,
 )
-from gateway.xmlcore import parse_xml
+from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml, root_skeleton
 
 Data = dict[str, Any]
+_CREDIT_NOTE_ROOT = f"{{{CREDIT_NOTE_NS}}}CreditNote"
+_INVOICE_LINE = f"{{{UBL_NS['cac']}}}InvoiceLine"
+_CREDIT_NOTE_LINE = f"{{{UBL_NS['cac']}}}CreditNoteLine"
 
 
 @cache
@@ -88,12 +91,41 @@ def read_ubl(data: bytes) -> Invoice | CreditNote:
     return read_ubl_tree(parse_xml(data, what="UBL document"))
 
 
-def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
+def read_ubl_streamed(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES) -> Invoice | CreditNote:
+    """Like :func:`read_ubl`, without a tree of the whole document: a pull parse reads each invoice or
+    credit note line as it ends and drops it, and keeps the root's other children (the header), so a
+    large document costs its model, not its tree (README, *Memory, sixth pass*). The same model and
+    errors as :func:`read_ubl`: an input the pull parse refuses is read by :func:`read_ubl`.
+
+    Raises:
+        XMLInputError, MappingError: as :func:`read_ubl`.
+    """
+    lines: list[Data] = []
+
+    def keep(child: etree._Element) -> bool:
+        parent = child.getparent()
+        credit = parent is not None and parent.tag == _CREDIT_NOTE_ROOT
+        if child.tag != (_CREDIT_NOTE_LINE if credit else _INVOICE_LINE):
+            return True
+        lines.append(_read_line(child, credit))
+        return False
+
+    try:
+        root = root_skeleton(data, keep=keep, what="UBL document", max_bytes=max_bytes)
+    except XMLInputError:
+        return read_ubl(data)
+    return read_ubl_tree(root, lines=lines)
+
+
+def read_ubl_tree(root: etree._Element, *, lines: list[Data] | None = None) -> Invoice | CreditNote:
     """Like :func:`read_ubl`, from a document already parsed by ``gateway.xmlcore.parse_xml`` (the receive
     path reads the tree its validation parsed: the bytes are parsed once).
 
     Raises:
         MappingError: not a UBL Invoice/CreditNote of EN 16931, or a value the model refuses.
+
+    ``lines``: the lines already read, in document order, when the tree holds none
+    (:func:`read_ubl_streamed`).
     """
     qname = etree.QName(root)
     if (qname.namespace, qname.localname) == (INVOICE_NS, "Invoice"):
@@ -107,7 +139,7 @@ def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
         raise MappingError(
             f"CustomizationID BT-24 {customization!r} is not an EN 16931 / BIS Billing 3.0 one"
         )
-    doc = _read_header(root, credit)
+    doc = _read_header(root, credit, lines)
     try:
         return CreditNote.model_validate(doc) if credit else Invoice.model_validate(doc)
     except ValidationError as exc:
@@ -117,7 +149,7 @@ def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
         raise MappingError(f"UBL document cannot be represented: {details}") from exc
 
 
-def _read_header(root: etree._Element, credit: bool) -> Data:
+def _read_header(root: etree._Element, credit: bool, lines: list[Data] | None = None) -> Data:
     doc: Data = {
         "customization_id": _t(root, "cbc:CustomizationID"),
         "profile_id": _t(root, "cbc:ProfileID"),
@@ -145,7 +177,9 @@ def _read_header(root: etree._Element, credit: bool) -> Data:
         "invoice_period": _read_period(root.find(_clark("cac:InvoicePeriod")), document=True),
         "payment_means": [_read_payment_means(pm) for pm in _all(root, "cac:PaymentMeans")],
         "allowances_charges": [_read_allowance_charge(ac) for ac in _all(root, "cac:AllowanceCharge")],
-        "lines": [
+        "lines": lines
+        if lines is not None
+        else [
             _read_line(line, credit)
             for line in _all(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
         ],

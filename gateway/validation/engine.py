@@ -35,6 +35,7 @@ from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, L
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
 from gateway.validation.saxon import SaxonRuntime, XSLTLayer
 from gateway.validation.saxon_text import saxon_text
+from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, streamed_saxon_text
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
@@ -87,6 +88,8 @@ class ValidationEngine:
             None: SaxonC's defaults.
         trim_above_bytes: for documents of at least this size, the C heap's free pages (the dropped lxml
             tree) go back to the system before Saxon parses (``malloc_trim``); 0: never.
+        stream_above_bytes: documents of at least this size are first checked against the XSD while
+            pull-parsed, without a tree (``gateway.validation.streamed``); 0: never.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class ValidationEngine:
         evaluation: Evaluation = Evaluation.FUSED,
         saxon_heap: tuple[int, int] | None = None,
         trim_above_bytes: int = DEFAULT_TRIM_ABOVE_BYTES,
+        stream_above_bytes: int = DEFAULT_STREAM_ABOVE_BYTES,
     ) -> None:
         self.store = store
         self.evaluation = evaluation
@@ -106,6 +110,7 @@ class ValidationEngine:
         self.max_bytes = max_bytes
         self._saxon_heap = saxon_heap
         self.trim_above_bytes = trim_above_bytes
+        self.stream_above_bytes = stream_above_bytes
         self._runtime: SaxonRuntime | None = None
         self._compiled: dict[str, CompiledRuleSet] = {}
         self._build_lock = threading.Lock()
@@ -201,7 +206,8 @@ class ValidationEngine:
                 vefa configurations (Peppol only, CEN only).
             on_parsed: called with the parsed document before any layer runs (and before large
                 attachments are stubbed), so a caller that needs facts of the document reads them from
-                this tree instead of parsing the bytes again; it must not keep or change the tree.
+                this tree instead of parsing the bytes again; it must not keep or change the tree. Not
+                called for a large document found valid without a tree (``stream_above_bytes``).
 
         Returns:
             The report; an unknown root element is a fatal XSD finding, not an exception.
@@ -225,26 +231,36 @@ class ValidationEngine:
         """Like :meth:`validate`, also returning the wall time spent in each layer."""
         compiled = self.compiled(rule_set)
         wanted = set(Layer) if layers is None else set(layers)
-        root = parse_xml(xml, max_bytes=self.max_bytes, what="document")
-        if on_parsed is not None:
-            on_parsed(root)
         findings: list[Finding] = []
         seconds: dict[Layer, float] = {}
+        started = time.perf_counter()
+        streamed = None  # Saxon's text of a large document found valid without a tree (``streamed``)
+        if 0 < self.stream_above_bytes <= len(xml):
+            streamed = streamed_saxon_text(xml, compiled.xsd, max_bytes=self.max_bytes)
+        if streamed is None:
+            root = parse_xml(xml, max_bytes=self.max_bytes, what="document")
+            if on_parsed is not None:
+                on_parsed(root)
+            if Layer.XSD in wanted:
+                started = time.perf_counter()
+                findings.extend(compiled.xsd.validate(root))
         if Layer.XSD in wanted:
-            started = time.perf_counter()
-            findings.extend(compiled.xsd.validate(root))
             seconds[Layer.XSD] = time.perf_counter() - started
         schematron = [layer for layer in compiled.layers if layer.layer in wanted]
         if schematron:
             assert self._runtime is not None  # built with the rule set
             started = time.perf_counter()
-            stubbed = 0
-            if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
-                stubbed = stub_binary_objects(root)  # after the XSD layer, which checks the base64
-            text = saxon_text(root, None if stubbed else xml)
-            del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
-            if 0 < self.trim_above_bytes <= len(xml):
-                release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
+            if streamed is None:
+                stubbed = 0
+                if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
+                    stubbed = stub_binary_objects(root)  # after the XSD layer, which checks the base64
+                text = saxon_text(root, None if stubbed else xml)
+                del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
+                if 0 < self.trim_above_bytes <= len(xml):
+                    release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
+            else:
+                text = streamed
+                self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
             node, parse_error, parse_seconds = self._saxon_node(text, started)
             del text
             for layer in schematron:

@@ -8,6 +8,7 @@ from gateway.xmlcore.stream import (
     root_element_bytes,
     root_element_span,
     root_name,
+    root_skeleton,
     top_level_element,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "root_element_bytes",
     "root_element_span",
     "root_name",
+    "root_skeleton",
     "top_level_element",
 ]

@@ -11,11 +11,13 @@ accepted, or after a scan that rules out what those rules refuse (``gateway.ubl.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from lxml import etree
 
 from gateway.errors import XMLInputError
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
 
 #: Bytes fed to the pull parser at a time while looking for the root element.
 _HEAD_CHUNK: Final = 16 * 1024
@@ -155,3 +157,55 @@ def root_element_bytes(data: bytes) -> memoryview | None:
     """The bytes of :func:`root_element_span` (a view, not a copy), or None."""
     span = root_element_span(data)
     return memoryview(data)[span[0] : span[1]] if span is not None else None
+
+
+def root_skeleton(
+    data: bytes, *, keep: Callable[[etree._Element], bool], what: str, max_bytes: int
+) -> etree._Element:
+    """The root element with only the children ``keep`` accepts, read by a pull parse: every other child
+    of the root is cleared and dropped as soon as it ends, so a large document costs the kept children
+    and one chunk, not a tree of the whole. ``keep`` sees each child complete (it may read it, e.g. one
+    invoice line at a time, and return False). Namespace rules apply as in a tree parse.
+
+    Raises:
+        XMLInputError: too large, empty, not well-formed, a DTD, an entity reference, or no root element.
+            The messages are the pull parser's: a caller that must report exactly what
+            :func:`gateway.xmlcore.parse_xml` reports parses again with it on this error.
+    """
+    if len(data) > max_bytes:
+        raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
+    parser = etree.XMLPullParser(
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # as parse_xml
+    )
+    view = memoryview(data)
+    root: etree._Element | None = None
+    depth = 0
+    try:
+        for offset in range(0, len(view), _HEAD_CHUNK):
+            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+            for event, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # start/end carry elements
+                if event == "start":
+                    depth += 1
+                    if root is None:
+                        root = element
+                        if root.getroottree().docinfo.doctype:  # type: ignore[attr-defined]  # stubs
+                            raise XMLInputError(f"{what} carries a DTD, which is not allowed")
+                    continue
+                depth -= 1
+                if depth == 1 and not keep(element):
+                    element.clear()
+                    assert root is not None
+                    root.remove(element)
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
+    if root is None:
+        raise XMLInputError(f"{what} has no root element")
+    for entity in root.iter(etree.Entity):  # left by resolve_entities=False
+        raise XMLInputError(f"{what} references an entity ({entity}), which is not allowed")
+    return root

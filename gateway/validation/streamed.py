@@ -1,0 +1,105 @@
+"""Large documents checked against the XSD while they are pull-parsed, without an lxml tree of the whole.
+
+The tree path (``ValidationEngine``: parse, XSD on the tree, text for Saxon) holds lxml's tree of the
+whole document, ≈ 7.5 times its size for an invoice of many lines (30 MiB for 5,000 lines, 4.1 MB), and
+glibc keeps those pages after the tree is dropped. For a document from ``DEFAULT_STREAM_ABOVE_BYTES``
+up, the engine first tries this path: lxml's parser validates against the same compiled schema while it
+parses (libxml2's streaming XSD validation), each child of the root is cleared as soon as it ends, and the
+received bytes themselves become Saxon's text (README, *Memory, sixth pass*).
+
+This path only ever answers "valid, here is Saxon's text". Anything else falls back to the tree path,
+which then reports exactly what it always reported (the XSD messages and lines, a well-formedness
+error, a DTD, an unknown root): an invalid document, a parse error, a DTD, an entity, an encoding other
+than UTF-8 or XML other than 1.0 (Saxon reads the tree's serialisation then), or an embedded attachment
+large enough to be stubbed (``binary_stub``; the tree path replaces its content, this path cannot).
+tests/unit/validation/test_streamed.py compares the two paths on valid and invalid documents.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from lxml import etree
+
+from gateway.errors import XMLInputError
+from gateway.validation.binary_stub import STUB_MIN_CHARS
+from gateway.validation.saxon_text import received_text
+from gateway.validation.xsd import XSDLayer
+from gateway.xmlcore import root_name
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
+
+#: Documents from this size up try the streamed path (1 MiB: a few hundred invoice lines; below it
+#: the tree is small, and parsing into a tree then validating it costs less CPU than this path).
+DEFAULT_STREAM_ABOVE_BYTES: Final = 1024 * 1024
+#: Bytes fed to the parser at a time.
+_CHUNK: Final = 64 * 1024
+_BINARY_OBJECT: Final = (
+    "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}EmbeddedDocumentBinaryObject"
+)
+
+
+def streamed_saxon_text(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> str | None:
+    """Saxon's text for ``xml`` if a pull parse finds it XSD-valid and nothing in it needs the tree;
+    None: take the tree path (see the module).
+
+    Args:
+        xml: the received document.
+        xsd: the rule set's XSD layer (its compiled schemas and their locks).
+        max_bytes: the engine's size limit (a larger document takes the tree path, which refuses it).
+    """
+    if len(xml) > max_bytes:
+        return None
+    try:
+        name = root_name(xml, what="document")
+    except XMLInputError:
+        return None
+    entry = xsd.schema(f"{name.namespace or ''} {name.localname}")
+    if entry is None:
+        return None
+    schema, lock = entry
+    with lock:  # as the tree path: one validation per schema at a time
+        return _validated_text(xml, schema, huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES)
+
+
+def _validated_text(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> str | None:
+    parser = etree.XMLPullParser(
+        events=("start", "end"),
+        schema=schema,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=huge_tree,  # as parse_xml
+        collect_ids=False,
+    )
+    view = memoryview(xml)
+    root: etree._Element | None = None
+    depth = 0
+    try:
+        for offset in range(0, len(view), _CHUNK):
+            parser.feed(bytes(view[offset : offset + _CHUNK]))
+            for event, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # start/end carry elements
+                if event == "start":
+                    depth += 1
+                    if root is None:
+                        root = element
+                        if root.getroottree().docinfo.doctype:  # type: ignore[attr-defined]  # stubs
+                            return None
+                    continue
+                depth -= 1
+                if (
+                    element.tag == _BINARY_OBJECT
+                    and not len(element)
+                    and len(element.text or "") > STUB_MIN_CHARS
+                ):
+                    return None  # to be stubbed: the tree path
+                if depth == 1:
+                    element.clear()
+                    assert root is not None
+                    root.remove(element)
+        parser.close()
+    except etree.XMLSyntaxError:  # not well-formed, an undefined entity, or not valid against the schema
+        return None
+    if root is None or any(True for _ in root.iter(etree.Entity)):
+        return None
+    return received_text(xml, root.getroottree().docinfo)
