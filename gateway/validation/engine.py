@@ -35,7 +35,7 @@ from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, L
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
 from gateway.validation.saxon import SaxonRuntime, XSLTLayer
 from gateway.validation.saxon_text import saxon_text
-from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, streamed_saxon_text
+from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, streamed_document
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
@@ -234,9 +234,9 @@ class ValidationEngine:
         findings: list[Finding] = []
         seconds: dict[Layer, float] = {}
         started = time.perf_counter()
-        streamed = None  # Saxon's text of a large document found valid without a tree (``streamed``)
+        streamed = None  # a large document found valid without a tree (``streamed``)
         if 0 < self.stream_above_bytes <= len(xml):
-            streamed = streamed_saxon_text(xml, compiled.xsd, max_bytes=self.max_bytes)
+            streamed = streamed_document(xml, compiled.xsd, max_bytes=self.max_bytes)
         if streamed is None:
             root = parse_xml(xml, max_bytes=self.max_bytes, what="document")
             if on_parsed is not None:
@@ -259,8 +259,8 @@ class ValidationEngine:
                 if 0 < self.trim_above_bytes <= len(xml):
                     release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
             else:
-                text = streamed
                 self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
+                text = streamed.saxon_text()
             node, parse_error, parse_seconds = self._saxon_node(text, started)
             del text
             for layer in schematron:

@@ -30,8 +30,8 @@ def saxon_text(root: etree._Element, received: bytes | None) -> str:
 
 
 def received_text(received: bytes, docinfo: etree.DocInfo) -> str | None:
-    """The received bytes decoded, if their declaration (``docinfo`` of their parse) says UTF-8 XML 1.0;
-    None otherwise (the caller serialises a tree instead)."""
+    """The received bytes decoded, if their declaration (``docinfo`` of their parse) says UTF-8 XML 1.0
+    (and they decode); None otherwise (the caller serialises a tree instead)."""
     # Only UTF-8 XML 1.0: another encoding needs the declaration honoured (a str has none to
     # honour), and XML 1.1 reads some line ends and control characters differently from the
     # XML 1.0 lxml parsed.

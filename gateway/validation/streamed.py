@@ -17,6 +17,7 @@ tests/unit/validation/test_streamed.py compares the two paths on valid and inval
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from lxml import etree
@@ -38,9 +39,24 @@ _BINARY_OBJECT: Final = (
 )
 
 
-def streamed_saxon_text(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> str | None:
-    """Saxon's text for ``xml`` if a pull parse finds it XSD-valid and nothing in it needs the tree;
-    None: take the tree path (see the module).
+@dataclass(frozen=True, slots=True)
+class StreamedDocument:
+    """A document found valid by the pull parse: its bytes and their declaration."""
+
+    xml: bytes
+    docinfo: etree.DocInfo
+
+    def saxon_text(self) -> str:
+        """The received bytes decoded (checked UTF-8 XML 1.0): decoded only when Saxon is about to parse,
+        so that the text is not held while Saxon's heap is collected before the parse."""
+        text = received_text(self.xml, self.docinfo)
+        assert text is not None  # checked by the pull parse
+        return text
+
+
+def streamed_document(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> StreamedDocument | None:
+    """The document, if a pull parse finds it XSD-valid, UTF-8 XML 1.0 and with nothing that needs the
+    tree; None: take the tree path (see the module).
 
     Args:
         xml: the received document.
@@ -58,10 +74,10 @@ def streamed_saxon_text(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> str | N
         return None
     schema, lock = entry
     with lock:  # as the tree path: one validation per schema at a time
-        return _validated_text(xml, schema, huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES)
+        return _validated(xml, schema, huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES)
 
 
-def _validated_text(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> str | None:
+def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> StreamedDocument | None:
     parser = etree.XMLPullParser(
         events=("start", "end"),
         schema=schema,
@@ -102,4 +118,7 @@ def _validated_text(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> 
         return None
     if root is None or any(True for _ in root.iter(etree.Entity)):
         return None
-    return received_text(xml, root.getroottree().docinfo)
+    docinfo = root.getroottree().docinfo
+    if docinfo.xml_version != "1.0" or (docinfo.encoding or "").upper() not in ("UTF-8", "UTF8"):
+        return None  # Saxon reads the tree's serialisation then (``saxon_text``)
+    return StreamedDocument(xml, docinfo)

@@ -23,7 +23,9 @@ DOCUMENTS = Path(__file__).parents[2] / "data" / "documents"
 
 def _ubl(path: Path) -> bytes:
     data = path.read_bytes()
-    model: type[Invoice] | type[CreditNote] = CreditNote if json.loads(data).get("kind") == "credit_note" else Invoice
+    model: type[Invoice] | type[CreditNote] = (
+        CreditNote if json.loads(data).get("kind") == "credit_note" else Invoice
+    )
     try:
         return prepare_json_document(parse_document_json(data, model)).ubl
     except GatewayError:
@@ -43,8 +45,12 @@ def _many_lines(ubl: bytes, copies: int) -> bytes:
 
 def _mutants(ubl: bytes) -> Iterator[bytes]:
     yield ubl.replace(b"<cbc:ID>", b"<cbc:ID> ", 1)
-    yield ubl.replace(b"</cac:AccountingSupplierParty>", b"</cac:AccountingSupplierParty><cbc:ID>2nd</cbc:ID>", 1)
-    yield ubl.replace(b"<cbc:EndpointID", b"<cbc:EndpointIDx", 2).replace(b"</cbc:EndpointID>", b"</cbc:EndpointIDx>", 2)
+    yield ubl.replace(
+        b"</cac:AccountingSupplierParty>", b"</cac:AccountingSupplierParty><cbc:ID>2nd</cbc:ID>", 1
+    )
+    yield ubl.replace(b"<cbc:EndpointID", b"<cbc:EndpointIDx", 2).replace(
+        b"</cbc:EndpointID>", b"</cbc:EndpointIDx>", 2
+    )
     yield ubl.replace(b"urn:cen.eu:en16931:2017", b"urn:other", 1)
     yield ubl.replace(b"<cbc:InvoicedQuantity", b"<cbc:InvoicedQuantity>x</cbc:InvoicedQuantity><cbc:Skip", 1)
     yield ubl.replace(b"</cac:InvoiceLine>", b"</cac:InvoiceLine><cac:Delivery/>", 1)

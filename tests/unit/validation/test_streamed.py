@@ -11,7 +11,7 @@ import pytest
 
 from gateway.errors import XMLInputError
 from gateway.validation import ValidationEngine, ValidationReport
-from gateway.validation.streamed import streamed_saxon_text
+from gateway.validation.streamed import streamed_document
 
 EXAMPLES = ("peppol-bis-billing-3.0.21", "examples")
 INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -26,23 +26,30 @@ def _mutants(base: bytes) -> Iterator[tuple[str, bytes]]:
     """Invalid or unusual variants of a valid invoice: each must take the tree path."""
     yield "element out of order", base.replace(b"<cbc:IssueDate>", b"<cbc:Foo>x</cbc:Foo><cbc:IssueDate>", 1)
     yield "bad date", base.replace(b"<cbc:IssueDate>", b"<cbc:IssueDate>31-12-", 1)
-    yield "two errors", base.replace(b"<cbc:IssueDate>", b"<cbc:IssueDate>x", 1).replace(
-        b"<cbc:DocumentCurrencyCode", b"<cbc:Bar/><cbc:DocumentCurrencyCode", 1
+    yield (
+        "two errors",
+        base.replace(b"<cbc:IssueDate>", b"<cbc:IssueDate>x", 1).replace(
+            b"<cbc:DocumentCurrencyCode", b"<cbc:Bar/><cbc:DocumentCurrencyCode", 1
+        ),
     )
     yield "unknown root", f'<Order xmlns="{INV}"/>'.encode()
     yield "latin-1", base.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1)
-    yield "large attachment", base.replace(
-        b"</cac:AccountingSupplierParty>",
-        b"</cac:AccountingSupplierParty>",
-        1,
-    ).replace(
-        b"<cac:AccountingSupplierParty>",
-        b'<cac:AdditionalDocumentReference><cbc:ID>a</cbc:ID><cac:Attachment>'
-        b'<cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" filename="a.pdf">'
-        + b"QUJD" * 2000
-        + b"</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>"
-        b"<cac:AccountingSupplierParty>",
-        1,
+    yield (
+        "large attachment",
+        base.replace(
+            b"</cac:AccountingSupplierParty>",
+            b"</cac:AccountingSupplierParty>",
+            1,
+        ).replace(
+            b"<cac:AccountingSupplierParty>",
+            b"<cac:AdditionalDocumentReference><cbc:ID>a</cbc:ID><cac:Attachment>"
+            b'<cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" filename="a.pdf">'
+            + b"QUJD"
+            * 2000
+            + b"</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>"
+            b"<cac:AccountingSupplierParty>",
+            1,
+        ),
     )
 
 
@@ -74,7 +81,7 @@ def test_valid_examples_take_the_streamed_path_with_the_same_findings(
     for name, xml in _examples(artefacts_dir):
         tree, streamed = _both(validation_engine, xml, monkeypatch)
         assert streamed == tree, name
-        text = streamed_saxon_text(xml, xsd, max_bytes=validation_engine.max_bytes)
+        text = streamed_document(xml, xsd, max_bytes=validation_engine.max_bytes)
         if isinstance(tree, ValidationReport) and not any(f.layer.value == "xsd" for f in tree.findings):
             assert text is not None, name
             taken += 1
@@ -86,7 +93,7 @@ def test_invalid_documents_report_the_tree_paths_messages_and_lines(
 ) -> None:
     xsd = validation_engine.compiled().xsd
     for name, xml in _mutants(base_example):
-        assert streamed_saxon_text(xml, xsd, max_bytes=validation_engine.max_bytes) is None, name
+        assert streamed_document(xml, xsd, max_bytes=validation_engine.max_bytes) is None, name
         tree, streamed = _both(validation_engine, xml, monkeypatch)
         assert streamed == tree, name
     tree, _ = _both(validation_engine, next(_mutants(base_example))[1], monkeypatch)
@@ -107,14 +114,21 @@ def test_unreadable_input_raises_the_tree_paths_error(
     validation_engine: ValidationEngine, xml: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tree, streamed = _both(validation_engine, xml, monkeypatch)
-    assert isinstance(tree, str) and tree.startswith("XMLInputError")
+    assert isinstance(tree, str)
+    assert tree.startswith("XMLInputError")
     assert streamed == tree
 
 
-def test_the_streamed_text_is_the_received_document(validation_engine: ValidationEngine, base_example: bytes) -> None:
+def test_the_streamed_text_is_the_received_document(
+    validation_engine: ValidationEngine, base_example: bytes
+) -> None:
     xsd = validation_engine.compiled().xsd
-    assert streamed_saxon_text(b"\xef\xbb\xbf" + base_example, xsd, max_bytes=10**8) == base_example.decode()
-    assert streamed_saxon_text(base_example, xsd, max_bytes=len(base_example) - 1) is None  # the tree refuses it
+    streamed = streamed_document(b"\xef\xbb\xbf" + base_example, xsd, max_bytes=10**8)
+    assert streamed is not None
+    assert streamed.saxon_text() == base_example.decode()
+    assert (
+        streamed_document(base_example, xsd, max_bytes=len(base_example) - 1) is None
+    )  # the tree refuses it
 
 
 def test_on_parsed_is_not_called_without_a_tree(
