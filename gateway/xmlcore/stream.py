@@ -175,7 +175,7 @@ def root_skeleton(
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
     parser = etree.XMLPullParser(
-        events=("start", "end"),
+        events=("end",),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -183,29 +183,22 @@ def root_skeleton(
     )
     view = memoryview(data)
     root: etree._Element | None = None
-    depth = 0
     try:
         for offset in range(0, len(view), _HEAD_CHUNK):
             parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
-            for event, node in parser.read_events():
-                element: etree._Element = node  # type: ignore[assignment]  # start/end carry elements
-                if event == "start":
-                    depth += 1
-                    if root is None:
-                        root = element
-                        if root.getroottree().docinfo.doctype:  # type: ignore[attr-defined]  # stubs
-                            raise XMLInputError(f"{what} carries a DTD, which is not allowed")
-                    continue
-                depth -= 1
-                if depth == 1 and not keep(element):
+            for _, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # end events carry elements
+                if root is None:
+                    root = element.getroottree().getroot()
+                if element.getparent() is root and not keep(element):
                     element.clear()
-                    assert root is not None
                     root.remove(element)
-        parser.close()
+        last = parser.close()
     except etree.XMLSyntaxError as exc:
         raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
-    if root is None:
-        raise XMLInputError(f"{what} has no root element")
+    root = last if root is None else root  # a root without children: no event before its own end
+    if root.getroottree().docinfo.doctype:  # type: ignore[attr-defined]  # missing in the stubs
+        raise XMLInputError(f"{what} carries a DTD, which is not allowed")
     for entity in root.iter(etree.Entity):  # left by resolve_entities=False
         raise XMLInputError(f"{what} references an entity ({entity}), which is not allowed")
     return root
