@@ -26,7 +26,7 @@ from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import PlannedMLS, ReceivedEnvelope, RecordedVerdict
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
-from gateway.ubl import read_ubl, read_ubl_tree
+from gateway.ubl import read_ubl, read_ubl_streamed, read_ubl_tree
 
 log = logging.getLogger("gateway.receive")
 
@@ -232,14 +232,23 @@ class InboundFinisher:
         )
         if read:
             return verdict, read[0]
-        if wanted and verdict.status is InboundStatus.VALID:  # a validator that hands no tree on
-            return verdict, _read(facts, business)
+        if wanted and verdict.status is InboundStatus.VALID:  # no tree handed on: a large document
+            return verdict, _read(facts, business)  # (validated from a pull parse) or another validator
         return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read")
+
+
+#: From this size up a document validated without a tree (``gateway.validation.streamed``, same size) is
+#: read for its draft by a pull parse: the draft's model, not the model and a tree of the whole.
+PULL_READ_ABOVE_BYTES: Final = 1024 * 1024
 
 
 def _read(facts: ReceivedFacts, document: etree._Element | bytes) -> ValidatedInbound:
     try:
-        model = read_ubl(document) if isinstance(document, bytes) else read_ubl_tree(document)
+        if isinstance(document, bytes):  # a large one line by line, without a tree of the whole
+            large = len(document) >= PULL_READ_ABOVE_BYTES
+            model = read_ubl_streamed(document) if large else read_ubl(document)
+        else:
+            model = read_ubl_tree(document)
     except GatewayError as exc:  # a document the reader cannot map (also an invalid one): no draft
         return ValidatedInbound(facts.document_type, facts.sender, None, str(exc))
     except Exception:  # a reader bug must not cost the document its verdict

@@ -40,12 +40,15 @@ def read_ubl(data: bytes) -> Invoice | CreditNote:
     return read_ubl_tree(parse_xml(data, what="UBL document"))
 
 
-def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
+def read_ubl_tree(root: etree._Element, *, lines: list[Data] | None = None) -> Invoice | CreditNote:
     """Like :func:`read_ubl`, from a document already parsed by ``gateway.xmlcore.parse_xml`` (the receive
     path reads the tree its validation parsed: the bytes are parsed once).
 
     Raises:
         MappingError: not a UBL Invoice/CreditNote of EN 16931, or a value the model refuses.
+
+    ``lines``: the lines already read (``read_line``), in document order, when the tree holds none
+    (``gateway.ubl.streamed_read``).
     """
     qname = etree.QName(root)
     if (qname.namespace, qname.localname) == (INVOICE_NS, "Invoice"):
@@ -59,7 +62,7 @@ def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
         raise MappingError(
             f"CustomizationID BT-24 {customization!r} is not an EN 16931 / BIS Billing 3.0 one"
         )
-    doc = _read_header(root, credit)
+    doc = _read_header(root, credit, lines)
     try:
         return CreditNote.model_validate(doc) if credit else Invoice.model_validate(doc)
     except ValidationError as exc:
@@ -69,7 +72,7 @@ def read_ubl_tree(root: etree._Element) -> Invoice | CreditNote:
         raise MappingError(f"UBL document cannot be represented: {details}") from exc
 
 
-def _read_header(root: etree._Element, credit: bool) -> Data:
+def _read_header(root: etree._Element, credit: bool, lines: list[Data] | None = None) -> Data:
     doc: Data = {
         "customization_id": text_at(root, "cbc:CustomizationID"),
         "profile_id": text_at(root, "cbc:ProfileID"),
@@ -97,8 +100,10 @@ def _read_header(root: etree._Element, credit: bool) -> Data:
         "invoice_period": _read_period(find_child(root, "cac:InvoicePeriod"), document=True),
         "payment_means": [_read_payment_means(pm) for pm in all_at(root, "cac:PaymentMeans")],
         "allowances_charges": [_read_allowance_charge(ac) for ac in all_at(root, "cac:AllowanceCharge")],
-        "lines": [
-            _read_line(line, credit)
+        "lines": lines
+        if lines is not None
+        else [
+            read_line(line, credit)
             for line in all_at(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
         ],
     }
@@ -341,7 +346,8 @@ def _read_attachment(ref: etree._Element, code: str | None) -> Data:
     )
 
 
-def _read_line(el: etree._Element, credit: bool) -> Data:
+def read_line(el: etree._Element, credit: bool) -> Data:
+    """An invoice or credit note line (BG-25) as model data."""
     quantity_path = "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity"
     item = find_child(el, "cac:Item")
     price = find_child(el, "cac:Price")

@@ -36,6 +36,7 @@ from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, L
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
 from gateway.validation.saxon import SaxonRuntime, XSLTLayer
 from gateway.validation.saxon_text import saxon_text
+from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, streamed_document
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
@@ -90,6 +91,8 @@ class ValidationEngine:
             tree) go back to the system before Saxon parses (``malloc_trim``); 0: never.
         official_compiles_per_minute: how often a fused layer stopped by an XPath error may compile the
             official stylesheet to report its error (``compile_budget``); None: whenever needed.
+        stream_above_bytes: documents of at least this size are first checked against the XSD while
+            pull-parsed, without a tree (``gateway.validation.streamed``); 0: never.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class ValidationEngine:
         saxon_heap: tuple[int, int] | None = None,
         trim_above_bytes: int = DEFAULT_TRIM_ABOVE_BYTES,
         official_compiles_per_minute: int | None = None,
+        stream_above_bytes: int = DEFAULT_STREAM_ABOVE_BYTES,
     ) -> None:
         self.store = store
         self.evaluation = evaluation
@@ -113,6 +117,7 @@ class ValidationEngine:
         self._official_budget = (
             None if official_compiles_per_minute is None else CompileBudget(official_compiles_per_minute)
         )
+        self.stream_above_bytes = stream_above_bytes
         self._runtime: SaxonRuntime | None = None
         self._compiled: dict[str, CompiledRuleSet] = {}
         self._build_lock = threading.Lock()
@@ -213,7 +218,8 @@ class ValidationEngine:
                 vefa configurations (Peppol only, CEN only).
             on_parsed: called with the parsed document before any layer runs (and before large
                 attachments are stubbed), so a caller that needs facts of the document reads them from
-                this tree instead of parsing the bytes again; it must not keep or change the tree.
+                this tree instead of parsing the bytes again; it must not keep or change the tree. Not
+                called for a large document found valid without a tree (``stream_above_bytes``).
 
         Returns:
             The report; an unknown root element is a fatal XSD finding, not an exception.
@@ -237,26 +243,36 @@ class ValidationEngine:
         """Like :meth:`validate`, also returning the wall time spent in each layer."""
         compiled = self.compiled(rule_set)
         wanted = set(Layer) if layers is None else set(layers)
-        root = parse_xml(xml, max_bytes=self.max_bytes, what="document")
-        if on_parsed is not None:
-            on_parsed(root)
         findings: list[Finding] = []
         seconds: dict[Layer, float] = {}
+        started = time.perf_counter()
+        streamed = None  # a large document found valid without a tree (``streamed``)
+        if 0 < self.stream_above_bytes <= len(xml):
+            streamed = streamed_document(xml, compiled.xsd, max_bytes=self.max_bytes)
+        if streamed is None:
+            root = parse_xml(xml, max_bytes=self.max_bytes, what="document")
+            if on_parsed is not None:
+                on_parsed(root)
+            if Layer.XSD in wanted:
+                started = time.perf_counter()
+                findings.extend(compiled.xsd.validate(root))
         if Layer.XSD in wanted:
-            started = time.perf_counter()
-            findings.extend(compiled.xsd.validate(root))
             seconds[Layer.XSD] = time.perf_counter() - started
         schematron = [layer for layer in compiled.layers if layer.layer in wanted]
         if schematron:
             assert self._runtime is not None  # built with the rule set
             started = time.perf_counter()
-            stubbed = 0
-            if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
-                stubbed = stub_binary_objects(root)  # after the XSD layer, which checks the base64
-            text = saxon_text(root, None if stubbed else xml)
-            del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
-            if 0 < self.trim_above_bytes <= len(xml):
-                release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
+            if streamed is None:
+                stubbed = 0
+                if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
+                    stubbed = stub_binary_objects(root)  # after the XSD layer, which checks the base64
+                text = saxon_text(root, None if stubbed else xml)
+                del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
+                if 0 < self.trim_above_bytes <= len(xml):
+                    release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
+            else:
+                self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
+                text = streamed.saxon_text()
             node, parse_error, parse_seconds = self._saxon_node(text, started)
             del text
             for layer in schematron:

@@ -23,14 +23,22 @@ def saxon_text(root: etree._Element, received: bytes | None) -> str:
             was (e.g. attachments stubbed), so the text is the tree serialised.
     """
     if isinstance(received, bytes):  # a bytearray or memoryview takes the serialised tree
-        docinfo = root.getroottree().docinfo
-        # Only UTF-8 XML 1.0: another encoding needs the declaration honoured (a str has none to
-        # honour), and XML 1.1 reads some line ends and control characters differently from the
-        # XML 1.0 lxml parsed.
-        if docinfo.xml_version == "1.0" and (docinfo.encoding or "").upper() in ("UTF-8", "UTF8"):
-            body = received[len(_UTF8_BOM) :] if received.startswith(_UTF8_BOM) else received
-            try:
-                return body.decode("utf-8")
-            except UnicodeDecodeError:
-                pass  # lxml read it, so this should not happen; the tree's text is always right
+        text = received_text(received, root.getroottree().docinfo)
+        if text is not None:
+            return text
     return etree.tostring(root.getroottree(), encoding="unicode")
+
+
+def received_text(received: bytes, docinfo: etree.DocInfo) -> str | None:
+    """The received bytes decoded, if their declaration (``docinfo`` of their parse) says UTF-8 XML 1.0
+    (and they decode); None otherwise (the caller serialises a tree instead)."""
+    # Only UTF-8 XML 1.0: another encoding needs the declaration honoured (a str has none to
+    # honour), and XML 1.1 reads some line ends and control characters differently from the
+    # XML 1.0 lxml parsed.
+    if docinfo.xml_version == "1.0" and (docinfo.encoding or "").upper() in ("UTF-8", "UTF8"):
+        body = received[len(_UTF8_BOM) :] if received.startswith(_UTF8_BOM) else received
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # lxml read it, so this should not happen; the tree's text is always right
+    return None

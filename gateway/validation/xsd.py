@@ -82,6 +82,11 @@ class XSDLayer:
         """The accepted root elements as "{namespace} localname"."""
         return tuple(self._schemas)
 
+    def schema(self, key: str) -> tuple[etree.XMLSchema, threading.Lock] | None:
+        """The schema of the root element ``key`` ("{namespace} localname") and the lock its users hold;
+        None for a root this rule set does not accept."""
+        return self._schemas.get(key)
+
     def validate(self, root: etree._Element) -> list[Finding]:
         """Validate a parsed document; an unknown root element is one fatal finding."""
         key = root_key(root)

@@ -5,9 +5,11 @@ from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
 from gateway.xmlcore.stream import (
     check_well_formed,
     declared_encoding,
+    may_embed_binary,
     root_element_bytes,
     root_element_span,
     root_name,
+    root_skeleton,
     top_level_element,
 )
 
@@ -16,9 +18,11 @@ __all__ = [
     "NS",
     "check_well_formed",
     "declared_encoding",
+    "may_embed_binary",
     "parse_xml",
     "root_element_bytes",
     "root_element_span",
     "root_name",
+    "root_skeleton",
     "top_level_element",
 ]

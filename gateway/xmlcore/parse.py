@@ -15,6 +15,8 @@ from gateway.errors import XMLInputError
 
 #: Default upper bound for one XML document (bytes). Peppol invoices with embedded PDFs stay well below.
 DEFAULT_MAX_XML_BYTES: Final = 50 * 1024 * 1024
+#: A limit above this many bytes lifts libxml2's own limits (text nodes of 10 MB, depth 256): ``huge_tree``.
+HUGE_TREE_ABOVE_BYTES: Final = 10_000_000
 
 
 def _new_parser(*, huge_tree: bool) -> etree.XMLParser:
@@ -54,7 +56,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
     if not data or data.isspace():  # not data.strip(): that copies the whole document
         raise XMLInputError(f"{what} is empty")
     try:
-        root = etree.fromstring(data, parser=_new_parser(huge_tree=max_bytes > 10_000_000))
+        root = etree.fromstring(data, parser=_new_parser(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES))
     except etree.XMLSyntaxError as exc:
         raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
     except ValueError as exc:  # e.g. "Unicode strings with encoding declaration are not supported"

@@ -11,11 +11,13 @@ accepted, or after a scan that rules out what those rules refuse (``gateway.ubl.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from lxml import etree
 
 from gateway.errors import XMLInputError
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
 
 #: Bytes fed to the pull parser at a time while looking for the root element.
 _HEAD_CHUNK: Final = 16 * 1024
@@ -37,6 +39,18 @@ class _NoTree:
 
     def close(self) -> bool:
         return self.doctype_seen
+
+
+#: The local name of UBL's embedded attachment (BT-125): it occurs in the bytes of every document that
+#: has one (an element name cannot be written with character references).
+_EMBEDDED_BINARY: Final = b"EmbeddedDocumentBinaryObject"
+
+
+def may_embed_binary(data: bytes) -> bool:
+    """Whether the document may carry an embedded attachment (its element's name occurs; a false alarm
+    only costs the tree path). A pull parse builds an element's text in full before it can drop it, so
+    for such a document it would hold the attachment once more and then leave the work to a tree."""
+    return _EMBEDDED_BINARY in data
 
 
 def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
@@ -155,3 +169,48 @@ def root_element_bytes(data: bytes) -> memoryview | None:
     """The bytes of :func:`root_element_span` (a view, not a copy), or None."""
     span = root_element_span(data)
     return memoryview(data)[span[0] : span[1]] if span is not None else None
+
+
+def root_skeleton(
+    data: bytes, *, keep: Callable[[etree._Element], bool], what: str, max_bytes: int
+) -> etree._Element:
+    """The root element with only the children ``keep`` accepts, read by a pull parse: every other child
+    of the root is cleared and dropped as soon as it ends, so a large document costs the kept children
+    and one chunk, not a tree of the whole. ``keep`` sees each child complete (it may read it, e.g. one
+    invoice line at a time, and return False). Namespace rules apply as in a tree parse.
+
+    Raises:
+        XMLInputError: too large, empty, not well-formed, a DTD, an entity reference, or no root element.
+            The messages are the pull parser's: a caller that must report exactly what
+            :func:`gateway.xmlcore.parse_xml` reports parses again with it on this error.
+    """
+    if len(data) > max_bytes:
+        raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
+    parser = etree.XMLPullParser(
+        events=("end",),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # as parse_xml
+    )
+    view = memoryview(data)
+    root: etree._Element | None = None
+    try:
+        for offset in range(0, len(view), _HEAD_CHUNK):
+            parser.feed(bytes(view[offset : offset + _HEAD_CHUNK]))
+            for _, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # end events carry elements
+                if root is None:
+                    root = element.getroottree().getroot()
+                if element.getparent() is root and not keep(element):
+                    element.clear()
+                    root.remove(element)
+        last = parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
+    root = last if root is None else root  # a root without children: no event before its own end
+    if root.getroottree().docinfo.doctype:  # type: ignore[attr-defined]  # missing in the stubs
+        raise XMLInputError(f"{what} carries a DTD, which is not allowed")
+    for entity in root.iter(etree.Entity):  # left by resolve_entities=False
+        raise XMLInputError(f"{what} references an entity ({entity}), which is not allowed")
+    return root

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import XMLInputError
-from gateway.xmlcore import check_well_formed, declared_encoding, parse_xml, root_name, top_level_element
+from gateway.xmlcore import (
+    check_well_formed,
+    declared_encoding,
+    parse_xml,
+    root_name,
+    root_skeleton,
+    top_level_element,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +82,43 @@ def test_check_well_formed_does_not_resolve_prefixes_but_the_receiver_does() -> 
 )
 def test_declared_encoding(data: bytes, encoding: str | None) -> None:
     assert declared_encoding(data) == encoding
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<a><b></a>",
+        b"<a/><b/>",
+        b"<a>&x;</a>",
+        b"<!DOCTYPE a><a/>",
+        b'<!DOCTYPE a [<!ENTITY x "y">]><a><b>&x;</b></a>',
+        b"<p:a/>",
+        b"",
+        b"<a>" + b"<b>x</b>" * 3 + b"</a" + b"<c/>" * 10_000,  # the error long after the first chunk
+    ],
+)
+def test_root_skeleton_refuses_what_parse_xml_refuses(data: bytes) -> None:
+    with pytest.raises(XMLInputError):
+        parse_xml(data, max_bytes=10**6, what="doc")
+    with pytest.raises(XMLInputError):
+        root_skeleton(data, keep=lambda child: True, what="doc", max_bytes=10**6)
+
+
+def test_root_skeleton_keeps_the_accepted_children_whole_and_drops_the_others() -> None:
+    lines = b"".join(b"<line n='%d'><q>%d</q></line>" % (i, i) for i in range(5_000))
+    data = b"<doc xmlns:x='urn:x'><id>7</id>" + lines + b"<x:party><name>P</name></x:party></doc>"
+    seen: list[str] = []
+
+    def keep(child: object) -> bool:
+        tag = child.tag  # type: ignore[attr-defined]
+        if tag == "line":
+            seen.append(child.findtext("q"))  # type: ignore[attr-defined]  # complete when handed on
+            return False
+        return True
+
+    root = root_skeleton(data, keep=keep, what="doc", max_bytes=10**7)
+    assert [child.tag for child in root] == ["id", "{urn:x}party"]
+    assert root.findtext("{urn:x}party/name") == "P"
+    assert seen == [str(i) for i in range(5_000)]
+    with pytest.raises(XMLInputError, match="above the limit"):
+        root_skeleton(data, keep=keep, what="doc", max_bytes=100)

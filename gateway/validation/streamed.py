@@ -1,0 +1,111 @@
+"""Large documents checked against the XSD while they are pull-parsed, without an lxml tree of the whole.
+
+The tree path (``ValidationEngine``: parse, XSD on the tree, text for Saxon) holds lxml's tree of the
+whole document, ≈ 7.5 times its size for an invoice of many lines (30 MiB for 5,000 lines, 4.1 MB), and
+glibc keeps those pages after the tree is dropped. For a document from ``DEFAULT_STREAM_ABOVE_BYTES``
+up, the engine first tries this path: lxml's parser validates against the same compiled schema while it
+parses (libxml2's streaming XSD validation), each child of the root is cleared as soon as it ends, and the
+received bytes themselves become Saxon's text (README, *Memory, sixth pass*).
+
+This path only ever answers "valid, here is Saxon's text". Anything else falls back to the tree path,
+which then reports exactly what it always reported (the XSD messages and lines, a well-formedness
+error, a DTD, an unknown root): an invalid document, a parse error, a DTD, an entity, an encoding other
+than UTF-8 or XML other than 1.0 (Saxon reads the tree's serialisation then), or a document that may
+embed an attachment (``binary_stub``: the tree path replaces a large one's content, this path cannot, and
+a pull parse would hold its text once before the tree path holds it again).
+tests/unit/validation/test_streamed.py compares the two paths on valid and invalid documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from lxml import etree
+
+from gateway.errors import XMLInputError
+from gateway.validation.saxon_text import received_text
+from gateway.validation.xsd import XSDLayer
+from gateway.xmlcore import may_embed_binary, root_name
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
+
+#: Documents from this size up try the streamed path (1 MiB: a few hundred invoice lines; below it
+#: the tree is small, and parsing into a tree then validating it costs less CPU than this path).
+DEFAULT_STREAM_ABOVE_BYTES: Final = 1024 * 1024
+#: Bytes fed to the parser at a time.
+_CHUNK: Final = 64 * 1024
+_CAC: Final = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+_LINES: Final = (f"{{{_CAC}}}InvoiceLine", f"{{{_CAC}}}CreditNoteLine")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedDocument:
+    """A document found valid by the pull parse: its bytes and their declaration."""
+
+    xml: bytes
+    docinfo: etree.DocInfo
+
+    def saxon_text(self) -> str:
+        """The received bytes decoded (checked UTF-8 XML 1.0): decoded only when Saxon is about to parse,
+        so that the text is not held while Saxon's heap is collected before the parse."""
+        text = received_text(self.xml, self.docinfo)
+        assert text is not None  # checked by the pull parse
+        return text
+
+
+def streamed_document(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> StreamedDocument | None:
+    """The document, if a pull parse finds it XSD-valid, UTF-8 XML 1.0 and with nothing that needs the
+    tree; None: take the tree path (see the module).
+
+    Args:
+        xml: the received document.
+        xsd: the rule set's XSD layer (its compiled schemas and their locks).
+        max_bytes: the engine's size limit (a larger document takes the tree path, which refuses it).
+    """
+    if len(xml) > max_bytes or may_embed_binary(xml):
+        return None  # too large (the tree path refuses it), or an attachment the tree path may stub
+    try:
+        name = root_name(xml, what="document")
+    except XMLInputError:
+        return None
+    entry = xsd.schema(f"{name.namespace or ''} {name.localname}")
+    if entry is None:
+        return None
+    schema, lock = entry
+    with lock:  # as the tree path: one validation per schema at a time
+        return _validated(xml, schema, huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES)
+
+
+def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> StreamedDocument | None:
+    # Events only for the lines (cleared and dropped as they end: the rest of the document is the
+    # header, small in any valid invoice without attachments): an event per element would cost the
+    # Python loop ≈ 0.1 s for 5,000 lines.
+    parser = etree.XMLPullParser(
+        events=("end",),
+        tag=_LINES,
+        schema=schema,
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=huge_tree,  # as parse_xml
+        collect_ids=False,
+    )
+    view = memoryview(xml)
+    try:
+        for offset in range(0, len(view), _CHUNK):
+            parser.feed(bytes(view[offset : offset + _CHUNK]))
+            for _, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # end events carry elements
+                parent = element.getparent()
+                if parent is not None:
+                    element.clear()
+                    parent.remove(element)
+        root = parser.close()
+    except etree.XMLSyntaxError:  # not well-formed, an undefined entity, or not valid against the schema
+        return None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or any(True for _ in root.iter(etree.Entity)):  # type: ignore[attr-defined]  # stubs
+        return None  # the tree path refuses it
+    if docinfo.xml_version != "1.0" or (docinfo.encoding or "").upper() not in ("UTF-8", "UTF8"):
+        return None  # Saxon reads the tree's serialisation then (``saxon_text``)
+    return StreamedDocument(xml, docinfo)
