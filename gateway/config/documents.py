@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -75,14 +75,7 @@ RoutingRuleName = Literal[
     "note",
     "supplier-mapping",
 ]
-ROUTING_RULE_NAMES: Final[tuple[RoutingRuleName, ...]] = (
-    "buyer-reference",
-    "order-reference",
-    "accounting-reference",
-    "line-order-reference",
-    "note",
-    "supplier-mapping",
-)
+ROUTING_RULE_NAMES: Final[tuple[RoutingRuleName, ...]] = get_args(RoutingRuleName)
 
 
 class ExpenseSettings(BaseModel):
