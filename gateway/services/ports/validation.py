@@ -22,5 +22,7 @@ class DocumentValidator(Protocol):
         on_parsed: Callable[[etree._Element], object] | None = None,
     ) -> ValidationReport:
         """Validate one UBL document under ``rule_set``; ``on_parsed`` is called with the parsed tree
-        (before any layer runs) so a caller reads facts of the document without parsing it again."""
+        (before any layer runs) so a caller reads facts of the document without parsing it again. It may
+        not be called at all (a large document validated without a tree): the caller then reads the
+        bytes itself."""
         ...
