@@ -118,7 +118,11 @@ def load_key_material(
     raise KeyMaterialError("the private key does not belong to the certificate")
 
 
-@lru_cache(maxsize=256)
+#: Certificates up to this size are remembered (a Peppol certificate has ~2 KB): a sender controls a BST's
+#: size, up to the SOAP limit, before any trust check, and 256 remembered ones of 2 MiB would pin ~1 GB.
+REMEMBERED_CERTIFICATE_BYTES = 16 * 1024
+
+
 def load_peer_certificate(der: bytes) -> x509.Certificate:
     """A certificate received from a peer (an AS4 BST, an SMP signer or endpoint certificate), parsed
     strictly.
@@ -132,8 +136,20 @@ def load_peer_certificate(der: bytes) -> x509.Certificate:
 
     The certificates of the peers recur (every AS4 message and receipt carries its signer's): the parsed,
     checked ones are remembered by their bytes (a certificate object is immutable; a refusal is not kept).
-    Parsing and the name check cost ≈ 37 us a call (issue 12).
+    Parsing and the name check cost ≈ 37 us a call (issue 12). Only certificates of a usual size
+    (``REMEMBERED_CERTIFICATE_BYTES``) are remembered.
     """
+    if len(der) <= REMEMBERED_CERTIFICATE_BYTES:
+        return _remembered_peer_certificate(der)
+    return _parse_peer_certificate(der)
+
+
+@lru_cache(maxsize=256)
+def _remembered_peer_certificate(der: bytes) -> x509.Certificate:
+    return _parse_peer_certificate(der)
+
+
+def _parse_peer_certificate(der: bytes) -> x509.Certificate:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:

@@ -53,7 +53,7 @@ def read_compact(output: str) -> list[SVRLFinding]:
     while at < end:
         colon = output.find(":", at)
         length = output[at:colon]
-        if colon < 0 or not length.isdigit() or colon + 1 + int(length) > end:
+        if colon < 0 or not (length.isascii() and length.isdigit()) or colon + 1 + int(length) > end:
             raise ReportError(f"unreadable compact report at character {at}")
         at = colon + 1 + int(length)
         fields.append(output[colon + 1 : at])

@@ -10,7 +10,8 @@ received bytes themselves become Saxon's text (README, *Memory, sixth pass*).
 This path only ever answers "valid, here is Saxon's text". Anything else falls back to the tree path,
 which then reports exactly what it always reported (the XSD messages and lines, a well-formedness
 error, a DTD, an unknown root): an invalid document, a parse error, a DTD, an entity, an encoding other
-than UTF-8 or XML other than 1.0 (Saxon reads the tree's serialisation then), or a document that may
+than UTF-8 or XML other than 1.0 (Saxon reads the tree's serialisation then), an ``Id`` attribute
+(libxml2 checks that xs:ID values are unique on a tree only), or a document that may
 embed an attachment (``binary_stub``: the tree path replaces a large one's content, this path cannot, and
 a pull parse would hold its text once before the tree path holds it again).
 tests/unit/validation/test_streamed.py compares the two paths on valid and invalid documents.
@@ -18,6 +19,7 @@ tests/unit/validation/test_streamed.py compares the two paths on valid and inval
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,6 +38,10 @@ DEFAULT_STREAM_ABOVE_BYTES: Final = 1024 * 1024
 _CHUNK: Final = 64 * 1024
 _CAC: Final = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 _LINES: Final = (f"{{{_CAC}}}InvoiceLine", f"{{{_CAC}}}CreditNoteLine")
+#: An attribute named ``Id``: every xs:ID of the UBL schemas (xmldsig, XAdES in lax extension content).
+#: libxml2 checks that xs:ID values are unique only when it validates a tree, so such a document takes
+#: the tree path (a false alarm, e.g. "Id=" in a text, only costs the tree path).
+_MAY_HOLD_ID: Final = re.compile(rb"Id\s*=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,8 @@ def streamed_document(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> StreamedD
     """
     if len(xml) > max_bytes or may_embed_binary(xml):
         return None  # too large (the tree path refuses it), or an attachment the tree path may stub
+    if _MAY_HOLD_ID.search(xml):
+        return None  # an xs:ID, whose uniqueness only the tree path checks
     try:
         name = root_name(xml, what="document")
     except XMLInputError:

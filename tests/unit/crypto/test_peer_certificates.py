@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from gateway.crypto import load_peer_certificate
 
 
-def _der(country: str) -> bytes:
+def _der(country: str, *, padding: int = 0) -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # building the malformed name warns too
@@ -34,13 +34,25 @@ def _der(country: str) -> bytes:
         .serial_number(7)
         .not_valid_before(now)
         .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.DER)
+    if padding:  # an unknown, non-critical extension: the certificate still parses
+        unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\0" * padding)
+        cert = cert.add_extension(unknown, critical=False)
+    return cert.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 def test_a_well_formed_certificate_loads() -> None:
     assert load_peer_certificate(_der("BE")).serial_number == 7
+
+
+def test_only_certificates_of_a_usual_size_are_remembered() -> None:
+    """A sender controls the BST (up to the SOAP limit, 2 MiB) before any trust check: 256 remembered
+    certificates of a megabyte would pin ~0.5 GB per process."""
+    usual = _der("BE")
+    assert load_peer_certificate(usual) is load_peer_certificate(usual)
+    large = _der("BE", padding=1024 * 1024)
+    assert load_peer_certificate(large).serial_number == 7
+    assert load_peer_certificate(large) is not load_peer_certificate(large)
 
 
 def test_a_name_outside_the_x520_limits_is_refused_without_a_warning() -> None:

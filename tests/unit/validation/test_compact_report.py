@@ -83,6 +83,7 @@ def test_a_run_without_findings_is_a_report_and_no_output_is_none() -> None:
         "1:a2:R15:fatal3:/a[1]0:9:text",  # a length past the end
         "x:a",  # no length
         "1:z0:0:0:0:0:",  # unknown kind
+        "\u00b2:a",  # a digit to str.isdigit that int() refuses (superscript two)
     ],
 )
 def test_a_damaged_compact_report_is_a_fatal_finding_never_a_pass(damaged: str) -> None:

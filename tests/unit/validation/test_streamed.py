@@ -33,6 +33,21 @@ def _mutants(base: bytes) -> Iterator[tuple[str, bytes]]:
         ),
     )
     yield "unknown root", f'<Order xmlns="{INV}"/>'.encode()
+    # xs:ID (the xmldsig / XAdES ``Id`` attributes, validated in lax extension content) must be unique:
+    # libxml2 checks that only on a tree, a pull parse's validation lets a duplicate pass.
+    ds = b'xmlns:ds="http://www.w3.org/2000/09/xmldsig#"'
+    yield (
+        "duplicate xs:ID",
+        base.replace(
+            b"<cbc:CustomizationID",
+            b'<ext:UBLExtensions xmlns:ext="urn:oasis:names:specification:ubl:schema:xsd:'
+            b'CommonExtensionComponents-2"><ext:UBLExtension><ext:ExtensionContent>'
+            b"<ds:Object " + ds + b' Id="x1">a</ds:Object></ext:ExtensionContent></ext:UBLExtension>'
+            b"<ext:UBLExtension><ext:ExtensionContent><ds:Object " + ds + b'\n Id = "x1">b</ds:Object>'
+            b"</ext:ExtensionContent></ext:UBLExtension></ext:UBLExtensions><cbc:CustomizationID",
+            1,
+        ),
+    )
     yield "latin-1", base.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1)
     yield (
         "large attachment",
