@@ -93,7 +93,12 @@ class _LeasedTable:
         return [(row[0], row[1] + 1, until) for row in rows]
 
     def guarded_update(self, key: str, token: str, values: dict[str, Any]) -> None:
-        """Update the row if ``token`` still holds it, else raise LeaseLost."""
+        """Update the row if ``token`` still holds it, else raise LeaseLost (``values``: columns only; the
+        built-once statement takes its SET from them, so another key would be dropped or, as ``b_key``,
+        override the guard: refused)."""
+        unknown = values.keys() - self.table.c.keys()
+        if unknown:
+            raise ValueError(f"not columns of {self.table.name}: {sorted(unknown)}")
         if any(isinstance(value, ClauseElement) for value in values.values()):  # e.g. attempts - 1
             statement: Any = (
                 update(self.table).where(self.key == key, self.table.c.lease_token == token).values(values)
