@@ -5,7 +5,9 @@ the same page, in the person's language, and changes nothing."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -290,3 +292,29 @@ def test_a_form_that_is_not_utf8_is_refused_not_mangled(
         assert answer.status_code == 422
         assert "UTF-8" in answer.text
     assert [p.name for p in site.people.list_people() if p.name.startswith("ol")] == []
+
+
+def test_a_login_being_checked_does_not_hold_the_other_requests(
+    site: Site, new_client: Callable[[], httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 and the store run off the event loop: while one login is being checked, the API answers."""
+    checking, release = threading.Event(), threading.Event()
+    authenticate = PasswordAuthenticator.authenticate
+
+    def slow(self: PasswordAuthenticator, name: str, password: str, *, source: str | None = None) -> Any:
+        checking.set()
+        release.wait(timeout=30)
+        return authenticate(self, name, password, source=source)
+
+    monkeypatch.setattr(PasswordAuthenticator, "authenticate", slow)
+    client = new_client()
+    token = login_token(client)
+    form = {"csrf_token": token, "name": "ada", "password": PASSWORD}
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(client.post, "/web/login", data=form)
+        assert checking.wait(timeout=30)
+        try:
+            assert httpx.get(f"{site.url}/healthz", timeout=10).status_code == 200  # not held by the login
+        finally:
+            release.set()
+        assert pending.result(timeout=30).status_code == 303
