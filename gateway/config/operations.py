@@ -3,11 +3,12 @@ server's limits."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Final
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from gateway.smp.urls import is_loopback_host
 
 #: Seconds a delivery lease must outlast the heartbeat's renewal interval: a beat that renews the leases
 #: of the deliveries in flight may first wait the SQLite busy timeout (30 s,
@@ -77,19 +78,9 @@ class WebhookSettings(BaseModel):
 def _https_or_loopback(url: str) -> bool:
     """True for an https URL with a host, or an http URL to localhost / a loopback address."""
     parsed = urlsplit(url)
-    host = parsed.hostname
-    if not host:
+    if not parsed.hostname:
         return False
-    if parsed.scheme == "https":
-        return True
-    if parsed.scheme != "http":
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return parsed.scheme == "https" or (parsed.scheme == "http" and is_loopback_host(parsed.hostname))
 
 
 class MailSettings(BaseModel):

@@ -34,7 +34,11 @@ def service_metadata_url(base: str, participant: ParticipantID, document_type: D
     return f"{service_group_url(base, participant)}/services/{_encode(document_type.uri)}"
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address: where plain HTTP is allowed in development (SMP reads, AS4
+    sends, webhooks); None (a URL without a host) is not one."""
+    if host is None:
+        return False
     if host.lower() == "localhost":
         return True
     try:
@@ -66,7 +70,7 @@ def check_smp_url(url: str, stage: Stage) -> str:
         )
     if parts.scheme == "https":
         return url
-    if parts.scheme == "http" and stage == "development" and _is_loopback(host):
+    if parts.scheme == "http" and stage == "development" and is_loopback_host(host):
         return url
     raise LookupOutcome.BAD_SMP_RESPONSE.error(
         f"SMP URL {url!r} refused: the {stage} stage reads SMPs over https only"

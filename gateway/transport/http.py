@@ -8,7 +8,6 @@ SLA: connect 10 s, a receiver must answer within 120 s (peppol-as4.md §5).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final, Self
@@ -18,6 +17,7 @@ import httpx
 
 from gateway.errors import TransportError
 from gateway.services.ports import HTTPResponse
+from gateway.smp.urls import is_loopback_host
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_SEND_TIMEOUT: Final = 120.0
@@ -52,19 +52,6 @@ def map_httpx_errors(url: str) -> Iterator[None]:
         raise TransportError(f"POST {url}: {type(exc).__name__}: {exc or 'no detail'}") from exc
     except httpx.HTTPError as exc:  # any other httpx failure: assume a retry may help
         raise TransportError(f"POST {url}: {type(exc).__name__}: {exc}") from exc
-
-
-def _plain_http_allowed(host: str | None) -> bool:
-    # Peppol AS4 is HTTPS only (peppol-as4.md §5); plain HTTP is allowed to loopback for development,
-    # the self-contained demonstration and tests.
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HTTPAS4Transport:
@@ -110,7 +97,9 @@ class HTTPAS4Transport:
             TransportError: no usable response; ``retryable`` says whether a later retry may help.
         """
         parts = urlsplit(url)
-        if parts.scheme != "https" and not (parts.scheme == "http" and _plain_http_allowed(parts.hostname)):
+        # Peppol AS4 is HTTPS only (peppol-as4.md §5); plain HTTP to loopback for development, the
+        # self-contained demonstration and tests.
+        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
             raise TransportError(
                 f"refusing to send to {url!r}: AS4 endpoints must use https", retryable=False
             )
