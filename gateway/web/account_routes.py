@@ -75,13 +75,11 @@ def _unit_keys(context: PageContext, role: Role, text: str) -> frozenset[str]:
 
 
 def _role(text: str) -> Role:
+    """The role typed; a role people cannot have (``sender``) is refused by ``checked_units`` next."""
     try:
-        role = Role(text)
-    except ValueError:
-        role = Role.SENDER  # refused below with the same message as any other non-person role
-    if role not in PERSON_ROLES:
-        raise AccountError("People are support, admin or member, not %(role)s.", role=text[:40])
-    return role
+        return Role(text)
+    except ValueError as exc:
+        raise AccountError("People are support, admin or member, not %(role)s.", role=text[:40]) from exc
 
 
 def _codes(context: PageContext, records: list[PersonRecord]) -> dict[str, str]:

@@ -76,6 +76,7 @@ def test_an_admin_adds_a_member_who_then_logs_in_to_their_unit(
         ({"units": ""}, "A member needs at least one unit."),
         ({"units": "!!"}, "!! is not a unit code (letters, then digits: PU-00123)."),
         ({"role": "sender"}, "People are support, admin or member, not sender."),
+        ({"role": "boss"}, "People are support, admin or member, not boss."),
         ({"password": "short", "again": "short"}, "A password needs at least 12 characters."),
         ({"again": "something else entirely"}, "The two new passwords differ."),
         ({"name": "   "}, "A name has 1 to 200 printable characters."),
