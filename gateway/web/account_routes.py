@@ -7,6 +7,7 @@ language, with what was typed (never a password) so it can be corrected.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Final
 
 import anyio.to_thread
@@ -82,10 +83,9 @@ def _role(text: str) -> Role:
         raise AccountError("People are support, admin or member, not %(role)s.", role=text[:40]) from exc
 
 
-def _codes(context: PageContext, records: list[PersonRecord]) -> dict[str, str]:
-    """Unit key -> code as published, for every unit these people act on."""
-    keys = {key for record in records for key in record.units}
-    return {key: unit.code for key, unit in units_by_key(context.services.store, keys).items()}
+def _codes(context: PageContext, keys: Iterable[str]) -> dict[str, str]:
+    """Unit key -> code as published, for these unit keys (a key of no unit is left out)."""
+    return {key: unit.code for key, unit in units_by_key(context.services.store, set(keys)).items()}
 
 
 def _people_page(context: PageContext, status: int = 200, **values: Any) -> Response:
@@ -97,7 +97,7 @@ def _people_page(context: PageContext, status: int = 200, **values: Any) -> Resp
         status,
         session=context.session,
         people=records,
-        codes=_codes(context, records),
+        codes=_codes(context, (key for record in records for key in record.units)),
         roles=[role.value for role in PERSON_ROLES],
         **{"done": None, "error": None, **values},
     )
@@ -132,7 +132,7 @@ def _add_person(context: PageContext, form: dict[str, str]) -> Response:
 
 
 def _person_page(context: PageContext, record: PersonRecord, status: int = 200, **values: Any) -> Response:
-    codes = _codes(context, [record])
+    codes = _codes(context, record.units)
     form = {
         "role": record.role,
         "units": ", ".join(sorted(codes.get(key, key) for key in record.units)),
@@ -215,7 +215,7 @@ def _reset_password(context: PageContext, form: dict[str, str]) -> Response:
 
 
 def _account_page(context: PageContext, status: int = 200, **values: Any) -> Response:
-    codes = _codes(context, [_record(context, context.person.name)])
+    codes = _codes(context, context.person.units)  # the session read the account: no second read
     return page(
         context.request,
         "account.html",
