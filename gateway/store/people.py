@@ -152,18 +152,20 @@ class SQLPeopleStore:
         *,
         at: datetime,
         expires_at: datetime,
-        checked_at: datetime | None = None,
+        password_hash: str | None,
     ) -> bool:
-        """Record a new session (and drop the expired ones), unless the account is deactivated or changed
-        after ``checked_at`` (default ``at``), when its password was checked: a new password or a
-        deactivation meanwhile ended the sessions, and this one must not outlive it. True if opened."""
+        """Record a new session (and drop the expired ones), unless the account is deactivated or its
+        password hash is no longer ``password_hash``, the one the login was checked against (a new
+        password or a replacement meanwhile ended the sessions, and this one must not outlive it; None:
+        a login without a password, only the account's being active counts). The stored hash is
+        compared, not times: a ``gateway users add`` on a host whose clock runs ahead changes nothing.
+        True if opened."""
+        conditions = [web_people.c.name == person, web_people.c.active.is_(True)]
+        if password_hash is not None:
+            conditions.append(web_people.c.password_hash == password_hash)
         unchanged = (
             select(web_people.c.name)
-            .where(
-                web_people.c.name == person,
-                web_people.c.active.is_(True),
-                web_people.c.updated_at <= (checked_at or at),
-            )
+            .where(*conditions)
             .with_for_update()  # PostgreSQL: a concurrent change waits, then its delete sees this session
         )
         with map_db_errors("open session"), self._engine.begin() as connection:

@@ -206,11 +206,11 @@ def _reset_password(context: PageContext, form: dict[str, str]) -> Response:
         return _people_page(context, 404, error=_error_text(context.request, exc))
     try:
         password, again = form.get("password", ""), form.get("again", "")
-        set_password(_people(context), name, password, again, by=by, clock=context.services.clock)
+        new_hash = set_password(_people(context), name, password, again, by=by, clock=context.services.clock)
     except AccountError as exc:
         return _person_page(context, record, 422, error=_error_text(context.request, exc))
     if name == by.name:  # an admin who reset their own password ended their own session too
-        return session_opened(context.request, by, "/web/account?done=own-password")
+        return session_opened(context.request, by, "/web/account?done=own-password", new_hash)
     return RedirectResponse(query_link("/web/person", {"name": name, "done": "password"}), status_code=303)
 
 
@@ -247,7 +247,9 @@ def _change_own_password(context: PageContext, form: dict[str, str]) -> Response
         if authenticator.authenticate(me.name, form.get("current", ""), source=source) is None:
             raise AccountError("The current password is wrong.")
         password, again = form.get("password", ""), form.get("again", "")
-        set_password(_people(context), me.name, password, again, by=me, clock=context.services.clock)
+        new_hash = set_password(
+            _people(context), me.name, password, again, by=me, clock=context.services.clock
+        )
     except AccountError as exc:
         return _account_page(context, 422, error=_error_text(request, exc))
-    return session_opened(request, me, "/web/account?done=own-password")
+    return session_opened(request, me, "/web/account?done=own-password", new_hash)

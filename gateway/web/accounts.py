@@ -148,14 +148,17 @@ def change_account(
 
 def set_password(
     store: SQLPeopleStore, name: str, password: str, again: str, *, by: Person, clock: Clock
-) -> None:
+) -> str:
     """Give an account a new password; its sessions end (an admin's reset, or a person's own change).
+    The new hash: a session opened for it after the change (``session_opened``).
 
     Raises:
         AccountError: the two passwords differ or are too short, or there is no such account.
     """
     if password != again:
         raise AccountError("The two new passwords differ.")
-    if not store.set_password_hash(name, _hashed(password), at=clock.now()):
+    password_hash = _hashed(password)
+    if not store.set_password_hash(name, password_hash, at=clock.now()):
         raise AccountError("There is no account named %(name)s.", name=name)
     audit.info("password of %s set by %s", name, by.name)
+    return password_hash

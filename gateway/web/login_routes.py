@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
@@ -65,9 +64,8 @@ def _log_in(request: Request, form: dict[str, str]) -> Response:
     name = form.get("name", "").strip()
     source = request.client.host if request.client else None
     password = form.get("password", "")
-    checked_at = sessions_of(request).now()  # the account changed after this: no session (a new password)
-    person = authenticator.authenticate(name, password, source=source) if name else None
-    if person is None:
+    checked = authenticator.authenticate(name, password, source=source) if name else None
+    if checked is None:
         token = form.get("csrf_token", "")
         return page(
             request,
@@ -77,19 +75,17 @@ def _log_in(request: Request, form: dict[str, str]) -> Response:
             next=_safe_next(form.get("next")),
             error="The name or the password is wrong.",
         )
-    response = session_opened(request, person, _safe_next(form.get("next")), checked_at)
+    response = session_opened(request, checked.person, _safe_next(form.get("next")), checked.password_hash)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/web/login")
     return response
 
 
-def session_opened(
-    request: Request, person: Person, target: str, checked_at: datetime | None = None
-) -> Response:
-    """Open a session for ``person`` (HttpOnly, SameSite=Lax cookie) and go to ``target``; ``checked_at``:
-    when the credentials were checked (default now). If the account changed since, there is no session:
-    the login page, then ``target``."""
+def session_opened(request: Request, person: Person, target: str, password_hash: str | None) -> Response:
+    """Open a session for ``person`` (HttpOnly, SameSite=Lax cookie) and go to ``target``;
+    ``password_hash``: the one the password was checked against. If the account got another password
+    or was deactivated since, there is no session: the login page, then ``target``."""
     manager = sessions_of(request)
-    token = manager.open(person, checked_at=checked_at or manager.now())
+    token = manager.open(person, password_hash=password_hash)
     if token is None:
         return RedirectResponse(query_link("/web/login", {"next": target}), status_code=303)
     response = RedirectResponse(target, status_code=303)

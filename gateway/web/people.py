@@ -11,7 +11,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from gateway.config import Role, WebSettings
@@ -49,13 +49,23 @@ def person_of(record: PersonRecord) -> Person:
     return Person(record.name, Role(record.role), record.units)
 
 
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A successful check of credentials: the person, and the stored password hash the password matched
+    (None for a login method without a password). A session opens only while that hash is still the
+    account's: a new password set meanwhile ends it before it starts."""
+
+    person: Person
+    password_hash: str | None
+
+
 class Authenticator(Protocol):
     """A login method: the person behind the credentials, or None.
 
     ``source`` is where the attempt comes from (the client address), for rate limits.
     """
 
-    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Person | None: ...
+    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Login | None: ...
 
 
 class LoginRefused(Exception):
@@ -76,8 +86,9 @@ class PasswordAuthenticator:
         self._max = settings.login_max_failures
         self._window = timedelta(seconds=settings.login_window_seconds)
 
-    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Person | None:
-        """The person, or None for a wrong name or password (counted for the name and the address).
+    def authenticate(self, name: str, password: str, *, source: str | None = None) -> Login | None:
+        """The person and the hash checked, or None for a wrong name or password (counted for the name
+        and the address).
 
         Raises:
             LoginRefused: too many failures within the window; the password is not checked.
@@ -101,7 +112,7 @@ class PasswordAuthenticator:
             return None
         assert record is not None
         self._store.clear_failures(name)
-        return person_of(record)
+        return Login(person_of(record), record.password_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,18 +139,16 @@ class SessionManager:
     def lifetime_seconds(self) -> int:
         return int(self._lifetime.total_seconds())
 
-    def now(self) -> datetime:
-        return self._clock.now()
-
-    def open(self, person: Person, *, checked_at: datetime) -> str | None:
-        """Open a session for ``person`` whose credentials were checked at ``checked_at``; the token to put
-        in the cookie, or None if the account was changed or deactivated since (then no session)."""
+    def open(self, person: Person, *, password_hash: str | None) -> str | None:
+        """Open a session for ``person`` whose password was checked against ``password_hash`` (see
+        ``Login``); the token to put in the cookie, or None if the account got another password or was
+        deactivated since (then no session)."""
         token = secrets.token_urlsafe(32)
         now = self._clock.now()
         csrf = secrets.token_urlsafe(32)
         expires_at = now + self._lifetime
         if not self._store.open_session(
-            _digest(token), person.name, csrf, at=now, expires_at=expires_at, checked_at=checked_at
+            _digest(token), person.name, csrf, at=now, expires_at=expires_at, password_hash=password_hash
         ):
             audit.warning("login of %s refused: the account changed while it was checked", person.name)
             return None

@@ -45,9 +45,10 @@ def test_a_name_is_refused_after_the_limit_until_the_window_moves_on(people: SQL
     with pytest.raises(LoginRefused):
         login.authenticate("ann", PASSWORD, source="10.0.0.2")  # the right password does not help
     clock.at += timedelta(seconds=601)
-    person = login.authenticate("ann", PASSWORD, source="10.0.0.2")
-    assert person is not None
-    assert person.role is Role.SUPPORT
+    checked = login.authenticate("ann", PASSWORD, source="10.0.0.2")
+    assert checked is not None
+    assert checked.person.role is Role.SUPPORT
+    assert checked.password_hash == people.get_person("ann").password_hash  # type: ignore[union-attr]
 
 
 def test_an_address_trying_many_names_is_refused(people: SQLPeopleStore) -> None:
