@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 from gateway.config import Settings
-from gateway.render import OutputFormat, RenderOptions, render_document
+from gateway.render import OutputFormat, render_document
 from gateway.services.ports import DocumentStore, RandomSource
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
@@ -75,6 +75,8 @@ def system_jitter() -> RandomSource:
 
 def render_pdf(ubl: bytes, language: str) -> bytes:
     """The ``PDFRenderer`` of the e-mail fallback: the same rendering as ``GET …/render?format=pdf``."""
+    from gateway.render.html import RenderOptions  # Jinja2, Babel and segno on the first e-mail only
+
     return render_document(ubl, OutputFormat.PDF, RenderOptions(language=language))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -10,53 +11,51 @@ from types import ModuleType
 from pydantic import ValidationError
 
 from gateway import __version__
-from gateway.cli import (
-    archive,
-    artefacts,
-    as4,
-    bench,
-    certs,
-    convert,
-    demo,
-    devnet,
-    render,
-    reporting,
-    serve,
-    units,
-    users,
-    validate,
-    worker,
-)
 from gateway.config import Settings, secret_values
 from gateway.errors import GatewayError
 from gateway.observability import configure_logging
 
-SUBCOMMAND_MODULES: tuple[ModuleType, ...] = (
-    validate,
-    convert,
-    render,
-    artefacts,
-    serve,
-    worker,
-    demo,
-    as4,
-    certs,
-    bench,
-    devnet,
-    units,
-    reporting,
-    users,
-    archive,
-)
+#: Each subcommand and the module that registers and runs it, in the order of ``gateway --help``. A command
+#: line that names one imports only its module: ``gateway serve`` and ``gateway worker`` do not load the
+#: benchmarks, the demo or the development network (≈ 2.4 MiB of modules in every such process; README,
+#: *Memory, seventh pass*). Without a known name (``--help``, a typo) every module is registered.
+SUBCOMMANDS: dict[str, str] = {
+    name: f"gateway.cli.{name}"
+    for name in (
+        "validate",
+        "convert",
+        "render",
+        "artefacts",
+        "serve",
+        "worker",
+        "demo",
+        "as4",
+        "certs",
+        "bench",
+        "devnet",
+        "units",
+        "reporting",
+        "users",
+        "archive",
+    )
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def subcommand_modules(argv: Sequence[str] | None = None) -> tuple[ModuleType, ...]:
+    """The modules to register for this command line: the named subcommand's, or all of them."""
+    args = sys.argv[1:] if argv is None else argv
+    names = [args[0]] if args and args[0] in SUBCOMMANDS else list(SUBCOMMANDS)
+    return tuple(importlib.import_module(SUBCOMMANDS[name]) for name in names)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser for ``argv`` (default ``sys.argv[1:]``; see ``subcommand_modules``)."""
     parser = argparse.ArgumentParser(
         prog="gateway", description="Peppol access-point gateway of the cooperative."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in SUBCOMMAND_MODULES:
+    for module in subcommand_modules(argv):
         module.register(subparsers)
     return parser
 
@@ -72,7 +71,7 @@ def settings_errors(error: ValidationError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 negative verdict, 2 usage or input error)."""
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         settings = Settings()

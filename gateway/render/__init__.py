@@ -10,25 +10,55 @@ from the PDF printer, which refuses every external resource.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from gateway.render.extract import ATTACHMENT_TYPES, EmbeddedFile, read_attachment, read_view
-from gateway.render.html import (
-    FRAGMENT_TEMPLATE,
-    STANDALONE_TEMPLATE,
-    STYLESHEET_TEMPLATE,
-    Finding,
-    RenderOptions,
-    ReportSummary,
-    build_context,
-    environment,
-    render_fragment,
-    render_html,
-    stylesheet,
-    template_loader,
-)
 from gateway.render.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language, translations
 from gateway.render.pdf import RenderError, html_to_pdf
 from gateway.render.view import DocumentView
+
+if TYPE_CHECKING:
+    from gateway.render.html import (
+        FRAGMENT_TEMPLATE,
+        STANDALONE_TEMPLATE,
+        STYLESHEET_TEMPLATE,
+        Finding,
+        RenderOptions,
+        ReportSummary,
+        build_context,
+        environment,
+        render_fragment,
+        render_html,
+        stylesheet,
+        template_loader,
+    )
+
+#: Names of ``gateway.render.html`` (Jinja2, Babel, segno), imported on first use: a ``serve`` or
+#: ``worker`` process that renders nothing does not load them (≈ 4 MiB; README, *Memory, seventh pass*).
+_HTML_NAMES = frozenset(
+    {
+        "FRAGMENT_TEMPLATE",
+        "STANDALONE_TEMPLATE",
+        "STYLESHEET_TEMPLATE",
+        "Finding",
+        "RenderOptions",
+        "ReportSummary",
+        "build_context",
+        "environment",
+        "render_fragment",
+        "render_html",
+        "stylesheet",
+        "template_loader",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HTML_NAMES:
+        from gateway.render import html
+
+        return getattr(html, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class OutputFormat(StrEnum):
@@ -51,6 +81,8 @@ def render_document(data: bytes, output: OutputFormat, options: RenderOptions | 
         MappingError: not a UBL Invoice or CreditNote.
         RenderError: the PDF could not be printed.
     """
+    from gateway.render.html import render_html
+
     html = render_html(read_view(data), options)
     return html.encode("utf-8") if output is OutputFormat.HTML else html_to_pdf(html)
 

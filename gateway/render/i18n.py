@@ -12,9 +12,6 @@ from functools import cache
 from importlib import resources
 from typing import Final
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 #: Supported languages, the default first.
 LANGUAGES: Final = ("en", "fr", "nl")
 DEFAULT_LANGUAGE: Final = "en"
@@ -65,6 +62,10 @@ def compile_catalogue(package: str, language: str) -> gettext.NullTranslations:
     unknown languages: the source text. Callers cache the result."""
     if language not in LANGUAGES or language == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()
+    # Babel on first use: a process that renders nothing never loads it.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     source = resources.files(package).joinpath("locale", language, "LC_MESSAGES", "messages.po")
     with source.open("rb") as po_file:
         catalog = read_po(po_file, locale=language)

@@ -1,23 +1,24 @@
 """The SML adapter: NAPTR queries with dnspython, mapped to ``NaptrAnswer`` or a retryable discovery error.
 
-Only this module touches dnspython. NXDOMAIN and "no NAPTR" are answers (the participant is not
-registered, decided in ``gateway.smp``); timeouts, SERVFAIL and unreachable name servers are
-``DiscoveryUnavailable`` with outcome ``sml-unreachable`` (peppol-as4.md §9.2: DNS failures are retryable).
+Only this module touches dnspython, and imports it on first use (≈ 3.3 MiB: a process that looks
+nothing up does not load it; README, *Memory, seventh pass*). NXDOMAIN and "no NAPTR" are answers (the
+participant is not registered, decided in ``gateway.smp``); timeouts, SERVFAIL and unreachable name
+servers are ``DiscoveryUnavailable`` with outcome ``sml-unreachable`` (peppol-as4.md §9.2: DNS failures
+are retryable).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from typing import Final
-
-import dns.asyncresolver
-import dns.exception
-import dns.nameserver
-import dns.resolver
+from typing import TYPE_CHECKING, Final
 
 from gateway.errors import ConfigurationError
 from gateway.smp import LookupOutcome, NaptrAnswer, NaptrRecord
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
+    import dns.nameserver
 
 DEFAULT_DNS_TIMEOUT_SECONDS: Final = 5.0
 
@@ -42,6 +43,8 @@ def _nameserver(entry: str, default_port: int) -> dns.nameserver.Do53Nameserver:
         raise ConfigurationError(
             f"DNS server {entry!r} is not an IP address (with an optional :port)"
         ) from exc
+    import dns.nameserver
+
     return dns.nameserver.Do53Nameserver(host, port)
 
 
@@ -71,6 +74,8 @@ class DNSNaptrLookup:
         self._timeout = timeout
 
     def _resolver(self) -> dns.asyncresolver.Resolver:
+        import dns.asyncresolver
+
         resolver = dns.asyncresolver.Resolver(configure=not self._nameservers)
         if self._nameservers:
             resolver.nameservers = list(self._nameservers)
@@ -84,6 +89,9 @@ class DNSNaptrLookup:
         Raises:
             DiscoveryUnavailable: timeout, SERVFAIL/REFUSED from every server, no usable configuration.
         """
+        import dns.exception
+        import dns.resolver
+
         absolute = name if name.endswith(".") else name + "."
         try:
             answer = await self._resolver().resolve(absolute, "NAPTR", search=False, raise_on_no_answer=False)

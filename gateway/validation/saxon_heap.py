@@ -17,6 +17,10 @@ isolate options (GraalVM's ``IsolateArgumentParser``: ``-Xmn`` sets ``MaxNewSize
 unbounded: a heap too small for a document would end the whole process (GraalVM answers an
 ``OutOfMemoryError`` there with a fatal error; tried with ``-Xmx64m``).
 
+``MaxHeapFree`` is an upper bound only: GraalVM's adaptive policy keeps at most about eden's worth of free
+chunks after a collection (3.5-4.5 MiB measured with 4 to 64 MiB asked for), so a full collection's copy
+of the live heap (the compiled rule sets) always needs new memory (README, *Memory, seventh pass*).
+
 Anything unexpected (another saxonche build without these symbols, an isolate that already exists, a
 failed creation) leaves SaxonC to create its default isolate: the only effect is the memory figure.
 Not done: SaxonC's own set-up also registers its C++ extension-function callback, which the gateway

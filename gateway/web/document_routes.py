@@ -19,16 +19,7 @@ from gateway.model.message import (
     InboundStatus,
     allowed_events,
 )
-from gateway.render import (
-    ATTACHMENT_TYPES,
-    RenderOptions,
-    ReportSummary,
-    negotiate_language,
-    read_attachment,
-    read_view,
-    render_fragment,
-    stylesheet,
-)
+from gateway.render import ATTACHMENT_TYPES, negotiate_language, read_attachment, read_view
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.outbound_queries import (
     evidence_archive,
@@ -60,6 +51,8 @@ PAGE_SIZE = 25
 
 def rendered_invoice(request: Request, content: DocumentContent, attachments_url: str) -> dict[str, Any]:
     """The invoice fragment of ``gateway.render`` and its stylesheet, or why it cannot be shown."""
+    from gateway.render.html import RenderOptions, ReportSummary, render_fragment, stylesheet  # first use
+
     language = negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
     options = RenderOptions(
         language=language,

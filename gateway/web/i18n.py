@@ -7,13 +7,15 @@ from __future__ import annotations
 import gettext
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
-import jinja2
-from babel.dates import format_datetime
 from fastapi import Request
 
 from gateway.render import DEFAULT_LANGUAGE, negotiate_language
 from gateway.render.i18n import FORMAT_LOCALES, compile_catalogue
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 def page_language(request: Request) -> str:
@@ -34,7 +36,13 @@ def translate(language: str, message: str) -> str:
 
 @cache
 def environment(language: str) -> jinja2.Environment:
-    """The pages' Jinja2 environment in ``language``: autoescape on, strict undefined, gettext, dates."""
+    """The pages' Jinja2 environment in ``language``: autoescape on, strict undefined, gettext, dates.
+
+    Jinja2 and Babel are imported here, on the first page: a process that serves no page does not load
+    them (README, *Memory, seventh pass*)."""
+    import jinja2
+    from babel.dates import format_datetime
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("gateway.web", "templates"),
         autoescape=True,

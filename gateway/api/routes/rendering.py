@@ -21,13 +21,10 @@ from gateway.model.message import DocumentContent
 from gateway.render import (
     ATTACHMENT_TYPES,
     OutputFormat,
-    RenderOptions,
-    ReportSummary,
     html_to_pdf,
     negotiate_language,
     read_attachment,
     read_view,
-    render_html,
 )
 from gateway.services.expense_queries import expense_content
 from gateway.services.inbound_queries import get_inbound
@@ -72,6 +69,8 @@ _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _render(
     content: DocumentContent, output: OutputFormat, language: str, attachment_url: Callable[[int], str]
 ) -> Response:
+    from gateway.render.html import RenderOptions, ReportSummary, render_html  # Jinja2 etc. on first use
+
     options = RenderOptions(
         language=language,
         report=ReportSummary.from_json(content.validation_report),

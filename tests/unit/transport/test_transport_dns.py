@@ -27,3 +27,20 @@ def test_nameserver_entries(entry: str, address: str, port: int) -> None:
 def test_bad_nameserver_entries_refused(entry: str) -> None:
     with pytest.raises(ConfigurationError, match="DNS server"):
         DNSNaptrLookup(nameservers=[entry])
+
+
+def test_dnspython_is_imported_on_first_use_only() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "import gateway.api.app, gateway.bootstrap.discovery\n"
+        "from gateway.transport.dns import DNSNaptrLookup\n"
+        "DNSNaptrLookup()\n"
+        "print('dns' in sys.modules)\n"
+        "DNSNaptrLookup(nameservers=['127.0.0.1'])._resolver()\n"
+        "print('dns' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["False", "True"]
