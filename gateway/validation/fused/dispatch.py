@@ -11,6 +11,11 @@ still decides the actual match. For an element name it also reads the step befor
 ``P[...]/X[...]`` can only match an ``X`` whose parent is a ``P``, so when every branch naming ``X`` has
 such a parent step, the pattern is tried only on the ``X`` elements under one of those parents
 (``cac:TaxCategory/cbc:ID``, not the document's other ``cbc:ID``).
+
+A pattern whose one rule matches any element under a predicate that cannot fail and does not depend
+on position (Peppol R008, ``//*[not(*) and not(normalize-space())]``, tried on every element) gets
+that predicate as a guard (``any_element_guard``): the walk tests it before applying the pattern, so
+the elements it cannot match (nearly all) cost a test instead of a template dispatch.
 """
 
 from __future__ import annotations
@@ -19,11 +24,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gateway.validation.fused.xpath_text import outside_literals, split_operator, split_top_level
+from gateway.validation.fused.xpath_text import (
+    closing_parenthesis,
+    outside_literals,
+    split_operator,
+    split_top_level,
+)
 
 _NAME = re.compile(r"^(?:([A-Za-z_][\w.\-]*):)?([A-Za-z_][\w.\-]*)$")
 #: ``ends-with(name(), 'S')`` or ``ends-with(local-name(), 'S')``, S a colon-free name part: true exactly
 #: when the local name ends with S (``name()`` is ``prefix:local``; a suffix without ``:`` lies in local).
+#: Terms of a guard predicate that can neither raise a dynamic error nor depend on the position of the
+#: node: on an element, each is a node test of the child or attribute axis, or the string value.
+_SAFE_TERMS = frozenset({"*", "node()", "text()", "normalize-space()", "string()", "@*"})
+_SAFE_ATTRIBUTE = re.compile(r"^@[A-Za-z_][\w.\-]*$")  # unprefixed: no namespace binding involved
 _SUFFIX_TEST = re.compile(r"^ends-with\(\s*(?:local-)?name\(\s*\)\s*,\s*'([\w.\-]+)'\s*\)$")
 
 
@@ -159,3 +173,44 @@ def targets_of(matches: list[str], namespaces: Mapping[str, str]) -> Targets:
         for branch in split_top_level(match, "|"):
             _add_step(targets, branch, namespaces)
     return targets
+
+
+def _safe_predicate(predicate: str) -> bool:
+    """Whether ``predicate`` is built only of ``and``, ``or``, ``not(...)``, parentheses and
+    ``_SAFE_TERMS`` (or an unprefixed ``@name``): on an element it is then true or false, never an
+    error, and means the same in a match pattern's predicate and in an ``xsl:if`` with that element as
+    the context item."""
+    predicate = predicate.strip()
+    disjuncts = split_operator(predicate, "or")
+    terms = [term for disjunct in disjuncts for term in split_operator(disjunct, "and")]
+    if len(terms) > 1:
+        return all(_safe_predicate(term) for term in terms)
+    for opening in ("not(", "("):
+        if (
+            predicate.startswith(opening)
+            and closing_parenthesis(predicate, len(opening)) == len(predicate) - 1
+        ):
+            return _safe_predicate(predicate[len(opening) : -1])
+    return predicate in _SAFE_TERMS or _SAFE_ATTRIBUTE.match(predicate) is not None
+
+
+def any_element_guard(matches: list[str]) -> str | None:
+    """The predicate P when ``matches`` is one rule ``*[P]`` (or ``//*[P]``) with P safe
+    (``_safe_predicate``); None otherwise.
+
+    The walk may then apply the pattern to an element only where P is true: where it is false no rule
+    of the pattern matches (its one rule requires P), and the default rule writes nothing.
+    """
+    if len(matches) != 1:
+        return None
+    branch = matches[0].strip()
+    if branch.startswith("//"):
+        branch = branch[2:].lstrip()
+    if len(split_top_level(branch, "|")) != 1 or len(split_top_level(branch, "/")) != 1:
+        return None
+    if not branch.startswith("*[") or not branch.endswith("]"):
+        return None
+    predicate = _first_predicate(branch)
+    if predicate is None or f"*[{predicate}]" != branch or not _safe_predicate(predicate):
+        return None
+    return predicate.strip()

@@ -7,7 +7,8 @@ rule that fires. The fused stylesheet instead:
 * walks the tree once (mode ``fused-walk``: the document node, then ``@*|*`` recursively, the order
   the skeleton visits nodes in);
 * at each node, applies only the patterns that have a rule able to match that node (by element name
-  or local-name suffix, decided when the stylesheet is generated, see ``dispatch``), each in its own
+  or local-name suffix, decided when the stylesheet is generated, see ``dispatch``; a pattern of one
+  any-element rule ``*[P]`` with a safe P only where P holds), each in its own
   mode with the official rule templates (same match patterns, same priorities: Saxon still picks
   the first matching rule of each pattern), minus the per-pattern recursion and the fired-rule
   marker;
@@ -38,7 +39,7 @@ from gateway.validation.compact import MARKER as COMPACT_MARKER
 from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, FIRED, MARKER, ForbiddenPaths, fired_marker
 from gateway.validation.fused.absent import MODE as ABSENT_MODE
 from gateway.validation.fused.codes import MAP_NAMESPACE, CodeLists, TokenSets
-from gateway.validation.fused.dispatch import Targets, targets_of
+from gateway.validation.fused.dispatch import Targets, any_element_guard, targets_of
 from gateway.validation.fused.findings import NAMESPACE as FINDINGS_NAMESPACE
 from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
 from gateway.validation.fused.findings import declarations as finding_functions
@@ -62,9 +63,12 @@ def _sub(parent: etree._Element, local: str, **attributes: str) -> etree._Elemen
     return node
 
 
-def _apply(parent: etree._Element, modes: list[str]) -> None:
+def _apply(parent: etree._Element, modes: list[str], guards: Mapping[str, str] | None = None) -> None:
+    """Apply each pattern's mode to the context node; a mode with a guard (``any_element_guard``)
+    only where its guard is true."""
     for mode in modes:
-        _sub(parent, "apply-templates", select=".", mode=mode)
+        guard = (guards or {}).get(mode)
+        _sub(_sub(parent, "if", test=guard) if guard else parent, "apply-templates", select=".", mode=mode)
 
 
 class _Prefixes:
@@ -148,13 +152,18 @@ def _walk_templates(
 ) -> None:
     targets = [_pattern_targets(pattern, skeleton) for pattern in skeleton.patterns]
     modes = [pattern.mode for pattern in skeleton.patterns]
+    guards = {
+        pattern.mode: guard
+        for pattern in skeleton.patterns
+        if (guard := any_element_guard([rule.match for rule in pattern.rules])) is not None
+    }
     if forbidden.asserts:  # the elements of the moved asserts' paths: their markers
         targets.append(targets_of(forbidden.matches(), forbidden.namespaces))
         modes.append(ABSENT_MODE)
 
     def walk(match: str, applies: list[str], priority: str, descend: bool = True) -> etree._Element:
         template = _sub(parent, "template", match=match, mode=WALK_MODE, priority=priority)
-        _apply(template, applies)
+        _apply(template, applies, guards)
         if descend:
             _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
         return template
@@ -184,15 +193,15 @@ def _walk_templates(
             applies = tuple(m for m, parents in wanted.items() if parents is None or above in parents)
             by_applies.setdefault(applies, []).append(f"parent::{prefixes.qname(*above)}")
         for applies, tests in by_applies.items():
-            _apply(_sub(choose, "when", test=" or ".join(tests)), list(applies))
-        _apply(_sub(choose, "otherwise"), anywhere)
+            _apply(_sub(choose, "when", test=" or ".join(tests)), list(applies), guards)
+        _apply(_sub(choose, "otherwise"), anywhere, guards)
         _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
     # Any other element: the patterns that can match any element, and (tested by local name) those
     # whose rules match elements by a suffix of their local name; in pattern order.
     fallback = walk("*", [], "0", descend=False)
     for mode, target in zip(modes, targets, strict=True):
         if target.any_element:
-            _apply(fallback, [mode])
+            _apply(fallback, [mode], guards)
         elif target.suffixes:
             _apply(_sub(fallback, "if", test=_suffix_test(target.suffixes)), [mode])
     _sub(fallback, "apply-templates", select="@*|*", mode=WALK_MODE)
