@@ -148,19 +148,34 @@ class DeliverySteps:
                 uow.commit()
                 self._drop(lease)
                 raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
-            record = None
-            if document.as4_message_id is not None:
-                record = uow.messages.get(document.as4_message_id, Direction.OUT)
-            body = None
-            invalid = False
-            if record is None:
-                content = uow.outbound.get_content(document.id)
-                body = content.body if content is not None else None
-                # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
-                # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
-                report = content.validation_report if content is not None else None
-                invalid = report is not None and report.get("valid") is False
+            prepared = self._load(uow, document)
             uow.commit()
+        return prepared
+
+    def preload(self, uow: UnitOfWork, lease: DeliveryLease) -> PreparedDocument | None:
+        """``prepare``'s reads in the caller's unit of work (the one that took the lease, so the lease is
+        fresh and needs no renewal); None when the document is gone or final (``prepare`` then drops the
+        job, as it would have)."""
+        document = uow.outbound.get(lease.document_id)
+        if document is None or document.status.is_final:
+            return None
+        return self._load(uow, document)
+
+    @staticmethod
+    def _load(uow: UnitOfWork, document: OutboundDocument) -> PreparedDocument:
+        """The document's stored message, else its content and whether it was stored invalid."""
+        record = None
+        if document.as4_message_id is not None:
+            record = uow.messages.get(document.as4_message_id, Direction.OUT)
+        body = None
+        invalid = False
+        if record is None:
+            content = uow.outbound.get_content(document.id)
+            body = content.body if content is not None else None
+            # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
+            # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
+            report = content.validation_report if content is not None else None
+            invalid = report is not None and report.get("valid") is False
         return PreparedDocument(document, record, body, invalid)
 
     def _drop(self, lease: DeliveryLease) -> None:
