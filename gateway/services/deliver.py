@@ -175,15 +175,32 @@ class Deliverer:
             verdicts=self._verdicts,
         )
 
-    async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
-        """Run one delivery attempt for a leased job and record its outcome.
+    def preload(self, uow: UnitOfWork, leases: list[DeliveryLease]) -> dict[str, PreparedDocument]:
+        """Load the documents of fresh leases in the unit of work that took them (the worker's lease):
+        handed to ``deliver_one``, they save each attempt its own read transaction and thread hop. Jobs
+        the endpoint gate refused before are left out: they are likely handed back unread again. Keyed by
+        document id; a document gone or final is left out (its attempt drops the job)."""
+        loaded: dict[str, PreparedDocument] = {}
+        for lease in leases:
+            if lease.document_id in self._refused:
+                continue
+            prepared = self._steps.preload(uow, lease)
+            if prepared is not None:
+                loaded[lease.document_id] = prepared
+        return loaded
+
+    async def deliver_one(
+        self, lease: DeliveryLease, prepared: PreparedDocument | None = None
+    ) -> DeliveryResult:
+        """Run one delivery attempt for a leased job and record its outcome. ``prepared``: the document as
+        ``preload`` read it with the lease (None: it is read now).
 
         Never raises for delivery problems (they become transitions); ``LeaseLost`` and a document that
         became final meanwhile end the attempt quietly. Store errors (database down) propagate: the worker
         loop hands the lease back as soon as the store answers (``gateway.worker.loop``), or it expires.
         """
         try:
-            return await self._attempt(lease)
+            return await self._attempt(lease, prepared)
         except StopAttempt as stop:
             return stop.result
         except (LeaseLost, InvalidTransition) as exc:
@@ -191,7 +208,7 @@ class Deliverer:
             log.warning("document %s: attempt abandoned: %s", lease.document_id, exc)
             return DeliveryResult(lease.document_id, None)
 
-    async def _attempt(self, lease: DeliveryLease) -> DeliveryResult:
+    async def _attempt(self, lease: DeliveryLease, preloaded: PreparedDocument | None) -> DeliveryResult:
         if lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE:
             # Attempts that never recorded an outcome (the worker died, or a step raised, each time): stop
             # the loop. Checked before any other step, so a step that always raises cannot loop forever.
@@ -202,7 +219,10 @@ class Deliverer:
             again = self._slots.gate.refusal(refused_for)
             if again is not None:
                 return await self._defer(lease, refused_for, again)
-        prepared = await self._thread(self._steps.prepare, lease)
+        if preloaded is not None and refused_for is None:
+            prepared = preloaded
+        else:
+            prepared = await self._thread(self._steps.prepare, lease)
         document = prepared.document
         if prepared.record is not None and is_email_record(prepared.record):
             # Sent by e-mail before (a temporary SMTP failure, a crash, a support retry): resend the stored

@@ -148,19 +148,34 @@ class DeliverySteps:
                 uow.commit()
                 self._drop(lease)
                 raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
-            record = None
-            if document.as4_message_id is not None:
-                record = uow.messages.get(document.as4_message_id, Direction.OUT)
-            body = None
-            invalid = False
-            if record is None:
-                content = uow.outbound.get_content(document.id)
-                body = content.body if content is not None else None
-                # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
-                # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
-                report = content.validation_report if content is not None else None
-                invalid = report is not None and report.get("valid") is False
+            prepared = self._load(uow, document)
             uow.commit()
+        return prepared
+
+    def preload(self, uow: UnitOfWork, lease: DeliveryLease) -> PreparedDocument | None:
+        """``prepare``'s reads in the caller's unit of work (the one that took the lease, so the lease is
+        fresh and needs no renewal); None when the document is gone or final (``prepare`` then drops the
+        job, as it would have)."""
+        document = uow.outbound.get(lease.document_id)
+        if document is None or document.status.is_final:
+            return None
+        return self._load(uow, document)
+
+    @staticmethod
+    def _load(uow: UnitOfWork, document: OutboundDocument) -> PreparedDocument:
+        """The document's stored message, else its content and whether it was stored invalid."""
+        record = None
+        if document.as4_message_id is not None:
+            record = uow.messages.get(document.as4_message_id, Direction.OUT)
+        body = None
+        invalid = False
+        if record is None:
+            content = uow.outbound.get_content(document.id)
+            body = content.body if content is not None else None
+            # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
+            # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
+            report = content.validation_report if content is not None else None
+            invalid = report is not None and report.get("valid") is False
         return PreparedDocument(document, record, body, invalid)
 
     def _drop(self, lease: DeliveryLease) -> None:
@@ -227,9 +242,18 @@ class DeliverySteps:
             with self._store.unit_of_work() as uow:
                 current = self._current(uow, lease)
                 if outcome.signal is not None and message_id is not None:
-                    uow.messages.record_signal(message_id, Direction.OUT, outcome.signal)
+                    # The message is this document's: the attempt it answers is the counter just read.
+                    uow.messages.record_signal(
+                        message_id, Direction.OUT, outcome.signal, attempt=current.attempts
+                    )
                 entry = uow.outbound.transition(
-                    current.id, event, at=now, reason=reason, detail=detail, next_attempt_at=next_at
+                    current.id,
+                    event,
+                    at=now,
+                    reason=reason,
+                    detail=detail,
+                    next_attempt_at=next_at,
+                    locked=current,
                 )
                 self._notify(uow, current, entry, reason, message_id)
                 if event is DeliveryEvent.RECEIPT_RECEIVED and message_id is not None:
@@ -283,20 +307,24 @@ class DeliverySteps:
         stored: bool = True,
     ) -> None:
         """Record SEND_STARTED (with the message's id as the document's current message when ``stored``),
-        queue its webhook and renew the lease, in the caller's unit of work (the caller commits)."""
+        queue its webhook and renew the lease, in the caller's unit of work (the caller commits);
+        ``document`` as read by ``_current`` in that unit of work."""
         entry = uow.outbound.transition(
             document.id,
             DeliveryEvent.SEND_STARTED,
             at=now,
             detail=detail,
             as4_message_id=message_id if stored else None,
+            locked=document,
         )
         self._notify(uow, document, entry, None, message_id)
         # Lock order everywhere: document row (transition) before job row.
         uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
 
     def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
-        document = uow.outbound.get(lease.document_id)
+        """The live document, its row locked for the unit of work (the transition that follows takes its
+        status from it); StopAttempt when it is gone or final."""
+        document = uow.outbound.get(lease.document_id, for_update=True)
         if document is None or document.status.is_final:
             raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
         return document

@@ -43,6 +43,7 @@ _INBOUND_META = [c for c in inbound_documents.c if c.name != "validation_report"
 # reuses their cache key instead of rebuilding and hashing the statement on every call (≈ 0.1 ms per query
 # with 17 columns, measured for issue 12). ``b_`` names keep clear of the column names the SET clauses use.
 _OUTBOUND_BY_ID = select(*_OUTBOUND_META).where(outbound_documents.c.id == bindparam("b_id"))
+_OUTBOUND_BY_ID_FOR_UPDATE = _OUTBOUND_BY_ID.with_for_update()
 _OUTBOUND_CONTENT = select(outbound_documents.c.ubl, outbound_documents.c.validation_report).where(
     outbound_documents.c.id == bindparam("b_id")
 )
@@ -176,8 +177,9 @@ class SQLOutboundDocumentRepository:
             self._append(entry)
         return entry
 
-    def get(self, document_id: str) -> OutboundDocument | None:
-        row = self._conn.execute(_OUTBOUND_BY_ID, {"b_id": document_id}).first()
+    def get(self, document_id: str, *, for_update: bool = False) -> OutboundDocument | None:
+        statement = _OUTBOUND_BY_ID_FOR_UPDATE if for_update else _OUTBOUND_BY_ID
+        row = self._conn.execute(statement, {"b_id": document_id}).first()
         return _outbound_from_row(row) if row is not None else None
 
     def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
@@ -200,13 +202,21 @@ class SQLOutboundDocumentRepository:
         detail: JSONObject | None = None,
         next_attempt_at: datetime | None = None,
         as4_message_id: str | None = None,
+        locked: OutboundDocument | None = None,
     ) -> TimelineEvent:
-        # FOR UPDATE: a concurrent transition of the same document waits for this transaction, then
-        # re-reads the new status (PostgreSQL); SQLite already serialises writers (BEGIN IMMEDIATE).
-        row = self._conn.execute(_OUTBOUND_STATUS_FOR_UPDATE, {"b_id": document_id}).first()
-        if row is None:
-            raise StoreError(f"no outbound document {document_id!r}")
-        current = DeliveryStatus(row.status)
+        if locked is not None:
+            # Read with ``get(for_update=True)`` in this transaction: its row is locked already and its
+            # status and attempts are current; reading them again would cost a statement (issue 12).
+            if locked.id != document_id:
+                raise ValueError(f"locked document {locked.id!r} is not {document_id!r}")
+            current, attempts = locked.status, locked.attempts
+        else:
+            # FOR UPDATE: a concurrent transition of the same document waits for this transaction, then
+            # re-reads the new status (PostgreSQL); SQLite already serialises writers (BEGIN IMMEDIATE).
+            row = self._conn.execute(_OUTBOUND_STATUS_FOR_UPDATE, {"b_id": document_id}).first()
+            if row is None:
+                raise StoreError(f"no outbound document {document_id!r}")
+            current, attempts = DeliveryStatus(row.status), row.attempts
         target = apply_event(current, event)
         values: dict[str, Any] = {
             "status": target.value,
@@ -215,7 +225,7 @@ class SQLOutboundDocumentRepository:
             "updated_at": at,
         }
         if event is DeliveryEvent.SEND_STARTED:
-            values["attempts"] = row.attempts + 1
+            values["attempts"] = attempts + 1
         if as4_message_id is not None:
             values["as4_message_id"] = as4_message_id
         self._conn.execute(_OUTBOUND_UPDATE, {"b_id": document_id, **values})

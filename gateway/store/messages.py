@@ -184,15 +184,20 @@ class SQLAS4MessageRepository:
             for row in rows
         ]
 
-    def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
+    def record_signal(
+        self, message_id: str, direction: Direction, signal: AS4Signal, *, attempt: int | None = None
+    ) -> None:
         key = {"b_id": message_id, "b_direction": direction.value}
-        row = self._conn.execute(_MESSAGE_DOCUMENT, key).first()
-        if row is None:
-            raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
+        if attempt is None:
+            row = self._conn.execute(_MESSAGE_DOCUMENT, key).first()
+            if row is None:
+                raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
+            attempt = self._attempt(direction, row.document_id)
         # Latest signal on the message row (what callers show), and appended to the history: an
         # earlier answer (invalid receipt, retryable error) stays as evidence.
-        self._conn.execute(_MESSAGE_UPDATE, {**key, **_signal_columns(signal)})
-        attempt = self._attempt(direction, row.document_id)
+        updated = self._conn.execute(_MESSAGE_UPDATE, {**key, **_signal_columns(signal)})
+        if updated.rowcount != 1:
+            raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
         self._conn.execute(insert(as4_signals), _history_values(message_id, direction, signal, attempt))
 
     def signals(self, message_id: str, direction: Direction) -> list[AS4Signal]:

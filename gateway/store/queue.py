@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    Integer,
     Row,
     Table,
     and_,
@@ -57,14 +58,49 @@ def _guarded(table: Table, key: str) -> tuple[Any, Any]:
     return update(table).where(held), delete(table).where(held)
 
 
+def _lease_statements(table: Table, key: Column[str], *open_conditions: Any) -> tuple[Any, Any]:
+    """A queue's lease: the SELECT of due rows (parameters ``b_now``, ``b_limit``) and the UPDATE that marks
+    them leased (``b_keys``, ``b_token``, ``b_until``), built once per queue with bound parameters: building
+    them and their cache key on every lease cost ≈ 0.09 ms a query (issue 12)."""
+    now = bindparam("b_now", type_=table.c.due_at.type)
+    pick = (
+        select(key, table.c.attempts)
+        .where(up_for_lease(table, now), *open_conditions)
+        .order_by(table.c.due_at, key)
+        .limit(bindparam("b_limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    mark = (
+        update(table)
+        .where(key.in_(bindparam("b_keys", expanding=True)))
+        .values(
+            lease_token=bindparam("b_token", type_=table.c.lease_token.type),
+            leased_until=bindparam("b_until", type_=table.c.leased_until.type),
+            attempts=table.c.attempts + 1,
+        )
+    )
+    return pick, mark
+
+
+_JOB_LEASE = _lease_statements(delivery_jobs, delivery_jobs.c.document_id)
+_WEBHOOK_LEASE = _lease_statements(
+    webhook_outbox,
+    webhook_outbox.c.id,
+    webhook_outbox.c.delivered_at.is_(None),
+    webhook_outbox.c.failed_at.is_(None),
+)
+
+
 class _LeasedTable:
     """Lease statements shared by both queues: a table with due_at, attempts, lease_token, leased_until."""
 
-    def __init__(self, connection: Connection, table: Table, key: Column[str], *open_conditions: Any) -> None:
+    def __init__(
+        self, connection: Connection, table: Table, key: Column[str], statements: tuple[Any, Any]
+    ) -> None:
         self.conn = connection
         self.table = table
         self.key = key
-        self.open_conditions = open_conditions
+        self.statements = statements
 
     def take(
         self, *, now: datetime, limit: int, lease_for: timedelta, token: str
@@ -72,24 +108,13 @@ class _LeasedTable:
         """Lease up to ``limit`` due rows; return (key, attempts including this one, leased_until)."""
         if limit < 1:
             raise ValueError("lease limit must be at least 1")
-        t = self.table
-        due = and_(up_for_lease(t, now), *self.open_conditions)
+        pick, mark = self.statements
         until = now + lease_for
-        rows = self.conn.execute(
-            select(self.key, t.c.attempts)
-            .where(due)
-            .order_by(t.c.due_at, self.key)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
+        rows = self.conn.execute(pick, {"b_now": now, "b_limit": limit}).all()
         if not rows:
             return []
         keys = [row[0] for row in rows]
-        self.conn.execute(
-            update(t)
-            .where(self.key.in_(keys))
-            .values(lease_token=token, leased_until=until, attempts=t.c.attempts + 1)
-        )
+        self.conn.execute(mark, {"b_keys": keys, "b_token": token, "b_until": until})
         return [(row[0], row[1] + 1, until) for row in rows]
 
     def guarded_update(self, key: str, token: str, values: dict[str, Any]) -> None:
@@ -154,7 +179,7 @@ class SQLDeliveryQueue:
 
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
-        self._leases = _LeasedTable(connection, delivery_jobs, delivery_jobs.c.document_id)
+        self._leases = _LeasedTable(connection, delivery_jobs, delivery_jobs.c.document_id, _JOB_LEASE)
 
     def enqueue(self, document_id: str, *, due_at: datetime) -> None:
         statement = _enqueue_statement(self._conn.dialect.name)
@@ -236,9 +261,7 @@ class SQLWebhookOutbox:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
         t = webhook_outbox
-        self._leases = _LeasedTable(
-            connection, t, t.c.id, t.c.delivered_at.is_(None), t.c.failed_at.is_(None)
-        )
+        self._leases = _LeasedTable(connection, t, t.c.id, _WEBHOOK_LEASE)
 
     def add(self, message: WebhookMessage) -> None:
         with self._conn.begin_nested():

@@ -276,3 +276,29 @@ def test_sent_facts_give_the_message_time_and_the_stored_buyer_country_of_an_out
         assert uow.reporting.sent_facts(sent_legacy.message_id) == SentFacts(at(4), None, body)
         assert uow.reporting.sent_facts(received.message_id) is None
         assert uow.reporting.sent_facts("unknown@x") is None
+
+
+def test_an_attempt_given_by_the_caller_is_recorded_and_an_unknown_message_is_still_refused(
+    store: SQLDocumentStore,
+) -> None:
+    """The delivery worker passes the attempt it read with the document (no second read): the history row
+    carries it, and an unknown message is refused as without it, with no history row."""
+    document = outbound()
+    record = as4_message(document_id=document.id)
+    receipt = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(2))
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.messages.add(record)
+        uow.messages.record_signal(record.message_id, Direction.OUT, receipt, attempt=3)
+        with pytest.raises(StoreError):
+            uow.messages.record_signal("unknown", Direction.OUT, receipt, attempt=1)
+        uow.commit()
+    s = as4_signals
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(s.c.message_id, s.c.attempt)).all()
+    assert [tuple(row) for row in rows] == [(record.message_id, 3)]
+    with store.unit_of_work(read_only=True) as uow:
+        got = uow.messages.get(record.message_id, Direction.OUT)
+    assert got is not None
+    assert got.signal is not None
+    assert got.signal.kind is SignalKind.RECEIPT

@@ -241,11 +241,11 @@ def test_enqueue_takes_over_a_job_whose_lease_expired(store: SQLDocumentStore) -
 def test_a_guarded_update_refuses_a_key_that_is_no_column(store: SQLDocumentStore) -> None:
     """The lease statement built once takes its SET from the values: a key that is no column would be
     dropped, or as ``b_token`` would replace the guard's token; it is refused instead."""
-    from gateway.store.queue import _LeasedTable
+    from gateway.store.queue import _JOB_LEASE, _LeasedTable
     from gateway.store.tables import delivery_jobs
 
     with store.engine.begin() as connection:
-        leased = _LeasedTable(connection, delivery_jobs, delivery_jobs.c.document_id)
+        leased = _LeasedTable(connection, delivery_jobs, delivery_jobs.c.document_id, _JOB_LEASE)
         for values in ({"b_token": "other"}, {"atempts": 1}):
             with pytest.raises(ValueError, match="not columns of delivery_jobs"):
                 leased.guarded_update("doc", "token", values)

@@ -143,6 +143,41 @@ def test_a_refused_transition_changes_nothing(store: SQLDocumentStore) -> None:
         assert len(uow.outbound.timeline(document.id)) == 3
 
 
+def test_a_transition_from_a_document_read_for_update_gives_the_same_rows(store: SQLDocumentStore) -> None:
+    """``locked``: the document read with ``get(for_update=True)`` in the same unit of work stands for the
+    transition's own read (the delivery worker's path): same status, attempts, timeline and refusals."""
+    plain, locked = outbound(), replace(outbound(), id="doc-locked", document_number="INV-LOCKED")
+    with store.unit_of_work() as uow:
+        uow.outbound.add(plain, content())
+        uow.outbound.add(locked, content())
+        uow.commit()
+    steps = [(E.SEND_STARTED, {"as4_message_id": "m1@gw"}), (E.RETRYABLE_FAILURE, {"reason": "HTTP 503"})]
+    steps += [(E.SEND_STARTED, {}), (E.RECEIPT_RECEIVED, {"detail": {"receipt": "ok"}})]
+    for minute, (event, options) in enumerate(steps, start=1):
+        with store.unit_of_work() as uow:
+            uow.outbound.transition(plain.id, event, at=at(minute), **options)  # type: ignore[arg-type]
+            current = uow.outbound.get(locked.id, for_update=True)
+            assert current is not None
+            uow.outbound.transition(locked.id, event, at=at(minute), locked=current, **options)  # type: ignore[arg-type]
+            uow.commit()
+    with store.unit_of_work() as uow:
+        one, two = uow.outbound.get(plain.id), uow.outbound.get(locked.id)
+        timelines = [uow.outbound.timeline(d.id) for d in (plain, locked)]
+        current = uow.outbound.get(locked.id, for_update=True)
+        assert current is not None
+        with pytest.raises(InvalidTransition):
+            uow.outbound.transition(locked.id, E.RETRY_REQUESTED, at=at(9), locked=current)
+        with pytest.raises(ValueError, match="is not"):
+            uow.outbound.transition(plain.id, E.RETRY_REQUESTED, at=at(9), locked=current)
+    assert one is not None
+    assert two is not None
+    assert replace(two, id=one.id, document_number=one.document_number) == one
+    assert (two.status, two.attempts, two.as4_message_id) == (S.DELIVERED, 2, "m1@gw")
+    assert [(e.from_status, e.to_status, e.event, e.at, e.detail) for e in timelines[0]] == [
+        (e.from_status, e.to_status, e.event, e.at, e.detail) for e in timelines[1]
+    ]
+
+
 def test_transition_of_an_unknown_document_fails(store: SQLDocumentStore) -> None:
     with store.unit_of_work() as uow, pytest.raises(StoreError):
         uow.outbound.transition("missing", E.SEND_STARTED, at=T0)

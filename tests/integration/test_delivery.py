@@ -213,6 +213,32 @@ def test_a_valid_receipt_delivers_and_the_exact_exchange_is_kept_as_evidence(
     assert record.message_id.endswith("@gw.test")
 
 
+def test_a_delivery_is_three_units_of_work_its_document_read_with_the_lease(
+    sender: Sender, receiver: ReceiverAP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker reads the leased document in the lease's unit of work (``Deliverer.preload``): a first
+    delivery is the lease, SEND_STARTED with its message, and the outcome, with no read of its own."""
+    doc_id = queue_document(sender.store, number="INV-2026-0042")
+    opened: list[bool] = []
+    unit_of_work = sender.store.unit_of_work
+
+    def counted(*, read_only: bool = False) -> Any:
+        opened.append(read_only)
+        return unit_of_work(read_only=read_only)
+
+    monkeypatch.setattr(sender.store, "unit_of_work", counted)
+    (result,) = sender.round()
+    monkeypatch.undo()
+
+    assert result.status is DeliveryStatus.DELIVERED
+    assert opened == [False, False, False]
+    assert events(sender.store, doc_id) == [
+        DeliveryEvent.SUBMITTED,
+        DeliveryEvent.SEND_STARTED,
+        DeliveryEvent.RECEIPT_RECEIVED,
+    ]
+
+
 def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Sender) -> None:
     doc_id = queue_document(sender.store, number="INV-WEBHOOK-1")
     sender.round()

@@ -61,8 +61,10 @@ class OutboundDocumentRepository(Protocol):
         """
         ...
 
-    def get(self, document_id: str) -> OutboundDocument | None:
-        """The document, or None."""
+    def get(self, document_id: str, *, for_update: bool = False) -> OutboundDocument | None:
+        """The document, or None. ``for_update``: its row is locked for the rest of the transaction (as
+        ``transition`` locks it; PostgreSQL: SELECT ... FOR UPDATE), so the document read stays current
+        and can be handed to ``transition`` as ``locked``."""
         ...
 
     def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
@@ -83,8 +85,12 @@ class OutboundDocumentRepository(Protocol):
         detail: JSONObject | None = None,
         next_attempt_at: datetime | None = None,
         as4_message_id: str | None = None,
+        locked: OutboundDocument | None = None,
     ) -> TimelineEvent:
         """Apply ``event`` per TRANSITIONS and append the timeline entry, in this unit of work.
+
+        ``locked``: the document as read by ``get(document_id, for_update=True)`` earlier in this unit of
+        work (its status and attempts are then taken from it instead of being read again).
 
         The row is locked for the rest of the transaction (PostgreSQL: SELECT ... FOR UPDATE), so two
         concurrent transitions of one document serialise. Effects: ``status`` becomes the target,
@@ -206,10 +212,14 @@ class AS4MessageRepository(Protocol):
         ``for_document``): for views that are polled."""
         ...
 
-    def record_signal(self, message_id: str, direction: Direction, signal: AS4Signal) -> None:
+    def record_signal(
+        self, message_id: str, direction: Direction, signal: AS4Signal, *, attempt: int | None = None
+    ) -> None:
         """Attach the receipt or error signal: it becomes the message's latest ``signal`` (replacing an
         earlier one, e.g. a retryable error) and is appended to its signal history (``signals``), in the
         caller's transaction. ``add`` of a record with a signal appends that signal to the history too.
+        ``attempt``: the delivery attempt the signal answers (an outbound message's document's attempt
+        counter, as the caller read it in this transaction); None: read from the message's document.
 
         Raises:
             StoreError: no such message.

@@ -47,7 +47,10 @@ class RecordingDeliverer:
     def __init__(self) -> None:
         self.delivered: list[str] = []
 
-    async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        return {}
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.delivered.append(lease.document_id)
         return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
 
@@ -149,7 +152,10 @@ class HeldDeliverer:
         self.delivered: list[str] = []
         self.started: list[str] = []
 
-    async def deliver_one(self, lease: DeliveryLease) -> DeliveryResult:
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        return {}
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.started.append(lease.document_id)
         if lease.document_id in self.held:
             await self.release.wait()
