@@ -21,6 +21,7 @@ from gateway.services.ports.discovery import (
     AS4_TRANSPORT_PROFILE,
     Endpoint,
     EndpointResolver,
+    ImmediateResolver,
     RefreshableResolver,
 )
 from gateway.services.ports.documents import (
@@ -93,6 +94,7 @@ __all__ = [
     "PendingAnswerRepository",
     "QueueCounts",
     "RandomSource",
+    "ImmediateResolver",
     "RefreshableResolver",
     "ReportingRepository",
     "RetryPolicy",
