@@ -38,7 +38,6 @@ _SENT_FACTS = (
 )
 
 
-
 @cache
 def _record_statement(dialect_name: str) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING on the primary key (message id, direction), built once per dialect:

@@ -75,7 +75,9 @@ def test_a_transmission_recorded_again_keeps_its_first_record(store: SQLDocument
         uow.reporting.record(replace(first, at=first.at.replace(year=first.at.year - 1)))
         uow.commit()
     with store.unit_of_work(read_only=True) as uow:
-        stored = uow.reporting.transmissions(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        stored = uow.reporting.transmissions(
+            datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+        )
     assert stored == [first]
 
 

@@ -60,7 +60,9 @@ class ImmediateResolver(EndpointResolver, Protocol):
     """A resolver that answers without I/O (the local directory): ``resolve_now`` is ``resolve`` without a
     coroutine, so a blocking caller needs no event loop for it."""
 
-    def resolve_now(self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> Endpoint:
+    def resolve_now(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
         """Like ``resolve``, answered at once (same endpoint, same exceptions)."""
         ...
 

@@ -34,7 +34,9 @@ class CoroutineOnly:
         self._directory = directory
         self._failure = failure
 
-    async def resolve(self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> Endpoint:
+    async def resolve(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
         await asyncio.sleep(0)  # a real suspension: it needs its event loop
         if self._failure is not None:
             raise self._failure
