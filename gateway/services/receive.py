@@ -268,29 +268,30 @@ class AS4Receiver:
         # no request holds a pooled connection while it waits for a second one (pool starvation under load).
         stored = False
         original: AS4MessageRecord | None = None
+        # A MessageId received before is refused by the message's primary key (DuplicateMessage): no look-up
+        # first, one SELECT fewer for every new message.
         with self._store.unit_of_work() as uow:
-            if uow.messages.get(incoming.message_id, Direction.IN) is None:
-                original = same_document(uow, incoming.sbdh.instance_id, business)
-                if original is not None:
-                    summary = {**summary, "duplicateOfMessageId": original.message_id}
-                    signal = replace(signal, receipt_summary=summary)
-                    record = replace(record, document_id=original.document_id, signal=signal)
-                try:
-                    uow.messages.add(record)
-                except DuplicateMessage:
-                    pass  # a concurrent delivery of this MessageId won: continue on the duplicate path
-                else:
-                    if original is None:
-                        uow.inbound.add(
-                            pending_document(record, incoming, now),
-                            DocumentContent(business, None),
-                        )
-                    # Peppol reporting (peppol-as4.md §11): every accepted transmission, with its receipt.
-                    counted = received_transmission(incoming, received_at=now, our_country=self._our_country)
-                    if counted is not None:
-                        uow.reporting.record(counted)
-                    uow.commit()
-                    stored = True
+            original = same_document(uow, incoming.sbdh.instance_id, business)
+            if original is not None:
+                summary = {**summary, "duplicateOfMessageId": original.message_id}
+                signal = replace(signal, receipt_summary=summary)
+                record = replace(record, document_id=original.document_id, signal=signal)
+            try:
+                uow.messages.add(record)
+            except DuplicateMessage:
+                pass  # received before, or a concurrent delivery of this MessageId won: the duplicate path
+            else:
+                if original is None:
+                    uow.inbound.add(
+                        pending_document(record, incoming, now),
+                        DocumentContent(business, None),
+                    )
+                # Peppol reporting (peppol-as4.md §11): every accepted transmission, with its receipt.
+                counted = received_transmission(incoming, received_at=now, our_country=self._our_country)
+                if counted is not None:
+                    uow.reporting.record(counted)
+                uow.commit()
+                stored = True
         if not stored:
             return self._duplicates.answer(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
         if original is not None:

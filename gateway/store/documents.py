@@ -27,6 +27,7 @@ from gateway.model.message import (
 from gateway.services.ports import MAX_PAGE_SIZE, InboundQuery, OutboundQuery, Page, PageCursor
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import maps_db_errors
+from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import (
     inbound_document_bodies,
     inbound_documents,
@@ -308,7 +309,7 @@ class SQLInboundDocumentRepository:
             "received_at": document.received_at,
             "updated_at": document.updated_at,
         }
-        with self._conn.begin_nested():
+        with first_insert_refusable(self._conn):  # the body row is keyed by the document's id
             self._conn.execute(insert(inbound_documents), values)
             # The bytes in their own row: the status updates that follow never rewrite them (tables.exchange).
             insert_with_blob(

@@ -15,6 +15,7 @@ from gateway.model.message import InboundStatus
 from gateway.model.units import ProductionUnit, SupplierMapping
 from gateway.services.ports import MAX_PAGE_SIZE, ExpenseQuery, Page, PageCursor
 from gateway.store.errors import map_db_errors
+from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import (
     expense_duplicates,
     expense_events,
@@ -109,7 +110,7 @@ class SQLExpenseRepository:
             "created_at": expense.created_at,
             "updated_at": expense.updated_at,
         }
-        with map_db_errors("expense"), self._conn.begin_nested():
+        with map_db_errors("expense"), first_insert_refusable(self._conn):
             self._conn.execute(insert(expenses), values)
         self._append(event)
 

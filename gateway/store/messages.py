@@ -20,6 +20,7 @@ from gateway.model.message import (
 from gateway.services.ports import IdempotencyRecord
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import map_db_errors, maps_db_errors
+from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
 
 
@@ -149,9 +150,9 @@ class SQLAS4MessageRepository:
         }
         if record.signal is not None:
             values.update(_signal_columns(record.signal))
-        # Savepoint: on a duplicate the caller reads the stored original in the same unit of work (and no
-        # history row of the refused duplicate survives).
-        with self._conn.begin_nested():
+        # On a duplicate the caller reads the stored original in the same unit of work (and no history row
+        # of the refused duplicate is written: the message row is the block's first statement).
+        with first_insert_refusable(self._conn):
             insert_with_blob(self._conn, as4_messages, values, "request_body", record.request.body)
             # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing
             # for the history: its summary is on the message row, once.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, case, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.model.message import Direction
 from gateway.model.report import (
@@ -35,10 +37,14 @@ _SENT_FACTS = (
     )
 )
 
-_TRANSMISSION_EXISTS = select(peppol_transmissions.c.message_id).where(
-    peppol_transmissions.c.message_id == bindparam("b_id"),
-    peppol_transmissions.c.direction == bindparam("b_direction"),
-)
+
+@cache
+def _record_statement(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING on the primary key (message id, direction), built once per dialect:
+    a transmission already counted stays as it was, in one statement (was: a SELECT, then the INSERT)."""
+    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    t = peppol_transmissions
+    return dialect_insert(t).on_conflict_do_nothing(index_elements=[t.c.message_id, t.c.direction])
 
 
 def _report_from_row(row: Row[Any]) -> StoredReport:
@@ -70,13 +76,8 @@ class SQLReportingRepository:
 
     def record(self, transmission: Transmission) -> None:
         t = transmission
-        exists = self._conn.execute(
-            _TRANSMISSION_EXISTS, {"b_id": t.message_id, "b_direction": t.direction.value}
-        ).first()
-        if exists is not None:
-            return
         self._conn.execute(
-            insert(peppol_transmissions),
+            _record_statement(self._conn.dialect.name),
             {
                 "message_id": t.message_id,
                 "direction": t.direction.value,

@@ -29,7 +29,7 @@ class SQLUnitOfWork:
     ends with ``commit()`` or, on leaving the block without commit, a rollback. On SQLite a writing unit of
     work holds the engine's ``SQLiteWriteLock`` from before its BEGIN to its end, so writers queue there
     and wake at once instead of sleeping in SQLite's busy handler. Database errors surface as
-    StoreError subclasses; after one (other than DuplicateMessage, which only undoes its own savepoint)
+    StoreError subclasses; after one (other than DuplicateMessage, which undoes only the refused write)
     the unit of work should be abandoned.
     """
 

@@ -91,6 +91,13 @@ class LocalDirectory:
         """Return the endpoint (see ``gateway.services.ports.EndpointResolver``)."""
         return self.lookup(receiver, document_type, process)
 
+    def resolve_now(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
+        """:meth:`resolve` without a coroutine (``gateway.services.ports.ImmediateResolver``): the capability
+        checks of MLS and Invoice Responses ask it without an event loop."""
+        return self.lookup(receiver, document_type, process)
+
 
 def load_directory(path: Path) -> LocalDirectory:
     """Read and check a participant directory file.

@@ -5,6 +5,7 @@ exactly once, also when two workers race on PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from gateway.model.identifiers import ParticipantID
@@ -62,6 +63,22 @@ def record_traffic(store: SQLDocumentStore) -> None:
             uow.reporting.record(t)
         uow.reporting.record(TRAFFIC[0])  # a second record of one message is ignored
         uow.commit()
+
+
+def test_a_transmission_recorded_again_keeps_its_first_record(store: SQLDocumentStore) -> None:
+    first = TRAFFIC[0]
+    with store.unit_of_work() as uow:
+        uow.reporting.record(first)
+        uow.commit()
+    with store.unit_of_work() as uow:  # the same message and direction, other facts: ignored, no error
+        uow.reporting.record(replace(first, other_seat="POP999999", c1_country="NL"))
+        uow.reporting.record(replace(first, at=first.at.replace(year=first.at.year - 1)))
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.reporting.transmissions(
+            datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+        )
+    assert stored == [first]
 
 
 def test_due_month_is_the_previous_one_on_days_1_to_15() -> None:

@@ -17,7 +17,7 @@ from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
 from gateway.model.expense import Actor, ActorRole, ExpenseAction, ExpenseStatus
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.model.units import ProductionUnit
-from gateway.services import expense_intake, receive_finish
+from gateway.services import InboundQuery, expense_intake, receive_finish
 from gateway.services.expense_intake import DraftOutcome
 from gateway.services.expenses import ActionInput
 from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
@@ -122,6 +122,33 @@ def test_the_draft_is_built_from_the_validated_bytes_without_reading_them_back(
     deliver(app.client, invoice(validation_engine))  # asserts a receipt
     items = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
     assert len(items) == 1
+
+
+def test_a_received_twin_is_flagged_on_the_first_expense_not_created_twice(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # The receive path inserts the draft without looking for its twin first (expense_intake.draft_validated):
+    # the duplicate key refuses the twin and it is flagged on the first expense, as a look-up would.
+    units(app)
+    ubl = invoice(validation_engine, "F-7")
+    deliver(app.client, ubl)  # asserts a receipt
+    deliver(app.client, ubl)  # the same invoice in a new message and a new SBDH instance
+    items = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
+    assert len(items) == 1
+    with app.store.unit_of_work(read_only=True) as uow:
+        received = uow.inbound.search(InboundQuery()).items
+        assert len(received) == 2
+        assert {d.status for d in received} == {InboundStatus.VALID}
+        first = uow.expenses.get(items[0]["id"])
+        assert first is not None
+        assert len(first.duplicates) == 1
+        assert first.inbound_document_id != first.duplicates[0]
+        assert {first.inbound_document_id, first.duplicates[0]} == {d.id for d in received}
+        assert [e.action for e in uow.expenses.events(first.id)] == [
+            ExpenseAction.CREATED,
+            ExpenseAction.ROUTE,
+            ExpenseAction.DUPLICATE,
+        ]
 
 
 def test_concurrent_creation_makes_one_expense(app: ExpenseApp, validation_engine: ValidationEngine) -> None:

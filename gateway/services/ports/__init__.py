@@ -21,6 +21,7 @@ from gateway.services.ports.discovery import (
     AS4_TRANSPORT_PROFILE,
     Endpoint,
     EndpointResolver,
+    ImmediateResolver,
     RefreshableResolver,
 )
 from gateway.services.ports.documents import (
@@ -76,6 +77,7 @@ __all__ = [
     "IDFactory",
     "IdempotencyRecord",
     "IdempotencyRepository",
+    "ImmediateResolver",
     "InboundDocumentRepository",
     "InboundQuery",
     "InvoiceResponder",

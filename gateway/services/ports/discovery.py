@@ -56,6 +56,18 @@ class EndpointResolver(Protocol):
 
 
 @runtime_checkable
+class ImmediateResolver(EndpointResolver, Protocol):
+    """A resolver that answers without I/O (the local directory): ``resolve_now`` is ``resolve`` without a
+    coroutine, so a blocking caller needs no event loop for it."""
+
+    def resolve_now(
+        self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
+    ) -> Endpoint:
+        """Like ``resolve``, answered at once (same endpoint, same exceptions)."""
+        ...
+
+
+@runtime_checkable
 class RefreshableResolver(EndpointResolver, Protocol):
     """A resolver with a cache that a retry can bypass (the SMP resolver; the directory has no cache)."""
 
