@@ -25,9 +25,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
-    """Whether ``password`` matches ``stored_hash`` (None: an unknown name, verified against a dummy)."""
+    """Whether ``password`` matches ``stored_hash`` (None or empty: an unknown name or an account without
+    a password, verified against a dummy for the same time and never a match)."""
     try:
-        return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), password) and bool(stored_hash)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -56,7 +56,7 @@ class Login:
     account's: a new password set meanwhile ends it before it starts."""
 
     person: Person
-    password_hash: str | None
+    password_hash: str | None = field(repr=False)  # never in a log line or a traceback's repr
 
 
 class Authenticator(Protocol):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import traceback
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -207,3 +208,80 @@ def test_an_account_written_by_a_clock_ahead_still_opens_sessions(store: SQLDocu
         "h" * 64, "bob", "c", at=AT, expires_at=AT + timedelta(hours=8), password_hash="$argon2id$bob"
     )
     assert people.find_session("h" * 64, at=AT) is not None
+
+
+def test_a_new_password_committed_during_the_session_check_is_not_outlived(
+    store: SQLDocumentStore, backend: str
+) -> None:
+    """Truly concurrent on PostgreSQL: a new password whose UPDATE holds the account's row while a login
+    checked against the old hash opens its session. The open waits for the row lock, re-reads the row
+    and finds another hash: no session."""
+    if backend == "sqlite":
+        pytest.skip("SQLite: one writer at a time, no interleaving to test")
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "member", frozenset({"PU1"}), "$argon2id$first"), at=AT)
+    opened: list[bool] = []
+
+    def meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        # The password's UPDATE ran, uncommitted: the login's open starts now and must wait for it.
+        if statement.lstrip().upper().startswith("DELETE FROM WEB_SESSIONS") and not threads:
+            thread = threading.Thread(
+                target=lambda: opened.append(
+                    _people(store).open_session(
+                        "r" * 64,
+                        "ann",
+                        "c",
+                        at=AT,
+                        expires_at=AT + timedelta(hours=8),
+                        password_hash="$argon2id$first",
+                    )
+                )
+            )
+            threads.append(thread)
+            thread.start()
+            thread.join(timeout=0.5)
+            assert thread.is_alive()  # blocked on the row lock
+
+    threads: list[threading.Thread] = []
+    event.listen(store.engine, "before_cursor_execute", meanwhile)
+    try:
+        assert people.set_password_hash("ann", "$argon2id$second", at=AT) is True
+    finally:
+        event.remove(store.engine, "before_cursor_execute", meanwhile)
+    threads[0].join(timeout=10)
+    assert opened == [False]
+    assert people.find_session("r" * 64, at=AT) is None
+
+
+def test_a_new_password_during_the_session_insert_ends_that_session(
+    store: SQLDocumentStore, backend: str
+) -> None:
+    """The other order on PostgreSQL: the open holds the row lock and inserts its session while a new
+    password is being set; the password's UPDATE waits, then its DELETE sees the session and ends it."""
+    if backend == "sqlite":
+        pytest.skip("SQLite: one writer at a time, no interleaving to test")
+    people = _people(store)
+    people.save_person(PersonRecord("ann", "member", frozenset({"PU1"}), "$argon2id$first"), at=AT)
+    threads: list[threading.Thread] = []
+
+    def meanwhile(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO WEB_SESSIONS") and not threads:
+            thread = threading.Thread(
+                target=lambda: _people(store).set_password_hash("ann", "$argon2id$second", at=AT)
+            )
+            threads.append(thread)
+            thread.start()
+            thread.join(timeout=0.5)
+            assert thread.is_alive()  # blocked on the row lock the open holds
+
+    event.listen(store.engine, "before_cursor_execute", meanwhile)
+    try:
+        opened = people.open_session(
+            "s" * 64, "ann", "c", at=AT, expires_at=AT + timedelta(hours=8), password_hash="$argon2id$first"
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", meanwhile)
+    threads[0].join(timeout=10)
+    assert opened is True
+    assert people.get_person("ann").password_hash == "$argon2id$second"  # type: ignore[union-attr]
+    assert people.find_session("s" * 64, at=AT) is None

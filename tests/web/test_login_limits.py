@@ -13,6 +13,7 @@ from gateway.config import Role, WebSettings
 from gateway.store import make_engine, upgrade_database
 from gateway.store.people import SQLPeopleStore
 from gateway.web.accounts import save_account
+from gateway.web.passwords import verify_password
 from gateway.web.people import SOURCE_FACTOR, LoginRefused, PasswordAuthenticator
 
 PASSWORD = "correct horse battery"
@@ -68,3 +69,20 @@ def test_unknown_and_deactivated_names_fail_like_a_wrong_password(people: SQLPeo
     login = PasswordAuthenticator(people, clock, WebSettings())
     assert login.authenticate("nobody", PASSWORD) is None
     assert people.failures_since("nobody", clock.now() - timedelta(minutes=1)) == 1
+
+
+def test_an_empty_stored_hash_matches_no_password() -> None:
+    """An account whose hash was blanked (to disable its password, or a login without one) must not
+    accept the dummy hash's password, which every unknown name is verified against."""
+    assert not verify_password("", "not a password of anyone")
+    assert not verify_password(None, "not a password of anyone")
+
+
+def test_a_login_does_not_show_its_hash_in_its_repr(people: SQLPeopleStore) -> None:
+    clock = MovableClock()
+    save_account(people, "ann", Role.SUPPORT, [], PASSWORD, clock=clock)
+    login = PasswordAuthenticator(people, clock, WebSettings())
+    checked = login.authenticate("ann", PASSWORD, source="10.0.0.9")
+    assert checked is not None
+    assert checked.password_hash is not None
+    assert checked.password_hash not in repr(checked)
