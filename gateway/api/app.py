@@ -38,6 +38,7 @@ from gateway.api.routes.metrics import install_metrics
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
 from gateway.errors import ConfigurationError, StoreError
+from gateway.render import require_page_packages
 from gateway.web import install_web
 
 log = logging.getLogger("gateway.api")
@@ -85,12 +86,14 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
             freeze the start-up heap (``freeze_start_up_heap``); ``gateway serve`` does, tests need not.
 
     Raises:
-        ConfigurationError: no API key is configured (every /v1 route needs authentication).
+        ConfigurationError: no API key is configured (every /v1 route needs authentication), or a package
+            the pages import on first use is missing.
     """
     if not settings.api.keys:
         raise ConfigurationError(
             "no API key configured: set GATEWAY_API__KEYS (see README); every /v1 route requires one"
         )
+    require_page_packages()
     services = services or build_services(settings)
 
     @asynccontextmanager

@@ -9,9 +9,11 @@ from the PDF printer, which refuses every external resource.
 
 from __future__ import annotations
 
+import importlib.util
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from gateway.errors import ConfigurationError
 from gateway.render.extract import ATTACHMENT_TYPES, EmbeddedFile, read_attachment, read_view
 from gateway.render.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language, translations
 from gateway.render.pdf import RenderError, html_to_pdf
@@ -51,6 +53,24 @@ _HTML_NAMES = frozenset(
         "template_loader",
     }
 )
+
+
+#: What the lazily imported names need: checked at start-up (``require_page_packages``) without importing.
+PAGE_PACKAGES = ("jinja2", "babel", "segno")
+
+
+def require_page_packages() -> None:
+    """Refuse to start when a package the pages and renderings import on first use is missing, rather
+    than answer a 500 on every page while ``/healthz`` says ready; finding them imports nothing.
+
+    Raises:
+        ConfigurationError: a package is not installed.
+    """
+    missing = [name for name in PAGE_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ConfigurationError(
+            f"package(s) {', '.join(missing)} not installed: the pages and renderings need them"
+        )
 
 
 def __getattr__(name: str) -> Any:

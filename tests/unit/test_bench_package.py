@@ -18,7 +18,7 @@ def test_the_cli_package_holds_no_benchmark_or_load_tooling() -> None:
 
 
 def test_gateway_bench_still_offers_every_benchmark() -> None:
-    parser = build_parser()
+    parser = build_parser([])
     for argv in (
         ["bench", "validation", "--repeat", "1"],
         ["bench", "as4", "--repeat", "1"],

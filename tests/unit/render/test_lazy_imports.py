@@ -33,3 +33,19 @@ def test_the_lazy_names_are_the_html_modules_own() -> None:
         assert getattr(gateway.render, name) is getattr(html, name)
     with pytest.raises(ImportError):
         from gateway.render import no_such_name  # type: ignore[attr-defined] # noqa: F401
+
+
+def test_start_up_refuses_a_missing_page_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lazy imports must not turn a broken install into a ready ``serve`` whose every page answers 500."""
+    import importlib.util
+
+    from gateway.errors import ConfigurationError
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "babel" else found(name, *a)
+    )
+    with pytest.raises(ConfigurationError, match="babel"):
+        gateway.render.require_page_packages()
+    monkeypatch.undo()
+    gateway.render.require_page_packages()  # all installed here

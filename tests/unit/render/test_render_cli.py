@@ -17,7 +17,7 @@ PEPPOL_INVALID = Path("cen-en16931-1.3.16") / "ubl" / "examples" / "ubl-tc434-ex
 
 
 def _run(argv: list[str], artefacts: Path, cache: Path) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser([]).parse_args(argv)
     settings = Settings.model_validate({"artefacts": {"mirror": artefacts, "cache_dir": cache}})
     code: int = args.func(args, settings)
     return code
