@@ -38,7 +38,8 @@ from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
 from gateway.services.circuit_breaker import BreakerPolicy
-from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.deliver import CRASH_ALLOWANCE, Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.delivery_steps import DeliverySteps
 from gateway.services.endpoint_gate import EndpointGate
 from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.services.webhooks import STATUS_CHANGED
@@ -237,6 +238,41 @@ def test_a_delivery_is_three_units_of_work_its_document_read_with_the_lease(
         DeliveryEvent.SEND_STARTED,
         DeliveryEvent.RECEIPT_RECEIVED,
     ]
+
+
+def test_a_document_that_cannot_be_read_stops_only_its_own_delivery(
+    sender: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading one leased document raises (a bug, a row the reader no longer accepts): its attempt fails
+    alone, like any step that raises, and CRASH_ALLOWANCE ends it; the other jobs of the batch are delivered.
+    Read in the lease's unit of work (``Deliverer.preload``), the error must not undo the lease of the batch
+    (nothing delivered, the attempts not counted, the same batch leased again forever)."""
+    poison = queue_document(sender.store, number="INV-POISON-1")
+    healthy = queue_document(sender.store, number="INV-HEALTHY-1")
+    load = DeliverySteps._load
+
+    def broken(uow: Any, document: OutboundDocument) -> Any:
+        if document.id == poison:
+            raise ValueError("stored row no longer readable")
+        return load(uow, document)
+
+    monkeypatch.setattr(DeliverySteps, "_load", staticmethod(broken))
+
+    async def batch(worker: DeliveryWorker) -> list[DeliveryResult | BaseException]:
+        return await worker.run_batch()
+
+    results = sender.with_worker(batch)
+    delivered = [r for r in results if isinstance(r, DeliveryResult)]
+    assert [(r.document_id, r.status) for r in delivered] == [(healthy, DeliveryStatus.DELIVERED)]
+    assert [type(r) for r in results if isinstance(r, BaseException)] == [ValueError]
+    # The poison job's attempts are counted: once its leases have expired often enough it is given up.
+    for _ in range(sender.max_attempts + CRASH_ALLOWANCE + 1):
+        sender.clock.advance(minutes=6)
+        sender.with_worker(batch)
+        if sender.document(poison).status is DeliveryStatus.FAILED:
+            break
+    assert sender.document(poison).status is DeliveryStatus.FAILED
+    assert "interrupted without an outcome" in (sender.document(poison).status_reason or "")
 
 
 def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Sender) -> None:
