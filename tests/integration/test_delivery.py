@@ -275,6 +275,45 @@ def test_a_document_that_cannot_be_read_stops_only_its_own_delivery(
     assert "interrupted without an outcome" in (sender.document(poison).status_reason or "")
 
 
+def test_a_document_read_with_a_lease_that_ran_out_is_never_sent_by_that_lease(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    """Worker A reads the document with its lease (``preload``), stalls past the lease; worker B takes the job
+    over. A's attempt with what it read then sends nothing and records nothing: while B holds the job (its
+    lease guards every write), and after B delivered it (the document is final)."""
+    doc_id = queue_document(sender.store, number="INV-STALE-1")
+    receiver.clock = sender.clock.now  # the clock moves past leases: the receiver keeps the same time
+
+    async def take(worker: DeliveryWorker) -> tuple[list[Any], dict[str, Any]]:
+        return await worker._take(10)
+
+    def attempt(lease: Any, prepared: Any) -> DeliveryResult:
+        async def go(worker: DeliveryWorker) -> DeliveryResult:
+            return await worker._deliverer.deliver_one(lease, prepared)
+
+        return sender.with_worker(go)
+
+    (stale,), read_a = sender.with_worker(take)
+    assert doc_id in read_a
+    sender.clock.advance(minutes=6)  # A's lease ran out
+    (held,), _ = sender.with_worker(take)  # B holds the job, has not sent yet
+    assert held.token != stale.token
+    assert attempt(stale, read_a[doc_id]).status is None
+    assert events(sender.store, doc_id) == [DeliveryEvent.SUBMITTED]
+    assert receiver.requests == []
+
+    sender.clock.advance(minutes=6)  # B's lease ran out too: C takes the job and delivers it
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.DELIVERED
+    assert attempt(stale, read_a[doc_id]).status in (None, DeliveryStatus.DELIVERED)
+    assert events(sender.store, doc_id) == [
+        DeliveryEvent.SUBMITTED,
+        DeliveryEvent.SEND_STARTED,
+        DeliveryEvent.RECEIPT_RECEIVED,
+    ]
+    assert len(receiver.requests) == 1
+
+
 def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Sender) -> None:
     doc_id = queue_document(sender.store, number="INV-WEBHOOK-1")
     sender.round()
