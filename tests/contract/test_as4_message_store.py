@@ -334,3 +334,33 @@ def test_a_refused_duplicate_keeps_the_writes_before_and_after_it(store: SQLDocu
         assert stored is not None
         assert stored.request.body == body
         assert uow.messages.signals("dup@peer", Direction.IN) == [answered]
+
+
+@pytest.mark.postgres
+def test_a_refused_duplicate_writes_no_second_body_on_postgresql(store: SQLDocumentStore) -> None:
+    """A sender resending a large message it got no receipt for: refused without its body being written
+    (a refused plain INSERT puts the whole body in TOAST and the WAL before the key refuses it)."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL writes the tuple before its unique check; SQLite checks first")
+    body = random.Random(3).randbytes(4 * 1024 * 1024)  # incompressible
+    first = replace(as4_message(direction=Direction.IN), request=RawHTTPMessage(HEADERS, body))
+    with store.unit_of_work() as uow:
+        uow.messages.add(first)
+        uow.commit()
+
+    def size() -> int:
+        with store.engine.connect() as connection:
+            return int(
+                connection.exec_driver_sql("SELECT pg_total_relation_size('as4_messages')").scalar_one()
+            )
+
+    before = size()
+    with store.unit_of_work() as uow:
+        with pytest.raises(DuplicateMessage):
+            uow.messages.add(first)
+        uow.commit()
+    assert size() - before < len(body) // 4
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.messages.get(first.message_id, Direction.IN)
+    assert stored is not None
+    assert stored.request.body == body
