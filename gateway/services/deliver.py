@@ -33,6 +33,7 @@ from gateway.errors import (
     InvalidTransition,
     LeaseLost,
     MailError,
+    StoreError,
     TransportError,
 )
 from gateway.model.identifiers import EmailReceiver, ParticipantID
@@ -179,15 +180,33 @@ class Deliverer:
         """Load the documents of fresh leases in the unit of work that took them (the worker's lease):
         handed to ``deliver_one``, they save each attempt its own read transaction and thread hop. Jobs
         the endpoint gate refused before are left out: they are likely handed back unread again. Keyed by
-        document id; a document gone or final is left out (its attempt drops the job)."""
+        document id; a document gone or final is left out (its attempt drops the job).
+
+        A document whose reading raises (a bug, a stored row the reader no longer accepts) is left out too:
+        its attempt reads it again and fails alone, counted by CRASH_ALLOWANCE, as before the preload. Raising
+        here would undo the lease of the whole batch (attempts not counted: the same batch leased and failed
+        forever, no job delivered). A StoreError (the database failed: on PostgreSQL the transaction is
+        aborted) still propagates, like any failure of the lease itself. Jobs past CRASH_ALLOWANCE are given
+        up without their document being read, so they are not read here."""
         loaded: dict[str, PreparedDocument] = {}
         for lease in leases:
-            if lease.document_id in self._refused:
+            if lease.document_id in self._refused or self._past_crash_allowance(lease):
                 continue
-            prepared = self._steps.preload(uow, lease)
+            try:
+                prepared = self._steps.preload(uow, lease)
+            except StoreError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "document %s: not read with its lease (%s): its attempt reads it", lease.document_id, exc
+                )
+                continue
             if prepared is not None:
                 loaded[lease.document_id] = prepared
         return loaded
+
+    def _past_crash_allowance(self, lease: DeliveryLease) -> bool:
+        return lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE
 
     async def deliver_one(
         self, lease: DeliveryLease, prepared: PreparedDocument | None = None
@@ -209,7 +228,7 @@ class Deliverer:
             return DeliveryResult(lease.document_id, None)
 
     async def _attempt(self, lease: DeliveryLease, preloaded: PreparedDocument | None) -> DeliveryResult:
-        if lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE:
+        if self._past_crash_allowance(lease):
             # Attempts that never recorded an outcome (the worker died, or a step raised, each time): stop
             # the loop. Checked before any other step, so a step that always raises cannot loop forever.
             reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"

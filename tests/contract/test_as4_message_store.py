@@ -303,3 +303,64 @@ def test_an_attempt_given_by_the_caller_is_recorded_and_an_unknown_message_is_st
     assert got is not None
     assert got.signal is not None
     assert got.signal.kind is SignalKind.RECEIPT
+
+
+@pytest.mark.parametrize("size", [len(MIME_BODY), 1024 * 1024 + 17], ids=["small", "streamed"])
+def test_a_refused_duplicate_keeps_the_writes_before_and_after_it(store: SQLDocumentStore, size: int) -> None:
+    """Without a savepoint on SQLite, the refused insert must undo only itself: what the unit of work wrote
+    before it and writes after it is committed (a large body takes the zeroblob path, streamed)."""
+    body = (MIME_BODY * (size // len(MIME_BODY) + 1))[:size]
+    answered = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(1), receipt_summary={"ref": "dup@peer"})
+    first = replace(as4_message(direction=Direction.IN, message_id="dup@peer"), signal=answered)
+    first = replace(first, request=RawHTTPMessage(HEADERS, body))
+    with store.unit_of_work() as uow:
+        uow.messages.add(first)
+        uow.commit()
+    before = replace(as4_message(direction=Direction.IN, message_id="before@peer"), signal=answered)
+    after = as4_message(direction=Direction.IN, message_id="after@peer")
+    with store.unit_of_work() as uow:
+        uow.messages.add(before)
+        with pytest.raises(DuplicateMessage):
+            uow.messages.add(replace(first, signal=replace(answered, at=at(9))))
+        with pytest.raises(DuplicateMessage):  # refused twice in one unit of work: still usable
+            uow.messages.add(first)
+        uow.messages.add(after)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.messages.get("before@peer", Direction.IN) is not None
+        assert uow.messages.signals("before@peer", Direction.IN) == [answered]
+        assert uow.messages.get("after@peer", Direction.IN) is not None
+        stored = uow.messages.get("dup@peer", Direction.IN)
+        assert stored is not None
+        assert stored.request.body == body
+        assert uow.messages.signals("dup@peer", Direction.IN) == [answered]
+
+
+@pytest.mark.postgres
+def test_a_refused_duplicate_writes_no_second_body_on_postgresql(store: SQLDocumentStore) -> None:
+    """A sender resending a large message it got no receipt for: refused without its body being written
+    (a refused plain INSERT puts the whole body in TOAST and the WAL before the key refuses it)."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL writes the tuple before its unique check; SQLite checks first")
+    body = random.Random(3).randbytes(4 * 1024 * 1024)  # incompressible
+    first = replace(as4_message(direction=Direction.IN), request=RawHTTPMessage(HEADERS, body))
+    with store.unit_of_work() as uow:
+        uow.messages.add(first)
+        uow.commit()
+
+    def size() -> int:
+        with store.engine.connect() as connection:
+            return int(
+                connection.exec_driver_sql("SELECT pg_total_relation_size('as4_messages')").scalar_one()
+            )
+
+    before = size()
+    with store.unit_of_work() as uow:
+        with pytest.raises(DuplicateMessage):
+            uow.messages.add(first)
+        uow.commit()
+    assert size() - before < len(body) // 4
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.messages.get(first.message_id, Direction.IN)
+    assert stored is not None
+    assert stored.request.body == body

@@ -38,7 +38,8 @@ from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
 from gateway.services.circuit_breaker import BreakerPolicy
-from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.deliver import CRASH_ALLOWANCE, Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.delivery_steps import DeliverySteps
 from gateway.services.endpoint_gate import EndpointGate
 from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.services.webhooks import STATUS_CHANGED
@@ -237,6 +238,80 @@ def test_a_delivery_is_three_units_of_work_its_document_read_with_the_lease(
         DeliveryEvent.SEND_STARTED,
         DeliveryEvent.RECEIPT_RECEIVED,
     ]
+
+
+def test_a_document_that_cannot_be_read_stops_only_its_own_delivery(
+    sender: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading one leased document raises (a bug, a row the reader no longer accepts): its attempt fails
+    alone, like any step that raises, and CRASH_ALLOWANCE ends it; the other jobs of the batch are delivered.
+    Read in the lease's unit of work (``Deliverer.preload``), the error must not undo the lease of the batch
+    (nothing delivered, the attempts not counted, the same batch leased again forever)."""
+    poison = queue_document(sender.store, number="INV-POISON-1")
+    healthy = queue_document(sender.store, number="INV-HEALTHY-1")
+    load = DeliverySteps._load
+
+    def broken(uow: Any, document: OutboundDocument) -> Any:
+        if document.id == poison:
+            raise ValueError("stored row no longer readable")
+        return load(uow, document)
+
+    monkeypatch.setattr(DeliverySteps, "_load", staticmethod(broken))
+
+    async def batch(worker: DeliveryWorker) -> list[DeliveryResult | BaseException]:
+        return await worker.run_batch()
+
+    results = sender.with_worker(batch)
+    delivered = [r for r in results if isinstance(r, DeliveryResult)]
+    assert [(r.document_id, r.status) for r in delivered] == [(healthy, DeliveryStatus.DELIVERED)]
+    assert [type(r) for r in results if isinstance(r, BaseException)] == [ValueError]
+    # The poison job's attempts are counted: once its leases have expired often enough it is given up.
+    for _ in range(sender.max_attempts + CRASH_ALLOWANCE + 1):
+        sender.clock.advance(minutes=6)
+        sender.with_worker(batch)
+        if sender.document(poison).status is DeliveryStatus.FAILED:
+            break
+    assert sender.document(poison).status is DeliveryStatus.FAILED
+    assert "interrupted without an outcome" in (sender.document(poison).status_reason or "")
+
+
+def test_a_document_read_with_a_lease_that_ran_out_is_never_sent_by_that_lease(
+    sender: Sender, receiver: ReceiverAP
+) -> None:
+    """Worker A reads the document with its lease (``preload``), stalls past the lease; worker B takes the job
+    over. A's attempt with what it read then sends nothing and records nothing: while B holds the job (its
+    lease guards every write), and after B delivered it (the document is final)."""
+    doc_id = queue_document(sender.store, number="INV-STALE-1")
+    receiver.clock = sender.clock.now  # the clock moves past leases: the receiver keeps the same time
+
+    async def take(worker: DeliveryWorker) -> tuple[list[Any], dict[str, Any]]:
+        return await worker._take(10)
+
+    def attempt(lease: Any, prepared: Any) -> DeliveryResult:
+        async def go(worker: DeliveryWorker) -> DeliveryResult:
+            return await worker._deliverer.deliver_one(lease, prepared)
+
+        return sender.with_worker(go)
+
+    (stale,), read_a = sender.with_worker(take)
+    assert doc_id in read_a
+    sender.clock.advance(minutes=6)  # A's lease ran out
+    (held,), _ = sender.with_worker(take)  # B holds the job, has not sent yet
+    assert held.token != stale.token
+    assert attempt(stale, read_a[doc_id]).status is None
+    assert events(sender.store, doc_id) == [DeliveryEvent.SUBMITTED]
+    assert receiver.requests == []
+
+    sender.clock.advance(minutes=6)  # B's lease ran out too: C takes the job and delivers it
+    (result,) = sender.round()
+    assert result.status is DeliveryStatus.DELIVERED
+    assert attempt(stale, read_a[doc_id]).status in (None, DeliveryStatus.DELIVERED)
+    assert events(sender.store, doc_id) == [
+        DeliveryEvent.SUBMITTED,
+        DeliveryEvent.SEND_STARTED,
+        DeliveryEvent.RECEIPT_RECEIVED,
+    ]
+    assert len(receiver.requests) == 1
 
 
 def test_status_changes_write_webhook_rows_in_the_same_unit_of_work(sender: Sender) -> None:
