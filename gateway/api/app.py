@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
         raise ConfigurationError(
             "no API key configured: set GATEWAY_API__KEYS (see README); every /v1 route requires one"
         )
-    services = services or build_services(settings)
+    services = services or build_services(settings, "serve")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

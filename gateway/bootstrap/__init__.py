@@ -3,11 +3,13 @@ Settings; every use case (submit, receive, deliver, dispatch webhooks) is wired 
 the entry points (API routes, workers, CLI) only take them from :class:`Services`."""
 
 from gateway.bootstrap.adapters import (
+    Process,
     SystemClock,
     UUIDFactory,
     build_artefact_store,
     build_store,
     build_validation_engine,
+    pool_size,
     render_pdf,
 )
 from gateway.bootstrap.discovery import build_smp_resolver
@@ -23,6 +25,7 @@ from gateway.bootstrap.stage import (
 __all__ = [
     "PLACEHOLDER_SELLER_IDS",
     "RESERVED_DOMAINS",
+    "Process",
     "Services",
     "SystemClock",
     "UUIDFactory",
@@ -37,5 +40,6 @@ __all__ = [
     "load_identity",
     "load_trust",
     "parse_served",
+    "pool_size",
     "render_pdf",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime
+from typing import Final, Literal
 
 from gateway.config import Settings
 from gateway.render import OutputFormat, render_document
@@ -80,7 +81,41 @@ def render_pdf(ubl: bytes, language: str) -> bytes:
     return render_document(ubl, OutputFormat.PDF, RenderOptions(language=language))
 
 
-def build_store(settings: Settings) -> DocumentStore:
-    """Migrate the database to the newest schema and open the store."""
+Process = Literal["serve", "worker", "command"]
+"""Which process opens the store: its pool is sized to that process's concurrency."""
+
+#: Units of work a worker runs beside its deliveries' steps: the lease (or release) and the heartbeat.
+WORKER_OWN_UNITS: Final = 2
+
+#: Pool of the one-shot commands (users, units, archive, reporting): SQLAlchemy's default.
+COMMAND_POOL_SIZE: Final = 5
+
+
+def pool_size(settings: Settings, process: Process) -> int:
+    """Connections ``process`` keeps open: ``database.pool_size``, or the units of work it runs at once.
+
+    ``serve`` runs at most ``api.max_concurrent_bodies`` submissions and ``as4.max_concurrent_requests``
+    AS4 messages at once (reads of the API and pages are short and share them); a worker up to
+    ``worker.max_in_flight`` deliveries, each step a unit of work, beside its lease and heartbeat.
+    """
+    if settings.database.pool_size is not None:
+        return settings.database.pool_size
+    if process == "serve":
+        return settings.api.max_concurrent_bodies + settings.as4.max_concurrent_requests
+    if process == "worker":
+        return settings.worker.max_in_flight + WORKER_OWN_UNITS
+    return COMMAND_POOL_SIZE
+
+
+def build_store(settings: Settings, process: Process = "command") -> DocumentStore:
+    """Migrate the database to the newest schema and open the store, its pool sized for ``process``.
+
+    The pool opens a connection when a unit of work needs one and keeps up to ``pool_size`` of them
+    open; ``database.max_overflow`` more are opened at busy moments and closed on return.
+    """
     upgrade_database(settings.database.url)
-    return SQLDocumentStore.from_url(settings.database.url)
+    return SQLDocumentStore.from_url(
+        settings.database.url,
+        pool_size=pool_size(settings, process),
+        max_overflow=settings.database.max_overflow,
+    )

@@ -20,6 +20,14 @@ LEASE_MARGIN_SECONDS: Final = 40.0
 
 class DatabaseSettings(BaseModel):
     url: str = "sqlite:///var/gateway.db"
+    # Connections each process keeps open (SQLAlchemy's pool). None: sized to the process's concurrency -
+    # serve: api.max_concurrent_bodies + as4.max_concurrent_requests; worker: worker.max_in_flight + 2 (its
+    # lease and heartbeat); other commands: 5. A smaller pool opens and closes a connection per use
+    # whenever more units of work run at once (issue 12: PostgreSQL ~86 connections per 150 documents).
+    pool_size: int | None = Field(default=None, ge=1, le=500)
+    # Connections opened beyond pool_size when all are in use, closed again on return; a unit of work
+    # waits (then 503 / the job handed back) when pool_size + max_overflow are all in use.
+    max_overflow: int = Field(default=5, ge=0, le=500)
 
 
 class WorkerSettings(BaseModel):
