@@ -9,6 +9,7 @@ from gateway.bootstrap.adapters import (
     build_artefact_store,
     build_store,
     build_validation_engine,
+    max_overflow,
     pool_size,
     render_pdf,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "check_stage",
     "load_identity",
     "load_trust",
+    "max_overflow",
     "parse_served",
     "pool_size",
     "render_pdf",

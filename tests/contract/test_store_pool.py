@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
-from gateway.bootstrap import build_store, pool_size
+from gateway.bootstrap import build_store, max_overflow, pool_size
 from gateway.config import Settings
 from gateway.store import SQLDocumentStore
 
@@ -75,21 +75,35 @@ def test_a_process_holds_no_more_than_pool_size_plus_overflow(database_url: str 
         store.close()
 
 
-def test_each_process_gets_a_pool_sized_to_its_concurrency() -> None:
-    defaults = Settings()
+PG = {"url": "postgresql+psycopg://gw@db.invalid/gw"}
+
+
+def test_on_postgresql_each_process_gets_a_pool_sized_to_its_concurrency() -> None:
+    defaults = Settings.model_validate({"database": PG})
     assert pool_size(defaults, "serve") == 8 + 2  # /v1 bodies + AS4 messages at once
     assert pool_size(defaults, "worker") == 20 + 2  # deliveries in flight + lease and heartbeat
     assert pool_size(defaults, "command") == 5
+    assert max_overflow(defaults) == 5
     sized = Settings.model_validate(
         {
+            "database": PG,
             "api": {"max_concurrent_bodies": 3},
             "as4": {"max_concurrent_requests": 1},
             "worker": {"max_in_flight": 7},
         }
     )
     assert (pool_size(sized, "serve"), pool_size(sized, "worker")) == (4, 9)
-    fixed = Settings.model_validate({"database": {"pool_size": 6}})
-    assert {pool_size(fixed, p) for p in ("serve", "worker", "command")} == {6}
+
+
+def test_on_sqlite_every_process_keeps_sqlalchemys_pool_unless_configured() -> None:
+    # A SQLite connection is cheap to open and each kept one holds a page cache in serve's memory.
+    defaults = Settings()
+    assert {pool_size(defaults, p) for p in ("serve", "worker", "command")} == {5}
+    assert max_overflow(defaults) == 10
+    for database in ({}, PG):
+        fixed = Settings.model_validate({"database": {**database, "pool_size": 6, "max_overflow": 0}})
+        assert {pool_size(fixed, p) for p in ("serve", "worker", "command")} == {6}
+        assert max_overflow(fixed) == 0
 
 
 @pytest.mark.parametrize("bad", [{"pool_size": 0}, {"max_overflow": -1}])
