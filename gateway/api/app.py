@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
             "no API key configured: set GATEWAY_API__KEYS (see README); every /v1 route requires one"
         )
     require_page_packages()
-    services = services or build_services(settings)
+    services = services or build_services(settings, "serve")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

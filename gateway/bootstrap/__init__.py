@@ -3,11 +3,14 @@ Settings; every use case (submit, receive, deliver, dispatch webhooks) is wired 
 the entry points (API routes, workers, CLI) only take them from :class:`Services`."""
 
 from gateway.bootstrap.adapters import (
+    Process,
     SystemClock,
     UUIDFactory,
     build_artefact_store,
     build_store,
     build_validation_engine,
+    max_overflow,
+    pool_size,
     render_pdf,
 )
 from gateway.bootstrap.discovery import build_smp_resolver
@@ -23,6 +26,7 @@ from gateway.bootstrap.stage import (
 __all__ = [
     "PLACEHOLDER_SELLER_IDS",
     "RESERVED_DOMAINS",
+    "Process",
     "Services",
     "SystemClock",
     "UUIDFactory",
@@ -36,6 +40,8 @@ __all__ = [
     "check_stage",
     "load_identity",
     "load_trust",
+    "max_overflow",
     "parse_served",
+    "pool_size",
     "render_pdf",
 ]

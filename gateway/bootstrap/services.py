@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 
 from gateway.bootstrap.adapters import (
+    Process,
     SystemClock,
     UUIDFactory,
     build_store,
@@ -359,8 +360,8 @@ class Services:
         self.store.close()
 
 
-def build_services(settings: Settings) -> Services:
-    """Build the process-wide services from settings.
+def build_services(settings: Settings, process: Process = "command") -> Services:
+    """Build the process-wide services from settings; the store's pool is sized for ``process``.
 
     Raises:
         ConfigurationError: a key, trust store, directory or database setting is unusable.
@@ -384,7 +385,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         validation=build_validation_engine(settings),
-        store=build_store(settings),
+        store=build_store(settings, process),
         identity=identity,
         trust=trust,
         clock=clock,

@@ -36,7 +36,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("gateway worker: --max-jobs must be at least 1", file=sys.stderr)
         return 2
     fix_mmap_threshold(settings.worker.malloc_mmap_threshold_bytes)  # before the first large buffer
-    services = build_services(settings)
+    services = build_services(settings, "worker")
     try:
         stats = asyncio.run(_run(services, once=args.once, max_jobs=args.max_jobs))
     finally:

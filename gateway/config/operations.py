@@ -20,6 +20,16 @@ LEASE_MARGIN_SECONDS: Final = 40.0
 
 class DatabaseSettings(BaseModel):
     url: str = "sqlite:///var/gateway.db"
+    # Connections each process keeps open (SQLAlchemy's pool). None: on PostgreSQL sized to the process's
+    # concurrency - serve: api.max_concurrent_bodies + as4.max_concurrent_requests; worker:
+    # worker.max_in_flight + 2 (its lease and heartbeat); other commands 5 -, on SQLite 5 (a connection is
+    # cheap to open there and each kept one holds a page cache). A smaller pool opens and closes a
+    # connection per use whenever more units of work run at once (issue 12: PostgreSQL ~86 per 150 documents).
+    pool_size: int | None = Field(default=None, ge=1, le=500)
+    # Connections opened beyond pool_size when all are in use, closed again on return; past pool_size +
+    # max_overflow a unit of work waits (30 s, then 503 / the job handed back). None: 5 on PostgreSQL (each
+    # is a server connection), 10 on SQLite.
+    max_overflow: int | None = Field(default=None, ge=0, le=500)
 
 
 class WorkerSettings(BaseModel):

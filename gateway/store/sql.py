@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
@@ -177,9 +177,10 @@ class SQLDocumentStore:
         self._write_lock = sqlite_write_lock(engine)
 
     @classmethod
-    def from_url(cls, url: str) -> SQLDocumentStore:
-        """A store on a new engine made by ``make_engine(url)`` (the schema must be migrated already)."""
-        return cls(make_engine(url))
+    def from_url(cls, url: str, **engine_options: Any) -> SQLDocumentStore:
+        """A store on a new engine made by ``make_engine(url, **engine_options)`` (e.g. ``pool_size``,
+        ``max_overflow``); the schema must be migrated already."""
+        return cls(make_engine(url, **engine_options))
 
     def unit_of_work(self, *, read_only: bool = False) -> SQLUnitOfWork:
         """Open a transaction; see ``gateway.services.ports.DocumentStore``."""

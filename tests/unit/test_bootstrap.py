@@ -162,3 +162,30 @@ def test_an_unreachable_database_at_start_up_is_one_line_without_the_password(
     assert err.startswith("gateway: ")
     assert "Traceback" not in err
     assert "DbPassw0rdSECRET" not in err + str(info.value)
+
+
+class _Built(Exception):
+    """Raised by the stand-in ``build_services``: the test only needs the process it was asked for."""
+
+
+def test_serve_and_the_worker_size_their_store_for_their_own_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    import gateway.api.app as app_module
+    import gateway.cli.worker as worker_module
+
+    asked: list[str] = []
+
+    def build_services(_settings: Settings, process: str = "command") -> None:
+        asked.append(process)
+        raise _Built
+
+    monkeypatch.setattr(app_module, "build_services", build_services)
+    monkeypatch.setattr(worker_module, "build_services", build_services)
+    key = {"name": "a", "role": "admin", "key": "k0123456789abcdef0123456789"}
+    settings = Settings.model_validate({"api": {"keys": [key]}})
+    with pytest.raises(_Built):
+        app_module.create_app(settings)
+    with pytest.raises(_Built):
+        worker_module.run_worker(argparse.Namespace(max_jobs=None, once=True), settings)
+    assert asked == ["serve", "worker"]
