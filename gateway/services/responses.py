@@ -106,31 +106,19 @@ def endpoint_capability(resolver: EndpointResolver) -> CapabilityCheck:
     A resolver that answers without I/O (the local directory, ``ImmediateResolver``) is asked directly: no
     event loop is made per check (``asyncio.run`` costs about 0.1 ms, the directory's answer microseconds).
     """
-    if isinstance(resolver, ImmediateResolver):
-        immediate = resolver
-
-        def check_now(participant: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> bool:
-            try:
-                immediate.resolve_now(participant, document_type, process)
-            except (ParticipantNotRegistered, EndpointNotFound):
-                return False
-            except DiscoveryError:
-                return True
-            return True
-
-        return check_now
+    immediate = resolver if isinstance(resolver, ImmediateResolver) else None
 
     def check(participant: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> bool:
-        async def probe() -> bool:
-            try:
-                await resolver.resolve(participant, document_type, process)
-            except (ParticipantNotRegistered, EndpointNotFound):
-                return False
-            except DiscoveryError:
-                return True
+        try:
+            if immediate is not None:
+                immediate.resolve_now(participant, document_type, process)
+            else:
+                _run_blocking(resolver.resolve(participant, document_type, process))
+        except (ParticipantNotRegistered, EndpointNotFound):
+            return False
+        except DiscoveryError:
             return True
-
-        return _run_blocking(probe())
+        return True
 
     return check
 
