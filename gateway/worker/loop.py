@@ -57,7 +57,8 @@ class DeliveryWorker:
         max_in_flight: deliveries in flight at most in ``run`` (the pipeline's slots).
         renew_every: seconds between two lease renewals of the deliveries in flight.
         signal: wakes the worker when a job is due (``store.job_signal``) while it has free slots; the poll
-            stays as the fallback. None: polling only.
+            stays as the fallback. None: polling only. Told when the slots are full (``busy``), so that on
+            PostgreSQL the wake-ups this worker cannot take go to the other workers; closed on a stop.
     """
 
     def __init__(
@@ -251,6 +252,11 @@ class DeliveryWorker:
                         delivery = self._deliverer.deliver_one(lease, prepared.get(lease.document_id))
                         flying[asyncio.create_task(delivery)] = lease
                     leased = len(leases)
+                if self._signal is not None:
+                    if stop.is_set():
+                        self._signal.close()  # leasing no more: another worker listens in its place
+                    else:
+                        self._signal.busy(len(flying) >= self._max_in_flight)
                 if not flying:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
