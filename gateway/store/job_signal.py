@@ -19,7 +19,9 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   woke all of them and all but one leased nothing (issue 12: a second worker on the same two cores made the
   pair slower). A standby tries to take the lock every ``TAKEOVER_INTERVAL`` seconds: a listener that dies
   or stops closes its connection, which releases the lock, and a standby listens in its place within that
-  interval (and leases at once: notifications meanwhile went to nobody). Every worker keeps its poll.
+  interval (and leases at once: notifications meanwhile went to nobody). A standby polls
+  ``STANDBY_POLL_FACTOR`` times more rarely than the listener, which hands each of its polls on while
+  busy (a job that becomes due later, such as a retry, sends no notification).
 
 ``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
 SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
@@ -72,6 +74,9 @@ OVERFLOW_CHANNEL: Final = "gateway_delivery_jobs_overflow"
 LISTENER_LOCK: Final = 0x6761746577616A31
 #: Seconds between two attempts of a standby to become the listener (the listener died or stopped).
 TAKEOVER_INTERVAL: Final = 0.5
+#: A standby polls this many times more rarely than the listener, which polls at the worker's interval and,
+#: while its slots are full, hands each poll on to the standbys (a job due later sends no notification).
+STANDBY_POLL_FACTOR: Final = 10
 
 
 class JobSignal(Protocol):
@@ -83,6 +88,14 @@ class JobSignal(Protocol):
     def busy(self, busy: bool) -> None:
         """The worker has no free slot (True, said after the lease that filled them) or has one again
         (False); a PostgreSQL listener hands the wake-ups it cannot take to the other workers meanwhile."""
+
+    def polled_while_busy(self) -> None:
+        """The worker's poll came while its slots were full: a PostgreSQL listener lets a standby look
+        (a job that became due later, such as a retry, sends no notification)."""
+
+    def poll_interval(self, interval: float) -> float:
+        """Seconds between the worker's polls: ``interval``, or ``STANDBY_POLL_FACTOR`` times that while
+        this worker is a PostgreSQL standby (the listener polls, and hands on while it is busy)."""
 
     def close(self) -> None:
         """Release the signal's connection."""
@@ -181,6 +194,12 @@ class SQLiteJobSignal:
     def busy(self, busy: bool) -> None:
         """Nothing to hand on: SQLite supports one worker."""
 
+    def polled_while_busy(self) -> None:
+        """Nothing to hand on."""
+
+    def poll_interval(self, interval: float) -> float:
+        return interval
+
     def close(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(sqlite3.Error):
@@ -212,6 +231,8 @@ class PostgresJobSignal:
         self._overflow: asyncio.Event | None = None
         #: True while this signal holds ``LISTENER_LOCK`` and listens on ``JOBS_CHANNEL``.
         self.listening = False
+        #: True while another session holds the lock and this signal listens on ``OVERFLOW_CHANNEL``.
+        self.standing_by = False
         #: Wake-ups handed on to the standbys (for tests and diagnostics).
         self.handed_on = 0
 
@@ -226,6 +247,13 @@ class PostgresJobSignal:
         was, self._busy = self._busy, busy
         if busy and not was and self.listening:
             self._hand_on()  # the lease that filled the slots may have left due jobs behind
+
+    def polled_while_busy(self) -> None:
+        if self._busy and self.listening:
+            self._hand_on()
+
+    def poll_interval(self, interval: float) -> float:
+        return interval * STANDBY_POLL_FACTOR if self.standing_by else interval
 
     def _connect_args(self) -> tuple[Any, dict[str, Any]]:
         args, params = self._engine.dialect.create_connect_args(self._engine.url)
@@ -244,7 +272,7 @@ class PostgresJobSignal:
             except psycopg.Error as exc:
                 log.warning("the job wake-up signal failed (%s); the worker polls meanwhile", exc)
             finally:
-                self.listening = False
+                self.listening = self.standing_by = False
             await asyncio.sleep(RELISTEN_DELAY)
 
     async def _serve(self, connection: Any, notified: asyncio.Event) -> None:
@@ -252,10 +280,12 @@ class PostgresJobSignal:
         listen to every job's notification."""
         if not await self._take_lock(connection):
             await connection.execute(f"LISTEN {OVERFLOW_CHANNEL}")
+            self.standing_by = True
             notified.set()  # jobs may have come while this worker did not listen
             while not await self._take_lock(connection):
                 async for _ in connection.notifies(timeout=self._takeover_interval):
                     notified.set()
+            self.standing_by = False
             await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
         await connection.execute(f"LISTEN {JOBS_CHANNEL}")
         self.listening = True
@@ -306,4 +336,4 @@ class PostgresJobSignal:
         self._tasks = []
         self._notified = None
         self._overflow = None
-        self.listening = False
+        self.listening = self.standing_by = False

@@ -59,6 +59,7 @@ class DeliveryWorker:
         signal: wakes the worker when a job is due (``store.job_signal``) while it has free slots; the poll
             stays as the fallback. None: polling only. Told when the slots are full (``busy``), so that on
             PostgreSQL the wake-ups this worker cannot take go to the other workers; closed on a stop.
+            A PostgreSQL standby polls ``STANDBY_POLL_FACTOR`` times more rarely.
     """
 
     def __init__(
@@ -261,7 +262,7 @@ class DeliveryWorker:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        waited_out = await self._wait(stop, flying, self._poll_interval, self._signal)
+                        waited_out = await self._wait(stop, flying, self._poll(), self._signal)
                     continue
                 if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
@@ -271,7 +272,9 @@ class DeliveryWorker:
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
                     signal = self._signal if free else None
-                    waited_out = await self._wait(stop, flying, self._poll_interval, signal)
+                    waited_out = await self._wait(stop, flying, self._poll(), signal)
+                    if waited_out and not free and self._signal is not None:
+                        self._signal.polled_while_busy()  # jobs due later send no NOTIFY
                 self._collect(flying, keeper, stats)
         finally:
             if self._signal is not None:
@@ -281,6 +284,13 @@ class DeliveryWorker:
                 task.cancel()  # only on cancellation or a raised StoreError: their leases expire
             await asyncio.gather(beating, *flying, return_exceptions=True)
         return stats
+
+    def _poll(self) -> float:
+        """Seconds until the next look when no job is due: the poll interval, longer for a PostgreSQL
+        standby (``JobSignal.poll_interval``: the listening worker polls and hands on what it cannot take)."""
+        if self._signal is None:
+            return self._poll_interval
+        return self._signal.poll_interval(self._poll_interval)
 
     @staticmethod
     async def _wait(

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from store_builders import at, content, outbound
 
 from gateway.model.message import DeliveryStatus
@@ -19,7 +19,8 @@ from gateway.services.deliver import DeliveryResult
 from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.ports import DeliveryLease
 from gateway.store import SQLDocumentStore
-from gateway.store.job_signal import LISTENER_LOCK, PostgresJobSignal
+from gateway.store.job_signal import LISTENER_LOCK, STANDBY_POLL_FACTOR, PostgresJobSignal
+from gateway.store.tables import delivery_jobs
 from gateway.worker.loop import DeliveryWorker
 
 # Waits that must end: generous (never a timing figure). The workers' poll is longer than any wait here,
@@ -72,7 +73,9 @@ class Deliveries:
 class CountingWorker(DeliveryWorker):
     """A delivery worker that counts its lease units of work and those that leased nothing."""
 
-    def __init__(self, store: SQLDocumentStore, deliveries: Deliveries, **kw: Any) -> None:
+    def __init__(
+        self, store: SQLDocumentStore, deliveries: Deliveries, *, poll_interval: float = POLL, **kw: Any
+    ) -> None:
         self.signal = PostgresJobSignal(store.engine, takeover_interval=TAKEOVER)
         super().__init__(
             deliveries,  # type: ignore[arg-type]
@@ -80,7 +83,7 @@ class CountingWorker(DeliveryWorker):
             clock=_Clock(),
             ids=_IDs(),
             lease_for=timedelta(minutes=5),
-            poll_interval=POLL,
+            poll_interval=poll_interval,
             signal=self.signal,
             **kw,
         )
@@ -187,6 +190,46 @@ def test_a_busy_listener_hands_its_wake_ups_to_a_free_worker(pg_store: SQLDocume
     assert listening
     assert by_free == later
     assert handed_on >= 1
+
+
+def queue_silently(store: SQLDocumentStore) -> str:
+    """A job that becomes due without a notification (as a retry does when its time comes)."""
+    document = outbound(created_at=at(0))
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.commit()
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(delivery_jobs).values(document_id=document.id, due_at=at(1), attempts=0, created_at=at(0))
+        )
+    return document.id
+
+
+def test_a_busy_listener_hands_its_polls_on_and_a_standby_polls_rarely(
+    pg_store: SQLDocumentStore,
+) -> None:
+    # A job due without a NOTIFY is found by a poll. The listener (poll 0.2 s) is full; the standby's own
+    # poll (here 60 s, x STANDBY_POLL_FACTOR as a standby) never comes within the test: the job reaches it
+    # because the busy listener hands its polls on.
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1, poll_interval=0.2)
+    free = CountingWorker(pg_store, Deliveries())
+
+    async def main() -> tuple[bool, float, float, list[str], list[str]]:
+        running = await start(busy, free)
+        listening = busy.signal.listening
+        intervals = (busy._poll(), free._poll())
+        await asyncio.to_thread(enqueue, pg_store)  # fills the listener's slot
+        assert await until(lambda: busy.leases > 1 and busy.empty < busy.leases)
+        silent = await asyncio.to_thread(queue_silently, pg_store)
+        assert await until(lambda: bool(free.deliveries.delivered))
+        busy.deliveries.release.set()
+        await stop_all(running)
+        return listening, *intervals, free.deliveries.delivered, [silent]
+
+    listening, listener_poll, standby_poll, by_free, silent = asyncio.run(main())
+    assert listening
+    assert (listener_poll, standby_poll) == (0.2, POLL * STANDBY_POLL_FACTOR)
+    assert by_free == silent
 
 
 def _kill_the_listener(store: SQLDocumentStore) -> int:
