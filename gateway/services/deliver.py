@@ -177,17 +177,18 @@ class Deliverer:
         )
 
     def preload(self, uow: UnitOfWork, leases: list[DeliveryLease]) -> dict[str, PreparedDocument]:
-        """Load the documents of fresh leases in the unit of work that took them (the worker's lease):
-        handed to ``deliver_one``, they save each attempt its own read transaction and thread hop. Jobs
-        the endpoint gate refused before are left out: they are likely handed back unread again. Keyed by
-        document id; a document gone or final is left out (its attempt drops the job).
+        """Load the documents of fresh leases in one read-only unit of work, right after the lease's commit
+        and in its thread hop (the worker's lease): handed to ``deliver_one``, they save each attempt its
+        own read transaction and thread hop. Jobs the endpoint gate refused before are left out: they are
+        likely handed back unread again. Keyed by document id; a document gone or final is left out (its
+        attempt drops the job).
 
         A document whose reading raises (a bug, a stored row the reader no longer accepts) is left out too:
         its attempt reads it again and fails alone, counted by CRASH_ALLOWANCE, as before the preload. Raising
-        here would undo the lease of the whole batch (attempts not counted: the same batch leased and failed
-        forever, no job delivered). A StoreError (the database failed: on PostgreSQL the transaction is
-        aborted) still propagates, like any failure of the lease itself. Jobs past CRASH_ALLOWANCE are given
-        up without their document being read, so they are not read here."""
+        here would cost the whole batch its documents and the worker its leasing step. A StoreError (the
+        database failed: on PostgreSQL the transaction is aborted) propagates: the worker then lets each
+        attempt read its own document. Jobs past CRASH_ALLOWANCE are given up without their document being
+        read, so they are not read here."""
         loaded: dict[str, PreparedDocument] = {}
         for lease in leases:
             if lease.document_id in self._refused or self._past_crash_allowance(lease):
