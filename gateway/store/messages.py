@@ -21,7 +21,6 @@ from gateway.model.message import (
 from gateway.services.ports import IdempotencyRecord
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import map_db_errors, maps_db_errors
-from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
 
 
@@ -162,20 +161,22 @@ class SQLAS4MessageRepository:
         if record.signal is not None:
             values.update(_signal_columns(record.signal))
         # On a duplicate the caller reads the stored original in the same unit of work (and no history row
-        # of the refused duplicate is written: the message row is the block's first statement).
-        with first_insert_refusable(self._conn):
-            if self._conn.dialect.name == "postgresql":
-                body = {**values, "request_body": record.request.body}
-                if self._conn.execute(_ADD_UNLESS_STORED, body).first() is None:
-                    raise DuplicateMessage("AS4 messages.add: already stored")
-            else:
-                insert_with_blob(self._conn, as4_messages, values, "request_body", record.request.body)
-            # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing
-            # for the history: its summary is on the message row, once.
-            if record.signal is not None and record.signal.raw.body:
-                attempt = self._attempt(record.direction, record.document_id)
-                history = _history_values(record.message_id, record.direction, record.signal, attempt)
-                self._conn.execute(insert(as4_signals), history)
+        # of the refused duplicate is written: the message row is the first statement). No savepoint: on
+        # PostgreSQL ON CONFLICT DO NOTHING refuses a stored key without failing the statement (the key is
+        # the table's only unique constraint), so the transaction stays usable; SQLite undoes only the
+        # refused statement (``store.savepoints``).
+        if self._conn.dialect.name == "postgresql":
+            body = {**values, "request_body": record.request.body}
+            if self._conn.execute(_ADD_UNLESS_STORED, body).first() is None:
+                raise DuplicateMessage("AS4 messages.add: already stored")
+        else:
+            insert_with_blob(self._conn, as4_messages, values, "request_body", record.request.body)
+        # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing for the
+        # history: its summary is on the message row, once.
+        if record.signal is not None and record.signal.raw.body:
+            attempt = self._attempt(record.direction, record.document_id)
+            history = _history_values(record.message_id, record.direction, record.signal, attempt)
+            self._conn.execute(insert(as4_signals), history)
 
     def get(self, message_id: str, direction: Direction) -> AS4MessageRecord | None:
         row = self._conn.execute(_MESSAGE, {"b_id": message_id, "b_direction": direction.value}).first()
