@@ -18,7 +18,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import IdempotencyRecord
+from gateway.services.ports import IdempotencyRecord, InstanceMessage
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import map_db_errors, maps_db_errors
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
@@ -58,6 +58,15 @@ _BY_INSTANCE = (
     )
     .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
     .limit(1)
+)
+# The messages of an SBDH instance without their bytes (every received message is checked against it).
+_INSTANCE_MESSAGES = (
+    select(as4_messages.c.message_id, as4_messages.c.document_id)
+    .where(
+        as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
+        as4_messages.c.direction == bindparam("b_direction"),
+    )
+    .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
 )
 # A document's messages in one direction without their bytes (the status views poll them: a 20 MB
 # document's stored message was read in full on every poll).
@@ -187,6 +196,12 @@ class SQLAS4MessageRepository:
             _BY_INSTANCE, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
         ).first()
         return _message_from_row(row) if row is not None else None
+
+    def instance_messages(self, sbdh_instance_id: str, direction: Direction) -> list[InstanceMessage]:
+        rows = self._conn.execute(
+            _INSTANCE_MESSAGES, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
+        )
+        return [InstanceMessage(row.message_id, row.document_id) for row in rows]
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:
         t = as4_messages

@@ -19,7 +19,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import SentFacts
+from gateway.services.ports import InstanceMessage, SentFacts
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import as4_signals
 
@@ -104,6 +104,13 @@ def test_lookup_by_sbdh_instance_and_by_document(store: SQLDocumentStore) -> Non
         assert uow.messages.find_by_instance_id("inst-1", Direction.OUT) == first
         assert uow.messages.find_by_instance_id("inst-1", Direction.IN) is None
         assert uow.messages.for_document(document.id) == [first, second]
+        # Without their bytes, earliest first, in one direction (a received message is checked against it).
+        assert uow.messages.instance_messages("inst-1", Direction.OUT) == [
+            InstanceMessage(first.message_id, document.id),
+            InstanceMessage(second.message_id, document.id),
+        ]
+        assert uow.messages.instance_messages("inst-1", Direction.IN) == []
+        assert uow.messages.instance_messages("inst-2", Direction.OUT) == []
 
 
 def test_summaries_list_a_documents_messages_in_one_direction_with_their_signals_and_no_bytes(
