@@ -183,6 +183,10 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
                     workdir, served=served, as4_url=f"http://127.0.0.1:{port}/as4", database_url=url
                 ),
             }
+        # What the cell measures is post -> delivered: the sender asks for an MLS on failure only (the
+        # SBDH default), so the receiver sends none for a valid copy and has nothing to warn about (its
+        # directory does not list the sender for MLS). ``--mls``: see ``E2EParameters.mls``.
+        sender_env["GATEWAY_RESPONSES__MLS_TYPE"] = "FAILURE_ONLY"
         sender_env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = str(params.poll_interval)
         sender_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
         upgrade_database(url)  # once, before the processes start (each would otherwise race to migrate)

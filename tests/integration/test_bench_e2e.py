@@ -62,6 +62,11 @@ def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path:
     assert (tmp_path / "bench" / "worker.log").is_file()
     assert (tmp_path / "bench" / "receiver" / "serve.log").is_file()
     assert not (tmp_path / "bench" / "receiver" / "worker.log").exists()
+    # Quiet: the sender asks for an MLS on failure only, so the receiver has no MLS to send for a valid copy
+    # (its directory does not list the sender for MLS) and nothing to warn about, per document.
+    receiver_log = (tmp_path / "bench" / "receiver" / "serve.log").read_text()
+    assert "no MLS for inbound document" not in receiver_log
+    assert '"level":"WARNING"' not in receiver_log
 
 
 def test_a_shared_gateway_receives_what_it_sends_on_its_own_as4(tmp_path: Path) -> None:
