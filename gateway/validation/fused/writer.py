@@ -10,8 +10,8 @@ rule that fires. The fused stylesheet instead:
   or local-name suffix, decided when the stylesheet is generated, see ``dispatch``; a pattern of one
   any-element rule ``*[P]`` with a safe P only where P holds), each in its own
   mode with the official rule templates (same match patterns, same priorities: Saxon still picks
-  the first matching rule of each pattern), minus the per-pattern recursion and the fired-rule
-  marker;
+  the first matching rule of each pattern; a union split into one template per branch where that is
+  exact, see ``unions``), minus the per-pattern recursion and the fired-rule marker;
 * tags every failed assert / successful report with its pattern's position and finally sorts the
   findings by it (a stable sort): the same findings, in the same order, as the official pattern-major
   walk;

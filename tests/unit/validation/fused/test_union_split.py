@@ -129,7 +129,7 @@ def test_the_shipped_peppol_unions_are_split(artefacts_dir: Path) -> None:
     assert not [t for t in templates if "|" in t.get("match", "") and t.get("priority") != "-2"]
 
 
-LINE = "<cbc:LineExtensionAmount currencyID= \"EUR\">2800</cbc:LineExtensionAmount>"
+LINE = '<cbc:LineExtensionAmount currencyID= "EUR">2800</cbc:LineExtensionAmount>'
 
 
 @pytest.mark.parametrize("line_id", ["1", "x1"])
@@ -151,7 +151,9 @@ def test_a_union_whose_first_branch_raises_is_left_whole(
     assert edited != official
     example = (release / "examples/base-example.xml").read_text(encoding="utf-8")
     document = example.replace(LINE, LINE.replace("2800", "2799"), 1).replace(
-        "<cbc:ID>1</cbc:ID>\n    <cbc:InvoicedQuantity", f"<cbc:ID>{line_id}</cbc:ID>\n    <cbc:InvoicedQuantity", 1
+        "<cbc:ID>1</cbc:ID>\n    <cbc:InvoicedQuantity",
+        f"<cbc:ID>{line_id}</cbc:ID>\n    <cbc:InvoicedQuantity",
+        1,
     )
     assert document.count("2799") == 1
     assert document.count(f"<cbc:ID>{line_id}</cbc:ID>\n    <cbc:InvoicedQuantity") == 1
