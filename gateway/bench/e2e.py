@@ -18,9 +18,10 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
         timeout=args.timeout,
         template=args.template,
         receiver=args.receiver,
+        mls=args.mls,
     )
     workers_list = args.workers or [1, 2]
     positive = (params.rate, params.duration, min(workers_list), params.saturation_concurrency)
@@ -85,6 +87,9 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
             "must be positive; --saturation and --warmup not negative",
             file=sys.stderr,
         )
+        return 2
+    if params.mls and params.receiver != OWN_PROCESS:
+        print("gateway bench e2e: --mls needs the receiver in its own process", file=sys.stderr)
         return 2
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     results: list[E2EResult] = []
@@ -168,13 +173,21 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
         if params.receiver == OWN_PROCESS:
             receiver_port = free_port()
             pair = prepare_access_points(
-                workdir, served=served, receiver_url=f"http://127.0.0.1:{receiver_port}/as4", database_url=url
+                workdir,
+                served=served,
+                receiver_url=f"http://127.0.0.1:{receiver_port}/as4",
+                database_url=url,
+                sender_url=f"http://127.0.0.1:{port}/as4" if params.mls else None,
             )
             sender_env = {**base_env, **pair.sender_env}
             receiver_env = {**base_env, **pair.receiver_env}
+            if params.mls:  # a worker sends the queued MLS at once (this gateway holds early answers)
+                receiver_env["GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS"] = "0"
+                receiver_env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = str(params.poll_interval)
+                receiver_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
             upgrade_database(receiver_env["GATEWAY_DATABASE__URL"])
             receiver = stack.enter_context(
-                run_gateway(pair.receiver_dir, receiver_env, port=receiver_port, workers=0)
+                run_gateway(pair.receiver_dir, receiver_env, port=receiver_port, workers=int(params.mls))
             )
         else:
             sender_env = {
@@ -183,6 +196,10 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
                     workdir, served=served, as4_url=f"http://127.0.0.1:{port}/as4", database_url=url
                 ),
             }
+        # What the cell measures is post -> delivered: the sender asks for an MLS on failure only (the
+        # SBDH default), so the receiver sends none for a valid copy and has nothing to warn about (its
+        # directory does not list the sender for MLS). ``--mls``: see ``E2EParameters.mls``.
+        sender_env["GATEWAY_RESPONSES__MLS_TYPE"] = "ALWAYS_SEND" if params.mls else "FAILURE_ONLY"
         sender_env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = str(params.poll_interval)
         sender_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
         upgrade_database(url)  # once, before the processes start (each would otherwise race to migrate)
@@ -214,6 +231,8 @@ class _Processes:
         self.groups = {"serve": (sender.serve,), "workers": sender.workers}
         if receiver is not None:
             self.groups["receiver"] = (receiver.serve,)
+            if receiver.workers:
+                self.groups["receiver_workers"] = receiver.workers
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far per group (a process gone counts 0)."""
@@ -240,11 +259,11 @@ async def _measure(
     ):
         if params.warmup:
             warm = await e2e_load.post_burst(client, copies, first=0, count=params.warmup, concurrency=1)
-            await _settle(client, warm, params.timeout)
+            await _settle(client, warm, params.timeout, mls=params.mls)
         first = params.warmup
         count = params.fixed_rate_documents
         postings = await e2e_load.post_open_loop(client, copies, first=first, count=count, rate=params.rate)
-        result.fixed_rate = await _settle(client, postings, params.timeout)
+        result.fixed_rate = await _settle(client, postings, params.timeout, mls=params.mls)
         first += count
         if params.saturation:
             before = processes.cpu()
@@ -259,7 +278,11 @@ async def _measure(
             # is the benchmark's work, not the pipeline's (it added ≈ 1.6 ms per document to the sender).
             final: dict[str, float] = {}
             result.saturation = await _settle(
-                client, postings, params.timeout, on_final=lambda: final.update(processes.cpu())
+                client,
+                postings,
+                params.timeout,
+                on_final=lambda: final.update(processes.cpu()),
+                mls=params.mls,
             )
             after = final or processes.cpu()
             if result.saturation.delivered:
@@ -275,27 +298,29 @@ async def _settle(
     timeout: float,
     *,
     on_final: Callable[[], object] | None = None,
+    mls: bool = False,
 ) -> PhaseResult:
     """Wait until the accepted copies are final (then ``on_final``), then compute the phase's figures from
-    their timelines."""
+    their timelines. ``mls``: ``delivered`` is waited out too (until the MLS confirms each copy)."""
     accepted = {p.document_id: p for p in postings if p.document_id is not None}
-    statuses = await e2e_load.wait_until_final(client, accepted, timeout=timeout, on_final=on_final)
-    delivered_ids = [doc_id for doc_id, status in statuses.items() if status == "delivered"]
-    delivered_at = await e2e_load.delivered_times(client, delivered_ids)
-    latencies = [
-        (at - accepted[doc_id].sent_at).total_seconds() * 1000
-        for doc_id, at in delivered_at.items()
-        if at is not None
-    ]
+    unfinished = (*e2e_load.UNFINISHED_STATUSES, "delivered") if mls else e2e_load.UNFINISHED_STATUSES
+    statuses = await e2e_load.wait_until_final(
+        client, accepted, timeout=timeout, on_final=on_final, unfinished=unfinished
+    )
+    reached = ("delivered", "confirmed") if mls else ("delivered",)
+    delivered_ids = [doc_id for doc_id, status in statuses.items() if status in reached]
+    times = await e2e_load.status_times(client, delivered_ids, reached)
+    delivered_at = {doc_id: at.get("delivered") for doc_id, at in times.items()}
+    latencies = _latencies(accepted, delivered_at)
     ends = [at for at in delivered_at.values() if at is not None]
-    seconds = (max(ends) - min(p.sent_at for p in postings)).total_seconds() if ends else None
+    seconds = _span(postings, ends)
     post_ms = [p.response_seconds * 1000 for p in postings if p.document_id is not None]
     errors = [f"{p.number}: {p.http_status} {p.error}" for p in postings if p.error][:5]
-    errors += [f"{doc_id}: {status}" for doc_id, status in statuses.items() if status != "delivered"][
+    errors += [f"{doc_id}: {status}" for doc_id, status in statuses.items() if status not in reached][
         : 5 - len(errors)
     ]
     failed = sum(1 for status in statuses.values() if status == "failed")
-    return PhaseResult(
+    phase = PhaseResult(
         posted=len(postings),
         accepted=len(accepted),
         delivered=len(delivered_ids),
@@ -311,6 +336,32 @@ async def _settle(
         max_lag_ms=max((p.lag_seconds for p in postings), default=0.0) * 1000,
         errors=errors,
     )
+    if not mls:
+        return phase
+    confirmed_at = {doc_id: at["confirmed"] for doc_id, at in times.items() if "confirmed" in at}
+    confirmed_ms = _latencies(accepted, confirmed_at)
+    confirmed_seconds = _span(postings, list(confirmed_at.values()))
+    return replace(
+        phase,
+        confirmed=len(confirmed_at),
+        confirmed_throughput=len(confirmed_at) / confirmed_seconds if confirmed_seconds else None,
+        confirmed_p50_ms=percentile(confirmed_ms, 50),
+        confirmed_p99_ms=percentile(confirmed_ms, 99),
+    )
+
+
+def _latencies(accepted: Mapping[str, Posting], reached_at: Mapping[str, datetime | None]) -> list[float]:
+    """POST sent -> ``reached_at`` per document, in ms."""
+    return [
+        (at - accepted[doc_id].sent_at).total_seconds() * 1000
+        for doc_id, at in reached_at.items()
+        if at is not None
+    ]
+
+
+def _span(postings: Sequence[Posting], ends: Sequence[datetime]) -> float | None:
+    """Seconds from the first POST sent to the last of ``ends``; None without any."""
+    return (max(ends) - min(p.sent_at for p in postings)).total_seconds() if ends else None
 
 
 @contextmanager

@@ -154,6 +154,7 @@ async def wait_until_final(
     timeout: float,
     interval: float = 0.25,
     on_final: Callable[[], object] | None = None,
+    unfinished: Sequence[str] = UNFINISHED_STATUSES,
 ) -> dict[str, str]:
     """Wait until no document of the gateway is on its way (none ``accepted``, ``sending`` or ``retrying``),
     or ``timeout`` passes; then read the status of each of ``ids`` from the document list.
@@ -166,13 +167,14 @@ async def wait_until_final(
     Args:
         on_final: called once the waiting ends, before the statuses are read (the CPU figures stop there:
             what the benchmark reads afterwards is not the pipeline's work).
+        unfinished: the statuses waited out (``delivered`` too when an MLS is awaited).
 
     Returns:
         id -> last seen status (``unknown`` if the list did not show it).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not await any_unfinished(client):
+        if not await any_unfinished(client, unfinished):
             break
         await asyncio.sleep(interval)
     if on_final is not None:
@@ -181,9 +183,9 @@ async def wait_until_final(
     return {doc_id: statuses.get(doc_id, "unknown") for doc_id in set(ids)}
 
 
-async def any_unfinished(client: httpx.AsyncClient) -> bool:
-    """True while some outbound document is still on its way (``UNFINISHED_STATUSES``)."""
-    for status in UNFINISHED_STATUSES:
+async def any_unfinished(client: httpx.AsyncClient, statuses: Sequence[str] = UNFINISHED_STATUSES) -> bool:
+    """True while some outbound document is still on its way (in one of ``statuses``)."""
+    for status in statuses:
         page = await _get_json(client, "/v1/outbound", {"status": status, "limit": 1})
         if page["items"]:
             return True
@@ -194,15 +196,24 @@ async def delivered_times(
     client: httpx.AsyncClient, ids: Sequence[str], *, concurrency: int = 8
 ) -> dict[str, datetime | None]:
     """id -> when the document became delivered (its timeline's ``to_status == delivered`` entry), or None."""
+    times = await status_times(client, ids, ("delivered",), concurrency=concurrency)
+    return {doc_id: at.get("delivered") for doc_id, at in times.items()}
+
+
+async def status_times(
+    client: httpx.AsyncClient, ids: Sequence[str], statuses: Sequence[str], *, concurrency: int = 8
+) -> dict[str, dict[str, datetime]]:
+    """id -> {status -> when the document first turned into it} for ``statuses``, from its timeline."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(doc_id: str) -> tuple[str, datetime | None]:
+    async def one(doc_id: str) -> tuple[str, dict[str, datetime]]:
         async with gate:
             detail = await _get_json(client, f"/v1/outbound/{doc_id}")
+        found: dict[str, datetime] = {}
         for entry in detail["timeline"]:
-            if entry["to_status"] == "delivered":
-                return doc_id, datetime.fromisoformat(entry["at"])
-        return doc_id, None
+            if entry["to_status"] in statuses and entry["to_status"] not in found:
+                found[entry["to_status"]] = datetime.fromisoformat(entry["at"])
+        return doc_id, found
 
     return dict(await asyncio.gather(*(one(doc_id) for doc_id in ids)))
 

@@ -33,6 +33,11 @@ class E2EParameters:
         timeout: seconds to wait for the documents of one phase to become final.
         template: the JSON document posted (each copy gets its own number).
         receiver: ``OWN_PROCESS`` or ``SHARED`` (``RECEIVER_MODES``).
+        mls: the Message Level Status flows back (own-process receiver only): the sender asks for one
+            always (SBDH MLS_TYPE ALWAYS_SEND) and serves AS4, the receiver's directory lists the sender's
+            SPID for MLS and a receiver's worker sends them (no answer delay); a phase ends when every copy
+            is ``confirmed``. Off (the default), the sender asks for an MLS on failure only: a valid copy
+            gets none, and the figures are post -> delivered alone.
     """
 
     rate: float = 5.0
@@ -45,6 +50,7 @@ class E2EParameters:
     timeout: float = 180.0
     template: Path = DEFAULT_TEMPLATE
     receiver: str = OWN_PROCESS
+    mls: bool = False
 
     @property
     def fixed_rate_documents(self) -> int:
@@ -64,6 +70,9 @@ class PhaseResult:
         post_p50_ms / post_p99_ms: time until the POST answered (validated and stored).
         max_lag_ms: the latest a request left against the open-loop schedule (0 for a burst).
         errors: the first reasons copies were refused or failed.
+        confirmed: copies whose MLS came back (``confirmed``), with ``--mls`` only.
+        confirmed_throughput: confirmed / (first POST sent -> last ``confirmed`` event), docs/s.
+        confirmed_p50_ms / confirmed_p99_ms: POST sent -> ``confirmed`` event.
     """
 
     posted: int
@@ -80,6 +89,10 @@ class PhaseResult:
     post_p99_ms: float | None
     max_lag_ms: float
     errors: list[str] = field(default_factory=list)
+    confirmed: int | None = None
+    confirmed_throughput: float | None = None
+    confirmed_p50_ms: float | None = None
+    confirmed_p99_ms: float | None = None
 
 
 @dataclass
@@ -96,7 +109,8 @@ class E2EResult:
         receiver_peak_mib: VmHWM of the receiver's ``gateway serve`` (own-process receiver only), MiB.
         cpu_ms_per_document: CPU time (user + system) per delivered document in the saturation phase,
             per group: ``serve`` (the sender's API; also receiving when shared), ``workers`` (all of them
-            together), ``receiver`` (the receiver's ``serve``, own-process only).
+            together), ``receiver`` (the receiver's ``serve``, own-process only), ``receiver_workers``
+            (the receiver's worker sending the MLS, ``--mls`` only).
         inbound_received: documents the receiving ``/as4`` endpoint stored (warm-up included).
         notes: caveats of this configuration.
         error: why the cell could not run to the end, if it could not.
@@ -169,11 +183,28 @@ def _row(result: E2EResult, params: E2EParameters) -> str:
     return " ".join(cells)
 
 
-def _cpu_row(result: E2EResult) -> str:
+_CPU_GROUPS = ("serve", "workers", "receiver")
+_MLS_CPU_GROUPS = (*_CPU_GROUPS, "receiver_workers")
+
+
+def _cpu_row(result: E2EResult, groups: Sequence[str]) -> str:
     cpu = result.cpu_ms_per_document or {}
     cells = [f"{result.database:<9}", f"{result.workers:>7}"]
-    cells += [f"{_num(cpu.get(group), '.1f'):>8}" for group in ("serve", "workers", "receiver")]
+    cells += [f"{_num(cpu.get(group), '.1f'):>8}" for group in groups]
     cells.append(f"{_num(sum(cpu.values()) if cpu else None, '.1f'):>8}")
+    return " ".join(cells)
+
+
+def _mls_row(result: E2EResult) -> str:
+    cells = [f"{result.database:<9}", f"{result.workers:>7}"]
+    for phase in (result.fixed_rate, result.saturation):
+        confirmed = f"{phase.confirmed}/{phase.posted}" if phase and phase.confirmed is not None else "-"
+        cells += [
+            f"{confirmed:>9}",
+            f"{_num(phase.confirmed_throughput if phase else None, '.2f'):>7}",
+            f"{_num(phase.confirmed_p50_ms if phase else None):>7}",
+            f"{_num(phase.confirmed_p99_ms if phase else None):>7}",
+        ]
     return " ".join(cells)
 
 
@@ -195,18 +226,36 @@ def format_table(
         f"  fixed rate {params.rate:g} docs/s x {params.duration:g} s = {params.fixed_rate_documents} docs "
         f"(open loop); saturation {params.saturation} docs, {params.saturation_concurrency} concurrent POSTs",
         f"  warm-up {params.warmup} docs; worker poll {params.poll_interval:g} s, batch {params.batch_size}",
+        (
+            "  MLS: ALWAYS_SEND, sent back by a receiver's worker to the sender's /as4 (--mls)"
+            if params.mls
+            else "  MLS: asked on failure only (valid copies get none; --mls to measure it flowing back)"
+        ),
         "",
         _HEADER_1,
         _HEADER_2,
         _HEADER_3,
     ]
     lines += [_row(result, params) for result in results]
+    groups = _MLS_CPU_GROUPS if params.mls else _CPU_GROUPS
+    until = "confirmed (MLS applied)" if params.mls else "delivered"
     lines += [
         "",
-        "CPU per delivered document in the saturation phase (user + system, ms):",
-        f"{'database':<9} {'workers':>7} {'serve':>8} {'workers':>8} {'receiver':>8} {'total':>8}",
+        f"CPU per delivered document in the saturation phase, until the last is {until} (user + system, ms):",
+        f"{'database':<9} {'workers':>7} {'serve':>8} {'workers':>8} {'receiver':>8}"
+        + (f" {'recv wkr':>8}" if params.mls else "")
+        + f" {'total':>8}",
     ]
-    lines += [_cpu_row(result) for result in results]
+    lines += [_cpu_row(result, groups) for result in results]
+    if params.mls:
+        lines += [
+            "",
+            "MLS back to the sender (--mls): POST sent -> 'confirmed' event (the MLS received and applied)",
+            f"{'':<17} {' fixed rate ':-^34} {' saturation ':-^34}",
+            f"{'database':<9} {'workers':>7}"
+            + f" {'confirmed':>9} {'docs/s':>7} {'p50 ms':>7} {'p99 ms':>7}" * 2,
+        ]
+        lines += [_mls_row(result) for result in results]
     lines += [
         "",
         "achieved / max docs/s: delivered documents / (first POST sent -> last 'delivered' timeline event)",

@@ -22,6 +22,7 @@ import httpx
 
 from gateway.crypto import DEV_PKCS12_PASSWORD, generate_dev_pki
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, spid_of_seat
 
 SEAT_ID = "POP000001"
 """The development seat of our own access point (sender, and receiver too when one gateway plays both)."""
@@ -85,22 +86,36 @@ class AccessPointPair:
 
 
 def prepare_access_points(
-    workdir: Path, *, served: Sequence[str], receiver_url: str, database_url: str
+    workdir: Path,
+    *,
+    served: Sequence[str],
+    receiver_url: str,
+    database_url: str,
+    sender_url: str | None = None,
 ) -> AccessPointPair:
     """Recreate ``workdir`` for two access points that share one development PKI: the sender's directory
     routes ``served`` to ``receiver_url`` with the receiver's certificate, and the receiver serves them.
 
-    The receiver has its own SQLite file in ``workdir/receiver`` and an empty directory (it sends
-    nothing back: no MLS goes to the sender). The sender uses ``database_url`` and ``workdir``.
+    The receiver has its own SQLite file in ``workdir/receiver``. Without ``sender_url`` its directory is
+    empty (it sends nothing back: no MLS goes to the sender). With it, the sender serves AS4 at
+    ``sender_url`` (for its SPID, ``0242:`` + its seat number) and the receiver's directory lists that SPID
+    for MLS there, with the sender's certificate: the MLS flows back (sent by a receiver's worker). The
+    sender uses ``database_url`` and ``workdir``.
     """
     pki_dir = _fresh_pki(workdir, (SEAT_ID, RECEIVER_SEAT_ID))
     receiver_dir = workdir / "receiver"
     receiver_dir.mkdir()
     receiver_cert = pki_dir / f"{RECEIVER_SEAT_ID.lower()}.cert.pem"
     _write_directory(workdir / "directory.json", served, receiver_url, receiver_cert)
-    _write_directory(receiver_dir / "directory.json", (), receiver_url, receiver_cert)
+    if sender_url is None:
+        _write_directory(receiver_dir / "directory.json", (), receiver_url, receiver_cert)
+    else:
+        sender_cert = pki_dir / f"{SEAT_ID.lower()}.cert.pem"
+        mls = _entry((MLS_DOCUMENT_TYPE.uri,), MLS_PROCESS.uri, sender_url, sender_cert)
+        directory = {str(spid_of_seat(SEAT_ID)): [mls]}
+        (receiver_dir / "directory.json").write_text(json.dumps(directory, indent=2))
     sender_env = _gateway_env(
-        workdir, pki_dir, seat_id=SEAT_ID, served=(), as4_url=None, database_url=database_url
+        workdir, pki_dir, seat_id=SEAT_ID, served=(), as4_url=sender_url, database_url=database_url
     )
     receiver_env = _gateway_env(
         receiver_dir,
@@ -124,13 +139,17 @@ def _fresh_pki(workdir: Path, seat_ids: Sequence[str]) -> Path:
 
 
 def _write_directory(path: Path, served: Sequence[str], as4_url: str, certificate: Path) -> None:
-    entry = {
-        "document_types": [BIS_INVOICE.uri, BIS_CREDIT_NOTE.uri],
-        "process": BIS_BILLING_PROCESS.uri,
+    entry = _entry((BIS_INVOICE.uri, BIS_CREDIT_NOTE.uri), BIS_BILLING_PROCESS.uri, as4_url, certificate)
+    path.write_text(json.dumps({p: [entry] for p in served}, indent=2))
+
+
+def _entry(document_types: Sequence[str], process: str, as4_url: str, certificate: Path) -> dict[str, object]:
+    return {
+        "document_types": list(document_types),
+        "process": process,
         "url": as4_url,
         "certificate_file": str(certificate),
     }
-    path.write_text(json.dumps({p: [entry] for p in served}, indent=2))
 
 
 def _gateway_env(

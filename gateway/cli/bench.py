@@ -159,6 +159,12 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help=f"receiving access point: its own gateway serve, or the sender's /as4 (default {d.receiver})",
     )
     p.add_argument(
+        "--mls",
+        action="store_true",
+        help="the MLS flows back: the receiver's worker sends one per copy to the sender's /as4, and a phase "
+        "ends when every copy is confirmed (prints post -> confirmed and the CPU of the receiver's worker)",
+    )
+    p.add_argument(
         "--postgres-url", default=e2e.DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
     )
     p.add_argument(

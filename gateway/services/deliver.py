@@ -32,7 +32,6 @@ from gateway.errors import (
     DiscoveryError,
     InvalidTransition,
     LeaseLost,
-    MailError,
     StoreError,
     TransportError,
 )
@@ -50,10 +49,7 @@ from gateway.services.delivery_attempt import (
     Unbuilt,
     discovery_failure,
 )
-from gateway.services.delivery_email import (
-    discovery_detail,
-    smtp_outcome,
-)
+from gateway.services.delivery_by_email import EmailAttempts
 from gateway.services.delivery_message import MessageFactory
 from gateway.services.delivery_outcome import (
     AttemptOutcome,
@@ -64,12 +60,7 @@ from gateway.services.delivery_outcome import (
     judge_transport_error,
 )
 from gateway.services.delivery_steps import DeliverySteps
-from gateway.services.email_fallback import (
-    EmailChannel,
-    falls_back,
-    is_email_record,
-    stored_recipients,
-)
+from gateway.services.email_fallback import EmailChannel
 from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
 from gateway.services.endpoint_slots import EndpointSlots
 from gateway.services.ports import (
@@ -156,7 +147,7 @@ class Deliverer:
         # busy: then it is handed back without loading the document or looking the receiver up).
         self._refused: dict[str, str] = {}
         self._on_receipt = on_receipt
-        self._email = email
+        self._emails = EmailAttempts(self._steps, email)
         self._resolver = resolver
         self._transport = transport
         self._trust = trust
@@ -177,17 +168,18 @@ class Deliverer:
         )
 
     def preload(self, uow: UnitOfWork, leases: list[DeliveryLease]) -> dict[str, PreparedDocument]:
-        """Load the documents of fresh leases in the unit of work that took them (the worker's lease):
-        handed to ``deliver_one``, they save each attempt its own read transaction and thread hop. Jobs
-        the endpoint gate refused before are left out: they are likely handed back unread again. Keyed by
-        document id; a document gone or final is left out (its attempt drops the job).
+        """Load the documents of fresh leases in one read-only unit of work, right after the lease's commit
+        and in its thread hop (the worker's lease): handed to ``deliver_one``, they save each attempt its
+        own read transaction and thread hop. Jobs the endpoint gate refused before are left out: they are
+        likely handed back unread again. Keyed by document id; a document gone or final is left out (its
+        attempt drops the job).
 
         A document whose reading raises (a bug, a stored row the reader no longer accepts) is left out too:
         its attempt reads it again and fails alone, counted by CRASH_ALLOWANCE, as before the preload. Raising
-        here would undo the lease of the whole batch (attempts not counted: the same batch leased and failed
-        forever, no job delivered). A StoreError (the database failed: on PostgreSQL the transaction is
-        aborted) still propagates, like any failure of the lease itself. Jobs past CRASH_ALLOWANCE are given
-        up without their document being read, so they are not read here."""
+        here would cost the whole batch its documents and the worker its leasing step. A StoreError (the
+        database failed: on PostgreSQL the transaction is aborted) propagates: the worker then lets each
+        attempt read its own document. Jobs past CRASH_ALLOWANCE are given up without their document being
+        read, so they are not read here."""
         loaded: dict[str, PreparedDocument] = {}
         for lease in leases:
             if lease.document_id in self._refused or self._past_crash_allowance(lease):
@@ -243,25 +235,19 @@ class Deliverer:
         else:
             prepared = await self._thread(self._steps.prepare, lease)
         document = prepared.document
-        if prepared.record is not None and is_email_record(prepared.record):
-            # Sent by e-mail before (a temporary SMTP failure, a crash, a support retry): resend the stored
-            # bytes (same Message-ID), after committing SEND_STARTED like any attempt.
-            record = prepared.record
-            await self._thread(self._steps.restart_email, lease, record.message_id)
-            return await self._send_email(lease, record.message_id, record.request.body)
+        emailed = self._emails.stored(prepared)
+        if emailed is not None:
+            return await self._emails.resend(lease, emailed)
         if isinstance(document.receiver, EmailReceiver):
-            return await self._email_only(lease, prepared, document.receiver)
+            return await self._emails.only(lease, prepared, document.receiver)
         try:
             endpoint = await self._resolve(document, document.receiver)
         except DiscoveryError as exc:
-            # Not on Peppol for this document (not registered, type not supported) and a buyer e-mail:
-            # the e-mail fallback. Otherwise only an unreachable SML/SMP may answer otherwise later: every
-            # other outcome (bad SMP signature, rejected endpoint certificate...) fails now with its reason.
-            if self._email is not None and falls_back(exc) and not prepared.invalid:
-                why = discovery_detail(exc)
-                composed = await self._thread(self._steps.compose_email, lease, prepared, why, None)
-                if composed is not None:
-                    return await self._send_email(lease, composed.message_id, composed.mime)
+            # The e-mail fallback if it applies. Otherwise only an unreachable SML/SMP may answer otherwise
+            # later: every other outcome (bad SMP signature, rejected endpoint certificate...) fails now.
+            by_email = await self._emails.fallback(lease, prepared, exc)
+            if by_email is not None:
+                return by_email
             return await self._finish(lease, None, discovery_failure(exc))
 
         if self._slots is None:
@@ -336,32 +322,6 @@ class Deliverer:
             log.exception("document %s: judging the answer failed", lease.document_id)
             outcome = judge_internal_error(exc, response.status, response.body)
         return self._steps.record_outcome(lease, outgoing.message_id, outcome)
-
-    async def _email_only(
-        self, lease: DeliveryLease, prepared: PreparedDocument, receiver: EmailReceiver
-    ) -> DeliveryResult:
-        """A buyer outside Peppol (BT-49 scheme ``EM``): e-mail it at once, without any SML/SMP lookup."""
-        if self._email is None:
-            reason = f"no-email-relay: {receiver} is reached by e-mail only and GATEWAY_MAIL__HOST is not set"
-            return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
-        why = "not looked up: the buyer's BT-49 is an e-mail address (EAS EM), outside Peppol"
-        composed = await self._thread(self._steps.compose_email, lease, prepared, why, receiver.address)
-        assert composed is not None  # the address is given
-        return await self._send_email(lease, composed.message_id, composed.mime)
-
-    async def _send_email(self, lease: DeliveryLease, message_id: str, mime: bytes) -> DeliveryResult:
-        """Send the stored fallback e-mail; 250 -> delivered_by_email, 4xx -> retry, 5xx -> failed."""
-        assert self._email is not None
-        recipients = stored_recipients(mime)
-        log.info("document %s: e-mailing %s to %s", lease.document_id, message_id, ", ".join(recipients))
-        try:
-            reply = await self._email.mailer.send(mime, sender=self._email.sender, recipients=recipients)
-        except MailError as exc:
-            outcome = smtp_outcome(recipients, None, exc)
-        else:
-            outcome = smtp_outcome(recipients, reply, None)
-        await self._thread(self._steps.renew, lease)
-        return replace(await self._finish(lease, message_id, outcome), sent=True)
 
     async def _renew_after_send(self, lease: DeliveryLease, renewed_at: datetime) -> None:
         """Renew the lease if the send used up half of it or more: judging (signature checks) and recording

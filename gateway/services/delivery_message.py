@@ -129,7 +129,7 @@ class MessageFactory:
     ) -> OutgoingMessage:
         now = self._clock.now()
         receiver = document.receiver
-        if not isinstance(receiver, ParticipantID):  # the worker e-mails those (``Deliverer._email_only``)
+        if not isinstance(receiver, ParticipantID):  # the worker e-mails those (``EmailAttempts.only``)
             raise LocalProtocolError(EbmsError.OTHER, f"{receiver} is not a Peppol participant")
         try:
             # peppol-as4.md §13 (sender): SBDH with COUNTRY_C1 and an InstanceIdentifier; From = our CN,

@@ -153,9 +153,9 @@ class DeliverySteps:
         return prepared
 
     def preload(self, uow: UnitOfWork, lease: DeliveryLease) -> PreparedDocument | None:
-        """``prepare``'s reads in the caller's unit of work (the one that took the lease, so the lease is
-        fresh and needs no renewal); None when the document is gone or final (``prepare`` then drops the
-        job, as it would have)."""
+        """``prepare``'s reads in the caller's unit of work (read right after the lease's commit, so the
+        lease is fresh and needs no renewal); None when the document is gone or final (``prepare`` then
+        drops the job, as it would have)."""
         document = uow.outbound.get(lease.document_id)
         if document is None or document.status.is_final:
             return None

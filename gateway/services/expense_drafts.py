@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
 from gateway.errors import InvalidDocumentData, InvalidIdentifier
-from gateway.model import CreditNote, Invoice, ParticipantID
+from gateway.model import CreditNote, Invoice, InvoiceLine, ParticipantID
 from gateway.model.document import base64_decoded_size
 from gateway.model.message import JSONObject
 from gateway.model.payment import format_structured_communication, parse_structured_communication
+from gateway.services.routing import LineReferences
 
 _ZERO: Final = Decimal("0.00")
 
@@ -93,12 +94,56 @@ def attachment_bytes(document: Invoice | CreditNote, n: int) -> tuple[bytes, str
     return base64.b64decode(attachment.content), attachment.mime_code, attachment.filename
 
 
-def build_draft(document: Invoice | CreditNote, *, sender: ParticipantID) -> DraftValues:
+def draft_line(line: InvoiceLine, *, credit: bool) -> JSONObject:
+    """The draft's row of one invoice or credit note line."""
+    sign = -1 if credit else 1
+    return {
+        "id": line.id,
+        "name": line.item.name,
+        "description": line.item.description,
+        "quantity": str(line.quantity),
+        "unit_code": line.unit_code,
+        "price": str(line.price.net_amount) if line.price.net_amount is not None else None,
+        "net": _money(line.net_amount, sign),
+        "vat_category": line.vat.category.value,
+        "vat_rate": str(line.vat.rate) if line.vat.rate is not None else None,
+        "order_line_reference": line.order_line_reference,
+        "accounting_cost": line.accounting_cost,
+        "note": line.note,
+    }
+
+
+@dataclass(slots=True)
+class DraftLines:
+    """A document's lines as its draft and its routing need them, gathered one line at a time (``add`` is
+    the ``on_line`` of ``gateway.ubl.read_ubl_line_by_line``): each line's model is dropped once read.
+
+    Attributes:
+        rows: the draft's row of every line (``draft_line``), in document order.
+        references: the routing references of the lines that carry one, in document order.
+    """
+
+    rows: list[JSONObject] = field(default_factory=list)
+    references: list[LineReferences] = field(default_factory=list)
+
+    def add(self, line: InvoiceLine, credit: bool) -> None:
+        """Keep ``line``'s row and references."""
+        self.rows.append(draft_line(line, credit=credit))
+        refs = LineReferences(line.id, line.accounting_cost, line.order_line_reference)
+        if refs.any:
+            self.references.append(refs)
+
+
+def build_draft(
+    document: Invoice | CreditNote, *, sender: ParticipantID, lines: list[JSONObject] | None = None
+) -> DraftValues:
     """The draft of a received document.
 
     Args:
         document: the document as read by ``gateway.ubl.read_ubl``.
         sender: the SBDH sender (the supplier's participant id when BT-34 is absent).
+        lines: the rows of every line (``draft_line``, document order) when ``document`` does not hold its
+            lines (a large document read line by line: ``gateway.ubl.read_ubl_line_by_line``).
     """
     credit = isinstance(document, CreditNote)
     sign = -1 if credit else 1
@@ -167,23 +212,7 @@ def build_draft(document: Invoice | CreditNote, *, sender: ParticipantID) -> Dra
             }
             for b in document.vat_breakdown or ()
         ],
-        "lines": [
-            {
-                "id": line.id,
-                "name": line.item.name,
-                "description": line.item.description,
-                "quantity": str(line.quantity),
-                "unit_code": line.unit_code,
-                "price": str(line.price.net_amount) if line.price.net_amount is not None else None,
-                "net": _money(line.net_amount, sign),
-                "vat_category": line.vat.category.value,
-                "vat_rate": str(line.vat.rate) if line.vat.rate is not None else None,
-                "order_line_reference": line.order_line_reference,
-                "accounting_cost": line.accounting_cost,
-                "note": line.note,
-            }
-            for line in document.lines
-        ],
+        "lines": [draft_line(line, credit=credit) for line in document.lines] if lines is None else lines,
         "payment": {
             "due_date": document.due_date.isoformat() if document.due_date else None,
             "terms": document.payment_terms,

@@ -21,11 +21,17 @@ from gateway.model.expense import (
 )
 from gateway.model.message import InboundStatus
 from gateway.model.units import unit_prefix
-from gateway.services.expense_drafts import DraftValues, build_draft
+from gateway.services.expense_drafts import DraftLines, DraftValues, build_draft
 from gateway.services.expense_effects import ExpensePolicy, announce, respond
 from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
-from gateway.services.routing import RoutingOutcome, named_codes, route
-from gateway.ubl import read_ubl
+from gateway.services.routing import (
+    DocumentReferences,
+    RoutedDocument,
+    RoutingOutcome,
+    named_codes,
+    route,
+)
+from gateway.ubl import read_ubl, read_ubl_line_by_line
 from gateway.ubl.codes import CREDIT_NOTE_NS, INVOICE_NS
 
 log = logging.getLogger("gateway.expenses")
@@ -63,14 +69,18 @@ class ValidatedInbound:
     Attributes:
         document_type: its document type (only invoices and credit notes become expenses).
         sender: the sending participant (SBDH sender, C1).
-        model: the document as read from the tree its validation parsed; None when it was not read.
+        model: the document as read from the tree its validation parsed; None when it was not read. With
+            ``lines``, its header and first line only.
         unread: why the reader could not map it (then ``model`` is None).
+        lines: every line's draft row and routing references, when the document was read line by line
+            (a large one: ``gateway.ubl.read_ubl_line_by_line``); None: ``model`` holds its lines.
     """
 
     document_type: DocumentTypeID
     sender: ParticipantID
     model: Invoice | CreditNote | None
     unread: str | None = None
+    lines: DraftLines | None = None
 
 
 class ExpenseIntake:
@@ -121,10 +131,10 @@ class ExpenseIntake:
             # Invalid documents stay in GET /v1/inbound with their report: never routed silently.
             return DraftResult(DraftOutcome.SKIPPED, reason=f"inbound document is {document.status.value}")
         try:
-            model = read_ubl(body)
+            model, lines = read_for_draft(body)
         except GatewayError as exc:  # a valid document the reader cannot map: shown, not guessed
             return self._unreadable(inbound_document_id, str(exc))
-        return self._draft(inbound_document_id, model, document.sender)
+        return self._draft(inbound_document_id, model, lines, document.sender)
 
     def draft_validated(
         self, uow: UnitOfWork, inbound_document_id: str, validated: ValidatedInbound
@@ -142,11 +152,11 @@ class ExpenseIntake:
             result = self._unreadable(inbound_document_id, validated.unread or "not read")
             self._give_up(inbound_document_id, result.reason or "not read")  # logged: not again
             return result
-        values = build_draft(validated.model, sender=validated.sender)
+        values, routed = _draft_of(validated.model, validated.lines, validated.sender)
         # The caller has just recorded the document's first verdict in this unit of work, so it has no
         # expense yet; a twin (same duplicate key) is found by the insert's unique key, which leads to the
         # same outcome as looking first (``_create``'s DuplicateMessage branch): two SELECTs fewer.
-        result = self._create(uow, inbound_document_id, validated.model, values, look_first=False)
+        result = self._create(uow, inbound_document_id, routed, values, look_first=False)
         _log_created(inbound_document_id, result)
         return result
 
@@ -156,11 +166,15 @@ class ExpenseIntake:
         return DraftResult(DraftOutcome.SKIPPED, reason=f"the document cannot be read: {reason}")
 
     def _draft(
-        self, inbound_document_id: str, model: Invoice | CreditNote, sender: ParticipantID
+        self,
+        inbound_document_id: str,
+        model: Invoice | CreditNote,
+        lines: DraftLines | None,
+        sender: ParticipantID,
     ) -> DraftResult:
-        values = build_draft(model, sender=sender)
+        values, routed = _draft_of(model, lines, sender)
         with self._store.unit_of_work() as uow:
-            result = self._create(uow, inbound_document_id, model, values)
+            result = self._create(uow, inbound_document_id, routed, values)
             uow.commit()
         _log_created(inbound_document_id, result)
         return result
@@ -169,7 +183,7 @@ class ExpenseIntake:
         self,
         uow: UnitOfWork,
         inbound_id: str,
-        model: Invoice | CreditNote,
+        document: RoutedDocument,
         values: DraftValues,
         *,
         look_first: bool = True,
@@ -188,12 +202,12 @@ class ExpenseIntake:
         # Only the units the document names (and the mapping's) are loaded; all prefixes are (cheap).
         prefixes = {unit_prefix(key) for key in uow.units.all_keys()}
         mapping = uow.units.get_mapping(values.supplier_key)
-        named = {key for *_, key in named_codes(model, prefixes=prefixes, rules=self._policy.rules)}
+        named = {key for *_, key in named_codes(document, prefixes=prefixes, rules=self._policy.rules)}
         if mapping is not None:
             named.add(mapping.unit_code)
         units = uow.units.get_many(named)
         decision = route(
-            model, units=units, mapping=mapping, rules=self._policy.rules, at=now, prefixes=prefixes
+            document, units=units, mapping=mapping, rules=self._policy.rules, at=now, prefixes=prefixes
         )
         credited = None
         for number in values.credited_numbers:
@@ -346,6 +360,38 @@ class ExpenseIntake:
         if len(self._given_up) >= MAX_GIVEN_UP:  # the oldest is tried (and logged) once more
             del self._given_up[next(iter(self._given_up))]
         self._given_up[inbound_id] = reason
+
+
+#: From this size up a document is read for its draft line by line (``read_for_draft``): its header's
+#: model and each line's draft row, never the model of every line at once (README, *Memory, eighth pass*).
+LINE_BY_LINE_ABOVE_BYTES: Final = 1024 * 1024
+
+
+def read_for_draft(body: bytes) -> tuple[Invoice | CreditNote, DraftLines | None]:
+    """A received document read for its draft: the whole model and None below
+    ``LINE_BY_LINE_ABOVE_BYTES``; from there up, by ``read_ubl_line_by_line``: the header's model and
+    the lines' draft rows and routing references (or the whole model and None, when that reader fell back
+    on it). Either way the same draft and routing follow, and the same errors.
+
+    Raises:
+        XMLInputError, MappingError: as ``gateway.ubl.read_ubl``.
+    """
+    if len(body) < LINE_BY_LINE_ABOVE_BYTES:
+        return read_ubl(body), None
+    lines = DraftLines()
+    read = read_ubl_line_by_line(body, lines.add)
+    return read.document, lines if read.handed_on else None
+
+
+def _draft_of(
+    model: Invoice | CreditNote, lines: DraftLines | None, sender: ParticipantID
+) -> tuple[DraftValues, RoutedDocument]:
+    """The draft values and what routing reads, of a model holding its lines (``lines`` None) or of a
+    header read line by line."""
+    if lines is None:
+        return build_draft(model, sender=sender), model
+    values = build_draft(model, sender=sender, lines=lines.rows)
+    return values, DocumentReferences.of(model, lines.references)
 
 
 def _log_created(inbound_document_id: str, result: DraftResult) -> None:

@@ -40,7 +40,14 @@ from gateway.model.message import (
 )
 from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
+from gateway.services.ports import (
+    Clock,
+    DocumentStore,
+    DocumentValidator,
+    IDFactory,
+    InstanceMessage,
+    UnitOfWork,
+)
 from gateway.services.receive_duplicates import DuplicateMessages
 from gateway.services.receive_finish import InboundFinisher, ReceivedFacts, VerdictAnswer
 from gateway.services.receive_records import (
@@ -266,32 +273,19 @@ class AS4Receiver:
         # lock is not held during Schematron), and is recorded by a second unit of work.
         # The unit of work only decides and commits: validation and the answer come after it has closed, so
         # no request holds a pooled connection while it waits for a second one (pool starvation under load).
-        stored = False
-        original: AS4MessageRecord | None = None
-        # A MessageId received before is refused by the message's primary key (DuplicateMessage): no look-up
-        # first, one SELECT fewer for every new message.
         with self._store.unit_of_work() as uow:
-            original = same_document(uow, incoming.sbdh.instance_id, business)
+            # The stored messages of this SBDH instance, without their bytes: an index probe finding
+            # nothing for a first delivery. A sender resending its MessageId is among them (the same SBDH):
+            # the duplicate path at once, no document read or compared in this (write) unit of work. A
+            # MessageId received before under another instance is refused by the message's primary key.
+            earlier = uow.messages.instance_messages(incoming.sbdh.instance_id, Direction.IN)
+            resent = any(message.message_id == incoming.message_id for message in earlier)
+            original = None if resent else same_document(uow, earlier, business)
             if original is not None:
                 summary = {**summary, "duplicateOfMessageId": original.message_id}
                 signal = replace(signal, receipt_summary=summary)
                 record = replace(record, document_id=original.document_id, signal=signal)
-            try:
-                uow.messages.add(record)
-            except DuplicateMessage:
-                pass  # received before, or a concurrent delivery of this MessageId won: the duplicate path
-            else:
-                if original is None:
-                    uow.inbound.add(
-                        pending_document(record, incoming, now),
-                        DocumentContent(business, None),
-                    )
-                # Peppol reporting (peppol-as4.md §11): every accepted transmission, with its receipt.
-                counted = received_transmission(incoming, received_at=now, our_country=self._our_country)
-                if counted is not None:
-                    uow.reporting.record(counted)
-                uow.commit()
-                stored = True
+            stored = not resent and self._store_received(uow, record, incoming, business, now, original)
         if not stored:
             return self._duplicates.answer(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
         if original is not None:
@@ -331,6 +325,31 @@ class AS4Receiver:
             record.document_id,
             status,
         )
+
+    def _store_received(
+        self,
+        uow: UnitOfWork,
+        record: AS4MessageRecord,
+        incoming: IncomingUserMessage,
+        business: bytes,
+        now: datetime,
+        original: InstanceMessage | None,
+    ) -> bool:
+        """Store and commit the received message with its receipt, its document (unless ``original``
+        already holds it) and its reporting record; False if the MessageId is stored already (received
+        before, or a concurrent delivery of it won): the duplicate path."""
+        try:
+            uow.messages.add(record)
+        except DuplicateMessage:
+            return False
+        if original is None:
+            uow.inbound.add(pending_document(record, incoming, now), DocumentContent(business, None))
+        # Peppol reporting (peppol-as4.md §11): every accepted transmission, with its receipt.
+        counted = received_transmission(incoming, received_at=now, our_country=self._our_country)
+        if counted is not None:
+            uow.reporting.record(counted)
+        uow.commit()
+        return True
 
     def _after_receipt(self, facts: ReceivedFacts, business: bytes) -> InboundStatus:
         """Validate and record an accepted message's document, hand it on (MLS, expense); StoreError: the

@@ -22,11 +22,11 @@ from lxml import etree
 from gateway.errors import GatewayError
 from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
-from gateway.services.expense_intake import ValidatedInbound
+from gateway.services.expense_intake import ValidatedInbound, read_for_draft
 from gateway.services.message_status import PlannedMLS, ReceivedEnvelope, RecordedVerdict
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
-from gateway.ubl import read_ubl, read_ubl_streamed, read_ubl_tree
+from gateway.ubl import read_ubl_tree
 
 log = logging.getLogger("gateway.receive")
 
@@ -237,16 +237,11 @@ class InboundFinisher:
         return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read")
 
 
-#: From this size up a document validated without a tree (``gateway.validation.streamed``, same size) is
-#: read for its draft by a pull parse: the draft's model, not the model and a tree of the whole.
-PULL_READ_ABOVE_BYTES: Final = 1024 * 1024
-
-
 def _read(facts: ReceivedFacts, document: etree._Element | bytes) -> ValidatedInbound:
     try:
-        if isinstance(document, bytes):  # a large one line by line, without a tree of the whole
-            large = len(document) >= PULL_READ_ABOVE_BYTES
-            model = read_ubl_streamed(document) if large else read_ubl(document)
+        lines = None
+        if isinstance(document, bytes):  # a large one line by line, without a tree or the whole model
+            model, lines = read_for_draft(document)
         else:
             model = read_ubl_tree(document)
     except GatewayError as exc:  # a document the reader cannot map (also an invalid one): no draft
@@ -254,4 +249,4 @@ def _read(facts: ReceivedFacts, document: etree._Element | bytes) -> ValidatedIn
     except Exception:  # a reader bug must not cost the document its verdict
         log.exception("inbound document %s: the UBL reader failed", facts.document_id)
         return ValidatedInbound(facts.document_type, facts.sender, None, "the UBL reader failed")
-    return ValidatedInbound(facts.document_type, facts.sender, model)
+    return ValidatedInbound(facts.document_type, facts.sender, model, lines=lines)

@@ -9,14 +9,13 @@ from gateway.as4 import IncomingUserMessage
 from gateway.model.message import (
     VALIDATION_PENDING,
     AS4MessageRecord,
-    Direction,
     HTTPHeaders,
     InboundDocument,
     InboundStatus,
     JSONObject,
 )
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import UnitOfWork
+from gateway.services.ports import InstanceMessage, UnitOfWork
 
 
 def first_headers(headers: HTTPHeaders) -> dict[str, str]:
@@ -74,14 +73,17 @@ def is_pending(document: InboundDocument) -> bool:
     return document.status is InboundStatus.RECEIVED and document.status_reason == VALIDATION_PENDING
 
 
-def same_document(uow: UnitOfWork, instance_id: str, business: bytes) -> AS4MessageRecord | None:
+def same_document(uow: UnitOfWork, earlier: list[InstanceMessage], business: bytes) -> InstanceMessage | None:
     """The accepted message that already delivered this SBDH instance with the same business document.
+
+    ``earlier``: the stored messages of the instance, earliest first (``instance_messages``); the earliest's
+    document is read, and only when there is one (a first delivery reads nothing).
 
     Policy STORE_AND_LINK (phoss-ap calls its variant STORE_AND_FLAG): an application-level resend gets a
     receipt and its evidence is kept, but no second inbound document. A reused InstanceIdentifier with a
     *different* document is not a resend: it is stored as a new document, never dropped.
     """
-    original = uow.messages.find_by_instance_id(instance_id, Direction.IN)
+    original = earlier[0] if earlier else None
     if original is None or original.document_id is None:
         return None
     content = uow.inbound.get_content(original.document_id)

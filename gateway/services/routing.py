@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol
 
 from gateway.model import CreditNote, Invoice
 from gateway.model.message import JSONObject
@@ -112,7 +112,72 @@ class RoutingDecision:
         }
 
 
-def _fields(document: Invoice | CreditNote, rule: RoutingRule) -> Iterable[tuple[str, str]]:
+class RoutedLine(Protocol):
+    """What routing reads of a line (an ``InvoiceLine``, or its :class:`LineReferences`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def accounting_cost(self) -> str | None: ...
+    @property
+    def order_line_reference(self) -> str | None: ...
+
+
+class RoutedDocument(Protocol):
+    """What routing reads of a document (an ``Invoice`` or ``CreditNote``, or its
+    :class:`DocumentReferences`)."""
+
+    @property
+    def buyer_reference(self) -> str | None: ...
+    @property
+    def purchase_order_reference(self) -> str | None: ...
+    @property
+    def accounting_cost(self) -> str | None: ...
+    @property
+    def notes(self) -> Sequence[str]: ...
+    @property
+    def lines(self) -> Sequence[RoutedLine]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LineReferences:
+    """The references of one line routing reads (BT-126, BT-133, BT-132)."""
+
+    id: str
+    accounting_cost: str | None
+    order_line_reference: str | None
+
+    @property
+    def any(self) -> bool:
+        """True when routing has something to read in this line."""
+        return bool(self.accounting_cost or self.order_line_reference)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentReferences:
+    """The fields routing reads, of a document whose model does not hold its lines (a large document read
+    line by line): its header's and those of the lines that carry a reference, in document order (a line
+    without one gives routing nothing to read, so leaving it out changes no decision)."""
+
+    buyer_reference: str | None
+    purchase_order_reference: str | None
+    accounting_cost: str | None
+    notes: tuple[str, ...]
+    lines: tuple[LineReferences, ...]
+
+    @classmethod
+    def of(cls, header: Invoice | CreditNote, lines: Iterable[LineReferences]) -> DocumentReferences:
+        """``header``'s references with ``lines`` instead of its own lines."""
+        return cls(
+            header.buyer_reference,
+            header.purchase_order_reference,
+            header.accounting_cost,
+            header.notes,
+            tuple(lines),
+        )
+
+
+def _fields(document: RoutedDocument, rule: RoutingRule) -> Iterable[tuple[str, str]]:
     """(field label, text) pairs a document rule reads."""
     if rule is RoutingRule.BUYER_REFERENCE and document.buyer_reference:
         yield "BT-10", document.buyer_reference
@@ -159,7 +224,7 @@ def find_codes(text: str, finder: re.Pattern[str]) -> list[str]:
 
 
 def named_codes(
-    document: Invoice | CreditNote, *, prefixes: Iterable[str], rules: Sequence[RoutingRule] = DEFAULT_RULES
+    document: RoutedDocument, *, prefixes: Iterable[str], rules: Sequence[RoutingRule] = DEFAULT_RULES
 ) -> list[tuple[RoutingRule, str, str, str]]:
     """(rule, field, text, unit key) of every unit-code-shaped reference the enabled rules find.
 
@@ -181,7 +246,7 @@ def named_codes(
 
 
 def route(
-    document: Invoice | CreditNote,
+    document: RoutedDocument,
     *,
     units: Mapping[str, ProductionUnit],
     mapping: SupplierMapping | None,

@@ -18,10 +18,9 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import IdempotencyRecord
+from gateway.services.ports import IdempotencyRecord, InstanceMessage
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import map_db_errors, maps_db_errors
-from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
 
 
@@ -59,6 +58,15 @@ _BY_INSTANCE = (
     )
     .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
     .limit(1)
+)
+# The messages of an SBDH instance without their bytes (every received message is checked against it).
+_INSTANCE_MESSAGES = (
+    select(as4_messages.c.message_id, as4_messages.c.document_id)
+    .where(
+        as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
+        as4_messages.c.direction == bindparam("b_direction"),
+    )
+    .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
 )
 # A document's messages in one direction without their bytes (the status views poll them: a 20 MB
 # document's stored message was read in full on every poll).
@@ -162,20 +170,22 @@ class SQLAS4MessageRepository:
         if record.signal is not None:
             values.update(_signal_columns(record.signal))
         # On a duplicate the caller reads the stored original in the same unit of work (and no history row
-        # of the refused duplicate is written: the message row is the block's first statement).
-        with first_insert_refusable(self._conn):
-            if self._conn.dialect.name == "postgresql":
-                body = {**values, "request_body": record.request.body}
-                if self._conn.execute(_ADD_UNLESS_STORED, body).first() is None:
-                    raise DuplicateMessage("AS4 messages.add: already stored")
-            else:
-                insert_with_blob(self._conn, as4_messages, values, "request_body", record.request.body)
-            # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing
-            # for the history: its summary is on the message row, once.
-            if record.signal is not None and record.signal.raw.body:
-                attempt = self._attempt(record.direction, record.document_id)
-                history = _history_values(record.message_id, record.direction, record.signal, attempt)
-                self._conn.execute(insert(as4_signals), history)
+        # of the refused duplicate is written: the message row is the first statement). No savepoint: on
+        # PostgreSQL ON CONFLICT DO NOTHING refuses a stored key without failing the statement (the key is
+        # the table's only unique constraint), so the transaction stays usable; SQLite undoes only the
+        # refused statement (``store.savepoints``).
+        if self._conn.dialect.name == "postgresql":
+            body = {**values, "request_body": record.request.body}
+            if self._conn.execute(_ADD_UNLESS_STORED, body).first() is None:
+                raise DuplicateMessage("AS4 messages.add: already stored")
+        else:
+            insert_with_blob(self._conn, as4_messages, values, "request_body", record.request.body)
+        # A signal kept as its hash only (the answer to an anonymous rejected request) has nothing for the
+        # history: its summary is on the message row, once.
+        if record.signal is not None and record.signal.raw.body:
+            attempt = self._attempt(record.direction, record.document_id)
+            history = _history_values(record.message_id, record.direction, record.signal, attempt)
+            self._conn.execute(insert(as4_signals), history)
 
     def get(self, message_id: str, direction: Direction) -> AS4MessageRecord | None:
         row = self._conn.execute(_MESSAGE, {"b_id": message_id, "b_direction": direction.value}).first()
@@ -186,6 +196,12 @@ class SQLAS4MessageRepository:
             _BY_INSTANCE, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
         ).first()
         return _message_from_row(row) if row is not None else None
+
+    def instance_messages(self, sbdh_instance_id: str, direction: Direction) -> list[InstanceMessage]:
+        rows = self._conn.execute(
+            _INSTANCE_MESSAGES, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
+        )
+        return [InstanceMessage(row.message_id, row.document_id) for row in rows]
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:
         t = as4_messages

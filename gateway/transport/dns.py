@@ -1,10 +1,11 @@
 """The SML adapter: NAPTR queries with dnspython, mapped to ``NaptrAnswer`` or a retryable discovery error.
 
 Only this module touches dnspython, and imports it on first use (≈ 3.3 MiB: a process that looks
-nothing up does not load it; README, *Memory, seventh pass*). NXDOMAIN and "no NAPTR" are answers (the
-participant is not registered, decided in ``gateway.smp``); timeouts, SERVFAIL and unreachable name
-servers are ``DiscoveryUnavailable`` with outcome ``sml-unreachable`` (peppol-as4.md §9.2: DNS failures
-are retryable).
+nothing up does not load it; README, *Memory, seventh pass*), in a worker thread: about 60 modules, tens
+of milliseconds the event loop would otherwise stand still for (every request and delivery in flight).
+NXDOMAIN and "no NAPTR" are answers (the participant is not registered, decided in ``gateway.smp``);
+timeouts, SERVFAIL and unreachable name servers are ``DiscoveryUnavailable`` with outcome
+``sml-unreachable`` (peppol-as4.md §9.2: DNS failures are retryable).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
+import anyio.to_thread
+
 from gateway.errors import ConfigurationError
 from gateway.smp import LookupOutcome, NaptrAnswer, NaptrRecord
 
 if TYPE_CHECKING:
     import dns.asyncresolver
-    import dns.nameserver
 
 DEFAULT_DNS_TIMEOUT_SECONDS: Final = 5.0
 
@@ -27,7 +29,20 @@ def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _nameserver(entry: str, default_port: int) -> dns.nameserver.Do53Nameserver:
+def _load_dnspython() -> None:
+    """Import what a lookup uses, including what dnspython would import on its first query and answer
+    (its asyncio backend, the NAPTR rdata class)."""
+    import dns.asyncbackend
+    import dns.asyncresolver
+    import dns.exception
+    import dns.nameserver
+    import dns.rdtypes.IN.NAPTR
+    import dns.resolver
+
+    dns.asyncbackend.get_backend("asyncio")
+
+
+def _server(entry: str, default_port: int) -> tuple[str, int]:
     text = entry.strip()
     host, port = text, default_port
     if text.startswith("["):  # [2001:db8::1]:5353
@@ -43,9 +58,7 @@ def _nameserver(entry: str, default_port: int) -> dns.nameserver.Do53Nameserver:
         raise ConfigurationError(
             f"DNS server {entry!r} is not an IP address (with an optional :port)"
         ) from exc
-    import dns.nameserver
-
-    return dns.nameserver.Do53Nameserver(host, port)
+    return host, port
 
 
 def _port(text: str, entry: str) -> int:
@@ -70,15 +83,18 @@ class DNSNaptrLookup:
     def __init__(
         self, *, nameservers: Sequence[str] = (), port: int = 53, timeout: float = DEFAULT_DNS_TIMEOUT_SECONDS
     ) -> None:
-        self._nameservers = tuple(_nameserver(entry, port) for entry in nameservers)
+        self.servers = tuple(_server(entry, port) for entry in nameservers)
+        """The name servers as (address, port); empty: the system's."""
         self._timeout = timeout
+        self._loaded = False
 
     def _resolver(self) -> dns.asyncresolver.Resolver:
         import dns.asyncresolver
+        import dns.nameserver
 
-        resolver = dns.asyncresolver.Resolver(configure=not self._nameservers)
-        if self._nameservers:
-            resolver.nameservers = list(self._nameservers)
+        resolver = dns.asyncresolver.Resolver(configure=not self.servers)
+        if self.servers:
+            resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port) for host, port in self.servers]
         resolver.lifetime = self._timeout
         resolver.timeout = min(self._timeout, 2.0)
         return resolver
@@ -89,6 +105,9 @@ class DNSNaptrLookup:
         Raises:
             DiscoveryUnavailable: timeout, SERVFAIL/REFUSED from every server, no usable configuration.
         """
+        if not self._loaded:
+            await anyio.to_thread.run_sync(_load_dnspython)
+            self._loaded = True
         import dns.exception
         import dns.resolver
 

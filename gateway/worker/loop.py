@@ -93,15 +93,26 @@ class DeliveryWorker:
         self._store_faulted_batches = 0
 
     def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
-        """Lease up to ``limit`` due jobs and read their documents in the same unit of work and thread hop
-        (``Deliverer.preload``): one transaction and hop per batch instead of one more per document."""
+        """Lease up to ``limit`` due jobs, commit, then read their documents in a read-only unit of work
+        of the same thread hop (``Deliverer.preload``): one read transaction and hop per batch instead of
+        one per document, and the lease's write transaction (on SQLite, the database's write lock that the
+        API's writes wait for) holds only the lease query."""
         with self._store.unit_of_work() as uow:
             leases = uow.jobs.lease(
                 now=self._clock.now(), limit=limit, lease_for=self._lease_for, token=self._ids.new_id()
             )
-            prepared = self._deliverer.preload(uow, leases) if leases else {}
             uow.commit()
-        return leases, prepared
+        return leases, self._preload(leases) if leases else {}
+
+    def _preload(self, leases: list[DeliveryLease]) -> dict[str, PreparedDocument]:
+        """The documents of the committed ``leases``; none if the store fails (each attempt then reads its
+        own document, and fails on the store like any step): the leases are taken and stay delivered."""
+        try:
+            with self._store.unit_of_work(read_only=True) as uow:
+                return self._deliverer.preload(uow, leases)
+        except StoreError as exc:
+            log.error("reading %d leased documents failed (%s): each attempt reads its own", len(leases), exc)
+            return {}
 
     async def _take(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
         """Hand back the leases of interrupted deliveries first, then lease up to ``limit`` due jobs.

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from store_builders import HEADERS, MIME_BODY, T0, UBL, as4_message, at, content, outbound
 
 from gateway.errors import DuplicateMessage, StoreError
@@ -19,7 +19,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import SentFacts
+from gateway.services.ports import InstanceMessage, SentFacts
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import as4_signals
 
@@ -104,6 +104,13 @@ def test_lookup_by_sbdh_instance_and_by_document(store: SQLDocumentStore) -> Non
         assert uow.messages.find_by_instance_id("inst-1", Direction.OUT) == first
         assert uow.messages.find_by_instance_id("inst-1", Direction.IN) is None
         assert uow.messages.for_document(document.id) == [first, second]
+        # Without their bytes, earliest first, in one direction (a received message is checked against it).
+        assert uow.messages.instance_messages("inst-1", Direction.OUT) == [
+            InstanceMessage(first.message_id, document.id),
+            InstanceMessage(second.message_id, document.id),
+        ]
+        assert uow.messages.instance_messages("inst-1", Direction.IN) == []
+        assert uow.messages.instance_messages("inst-2", Direction.OUT) == []
 
 
 def test_summaries_list_a_documents_messages_in_one_direction_with_their_signals_and_no_bytes(
@@ -364,3 +371,46 @@ def test_a_refused_duplicate_writes_no_second_body_on_postgresql(store: SQLDocum
         stored = uow.messages.get(first.message_id, Direction.IN)
     assert stored is not None
     assert stored.request.body == body
+
+
+def test_a_received_message_is_two_statements_and_a_duplicate_one_leaving_the_transaction_usable(
+    store: SQLDocumentStore,
+) -> None:
+    """The message row and its signal's history row: two statements, no savepoint (PostgreSQL's
+    ON CONFLICT DO NOTHING refuses a stored MessageId without failing; SQLite undoes only the refused
+    statement). A duplicate is its one refused statement: the unit of work goes on (it reads the original,
+    writes, commits) and nothing of the duplicate is written."""
+    answered = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(1))
+    first = replace(as4_message(direction=Direction.IN, message_id="once@peer"), signal=answered)
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.unit_of_work() as uow:
+            statements.clear()
+            uow.messages.add(first)
+            added = list(statements)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            statements.clear()
+            with pytest.raises(DuplicateMessage):
+                uow.messages.add(replace(first, signal=replace(answered, at=at(9)), created_at=at(5)))
+            refused = list(statements)
+            stored = uow.messages.get("once@peer", Direction.IN)  # the transaction is still usable
+            uow.messages.add(as4_message(direction=Direction.IN, message_id="next@peer"))
+            uow.commit()
+    finally:
+        event.remove(store.engine, "before_cursor_execute", count)
+    assert added == ["INSERT", "INSERT"]
+    assert refused == ["INSERT"]
+    assert stored is not None
+    assert stored.created_at == T0
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.messages.signals("once@peer", Direction.IN) == [answered]  # no second history row
+        assert uow.messages.get("next@peer", Direction.IN) is not None
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(as4_signals.c.message_id)).all()
+    assert [row.message_id for row in rows] == ["once@peer"]

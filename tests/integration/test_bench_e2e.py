@@ -62,6 +62,11 @@ def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path:
     assert (tmp_path / "bench" / "worker.log").is_file()
     assert (tmp_path / "bench" / "receiver" / "serve.log").is_file()
     assert not (tmp_path / "bench" / "receiver" / "worker.log").exists()
+    # Quiet: the sender asks for an MLS on failure only, so the receiver has no MLS to send for a valid copy
+    # (its directory does not list the sender for MLS) and nothing to warn about, per document.
+    receiver_log = (tmp_path / "bench" / "receiver" / "serve.log").read_text()
+    assert "no MLS for inbound document" not in receiver_log
+    assert '"level":"WARNING"' not in receiver_log
 
 
 def test_a_shared_gateway_receives_what_it_sends_on_its_own_as4(tmp_path: Path) -> None:
@@ -114,3 +119,30 @@ def test_the_scratch_postgres_database_exists_only_inside_the_block() -> None:
         assert not exists(name)
     finally:
         admin.dispose()
+
+
+def test_with_mls_every_copy_is_confirmed_by_the_receivers_mls(tmp_path: Path) -> None:
+    """``--mls``: the receiver's worker sends an MLS per copy to the sender's /as4, which applies it
+    (delivered -> confirmed); the cell waits for that and prints its cost (the receiver's worker CPU)."""
+    params = E2EParameters(
+        rate=2.0, duration=1.0, saturation=2, saturation_concurrency=2, warmup=1, timeout=90, mls=True
+    )
+
+    result = run_e2e(database="sqlite", workers=1, params=params, workdir=tmp_path / "bench")
+
+    assert result.ok, result.error
+    for phase in (result.fixed_rate, result.saturation):
+        assert phase is not None
+        assert (phase.delivered, phase.confirmed) == (2, 2)
+        assert phase.confirmed_p99_ms is not None
+        assert phase.confirmed_p99_ms >= (phase.latency_p99_ms or 0)
+        assert (phase.confirmed_throughput or 0) > 0
+    cpu = result.cpu_ms_per_document or {}
+    assert set(cpu) == {"serve", "workers", "receiver", "receiver_workers"}
+    assert all(ms > 0 for ms in cpu.values())
+    table = format_table([result], params, cpus=2)
+    assert "MLS back to the sender" in table
+    assert "2/2" in table
+    assert (tmp_path / "bench" / "receiver" / "worker.log").is_file()
+    receiver_log = (tmp_path / "bench" / "receiver" / "serve.log").read_text()
+    assert "no MLS for inbound document" not in receiver_log

@@ -214,11 +214,12 @@ def test_a_valid_receipt_delivers_and_the_exact_exchange_is_kept_as_evidence(
     assert record.message_id.endswith("@gw.test")
 
 
-def test_a_delivery_is_three_units_of_work_its_document_read_with_the_lease(
+def test_a_delivery_is_four_units_of_work_its_document_read_in_the_lease_hop(
     sender: Sender, receiver: ReceiverAP, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker reads the leased document in the lease's unit of work (``Deliverer.preload``): a first
-    delivery is the lease, SEND_STARTED with its message, and the outcome, with no read of its own."""
+    """The worker reads the leased documents in one read-only unit of work right after the lease's commit
+    (``Deliverer.preload``): a first delivery is the lease, the batch's read, SEND_STARTED with its message,
+    and the outcome - no read of its own, and one write transaction fewer than reading it apart."""
     doc_id = queue_document(sender.store, number="INV-2026-0042")
     opened: list[bool] = []
     unit_of_work = sender.store.unit_of_work
@@ -232,12 +233,36 @@ def test_a_delivery_is_three_units_of_work_its_document_read_with_the_lease(
     monkeypatch.undo()
 
     assert result.status is DeliveryStatus.DELIVERED
-    assert opened == [False, False, False]
+    assert opened == [False, True, False, False]
     assert events(sender.store, doc_id) == [
         DeliveryEvent.SUBMITTED,
         DeliveryEvent.SEND_STARTED,
         DeliveryEvent.RECEIPT_RECEIVED,
     ]
+
+
+def test_the_lease_is_committed_before_its_documents_are_read(
+    sender: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the leased documents is outside the lease's write transaction: while they are read, the
+    leases are already visible to other connections (on SQLite the write lock that the API's writes wait
+    for is free again; before, it was held for the whole read, about five times the lease query's time)."""
+    doc_ids = [queue_document(sender.store, number=f"INV-LOCK-{n}") for n in range(3)]
+    seen: list[str | None] = []
+    load = DeliverySteps._load
+
+    def watched(uow: Any, document: OutboundDocument) -> Any:
+        with sender.store.unit_of_work(read_only=True) as other:
+            seen.append(other.jobs.get(document.id).lease_token)  # type: ignore[union-attr]
+        return load(uow, document)
+
+    monkeypatch.setattr(DeliverySteps, "_load", staticmethod(watched))
+    results = sender.round()
+
+    assert sorted(r.document_id for r in results) == sorted(doc_ids)
+    assert all(r.status is DeliveryStatus.DELIVERED for r in results)
+    assert len(seen) == 3
+    assert all(token is not None for token in seen), seen
 
 
 def test_a_document_that_cannot_be_read_stops_only_its_own_delivery(

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from gateway.bench.large import many_lines_invoice
 from gateway.errors import InvalidTransition, StoreError
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
 from gateway.model.expense import Actor, ActorRole, ExpenseAction, ExpenseStatus
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.model.units import ProductionUnit
-from gateway.services import InboundQuery, expense_intake, receive_finish
+from gateway.services import InboundQuery, expense_intake
 from gateway.services.expense_intake import DraftOutcome
 from gateway.services.expenses import ActionInput
 from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
@@ -117,11 +118,37 @@ def test_the_draft_is_built_from_the_validated_bytes_without_reading_them_back(
         raise AssertionError("the business document was parsed a second time")
 
     monkeypatch.setattr(SQLInboundDocumentRepository, "get_content", unavailable)
-    monkeypatch.setattr(receive_finish, "read_ubl", second_parse)
     monkeypatch.setattr(expense_intake, "read_ubl", second_parse)
+    monkeypatch.setattr(expense_intake, "read_ubl_line_by_line", second_parse)
     deliver(app.client, invoice(validation_engine))  # asserts a receipt
     items = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
     assert len(items) == 1
+
+
+def test_a_large_documents_expense_read_line_by_line_is_the_one_its_whole_model_gives(
+    app: ExpenseApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From LINE_BY_LINE_ABOVE_BYTES up the draft is read line by line (README, Memory, eighth pass): the
+    # same stored draft and routing as from the whole document's model, line references included.
+    units(app)
+    line_end = b"</cac:InvoiceLine>"
+    reference = b"<cbc:AccountingCost>site PU-04711</cbc:AccountingCost>" + line_end
+    expenses = []
+    for tag, threshold in (("whole", 10**9), ("lines", 0)):
+        ubl = many_lines_invoice(300, tag=tag).ubl.replace(line_end, reference, 2)
+        monkeypatch.setattr(expense_intake, "LINE_BY_LINE_ABOVE_BYTES", threshold)
+        result = app.services.expenses.create_from_inbound(seed_valid(app, ubl))
+        assert result.outcome is DraftOutcome.CREATED
+        with app.store.unit_of_work(read_only=True) as uow:
+            stored = uow.expenses.get(result.expense.id if result.expense else "")
+        assert stored is not None
+        expenses.append(stored)
+    whole, lines = expenses
+    assert len(lines.draft["lines"]) == 300
+    assert lines.routing == whole.routing
+    assert lines.routing["unit"] == "PU04711"
+    assert {**lines.draft, "number": None} == {**whole.draft, "number": None}
+    assert (lines.amount, lines.status, lines.unit_code) == (whole.amount, whole.status, whole.unit_code)
 
 
 def test_a_received_twin_is_flagged_on_the_first_expense_not_created_twice(

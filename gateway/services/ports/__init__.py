@@ -29,6 +29,7 @@ from gateway.services.ports.documents import (
     IdempotencyRecord,
     IdempotencyRepository,
     InboundDocumentRepository,
+    InstanceMessage,
     OutboundDocumentRepository,
 )
 from gateway.services.ports.expenses import ExpenseQuery, ExpenseRepository, UnitRepository
@@ -80,6 +81,7 @@ __all__ = [
     "ImmediateResolver",
     "InboundDocumentRepository",
     "InboundQuery",
+    "InstanceMessage",
     "InvoiceResponder",
     "InvoiceResponseRequest",
     "Mailer",

@@ -24,6 +24,19 @@ from gateway.services.ports.paging import InboundQuery, OutboundQuery, Page
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceMessage:
+    """A stored message carrying a given SBDH InstanceIdentifier, without its bytes.
+
+    Attributes:
+        message_id: its AS4 MessageId.
+        document_id: the document it carried, if any.
+    """
+
+    message_id: str
+    document_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """What an Idempotency-Key stands for: the first request's fingerprint and the first response.
 
@@ -201,6 +214,11 @@ class AS4MessageRepository(Protocol):
 
     def find_by_instance_id(self, sbdh_instance_id: str, direction: Direction) -> AS4MessageRecord | None:
         """The earliest message carrying this SBDH InstanceIdentifier, or None."""
+        ...
+
+    def instance_messages(self, sbdh_instance_id: str, direction: Direction) -> list[InstanceMessage]:
+        """The messages carrying this SBDH InstanceIdentifier, earliest first (as ``find_by_instance_id``),
+        without their bytes."""
         ...
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:

@@ -85,7 +85,7 @@ class Targets:
         self.any_element = self.attributes = self.document = True
 
 
-def _strip_predicates(step: str) -> str:
+def strip_predicates(step: str) -> str:
     """``cac:A[x][y]`` -> ``cac:A`` (predicates are top-level brackets at the end of the step)."""
     for index, char, depth in outside_literals(step):
         if char == "[" and depth == 0:
@@ -125,7 +125,7 @@ def _add_step(targets: Targets, branch: str, namespaces: Mapping[str, str]) -> N
     if suffix is not None:
         targets.suffixes.add(suffix)
         return
-    step = _strip_predicates(steps[-1])
+    step = strip_predicates(steps[-1])
     if step.startswith("(") and step.endswith(")"):
         # ``(a/b | c/d)[p]``: the union's own branches (what the parenthesised union can match).
         for inner in split_top_level(step[1:-1], "|"):
@@ -139,15 +139,15 @@ def _add_step(targets: Targets, branch: str, namespaces: Mapping[str, str]) -> N
     if step == "*" or step.endswith(":*") or step.startswith("*:"):
         targets.any_element = True
         return
-    name = _expanded(step, namespaces)
+    name = expanded_name(step, namespaces)
     if name is None:
         targets.widen()
         return
-    parent = _expanded(_strip_predicates(steps[-2]), namespaces) if len(steps) > 1 else None
+    parent = expanded_name(strip_predicates(steps[-2]), namespaces) if len(steps) > 1 else None
     targets.add_name(name, parent)
 
 
-def _expanded(step: str, namespaces: Mapping[str, str]) -> tuple[str, str] | None:
+def expanded_name(step: str, namespaces: Mapping[str, str]) -> tuple[str, str] | None:
     """The expanded name of a name test ``prefix:local`` / ``local`` (None: anything else, or an
     unknown prefix)."""
     name = _NAME.match(step.strip())

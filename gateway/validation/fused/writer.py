@@ -10,8 +10,8 @@ rule that fires. The fused stylesheet instead:
   or local-name suffix, decided when the stylesheet is generated, see ``dispatch``; a pattern of one
   any-element rule ``*[P]`` with a safe P only where P holds), each in its own
   mode with the official rule templates (same match patterns, same priorities: Saxon still picks
-  the first matching rule of each pattern), minus the per-pattern recursion and the fired-rule
-  marker;
+  the first matching rule of each pattern; a union split into one template per branch where that is
+  exact, see ``unions``), minus the per-pattern recursion and the fired-rule marker;
 * tags every failed assert / successful report with its pattern's position and finally sorts the
   findings by it (a stable sort): the same findings, in the same order, as the official pattern-major
   walk;
@@ -49,6 +49,7 @@ from gateway.validation.fused.implications import rewrite_implication
 from gateway.validation.fused.patterns import without_root_descent
 from gateway.validation.fused.presence import AttributeIndex
 from gateway.validation.fused.skeleton import SVRL, XSL, Pattern, Skeleton, SkeletonError, svrl, xsl
+from gateway.validation.fused.unions import exact_branches
 
 #: Attribute carrying a finding's pattern position until the final sort (not part of the output).
 ORDER_ATTRIBUTE = "fused-pattern"
@@ -120,10 +121,21 @@ def _rule_template(
     rewrites: _Rewrites,
     forbidden: ForbiddenPaths,
     document_rules: bool,
+    namespaces: Mapping[str, str],
+    split_modes: set[str],
 ) -> None:
-    for rule in pattern.rules:
+    for number, rule in enumerate(pattern.rules):
         match = without_root_descent(rule.match)
-        template = _sub(parent, "template", match=match, mode=pattern.mode, priority=rule.priority)
+        branches = exact_branches(match, namespaces)
+        if branches is None:
+            template = _sub(parent, "template", match=match, mode=pattern.mode, priority=rule.priority)
+        else:  # one template per branch, all calling the rule's body (``unions``)
+            name = f"{FINDINGS_PREFIX}:rule-{pattern.mode}-{number}"
+            template = _sub(parent, "template", name=name)
+            for branch in branches:
+                call = _sub(parent, "template", match=branch, mode=pattern.mode, priority=rule.priority)
+                _sub(call, "call-template", name=name)
+            split_modes.add(pattern.mode)
         kept, fired = forbidden.take(rule, position, document_rules)
         body = [] if fired is None else [fired_marker(fired)]
         for index, node in kept:
@@ -245,9 +257,11 @@ def write_fused(skeleton: Skeleton) -> bytes:
         default_namespace=skeleton.root.get("xpath-default-namespace") is not None,
     )
     rules = etree.Element(xsl("stylesheet"))
+    namespaces = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
+    split_modes: set[str] = set()
     for position, pattern in enumerate(skeleton.patterns):
         document_rules = _pattern_targets(pattern, skeleton).document
-        _rule_template(rules, pattern, position, rewrites, forbidden, document_rules)
+        _rule_template(rules, pattern, position, rewrites, forbidden, document_rules, namespaces, split_modes)
     forbidden.templates(rules, ORDER_ATTRIBUTE)
     _root_template(body, forbidden)
     _walk_templates(body, skeleton, prefixes, forbidden)
@@ -264,6 +278,8 @@ def write_fused(skeleton: Skeleton) -> bytes:
     for key, value in skeleton.root.attrib.items():
         root.set(key, value)
     _sub(root, "output", method="text")
+    for mode in sorted(split_modes):  # two branches of one split union may match a node: same body
+        _sub(root, "mode", name=mode, on_multiple_match="use-last", warning_on_multiple_match="no")
     for node in (*skeleton.declarations, *skeleton.location_templates):
         root.append(copy.deepcopy(node))
     root.extend(rewrites.declarations())

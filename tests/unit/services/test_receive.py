@@ -112,7 +112,24 @@ class _BlindMessages:
     def get(self, *args: object) -> None:
         return None
 
+    def instance_messages(self, *args: object) -> list[Any]:
+        return []
+
     def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _ReadSpy:
+    """Records the stored bytes a writing unit of work reads (documents, whole messages)."""
+
+    READS = ("get_content", "get", "find_by_instance_id", "for_document")
+
+    def __init__(self, inner: Any, kind: str, reads: list[str]) -> None:
+        self._inner, self._kind, self._reads = inner, kind, reads
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.READS:
+            self._reads.append(f"{self._kind}.{name}")
         return getattr(self._inner, name)
 
 
@@ -133,12 +150,14 @@ class _UoW:
 
     @property
     def inbound(self) -> Any:
-        return _FailingInbound(self._inner.inbound) if self._store.fail_inbound else self._inner.inbound
+        inbound = _FailingInbound(self._inner.inbound) if self._store.fail_inbound else self._inner.inbound
+        return inbound if self._read_only else _ReadSpy(inbound, "inbound", self._store.write_reads)
 
     @property
     def messages(self) -> Any:
         blind = self._store.blind_check and not self._read_only
-        return _BlindMessages(self._inner.messages) if blind else self._inner.messages
+        messages = _BlindMessages(self._inner.messages) if blind else self._inner.messages
+        return messages if self._read_only else _ReadSpy(messages, "messages", self._store.write_reads)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -153,6 +172,7 @@ class FlakyStore:
         self.down = False
         self.fail_inbound = False
         self.blind_check = False
+        self.write_reads: list[str] = []  # stored bytes read by writing units of work
 
     def unit_of_work(self, *, read_only: bool = False) -> Any:
         if self.down:
@@ -324,6 +344,26 @@ def test_duplicate_message_id_returns_the_original_receipt_and_is_not_processed_
     assert again.status is InboundStatus.VALID
     assert validator.calls == 1
     assert inbound_count(store) == 1
+
+
+def test_a_resent_message_id_reads_nothing_stored_in_the_writing_unit_of_work(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    """The write unit of work (on SQLite the database's write lock) of a first delivery and of a resent
+    MessageId reads no stored document or message: the resend is seen among the SBDH instance's messages
+    (no bytes) and answered from a read-only unit of work. Only an application-level resend under a new
+    MessageId compares its document with the original's."""
+    msg = make_message()
+    first = post(receiver, msg)
+    assert (first.outcome, store.write_reads) == (ReceiveOutcome.ACCEPTED, [])
+    again = post(receiver, msg)
+    assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert again.signal == first.signal
+    assert store.write_reads == []
+    linked = post(receiver, make_message(message_id="msg-2@gateway.test"))  # new MessageId, same SBD
+    assert linked.outcome is ReceiveOutcome.DUPLICATE_DOCUMENT
+    assert store.write_reads == ["inbound.get_content"]
+    assert (validator.calls, inbound_count(store)) == (1, 1)
 
 
 def test_deferred_work_runs_once_even_when_a_duplicate_arrives_before_it(

@@ -86,11 +86,35 @@ def test_the_worker_survives_transient_store_failures(
         stats = asyncio.run(worker.run(max_jobs=1))
     assert deliverer.delivered == [doc_id]
     assert stats.processed == 1
-    assert outage.attempts == 4
+    assert outage.attempts == 5  # three failures, the lease, the read of its document
     failures = [r for r in caplog.records if r.name == "gateway.worker"]
     assert len(failures) == 3
     assert all(r.levelno == logging.ERROR and r.exc_info is None for r in failures)  # one line, no trace
     assert "database is locked" in failures[0].getMessage()
+
+
+def test_a_store_failure_reading_the_leased_documents_keeps_the_leases(
+    store: SQLDocumentStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The leases are committed before their documents are read: a store failure on the read hands the
+    jobs to their attempts without documents (each reads its own) instead of failing the leasing step."""
+
+    class UnreadableDeliverer(RecordingDeliverer):
+        def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+            raise StoreError("select: OperationalError (disk I/O error)")
+
+        async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+            assert prepared is None
+            return await super().deliver_one(lease, prepared)
+
+    doc_id = queue_document(store)
+    deliverer = UnreadableDeliverer()
+    worker = make_worker(store, deliverer, poll_interval=0.001)
+    with caplog.at_level(logging.ERROR, logger="gateway.worker"):
+        results = asyncio.run(worker.run_batch())
+    assert deliverer.delivered == [doc_id]
+    assert [r.status for r in results if isinstance(r, DeliveryResult)] == [DeliveryStatus.DELIVERED]
+    assert any("disk I/O error" in r.getMessage() for r in caplog.records)
 
 
 def test_a_stop_request_ends_the_wait_after_a_store_failure() -> None:
