@@ -10,8 +10,18 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   change does one indexed read ask whether an unleased job is due, so the worker's own commits and the
   API's other writes wake nobody for nothing. Reads never take SQLite's write lock. After half a second
   without a change it reads every 25 ms: an idle worker spends ≈ 1 % of a core on it, not 3 %.
-* **PostgreSQL**: ``LISTEN`` on ``JOBS_CHANNEL``; ``SQLDeliveryQueue.enqueue`` issues the ``NOTIFY`` in
-  the enqueuing transaction, so it is delivered when (and only if) the job is committed.
+* **PostgreSQL**: ``SQLDeliveryQueue.enqueue`` issues a ``NOTIFY`` on ``JOBS_CHANNEL`` in the enqueuing
+  transaction, so it is delivered when (and only if) the job is committed. One worker per database listens
+  on it: the one whose signal holds the session-level advisory lock ``LISTENER_LOCK`` (the *listener*).
+  The others (*standbys*) listen on ``OVERFLOW_CHANNEL`` only, where the listener hands on what it cannot
+  take: once its slots are full (``busy(True)`` after a lease that filled them: more may be due) and every
+  notification that comes while they stay full. With every worker listening on ``JOBS_CHANNEL``, each job
+  woke all of them and all but one leased nothing (issue 12: a second worker on the same two cores made the
+  pair slower). A standby tries to take the lock every ``TAKEOVER_INTERVAL`` seconds: a listener that dies
+  or stops closes its connection, which releases the lock, and a standby listens in its place within that
+  interval (and leases at once: notifications meanwhile went to nobody). A standby polls
+  ``STANDBY_POLL_FACTOR`` times more rarely than the listener, which hands each of its polls on while
+  busy (a job that becomes due later, such as a retry, sends no notification).
 
 ``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
 SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
@@ -58,6 +68,15 @@ RECONNECT_DELAY: Final = 0.1
 MAX_RECONNECT_DELAY: Final = 5.0
 #: Seconds to wait before listening again after the PostgreSQL connection failed.
 RELISTEN_DELAY: Final = 5.0
+#: The PostgreSQL channel on which the listening worker hands on the wake-ups it has no slot for.
+OVERFLOW_CHANNEL: Final = "gateway_delivery_jobs_overflow"
+#: The session-level advisory lock held by the signal of the one worker that listens on ``JOBS_CHANNEL``.
+LISTENER_LOCK: Final = 0x6761746577616A31
+#: Seconds between two attempts of a standby to become the listener (the listener died or stopped).
+TAKEOVER_INTERVAL: Final = 0.5
+#: A standby polls this many times more rarely than the listener, which polls at the worker's interval and,
+#: while its slots are full, hands each poll on to the standbys (a job due later sends no notification).
+STANDBY_POLL_FACTOR: Final = 10
 
 
 class JobSignal(Protocol):
@@ -65,6 +84,18 @@ class JobSignal(Protocol):
 
     async def wait(self) -> None:
         """Return when a job may be due now; may wait forever (the caller bounds it by its poll)."""
+
+    def busy(self, busy: bool) -> None:
+        """The worker has no free slot (True, said after the lease that filled them) or has one again
+        (False); a PostgreSQL listener hands the wake-ups it cannot take to the other workers meanwhile."""
+
+    def polled_while_busy(self) -> None:
+        """The worker's poll came while its slots were full: a PostgreSQL listener lets a standby look
+        (a job that became due later, such as a retry, sends no notification)."""
+
+    def poll_interval(self, interval: float) -> float:
+        """Seconds between the worker's polls: ``interval``, or ``STANDBY_POLL_FACTOR`` times that while
+        this worker is a PostgreSQL standby (the listener polls, and hands on while it is busy)."""
 
     def close(self) -> None:
         """Release the signal's connection."""
@@ -160,6 +191,15 @@ class SQLiteJobSignal:
             self._version = None
         return self._connection
 
+    def busy(self, busy: bool) -> None:
+        """Nothing to hand on: SQLite supports one worker."""
+
+    def polled_while_busy(self) -> None:
+        """Nothing to hand on."""
+
+    def poll_interval(self, interval: float) -> float:
+        return interval
+
     def close(self) -> None:
         if self._connection is not None:
             with contextlib.suppress(sqlite3.Error):
@@ -168,45 +208,132 @@ class SQLiteJobSignal:
 
 
 class PostgresJobSignal:
-    """``LISTEN``s on ``JOBS_CHANNEL`` on a connection of its own (psycopg, asynchronous), in a task that
-    runs from the first ``wait`` until ``close``; a notification that comes while nobody waits ends the
-    next wait at once.
+    """``LISTEN``s on a connection of its own (psycopg, asynchronous), in a task that runs from the first
+    ``wait`` until ``close``: on ``JOBS_CHANNEL`` while it holds ``LISTENER_LOCK``, else on
+    ``OVERFLOW_CHANNEL`` while trying to take the lock every ``takeover_interval`` seconds. A notification
+    that comes while nobody waits ends the next wait at once; notifications that come while the wait runs
+    are folded into one wake-up. While the worker is busy, the listener hands each notification on to the
+    standbys (one ``NOTIFY`` on ``OVERFLOW_CHANNEL``, from a second connection opened on the first need).
 
     Args:
         engine: the store's engine (its connection parameters).
+        takeover_interval: seconds between two attempts of a standby to become the listener.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, takeover_interval: float = TAKEOVER_INTERVAL) -> None:
+        if takeover_interval <= 0:
+            raise ValueError("takeover_interval must be positive")
         self._engine = engine
+        self._takeover_interval = takeover_interval
         self._notified: asyncio.Event | None = None
-        self._listener: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._busy = False
+        self._overflow: asyncio.Event | None = None
+        #: True while this signal holds ``LISTENER_LOCK`` and listens on ``JOBS_CHANNEL``.
+        self.listening = False
+        #: True while another session holds the lock and this signal listens on ``OVERFLOW_CHANNEL``.
+        self.standing_by = False
+        #: Wake-ups handed on to the standbys (for tests and diagnostics).
+        self.handed_on = 0
 
     async def wait(self) -> None:
         if self._notified is None:
             self._notified = asyncio.Event()
-            self._listener = asyncio.create_task(self._listen(self._notified), name="job-signal")
+            self._tasks.append(asyncio.create_task(self._listen(self._notified), name="job-signal"))
         await self._notified.wait()
         self._notified.clear()
+
+    def busy(self, busy: bool) -> None:
+        was, self._busy = self._busy, busy
+        if busy and not was and self.listening:
+            self._hand_on()  # the lease that filled the slots may have left due jobs behind
+
+    def polled_while_busy(self) -> None:
+        if self._busy and self.listening:
+            self._hand_on()
+
+    def poll_interval(self, interval: float) -> float:
+        return interval * STANDBY_POLL_FACTOR if self.standing_by else interval
+
+    def _connect_args(self) -> tuple[Any, dict[str, Any]]:
+        args, params = self._engine.dialect.create_connect_args(self._engine.url)
+        return args, {**params, "autocommit": True}
 
     async def _listen(self, notified: asyncio.Event) -> None:
         """Listen until cancelled; after a failure (server restart) log it and listen again later."""
         import psycopg  # the PostgreSQL driver; imported here so that SQLite deployments never need it
 
-        args, params = self._engine.dialect.create_connect_args(self._engine.url)
+        args, params = self._connect_args()
         while True:
             try:
-                connection = await psycopg.AsyncConnection.connect(*args, **params, autocommit=True)
-                async with connection:
-                    await connection.execute(f"LISTEN {JOBS_CHANNEL}")
-                    notified.set()  # jobs may have come while nobody listened
-                    async for _ in connection.notifies():
-                        notified.set()
+                connection = await psycopg.AsyncConnection.connect(*args, **params)
+                async with connection:  # closing it releases the lock: a standby takes over
+                    await self._serve(connection, notified)
             except psycopg.Error as exc:
                 log.warning("the job wake-up signal failed (%s); the worker polls meanwhile", exc)
+            finally:
+                self.listening = self.standing_by = False
             await asyncio.sleep(RELISTEN_DELAY)
 
+    async def _serve(self, connection: Any, notified: asyncio.Event) -> None:
+        """Stand by (overflow wake-ups, a takeover attempt every interval) until the lock is taken, then
+        listen to every job's notification."""
+        if not await self._take_lock(connection):
+            await connection.execute(f"LISTEN {OVERFLOW_CHANNEL}")
+            self.standing_by = True
+            notified.set()  # jobs may have come while this worker did not listen
+            while not await self._take_lock(connection):
+                async for _ in connection.notifies(timeout=self._takeover_interval):
+                    notified.set()
+            self.standing_by = False
+            await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
+        await connection.execute(f"LISTEN {JOBS_CHANNEL}")
+        self.listening = True
+        notified.set()  # the jobs notified before this LISTEN went to nobody (no listener, or a dead one)
+        if self._busy:
+            self._hand_on()
+        async for _ in connection.notifies():
+            notified.set()  # also when busy: the job may still be due when a slot frees
+            if self._busy:
+                self._hand_on()
+
+    @staticmethod
+    async def _take_lock(connection: Any) -> bool:
+        """Try to take ``LISTENER_LOCK`` for this session (held until the connection closes)."""
+        cursor = await connection.execute(f"SELECT pg_try_advisory_lock({LISTENER_LOCK})")
+        row = await cursor.fetchone()
+        return bool(row and row[0])
+
+    def _hand_on(self) -> None:
+        """Wake the standbys (coalesced: one NOTIFY for the notifications that came while one was sent)."""
+        if self._overflow is None:
+            self._overflow = asyncio.Event()
+            self._tasks.append(asyncio.create_task(self._forward(self._overflow), name="job-signal-overflow"))
+        self._overflow.set()
+        self.handed_on += 1
+
+    async def _forward(self, overflow: asyncio.Event) -> None:
+        """Send a NOTIFY on ``OVERFLOW_CHANNEL`` whenever ``overflow`` is set, until cancelled."""
+        import psycopg
+
+        args, params = self._connect_args()
+        while True:
+            await overflow.wait()
+            try:
+                connection = await psycopg.AsyncConnection.connect(*args, **params)
+                async with connection:
+                    while True:
+                        await overflow.wait()
+                        overflow.clear()
+                        await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
+            except psycopg.Error as exc:
+                log.warning("handing on a job wake-up failed (%s); the other workers poll meanwhile", exc)
+                await asyncio.sleep(RELISTEN_DELAY)
+
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-        self._listener = None
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
         self._notified = None
+        self._overflow = None
+        self.listening = self.standing_by = False

@@ -57,7 +57,9 @@ class DeliveryWorker:
         max_in_flight: deliveries in flight at most in ``run`` (the pipeline's slots).
         renew_every: seconds between two lease renewals of the deliveries in flight.
         signal: wakes the worker when a job is due (``store.job_signal``) while it has free slots; the poll
-            stays as the fallback. None: polling only.
+            stays as the fallback. None: polling only. Told when the slots are full (``busy``), so that on
+            PostgreSQL the wake-ups this worker cannot take go to the other workers; closed on a stop.
+            A PostgreSQL standby polls ``STANDBY_POLL_FACTOR`` times more rarely.
     """
 
     def __init__(
@@ -262,11 +264,16 @@ class DeliveryWorker:
                         delivery = self._deliverer.deliver_one(lease, prepared.get(lease.document_id))
                         flying[asyncio.create_task(delivery)] = lease
                     leased = len(leases)
+                if self._signal is not None:
+                    if stop.is_set():
+                        self._signal.close()  # leasing no more: another worker listens in its place
+                    else:
+                        self._signal.busy(len(flying) >= self._max_in_flight)
                 if not flying:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        waited_out = await self._wait(stop, flying, self._poll_interval, self._signal)
+                        waited_out = await self._wait(stop, flying, self._poll(), self._signal)
                     continue
                 if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
@@ -276,7 +283,9 @@ class DeliveryWorker:
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
                     signal = self._signal if free else None
-                    waited_out = await self._wait(stop, flying, self._poll_interval, signal)
+                    waited_out = await self._wait(stop, flying, self._poll(), signal)
+                    if waited_out and not free and self._signal is not None:
+                        self._signal.polled_while_busy()  # jobs due later send no NOTIFY
                 self._collect(flying, keeper, stats)
         finally:
             if self._signal is not None:
@@ -286,6 +295,13 @@ class DeliveryWorker:
                 task.cancel()  # only on cancellation or a raised StoreError: their leases expire
             await asyncio.gather(beating, *flying, return_exceptions=True)
         return stats
+
+    def _poll(self) -> float:
+        """Seconds until the next look when no job is due: the poll interval, longer for a PostgreSQL
+        standby (``JobSignal.poll_interval``: the listening worker polls and hands on what it cannot take)."""
+        if self._signal is None:
+            return self._poll_interval
+        return self._signal.poll_interval(self._poll_interval)
 
     @staticmethod
     async def _wait(

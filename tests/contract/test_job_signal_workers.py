@@ -1,0 +1,315 @@
+"""Contract (PostgreSQL): several delivery workers on one database. One worker's signal listens to every
+job's notification (it holds the listener lock); the others are woken only when that worker has no free
+slot, so a second worker does not lease nothing once per job; a listener that dies is replaced within
+the takeover interval; and no job waits for the poll while a worker has a free slot."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, text
+from store_builders import at, content, outbound
+
+from gateway.model.message import DeliveryStatus
+from gateway.services.deliver import DeliveryResult
+from gateway.services.delivery_attempt import PreparedDocument
+from gateway.services.ports import DeliveryLease
+from gateway.store import SQLDocumentStore
+from gateway.store.job_signal import LISTENER_LOCK, STANDBY_POLL_FACTOR, PostgresJobSignal
+from gateway.store.tables import delivery_jobs
+from gateway.worker.loop import DeliveryWorker
+
+# Waits that must end: generous (never a timing figure). The workers' poll is longer than any wait here,
+# so every lease in these tests was started by a signal (or the worker's first look).
+ENDS_WITHIN = 10.0
+POLL = 60.0
+TAKEOVER = 0.2
+JOBS = 20
+
+
+@pytest.fixture
+def backend() -> str:
+    """PostgreSQL only: several workers share a PostgreSQL database (SQLite supports one worker)."""
+    return "postgresql"
+
+
+@pytest.fixture
+def pg_store(store: SQLDocumentStore) -> SQLDocumentStore:
+    return store
+
+
+def enqueue(store: SQLDocumentStore) -> str:
+    """Store an outbound document and queue its job due at minute 1, committed (its NOTIFY is sent)."""
+    document = outbound(created_at=at(0))
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.jobs.enqueue(document.id, due_at=at(1))
+        uow.commit()
+    return document.id
+
+
+class Deliveries:
+    """Delivers at once, except while ``held`` is set: then each delivery waits for ``release``."""
+
+    def __init__(self, *, held: bool = False) -> None:
+        self.held = held
+        self.release = asyncio.Event()
+        self.delivered: list[str] = []
+
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, PreparedDocument]:
+        return {}
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        if self.held:
+            await self.release.wait()
+        self.delivered.append(lease.document_id)
+        return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+
+class CountingWorker(DeliveryWorker):
+    """A delivery worker that counts its lease units of work and those that leased nothing."""
+
+    def __init__(
+        self, store: SQLDocumentStore, deliveries: Deliveries, *, poll_interval: float = POLL, **kw: Any
+    ) -> None:
+        self.signal = PostgresJobSignal(store.engine, takeover_interval=TAKEOVER)
+        super().__init__(
+            deliveries,  # type: ignore[arg-type]
+            store=store,
+            clock=_Clock(),
+            ids=_IDs(),
+            lease_for=timedelta(minutes=5),
+            poll_interval=poll_interval,
+            signal=self.signal,
+            **kw,
+        )
+        self.deliveries = deliveries
+        self.leases = 0
+        self.empty = 0
+
+    def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
+        leases, prepared = super()._lease(limit)
+        self.leases += 1
+        self.empty += not leases
+        return leases, prepared
+
+
+class _Clock:
+    def now(self) -> datetime:
+        return at(10)
+
+
+class _IDs:
+    def new_id(self) -> str:
+        return str(uuid.uuid4())
+
+
+async def until(condition: Any, within: float = ENDS_WITHIN) -> bool:
+    """Poll ``condition`` every 10 ms for up to ``within`` seconds."""
+    for _ in range(int(within / 0.01)):
+        if condition():
+            return True
+        await asyncio.sleep(0.01)
+    return bool(condition())
+
+
+async def start(*workers: CountingWorker) -> list[tuple[asyncio.Event, asyncio.Task[Any]]]:
+    """Start the workers one after the other (the first one listens) and let them settle; returns each
+    worker's stop request and task."""
+    running = []
+    for worker in workers:
+        stop = asyncio.Event()
+        running.append((stop, asyncio.create_task(worker.run(stop=stop))))
+        assert await until(lambda w=worker: w.leases > 0)  # its first look (and its signal started)
+    assert await until(lambda: sum(w.signal.listening for w in workers) == 1)
+    await asyncio.sleep(0.3)  # the standbys' first wake-ups (after their LISTEN) are spent
+    return running
+
+
+async def stop_all(running: list[tuple[asyncio.Event, asyncio.Task[Any]]]) -> None:
+    for stop, _ in running:
+        stop.set()
+    await asyncio.wait_for(asyncio.gather(*(task for _, task in running)), timeout=ENDS_WITHIN)
+
+
+def test_a_second_worker_is_not_woken_for_the_jobs_the_listener_takes(pg_store: SQLDocumentStore) -> None:
+    # Jobs committed one by one, as the API posts them: the listening worker takes each; the other is not
+    # woken (before: every NOTIFY woke both workers and one of them leased nothing, once per job).
+    workers = [CountingWorker(pg_store, Deliveries()) for _ in range(2)]
+
+    async def main() -> tuple[bool, int, int, int]:
+        running = await start(*workers)
+        listener = next(w for w in workers if w.signal.listening)
+        standby = next(w for w in workers if w is not listener)
+        standby_leases = standby.leases
+        queued = []
+        for _ in range(JOBS):
+            queued.append(await asyncio.to_thread(enqueue, pg_store))
+            await asyncio.sleep(0.02)
+        delivered = lambda: sorted(d for w in workers for d in w.deliveries.delivered)  # noqa: E731
+        assert await until(lambda: len(delivered()) == JOBS)  # no poll within the test: by the signal
+        await stop_all(running)
+        return (
+            sorted(queued) == delivered(),
+            len(listener.deliveries.delivered),
+            standby.leases - standby_leases,
+            listener.signal.handed_on,
+        )
+
+    all_delivered, by_listener, standby_leases, handed_on = asyncio.run(main())
+    assert all_delivered
+    assert by_listener == JOBS
+    assert standby_leases == 0, f"the standby leased {standby_leases} times for {JOBS} jobs"
+    assert handed_on == 0
+
+
+def test_a_busy_listener_hands_its_wake_ups_to_a_free_worker(pg_store: SQLDocumentStore) -> None:
+    # The listening worker has one slot, held by a delivery that does not end: the jobs after it must go
+    # to the other worker at once, not after the poll.
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1)
+    free = CountingWorker(pg_store, Deliveries())
+
+    async def main() -> tuple[bool, list[str], list[str], int]:
+        running = await start(busy, free)
+        listening = busy.signal.listening
+        first = await asyncio.to_thread(enqueue, pg_store)
+        assert await until(lambda: busy.leases > 1 and busy.empty < busy.leases)  # it took the first one
+        later = [await asyncio.to_thread(enqueue, pg_store) for _ in range(3)]
+        assert await until(lambda: len(free.deliveries.delivered) == len(later))
+        busy.deliveries.release.set()
+        assert await until(lambda: busy.deliveries.delivered == [first])
+        handed_on = busy.signal.handed_on
+        await stop_all(running)
+        return listening, sorted(free.deliveries.delivered), sorted(later), handed_on
+
+    listening, by_free, later, handed_on = asyncio.run(main())
+    assert listening
+    assert by_free == later
+    assert handed_on >= 1
+
+
+def queue_silently(store: SQLDocumentStore) -> str:
+    """A job that becomes due without a notification (as a retry does when its time comes)."""
+    document = outbound(created_at=at(0))
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.commit()
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(delivery_jobs).values(document_id=document.id, due_at=at(1), attempts=0, created_at=at(0))
+        )
+    return document.id
+
+
+def test_a_busy_listener_hands_its_polls_on_and_a_standby_polls_rarely(
+    pg_store: SQLDocumentStore,
+) -> None:
+    # A job due without a NOTIFY is found by a poll. The listener (poll 0.2 s) is full; the standby's own
+    # poll (here 60 s, x STANDBY_POLL_FACTOR as a standby) never comes within the test: the job reaches it
+    # because the busy listener hands its polls on.
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1, poll_interval=0.2)
+    free = CountingWorker(pg_store, Deliveries())
+
+    async def main() -> tuple[bool, float, float, list[str], list[str]]:
+        running = await start(busy, free)
+        listening = busy.signal.listening
+        intervals = (busy._poll(), free._poll())
+        await asyncio.to_thread(enqueue, pg_store)  # fills the listener's slot
+        assert await until(lambda: busy.leases > 1 and busy.empty < busy.leases)
+        silent = await asyncio.to_thread(queue_silently, pg_store)
+        assert await until(lambda: bool(free.deliveries.delivered))
+        busy.deliveries.release.set()
+        await stop_all(running)
+        return listening, *intervals, free.deliveries.delivered, [silent]
+
+    listening, listener_poll, standby_poll, by_free, silent = asyncio.run(main())
+    assert listening
+    assert (listener_poll, standby_poll) == (0.2, POLL * STANDBY_POLL_FACTOR)
+    assert by_free == silent
+
+
+def _kill_the_listener(store: SQLDocumentStore) -> int:
+    """Terminate the session holding the listener lock, as a crashed worker's connection ends."""
+    with store.engine.begin() as connection:
+        pids = (
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                    " AND ((classid::bigint << 32) | objid::bigint) = :key"
+                ),
+                {"key": LISTENER_LOCK},
+            )
+            .scalars()
+            .all()
+        )
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    return len(pids)
+
+
+def test_a_standby_takes_over_from_a_dead_listener(pg_store: SQLDocumentStore) -> None:
+    first = PostgresJobSignal(pg_store.engine, takeover_interval=TAKEOVER)
+    second = PostgresJobSignal(pg_store.engine, takeover_interval=TAKEOVER)
+
+    async def woken(signal: PostgresJobSignal, within: float) -> bool:
+        wait = asyncio.create_task(signal.wait())
+        done, _ = await asyncio.wait({wait}, timeout=within)
+        wait.cancel()
+        return bool(done)
+
+    async def main() -> tuple[bool, bool, int, bool, bool, bool]:
+        await woken(first, ENDS_WITHIN)  # its first wake-up: it listens (nobody else does)
+        assert await until(lambda: first.listening)
+        await woken(second, ENDS_WITHIN)  # a standby's first wake-up, after its LISTEN
+        standby_quiet = True
+        for _ in range(3):  # jobs go to the listener only
+            await asyncio.to_thread(enqueue, pg_store)
+            standby_quiet &= not await woken(second, 0.3)
+        killed = await asyncio.to_thread(_kill_the_listener, pg_store)
+        took_over = await until(lambda: second.listening, within=ENDS_WITHIN)
+        await woken(second, ENDS_WITHIN)  # a new listener looks at once (notifications went to nobody)
+        await asyncio.to_thread(enqueue, pg_store)
+        woken_as_listener = await woken(second, ENDS_WITHIN)
+        first_listening = first.listening
+        first.close()
+        second.close()
+        return standby_quiet, took_over, killed, woken_as_listener, first_listening, second.listening
+
+    standby_quiet, took_over, killed, woken_as_listener, first_listening, second_listening = asyncio.run(
+        main()
+    )
+    assert standby_quiet
+    assert killed == 1
+    assert took_over
+    assert woken_as_listener
+    assert not first_listening
+    assert not second_listening  # closed: released
+
+
+def test_a_stopping_worker_hands_the_listening_over(pg_store: SQLDocumentStore) -> None:
+    # A worker told to stop leases no more: it closes its signal, so another worker listens at once
+    # instead of its jobs waiting for the poll (its deliveries in flight finish meanwhile).
+    leaving = CountingWorker(pg_store, Deliveries(held=True))
+    staying = CountingWorker(pg_store, Deliveries())
+
+    async def main() -> tuple[bool, list[str], list[str]]:
+        running = await start(leaving, staying)
+        was_listening = leaving.signal.listening
+        held = await asyncio.to_thread(enqueue, pg_store)
+        assert await until(lambda: leaving.leases > 1 and leaving.empty < leaving.leases)
+        running[0][0].set()  # stop the listening worker; its delivery is still in flight
+        assert await until(lambda: staying.signal.listening)
+        later = await asyncio.to_thread(enqueue, pg_store)
+        assert await until(lambda: staying.deliveries.delivered == [later])
+        leaving.deliveries.release.set()
+        await stop_all(running)
+        return was_listening, leaving.deliveries.delivered, [held]
+
+    was_listening, delivered_by_leaving, held = asyncio.run(main())
+    assert was_listening
+    assert delivered_by_leaving == held
