@@ -61,7 +61,7 @@ def _fail(code: EbmsError, detail: str) -> RemoteProtocolError:
 
 
 def _one(parent: etree._Element, name: str, *, code: EbmsError = EbmsError.INVALID_HEADER) -> etree._Element:
-    found = parent.findall(_EB + name)
+    found = list(parent.iterchildren(_EB + name))  # findall's answer without ElementPath (issue 12)
     if len(found) != 1:
         raise _fail(code, f"eb:{name}: expected exactly one, found {len(found)}")
     return found[0]

@@ -76,7 +76,7 @@ def _elements(parent: etree._Element) -> list[etree._Element]:
 
 
 def _one_child(parent: etree._Element, tag: str, code: EbmsError, what: str) -> etree._Element:
-    found = parent.findall(tag)
+    found = list(parent.iterchildren(tag))  # findall's answer without ElementPath (issue 12)
     if len(found) != 1:
         raise RemoteProtocolError(code, f"{what}: expected exactly one")
     return found[0]

@@ -88,7 +88,15 @@ def _sign_signal(
             ReferenceInput("#" + body_id, (Transform(TransformAlgorithm.EXC_C14N),), exc_c14n(ids[body_id])),
         ]
 
-    data, _ = sign_envelope(env, key=key, bst_id=bst_id, references=references, policy=policy, new_id=new_id)
+    data, _ = sign_envelope(
+        env,
+        key=key,
+        bst_id=bst_id,
+        references=references,
+        policy=policy,
+        new_id=new_id,
+        keep_references=False,
+    )
     return data
 
 

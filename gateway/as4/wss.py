@@ -149,6 +149,7 @@ def sign_envelope(
     references: Callable[[etree._Element], Sequence[ReferenceInput]],
     policy: SecurityPolicy,
     new_id: Callable[[], str],
+    keep_references: bool = True,
 ) -> tuple[bytes, tuple[bytes, ...]]:
     """Sign a SOAP envelope (exc-C14N with the SOAP prefix inclusive, RSA-SHA256) and serialise it.
 
@@ -163,9 +164,11 @@ def sign_envelope(
         references: called with the parsed envelope; returns what to sign.
         policy: algorithms.
         new_id: id factory.
+        keep_references: whether to return the ds:References written (a signal's sender keeps none).
 
     Returns:
-        (the serialised envelope, exc-C14N of every ds:Reference written).
+        (the serialised envelope, exc-C14N of every ds:Reference written, or () without
+        ``keep_references``).
     """
     from gateway.crypto import digest_bytes
 
@@ -193,7 +196,7 @@ def sign_envelope(
     etree.SubElement(sig, f"{{{DS_NS}}}SignatureValue").text = b64(value)
     ki = etree.SubElement(sig, f"{{{DS_NS}}}KeyInfo", Id="KI-" + new_id())
     add_str(ki, bst_id)
-    written = tuple(exc_c14n(r) for r in si.findall(f"{{{DS_NS}}}Reference"))
+    written = tuple(exc_c14n(r) for r in si.findall(f"{{{DS_NS}}}Reference")) if keep_references else ()
     return etree.tostring(final, xml_declaration=True, encoding="UTF-8"), written
 
 

@@ -171,7 +171,7 @@ def _text(el: etree._Element | None) -> str:
 
 
 def _one(parent: etree._Element, name: str) -> etree._Element:
-    found = parent.findall(_S + name)
+    found = list(parent.iterchildren(_S + name))  # findall's answer without ElementPath (issue 12)
     if len(found) != 1:
         raise MappingError(f"SBDH needs exactly one {name} (found {len(found)})")
     return found[0]
@@ -326,9 +326,9 @@ def _read_header(hdr: etree._Element, payload: etree.QName) -> SBDHData:
         type_ = _text(_one(di, "Type"))
         created = _text(_one(di, "CreationDateAndTime"))
         scopes: dict[str, tuple[str, str]] = {}
-        for scope in _one(hdr, "BusinessScope").findall(_S + "Scope"):
+        for scope in _one(hdr, "BusinessScope").iterchildren(_S + "Scope"):
             stype = _text(_one(scope, "Type"))
-            ident = scope.find(_S + "Identifier")
+            ident = next(scope.iterchildren(_S + "Identifier"), None)
             if stype in scopes and stype in ("DOCUMENTID", "PROCESSID", "COUNTRY_C1"):
                 raise MappingError(f"SBDH scope {stype} repeated")
             scopes[stype] = (_text(_one(scope, "InstanceIdentifier")), _text(ident))

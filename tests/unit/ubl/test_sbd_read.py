@@ -62,6 +62,10 @@ MUTANTS: list[Mutant] = [
     lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID xmlns:p='http://www.w3.org/XML/1998/namespace'>"),
     lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID xmlns:='urn:z'>"),  # an empty prefix declared
     lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<:ID>1</:ID>"),  # an empty prefix
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<cb:ID>1</cb:ID>"),  # the start of a declared prefix
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<cbcx:ID>1</cbcx:ID>"),  # a declared prefix, longer
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<cbc:ID>1</cbc:ID:>"),  # a second colon, end tag
+    lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<cbc:/>"),  # an empty local name, empty element
     lambda s: s.replace(b"<cbc:ID>A&amp;B</cbc:ID>", b"<cbc:>1</cbc:>"),  # an empty local name
     lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID cbc:a:b='1'>"),  # an attribute with two colons
     lambda s: s.replace(b"<cbc:ID>", b"<cbc:ID cbc:='1'>"),  # an attribute without a local name
