@@ -274,13 +274,14 @@ class AS4Receiver:
         # The unit of work only decides and commits: validation and the answer come after it has closed, so
         # no request holds a pooled connection while it waits for a second one (pool starvation under load).
         with self._store.unit_of_work() as uow:
-            # The stored messages of this SBDH instance, without their bytes: an index probe finding
-            # nothing for a first delivery. A sender resending its MessageId is among them (the same SBDH):
+            # The earliest stored message of this SBDH instance, without its bytes: an index probe finding
+            # nothing for a first delivery. A sender resending its MessageId is among the instance's
+            # messages (the same SBDH; a primary-key probe, however often the instance was reused):
             # the duplicate path at once, no document read or compared in this (write) unit of work. A
             # MessageId received before under another instance is refused by the message's primary key.
-            earlier = uow.messages.instance_messages(incoming.sbdh.instance_id, Direction.IN)
-            resent = any(message.message_id == incoming.message_id for message in earlier)
-            original = None if resent else same_document(uow, earlier, business)
+            check = uow.messages.instance_check(incoming.sbdh.instance_id, incoming.message_id, Direction.IN)
+            resent = check.resent
+            original = None if resent else same_document(uow, check.earliest, business)
             if original is not None:
                 summary = {**summary, "duplicateOfMessageId": original.message_id}
                 signal = replace(signal, receipt_summary=summary)

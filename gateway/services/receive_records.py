@@ -73,21 +73,22 @@ def is_pending(document: InboundDocument) -> bool:
     return document.status is InboundStatus.RECEIVED and document.status_reason == VALIDATION_PENDING
 
 
-def same_document(uow: UnitOfWork, earlier: list[InstanceMessage], business: bytes) -> InstanceMessage | None:
+def same_document(
+    uow: UnitOfWork, earliest: InstanceMessage | None, business: bytes
+) -> InstanceMessage | None:
     """The accepted message that already delivered this SBDH instance with the same business document.
 
-    ``earlier``: the stored messages of the instance, earliest first (``instance_messages``); the earliest's
-    document is read, and only when there is one (a first delivery reads nothing).
+    ``earliest``: the instance's earliest stored message (``instance_check``); its document is read, and
+    only when there is one (a first delivery reads nothing).
 
     Policy STORE_AND_LINK (phoss-ap calls its variant STORE_AND_FLAG): an application-level resend gets a
     receipt and its evidence is kept, but no second inbound document. A reused InstanceIdentifier with a
     *different* document is not a resend: it is stored as a new document, never dropped.
     """
-    original = earlier[0] if earlier else None
-    if original is None or original.document_id is None:
+    if earliest is None or earliest.document_id is None:
         return None
-    content = uow.inbound.get_content(original.document_id)
-    return original if content is not None and content.body == business else None
+    content = uow.inbound.get_content(earliest.document_id)
+    return earliest if content is not None and content.body == business else None
 
 
 def receipt_summary(incoming: IncomingUserMessage, receipt_id: str, now: datetime) -> JSONObject:

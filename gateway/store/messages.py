@@ -18,7 +18,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import IdempotencyRecord, InstanceMessage
+from gateway.services.ports import IdempotencyRecord, InstanceCheck, InstanceMessage
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import map_db_errors, maps_db_errors
 from gateway.store.tables import as4_messages, as4_signals, idempotency_keys, outbound_documents
@@ -59,14 +59,23 @@ _BY_INSTANCE = (
     .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
     .limit(1)
 )
-# The messages of an SBDH instance without their bytes (every received message is checked against it).
-_INSTANCE_MESSAGES = (
+# Every received message is checked against its SBDH instance (``instance_check``): the earliest message
+# without its bytes, and whether the received MessageId is one of the instance's (its primary key). Never
+# every message of the instance: a sender reusing one InstanceIdentifier thousands of times made each
+# later message read all of them.
+_INSTANCE_EARLIEST = (
     select(as4_messages.c.message_id, as4_messages.c.document_id)
     .where(
         as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
         as4_messages.c.direction == bindparam("b_direction"),
     )
     .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
+    .limit(1)
+)
+_IN_INSTANCE = (
+    select(as4_messages.c.message_id)
+    .where(*_MESSAGE_KEY, as4_messages.c.sbdh_instance_id == bindparam("b_instance"))
+    .limit(1)
 )
 # A document's messages in one direction without their bytes (the status views poll them: a 20 MB
 # document's stored message was read in full on every poll).
@@ -197,11 +206,16 @@ class SQLAS4MessageRepository:
         ).first()
         return _message_from_row(row) if row is not None else None
 
-    def instance_messages(self, sbdh_instance_id: str, direction: Direction) -> list[InstanceMessage]:
-        rows = self._conn.execute(
-            _INSTANCE_MESSAGES, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
-        )
-        return [InstanceMessage(row.message_id, row.document_id) for row in rows]
+    def instance_check(self, sbdh_instance_id: str, message_id: str, direction: Direction) -> InstanceCheck:
+        keys = {"b_instance": sbdh_instance_id, "b_direction": direction.value}
+        row = self._conn.execute(_INSTANCE_EARLIEST, keys).first()
+        if row is None:  # a first delivery: one index probe
+            return InstanceCheck(None, resent=False)
+        earliest = InstanceMessage(row.message_id, row.document_id)
+        if row.message_id == message_id:
+            return InstanceCheck(earliest, resent=True)
+        resent = self._conn.execute(_IN_INSTANCE, {**keys, "b_id": message_id}).first() is not None
+        return InstanceCheck(earliest, resent=resent)
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:
         t = as4_messages

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
@@ -19,7 +20,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
-from gateway.services.ports import InstanceMessage, SentFacts
+from gateway.services.ports import InstanceCheck, InstanceMessage, SentFacts
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import as4_signals
 
@@ -104,13 +105,59 @@ def test_lookup_by_sbdh_instance_and_by_document(store: SQLDocumentStore) -> Non
         assert uow.messages.find_by_instance_id("inst-1", Direction.OUT) == first
         assert uow.messages.find_by_instance_id("inst-1", Direction.IN) is None
         assert uow.messages.for_document(document.id) == [first, second]
-        # Without their bytes, earliest first, in one direction (a received message is checked against it).
-        assert uow.messages.instance_messages("inst-1", Direction.OUT) == [
-            InstanceMessage(first.message_id, document.id),
-            InstanceMessage(second.message_id, document.id),
-        ]
-        assert uow.messages.instance_messages("inst-1", Direction.IN) == []
-        assert uow.messages.instance_messages("inst-2", Direction.OUT) == []
+        # The earliest without its bytes, and whether a MessageId is one of the instance's, in one direction
+        # (a received message is checked against it).
+        earliest = InstanceMessage(first.message_id, document.id)
+        for message_id, resent in ((first.message_id, True), (second.message_id, True), ("other", False)):
+            check = uow.messages.instance_check("inst-1", message_id, Direction.OUT)
+            assert check == InstanceCheck(earliest, resent=resent)
+        assert uow.messages.instance_check("inst-1", first.message_id, Direction.IN) == InstanceCheck(
+            None, False
+        )
+        assert uow.messages.instance_check("inst-2", first.message_id, Direction.OUT) == InstanceCheck(
+            None, False
+        )
+
+
+def test_the_instance_check_reads_two_rows_at_most_however_often_an_instance_is_reused(
+    store: SQLDocumentStore,
+) -> None:
+    """A sender may reuse one SBDH InstanceIdentifier for thousands of messages: each later message is
+    checked with bounded reads (its earliest message, and a primary-key probe), never all of them."""
+    messages = [
+        as4_message(direction=Direction.IN, message_id=f"m{n}@peer", instance_id="reused", created_at=at(n))
+        for n in range(30)
+    ]
+    other = as4_message(direction=Direction.IN, message_id="elsewhere@peer", instance_id="another")
+    with store.unit_of_work() as uow:
+        for message in (*messages, other):
+            uow.messages.add(message)
+        uow.commit()
+    selects: list[tuple[str, Any]] = []
+
+    def count(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append((statement, parameters))
+
+    def rows() -> int:  # the rows the captured statements read (run again: the rows are not peeked at)
+        captured = list(selects)
+        with store.engine.connect() as connection:
+            return sum(len(connection.exec_driver_sql(sql, args).all()) for sql, args in captured)
+
+    earliest = InstanceMessage("m0@peer", messages[0].document_id)
+    event.listen(store.engine, "after_cursor_execute", count)
+    try:
+        with store.unit_of_work(read_only=True) as uow:
+            for message_id, resent in (("m17@peer", True), ("m0@peer", True), ("new@peer", False)):
+                selects.clear()
+                check = uow.messages.instance_check("reused", message_id, Direction.IN)
+                assert check == InstanceCheck(earliest, resent=resent)
+                assert selects
+                assert rows() <= 2
+            # A MessageId stored under another instance is not this instance's (the insert refuses it).
+            assert uow.messages.instance_check("reused", "elsewhere@peer", Direction.IN).resent is False
+    finally:
+        event.remove(store.engine, "after_cursor_execute", count)
 
 
 def test_summaries_list_a_documents_messages_in_one_direction_with_their_signals_and_no_bytes(

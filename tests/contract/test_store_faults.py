@@ -76,7 +76,7 @@ READS: dict[str, Callable[[SQLUnitOfWork], object]] = {
     "inbound.pending_validation": lambda uow: uow.inbound.pending_validation(limit=5),
     "messages.get": lambda uow: uow.messages.get("m@x", Direction.OUT),
     "messages.find_by_instance_id": lambda uow: uow.messages.find_by_instance_id("i", Direction.IN),
-    "messages.instance_messages": lambda uow: uow.messages.instance_messages("i", Direction.IN),
+    "messages.instance_check": lambda uow: uow.messages.instance_check("i", "m", Direction.IN),
     "messages.for_document": lambda uow: uow.messages.for_document("doc"),
     "messages.summaries_for_document": lambda uow: uow.messages.summaries_for_document("doc", Direction.OUT),
     "messages.signals": lambda uow: uow.messages.signals("m@x", Direction.OUT),

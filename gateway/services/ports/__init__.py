@@ -29,6 +29,7 @@ from gateway.services.ports.documents import (
     IdempotencyRecord,
     IdempotencyRepository,
     InboundDocumentRepository,
+    InstanceCheck,
     InstanceMessage,
     OutboundDocumentRepository,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "ImmediateResolver",
     "InboundDocumentRepository",
     "InboundQuery",
+    "InstanceCheck",
     "InstanceMessage",
     "InvoiceResponder",
     "InvoiceResponseRequest",

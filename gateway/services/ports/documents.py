@@ -37,6 +37,21 @@ class InstanceMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceCheck:
+    """What a received message is checked against: its SBDH instance's earliest stored message and whether
+    the message's own MessageId is among the instance's messages (a sender resending it). Two rows at most,
+    however many messages a sender sent under one InstanceIdentifier.
+
+    Attributes:
+        earliest: the earliest stored message of the instance (``find_by_instance_id``'s), None if none.
+        resent: the MessageId asked about is one of the instance's stored messages.
+    """
+
+    earliest: InstanceMessage | None
+    resent: bool
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
     """What an Idempotency-Key stands for: the first request's fingerprint and the first response.
 
@@ -216,9 +231,10 @@ class AS4MessageRepository(Protocol):
         """The earliest message carrying this SBDH InstanceIdentifier, or None."""
         ...
 
-    def instance_messages(self, sbdh_instance_id: str, direction: Direction) -> list[InstanceMessage]:
-        """The messages carrying this SBDH InstanceIdentifier, earliest first (as ``find_by_instance_id``),
-        without their bytes."""
+    def instance_check(self, sbdh_instance_id: str, message_id: str, direction: Direction) -> InstanceCheck:
+        """The earliest message carrying this SBDH InstanceIdentifier (as ``find_by_instance_id``, without
+        its bytes) and whether ``message_id`` is one of the instance's messages: bounded reads (an index
+        probe for a first delivery), not every message of an instance a sender reuses."""
         ...
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:

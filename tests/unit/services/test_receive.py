@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 
 from gateway.as4 import (
     PEPPOL_NOT_SERVICED,
@@ -30,7 +30,7 @@ from gateway.errors import StoreError, XMLInputError
 from gateway.model import INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import VALIDATION_PENDING, Direction, InboundStatus, SignalKind
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import InboundQuery
+from gateway.services.ports import InboundQuery, InstanceCheck
 from gateway.services.receive import (
     MAX_ID_LENGTH,
     REJECTED_KEY_PREFIX,
@@ -112,8 +112,8 @@ class _BlindMessages:
     def get(self, *args: object) -> None:
         return None
 
-    def instance_messages(self, *args: object) -> list[Any]:
-        return []
+    def instance_check(self, *args: object) -> InstanceCheck:
+        return InstanceCheck(None, resent=False)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -364,6 +364,53 @@ def test_a_resent_message_id_reads_nothing_stored_in_the_writing_unit_of_work(
     assert linked.outcome is ReceiveOutcome.DUPLICATE_DOCUMENT
     assert store.write_reads == ["inbound.get_content"]
     assert (validator.calls, inbound_count(store)) == (1, 1)
+
+
+def test_an_instance_reused_many_times_is_checked_with_bounded_reads(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    """A hostile sender reusing one SBDH InstanceIdentifier for many messages (each a different document:
+    all stored): each later message reads the instance's earliest message and probes its own MessageId,
+    never every message of the instance. A resend of any of them (not only the earliest) is the duplicate
+    path with its own receipt; a new one is stored as a new document."""
+    sent = [
+        make_message(
+            make_sbd(
+                INVOICE.read_bytes().replace(b"</cbc:ID>", f"-{n}</cbc:ID>".encode(), 1), instance_id="x"
+            ),
+            message_id=f"reuse-{n}@gateway.test",
+        )
+        for n in range(8)
+    ]
+    results = [post(receiver, msg) for msg in sent[:6]]
+    assert [r.outcome for r in results] == [ReceiveOutcome.ACCEPTED] * 6
+    selects: list[tuple[str, Any]] = []
+
+    def capture(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        if "as4_messages.sbdh_instance_id =" in statement:  # a look-up of the instance's messages
+            selects.append((statement, parameters))
+
+    def rows_read() -> int:  # the rows of the instance's statements, run again (not peeked at)
+        captured = list(selects)
+        with store.inner.engine.connect() as connection:
+            return sum(len(connection.exec_driver_sql(sql, args).all()) for sql, args in captured)
+
+    event.listen(store.inner.engine, "after_cursor_execute", capture)
+    try:
+        store.write_reads.clear()
+        again = post(receiver, sent[3])  # a resend of a later message of the instance
+        assert (again.outcome, again.signal) == (ReceiveOutcome.DUPLICATE_MESSAGE, results[3].signal)
+        assert store.write_reads == []  # no document read or compared
+        assert selects
+        assert rows_read() <= 2
+        selects.clear()
+        fresh = post(receiver, sent[6])  # a new message, another document: stored
+        assert fresh.outcome is ReceiveOutcome.ACCEPTED
+        assert selects
+        assert rows_read() <= 2
+    finally:
+        event.remove(store.inner.engine, "after_cursor_execute", capture)
+    assert inbound_count(store) == 7
 
 
 def test_deferred_work_runs_once_even_when_a_duplicate_arrives_before_it(
