@@ -160,6 +160,41 @@ def test_the_instance_check_reads_two_rows_at_most_however_often_an_instance_is_
         event.remove(store.engine, "after_cursor_execute", count)
 
 
+def test_the_earliest_message_of_an_instance_is_read_from_the_index_without_sorting_the_rows(
+    store: SQLDocumentStore,
+) -> None:
+    """SQLite stores created_at after the message's bytes: sorting the instance's rows by it read each
+    candidate's whole body (20 MB each) inside the write lock. The index gives the order (migration 0014)."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's; PostgreSQL keeps large values out of line")
+    with store.unit_of_work() as uow:
+        for n in range(3):
+            uow.messages.add(
+                as4_message(direction=Direction.IN, message_id=f"m{n}@peer", instance_id="i", created_at=at(n))
+            )
+        uow.commit()
+    selects: list[tuple[str, Any]] = []
+
+    def capture(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append((statement, parameters))
+
+    event.listen(store.engine, "after_cursor_execute", capture)
+    try:
+        with store.unit_of_work(read_only=True) as uow:
+            assert uow.messages.instance_check("i", "new@peer", Direction.IN).earliest is not None
+    finally:
+        event.remove(store.engine, "after_cursor_execute", capture)
+    assert len(selects) == 2  # the earliest, then this MessageId within the instance (its primary key)
+    with store.engine.connect() as connection:
+        plans = [
+            " | ".join(str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args))
+            for sql, args in selects
+        ]
+    assert "ix_as4_messages_instance_order" in plans[0], plans[0]
+    assert all("TEMP B-TREE" not in plan and "USING" in plan for plan in plans), plans
+
+
 def test_summaries_list_a_documents_messages_in_one_direction_with_their_signals_and_no_bytes(
     store: SQLDocumentStore,
 ) -> None:

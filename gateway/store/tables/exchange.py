@@ -120,7 +120,9 @@ as4_messages = Table(
     CheckConstraint(one_of("direction", Direction), name="direction"),
     CheckConstraint(f"signal_kind IS NULL OR {one_of('signal_kind', SignalKind)}", name="signal_kind"),
     Index(None, "document_id"),
-    Index(None, "sbdh_instance_id"),
+    # The earliest message of an SBDH instance is this index's first entry (``messages.instance_check``):
+    # ordering by created_at from the table read each candidate's body on SQLite (migration 0014).
+    Index("ix_as4_messages_instance_order", "sbdh_instance_id", "direction", "created_at", "message_id"),
 )
 
 SIGNAL_HISTORY_KINDS = ("receipt", "error", "other")
