@@ -170,7 +170,9 @@ def test_the_earliest_message_of_an_instance_is_read_from_the_index_without_sort
     with store.unit_of_work() as uow:
         for n in range(3):
             uow.messages.add(
-                as4_message(direction=Direction.IN, message_id=f"m{n}@peer", instance_id="i", created_at=at(n))
+                as4_message(
+                    direction=Direction.IN, message_id=f"m{n}@peer", instance_id="i", created_at=at(n)
+                )
             )
         uow.commit()
     selects: list[tuple[str, Any]] = []
