@@ -36,6 +36,16 @@ class PendingAnswerRepository(Protocol):
     serialise on the document row and never deadlock.
     """
 
+    def lock_document(self, outbound_document_id: str) -> bool:
+        """Lock the answered outbound document's row (PostgreSQL: SELECT ... FOR UPDATE; SQLite's writing
+        unit of work holds the database lock already), as ``hold`` does first. Call it BEFORE reading the
+        document's status to decide whether to hold an answer or apply it at once.
+
+        Returns:
+            False when there is no such outbound document.
+        """
+        ...
+
     def hold(self, answer: PendingAnswer) -> None:
         """Hold ``answer`` (no-op when it is held already).
 
