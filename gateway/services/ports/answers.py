@@ -50,9 +50,10 @@ class PendingAnswerRepository(Protocol):
         """Hold ``answer`` (no-op when it is held already).
 
         Locks the answered outbound document's row first (PostgreSQL: SELECT ... FOR UPDATE; SQLite's
-        writing unit of work holds the database lock already). Call it BEFORE reading the document's status:
-        a unit of work recording the receipt meanwhile has then either committed (the status read next shows
-        it) or waits for this one and sees the held answer.
+        writing unit of work holds the database lock already). The row must be locked (this call, or
+        ``lock_document``) BEFORE the document's status is read: a unit of work recording the receipt
+        meanwhile has then either committed (the status read next shows it) or waits for this one and sees
+        the held answer.
 
         Raises:
             StoreError: no such outbound or inbound document.
