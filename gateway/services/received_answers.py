@@ -23,13 +23,11 @@ Answers that refer to nothing we ever sent are ignored, logged once, never held.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, Final
 
 from gateway.errors import GatewayError, InvalidTransition
 from gateway.model.message import (
-    AS4MessageRecord,
     DeliveryEvent,
     DeliveryStatus,
     Direction,
@@ -37,7 +35,6 @@ from gateway.model.message import (
     InboundDocument,
     InboundStatus,
     OutboundDocument,
-    SignalKind,
     apply_event,
 )
 from gateway.model.responses import MLSCode
@@ -109,11 +106,14 @@ class ReceivedAnswers:
             target = self._target(uow, document, read)
             if target is None:
                 return AnswerOutcome.IGNORED
-            # Hold first (it locks the document row), then read the status: a receipt recorded meanwhile
-            # has either committed (seen now) or waits for this commit and applies the held answer.
-            uow.answers.hold(PendingAnswer(document.id, target.id, self._clock.now()))
+            # Lock the document row first, then read the status: a receipt recorded meanwhile has either
+            # committed (seen now) or waits for this commit and applies the answer held here. An answer
+            # to a document whose receipt is recorded is applied at once, never written to the held ones.
+            if not uow.answers.lock_document(target.id):
+                return AnswerOutcome.IGNORED
             current = uow.outbound.get(target.id)
             if current is not None and awaits_receipt(current):
+                uow.answers.hold(PendingAnswer(document.id, target.id, self._clock.now()))
                 uow.commit()
                 log.info(
                     "%s %s about outbound document %s (%s) arrived before our receipt: held",
@@ -123,9 +123,8 @@ class ReceivedAnswers:
                     current.status.value,
                 )
                 return AnswerOutcome.HELD
-            uow.answers.take(document.id)
             if current is None or not self._apply(uow, current, document, read):
-                return AnswerOutcome.IGNORED  # rolled back, the hold with it
+                return AnswerOutcome.IGNORED  # rolled back
             uow.commit()
             return AnswerOutcome.APPLIED
 
@@ -201,8 +200,9 @@ class ReceivedAnswers:
     ) -> OutboundDocument | None:
         """The outbound document an answer refers to, if we sent it (and, for a T111, to its sender)."""
         if read.kind is ResponseKind.MLS:
-            message = uow.messages.find_by_instance_id(read.document_id, Direction.OUT)
-            target = uow.outbound.get(message.document_id) if message and message.document_id else None
+            # The earliest message carrying the instance (as find_by_instance_id), without its bytes.
+            sent = uow.messages.instance_messages(read.document_id, Direction.OUT)
+            target = uow.outbound.get(sent[0].document_id) if sent and sent[0].document_id else None
             if target is None:
                 log.warning("MLS %s refers to SBDH instance %s we did not send", read.id, read.document_id)
             return target
@@ -268,14 +268,10 @@ class ReceivedAnswers:
         # Only the access point that received the message may report on it: the MLS must come from the AP
         # whose certificate signed our receipt (its seat id, the From/PartyId verified on receipt). Every
         # message of the document with this SBDH instance counts (a rebuilt message keeps the instance).
-        messages = [
-            m
-            for m in uow.messages.for_document(target.id)
-            if m.direction is Direction.OUT and m.sbdh_instance_id == read.document_id
-        ]
-        signers = set(_receipt_signers(messages))
-        carried = uow.messages.get(document.as4_message_id, Direction.IN)
-        summary = carried.signal.receipt_summary if carried is not None and carried.signal else None
+        # Read without the messages' bytes (the whole request body of each).
+        summaries = uow.messages.receipt_summaries(target.id, read.document_id, Direction.OUT)
+        signers = {str(s["signer"]).upper() for s in summaries if s.get("signer")}
+        summary = uow.messages.signal_summary(document.as4_message_id, Direction.IN)
         came_from = str((summary or {}).get("fromParty") or "")
         if came_from and came_from.upper() in signers:
             return True
@@ -287,16 +283,6 @@ class ReceivedAnswers:
             ", ".join(sorted(signers)) or None,
         )
         return False
-
-
-def _receipt_signers(messages: Iterable[AS4MessageRecord]) -> Iterable[str]:
-    for message in messages:
-        signal = message.signal
-        if signal is None or signal.kind is not SignalKind.RECEIPT:
-            continue
-        signer = (signal.receipt_summary or {}).get("signer")
-        if signer:
-            yield str(signer).upper()
 
 
 def _mls_change(read: ReadResponse, document: InboundDocument) -> tuple[str, dict[str, Any]]:

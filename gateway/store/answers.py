@@ -18,6 +18,11 @@ _FOR_DOCUMENT = (
     .order_by(pending_answers.c.held_at, pending_answers.c.inbound_document_id)
 )
 
+# Every received answer locks its document's row (services/received_answers.py).
+_LOCK_DOCUMENT = (
+    select(outbound_documents.c.id).where(outbound_documents.c.id == bindparam("b_id")).with_for_update()
+)
+
 
 def _answer_from_row(row: Row[Any]) -> PendingAnswer:
     return PendingAnswer(row.inbound_document_id, row.outbound_document_id, row.held_at)
@@ -30,15 +35,14 @@ class SQLPendingAnswerRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def _lock_document(self, outbound_document_id: str) -> bool:
+    def lock_document(self, outbound_document_id: str) -> bool:
         # FOR UPDATE, like a transition: the receiver holding an answer and the worker recording the receipt
         # serialise on the document row (SQLite serialises writers already).
-        t = outbound_documents
-        row = self._conn.execute(select(t.c.id).where(t.c.id == outbound_document_id).with_for_update())
+        row = self._conn.execute(_LOCK_DOCUMENT, {"b_id": outbound_document_id})
         return row.first() is not None
 
     def hold(self, answer: PendingAnswer) -> None:
-        if not self._lock_document(answer.outbound_document_id):
+        if not self.lock_document(answer.outbound_document_id):
             raise StoreError(f"no outbound document {answer.outbound_document_id!r}")
         t = pending_answers
         held = self._conn.execute(
@@ -63,7 +67,7 @@ class SQLPendingAnswerRepository:
         row = self._conn.execute(select(t).where(t.c.inbound_document_id == inbound_document_id)).first()
         if row is None:
             return None
-        self._lock_document(row.outbound_document_id)
+        self.lock_document(row.outbound_document_id)
         # Removed by this unit of work only if still there (a concurrent one may have taken it meanwhile).
         deleted = self._conn.execute(delete(t).where(t.c.inbound_document_id == inbound_document_id))
         return _answer_from_row(row) if deleted.rowcount == 1 else None

@@ -95,6 +95,15 @@ _SUMMARIES = (
     .where(_t.c.document_id == bindparam("b_document"), _t.c.direction == bindparam("b_direction"))
     .order_by(_t.c.created_at, _t.c.message_id)
 )
+# The receipt summaries an MLS is checked against (services/received_answers.py), without the bytes: the
+# full rows carried the whole request body of every message of the document and of the MLS itself.
+_INSTANCE_RECEIPTS = select(_t.c.receipt_summary).where(
+    _t.c.document_id == bindparam("b_document"),
+    _t.c.sbdh_instance_id == bindparam("b_instance"),
+    _t.c.direction == bindparam("b_direction"),
+    _t.c.signal_kind == SignalKind.RECEIPT.value,
+)
+_SIGNAL_SUMMARY = select(_t.c.signal_kind, _t.c.receipt_summary).where(*_MESSAGE_KEY)
 _ATTEMPTS = select(outbound_documents.c.attempts).where(outbound_documents.c.id == bindparam("b_id"))
 
 
@@ -230,6 +239,23 @@ class SQLAS4MessageRepository:
             AS4MessageSummary(row.message_id, Direction(row.direction), row.created_at, _signal_from_row(row))
             for row in rows
         ]
+
+    def receipt_summaries(
+        self, document_id: str, sbdh_instance_id: str, direction: Direction
+    ) -> list[dict[str, Any]]:
+        rows = self._conn.execute(
+            _INSTANCE_RECEIPTS,
+            {"b_document": document_id, "b_instance": sbdh_instance_id, "b_direction": direction.value},
+        )
+        return [dict(row.receipt_summary) for row in rows if row.receipt_summary]
+
+    def signal_summary(self, message_id: str, direction: Direction) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            _SIGNAL_SUMMARY, {"b_id": message_id, "b_direction": direction.value}
+        ).first()
+        if row is None or row.signal_kind is None or not row.receipt_summary:
+            return None
+        return dict(row.receipt_summary)
 
     def record_signal(
         self, message_id: str, direction: Direction, signal: AS4Signal, *, attempt: int | None = None

@@ -228,6 +228,42 @@ def test_summaries_list_a_documents_messages_in_one_direction_with_their_signals
     assert got == [AS4MessageSummary("in@peer", Direction.IN, at(3), receipt)]
 
 
+def test_receipt_summaries_of_an_instance_and_a_messages_signal_summary_are_read_without_bytes(
+    store: SQLDocumentStore,
+) -> None:
+    # What an MLS is checked against: the receipts of our messages carrying the instance it reports on,
+    # and the summary of the receipt we gave for the message carrying the MLS.
+    document = outbound()
+    signed = as4_message(document_id=document.id, instance_id="inst-1", message_id="a@gw")
+    errored = as4_message(document_id=document.id, instance_id="inst-1", message_id="b@gw")
+    other_instance = as4_message(document_id=document.id, instance_id="inst-2", message_id="c@gw")
+    unanswered = as4_message(document_id=document.id, instance_id="inst-1", message_id="d@gw")
+    mls = as4_message(direction=Direction.IN, message_id="mls@peer")
+    bare = as4_message(direction=Direction.IN, message_id="bare@peer")
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        for record in (signed, errored, other_instance, unanswered, mls, bare):
+            uow.messages.add(record)
+        for message_id, summary in (("a@gw", {"signer": "POP000002"}), ("c@gw", {"signer": "POP000009"})):
+            receipt = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(1), receipt_summary=summary)
+            uow.messages.record_signal(message_id, Direction.OUT, receipt)
+        error = AS4Signal(SignalKind.ERROR, RECEIPT, at(1), receipt_summary={"signer": "POP000003"})
+        uow.messages.record_signal("b@gw", Direction.OUT, error)
+        ours = AS4Signal(SignalKind.RECEIPT, RECEIPT, at(2), receipt_summary={"fromParty": "POP000002"})
+        uow.messages.record_signal("mls@peer", Direction.IN, ours)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.messages.receipt_summaries(document.id, "inst-1", Direction.OUT) == [
+            {"signer": "POP000002"}
+        ]
+        assert uow.messages.receipt_summaries(document.id, "inst-1", Direction.IN) == []
+        assert uow.messages.receipt_summaries("no-such-document", "inst-1", Direction.OUT) == []
+        assert uow.messages.signal_summary("mls@peer", Direction.IN) == {"fromParty": "POP000002"}
+        assert uow.messages.signal_summary("mls@peer", Direction.OUT) is None
+        assert uow.messages.signal_summary("bare@peer", Direction.IN) is None  # not answered
+        assert uow.messages.signal_summary("nothing@peer", Direction.IN) is None
+
+
 def test_error_signal_replaces_nothing_but_the_signal(store: SQLDocumentStore) -> None:
     record = as4_message()
     error = AS4Signal(SignalKind.ERROR, RECEIPT, at(1), ebms_error_code="EBMS:0004")

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from gateway.bootstrap import Services
 from gateway.config import Settings
@@ -295,3 +295,28 @@ def test_an_answer_arriving_while_the_receipt_is_being_recorded_is_applied_once(
     assert outcome == [AnswerOutcome.APPLIED]
     assert _state(store, invoice)[0] is DeliveryStatus.CONFIRMED
     assert _held(store) == 0
+
+
+def test_an_mls_about_a_delivered_document_is_applied_without_holding_or_reading_message_bytes(
+    store: SQLDocumentStore,
+) -> None:
+    # The common case (the MLS follows our recorded receipt): no pending_answers row is written and taken
+    # back, and the authenticity check reads the receipt summaries, not every message's request body.
+    invoice, message_id, instance_id = _sending_invoice(store)
+    _record_receipt(store, invoice, message_id, _answers(store))
+    mls = _received_mls(store, instance_id, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        _status_service(store).on_received(mls, ReceivedEnvelope(THEIR_SEAT))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert _state(store, invoice)[0] is DeliveryStatus.CONFIRMED
+    assert not [
+        s for s in statements if s.startswith(("insert into pending_answers", "delete from pending_answers"))
+    ]
+    assert not [s for s in statements if "as4_messages.request_body" in s]

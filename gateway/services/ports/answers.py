@@ -36,13 +36,24 @@ class PendingAnswerRepository(Protocol):
     serialise on the document row and never deadlock.
     """
 
+    def lock_document(self, outbound_document_id: str) -> bool:
+        """Lock the answered outbound document's row (PostgreSQL: SELECT ... FOR UPDATE; SQLite's writing
+        unit of work holds the database lock already), as ``hold`` does first. Call it BEFORE reading the
+        document's status to decide whether to hold an answer or apply it at once.
+
+        Returns:
+            False when there is no such outbound document.
+        """
+        ...
+
     def hold(self, answer: PendingAnswer) -> None:
         """Hold ``answer`` (no-op when it is held already).
 
         Locks the answered outbound document's row first (PostgreSQL: SELECT ... FOR UPDATE; SQLite's
-        writing unit of work holds the database lock already). Call it BEFORE reading the document's status:
-        a unit of work recording the receipt meanwhile has then either committed (the status read next shows
-        it) or waits for this one and sees the held answer.
+        writing unit of work holds the database lock already). The row must be locked (this call, or
+        ``lock_document``) BEFORE the document's status is read: a unit of work recording the receipt
+        meanwhile has then either committed (the status read next shows it) or waits for this one and sees
+        the held answer.
 
         Raises:
             StoreError: no such outbound or inbound document.

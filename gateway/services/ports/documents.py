@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.model.message import (
     AS4MessageRecord,
@@ -244,6 +244,19 @@ class AS4MessageRepository(Protocol):
     def summaries_for_document(self, document_id: str, direction: Direction) -> list[AS4MessageSummary]:
         """The document's messages in ``direction`` without their bytes, oldest first (as
         ``for_document``): for views that are polled."""
+        ...
+
+    def receipt_summaries(
+        self, document_id: str, sbdh_instance_id: str, direction: Direction
+    ) -> list[dict[str, Any]]:
+        """The non-empty receipt summaries (``AS4Signal.receipt_summary``) of the document's messages in
+        ``direction`` that carry this SBDH InstanceIdentifier and were answered by a receipt, without
+        their bytes."""
+        ...
+
+    def signal_summary(self, message_id: str, direction: Direction) -> dict[str, Any] | None:
+        """The receipt summary of the message's latest signal (None: no message, no signal or no summary),
+        without its bytes."""
         ...
 
     def record_signal(
