@@ -201,8 +201,8 @@ class ReceivedAnswers:
         """The outbound document an answer refers to, if we sent it (and, for a T111, to its sender)."""
         if read.kind is ResponseKind.MLS:
             # The earliest message carrying the instance (as find_by_instance_id), without its bytes.
-            sent = uow.messages.instance_messages(read.document_id, Direction.OUT)
-            target = uow.outbound.get(sent[0].document_id) if sent and sent[0].document_id else None
+            sent = uow.messages.earliest_of_instance(read.document_id, Direction.OUT)
+            target = uow.outbound.get(sent.document_id) if sent is not None and sent.document_id else None
             if target is None:
                 log.warning("MLS %s refers to SBDH instance %s we did not send", read.id, read.document_id)
             return target

@@ -215,15 +215,20 @@ class SQLAS4MessageRepository:
         ).first()
         return _message_from_row(row) if row is not None else None
 
+    def earliest_of_instance(self, sbdh_instance_id: str, direction: Direction) -> InstanceMessage | None:
+        row = self._conn.execute(
+            _INSTANCE_EARLIEST, {"b_instance": sbdh_instance_id, "b_direction": direction.value}
+        ).first()
+        return InstanceMessage(row.message_id, row.document_id) if row is not None else None
+
     def instance_check(self, sbdh_instance_id: str, message_id: str, direction: Direction) -> InstanceCheck:
-        keys = {"b_instance": sbdh_instance_id, "b_direction": direction.value}
-        row = self._conn.execute(_INSTANCE_EARLIEST, keys).first()
-        if row is None:  # a first delivery: one index probe
+        earliest = self.earliest_of_instance(sbdh_instance_id, direction)
+        if earliest is None:  # a first delivery: one index probe
             return InstanceCheck(None, resent=False)
-        earliest = InstanceMessage(row.message_id, row.document_id)
-        if row.message_id == message_id:
+        if earliest.message_id == message_id:
             return InstanceCheck(earliest, resent=True)
-        resent = self._conn.execute(_IN_INSTANCE, {**keys, "b_id": message_id}).first() is not None
+        keys = {"b_instance": sbdh_instance_id, "b_direction": direction.value, "b_id": message_id}
+        resent = self._conn.execute(_IN_INSTANCE, keys).first() is not None
         return InstanceCheck(earliest, resent=resent)
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:

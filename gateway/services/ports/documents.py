@@ -231,6 +231,11 @@ class AS4MessageRepository(Protocol):
         """The earliest message carrying this SBDH InstanceIdentifier, or None."""
         ...
 
+    def earliest_of_instance(self, sbdh_instance_id: str, direction: Direction) -> InstanceMessage | None:
+        """The earliest message carrying this SBDH InstanceIdentifier (as ``find_by_instance_id``), without
+        its bytes; None if there is none."""
+        ...
+
     def instance_check(self, sbdh_instance_id: str, message_id: str, direction: Direction) -> InstanceCheck:
         """The earliest message carrying this SBDH InstanceIdentifier (as ``find_by_instance_id``, without
         its bytes) and whether ``message_id`` is one of the instance's messages: bounded reads (an index
