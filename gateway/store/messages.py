@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql
 
 from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
@@ -50,28 +50,28 @@ _ADD_UNLESS_STORED = (
 )
 _MESSAGE_DOCUMENT = select(as4_messages.c.document_id).where(*_MESSAGE_KEY)
 _MESSAGE_UPDATE = update(as4_messages).where(*_MESSAGE_KEY)
-_BY_INSTANCE = (
-    select(as4_messages)
-    .where(
-        as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
-        as4_messages.c.direction == bindparam("b_direction"),
+
+
+def _earliest_of_instance(*columns: Any) -> Select[Any]:
+    """The earliest message (``columns`` of it) carrying an SBDH instance in one direction: the first entry of
+    ix_as4_messages_instance_order (migration 0014)."""
+    return (
+        select(*columns)
+        .where(
+            as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
+            as4_messages.c.direction == bindparam("b_direction"),
+        )
+        .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
+        .limit(1)
     )
-    .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
-    .limit(1)
-)
+
+
+_BY_INSTANCE = _earliest_of_instance(as4_messages)
 # Every received message is checked against its SBDH instance (``instance_check``): the earliest message
 # without its bytes, and whether the received MessageId is one of the instance's (its primary key). Never
 # every message of the instance: a sender reusing one InstanceIdentifier thousands of times made each
 # later message read all of them.
-_INSTANCE_EARLIEST = (
-    select(as4_messages.c.message_id, as4_messages.c.document_id)
-    .where(
-        as4_messages.c.sbdh_instance_id == bindparam("b_instance"),
-        as4_messages.c.direction == bindparam("b_direction"),
-    )
-    .order_by(as4_messages.c.created_at, as4_messages.c.message_id)
-    .limit(1)
-)
+_INSTANCE_EARLIEST = _earliest_of_instance(as4_messages.c.message_id, as4_messages.c.document_id)
 _IN_INSTANCE = (
     select(as4_messages.c.message_id)
     .where(*_MESSAGE_KEY, as4_messages.c.sbdh_instance_id == bindparam("b_instance"))
