@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gateway.validation.fused.xpath_text import (
-    closing_parenthesis,
+    every_term,
     outside_literals,
     split_operator,
     split_top_level,
@@ -180,18 +180,7 @@ def _safe_predicate(predicate: str) -> bool:
     ``_SAFE_TERMS`` (or an unprefixed ``@name``): on an element it is then true or false, never an
     error, and means the same in a match pattern's predicate and in an ``xsl:if`` with that element as
     the context item."""
-    predicate = predicate.strip()
-    disjuncts = split_operator(predicate, "or")
-    terms = [term for disjunct in disjuncts for term in split_operator(disjunct, "and")]
-    if len(terms) > 1:
-        return all(_safe_predicate(term) for term in terms)
-    for opening in ("not(", "("):
-        if (
-            predicate.startswith(opening)
-            and closing_parenthesis(predicate, len(opening)) == len(predicate) - 1
-        ):
-            return _safe_predicate(predicate[len(opening) : -1])
-    return predicate in _SAFE_TERMS or _SAFE_ATTRIBUTE.match(predicate) is not None
+    return every_term(predicate, lambda term: term in _SAFE_TERMS or _SAFE_ATTRIBUTE.match(term) is not None)
 
 
 def any_element_guard(matches: list[str]) -> str | None:

@@ -35,9 +35,8 @@ from collections.abc import Mapping
 
 from gateway.validation.fused.dispatch import expanded_name, strip_predicates
 from gateway.validation.fused.xpath_text import (
-    closing_parenthesis,
+    every_term,
     outside_literals,
-    split_operator,
     split_top_level,
 )
 
@@ -105,23 +104,17 @@ def error_free(predicate: str) -> bool:
     """Whether ``predicate`` can never raise a dynamic error: ``and`` / ``or`` / ``not()`` /
     parentheses over paths of names (``error_free_steps``) or their ``=`` / ``!=`` with a string
     literal."""
-    predicate = predicate.strip()
-    terms = [term for disjunct in split_operator(predicate, "or") for term in split_operator(disjunct, "and")]
-    if len(terms) > 1:
-        return all(error_free(term) for term in terms)
-    for opening in ("not(", "("):
-        if (
-            predicate.startswith(opening)
-            and closing_parenthesis(predicate, len(opening)) == len(predicate) - 1
-        ):
-            return error_free(predicate[len(opening) : -1])
-    sides = _comparison(predicate)
+    return every_term(predicate, _error_free_term)
+
+
+def _error_free_term(term: str) -> bool:
+    sides = _comparison(term)
     if sides is not None:
         left, right = sides
         return (_LITERAL.match(right) is not None and _path(left)) or (
             _LITERAL.match(left) is not None and _path(right)
         )
-    return _path(predicate)
+    return _path(term)
 
 
 def _path(text: str) -> bool:

@@ -10,7 +10,7 @@ else the answers are merely unhelpful (a rewrite then does not apply), never an 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 OPENING = "([{"
 CLOSING = ")]}"
@@ -98,3 +98,19 @@ def argument_end(text: str, start: int) -> int:
         if char == "," and depth == 0:
             return index
     return -1
+
+
+def every_term(predicate: str, term_holds: Callable[[str], bool]) -> bool:
+    """Whether ``term_holds`` for every term of ``predicate``, a boolean combination of terms by ``and``,
+    ``or``, ``not(...)`` and parentheses (each term as written, stripped of that combination)."""
+    predicate = predicate.strip()
+    terms = [term for disjunct in split_operator(predicate, "or") for term in split_operator(disjunct, "and")]
+    if len(terms) > 1:
+        return all(every_term(term, term_holds) for term in terms)
+    for opening in ("not(", "("):
+        if (
+            predicate.startswith(opening)
+            and closing_parenthesis(predicate, len(opening)) == len(predicate) - 1
+        ):
+            return every_term(predicate[len(opening) : -1], term_holds)
+    return term_holds(predicate)
