@@ -269,8 +269,8 @@ class PostgresJobSignal:
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
                 async with connection:  # closing it releases the lock: a standby takes over
                     await self._serve(connection, notified)
-            except psycopg.Error as exc:
-                log.warning("the job wake-up signal failed (%s); the worker polls meanwhile", exc)
+            except Exception as exc:  # psycopg.Error, OSError, a timeout...: ending here ends the signal
+                log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
             finally:
                 self.listening = self.standing_by = False
             await asyncio.sleep(RELISTEN_DELAY)
@@ -319,16 +319,23 @@ class PostgresJobSignal:
         args, params = self._connect_args()
         while True:
             await overflow.wait()
+            sent = False  # on this connection
             try:
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
                 async with connection:
                     while True:
                         await overflow.wait()
                         overflow.clear()
-                        await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
-            except psycopg.Error as exc:
-                log.warning("handing on a job wake-up failed (%s); the other workers poll meanwhile", exc)
-                await asyncio.sleep(RELISTEN_DELAY)
+                        try:
+                            await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
+                        except BaseException:
+                            overflow.set()  # not sent: still owed to the standbys
+                            raise
+                        sent = True
+            except Exception as exc:  # psycopg.Error, OSError, a timeout...: never end the task silently
+                log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                if not sent:  # a connection that worked, then broke (server restart, idle timeout),
+                    await asyncio.sleep(RELISTEN_DELAY)  # is replaced at once: the wake-up is owed now
 
     def close(self) -> None:
         for task in self._tasks:
