@@ -74,9 +74,15 @@ class CountingWorker(DeliveryWorker):
     """A delivery worker that counts its lease units of work and those that leased nothing."""
 
     def __init__(
-        self, store: SQLDocumentStore, deliveries: Deliveries, *, poll_interval: float = POLL, **kw: Any
+        self,
+        store: SQLDocumentStore,
+        deliveries: Deliveries,
+        *,
+        poll_interval: float = POLL,
+        takeover: float = TAKEOVER,
+        **kw: Any,
     ) -> None:
-        self.signal = PostgresJobSignal(store.engine, takeover_interval=TAKEOVER)
+        self.signal = PostgresJobSignal(store.engine, takeover_interval=takeover)
         super().__init__(
             deliveries,  # type: ignore[arg-type]
             store=store,
@@ -402,3 +408,30 @@ def test_a_signal_outlives_an_error_that_is_not_psycopgs(
     assert listened
     assert woken
     assert not failures
+
+
+def test_a_stopping_listener_wakes_a_standby_to_listen_at_once(pg_store: SQLDocumentStore) -> None:
+    # A worker that stops releases the listener lock and says so on the overflow channel: a standby
+    # listens at once, not at its next takeover attempt (0.5 s by default, twice the default poll: the
+    # jobs posted meanwhile waited for it). Here the takeover attempts never come within the test.
+    leaving = CountingWorker(pg_store, Deliveries(held=True), takeover=POLL)
+    staying = CountingWorker(pg_store, Deliveries(), takeover=POLL)
+
+    async def main() -> tuple[bool, bool, list[str], list[str]]:
+        running = await start(leaving, staying)
+        was_listening = leaving.signal.listening
+        await asyncio.to_thread(enqueue, pg_store)
+        assert await until(lambda: leaving.leases > 1 and leaving.empty < leaving.leases)
+        running[0][0].set()  # stop the listening worker; its delivery is still in flight
+        took_over = await until(lambda: staying.signal.listening, within=3.0)
+        later = await asyncio.to_thread(enqueue, pg_store)
+        await until(lambda: staying.deliveries.delivered == [later], within=3.0)
+        by_staying = list(staying.deliveries.delivered)
+        leaving.deliveries.release.set()
+        await stop_all(running)
+        return was_listening, took_over, by_staying, [later]
+
+    was_listening, took_over, by_staying, later = asyncio.run(main())
+    assert was_listening
+    assert took_over
+    assert by_staying == later
