@@ -19,7 +19,8 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   woke all of them and all but one leased nothing (issue 12: a second worker on the same two cores made the
   pair slower). A standby tries to take the lock every ``TAKEOVER_INTERVAL`` seconds: a listener that dies
   or stops closes its connection, which releases the lock, and a standby listens in its place within that
-  interval (and leases at once: notifications meanwhile went to nobody). A standby polls
+  interval (and leases at once: notifications meanwhile went to nobody); a listener that closes releases
+  the lock and notifies ``OVERFLOW_CHANNEL`` first, so a standby takes it at once. A standby polls
   ``STANDBY_POLL_FACTOR`` times more rarely than the listener, which hands each of its polls on while
   busy (a job that becomes due later, such as a retry, sends no notification).
 
@@ -74,6 +75,8 @@ OVERFLOW_CHANNEL: Final = "gateway_delivery_jobs_overflow"
 LISTENER_LOCK: Final = 0x6761746577616A31
 #: Seconds between two attempts of a standby to become the listener (the listener died or stopped).
 TAKEOVER_INTERVAL: Final = 0.5
+#: Seconds a closing listener spends at most releasing the lock and waking the standbys.
+LEAVE_TIMEOUT: Final = 1.0
 #: A standby polls this many times more rarely than the listener, which polls at the worker's interval and,
 #: while its slots are full, hands each poll on to the standbys (a job due later sends no notification).
 STANDBY_POLL_FACTOR: Final = 10
@@ -207,6 +210,11 @@ class SQLiteJobSignal:
             self._connection = None
 
 
+async def _release_and_tell(connection: Any) -> None:
+    await connection.execute(f"SELECT pg_advisory_unlock({LISTENER_LOCK})")
+    await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
+
+
 class PostgresJobSignal:
     """``LISTEN``s on a connection of its own (psycopg, asynchronous), in a task that runs from the first
     ``wait`` until ``close``: on ``JOBS_CHANNEL`` while it holds ``LISTENER_LOCK``, else on
@@ -269,8 +277,8 @@ class PostgresJobSignal:
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
                 async with connection:  # closing it releases the lock: a standby takes over
                     await self._serve(connection, notified)
-            except psycopg.Error as exc:
-                log.warning("the job wake-up signal failed (%s); the worker polls meanwhile", exc)
+            except Exception as exc:  # psycopg.Error, OSError, a timeout...: ending here ends the signal
+                log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
             finally:
                 self.listening = self.standing_by = False
             await asyncio.sleep(RELISTEN_DELAY)
@@ -283,7 +291,8 @@ class PostgresJobSignal:
             self.standing_by = True
             notified.set()  # jobs may have come while this worker did not listen
             while not await self._take_lock(connection):
-                async for _ in connection.notifies(timeout=self._takeover_interval):
+                # One notification ends the wait: a listener that leaves says so here (``_leave``).
+                async for _ in connection.notifies(timeout=self._takeover_interval, stop_after=1):
                     notified.set()
             self.standing_by = False
             await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
@@ -292,10 +301,22 @@ class PostgresJobSignal:
         notified.set()  # the jobs notified before this LISTEN went to nobody (no listener, or a dead one)
         if self._busy:
             self._hand_on()
-        async for _ in connection.notifies():
-            notified.set()  # also when busy: the job may still be due when a slot frees
-            if self._busy:
-                self._hand_on()
+        try:
+            async for _ in connection.notifies():
+                notified.set()  # also when busy: the job may still be due when a slot frees
+                if self._busy:
+                    self._hand_on()
+        except asyncio.CancelledError:
+            await self._leave(connection)
+            raise
+
+    @staticmethod
+    async def _leave(connection: Any) -> None:
+        """Release ``LISTENER_LOCK`` and wake the standbys (``close``): one listens at once instead of at
+        its next takeover attempt, while the jobs posted meanwhile would go to nobody. Best effort, bounded:
+        closing the connection releases the lock anyway."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_release_and_tell(connection), LEAVE_TIMEOUT)
 
     @staticmethod
     async def _take_lock(connection: Any) -> bool:
@@ -319,16 +340,23 @@ class PostgresJobSignal:
         args, params = self._connect_args()
         while True:
             await overflow.wait()
+            sent = False  # on this connection
             try:
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
                 async with connection:
                     while True:
                         await overflow.wait()
                         overflow.clear()
-                        await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
-            except psycopg.Error as exc:
-                log.warning("handing on a job wake-up failed (%s); the other workers poll meanwhile", exc)
-                await asyncio.sleep(RELISTEN_DELAY)
+                        try:
+                            await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
+                        except BaseException:
+                            overflow.set()  # not sent: still owed to the standbys
+                            raise
+                        sent = True
+            except Exception as exc:  # psycopg.Error, OSError, a timeout...: never end the task silently
+                log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                if not sent:  # a connection that worked, then broke (server restart, idle timeout),
+                    await asyncio.sleep(RELISTEN_DELAY)  # is replaced at once: the wake-up is owed now
 
     def close(self) -> None:
         for task in self._tasks:

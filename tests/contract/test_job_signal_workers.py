@@ -19,7 +19,7 @@ from gateway.services.deliver import DeliveryResult
 from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.ports import DeliveryLease
 from gateway.store import SQLDocumentStore
-from gateway.store.job_signal import LISTENER_LOCK, STANDBY_POLL_FACTOR, PostgresJobSignal
+from gateway.store.job_signal import LISTENER_LOCK, OVERFLOW_CHANNEL, STANDBY_POLL_FACTOR, PostgresJobSignal
 from gateway.store.tables import delivery_jobs
 from gateway.worker.loop import DeliveryWorker
 
@@ -74,9 +74,15 @@ class CountingWorker(DeliveryWorker):
     """A delivery worker that counts its lease units of work and those that leased nothing."""
 
     def __init__(
-        self, store: SQLDocumentStore, deliveries: Deliveries, *, poll_interval: float = POLL, **kw: Any
+        self,
+        store: SQLDocumentStore,
+        deliveries: Deliveries,
+        *,
+        poll_interval: float = POLL,
+        takeover: float = TAKEOVER,
+        **kw: Any,
     ) -> None:
-        self.signal = PostgresJobSignal(store.engine, takeover_interval=TAKEOVER)
+        self.signal = PostgresJobSignal(store.engine, takeover_interval=takeover)
         super().__init__(
             deliveries,  # type: ignore[arg-type]
             store=store,
@@ -313,3 +319,119 @@ def test_a_stopping_worker_hands_the_listening_over(pg_store: SQLDocumentStore) 
     was_listening, delivered_by_leaving, held = asyncio.run(main())
     assert was_listening
     assert delivered_by_leaving == held
+
+
+def _kill_the_hand_on_connection(store: SQLDocumentStore) -> int:
+    """Terminate the session the listener hands its wake-ups on from (as a server restart or an idle
+    timeout ends it): the one whose last statement was the overflow NOTIFY."""
+    with store.engine.begin() as connection:
+        pids = (
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND query = :notify AND pid <> pg_backend_pid()"
+                ),
+                {"notify": f"NOTIFY {OVERFLOW_CHANNEL}"},
+            )
+            .scalars()
+            .all()
+        )
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    return len(pids)
+
+
+def test_a_wake_up_handed_on_over_a_broken_connection_is_sent_again_at_once(
+    pg_store: SQLDocumentStore,
+) -> None:
+    # The listener's hand-on connection died while idle: the next hand-on fails on it. That wake-up must
+    # still reach the free worker at once on a new connection (before: it was dropped, and the hand-on
+    # task slept RELISTEN_DELAY; the job waited for the standby's poll, 10 x the worker's).
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1)
+    free = CountingWorker(pg_store, Deliveries())
+
+    async def main() -> tuple[bool, int, list[str], list[str]]:
+        running = await start(busy, free)
+        listening = busy.signal.listening
+        await asyncio.to_thread(enqueue, pg_store)  # fills the listener's slot: its first hand-on
+        assert await until(lambda: busy.leases > 1 and busy.empty < busy.leases)
+        assert await until(lambda: busy.signal.handed_on >= 1)
+        await asyncio.sleep(0.3)  # the hand-on connection sent its NOTIFY and idles
+        killed = await asyncio.to_thread(_kill_the_hand_on_connection, pg_store)
+        later = await asyncio.to_thread(enqueue, pg_store)
+        await until(lambda: bool(free.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY
+        by_free = list(free.deliveries.delivered)
+        busy.deliveries.release.set()
+        await stop_all(running)
+        return listening, killed, by_free, [later]
+
+    listening, killed, by_free, later = asyncio.run(main())
+    assert listening
+    assert killed == 1
+    assert by_free == later
+
+
+class _Refused(OSError):
+    pass
+
+
+def test_a_signal_outlives_an_error_that_is_not_psycopgs(
+    pg_store: SQLDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An OSError (or a timeout) from the driver ended the listening task for good, silently: the worker
+    # never listened again and nothing said so. It must log and listen again after the delay.
+    import psycopg
+
+    from gateway.store import job_signal as module
+
+    connect = psycopg.AsyncConnection.connect
+    failures = [_Refused("connection refused"), TimeoutError()]
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop(0)
+        return await connect(*args, **kwargs)
+
+    monkeypatch.setattr(module, "RELISTEN_DELAY", 0.05)
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", flaky)
+    signal = PostgresJobSignal(pg_store.engine, takeover_interval=TAKEOVER)
+
+    async def main() -> tuple[bool, bool]:
+        wait = asyncio.create_task(signal.wait())
+        listened = await until(lambda: signal.listening)
+        done, _ = await asyncio.wait({wait}, timeout=ENDS_WITHIN)  # its wake-up on listening
+        signal.close()
+        wait.cancel()
+        return listened, bool(done)
+
+    listened, woken = asyncio.run(main())
+    assert listened
+    assert woken
+    assert not failures
+
+
+def test_a_stopping_listener_wakes_a_standby_to_listen_at_once(pg_store: SQLDocumentStore) -> None:
+    # A worker that stops releases the listener lock and says so on the overflow channel: a standby
+    # listens at once, not at its next takeover attempt (0.5 s by default, twice the default poll: the
+    # jobs posted meanwhile waited for it). Here the takeover attempts never come within the test.
+    leaving = CountingWorker(pg_store, Deliveries(held=True), takeover=POLL)
+    staying = CountingWorker(pg_store, Deliveries(), takeover=POLL)
+
+    async def main() -> tuple[bool, bool, list[str], list[str]]:
+        running = await start(leaving, staying)
+        was_listening = leaving.signal.listening
+        await asyncio.to_thread(enqueue, pg_store)
+        assert await until(lambda: leaving.leases > 1 and leaving.empty < leaving.leases)
+        running[0][0].set()  # stop the listening worker; its delivery is still in flight
+        took_over = await until(lambda: staying.signal.listening, within=3.0)
+        later = await asyncio.to_thread(enqueue, pg_store)
+        await until(lambda: staying.deliveries.delivered == [later], within=3.0)
+        by_staying = list(staying.deliveries.delivered)
+        leaving.deliveries.release.set()
+        await stop_all(running)
+        return was_listening, took_over, by_staying, [later]
+
+    was_listening, took_over, by_staying, later = asyncio.run(main())
+    assert was_listening
+    assert took_over
+    assert by_staying == later
