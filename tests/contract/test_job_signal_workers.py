@@ -97,6 +97,10 @@ class CountingWorker(DeliveryWorker):
         self.leases = 0
         self.empty = 0
 
+    def took_a_job(self) -> bool:
+        """A lease after the first (start-up) one, and one of them leased something."""
+        return self.leases > 1 and self.empty < self.leases
+
     def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
         leases, prepared = super()._lease(limit)
         self.leases += 1
@@ -183,7 +187,7 @@ def test_a_busy_listener_hands_its_wake_ups_to_a_free_worker(pg_store: SQLDocume
         running = await start(busy, free)
         listening = busy.signal.listening
         first = await asyncio.to_thread(enqueue, pg_store)
-        assert await until(lambda: busy.leases > 1 and busy.empty < busy.leases)  # it took the first one
+        assert await until(busy.took_a_job)  # it took the first one
         later = [await asyncio.to_thread(enqueue, pg_store) for _ in range(3)]
         assert await until(lambda: len(free.deliveries.delivered) == len(later))
         busy.deliveries.release.set()
@@ -225,7 +229,7 @@ def test_a_busy_listener_hands_its_polls_on_and_a_standby_polls_rarely(
         listening = busy.signal.listening
         intervals = (busy._poll(), free._poll())
         await asyncio.to_thread(enqueue, pg_store)  # fills the listener's slot
-        assert await until(lambda: busy.leases > 1 and busy.empty < busy.leases)
+        assert await until(busy.took_a_job)
         silent = await asyncio.to_thread(queue_silently, pg_store)
         assert await until(lambda: bool(free.deliveries.delivered))
         busy.deliveries.release.set()
@@ -307,7 +311,7 @@ def test_a_stopping_worker_hands_the_listening_over(pg_store: SQLDocumentStore) 
         running = await start(leaving, staying)
         was_listening = leaving.signal.listening
         held = await asyncio.to_thread(enqueue, pg_store)
-        assert await until(lambda: leaving.leases > 1 and leaving.empty < leaving.leases)
+        assert await until(leaving.took_a_job)
         running[0][0].set()  # stop the listening worker; its delivery is still in flight
         assert await until(lambda: staying.signal.listening)
         later = await asyncio.to_thread(enqueue, pg_store)
@@ -354,7 +358,7 @@ def test_a_wake_up_handed_on_over_a_broken_connection_is_sent_again_at_once(
         running = await start(busy, free)
         listening = busy.signal.listening
         await asyncio.to_thread(enqueue, pg_store)  # fills the listener's slot: its first hand-on
-        assert await until(lambda: busy.leases > 1 and busy.empty < busy.leases)
+        assert await until(busy.took_a_job)
         assert await until(lambda: busy.signal.handed_on >= 1)
         await asyncio.sleep(0.3)  # the hand-on connection sent its NOTIFY and idles
         killed = await asyncio.to_thread(_kill_the_hand_on_connection, pg_store)
@@ -421,7 +425,7 @@ def test_a_stopping_listener_wakes_a_standby_to_listen_at_once(pg_store: SQLDocu
         running = await start(leaving, staying)
         was_listening = leaving.signal.listening
         await asyncio.to_thread(enqueue, pg_store)
-        assert await until(lambda: leaving.leases > 1 and leaving.empty < leaving.leases)
+        assert await until(leaving.took_a_job)
         running[0][0].set()  # stop the listening worker; its delivery is still in flight
         took_over = await until(lambda: staying.signal.listening, within=3.0)
         later = await asyncio.to_thread(enqueue, pg_store)
