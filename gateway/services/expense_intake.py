@@ -236,27 +236,6 @@ class ExpenseIntake:
         created = ExpenseEvent(
             expense.id, now, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, INITIAL_STATUS
         )
-        try:
-            uow.expenses.add(expense, dedupe_key=values.dedupe_key, event=created)
-        except DuplicateMessage:
-            # This document or its twin is stored already (by a concurrent unit of work, or earlier when not
-            # looked up first).
-            winner = uow.expenses.get_by_inbound(inbound_id)
-            if winner is not None:
-                return DraftResult(DraftOutcome.EXISTING, winner)
-            twin = uow.expenses.find_duplicate(values.dedupe_key)
-            if twin is None:
-                raise
-            return self._flag_duplicate(uow, twin, inbound_id, now)
-        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, now)
-        announce(
-            uow,
-            self._ids,
-            self._policy.webhook_url,
-            expense,
-            created,
-            {"response_document_id": ab} if ab else None,
-        )
         routed = decision.outcome is RoutingOutcome.ROUTED
         step = ExpenseEvent(
             expense.id,
@@ -269,15 +248,38 @@ class ExpenseIntake:
             decision.unit_code,
             {"rule": decision.rule.value if decision.rule else None, "reason": decision.reason},
         )
-        uow.expenses.record(step, status_reason=None if routed else decision.reason)
-        expense = replace(
+        # Stored as it stands after routing (one row, both audit entries): the same rows as inserting it
+        # new and then recording the step, two statements fewer under the write lock.
+        stored = replace(
             expense,
             status=step.to_status,
             unit_code=step.unit_code,
             status_reason=None if routed else decision.reason,
         )
-        announce(uow, self._ids, self._policy.webhook_url, expense, step, step.detail)
-        return DraftResult(DraftOutcome.CREATED, expense)
+        try:
+            uow.expenses.add(stored, dedupe_key=values.dedupe_key, event=created, then=step)
+        except DuplicateMessage:
+            # This document or its twin is stored already (by a concurrent unit of work, or earlier when not
+            # looked up first).
+            winner = uow.expenses.get_by_inbound(inbound_id)
+            if winner is not None:
+                return DraftResult(DraftOutcome.EXISTING, winner)
+            twin = uow.expenses.find_duplicate(values.dedupe_key)
+            if twin is None:
+                raise
+            return self._flag_duplicate(uow, twin, inbound_id, now)
+        # The Invoice Response and the webhooks as before: CREATED (the new expense), then the step.
+        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, now)
+        announce(
+            uow,
+            self._ids,
+            self._policy.webhook_url,
+            expense,
+            created,
+            {"response_document_id": ab} if ab else None,
+        )
+        announce(uow, self._ids, self._policy.webhook_url, stored, step, step.detail)
+        return DraftResult(DraftOutcome.CREATED, stored)
 
     def _flag_duplicate(
         self, uow: UnitOfWork, original: Expense, inbound_id: str, now: datetime

@@ -44,6 +44,9 @@ _INVOICE = select(expenses).where(
 )
 _UPDATE = update(expenses).where(expenses.c.id == bindparam("b_id"))
 _MAPPING = select(supplier_units).where(supplier_units.c.supplier_key == bindparam("b_supplier"))
+_INSERT_EXPENSE = insert(expenses)
+_INSERT_EVENT = insert(expense_events)
+_UNIT_KEYS = select(production_units.c.key)
 
 
 def _expense_from_row(row: Row[Any], duplicates: tuple[str, ...] = ()) -> Expense:
@@ -83,13 +86,34 @@ def _event_from_row(row: Row[Any]) -> ExpenseEvent:
     )
 
 
+def _event_values(event: ExpenseEvent) -> dict[str, Any]:
+    return {
+        "expense_id": event.expense_id,
+        "at": event.at,
+        "actor": event.actor,
+        "role": event.role.value,
+        "action": event.action.value,
+        "from_status": event.from_status.value if event.from_status else None,
+        "to_status": event.to_status.value,
+        "unit_key": event.unit_code,
+        "detail": event.detail,
+    }
+
+
 class SQLExpenseRepository:
     """ExpenseRepository on one connection inside a unit of work's transaction."""
 
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def add(self, expense: Expense, *, dedupe_key: str, event: ExpenseEvent) -> None:
+    def add(
+        self,
+        expense: Expense,
+        *,
+        dedupe_key: str,
+        event: ExpenseEvent,
+        then: ExpenseEvent | None = None,
+    ) -> None:
         values = {
             "id": expense.id,
             "inbound_document_id": expense.inbound_document_id,
@@ -111,25 +135,16 @@ class SQLExpenseRepository:
             "updated_at": expense.updated_at,
         }
         with map_db_errors("expense"), first_insert_refusable(self._conn):
-            self._conn.execute(insert(expenses), values)
-        self._append(event)
+            self._conn.execute(_INSERT_EXPENSE, values)
+        # The audit entries in one statement (one executemany): the CREATED entry and, given, the step
+        # the expense was stored after (its status, unit and reason are already the row's).
+        events = [_event_values(event)] if then is None else [_event_values(event), _event_values(then)]
+        with map_db_errors("expense event"):
+            self._conn.execute(_INSERT_EVENT, events)
 
     def _append(self, event: ExpenseEvent) -> None:
         with map_db_errors("expense event"):
-            self._conn.execute(
-                insert(expense_events),
-                {
-                    "expense_id": event.expense_id,
-                    "at": event.at,
-                    "actor": event.actor,
-                    "role": event.role.value,
-                    "action": event.action.value,
-                    "from_status": event.from_status.value if event.from_status else None,
-                    "to_status": event.to_status.value,
-                    "unit_key": event.unit_code,
-                    "detail": event.detail,
-                },
-            )
+            self._conn.execute(_INSERT_EVENT, _event_values(event))
 
     def _one(self, stmt: Select[Any], params: dict[str, Any]) -> Expense | None:
         with map_db_errors("expense"):
@@ -318,7 +333,7 @@ class SQLUnitRepository:
 
     def all_keys(self) -> list[str]:
         with map_db_errors("production unit keys"):
-            return [row.key for row in self._conn.execute(select(production_units.c.key))]
+            return [row.key for row in self._conn.execute(_UNIT_KEYS)]
 
     def units_of_member(self, member: str) -> frozenset[str]:
         m = production_unit_members

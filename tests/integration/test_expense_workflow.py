@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gateway.bench.large import many_lines_invoice
 from gateway.errors import InvalidTransition, StoreError
@@ -176,6 +176,58 @@ def test_a_received_twin_is_flagged_on_the_first_expense_not_created_twice(
             ExpenseAction.ROUTE,
             ExpenseAction.DUPLICATE,
         ]
+
+
+@pytest.mark.parametrize(
+    ("buyer_reference", "step", "status"),
+    [
+        ("PU-04711", ExpenseAction.ROUTE, ExpenseStatus.TO_APPROVE),
+        (None, ExpenseAction.TRIAGE, ExpenseStatus.TO_TRIAGE),
+    ],
+)
+def test_a_received_invoices_draft_is_one_row_and_one_statement_of_audit_entries(
+    app: ExpenseApp,
+    validation_engine: ValidationEngine,
+    buyer_reference: str | None,
+    step: ExpenseAction,
+    status: ExpenseStatus,
+) -> None:
+    # The draft is inserted as it stands after routing, with its two audit entries in one executemany:
+    # no UPDATE of the row just inserted and no second INSERT under the write lock (issue 12).
+    units(app)
+    engine = app.store.engine
+    written: list[tuple[str, Any, bool]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "expense" in statement and not statement.lstrip().upper().startswith("SELECT"):
+            written.append((statement.split("(")[0].strip(), parameters, many))
+
+    ubl = supplier_document(
+        validation_engine, "be-zero-rated.json", number="D-1", buyer_reference=buyer_reference
+    )
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        deliver(app.client, ubl)  # asserts a receipt
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert [(statement, many) for statement, _, many in written] == [
+        ("INSERT INTO expenses", False),
+        ("INSERT INTO expense_events", True),
+    ]
+    assert len(written[1][1]) == 2  # both audit entries
+    [item] = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
+    with app.store.unit_of_work(read_only=True) as uow:
+        expense = uow.expenses.get(item["id"])
+        assert expense is not None
+        assert expense.status is status
+        assert expense.unit_code == ("PU04711" if buyer_reference else None)
+        assert (expense.status_reason is None) == (buyer_reference is not None)
+        events = uow.expenses.events(expense.id)
+    assert [(e.action, e.from_status, e.to_status) for e in events] == [
+        (ExpenseAction.CREATED, None, ExpenseStatus.RECEIVED),
+        (step, ExpenseStatus.RECEIVED, status),
+    ]
+    assert events[1].unit_code == expense.unit_code
 
 
 def test_concurrent_creation_makes_one_expense(app: ExpenseApp, validation_engine: ValidationEngine) -> None:

@@ -40,8 +40,17 @@ class ExpenseQuery:
 class ExpenseRepository(Protocol):
     """Expenses and their audit trail."""
 
-    def add(self, expense: Expense, *, dedupe_key: str, event: ExpenseEvent) -> None:
-        """Store a new expense with its CREATED audit entry.
+    def add(
+        self,
+        expense: Expense,
+        *,
+        dedupe_key: str,
+        event: ExpenseEvent,
+        then: ExpenseEvent | None = None,
+    ) -> None:
+        """Store a new expense with its CREATED audit entry (``event``) and, given ``then``, the audit entry
+        of the step it was stored after (the expense is given in its state after that step: one row
+        written instead of a row and its update).
 
         Raises:
             DuplicateMessage: an expense exists for this inbound document or with this dedupe key (also
