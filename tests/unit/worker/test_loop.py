@@ -398,7 +398,7 @@ def test_a_full_lease_leases_again_when_a_slot_frees_without_a_wake_up(store: SQ
     notifications of a burst into one): the freed slots lease them, not the next poll."""
     ids = [queue_document(store) for _ in range(5)]
     deliverer = QuickDeliverer()
-    worker = run_with_silent_signal(store, deliverer, done=5, batch_size=2, max_in_flight=2)
+    run_with_silent_signal(store, deliverer, done=5, batch_size=2, max_in_flight=2)
     assert sorted(deliverer.delivered) == sorted(ids)  # within the test: no 60 s poll came
 
 
