@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -23,6 +23,24 @@ LIST_PAGE_SIZE = 500
 READ_ATTEMPTS = 60
 """Tries of one status read answered 5xx or failing at the transport, one second apart: an overloaded
 gateway (e.g. its database pool exhausted) must not end the measurement, only delay the reading."""
+
+
+class Answer(Protocol):
+    """What the load generator reads of a POST's answer (httpx's ``Response`` has it)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    def json(self) -> Any: ...
+
+
+class Poster(Protocol):
+    """Sends the load's POSTs: ``e2e_client.LoopbackPoster`` (``bench e2e``) or an ``httpx.AsyncClient``."""
+
+    async def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> Answer: ...
 
 
 class InvoiceCopies:
@@ -68,7 +86,7 @@ class Posting:
     error: str | None
 
 
-async def _post_one(client: httpx.AsyncClient, copies: InvoiceCopies, index: int, lag: float) -> Posting:
+async def _post_one(client: Poster, copies: InvoiceCopies, index: int, lag: float) -> Posting:
     number, body = copies.copy(index)
     sent_at = datetime.now(UTC)
     started = time.perf_counter()
@@ -84,7 +102,7 @@ async def _post_one(client: httpx.AsyncClient, copies: InvoiceCopies, index: int
 
 
 async def post_open_loop(
-    client: httpx.AsyncClient, copies: InvoiceCopies, *, first: int, count: int, rate: float
+    client: Poster, copies: InvoiceCopies, *, first: int, count: int, rate: float
 ) -> list[Posting]:
     """Post ``count`` copies at ``rate`` per second on a fixed schedule, whatever the answers (open loop).
 
@@ -104,7 +122,7 @@ async def post_open_loop(
 
 
 async def post_burst(
-    client: httpx.AsyncClient, copies: InvoiceCopies, *, first: int, count: int, concurrency: int
+    client: Poster, copies: InvoiceCopies, *, first: int, count: int, concurrency: int
 ) -> list[Posting]:
     """Post ``count`` copies as fast as the gateway takes them, ``concurrency`` requests at a time."""
     gate = asyncio.Semaphore(concurrency)

@@ -111,6 +111,8 @@ class E2EResult:
             per group: ``serve`` (the sender's API; also receiving when shared), ``workers`` (all of them
             together), ``receiver`` (the receiver's ``serve``, own-process only), ``receiver_workers``
             (the receiver's worker sending the MLS, ``--mls`` only).
+        load_generator_cpu_ms: CPU time of the benchmark's own process (the load generator posting and
+            waiting) per delivered document in the same phase: on the same cores, not in the total.
         inbound_received: documents the receiving ``/as4`` endpoint stored (warm-up included).
         notes: caveats of this configuration.
         error: why the cell could not run to the end, if it could not.
@@ -125,6 +127,7 @@ class E2EResult:
     worker_peak_mib: list[float | None] = field(default_factory=list)
     receiver_peak_mib: float | None = None
     cpu_ms_per_document: dict[str, float] | None = None
+    load_generator_cpu_ms: float | None = None
     inbound_received: int | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -247,6 +250,12 @@ def format_table(
         + f" {'total':>8}",
     ]
     lines += [_cpu_row(result, groups) for result in results]
+    lines += [
+        f"  load generator (this process; same cores, not in the total): "
+        f"{_num(result.load_generator_cpu_ms, '.1f')} ms ({result.database}, {result.workers} worker(s))"
+        for result in results
+        if result.load_generator_cpu_ms is not None
+    ]
     if params.mls:
         lines += [
             "",

@@ -51,12 +51,13 @@ def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path:
     cpu = result.cpu_ms_per_document or {}
     assert set(cpu) == {"serve", "workers", "receiver"}
     assert all(ms > 0 for ms in cpu.values())
+    assert (result.load_generator_cpu_ms or 0) > 0  # the benchmark's own process, reported apart
     assert result.ok
     as_json = json.loads(json.dumps(result.as_json()))
     assert as_json["ok"] is True
     assert as_json["fixed_rate"]["delivered"] == 3
     table = format_table([result], params, cpus=2)
-    for expected in ("sqlite", "3/3", "2/2"):
+    for expected in ("sqlite", "3/3", "2/2", "load generator"):
         assert expected in table
     assert (tmp_path / "bench" / "serve.log").is_file()
     assert (tmp_path / "bench" / "worker.log").is_file()

@@ -275,3 +275,139 @@ def test_deferred_deliveries_are_not_counted_as_processed() -> None:
     for result in results:
         stats.count(result)
     assert (stats.processed, stats.deferred, dict(stats.by_status)) == (1, 1, {"delivered": 1})
+
+
+# --- when to lease with a wake-up signal ------------------------------------------------------------------
+
+
+class SilentSignal:
+    """A wake-up signal that never fires: every lease in these tests comes from the worker's own rules
+    (its first look, a full lease, a hand-back), none from a wake-up or a poll (60 s)."""
+
+    async def wait(self) -> None:
+        await asyncio.Event().wait()
+
+    def busy(self, busy: bool) -> None:
+        pass
+
+    def polled_while_busy(self) -> None:
+        pass
+
+    def poll_interval(self, interval: float) -> float:
+        return interval
+
+    def close(self) -> None:
+        pass
+
+
+class CountingLeases(DeliveryWorker):
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.leases = 0
+
+    def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, Any]]:
+        self.leases += 1
+        return super()._lease(limit)
+
+
+class QuickDeliverer:
+    """Ends each delivery after a short pause; the documents in ``deferred`` are handed back."""
+
+    def __init__(self, deferred: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.deferred = deferred
+        self.delivered: list[str] = []
+        self.started = 0
+
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        return {}
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        if lease.document_id in self.deferred:
+            return DeliveryResult(lease.document_id, None, reason="endpoint-busy: test", deferred=True)
+        self.started += 1
+        await asyncio.sleep(0.03 * self.started)  # they end one after the other
+        self.delivered.append(lease.document_id)
+        return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+
+def run_with_silent_signal(store: Any, deliverer: QuickDeliverer, done: int, **kw: Any) -> CountingLeases:
+    worker = CountingLeases(
+        deliverer,  # type: ignore[arg-type]
+        store=store,
+        clock=SettableClock(),
+        ids=UUIDs(),
+        lease_for=LEASE,
+        poll_interval=60.0,
+        signal=SilentSignal(),
+        **kw,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        for _ in range(300):
+            if len(deliverer.delivered) >= done:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # time for any lease the ended deliveries would start
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    return worker
+
+
+def test_with_a_signal_ended_deliveries_start_no_lease(store: SQLDocumentStore) -> None:
+    """Issue 12: leasing after every ended delivery found nothing about once per job (the signal had
+    woken the worker for each job already): a thread hop and, on SQLite, the write lock each time."""
+    ids = [queue_document(store) for _ in range(3)]
+    deliverer = QuickDeliverer()
+    worker = run_with_silent_signal(store, deliverer, done=3, batch_size=10, max_in_flight=20)
+    assert sorted(deliverer.delivered) == sorted(ids)
+    assert worker.leases == 1  # the first look took all three; their ends led to no lease
+
+
+def test_without_a_signal_ended_deliveries_still_lease(store: SQLDocumentStore) -> None:
+    ids = [queue_document(store) for _ in range(3)]
+    deliverer = QuickDeliverer()
+    worker = CountingLeases(
+        deliverer,  # type: ignore[arg-type]
+        store=store,
+        clock=SettableClock(),
+        ids=UUIDs(),
+        lease_for=LEASE,
+        poll_interval=60.0,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        while len(deliverer.delivered) < 3:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    assert sorted(deliverer.delivered) == sorted(ids)
+    assert worker.leases == 4  # polling only: each ended delivery is the time to look again
+
+
+def test_a_full_lease_leases_again_when_a_slot_frees_without_a_wake_up(store: SQLDocumentStore) -> None:
+    """A lease that got all it asked for may leave due jobs whose wake-up is spent (PostgreSQL folds the
+    notifications of a burst into one): the freed slots lease them, not the next poll."""
+    ids = [queue_document(store) for _ in range(5)]
+    deliverer = QuickDeliverer()
+    run_with_silent_signal(store, deliverer, done=5, batch_size=2, max_in_flight=2)
+    assert sorted(deliverer.delivered) == sorted(ids)  # within the test: no 60 s poll came
+
+
+def test_after_a_hand_back_ended_deliveries_lease_again(store: SQLDocumentStore) -> None:
+    """A handed-back job becomes due again without a commit or a notification, at about the time a slot
+    of its endpoint frees: for ``HANDED_BACK_WINDOW`` every ended delivery leases."""
+    deferred = queue_document(store)
+    others = [queue_document(store) for _ in range(2)]
+    deliverer = QuickDeliverer({deferred})
+    worker = run_with_silent_signal(store, deliverer, done=2, batch_size=10, max_in_flight=20)
+    assert sorted(deliverer.delivered) == sorted(others)
+    assert worker.leases == 1 + 3  # the first look, then one after each of the three ended deliveries
