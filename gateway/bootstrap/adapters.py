@@ -65,6 +65,7 @@ def build_validation_engine(
             settings.validation.saxon_young_generation_mib,
             settings.validation.saxon_max_free_heap_mib,
         ),
+        saxon_options=tuple(settings.validation.saxon_isolate_options),
         trim_above_bytes=settings.validation.malloc_trim_above_bytes,
         official_compiles_per_minute=settings.validation.official_error_compiles_per_minute,
     )

@@ -37,15 +37,28 @@ class ValidationSettings(BaseModel):
     evaluation: Literal["fused", "official"] = "fused"
     # Saxon's (GraalVM) heap, set when the process makes its first Saxon processor (README, Memory):
     # the young generation's cap in MiB (0: SaxonC's defaults, a young generation that grows past
-    # 100 MiB before collecting) and the free heap kept mapped after a collection.
-    saxon_young_generation_mib: int = Field(default=16, ge=0, le=4096)
+    # 100 MiB before collecting) and the free heap kept mapped after a collection. 32, not 16: GraalVM's
+    # adaptive policy starts the old generation's free room at the initial eden (3/4 of the cap), and
+    # with 16 a 5,000-line invoice's tree overflowed it into a full collection (*Memory, ninth pass*).
+    saxon_young_generation_mib: int = Field(default=32, ge=0, le=4096)
     saxon_max_free_heap_mib: int = Field(default=16, ge=0, le=4096)
+    # Further options of Saxon's isolate, after those two (diagnostics, e.g. ["-XX:+PrintGC"]: GraalVM's
+    # collection log on stdout); each an isolate option (-X…). Ignored when the young generation is 0.
+    saxon_isolate_options: list[str] = Field(default_factory=list)
     # Documents from this size up hand the C heap's free pages (their dropped lxml tree) back to the
     # system before Saxon parses them (glibc malloc_trim; Saxon's heap cannot reuse them). 0: never.
     malloc_trim_above_bytes: int = Field(default=1024 * 1024, ge=0)
     # A fused layer stopped by an XPath error compiles the official stylesheet to report the same error
     # (≈ 0.35 s CPU for CEN, Saxon's lock held): at most this many a minute; beyond, its own error.
     official_error_compiles_per_minute: int = Field(default=6, ge=0, le=600)
+
+    @field_validator("saxon_isolate_options")
+    @classmethod
+    def _isolate_options(cls, value: list[str]) -> list[str]:
+        for option in value:
+            if not option.startswith("-X") or any(c.isspace() for c in option):
+                raise ValueError(f"not a GraalVM isolate option (-X…): {option!r}")
+        return value
 
 
 def _default_response_statuses() -> list[ResponseCode]:

@@ -87,6 +87,7 @@ class ValidationEngine:
         saxon_heap: ``(young generation MiB, free heap kept MiB)`` of Saxon's isolate, applied if this
             engine makes the process's first Saxon processor (``gateway.validation.saxon_heap``);
             None: SaxonC's defaults.
+        saxon_options: further isolate options given with ``saxon_heap`` (diagnostics: ``-XX:+PrintGC``).
         trim_above_bytes: for documents of at least this size, the C heap's free pages (the dropped lxml
             tree) go back to the system before Saxon parses (``malloc_trim``); 0: never.
         official_compiles_per_minute: how often a fused layer stopped by an XPath error may compile the
@@ -103,6 +104,7 @@ class ValidationEngine:
         max_bytes: int = DEFAULT_MAX_XML_BYTES,
         evaluation: Evaluation = Evaluation.FUSED,
         saxon_heap: tuple[int, int] | None = None,
+        saxon_options: tuple[str, ...] = (),
         trim_above_bytes: int = DEFAULT_TRIM_ABOVE_BYTES,
         official_compiles_per_minute: int | None = None,
         stream_above_bytes: int = DEFAULT_STREAM_ABOVE_BYTES,
@@ -113,6 +115,7 @@ class ValidationEngine:
         store.manifest.rule_set(self.default_rule_set)  # unknown id -> ArtefactError now, not later
         self.max_bytes = max_bytes
         self._saxon_heap = saxon_heap
+        self._saxon_options = saxon_options
         self.trim_above_bytes = trim_above_bytes
         self._official_budget = (
             None if official_compiles_per_minute is None else CompileBudget(official_compiles_per_minute)
@@ -152,7 +155,7 @@ class ValidationEngine:
         # to that peak (README, Memory of serve).
         timings: dict[str, float] = {}
         if self._runtime is None:
-            self._runtime = SaxonRuntime(heap=self._saxon_heap)
+            self._runtime = SaxonRuntime(heap=self._saxon_heap, options=self._saxon_options)
         fuse = self.evaluation is Evaluation.FUSED and rule_set.document == BILLING_DOCUMENT
         layers = []
         for spec in rule_set.layers:

@@ -33,11 +33,12 @@ class SaxonRuntime:
         heap: ``(young generation MiB, free heap kept MiB)`` of Saxon's isolate, if this is the process's
             first processor (``gateway.validation.saxon_heap``); None or a young generation of 0 keeps
             SaxonC's defaults.
+        options: further isolate options with ``heap`` (``size_saxon_heap``), e.g. ``-XX:+PrintGC``.
     """
 
-    def __init__(self, *, heap: tuple[int, int] | None = None) -> None:
+    def __init__(self, *, heap: tuple[int, int] | None = None, options: tuple[str, ...] = ()) -> None:
         if heap is not None:
-            size_saxon_heap(*heap)
+            size_saxon_heap(*heap, options)
         self._proc = PySaxonProcessor(license=False)
         self.lock = threading.RLock()
 

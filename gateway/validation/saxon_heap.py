@@ -21,6 +21,14 @@ unbounded: a heap too small for a document would end the whole process (GraalVM 
 chunks after a collection (3.5-4.5 MiB measured with 4 to 64 MiB asked for), so a full collection's copy
 of the live heap (the compiled rule sets) always needs new memory (README, *Memory, seventh pass*).
 
+The cap also sizes the old generation's free room, which decides whether a large document pays a full
+collection (a copy of the rule sets and its own tree): GraalVM's ``AdaptiveCollectionPolicy`` starts
+``promoSize`` at the initial eden (3/4 of ``-Xmn``) and recomputes the old generation's size only
+at its own full collections, as the live old generation plus ``promoSize`` plus the padded average of
+recent promotions; a forced collection (``System.gc()``) does not. A young collection that finds less
+room than it expects to promote is followed by a full one. With ``-Xmn16m`` the room after compiling was
+≈ 7 MiB and a 5,000-line invoice's tree overflowed it; with 32 it fits (README, *Memory, ninth pass*).
+
 Anything unexpected (another saxonche build without these symbols, an isolate that already exists, a
 failed creation) leaves SaxonC to create its default isolate: the only effect is the memory figure.
 Not done: SaxonC's own set-up also registers its C++ extension-function callback, which the gateway
@@ -33,6 +41,7 @@ import ctypes
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -63,6 +72,7 @@ class _Environment(ctypes.Structure):
 
 
 _lock = threading.Lock()
+_OPTION_PREFIXES = ("-X",)  # GraalVM isolate options: -Xmn, -Xmx, -XX:... (IsolateArgumentParser)
 _decided = False
 _applied: tuple[int, int] | None = None
 # SaxonC's environment: in C memory that is never freed, because SaxonC still uses it while the
@@ -77,7 +87,25 @@ def saxon_heap_options() -> tuple[int, int] | None:
     return _applied
 
 
-def size_saxon_heap(young_generation_mib: int, max_free_mib: int) -> bool:
+def isolate_arguments(young_mib: int, free_mib: int, options: Sequence[str] = ()) -> list[bytes]:
+    """The ``argv`` Saxon's isolate is created with: ``-Xmn``, ``-XX:MaxHeapFree`` and ``options`` after
+    them (a later option of the same name wins in GraalVM's parser).
+
+    Raises:
+        ValueError: an option that is not an isolate option (``-X…``).
+    """
+    for option in options:
+        if not option.startswith(_OPTION_PREFIXES) or any(c.isspace() for c in option):
+            raise ValueError(f"not a GraalVM isolate option: {option!r}")
+    return [
+        b"gateway",
+        f"-Xmn{young_mib}m".encode(),
+        f"-XX:MaxHeapFree={free_mib}m".encode(),
+        *(option.encode() for option in options),
+    ]
+
+
+def size_saxon_heap(young_generation_mib: int, max_free_mib: int, options: Sequence[str] = ()) -> bool:
     """Create Saxon's isolate with these limits, if none exists yet.
 
     Call before the first ``PySaxonProcessor`` of the process; later calls change nothing.
@@ -86,6 +114,7 @@ def size_saxon_heap(young_generation_mib: int, max_free_mib: int) -> bool:
         young_generation_mib: cap of the young generation (``-Xmn``); 0 keeps SaxonC's default and
             with it leaves the isolate to SaxonC (``max_free_mib`` is then ignored).
         max_free_mib: free heap kept mapped after a collection (``-XX:MaxHeapFree``).
+        options: further isolate options (diagnostics such as ``-XX:+PrintGC``), after those two.
 
     Returns:
         True if this process's isolate has these limits (now or from an earlier call).
@@ -99,7 +128,7 @@ def size_saxon_heap(young_generation_mib: int, max_free_mib: int) -> bool:
         if wanted is None:
             return True
         try:
-            created = _create_isolate(young_generation_mib, max_free_mib)
+            created = _create_isolate(isolate_arguments(young_generation_mib, max_free_mib, options))
         except (OSError, AttributeError, ValueError) as exc:
             log.warning("Saxon's heap left at SaxonC's defaults: %s", exc)
             return False
@@ -145,7 +174,7 @@ def _libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     return ctypes.CDLL(str(api), mode=mode), ctypes.CDLL(str(core), mode=mode)
 
 
-def _create_isolate(young_mib: int, free_mib: int) -> bool:
+def _create_isolate(arguments: list[bytes]) -> bool:
     global _environment, _arguments
     api, core = _libraries()
     created = ctypes.c_int.in_dll(api, _CREATED_SYMBOL)
@@ -153,7 +182,6 @@ def _create_isolate(young_mib: int, free_mib: int) -> bool:
     if created.value or environment.value:
         log.info("Saxon's isolate already exists: its heap stays as it is")
         return False
-    arguments = [b"gateway", f"-Xmn{young_mib}m".encode(), f"-XX:MaxHeapFree={free_mib}m".encode()]
     argv = (ctypes.c_char_p * (len(arguments) + 1))(*arguments, None)
     params = _IsolateParams(version=_ISOLATE_PARAMS_VERSION, argc=len(arguments), argv=argv)
     libc = ctypes.CDLL(None)

@@ -7,7 +7,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.bootstrap.adapters import build_validation_engine
+from gateway.config import Settings
+from gateway.config.documents import ValidationSettings
+from gateway.validation.saxon_heap import isolate_arguments
 
 _PROBE = """
 import json, sys
@@ -17,8 +26,9 @@ from gateway.validation import ArtefactStore, ValidationEngine
 from gateway.validation.saxon_heap import saxon_heap_options, size_saxon_heap
 
 mirror, heap, lines = Path(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
+options = tuple(json.loads(sys.argv[5]))
 store = ArtefactStore.from_paths(mirror=mirror, cache_dir=Path(sys.argv[4]))
-engine = ValidationEngine(store, saxon_heap=tuple(heap) if heap else None)
+engine = ValidationEngine(store, saxon_heap=tuple(heap) if heap else None, saxon_options=options)
 base = (mirror / "peppol-bis-billing-3.0.21/examples/base-example.xml").read_bytes()
 reports = [engine.validate(base), engine.validate(large_invoice(base, lines))]
 status = {k: int(v.split()[0]) for k, v in
@@ -32,15 +42,21 @@ print(json.dumps({
 """
 
 
-def _run(artefacts_dir: Path, cache: Path, heap: list[int] | None, lines: int) -> dict[str, object]:
+def _run(
+    artefacts_dir: Path, cache: Path, heap: list[int] | None, lines: int, options: Sequence[str] = ()
+) -> dict[str, object]:
     run = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(artefacts_dir), json.dumps(heap), str(lines), str(cache)],
+        [
+            *(sys.executable, "-c", _PROBE, str(artefacts_dir), json.dumps(heap), str(lines), str(cache)),
+            json.dumps(list(options)),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     result: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
+    result["log"] = run.stderr.splitlines()  # GraalVM's collection log goes there with -XX:+PrintGC
     return result
 
 
@@ -57,3 +73,51 @@ def test_the_heap_limits_apply_and_leave_findings_and_large_invoices_alone(
     assert sized["again"] is False  # the isolate exists: other limits cannot apply any more
     # The point of the limits: the capped process ends the run well below the uncapped one.
     assert int(sized["rss_kib"]) < int(default["rss_kib"]) - 40 * 1024  # type: ignore[call-overload]
+
+
+def test_the_isolate_options_follow_the_heap_limits_and_reach_the_isolate(
+    artefacts_dir: Path, tmp_path: Path
+) -> None:
+    logged = _run(artefacts_dir, tmp_path, [32, 16], 1, ["-XX:+PrintGC"])
+    quiet = _run(artefacts_dir, tmp_path, [32, 16], 1)
+    assert logged["options"] == [32, 16]
+    # GraalVM's collection log: the option reached the isolate.
+    assert any("Pause Incremental GC (Collect on allocation)" in line for line in logged["log"])  # type: ignore[attr-defined]
+    assert not any("Pause" in line for line in quiet["log"])  # type: ignore[attr-defined]
+    assert logged["findings"] == quiet["findings"]
+
+
+def test_isolate_arguments_put_the_options_after_the_limits() -> None:
+    assert isolate_arguments(32, 16) == [b"gateway", b"-Xmn32m", b"-XX:MaxHeapFree=16m"]
+    assert isolate_arguments(24, 8, ["-XX:+PrintGC", "-Xmn40m"]) == [
+        *(b"gateway", b"-Xmn24m", b"-XX:MaxHeapFree=8m"),
+        *(b"-XX:+PrintGC", b"-Xmn40m"),  # GraalVM's parser: the later -Xmn wins
+    ]
+    for wrong in ("PrintGC", "-XX:+PrintGC -Xmx1g", "--help"):
+        with pytest.raises(ValueError, match="isolate option"):
+            isolate_arguments(32, 16, [wrong])
+
+
+def test_the_settings_size_the_young_generation_for_a_large_invoice_and_check_the_options() -> None:
+    settings = ValidationSettings()
+    # 32 MiB: GraalVM's adaptive policy starts the old generation's free room at the initial eden
+    # (3/4 of the cap); with 16 a 5,000-line invoice's tree overflowed it (README, Memory, ninth pass).
+    assert (settings.saxon_young_generation_mib, settings.saxon_max_free_heap_mib) == (32, 16)
+    assert settings.saxon_isolate_options == []
+    logging = ValidationSettings(saxon_isolate_options=["-XX:+PrintGC"])
+    assert logging.saxon_isolate_options == ["-XX:+PrintGC"]
+    for wrong in (["PrintGC"], ["-XX:+PrintGC -Xmx1g"]):
+        with pytest.raises(ValidationError, match="isolate option"):
+            ValidationSettings(saxon_isolate_options=wrong)
+
+
+def test_the_engine_gets_the_isolate_options_from_the_settings(artefacts_dir: Path, tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {
+            "artefacts": {"mirror": artefacts_dir, "cache_dir": tmp_path},
+            "validation": {"saxon_isolate_options": ["-XX:+PrintGC"]},
+        }
+    )
+    engine = build_validation_engine(settings)
+    assert engine._saxon_heap == (32, 16)
+    assert engine._saxon_options == ("-XX:+PrintGC",)
