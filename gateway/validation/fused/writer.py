@@ -75,7 +75,7 @@ def _apply(parent: etree._Element, modes: list[str], guards: Mapping[str, str] |
 class _Prefixes:
     """Prefixes for the element names the walk templates match, declared on the stylesheet root."""
 
-    def __init__(self, namespaces: Mapping[str | None, str]) -> None:
+    def __init__(self, namespaces: Mapping[str | None, str] | Mapping[str, str]) -> None:
         self._by_uri = {uri: prefix for prefix, uri in namespaces.items() if prefix}
         self.declared: dict[str, str] = {}
 
@@ -329,14 +329,18 @@ class CombineError(SkeletonError):
 
 
 def _same(left: etree._Element, right: etree._Element) -> bool:
-    """Whether two elements are the same XSLT (names, attributes, texts), namespace declarations aside
-    (the prefixes they use are bound alike: checked on the stylesheets)."""
-    if (left.tag, dict(left.attrib), (left.text or "").strip(), (left.tail or "").strip()) != (
-        right.tag,
-        dict(right.attrib),
-        (right.text or "").strip(),
-        (right.tail or "").strip(),
-    ):
+    """Whether two elements are the same XSLT (names, attributes, texts; whitespace-only text, which
+    XSLT strips but in ``xsl:text``, aside), namespace declarations aside (the prefixes they use are
+    bound alike: checked on the stylesheets)."""
+
+    def text(node: etree._Element, value: str | None) -> str:
+        return value or "" if (value or "").strip() or node.tag == xsl("text") else ""
+
+    def shape(node: etree._Element) -> tuple[object, ...]:
+        attributes = {str(key): str(value) for key, value in node.attrib.items()}
+        return (node.tag, attributes, text(node, node.text), (node.tail or "").strip() and node.tail)
+
+    if shape(left) != shape(right):
         return False
     return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
 
@@ -409,7 +413,7 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
     all_modes = [pattern.mode for skeleton in skeletons for pattern in skeleton.patterns]
     if len(set(all_modes)) != len(all_modes):
         raise CombineError("two layers use one pattern mode")
-    prefixes = _Prefixes(nsmap)
+    prefixes = _Prefixes({prefix: uri for prefix, uri in nsmap.items() if prefix is not None})
     body = etree.Element(xsl("stylesheet"))
     rules = etree.Element(xsl("stylesheet"))
     codes = CodeLists()  # shared: its variables are numbered once for all layers
