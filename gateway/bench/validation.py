@@ -195,7 +195,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         " layer's transform; the engine columns also turn each layer's report into findings; official ="
         " the same engine running the official XSLTs; raw = lxml XSD and the official XSLTs on a bare"
         " saxonche processor; the fused engine runs both layers in one transform, charged to the first"
-        " layer's cell)"
+        " layer's cell, whose f/raw then compares both layers with one)"
     )
 
     def column(name: str, document: bytes) -> dict[str, float]:

@@ -7,6 +7,9 @@ benchmark compare the two).
 
 Layers are independent: the Schematron layers run even when the XSD fails (the vefa unit tests rely on
 it), and a dynamic XPath error in one layer is a fatal finding of that layer while the others report.
+The fused CEN and Peppol layers share ONE stylesheet and run in one transform (``SharedLayers``: one
+walk of the document for both); when that transform stops on a dynamic error, each layer runs again
+alone in the same stylesheet, so that the error stops only its own layer.
 
 Memory: the document is parsed once by lxml (XSD); large embedded attachments are then replaced by a
 placeholder of the same emptiness (``binary_stub``: no rule reads their content), the tree is serialised

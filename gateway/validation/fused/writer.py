@@ -183,13 +183,38 @@ def _walk_modes(
     return modes, targets, guards
 
 
+#: Named template applying, to the context element, the patterns that can match any element (a stylesheet
+#: of several layers: ``_walk_templates`` with ``hoist``).
+ANY_ELEMENT_TEMPLATE = f"{FINDINGS_PREFIX}:any-element"
+
+
 def _walk_templates(
-    parent: etree._Element, layers: list[tuple[Skeleton, ForbiddenPaths]], prefixes: _Prefixes
+    parent: etree._Element,
+    layers: list[tuple[Skeleton, ForbiddenPaths]],
+    prefixes: _Prefixes,
+    *,
+    hoist: bool = False,
 ) -> None:
+    """The walk's templates: per element name the patterns that can match it (by parent if some
+    require one), any other element, attributes, the document node.
+
+    With ``hoist`` (a stylesheet of several layers, where one layer's any-element pattern, e.g.
+    Peppol's "no empty element", would be copied into every template of another layer's names), an
+    element's template calls one named template for the patterns that can match any element, applies
+    those that match its name under any parent, and only then chooses by parent: the same applications
+    in another order at each node, and the findings are sorted by pattern afterwards (a stable sort:
+    within a pattern they keep the walk's order), so the same report, from a smaller stylesheet.
+    """
     modes, targets, guards = _walk_modes(layers)
+    universal = [m for m, t in zip(modes, targets, strict=True) if hoist and t.any_element]
+    if universal:
+        _apply(_sub(parent, "template", name=ANY_ELEMENT_TEMPLATE), universal, guards)
 
     def walk(match: str, applies: list[str], priority: str, descend: bool = True) -> etree._Element:
         template = _sub(parent, "template", match=match, mode=WALK_MODE, priority=priority)
+        if universal and match not in ("/", "@*"):
+            _sub(template, "call-template", name=ANY_ELEMENT_TEMPLATE)
+            applies = [m for m in applies if m not in universal]
         _apply(template, applies, guards)
         if descend:
             _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
@@ -213,22 +238,28 @@ def _walk_templates(
         # Under a parent some pattern requires: that pattern too, chosen by the parent in the name's
         # one template (a template per parent costs Saxon ≈ 9 KB each; a union of parents in one
         # match is no longer indexed by name, four times slower).
-        template = walk(element, [], "1", descend=False)
+        template = walk(element, anywhere if hoist else [], "1", descend=False)
         choose = _sub(template, "choose")
         by_applies: dict[tuple[str, ...], list[str]] = {}
         for above in aboves:
-            applies = tuple(m for m, parents in wanted.items() if parents is None or above in parents)
+            applies = tuple(
+                m
+                for m, parents in wanted.items()
+                if (parents is None and not hoist) or (parents is not None and above in parents)
+            )
             by_applies.setdefault(applies, []).append(f"parent::{prefixes.qname(*above)}")
         for applies, tests in by_applies.items():
             _apply(_sub(choose, "when", test=" or ".join(tests)), list(applies), guards)
-        _apply(_sub(choose, "otherwise"), anywhere, guards)
+        if not hoist:
+            _apply(_sub(choose, "otherwise"), anywhere, guards)
         _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
     # Any other element: the patterns that can match any element, and (tested by local name) those
     # whose rules match elements by a suffix of their local name; in pattern order.
     fallback = walk("*", [], "0", descend=False)
     for mode, target in zip(modes, targets, strict=True):
         if target.any_element:
-            _apply(fallback, [mode], guards)
+            if not universal:
+                _apply(fallback, [mode], guards)
         elif target.suffixes:
             _apply(_sub(fallback, "if", test=_suffix_test(target.suffixes)), [mode])
     _sub(fallback, "apply-templates", select="@*|*", mode=WALK_MODE)
@@ -455,7 +486,7 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
     for name, (_, forbidden), keep in zip(names, layers, keeps, strict=True):
         report = _sub(template, "if", test=f"${ONLY_PARAMETER} = ('', '{name}')")
         _write_report(report, forbidden, "fused-findings", keep)
-    _walk_templates(body, layers, prefixes)
+    _walk_templates(body, layers, prefixes, hoist=True)
     body.extend(list(rules))
     nsmap.update(prefixes.declared)
     for layer_prefixes in (f.namespaces for _, f in layers):
