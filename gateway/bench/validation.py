@@ -194,7 +194,8 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         " lxml parse + XSD + text for Saxon + one Saxon parse (in the first Schematron layer's cell) + each"
         " layer's transform; the engine columns also turn each layer's report into findings; official ="
         " the same engine running the official XSLTs; raw = lxml XSD and the official XSLTs on a bare"
-        " saxonche processor)"
+        " saxonche processor; the fused engine runs both layers in one transform, charged to the first"
+        " layer's cell, whose f/raw then compares both layers with one)"
     )
 
     def column(name: str, document: bytes) -> dict[str, float]:

@@ -70,6 +70,33 @@ def read_compact(output: str) -> list[SVRLFinding]:
     return findings
 
 
+def split_reports(output: str) -> list[str]:
+    """The compact reports one after the other in ``output`` (a stylesheet of several layers writes
+    one per layer, each from its ``MARKER``), each with its marker; ``[output]`` when it is not a
+    compact report or does not read as one (``read_compact`` then says why).
+
+    A marker can only start where a finding does: every field starts with a digit, and a field's
+    length says where it ends, so a marker's text inside a field is never taken for one.
+    """
+    if not output.startswith(MARKER):
+        return [output]
+    starts = [0]
+    fields = 0
+    at, end = len(MARKER), len(output)
+    while at < end:
+        if fields % _FIELD_COUNT == 0 and output.startswith(MARKER, at):
+            starts.append(at)
+            at += len(MARKER)
+            continue
+        colon = output.find(":", at)
+        length = output[at:colon]
+        if colon < 0 or not (length.isascii() and length.isdigit()) or colon + 1 + int(length) > end:
+            return [output]
+        at = colon + 1 + int(length)
+        fields += 1
+    return [output[start:stop] for start, stop in zip(starts, [*starts[1:], end], strict=True)]
+
+
 def read_report(output: str) -> list[SVRLFinding]:
     """The findings of a Schematron layer's output: a compact report or SVRL.
 

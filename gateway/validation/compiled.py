@@ -103,6 +103,29 @@ def cached_fused_stylesheet(
     return _cached(store, name, lambda: fuse_layer(store, spec), refresh=refresh)
 
 
+def fuse_layers(store: ArtefactStore, specs: tuple[LayerSpec, ...]) -> bytes:
+    """ONE fused stylesheet for several official compiled XSLT layers (``fused.fuse_stylesheets``).
+
+    Raises:
+        CombineError: the stylesheets cannot share one module (the caller runs them apart).
+        ArtefactError: a file is missing or corrupt, or a stylesheet is not in the ISO skeleton shape.
+    """
+    from gateway.validation.fused import fuse_stylesheets
+
+    return fuse_stylesheets([store.read(spec.main) for spec in specs], [spec.layer.value for spec in specs])
+
+
+def cached_fused_layers(
+    store: ArtefactStore, specs: tuple[LayerSpec, ...], *, refresh: bool = False
+) -> tuple[bytes, bool]:
+    """Return ``(xslt, from_cache)``: the one fused stylesheet of ``specs``, generated on a miss."""
+    digest = hashlib.sha256()
+    for spec in specs:
+        digest.update(f"{spec.layer.value} {cache_key(store, spec, package=_FUSER_PACKAGE)}\n".encode())
+    name = f"{'-'.join(spec.layer.value for spec in specs)}-fused-{digest.hexdigest()}.xslt"
+    return _cached(store, name, lambda: fuse_layers(store, specs), refresh=refresh)
+
+
 def _cached(
     store: ArtefactStore, name: str, build: Callable[[], bytes], *, refresh: bool
 ) -> tuple[bytes, bool]:

@@ -7,6 +7,9 @@ benchmark compare the two).
 
 Layers are independent: the Schematron layers run even when the XSD fails (the vefa unit tests rely on
 it), and a dynamic XPath error in one layer is a fatal finding of that layer while the others report.
+The fused CEN and Peppol layers share ONE stylesheet and run in one transform (``SharedLayers``: one
+walk of the document for both); when that transform stops on a dynamic error, each layer runs again
+alone in the same stylesheet, so that the error stops only its own layer.
 
 Memory: the document is parsed once by lxml (XSD); large embedded attachments are then replaced by a
 placeholder of the same emptiness (``binary_stub``: no rule reads their content), the tree is serialised
@@ -16,7 +19,9 @@ before Saxon builds its own. A 20 MB attachment invoice thus costs Saxon kilobyt
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -27,19 +32,23 @@ from typing import Any
 from lxml import etree
 from saxonche import PySaxonApiError
 
+from gateway.errors import ArtefactError
 from gateway.validation.artefacts import ArtefactStore
 from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_objects
 from gateway.validation.compile_budget import CompileBudget
-from gateway.validation.compiled import cached_fused_stylesheet, cached_stylesheet
+from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet, cached_stylesheet
+from gateway.validation.fused import ONLY_PARAMETER
 from gateway.validation.malloc_trim import release_free_heap
 from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, LayerKind, LayerSpec, RuleSet
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
-from gateway.validation.saxon import SaxonRuntime, XSLTLayer
+from gateway.validation.saxon import SaxonRuntime, SharedLayers, XSLTLayer
 from gateway.validation.saxon_text import saxon_text
 from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, streamed_document
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
+
+log = logging.getLogger("gateway.validation")
 
 
 class Evaluation(StrEnum):
@@ -59,12 +68,17 @@ DEFAULT_TRIM_ABOVE_BYTES = 1024 * 1024
 
 @dataclass(slots=True)
 class CompiledRuleSet:
-    """A rule set ready to run: its XSD layer and Schematron layers, plus how long building took."""
+    """A rule set ready to run: its XSD layer and Schematron layers, plus how long building took.
+
+    ``shared``: the one stylesheet running all the (fused) layers in one transform, when they have
+    one (the layers then run alone in it only after a dynamic error, or when not all are wanted).
+    """
 
     rule_set: RuleSet
     xsd: XSDLayer
     layers: tuple[XSLTLayer, ...]
     build_seconds: dict[str, float] = field(default_factory=dict)
+    shared: SharedLayers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +171,24 @@ class ValidationEngine:
         if self._runtime is None:
             self._runtime = SaxonRuntime(heap=self._saxon_heap, options=self._saxon_options)
         fuse = self.evaluation is Evaluation.FUSED and rule_set.document == BILLING_DOCUMENT
+        shared = None
+        if fuse and len(rule_set.layers) > 1 and all(s.kind is LayerKind.XSLT for s in rule_set.layers):
+            shared = self._shared_layers(rule_set.layers, timings)
         layers = []
         for spec in rule_set.layers:
             started = time.perf_counter()
             if spec.kind is LayerKind.SCHEMATRON:
                 layer = self._generated_layer(spec, cached_stylesheet, "sch-compile", timings)
+            elif shared is not None:
+                layer = XSLTLayer(
+                    self._runtime,
+                    spec.layer,
+                    b"",
+                    name=spec.main,
+                    official=functools.partial(self.store.read, spec.main),
+                    budget=self._official_budget,
+                    shared=(shared, spec.layer.value),
+                )
             elif fuse:
                 official = functools.partial(self.store.read, spec.main)  # its dynamic errors (saxon)
                 layer = self._generated_layer(spec, cached_fused_stylesheet, "fuse", timings, official)
@@ -173,7 +200,33 @@ class ValidationEngine:
         started = time.perf_counter()
         xsd = XSDLayer(rule_set.xsd_roots, self.store.read)
         timings["xsd"] = time.perf_counter() - started
-        return CompiledRuleSet(rule_set, xsd, tuple(layers), timings)
+        return CompiledRuleSet(rule_set, xsd, tuple(layers), timings, shared)
+
+    def _shared_layers(self, specs: tuple[LayerSpec, ...], timings: dict[str, float]) -> SharedLayers | None:
+        """One stylesheet for all the fused layers (``SharedLayers``); None when they cannot share one
+        (each layer then gets its own fused stylesheet)."""
+        assert self._runtime is not None
+        started = time.perf_counter()
+        name = " + ".join(spec.main for spec in specs)
+        layers = tuple(spec.layer for spec in specs)
+        try:
+            stylesheet, from_cache = cached_fused_layers(self.store, specs)
+        except ArtefactError as exc:
+            log.info("fused layers run apart: %s", exc)
+            return None
+        key = "-".join(layer.value for layer in layers)  # e.g. cen-peppol
+        timings[f"{key}-fuse"] = 0.0 if from_cache else time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            shared = SharedLayers(self._runtime, layers, stylesheet, name=name, parameter=ONLY_PARAMETER)
+        except ArtefactError:
+            if not from_cache:
+                raise
+            # A cached stylesheet Saxon rejects is corrupt (checksum sidecar tampered too): rebuild.
+            stylesheet, _ = cached_fused_layers(self.store, specs, refresh=True)
+            shared = SharedLayers(self._runtime, layers, stylesheet, name=name, parameter=ONLY_PARAMETER)
+        timings[key] = time.perf_counter() - started
+        return shared
 
     def _generated_layer(
         self,
@@ -278,10 +331,21 @@ class ValidationEngine:
                 text = streamed.saxon_text()
             node, parse_error, parse_seconds = self._saxon_node(text, started)
             del text
+            outputs = {}  # layer -> its report from the one transform of all the layers
+            shared = compiled.shared
+            if shared is not None and parse_error is None and wanted.issuperset(shared.layers):
+                started = time.perf_counter()
+                with contextlib.suppress(PySaxonApiError):  # each layer then runs alone, below
+                    outputs = dict(zip(shared.layers, shared.outputs(node) or (), strict=False))
+                first = shared.layers[0]
+                seconds[first] = seconds.get(first, 0.0) + time.perf_counter() - started
             for layer in schematron:
                 if parse_error is not None:
                     message = f"the {layer.layer.value} rules could not read the document: {parse_error}"
                     findings.append(Finding(RULE_ERROR, Severity.FATAL, layer.layer, message, ""))
+                    continue
+                if layer.layer in outputs:
+                    findings.extend(layer.findings(outputs[layer.layer]))
                     continue
                 run = layer.run(node)
                 findings.extend(run.findings)

@@ -17,7 +17,7 @@ from typing import Any
 from saxonche import PySaxonApiError, PySaxonProcessor
 
 from gateway.errors import ArtefactError
-from gateway.validation.compact import ReportError, findings_from_report
+from gateway.validation.compact import ReportError, findings_from_report, split_reports
 from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity
 from gateway.validation.saxon_heap import collect_saxon_garbage, saxon_heap_options, size_saxon_heap
@@ -63,6 +63,10 @@ class SaxonRuntime:
             except (PySaxonApiError, UnicodeDecodeError) as exc:
                 raise ArtefactError(f"stylesheet {name} does not compile: {exc}") from exc
 
+    def string_value(self, value: str) -> Any:
+        """An ``xs:string`` value for a stylesheet parameter."""
+        return self._proc.make_string_value(value)
+
     def parse(self, text: str) -> Any:
         """Parse document text into a Saxon node (raises PySaxonApiError)."""
         with self.lock:
@@ -91,6 +95,8 @@ class XSLTLayer:
             order, not pattern by pattern); a run stopped by an error then reports the official's.
         budget: how often ``official`` may be compiled (None: whenever needed); beyond it the layer
             reports its own error.
+        shared: instead of compiling ``stylesheet``, run this layer alone in a stylesheet of several
+            layers (``SharedLayers``) by setting its parameter: ``(layers, parameter value)``.
     """
 
     def __init__(
@@ -102,6 +108,7 @@ class XSLTLayer:
         name: str,
         official: Callable[[], bytes] | None = None,
         budget: CompileBudget | None = None,
+        shared: tuple[SharedLayers, str] | None = None,
     ) -> None:
         self.layer = layer
         self.name = name
@@ -109,13 +116,18 @@ class XSLTLayer:
         self._official = official
         self._budget = budget
         started = time.perf_counter()
-        self._executable = runtime.compile(stylesheet, name=name)
+        if shared is None:
+            self._executable = runtime.compile(stylesheet, name=name)
+            self._parameters: dict[str, str] = {}
+        else:
+            self._executable = shared[0].executable
+            self._parameters = {shared[0].parameter: shared[1]}
         self.compile_seconds = time.perf_counter() - started
 
     def output(self, node: Any) -> str:
         """The raw output of a run on a parsed Saxon node: SVRL, or for a fused stylesheet its compact
         report (``gateway.validation.compact``). Raises PySaxonApiError on a dynamic error."""
-        return _transform(self._runtime, self._executable, node)
+        return _transform(self._runtime, self._executable, node, self._parameters)
 
     def findings(self, output: str) -> list[Finding]:
         """The findings of a run's ``output`` (compact or SVRL), attributed to this layer; an unreadable
@@ -175,11 +187,53 @@ class XSLTLayer:
         return LayerRun(self.findings(output), seconds)
 
 
-def _transform(runtime: SaxonRuntime, executable: Any, node: Any) -> str:
+class SharedLayers:
+    """ONE compiled stylesheet for several fused layers (``gateway.validation.fused.fuse_stylesheets``):
+    every layer's patterns in one walk of the document, then each layer's compact report in turn.
+
+    A dynamic error stops the whole transform, so ``run`` then answers None and the caller runs each
+    layer alone (``XSLTLayer`` with ``shared``: the same stylesheet with ``parameter`` set to the
+    layer's name), where an error stops only its own layer, as with one stylesheet per layer.
+
+    Args:
+        runtime: the shared Saxon runtime.
+        layers: the layers, in the order the stylesheet reports them.
+        stylesheet: the XSLT text.
+        name: for messages.
+        parameter: the global parameter naming the one layer to run (unset: all).
+    """
+
+    def __init__(
+        self,
+        runtime: SaxonRuntime,
+        layers: tuple[Layer, ...],
+        stylesheet: bytes,
+        *,
+        name: str,
+        parameter: str,
+    ) -> None:
+        self.layers = layers
+        self.parameter = parameter
+        self._runtime = runtime
+        self.executable = runtime.compile(stylesheet, name=name)
+
+    def outputs(self, node: Any) -> list[str] | None:
+        """Each layer's compact report of one run on a parsed Saxon node (None: not one report per
+        layer). Raises PySaxonApiError on a dynamic error."""
+        output = _transform(self._runtime, self.executable, node)
+        parts = split_reports(output)
+        return parts if len(parts) == len(self.layers) else None
+
+
+def _transform(
+    runtime: SaxonRuntime, executable: Any, node: Any, parameters: dict[str, str] | None = None
+) -> str:
     """Run ``executable`` on a parsed Saxon node under the runtime's lock (raises PySaxonApiError on a
-    dynamic error)."""
+    dynamic error), with string ``parameters`` if any."""
     with runtime.lock:
         try:
+            for name, value in (parameters or {}).items():
+                executable.set_parameter(name, runtime.string_value(value))
             return str(executable.transform_to_string(xdm_node=node) or "")
         finally:
             # SaxonC keeps the source node among the executable's parameters after the transform:

@@ -33,8 +33,9 @@ from gateway.validation import (
 )
 from gateway.validation.binary_stub import stub_binary_objects
 from gateway.validation.compact import read_report
-from gateway.validation.compiled import cached_fused_stylesheet
-from gateway.validation.saxon import SaxonRuntime, XSLTLayer
+from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet
+from gateway.validation.fused import ONLY_PARAMETER
+from gateway.validation.saxon import SaxonRuntime, SharedLayers, XSLTLayer
 from gateway.validation.schematron import SVRLFinding
 
 pytestmark = pytest.mark.slow
@@ -74,26 +75,63 @@ def _mutants(artefacts: Path) -> list[tuple[str, bytes]]:
 
 
 class _Pair:
-    """The official and the fused stylesheet of each layer, on one Saxon runtime."""
+    """The official and the fused stylesheet of each layer, on one Saxon runtime; and the one fused
+    stylesheet of both layers the engine runs (``SharedLayers``), with each layer alone in it."""
 
     def __init__(self, store: ArtefactStore) -> None:
         self.runtime = SaxonRuntime()
         rule_set = store.manifest.rule_set(DEFAULT_RULE_SET_ID)
+        shared_text, _ = cached_fused_layers(store, rule_set.layers)
+        self.shared = SharedLayers(
+            self.runtime,
+            tuple(spec.layer for spec in rule_set.layers),
+            shared_text,
+            name="fused layers",
+            parameter=ONLY_PARAMETER,
+        )
         self.layers: list[tuple[XSLTLayer, XSLTLayer]] = []
+        self.alone: list[XSLTLayer] = []
         for spec in rule_set.layers:
             official = XSLTLayer(self.runtime, spec.layer, store.read(spec.main), name=spec.main)
             fused_text, _ = cached_fused_stylesheet(store, spec)
             fused = XSLTLayer(self.runtime, spec.layer, fused_text, name=f"fused {spec.main}")
             self.layers.append((official, fused))
+            alone = XSLTLayer(
+                self.runtime,
+                spec.layer,
+                b"",
+                name=f"alone {spec.main}",
+                shared=(self.shared, spec.layer.value),
+            )
+            self.alone.append(alone)
 
     def differences(self, document: bytes) -> list[str]:
         root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
         node = self.runtime.parse(etree.tostring(root.getroottree(), encoding="unicode"))
         found = []
-        for official, fused in self.layers:
-            want, got = _outcome(official, node), _outcome(fused, node)
+        wanted = []
+        for (official, fused), alone in zip(self.layers, self.alone, strict=True):
+            want = _outcome(official, node)
+            wanted.append(want)
+            for name, got in (
+                ("fused", _outcome(fused, node)),
+                ("alone in the shared", _outcome(alone, node)),
+            ):
+                if want != got:
+                    found.append(f"{official.layer.value}: official {_show(want)} != {name} {_show(got)}")
+        # All layers in one transform: each layer's report as official, or an error when a layer errs.
+        try:
+            outputs = self.shared.outputs(node)
+        except PySaxonApiError:
+            if not any(isinstance(want, str) for want in wanted):
+                found.append("the shared stylesheet stopped on an error no official one stops on")
+            return found
+        if outputs is None:
+            return [*found, "the shared stylesheet wrote no report per layer"]
+        for (official, _), want, output in zip(self.layers, wanted, outputs, strict=True):
+            got = tuple(read_report(output))
             if want != got:
-                found.append(f"{official.layer.value}: official {_show(want)} != fused {_show(got)}")
+                found.append(f"{official.layer.value}: official {_show(want)} != shared {_show(got)}")
         return found
 
 
@@ -206,9 +244,9 @@ def test_attachment_placeholder_gives_identical_findings(pair: _Pair, artefacts_
         stubbed_count += stub_binary_objects(root, min_chars=0)
         original = pair.runtime.parse(document.decode())
         stubbed = pair.runtime.parse(etree.tostring(root.getroottree(), encoding="unicode"))
-        for official, fused in pair.layers:
+        for (official, fused), alone in zip(pair.layers, pair.alone, strict=True):
             want = _outcome(official, original)
-            for layer, node in ((official, stubbed), (fused, stubbed)):
+            for layer, node in ((official, stubbed), (fused, stubbed), (alone, stubbed)):
                 got = _outcome(layer, node)
                 if got != want:
                     failures.append(f"{name} {layer.name}: {_show(want)} != stubbed {_show(got)}")

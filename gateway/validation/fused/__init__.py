@@ -8,10 +8,10 @@ by ``gateway.validation.compiled``.
 """
 
 from gateway.validation.fused.skeleton import SkeletonError, read_skeleton
-from gateway.validation.fused.writer import write_fused
+from gateway.validation.fused.writer import ONLY_PARAMETER, CombineError, write_fused, write_fused_layers
 
 #: Bump when the generated stylesheet changes in a way the source hash of this package would miss.
-FUSER_VERSION = 20
+FUSER_VERSION = 21
 
 
 def fuse_stylesheet(official: bytes) -> bytes:
@@ -23,4 +23,23 @@ def fuse_stylesheet(official: bytes) -> bytes:
     return write_fused(read_skeleton(official))
 
 
-__all__ = ["FUSER_VERSION", "SkeletonError", "fuse_stylesheet"]
+def fuse_stylesheets(officials: list[bytes], names: list[str]) -> bytes:
+    """Return ONE fused stylesheet for several official compiled Schematrons (layers ``names``, in
+    order): their patterns in one walk, each layer's compact report in turn
+    (``writer.write_fused_layers``; ``ONLY_PARAMETER`` runs one layer alone).
+
+    Raises:
+        CombineError: the stylesheets cannot share one module.
+        SkeletonError: a stylesheet is not in the ISO skeleton shape.
+    """
+    return write_fused_layers([read_skeleton(official) for official in officials], names)
+
+
+__all__ = [
+    "FUSER_VERSION",
+    "ONLY_PARAMETER",
+    "CombineError",
+    "SkeletonError",
+    "fuse_stylesheet",
+    "fuse_stylesheets",
+]

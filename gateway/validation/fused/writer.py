@@ -75,7 +75,7 @@ def _apply(parent: etree._Element, modes: list[str], guards: Mapping[str, str] |
 class _Prefixes:
     """Prefixes for the element names the walk templates match, declared on the stylesheet root."""
 
-    def __init__(self, namespaces: Mapping[str | None, str]) -> None:
+    def __init__(self, namespaces: Mapping[str | None, str] | Mapping[str, str]) -> None:
         self._by_uri = {uri: prefix for prefix, uri in namespaces.items() if prefix}
         self.declared: dict[str, str] = {}
 
@@ -159,22 +159,62 @@ def _suffix_test(suffixes: set[str]) -> str:
     return " or ".join(f"ends-with(local-name(), '{suffix}')" for suffix in sorted(suffixes))
 
 
+def _walk_modes(
+    layers: list[tuple[Skeleton, ForbiddenPaths]],
+) -> tuple[list[str], list[Targets], dict[str, str]]:
+    """The modes the walk applies (each layer's patterns, then its markers' mode), in order, what
+    each can match, and the guards of those applied only where a predicate holds."""
+    targets: list[Targets] = []
+    modes: list[str] = []
+    guards: dict[str, str] = {}
+    for skeleton, forbidden in layers:
+        targets += [_pattern_targets(pattern, skeleton) for pattern in skeleton.patterns]
+        modes += [pattern.mode for pattern in skeleton.patterns]
+        guards.update(
+            {
+                pattern.mode: guard
+                for pattern in skeleton.patterns
+                if (guard := any_element_guard([rule.match for rule in pattern.rules])) is not None
+            }
+        )
+        if forbidden.asserts:  # the elements of the moved asserts' paths: their markers
+            targets.append(targets_of(forbidden.matches(), forbidden.namespaces))
+            modes.append(ABSENT_MODE)
+    return modes, targets, guards
+
+
+#: Named template applying, to the context element, the patterns that can match any element (a stylesheet
+#: of several layers: ``_walk_templates`` with ``hoist``).
+ANY_ELEMENT_TEMPLATE = f"{FINDINGS_PREFIX}:any-element"
+
+
 def _walk_templates(
-    parent: etree._Element, skeleton: Skeleton, prefixes: _Prefixes, forbidden: ForbiddenPaths
+    parent: etree._Element,
+    layers: list[tuple[Skeleton, ForbiddenPaths]],
+    prefixes: _Prefixes,
+    *,
+    hoist: bool = False,
 ) -> None:
-    targets = [_pattern_targets(pattern, skeleton) for pattern in skeleton.patterns]
-    modes = [pattern.mode for pattern in skeleton.patterns]
-    guards = {
-        pattern.mode: guard
-        for pattern in skeleton.patterns
-        if (guard := any_element_guard([rule.match for rule in pattern.rules])) is not None
-    }
-    if forbidden.asserts:  # the elements of the moved asserts' paths: their markers
-        targets.append(targets_of(forbidden.matches(), forbidden.namespaces))
-        modes.append(ABSENT_MODE)
+    """The walk's templates: per element name the patterns that can match it (by parent if some
+    require one), any other element, attributes, the document node.
+
+    With ``hoist`` (a stylesheet of several layers, where one layer's any-element pattern, e.g.
+    Peppol's "no empty element", would be copied into every template of another layer's names), an
+    element's template calls one named template for the patterns that can match any element, applies
+    those that match its name under any parent, and only then chooses by parent: the same applications
+    in another order at each node, and the findings are sorted by pattern afterwards (a stable sort:
+    within a pattern they keep the walk's order), so the same report, from a smaller stylesheet.
+    """
+    modes, targets, guards = _walk_modes(layers)
+    universal = [m for m, t in zip(modes, targets, strict=True) if hoist and t.any_element]
+    if universal:
+        _apply(_sub(parent, "template", name=ANY_ELEMENT_TEMPLATE), universal, guards)
 
     def walk(match: str, applies: list[str], priority: str, descend: bool = True) -> etree._Element:
         template = _sub(parent, "template", match=match, mode=WALK_MODE, priority=priority)
+        if universal and match not in ("/", "@*"):
+            _sub(template, "call-template", name=ANY_ELEMENT_TEMPLATE)
+            applies = [m for m in applies if m not in universal]
         _apply(template, applies, guards)
         if descend:
             _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
@@ -198,22 +238,28 @@ def _walk_templates(
         # Under a parent some pattern requires: that pattern too, chosen by the parent in the name's
         # one template (a template per parent costs Saxon ≈ 9 KB each; a union of parents in one
         # match is no longer indexed by name, four times slower).
-        template = walk(element, [], "1", descend=False)
+        template = walk(element, anywhere if hoist else [], "1", descend=False)
         choose = _sub(template, "choose")
         by_applies: dict[tuple[str, ...], list[str]] = {}
         for above in aboves:
-            applies = tuple(m for m, parents in wanted.items() if parents is None or above in parents)
+            applies = tuple(
+                m
+                for m, parents in wanted.items()
+                if (parents is None and not hoist) or (parents is not None and above in parents)
+            )
             by_applies.setdefault(applies, []).append(f"parent::{prefixes.qname(*above)}")
         for applies, tests in by_applies.items():
             _apply(_sub(choose, "when", test=" or ".join(tests)), list(applies), guards)
-        _apply(_sub(choose, "otherwise"), anywhere, guards)
+        if not hoist:
+            _apply(_sub(choose, "otherwise"), anywhere, guards)
         _sub(template, "apply-templates", select="@*|*", mode=WALK_MODE)
     # Any other element: the patterns that can match any element, and (tested by local name) those
     # whose rules match elements by a suffix of their local name; in pattern order.
     fallback = walk("*", [], "0", descend=False)
     for mode, target in zip(modes, targets, strict=True):
         if target.any_element:
-            _apply(fallback, [mode], guards)
+            if not universal:
+                _apply(fallback, [mode], guards)
         elif target.suffixes:
             _apply(_sub(fallback, "if", test=_suffix_test(target.suffixes)), [mode])
     _sub(fallback, "apply-templates", select="@*|*", mode=WALK_MODE)
@@ -224,18 +270,28 @@ def _root_template(parent: etree._Element, forbidden: ForbiddenPaths) -> None:
     """The entry template: the walk's findings sorted into the official order, written as a compact
     report (``gateway.validation.compact``) instead of SVRL."""
     template = _sub(parent, "template", match="/")
-    _sub(template, "text").text = COMPACT_MARKER
     findings = _sub(template, "variable", name="fused-findings", as_="element()*")
     _sub(findings, "apply-templates", select=".", mode=WALK_MODE)
+    _write_report(template, forbidden, "fused-findings")
+
+
+def _write_report(
+    parent: etree._Element, forbidden: ForbiddenPaths, variable: str, keep: str | None = None
+) -> None:
+    """The compact report of one layer: its marker, then its findings in the official order: those of
+    ``variable`` (the walk's finding elements and markers), or only those ``keep`` (a predicate) holds
+    for."""
+    _sub(parent, "text").text = COMPACT_MARKER
+    if keep is not None:
+        _sub(parent, "variable", name="fused-layer-findings", select=f"${variable}[{keep}]")
+        variable = "fused-layer-findings"
     if not forbidden.asserts:
-        each = _sub(template, "for-each", select="$fused-findings")
+        each = _sub(parent, "for-each", select=f"${variable}")
         _sub(each, "sort", select=f"number(@{ORDER_ATTRIBUTE})", data_type="number")
         _sub(each, "value-of", select=FINDING_XPATH)
         return
-    moved = forbidden.marked(template, "fused-findings")
-    each = _sub(
-        template, "for-each", select=f"$fused-findings[not(self::{MARKER} or self::{FIRED})], ${moved}"
-    )
+    moved = forbidden.marked(parent, variable)
+    each = _sub(parent, "for-each", select=f"${variable}[not(self::{MARKER} or self::{FIRED})], ${moved}")
     _sub(each, "sort", select=f"number(@{ORDER_ATTRIBUTE})", data_type="number")
     # Within a pattern: a root rule's findings in assert order, then the others in walk order.
     _sub(
@@ -264,7 +320,7 @@ def write_fused(skeleton: Skeleton) -> bytes:
         _rule_template(rules, pattern, position, rewrites, forbidden, document_rules, namespaces, split_modes)
     forbidden.templates(rules, ORDER_ATTRIBUTE)
     _root_template(body, forbidden)
-    _walk_templates(body, skeleton, prefixes, forbidden)
+    _walk_templates(body, [(skeleton, forbidden)], prefixes)
     body.extend(list(rules))
     nsmap = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
     nsmap.update(prefixes.declared)
@@ -287,6 +343,182 @@ def write_fused(skeleton: Skeleton) -> bytes:
         root.append(node)
     share_findings(root, ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE)
     root.extend(finding_functions(ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE))  # the moved asserts may call them
+    excluded = root.get("exclude-result-prefixes", "")
+    root.set("exclude-result-prefixes", f"{excluded} {FINDINGS_PREFIX}".strip())
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+#: Global parameter of a stylesheet of several layers (``write_fused_layers``): empty, every layer in
+#: one walk; a layer's name, that layer alone.
+ONLY_PARAMETER = "fused-only"
+#: Mode of the walk running one layer of several alone (every pattern of the layer at every node).
+ONLY_MODE = "fused-only"
+
+
+class CombineError(SkeletonError):
+    """Stylesheets that cannot share one module (their layers are then run apart)."""
+
+
+def _same(left: etree._Element, right: etree._Element) -> bool:
+    """Whether two elements are the same XSLT (names, attributes, texts; whitespace-only text, which
+    XSLT strips but in ``xsl:text``, aside), namespace declarations aside (the prefixes they use are
+    bound alike: checked on the stylesheets)."""
+
+    def text(node: etree._Element, value: str | None) -> str:
+        return value or "" if (value or "").strip() or node.tag == xsl("text") else ""
+
+    def shape(node: etree._Element) -> tuple[object, ...]:
+        attributes = {str(key): str(value) for key, value in node.attrib.items()}
+        return (node.tag, attributes, text(node, node.text), (node.tail or "").strip() and node.tail)
+
+    if shape(left) != shape(right):
+        return False
+    return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right, strict=True))
+
+
+def _shared_top_level(nodes: list[etree._Element], *, ours: bool = False) -> list[etree._Element]:
+    """Top-level declarations and location templates of several stylesheets, each kept once: a name
+    (or a template's mode, match, name and priority) declared twice must be declared alike; names of
+    the gateway's own (``fused...``) are refused unless ``ours``.
+
+    Raises:
+        CombineError: two different declarations of one name.
+    """
+    kept: dict[tuple[str, ...], etree._Element] = {}
+    for node in nodes:
+        key = (str(node.tag), *(node.get(a, "") for a in ("name", "mode", "match", "priority")))
+        if not any(key[1:]):
+            raise CombineError(f"an unnamed top-level {node.tag}")
+        if not ours and key[1].startswith(("fused", f"{FINDINGS_PREFIX}:")):
+            raise CombineError(f"a declaration named like the gateway's own: {key[1]!r}")
+        found = kept.setdefault(key, node)
+        if found is not node and not _same(found, node):
+            raise CombineError(f"two different declarations of {key[1:]!r}")
+    return list(kept.values())
+
+
+def _merged_namespaces(skeletons: list[Skeleton]) -> dict[str, str]:
+    nsmap: dict[str, str] = {}
+    for skeleton in skeletons:
+        for prefix, uri in skeleton.root.nsmap.items():
+            if prefix and nsmap.setdefault(prefix, uri) != uri:
+                raise CombineError(f"the prefix {prefix!r} is bound to two namespaces")
+    return nsmap
+
+
+def _only_walks(parent: etree._Element, layers: list[tuple[Skeleton, ForbiddenPaths]]) -> list[str]:
+    """One walk per layer that applies each of its modes at every node (no dispatch, no guard: a mode
+    applied where none of its rules matches writes nothing, so the same findings, in the same order,
+    as the dispatched walk, and the same first dynamic error); return their modes."""
+    modes = []
+    for number, layer in enumerate(layers):
+        mode = f"{ONLY_MODE}-{number}"
+        template = _sub(parent, "template", match="/|*|@*", mode=mode)
+        _apply(template, _walk_modes([layer])[0])
+        _sub(template, "apply-templates", select="@*|*", mode=mode)
+        modes.append(mode)
+    return modes
+
+
+def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
+    """ONE stylesheet for several layers (``names``, in order): their patterns in one walk, then each
+    layer's compact report (``gateway.validation.compact``: its marker and findings), in order.
+
+    With the global parameter ``ONLY_PARAMETER`` set to a layer's name it runs and reports that layer
+    alone (a walk of its own, ``_only_walks``), as its own fused stylesheet would: the engine runs a
+    layer alone when the walk of all stopped on a dynamic error, which then stops only its own layer.
+
+    Raises:
+        CombineError: the stylesheets cannot share one module (a prefix bound to two namespaces, one
+            name declared differently, pattern modes in common, forbidden paths in two layers).
+        SkeletonError: a stylesheet the fused writer refuses.
+    """
+    if len(skeletons) != len(names) or len(set(names)) != len(names) or len(names) < 2:
+        raise CombineError("two or more layers of distinct names")
+    attributes = [
+        {k: v for k, v in s.root.attrib.items() if k != "exclude-result-prefixes"} for s in skeletons
+    ]
+    if any(a != attributes[0] for a in attributes):
+        raise CombineError("stylesheet attributes differ")
+    nsmap = _merged_namespaces(skeletons)
+    all_modes = [pattern.mode for skeleton in skeletons for pattern in skeleton.patterns]
+    if len(set(all_modes)) != len(all_modes):
+        raise CombineError("two layers use one pattern mode")
+    prefixes = _Prefixes({prefix: uri for prefix, uri in nsmap.items() if prefix is not None})
+    body = etree.Element(xsl("stylesheet"))
+    rules = etree.Element(xsl("stylesheet"))
+    codes = CodeLists()  # shared: its variables are numbered once for all layers
+    split_modes: set[str] = set()
+    layers: list[tuple[Skeleton, ForbiddenPaths]] = []
+    declarations: list[etree._Element] = []
+    own: list[etree._Element] = []  # the rewrites' global variables, but the shared code lists'
+    keeps: list[str] = []
+    offset = 0
+    for skeleton in skeletons:
+        rewrites = _Rewrites(codes, TokenSets.of(skeleton.declarations), AttributeIndex())
+        namespaces = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
+        forbidden = ForbiddenPaths(
+            namespaces, default_namespace=skeleton.root.get("xpath-default-namespace") is not None
+        )
+        for position, pattern in enumerate(skeleton.patterns, start=offset):
+            document_rules = _pattern_targets(pattern, skeleton).document
+            _rule_template(
+                rules, pattern, position, rewrites, forbidden, document_rules, namespaces, split_modes
+            )
+        forbidden.templates(rules, ORDER_ATTRIBUTE)
+        layers.append((skeleton, forbidden))
+        declarations += [*skeleton.declarations, *skeleton.location_templates]
+        own += [*rewrites.sets.declarations(), *rewrites.attributes.declarations()]
+        end = offset + len(skeleton.patterns)
+        keep = f"number(@{ORDER_ATTRIBUTE}) ge {offset} and number(@{ORDER_ATTRIBUTE}) lt {end}"
+        keeps.append(f"not(@{ORDER_ATTRIBUTE}) or ({keep})" if forbidden.asserts else keep)
+        offset = end
+    if sum(1 for _, forbidden in layers if forbidden.asserts) > 1:
+        raise CombineError("forbidden paths moved in two layers")
+    template = _sub(body, "template", match="/")
+    findings = _sub(template, "variable", name="fused-findings", as_="element()*")
+    choose = _sub(findings, "choose")
+    _sub(_sub(choose, "when", test=f"${ONLY_PARAMETER} = ''"), "apply-templates", select=".", mode=WALK_MODE)
+    only_modes = _only_walks(body, layers)
+    for name, mode in zip(names, only_modes, strict=True):
+        when = _sub(choose, "when", test=f"${ONLY_PARAMETER} = '{name}'")
+        _sub(when, "apply-templates", select=".", mode=mode)
+    for name, (_, forbidden), keep in zip(names, layers, keeps, strict=True):
+        report = _sub(template, "if", test=f"${ONLY_PARAMETER} = ('', '{name}')")
+        _write_report(report, forbidden, "fused-findings", keep)
+    _walk_templates(body, layers, prefixes, hoist=True)
+    body.extend(list(rules))
+    nsmap.update(prefixes.declared)
+    for layer_prefixes in (f.namespaces for _, f in layers):
+        for prefix, uri in layer_prefixes.items():
+            if nsmap.setdefault(prefix, uri) != uri:
+                raise CombineError(f"the prefix {prefix!r} is bound to two namespaces")
+    nsmap.setdefault("map", MAP_NAMESPACE)
+    nsmap.setdefault("svrl", SVRL)
+    nsmap.setdefault("xsl", XSL)
+    nsmap.setdefault("xs", XS)
+    if nsmap.setdefault(FINDINGS_PREFIX, FINDINGS_NAMESPACE) != FINDINGS_NAMESPACE:
+        raise SkeletonError(f"the stylesheet binds the prefix {FINDINGS_PREFIX!r} the fused one needs")
+    root = etree.Element(xsl("stylesheet"), nsmap=nsmap)
+    for key, value in attributes[0].items():
+        root.set(key, value)
+    excluded = " ".join(
+        dict.fromkeys(t for s in skeletons for t in s.root.get("exclude-result-prefixes", "").split())
+    )
+    if excluded:
+        root.set("exclude-result-prefixes", excluded)
+    _sub(root, "output", method="text")
+    for mode in sorted(split_modes):  # two branches of one split union may match a node: same body
+        _sub(root, "mode", name=mode, on_multiple_match="use-last", warning_on_multiple_match="no")
+    for node in _shared_top_level(declarations):
+        root.append(copy.deepcopy(node))
+    root.extend(codes.declarations())
+    root.extend(_shared_top_level(own, ours=True))
+    _sub(root, "param", name=ONLY_PARAMETER, select="''", as_="xs:string")
+    for node in list(body):
+        root.append(node)
+    share_findings(root, ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE)
+    root.extend(finding_functions(ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE))
     excluded = root.get("exclude-result-prefixes", "")
     root.set("exclude-result-prefixes", f"{excluded} {FINDINGS_PREFIX}".strip())
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -199,8 +199,13 @@ def test_engine_runs_fused_by_default_and_official_on_request(artefacts_dir: Pat
     store = ArtefactStore.from_paths(mirror=artefacts_dir, cache_dir=tmp_path)
     fused = ValidationEngine(store).compiled()
     official = ValidationEngine(store, evaluation=Evaluation.OFFICIAL).compiled()
-    assert "cen-fuse" in fused.build_seconds
+    # Both fused layers in one stylesheet (``SharedLayers``), generated once for the two.
+    assert "cen-peppol-fuse" in fused.build_seconds
+    assert fused.shared is not None
+    assert [layer.layer for layer in fused.layers] == list(fused.shared.layers)
+    assert "cen-peppol-fuse" not in official.build_seconds
     assert "cen-fuse" not in official.build_seconds
+    assert official.shared is None
 
 
 def _findings(saxon: PySaxonProcessor, stylesheet: bytes, document: bytes) -> list[tuple[str, str]]:
