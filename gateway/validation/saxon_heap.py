@@ -106,7 +106,9 @@ def isolate_arguments(young_mib: int, free_mib: int, options: Sequence[str] = ()
     """
     for option in options:
         if option not in DIAGNOSTIC_OPTIONS:
-            raise ValueError(f"not a diagnostic isolate option ({', '.join(sorted(DIAGNOSTIC_OPTIONS))}): {option!r}")
+            raise ValueError(
+                f"not a diagnostic isolate option ({', '.join(sorted(DIAGNOSTIC_OPTIONS))}): {option!r}"
+            )
     return [
         b"gateway",
         f"-Xmn{young_mib}m".encode(),

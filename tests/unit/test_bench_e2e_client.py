@@ -123,7 +123,7 @@ def test_a_post_that_timed_out_in_the_body_does_not_leave_its_connection_for_the
                 break
             requests += 1
             if requests == 1:
-                writer.write(b"HTTP/1.1 202 X\r\ncontent-length: 10\r\n\r\n{\"id\":")  # 4 bytes short
+                writer.write(b'HTTP/1.1 202 X\r\ncontent-length: 10\r\n\r\n{"id":')  # 4 bytes short
                 await writer.drain()
                 continue  # the rest never comes on this connection
             writer.write(answer(202, b'{"id": "%d"}' % requests))

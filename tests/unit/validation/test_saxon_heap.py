@@ -144,7 +144,13 @@ def test_the_settings_size_the_young_generation_for_a_large_invoice_and_check_th
     for wrong in (["PrintGC"], ["-XX:+PrintGC -Xmx1g"], *([option] for option in PROCESS_ENDING)):
         with pytest.raises(ValidationError, match="isolate option"):
             ValidationSettings(saxon_isolate_options=wrong)
-    diagnostics = ["-XX:+PrintGC", "-XX:+PrintGCSummary", "-XX:+VerboseGC", "-XX:+PrintGCTimes", "-XX:-PrintGC"]
+    diagnostics = [
+        "-XX:+PrintGC",
+        "-XX:+PrintGCSummary",
+        "-XX:+VerboseGC",
+        "-XX:+PrintGCTimes",
+        "-XX:-PrintGC",
+    ]
     assert ValidationSettings(saxon_isolate_options=diagnostics).saxon_isolate_options == diagnostics
     assert isolate_arguments(32, 16, diagnostics)[3:] == [option.encode() for option in diagnostics]
     assert _SAXON_DIAGNOSTIC_OPTIONS == DIAGNOSTIC_OPTIONS  # the settings check what the isolate takes
