@@ -309,7 +309,10 @@ class DeliveryWorker:
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
                     signal = self._signal if free else None
-                    timeout = self._until_look(looked_at) if free else self._poll()
+                    # Until the next look is due while one can be taken; stopping (no more leases) or full,
+                    # the poll interval as before (an overdue look would make every wait zero seconds).
+                    looks = free and not stop.is_set()
+                    timeout = self._until_look(looked_at) if looks else self._poll()
                     waited_out = await self._wait(stop, flying, timeout, signal)
                     if waited_out and not free and self._signal is not None:
                         self._signal.polled_while_busy()  # jobs due later send no NOTIFY

@@ -472,3 +472,43 @@ def test_a_job_due_without_a_wake_up_waits_no_longer_than_the_poll(store: SQLDoc
     waited = asyncio.run(main())
     # Within about one poll interval (0.3 s, margin for a loaded machine), not after the ~3 s of the others.
     assert waited < 1.2
+
+
+def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLDocumentStore) -> None:
+    # Stopped, the worker leases no more: an overdue look must not turn the wait for the deliveries in
+    # flight into a loop of zero-second waits.
+    clock = SettableClock()
+    held = queue_document(store, at=clock.now())
+    deliverer = HeldDeliverer({held})
+    waits = 0
+
+    class CountingWaits(DeliveryWorker):
+        @staticmethod
+        async def _wait(*args: Any, **kw: Any) -> bool:
+            nonlocal waits
+            waits += 1
+            return await DeliveryWorker._wait(*args, **kw)
+
+    worker = CountingWaits(
+        deliverer,  # type: ignore[arg-type]
+        store=store,
+        clock=clock,
+        ids=UUIDs(),
+        lease_for=LEASE,
+        poll_interval=0.05,
+        signal=SilentSignal(),
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        while not deliverer.started:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.sleep(0.5)  # ten poll intervals with the delivery in flight
+        deliverer.release.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    assert deliverer.delivered == [held]
+    assert waits < 30  # one per poll interval at most, not a busy loop
