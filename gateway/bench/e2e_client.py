@@ -116,8 +116,11 @@ class LoopbackPoster:
                 raise
             except asyncio.LimitOverrunError as exc:
                 raise ValueError("response head too long") from exc
-            status, length, keep = _parse_head(head)
+            status, length, reusable = _parse_head(head)
             body = await reader.readexactly(length) if length else b""
+            # Kept only once the whole answer is read: a body cut short (a timeout, a cancellation) would
+            # otherwise be read by the next POST on this connection as the head of its own answer.
+            keep = reusable
             return PostAnswer(status, body)
         finally:
             if keep:

@@ -29,6 +29,15 @@ class ArtefactSettings(BaseModel):
     download: bool = False  # fetch missing files from upstream (checksum-verified)
 
 
+#: The isolate options ``saxon_isolate_options`` may hold: the same as ``gateway.validation.saxon_heap``'s
+#: ``DIAGNOSTIC_OPTIONS`` (not imported: that package loads saxonche; a test keeps the two equal).
+_SAXON_DIAGNOSTIC_OPTIONS = frozenset(
+    f"-XX:{sign}{name}"
+    for sign in "+-"
+    for name in ("PrintGC", "PrintGCSummary", "PrintGCTimes", "VerboseGC", "TraceHeapChunks")
+)
+
+
 class ValidationSettings(BaseModel):
     rule_set: str | None = None  # None: the rule set in force on the day
     max_document_bytes: int = 20 * 1024 * 1024
@@ -42,8 +51,9 @@ class ValidationSettings(BaseModel):
     # with 16 a 5,000-line invoice's tree overflowed it into a full collection (*Memory, ninth pass*).
     saxon_young_generation_mib: int = Field(default=32, ge=0, le=4096)
     saxon_max_free_heap_mib: int = Field(default=16, ge=0, le=4096)
-    # Further options of Saxon's isolate, after those two (diagnostics, e.g. ["-XX:+PrintGC"]: GraalVM's
-    # collection log on stdout); each an isolate option (-X…). Ignored when the young generation is 0.
+    # Further options of Saxon's isolate, after those two: GraalVM's collection logs only (on stderr, e.g.
+    # ["-XX:+PrintGC"]; _SAXON_DIAGNOSTIC_OPTIONS). Others are refused here: GraalVM ends the whole process on
+    # an option it does not know, and some it knows end or hang it. Ignored when the young generation is 0.
     saxon_isolate_options: list[str] = Field(default_factory=list)
     # Documents from this size up hand the C heap's free pages (their dropped lxml tree) back to the
     # system before Saxon parses them (glibc malloc_trim; Saxon's heap cannot reuse them). 0: never.
@@ -56,8 +66,9 @@ class ValidationSettings(BaseModel):
     @classmethod
     def _isolate_options(cls, value: list[str]) -> list[str]:
         for option in value:
-            if not option.startswith("-X") or any(c.isspace() for c in option):
-                raise ValueError(f"not a GraalVM isolate option (-X…): {option!r}")
+            if option not in _SAXON_DIAGNOSTIC_OPTIONS:
+                allowed = ", ".join(sorted(_SAXON_DIAGNOSTIC_OPTIONS))
+                raise ValueError(f"not a diagnostic isolate option ({allowed}): {option!r}")
         return value
 
 

@@ -72,7 +72,17 @@ class _Environment(ctypes.Structure):
 
 
 _lock = threading.Lock()
-_OPTION_PREFIXES = ("-X",)  # GraalVM isolate options: -Xmn, -Xmx, -XX:... (IsolateArgumentParser)
+#: The further isolate options passed on: GraalVM's collection logs (on stderr), nothing else. GraalVM ends
+#: the whole process - at the first Saxon processor, i.e. the first document validated - on an option it
+#: does not know (a typo: exit status 1), on ``-XX:PrintFlags=`` (prints, exits) and ``-Xss1k`` (fatal
+#: error); ``-Xmx`` makes a large document fatal, ``ExitOnOutOfMemoryError``, ``LoopOnFatalError`` and
+#: ``SafepointPromptnessFailureNanos`` exit or hang on a condition, ``-Xmn`` would bypass the young
+#: generation setting's bounds. ``gateway.config.documents`` checks the setting against the same names.
+DIAGNOSTIC_OPTIONS = frozenset(
+    f"-XX:{sign}{name}"
+    for sign in "+-"
+    for name in ("PrintGC", "PrintGCSummary", "PrintGCTimes", "VerboseGC", "TraceHeapChunks")
+)
 _decided = False
 _applied: tuple[int, int] | None = None
 # SaxonC's environment: in C memory that is never freed, because SaxonC still uses it while the
@@ -89,14 +99,16 @@ def saxon_heap_options() -> tuple[int, int] | None:
 
 def isolate_arguments(young_mib: int, free_mib: int, options: Sequence[str] = ()) -> list[bytes]:
     """The ``argv`` Saxon's isolate is created with: ``-Xmn``, ``-XX:MaxHeapFree`` and ``options`` after
-    them (a later option of the same name wins in GraalVM's parser).
+    them.
 
     Raises:
-        ValueError: an option that is not an isolate option (``-X…``).
+        ValueError: an option that is not one of ``DIAGNOSTIC_OPTIONS``.
     """
     for option in options:
-        if not option.startswith(_OPTION_PREFIXES) or any(c.isspace() for c in option):
-            raise ValueError(f"not a GraalVM isolate option: {option!r}")
+        if option not in DIAGNOSTIC_OPTIONS:
+            raise ValueError(
+                f"not a diagnostic isolate option ({', '.join(sorted(DIAGNOSTIC_OPTIONS))}): {option!r}"
+            )
     return [
         b"gateway",
         f"-Xmn{young_mib}m".encode(),
@@ -114,7 +126,8 @@ def size_saxon_heap(young_generation_mib: int, max_free_mib: int, options: Seque
         young_generation_mib: cap of the young generation (``-Xmn``); 0 keeps SaxonC's default and
             with it leaves the isolate to SaxonC (``max_free_mib`` is then ignored).
         max_free_mib: free heap kept mapped after a collection (``-XX:MaxHeapFree``).
-        options: further isolate options (diagnostics such as ``-XX:+PrintGC``), after those two.
+        options: further isolate options, after those two: ``DIAGNOSTIC_OPTIONS`` only (another is
+            refused with a warning, the isolate left to SaxonC: GraalVM would end the process).
 
     Returns:
         True if this process's isolate has these limits (now or from an earlier call).

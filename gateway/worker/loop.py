@@ -246,6 +246,10 @@ class DeliveryWorker:
         store_failures = 0
         waited_out = True
         more_due = True
+        # When this worker last looked for due jobs (monotonic): with a free slot it looks again at least
+        # every poll interval, however often deliveries end meanwhile - a retry, an expired lease or an old
+        # hand-back becomes due without a commit or a notification, and only a look finds it.
+        looked_at = time.monotonic()
         try:
             while True:
                 budget = None if max_jobs is None else max_jobs - stats.processed - len(flying)
@@ -255,12 +259,14 @@ class DeliveryWorker:
                 ended = more_due or self._lease_after_ends()  # ended deliveries are a reason to lease
                 worth_it = (
                     waited_out
+                    or time.monotonic() - looked_at >= self._poll()
                     or room == budget
                     or (not flying and (once or ended))
                     or (room >= low_water and ended)
                 )
                 leased = 0
                 if room > 0 and worth_it and not stop.is_set():
+                    looked_at = time.monotonic()
                     try:
                         leases, prepared = await self._take(min(room, self._batch_size))
                     except StoreError as exc:
@@ -293,7 +299,7 @@ class DeliveryWorker:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        waited_out = await self._wait(stop, flying, self._poll(), self._signal)
+                        waited_out = await self._wait(stop, flying, self._until_look(looked_at), self._signal)
                     continue
                 if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
@@ -303,7 +309,11 @@ class DeliveryWorker:
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
                     signal = self._signal if free else None
-                    waited_out = await self._wait(stop, flying, self._poll(), signal)
+                    # Until the next look is due while one can be taken; stopping (no more leases) or full,
+                    # the poll interval as before (an overdue look would make every wait zero seconds).
+                    looks = free and not stop.is_set()
+                    timeout = self._until_look(looked_at) if looks else self._poll()
+                    waited_out = await self._wait(stop, flying, timeout, signal)
                     if waited_out and not free and self._signal is not None:
                         self._signal.polled_while_busy()  # jobs due later send no NOTIFY
                 self._collect(flying, keeper, stats)
@@ -324,6 +334,10 @@ class DeliveryWorker:
         *End to end, eighth pass*: 1.08 empty leases per job), each a thread hop and a write transaction -
         on SQLite the database's write lock, which the API's writes wait for."""
         return self._signal is None or time.monotonic() < self._lease_after_ends_until
+
+    def _until_look(self, looked_at: float) -> float:
+        """Seconds until the next look is due, the last having been at ``looked_at`` (monotonic)."""
+        return max(0.0, looked_at + self._poll() - time.monotonic())
 
     def _poll(self) -> float:
         """Seconds until the next look when no job is due: the poll interval, longer for a PostgreSQL

@@ -5,13 +5,21 @@ event), and the unit of work goes on (the intake then reads the winner in it, ``
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from store_builders import T0, content, inbound
 
 from gateway.errors import DuplicateMessage
-from gateway.model.expense import INITIAL_STATUS, SYSTEM_ACTOR, Expense, ExpenseAction, ExpenseEvent
+from gateway.model.expense import (
+    INITIAL_STATUS,
+    SYSTEM_ACTOR,
+    Expense,
+    ExpenseAction,
+    ExpenseEvent,
+    ExpenseStatus,
+)
 from gateway.store import SQLDocumentStore
 
 
@@ -73,3 +81,45 @@ def test_a_refused_expense_leaves_nothing_and_the_unit_of_work_goes_on(store: SQ
         assert stored.id == third.id
         assert [e.action for e in uow.expenses.events(third.id)] == [ExpenseAction.CREATED]
         assert uow.expenses.get_by_inbound(second_document.id) is None
+
+
+def test_an_expense_stored_after_its_first_step_keeps_both_audit_entries_in_order(
+    store: SQLDocumentStore,
+) -> None:
+    # The intake stores a received draft as it stands after routing, its CREATED and TRIAGE entries in one
+    # executemany (``add(..., then=...)``): read back in that order on both databases, a refused one leaves
+    # neither.
+    document, other = inbound(), inbound()
+    expense = _expense(document.id)
+    step = ExpenseEvent(
+        expense.id,
+        T0,
+        SYSTEM_ACTOR.name,
+        SYSTEM_ACTOR.role,
+        ExpenseAction.TRIAGE,
+        INITIAL_STATUS,
+        ExpenseStatus.TO_TRIAGE,
+        None,
+        {"rule": None, "reason": "no unit code"},
+    )
+    stored = replace(expense, status=ExpenseStatus.TO_TRIAGE, status_reason="no unit code")
+    twin = _expense(other.id)
+    with store.unit_of_work() as uow:
+        uow.inbound.add(document, content())
+        uow.inbound.add(other, content())
+        uow.expenses.add(stored, dedupe_key="k-1", event=_created(expense), then=step)
+        with pytest.raises(DuplicateMessage):
+            uow.expenses.add(
+                twin, dedupe_key="k-1", event=_created(twin), then=replace(step, expense_id=twin.id)
+            )
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        got = uow.expenses.get(expense.id)
+        assert got is not None
+        assert (got.status, got.status_reason) == (ExpenseStatus.TO_TRIAGE, "no unit code")
+        events = uow.expenses.events(expense.id)
+        assert [(e.action, e.from_status, e.to_status, e.detail) for e in events] == [
+            (ExpenseAction.CREATED, None, INITIAL_STATUS, None),
+            (ExpenseAction.TRIAGE, INITIAL_STATUS, ExpenseStatus.TO_TRIAGE, step.detail),
+        ]
+        assert uow.expenses.events(twin.id) == []

@@ -107,3 +107,35 @@ def test_a_server_that_closes_before_answering_fails_the_post_as_a_transport_err
             await poster.post("/p", content=b"a", headers={})
 
     asyncio.run(serving(handler, run))
+
+
+def test_a_post_that_timed_out_in_the_body_does_not_leave_its_connection_for_the_next() -> None:
+    # The first answer's head comes, its body never does (a stalled server): the POST times out. Its
+    # connection still holds the unread answer; reused, the next POST would read that instead of its own.
+    requests = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal requests
+        while not reader.at_eof():
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                break
+            requests += 1
+            if requests == 1:
+                writer.write(b'HTTP/1.1 202 X\r\ncontent-length: 10\r\n\r\n{"id":')  # 4 bytes short
+                await writer.drain()
+                continue  # the rest never comes on this connection
+            writer.write(answer(202, b'{"id": "%d"}' % requests))
+            await writer.drain()
+        writer.close()
+
+    async def run(base: str) -> None:
+        poster = LoopbackPoster(base, headers={}, timeout=0.2)
+        with pytest.raises(httpx.ReadTimeout):
+            await poster.post("/p", content=b"a", headers={})
+        second = await poster.post("/p", content=b"b", headers={})
+        await poster.aclose()
+        assert (second.status_code, second.json()) == (202, {"id": "2"})
+
+    asyncio.run(serving(handler, run))

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from gateway.bootstrap.adapters import build_validation_engine
 from gateway.config import Settings
-from gateway.config.documents import ValidationSettings
-from gateway.validation.saxon_heap import isolate_arguments
+from gateway.config.documents import _SAXON_DIAGNOSTIC_OPTIONS, ValidationSettings
+from gateway.validation.saxon_heap import DIAGNOSTIC_OPTIONS, isolate_arguments
 
 _PROBE = """
 import json, sys
@@ -89,13 +89,48 @@ def test_the_isolate_options_follow_the_heap_limits_and_reach_the_isolate(
 
 def test_isolate_arguments_put_the_options_after_the_limits() -> None:
     assert isolate_arguments(32, 16) == [b"gateway", b"-Xmn32m", b"-XX:MaxHeapFree=16m"]
-    assert isolate_arguments(24, 8, ["-XX:+PrintGC", "-Xmn40m"]) == [
+    assert isolate_arguments(24, 8, ["-XX:+PrintGC", "-XX:+VerboseGC"]) == [
         *(b"gateway", b"-Xmn24m", b"-XX:MaxHeapFree=8m"),
-        *(b"-XX:+PrintGC", b"-Xmn40m"),  # GraalVM's parser: the later -Xmn wins
+        *(b"-XX:+PrintGC", b"-XX:+VerboseGC"),
     ]
-    for wrong in ("PrintGC", "-XX:+PrintGC -Xmx1g", "--help"):
+    for wrong in ("PrintGC", "-XX:+PrintGC -Xmx1g", "--help", *PROCESS_ENDING):
         with pytest.raises(ValueError, match="isolate option"):
             isolate_arguments(32, 16, [wrong])
+
+
+# Isolate options GraalVM accepts (a typo included) that end or hang the whole process - at its first Saxon
+# processor, i.e. the first document validated - or make a later document do so; or that override the heap
+# settings' own bounds. Each tried against saxonche 13.1 (review5): a typo exits with status 1 ("Could not
+# find option"), -XX:PrintFlags= prints the options and exits, -Xss1k is a fatal error, -Xmx64m fatal on a
+# large document (module docstring), ExitOnOutOfMemoryError / LoopOnFatalError /
+# SafepointPromptnessFailureNanos exit or hang on a condition.
+PROCESS_ENDING = (
+    "-XX:+PrintGc",
+    "-XX:PrintFlags=",
+    "-XX:PrintFlagsWithExtraHelp=*",
+    "-Xss1k",
+    "-XX:StackSize=1024",
+    "-Xmx64m",
+    "-XX:MaxHeapSize=67108864",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:+LoopOnFatalError",
+    "-XX:SafepointPromptnessFailureNanos=1",
+    "-Xmn1k",
+)
+
+
+def test_an_unknown_isolate_option_leaves_saxons_defaults_and_the_process_alive() -> None:
+    # Given past the settings (a direct caller): refused before GraalVM sees it, which would end the process.
+    probe = (
+        "from gateway.validation.saxon_heap import size_saxon_heap\n"
+        "from saxonche import PySaxonProcessor\n"
+        "print(size_saxon_heap(32, 16, ['-XX:+PrintGc']))\n"
+        "print(PySaxonProcessor(license=False).version)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[0] == "False"
+    assert "Saxon" in run.stdout.splitlines()[1]
 
 
 def test_the_settings_size_the_young_generation_for_a_large_invoice_and_check_the_options() -> None:
@@ -106,9 +141,19 @@ def test_the_settings_size_the_young_generation_for_a_large_invoice_and_check_th
     assert settings.saxon_isolate_options == []
     logging = ValidationSettings(saxon_isolate_options=["-XX:+PrintGC"])
     assert logging.saxon_isolate_options == ["-XX:+PrintGC"]
-    for wrong in (["PrintGC"], ["-XX:+PrintGC -Xmx1g"]):
+    for wrong in (["PrintGC"], ["-XX:+PrintGC -Xmx1g"], *([option] for option in PROCESS_ENDING)):
         with pytest.raises(ValidationError, match="isolate option"):
             ValidationSettings(saxon_isolate_options=wrong)
+    diagnostics = [
+        "-XX:+PrintGC",
+        "-XX:+PrintGCSummary",
+        "-XX:+VerboseGC",
+        "-XX:+PrintGCTimes",
+        "-XX:-PrintGC",
+    ]
+    assert ValidationSettings(saxon_isolate_options=diagnostics).saxon_isolate_options == diagnostics
+    assert isolate_arguments(32, 16, diagnostics)[3:] == [option.encode() for option in diagnostics]
+    assert _SAXON_DIAGNOSTIC_OPTIONS == DIAGNOSTIC_OPTIONS  # the settings check what the isolate takes
 
 
 def test_the_engine_gets_the_isolate_options_from_the_settings(artefacts_dir: Path, tmp_path: Path) -> None:

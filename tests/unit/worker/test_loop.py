@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -411,3 +412,103 @@ def test_after_a_hand_back_ended_deliveries_lease_again(store: SQLDocumentStore)
     worker = run_with_silent_signal(store, deliverer, done=2, batch_size=10, max_in_flight=20)
     assert sorted(deliverer.delivered) == sorted(others)
     assert worker.leases == 1 + 3  # the first look, then one after each of the three ended deliveries
+
+
+class SteadyDeliverer:
+    """Each delivery takes ``step`` seconds longer than the one before: with many in flight, one ends every
+    ``step`` seconds (slow receivers answering one after the other); records when each document started."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.started: dict[str, float] = {}
+        self.delivered: list[str] = []
+
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        return {}
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        self.started[lease.document_id] = time.monotonic()
+        await asyncio.sleep(self.step * len(self.started))
+        self.delivered.append(lease.document_id)
+        return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+
+def test_a_job_due_without_a_wake_up_waits_no_longer_than_the_poll(store: SQLDocumentStore) -> None:
+    """A retry (or a lease that expired, a hand-back older than ``HANDED_BACK_WINDOW``) becomes due without
+    a commit or a NOTIFY: the poll is what finds it. Deliveries ending more often than the poll interval must
+    not put that look off until they have all ended."""
+    clock = SettableClock()
+    busy = [queue_document(store, at=clock.now()) for _ in range(30)]
+    retry = queue_document(store, at=clock.now() + timedelta(minutes=1))
+    deliverer = SteadyDeliverer(step=0.1)  # 30 in flight: one ends every 0.1 s for 3 s
+    worker = DeliveryWorker(
+        deliverer,  # type: ignore[arg-type]
+        store=store,
+        clock=clock,
+        ids=UUIDs(),
+        lease_for=LEASE,
+        batch_size=40,
+        max_in_flight=40,
+        poll_interval=0.3,
+        signal=SilentSignal(),  # like PostgreSQL: nothing notifies a retry whose time comes
+    )
+
+    async def main() -> float:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        while len(deliverer.started) < len(busy):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.15)  # a delivery or two ended
+        clock.advance(minutes=2)
+        due_since = time.monotonic()
+        for _ in range(600):
+            if retry in deliverer.started:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(running, timeout=20)
+        return deliverer.started.get(retry, float("inf")) - due_since
+
+    waited = asyncio.run(main())
+    # Within about one poll interval (0.3 s, margin for a loaded machine), not after the ~3 s of the others.
+    assert waited < 1.2
+
+
+def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLDocumentStore) -> None:
+    # Stopped, the worker leases no more: an overdue look must not turn the wait for the deliveries in
+    # flight into a loop of zero-second waits.
+    clock = SettableClock()
+    held = queue_document(store, at=clock.now())
+    deliverer = HeldDeliverer({held})
+    waits = 0
+
+    class CountingWaits(DeliveryWorker):
+        @staticmethod
+        async def _wait(*args: Any, **kw: Any) -> bool:
+            nonlocal waits
+            waits += 1
+            return await DeliveryWorker._wait(*args, **kw)
+
+    worker = CountingWaits(
+        deliverer,  # type: ignore[arg-type]
+        store=store,
+        clock=clock,
+        ids=UUIDs(),
+        lease_for=LEASE,
+        poll_interval=0.05,
+        signal=SilentSignal(),
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        while not deliverer.started:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.sleep(0.5)  # ten poll intervals with the delivery in flight
+        deliverer.release.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    assert deliverer.delivered == [held]
+    assert waits < 30  # one per poll interval at most, not a busy loop
