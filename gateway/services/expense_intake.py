@@ -2,7 +2,7 @@
 expense it duplicates). Called by the receive path right after validation and by the recovery pass.
 
 The document is read for its draft by ``expense_draft_reading`` (the tree, or line by line when large),
-its expense is stored by ``expense_creation``, and what became of it is a ``expense_draft_result``."""
+its expense is stored by ``expense_creation``, and what became of it is told by ``expense_draft_result``."""
 
 from __future__ import annotations
 
