@@ -1,64 +1,31 @@
 """Expense intake: a valid received invoice or credit note becomes a routed draft (or is flagged on the
-expense it duplicates). Called by the receive path right after validation and by the recovery pass."""
+expense it duplicates). Called by the receive path right after validation and by the recovery pass.
+
+The document is read for its draft by ``expense_draft_reading`` (the tree, or line by line when large),
+its expense is stored by ``expense_creation``, and what became of it is told by ``expense_draft_result``."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Final
 
-from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError, StoreError
+from gateway.errors import DocumentNotFound, GatewayError, StoreError
 from gateway.model import CreditNote, DocumentTypeID, Invoice, ParticipantID
-from gateway.model.expense import (
-    INITIAL_STATUS,
-    SYSTEM_ACTOR,
-    Expense,
-    ExpenseAction,
-    ExpenseEvent,
-    ExpenseStatus,
-)
 from gateway.model.message import InboundStatus
-from gateway.model.units import unit_prefix
-from gateway.services.expense_drafts import DraftLines, DraftValues, build_draft
-from gateway.services.expense_effects import ExpensePolicy, announce, respond
+from gateway.services.expense_creation import ExpenseCreator
+from gateway.services.expense_draft_reading import draft_of, read_for_draft
+from gateway.services.expense_draft_result import DraftOutcome, DraftResult
+from gateway.services.expense_drafts import DraftLines
+from gateway.services.expense_effects import ExpensePolicy
 from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
-from gateway.services.routing import (
-    DocumentReferences,
-    RoutedDocument,
-    RoutingOutcome,
-    named_codes,
-    route,
-)
-from gateway.ubl import read_ubl, read_ubl_line_by_line
 from gateway.ubl.codes import CREDIT_NOTE_NS, INVOICE_NS
 
 log = logging.getLogger("gateway.expenses")
 
 #: Most documents the recovery remembers giving up on (a few bytes each); beyond, the oldest is retried.
 MAX_GIVEN_UP: Final = 10_000
-
-
-class DraftOutcome(StrEnum):
-    """What became of a received document."""
-
-    CREATED = "created"
-    EXISTING = "existing"
-    """The document already has its expense (a repeated call)."""
-    DUPLICATE = "duplicate"
-    """Same supplier, kind, number and amount as an existing expense: flagged on it, not created twice."""
-    SKIPPED = "skipped"
-    """Not a valid invoice or credit note, or unreadable: no expense (the inbound listing shows it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class DraftResult:
-    """The outcome of :meth:`ExpenseWorkflow.create_from_inbound`."""
-
-    outcome: DraftOutcome
-    expense: Expense | None = None
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +63,7 @@ class ExpenseIntake:
         policy: ExpensePolicy,
     ) -> None:
         self._store = store
-        self._clock = clock
-        self._ids = ids
-        self._responder = responder
-        self._policy = policy
+        self._creator = ExpenseCreator(clock=clock, ids=ids, responder=responder, policy=policy)
         # Documents the recovery gave up on (id -> reason): never read or logged again by this object.
         self._given_up: dict[str, str] = {}
 
@@ -152,11 +116,12 @@ class ExpenseIntake:
             result = self._unreadable(inbound_document_id, validated.unread or "not read")
             self._give_up(inbound_document_id, result.reason or "not read")  # logged: not again
             return result
-        values, routed = _draft_of(validated.model, validated.lines, validated.sender)
+        values, routed = draft_of(validated.model, validated.lines, validated.sender)
         # The caller has just recorded the document's first verdict in this unit of work, so it has no
         # expense yet; a twin (same duplicate key) is found by the insert's unique key, which leads to the
-        # same outcome as looking first (``_create``'s DuplicateMessage branch): two SELECTs fewer.
-        result = self._create(uow, inbound_document_id, routed, values, look_first=False)
+        # same outcome as looking first (``ExpenseCreator.create``'s DuplicateMessage branch): two SELECTs
+        # fewer.
+        result = self._creator.create(uow, inbound_document_id, routed, values, look_first=False)
         _log_created(inbound_document_id, result)
         return result
 
@@ -172,140 +137,12 @@ class ExpenseIntake:
         lines: DraftLines | None,
         sender: ParticipantID,
     ) -> DraftResult:
-        values, routed = _draft_of(model, lines, sender)
+        values, routed = draft_of(model, lines, sender)
         with self._store.unit_of_work() as uow:
-            result = self._create(uow, inbound_document_id, routed, values)
+            result = self._creator.create(uow, inbound_document_id, routed, values)
             uow.commit()
         _log_created(inbound_document_id, result)
         return result
-
-    def _create(
-        self,
-        uow: UnitOfWork,
-        inbound_id: str,
-        document: RoutedDocument,
-        values: DraftValues,
-        *,
-        look_first: bool = True,
-    ) -> DraftResult:
-        """Store the draft, or find it or its twin. ``look_first=False`` skips the two look-ups before the
-        insert: the unique keys refuse an existing expense or twin, and the DuplicateMessage branch below
-        finds it and answers as the look-ups would have."""
-        now = self._clock.now()
-        if look_first:
-            existing = uow.expenses.get_by_inbound(inbound_id)
-            if existing is not None:
-                return DraftResult(DraftOutcome.EXISTING, existing)
-            original = uow.expenses.find_duplicate(values.dedupe_key)
-            if original is not None:
-                return self._flag_duplicate(uow, original, inbound_id, now)
-        # Only the units the document names (and the mapping's) are loaded; all prefixes are (cheap).
-        prefixes = {unit_prefix(key) for key in uow.units.all_keys()}
-        mapping = uow.units.get_mapping(values.supplier_key)
-        named = {key for *_, key in named_codes(document, prefixes=prefixes, rules=self._policy.rules)}
-        if mapping is not None:
-            named.add(mapping.unit_code)
-        units = uow.units.get_many(named)
-        decision = route(
-            document, units=units, mapping=mapping, rules=self._policy.rules, at=now, prefixes=prefixes
-        )
-        credited = None
-        for number in values.credited_numbers:
-            invoice = uow.expenses.find_invoice(values.supplier_key, number)
-            if invoice is not None:
-                credited = invoice.id
-                break
-        expense = Expense(
-            id=self._ids.new_id(),
-            inbound_document_id=inbound_id,
-            kind=values.kind,
-            status=INITIAL_STATUS,
-            unit_code=None,
-            supplier_key=values.supplier_key,
-            supplier_name=values.supplier_name,
-            number=values.number,
-            currency=values.currency,
-            amount=values.amount,
-            issue_date=values.issue_date,
-            draft=values.draft,
-            routing=decision.to_dict(),
-            created_at=now,
-            updated_at=now,
-            credited_expense_id=credited,
-        )
-        created = ExpenseEvent(
-            expense.id, now, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, INITIAL_STATUS
-        )
-        routed = decision.outcome is RoutingOutcome.ROUTED
-        step = ExpenseEvent(
-            expense.id,
-            now,
-            SYSTEM_ACTOR.name,
-            SYSTEM_ACTOR.role,
-            ExpenseAction.ROUTE if routed else ExpenseAction.TRIAGE,
-            INITIAL_STATUS,
-            ExpenseStatus.TO_APPROVE if routed else ExpenseStatus.TO_TRIAGE,
-            decision.unit_code,
-            {"rule": decision.rule.value if decision.rule else None, "reason": decision.reason},
-        )
-        # Stored as it stands after routing (one row, both audit entries): the same rows as inserting it
-        # new and then recording the step, two statements fewer under the write lock.
-        stored = replace(
-            expense,
-            status=step.to_status,
-            unit_code=step.unit_code,
-            status_reason=None if routed else decision.reason,
-        )
-        try:
-            uow.expenses.add(stored, dedupe_key=values.dedupe_key, event=created, then=step)
-        except DuplicateMessage:
-            # This document or its twin is stored already (by a concurrent unit of work, or earlier when not
-            # looked up first).
-            winner = uow.expenses.get_by_inbound(inbound_id)
-            if winner is not None:
-                return DraftResult(DraftOutcome.EXISTING, winner)
-            twin = uow.expenses.find_duplicate(values.dedupe_key)
-            if twin is None:
-                raise
-            return self._flag_duplicate(uow, twin, inbound_id, now)
-        # The Invoice Response and the webhooks as before: CREATED (the new expense), then the step.
-        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, now)
-        announce(
-            uow,
-            self._ids,
-            self._policy.webhook_url,
-            expense,
-            created,
-            {"response_document_id": ab} if ab else None,
-        )
-        announce(uow, self._ids, self._policy.webhook_url, stored, step, step.detail)
-        return DraftResult(DraftOutcome.CREATED, stored)
-
-    def _flag_duplicate(
-        self, uow: UnitOfWork, original: Expense, inbound_id: str, now: datetime
-    ) -> DraftResult:
-        if inbound_id not in original.duplicates:
-            event = ExpenseEvent(
-                original.id,
-                now,
-                SYSTEM_ACTOR.name,
-                SYSTEM_ACTOR.role,
-                ExpenseAction.DUPLICATE,
-                original.status,
-                original.status,
-                original.unit_code,
-                {"inbound_document_id": inbound_id},
-            )
-            try:
-                uow.expenses.add_duplicate(original.id, inbound_id, event)
-            except DuplicateMessage:  # a concurrent call flagged it first
-                return DraftResult(DraftOutcome.DUPLICATE, original)
-            original = replace(original, duplicates=(*original.duplicates, inbound_id))
-            announce(uow, self._ids, self._policy.webhook_url, original, event, event.detail)
-            log.warning(
-                "inbound document %s repeats expense %s: flagged, not created", inbound_id, original.id
-            )
-        return DraftResult(DraftOutcome.DUPLICATE, original)
 
     def recover(
         self, *, batch_size: int = 50, received_since: datetime | None = None, retry_given_up: bool = False
@@ -362,38 +199,6 @@ class ExpenseIntake:
         if len(self._given_up) >= MAX_GIVEN_UP:  # the oldest is tried (and logged) once more
             del self._given_up[next(iter(self._given_up))]
         self._given_up[inbound_id] = reason
-
-
-#: From this size up a document is read for its draft line by line (``read_for_draft``): its header's
-#: model and each line's draft row, never the model of every line at once (README, *Memory, eighth pass*).
-LINE_BY_LINE_ABOVE_BYTES: Final = 1024 * 1024
-
-
-def read_for_draft(body: bytes) -> tuple[Invoice | CreditNote, DraftLines | None]:
-    """A received document read for its draft: the whole model and None below
-    ``LINE_BY_LINE_ABOVE_BYTES``; from there up, by ``read_ubl_line_by_line``: the header's model and
-    the lines' draft rows and routing references (or the whole model and None, when that reader fell back
-    on it). Either way the same draft and routing follow, and the same errors.
-
-    Raises:
-        XMLInputError, MappingError: as ``gateway.ubl.read_ubl``.
-    """
-    if len(body) < LINE_BY_LINE_ABOVE_BYTES:
-        return read_ubl(body), None
-    lines = DraftLines()
-    read = read_ubl_line_by_line(body, lines.add)
-    return read.document, lines if read.handed_on else None
-
-
-def _draft_of(
-    model: Invoice | CreditNote, lines: DraftLines | None, sender: ParticipantID
-) -> tuple[DraftValues, RoutedDocument]:
-    """The draft values and what routing reads, of a model holding its lines (``lines`` None) or of a
-    header read line by line."""
-    if lines is None:
-        return build_draft(model, sender=sender), model
-    values = build_draft(model, sender=sender, lines=lines.rows)
-    return values, DocumentReferences.of(model, lines.references)
 
 
 def _log_created(inbound_document_id: str, result: DraftResult) -> None:

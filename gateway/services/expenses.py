@@ -18,8 +18,9 @@ from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, E
 from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import check_action, visible_to
+from gateway.services.expense_draft_result import DraftResult
 from gateway.services.expense_effects import ExpensePolicy, announce, reason_codes, respond
-from gateway.services.expense_intake import DraftResult, ExpenseIntake, ValidatedInbound
+from gateway.services.expense_intake import ExpenseIntake, ValidatedInbound
 from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
 
 log = logging.getLogger("gateway.expenses")

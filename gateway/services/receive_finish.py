@@ -22,7 +22,8 @@ from lxml import etree
 from gateway.errors import GatewayError
 from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
-from gateway.services.expense_intake import ValidatedInbound, read_for_draft
+from gateway.services.expense_draft_reading import read_for_draft
+from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import PlannedMLS, ReceivedEnvelope, RecordedVerdict
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound

@@ -12,41 +12,34 @@ Several worker processes may share one PostgreSQL database (``FOR UPDATE SKIP LO
 disjoint jobs); on SQLite run one worker. A worker that dies loses nothing: its leases expire and the jobs
 become due again (see ``gateway.services.deliver`` for why a resend is safe). A delivery that fails on the
 store (connection lost, database restarting) hands its lease back as soon as the store answers again, so
-the job resumes within seconds of the database coming back instead of after the lease.
+the job resumes within seconds of the database coming back instead of after the lease
+(``worker.store_faults``). When the pipeline looks for due jobs and what wakes it up: ``worker.pacing``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import timedelta
-from typing import Any
 
 import anyio.to_thread
 
 from gateway.bootstrap import Services
-from gateway.errors import LeaseLost, StoreError
+from gateway.errors import StoreError
 from gateway.services.deliver import Deliverer, DeliveryResult
 from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
 from gateway.store import SQLDocumentStore
 from gateway.store.job_signal import JobSignal, job_signal
 from gateway.worker.heartbeat import LeaseKeeper
+from gateway.worker.pacing import LeasePacing, wait_for_work
 from gateway.worker.stats import WorkerStats as WorkerStats  # re-exported: `gateway worker` prints it
+from gateway.worker.store_faults import InterruptedLeases, store_retry_delay
 
 log = logging.getLogger("gateway.worker")
 
-#: Longest wait between two attempts to lease while the store keeps failing (bounded backoff).
-MAX_STORE_RETRY_DELAY = 5.0
-#: Reason recorded on a job handed back after a store failure during its delivery.
-STORE_RELEASE_REASON = "store-unavailable: the attempt was interrupted by a database error"
 #: Default seconds between two lease renewals of the deliveries in flight.
 DEFAULT_RENEW_EVERY = 10.0
-#: Seconds after this worker handed a job back (endpoint busy, circuit open) during which every ended
-#: delivery is followed by a lease even with a wake-up signal: a handed-back job becomes due without a
-#: commit or ``NOTIFY``, at about the time a slot of its endpoint frees.
-HANDED_BACK_WINDOW = 30.0
 
 
 class DeliveryWorker:
@@ -92,13 +85,10 @@ class DeliveryWorker:
         self._poll_interval = poll_interval
         self._max_in_flight = max_in_flight
         self._renew_every = renew_every
-        self._signal = signal
-        # Leases of deliveries that failed on the store, still to be handed back (the store was down).
-        self._unreleased: list[DeliveryLease] = []
-        self._store_faulted_batches = 0
-        # Until when (monotonic) an ended delivery is a reason to lease even with a signal (a job was
-        # handed back: ``HANDED_BACK_WINDOW``).
-        self._lease_after_ends_until = 0.0
+        self._pacing = LeasePacing(
+            poll_interval=poll_interval, signal=signal, batch_size=batch_size, max_in_flight=max_in_flight
+        )
+        self._interrupted = InterruptedLeases(store=store, clock=clock, retry_delay=self.store_retry_delay)
 
     def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
         """Lease up to ``limit`` due jobs, commit, then read their documents in a read-only unit of work
@@ -128,37 +118,20 @@ class DeliveryWorker:
         Raises:
             StoreError: leases of earlier failed deliveries cannot be handed back yet, or leasing failed.
         """
-        if self._unreleased:
-            self._unreleased = await anyio.to_thread.run_sync(self._release, self._unreleased)
-            if self._unreleased:
+        if self._interrupted.pending:
+            await self._interrupted.hand_back()
+            if self._interrupted.pending:
                 raise StoreError(
-                    f"{len(self._unreleased)} lease(s) of interrupted deliveries not handed back"
+                    f"{self._interrupted.pending} lease(s) of interrupted deliveries not handed back"
                 )
         return await anyio.to_thread.run_sync(self._lease, limit)
-
-    def _settle(self, leases: list[DeliveryLease], results: list[DeliveryResult | BaseException]) -> None:
-        """Log what raised and queue the leases of store-interrupted deliveries for handing back."""
-        interrupted: list[DeliveryLease] = []
-        for lease, result in zip(leases, results, strict=True):
-            if isinstance(result, asyncio.CancelledError):
-                raise result
-            if isinstance(result, StoreError):
-                # The database failed mid-attempt: one line, no trace (an outage would flood the log).
-                log.error("delivery of %s interrupted by the store: %s", lease.document_id, result)
-                interrupted.append(lease)
-            elif isinstance(result, BaseException):
-                # A bug: the lease expires and the job is retried; CRASH_ALLOWANCE bounds a job that
-                # always fails.
-                log.error("delivery of %s raised", lease.document_id, exc_info=result)
-        self._store_faulted_batches = self._store_faulted_batches + 1 if interrupted else 0
-        self._unreleased.extend(interrupted)
 
     async def run_batch(self, limit: int | None = None) -> list[DeliveryResult | BaseException]:
         """One round (for tests and tools; ``run`` pipelines): lease up to ``limit`` (default: the batch
         size) due jobs, deliver them concurrently and wait for all of them.
 
-        Deliveries that raised StoreError have their leases handed back (``_release``); leases the store
-        could not take back are retried first on the next call.
+        Deliveries that raised StoreError have their leases handed back (``worker.store_faults``); leases
+        the store could not take back are retried first on the next call.
 
         Returns:
             One result per lease: the DeliveryResult, or the exception a delivery raised (logged).
@@ -174,50 +147,15 @@ class DeliveryWorker:
             *(self._deliverer.deliver_one(lease, prepared.get(lease.document_id)) for lease in leases),
             return_exceptions=True,
         )
-        self._settle(leases, list(results))
-        if self._unreleased:
-            self._unreleased = await anyio.to_thread.run_sync(self._release, self._unreleased)
+        self._interrupted.settle(leases, list(results))
+        if self._interrupted.pending:
+            await self._interrupted.hand_back()
         return list(results)
-
-    def _release(self, leases: list[DeliveryLease]) -> list[DeliveryLease]:
-        """Hand the leases of interrupted deliveries back, due after a short bounded delay.
-
-        The next attempt resends the stored message if one was sent (the receiver deduplicates it by
-        MessageId), so handing a job back early never delivers a document twice. Each hand-back counts as an
-        attempt without an outcome (CRASH_ALLOWANCE bounds a store fault that never heals); the delay grows
-        with consecutive faulted deliveries (``store_retry_delay``) so a flapping database cannot burn them
-        within seconds.
-
-        Returns:
-            The leases the store could not take back (it is still down); retried before the next lease.
-        """
-        now = self._clock.now()
-        due_at = now + timedelta(seconds=self.store_retry_delay(max(self._store_faulted_batches, 1)))
-        pending: list[DeliveryLease] = []
-        for lease in leases:
-            if lease.leased_until <= now:
-                continue  # expired: due again anyway
-            if pending:
-                pending.append(lease)  # the store is down: keep the rest for the next round
-                continue
-            try:
-                with self._store.unit_of_work() as uow:
-                    uow.jobs.reschedule(
-                        lease.document_id, lease.token, due_at=due_at, error=STORE_RELEASE_REASON
-                    )
-                    uow.commit()
-            except LeaseLost:
-                continue  # another worker holds the job now
-            except StoreError as exc:
-                log.error("handing back the lease of %s failed: %s", lease.document_id, exc)
-                pending.append(lease)
-        return pending
 
     def store_retry_delay(self, failures: int) -> float:
         """Seconds to wait after ``failures`` consecutive store failures: the poll interval, doubled per
         further failure, capped at MAX_STORE_RETRY_DELAY (or the poll interval if that is longer)."""
-        cap = max(self._poll_interval, MAX_STORE_RETRY_DELAY)
-        return float(min(cap, self._poll_interval * 2 ** min(failures - 1, 16)))
+        return store_retry_delay(self._poll_interval, failures)
 
     async def run(
         self, *, stop: asyncio.Event | None = None, once: bool = False, max_jobs: int | None = None
@@ -238,35 +176,22 @@ class DeliveryWorker:
         )
         beating = asyncio.create_task(keeper.run(), name="lease-heartbeat")
         flying: dict[asyncio.Task[DeliveryResult], DeliveryLease] = {}
-        # Without a wake-up signal, lease again once this many slots are free (or a wait ran out): one lease
-        # query per few ended deliveries rather than one per delivery. With a signal a freed slot alone is
-        # no reason to lease (``_lease_after_ends``): the signal says when a job is due, and a job that came
-        # while the slots were full ends the next wait at once.
-        low_water = max(1, min(self._batch_size, self._max_in_flight) // 2)
+        pacing = self._pacing
+        pacing.start()
         store_failures = 0
         waited_out = True
-        more_due = True
-        # When this worker last looked for due jobs (monotonic): with a free slot it looks again at least
-        # every poll interval, however often deliveries end meanwhile - a retry, an expired lease or an old
-        # hand-back becomes due without a commit or a notification, and only a look finds it.
-        looked_at = time.monotonic()
         try:
             while True:
                 budget = None if max_jobs is None else max_jobs - stats.processed - len(flying)
                 room = self._max_in_flight - len(flying)
                 if budget is not None:
                     room = min(room, budget)
-                ended = more_due or self._lease_after_ends()  # ended deliveries are a reason to lease
-                worth_it = (
-                    waited_out
-                    or time.monotonic() - looked_at >= self._poll()
-                    or room == budget
-                    or (not flying and (once or ended))
-                    or (room >= low_water and ended)
+                worth_it = pacing.worth_leasing(
+                    room=room, budget=budget, in_flight=len(flying), once=once, waited_out=waited_out
                 )
                 leased = 0
                 if room > 0 and worth_it and not stop.is_set():
-                    looked_at = time.monotonic()
+                    pacing.looking()
                     try:
                         leases, prepared = await self._take(min(room, self._batch_size))
                     except StoreError as exc:
@@ -287,19 +212,13 @@ class DeliveryWorker:
                         delivery = self._deliverer.deliver_one(lease, prepared.get(lease.document_id))
                         flying[asyncio.create_task(delivery)] = lease
                     leased = len(leases)
-                    # A lease that got all it asked for may have left due jobs behind: their wake-up may
-                    # be spent already (PostgreSQL folds notifications), so a freed slot leases again.
-                    more_due = leased == min(room, self._batch_size)
-                if self._signal is not None:
-                    if stop.is_set():
-                        self._signal.close()  # leasing no more: another worker listens in its place
-                    else:
-                        self._signal.busy(len(flying) >= self._max_in_flight)
+                    pacing.leased(leased, min(room, self._batch_size))
+                pacing.tell_signal(stopping=stop.is_set(), in_flight=len(flying))
                 if not flying:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        waited_out = await self._wait(stop, flying, self._until_look(looked_at), self._signal)
+                        waited_out = await self._wait(stop, flying, pacing.until_look(), pacing.signal)
                     continue
                 if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
@@ -308,66 +227,20 @@ class DeliveryWorker:
                     # Full, or nothing more due: wait for a delivery to end, a job to become due (if a slot
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
-                    signal = self._signal if free else None
-                    # Until the next look is due while one can be taken; stopping (no more leases) or full,
-                    # the poll interval as before (an overdue look would make every wait zero seconds).
-                    looks = free and not stop.is_set()
-                    timeout = self._until_look(looked_at) if looks else self._poll()
-                    waited_out = await self._wait(stop, flying, timeout, signal)
-                    if waited_out and not free and self._signal is not None:
-                        self._signal.polled_while_busy()  # jobs due later send no NOTIFY
+                    timeout = pacing.wait_timeout(looks=free and not stop.is_set())
+                    waited_out = await self._wait(stop, flying, timeout, pacing.signal if free else None)
+                    pacing.waited_while_busy(waited_out, free)
                 self._collect(flying, keeper, stats)
         finally:
-            if self._signal is not None:
-                self._signal.close()
+            pacing.close()
             beating.cancel()
             for task in flying:
                 task.cancel()  # only on cancellation or a raised StoreError: their leases expire
             await asyncio.gather(beating, *flying, return_exceptions=True)
         return stats
 
-    def _lease_after_ends(self) -> bool:
-        """Whether deliveries that ended are a reason to lease now: without a signal (polling only), or
-        within ``HANDED_BACK_WINDOW`` of this worker handing a job back (due again without a wake-up).
-
-        With a signal, leasing after every ended delivery found nothing about once per document (issue 12,
-        *End to end, eighth pass*: 1.08 empty leases per job), each a thread hop and a write transaction -
-        on SQLite the database's write lock, which the API's writes wait for."""
-        return self._signal is None or time.monotonic() < self._lease_after_ends_until
-
-    def _until_look(self, looked_at: float) -> float:
-        """Seconds until the next look is due, the last having been at ``looked_at`` (monotonic)."""
-        return max(0.0, looked_at + self._poll() - time.monotonic())
-
-    def _poll(self) -> float:
-        """Seconds until the next look when no job is due: the poll interval, longer for a PostgreSQL
-        standby (``JobSignal.poll_interval``: the listening worker polls and hands on what it cannot take)."""
-        if self._signal is None:
-            return self._poll_interval
-        return self._signal.poll_interval(self._poll_interval)
-
-    @staticmethod
-    async def _wait(
-        stop: asyncio.Event,
-        flying: dict[asyncio.Task[DeliveryResult], DeliveryLease],
-        timeout: float,
-        signal: JobSignal | None,
-    ) -> bool:
-        """Wait until a delivery ends, ``stop`` is set, ``signal`` says a job is due or ``timeout`` seconds
-        passed; True on the timeout or the signal (time to lease). Once stopping, only the deliveries are
-        waited for."""
-        stopping = None if stop.is_set() else asyncio.ensure_future(stop.wait())
-        due = asyncio.ensure_future(signal.wait()) if signal is not None and stopping is not None else None
-        extra = [future for future in (stopping, due) if future is not None]
-        waited: list[asyncio.Future[Any]] = [*flying, *extra]
-        if not waited:
-            return True
-        try:
-            done, _ = await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for future in extra:
-                future.cancel()
-        return not done or (due is not None and due in done)
+    #: The loop's one wait (``worker.pacing.wait_for_work``).
+    _wait = staticmethod(wait_for_work)
 
     def _collect(
         self,
@@ -384,11 +257,11 @@ class DeliveryWorker:
             task.exception() or task.result() if not task.cancelled() else asyncio.CancelledError()
             for task in done
         ]
-        self._settle(leases, results)
+        self._interrupted.settle(leases, results)
         for result in results:
             stats.count(result)
             if isinstance(result, DeliveryResult) and result.deferred:
-                self._lease_after_ends_until = time.monotonic() + HANDED_BACK_WINDOW
+                self._pacing.handed_back()
 
     @property
     def max_in_flight(self) -> int:

@@ -1,6 +1,7 @@
 """An expense refused by a unique constraint (its inbound document, or its duplicate key, stored already) on a
 real database (SQLite and PostgreSQL): DuplicateMessage, nothing of the refused expense written (no row, no
-event), and the unit of work goes on (the intake then reads the winner in it, ``expense_intake._create``)."""
+event), and the unit of work goes on (the intake then reads the winner in it,
+``expense_creation.ExpenseCreator.create``)."""
 
 from __future__ import annotations
 

@@ -227,7 +227,7 @@ def test_a_busy_listener_hands_its_polls_on_and_a_standby_polls_rarely(
     async def main() -> tuple[bool, float, float, list[str], list[str]]:
         running = await start(busy, free)
         listening = busy.signal.listening
-        intervals = (busy._poll(), free._poll())
+        intervals = (busy._pacing.poll(), free._pacing.poll())
         await asyncio.to_thread(enqueue, pg_store)  # fills the listener's slot
         assert await until(busy.took_a_job)
         silent = await asyncio.to_thread(queue_silently, pg_store)

@@ -22,7 +22,7 @@ from gateway.api.pending_sweep import (
 )
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
-from gateway.services import expense_intake
+from gateway.services import expense_draft_reading
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     ExpenseApp,
@@ -110,8 +110,8 @@ def test_a_document_whose_draft_fails_unexpectedly_does_not_stop_the_later_ones(
             raise KeyError("a bug this document hits")
         return real_build_draft(document, sender=sender)
 
-    real_build_draft = expense_intake.build_draft
-    monkeypatch.setattr(expense_intake, "build_draft", build_draft)
+    real_build_draft = expense_draft_reading.build_draft
+    monkeypatch.setattr(expense_draft_reading, "build_draft", build_draft)
     caplog.set_level(logging.ERROR, logger="gateway.expenses")
     workflow = app.services.expenses
     assert workflow.recover() == 1

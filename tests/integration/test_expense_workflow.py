@@ -18,8 +18,8 @@ from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
 from gateway.model.expense import Actor, ActorRole, ExpenseAction, ExpenseStatus
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.model.units import ProductionUnit
-from gateway.services import InboundQuery, expense_intake
-from gateway.services.expense_intake import DraftOutcome
+from gateway.services import InboundQuery, expense_draft_reading
+from gateway.services.expense_draft_result import DraftOutcome
 from gateway.services.expenses import ActionInput
 from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
 from gateway.services.units import save_units
@@ -118,8 +118,8 @@ def test_the_draft_is_built_from_the_validated_bytes_without_reading_them_back(
         raise AssertionError("the business document was parsed a second time")
 
     monkeypatch.setattr(SQLInboundDocumentRepository, "get_content", unavailable)
-    monkeypatch.setattr(expense_intake, "read_ubl", second_parse)
-    monkeypatch.setattr(expense_intake, "read_ubl_line_by_line", second_parse)
+    monkeypatch.setattr(expense_draft_reading, "read_ubl", second_parse)
+    monkeypatch.setattr(expense_draft_reading, "read_ubl_line_by_line", second_parse)
     deliver(app.client, invoice(validation_engine))  # asserts a receipt
     items = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
     assert len(items) == 1
@@ -136,7 +136,7 @@ def test_a_large_documents_expense_read_line_by_line_is_the_one_its_whole_model_
     expenses = []
     for tag, threshold in (("whole", 10**9), ("lines", 0)):
         ubl = many_lines_invoice(300, tag=tag).ubl.replace(line_end, reference, 2)
-        monkeypatch.setattr(expense_intake, "LINE_BY_LINE_ABOVE_BYTES", threshold)
+        monkeypatch.setattr(expense_draft_reading, "LINE_BY_LINE_ABOVE_BYTES", threshold)
         result = app.services.expenses.create_from_inbound(seed_valid(app, ubl))
         assert result.outcome is DraftOutcome.CREATED
         with app.store.unit_of_work(read_only=True) as uow:

@@ -18,9 +18,9 @@ from gateway.bench.large import many_lines_invoice
 from gateway.errors import GatewayError
 from gateway.model import BIS_INVOICE, ParticipantID
 from gateway.model.units import ProductionUnit, SupplierMapping
-from gateway.services import expense_intake, receive_finish
+from gateway.services import expense_draft_reading, receive_finish
+from gateway.services.expense_draft_reading import read_for_draft
 from gateway.services.expense_drafts import build_draft
-from gateway.services.expense_intake import read_for_draft
 from gateway.services.routing import RoutingRule, named_codes, route
 from gateway.ubl import read_ubl, read_ubl_line_by_line
 from tests.unit.ubl.test_pull_read import _documents, _many_lines, _mutants
@@ -97,7 +97,7 @@ def _line_by_line(ubl: bytes) -> object:
         model, lines = read_for_draft(ubl)
     except GatewayError as exc:
         return f"{type(exc).__name__}: {exc}"
-    values, routed = expense_intake._draft_of(model, lines, SENDER)
+    values, routed = expense_draft_reading.draft_of(model, lines, SENDER)
     decisions = [
         (
             named_codes(routed, prefixes={"PU"}, rules=rules),
@@ -110,7 +110,7 @@ def _line_by_line(ubl: bytes) -> object:
 
 @pytest.fixture(name="line_by_line")
 def line_by_line_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(expense_intake, "LINE_BY_LINE_ABOVE_BYTES", 0)
+    monkeypatch.setattr(expense_draft_reading, "LINE_BY_LINE_ABOVE_BYTES", 0)
 
 
 @pytest.mark.usefixtures("line_by_line")
@@ -169,9 +169,9 @@ def _peak(read: Callable[[], object]) -> int:
 
 def test_a_large_document_never_holds_every_lines_model() -> None:
     ubl = many_lines_invoice(1500, tag="mem8").ubl
-    assert len(ubl) >= expense_intake.LINE_BY_LINE_ABOVE_BYTES
+    assert len(ubl) >= expense_draft_reading.LINE_BY_LINE_ABOVE_BYTES
     whole = _peak(lambda: build_draft(read_ubl(ubl), sender=SENDER))
-    lines = _peak(lambda: expense_intake._draft_of(*read_for_draft(ubl), SENDER))
+    lines = _peak(lambda: expense_draft_reading.draft_of(*read_for_draft(ubl), SENDER))
     # Measured: 1,500 lines, the whole model 7-10 MiB at its peak, line by line the draft's rows ≈ 1 MiB.
     assert lines * 3 < whole, (lines, whole)
 

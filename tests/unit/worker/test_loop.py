@@ -20,7 +20,8 @@ from gateway.model.message import DeliveryStatus
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
 from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore, make_engine, upgrade_database
-from gateway.worker.loop import MAX_STORE_RETRY_DELAY, DeliveryWorker, WorkerStats
+from gateway.worker.loop import DeliveryWorker, WorkerStats
+from gateway.worker.store_faults import MAX_STORE_RETRY_DELAY
 
 LEASE = timedelta(minutes=5)
 
