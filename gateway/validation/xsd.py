@@ -72,6 +72,7 @@ class XSDSchemas:
         self.read = read
         self.roots = dict(roots)
         self._shared: tuple[etree.XMLSchema, threading.Lock] | None = None
+        self._failed = False
         self._lock = threading.Lock()
 
     def shares(self, roots: Mapping[str, str]) -> bool:
@@ -79,16 +80,23 @@ class XSDSchemas:
         namespaces = {key.split(" ", 1)[0] for key in self.roots}
         return len(namespaces) == len(self.roots) and all(self.roots.get(k) == v for k, v in roots.items())
 
-    def shared(self) -> tuple[etree.XMLSchema, threading.Lock]:
-        """The schema of all the package's roots and the lock its users hold, compiled on first use."""
+    def shared(self) -> tuple[etree.XMLSchema, threading.Lock] | None:
+        """The schema of all the package's roots and the lock its users hold, compiled on first use; None
+        when the package's schemas do not compile as one (each rule set then compiles its own)."""
         with self._lock:
+            if self._failed:
+                return None
             if self._shared is None:
                 namespaces = {key.split(" ", 1)[0]: path for key, path in self.roots.items()}
-                if len(self.roots) == 1:
-                    (path,) = self.roots.values()
-                    schema = _compile(self.read(path), path, self.read)
-                else:
-                    schema = _compile(_wrapper(namespaces), "roots.xsd", self.read)
+                try:
+                    if len(self.roots) == 1:
+                        (path,) = self.roots.values()
+                        schema = _compile(self.read(path), path, self.read)
+                    else:
+                        schema = _compile(_wrapper(namespaces), "roots.xsd", self.read)
+                except ArtefactError:
+                    self._failed = True
+                    return None
                 # lxml keeps the error log on the schema object: one lock per schema keeps reports apart.
                 self._shared = (schema, threading.Lock())
             return self._shared
@@ -123,8 +131,9 @@ class XSDLayer:
         self._foreign: tuple[str, ...] = ()
         self._own: dict[str, tuple[etree.XMLSchema, threading.Lock]] | None = None
         self._own_lock = threading.Lock()
-        if shared is not None and shared.shares(roots):
-            self._schemas = dict.fromkeys(roots, shared.shared())
+        entry = shared.shared() if shared is not None and shared.shares(roots) else None
+        if shared is not None and entry is not None:
+            self._schemas = dict.fromkeys(roots, entry)
             self._foreign = tuple(_tag(key) for key in shared.roots if key not in roots)
         else:
             self._schemas = self._compile_own()
