@@ -93,14 +93,16 @@ class RecordedVerdict:
     the MLS is decided without reading the document back (``ReceivedEnvelope.recorded``).
 
     Attributes:
-        document_type: the document's type (answers, which are applied from their stored body, and MLS
-            are read back as before).
+        document_type: the document's type.
         status / report: the validation status and report as recorded.
+        business: the document's bytes as received and stored, handed on for an answer (MLS, T111) so
+            that it is applied without reading its body back from the store; None: read it back.
     """
 
     document_type: DocumentTypeID
     status: InboundStatus
     report: dict[str, Any] | None
+    business: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,8 @@ class MessageStatusService:
         known = envelope.recorded
         if known is not None and known.document_type.root_namespace != APPLICATION_RESPONSE_NS:
             return None  # a business document: nothing to apply, its MLS went with its verdict
+        # An answer handed on with its verdict comes with its bytes (the stored ones): not read back.
+        body = known.business if known is not None else None
         with self._store.unit_of_work(read_only=True) as uow:
             document = uow.inbound.get(document_id)
             # The content (body and report) is read only when something here uses it: an answer to apply,
@@ -199,16 +203,18 @@ class MessageStatusService:
             needed = document is not None and (
                 is_application_response(document) or (self._sends_mls and known is None)
             )
-            content = uow.inbound.get_content(document_id) if needed else None
-        if document is None or (needed and content is None):
+            content = uow.inbound.get_content(document_id) if needed and body is None else None
+        if document is None or (needed and body is None and content is None):
             log.error("inbound document %s vanished before its MLS", document_id)
             return None
-        if content is None:
+        if content is not None:
+            body = content.body
+        if not needed or body is None:
             return None
         read: ReadResponse | None = None
         if is_application_response(document):
             try:
-                read = read_application_response(content.body)
+                read = read_application_response(body)
             except GatewayError as exc:
                 log.info("inbound ApplicationResponse %s is no T111 or MLS: %s", document_id, exc)
         if read is not None and document.status is InboundStatus.VALID:
@@ -217,9 +223,8 @@ class MessageStatusService:
             return None  # its MLS went with its verdict; no MLS answers an MLS
         if document.document_type == MLS_DOCUMENT_TYPE:
             return None
-        planned = self._plan(
-            document.id, document.status, document.sbdh_instance_id, content.validation_report, envelope
-        )
+        report = content.validation_report if content is not None else None  # known is None: content read
+        planned = self._plan(document.id, document.status, document.sbdh_instance_id, report, envelope)
         if planned is None:
             return None
         with self._store.unit_of_work() as uow:

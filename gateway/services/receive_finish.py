@@ -24,7 +24,12 @@ from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.expense_draft_reading import read_for_draft
 from gateway.services.expense_intake import ValidatedInbound
-from gateway.services.message_status import PlannedMLS, ReceivedEnvelope, RecordedVerdict
+from gateway.services.message_status import (
+    APPLICATION_RESPONSE_NS,
+    PlannedMLS,
+    ReceivedEnvelope,
+    RecordedVerdict,
+)
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl_tree
@@ -142,7 +147,11 @@ class InboundFinisher:
         """
         verdict, validated = self._validate(facts, business)
         # The verdict goes with the envelope: the MLS decision need not read the document back.
-        known = RecordedVerdict(facts.document_type, verdict.status, verdict.report)
+        # An answer (MLS, T111) is applied from these bytes, not read back from the store.
+        answer = facts.document_type.root_namespace == APPLICATION_RESPONSE_NS
+        known = RecordedVerdict(
+            facts.document_type, verdict.status, verdict.report, business if answer else None
+        )
         envelope = replace(facts.envelope, recorded=known)
         planned = self._prepare_mls(facts.document_id, envelope, business)
         draft = verdict.status is InboundStatus.VALID and self._on_valid is not None

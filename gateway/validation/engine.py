@@ -45,7 +45,7 @@ from gateway.validation.saxon import SaxonRuntime, SharedLayers, XSLTLayer
 from gateway.validation.saxon_text import saxon_text
 from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, streamed_document
 from gateway.validation.svrl import normalise_text
-from gateway.validation.xsd import XSDLayer
+from gateway.validation.xsd import XSDLayer, XSDSchemas
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
 
 log = logging.getLogger("gateway.validation")
@@ -138,6 +138,7 @@ class ValidationEngine:
         self._runtime: SaxonRuntime | None = None
         self._compiled: dict[str, CompiledRuleSet] = {}
         self._build_lock = threading.Lock()
+        self._xsd: dict[str, XSDSchemas] = {}
 
     # -- building ------------------------------------------------------------------------------------
 
@@ -198,9 +199,21 @@ class ValidationEngine:
             layers.append(layer)
         self._runtime.collect_garbage()
         started = time.perf_counter()
-        xsd = XSDLayer(rule_set.xsd_roots, self.store.read)
+        xsd = XSDLayer(rule_set.xsd_roots, self.store.read, self._package_schemas(rule_set.xsd_package))
         timings["xsd"] = time.perf_counter() - started
         return CompiledRuleSet(rule_set, xsd, tuple(layers), timings, shared)
+
+    def _package_schemas(self, package: str) -> XSDSchemas:
+        """The schemas of an XSD package, one for all its rule sets (``XSDSchemas``; under the build lock)."""
+        found = self._xsd.get(package)
+        if found is None:
+            roots: dict[str, str] = {}
+            for rule_set in self.store.manifest.rule_sets.values():
+                if rule_set.xsd_package == package:
+                    for key, path in rule_set.xsd_roots.items():
+                        roots.setdefault(key, path)
+            found = self._xsd[package] = XSDSchemas(roots, self.store.read)
+        return found
 
     def _shared_layers(self, specs: tuple[LayerSpec, ...], timings: dict[str, float]) -> SharedLayers | None:
         """One stylesheet for all the fused layers (``SharedLayers``); None when they cannot share one

@@ -54,28 +54,100 @@ def root_key(root: etree._Element) -> str:
     return f"{qname.namespace or ''} {qname.localname}"
 
 
-class XSDLayer:
-    """UBL 2.1 XSD validation for the document types of a rule set (Invoice, CreditNote).
+class XSDSchemas:
+    """The compiled UBL schemas of one XSD package, shared by the rule sets that use it.
 
-    The main schemas are compiled as ONE schema (a wrapper importing each root's namespace), so the
-    components they share (the UBL common library, about half a schema's 16 MiB) are held once.
-    Roots that share a namespace (not the case in UBL) get a schema each.
+    Every root of every rule set of the package (Invoice, CreditNote, ApplicationResponse) is compiled into
+    ONE schema (a wrapper importing each root's namespace): the UBL common library they share (about half a
+    schema's 16 MiB) is held once. A process validating invoices and the MLS or Invoice Responses it sends
+    or receives thus holds one schema, not one per rule set (README, *MLS, second pass*: +15 MiB each).
+    Roots that share a namespace with another path (not the case in UBL) make each rule set compile its own.
 
     Args:
-        roots: "{namespace} localname" -> manifest path of the main XSD.
+        roots: "{namespace} localname" -> manifest path of the main XSD, over all the package's rule sets.
         read: verified reader of manifest paths (``ArtefactStore.read``).
     """
 
     def __init__(self, roots: Mapping[str, str], read: Callable[[str], bytes]) -> None:
+        self.read = read
+        self.roots = dict(roots)
+        self._shared: tuple[etree.XMLSchema, threading.Lock] | None = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def shares(self, roots: Mapping[str, str]) -> bool:
+        """Whether a rule set of these roots can use the shared schema (its roots are among them)."""
+        namespaces = {key.split(" ", 1)[0] for key in self.roots}
+        return len(namespaces) == len(self.roots) and all(self.roots.get(k) == v for k, v in roots.items())
+
+    def shared(self) -> tuple[etree.XMLSchema, threading.Lock] | None:
+        """The schema of all the package's roots and the lock its users hold, compiled on first use; None
+        when the package's schemas do not compile as one (each rule set then compiles its own)."""
+        with self._lock:
+            if self._failed:
+                return None
+            if self._shared is None:
+                namespaces = {key.split(" ", 1)[0]: path for key, path in self.roots.items()}
+                try:
+                    if len(self.roots) == 1:
+                        (path,) = self.roots.values()
+                        schema = _compile(self.read(path), path, self.read)
+                    else:
+                        schema = _compile(_wrapper(namespaces), "roots.xsd", self.read)
+                except ArtefactError:
+                    self._failed = True
+                    return None
+                # lxml keeps the error log on the schema object: one lock per schema keeps reports apart.
+                self._shared = (schema, threading.Lock())
+            return self._shared
+
+
+class XSDLayer:
+    """UBL 2.1 XSD validation for the document types of a rule set (Invoice, CreditNote).
+
+    The main schemas are compiled as ONE schema (a wrapper importing each root's namespace), so the
+    components they share (the UBL common library, about half a schema's 16 MiB) are held once. Given
+    ``shared`` (the package's :class:`XSDSchemas`), that schema also holds the other rule sets' roots and
+    is the same object for all of them.
+
+    Findings are those of this rule set's own roots alone: the shared schema declares other root elements
+    (e.g. ApplicationResponse beside Invoice), which UBL's lax wildcards (extension content, ds:Object)
+    would then validate where this rule set's schema skips them. Being stricter only, a document the
+    shared schema finds valid is valid here; one it finds invalid and that holds such an element below its
+    root is validated again with this rule set's own schema (compiled on first need).
+
+    Args:
+        roots: "{namespace} localname" -> manifest path of the main XSD.
+        read: verified reader of manifest paths (``ArtefactStore.read``).
+        shared: the package's schemas (None: compile this rule set's own).
+    """
+
+    def __init__(
+        self, roots: Mapping[str, str], read: Callable[[str], bytes], shared: XSDSchemas | None = None
+    ) -> None:
+        self._roots = dict(roots)
+        self._read = read
         self._schemas: dict[str, tuple[etree.XMLSchema, threading.Lock]] = {}
+        self._foreign: tuple[str, ...] = ()
+        self._own: dict[str, tuple[etree.XMLSchema, threading.Lock]] | None = None
+        self._own_lock = threading.Lock()
+        entry = shared.shared() if shared is not None and shared.shares(roots) else None
+        if shared is not None and entry is not None:
+            self._schemas = dict.fromkeys(roots, entry)
+            self._foreign = tuple(_tag(key) for key in shared.roots if key not in roots)
+        else:
+            self._schemas = self._compile_own()
+            self._own = self._schemas
+
+    def _compile_own(self) -> dict[str, tuple[etree.XMLSchema, threading.Lock]]:
+        roots = self._roots
         namespaces = {key.split(" ", 1)[0]: path for key, path in roots.items()}
         if len(namespaces) == len(roots) > 1:
             # lxml keeps the error log on the schema object: one lock per schema keeps reports apart.
-            shared = (_compile(_wrapper(namespaces), "roots.xsd", read), threading.Lock())
-            self._schemas = dict.fromkeys(roots, shared)
-        else:
-            for key, path in roots.items():
-                self._schemas[key] = (_compile(read(path), path, read), threading.Lock())
+            shared = (_compile(_wrapper(namespaces), "roots.xsd", self._read), threading.Lock())
+            return dict.fromkeys(roots, shared)
+        read = self._read
+        return {key: (_compile(read(path), path, read), threading.Lock()) for key, path in roots.items()}
 
     @property
     def roots(self) -> tuple[str, ...]:
@@ -103,9 +175,32 @@ class XSDLayer:
                     "line 1" if root.sourceline is None else f"line {root.sourceline}",
                 )
             ]
-        schema, lock = entry
-        with lock:
-            if schema.validate(root):
-                return []
-            errors = [(e.line, e.message) for e in cast(Iterable[Any], schema.error_log)]
+        errors = _errors(root, entry)
+        if errors and self._foreign and _holds_any(root, self._foreign):
+            errors = _errors(root, self._own_schemas()[key])  # see the class: this rule set's roots alone
         return [Finding(XSD_RULE, Severity.FATAL, Layer.XSD, msg, f"line {line}") for line, msg in errors]
+
+    def _own_schemas(self) -> dict[str, tuple[etree.XMLSchema, threading.Lock]]:
+        with self._own_lock:
+            if self._own is None:
+                self._own = self._compile_own()
+            return self._own
+
+
+def _tag(key: str) -> str:
+    """The Clark name "{namespace}localname" of a root key "namespace localname"."""
+    namespace, localname = key.split(" ", 1)
+    return f"{{{namespace}}}{localname}" if namespace else localname
+
+
+def _holds_any(root: etree._Element, tags: tuple[str, ...]) -> bool:
+    """Whether an element below ``root`` has one of ``tags``."""
+    return any(element is not root for element in root.iter(*tags))
+
+
+def _errors(root: etree._Element, entry: tuple[etree.XMLSchema, threading.Lock]) -> list[tuple[int, str]]:
+    schema, lock = entry
+    with lock:
+        if schema.validate(root):
+            return []
+        return [(e.line, e.message) for e in cast(Iterable[Any], schema.error_log)]

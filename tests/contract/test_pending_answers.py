@@ -31,7 +31,7 @@ from gateway.model.message import (
     SignalKind,
 )
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, MessageLevelStatus, MLSCode
-from gateway.services.message_status import MessageStatusService, ReceivedEnvelope
+from gateway.services.message_status import MessageStatusService, ReceivedEnvelope, RecordedVerdict
 from gateway.services.received_answers import AnswerOutcome, ReceivedAnswers
 from gateway.store import SQLDocumentStore
 from gateway.store.tables import pending_answers
@@ -295,6 +295,34 @@ def test_an_answer_arriving_while_the_receipt_is_being_recorded_is_applied_once(
     assert outcome == [AnswerOutcome.APPLIED]
     assert _state(store, invoice)[0] is DeliveryStatus.CONFIRMED
     assert _held(store) == 0
+
+
+def test_an_mls_handed_on_with_its_verdict_is_applied_without_reading_its_body_back(
+    store: SQLDocumentStore,
+) -> None:
+    # The receiver hands the bytes it has just validated and stored on with the verdict: applying the MLS
+    # reads the document's row, not its body (nor its report) again.
+    invoice, message_id, instance_id = _sending_invoice(store)
+    _record_receipt(store, invoice, message_id, _answers(store))
+    mls = _received_mls(store, instance_id, from_party=THEIR_SEAT, code=MLSCode.REJECTED)
+    with store.unit_of_work(read_only=True) as uow:
+        content = uow.inbound.get_content(mls)
+    assert content is not None
+    verdict = RecordedVerdict(MLS_DOCUMENT_TYPE, InboundStatus.VALID, None, content.body)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        queued = _status_service(store).on_received(mls, ReceivedEnvelope(THEIR_SEAT, recorded=verdict))
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert queued is None  # no MLS answers an MLS
+    assert _state(store, invoice)[0] is DeliveryStatus.REJECTED
+    assert [s for s in statements if "from inbound_documents" in s]  # its row, for the checks
+    assert not [s for s in statements if "inbound_document_bodies" in s or "validation_report" in s]
 
 
 def test_an_mls_about_a_delivered_document_is_applied_without_holding_or_reading_message_bytes(
