@@ -29,15 +29,6 @@ class ArtefactSettings(BaseModel):
     download: bool = False  # fetch missing files from upstream (checksum-verified)
 
 
-#: The isolate options ``saxon_isolate_options`` may hold: the same as ``gateway.validation.saxon_heap``'s
-#: ``DIAGNOSTIC_OPTIONS`` (not imported: that package loads saxonche; a test keeps the two equal).
-_SAXON_DIAGNOSTIC_OPTIONS = frozenset(
-    f"-XX:{sign}{name}"
-    for sign in "+-"
-    for name in ("PrintGC", "PrintGCSummary", "PrintGCTimes", "VerboseGC", "TraceHeapChunks")
-)
-
-
 class ValidationSettings(BaseModel):
     rule_set: str | None = None  # None: the rule set in force on the day
     max_document_bytes: int = 20 * 1024 * 1024
@@ -52,8 +43,9 @@ class ValidationSettings(BaseModel):
     saxon_young_generation_mib: int = Field(default=32, ge=0, le=4096)
     saxon_max_free_heap_mib: int = Field(default=16, ge=0, le=4096)
     # Further options of Saxon's isolate, after those two: GraalVM's collection logs only (on stderr, e.g.
-    # ["-XX:+PrintGC"]; _SAXON_DIAGNOSTIC_OPTIONS). Others are refused here: GraalVM ends the whole process on
-    # an option it does not know, and some it knows end or hang it. Ignored when the young generation is 0.
+    # ["-XX:+PrintGC"]; saxon_heap.DIAGNOSTIC_OPTIONS). Others are refused here: GraalVM ends the whole
+    # process on an option it does not know, and some it knows end or hang it. Ignored when the young
+    # generation is 0.
     saxon_isolate_options: list[str] = Field(default_factory=list)
     # Documents from this size up hand the C heap's free pages (their dropped lxml tree) back to the
     # system before Saxon parses them (glibc malloc_trim; Saxon's heap cannot reuse them). 0: never.
@@ -65,10 +57,10 @@ class ValidationSettings(BaseModel):
     @field_validator("saxon_isolate_options")
     @classmethod
     def _isolate_options(cls, value: list[str]) -> list[str]:
-        for option in value:
-            if option not in _SAXON_DIAGNOSTIC_OPTIONS:
-                allowed = ", ".join(sorted(_SAXON_DIAGNOSTIC_OPTIONS))
-                raise ValueError(f"not a diagnostic isolate option ({allowed}): {option!r}")
+        if value:  # imported only then: the validation package loads saxonche
+            from gateway.validation.saxon_heap import check_isolate_options
+
+            check_isolate_options(value)
         return value
 
 

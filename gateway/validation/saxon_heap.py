@@ -77,7 +77,8 @@ _lock = threading.Lock()
 #: does not know (a typo: exit status 1), on ``-XX:PrintFlags=`` (prints, exits) and ``-Xss1k`` (fatal
 #: error); ``-Xmx`` makes a large document fatal, ``ExitOnOutOfMemoryError``, ``LoopOnFatalError`` and
 #: ``SafepointPromptnessFailureNanos`` exit or hang on a condition, ``-Xmn`` would bypass the young
-#: generation setting's bounds. ``gateway.config.documents`` checks the setting against the same names.
+#: generation setting's bounds. ``gateway.config.documents`` checks the setting with
+#: ``check_isolate_options``.
 DIAGNOSTIC_OPTIONS = frozenset(
     f"-XX:{sign}{name}"
     for sign in "+-"
@@ -104,17 +105,27 @@ def isolate_arguments(young_mib: int, free_mib: int, options: Sequence[str] = ()
     Raises:
         ValueError: an option that is not one of ``DIAGNOSTIC_OPTIONS``.
     """
-    for option in options:
-        if option not in DIAGNOSTIC_OPTIONS:
-            raise ValueError(
-                f"not a diagnostic isolate option ({', '.join(sorted(DIAGNOSTIC_OPTIONS))}): {option!r}"
-            )
+    check_isolate_options(options)
     return [
         b"gateway",
         f"-Xmn{young_mib}m".encode(),
         f"-XX:MaxHeapFree={free_mib}m".encode(),
         *(option.encode() for option in options),
     ]
+
+
+def check_isolate_options(options: Sequence[str]) -> None:
+    """Refuse further isolate options other than ``DIAGNOSTIC_OPTIONS`` (the settings check them with this
+    too, at start-up).
+
+    Raises:
+        ValueError: an option that is not one of ``DIAGNOSTIC_OPTIONS``.
+    """
+    for option in options:
+        if option not in DIAGNOSTIC_OPTIONS:
+            raise ValueError(
+                f"not a diagnostic isolate option ({', '.join(sorted(DIAGNOSTIC_OPTIONS))}): {option!r}"
+            )
 
 
 def size_saxon_heap(young_generation_mib: int, max_free_mib: int, options: Sequence[str] = ()) -> bool:
