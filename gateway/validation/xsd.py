@@ -39,6 +39,19 @@ def _compile(text: bytes, path: str, read: Callable[[str], bytes]) -> etree.XMLS
         raise ArtefactError(f"XSD {path} does not compile: {exc}") from exc
 
 
+def _compile_as_one(
+    roots: Mapping[str, str], read: Callable[[str], bytes]
+) -> tuple[etree.XMLSchema, threading.Lock]:
+    """One schema for ``roots`` (one namespace each): a root's main XSD, or for several a wrapper importing
+    each namespace; with the lock its users hold (lxml keeps the error log on the schema object: one lock
+    per schema keeps reports apart)."""
+    if len(roots) == 1:
+        ((_, path),) = roots.items()
+        return _compile(read(path), path, read), threading.Lock()
+    namespaces = {key.split(" ", 1)[0]: path for key, path in roots.items()}
+    return _compile(_wrapper(namespaces), "roots.xsd", read), threading.Lock()
+
+
 def _wrapper(namespaces: Mapping[str, str]) -> bytes:
     """A schema that only imports each namespace from its main XSD (paths are manifest paths)."""
     imports = "".join(
@@ -87,18 +100,11 @@ class XSDSchemas:
             if self._failed:
                 return None
             if self._shared is None:
-                namespaces = {key.split(" ", 1)[0]: path for key, path in self.roots.items()}
                 try:
-                    if len(self.roots) == 1:
-                        (path,) = self.roots.values()
-                        schema = _compile(self.read(path), path, self.read)
-                    else:
-                        schema = _compile(_wrapper(namespaces), "roots.xsd", self.read)
+                    self._shared = _compile_as_one(self.roots, self.read)
                 except ArtefactError:
                     self._failed = True
                     return None
-                # lxml keeps the error log on the schema object: one lock per schema keeps reports apart.
-                self._shared = (schema, threading.Lock())
             return self._shared
 
 
@@ -140,14 +146,10 @@ class XSDLayer:
             self._own = self._schemas
 
     def _compile_own(self) -> dict[str, tuple[etree.XMLSchema, threading.Lock]]:
-        roots = self._roots
-        namespaces = {key.split(" ", 1)[0]: path for key, path in roots.items()}
-        if len(namespaces) == len(roots) > 1:
-            # lxml keeps the error log on the schema object: one lock per schema keeps reports apart.
-            shared = (_compile(_wrapper(namespaces), "roots.xsd", self._read), threading.Lock())
-            return dict.fromkeys(roots, shared)
-        read = self._read
-        return {key: (_compile(read(path), path, read), threading.Lock()) for key, path in roots.items()}
+        roots, read = self._roots, self._read
+        if len({key.split(" ", 1)[0] for key in roots}) == len(roots) > 1:
+            return dict.fromkeys(roots, _compile_as_one(roots, read))
+        return {key: _compile_as_one({key: path}, read) for key, path in roots.items()}
 
     @property
     def roots(self) -> tuple[str, ...]:
