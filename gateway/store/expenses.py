@@ -136,15 +136,15 @@ class SQLExpenseRepository:
         }
         with map_db_errors("expense"), first_insert_refusable(self._conn):
             self._conn.execute(_INSERT_EXPENSE, values)
-        # The audit entries in one statement (one executemany): the CREATED entry and, given, the step
-        # the expense was stored after (its status, unit and reason are already the row's).
-        events = [_event_values(event)] if then is None else [_event_values(event), _event_values(then)]
-        with map_db_errors("expense event"):
-            self._conn.execute(_INSERT_EVENT, events)
+        # The audit entries in one statement: the CREATED entry and, given, the step the expense was
+        # stored after (its status, unit and reason are already the row's).
+        self._append(*((event,) if then is None else (event, then)))
 
-    def _append(self, event: ExpenseEvent) -> None:
+    def _append(self, *events: ExpenseEvent) -> None:
+        """Insert audit entries in one statement (several: one executemany)."""
+        rows = [_event_values(event) for event in events]
         with map_db_errors("expense event"):
-            self._conn.execute(_INSERT_EVENT, _event_values(event))
+            self._conn.execute(_INSERT_EVENT, rows if len(rows) > 1 else rows[0])
 
     def _one(self, stmt: Select[Any], params: dict[str, Any]) -> Expense | None:
         with map_db_errors("expense"):
