@@ -51,12 +51,11 @@ def read_compact(output: str) -> list[SVRLFinding]:
     fields: list[str] = []
     at, end = len(MARKER), len(output)
     while at < end:
-        colon = output.find(":", at)
-        length = output[at:colon]
-        if colon < 0 or not (length.isascii() and length.isdigit()) or colon + 1 + int(length) > end:
+        field = _field_at(output, at)
+        if field is None:
             raise ReportError(f"unreadable compact report at character {at}")
-        at = colon + 1 + int(length)
-        fields.append(output[colon + 1 : at])
+        start, at = field
+        fields.append(output[start:at])
         if len(fields) == _FIELD_COUNT:
             kind, identifier, flag, location, test, text = fields
             if kind not in ("a", "r"):
@@ -68,6 +67,16 @@ def read_compact(output: str) -> list[SVRLFinding]:
     if fields:
         raise ReportError("a compact report ends inside a finding")
     return findings
+
+
+def _field_at(output: str, at: int) -> tuple[int, int] | None:
+    """Where the field whose length prefix starts at ``at`` has its text: ``(start, end)``; None when
+    the length is missing or runs past the end of ``output``."""
+    colon = output.find(":", at)
+    length = output[at:colon]
+    if colon < 0 or not (length.isascii() and length.isdigit()) or colon + 1 + int(length) > len(output):
+        return None
+    return colon + 1, colon + 1 + int(length)
 
 
 def split_reports(output: str) -> list[str]:
@@ -88,11 +97,10 @@ def split_reports(output: str) -> list[str]:
             starts.append(at)
             at += len(MARKER)
             continue
-        colon = output.find(":", at)
-        length = output[at:colon]
-        if colon < 0 or not (length.isascii() and length.isdigit()) or colon + 1 + int(length) > end:
+        field = _field_at(output, at)
+        if field is None:
             return [output]
-        at = colon + 1 + int(length)
+        at = field[1]
         fields += 1
     return [output[start:stop] for start, stop in zip(starts, [*starts[1:], end], strict=True)]
 
