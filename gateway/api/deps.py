@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
@@ -201,26 +202,28 @@ async def read_bounded(
 ) -> tuple[bytes, bool, int]:
     """(body, complete, received): read the body, stopping as soon as more than ``limit`` bytes arrived.
 
-    The chunks are joined once at the end (one copy). On overflow the body read so far is dropped except
-    its first ``keep_on_overflow`` bytes; ``received`` is the number of bytes read before stopping. Each
-    chunk is first reserved in ``reservation`` (503 when the process buffers too much already).
+    Each chunk is copied into one growing buffer as it arrives and then dropped, so the body is held once
+    while it is read (joining a list of chunks at the end held it twice: 38 MiB at the peak for a 20 MB
+    body; ``io.BytesIO.getvalue`` hands its buffer over without a copy). On overflow the body read so far
+    is dropped except its first ``keep_on_overflow`` bytes; ``received`` is the number of bytes read before
+    stopping. Each chunk is first reserved in ``reservation`` (503 when the process buffers too much
+    already).
     """
-    chunks: list[bytes] = []
+    buffer = io.BytesIO()
     size = 0
     async for chunk in request.stream():
         if reservation is not None:
             reservation.take(len(chunk))
         size += len(chunk)
-        chunks.append(chunk)
         if size > limit:
-            prefix = bytearray()
-            for part in chunks:
-                prefix += part[: keep_on_overflow - len(prefix)]
-                if len(prefix) >= keep_on_overflow:
-                    break
-            chunks.clear()
-            return bytes(prefix), False, size
-    return b"".join(chunks), True, size
+            buffer.seek(0)
+            kept = buffer.read(keep_on_overflow)
+            if len(kept) < keep_on_overflow:
+                kept += chunk[: keep_on_overflow - len(kept)]
+            buffer.close()
+            return kept, False, size
+        buffer.write(chunk)
+    return buffer.getvalue(), True, size
 
 
 async def read_body(request: Request, limit: int, reservation: BodyReservation | None = None) -> bytes:
