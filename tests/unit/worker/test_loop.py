@@ -302,6 +302,20 @@ class SilentSignal:
         pass
 
 
+class TurnCountingSignal(SilentSignal):
+    """A silent signal counting what the worker tells it: once per turn of its loop (``busy`` with a slot
+    free or not, ``close`` once stopping), and once more when the run ends."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+
+    def busy(self, busy: bool) -> None:
+        self.turns += 1
+
+    def close(self) -> None:
+        self.turns += 1
+
+
 class CountingLeases(DeliveryWorker):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -481,23 +495,15 @@ def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLD
     clock = SettableClock()
     held = queue_document(store, at=clock.now())
     deliverer = HeldDeliverer({held})
-    waits = 0
-
-    class CountingWaits(DeliveryWorker):
-        @staticmethod
-        async def _wait(*args: Any, **kw: Any) -> bool:
-            nonlocal waits
-            waits += 1
-            return await DeliveryWorker._wait(*args, **kw)
-
-    worker = CountingWaits(
+    signal = TurnCountingSignal()
+    worker = DeliveryWorker(
         deliverer,  # type: ignore[arg-type]
         store=store,
         clock=clock,
         ids=UUIDs(),
         lease_for=LEASE,
         poll_interval=0.05,
-        signal=SilentSignal(),
+        signal=signal,
     )
 
     async def main() -> None:
@@ -512,4 +518,5 @@ def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLD
 
     asyncio.run(main())
     assert deliverer.delivered == [held]
-    assert waits < 30  # one per poll interval at most, not a busy loop
+    # Every turn of the loop tells the signal (busy, or closed once stopping) and waits at most once.
+    assert signal.turns < 30  # one per poll interval at most, not a busy loop
