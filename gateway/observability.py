@@ -245,7 +245,9 @@ class TextFormatter(_RedactingFormatter):
         return self.redactor.text(line)
 
 
-_HANDLER_MARK = "_gateway_observability"
+#: The attribute that marks the handler :func:`configure_logging` installed (it replaces its own; the test
+#: suite removes it after each test).
+HANDLER_MARK = "_gateway_observability"
 
 
 def configure_logging(
@@ -274,9 +276,9 @@ def configure_logging(
     formatter: logging.Formatter = JSONFormatter(redactor) if json else TextFormatter(redactor)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(formatter)
-    setattr(handler, _HANDLER_MARK, True)
+    setattr(handler, HANDLER_MARK, True)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+    for old in [h for h in root.handlers if getattr(h, HANDLER_MARK, False)]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)

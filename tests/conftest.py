@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from gateway.observability import HANDLER_MARK
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GATEWAY_SHARED_DIR", ROOT.parent / "shared"))
@@ -51,6 +55,21 @@ def _no_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that configures the gateway's logging (the CLI's ``configure_logging``) leaves neither its
+    handler nor the root level behind. Left, that handler (on the stream pytest captured for that test, or
+    the terminal with ``-s``) took every later INFO line of the background threads - aiosmtpd logs
+    "connection lost" for each SMTP session - as output or as a "Logging error" traceback."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in [h for h in root.handlers if getattr(h, HANDLER_MARK, False)]:
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,12 @@ about 1.8 ms of CPU per document in the saturation phase (its connection pool, a
 Python), ≈ 5 % of two cores at 55 docs/s. This client writes the request in one piece and reads the answer
 with two stream reads; the gateway receives the same requests (method, path, headers, body). Only the
 POSTs use it; the waiting loop's few GETs keep httpx.
+
+A POST is sent again on another connection only when the server provably did not take it: a kept-alive
+connection found closed (or readable) while idle before anything was written, or one that failed while the
+request was being written (so the server cannot have read it whole). A connection that the server closes
+after the request was written, before any byte of an answer, may have had it processed (read, stored, then
+the server died or dropped the connection): that POST fails, with that reason, and is not sent twice.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import select
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,7 +56,15 @@ class PostAnswer:
 
 
 class _StaleConnection(Exception):
-    """A kept-alive connection that the server closed before answering (nothing was processed)."""
+    """A kept-alive connection that the server closed before this request was read whole (nothing was
+    processed): the request may be sent again on another connection."""
+
+
+#: Why a POST failed whose connection the server closed after the request was sent, before answering.
+CLOSED_UNANSWERED = (
+    "the server closed the connection after the request was sent and before any answer: not sent again "
+    "(it may have been processed)"
+)
 
 
 class LoopbackPoster:
@@ -86,7 +101,7 @@ class LoopbackPoster:
         ).encode("latin-1") + content
         try:
             async with asyncio.timeout(self._timeout):
-                while self._idle:  # a kept-alive connection the server closed meanwhile: the next one
+                while self._idle:  # a kept-alive connection closed before it took the request: the next one
                     reader, writer = self._idle.pop()
                     try:
                         return await self._exchange(reader, writer, request, reused=True)
@@ -104,16 +119,23 @@ class LoopbackPoster:
     ) -> PostAnswer:
         keep = False
         try:
-            if reused and (reader.at_eof() or writer.is_closing()):
-                raise _StaleConnection("closed by the server")
-            writer.write(request)
-            await writer.drain()
+            if reused and _closed_while_idle(reader, writer):
+                raise _StaleConnection("closed by the server while idle")  # nothing was written
+            try:
+                writer.write(request)
+                await writer.drain()
+            except ConnectionError as exc:  # the request did not leave whole: the server cannot have read it
+                if reused:
+                    raise _StaleConnection("closed by the server while the request was sent") from exc
+                raise
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError as exc:
-                if reused and not exc.partial:  # closed while idle: the request was not read
-                    raise _StaleConnection("closed by the server") from exc
+                if not exc.partial:  # closed after reading maybe all of it: never sent again
+                    raise ConnectionAbortedError(CLOSED_UNANSWERED) from exc
                 raise
+            except ConnectionResetError as exc:
+                raise ConnectionAbortedError(CLOSED_UNANSWERED) from exc
             except asyncio.LimitOverrunError as exc:
                 raise ValueError("response head too long") from exc
             status, length, reusable = _parse_head(head)
@@ -135,6 +157,20 @@ class LoopbackPoster:
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
+
+
+def _closed_while_idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Whether an idle kept-alive connection is unusable before anything is written on it: closed as the
+    event loop saw it, or readable in the kernel (the server's close, or bytes no request asked for, that
+    the loop has not handled yet)."""
+    if reader.at_eof() or writer.is_closing():
+        return True
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    ready = select.poll()
+    ready.register(sock.fileno(), select.POLLIN)
+    return bool(ready.poll(0))
 
 
 def _parse_head(head: bytes) -> tuple[int, int, bool]:

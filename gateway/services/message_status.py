@@ -32,6 +32,7 @@ Received answers:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -233,17 +234,30 @@ class MessageStatusService:
         self.queued(planned, mls_document)
         return None if planned.refused is not None else mls_document
 
-    def prepare(self, document_id: str, envelope: ReceivedEnvelope, business: bytes) -> PlannedMLS | None:
-        """Decide and build the MLS of a document whose verdict is about to be recorded (no store access:
-        called before the verdict's unit of work opens, as it validates the MLS and may ask the directory).
+    def prepare(
+        self,
+        document_id: str,
+        envelope: ReceivedEnvelope,
+        business: bytes,
+        *,
+        awaited: Callable[[], bool] | None = None,
+    ) -> PlannedMLS | None:
+        """Decide and build the MLS of a document whose verdict is about to be recorded (no store access of
+        its own: called before the verdict's unit of work opens, as it validates the MLS and may ask the
+        directory).
 
         Args:
             document_id: the received document.
             envelope: its envelope facts with the verdict to record (``recorded``; None: no MLS).
             business: its business document (an ApplicationResponse is read to tell an MLS, never answered).
+            awaited: asked once an MLS is to be sent, before the directory is asked and the MLS built and
+                validated: False when the document's verdict was recorded meanwhile by another call (which
+                queued its MLS with it), so none is built here. Only a hint that saves that work: the
+                verdict's conditional record stays what decides which call queues the MLS.
 
         Returns:
-            The MLS to :meth:`queue` in the verdict's unit of work, or None when none is sent.
+            The MLS to :meth:`queue` in the verdict's unit of work, or None when none is sent (or
+            ``awaited`` said the verdict is recorded already).
         """
         known = envelope.recorded
         if known is None or not self._sends_mls or known.document_type == MLS_DOCUMENT_TYPE:
@@ -254,7 +268,7 @@ class MessageStatusService:
                     return None  # no MLS answers an MLS
             except GatewayError:
                 pass  # no T111 or MLS: a business document like any other
-        return self._plan(document_id, known.status, envelope.instance_id, known.report, envelope)
+        return self._plan(document_id, known.status, envelope.instance_id, known.report, envelope, awaited)
 
     def queue(self, uow: UnitOfWork, planned: PlannedMLS) -> str:
         """Store a prepared MLS with its delivery job in ``uow`` (the caller commits; an invalid one is
@@ -310,6 +324,7 @@ class MessageStatusService:
         instance_id: str | None,
         report: dict[str, Any] | None,
         envelope: ReceivedEnvelope,
+        awaited: Callable[[], bool] | None = None,
     ) -> PlannedMLS | None:
         if self._our_spid is None or self._can_receive is None:  # see _sends_mls
             return None
@@ -322,6 +337,9 @@ class MessageStatusService:
             log.warning("no MLS for inbound document %s: no valid MLS_TO and no seat id", document_id)
             return None
         if instance_id is None:
+            return None
+        if awaited is not None and not awaited():
+            log.info("no MLS built for inbound document %s: its verdict was recorded meanwhile", document_id)
             return None
         if not self._can_receive(to, MLS_DOCUMENT_TYPE, MLS_PROCESS):
             log.warning("no MLS for inbound document %s: %s receives no MLS (directory)", document_id, to)

@@ -5,8 +5,11 @@ document on (received answers).
 
 Only the call that records the verdict queues its MLS and hands it on: two validations of one document (the
 background task after the receipt and a recovery sweep, in this process or another) record one verdict,
-one expense draft and at most one MLS. A store failure while the MLS is queued rolls the verdict back: the
-document stays pending and the next finisher (resend, sweep, start-up) records both.
+one expense draft and at most one MLS. A call that finds the verdict recorded when its MLS is about to be
+built (one read, only when an MLS is to be sent) builds none and records nothing: the work is the other
+call's; found pending, the conditional record still decides. A store failure while the MLS is queued
+rolls the verdict back: the document stays pending and the next finisher (resend, sweep, start-up) records
+both.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Final, NamedTuple, Protocol
 
 from lxml import etree
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StoreError
 from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.expense_draft_reading import read_for_draft
@@ -31,6 +34,7 @@ from gateway.services.message_status import (
     RecordedVerdict,
 )
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, UnitOfWork
+from gateway.services.receive_records import is_pending
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl_tree
 
@@ -45,8 +49,16 @@ class VerdictAnswer(Protocol):
     """Decides the MLS of a document before its verdict's unit of work, and queues it in that unit of work
     (``MessageStatusService``)."""
 
-    def prepare(self, document_id: str, envelope: ReceivedEnvelope, business: bytes) -> PlannedMLS | None:
-        """The MLS to queue with the verdict ``envelope.recorded``, or None."""
+    def prepare(
+        self,
+        document_id: str,
+        envelope: ReceivedEnvelope,
+        business: bytes,
+        *,
+        awaited: Callable[[], bool] | None = None,
+    ) -> PlannedMLS | None:
+        """The MLS to queue with the verdict ``envelope.recorded``, or None; ``awaited`` is asked before it
+        is built (False: the verdict was recorded meanwhile, none is built)."""
 
     def queue(self, uow: UnitOfWork, planned: PlannedMLS) -> str:
         """Store it in ``uow`` (StoreError: roll back)."""
@@ -153,7 +165,14 @@ class InboundFinisher:
             facts.document_type, verdict.status, verdict.report, business if answer else None
         )
         envelope = replace(facts.envelope, recorded=known)
-        planned = self._prepare_mls(facts.document_id, envelope, business)
+        check = _StillPending(self._store, facts.document_id)
+        planned = self._prepare_mls(facts.document_id, envelope, business, check)
+        if check.recorded_meanwhile:  # another call recorded the verdict with its MLS: nothing is built
+            log.info(
+                "inbound document %s was validated meanwhile by another call: not handed on again",
+                facts.document_id,
+            )
+            return Finished(verdict.status, False)
         draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
         recorded = self._record(facts, verdict, validated if draft else None, planned)
         if recorded is None:  # the draft spoiled the unit of work: the verdict and MLS alone, the draft later
@@ -172,14 +191,15 @@ class InboundFinisher:
         return Finished(verdict.status, True)
 
     def _prepare_mls(
-        self, document_id: str, envelope: ReceivedEnvelope, business: bytes
+        self, document_id: str, envelope: ReceivedEnvelope, business: bytes, check: _StillPending
     ) -> PlannedMLS | None:
-        """The MLS to queue with the verdict. Deciding and building it touches no store; if that fails (a
-        bug, the MLS rule set missing) retrying would fail alike, so the verdict is recorded without it."""
+        """The MLS to queue with the verdict. Once one is to be sent, ``check`` reads whether the document
+        still awaits its verdict; building it touches no store. If that fails (a bug, the MLS rule set
+        missing) retrying would fail alike, so the verdict is recorded without it."""
         if self._mls is None:
             return None
         try:
-            return self._mls.prepare(document_id, envelope, business)
+            return self._mls.prepare(document_id, envelope, business, awaited=check)
         except Exception:
             log.exception("inbound document %s: its MLS could not be built; none is sent", document_id)
             return None
@@ -245,6 +265,30 @@ class InboundFinisher:
         if wanted and verdict.status is InboundStatus.VALID:  # no tree handed on: a large document
             return verdict, _read(facts, business)  # (validated from a pull parse) or another validator
         return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read")
+
+
+class _StillPending:
+    """Whether a document still awaits its verdict, read (once) just before its MLS would be built.
+
+    A verdict, once recorded, is never taken back (only a new document is stored pending), and the call that
+    recorded it queued its MLS in the same unit of work: a document found recorded needs no MLS from this
+    call, which then records nothing either. Found pending, the MLS is built and the conditional record
+    decides as before (the other call may still win: its work was done for nothing, never lost). A store
+    failure reads as pending: the record then fails alike or decides."""
+
+    def __init__(self, store: DocumentStore, document_id: str) -> None:
+        self._store = store
+        self._document_id = document_id
+        self.recorded_meanwhile = False
+
+    def __call__(self) -> bool:
+        try:
+            with self._store.unit_of_work(read_only=True) as uow:
+                document = uow.inbound.get(self._document_id)
+        except StoreError:
+            return True
+        self.recorded_meanwhile = document is None or not is_pending(document)
+        return not self.recorded_meanwhile
 
 
 def _read(facts: ReceivedFacts, document: etree._Element | bytes) -> ValidatedInbound:

@@ -203,7 +203,7 @@ class DeliveryWorker:
                         store_failures += 1
                         delay = self.store_retry_delay(store_failures)
                         log.error("leasing delivery jobs failed (%s); retrying in %.3g s", exc, delay)
-                        waited_out = await self._wait(stop, flying, delay, signal=None)
+                        waited_out = await wait_for_work(stop, flying, delay, signal=None)
                         self._collect(flying, keeper, stats)
                         continue
                     store_failures = 0
@@ -218,7 +218,7 @@ class DeliveryWorker:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        waited_out = await self._wait(stop, flying, pacing.until_look(), pacing.signal)
+                        waited_out = await wait_for_work(stop, flying, pacing.until_look(), pacing.signal)
                     continue
                 if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
@@ -228,7 +228,7 @@ class DeliveryWorker:
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
                     timeout = pacing.wait_timeout(looks=free and not stop.is_set())
-                    waited_out = await self._wait(stop, flying, timeout, pacing.signal if free else None)
+                    waited_out = await wait_for_work(stop, flying, timeout, pacing.signal if free else None)
                     pacing.waited_while_busy(waited_out, free)
                 self._collect(flying, keeper, stats)
         finally:
@@ -238,9 +238,6 @@ class DeliveryWorker:
                 task.cancel()  # only on cancellation or a raised StoreError: their leases expire
             await asyncio.gather(beating, *flying, return_exceptions=True)
         return stats
-
-    #: The loop's one wait (``worker.pacing.wait_for_work``).
-    _wait = staticmethod(wait_for_work)
 
     def _collect(
         self,

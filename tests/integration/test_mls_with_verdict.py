@@ -40,17 +40,52 @@ OUR_SPID = ParticipantID.parse("0242:000002")
 THEIR_SPID = "0242:000009"
 
 
-def make_receiver(documents: FlakyStore, engine: ValidationEngine, clock: MovingClock) -> AS4Receiver:
+class Directory:
+    """The directory stand-in of one receiver; asked once per MLS about to be built (before building it)."""
+
+    def __init__(self, meanwhile: Callable[[], object] | None = None) -> None:
+        self.asked = 0
+        self.meanwhile = meanwhile  # run when asked: another process acting between the check and the record
+
+    def __call__(self, participant: ParticipantID, *_: Any) -> bool:
+        self.asked += 1
+        if self.meanwhile is not None:
+            self.meanwhile()
+        return str(participant) == THEIR_SPID
+
+
+class CountedMLSValidation:
+    """The real engine, counting the MLS it validates (each MLS built is validated before it is queued)."""
+
+    def __init__(self, engine: ValidationEngine) -> None:
+        self.engine = engine
+        self.mls = 0
+
+    def validate(self, document: bytes, *, rule_set: str, **kw: Any) -> Any:
+        if rule_set == message_status.MLS_RULE_SET:
+            self.mls += 1
+        return self.engine.validate(document, rule_set=rule_set, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.engine, name)
+
+
+def make_receiver(
+    documents: FlakyStore,
+    engine: ValidationEngine | CountedMLSValidation,
+    clock: MovingClock,
+    directory: Directory | None = None,
+) -> AS4Receiver:
     status = MessageStatusService(
         store=documents,
-        validation=engine,
-        can_receive=lambda participant, *_: str(participant) == THEIR_SPID,
+        validation=engine,  # type: ignore[arg-type]
+        can_receive=directory or Directory(),
         clock=clock,
         ids=UUIDs(),
         our_spid=OUR_SPID,
         seller_id="0208:0000000097",
     )
-    return receiver_with(documents, engine, clock, on_received=status.on_received, mls=status)
+    return receiver_with(documents, engine, clock, on_received=status.on_received, mls=status)  # type: ignore[arg-type]
 
 
 def queued_mls(documents: FlakyStore) -> list[tuple[str, str, bool]]:
@@ -156,7 +191,8 @@ def test_a_sweep_of_another_process_racing_the_work_after_a_receipt_queues_one_m
     artefacts_dir: Path,
 ) -> None:
     clock = MovingClock()
-    here = make_receiver(store, validation_engine, clock)
+    directory_here, validation_here = Directory(), CountedMLSValidation(validation_engine)
+    here = make_receiver(store, validation_here, clock, directory_here)
     elsewhere = make_receiver(store, validation_engine, clock)  # a second API process, with its own MLS
     sbd = sbd_of(
         official_example(artefacts_dir), mls_to=ParticipantID.parse(THEIR_SPID), mls_type="ALWAYS_SEND"
@@ -170,4 +206,69 @@ def test_a_sweep_of_another_process_racing_the_work_after_a_receipt_queues_one_m
     [finish] = deferred
     assert finish() is InboundStatus.VALID  # validated again, found recorded: no second MLS
     assert [d.status for d in inbound_documents(store)] == [InboundStatus.VALID]
+    assert queued_mls(store) == [(THEIR_SPID, "accepted", True)]
+    # Found recorded before its MLS was prepared: no directory question, no MLS built and validated.
+    assert (directory_here.asked, validation_here.mls) == (0, 0)
+
+
+def test_a_verdict_recorded_elsewhere_after_the_check_still_leaves_exactly_one_mls(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    # The check before building found the document pending; another process records the verdict (and its
+    # MLS) while this one builds its own: the conditional record drops this one's, nothing is queued twice.
+    clock = MovingClock()
+    elsewhere = make_receiver(store, validation_engine, clock)
+
+    def sweep_elsewhere() -> None:
+        assert elsewhere.sweep_pending(older_than=AGE) == 1
+
+    directory_here = Directory(meanwhile=sweep_elsewhere)
+    validation_here = CountedMLSValidation(validation_engine)
+    here = make_receiver(store, validation_here, clock, directory_here)
+    sbd = sbd_of(
+        official_example(artefacts_dir), mls_to=ParticipantID.parse(THEIR_SPID), mls_type="ALWAYS_SEND"
+    )
+    msg = make_message(sbd)
+    deferred: list[Callable[[], InboundStatus]] = []
+    assert here.receive(tuple(msg.headers.items()), msg.body, defer=deferred.append).document_id
+    clock.at = NOW + AGE + timedelta(seconds=1)
+    [finish] = deferred
+    assert finish() is InboundStatus.VALID
+    assert (directory_here.asked, validation_here.mls) == (1, 1)  # built here, for nothing
+    assert queued_mls(store) == [(THEIR_SPID, "accepted", True)]  # the other process's, once
+
+
+def test_a_store_failure_on_the_check_before_the_mls_leaves_the_record_to_decide(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    # The read before building fails (database down for a moment): the MLS is built all the same and the
+    # verdict is recorded with it, never without it.
+    clock = MovingClock()
+    reads: list[bool] = []
+    real_unit_of_work = store.unit_of_work
+
+    def flaky_read(*, read_only: bool = False) -> Any:
+        if read_only and not reads:  # the check is this call's only read-only unit of work
+            reads.append(True)
+            raise StoreError("begin transaction: OperationalError")
+        return real_unit_of_work(read_only=read_only)
+
+    here = make_receiver(store, validation_engine, clock)
+    sbd = sbd_of(
+        official_example(artefacts_dir), mls_to=ParticipantID.parse(THEIR_SPID), mls_type="ALWAYS_SEND"
+    )
+    msg = make_message(sbd)
+    deferred: list[Callable[[], InboundStatus]] = []
+    assert here.receive(tuple(msg.headers.items()), msg.body, defer=deferred.append).document_id
+    [finish] = deferred
+    store.unit_of_work = flaky_read  # type: ignore[method-assign]
+    try:
+        assert finish() is InboundStatus.VALID
+    finally:
+        del store.unit_of_work  # type: ignore[method-assign]
+    assert reads == [True]
     assert queued_mls(store) == [(THEIR_SPID, "accepted", True)]

@@ -1,11 +1,14 @@
 """The SMTP adapter against a real aiosmtpd server on loopback: STARTTLS then AUTH, refused credentials,
-a relay without STARTTLS, and the reply classes (4xx retryable, 5xx not; RFC 5321 §4.2.1)."""
+a relay without STARTTLS, and the reply classes (4xx retryable, 5xx not; RFC 5321 §4.2.1). Also: the
+relay's own log lines stay out of the test run's output."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
@@ -164,3 +167,47 @@ def test_a_relay_without_starttls_is_refused_when_starttls_is_required() -> None
         controller.stop()
     assert not caught.value.retryable
     assert handler.received == []
+
+
+#: Two tests run by an inner pytest session (with this suite's conftest): the first configures the gateway's
+#: logging as the CLI does (a handler on pytest's captured stderr, the root at INFO), the second sends a
+#: mail through the relay fixture, whose aiosmtpd thread logs "connection lost" at INFO for every session.
+LEAKING_THEN_MAILING = """
+import smtplib
+
+from gateway.observability import configure_logging
+from tests.mail_support import relay_fixture  # noqa: F401 - the fixture
+
+
+def test_configures_logging_like_the_cli():
+    configure_logging("INFO", json=False)
+
+
+def test_sends_a_mail(relay):
+    with smtplib.SMTP("127.0.0.1", relay[1], timeout=10) as client:
+        client.sendmail("a@coop.test", ["b@buyer.test"], b"Subject: t\\r\\n\\r\\nhello\\r\\n")
+    assert relay[0].received
+"""
+
+
+def test_the_relays_session_logs_do_not_reach_the_output_after_a_test_that_configured_logging(
+    tmp_path: Path,
+) -> None:
+    # A handler left behind by an earlier test (at INFO, on a stream pytest has closed) printed aiosmtpd's
+    # "connection lost" lines, or a "--- Logging error ---" traceback for each, into the run's output.
+    module = tmp_path / "test_leak.py"
+    module.write_text(LEAKING_THEN_MAILING)
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "tests.conftest"]
+    run = subprocess.run(
+        [*command, "--rootdir", str(tmp_path), str(module)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "2 passed" in output
+    assert "connection lost" not in output.lower()
+    assert "Logging error" not in output

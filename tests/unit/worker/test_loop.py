@@ -9,7 +9,7 @@ import logging
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from delivery_support import SettableClock, UUIDs, queue_document
@@ -66,14 +66,28 @@ def store(tmp_path: Path) -> Any:
     s.close()
 
 
-def make_worker(store: Any, deliverer: RecordingDeliverer, poll_interval: float) -> DeliveryWorker:
-    return DeliveryWorker(
-        deliverer,  # type: ignore[arg-type]
+W = TypeVar("W", bound=DeliveryWorker)
+
+
+def make_worker(
+    store: Any,
+    deliverer: Any,
+    *,
+    poll_interval: float,
+    clock: SettableClock | None = None,
+    kind: type[W] = DeliveryWorker,  # type: ignore[assignment]
+    **kw: Any,
+) -> W:
+    """A worker of class ``kind`` over ``store`` and the test's ``deliverer`` (``kw``: the pipeline's sizes,
+    its wake-up signal)."""
+    return kind(
+        deliverer,
         store=store,
-        clock=SettableClock(),
+        clock=clock or SettableClock(),
         ids=UUIDs(),
         lease_for=LEASE,
         poll_interval=poll_interval,
+        **kw,
     )
 
 
@@ -189,19 +203,13 @@ class HeldDeliverer:
         return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
 
 
-def pipeline_worker(store: Any, deliverer: Any, clock: SettableClock, **kw: Any) -> DeliveryWorker:
-    return DeliveryWorker(
-        deliverer, store=store, clock=clock, ids=UUIDs(), lease_for=LEASE, poll_interval=0.01, **kw
-    )
-
-
 def test_a_delivery_that_hangs_holds_one_slot_not_the_worker(store: SQLDocumentStore) -> None:
     clock = SettableClock()
     slow = queue_document(store, at=clock.now() - timedelta(seconds=1))  # the oldest: leased first
     others = [queue_document(store, at=clock.now()) for _ in range(6)]
     deliverer = HeldDeliverer({slow})
     # Two slots, one job per lease query: with a batch barrier nothing after the first batch would move.
-    worker = pipeline_worker(store, deliverer, clock, batch_size=1, max_in_flight=2)
+    worker = make_worker(store, deliverer, clock=clock, poll_interval=0.01, batch_size=1, max_in_flight=2)
 
     async def main() -> WorkerStats:
         stop = asyncio.Event()
@@ -225,7 +233,7 @@ def test_the_worker_never_has_more_deliveries_in_flight_than_its_slots(store: SQ
     clock = SettableClock()
     ids = [queue_document(store, at=clock.now()) for _ in range(5)]
     deliverer = HeldDeliverer(set(ids))
-    worker = pipeline_worker(store, deliverer, clock, batch_size=10, max_in_flight=3)
+    worker = make_worker(store, deliverer, clock=clock, poll_interval=0.01, batch_size=10, max_in_flight=3)
 
     async def main() -> int:
         running = asyncio.create_task(worker.run(max_jobs=5))
@@ -243,7 +251,7 @@ def test_the_heartbeat_renews_the_lease_of_a_delivery_in_flight(store: SQLDocume
     clock = SettableClock()
     doc_id = queue_document(store, at=clock.now())
     deliverer = HeldDeliverer({doc_id})
-    worker = pipeline_worker(store, deliverer, clock, renew_every=0.02)
+    worker = make_worker(store, deliverer, clock=clock, poll_interval=0.01, renew_every=0.02)
 
     def leased_until() -> Any:
         with store.unit_of_work(read_only=True) as uow:
@@ -302,6 +310,20 @@ class SilentSignal:
         pass
 
 
+class TurnCountingSignal(SilentSignal):
+    """A silent signal counting what the worker tells it: once per turn of its loop (``busy`` with a slot
+    free or not, ``close`` once stopping), and once more when the run ends."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+
+    def busy(self, busy: bool) -> None:
+        self.turns += 1
+
+    def close(self) -> None:
+        self.turns += 1
+
+
 class CountingLeases(DeliveryWorker):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
@@ -332,17 +354,12 @@ class QuickDeliverer:
         return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
 
 
-def run_with_silent_signal(store: Any, deliverer: QuickDeliverer, done: int, **kw: Any) -> CountingLeases:
-    worker = CountingLeases(
-        deliverer,  # type: ignore[arg-type]
-        store=store,
-        clock=SettableClock(),
-        ids=UUIDs(),
-        lease_for=LEASE,
-        poll_interval=60.0,
-        signal=SilentSignal(),
-        **kw,
-    )
+def run_counting_leases(
+    store: Any, deliverer: QuickDeliverer, done: int, *, signal: Any, **kw: Any
+) -> CountingLeases:
+    """Run a lease-counting worker (poll interval 60 s: no poll comes within a test) until ``done``
+    documents are delivered and a moment longer (any lease their ends would start), then stop it."""
+    worker = make_worker(store, deliverer, kind=CountingLeases, poll_interval=60.0, signal=signal, **kw)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -364,7 +381,9 @@ def test_with_a_signal_ended_deliveries_start_no_lease(store: SQLDocumentStore) 
     woken the worker for each job already): a thread hop and, on SQLite, the write lock each time."""
     ids = [queue_document(store) for _ in range(3)]
     deliverer = QuickDeliverer()
-    worker = run_with_silent_signal(store, deliverer, done=3, batch_size=10, max_in_flight=20)
+    worker = run_counting_leases(
+        store, deliverer, signal=SilentSignal(), done=3, batch_size=10, max_in_flight=20
+    )
     assert sorted(deliverer.delivered) == sorted(ids)
     assert worker.leases == 1  # the first look took all three; their ends led to no lease
 
@@ -372,25 +391,7 @@ def test_with_a_signal_ended_deliveries_start_no_lease(store: SQLDocumentStore) 
 def test_without_a_signal_ended_deliveries_still_lease(store: SQLDocumentStore) -> None:
     ids = [queue_document(store) for _ in range(3)]
     deliverer = QuickDeliverer()
-    worker = CountingLeases(
-        deliverer,  # type: ignore[arg-type]
-        store=store,
-        clock=SettableClock(),
-        ids=UUIDs(),
-        lease_for=LEASE,
-        poll_interval=60.0,
-    )
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        running = asyncio.create_task(worker.run(stop=stop))
-        while len(deliverer.delivered) < 3:
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)
-        stop.set()
-        await asyncio.wait_for(running, timeout=10)
-
-    asyncio.run(main())
+    worker = run_counting_leases(store, deliverer, done=3, signal=None)
     assert sorted(deliverer.delivered) == sorted(ids)
     assert worker.leases == 4  # polling only: each ended delivery is the time to look again
 
@@ -400,7 +401,7 @@ def test_a_full_lease_leases_again_when_a_slot_frees_without_a_wake_up(store: SQ
     notifications of a burst into one): the freed slots lease them, not the next poll."""
     ids = [queue_document(store) for _ in range(5)]
     deliverer = QuickDeliverer()
-    run_with_silent_signal(store, deliverer, done=5, batch_size=2, max_in_flight=2)
+    run_counting_leases(store, deliverer, signal=SilentSignal(), done=5, batch_size=2, max_in_flight=2)
     assert sorted(deliverer.delivered) == sorted(ids)  # within the test: no 60 s poll came
 
 
@@ -410,7 +411,9 @@ def test_after_a_hand_back_ended_deliveries_lease_again(store: SQLDocumentStore)
     deferred = queue_document(store)
     others = [queue_document(store) for _ in range(2)]
     deliverer = QuickDeliverer({deferred})
-    worker = run_with_silent_signal(store, deliverer, done=2, batch_size=10, max_in_flight=20)
+    worker = run_counting_leases(
+        store, deliverer, signal=SilentSignal(), done=2, batch_size=10, max_in_flight=20
+    )
     assert sorted(deliverer.delivered) == sorted(others)
     assert worker.leases == 1 + 3  # the first look, then one after each of the three ended deliveries
 
@@ -442,12 +445,10 @@ def test_a_job_due_without_a_wake_up_waits_no_longer_than_the_poll(store: SQLDoc
     busy = [queue_document(store, at=clock.now()) for _ in range(30)]
     retry = queue_document(store, at=clock.now() + timedelta(minutes=1))
     deliverer = SteadyDeliverer(step=0.1)  # 30 in flight: one ends every 0.1 s for 3 s
-    worker = DeliveryWorker(
-        deliverer,  # type: ignore[arg-type]
-        store=store,
+    worker = make_worker(
+        store,
+        deliverer,
         clock=clock,
-        ids=UUIDs(),
-        lease_for=LEASE,
         batch_size=40,
         max_in_flight=40,
         poll_interval=0.3,
@@ -481,24 +482,8 @@ def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLD
     clock = SettableClock()
     held = queue_document(store, at=clock.now())
     deliverer = HeldDeliverer({held})
-    waits = 0
-
-    class CountingWaits(DeliveryWorker):
-        @staticmethod
-        async def _wait(*args: Any, **kw: Any) -> bool:
-            nonlocal waits
-            waits += 1
-            return await DeliveryWorker._wait(*args, **kw)
-
-    worker = CountingWaits(
-        deliverer,  # type: ignore[arg-type]
-        store=store,
-        clock=clock,
-        ids=UUIDs(),
-        lease_for=LEASE,
-        poll_interval=0.05,
-        signal=SilentSignal(),
-    )
+    signal = TurnCountingSignal()
+    worker = make_worker(store, deliverer, clock=clock, poll_interval=0.05, signal=signal)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -512,4 +497,5 @@ def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLD
 
     asyncio.run(main())
     assert deliverer.delivered == [held]
-    assert waits < 30  # one per poll interval at most, not a busy loop
+    # Every turn of the loop tells the signal (busy, or closed once stopping) and waits at most once.
+    assert signal.turns < 30  # one per poll interval at most, not a busy loop
