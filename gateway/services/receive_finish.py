@@ -168,21 +168,13 @@ class InboundFinisher:
         check = _StillPending(self._store, facts.document_id)
         planned = self._prepare_mls(facts.document_id, envelope, business, check)
         if check.recorded_meanwhile:  # another call recorded the verdict with its MLS: nothing is built
-            log.info(
-                "inbound document %s was validated meanwhile by another call: not handed on again",
-                facts.document_id,
-            )
-            return Finished(verdict.status, False)
+            return _recorded_elsewhere(facts.document_id, verdict.status)
         draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
         recorded = self._record(facts, verdict, validated if draft else None, planned)
         if recorded is None:  # the draft spoiled the unit of work: the verdict and MLS alone, the draft later
             recorded = self._record(facts, verdict, None, planned)
         if not recorded:
-            log.info(
-                "inbound document %s was validated meanwhile by another call: not handed on again",
-                facts.document_id,
-            )
-            return Finished(verdict.status, False)
+            return _recorded_elsewhere(facts.document_id, verdict.status)
         if self._on_received is not None:
             try:
                 self._on_received(facts.document_id, envelope)
@@ -265,6 +257,12 @@ class InboundFinisher:
         if wanted and verdict.status is InboundStatus.VALID:  # no tree handed on: a large document
             return verdict, _read(facts, business)  # (validated from a pull parse) or another validator
         return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read")
+
+
+def _recorded_elsewhere(document_id: str, status: InboundStatus) -> Finished:
+    """The outcome when another call recorded the document's verdict (and handed it on) first."""
+    log.info("inbound document %s was validated meanwhile by another call: not handed on again", document_id)
+    return Finished(status, False)
 
 
 class _StillPending:
