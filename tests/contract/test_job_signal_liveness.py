@@ -294,3 +294,31 @@ def test_a_listener_cut_off_from_the_server_gives_the_role_up_on_both_sides(stor
         "cut_off_gave_up": True,
         "cut_off_stands_by": True,
     }
+
+
+def test_a_job_notified_during_a_ping_still_wakes_the_listener(
+    store: SQLDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ping runs between two notifies() on the listening connection: a notification that the server
+    # sends while the ping's answer is read must wake the worker at the next notifies(), not be lost.
+    listener = signal_on(store.engine)
+    during_ping: list[str] = []
+    ping = PostgresJobSignal._ping
+
+    async def ping_after_a_job(self: PostgresJobSignal, connection: Any) -> None:
+        if during_ping == ["armed"]:
+            during_ping[0] = await asyncio.to_thread(enqueue, store)  # its NOTIFY is on the way
+            await asyncio.sleep(0.05)
+        await ping(self, connection)
+
+    monkeypatch.setattr(PostgresJobSignal, "_ping", ping_after_a_job)
+
+    async def main() -> bool:
+        await woken(listener, ENDS_WITHIN)
+        assert await until(lambda: listener.listening)
+        during_ping.append("armed")
+        woke = await woken(listener, ENDS_WITHIN)
+        await close(listener)
+        return woke and during_ping != ["armed"]
+
+    assert asyncio.run(main())
