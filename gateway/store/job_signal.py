@@ -23,6 +23,14 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   the lock and notifies ``OVERFLOW_CHANNEL`` first, so a standby takes it at once. A standby polls
   ``STANDBY_POLL_FACTOR`` times more rarely than the listener, which hands each of its polls on while
   busy (a job that becomes due later, such as a retry, sends no notification).
+  A listener that stops without closing (its event loop stalls, its process is stopped, the network between
+  it and the server is cut) must not keep the role until the server happens to notice: its session sets
+  ``idle_session_timeout`` to ``LISTENER_SESSION_TIMEOUT`` and the listener runs a ``SELECT 1`` every
+  quarter of it. A listener that stops pinging has its session ended by the server itself, which releases
+  the lock (a standby listens within ``TAKEOVER_INTERVAL`` after that); a ping unanswered within half the
+  timeout ends the listener's own connection (a cut connection: the role is given up on both sides).
+  Standbys set no timeout (they hold nothing). The signal's connections use TCP keepalives
+  (``TCP_KEEPALIVE``): a dead server is noticed on an idle connection too.
 
 ``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
 SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
@@ -80,6 +88,24 @@ LEAVE_TIMEOUT: Final = 1.0
 #: A standby polls this many times more rarely than the listener, which polls at the worker's interval and,
 #: while its slots are full, hands each poll on to the standbys (a job due later sends no notification).
 STANDBY_POLL_FACTOR: Final = 10
+#: Seconds without a statement after which PostgreSQL ends the listener's session (``idle_session_timeout``,
+#: PostgreSQL 14+, set for that session only), which releases ``LISTENER_LOCK``: a listener whose loop stalls
+#: or whose connection is cut loses the role within this (+ ``TAKEOVER_INTERVAL`` for a standby to take it),
+#: instead of when the server's TCP notices, hours later without keepalives. The listener pings every
+#: ``1 / PINGS_PER_SESSION_TIMEOUT`` of it (5 s: one statement of ≈ 0.1 ms), so a loop held up for up to
+#: ≈ 15 s (a long synchronous step) keeps the role; a shorter timeout would take it from such a loop too.
+LISTENER_SESSION_TIMEOUT: Final = 20.0
+PINGS_PER_SESSION_TIMEOUT: Final = 4
+#: libpq's TCP keepalives on the signal's connections: a server that vanished (host down, network cut) is
+#: noticed after ≈ 20-25 s on an idle connection, or when sent data stays unacknowledged for 20 s, instead of
+#: the system's default (2 h idle; ≈ 15 min of retransmissions). Options of the engine's URL take precedence.
+TCP_KEEPALIVE: Final = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
 
 
 class JobSignal(Protocol):
@@ -222,17 +248,29 @@ class PostgresJobSignal:
     that comes while nobody waits ends the next wait at once; notifications that come while the wait runs
     are folded into one wake-up. While the worker is busy, the listener hands each notification on to the
     standbys (one ``NOTIFY`` on ``OVERFLOW_CHANNEL``, from a second connection opened on the first need).
+    While it listens, it pings between notifications (``LISTENER_SESSION_TIMEOUT``).
 
     Args:
         engine: the store's engine (its connection parameters).
         takeover_interval: seconds between two attempts of a standby to become the listener.
+        session_timeout: seconds without a ping after which the server ends the listener's session.
     """
 
-    def __init__(self, engine: Engine, *, takeover_interval: float = TAKEOVER_INTERVAL) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        takeover_interval: float = TAKEOVER_INTERVAL,
+        session_timeout: float = LISTENER_SESSION_TIMEOUT,
+    ) -> None:
         if takeover_interval <= 0:
             raise ValueError("takeover_interval must be positive")
+        if session_timeout < 0.1:
+            raise ValueError("session_timeout must be at least 0.1 s")
         self._engine = engine
         self._takeover_interval = takeover_interval
+        self._session_timeout = session_timeout
+        self._ping_interval = session_timeout / PINGS_PER_SESSION_TIMEOUT
         self._notified: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._busy = False
@@ -265,7 +303,7 @@ class PostgresJobSignal:
 
     def _connect_args(self) -> tuple[Any, dict[str, Any]]:
         args, params = self._engine.dialect.create_connect_args(self._engine.url)
-        return args, {**params, "autocommit": True}
+        return args, {**TCP_KEEPALIVE, **params, "autocommit": True}
 
     async def _listen(self, notified: asyncio.Event) -> None:
         """Listen until cancelled; after a failure (server restart) log it and listen again later."""
@@ -278,6 +316,8 @@ class PostgresJobSignal:
                 async with connection:  # closing it releases the lock: a standby takes over
                     await self._serve(connection, notified)
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: ending here ends the signal
+                # Also a listener's session ended by the server (a loop that stalled past the session
+                # timeout): the role is gone with it; the next connection contends for it again.
                 log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
             finally:
                 self.listening = self.standing_by = False
@@ -296,19 +336,33 @@ class PostgresJobSignal:
                     notified.set()
             self.standing_by = False
             await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
+        if connection.info.server_version >= 140000:  # PostgreSQL 13 has no idle_session_timeout
+            await connection.execute(f"SET idle_session_timeout = {round(self._session_timeout * 1000)}")
         await connection.execute(f"LISTEN {JOBS_CHANNEL}")
         self.listening = True
         notified.set()  # the jobs notified before this LISTEN went to nobody (no listener, or a dead one)
         if self._busy:
             self._hand_on()
         try:
-            async for _ in connection.notifies():
-                notified.set()  # also when busy: the job may still be due when a slot frees
-                if self._busy:
-                    self._hand_on()
+            while True:
+                # Ends after one ping interval, even while notifications keep coming.
+                async for _ in connection.notifies(timeout=self._ping_interval):
+                    notified.set()  # also when busy: the job may still be due when a slot frees
+                    if self._busy:
+                        self._hand_on()
+                await self._ping(connection)
         except asyncio.CancelledError:
             await self._leave(connection)
             raise
+
+    async def _ping(self, connection: Any) -> None:
+        """One statement: the server's idle-session timer starts again. Run between two ``notifies()``
+        (the same task, never concurrently); psycopg keeps a notification that comes during it for the next
+        ``notifies()``. Unanswered within half the session timeout (a cut connection): ``TimeoutError``,
+        which ends this connection and the role with it (psycopg first tries to cancel the statement, for
+        up to 10 s more)."""
+        async with asyncio.timeout(self._session_timeout / 2):
+            await connection.execute("SELECT 1")
 
     @staticmethod
     async def _leave(connection: Any) -> None:

@@ -135,6 +135,9 @@ async def start(*workers: CountingWorker) -> list[tuple[asyncio.Event, asyncio.T
         stop = asyncio.Event()
         running.append((stop, asyncio.create_task(worker.run(stop=stop))))
         assert await until(lambda w=worker: w.leases > 0)  # its first look (and its signal started)
+        # The first one listens before the next starts: under load the second one's signal could take
+        # the lock first (or the previous test's listener session may not have ended yet).
+        assert await until(lambda: workers[0].signal.listening)
     assert await until(lambda: sum(w.signal.listening for w in workers) == 1)
     await asyncio.sleep(0.3)  # the standbys' first wake-ups (after their LISTEN) are spent
     return running
