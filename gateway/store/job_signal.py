@@ -336,8 +336,6 @@ class PostgresJobSignal:
                     notified.set()
             self.standing_by = False
             await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
-        if connection.info.server_version >= 140000:  # PostgreSQL 13 has no idle_session_timeout
-            await connection.execute(f"SET idle_session_timeout = {round(self._session_timeout * 1000)}")
         await connection.execute(f"LISTEN {JOBS_CHANNEL}")
         self.listening = True
         notified.set()  # the jobs notified before this LISTEN went to nobody (no listener, or a dead one)
@@ -372,10 +370,15 @@ class PostgresJobSignal:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(_release_and_tell(connection), LEAVE_TIMEOUT)
 
-    @staticmethod
-    async def _take_lock(connection: Any) -> bool:
-        """Try to take ``LISTENER_LOCK`` for this session (held until the connection closes)."""
-        cursor = await connection.execute(f"SELECT pg_try_advisory_lock({LISTENER_LOCK})")
+    async def _take_lock(self, connection: Any) -> bool:
+        """Try to take ``LISTENER_LOCK`` for this session (held until the connection closes). Taken, the
+        same statement sets the session's ``idle_session_timeout`` (PostgreSQL 14+; ``CASE``: only then):
+        the session never holds the lock without it, even if the worker stops or is cut off right after."""
+        take = f"pg_try_advisory_lock({LISTENER_LOCK})"
+        if connection.info.server_version >= 140000:  # PostgreSQL 13 has no idle_session_timeout
+            timeout = f"set_config('idle_session_timeout', '{round(self._session_timeout * 1000)}', false)"
+            take = f"CASE WHEN {take} THEN {timeout} IS NOT NULL END"
+        cursor = await connection.execute(f"SELECT {take}")
         row = await cursor.fetchone()
         return bool(row and row[0])
 

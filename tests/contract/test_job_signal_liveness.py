@@ -80,7 +80,7 @@ def standby_sessions(engine: Engine) -> set[int]:
             text(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE :attempt"
             ),
-            {"attempt": "SELECT pg_try_advisory_lock(%"},
+            {"attempt": "SELECT %pg_try_advisory_lock(%"},
         )
         return set(pids.scalars())
 
@@ -322,3 +322,41 @@ def test_a_job_notified_during_a_ping_still_wakes_the_listener(
         return woke and during_ping != ["armed"]
 
     assert asyncio.run(main())
+
+
+def test_a_worker_stopped_right_after_taking_the_lock_loses_it_too(
+    store: SQLDocumentStore, other_worker: LoopThread
+) -> None:
+    # The session has its timeout from the statement that takes the lock: a worker stopped (or cut off)
+    # right after its takeover, before any further statement reaches the server, loses the role like any
+    # stalled listener (before: that session held the lock without a timeout, for as long as the stop).
+    engine = store.engine
+    stalled = signal_on(engine)  # runs in the other worker's loop
+    standby = signal_on(engine)
+    resumed = threading.Event()
+    take = stalled._take_lock
+
+    async def take_then_stop(connection: Any) -> bool:
+        taken = await take(connection)
+        if taken and not resumed.is_set():
+            time.sleep(STALL)  # its loop stops, as the process would
+            resumed.set()
+        return bool(taken)
+
+    stalled._take_lock = take_then_stop  # type: ignore[method-assign]
+
+    async def main() -> dict[str, Any]:
+        other_worker.start(woken(stalled, ENDS_WITHIN))
+        assert await until(lambda: lock_holder(engine) is not None)
+        await woken(standby, ENDS_WITHIN)  # its first wake-up, after its LISTEN
+        await until(lambda: standby.listening or resumed.is_set(), within=STALL + ENDS_WITHIN)
+        seen = {"took_over_while_stopped": standby.listening and not resumed.is_set()}
+        assert await asyncio.to_thread(resumed.wait, STALL + ENDS_WITHIN)
+        seen["old_stands_by"] = await until(lambda: stalled.standing_by and not stalled.listening)
+        seen["listeners"] = stalled.listening + standby.listening
+        await other_worker.run(close(stalled))
+        await close(standby)
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen == {"took_over_while_stopped": True, "old_stands_by": True, "listeners": 1}
