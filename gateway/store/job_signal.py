@@ -122,6 +122,10 @@ CONNECT_TIMEOUT: Final = 10
 #: idle timeout is not acted on), and probe an idle client every quarter of it, dropping it after this
 #: many unanswered probes (``tcp_keepalives_*``: a vanished host, also on PostgreSQL 12-13).
 LISTENER_KEEPALIVE_COUNT: Final = 3
+#: psycopg's connect arguments that are not libpq parameters (the engine's, for its synchronous connections).
+_DRIVER_OBJECTS: Final = frozenset(
+    {"autocommit", "context", "cursor_factory", "prepare_threshold", "row_factory"}
+)
 
 
 class JobSignal(Protocol):
@@ -342,6 +346,9 @@ class PostgresJobSignal:
         ``sslmode``, ``application_name``, ``options``...), over the signal's keepalive defaults."""
         args, params = connection_parameters(self._engine)
         defaults = {**TCP_KEEPALIVE, "connect_timeout": CONNECT_TIMEOUT}
+        # Not the synchronous driver's Python objects (a cursor or row factory would break an asynchronous
+        # connection, or the signal's reads): the libpq parameters only.
+        params = {key: value for key, value in params.items() if key not in _DRIVER_OBJECTS}
         return args, {**defaults, **params, "autocommit": True}
 
     async def _listen(self, notified: asyncio.Event) -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
@@ -58,10 +59,11 @@ def sessions_named(engine: Engine, name: str) -> int:
 
 def test_the_signal_connects_with_the_engine_connection_parameters(store: SQLDocumentStore) -> None:
     # Both of the signal's connections (the listening one and the one that hands wake-ups on) carry what
-    # the engine's connect_args set: here application_name (before: the URL's parameters only).
+    # the engine's connect_args set: here application_name (before: the URL's parameters only); not the
+    # synchronous driver's objects (a synchronous cursor factory on the signal's asynchronous connections).
     url = store.engine.url
-    name = "debt12-signal-parameters"
-    engine = make_engine(url, connect_args={"application_name": name})
+    name = "gateway-signal-parameters"
+    engine = make_engine(url, connect_args={"application_name": name, "cursor_factory": psycopg.ClientCursor})
     signal = PostgresJobSignal(engine, takeover_interval=0.2)
 
     async def main() -> dict[str, Any]:
