@@ -87,7 +87,9 @@ def make_engine(
         # back) and so is a server that does not answer the connection: never an unbounded hang.
         connect_args.setdefault("connect_timeout", max(2, round(busy_timeout)))
         connect_args.setdefault("options", f"-c lock_timeout={int(busy_timeout * 1000)}")
-        return create_engine(parsed, connect_args=connect_args, **engine_options)
+        engine = create_engine(parsed, connect_args=connect_args, **engine_options)
+        _CONNECT_ARGS[engine] = connect_args
+        return engine
 
     assert parsed.database is not None  # checked by normalise_url
     Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +104,17 @@ def make_engine(
 
 
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, SQLiteWriteLock] = weakref.WeakKeyDictionary()
+_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def connection_parameters(engine: Engine) -> tuple[list[Any], dict[str, Any]]:
+    """The driver's connect arguments of ``engine``'s connections, for a connection opened beside its pool
+    (the job signal's): the URL's parameters, overridden by the ``connect_args`` it was made with
+    (``connect_timeout``, ``options``, ``sslmode``...: as SQLAlchemy merges them). An engine that
+    ``make_engine`` did not make gives its URL's parameters only."""
+    args, params = engine.dialect.create_connect_args(engine.url)
+    return list(args), {**params, **_CONNECT_ARGS.get(engine, {})}
+
 
 #: Longest sleep between two tries of another process's write lock (seconds).
 MAX_LOCK_PAUSE: Final = 0.001

@@ -29,12 +29,18 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   quarter of it. A listener that stops pinging has its session ended by the server itself, which releases
   the lock (a standby listens within ``TAKEOVER_INTERVAL`` after that); a ping unanswered within half the
   timeout ends the listener's own connection (a cut connection: the role is given up on both sides).
-  Standbys set no timeout (they hold nothing). The signal's connections use TCP keepalives
-  (``TCP_KEEPALIVE``): a dead server is noticed on an idle connection too.
+  A listener that stops reading while notifications pile up leaves the server's backend blocked in its
+  send, where the idle timeout is not acted on: the same session also sets ``tcp_user_timeout`` (the server
+  drops a connection whose sent data stays unacknowledged that long) and server-side keepalives
+  (``listener_settings``). Standbys set no timeout (they hold nothing). The signal's connections use the
+  engine's connection parameters (its URL and ``connect_args``: ``connect_timeout``, TLS, ``options``...)
+  over TCP keepalives of their own (``TCP_KEEPALIVE``): a dead server is noticed on an idle connection too,
+  and one that does not answer a new connection is given up after ``connect_timeout``.
 
 ``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
 SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
-``MAX_RECONNECT_DELAY``, and logs when it works again.
+``MAX_RECONNECT_DELAY``, and logs when it works again; PostgreSQL connects again every ``RELISTEN_DELAY``
+(a lost connection is logged, then the first failed attempt, then the first that connects).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from typing import Any, Final, Protocol
 from sqlalchemy import Engine, bindparam, exists, select
 from sqlalchemy.dialects import sqlite
 
+from gateway.store.engine import connection_parameters
 from gateway.store.leases import up_for_lease
 from gateway.store.tables import delivery_jobs
 
@@ -106,6 +113,19 @@ TCP_KEEPALIVE: Final = {
     "keepalives_count": 3,
     "tcp_user_timeout": 20_000,
 }
+#: Seconds the signal waits at most for a new connection to be ready when neither the engine's
+#: ``connect_args`` nor its URL set ``connect_timeout`` (``make_engine`` sets one: its ``busy_timeout``).
+CONNECT_TIMEOUT: Final = 10
+#: The listener's session also has the server drop its connection when what the server sends stays
+#: unacknowledged for ``LISTENER_SESSION_TIMEOUT`` (``tcp_user_timeout``, PostgreSQL 12+; a client that
+#: stopped reading while notifications fill its buffers keeps the backend blocked in its send, where the
+#: idle timeout is not acted on), and probe an idle client every quarter of it, dropping it after this
+#: many unanswered probes (``tcp_keepalives_*``: a vanished host, also on PostgreSQL 12-13).
+LISTENER_KEEPALIVE_COUNT: Final = 3
+#: psycopg's connect arguments that are not libpq parameters (the engine's, for its synchronous connections).
+_DRIVER_OBJECTS: Final = frozenset(
+    {"autocommit", "context", "cursor_factory", "prepare_threshold", "row_factory"}
+)
 
 
 class JobSignal(Protocol):
@@ -241,6 +261,26 @@ async def _release_and_tell(connection: Any) -> None:
     await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
 
 
+def listener_settings(server_version: int, session_timeout: float) -> dict[str, int]:
+    """The server settings of the listener's session, as far as the server has them: the idle-session timeout
+    (PostgreSQL 14+: a stalled or cut-off listener), the time sent data may stay unacknowledged (12+: a
+    client that stopped reading; the server's send blocks, where the idle timeout is not acted on) and the
+    server's keepalives (an idle client whose host vanished; seconds, at least 1)."""
+    timeout_ms = round(session_timeout * 1000)
+    probe = max(1, round(session_timeout / PINGS_PER_SESSION_TIMEOUT))
+    settings: dict[str, int] = {}
+    if server_version >= 140000:  # PostgreSQL 13 has no idle_session_timeout
+        settings["idle_session_timeout"] = timeout_ms
+    if server_version >= 120000:
+        settings["tcp_user_timeout"] = timeout_ms
+    settings |= {
+        "tcp_keepalives_idle": probe,
+        "tcp_keepalives_interval": probe,
+        "tcp_keepalives_count": LISTENER_KEEPALIVE_COUNT,
+    }
+    return settings
+
+
 class PostgresJobSignal:
     """``LISTEN``s on a connection of its own (psycopg, asynchronous), in a task that runs from the first
     ``wait`` until ``close``: on ``JOBS_CHANNEL`` while it holds ``LISTENER_LOCK``, else on
@@ -302,23 +342,38 @@ class PostgresJobSignal:
         return interval * STANDBY_POLL_FACTOR if self.standing_by else interval
 
     def _connect_args(self) -> tuple[Any, dict[str, Any]]:
-        args, params = self._engine.dialect.create_connect_args(self._engine.url)
-        return args, {**TCP_KEEPALIVE, **params, "autocommit": True}
+        """The engine's own connection parameters (its URL and ``connect_args``: ``connect_timeout``,
+        ``sslmode``, ``application_name``, ``options``...), over the signal's keepalive defaults."""
+        args, params = connection_parameters(self._engine)
+        defaults = {**TCP_KEEPALIVE, "connect_timeout": CONNECT_TIMEOUT}
+        # Not the synchronous driver's Python objects (a cursor or row factory would break an asynchronous
+        # connection, or the signal's reads): the libpq parameters only.
+        params = {key: value for key, value in params.items() if key not in _DRIVER_OBJECTS}
+        return args, {**defaults, **params, "autocommit": True}
 
     async def _listen(self, notified: asyncio.Event) -> None:
         """Listen until cancelled; after a failure (server restart) log it and listen again later."""
         import psycopg  # the PostgreSQL driver; imported here so that SQLite deployments never need it
 
         args, params = self._connect_args()
+        unreachable = False  # connecting failed (logged once), until a connection is made again
         while True:
+            connected = False
             try:
+                # Bounded by ``connect_timeout`` (psycopg's own timer: the loop runs on meanwhile).
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
+                connected = True
+                if unreachable:
+                    log.info("the job wake-up signal connects again")
+                    unreachable = False
                 async with connection:  # closing it releases the lock: a standby takes over
                     await self._serve(connection, notified)
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: ending here ends the signal
                 # Also a listener's session ended by the server (a loop that stalled past the session
                 # timeout): the role is gone with it; the next connection contends for it again.
-                log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
+                if connected or not unreachable:  # a lost connection, or the first failed attempt
+                    log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
+                unreachable = not connected
             finally:
                 self.listening = self.standing_by = False
             await asyncio.sleep(RELISTEN_DELAY)
@@ -372,12 +427,15 @@ class PostgresJobSignal:
 
     async def _take_lock(self, connection: Any) -> bool:
         """Try to take ``LISTENER_LOCK`` for this session (held until the connection closes). Taken, the
-        same statement sets the session's ``idle_session_timeout`` (PostgreSQL 14+; ``CASE``: only then):
-        the session never holds the lock without it, even if the worker stops or is cut off right after."""
+        same statement sets the session's timeouts (``listener_settings``; ``CASE``: only then): the session
+        never holds the lock without them, even if the worker stops or is cut off right after."""
         take = f"pg_try_advisory_lock({LISTENER_LOCK})"
-        if connection.info.server_version >= 140000:  # PostgreSQL 13 has no idle_session_timeout
-            timeout = f"set_config('idle_session_timeout', '{round(self._session_timeout * 1000)}', false)"
-            take = f"CASE WHEN {take} THEN {timeout} IS NOT NULL END"
+        settings = listener_settings(connection.info.server_version, self._session_timeout)
+        if settings:
+            values = " || ".join(
+                f"set_config('{name}', '{value}', false)" for name, value in settings.items()
+            )
+            take = f"CASE WHEN {take} THEN ({values}) IS NOT NULL END"
         cursor = await connection.execute(f"SELECT {take}")
         row = await cursor.fetchone()
         return bool(row and row[0])
