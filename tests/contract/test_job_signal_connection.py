@@ -356,7 +356,9 @@ def _warnings(caplog: pytest.LogCaptureFixture, text_in: str) -> int:
 
 def _infos(caplog: pytest.LogCaptureFixture, text_in: str) -> int:
     return sum(
-        text_in in r.getMessage() for r in caplog.records if r.name == "gateway.worker" and r.levelname == "INFO"
+        text_in in r.getMessage()
+        for r in caplog.records
+        if r.name == "gateway.worker" and r.levelname == "INFO"
     )
 
 
@@ -436,3 +438,35 @@ def test_a_hand_on_connection_that_cannot_be_made_is_logged_once(
         "warnings": 1,
         "works_again": 1,
     }
+
+
+def test_the_urls_options_and_connect_timeout_are_kept_beside_the_lock_timeout(
+    store: SQLDocumentStore,
+) -> None:
+    # An operator's URL sets `options` (a statement timeout) and `connect_timeout`: make_engine's own
+    # `options` (the lock timeout) and `connect_timeout` replaced them, silently, on the engine's connections
+    # and since the signal connects as the engine does, on its connections too (before). Both are kept;
+    # the lock timeout is added to the URL's options unless they set one.
+    url = store.engine.url.set(
+        query={"options": "-c statement_timeout=5000", "connect_timeout": "7", "application_name": "r8"}
+    )
+    engine = make_engine(url, busy_timeout=3)
+    try:
+        with engine.connect() as connection:
+            settings = connection.execute(
+                text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+            ).one()
+        _, params = PostgresJobSignal(engine)._connect_args()
+    finally:
+        engine.dispose()
+    own = make_engine(url.update_query_dict({"options": "-c lock_timeout=1500"}))
+    try:
+        with own.connect() as connection:
+            own_lock_timeout = connection.execute(text("SELECT current_setting('lock_timeout')")).scalar()
+    finally:
+        own.dispose()
+    assert tuple(settings) == ("5s", "3s")
+    assert str(params["connect_timeout"]) == "7"
+    assert "statement_timeout=5000" in params["options"]
+    assert "lock_timeout=3000" in params["options"]
+    assert own_lock_timeout == "1500ms"
