@@ -40,7 +40,8 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
 ``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
 SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
 ``MAX_RECONNECT_DELAY``, and logs when it works again; PostgreSQL connects again every ``RELISTEN_DELAY``
-(a lost connection is logged, then the first failed attempt, then the first that connects).
+and logs once per outage too (a connection that fails before it listens or stands by is part of the outage),
+then when it listens or stands by again; so does the connection that hands wake-ups on.
 """
 
 from __future__ import annotations
@@ -321,6 +322,7 @@ class PostgresJobSignal:
         self.standing_by = False
         #: Wake-ups handed on to the standbys (for tests and diagnostics).
         self.handed_on = 0
+        self._failing = False  # a failure was logged, until the signal listens or stands by again
 
     async def wait(self) -> None:
         if self._notified is None:
@@ -356,27 +358,28 @@ class PostgresJobSignal:
         import psycopg  # the PostgreSQL driver; imported here so that SQLite deployments never need it
 
         args, params = self._connect_args()
-        unreachable = False  # connecting failed (logged once), until a connection is made again
         while True:
-            connected = False
             try:
                 # Bounded by ``connect_timeout`` (psycopg's own timer: the loop runs on meanwhile).
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
-                connected = True
-                if unreachable:
-                    log.info("the job wake-up signal connects again")
-                    unreachable = False
                 async with connection:  # closing it releases the lock: a standby takes over
                     await self._serve(connection, notified)
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: ending here ends the signal
                 # Also a listener's session ended by the server (a loop that stalled past the session
-                # timeout): the role is gone with it; the next connection contends for it again.
-                if connected or not unreachable:  # a lost connection, or the first failed attempt
+                # timeout): the role is gone with it; the next connection contends for it again. Once per
+                # outage: a connection that fails before it listens (or stands by) is part of it.
+                if not self._failing:
                     log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
-                unreachable = not connected
+                    self._failing = True
             finally:
                 self.listening = self.standing_by = False
             await asyncio.sleep(RELISTEN_DELAY)
+
+    def _works(self) -> None:
+        """The signal listens or stands by: an outage it logged is over."""
+        if self._failing:
+            log.info("the job wake-up signal connects again")
+            self._failing = False
 
     async def _serve(self, connection: Any, notified: asyncio.Event) -> None:
         """Stand by (overflow wake-ups, a takeover attempt every interval) until the lock is taken, then
@@ -384,6 +387,7 @@ class PostgresJobSignal:
         if not await self._take_lock(connection):
             await connection.execute(f"LISTEN {OVERFLOW_CHANNEL}")
             self.standing_by = True
+            self._works()
             notified.set()  # jobs may have come while this worker did not listen
             while not await self._take_lock(connection):
                 # One notification ends the wait: a listener that leaves says so here (``_leave``).
@@ -393,6 +397,7 @@ class PostgresJobSignal:
             await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
         await connection.execute(f"LISTEN {JOBS_CHANNEL}")
         self.listening = True
+        self._works()
         notified.set()  # the jobs notified before this LISTEN went to nobody (no listener, or a dead one)
         if self._busy:
             self._hand_on()
@@ -453,6 +458,7 @@ class PostgresJobSignal:
         import psycopg
 
         args, params = self._connect_args()
+        failing = False  # a failure was logged (once per outage), until a NOTIFY is sent again
         while True:
             await overflow.wait()
             sent = False  # on this connection
@@ -468,8 +474,13 @@ class PostgresJobSignal:
                             overflow.set()  # not sent: still owed to the standbys
                             raise
                         sent = True
+                        if failing:
+                            log.info("handing on job wake-ups works again")
+                            failing = False
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: never end the task silently
-                log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                if not failing:
+                    log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                    failing = True
                 if not sent:  # a connection that worked, then broke (server restart, idle timeout),
                     await asyncio.sleep(RELISTEN_DELAY)  # is replaced at once: the wake-up is owed now
 

@@ -344,3 +344,129 @@ def test_a_listener_that_stops_reading_under_a_flood_of_notifications_loses_the_
         "woken_by_the_next_job": True,
         "old_stands_by": True,
     }
+
+
+def _warnings(caplog: pytest.LogCaptureFixture, text_in: str) -> int:
+    return sum(
+        text_in in r.getMessage()
+        for r in caplog.records
+        if r.name == "gateway.worker" and r.levelname == "WARNING"
+    )
+
+
+def _infos(caplog: pytest.LogCaptureFixture, text_in: str) -> int:
+    return sum(
+        text_in in r.getMessage()
+        for r in caplog.records
+        if r.name == "gateway.worker" and r.levelname == "INFO"
+    )
+
+
+def test_a_server_that_fails_each_new_connection_after_accepting_it_is_logged_once(
+    store: SQLDocumentStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server that accepts the connection, then fails its first statement (in recovery after a failover,
+    # a pooler refusing the session...): each attempt connected, so each failure was logged as a lost
+    # connection, one warning every RELISTEN_DELAY for the whole outage, each after a "connects again"
+    # (before). The outage is logged once; "connects again" once the signal listens or stands by.
+    caplog.set_level(logging.INFO, logger="gateway.worker")
+    refusals = [psycopg.OperationalError(f"refused after connecting ({n})") for n in range(3)]
+    take = PostgresJobSignal._take_lock
+
+    async def refusing(self: PostgresJobSignal, connection: Any) -> bool:
+        if refusals:
+            raise refusals.pop(0)
+        return await take(self, connection)
+
+    monkeypatch.setattr(PostgresJobSignal, "_take_lock", refusing)
+    signal = PostgresJobSignal(store.engine, takeover_interval=0.2)
+
+    async def main() -> dict[str, Any]:
+        try:
+            await woken(signal, ENDS_WITHIN)
+            return {
+                "listens": await until(lambda: signal.listening),
+                "refusals_left": len(refusals),
+                "warnings": _warnings(caplog, "job wake-up signal failed"),
+                "connects_again": _infos(caplog, "connects again"),
+            }
+        finally:
+            await close(signal)
+
+    assert asyncio.run(main()) == {"listens": True, "refusals_left": 0, "warnings": 1, "connects_again": 1}
+
+
+def test_a_hand_on_connection_that_cannot_be_made_is_logged_once(
+    store: SQLDocumentStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hand-on connection cannot be made (the server is down while the listener owes the standbys a
+    # wake-up): the task tries again every RELISTEN_DELAY, and logged each attempt (before: one warning
+    # every 5 s for the whole outage). Logged once; the wake-up still reaches the standby once it connects.
+    caplog.set_level(logging.INFO, logger="gateway.worker")
+    connect = psycopg.AsyncConnection.connect
+    refusals = [OSError(f"connection refused ({n})") for n in range(3)]
+
+    async def refusing(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        if refusals and task is not None and task.get_name() == "job-signal-overflow":
+            raise refusals.pop(0)
+        return await connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", refusing)
+    listener = PostgresJobSignal(store.engine, takeover_interval=0.2)
+    standby = PostgresJobSignal(store.engine, takeover_interval=0.2)
+
+    async def main() -> dict[str, Any]:
+        try:
+            await woken(listener, ENDS_WITHIN)
+            assert await until(lambda: listener.listening)
+            await woken(standby, ENDS_WITHIN)  # its first wake-up, after its LISTEN
+            assert standby.standing_by
+            listener.busy(True)  # a wake-up owed to the standbys: the hand-on connection is made
+            return {
+                "standby_woken": await woken(standby, 3 * (RETRY_AFTER + 1) + ENDS_WITHIN),
+                "refusals_left": len(refusals),
+                "warnings": _warnings(caplog, "handing on a job wake-up failed"),
+                "works_again": _infos(caplog, "handing on job wake-ups works again"),
+            }
+        finally:
+            await close(listener, standby)
+
+    assert asyncio.run(main()) == {
+        "standby_woken": True,
+        "refusals_left": 0,
+        "warnings": 1,
+        "works_again": 1,
+    }
+
+
+def test_the_urls_options_and_connect_timeout_are_kept_beside_the_lock_timeout(
+    store: SQLDocumentStore,
+) -> None:
+    # An operator's URL sets `options` (a statement timeout) and `connect_timeout`: make_engine's own
+    # `options` (the lock timeout) and `connect_timeout` replaced them, silently, on the engine's connections
+    # and since the signal connects as the engine does, on its connections too (before). Both are kept;
+    # the lock timeout is added to the URL's options unless they set one.
+    url = store.engine.url.set(
+        query={"options": "-c statement_timeout=5000", "connect_timeout": "7", "application_name": "r8"}
+    )
+    engine = make_engine(url, busy_timeout=3)
+    try:
+        with engine.connect() as connection:
+            settings = connection.execute(
+                text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+            ).one()
+        _, params = PostgresJobSignal(engine)._connect_args()
+    finally:
+        engine.dispose()
+    own = make_engine(url.update_query_dict({"options": "-c lock_timeout=1500"}))
+    try:
+        with own.connect() as connection:
+            own_lock_timeout = connection.execute(text("SELECT current_setting('lock_timeout')")).scalar()
+    finally:
+        own.dispose()
+    assert tuple(settings) == ("5s", "3s")
+    assert str(params["connect_timeout"]) == "7"
+    assert "statement_timeout=5000" in params["options"]
+    assert "lock_timeout=3000" in params["options"]
+    assert own_lock_timeout == "1500ms"
