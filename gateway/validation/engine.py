@@ -34,6 +34,7 @@ from saxonche import PySaxonApiError
 
 from gateway.errors import ArtefactError
 from gateway.validation.artefacts import ArtefactStore
+from gateway.validation.blank_text import without_blank_text
 from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_objects
 from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet, cached_stylesheet
@@ -108,6 +109,8 @@ class ValidationEngine:
             official stylesheet to report its error (``compile_budget``); None: whenever needed.
         stream_above_bytes: documents of at least this size are first checked against the XSD while
             pull-parsed, without a tree (``gateway.validation.streamed``); 0: never.
+        strip_blank_text: such a document, found valid, reaches Saxon without the whitespace between its
+            elements (``gateway.validation.blank_text``: the same findings, a smaller tree).
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class ValidationEngine:
         trim_above_bytes: int = DEFAULT_TRIM_ABOVE_BYTES,
         official_compiles_per_minute: int | None = None,
         stream_above_bytes: int = DEFAULT_STREAM_ABOVE_BYTES,
+        strip_blank_text: bool = True,
     ) -> None:
         self.store = store
         self.evaluation = evaluation
@@ -135,6 +139,7 @@ class ValidationEngine:
             None if official_compiles_per_minute is None else CompileBudget(official_compiles_per_minute)
         )
         self.stream_above_bytes = stream_above_bytes
+        self.strip_blank_text = strip_blank_text
         self._runtime: SaxonRuntime | None = None
         self._compiled: dict[str, CompiledRuleSet] = {}
         self._build_lock = threading.Lock()
@@ -342,6 +347,8 @@ class ValidationEngine:
             else:
                 self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
                 text = streamed.saxon_text()
+                if self.strip_blank_text:
+                    text = without_blank_text(text)
             node, parse_error, parse_seconds = self._saxon_node(text, started)
             del text
             outputs = {}  # layer -> its report from the one transform of all the layers
