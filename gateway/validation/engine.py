@@ -34,8 +34,8 @@ from saxonche import PySaxonApiError
 
 from gateway.errors import ArtefactError
 from gateway.validation.artefacts import ArtefactStore
-from gateway.validation.blank_text import without_blank_text
 from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_objects
+from gateway.validation.blank_text import without_blank_text
 from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet, cached_stylesheet
 from gateway.validation.fused import ONLY_PARAMETER
