@@ -28,19 +28,27 @@ from __future__ import annotations
 import re
 from typing import Final
 
-_BEFORE_START: Final = re.compile(r">[ \t\r\n]+(?=<[^/])")
-_AFTER_EMPTY_BEFORE_END: Final = re.compile(r"/>[ \t\r\n]+(?=</)")
-_AFTER_END_BEFORE_END: Final = re.compile(r"(</[^<>]*>)[ \t\r\n]+(?=</)")
+_BEFORE_START: Final = re.compile(rb">[ \t\r\n]+(?=<[^/])")
+_AFTER_EMPTY_BEFORE_END: Final = re.compile(rb"/>[ \t\r\n]+(?=</)")
+_AFTER_END_BEFORE_END: Final = re.compile(rb"(</[^<>]*>)[ \t\r\n]+(?=</)")
+_UTF8_BOM: Final = b"\xef\xbb\xbf"
 
 
-def without_blank_text(text: str) -> str:
-    """``text`` (an XSD-valid UBL document, see the module) without the whitespace between its elements;
-    ``text`` itself when it may hold anything else (see the module)."""
-    body = text.find("?>") + 2 if text.startswith("<?xml") else 0
-    if body == 1 or "<!" in text or text.find("<?", body) >= 0 or "UBLExtensions" in text:
-        return text
-    if text.count("<") != text.count(">"):
-        return text
-    text = _BEFORE_START.sub(">", text)
-    text = _AFTER_EMPTY_BEFORE_END.sub("/>", text)
-    return _AFTER_END_BEFORE_END.sub(r"\1", text)
+def without_blank_text(xml: bytes) -> bytes:
+    """``xml`` (the UTF-8 bytes of an XSD-valid UBL document, see the module) without the whitespace
+    between its elements; ``xml`` itself when it may hold anything else (see the module).
+
+    On the bytes, before they are decoded for Saxon: each step's result replaces the previous one, so at
+    most two partial copies exist at a time besides ``xml`` (which its caller holds anyway)."""
+    body = len(_UTF8_BOM) if xml.startswith(_UTF8_BOM) else 0
+    if xml.startswith(b"<?xml", body):
+        body = xml.find(b"?>", body) + 2
+        if body == 1:
+            return xml
+    if b"<!" in xml or xml.find(b"<?", body) >= 0 or b"UBLExtensions" in xml:
+        return xml
+    if xml.count(b"<") != xml.count(b">"):
+        return xml
+    text = _BEFORE_START.sub(b">", xml)
+    text = _AFTER_EMPTY_BEFORE_END.sub(b"/>", text)
+    return _AFTER_END_BEFORE_END.sub(rb"\1", text)

@@ -35,7 +35,6 @@ from saxonche import PySaxonApiError
 from gateway.errors import ArtefactError
 from gateway.validation.artefacts import ArtefactStore
 from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_objects
-from gateway.validation.blank_text import without_blank_text
 from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet, cached_stylesheet
 from gateway.validation.fused import ONLY_PARAMETER
@@ -346,9 +345,7 @@ class ValidationEngine:
                     release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
             else:
                 self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
-                text = streamed.saxon_text()
-                if self.strip_blank_text:
-                    text = without_blank_text(text)
+                text = streamed.saxon_text(strip_blank=self.strip_blank_text)
             node, parse_error, parse_seconds = self._saxon_node(text, started)
             del text
             outputs = {}  # layer -> its report from the one transform of all the layers

@@ -26,6 +26,7 @@ from typing import Final
 from lxml import etree
 
 from gateway.errors import XMLInputError
+from gateway.validation.blank_text import without_blank_text
 from gateway.validation.saxon_text import received_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import may_embed_binary, root_name
@@ -51,10 +52,11 @@ class StreamedDocument:
     xml: bytes
     docinfo: etree.DocInfo
 
-    def saxon_text(self) -> str:
+    def saxon_text(self, *, strip_blank: bool = False) -> str:
         """The received bytes decoded (checked UTF-8 XML 1.0): decoded only when Saxon is about to parse,
-        so that the text is not held while Saxon's heap is collected before the parse."""
-        text = received_text(self.xml, self.docinfo)
+        so that the text is not held while Saxon's heap is collected before the parse. ``strip_blank``:
+        without the whitespace between elements (``blank_text``: the document is XSD-valid)."""
+        text = received_text(without_blank_text(self.xml) if strip_blank else self.xml, self.docinfo)
         assert text is not None  # checked by the pull parse
         return text
 
