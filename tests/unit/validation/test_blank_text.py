@@ -122,3 +122,13 @@ def test_the_setting_reaches_the_engine(tmp_path: Path) -> None:
     assert build_validation_engine(Settings()).strip_blank_text is True
     off = Settings.model_validate({"validation": {"strip_blank_text": False}})
     assert build_validation_engine(off).strip_blank_text is False
+
+
+def test_a_document_of_many_chunks_is_cleaned_as_one() -> None:
+    from gateway.validation import blank_text
+
+    xml = many_lines_invoice(400, tag="blank").ubl
+    assert len(xml) > 4 * blank_text._CHUNK
+    cleaned = without_blank_text(xml)
+    assert cleaned == blank_text._without_blank(xml)
+    assert b">\n" not in cleaned.rstrip()
