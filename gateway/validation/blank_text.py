@@ -26,6 +26,7 @@ and without this whitespace).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Final
 
 _BEFORE_START: Final = re.compile(rb">[ \t\r\n]+(?=<[^/])")
@@ -42,26 +43,35 @@ def without_blank_text(xml: bytes) -> bytes:
     between its elements; ``xml`` itself when it may hold anything else (see the module).
 
     On the bytes, before they are decoded for Saxon, in chunks that end just before a tag (``_CHUNK``)."""
+    if not blank_text_removable(xml):
+        return xml
+    return b"".join(blank_free_chunks(xml))
+
+
+def blank_text_removable(xml: bytes) -> bool:
+    """Whether ``xml`` holds nothing that keeps its whitespace between elements as received (the module)."""
     body = len(_UTF8_BOM) if xml.startswith(_UTF8_BOM) else 0
     if xml.startswith(b"<?xml", body):
         body = xml.find(b"?>", body) + 2
         if body == 1:
-            return xml
+            return False
     if b"<!" in xml or xml.find(b"<?", body) >= 0 or b"UBLExtensions" in xml:
-        return xml
-    if xml.count(b"<") != xml.count(b">"):
-        return xml
-    parts = []
+        return False
+    return xml.count(b"<") == xml.count(b">")
+
+
+def blank_free_chunks(xml: bytes) -> Iterator[bytes]:
+    """The pieces of ``without_blank_text(xml)`` for a document ``blank_text_removable`` accepts, one chunk
+    at a time, so that a caller writing them out never holds the cleaned document whole."""
     start = 0
     while start < len(xml):
         cut = xml.find(b"<", start + _CHUNK)
         if cut < 0:
-            parts.append(_without_blank(xml[start:]))
-            break
+            yield _without_blank(xml[start:])
+            return
         # The chunk takes the next tag's first two bytes along, for the look-aheads; no step changes them.
-        parts.append(_without_blank(xml[start : cut + 2])[:-2])
+        yield _without_blank(xml[start : cut + 2])[:-2]
         start = cut
-    return b"".join(parts)
 
 
 def _without_blank(chunk: bytes) -> bytes:

@@ -69,16 +69,22 @@ def _invoice_with_findings(lines: int) -> bytes:
 
 
 def _saxon_texts(engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """What the engine's Saxon runtime is given to parse (the real parse still runs)."""
+    """What the engine's Saxon runtime is given to parse, as text or as a file (the real parse still
+    runs)."""
     runtime: Any = engine._runtime
     seen: list[str] = []
-    parse = runtime.parse
+    parse, parse_file = runtime.parse, runtime.parse_file
 
     def recording(text: str) -> Any:
         seen.append(text)
         return parse(text)
 
+    def recording_file(path: str) -> Any:
+        seen.append(Path(path).read_bytes().decode("utf-8"))
+        return parse_file(path)
+
     monkeypatch.setattr(runtime, "parse", recording)
+    monkeypatch.setattr(runtime, "parse_file", recording_file)
     return seen
 
 
