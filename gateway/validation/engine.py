@@ -370,6 +370,13 @@ class ValidationEngine:
             # The shared parse is charged to the first Schematron layer, which would need it alone.
             first = schematron[0].layer
             seconds[first] = seconds.get(first, 0.0) + parse_seconds
+            if streamed is not None:
+                # Saxon's heap of a large document (its tree, the young generation the transform filled)
+                # back to the system before the caller goes on: it would otherwise stay mapped under
+                # whatever the caller allocates next (the store's copies of the document, an expense
+                # draft of its lines), on top of the validation's peak (README, *Memory, fourteenth pass*).
+                node = None
+                self._runtime.collect_garbage()
         report = ValidationReport(rule_set=compiled.rule_set.id, findings=tuple(findings))
         return LayerTimings(report=report, seconds=seconds)
 

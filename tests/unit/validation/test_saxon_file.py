@@ -95,3 +95,30 @@ def test_no_text_of_the_document_is_held_while_saxon_parses_it(
     finally:
         tracemalloc.stop()
     assert peak < 0.8 * len(large), peak / len(large)  # the text path: 1.65
+
+
+def test_saxon_heap_is_collected_after_a_large_document_only(
+    validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the parse (as before) and once the transform is done, so that what the caller allocates next
+    (the store's copies, an expense draft) does not come on top of Saxon's heap of the document."""
+    validation_engine.compiled()
+    order: list[str] = []
+    runtime: Any = validation_engine._runtime
+    collect, parse_file = runtime.collect_garbage, runtime.parse_file
+
+    def collecting() -> None:
+        order.append("collect")
+        collect()
+
+    def parsing(path: str) -> Any:
+        order.append("parse")
+        return parse_file(path)
+
+    monkeypatch.setattr(runtime, "collect_garbage", collecting)
+    monkeypatch.setattr(runtime, "parse_file", parsing)
+    validation_engine.validate(large)
+    assert order == ["collect", "parse", "collect"]
+    order.clear()
+    validation_engine.validate(many_lines_invoice(20, tag="file").ubl)  # small: the tree path
+    assert order == []
