@@ -5,7 +5,8 @@ whole document, ≈ 7.5 times its size for an invoice of many lines (30 MiB for 
 glibc keeps those pages after the tree is dropped. For a document from ``DEFAULT_STREAM_ABOVE_BYTES``
 up, the engine first tries this path: lxml's parser validates against the same compiled schema while it
 parses (libxml2's streaming XSD validation), each child of the root is cleared as soon as it ends, and the
-received bytes themselves become Saxon's text (README, *Memory, sixth pass*).
+received bytes themselves are what Saxon reads (README, *Memory, sixth pass*), from a temporary file
+(``StreamedDocument.saxon_file``, *Memory, fourteenth pass*).
 
 This path only ever answers "valid, here is Saxon's text". Anything else falls back to the tree path,
 which then reports exactly what it always reported (the XSD messages and lines, a well-formedness
