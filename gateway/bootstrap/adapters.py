@@ -68,6 +68,7 @@ def build_validation_engine(
         saxon_options=tuple(settings.validation.saxon_isolate_options),
         trim_above_bytes=settings.validation.malloc_trim_above_bytes,
         official_compiles_per_minute=settings.validation.official_error_compiles_per_minute,
+        strip_blank_text=settings.validation.strip_blank_text,
     )
 
 

@@ -43,7 +43,7 @@ from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, L
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
 from gateway.validation.saxon import SaxonRuntime, SharedLayers, XSLTLayer
 from gateway.validation.saxon_text import saxon_text
-from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, streamed_document
+from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, StreamedDocument, streamed_document
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer, XSDSchemas
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
@@ -108,6 +108,8 @@ class ValidationEngine:
             official stylesheet to report its error (``compile_budget``); None: whenever needed.
         stream_above_bytes: documents of at least this size are first checked against the XSD while
             pull-parsed, without a tree (``gateway.validation.streamed``); 0: never.
+        strip_blank_text: such a document, found valid, reaches Saxon without the whitespace between its
+            elements (``gateway.validation.blank_text``: the same findings, a smaller tree).
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class ValidationEngine:
         trim_above_bytes: int = DEFAULT_TRIM_ABOVE_BYTES,
         official_compiles_per_minute: int | None = None,
         stream_above_bytes: int = DEFAULT_STREAM_ABOVE_BYTES,
+        strip_blank_text: bool = True,
     ) -> None:
         self.store = store
         self.evaluation = evaluation
@@ -135,6 +138,7 @@ class ValidationEngine:
             None if official_compiles_per_minute is None else CompileBudget(official_compiles_per_minute)
         )
         self.stream_above_bytes = stream_above_bytes
+        self.strip_blank_text = strip_blank_text
         self._runtime: SaxonRuntime | None = None
         self._compiled: dict[str, CompiledRuleSet] = {}
         self._build_lock = threading.Lock()
@@ -339,11 +343,11 @@ class ValidationEngine:
                 del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
                 if 0 < self.trim_above_bytes <= len(xml):
                     release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
+                node, parse_error, parse_seconds = self._saxon_node(text, started)
+                del text
             else:
                 self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
-                text = streamed.saxon_text()
-            node, parse_error, parse_seconds = self._saxon_node(text, started)
-            del text
+                node, parse_error, parse_seconds = self._saxon_streamed(streamed, started)
             outputs = {}  # layer -> its report from the one transform of all the layers
             shared = compiled.shared
             if shared is not None and parse_error is None and wanted.issuperset(shared.layers):
@@ -366,6 +370,13 @@ class ValidationEngine:
             # The shared parse is charged to the first Schematron layer, which would need it alone.
             first = schematron[0].layer
             seconds[first] = seconds.get(first, 0.0) + parse_seconds
+            if streamed is not None:
+                # Saxon's heap of a large document (its tree, the young generation the transform filled)
+                # back to the system before the caller goes on: it would otherwise stay mapped under
+                # whatever the caller allocates next (the store's copies of the document, an expense
+                # draft of its lines), on top of the validation's peak (README, *Memory, fourteenth pass*).
+                node = None
+                self._runtime.collect_garbage()
         report = ValidationReport(rule_set=compiled.rule_set.id, findings=tuple(findings))
         return LayerTimings(report=report, seconds=seconds)
 
@@ -375,6 +386,19 @@ class ValidationEngine:
         if self._runtime is None:
             self._runtime = SaxonRuntime()
         return self._runtime.parse(text)
+
+    def _saxon_streamed(self, streamed: StreamedDocument, started: float) -> tuple[Any, str | None, float]:
+        """Saxon's node of a document found valid by the pull parse: read by Saxon from a temporary file
+        of its bytes (``StreamedDocument.saxon_file``), or from its text when no file can be made."""
+        assert self._runtime is not None
+        with streamed.saxon_file(strip_blank=self.strip_blank_text) as path:
+            if path is not None:
+                try:
+                    node = self._runtime.parse_file(path)
+                except PySaxonApiError as exc:
+                    return None, normalise_text(str(exc)), time.perf_counter() - started
+                return node, None, time.perf_counter() - started
+        return self._saxon_node(streamed.saxon_text(strip_blank=self.strip_blank_text), started)
 
     def _saxon_node(self, text: str, started: float) -> tuple[Any, str | None, float]:
         assert self._runtime is not None

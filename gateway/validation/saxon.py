@@ -72,6 +72,12 @@ class SaxonRuntime:
         with self.lock:
             return self._proc.parse_xml(xml_text=text)
 
+    def parse_file(self, path: str) -> Any:
+        """Parse a document from a file into a Saxon node (raises PySaxonApiError): Saxon reads the bytes
+        itself, so that no Python ``str``, C string or Java string of the whole document is made."""
+        with self.lock:
+            return self._proc.parse_xml(xml_file_name=path)
+
 
 @dataclass(frozen=True, slots=True)
 class LayerRun:

@@ -5,7 +5,8 @@ whole document, ≈ 7.5 times its size for an invoice of many lines (30 MiB for 
 glibc keeps those pages after the tree is dropped. For a document from ``DEFAULT_STREAM_ABOVE_BYTES``
 up, the engine first tries this path: lxml's parser validates against the same compiled schema while it
 parses (libxml2's streaming XSD validation), each child of the root is cleared as soon as it ends, and the
-received bytes themselves become Saxon's text (README, *Memory, sixth pass*).
+received bytes themselves are what Saxon reads (README, *Memory, sixth pass*), from a temporary file
+(``StreamedDocument.saxon_file``, *Memory, fourteenth pass*).
 
 This path only ever answers "valid, here is Saxon's text". Anything else falls back to the tree path,
 which then reports exactly what it always reported (the XSD messages and lines, a well-formedness
@@ -19,13 +20,18 @@ tests/unit/validation/test_streamed.py compares the two paths on valid and inval
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
 from lxml import etree
 
 from gateway.errors import XMLInputError
+from gateway.validation.blank_text import blank_free_chunks, blank_text_removable, without_blank_text
 from gateway.validation.saxon_text import received_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import may_embed_binary, root_name
@@ -42,6 +48,8 @@ _LINES: Final = (f"{{{_CAC}}}InvoiceLine", f"{{{_CAC}}}CreditNoteLine")
 #: libxml2 checks that xs:ID values are unique only when it validates a tree, so such a document takes
 #: the tree path (a false alarm, e.g. "Id=" in a text, only costs the tree path).
 _MAY_HOLD_ID: Final = re.compile(rb"Id\s*=")
+#: A temporary file's path Saxon reads as it is (a blank or a ``%`` would be read as a URI's).
+_PLAIN_PATH: Final = re.compile(r"/[A-Za-z0-9/._-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +59,50 @@ class StreamedDocument:
     xml: bytes
     docinfo: etree.DocInfo
 
-    def saxon_text(self) -> str:
+    def saxon_text(self, *, strip_blank: bool = False) -> str:
         """The received bytes decoded (checked UTF-8 XML 1.0): decoded only when Saxon is about to parse,
-        so that the text is not held while Saxon's heap is collected before the parse."""
-        text = received_text(self.xml, self.docinfo)
+        so that the text is not held while Saxon's heap is collected before the parse. ``strip_blank``:
+        without the whitespace between elements (``blank_text``: the document is XSD-valid)."""
+        text = received_text(without_blank_text(self.xml) if strip_blank else self.xml, self.docinfo)
         assert text is not None  # checked by the pull parse
         return text
+
+    @contextlib.contextmanager
+    def saxon_file(self, *, strip_blank: bool = False) -> Iterator[str | None]:
+        """A temporary file of the bytes Saxon is to read (``strip_blank``: without the whitespace between
+        elements, written a chunk at a time), removed on exit; None when it cannot be made (no writable
+        temporary directory, or a path Saxon could misread as a URI): the caller passes the text then.
+
+        Saxon reading the file takes the place of ``saxon_text``: the text path held the decoded ``str``
+        and saxonche's UTF-8 copy of it while Saxon built its tree, ≈ 2 times the document at the peak
+        of a process that validates it (README, *Memory, fourteenth pass*)."""
+        try:
+            fd, path = tempfile.mkstemp(prefix="gateway-saxon-", suffix=".xml")
+        except OSError:
+            yield None
+            return
+        try:
+            plain = _PLAIN_PATH.fullmatch(path) is not None
+            if not plain:
+                os.close(fd)
+            written = plain and self._write(fd, strip_blank=strip_blank)
+            yield path if written else None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def _write(self, fd: int, *, strip_blank: bool) -> bool:
+        """Write the bytes Saxon is to read into ``fd`` (closed here); False if writing failed."""
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if strip_blank and blank_text_removable(self.xml):
+                    for chunk in blank_free_chunks(self.xml):
+                        out.write(chunk)
+                else:
+                    out.write(self.xml)
+        except OSError:
+            return False
+        return True
 
 
 def streamed_document(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> StreamedDocument | None:

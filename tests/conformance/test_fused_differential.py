@@ -25,6 +25,7 @@ from saxonche import PySaxonApiError
 from vefa import read_suite
 
 from gateway.bench.large import attachment_invoice, many_lines_invoice
+from gateway.errors import XMLInputError
 from gateway.validation import (
     DEFAULT_RULE_SET_ID,
     ArtefactStore,
@@ -32,11 +33,13 @@ from gateway.validation import (
     ValidationEngine,
 )
 from gateway.validation.binary_stub import stub_binary_objects
+from gateway.validation.blank_text import without_blank_text
 from gateway.validation.compact import read_report
 from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet
 from gateway.validation.fused import ONLY_PARAMETER
 from gateway.validation.saxon import SaxonRuntime, SharedLayers, XSLTLayer
 from gateway.validation.schematron import SVRLFinding
+from gateway.validation.streamed import streamed_document
 
 pytestmark = pytest.mark.slow
 
@@ -265,3 +268,73 @@ def test_large_documents_give_identical_findings(pair: _Pair, store: ArtefactSto
     fused, official = ValidationEngine(store), ValidationEngine(store, evaluation=Evaluation.OFFICIAL)
     for name, document in documents:
         assert fused.validate(document) == official.validate(document), name
+
+
+_EXTENSIONS = "{urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2}UBLExtensions"
+
+
+def _without_blank_nodes(root: etree._Element) -> int:
+    """Remove every whitespace-only text node whose parent has element children and no other text,
+    outside ``ext:UBLExtensions`` (what ``blank_text`` removes from a valid document, and more: it
+    also runs on invalid ones, next to comments and CDATA). Returns how many were removed."""
+    removed = 0
+    for element in root.iter("*"):
+        if (
+            len(element) == 0
+            or element.tag == _EXTENSIONS
+            or any(a.tag == _EXTENSIONS for a in element.iterancestors())
+        ):
+            continue
+        texts = [element.text, *(child.tail for child in element)]
+        if any(text and text.strip(" \t\r\n") for text in texts):
+            continue  # mixed content stays as it is
+        removed += sum(1 for text in texts if text)
+        element.text = None
+        for child in element:
+            child.tail = None
+    return removed
+
+
+def test_blank_text_between_elements_changes_no_finding(pair: _Pair, artefacts_dir: Path) -> None:
+    """blank_text: the official stylesheets (and the fused ones) report the same SVRL - ids, flags,
+    locations, texts - on every document of the corpus and every mutant with the whitespace between
+    elements removed as on the document as received."""
+    failures, removed = [], 0
+    for name, document in _corpus(artefacts_dir) + _mutants(artefacts_dir):
+        root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+        original = pair.runtime.parse(etree.tostring(root.getroottree(), encoding="unicode"))
+        count = _without_blank_nodes(root)
+        if not count:
+            continue
+        removed += count
+        stripped = pair.runtime.parse(etree.tostring(root.getroottree(), encoding="unicode"))
+        for (official, fused), alone in zip(pair.layers, pair.alone, strict=True):
+            want = _outcome(official, original)
+            for layer in (official, fused, alone):
+                got = _outcome(layer, stripped)
+                if got != want:
+                    failures.append(f"{name} {layer.name}: {_show(want)} != without blank text {_show(got)}")
+    assert removed > 100_000
+    assert not failures, f"{len(failures)} differences:\n" + "\n".join(failures[:20])
+
+
+def test_engine_reports_the_same_with_and_without_blank_text(
+    store: ArtefactStore, artefacts_dir: Path
+) -> None:
+    """Every document of the corpus and every mutant through the streamed path (where valid: the
+    whitespace between elements then removed) and through the tree path (as received): the same report."""
+    stripping = ValidationEngine(store, stream_above_bytes=1)
+    tree = ValidationEngine(store, stream_above_bytes=0)
+    xsd = stripping.compiled().xsd
+    stripped = 0
+    large = [("1,000 lines", many_lines_invoice(1000, tag="blank").ubl)]
+    for name, document in _corpus(artefacts_dir) + _mutants(artefacts_dir) + large:
+        try:
+            want = tree.validate(document)
+        except XMLInputError:
+            continue
+        assert stripping.validate(document) == want, name
+        streamed = streamed_document(document, xsd, max_bytes=stripping.max_bytes)
+        if streamed is not None:
+            stripped += without_blank_text(document) != document
+    assert stripped > 150  # 180 on 2026-12-05

@@ -1,0 +1,124 @@
+"""A large document found valid by the pull parse reaches Saxon as a temporary file, not as text, and Saxon's
+heap of it is collected once the transform is done (README, *Memory, fourteenth pass*)."""
+
+from __future__ import annotations
+
+import tempfile
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.bench.large import many_lines_invoice
+from gateway.validation import ValidationEngine
+from gateway.validation.blank_text import without_blank_text
+from gateway.validation.streamed import streamed_document
+
+
+@pytest.fixture(scope="module")
+def large() -> bytes:
+    """An invoice of 1,400 lines (≈ 1.15 MB: the streamed path) with a finding on its first line."""
+    xml = many_lines_invoice(1400, tag="file").ubl.replace(b'unitCode="', b'unitCode="XX', 1)
+    assert len(xml) > 1024 * 1024
+    return xml
+
+
+def _spy(engine: ValidationEngine, name: str, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Record the arguments of the engine's Saxon runtime method ``name`` (the real method still runs)."""
+    runtime: Any = engine._runtime
+    calls: list[Any] = []
+    real = getattr(runtime, name)
+
+    def recording(*args: Any) -> Any:
+        calls.append(Path(args[0]).read_bytes() if name == "parse_file" else args)
+        return real(*args)
+
+    monkeypatch.setattr(runtime, name, recording)
+    return calls
+
+
+def test_saxon_reads_a_temporary_file_of_the_cleaned_bytes_and_reports_the_same(
+    validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validation_engine.compiled()
+    assert streamed_document(large, validation_engine.compiled().xsd, max_bytes=10**8) is not None
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 0)
+    tree = validation_engine.validate(large)  # the tree path: Saxon parses the document's text
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 1)
+    texts = _spy(validation_engine, "parse", monkeypatch)
+    files = _spy(validation_engine, "parse_file", monkeypatch)
+    before = set(Path(tempfile.gettempdir()).glob("gateway-saxon-*"))
+    streamed = validation_engine.validate(large)
+    assert streamed == tree
+    assert any(f.rule == "BR-CL-23" for f in tree.findings)
+    assert texts == []
+    assert files == [without_blank_text(large)]
+    assert set(Path(tempfile.gettempdir()).glob("gateway-saxon-*")) == before  # removed
+    monkeypatch.setattr(validation_engine, "strip_blank_text", False)
+    assert validation_engine.validate(large) == tree
+    assert files[1] == large
+
+
+def test_without_a_temporary_file_saxon_reads_the_text(
+    validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    validation_engine.compiled()
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 0)
+    tree = validation_engine.validate(large)
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 1)
+    texts = _spy(validation_engine, "parse", monkeypatch)
+    files = _spy(validation_engine, "parse_file", monkeypatch)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))  # mkstemp fails
+    assert validation_engine.validate(large) == tree
+    blank = tmp_path / "with blank"
+    blank.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(blank))  # a path Saxon would read as a URI
+    assert validation_engine.validate(large) == tree
+    assert files == []
+    assert len(texts) == 2
+    assert list(blank.iterdir()) == []
+
+
+def test_no_text_of_the_document_is_held_while_saxon_parses_it(
+    validation_engine: ValidationEngine, large: bytes
+) -> None:
+    """The text path held the cleaned bytes, their decoded ``str`` and saxonche's UTF-8 copy of it
+    (1.65 times the document at once, in Python objects); the file is written a chunk at a time (0.47)."""
+    validation_engine.validate(large)  # compiled and warm
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        validation_engine.validate(large)
+        peak = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.8 * len(large), peak / len(large)  # the text path: 1.65
+
+
+def test_saxon_heap_is_collected_after_a_large_document_only(
+    validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the parse (as before) and once the transform is done, so that what the caller allocates next
+    (the store's copies, an expense draft) does not come on top of Saxon's heap of the document."""
+    validation_engine.compiled()
+    order: list[str] = []
+    runtime: Any = validation_engine._runtime
+    collect, parse_file = runtime.collect_garbage, runtime.parse_file
+
+    def collecting() -> None:
+        order.append("collect")
+        collect()
+
+    def parsing(path: str) -> Any:
+        order.append("parse")
+        return parse_file(path)
+
+    monkeypatch.setattr(runtime, "collect_garbage", collecting)
+    monkeypatch.setattr(runtime, "parse_file", parsing)
+    validation_engine.validate(large)
+    assert order == ["collect", "parse", "collect"]
+    order.clear()
+    validation_engine.validate(many_lines_invoice(20, tag="file").ubl)  # small: the tree path
+    assert order == []
