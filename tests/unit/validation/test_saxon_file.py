@@ -122,3 +122,29 @@ def test_saxon_heap_is_collected_after_a_large_document_only(
     order.clear()
     validation_engine.validate(many_lines_invoice(20, tag="file").ubl)  # small: the tree path
     assert order == []
+
+
+def test_a_file_saxon_cannot_read_falls_back_to_the_text_not_to_a_finding(
+    validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary file gone before Saxon reads it (a cleaner of the temporary directory; Saxon's own
+    open failing, e.g. out of file descriptors): a fault of this process, not of the document, which then
+    reaches Saxon as its text and gets the verdict of the tree path, not a fatal "could not read"."""
+    validation_engine.compiled()
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 0)
+    tree = validation_engine.validate(large)
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 1)
+    runtime: Any = validation_engine._runtime
+    parse_file = runtime.parse_file
+    opened: list[str] = []
+
+    def vanished(path: str) -> Any:
+        opened.append(path)
+        Path(path).unlink()  # the real Saxon then opens a path that is no longer there
+        return parse_file(path)
+
+    monkeypatch.setattr(runtime, "parse_file", vanished)
+    texts = _spy(validation_engine, "parse", monkeypatch)
+    assert validation_engine.validate(large) == tree
+    assert len(opened) == 1
+    assert len(texts) == 1
