@@ -71,13 +71,17 @@ def test_without_a_temporary_file_saxon_reads_the_text(
     files = _spy(validation_engine, "parse_file", monkeypatch)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))  # mkstemp fails
     assert validation_engine.validate(large) == tree
+    assert files == []
+    assert len(texts) == 1
     blank = tmp_path / "with blank"
     blank.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(blank))  # a path Saxon would read as a URI
     assert validation_engine.validate(large) == tree
-    assert files == []
-    assert len(texts) == 2
     assert list(blank.iterdir()) == []
+    if Path("/proc/self/fd").is_dir():  # read through the descriptor: the directory's name does not matter
+        assert files == [without_blank_text(large)]
+    else:
+        assert len(texts) == 2
 
 
 def test_no_text_of_the_document_is_held_while_saxon_parses_it(
@@ -127,8 +131,8 @@ def test_saxon_heap_is_collected_after_a_large_document_only(
 def test_a_file_saxon_cannot_read_falls_back_to_the_text_not_to_a_finding(
     validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The temporary file gone before Saxon reads it (a cleaner of the temporary directory; Saxon's own
-    open failing, e.g. out of file descriptors): a fault of this process, not of the document, which then
+    """Saxon unable to open the temporary file (no file descriptor left; without ``/proc``, the file removed
+    by a cleaner of the temporary directory): a fault of this process, not of the document, which then
     reaches Saxon as its text and gets the verdict of the tree path, not a fatal "could not read"."""
     validation_engine.compiled()
     monkeypatch.setattr(validation_engine, "stream_above_bytes", 0)
@@ -140,11 +144,34 @@ def test_a_file_saxon_cannot_read_falls_back_to_the_text_not_to_a_finding(
 
     def vanished(path: str) -> Any:
         opened.append(path)
-        Path(path).unlink()  # the real Saxon then opens a path that is no longer there
-        return parse_file(path)
+        return parse_file(f"{path}-gone")  # the real Saxon, given a path that is not there
 
     monkeypatch.setattr(runtime, "parse_file", vanished)
     texts = _spy(validation_engine, "parse", monkeypatch)
     assert validation_engine.validate(large) == tree
     assert len(opened) == 1
     assert len(texts) == 1
+
+
+def test_no_file_of_the_document_is_named_in_the_temporary_directory_while_saxon_reads_it(
+    validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Saxon reads the file through this process's descriptor (Linux ``/proc/self/fd``) and its name is gone
+    before: a process killed during the parse (the out-of-memory killer, at the validation's peak) leaves
+    no copy of the invoice behind, and no other process can put another file behind the name."""
+    validation_engine.compiled()
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 1)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    runtime: Any = validation_engine._runtime
+    parse_file = runtime.parse_file
+    seen: list[tuple[str, list[Path]]] = []
+
+    def listing(path: str) -> Any:
+        seen.append((path, list(tmp_path.iterdir())))
+        return parse_file(path)
+
+    monkeypatch.setattr(runtime, "parse_file", listing)
+    validation_engine.validate(large)
+    assert len(seen) == 1
+    assert seen[0][0].startswith("/proc/self/fd/")
+    assert seen[0][1] == []
