@@ -3,6 +3,8 @@ heap of it is collected once the transform is done (README, *Memory, fourteenth 
 
 from __future__ import annotations
 
+import resource
+import signal
 import tempfile
 import tracemalloc
 from pathlib import Path
@@ -175,3 +177,24 @@ def test_no_file_of_the_document_is_named_in_the_temporary_directory_while_saxon
     assert len(seen) == 1
     assert seen[0][0].startswith("/proc/self/fd/")
     assert seen[0][1] == []
+
+
+def test_a_write_that_fails_midway_gives_no_file_to_read(
+    validation_engine: ValidationEngine, large: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the file is written (here: the process's file size limit, ``EFBIG``): no path, so
+    the caller passes the text, never a truncated file; nothing is left in the temporary directory."""
+    document = streamed_document(large, validation_engine.compiled().xsd, max_bytes=10**8)
+    assert document is not None
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, limits[1]))
+    try:
+        for strip_blank in (True, False):
+            with document.saxon_file(strip_blank=strip_blank) as path:
+                assert path is None
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert list(tmp_path.iterdir()) == []
