@@ -66,7 +66,7 @@ def make_engine(
 
     PostgreSQL: psycopg 3, ``pool_pre_ping``; READ COMMITTED (the default) is what the queue's
     ``FOR UPDATE SKIP LOCKED`` leasing expects; ``lock_timeout`` and ``connect_timeout`` from
-    ``busy_timeout``.
+    ``busy_timeout`` unless the URL (or ``connect_args``) sets them; the URL's other ``options`` are kept.
 
     Args:
         url: ``sqlite:///path/gateway.db`` or ``postgresql://user@host:5432/db`` (``+psycopg`` implied).
@@ -85,9 +85,15 @@ def make_engine(
         connect_args = dict(engine_options.pop("connect_args", {}))
         # As on SQLite, a lock is waited for at most ``busy_timeout`` (then StoreError: 503, job handed
         # back) and so is a server that does not answer the connection: never an unbounded hang.
-        connect_args.setdefault("connect_timeout", max(2, round(busy_timeout)))
-        connect_args.setdefault("options", f"-c lock_timeout={int(busy_timeout * 1000)}")
-        return create_engine(parsed, connect_args=connect_args, **engine_options)
+        # The URL's own ``connect_timeout`` and ``options`` stay (``connect_args`` override the URL's query
+        # as a whole: a default set here replaced an operator's ``-c statement_timeout=...``).
+        if "connect_timeout" not in parsed.query:
+            connect_args.setdefault("connect_timeout", max(2, round(busy_timeout)))
+        if "options" not in connect_args:
+            connect_args["options"] = _with_lock_timeout(parsed.query.get("options"), busy_timeout)
+        engine = create_engine(parsed, connect_args=connect_args, **engine_options)
+        _CONNECT_ARGS[engine] = connect_args
+        return engine
 
     assert parsed.database is not None  # checked by normalise_url
     Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +107,27 @@ def make_engine(
     return engine
 
 
+def _with_lock_timeout(options: str | tuple[str, ...] | None, busy_timeout: float) -> str:
+    """libpq's ``options`` of a PostgreSQL engine: the URL's (if any), plus ``lock_timeout`` = the busy
+    timeout unless they set one."""
+    given = " ".join(options) if isinstance(options, tuple) else (options or "")
+    if "lock_timeout" in given:
+        return given
+    return f"{given} -c lock_timeout={int(busy_timeout * 1000)}".strip()
+
+
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, SQLiteWriteLock] = weakref.WeakKeyDictionary()
+_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def connection_parameters(engine: Engine) -> tuple[list[Any], dict[str, Any]]:
+    """The driver's connect arguments of ``engine``'s connections, for a connection opened beside its pool
+    (the job signal's): the URL's parameters, overridden by the ``connect_args`` it was made with
+    (``connect_timeout``, ``options``, ``sslmode``...: as SQLAlchemy merges them). An engine that
+    ``make_engine`` did not make gives its URL's parameters only."""
+    args, params = engine.dialect.create_connect_args(engine.url)
+    return list(args), {**params, **_CONNECT_ARGS.get(engine, {})}
+
 
 #: Longest sleep between two tries of another process's write lock (seconds).
 MAX_LOCK_PAUSE: Final = 0.001

@@ -31,12 +31,19 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   quarter of it. A listener that stops pinging has its session ended by the server itself, which releases
   the lock (a standby listens within ``TAKEOVER_INTERVAL`` after that); a ping unanswered within half the
   timeout ends the listener's own connection (a cut connection: the role is given up on both sides).
-  Standbys set no timeout (they hold nothing). The signal's connections use TCP keepalives
-  (``TCP_KEEPALIVE``): a dead server is noticed on an idle connection too.
+  A listener that stops reading while notifications pile up leaves the server's backend blocked in its
+  send, where the idle timeout is not acted on: the same session also sets ``tcp_user_timeout`` (the server
+  drops a connection whose sent data stays unacknowledged that long) and server-side keepalives
+  (``listener_settings``). Standbys set no timeout (they hold nothing). The signal's connections use the
+  engine's connection parameters (its URL and ``connect_args``: ``connect_timeout``, TLS, ``options``...)
+  over TCP keepalives of their own (``TCP_KEEPALIVE``): a dead server is noticed on an idle connection too,
+  and one that does not answer a new connection is given up after ``connect_timeout``.
 
 ``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
 SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
-``MAX_RECONNECT_DELAY``, and logs when it works again.
+``MAX_RECONNECT_DELAY``, and logs when it works again; PostgreSQL connects again every ``RELISTEN_DELAY``
+and logs once per outage too (a connection that fails before it listens or stands by is part of the outage),
+then when it listens or stands by again; so does the connection that hands wake-ups on.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from typing import Any, Final, Protocol
 from sqlalchemy import Engine, bindparam, exists, select
 from sqlalchemy.dialects import sqlite
 
+from gateway.store.engine import connection_parameters
 from gateway.store.leases import up_for_lease
 from gateway.store.tables import delivery_jobs
 
@@ -106,6 +114,19 @@ TCP_KEEPALIVE: Final = {
     "keepalives_count": 3,
     "tcp_user_timeout": 20_000,
 }
+#: Seconds the signal waits at most for a new connection to be ready when neither the engine's
+#: ``connect_args`` nor its URL set ``connect_timeout`` (``make_engine`` sets one: its ``busy_timeout``).
+CONNECT_TIMEOUT: Final = 10
+#: The listener's session also has the server drop its connection when what the server sends stays
+#: unacknowledged for ``LISTENER_SESSION_TIMEOUT`` (``tcp_user_timeout``, PostgreSQL 12+; a client that
+#: stopped reading while notifications fill its buffers keeps the backend blocked in its send, where the
+#: idle timeout is not acted on), and probe an idle client every quarter of it, dropping it after this
+#: many unanswered probes (``tcp_keepalives_*``: a vanished host, also on PostgreSQL 12-13).
+LISTENER_KEEPALIVE_COUNT: Final = 3
+#: psycopg's connect arguments that are not libpq parameters (the engine's, for its synchronous connections).
+_DRIVER_OBJECTS: Final = frozenset(
+    {"autocommit", "context", "cursor_factory", "prepare_threshold", "row_factory"}
+)
 
 
 class JobSignal(Protocol):
@@ -241,6 +262,26 @@ async def _release_and_tell(connection: Any) -> None:
     await connection.execute(f"NOTIFY {OVERFLOW_CHANNEL}")
 
 
+def listener_settings(server_version: int, session_timeout: float) -> dict[str, int]:
+    """The server settings of the listener's session, as far as the server has them: the idle-session timeout
+    (PostgreSQL 14+: a stalled or cut-off listener), the time sent data may stay unacknowledged (12+: a
+    client that stopped reading; the server's send blocks, where the idle timeout is not acted on) and the
+    server's keepalives (an idle client whose host vanished; seconds, at least 1)."""
+    timeout_ms = round(session_timeout * 1000)
+    probe = max(1, round(session_timeout / PINGS_PER_SESSION_TIMEOUT))
+    settings: dict[str, int] = {}
+    if server_version >= 140000:  # PostgreSQL 13 has no idle_session_timeout
+        settings["idle_session_timeout"] = timeout_ms
+    if server_version >= 120000:
+        settings["tcp_user_timeout"] = timeout_ms
+    settings |= {
+        "tcp_keepalives_idle": probe,
+        "tcp_keepalives_interval": probe,
+        "tcp_keepalives_count": LISTENER_KEEPALIVE_COUNT,
+    }
+    return settings
+
+
 class PostgresJobSignal:
     """``LISTEN``s on a connection of its own (psycopg, asynchronous), in a task that runs from the first
     ``wait`` until ``close``: on ``JOBS_CHANNEL`` while it holds ``LISTENER_LOCK``, else on
@@ -281,6 +322,7 @@ class PostgresJobSignal:
         self.standing_by = False
         #: Wake-ups handed on to the standbys (for tests and diagnostics).
         self.handed_on = 0
+        self._failing = False  # a failure was logged, until the signal listens or stands by again
 
     async def wait(self) -> None:
         if self._notified is None:
@@ -302,8 +344,14 @@ class PostgresJobSignal:
         return math.inf if self.standing_by else interval
 
     def _connect_args(self) -> tuple[Any, dict[str, Any]]:
-        args, params = self._engine.dialect.create_connect_args(self._engine.url)
-        return args, {**TCP_KEEPALIVE, **params, "autocommit": True}
+        """The engine's own connection parameters (its URL and ``connect_args``: ``connect_timeout``,
+        ``sslmode``, ``application_name``, ``options``...), over the signal's keepalive defaults."""
+        args, params = connection_parameters(self._engine)
+        defaults = {**TCP_KEEPALIVE, "connect_timeout": CONNECT_TIMEOUT}
+        # Not the synchronous driver's Python objects (a cursor or row factory would break an asynchronous
+        # connection, or the signal's reads): the libpq parameters only.
+        params = {key: value for key, value in params.items() if key not in _DRIVER_OBJECTS}
+        return args, {**defaults, **params, "autocommit": True}
 
     async def _listen(self, notified: asyncio.Event) -> None:
         """Listen until cancelled; after a failure (server restart) log it and listen again later."""
@@ -312,17 +360,28 @@ class PostgresJobSignal:
         args, params = self._connect_args()
         while True:
             try:
+                # Bounded by ``connect_timeout`` (psycopg's own timer: the loop runs on meanwhile).
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
                 async with connection:  # closing it releases the lock: a standby takes over
                     await self._serve(connection, notified)
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: ending here ends the signal
                 # Also a listener's session ended by the server (a loop that stalled past the session
-                # timeout): the role is gone with it; the next connection contends for it again.
-                log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
+                # timeout): the role is gone with it; the next connection contends for it again. Once per
+                # outage: a connection that fails before it listens (or stands by) is part of it.
+                if not self._failing:
+                    log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
+                    self._failing = True
             finally:
+                if self.standing_by:  # its worker's wait had no poll: it polls at the worker's interval now
+                    notified.set()
                 self.listening = self.standing_by = False
-                notified.set()  # a standby's wait had no poll: it polls at the worker's interval meanwhile
             await asyncio.sleep(RELISTEN_DELAY)
+
+    def _works(self) -> None:
+        """The signal listens or stands by: an outage it logged is over."""
+        if self._failing:
+            log.info("the job wake-up signal connects again")
+            self._failing = False
 
     async def _serve(self, connection: Any, notified: asyncio.Event) -> None:
         """Stand by (overflow wake-ups, a takeover attempt every interval) until the lock is taken, then
@@ -330,6 +389,7 @@ class PostgresJobSignal:
         if not await self._take_lock(connection):
             await connection.execute(f"LISTEN {OVERFLOW_CHANNEL}")
             self.standing_by = True
+            self._works()
             notified.set()  # jobs may have come while this worker did not listen
             while not await self._take_lock(connection):
                 # One notification ends the wait: a listener that leaves says so here (``_leave``).
@@ -339,6 +399,7 @@ class PostgresJobSignal:
             await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
         await connection.execute(f"LISTEN {JOBS_CHANNEL}")
         self.listening = True
+        self._works()
         notified.set()  # the jobs notified before this LISTEN went to nobody (no listener, or a dead one)
         if self._busy:
             self._hand_on()
@@ -373,12 +434,15 @@ class PostgresJobSignal:
 
     async def _take_lock(self, connection: Any) -> bool:
         """Try to take ``LISTENER_LOCK`` for this session (held until the connection closes). Taken, the
-        same statement sets the session's ``idle_session_timeout`` (PostgreSQL 14+; ``CASE``: only then):
-        the session never holds the lock without it, even if the worker stops or is cut off right after."""
+        same statement sets the session's timeouts (``listener_settings``; ``CASE``: only then): the session
+        never holds the lock without them, even if the worker stops or is cut off right after."""
         take = f"pg_try_advisory_lock({LISTENER_LOCK})"
-        if connection.info.server_version >= 140000:  # PostgreSQL 13 has no idle_session_timeout
-            timeout = f"set_config('idle_session_timeout', '{round(self._session_timeout * 1000)}', false)"
-            take = f"CASE WHEN {take} THEN {timeout} IS NOT NULL END"
+        settings = listener_settings(connection.info.server_version, self._session_timeout)
+        if settings:
+            values = " || ".join(
+                f"set_config('{name}', '{value}', false)" for name, value in settings.items()
+            )
+            take = f"CASE WHEN {take} THEN ({values}) IS NOT NULL END"
         cursor = await connection.execute(f"SELECT {take}")
         row = await cursor.fetchone()
         return bool(row and row[0])
@@ -396,6 +460,7 @@ class PostgresJobSignal:
         import psycopg
 
         args, params = self._connect_args()
+        failing = False  # a failure was logged (once per outage), until a NOTIFY is sent again
         while True:
             await overflow.wait()
             sent = False  # on this connection
@@ -411,8 +476,13 @@ class PostgresJobSignal:
                             overflow.set()  # not sent: still owed to the standbys
                             raise
                         sent = True
+                        if failing:
+                            log.info("handing on job wake-ups works again")
+                            failing = False
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: never end the task silently
-                log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                if not failing:
+                    log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                    failing = True
                 if not sent:  # a connection that worked, then broke (server restart, idle timeout),
                     await asyncio.sleep(RELISTEN_DELAY)  # is replaced at once: the wake-up is owed now
 
