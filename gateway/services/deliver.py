@@ -197,6 +197,12 @@ class Deliverer:
                 loaded[lease.document_id] = prepared
         return loaded
 
+    def waiting_for_endpoints(self) -> int:
+        """Deliveries of this process waiting for a slot of a busy endpoint now (``EndpointSlots``): each
+        waits at most ``DEFAULT_MAX_SLOT_WAIT`` for a send to that endpoint to end, which frees a slot of
+        the worker too (the worker's ``busy`` signal)."""
+        return self._slots.waiting_in_all() if self._slots is not None else 0
+
     def _past_crash_allowance(self, lease: DeliveryLease) -> bool:
         return lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE
 

@@ -52,6 +52,10 @@ class EndpointSlots:
         """Jobs waiting for a slot of ``endpoint`` now."""
         return len(self._waiters.get(endpoint, ()))
 
+    def waiting_in_all(self) -> int:
+        """Jobs waiting for a slot of any endpoint now."""
+        return sum(len(queue) for queue in self._waiters.values())
+
     def would_wait(self, endpoint: str) -> bool:
         """True when one more job for ``endpoint`` would wait here for a slot rather than be handed back."""
         expected = self.gate.expected_wait(endpoint, ahead=self.waiting(endpoint))

@@ -20,9 +20,11 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   pair slower). A standby tries to take the lock every ``TAKEOVER_INTERVAL`` seconds: a listener that dies
   or stops closes its connection, which releases the lock, and a standby listens in its place within that
   interval (and leases at once: notifications meanwhile went to nobody); a listener that closes releases
-  the lock and notifies ``OVERFLOW_CHANNEL`` first, so a standby takes it at once. A standby polls
-  ``STANDBY_POLL_FACTOR`` times more rarely than the listener, which hands each of its polls on while
-  busy (a job that becomes due later, such as a retry, sends no notification).
+  the lock and notifies ``OVERFLOW_CHANNEL`` first, so a standby takes it at once. A standby does not poll
+  while it stands by: the listener polls and hands each of its polls on while busy (a job that becomes
+  due later, such as a retry, sends no notification), so a standby leases only what the listener cannot
+  take (issue 12, *End to end, tenth pass*: its own polls took a backlog the listener was sending at the
+  endpoint's limit). A standby whose connection fails polls at the worker's interval again at once.
   A listener that stops without closing (its event loop stalls, its process is stopped, the network between
   it and the server is cut) must not keep the role until the server happens to notice: its session sets
   ``idle_session_timeout`` to ``LISTENER_SESSION_TIMEOUT`` and the listener runs a ``SELECT 1`` every
@@ -49,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -93,9 +96,6 @@ LISTENER_LOCK: Final = 0x6761746577616A31
 TAKEOVER_INTERVAL: Final = 0.5
 #: Seconds a closing listener spends at most releasing the lock and waking the standbys.
 LEAVE_TIMEOUT: Final = 1.0
-#: A standby polls this many times more rarely than the listener, which polls at the worker's interval and,
-#: while its slots are full, hands each poll on to the standbys (a job due later sends no notification).
-STANDBY_POLL_FACTOR: Final = 10
 #: Seconds without a statement after which PostgreSQL ends the listener's session (``idle_session_timeout``,
 #: PostgreSQL 14+, set for that session only), which releases ``LISTENER_LOCK``: a listener whose loop stalls
 #: or whose connection is cut loses the role within this (+ ``TAKEOVER_INTERVAL`` for a standby to take it),
@@ -144,8 +144,8 @@ class JobSignal(Protocol):
         (a job that became due later, such as a retry, sends no notification)."""
 
     def poll_interval(self, interval: float) -> float:
-        """Seconds between the worker's polls: ``interval``, or ``STANDBY_POLL_FACTOR`` times that while
-        this worker is a PostgreSQL standby (the listener polls, and hands on while it is busy)."""
+        """Seconds between the worker's polls: ``interval``, or never (``math.inf``) while this worker is a
+        PostgreSQL standby (the listener polls, and hands on while it is busy)."""
 
     def close(self) -> None:
         """Release the signal's connection."""
@@ -341,7 +341,7 @@ class PostgresJobSignal:
             self._hand_on()
 
     def poll_interval(self, interval: float) -> float:
-        return interval * STANDBY_POLL_FACTOR if self.standing_by else interval
+        return math.inf if self.standing_by else interval
 
     def _connect_args(self) -> tuple[Any, dict[str, Any]]:
         """The engine's own connection parameters (its URL and ``connect_args``: ``connect_timeout``,
@@ -372,6 +372,8 @@ class PostgresJobSignal:
                     log.warning("the job wake-up signal failed (%r); the worker polls meanwhile", exc)
                     self._failing = True
             finally:
+                if self.standing_by:  # its worker's wait had no poll: it polls at the worker's interval now
+                    notified.set()
                 self.listening = self.standing_by = False
             await asyncio.sleep(RELISTEN_DELAY)
 

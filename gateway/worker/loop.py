@@ -57,7 +57,7 @@ class DeliveryWorker:
         signal: wakes the worker when a job is due (``store.job_signal``) while it has free slots; the poll
             stays as the fallback. None: polling only. Told when the slots are full (``busy``), so that on
             PostgreSQL the wake-ups this worker cannot take go to the other workers; closed on a stop.
-            A PostgreSQL standby polls ``STANDBY_POLL_FACTOR`` times more rarely.
+            A PostgreSQL standby does not poll while it stands by (``JobSignal.poll_interval``).
     """
 
     def __init__(
@@ -213,7 +213,11 @@ class DeliveryWorker:
                         flying[asyncio.create_task(delivery)] = lease
                     leased = len(leases)
                     pacing.leased(leased, min(room, self._batch_size))
-                pacing.tell_signal(stopping=stop.is_set(), in_flight=len(flying))
+                pacing.tell_signal(
+                    stopping=stop.is_set(),
+                    in_flight=len(flying),
+                    waiting=self._deliverer.waiting_for_endpoints(),
+                )
                 if not flying:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break

@@ -88,15 +88,23 @@ class LeasePacing:
         delivery is a reason to lease."""
         self._lease_after_ends_until = time.monotonic() + HANDED_BACK_WINDOW
 
-    def tell_signal(self, *, stopping: bool, in_flight: int) -> None:
+    def tell_signal(self, *, stopping: bool, in_flight: int, waiting: int = 0) -> None:
         """Tell the wake-up signal whether this worker can take a job: its slots full (``busy``), so that on
-        PostgreSQL the wake-ups go to the other workers, or leasing no more (closed)."""
+        PostgreSQL the wake-ups go to the other workers, or leasing no more (closed).
+
+        ``waiting``: deliveries in flight that wait for a slot of a busy endpoint (``EndpointSlots``). Full
+        with some of them, the worker is not busy for the signal: what holds its slots is an endpoint at
+        its per-endpoint limit, not the worker, and a slot frees when a send to that endpoint ends (such
+        waits are only taken for an expected wait of at most ``DEFAULT_MAX_SLOT_WAIT``; the listener
+        stays woken and leases then). Handed on, the next jobs - in due order, most likely for the same
+        endpoint - went to another worker, which sent ``per_endpoint`` more to it (issue 12, *End to end,
+        tenth pass*: two workers 8 sends to the bench's one receiver, on the same two cores)."""
         if self._signal is None:
             return
         if stopping:
             self._signal.close()  # leasing no more: another worker listens in its place
         else:
-            self._signal.busy(in_flight >= self._max_in_flight)
+            self._signal.busy(in_flight >= self._max_in_flight and not waiting)
 
     @property
     def signal(self) -> JobSignal | None:
@@ -134,8 +142,8 @@ class LeasePacing:
         return max(0.0, self._looked_at + self.poll() - time.monotonic())
 
     def poll(self) -> float:
-        """Seconds until the next look when no job is due: the poll interval, longer for a PostgreSQL
-        standby (``JobSignal.poll_interval``: the listening worker polls and hands on what it cannot take)."""
+        """Seconds until the next look when no job is due: the poll interval; none for a PostgreSQL standby
+        (``JobSignal.poll_interval``: the listening worker polls and hands on what it cannot take)."""
         if self._signal is None:
             return self._poll_interval
         return self._signal.poll_interval(self._poll_interval)

@@ -6,6 +6,7 @@ the takeover interval; and no job waits for the poll while a worker has a free s
 from __future__ import annotations
 
 import asyncio
+import math
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,12 +15,16 @@ import pytest
 from sqlalchemy import insert, text
 from store_builders import at, content, outbound
 
+from gateway.bootstrap.adapters import SystemClock
 from gateway.model.message import DeliveryStatus
+from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.deliver import DeliveryResult
 from gateway.services.delivery_attempt import PreparedDocument
+from gateway.services.endpoint_gate import EndpointGate, SendPermit
+from gateway.services.endpoint_slots import EndpointSlots
 from gateway.services.ports import DeliveryLease
 from gateway.store import SQLDocumentStore
-from gateway.store.job_signal import LISTENER_LOCK, OVERFLOW_CHANNEL, STANDBY_POLL_FACTOR, PostgresJobSignal
+from gateway.store.job_signal import LISTENER_LOCK, OVERFLOW_CHANNEL, PostgresJobSignal
 from gateway.store.tables import delivery_jobs
 from gateway.worker.loop import DeliveryWorker
 
@@ -63,11 +68,39 @@ class Deliveries:
     def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, PreparedDocument]:
         return {}
 
+    def waiting_for_endpoints(self) -> int:
+        return 0
+
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         if self.held:
             await self.release.wait()
         self.delivered.append(lease.document_id)
         return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+
+class OneEndpoint(Deliveries):
+    """Sends every job to one endpoint through the worker's real per-endpoint slots (limit 1): while the
+    send in flight is held, the other deliveries wait in the process for the endpoint's slot."""
+
+    ENDPOINT = "https://ap.example/as4"
+
+    def __init__(self, *, held: bool = False) -> None:
+        super().__init__(held=held)
+        gate = EndpointGate(
+            per_endpoint=1, breaker=BreakerPolicy(), clock=SystemClock(), initial_send_seconds=0.01
+        )
+        self.slots = EndpointSlots(gate, max_wait=POLL)  # the waits outlast the test: they never give up
+
+    def waiting_for_endpoints(self) -> int:
+        return self.slots.waiting_in_all()
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        permit = await self.slots.acquire(self.ENDPOINT)
+        assert isinstance(permit, SendPermit), permit
+        try:
+            return await super().deliver_one(lease, prepared)
+        finally:
+            self.slots.release(permit, ok=True)
 
 
 class CountingWorker(DeliveryWorker):
@@ -205,6 +238,46 @@ def test_a_busy_listener_hands_its_wake_ups_to_a_free_worker(pg_store: SQLDocume
     assert handed_on >= 1
 
 
+def test_a_listener_full_of_jobs_waiting_for_their_endpoint_keeps_its_wake_ups(
+    pg_store: SQLDocumentStore,
+) -> None:
+    # The listener's 3 slots: one send in flight (held) and two jobs waiting for the same endpoint's slot
+    # (its limit 1). The next jobs must not go to the other worker, which would send to that endpoint too
+    # (twice its limit across the two workers): the listener, woken meanwhile, leases them as its slots
+    # free (before: it handed them on and the standby delivered them at once).
+    listener = CountingWorker(pg_store, OneEndpoint(held=True), max_in_flight=3)
+    # Its own poll would come within the test if a standby polled (before: 10 x 0.1 s) and take them too.
+    standby = CountingWorker(pg_store, Deliveries(), poll_interval=0.1)
+
+    async def main() -> tuple[bool, int, int, list[str], list[str], int]:
+        running = await start(listener, standby)
+        listening = listener.signal.listening
+        first = [await asyncio.to_thread(enqueue, pg_store) for _ in range(3)]
+        assert await until(lambda: listener.deliveries.waiting_for_endpoints() == 2)  # slots full
+        later = [await asyncio.to_thread(enqueue, pg_store) for _ in range(2)]
+        await asyncio.sleep(2.0)  # a hand-on, or a poll every second, would reach the standby within this
+        by_standby_meanwhile = len(standby.deliveries.delivered)
+        handed_on = listener.signal.handed_on
+        listener.deliveries.release.set()
+        assert await until(lambda: len(listener.deliveries.delivered) == len(first) + len(later))
+        await stop_all(running)
+        return (
+            listening,
+            by_standby_meanwhile,
+            handed_on,
+            sorted(listener.deliveries.delivered),
+            sorted(first + later),
+            len(standby.deliveries.delivered),
+        )
+
+    listening, by_standby_meanwhile, handed_on, by_listener, queued, by_standby = asyncio.run(main())
+    assert listening
+    assert by_standby_meanwhile == 0
+    assert handed_on == 0
+    assert by_listener == queued  # by its signal: the poll (60 s) never came
+    assert by_standby == 0
+
+
 def queue_silently(store: SQLDocumentStore) -> str:
     """A job that becomes due without a notification (as a retry does when its time comes)."""
     document = outbound(created_at=at(0))
@@ -218,12 +291,11 @@ def queue_silently(store: SQLDocumentStore) -> str:
     return document.id
 
 
-def test_a_busy_listener_hands_its_polls_on_and_a_standby_polls_rarely(
+def test_a_busy_listener_hands_its_polls_on_and_a_standby_does_not_poll(
     pg_store: SQLDocumentStore,
 ) -> None:
-    # A job due without a NOTIFY is found by a poll. The listener (poll 0.2 s) is full; the standby's own
-    # poll (here 60 s, x STANDBY_POLL_FACTOR as a standby) never comes within the test: the job reaches it
-    # because the busy listener hands its polls on.
+    # A job due without a NOTIFY is found by a poll. The listener (poll 0.2 s) is full; the standby has no
+    # poll of its own: the job reaches it because the busy listener hands its polls on.
     busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1, poll_interval=0.2)
     free = CountingWorker(pg_store, Deliveries())
 
@@ -241,8 +313,57 @@ def test_a_busy_listener_hands_its_polls_on_and_a_standby_polls_rarely(
 
     listening, listener_poll, standby_poll, by_free, silent = asyncio.run(main())
     assert listening
-    assert (listener_poll, standby_poll) == (0.2, POLL * STANDBY_POLL_FACTOR)
+    assert (listener_poll, standby_poll) == (0.2, math.inf)
     assert by_free == silent
+
+
+def _kill_the_standbys(store: SQLDocumentStore) -> int:
+    """Terminate the sessions that try to take the listener lock without holding it (the standbys')."""
+    with store.engine.begin() as connection:
+        pids = (
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()"
+                    " AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    return len(pids)
+
+
+def test_a_standby_whose_connection_fails_polls_at_once(pg_store: SQLDocumentStore) -> None:
+    # A standby has no poll while it stands by; once its connection fails it must poll at the worker's
+    # interval at once (its wait, started without a timeout, ends), not after its next reconnection.
+    # The listener is full of jobs waiting for their endpoint: it neither leases nor hands on meanwhile.
+    listener = CountingWorker(pg_store, OneEndpoint(held=True), max_in_flight=3, poll_interval=0.2)
+    standby = CountingWorker(pg_store, Deliveries(), poll_interval=0.2)
+
+    async def main() -> tuple[bool, int, int, list[str], list[str]]:
+        running = await start(listener, standby)
+        listening = listener.signal.listening
+        for _ in range(3):
+            await asyncio.to_thread(enqueue, pg_store)
+        assert await until(lambda: listener.deliveries.waiting_for_endpoints() == 2)
+        silent = await asyncio.to_thread(queue_silently, pg_store)
+        await asyncio.sleep(0.6)
+        meanwhile = len(standby.deliveries.delivered)
+        killed = await asyncio.to_thread(_kill_the_standbys, pg_store)
+        await until(lambda: bool(standby.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY (5 s)
+        by_standby = list(standby.deliveries.delivered)
+        listener.deliveries.release.set()
+        await stop_all(running)
+        return listening, meanwhile, killed, by_standby, [silent]
+
+    listening, meanwhile, killed, by_standby, silent = asyncio.run(main())
+    assert listening
+    assert meanwhile == 0
+    assert killed == 1
+    assert by_standby == silent
 
 
 def _kill_the_listener(store: SQLDocumentStore) -> int:

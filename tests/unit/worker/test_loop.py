@@ -52,6 +52,9 @@ class RecordingDeliverer:
     def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
         return {}
 
+    def waiting_for_endpoints(self) -> int:
+        return 0
+
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.delivered.append(lease.document_id)
         return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
@@ -194,6 +197,9 @@ class HeldDeliverer:
 
     def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
         return {}
+
+    def waiting_for_endpoints(self) -> int:
+        return 0
 
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.started.append(lease.document_id)
@@ -345,6 +351,9 @@ class QuickDeliverer:
     def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
         return {}
 
+    def waiting_for_endpoints(self) -> int:
+        return 0
+
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         if lease.document_id in self.deferred:
             return DeliveryResult(lease.document_id, None, reason="endpoint-busy: test", deferred=True)
@@ -429,6 +438,9 @@ class SteadyDeliverer:
 
     def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
         return {}
+
+    def waiting_for_endpoints(self) -> int:
+        return 0
 
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.started[lease.document_id] = time.monotonic()
