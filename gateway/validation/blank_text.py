@@ -22,7 +22,7 @@ elements only), and tests/conformance/test_fused_differential.py (its ``blank_te
 SVRL from the official stylesheets and the same reports from the engine on every document of the
 differential corpus, with and without this whitespace). The rule sets whose stylesheets the README's
 scan did not read (3.0.19 from Schematron, T111, MLS, TSR, EUSR): the same reports on their examples
-and test files re-indented and padded to the streamed path (*Saxon's temporary file, second pass*).
+and test files, re-indented, through both paths (tests/conformance/test_blank_text_rule_sets.py).
 """
 
 from __future__ import annotations
