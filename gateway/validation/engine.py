@@ -389,15 +389,17 @@ class ValidationEngine:
 
     def _saxon_streamed(self, streamed: StreamedDocument, started: float) -> tuple[Any, str | None, float]:
         """Saxon's node of a document found valid by the pull parse: read by Saxon from a temporary file
-        of its bytes (``StreamedDocument.saxon_file``), or from its text when no file can be made."""
+        of its bytes (``StreamedDocument.saxon_file``), or from its text when no file can be made or Saxon
+        cannot read the file.
+
+        A failed file parse is never the document's finding: it may be this process's fault (the file
+        removed by a cleaner of the temporary directory, no file descriptor left), so the text is parsed
+        then, and only its error (the one the tree path would report) reaches the report."""
         assert self._runtime is not None
         with streamed.saxon_file(strip_blank=self.strip_blank_text) as path:
             if path is not None:
-                try:
-                    node = self._runtime.parse_file(path)
-                except PySaxonApiError as exc:
-                    return None, normalise_text(str(exc)), time.perf_counter() - started
-                return node, None, time.perf_counter() - started
+                with contextlib.suppress(PySaxonApiError):
+                    return self._runtime.parse_file(path), None, time.perf_counter() - started
         return self._saxon_node(streamed.saxon_text(strip_blank=self.strip_blank_text), started)
 
     def _saxon_node(self, text: str, started: float) -> tuple[Any, str | None, float]:

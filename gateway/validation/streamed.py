@@ -73,28 +73,36 @@ class StreamedDocument:
         elements, written a chunk at a time), removed on exit; None when it cannot be made (no writable
         temporary directory, or a path Saxon could misread as a URI): the caller passes the text then.
 
+        Where the system has ``/proc/self/fd`` (Linux), Saxon is given the file through this process's
+        descriptor and the file's name is removed before anything is written: a process killed while it
+        validates (the out-of-memory killer, at the validation's peak) leaves no copy of the document in
+        the temporary directory, and no other process can put another file behind the name.
+
         Saxon reading the file takes the place of ``saxon_text``: the text path held the decoded ``str``
         and saxonche's UTF-8 copy of it while Saxon built its tree, ≈ 2 times the document at the peak
         of a process that validates it (README, *Memory, fourteenth pass*)."""
         try:
-            fd, path = tempfile.mkstemp(prefix="gateway-saxon-", suffix=".xml")
+            fd, name = tempfile.mkstemp(prefix="gateway-saxon-", suffix=".xml")
         except OSError:
             yield None
             return
         try:
-            plain = _PLAIN_PATH.fullmatch(path) is not None
-            if not plain:
-                os.close(fd)
-            written = plain and self._write(fd, strip_blank=strip_blank)
+            path = f"/proc/self/fd/{fd}"
+            if os.path.exists(path):
+                os.unlink(name)
+            else:
+                path = name
+            written = _PLAIN_PATH.fullmatch(path) is not None and self._write(fd, strip_blank=strip_blank)
             yield path if written else None
         finally:
+            os.close(fd)
             with contextlib.suppress(OSError):
-                os.unlink(path)
+                os.unlink(name)
 
     def _write(self, fd: int, *, strip_blank: bool) -> bool:
-        """Write the bytes Saxon is to read into ``fd`` (closed here); False if writing failed."""
+        """Write the bytes Saxon is to read into ``fd`` (left open); False if writing failed."""
         try:
-            with os.fdopen(fd, "wb") as out:
+            with os.fdopen(fd, "wb", closefd=False) as out:
                 if strip_blank and blank_text_removable(self.xml):
                     for chunk in blank_free_chunks(self.xml):
                         out.write(chunk)
