@@ -6,6 +6,7 @@ the takeover interval; and no job waits for the poll while a worker has a free s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -113,9 +114,10 @@ class CountingWorker(DeliveryWorker):
         *,
         poll_interval: float = POLL,
         takeover: float = TAKEOVER,
+        signal: PostgresJobSignal | None = None,
         **kw: Any,
     ) -> None:
-        self.signal = PostgresJobSignal(store.engine, takeover_interval=takeover)
+        self.signal = signal or PostgresJobSignal(store.engine, takeover_interval=takeover)
         super().__init__(
             deliveries,  # type: ignore[arg-type]
             store=store,
@@ -364,6 +366,48 @@ def test_a_standby_whose_connection_fails_polls_at_once(pg_store: SQLDocumentSto
     assert meanwhile == 0
     assert killed == 1
     assert by_standby == silent
+
+
+class CutAfterTakingTheLock(PostgresJobSignal):
+    """A signal whose connection ends right after its first takeover took the lock, before it listens (as
+    a server restart or a cut network would end it then)."""
+
+    cut = False
+
+    async def _take_lock(self, connection: Any) -> bool:
+        taken = await super()._take_lock(connection)
+        if taken and not self.cut:
+            self.cut = True
+            await asyncio.sleep(0.5)  # its worker waits again meanwhile (with no poll: it stood by)
+            with contextlib.suppress(Exception):  # the next statement fails: the connection is gone
+                await connection.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return taken
+
+
+def test_a_standby_whose_connection_fails_while_taking_over_polls_at_once(pg_store: SQLDocumentStore) -> None:
+    # The listener leaves; the standby takes the lock, and its connection ends before it listens. Its
+    # worker waited with no poll (it stood by): it must poll at its interval now, not wait until the
+    # signal connects again (RELISTEN_DELAY, 5 s; longer while the server refuses the connection).
+    leaving = CountingWorker(pg_store, Deliveries())
+    cut = CutAfterTakingTheLock(pg_store.engine, takeover_interval=TAKEOVER)
+    staying = CountingWorker(pg_store, Deliveries(), poll_interval=0.2, signal=cut)
+
+    async def main() -> tuple[bool, bool, list[str], list[str]]:
+        running = await start(leaving, staying)
+        was_standing_by = staying.signal.standing_by
+        running[0][0].set()  # the listener stops: the standby takes over, and its connection is cut
+        assert await until(lambda: cut.cut)
+        assert await until(lambda: not cut.standing_by and not cut.listening)
+        silent = await asyncio.to_thread(queue_silently, pg_store)
+        await until(lambda: bool(staying.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY
+        by_staying = list(staying.deliveries.delivered)
+        await stop_all(running)
+        return was_standing_by, cut.cut, by_staying, [silent]
+
+    was_standing_by, was_cut, by_staying, silent = asyncio.run(main())
+    assert was_standing_by
+    assert was_cut
+    assert by_staying == silent
 
 
 def _kill_the_listener(store: SQLDocumentStore) -> int:
