@@ -483,7 +483,10 @@ class PostgresJobSignal:
                             failing = False
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: never end the task silently
                 if not failing:
-                    log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                    # The standbys do not poll: this worker takes the jobs itself as its slots free.
+                    log.warning(
+                        "handing on a job wake-up failed (%r); only this worker leases meanwhile", exc
+                    )
                     failing = True
                 if not sent:  # a connection that worked, then broke (server restart, idle timeout),
                     await asyncio.sleep(RELISTEN_DELAY)  # is replaced at once: the wake-up is owed now
