@@ -17,6 +17,7 @@ from sqlalchemy import insert, text
 from store_builders import at, content, outbound
 
 from gateway.bootstrap.adapters import SystemClock
+from gateway.errors import StoreError
 from gateway.model.message import DeliveryStatus
 from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.deliver import DeliveryResult
@@ -28,6 +29,7 @@ from gateway.store import SQLDocumentStore
 from gateway.store.job_signal import LISTENER_LOCK, OVERFLOW_CHANNEL, PostgresJobSignal
 from gateway.store.tables import delivery_jobs
 from gateway.worker.loop import DeliveryWorker
+from gateway.worker.store_faults import STORE_RELEASE_REASON
 
 # Waits that must end: generous (never a timing figure). The workers' poll is longer than any wait here,
 # so every lease in these tests was started by a signal (or the worker's first look).
@@ -317,6 +319,54 @@ def test_a_busy_listener_hands_its_polls_on_and_a_standby_does_not_poll(
     assert listening
     assert (listener_poll, standby_poll) == (0.2, math.inf)
     assert by_free == silent
+
+
+class StoreFails(Deliveries):
+    """Every delivery fails on the store (as when the database went away in the middle of an attempt)."""
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        raise StoreError("the database went away")
+
+
+def _last_error(store: SQLDocumentStore, document_id: str) -> tuple[str | None, bool]:
+    with store.engine.begin() as connection:
+        row = connection.execute(
+            text("SELECT last_error, lease_token IS NULL FROM delivery_jobs WHERE document_id = :id"),
+            {"id": document_id},
+        ).one()
+    return row[0], bool(row[1])
+
+
+def test_a_standby_hands_back_the_lease_of_a_delivery_the_store_interrupted(
+    pg_store: SQLDocumentStore,
+) -> None:
+    # The standby delivers a job handed on by the busy listener; the delivery fails on the store. Its lease
+    # is handed back at the standby's next look (due again shortly): that look must come at its poll
+    # interval, not never (a standby does not poll), or the job waits for its lease to expire.
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1)
+    standby = CountingWorker(pg_store, StoreFails(), poll_interval=0.2)
+
+    async def main() -> tuple[bool, tuple[str | None, bool]]:
+        running = await start(busy, standby)
+        listening = busy.signal.listening
+        await asyncio.to_thread(enqueue, pg_store)
+        assert await until(busy.took_a_job)  # the listener's one slot is full
+        handed = await asyncio.to_thread(enqueue, pg_store)  # handed on to the standby, which fails on it
+        assert await until(lambda: standby.leases > 1 and standby.empty < standby.leases)
+        released = lambda: _last_error(pg_store, handed)  # noqa: E731
+        for _ in range(30):  # 3 s: many of the standby's polls (0.2 s), far under the lease (5 min)
+            if (await asyncio.to_thread(released))[1]:
+                break
+            await asyncio.sleep(0.1)
+        state = await asyncio.to_thread(released)
+        busy.deliveries.release.set()
+        await stop_all(running)
+        return listening, state
+
+    listening, (last_error, unleased) = asyncio.run(main())
+    assert listening
+    assert unleased
+    assert last_error == STORE_RELEASE_REASON
 
 
 def _kill_the_standbys(store: SQLDocumentStore) -> int:
