@@ -395,10 +395,12 @@ class PostgresJobSignal:
                 # One notification ends the wait: a listener that leaves says so here (``_leave``).
                 async for _ in connection.notifies(timeout=self._takeover_interval, stop_after=1):
                     notified.set()
-            self.standing_by = False
+            # Still standing by until it listens: its worker's wait has no poll, and a connection that
+            # fails before the LISTEN must wake it too (``_listen``), or nobody would look until it
+            # connected again (the lock it took went with the connection).
             await connection.execute(f"UNLISTEN {OVERFLOW_CHANNEL}")
         await connection.execute(f"LISTEN {JOBS_CHANNEL}")
-        self.listening = True
+        self.listening, self.standing_by = True, False
         self._works()
         notified.set()  # the jobs notified before this LISTEN went to nobody (no listener, or a dead one)
         if self._busy:
@@ -481,7 +483,10 @@ class PostgresJobSignal:
                             failing = False
             except Exception as exc:  # psycopg.Error, OSError, a timeout...: never end the task silently
                 if not failing:
-                    log.warning("handing on a job wake-up failed (%r); the other workers poll meanwhile", exc)
+                    # The standbys do not poll: this worker takes the jobs itself as its slots free.
+                    log.warning(
+                        "handing on a job wake-up failed (%r); only this worker leases meanwhile", exc
+                    )
                     failing = True
                 if not sent:  # a connection that worked, then broke (server restart, idle timeout),
                     await asyncio.sleep(RELISTEN_DELAY)  # is replaced at once: the wake-up is owed now

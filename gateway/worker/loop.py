@@ -222,7 +222,8 @@ class DeliveryWorker:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
                         break
                     if not leased:
-                        waited_out = await wait_for_work(stop, flying, pacing.until_look(), pacing.signal)
+                        timeout = self._owed_look(pacing.until_look())
+                        waited_out = await wait_for_work(stop, flying, timeout, pacing.signal)
                     continue
                 if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
@@ -231,7 +232,7 @@ class DeliveryWorker:
                     # Full, or nothing more due: wait for a delivery to end, a job to become due (if a slot
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
-                    timeout = pacing.wait_timeout(looks=free and not stop.is_set())
+                    timeout = self._owed_look(pacing.wait_timeout(looks=free and not stop.is_set()))
                     waited_out = await wait_for_work(stop, flying, timeout, pacing.signal if free else None)
                     pacing.waited_while_busy(waited_out, free)
                 self._collect(flying, keeper, stats)
@@ -242,6 +243,12 @@ class DeliveryWorker:
                 task.cancel()  # only on cancellation or a raised StoreError: their leases expire
             await asyncio.gather(beating, *flying, return_exceptions=True)
         return stats
+
+    def _owed_look(self, timeout: float) -> float:
+        """``timeout``, at most the poll interval while leases of interrupted deliveries wait to be handed
+        back (by the next look, ``_take``): a PostgreSQL standby, which does not poll, would otherwise keep
+        them until they expire (``lease_for``) instead of handing them back once the store answers."""
+        return min(timeout, self._poll_interval) if self._interrupted.pending else timeout
 
     def _collect(
         self,

@@ -6,6 +6,7 @@ the takeover interval; and no job waits for the poll while a worker has a free s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import uuid
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from sqlalchemy import insert, text
 from store_builders import at, content, outbound
 
 from gateway.bootstrap.adapters import SystemClock
+from gateway.errors import StoreError
 from gateway.model.message import DeliveryStatus
 from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.deliver import DeliveryResult
@@ -27,6 +29,7 @@ from gateway.store import SQLDocumentStore
 from gateway.store.job_signal import LISTENER_LOCK, OVERFLOW_CHANNEL, PostgresJobSignal
 from gateway.store.tables import delivery_jobs
 from gateway.worker.loop import DeliveryWorker
+from gateway.worker.store_faults import STORE_RELEASE_REASON
 
 # Waits that must end: generous (never a timing figure). The workers' poll is longer than any wait here,
 # so every lease in these tests was started by a signal (or the worker's first look).
@@ -113,9 +116,10 @@ class CountingWorker(DeliveryWorker):
         *,
         poll_interval: float = POLL,
         takeover: float = TAKEOVER,
+        signal: PostgresJobSignal | None = None,
         **kw: Any,
     ) -> None:
-        self.signal = PostgresJobSignal(store.engine, takeover_interval=takeover)
+        self.signal = signal or PostgresJobSignal(store.engine, takeover_interval=takeover)
         super().__init__(
             deliveries,  # type: ignore[arg-type]
             store=store,
@@ -317,6 +321,54 @@ def test_a_busy_listener_hands_its_polls_on_and_a_standby_does_not_poll(
     assert by_free == silent
 
 
+class StoreFails(Deliveries):
+    """Every delivery fails on the store (as when the database went away in the middle of an attempt)."""
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        raise StoreError("the database went away")
+
+
+def _last_error(store: SQLDocumentStore, document_id: str) -> tuple[str | None, bool]:
+    with store.engine.begin() as connection:
+        row = connection.execute(
+            text("SELECT last_error, lease_token IS NULL FROM delivery_jobs WHERE document_id = :id"),
+            {"id": document_id},
+        ).one()
+    return row[0], bool(row[1])
+
+
+def test_a_standby_hands_back_the_lease_of_a_delivery_the_store_interrupted(
+    pg_store: SQLDocumentStore,
+) -> None:
+    # The standby delivers a job handed on by the busy listener; the delivery fails on the store. Its lease
+    # is handed back at the standby's next look (due again shortly): that look must come at its poll
+    # interval, not never (a standby does not poll), or the job waits for its lease to expire.
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1)
+    standby = CountingWorker(pg_store, StoreFails(), poll_interval=0.2)
+
+    async def main() -> tuple[bool, tuple[str | None, bool]]:
+        running = await start(busy, standby)
+        listening = busy.signal.listening
+        await asyncio.to_thread(enqueue, pg_store)
+        assert await until(busy.took_a_job)  # the listener's one slot is full
+        handed = await asyncio.to_thread(enqueue, pg_store)  # handed on to the standby, which fails on it
+        assert await until(lambda: standby.leases > 1 and standby.empty < standby.leases)
+        released = lambda: _last_error(pg_store, handed)  # noqa: E731
+        for _ in range(30):  # 3 s: many of the standby's polls (0.2 s), far under the lease (5 min)
+            if (await asyncio.to_thread(released))[1]:
+                break
+            await asyncio.sleep(0.1)
+        state = await asyncio.to_thread(released)
+        busy.deliveries.release.set()
+        await stop_all(running)
+        return listening, state
+
+    listening, (last_error, unleased) = asyncio.run(main())
+    assert listening
+    assert unleased
+    assert last_error == STORE_RELEASE_REASON
+
+
 def _kill_the_standbys(store: SQLDocumentStore) -> int:
     """Terminate the sessions that try to take the listener lock without holding it (the standbys')."""
     with store.engine.begin() as connection:
@@ -364,6 +416,48 @@ def test_a_standby_whose_connection_fails_polls_at_once(pg_store: SQLDocumentSto
     assert meanwhile == 0
     assert killed == 1
     assert by_standby == silent
+
+
+class CutAfterTakingTheLock(PostgresJobSignal):
+    """A signal whose connection ends right after its first takeover took the lock, before it listens (as
+    a server restart or a cut network would end it then)."""
+
+    cut = False
+
+    async def _take_lock(self, connection: Any) -> bool:
+        taken = await super()._take_lock(connection)
+        if taken and not self.cut:
+            self.cut = True
+            await asyncio.sleep(0.5)  # its worker waits again meanwhile (with no poll: it stood by)
+            with contextlib.suppress(Exception):  # the next statement fails: the connection is gone
+                await connection.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return taken
+
+
+def test_a_standby_whose_connection_fails_while_taking_over_polls_at_once(pg_store: SQLDocumentStore) -> None:
+    # The listener leaves; the standby takes the lock, and its connection ends before it listens. Its
+    # worker waited with no poll (it stood by): it must poll at its interval now, not wait until the
+    # signal connects again (RELISTEN_DELAY, 5 s; longer while the server refuses the connection).
+    leaving = CountingWorker(pg_store, Deliveries())
+    cut = CutAfterTakingTheLock(pg_store.engine, takeover_interval=TAKEOVER)
+    staying = CountingWorker(pg_store, Deliveries(), poll_interval=0.2, signal=cut)
+
+    async def main() -> tuple[bool, bool, list[str], list[str]]:
+        running = await start(leaving, staying)
+        was_standing_by = staying.signal.standing_by
+        running[0][0].set()  # the listener stops: the standby takes over, and its connection is cut
+        assert await until(lambda: cut.cut)
+        assert await until(lambda: not cut.standing_by and not cut.listening)
+        silent = await asyncio.to_thread(queue_silently, pg_store)
+        await until(lambda: bool(staying.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY
+        by_staying = list(staying.deliveries.delivered)
+        await stop_all(running)
+        return was_standing_by, cut.cut, by_staying, [silent]
+
+    was_standing_by, was_cut, by_staying, silent = asyncio.run(main())
+    assert was_standing_by
+    assert was_cut
+    assert by_staying == silent
 
 
 def _kill_the_listener(store: SQLDocumentStore) -> int:
