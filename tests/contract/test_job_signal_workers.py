@@ -369,23 +369,23 @@ def test_a_standby_hands_back_the_lease_of_a_delivery_the_store_interrupted(
     assert last_error == STORE_RELEASE_REASON
 
 
-def _kill_the_standbys(store: SQLDocumentStore) -> int:
-    """Terminate the sessions that try to take the listener lock without holding it (the standbys')."""
+def _terminate(store: SQLDocumentStore, pids_sql: str, **params: Any) -> int:
+    """Terminate the sessions whose pids ``pids_sql`` selects, as a crashed worker's connection ends."""
     with store.engine.begin() as connection:
-        pids = (
-            connection.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()"
-                    " AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)"
-                )
-            )
-            .scalars()
-            .all()
-        )
+        pids = connection.execute(text(pids_sql), params).scalars().all()
         for pid in pids:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     return len(pids)
+
+
+def _kill_the_standbys(store: SQLDocumentStore) -> int:
+    """Terminate the sessions that try to take the listener lock without holding it (the standbys')."""
+    return _terminate(
+        store,
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND query LIKE '%pg_try_advisory_lock%' AND pid <> pg_backend_pid()"
+        " AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+    )
 
 
 def test_a_standby_whose_connection_fails_polls_at_once(pg_store: SQLDocumentStore) -> None:
@@ -462,22 +462,13 @@ def test_a_standby_whose_connection_fails_while_taking_over_polls_at_once(pg_sto
 
 def _kill_the_listener(store: SQLDocumentStore) -> int:
     """Terminate the session holding the listener lock, as a crashed worker's connection ends."""
-    with store.engine.begin() as connection:
-        pids = (
-            connection.execute(
-                text(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                    " AND ((classid::bigint << 32) | objid::bigint) = :key"
-                ),
-                {"key": LISTENER_LOCK},
-            )
-            .scalars()
-            .all()
-        )
-        for pid in pids:
-            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    return len(pids)
+    return _terminate(
+        store,
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND ((classid::bigint << 32) | objid::bigint) = :key",
+        key=LISTENER_LOCK,
+    )
 
 
 def test_a_standby_takes_over_from_a_dead_listener(pg_store: SQLDocumentStore) -> None:
