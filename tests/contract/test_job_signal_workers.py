@@ -25,7 +25,7 @@ from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.endpoint_gate import EndpointGate, SendPermit
 from gateway.services.endpoint_slots import EndpointSlots
 from gateway.services.ports import DeliveryLease
-from gateway.store import SQLDocumentStore
+from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.job_signal import LISTENER_LOCK, OVERFLOW_CHANNEL, PostgresJobSignal
 from gateway.store.tables import delivery_jobs
 from gateway.worker.loop import DeliveryWorker
@@ -534,17 +534,19 @@ def test_a_stopping_worker_hands_the_listening_over(pg_store: SQLDocumentStore) 
     assert delivered_by_leaving == held
 
 
-def _kill_the_hand_on_connection(store: SQLDocumentStore) -> int:
+def _kill_the_hand_on_connection(store: SQLDocumentStore, application_name: str) -> int:
     """Terminate the session the listener hands its wake-ups on from (as a server restart or an idle
-    timeout ends it): the one whose last statement was the overflow NOTIFY."""
+    timeout ends it): the one of ``application_name`` (the listener's signal's) whose last statement was
+    the overflow NOTIFY. By name: a session of an earlier test, ended but not gone yet from
+    ``pg_stat_activity`` on a loaded host (a listener that left also ends on that NOTIFY), is not counted."""
     with store.engine.begin() as connection:
         pids = (
             connection.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND query = :notify AND pid <> pg_backend_pid()"
+                    " AND application_name = :name AND query = :notify AND pid <> pg_backend_pid()"
                 ),
-                {"notify": f"NOTIFY {OVERFLOW_CHANNEL}"},
+                {"name": application_name, "notify": f"NOTIFY {OVERFLOW_CHANNEL}"},
             )
             .scalars()
             .all()
@@ -560,7 +562,10 @@ def test_a_wake_up_handed_on_over_a_broken_connection_is_sent_again_at_once(
     # The listener's hand-on connection died while idle: the next hand-on fails on it. That wake-up must
     # still reach the free worker at once on a new connection (before: it was dropped, and the hand-on
     # task slept RELISTEN_DELAY; the job waited for the standby's poll, 10 x the worker's).
-    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1)
+    name = "gateway-hand-on-broken"
+    engine = make_engine(pg_store.engine.url, connect_args={"application_name": name})
+    signal = PostgresJobSignal(engine, takeover_interval=TAKEOVER)  # its connections carry the name
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1, signal=signal)
     free = CountingWorker(pg_store, Deliveries())
 
     async def main() -> tuple[bool, int, list[str], list[str]]:
@@ -570,7 +575,7 @@ def test_a_wake_up_handed_on_over_a_broken_connection_is_sent_again_at_once(
         assert await until(busy.took_a_job)
         assert await until(lambda: busy.signal.handed_on >= 1)
         await asyncio.sleep(0.3)  # the hand-on connection sent its NOTIFY and idles
-        killed = await asyncio.to_thread(_kill_the_hand_on_connection, pg_store)
+        killed = await asyncio.to_thread(_kill_the_hand_on_connection, pg_store, name)
         later = await asyncio.to_thread(enqueue, pg_store)
         await until(lambda: bool(free.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY
         by_free = list(free.deliveries.delivered)
@@ -578,7 +583,10 @@ def test_a_wake_up_handed_on_over_a_broken_connection_is_sent_again_at_once(
         await stop_all(running)
         return listening, killed, by_free, [later]
 
-    listening, killed, by_free, later = asyncio.run(main())
+    try:
+        listening, killed, by_free, later = asyncio.run(main())
+    finally:
+        engine.dispose()
     assert listening
     assert killed == 1
     assert by_free == later
