@@ -44,7 +44,7 @@ class EndpointSlots:
             raise ValueError("max_wait must not be negative")
         self.gate = gate
         self._max_wait = max_wait
-        self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
+        self._waiters: dict[str, deque[asyncio.Future[bool]]] = {}
         # Slots freed and handed to a waiter that has not run yet: a newcomer must not take them meanwhile.
         self._handed: dict[str, int] = {}
 
@@ -70,7 +70,6 @@ class EndpointSlots:
                 break  # hand the job back: the gate places it in the endpoint's virtual queue
             if not await self._wait(endpoint, self._max_wait):
                 break  # no send to the endpoint ended meanwhile: it stalls, back to the queue
-            self._take_handed(endpoint)
             if not self.gate.busy(endpoint):
                 break  # our turn
         return self.gate.acquire(endpoint)
@@ -83,33 +82,45 @@ class EndpointSlots:
         self._wake(permit.endpoint)
 
     async def _wait(self, endpoint: str, bound: float) -> bool:
-        """Queue for ``endpoint``'s next free slot for at most ``bound`` seconds; True when woken."""
+        """Queue for ``endpoint``'s next free slot for at most ``bound`` seconds; True when handed one (it is
+        taken here: no longer held for this waiter, which acquires it from the gate before it next awaits).
+
+        Deliberately no ``asyncio.wait_for``: its outcome when a slot is handed over in the same loop
+        iteration as the bound runs out or the task is cancelled differs between versions. On 3.12+ (built
+        on ``asyncio.timeout``) it raised ``TimeoutError`` although the slot had been handed over, which left
+        it held for nobody (``_handed`` one high for good, so every later job for the endpoint queued and
+        waited out the bound even with the endpoint idle); on 3.11 it returned normally and swallowed the
+        cancellation. Here one future decides: the first of ``_wake`` (True) and the timer (False) to settle
+        it wins, and a cancellation after a hand-over passes the slot on.
+        """
+        loop = asyncio.get_running_loop()
         queue = self._waiters.setdefault(endpoint, deque())
-        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        queue.append(woken)
+        turn: asyncio.Future[bool] = loop.create_future()
+        queue.append(turn)
+        timer = loop.call_later(bound, _settle, turn, False)
         try:
-            await asyncio.wait_for(woken, bound)
-            return True
-        except TimeoutError:
-            return False
+            handed = await turn
         except BaseException:
-            if woken.done() and not woken.cancelled():
+            if turn.done() and not turn.cancelled() and turn.result():
                 self._take_handed(endpoint)
-                self._wake(endpoint)  # handed the slot, then cancelled: pass it on
+                self._wake(endpoint)  # handed the slot, then cancelled before it ran: pass it on
             raise
         finally:
-            if woken in queue:
-                queue.remove(woken)
+            timer.cancel()
+            if turn in queue:
+                queue.remove(turn)
             if not queue and self._waiters.get(endpoint) is queue:
                 del self._waiters[endpoint]
+        if handed:
+            self._take_handed(endpoint)
+        return handed
 
     def _wake(self, endpoint: str) -> None:
         """Hand the slot just freed to the first waiter of ``endpoint`` (it acquires it when it runs)."""
         queue = self._waiters.get(endpoint)
         while queue:
             first = queue.popleft()
-            if not first.done():
-                first.set_result(None)
+            if _settle(first, True):
                 self._handed[endpoint] = self._handed.get(endpoint, 0) + 1
                 return
 
@@ -120,3 +131,11 @@ class EndpointSlots:
             self._handed[endpoint] = left
         else:
             self._handed.pop(endpoint, None)
+
+
+def _settle(turn: asyncio.Future[bool], handed: bool) -> bool:
+    """Settle a waiter's turn unless it is settled (or cancelled) already; True when this call settled it."""
+    if turn.done():
+        return False
+    turn.set_result(handed)
+    return True

@@ -25,7 +25,8 @@ from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.endpoint_gate import EndpointGate, SendPermit
 from gateway.services.endpoint_slots import EndpointSlots
 from gateway.services.ports import DeliveryLease
-from gateway.store import SQLDocumentStore
+from gateway.store import SQLDocumentStore, make_engine
+from gateway.store import job_signal as job_signal_module
 from gateway.store.job_signal import LISTENER_LOCK, OVERFLOW_CHANNEL, PostgresJobSignal
 from gateway.store.tables import delivery_jobs
 from gateway.worker.loop import DeliveryWorker
@@ -37,6 +38,9 @@ ENDS_WITHIN = 10.0
 POLL = 60.0
 TAKEOVER = 0.2
 JOBS = 20
+#: ``RELISTEN_DELAY`` in the tests whose defect was waiting it out: far beyond their ``ENDS_WITHIN`` window,
+#: so that window can be generous on a loaded host and still tell "at once" from "after the delay".
+SLOW_RELISTEN = 6 * ENDS_WITHIN
 
 
 @pytest.fixture
@@ -48,6 +52,11 @@ def backend() -> str:
 @pytest.fixture
 def pg_store(store: SQLDocumentStore) -> SQLDocumentStore:
     return store
+
+
+@pytest.fixture
+def slow_relisten(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(job_signal_module, "RELISTEN_DELAY", SLOW_RELISTEN)
 
 
 def enqueue(store: SQLDocumentStore) -> str:
@@ -186,6 +195,22 @@ async def stop_all(running: list[tuple[asyncio.Event, asyncio.Task[Any]]]) -> No
     await asyncio.wait_for(asyncio.gather(*(task for _, task in running)), timeout=ENDS_WITHIN)
 
 
+async def fill_with_waiters(store: SQLDocumentStore, listener: CountingWorker) -> list[str]:
+    """Fill the listener's 3 slots with one held send to ``OneEndpoint`` and two deliveries waiting for its
+    slot, one job at a time: each is leased once the one before it sends or waits. Queued at once, the
+    jobs could be leased together (a loaded loop reads their notifications late), and the listener says
+    busy for its slots full before their deliveries reach the slot's wait (see the xfail test below)."""
+    deliveries = listener.deliveries
+    assert isinstance(deliveries, OneEndpoint)
+    gate = deliveries.slots.gate
+    queued = [await asyncio.to_thread(enqueue, store)]
+    assert await until(lambda: gate.in_flight(OneEndpoint.ENDPOINT) == 1)  # the held send
+    for waiting in (1, 2):
+        queued.append(await asyncio.to_thread(enqueue, store))
+        assert await until(lambda w=waiting: deliveries.waiting_for_endpoints() == w)
+    return queued
+
+
 def test_a_second_worker_is_not_woken_for_the_jobs_the_listener_takes(pg_store: SQLDocumentStore) -> None:
     # Jobs committed one by one, as the API posts them: the listening worker takes each; the other is not
     # woken (before: every NOTIFY woke both workers and one of them leased nothing, once per job).
@@ -256,8 +281,7 @@ def test_a_listener_full_of_jobs_waiting_for_their_endpoint_keeps_its_wake_ups(
     async def main() -> tuple[bool, int, int, list[str], list[str], int]:
         running = await start(listener, standby)
         listening = listener.signal.listening
-        first = [await asyncio.to_thread(enqueue, pg_store) for _ in range(3)]
-        assert await until(lambda: listener.deliveries.waiting_for_endpoints() == 2)  # slots full
+        first = await fill_with_waiters(pg_store, listener)  # slots full
         later = [await asyncio.to_thread(enqueue, pg_store) for _ in range(2)]
         await asyncio.sleep(2.0)  # a hand-on, or a poll every second, would reach the standby within this
         by_standby_meanwhile = len(standby.deliveries.delivered)
@@ -280,6 +304,48 @@ def test_a_listener_full_of_jobs_waiting_for_their_endpoint_keeps_its_wake_ups(
     assert handed_on == 0
     assert by_listener == queued  # by its signal: the poll (60 s) never came
     assert by_standby == 0
+
+
+def enqueue_together(store: SQLDocumentStore, count: int) -> list[str]:
+    """``count`` jobs committed together (one notification: the listener leases them at once)."""
+    documents = [outbound(created_at=at(0)) for _ in range(count)]
+    with store.unit_of_work() as uow:
+        for document in documents:
+            uow.outbound.add(document, content())
+            uow.jobs.enqueue(document.id, due_at=at(1))
+        uow.commit()
+    return [document.id for document in documents]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known edge (Debts, tenth session): the listener tells the signal it is busy right after the "
+    "lease that filled its slots, before those deliveries reach an endpoint's slot wait, and not again "
+    "until one of them ends",
+)
+def test_a_listener_that_fills_its_slots_in_one_lease_with_jobs_that_wait_keeps_its_wake_ups(
+    pg_store: SQLDocumentStore,
+) -> None:
+    # The state of the test above reached in one lease (as under load, or with a backlog): the listener's
+    # 3 slots: one send in flight (held), two waiting for the endpoint. Its wake-ups must stay with it.
+    listener = CountingWorker(pg_store, OneEndpoint(held=True), max_in_flight=3)
+    standby = CountingWorker(pg_store, Deliveries())
+
+    async def main() -> tuple[int, int]:
+        running = await start(listener, standby)
+        await asyncio.to_thread(enqueue_together, pg_store, 3)
+        assert await until(lambda: listener.deliveries.waiting_for_endpoints() == 2)
+        await asyncio.to_thread(enqueue, pg_store)
+        await asyncio.sleep(0.5)
+        handed_on = listener.signal.handed_on
+        listener.deliveries.release.set()
+        assert await until(
+            lambda: len(listener.deliveries.delivered) + len(standby.deliveries.delivered) == 4
+        )
+        await stop_all(running)
+        return handed_on, len(standby.deliveries.delivered)
+
+    assert asyncio.run(main()) == (0, 0)
 
 
 def queue_silently(store: SQLDocumentStore) -> str:
@@ -388,7 +454,9 @@ def _kill_the_standbys(store: SQLDocumentStore) -> int:
     )
 
 
-def test_a_standby_whose_connection_fails_polls_at_once(pg_store: SQLDocumentStore) -> None:
+def test_a_standby_whose_connection_fails_polls_at_once(
+    pg_store: SQLDocumentStore, slow_relisten: None
+) -> None:
     # A standby has no poll while it stands by; once its connection fails it must poll at the worker's
     # interval at once (its wait, started without a timeout, ends), not after its next reconnection.
     # The listener is full of jobs waiting for their endpoint: it neither leases nor hands on meanwhile.
@@ -398,14 +466,12 @@ def test_a_standby_whose_connection_fails_polls_at_once(pg_store: SQLDocumentSto
     async def main() -> tuple[bool, int, int, list[str], list[str]]:
         running = await start(listener, standby)
         listening = listener.signal.listening
-        for _ in range(3):
-            await asyncio.to_thread(enqueue, pg_store)
-        assert await until(lambda: listener.deliveries.waiting_for_endpoints() == 2)
+        await fill_with_waiters(pg_store, listener)
         silent = await asyncio.to_thread(queue_silently, pg_store)
         await asyncio.sleep(0.6)
         meanwhile = len(standby.deliveries.delivered)
         killed = await asyncio.to_thread(_kill_the_standbys, pg_store)
-        await until(lambda: bool(standby.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY (5 s)
+        await until(lambda: bool(standby.deliveries.delivered))  # well under RELISTEN_DELAY
         by_standby = list(standby.deliveries.delivered)
         listener.deliveries.release.set()
         await stop_all(running)
@@ -434,7 +500,9 @@ class CutAfterTakingTheLock(PostgresJobSignal):
         return taken
 
 
-def test_a_standby_whose_connection_fails_while_taking_over_polls_at_once(pg_store: SQLDocumentStore) -> None:
+def test_a_standby_whose_connection_fails_while_taking_over_polls_at_once(
+    pg_store: SQLDocumentStore, slow_relisten: None
+) -> None:
     # The listener leaves; the standby takes the lock, and its connection ends before it listens. Its
     # worker waited with no poll (it stood by): it must poll at its interval now, not wait until the
     # signal connects again (RELISTEN_DELAY, 5 s; longer while the server refuses the connection).
@@ -449,7 +517,7 @@ def test_a_standby_whose_connection_fails_while_taking_over_polls_at_once(pg_sto
         assert await until(lambda: cut.cut)
         assert await until(lambda: not cut.standing_by and not cut.listening)
         silent = await asyncio.to_thread(queue_silently, pg_store)
-        await until(lambda: bool(staying.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY
+        await until(lambda: bool(staying.deliveries.delivered))  # well under RELISTEN_DELAY
         by_staying = list(staying.deliveries.delivered)
         await stop_all(running)
         return was_standing_by, cut.cut, by_staying, [silent]
@@ -534,33 +602,40 @@ def test_a_stopping_worker_hands_the_listening_over(pg_store: SQLDocumentStore) 
     assert delivered_by_leaving == held
 
 
-def _kill_the_hand_on_connection(store: SQLDocumentStore) -> int:
-    """Terminate the session the listener hands its wake-ups on from (as a server restart or an idle
-    timeout ends it): the one whose last statement was the overflow NOTIFY."""
+_HAND_ON_SESSIONS = text(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = :name"
+    " AND query = :notify AND state = 'idle' AND pid <> pg_backend_pid()"
+)
+
+
+def _hand_on_sessions(store: SQLDocumentStore, application_name: str) -> list[int]:
+    """The sessions of ``application_name`` (the listener's signal's) idle after the overflow NOTIFY: its
+    hand-on connection. By name: a session of an earlier test, ended but not gone yet from
+    ``pg_stat_activity`` on a loaded host (a listener that left also ends on that NOTIFY), is not counted."""
     with store.engine.begin() as connection:
-        pids = (
-            connection.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND query = :notify AND pid <> pg_backend_pid()"
-                ),
-                {"notify": f"NOTIFY {OVERFLOW_CHANNEL}"},
-            )
-            .scalars()
-            .all()
-        )
+        params = {"name": application_name, "notify": f"NOTIFY {OVERFLOW_CHANNEL}"}
+        return list(connection.execute(_HAND_ON_SESSIONS, params).scalars().all())
+
+
+def _kill_the_hand_on_connection(store: SQLDocumentStore, application_name: str) -> int:
+    """Terminate the listener's hand-on session (as a server restart or an idle timeout ends it)."""
+    pids = _hand_on_sessions(store, application_name)
+    with store.engine.begin() as connection:
         for pid in pids:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     return len(pids)
 
 
 def test_a_wake_up_handed_on_over_a_broken_connection_is_sent_again_at_once(
-    pg_store: SQLDocumentStore,
+    pg_store: SQLDocumentStore, slow_relisten: None
 ) -> None:
     # The listener's hand-on connection died while idle: the next hand-on fails on it. That wake-up must
     # still reach the free worker at once on a new connection (before: it was dropped, and the hand-on
     # task slept RELISTEN_DELAY; the job waited for the standby's poll, 10 x the worker's).
-    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1)
+    name = "gateway-hand-on-broken"
+    engine = make_engine(pg_store.engine.url, connect_args={"application_name": name})
+    signal = PostgresJobSignal(engine, takeover_interval=TAKEOVER)  # its connections carry the name
+    busy = CountingWorker(pg_store, Deliveries(held=True), max_in_flight=1, signal=signal)
     free = CountingWorker(pg_store, Deliveries())
 
     async def main() -> tuple[bool, int, list[str], list[str]]:
@@ -569,16 +644,22 @@ def test_a_wake_up_handed_on_over_a_broken_connection_is_sent_again_at_once(
         await asyncio.to_thread(enqueue, pg_store)  # fills the listener's slot: its first hand-on
         assert await until(busy.took_a_job)
         assert await until(lambda: busy.signal.handed_on >= 1)
-        await asyncio.sleep(0.3)  # the hand-on connection sent its NOTIFY and idles
-        killed = await asyncio.to_thread(_kill_the_hand_on_connection, pg_store)
+        for _ in range(int(ENDS_WITHIN / 0.05)):  # the hand-on connection sent its NOTIFY and idles
+            if await asyncio.to_thread(_hand_on_sessions, pg_store, name):
+                break
+            await asyncio.sleep(0.05)
+        killed = await asyncio.to_thread(_kill_the_hand_on_connection, pg_store, name)
         later = await asyncio.to_thread(enqueue, pg_store)
-        await until(lambda: bool(free.deliveries.delivered), within=3.0)  # under RELISTEN_DELAY
+        await until(lambda: bool(free.deliveries.delivered))  # well under RELISTEN_DELAY
         by_free = list(free.deliveries.delivered)
         busy.deliveries.release.set()
         await stop_all(running)
         return listening, killed, by_free, [later]
 
-    listening, killed, by_free, later = asyncio.run(main())
+    try:
+        listening, killed, by_free, later = asyncio.run(main())
+    finally:
+        engine.dispose()
     assert listening
     assert killed == 1
     assert by_free == later
@@ -636,9 +717,9 @@ def test_a_stopping_listener_wakes_a_standby_to_listen_at_once(pg_store: SQLDocu
         await asyncio.to_thread(enqueue, pg_store)
         assert await until(leaving.took_a_job)
         running[0][0].set()  # stop the listening worker; its delivery is still in flight
-        took_over = await until(lambda: staying.signal.listening, within=3.0)
+        took_over = await until(lambda: staying.signal.listening)  # well under its takeover interval
         later = await asyncio.to_thread(enqueue, pg_store)
-        await until(lambda: staying.deliveries.delivered == [later], within=3.0)
+        await until(lambda: staying.deliveries.delivered == [later])
         by_staying = list(staying.deliveries.delivered)
         leaving.deliveries.release.set()
         await stop_all(running)

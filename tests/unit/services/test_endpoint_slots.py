@@ -5,13 +5,17 @@ worker's slots still serve the other endpoints."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from delivery_support import SettableClock
 
 from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
 from gateway.services.endpoint_slots import EndpointSlots
+
+T = TypeVar("T")
 
 FAST = "https://fast.example/as4"
 SLOW = "https://slow.example/as4"
@@ -133,3 +137,126 @@ def test_a_job_arriving_while_a_freed_slot_is_handed_to_a_waiter_queues_behind_i
         return order
 
     assert asyncio.run(main()) == ["waiter", "newcomer"]
+
+
+# The races below are driven on an event loop whose clock the test sets (no sleeps): moving it past a
+# deadline makes every timer due by then run in the next loop iteration, in the order of their deadlines.
+
+
+class _FrozenTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose ``time()`` moves only when the test moves it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def run_frozen(main: Callable[[_FrozenTimeLoop], Coroutine[Any, Any, T]]) -> T:
+    loop = _FrozenTimeLoop()
+    try:
+        return loop.run_until_complete(main(loop))
+    finally:
+        loop.close()
+
+
+async def turns(n: int = 5) -> None:
+    """Let the loop run ``n`` iterations (the other tasks' steps and any timers due)."""
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def is_immediate(s: EndpointSlots, endpoint: str) -> SendPermit:
+    """``endpoint``'s slot, asserting that it came without waiting (the clock does not move)."""
+    newcomer = asyncio.ensure_future(s.acquire(endpoint))
+    await turns()
+    assert newcomer.done(), "an idle endpoint made a new job wait: a slot is held for nobody"
+    permit = newcomer.result()
+    assert isinstance(permit, SendPermit), permit
+    return permit
+
+
+def test_a_slot_freed_in_the_same_loop_turn_as_the_waits_bound_runs_out_is_not_lost() -> None:
+    """The send ends just before the waiter's bound runs out, and both land in one loop iteration (a busy
+    loop). With ``asyncio.wait_for`` on Python 3.12+ the waiter saw a timeout although the slot had been
+    handed to it: the hand-over was never taken, and every later job for the idle endpoint queued."""
+    clock = SettableClock()
+    s = slots(clock, per_endpoint=1, max_wait=2.0)
+    measured(s, clock, FAST, 0.05)
+
+    async def main(loop: _FrozenTimeLoop) -> None:
+        held = await s.acquire(FAST)
+        assert isinstance(held, SendPermit)
+        waiter = asyncio.ensure_future(s.acquire(FAST))
+        await turns()
+        assert s.waiting(FAST) == 1
+        loop.call_at(loop.now + 2.0 - 0.001, lambda: s.release(held, ok=True))  # just before the bound
+        loop.now += 5.0  # both due now: the release runs first, then the bound's timer
+        await turns()
+        assert waiter.done()
+        permit = waiter.result()
+        assert isinstance(permit, SendPermit), permit  # handed the slot (or the gate's: it is free)
+        assert s.gate.in_flight(FAST) == 1
+        s.release(permit, ok=True)
+        assert s.waiting(FAST) == 0
+        s.release(await is_immediate(s, FAST), ok=True)
+        assert s.gate.in_flight(FAST) == 0
+
+    run_frozen(main)
+
+
+def test_a_waiter_cancelled_after_a_slot_was_handed_to_it_passes_the_slot_on_and_stays_cancelled() -> None:
+    """The slot is handed to the first waiter and its task is cancelled (the worker stops) before it runs:
+    the cancellation wins (with ``asyncio.wait_for`` on 3.11 it was swallowed and the job sent anyway) and
+    the slot goes to the next waiter, not to nobody."""
+    clock = SettableClock()
+    s = slots(clock, per_endpoint=1, max_wait=2.0)
+    measured(s, clock, FAST, 0.05)
+
+    async def main(loop: _FrozenTimeLoop) -> None:
+        held = await s.acquire(FAST)
+        assert isinstance(held, SendPermit)
+        first = asyncio.ensure_future(s.acquire(FAST))
+        await turns()
+        second = asyncio.ensure_future(s.acquire(FAST))
+        await turns()
+        assert s.waiting(FAST) == 2
+        s.release(held, ok=True)  # handed to the first waiter, which has not run yet...
+        first.cancel()  # ...and is cancelled before it does
+        await turns()
+        assert first.cancelled()
+        assert second.done()
+        permit = second.result()
+        assert isinstance(permit, SendPermit), permit
+        assert s.gate.in_flight(FAST) == 1
+        s.release(permit, ok=True)
+        assert s.waiting(FAST) == 0
+        s.release(await is_immediate(s, FAST), ok=True)
+
+    run_frozen(main)
+
+
+def test_a_waiter_whose_bound_runs_out_goes_back_without_a_slot_and_holds_none() -> None:
+    """The bound runs out with no send ended: the job is refused, and no slot is held for it afterwards."""
+    clock = SettableClock()
+    s = slots(clock, per_endpoint=1, max_wait=2.0)
+    measured(s, clock, FAST, 0.05)
+
+    async def main(loop: _FrozenTimeLoop) -> None:
+        held = await s.acquire(FAST)
+        assert isinstance(held, SendPermit)
+        waiter = asyncio.ensure_future(s.acquire(FAST))
+        await turns()
+        loop.now += 2.0 - 0.001
+        await turns()
+        assert not waiter.done()  # not before its bound
+        loop.now += 0.002
+        await turns()
+        assert isinstance(waiter.result(), GateRefusal)
+        assert s.waiting(FAST) == 0
+        s.release(held, ok=True)  # nobody waits: the slot is free for the next job at once
+        s.release(await is_immediate(s, FAST), ok=True)
+
+    run_frozen(main)
