@@ -274,7 +274,8 @@ def test_the_watcher_is_told_when_jobs_start_waiting_and_when_none_waits_any_mor
 
     async def main(loop: _FrozenTimeLoop) -> None:
         held = await s.acquire(FAST)
-        assert isinstance(held, SendPermit) and told == []
+        assert isinstance(held, SendPermit)
+        assert told == []
         first = asyncio.ensure_future(s.acquire(FAST))
         second = asyncio.ensure_future(s.acquire(FAST))
         await turns()
