@@ -146,6 +146,10 @@ class Deliverer:
         # Endpoint URL of each job the gate refused (it will likely be refused again while the endpoint is
         # busy: then it is handed back without loading the document or looking the receiver up).
         self._refused: dict[str, str] = {}
+        # Deliveries in flight that have not reached their endpoint's slot yet (``before_endpoints``), and
+        # who is told when that drops to none or jobs start or stop waiting for a slot (``watch_endpoints``).
+        self._before_endpoint: set[object] = set()
+        self._watcher: Callable[[], object] | None = None
         self._on_receipt = on_receipt
         self._emails = EmailAttempts(self._steps, email)
         self._resolver = resolver
@@ -203,6 +207,28 @@ class Deliverer:
         the worker too (the worker's ``busy`` signal)."""
         return self._slots.waiting_in_all() if self._slots is not None else 0
 
+    def before_endpoints(self) -> int:
+        """Deliveries in flight that have not yet reached their endpoint's slot (reading the document,
+        looking the receiver up): whether they will send or wait for a slot (``waiting_for_endpoints``) is
+        not known yet. A worker whose slots just filled waits for them before it tells its signal it is
+        busy (``worker.pacing``)."""
+        return len(self._before_endpoint)
+
+    def watch_endpoints(self, watcher: Callable[[], object] | None) -> None:
+        """Call ``watcher`` (synchronously, on the event loop) when ``before_endpoints`` drops to zero and
+        when ``waiting_for_endpoints`` turns from zero to some or back: the worker then tells its wake-up
+        signal again. None: stop telling."""
+        self._watcher = watcher
+        if self._slots is not None:
+            self._slots.watch(watcher)
+
+    def _reached_endpoint(self, token: object) -> None:
+        """The delivery of ``token`` reached its endpoint's slot (or ended before it)."""
+        if token in self._before_endpoint:
+            self._before_endpoint.discard(token)
+            if not self._before_endpoint and self._watcher is not None:
+                self._watcher()
+
     def _past_crash_allowance(self, lease: DeliveryLease) -> bool:
         return lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE
 
@@ -216,16 +242,22 @@ class Deliverer:
         became final meanwhile end the attempt quietly. Store errors (database down) propagate: the worker
         loop hands the lease back as soon as the store answers (``gateway.worker.loop``), or it expires.
         """
+        token = object()
+        self._before_endpoint.add(token)
         try:
-            return await self._attempt(lease, prepared)
+            return await self._attempt(lease, prepared, token)
         except StopAttempt as stop:
             return stop.result
         except (LeaseLost, InvalidTransition) as exc:
             # Another worker took the job over after our lease expired; it owns the document now.
             log.warning("document %s: attempt abandoned: %s", lease.document_id, exc)
             return DeliveryResult(lease.document_id, None)
+        finally:
+            self._reached_endpoint(token)
 
-    async def _attempt(self, lease: DeliveryLease, preloaded: PreparedDocument | None) -> DeliveryResult:
+    async def _attempt(
+        self, lease: DeliveryLease, preloaded: PreparedDocument | None, token: object
+    ) -> DeliveryResult:
         if self._past_crash_allowance(lease):
             # Attempts that never recorded an outcome (the worker died, or a step raised, each time): stop
             # the loop. Checked before any other step, so a step that always raises cannot loop forever.
@@ -235,6 +267,7 @@ class Deliverer:
         if refused_for is not None and self._slots is not None and not self._slots.would_wait(refused_for):
             again = self._slots.gate.refusal(refused_for)
             if again is not None:
+                self._reached_endpoint(token)  # handed back: it neither sends nor waits
                 return await self._defer(lease, refused_for, again)
         if preloaded is not None and refused_for is None:
             prepared = preloaded
@@ -256,6 +289,7 @@ class Deliverer:
                 return by_email
             return await self._finish(lease, None, discovery_failure(exc))
 
+        self._reached_endpoint(token)  # it sends, waits for a slot (counted there, same step) or is refused
         if self._slots is None:
             return await self._send_as4(lease, prepared, endpoint, None)
         permit = await self._slots.acquire(endpoint.url)

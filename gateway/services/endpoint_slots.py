@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
 from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
@@ -47,6 +48,22 @@ class EndpointSlots:
         self._waiters: dict[str, deque[asyncio.Future[bool]]] = {}
         # Slots freed and handed to a waiter that has not run yet: a newcomer must not take them meanwhile.
         self._handed: dict[str, int] = {}
+        # Told when jobs start waiting here (none did) or none waits any more (``watch``).
+        self._watcher: Callable[[], object] | None = None
+        self._any_waiting = False
+
+    def watch(self, watcher: Callable[[], object] | None) -> None:
+        """Call ``watcher`` (synchronously, on the event loop) whenever ``waiting_in_all`` turns from zero to
+        some or from some to zero: the worker tells its wake-up signal again then (a worker whose slots are
+        full of jobs waiting here is not busy for the signal). None: stop telling."""
+        self._watcher = watcher
+
+    def _waiting_changed(self) -> None:
+        any_waiting = any(self._waiters.values())
+        if any_waiting != self._any_waiting:
+            self._any_waiting = any_waiting
+            if self._watcher is not None:
+                self._watcher()
 
     def waiting(self, endpoint: str) -> int:
         """Jobs waiting for a slot of ``endpoint`` now."""
@@ -97,6 +114,7 @@ class EndpointSlots:
         queue = self._waiters.setdefault(endpoint, deque())
         turn: asyncio.Future[bool] = loop.create_future()
         queue.append(turn)
+        self._waiting_changed()
         timer = loop.call_later(bound, _settle, turn, False)
         try:
             handed = await turn
@@ -111,6 +129,7 @@ class EndpointSlots:
                 queue.remove(turn)
             if not queue and self._waiters.get(endpoint) is queue:
                 del self._waiters[endpoint]
+            self._waiting_changed()
         if handed:
             self._take_handed(endpoint)
         return handed
@@ -122,7 +141,8 @@ class EndpointSlots:
             first = queue.popleft()
             if _settle(first, True):
                 self._handed[endpoint] = self._handed.get(endpoint, 0) + 1
-                return
+                break
+        self._waiting_changed()
 
     def _take_handed(self, endpoint: str) -> None:
         """A woken waiter runs: the slot handed to it is no longer held for it."""

@@ -180,6 +180,10 @@ class DeliveryWorker:
         pacing.start()
         store_failures = 0
         waited_out = True
+        # Set when the deliveries' waits for their endpoints change (``Deliverer.watch_endpoints``): a full
+        # worker then tells its signal again (busy or not: ``LeasePacing.tell_signal``).
+        endpoints_changed = asyncio.Event()
+        self._deliverer.watch_endpoints(endpoints_changed.set)
         try:
             while True:
                 budget = None if max_jobs is None else max_jobs - stats.processed - len(flying)
@@ -213,10 +217,16 @@ class DeliveryWorker:
                         flying[asyncio.create_task(delivery)] = lease
                     leased = len(leases)
                     pacing.leased(leased, min(room, self._batch_size))
+                    if leased and len(flying) >= self._max_in_flight:
+                        # The slots are full: let the new deliveries run their first step (up to their
+                        # endpoint's slot, or counted as not there yet) before telling the signal.
+                        await asyncio.sleep(0)
+                endpoints_changed.clear()
                 pacing.tell_signal(
                     stopping=stop.is_set(),
                     in_flight=len(flying),
                     waiting=self._deliverer.waiting_for_endpoints(),
+                    before_endpoint=self._deliverer.before_endpoints(),
                 )
                 if not flying:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
@@ -233,10 +243,22 @@ class DeliveryWorker:
                     # is free) or the poll interval to look.
                     free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
                     timeout = self._owed_look(pacing.wait_timeout(looks=free and not stop.is_set()))
-                    waited_out = await wait_for_work(stop, flying, timeout, pacing.signal if free else None)
+                    # A tell put off for deliveries not yet at their endpoint is made when they get there
+                    # (``endpoints_changed``) or when its grace runs out - a wake-up, not a poll.
+                    put_off = pacing.put_off_for()
+                    graced = put_off is not None and put_off < timeout
+                    waited_out = await wait_for_work(
+                        stop,
+                        flying,
+                        put_off if graced and put_off is not None else timeout,
+                        pacing.signal if free else None,
+                        None if free else endpoints_changed,
+                    )
+                    waited_out = waited_out and not graced
                     pacing.waited_while_busy(waited_out, free)
                 self._collect(flying, keeper, stats)
         finally:
+            self._deliverer.watch_endpoints(None)
             pacing.close()
             beating.cancel()
             for task in flying:

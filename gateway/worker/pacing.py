@@ -23,6 +23,11 @@ from gateway.store.job_signal import JobSignal
 #: commit or ``NOTIFY``, at about the time a slot of its endpoint frees.
 HANDED_BACK_WINDOW = 30.0
 
+#: Longest time, in seconds after a lease, that a worker whose slots it filled waits for the new deliveries
+#: to reach their endpoint's slot before it tells the signal it is busy (``tell_signal``): a cold receiver
+#: lookup (an SMP answering slowly) must not keep a full listener's wake-ups from the other workers.
+BEFORE_ENDPOINT_GRACE = 0.5
+
 
 class LeasePacing:
     """When the worker's pipeline looks for due jobs (one per worker; ``start`` begins a run).
@@ -52,6 +57,10 @@ class LeasePacing:
         # Until when (monotonic) an ended delivery is a reason to lease even with a signal (a job was
         # handed back: ``HANDED_BACK_WINDOW``).
         self._lease_after_ends_until = 0.0
+        # Until when (monotonic) a full worker's deliveries not yet at their endpoint keep it from saying
+        # busy (``BEFORE_ENDPOINT_GRACE`` after a lease), and whether its last tell was put off for them.
+        self._before_endpoint_until = 0.0
+        self._put_off = False
 
     def start(self) -> None:
         """Begin a run: it looks at once."""
@@ -82,13 +91,17 @@ class LeasePacing:
         due jobs behind: their wake-up may be spent already (PostgreSQL folds notifications), so a freed
         slot leases again."""
         self._more_due = got == asked
+        if got:
+            self._before_endpoint_until = time.monotonic() + BEFORE_ENDPOINT_GRACE
 
     def handed_back(self) -> None:
         """A delivery ended with its job handed back (deferred): for ``HANDED_BACK_WINDOW`` every ended
         delivery is a reason to lease."""
         self._lease_after_ends_until = time.monotonic() + HANDED_BACK_WINDOW
 
-    def tell_signal(self, *, stopping: bool, in_flight: int, waiting: int = 0) -> None:
+    def tell_signal(
+        self, *, stopping: bool, in_flight: int, waiting: int = 0, before_endpoint: int = 0
+    ) -> None:
         """Tell the wake-up signal whether this worker can take a job: its slots full (``busy``), so that on
         PostgreSQL the wake-ups go to the other workers, or leasing no more (closed).
 
@@ -98,13 +111,32 @@ class LeasePacing:
         waits are only taken for an expected wait of at most ``DEFAULT_MAX_SLOT_WAIT``; the listener
         stays woken and leases then). Handed on, the next jobs - in due order, most likely for the same
         endpoint - went to another worker, which sent ``per_endpoint`` more to it (issue 12, *End to end,
-        tenth pass*: two workers 8 sends to the bench's one receiver, on the same two cores)."""
+        tenth pass*: two workers 8 sends to the bench's one receiver, on the same two cores).
+
+        ``before_endpoint``: deliveries in flight that have not reached their endpoint's slot yet. Full, none
+        waiting but some of these, within ``BEFORE_ENDPOINT_GRACE`` of the last lease, the worker tells
+        nothing (the signal keeps what it was told before): a lease that filled the slots is not said busy
+        before its deliveries could start waiting for their endpoint (*Workers, busy signal*: the wake-ups
+        meanwhile went to a standby, which sent to the same endpoint). The worker tells again when they got
+        there (``Deliverer.watch_endpoints``) or the grace ends (``put_off_for``)."""
+        self._put_off = False
         if self._signal is None:
             return
         if stopping:
             self._signal.close()  # leasing no more: another worker listens in its place
-        else:
-            self._signal.busy(in_flight >= self._max_in_flight and not waiting)
+            return
+        full = in_flight >= self._max_in_flight
+        if full and not waiting and before_endpoint and time.monotonic() < self._before_endpoint_until:
+            self._put_off = True
+            return
+        self._signal.busy(full and not waiting)
+
+    def put_off_for(self) -> float | None:
+        """Seconds until the grace of a tell put off for deliveries not yet at their endpoint runs out (the
+        worker then tells after all); None when the last tell was not put off."""
+        if not self._put_off:
+            return None
+        return max(0.0, self._before_endpoint_until - time.monotonic())
 
     @property
     def signal(self) -> JobSignal | None:
@@ -154,13 +186,15 @@ async def wait_for_work(
     flying: dict[asyncio.Task[DeliveryResult], DeliveryLease],
     timeout: float,
     signal: JobSignal | None,
+    changed: asyncio.Event | None = None,
 ) -> bool:
-    """Wait until a delivery ends, ``stop`` is set, ``signal`` says a job is due or ``timeout`` seconds
-    passed; True on the timeout or the signal (time to lease). Once stopping, only the deliveries are
-    waited for."""
+    """Wait until a delivery ends, ``stop`` is set, ``signal`` says a job is due, ``changed`` is set (the
+    deliveries' waits for their endpoints changed: tell the signal again) or ``timeout`` seconds passed;
+    True on the timeout or the signal (time to lease). Once stopping, only the deliveries are waited for."""
     stopping = None if stop.is_set() else asyncio.ensure_future(stop.wait())
     due = asyncio.ensure_future(signal.wait()) if signal is not None and stopping is not None else None
-    extra = [future for future in (stopping, due) if future is not None]
+    told = asyncio.ensure_future(changed.wait()) if changed is not None and stopping is not None else None
+    extra = [future for future in (stopping, due, told) if future is not None]
     waited: list[asyncio.Future[Any]] = [*flying, *extra]
     if not waited:
         return True

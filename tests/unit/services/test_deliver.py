@@ -660,3 +660,61 @@ def test_an_invalid_receipt_is_retried_and_kept_while_a_bare_error_page_is_only_
 def test_the_local_directory_is_a_resolver(tmp_path: Path) -> None:
     directory: LocalDirectory = parse_directory(directory_json(URL), base_dir=tmp_path)
     assert RECEIVER in directory.participants
+
+
+class HeldLookup:
+    """The directory, but each lookup waits until ``answer`` is set."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.answer = asyncio.Event()
+        self.asked = 0
+
+    async def resolve(self, *args: Any) -> Endpoint:
+        self.asked += 1
+        await self.answer.wait()
+        return await self.inner.resolve(*args)  # type: ignore[no-any-return]
+
+
+def test_a_delivery_counts_as_before_its_endpoint_until_it_reaches_the_endpoints_slot(rig: Rig) -> None:
+    # The worker says busy only once the deliveries of a lease that filled its slots know whether they
+    # send or wait for their endpoint's slot (Workers, busy signal): it is told when none is left before.
+    from gateway.services.circuit_breaker import BreakerPolicy
+    from gateway.services.endpoint_gate import EndpointGate
+
+    queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    lookup = HeldLookup(rig.directory)
+    rig.directory = lookup
+    plain = rig.deliverer()
+    gate = EndpointGate(per_endpoint=1, breaker=BreakerPolicy(), clock=rig.clock, initial_send_seconds=0.01)
+    deliverer = Deliverer(
+        store=rig.store,
+        resolver=lookup,
+        transport=rig.transport,
+        identity=dev_pki().sender,
+        trust=dev_pki().trust,
+        clock=rig.clock,
+        ids=UUIDs(),
+        retry=plain._retry,
+        jitter=random.Random(1).random,
+        settings=plain._settings,
+        gate=gate,
+    )
+    told: list[int] = []
+    deliverer.watch_endpoints(lambda: told.append(deliverer.before_endpoints()))
+
+    async def main() -> tuple[int, list[int], DeliveryResult]:
+        delivery = asyncio.ensure_future(deliverer.deliver_one(lease))
+        while not lookup.asked:
+            await asyncio.sleep(0.01)
+        during = deliverer.before_endpoints()
+        told_during = list(told)
+        lookup.answer.set()
+        return during, told_during, await delivery
+
+    during, told_during, result = asyncio.run(main())
+    assert (during, told_during) == (1, [])
+    assert told == [0]  # once, when it reached the endpoint (it sent: no wait to tell)
+    assert deliverer.before_endpoints() == 0
+    assert result.status is DeliveryStatus.DELIVERED

@@ -260,3 +260,47 @@ def test_a_waiter_whose_bound_runs_out_goes_back_without_a_slot_and_holds_none()
         s.release(await is_immediate(s, FAST), ok=True)
 
     run_frozen(main)
+
+
+def test_the_watcher_is_told_when_jobs_start_waiting_and_when_none_waits_any_more() -> None:
+    """The worker is told (``watch``) when the first job starts waiting and when the last stops - handed a
+    slot, its bound run out or cancelled - not on every job: it tells its signal again then (a worker full of
+    jobs waiting for an endpoint is not busy for it)."""
+    clock = SettableClock()
+    s = slots(clock, per_endpoint=1, max_wait=2.0)
+    measured(s, clock, FAST, 0.05)
+    told: list[int] = []
+    s.watch(lambda: told.append(s.waiting_in_all()))
+
+    async def main(loop: _FrozenTimeLoop) -> None:
+        held = await s.acquire(FAST)
+        assert isinstance(held, SendPermit)
+        assert told == []
+        first = asyncio.ensure_future(s.acquire(FAST))
+        second = asyncio.ensure_future(s.acquire(FAST))
+        await turns()
+        assert told == [1]  # the first waiter; not the second
+        s.release(held, ok=True)  # handed to the first
+        await turns()
+        permit = first.result()
+        assert isinstance(permit, SendPermit)
+        assert told == [1]  # the second still waits
+        second.cancel()
+        await turns()
+        assert told == [1, 0]
+        third = asyncio.ensure_future(s.acquire(FAST))
+        await turns()
+        assert told == [1, 0, 1]
+        loop.now += 2.0  # its bound runs out
+        await turns()
+        assert isinstance(third.result(), GateRefusal)
+        assert told == [1, 0, 1, 0]
+        waiter = asyncio.ensure_future(s.acquire(FAST))
+        await turns()
+        s.release(permit, ok=True)  # handed over: none waits from then on
+        await turns()
+        assert told == [1, 0, 1, 0, 1, 0]
+        s.release(waiter.result(), ok=True)  # type: ignore[arg-type]
+        s.watch(None)
+
+    run_frozen(main)

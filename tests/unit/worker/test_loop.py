@@ -55,6 +55,12 @@ class RecordingDeliverer:
     def waiting_for_endpoints(self) -> int:
         return 0
 
+    def before_endpoints(self) -> int:
+        return 0
+
+    def watch_endpoints(self, watcher: Any) -> None:
+        pass
+
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.delivered.append(lease.document_id)
         return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
@@ -200,6 +206,12 @@ class HeldDeliverer:
 
     def waiting_for_endpoints(self) -> int:
         return 0
+
+    def before_endpoints(self) -> int:
+        return 0
+
+    def watch_endpoints(self, watcher: Any) -> None:
+        pass
 
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.started.append(lease.document_id)
@@ -354,6 +366,12 @@ class QuickDeliverer:
     def waiting_for_endpoints(self) -> int:
         return 0
 
+    def before_endpoints(self) -> int:
+        return 0
+
+    def watch_endpoints(self, watcher: Any) -> None:
+        pass
+
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         if lease.document_id in self.deferred:
             return DeliveryResult(lease.document_id, None, reason="endpoint-busy: test", deferred=True)
@@ -442,6 +460,12 @@ class SteadyDeliverer:
     def waiting_for_endpoints(self) -> int:
         return 0
 
+    def before_endpoints(self) -> int:
+        return 0
+
+    def watch_endpoints(self, watcher: Any) -> None:
+        pass
+
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.started[lease.document_id] = time.monotonic()
         await asyncio.sleep(self.step * len(self.started))
@@ -511,3 +535,139 @@ def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLD
     assert deliverer.delivered == [held]
     # Every turn of the loop tells the signal (busy, or closed once stopping) and waits at most once.
     assert signal.turns < 30  # one per poll interval at most, not a busy loop
+
+
+# --- the busy signal and deliveries waiting for their endpoint's slot -------------------------------------
+
+
+class RecordingSignal(SilentSignal):
+    """A silent signal recording what the worker tells it (``busy`` True/False) and its poll hand-ons."""
+
+    def __init__(self) -> None:
+        self.told: list[bool] = []
+        self.polls_handed_on = 0
+
+    def busy(self, busy: bool) -> None:
+        self.told.append(busy)
+
+    def polled_while_busy(self) -> None:
+        self.polls_handed_on += 1
+
+
+class OneEndpointDeliverer:
+    """Like the Deliverer: each delivery first looks its receiver up (until ``looked_up`` is set; counted by
+    ``before_endpoints``), then takes a slot of one endpoint (limit 1, the real ``EndpointSlots``: the others
+    wait in the process) and sends until ``release`` is set."""
+
+    ENDPOINT = "https://ap.example/as4"
+
+    def __init__(self) -> None:
+        from gateway.bootstrap.adapters import SystemClock
+        from gateway.services.circuit_breaker import BreakerPolicy
+        from gateway.services.endpoint_gate import EndpointGate
+        from gateway.services.endpoint_slots import EndpointSlots
+
+        gate = EndpointGate(
+            per_endpoint=1, breaker=BreakerPolicy(), clock=SystemClock(), initial_send_seconds=0.01
+        )
+        self.slots = EndpointSlots(gate, max_wait=60.0)  # the waits outlast the test
+        self.looked_up = asyncio.Event()
+        self.release = asyncio.Event()
+        self.delivered: list[str] = []
+        self.before = 0
+        self.watcher: Any = None
+
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        return {}
+
+    def waiting_for_endpoints(self) -> int:
+        return self.slots.waiting_in_all()
+
+    def before_endpoints(self) -> int:
+        return self.before
+
+    def watch_endpoints(self, watcher: Any) -> None:
+        self.watcher = watcher
+        self.slots.watch(watcher)
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        self.before += 1
+        await self.looked_up.wait()
+        self.before -= 1
+        if not self.before and self.watcher is not None:
+            self.watcher()
+        permit = await self.slots.acquire(self.ENDPOINT)
+        try:
+            await self.release.wait()
+            self.delivered.append(lease.document_id)
+            return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+        finally:
+            self.slots.release(permit, ok=True)  # type: ignore[arg-type]
+
+
+async def until(condition: Any, within: float = 10.0) -> bool:
+    for _ in range(int(within / 0.01)):
+        if condition():
+            return True
+        await asyncio.sleep(0.01)
+    return bool(condition())
+
+
+def test_a_lease_that_fills_the_slots_with_jobs_that_will_wait_for_their_endpoint_is_not_said_busy(
+    store: SQLDocumentStore,
+) -> None:
+    # Issue 12 (Workers, busy signal): the worker said busy right after the lease that filled its slots,
+    # before the deliveries reached their endpoint's slot; on PostgreSQL the wake-ups meanwhile (and the
+    # lease's own hand-on) went to a standby, which sent to the same endpoint.
+    ids = [queue_document(store) for _ in range(3)]
+    deliverer = OneEndpointDeliverer()
+    signal = RecordingSignal()
+    worker = make_worker(store, deliverer, poll_interval=60.0, signal=signal, max_in_flight=3)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        assert await until(lambda: deliverer.before == 3)
+        await asyncio.sleep(0.05)
+        deliverer.looked_up.set()  # within the grace: one sends, two wait for the endpoint's slot
+        assert await until(lambda: deliverer.waiting_for_endpoints() == 2)
+        assert await until(lambda: signal.told[-1:] == [False])
+        deliverer.release.set()
+        assert await until(lambda: len(deliverer.delivered) == 3)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    assert sorted(deliverer.delivered) == sorted(ids)
+    assert True not in signal.told, signal.told
+    assert len(signal.told) < 20, "a turn of the loop per told change, not a busy loop"
+
+
+def test_a_full_worker_whose_deliveries_start_waiting_for_their_endpoint_tells_the_signal_at_once(
+    store: SQLDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lookups outlast the grace: the full worker says busy (a slow SMP must not keep its wake-ups from
+    # the other workers, and that is no poll to hand on). When two deliveries then wait for the endpoint's
+    # slot, it says it is not busy at once: not at the next delivery end or poll (60 s).
+    monkeypatch.setattr("gateway.worker.pacing.BEFORE_ENDPOINT_GRACE", 0.1)
+    [queue_document(store) for _ in range(3)]
+    deliverer = OneEndpointDeliverer()
+    signal = RecordingSignal()
+    worker = make_worker(store, deliverer, poll_interval=60.0, signal=signal, max_in_flight=3)
+
+    async def main() -> tuple[bool, bool]:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        said_busy = await until(lambda: signal.told[-1:] == [True])
+        deliverer.looked_up.set()
+        said_free = await until(
+            lambda: deliverer.waiting_for_endpoints() == 2 and signal.told[-1:] == [False]
+        )
+        deliverer.release.set()
+        assert await until(lambda: len(deliverer.delivered) == 3)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        return said_busy, said_free
+
+    assert asyncio.run(main()) == (True, True)
+    assert signal.polls_handed_on == 0
