@@ -1,0 +1,148 @@
+"""A large document's bytes are not held in the process while Saxon transforms it, neither on the sender
+(``POST /v1/outbound/ubl``) nor on the receiver (the work after an AS4 receipt), and what follows the
+validation gets them intact (README, *Memory, fifteenth pass*).
+
+Measured with tracemalloc, started once the test has made its own copy of the document: the largest block
+Python holds when the fused transform starts. Before, the request's body (sender) or the decompressed
+business document (receiver) was held then: one block of at least the document's size."""
+
+from __future__ import annotations
+
+import tempfile
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from as4_support import NOW, counter_ids, dev_pki
+from fastapi.testclient import TestClient
+
+from gateway.api.app import create_app
+from gateway.as4 import build_user_message
+from gateway.bench.large import many_lines_invoice
+from gateway.bootstrap import Services
+from gateway.config import Settings
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.ubl import build_sbd
+from gateway.validation import ValidationEngine
+from tests.integration.conftest import SENDER_KEY
+from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    COOP,
+    SUPPLIER,
+    ExpenseApp,
+    app_fixture,
+)
+
+LINES = 1400  # ≈ 1.15 MB: the streamed path
+
+
+@pytest.fixture
+def at_transform(validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The largest memory block Python allocated under tracemalloc and still holds, each time the fused
+    transform starts (the real transform still runs). The document's bytes, if held, are one such block."""
+    shared: Any = validation_engine.compiled().shared
+    outputs = shared.outputs
+    seen: list[int] = []
+
+    def transforming(node: Any) -> Any:
+        blocks = tracemalloc.take_snapshot().statistics("traceback")
+        seen.append(max(stat.size for stat in blocks))
+        return outputs(node)
+
+    monkeypatch.setattr(shared, "outputs", transforming)
+    return seen
+
+
+@pytest.fixture
+def sender(
+    artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    settings = Settings.model_validate(
+        {
+            "artefacts": {"mirror": artefacts_dir, "cache_dir": tmp_path_factory.mktemp("cache")},
+            "api": {"keys": [{"name": "invoicing", "role": "sender", "key": SENDER_KEY}]},
+        }
+    )
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'held.db'}"
+    upgrade_database(url)
+    services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
+    with TestClient(
+        create_app(settings, services=services, warm=False), headers={"Authorization": f"Bearer {SENDER_KEY}"}
+    ) as client:
+        yield client
+    services.close()
+
+
+def _no_held_file_named() -> bool:
+    return not list(Path(tempfile.gettempdir()).glob("gateway-held-*"))
+
+
+def test_the_sender_holds_no_copy_of_the_posted_document_while_it_is_transformed(
+    sender: TestClient, at_transform: list[int]
+) -> None:
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    tracemalloc.start()
+    try:
+        response = sender.post("/v1/outbound/ubl", content=ubl, headers={"Content-Type": "application/xml"})
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 202, response.text
+    assert len(at_transform) == 1
+    largest = at_transform[0]
+    assert largest < 0.5 * len(ubl), largest / len(ubl)  # before: the request's body, ≥ 1× the document
+    stored = sender.get(f"/v1/outbound/{response.json()['id']}/ubl")
+    assert stored.content == ubl  # read back intact, stored as posted
+    assert _no_held_file_named()
+    again = sender.post("/v1/outbound/ubl", content=ubl, headers={"Content-Type": "application/xml"})
+    assert again.status_code == 200, again.text  # the same bytes: the duplicate answer, as before
+    assert again.json()["duplicate"] is True
+
+
+def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transformed(
+    app: ExpenseApp, at_transform: list[int]
+) -> None:
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    p = dev_pki()
+    message_id = f"{uuid.uuid4()}@supplier.test"
+    sbd = build_sbd(
+        ubl,
+        sender=SUPPLIER,
+        receiver=COOP,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    message = build_user_message(
+        sbd,
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=message_id,
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+    del sbd
+    tracemalloc.start()
+    try:
+        response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 200
+    assert b"Receipt" in response.content
+    assert len(at_transform) == 1
+    largest = at_transform[0]
+    assert largest < 0.5 * len(ubl), largest / len(ubl)  # before: the business document, ≥ 1× the document
+    with app.store.unit_of_work(read_only=True) as uow:
+        document = uow.inbound.get_by_message_id(message_id)
+        assert document is not None
+        content = uow.inbound.get_content(document.id)
+        drafted = uow.expenses.get_by_inbound(document.id)
+    assert document.status.value == "valid", document.status_reason
+    assert content is not None
+    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # as the SBD carried it (no declaration)
+    assert drafted is not None  # the expense draft, read from the bytes read back after validation
+    assert _no_held_file_named()
