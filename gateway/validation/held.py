@@ -47,9 +47,15 @@ class HeldDocument:
         return self._data is not None
 
     def data(self) -> bytes:
-        """The bytes (read back from the temporary file if they were spilled; held again from then on)."""
+        """The bytes (read back from the temporary file if they were spilled; held again from then on).
+
+        Raises:
+            HeldDocumentLost: the read-back as ``spilled`` ended failed (the owner reads the document from
+                where it keeps it: the store).
+        """
         if self._data is None:
-            assert self._fd is not None
+            if self._fd is None:
+                raise HeldDocumentLost(f"the {self._size}-byte held document was lost: its read-back failed")
             self._data = _read_all(self._fd, self._size)
         return self._data
 
@@ -66,21 +72,38 @@ class HeldDocument:
             yield False
             return
         try:
-            try:
-                with os.fdopen(fd, "wb", closefd=False) as out:
-                    out.write(self._data)
-            except OSError:
-                yield False
+            written = _write_all(fd, self._data)
+            if not written:
+                yield False  # outside the ``except``: the block's own error is not chained to ENOSPC
                 return
             self._fd = fd
             self._data = None
             try:
                 yield True
             finally:
-                self.data()  # read back before the descriptor goes (an error here propagates: no bytes)
-                self._fd = None
+                # Read back before the descriptor goes; an error here propagates, and the document is lost
+                # (``data()`` raises): the descriptor's number is closed below and free for any file another
+                # thread opens next, so it must never be read again.
+                try:
+                    self.data()
+                finally:
+                    self._fd = None
         finally:
             os.close(fd)
+
+
+class HeldDocumentLost(OSError):
+    """A held document's read-back failed: its bytes are gone from the process (see ``HeldDocument.data``)."""
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    """Write ``data`` into ``fd`` (left open); False if writing failed (disk full, quota, I/O error)."""
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            out.write(data)
+    except OSError:
+        return False
+    return True
 
 
 def _unlinked_file() -> int | None:

@@ -8,6 +8,9 @@ business document (receiver) was held then: one block of at least the document's
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import tempfile
 import tracemalloc
 import uuid
@@ -25,9 +28,11 @@ from gateway.bench.large import many_lines_invoice
 from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.model.message import VALIDATION_PENDING
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
+from gateway.validation import held as held_module
 from tests.integration.conftest import SENDER_KEY
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     COOP,
@@ -145,4 +150,80 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transfo
     assert content is not None
     assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # as the SBD carried it (no declaration)
     assert drafted is not None  # the expense draft, read from the bytes read back after validation
+    assert _no_held_file_named()
+
+
+def _as4_message(ubl: bytes, message_id: str) -> Any:
+    p = dev_pki()
+    sbd = build_sbd(
+        ubl,
+        sender=SUPPLIER,
+        receiver=COOP,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    return build_user_message(
+        sbd,
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=message_id,
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+
+
+def test_a_failed_read_back_on_the_receiver_leaves_the_document_pending_for_the_sweep(
+    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The receipt is sent; the read-back after Saxon's transform fails (EIO, or MemoryError under a memory
+    limit). The validation's catch-all logs it, and meanwhile another thread opens a file, which takes the
+    spill's freed descriptor number. The document must stay RECEIVED and pending (its bytes are in the
+    store: the sweep validates it), never be recorded from that other file's bytes as "validation could
+    not run", which nothing retries."""
+    validation_engine.validate(many_lines_invoice(LINES, tag="warm").ubl)  # compiled and warm
+    real = held_module._read_all
+    reads: list[int] = []
+
+    def read_all(fd: int, size: int) -> bytes:
+        reads.append(fd)
+        if len(reads) == 1:
+            raise OSError(errno.EIO, "injected read-back failure")
+        return real(fd, size)
+
+    monkeypatch.setattr(held_module, "_read_all", read_all)
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    opened: list[int] = []
+
+    class OpensAFile(logging.Handler):  # another thread's file, opened as the failure is logged
+        def emit(self, record: logging.LogRecord) -> None:
+            if "validation of AS4 message" in record.getMessage() and not opened:
+                while not opened or opened[-1] < reads[0]:  # up to the spill's freed number
+                    fd = os.open(tmp_path / "other.xml", os.O_RDWR | os.O_CREAT, 0o600)
+                    os.write(fd, b"<Other/>" + b" " * len(ubl))
+                    opened.append(fd)
+
+    handler = OpensAFile()
+    logging.getLogger("gateway.receive").addHandler(handler)
+    message_id = f"{uuid.uuid4()}@supplier.test"
+    message = _as4_message(ubl, message_id)
+    try:
+        response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
+    finally:
+        logging.getLogger("gateway.receive").removeHandler(handler)
+        for fd in opened:
+            os.close(fd)
+    assert response.status_code == 200
+    assert b"Receipt" in response.content
+    assert reads  # the spill was read back (and failed)
+    with app.store.unit_of_work(read_only=True) as uow:
+        document = uow.inbound.get_by_message_id(message_id)
+        assert document is not None
+        content = uow.inbound.get_content(document.id)
+    assert document.status.value == "received"
+    assert document.status_reason == VALIDATION_PENDING, document.status_reason
+    assert content is not None
+    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # recoverable from the store
     assert _no_held_file_named()

@@ -4,6 +4,8 @@ fifteenth pass*)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import tempfile
 import tracemalloc
@@ -14,6 +16,7 @@ import pytest
 
 from gateway.bench.large import many_lines_invoice
 from gateway.validation import ValidationEngine
+from gateway.validation import held as held_module
 from gateway.validation.held import HeldDocument
 
 
@@ -151,3 +154,115 @@ def test_python_holds_less_than_the_document_while_saxon_transforms_it(
     as_bytes, as_held = (value - start for value in at_transform)
     assert as_bytes >= len(large), as_bytes / len(large)
     assert as_held < 0.25 * len(large), as_held / len(large)
+
+
+def _failing_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """``_read_all`` fails its first call (EIO, or MemoryError for a 4 MiB allocation), as a read-back may."""
+    real = held_module._read_all
+    calls: list[int] = []
+
+    def read_all(fd: int, size: int) -> bytes:
+        calls.append(fd)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "injected read-back failure")
+        return real(fd, size)
+
+    monkeypatch.setattr(held_module, "_read_all", read_all)
+    return calls
+
+
+def test_a_failed_read_back_never_reads_another_file_behind_the_same_descriptor_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spill's descriptor is closed whatever happened; its number is then free for the next file any
+    thread opens. A document whose read-back failed is lost (its owner reads it from the store): asking
+    for its bytes again raises, and never returns that other file's bytes."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = b"<a/>" * 1000
+    held = HeldDocument(data)
+    descriptors = _open_descriptors()
+    _failing_once(monkeypatch)
+    with pytest.raises(OSError, match="injected"), held.spilled():
+        pass
+    assert _open_descriptors() == descriptors
+    other = os.open(tmp_path / "other", os.O_RDWR | os.O_CREAT, 0o600)  # takes the freed number
+    try:
+        os.write(other, b"<b/>" * 1000)
+        with pytest.raises(OSError, match="lost"):
+            held.data()
+        with held.spilled() as spilled:  # nothing to spill, nothing written to the other file
+            assert not spilled
+        assert os.pread(other, 8000, 0) == b"<b/>" * 1000
+    finally:
+        os.close(other)
+    assert _open_descriptors() == descriptors
+
+
+@pytest.mark.parametrize("failure", ["mkstemp", "unlink", "write", "block", "read-back", "block+read-back"])
+def test_no_descriptor_is_left_whatever_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = os.urandom(200_000)
+    held = HeldDocument(data)
+    descriptors = _open_descriptors()
+    if failure == "mkstemp":
+        monkeypatch.setattr(tempfile, "mkstemp", _raising(OSError(errno.EROFS, "read-only")))
+    elif failure == "unlink":
+        unlink = os.unlink
+        failed: list[str] = []
+
+        def unlink_once(name: str) -> None:  # the first try fails, the cleanup's succeeds
+            if not failed:
+                failed.append(name)
+                raise OSError(errno.EPERM, "no")
+            unlink(name)
+
+        monkeypatch.setattr(held_module.os, "unlink", unlink_once)
+    elif failure == "write":
+        monkeypatch.setattr(held_module.os, "fdopen", _raising(OSError(errno.ENOSPC, "disk full")))
+    if "read-back" in failure:
+        _failing_once(monkeypatch)
+    raised = "block" in failure or "read-back" in failure
+    with contextlib.suppress(OSError, RuntimeError), held.spilled() as spilled:
+        assert spilled is (failure not in ("mkstemp", "unlink", "write"))
+        if "block" in failure:
+            raise RuntimeError("in the block")
+    assert _open_descriptors() == descriptors
+    assert list(tmp_path.iterdir()) == []
+    if "read-back" in failure:
+        with pytest.raises(OSError, match="lost"):
+            held.data()
+    else:
+        assert held.data() == data, raised
+
+
+def _raising(exc: BaseException) -> Any:
+    def raise_it(*args: Any, **kwargs: Any) -> Any:
+        raise exc
+
+    return raise_it
+
+
+def test_a_read_back_failure_in_validation_leaves_no_descriptor_and_raises(
+    validation_engine: ValidationEngine, large: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of ``validate`` (the sender answers 500, the receiver keeps the document pending); the Saxon
+    file and the spill both closed. A transform that raises reads the bytes back intact."""
+    validation_engine.validate(large)  # compiled and warm
+    descriptors = _open_descriptors()
+    _failing_once(monkeypatch)
+    held = HeldDocument(bytes(large))
+    with pytest.raises(OSError, match="injected"):
+        validation_engine.validate(held)
+    assert _open_descriptors() == descriptors
+    with pytest.raises(OSError, match="lost"):
+        held.data()
+    shared: Any = validation_engine.compiled().shared
+    monkeypatch.setattr(shared, "outputs", _raising(MemoryError("transform")))
+    held = HeldDocument(bytes(large))
+    with pytest.raises(MemoryError):
+        validation_engine.validate(held)
+    assert _open_descriptors() == descriptors
+    assert held.in_memory
+    assert held.data() == large
