@@ -227,3 +227,36 @@ def test_a_failed_read_back_on_the_receiver_leaves_the_document_pending_for_the_
     assert content is not None
     assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # recoverable from the store
     assert _no_held_file_named()
+
+
+def test_a_failed_read_back_on_the_sender_is_a_problem_with_nothing_stored(
+    sender: TestClient, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """500 problem+json (our fault, not the document's), no descriptor left, nothing stored: the same post
+    again (same Idempotency-Key) is accepted, not answered from a record of the failure."""
+    validation_engine.validate(many_lines_invoice(LINES, tag="warm").ubl)  # compiled and warm
+    real = held_module._read_all
+    reads: list[int] = []
+
+    def read_all(fd: int, size: int) -> bytes:
+        reads.append(fd)
+        if len(reads) == 1:
+            raise OSError(errno.EIO, "injected read-back failure")
+        return real(fd, size)
+
+    monkeypatch.setattr(held_module, "_read_all", read_all)
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
+    with TestClient(sender.app, headers=dict(sender.headers), raise_server_exceptions=False) as client:
+        assert client.get("/v1/outbound").status_code == 200  # the client's own loop and its descriptors
+        descriptors = len(os.listdir("/proc/self/fd"))
+        failed = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+        assert failed.status_code == 500, failed.text
+        assert failed.headers["content-type"].startswith("application/problem+json")
+        assert len(os.listdir("/proc/self/fd")) == descriptors
+        assert reads
+        again = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.headers.get("Idempotent-Replayed") is None
+    assert sender.get(f"/v1/outbound/{again.json()['id']}/ubl").content == ubl
+    assert _no_held_file_named()
