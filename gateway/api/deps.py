@@ -15,7 +15,7 @@ from gateway.api.auth import KeyRing, Principal, extract_key
 from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
 from gateway.bootstrap import Services
 from gateway.config import Role
-from gateway.validation.held import HeldDocument
+from gateway.xmlcore.held import HeldDocument
 
 # The dependencies below are ``async def`` on purpose: they do no I/O, and FastAPI runs a plain ``def``
 # dependency in the threadpool, a thread hand-off (and back) per dependency per request.

@@ -33,7 +33,7 @@ from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
 from gateway.services.webhooks import status_change_webhook
-from gateway.validation.held import HeldDocument
+from gateway.xmlcore.held import HeldDocument
 
 if TYPE_CHECKING:
     from gateway.validation import ValidationEngine, ValidationReport

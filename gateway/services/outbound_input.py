@@ -16,8 +16,8 @@ from gateway.model.message import DocumentKind
 from gateway.model.report import country_code
 from gateway.services.conversion import convert_to_ubl
 from gateway.services.reporting_records import buyer_country_in
-from gateway.validation.held import HeldDocument
 from gateway.xmlcore import NS, may_embed_binary, parse_xml, root_skeleton
+from gateway.xmlcore.held import HeldDocument
 
 MAX_DOCUMENT_NUMBER_LENGTH: Final = 200
 """Longest document number (BT-1) the store keeps; longer ones are refused, never truncated."""

@@ -74,7 +74,7 @@ from gateway.services.rejected_evidence import (
     without_credentials,
 )
 from gateway.services.reporting_records import received_transmission
-from gateway.validation.held import HeldDocument
+from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.receive")
 

@@ -37,7 +37,7 @@ from gateway.services.ports import Clock, DocumentStore, DocumentValidator, Unit
 from gateway.services.receive_records import is_pending
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl_tree
-from gateway.validation.held import HeldDocument
+from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.receive")
 

@@ -16,7 +16,7 @@ from gateway.services.ports import DocumentValidator
 if TYPE_CHECKING:
     from lxml import etree
 
-    from gateway.validation.held import HeldDocument
+    from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.receive")
 

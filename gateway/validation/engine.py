@@ -38,7 +38,6 @@ from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_
 from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet, cached_stylesheet
 from gateway.validation.fused import ONLY_PARAMETER
-from gateway.validation.held import HeldDocument
 from gateway.validation.malloc_trim import release_free_heap
 from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, LayerKind, LayerSpec, RuleSet
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
@@ -48,6 +47,7 @@ from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, StreamedDocu
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer, XSDSchemas
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
+from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.validation")
 

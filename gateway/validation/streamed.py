@@ -32,10 +32,10 @@ from lxml import etree
 
 from gateway.errors import XMLInputError
 from gateway.validation.blank_text import blank_free_chunks, blank_text_removable, without_blank_text
-from gateway.validation.held import HeldDocument
 from gateway.validation.saxon_text import received_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import may_embed_binary, root_name
+from gateway.xmlcore.held import HeldDocument
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
 
 #: Documents from this size up try the streamed path (1 MiB: a few hundred invoice lines; below it

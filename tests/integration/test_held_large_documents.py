@@ -32,7 +32,7 @@ from gateway.model.message import VALIDATION_PENDING
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
-from gateway.validation import held as held_module
+from gateway.xmlcore import held as held_module
 from tests.integration.conftest import SENDER_KEY
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     COOP,

@@ -48,7 +48,7 @@ from gateway.services.outbound_queries import (
     list_outbound,
 )
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery
-from gateway.validation.held import HeldDocument
+from gateway.xmlcore.held import HeldDocument
 
 router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_responses(401, 403, 422, 503))
 

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from gateway.validation import ValidationReport
-    from gateway.validation.held import HeldDocument
+    from gateway.xmlcore.held import HeldDocument
 
 
 class DocumentValidator(Protocol):

@@ -48,8 +48,8 @@ from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.tables import inbound_documents
 from gateway.ubl import build_sbd
 from gateway.validation import Finding, Layer, Severity, ValidationReport
-from gateway.validation.held import HeldDocument
 from gateway.xmlcore import parse_xml
+from gateway.xmlcore.held import HeldDocument
 
 RULE_SET = "peppol-bis-billing-3.0.21"
 

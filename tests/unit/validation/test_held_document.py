@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import subprocess
+import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
@@ -16,8 +18,8 @@ import pytest
 
 from gateway.bench.large import many_lines_invoice
 from gateway.validation import ValidationEngine
-from gateway.validation import held as held_module
-from gateway.validation.held import HeldDocument
+from gateway.xmlcore import held as held_module
+from gateway.xmlcore.held import HeldDocument
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +268,12 @@ def test_a_read_back_failure_in_validation_leaves_no_descriptor_and_raises(
     assert _open_descriptors() == descriptors
     assert held.in_memory
     assert held.data() == large
+
+
+def test_the_services_holding_documents_do_not_load_saxon() -> None:
+    """The held document is stdlib only: importing the services (the CLI's archive export, devnet) does not
+    load the validation package and saxonche with it, as it did not before held documents."""
+    modules = ["gateway.services.outbound", "gateway.services.receive", "gateway.cli.archive_export"]
+    code = f"import sys, {', '.join(modules)}; print('saxonche' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=99)
+    assert out.stdout.strip() == "False"

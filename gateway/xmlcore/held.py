@@ -9,6 +9,11 @@ unlinked temporary file for that time (``spilled``) and read them back after it.
 
 The file's name is removed as soon as it is made: a process killed meanwhile leaves no copy of the document
 on disk, only a descriptor the kernel closes with the process.
+
+It lives here, beside the XML input helpers and with no dependency beyond the standard library, because the
+services and the API hold documents in it: under ``gateway.validation`` it loaded that package (saxonche,
+≈ 10 MiB) into every process importing the services (``archive-export``, ``devnet``: README, *Held
+documents, review pass*).
 """
 
 from __future__ import annotations
