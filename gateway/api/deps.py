@@ -15,6 +15,7 @@ from gateway.api.auth import KeyRing, Principal, extract_key
 from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
 from gateway.bootstrap import Services
 from gateway.config import Role
+from gateway.xmlcore.held import HeldDocument
 
 # The dependencies below are ``async def`` on purpose: they do no I/O, and FastAPI runs a plain ``def``
 # dependency in the threadpool, a thread hand-off (and back) per dependency per request.
@@ -298,5 +299,24 @@ def bounded_body(
         async with api_body_slots(request).slot():
             with body_budget(request).reservation() as reservation:
                 yield await read_body(request, limit, reservation)
+
+    return dependency
+
+
+def held_body(
+    limit_attr: str = "max_body_bytes", *, syntax: str | None = None
+) -> Callable[[Request], AsyncIterator[HeldDocument]]:
+    """As ``bounded_body``, the body handed over in a ``HeldDocument``: the route and what it calls hold
+    that object, never the bytes, so that validation can spill a large document to a temporary file
+    while Saxon works on it (README, *Memory, fifteenth pass*)."""
+
+    async def dependency(request: Request) -> AsyncIterator[HeldDocument]:
+        if syntax is not None:
+            check_media_type(request, syntax)
+        services: Services = request.app.state.services
+        limit = getattr(services.settings.api, limit_attr)
+        async with api_body_slots(request).slot():
+            with body_budget(request).reservation() as reservation:
+                yield HeldDocument(await read_body(request, limit, reservation))
 
     return dependency

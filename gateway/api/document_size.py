@@ -6,10 +6,12 @@ document a route converts, validates or submits, so every route answers the same
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 from fastapi import HTTPException
 
 
-def check_document_size(body: bytes, limit: int) -> None:
+def check_document_size(body: Sized, limit: int) -> None:
     """Refuse a document above ``limit`` bytes.
 
     Raises:

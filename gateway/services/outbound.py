@@ -33,6 +33,7 @@ from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
 from gateway.services.webhooks import status_change_webhook
+from gateway.xmlcore.held import HeldDocument
 
 if TYPE_CHECKING:
     from gateway.validation import ValidationEngine, ValidationReport
@@ -71,7 +72,7 @@ class Submission:
 
     Attributes:
         route: the method and route template (e.g. ``POST /v1/outbound/invoices``), part of the fingerprint.
-        body: the raw request body.
+        body: the raw request body (a ``HeldDocument`` of it: ``PreparedDocument.source``).
         idempotency_key: the client's Idempotency-Key header, if any.
         client: the authenticated API client (its configured name). Keys are scoped by it: another client's
             request with the same key is a request of its own. The API always sets it; '' is one shared
@@ -79,7 +80,7 @@ class Submission:
     """
 
     route: str
-    body: bytes
+    body: bytes | HeldDocument
     idempotency_key: str | None = None
     client: str = ""
 
@@ -88,7 +89,7 @@ class Submission:
         """SHA-256 (hex) of the route and the body: the same key with another fingerprint is a conflict."""
         digest = hashlib.sha256(self.route.encode("utf-8"))
         digest.update(b"\n")
-        digest.update(self.body)
+        digest.update(self.body.data() if isinstance(self.body, HeldDocument) else self.body)
         return digest.hexdigest()
 
 
@@ -209,7 +210,7 @@ class OutboundSubmitter:
 
     def _validate(self, prepared: PreparedDocument, rule_set: str | None) -> ValidationReport:
         """Validate; a buyer e-mailed outside Peppol has its BT-49 code-list finding waived (email_only)."""
-        report = self.validation.validate(prepared.ubl, rule_set=rule_set)
+        report = self.validation.validate(prepared.source, rule_set=rule_set)
         return waive_email_address_rule(report, prepared.receiver)
 
     def _held_answer(self, stored: IdempotencyRecord, key: str, fingerprint: str) -> SubmissionResult:

@@ -17,6 +17,7 @@ from gateway.model.report import country_code
 from gateway.services.conversion import convert_to_ubl
 from gateway.services.reporting_records import buyer_country_in
 from gateway.xmlcore import NS, may_embed_binary, parse_xml, root_skeleton
+from gateway.xmlcore.held import HeldDocument
 
 MAX_DOCUMENT_NUMBER_LENGTH: Final = 200
 """Longest document number (BT-1) the store keeps; longer ones are refused, never truncated."""
@@ -28,7 +29,9 @@ class PreparedDocument:
 
     Attributes:
         kind: how it was submitted.
-        ubl: the UBL bytes that will be validated, stored and sent.
+        source: the UBL that will be validated, stored and sent: its bytes, or a ``HeldDocument`` of them
+            that this object is the only holder of (validation may spill a large one to a temporary file
+            while Saxon works on it). Read them through ``ubl``, and keep them no longer than needed.
         document_type: the Peppol document type (BIS Billing Invoice or CreditNote).
         number: BT-1, or None when absent.
         receiver: the buyer's Peppol participant id (BT-49), or its e-mail address when BT-49 has the EAS
@@ -40,13 +43,18 @@ class PreparedDocument:
     """
 
     kind: DocumentKind
-    ubl: bytes
+    source: bytes | HeldDocument
     document_type: DocumentTypeID
     number: str | None
     receiver: Receiver | None
     sender: ParticipantID | None = None
     problems: tuple[str, ...] = ()
     buyer_country: str | None = None
+
+    @property
+    def ubl(self) -> bytes:
+        """The UBL bytes (read back from a spilled ``HeldDocument``)."""
+        return self.source.data() if isinstance(self.source, HeldDocument) else self.source
 
 
 def _participant(scheme: str | None, value: str | None, what: str) -> tuple[ParticipantID | None, str | None]:
@@ -91,7 +99,7 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
     credit = isinstance(completed, CreditNote)
     return PreparedDocument(
         kind=DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
-        ubl=ubl,
+        source=ubl,
         document_type=BIS_CREDIT_NOTE if credit else BIS_INVOICE,
         number=completed.number,
         receiver=receiver,
@@ -136,18 +144,21 @@ def _header_root(ubl: bytes, *, max_bytes: int) -> etree._Element:
     return parse_xml(ubl, max_bytes=max_bytes, what="UBL document")
 
 
-def prepare_ubl_document(ubl: bytes, *, max_bytes: int) -> PreparedDocument:
+def prepare_ubl_document(document: bytes | HeldDocument, *, max_bytes: int) -> PreparedDocument:
     """Read what the store needs from a ready UBL Invoice or CreditNote (BIS Billing 3.0, process 01).
 
     The receiver is the buyer's ``cbc:EndpointID`` (BT-49; scheme ``EM``: e-mailed outside Peppol) and the
     document type follows the root element.
-    The bytes are kept as posted: they are what is validated, stored and sent.
+    The bytes are kept as posted: they are what is validated, stored and sent (a ``HeldDocument`` is kept
+    as it is, its bytes not referenced elsewhere: see ``PreparedDocument.source``).
 
     Raises:
         XMLInputError: not well-formed, DTD/entities, larger than ``max_bytes``.
         MappingError: the root is neither a UBL Invoice nor a UBL CreditNote.
     """
-    root = _header_root(ubl, max_bytes=max_bytes)
+    root = _header_root(
+        document.data() if isinstance(document, HeldDocument) else document, max_bytes=max_bytes
+    )
     qname = etree.QName(root)
     if (qname.namespace, qname.localname) == (NS["inv"], "Invoice"):
         document_type = BIS_INVOICE
@@ -162,7 +173,7 @@ def prepare_ubl_document(ubl: bytes, *, max_bytes: int) -> PreparedDocument:
     sender = _participant(seller_scheme, seller_value, "BT-34")[0] if seller_value else None
     return PreparedDocument(
         kind=DocumentKind.UBL,
-        ubl=ubl,
+        source=document,
         document_type=document_type,
         number=number,
         receiver=receiver,

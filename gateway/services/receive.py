@@ -74,6 +74,7 @@ from gateway.services.rejected_evidence import (
     without_credentials,
 )
 from gateway.services.reporting_records import received_transmission
+from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.receive")
 
@@ -311,7 +312,10 @@ class AS4Receiver:
             incoming.message_id,
             received_envelope(incoming),
         )
-        finish = partial(self._after_receipt, facts, business)
+        # The work after the receipt holds the document in a HeldDocument only (the request's objects are
+        # gone by then when it is deferred): its validation can spill a large one to a temporary file
+        # while Saxon works on it (README, *Memory, fifteenth pass*).
+        finish = partial(self._after_receipt, facts, HeldDocument(business))
         if defer is None:
             status = finish()
         else:
@@ -352,7 +356,7 @@ class AS4Receiver:
         uow.commit()
         return True
 
-    def _after_receipt(self, facts: ReceivedFacts, business: bytes) -> InboundStatus:
+    def _after_receipt(self, facts: ReceivedFacts, business: HeldDocument) -> InboundStatus:
         """Validate and record an accepted message's document, hand it on (MLS, expense); StoreError: the
         verdict could not be recorded (the document stays pending: run it again)."""
         try:

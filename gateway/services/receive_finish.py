@@ -37,6 +37,7 @@ from gateway.services.ports import Clock, DocumentStore, DocumentValidator, Unit
 from gateway.services.receive_records import is_pending
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl_tree
+from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.receive")
 
@@ -148,7 +149,7 @@ class InboundFinisher:
         )
         return False
 
-    def finish(self, facts: ReceivedFacts, business: bytes) -> Finished:
+    def finish(self, facts: ReceivedFacts, document: bytes | HeldDocument) -> Finished:
         """Validate a stored document, record the verdict if it still awaits one, then hand it on.
 
         A crash or store failure before the record's commit leaves the document RECEIVED with
@@ -157,7 +158,8 @@ class InboundFinisher:
         Raises:
             StoreError: the verdict could not be recorded (nothing was handed on; run it again).
         """
-        verdict, validated = self._validate(facts, business)
+        verdict, validated = self._validate(facts, document)
+        business = document.data() if isinstance(document, HeldDocument) else document
         # The verdict goes with the envelope: the MLS decision need not read the document back.
         # An answer (MLS, T111) is applied from these bytes, not read back from the store.
         answer = facts.document_type.root_namespace == APPLICATION_RESPONSE_NS
@@ -234,7 +236,9 @@ class InboundFinisher:
             self._mls.queued(planned, mls_document)
         return recorded
 
-    def _validate(self, facts: ReceivedFacts, business: bytes) -> tuple[Verdict, ValidatedInbound]:
+    def _validate(
+        self, facts: ReceivedFacts, business: bytes | HeldDocument
+    ) -> tuple[Verdict, ValidatedInbound]:
         """The verdict, and the draft facts read from the tree the validation parsed (invoices and credit
         notes only, when an expense hook is set)."""
         read: list[ValidatedInbound] = []
@@ -255,7 +259,8 @@ class InboundFinisher:
         if read:
             return verdict, read[0]
         if wanted and verdict.status is InboundStatus.VALID:  # no tree handed on: a large document
-            return verdict, _read(facts, business)  # (validated from a pull parse) or another validator
+            # (validated from a pull parse) or another validator
+            return verdict, _read(facts, business.data() if isinstance(business, HeldDocument) else business)
         return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read")
 
 

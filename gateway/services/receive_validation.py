@@ -16,6 +16,8 @@ from gateway.services.ports import DocumentValidator
 if TYPE_CHECKING:
     from lxml import etree
 
+    from gateway.xmlcore.held import HeldDocument
+
 log = logging.getLogger("gateway.receive")
 
 #: Payload roots validated with the BIS Billing rule set; other document types are stored as RECEIVED.
@@ -46,7 +48,7 @@ class Verdict:
 def validate_inbound(
     validator: DocumentValidator,
     document_type: DocumentTypeID,
-    business: bytes,
+    business: bytes | HeldDocument,
     message_id: str,
     *,
     rules_in_force: Callable[[], str],
@@ -58,7 +60,7 @@ def validate_inbound(
     Args:
         validator: the validation engine.
         document_type: the document type of the message (its root namespace and CustomizationID).
-        business: the business document.
+        business: the business document (a ``HeldDocument``: see ``DocumentValidator.validate``).
         message_id: the AS4 message (for the log).
         rules_in_force: returns the BIS Billing rule set in force.
         max_document: documents above this size are refused by name (``SIZE_RULE``); None: no limit.

@@ -47,6 +47,7 @@ from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, StreamedDocu
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer, XSDSchemas
 from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
+from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.validation")
 
@@ -276,7 +277,7 @@ class ValidationEngine:
 
     def validate(
         self,
-        xml: bytes,
+        xml: bytes | HeldDocument,
         *,
         rule_set: str | None = None,
         layers: Collection[Layer] | None = None,
@@ -285,7 +286,10 @@ class ValidationEngine:
         """Validate one document.
 
         Args:
-            xml: the document bytes (UBL Invoice or CreditNote).
+            xml: the document bytes (UBL Invoice or CreditNote). In a ``HeldDocument`` (whose caller keeps
+                no other reference to the bytes), a large document found valid by the pull parse is moved
+                to an unlinked temporary file while Saxon parses and transforms it, and read back after
+                (``HeldDocument.spilled``: README, *Memory, fifteenth pass*).
             rule_set: rule set id; default ``self.default_rule_set``.
             layers: run only these layers (default all); the conformance suites use it to mimic the
                 vefa configurations (Peppol only, CEN only).
@@ -307,7 +311,7 @@ class ValidationEngine:
 
     def validate_timed(
         self,
-        xml: bytes,
+        xml: bytes | HeldDocument,
         *,
         rule_set: str | None = None,
         layers: Collection[Layer] | None = None,
@@ -322,7 +326,11 @@ class ValidationEngine:
         streamed = None  # a large document found valid without a tree (``streamed``)
         if 0 < self.stream_above_bytes <= len(xml):
             streamed = streamed_document(xml, compiled.xsd, max_bytes=self.max_bytes)
-        if streamed is None:
+        held = xml if isinstance(xml, HeldDocument) and streamed is not None else None
+        if streamed is not None:
+            del xml  # the bytes are held by ``streamed`` only (and spilled while Saxon works, if ``held``)
+        else:
+            xml = xml.data() if isinstance(xml, HeldDocument) else xml
             root = parse_xml(xml, max_bytes=self.max_bytes, what="document")
             if on_parsed is not None:
                 on_parsed(root)
@@ -332,51 +340,56 @@ class ValidationEngine:
         if Layer.XSD in wanted:
             seconds[Layer.XSD] = time.perf_counter() - started
         schematron = [layer for layer in compiled.layers if layer.layer in wanted]
-        if schematron:
-            assert self._runtime is not None  # built with the rule set
-            started = time.perf_counter()
-            if streamed is None:
-                stubbed = 0
-                if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
-                    stubbed = stub_binary_objects(root)  # after the XSD layer, which checks the base64
-                text = saxon_text(root, None if stubbed else xml)
-                del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
-                if 0 < self.trim_above_bytes <= len(xml):
-                    release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
-                node, parse_error, parse_seconds = self._saxon_node(text, started)
-                del text
-            else:
-                self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
-                node, parse_error, parse_seconds = self._saxon_streamed(streamed, started)
-            outputs = {}  # layer -> its report from the one transform of all the layers
-            shared = compiled.shared
-            if shared is not None and parse_error is None and wanted.issuperset(shared.layers):
+        with contextlib.ExitStack() as spill:  # the held bytes out of the process (below)
+            if schematron:
+                assert self._runtime is not None  # built with the rule set
                 started = time.perf_counter()
-                with contextlib.suppress(PySaxonApiError):  # each layer then runs alone, below
-                    outputs = dict(zip(shared.layers, shared.outputs(node) or (), strict=False))
-                first = shared.layers[0]
-                seconds[first] = seconds.get(first, 0.0) + time.perf_counter() - started
-            for layer in schematron:
-                if parse_error is not None:
-                    message = f"the {layer.layer.value} rules could not read the document: {parse_error}"
-                    findings.append(Finding(RULE_ERROR, Severity.FATAL, layer.layer, message, ""))
-                    continue
-                if layer.layer in outputs:
-                    findings.extend(layer.findings(outputs[layer.layer]))
-                    continue
-                run = layer.run(node)
-                findings.extend(run.findings)
-                seconds[layer.layer] = seconds.get(layer.layer, 0.0) + run.seconds
-            # The shared parse is charged to the first Schematron layer, which would need it alone.
-            first = schematron[0].layer
-            seconds[first] = seconds.get(first, 0.0) + parse_seconds
-            if streamed is not None:
-                # Saxon's heap of a large document (its tree, the young generation the transform filled)
-                # back to the system before the caller goes on: it would otherwise stay mapped under
-                # whatever the caller allocates next (the store's copies of the document, an expense
-                # draft of its lines), on top of the validation's peak (README, *Memory, fourteenth pass*).
-                node = None
-                self._runtime.collect_garbage()
+                if streamed is None:
+                    stubbed = 0
+                    if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS:
+                        stubbed = stub_binary_objects(root)  # after the XSD layer, which checks the base64
+                    text = saxon_text(root, None if stubbed else xml)
+                    del root  # Saxon reads the text: the lxml tree can go before Saxon builds its own
+                    if 0 < self.trim_above_bytes <= len(xml):
+                        release_free_heap()  # the tree's pages: Saxon's heap could not reuse them
+                    node, parse_error, parse_seconds = self._saxon_node(text, started)
+                    del text
+                else:
+                    self._runtime.collect_garbage()  # before a large parse, not during it (*sixth pass*)
+                    # Given a HeldDocument, Saxon's parse, the transform and the collection after it run
+                    # with the bytes out of the process, read back as ``spill`` closes (*fifteenth pass*).
+                    node, parse_error, parse_seconds = self._saxon_streamed(
+                        streamed, started, spill if held is not None else None
+                    )
+                outputs = {}  # layer -> its report from the one transform of all the layers
+                shared = compiled.shared
+                if shared is not None and parse_error is None and wanted.issuperset(shared.layers):
+                    started = time.perf_counter()
+                    with contextlib.suppress(PySaxonApiError):  # each layer then runs alone, below
+                        outputs = dict(zip(shared.layers, shared.outputs(node) or (), strict=False))
+                    first = shared.layers[0]
+                    seconds[first] = seconds.get(first, 0.0) + time.perf_counter() - started
+                for layer in schematron:
+                    if parse_error is not None:
+                        message = f"the {layer.layer.value} rules could not read the document: {parse_error}"
+                        findings.append(Finding(RULE_ERROR, Severity.FATAL, layer.layer, message, ""))
+                        continue
+                    if layer.layer in outputs:
+                        findings.extend(layer.findings(outputs[layer.layer]))
+                        continue
+                    run = layer.run(node)
+                    findings.extend(run.findings)
+                    seconds[layer.layer] = seconds.get(layer.layer, 0.0) + run.seconds
+                # The shared parse is charged to the first Schematron layer, which would need it alone.
+                first = schematron[0].layer
+                seconds[first] = seconds.get(first, 0.0) + parse_seconds
+                if streamed is not None:
+                    # Saxon's heap of a large document (its tree, the young generation the transform filled)
+                    # back to the system before the caller goes on: it would otherwise stay mapped under
+                    # whatever the caller allocates next (the store's copies of the document, an expense
+                    # draft of its lines), on top of the validation's peak (README, *fourteenth pass*).
+                    node = None
+                    self._runtime.collect_garbage()
         report = ValidationReport(rule_set=compiled.rule_set.id, findings=tuple(findings))
         return LayerTimings(report=report, seconds=seconds)
 
@@ -387,17 +400,24 @@ class ValidationEngine:
             self._runtime = SaxonRuntime()
         return self._runtime.parse(text)
 
-    def _saxon_streamed(self, streamed: StreamedDocument, started: float) -> tuple[Any, str | None, float]:
+    def _saxon_streamed(
+        self, streamed: StreamedDocument, started: float, spill: contextlib.ExitStack | None = None
+    ) -> tuple[Any, str | None, float]:
         """Saxon's node of a document found valid by the pull parse: read by Saxon from a temporary file
         of its bytes (``StreamedDocument.saxon_file``), or from its text when no file can be made or Saxon
         cannot read the file.
 
         A failed file parse is never the document's finding: it may be this process's fault (the file
         removed by a cleaner of the temporary directory, no file descriptor left), so the text is parsed
-        then, and only its error (the one the tree path would report) reaches the report."""
+        then, and only its error (the one the tree path would report) reaches the report.
+
+        ``spill``: once Saxon's file is written, the document's bytes (``streamed.document``) are spilled
+        to their own temporary file until ``spill`` closes (the caller's transform and collection)."""
         assert self._runtime is not None
         with streamed.saxon_file(strip_blank=self.strip_blank_text) as path:
             if path is not None:
+                if spill is not None:
+                    spill.enter_context(streamed.document.spilled())
                 with contextlib.suppress(PySaxonApiError):
                     return self._runtime.parse_file(path), None, time.perf_counter() - started
         return self._saxon_node(streamed.saxon_text(strip_blank=self.strip_blank_text), started)

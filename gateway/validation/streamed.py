@@ -35,6 +35,7 @@ from gateway.validation.blank_text import blank_free_chunks, blank_text_removabl
 from gateway.validation.saxon_text import received_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import may_embed_binary, root_name
+from gateway.xmlcore.held import HeldDocument
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
 
 #: Documents from this size up try the streamed path (1 MiB: a few hundred invoice lines; below it
@@ -54,10 +55,16 @@ _PLAIN_PATH: Final = re.compile(r"/[A-Za-z0-9/._-]+")
 
 @dataclass(frozen=True, slots=True)
 class StreamedDocument:
-    """A document found valid by the pull parse: its bytes and their declaration."""
+    """A document found valid by the pull parse: its bytes (held by ``document``, which validation may
+    spill to a temporary file while Saxon works: ``HeldDocument``) and their declaration."""
 
-    xml: bytes
+    document: HeldDocument
     docinfo: etree.DocInfo
+
+    @property
+    def xml(self) -> bytes:
+        """The document's bytes (read back if they were spilled)."""
+        return self.document.data()
 
     def saxon_text(self, *, strip_blank: bool = False) -> str:
         """The received bytes decoded (checked UTF-8 XML 1.0): decoded only when Saxon is about to parse,
@@ -102,26 +109,31 @@ class StreamedDocument:
     def _write(self, fd: int, *, strip_blank: bool) -> bool:
         """Write the bytes Saxon is to read into ``fd`` (left open); False if writing failed."""
         try:
+            xml = self.xml
             with os.fdopen(fd, "wb", closefd=False) as out:
-                if strip_blank and blank_text_removable(self.xml):
-                    for chunk in blank_free_chunks(self.xml):
+                if strip_blank and blank_text_removable(xml):
+                    for chunk in blank_free_chunks(xml):
                         out.write(chunk)
                 else:
-                    out.write(self.xml)
+                    out.write(xml)
         except OSError:
             return False
         return True
 
 
-def streamed_document(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> StreamedDocument | None:
+def streamed_document(
+    document: bytes | HeldDocument, xsd: XSDLayer, *, max_bytes: int
+) -> StreamedDocument | None:
     """The document, if a pull parse finds it XSD-valid, UTF-8 XML 1.0 and with nothing that needs the
     tree; None: take the tree path (see the module).
 
     Args:
-        xml: the received document.
+        document: the received document (a ``HeldDocument`` is kept by the answer, not copied).
         xsd: the rule set's XSD layer (its compiled schemas and their locks).
         max_bytes: the engine's size limit (a larger document takes the tree path, which refuses it).
     """
+    held = document if isinstance(document, HeldDocument) else HeldDocument(document)
+    xml = held.data()
     if len(xml) > max_bytes or may_embed_binary(xml):
         return None  # too large (the tree path refuses it), or an attachment the tree path may stub
     if _MAY_HOLD_ID.search(xml):
@@ -135,10 +147,11 @@ def streamed_document(xml: bytes, xsd: XSDLayer, *, max_bytes: int) -> StreamedD
         return None
     schema, lock = entry
     with lock:  # as the tree path: one validation per schema at a time
-        return _validated(xml, schema, huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES)
+        docinfo = _validated(xml, schema, huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES)
+    return None if docinfo is None else StreamedDocument(held, docinfo)
 
 
-def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> StreamedDocument | None:
+def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> etree.DocInfo | None:
     # Events only for the lines (cleared and dropped as they end: the rest of the document is the
     # header, small in any valid invoice without attachments): an event per element would cost the
     # Python loop ≈ 0.1 s for 5,000 lines.
@@ -170,4 +183,4 @@ def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> Strea
         return None  # the tree path refuses it
     if docinfo.xml_version != "1.0" or (docinfo.encoding or "").upper() not in ("UTF-8", "UTF8"):
         return None  # Saxon reads the tree's serialisation then (``saxon_text``)
-    return StreamedDocument(xml, docinfo)
+    return docinfo

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
-from gateway.api.deps import ServicesDep, bounded_body, require_roles
+from gateway.api.deps import ServicesDep, bounded_body, held_body, require_roles
 from gateway.api.document_size import check_document_size
 from gateway.api.errors import problem, problem_responses
 from gateway.api.outbound_schemas import (
@@ -48,6 +48,7 @@ from gateway.services.outbound_queries import (
     list_outbound,
 )
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OutboundQuery
+from gateway.xmlcore.held import HeldDocument
 
 router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_responses(401, 403, 422, 503))
 
@@ -55,7 +56,8 @@ SenderDep = Annotated[Principal, Depends(require_roles(Role.SENDER))]
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
 SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
 JSONBodyDep = Annotated[bytes, Depends(bounded_body(syntax="json"))]
-XMLBodyDep = Annotated[bytes, Depends(bounded_body(syntax="xml"))]
+#: Its bytes held by a HeldDocument only (validation may spill a large one to a temporary file).
+XMLBodyDep = Annotated[HeldDocument, Depends(held_body(syntax="xml"))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -138,7 +140,7 @@ async def _submit(
     services: Services,
     *,
     route: str,
-    body: bytes,
+    body: bytes | HeldDocument,
     client: Principal,
     key: str | None,
     prepare: Callable[[], PreparedDocument],

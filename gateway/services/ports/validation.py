@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from lxml import etree
 
     from gateway.validation import ValidationReport
+    from gateway.xmlcore.held import HeldDocument
 
 
 class DocumentValidator(Protocol):
@@ -16,7 +17,7 @@ class DocumentValidator(Protocol):
 
     def validate(
         self,
-        xml: bytes,
+        xml: bytes | HeldDocument,
         *,
         rule_set: str | None = None,
         on_parsed: Callable[[etree._Element], object] | None = None,
@@ -24,5 +25,6 @@ class DocumentValidator(Protocol):
         """Validate one UBL document under ``rule_set``; ``on_parsed`` is called with the parsed tree
         (before any layer runs) so a caller reads facts of the document without parsing it again. It may
         not be called at all (a large document validated without a tree): the caller then reads the
-        bytes itself."""
+        bytes itself. A ``HeldDocument`` whose bytes nobody else holds may be spilled to a temporary file
+        while the document is validated (``ValidationEngine.validate``)."""
         ...

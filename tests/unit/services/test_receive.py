@@ -49,6 +49,7 @@ from gateway.store.tables import inbound_documents
 from gateway.ubl import build_sbd
 from gateway.validation import Finding, Layer, Severity, ValidationReport
 from gateway.xmlcore import parse_xml
+from gateway.xmlcore.held import HeldDocument
 
 RULE_SET = "peppol-bis-billing-3.0.21"
 
@@ -78,14 +79,18 @@ class StubValidator:
         self.error: Exception | None = None
 
     def validate(
-        self, xml: bytes, *, rule_set: str | None = None, on_parsed: Callable[[Any], object] | None = None
+        self,
+        xml: bytes | HeldDocument,
+        *,
+        rule_set: str | None = None,
+        on_parsed: Callable[[Any], object] | None = None,
     ) -> ValidationReport:
         self.calls += 1
         self.rule_sets.append(rule_set)
         if self.error is not None:
             raise self.error
         if on_parsed is not None:
-            on_parsed(parse_xml(xml))
+            on_parsed(parse_xml(xml if isinstance(xml, bytes) else xml.data()))  # the receipt's: held
         assert rule_set in (RULE_SET, "peppol-invoice-response-3-t111", "peppol-mls-1.0.1")
         return ValidationReport(rule_set=rule_set or RULE_SET, findings=self.fatal)
 

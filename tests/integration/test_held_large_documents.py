@@ -1,0 +1,262 @@
+"""A large document's bytes are not held in the process while Saxon transforms it, neither on the sender
+(``POST /v1/outbound/ubl``) nor on the receiver (the work after an AS4 receipt), and what follows the
+validation gets them intact (README, *Memory, fifteenth pass*).
+
+Measured with tracemalloc, started once the test has made its own copy of the document: the largest block
+Python holds when the fused transform starts. Before, the request's body (sender) or the decompressed
+business document (receiver) was held then: one block of at least the document's size."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import tempfile
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from as4_support import NOW, counter_ids, dev_pki
+from fastapi.testclient import TestClient
+
+from gateway.api.app import create_app
+from gateway.as4 import build_user_message
+from gateway.bench.large import many_lines_invoice
+from gateway.bootstrap import Services
+from gateway.config import Settings
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.model.message import VALIDATION_PENDING
+from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.ubl import build_sbd
+from gateway.validation import ValidationEngine
+from gateway.xmlcore import held as held_module
+from tests.integration.conftest import SENDER_KEY
+from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    COOP,
+    SUPPLIER,
+    ExpenseApp,
+    app_fixture,
+)
+
+LINES = 1400  # ≈ 1.15 MB: the streamed path
+
+
+@pytest.fixture
+def at_transform(validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The largest memory block Python allocated under tracemalloc and still holds, each time the fused
+    transform starts (the real transform still runs). The document's bytes, if held, are one such block."""
+    shared: Any = validation_engine.compiled().shared
+    outputs = shared.outputs
+    seen: list[int] = []
+
+    def transforming(node: Any) -> Any:
+        blocks = tracemalloc.take_snapshot().statistics("traceback")
+        seen.append(max(stat.size for stat in blocks))
+        return outputs(node)
+
+    monkeypatch.setattr(shared, "outputs", transforming)
+    return seen
+
+
+@pytest.fixture
+def sender(
+    artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    settings = Settings.model_validate(
+        {
+            "artefacts": {"mirror": artefacts_dir, "cache_dir": tmp_path_factory.mktemp("cache")},
+            "api": {"keys": [{"name": "invoicing", "role": "sender", "key": SENDER_KEY}]},
+        }
+    )
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'held.db'}"
+    upgrade_database(url)
+    services = Services(settings=settings, validation=validation_engine, store=SQLDocumentStore.from_url(url))
+    with TestClient(
+        create_app(settings, services=services, warm=False), headers={"Authorization": f"Bearer {SENDER_KEY}"}
+    ) as client:
+        yield client
+    services.close()
+
+
+def _no_held_file_named() -> bool:
+    return not list(Path(tempfile.gettempdir()).glob("gateway-held-*"))
+
+
+def test_the_sender_holds_no_copy_of_the_posted_document_while_it_is_transformed(
+    sender: TestClient, at_transform: list[int]
+) -> None:
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    tracemalloc.start()
+    try:
+        response = sender.post("/v1/outbound/ubl", content=ubl, headers={"Content-Type": "application/xml"})
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 202, response.text
+    assert len(at_transform) == 1
+    largest = at_transform[0]
+    assert largest < 0.5 * len(ubl), largest / len(ubl)  # before: the request's body, ≥ 1× the document
+    stored = sender.get(f"/v1/outbound/{response.json()['id']}/ubl")
+    assert stored.content == ubl  # read back intact, stored as posted
+    assert _no_held_file_named()
+    again = sender.post("/v1/outbound/ubl", content=ubl, headers={"Content-Type": "application/xml"})
+    assert again.status_code == 200, again.text  # the same bytes: the duplicate answer, as before
+    assert again.json()["duplicate"] is True
+
+
+def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transformed(
+    app: ExpenseApp, at_transform: list[int]
+) -> None:
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    p = dev_pki()
+    message_id = f"{uuid.uuid4()}@supplier.test"
+    sbd = build_sbd(
+        ubl,
+        sender=SUPPLIER,
+        receiver=COOP,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    message = build_user_message(
+        sbd,
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=message_id,
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+    del sbd
+    tracemalloc.start()
+    try:
+        response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 200
+    assert b"Receipt" in response.content
+    assert len(at_transform) == 1
+    largest = at_transform[0]
+    assert largest < 0.5 * len(ubl), largest / len(ubl)  # before: the business document, ≥ 1× the document
+    with app.store.unit_of_work(read_only=True) as uow:
+        document = uow.inbound.get_by_message_id(message_id)
+        assert document is not None
+        content = uow.inbound.get_content(document.id)
+        drafted = uow.expenses.get_by_inbound(document.id)
+    assert document.status.value == "valid", document.status_reason
+    assert content is not None
+    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # as the SBD carried it (no declaration)
+    assert drafted is not None  # the expense draft, read from the bytes read back after validation
+    assert _no_held_file_named()
+
+
+def _as4_message(ubl: bytes, message_id: str) -> Any:
+    p = dev_pki()
+    sbd = build_sbd(
+        ubl,
+        sender=SUPPLIER,
+        receiver=COOP,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    return build_user_message(
+        sbd,
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=message_id,
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+
+
+def test_a_failed_read_back_on_the_receiver_leaves_the_document_pending_for_the_sweep(
+    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The receipt is sent; the read-back after Saxon's transform fails (EIO, or MemoryError under a memory
+    limit). The validation's catch-all logs it, and meanwhile another thread opens a file, which takes the
+    spill's freed descriptor number. The document must stay RECEIVED and pending (its bytes are in the
+    store: the sweep validates it), never be recorded from that other file's bytes as "validation could
+    not run", which nothing retries."""
+    validation_engine.validate(many_lines_invoice(LINES, tag="warm").ubl)  # compiled and warm
+    real = held_module._read_all
+    reads: list[int] = []
+
+    def read_all(fd: int, size: int) -> bytes:
+        reads.append(fd)
+        if len(reads) == 1:
+            raise OSError(errno.EIO, "injected read-back failure")
+        return real(fd, size)
+
+    monkeypatch.setattr(held_module, "_read_all", read_all)
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    opened: list[int] = []
+
+    class OpensAFile(logging.Handler):  # another thread's file, opened as the failure is logged
+        def emit(self, record: logging.LogRecord) -> None:
+            if "validation of AS4 message" in record.getMessage() and not opened:
+                while not opened or opened[-1] < reads[0]:  # up to the spill's freed number
+                    fd = os.open(tmp_path / "other.xml", os.O_RDWR | os.O_CREAT, 0o600)
+                    os.write(fd, b"<Other/>" + b" " * len(ubl))
+                    opened.append(fd)
+
+    handler = OpensAFile()
+    logging.getLogger("gateway.receive").addHandler(handler)
+    message_id = f"{uuid.uuid4()}@supplier.test"
+    message = _as4_message(ubl, message_id)
+    try:
+        response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
+    finally:
+        logging.getLogger("gateway.receive").removeHandler(handler)
+        for fd in opened:
+            os.close(fd)
+    assert response.status_code == 200
+    assert b"Receipt" in response.content
+    assert reads  # the spill was read back (and failed)
+    with app.store.unit_of_work(read_only=True) as uow:
+        document = uow.inbound.get_by_message_id(message_id)
+        assert document is not None
+        content = uow.inbound.get_content(document.id)
+    assert document.status.value == "received"
+    assert document.status_reason == VALIDATION_PENDING, document.status_reason
+    assert content is not None
+    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # recoverable from the store
+    assert _no_held_file_named()
+
+
+def test_a_failed_read_back_on_the_sender_is_a_problem_with_nothing_stored(
+    sender: TestClient, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """500 problem+json (our fault, not the document's), no descriptor left, nothing stored: the same post
+    again (same Idempotency-Key) is accepted, not answered from a record of the failure."""
+    validation_engine.validate(many_lines_invoice(LINES, tag="warm").ubl)  # compiled and warm
+    real = held_module._read_all
+    reads: list[int] = []
+
+    def read_all(fd: int, size: int) -> bytes:
+        reads.append(fd)
+        if len(reads) == 1:
+            raise OSError(errno.EIO, "injected read-back failure")
+        return real(fd, size)
+
+    monkeypatch.setattr(held_module, "_read_all", read_all)
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
+    with TestClient(sender.app, headers=dict(sender.headers), raise_server_exceptions=False) as client:
+        assert client.get("/v1/outbound").status_code == 200  # the client's own loop and its descriptors
+        descriptors = len(os.listdir("/proc/self/fd"))
+        failed = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+        assert failed.status_code == 500, failed.text
+        assert failed.headers["content-type"].startswith("application/problem+json")
+        assert len(os.listdir("/proc/self/fd")) == descriptors
+        assert reads
+        again = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.headers.get("Idempotent-Replayed") is None
+    assert sender.get(f"/v1/outbound/{again.json()['id']}/ubl").content == ubl
+    assert _no_held_file_named()
