@@ -43,8 +43,11 @@ class ValidationSettings(BaseModel):
     # The free heap kept is as large as the young generation: with less than the eden (24 MiB of 32), every
     # young collection handed the rest of the freed eden back to the system and the next documents faulted
     # it in again, page by page (≈ 0.1-0.3 ms of system time per official example, *Validation, ninth pass*).
+    # And no more than one eden (24, not 32): with 32 the policy kept 26-27 MiB, the surplus resident beside
+    # the eden a large document's transform refills (≈ 1.5 MiB of a 5,000-line invoice's peak, *Memory,
+    # sixteenth pass*).
     saxon_young_generation_mib: int = Field(default=32, ge=0, le=4096)
-    saxon_max_free_heap_mib: int = Field(default=32, ge=0, le=4096)
+    saxon_max_free_heap_mib: int = Field(default=24, ge=0, le=4096)
     # Further options of Saxon's isolate, after those two: GraalVM's collection logs only (on stderr, e.g.
     # ["-XX:+PrintGC"]; saxon_heap.DIAGNOSTIC_OPTIONS). Others are refused here: GraalVM ends the whole
     # process on an option it does not know, and some it knows end or hang it. Ignored when the young
