@@ -736,3 +736,36 @@ def test_a_full_worker_refilled_while_its_deliveries_look_up_says_busy_once_the_
     assert deliverer.ended >= 3, deliverer.ended  # the slots were refilled meanwhile
     assert True in signal.told, (signal.told, deliverer.ended)
 
+
+def test_a_worker_without_a_signal_is_not_woken_by_its_deliveries_endpoint_waits(
+    store: SQLDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polling only (no signal): there is nothing to tell, so a full worker's wait is not ended by the
+    # deliveries reaching or leaving their endpoint's wait (a turn of the loop each, for nothing).
+    import gateway.worker.loop as loop_module
+
+    changed_args: list[Any] = []
+    real = loop_module.wait_for_work
+
+    async def recording(stop: Any, flying: Any, timeout: float, signal: Any, changed: Any = None) -> bool:
+        changed_args.append(changed)
+        return await real(stop, flying, timeout, signal, changed)
+
+    monkeypatch.setattr(loop_module, "wait_for_work", recording)
+    [queue_document(store) for _ in range(3)]
+    deliverer = OneEndpointDeliverer()
+    worker = make_worker(store, deliverer, poll_interval=60.0, max_in_flight=3)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        assert await until(lambda: deliverer.before == 3)
+        deliverer.looked_up.set()
+        assert await until(lambda: deliverer.waiting_for_endpoints() == 2)
+        deliverer.release.set()
+        assert await until(lambda: len(deliverer.delivered) == 3)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    assert changed_args and all(changed is None for changed in changed_args), changed_args
