@@ -768,4 +768,5 @@ def test_a_worker_without_a_signal_is_not_woken_by_its_deliveries_endpoint_waits
         await asyncio.wait_for(running, timeout=10)
 
     asyncio.run(main())
-    assert changed_args and all(changed is None for changed in changed_args), changed_args
+    assert changed_args
+    assert all(changed is None for changed in changed_args), changed_args
