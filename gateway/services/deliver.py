@@ -262,6 +262,7 @@ class Deliverer:
             # Attempts that never recorded an outcome (the worker died, or a step raised, each time): stop
             # the loop. Checked before any other step, so a step that always raises cannot loop forever.
             reason = f"retries-exhausted: {lease.attempts - 1} attempts were interrupted without an outcome"
+            self._reached_endpoint(token)  # given up: it neither sends nor waits
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         refused_for = self._refused.pop(lease.document_id, None)
         if refused_for is not None and self._slots is not None and not self._slots.would_wait(refused_for):
@@ -276,12 +277,15 @@ class Deliverer:
         document = prepared.document
         emailed = self._emails.stored(prepared)
         if emailed is not None:
+            self._reached_endpoint(token)  # e-mailed: no endpoint's slot to send to or wait for
             return await self._emails.resend(lease, emailed)
         if isinstance(document.receiver, EmailReceiver):
+            self._reached_endpoint(token)  # likewise (an SMTP send must not count as before an endpoint)
             return await self._emails.only(lease, prepared, document.receiver)
         try:
             endpoint = await self._resolve(document, document.receiver)
         except DiscoveryError as exc:
+            self._reached_endpoint(token)  # no endpoint: it is e-mailed or its failure recorded
             # The e-mail fallback if it applies. Otherwise only an unreachable SML/SMP may answer otherwise
             # later: every other outcome (bad SMP signature, rejected endpoint certificate...) fails now.
             by_email = await self._emails.fallback(lease, prepared, exc)

@@ -252,7 +252,8 @@ class DeliveryWorker:
                         flying,
                         put_off if graced and put_off is not None else timeout,
                         pacing.signal if free else None,
-                        None if free else endpoints_changed,
+                        # Without a signal there is nothing to tell: no turn of the loop for a change.
+                        None if free or pacing.signal is None else endpoints_changed,
                     )
                     waited_out = waited_out and not graced
                     pacing.waited_while_busy(waited_out, free)

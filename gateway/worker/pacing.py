@@ -91,7 +91,9 @@ class LeasePacing:
         due jobs behind: their wake-up may be spent already (PostgreSQL folds notifications), so a freed
         slot leases again."""
         self._more_due = got == asked
-        if got:
+        if got and not self._put_off:
+            # The grace runs from the lease that filled the slots: leases that refill them while the tell is
+            # put off do not renew it (a full worker refilled faster than the grace would never say busy).
             self._before_endpoint_until = time.monotonic() + BEFORE_ENDPOINT_GRACE
 
     def handed_back(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -21,6 +21,7 @@ from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_
 from gateway.model.message import DeliveryEvent, DeliveryStatus, OutboundDocument
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.email_fallback import EmailChannel
+from gateway.services.ports import Mailer
 from gateway.store import SQLDocumentStore
 from gateway.transport.smtp import SMTPMailer, SMTPSettings
 from gateway.worker import BackoffPolicy
@@ -61,12 +62,21 @@ def network() -> Iterator[DevNetwork]:
         yield net  # RECEIVER is published nowhere: not registered
 
 
-def _deliver(store: SQLDocumentStore, network: DevNetwork, clock: SettableClock, port: int) -> DeliveryResult:
+def _deliver(
+    store: SQLDocumentStore,
+    network: DevNetwork,
+    clock: SettableClock,
+    port: int,
+    mailer_for: Callable[[Mailer], Mailer] | None = None,
+) -> DeliveryResult:
+    """Deliver the one due job (``mailer_for``: wraps the SMTP adapter, for a test to look in)."""
+
     async def go() -> DeliveryResult:
         from gateway.transport.http import HTTPAS4Transport
 
         async with HTTPAS4Transport(connect_timeout=2.0, send_timeout=5.0) as transport:
-            mailer = SMTPMailer(SMTPSettings(host="127.0.0.1", port=port, starttls=False, timeout=5.0))
+            smtp = SMTPMailer(SMTPSettings(host="127.0.0.1", port=port, starttls=False, timeout=5.0))
+            mailer = smtp if mailer_for is None else mailer_for(smtp)
             deliverer = Deliverer(
                 store=store,
                 resolver=resolver_for(network, clock),  # type: ignore[arg-type]
@@ -84,12 +94,28 @@ def _deliver(store: SQLDocumentStore, network: DevNetwork, clock: SettableClock,
                 ),
                 email=EmailChannel(mailer, SENDER, render_pdf),
             )
+            if isinstance(mailer, WatchingMailer):
+                mailer.deliverer = deliverer
             with store.unit_of_work() as uow:
                 (lease,) = uow.jobs.lease(now=clock.now(), limit=1, lease_for=timedelta(minutes=5), token="w")
                 uow.commit()
             return await deliverer.deliver_one(lease)
 
     return asyncio.run(go())
+
+
+class WatchingMailer:
+    """The SMTP adapter, noting how many deliveries ``before_endpoints`` counts while each e-mail is sent."""
+
+    def __init__(self, inner: Mailer) -> None:
+        self.inner = inner
+        self.deliverer: Deliverer | None = None
+        self.before: list[int] = []
+
+    async def send(self, message: bytes, *, sender: str, recipients: Sequence[str]) -> str:
+        assert self.deliverer is not None
+        self.before.append(self.deliverer.before_endpoints())
+        return await self.inner.send(message, sender=sender, recipients=recipients)
 
 
 def _document(store: SQLDocumentStore, document_id: str) -> OutboundDocument:
@@ -246,3 +272,21 @@ def test_other_outcomes_are_not_emailed(
     assert result.status is status
     assert (_document(store, document_id).status_reason or "").startswith(reason)
     assert handler.received == []
+
+
+def test_a_delivery_by_email_does_not_count_as_before_an_endpoint_while_it_is_sent(
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
+) -> None:
+    # An e-mailed document never reaches an endpoint's slot: a full worker must not put off saying busy for
+    # it while the SMTP relay answers (Workers, busy signal, review pass).
+    _, port = relay
+    queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "9000"), number="INV-MAIL-BEFORE")
+    watching: list[WatchingMailer] = []
+
+    def wrap(inner: Mailer) -> Mailer:
+        watching.append(WatchingMailer(inner))
+        return watching[-1]
+
+    result = _deliver(store, network, SettableClock(), port, mailer_for=wrap)
+    assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
+    assert watching[0].before == [0]

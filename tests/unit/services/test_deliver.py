@@ -718,3 +718,30 @@ def test_a_delivery_counts_as_before_its_endpoint_until_it_reaches_the_endpoints
     assert told == [0]  # once, when it reached the endpoint (it sent: no wait to tell)
     assert deliverer.before_endpoints() == 0
     assert result.status is DeliveryStatus.DELIVERED
+
+
+def test_a_delivery_whose_lookup_failed_no_longer_counts_as_before_its_endpoint_while_recording_it(
+    rig: Rig,
+) -> None:
+    # A delivery that will neither send nor wait for an endpoint's slot (its lookup failed; an e-mail
+    # delivery likewise) is not counted by ``before_endpoints`` while it records its outcome or e-mails: a
+    # full worker would put off saying busy for it (Workers, busy signal, review pass).
+    queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    rig.directory = FailingResolver(DiscoveryError("SMP timed out"))
+    deliverer = rig.deliverer()
+    told: list[int] = []
+    deliverer.watch_endpoints(lambda: told.append(deliverer.before_endpoints()))
+    seen: list[int] = []
+    record = deliverer._steps.record_outcome
+
+    def recording(*args: Any) -> DeliveryResult:
+        seen.append(deliverer.before_endpoints())
+        return record(*args)
+
+    deliverer._steps.record_outcome = recording  # type: ignore[method-assign]
+    result = asyncio.run(deliverer.deliver_one(lease))
+    assert result.status is DeliveryStatus.RETRYING
+    assert seen == [0]
+    assert told == [0]
+    assert deliverer.before_endpoints() == 0

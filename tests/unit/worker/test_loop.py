@@ -671,3 +671,102 @@ def test_a_full_worker_whose_deliveries_start_waiting_for_their_endpoint_tells_t
 
     assert asyncio.run(main()) == (True, True)
     assert signal.polls_handed_on == 0
+
+
+# --- review of the busy signal (Workers, busy signal, review pass) -----------------------------------------
+
+
+class SlowLookups:
+    """Each delivery looks its receiver up (counted by ``before_endpoints``) for ``lookup`` seconds and ends
+    there (no endpoint reached); the first three are staggered, so one ends every ``lookup / 3`` seconds while
+    the others still look up: a full worker whose slots are refilled by each ended delivery."""
+
+    def __init__(self, lookup: float) -> None:
+        self.lookup = lookup
+        self.before = 0
+        self.watcher: Any = None
+        self.started = 0
+        self.ended = 0
+
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        return {}
+
+    def waiting_for_endpoints(self) -> int:
+        return 0
+
+    def before_endpoints(self) -> int:
+        return self.before
+
+    def watch_endpoints(self, watcher: Any) -> None:
+        self.watcher = watcher
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        self.started += 1
+        self.before += 1
+        try:
+            await asyncio.sleep(self.lookup * min(self.started, 3) / 3)
+        finally:
+            self.before -= 1
+            if not self.before and self.watcher is not None:
+                self.watcher()
+        self.ended += 1
+        return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+
+def test_a_full_worker_refilled_while_its_deliveries_look_up_says_busy_once_the_grace_runs_out(
+    store: SQLDocumentStore,
+) -> None:
+    # The grace after the lease that filled the slots is not renewed by the leases that refill them while the
+    # tell is put off: a slow SMP (every delivery looking up, one ending every 0.25 s and its slot refilled at
+    # once) must not keep a full listener from saying busy for as long as the flow lasts.
+    for _ in range(30):
+        queue_document(store)
+    deliverer = SlowLookups(lookup=0.75)
+    signal = RecordingSignal()
+    worker = make_worker(store, deliverer, poll_interval=60.0, signal=signal, max_in_flight=3)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        await until(lambda: True in signal.told or deliverer.ended >= 8, within=5.0)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    assert deliverer.ended >= 3, deliverer.ended  # the slots were refilled meanwhile
+    assert True in signal.told, (signal.told, deliverer.ended)
+
+
+def test_a_worker_without_a_signal_is_not_woken_by_its_deliveries_endpoint_waits(
+    store: SQLDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polling only (no signal): there is nothing to tell, so a full worker's wait is not ended by the
+    # deliveries reaching or leaving their endpoint's wait (a turn of the loop each, for nothing).
+    import gateway.worker.loop as loop_module
+
+    changed_args: list[Any] = []
+    real = loop_module.wait_for_work
+
+    async def recording(stop: Any, flying: Any, timeout: float, signal: Any, changed: Any = None) -> bool:
+        changed_args.append(changed)
+        return await real(stop, flying, timeout, signal, changed)
+
+    monkeypatch.setattr(loop_module, "wait_for_work", recording)
+    [queue_document(store) for _ in range(3)]
+    deliverer = OneEndpointDeliverer()
+    worker = make_worker(store, deliverer, poll_interval=60.0, max_in_flight=3)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        assert await until(lambda: deliverer.before == 3)
+        deliverer.looked_up.set()
+        assert await until(lambda: deliverer.waiting_for_endpoints() == 2)
+        deliverer.release.set()
+        assert await until(lambda: len(deliverer.delivered) == 3)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    asyncio.run(main())
+    assert changed_args
+    assert all(changed is None for changed in changed_args), changed_args
