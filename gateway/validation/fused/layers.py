@@ -9,6 +9,7 @@ import copy
 from lxml import etree
 
 from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, ForbiddenPaths
+from gateway.validation.fused.code_dispatch import CodeDispatch
 from gateway.validation.fused.codes import CodeLists, TokenSets
 from gateway.validation.fused.combine import CombineError, merged_namespaces, shared_top_level
 from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
@@ -95,6 +96,8 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
         keep = f"number(@{ORDER_ATTRIBUTE}) ge {offset} and number(@{ORDER_ATTRIBUTE}) lt {end}"
         keeps.append(f"not(@{ORDER_ATTRIBUTE}) or ({keep})" if forbidden.asserts else keep)
         offset = end
+    dispatch = CodeDispatch()
+    dispatch.rewrite(rules, {prefix: uri for prefix, uri in nsmap.items() if prefix})
     if sum(1 for _, forbidden in layers if forbidden.asserts) > 1:
         raise CombineError("forbidden paths moved in two layers")
     template = sub(body, "template", match="/")
@@ -130,6 +133,7 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
     for node in shared_top_level(declarations):
         root.append(copy.deepcopy(node))
     root.extend(codes.declarations())
+    root.extend(dispatch.declarations())
     root.extend(shared_top_level(own, ours=True))
     sub(root, "param", name=ONLY_PARAMETER, select="''", as_="xs:string")
     for node in list(body):

@@ -37,6 +37,7 @@ import copy
 from lxml import etree
 
 from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, ForbiddenPaths
+from gateway.validation.fused.code_dispatch import CodeDispatch
 from gateway.validation.fused.codes import CodeLists, TokenSets
 from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
 from gateway.validation.fused.findings import declarations as finding_functions
@@ -74,6 +75,8 @@ def write_fused(skeleton: Skeleton) -> bytes:
         document_rules = pattern_targets(pattern, skeleton).document
         rule_templates(rules, pattern, position, rewrites, forbidden, document_rules, namespaces, split_modes)
     forbidden.templates(rules, ORDER_ATTRIBUTE)
+    dispatch = CodeDispatch()
+    dispatch.rewrite(rules, namespaces)
     _root_template(body, forbidden)
     walk_templates(body, [(skeleton, forbidden)], prefixes)
     body.extend(list(rules))
@@ -89,6 +92,7 @@ def write_fused(skeleton: Skeleton) -> bytes:
     for node in (*skeleton.declarations, *skeleton.location_templates):
         root.append(copy.deepcopy(node))
     root.extend(rewrites.declarations())
+    root.extend(dispatch.declarations())
     for node in list(body):
         root.append(node)
     share_findings(root, ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE)
