@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
 from lxml import etree
@@ -54,6 +55,17 @@ _BOOLEAN = re.compile(rf"^({_NAME})\s*=\s*(?:false|true)\(\s*\)$")
 #: The mode's built-in rule as ``rules.rule_templates`` writes it (writes nothing).
 _DEFAULT_MATCH = "/|@*|node()"
 GUARD_PREFIX = "fused-code-simple"
+
+
+def _priority(text: str | None) -> Decimal | None:
+    """A template's explicit priority, exactly (None: none, or not a number)."""
+    if text is None:
+        return None
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _balanced_code(text: str) -> re.Match[str] | None:
@@ -104,7 +116,7 @@ class _Member:
     """One template of a family: what its pattern asks of the node and of its ancestors."""
 
     template: etree._Element
-    priority: float
+    priority: Decimal  # exact: the dispatcher's is written back as a decimal (``_dispatcher``)
     code: str  # F(NAME)
     literal: str  # 'LIT'
     others: list[str]  # the last step's other predicates, in order
@@ -117,7 +129,7 @@ def _member(
     template: etree._Element, namespaces: Mapping[str, str]
 ) -> tuple[tuple[str, str], _Member] | None:
     match = template.get("match", "")
-    priority = template.get("priority")
+    priority = _priority(template.get("priority"))
     if priority is None or len(split_top_level(match, "|")) != 1:
         return None
     steps = [step.strip() for step in split_top_level(match, "/")]
@@ -157,7 +169,7 @@ def _member(
         ancestors.append("parent::document-node()")
     member = _Member(
         template=template,
-        priority=float(priority),
+        priority=priority,
         code=" ".join(code.group(1).split()),
         literal=code.group(3),
         others=predicates[1:],
@@ -259,7 +271,8 @@ class CodeDispatch:
         paths = list(dict.fromkeys(g for m in members for g in m.guards))
         self.guards[variable] = " and ".join(f"empty({path})" for path in paths) if paths else "true()"
         top = max(m.priority for m in members)
-        template = sub(rules, "template", match=head, mode=mode, priority=f"{top + 1:g}")
+        # as a plain decimal (XSLT's priority is an xs:decimal: no exponent, no rounding, e.g. 1001036)
+        template = sub(rules, "template", match=head, mode=mode, priority=format(top + 1, "f"))
         choose = sub(template, "choose")
         fast = sub(choose, "when", test=f"${variable}")
         code = f"{FINDINGS_PREFIX}-code"

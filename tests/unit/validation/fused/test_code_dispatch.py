@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -314,3 +315,30 @@ def test_a_broken_dispatcher_is_noticed(
 )
 def test_error_guards(predicate: str, element: str, guard: str | None) -> None:
     assert _error_guard(predicate, element) == guard
+
+
+@pytest.mark.parametrize(("shift", "expected"), [(1_000_000, "1001036"), (Decimal("12345.25"), "13381.25")])
+def test_the_dispatcher_priority_is_an_exact_decimal(
+    saxon: PySaxonProcessor,
+    officials: list[bytes],
+    documents: list[tuple[str, str]],
+    shift: int | Decimal,
+    expected: str,
+) -> None:
+    """A rule set whose priorities reach 10^6 (or have decimals): the dispatcher's priority is the top
+    member's plus one, written as an xs:decimal (``:g`` wrote 1.00104e+06: Saxon refused to compile,
+    and rounded 13381.25 to 13381.2), and the findings stay the official ones."""
+    official = re.sub(
+        rb'(mode="M11" priority=")(\d+)"',
+        lambda found: found.group(1) + str(int(found.group(2)) + shift).encode() + b'"',
+        officials[0],
+    )
+    fused = fuse_stylesheet(official)
+    dispatchers = [
+        t.get("priority")
+        for t in etree.fromstring(fused).iter(xsl("template"))
+        if t.get("match") == "cac:TaxCategory" and t.get("mode") == "M11" and t.get("name") is None
+    ]
+    assert dispatchers == [expected]
+    differences = _differences(saxon, [official], [fused], documents[::9])
+    assert not differences, "\n".join(differences[:5])
