@@ -292,13 +292,8 @@ def bounded_body(
     """
 
     async def dependency(request: Request) -> AsyncIterator[bytes]:
-        if syntax is not None:
-            check_media_type(request, syntax)
-        services: Services = request.app.state.services
-        limit = getattr(services.settings.api, limit_attr)
-        async with api_body_slots(request).slot():
-            with body_budget(request).reservation() as reservation:
-                yield await read_body(request, limit, reservation)
+        async with _bounded_read(request, limit_attr, syntax) as body:
+            yield body
 
     return dependency
 
@@ -311,12 +306,22 @@ def held_body(
     while Saxon works on it (README, *Memory, fifteenth pass*)."""
 
     async def dependency(request: Request) -> AsyncIterator[HeldDocument]:
-        if syntax is not None:
-            check_media_type(request, syntax)
-        services: Services = request.app.state.services
-        limit = getattr(services.settings.api, limit_attr)
-        async with api_body_slots(request).slot():
-            with body_budget(request).reservation() as reservation:
-                yield HeldDocument(await read_body(request, limit, reservation))
+        async with _bounded_read(request, limit_attr, syntax) as body:
+            held = HeldDocument(body)
+            del body  # this frame lives as long as the request: only the HeldDocument may keep the bytes
+            yield held
 
     return dependency
+
+
+@asynccontextmanager
+async def _bounded_read(request: Request, limit_attr: str, syntax: str | None) -> AsyncIterator[bytes]:
+    """The body of ``bounded_body`` and ``held_body``: media type checked, read within its limit, in one of
+    the app's body slots and the memory budget until the context ends (the response is sent)."""
+    if syntax is not None:
+        check_media_type(request, syntax)
+    services: Services = request.app.state.services
+    limit = getattr(services.settings.api, limit_attr)
+    async with api_body_slots(request).slot():
+        with body_budget(request).reservation() as reservation:
+            yield await read_body(request, limit, reservation)

@@ -175,25 +175,32 @@ def _as4_message(ubl: bytes, message_id: str) -> Any:
     )
 
 
+@pytest.fixture
+def reads(validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The engine compiled and warm; the first read-back of a spilled document fails (EIO), later ones read.
+    The descriptors read back from, in order."""
+    validation_engine.validate(many_lines_invoice(LINES, tag="warm").ubl)
+    real = held_module._read_all
+    seen: list[int] = []
+
+    def read_all(fd: int, size: int) -> bytes:
+        seen.append(fd)
+        if len(seen) == 1:
+            raise OSError(errno.EIO, "injected read-back failure")
+        return real(fd, size)
+
+    monkeypatch.setattr(held_module, "_read_all", read_all)
+    return seen
+
+
 def test_a_failed_read_back_on_the_receiver_leaves_the_document_pending_for_the_sweep(
-    app: ExpenseApp, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    app: ExpenseApp, reads: list[int], tmp_path: Path
 ) -> None:
     """The receipt is sent; the read-back after Saxon's transform fails (EIO, or MemoryError under a memory
     limit). The validation's catch-all logs it, and meanwhile another thread opens a file, which takes the
     spill's freed descriptor number. The document must stay RECEIVED and pending (its bytes are in the
     store: the sweep validates it), never be recorded from that other file's bytes as "validation could
     not run", which nothing retries."""
-    validation_engine.validate(many_lines_invoice(LINES, tag="warm").ubl)  # compiled and warm
-    real = held_module._read_all
-    reads: list[int] = []
-
-    def read_all(fd: int, size: int) -> bytes:
-        reads.append(fd)
-        if len(reads) == 1:
-            raise OSError(errno.EIO, "injected read-back failure")
-        return real(fd, size)
-
-    monkeypatch.setattr(held_module, "_read_all", read_all)
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
     opened: list[int] = []
 
@@ -230,21 +237,10 @@ def test_a_failed_read_back_on_the_receiver_leaves_the_document_pending_for_the_
 
 
 def test_a_failed_read_back_on_the_sender_is_a_problem_with_nothing_stored(
-    sender: TestClient, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+    sender: TestClient, reads: list[int]
 ) -> None:
     """500 problem+json (our fault, not the document's), no descriptor left, nothing stored: the same post
     again (same Idempotency-Key) is accepted, not answered from a record of the failure."""
-    validation_engine.validate(many_lines_invoice(LINES, tag="warm").ubl)  # compiled and warm
-    real = held_module._read_all
-    reads: list[int] = []
-
-    def read_all(fd: int, size: int) -> bytes:
-        reads.append(fd)
-        if len(reads) == 1:
-            raise OSError(errno.EIO, "injected read-back failure")
-        return real(fd, size)
-
-    monkeypatch.setattr(held_module, "_read_all", read_all)
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
     headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
     with TestClient(sender.app, headers=dict(sender.headers), raise_server_exceptions=False) as client:
