@@ -70,6 +70,10 @@ REPORTING_RECEIVER = ParticipantID("0208", "0000000097")
 
 T = TypeVar("T")
 SEND_TIMEOUT = 2.0
+# Generous: a loopback connection is made at once or refused at once, and the tests that time out do so on the
+# send (SEND_TIMEOUT). 2 s gave a ConnectTimeout once on a host loaded to 5 on 2 cores (the test's threads
+# starved), where the receiver's answer was the point of the test.
+CONNECT_TIMEOUT = 10.0
 
 # --- databases --------------------------------------------------------------------------------------------
 
@@ -110,7 +114,9 @@ class Sender:
 
     def with_worker(self, use: Callable[[DeliveryWorker], Awaitable[T]], batch_size: int = 10) -> T:
         async def go() -> T:
-            async with HTTPAS4Transport(connect_timeout=2.0, send_timeout=SEND_TIMEOUT) as transport:
+            async with HTTPAS4Transport(
+                connect_timeout=CONNECT_TIMEOUT, send_timeout=SEND_TIMEOUT
+            ) as transport:
                 deliverer = Deliverer(
                     store=self.store,
                     resolver=self.directory,
