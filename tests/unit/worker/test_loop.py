@@ -45,9 +45,10 @@ class OutageStore:
         self.inner.close()
 
 
-class RecordingDeliverer:
-    def __init__(self) -> None:
-        self.delivered: list[str] = []
+class IdleDeliverer:
+    """What the worker loop asks a ``Deliverer`` besides ``deliver_one``, answered as by one with nothing
+    preloaded, no job waiting for an endpoint's slot, none before its endpoint and no watcher: the fakes
+    below override what their test is about."""
 
     def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
         return {}
@@ -60,6 +61,11 @@ class RecordingDeliverer:
 
     def watch_endpoints(self, watcher: Any) -> None:
         pass
+
+
+class RecordingDeliverer(IdleDeliverer):
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
 
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.delivered.append(lease.document_id)
@@ -192,7 +198,7 @@ def test_the_lease_margin_outlasts_a_database_lock_wait() -> None:
 # --- the pipeline: no batch barrier, heartbeat ------------------------------------------------------------
 
 
-class HeldDeliverer:
+class HeldDeliverer(IdleDeliverer):
     """Delivers at once, except the documents in ``held``: those wait until ``release`` is set."""
 
     def __init__(self, held: set[str]) -> None:
@@ -200,18 +206,6 @@ class HeldDeliverer:
         self.release = asyncio.Event()
         self.delivered: list[str] = []
         self.started: list[str] = []
-
-    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
-        return {}
-
-    def waiting_for_endpoints(self) -> int:
-        return 0
-
-    def before_endpoints(self) -> int:
-        return 0
-
-    def watch_endpoints(self, watcher: Any) -> None:
-        pass
 
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.started.append(lease.document_id)
@@ -352,25 +346,13 @@ class CountingLeases(DeliveryWorker):
         return super()._lease(limit)
 
 
-class QuickDeliverer:
+class QuickDeliverer(IdleDeliverer):
     """Ends each delivery after a short pause; the documents in ``deferred`` are handed back."""
 
     def __init__(self, deferred: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         self.deferred = deferred
         self.delivered: list[str] = []
         self.started = 0
-
-    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
-        return {}
-
-    def waiting_for_endpoints(self) -> int:
-        return 0
-
-    def before_endpoints(self) -> int:
-        return 0
-
-    def watch_endpoints(self, watcher: Any) -> None:
-        pass
 
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         if lease.document_id in self.deferred:
@@ -445,7 +427,7 @@ def test_after_a_hand_back_ended_deliveries_lease_again(store: SQLDocumentStore)
     assert worker.leases == 1 + 3  # the first look, then one after each of the three ended deliveries
 
 
-class SteadyDeliverer:
+class SteadyDeliverer(IdleDeliverer):
     """Each delivery takes ``step`` seconds longer than the one before: with many in flight, one ends every
     ``step`` seconds (slow receivers answering one after the other); records when each document started."""
 
@@ -453,18 +435,6 @@ class SteadyDeliverer:
         self.step = step
         self.started: dict[str, float] = {}
         self.delivered: list[str] = []
-
-    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
-        return {}
-
-    def waiting_for_endpoints(self) -> int:
-        return 0
-
-    def before_endpoints(self) -> int:
-        return 0
-
-    def watch_endpoints(self, watcher: Any) -> None:
-        pass
 
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.started[lease.document_id] = time.monotonic()
@@ -554,7 +524,7 @@ class RecordingSignal(SilentSignal):
         self.polls_handed_on += 1
 
 
-class OneEndpointDeliverer:
+class OneEndpointDeliverer(IdleDeliverer):
     """Like the Deliverer: each delivery first looks its receiver up (until ``looked_up`` is set; counted by
     ``before_endpoints``), then takes a slot of one endpoint (limit 1, the real ``EndpointSlots``: the others
     wait in the process) and sends until ``release`` is set."""
@@ -576,9 +546,6 @@ class OneEndpointDeliverer:
         self.delivered: list[str] = []
         self.before = 0
         self.watcher: Any = None
-
-    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
-        return {}
 
     def waiting_for_endpoints(self) -> int:
         return self.slots.waiting_in_all()
@@ -676,7 +643,7 @@ def test_a_full_worker_whose_deliveries_start_waiting_for_their_endpoint_tells_t
 # --- review of the busy signal (Workers, busy signal, review pass) -----------------------------------------
 
 
-class SlowLookups:
+class SlowLookups(IdleDeliverer):
     """Each delivery looks its receiver up (counted by ``before_endpoints``) for ``lookup`` seconds and ends
     there (no endpoint reached); the first three are staggered, so one ends every ``lookup / 3`` seconds while
     the others still look up: a full worker whose slots are refilled by each ended delivery."""
@@ -687,12 +654,6 @@ class SlowLookups:
         self.watcher: Any = None
         self.started = 0
         self.ended = 0
-
-    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
-        return {}
-
-    def waiting_for_endpoints(self) -> int:
-        return 0
 
     def before_endpoints(self) -> int:
         return self.before
