@@ -110,27 +110,8 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transfo
     app: ExpenseApp, at_transform: list[int]
 ) -> None:
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
-    p = dev_pki()
     message_id = f"{uuid.uuid4()}@supplier.test"
-    sbd = build_sbd(
-        ubl,
-        sender=SUPPLIER,
-        receiver=COOP,
-        document_type=BIS_INVOICE,
-        process=BIS_BILLING_PROCESS,
-        country_c1="BE",
-        instance_id=str(uuid.uuid4()),
-        created=NOW,
-    )
-    message = build_user_message(
-        sbd,
-        sender=p.sender,
-        receiver_certificate=p.receiver.certificate,
-        message_id=message_id,
-        timestamp=NOW,
-        new_id=counter_ids(),
-    )
-    del sbd
+    message = _as4_message(ubl, message_id)
     tracemalloc.start()
     try:
         response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
