@@ -7,7 +7,7 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -173,9 +173,11 @@ async def wait_until_final(
     interval: float = 0.25,
     on_final: Callable[[], object] | None = None,
     unfinished: Sequence[str] = UNFINISHED_STATUSES,
+    besides: Collection[str] = (),
 ) -> dict[str, str]:
     """Wait until no document of the gateway is on its way (none ``accepted``, ``sending`` or ``retrying``),
-    or ``timeout`` passes; then read the status of each of ``ids`` from the document list.
+    but those of ``besides``, or ``timeout`` passes; then read the status of each of ``ids`` from the
+    document list.
 
     Each round asks for one document per unfinished status (three small requests), so the waiting costs
     the gateway under test next to nothing however many documents there are; the measured times come
@@ -186,13 +188,14 @@ async def wait_until_final(
         on_final: called once the waiting ends, before the statuses are read (the CPU figures stop there:
             what the benchmark reads afterwards is not the pipeline's work).
         unfinished: the statuses waited out (``delivered`` too when an MLS is awaited).
+        besides: documents not waited for (a silent endpoint's, which stay ``retrying``).
 
     Returns:
         id -> last seen status (``unknown`` if the list did not show it).
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not await any_unfinished(client, unfinished):
+        if not await any_unfinished(client, unfinished, besides=besides):
             break
         await asyncio.sleep(interval)
     if on_final is not None:
@@ -201,12 +204,21 @@ async def wait_until_final(
     return {doc_id: statuses.get(doc_id, "unknown") for doc_id in set(ids)}
 
 
-async def any_unfinished(client: httpx.AsyncClient, statuses: Sequence[str] = UNFINISHED_STATUSES) -> bool:
-    """True while some outbound document is still on its way (in one of ``statuses``)."""
+async def any_unfinished(
+    client: httpx.AsyncClient, statuses: Sequence[str] = UNFINISHED_STATUSES, *, besides: Collection[str] = ()
+) -> bool:
+    """True while some outbound document but those of ``besides`` is still on its way (in one of
+    ``statuses``): a page per status one longer than ``besides`` (more pages only past the list's limit)."""
+    ignored = set(besides)
     for status in statuses:
-        page = await _get_json(client, "/v1/outbound", {"status": status, "limit": 1})
-        if page["items"]:
-            return True
+        params: dict[str, str | int] = {"status": status, "limit": min(len(ignored) + 1, LIST_PAGE_SIZE)}
+        while True:
+            page = await _get_json(client, "/v1/outbound", params)
+            if any(item["id"] not in ignored for item in page["items"]):
+                return True
+            if not page.get("next_cursor"):
+                break
+            params["cursor"] = page["next_cursor"]
     return False
 
 

@@ -3,6 +3,7 @@ real AS4 receivers and one behind the delaying proxy; the figures come back (tim
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,20 @@ def test_a_slow_endpoint_scenario_delivers_the_nine_and_reports_their_throughput
     assert result.proxy_requests >= 1  # the tenth endpoint's documents went through the proxy
     assert result.fast_rate is not None
     assert result.fast_rate > 0
+
+
+def test_a_silent_endpoint_scenario_ends_when_the_nine_are_final(tmp_path: Path) -> None:
+    """The silent endpoint's documents stay ``retrying``: the round must not wait them out to its timeout."""
+    started = time.monotonic()
+    result = run_scenario(
+        Scenario("silent", None),
+        documents=20,
+        workdir=tmp_path / "silent",
+        template=DEFAULT_TEMPLATE,
+        send_timeout=2,
+        timeout=600,
+    )
+    assert result.errors == []
+    assert (result.fast_documents, result.fast_delivered, result.slow_documents) == (18, 18, 2)
+    assert result.slow_delivered == 0
+    assert time.monotonic() - started < 300  # far from the 600 s it would wait for the silent two
