@@ -171,7 +171,7 @@ class InboundFinisher:
             # Nothing reads the bytes from here on (they are in the store): a large document goes out of the
             # process again while its expense draft and verdict are recorded, and comes back only for a retry
             # of this call (it raised), never beside what the record left (README, *Memory, eighteenth pass*).
-            document.data()  # HeldDocumentLost if validation's read-back failed: recorded nothing, left pending
+            document.data()  # HeldDocumentLost if validation's read-back failed: nothing recorded, pending
             held: contextlib.AbstractContextManager[bool] = document.spilled(
                 from_bytes=RESPILL_FROM, read_back=False
             )

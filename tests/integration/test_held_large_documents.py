@@ -158,7 +158,9 @@ def test_the_sender_holds_no_copy_of_the_posted_document_while_it_is_stored(
     pass*): Python holds no block of the document's size beside SQLite's copies of the row."""
     at_insert = _largest_block_at(SQLOutboundDocumentRepository, "add", monkeypatch)
     warm = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl  # rule sets compiled, caches filled
-    assert sender.post("/v1/outbound/ubl", content=warm, headers={"Content-Type": "application/xml"}).is_success
+    assert sender.post(
+        "/v1/outbound/ubl", content=warm, headers={"Content-Type": "application/xml"}
+    ).is_success
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
     headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
     tracemalloc.start()
@@ -183,7 +185,9 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_its_verdict_i
     """After validation and the draft's reading, the document is spilled again for the verdict's record
     (the expense draft's lines, the MLS) and not read back after it (README, *Memory, eighteenth pass*)."""
     at_record = _largest_block_at(InboundFinisher, "_record", monkeypatch)
-    warm = _as4_message(many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl, f"{uuid.uuid4()}@supplier.test")
+    warm = _as4_message(
+        many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl, f"{uuid.uuid4()}@supplier.test"
+    )
     assert app.client.post("/as4", content=warm.body, headers=dict(warm.headers)).status_code == 200
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
     message_id = f"{uuid.uuid4()}@supplier.test"
