@@ -4,11 +4,11 @@ status timeline, AS4 messages with the exact bytes exchanged)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
 from gateway.errors import InvalidTransition
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, Receiver
@@ -287,6 +287,21 @@ class InboundDocument:
     updated_at: datetime
     sbdh_instance_id: str | None = None
     status_reason: str | None = None
+
+
+class SlicedBody(Protocol):
+    """A document's bytes that the store can write a slice at a time, without the caller holding them whole
+    (``gateway.xmlcore.held.HeldDocument`` while it is spilled to a temporary file)."""
+
+    def __len__(self) -> int: ...
+
+    def slices(self, size: int = ...) -> Iterator[bytes | memoryview]:
+        """The bytes in order, ``size`` at a time."""
+        ...
+
+    def data(self) -> bytes:
+        """The bytes whole (for a store that cannot write them in slices)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

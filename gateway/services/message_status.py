@@ -238,7 +238,7 @@ class MessageStatusService:
         self,
         document_id: str,
         envelope: ReceivedEnvelope,
-        business: bytes,
+        business: bytes | None,
         *,
         awaited: Callable[[], bool] | None = None,
     ) -> PlannedMLS | None:
@@ -249,7 +249,8 @@ class MessageStatusService:
         Args:
             document_id: the received document.
             envelope: its envelope facts with the verdict to record (``recorded``; None: no MLS).
-            business: its business document (an ApplicationResponse is read to tell an MLS, never answered).
+            business: its business document (an ApplicationResponse is read to tell an MLS, never answered;
+                None: not held, for any other document type, whose bytes are not read).
             awaited: asked once an MLS is to be sent, before the directory is asked and the MLS built and
                 validated: False when the document's verdict was recorded meanwhile by another call (which
                 queued its MLS with it), so none is built here. Only a hint that saves that work: the
@@ -262,7 +263,7 @@ class MessageStatusService:
         known = envelope.recorded
         if known is None or not self._sends_mls or known.document_type == MLS_DOCUMENT_TYPE:
             return None
-        if known.document_type.root_namespace == APPLICATION_RESPONSE_NS:
+        if known.document_type.root_namespace == APPLICATION_RESPONSE_NS and business is not None:
             try:
                 if read_application_response(business).kind is ResponseKind.MLS:
                     return None  # no MLS answers an MLS

@@ -4,6 +4,7 @@ job in one unit of work; and support's request for a new delivery attempt."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 # A concurrent post of the same number can win the race between our check and our insert (PostgreSQL);
 # the next round then finds its document. Two rounds suffice; the third is slack.
 _WRITE_ROUNDS: Final = 3
+#: Smallest posted document stored from a temporary file (the SQLite store writes bodies from 1 MiB in
+#: slices: ``gateway.store.blobs.STREAM_FROM``; a smaller one would be read back whole).
+SLICED_FROM: Final = 1024 * 1024
 
 
 class SubmissionOutcome(StrEnum):
@@ -110,6 +114,18 @@ class SubmissionResult:
     body: JSONObject
     document_id: str | None
     replayed: bool = False
+
+
+def _out_of_process(
+    prepared: PreparedDocument, report: ValidationReport | None
+) -> contextlib.AbstractContextManager[bool]:
+    """A valid large posted document's bytes out of the process while it is stored: the store writes them a
+    slice at a time from the temporary file (``DocumentStore``'s ``add(..., body=)``), so they are not held
+    beside the database's own copies of the row (README, *Memory, eighteenth pass*)."""
+    source = prepared.source
+    if isinstance(source, HeldDocument) and report is not None and report.valid:
+        return source.spilled(from_bytes=SLICED_FROM)
+    return contextlib.nullcontext(False)
 
 
 def _refused_body(report: ValidationReport) -> JSONObject:
@@ -196,16 +212,17 @@ class OutboundSubmitter:
         # The number was read as free just now: the first write round inserts without reading it again (a
         # concurrent insert of the same number makes the insert fail, and the next round reads it).
         number_free = earlier is None and not prepared.problems
-        for _ in range(_WRITE_ROUNDS):
-            try:
-                result = self._write(prepared, report, submission, number_free=number_free)
-            except _LostRace:
-                number_free = False
-                continue
-            if result is not None:
-                return result
-            # The number was free after all (cannot happen: documents are never deleted); validate now.
-            report = self._validate(prepared, rule_set)
+        with _out_of_process(prepared, report):
+            for _ in range(_WRITE_ROUNDS):
+                try:
+                    result = self._write(prepared, report, fingerprint, submission, number_free=number_free)
+                except _LostRace:
+                    number_free = False
+                    continue
+                if result is not None:
+                    return result
+                # The number was free after all (cannot happen: documents are never deleted); validate now.
+                report = self._validate(prepared, rule_set)
         raise StoreError("document number kept being taken concurrently; try again")
 
     def _validate(self, prepared: PreparedDocument, rule_set: str | None) -> ValidationReport:
@@ -229,11 +246,14 @@ class OutboundSubmitter:
         self,
         prepared: PreparedDocument,
         report: ValidationReport | None,
+        fingerprint: str,
         submission: Submission,
         *,
         number_free: bool = False,
     ) -> SubmissionResult | None:
         """One write round; None if the document needs validating first.
+
+        ``fingerprint``: the submission's, computed before its body was spilled (``_out_of_process``).
 
         ``number_free``: the number was just read as free, so it is not read again (the unique index still
         refuses a concurrent insert of it: ``_LostRace``).
@@ -264,7 +284,7 @@ class OutboundSubmitter:
                 record = IdempotencyRecord(
                     submission.client,
                     key,
-                    submission.fingerprint,
+                    fingerprint,
                     _RECORDED_OUTCOME[result.outcome],
                     result.body,
                     now,
@@ -278,8 +298,11 @@ class OutboundSubmitter:
             if document is not None:
                 assert report is not None
                 try:
-                    content = DocumentContent(prepared.ubl, report.to_dict(), prepared.buyer_country)
-                    event = uow.outbound.add(document, content)
+                    source = prepared.source
+                    sliced = source if isinstance(source, HeldDocument) and not source.in_memory else None
+                    body = b"" if sliced is not None else prepared.ubl
+                    content = DocumentContent(body, report.to_dict(), prepared.buyer_country)
+                    event = uow.outbound.add(document, content, body=sliced)
                 except DuplicateMessage as exc:
                     raise _LostRace from exc
                 uow.jobs.enqueue(document.id, due_at=now)

@@ -14,6 +14,7 @@ both.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,6 +45,9 @@ log = logging.getLogger("gateway.receive")
 #: How long the work after a receipt, handed over to run once the receipt is answered, may take to start
 #: before it is taken for lost. It only waits behind the other receipts' work; longer than any such queue.
 IN_FLIGHT_HOLD: Final = timedelta(minutes=15)
+#: Smallest document held out of the process while its verdict is recorded (the validation's streamed path
+#: starts at 1 MiB too: below it the temporary file would cost more than the bytes).
+RESPILL_FROM: Final = 1024 * 1024
 
 
 class VerdictAnswer(Protocol):
@@ -54,12 +58,13 @@ class VerdictAnswer(Protocol):
         self,
         document_id: str,
         envelope: ReceivedEnvelope,
-        business: bytes,
+        business: bytes | None,
         *,
         awaited: Callable[[], bool] | None = None,
     ) -> PlannedMLS | None:
         """The MLS to queue with the verdict ``envelope.recorded``, or None; ``awaited`` is asked before it
-        is built (False: the verdict was recorded meanwhile, none is built)."""
+        is built (False: the verdict was recorded meanwhile, none is built). ``business`` is read only for an
+        ApplicationResponse (None for any other document: not held)."""
 
     def queue(self, uow: UnitOfWork, planned: PlannedMLS) -> str:
         """Store it in ``uow`` (StoreError: roll back)."""
@@ -159,22 +164,34 @@ class InboundFinisher:
             StoreError: the verdict could not be recorded (nothing was handed on; run it again).
         """
         verdict, validated = self._validate(facts, document)
-        business = document.data() if isinstance(document, HeldDocument) else document
         # The verdict goes with the envelope: the MLS decision need not read the document back.
         # An answer (MLS, T111) is applied from these bytes, not read back from the store.
         answer = facts.document_type.root_namespace == APPLICATION_RESPONSE_NS
-        known = RecordedVerdict(
-            facts.document_type, verdict.status, verdict.report, business if answer else None
-        )
-        envelope = replace(facts.envelope, recorded=known)
-        check = _StillPending(self._store, facts.document_id)
-        planned = self._prepare_mls(facts.document_id, envelope, business, check)
-        if check.recorded_meanwhile:  # another call recorded the verdict with its MLS: nothing is built
-            return _recorded_elsewhere(facts.document_id, verdict.status)
-        draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
-        recorded = self._record(facts, verdict, validated if draft else None, planned)
-        if recorded is None:  # the draft spoiled the unit of work: the verdict and MLS alone, the draft later
-            recorded = self._record(facts, verdict, None, planned)
+        if isinstance(document, HeldDocument) and not answer:
+            # Nothing reads the bytes from here on (they are in the store): a large document goes out of the
+            # process again while its expense draft and verdict are recorded, and comes back only for a retry
+            # of this call (it raised), never beside what the record left (README, *Memory, eighteenth pass*).
+            document.data()  # HeldDocumentLost if validation's read-back failed: nothing recorded, pending
+            held: contextlib.AbstractContextManager[bool] = document.spilled(
+                from_bytes=RESPILL_FROM, read_back=False
+            )
+            business: bytes | None = None
+        else:
+            held = contextlib.nullcontext(False)
+            business = document.data() if isinstance(document, HeldDocument) else document
+        with held:
+            known = RecordedVerdict(
+                facts.document_type, verdict.status, verdict.report, business if answer else None
+            )
+            envelope = replace(facts.envelope, recorded=known)
+            check = _StillPending(self._store, facts.document_id)
+            planned = self._prepare_mls(facts.document_id, envelope, business, check)
+            if check.recorded_meanwhile:  # another call recorded the verdict with its MLS: nothing is built
+                return _recorded_elsewhere(facts.document_id, verdict.status)
+            draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
+            recorded = self._record(facts, verdict, validated if draft else None, planned)
+            if recorded is None:  # the draft spoiled the unit of work: the verdict and MLS alone, draft later
+                recorded = self._record(facts, verdict, None, planned)
         if not recorded:
             return _recorded_elsewhere(facts.document_id, verdict.status)
         if self._on_received is not None:
@@ -185,7 +202,7 @@ class InboundFinisher:
         return Finished(verdict.status, True)
 
     def _prepare_mls(
-        self, document_id: str, envelope: ReceivedEnvelope, business: bytes, check: _StillPending
+        self, document_id: str, envelope: ReceivedEnvelope, business: bytes | None, check: _StillPending
     ) -> PlannedMLS | None:
         """The MLS to queue with the verdict. Once one is to be sent, ``check`` reads whether the document
         still awaits its verdict; building it touches no store. If that fails (a bug, the MLS rule set

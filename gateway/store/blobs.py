@@ -12,12 +12,14 @@ SQLite too: their copies cost nothing, the extra statements would.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, bindparam, func, insert, literal_column, select
 
 from gateway.errors import StoreError
+from gateway.model.message import SlicedBody
 
 #: Bytes written per ``blob.write`` call (the slices are views: no copy).
 SLICE = 1024 * 1024
@@ -32,12 +34,16 @@ def _insert_zeroblob(table: Table, column: str) -> Insert:
 
 
 def insert_with_blob(
-    connection: Connection, table: Table, values: dict[str, Any], column: str, data: bytes
+    connection: Connection, table: Table, values: dict[str, Any], column: str, data: bytes | SlicedBody
 ) -> None:
     """Insert a row of ``table`` whose ``column`` holds ``data``; ``values`` are its other columns, which
-    must include the whole primary key (the written row is found by it)."""
+    must include the whole primary key (the written row is found by it).
+
+    ``data`` may be a ``SlicedBody`` (a document held in a temporary file): on SQLite its slices are written
+    as they are read, so the whole bytes never exist in the process; elsewhere they are read whole."""
     if connection.dialect.name != "sqlite" or len(data) < STREAM_FROM:
-        connection.execute(insert(table), {**values, column: data})
+        whole = data if isinstance(data, bytes) else data.data()
+        connection.execute(insert(table), {**values, column: whole})
         return
     connection.execute(_insert_zeroblob(table, column), {**values, "b_length": len(data)})
     key = [table.c[c.name] == values[c.name] for c in table.primary_key.columns]
@@ -45,10 +51,16 @@ def insert_with_blob(
         select(literal_column("rowid")).select_from(table).where(*key)
     ).scalar_one()
     driver = connection.connection.driver_connection
-    view = memoryview(data)
+    slices = _slices(data) if isinstance(data, bytes) else data.slices()
     try:
         with driver.blobopen(table.name, column, rowid) as blob:  # type: ignore[union-attr]
-            for start in range(0, len(view), SLICE):
-                blob.write(view[start : start + SLICE])
+            for piece in slices:
+                blob.write(piece)
     except sqlite3.Error as exc:  # the driver's own API: SQLAlchemy does not wrap it (store/errors.py)
         raise StoreError(f"{table.name}.{column}: {type(exc).__name__} while writing the bytes") from exc
+
+
+def _slices(data: bytes) -> Iterator[memoryview]:
+    view = memoryview(data)
+    for start in range(0, len(view), SLICE):
+        yield view[start : start + SLICE]

@@ -23,6 +23,9 @@ import os
 import tempfile
 from collections.abc import Iterator
 
+#: Bytes read from the temporary file per slice by ``HeldDocument.slices``.
+READ_SLICE = 256 * 1024
+
 
 class HeldDocument:
     """The bytes of one document, held here only (see the module).
@@ -32,12 +35,13 @@ class HeldDocument:
     unless the caller keeps no other reference to the bytes while the block runs.
     """
 
-    __slots__ = ("_data", "_fd", "_size")
+    __slots__ = ("_data", "_fd", "_released", "_size")
 
     def __init__(self, data: bytes) -> None:
         self._data: bytes | None = data
         self._fd: int | None = None
         self._size = len(data)
+        self._released = False  # dropped by its owner (``spilled(read_back=False)``)
 
     def __len__(self) -> int:
         return self._size
@@ -60,16 +64,48 @@ class HeldDocument:
         """
         if self._data is None:
             if self._fd is None:
-                raise HeldDocumentLost(f"the {self._size}-byte held document was lost: its read-back failed")
+                raise HeldDocumentLost(self._lost())
             self._data = _read_all(self._fd, self._size)
         return self._data
 
+    def _lost(self) -> str:
+        if self._released:
+            return f"the {self._size}-byte held document was released by its owner"
+        return f"the {self._size}-byte held document was lost: its read-back failed"
+
+    def slices(self, size: int = READ_SLICE) -> Iterator[bytes | memoryview]:
+        """The bytes in order, ``size`` at a time, without holding them whole: views of the held bytes, or
+        while they are spilled, reads of the temporary file (which stay spilled).
+
+        Raises:
+            HeldDocumentLost: as ``data()``; OSError: the temporary file could not be read whole.
+        """
+        if self._data is not None:
+            view = memoryview(self._data)
+            for start in range(0, self._size, size):
+                yield view[start : start + size]
+            return
+        if self._fd is None:
+            raise HeldDocumentLost(self._lost())
+        got = 0
+        while got < self._size:
+            part = os.pread(self._fd, min(size, self._size - got), got)
+            if not part:
+                raise OSError(f"temporary file of a held document ended after {got} of {self._size} bytes")
+            got += len(part)
+            yield part
+
     @contextlib.contextmanager
-    def spilled(self) -> Iterator[bool]:
+    def spilled(self, *, from_bytes: int = 0, read_back: bool = True) -> Iterator[bool]:
         """While the block runs, the bytes are in an unlinked temporary file instead of this object (True);
-        False: they stay held (no temporary directory, a failed write, or already spilled). On exit they
-        are read back and the file's descriptor closed, whatever the block raised."""
-        if self._fd is not None or self._data is None:
+        False: they stay held (a document under ``from_bytes``, no temporary directory, a failed write, or
+        already spilled). On exit they are read back and the file's descriptor closed, whatever the block
+        raised.
+
+        ``read_back=False``: the owner's last use of the bytes. They are read back only when the block raises
+        (the owner may run it again); after a block that ended normally they are gone (``data()`` raises
+        ``HeldDocumentLost``), so that they never come back beside what the block left."""
+        if self._fd is not None or self._data is None or self._size < from_bytes:
             yield False
             return
         fd = _unlinked_file()
@@ -83,14 +119,19 @@ class HeldDocument:
                 return
             self._fd = fd
             self._data = None
+            ended = False
             try:
                 yield True
+                ended = True
             finally:
                 # Read back before the descriptor goes; an error here propagates, and the document is lost
                 # (``data()`` raises): the descriptor's number is closed below and free for any file another
                 # thread opens next, so it must never be read again.
                 try:
-                    self.data()
+                    if read_back or not ended:
+                        self.data()
+                    else:
+                        self._released = True
                 finally:
                     self._fd = None
         finally:
@@ -98,7 +139,8 @@ class HeldDocument:
 
 
 class HeldDocumentLost(OSError):
-    """A held document's read-back failed: its bytes are gone from the process (see ``HeldDocument.data``)."""
+    """A held document's bytes are gone from the process: its read-back failed, or its owner released them
+    (see ``HeldDocument.data`` and ``spilled``)."""
 
 
 def _write_all(fd: int, data: bytes) -> bool:

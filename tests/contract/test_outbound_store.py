@@ -13,6 +13,7 @@ from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, TimelineEvent
 from gateway.services import OutboundQuery, PageCursor
 from gateway.store import SQLDocumentStore
+from gateway.xmlcore.held import HeldDocument
 
 E = DeliveryEvent
 S = DeliveryStatus
@@ -33,6 +34,32 @@ def test_add_and_get_round_trip(store: SQLDocumentStore) -> None:
         assert uow.outbound.get_content("no-such-id") is None
     assert stored is not None
     assert stored.body == UBL
+    assert stored.validation_report == REPORT
+
+
+def test_a_large_body_is_stored_from_a_spilled_held_document(store: SQLDocumentStore) -> None:
+    """``add(..., body=)``: the UBL written from a document held in a temporary file (README, *Memory,
+    eighteenth pass*), byte for byte; the duplicate number is refused alike and the row rolls back."""
+    ubl = UBL + b"<!--" + bytes(range(32, 127)) * 30_000 + b"-->"  # 2.9 MB: written in slices on SQLite
+    held = HeldDocument(ubl)
+    document = outbound(number="2026-0100")
+    with held.spilled() as out:
+        assert out
+        with store.unit_of_work() as uow:
+            uow.outbound.add(document, content(b""), body=held)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            with pytest.raises(DuplicateMessage):
+                uow.outbound.add(outbound(number="2026-0100"), content(b""), body=held)
+            assert uow.outbound.find_by_number("PU-0001", "2026-0100") == document
+        rolled_back = outbound(number="2026-0101")
+        with store.unit_of_work() as uow:
+            uow.outbound.add(rolled_back, content(b""), body=held)  # left without a commit
+    with store.unit_of_work(read_only=True) as uow:
+        stored = uow.outbound.get_content(document.id)
+        assert uow.outbound.get(rolled_back.id) is None
+    assert stored is not None
+    assert stored.body == ubl
     assert stored.validation_report == REPORT
 
 

@@ -29,7 +29,9 @@ from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
 from gateway.model.message import VALIDATION_PENDING
+from gateway.services.receive_finish import InboundFinisher
 from gateway.store import SQLDocumentStore, upgrade_database
+from gateway.store.documents import SQLOutboundDocumentRepository
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from gateway.xmlcore import held as held_module
@@ -131,6 +133,82 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transfo
     assert content is not None
     assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # as the SBD carried it (no declaration)
     assert drafted is not None  # the expense draft, read from the bytes read back after validation
+    assert _no_held_file_named()
+
+
+def _largest_block_at(owner: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The largest single memory block Python allocated under tracemalloc and still holds, each time
+    ``owner.name`` is called under tracemalloc (the real one then runs)."""
+    real = getattr(owner, name)
+    seen: list[int] = []
+
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        if tracemalloc.is_tracing():
+            seen.append(max(trace.size for trace in tracemalloc.take_snapshot().traces))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, measured)
+    return seen
+
+
+def test_the_sender_holds_no_copy_of_the_posted_document_while_it_is_stored(
+    sender: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbound row is written from the spilled body a slice at a time (README, *Memory, eighteenth
+    pass*): Python holds no block of the document's size beside SQLite's copies of the row."""
+    at_insert = _largest_block_at(SQLOutboundDocumentRepository, "add", monkeypatch)
+    warm = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl  # rule sets compiled, caches filled
+    assert sender.post(
+        "/v1/outbound/ubl", content=warm, headers={"Content-Type": "application/xml"}
+    ).is_success
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
+    tracemalloc.start()
+    try:
+        response = sender.post("/v1/outbound/ubl", content=ubl, headers=headers)
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 202, response.text
+    assert len(at_insert) == 1  # the measured post's (the warm one's ran without tracemalloc)
+    assert at_insert[0] < 0.5 * len(ubl), at_insert[0] / len(ubl)  # before: the body read back, ≥ 1×
+    assert sender.get(f"/v1/outbound/{response.json()['id']}/ubl").content == ubl
+    replayed = sender.post("/v1/outbound/ubl", content=ubl, headers=headers)  # the fingerprint kept
+    assert replayed.status_code == 202, replayed.text
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
+    assert replayed.json() == response.json()
+    assert _no_held_file_named()
+
+
+def test_the_receiver_holds_no_copy_of_the_business_document_while_its_verdict_is_recorded(
+    app: ExpenseApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After validation and the draft's reading, the document is spilled again for the verdict's record
+    (the expense draft's lines, the MLS) and not read back after it (README, *Memory, eighteenth pass*)."""
+    at_record = _largest_block_at(InboundFinisher, "_record", monkeypatch)
+    warm = _as4_message(
+        many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl, f"{uuid.uuid4()}@supplier.test"
+    )
+    assert app.client.post("/as4", content=warm.body, headers=dict(warm.headers)).status_code == 200
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    message_id = f"{uuid.uuid4()}@supplier.test"
+    message = _as4_message(ubl, message_id)
+    tracemalloc.start()
+    try:
+        response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 200
+    assert len(at_record) == 1
+    assert at_record[0] < 0.5 * len(ubl), at_record[0] / len(ubl)  # before: the document, ≥ 1×
+    with app.store.unit_of_work(read_only=True) as uow:
+        document = uow.inbound.get_by_message_id(message_id)
+        assert document is not None
+        content = uow.inbound.get_content(document.id)
+        drafted = uow.expenses.get_by_inbound(document.id)
+    assert document.status.value == "valid", document.status_reason
+    assert content is not None
+    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()
+    assert drafted is not None
     assert _no_held_file_named()
 
 

@@ -18,6 +18,7 @@ from gateway.model.message import (
     InboundStatus,
     JSONObject,
     OutboundDocument,
+    SlicedBody,
     TimelineEvent,
 )
 from gateway.services.ports.paging import InboundQuery, OutboundQuery, Page
@@ -79,8 +80,13 @@ class IdempotencyRecord:
 class OutboundDocumentRepository(Protocol):
     """Outbound documents, their content and their status timeline."""
 
-    def add(self, document: OutboundDocument, content: DocumentContent) -> TimelineEvent:
+    def add(
+        self, document: OutboundDocument, content: DocumentContent, *, body: SlicedBody | None = None
+    ) -> TimelineEvent:
         """Store a new document in INITIAL_STATUS and record its SUBMITTED timeline entry at ``created_at``.
+
+        ``body``: the UBL to store instead of ``content.body`` (then ``b""``), read a slice at a time: a large
+        document the caller holds out of the process (README, *Memory, eighteenth pass*).
 
         Raises:
             InvalidTransition: ``document.status`` is not INITIAL_STATUS.

@@ -66,6 +66,54 @@ def test_data_asked_for_while_spilled_is_read_back(tmp_path: Path, monkeypatch: 
     assert held.data() == b"<a/>" * 1000
 
 
+def test_slices_read_the_spilled_file_without_bringing_the_bytes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the SQLite store writes a large outbound body from (README, *Memory, eighteenth pass*)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = os.urandom(700_001)
+    held = HeldDocument(data)
+    assert b"".join(held.slices(100_000)) == data  # held: views of the bytes
+    with held.spilled() as spilled:
+        assert spilled
+        pieces = [bytes(piece) for piece in held.slices(100_000)]
+        assert not held.in_memory  # read in slices, not back whole
+    assert [len(piece) for piece in pieces] == [100_000] * 7 + [1]
+    assert b"".join(pieces) == data
+
+
+def test_a_document_under_from_bytes_is_not_spilled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    held = HeldDocument(b"<a/>" * 1000)
+    with held.spilled(from_bytes=4001) as spilled:
+        assert not spilled
+        assert held.in_memory
+    with held.spilled(from_bytes=4000) as spilled:
+        assert spilled
+
+
+def test_without_read_back_the_bytes_come_back_only_when_the_block_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``read_back=False``: the receiver's last use of a document (its verdict and draft recorded)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    data = os.urandom(300_000)
+    held = HeldDocument(data)
+    descriptors = _open_descriptors()
+    with pytest.raises(RuntimeError), held.spilled(read_back=False):  # a retry needs them: read back
+        raise RuntimeError
+    assert held.in_memory
+    assert held.data() == data
+    with held.spilled(read_back=False) as spilled:
+        assert spilled
+    assert not held.in_memory
+    assert _open_descriptors() == descriptors
+    with pytest.raises(held_module.HeldDocumentLost, match="released by its owner"):
+        held.data()
+    with pytest.raises(held_module.HeldDocumentLost):
+        list(held.slices())
+
+
 def test_without_a_temporary_directory_the_bytes_stay(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
