@@ -12,7 +12,8 @@ layer), then each layer's transform on that one Saxon document; the engine also 
 report (SVRL, or the fused stylesheets' compact one: ``gateway.validation.compact``) into findings
 and builds the report. The text: raw serialises the lxml tree; the engine does too when it
 changed the tree or the bytes are not UTF-8, else it decodes the received bytes (``saxon_text``).
-For the examples, the fused engine's time is also broken down by phase (``validation_phases``).
+For the examples, the fused engine's time is also broken down by phase (``validation_phases``): each
+phase timed alone, and the steps of a validation timed in place (these add up to the whole).
 A benchmark prints figures; it is not a test.
 
 Order: by default each column validates all the documents of a round before the next column starts
@@ -37,7 +38,7 @@ from typing import Any
 from lxml import etree
 from saxonche import PySaxonApiError, PySaxonProcessor
 
-from gateway.bench.validation_phases import phase_times, print_phases
+from gateway.bench.validation_phases import phase_times, print_phases, print_steps, steps_in_place
 from gateway.bootstrap import build_artefact_store, build_validation_engine
 from gateway.config import Settings
 from gateway.validation import Evaluation, Layer, LayerKind, ValidationEngine, cached_stylesheet, rule_set_for
@@ -231,6 +232,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         _print_group(label, series, max(lines, 0))
         if not lines:
             print_phases(label, phase_times(engines["fused"], rule_set_id, documents, repeat))
+            print_steps(label, steps_in_place(engines["fused"], rule_set_id, documents, repeat))
     return 0
 
 

@@ -8,6 +8,12 @@ report (the fused stylesheets' compact report, ``gateway.validation.compact``) i
 phase is repeated on its own here (best of the repeats, process CPU time, so a busy machine disturbs
 it less), then the median over documents is printed. Phases timed alone run with warm caches, so
 their sum is a little under a whole validation.
+
+``steps_in_place`` times the same steps inside one validation instead, in the engine's order on fresh
+objects (each step right after the one before it, as ``validate()`` runs them): their sum is the whole
+validation. Each phase timed alone is cheaper than in place by what the steps in between push out of the
+CPU's caches (README, *Validation, ninth pass* and *thirteenth pass*): the two lines together say how much
+of a validation that is.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from saxonche import PySaxonApiError
 
 from gateway.validation import ValidationEngine
+from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_objects
 from gateway.validation.saxon_text import saxon_text
 from gateway.xmlcore import parse_xml
 
@@ -81,6 +88,71 @@ def _document_phases(
     return found
 
 
+def steps_in_place(
+    engine: ValidationEngine, rule_set: str, documents: list[bytes], repeat: int
+) -> dict[str, float]:
+    """Median over ``documents`` of the best CPU time (ms) of each step of a validation timed in place:
+    the engine's steps in its order, each document ``repeat`` times in turn with the others (a stream,
+    as the benchmark's columns run), then the whole ``validate()`` timed the same way. Only for a rule
+    set whose layers share one stylesheet (the default): empty otherwise."""
+    compiled = engine.compiled(rule_set)
+    shared = compiled.shared
+    if shared is None:
+        return {}
+    best: list[dict[str, float]] = [{} for _ in documents]
+    for _ in range(repeat):
+        for index, document in enumerate(documents):
+            found = best[index]
+            for step, seconds in _steps(engine, rule_set, document).items():
+                found[step] = min(seconds, found.get(step, seconds))
+        for index, document in enumerate(documents):
+            started = time.process_time()
+            engine.validate(document, rule_set=rule_set)
+            seconds = time.process_time() - started
+            best[index]["whole validate()"] = min(seconds, best[index].get("whole validate()", seconds))
+    return {step: statistics.median(found[step] for found in best) * 1000 for step in best[0]}
+
+
+def _steps(engine: ValidationEngine, rule_set: str, document: bytes) -> dict[str, float]:
+    """One validation's steps as ``validate_timed`` runs them for a document on the tree path, each
+    timed (process CPU seconds) on the objects the step before made; "sum" is their total."""
+    compiled = engine.compiled(rule_set)
+    shared = compiled.shared
+    assert shared is not None
+    clock = time.process_time
+    started = clock()
+    root = parse_xml(document, max_bytes=engine.max_bytes, what="document")
+    parsed = clock()
+    compiled.xsd.validate(root)
+    checked = clock()
+    stubbed = stub_binary_objects(root) if compiled.rule_set.id in CONTENT_BLIND_RULE_SETS else 0
+    text = saxon_text(root, None if stubbed else document)
+    del root
+    texted = clock()
+    outputs: list[str] = []
+    try:
+        node = engine.saxon_parse(text)
+    except PySaxonApiError:
+        node = None
+    saxon_parsed = clock()
+    if node is not None:
+        with contextlib.suppress(PySaxonApiError):
+            outputs = shared.outputs(node) or []
+    transformed = clock()
+    for layer, output in zip(compiled.layers, outputs, strict=False):
+        layer.findings(output)
+    done = clock()
+    return {
+        "lxml parse": parsed - started,
+        "XSD": checked - parsed,
+        "stub + text": texted - checked,
+        "Saxon parse": saxon_parsed - texted,
+        "transform": transformed - saxon_parsed,
+        "findings": done - transformed,
+        "sum": done - started,
+    }
+
+
 def _quiet(fn: Callable[[Any], object], node: Any) -> None:
     with contextlib.suppress(PySaxonApiError):
         fn(node)
@@ -91,3 +163,15 @@ def print_phases(label: str, phases: dict[str, float]) -> None:
     whole = phases.get("whole validate()", 0.0)
     parts = ", ".join(f"{name} {ms:.3f}" for name, ms in phases.items() if name != "whole validate()")
     print(f"{label:30} fused engine by phase, CPU ms (median of best): {parts}; whole validate() {whole:.3f}")
+
+
+def print_steps(label: str, steps: dict[str, float]) -> None:
+    """One line: the steps timed in place, their sum and the whole validation timed the same way."""
+    if not steps:
+        return
+    totals = ("sum", "whole validate()")
+    parts = ", ".join(f"{name} {ms:.3f}" for name, ms in steps.items() if name not in totals)
+    print(
+        f"{label:30} fused engine in place, CPU ms (median of best): {parts}; sum {steps['sum']:.3f};"
+        f" whole validate() {steps['whole validate()']:.3f}"
+    )
