@@ -40,9 +40,14 @@ def insert_with_blob(
     must include the whole primary key (the written row is found by it).
 
     ``data`` may be a ``SlicedBody`` (a document held in a temporary file): on SQLite its slices are written
-    as they are read, so the whole bytes never exist in the process; elsewhere they are read whole."""
+    as they are read, so the whole bytes never exist in the process; elsewhere they are read whole.
+
+    Raises:
+        StoreError: also when a ``SlicedBody`` cannot be read (its file failed: EIO, cut short), so the
+            caller rolls back and answers what it answers any failed write (503, Retry-After), not a bug.
+    """
     if connection.dialect.name != "sqlite" or len(data) < STREAM_FROM:
-        whole = data if isinstance(data, bytes) else data.data()
+        whole = data if isinstance(data, bytes) else _read_whole(data, f"{table.name}.{column}")
         connection.execute(insert(table), {**values, column: whole})
         return
     connection.execute(_insert_zeroblob(table, column), {**values, "b_length": len(data)})
@@ -58,6 +63,15 @@ def insert_with_blob(
                 blob.write(piece)
     except sqlite3.Error as exc:  # the driver's own API: SQLAlchemy does not wrap it (store/errors.py)
         raise StoreError(f"{table.name}.{column}: {type(exc).__name__} while writing the bytes") from exc
+    except OSError as exc:  # the body's file (``SlicedBody.slices``)
+        raise StoreError(f"{table.name}.{column}: {type(exc).__name__} while reading the bytes") from exc
+
+
+def _read_whole(data: SlicedBody, what: str) -> bytes:
+    try:
+        return data.data()
+    except OSError as exc:  # the body's file; also HeldDocumentLost
+        raise StoreError(f"{what}: {type(exc).__name__} while reading the bytes") from exc
 
 
 def _slices(data: bytes) -> Iterator[memoryview]:

@@ -100,7 +100,9 @@ class HeldDocument:
         """While the block runs, the bytes are in an unlinked temporary file instead of this object (True);
         False: they stay held (a document under ``from_bytes``, no temporary directory, a failed write, or
         already spilled). On exit they are read back and the file's descriptor closed, whatever the block
-        raised.
+        raised. A failed read-back raises, unless the block raised: its own error then propagates (the
+        store's ``StoreError``, an answer's conflict), not the read-back's, and the document is lost all
+        the same (``data()`` raises ``HeldDocumentLost``).
 
         ``read_back=False``: the owner's last use of the bytes. They are read back only when the block raises
         (the owner may run it again); after a block that ended normally they are gone (``data()`` raises
@@ -132,6 +134,11 @@ class HeldDocument:
                         self.data()
                     else:
                         self._released = True
+                except Exception:
+                    if ended:
+                        raise
+                    # The block's error goes on (raising here would replace it: a retryable StoreError
+                    # answered as a bug); the document is lost, as ``data()`` says to whoever asks next.
                 finally:
                     self._fd = None
         finally:

@@ -23,10 +23,12 @@ from as4_support import NOW, counter_ids, dev_pki
 from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
+from gateway.api.routes import as4 as as4_routes
 from gateway.as4 import build_user_message
 from gateway.bench.large import many_lines_invoice
 from gateway.bootstrap import Services
 from gateway.config import Settings
+from gateway.errors import StoreError
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
 from gateway.model.message import VALIDATION_PENDING
 from gateway.services.receive_finish import InboundFinisher
@@ -35,6 +37,7 @@ from gateway.store.documents import SQLOutboundDocumentRepository
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from gateway.xmlcore import held as held_module
+from gateway.xmlcore.held import HeldDocument
 from tests.integration.conftest import SENDER_KEY
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     COOP,
@@ -315,3 +318,158 @@ def test_a_failed_read_back_on_the_sender_is_a_problem_with_nothing_stored(
     assert again.headers.get("Idempotent-Replayed") is None
     assert sender.get(f"/v1/outbound/{again.json()['id']}/ubl").content == ubl
     assert _no_held_file_named()
+
+
+@pytest.fixture
+def spills(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The descriptors of the temporary files held documents are spilled to, in order."""
+    real = held_module._unlinked_file
+    made: list[int] = []
+
+    def unlinked_file() -> int | None:
+        fd = real()
+        if fd is not None:
+            made.append(fd)
+        return fd
+
+    monkeypatch.setattr(held_module, "_unlinked_file", unlinked_file)
+    return made
+
+
+def _cut_at_insert(spills: list[int], monkeypatch: pytest.MonkeyPatch, *, after: bool) -> list[int]:
+    """The spilled body's temporary file is cut short (as an I/O error would leave it) as the outbound row
+    is inserted: before the insert reads it (``after=False``), or once it has (``after=True``)."""
+    real = SQLOutboundDocumentRepository.add
+    cut: list[int] = []
+
+    def add(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("body") is None:
+            return real(self, *args, **kwargs)
+        if not after:
+            os.ftruncate(spills[-1], 100_000)
+            cut.append(spills[-1])
+        event = real(self, *args, **kwargs)
+        if after:
+            os.ftruncate(spills[-1], 100_000)
+            cut.append(spills[-1])
+        return event
+
+    monkeypatch.setattr(SQLOutboundDocumentRepository, "add", add)
+    return cut
+
+
+def test_a_spilled_body_that_cannot_be_read_at_the_insert_is_a_503_with_nothing_stored(
+    sender: TestClient, spills: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its file fails as the row is written (README, *Held documents, second review pass*): a retryable
+    503 store-unavailable problem with Retry-After, not a 500; nothing stored, no descriptor left; the same
+    post (same Idempotency-Key) is accepted after."""
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
+    with TestClient(sender.app, headers=dict(sender.headers), raise_server_exceptions=False) as client:
+        warm = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl  # Saxon loaded, the store's pool
+        assert client.post("/v1/outbound/ubl", content=warm).status_code == 202
+        cut = _cut_at_insert(spills, monkeypatch, after=False)
+        descriptors = len(os.listdir("/proc/self/fd"))
+        failed = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+        assert cut
+        assert failed.status_code == 503, failed.text
+        assert failed.headers["content-type"].startswith("application/problem+json")
+        assert failed.json()["type"] == "/problems/store-unavailable"
+        assert failed.headers["Retry-After"]
+        assert len(os.listdir("/proc/self/fd")) == descriptors
+        monkeypatch.undo()
+        again = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.headers.get("Idempotent-Replayed") is None
+    assert sender.get(f"/v1/outbound/{again.json()['id']}/ubl").content == ubl
+    assert _no_held_file_named()
+
+
+def test_a_spilled_body_is_not_read_back_once_it_is_stored(
+    sender: TestClient, spills: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing reads the posted bytes after the insert: they are not read back from the file (a failure of
+    that read answered 500 for a document stored and queued), and the answer is the acceptance."""
+    cut = _cut_at_insert(spills, monkeypatch, after=True)
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
+    with TestClient(sender.app, headers=dict(sender.headers), raise_server_exceptions=False) as client:
+        accepted = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+        assert cut
+        assert accepted.status_code == 202, accepted.text
+        replayed = client.post("/v1/outbound/ubl", content=ubl, headers=headers)
+        other = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+        conflict = client.post("/v1/outbound/ubl", content=other, headers=headers)
+    assert replayed.headers.get("Idempotent-Replayed") == "true"
+    assert replayed.json() == accepted.json()
+    assert conflict.status_code == 409, conflict.text  # the same key, another large body
+    assert conflict.json()["type"] == "/problems/idempotency-conflict"
+    assert sender.get(f"/v1/outbound/{accepted.json()['id']}/ubl").content == ubl
+    assert _no_held_file_named()
+
+
+@pytest.mark.parametrize("read_back", ["reads", "fails"])
+def test_a_store_failure_at_the_receivers_record_is_retried_from_the_spilled_document(
+    app: ExpenseApp, monkeypatch: pytest.MonkeyPatch, read_back: str
+) -> None:
+    """The verdict's record fails (StoreError) while the document is spilled for it: the bytes are read back
+    and the after-receipt retry records the verdict and the draft from them; if that read-back fails, the
+    document stays pending with its bytes in the store (the sweep's). No descriptor is left either way."""
+    monkeypatch.setattr(as4_routes, "AFTER_RECEIPT_PAUSE_SECONDS", 0)
+    warm = _as4_message(
+        many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl, f"{uuid.uuid4()}@supplier.test"
+    )
+    assert app.client.post("/as4", content=warm.body, headers=dict(warm.headers)).status_code == 200
+    real_finish, real_record, real_read = (
+        InboundFinisher.finish,
+        InboundFinisher._record,
+        held_module._read_all,
+    )
+    documents: list[HeldDocument] = []
+    records: list[bool] = []  # each record: whether the document was out of the process then
+
+    def finish(self: Any, facts: Any, document: Any) -> Any:
+        documents.append(document)
+        return real_finish(self, facts, document)
+
+    def record(self: Any, *args: Any) -> Any:
+        records.append(not documents[-1].in_memory)
+        if len(records) == 1:
+            if read_back == "fails":
+                monkeypatch.setattr(held_module, "_read_all", _raising_eio)
+            raise StoreError("injected: database is locked")
+        return real_record(self, *args)
+
+    monkeypatch.setattr(InboundFinisher, "finish", finish)
+    monkeypatch.setattr(InboundFinisher, "_record", record)
+    ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
+    message_id = f"{uuid.uuid4()}@supplier.test"
+    message = _as4_message(ubl, message_id)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
+    assert response.status_code == 200
+    assert b"Receipt" in response.content
+    assert len(os.listdir("/proc/self/fd")) == descriptors
+    monkeypatch.setattr(held_module, "_read_all", real_read)
+    with app.store.unit_of_work(read_only=True) as uow:
+        document = uow.inbound.get_by_message_id(message_id)
+        assert document is not None
+        content = uow.inbound.get_content(document.id)
+        drafted = uow.expenses.get_by_inbound(document.id)
+    assert content is not None
+    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()
+    if read_back == "reads":
+        assert records == [True, True]  # spilled again for the retry's record
+        assert document.status.value == "valid", document.status_reason
+        assert drafted is not None
+    else:
+        assert records == [True]  # the retry finds the document lost: it records nothing
+        assert document.status.value == "received"
+        assert document.status_reason == VALIDATION_PENDING
+        assert drafted is None
+    assert _no_held_file_named()
+
+
+def _raising_eio(fd: int, size: int) -> bytes:
+    raise OSError(errno.EIO, "injected read-back failure")

@@ -92,6 +92,7 @@ class OutboundDocumentRepository(Protocol):
             InvalidTransition: ``document.status`` is not INITIAL_STATUS.
             DuplicateMessage: the id or the (seller_id, document_number) pair is already stored (also
                 when a concurrent unit of work stored it first).
+            StoreError: the database failed, or ``body`` could not be read (its temporary file).
         """
         ...
 

@@ -248,6 +248,25 @@ def test_a_failed_read_back_never_reads_another_file_behind_the_same_descriptor_
     assert _open_descriptors() == descriptors
 
 
+@pytest.mark.parametrize("read_back", [True, False])
+def test_the_blocks_error_goes_on_when_the_read_back_after_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_back: bool
+) -> None:
+    """The block raised (the store's StoreError, which its caller retries or answers 503) and the read-back
+    fails too: the block's error propagates, not the read-back's (which made the sender's answer a 500 and
+    the receiver's retry a logged bug); the document is lost all the same (README, *Held documents, second
+    review pass*)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    held = HeldDocument(os.urandom(200_000))
+    descriptors = _open_descriptors()
+    _failing_once(monkeypatch)
+    with pytest.raises(RuntimeError, match="in the block"), held.spilled(read_back=read_back):
+        raise RuntimeError("in the block")
+    assert _open_descriptors() == descriptors
+    with pytest.raises(held_module.HeldDocumentLost, match="read-back failed"):
+        held.data()
+
+
 @pytest.mark.parametrize("failure", ["mkstemp", "unlink", "write", "block", "read-back", "block+read-back"])
 def test_no_descriptor_is_left_whatever_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
