@@ -63,3 +63,15 @@ def test_serve_sets_it_before_its_services_start(
     with pytest.raises(_Built):
         serve_module.run_serve(argparse.Namespace(host="127.0.0.1", port=0), _settings())
     assert seen == [pytest.approx(GIL_SWITCH_INTERVAL_SECONDS)]
+
+
+def test_the_worker_sets_it_before_its_services_start(
+    monkeypatch: pytest.MonkeyPatch, default_interval: float
+) -> None:
+    import gateway.cli.worker as worker_module
+
+    seen = _stop_at_services(monkeypatch, worker_module, default_interval)
+    monkeypatch.setattr(worker_module, "fix_mmap_threshold", lambda _bytes: False)
+    with pytest.raises(_Built):
+        worker_module.run_worker(argparse.Namespace(max_jobs=None, once=True), _settings())
+    assert seen == [pytest.approx(GIL_SWITCH_INTERVAL_SECONDS)]
