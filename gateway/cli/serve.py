@@ -8,6 +8,7 @@ import uvicorn
 
 from gateway.api.app import create_app
 from gateway.api.edge_server import install_log_rate_limits, server_config
+from gateway.api.gil_switch import lengthen_gil_switch_interval
 from gateway.api.malloc_arenas import fix_mmap_threshold, limit_malloc_arenas
 from gateway.config import Settings
 
@@ -21,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     limit_malloc_arenas(settings.server.malloc_arenas)  # before any thread starts
+    lengthen_gil_switch_interval()
     fix_mmap_threshold(settings.server.malloc_mmap_threshold_bytes)
     app = create_app(settings)
     # Connection cap, request-head deadline, uvicorn limits (settings.server; the body deadline is

@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 
+from gateway.api.gil_switch import lengthen_gil_switch_interval
 from gateway.api.malloc_arenas import fix_mmap_threshold
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
@@ -36,6 +37,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         print("gateway worker: --max-jobs must be at least 1", file=sys.stderr)
         return 2
     fix_mmap_threshold(settings.worker.malloc_mmap_threshold_bytes)  # before the first large buffer
+    lengthen_gil_switch_interval()
     services = build_services(settings, "worker")
     try:
         stats = asyncio.run(_run(services, once=args.once, max_jobs=args.max_jobs))
