@@ -80,4 +80,3 @@ def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
     # Anything libxml2 logs, a namespace error or a warning, is refused here and judged by the tree.
     check_well_formed(business, max_bytes=max_bytes, what="business document", strict=True)
     return dataclasses.replace(header, business_document=business)
-

@@ -84,7 +84,7 @@ def check_well_formed(data: bytes, *, max_bytes: int, what: str, strict: bool = 
     if doctype_seen:
         raise XMLInputError(f"{what} carries a DTD, which is not allowed")
     if strict and (logged := parser.feed_error_log):
-        first = logged[0]  # type: ignore[index]  # lxml-stubs: _ListErrorLog is a sequence
+        first = logged[0]
         raise XMLInputError(f"{what} is refused by the XML rules: {first.level_name} {first.message}")
 
 

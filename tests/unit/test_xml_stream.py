@@ -97,7 +97,9 @@ def test_strict_refuses_a_warning_and_accepts_clean_namespaces() -> None:
     parse_xml(b"<a><b xml:space='bogus'/></a>")
     with pytest.raises(XMLInputError, match="WARNING"):
         check_well_formed(b"<a><b xml:space='bogus'/></a>", max_bytes=1000, what="doc", strict=True)
-    clean = b"<a xmlns:p='urn:x'><p:b p:c='1' xml:lang='en'><p:d xmlns:p='urn:y'/><e xmlns='urn:z'/></p:b></a>"
+    clean = (
+        b"<a xmlns:p='urn:x'><p:b p:c='1' xml:lang='en'><p:d xmlns:p='urn:y'/><e xmlns='urn:z'/></p:b></a>"
+    )
     check_well_formed(clean, max_bytes=1000, what="doc", strict=True)
     for data in REFUSED:
         with pytest.raises(XMLInputError):
