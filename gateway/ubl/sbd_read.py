@@ -3,26 +3,23 @@ without building a tree of the business document, which the receiver's validatio
 
 The fast path covers the plain layout senders write (``sbdh._business_span``): the SBDH is read from a small
 tree of the SBD up to the business document's start tag, and the business document's bytes are checked by a
-well-formedness pass that builds no tree. That pass does not apply the XML namespace rules, so before it a
-byte scan makes sure the business document has nothing those rules could refuse: every namespace it uses
-is declared on its root element (checked by the small tree's namespace-aware parse), no prefix declared below,
-no two prefixes for one namespace, element and attribute names with at most one colon between non-empty
-parts and a declared prefix, and no bytes its declared encoding forbids. The scan is sound, not exact:
-text or a comment that looks like a name counts as a doubt too. Any doubt, any other layout and any refusal
-go to ``parse_sbd``, which parses the whole SBD as a tree, so a refusal is worded as it always was.
+parse that builds no tree and refuses anything libxml2 logs (``check_well_formed(..., strict=True)``): the
+XML namespace rules, which libxml2 applies while it parses but reports only in its log when there is no
+tree, included. The SBD root declares nothing but the SBDH default namespace, so the business document
+parsed alone resolves its prefixes as it does inside the SBD. Bytes its declared encoding (US-ASCII)
+forbids are a doubt too. Any doubt, any other layout and any refusal go to ``parse_sbd``, which parses the
+whole SBD as a tree, so a refusal is worded as it always was.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 
 from lxml import etree
 
 from gateway.errors import MappingError, XMLInputError
 from gateway.ubl.sbdh import (
-    _BLANKS,
     _HEADER_END,
     _S,
     SBDH_NS,
@@ -35,13 +32,6 @@ from gateway.xmlcore import check_well_formed, declared_encoding, parse_xml
 
 #: An unprefixed ASCII start tag with its attributes (values may hold ">").
 _START_TAG = re.compile(rb"""<([A-Za-z_][A-Za-z0-9_.-]*)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
-#: The end of a prefixed attribute name (":name=", its prefix is read backwards).
-_PREFIXED_ATTRIBUTE = re.compile(rb""":[^\s<>=/"':]*+\s*+=\s*+["']""")
-#: One character of a name between colons (no delimiter, no colon).
-_NAME_CHAR = rb"""[^\s<>/!?="':]"""
-#: An attribute with an empty local part (``p:="..."``).
-_EMPTY_LOCAL_ATTRIBUTE = re.compile(rb""":\s*+=\s*+["']""")
-_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
@@ -85,53 +75,8 @@ def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
     payload = elements[1]
     header = _read_header(elements[0], etree.QName(payload))
     business = data[span[0] : span[1]]  # the copy the document is kept as
-    if _namespace_doubt(business, len(start), payload.nsmap) or (
-        declared_encoding(data) == "us-ascii" and not business.isascii()
-    ):
+    if declared_encoding(data) == "us-ascii" and not business.isascii():
         return None  # let a tree judge (slower, never a wrong verdict)
-    check_well_formed(business, max_bytes=max_bytes, what="business document")
+    # Anything libxml2 logs, a namespace error or a warning, is refused here and judged by the tree.
+    check_well_formed(business, max_bytes=max_bytes, what="business document", strict=True)
     return dataclasses.replace(header, business_document=business)
-
-
-def _namespace_doubt(business: bytes, start_tag_end: int, nsmap: dict[str | None, str]) -> bool:
-    """Whether the namespace rules might refuse ``business``, whose root start tag ends at
-    ``start_tag_end`` and declares ``nsmap`` (checked already by a namespace-aware parse)."""
-    prefixes = {p: uri for p, uri in nsmap.items() if p is not None}
-    if len(set(prefixes.values())) != len(prefixes):
-        return True  # two prefixes for one namespace: one attribute could be written twice
-    element_prefixes = frozenset(p.encode() for p in prefixes)
-    # The root's own start tag was parsed with the namespace rules: scan what follows it.
-    below = start_tag_end
-    if _EMPTY_LOCAL_ATTRIBUTE.search(business, below):
-        return True
-    if _element_names(element_prefixes).search(business, below):
-        return True
-    # xml: only (xml:lang); a prefixed declaration below the root (xmlns:p=) is a doubt: only the root's
-    # were checked. An unprefixed one (xmlns=) is an ordinary attribute to the pass, and allowed.
-    attribute_prefixes = element_prefixes | {b"xml"}
-    for found in _PREFIXED_ATTRIBUTE.finditer(business, below):
-        begin = end = found.start()
-        while begin > below and business[begin - 1] in _NAME_BYTES:
-            begin -= 1
-        # An attribute name follows a blank: anything else (a non-ASCII prefix, text) counts as a doubt.
-        prefix = business[begin:end]
-        if begin == end or business[begin - 1] not in _BLANKS or prefix not in attribute_prefixes:
-            return True
-    return False
-
-
-@functools.lru_cache(maxsize=64)
-def _element_names(element_prefixes: frozenset[bytes]) -> re.Pattern[bytes]:
-    """A pattern found at an element name the namespace rules might refuse, given the prefixes the root
-    declares: a prefix it does not declare (``xml`` and ``xmlns`` included; the empty one), or a declared
-    prefix followed by an empty local part or a second colon. Names without a colon are not found.
-
-    One scan instead of two (names with two colons or an empty part, then undeclared prefixes), and no
-    match at the hundreds of names a document does declare.
-    """
-    declared = b"|".join(re.escape(p) for p in sorted(element_prefixes, key=len, reverse=True))
-    undeclared = (rb"(?!(?:" + declared + rb"):)" if declared else b"") + _NAME_CHAR + rb"*+:"
-    if not declared:
-        return re.compile(rb"</?+" + undeclared)
-    bad_local = rb"(?:" + declared + rb"):(?:" + _NAME_CHAR + rb"""*+:|(?=[\s<>/!?="']|\Z))"""
-    return re.compile(rb"</?+(?:" + undeclared + rb"|" + bad_local + rb")")

@@ -3,9 +3,10 @@ element's own bytes. For large documents that are passed on, not examined (the S
 document): a tree of a 20 MB document costs more than the document, these cost nothing beyond it.
 
 The same refusals as :func:`gateway.xmlcore.parse_xml` (no DTD, no entity other than the predefined
-ones, no network, bounded size), except one: :func:`check_well_formed` builds no tree and so does not
-apply the XML namespace rules (an undeclared prefix passes). Use it on documents a tree parse has already
-accepted, or after a scan that rules out what those rules refuse (``gateway.ubl.sbd_read``).
+ones, no network, bounded size), except one: :func:`check_well_formed` builds no tree, and lxml raises
+only libxml2's fatal errors for a parse without a tree, not the XML namespace rules' (an undeclared
+prefix passes). libxml2 applies those rules all the same and logs what they refuse:
+``check_well_formed(..., strict=True)`` refuses a parse that logged anything (``gateway.ubl.sbd_read``).
 """
 
 from __future__ import annotations
@@ -53,12 +54,18 @@ def may_embed_binary(data: bytes) -> bool:
     return _EMBEDDED_BINARY in data
 
 
-def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
-    """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity
-    (namespace prefixes are not resolved, see the module).
+def check_well_formed(data: bytes, *, max_bytes: int, what: str, strict: bool = False) -> None:
+    """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity.
+
+    Namespace prefixes are resolved by libxml2, but what the XML namespace rules refuse (an undeclared
+    prefix, a name with two colons, one attribute written twice through two prefixes...) is only logged,
+    not raised, by a parse without a tree. ``strict`` refuses a parse that logged any message, an error or
+    a warning: then ``data`` passes only if libxml2 had nothing at all to say about it, which a tree parse
+    (:func:`gateway.xmlcore.parse_xml`) of the same bytes accepts.
 
     Raises:
-        XMLInputError: too large, empty, not well-formed, a DTD, or an undefined entity.
+        XMLInputError: too large, empty, not well-formed, a DTD, an undefined entity, or (``strict``) a
+            message logged by the parse.
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
@@ -76,6 +83,9 @@ def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
         raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
     if doctype_seen:
         raise XMLInputError(f"{what} carries a DTD, which is not allowed")
+    if strict and (logged := parser.feed_error_log):
+        first = logged[0]
+        raise XMLInputError(f"{what} is refused by the XML rules: {first.level_name} {first.message}")
 
 
 def root_name(data: bytes, *, what: str) -> etree.QName:

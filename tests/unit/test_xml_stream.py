@@ -70,6 +70,42 @@ def test_check_well_formed_does_not_resolve_prefixes_but_the_receiver_does() -> 
         parse_xml(b"<a><cbc:ID>1</cbc:ID></a>")
 
 
+#: What the XML namespace rules refuse (the tree parse refuses each), which libxml2 only logs without a tree.
+NAMESPACE_ERRORS = [
+    b"<a><cbc:ID>1</cbc:ID></a>",  # an undeclared element prefix
+    b"<a><b q:c='1'/></a>",  # an undeclared attribute prefix
+    b"<a xmlns:p='urn:x'><p:b:c/></a>",  # two colons
+    b"<a xmlns:p='urn:x'><p:/></a>",  # an empty local part
+    b"<a xmlns:p='urn:x' xmlns:q='urn:x'><b p:c='1' q:c='2'/></a>",  # one attribute twice
+    b"<a><b xmlns:p=''/></a>",  # a prefix undeclared
+    b"<a><b xmlns='a b'/></a>",  # not a URI
+    b"<a xmlns:xml='urn:y'/>",
+]
+
+
+@pytest.mark.parametrize("data", NAMESPACE_ERRORS)
+def test_strict_refuses_what_the_namespace_rules_refuse(data: bytes) -> None:
+    with pytest.raises(XMLInputError):
+        parse_xml(data)
+    check_well_formed(data, max_bytes=1000, what="doc")  # logged, not raised
+    with pytest.raises(XMLInputError, match="refused by the XML rules"):
+        check_well_formed(data, max_bytes=1000, what="doc", strict=True)
+
+
+def test_strict_refuses_a_warning_and_accepts_clean_namespaces() -> None:
+    # A warning the tree parse lets pass is refused too: strict passes only what libxml2 says nothing about.
+    parse_xml(b"<a><b xml:space='bogus'/></a>")
+    with pytest.raises(XMLInputError, match="WARNING"):
+        check_well_formed(b"<a><b xml:space='bogus'/></a>", max_bytes=1000, what="doc", strict=True)
+    clean = (
+        b"<a xmlns:p='urn:x'><p:b p:c='1' xml:lang='en'><p:d xmlns:p='urn:y'/><e xmlns='urn:z'/></p:b></a>"
+    )
+    check_well_formed(clean, max_bytes=1000, what="doc", strict=True)
+    for data in REFUSED:
+        with pytest.raises(XMLInputError):
+            check_well_formed(data, max_bytes=1000, what="doc", strict=True)
+
+
 @pytest.mark.parametrize(
     ("data", "encoding"),
     [

@@ -77,6 +77,12 @@ MUTANTS: list[Mutant] = [
     ),  # bytes the declared encoding forbids
     lambda s: s.replace(b"encoding='UTF-8'", b"encoding='US-ASCII'"),  # allowed: ASCII only
     lambda s: s.replace(b"A&amp;B", b"<![CDATA[<q:x>]]>"),  # looks like a prefix, is text
+    # Namespace declarations below the business document's root, which the tree-less pass resolves too.
+    lambda s: s.replace(b"<cbc:Note", b"<Extra xmlns='a b'/><cbc:Note"),  # not a URI (refused)
+    lambda s: s.replace(b"<cbc:Note", b"<x:Extra xmlns:x='%zz'/><cbc:Note"),  # not a URI, prefixed
+    lambda s: s.replace(b"<cbc:Note", b"<Extra xmlns:cbc='urn:other'><cbc:x/></Extra><cbc:Note"),  # rebound
+    lambda s: s.replace(b"<cbc:Note", b"<Extra xmlns:x='urn:x' x:a='1' x:a='2'/><cbc:Note"),  # twice
+    lambda s: s.replace(b"<cbc:Note", b"<Extra xml:space='bogus'/><cbc:Note"),  # a warning only (accepted)
 ]
 
 
@@ -135,3 +141,35 @@ def test_a_default_namespace_declared_below_the_root_is_read_without_a_tree(
     body = BODY.replace(b"<cbc:Note", b"<Extra xmlns='urn:x'><y/></Extra><cbc:Note")
     monkeypatch.setattr(sbd_read, "parse_sbd", None)  # a fallback would fail
     assert read_sbd(wrap(body), max_bytes=MAX).business_document == body
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"<Extra xmlns:cbc='urn:other'><cbc:x/></Extra>",  # a prefix rebound below the root
+        b"<x:Extra xmlns:x='urn:x'><x:y x:a='1'/></x:Extra>",  # a prefix declared below the root
+    ],
+)
+def test_prefixes_declared_below_the_root_are_read_without_a_tree(
+    monkeypatch: pytest.MonkeyPatch, extra: bytes
+) -> None:
+    body = BODY.replace(b"<cbc:Note", extra + b"<cbc:Note")
+    monkeypatch.setattr(sbd_read, "parse_sbd", None)  # a fallback would fail
+    assert read_sbd(wrap(body), max_bytes=MAX).business_document == body
+
+
+def test_what_libxml2_logs_is_judged_by_the_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A namespace error and a mere warning both go to parse_sbd; the tree refuses the one, accepts the other.
+    judged: list[bytes] = []
+
+    def tree(data: bytes, **kwargs: int) -> SBDHData:
+        judged.append(data)
+        return parse_sbd(data, **kwargs)
+
+    monkeypatch.setattr(sbd_read, "parse_sbd", tree)
+    refused = wrap(BODY.replace(b"<cbc:Note", b"<Extra xmlns='a b'/><cbc:Note"))
+    with pytest.raises(XMLInputError, match="not a valid URI"):
+        read_sbd(refused, max_bytes=MAX)
+    warned = wrap(BODY.replace(b"<cbc:Note", b"<Extra xml:space='bogus'/><cbc:Note"))
+    assert read_sbd(warned, max_bytes=MAX).business_document in warned
+    assert judged == [refused, warned]
