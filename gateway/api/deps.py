@@ -303,7 +303,7 @@ def held_body(
 ) -> Callable[[Request], AsyncIterator[HeldDocument]]:
     """As ``bounded_body``, the body handed over in a ``HeldDocument``: the route and what it calls hold
     that object, never the bytes, so that validation can spill a large document to a temporary file
-    while Saxon works on it (README, *Memory, fifteenth pass*)."""
+    while Saxon works on it (BENCHMARKS.md, *Memory, fifteenth pass*)."""
 
     async def dependency(request: Request) -> AsyncIterator[HeldDocument]:
         async with _bounded_read(request, limit_attr, syntax) as body:

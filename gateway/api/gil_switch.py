@@ -6,7 +6,7 @@ and the threads it hands CPU-bound work to (validation, the store, AS4 signing a
 hand-over is a wake-up and a context switch or two, on a host whose cores the process shares. Saxon keeps
 the GIL while it transforms, so there the waiter's timeouts only wake it for nothing. 20 ms keeps the
 event loop's worst wait behind a thread running Python short beside a request's own time, and in the e2e
-benchmark it cut the CPU per document of the three processes (README, *End to end, twelfth pass*).
+benchmark it cut the CPU per document of the three processes (BENCHMARKS.md, *End to end, twelfth pass*).
 """
 
 from __future__ import annotations

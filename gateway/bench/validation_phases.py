@@ -12,7 +12,8 @@ their sum is a little under a whole validation.
 ``steps_in_place`` times the same steps inside one validation instead, in the engine's order on fresh
 objects (each step right after the one before it, as ``validate()`` runs them): their sum is the whole
 validation. Each phase timed alone is cheaper than in place by what the steps in between push out of the
-CPU's caches (README, *Validation, ninth pass* and *thirteenth pass*): the two lines together say how much
+CPU's caches (BENCHMARKS.md, *Validation, ninth pass* and *thirteenth pass*): the two lines together say how
+much
 of a validation that is.
 """
 

@@ -35,7 +35,8 @@ class ValidationSettings(BaseModel):
     # fused: the official CEN/Peppol XSLTs of billing rule sets run as one generated single-pass
     # stylesheet (same findings, about a third of the time); official: as published.
     evaluation: Literal["fused", "official"] = "fused"
-    # Saxon's (GraalVM) heap, set when the process makes its first Saxon processor (README, Memory):
+    # Saxon's (GraalVM) heap, set when the process makes its first Saxon processor (BENCHMARKS.md, *Memory of
+    # `serve`*):
     # the young generation's cap in MiB (0: SaxonC's defaults, a young generation that grows past
     # 100 MiB before collecting) and the free heap kept mapped after a collection. 32, not 16: GraalVM's
     # adaptive policy starts the old generation's free room at the initial eden (3/4 of the cap), and

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     )
 
 #: Names of ``gateway.render.html`` (Jinja2, Babel, segno), imported on first use: a ``serve`` or
-#: ``worker`` process that renders nothing does not load them (≈ 4 MiB; README, *Memory, seventh pass*).
+#: ``worker`` process that renders nothing does not load them (≈ 4 MiB; BENCHMARKS.md, *Memory, seventh
+#: pass*).
 _HTML_NAMES = frozenset(
     {
         "FRAGMENT_TEMPLATE",

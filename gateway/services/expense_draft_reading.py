@@ -13,7 +13,8 @@ from gateway.services.routing import DocumentReferences, RoutedDocument
 from gateway.ubl import read_ubl, read_ubl_line_by_line
 
 #: From this size up a document is read for its draft line by line (``read_for_draft``): its header's
-#: model and each line's draft row, never the model of every line at once (README, *Memory, eighth pass*).
+#: model and each line's draft row, never the model of every line at once (BENCHMARKS.md, *Memory, eighth
+#: pass*).
 LINE_BY_LINE_ABOVE_BYTES: Final = 1024 * 1024
 
 

@@ -117,7 +117,7 @@ def _endpoint(root: etree._Element, party: str) -> tuple[str | None, str | None]
 
 
 #: From this size up only the root's children read below are kept (a pull parse), not a tree of the whole
-#: document: 30 MiB for a 5,000-line invoice of 4.1 MB (README, *Memory, sixth pass*).
+#: document: 30 MiB for a 5,000-line invoice of 4.1 MB (BENCHMARKS.md, *Memory, sixth pass*).
 HEADER_PULL_ABOVE_BYTES: Final = 1024 * 1024
 _HEADER: Final = frozenset(
     f"{{{NS[prefix]}}}{local}"

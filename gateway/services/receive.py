@@ -314,7 +314,7 @@ class AS4Receiver:
         )
         # The work after the receipt holds the document in a HeldDocument only (the request's objects are
         # gone by then when it is deferred): its validation can spill a large one to a temporary file
-        # while Saxon works on it (README, *Memory, fifteenth pass*).
+        # while Saxon works on it (BENCHMARKS.md, *Memory, fifteenth pass*).
         finish = partial(self._after_receipt, facts, HeldDocument(business))
         if defer is None:
             status = finish()

@@ -170,7 +170,8 @@ class InboundFinisher:
         if isinstance(document, HeldDocument) and not answer:
             # Nothing reads the bytes from here on (they are in the store): a large document goes out of the
             # process again while its expense draft and verdict are recorded, and comes back only for a retry
-            # of this call (it raised), never beside what the record left (README, *Memory, eighteenth pass*).
+            # of this call (it raised), never beside what the record left (BENCHMARKS.md, *Memory, eighteenth
+            # pass*).
             document.data()  # HeldDocumentLost if validation's read-back failed: nothing recorded, pending
             held: contextlib.AbstractContextManager[bool] = document.spilled(
                 from_bytes=RESPILL_FROM, read_back=False

@@ -177,7 +177,7 @@ class SQLOutboundDocumentRepository:
         # A savepoint keeps the unit of work usable after a duplicate (the caller then reads the original).
         with self._conn.begin_nested():
             # A large body is written a slice at a time on SQLite (``insert_with_blob``): from ``body`` the
-            # caller need not hold the bytes at all (README, *Memory, eighteenth pass*).
+            # caller need not hold the bytes at all (BENCHMARKS.md, *Memory, eighteenth pass*).
             insert_with_blob(
                 self._conn, outbound_documents, values, "ubl", content.body if body is None else body
             )

@@ -1,7 +1,8 @@
 """The SML adapter: NAPTR queries with dnspython, mapped to ``NaptrAnswer`` or a retryable discovery error.
 
 Only this module touches dnspython, and imports it on first use (≈ 3.3 MiB: a process that looks
-nothing up does not load it; README, *Memory, seventh pass*), in a worker thread: about 60 modules, tens
+nothing up does not load it; BENCHMARKS.md, *Memory, seventh pass*), in a worker thread: about 60 modules,
+tens
 of milliseconds the event loop would otherwise stand still for (every request and delivery in flight).
 NXDOMAIN and "no NAPTR" are answers (the participant is not registered, decided in ``gateway.smp``);
 timeouts, SERVFAIL and unreachable name servers are ``DiscoveryUnavailable`` with outcome

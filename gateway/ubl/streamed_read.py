@@ -1,10 +1,10 @@
 """A UBL document read into the model without a tree of the whole document (large invoices): a pull parse
 reads each invoice or credit note line as it ends and drops it, and keeps the root's other children (the
-header), so a 5,000-line invoice costs its model, not its tree (README, *Memory, sixth pass*).
+header), so a 5,000-line invoice costs its model, not its tree (BENCHMARKS.md, *Memory, sixth pass*).
 
 :func:`read_ubl_line_by_line` goes one step further for the receiver's expense draft: each line's model is
 handed on and dropped as well, so the document costs its header and what the caller keeps of each line
-(README, *Memory, eighth pass*)."""
+(BENCHMARKS.md, *Memory, eighth pass*)."""
 
 from __future__ import annotations
 

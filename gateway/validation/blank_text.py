@@ -3,7 +3,7 @@
 An indented invoice has a whitespace-only text node before almost every element: for 5,000 lines (4.1 MB)
 about 110,000 of them, a third of Saxon's tree (6.6 MiB live, 4.4 without them) and, with the young
 collections that copy the tree while it is built and the transform that walks it, ≈ 6 MiB of the peak
-of a process validating it (README, *Memory, thirteenth pass*).
+of a process validating it (BENCHMARKS.md, *Memory, thirteenth pass*).
 
 Only for a document the streamed path found valid against the UBL schema (``streamed``): there, every
 element with element children has element-only content (no UBL type outside the xmldsig / XAdES
@@ -16,7 +16,7 @@ or a ``<`` mean something else: a comment, CDATA, a processing instruction other
 declaration, a DOCTYPE, a ``>`` that ends no tag (as many ``>`` as ``<`` means every ``>`` ends one:
 ``<`` only ever starts a tag there); and when it has ``UBLExtensions`` (extension content may be mixed).
 
-Why the findings cannot change: README, *Memory, thirteenth pass* (every expression of the official
+Why the findings cannot change: BENCHMARKS.md, *Memory, thirteenth pass* (every expression of the official
 CEN and Peppol stylesheets reads text nodes and string values of ``cbc:`` leaves only, locations count
 elements only), and tests/conformance/test_fused_differential.py (its ``blank_text`` tests: the same
 SVRL from the official stylesheets and the same reports from the engine on every document of the

@@ -2,7 +2,7 @@
 
 The fused stylesheets are the gateway's own (gateway.validation.fused), so their output need not be
 SVRL that Saxon serialises and Python then parses again: per official example that round trip cost
-the Peppol layer ≈ 0.19 ms (README, *Validation, fifth pass*). A fused stylesheet writes, with output
+the Peppol layer ≈ 0.19 ms (BENCHMARKS.md, *Validation, fifth pass*). A fused stylesheet writes, with output
 method text, ``MARKER`` and then, per finding in SVRL order, the six things ``parse_svrl`` reads of
 an ``svrl:failed-assert`` / ``svrl:successful-report``: its kind (``a`` / ``r``), ``@id``, ``@flag``,
 ``@location``, ``@test`` and the string value of its first ``svrl:text`` (absent: empty). Each field

@@ -172,7 +172,7 @@ class ValidationEngine:
     def _build(self, rule_set: RuleSet) -> CompiledRuleSet:
         # The Schematron layers first, the XSD after: Saxon's heap peaks while it compiles and then
         # shrinks to what it keeps (after the collection below), so the XSD's memory does not add
-        # to that peak (README, Memory of serve).
+        # to that peak (BENCHMARKS.md, Memory of serve).
         timings: dict[str, float] = {}
         if self._runtime is None:
             self._runtime = SaxonRuntime(heap=self._saxon_heap, options=self._saxon_options)
@@ -289,7 +289,7 @@ class ValidationEngine:
             xml: the document bytes (UBL Invoice or CreditNote). In a ``HeldDocument`` (whose caller keeps
                 no other reference to the bytes), a large document found valid by the pull parse is moved
                 to an unlinked temporary file while Saxon parses and transforms it, and read back after
-                (``HeldDocument.spilled``: README, *Memory, fifteenth pass*).
+                (``HeldDocument.spilled``: BENCHMARKS.md, *Memory, fifteenth pass*).
             rule_set: rule set id; default ``self.default_rule_set``.
             layers: run only these layers (default all); the conformance suites use it to mimic the
                 vefa configurations (Peppol only, CEN only).
@@ -387,7 +387,8 @@ class ValidationEngine:
                     # Saxon's heap of a large document (its tree, the young generation the transform filled)
                     # back to the system before the caller goes on: it would otherwise stay mapped under
                     # whatever the caller allocates next (the store's copies of the document, an expense
-                    # draft of its lines), on top of the validation's peak (README, *fourteenth pass*).
+                    # draft of its lines), on top of the validation's peak (BENCHMARKS.md, *Memory,
+                    # fourteenth pass*).
                     node = None
                     self._runtime.collect_garbage()
         report = ValidationReport(rule_set=compiled.rule_set.id, findings=tuple(findings))

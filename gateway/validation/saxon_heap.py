@@ -6,7 +6,7 @@ generation from the machine's physical memory (or a container's limit) and lets 
 100 MiB before it collects, and keeps freed heap chunks mapped for reuse. With the young generation
 capped (young collections then take ≈ 0.5 ms every few documents), little free heap kept, and one full
 collection after compiling (``collect_saxon_garbage``), a ``serve`` process stays about 100 MiB smaller
-(README, *Memory of serve*).
+(BENCHMARKS.md, *Memory of serve*).
 
 SaxonC offers no setting for this, but its documented C API keeps the isolate in
 ``SaxonProcessor::sxn_environ`` (``sxnc_environment``: isolate, thread, main thread) and creates one only
@@ -18,10 +18,11 @@ unbounded: a heap too small for a document would end the whole process (GraalVM 
 ``OutOfMemoryError`` there with a fatal error; tried with ``-Xmx64m``).
 
 ``MaxHeapFree`` is an upper bound: with a small young generation GraalVM's adaptive policy kept only
-3.5-4.5 MiB of free chunks whatever was asked for (4 to 64 MiB; README, *Memory, seventh pass*), so a full
+3.5-4.5 MiB of free chunks whatever was asked for (4 to 64 MiB; BENCHMARKS.md, *Memory, seventh pass*), so a
+full
 collection's copy of the live heap (the compiled rule sets) always needs new memory. With ``-Xmn32m`` it
 keeps up to the bound: 26-27 MiB at a large document's transform when asked for 32, one eden (≈ 24) when
-asked for 24, the default (README, *Memory, sixteenth pass*).
+asked for 24, the default (BENCHMARKS.md, *Memory, sixteenth pass*).
 
 The cap also sizes the old generation's free room, which decides whether a large document pays a full
 collection (a copy of the rule sets and its own tree): GraalVM's ``AdaptiveCollectionPolicy`` starts
@@ -29,7 +30,7 @@ collection (a copy of the rule sets and its own tree): GraalVM's ``AdaptiveColle
 at its own full collections, as the live old generation plus ``promoSize`` plus the padded average of
 recent promotions; a forced collection (``System.gc()``) does not. A young collection that finds less
 room than it expects to promote is followed by a full one. With ``-Xmn16m`` the room after compiling was
-≈ 7 MiB and a 5,000-line invoice's tree overflowed it; with 32 it fits (README, *Memory, ninth pass*).
+≈ 7 MiB and a 5,000-line invoice's tree overflowed it; with 32 it fits (BENCHMARKS.md, *Memory, ninth pass*).
 
 Anything unexpected (another saxonche build without these symbols, an isolate that already exists, a
 failed creation) leaves SaxonC to create its default isolate: the only effect is the memory figure.

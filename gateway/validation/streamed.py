@@ -5,7 +5,7 @@ whole document, ≈ 7.5 times its size for an invoice of many lines (30 MiB for 
 glibc keeps those pages after the tree is dropped. For a document from ``DEFAULT_STREAM_ABOVE_BYTES``
 up, the engine first tries this path: lxml's parser validates against the same compiled schema while it
 parses (libxml2's streaming XSD validation), each child of the root is cleared as soon as it ends, and the
-received bytes themselves are what Saxon reads (README, *Memory, sixth pass*), from a temporary file
+received bytes themselves are what Saxon reads (BENCHMARKS.md, *Memory, sixth pass*), from a temporary file
 (``StreamedDocument.saxon_file``, *Memory, fourteenth pass*).
 
 This path only ever answers "valid, here is Saxon's text". Anything else falls back to the tree path,
@@ -87,7 +87,7 @@ class StreamedDocument:
 
         Saxon reading the file takes the place of ``saxon_text``: the text path held the decoded ``str``
         and saxonche's UTF-8 copy of it while Saxon built its tree, ≈ 2 times the document at the peak
-        of a process that validates it (README, *Memory, fourteenth pass*)."""
+        of a process that validates it (BENCHMARKS.md, *Memory, fourteenth pass*)."""
         try:
             fd, name = tempfile.mkstemp(prefix="gateway-saxon-", suffix=".xml")
         except OSError:

@@ -73,7 +73,7 @@ class XSDSchemas:
     Every root of every rule set of the package (Invoice, CreditNote, ApplicationResponse) is compiled into
     ONE schema (a wrapper importing each root's namespace): the UBL common library they share (about half a
     schema's 16 MiB) is held once. A process validating invoices and the MLS or Invoice Responses it sends
-    or receives thus holds one schema, not one per rule set (README, *MLS, second pass*: +15 MiB each).
+    or receives thus holds one schema, not one per rule set (BENCHMARKS.md, *MLS, second pass*: +15 MiB each).
     Roots that share a namespace with another path (not the case in UBL) make each rule set compile its own.
 
     Args:

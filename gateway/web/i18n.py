@@ -39,7 +39,7 @@ def environment(language: str) -> jinja2.Environment:
     """The pages' Jinja2 environment in ``language``: autoescape on, strict undefined, gettext, dates.
 
     Jinja2 and Babel are imported here, on the first page: a process that serves no page does not load
-    them (README, *Memory, seventh pass*)."""
+    them (BENCHMARKS.md, *Memory, seventh pass*)."""
     import jinja2
     from babel.dates import format_datetime
 

@@ -3,7 +3,7 @@
 A large document's validation peaks while Saxon transforms it (its tree and the young generation the
 transform fills). The caller still needs the bytes afterwards (the sender stores them, the receiver drafts
 the expense and answers with an MLS), so they used to stay in the process through that peak: 4.1 MiB of
-the 5,000-line invoice (README, *Memory, fifteenth pass*). A caller that hands the bytes over in a
+the 5,000-line invoice (BENCHMARKS.md, *Memory, fifteenth pass*). A caller that hands the bytes over in a
 ``HeldDocument`` and keeps no other reference to them lets ``ValidationEngine.validate`` write them to an
 unlinked temporary file for that time (``spilled``) and read them back after it.
 
@@ -12,7 +12,7 @@ on disk, only a descriptor the kernel closes with the process.
 
 It lives here, beside the XML input helpers and with no dependency beyond the standard library, because the
 services and the API hold documents in it: under ``gateway.validation`` it loaded that package (saxonche,
-≈ 10 MiB) into every process importing the services (``archive-export``, ``devnet``: README, *Held
+≈ 10 MiB) into every process importing the services (``archive-export``, ``devnet``: BENCHMARKS.md, *Held
 documents, review pass*).
 """
 

@@ -40,7 +40,7 @@ def test_add_and_get_round_trip(store: SQLDocumentStore) -> None:
 
 
 def test_a_large_body_is_stored_from_a_spilled_held_document(store: SQLDocumentStore) -> None:
-    """``add(..., body=)``: the UBL written from a document held in a temporary file (README, *Memory,
+    """``add(..., body=)``: the UBL written from a document held in a temporary file (BENCHMARKS.md, *Memory,
     eighteenth pass*), byte for byte; the duplicate number is refused alike and the row rolls back."""
     ubl = UBL + b"<!--" + bytes(range(32, 127)) * 30_000 + b"-->"  # 2.9 MB: written in slices on SQLite
     held = HeldDocument(ubl)
@@ -70,7 +70,7 @@ def test_a_held_body_whose_file_fails_is_a_store_error_and_nothing_is_stored(
 ) -> None:
     """The spilled document's temporary file cut short (as an I/O error would leave it) while the row is
     inserted: StoreError (the API's 503 + Retry-After, the client posts again), not an OSError (500), and
-    the row is rolled back. SQLite reads it in slices, PostgreSQL whole: both fail alike (README, *Held
+    the row is rolled back. SQLite reads it in slices, PostgreSQL whole: both fail alike (BENCHMARKS.md, *Held
     documents, second review pass*)."""
     made: list[int] = []
     real = held_module._unlinked_file

@@ -128,7 +128,8 @@ def test_the_draft_is_built_from_the_validated_bytes_without_reading_them_back(
 def test_a_large_documents_expense_read_line_by_line_is_the_one_its_whole_model_gives(
     app: ExpenseApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # From LINE_BY_LINE_ABOVE_BYTES up the draft is read line by line (README, Memory, eighth pass): the
+    # From LINE_BY_LINE_ABOVE_BYTES up the draft is read line by line (BENCHMARKS.md, Memory, eighth pass):
+    # the
     # same stored draft and routing as from the whole document's model, line references included.
     units(app)
     line_end = b"</cac:InvoiceLine>"

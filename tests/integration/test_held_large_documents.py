@@ -1,6 +1,6 @@
 """A large document's bytes are not held in the process while Saxon transforms it, neither on the sender
 (``POST /v1/outbound/ubl``) nor on the receiver (the work after an AS4 receipt), and what follows the
-validation gets them intact (README, *Memory, fifteenth pass*).
+validation gets them intact (BENCHMARKS.md, *Memory, fifteenth pass*).
 
 Measured with tracemalloc, started once the test has made its own copy of the document: the largest block
 Python holds when the fused transform starts. Before, the request's body (sender) or the decompressed
@@ -157,7 +157,7 @@ def _largest_block_at(owner: Any, name: str, monkeypatch: pytest.MonkeyPatch) ->
 def test_the_sender_holds_no_copy_of_the_posted_document_while_it_is_stored(
     sender: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The outbound row is written from the spilled body a slice at a time (README, *Memory, eighteenth
+    """The outbound row is written from the spilled body a slice at a time (BENCHMARKS.md, *Memory, eighteenth
     pass*): Python holds no block of the document's size beside SQLite's copies of the row."""
     at_insert = _largest_block_at(SQLOutboundDocumentRepository, "add", monkeypatch)
     warm = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl  # rule sets compiled, caches filled
@@ -186,7 +186,8 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_its_verdict_i
     app: ExpenseApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After validation and the draft's reading, the document is spilled again for the verdict's record
-    (the expense draft's lines, the MLS) and not read back after it (README, *Memory, eighteenth pass*)."""
+    (the expense draft's lines, the MLS) and not read back after it (BENCHMARKS.md, *Memory, eighteenth
+    pass*)."""
     at_record = _largest_block_at(InboundFinisher, "_record", monkeypatch)
     warm = _as4_message(
         many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl, f"{uuid.uuid4()}@supplier.test"
@@ -361,7 +362,7 @@ def _cut_at_insert(spills: list[int], monkeypatch: pytest.MonkeyPatch, *, after:
 def test_a_spilled_body_that_cannot_be_read_at_the_insert_is_a_503_with_nothing_stored(
     sender: TestClient, spills: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Its file fails as the row is written (README, *Held documents, second review pass*): a retryable
+    """Its file fails as the row is written (BENCHMARKS.md, *Held documents, second review pass*): a retryable
     503 store-unavailable problem with Retry-After, not a 500; nothing stored, no descriptor left; the same
     post (same Idempotency-Key) is accepted after."""
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl

@@ -1,4 +1,4 @@
-"""``gateway COMMAND`` imports only that command's module (README, *Memory, seventh pass*)."""
+"""``gateway COMMAND`` imports only that command's module (BENCHMARKS.md, *Memory, seventh pass*)."""
 
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ class OutboundDocumentRepository(Protocol):
         """Store a new document in INITIAL_STATUS and record its SUBMITTED timeline entry at ``created_at``.
 
         ``body``: the UBL to store instead of ``content.body`` (then ``b""``), read a slice at a time: a large
-        document the caller holds out of the process (README, *Memory, eighteenth pass*).
+        document the caller holds out of the process (BENCHMARKS.md, *Memory, eighteenth pass*).
 
         Raises:
             InvalidTransition: ``document.status`` is not INITIAL_STATUS.

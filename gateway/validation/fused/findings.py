@@ -4,7 +4,8 @@ The official skeleton writes each finding in place: a literal ``svrl:failed-asse
 ``svrl:successful-report``) with its ``test``, three ``xsl:attribute`` (id, flag, and the location, an
 ``apply-templates`` of the context node in mode ``schematron-select-full-path``) and an ``svrl:text``.
 Saxon compiles each of those ~1,000 CEN bodies into its own instruction tree: 11.5 MiB of the 33.5 MiB
-the compiled CEN rule set keeps in Saxon's heap, which every full collection copies (README, *Memory*).
+the compiled CEN rule set keeps in Saxon's heap, which every full collection copies (BENCHMARKS.md, *Memory
+of `serve`*).
 
 ``share_findings`` replaces every finding of exactly that shape by ``xsl:sequence`` of a call of
 ``FUNCTION`` (``REPORT`` for a report) passing only what varies: the context node, id, flag, test,

@@ -1,5 +1,5 @@
-"""The API and the worker load Jinja2, Babel and segno only when something is rendered (README, *Memory,
-seventh pass*); ``gateway.render``'s names stay importable as before."""
+"""The API and the worker load Jinja2, Babel and segno only when something is rendered (BENCHMARKS.md,
+*Memory, seventh pass*); ``gateway.render``'s names stay importable as before."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The expense draft of a large received document, read line by line (``read_for_draft`` from
 ``LINE_BY_LINE_ABOVE_BYTES`` up): the same draft, routing and errors as the whole document's model gives,
-without that model in memory (README, *Memory, eighth pass*)."""
+without that model in memory (BENCHMARKS.md, *Memory, eighth pass*)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The UBL reader's child-step lookups (``_find``, ``_all``) answer exactly what lxml's ElementPath
 ``find`` / ``findall`` answer, on every child path of the official examples: they replace those calls
-for speed (issue 12, README *End to end, fifth pass*)."""
+for speed (issue 12, BENCHMARKS.md *End to end, fifth pass*)."""
 
 from __future__ import annotations
 

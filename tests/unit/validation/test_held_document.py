@@ -1,5 +1,6 @@
 """A large document handed to validation in a ``HeldDocument`` is out of the process while Saxon parses and
-transforms it, and read back intact after; its temporary file never has a name on disk (README, *Memory,
+transforms it, and read back intact after; its temporary file never has a name on disk (BENCHMARKS.md,
+*Memory,
 fifteenth pass*)."""
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def test_data_asked_for_while_spilled_is_read_back(tmp_path: Path, monkeypatch: 
 def test_slices_read_the_spilled_file_without_bringing_the_bytes_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What the SQLite store writes a large outbound body from (README, *Memory, eighteenth pass*)."""
+    """What the SQLite store writes a large outbound body from (BENCHMARKS.md, *Memory, eighteenth pass*)."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = os.urandom(700_001)
     held = HeldDocument(data)
@@ -254,7 +255,8 @@ def test_the_blocks_error_goes_on_when_the_read_back_after_it_fails(
 ) -> None:
     """The block raised (the store's StoreError, which its caller retries or answers 503) and the read-back
     fails too: the block's error propagates, not the read-back's (which made the sender's answer a 500 and
-    the receiver's retry a logged bug); the document is lost all the same (README, *Held documents, second
+    the receiver's retry a logged bug); the document is lost all the same (BENCHMARKS.md, *Held documents,
+    second
     review pass*)."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     held = HeldDocument(os.urandom(200_000))

@@ -1,5 +1,5 @@
 """A large document found valid by the pull parse reaches Saxon as a temporary file, not as text, and Saxon's
-heap of it is collected once the transform is done (README, *Memory, fourteenth pass*)."""
+heap of it is collected once the transform is done (BENCHMARKS.md, *Memory, fourteenth pass*)."""
 
 from __future__ import annotations
 

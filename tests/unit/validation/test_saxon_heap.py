@@ -122,7 +122,8 @@ def _released_shares(log: Sequence[str]) -> list[float]:
 def test_the_default_heap_keeps_the_freed_eden_mapped(artefacts_dir: Path, tmp_path: Path) -> None:
     # With less free heap kept than the eden (16 MiB of 24), each young collection handed ≈ 8 MiB back to
     # the system and the next documents faulted it in again, ≈ 0.1-0.3 ms of system time per official
-    # example (README, Validation, ninth pass). GraalVM's policy keeps less in the first collections of a
+    # example (BENCHMARKS.md, Validation, ninth pass). GraalVM's policy keeps less in the first collections
+    # of a
     # process, so the last ones (the steady state) are checked.
     settings = ValidationSettings()
     heap = [settings.saxon_young_generation_mib, settings.saxon_max_free_heap_mib]
@@ -134,7 +135,8 @@ def test_the_default_heap_keeps_the_freed_eden_mapped(artefacts_dir: Path, tmp_p
 def test_the_default_heap_keeps_no_more_free_heap_than_one_eden(artefacts_dir: Path, tmp_path: Path) -> None:
     # Free heap kept beyond one eden is resident under every large document's transform (the eden is refilled
     # from the chunks kept, the rest stays mapped beside it): with 32 MiB kept, young collections of a
-    # 23.5 MiB eden kept 26-27 MiB, ≈ 3 MiB more at a 5,000-line invoice's peak (README, Memory, sixteenth
+    # 23.5 MiB eden kept 26-27 MiB, ≈ 3 MiB more at a 5,000-line invoice's peak (BENCHMARKS.md, Memory,
+    # sixteenth
     # pass). The eden itself must stay kept (the test above).
     settings = ValidationSettings()
     heap = [settings.saxon_young_generation_mib, settings.saxon_max_free_heap_mib]
@@ -193,7 +195,7 @@ def test_an_unknown_isolate_option_leaves_saxons_defaults_and_the_process_alive(
 def test_the_settings_size_the_young_generation_for_a_large_invoice_and_check_the_options() -> None:
     settings = ValidationSettings()
     # 32 MiB: GraalVM's adaptive policy starts the old generation's free room at the initial eden
-    # (3/4 of the cap); with 16 a 5,000-line invoice's tree overflowed it (README, Memory, ninth pass).
+    # (3/4 of the cap); with 16 a 5,000-line invoice's tree overflowed it (BENCHMARKS.md, Memory, ninth pass).
     # The free heap kept about one eden (3/4 of the cap): the freed eden stays mapped (Validation, ninth
     # pass), and no more beside it (Memory, sixteenth pass).
     assert (settings.saxon_young_generation_mib, settings.saxon_max_free_heap_mib) == (32, 24)

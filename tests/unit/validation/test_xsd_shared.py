@@ -54,7 +54,7 @@ def test_the_rule_sets_of_one_xsd_package_share_one_compiled_schema(
     validation_engine: ValidationEngine,
 ) -> None:
     # One UBL schema holds the common library once (≈ 15 MiB less per process that validates invoices
-    # and MLS or Invoice Responses: README, MLS second pass).
+    # and MLS or Invoice Responses: BENCHMARKS.md, MLS second pass).
     invoice_schema = validation_engine.compiled(BILLING).xsd.schema(INVOICE)
     mls_schema = validation_engine.compiled(MLS).xsd.schema(AR)
     t111_schema = validation_engine.compiled(T111).xsd.schema(AR)
