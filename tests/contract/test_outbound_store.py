@@ -14,8 +14,8 @@ from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, TimelineEvent
 from gateway.services import OutboundQuery, PageCursor
 from gateway.store import SQLDocumentStore
-from gateway.xmlcore import held as held_module
 from gateway.xmlcore.held import HeldDocument
+from tests.held_spills import record_spills
 
 E = DeliveryEvent
 S = DeliveryStatus
@@ -72,16 +72,7 @@ def test_a_held_body_whose_file_fails_is_a_store_error_and_nothing_is_stored(
     inserted: StoreError (the API's 503 + Retry-After, the client posts again), not an OSError (500), and
     the row is rolled back. SQLite reads it in slices, PostgreSQL whole: both fail alike (BENCHMARKS.md, *Held
     documents, second review pass*)."""
-    made: list[int] = []
-    real = held_module._unlinked_file
-
-    def unlinked_file() -> int | None:
-        fd = real()
-        if fd is not None:
-            made.append(fd)
-        return fd
-
-    monkeypatch.setattr(held_module, "_unlinked_file", unlinked_file)
+    made = record_spills(monkeypatch)
     ubl = UBL + b"<!--" + b"x" * 2_000_000 + b"-->"
     held = HeldDocument(ubl)
     document = outbound(number="2026-0110")

@@ -14,10 +14,11 @@ import os
 import tempfile
 import tracemalloc
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from as4_support import NOW, counter_ids, dev_pki
 from fastapi.testclient import TestClient
@@ -38,6 +39,7 @@ from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from gateway.xmlcore import held as held_module
 from gateway.xmlcore.held import HeldDocument
+from tests.held_spills import record_spills
 from tests.integration.conftest import SENDER_KEY
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     COOP,
@@ -90,15 +92,22 @@ def _no_held_file_named() -> bool:
     return not list(Path(tempfile.gettempdir()).glob("gateway-held-*"))
 
 
+def _traced(post: Callable[[], httpx.Response]) -> httpx.Response:
+    """``post()`` with tracemalloc on (the probes record the largest block it holds)."""
+    tracemalloc.start()
+    try:
+        return post()
+    finally:
+        tracemalloc.stop()
+
+
 def test_the_sender_holds_no_copy_of_the_posted_document_while_it_is_transformed(
     sender: TestClient, at_transform: list[int]
 ) -> None:
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
-    tracemalloc.start()
-    try:
-        response = sender.post("/v1/outbound/ubl", content=ubl, headers={"Content-Type": "application/xml"})
-    finally:
-        tracemalloc.stop()
+    response = _traced(
+        lambda: sender.post("/v1/outbound/ubl", content=ubl, headers={"Content-Type": "application/xml"})
+    )
     assert response.status_code == 202, response.text
     assert len(at_transform) == 1
     largest = at_transform[0]
@@ -117,11 +126,7 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transfo
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
     message_id = f"{uuid.uuid4()}@supplier.test"
     message = _as4_message(ubl, message_id)
-    tracemalloc.start()
-    try:
-        response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
-    finally:
-        tracemalloc.stop()
+    response = _traced(lambda: app.client.post("/as4", content=message.body, headers=dict(message.headers)))
     assert response.status_code == 200
     assert b"Receipt" in response.content
     assert len(at_transform) == 1
@@ -166,11 +171,7 @@ def test_the_sender_holds_no_copy_of_the_posted_document_while_it_is_stored(
     ).is_success
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
     headers = {"Content-Type": "application/xml", "Idempotency-Key": uuid.uuid4().hex}
-    tracemalloc.start()
-    try:
-        response = sender.post("/v1/outbound/ubl", content=ubl, headers=headers)
-    finally:
-        tracemalloc.stop()
+    response = _traced(lambda: sender.post("/v1/outbound/ubl", content=ubl, headers=headers))
     assert response.status_code == 202, response.text
     assert len(at_insert) == 1  # the measured post's (the warm one's ran without tracemalloc)
     assert at_insert[0] < 0.5 * len(ubl), at_insert[0] / len(ubl)  # before: the body read back, ≥ 1×
@@ -196,11 +197,7 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_its_verdict_i
     ubl = many_lines_invoice(LINES, tag=uuid.uuid4().hex[:8]).ubl
     message_id = f"{uuid.uuid4()}@supplier.test"
     message = _as4_message(ubl, message_id)
-    tracemalloc.start()
-    try:
-        response = app.client.post("/as4", content=message.body, headers=dict(message.headers))
-    finally:
-        tracemalloc.stop()
+    response = _traced(lambda: app.client.post("/as4", content=message.body, headers=dict(message.headers)))
     assert response.status_code == 200
     assert len(at_record) == 1
     assert at_record[0] < 0.5 * len(ubl), at_record[0] / len(ubl)  # before: the document, ≥ 1×
@@ -324,17 +321,7 @@ def test_a_failed_read_back_on_the_sender_is_a_problem_with_nothing_stored(
 @pytest.fixture
 def spills(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The descriptors of the temporary files held documents are spilled to, in order."""
-    real = held_module._unlinked_file
-    made: list[int] = []
-
-    def unlinked_file() -> int | None:
-        fd = real()
-        if fd is not None:
-            made.append(fd)
-        return fd
-
-    monkeypatch.setattr(held_module, "_unlinked_file", unlinked_file)
-    return made
+    return record_spills(monkeypatch)
 
 
 def _cut_at_insert(spills: list[int], monkeypatch: pytest.MonkeyPatch, *, after: bool) -> list[int]:

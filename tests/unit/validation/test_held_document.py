@@ -31,21 +31,25 @@ def large() -> bytes:
     return xml
 
 
+@pytest.fixture
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Python's temporary directory for this test: held documents spill their bytes there."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
 def _open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def test_spilled_bytes_leave_the_object_and_come_back_intact(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+def test_spilled_bytes_leave_the_object_and_come_back_intact(temp_dir: Path) -> None:
     data = os.urandom(300_000)
     held = HeldDocument(data)
     descriptors = _open_descriptors()
     with held.spilled() as spilled:
         assert spilled
         assert not held.in_memory
-        assert list(tmp_path.iterdir()) == []  # unlinked at once: no name a crash could leave behind
+        assert list(temp_dir.iterdir()) == []  # unlinked at once: no name a crash could leave behind
         assert len(held) == len(data)
     assert held.in_memory
     assert held.data() == data
@@ -56,8 +60,7 @@ def test_spilled_bytes_leave_the_object_and_come_back_intact(
     assert _open_descriptors() == descriptors
 
 
-def test_data_asked_for_while_spilled_is_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+def test_data_asked_for_while_spilled_is_read_back(temp_dir: Path) -> None:
     held = HeldDocument(b"<a/>" * 1000)
     with held.spilled() as spilled:
         assert spilled
@@ -67,11 +70,8 @@ def test_data_asked_for_while_spilled_is_read_back(tmp_path: Path, monkeypatch: 
     assert held.data() == b"<a/>" * 1000
 
 
-def test_slices_read_the_spilled_file_without_bringing_the_bytes_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_slices_read_the_spilled_file_without_bringing_the_bytes_back(temp_dir: Path) -> None:
     """What the SQLite store writes a large outbound body from (BENCHMARKS.md, *Memory, eighteenth pass*)."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = os.urandom(700_001)
     held = HeldDocument(data)
     assert b"".join(held.slices(100_000)) == data  # held: views of the bytes
@@ -83,8 +83,7 @@ def test_slices_read_the_spilled_file_without_bringing_the_bytes_back(
     assert b"".join(pieces) == data
 
 
-def test_a_document_under_from_bytes_is_not_spilled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+def test_a_document_under_from_bytes_is_not_spilled(temp_dir: Path) -> None:
     held = HeldDocument(b"<a/>" * 1000)
     with held.spilled(from_bytes=4001) as spilled:
         assert not spilled
@@ -93,11 +92,8 @@ def test_a_document_under_from_bytes_is_not_spilled(tmp_path: Path, monkeypatch:
         assert spilled
 
 
-def test_without_read_back_the_bytes_come_back_only_when_the_block_raises(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_read_back_the_bytes_come_back_only_when_the_block_raises(temp_dir: Path) -> None:
     """``read_back=False``: the receiver's last use of a document (its verdict and draft recorded)."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = os.urandom(300_000)
     held = HeldDocument(data)
     descriptors = _open_descriptors()
@@ -156,12 +152,11 @@ def test_the_bytes_are_out_of_the_process_while_saxon_parses_and_transforms(
 
 
 def test_a_small_held_document_is_not_spilled(
-    validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch, temp_dir: Path
 ) -> None:
     """Below the streamed path's threshold (the e2e examples): the tree path as before, no file."""
     small = many_lines_invoice(20, tag="held").ubl
     expected = validation_engine.validate(small)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     made: list[object] = []
     real = tempfile.mkstemp
 
@@ -223,12 +218,11 @@ def _failing_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def test_a_failed_read_back_never_reads_another_file_behind_the_same_descriptor_number(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The spill's descriptor is closed whatever happened; its number is then free for the next file any
     thread opens. A document whose read-back failed is lost (its owner reads it from the store): asking
     for its bytes again raises, and never returns that other file's bytes."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = b"<a/>" * 1000
     held = HeldDocument(data)
     descriptors = _open_descriptors()
@@ -236,7 +230,7 @@ def test_a_failed_read_back_never_reads_another_file_behind_the_same_descriptor_
     with pytest.raises(OSError, match="injected"), held.spilled():
         pass
     assert _open_descriptors() == descriptors
-    other = os.open(tmp_path / "other", os.O_RDWR | os.O_CREAT, 0o600)  # takes the freed number
+    other = os.open(temp_dir / "other", os.O_RDWR | os.O_CREAT, 0o600)  # takes the freed number
     try:
         os.write(other, b"<b/>" * 1000)
         with pytest.raises(OSError, match="lost"):
@@ -251,14 +245,13 @@ def test_a_failed_read_back_never_reads_another_file_behind_the_same_descriptor_
 
 @pytest.mark.parametrize("read_back", [True, False])
 def test_the_blocks_error_goes_on_when_the_read_back_after_it_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_back: bool
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch, read_back: bool
 ) -> None:
     """The block raised (the store's StoreError, which its caller retries or answers 503) and the read-back
     fails too: the block's error propagates, not the read-back's (which made the sender's answer a 500 and
     the receiver's retry a logged bug); the document is lost all the same (BENCHMARKS.md, *Held documents,
     second
     review pass*)."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     held = HeldDocument(os.urandom(200_000))
     descriptors = _open_descriptors()
     _failing_once(monkeypatch)
@@ -271,9 +264,8 @@ def test_the_blocks_error_goes_on_when_the_read_back_after_it_fails(
 
 @pytest.mark.parametrize("failure", ["mkstemp", "unlink", "write", "block", "read-back", "block+read-back"])
 def test_no_descriptor_is_left_whatever_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+    temp_dir: Path, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     data = os.urandom(200_000)
     held = HeldDocument(data)
     descriptors = _open_descriptors()
@@ -300,7 +292,7 @@ def test_no_descriptor_is_left_whatever_fails(
         if "block" in failure:
             raise RuntimeError("in the block")
     assert _open_descriptors() == descriptors
-    assert list(tmp_path.iterdir()) == []
+    assert list(temp_dir.iterdir()) == []
     if "read-back" in failure:
         with pytest.raises(OSError, match="lost"):
             held.data()
