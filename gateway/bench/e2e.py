@@ -42,6 +42,7 @@ from gateway.bench.loopback import (
     GatewayProcesses,
     cpu_seconds,
     free_port,
+    parse_override,
     peak_memory_mib,
     prepare_access_points,
     prepare_loopback,
@@ -79,6 +80,7 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
         template=args.template,
         receiver=args.receiver,
         mls=args.mls,
+        overrides=tuple(parse_override(item, "e2e") for item in args.overrides),
     )
     workers_list = args.workers or [1, 2]
     positive = (params.rate, params.duration, min(workers_list), params.saturation_concurrency)
@@ -186,6 +188,7 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
                 receiver_env["GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS"] = "0"
                 receiver_env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = str(params.poll_interval)
                 receiver_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
+            receiver_env.update(params.overrides)
             upgrade_database(receiver_env["GATEWAY_DATABASE__URL"])
             receiver = stack.enter_context(
                 run_gateway(pair.receiver_dir, receiver_env, port=receiver_port, workers=int(params.mls))
@@ -203,6 +206,7 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
         sender_env["GATEWAY_RESPONSES__MLS_TYPE"] = "ALWAYS_SEND" if params.mls else "FAILURE_ONLY"
         sender_env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = str(params.poll_interval)
         sender_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
+        sender_env.update(params.overrides)
         upgrade_database(url)  # once, before the processes start (each would otherwise race to migrate)
         gateway = stack.enter_context(run_gateway(workdir, sender_env, port=port, workers=workers))
         everything = gateway.all + (receiver.all if receiver else ())

@@ -38,6 +38,8 @@ class E2EParameters:
             SPID for MLS and a receiver's worker sends them (no answer delay); a phase ends when every copy
             is ``confirmed``. Off (the default), the sender asks for an MLS on failure only: a valid copy
             gets none, and the figures are post -> delivered alone.
+        overrides: ``(GATEWAY_NAME, value)`` settings of every gateway process (the sender's ``serve`` and
+            workers, the receiver), set after the benchmark's own (``--set``).
     """
 
     rate: float = 5.0
@@ -51,6 +53,7 @@ class E2EParameters:
     template: Path = DEFAULT_TEMPLATE
     receiver: str = OWN_PROCESS
     mls: bool = False
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def fixed_rate_documents(self) -> int:
@@ -234,6 +237,7 @@ def format_table(
             if params.mls
             else "  MLS: asked on failure only (valid copies get none; --mls to measure it flowing back)"
         ),
+        *([f"  settings: {' '.join(f'{k}={v}' for k, v in params.overrides)}"] if params.overrides else []),
         "",
         _HEADER_1,
         _HEADER_2,

@@ -38,6 +38,7 @@ from gateway.bench.large_stages import format_stages, measure_stages
 from gateway.bench.loopback import (
     GatewayProcesses,
     free_port,
+    parse_override,
     prepare_loopback,
     run_gateway,
     wait_ready,
@@ -158,7 +159,7 @@ def run_bench_large(args: argparse.Namespace, settings: Settings) -> int:
     warmup = json.loads(LINES_TEMPLATE.read_bytes())
     warmup["number"] = f"LARGE-{tag}-0000"
     warm = LargeDocument("warm-up", _ubl(warmup), warmup["number"])
-    overrides = dict(_override(item) for item in args.overrides)
+    overrides = dict(parse_override(item, "large") for item in args.overrides)
     runs = run_large(
         documents, warm=warm, workdir=args.workdir.resolve(), timeout=args.timeout, overrides=overrides
     )
@@ -169,13 +170,6 @@ def run_bench_large(args: argparse.Namespace, settings: Settings) -> int:
             stages = measure_stages(document.ubl, settings)
             print(format_stages(document.name, len(document.ubl), stages))
     return 0 if all(r.status == "delivered" and r.received and r.within_budget for r in runs) else 1
-
-
-def _override(item: str) -> tuple[str, str]:
-    name, sep, value = item.partition("=")
-    if not sep or not name.startswith("GATEWAY_"):
-        raise SystemExit(f"gateway bench large: --set takes GATEWAY_NAME=VALUE, not {item!r}")
-    return name, value
 
 
 def run_large(

@@ -41,6 +41,18 @@ def free_port() -> int:
         return port
 
 
+def parse_override(item: str, bench: str) -> tuple[str, str]:
+    """``GATEWAY_NAME=VALUE`` (a benchmark's ``--set``) as ``(name, value)``.
+
+    Raises:
+        SystemExit: not of that form (``bench`` names the benchmark in the message).
+    """
+    name, sep, value = item.partition("=")
+    if not sep or not name.startswith("GATEWAY_"):
+        raise SystemExit(f"gateway bench {bench}: --set takes GATEWAY_NAME=VALUE, not {item!r}")
+    return name, value
+
+
 def prepare_loopback(
     workdir: Path, *, served: Sequence[str], as4_url: str, database_url: str | None = None
 ) -> dict[str, str]:

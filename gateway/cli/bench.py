@@ -170,6 +170,14 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument(
         "--workdir", type=Path, default=e2e.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
     )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="GATEWAY_NAME=VALUE",
+        help="a setting of every gateway process, sender and receiver (repeatable), e.g. Saxon's heap",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=e2e.run_bench_e2e)
 

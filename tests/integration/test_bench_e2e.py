@@ -84,6 +84,19 @@ def test_a_shared_gateway_receives_what_it_sends_on_its_own_as4(tmp_path: Path) 
     assert not (tmp_path / "bench" / "receiver").exists()
 
 
+def test_set_reaches_the_senders_and_the_receivers_serve(tmp_path: Path) -> None:
+    gc_log = ("GATEWAY_VALIDATION__SAXON_ISOLATE_OPTIONS", '["-XX:+PrintGC"]')
+    params = E2EParameters(rate=2.0, duration=1.0, saturation=0, warmup=0, timeout=90, overrides=(gc_log,))
+
+    result = run_e2e(database="sqlite", workers=1, params=params, workdir=tmp_path / "bench")
+
+    assert result.ok, result.error
+    # Saxon's isolate of each serve logged its collections (the forced one after compiling, at least).
+    for log in (tmp_path / "bench" / "serve.log", tmp_path / "bench" / "receiver" / "serve.log"):
+        assert "Pause Full GC" in log.read_text()
+    assert "settings: GATEWAY_VALIDATION__SAXON_ISOLATE_OPTIONS=" in format_table([result], params, cpus=2)
+
+
 def test_two_sqlite_workers_are_flagged_as_sharing_one_writer(tmp_path: Path) -> None:
     params = E2EParameters(rate=2.0, duration=1.0, saturation=0, warmup=0, timeout=90)
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from gateway.bench import large
+from gateway.bench.loopback import parse_override
 
 
 class _Inbound:
@@ -46,11 +47,11 @@ def test_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_set_takes_gateway_settings_only() -> None:
-    assert large._override("GATEWAY_SERVER__MALLOC_MMAP_THRESHOLD_BYTES=0") == (
+    assert parse_override("GATEWAY_SERVER__MALLOC_MMAP_THRESHOLD_BYTES=0", "large") == (
         "GATEWAY_SERVER__MALLOC_MMAP_THRESHOLD_BYTES",
         "0",
     )
     with pytest.raises(SystemExit, match="GATEWAY_NAME=VALUE"):
-        large._override("MALLOC_ARENA_MAX=1")
-    with pytest.raises(SystemExit, match="GATEWAY_NAME=VALUE"):
-        large._override("GATEWAY_LOG_LEVEL")
+        parse_override("MALLOC_ARENA_MAX=1", "large")
+    with pytest.raises(SystemExit, match="bench e2e: --set takes GATEWAY_NAME=VALUE"):
+        parse_override("GATEWAY_LOG_LEVEL", "e2e")
