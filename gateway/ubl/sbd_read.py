@@ -3,12 +3,12 @@ without building a tree of the business document, which the receiver's validatio
 
 The fast path covers the plain layout senders write (``sbdh._business_span``): the SBDH is read from a small
 tree of the SBD up to the business document's start tag, and the business document's bytes are checked by a
-parse that builds no tree and refuses anything libxml2 logs (``check_well_formed(..., strict=True)``): the
-XML namespace rules, which libxml2 applies while it parses but reports only in its log when there is no
-tree, included. The SBD root declares nothing but the SBDH default namespace, so the business document
-parsed alone resolves its prefixes as it does inside the SBD. Bytes its declared encoding (US-ASCII)
-forbids are a doubt too. Any doubt, any other layout and any refusal go to ``parse_sbd``, which parses the
-whole SBD as a tree, so a refusal is worded as it always was.
+parse that builds no tree (``check_element``), refused if libxml2 logs anything (the XML namespace rules,
+which it applies while it parses but only logs when there is no tree, included) or if the SBD's tree would
+find the document too deep. The SBD root declares nothing but the SBDH default namespace, so the business
+document parsed alone resolves its prefixes as it does inside the SBD. Bytes its declared encoding
+(US-ASCII) forbids are a doubt too. Any doubt, any other layout and any refusal go to ``parse_sbd``, which
+parses the whole SBD as a tree, so a refusal is worded as it always was.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from gateway.ubl.sbdh import (
     _read_header,
     parse_sbd,
 )
-from gateway.xmlcore import check_well_formed, declared_encoding, parse_xml
+from gateway.xmlcore import check_element, declared_encoding, parse_xml
 
 #: An unprefixed ASCII start tag with its attributes (values may hold ">").
 _START_TAG = re.compile(rb"""<([A-Za-z_][A-Za-z0-9_.-]*)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
@@ -77,6 +77,7 @@ def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
     business = data[span[0] : span[1]]  # the copy the document is kept as
     if declared_encoding(data) == "us-ascii" and not business.isascii():
         return None  # let a tree judge (slower, never a wrong verdict)
-    # Anything libxml2 logs, a namespace error or a warning, is refused here and judged by the tree.
-    check_well_formed(business, max_bytes=max_bytes, what="business document", strict=True)
+    # Anything libxml2 logs, a namespace error or a warning, or a depth the SBD's tree would refuse (the
+    # document is the SBD root's child: depth 2) is refused here and judged by the tree.
+    check_element(business, depth=2, max_bytes=max_bytes, what="business document")
     return dataclasses.replace(header, business_document=business)

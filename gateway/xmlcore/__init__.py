@@ -3,6 +3,7 @@
 from gateway.xmlcore.ns import NS
 from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
 from gateway.xmlcore.stream import (
+    check_element,
     check_well_formed,
     declared_encoding,
     may_embed_binary,
@@ -16,6 +17,7 @@ from gateway.xmlcore.stream import (
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",
     "NS",
+    "check_element",
     "check_well_formed",
     "declared_encoding",
     "may_embed_binary",

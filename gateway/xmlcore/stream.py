@@ -3,10 +3,10 @@ element's own bytes. For large documents that are passed on, not examined (the S
 document): a tree of a 20 MB document costs more than the document, these cost nothing beyond it.
 
 The same refusals as :func:`gateway.xmlcore.parse_xml` (no DTD, no entity other than the predefined
-ones, no network, bounded size), except one: :func:`check_well_formed` builds no tree, and lxml raises
+ones, no network, bounded size), except two: :func:`check_well_formed` builds no tree, and lxml raises
 only libxml2's fatal errors for a parse without a tree, not the XML namespace rules' (an undeclared
-prefix passes). libxml2 applies those rules all the same and logs what they refuse:
-``check_well_formed(..., strict=True)`` refuses a parse that logged anything (``gateway.ubl.sbd_read``).
+prefix passes), and libxml2 limits the depth only while it builds a tree (a 100,000 deep document
+passes). :func:`check_element` closes both gaps for the receiver (``gateway.ubl.sbd_read``).
 """
 
 from __future__ import annotations
@@ -54,18 +54,12 @@ def may_embed_binary(data: bytes) -> bool:
     return _EMBEDDED_BINARY in data
 
 
-def check_well_formed(data: bytes, *, max_bytes: int, what: str, strict: bool = False) -> None:
-    """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity.
-
-    Namespace prefixes are resolved by libxml2, but what the XML namespace rules refuse (an undeclared
-    prefix, a name with two colons, one attribute written twice through two prefixes...) is only logged,
-    not raised, by a parse without a tree. ``strict`` refuses a parse that logged any message, an error or
-    a warning: then ``data`` passes only if libxml2 had nothing at all to say about it, which a tree parse
-    (:func:`gateway.xmlcore.parse_xml`) of the same bytes accepts.
+def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
+    """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity
+    (namespace prefixes and depth are not checked, see the module).
 
     Raises:
-        XMLInputError: too large, empty, not well-formed, a DTD, an undefined entity, or (``strict``) a
-            message logged by the parse.
+        XMLInputError: too large, empty, not well-formed, a DTD, or an undefined entity.
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
@@ -83,7 +77,65 @@ def check_well_formed(data: bytes, *, max_bytes: int, what: str, strict: bool = 
         raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
     if doctype_seen:
         raise XMLInputError(f"{what} carries a DTD, which is not allowed")
-    if strict and (logged := parser.feed_error_log):
+
+
+#: An element's start tag at the start of its bytes: the name (group 1), "/" for an empty-element tag.
+_ELEMENT_START = re.compile(
+    rb"""<([^\s<>/!?="'&\x00-\x1f]+)(?:\s+[^\s<>/="']+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>"""
+)
+#: An end tag at the end of the bytes: the name (group 1).
+_END_TAG = re.compile(rb"</([^\s<>/]+)[ \t\r\n]*>")
+#: What is put around an element's content, once per level of ``depth``: an element of no namespace
+#: concern (no prefix, no attribute), so it changes nothing but the depth libxml2 counts.
+_LEVEL_OPEN: Final = b"<x>"
+_LEVEL_CLOSE: Final = b"</x>"
+
+
+def check_element(data: bytes, *, depth: int, max_bytes: int, what: str) -> None:
+    """Check the bytes of one element (its start tag first, its end tag last, nothing around them) that
+    sits at ``depth`` in a document (1: the root; 2: a child of the root) without building a tree, and
+    accept only what a tree parse of that document (:func:`gateway.xmlcore.parse_xml` with the same
+    ``max_bytes``) accepts there: refused whenever libxml2 logs anything (the XML namespace rules, which
+    it applies without a tree but only logs, a mere warning too) and beyond the tree's depth.
+
+    libxml2 limits the depth only while it builds a tree (256 levels, 2048 with ``huge_tree``; 2.12: 257,
+    none with ``huge_tree``), and the parse of a whole buffer (not the push parser) one level later without
+    one. So the content is parsed inside ``depth`` more levels: a document the tree would find one level
+    too deep is refused here too, and one at 2.12's extra level goes to the tree (slower, never wrong).
+
+    Raises:
+        XMLInputError: too large, not one element, not well-formed, an entity, beyond the tree's limits,
+            or a message logged by the parse (a refusal here is a doubt: let the tree parse word it).
+    """
+    if len(data) > max_bytes:
+        raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
+    start = _ELEMENT_START.match(data)
+    if start is None:
+        raise XMLInputError(f"{what} does not start with an element's start tag")
+    view = memoryview(data)
+    if start.group(2):  # an empty-element tag: one level deep
+        if start.end() != len(data):
+            raise XMLInputError(f"{what} has more than one element")
+        parts: tuple[bytes | memoryview, ...] = (data,)
+    else:
+        close = data.rfind(b"</", start.end())
+        end = _END_TAG.fullmatch(data, close) if close >= 0 else None
+        if end is None or end.group(1) != start.group(1):
+            raise XMLInputError(f"{what} does not end with its start tag's end tag")
+        inside = (_LEVEL_OPEN * depth, view[start.end() : close], _LEVEL_CLOSE * depth)
+        parts = (view[: start.end()], *inside, view[close:])
+    parser = etree.XMLParser(
+        target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # the tree's limits: as parse_xml
+    )
+    try:
+        etree.fromstring(b"".join(parts), parser)  # a whole buffer: libxml2 counts the depth
+    except etree.XMLSyntaxError as exc:
+        raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
+    if logged := parser.error_log:
         first = logged[0]
         raise XMLInputError(f"{what} is refused by the XML rules: {first.level_name} {first.message}")
 

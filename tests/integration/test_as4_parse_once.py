@@ -57,7 +57,8 @@ def test_the_business_document_is_parsed_into_a_tree_once(
     def counting(real: Any) -> Any:
         def parse(text: Any, *args: Any, **kwargs: Any) -> Any:
             data = text.encode() if isinstance(text, str) else bytes(text)
-            if marker in data:
+            parser = args[0] if args else kwargs.get("parser")
+            if marker in data and getattr(parser, "target", None) is None:  # a parser target builds no tree
                 trees.append(len(data))
             return real(text, *args, **kwargs)
 

@@ -6,6 +6,7 @@ import pytest
 
 from gateway.errors import XMLInputError
 from gateway.xmlcore import (
+    check_element,
     check_well_formed,
     declared_encoding,
     parse_xml,
@@ -84,26 +85,93 @@ NAMESPACE_ERRORS = [
 
 
 @pytest.mark.parametrize("data", NAMESPACE_ERRORS)
-def test_strict_refuses_what_the_namespace_rules_refuse(data: bytes) -> None:
+def test_check_element_refuses_what_the_namespace_rules_refuse(data: bytes) -> None:
     with pytest.raises(XMLInputError):
         parse_xml(data)
     check_well_formed(data, max_bytes=1000, what="doc")  # logged, not raised
     with pytest.raises(XMLInputError, match="refused by the XML rules"):
-        check_well_formed(data, max_bytes=1000, what="doc", strict=True)
+        check_element(data, depth=1, max_bytes=1000, what="doc")
 
 
-def test_strict_refuses_a_warning_and_accepts_clean_namespaces() -> None:
-    # A warning the tree parse lets pass is refused too: strict passes only what libxml2 says nothing about.
+def test_check_element_refuses_a_warning_and_accepts_clean_namespaces() -> None:
+    # A warning the tree parse lets pass is refused too: only what libxml2 says nothing about passes.
     parse_xml(b"<a><b xml:space='bogus'/></a>")
     with pytest.raises(XMLInputError, match="WARNING"):
-        check_well_formed(b"<a><b xml:space='bogus'/></a>", max_bytes=1000, what="doc", strict=True)
+        check_element(b"<a><b xml:space='bogus'/></a>", depth=1, max_bytes=1000, what="doc")
     clean = (
         b"<a xmlns:p='urn:x'><p:b p:c='1' xml:lang='en'><p:d xmlns:p='urn:y'/><e xmlns='urn:z'/></p:b></a>"
     )
-    check_well_formed(clean, max_bytes=1000, what="doc", strict=True)
+    check_element(clean, depth=1, max_bytes=1000, what="doc")
+    check_element(b"<a x='>'/>", depth=2, max_bytes=1000, what="doc")
+    check_element(
+        b"<a x='/>'>&amp;<![CDATA[</a>]]><!-- </a> --><?p </a>?></a \n>", depth=2, max_bytes=1000, what="d"
+    )
     for data in REFUSED:
         with pytest.raises(XMLInputError):
-            check_well_formed(data, max_bytes=1000, what="doc", strict=True)
+            check_element(data, depth=1, max_bytes=1000, what="doc")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<?xml version='1.0'?><a/>",  # not an element's bytes: a prolog
+        b" <a/>",
+        b"<a/> ",
+        b"<a></a><!-- c -->",
+        b"<a></b>",
+        b"<a></a></a>",
+        b"<a><a></a>",
+        b"<a/><a/>",
+        b"<a></a><a></a>",  # one element's start and end tags, with a sibling between them
+        b"<a>x</a>y<a>z</a>",
+        b"\xef\xbb\xbf<a/>",
+    ],
+)
+def test_check_element_takes_one_element_only(data: bytes) -> None:
+    with pytest.raises(XMLInputError):
+        check_element(data, depth=1, max_bytes=1000, what="doc")
+
+
+def _nested(levels: int) -> bytes:
+    return b"<a>" + b"<b>" * (levels - 1) + b"</b>" * (levels - 1) + b"</a>"
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "limit"), [(1_000_000, 256), (20_000_000, 2048)]
+)  # huge_tree above 10 MB
+@pytest.mark.parametrize("depth", [1, 2])
+def test_check_element_refuses_what_the_tree_finds_too_deep(max_bytes: int, limit: int, depth: int) -> None:
+    # libxml2 limits the depth only while it builds a tree (a parse without one takes any depth): 256 levels,
+    # 2048 with huge_tree (libxml2 2.14; 2.12-2.13 take one level more, 2.12 any depth with huge_tree).
+    # Whatever check_element passes at ``depth``, the tree takes there; it passes the documents 2.14 takes.
+    def tree_takes(levels: int) -> bool:
+        try:
+            parse_xml(b"<r>" * (depth - 1) + _nested(levels) + b"</r>" * (depth - 1), max_bytes=max_bytes)
+        except XMLInputError:
+            return False
+        return True
+
+    check_element(_nested(limit - depth + 1), depth=depth, max_bytes=max_bytes, what="doc")
+    for levels in (limit - depth + 2, limit - depth + 3, limit + 1, 5000):
+        try:
+            check_element(_nested(levels), depth=depth, max_bytes=max_bytes, what="doc")
+        except XMLInputError:
+            continue
+        assert tree_takes(levels), levels
+
+
+def test_check_element_has_the_tree_limits_of_max_bytes() -> None:
+    # Without huge_tree (max_bytes up to 10 MB) the tree refuses a name longer than 50,000 characters.
+    name = b"n" * 50_001
+    long_name = b"<a><" + name + b"/></a>"
+    with pytest.raises(XMLInputError):
+        parse_xml(long_name, max_bytes=1_000_000)
+    with pytest.raises(XMLInputError):
+        check_element(long_name, depth=1, max_bytes=1_000_000, what="doc")
+    parse_xml(long_name, max_bytes=20_000_000)
+    check_element(long_name, depth=1, max_bytes=20_000_000, what="doc")
+    with pytest.raises(XMLInputError, match="above the limit"):
+        check_element(long_name, depth=1, max_bytes=len(long_name) - 1, what="doc")
 
 
 @pytest.mark.parametrize(

@@ -83,6 +83,11 @@ MUTANTS: list[Mutant] = [
     lambda s: s.replace(b"<cbc:Note", b"<Extra xmlns:cbc='urn:other'><cbc:x/></Extra><cbc:Note"),  # rebound
     lambda s: s.replace(b"<cbc:Note", b"<Extra xmlns:x='urn:x' x:a='1' x:a='2'/><cbc:Note"),  # twice
     lambda s: s.replace(b"<cbc:Note", b"<Extra xml:space='bogus'/><cbc:Note"),  # a warning only (accepted)
+    # libxml2 limits the depth only while it builds a tree, the SBD root a level above (MAX: no huge_tree).
+    lambda s: s.replace(b"<cbc:Note", b"<d>" * 254 + b"</d>" * 254 + b"<cbc:Note"),  # the deepest accepted
+    lambda s: s.replace(b"<cbc:Note", b"<d>" * 255 + b"</d>" * 255 + b"<cbc:Note"),  # one level too deep
+    lambda s: s.replace(b"<cbc:Note", b"<d>" * 50_000 + b"</d>" * 50_000 + b"<cbc:Note"),
+    lambda s: s.replace(b"<cbc:Note", b"<" + b"n" * 50_001 + b"/><cbc:Note"),  # too long without huge_tree
 ]
 
 
@@ -154,6 +159,12 @@ def test_prefixes_declared_below_the_root_are_read_without_a_tree(
     monkeypatch: pytest.MonkeyPatch, extra: bytes
 ) -> None:
     body = BODY.replace(b"<cbc:Note", extra + b"<cbc:Note")
+    monkeypatch.setattr(sbd_read, "parse_sbd", None)  # a fallback would fail
+    assert read_sbd(wrap(body), max_bytes=MAX).business_document == body
+
+
+def test_the_deepest_document_the_tree_takes_is_read_without_a_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = BODY.replace(b"<cbc:Note", b"<d>" * 254 + b"</d>" * 254 + b"<cbc:Note")
     monkeypatch.setattr(sbd_read, "parse_sbd", None)  # a fallback would fail
     assert read_sbd(wrap(body), max_bytes=MAX).business_document == body
 
