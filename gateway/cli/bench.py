@@ -77,13 +77,8 @@ def _register_large(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "--workdir", type=Path, default=large.DEFAULT_WORKDIR, help="recreated: logs and databases"
     )
     p.add_argument("--no-stages", dest="stages", action="store_false", help="skip the in-process step table")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="GATEWAY_NAME=VALUE",
-        help="a setting of every gateway process (repeatable), e.g. to compare with a memory setting off",
+    _add_set_option(
+        p, "a setting of every gateway process (repeatable), e.g. to compare with a memory setting off"
     )
     p.set_defaults(func=large.run_bench_large)
 
@@ -170,13 +165,8 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument(
         "--workdir", type=Path, default=e2e.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="GATEWAY_NAME=VALUE",
-        help="a setting of every gateway process, sender and receiver (repeatable), e.g. Saxon's heap",
+    _add_set_option(
+        p, "a setting of every gateway process, sender and receiver (repeatable), e.g. Saxon's heap"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=e2e.run_bench_e2e)
@@ -223,3 +213,15 @@ def _register_abuse(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     )
     p.add_argument("--workdir", type=Path, default=abuse.DEFAULT_WORKDIR, help="recreated; logs and database")
     p.set_defaults(func=abuse.run_bench_abuse)
+
+
+def _add_set_option(p: argparse.ArgumentParser, help_text: str) -> None:
+    """``--set GATEWAY_NAME=VALUE`` (repeatable): a setting for the gateway processes a benchmark starts."""
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="GATEWAY_NAME=VALUE",
+        help=help_text,
+    )

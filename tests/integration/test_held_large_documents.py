@@ -132,6 +132,12 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transfo
     assert len(at_transform) == 1
     largest = at_transform[0]
     assert largest < 0.5 * len(ubl), largest / len(ubl)  # before: the business document, ≥ 1× the document
+    _assert_valid_drafted_and_released(app, message_id, ubl)
+
+
+def _assert_valid_drafted_and_released(app: ExpenseApp, message_id: str, ubl: bytes) -> None:
+    """The received document is stored valid, its bytes as the SBD carried them (no XML declaration), an
+    expense draft was made of it, and no held file is left with a name."""
     with app.store.unit_of_work(read_only=True) as uow:
         document = uow.inbound.get_by_message_id(message_id)
         assert document is not None
@@ -139,8 +145,8 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_it_is_transfo
         drafted = uow.expenses.get_by_inbound(document.id)
     assert document.status.value == "valid", document.status_reason
     assert content is not None
-    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()  # as the SBD carried it (no declaration)
-    assert drafted is not None  # the expense draft, read from the bytes read back after validation
+    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()
+    assert drafted is not None
     assert _no_held_file_named()
 
 
@@ -201,16 +207,7 @@ def test_the_receiver_holds_no_copy_of_the_business_document_while_its_verdict_i
     assert response.status_code == 200
     assert len(at_record) == 1
     assert at_record[0] < 0.5 * len(ubl), at_record[0] / len(ubl)  # before: the document, ≥ 1×
-    with app.store.unit_of_work(read_only=True) as uow:
-        document = uow.inbound.get_by_message_id(message_id)
-        assert document is not None
-        content = uow.inbound.get_content(document.id)
-        drafted = uow.expenses.get_by_inbound(document.id)
-    assert document.status.value == "valid", document.status_reason
-    assert content is not None
-    assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()
-    assert drafted is not None
-    assert _no_held_file_named()
+    _assert_valid_drafted_and_released(app, message_id, ubl)
 
 
 def _as4_message(ubl: bytes, message_id: str) -> Any:
