@@ -13,8 +13,7 @@ their sum is a little under a whole validation.
 objects (each step right after the one before it, as ``validate()`` runs them): their sum is the whole
 validation. Each phase timed alone is cheaper than in place by what the steps in between push out of the
 CPU's caches (BENCHMARKS.md, *Validation, ninth pass* and *thirteenth pass*): the two lines together say how
-much
-of a validation that is.
+much of a validation that is.
 """
 
 from __future__ import annotations

@@ -122,9 +122,8 @@ def _out_of_process(
     """A valid large posted document's bytes out of the process while it is stored: the store writes them a
     slice at a time from the temporary file (``DocumentStore``'s ``add(..., body=)``), so they are not held
     beside the database's own copies of the row (BENCHMARKS.md, *Memory, eighteenth pass*). Nothing reads
-    them after
-    the submission: they are read back only if it raises, never after it stored them (a failed read then
-    answered 500 for a document accepted: BENCHMARKS.md, *Held documents, second review pass*)."""
+    them after the submission: they are read back only if it raises, never after it stored them (a failed
+    read then answered 500 for a document accepted: BENCHMARKS.md, *Held documents, second review pass*)."""
     source = prepared.source
     if isinstance(source, HeldDocument) and report is not None and report.valid:
         return source.spilled(from_bytes=SLICED_FROM, read_back=False)

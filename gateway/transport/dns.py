@@ -2,8 +2,7 @@
 
 Only this module touches dnspython, and imports it on first use (≈ 3.3 MiB: a process that looks
 nothing up does not load it; BENCHMARKS.md, *Memory, seventh pass*), in a worker thread: about 60 modules,
-tens
-of milliseconds the event loop would otherwise stand still for (every request and delivery in flight).
+tens of milliseconds the event loop would otherwise stand still for (every request and delivery in flight).
 NXDOMAIN and "no NAPTR" are answers (the participant is not registered, decided in ``gateway.smp``);
 timeouts, SERVFAIL and unreachable name servers are ``DiscoveryUnavailable`` with outcome
 ``sml-unreachable`` (peppol-as4.md §9.2: DNS failures are retryable).

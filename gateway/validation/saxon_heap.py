@@ -19,8 +19,7 @@ unbounded: a heap too small for a document would end the whole process (GraalVM 
 
 ``MaxHeapFree`` is an upper bound: with a small young generation GraalVM's adaptive policy kept only
 3.5-4.5 MiB of free chunks whatever was asked for (4 to 64 MiB; BENCHMARKS.md, *Memory, seventh pass*), so a
-full
-collection's copy of the live heap (the compiled rule sets) always needs new memory. With ``-Xmn32m`` it
+full collection's copy of the live heap (the compiled rule sets) always needs new memory. With ``-Xmn32m`` it
 keeps up to the bound: 26-27 MiB at a large document's transform when asked for 32, one eden (≈ 24) when
 asked for 24, the default (BENCHMARKS.md, *Memory, sixteenth pass*).
 

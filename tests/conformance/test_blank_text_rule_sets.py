@@ -1,6 +1,5 @@
 """blank_text beyond the billing stylesheets the scan read in BENCHMARKS.md (*Memory, thirteenth pass*: CEN
-and
-Peppol 3.0.21): the rule sets of the other documents the engine validates, and 3.0.19's stylesheets
+and Peppol 3.0.21): the rule sets of the other documents the engine validates, and 3.0.19's stylesheets
 compiled from Schematron, report the same through the streamed path, their whitespace between elements
 removed, as through the tree path (*Saxon's temporary file, second pass*)."""
 

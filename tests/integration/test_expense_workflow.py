@@ -129,8 +129,7 @@ def test_a_large_documents_expense_read_line_by_line_is_the_one_its_whole_model_
     app: ExpenseApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # From LINE_BY_LINE_ABOVE_BYTES up the draft is read line by line (BENCHMARKS.md, Memory, eighth pass):
-    # the
-    # same stored draft and routing as from the whole document's model, line references included.
+    # the same stored draft and routing as from the whole document's model, line references included.
     units(app)
     line_end = b"</cac:InvoiceLine>"
     reference = b"<cbc:AccountingCost>site PU-04711</cbc:AccountingCost>" + line_end

@@ -1,7 +1,6 @@
 """A large document handed to validation in a ``HeldDocument`` is out of the process while Saxon parses and
 transforms it, and read back intact after; its temporary file never has a name on disk (BENCHMARKS.md,
-*Memory,
-fifteenth pass*)."""
+*Memory, fifteenth pass*)."""
 
 from __future__ import annotations
 
@@ -250,8 +249,7 @@ def test_the_blocks_error_goes_on_when_the_read_back_after_it_fails(
     """The block raised (the store's StoreError, which its caller retries or answers 503) and the read-back
     fails too: the block's error propagates, not the read-back's (which made the sender's answer a 500 and
     the receiver's retry a logged bug); the document is lost all the same (BENCHMARKS.md, *Held documents,
-    second
-    review pass*)."""
+    second review pass*)."""
     held = HeldDocument(os.urandom(200_000))
     descriptors = _open_descriptors()
     _failing_once(monkeypatch)

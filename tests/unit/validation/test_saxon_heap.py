@@ -123,8 +123,7 @@ def test_the_default_heap_keeps_the_freed_eden_mapped(artefacts_dir: Path, tmp_p
     # With less free heap kept than the eden (16 MiB of 24), each young collection handed ≈ 8 MiB back to
     # the system and the next documents faulted it in again, ≈ 0.1-0.3 ms of system time per official
     # example (BENCHMARKS.md, Validation, ninth pass). GraalVM's policy keeps less in the first collections
-    # of a
-    # process, so the last ones (the steady state) are checked.
+    # of a process, so the last ones (the steady state) are checked.
     settings = ValidationSettings()
     heap = [settings.saxon_young_generation_mib, settings.saxon_max_free_heap_mib]
     shares = _released_shares(_run(artefacts_dir, tmp_path, heap, 1500, ["-XX:+VerboseGC"])["log"])  # type: ignore[arg-type]
@@ -136,8 +135,7 @@ def test_the_default_heap_keeps_no_more_free_heap_than_one_eden(artefacts_dir: P
     # Free heap kept beyond one eden is resident under every large document's transform (the eden is refilled
     # from the chunks kept, the rest stays mapped beside it): with 32 MiB kept, young collections of a
     # 23.5 MiB eden kept 26-27 MiB, ≈ 3 MiB more at a 5,000-line invoice's peak (BENCHMARKS.md, Memory,
-    # sixteenth
-    # pass). The eden itself must stay kept (the test above).
+    # sixteenth pass). The eden itself must stay kept (the test above).
     settings = ValidationSettings()
     heap = [settings.saxon_young_generation_mib, settings.saxon_max_free_heap_mib]
     collections = _young_collections(_run(artefacts_dir, tmp_path, heap, 5000, ["-XX:+VerboseGC"])["log"])  # type: ignore[arg-type]
