@@ -213,6 +213,9 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         return sample
 
     columns = [*engines, "raw"]
+    pause = max(0.0, args.pause) / 1000
+    if pause:
+        print(f"(every timed validation follows a pause of {args.pause:g} ms: --pause)")
     for label, documents, lines in groups:
         series = _Series({})
         repeat = max(1, args.repeat if 0 <= lines < 1000 else min(args.repeat, 2))
@@ -224,6 +227,8 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         else:  # per round, each column over all the documents, then the next column
             order = [(i, c) for _ in range(repeat) for c in columns for i in range(len(documents))]
         for index, name in order:
+            if pause:
+                time.sleep(pause)
             sample = column(name, documents[index])
             best[index].update({k: min(v, best[index].get(k, v)) for k, v in sample.items()})
         for found in best:
@@ -232,7 +237,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         _print_group(label, series, max(lines, 0))
         if not lines:
             print_phases(label, phase_times(engines["fused"], rule_set_id, documents, repeat))
-            print_steps(label, steps_in_place(engines["fused"], rule_set_id, documents, repeat))
+            print_steps(label, steps_in_place(engines["fused"], rule_set_id, documents, repeat, pause=pause))
     return 0
 
 

@@ -89,12 +89,13 @@ def _document_phases(
 
 
 def steps_in_place(
-    engine: ValidationEngine, rule_set: str, documents: list[bytes], repeat: int
+    engine: ValidationEngine, rule_set: str, documents: list[bytes], repeat: int, *, pause: float = 0.0
 ) -> dict[str, float]:
     """Median over ``documents`` of the best CPU time (ms) of each step of a validation timed in place:
     the engine's steps in its order, each document ``repeat`` times in turn with the others (a stream,
     as the benchmark's columns run), then the whole ``validate()`` timed the same way. Only for a rule
-    set whose layers share one stylesheet (the default): empty otherwise."""
+    set whose layers share one stylesheet (the default): empty otherwise. ``pause``: seconds slept before
+    each timed validation (``bench validation --pause``)."""
     compiled = engine.compiled(rule_set)
     shared = compiled.shared
     if shared is None:
@@ -103,9 +104,13 @@ def steps_in_place(
     for _ in range(repeat):
         for index, document in enumerate(documents):
             found = best[index]
+            if pause:
+                time.sleep(pause)
             for step, seconds in _steps(engine, rule_set, document).items():
                 found[step] = min(seconds, found.get(step, seconds))
         for index, document in enumerate(documents):
+            if pause:
+                time.sleep(pause)
             started = time.process_time()
             engine.validate(document, rule_set=rule_set)
             seconds = time.process_time() - started

@@ -51,6 +51,14 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
         action="store_true",
         help="run the three columns in turn on each document (default: each column over all documents)",
     )
+    p.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="sleep MS ms before every timed validation: caches as a gateway process finds them between"
+        " documents (default 0: back to back)",
+    )
     p.set_defaults(func=validation.run_bench_validation)
 
 

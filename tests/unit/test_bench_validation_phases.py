@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from gateway.bench.validation_phases import steps_in_place
 from gateway.validation import DEFAULT_RULE_SET_ID, ValidationEngine
 
@@ -33,3 +35,16 @@ def test_no_steps_without_a_shared_stylesheet(validation_engine: ValidationEngin
         assert steps_in_place(validation_engine, DEFAULT_RULE_SET_ID, [b"<x/>"], repeat=1) == {}
     finally:
         compiled.shared = shared
+
+
+def test_a_pause_precedes_every_timed_validation(
+    validation_engine: ValidationEngine, artefacts_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = (artefacts_dir / "peppol-bis-billing-3.0.21/examples/base-example.xml").read_bytes()
+    slept: list[float] = []
+    monkeypatch.setattr("gateway.bench.validation_phases.time.sleep", slept.append)
+
+    steps_in_place(validation_engine, DEFAULT_RULE_SET_ID, [example, example], repeat=2, pause=0.02)
+
+    # Per round and document: one before its steps, one before its whole validate().
+    assert slept == [0.02] * 8
