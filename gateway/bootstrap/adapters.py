@@ -105,9 +105,10 @@ def pool_size(settings: Settings, process: Process) -> int:
     AS4 messages at once (reads of the API and pages are short and share them); a worker up to
     ``worker.max_in_flight`` deliveries, each step a unit of work, beside its lease and heartbeat. On
     PostgreSQL a new connection is a server backend (a fork and an authentication); a SQLite connection
-    is a file opened in the process (four PRAGMAs), cheap to open, and each kept one holds a page cache of
-    up to 2 MB in ``serve``'s memory: measured in ``bench e2e``, 8 kept connections cost ``serve`` 4-5 MiB
-    of peak for 0.06 new connections per document saved.
+    is a file opened in the process (five PRAGMAs), cheap to open, and each kept one holds a page cache of
+    up to ``database.sqlite_cache_kib`` in ``serve``'s memory: measured in ``bench e2e`` with SQLite's
+    2,000 KiB, 8 kept connections cost ``serve`` 4-5 MiB of peak for 0.06 new connections per document
+    saved.
     """
     if settings.database.pool_size is not None:
         return settings.database.pool_size
@@ -141,4 +142,5 @@ def build_store(settings: Settings, process: Process = "command") -> DocumentSto
         settings.database.url,
         pool_size=pool_size(settings, process),
         max_overflow=max_overflow(settings),
+        sqlite_cache_kib=settings.database.sqlite_cache_kib,
     )

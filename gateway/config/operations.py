@@ -17,19 +17,28 @@ from gateway.smp.urls import is_loopback_host
 #: do not matter: the heartbeat renews the leases while a send is in flight.
 LEASE_MARGIN_SECONDS: Final = 40.0
 
+#: ``database.sqlite_cache_kib``'s default (KiB per SQLite connection).
+SQLITE_CACHE_KIB: Final = 256
+
 
 class DatabaseSettings(BaseModel):
     url: str = "sqlite:///var/gateway.db"
     # Connections each process keeps open (SQLAlchemy's pool). None: on PostgreSQL sized to the process's
     # concurrency - serve: api.max_concurrent_bodies + as4.max_concurrent_requests; worker:
     # worker.max_in_flight + 2 (its lease and heartbeat); other commands 5 -, on SQLite 5 (a connection is
-    # cheap to open there and each kept one holds a page cache). A smaller pool opens and closes a
-    # connection per use whenever more units of work run at once (issue 12: PostgreSQL ~86 per 150 documents).
+    # cheap to open there and each kept one holds a page cache of up to sqlite_cache_kib). A smaller pool
+    # opens and closes a connection per use whenever more units of work run at once (issue 12: PostgreSQL
+    # ~86 per 150 documents).
     pool_size: int | None = Field(default=None, ge=1, le=500)
     # Connections opened beyond pool_size when all are in use, closed again on return; past pool_size +
     # max_overflow a unit of work waits (30 s, then 503 / the job handed back). None: 5 on PostgreSQL (each
     # is a server connection), 10 on SQLite.
     max_overflow: int | None = Field(default=None, ge=0, le=500)
+    # SQLite only: the page cache of each connection, KiB (PRAGMA cache_size; SQLite's default 2,000). Each
+    # pooled or overflow connection fills its own with the reads and loses it at another's write (WAL), so
+    # concurrent reads multiplied it in serve's peak memory (issue 12: BENCHMARKS.md, *Memory, twentieth
+    # pass*).
+    sqlite_cache_kib: int = Field(default=SQLITE_CACHE_KIB, ge=64, le=1024 * 1024)
 
 
 class WorkerSettings(BaseModel):

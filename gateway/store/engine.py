@@ -54,7 +54,11 @@ def normalise_url(url: str | URL) -> URL:
 
 
 def make_engine(
-    url: str | URL, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, **engine_options: Any
+    url: str | URL,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    sqlite_cache_kib: int | None = None,
+    **engine_options: Any,
 ) -> Engine:
     """Create an engine for a SQLite file or a PostgreSQL server.
 
@@ -62,7 +66,8 @@ def make_engine(
     the writer), with ``busy_timeout``, ``foreign_keys=ON`` and ``synchronous=FULL`` (a commit survives
     power loss - the receiving endpoint relies on it before answering with a receipt). Transactions
     begin with ``BEGIN IMMEDIATE`` so a writer holds the write lock from its first statement; a reading
-    unit of work uses plain ``BEGIN``.
+    unit of work uses plain ``BEGIN``. ``sqlite_cache_kib`` bounds each connection's page cache
+    (``PRAGMA cache_size``).
 
     PostgreSQL: psycopg 3, ``pool_pre_ping``; READ COMMITTED (the default) is what the queue's
     ``FOR UPDATE SKIP LOCKED`` leasing expects; ``lock_timeout`` and ``connect_timeout`` from
@@ -71,6 +76,8 @@ def make_engine(
     Args:
         url: ``sqlite:///path/gateway.db`` or ``postgresql://user@host:5432/db`` (``+psycopg`` implied).
         busy_timeout: longest lock wait in seconds (SQLite busy timeout, PostgreSQL ``lock_timeout``).
+        sqlite_cache_kib: SQLite only: the page cache of each connection in KiB; None keeps SQLite's
+            default (2,000 KiB). Ignored for PostgreSQL.
         engine_options: passed to ``sqlalchemy.create_engine`` (e.g. ``pool_size``, ``echo``).
 
     Raises:
@@ -102,7 +109,7 @@ def make_engine(
     # Connections move between threadpool threads, never used by two at once (one unit of work each).
     connect_args.setdefault("check_same_thread", False)
     engine = create_engine(parsed, connect_args=connect_args, **engine_options)
-    _install_sqlite_hooks(engine, busy_timeout)
+    _install_sqlite_hooks(engine, busy_timeout, sqlite_cache_kib)
     _WRITE_LOCKS[engine] = SQLiteWriteLock(Path(parsed.database).expanduser(), timeout=busy_timeout)
     return engine
 
@@ -237,7 +244,7 @@ def set_wal_mode(cursor: Any, busy_timeout: float, *, pause: float = 0.05) -> No
             time.sleep(pause)
 
 
-def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
+def _install_sqlite_hooks(engine: Engine, busy_timeout: float, cache_kib: int | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling issues a deferred BEGIN lazily before the first write; a
@@ -250,6 +257,12 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=FULL")
+            if cache_kib is not None:
+                # Each connection has its own page cache (SQLite's default up to 2,000 KiB), filled by the
+                # reads and dropped whenever another connection has written (WAL); the pool's connections
+                # reading at once each filled theirs, and glibc keeps the memory: BENCHMARKS.md, *Memory,
+                # twentieth pass*. A negative size is in KiB.
+                cursor.execute(f"PRAGMA cache_size={-int(cache_kib)}")
         finally:
             cursor.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.engine import URL
 
 from gateway.bootstrap import build_store, max_overflow, pool_size
 from gateway.config import Settings
+from gateway.config.operations import SQLITE_CACHE_KIB
 from gateway.store import SQLDocumentStore
 
 
@@ -110,3 +112,40 @@ def test_on_sqlite_every_process_keeps_sqlalchemys_pool_unless_configured() -> N
 def test_a_pool_setting_out_of_range_is_refused(bad: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="greater than or equal"):
         Settings.model_validate({"database": bad})
+
+
+def test_every_sqlite_connection_gets_the_configured_page_cache(tmp_path: Path) -> None:
+    # Each SQLite connection holds its own page cache: serve's peak memory grew with the connections that
+    # read at once (BENCHMARKS.md, *Memory, twentieth pass*). Pooled and overflow connections alike.
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    for database, kib in (({}, SQLITE_CACHE_KIB), ({"sqlite_cache_kib": 96}, 96)):
+        store, opened = _store(url, pool_size=1, max_overflow=1, **database)
+        try:
+            with ExitStack() as stack:  # a pooled and an overflow connection
+                for _ in range(2):
+                    stack.enter_context(store.unit_of_work(read_only=True))
+                sizes = [dbapi.execute("PRAGMA cache_size").fetchone()[0] for dbapi in opened]  # type: ignore[attr-defined]
+            assert len(opened) == 2
+            assert sizes == [-kib, -kib]  # negative: KiB (SQLite's own default is -2000)
+        finally:
+            store.close()
+
+
+@pytest.mark.parametrize(
+    ("kib", "bound"), [(63, "greater than or equal"), (1024 * 1024 + 1, "less than or equal")]
+)
+def test_the_sqlite_page_cache_setting_is_bounded(kib: int, bound: str) -> None:
+    with pytest.raises(ValueError, match=bound):
+        Settings.model_validate({"database": {"sqlite_cache_kib": kib}})
+    assert Settings.model_validate({"database": {"sqlite_cache_kib": 64}}).database.sqlite_cache_kib == 64
+
+
+def test_a_store_opens_with_the_page_cache_setting_on_either_database(database_url: str | URL) -> None:
+    # PostgreSQL ignores it (no PRAGMA there).
+    store, opened = _store(database_url, sqlite_cache_kib=64)
+    try:
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+        assert len(opened) == 1
+    finally:
+        store.close()
