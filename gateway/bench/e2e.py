@@ -40,6 +40,7 @@ from gateway.bench.e2e_report import (
 )
 from gateway.bench.loopback import (
     GatewayProcesses,
+    context_switches,
     cpu_seconds,
     free_port,
     parse_override,
@@ -47,6 +48,7 @@ from gateway.bench.loopback import (
     prepare_access_points,
     prepare_loopback,
     run_gateway,
+    switches_between,
     wait_ready,
 )
 from gateway.config import PROJECT_ROOT, Settings
@@ -245,6 +247,30 @@ class _Processes:
             name: sum(cpu_seconds(proc.pid) or 0.0 for proc in procs) for name, procs in self.groups.items()
         }
 
+    def switches(self) -> dict[str, dict[int, dict[int, tuple[int, int]]]]:
+        """Context switches so far of each thread of each process, per group (``context_switches``)."""
+        return {
+            name: {proc.pid: context_switches(proc.pid) for proc in procs}
+            for name, procs in self.groups.items()
+        }
+
+
+def _switches_per_document(
+    before: dict[str, dict[int, dict[int, tuple[int, int]]]],
+    after: dict[str, dict[int, dict[int, tuple[int, int]]]],
+    documents: int,
+) -> dict[str, tuple[float, float]]:
+    """Voluntary and involuntary context switches per document per group, from two ``switches()``."""
+    figures: dict[str, tuple[float, float]] = {}
+    for name, processes in after.items():
+        voluntary = involuntary = 0
+        for pid, threads in processes.items():
+            vol, invol = switches_between(before.get(name, {}).get(pid, {}), threads)
+            voluntary += vol
+            involuntary += invol
+        figures[name] = (voluntary / documents, involuntary / documents)
+    return figures
+
 
 async def _measure(
     result: E2EResult,
@@ -292,6 +318,7 @@ async def _load(
     first += count
     if params.saturation:
         before = processes.cpu()
+        switches_before = processes.switches()
         own_before = time.process_time()
         postings = await e2e_load.post_burst(
             poster,
@@ -303,20 +330,24 @@ async def _load(
         # Until the last document is final: reading the timelines afterwards (one GET per document)
         # is the benchmark's work, not the pipeline's (it added ≈ 1.6 ms per document to the sender).
         final: dict[str, float] = {}
-        result.saturation = await _settle(
-            client,
-            postings,
-            params.timeout,
-            on_final=lambda: final.update(processes.cpu(), own=time.process_time()),
-            mls=params.mls,
-        )
+        switches_after: list[dict[str, dict[int, dict[int, tuple[int, int]]]]] = []
+
+        def on_final() -> None:
+            final.update(processes.cpu(), own=time.process_time())
+            switches_after.append(processes.switches())
+
+        result.saturation = await _settle(client, postings, params.timeout, on_final=on_final, mls=params.mls)
         after = final or {**processes.cpu(), "own": time.process_time()}
+        switches = switches_after[0] if switches_after else processes.switches()
         own = after.pop("own")
         if result.saturation.delivered:
             result.cpu_ms_per_document = {
                 name: (after[name] - before[name]) * 1000 / result.saturation.delivered for name in after
             }
             result.load_generator_cpu_ms = (own - own_before) * 1000 / result.saturation.delivered
+            result.switches_per_document = _switches_per_document(
+                switches_before, switches, result.saturation.delivered
+            )
     result.inbound_received = await e2e_load.count_inbound(inbound_client)
 
 

@@ -114,6 +114,10 @@ class E2EResult:
             per group: ``serve`` (the sender's API; also receiving when shared), ``workers`` (all of them
             together), ``receiver`` (the receiver's ``serve``, own-process only), ``receiver_workers``
             (the receiver's worker sending the MLS, ``--mls`` only).
+        switches_per_document: context switches per delivered document in the same phase and groups as
+            ``cpu_ms_per_document``, (voluntary, involuntary = preempted), summed over the threads of each
+            process (``/proc/<pid>/task/*/status``; a thread that exits during the phase is missed). On a
+            host where each switch costs the next work cold caches, a figure to watch beside the CPU.
         load_generator_cpu_ms: CPU time of the benchmark's own process (the load generator posting and
             waiting) per delivered document in the same phase: on the same cores, not in the total.
         inbound_received: documents the receiving ``/as4`` endpoint stored (warm-up included).
@@ -130,6 +134,7 @@ class E2EResult:
     worker_peak_mib: list[float | None] = field(default_factory=list)
     receiver_peak_mib: float | None = None
     cpu_ms_per_document: dict[str, float] | None = None
+    switches_per_document: dict[str, tuple[float, float]] | None = None
     load_generator_cpu_ms: float | None = None
     inbound_received: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -201,6 +206,15 @@ def _cpu_row(result: E2EResult, groups: Sequence[str]) -> str:
     return " ".join(cells)
 
 
+def _switches_row(result: E2EResult, groups: Sequence[str]) -> str:
+    switches = result.switches_per_document or {}
+    cells = [f"{result.database:<9}", f"{result.workers:>7}"]
+    for group in groups:
+        pair = switches.get(group)
+        cells.append(f"{(f'{pair[0]:.0f} + {pair[1]:.0f}' if pair else '-'):>9}")
+    return " ".join(cells)
+
+
 def _mls_row(result: E2EResult) -> str:
     cells = [f"{result.database:<9}", f"{result.workers:>7}"]
     for phase in (result.fixed_rate, result.saturation):
@@ -260,6 +274,13 @@ def format_table(
         for result in results
         if result.load_generator_cpu_ms is not None
     ]
+    if any(result.switches_per_document for result in results):
+        lines += [
+            "Context switches per delivered document, same phase (voluntary + preempted, all threads):",
+            f"{'database':<9} {'workers':>7} {'serve':>9} {'workers':>9} {'receiver':>9}"
+            + (f" {'recv wkr':>9}" if params.mls else ""),
+        ]
+        lines += [_switches_row(result, groups) for result in results if result.switches_per_document]
     if params.mls:
         lines += [
             "",

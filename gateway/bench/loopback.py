@@ -313,6 +313,44 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (14, 15)
 
 
+def context_switches(pid: int) -> dict[int, tuple[int, int]]:
+    """Voluntary and involuntary (preempted) context switches of each live thread of a process so far
+    (``/proc/<pid>/task/<tid>/status``), keyed by thread id. Empty where ``/proc`` is unavailable or the
+    process is gone. A thread that has exited is no longer listed (its switches are not counted)."""
+    counts: dict[int, tuple[int, int]] = {}
+    try:
+        tids = [int(name) for name in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, ValueError):
+        return counts
+    for tid in tids:
+        status = _proc_file(pid, f"task/{tid}/status")
+        if status is None:
+            continue  # exited meanwhile
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        try:
+            counts[tid] = (
+                int(fields["voluntary_ctxt_switches"]),
+                int(fields["nonvoluntary_ctxt_switches"]),
+            )
+        except (KeyError, ValueError):
+            continue
+    return counts
+
+
+def switches_between(
+    before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]
+) -> tuple[int, int]:
+    """Voluntary and involuntary switches from ``before`` to ``after`` (``context_switches``): the growth
+    of each thread alive at both ends, plus all of a thread started in between; a thread that exited in
+    between is missed."""
+    voluntary = involuntary = 0
+    for tid, (vol, invol) in after.items():
+        vol0, invol0 = before.get(tid, (0, 0))
+        voluntary += max(vol - vol0, 0)
+        involuntary += max(invol - invol0, 0)
+    return voluntary, involuntary
+
+
 def peak_memory_mib(pid: int) -> float | None:
     """The peak resident set size (``VmHWM`` in ``/proc/<pid>/status``) of a live process, in MiB.
 

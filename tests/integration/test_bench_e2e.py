@@ -52,12 +52,16 @@ def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path:
     assert set(cpu) == {"serve", "workers", "receiver"}
     assert all(ms > 0 for ms in cpu.values())
     assert (result.load_generator_cpu_ms or 0) > 0  # the benchmark's own process, reported apart
+    # Each process was switched out during the phase (a send, a receipt, a commit...).
+    switches = result.switches_per_document or {}
+    assert set(switches) == {"serve", "workers", "receiver"}
+    assert all(voluntary > 0 and preempted >= 0 for voluntary, preempted in switches.values())
     assert result.ok
     as_json = json.loads(json.dumps(result.as_json()))
     assert as_json["ok"] is True
     assert as_json["fixed_rate"]["delivered"] == 3
     table = format_table([result], params, cpus=2)
-    for expected in ("sqlite", "3/3", "2/2", "load generator"):
+    for expected in ("sqlite", "3/3", "2/2", "load generator", "Context switches per delivered document"):
         assert expected in table
     assert (tmp_path / "bench" / "serve.log").is_file()
     assert (tmp_path / "bench" / "worker.log").is_file()
