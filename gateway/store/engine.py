@@ -136,6 +136,10 @@ def connection_parameters(engine: Engine) -> tuple[list[Any], dict[str, Any]]:
     return list(args), {**params, **_CONNECT_ARGS.get(engine, {})}
 
 
+#: Longest sleep between two tries of another process's write lock (seconds).
+MAX_LOCK_PAUSE: Final = 0.001
+
+
 def sqlite_write_lock(engine: Engine) -> SQLiteWriteLock | None:
     """The write lock of a SQLite engine made by ``make_engine``; None for PostgreSQL (or another engine)."""
     return _WRITE_LOCKS.get(engine)
@@ -148,9 +152,8 @@ class SQLiteWriteLock:
     20, 25, 25, 25, 50, 50 and then 100 ms between tries: a waiter sleeps on long after a 2 ms transaction
     ended (issue 12: the API's threads and the worker's wait for each other under load). Units of work take
     this lock before ``BEGIN IMMEDIATE`` and release it after the commit or rollback: a threading lock among
-    the process's threads (woken at once), then an ``flock`` on ``<database>.writelock`` among processes:
-    tried once without waiting, then waited for in the kernel by a helper thread while the caller keeps the
-    deadline (``_FlockWaiter``; BENCHMARKS.md, *End to end, fifteenth pass*). The kernel drops the flock of a process that dies. Writers
+    the process's threads (woken at once), then an ``flock`` on ``<database>.writelock`` among processes,
+    tried again every ``MAX_LOCK_PAUSE`` at most. The kernel drops the flock of a process that dies. Writers
     that do not take it (migrations, other tools) still meet SQLite's own lock and busy timeout.
 
     Args:
@@ -166,7 +169,6 @@ class SQLiteWriteLock:
         self._fd: int | None = None
         self._unavailable = False
         self._opening = threading.Lock()
-        self._waiter: _FlockWaiter | None = None
 
     def acquire(self) -> None:
         """Wait for the write lock (this process's threads, then the other processes)."""
@@ -191,14 +193,16 @@ class SQLiteWriteLock:
         fd = self._open()
         if fd is None:
             return  # no lock file: SQLite's own lock and busy timeout keep the processes apart
-        waiter = self._waiter
-        if waiter is None or waiter.pid != os.getpid():  # first wait, or a child after a fork
-            with self._opening:
-                if self._waiter is None or self._waiter.pid != os.getpid():
-                    self._waiter = _FlockWaiter(fd)
-                waiter = self._waiter
-        if not waiter.lock(deadline):
-            raise StoreError("database is locked: the write lock wait timed out")
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError("database is locked: the write lock wait timed out") from None
+                time.sleep(pause)
+                pause = min(pause * 2, MAX_LOCK_PAUSE)
 
     def _open(self) -> int | None:
         """The lock file's descriptor; None if it cannot be created (a read-only directory): logged once."""
@@ -216,95 +220,9 @@ class SQLiteWriteLock:
     def close(self) -> None:
         """Close the lock file (the engine is disposed of)."""
         fd, self._fd = self._fd, None
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            waiter.close()
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-
-class _FlockWaiter:
-    """Takes an ``flock`` for one ``SQLiteWriteLock`` at a time, waiting for it in the kernel, with a deadline.
-
-    ``flock(LOCK_EX)`` has no timeout, so a daemon thread makes the blocking call and the caller waits for
-    its grant on a condition until its deadline. A caller that gives up withdraws its request; when the
-    helper's flock then returns with no request waiting it unlocks at once, so a timed-out wait leaves no
-    lock held and a later caller is never handed a stale grant (requests are numbered; a grant is for the
-    number waited for). The caller tries a non-blocking flock first when the helper is idle (no extra
-    thread switch when the lock is free); never while the helper waits or holds an unclaimed grant, since
-    two flocks on one open file description would both succeed. The helper uses its own duplicate of the
-    descriptor (same open file description, so the caller's ``LOCK_UN`` releases a grant), so ``close()``
-    cannot hand it a reused descriptor number. The owner makes a new one in a forked child (``pid``).
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.pid = os.getpid()
-        self._fd = os.dup(fd)
-        self._changed = threading.Condition(threading.Lock())
-        self._asked = 0  # number of the last request
-        self._wanted = 0  # the request the helper should grant (0: none waits)
-        self._granted = 0
-        self._busy = False  # the helper waits in flock or holds a lock not yet granted or released
-        self._error: OSError | None = None
-        self._closed = False
-        threading.Thread(target=self._run, name="sqlite-write-lock", daemon=True).start()
-
-    def lock(self, deadline: float) -> bool:
-        """Take the flock, waiting until ``deadline`` (``time.monotonic``); False if the wait timed out."""
-        with self._changed:
-            if not self._busy:
-                try:
-                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return True
-                except BlockingIOError:
-                    pass
-            self._asked += 1
-            ticket = self._wanted = self._asked
-            self._changed.notify_all()
-            while self._granted != ticket:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self._wanted = 0  # the helper unlocks if the flock comes later
-                    return False
-                self._changed.wait(remaining)
-            error, self._error = self._error, None
-        if error is not None:
-            raise StoreError(f"database write lock: {error}") from error
-        return True
-
-    def close(self) -> None:
-        with self._changed:
-            self._closed = True
-            self._wanted = 0
-            self._changed.notify_all()
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                while not self._wanted and not self._closed:
-                    self._changed.wait()
-                if self._closed:
-                    break
-                self._busy = True
-            error: OSError | None = None
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except OSError as exc:
-                error = exc
-            with self._changed:
-                if self._wanted and not self._closed:
-                    self._granted, self._wanted, self._error = self._wanted, 0, error
-                    self._busy = False
-                    self._changed.notify_all()
-                    continue
-            if error is None:  # its requester gave up: let the other processes in
-                with contextlib.suppress(OSError):
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
-            with self._changed:
-                self._busy = False
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
 
 
 def set_wal_mode(cursor: Any, busy_timeout: float, *, pause: float = 0.05) -> None:
