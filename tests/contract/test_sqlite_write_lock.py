@@ -5,7 +5,10 @@ back - and one process's threads take turns without 'database is locked'."""
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +18,7 @@ from store_builders import at, content, outbound
 
 from gateway.errors import StoreError
 from gateway.store import SQLDocumentStore, SQLUnitOfWork, make_engine, upgrade_database
-from gateway.store.engine import sqlite_write_lock
+from gateway.store.engine import SQLiteWriteLock, sqlite_write_lock
 from gateway.store.tables import outbound_documents
 
 
@@ -134,3 +137,122 @@ def test_without_a_lock_file_the_store_still_writes(
         assert _documents(uow) == 2
     warnings = [r.message for r in caplog.records if r.message.startswith("no SQLite write lock file")]
     assert len(warnings) == 1  # once, not per unit of work
+
+
+# The wait for another process's flock, whatever its mechanism (polled, or a helper thread's blocking flock
+# as tried in BENCHMARKS.md, *End to end, fifteenth pass*): exclusion, the deadline, and a wait that timed
+# out leaves no lock held.
+
+_HOLD = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+_TRY = """
+import fcntl, os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+if sys.argv[2] == "now":
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(1)
+else:
+    signal.alarm(int(sys.argv[2]))
+    fcntl.flock(fd, fcntl.LOCK_EX)
+"""
+
+
+class _OtherProcess:
+    """Another process holding the lock file's flock until ``release``."""
+
+    def __init__(self, path: Path) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._process.stdout is not None
+        assert self._process.stdout.readline().strip() == "held"
+
+    def release(self) -> None:
+        if self._process.poll() is None:
+            self._process.communicate("go\n", timeout=10)
+
+
+def _another_process_takes(path: Path, within: str) -> bool:
+    """Whether another process gets the flock: at once ("now") or within that many seconds."""
+    return subprocess.run([sys.executable, "-c", _TRY, str(path), within], timeout=30).returncode == 0
+
+
+@pytest.fixture
+def write_lock(tmp_path: Path) -> Iterator[SQLiteWriteLock]:
+    lock = SQLiteWriteLock(tmp_path / "gateway.db", timeout=0.3)
+    yield lock
+    lock.close()
+
+
+def test_a_process_waits_for_another_processes_flock_and_goes_on_when_it_is_released(
+    write_lock: SQLiteWriteLock,
+) -> None:
+    write_lock._timeout = 30
+    holder = _OtherProcess(write_lock.path)
+    got: list[float] = []
+    waiter = threading.Thread(target=lambda: (write_lock.acquire(), got.append(time.monotonic())))
+    try:
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive()  # shut out while the other process holds it
+        assert not got
+        released = time.monotonic()
+        holder.release()
+        waiter.join(10)
+        assert got  # in at once, not at the timeout
+        assert got[0] - released < 1.0
+        assert not _another_process_takes(write_lock.path, "now")  # and it excludes the others
+        write_lock.release()
+        assert _another_process_takes(write_lock.path, "now")
+    finally:
+        holder.release()
+
+
+def test_a_timed_out_wait_raises_and_its_late_grant_is_let_go(write_lock: SQLiteWriteLock) -> None:
+    holder = _OtherProcess(write_lock.path)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="write lock wait timed out"):
+            write_lock.acquire()
+        assert 0.25 < time.monotonic() - started < 2.0
+    finally:
+        holder.release()
+    # the helper's flock returns now, with nobody waiting: it must not keep it
+    assert _another_process_takes(write_lock.path, "5")
+    assert _another_process_takes(write_lock.path, "now")
+    write_lock.acquire()  # and this process's next acquire is not confused by a stale grant
+    try:
+        assert not _another_process_takes(write_lock.path, "now")
+    finally:
+        write_lock.release()
+    assert _another_process_takes(write_lock.path, "now")
+
+
+def test_a_wait_after_a_timed_out_one_gets_the_lock_once_the_other_process_lets_go(
+    write_lock: SQLiteWriteLock,
+) -> None:
+    holder = _OtherProcess(write_lock.path)
+    try:
+        with pytest.raises(StoreError):
+            write_lock.acquire()  # (a helper thread would still wait in flock for this one)
+        write_lock._timeout = 30
+        waiter = threading.Thread(target=write_lock.acquire)
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive()
+        holder.release()
+        waiter.join(10)
+        assert not waiter.is_alive()
+        assert not _another_process_takes(write_lock.path, "now")  # held for the second wait
+        write_lock.release()
+        assert _another_process_takes(write_lock.path, "now")
+    finally:
+        holder.release()
