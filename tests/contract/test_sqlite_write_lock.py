@@ -225,7 +225,7 @@ def test_a_timed_out_wait_raises_and_its_late_grant_is_let_go(write_lock: SQLite
         assert 0.25 < time.monotonic() - started < 2.0
     finally:
         holder.release()
-    # the helper's flock returns now, with nobody waiting: it must not keep it
+    # nobody waits any more: no flock of this process outlives the timed-out wait
     assert _another_process_takes(write_lock.path, "5")
     assert _another_process_takes(write_lock.path, "now")
     write_lock.acquire()  # and this process's next acquire is not confused by a stale grant
@@ -242,7 +242,7 @@ def test_a_wait_after_a_timed_out_one_gets_the_lock_once_the_other_process_lets_
     holder = _OtherProcess(write_lock.path)
     try:
         with pytest.raises(StoreError):
-            write_lock.acquire()  # (a helper thread would still wait in flock for this one)
+            write_lock.acquire()  # timed out: nothing of this wait may answer the next one
         write_lock._timeout = 30
         waiter = threading.Thread(target=write_lock.acquire)
         waiter.start()
