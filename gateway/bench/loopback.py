@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.config import Settings
+from gateway.config.variables import unknown_variable_message, unknown_variables
 from gateway.crypto import DEV_PKCS12_PASSWORD, generate_dev_pki
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, spid_of_seat
@@ -45,11 +47,15 @@ def parse_override(item: str, bench: str) -> tuple[str, str]:
     """``GATEWAY_NAME=VALUE`` (a benchmark's ``--set``) as ``(name, value)``.
 
     Raises:
-        SystemExit: not of that form (``bench`` names the benchmark in the message).
+        SystemExit: not of that form, or ``GATEWAY_NAME`` names no setting (``bench`` names the benchmark in
+            the message), rather than each gateway process refusing it at start-up.
     """
     name, sep, value = item.partition("=")
     if not sep or not name.startswith("GATEWAY_"):
         raise SystemExit(f"gateway bench {bench}: --set takes GATEWAY_NAME=VALUE, not {item!r}")
+    unknown = unknown_variables({name: value}, Settings)
+    if name in unknown:
+        raise SystemExit(f"gateway bench {bench}: --set {unknown_variable_message(name, unknown[name])}")
     return name, value
 
 

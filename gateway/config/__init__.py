@@ -5,12 +5,14 @@ webhooks, mail, retention, server).
 
 Only entry points (CLI, API factory, worker) build :class:`Settings`; everything below receives plain
 values or frozen policy objects. Secrets are ``SecretStr`` and never logged. Validators refuse unsafe
-combinations at start-up rather than at the first request.
+combinations at start-up rather than at the first request, and a ``GATEWAY_`` variable that names no setting
+is refused rather than ignored (``variables``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+import os
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -43,6 +45,7 @@ from gateway.config.operations import (
     WebhookSettings,
     WorkerSettings,
 )
+from gateway.config.variables import refuse_unknown_variables
 from gateway.smp.sml import SMLZone, zone_by_name
 
 #: SML zones of test networks (peppol-as4.md §9.1): refused by a production gateway.
@@ -79,6 +82,11 @@ class Settings(BaseSettings):
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
+
+    def __init__(self, **values: Any) -> None:
+        # A GATEWAY_ variable naming no setting (a typo) is refused, not ignored: gateway.config.variables.
+        refuse_unknown_variables(os.environ, type(self))
+        super().__init__(**values)
 
     @field_validator("truststore")
     @classmethod

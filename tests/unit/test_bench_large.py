@@ -55,3 +55,12 @@ def test_set_takes_gateway_settings_only() -> None:
         parse_override("MALLOC_ARENA_MAX=1", "large")
     with pytest.raises(SystemExit, match="bench e2e: --set takes GATEWAY_NAME=VALUE"):
         parse_override("GATEWAY_LOG_LEVEL", "e2e")
+
+
+def test_set_refuses_a_misspelt_setting_before_any_gateway_starts() -> None:
+    with pytest.raises(SystemExit) as refused:
+        parse_override("GATEWAY_SERVER__MALLOC_ARENA=1", "e2e")
+    assert str(refused.value) == (
+        "gateway bench e2e: --set unknown setting GATEWAY_SERVER__MALLOC_ARENA"
+        " (did you mean GATEWAY_SERVER__MALLOC_ARENAS?)"
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from gateway.config import Settings
+from gateway.config.variables import unknown_variables
 
 README = Path(__file__).parents[2] / "README.md"
 # Read nowhere in the code yet (kept for the AS4 endpoint URL we publish); not documented until it is used.
@@ -58,3 +59,9 @@ def test_every_setting_is_in_the_readme_table() -> None:
 def test_the_readme_table_names_only_real_settings() -> None:
     unknown = _documented() - _variables(Settings, "GATEWAY_")
     assert not unknown, f"README.md names settings that gateway/config does not have: {sorted(unknown)}"
+
+
+def test_every_documented_variable_is_accepted_at_start_up() -> None:
+    # Building Settings refuses a GATEWAY_ variable that names no setting (gateway.config.variables).
+    documented = _documented() | UNDOCUMENTED
+    assert unknown_variables(dict.fromkeys(documented, "value"), Settings) == {}
