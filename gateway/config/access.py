@@ -6,8 +6,9 @@ import hashlib
 import re
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
+from gateway.config.group import SettingsGroup
 from gateway.errors import InvalidExpenseRequest
 from gateway.model.units import unit_key
 
@@ -25,7 +26,7 @@ class Role(StrEnum):
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-class APIKey(BaseModel):
+class APIKey(SettingsGroup):
     """One API client. Either the key itself (``key``, for development) or its SHA-256 (``sha256``)."""
 
     name: str = Field(min_length=1, max_length=128)  # scopes its Idempotency-Keys (stored, migration 0011)
@@ -60,13 +61,13 @@ class APIKey(BaseModel):
         return hashlib.sha256(self.key.get_secret_value().encode()).hexdigest()
 
 
-class APISettings(BaseModel):
+class APISettings(SettingsGroup):
     keys: list[APIKey] = Field(default_factory=list)
     max_body_bytes: int = 25 * 1024 * 1024
     max_concurrent_bodies: int = Field(default=8, ge=1)  # /v1 bodies held at once (503 + Retry-After above)
 
 
-class WebSettings(BaseModel):
+class WebSettings(SettingsGroup):
     """The server-rendered pages for people (``/web``): sessions, login rate limit."""
 
     enabled: bool = True

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final, Literal, get_args
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
+from gateway.config.group import SettingsGroup
 from gateway.model.identifiers import ParticipantID
 from gateway.model.responses import ResponseCode
 
@@ -20,7 +21,7 @@ def _default_mirror() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-class ArtefactSettings(BaseModel):
+class ArtefactSettings(SettingsGroup):
     """Where the official validation artefacts come from (schemas/ubl/manifest.json pins them)."""
 
     manifest: Path | None = None  # default: schemas/ubl/manifest.json of the checkout
@@ -29,7 +30,7 @@ class ArtefactSettings(BaseModel):
     download: bool = False  # fetch missing files from upstream (checksum-verified)
 
 
-class ValidationSettings(BaseModel):
+class ValidationSettings(SettingsGroup):
     rule_set: str | None = None  # None: the rule set in force on the day
     max_document_bytes: int = 20 * 1024 * 1024
     # fused: the official CEN/Peppol XSLTs of billing rule sets run as one generated single-pass
@@ -79,7 +80,7 @@ def _default_response_statuses() -> list[ResponseCode]:
     return [ResponseCode.ACCEPTED, ResponseCode.REJECTED, ResponseCode.UNDER_QUERY, ResponseCode.PAID]
 
 
-class ResponseSettings(BaseModel):
+class ResponseSettings(SettingsGroup):
     """Business-level answers: Invoice Responses (T111) to suppliers and Message Level Status (MLS)."""
 
     # Which T111 statuses the expense workflow's transitions send (AB, IP, CA are optional and off).
@@ -105,7 +106,7 @@ RoutingRuleName = Literal[
 ROUTING_RULE_NAMES: Final[tuple[RoutingRuleName, ...]] = get_args(RoutingRuleName)
 
 
-class ExpenseSettings(BaseModel):
+class ExpenseSettings(SettingsGroup):
     """The expense workflow of received invoices (routing to production units, approval)."""
 
     # The routing rules in priority order; leave one out to disable it (gateway.services.routing).
@@ -114,7 +115,7 @@ class ExpenseSettings(BaseModel):
     supplier_mapping_days: int = Field(default=365, ge=1)
 
 
-class ReportingSettings(BaseModel):
+class ReportingSettings(SettingsGroup):
     """Peppol reporting (peppol-as4.md §11): monthly TSR and EUSR to OpenPeppol."""
 
     enabled: bool = True  # the worker creates and sends the reports of the previous month on days 1..15

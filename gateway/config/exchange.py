@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from gateway.config.group import SettingsGroup
 from gateway.observability import MIN_SECRET_LENGTH
 
 
-class KeystoreSettings(BaseModel):
+class KeystoreSettings(SettingsGroup):
     """The access point's own key and certificate: a PKCS#12 file, or PEM key + PEM certificate."""
 
     path: Path | None = None
@@ -28,7 +29,7 @@ class KeystoreSettings(BaseModel):
         return value
 
 
-class TruststoreSettings(BaseModel):
+class TruststoreSettings(SettingsGroup):
     """PEM files anchoring AP certificate paths (Peppol G3 TEST or PRODUCTION, or a development CA)."""
 
     paths: list[Path] = Field(default_factory=list)
@@ -45,7 +46,7 @@ class TruststoreSettings(BaseModel):
     ocsp_unknown_soft_fail: bool = False
 
 
-class AS4Settings(BaseModel):
+class AS4Settings(SettingsGroup):
     """Our side of the AS4 exchange."""
 
     served: list[str] = Field(default_factory=list)  # participant ids we receive for, e.g. "0208:0739484052"
@@ -67,13 +68,13 @@ class AS4Settings(BaseModel):
     pending_sweep_age_seconds: float = Field(default=300.0, ge=0)
 
 
-class DirectorySettings(BaseModel):
+class DirectorySettings(SettingsGroup):
     """The local participant directory (JSON file); SML/SMP lookup comes later behind the same port."""
 
     path: Path | None = None
 
 
-class DiscoverySettings(BaseModel):
+class DiscoverySettings(SettingsGroup):
     """How the worker and ``GET /v1/participants`` find receivers (peppol-as4.md §9).
 
     ``directory`` reads the local participant directory (``GATEWAY_DIRECTORY__PATH``, the embedded default);

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Final
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import ConfigDict, Field, SecretStr, model_validator
 
+from gateway.config.group import SettingsGroup
 from gateway.smp.urls import is_loopback_host
 
 #: Seconds a delivery lease must outlast the heartbeat's renewal interval: a beat that renews the leases
@@ -21,7 +22,7 @@ LEASE_MARGIN_SECONDS: Final = 40.0
 SQLITE_CACHE_KIB: Final = 256
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(SettingsGroup):
     url: str = "sqlite:///var/gateway.db"
     # Connections each process keeps open (SQLAlchemy's pool). None: on PostgreSQL sized to the process's
     # concurrency - serve: api.max_concurrent_bodies + as4.max_concurrent_requests; worker:
@@ -41,7 +42,7 @@ class DatabaseSettings(BaseModel):
     sqlite_cache_kib: int = Field(default=SQLITE_CACHE_KIB, ge=64, le=1024 * 1024)
 
 
-class WorkerSettings(BaseModel):
+class WorkerSettings(SettingsGroup):
     batch_size: int = Field(default=10, ge=1, le=500)  # most jobs leased by one query
     max_in_flight: int = Field(default=20, ge=1, le=500)  # deliveries in flight per worker process
     per_endpoint: int = Field(default=4, ge=1, le=500)  # sends in flight to one endpoint URL per process
@@ -76,7 +77,7 @@ class WorkerSettings(BaseModel):
         return self
 
 
-class WebhookSettings(BaseModel):
+class WebhookSettings(SettingsGroup):
     url: str | None = None
     secret: SecretStr | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)
@@ -102,7 +103,7 @@ def _https_or_loopback(url: str) -> bool:
     return parsed.scheme == "https" or (parsed.scheme == "http" and is_loopback_host(parsed.hostname))
 
 
-class MailSettings(BaseModel):
+class MailSettings(SettingsGroup):
     """The e-mail fallback's SMTP relay (``GATEWAY_MAIL__…``); no host: no fallback, as before."""
 
     host: str | None = None
@@ -125,7 +126,7 @@ class MailSettings(BaseModel):
         return self
 
 
-class RetentionSettings(BaseModel):
+class RetentionSettings(SettingsGroup):
     """Retention of the working tables (purged by ``gateway worker``) and of the evidence (never purged)."""
 
     idempotency_days: float = Field(default=30.0, gt=0)
@@ -136,7 +137,7 @@ class RetentionSettings(BaseModel):
     evidence_years: int = Field(default=10, ge=10)
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(SettingsGroup):
     """Connection limits and read deadlines of ``gateway serve``, sized for a 2-core, 2 GB container.
 
     ``max_connections`` open connections at most: a new one evicts the oldest connection still sending

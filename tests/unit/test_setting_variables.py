@@ -102,6 +102,39 @@ def test_a_whole_group_as_json_is_accepted(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "location"),
+    [
+        ("GATEWAY_MAIL", '{"hots": "smtp.coop.test"}', ("mail", "hots")),  # a group as JSON
+        # An entry of a JSON list: the misspelt role would otherwise be missing (or left at a default).
+        (
+            "GATEWAY_API__KEYS",
+            '[{"name": "billing", "key": "' + SECRET + '", "rol": "admin"}]',
+            ("api", "keys", 0, "rol"),
+        ),
+    ],
+)
+def test_a_key_inside_a_json_value_that_names_no_setting_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, location: tuple[object, ...]
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    refused = [problem for problem in caught.value.errors() if problem["type"] == "extra_forbidden"]
+    assert [problem["loc"] for problem in refused] == [location]
+    assert SECRET not in str(caught.value)
+
+
+def test_the_cli_names_a_misspelt_json_key_without_its_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GATEWAY_KEYSTORE", '{"pasword": "' + SECRET + '"}')
+    assert main(["artefacts", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "keystore.pasword: Extra inputs are not permitted" in err
+    assert SECRET not in err
+
+
+@pytest.mark.parametrize(
     "variable",
     [
         "GATEWAY_TEST_POSTGRES_URL",
