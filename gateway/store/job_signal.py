@@ -20,7 +20,8 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   pair slower). A standby tries to take the lock every ``TAKEOVER_INTERVAL`` seconds: a listener that dies
   or stops closes its connection, which releases the lock, and a standby listens in its place within that
   interval (and leases at once: notifications meanwhile went to nobody); a listener that closes releases
-  the lock and notifies ``OVERFLOW_CHANNEL`` first, so a standby takes it at once. A standby does not poll
+  the lock and notifies ``OVERFLOW_CHANNEL`` first, so a standby takes it at once (its worker awaits that,
+  ``aclose``, before its event loop ends: the loop's end would cut it short). A standby does not poll
   while it stands by: the listener polls and hands each of its polls on while busy (a job that becomes
   due later, such as a retry, sends no notification), so a standby leases only what the listener cannot
   take (issue 12, *End to end, tenth pass*: its own polls took a backlog the listener was sending at the
@@ -96,6 +97,10 @@ LISTENER_LOCK: Final = 0x6761746577616A31
 TAKEOVER_INTERVAL: Final = 0.5
 #: Seconds a closing listener spends at most releasing the lock and waking the standbys.
 LEAVE_TIMEOUT: Final = 1.0
+#: Seconds ``aclose`` waits at most for the signal's tasks to end: a listener's ``LEAVE_TIMEOUT``, plus time
+#: for psycopg to cancel a statement the close interrupted (a takeover attempt, a ping, a hand-on ``NOTIFY``)
+#: on the server and to close the connections.
+CLOSE_TIMEOUT: Final = LEAVE_TIMEOUT + 1.0
 #: Seconds without a statement after which PostgreSQL ends the listener's session (``idle_session_timeout``,
 #: PostgreSQL 14+, set for that session only), which releases ``LISTENER_LOCK``: a listener whose loop stalls
 #: or whose connection is cut loses the role within this (+ ``TAKEOVER_INTERVAL`` for a standby to take it),
@@ -148,7 +153,14 @@ class JobSignal(Protocol):
         PostgreSQL standby (the listener polls, and hands on while it is busy)."""
 
     def close(self) -> None:
-        """Release the signal's connection."""
+        """Stop the signal, without waiting: its connection is released (on PostgreSQL by its task, which
+        ends in the background: a listener first releases the lock and wakes the standbys)."""
+
+    async def aclose(self) -> None:
+        """``close``, then wait (bounded) until the signal's tasks ended: a PostgreSQL listener has handed
+        the role on and its connections are closed. A loop that ends while they still run cancels them
+        again: a statement psycopg was cancelling on the server is abandoned with a warning, and the
+        standbys' wake-up may never be sent."""
 
 
 def job_signal(
@@ -256,6 +268,9 @@ class SQLiteJobSignal:
                 self._connection.close()
             self._connection = None
 
+    async def aclose(self) -> None:
+        self.close()  # no task: closed at once
+
 
 async def _release_and_tell(connection: Any) -> None:
     await connection.execute(f"SELECT pg_advisory_unlock({LISTENER_LOCK})")
@@ -314,6 +329,7 @@ class PostgresJobSignal:
         self._ping_interval = session_timeout / PINGS_PER_SESSION_TIMEOUT
         self._notified: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: list[asyncio.Task[None]] = []  # cancelled by ``close``, awaited by ``aclose``
         self._busy = False
         self._overflow: asyncio.Event | None = None
         #: True while this signal holds ``LISTENER_LOCK`` and listens on ``JOBS_CHANNEL``.
@@ -492,9 +508,24 @@ class PostgresJobSignal:
                     await asyncio.sleep(RELISTEN_DELAY)  # is replaced at once: the wake-up is owed now
 
     def close(self) -> None:
+        """Cancel the signal's tasks; they end in the background (a listener's ``_leave``, psycopg cancelling
+        an interrupted statement on the server, the connections closing): ``aclose`` waits for them."""
         for task in self._tasks:
             task.cancel()
+        self._closing = [task for task in (*self._closing, *self._tasks) if not task.done()]
         self._tasks = []
         self._notified = None
         self._overflow = None
         self.listening = self.standing_by = False
+
+    async def aclose(self) -> None:
+        """``close``, then wait up to ``CLOSE_TIMEOUT`` for the tasks to end. A worker awaits this before its
+        run (and its event loop) ends: a task still in ``_leave`` or in psycopg's cancellation of a statement
+        would be cancelled again by the loop's end, which cuts the standbys' wake-up and has psycopg close
+        the connection with a warning ("query cancellation interrupted")."""
+        self.close()
+        loop = asyncio.get_running_loop()
+        ending = [task for task in self._closing if task.get_loop() is loop]
+        if ending:
+            await asyncio.wait(ending, timeout=CLOSE_TIMEOUT)
+        self._closing = [task for task in self._closing if not task.done()]

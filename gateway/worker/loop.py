@@ -167,7 +167,8 @@ class DeliveryWorker:
         the transport timeouts), so SIGTERM never interrupts a send; a second signal may cancel the task:
         the deliveries in flight are cancelled, their leases expire and the jobs are picked up again. A
         StoreError while leasing is logged and retried after ``store_retry_delay`` (a stop request ends
-        that wait at once); with ``once`` it propagates.
+        that wait at once); with ``once`` it propagates. The run ends once the wake-up signal is closed
+        (``JobSignal.aclose``: on PostgreSQL a listening worker has handed the role on).
         """
         stop = stop or asyncio.Event()
         stats = WorkerStats()
@@ -260,11 +261,13 @@ class DeliveryWorker:
                 self._collect(flying, keeper, stats)
         finally:
             self._deliverer.watch_endpoints(None)
-            pacing.close()
             beating.cancel()
             for task in flying:
                 task.cancel()  # only on cancellation or a raised StoreError: their leases expire
-            await asyncio.gather(beating, *flying, return_exceptions=True)
+            # The signal's tasks end before the run does (``LeasePacing.aclose``, bounded): the event loop of
+            # ``gateway worker`` ends with it and would cancel them again, cutting a listener's hand-over of
+            # the role to the standbys and interrupting psycopg's cancellation of a statement (a warning).
+            await asyncio.gather(beating, *flying, pacing.aclose(), return_exceptions=True)
         return stats
 
     def _owed_look(self, timeout: float) -> float:

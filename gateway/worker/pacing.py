@@ -125,7 +125,9 @@ class LeasePacing:
         if self._signal is None:
             return
         if stopping:
-            self._signal.close()  # leasing no more: another worker listens in its place
+            # Leasing no more: another worker listens in its place. Synchronous: the signal's tasks end in
+            # the background (the deliveries in flight finish meanwhile); ``aclose`` awaits them at the end.
+            self._signal.close()
             return
         full = in_flight >= self._max_in_flight
         if full and not waiting and before_endpoint and time.monotonic() < self._before_endpoint_until:
@@ -157,10 +159,12 @@ class LeasePacing:
         if waited_out and not free and self._signal is not None:
             self._signal.polled_while_busy()
 
-    def close(self) -> None:
-        """The run ends: the signal is closed (another worker listens in this one's place)."""
+    async def aclose(self) -> None:
+        """The run ends: the signal is closed, and its tasks ended within their bound
+        (``JobSignal.aclose``: another worker listens in this one's place, told so by this one before the
+        run - and the event loop of ``gateway worker`` - ends)."""
         if self._signal is not None:
-            self._signal.close()
+            await self._signal.aclose()
 
     def _lease_after_ends(self) -> bool:
         """Whether deliveries that ended are a reason to lease now: without a signal (polling only), or

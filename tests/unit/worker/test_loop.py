@@ -321,6 +321,9 @@ class SilentSignal:
     def close(self) -> None:
         pass
 
+    async def aclose(self) -> None:
+        self.close()
+
 
 class TurnCountingSignal(SilentSignal):
     """A silent signal counting what the worker tells it: once per turn of its loop (``busy`` with a slot
@@ -505,6 +508,42 @@ def test_a_stopping_worker_waits_for_its_deliveries_without_spinning(store: SQLD
     assert deliverer.delivered == [held]
     # Every turn of the loop tells the signal (busy, or closed once stopping) and waits at most once.
     assert signal.turns < 30  # one per poll interval at most, not a busy loop
+
+
+class SlowToCloseSignal(SilentSignal):
+    """A silent signal whose tasks take a while to end once closed, as a PostgreSQL listener's: it releases
+    the listener lock and wakes the standbys (``_leave``)."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.ended = False
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.close()
+        await asyncio.sleep(0.05)
+        self.ended = True
+
+
+def test_a_run_ends_after_its_signal_has_closed(store: SQLDocumentStore) -> None:
+    # ``gateway worker``'s event loop ends with the run: a signal's task still ending then (a listener
+    # handing its role to the standbys) was cancelled again mid-statement - the hand-over cut, and psycopg
+    # warned "query cancellation interrupted". The run awaits the signal's close before it returns.
+    signal = SlowToCloseSignal()
+    worker = make_worker(store, RecordingDeliverer(), poll_interval=60.0, signal=signal)
+
+    async def main() -> bool:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        await asyncio.sleep(0.05)  # its first look, then a wait for the signal
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        return signal.ended  # before the loop's other tasks could run on
+
+    assert asyncio.run(main())
+    assert signal.closed
 
 
 # --- the busy signal and deliveries waiting for their endpoint's slot -------------------------------------
