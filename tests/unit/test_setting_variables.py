@@ -276,7 +276,8 @@ def test_a_port_that_is_no_service_link_is_still_refused(
 
 
 def test_no_setting_looks_like_a_service_link() -> None:
-    # Were one named so, the exemption could hide its misspelt variants.
-    settings = setting_variables(Settings, "GATEWAY_", "__")
+    # Were one named so (or so but for a ``__`` written ``_``), the exemption would hide its misspellings.
+    settings = {name.upper() for name in setting_variables(Settings, "GATEWAY_", "__")}
     assert not unknown_variables(SERVICE_LINKS, Settings)
-    assert not {name for name in settings if service_link(name.upper(), "", "GATEWAY_")}
+    assert not {name for name in settings if service_link(name, "", "GATEWAY_")}
+    assert not {name for name in settings if service_link(name.replace("__", "_"), "", "GATEWAY_")}
