@@ -11,6 +11,7 @@ never their values: those can be secrets.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from types import UnionType
 from typing import Any, Final, Union, get_args, get_origin
@@ -26,6 +27,19 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 #: ``GATEWAY_NAME=VALUE`` (``gateway bench … --set``) is a placeholder, not a variable.
 NOT_SETTINGS_PREFIX: Final = "GATEWAY_TEST_"
 NOT_SETTINGS: Final = frozenset({"GATEWAY_SHARED_DIR"})
+#: Kubernetes gives every container the variables of each Service of its namespace (service links, on unless
+#: the pod says ``enableServiceLinks: false``), named after the Service upper-cased, ``-`` read as ``_``: a
+#: Service ``gateway`` (as kompose names the one of docker/compose.yaml) or ``gateway-db`` gives
+#: ``GATEWAY_SERVICE_HOST``, ``GATEWAY_SERVICE_PORT`` (``_HTTP``: a named port), ``GATEWAY_PORT``
+#: (``tcp://10.0.0.11:8080``) and ``GATEWAY_PORT_8080_TCP`` (``_PROTO``, ``_PORT``, ``_ADDR``). None is a
+#: setting (test_setting_variables), and a ``…_PORT`` is one of them only with such an address as its value:
+#: ``GATEWAY_PORT=8080`` is still refused.
+_SERVICE_LINK: Final = (
+    r"(?:[A-Z0-9_]+_)?"  # the rest of the Service's name
+    r"(?:SERVICE_(?:HOST|PORT(?:_[A-Z0-9_]+)?)|PORT_\d+_(?:TCP|UDP|SCTP)(?:_(?:PROTO|PORT|ADDR))?)"
+)
+_SERVICE_LINK_PORT: Final = r"(?:[A-Z0-9_]+_)?PORT"
+_SERVICE_ADDRESS: Final = re.compile(r"(?:tcp|udp|sctp)://\S+:\d+")
 
 #: How alike (difflib's ratio, on the names without the prefix) a valid name must be to be suggested.
 _SUGGESTION_CUTOFF: Final = 0.6
@@ -87,10 +101,20 @@ def _suggestions(variable: str, candidates: Iterable[str], prefix: str) -> list[
     return [name for score, name in close if score >= close[0][0] - _SUGGESTION_MARGIN]
 
 
+def service_link(name: str, value: str, prefix: str) -> bool:
+    """Whether ``name`` (with ``prefix``, in upper case) and ``value`` are a variable of a Kubernetes
+    Service link (:data:`_SERVICE_LINK`), not a setting."""
+    if re.fullmatch(re.escape(prefix) + _SERVICE_LINK, name):
+        return True
+    port = re.fullmatch(re.escape(prefix) + _SERVICE_LINK_PORT, name)
+    return bool(port and _SERVICE_ADDRESS.fullmatch(value))
+
+
 def unknown_variables(environ: Mapping[str, str], settings: type[BaseModel]) -> dict[str, list[str]]:
     """The variables of ``environ`` that have the prefix of ``settings`` (a pydantic-settings class) but name
-    none of its settings and are not :data:`NOT_SETTINGS`, sorted, each with the closest settings (those
-    holding a single value: a whole group, as JSON, is accepted but never suggested)."""
+    none of its settings and are neither :data:`NOT_SETTINGS` nor a Kubernetes Service link's, sorted, each
+    with the closest settings (those holding a single value: a whole group, as JSON, is accepted but never
+    suggested)."""
     config: Mapping[str, Any] = settings.model_config
     fold: Callable[[str], str] = (lambda name: name) if config.get("case_sensitive") else str.upper
     env_prefix: str = config.get("env_prefix", "")
@@ -106,6 +130,8 @@ def unknown_variables(environ: Mapping[str, str], settings: type[BaseModel]) -> 
         if not name.startswith(prefix) or name in valid:
             continue
         if name in not_settings or name.startswith(fold(NOT_SETTINGS_PREFIX)):
+            continue
+        if service_link(name.upper(), environ[variable], env_prefix.upper()):
             continue
         unknown[variable] = _suggestions(name, leaves, prefix)
     return unknown

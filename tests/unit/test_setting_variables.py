@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.cli.main import main
 from gateway.config import Settings
-from gateway.config.variables import NOT_SETTINGS, setting_variables, unknown_variables
+from gateway.config.variables import NOT_SETTINGS, service_link, setting_variables, unknown_variables
 
 SECRET = "kestore-pass-that-must-not-leak"
 
@@ -233,3 +233,51 @@ def test_gateway_serve_does_not_start_with_a_misspelt_variable(tmp_path: Path) -
         in run.stderr
     )
     assert "Traceback" not in run.stderr
+
+
+#: What Kubernetes gives every container of a namespace holding a Service ``gateway`` (as kompose names the
+#: one of docker/compose.yaml; port 8080, named ``http``) and a Service ``gateway-db`` (PostgreSQL).
+SERVICE_LINKS = {
+    "GATEWAY_SERVICE_HOST": "10.0.0.11",
+    "GATEWAY_SERVICE_PORT": "8080",
+    "GATEWAY_SERVICE_PORT_HTTP": "8080",
+    "GATEWAY_PORT": "tcp://10.0.0.11:8080",
+    "GATEWAY_PORT_8080_TCP": "tcp://10.0.0.11:8080",
+    "GATEWAY_PORT_8080_TCP_PROTO": "tcp",
+    "GATEWAY_PORT_8080_TCP_PORT": "8080",
+    "GATEWAY_PORT_8080_TCP_ADDR": "10.0.0.11",
+    "GATEWAY_DB_SERVICE_HOST": "10.0.0.12",
+    "GATEWAY_DB_SERVICE_PORT": "5432",
+    "GATEWAY_DB_PORT": "tcp://[fd00::12]:5432",
+    "GATEWAY_DB_PORT_5432_TCP": "tcp://[fd00::12]:5432",
+    "GATEWAY_DB_PORT_5432_TCP_PROTO": "tcp",
+    "GATEWAY_DB_PORT_5432_TCP_PORT": "5432",
+    "GATEWAY_DB_PORT_5432_TCP_ADDR": "fd00::12",
+}
+
+
+def test_the_variables_of_kubernetes_service_links_are_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kubernetes sets them in every pod (enableServiceLinks defaults to true): a gateway deployed behind a
+    # Service named after it must start.
+    for name, value in SERVICE_LINKS.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().log_level == "INFO"
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["GATEWAY_PORT", "GATEWAY_MAIL_PORT", "GATEWAY_SERVER_PORT", "GATEWAY_PORT_8080", "GATEWAY_HOST"],
+)
+def test_a_port_that_is_no_service_link_is_still_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    # ``GATEWAY_PORT=8080`` is someone's setting that names nothing, not the address of a Service.
+    assert refusal(monkeypatch, **{variable: "8080"})[0].startswith(f"unknown setting {variable}")
+
+
+def test_no_setting_looks_like_a_service_link() -> None:
+    # Were one named so (or so but for a ``__`` written ``_``), the exemption would hide its misspellings.
+    settings = {name.upper() for name in setting_variables(Settings, "GATEWAY_", "__")}
+    assert not unknown_variables(SERVICE_LINKS, Settings)
+    assert not {name for name in settings if service_link(name, "", "GATEWAY_")}
+    assert not {name for name in settings if service_link(name.replace("__", "_"), "", "GATEWAY_")}
