@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from gateway import __version__
 from gateway.config import Settings, secret_values
@@ -69,6 +71,16 @@ def settings_errors(error: ValidationError) -> str:
     )
 
 
+def settings_parse_error(error: SettingsError) -> str:
+    """pydantic-settings could not read a variable at all (JSON that does not parse, in ``GATEWAY_API__KEYS``
+    or a group given whole): its message names the field; where the JSON breaks is added, never the text,
+    which may hold a secret."""
+    cause = error.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        return f"  {error}: not JSON ({cause.msg} at line {cause.lineno}, column {cause.colno})"
+    return f"  {error}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 negative verdict, 2 usage or input error)."""
     parser = build_parser(argv)
@@ -77,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         print(f"gateway: invalid settings:\n{settings_errors(exc)}", file=sys.stderr)
+        return 2
+    except SettingsError as exc:
+        print(f"gateway: invalid settings:\n{settings_parse_error(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, json=settings.log_format == "json", secrets=secret_values(settings))
     try:

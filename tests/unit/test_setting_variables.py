@@ -212,6 +212,20 @@ def test_the_cli_refuses_a_misspelt_variable_in_one_line(
     )
 
 
+def test_the_cli_reports_json_that_does_not_parse_in_one_line_without_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(
+        "GATEWAY_API__KEYS", '[{"name": "billing", "key": "' + SECRET + '",}]'
+    )  # trailing comma
+    assert main(["artefacts", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('gateway: invalid settings:\n  error parsing value for field "api"')
+    assert "not JSON (Expecting property name enclosed in double quotes at line 1, column" in err
+    assert SECRET not in err
+    assert len(err.splitlines()) == 2
+
+
 def test_gateway_serve_does_not_start_with_a_misspelt_variable(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("GATEWAY_")}
     env |= {
