@@ -267,7 +267,9 @@ class DeliveryWorker:
             # The signal's tasks end before the run does (``LeasePacing.aclose``, bounded): the event loop of
             # ``gateway worker`` ends with it and would cancel them again, cutting a listener's hand-over of
             # the role to the standbys and interrupting psycopg's cancellation of a statement (a warning).
-            await asyncio.gather(beating, *flying, pacing.aclose(), return_exceptions=True)
+            ended = await asyncio.gather(beating, *flying, pacing.aclose(), return_exceptions=True)
+            if isinstance(ended[-1], Exception):  # not swallowed with the cancelled deliveries' errors
+                log.warning("closing the job wake-up signal failed: %r", ended[-1])
         return stats
 
     def _owed_look(self, timeout: float) -> float:

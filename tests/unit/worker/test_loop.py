@@ -546,6 +546,31 @@ def test_a_run_ends_after_its_signal_has_closed(store: SQLDocumentStore) -> None
     assert signal.closed
 
 
+class FailingToCloseSignal(SilentSignal):
+    """A silent signal whose close fails (a defect of a signal: neither real one raises)."""
+
+    async def aclose(self) -> None:
+        raise RuntimeError("the signal could not close")
+
+
+def test_a_signal_that_fails_to_close_is_logged_and_the_run_still_ends(
+    store: SQLDocumentStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The run gathers the close with the cancelled deliveries, whose errors it ignores: the close's is logged.
+    worker = make_worker(store, RecordingDeliverer(), poll_interval=60.0, signal=FailingToCloseSignal())
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+
+    with caplog.at_level(logging.WARNING, logger="gateway.worker"):
+        asyncio.run(main())
+    assert "closing the job wake-up signal failed: RuntimeError('the signal could not close')" in caplog.text
+
+
 # --- the busy signal and deliveries waiting for their endpoint's slot -------------------------------------
 
 
