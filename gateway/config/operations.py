@@ -3,7 +3,7 @@ server's limits."""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, model_validator
@@ -115,6 +115,16 @@ class MailSettings(SettingsGroup):
 
     sender: str = Field(default="invoices@coop.example", alias="from")
     timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_name_for_the_sender(cls, data: Any) -> Any:
+        # ``from`` and ``sender`` name one setting: given both, pydantic would call ``sender`` an unknown key.
+        if isinstance(data, dict) and {"from", "sender"} <= {str(key).lower() for key in data}:
+            raise ValueError(
+                "from and sender are one setting (GATEWAY_MAIL__FROM or GATEWAY_MAIL__SENDER): give one"
+            )
+        return data
 
     @model_validator(mode="after")
     def _login_over_tls(self) -> MailSettings:

@@ -96,6 +96,13 @@ def test_an_alias_and_the_name_it_stands_for_are_both_accepted(monkeypatch: pyte
     assert Settings().mail.sender == "achats@coop.test"
 
 
+def test_the_sender_given_under_both_its_names_is_refused_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not "mail.sender: Extra inputs are not permitted": ``sender`` is a setting, given twice.
+    assert refusal(monkeypatch, GATEWAY_MAIL__FROM="a@coop.test", GATEWAY_MAIL__SENDER="b@coop.test") == [
+        "Value error, from and sender are one setting (GATEWAY_MAIL__FROM or GATEWAY_MAIL__SENDER): give one"
+    ]
+
+
 def test_a_whole_group_as_json_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_MAIL", '{"host": "smtp.coop.test"}')
     assert Settings().mail.host == "smtp.coop.test"
