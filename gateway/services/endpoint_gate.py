@@ -71,6 +71,7 @@ class _Endpoint:
     average_seconds: float
     started: list[datetime] = field(default_factory=list)  # of the sends in flight
     queue_end: datetime | None = None
+    measured: bool = False  # a send has ended with or without an answer: average_seconds is its own
 
     @property
     def in_flight(self) -> int:
@@ -149,9 +150,11 @@ class EndpointGate:
     def expected_wait(self, endpoint: str, *, ahead: int) -> float | None:
         """Seconds until a slot of ``endpoint`` frees up for a job with ``ahead`` jobs waiting before it:
         the expected send duration (its moving average, or the age of its oldest send in flight if longer)
-        times ``ahead + 1`` over the limit. None unless the endpoint is known and its circuit closed."""
+        times ``ahead + 1`` over the limit. None unless the endpoint is known, measured (no send to it has
+        ended yet: nothing says it answers fast - a silent one would have jobs waiting for it in the worker
+        for seconds, each holding a slot of the pipeline) and its circuit closed."""
         known = self._endpoints.get(endpoint)
-        if known is None:
+        if known is None or not known.measured:
             return None
         now = self._clock.now()
         if known.breaker.state(now) is not CircuitState.CLOSED:
@@ -217,7 +220,10 @@ class EndpointGate:
                 breaker.cancel_probe()  # the next send probes instead
         else:
             took = max((now - permit.started).total_seconds(), 0.0)
-            known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
+            if known.measured:
+                known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
+            else:  # the first measurement replaces the assumed duration (a 10 s endpoint is not 2.8 s)
+                known.average_seconds, known.measured = took, True
             breaker.record(ok=ok, now=now, probe=permit.probe)
         idle = known.in_flight == 0 and (known.queue_end is None or known.queue_end <= now)
         trouble = breaker.state(now) is not CircuitState.CLOSED or breaker.failures

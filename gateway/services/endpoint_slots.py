@@ -12,8 +12,9 @@ job cost a unit of work and came back only at its place in the virtual queue.
 at most ``max_wait``; a slot that frees up goes to the first waiter, and a job arriving before that waiter
 runs queues behind it. Each wait for the next free slot is
 bounded by ``max_wait``: an endpoint that stalls meanwhile sends its waiters back to the queue. A slow
-endpoint (10 s per send: 2.5 s expected for the first waiter with 4 slots) or one not answering gets no
-waiters at all, so the worker's slots still serve the other endpoints. Not thread-safe: the worker's event
+endpoint (10 s per send: 2.5 s expected for the first waiter with 4 slots), one not answering, and one no
+send to which has ended yet (nothing says it is fast) get no waiters at all, so the worker's slots still
+serve the other endpoints. Not thread-safe: the worker's event
 loop calls it.
 """
 

@@ -49,7 +49,7 @@ def test_one_endpoint_cannot_take_more_than_its_slots_while_others_are_served() 
 def test_refused_jobs_come_back_spread_by_the_endpoints_send_duration() -> None:
     clock = SettableClock()
     g = gate(clock)
-    for _ in range(20):  # the endpoint takes 10 s per send: the average moves towards it
+    for _ in range(20):  # the endpoint takes 10 s per send: its average is that from the first send on
         p = permit(g.acquire(SLOW))
         clock.advance(seconds=10)
         g.release(p, ok=True)
@@ -57,8 +57,8 @@ def test_refused_jobs_come_back_spread_by_the_endpoints_send_duration() -> None:
     held = [permit(g.acquire(SLOW)), permit(g.acquire(SLOW))]
     returns = [refusal(g.acquire(SLOW)).retry_at for _ in range(6)]
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
-    # About two jobs (the limit) per send duration: slots free up at that pace.
-    assert all(4.0 < gap < 5.0 for gap in gaps), gaps
+    # Two jobs (the limit) per send duration: slots free up at that pace.
+    assert gaps == [5.0] * 5, gaps
     assert all(g.in_flight(SLOW) == 2 for _ in held)
 
 
@@ -132,3 +132,15 @@ def test_refusal_answers_without_taking_a_slot() -> None:
     opened = g.refusal(SLOW)
     assert opened is not None
     assert opened.circuit_open
+
+
+def test_an_endpoints_first_send_sets_its_duration_and_only_then_a_wait_is_expected() -> None:
+    clock = SettableClock()
+    g = gate(clock)
+    first = permit(g.acquire(SLOW))
+    clock.advance(seconds=30)
+    assert g.expected_wait(SLOW, ahead=0) is None  # in flight 30 s, never answered: no wait worth taking
+    g.release(first, ok=True)
+    assert g.expected_wait(SLOW, ahead=0) == 30 / g.per_endpoint  # its own duration, not the assumed one
+    g.release(permit(g.acquire(SLOW)), ok=None)  # did not get to send: learns nothing
+    assert g.expected_wait(SLOW, ahead=0) == 30 / g.per_endpoint

@@ -304,3 +304,23 @@ def test_the_watcher_is_told_when_jobs_start_waiting_and_when_none_waits_any_mor
         s.watch(None)
 
     run_frozen(main)
+
+
+def test_an_endpoint_that_never_answered_gets_no_waiting_jobs() -> None:
+    # Nothing says it answers fast: a silent receiver's surplus jobs must not wait seconds in the worker
+    # (each holding a slot of its pipeline) on the strength of the assumed send duration (issue 12 part 3).
+    clock = SettableClock()
+    s = slots(clock)  # assumed 1 s per send: 0.5 s expected for one more job, within max_wait
+
+    async def main() -> tuple[SendPermit | GateRefusal, int]:
+        held = [await s.acquire(SLOW), await s.acquire(SLOW)]
+        assert all(isinstance(p, SendPermit) for p in held)
+        clock.advance(seconds=0.2)
+        surplus = await asyncio.wait_for(s.acquire(SLOW), timeout=1)
+        return surplus, s.waiting(SLOW)
+
+    surplus, waiting = asyncio.run(main())
+    assert isinstance(surplus, GateRefusal), surplus
+    assert not surplus.circuit_open  # handed back for a moment, nothing recorded on the document
+    assert waiting == 0
+    assert not s.would_wait(SLOW)
