@@ -71,7 +71,7 @@ class _Endpoint:
     average_seconds: float
     started: list[datetime] = field(default_factory=list)  # of the sends in flight
     queue_end: datetime | None = None
-    measured: bool = False  # a send has ended with or without an answer: average_seconds is its own
+    measured: bool = False  # a send to it was answered: average_seconds is its own, not the assumed one
 
     @property
     def in_flight(self) -> int:
@@ -150,8 +150,8 @@ class EndpointGate:
     def expected_wait(self, endpoint: str, *, ahead: int) -> float | None:
         """Seconds until a slot of ``endpoint`` frees up for a job with ``ahead`` jobs waiting before it:
         the expected send duration (its moving average, or the age of its oldest send in flight if longer)
-        times ``ahead + 1`` over the limit. None unless the endpoint is known, measured (no send to it has
-        ended yet: nothing says it answers fast - a silent one would have jobs waiting for it in the worker
+        times ``ahead + 1`` over the limit. None unless the endpoint is known, measured (no send to it
+        answered yet: nothing says it answers fast - a silent one would have jobs waiting for it in the worker
         for seconds, each holding a slot of the pipeline) and its circuit closed."""
         known = self._endpoints.get(endpoint)
         if known is None or not known.measured:
@@ -220,10 +220,12 @@ class EndpointGate:
                 breaker.cancel_probe()  # the next send probes instead
         else:
             took = max((now - permit.started).total_seconds(), 0.0)
-            if known.measured:
-                known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
-            else:  # the first measurement replaces the assumed duration (a 10 s endpoint is not 2.8 s)
+            if ok and not known.measured:
+                # The first answer replaces the assumed duration (a 10 s endpoint is not 2.8 s). A failure
+                # is no measurement of it (a timeout measures the transport's 120 s): averaged in, as before.
                 known.average_seconds, known.measured = took, True
+            else:
+                known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
             breaker.record(ok=ok, now=now, probe=permit.probe)
         idle = known.in_flight == 0 and (known.queue_end is None or known.queue_end <= now)
         trouble = breaker.state(now) is not CircuitState.CLOSED or breaker.failures

@@ -144,3 +144,24 @@ def test_an_endpoints_first_send_sets_its_duration_and_only_then_a_wait_is_expec
     assert g.expected_wait(SLOW, ahead=0) == 30 / g.per_endpoint  # its own duration, not the assumed one
     g.release(permit(g.acquire(SLOW)), ok=None)  # did not get to send: learns nothing
     assert g.expected_wait(SLOW, ahead=0) == 30 / g.per_endpoint
+
+
+def test_a_timed_out_first_send_is_no_measurement_its_first_answer_is() -> None:
+    # A first send that failed after the transport's timeout (120 s) says how long the sender waited, not how
+    # fast the endpoint answers: it must not become the endpoint's duration (its refused jobs 30 s apart,
+    # ~20 answers to forget). It still lets no job wait for the endpoint; the first answer sets the duration.
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=4)
+    timed_out = permit(g.acquire(SLOW))
+    clock.advance(seconds=120)
+    g.release(timed_out, ok=False)
+    assert g.expected_wait(SLOW, ahead=0) is None  # no answer yet: nothing says it is fast
+    answered = permit(g.acquire(SLOW))
+    clock.advance(seconds=0.2)
+    g.release(answered, ok=True)
+    assert g.expected_wait(SLOW, ahead=0) == 0.2 / 4
+    held = [permit(g.acquire(SLOW)) for _ in range(4)]
+    returns = [refusal(g.acquire(SLOW)).retry_at for _ in range(3)]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
+    assert gaps == [0.05, 0.05], gaps
+    assert len(held) == 4
