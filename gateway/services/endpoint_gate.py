@@ -150,16 +150,32 @@ class EndpointGate:
     def expected_wait(self, endpoint: str, *, ahead: int) -> float | None:
         """Seconds until a slot of ``endpoint`` frees up for a job with ``ahead`` jobs waiting before it:
         the expected send duration (its moving average, or the age of its oldest send in flight if longer)
-        times ``ahead + 1`` over the limit. None unless the endpoint is known, measured (no send to it
-        answered yet: nothing says it answers fast - a silent one would have jobs waiting for it in the worker
-        for seconds, each holding a slot of the pipeline) and its circuit closed."""
+        times ``ahead + 1`` over the limit. None unless the endpoint is known, its circuit closed and, if no
+        send to it was answered yet, its oldest send in flight younger than the assumed duration
+        (``wait_left``): past that, nothing says it answers fast, and a silent receiver would have jobs
+        waiting for it in the worker for seconds, each holding a slot of the pipeline."""
         known = self._endpoints.get(endpoint)
-        if known is None or not known.measured:
+        if known is None:
             return None
         now = self._clock.now()
         if known.breaker.state(now) is not CircuitState.CLOSED:
             return None
+        if not known.measured and self._assumed_left(known, now) <= 0:
+            return None
         return self._expected_send(known, now) * (ahead + 1) / self._limit
+
+    def wait_left(self, endpoint: str) -> float | None:
+        """The longest a job may still wait for a slot of ``endpoint`` on the strength of the assumed send
+        duration: for an endpoint no send to which was answered yet, until its oldest send in flight has
+        outlived that duration (seconds, 0 once it has); None for an answered (or unknown) one."""
+        known = self._endpoints.get(endpoint)
+        if known is None or known.measured:
+            return None
+        return self._assumed_left(known, self._clock.now())
+
+    def _assumed_left(self, known: _Endpoint, now: datetime) -> float:
+        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
+        return max(0.0, self._initial - oldest)
 
     def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
         """A permit to send to ``endpoint`` now, or why not."""
