@@ -3,7 +3,7 @@
 The delivery worker keeps ``max_in_flight`` deliveries going. A send to a receiver that answers after 10 s,
 or never (until the send timeout), would hold its slot all that while: with one such receiver at its
 per-endpoint limit (4 of the 20 slots) the others lose a fifth of the pipeline wherever the pipeline, not
-the CPU, sets the pace (issue 12, BENCHMARKS.md, *Slow receivers, sixth pass*). A send that has waited
+the CPU, sets the pace (issue 12, BENCHMARKS.md, *Slow receivers: sends set aside*). A send that has waited
 longer than the worker's ``slow_send_seconds`` therefore no longer counts against the slots
 (``worker.loop``): it waits only for the network, holding no CPU, no database connection and no lock, and
 its endpoint's own limit still bounds how many such sends one receiver can hold.
