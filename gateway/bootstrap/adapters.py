@@ -103,7 +103,9 @@ def pool_size(settings: Settings, process: Process) -> int:
 
     ``serve`` runs at most ``api.max_concurrent_bodies`` submissions and ``as4.max_concurrent_requests``
     AS4 messages at once (reads of the API and pages are short and share them); a worker up to
-    ``worker.max_in_flight`` deliveries, each step a unit of work, beside its lease and heartbeat. On
+    ``worker.max_in_flight`` deliveries, each step a unit of work, beside its lease and heartbeat (the sends
+    it sets aside after ``worker.slow_send_seconds`` hold no connection while they wait; the steps after
+    their answers share the pool and its overflow, a step's connection held for milliseconds). On
     PostgreSQL a new connection is a server backend (a fork and an authentication); a SQLite connection
     is a file opened in the process (five PRAGMAs), cheap to open, and each kept one holds a page cache of
     up to ``database.sqlite_cache_kib`` in ``serve``'s memory: measured in ``bench e2e`` with SQLite's

@@ -45,7 +45,7 @@ from gateway.config.operations import (
     WebhookSettings,
     WorkerSettings,
 )
-from gateway.config.variables import refuse_unknown_variables
+from gateway.config.variables import refuse_unknown_arguments, refuse_unknown_variables
 from gateway.smp.sml import SMLZone, zone_by_name
 
 #: SML zones of test networks (peppol-as4.md §9.1): refused by a production gateway.
@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     def __init__(self, **values: Any) -> None:
         # A GATEWAY_ variable naming no setting (a typo) is refused, not ignored: gateway.config.variables.
         refuse_unknown_variables(os.environ, type(self))
+        refuse_unknown_arguments(values, type(self))  # and so is a keyword naming none (``log_levl=``)
         super().__init__(**values)
 
     @field_validator("truststore")

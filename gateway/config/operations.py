@@ -45,6 +45,10 @@ class DatabaseSettings(SettingsGroup):
 class WorkerSettings(SettingsGroup):
     batch_size: int = Field(default=10, ge=1, le=500)  # most jobs leased by one query
     max_in_flight: int = Field(default=20, ge=1, le=500)  # deliveries in flight per worker process
+    # A send that has waited this long for its answer no longer holds one of the max_in_flight slots (at
+    # most max_in_flight sends are set aside so; per_endpoint still bounds each receiver): one slow or
+    # silent receiver does not shrink the pipeline for the others (issue 12, part 3).
+    slow_send_seconds: float = Field(default=1.0, gt=0)
     per_endpoint: int = Field(default=4, ge=1, le=500)  # sends in flight to one endpoint URL per process
     breaker_failures: int = Field(default=5, ge=1)  # consecutive transport failures that open a circuit
     breaker_open_seconds: float = Field(default=30.0, gt=0)  # first open period, doubled per failed probe

@@ -162,3 +162,37 @@ def refuse_unknown_variables(environ: Mapping[str, str], settings: type[BaseMode
                 for name, close in unknown.items()
             ],
         )
+
+
+def refuse_unknown_arguments(values: Mapping[str, object], settings: type[BaseModel]) -> None:
+    """Raise a :class:`ValidationError` naming every keyword of ``values`` (the settings built in code, e.g.
+    ``Settings(log_levl="DEBUG")``) that names no field of ``settings``: the environment's typos are refused
+    above, and a typo in code must not pass silently either. pydantic-settings' own keywords (``_env_file``
+    and the like) start with an underscore and are left to it. Names only, never the values."""
+    unknown = sorted(
+        name for name in values if not name.startswith("_") and name not in settings.model_fields
+    )
+    if unknown:
+        raise ValidationError.from_exception_data(
+            settings.__name__,
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "unknown_setting",
+                        "{message}",
+                        {
+                            "message": f"unknown setting {name!r}"
+                            + _close_hint(name, list(settings.model_fields))
+                        },
+                    ),
+                    loc=(name,),
+                    input=name,
+                )
+                for name in unknown
+            ],
+        )
+
+
+def _close_hint(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

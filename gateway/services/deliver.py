@@ -39,6 +39,7 @@ from gateway.model.identifiers import EmailReceiver, ParticipantID
 from gateway.model.message import (
     OutboundDocument,
 )
+from gateway.services.awaited_sends import AwaitedSends
 from gateway.services.delivery_attempt import (
     AttemptMessage,
     AttemptRefused,
@@ -150,6 +151,8 @@ class Deliverer:
         # who is told when that drops to none or jobs start or stop waiting for a slot (``watch_endpoints``).
         self._before_endpoint: set[object] = set()
         self._watcher: Callable[[], object] | None = None
+        # Requests out and not answered yet: one waiting long no longer holds a worker slot (``long_sends``).
+        self._awaited = AwaitedSends(clock)
         self._on_receipt = on_receipt
         self._emails = EmailAttempts(self._steps, email)
         self._resolver = resolver
@@ -228,6 +231,12 @@ class Deliverer:
             self._before_endpoint.discard(token)
             if not self._before_endpoint and self._watcher is not None:
                 self._watcher()
+
+    def long_sends(self, seconds: float) -> tuple[int, float | None]:
+        """Sends of this process that have waited longer than ``seconds`` for their receiver's answer, and
+        the seconds until the next of the others will have (None: no other send is waiting). The worker
+        does not count them against its slots (``gateway.services.awaited_sends``)."""
+        return self._awaited.waited_longer(seconds)
 
     def _past_crash_allowance(self, lease: DeliveryLease) -> bool:
         return lease.attempts > self._retry.max_attempts + CRASH_ALLOWANCE
@@ -324,7 +333,7 @@ class Deliverer:
         if permit is not None and self._slots is not None:
             self._slots.gate.sending(permit)
         try:
-            response = await self._transport.post(endpoint.url, headers=outgoing.headers, body=outgoing.body)
+            response = await self._post(endpoint.url, outgoing)
         except TransportError as exc:
             self._sent(permit, ok=False)
             await self._renew_after_send(lease, renewed_at)
@@ -335,6 +344,14 @@ class Deliverer:
             await self._renew_after_send(lease, renewed_at)
             result = await self._thread(self._judge_and_record, lease, response, outgoing, previously_sent)
         return replace(result, sent=True)
+
+    async def _post(self, url: str, outgoing: OutgoingMessage) -> HTTPResponse:
+        """Send the message; the wait for its answer is known to ``long_sends`` while it lasts."""
+        awaited = self._awaited.begin()
+        try:
+            return await self._transport.post(url, headers=outgoing.headers, body=outgoing.body)
+        finally:
+            self._awaited.end(awaited)
 
     def _build_and_start(
         self, lease: DeliveryLease, prepared: PreparedDocument, endpoint: Endpoint

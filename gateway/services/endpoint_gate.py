@@ -71,6 +71,7 @@ class _Endpoint:
     average_seconds: float
     started: list[datetime] = field(default_factory=list)  # of the sends in flight
     queue_end: datetime | None = None
+    measured: bool = False  # a send to it was answered: average_seconds is its own, not the assumed one
 
     @property
     def in_flight(self) -> int:
@@ -149,14 +150,32 @@ class EndpointGate:
     def expected_wait(self, endpoint: str, *, ahead: int) -> float | None:
         """Seconds until a slot of ``endpoint`` frees up for a job with ``ahead`` jobs waiting before it:
         the expected send duration (its moving average, or the age of its oldest send in flight if longer)
-        times ``ahead + 1`` over the limit. None unless the endpoint is known and its circuit closed."""
+        times ``ahead + 1`` over the limit. None unless the endpoint is known, its circuit closed and, if no
+        send to it was answered yet, its oldest send in flight younger than the assumed duration
+        (``wait_left``): past that, nothing says it answers fast, and a silent receiver would have jobs
+        waiting for it in the worker for seconds, each holding a slot of the pipeline."""
         known = self._endpoints.get(endpoint)
         if known is None:
             return None
         now = self._clock.now()
         if known.breaker.state(now) is not CircuitState.CLOSED:
             return None
+        if not known.measured and self._assumed_left(known, now) <= 0:
+            return None
         return self._expected_send(known, now) * (ahead + 1) / self._limit
+
+    def wait_left(self, endpoint: str) -> float | None:
+        """The longest a job may still wait for a slot of ``endpoint`` on the strength of the assumed send
+        duration: for an endpoint no send to which was answered yet, until its oldest send in flight has
+        outlived that duration (seconds, 0 once it has); None for an answered (or unknown) one."""
+        known = self._endpoints.get(endpoint)
+        if known is None or known.measured:
+            return None
+        return self._assumed_left(known, self._clock.now())
+
+    def _assumed_left(self, known: _Endpoint, now: datetime) -> float:
+        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
+        return max(0.0, self._initial - oldest)
 
     def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
         """A permit to send to ``endpoint`` now, or why not."""
@@ -217,7 +236,12 @@ class EndpointGate:
                 breaker.cancel_probe()  # the next send probes instead
         else:
             took = max((now - permit.started).total_seconds(), 0.0)
-            known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
+            if ok and not known.measured:
+                # The first answer replaces the assumed duration (a 10 s endpoint is not 2.8 s). A failure
+                # is no measurement of it (a timeout measures the transport's 120 s): averaged in, as before.
+                known.average_seconds, known.measured = took, True
+            else:
+                known.average_seconds += DURATION_WEIGHT * (took - known.average_seconds)
             breaker.record(ok=ok, now=now, probe=permit.probe)
         idle = known.in_flight == 0 and (known.queue_end is None or known.queue_end <= now)
         trouble = breaker.state(now) is not CircuitState.CLOSED or breaker.failures

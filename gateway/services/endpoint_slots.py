@@ -13,8 +13,11 @@ at most ``max_wait``; a slot that frees up goes to the first waiter, and a job a
 runs queues behind it. Each wait for the next free slot is
 bounded by ``max_wait``: an endpoint that stalls meanwhile sends its waiters back to the queue. A slow
 endpoint (10 s per send: 2.5 s expected for the first waiter with 4 slots) or one not answering gets no
-waiters at all, so the worker's slots still serve the other endpoints. Not thread-safe: the worker's event
-loop calls it.
+waiters at all, so the worker's slots still serve the other endpoints. An endpoint no send to which was
+answered yet is judged by the assumed send duration (the gate's ``initial_send_seconds``, 1 s) only until
+its oldest send outlives it, and its waiters wait no longer than that: a fast receiver met for the first
+time has its surplus jobs wait as before, a silent one holds the worker's slots for that second at most.
+Not thread-safe: the worker's event loop calls it.
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ class EndpointSlots:
             expected = self.gate.expected_wait(endpoint, ahead=self.waiting(endpoint))
             if expected is None or expected > self._max_wait:
                 break  # hand the job back: the gate places it in the endpoint's virtual queue
-            if not await self._wait(endpoint, self._max_wait):
+            left = self.gate.wait_left(endpoint)  # an endpoint not answered yet: its assumed time only
+            if not await self._wait(endpoint, self._max_wait if left is None else min(self._max_wait, left)):
                 break  # no send to the endpoint ended meanwhile: it stalls, back to the queue
             if not self.gate.busy(endpoint):
                 break  # our turn

@@ -4,9 +4,10 @@ Jobs are leased as slots free up - there is no batch barrier, so a receiver that
 never) holds one slot, not the worker. The per-endpoint limit and circuit breaker of
 ``services.endpoint_gate`` (applied by the Deliverer once the receiver's endpoint is known) keep one receiver
 from taking all the slots: its surplus jobs are handed back, not counted as attempts, while the other
-receivers are served. The leases
-of deliveries in flight are renewed by a heartbeat (``worker.heartbeat``), so a lease can be short and a
-dead worker's documents are taken over within a minute.
+receivers are served; and a send that has waited ``slow_send`` seconds for its answer stops holding a slot
+at all (``services.awaited_sends``; at most ``max_in_flight`` such sends). The leases of deliveries in
+flight are renewed by a heartbeat (``worker.heartbeat``), so a lease can be short and a dead worker's
+documents are taken over within a minute.
 
 Several worker processes may share one PostgreSQL database (``FOR UPDATE SKIP LOCKED`` leases hand each
 disjoint jobs); on SQLite run one worker. A worker that dies loses nothing: its leases expire and the jobs
@@ -52,12 +53,15 @@ class DeliveryWorker:
         lease_for: lease duration; longer than ``renew_every`` plus a lock wait (the heartbeat renews it).
         batch_size: most jobs leased by one query (and delivered concurrently by ``run_batch``).
         poll_interval: seconds to wait when no job is due.
-        max_in_flight: deliveries in flight at most in ``run`` (the pipeline's slots).
+        max_in_flight: deliveries in flight at most in ``run`` (the pipeline's slots), not counting up to as
+            many sends that have waited longer than ``slow_send`` for their answer.
         renew_every: seconds between two lease renewals of the deliveries in flight.
         signal: wakes the worker when a job is due (``store.job_signal``) while it has free slots; the poll
             stays as the fallback. None: polling only. Told when the slots are full (``busy``), so that on
             PostgreSQL the wake-ups this worker cannot take go to the other workers; closed on a stop.
             A PostgreSQL standby does not poll while it stands by (``JobSignal.poll_interval``).
+        slow_send: seconds after which a send waiting for its answer no longer holds a slot
+            (``gateway.services.awaited_sends``); None: every delivery holds its slot to the end.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class DeliveryWorker:
         max_in_flight: int = 20,
         renew_every: float = DEFAULT_RENEW_EVERY,
         signal: JobSignal | None = None,
+        slow_send: float | None = None,
     ) -> None:
         if batch_size < 1 or max_in_flight < 1:
             raise ValueError("batch_size and max_in_flight must be at least 1")
@@ -85,6 +90,7 @@ class DeliveryWorker:
         self._poll_interval = poll_interval
         self._max_in_flight = max_in_flight
         self._renew_every = renew_every
+        self._slow_send = slow_send
         self._pacing = LeasePacing(
             poll_interval=poll_interval, signal=signal, batch_size=batch_size, max_in_flight=max_in_flight
         )
@@ -188,7 +194,9 @@ class DeliveryWorker:
         try:
             while True:
                 budget = None if max_jobs is None else max_jobs - stats.processed - len(flying)
-                room = self._max_in_flight - len(flying)
+                # Sends waiting long for their answer hold no slot (``gateway.services.awaited_sends``).
+                aside, next_aside = self._set_aside()
+                room = self._max_in_flight - (len(flying) - aside)
                 if budget is not None:
                     room = min(room, budget)
                 worth_it = pacing.worth_leasing(
@@ -218,14 +226,15 @@ class DeliveryWorker:
                         flying[asyncio.create_task(delivery)] = lease
                     leased = len(leases)
                     pacing.leased(leased, min(room, self._batch_size))
-                    if leased and len(flying) >= self._max_in_flight:
+                    if leased and len(flying) - aside >= self._max_in_flight:
                         # The slots are full: let the new deliveries run their first step (up to their
                         # endpoint's slot, or counted as not there yet) before telling the signal.
                         await asyncio.sleep(0)
                 endpoints_changed.clear()
+                taken = len(flying) - aside  # the slots taken
                 pacing.tell_signal(
                     stopping=stop.is_set(),
-                    in_flight=len(flying),
+                    in_flight=taken,
                     waiting=self._deliverer.waiting_for_endpoints(),
                     before_endpoint=self._deliverer.before_endpoints(),
                 )
@@ -236,14 +245,18 @@ class DeliveryWorker:
                         timeout = self._owed_look(pacing.until_look())
                         waited_out = await wait_for_work(stop, flying, timeout, pacing.signal)
                     continue
-                if leased and len(flying) < self._max_in_flight and leased == min(room, self._batch_size):
+                if leased and taken < self._max_in_flight and leased == min(room, self._batch_size):
                     await asyncio.sleep(0)  # more may be due: let these start, then lease again
                     waited_out = True
                 else:
                     # Full, or nothing more due: wait for a delivery to end, a job to become due (if a slot
                     # is free) or the poll interval to look.
-                    free = len(flying) < self._max_in_flight and (budget is None or budget > len(flying))
+                    free = taken < self._max_in_flight and (budget is None or budget > len(flying))
                     timeout = self._owed_look(pacing.wait_timeout(looks=free and not stop.is_set()))
+                    # Full: a slot also frees when the next send has waited long (``_set_aside``).
+                    aside_due = not free and next_aside is not None and next_aside < timeout
+                    if aside_due and next_aside is not None:
+                        timeout = next_aside
                     # A tell put off for deliveries not yet at their endpoint is made when they get there
                     # (``endpoints_changed``) or when its grace runs out - a wake-up, not a poll.
                     put_off = pacing.put_off_for()
@@ -257,7 +270,8 @@ class DeliveryWorker:
                         None if free or pacing.signal is None else endpoints_changed,
                     )
                     waited_out = waited_out and not graced
-                    pacing.waited_while_busy(waited_out, free)
+                    if not (aside_due and waited_out):  # a slot set aside is no poll to hand on
+                        pacing.waited_while_busy(waited_out, free)
                 self._collect(flying, keeper, stats)
         finally:
             self._deliverer.watch_endpoints(None)
@@ -271,6 +285,17 @@ class DeliveryWorker:
             if isinstance(ended[-1], Exception):  # not swallowed with the cancelled deliveries' errors
                 log.warning("closing the job wake-up signal failed: %r", ended[-1])
         return stats
+
+    def _set_aside(self) -> tuple[int, float | None]:
+        """The deliveries in flight that hold no slot (sends that waited longer than ``slow_send`` for their
+        answer, at most ``max_in_flight`` of them: the worker's deliveries stay bounded, at twice its slots),
+        and the seconds until another one does (None: no other, or no more may be set aside)."""
+        if self._slow_send is None:
+            return 0, None
+        longer, next_in = self._deliverer.long_sends(self._slow_send)
+        if longer >= self._max_in_flight:
+            return self._max_in_flight, None
+        return longer, next_in
 
     def _owed_look(self, timeout: float) -> float:
         """``timeout``, at most the poll interval while leases of interrupted deliveries wait to be handed
@@ -332,6 +357,7 @@ def build_delivery_worker(services: Services) -> DeliveryWorker:
         poll_interval=worker.poll_interval_seconds,
         max_in_flight=worker.max_in_flight,
         renew_every=worker.lease_renew_seconds,
+        slow_send=worker.slow_send_seconds,
         signal=(
             job_signal(services.store.engine, now=services.clock.now)
             if isinstance(services.store, SQLDocumentStore)

@@ -302,3 +302,18 @@ def test_no_setting_looks_like_a_service_link() -> None:
     assert not unknown_variables(SERVICE_LINKS, Settings)
     assert not {name for name in settings if service_link(name, "", "GATEWAY_")}
     assert not {name for name in settings if service_link(name.replace("__", "_"), "", "GATEWAY_")}
+
+
+def test_a_keyword_naming_no_setting_is_refused_with_the_real_name_never_its_value() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(log_levl="DEBUG", workers={"max_in_flight": SECRET})  # type: ignore[call-arg]
+    messages = [problem["msg"] for problem in caught.value.errors()]
+    assert messages == [
+        "unknown setting 'log_levl' (did you mean 'log_level'?)",
+        "unknown setting 'workers' (did you mean 'worker'?)",
+    ]
+    assert SECRET not in str(caught.value)
+
+
+def test_the_settings_own_keywords_still_pass() -> None:
+    assert Settings(log_level="DEBUG", _env_file=None).log_level == "DEBUG"  # type: ignore[call-arg]

@@ -676,6 +676,36 @@ class HeldLookup:
         return await self.inner.resolve(*args)  # type: ignore[no-any-return]
 
 
+def test_a_send_counts_as_long_once_it_has_waited_longer_than_asked_for_its_answer(rig: Rig) -> None:
+    # The worker does not count such sends against its slots (issue 12 part 3): the wait is the request's.
+    queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    deliverer = rig.deliverer()
+    seen: list[tuple[int, float | None]] = []
+
+    async def answer_late() -> None:
+        seen.append(deliverer.long_sends(5.0))
+        rig.clock.advance(seconds=6)
+        seen.append(deliverer.long_sends(5.0))
+
+    rig.transport.on_send = answer_late
+    result = asyncio.run(deliverer.deliver_one(lease))
+    assert seen == [(0, 5.0), (1, None)]
+    assert deliverer.long_sends(5.0) == (0, None)  # answered: no longer waiting
+    assert result.status is DeliveryStatus.DELIVERED
+
+
+def test_a_send_that_ends_without_an_answer_no_longer_counts_as_waiting(rig: Rig) -> None:
+    queue_document(rig.store)
+    (lease,) = rig.lease("w1")
+    deliverer = rig.deliverer()
+    rig.transport.die_before = 1  # the request fails with no answer (here: the worker dies in it)
+    with pytest.raises(ProcessDied):
+        asyncio.run(deliverer.deliver_one(lease))
+    rig.clock.advance(seconds=60)
+    assert deliverer.long_sends(5.0) == (0, None)
+
+
 def test_a_delivery_counts_as_before_its_endpoint_until_it_reaches_the_endpoints_slot(rig: Rig) -> None:
     # The worker says busy only once the deliveries of a lease that filled its slots know whether they
     # send or wait for their endpoint's slot (Workers, busy signal): it is told when none is left before.

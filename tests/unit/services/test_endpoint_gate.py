@@ -4,6 +4,7 @@ circuit breaker's refusals with their reasons."""
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import timedelta
 
 from delivery_support import SettableClock
@@ -49,7 +50,7 @@ def test_one_endpoint_cannot_take_more_than_its_slots_while_others_are_served() 
 def test_refused_jobs_come_back_spread_by_the_endpoints_send_duration() -> None:
     clock = SettableClock()
     g = gate(clock)
-    for _ in range(20):  # the endpoint takes 10 s per send: the average moves towards it
+    for _ in range(20):  # the endpoint takes 10 s per send: its average is that from the first send on
         p = permit(g.acquire(SLOW))
         clock.advance(seconds=10)
         g.release(p, ok=True)
@@ -57,8 +58,8 @@ def test_refused_jobs_come_back_spread_by_the_endpoints_send_duration() -> None:
     held = [permit(g.acquire(SLOW)), permit(g.acquire(SLOW))]
     returns = [refusal(g.acquire(SLOW)).retry_at for _ in range(6)]
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
-    # About two jobs (the limit) per send duration: slots free up at that pace.
-    assert all(4.0 < gap < 5.0 for gap in gaps), gaps
+    # Two jobs (the limit) per send duration: slots free up at that pace.
+    assert gaps == [5.0] * 5, gaps
     assert all(g.in_flight(SLOW) == 2 for _ in held)
 
 
@@ -132,3 +133,37 @@ def test_refusal_answers_without_taking_a_slot() -> None:
     opened = g.refusal(SLOW)
     assert opened is not None
     assert opened.circuit_open
+
+
+def test_an_endpoints_first_send_sets_its_duration_and_only_then_a_wait_is_expected() -> None:
+    clock = SettableClock()
+    g = gate(clock)
+    first = permit(g.acquire(SLOW))
+    clock.advance(seconds=30)
+    assert g.expected_wait(SLOW, ahead=0) is None  # in flight 30 s, never answered: no wait worth taking
+    g.release(first, ok=True)
+    assert g.expected_wait(SLOW, ahead=0) == 30 / g.per_endpoint  # its own duration, not the assumed one
+    g.release(permit(g.acquire(SLOW)), ok=None)  # did not get to send: learns nothing
+    assert g.expected_wait(SLOW, ahead=0) == 30 / g.per_endpoint
+
+
+def test_a_timed_out_first_send_is_no_measurement_its_first_answer_is() -> None:
+    # A first send that failed after the transport's timeout (120 s) says how long the sender waited, not how
+    # fast the endpoint answers: it must not become the endpoint's duration (its refused jobs 30 s apart,
+    # ~20 answers to forget). It still lets no job wait for the endpoint; the first answer sets the duration.
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=4)
+    timed_out = permit(g.acquire(SLOW))
+    clock.advance(seconds=120)
+    g.release(timed_out, ok=False)
+    # No answer yet, and the failure averaged in: no wait worth taking (the worker's max_wait is 2 s).
+    assert (g.expected_wait(SLOW, ahead=0) or math.inf) > 2.0
+    answered = permit(g.acquire(SLOW))
+    clock.advance(seconds=0.2)
+    g.release(answered, ok=True)
+    assert g.expected_wait(SLOW, ahead=0) == 0.2 / 4
+    held = [permit(g.acquire(SLOW)) for _ in range(4)]
+    returns = [refusal(g.acquire(SLOW)).retry_at for _ in range(3)]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
+    assert gaps == [0.05, 0.05], gaps
+    assert len(held) == 4

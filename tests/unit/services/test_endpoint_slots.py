@@ -5,6 +5,7 @@ worker's slots still serve the other endpoints."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -304,3 +305,29 @@ def test_the_watcher_is_told_when_jobs_start_waiting_and_when_none_waits_any_mor
         s.watch(None)
 
     run_frozen(main)
+
+
+def test_an_endpoint_not_answered_yet_has_jobs_wait_only_within_its_assumed_send_time() -> None:
+    # A receiver met for the first time is assumed fast (1 s per send) until its oldest send outlives that:
+    # a silent one must not keep jobs waiting in the worker for seconds (each holding a slot of its
+    # pipeline; issue 12 part 3), and a waiter gives up when that time runs out.
+    clock = SettableClock()
+    s = slots(clock)  # assumed 1 s per send: 0.5 s expected for one more job with 2 slots, within max_wait
+
+    async def main() -> tuple[list[SendPermit | GateRefusal], float, int]:
+        held = [await s.acquire(SLOW), await s.acquire(SLOW)]
+        assert all(isinstance(p, SendPermit) for p in held)
+        clock.advance(seconds=0.9)
+        assert s.would_wait(SLOW)  # still within the assumed second
+        started = time.monotonic()
+        within = await asyncio.wait_for(s.acquire(SLOW), timeout=1.5)  # waits 0.1 s, not max_wait (2 s)
+        waited = time.monotonic() - started
+        clock.advance(seconds=0.1)  # the oldest send has outlived the assumed second, unanswered
+        past = await asyncio.wait_for(s.acquire(SLOW), timeout=0.05)  # handed back at once
+        return [within, past], waited, s.waiting(SLOW)
+
+    refusals, waited, waiting = asyncio.run(main())
+    assert all(isinstance(r, GateRefusal) and not r.circuit_open for r in refusals), refusals
+    assert 0.05 < waited < 0.5, waited
+    assert waiting == 0
+    assert not s.would_wait(SLOW)

@@ -1,6 +1,7 @@
 """The delivery worker loop: it outlives transient store failures (bounded backoff, one log line each),
 still stops promptly, its lease margin covers a database lock wait; a delivery that hangs holds one slot of
-the pipeline, not the worker, and the heartbeat renews the leases of deliveries in flight."""
+the pipeline, not the worker, a send waiting long for its answer not even that, and the heartbeat renews
+the leases of deliveries in flight."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Any, TypeVar
 import pytest
 from delivery_support import SettableClock, UUIDs, queue_document
 
+from gateway.bootstrap.adapters import SystemClock
 from gateway.config import LEASE_MARGIN_SECONDS
 from gateway.errors import StoreError
 from gateway.model.message import DeliveryStatus
+from gateway.services.awaited_sends import AwaitedSends
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
 from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore, make_engine, upgrade_database
@@ -257,6 +260,53 @@ def test_the_worker_never_has_more_deliveries_in_flight_than_its_slots(store: SQ
 
     assert asyncio.run(main()) == 3
     assert sorted(deliverer.delivered) == sorted(ids)
+
+
+class AwaitingDeliverer(IdleDeliverer):
+    """Every delivery sends at once and waits for its answer until ``release`` is set; its wait is known
+    to ``long_sends`` as a real ``Deliverer``'s is (``AwaitedSends`` on the wall clock)."""
+
+    def __init__(self) -> None:
+        self.awaited = AwaitedSends(SystemClock())
+        self.release = asyncio.Event()
+        self.started: list[str] = []
+
+    def long_sends(self, seconds: float) -> tuple[int, float | None]:
+        return self.awaited.waited_longer(seconds)
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        self.started.append(lease.document_id)
+        token = self.awaited.begin()
+        try:
+            await self.release.wait()
+        finally:
+            self.awaited.end(token)
+        return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+
+@pytest.mark.parametrize(("slow_send", "in_flight"), [(None, 2), (0.05, 4)])
+def test_sends_waiting_long_for_their_answer_hold_no_slot_up_to_as_many_again(
+    store: SQLDocumentStore, slow_send: float | None, in_flight: int
+) -> None:
+    # A silent receiver's sends (issue 12 part 3) must not shrink the pipeline for the others; the set-aside
+    # sends are bounded too (at most max_in_flight of them), or a dead network would lease every job.
+    clock = SettableClock()
+    ids = [queue_document(store, at=clock.now()) for _ in range(8)]
+    deliverer = AwaitingDeliverer()
+    worker = make_worker(
+        store, deliverer, clock=clock, poll_interval=5.0, batch_size=1, max_in_flight=2, slow_send=slow_send
+    )
+
+    async def main() -> int:
+        running = asyncio.create_task(worker.run(max_jobs=len(ids)))
+        await asyncio.sleep(0.5)  # ten times the threshold: the poll (5 s) cannot be what leases
+        started = len(deliverer.started)
+        deliverer.release.set()
+        await asyncio.wait_for(running, timeout=30)
+        return started
+
+    assert asyncio.run(main()) == in_flight
+    assert sorted(deliverer.started) == sorted(ids)
 
 
 def test_the_heartbeat_renews_the_lease_of_a_delivery_in_flight(store: SQLDocumentStore) -> None:
@@ -598,12 +648,16 @@ class OneEndpointDeliverer(IdleDeliverer):
     def __init__(self) -> None:
         from gateway.bootstrap.adapters import SystemClock
         from gateway.services.circuit_breaker import BreakerPolicy
-        from gateway.services.endpoint_gate import EndpointGate
+        from gateway.services.endpoint_gate import EndpointGate, GateRefusal
         from gateway.services.endpoint_slots import EndpointSlots
 
         gate = EndpointGate(
             per_endpoint=1, breaker=BreakerPolicy(), clock=SystemClock(), initial_send_seconds=0.01
         )
+        # A send to the endpoint has been answered already: only a measured endpoint has jobs wait for it.
+        first = gate.acquire(self.ENDPOINT)
+        assert not isinstance(first, GateRefusal), first
+        gate.release(first, ok=True)
         self.slots = EndpointSlots(gate, max_wait=60.0)  # the waits outlast the test
         self.looked_up = asyncio.Event()
         self.release = asyncio.Event()
