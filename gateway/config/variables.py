@@ -149,19 +149,7 @@ def refuse_unknown_variables(environ: Mapping[str, str], settings: type[BaseMode
     names, not their values."""
     unknown = unknown_variables(environ, settings)
     if unknown:
-        raise ValidationError.from_exception_data(
-            settings.__name__,
-            [
-                InitErrorDetails(
-                    type=PydanticCustomError(
-                        "unknown_setting", "{message}", {"message": unknown_variable_message(name, close)}
-                    ),
-                    loc=(),
-                    input=name,
-                )
-                for name, close in unknown.items()
-            ],
-        )
+        raise _unknown_settings(settings, unknown, located=False)
 
 
 def refuse_unknown_arguments(values: Mapping[str, object], settings: type[BaseModel]) -> None:
@@ -169,30 +157,31 @@ def refuse_unknown_arguments(values: Mapping[str, object], settings: type[BaseMo
     ``Settings(log_levl="DEBUG")``) that names no field of ``settings``: the environment's typos are refused
     above, and a typo in code must not pass silently either. pydantic-settings' own keywords (``_env_file``
     and the like) start with an underscore and are left to it. Names only, never the values."""
-    unknown = sorted(
-        name for name in values if not name.startswith("_") and name not in settings.model_fields
-    )
+    fields = settings.model_fields
+    unknown = {
+        name: _suggestions(name, fields, "")
+        for name in sorted(values)
+        if not name.startswith("_") and name not in fields
+    }
     if unknown:
-        raise ValidationError.from_exception_data(
-            settings.__name__,
-            [
-                InitErrorDetails(
-                    type=PydanticCustomError(
-                        "unknown_setting",
-                        "{message}",
-                        {
-                            "message": f"unknown setting {name!r}"
-                            + _close_hint(name, list(settings.model_fields))
-                        },
-                    ),
-                    loc=(name,),
-                    input=name,
-                )
-                for name in unknown
-            ],
-        )
+        raise _unknown_settings(settings, unknown, located=True)
 
 
-def _close_hint(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _unknown_settings(
+    settings: type[BaseModel], unknown: Mapping[str, list[str]], *, located: bool
+) -> ValidationError:
+    """The error naming each unknown setting with its closest real ones (``unknown_variable_message``);
+    ``located``: at the name (a keyword), else at the settings as a whole (a variable)."""
+    return ValidationError.from_exception_data(
+        settings.__name__,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "unknown_setting", "{message}", {"message": unknown_variable_message(name, close)}
+                ),
+                loc=(name,) if located else (),
+                input=name,
+            )
+            for name, close in unknown.items()
+        ],
+    )

@@ -309,8 +309,8 @@ def test_a_keyword_naming_no_setting_is_refused_with_the_real_name_never_its_val
         Settings(log_levl="DEBUG", workers={"max_in_flight": SECRET})  # type: ignore[call-arg]
     messages = [problem["msg"] for problem in caught.value.errors()]
     assert messages == [
-        "unknown setting 'log_levl' (did you mean 'log_level'?)",
-        "unknown setting 'workers' (did you mean 'worker'?)",
+        "unknown setting log_levl (did you mean log_level?)",
+        "unknown setting workers (did you mean worker?)",
     ]
     assert SECRET not in str(caught.value)
 
