@@ -77,6 +77,10 @@ class _Endpoint:
     def in_flight(self) -> int:
         return len(self.started)
 
+    def oldest_age(self, now: datetime) -> float:
+        """Seconds the oldest send in flight has been out (0 with none)."""
+        return (now - min(self.started)).total_seconds() if self.started else 0.0
+
 
 class EndpointGate:
     """Per-endpoint concurrency limits and circuit breakers for one worker process.
@@ -174,8 +178,7 @@ class EndpointGate:
         return self._assumed_left(known, self._clock.now())
 
     def _assumed_left(self, known: _Endpoint, now: datetime) -> float:
-        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
-        return max(0.0, self._initial - oldest)
+        return max(0.0, self._initial - known.oldest_age(now))
 
     def acquire(self, endpoint: str) -> SendPermit | GateRefusal:
         """A permit to send to ``endpoint`` now, or why not."""
@@ -259,5 +262,4 @@ class EndpointGate:
     def _expected_send(known: _Endpoint, now: datetime) -> float:
         """The expected duration of a send: the moving average, or the age of the oldest send in flight if
         longer (an endpoint that stopped answering: the first timeouts must not wait for the average)."""
-        oldest = (now - min(known.started)).total_seconds() if known.started else 0.0
-        return max(known.average_seconds, oldest)
+        return max(known.average_seconds, known.oldest_age(now))
