@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from store_builders import T0, at, content, outbound
+from store_builders import T0, UBL, at, content, outbound
 
 from gateway.errors import LeaseLost, StoreError
 from gateway.services import DeliveryJob, DeliveryLease, QueueCounts
@@ -39,8 +39,8 @@ def test_lease_takes_due_jobs_oldest_first_up_to_the_limit(store: SQLDocumentSto
     late, early, future, middle = submit(store, 3, 1, 60, 2)
     leases = lease(store, now_minute=10, token="w1", limit=2)
     assert leases == [
-        DeliveryLease(early, "w1", at(10) + LEASE, 1),
-        DeliveryLease(middle, "w1", at(10) + LEASE, 1),
+        DeliveryLease(early, "w1", at(10) + LEASE, 1, len(UBL)),
+        DeliveryLease(middle, "w1", at(10) + LEASE, 1, len(UBL)),
     ]
     assert [x.document_id for x in lease(store, now_minute=10, token="w2")] == [late]
     assert lease(store, now_minute=10, token="w3") == []  # the future job is not due, the rest are leased
@@ -115,6 +115,50 @@ def test_hand_back_releases_without_counting_the_attempt(store: SQLDocumentStore
     assert lease(store, now_minute=1, token="w2") == []
     (again,) = lease(store, now_minute=2, token="w2")
     assert again.attempts == 1  # the handed-back lease was not an attempt
+
+
+def test_a_lease_carries_each_document_s_stored_size_in_bytes(store: SQLDocumentStore) -> None:
+    """The worker's memory budget (``worker.budget``) decides on these sizes before it reads a document:
+    ``length`` of the stored UBL is its byte count on both databases - a multi-byte character counts its
+    bytes, and a body written in slices (SQLite's blob API, from 1 MiB) or TOASTed (PostgreSQL) its whole
+    size."""
+    bodies = [UBL, "<Invoice>€ – ü</Invoice>".encode(), b"\x00" * (3 * 1024 * 1024 + 7)]
+    ids = []
+    with store.unit_of_work() as uow:
+        for minute, body in enumerate(bodies):
+            document = outbound(created_at=at(minute))
+            uow.outbound.add(document, content(body))
+            uow.jobs.enqueue(document.id, due_at=at(minute))
+            ids.append(document.id)
+        uow.commit()
+    leases = lease(store, now_minute=10, token="w1")
+    assert [(x.document_id, x.size) for x in leases] == [
+        (i, len(body)) for i, body in zip(ids, bodies, strict=True)
+    ]
+
+
+def test_a_job_handed_back_unread_for_the_memory_budget_keeps_its_attempts(store: SQLDocumentStore) -> None:
+    """The worker hands back, in the lease's own unit of work, the jobs beyond its memory budget: a job
+    retried twice before is still at two attempts, and due at once."""
+    (job,) = submit(store, 0)
+    for minute in (1, 2):
+        (taken,) = lease(store, now_minute=minute * 10, token=f"try-{minute}")
+        with store.unit_of_work() as uow:
+            uow.jobs.reschedule(job, taken.token, due_at=at(minute * 10 + 5), error="timeout")
+            uow.commit()
+    with store.unit_of_work() as uow:
+        (held,) = uow.jobs.lease(now=at(30), limit=5, lease_for=LEASE, token="w1")
+        assert held.attempts == 3
+        uow.jobs.hand_back(
+            job, "w1", due_at=at(30), error="worker memory budget: 64.0 MiB in flight of 64 MiB"
+        )
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.jobs.get(job) == DeliveryJob(
+            job, at(30), 2, None, None, "worker memory budget: 64.0 MiB in flight of 64 MiB"
+        )
+    (again,) = lease(store, now_minute=30, token="w2")
+    assert again.attempts == 3
 
 
 def test_enqueue_twice_keeps_one_job_and_only_brings_it_forward(store: SQLDocumentStore) -> None:
