@@ -96,7 +96,9 @@ _JOB_DOCUMENT_SIZE = (
     .scalar_subquery()
 )
 _JOB_LEASE = _lease_statements(
-    delivery_jobs, delivery_jobs.c.document_id, also=(_JOB_DOCUMENT_SIZE.label("size"),)
+    delivery_jobs,
+    delivery_jobs.c.document_id,
+    also=(_JOB_DOCUMENT_SIZE.label("size"), delivery_jobs.c.due_at),
 )
 _WEBHOOK_LEASE = _lease_statements(
     webhook_outbox,
@@ -217,7 +219,10 @@ class SQLDeliveryQueue:
 
     def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[DeliveryLease]:
         rows, until = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
-        return [DeliveryLease(key, token, until, attempts + 1, size or 0) for key, attempts, size in rows]
+        return [
+            DeliveryLease(key, token, until, attempts + 1, size or 0, due_at)
+            for key, attempts, size, due_at in rows
+        ]
 
     def renew(self, document_id: str, token: str, *, now: datetime, lease_for: timedelta) -> datetime:
         until = now + lease_for

@@ -8,9 +8,10 @@ slow receivers, gigabytes. The slots bound the deliveries by count; this bounds 
 Each lease carries its document's UBL size (``DeliveryLease.size``, read by the lease query without the
 document), so the worker decides before it reads the bodies: it keeps the leases, in lease order, while the
 bytes in flight - every delivery not ended, sends set aside included - and the kept ones stay within the
-budget, and hands the rest back at once (``DeliveryQueue.hand_back``: not counted as an attempt, due now),
-unread. With nothing in flight it keeps at least one: a document larger than the whole budget still goes,
-alone. Sans-IO: the worker (``worker.loop``) hands the leases in and the rest back.
+budget, and hands the rest back at once, unread (``DeliveryQueue.hand_back``: not counted as an attempt,
+due when it was - in its place in the queue, so the next lease starts with it again). With nothing in
+flight it keeps at least one: a document larger than the whole budget still goes, alone. Sans-IO: the
+worker (``worker.loop``) hands the leases in and the rest back.
 """
 
 from __future__ import annotations

@@ -114,7 +114,9 @@ class DeliveryWorker:
         API's writes wait for) holds only the lease query.
 
         ``admission``: the memory budget (``worker.budget``); the leases it does not keep are handed back
-        in the lease's unit of work (not counted as attempts, due now), so their documents are never read.
+        in the lease's unit of work, so their documents are never read: not counted as attempts, and due
+        when they were (at once, in their place in the queue: due ``now`` they would go behind every job due
+        meanwhile, and a large document could be put off again and again).
         """
         now = self._clock.now()
         with self._store.unit_of_work() as uow:
@@ -124,7 +126,8 @@ class DeliveryWorker:
                 if admission.held_back:
                     reason = admission.reason()
                     for lease in leases[kept:]:
-                        uow.jobs.hand_back(lease.document_id, lease.token, due_at=now, error=reason)
+                        due_at = now if lease.due_at is None else min(lease.due_at, now)
+                        uow.jobs.hand_back(lease.document_id, lease.token, due_at=due_at, error=reason)
                     leases = leases[:kept]
             uow.commit()
         if admission is not None and admission.held_back:

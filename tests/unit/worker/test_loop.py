@@ -944,7 +944,8 @@ def test_jobs_beyond_the_budget_are_handed_back_unread_keeping_their_attempts(
 ) -> None:
     clock = SettableClock()
     first = queue_document(store, at=clock.now() - timedelta(seconds=1), body=b"x" * 1000)
-    rest = [queue_document(store, at=clock.now(), body=b"x" * 1000) for _ in range(2)]
+    queued = clock.now() - timedelta(seconds=0.5)
+    rest = [queue_document(store, at=queued, body=b"x" * 1000) for _ in range(2)]
     deliverer = MeasuringDeliverer(0.0, held={first})
     worker = make_worker(store, deliverer, clock=clock, poll_interval=0.01, max_in_flight_bytes=1500)
 
@@ -965,11 +966,8 @@ def test_jobs_beyond_the_budget_are_handed_back_unread_keeping_their_attempts(
         held_back = asyncio.run(main())
     for job in held_back:
         assert job is not None
-        assert (job.attempts, job.lease_token, job.due_at) == (
-            0,
-            None,
-            clock.now(),
-        )  # not an attempt, due now
+        # Not an attempt; due when it was (at once, in its place in the queue).
+        assert (job.attempts, job.lease_token, job.due_at) == (0, None, queued)
         assert job.last_error == "worker memory budget: 1 deliveries with 1000 bytes in flight of 1500 bytes"
     assert deliverer.read[0] == first  # the others were not read with the first lease
     assert sorted(deliverer.read) == sorted([first, *rest])  # each read once, when leased to be delivered
