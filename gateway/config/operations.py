@@ -49,6 +49,14 @@ class WorkerSettings(SettingsGroup):
     # most max_in_flight sends are set aside so; per_endpoint still bounds each receiver): one slow or
     # silent receiver does not shrink the pipeline for the others (issue 12, part 3).
     slow_send_seconds: float = Field(default=1.0, gt=0)
+    # Memory budget of a worker process: MiB of documents (stored UBL) its deliveries in flight hold at once,
+    # sends set aside included (worker/budget.py). A delivery costs the worker ≈ 4.3 times its document (its
+    # AS4 message and the send's buffers besides: measured with a 20 MB document), so 64 MiB of documents is
+    # ≈ 275 MiB of worker memory: within a 2 GB container beside serve (its own bound: 192 MiB of request
+    # bodies). Ordinary invoices (10-100 KB) never reach it, even 40 at once; 5-20 MB PDF attachments go 3
+    # to 12 at a time instead of up to 40 (≈ 3.4 GB with 20 MB each). Leases beyond it are handed back, not
+    # counted as attempts; a document larger than the budget still goes, alone.
+    max_in_flight_mib: int = Field(default=64, ge=1, le=64 * 1024)
     per_endpoint: int = Field(default=4, ge=1, le=500)  # sends in flight to one endpoint URL per process
     breaker_failures: int = Field(default=5, ge=1)  # consecutive transport failures that open a circuit
     breaker_open_seconds: float = Field(default=30.0, gt=0)  # first open period, doubled per failed probe

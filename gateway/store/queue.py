@@ -46,7 +46,7 @@ from gateway.services.ports import (
 from gateway.store.errors import maps_db_errors
 from gateway.store.job_signal import JOBS_CHANNEL
 from gateway.store.leases import up_for_lease
-from gateway.store.tables import delivery_jobs, webhook_outbox
+from gateway.store.tables import delivery_jobs, outbound_documents, webhook_outbox
 
 
 @cache
@@ -58,13 +58,16 @@ def _guarded(table: Table, key: str) -> tuple[Any, Any]:
     return update(table).where(held), delete(table).where(held)
 
 
-def _lease_statements(table: Table, key: Column[str], *open_conditions: Any) -> tuple[Any, Any]:
-    """A queue's lease: the SELECT of due rows (parameters ``b_now``, ``b_limit``) and the UPDATE that marks
-    them leased (``b_keys``, ``b_token``, ``b_until``), built once per queue with bound parameters: building
-    them and their cache key on every lease cost ≈ 0.09 ms a query (issue 12)."""
+def _lease_statements(
+    table: Table, key: Column[str], *open_conditions: Any, also: tuple[Any, ...] = ()
+) -> tuple[Any, Any]:
+    """A queue's lease: the SELECT of due rows (parameters ``b_now``, ``b_limit``; its columns: the key, the
+    attempts and ``also``) and the UPDATE that marks them leased (``b_keys``, ``b_token``, ``b_until``), built
+    once per queue with bound parameters: building them and their cache key on every lease cost ≈ 0.09 ms a
+    query (issue 12)."""
     now = bindparam("b_now", type_=table.c.due_at.type)
     pick = (
-        select(key, table.c.attempts)
+        select(key, table.c.attempts, *also)
         .where(up_for_lease(table, now), *open_conditions)
         .order_by(table.c.due_at, key)
         .limit(bindparam("b_limit", type_=Integer))
@@ -82,7 +85,21 @@ def _lease_statements(table: Table, key: Column[str], *open_conditions: Any) -> 
     return pick, mark
 
 
-_JOB_LEASE = _lease_statements(delivery_jobs, delivery_jobs.c.document_id)
+#: The stored UBL's size in bytes of a delivery job's document, read with the lease (the worker's memory
+#: budget, ``worker.budget``): ``length`` of a BLOB (SQLite) or a bytea (PostgreSQL) is its byte count, and
+#: neither database reads the value for it (SQLite takes it from the record header, PostgreSQL from the
+#: TOAST pointer). A scalar subquery in the select list: FOR UPDATE locks the job rows only, not the
+#: documents', and it costs no second query.
+_JOB_DOCUMENT_SIZE = (
+    select(func.length(outbound_documents.c.ubl))
+    .where(outbound_documents.c.id == delivery_jobs.c.document_id)
+    .scalar_subquery()
+)
+_JOB_LEASE = _lease_statements(
+    delivery_jobs,
+    delivery_jobs.c.document_id,
+    also=(_JOB_DOCUMENT_SIZE.label("size"), delivery_jobs.c.due_at),
+)
 _WEBHOOK_LEASE = _lease_statements(
     webhook_outbox,
     webhook_outbox.c.id,
@@ -104,18 +121,18 @@ class _LeasedTable:
 
     def take(
         self, *, now: datetime, limit: int, lease_for: timedelta, token: str
-    ) -> list[tuple[str, int, datetime]]:
-        """Lease up to ``limit`` due rows; return (key, attempts including this one, leased_until)."""
+    ) -> tuple[list[tuple[Any, ...]], datetime]:
+        """Lease up to ``limit`` due rows; return the picked rows (key, attempts before this lease, and the
+        queue's further columns) and when their lease ends."""
         if limit < 1:
             raise ValueError("lease limit must be at least 1")
         pick, mark = self.statements
         until = now + lease_for
-        rows = self.conn.execute(pick, {"b_now": now, "b_limit": limit}).all()
-        if not rows:
-            return []
-        keys = [row[0] for row in rows]
-        self.conn.execute(mark, {"b_keys": keys, "b_token": token, "b_until": until})
-        return [(row[0], row[1] + 1, until) for row in rows]
+        rows = [tuple(row) for row in self.conn.execute(pick, {"b_now": now, "b_limit": limit})]
+        if rows:
+            keys = [row[0] for row in rows]
+            self.conn.execute(mark, {"b_keys": keys, "b_token": token, "b_until": until})
+        return rows, until
 
     def guarded_update(self, key: str, token: str, values: dict[str, Any]) -> None:
         """Update the row if ``token`` still holds it, else raise LeaseLost (``values``: columns only; the
@@ -201,8 +218,11 @@ class SQLDeliveryQueue:
         )
 
     def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[DeliveryLease]:
-        taken = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
-        return [DeliveryLease(key, token, until, attempts) for key, attempts, until in taken]
+        rows, until = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
+        return [
+            DeliveryLease(key, token, until, attempts + 1, size or 0, due_at)
+            for key, attempts, size, due_at in rows
+        ]
 
     def renew(self, document_id: str, token: str, *, now: datetime, lease_for: timedelta) -> datetime:
         until = now + lease_for
@@ -288,13 +308,13 @@ class SQLWebhookOutbox:
         )
 
     def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[WebhookLease]:
-        taken = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
+        taken, until = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
         if not taken:
             return []
         t = webhook_outbox
-        rows = self._conn.execute(select(t).where(t.c.id.in_([key for key, _, _ in taken]))).all()
+        rows = self._conn.execute(select(t).where(t.c.id.in_([key for key, _ in taken]))).all()
         by_id = {row.id: _webhook_from_row(row) for row in rows}
-        return [WebhookLease(by_id[key], token, until, attempts) for key, attempts, until in taken]
+        return [WebhookLease(by_id[key], token, until, attempts + 1) for key, attempts in taken]
 
     def mark_delivered(self, message_id: str, token: str, *, at: datetime) -> None:
         self._leases.guarded_update(

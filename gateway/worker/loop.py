@@ -5,7 +5,9 @@ never) holds one slot, not the worker. The per-endpoint limit and circuit breake
 ``services.endpoint_gate`` (applied by the Deliverer once the receiver's endpoint is known) keep one receiver
 from taking all the slots: its surplus jobs are handed back, not counted as attempts, while the other
 receivers are served; and a send that has waited ``slow_send`` seconds for its answer stops holding a slot
-at all (``services.awaited_sends``; at most ``max_in_flight`` such sends). The leases of deliveries in
+at all (``services.awaited_sends``; at most ``max_in_flight`` such sends). A memory budget bounds the bytes
+of the documents in flight besides (``worker.budget``): leases beyond it are handed back unread, and a
+worker whose budget is taken leases nothing until a delivery ends. The leases of deliveries in
 flight are renewed by a heartbeat (``worker.heartbeat``), so a lease can be short and a dead worker's
 documents are taken over within a minute.
 
@@ -32,6 +34,7 @@ from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
 from gateway.store import SQLDocumentStore
 from gateway.store.job_signal import JobSignal, job_signal
+from gateway.worker.budget import MIB, Admission, amount, bytes_in_flight
 from gateway.worker.heartbeat import LeaseKeeper
 from gateway.worker.pacing import LeasePacing, wait_for_work
 from gateway.worker.stats import WorkerStats as WorkerStats  # re-exported: `gateway worker` prints it
@@ -62,6 +65,8 @@ class DeliveryWorker:
             A PostgreSQL standby does not poll while it stands by (``JobSignal.poll_interval``).
         slow_send: seconds after which a send waiting for its answer no longer holds a slot
             (``gateway.services.awaited_sends``); None: every delivery holds its slot to the end.
+        max_in_flight_bytes: the memory budget of ``run``, bytes of the documents of its deliveries in
+            flight, set-aside sends included (``worker.budget``); None: no budget.
     """
 
     def __init__(
@@ -78,9 +83,12 @@ class DeliveryWorker:
         renew_every: float = DEFAULT_RENEW_EVERY,
         signal: JobSignal | None = None,
         slow_send: float | None = None,
+        max_in_flight_bytes: int | None = None,
     ) -> None:
         if batch_size < 1 or max_in_flight < 1:
             raise ValueError("batch_size and max_in_flight must be at least 1")
+        if max_in_flight_bytes is not None and max_in_flight_bytes < 1:
+            raise ValueError("max_in_flight_bytes must be at least 1")
         self._deliverer = deliverer
         self._store = store
         self._clock = clock
@@ -91,21 +99,47 @@ class DeliveryWorker:
         self._max_in_flight = max_in_flight
         self._renew_every = renew_every
         self._slow_send = slow_send
+        self._max_bytes = max_in_flight_bytes
         self._pacing = LeasePacing(
             poll_interval=poll_interval, signal=signal, batch_size=batch_size, max_in_flight=max_in_flight
         )
         self._interrupted = InterruptedLeases(store=store, clock=clock, retry_delay=self.store_retry_delay)
 
-    def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
+    def _lease(
+        self, limit: int, admission: Admission | None = None
+    ) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
         """Lease up to ``limit`` due jobs, commit, then read their documents in a read-only unit of work
         of the same thread hop (``Deliverer.preload``): one read transaction and hop per batch instead of
         one per document, and the lease's write transaction (on SQLite, the database's write lock that the
-        API's writes wait for) holds only the lease query."""
+        API's writes wait for) holds only the lease query.
+
+        ``admission``: the memory budget (``worker.budget``); the leases it does not keep are handed back
+        in the lease's unit of work, so their documents are never read: not counted as attempts, and due
+        when they were (at once, in their place in the queue: due ``now`` they would go behind every job due
+        meanwhile, and a large document could be put off again and again).
+        """
+        now = self._clock.now()
         with self._store.unit_of_work() as uow:
-            leases = uow.jobs.lease(
-                now=self._clock.now(), limit=limit, lease_for=self._lease_for, token=self._ids.new_id()
-            )
+            leases = uow.jobs.lease(now=now, limit=limit, lease_for=self._lease_for, token=self._ids.new_id())
+            if admission is not None and leases:
+                kept = admission.admit(leases)
+                if admission.held_back:
+                    reason = admission.reason()
+                    for lease in leases[kept:]:
+                        due_at = now if lease.due_at is None else min(lease.due_at, now)
+                        uow.jobs.hand_back(lease.document_id, lease.token, due_at=due_at, error=reason)
+                    leases = leases[:kept]
             uow.commit()
+        if admission is not None and admission.held_back:
+            log.info(
+                "worker memory budget: %d leased job(s) of %s handed back; %d deliveries with %s in flight "
+                "of %s",
+                admission.held_back,
+                amount(admission.held_back_bytes),
+                admission.in_flight,
+                amount(admission.in_flight_bytes),
+                amount(admission.budget),
+            )
         return leases, self._preload(leases) if leases else {}
 
     def _preload(self, leases: list[DeliveryLease]) -> dict[str, PreparedDocument]:
@@ -118,8 +152,11 @@ class DeliveryWorker:
             log.error("reading %d leased documents failed (%s): each attempt reads its own", len(leases), exc)
             return {}
 
-    async def _take(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
-        """Hand back the leases of interrupted deliveries first, then lease up to ``limit`` due jobs.
+    async def _take(
+        self, limit: int, admission: Admission | None = None
+    ) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
+        """Hand back the leases of interrupted deliveries first, then lease up to ``limit`` due jobs
+        (``admission``: within the memory budget, ``_lease``).
 
         Raises:
             StoreError: leases of earlier failed deliveries cannot be handed back yet, or leasing failed.
@@ -130,11 +167,12 @@ class DeliveryWorker:
                 raise StoreError(
                     f"{self._interrupted.pending} lease(s) of interrupted deliveries not handed back"
                 )
-        return await anyio.to_thread.run_sync(self._lease, limit)
+        return await anyio.to_thread.run_sync(self._lease, limit, admission)
 
     async def run_batch(self, limit: int | None = None) -> list[DeliveryResult | BaseException]:
         """One round (for tests and tools; ``run`` pipelines): lease up to ``limit`` (default: the batch
-        size) due jobs, deliver them concurrently and wait for all of them.
+        size) due jobs, deliver them concurrently and wait for all of them. The memory budget is not applied
+        (``max_in_flight_bytes`` bounds ``run`` only): a round holds at most ``limit`` documents.
 
         Deliveries that raised StoreError have their leases handed back (``worker.store_faults``); leases
         the store could not take back are retried first on the next call.
@@ -187,6 +225,10 @@ class DeliveryWorker:
         pacing.start()
         store_failures = 0
         waited_out = True
+        # A lease was held back for the memory budget since the last delivery ended: the next due document
+        # does not fit, so the worker leases nothing until a delivery ends (a poll would only hand it back
+        # again; ``_full_by_bytes``).
+        held_back = False
         # Set when the deliveries' waits for their endpoints change (``Deliverer.watch_endpoints``): a full
         # worker then tells its signal again (busy or not: ``LeasePacing.tell_signal``).
         endpoints_changed = asyncio.Event()
@@ -199,14 +241,17 @@ class DeliveryWorker:
                 room = self._max_in_flight - (len(flying) - aside)
                 if budget is not None:
                     room = min(room, budget)
+                if self._full_by_bytes(flying, held_back):
+                    room = 0  # the memory budget is taken: wait for a delivery to end
                 worth_it = pacing.worth_leasing(
                     room=room, budget=budget, in_flight=len(flying), once=once, waited_out=waited_out
                 )
                 leased = 0
                 if room > 0 and worth_it and not stop.is_set():
                     pacing.looking()
+                    admission = self._admission(flying)
                     try:
-                        leases, prepared = await self._take(min(room, self._batch_size))
+                        leases, prepared = await self._take(min(room, self._batch_size), admission)
                     except StoreError as exc:
                         if once:
                             raise  # a single pass reports the failure to its caller
@@ -217,7 +262,8 @@ class DeliveryWorker:
                         delay = self.store_retry_delay(store_failures)
                         log.error("leasing delivery jobs failed (%s); retrying in %.3g s", exc, delay)
                         waited_out = await wait_for_work(stop, flying, delay, signal=None)
-                        self._collect(flying, keeper, stats)
+                        if self._collect(flying, keeper, stats):
+                            held_back = False
                         continue
                     store_failures = 0
                     for lease in leases:
@@ -225,18 +271,25 @@ class DeliveryWorker:
                         delivery = self._deliverer.deliver_one(lease, prepared.get(lease.document_id))
                         flying[asyncio.create_task(delivery)] = lease
                     leased = len(leases)
-                    pacing.leased(leased, min(room, self._batch_size))
+                    if admission is not None and admission.held_back:
+                        # Due again now, without a commit or a notification: an ended delivery leases.
+                        held_back = True
+                        pacing.handed_back()
+                    got = leased + (admission.held_back if admission is not None else 0)
+                    pacing.leased(got, min(room, self._batch_size))
                     if leased and len(flying) - aside >= self._max_in_flight:
                         # The slots are full: let the new deliveries run their first step (up to their
                         # endpoint's slot, or counted as not there yet) before telling the signal.
                         await asyncio.sleep(0)
                 endpoints_changed.clear()
                 taken = len(flying) - aside  # the slots taken
+                full_by_bytes = self._full_by_bytes(flying, held_back)
                 pacing.tell_signal(
                     stopping=stop.is_set(),
                     in_flight=taken,
                     waiting=self._deliverer.waiting_for_endpoints(),
                     before_endpoint=self._deliverer.before_endpoints(),
+                    full_by_bytes=full_by_bytes,
                 )
                 if not flying:
                     if stop.is_set() or (budget is not None and budget <= 0) or (once and not leased):
@@ -251,10 +304,17 @@ class DeliveryWorker:
                 else:
                     # Full, or nothing more due: wait for a delivery to end, a job to become due (if a slot
                     # is free) or the poll interval to look.
-                    free = taken < self._max_in_flight and (budget is None or budget > len(flying))
+                    free = (
+                        taken < self._max_in_flight
+                        and (budget is None or budget > len(flying))
+                        and not full_by_bytes
+                    )
                     timeout = self._owed_look(pacing.wait_timeout(looks=free and not stop.is_set()))
-                    # Full: a slot also frees when the next send has waited long (``_set_aside``).
-                    aside_due = not free and next_aside is not None and next_aside < timeout
+                    # Full: a slot also frees when the next send has waited long (``_set_aside``) - but no
+                    # bytes: a send set aside still holds its document.
+                    aside_due = (
+                        not free and not full_by_bytes and next_aside is not None and next_aside < timeout
+                    )
                     if aside_due and next_aside is not None:
                         timeout = next_aside
                     # A tell put off for deliveries not yet at their endpoint is made when they get there
@@ -272,7 +332,8 @@ class DeliveryWorker:
                     waited_out = waited_out and not graced
                     if not (aside_due and waited_out):  # a slot set aside is no poll to hand on
                         pacing.waited_while_busy(waited_out, free)
-                self._collect(flying, keeper, stats)
+                if self._collect(flying, keeper, stats):
+                    held_back = False
         finally:
             self._deliverer.watch_endpoints(None)
             beating.cancel()
@@ -297,6 +358,21 @@ class DeliveryWorker:
             return self._max_in_flight, None
         return longer, next_in
 
+    def _admission(self, flying: dict[asyncio.Task[DeliveryResult], DeliveryLease]) -> Admission | None:
+        """The memory budget's admission of the next lease's jobs (None: no budget)."""
+        if self._max_bytes is None:
+            return None
+        return Admission(self._max_bytes, bytes_in_flight(flying.values()), len(flying))
+
+    def _full_by_bytes(
+        self, flying: dict[asyncio.Task[DeliveryResult], DeliveryLease], held_back: bool
+    ) -> bool:
+        """Whether the memory budget leaves no room for a lease: the documents in flight (set-aside sends
+        included) take it, or a lease was held back since the last delivery ended (``held_back``)."""
+        if self._max_bytes is None:
+            return False
+        return held_back or bytes_in_flight(flying.values()) >= self._max_bytes
+
     def _owed_look(self, timeout: float) -> float:
         """``timeout``, at most the poll interval while leases of interrupted deliveries wait to be handed
         back (by the next look, ``_take``): a PostgreSQL standby, which does not poll, would otherwise keep
@@ -308,11 +384,12 @@ class DeliveryWorker:
         flying: dict[asyncio.Task[DeliveryResult], DeliveryLease],
         keeper: LeaseKeeper,
         stats: WorkerStats,
-    ) -> None:
-        """Take the ended deliveries out of the pipeline: stats, logs, leases to hand back."""
+    ) -> int:
+        """Take the ended deliveries out of the pipeline (their documents' bytes with them): stats, logs,
+        leases to hand back. Returns how many ended."""
         done = [task for task in flying if task.done()]
         if not done:
-            return
+            return 0
         leases = [keeper.drop(flying.pop(task)) for task in done]
         results: list[DeliveryResult | BaseException] = [
             task.exception() or task.result() if not task.cancelled() else asyncio.CancelledError()
@@ -323,6 +400,7 @@ class DeliveryWorker:
             stats.count(result)
             if isinstance(result, DeliveryResult) and result.deferred:
                 self._pacing.handed_back()
+        return len(done)
 
     @property
     def max_in_flight(self) -> int:
@@ -358,6 +436,7 @@ def build_delivery_worker(services: Services) -> DeliveryWorker:
         max_in_flight=worker.max_in_flight,
         renew_every=worker.lease_renew_seconds,
         slow_send=worker.slow_send_seconds,
+        max_in_flight_bytes=worker.max_in_flight_mib * MIB,
         signal=(
             job_signal(services.store.engine, now=services.clock.now)
             if isinstance(services.store, SQLDocumentStore)

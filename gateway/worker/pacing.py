@@ -102,7 +102,13 @@ class LeasePacing:
         self._lease_after_ends_until = time.monotonic() + HANDED_BACK_WINDOW
 
     def tell_signal(
-        self, *, stopping: bool, in_flight: int, waiting: int = 0, before_endpoint: int = 0
+        self,
+        *,
+        stopping: bool,
+        in_flight: int,
+        waiting: int = 0,
+        before_endpoint: int = 0,
+        full_by_bytes: bool = False,
     ) -> None:
         """Tell the wake-up signal whether this worker can take a job: its slots full (``busy``), so that on
         PostgreSQL the wake-ups go to the other workers, or leasing no more (closed).
@@ -120,7 +126,11 @@ class LeasePacing:
         nothing (the signal keeps what it was told before): a lease that filled the slots is not said busy
         before its deliveries could start waiting for their endpoint (*Workers, busy signal*: the wake-ups
         meanwhile went to a standby, which sent to the same endpoint). The worker tells again when they got
-        there (``Deliverer.watch_endpoints``) or the grace ends (``put_off_for``)."""
+        there (``Deliverer.watch_endpoints``) or the grace ends (``put_off_for``).
+
+        ``full_by_bytes``: the worker's memory budget leaves no room for the next due document
+        (``worker.budget``); it is busy whatever its slots, until a delivery ends: another worker, with
+        its own budget, takes the wake-ups meanwhile."""
         self._put_off = False
         if self._signal is None:
             return
@@ -128,6 +138,9 @@ class LeasePacing:
             # Leasing no more: another worker listens in its place. Synchronous: the signal's tasks end in
             # the background (the deliveries in flight finish meanwhile); ``aclose`` awaits them at the end.
             self._signal.close()
+            return
+        if full_by_bytes:
+            self._signal.busy(True)
             return
         full = in_flight >= self._max_in_flight
         if full and not waiting and before_endpoint and time.monotonic() < self._before_endpoint_until:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from store_builders import T0, at, content, outbound
+from store_builders import T0, UBL, at, content, outbound
 
 from gateway.errors import LeaseLost, StoreError
 from gateway.services import DeliveryJob, DeliveryLease, QueueCounts
 from gateway.store import SQLDocumentStore, make_engine
+from gateway.worker.budget import Admission
+from gateway.worker.loop import DeliveryWorker
 
 LEASE = timedelta(minutes=2)
 
@@ -39,8 +43,8 @@ def test_lease_takes_due_jobs_oldest_first_up_to_the_limit(store: SQLDocumentSto
     late, early, future, middle = submit(store, 3, 1, 60, 2)
     leases = lease(store, now_minute=10, token="w1", limit=2)
     assert leases == [
-        DeliveryLease(early, "w1", at(10) + LEASE, 1),
-        DeliveryLease(middle, "w1", at(10) + LEASE, 1),
+        DeliveryLease(early, "w1", at(10) + LEASE, 1, len(UBL), at(1)),
+        DeliveryLease(middle, "w1", at(10) + LEASE, 1, len(UBL), at(2)),
     ]
     assert [x.document_id for x in lease(store, now_minute=10, token="w2")] == [late]
     assert lease(store, now_minute=10, token="w3") == []  # the future job is not due, the rest are leased
@@ -115,6 +119,79 @@ def test_hand_back_releases_without_counting_the_attempt(store: SQLDocumentStore
     assert lease(store, now_minute=1, token="w2") == []
     (again,) = lease(store, now_minute=2, token="w2")
     assert again.attempts == 1  # the handed-back lease was not an attempt
+
+
+def test_a_lease_carries_each_document_s_stored_size_in_bytes(store: SQLDocumentStore) -> None:
+    """The worker's memory budget (``worker.budget``) decides on these sizes before it reads a document:
+    ``length`` of the stored UBL is its byte count on both databases - a multi-byte character counts its
+    bytes, and a body written in slices (SQLite's blob API, from 1 MiB) or TOASTed (PostgreSQL) its whole
+    size."""
+    bodies = [UBL, "<Invoice>€ – ü</Invoice>".encode(), b"\x00" * (3 * 1024 * 1024 + 7)]
+    ids = []
+    with store.unit_of_work() as uow:
+        for minute, body in enumerate(bodies):
+            document = outbound(created_at=at(minute))
+            uow.outbound.add(document, content(body))
+            uow.jobs.enqueue(document.id, due_at=at(minute))
+            ids.append(document.id)
+        uow.commit()
+    leases = lease(store, now_minute=10, token="w1")
+    assert [(x.document_id, x.size) for x in leases] == [
+        (i, len(body)) for i, body in zip(ids, bodies, strict=True)
+    ]
+
+
+class _Reader:
+    """What the worker asks a Deliverer when it leases: the documents to read (recorded, none read)."""
+
+    def __init__(self) -> None:
+        self.read: list[str] = []
+
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        self.read += [lease.document_id for lease in leases]
+        return {}
+
+
+def test_jobs_beyond_the_worker_s_memory_budget_are_handed_back_unread_keeping_their_attempts(
+    store: SQLDocumentStore,
+) -> None:
+    """The worker (``worker.budget``) keeps the leases within its memory budget and hands the others back
+    in the lease's own unit of work, before any document is read: not counted as attempts (a job tried
+    once before is still at one, a new one at none), due when they were (at once, in their place in the
+    queue), the reason recorded."""
+    ids = []
+    with store.unit_of_work() as uow:
+        for minute in range(3):
+            document = outbound(created_at=at(minute))
+            uow.outbound.add(document, content(b"x" * 1000))
+            uow.jobs.enqueue(document.id, due_at=at(minute))
+            ids.append(document.id)
+        uow.commit()
+    assert len(lease(store, now_minute=5, token="earlier", limit=2)) == 2  # the first two were tried once
+    with store.unit_of_work() as uow:
+        for minute, doc in enumerate(ids[:2]):
+            uow.jobs.reschedule(doc, "earlier", due_at=at(minute), error="timeout")
+        uow.commit()
+    reader = _Reader()
+    worker = DeliveryWorker(
+        reader,  # type: ignore[arg-type]
+        store=store,
+        clock=SimpleNamespace(now=lambda: at(30)),  # type: ignore[arg-type]
+        ids=SimpleNamespace(new_id=lambda: "w1"),  # type: ignore[arg-type]
+        lease_for=LEASE,
+    )
+    admission = Admission(budget=1500, in_flight_bytes=0, in_flight=0)
+    kept, _ = worker._lease(10, admission)
+    assert [x.document_id for x in kept] == [ids[0]]
+    assert reader.read == [ids[0]]
+    assert (admission.held_back, admission.held_back_bytes) == (2, 2000)
+    reason = "worker memory budget: 1 deliveries with 1000 bytes in flight of 1500 bytes"
+    with store.unit_of_work() as uow:
+        assert uow.jobs.get(ids[0]) == DeliveryJob(ids[0], at(0), 2, "w1", at(30) + LEASE, "timeout")
+        # Due when they were: the next lease starts with them again.
+        assert uow.jobs.get(ids[1]) == DeliveryJob(ids[1], at(1), 1, None, None, reason)
+        assert uow.jobs.get(ids[2]) == DeliveryJob(ids[2], at(2), 0, None, None, reason)
+    assert [x.document_id for x in lease(store, now_minute=30, token="w2")] == ids[1:]
 
 
 def test_enqueue_twice_keeps_one_job_and_only_brings_it_forward(store: SQLDocumentStore) -> None:

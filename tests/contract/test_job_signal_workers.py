@@ -160,8 +160,10 @@ class CountingWorker(DeliveryWorker):
         """A lease after the first (start-up) one, and one of them leased something."""
         return self.leases > 1 and self.empty < self.leases
 
-    def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
-        leases, prepared = super()._lease(limit)
+    def _lease(
+        self, limit: int, admission: Any = None
+    ) -> tuple[list[DeliveryLease], dict[str, PreparedDocument]]:
+        leases, prepared = super()._lease(limit, admission)
         self.leases += 1
         self.empty += not leases
         return leases, prepared

@@ -37,12 +37,19 @@ class DeliveryLease:
         token: the lease token to present on renew/complete/reschedule/fail.
         leased_until: when the lease expires unless renewed.
         attempts: attempts including this one (1 on the first lease).
+        size: bytes of the document's stored UBL, read by the lease query without reading the document
+            (0: no document): the worker's memory budget keeps the bodies it would load within bounds
+            before it loads them (``worker.budget``).
+        due_at: when the job was due (its place in the queue); a job handed back for the memory budget
+            keeps it. None: not known.
     """
 
     document_id: str
     token: str
     leased_until: datetime
     attempts: int
+    size: int = 0
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +85,8 @@ class DeliveryQueue(Protocol):
         ...
 
     def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[DeliveryLease]:
-        """Lease up to ``limit`` due jobs, oldest ``due_at`` first."""
+        """Lease up to ``limit`` due jobs, oldest ``due_at`` first, each with its ``due_at`` and its
+        document's UBL size."""
         ...
 
     def renew(self, document_id: str, token: str, *, now: datetime, lease_for: timedelta) -> datetime:

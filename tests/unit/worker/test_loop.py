@@ -394,9 +394,9 @@ class CountingLeases(DeliveryWorker):
         super().__init__(*args, **kw)
         self.leases = 0
 
-    def _lease(self, limit: int) -> tuple[list[DeliveryLease], dict[str, Any]]:
+    def _lease(self, limit: int, admission: Any = None) -> tuple[list[DeliveryLease], dict[str, Any]]:
         self.leases += 1
-        return super()._lease(limit)
+        return super()._lease(limit, admission)
 
 
 class QuickDeliverer(IdleDeliverer):
@@ -849,3 +849,175 @@ def test_a_worker_without_a_signal_is_not_woken_by_its_deliveries_endpoint_waits
     asyncio.run(main())
     assert changed_args
     assert all(changed is None for changed in changed_args), changed_args
+
+
+# --- the memory budget: bytes of the documents in flight (``worker.budget``) ------------------------------
+
+
+class MeasuringDeliverer(IdleDeliverer):
+    """Each delivery sends at once and waits ``seconds`` to twice that for its answer (a wait ``long_sends``
+    knows, as a real ``Deliverer``'s); records the most deliveries running at once, who ran beside whom,
+    and which documents ``preload`` was asked to read."""
+
+    def __init__(self, seconds: float, *, held: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        self.seconds = seconds
+        self.held = held
+        self.release = asyncio.Event()
+        self.awaited = AwaitedSends(SystemClock())
+        self.running: set[str] = set()
+        self.most = 0
+        self.beside: dict[str, set[str]] = {}
+        self.delivered: list[str] = []
+        self.read: list[str] = []
+
+    def preload(self, uow: Any, leases: list[DeliveryLease]) -> dict[str, Any]:
+        self.read += [lease.document_id for lease in leases]
+        return {}
+
+    def long_sends(self, seconds: float) -> tuple[int, float | None]:
+        return self.awaited.waited_longer(seconds)
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        doc = lease.document_id
+        self.running.add(doc)
+        self.most = max(self.most, len(self.running))
+        for other in self.running:
+            self.beside.setdefault(other, set()).update(self.running - {other})
+        token = self.awaited.begin()
+        try:
+            await asyncio.sleep(self.seconds * (1 + len(self.beside) % 3 / 2))  # they end apart
+            if doc in self.held:
+                await self.release.wait()
+        finally:
+            self.awaited.end(token)
+            self.running.discard(doc)
+        self.delivered.append(doc)
+        return DeliveryResult(doc, DeliveryStatus.DELIVERED)
+
+
+@pytest.mark.parametrize(
+    ("budget", "max_in_flight", "slow_send", "most"),
+    [
+        (2500, 20, None, 2),  # floor(2500 / 1000): the slots would allow 20
+        (3000, 20, None, 3),  # within the budget is up to it
+        (3500, 2, 0.01, 3),  # sends set aside hold their documents: 2 slots + 2 set aside would be 4
+        (999, 20, None, 1),  # each document is larger than the budget: one at a time
+    ],
+)
+def test_the_memory_budget_bounds_the_documents_in_flight_and_all_are_delivered(
+    store: SQLDocumentStore, budget: int, max_in_flight: int, slow_send: float | None, most: int
+) -> None:
+    clock = SettableClock()
+    ids = [queue_document(store, at=clock.now(), body=b"x" * 1000) for _ in range(8)]
+    deliverer = MeasuringDeliverer(0.15)
+    worker = make_worker(
+        store,
+        deliverer,
+        clock=clock,
+        poll_interval=0.01,
+        max_in_flight=max_in_flight,
+        slow_send=slow_send,
+        max_in_flight_bytes=budget,
+    )
+    stats = asyncio.run(asyncio.wait_for(worker.run(max_jobs=len(ids)), timeout=30))
+    assert deliverer.most == most
+    assert sorted(deliverer.delivered) == sorted(ids)
+    assert stats.processed == len(ids)
+
+
+def test_a_document_larger_than_the_budget_is_delivered_alone(store: SQLDocumentStore) -> None:
+    clock = SettableClock()
+    small = [queue_document(store, at=clock.now() - timedelta(seconds=2), body=b"s" * 100) for _ in range(3)]
+    large = queue_document(store, at=clock.now() - timedelta(seconds=1), body=b"L" * 5000)
+    later = [queue_document(store, at=clock.now(), body=b"s" * 100) for _ in range(3)]
+    deliverer = MeasuringDeliverer(0.1)
+    worker = make_worker(store, deliverer, clock=clock, poll_interval=0.01, max_in_flight_bytes=1000)
+    stats = asyncio.run(asyncio.wait_for(worker.run(max_jobs=7), timeout=30))
+    assert sorted(deliverer.delivered) == sorted([*small, large, *later])
+    assert stats.processed == 7
+    assert deliverer.beside.get(large, set()) == set()  # nothing ran beside it
+    assert deliverer.most == 3  # the small ones went together (300 bytes)
+
+
+def test_jobs_beyond_the_budget_are_handed_back_unread_keeping_their_attempts(
+    store: SQLDocumentStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = SettableClock()
+    first = queue_document(store, at=clock.now() - timedelta(seconds=1), body=b"x" * 1000)
+    queued = clock.now() - timedelta(seconds=0.5)
+    rest = [queue_document(store, at=queued, body=b"x" * 1000) for _ in range(2)]
+    deliverer = MeasuringDeliverer(0.0, held={first})
+    worker = make_worker(store, deliverer, clock=clock, poll_interval=0.01, max_in_flight_bytes=1500)
+
+    def jobs() -> list[Any]:
+        with store.unit_of_work(read_only=True) as uow:
+            return [uow.jobs.get(doc) for doc in rest]
+
+    async def main() -> list[Any]:
+        running = asyncio.create_task(worker.run(max_jobs=3))
+        assert await until(lambda: first in deliverer.running)
+        await asyncio.sleep(0.2)  # twenty polls with the held delivery in flight
+        held_back = await asyncio.to_thread(jobs)
+        deliverer.release.set()
+        await asyncio.wait_for(running, timeout=10)
+        return held_back
+
+    with caplog.at_level(logging.INFO, logger="gateway.worker"):
+        held_back = asyncio.run(main())
+    for job in held_back:
+        assert job is not None
+        # Not an attempt; due when it was (at once, in its place in the queue).
+        assert (job.attempts, job.lease_token, job.due_at) == (0, None, queued)
+        assert job.last_error == "worker memory budget: 1 deliveries with 1000 bytes in flight of 1500 bytes"
+    assert deliverer.read[0] == first  # the others were not read with the first lease
+    assert sorted(deliverer.read) == sorted([first, *rest])  # each read once, when leased to be delivered
+    assert sorted(deliverer.delivered) == sorted([first, *rest])
+    logged = [r for r in caplog.records if "memory budget" in r.getMessage()]
+    assert logged[0].levelno == logging.INFO
+    assert logged[0].getMessage() == (
+        "worker memory budget: 2 leased job(s) of 2000 bytes handed back; 1 deliveries with 1000 bytes in "
+        "flight of 1500 bytes"
+    )
+    assert len(logged) <= 2  # once per hold-back: none while the held delivery ran (twenty polls)
+
+
+@pytest.mark.parametrize("with_signal", [True, False])
+def test_a_worker_whose_budget_is_taken_leases_nothing_until_a_delivery_ends(
+    store: SQLDocumentStore, with_signal: bool
+) -> None:
+    """Full by bytes (the next due document does not fit), the worker does not poll - each look would hand
+    the job back again - nor wait for the poll once a delivery ends: it leases when one ends, and tells
+    its signal it is busy meanwhile (on PostgreSQL the wake-ups go to the other workers)."""
+    clock = SettableClock()
+    first = queue_document(store, at=clock.now() - timedelta(seconds=1), body=b"x" * 600)
+    rest = [queue_document(store, at=clock.now(), body=b"x" * 600) for _ in range(2)]
+    deliverer = MeasuringDeliverer(0.0, held={first})
+    signal = RecordingSignal() if with_signal else None
+    # With the signal no poll comes within the test (60 s); without, one every 0.02 s.
+    worker = make_worker(
+        store,
+        deliverer,
+        kind=CountingLeases,
+        clock=clock,
+        poll_interval=60.0 if with_signal else 0.02,
+        signal=signal,
+        max_in_flight_bytes=1000,
+    )
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        assert await until(lambda: first in deliverer.running)
+        await asyncio.sleep(0.3)  # fifteen poll intervals without the signal
+        leases = worker.leases
+        deliverer.release.set()
+        assert await until(lambda: len(deliverer.delivered) == 3)  # with the signal: not after the 60 s poll
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        return leases
+
+    assert asyncio.run(main()) == 1  # while the held delivery ran: its lease only
+    assert sorted(deliverer.delivered) == sorted([first, *rest])
+    if signal is not None:
+        assert signal.told[:1] == [True]  # busy once the lease was held back
+        assert len(signal.told) < 20, "a turn of the loop per delivery end, not a busy loop"
