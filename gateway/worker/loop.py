@@ -118,8 +118,11 @@ class DeliveryWorker:
         when they were (at once, in their place in the queue: due ``now`` they would go behind every job due
         meanwhile, and a large document could be put off again and again).
         """
-        now = self._clock.now()
         with self._store.unit_of_work() as uow:
+            # The time once the transaction holds the write lock (SQLite) or a pooled connection, as the
+            # lease always took it: read before, a lock wait of up to the busy timeout would come off the
+            # lease (``leased_until``) and eat the margin its first renewal lands in (LEASE_MARGIN_SECONDS).
+            now = self._clock.now()
             leases = uow.jobs.lease(now=now, limit=limit, lease_for=self._lease_for, token=self._ids.new_id())
             if admission is not None and leases:
                 kept = admission.admit(leases)

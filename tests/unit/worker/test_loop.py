@@ -23,6 +23,7 @@ from gateway.services.awaited_sends import AwaitedSends
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
 from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore, make_engine, upgrade_database
+from gateway.worker.budget import Admission
 from gateway.worker.loop import DeliveryWorker, WorkerStats
 from gateway.worker.store_faults import MAX_STORE_RETRY_DELAY
 
@@ -196,6 +197,52 @@ def test_the_lease_margin_outlasts_a_database_lock_wait() -> None:
     # A heartbeat renews the leases in a unit of work that may first wait the SQLite busy timeout for the
     # write lock: the lease must still run when that renewal lands.
     assert DEFAULT_BUSY_TIMEOUT + 10 <= LEASE_MARGIN_SECONDS
+
+
+class LockWaitingStore:
+    """``store`` whose writing units of work first wait ``wait`` seconds for the write lock: the clock
+    moves on meanwhile (SQLite's busy timeout, a PostgreSQL pool checkout)."""
+
+    def __init__(self, store: SQLDocumentStore, clock: SettableClock, wait: float) -> None:
+        self.store, self.clock, self.wait = store, clock, wait
+
+    def unit_of_work(self, *, read_only: bool = False) -> Any:
+        return _LockWaiting(self.store.unit_of_work(read_only=read_only), self, read_only)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+class _LockWaiting:
+    def __init__(self, uow: Any, store: LockWaitingStore, read_only: bool) -> None:
+        self.uow, self.store, self.read_only = uow, store, read_only
+
+    def __enter__(self) -> Any:
+        if not self.read_only:
+            self.store.clock.advance(seconds=self.store.wait)
+        return self.uow.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.uow.__exit__(*exc)
+
+
+@pytest.mark.parametrize("with_budget", [False, True])
+def test_a_lease_runs_from_when_its_unit_of_work_got_the_write_lock(
+    store: SQLDocumentStore, with_budget: bool
+) -> None:
+    # The lease margin covers one lock wait, the first renewal's: a lease that counted from before its own
+    # wait for the lock would end that much earlier, and its first renewal could land after it (the job
+    # leased again, its document sent twice).
+    clock = SettableClock()
+    first = queue_document(store, at=clock.now() - timedelta(seconds=1), body=b"x" * 1000)
+    second = queue_document(store, at=clock.now(), body=b"x" * 1000)
+    worker = make_worker(
+        LockWaitingStore(store, clock, DEFAULT_BUSY_TIMEOUT), IdleDeliverer(), clock=clock, poll_interval=60.0
+    )
+    admission = Admission(1500, 0, 0) if with_budget else None
+    leases, _ = worker._lease(10, admission)
+    assert [lease.document_id for lease in leases] == ([first] if with_budget else [first, second])
+    assert {lease.leased_until for lease in leases} == {clock.now() + LEASE}
 
 
 # --- the pipeline: no batch barrier, heartbeat ------------------------------------------------------------
