@@ -71,11 +71,6 @@ def amount(size: int) -> str:
     return f"{size / MIB:.1f} MiB" if size >= MIB // 10 else f"{size} bytes"
 
 
-def full(budget: int | None, in_flight_bytes: int) -> bool:
-    """Whether the bytes in flight leave no room under ``budget`` (None: no budget)."""
-    return budget is not None and in_flight_bytes >= budget
-
-
 def bytes_in_flight(leases: Iterable[DeliveryLease]) -> int:
     """The documents' bytes of the deliveries of ``leases``."""
     return sum(lease.size for lease in leases)

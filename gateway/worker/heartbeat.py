@@ -76,10 +76,12 @@ class LeaseKeeper:
                     self._held[lease.document_id] = lease
 
     def _renew(self, leases: list[DeliveryLease]) -> list[DeliveryLease]:
-        """Renew every lease still held by its token, in one unit of work; returns the renewed ones."""
-        now = self._clock.now()
+        """Renew every lease still held by its token, in one unit of work; returns the renewed ones. The
+        renewed leases run from when the unit of work got the write lock (on SQLite it may first wait the
+        busy timeout for it), not from before that wait."""
         renewed: list[DeliveryLease] = []
         with self._store.unit_of_work() as uow:
+            now = self._clock.now()
             for lease in sorted(leases, key=lambda held: held.document_id):  # one lock order for every beat
                 with contextlib.suppress(LeaseLost):  # completed, handed back or taken over meanwhile
                     until = uow.jobs.renew(lease.document_id, lease.token, now=now, lease_for=self._lease_for)

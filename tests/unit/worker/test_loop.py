@@ -24,6 +24,7 @@ from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
 from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore, make_engine, upgrade_database
 from gateway.worker.budget import Admission
+from gateway.worker.heartbeat import LeaseKeeper
 from gateway.worker.loop import DeliveryWorker, WorkerStats
 from gateway.worker.store_faults import MAX_STORE_RETRY_DELAY
 
@@ -243,6 +244,21 @@ def test_a_lease_runs_from_when_its_unit_of_work_got_the_write_lock(
     leases, _ = worker._lease(10, admission)
     assert [lease.document_id for lease in leases] == ([first] if with_budget else [first, second])
     assert {lease.leased_until for lease in leases} == {clock.now() + LEASE}
+
+
+def test_a_renewal_runs_from_when_its_unit_of_work_got_the_write_lock(store: SQLDocumentStore) -> None:
+    # The same for the heartbeat: a renewal that waited the busy timeout for the lock must not count the
+    # lease from before that wait (the margin is meant for the next renewal's wait).
+    clock = SettableClock()
+    document = queue_document(store, at=clock.now())
+    worker = make_worker(store, IdleDeliverer(), clock=clock, poll_interval=60.0)
+    (lease,), _ = worker._lease(1)
+    keeper = LeaseKeeper(
+        store=LockWaitingStore(store, clock, DEFAULT_BUSY_TIMEOUT), clock=clock, lease_for=LEASE, every=10.0
+    )
+    (renewed,) = keeper._renew([lease])
+    assert renewed.document_id == document
+    assert renewed.leased_until == clock.now() + LEASE
 
 
 # --- the pipeline: no batch barrier, heartbeat ------------------------------------------------------------
