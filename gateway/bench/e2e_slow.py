@@ -5,10 +5,12 @@ Ten receiving endpoints, documents spread evenly over them; nine endpoints are t
 (real AS4 receivers: validated, stored, signed receipts), each under its own URL (``/as4?endpoint=N``: the
 worker's per-endpoint limit keys on the URL). The tenth is a ``DelayingProxy`` in front of the same
 ``/as4``: in the baseline it forwards at once, then it answers after ``--slow-delay`` seconds (a valid
-signed receipt), then never (the send times out). All documents are posted first, then one ``gateway
-worker`` starts; the figure is the nine fast endpoints' throughput (their documents delivered per second,
-first to last delivery) in each scenario, and its ratio to the baseline - printed side by side in one run.
-A benchmark prints figures; it is not a test.
+signed receipt), then never (the send times out). All documents are posted first, then the ``gateway
+worker`` processes start (``--workers``, one by default; several only on PostgreSQL, ``--db postgres``: a
+scratch database per scenario, each worker with its own slots and per-endpoint limit); the figure is the
+nine fast endpoints' throughput (their documents delivered per second, first to last delivery) in each
+scenario, and its ratio to the baseline - printed side by side in one run. A benchmark prints figures; it
+is not a test.
 """
 
 from __future__ import annotations
@@ -19,18 +21,27 @@ import json
 import logging
 import os
 import secrets
-import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from gateway.bench import e2e_load
+from gateway.bench.e2e import DATABASES, DEFAULT_POSTGRES_URL, scratch_postgres_database
 from gateway.bench.e2e_load import InvoiceCopies
+from gateway.bench.e2e_slow_report import (
+    RECEIVERS,
+    TARGET_RATIO,
+    Scenario,
+    ScenarioResult,
+    format_slow_table,
+    median_share,
+)
 from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, stop_processes, wait_ready
 from gateway.bench.slow_proxy import delaying_proxy
 from gateway.config import PROJECT_ROOT, Settings
@@ -39,9 +50,6 @@ from gateway.store import upgrade_database
 
 DEFAULT_WORKDIR = PROJECT_ROOT / "var" / "bench-e2e-slow"
 DEFAULT_TEMPLATE = PROJECT_ROOT / "tests" / "data" / "documents" / "be-domestic-mixed-rates.json"
-RECEIVERS = 10
-#: The share of the baseline throughput the nine fast endpoints must keep (issue 12).
-TARGET_RATIO = 0.9
 
 
 def enterprise_number(index: int) -> str:
@@ -69,39 +77,6 @@ class SpreadCopies(InvoiceCopies):
         return number, json.dumps(document).encode()
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """One row: how the tenth endpoint answers (``tenth``: it gets a tenth of the documents; without it the
-    nine get the same documents as in the other rows, and no more), and the worker's per-endpoint limit
-    (None: the default)."""
-
-    label: str
-    slow_delay: float | None
-    per_endpoint: int | None = None
-    tenth: bool = True
-
-
-@dataclass
-class ScenarioResult:
-    """The figures of one scenario."""
-
-    scenario: Scenario
-    fast_documents: int = 0
-    fast_delivered: int = 0
-    fast_seconds: float | None = None
-    slow_documents: int = 0
-    slow_delivered: int = 0
-    proxy_requests: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def fast_rate(self) -> float | None:
-        """The nine fast endpoints' documents delivered per second."""
-        if not self.fast_seconds or self.fast_delivered < 2:
-            return None
-        return self.fast_delivered / self.fast_seconds
-
-
 def scenarios(delay: float, max_in_flight: int) -> list[Scenario]:
     """Baseline (the nine alone), slow, never answering, and slow without a per-endpoint limit (what the
     limit buys)."""
@@ -116,8 +91,13 @@ def scenarios(delay: float, max_in_flight: int) -> list[Scenario]:
 def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
     """Run every scenario ``--rounds`` times, interleaved (a busy machine drifts), and print the table.
 
-    Exit code 0: the nine kept the target share with the slow and with the silent endpoint; 1: not.
+    Exit code 0: the nine kept the target share with the slow and with the silent endpoint; 1: not; 2: bad
+    usage (``--workers`` below 1, or above 1 on SQLite).
     """
+    problem = usage_problem(args.db, args.workers)
+    if problem is not None:
+        print(f"gateway bench e2e-slow: {problem}", file=sys.stderr)
+        return 2
     for name in ("httpx", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     defaults = settings.worker
@@ -136,22 +116,30 @@ def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
                 send_timeout=args.send_timeout,
                 timeout=args.timeout,
                 max_in_flight=in_flight,
+                database=args.db,
+                workers=args.workers,
+                postgres_url=args.postgres_url,
             )
             print(f" {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
             runs[index].append(result)
     print(format_slow_table(runs, in_flight, defaults.per_endpoint, args))
-    kept = [_median_share(runs[i], runs[0]) for i in (1, 2)]
+    kept = [median_share(runs[i], runs[0]) for i in (1, 2)]
     return 0 if all(share is not None and share >= TARGET_RATIO for share in kept) else 1
 
 
-def _median_share(results: list[ScenarioResult], baseline: list[ScenarioResult]) -> float | None:
-    """The median over rounds of a scenario's throughput divided by the same round's baseline."""
-    shares = [
-        r.fast_rate / b.fast_rate
-        for r, b in zip(results, baseline, strict=True)
-        if r.fast_rate is not None and b.fast_rate
-    ]
-    return statistics.median(shares) if shares else None
+def usage_problem(database: str, workers: int) -> str | None:
+    """Why ``--db``/``--workers`` cannot run (None: they can). Several workers need PostgreSQL: on SQLite
+    the store serialises writers and the gateway supports one worker."""
+    if database not in DATABASES:
+        return f"--db must be one of {', '.join(DATABASES)}, not {database!r}"
+    if workers < 1:
+        return f"--workers must be at least 1, not {workers}"
+    if workers > 1 and database != "postgres":
+        return (
+            f"--workers {workers} needs --db postgres (on SQLite the store serialises writers and the "
+            "gateway runs one worker)"
+        )
+    return None
 
 
 def run_scenario(
@@ -163,15 +151,57 @@ def run_scenario(
     send_timeout: float,
     timeout: float,
     max_in_flight: int | None = None,
+    database: str = "sqlite",
+    workers: int = 1,
+    postgres_url: str = DEFAULT_POSTGRES_URL,
 ) -> ScenarioResult:
-    """Start the gateway, post ``documents`` copies spread over the ten buyers, run one worker until the
-    nine fast endpoints' documents are final (or ``timeout``), read the figures, stop everything."""
+    """Start the gateway, post ``documents`` copies spread over the ten buyers, run ``workers`` workers
+    until the nine fast endpoints' documents are final (or ``timeout``), read the figures, stop everything.
+
+    ``database``: ``sqlite`` (a file in ``workdir``) or ``postgres`` (a scratch database ``bench_<random>``
+    on the server of ``postgres_url``, dropped afterwards), migrated once before any process starts."""
     result = ScenarioResult(scenario)
+    try:
+        with ExitStack() as stack:
+            url = (
+                stack.enter_context(scratch_postgres_database(postgres_url))
+                if database == "postgres"
+                else None
+            )
+            _run_scenario(
+                result,
+                documents=documents,
+                workdir=workdir,
+                template=template,
+                send_timeout=send_timeout,
+                timeout=timeout,
+                max_in_flight=max_in_flight,
+                database_url=url,
+                workers=workers,
+            )
+    except Exception as exc:  # a scenario that cannot run is reported, and the others go on
+        result.errors.append(f"{type(exc).__name__}: {exc}")
+    return result
+
+
+def _run_scenario(
+    result: ScenarioResult,
+    *,
+    documents: int,
+    workdir: Path,
+    template: Path,
+    send_timeout: float,
+    timeout: float,
+    max_in_flight: int | None,
+    database_url: str | None,
+    workers: int,
+) -> None:
+    scenario = result.scenario
     port = free_port()
     participants = [f"0208:{enterprise_number(i)}" for i in range(RECEIVERS)]
     as4 = f"http://127.0.0.1:{port}/as4"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(prepare_loopback(workdir, served=participants, as4_url=as4))
+    env.update(prepare_loopback(workdir, served=participants, as4_url=as4, database_url=database_url))
     api_key = secrets.token_urlsafe(32)
     env["GATEWAY_API__KEYS"] = json.dumps([{"name": "bench", "role": "admin", "key": api_key}])
     env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = "0.1"
@@ -180,26 +210,22 @@ def run_scenario(
         env["GATEWAY_WORKER__MAX_IN_FLIGHT"] = str(max_in_flight)
     if scenario.per_endpoint is not None:
         env["GATEWAY_WORKER__PER_ENDPOINT"] = str(scenario.per_endpoint)
-    upgrade_database(env["GATEWAY_DATABASE__URL"])
+    upgrade_database(env["GATEWAY_DATABASE__URL"])  # once, before the processes start (not racing to)
     headers = {"Authorization": f"Bearer {api_key}"}
-    try:
-        with delaying_proxy(as4, scenario.slow_delay) as proxy:
-            urls = [f"{as4}?endpoint={i + 1}" for i in range(RECEIVERS - 1)] + [proxy.url]
-            _write_directory(workdir / "directory.json", dict(zip(participants, urls, strict=True)))
-            with run_gateway(workdir, env, port=port, workers=0) as gateway:
-                with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30) as client:
-                    wait_ready(client, gateway.all, 120)
-                spread = RECEIVERS if scenario.tenth else RECEIVERS - 1
-                copies = SpreadCopies(template.read_bytes(), tag=secrets.token_hex(3), spread=spread)
-                if not scenario.tenth:
-                    documents -= documents // RECEIVERS  # the nine's share of the other rows
-                asyncio.run(
-                    _measure(result, gateway.base_url, headers, copies, documents, env, workdir, timeout)
-                )
-            result.proxy_requests = proxy.requests
-    except Exception as exc:  # a scenario that cannot run is reported, and the others go on
-        result.errors.append(f"{type(exc).__name__}: {exc}")
-    return result
+    with delaying_proxy(as4, scenario.slow_delay) as proxy:
+        urls = [f"{as4}?endpoint={i + 1}" for i in range(RECEIVERS - 1)] + [proxy.url]
+        _write_directory(workdir / "directory.json", dict(zip(participants, urls, strict=True)))
+        with run_gateway(workdir, env, port=port, workers=0) as gateway:
+            with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30) as client:
+                wait_ready(client, gateway.all, 120)
+            spread = RECEIVERS if scenario.tenth else RECEIVERS - 1
+            copies = SpreadCopies(template.read_bytes(), tag=secrets.token_hex(3), spread=spread)
+            if not scenario.tenth:
+                documents -= documents // RECEIVERS  # the nine's share of the other rows
+            asyncio.run(
+                _measure(result, gateway.base_url, headers, copies, documents, env, workdir, timeout, workers)
+            )
+        result.proxy_requests = proxy.requests
 
 
 def _write_directory(path: Path, routes: dict[str, str]) -> None:
@@ -221,6 +247,7 @@ async def _measure(
     env: dict[str, str],
     workdir: Path,
     timeout: float,
+    workers: int,
 ) -> None:
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120, limits=limits) as client:
@@ -230,22 +257,12 @@ async def _measure(
         fast = [p.document_id for i, p in enumerate(postings) if p.document_id and copies.buyer(i) != slowest]
         slow = [p.document_id for i, p in enumerate(postings) if p.document_id and copies.buyer(i) == slowest]
         result.fast_documents, result.slow_documents = len(fast), len(slow)
-        with open(workdir / "worker.log", "wb") as log:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "gateway.cli.main", "worker"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-            try:
-                # The silent endpoint's documents stay ``retrying`` for good: not waited for (the timeout
-                # would end every such round); a slow one's are, so its column shows they went through.
-                silent = slow if result.scenario.slow_delay is None else []
-                statuses = await e2e_load.wait_until_final(client, fast, timeout=timeout, besides=silent)
-                everything = await e2e_load.list_statuses(client)
-            finally:
-                stop_processes([worker])
+        with _workers(workers, env, workdir):
+            # The silent endpoint's documents stay ``retrying`` for good: not waited for (the timeout
+            # would end every such round); a slow one's are, so its column shows they went through.
+            silent = slow if result.scenario.slow_delay is None else []
+            statuses = await e2e_load.wait_until_final(client, fast, timeout=timeout, besides=silent)
+            everything = await e2e_load.list_statuses(client)
         delivered = [doc_id for doc_id, status in statuses.items() if status == "delivered"]
         result.fast_delivered = len(delivered)
         result.slow_delivered = sum(1 for doc_id in slow if everything.get(doc_id) == "delivered")
@@ -254,37 +271,21 @@ async def _measure(
             result.fast_seconds = (max(times) - min(times)).total_seconds()
 
 
-def format_slow_table(
-    runs: list[list[ScenarioResult]], max_in_flight: int, per_endpoint: int, args: argparse.Namespace
-) -> str:
-    """The scenarios side by side: the nine fast endpoints' throughput per round, its median, and its share
-    of the same round's baseline (median over rounds)."""
-    load = f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
-    lines = [
-        f"gateway bench e2e-slow: {args.documents} documents over {RECEIVERS} endpoints (9 fast real AS4 "
-        f"receivers + 1 slow), SQLite, 1 worker ({max_in_flight} in flight, {per_endpoint} per endpoint by "
-        f"default), send timeout {args.send_timeout:g} s, {args.rounds} round(s) interleaved, "
-        f"{os.cpu_count() or '?'} CPUs, load average {load}",
-        "",
-        f"{'scenario':<44} {'nine: delivered':>16} {'docs/s per round':>18} {'median':>7} "
-        f"{'vs baseline':>12} {'slow one: delivered':>20}",
-    ]
-    for results in runs:
-        rates = [r.fast_rate for r in results]
-        known = [rate for rate in rates if rate is not None]
-        share = _median_share(results, runs[0])
-        delivered = f"{sum(r.fast_delivered for r in results)}/{sum(r.fast_documents for r in results)}"
-        slow = f"{sum(r.slow_delivered for r in results)}/{sum(r.slow_documents for r in results)}"
-        per_round = " ".join(f"{rate:.1f}" if rate is not None else "-" for rate in rates)
-        median = f"{statistics.median(known):.1f}" if known else "-"
-        lines.append(
-            f"{results[0].scenario.label:<44} {delivered:>16} {per_round:>18} {median:>7} "
-            f"{f'{share:.0%}' if share is not None else '-':>12} {slow:>20}"
-        )
-        lines += [f"    error: {error}" for r in results for error in r.errors]
-    lines.append("")
-    lines.append(
-        f"target: the nine keep >= {TARGET_RATIO:.0%} of the baseline with one slow or silent endpoint "
-        "(rows 2 and 3); row 4: the same slow endpoint with the per-endpoint limit lifted"
-    )
-    return "\n".join(lines)
+@contextmanager
+def _workers(count: int, env: dict[str, str], workdir: Path) -> Iterator[None]:
+    """``count`` ``gateway worker`` processes (logs ``worker.log``, ``worker-2.log``, ... as
+    ``run_gateway`` names them), stopped on exit."""
+    with ExitStack() as stack:
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            for i in range(count):
+                log = stack.enter_context(
+                    open(workdir / ("worker.log" if i == 0 else f"worker-{i + 1}.log"), "wb")
+                )
+                command = [sys.executable, "-m", "gateway.cli.main", "worker"]
+                started.append(
+                    subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                )
+            yield
+        finally:
+            stop_processes(started)

@@ -195,6 +195,18 @@ def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the nine's documents")
     p.add_argument("--max-in-flight", type=int, help="worker deliveries in flight (default: the setting's)")
+    p.add_argument(
+        "--db",
+        choices=e2e.DATABASES,
+        default="sqlite",
+        help="database (default sqlite; postgres: a scratch bench_<random> per scenario)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="gateway worker processes (default 1; more only with postgres)"
+    )
+    p.add_argument(
+        "--postgres-url", default=e2e.DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
+    )
     p.add_argument("--template", type=Path, default=e2e_slow.DEFAULT_TEMPLATE, help="JSON document to post")
     p.add_argument(
         "--workdir", type=Path, default=e2e_slow.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
