@@ -30,6 +30,22 @@ def postgres_required() -> bool:
     return os.environ.get("GATEWAY_TEST_REQUIRE_POSTGRES") == "1"
 
 
+def reachable_postgres_admin_url() -> str:
+    """``postgres_admin_url`` as a string with its password, once a connection to it works; skips the test
+    when the server is unreachable, fails it where PostgreSQL is required."""
+    url = postgres_admin_url()
+    server = PostgresServer(url)
+    try:
+        reason = server.reachable()
+    finally:
+        server.dispose()
+    if reason is not None:
+        if postgres_required():
+            pytest.fail(f"PostgreSQL unreachable: {reason}")
+        pytest.skip(f"PostgreSQL unreachable: {reason}")
+    return url.render_as_string(hide_password=False)
+
+
 class PostgresServer:
     """Creates and drops throwaway databases on the test server."""
 

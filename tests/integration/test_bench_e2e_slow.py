@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from gateway.bench.e2e_slow import DEFAULT_TEMPLATE, enterprise_number, run_scenario
 from gateway.bench.e2e_slow_report import RECEIVERS, Scenario, format_slow_table
 from gateway.cli.main import main
 from gateway.model.identifiers import is_valid_be_enterprise_number
-from tests.contract.store_databases import postgres_admin_url, postgres_required
+from tests.contract.store_databases import reachable_postgres_admin_url
 
 pytestmark = pytest.mark.slow
 
@@ -59,22 +58,6 @@ def test_a_silent_endpoint_scenario_ends_when_the_nine_are_final(tmp_path: Path)
     assert time.monotonic() - started < 300  # far from the 600 s it would wait for the silent two
 
 
-def _postgres_server_url() -> str:
-    """The test server's URL; skips the test when it is unreachable (fails it where PostgreSQL is
-    required)."""
-    admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as exc:  # unreachable server
-        if postgres_required():
-            pytest.fail(f"PostgreSQL unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    finally:
-        admin.dispose()
-    return postgres_admin_url().render_as_string(hide_password=False)
-
-
 @pytest.mark.postgres
 def test_on_postgres_two_workers_deliver_the_nine_and_the_header_says_so(tmp_path: Path) -> None:
     workdir = tmp_path / "pg"
@@ -87,7 +70,7 @@ def test_on_postgres_two_workers_deliver_the_nine_and_the_header_says_so(tmp_pat
         timeout=120,
         database="postgres",
         workers=2,
-        postgres_url=_postgres_server_url(),
+        postgres_url=reachable_postgres_admin_url(),
     )
     assert result.errors == []
     assert (result.fast_documents, result.fast_delivered, result.slow_documents) == (18, 18, 2)
