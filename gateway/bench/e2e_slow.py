@@ -21,18 +21,16 @@ import json
 import logging
 import os
 import secrets
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from gateway.bench import e2e_load
-from gateway.bench.e2e import DATABASES, DEFAULT_POSTGRES_URL, scratch_postgres_database
+from gateway.bench.e2e import DEFAULT_POSTGRES_URL, scratch_postgres_database
 from gateway.bench.e2e_load import InvoiceCopies
 from gateway.bench.e2e_slow_report import (
     RECEIVERS,
@@ -42,7 +40,7 @@ from gateway.bench.e2e_slow_report import (
     format_slow_table,
     median_share,
 )
-from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, stop_processes, wait_ready
+from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, run_workers, wait_ready
 from gateway.bench.slow_proxy import delaying_proxy
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE
@@ -128,10 +126,9 @@ def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def usage_problem(database: str, workers: int) -> str | None:
-    """Why ``--db``/``--workers`` cannot run (None: they can). Several workers need PostgreSQL: on SQLite
-    the store serialises writers and the gateway supports one worker."""
-    if database not in DATABASES:
-        return f"--db must be one of {', '.join(DATABASES)}, not {database!r}"
+    """Why ``--workers`` cannot run on ``--db`` (None: it can; argparse's ``choices`` have checked ``--db``).
+    Several workers need PostgreSQL: on SQLite the store serialises writers and the gateway supports one
+    worker."""
     if workers < 1:
         return f"--workers must be at least 1, not {workers}"
     if workers > 1 and database != "postgres":
@@ -257,7 +254,7 @@ async def _measure(
         fast = [p.document_id for i, p in enumerate(postings) if p.document_id and copies.buyer(i) != slowest]
         slow = [p.document_id for i, p in enumerate(postings) if p.document_id and copies.buyer(i) == slowest]
         result.fast_documents, result.slow_documents = len(fast), len(slow)
-        with _workers(workers, env, workdir):
+        with run_workers(workdir, env, workers):
             # The silent endpoint's documents stay ``retrying`` for good: not waited for (the timeout
             # would end every such round); a slow one's are, so its column shows they went through.
             silent = slow if result.scenario.slow_delay is None else []
@@ -269,23 +266,3 @@ async def _measure(
         times = [at for at in (await e2e_load.delivered_times(client, delivered)).values() if at is not None]
         if len(times) >= 2:
             result.fast_seconds = (max(times) - min(times)).total_seconds()
-
-
-@contextmanager
-def _workers(count: int, env: dict[str, str], workdir: Path) -> Iterator[None]:
-    """``count`` ``gateway worker`` processes (logs ``worker.log``, ``worker-2.log``, ... as
-    ``run_gateway`` names them), stopped on exit."""
-    with ExitStack() as stack:
-        started: list[subprocess.Popen[bytes]] = []
-        try:
-            for i in range(count):
-                log = stack.enter_context(
-                    open(workdir / ("worker.log" if i == 0 else f"worker-{i + 1}.log"), "wb")
-                )
-                command = [sys.executable, "-m", "gateway.cli.main", "worker"]
-                started.append(
-                    subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-                )
-            yield
-        finally:
-            stop_processes(started)

@@ -224,9 +224,10 @@ def run_gateway(
 ) -> Iterator[GatewayProcesses]:
     """Start ``gateway serve`` on ``port`` and ``workers`` delivery workers; stop them on exit.
 
-    Logs go to ``serve.log`` and ``worker.log`` (``worker-2.log``, ... for more workers) in ``workdir``.
-    On exit every process gets SIGTERM (the workers finish their batch), then SIGKILL after
-    ``STOP_TIMEOUT`` seconds. Readiness is not awaited: see ``wait_ready``.
+    Logs go to ``serve.log`` and ``worker.log`` (``worker-2.log``, ... for more workers: ``run_workers``)
+    in ``workdir``. On exit every process, the API and the workers together, gets SIGTERM (the workers
+    finish their batch), then SIGKILL after ``STOP_TIMEOUT`` seconds. Readiness is not awaited: see
+    ``wait_ready``.
 
     Args:
         workdir: where the log files go.
@@ -234,35 +235,65 @@ def run_gateway(
         port: the API port on 127.0.0.1.
         workers: number of ``gateway worker`` processes.
     """
-    base = [sys.executable, "-m", "gateway.cli.main"]
     with ExitStack() as stack:
         serve_log = stack.enter_context(open(workdir / "serve.log", "wb"))
-        worker_logs = [
-            stack.enter_context(open(workdir / ("worker.log" if i == 0 else f"worker-{i + 1}.log"), "wb"))
-            for i in range(workers)
-        ]
         started: list[subprocess.Popen[bytes]] = []
         try:
             started.append(
                 subprocess.Popen(
-                    [*base, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    _gateway_command("serve", "--host", "127.0.0.1", "--port", str(port)),
                     env=dict(env),
                     stdin=subprocess.DEVNULL,
                     stdout=serve_log,
                     stderr=serve_log,
                 )
             )
-            for log in worker_logs:
-                started.append(
-                    subprocess.Popen(
-                        [*base, "worker"], env=dict(env), stdin=subprocess.DEVNULL, stdout=log, stderr=log
-                    )
-                )
+            started += stack.enter_context(run_workers(workdir, env, workers))
             yield GatewayProcesses(
                 base_url=f"http://127.0.0.1:{port}", serve=started[0], workers=tuple(started[1:])
             )
         finally:
+            # All at once, before ``run_workers`` exits (its own stop then finds the workers gone).
             stop_processes(started)
+
+
+@contextmanager
+def run_workers(
+    workdir: Path, env: Mapping[str, str], count: int
+) -> Iterator[tuple[subprocess.Popen[bytes], ...]]:
+    """Start ``count`` ``gateway worker`` processes; stop them on exit (``stop_processes``).
+
+    Logs go to ``worker.log``, ``worker-2.log``, ... in ``workdir``. Yields the processes, in that order.
+
+    Args:
+        workdir: where the log files go.
+        env: the complete environment of the processes.
+        count: number of processes (0: none).
+    """
+    with ExitStack() as stack:
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            for i in range(count):
+                log = stack.enter_context(
+                    open(workdir / ("worker.log" if i == 0 else f"worker-{i + 1}.log"), "wb")
+                )
+                started.append(
+                    subprocess.Popen(
+                        _gateway_command("worker"),
+                        env=dict(env),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                    )
+                )
+            yield tuple(started)
+        finally:
+            stop_processes(started)
+
+
+def _gateway_command(*args: str) -> list[str]:
+    """The command line of ``gateway <args>`` run by this Python (``python -m gateway.cli.main``)."""
+    return [sys.executable, "-m", "gateway.cli.main", *args]
 
 
 def stop_processes(processes: Sequence[subprocess.Popen[bytes]]) -> None:

@@ -167,9 +167,7 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="the MLS flows back: the receiver's worker sends one per copy to the sender's /as4, and a phase "
         "ends when every copy is confirmed (prints post -> confirmed and the CPU of the receiver's worker)",
     )
-    p.add_argument(
-        "--postgres-url", default=e2e.DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
-    )
+    _add_postgres_url_option(p)
     p.add_argument(
         "--workdir", type=Path, default=e2e.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
     )
@@ -204,9 +202,7 @@ def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     p.add_argument(
         "--workers", type=int, default=1, help="gateway worker processes (default 1; more only with postgres)"
     )
-    p.add_argument(
-        "--postgres-url", default=e2e.DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
-    )
+    _add_postgres_url_option(p)
     p.add_argument("--template", type=Path, default=e2e_slow.DEFAULT_TEMPLATE, help="JSON document to post")
     p.add_argument(
         "--workdir", type=Path, default=e2e_slow.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
@@ -244,4 +240,11 @@ def _add_set_option(p: argparse.ArgumentParser, help_text: str) -> None:
         default=[],
         metavar="GATEWAY_NAME=VALUE",
         help=help_text,
+    )
+
+
+def _add_postgres_url_option(p: argparse.ArgumentParser) -> None:
+    """``--postgres-url``: the PostgreSQL server of the scratch databases of ``e2e`` and ``e2e-slow``."""
+    p.add_argument(
+        "--postgres-url", default=e2e.DEFAULT_POSTGRES_URL, help="server where bench_<random> is created"
     )
