@@ -38,6 +38,7 @@ from gateway.bench.e2e_report import (
     PhaseResult,
     format_table,
 )
+from gateway.bench.e2e_rounds import cell_order, format_rounds, summarise
 from gateway.bench.loopback import (
     GatewayProcesses,
     context_switches,
@@ -96,28 +97,71 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
     if params.mls and params.receiver != OWN_PROCESS:
         print("gateway bench e2e: --mls needs the receiver in its own process", file=sys.stderr)
         return 2
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    results: list[E2EResult] = []
-    for database in args.db or list(DATABASES):
-        for workers in workers_list:
-            print(f"bench e2e: {database}, {workers} worker(s) ...", end="", file=sys.stderr, flush=True)
-            workdir = args.workdir.resolve() / f"{database}-{workers}w"
-            result = run_e2e(
-                database=database,
-                workers=workers,
-                params=params,
-                workdir=workdir,
-                postgres_url=args.postgres_url,
-            )
-            outcome = "all delivered" if result.ok else "NOT all delivered"
-            print(f" {outcome} ({result.wall_seconds:.0f} s)", file=sys.stderr, flush=True)
-            results.append(result)
+    cells = [(database, workers) for database in args.db or list(DATABASES) for workers in workers_list]
+    if args.rounds < 1:
+        print("gateway bench e2e: --rounds must be positive", file=sys.stderr)
+        return 2
+    if args.rounds > 1 and len(set(cells)) < len(cells):
+        print("gateway bench e2e: --rounds above 1 needs each --db and --workers once", file=sys.stderr)
+        return 2
+    rounds: list[list[E2EResult]] = []
+    loads: list[float | None] = []
+    for number in range(1, args.rounds + 1):
+        loads.append(_load_average())
+        label = f"round {number}/{args.rounds}, " if args.rounds > 1 else ""
+        order = cell_order(cells, number)
+        rounds.append(
+            [_run_cell_of_grid(args, params, database, workers, label) for database, workers in order]
+        )
     if args.json:
-        figures = {"parameters": _parameters_json(params, load), "results": [r.as_json() for r in results]}
-        print(json.dumps(figures, indent=2))
+        print(json.dumps(_figures_json(params, cells, rounds, loads), indent=2))
+    elif args.rounds == 1:
+        print(format_table(rounds[0], params, cpus=os.cpu_count(), load=loads[0]))
     else:
-        print(format_table(results, params, cpus=os.cpu_count(), load=load))
-    return 0 if all(r.ok for r in results) else 1
+        summary = summarise(cells, rounds)
+        print(format_rounds(rounds, params, summary, cpus=os.cpu_count(), loads=loads))
+    return 0 if all(result.ok for results in rounds for result in results) else 1
+
+
+def _figures_json(
+    params: E2EParameters,
+    cells: Sequence[tuple[str, int]],
+    rounds: Sequence[Sequence[E2EResult]],
+    loads: Sequence[float | None],
+) -> dict[str, Any]:
+    """``--json``: the parameters and each cell's figures; with several rounds, the round of each cell, the
+    load average at the start of each round and the summary (``e2e_rounds``)."""
+    parameters = _parameters_json(params, loads[0])
+    if len(rounds) == 1:
+        return {"parameters": parameters, "results": [result.as_json() for result in rounds[0]]}
+    return {
+        "parameters": {**parameters, "rounds": len(rounds)},
+        "load_average_per_round": list(loads),
+        "results": [
+            {**result.as_json(), "round": number}
+            for number, results in enumerate(rounds, start=1)
+            for result in results
+        ],
+        "summary": summarise(cells, rounds).as_json(),
+    }
+
+
+def _load_average() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def _run_cell_of_grid(
+    args: argparse.Namespace, params: E2EParameters, database: str, workers: int, label: str
+) -> E2EResult:
+    """Run one cell of the grid in a workdir of its own (recreated), with a progress line on stderr."""
+    print(f"bench e2e: {label}{database}, {workers} worker(s) ...", end="", file=sys.stderr, flush=True)
+    workdir = args.workdir.resolve() / f"{database}-{workers}w"
+    result = run_e2e(
+        database=database, workers=workers, params=params, workdir=workdir, postgres_url=args.postgres_url
+    )
+    outcome = "all delivered" if result.ok else "NOT all delivered"
+    print(f" {outcome} ({result.wall_seconds:.0f} s)", file=sys.stderr, flush=True)
+    return result
 
 
 def _parameters_json(params: E2EParameters, load: float | None) -> dict[str, Any]:

@@ -232,12 +232,21 @@ def format_table(
     results: Sequence[E2EResult], params: E2EParameters, *, cpus: int | None, load: float | None = None
 ) -> str:
     """The figures as a text table, with the parameters, the definitions and each cell's caveats."""
+    lines = [*format_preamble(params, cpus=cpus, load=load), ""]
+    lines += format_figures(results, params)
+    lines += format_definitions()
+    lines += format_caveats(results)
+    return "\n".join(lines)
+
+
+def format_preamble(params: E2EParameters, *, cpus: int | None, load: float | None) -> list[str]:
+    """What ran: the topology, the load, the machine (``load``: the load average at the start)."""
     where = (
         "a sender (serve + workers) and a receiver (its own serve and SQLite file)"
         if params.receiver == OWN_PROCESS
         else "both sides in one gateway (it receives on its own /as4)"
     )
-    lines = [
+    return [
         f"gateway bench e2e on loopback, {where}:",
         "  POST -> validated -> stored -> AS4 send -> /as4 received, validated, stored ->",
         "  signed receipt verified -> delivered",
@@ -252,11 +261,12 @@ def format_table(
             else "  MLS: asked on failure only (valid copies get none; --mls to measure it flowing back)"
         ),
         *([f"  settings: {' '.join(f'{k}={v}' for k, v in params.overrides)}"] if params.overrides else []),
-        "",
-        _HEADER_1,
-        _HEADER_2,
-        _HEADER_3,
     ]
+
+
+def format_figures(results: Sequence[E2EResult], params: E2EParameters) -> list[str]:
+    """The cells' rows: the main table, CPU and context switches per document, the MLS (``--mls``)."""
+    lines = [_HEADER_1, _HEADER_2, _HEADER_3]
     lines += [_row(result, params) for result in results]
     groups = _MLS_CPU_GROUPS if params.mls else _CPU_GROUPS
     until = "confirmed (MLS applied)" if params.mls else "delivered"
@@ -290,7 +300,12 @@ def format_table(
             + f" {'confirmed':>9} {'docs/s':>7} {'p50 ms':>7} {'p99 ms':>7}" * 2,
         ]
         lines += [_mls_row(result) for result in results]
-    lines += [
+    return lines
+
+
+def format_definitions() -> list[str]:
+    """What the columns mean."""
+    return [
         "",
         "achieved / max docs/s: delivered documents / (first POST sent -> last 'delivered' timeline event)",
         "p50/p99/max: POST sent -> 'delivered' event (receipt verified and stored)",
@@ -299,8 +314,15 @@ def format_table(
         "peak RSS: VmHWM of each process at the end of the cell (start-up, warm-up and both phases);",
         "  serve = the sender's API (and /as4 when shared), recv = the receiver's serve",
     ]
+
+
+def format_caveats(results: Sequence[E2EResult], *, round_number: int | None = None) -> list[str]:
+    """Each cell's notes, error and undelivered documents (``round_number``: added to each label)."""
+    lines: list[str] = []
     for result in results:
         label = f"{result.database}, {result.workers} worker(s)"
+        if round_number is not None:
+            label += f", round {round_number}"
         lines += [f"note ({label}): {note}" for note in result.notes]
         if result.error:
             lines.append(f"ERROR ({label}): {result.error}")
@@ -310,4 +332,4 @@ def format_table(
                     f"NOT ALL DELIVERED ({label}, {phase_name}): {phase.delivered} of {phase.posted}, "
                     f"{phase.failed} failed, {phase.pending} pending; {'; '.join(phase.errors)}"
                 )
-    return "\n".join(lines)
+    return lines

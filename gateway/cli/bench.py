@@ -174,6 +174,15 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     _add_set_option(
         p, "a setting of every gateway process, sender and receiver (repeatable), e.g. Saxon's heap"
     )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the grid N times, the cell order reversed every other round (ABBA; an even N balances it), "
+        "and summarise: per cell the median saturation docs/s and CPU ms/document, per database the ratio "
+        "2 / 1 workers within each round and its median (default 1)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=e2e.run_bench_e2e)
 
