@@ -108,10 +108,9 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
     loads: list[float | None] = []
     for number in range(1, args.rounds + 1):
         loads.append(_load_average())
-        label = f"round {number}/{args.rounds}, " if args.rounds > 1 else ""
         order = cell_order(cells, number)
         rounds.append(
-            [_run_cell_of_grid(args, params, database, workers, label) for database, workers in order]
+            [_run_cell_of_grid(args, params, database, workers, number) for database, workers in order]
         )
     if args.json:
         print(json.dumps(_figures_json(params, cells, rounds, loads), indent=2))
@@ -151,13 +150,22 @@ def _load_average() -> float | None:
 
 
 def _run_cell_of_grid(
-    args: argparse.Namespace, params: E2EParameters, database: str, workers: int, label: str
+    args: argparse.Namespace, params: E2EParameters, database: str, workers: int, number: int
 ) -> E2EResult:
-    """Run one cell of the grid in a workdir of its own (recreated), with a progress line on stderr."""
+    """Run one cell of round ``number`` of the grid, with a progress line on stderr, in a workdir of its own
+    (recreated): ``<workdir>/<db>-<n>w``, under ``round-<number>/`` with several rounds, so that every
+    round keeps its logs."""
+    label = f"round {number}/{args.rounds}, " if args.rounds > 1 else ""
     print(f"bench e2e: {label}{database}, {workers} worker(s) ...", end="", file=sys.stderr, flush=True)
-    workdir = args.workdir.resolve() / f"{database}-{workers}w"
+    workdir = args.workdir.resolve()
+    if args.rounds > 1:
+        workdir = workdir / f"round-{number}"
     result = run_e2e(
-        database=database, workers=workers, params=params, workdir=workdir, postgres_url=args.postgres_url
+        database=database,
+        workers=workers,
+        params=params,
+        workdir=workdir / f"{database}-{workers}w",
+        postgres_url=args.postgres_url,
     )
     outcome = "all delivered" if result.ok else "NOT all delivered"
     print(f" {outcome} ({result.wall_seconds:.0f} s)", file=sys.stderr, flush=True)

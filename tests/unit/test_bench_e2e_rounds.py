@@ -108,12 +108,17 @@ def test_a_cell_not_all_delivered_counts_neither_in_its_median_nor_in_its_rounds
     assert lines[-1] == "sqlite    per round 0.90 -; median 0.90"
 
 
-def fake_grid(monkeypatch: pytest.MonkeyPatch, rates: list[float]) -> list[tuple[str, int]]:
-    """Replace the cell runner: the n-th cell run gets ``rates[n]`` docs/s; returns the cells as run."""
+def fake_grid(
+    monkeypatch: pytest.MonkeyPatch, rates: list[float], workdirs: list[Path] | None = None
+) -> list[tuple[str, int]]:
+    """Replace the cell runner: the n-th cell run gets ``rates[n]`` docs/s; returns the cells as run (and
+    appends their workdirs to ``workdirs``)."""
     ran: list[tuple[str, int]] = []
 
     def run_e2e(*, database: str, workers: int, params: E2EParameters, workdir: Path, **_: Any) -> E2EResult:
         assert workdir.name == f"{database}-{workers}w"
+        if workdirs is not None:
+            workdirs.append(workdir)
         ran.append((database, workers))
         result = cell(database, workers, rates[len(ran) - 1], 10.0 * len(ran))
         result.wall_seconds = 1.0
@@ -130,13 +135,18 @@ def test_rounds_run_the_grid_abba_and_print_each_round_and_the_paired_summary(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # Runs: round 1 1w=20 2w=30; round 2 2w=25 1w=50; round 3 1w=40 2w=44; round 4 2w=33 1w=30.
-    ran = fake_grid(monkeypatch, [20.0, 30.0, 25.0, 50.0, 40.0, 44.0, 33.0, 30.0])
+    workdirs: list[Path] = []
+    ran = fake_grid(monkeypatch, [20.0, 30.0, 25.0, 50.0, 40.0, 44.0, 33.0, 30.0], workdirs)
 
     code = main([*E2E, "--rounds", "4", "--workdir", str(tmp_path)])
 
     assert code == 0
     one, two = ("postgres", 1), ("postgres", 2)
     assert ran == [one, two, two, one, one, two, two, one]
+    # Each round in its own directory: a later round does not wipe an earlier one's logs.
+    assert [path.relative_to(tmp_path).parts[0] for path in workdirs] == [
+        f"round-{number}" for number in (1, 1, 2, 2, 3, 3, 4, 4)
+    ]
     out = capsys.readouterr().out
     assert out.count("gateway bench e2e on loopback") == 1
     assert "round 2 of 4: cells in reverse order" in out
