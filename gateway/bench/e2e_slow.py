@@ -87,7 +87,8 @@ def scenarios(delay: float, max_in_flight: int) -> list[Scenario]:
 
 
 def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
-    """Run every scenario ``--rounds`` times, interleaved (a busy machine drifts), and print the table.
+    """Run every scenario ``--rounds`` times, interleaved (a busy machine drifts) and in an order rotated by
+    one place per round (``scenario_order``), and print the table.
 
     Exit code 0: the nine kept the target share with the slow and with the silent endpoint; 1: not; 2: bad
     usage (``--workers`` below 1, or above 1 on SQLite).
@@ -103,7 +104,8 @@ def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
     rows = scenarios(args.slow_delay, in_flight)
     runs: list[list[ScenarioResult]] = [[] for _ in rows]
     for round_number in range(1, args.rounds + 1):
-        for index, scenario in enumerate(rows):
+        for index in scenario_order(len(rows), round_number):
+            scenario = rows[index]
             print(f"bench e2e-slow: round {round_number}, {scenario.label} ...", end="", file=sys.stderr)
             started = time.monotonic()
             result = run_scenario(
@@ -123,6 +125,16 @@ def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
     print(format_slow_table(runs, in_flight, defaults.per_endpoint, args))
     kept = [median_share(runs[i], runs[0]) for i in (1, 2)]
     return 0 if all(share is not None and share >= TARGET_RATIO for share in kept) else 1
+
+
+def scenario_order(count: int, round_number: int) -> list[int]:
+    """The order of the ``count`` scenarios in round ``round_number`` (from 1): the first round in the table's
+    order, each later one rotated by one more place, so that over ``count`` rounds every scenario runs once
+    in every position. On a shared host a position carries its own bias (measured for ``bench e2e``'s
+    cells: the second ran faster whichever it was), and each row's share is paired with its own round's
+    baseline, which then runs in every position too."""
+    shift = (round_number - 1) % count
+    return [*range(shift, count), *range(shift)]
 
 
 def usage_problem(database: str, workers: int) -> str | None:

@@ -73,7 +73,7 @@ def format_slow_table(
         f"gateway bench e2e-slow: {args.documents} documents over {RECEIVERS} endpoints (9 fast real AS4 "
         f"receivers + 1 slow), {processes_label(args.db, args.workers)} ({each}{max_in_flight} in flight, "
         f"{per_endpoint} per endpoint by default), send timeout {args.send_timeout:g} s, {args.rounds} "
-        f"round(s) interleaved, {os.cpu_count() or '?'} CPUs, load average {load}",
+        f"round(s) interleaved (order rotated per round), {os.cpu_count() or '?'} CPUs, load average {load}",
         "",
         f"{'scenario':<44} {'nine: delivered':>16} {'docs/s per round':>18} {'median':>7} "
         f"{'vs baseline':>12} {'slow one: delivered':>20}",

@@ -195,7 +195,13 @@ def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         description=e2e_slow.__doc__,
     )
     p.add_argument("--documents", type=int, default=200, help="documents per scenario (default 200)")
-    p.add_argument("--rounds", type=int, default=3, help="runs of every scenario, interleaved (default 3)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="runs of every scenario, interleaved, the order rotated by one place per round (4 puts each "
+        "scenario once in every position; default 4)",
+    )
     p.add_argument("--slow-delay", type=float, default=10.0, help="seconds the slow one takes (default 10)")
     p.add_argument(
         "--send-timeout", type=float, default=30.0, help="worker send timeout, seconds (default 30)"
