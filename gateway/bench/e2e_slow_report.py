@@ -75,19 +75,24 @@ def format_slow_table(
         f"{per_endpoint} per endpoint by default), send timeout {args.send_timeout:g} s, {args.rounds} "
         f"round(s) interleaved (order rotated per round), {os.cpu_count() or '?'} CPUs, load average {load}",
         "",
-        f"{'scenario':<44} {'nine: delivered':>16} {'docs/s per round':>18} {'median':>7} "
-        f"{'vs baseline':>12} {'slow one: delivered':>20}",
     ]
-    for results in runs:
-        rates = [r.fast_rate for r in results]
-        known = [rate for rate in rates if rate is not None]
+    per_round = [
+        " ".join(f"{r.fast_rate:.1f}" if r.fast_rate is not None else "-" for r in results)
+        for results in runs
+    ]
+    width = max([18, *(len(rates) for rates in per_round)])  # 4 rounds of 100+ docs/s: 23 characters
+    lines.append(
+        f"{'scenario':<44} {'nine: delivered':>16} {'docs/s per round':>{width}} {'median':>7} "
+        f"{'vs baseline':>12} {'slow one: delivered':>20}"
+    )
+    for results, rates in zip(runs, per_round, strict=True):
+        known = [r.fast_rate for r in results if r.fast_rate is not None]
         share = median_share(results, runs[0])
         delivered = f"{sum(r.fast_delivered for r in results)}/{sum(r.fast_documents for r in results)}"
         slow = f"{sum(r.slow_delivered for r in results)}/{sum(r.slow_documents for r in results)}"
-        per_round = " ".join(f"{rate:.1f}" if rate is not None else "-" for rate in rates)
         median = f"{statistics.median(known):.1f}" if known else "-"
         lines.append(
-            f"{results[0].scenario.label:<44} {delivered:>16} {per_round:>18} {median:>7} "
+            f"{results[0].scenario.label:<44} {delivered:>16} {rates:>{width}} {median:>7} "
             f"{f'{share:.0%}' if share is not None else '-':>12} {slow:>20}"
         )
         lines += [f"    error: {error}" for r in results for error in r.errors]

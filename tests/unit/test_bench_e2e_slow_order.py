@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from gateway.bench import e2e_slow
 from gateway.bench.e2e_slow import scenario_order
-from gateway.bench.e2e_slow_report import Scenario, ScenarioResult
+from gateway.bench.e2e_slow_report import Scenario, ScenarioResult, format_slow_table
 from gateway.cli.main import main
 
 
@@ -51,3 +52,23 @@ def test_each_round_runs_every_scenario_in_the_rotated_order_and_pairs_it_with_i
     assert rows[labels[1]].split()[-2] == "90%"  # 36 / 40 in both rounds
     assert rows[labels[2]].split()[-2] == "75%"
     assert code == 1  # the silent row is under 90 %
+
+
+def test_the_table_stays_aligned_with_four_rounds_of_three_digit_rates() -> None:
+    runs = []
+    for scenario in e2e_slow.scenarios(10.0, 20):
+        results = []
+        for _ in range(4):
+            result = ScenarioResult(scenario, fast_documents=900, fast_delivered=900)
+            result.fast_seconds = 900 / 123.4
+            results.append(result)
+        runs.append(results)
+    args = argparse.Namespace(db="sqlite", workers=1, documents=1000, send_timeout=30, rounds=4)
+
+    lines = format_slow_table(runs, 20, 4, args).splitlines()
+
+    header = next(line for line in lines if line.startswith("scenario"))
+    rows = [line for line in lines if "123.4 123.4 123.4 123.4" in line]
+    assert len(rows) == 4
+    assert all(len(row) == len(header) for row in rows)  # every column right-aligned under its heading
+    assert all(row.index("123.4") > header.index("delivered") for row in rows)
