@@ -42,6 +42,8 @@ class KeyRing:
         return found
 
 
+#: The 401 title of a request without a valid key.
+NO_KEY = "A valid API key is required (Authorization: Bearer <key> or X-API-Key)"
 #: The 401 title of a request carrying two different keys.
 TWO_KEYS = "A request with two different API keys is refused: send one (Authorization: Bearer or X-API-Key)"
 

@@ -11,7 +11,7 @@ import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.api.auth import TWO_KEYS, KeyRing, Principal, presented_keys
+from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, Principal, presented_keys
 from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
 from gateway.bootstrap import Services
 from gateway.config import Role
@@ -48,7 +48,7 @@ async def get_principal(
     if principal is None:
         raise HTTPException(
             status_code=401,
-            detail="A valid API key is required (Authorization: Bearer <key> or X-API-Key)",
+            detail=NO_KEY,
             headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal

@@ -11,7 +11,7 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.api.auth import TWO_KEYS, KeyRing, presented_keys
+from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, presented_keys
 from gateway.api.errors import problem
 
 #: Paths that need a key (FastAPI's documentation routes and the Prometheus scrape).
@@ -38,7 +38,7 @@ class OperationsGuard:
             if two or not presented or self.keyring.authenticate(presented.pop()) is None:
                 response = problem(
                     401,
-                    TWO_KEYS if two else "A valid API key is required (Authorization: Bearer <key> or X-API-Key)",
+                    TWO_KEYS if two else NO_KEY,
                     kind="http-401",
                     instance=str(scope["path"]),
                 )
