@@ -6,6 +6,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from starlette.datastructures import Headers
+
 from gateway.config import APIKey, Role
 from gateway.model.units import unit_key
 
@@ -40,12 +42,21 @@ class KeyRing:
         return found
 
 
-def extract_key(authorization: str | None, x_api_key: str | None) -> str | None:
-    """Take the key from ``Authorization: Bearer`` or ``X-API-Key``."""
-    if x_api_key:
-        return x_api_key.strip()
-    if authorization:
+#: The 401 title of a request without a valid key.
+NO_KEY = "A valid API key is required (Authorization: Bearer <key> or X-API-Key)"
+#: The 401 title of a request carrying two different keys.
+TWO_KEYS = "A request with two different API keys is refused: send one (Authorization: Bearer or X-API-Key)"
+
+
+def presented_keys(headers: Headers) -> set[str]:
+    """The distinct keys of every ``Authorization: Bearer`` and ``X-API-Key`` line of a request.
+
+    More than one is refused by the callers (``TWO_KEYS``): which key, and whose role, would act is not
+    for the gateway to guess.
+    """
+    keys = {value.strip() for value in headers.getlist("x-api-key") if value.strip()}
+    for authorization in headers.getlist("authorization"):
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
-            return value.strip()
-    return None
+            keys.add(value.strip())
+    return keys

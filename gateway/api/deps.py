@@ -11,7 +11,7 @@ import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.api.auth import KeyRing, Principal, extract_key
+from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, Principal, presented_keys
 from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
 from gateway.bootstrap import Services
 from gateway.config import Role
@@ -37,16 +37,18 @@ _API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-K
 async def get_principal(
     request: Request,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    x_api_key: Annotated[str | None, Depends(_API_KEY)],
+    _x_api_key: Annotated[str | None, Depends(_API_KEY)],
 ) -> Principal:
     """Authenticate the caller by API key; 401 without a valid key."""
     keyring: KeyRing = request.app.state.keyring
-    presented = extract_key(request.headers.get("authorization"), x_api_key)
-    principal = keyring.authenticate(presented) if presented else None
+    presented = presented_keys(request.headers)
+    if len(presented) > 1:
+        raise HTTPException(status_code=401, detail=TWO_KEYS, headers={"WWW-Authenticate": "Bearer"})
+    principal = keyring.authenticate(presented.pop()) if presented else None
     if principal is None:
         raise HTTPException(
             status_code=401,
-            detail="A valid API key is required (Authorization: Bearer <key> or X-API-Key)",
+            detail=NO_KEY,
             headers={"WWW-Authenticate": "Bearer"},
         )
     request.state.principal = principal

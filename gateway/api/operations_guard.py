@@ -11,7 +11,7 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.api.auth import KeyRing, extract_key
+from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, presented_keys
 from gateway.api.errors import problem
 
 #: Paths that need a key (FastAPI's documentation routes and the Prometheus scrape).
@@ -33,11 +33,12 @@ class OperationsGuard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in OPERATIONS_PATHS:
             headers = Headers(scope=scope)
-            presented = extract_key(headers.get("authorization"), headers.get("x-api-key"))
-            if not presented or self.keyring.authenticate(presented) is None:
+            presented = presented_keys(headers)
+            two = len(presented) > 1
+            if two or not presented or self.keyring.authenticate(presented.pop()) is None:
                 response = problem(
                     401,
-                    "A valid API key is required (Authorization: Bearer <key> or X-API-Key)",
+                    TWO_KEYS if two else NO_KEY,
                     kind="http-401",
                     instance=str(scope["path"]),
                 )

@@ -82,9 +82,10 @@ EMAIL_SCHEME: Final = "EM"
 """EAS code "Electronic mail (SMTP)": BT-49 of a buyer reached by e-mail only (a private person)."""
 EMAIL_MAX_LENGTH: Final = 190
 """Longest e-mail receiver address kept (the store's receiver column holds ``EM:`` + the address)."""
-# A pragmatic address check (RFC 5321 §4.1.2 local@domain, no spaces, angle brackets or separators); the
+# A pragmatic address check (RFC 5321 §4.1.2 local@domain, no spaces, control characters, angle brackets or
+# separators: PostgreSQL cannot compare a text holding a NUL); the
 # relay has the last word (a 5xx reply fails the document with its reason).
-_EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+_EMAIL = re.compile(r"^[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 
 
 def is_email_address(text: str) -> bool:

@@ -10,6 +10,7 @@ and records nothing.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -26,6 +27,8 @@ from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceRespo
 log = logging.getLogger("gateway.expenses")
 
 _MAX_TEXT = 2000
+#: The characters the API's TEXT_PATTERN refuses too: controls other than tab and line breaks.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: Actions only the gateway takes.
 _SYSTEM_ACTIONS = frozenset(
     {ExpenseAction.CREATED, ExpenseAction.ROUTE, ExpenseAction.TRIAGE, ExpenseAction.DUPLICATE}
@@ -57,6 +60,8 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
         raise InvalidExpenseRequest(f"{what} is required")
     if value and len(value) > _MAX_TEXT:
         raise InvalidExpenseRequest(f"{what} is longer than {_MAX_TEXT} characters")
+    if value and _CONTROL.search(value):  # the Invoice Response carries it: XML holds no such character
+        raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
     return value
 
 

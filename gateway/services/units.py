@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -69,11 +70,19 @@ def parse_units(data: bytes, *, filename: str) -> list[ProductionUnit]:
     else:
         rows = csv.DictReader(io.StringIO(text))
         units = [unit_from_mapping(dict(row), f"{filename} line {n}: ") for n, row in enumerate(rows, 2)]
-    keys = [unit.key for unit in units]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise InvalidExpenseRequest(f"{filename}: units named twice: {', '.join(repeated)}")
+    refuse_repeated_units(units, f"{filename}: ")
     return units
+
+
+def refuse_repeated_units(units: Sequence[ProductionUnit], where: str = "") -> None:
+    """Refuse a list naming one unit twice (``PU-04711`` and ``pu04711`` are one: which one to keep?).
+
+    Raises:
+        InvalidExpenseRequest: naming the repeated unit keys.
+    """
+    repeated = sorted(key for key, count in Counter(unit.key for unit in units).items() if count > 1)
+    if repeated:
+        raise InvalidExpenseRequest(f"{where}units named twice: {', '.join(repeated)}")
 
 
 def save_units(store: DocumentStore, units: Sequence[ProductionUnit], *, clock: Clock) -> int:

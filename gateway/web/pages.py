@@ -224,6 +224,14 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     )
 
 
+def _holds_nul(request: Request) -> bool:
+    """True when the decoded path or a query name or value holds a NUL (PostgreSQL cannot compare such a
+    text: a 500 page there, a silent "not found" on SQLite), as ``read_form`` refuses in a form."""
+    if "\x00" in request.scope.get("path", ""):
+        return True
+    return any("\x00" in name or "\x00" in value for name, value in request.query_params.multi_items())
+
+
 class PageRoute(APIRoute):
     """A route whose errors are pages: the service errors map to their status, anything else to 500."""
 
@@ -231,6 +239,8 @@ class PageRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
+            if _holds_nul(request):
+                return error_page(request, 422, "The address holds a NUL character, which no text may hold.")
             try:
                 return await handler(request)
             except LoginRequired:

@@ -180,6 +180,29 @@ def test_operations_endpoints_need_a_key_and_probes_stay_open(edge_app: FastAPI)
         assert client.get("/readyz").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("authorization", f"Bearer {SENDER_KEY}"), ("x-api-key", SUPPORT_KEY)],
+        [("authorization", f"Bearer {SENDER_KEY}"), ("authorization", f"Bearer {SUPPORT_KEY}")],
+        [("x-api-key", SENDER_KEY), ("x-api-key", SUPPORT_KEY)],
+    ],
+    ids=["bearer-and-x-api-key", "two-bearers", "two-x-api-keys"],
+)
+def test_two_different_keys_in_one_request_are_refused(
+    edge_app: FastAPI, headers: list[tuple[str, str]]
+) -> None:
+    """Which of two keys would act (and with whose role) is not for the gateway to guess: X-API-Key used
+    to win over the Bearer key silently, and the first of two header lines over the second."""
+    with TestClient(edge_app) as client:
+        for path in ["/v1/inbound", "/metrics"]:
+            refused = client.get(path, headers=headers)
+            assert refused.status_code == 401, path
+            assert "two different API keys" in str(problem_of(refused)["title"]), path
+        same = [("authorization", f"Bearer {SENDER_KEY}"), ("x-api-key", SENDER_KEY)]
+        assert client.get("/v1/inbound", headers=same).status_code == 200
+
+
 def test_operations_endpoints_can_be_opened(
     api_settings: Settings, validation_engine: ValidationEngine, tmp_path: Path
 ) -> None:

@@ -27,6 +27,8 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures
         "/v1/outbound?number=a%01b",
         "/v1/outbound?receiver=0208:%00",
         "/v1/outbound?receiver=0208:a%1fb",
+        "/v1/outbound?receiver=EM:a%00@b.example",
+        "/v1/outbound?receiver=EM:a%01b@c.example",
         "/v1/outbound/%00",
         "/v1/outbound/a%00b/ubl",
         "/v1/outbound/a%00b/evidence",

@@ -91,6 +91,18 @@ def test_units_are_put_and_a_blank_name_is_refused(app: ExpenseApp) -> None:
     assert [u["name"] for u in app.client.get("/v1/units", headers=admin).json()] == ["Het Graan", "De Eik"]
 
 
+def test_a_unit_list_naming_a_unit_twice_is_refused_as_the_unit_file_is(app: ExpenseApp) -> None:
+    """``PU-04711`` and ``pu04711`` are one unit: the answer listed both while the store kept the last;
+    the list is refused naming the unit, nothing is stored."""
+    listed = [{"code": "PU-04711", "name": "De Eik"}, {"code": "pu04711", "name": "Het Graan"}]
+    response = app.client.put("/v1/units", json=listed, headers=auth("admin"))
+    problem = problem_of(response)
+    assert problem["status"] == 422
+    assert problem["type"] == "/problems/expense-request-invalid"
+    assert "PU04711" in str(problem["detail"])
+    assert app.client.get("/v1/units", headers=auth("admin")).json() == []
+
+
 def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_field(
     app: ExpenseApp, validation_engine: ValidationEngine
 ) -> None:

@@ -14,7 +14,7 @@ from gateway.api.schemas import json_request_body, parse_json_body
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
 from gateway.model.units import unit_key
-from gateway.services.units import list_units, save_units, unit_from_mapping
+from gateway.services.units import list_units, refuse_repeated_units, save_units, unit_from_mapping
 
 router = APIRouter(prefix="/v1/units", tags=["units"], responses=problem_responses(503))
 
@@ -45,6 +45,7 @@ def put_many(services: ServicesDep, _who: AdminDep, body: BodyDep) -> list[UnitO
     """Admin: create or replace the listed units (``[{"code", "name", "active", "members"}]``), atomically."""
     items = parse_json_body(body, list[UnitItemIn])
     units = [unit_from_mapping(item.model_dump(), f"item {n}: ") for n, item in enumerate(items, 1)]
+    refuse_repeated_units(units)
     save_units(services.store, units, clock=services.clock)
     return [unit_out(u) for u in units]
 
