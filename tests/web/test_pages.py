@@ -117,6 +117,7 @@ def test_search_by_number_and_error_pages(site: Site, login: Callable[[str], htt
         "/web/inbound/a%00b",
         "/web/expenses/a%00b",
         "/web/expenses?supplier=%00",
+        "/web/outbound?a%00b=1",
     ],
 )
 def test_a_nul_in_the_address_is_refused_before_the_database(
