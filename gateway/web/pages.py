@@ -1,5 +1,5 @@
 """The page machinery: the template environment, the request's session, forms with CSRF tokens, and
-errors answered as pages (404, 403, 409, 422, 429, 500) instead of problem+json."""
+errors answered as pages (403, 404, 405, 409, 422, 429, 500) instead of problem+json."""
 
 from __future__ import annotations
 
@@ -201,6 +201,7 @@ _ERROR_TITLES: Final = {
     400: "Bad request",
     403: "Not allowed",
     404: "Not found",
+    405: "Method not allowed",
     409: "Not possible now",
     413: "Too large",
     422: "Invalid input",
