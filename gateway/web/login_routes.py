@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Final
 
@@ -123,10 +124,8 @@ async def logout(request: Request) -> Response:
 def logout_by_address(request: Request) -> Response:
     """A link or a typed address never ends a session (a cross-site image could): 405, ``Allow: POST``;
     the page keeps the navigation, with its Log out button, for a person logged in."""
-    try:
+    with contextlib.suppress(LoginRequired):
         require_session(request)
-    except LoginRequired:
-        pass
     response = error_page(request, 405, LOGOUT_BY_FORM)
     response.headers["Allow"] = "POST"
     return response
