@@ -88,7 +88,8 @@ def scenarios(delay: float, max_in_flight: int) -> list[Scenario]:
 
 def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
     """Run every scenario ``--rounds`` times, interleaved (a busy machine drifts) and in an order rotated by
-    one place per round (``scenario_order``), and print the table.
+    one place per round (``scenario_order``), each run in a folder of its own (``scenario_workdir``, named
+    on its progress line), and print the table.
 
     Exit code 0: the nine kept the target share with the slow and with the silent endpoint; 1: not; 2: bad
     usage (``--workers`` below 1, or above 1 on SQLite).
@@ -108,10 +109,11 @@ def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
             scenario = rows[index]
             print(f"bench e2e-slow: round {round_number}, {scenario.label} ...", end="", file=sys.stderr)
             started = time.monotonic()
+            workdir = scenario_workdir(args.workdir.resolve(), args.rounds, round_number, index)
             result = run_scenario(
                 scenario,
                 documents=args.documents,
-                workdir=args.workdir.resolve() / f"s{index}",
+                workdir=workdir,
                 template=args.template,
                 send_timeout=args.send_timeout,
                 timeout=args.timeout,
@@ -120,11 +122,20 @@ def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
                 workers=args.workers,
                 postgres_url=args.postgres_url,
             )
-            print(f" {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+            print(f" {time.monotonic() - started:.0f} s (logs: {workdir})", file=sys.stderr, flush=True)
             runs[index].append(result)
     print(format_slow_table(runs, in_flight, defaults.per_endpoint, args))
     kept = [median_share(runs[i], runs[0]) for i in (1, 2)]
     return 0 if all(share is not None and share >= TARGET_RATIO for share in kept) else 1
+
+
+def scenario_workdir(root: Path, rounds: int, round_number: int, index: int) -> Path:
+    """The folder of scenario ``index`` (``s<index>``, the table's row) in round ``round_number``: under
+    ``round-<number>/`` with several rounds, as ``bench e2e --rounds`` does, so that every round keeps its
+    logs (``prepare_loopback`` recreates the folder)."""
+    if rounds > 1:
+        root = root / f"round-{round_number}"
+    return root / f"s{index}"
 
 
 def scenario_order(count: int, round_number: int) -> list[int]:

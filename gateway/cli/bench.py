@@ -220,7 +220,10 @@ def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     _add_postgres_url_option(p)
     p.add_argument("--template", type=Path, default=e2e_slow.DEFAULT_TEMPLATE, help="JSON document to post")
     p.add_argument(
-        "--workdir", type=Path, default=e2e_slow.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"
+        "--workdir",
+        type=Path,
+        default=e2e_slow.DEFAULT_WORKDIR,
+        help="PKI, SQLite files, logs: round-<n>/s<row> for each run (s<row> with one round; recreated)",
     )
     p.set_defaults(func=e2e_slow.run_bench_e2e_slow)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import InvalidIdentifier
@@ -18,7 +18,6 @@ from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
 from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
 from gateway.web.pages import (
-    Forbidden,
     PageContext,
     PageRoute,
     checked_form,
@@ -45,6 +44,8 @@ DONE: Final = {
     "answer": "The supplier's answer is recorded; the expense waits for approval again.",
     "mark-paid": "Marked as paid (Invoice Response PD).",
 }
+
+NO_SUCH_ACTION: Final = "This page has no such action."
 
 #: The actions a page form may take, by the last segment of its address.
 ACTIONS: Final = {
@@ -122,10 +123,11 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
 
 @router.post("/expenses/{expense_id}/{action}")
 async def act(context: PersonDep, expense_id: str, action: str) -> Response:
-    """Take an action: the workflow checks the units and the status, and audits it."""
-    form = await checked_form(context)
+    """Take an action: the workflow checks the units and the status, and audits it. An action of no form
+    is a page that does not exist (404), whoever asks; a role that may not take an existing one gets 403."""
     if action not in ACTIONS:
-        raise Forbidden(f"{action!r} is not an action of this page.")
+        raise HTTPException(404, NO_SUCH_ACTION)
+    form = await checked_form(context)
     data = ActionInput(
         unit=form.get("unit") or None,
         reason=form.get("reason") or form.get("answer") or None,

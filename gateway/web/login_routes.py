@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from typing import Final
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
@@ -12,7 +14,9 @@ from gateway.web.pages import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Forbidden,
+    LoginRequired,
     PageRoute,
+    error_page,
     page,
     query_link,
     read_form,
@@ -22,6 +26,8 @@ from gateway.web.pages import (
 from gateway.web.people import Authenticator, Person, audit, tokens_match
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+
+LOGOUT_BY_FORM: Final = "Log out with the Log out button of a page: this address only accepts its form."
 
 
 def _safe_next(target: str | None) -> str:
@@ -111,6 +117,17 @@ async def logout(request: Request) -> Response:
     sessions_of(request).close(request.cookies.get(SESSION_COOKIE), session.person)
     response = RedirectResponse("/web/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/web")
+    return response
+
+
+@router.get("/logout")
+def logout_by_address(request: Request) -> Response:
+    """A link or a typed address never ends a session (a cross-site image could): 405, ``Allow: POST``;
+    the page keeps the navigation, with its Log out button, for a person logged in."""
+    with contextlib.suppress(LoginRequired):
+        require_session(request)
+    response = error_page(request, 405, LOGOUT_BY_FORM)
+    response.headers["Allow"] = "POST"
     return response
 
 

@@ -1,11 +1,11 @@
 """The page machinery: the template environment, the request's session, forms with CSRF tokens, and
-errors answered as pages (404, 403, 409, 422, 429, 500) instead of problem+json."""
+errors answered as pages (403, 404, 405, 409, 422, 429, 500) instead of problem+json."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -150,7 +150,7 @@ async def read_form(request: Request) -> dict[str, str]:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError as exc:
         raise HTTPException(422, "This form is not UTF-8 text.") from exc
-    if any("\x00" in value for values in fields.values() for value in values):
+    if _holds_nul(value for values in fields.values() for value in values):
         raise HTTPException(422, "A form field holds a NUL character, which no text may hold.")
     return {name: values[0] for name, values in fields.items()}
 
@@ -201,6 +201,7 @@ _ERROR_TITLES: Final = {
     400: "Bad request",
     403: "Not allowed",
     404: "Not found",
+    405: "Method not allowed",
     409: "Not possible now",
     413: "Too large",
     422: "Invalid input",
@@ -224,12 +225,18 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     )
 
 
-def _holds_nul(request: Request) -> bool:
-    """True when the decoded path or a query name or value holds a NUL (PostgreSQL cannot compare such a
-    text: a 500 page there, a silent "not found" on SQLite), as ``read_form`` refuses in a form."""
-    if "\x00" in request.scope.get("path", ""):
-        return True
-    return any("\x00" in name or "\x00" in value for name, value in request.query_params.multi_items())
+def _holds_nul(texts: Iterable[str]) -> bool:
+    """True when one of ``texts`` holds a NUL: PostgreSQL can neither store nor compare such a text (a 500
+    page there, a silent "not found" on SQLite), so forms and addresses holding one are refused."""
+    return any("\x00" in text for text in texts)
+
+
+def _address_texts(request: Request) -> Iterable[str]:
+    """The decoded path, then every query name and value."""
+    yield request.scope.get("path", "")
+    for name, value in request.query_params.multi_items():
+        yield name
+        yield value
 
 
 class PageRoute(APIRoute):
@@ -239,7 +246,7 @@ class PageRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def answer(request: Request) -> Response:
-            if _holds_nul(request):
+            if _holds_nul(_address_texts(request)):
                 return error_page(request, 422, "The address holds a NUL character, which no text may hold.")
             try:
                 return await handler(request)

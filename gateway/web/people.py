@@ -76,6 +76,14 @@ class LoginRefused(Exception):
 SOURCE_FACTOR = 4
 
 
+def _logged_name(name: str, record: PersonRecord | None) -> str:
+    """The typed name as the audit log shows it: an account's name quoted, any other text never (it may be
+    a password typed into the name field), only its length."""
+    if record is not None:
+        return repr(name)
+    return f"an unknown name ({len(name)} characters)"
+
+
 class PasswordAuthenticator:
     """Name and password against the stored argon2 hashes, with failure limits per name and per client
     address within a sliding window."""
@@ -99,7 +107,8 @@ class PasswordAuthenticator:
         if self._store.failures_since(name, since) >= self._max or (
             by_source and self._store.failures_since(by_source, since) >= SOURCE_FACTOR * self._max
         ):
-            audit.warning("login refused (rate limit) for %r from %s", name, source or "?")
+            shown = _logged_name(name, self._store.get_person(name))
+            audit.warning("login refused (rate limit) for %s from %s", shown, source or "?")
             raise LoginRefused(name)
         record = self._store.get_person(name)
         usable = record is not None and record.active
@@ -108,7 +117,7 @@ class PasswordAuthenticator:
             self._store.record_failure(name, at=now)
             if by_source:
                 self._store.record_failure(by_source, at=now)
-            audit.warning("login failed for %r from %s", name, source or "?")
+            audit.warning("login failed for %s from %s", _logged_name(name, record), source or "?")
             return None
         assert record is not None
         self._store.clear_failures(name)

@@ -54,6 +54,39 @@ def test_each_round_runs_every_scenario_in_the_rotated_order_and_pairs_it_with_i
     assert code == 1  # the silent row is under 90 %
 
 
+@pytest.mark.parametrize(
+    ("rounds", "expected"),
+    [
+        (2, [f"round-{n}/s{k}" for n, order in ((1, "0123"), (2, "1230")) for k in order]),
+        (1, ["s0", "s1", "s2", "s3"]),
+    ],
+)
+def test_every_round_keeps_its_logs_in_a_folder_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    rounds: int,
+    expected: list[str],
+) -> None:
+    """Folders named by round and table row, as ``bench e2e --rounds`` does: a later round does not
+    recreate (and so erase) an earlier one's logs; each progress line says where its logs are."""
+    folders: list[Path] = []
+
+    def run_scenario(scenario: Scenario, *, workdir: Path, **_: Any) -> ScenarioResult:
+        folders.append(workdir)
+        return ScenarioResult(scenario, fast_documents=90, fast_delivered=90)
+
+    monkeypatch.setattr(e2e_slow, "run_scenario", run_scenario)
+
+    argv = ["bench", "e2e-slow", "--rounds", str(rounds), "--documents", "100", "--workdir", str(tmp_path)]
+    main(argv)
+
+    assert [folder.relative_to(tmp_path).as_posix() for folder in folders] == expected
+    progress = capsys.readouterr().err.splitlines()
+    assert len(progress) == len(expected)
+    assert all(line.endswith(f"(logs: {folder})") for line, folder in zip(progress, folders, strict=True))
+
+
 def test_the_table_stays_aligned_with_four_rounds_of_three_digit_rates() -> None:
     runs = []
     for scenario in e2e_slow.scenarios(10.0, 20):

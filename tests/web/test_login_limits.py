@@ -3,6 +3,7 @@ address, and a sliding window after which a person may try again."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,3 +87,30 @@ def test_a_login_does_not_show_its_hash_in_its_repr(people: SQLPeopleStore) -> N
     assert checked is not None
     assert checked.password_hash is not None
     assert checked.password_hash not in repr(checked)
+
+
+def test_the_audit_log_names_accounts_only_never_other_typed_text(
+    people: SQLPeopleStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A password typed into the name field must not reach the log: an unknown name shows as its length."""
+    clock = MovableClock()
+    save_account(people, "ann", Role.SUPPORT, [], PASSWORD, clock=clock)
+    login = PasswordAuthenticator(people, clock, WebSettings(login_max_failures=2, login_window_seconds=600))
+    typed = "my secret pass phrase"
+    with caplog.at_level(logging.INFO, logger="gateway.web.audit"):
+        for _ in range(2):
+            assert login.authenticate(typed, "whatever", source="10.0.0.7") is None
+            assert login.authenticate("ann", "not the password", source="10.0.0.7") is None
+        with pytest.raises(LoginRefused):
+            login.authenticate(typed, "whatever", source="10.0.0.7")
+        with pytest.raises(LoginRefused):
+            login.authenticate("ann", PASSWORD, source="10.0.0.7")
+    lines = [record.getMessage() for record in caplog.records if record.name == "gateway.web.audit"]
+    assert lines == [
+        "login failed for an unknown name (21 characters) from 10.0.0.7",
+        "login failed for 'ann' from 10.0.0.7",
+    ] * 2 + [
+        "login refused (rate limit) for an unknown name (21 characters) from 10.0.0.7",
+        "login refused (rate limit) for 'ann' from 10.0.0.7",
+    ]
+    assert typed not in caplog.text

@@ -117,6 +117,7 @@ def test_search_by_number_and_error_pages(site: Site, login: Callable[[str], htt
         "/web/inbound/a%00b",
         "/web/expenses/a%00b",
         "/web/expenses?supplier=%00",
+        "/web/outbound?a%00b=1",
     ],
 )
 def test_a_nul_in_the_address_is_refused_before_the_database(
@@ -150,6 +151,53 @@ def test_logout_ends_the_session(site: Site, login: Callable[[str], httpx.Client
     token = csrf_of(client, "/web/outbound")
     assert client.post("/web/logout", data={"csrf_token": token}).status_code == 303
     assert client.get("/web/outbound").status_code == 303  # back to the login page
+
+
+def test_an_unknown_expense_action_is_a_404_page_and_a_refused_role_still_a_403(
+    site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client]
+) -> None:
+    path = f"/web/expenses/{site.routed_expense}"
+    nobody = new_client()
+    for action in ("bogus", "approve"):  # not logged in: the login page, whether the action exists or not
+        answer = nobody.post(f"{path}/{action}", data={})
+        assert answer.status_code == 303
+        assert (
+            answer.headers["location"]
+            == f"/web/login?next=%2Fweb%2Fexpenses%2F{site.routed_expense}%2F{action}"
+        )
+    member = login("mia")  # member of PU-04711, the routed expense's unit
+    token = csrf_of(member, path)
+    unknown = member.post(f"{path}/bogus", data={"csrf_token": token})
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.headers["content-type"].startswith("text/html")
+    assert "This page has no such action." in unknown.text
+    assert "bogus" not in unknown.text
+    elsewhere = member.post("/web/expenses/00000000-0000-0000-0000-000000000000/bogus", data={})
+    assert elsewhere.status_code == 404  # whatever the expense, before the form is read
+    refused = member.post(f"{path}/assign", data={"csrf_token": token, "unit": "PU-00123"})
+    assert refused.status_code == 403  # an action that exists, but not for a member
+    assert "may not assign" in refused.text
+    french = member.post(f"{path}/bogus?lang=fr", data={"csrf_token": token})
+    assert "Cette page ne propose pas cette action." in french.text
+
+
+def test_a_logout_by_address_is_a_405_page_allowing_post(
+    login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client]
+) -> None:
+    """A link or an image must not end a session: GET says which method the address takes, and the
+    session goes on."""
+    client = login("sam")
+    answer = client.get("/web/logout", headers={"Accept-Language": "nl-BE"})
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Methode niet toegestaan" in answer.text
+    assert "Uitloggen" in answer.text  # the navigation, with its logout form, for a person logged in
+    assert client.get("/web/outbound").status_code == 200  # still logged in
+    nobody = new_client().get("/web/logout")
+    assert nobody.status_code == 405
+    assert nobody.headers["allow"] == "POST"
+    assert "Method not allowed" in nobody.text
 
 
 @pytest.mark.parametrize("path", ["/web/outbound", "/web/inbound", "/web/triage", "/web/expenses"])
