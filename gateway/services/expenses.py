@@ -10,12 +10,12 @@ and records nothing.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
 from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus, decide
+from gateway.model.free_text import CONTROL
 from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import check_action, visible_to
@@ -27,8 +27,6 @@ from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceRespo
 log = logging.getLogger("gateway.expenses")
 
 _MAX_TEXT = 2000
-#: The characters the API's TEXT_PATTERN refuses too: controls other than tab and line breaks.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: Actions only the gateway takes.
 _SYSTEM_ACTIONS = frozenset(
     {ExpenseAction.CREATED, ExpenseAction.ROUTE, ExpenseAction.TRIAGE, ExpenseAction.DUPLICATE}
@@ -60,7 +58,7 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
         raise InvalidExpenseRequest(f"{what} is required")
     if value and len(value) > _MAX_TEXT:
         raise InvalidExpenseRequest(f"{what} is longer than {_MAX_TEXT} characters")
-    if value and _CONTROL.search(value):  # the Invoice Response carries it: XML holds no such character
+    if value and CONTROL.search(value):  # the Invoice Response carries it: XML holds no such character
         raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
     return value
 
