@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.api.auth import Principal
 from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, raw_message_out
@@ -121,6 +121,13 @@ class QueryIn(BaseModel):
         min_length=1, max_length=2000, pattern=TEXT_PATTERN, description="The question to the supplier"
     )
     reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. REF")
+
+
+class NoFieldsIn(BaseModel):
+    """An action without parameters (approve, mark-paid): no body, or ``{}``. A field is refused (422
+    naming it), never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class AnswerIn(BaseModel):

@@ -144,6 +144,43 @@ def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_fie
     assert app.responder.codes() == ["AB", "UQ", "UQ"]
 
 
+def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    """They take no parameters and used to pass whatever body came without a word: a client sending a
+    comment believed it kept. No body, an empty one and ``{}`` pass; anything else is 422 naming it."""
+    assert (
+        app.client.put(
+            "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
+        ).status_code
+        == 200
+    )
+    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="F-8", buyer_reference="PU04711")
+    deliver(app.client, ubl)
+    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
+    url = f"/v1/expenses/{expense['id']}"
+
+    def post(action: str, body: bytes | None = None) -> Any:
+        headers = {**auth("member-a"), "Content-Type": "application/json"}
+        return app.client.post(f"{url}/{action}", content=body, headers=headers)
+
+    for action in ("approve", "mark-paid"):
+        assert locations(post(action, b'{"comment": "looks fine"}')) == ["body.comment"]
+        assert sorted(locations(post(action, b'{"paid_on": "2026-12-01", "note": ""}'))) == [
+            "body.note",
+            "body.paid_on",
+        ]
+        for other in (b"[]", b"null", b'"ok"', b"{not json"):
+            assert locations(post(action, other)) == ["body"], other
+    unchanged = app.client.get(url, headers=auth("member-a")).json()
+    assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
+
+    assert post("approve", b"{}").json()["status"] == "approved"
+    assert post("approve").json()["status"] == "approved"  # a repeat, with no body at all
+    assert post("mark-paid", b" ").json()["status"] == "paid"
+    assert app.responder.codes() == ["AB", "AP", "PD"]
+
+
 @pytest.mark.parametrize(
     "path",
     [
