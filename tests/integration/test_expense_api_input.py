@@ -103,6 +103,34 @@ def test_a_unit_list_naming_a_unit_twice_is_refused_as_the_unit_file_is(app: Exp
     assert app.client.get("/v1/units", headers=auth("admin")).json() == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        (
+            "/v1/units",
+            [{"code": "PU-1", "name": "A"}, {"code": "PU-2", "name": "B", "members": ["an", "an"]}],
+            "item 2: ",
+        ),
+        ("/v1/units/PU-2", {"name": "B", "members": ["an", "jan", "an"]}, ""),
+    ],
+)
+def test_a_unit_naming_a_member_twice_is_refused_as_a_repeated_unit_is(
+    app: ExpenseApp, path: str, body: Any, where: str
+) -> None:
+    """The answer listed the member twice (the store kept it once): refused naming the member, nothing
+    stored. Names compare exactly, as members are matched (``An`` and ``an`` are two keys)."""
+    response = app.client.put(path, json=body, headers=auth("admin"))
+    problem = problem_of(response)
+    assert problem["status"] == 422
+    assert problem["type"] == "/problems/expense-request-invalid"
+    assert problem["detail"] == f"{where}members named twice: 'an'"
+    assert app.client.get("/v1/units", headers=auth("admin")).json() == []
+    kept = app.client.put(
+        "/v1/units/PU-2", json={"name": "B", "members": ["An", "an"]}, headers=auth("admin")
+    )
+    assert kept.json()["members"] == ["An", "an"]
+
+
 def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_field(
     app: ExpenseApp, validation_engine: ValidationEngine
 ) -> None:
