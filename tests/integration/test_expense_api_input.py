@@ -209,6 +209,38 @@ def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
     assert app.responder.codes() == ["AB", "AP", "PD"]
 
 
+def test_a_reason_question_or_answer_without_a_visible_character_is_refused(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    """Zero-width spaces, word joiners, byte order marks and blanks passed the schema and the workflow and
+    reached the supplier's Invoice Response as an empty-looking note: the workflow refuses them (422)."""
+    assert (
+        app.client.put(
+            "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
+        ).status_code
+        == 200
+    )
+    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="F-9", buyer_reference="PU04711")
+    deliver(app.client, ubl)
+    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
+    url = f"/v1/expenses/{expense['id']}"
+
+    def refusal(action: str, body: dict[str, str]) -> str:
+        problem = problem_of(app.client.post(f"{url}/{action}", json=body, headers=auth("member-a")))
+        assert (problem["status"], problem["type"]) == (422, "/problems/expense-request-invalid")
+        return str(problem["detail"])
+
+    invisible = "\u200b \u2060\ufeff\n\t\u00a0"
+    assert refusal("reject", {"reason": invisible}).startswith("the reject reason has no visible character")
+    assert refusal("query", {"question": "\u200b"}).startswith("the question has no visible character")
+    unchanged = app.client.get(url, headers=auth("member-a")).json()
+    assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
+    asked = app.client.post(f"{url}/query", json={"question": "\u200bWhich order?"}, headers=auth("member-a"))
+    assert asked.json()["status"] == "under_query"  # one visible character is enough
+    assert refusal("answer", {"answer": "\ufeff\u2060"}).startswith("the answer has no visible character")
+    assert app.responder.codes() == ["AB", "UQ"]
+
+
 @pytest.mark.parametrize(
     "path",
     [
