@@ -1,25 +1,27 @@
-"""Request and response models of the expense and production-unit routes, and their builders."""
+"""Request and response models of the expense and production-unit routes, and their builders.
+
+Free text a person typed (reasons, questions, names) must match ``TEXT_PATTERN`` (``model.free_text``): no
+C0 control but tab and line breaks. PostgreSQL stores no NUL in text or JSON, so it is refused here (422),
+never at the database (503).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway.api.auth import Principal
 from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, raw_message_out
 from gateway.config import Role
 from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
+from gateway.model.free_text import TEXT_PATTERN
 from gateway.model.message import AS4MessageRecord
 from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
-#: Free text a person typed (reasons, questions, names): any characters but the C0 controls other than tab
-#: and line breaks. PostgreSQL stores no NUL in text or JSON, so it is refused here (422), never at the
-#: database (503).
-TEXT_PATTERN: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 #: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
 ExpenseIdPath = Annotated[str, Path(pattern=r"^[!-~]{1,128}$", description="The expense id (a UUID)")]
 #: A production unit code in a path, written as published (``PU-04711``, ``pu 04711``, ``PU04711``).
@@ -119,6 +121,13 @@ class QueryIn(BaseModel):
         min_length=1, max_length=2000, pattern=TEXT_PATTERN, description="The question to the supplier"
     )
     reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. REF")
+
+
+class NoFieldsIn(BaseModel):
+    """An action without parameters (approve, mark-paid): no body, or ``{}``. A field is refused (422
+    naming it), never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class AnswerIn(BaseModel):

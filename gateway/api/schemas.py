@@ -17,6 +17,8 @@ from pydantic import (
     ValidationError,
 )
 
+from gateway.model.free_text import CONTROL_RANGES
+
 _RFC3339: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
@@ -42,11 +44,11 @@ DocumentIdPath = Annotated[
     str, Path(pattern=r"^[!-~]{1,128}$", description="The document id (a UUID), as in status_url")
 ]
 
-#: A document number (BT-1) to search for: what the model accepts as text, at most 200 characters.
+#: A document number (BT-1) to search for: free text (``model.free_text``), at most 200 characters.
 DocumentNumberQuery = Annotated[
     str | None,
     Query(
-        pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]{1,200}$",
+        pattern=rf"^[^{CONTROL_RANGES}]{{1,200}}$",
         description="Only this document number (exact)",
     ),
 ]

@@ -10,12 +10,12 @@ and records nothing.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
 from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus, decide
+from gateway.model.free_text import CONTROL, has_visible_character
 from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import check_action, visible_to
@@ -27,8 +27,6 @@ from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceRespo
 log = logging.getLogger("gateway.expenses")
 
 _MAX_TEXT = 2000
-#: The characters the API's TEXT_PATTERN refuses too: controls other than tab and line breaks.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: Actions only the gateway takes.
 _SYSTEM_ACTIONS = frozenset(
     {ExpenseAction.CREATED, ExpenseAction.ROUTE, ExpenseAction.TRIAGE, ExpenseAction.DUPLICATE}
@@ -60,8 +58,12 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
         raise InvalidExpenseRequest(f"{what} is required")
     if value and len(value) > _MAX_TEXT:
         raise InvalidExpenseRequest(f"{what} is longer than {_MAX_TEXT} characters")
-    if value and _CONTROL.search(value):  # the Invoice Response carries it: XML holds no such character
+    if value and CONTROL.search(value):  # the Invoice Response carries it: XML holds no such character
         raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
+    if value and not has_visible_character(value):  # the supplier would read an empty-looking note
+        raise InvalidExpenseRequest(
+            f"{what} has no visible character (only blanks or invisible ones such as U+200B)"
+        )
     return value
 
 
@@ -126,7 +128,8 @@ class ExpenseWorkflow:
         Raises:
             DocumentNotFound: no such expense, or the actor may not see it.
             ExpenseActionForbidden: the actor sees it but may not take this action.
-            InvalidExpenseRequest: a missing reason or question, unknown reason codes or unit.
+            InvalidExpenseRequest: a missing reason or question, a text with no visible character or a
+                control character, unknown reason codes or unit.
             InvalidTransition: the action is not allowed in the expense's status.
         """
         if action in _SYSTEM_ACTIONS:

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from gateway.errors import InvalidExpenseRequest
@@ -26,7 +26,8 @@ def unit_from_mapping(data: Any, where: str = "") -> ProductionUnit:
     """A unit from a JSON object or CSV row.
 
     Raises:
-        InvalidExpenseRequest: a field is missing or malformed (naming ``where``).
+        InvalidExpenseRequest: a field is missing or malformed, or a member is named twice (naming
+            ``where``).
     """
     if not isinstance(data, dict):
         raise InvalidExpenseRequest(f"{where}a unit must be an object with code and name")
@@ -45,6 +46,10 @@ def unit_from_mapping(data: Any, where: str = "") -> ProductionUnit:
         members = [m for m in (part.strip() for part in members.split(";")) if m]
     if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
         raise InvalidExpenseRequest(f"{where}members must be a list of names")
+    # Names compare exactly, as a member is matched: its API key's or person's name, case and all.
+    repeated = _named_twice(members)
+    if repeated:
+        raise InvalidExpenseRequest(f"{where}members named twice: {', '.join(map(repr, repeated))}")
     return ProductionUnit(code, name, bool(active), tuple(members))
 
 
@@ -80,9 +85,14 @@ def refuse_repeated_units(units: Sequence[ProductionUnit], where: str = "") -> N
     Raises:
         InvalidExpenseRequest: naming the repeated unit keys.
     """
-    repeated = sorted(key for key, count in Counter(unit.key for unit in units).items() if count > 1)
+    repeated = _named_twice(unit.key for unit in units)
     if repeated:
         raise InvalidExpenseRequest(f"{where}units named twice: {', '.join(repeated)}")
+
+
+def _named_twice(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
 def save_units(store: DocumentStore, units: Sequence[ProductionUnit], *, clock: Clock) -> int:

@@ -62,6 +62,8 @@ JSON_ACTION_ROUTES = [
     ("POST", "/v1/expenses/some-expense/reject"),
     ("POST", "/v1/expenses/some-expense/query"),
     ("POST", "/v1/expenses/some-expense/answer"),
+    ("POST", "/v1/expenses/some-expense/approve"),
+    ("POST", "/v1/expenses/some-expense/mark-paid"),
 ]
 
 
@@ -82,7 +84,15 @@ def test_an_action_body_without_a_key_or_role_is_never_read(
     assert refused.pulled == 0
 
 
-@pytest.mark.parametrize("path", ["/v1/expenses/some-expense/reject", "/v1/expenses/some-expense/answer"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/expenses/some-expense/reject",
+        "/v1/expenses/some-expense/answer",
+        "/v1/expenses/some-expense/approve",
+        "/v1/expenses/some-expense/mark-paid",
+    ],
+)
 def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, path: str) -> None:
     headers = [("authorization", f"Bearer {SUPPORT_KEY}"), ("content-type", "application/json")]
     declared = [*headers, ("content-length", str(800 * MIB))]

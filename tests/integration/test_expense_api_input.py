@@ -103,6 +103,34 @@ def test_a_unit_list_naming_a_unit_twice_is_refused_as_the_unit_file_is(app: Exp
     assert app.client.get("/v1/units", headers=auth("admin")).json() == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "where"),
+    [
+        (
+            "/v1/units",
+            [{"code": "PU-1", "name": "A"}, {"code": "PU-2", "name": "B", "members": ["an", "an"]}],
+            "item 2: ",
+        ),
+        ("/v1/units/PU-2", {"name": "B", "members": ["an", "jan", "an"]}, ""),
+    ],
+)
+def test_a_unit_naming_a_member_twice_is_refused_as_a_repeated_unit_is(
+    app: ExpenseApp, path: str, body: Any, where: str
+) -> None:
+    """The answer listed the member twice (the store kept it once): refused naming the member, nothing
+    stored. Names compare exactly, as members are matched (``An`` and ``an`` are two keys)."""
+    response = app.client.put(path, json=body, headers=auth("admin"))
+    problem = problem_of(response)
+    assert problem["status"] == 422
+    assert problem["type"] == "/problems/expense-request-invalid"
+    assert problem["detail"] == f"{where}members named twice: 'an'"
+    assert app.client.get("/v1/units", headers=auth("admin")).json() == []
+    kept = app.client.put(
+        "/v1/units/PU-2", json={"name": "B", "members": ["An", "an"]}, headers=auth("admin")
+    )
+    assert kept.json()["members"] == ["An", "an"]
+
+
 def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_field(
     app: ExpenseApp, validation_engine: ValidationEngine
 ) -> None:
@@ -142,6 +170,75 @@ def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_fie
     assert post("member-a", "query", b'{"question": "And the price?"}').json()["status"] == "under_query"
     assert post("member-a", "answer", b"null").json()["status"] == "to_approve"
     assert app.responder.codes() == ["AB", "UQ", "UQ"]
+
+
+def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    """They take no parameters and used to pass whatever body came without a word: a client sending a
+    comment believed it kept. No body, an empty one and ``{}`` pass; anything else is 422 naming it."""
+    assert (
+        app.client.put(
+            "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
+        ).status_code
+        == 200
+    )
+    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="F-8", buyer_reference="PU04711")
+    deliver(app.client, ubl)
+    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
+    url = f"/v1/expenses/{expense['id']}"
+
+    def post(action: str, body: bytes | None = None) -> Any:
+        headers = {**auth("member-a"), "Content-Type": "application/json"}
+        return app.client.post(f"{url}/{action}", content=body, headers=headers)
+
+    for action in ("approve", "mark-paid"):
+        assert locations(post(action, b'{"comment": "looks fine"}')) == ["body.comment"]
+        assert sorted(locations(post(action, b'{"paid_on": "2026-12-01", "note": ""}'))) == [
+            "body.note",
+            "body.paid_on",
+        ]
+        for other in (b"[]", b"null", b'"ok"', b"{not json"):
+            assert locations(post(action, other)) == ["body"], other
+    unchanged = app.client.get(url, headers=auth("member-a")).json()
+    assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
+
+    assert post("approve", b"{}").json()["status"] == "approved"
+    assert post("approve").json()["status"] == "approved"  # a repeat, with no body at all
+    assert post("mark-paid", b" ").json()["status"] == "paid"
+    assert app.responder.codes() == ["AB", "AP", "PD"]
+
+
+def test_a_reason_question_or_answer_without_a_visible_character_is_refused(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    """Zero-width spaces, word joiners, byte order marks and blanks passed the schema and the workflow and
+    reached the supplier's Invoice Response as an empty-looking note: the workflow refuses them (422)."""
+    assert (
+        app.client.put(
+            "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
+        ).status_code
+        == 200
+    )
+    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="F-9", buyer_reference="PU04711")
+    deliver(app.client, ubl)
+    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
+    url = f"/v1/expenses/{expense['id']}"
+
+    def refusal(action: str, body: dict[str, str]) -> str:
+        problem = problem_of(app.client.post(f"{url}/{action}", json=body, headers=auth("member-a")))
+        assert (problem["status"], problem["type"]) == (422, "/problems/expense-request-invalid")
+        return str(problem["detail"])
+
+    invisible = "\u200b \u2060\ufeff\n\t\u00a0"
+    assert refusal("reject", {"reason": invisible}).startswith("the reject reason has no visible character")
+    assert refusal("query", {"question": "\u200b"}).startswith("the question has no visible character")
+    unchanged = app.client.get(url, headers=auth("member-a")).json()
+    assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
+    asked = app.client.post(f"{url}/query", json={"question": "\u200bWhich order?"}, headers=auth("member-a"))
+    assert asked.json()["status"] == "under_query"  # one visible character is enough
+    assert refusal("answer", {"answer": "\ufeff\u2060"}).startswith("the answer has no visible character")
+    assert app.responder.codes() == ["AB", "UQ"]
 
 
 @pytest.mark.parametrize(

@@ -33,3 +33,15 @@ def test_cli_imports_and_lists_units(
     bad.write_bytes(b"code,name\nXX,Name\n")
     assert main(["units", "import", str(bad)]) == 2
     assert main(["units", "import", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_cli_refuses_a_unit_naming_a_member_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GATEWAY_DATABASE__URL", f"sqlite:///{tmp_path / 'gw.db'}")
+    source = tmp_path / "units.csv"
+    source.write_bytes(b"code,name,members\nPU-1,A,an\nPU-2,B,jan;an;jan\n")
+    assert main(["units", "import", str(source)]) == 2
+    assert "units.csv line 3: members named twice: 'jan'" in capsys.readouterr().err
+    assert main(["units", "list"]) == 0
+    assert capsys.readouterr().out == ""  # nothing imported

@@ -146,6 +146,22 @@ def test_a_reason_with_a_control_character_is_refused_on_the_form(
     assert "control character" in answer.text
 
 
+@pytest.mark.parametrize(("action", "field"), [("reject", "reason"), ("query", "question")])
+def test_a_reason_without_a_visible_character_is_refused_on_the_form(
+    site: Site, login: Callable[[str], httpx.Client], action: str, field: str
+) -> None:
+    """Zero-width spaces and blanks reached the supplier's Invoice Response as an empty-looking note: the
+    workflow refuses them, and the page says so as for any other refused text."""
+    client = login("mia")
+    token = csrf_of(client, f"/web/expenses/{site.routed_expense}")
+    answer = client.post(
+        f"/web/expenses/{site.routed_expense}/{action}",
+        data={"csrf_token": token, field: "\u200b\u2060 \ufeff\n"},
+    )
+    assert answer.status_code == 422, answer.text
+    assert "has no visible character" in answer.text
+
+
 def test_logout_ends_the_session(site: Site, login: Callable[[str], httpx.Client]) -> None:
     client = login("sam")
     token = csrf_of(client, "/web/outbound")

@@ -20,6 +20,7 @@ from gateway.api.expense_schemas import (
     ExpensePage,
     ExpenseResponse,
     ExpenseSummary,
+    NoFieldsIn,
     QueryIn,
     RejectIn,
     actor_of,
@@ -67,8 +68,8 @@ _ACT_ERRORS = problem_responses(
     s403="Your role or units do not allow this action",
     s404="No such expense (for you)",
     s409="The expense's status does not allow this action",
-    s422="Malformed body (``errors`` names each field), missing reason or question, unknown reason code "
-    "or unit",
+    s422="Malformed body or a field the action does not take (``errors`` names each field), missing "
+    "reason or question, unknown reason code or unit",
 )
 
 
@@ -153,6 +154,13 @@ def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: Expens
     return evidence_out(expense_evidence(services.store, actor_of(who), expense_id))
 
 
+def _no_fields(body: bytes) -> None:
+    """Check the body of an action without parameters: none, empty (or blank) and ``{}`` pass; anything
+    else is refused (422 naming the unexpected field), as it would otherwise be ignored without a word."""
+    if body.strip():
+        parse_json_body(body, NoFieldsIn)
+
+
 def _act(
     services: ServicesDep, who: Principal, expense_id: str, action: ExpenseAction, data: ActionInput
 ) -> ExpenseSummary:
@@ -174,9 +182,18 @@ def assign(
     return _act(services, who, expense_id, ExpenseAction.ASSIGN, data)
 
 
-@router.post("/{expense_id}/approve", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def approve(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseSummary:
-    """Member of the unit: approve (Invoice Response AP to the supplier)."""
+@router.post(
+    "/{expense_id}/approve",
+    response_model=ExpenseSummary,
+    responses=_ACT_ERRORS,
+    openapi_extra=json_request_body(NoFieldsIn, required=False),
+)
+def approve(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
+    """Member of the unit: approve (Invoice Response AP to the supplier). No body, or ``{}``: a field is
+    refused, not ignored."""
+    _no_fields(body)
     return _act(services, who, expense_id, ExpenseAction.APPROVE, ActionInput())
 
 
@@ -226,7 +243,16 @@ def answer(
     return _act(services, who, expense_id, ExpenseAction.ANSWER, data)
 
 
-@router.post("/{expense_id}/mark-paid", response_model=ExpenseSummary, responses=_ACT_ERRORS)
-def mark_paid(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> ExpenseSummary:
-    """Record the payment of an approved expense (Invoice Response PD)."""
+@router.post(
+    "/{expense_id}/mark-paid",
+    response_model=ExpenseSummary,
+    responses=_ACT_ERRORS,
+    openapi_extra=json_request_body(NoFieldsIn, required=False),
+)
+def mark_paid(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+) -> ExpenseSummary:
+    """Record the payment of an approved expense (Invoice Response PD). No body, or ``{}``: a field is
+    refused, not ignored."""
+    _no_fields(body)
     return _act(services, who, expense_id, ExpenseAction.MARK_PAID, ActionInput())

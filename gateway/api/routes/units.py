@@ -25,7 +25,12 @@ BodyDep = Annotated[bytes, Depends(bounded_body())]
 
 _ERRORS = problem_responses(401, 403, 422, s403="Role refused", s422="Malformed unit code")
 _WRITE_ERRORS = problem_responses(
-    401, 403, 413, 422, s403="Role refused", s422="Malformed unit (``errors`` names each field)"
+    401,
+    403,
+    413,
+    422,
+    s403="Role refused",
+    s422="Malformed unit (``errors`` names each field), a unit or a member named twice",
 )
 
 

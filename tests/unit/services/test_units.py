@@ -44,6 +44,12 @@ def test_csv_and_json_files() -> None:
         (b"code,name\nXX,Name\n", "u.csv", "unit code 'XX' is not letters followed by digits"),
         (b"code,name,active\nPU-1,A,maybe\n", "u.csv", "active must be true or false"),
         (b"code,name\nPU-1,A\npu1,B\n", "u.csv", "units named twice: PU1"),
+        (b"code,name,members\nPU-1,A,an;jan; an\n", "u.csv", "u.csv line 2: members named twice: 'an'"),
+        (
+            b'[{"code": "PU-1", "name": "A", "members": ["jan", "an", "jan", "an"]}]',
+            "u.json",
+            "u.json item 1: members named twice: 'an', 'jan'",
+        ),
         (b"{", "u.json", "not JSON"),
         (b'{"code": "PU-1"}', "u.json", "expected a list of units"),
         (b'[{"code": "PU-1", "name": "A", "members": "x"}]', "u.json", None),
@@ -57,3 +63,10 @@ def test_bad_files_are_refused_by_name(data: bytes, filename: str, message: str 
         return
     with pytest.raises(InvalidExpenseRequest, match=message):
         parse_units(data, filename=filename)
+
+
+def test_member_names_compare_exactly_as_members_are_matched() -> None:
+    """A member is matched by its API key's or person's name, case and all: ``An`` and ``an`` are two
+    principals, both kept; only the same name twice is refused."""
+    data = b'[{"code": "PU-1", "name": "A", "members": ["An", "an"]}]'
+    assert parse_units(data, filename="u.json")[0].members == ("An", "an")

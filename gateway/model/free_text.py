@@ -1,0 +1,35 @@
+"""Free text a person types (reasons, questions, names): which characters it may not hold, and when it says
+nothing at all.
+
+One definition for every layer that checks such text: the API's request schemas (a pattern, 422 before the
+route) and the workflow (``services.expenses``, for the pages' forms and any other caller).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Final
+
+#: The C0 controls other than tab, line feed and carriage return, as the ranges of a regex character class:
+#: XML 1.0 carries none of them (an Invoice Response carries the text to the supplier) and PostgreSQL
+#: stores no NUL in text or JSON.
+CONTROL_RANGES: Final = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+#: Finds a character of :data:`CONTROL_RANGES` in a text.
+CONTROL: Final = re.compile(f"[{CONTROL_RANGES}]")
+#: A whole text without any character of :data:`CONTROL_RANGES` (a pattern for pydantic and OpenAPI).
+TEXT_PATTERN: Final = rf"^[^{CONTROL_RANGES}]*$"
+
+#: Unicode general categories that show nothing by themselves: format characters (zero-width space
+#: U+200B, word joiner U+2060, byte order mark U+FEFF), space, line and paragraph separators, controls.
+_INVISIBLE_CATEGORIES: Final = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
+
+
+def has_visible_character(text: str) -> bool:
+    """True when ``text`` holds at least one character outside the invisible categories.
+
+    Example:
+        >>> has_visible_character("\\u200b \\ufeff\\t"), has_visible_character("\\u200bok")
+        (False, True)
+    """
+    return any(unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)

@@ -1,0 +1,49 @@
+"""Free text a person types: one definition of the characters it may not hold, used by the API's schemas
+and by the workflow alike."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gateway.api import expense_schemas, schemas
+from gateway.model.free_text import CONTROL, TEXT_PATTERN, has_visible_character
+
+
+def test_the_pattern_and_the_search_refuse_the_same_characters() -> None:
+    """The C0 controls but tab, line feed and carriage return; nothing else of the first plane."""
+    refused = {c for c in map(chr, range(0x10000)) if CONTROL.search(c)}
+    assert refused == set(map(chr, range(0x20))) - {"\t", "\n", "\r"}
+    assert {c for c in map(chr, range(0x10000)) if not re.fullmatch(TEXT_PATTERN, c)} == refused
+
+
+def test_the_api_builds_its_text_patterns_from_the_model() -> None:
+    """The API refused by a twin of the workflow's character class: now both read the model's."""
+    assert expense_schemas.TEXT_PATTERN is TEXT_PATTERN
+    number = schemas.DocumentNumberQuery.__metadata__[0]
+    [pattern] = [m.pattern for m in number.metadata if hasattr(m, "pattern")]
+    assert pattern == TEXT_PATTERN.replace("]*$", "]{1,200}$")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " \t\n\r",
+        "\u200b",
+        "\ufeff",
+        "\u2060",
+        "\u200b \u2060\ufeff\n",
+        "\u00a0\u3000",
+        "\u2028\u2029",
+        "\x01\x7f",
+    ],
+)
+def test_a_text_of_blanks_and_invisible_characters_shows_nothing(text: str) -> None:
+    assert not has_visible_character(text)
+
+
+@pytest.mark.parametrize("text", ["a", "\u200bok\u200b", "?", "\u00e9", "\u4e2d", "\U0001f600"])
+def test_one_visible_character_is_enough(text: str) -> None:
+    assert has_visible_character(text)
