@@ -19,7 +19,7 @@ from gateway.config import Role
 from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
 from gateway.model.free_text import TEXT_PATTERN
 from gateway.model.message import AS4MessageRecord
-from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
+from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit, unit_key
 from gateway.services.expense_queries import ExpenseDetail
 
 #: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
@@ -102,46 +102,59 @@ class ExpenseResponse(ExpenseSummary):
     attachment_urls: list[str]
 
 
-class AssignIn(BaseModel):
+class RequestIn(BaseModel):
+    """A request body: a field the route does not take is refused (422 naming it), never ignored: a
+    misspelt ``remember_supplier`` or ``members`` would otherwise change nothing, or empty a list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignIn(RequestIn):
     unit: str = Field(description="The production unit code, e.g. PU-04711")
     remember_supplier: bool = Field(
         default=True, description="From triage: route the supplier's next documents naming no unit here"
     )
 
 
-class RejectIn(BaseModel):
+class RejectIn(RequestIn):
     reason: str = Field(
         min_length=1, max_length=2000, pattern=TEXT_PATTERN, description="Why, as shown to the supplier"
     )
     reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. PRI")
 
 
-class QueryIn(BaseModel):
+class QueryIn(RequestIn):
     question: str = Field(
         min_length=1, max_length=2000, pattern=TEXT_PATTERN, description="The question to the supplier"
     )
     reason_codes: list[str] = Field(default_factory=list, description="OpenPeppol status reasons, e.g. REF")
 
 
-class NoFieldsIn(BaseModel):
-    """An action without parameters (approve, mark-paid): no body, or ``{}``. A field is refused (422
-    naming it), never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+class NoFieldsIn(RequestIn):
+    """An action without parameters (approve, mark-paid): no body, or ``{}``."""
 
 
-class AnswerIn(BaseModel):
+class AnswerIn(RequestIn):
     answer: str | None = Field(
         default=None, max_length=2000, pattern=TEXT_PATTERN, description="The supplier's answer, if noted"
     )
 
 
-class UnitIn(BaseModel):
+class UnitIn(RequestIn):
     name: str = Field(min_length=1, max_length=500, pattern=TEXT_PATTERN)
     active: bool = True
     members: list[MemberName] = Field(
         default_factory=list, description="Names of the API keys allowed to approve"
     )
+    # A unit read with GET may be written back as it is: its read-only fields are taken when they name
+    # the same unit (``same_unit``).
+    key: str | None = Field(default=None, max_length=200, description="Read-only: as GET gives it")
+    code: str | None = Field(default=None, max_length=200, description="Read-only: as GET gives it")
+
+    def same_unit(self, code: str) -> bool:
+        """True when the read-only ``key`` and ``code`` given, if any, name the unit ``code``."""
+        key = unit_key(code)
+        return all(unit_key(given) == key for given in (self.key, self.code) if given is not None)
 
 
 class UnitItemIn(UnitIn):

@@ -91,6 +91,30 @@ def test_units_are_put_and_a_blank_name_is_refused(app: ExpenseApp) -> None:
     assert [u["name"] for u in app.client.get("/v1/units", headers=admin).json()] == ["Het Graan", "De Eik"]
 
 
+def test_a_unit_read_with_get_is_written_back_and_a_field_it_has_not_is_refused(app: ExpenseApp) -> None:
+    """GET's answer (with its read-only key and code) may be PUT back; a misspelt field used to be ignored,
+    so ``memebers`` emptied the unit's members without a word; a key or code of another unit is refused."""
+    admin = auth("admin")
+    put = app.client.put("/v1/units/PU-04711", json={"name": "De Eik", "members": ["an"]}, headers=admin)
+    assert put.status_code == 200
+    read = app.client.get("/v1/units/PU-04711", headers=admin).json()
+    again = app.client.put("/v1/units/pu04711", json={**read, "name": "De Eik bis"}, headers=admin)
+    assert again.json() == {**read, "code": "pu04711", "name": "De Eik bis"}
+    listed = app.client.put("/v1/units", json=[{**read, "active": False}], headers=admin)
+    assert listed.json()[0]["active"] is False
+
+    headers = {**admin, "Content-Type": "application/json"}
+    typo = app.client.put("/v1/units/PU-04711", content=b'{"name": "A", "memebers": []}', headers=headers)
+    assert locations(typo) == ["body.memebers"]
+    for body in ({**read, "key": "PU00123"}, {**read, "code": "PU-00123"}):
+        problem = problem_of(app.client.put("/v1/units/PU-04711", json=body, headers=admin))
+        assert (problem["status"], problem["type"]) == (422, "/problems/expense-request-invalid")
+        assert "another unit than 'PU-04711'" in str(problem["detail"])
+    other = problem_of(app.client.put("/v1/units", json=[{**read, "key": "PU00123"}], headers=admin))
+    assert str(other["detail"]).startswith("item 1: the body's key or code names another unit")
+    assert app.client.get("/v1/units", headers=admin).json() == [{**read, "active": False}]
+
+
 def test_a_unit_list_naming_a_unit_twice_is_refused_as_the_unit_file_is(app: ExpenseApp) -> None:
     """``PU-04711`` and ``pu04711`` are one unit: the answer listed both while the store kept the last;
     the list is refused naming the unit, nothing is stored."""
@@ -160,6 +184,16 @@ def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_fie
         "body.reason_codes"
     ]
     assert locations(post("member-a", "answer", b"[]")) == ["body"]
+    # A field the action does not take is refused, never ignored: a misspelt remember_supplier would
+    # otherwise leave the supplier remembered.
+    assert locations(post("support", "assign", b'{"unit": "PU-04711", "remember_suplier": false}')) == [
+        "body.remember_suplier"
+    ]
+    assert locations(post("member-a", "reject", b'{"reason": "No.", "reason_code": ["PRI"]}')) == [
+        "body.reason_code"
+    ]
+    assert locations(post("member-a", "query", b'{"question": "Which?", "to": "x"}')) == ["body.to"]
+    assert locations(post("member-a", "answer", b'{"anwser": "Order 7"}')) == ["body.anwser"]
     unchanged = app.client.get(url, headers=auth("member-a")).json()
     assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
 

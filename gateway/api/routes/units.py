@@ -12,7 +12,7 @@ from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import UnitCodePath, UnitIn, UnitItemIn, UnitOut, unit_out
 from gateway.api.schemas import json_request_body, parse_json_body
 from gateway.config import Role
-from gateway.errors import DocumentNotFound
+from gateway.errors import DocumentNotFound, InvalidExpenseRequest
 from gateway.model.units import unit_key
 from gateway.services.units import list_units, refuse_repeated_units, save_units, unit_from_mapping
 
@@ -30,7 +30,8 @@ _WRITE_ERRORS = problem_responses(
     413,
     422,
     s403="Role refused",
-    s422="Malformed unit (``errors`` names each field), a unit or a member named twice",
+    s422="Malformed unit (``errors`` names each field, an unknown one included), a unit or a member named "
+    "twice, a key or code naming another unit",
 )
 
 
@@ -49,10 +50,21 @@ def list_all(services: ServicesDep, _who: ReaderDep) -> list[UnitOut]:
 def put_many(services: ServicesDep, _who: AdminDep, body: BodyDep) -> list[UnitOut]:
     """Admin: create or replace the listed units (``[{"code", "name", "active", "members"}]``), atomically."""
     items = parse_json_body(body, list[UnitItemIn])
-    units = [unit_from_mapping(item.model_dump(), f"item {n}: ") for n, item in enumerate(items, 1)]
+    for n, item in enumerate(items, 1):
+        _refuse_another_unit(item, item.code, f"item {n}: ")
+    units = [
+        unit_from_mapping(item.model_dump(exclude={"key"}), f"item {n}: ") for n, item in enumerate(items, 1)
+    ]
     refuse_repeated_units(units)
     save_units(services.store, units, clock=services.clock)
     return [unit_out(u) for u in units]
+
+
+def _refuse_another_unit(given: UnitIn, code: str, where: str = "") -> None:
+    """A body's read-only ``key`` or ``code`` naming another unit than ``code`` is a mistake (422), not a
+    rename."""
+    if not given.same_unit(code):
+        raise InvalidExpenseRequest(f"{where}the body's key or code names another unit than {code!r}")
 
 
 _NOT_FOUND = problem_responses(404, s404="No such unit")
@@ -72,7 +84,9 @@ def show(services: ServicesDep, _who: ReaderDep, code: UnitCodePath) -> UnitOut:
     "/{code}", response_model=UnitOut, responses=_WRITE_ERRORS, openapi_extra=json_request_body(UnitIn)
 )
 def put_one(services: ServicesDep, _who: AdminDep, code: UnitCodePath, body: BodyDep) -> UnitOut:
-    """Admin: create or replace one unit."""
-    unit = unit_from_mapping({"code": code, **parse_json_body(body, UnitIn).model_dump()})
+    """Admin: create or replace one unit (a unit read with GET may be written back as it is)."""
+    given = parse_json_body(body, UnitIn)
+    _refuse_another_unit(given, code)
+    unit = unit_from_mapping({**given.model_dump(exclude={"key", "code"}), "code": code})
     save_units(services.store, [unit], clock=services.clock)
     return unit_out(unit)
