@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -70,3 +71,21 @@ def test_member_names_compare_exactly_as_members_are_matched() -> None:
     principals, both kept; only the same name twice is refused."""
     data = b'[{"code": "PU-1", "name": "A", "members": ["An", "an"]}]'
     assert parse_units(data, filename="u.json")[0].members == ("An", "an")
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ({"code": "PU-1", "name": "\u200b\ufeff"}, "item 1: the name has no visible character"),
+        ({"code": "PU-1", "name": "De\x07Eik"}, "item 1: the name holds a control character"),
+        ({"code": "PU-1", "name": "A", "members": ["\u2060"]}, "item 1: member '\\u2060' has no visible"),
+        ({"code": "PU-1", "name": "A", "members": ["a\x1bn"]}, "item 1: member 'a\\x1bn' holds a control"),
+    ],
+)
+def test_a_name_or_member_with_nothing_visible_or_a_control_is_refused(
+    row: dict[str, object], message: str
+) -> None:
+    """A units file reaches the workflow without the API's schema: a name of zero-width characters showed
+    as an empty line on the pages, a member of one could never log in, a control broke the page's text."""
+    with pytest.raises(InvalidExpenseRequest, match="^" + re.escape(f"u.json {message}")):
+        parse_units(json.dumps([row]).encode(), filename="u.json")
