@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from importlib.resources import files
+from typing import Final
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from starlette.routing import Match, Route, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.bootstrap import Services
 from gateway.web import account_routes, document_routes, expense_routes, login_routes
-from gateway.web.pages import PageRoute, error_page
+from gateway.web.pages import SESSION_COOKIE, LoginRequired, answered_as_page, error_page, require_session
 from gateway.web.people import PasswordAuthenticator, SessionManager
 
 _STYLESHEET = files("gateway.web").joinpath("static/web.css").read_bytes()
@@ -26,13 +31,76 @@ def web_css() -> Response:
     return Response(_STYLESHEET, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
-_fallback = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+#: Every route under /web, in the order the router tries them.
+_ROUTERS: Final = (
+    _static,
+    login_routes.router,
+    document_routes.router,
+    expense_routes.router,
+    account_routes.router,
+)
+
+#: The answers of ``unserved``: an address no page has, a form's address opened as a link or typed, and
+#: another method an address does not take.
+NO_PAGE: Final = "There is no page at this address."
+ONLY_A_FORM: Final = (
+    "This address only accepts a form sent with a button of the gateway's pages, "
+    "not a link or a typed address."
+)
+OTHER_METHOD: Final = "This address does not accept this kind of request."
 
 
-@_fallback.get("/{rest:path}")
-def not_found(request: Request, rest: str) -> Response:
-    """Any other address under /web: a 404 page."""
-    return error_page(request, 404, "There is no page at this address.")
+def allowed_methods(scope: Scope) -> list[str]:
+    """The methods the page routes take at the address of ``scope`` (none: no page has it); HEAD wherever
+    GET, as ``gateway.api.head_requests`` answers it. The routes of ``_ROUTERS``, matched on a bare scope:
+    the application's own route list holds FastAPI's wrappers of included routers, not their routes."""
+    probe: Scope = {
+        "type": "http",
+        "method": "",
+        "path": scope["path"],
+        "root_path": scope.get("root_path", ""),
+    }
+    methods: set[str] = set()
+    for router in _ROUTERS:
+        for route in router.routes:
+            if isinstance(route, Route) and route.methods and route.matches(probe)[0] is not Match.NONE:
+                methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+async def unserved(request: Request) -> Response:
+    """Any method at any address under /web that no route takes: a 404 page, or a 405 page whose ``Allow``
+    names the methods the address takes (only the route templates: whoever is asking, logged in or not,
+    learns no more than the other pages' login redirects tell). The navigation shows for a person logged in.
+    """
+    if request.cookies.get(SESSION_COOKIE):  # a probe without one takes no thread from the API's pool
+        await anyio.to_thread.run_sync(_find_session, request)
+    allowed = allowed_methods(request.scope)
+    if not allowed:
+        return error_page(request, 404, NO_PAGE)
+    response = error_page(
+        request, 405, ONLY_A_FORM if request.method == "GET" and "GET" not in allowed else OTHER_METHOD
+    )
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def _find_session(request: Request) -> None:
+    with contextlib.suppress(LoginRequired):
+        require_session(request)
+
+
+class _EveryMethod:
+    """The ASGI app of the catch-all route: a Starlette route whose endpoint is an app takes every method
+    (one whose endpoint is a function takes only GET and HEAD)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def install_web(app: FastAPI, services: Services) -> None:
@@ -48,9 +116,10 @@ def install_web(app: FastAPI, services: Services) -> None:
     app.state.web_authenticator = PasswordAuthenticator(people, services.clock, settings.web)
     secure = settings.web.secure_cookies
     app.state.web_secure_cookies = settings.truststore.stage != "development" if secure is None else secure
-    app.include_router(_static)
-    app.include_router(login_routes.router)
-    app.include_router(document_routes.router)
-    app.include_router(expense_routes.router)
-    app.include_router(account_routes.router)
-    app.include_router(_fallback)
+    for router in _ROUTERS:
+        app.include_router(router)
+    # Last, for every method (a Starlette route without methods): without it the router answers an address
+    # no route has with the API's JSON 404, and a method no route at the address takes with a JSON 405
+    # whose Allow names the methods of the first route matching the address only.
+    catch_all = _EveryMethod(request_response(answered_as_page(unserved)))
+    app.router.routes.append(Route("/web/{rest:path}", catch_all, include_in_schema=False))

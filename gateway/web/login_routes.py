@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from typing import Final
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
@@ -14,9 +12,7 @@ from gateway.web.pages import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Forbidden,
-    LoginRequired,
     PageRoute,
-    error_page,
     page,
     query_link,
     read_form,
@@ -26,8 +22,6 @@ from gateway.web.pages import (
 from gateway.web.people import Authenticator, Person, audit, tokens_match
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
-
-LOGOUT_BY_FORM: Final = "Log out with the Log out button of a page: this address only accepts its form."
 
 
 def _safe_next(target: str | None) -> str:
@@ -109,7 +103,8 @@ def session_opened(request: Request, person: Person, target: str, password_hash:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End the session (the form carries the CSRF token like every other)."""
+    """End the session (the form carries the CSRF token like every other). A link or a typed address never
+    does (a cross-site image could): GET here is the 405 page of ``gateway.web.app.unserved``."""
     session = require_session(request)
     form = await read_form(request)
     if not tokens_match(session.csrf_token, form.get("csrf_token")):
@@ -117,17 +112,6 @@ async def logout(request: Request) -> Response:
     sessions_of(request).close(request.cookies.get(SESSION_COOKIE), session.person)
     response = RedirectResponse("/web/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/web")
-    return response
-
-
-@router.get("/logout")
-def logout_by_address(request: Request) -> Response:
-    """A link or a typed address never ends a session (a cross-site image could): 405, ``Allow: POST``;
-    the page keeps the navigation, with its Log out button, for a person logged in."""
-    with contextlib.suppress(LoginRequired):
-        require_session(request)
-    response = error_page(request, 405, LOGOUT_BY_FORM)
-    response.headers["Allow"] = "POST"
     return response
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -239,40 +239,45 @@ def _address_texts(request: Request) -> Iterable[str]:
         yield value
 
 
+def answered_as_page(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    """``handler`` with its errors answered as pages: the service errors map to their status, anything
+    else to 500; an address holding a NUL is a 422 page before ``handler`` runs."""
+
+    async def answer(request: Request) -> Response:
+        if _holds_nul(_address_texts(request)):
+            return error_page(request, 422, "The address holds a NUL character, which no text may hold.")
+        try:
+            return await handler(request)
+        except LoginRequired:
+            return RedirectResponse(query_link("/web/login", {"next": request.url.path}), status_code=303)
+        except Forbidden as exc:
+            return error_page(request, 403, str(exc))
+        except ExpenseActionForbidden as exc:
+            return error_page(request, 403, str(exc))
+        except DocumentNotFound:
+            return error_page(request, 404, "There is no such document, or it is not yours to see.")
+        except InvalidTransition as exc:
+            return error_page(request, 409, f"The document's status does not allow this: {exc}")
+        except (InvalidExpenseRequest, InvalidIdentifier, InvalidCursor) as exc:
+            return error_page(request, 422, str(exc))
+        except RequestValidationError:
+            return error_page(request, 422, "A value in the address or the form is not valid.")
+        except LoginRefused:
+            return error_page(request, 429, "Too many failed logins. Try again later.")
+        except HTTPException as exc:
+            return error_page(request, exc.status_code, str(exc.detail))
+        except Exception:  # the page says so; the log has the details
+            error_id = uuid.uuid4().hex[:12]
+            log.exception("page %s failed (error id %s)", request.url.path, error_id)
+            return error_page(request, 500, f"The gateway could not show this page (error id {error_id}).")
+
+    return answer
+
+
 class PageRoute(APIRoute):
-    """A route whose errors are pages: the service errors map to their status, anything else to 500."""
+    """A route whose errors are pages (``answered_as_page``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def answer(request: Request) -> Response:
-            if _holds_nul(_address_texts(request)):
-                return error_page(request, 422, "The address holds a NUL character, which no text may hold.")
-            try:
-                return await handler(request)
-            except LoginRequired:
-                return RedirectResponse(query_link("/web/login", {"next": request.url.path}), status_code=303)
-            except Forbidden as exc:
-                return error_page(request, 403, str(exc))
-            except ExpenseActionForbidden as exc:
-                return error_page(request, 403, str(exc))
-            except DocumentNotFound:
-                return error_page(request, 404, "There is no such document, or it is not yours to see.")
-            except InvalidTransition as exc:
-                return error_page(request, 409, f"The document's status does not allow this: {exc}")
-            except (InvalidExpenseRequest, InvalidIdentifier, InvalidCursor) as exc:
-                return error_page(request, 422, str(exc))
-            except RequestValidationError:
-                return error_page(request, 422, "A value in the address or the form is not valid.")
-            except LoginRefused:
-                return error_page(request, 429, "Too many failed logins. Try again later.")
-            except HTTPException as exc:
-                return error_page(request, exc.status_code, str(exc.detail))
-            except Exception:  # the page says so; the log has the details
-                error_id = uuid.uuid4().hex[:12]
-                log.exception("page %s failed (error id %s)", request.url.path, error_id)
-                return error_page(
-                    request, 500, f"The gateway could not show this page (error id {error_id})."
-                )
-
-        return answer
+        return answered_as_page(super().get_route_handler())

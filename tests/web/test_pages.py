@@ -3,6 +3,7 @@ roles and error pages. The browser suite (test_browser.py) walks the same pages 
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -214,6 +215,100 @@ def test_a_logout_by_address_is_a_405_page_allowing_post(
     assert nobody.status_code == 405
     assert nobody.headers["allow"] == "POST"
     assert "Method not allowed" in nobody.text
+
+
+def _is_page(answer: httpx.Response, status: int) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND"])
+def test_an_unknown_address_is_a_404_page_whatever_the_method(
+    site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client], method: str
+) -> None:
+    """Never the API's JSON 404, nor a 405 naming GET because a GET page's template took the address."""
+    nobody = new_client()
+    for path in ("/web/nope", f"/web/outbound/{site.failed_id}/delete", "/web/static/other.css"):
+        answer = nobody.request(method, path, headers={"Accept-Language": "fr-BE"})
+        _is_page(answer, 404)
+        assert "allow" not in answer.headers
+        assert "Il n'y a pas de page à cette adresse." in html.unescape(answer.text)
+        assert "Se déconnecter" not in answer.text  # no navigation without a session
+    logged_in = login("sam").request(method, "/web/nope", headers={"Accept-Language": "nl"})
+    _is_page(logged_in, 404)
+    assert "Er is geen pagina op dit adres." in logged_in.text
+    assert "Uitloggen" in logged_in.text  # the navigation, for a person logged in
+
+
+@pytest.mark.parametrize(
+    "path", ["/web/person/change", "/web/account/password", "/web/expenses/{expense}/approve", "/web/logout"]
+)
+def test_a_form_address_opened_as_a_link_is_a_405_page_allowing_post(
+    site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client], path: str
+) -> None:
+    path = path.format(expense=site.routed_expense)
+    for client in (new_client(), login("ada")):
+        answer = client.get(path, headers={"Accept-Language": "fr"})
+        _is_page(answer, 405)
+        assert answer.headers["allow"] == "POST"
+        assert "Méthode non autorisée" in answer.text
+        assert "pas un lien ni une adresse saisie." in html.unescape(answer.text)
+        head = client.head(path)  # HEAD as GET, without the body
+        assert (head.status_code, head.headers["allow"], head.content) == (405, "POST", b"")
+        assert head.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("POST", "/web/outbound", "GET, HEAD"),
+        ("DELETE", "/web/outbound/{failed}", "GET, HEAD"),
+        ("PUT", "/web/login", "GET, HEAD, POST"),  # every route at the address, not only the first
+        ("PATCH", "/web/outbound/{failed}/retry", "GET, HEAD, POST"),
+        ("PROPFIND", "/web/people", "GET, HEAD, POST"),
+        ("POST", "/web/", "GET, HEAD"),
+        ("POST", "/web/static/web.css", "GET, HEAD"),
+    ],
+)
+def test_another_method_at_a_page_address_is_a_405_page_naming_every_method_it_takes(
+    site: Site, login: Callable[[str], httpx.Client], method: str, path: str, allow: str
+) -> None:
+    answer = login("sam").request(
+        method, path.format(failed=site.failed_id), headers={"Accept-Language": "nl"}
+    )
+    _is_page(answer, 405)
+    assert answer.headers["allow"] == allow
+    assert "Dit adres aanvaardt dit soort verzoek niet." in answer.text
+    assert "Uitloggen" in answer.text
+
+
+def test_an_unknown_address_holding_a_nul_is_a_422_page(new_client: Callable[[], httpx.Client]) -> None:
+    answer = new_client().post("/web/nope%00", data={})
+    _is_page(answer, 422)
+    assert "NUL" in answer.text
+
+
+def test_the_api_keeps_its_problem_json_for_unknown_addresses_and_methods(
+    new_client: Callable[[], httpx.Client],
+) -> None:
+    client = new_client()
+    for method in ("GET", "POST", "PROPFIND"):
+        unknown = client.request(method, "/v1/nope")
+        assert unknown.status_code == 404
+        assert unknown.headers["content-type"] == "application/problem+json"
+        assert unknown.json()["type"] == "/problems/http-404"
+    wrong = client.post("/healthz")
+    assert wrong.status_code == 405
+    assert wrong.headers["allow"] == "GET"
+    assert wrong.headers["content-type"] == "application/problem+json"
+    guarded = client.post("/metrics")  # the operations guard first, as before
+    assert guarded.status_code == 401
+    assert guarded.headers["content-type"] == "application/problem+json"
+    assert client.post("/as4-nope").json()["status"] == 404
+    assert client.get("/as4").headers["allow"] == "POST"
+    assert client.get("/as4").headers["content-type"] == "application/problem+json"
 
 
 @pytest.mark.parametrize("path", ["/web/outbound", "/web/inbound", "/web/triage", "/web/expenses"])
