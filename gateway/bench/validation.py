@@ -26,7 +26,7 @@ Where: the documents the engine validates on its streamed path (from ``stream_ab
 by its pull parse) are measured column by column, each column in a child process of its own
 (``gateway.bench.validation_columns``): that path asks for two full collections of Saxon's heap per
 document, and a full collection copies every stylesheet in the process's one heap, which here holds all
-three columns' (≈ 140-190 ms a collection, against 15-20 in ``gateway serve``, whose heap holds the fused
+three columns' (≈ 140-170 ms a collection, against 15-20 in ``gateway serve``, whose heap holds the fused
 rule set only). The examples and the smaller documents are measured in this process as before: their
 young collections do not copy the stylesheets (BENCHMARKS.md, *Validation, large documents and the
 bench's heap, first pass*).

@@ -8,7 +8,7 @@ The documents the engine validates on its streamed path (from its ``stream_above
 its pull parse: ``measured_apart``) cost it two full collections of Saxon's heap each (before Saxon's
 parse, after the transform). A full collection copies all that is live in the heap, and a process has one
 heap (one GraalVM isolate): in the bench's process it holds all three columns' compiled stylesheets, so
-each collection there cost the fused column ≈ 140-190 ms where ``gateway serve``, whose heap holds the
+each collection there cost the fused column ≈ 140-170 ms where ``gateway serve``, whose heap holds the
 fused rule set only, pays 15-20 (BENCHMARKS.md, *Validation, large documents and the bench's heap, first
 pass*). Each column of those documents is therefore measured in a child process of its own
 (``measure_apart``: this module run with ``-m``) that builds that column only, as a deployed process has
