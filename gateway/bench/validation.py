@@ -21,27 +21,42 @@ Order: by default each column validates all the documents of a round before the 
 stream of documents does). ``--interleave`` runs the three columns in turn on each document, as this
 benchmark did before 2026-12-04 (second pass): each run then starts with the caches full of another
 column's stylesheets, which costs every column about 1-1.5 ms per example on this machine.
+
+Where: the documents the engine validates on its streamed path (from ``stream_above_bytes``, found valid
+by its pull parse) are measured column by column, each column in a child process of its own
+(``gateway.bench.validation_columns``): that path asks for two full collections of Saxon's heap per
+document, and a full collection copies every stylesheet in the process's one heap, which here holds all
+three columns' (≈ 140-170 ms a collection, against 15-20 in ``gateway serve``, whose heap holds the fused
+rule set only). The examples and the smaller documents are measured in this process as before: their
+young collections do not copy the stylesheets (BENCHMARKS.md, *Validation, large documents and the
+bench's heap, first pass*).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
+import functools
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from lxml import etree
-from saxonche import PySaxonApiError, PySaxonProcessor
+from saxonche import PySaxonProcessor
 
+from gateway.bench.validation_columns import (
+    Column,
+    engine_column,
+    measure_apart,
+    measure_groups,
+    measured_apart,
+    raw_column,
+)
 from gateway.bench.validation_phases import phase_times, print_phases, print_steps, steps_in_place
 from gateway.bootstrap import build_artefact_store, build_validation_engine
 from gateway.config import Settings
-from gateway.validation import Evaluation, Layer, LayerKind, ValidationEngine, cached_stylesheet, rule_set_for
+from gateway.validation import Evaluation, Layer, ValidationEngine, rule_set_for
 from gateway.xmlcore import NS, parse_xml
 
 _EXAMPLE_DIRS = ("peppol-bis-billing-3.0.21/examples", "cen-en16931-1.3.16/ubl/examples")
@@ -100,20 +115,6 @@ class _Series:
         return statistics.median(values), p90
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
-
-
-def _timed_raw(executable: Any, node: Any) -> float:
-    started = time.perf_counter()
-    # A dynamic error aborts the official transform; its time still counts.
-    with contextlib.suppress(PySaxonApiError):
-        executable.transform_to_string(xdm_node=node)
-    return time.perf_counter() - started
-
-
 def _print_group(label: str, series: _Series, lines: int) -> None:
     for column in [layer.value for layer in Layer] + ["total"]:
         cells = []
@@ -144,7 +145,9 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     engines: dict[str, ValidationEngine] = {}
     for evaluation in (Evaluation.FUSED, Evaluation.OFFICIAL):
         engine = build_validation_engine(settings, store=store, rule_set=rule_set_id, evaluation=evaluation)
-        build = _timed(lambda e=engine: e.warm_up([rule_set_id]))  # type: ignore[misc]
+        started = time.perf_counter()
+        engine.warm_up([rule_set_id])
+        build = time.perf_counter() - started
         timings = engine.compiled(rule_set_id).build_seconds
         print(
             f"rule set {rule_set_id}, {evaluation.value} engine: build {build * 1000:.0f} ms ("
@@ -152,23 +155,14 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
             + ")"
         )
         engines[evaluation.value] = engine
-    compiled = engines["official"].compiled(rule_set_id)
-
+    columns: dict[str, Column] = {name: engine_column(e, rule_set_id, name) for name, e in engines.items()}
     # Raw references: lxml XSD compiled from the mirror files, official/compiled XSLT on a bare processor.
-    proc = PySaxonProcessor(license=False)
-    raw_xslt = {}
-    for spec in compiled.rule_set.layers:
-        xslt = store.read(spec.main) if spec.kind is LayerKind.XSLT else cached_stylesheet(store, spec)[0]
-        raw_xslt[spec.layer] = proc.new_xslt30_processor().compile_stylesheet(
-            stylesheet_text=xslt.decode("utf-8")
-        )
-    raw_xsd = {}
-    for key, path in compiled.rule_set.xsd_roots.items():
-        local = store.local_path(path)
-        if local is not None:
-            raw_xsd[key] = etree.XMLSchema(etree.parse(str(local)))
+    rule_set = engines["official"].compiled(rule_set_id).rule_set
+    columns["raw"] = raw_column(store, rule_set, PySaxonProcessor(license=False))
+    streamed = functools.partial(measured_apart, engine=engines["fused"], rule_set_id=rule_set_id)
 
     groups: list[tuple[str, list[bytes], int]] = []  # label, documents, lines (-1: no phases, no lines)
+    source = b""
     if args.files:
         groups.append((f"given files ({len(args.files)})", [p.read_bytes() for p in args.files], 0))
     else:
@@ -198,39 +192,37 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         " saxonche processor; the fused engine runs both layers in one transform, charged to the first"
         " layer's cell, whose f/raw then compares both layers with one)"
     )
-
-    def column(name: str, document: bytes) -> dict[str, float]:
-        """One validation of ``document`` by one column: its per-layer, total and CPU seconds."""
-        if name == "raw":
-            cpu = time.process_time()
-            sample = _time_raw(document, raw_xsd, raw_xslt, proc)
-            sample["cpu-raw"] = time.process_time() - cpu
-            return sample
-        started, cpu = time.perf_counter(), time.process_time()
-        run = engines[name].validate_timed(document, rule_set=rule_set_id)
-        sample = {f"{name}-total": time.perf_counter() - started, f"cpu-{name}": time.process_time() - cpu}
-        sample.update({f"{name}-{layer.value}": s for layer, s in run.seconds.items()})
-        return sample
-
-    columns = [*engines, "raw"]
     pause = max(0.0, args.pause) / 1000
     if pause:
         print(f"(every timed validation follows a pause of {args.pause:g} ms: --pause)")
-    for label, documents, lines in groups:
+    plans = [
+        (label, documents, lines, max(1, args.repeat if 0 <= lines < 1000 else min(args.repeat, 2)))
+        for label, documents, lines in groups
+    ]
+    far = [[i for i, d in enumerate(documents) if streamed(d)] for _, documents, _, _ in plans]
+    if any(far):
+        named = ", ".join(
+            label if len(found) == len(documents) else f"{len(found)} of {label}"
+            for (label, documents, *_), found in zip(plans, far, strict=True)
+            if found
+        )
+        print(
+            "(documents the engine validates on its streamed path (from"
+            f" {engines['fused'].stream_above_bytes} bytes, found valid by its pull parse: two full"
+            " collections of Saxon's heap each) are measured"
+            " column by column, each column in a child process of its own whose heap holds that column's"
+            f" stylesheets only, as a deployed process's does: {named}; --interleave does not apply to them)"
+        )
+    measured = measure_groups(
+        [(documents, repeat) for _, documents, _, repeat in plans],
+        columns,
+        far=far,
+        apart=functools.partial(measure_apart, settings, rule_set_id, pause=pause, warm_up=source or None),
+        interleave=args.interleave,
+        pause=pause,
+    )
+    for (label, documents, lines, repeat), best in zip(plans, measured, strict=True):
         series = _Series({})
-        repeat = max(1, args.repeat if 0 <= lines < 1000 else min(args.repeat, 2))
-        # Best of the repeats per document (the machine is shared: a repeat that lost the CPU to
-        # another process says nothing about the validator), then median / p90 over documents.
-        best: list[dict[str, float]] = [{} for _ in documents]
-        if args.interleave:  # per document, the three columns in turn
-            order = [(i, c) for i in range(len(documents)) for _ in range(repeat) for c in columns]
-        else:  # per round, each column over all the documents, then the next column
-            order = [(i, c) for _ in range(repeat) for c in columns for i in range(len(documents))]
-        for index, name in order:
-            if pause:
-                time.sleep(pause)
-            sample = column(name, documents[index])
-            best[index].update({k: min(v, best[index].get(k, v)) for k, v in sample.items()})
         for found in best:
             for key, seconds in found.items():
                 series.add(key, seconds)
@@ -239,24 +231,3 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
             print_phases(label, phase_times(engines["fused"], rule_set_id, documents, repeat))
             print_steps(label, steps_in_place(engines["fused"], rule_set_id, documents, repeat, pause=pause))
     return 0
-
-
-def _time_raw(
-    document: bytes, raw_xsd: dict[str, Any], raw_xslt: dict[Layer, Any], proc: Any
-) -> dict[str, float]:
-    """The raw pipeline, charged like the engine's: lxml parse (total only), XSD, serialise + one
-    Saxon parse (charged to the first layer), each official transform on that one Saxon document."""
-    found: dict[str, float] = {}
-    started = time.perf_counter()
-    root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
-    parsed = time.perf_counter() - started
-    schema = raw_xsd.get(f"{etree.QName(root).namespace} {etree.QName(root).localname}")
-    if schema is not None:
-        found["raw-xsd"] = _timed(lambda: schema.validate(root))
-    started = time.perf_counter()
-    node = proc.parse_xml(xml_text=str(etree.tostring(root.getroottree(), encoding="unicode")))
-    saxon_parse = time.perf_counter() - started
-    for index, (layer, executable) in enumerate(raw_xslt.items()):
-        found[f"raw-{layer.value}"] = _timed_raw(executable, node) + (saxon_parse if index == 0 else 0.0)
-    found["raw-total"] = parsed + sum(found.values())
-    return found
