@@ -11,10 +11,11 @@ import re
 import unicodedata
 from typing import Final
 
-#: The C0 controls other than tab, line feed and carriage return, as the ranges of a regex character class:
-#: XML 1.0 carries none of them (an Invoice Response carries the text to the supplier) and PostgreSQL
-#: stores no NUL in text or JSON.
-CONTROL_RANGES: Final = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+#: The characters XML 1.0 cannot carry (an Invoice Response carries the text to the supplier), as the ranges
+#: of a regex character class: the C0 controls other than tab, line feed and carriage return (PostgreSQL
+#: stores no NUL in text or JSON either) and the noncharacters U+FFFE and U+FFFF (lxml refuses them with a
+#: ValueError: a 500, not a refusal). Surrogates never get this far: a JSON body holding one is refused.
+CONTROL_RANGES: Final = r"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"
 #: Finds a character of :data:`CONTROL_RANGES` in a text.
 CONTROL: Final = re.compile(f"[{CONTROL_RANGES}]")
 #: A whole text without any character of :data:`CONTROL_RANGES` (a pattern for pydantic and OpenAPI).

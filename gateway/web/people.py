@@ -84,6 +84,12 @@ def _logged_name(name: str, record: PersonRecord | None) -> str:
     return f"an unknown name ({len(name)} characters)"
 
 
+def failure_key(name: str) -> str:
+    """The failure counter of a typed name: its SHA-256, never the text (it may be a password typed into the
+    name field, and a row stays until a later failure purges the window), and never a ``source:`` key."""
+    return "name:" + _digest(name)
+
+
 class PasswordAuthenticator:
     """Name and password against the stored argon2 hashes, with failure limits per name and per client
     address within a sliding window."""
@@ -104,7 +110,8 @@ class PasswordAuthenticator:
         now = self._clock.now()
         since = now - self._window
         by_source = f"source:{source}" if source else None
-        if self._store.failures_since(name, since) >= self._max or (
+        by_name = failure_key(name)
+        if self._store.failures_since(by_name, since) >= self._max or (
             by_source and self._store.failures_since(by_source, since) >= SOURCE_FACTOR * self._max
         ):
             shown = _logged_name(name, self._store.get_person(name))
@@ -114,13 +121,13 @@ class PasswordAuthenticator:
         usable = record is not None and record.active
         if not verify_password(record.password_hash if usable and record else None, password):
             self._store.purge_failures(since)  # the table keeps one window only
-            self._store.record_failure(name, at=now)
+            self._store.record_failure(by_name, at=now)
             if by_source:
                 self._store.record_failure(by_source, at=now)
             audit.warning("login failed for %s from %s", _logged_name(name, record), source or "?")
             return None
         assert record is not None
-        self._store.clear_failures(name)
+        self._store.clear_failures(by_name)
         return Login(person_of(record), record.password_hash)
 
 

@@ -180,6 +180,8 @@ def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_fie
     assert locations(post("member-a", "reject", b'{"reason": ""}')) == ["body.reason"]
     # PostgreSQL stores no NUL: refused here, not answered 503 by the database.
     assert locations(post("member-a", "reject", b'{"reason": "wrong\\u0000price"}')) == ["body.reason"]
+    # Nor U+FFFF: the Invoice Response (XML) cannot carry it; building one failed with a 500.
+    assert locations(post("member-a", "reject", b'{"reason": "wrong\\uffffprice"}')) == ["body.reason"]
     assert locations(post("member-a", "query", b'{"question": "Which?", "reason_codes": "REF"}')) == [
         "body.reason_codes"
     ]

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from gateway.config import Role, WebSettings
 from gateway.store import make_engine, upgrade_database
 from gateway.store.people import SQLPeopleStore
+from gateway.store.tables import web_login_failures
 from gateway.web.accounts import save_account
 from gateway.web.passwords import verify_password
-from gateway.web.people import SOURCE_FACTOR, LoginRefused, PasswordAuthenticator
+from gateway.web.people import SOURCE_FACTOR, LoginRefused, PasswordAuthenticator, failure_key
 
 PASSWORD = "correct horse battery"
 
@@ -69,7 +71,7 @@ def test_unknown_and_deactivated_names_fail_like_a_wrong_password(people: SQLPeo
     clock = MovableClock()
     login = PasswordAuthenticator(people, clock, WebSettings())
     assert login.authenticate("nobody", PASSWORD) is None
-    assert people.failures_since("nobody", clock.now() - timedelta(minutes=1)) == 1
+    assert people.failures_since(failure_key("nobody"), clock.now() - timedelta(minutes=1)) == 1
 
 
 def test_an_empty_stored_hash_matches_no_password() -> None:
@@ -114,3 +116,22 @@ def test_the_audit_log_names_accounts_only_never_other_typed_text(
         "login refused (rate limit) for 'ann' from 10.0.0.7",
     ]
     assert typed not in caplog.text
+
+
+def test_the_failure_counter_never_keeps_the_typed_name(people: SQLPeopleStore) -> None:
+    """The per-name counter keyed a failure by the typed text: a password typed into the name field stayed
+    in the database until a later failure purged the window (and in its backups). Counted by its digest,
+    a name still has its own limit, and a name spelt like an address's key is not that address's count."""
+    clock = MovableClock()
+    save_account(people, "ann", Role.SUPPORT, [], PASSWORD, clock=clock)
+    login = PasswordAuthenticator(people, clock, WebSettings(login_max_failures=2, login_window_seconds=600))
+    typed = "my secret pass phrase"
+    for name in (typed, typed, "source:10.0.0.8", "source:10.0.0.8"):
+        assert login.authenticate(name, "whatever", source="10.0.0.7") is None
+    with people._engine.connect() as connection:  # what the table holds
+        kept = [row.name for row in connection.execute(select(web_login_failures.c.name))]
+    assert len(kept) == 8
+    assert not any(typed in key or key == "source:10.0.0.8" for key in kept)
+    with pytest.raises(LoginRefused):
+        login.authenticate(typed, "whatever", source="10.0.0.9")  # the typed name's own limit still holds
+    assert login.authenticate("ann", PASSWORD, source="10.0.0.8") is not None
