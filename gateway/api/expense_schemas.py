@@ -131,7 +131,7 @@ class QueryIn(RequestIn):
 
 
 class NoFieldsIn(RequestIn):
-    """An action without parameters (approve, mark-paid): no body, or ``{}``."""
+    """An action without parameters (approve, mark-paid): no body, ``null`` or ``{}``."""
 
 
 class AnswerIn(RequestIn):

@@ -212,7 +212,8 @@ def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
     app: ExpenseApp, validation_engine: ValidationEngine
 ) -> None:
     """They take no parameters and used to pass whatever body came without a word: a client sending a
-    comment believed it kept. No body, an empty one and ``{}`` pass; anything else is 422 naming it."""
+    comment believed it kept. No body, an empty one, ``null`` (as ``answer`` takes it) and ``{}`` pass;
+    anything else is 422 naming it."""
     assert (
         app.client.put(
             "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
@@ -234,14 +235,16 @@ def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
             "body.note",
             "body.paid_on",
         ]
-        for other in (b"[]", b"null", b'"ok"', b"{not json"):
+        for other in (b"[]", b'"ok"', b"{not json"):
             assert locations(post(action, other)) == ["body"], other
     unchanged = app.client.get(url, headers=auth("member-a")).json()
     assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
 
     assert post("approve", b"{}").json()["status"] == "approved"
     assert post("approve").json()["status"] == "approved"  # a repeat, with no body at all
+    assert post("approve", b" null ").json()["status"] == "approved"
     assert post("mark-paid", b" ").json()["status"] == "paid"
+    assert post("mark-paid", b"null").json()["status"] == "paid"
     assert app.responder.codes() == ["AB", "AP", "PD"]
 
 
