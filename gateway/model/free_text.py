@@ -2,7 +2,8 @@
 nothing at all.
 
 One definition for every layer that checks such text: the API's request schemas (a pattern, 422 before the
-route) and the workflow (``services.expenses``, for the pages' forms and any other caller).
+route) and the services (``check_free_text``: the workflow's reasons, questions and answers, for the pages'
+forms and any other caller; the units' names and members, from the API or a units file).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Final
+
+from gateway.errors import InvalidExpenseRequest
 
 #: The characters XML 1.0 cannot carry (an Invoice Response carries the text to the supplier), as the ranges
 #: of a regex character class: the C0 controls other than tab, line feed and carriage return (PostgreSQL
@@ -34,3 +37,22 @@ def has_visible_character(text: str) -> bool:
         (False, True)
     """
     return any(unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)
+
+
+def check_free_text(text: str, what: str) -> None:
+    """Refuse a free text holding a character of :data:`CONTROL_RANGES`, or nothing visible.
+
+    Args:
+        text: the text, as it will be kept.
+        what: names it in the message (``the reject reason``, ``item 2: the name``).
+
+    Raises:
+        InvalidExpenseRequest: ``<what> holds a control character ...`` or ``<what> has no visible
+            character ...``.
+    """
+    if CONTROL.search(text):  # an Invoice Response may carry it: XML holds no such character
+        raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
+    if not has_visible_character(text):  # an empty-looking note, name or member
+        raise InvalidExpenseRequest(
+            f"{what} has no visible character (only blanks or invisible ones such as U+200B)"
+        )

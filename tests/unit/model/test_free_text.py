@@ -9,7 +9,8 @@ import pytest
 from lxml import etree
 
 from gateway.api import expense_schemas, schemas
-from gateway.model.free_text import CONTROL, TEXT_PATTERN, has_visible_character
+from gateway.errors import InvalidExpenseRequest
+from gateway.model.free_text import CONTROL, TEXT_PATTERN, check_free_text, has_visible_character
 
 
 def test_the_pattern_and_the_search_refuse_the_same_characters() -> None:
@@ -59,3 +60,19 @@ def test_every_character_the_pattern_lets_through_is_one_xml_carries() -> None:
         char = chr(code)
         if re.fullmatch(TEXT_PATTERN, char):
             element.text = char  # raises ValueError for a character XML 1.0 cannot carry
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("De\x07Eik", "the name holds a control character (only tabs and line breaks may be)"),
+        ("a\ufffe", "the name holds a control character (only tabs and line breaks may be)"),
+        ("\u200b \ufeff", "the name has no visible character (only blanks or invisible ones such as U+200B)"),
+    ],
+)
+def test_free_text_is_checked_by_one_function_with_one_message(text: str, message: str) -> None:
+    with pytest.raises(InvalidExpenseRequest) as refused:
+        check_free_text(text, "the name")
+    assert str(refused.value) == message
+    check_free_text("De Eik\tbis\n", "the name")  # tabs and line breaks are text
+
