@@ -29,14 +29,31 @@ TEXT_PATTERN: Final = rf"^[^{CONTROL_RANGES}]*$"
 _INVISIBLE_CATEGORIES: Final = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
 
 
+#: Characters of other categories that show nothing either: the default-ignorable code points of Unicode
+#: (DerivedCoreProperties.txt) outside ``Cf`` -- the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0
+#: (letters, ``Lo``, drawn blank: a favourite for names that look empty), the combining grapheme joiner
+#: U+034F, the Khmer inherent vowels U+17B4 and U+17B5, the Mongolian free variation selectors and the
+#: variation selectors (marks, ``Mn``, that only choose the glyph of the character before them) -- and the
+#: Braille pattern blank U+2800 (``So``), a cell without a dot.
+BLANK_CHARACTERS: Final = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+
+
 def has_visible_character(text: str) -> bool:
-    """True when ``text`` holds at least one character outside the invisible categories.
+    """True when ``text`` holds at least one character outside the invisible categories and
+    :data:`BLANK_CHARACTERS`.
 
     Example:
-        >>> has_visible_character("\\u200b \\ufeff\\t"), has_visible_character("\\u200bok")
+        >>> has_visible_character("\\u200b \\ufeff\\t\\u3164"), has_visible_character("\\u200bok")
         (False, True)
     """
-    return any(unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)
+    return any(
+        unicodedata.category(char) not in _INVISIBLE_CATEGORIES and char not in BLANK_CHARACTERS
+        for char in text
+    )
 
 
 def check_free_text(text: str, what: str) -> None:
