@@ -243,6 +243,26 @@ async def read_body(request: Request, limit: int, reservation: BodyReservation |
     return body
 
 
+#: The body limit of an action without parameters (approve, mark-paid): ``{}`` and some blank around it.
+SMALL_BODY_BYTES = 1024
+
+
+def small_body(limit: int = SMALL_BODY_BYTES) -> Callable[[Request], Awaitable[bytes]]:
+    """Dependency factory: the raw body of an action that takes (next to) nothing, at most ``limit`` bytes
+    (413 beyond, as ``read_body``), read outside the app's body slots and memory budget.
+
+    The slots are shared with the invoicing system's submissions of up to ``max_body_bytes`` each: an
+    approval held one for its whole action, so it waited (then 503) behind uploads and kept one from a
+    submission. A body this small costs less than the connection carrying it, as the web forms
+    (``MAX_FORM_BYTES``) do. Declare it after the principal dependency, as ``bounded_body``.
+    """
+
+    async def dependency(request: Request) -> bytes:
+        return await read_body(request, limit)
+
+    return dependency
+
+
 def api_body_slots(request: Request) -> BodySlots:
     """The app's /v1 body slots (created on first use from ``settings.api.max_concurrent_bodies``)."""
     slots: BodySlots | None = getattr(request.app.state, "api_body_slots", None)

@@ -19,7 +19,7 @@ from gateway.config import Role
 from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
 from gateway.model.free_text import TEXT_PATTERN
 from gateway.model.message import AS4MessageRecord
-from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit, unit_key
+from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
 #: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
@@ -131,7 +131,7 @@ class QueryIn(RequestIn):
 
 
 class NoFieldsIn(RequestIn):
-    """An action without parameters (approve, mark-paid): no body, or ``{}``."""
+    """An action without parameters (approve, mark-paid): no body, ``null`` or ``{}``."""
 
 
 class AnswerIn(RequestIn):
@@ -147,14 +147,13 @@ class UnitIn(RequestIn):
         default_factory=list, description="Names of the API keys allowed to approve"
     )
     # A unit read with GET may be written back as it is: its read-only fields are taken when they name
-    # the same unit (``same_unit``).
+    # the same unit (``routes.units`` checks ``read_only_fields``).
     key: str | None = Field(default=None, max_length=200, description="Read-only: as GET gives it")
     code: str | None = Field(default=None, max_length=200, description="Read-only: as GET gives it")
 
-    def same_unit(self, code: str) -> bool:
-        """True when the read-only ``key`` and ``code`` given, if any, name the unit ``code``."""
-        key = unit_key(code)
-        return all(unit_key(given) == key for given in (self.key, self.code) if given is not None)
+    def read_only_fields(self) -> dict[str, str]:
+        """The read-only ``key`` and ``code`` the body gives, by field name."""
+        return {name: value for name, value in (("key", self.key), ("code", self.code)) if value is not None}
 
 
 class UnitItemIn(UnitIn):

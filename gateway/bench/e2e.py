@@ -149,22 +149,25 @@ def _load_average() -> float | None:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
+def round_workdir(root: Path, rounds: int, number: int) -> Path:
+    """The folder of round ``number`` of ``rounds``: ``<root>/round-<number>`` with several rounds, so that
+    a later round does not recreate (and so erase) an earlier one's logs; ``root`` itself with one (the
+    runs of ``bench e2e`` and ``bench e2e-slow`` each take a folder of their own under it)."""
+    return root / f"round-{number}" if rounds > 1 else root
+
+
 def _run_cell_of_grid(
     args: argparse.Namespace, params: E2EParameters, database: str, workers: int, number: int
 ) -> E2EResult:
     """Run one cell of round ``number`` of the grid, with a progress line on stderr, in a workdir of its own
-    (recreated): ``<workdir>/<db>-<n>w``, under ``round-<number>/`` with several rounds, so that every
-    round keeps its logs."""
+    (recreated): ``<workdir>/<db>-<n>w``, under ``round_workdir``."""
     label = f"round {number}/{args.rounds}, " if args.rounds > 1 else ""
     print(f"bench e2e: {label}{database}, {workers} worker(s) ...", end="", file=sys.stderr, flush=True)
-    workdir = args.workdir.resolve()
-    if args.rounds > 1:
-        workdir = workdir / f"round-{number}"
     result = run_e2e(
         database=database,
         workers=workers,
         params=params,
-        workdir=workdir / f"{database}-{workers}w",
+        workdir=round_workdir(args.workdir.resolve(), args.rounds, number) / f"{database}-{workers}w",
         postgres_url=args.postgres_url,
     )
     outcome = "all delivered" if result.ok else "NOT all delivered"

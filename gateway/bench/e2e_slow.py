@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from gateway.bench import e2e_load
-from gateway.bench.e2e import DEFAULT_POSTGRES_URL, scratch_postgres_database
+from gateway.bench.e2e import DEFAULT_POSTGRES_URL, round_workdir, scratch_postgres_database
 from gateway.bench.e2e_load import InvoiceCopies
 from gateway.bench.e2e_slow_report import (
     RECEIVERS,
@@ -131,11 +131,8 @@ def run_bench_e2e_slow(args: argparse.Namespace, settings: Settings) -> int:
 
 def scenario_workdir(root: Path, rounds: int, round_number: int, index: int) -> Path:
     """The folder of scenario ``index`` (``s<index>``, the table's row) in round ``round_number``: under
-    ``round-<number>/`` with several rounds, as ``bench e2e --rounds`` does, so that every round keeps its
-    logs (``prepare_loopback`` recreates the folder)."""
-    if rounds > 1:
-        root = root / f"round-{round_number}"
-    return root / f"s{index}"
+    ``round_workdir``, as ``bench e2e --rounds`` does (``prepare_loopback`` recreates the folder)."""
+    return round_workdir(root, rounds, round_number) / f"s{index}"
 
 
 def scenario_order(count: int, round_number: int) -> list[int]:

@@ -2,7 +2,8 @@
 nothing at all.
 
 One definition for every layer that checks such text: the API's request schemas (a pattern, 422 before the
-route) and the workflow (``services.expenses``, for the pages' forms and any other caller).
+route) and the services (``check_free_text``: the workflow's reasons, questions and answers, for the pages'
+forms and any other caller; the units' names and members, from the API or a units file).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Final
+
+from gateway.errors import InvalidExpenseRequest
 
 #: The characters XML 1.0 cannot carry (an Invoice Response carries the text to the supplier), as the ranges
 #: of a regex character class: the C0 controls other than tab, line feed and carriage return (PostgreSQL
@@ -26,11 +29,47 @@ TEXT_PATTERN: Final = rf"^[^{CONTROL_RANGES}]*$"
 _INVISIBLE_CATEGORIES: Final = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc"})
 
 
+#: Characters of other categories that show nothing either: the default-ignorable code points of Unicode
+#: (DerivedCoreProperties.txt) outside ``Cf`` -- the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0
+#: (letters, ``Lo``, drawn blank: a favourite for names that look empty), the combining grapheme joiner
+#: U+034F, the Khmer inherent vowels U+17B4 and U+17B5, the Mongolian free variation selectors and the
+#: variation selectors (marks, ``Mn``, that only choose the glyph of the character before them) -- and the
+#: Braille pattern blank U+2800 (``So``), a cell without a dot.
+BLANK_CHARACTERS: Final = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u2800\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+
+
 def has_visible_character(text: str) -> bool:
-    """True when ``text`` holds at least one character outside the invisible categories.
+    """True when ``text`` holds at least one character outside the invisible categories and
+    :data:`BLANK_CHARACTERS`.
 
     Example:
-        >>> has_visible_character("\\u200b \\ufeff\\t"), has_visible_character("\\u200bok")
+        >>> has_visible_character("\\u200b \\ufeff\\t\\u3164"), has_visible_character("\\u200bok")
         (False, True)
     """
-    return any(unicodedata.category(char) not in _INVISIBLE_CATEGORIES for char in text)
+    return any(
+        unicodedata.category(char) not in _INVISIBLE_CATEGORIES and char not in BLANK_CHARACTERS
+        for char in text
+    )
+
+
+def check_free_text(text: str, what: str) -> None:
+    """Refuse a free text holding a character of :data:`CONTROL_RANGES`, or nothing visible.
+
+    Args:
+        text: the text, as it will be kept.
+        what: names it in the message (``the reject reason``, ``item 2: the name``).
+
+    Raises:
+        InvalidExpenseRequest: ``<what> holds a control character ...`` or ``<what> has no visible
+            character ...``.
+    """
+    if CONTROL.search(text):  # an Invoice Response may carry it: XML holds no such character
+        raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
+    if not has_visible_character(text):  # an empty-looking note, name or member
+        raise InvalidExpenseRequest(
+            f"{what} has no visible character (only blanks or invisible ones such as U+200B)"
+        )

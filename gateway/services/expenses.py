@@ -15,7 +15,7 @@ from datetime import datetime
 
 from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
 from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus, decide
-from gateway.model.free_text import CONTROL, has_visible_character
+from gateway.model.free_text import check_free_text
 from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import check_action, visible_to
@@ -58,12 +58,8 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
         raise InvalidExpenseRequest(f"{what} is required")
     if value and len(value) > _MAX_TEXT:
         raise InvalidExpenseRequest(f"{what} is longer than {_MAX_TEXT} characters")
-    if value and CONTROL.search(value):  # the Invoice Response carries it: XML holds no such character
-        raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
-    if value and not has_visible_character(value):  # the supplier would read an empty-looking note
-        raise InvalidExpenseRequest(
-            f"{what} has no visible character (only blanks or invisible ones such as U+200B)"
-        )
+    if value:  # the Invoice Response carries it to the supplier
+        check_free_text(value, what)
     return value
 
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from gateway.errors import InvalidExpenseRequest
-from gateway.model.free_text import CONTROL, has_visible_character
+from gateway.model.free_text import check_free_text
 from gateway.model.units import ProductionUnit, unit_key
 from gateway.services.ports import Clock, DocumentStore
 
@@ -36,7 +36,7 @@ def unit_from_mapping(data: Any, where: str = "") -> ProductionUnit:
     name = str(data.get("name") or "").strip()
     if not code or not name:
         raise InvalidExpenseRequest(f"{where}a unit needs a code and a name")
-    _check_text(name, f"{where}the name")
+    check_free_text(name, f"{where}the name")
     unit_key(code)  # raises for a malformed code
     active = data.get("active", True)
     if isinstance(active, str):
@@ -49,21 +49,12 @@ def unit_from_mapping(data: Any, where: str = "") -> ProductionUnit:
     if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
         raise InvalidExpenseRequest(f"{where}members must be a list of names")
     for member in members:
-        _check_text(member, f"{where}member {member!r}")
+        check_free_text(member, f"{where}member {member!r}")
     # Names compare exactly, as a member is matched: its API key's or person's name, case and all.
     repeated = _named_twice(members)
     if repeated:
         raise InvalidExpenseRequest(f"{where}members named twice: {', '.join(map(repr, repeated))}")
     return ProductionUnit(code, name, bool(active), tuple(members))
-
-
-def _check_text(text: str, what: str) -> None:
-    """A name shown on pages and matched against logins: no control character, something visible (the API's
-    schema checks the first too; a units file reaches here without it)."""
-    if CONTROL.search(text):
-        raise InvalidExpenseRequest(f"{what} holds a control character")
-    if not has_visible_character(text):
-        raise InvalidExpenseRequest(f"{what} has no visible character")
 
 
 def parse_units(data: bytes, *, filename: str) -> list[ProductionUnit]:

@@ -3,10 +3,11 @@ expense with approve / reject with a reason / query (members, for their own unit
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import InvalidIdentifier
@@ -45,9 +46,8 @@ DONE: Final = {
     "mark-paid": "Marked as paid (Invoice Response PD).",
 }
 
-NO_SUCH_ACTION: Final = "This page has no such action."
-
-#: The actions a page form may take, by the last segment of its address.
+#: The actions a page form may take, by the last segment of its address: one POST route each, so an address
+#: of no action is no page's (the /web catch-all answers it 404, whatever the method).
 ACTIONS: Final = {
     "assign": ExpenseAction.ASSIGN,
     "approve": ExpenseAction.APPROVE,
@@ -121,12 +121,9 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
     )
 
 
-@router.post("/expenses/{expense_id}/{action}")
-async def act(context: PersonDep, expense_id: str, action: str) -> Response:
-    """Take an action: the workflow checks the units and the status, and audits it. An action of no form
-    is a page that does not exist (404), whoever asks; a role that may not take an existing one gets 403."""
-    if action not in ACTIONS:
-        raise HTTPException(404, NO_SUCH_ACTION)
+async def _act(context: PageContext, expense_id: str, action: str) -> Response:
+    """Take ``action``: the workflow checks the units and the status, and audits it; a role that may not
+    take it gets 403."""
     form = await checked_form(context)
     data = ActionInput(
         unit=form.get("unit") or None,
@@ -141,6 +138,22 @@ async def act(context: PersonDep, expense_id: str, action: str) -> Response:
     if back == "triage":
         return RedirectResponse("/web/triage", status_code=303)
     return RedirectResponse(f"/web/expenses/{expense_id}?done={action}", status_code=303)
+
+
+def _action_page(action: str) -> Callable[[PageContext, str], Awaitable[Response]]:
+    """The page handler of ``action``'s route."""
+
+    async def act(context: PersonDep, expense_id: str) -> Response:
+        """Take this route's action (``_act``)."""
+        return await _act(context, expense_id, action)
+
+    return act
+
+
+for _action in ACTIONS:
+    router.post(f"/expenses/{{expense_id}}/{_action}", name=f"expense_{_action.replace('-', '_')}")(
+        _action_page(_action)
+    )
 
 
 @router.get("/expenses/{expense_id}/attachments/{index}")

@@ -252,9 +252,7 @@ def answered_as_page(
             return await handler(request)
         except LoginRequired:
             return RedirectResponse(query_link("/web/login", {"next": request.url.path}), status_code=303)
-        except Forbidden as exc:
-            return error_page(request, 403, str(exc))
-        except ExpenseActionForbidden as exc:
+        except (Forbidden, ExpenseActionForbidden) as exc:
             return error_page(request, 403, str(exc))
         except DocumentNotFound:
             return error_page(request, 404, "There is no such document, or it is not yours to see.")

@@ -104,6 +104,38 @@ def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, pa
     assert undeclared.pulled <= 3  # the limit is 2 MiB
 
 
+@pytest.mark.parametrize("path", ["/v1/expenses/some-expense/approve", "/v1/expenses/some-expense/mark-paid"])
+def test_an_action_without_parameters_takes_no_body_slot_and_at_most_a_kibibyte(
+    edge_app: FastAPI, path: str
+) -> None:
+    """Approve and mark-paid held one of the body slots the invoicing system's 20 MB submissions share for
+    their whole action: behind uploads they waited, then 503; meanwhile a submission waited for them."""
+    upload = [("authorization", f"Bearer {SENDER_KEY}"), ("content-type", "application/xml")]
+    headers = [("authorization", f"Bearer {SUPPORT_KEY}"), ("content-type", "application/json")]
+
+    async def scenario() -> tuple[int, int, int]:
+        slow_done = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(
+                lambda: call(edge_app, "POST", "/v1/validate", upload, chunk=b"<", chunks=1, stall=slow_done)
+            )
+            await anyio.sleep(0.2)  # the slow upload holds the only body slot
+            taken = edge_app.state.api_body_slots.taken
+            acted = await call(edge_app, "POST", path, headers, chunk=b"{}", chunks=1)
+            slow_done.set()
+        return taken, acted.status, edge_app.state.api_body_slots.taken
+
+    taken, status, after = anyio.run(scenario)
+    assert (taken, status, after) == (1, 404, 0)  # no such expense, answered at once: no 503
+    fits = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * 1024, chunks=1))
+    assert fits.status == 404
+    over = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * 1025, chunks=1))
+    assert over.status == 413
+    declared = [*headers, ("content-length", "1025")]
+    refused = anyio.run(lambda: call(edge_app, "POST", path, declared, chunk=b" " * 1025, chunks=1))
+    assert (refused.status, refused.pulled) == (413, 0)
+
+
 def test_convert_refuses_a_large_body_by_its_declared_length_before_reading(edge_app: FastAPI) -> None:
     headers = [
         ("authorization", f"Bearer {SENDER_KEY}"),

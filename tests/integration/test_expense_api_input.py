@@ -115,6 +115,27 @@ def test_a_unit_read_with_get_is_written_back_and_a_field_it_has_not_is_refused(
     assert app.client.get("/v1/units", headers=admin).json() == [{**read, "active": False}]
 
 
+def test_a_malformed_read_only_key_or_code_is_refused_naming_the_field_and_the_item(app: ExpenseApp) -> None:
+    """A malformed ``key`` was answered "unit code 'oops' is not letters..." without the item nor the field:
+    the unit's code was right, so the admin looked for the fault in the wrong place."""
+    admin = auth("admin")
+    second = {"code": "PU-04711", "name": "De Eik", "key": "oops"}
+    listed = problem_of(
+        app.client.put("/v1/units", json=[{"code": "PU-00123", "name": "Het Graan"}, second], headers=admin)
+    )
+    assert (listed["status"], listed["type"]) == (422, "/problems/expense-request-invalid")
+    assert listed["detail"] == (
+        "item 2: the body's key: unit code 'oops' is not letters followed by digits (e.g. PU-00123)"
+    )
+    for field in ("key", "code"):
+        body = {"name": "De Eik", field: "PU-"}
+        one = problem_of(app.client.put("/v1/units/PU-04711", json=body, headers=admin))
+        assert one["detail"] == (
+            f"the body's {field}: unit code 'PU-' is not letters followed by digits (e.g. PU-00123)"
+        )
+    assert app.client.get("/v1/units", headers=admin).json() == []
+
+
 def test_a_unit_list_naming_a_unit_twice_is_refused_as_the_unit_file_is(app: ExpenseApp) -> None:
     """``PU-04711`` and ``pu04711`` are one unit: the answer listed both while the store kept the last;
     the list is refused naming the unit, nothing is stored."""
@@ -212,7 +233,8 @@ def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
     app: ExpenseApp, validation_engine: ValidationEngine
 ) -> None:
     """They take no parameters and used to pass whatever body came without a word: a client sending a
-    comment believed it kept. No body, an empty one and ``{}`` pass; anything else is 422 naming it."""
+    comment believed it kept. No body, an empty one, ``null`` (as ``answer`` takes it) and ``{}`` pass;
+    anything else is 422 naming it."""
     assert (
         app.client.put(
             "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
@@ -234,14 +256,16 @@ def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
             "body.note",
             "body.paid_on",
         ]
-        for other in (b"[]", b"null", b'"ok"', b"{not json"):
+        for other in (b"[]", b'"ok"', b"{not json"):
             assert locations(post(action, other)) == ["body"], other
     unchanged = app.client.get(url, headers=auth("member-a")).json()
     assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
 
     assert post("approve", b"{}").json()["status"] == "approved"
     assert post("approve").json()["status"] == "approved"  # a repeat, with no body at all
+    assert post("approve", b" null ").json()["status"] == "approved"
     assert post("mark-paid", b" ").json()["status"] == "paid"
+    assert post("mark-paid", b"null").json()["status"] == "paid"
     assert app.responder.codes() == ["AB", "AP", "PD"]
 
 

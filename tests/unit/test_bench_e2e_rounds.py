@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.bench import e2e
+from gateway.bench import e2e, e2e_slow
 from gateway.bench.e2e_report import E2EParameters, E2EResult, PhaseResult, format_table
 from gateway.bench.e2e_rounds import cell_order, format_summary, summarise
 from gateway.cli.main import main
@@ -216,3 +216,10 @@ def test_bad_rounds_are_refused_before_anything_runs(
 
     assert message in capsys.readouterr().err
     assert ran == []
+
+
+def test_both_e2e_benches_name_a_rounds_folder_by_the_one_rule(tmp_path: Path) -> None:
+    """``bench e2e`` and ``bench e2e-slow`` each wrote the ``round-<n>`` rule of their own."""
+    assert e2e.round_workdir(tmp_path, 1, 1) == tmp_path
+    assert e2e.round_workdir(tmp_path, 3, 2) == tmp_path / "round-2"
+    assert e2e_slow.scenario_workdir(tmp_path, 3, 2, 1) == e2e.round_workdir(tmp_path, 3, 2) / "s1"

@@ -173,21 +173,21 @@ def test_logout_ends_the_session(site: Site, login: Callable[[str], httpx.Client
 def test_an_unknown_expense_action_is_a_404_page_and_a_refused_role_still_a_403(
     site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client]
 ) -> None:
+    """An action of no form is no page's address: the 404 page of every unknown address, logged in or not
+    (it used to be a route's own 404 for a POST, and a 405 page allowing POST for a GET)."""
     path = f"/web/expenses/{site.routed_expense}"
     nobody = new_client()
-    for action in ("bogus", "approve"):  # not logged in: the login page, whether the action exists or not
-        answer = nobody.post(f"{path}/{action}", data={})
-        assert answer.status_code == 303
-        assert (
-            answer.headers["location"]
-            == f"/web/login?next=%2Fweb%2Fexpenses%2F{site.routed_expense}%2F{action}"
-        )
+    _is_page(nobody.post(f"{path}/bogus", data={}), 404)
+    answer = nobody.post(f"{path}/approve", data={})  # an action that exists: the login page
+    assert answer.status_code == 303
+    assert answer.headers["location"] == (
+        f"/web/login?next=%2Fweb%2Fexpenses%2F{site.routed_expense}%2Fapprove"
+    )
     member = login("mia")  # member of PU-04711, the routed expense's unit
     token = csrf_of(member, path)
     unknown = member.post(f"{path}/bogus", data={"csrf_token": token})
-    assert unknown.status_code == 404, unknown.text
-    assert unknown.headers["content-type"].startswith("text/html")
-    assert "This page has no such action." in unknown.text
+    _is_page(unknown, 404)
+    assert "There is no page at this address." in unknown.text
     assert "bogus" not in unknown.text
     elsewhere = member.post("/web/expenses/00000000-0000-0000-0000-000000000000/bogus", data={})
     assert elsewhere.status_code == 404  # whatever the expense, before the form is read
@@ -195,7 +195,7 @@ def test_an_unknown_expense_action_is_a_404_page_and_a_refused_role_still_a_403(
     assert refused.status_code == 403  # an action that exists, but not for a member
     assert "may not assign" in refused.text
     french = member.post(f"{path}/bogus?lang=fr", data={"csrf_token": token})
-    assert "Cette page ne propose pas cette action." in french.text
+    assert "Il n'y a pas de page à cette adresse." in html.unescape(french.text)
 
 
 def test_a_logout_by_address_is_a_405_page_allowing_post(
@@ -230,7 +230,12 @@ def test_an_unknown_address_is_a_404_page_whatever_the_method(
 ) -> None:
     """Never the API's JSON 404, nor a 405 naming GET because a GET page's template took the address."""
     nobody = new_client()
-    for path in ("/web/nope", f"/web/outbound/{site.failed_id}/delete", "/web/static/other.css"):
+    for path in (
+        "/web/nope",
+        f"/web/outbound/{site.failed_id}/delete",
+        f"/web/expenses/{site.routed_expense}/bogus",  # no action of that name: no 405 allowing POST
+        "/web/static/other.css",
+    ):
         answer = nobody.request(method, path, headers={"Accept-Language": "fr-BE"})
         _is_page(answer, 404)
         assert "allow" not in answer.headers

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
-from gateway.api.deps import ServicesDep, bounded_body, require_roles
+from gateway.api.deps import ServicesDep, bounded_body, require_roles, small_body
 from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import (
     AnswerIn,
@@ -54,6 +54,9 @@ ExpenseUserDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SU
 #: The raw JSON body of an action, read (bounded) only after the caller is authenticated: declare it after
 #: ``ExpenseUserDep`` (FastAPI resolves dependencies in order) and parse it with ``parse_json_body``.
 BodyDep = Annotated[bytes, Depends(bounded_body())]
+#: The body of an action without parameters: at most ``SMALL_BODY_BYTES``, read without a body slot (those
+#: are for the large bodies: an approval must not wait behind uploads); declared after ``ExpenseUserDep`` too.
+NoFieldsBodyDep = Annotated[bytes, Depends(small_body())]
 
 _READ_ERRORS = problem_responses(
     401, 403, 404, s403="Role without access to expenses", s404="No such expense (for you)"
@@ -155,10 +158,10 @@ def show_evidence(services: ServicesDep, who: ExpenseUserDep, expense_id: Expens
 
 
 def _no_fields(body: bytes) -> None:
-    """Check the body of an action without parameters: none, empty (or blank) and ``{}`` pass; anything
-    else is refused (422 naming the unexpected field), as it would otherwise be ignored without a word."""
-    if body.strip():
-        parse_json_body(body, NoFieldsIn)
+    """Check the body of an action without parameters: none, empty (or blank), ``null`` and ``{}`` pass
+    (as for ``answer``); anything else is refused (422 naming the unexpected field), as it would otherwise
+    be ignored without a word."""
+    parse_json_body(body, NoFieldsIn, optional=True)
 
 
 def _act(
@@ -189,10 +192,10 @@ def assign(
     openapi_extra=json_request_body(NoFieldsIn, required=False),
 )
 def approve(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: NoFieldsBodyDep
 ) -> ExpenseSummary:
-    """Member of the unit: approve (Invoice Response AP to the supplier). No body, or ``{}``: a field is
-    refused, not ignored."""
+    """Member of the unit: approve (Invoice Response AP to the supplier). No body, ``null`` or ``{}`` (at
+    most 1 KiB): a field is refused, not ignored."""
     _no_fields(body)
     return _act(services, who, expense_id, ExpenseAction.APPROVE, ActionInput())
 
@@ -250,9 +253,9 @@ def answer(
     openapi_extra=json_request_body(NoFieldsIn, required=False),
 )
 def mark_paid(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: NoFieldsBodyDep
 ) -> ExpenseSummary:
-    """Record the payment of an approved expense (Invoice Response PD). No body, or ``{}``: a field is
-    refused, not ignored."""
+    """Record the payment of an approved expense (Invoice Response PD). No body, ``null`` or ``{}`` (at
+    most 1 KiB): a field is refused, not ignored."""
     _no_fields(body)
     return _act(services, who, expense_id, ExpenseAction.MARK_PAID, ActionInput())

@@ -62,9 +62,15 @@ def put_many(services: ServicesDep, _who: AdminDep, body: BodyDep) -> list[UnitO
 
 def _refuse_another_unit(given: UnitIn, code: str, where: str = "") -> None:
     """A body's read-only ``key`` or ``code`` naming another unit than ``code`` is a mistake (422), not a
-    rename."""
-    if not given.same_unit(code):
-        raise InvalidExpenseRequest(f"{where}the body's key or code names another unit than {code!r}")
+    rename; one that is no unit code at all is refused naming the field (and ``where``)."""
+    key = unit_key(code)
+    for field, value in given.read_only_fields().items():
+        try:
+            same = unit_key(value) == key
+        except InvalidExpenseRequest as exc:
+            raise InvalidExpenseRequest(f"{where}the body's {field}: {exc}") from None
+        if not same:
+            raise InvalidExpenseRequest(f"{where}the body's key or code names another unit than {code!r}")
 
 
 _NOT_FOUND = problem_responses(404, s404="No such unit")

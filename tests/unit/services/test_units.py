@@ -9,7 +9,7 @@ import pytest
 
 from gateway.errors import InvalidExpenseRequest
 from gateway.model.units import ProductionUnit, unit_key
-from gateway.services.units import parse_units
+from gateway.services.units import parse_units, unit_from_mapping
 
 CSV = b"""code,name,active,members
 PU-04711,Schrijnwerkerij De Eik,true,an;jan
@@ -89,3 +89,14 @@ def test_a_name_or_member_with_nothing_visible_or_a_control_is_refused(
     as an empty line on the pages, a member of one could never log in, a control broke the page's text."""
     with pytest.raises(InvalidExpenseRequest, match="^" + re.escape(f"u.json {message}")):
         parse_units(json.dumps([row]).encode(), filename="u.json")
+
+
+def test_the_units_and_the_workflow_refuse_free_text_in_the_same_words() -> None:
+    """The units file's names and members were checked by a twin of the workflow's check, each with its own
+    messages: a unit name told less than a reject reason."""
+    row = {"code": "PU-1", "name": "A", "members": ["\u2060"]}
+    with pytest.raises(InvalidExpenseRequest) as refused:
+        unit_from_mapping(row, "item 1: ")
+    assert str(refused.value) == (
+        "item 1: member '\\u2060' has no visible character (only blanks or invisible ones such as U+200B)"
+    )
