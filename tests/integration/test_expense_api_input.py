@@ -229,22 +229,25 @@ def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_fie
     assert app.responder.codes() == ["AB", "UQ", "UQ"]
 
 
+def _member_a_expense(app: ExpenseApp, validation_engine: ValidationEngine, number: str) -> str:
+    """The address of a new expense of unit PU-04711, whose member is ``member-a``: a supplier's invoice
+    ``number`` delivered to it."""
+    admin = auth("admin")
+    unit = {"name": "De Eik", "members": ["member-a"]}
+    assert app.client.put("/v1/units/PU-04711", json=unit, headers=admin).status_code == 200
+    ubl = supplier_document(validation_engine, "be-zero-rated.json", number=number, buyer_reference="PU04711")
+    deliver(app.client, ubl)
+    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
+    return f"/v1/expenses/{expense['id']}"
+
+
 def test_approve_and_mark_paid_refuse_a_field_instead_of_ignoring_it(
     app: ExpenseApp, validation_engine: ValidationEngine
 ) -> None:
     """They take no parameters and used to pass whatever body came without a word: a client sending a
     comment believed it kept. No body, an empty one, ``null`` (as ``answer`` takes it) and ``{}`` pass;
     anything else is 422 naming it."""
-    assert (
-        app.client.put(
-            "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
-        ).status_code
-        == 200
-    )
-    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="F-8", buyer_reference="PU04711")
-    deliver(app.client, ubl)
-    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
-    url = f"/v1/expenses/{expense['id']}"
+    url = _member_a_expense(app, validation_engine, "F-8")
 
     def post(action: str, body: bytes | None = None) -> Any:
         headers = {**auth("member-a"), "Content-Type": "application/json"}
@@ -274,16 +277,7 @@ def test_a_reason_question_or_answer_without_a_visible_character_is_refused(
 ) -> None:
     """Zero-width spaces, word joiners, byte order marks and blanks passed the schema and the workflow and
     reached the supplier's Invoice Response as an empty-looking note: the workflow refuses them (422)."""
-    assert (
-        app.client.put(
-            "/v1/units/PU-04711", json={"name": "De Eik", "members": ["member-a"]}, headers=auth("admin")
-        ).status_code
-        == 200
-    )
-    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="F-9", buyer_reference="PU04711")
-    deliver(app.client, ubl)
-    [expense] = app.client.get("/v1/expenses", headers=auth("member-a")).json()["items"]
-    url = f"/v1/expenses/{expense['id']}"
+    url = _member_a_expense(app, validation_engine, "F-9")
 
     def refusal(action: str, body: dict[str, str]) -> str:
         problem = problem_of(app.client.post(f"{url}/{action}", json=body, headers=auth("member-a")))
