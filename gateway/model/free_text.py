@@ -17,12 +17,16 @@ from gateway.errors import InvalidExpenseRequest
 #: The characters XML 1.0 cannot carry (an Invoice Response carries the text to the supplier), as the ranges
 #: of a regex character class: the C0 controls other than tab, line feed and carriage return (PostgreSQL
 #: stores no NUL in text or JSON either) and the noncharacters U+FFFE and U+FFFF (lxml refuses them with a
-#: ValueError: a 500, not a refusal). Surrogates never get this far: a JSON body holding one is refused.
+#: ValueError: a 500, not a refusal). Not the surrogates (the API's regex engine takes none in a pattern):
+#: the JSON parser refuses a body holding one, and ``check_free_text`` refuses them for the other callers (a
+#: units file read with ``json.loads``, which decodes an escaped lone surrogate).
 CONTROL_RANGES: Final = r"\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff"
 #: Finds a character of :data:`CONTROL_RANGES` in a text.
 CONTROL: Final = re.compile(f"[{CONTROL_RANGES}]")
 #: A whole text without any character of :data:`CONTROL_RANGES` (a pattern for pydantic and OpenAPI).
 TEXT_PATTERN: Final = rf"^[^{CONTROL_RANGES}]*$"
+#: Finds a lone surrogate: no Unicode text (UTF-8, XML and the database refuse it).
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
 #: Unicode general categories that show nothing by themselves: format characters (zero-width space
 #: U+200B, word joiner U+2060, byte order mark U+FEFF), space, line and paragraph separators, controls.
@@ -69,6 +73,8 @@ def check_free_text(text: str, what: str) -> None:
     """
     if CONTROL.search(text):  # an Invoice Response may carry it: XML holds no such character
         raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
+    if _SURROGATE.search(text):  # not encodable: UTF-8 refuses it at the database, as XML would
+        raise InvalidExpenseRequest(f"{what} holds a lone surrogate (not Unicode text)")
     if not has_visible_character(text):  # an empty-looking note, name or member
         raise InvalidExpenseRequest(
             f"{what} has no visible character (only blanks or invisible ones such as U+200B)"
