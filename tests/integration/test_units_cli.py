@@ -50,8 +50,8 @@ def test_cli_refuses_a_unit_naming_a_member_twice(
 def test_cli_refuses_a_lone_surrogate_of_a_json_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``json.loads`` decodes ``\\ud800`` to a lone surrogate: no text (UTF-8, XML and the database refuse it),
-    so the import is refused naming the item, not a traceback at the database."""
+    """``json.loads`` decodes ``\\ud800`` to a lone surrogate: no text (UTF-8, XML and the database refuse
+    it), so the import is refused naming the item, not a traceback at the database."""
     monkeypatch.setenv("GATEWAY_DATABASE__URL", f"sqlite:///{tmp_path / 'gw.db'}")
     source = tmp_path / "units.json"
     source.write_bytes(b'[{"code": "PU-1", "name": "Dairy \\ud800"}]')
