@@ -45,3 +45,15 @@ def test_cli_refuses_a_unit_naming_a_member_twice(
     assert "units.csv line 3: members named twice: 'jan'" in capsys.readouterr().err
     assert main(["units", "list"]) == 0
     assert capsys.readouterr().out == ""  # nothing imported
+
+
+def test_cli_refuses_a_lone_surrogate_of_a_json_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``json.loads`` decodes ``\\ud800`` to a lone surrogate: no text (UTF-8, XML and the database refuse
+    it), so the import is refused naming the item, not a traceback at the database."""
+    monkeypatch.setenv("GATEWAY_DATABASE__URL", f"sqlite:///{tmp_path / 'gw.db'}")
+    source = tmp_path / "units.json"
+    source.write_bytes(b'[{"code": "PU-1", "name": "Dairy \\ud800"}]')
+    assert main(["units", "import", str(source)]) == 2
+    assert "the name holds a lone surrogate" in capsys.readouterr().err
