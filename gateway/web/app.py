@@ -9,7 +9,7 @@ from typing import Final
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.routing import Match, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -123,3 +123,10 @@ def install_web(app: FastAPI, services: Services) -> None:
     # whose Allow names the methods of the first route matching the address only.
     catch_all = _EveryMethod(request_response(answered_as_page(unserved)))
     app.router.routes.append(Route("/web/{rest:path}", catch_all, include_in_schema=False))
+    app.router.routes.append(Route("/web", _EveryMethod(_to_pages), include_in_schema=False))
+
+
+async def _to_pages(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/web`` without its slash: to ``/web/`` by a relative address. The router's own slash redirect is
+    absolute, built from the request's ``Host`` header, whatever a client or a proxy put there."""
+    await RedirectResponse("/web/", status_code=307)(scope, receive, send)

@@ -444,3 +444,12 @@ def test_a_private_person_shows_as_an_email_receiver_and_its_retry_says_e_mail(
     retry = client.get(f"/web/outbound/{document_id}/retry").text
     assert "e-mail the document again to lies.vermeulen@mail.example" in retry
     assert "AS4 message" not in retry
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PROPFIND"])
+def test_web_without_its_slash_goes_to_the_pages_by_a_relative_address(site: Site, method: str) -> None:
+    """The router's own slash redirect named the client's ``Host`` header in an absolute Location."""
+    answer = httpx.request(
+        method, f"{site.url}/web", headers={"Host": "evil.example"}, follow_redirects=False
+    )
+    assert (answer.status_code, answer.headers["location"]) == (307, "/web/")
