@@ -161,6 +161,10 @@ class UnitItemIn(UnitIn):
         pattern=UNIT_CODE_PATTERN.pattern, description="The production unit code, e.g. PU-04711 or PU04711"
     )
 
+    def read_only_fields(self) -> dict[str, str]:
+        """The read-only ``key`` the item gives (its ``code`` names the unit: not read-only here)."""
+        return {} if self.key is None else {"key": self.key}
+
 
 class UnitOut(BaseModel):
     key: str

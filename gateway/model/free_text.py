@@ -63,15 +63,16 @@ def has_visible_character(text: str) -> bool:
 
 
 def check_free_text(text: str, what: str) -> None:
-    """Refuse a free text holding a character of :data:`CONTROL_RANGES`, or nothing visible.
+    """Refuse a free text holding a character of :data:`CONTROL_RANGES` or a lone surrogate, or nothing
+    visible.
 
     Args:
         text: the text, as it will be kept.
         what: names it in the message (``the reject reason``, ``item 2: the name``).
 
     Raises:
-        InvalidExpenseRequest: ``<what> holds a control character ...`` or ``<what> has no visible
-            character ...``.
+        InvalidExpenseRequest: ``<what> holds a control character ...``, ``<what> holds a lone surrogate
+            ...`` or ``<what> has no visible character ...``.
     """
     if CONTROL.search(text):  # an Invoice Response may carry it: XML holds no such character
         raise InvalidExpenseRequest(f"{what} holds a control character (only tabs and line breaks may be)")
