@@ -9,6 +9,8 @@ import copy
 from lxml import etree
 
 from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, ForbiddenPaths
+from gateway.validation.fused.categories import CategorySearches
+from gateway.validation.fused.categories import declarations as category_declarations
 from gateway.validation.fused.code_dispatch import CodeDispatch
 from gateway.validation.fused.codes import CodeLists, TokenSets
 from gateway.validation.fused.combine import CombineError, merged_namespaces, shared_top_level
@@ -71,6 +73,7 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
     body = etree.Element(xsl("stylesheet"))
     rules = etree.Element(xsl("stylesheet"))
     codes = CodeLists()  # shared: its variables are numbered once for all layers
+    category_codes: set[str] = set()  # shared: one map of the absent VAT categories for all layers
     split_modes: set[str] = set()
     layers: list[tuple[Skeleton, ForbiddenPaths]] = []
     declarations: list[etree._Element] = []
@@ -78,8 +81,9 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
     keeps: list[str] = []
     offset = 0
     for skeleton in skeletons:
-        rewrites = Rewrites(codes, TokenSets.of(skeleton.declarations), AttributeIndex())
         namespaces = {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}
+        categories = CategorySearches(namespaces, category_codes)
+        rewrites = Rewrites(codes, TokenSets.of(skeleton.declarations), AttributeIndex(), categories)
         forbidden = ForbiddenPaths(
             namespaces, default_namespace=skeleton.root.get("xpath-default-namespace") is not None
         )
@@ -133,6 +137,7 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
     for node in shared_top_level(declarations):
         root.append(copy.deepcopy(node))
     root.extend(codes.declarations())
+    root.extend(category_declarations(category_codes))
     root.extend(dispatch.declarations())
     root.extend(shared_top_level(own, ours=True))
     sub(root, "param", name=ONLY_PARAMETER, select="''", as_="xs:string")

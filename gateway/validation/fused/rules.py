@@ -1,8 +1,8 @@
 """The pattern modes' rule templates: each official rule copied into its pattern's mode (same match,
 same priority; a union split where ``unions`` finds it exact), its asserts and reports tagged with the
 pattern's position for the final sort and their tests rewritten exactly (``codes``, ``presence``,
-``implications``; runs of "shall not be used" asserts guarded, ``guards``; root-rule ones moved to
-the walk, ``absent``)."""
+``implications``, ``categories``; runs of "shall not be used" asserts guarded, ``guards``; root-rule
+ones moved to the walk, ``absent``)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, ForbiddenPaths, fired_marker
+from gateway.validation.fused.categories import CategorySearches
 from gateway.validation.fused.codes import CodeLists, TokenSets
 from gateway.validation.fused.dispatch import Targets, targets_of
 from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
@@ -41,15 +42,18 @@ class Rewrites:
     codes: CodeLists
     sets: TokenSets
     attributes: AttributeIndex
+    categories: CategorySearches
 
     def apply(self, test: str) -> str:
-        return rewrite_implication(self.attributes.rewrite(self.sets.rewrite(self.codes.rewrite(test))))
+        implied = rewrite_implication(self.attributes.rewrite(self.sets.rewrite(self.codes.rewrite(test))))
+        return self.categories.rewrite(implied)
 
     def declarations(self) -> list[etree._Element]:
         return [
             *self.codes.declarations(),
             *self.sets.declarations(),
             *self.attributes.declarations(),
+            *self.categories.declarations(),
         ]
 
 

@@ -22,7 +22,8 @@ Asserts, lets, functions, params and the location modes are copied unchanged, so
 text and SVRL location is the official one; assert tests are copied too, except for exact rewrites
 that make them cheaper (``codes``: code lists as maps; ``presence``: ``not(//@name)`` from one index of
 attribute names; ``guards``: runs of "shall not be used" asserts under existence tests;
-``implications``: ``(A and C) or not(A)`` with A evaluated once). Each finding is then written by a
+``implications``: ``(A and C) or not(A)`` with A evaluated once; ``categories``: searches for a VAT
+category code the document does not hold skipped). Each finding is then written by a
 call of one shared function (``findings``: the same finding element, a smaller compiled stylesheet).
 
 The parts: the pattern modes' rule templates (``rules``), the walk (``walk``), each layer's compact
@@ -37,6 +38,7 @@ import copy
 from lxml import etree
 
 from gateway.validation.fused.absent import ASSERT_ATTRIBUTE, ForbiddenPaths
+from gateway.validation.fused.categories import CategorySearches
 from gateway.validation.fused.code_dispatch import CodeDispatch
 from gateway.validation.fused.codes import CodeLists, TokenSets
 from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
@@ -63,7 +65,12 @@ def write_fused(skeleton: Skeleton) -> bytes:
     """The fused stylesheet of ``skeleton`` (XSLT text, UTF-8)."""
     prefixes = Prefixes(skeleton.root.nsmap)
     body = etree.Element(xsl("stylesheet"))  # templates first; the root is rebuilt with all prefixes
-    rewrites = Rewrites(CodeLists(), TokenSets.of(skeleton.declarations), AttributeIndex())
+    rewrites = Rewrites(
+        CodeLists(),
+        TokenSets.of(skeleton.declarations),
+        AttributeIndex(),
+        CategorySearches({prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix}),
+    )
     forbidden = ForbiddenPaths(
         {prefix: uri for prefix, uri in skeleton.root.nsmap.items() if prefix},
         default_namespace=skeleton.root.get("xpath-default-namespace") is not None,
