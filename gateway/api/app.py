@@ -21,6 +21,7 @@ from gateway.api.head_requests import HeadAsGet
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.pending_sweep import run_pending_sweep
 from gateway.api.read_deadline import BodyDeadline
+from gateway.api.request_target import RequestTargets
 from gateway.api.routes import (
     as4,
     expenses,
@@ -146,6 +147,9 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     if not settings.server.open_operations:
         app.add_middleware(OperationsGuard, keyring=app.state.keyring)
     install_api_docs(app)
+    # Outside the operations guard and the pages, which compare paths: an absolute-form target reaches them
+    # as its path; inside the metrics, which count its answers too.
+    app.add_middleware(RequestTargets)
     install_metrics(
         app, store=services.store, clock=services.clock, certificates=services.certificates
     )  # counts the 401s too

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from gateway.model.free_text import CONTROL_RANGES
+from gateway.model.json_names import UNCHECKED_NAMES, repeated_names
 
 _RFC3339: Final = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -149,20 +150,29 @@ def parse_json_body(body: bytes, model: type[_M], *, optional: bool = False) -> 
         optional: an empty body (or JSON ``null``) is None instead of an error.
 
     Raises:
-        RequestValidationError: not JSON, or not ``model``; answered 422 problem+json whose ``errors``
-            name each field (``body.<field>``), as for every other malformed request.
+        RequestValidationError: not JSON, an object in it naming a member twice (``model.json_names``:
+            one error per repeated name, at ``body.<its path>``, before any field is read), or not ``model``;
+            answered 422 problem+json whose ``errors`` name each field (``body.<field>``), as for every
+            other malformed request.
     """
     if optional and (not body.strip() or body.strip() == b"null"):
         return None
+    repeated = repeated_names(body)
+    if repeated:
+        raise RequestValidationError(
+            [{"type": "json_duplicate_key", "loc": ("body", r.location), "msg": r.message} for r in repeated]
+        )
     try:
         parsed: _M = _adapter(model).validate_json(body, strict=True)
-        return parsed
     except ValidationError as exc:
         errors = [
             {"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]}
             for e in exc.errors(include_url=False, include_input=False)
         ]
         raise RequestValidationError(errors) from None
+    if repeated is None:  # read by the model parser, not by the name check: a reader difference
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": UNCHECKED_NAMES}])
+    return parsed
 
 
 #: ``openapi_extra`` for a route that reads an XML body (UBL).

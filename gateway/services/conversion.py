@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import json
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -14,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from gateway.errors import InvalidDocumentData
 from gateway.model import CreditNote, Document, Invoice, complete_document
 from gateway.model.identifiers import EMAIL_SCHEME, EmailReceiver
+from gateway.model.json_names import UNCHECKED_NAMES, repeated_names
 from gateway.services.email_only import waive_email_address_rule
 from gateway.ubl import write_ubl
 
@@ -69,9 +68,13 @@ def parse_document_json(data: bytes, model: type[_DOC] | None = None) -> Invoice
         The parsed ``Invoice`` or ``CreditNote``.
 
     Raises:
-        InvalidDocumentData: not JSON, or fields missing or malformed (one ``<location>: <message>``
-            problem per field).
+        InvalidDocumentData: not JSON, an object in it naming a member twice (``model.json_names``: one
+            ``<location>: duplicate key ...`` problem per repeated name, before any field is read), or
+            fields missing or malformed (one ``<location>: <message>`` problem per field).
     """
+    repeated = repeated_names(data)
+    if repeated:
+        raise InvalidDocumentData([f"{r.location}: {r.message}" for r in repeated])
     try:
         adapter = _EITHER if model is None else _ADAPTERS[model]
         document: Invoice | CreditNote = adapter.validate_json(data)
@@ -83,31 +86,9 @@ def parse_document_json(data: bytes, model: type[_DOC] | None = None) -> Invoice
                 location = location[1:]  # the union's tag: the document's own ``kind`` says it already
             problems.append(f"{'.'.join(str(p) for p in location) or 'document'}: {error['msg']}")
         raise InvalidDocumentData(problems) from exc
-    duplicates = _duplicate_names(data)
-    if duplicates:
-        raise InvalidDocumentData([f"document: duplicate key {name!r}" for name in duplicates])
+    if repeated is None:  # read by the model parser, not by the name check: a reader difference
+        raise InvalidDocumentData([f"document: {UNCHECKED_NAMES}"])
     return document
-
-
-def _duplicate_names(data: bytes) -> list[str]:
-    """Object member names that occur twice in one object (sorted), in JSON that is known to be valid.
-
-    RFC 8259 §4: with duplicate names "the behavior of software that receives such an object is
-    unpredictable"; the model parser keeps the last one, another reader of the same body may keep the
-    first, so such a body is refused rather than read as one of the invoices it could mean.
-    """
-    found: set[str] = set()
-
-    def pairs(members: list[tuple[str, Any]]) -> None:
-        if len(members) > 1:
-            found.update(name for name, count in Counter(name for name, _ in members).items() if count > 1)
-
-    # Numbers and constants are kept as text: only the names matter here (and no int-size limit applies).
-    try:
-        json.loads(data, object_pairs_hook=pairs, parse_int=str, parse_float=str, parse_constant=str)
-    except (ValueError, RecursionError) as exc:  # the model parser accepted it: a reader difference
-        raise InvalidDocumentData([f"document: not readable as JSON ({type(exc).__name__})"]) from exc
-    return sorted(found)
 
 
 def convert_to_ubl(document: Invoice | CreditNote) -> ConvertedDocument:

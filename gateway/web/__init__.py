@@ -3,6 +3,6 @@ at the edge. Jinja2 templates with autoescape, opaque server-side sessions, a CS
 no JavaScript build step. ``install_web(app, services)`` mounts the pages on the API application.
 """
 
-from gateway.web.app import install_web
+from gateway.web.app import answers_pages, install_web, refused_target_page
 
-__all__ = ["install_web"]
+__all__ = ["answers_pages", "install_web", "refused_target_page"]

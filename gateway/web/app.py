@@ -48,6 +48,11 @@ ONLY_A_FORM: Final = (
     "not a link or a typed address."
 )
 OTHER_METHOD: Final = "This address does not accept this kind of request."
+#: The answer to a /web address sent as a request target in a form the server does not take (another
+#: scheme, user information, no host: ``gateway.api.request_target``).
+NOT_AN_ADDRESS: Final = (
+    "This address is not written in a form this server takes; open it as a path, e.g. /web/."
+)
 
 
 def allowed_methods(scope: Scope) -> list[str]:
@@ -85,6 +90,17 @@ async def unserved(request: Request) -> Response:
     )
     response.headers["Allow"] = ", ".join(allowed)
     return response
+
+
+def answers_pages(app: object) -> bool:
+    """Whether ``install_web`` mounted the pages on ``app`` (not when disabled or without the SQL store)."""
+    return hasattr(getattr(app, "state", None), "web_sessions")
+
+
+async def refused_target_page(scope: Scope, receive: Receive, send: Send) -> None:
+    """The 400 page for a request target that is no address of this server but whose path is under /web
+    (``scope`` holds that path): under /web every answer is a page, never the API's problem+json."""
+    await error_page(Request(scope, receive), 400, NOT_AN_ADDRESS)(scope, receive, send)
 
 
 def _find_session(request: Request) -> None:

@@ -229,6 +229,63 @@ def test_expense_action_bodies_are_parsed_after_the_role_check_and_name_each_fie
     assert app.responder.codes() == ["AB", "UQ", "UQ"]
 
 
+def duplicate_keys(response: Any) -> list[tuple[str, str]]:
+    """(location, message) of each error of a 422 refusing a repeated JSON name, as malformed JSON is."""
+    problem = problem_of(response)
+    assert (problem["status"], problem["type"]) == (422, "/problems/request-invalid"), problem
+    errors = problem["errors"]
+    assert isinstance(errors, list)
+    return [(str(e["location"]), str(e["message"])) for e in errors]
+
+
+DUPLICATE = "an object may hold a name once (RFC 8259 §4; readers differ on which value counts)"
+
+
+def test_a_unit_body_naming_a_key_twice_is_refused_naming_the_key_and_its_place(app: ExpenseApp) -> None:
+    """RFC 8259 §4: a proxy or a log may read the first value where the route read the last; the body is
+    refused whole (the last value used to be stored), naming each repeated key where it is."""
+    headers = {**auth("admin"), "Content-Type": "application/json"}
+    listed = b'[{"code": "PU-1", "name": "A"}, {"code": "PU-2", "name": "B", "active": true, "name": "C"}]'
+    assert duplicate_keys(app.client.put("/v1/units", content=listed, headers=headers)) == [
+        ("body.1.name", f"duplicate key 'name' at /1/name: {DUPLICATE}")
+    ]
+    one = b'{"name": "A", "members": ["an"], "active": false, "active": true, "name": "B"}'
+    assert duplicate_keys(app.client.put("/v1/units/PU-2", content=one, headers=headers)) == [
+        ("body.active", f"duplicate key 'active' at /active: {DUPLICATE}"),
+        ("body.name", f"duplicate key 'name' at /name: {DUPLICATE}"),
+    ]
+    # "\u0061ctive" is "active" once read: the same name, written otherwise.
+    escaped = b'{"name": "A", "active": false, "\\u0061ctive": true}'
+    assert [
+        w for w, _ in duplicate_keys(app.client.put("/v1/units/PU-2", content=escaped, headers=headers))
+    ] == ["body.active"]
+    assert app.client.get("/v1/units", headers=auth("admin")).json() == []
+
+
+def test_an_expense_action_body_naming_a_key_twice_is_refused(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    url = _member_a_expense(app, validation_engine, "F-9")
+
+    def post(who: str, action: str, body: bytes) -> Any:
+        headers = {**auth(who), "Content-Type": "application/json"}
+        return app.client.post(f"{url}/{action}", content=body, headers=headers)
+
+    assign = b'{"unit": "PU-04711", "remember_supplier": false, "remember_supplier": true}'
+    assert duplicate_keys(post("support", "assign", assign)) == [
+        ("body.remember_supplier", f"duplicate key 'remember_supplier' at /remember_supplier: {DUPLICATE}")
+    ]
+    reject = b'{"reason": "Wrong price.", "reason": "Fine."}'
+    assert [w for w, _ in duplicate_keys(post("member-a", "reject", reject))] == ["body.reason"]
+    # The bodies read by ``small_body`` (approve, mark-paid) too.
+    assert [w for w, _ in duplicate_keys(post("member-a", "approve", b'{"x": {"y": 1, "y": 1}}'))] == [
+        "body.x.y"
+    ]
+    unchanged = app.client.get(url, headers=auth("member-a")).json()
+    assert (unchanged["status"], len(unchanged["events"])) == ("to_approve", 2)
+    assert app.responder.codes() == ["AB"]  # the acknowledgement on receipt only
+
+
 def _member_a_expense(app: ExpenseApp, validation_engine: ValidationEngine, number: str) -> str:
     """The address of a new expense of unit PU-04711, whose member is ``member-a``: a supplier's invoice
     ``number`` delivered to it."""

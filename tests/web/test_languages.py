@@ -11,7 +11,7 @@ import pytest
 from conftest import Site
 
 from gateway.web import account_routes
-from gateway.web.app import NO_PAGE, ONLY_A_FORM, OTHER_METHOD
+from gateway.web.app import NO_PAGE, NOT_AN_ADDRESS, ONLY_A_FORM, OTHER_METHOD
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
@@ -48,7 +48,7 @@ FIXED = (
     | set(DISCOVERY_OUTCOMES.values())
     | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
     | {"Only admins manage accounts."}
-    | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD}
+    | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
 )
 
 

@@ -1,0 +1,130 @@
+"""The one rule on the member names of a JSON request body: an object names each member once.
+
+RFC 8259 §4: with duplicate names "the behavior of software that receives such an object is
+unpredictable". Our model parser (pydantic) keeps the last value, a proxy, a log or the invoicing system's
+own reader may keep the first: one body would then mean two requests, the one checked or logged and the
+one acted on. Every JSON body of the API is therefore read here first, and refused when an object in it,
+at any depth, repeats a name (``gateway.api.schemas.parse_json_body`` and
+``gateway.services.conversion.parse_document_json`` answer it as they answer malformed JSON).
+
+The check is a pass of the standard library's C reader whose object hook only compares counts and keeps
+nothing (numbers stay text: no int-size limit applies); the name's place is looked up by a second, slower
+pass only when a body is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+#: Repeated names reported for one body (a hostile body may repeat a million).
+MOST_REPORTED: Final = 20
+
+#: The problem of a body the model parser read but the name check could not (no such body is known: the
+#: model parser is the stricter reader); its names were not checked, so it is refused.
+UNCHECKED_NAMES: Final = "not readable as JSON by the duplicate-key check (RFC 8259 §4), so refused"
+
+#: Characters of a name or a path shown in an answer; a longer one is cut, with an ellipsis.
+SHOWN_CHARACTERS: Final = 200
+
+
+@dataclass(frozen=True)
+class RepeatedName:
+    """A member name an object of the body holds more than once.
+
+    Attributes:
+        name: the name.
+        path: where its second (or later) occurrence is: the names and array indexes from the top of the
+            body down to the member itself (so ``path[-1] == name``).
+    """
+
+    name: str
+    path: tuple[str | int, ...]
+
+    @property
+    def pointer(self) -> str:
+        """The place as a JSON Pointer (RFC 6901), e.g. ``/seller/address/city``; unambiguous, unlike the
+        dotted ``location`` (a name may hold a dot)."""
+        parts = (str(p).replace("~", "~0").replace("/", "~1") for p in self.path)
+        return _shown("".join(f"/{part}" for part in parts))
+
+    @property
+    def location(self) -> str:
+        """The place in the API's usual dotted form of a field's location, e.g. ``seller.address.city``."""
+        return _shown(".".join(str(p) for p in self.path))
+
+    @property
+    def message(self) -> str:
+        """The sentence an answer gives for it (the same on every route)."""
+        return (
+            f"duplicate key {_shown(self.name)!r} at {self.pointer}: an object may hold a name once "
+            "(RFC 8259 §4; readers differ on which value counts)"
+        )
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "…"
+
+
+class _Repeated(Exception):
+    """Raised by the object hook of the first pass at the first object repeating a name."""
+
+
+def _refuse_repeats(members: list[tuple[str, Any]]) -> None:
+    # Returns None: the first pass keeps no value (the caller's model parser builds the real one).
+    if len(members) > 1 and len(dict(members)) != len(members):
+        raise _Repeated
+
+
+class _Members(list[tuple[str, Any]]):
+    """An object of the second pass: its members in order, a repeated name kept."""
+
+
+def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
+    """The member names repeated within one object of ``data``, in document order (at most
+    ``MOST_REPORTED``); ``[]`` when there is none.
+
+    None when the standard library cannot read ``data`` at all (malformed, too deep, not UTF-8/16/32):
+    the caller's model parser then answers. It is the stricter reader of the two (it also refuses UTF-16,
+    lone surrogates, nesting deeper than 200), so it refuses such a body in turn; a caller whose parser
+    accepts it anyway must refuse the body itself, as one whose names could not be checked.
+    """
+    try:
+        json.loads(
+            data, object_pairs_hook=_refuse_repeats, parse_int=str, parse_float=str, parse_constant=str
+        )
+        return []
+    except _Repeated:
+        pass
+    except (ValueError, RecursionError):
+        return None
+    tree = json.loads(data, object_pairs_hook=_Members, parse_int=str, parse_float=str, parse_constant=str)
+    found: list[RepeatedName] = []
+    for repeated in _walk(tree):
+        found.append(repeated)
+        if len(found) == MOST_REPORTED:
+            break
+    return found
+
+
+def _walk(tree: Any) -> Iterator[RepeatedName]:
+    """The repeated names of ``tree`` (made of ``_Members`` and lists) in document order; iterative, so
+    that nesting as deep as the reader allows takes no Python stack."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(tree, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _Members):
+            seen: set[str] = set()
+            children: list[tuple[Any, tuple[str | int, ...]]] = []
+            for name, value in node:
+                if name in seen:  # a marker, yielded when reached: before the repeated member's value
+                    children.append((RepeatedName(name, (*path, name)), ()))
+                seen.add(name)
+                children.append((value, (*path, name)))
+            stack.extend(reversed(children))
+        elif isinstance(node, RepeatedName):
+            yield node
+        elif isinstance(node, list):
+            stack.extend(reversed([(value, (*path, index)) for index, value in enumerate(node)]))
