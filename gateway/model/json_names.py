@@ -68,14 +68,20 @@ def _shown(text: str) -> str:
     return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "…"
 
 
-class _Repeated(Exception):
-    """Raised by the object hook of the first pass at the first object repeating a name."""
+class _RepeatSeen:
+    """The object hook of the first pass: notes whether an object repeats a name, keeps nothing.
 
+    It does not stop the pass at the first repeat: the rest of the body may not be JSON at all, and such a
+    body is answered as malformed (by the model parser), not as holding a repeated name.
+    """
 
-def _refuse_repeats(members: list[tuple[str, Any]]) -> None:
-    # Returns None: the first pass keeps no value (the caller's model parser builds the real one).
-    if len(members) > 1 and len(dict(members)) != len(members):
-        raise _Repeated
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, members: list[tuple[str, Any]]) -> None:
+        # Returns None: the first pass keeps no value (the caller's model parser builds the real one).
+        if not self.seen and len(members) > 1 and len(dict(members)) != len(members):
+            self.seen = True
 
 
 class _Members(list[tuple[str, Any]]):
@@ -91,16 +97,14 @@ def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
     lone surrogates, nesting deeper than 200), so it refuses such a body in turn; a caller whose parser
     accepts it anyway must refuse the body itself, as one whose names could not be checked.
     """
+    repeats = _RepeatSeen()
     try:
-        json.loads(
-            data, object_pairs_hook=_refuse_repeats, parse_int=str, parse_float=str, parse_constant=str
-        )
-        return []
-    except _Repeated:
-        pass
+        json.loads(data, object_pairs_hook=repeats, parse_int=str, parse_float=str, parse_constant=str)
+        if not repeats.seen:
+            return []
+        tree = json.loads(data, object_pairs_hook=_Members, parse_int=str, parse_float=str, parse_constant=str)
     except (ValueError, RecursionError):
         return None
-    tree = json.loads(data, object_pairs_hook=_Members, parse_int=str, parse_float=str, parse_constant=str)
     found: list[RepeatedName] = []
     for repeated in _walk(tree):
         found.append(repeated)

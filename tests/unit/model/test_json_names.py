@@ -53,6 +53,15 @@ def test_a_body_the_reader_cannot_read_is_left_to_the_model_parser(body: bytes) 
     assert repeated_names(body) is None
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"a": 1, "a": 2} x', b'[{"a": 1, "a": 2}, ', b'[{"a": 1, "a": 2}, ' + b"[" * 100_000 + b"]" * 100_000 + b"]"],
+)
+def test_a_repeated_name_before_a_malformation_leaves_the_body_to_the_model_parser(body: bytes) -> None:
+    # The body is not JSON at all: answered as malformed (by the model parser), never an error here.
+    assert repeated_names(body) is None
+
+
 def test_nesting_as_deep_as_the_reader_allows_is_walked_without_the_python_stack() -> None:
     depth = 900
     body = b'{"a": ' * depth + b'{"z": 1, "z": 2}' + b"}" * depth
