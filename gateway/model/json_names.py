@@ -48,12 +48,12 @@ class RepeatedName:
         """The place as a JSON Pointer (RFC 6901), e.g. ``/seller/address/city``; unambiguous, unlike the
         dotted ``location`` (a name may hold a dot)."""
         parts = (str(p).replace("~", "~0").replace("/", "~1") for p in self.path)
-        return _shown("".join(f"/{part}" for part in parts))
+        return _sendable(_shown("".join(f"/{part}" for part in parts)))
 
     @property
     def location(self) -> str:
         """The place in the API's usual dotted form of a field's location, e.g. ``seller.address.city``."""
-        return _shown(".".join(str(p) for p in self.path))
+        return _sendable(_shown(".".join(str(p) for p in self.path)))
 
     @property
     def message(self) -> str:
@@ -66,6 +66,12 @@ class RepeatedName:
 
 def _shown(text: str) -> str:
     return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "…"
+
+
+def _sendable(text: str) -> str:
+    """``text`` with each lone surrogate as its ``\\udXXX`` escape: a name may escape one (``"\\ud800"``), and
+    UTF-8, which the answer is written in, cannot carry it (the message's ``repr`` escapes it already)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class _RepeatSeen:

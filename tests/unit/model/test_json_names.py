@@ -40,6 +40,15 @@ def test_the_place_is_a_json_pointer_and_a_dotted_location() -> None:
     assert found.message.startswith("duplicate key 'd.e' at /1/a~1b~0c/d.e: ")
 
 
+def test_a_repeated_lone_surrogate_is_named_by_its_escape() -> None:
+    # A name may escape a lone surrogate; UTF-8 cannot carry one, so an answer naming it raw could not be
+    # written (the route answered 500).
+    [found] = repeated_names(b'{"x": {"\\ud800": 1, "\\ud800": 2}}') or []
+    assert (found.pointer, found.location) == ("/x/\\ud800", "x.\\ud800")
+    assert found.message.startswith("duplicate key '\\ud800' at /x/\\ud800: ")
+    found.message.encode("utf-8")
+
+
 def test_what_is_reported_is_bounded() -> None:
     many = b"{" + b", ".join(b'"k": %d' % i for i in range(1000)) + b"}"
     assert len(repeated_names(many) or []) == MOST_REPORTED
