@@ -15,7 +15,7 @@ pass only when a body is refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -105,10 +105,10 @@ def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
     """
     repeats = _RepeatSeen()
     try:
-        json.loads(data, object_pairs_hook=repeats, parse_int=str, parse_float=str, parse_constant=str)
+        _read(data, repeats)
         if not repeats.seen:
             return []
-        tree = json.loads(data, object_pairs_hook=_Members, parse_int=str, parse_float=str, parse_constant=str)
+        tree = _read(data, _Members)
     except (ValueError, RecursionError):
         return None
     found: list[RepeatedName] = []
@@ -117,6 +117,11 @@ def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
         if len(found) == MOST_REPORTED:
             break
     return found
+
+
+def _read(data: bytes | str, members: Callable[[list[tuple[str, Any]]], Any]) -> Any:
+    """``data`` read with ``members`` as object hook; numbers kept as text (no int-size limit applies)."""
+    return json.loads(data, object_pairs_hook=members, parse_int=str, parse_float=str, parse_constant=str)
 
 
 def _walk(tree: Any) -> Iterator[RepeatedName]:

@@ -64,7 +64,11 @@ def test_a_body_the_reader_cannot_read_is_left_to_the_model_parser(body: bytes) 
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"a": 1, "a": 2} x', b'[{"a": 1, "a": 2}, ', b'[{"a": 1, "a": 2}, ' + b"[" * 100_000 + b"]" * 100_000 + b"]"],
+    [
+        b'{"a": 1, "a": 2} x',
+        b'[{"a": 1, "a": 2}, ',
+        b'[{"a": 1, "a": 2}, ' + b"[" * 100_000 + b"]" * 100_000 + b"]",
+    ],
 )
 def test_a_repeated_name_before_a_malformation_leaves_the_body_to_the_model_parser(body: bytes) -> None:
     # The body is not JSON at all: answered as malformed (by the model parser), never an error here.
