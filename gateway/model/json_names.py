@@ -15,7 +15,7 @@ pass only when a body is refused.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -48,12 +48,12 @@ class RepeatedName:
         """The place as a JSON Pointer (RFC 6901), e.g. ``/seller/address/city``; unambiguous, unlike the
         dotted ``location`` (a name may hold a dot)."""
         parts = (str(p).replace("~", "~0").replace("/", "~1") for p in self.path)
-        return _shown("".join(f"/{part}" for part in parts))
+        return _sendable(_shown("".join(f"/{part}" for part in parts)))
 
     @property
     def location(self) -> str:
         """The place in the API's usual dotted form of a field's location, e.g. ``seller.address.city``."""
-        return _shown(".".join(str(p) for p in self.path))
+        return _sendable(_shown(".".join(str(p) for p in self.path)))
 
     @property
     def message(self) -> str:
@@ -68,14 +68,26 @@ def _shown(text: str) -> str:
     return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "…"
 
 
-class _Repeated(Exception):
-    """Raised by the object hook of the first pass at the first object repeating a name."""
+def _sendable(text: str) -> str:
+    """``text`` with each lone surrogate as its ``\\udXXX`` escape: a name may escape one (``"\\ud800"``), and
+    UTF-8, which the answer is written in, cannot carry it (the message's ``repr`` escapes it already)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _refuse_repeats(members: list[tuple[str, Any]]) -> None:
-    # Returns None: the first pass keeps no value (the caller's model parser builds the real one).
-    if len(members) > 1 and len(dict(members)) != len(members):
-        raise _Repeated
+class _RepeatSeen:
+    """The object hook of the first pass: notes whether an object repeats a name, keeps nothing.
+
+    It does not stop the pass at the first repeat: the rest of the body may not be JSON at all, and such a
+    body is answered as malformed (by the model parser), not as holding a repeated name.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, members: list[tuple[str, Any]]) -> None:
+        # Returns None: the first pass keeps no value (the caller's model parser builds the real one).
+        if not self.seen and len(members) > 1 and len(dict(members)) != len(members):
+            self.seen = True
 
 
 class _Members(list[tuple[str, Any]]):
@@ -91,22 +103,25 @@ def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
     lone surrogates, nesting deeper than 200), so it refuses such a body in turn; a caller whose parser
     accepts it anyway must refuse the body itself, as one whose names could not be checked.
     """
+    repeats = _RepeatSeen()
     try:
-        json.loads(
-            data, object_pairs_hook=_refuse_repeats, parse_int=str, parse_float=str, parse_constant=str
-        )
-        return []
-    except _Repeated:
-        pass
+        _read(data, repeats)
+        if not repeats.seen:
+            return []
+        tree = _read(data, _Members)
     except (ValueError, RecursionError):
         return None
-    tree = json.loads(data, object_pairs_hook=_Members, parse_int=str, parse_float=str, parse_constant=str)
     found: list[RepeatedName] = []
     for repeated in _walk(tree):
         found.append(repeated)
         if len(found) == MOST_REPORTED:
             break
     return found
+
+
+def _read(data: bytes | str, members: Callable[[list[tuple[str, Any]]], Any]) -> Any:
+    """``data`` read with ``members`` as object hook; numbers kept as text (no int-size limit applies)."""
+    return json.loads(data, object_pairs_hook=members, parse_int=str, parse_float=str, parse_constant=str)
 
 
 def _walk(tree: Any) -> Iterator[RepeatedName]:

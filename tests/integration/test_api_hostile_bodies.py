@@ -49,6 +49,9 @@ JSON_BODIES: dict[str, Any] = {
     "invalid-utf-8": lambda: sample_bytes().replace(b"Gent", b"G\xffnt", 1),
     "lone-surrogate-escape": lambda: sample_bytes().replace(b'"Gent"', b'"\\ud800"', 1),
     "trailing-garbage": lambda: sample_bytes() + b"}",
+    "duplicate-then-garbage": lambda: b'{"kind": "credit_note", ' + sample_bytes()[1:] + b"}",
+    "duplicate-lone-surrogate-name": lambda: b'{"\\ud800": 1, "\\ud800": 2, ' + sample_bytes()[1:],
+    "duplicate-then-deep": lambda: b'[{"a": 1, "a": 2}, ' + b"[" * 50_000 + b"]" * 50_000 + b"]",
     "top-level-array": lambda: b"[" + sample_bytes() + b"]",
     "empty": lambda: b"",
 }

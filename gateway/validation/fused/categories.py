@@ -29,9 +29,10 @@ Why it is exact:
   as before.
 
 Anything else (another predicate, a step by another axis, a function) is left unchanged. The
-differential suite (tests/conformance/test_fused_differential.py) and tests/unit/test_fused_categories.py
-(each rewritten official test against its original, on documents that hold and lack each code and
-on each error case) check it.
+differential suite (tests/conformance/test_fused_differential.py) and
+tests/unit/validation/fused/test_categories.py (the error cases against the unrewritten tests; that the
+corpus of test_code_dispatch.py, whose fused layers are compared with the official ones on documents
+holding and lacking each code, notices a map that skips a present code) check it.
 """
 
 from __future__ import annotations

@@ -40,6 +40,15 @@ def test_the_place_is_a_json_pointer_and_a_dotted_location() -> None:
     assert found.message.startswith("duplicate key 'd.e' at /1/a~1b~0c/d.e: ")
 
 
+def test_a_repeated_lone_surrogate_is_named_by_its_escape() -> None:
+    # A name may escape a lone surrogate; UTF-8 cannot carry one, so an answer naming it raw could not be
+    # written (the route answered 500).
+    [found] = repeated_names(b'{"x": {"\\ud800": 1, "\\ud800": 2}}') or []
+    assert (found.pointer, found.location) == ("/x/\\ud800", "x.\\ud800")
+    assert found.message.startswith("duplicate key '\\ud800' at /x/\\ud800: ")
+    found.message.encode("utf-8")
+
+
 def test_what_is_reported_is_bounded() -> None:
     many = b"{" + b", ".join(b'"k": %d' % i for i in range(1000)) + b"}"
     assert len(repeated_names(many) or []) == MOST_REPORTED
@@ -50,6 +59,19 @@ def test_what_is_reported_is_bounded() -> None:
 
 @pytest.mark.parametrize("body", [b"", b"{", b'{"a": 1}}', b'"\xff"', b"[" * 100_000 + b"]" * 100_000])
 def test_a_body_the_reader_cannot_read_is_left_to_the_model_parser(body: bytes) -> None:
+    assert repeated_names(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": 1, "a": 2} x',
+        b'[{"a": 1, "a": 2}, ',
+        b'[{"a": 1, "a": 2}, ' + b"[" * 100_000 + b"]" * 100_000 + b"]",
+    ],
+)
+def test_a_repeated_name_before_a_malformation_leaves_the_body_to_the_model_parser(body: bytes) -> None:
+    # The body is not JSON at all: answered as malformed (by the model parser), never an error here.
     assert repeated_names(body) is None
 
 
