@@ -6,7 +6,6 @@ The last tests break the rewrite on purpose and check that the corpus notices.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -16,7 +15,7 @@ from gateway.validation.fused import fuse_stylesheet, fuse_stylesheets
 from gateway.validation.fused.categories import VARIABLE, CategorySearches
 from gateway.validation.fused.codes import MAP_NAMESPACE
 from gateway.validation.fused.skeleton import xsl
-from tests.unit.validation.fused.test_code_dispatch import LAYERS, RELEASE, _compile, _documents, _outcome
+from tests.unit.validation.fused.vat_corpus import compile_stylesheet, outcome
 
 UBL = {
     "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
@@ -96,29 +95,14 @@ def test_the_root_rule_reads_one_map(officials: list[bytes]) -> None:
     assert len(maps) == 1
 
 
-@pytest.fixture(scope="module")
-def saxon() -> PySaxonProcessor:
-    return PySaxonProcessor(license=False)
-
-
-@pytest.fixture(scope="module")
-def officials(artefacts_dir: Path) -> list[bytes]:
-    return [(artefacts_dir / RELEASE / "xslt" / name).read_bytes() for name in LAYERS]
-
-
-@pytest.fixture(scope="module")
-def documents(artefacts_dir: Path) -> list[tuple[str, str]]:
-    return _documents(artefacts_dir)
-
-
 def _cen_differences(
     saxon: PySaxonProcessor, official: bytes, fused: bytes, documents: list[tuple[str, str]]
 ) -> list[str]:
-    reference, mine = _compile(saxon, official), _compile(saxon, fused)
+    reference, mine = compile_stylesheet(saxon, official), compile_stylesheet(saxon, fused)
     found = []
     for name, document in documents:
         node = saxon.parse_xml(xml_text=document)
-        want, got = _outcome(reference, node), _outcome(mine, node)
+        want, got = outcome(reference, node), outcome(mine, node)
         if want != got:
             found.append(f"{name}: official {str(want)[:160]} != fused {str(got)[:160]}")
     return found
@@ -183,7 +167,7 @@ def _evaluate(
             xsl("value-of"),
             select=f"boolean({test}), '|'",
         )
-    executable = _compile(saxon, etree.tostring(root))
+    executable = compile_stylesheet(saxon, etree.tostring(root))
     return {
         name: _outcome_text(executable, saxon.parse_xml(xml_text=document))
         for name, document in SMALL.items()

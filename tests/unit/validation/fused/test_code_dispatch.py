@@ -10,167 +10,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from lxml import etree
-from saxonche import PySaxonApiError, PySaxonProcessor
+from saxonche import PySaxonProcessor
 
-from gateway.validation.compact import read_report, split_reports
-from gateway.validation.fused import ONLY_PARAMETER, fuse_stylesheet, fuse_stylesheets
+from gateway.validation.fused import fuse_stylesheet, fuse_stylesheets
 from gateway.validation.fused.code_dispatch import GUARD_PREFIX, _error_guard
 from gateway.validation.fused.skeleton import xsl
-
-RELEASE = "peppol-bis-billing-3.0.21"
-LAYERS = ("CEN-EN16931-UBL.xslt", "PEPPOL-EN16931-UBL.xslt")
-CATEGORIES = ("AE", "E", "G", "K", "L", "M", "O", "S", "Z")
-_TAX_CATEGORY = re.compile(r"(<cac:(?:Classified)?TaxCategory>\s*<cbc:ID>)([^<]*)(</cbc:ID>)")
-_ERROR_CODE = re.compile(r"\b([A-Z]{4}\d{4})\b")
-
-
-def _set_categories(document: str, code: str, which: Callable[[int], bool] = lambda _: True) -> str:
-    """Every tax category's ``cbc:ID`` (the ``which``-th ones) set to ``code``."""
-    count = -1
-
-    def replace(found: re.Match[str]) -> str:
-        nonlocal count
-        count += 1
-        return f"{found.group(1)}{code}{found.group(3)}" if which(count) else found.group(0)
-
-    return _TAX_CATEGORY.sub(replace, document)
-
-
-_ALLOWANCE = """<cac:AllowanceCharge>
-            <cbc:ChargeIndicator>{indicator}</cbc:ChargeIndicator>
-            <cbc:AllowanceChargeReason>Discount</cbc:AllowanceChargeReason>
-            <cbc:Amount currencyID="EUR">10</cbc:Amount>
-            <cac:TaxCategory>
-                <cbc:ID>{code}</cbc:ID>{extra}
-                <cac:TaxScheme>
-                    <cbc:ID>VAT</cbc:ID>
-                </cac:TaxScheme>
-            </cac:TaxCategory>
-        </cac:AllowanceCharge>
-    <cac:TaxTotal>"""
-
-
-def _with_allowance(document: str, code: str, indicator: str = "false", extra: str = "") -> str:
-    allowance = _ALLOWANCE.format(indicator=indicator, code=code, extra=extra)
-    return document.replace("<cac:TaxTotal>", allowance, 1)
-
-
-def _documents(artefacts: Path) -> list[tuple[str, str]]:
-    examples = artefacts / RELEASE / "examples"
-    invoice = (examples / "base-example.xml").read_text(encoding="utf-8")
-    credit_note = (examples / "base-creditnote-correction.xml").read_text(encoding="utf-8")
-    documents = []
-    for base_name, base in (("invoice", invoice), ("credit note", credit_note)):
-        assert len(_TAX_CATEGORY.findall(base)) >= 4
-        for code in (*CATEGORIES, "X", " s ", "\n Z\t", ""):
-            documents.append((f"{base_name}: all {code!r}", _set_categories(base, code)))
-            documents.append((f"{base_name}: lines {code!r}", _set_categories(base, code, lambda n: n >= 2)))
-            documents.append(
-                (f"{base_name}: subtotal {code!r}", _set_categories(base, code, lambda n: n == 1))
-            )
-            for indicator in ("false", "true", " 1 ", "0"):
-                documents.append(
-                    (f"{base_name}: allowance {indicator!r} {code!r}", _with_allowance(base, code, indicator))
-                )
-        scheme = "<cac:TaxScheme>\n                    <cbc:ID>VAT</cbc:ID>"
-        assert scheme in base
-        documents += [
-            # raising predicates: the dispatcher hands the node to the official templates
-            (f"{base_name}: two cbc:ID", _set_categories(base, "E</cbc:ID><cbc:ID>S", lambda n: n == 1)),
-            (f"{base_name}: two line cbc:ID", _set_categories(base, "Z</cbc:ID><cbc:ID>Z", lambda n: n == 2)),
-            (f"{base_name}: two scheme ids", base.replace(scheme, scheme + "<cbc:ID>VAT</cbc:ID>")),
-            (f"{base_name}: indicator yes", _with_allowance(base, "S", "yes")),
-            (f"{base_name}: indicator yes, AE", _with_allowance(base, "AE", "yes")),
-            (
-                f"{base_name}: two indicators",
-                _with_allowance(base, "K", "true</cbc:ChargeIndicator><cbc:ChargeIndicator>false"),
-            ),
-            (
-                f"{base_name}: two indicators, one not boolean",
-                _with_allowance(base, "K", "true</cbc:ChargeIndicator><cbc:ChargeIndicator>nope"),
-            ),
-            # not the VAT scheme, or two schemes
-            (f"{base_name}: scheme vat", base.replace(scheme, scheme.replace("VAT", " vat "))),
-            (f"{base_name}: scheme GST", base.replace(scheme, scheme.replace("VAT", "GST"))),
-            (
-                f"{base_name}: two schemes",
-                base.replace(scheme, "<cac:TaxScheme><cbc:ID>GST</cbc:ID></cac:TaxScheme>" + scheme),
-            ),
-            # Peppol's exemption reason rules (told apart by upper-case(cbc:TaxExemptionReasonCode))
-            *[
-                (
-                    f"{base_name}: exemption {reason!r}",
-                    _with_allowance(
-                        base, "E", extra=f"<cbc:TaxExemptionReasonCode>{reason}</cbc:TaxExemptionReasonCode>"
-                    ),
-                )
-                for reason in ("vatex-eu-g", "VATEX-EU-IC", "VATEX-EU-J", "VATEX-EU-X", " VATEX-EU-O")
-            ],
-            (
-                f"{base_name}: two exemption reasons",
-                _with_allowance(
-                    base,
-                    "E",
-                    extra="<cbc:TaxExemptionReasonCode>VATEX-EU-G</cbc:TaxExemptionReasonCode>"
-                    "<cbc:TaxExemptionReasonCode>VATEX-EU-O</cbc:TaxExemptionReasonCode>",
-                ),
-            ),
-        ]
-    return documents
-
-
-Outcome = object
-_PROCESSOR = PySaxonProcessor(license=False)
-
-
-def _outcome(executable: object, node: object, only: str | None = None) -> Outcome:
-    try:
-        if only is not None:
-            executable.set_parameter(ONLY_PARAMETER, _PROCESSOR.make_string_value(only))  # type: ignore[attr-defined]
-        output = str(executable.transform_to_string(xdm_node=node) or "")  # type: ignore[attr-defined]
-    except PySaxonApiError as exc:
-        code = _ERROR_CODE.search(str(exc))
-        return f"dynamic error {code.group(1) if code else exc}"
-    if only == "":
-        return [
-            [(f.id, f.flag, f.location, f.text) for f in read_report(part)] for part in split_reports(output)
-        ]
-    return [(f.id, f.flag, f.location, f.text) for f in read_report(output)]
-
-
-@pytest.fixture(scope="module")
-def saxon() -> PySaxonProcessor:
-    return _PROCESSOR
-
-
-@pytest.fixture(scope="module")
-def officials(artefacts_dir: Path) -> list[bytes]:
-    return [(artefacts_dir / RELEASE / "xslt" / name).read_bytes() for name in LAYERS]
-
-
-@pytest.fixture(scope="module")
-def documents(artefacts_dir: Path) -> list[tuple[str, str]]:
-    return _documents(artefacts_dir)
-
-
-def _compile(saxon: PySaxonProcessor, stylesheet: bytes) -> object:
-    return saxon.new_xslt30_processor().compile_stylesheet(stylesheet_text=stylesheet.decode())
+from tests.unit.validation.fused.vat_corpus import CATEGORIES, compile_stylesheet, outcome
 
 
 def _differences(
     saxon: PySaxonProcessor, officials: list[bytes], fused: list[bytes], documents: list[tuple[str, str]]
 ) -> list[str]:
     """Where a fused layer's findings (or error) differ from its official stylesheet's."""
-    pairs = [(_compile(saxon, o), _compile(saxon, f)) for o, f in zip(officials, fused, strict=True)]
+    pairs = [
+        (compile_stylesheet(saxon, o), compile_stylesheet(saxon, f))
+        for o, f in zip(officials, fused, strict=True)
+    ]
     found = []
     for name, document in documents:
         node = saxon.parse_xml(xml_text=document)
         for number, (official, mine) in enumerate(pairs):
-            want, got = _outcome(official, node), _outcome(mine, node)
+            want, got = outcome(official, node), outcome(mine, node)
             if want != got:
                 found.append(f"{name} (layer {number}): official {str(want)[:200]} != fused {str(got)[:200]}")
     return found
@@ -198,8 +61,8 @@ def test_the_documents_exercise_every_category_and_error(
 ) -> None:
     """Not a vacuous corpus: the categories fire different rules, and a few documents stop the official
     CEN stylesheet on a dynamic error (in a rule body: a pattern that raised only did not match)."""
-    cen = _compile(saxon, officials[0])
-    outcomes = {name: _outcome(cen, saxon.parse_xml(xml_text=document)) for name, document in documents}
+    cen = compile_stylesheet(saxon, officials[0])
+    outcomes = {name: outcome(cen, saxon.parse_xml(xml_text=document)) for name, document in documents}
     rules = {
         code: {f[0] for f in outcomes[f"invoice: all {code!r}"]}  # type: ignore[union-attr]
         for code in CATEGORIES
@@ -221,16 +84,16 @@ def test_the_shared_stylesheet_gives_the_official_findings(
     saxon: PySaxonProcessor, officials: list[bytes], documents: list[tuple[str, str]]
 ) -> None:
     """Both layers in one walk (an error in either stops it) and each layer alone in it."""
-    shared = _compile(saxon, fuse_stylesheets(officials, ["cen", "peppol"]))
-    compiled = [_compile(saxon, official) for official in officials]
+    shared = compile_stylesheet(saxon, fuse_stylesheets(officials, ["cen", "peppol"]))
+    compiled = [compile_stylesheet(saxon, official) for official in officials]
     failures = []
     for name, document in documents:
         node = saxon.parse_xml(xml_text=document)
-        wanted = [_outcome(official, node) for official in compiled]
+        wanted = [outcome(official, node) for official in compiled]
         for layer, want in zip(("cen", "peppol"), wanted, strict=True):
-            if _outcome(shared, node, layer) != want:
+            if outcome(shared, node, layer) != want:
                 failures.append(f"{name}: {layer} alone")
-        both = _outcome(shared, node, "")
+        both = outcome(shared, node, "")
         if isinstance(both, str) != any(isinstance(want, str) for want in wanted):
             failures.append(f"{name}: both layers {str(both)[:200]}")
         elif not isinstance(both, str) and both != wanted:
