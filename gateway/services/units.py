@@ -16,6 +16,7 @@ from typing import Any
 
 from gateway.errors import InvalidExpenseRequest
 from gateway.model.free_text import check_free_text
+from gateway.model.json_names import repeated_names
 from gateway.model.units import ProductionUnit, unit_key
 from gateway.services.ports import Clock, DocumentStore
 
@@ -61,7 +62,8 @@ def parse_units(data: bytes, *, filename: str) -> list[ProductionUnit]:
     """The units of a ``.json`` or ``.csv`` file.
 
     Raises:
-        InvalidExpenseRequest: the file is malformed, or two rows name the same unit.
+        InvalidExpenseRequest: the file is malformed (a JSON object naming a member twice included), or
+            two rows name the same unit.
     """
     try:
         text = data.decode("utf-8-sig")
@@ -73,6 +75,10 @@ def parse_units(data: bytes, *, filename: str) -> list[ProductionUnit]:
             items = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidExpenseRequest(f"{filename}: not JSON ({exc.msg})") from exc
+        # The API's rule for its JSON bodies (``model.json_names``): which of two values would count?
+        repeated = repeated_names(text)
+        if repeated:
+            raise InvalidExpenseRequest(f"{filename}: {'; '.join(r.message for r in repeated)}")
         if not isinstance(items, list):
             raise InvalidExpenseRequest(f"{filename}: expected a list of units")
         units = [unit_from_mapping(item, f"{filename} item {n}: ") for n, item in enumerate(items, 1)]

@@ -56,6 +56,8 @@ def test_csv_and_json_files() -> None:
         (b'[{"code": "PU-1", "name": "A", "members": "x"}]', "u.json", None),
         (b'[{"code": "PU-1", "name": "A", "members": [1]}]', "u.json", "members must be a list of names"),
         (b"\xff\xfe", "u.csv", "not UTF-8"),
+        # a repeated key: which name would count? (the API's rule for JSON bodies)
+        (b'[{"code": "PU-1", "name": "A", "name": "B"}]', "u.json", r"duplicate key 'name' at /0/name"),
     ],
 )
 def test_bad_files_are_refused_by_name(data: bytes, filename: str, message: str | None) -> None:
