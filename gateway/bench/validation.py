@@ -46,6 +46,7 @@ from lxml import etree
 from saxonche import PySaxonProcessor
 
 from gateway.bench.validation_columns import (
+    COLUMNS,
     Column,
     engine_column,
     measure_apart,
@@ -53,10 +54,11 @@ from gateway.bench.validation_columns import (
     measured_apart,
     raw_column,
 )
+from gateway.bench.validation_instructions import RUNS, count_instructions
 from gateway.bench.validation_phases import phase_times, print_phases, print_steps, steps_in_place
 from gateway.bootstrap import build_artefact_store, build_validation_engine
 from gateway.config import Settings
-from gateway.validation import Evaluation, Layer, ValidationEngine, rule_set_for
+from gateway.validation import ArtefactStore, Evaluation, Layer, ValidationEngine, rule_set_for
 from gateway.xmlcore import NS, parse_xml
 
 _EXAMPLE_DIRS = ("peppol-bis-billing-3.0.21/examples", "cen-en16931-1.3.16/ubl/examples")
@@ -142,6 +144,8 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     """Time the fused and the official engine per layer and the raw XSD / XSLTs on the same documents."""
     store = build_artefact_store(settings)
     rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today(), store.manifest)
+    if args.instructions:
+        return _run_instructions(args, settings, store, rule_set_id)
     engines: dict[str, ValidationEngine] = {}
     for evaluation in (Evaluation.FUSED, Evaluation.OFFICIAL):
         engine = build_validation_engine(settings, store=store, rule_set=rule_set_id, evaluation=evaluation)
@@ -161,25 +165,7 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
     columns["raw"] = raw_column(store, rule_set, PySaxonProcessor(license=False))
     streamed = functools.partial(measured_apart, engine=engines["fused"], rule_set_id=rule_set_id)
 
-    groups: list[tuple[str, list[bytes], int]] = []  # label, documents, lines (-1: no phases, no lines)
-    source = b""
-    if args.files:
-        groups.append((f"given files ({len(args.files)})", [p.read_bytes() for p in args.files], 0))
-    else:
-        docs: list[bytes] = []
-        for folder in _EXAMPLE_DIRS:
-            base = store.mirror / folder if store.mirror else None
-            if base is not None and base.is_dir():
-                docs.extend(p.read_bytes() for p in sorted(base.iterdir()) if p.is_file())
-        groups.append((f"official examples ({len(docs)})", docs, 0))
-        source = store.mirror.joinpath(_LARGE_SOURCE).read_bytes() if store.mirror else b""
-        for lines in [n for n in (args.lines or [500, 5000]) if n > 0]:
-            big = large_invoice(source, lines)
-            groups.append((f"{lines}-line invoice ({len(big) // 1024} KB)", [big], lines))
-    if args.deep > 0:
-        deep = deep_invoice(args.deep)
-        groups.append((f"deep {len(deep) // 1024} KB, {args.deep} el.", [deep], -1))
-
+    groups, source = _groups(args, store)
     print(
         f"{'corpus':30} {'layer':7} {'fused med':>9} {'p90':>8}  {'official':>9} {'p90':>8}  "
         f"{'raw med':>9} {'p90':>8}  {'f/raw':>6}  (ms/document)"
@@ -230,4 +216,58 @@ def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
         if not lines:
             print_phases(label, phase_times(engines["fused"], rule_set_id, documents, repeat))
             print_steps(label, steps_in_place(engines["fused"], rule_set_id, documents, repeat, pause=pause))
+    return 0
+
+
+def _groups(
+    args: argparse.Namespace, store: ArtefactStore
+) -> tuple[list[tuple[str, list[bytes], int]], bytes]:
+    """The corpora (label, documents, lines; -1: no phases, no lines) and the large invoices' source."""
+    groups: list[tuple[str, list[bytes], int]] = []
+    source = b""
+    if args.files:
+        groups.append((f"given files ({len(args.files)})", [p.read_bytes() for p in args.files], 0))
+    else:
+        docs: list[bytes] = []
+        for folder in _EXAMPLE_DIRS:
+            base = store.mirror / folder if store.mirror else None
+            if base is not None and base.is_dir():
+                docs.extend(p.read_bytes() for p in sorted(base.iterdir()) if p.is_file())
+        groups.append((f"official examples ({len(docs)})", docs, 0))
+        source = store.mirror.joinpath(_LARGE_SOURCE).read_bytes() if store.mirror else b""
+        default = [] if args.instructions else [500, 5000]
+        for lines in [n for n in (default if args.lines is None else args.lines) if n > 0]:
+            big = large_invoice(source, lines)
+            groups.append((f"{lines}-line invoice ({len(big) // 1024} KB)", [big], lines))
+    if args.deep > 0:
+        deep = deep_invoice(args.deep)
+        groups.append((f"deep {len(deep) // 1024} KB, {args.deep} el.", [deep], -1))
+    return groups, source
+
+
+def _run_instructions(
+    args: argparse.Namespace, settings: Settings, store: ArtefactStore, rule_set_id: str
+) -> int:
+    """``--instructions``: each column's instructions per validation, counted by callgrind."""
+    groups, source = _groups(args, store)
+    print(
+        f"rule set {rule_set_id}: instructions per validation, counted by callgrind (valgrind), each column"
+        f" in a child process of its own; the lowest of {RUNS} runs per document, median over documents;"
+        " the same figures on any machine for the same code and inputs (not time: see"
+        " gateway.bench.validation_instructions)"
+    )
+    print(
+        f"{'corpus':30} {'fused':>10} {'official':>10} {'raw':>10}  {'f/raw':>6}  {'median f/raw':>12}"
+        "  (millions)"
+    )
+    counted = count_instructions(
+        settings, rule_set_id, [documents for _, documents, _ in groups], warm_up=source or None
+    )
+    for (label, _, _), found in zip(groups, counted, strict=True):
+        medians = {c: statistics.median(d[f"instructions-{c}"] for d in found) / 1e6 for c in COLUMNS}
+        per_document = statistics.median(d["instructions-fused"] / d["instructions-raw"] for d in found)
+        print(
+            f"{label:30} {medians['fused']:10.2f} {medians['official']:10.2f} {medians['raw']:10.2f}"
+            f"  {medians['fused'] / medians['raw']:6.2f}  {per_document:12.2f}"
+        )
     return 0

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,59 @@ def build_column(name: str, settings: Settings, store: ArtefactStore, rule_set_i
     return engine_column(engine, rule_set_id, name)
 
 
+@dataclass(frozen=True)
+class JobFiles:
+    """The documents of a child process's job, written once for every column's child (``main``)."""
+
+    base: Path
+    groups: list[dict[str, Any]]
+    warm_up: str | None
+
+    @classmethod
+    def write(
+        cls, base: Path, groups: Sequence[tuple[Sequence[bytes], int]], warm_up: bytes | None
+    ) -> JobFiles:
+        """Write each document of ``groups`` ((documents, repeat) each) and ``warm_up`` under ``base``."""
+        job_groups = []
+        for g, (documents, repeat) in enumerate(groups):
+            paths = []
+            for d, document in enumerate(documents):
+                path = base / f"document-{g}-{d}.xml"
+                path.write_bytes(document)
+                paths.append(str(path))
+            job_groups.append({"paths": paths, "repeat": repeat})
+        warm_path = None
+        if warm_up is not None:
+            (base / "warm-up.xml").write_bytes(warm_up)
+            warm_path = str(base / "warm-up.xml")
+        return cls(base, job_groups, warm_path)
+
+    def job(
+        self, settings: Settings, rule_set_id: str, name: str, *, pause: float = 0.0, marker: bool = False
+    ) -> tuple[Path, Path]:
+        """The job file of column ``name``'s child process and the file it writes its samples to.
+
+        ``marker``: the child calls ``instruction_marker`` before each validation and once after the
+        last, and times nothing it reports (``gateway.bench.validation_instructions``).
+        """
+        job = self.base / f"job-{name}.json"
+        job.write_text(
+            json.dumps(
+                {
+                    "column": name,
+                    "rule_set": rule_set_id,
+                    "pause": pause,
+                    "marker": marker,
+                    "warm_up": self.warm_up,
+                    "groups": self.groups,
+                    "artefacts": settings.artefacts.model_dump(mode="json"),
+                    "validation": settings.validation.model_dump(mode="json"),
+                }
+            )
+        )
+        return job, self.base / f"samples-{name}.json"
+
+
 def measure_apart(
     settings: Settings,
     rule_set_id: str,
@@ -202,34 +256,9 @@ def measure_apart(
     found: list[list[dict[str, float]]] = [[{} for _ in documents] for documents, _ in groups]
     with tempfile.TemporaryDirectory(prefix="bench-validation-") as folder:
         base = Path(folder)
-        job_groups = []
-        for g, (documents, repeat) in enumerate(groups):
-            paths = []
-            for d, document in enumerate(documents):
-                path = base / f"document-{g}-{d}.xml"
-                path.write_bytes(document)
-                paths.append(str(path))
-            job_groups.append({"paths": paths, "repeat": repeat})
-        warm_path = None
-        if warm_up is not None:
-            (base / "warm-up.xml").write_bytes(warm_up)
-            warm_path = str(base / "warm-up.xml")
+        files = JobFiles.write(base, groups, warm_up)
         for name in columns:
-            job = base / f"job-{name}.json"
-            out = base / f"samples-{name}.json"
-            job.write_text(
-                json.dumps(
-                    {
-                        "column": name,
-                        "rule_set": rule_set_id,
-                        "pause": pause,
-                        "warm_up": warm_path,
-                        "groups": job_groups,
-                        "artefacts": settings.artefacts.model_dump(mode="json"),
-                        "validation": settings.validation.model_dump(mode="json"),
-                    }
-                )
-            )
+            job, out = files.job(settings, rule_set_id, name, pause=pause)
             done = run([sys.executable, "-m", __name__, str(job), str(out)], check=False)
             if done.returncode != 0:
                 raise RuntimeError(
@@ -243,20 +272,39 @@ def measure_apart(
 
 
 def main(argv: Sequence[str]) -> int:
-    """A child process of ``measure_apart``: ``JOB OUT`` (JSON files)."""
+    """A child process of ``measure_apart`` or ``count_instructions``: ``JOB OUT`` (JSON files)."""
     job = json.loads(Path(argv[0]).read_text())
     settings = Settings(artefacts=job["artefacts"], validation=job["validation"])
     name = job["column"]
     column = build_column(name, settings, build_artefact_store(settings), job["rule_set"])
     if job["warm_up"] is not None:
         column(Path(job["warm_up"]).read_bytes())
-    samples = []
+    samples: list[list[dict[str, float]]] = []
     for group in job["groups"]:
         documents = [Path(p).read_bytes() for p in group["paths"]]
+        if job.get("marker"):
+            for document in documents:
+                for _ in range(group["repeat"]):
+                    instruction_marker()
+                    column(document)
+            samples.append([{} for _ in documents])
+            continue
         order = run_order(range(len(documents)), group["repeat"], [name], interleave=False)
         samples.append(best_of({name: column}, documents, order, job["pause"]))
+    if job.get("marker"):
+        instruction_marker()
     Path(argv[1]).write_text(json.dumps(samples))
     return 0
+
+
+#: The C function the child enters between validations under callgrind (``--dump-before``): CPython's
+#: ``time.sleep`` (nothing else in the child sleeps; ``count_instructions`` checks the number of dumps).
+INSTRUCTION_MARKER = "time_sleep"
+
+
+def instruction_marker() -> None:
+    """Enter ``INSTRUCTION_MARKER`` (callgrind dumps its counts as it does)."""
+    time.sleep(0)
 
 
 def _timed(fn: Callable[[], object]) -> float:

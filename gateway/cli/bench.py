@@ -37,7 +37,8 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
         "--lines",
         type=int,
         action="append",
-        help="lines of a generated large invoice (repeatable; default 500 and 5000; 0: none)",
+        help="lines of a generated large invoice (repeatable; default 500 and 5000, none with --instructions;"
+        " 0: none)",
     )
     p.add_argument(
         "--deep",
@@ -58,6 +59,12 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
         metavar="MS",
         help="sleep MS ms before every timed validation: caches as a gateway process finds them between"
         " documents (default 0: back to back)",
+    )
+    p.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each column's instructions per validation under valgrind's callgrind instead of timing"
+        " (the same on any machine; a few minutes for the examples; --repeat, --interleave, --pause unused)",
     )
     p.set_defaults(func=validation.run_bench_validation)
 

@@ -199,6 +199,7 @@ def test_the_bench_measures_a_streamed_document_apart_and_says_so(
         lines=None,
         deep=0,
         interleave=False,
+        instructions=False,
         pause=0.0,
     )
 
