@@ -141,7 +141,8 @@ def _print_group(label: str, series: _Series, lines: int) -> None:
 
 
 def run_bench_validation(args: argparse.Namespace, settings: Settings) -> int:
-    """Time the fused and the official engine per layer and the raw XSD / XSLTs on the same documents."""
+    """Time the fused and the official engine per layer and the raw XSD / XSLTs on the same documents
+    (``--instructions``: count their instructions instead, ``validation_instructions``)."""
     store = build_artefact_store(settings)
     rule_set_id = args.rules or settings.validation.rule_set or rule_set_for(date.today(), store.manifest)
     if args.instructions:
@@ -250,15 +251,18 @@ def _run_instructions(
 ) -> int:
     """``--instructions``: each column's instructions per validation, counted by callgrind."""
     groups, source = _groups(args, store)
+    groups = [group for group in groups if group[1]]
+    if not groups:
+        raise SystemExit("gateway bench validation --instructions: no documents to count")
     print(
         f"rule set {rule_set_id}: instructions per validation, counted by callgrind (valgrind), each column"
         f" in a child process of its own; the lowest of {RUNS} runs per document, median over documents;"
-        " the same figures on any machine for the same code and inputs (not time: see"
-        " gateway.bench.validation_instructions)"
+        " the same from run to run for the same build, inputs and host (not time: see"
+        " gateway.bench.validation_instructions); --repeat, --interleave and --pause do not apply"
     )
     print(
         f"{'corpus':30} {'fused':>10} {'official':>10} {'raw':>10}  {'f/raw':>6}  {'median f/raw':>12}"
-        "  (millions)"
+        "  (instructions: millions)"
     )
     counted = count_instructions(
         settings, rule_set_id, [documents for _, documents, _ in groups], warm_up=source or None

@@ -1,10 +1,11 @@
 """``gateway bench validation --instructions``: instructions per validation, counted by callgrind.
 
 On the shared VMs this project is measured on, the same CPU-bound loop takes 106-180 ms from one second to
-the next (BENCHMARKS.md, *Validation, seventeenth pass: instructions*), and the fused column of
-``bench validation`` moves by half from one run to the next while the raw column moves by a tenth. An
-instruction count does not move: valgrind's callgrind counts the instructions a process executes, the same
-for the same binary, inputs and environment whatever else the machine does.
+the next (BENCHMARKS.md, *Validation, seventeenth pass: instructions and cache misses*), and the fused
+column of ``bench validation`` moves by half from one run to the next while the raw column moves by a
+tenth. An instruction count does not move: valgrind's callgrind counts the instructions a process
+executes, the same from run to run for the same build, inputs and host whatever else the machine does
+(another CPU may take other variants of glibc's string functions, other library versions other paths).
 
 Each column runs in a child process of its own (``validation_columns.main``, as ``measure_apart`` starts
 it), under callgrind, with ``PYTHONHASHSEED=0``. The child calls ``instruction_marker`` before each
@@ -37,16 +38,18 @@ from gateway.config import Settings
 #: Runs of each document per column; the lowest count is kept.
 RUNS = 2
 
-_SUMMARY = re.compile(rb"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+_SUMMARY = re.compile(rb"^(?:summary|totals):[ \t]+(\d+)", re.MULTILINE)
 
 
 def dump_instructions(path: Path) -> int:
-    """The instructions of one callgrind dump (its ``summary:`` line, else its ``totals:``).
+    """The instructions of one callgrind dump (its ``summary:`` line, else its ``totals:``); the file is
+    removed once read (a column's dumps are megabytes each).
 
     Raises:
         RuntimeError: the file holds neither.
     """
     found = _SUMMARY.search(path.read_bytes())
+    path.unlink()
     if found is None:
         raise RuntimeError(f"no instruction count in callgrind's {path.name}")
     return int(found.group(1))
@@ -55,7 +58,7 @@ def dump_instructions(path: Path) -> int:
 def count_instructions(
     settings: Settings,
     rule_set_id: str,
-    documents: Sequence[Sequence[bytes]],
+    groups: Sequence[Sequence[bytes]],
     *,
     columns: Sequence[str] = COLUMNS,
     runs: int = RUNS,
@@ -63,8 +66,11 @@ def count_instructions(
     valgrind: str | None = None,
     run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run,
 ) -> list[list[dict[str, int]]]:
-    """Per group of ``documents``, per document: the lowest instruction count of ``runs`` validations in
-    each column (keys ``instructions-<column>``), each column in a callgrind child process of its own.
+    """Per group of ``groups``, per document: the lowest instruction count of ``runs`` validations in each
+    column (keys ``instructions-<column>``), each column in a callgrind child process of its own.
+
+    The child gets ``PYTHONHASHSEED=0`` and no ``VALGRIND_OPTS``, and callgrind the options the dumps are
+    read with, so that a ``~/.valgrindrc`` cannot change what is counted.
 
     Raises:
         RuntimeError: no valgrind, a child failed, or callgrind wrote another number of dumps than
@@ -73,12 +79,12 @@ def count_instructions(
     valgrind = valgrind or shutil.which("valgrind")
     if valgrind is None:
         raise RuntimeError("--instructions needs valgrind on the PATH (Debian: apt-get install valgrind)")
-    found: list[list[dict[str, int]]] = [[{} for _ in group] for group in documents]
-    expected = sum(len(group) for group in documents) * runs
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    found: list[list[dict[str, int]]] = [[{} for _ in group] for group in groups]
+    expected = sum(len(group) for group in groups) * runs
+    env = {k: v for k, v in os.environ.items() if k != "VALGRIND_OPTS"} | {"PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as folder:
         base = Path(folder)
-        files = JobFiles.write(base, [(group, runs) for group in documents], warm_up)
+        files = JobFiles.write(base, [(group, runs) for group in groups], warm_up)
         for name in columns:
             job, out = files.job(settings, rule_set_id, name, marker=True)
             dumps = base / f"callgrind-{name}.out"
@@ -86,6 +92,11 @@ def count_instructions(
                 [
                     valgrind,
                     "--tool=callgrind",
+                    "-q",  # a failed child's last lines are then its own, not valgrind's summary
+                    "--separate-threads=no",
+                    "--combine-dumps=no",
+                    "--collect-atstart=yes",
+                    "--instr-atstart=yes",
                     f"--dump-before={INSTRUCTION_MARKER}",
                     f"--callgrind-out-file={dumps}",
                     sys.executable,
@@ -111,8 +122,8 @@ def count_instructions(
                     f"callgrind wrote {len(parts)} dumps for the {name} column where {expected + 1} were"
                     f" expected: this Python has no {INSTRUCTION_MARKER} symbol, or something else called it"
                 )
-            counts = iter(dump_instructions(p) for p in parts[1:])
-            for g, group in enumerate(documents):
+            counts = (dump_instructions(p) for p in parts[1:])
+            for g, group in enumerate(groups):
                 for d in range(len(group)):
                     found[g][d][f"instructions-{name}"] = min(next(counts) for _ in range(runs))
     return found

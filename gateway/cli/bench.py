@@ -64,7 +64,8 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
         "--instructions",
         action="store_true",
         help="count each column's instructions per validation under valgrind's callgrind instead of timing"
-        " (the same on any machine; a few minutes for the examples; --repeat, --interleave, --pause unused)",
+        " (the same from run to run on one host; a few minutes for the examples; --repeat, --interleave,"
+        " --pause unused)",
     )
     p.set_defaults(func=validation.run_bench_validation)
 

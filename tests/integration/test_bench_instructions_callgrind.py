@@ -39,4 +39,5 @@ def test_callgrind_dumps_the_counts_of_each_stretch_between_two_markers(tmp_path
     parts = sorted(tmp_path.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
     assert [p.suffix for p in parts] == [".1", ".2", ".3"]  # start-up, then one per stretch
     long, short = dump_instructions(parts[1]), dump_instructions(parts[2])
-    assert long > 1_000_000 > 100 * short
+    assert long > 1_000_000
+    assert short < 100_000

@@ -21,39 +21,47 @@ def _dump(path: Path, instructions: int, *, key: str = "summary") -> None:
     path.write_text(f"version: 1\ncreator: callgrind-3.19.0\nevents: Ir\n{key}: {instructions}\n")
 
 
-def test_each_column_is_counted_in_its_own_callgrind_child_a_dump_per_validation(tmp_path: Path) -> None:
+def test_each_column_is_counted_in_its_own_callgrind_child_a_dump_per_validation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     jobs: list[dict[str, Any]] = []
-    # Per column, the counts of its validations in the child's order: document by document, each twice.
+    # Per column, the counts of its validations in the child's order: document by document, each twice
+    # (six documents: parts .2 to .13, so that .10 and over sort after .9).
     counts = {
-        "fused": [9, 7, 30, 31, 5, 6],
-        "official": [50, 40, 60, 60, 45, 44],
-        "raw": [70, 71, 80, 90, 75, 70],
+        "fused": [9, 7, 30, 31, 5, 6, 1, 2, 3, 3, 8, 4],
+        "official": [50, 40, 60, 60, 45, 44, 1, 1, 1, 1, 1, 1],
+        "raw": [70, 71, 80, 90, 75, 70, 1, 1, 1, 1, 1, 1],
     }
 
     def run(command: list[str], check: bool, env: dict[str, str], capture_output: bool) -> Any:
-        assert command[:4] == ["/opt/vg", "--tool=callgrind", "--dump-before=time_sleep", command[3]]
-        assert command[4:7] == [sys.executable, "-m", "gateway.bench.validation_columns"]
+        assert command[:3] == ["/opt/vg", "--tool=callgrind", "-q"]
+        assert "--dump-before=time_sleep" in command
+        assert "--separate-threads=no" in command
+        out_file = next(c for c in command if c.startswith("--callgrind-out-file="))
+        at = command.index(sys.executable)
+        assert command[at : at + 3] == [sys.executable, "-m", "gateway.bench.validation_columns"]
         assert env["PYTHONHASHSEED"] == "0"
-        job = json.loads(Path(command[7]).read_text())
+        assert "VALGRIND_OPTS" not in env
+        job = json.loads(Path(command[at + 3]).read_text())
         jobs.append(job)
         assert job["marker"] is True
         assert Path(job["warm_up"]).read_bytes() == b"<w/>"
         assert [[Path(p).read_bytes() for p in group["paths"]] for group in job["groups"]] == [
             [b"<a/>", b"<b/>"],
-            [b"<c/>"],
+            [b"<c/>", b"<d/>", b"<e/>", b"<f/>"],
         ]
         assert [group["repeat"] for group in job["groups"]] == [2, 2]
-        dumps = Path(command[3].removeprefix("--callgrind-out-file="))
+        dumps = Path(out_file.removeprefix("--callgrind-out-file="))
         _dump(dumps.with_name(dumps.name + ".1"), 10**9)  # the start-up
         for k, n in enumerate(counts[job["column"]], start=2):
             _dump(dumps.with_name(f"{dumps.name}.{k}"), n)
         _dump(dumps, 10**6)  # the exit
-        Path(command[8]).write_text("[]")
+        Path(command[at + 4]).write_text("[]")
         return subprocess.CompletedProcess(command, 0)
 
-    found = count_instructions(
-        Settings(), "rs", [[b"<a/>", b"<b/>"], [b"<c/>"]], warm_up=b"<w/>", valgrind="/opt/vg", run=run
-    )
+    monkeypatch.setenv("VALGRIND_OPTS", "--collect-atstart=no")
+    groups = [[b"<a/>", b"<b/>"], [b"<c/>", b"<d/>", b"<e/>", b"<f/>"]]
+    found = count_instructions(Settings(), "rs", groups, warm_up=b"<w/>", valgrind="/opt/vg", run=run)
 
     assert [job["column"] for job in jobs] == ["fused", "official", "raw"]
     assert found == [
@@ -61,7 +69,12 @@ def test_each_column_is_counted_in_its_own_callgrind_child_a_dump_per_validation
             {"instructions-fused": 7, "instructions-official": 40, "instructions-raw": 70},
             {"instructions-fused": 30, "instructions-official": 60, "instructions-raw": 80},
         ],
-        [{"instructions-fused": 5, "instructions-official": 44, "instructions-raw": 70}],
+        [
+            {"instructions-fused": 5, "instructions-official": 44, "instructions-raw": 70},
+            {"instructions-fused": 1, "instructions-official": 1, "instructions-raw": 1},
+            {"instructions-fused": 3, "instructions-official": 1, "instructions-raw": 1},
+            {"instructions-fused": 4, "instructions-official": 1, "instructions-raw": 1},
+        ],
     ]
 
 
@@ -69,7 +82,8 @@ def test_a_dump_too_many_or_a_failed_child_is_an_error_not_a_figure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def extra_dump(command: list[str], **options: Any) -> Any:
-        dumps = Path(command[3].removeprefix("--callgrind-out-file="))
+        out_file = next(c for c in command if c.startswith("--callgrind-out-file="))
+        dumps = Path(out_file.removeprefix("--callgrind-out-file="))
         for k in range(1, 5):  # one validation: 2 parts expected, 4 written
             _dump(dumps.with_name(f"{dumps.name}.{k}"), k)
         return subprocess.CompletedProcess(command, 0)
@@ -80,9 +94,12 @@ def test_a_dump_too_many_or_a_failed_child_is_an_error_not_a_figure(
         count_instructions(Settings(), "rs", [[b"<a/>"]], runs=1, valgrind="vg", run=extra_dump)
 
     def failed(command: list[str], **options: Any) -> Any:
-        return subprocess.CompletedProcess(command, 1, b"", b"start\n==1== valgrind: no such tool\n")
+        # With -q, the child's own last lines end its standard error.
+        return subprocess.CompletedProcess(command, 1, b"", b"Traceback\n  ...\nRuntimeError: no rule set\n")
 
-    with pytest.raises(RuntimeError, match=r"fused column's callgrind child failed .*no such tool"):
+    with pytest.raises(
+        RuntimeError, match=r"fused column's callgrind child failed .*RuntimeError: no rule set"
+    ):
         count_instructions(Settings(), "rs", [[b"<a/>"]], valgrind="vg", run=failed)
 
     monkeypatch.setattr("shutil.which", lambda name: None)
@@ -153,8 +170,10 @@ def test_the_bench_prints_each_columns_median_and_the_ratios(
     assert row.split()[3:] == ["20.00", "90.00", "100.00", "0.20", "0.30"]
 
 
-def test_with_instructions_the_large_invoices_come_only_when_asked_for() -> None:
-    store = bench.build_artefact_store(Settings())
+def test_with_instructions_the_large_invoices_come_only_when_asked_for(
+    artefacts_dir: Path, tmp_path: Path
+) -> None:
+    store = bench.build_artefact_store(Settings(artefacts={"mirror": artefacts_dir, "cache_dir": tmp_path}))
     asked = argparse.Namespace(files=[], lines=None, deep=0, instructions=True)
 
     assert [lines for *_, lines in bench._groups(asked, store)[0]] == [0]
