@@ -90,6 +90,20 @@ class _RepeatSeen:
             self.seen = True
 
 
+class _ObjectsNoting:
+    """The object hook of ``loads_checked``: builds each object as a dict (the last value of a repeated name,
+    as ``json.loads``) and notes whether any object repeats a name."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, members: list[tuple[str, Any]]) -> dict[str, Any]:
+        built = dict(members)
+        if len(built) != len(members):
+            self.seen = True
+        return built
+
+
 class _Members(list[tuple[str, Any]]):
     """An object of the second pass: its members in order, a repeated name kept."""
 
@@ -117,6 +131,24 @@ def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
         if len(found) == MOST_REPORTED:
             break
     return found
+
+
+def loads_checked(data: bytes | str) -> tuple[Any, list[RepeatedName]]:
+    """``data`` read once by the standard library's reader (numbers as ``json.loads`` reads them), with the
+    names it repeats (``repeated_names``; looked up by a second pass only when some object repeats one).
+
+    For a caller that has no model parser of its own (a file of units): a body of the API goes through
+    ``repeated_names`` and then its model parser.
+
+    Raises:
+        ValueError: ``data`` is not JSON (``json.JSONDecodeError``) or nests too deep to read.
+    """
+    noting = _ObjectsNoting()
+    try:
+        value = json.loads(data, object_pairs_hook=noting)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply to read") from exc
+    return value, (repeated_names(data) or []) if noting.seen else []
 
 
 def _read(data: bytes | str, members: Callable[[list[tuple[str, Any]]], Any]) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.errors import InvalidExpenseRequest
 from gateway.model.free_text import check_free_text
-from gateway.model.json_names import repeated_names
+from gateway.model.json_names import loads_checked
 from gateway.model.units import ProductionUnit, unit_key
 from gateway.services.ports import Clock, DocumentStore
 
@@ -72,11 +72,12 @@ def parse_units(data: bytes, *, filename: str) -> list[ProductionUnit]:
     units: list[ProductionUnit] = []
     if filename.lower().endswith(".json"):
         try:
-            items = json.loads(text)
+            # The API's rule for its JSON bodies (``model.json_names``): which of two values would count?
+            items, repeated = loads_checked(text)
         except json.JSONDecodeError as exc:
             raise InvalidExpenseRequest(f"{filename}: not JSON ({exc.msg})") from exc
-        # The API's rule for its JSON bodies (``model.json_names``): which of two values would count?
-        repeated = repeated_names(text)
+        except ValueError as exc:
+            raise InvalidExpenseRequest(f"{filename}: not JSON ({exc})") from exc
         if repeated:
             raise InvalidExpenseRequest(f"{filename}: {'; '.join(r.message for r in repeated)}")
         if not isinstance(items, list):

@@ -8,7 +8,13 @@ import json
 
 import pytest
 
-from gateway.model.json_names import MOST_REPORTED, SHOWN_CHARACTERS, RepeatedName, repeated_names
+from gateway.model.json_names import (
+    MOST_REPORTED,
+    SHOWN_CHARACTERS,
+    RepeatedName,
+    loads_checked,
+    repeated_names,
+)
 
 
 def test_a_body_without_a_repeated_name_has_none() -> None:
@@ -80,3 +86,16 @@ def test_nesting_as_deep_as_the_reader_allows_is_walked_without_the_python_stack
     body = b'{"a": ' * depth + b'{"z": 1, "z": 2}' + b"}" * depth
     [found] = repeated_names(body) or []
     assert found.path == ("a",) * depth + ("z",)
+
+
+def test_loads_checked_reads_once_and_names_what_repeats() -> None:
+    assert loads_checked(b'[{"a": 1, "b": [2.5, {"c": null}]}]') == ([{"a": 1, "b": [2.5, {"c": None}]}], [])
+    value, repeated = loads_checked('{"x": {"a": 1, "a": 2}}')
+    assert value == {"x": {"a": 2}}  # the last value, as json.loads
+    assert repeated == [RepeatedName("a", ("x", "a"))]
+
+
+@pytest.mark.parametrize("body", [b"{", b"[" * 100_000 + b"]" * 100_000])
+def test_loads_checked_raises_value_error_for_what_it_cannot_read(body: bytes) -> None:
+    with pytest.raises(ValueError, match=r"Expecting|nested too deeply"):
+        loads_checked(body)

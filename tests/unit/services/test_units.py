@@ -52,6 +52,8 @@ def test_csv_and_json_files() -> None:
             "u.json item 1: members named twice: 'an', 'jan'",
         ),
         (b"{", "u.json", "not JSON"),
+        # nested deeper than the reader goes: refused by name, not a RecursionError out of the CLI
+        (b"[" * 100_000 + b"]" * 100_000, "u.json", "u.json: not JSON \\(nested too deeply"),
         (b'{"code": "PU-1"}', "u.json", "expected a list of units"),
         (b'[{"code": "PU-1", "name": "A", "members": "x"}]', "u.json", None),
         (b'[{"code": "PU-1", "name": "A", "members": [1]}]', "u.json", "members must be a list of names"),
