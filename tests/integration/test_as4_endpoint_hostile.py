@@ -12,12 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.as4 import OutgoingMessage, build_user_message
+from gateway.as4 import OutgoingMessage, build_user_message, verify_receipt
+from gateway.as4 import builder as as4_builder
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, DocumentTypeID, ProcessID
-from gateway.store.tables import as4_messages
+from gateway.store.tables import as4_messages, peppol_transmissions
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from tests.integration import test_as4_endpoint as endpoint
@@ -83,6 +85,27 @@ def test_identifiers_longer_than_their_columns_get_a_signed_error_not_a_503(
     assert ref == msg.message_id
     assert [code for code, _ in errors] == ["EBMS:0004"]
     assert inbound_documents(store) == []
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:30:00+01:00"])
+def test_a_timestamp_that_leaves_the_utc_range_gets_a_receipt_not_a_500(
+    app: FastAPI, store: FlakyStore, monkeypatch: pytest.MonkeyPatch, stamp: str
+) -> None:
+    """A signed eb:Timestamp early on 0001-01-01 with a positive offset is a valid xsd:dateTime that is not
+    in the future (the P-Mode lets it through), but lies before 0001-01-01 in UTC: converting it for the
+    Peppol reporting record overflowed inside the evidence's unit of work, a 500 for every resend."""
+    monkeypatch.setattr(as4_builder, "_timestamp", lambda _: stamp)  # signed as the sender wrote it
+    msg = message()
+    assert f">{stamp}<".encode() in msg.body  # in the signed eb:Messaging header
+    with TestClient(app, raise_server_exceptions=False) as http:
+        response = http.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    assert verify_receipt(dict(response.headers), response.content, msg).is_success
+    [document] = inbound_documents(store)
+    assert document.as4_message_id == msg.message_id
+    with store.inner.engine.connect() as connection:
+        [at] = connection.execute(select(peppol_transmissions.c.at)).scalars().all()
+    assert at.replace(tzinfo=None) == NOW.replace(tzinfo=None)  # the SBDH creation time instead
 
 
 def test_one_message_id_with_different_contents_posted_at_once_stores_one_document(
