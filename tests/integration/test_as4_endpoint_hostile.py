@@ -5,9 +5,11 @@ that sends what we cannot store gets a signed ebMS Error, never a 503 that it wo
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy import select
 from gateway.as4 import OutgoingMessage, build_user_message, verify_receipt
 from gateway.as4 import builder as as4_builder
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, DocumentTypeID, ProcessID
+from gateway.services import receive as receive_module
 from gateway.store.tables import as4_messages, peppol_transmissions
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
@@ -132,6 +135,67 @@ def test_one_message_id_with_different_contents_posted_at_once_stores_one_docume
     assert document.as4_message_id == message_id
     receipts = {r.content for r in responses if r.status_code == 200 and b"Receipt" in r.content}
     assert len(receipts) == 1  # the stored one, byte-identical for every duplicate
+
+
+def test_one_document_delivered_at_once_under_two_message_ids_is_stored_once(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An application-level resend (a new eb:MessageId, the same SBDH instance and document) that overlaps
+    the original - the sender gave up waiting for a slow receipt - is linked to the original's document
+    (STORE_AND_LINK), never stored as a second document with a second expense draft and MLS. The two
+    receipts' units of work are held open side by side (a pause after the instance look-up)."""
+    settings = settings_for(artefacts_dir, tmp_path, max_concurrent_requests=2)
+    app = make_app(settings, store, validation_engine)
+    looked_up = receive_module.same_document
+
+    def slow_same_document(*args: Any, **kwargs: Any) -> Any:
+        found = looked_up(*args, **kwargs)
+        time.sleep(0.5)  # the other delivery looks its instance up meanwhile
+        return found
+
+    monkeypatch.setattr(receive_module, "same_document", slow_same_document)
+    p = dev_pki()
+    sbd = build_sbd(
+        INVOICE.read_bytes(),
+        sender=SENDER,
+        receiver=RECEIVER,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    messages = [
+        build_user_message(
+            sbd,
+            sender=p.sender,
+            receiver_certificate=p.receiver.certificate,
+            message_id=f"{uuid.uuid4()}@sender.test",
+            timestamp=NOW,
+            new_id=counter_ids(),
+        )
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(len(messages))
+
+    def deliver(url: str, msg: OutgoingMessage) -> httpx.Response:
+        with httpx.Client(timeout=120) as http:
+            barrier.wait()
+            return http.post(url, content=msg.body, headers=dict(msg.headers))
+
+    with serve(app) as url, ThreadPoolExecutor(len(messages)) as pool:
+        responses = list(pool.map(deliver, [url] * len(messages), messages))
+    assert [r.status_code for r in responses] == [200, 200]
+    for response, msg in zip(responses, messages, strict=True):
+        assert verify_receipt(dict(response.headers), response.content, msg).is_success
+    [document] = inbound_documents(store)
+    with store.inner.engine.connect() as connection:
+        linked = connection.execute(select(as4_messages.c.document_id)).scalars().all()
+    assert linked == [document.id, document.id]  # both messages' evidence names the one document
 
 
 def test_our_api_keys_sent_to_as4_under_any_header_name_are_not_stored(
