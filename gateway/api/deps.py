@@ -113,9 +113,15 @@ class BodySlots:
         if self._semaphore is None:  # made in the event loop that uses it
             self._semaphore = anyio.Semaphore(self.capacity)
         acquired = False
-        with anyio.move_on_after(self._wait):
-            await self._semaphore.acquire()
+        try:
+            # A free slot is taken at once: with a wait of 0 the deadline passed before ``acquire`` could
+            # take it, and every request got 503 (a slot is free only while no request waits for one).
+            self._semaphore.acquire_nowait()
             acquired = True
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self._wait):
+                await self._semaphore.acquire()
+                acquired = True
         if not acquired:
             raise HTTPException(
                 status_code=503,

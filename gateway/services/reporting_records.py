@@ -46,9 +46,11 @@ def is_report(document_type: DocumentTypeID) -> bool:
 def _utc(text: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        # OverflowError: a valid stamp outside UTC's range (0001-01-01T00:00:00+14:00, which the P-Mode lets
+        # through as not in the future) - uncaught, it failed the receipt's unit of work: a 500 per resend.
+        return value.astimezone(UTC) if value.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return value.astimezone(UTC) if value.tzinfo is not None else None
 
 
 def _transmission(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 
 from gateway.errors import DuplicateMessage, IdempotencyConflict, StoreError
@@ -77,6 +77,11 @@ _IN_INSTANCE = (
     .where(*_MESSAGE_KEY, as4_messages.c.sbdh_instance_id == bindparam("b_instance"))
     .limit(1)
 )
+# PostgreSQL: deliveries of one SBDH instance are checked one at a time, until the checking transaction ends
+# (``instance_check``). Under READ COMMITTED two overlapping deliveries (an application-level resend under a
+# new MessageId while the original's receipt is still being stored) both found no earlier message and each
+# stored the document: two documents, two expense drafts, two MLS. SQLite's BEGIN IMMEDIATE serialises them.
+_LOCK_INSTANCE = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("b_instance"), 0)))
 # A document's messages in one direction without their bytes (the status views poll them: a 20 MB
 # document's stored message was read in full on every poll).
 _t = as4_messages
@@ -222,6 +227,8 @@ class SQLAS4MessageRepository:
         return InstanceMessage(row.message_id, row.document_id) if row is not None else None
 
     def instance_check(self, sbdh_instance_id: str, message_id: str, direction: Direction) -> InstanceCheck:
+        if self._conn.dialect.name == "postgresql":  # see _LOCK_INSTANCE
+            self._conn.execute(_LOCK_INSTANCE, {"b_instance": sbdh_instance_id})
         earliest = self.earliest_of_instance(sbdh_instance_id, direction)
         if earliest is None:  # a first delivery: one index probe
             return InstanceCheck(None, resent=False)

@@ -622,6 +622,19 @@ def test_a_burst_beyond_the_as4_slots_waits_for_a_slot_instead_of_failing(
     assert b"Receipt" in body  # served once the slot freed, not 503
 
 
+def test_without_a_wait_for_a_slot_a_free_as4_slot_is_taken_at_once(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    # GATEWAY_SERVER__BODY_SLOT_WAIT_SECONDS=0 (allowed) means "do not queue": a request finding a slot free
+    # is served. The wait's deadline used to pass before the free slot was taken: every message got 503.
+    app = make_app(_one_slot(artefacts_dir, tmp_path, 0.0), store, validation_engine)
+    msg = make_message()
+    result = anyio.run(lambda: call(app, "POST", "/as4", list(msg.headers.items()), chunk=msg.body, chunks=1))
+    assert result.status == 200
+    assert b"Receipt" in result.body
+    assert len(inbound_documents(store)) == 1
+
+
 def test_credential_headers_sent_to_as4_are_not_stored(client: TestClient, store: FlakyStore) -> None:
     msg = make_message()
     secret = {"Authorization": "Bearer leaked-key-0123456789", "X-API-Key": "leaked", "Cookie": "s=1"}

@@ -5,19 +5,24 @@ that sends what we cannot store gets a signed ebMS Error, never a 503 that it wo
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from gateway.as4 import OutgoingMessage, build_user_message
+from gateway.as4 import OutgoingMessage, build_user_message, verify_receipt
+from gateway.as4 import builder as as4_builder
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, DocumentTypeID, ProcessID
-from gateway.store.tables import as4_messages
+from gateway.services import receive as receive_module
+from gateway.store.tables import as4_messages, peppol_transmissions
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from tests.integration import test_as4_endpoint as endpoint
@@ -85,6 +90,27 @@ def test_identifiers_longer_than_their_columns_get_a_signed_error_not_a_503(
     assert inbound_documents(store) == []
 
 
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:30:00+01:00"])
+def test_a_timestamp_that_leaves_the_utc_range_gets_a_receipt_not_a_500(
+    app: FastAPI, store: FlakyStore, monkeypatch: pytest.MonkeyPatch, stamp: str
+) -> None:
+    """A signed eb:Timestamp early on 0001-01-01 with a positive offset is a valid xsd:dateTime that is not
+    in the future (the P-Mode lets it through), but lies before 0001-01-01 in UTC: converting it for the
+    Peppol reporting record overflowed inside the evidence's unit of work, a 500 for every resend."""
+    monkeypatch.setattr(as4_builder, "_timestamp", lambda _: stamp)  # signed as the sender wrote it
+    msg = message()
+    assert f">{stamp}<".encode() in msg.body  # in the signed eb:Messaging header
+    with TestClient(app, raise_server_exceptions=False) as http:
+        response = http.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    assert verify_receipt(dict(response.headers), response.content, msg).is_success
+    [document] = inbound_documents(store)
+    assert document.as4_message_id == msg.message_id
+    with store.inner.engine.connect() as connection:
+        [at] = connection.execute(select(peppol_transmissions.c.at)).scalars().all()
+    assert at.replace(tzinfo=None) == NOW.replace(tzinfo=None)  # the SBDH creation time instead
+
+
 def test_one_message_id_with_different_contents_posted_at_once_stores_one_document(
     store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
 ) -> None:
@@ -109,6 +135,67 @@ def test_one_message_id_with_different_contents_posted_at_once_stores_one_docume
     assert document.as4_message_id == message_id
     receipts = {r.content for r in responses if r.status_code == 200 and b"Receipt" in r.content}
     assert len(receipts) == 1  # the stored one, byte-identical for every duplicate
+
+
+def test_one_document_delivered_at_once_under_two_message_ids_is_stored_once(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An application-level resend (a new eb:MessageId, the same SBDH instance and document) that overlaps
+    the original - the sender gave up waiting for a slow receipt - is linked to the original's document
+    (STORE_AND_LINK), never stored as a second document with a second expense draft and MLS. The two
+    receipts' units of work are held open side by side (a pause after the instance look-up)."""
+    settings = settings_for(artefacts_dir, tmp_path, max_concurrent_requests=2)
+    app = make_app(settings, store, validation_engine)
+    looked_up = receive_module.same_document
+
+    def slow_same_document(*args: Any, **kwargs: Any) -> Any:
+        found = looked_up(*args, **kwargs)
+        time.sleep(0.5)  # the other delivery looks its instance up meanwhile
+        return found
+
+    monkeypatch.setattr(receive_module, "same_document", slow_same_document)
+    p = dev_pki()
+    sbd = build_sbd(
+        INVOICE.read_bytes(),
+        sender=SENDER,
+        receiver=RECEIVER,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    messages = [
+        build_user_message(
+            sbd,
+            sender=p.sender,
+            receiver_certificate=p.receiver.certificate,
+            message_id=f"{uuid.uuid4()}@sender.test",
+            timestamp=NOW,
+            new_id=counter_ids(),
+        )
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(len(messages))
+
+    def deliver(url: str, msg: OutgoingMessage) -> httpx.Response:
+        with httpx.Client(timeout=120) as http:
+            barrier.wait()
+            return http.post(url, content=msg.body, headers=dict(msg.headers))
+
+    with serve(app) as url, ThreadPoolExecutor(len(messages)) as pool:
+        responses = list(pool.map(deliver, [url] * len(messages), messages))
+    assert [r.status_code for r in responses] == [200, 200]
+    for response, msg in zip(responses, messages, strict=True):
+        assert verify_receipt(dict(response.headers), response.content, msg).is_success
+    [document] = inbound_documents(store)
+    with store.inner.engine.connect() as connection:
+        linked = connection.execute(select(as4_messages.c.document_id)).scalars().all()
+    assert linked == [document.id, document.id]  # both messages' evidence names the one document
 
 
 def test_our_api_keys_sent_to_as4_under_any_header_name_are_not_stored(

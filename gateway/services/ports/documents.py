@@ -246,7 +246,9 @@ class AS4MessageRepository(Protocol):
     def instance_check(self, sbdh_instance_id: str, message_id: str, direction: Direction) -> InstanceCheck:
         """The earliest message carrying this SBDH InstanceIdentifier (as ``find_by_instance_id``, without
         its bytes) and whether ``message_id`` is one of the instance's messages: bounded reads (an index
-        probe for a first delivery), not every message of an instance a sender reuses."""
+        probe for a first delivery), not every message of an instance a sender reuses. Call it in the unit of
+        work that stores the message: a concurrent check of the same instance waits until that one ends, so
+        two overlapping deliveries of one instance never both find it new."""
         ...
 
     def for_document(self, document_id: str) -> list[AS4MessageRecord]:
