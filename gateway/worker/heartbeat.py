@@ -72,7 +72,11 @@ class LeaseKeeper:
                 continue
             self.beats += 1
             for lease in renewed:
-                if self._held.get(lease.document_id, lease).token == lease.token:
+                # Only a lease still held: one dropped while the beat was out (its delivery ended) must not
+                # be taken up again - renewed for good, the job of a delivery that raised would never
+                # expire, and every beat would write for it as long as the worker runs.
+                held = self._held.get(lease.document_id)
+                if held is not None and held.token == lease.token:
                     self._held[lease.document_id] = lease
 
     def _renew(self, leases: list[DeliveryLease]) -> list[DeliveryLease]:
