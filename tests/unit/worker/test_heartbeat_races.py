@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from delivery_support import SettableClock, UUIDs, queue_document
 
+from gateway.errors import StoreError
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
@@ -132,3 +133,78 @@ def test_the_job_of_a_delivery_that_raised_during_a_beat_expires_and_is_due_agai
     assert job is not None
     assert job.leased_until is not None
     assert job.leased_until <= clock.now(), "the heartbeat kept renewing a lease the worker had let go of"
+
+
+class TwoLeaseDeliverer(RaisingDeliverer):
+    """Each delivery waits until the test releases it (by its lease's token); records the leases taken."""
+
+    def __init__(self) -> None:
+        self.leases: list[DeliveryLease] = []
+        self.release: dict[str, asyncio.Event] = {}
+
+    async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+        self.leases.append(lease)
+        release = self.release.setdefault(lease.token, asyncio.Event())
+        await release.wait()
+        return DeliveryResult(lease.document_id, None)  # as after LeaseLost: the job left as it is
+
+
+def test_a_delivery_whose_lease_ran_out_does_not_stop_the_renewal_of_the_jobs_next_lease(
+    store: SQLDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A heartbeat that failed for a whole lease (database out) lets a send's lease run out; the worker then
+    leases the job again while the old delivery still waits for its answer. When that old delivery ends,
+    the new lease must still be renewed: otherwise it runs out during its own send, and the job is leased
+    and sent a third time meanwhile."""
+    failing = threading.Event()
+    failing.set()
+    real = LeaseKeeper._renew
+
+    def renew(keeper: LeaseKeeper, leases: list[DeliveryLease]) -> list[DeliveryLease]:
+        if failing.is_set():
+            raise StoreError("begin transaction: OperationalError (database is locked)")
+        return real(keeper, leases)
+
+    monkeypatch.setattr(LeaseKeeper, "_renew", renew)
+    clock = SettableClock()
+    doc_id = queue_document(store, at=clock.now())
+    deliverer = TwoLeaseDeliverer()
+    worker = DeliveryWorker(
+        deliverer,  # type: ignore[arg-type]
+        store=store,
+        clock=clock,
+        ids=UUIDs(),
+        lease_for=LEASE,
+        poll_interval=0.01,
+        renew_every=0.01,
+    )
+
+    def leased_until() -> Any:
+        with store.unit_of_work(read_only=True) as uow:
+            job = uow.jobs.get(doc_id)
+        assert job is not None
+        return job.lease_token, job.leased_until
+
+    async def main() -> tuple[Any, Any]:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop=stop))
+        while not deliverer.leases:
+            await asyncio.sleep(0.01)
+        clock.advance(minutes=6)  # the first lease ran out: its renewals failed
+        while len(deliverer.leases) < 2:
+            await asyncio.sleep(0.01)
+        first, second = deliverer.leases
+        failing.clear()  # the database answers again
+        deliverer.release[first.token].set()  # the old delivery ends (its outcome: LeaseLost)
+        await asyncio.sleep(0.1)
+        clock.advance(minutes=4)  # most of the second lease is gone, its send is still in flight
+        await asyncio.sleep(0.2)
+        now_held = await asyncio.to_thread(leased_until)
+        deliverer.release[second.token].set()
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        return second.token, now_held
+
+    token, (held_by, until) = asyncio.run(main())
+    assert held_by == token
+    assert until == clock.now() + LEASE, "the second lease was not renewed while its send was in flight"
