@@ -24,8 +24,8 @@ from gateway.services.ports import Endpoint
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.transport.directory import parse_directory
 from gateway.worker import BackoffPolicy
-from tests.unit.services.test_deliver import URL, InProcessTransport
 from tests.integration.test_email_fallback import BUYER_EMAIL, _with_contact
+from tests.unit.services.test_deliver import URL, InProcessTransport
 
 LEASE = timedelta(minutes=5)
 
@@ -104,3 +104,8 @@ def test_a_document_sent_over_peppol_is_not_emailed_when_a_later_lookup_finds_th
     assert mailer.sent == [], "the invoice went to the buyer a second time, by e-mail"
     assert second.status is DeliveryStatus.FAILED
     assert (second.reason or "").startswith("receiver-not-registered")
+    with store.unit_of_work(read_only=True) as uow:
+        document = uow.outbound.get(document_id)
+    assert document is not None
+    assert document.status is DeliveryStatus.FAILED
+    assert document.as4_message_id == receiver.delivered[0]  # its one message is the AS4 one
