@@ -68,8 +68,13 @@ class EmailAttempts:
     ) -> DeliveryResult | None:
         """Not on Peppol for this document (not registered, type not supported) and a buyer e-mail: the
         e-mail fallback. None when it does not apply (off, another discovery outcome, a document stored
-        invalid, no buyer e-mail address): the discovery failure is the outcome."""
-        if self._email is None or not falls_back(exc) or prepared.invalid:
+        invalid, no buyer e-mail address, an AS4 message stored by an earlier attempt): the discovery
+        failure is the outcome.
+
+        A stored AS4 message may have reached the buyer's access point (a receipt lost, a crash after the
+        send): the buyer then left Peppol, or the lookup is wrong, but an e-mail would deliver the invoice a
+        second time under another message id. Only a document never sent over Peppol falls back."""
+        if self._email is None or not falls_back(exc) or prepared.invalid or prepared.record is not None:
             return None
         composed = await _thread(self._steps.compose_email, lease, prepared, discovery_detail(exc), None)
         if composed is None:

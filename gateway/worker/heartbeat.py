@@ -51,8 +51,14 @@ class LeaseKeeper:
         self._held[lease.document_id] = lease
 
     def drop(self, lease: DeliveryLease) -> DeliveryLease:
-        """Stop renewing ``lease``; returns it with the expiry of its latest renewal."""
-        return self._held.pop(lease.document_id, lease)
+        """Stop renewing ``lease``; returns it with the expiry of its latest renewal.
+
+        Only ``lease`` itself (its token): a delivery whose lease ran out (renewals failed) may end after the
+        worker leased its job again, and the new lease must stay renewed during its own send."""
+        held = self._held.get(lease.document_id)
+        if held is None or held.token != lease.token:
+            return lease
+        return self._held.pop(lease.document_id)
 
     @property
     def held(self) -> int:
@@ -72,7 +78,11 @@ class LeaseKeeper:
                 continue
             self.beats += 1
             for lease in renewed:
-                if self._held.get(lease.document_id, lease).token == lease.token:
+                # Only a lease still held: one dropped while the beat was out (its delivery ended) must not
+                # be taken up again - renewed for good, the job of a delivery that raised would never
+                # expire, and every beat would write for it as long as the worker runs.
+                held = self._held.get(lease.document_id)
+                if held is not None and held.token == lease.token:
                     self._held[lease.document_id] = lease
 
     def _renew(self, leases: list[DeliveryLease]) -> list[DeliveryLease]:
