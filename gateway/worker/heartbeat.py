@@ -66,9 +66,19 @@ class LeaseKeeper:
         return len(self._held)
 
     async def run(self) -> None:
-        """Beat every ``every`` seconds until cancelled."""
+        """Beat every ``every`` seconds until cancelled, on a fixed schedule: a beat that took longer than
+        ``every`` (a lock wait) is followed by the next one at once, not ``every`` seconds after it ended.
+
+        A beat that fails on SQLite does so after the busy timeout (30 s): with a pause of ``every`` after
+        it, the next beat came one lock wait plus two intervals after the last renewal - 50 s, the whole
+        lease - so one lost beat let the lease of a send in flight run out. On the schedule the retry comes
+        one lock wait plus one interval after it, within the margin (``LEASE_MARGIN_SECONDS``)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(self._every)
+            due += self._every
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            due = max(due, loop.time())  # a late beat moves the schedule; no burst of beats to catch up
             if not self._held:
                 continue
             try:

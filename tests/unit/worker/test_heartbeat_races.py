@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,42 @@ def test_a_delivery_whose_lease_ran_out_does_not_stop_the_renewal_of_the_jobs_ne
     token, (held_by, until) = asyncio.run(main())
     assert held_by == token
     assert until == clock.now() + LEASE, "the second lease was not renewed while its send was in flight"
+
+
+def test_a_beat_that_outlasted_its_interval_is_followed_at_once_by_the_next(
+    store: SQLDocumentStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A beat that fails after a lock wait longer than the interval is retried at once: with a full interval
+    after it, one lost beat on SQLite (30 s busy timeout + 2 × 10 s) let a send's 50 s lease run out."""
+    clock = SettableClock()
+    queue_document(store, at=clock.now())
+    with store.unit_of_work() as uow:
+        (lease,) = uow.jobs.lease(now=clock.now(), limit=1, lease_for=LEASE, token="t")
+        uow.commit()
+    every = 0.4
+    keeper = LeaseKeeper(store=store, clock=clock, lease_for=LEASE, every=every)
+    keeper.hold(lease)
+    calls: list[tuple[float, float]] = []  # (start, end) of each beat, monotonic
+    real = LeaseKeeper._renew
+
+    def renew(self: LeaseKeeper, leases: list[DeliveryLease]) -> list[DeliveryLease]:
+        start = time.monotonic()
+        try:
+            if not calls:  # the first beat waits longer than the interval for the lock, then fails
+                time.sleep(2 * every)
+                raise StoreError("database is locked")
+            return real(self, leases)
+        finally:
+            calls.append((start, time.monotonic()))
+
+    monkeypatch.setattr(LeaseKeeper, "_renew", renew)
+
+    async def main() -> None:
+        beating = asyncio.create_task(keeper.run())
+        while keeper.beats < 1:
+            await asyncio.sleep(0.01)
+        beating.cancel()
+
+    asyncio.run(main())
+    (_, failed_at), (retried_at, _) = calls[0], calls[1]
+    assert retried_at - failed_at < every / 2  # at once, not a whole interval after the failure
