@@ -1,7 +1,8 @@
 """The timer of ``gateway serve`` that validates received documents left awaiting their verdict (the store
-failed through every try after the receipt) once they are older than ``as4.pending_sweep_age_seconds``, and
-drafts the expenses of valid received invoices that have none (their draft failed with the verdict's unit of
-work), so neither waits for the next start-up. Small batches, off the event loop.
+failed through every try after the receipt, or their work after it was not queued: ``_Backlog`` in
+``api/routes/as4.py``) once they are older than ``as4.pending_sweep_age_seconds``, and drafts the expenses
+of valid received invoices that have none (their draft failed with the verdict's unit of work), so neither
+waits for the next start-up. Small batches, off the event loop.
 
 The expense sweep looks at the whole history at its first tick and then every ``WHOLE_HISTORY_EVERY``
 (until such a pass succeeds, at every tick): that covers a start-up recovery that was skipped (no receiver

@@ -58,12 +58,17 @@ class AS4Settings(SettingsGroup):
     # Edge limits (issue 13): bodies read at once (each up to max_message_bytes; 503 + Retry-After above),
     # and what a request rejected before its signer is authenticated may cost in storage.
     max_concurrent_requests: int = Field(default=2, ge=1)
+    # Received documents whose work after the receipt (validation, verdict, MLS, expense) may wait or run
+    # in one process, each holding its document in memory; a document received beyond it stays pending and
+    # is finished by the pending sweep below (api/routes/as4.py).
+    max_after_receipt_backlog: int = Field(default=8, ge=1)
     rejected_evidence_prefix_bytes: int = Field(default=256, ge=0, le=256 * 1024)
     rejected_evidence_header_bytes: int = Field(default=384, ge=0, le=64 * 1024)
     rejected_evidence_retention_days: float = Field(default=30.0, gt=0)
     # Received documents whose verdict could not be recorded after their receipt (store down through the
-    # tries) are validated by a sweep of `gateway serve` every interval, once older than the age: the age
-    # keeps the sweep clear of the work after a fresh receipt (README, Receiving).
+    # tries), or whose work after it was not queued (max_after_receipt_backlog), are validated by a sweep
+    # of `gateway serve` every interval, once older than the age: the age keeps the sweep clear of the work
+    # after a fresh receipt (README, Receiving).
     pending_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     pending_sweep_age_seconds: float = Field(default=300.0, ge=0)
 

@@ -175,7 +175,11 @@ class AS4Receiver:
     # -- entry points ------------------------------------------------------------------------------------
 
     def receive(
-        self, headers: HTTPHeaders, body: bytes, *, defer: Callable[[AfterReceipt], object] | None = None
+        self,
+        headers: HTTPHeaders,
+        body: bytes,
+        *,
+        defer: Callable[[AfterReceipt], bool | None] | None = None,
     ) -> ReceiveResult:
         """Handle one POST /as4 body.
 
@@ -184,7 +188,9 @@ class AS4Receiver:
             body: the HTTP body, byte-exact.
             defer: given, a new message's validation, record, MLS and expense are handed to it as one
                 callable (status RECEIVED here), for the caller to run after answering the receipt. The
-                callable raises StoreError when the verdict cannot be recorded. None: all run here.
+                callable raises StoreError when the verdict cannot be recorded. If it returns False (it
+                takes no more work), the document stays pending: the sweep or a start-up finishes it.
+                None: all run here.
 
         Returns:
             The signal to answer with (HTTP 200) and what was stored.
@@ -250,7 +256,7 @@ class AS4Receiver:
         raw: RawHTTPMessage,
         incoming: IncomingUserMessage,
         now: datetime,
-        defer: Callable[[AfterReceipt], object] | None,
+        defer: Callable[[AfterReceipt], bool | None] | None,
     ) -> ReceiveResult:
         receipt_id = f"{self._ids.new_id()}@{self._domain}"
         receipt = build_receipt(
@@ -320,7 +326,15 @@ class AS4Receiver:
             status = finish()
         else:
             self._finisher.hold(record.document_id)
-            defer(finish)  # the caller answers the receipt first (evidence is committed), then runs it
+            # The caller answers the receipt first (evidence is committed), then runs it.
+            if defer(finish) is False:
+                self._finisher.release(record.document_id)
+                log.warning(
+                    "AS4 message %s accepted: inbound document %s left pending for the sweep (too much "
+                    "work after receipts waiting in this process)",
+                    incoming.message_id,
+                    record.document_id,
+                )
             status = InboundStatus.RECEIVED
         return ReceiveResult(
             ReceiveOutcome.ACCEPTED,

@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from gateway.api.app import create_app
+from gateway.api.pending_sweep import sweep_pending_once
 from gateway.as4 import PEPPOL_NOT_SERVICED, OutgoingMessage, build_user_message, read_signal, verify_receipt
 from gateway.as4.signal_check import load_signal, verify_signal_signature
 from gateway.bootstrap import Services
@@ -520,6 +521,99 @@ def test_validations_after_the_receipt_run_no_more_at_once_than_the_as4_slots(
     assert {r.status_code for r in responses} == {200}
     assert len(inbound_documents(store)) == 4
     assert most[0] == 1
+
+
+def test_work_after_receipts_beyond_the_backlog_bound_is_left_to_the_sweep(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Validation stalls; a sender keeps posting on one connection: every message gets its receipt, but at
+    # most max_after_receipt_backlog documents wait in memory for their work; the others stay pending for
+    # the sweep, which finishes each of them once.
+    settings = settings_for(
+        artefacts_dir,
+        tmp_path,
+        max_concurrent_requests=1,
+        max_after_receipt_backlog=2,
+        pending_sweep_interval_seconds=3600,  # the timer stays out of it: swept below, by hand
+        pending_sweep_age_seconds=0,
+    )
+    app = make_app(settings, store, validation_engine)
+    validate = validation_engine.validate
+    stalled, validations = threading.Event(), [0]
+
+    def stalled_validate(*args: Any, **kwargs: Any) -> Any:
+        validations[0] += 1
+        assert stalled.wait(30)
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(validation_engine, "validate", stalled_validate)
+    with serve(app) as url, httpx.Client(timeout=60) as http:
+        responses = [
+            http.post(url, content=msg.body, headers=dict(msg.headers))
+            for msg in (make_message() for _ in range(5))
+        ]
+        limiter = app.state.as4_after_receipt
+        queued = limiter.borrowed_tokens + limiter.statistics().tasks_waiting
+        stalled.set()
+        deadline = time.monotonic() + 60
+        while limiter.borrowed_tokens or limiter.statistics().tasks_waiting:
+            assert time.monotonic() < deadline, "the work after the receipts did not finish"
+            time.sleep(0.05)
+    assert [r.status_code for r in responses] == [200] * 5
+    assert queued == 2
+    pending = [d.id for d in inbound_documents(store) if d.status is InboundStatus.RECEIVED]
+    assert len(pending) == 3
+    assert sweep_pending_once(app.state.services) == 3
+    assert sweep_pending_once(app.state.services) == 0
+    assert InboundStatus.RECEIVED not in {d.status for d in inbound_documents(store)}
+    assert validations[0] == 5
+
+
+def test_a_receipt_that_could_not_be_sent_gives_its_backlog_place_back(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    # The sender hangs up before its receipt is sent: its work never runs (its document stays pending),
+    # and the one place of the backlog is free again for the next message.
+    settings = settings_for(artefacts_dir, tmp_path, max_after_receipt_backlog=1)
+    app = make_app(settings, store, validation_engine)
+    hung_up, answered = make_message(), make_message()
+
+    async def hang_up(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("connection reset by peer")
+
+    async def scenario() -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "path": "/as4",
+            "raw_path": b"/as4",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in hung_up.headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8080),
+            "state": {},
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": hung_up.body, "more_body": False}
+
+        with pytest.raises(OSError, match="connection reset"):
+            await app(scope, receive, hang_up)
+        headers = list(answered.headers.items())
+        return (await call(app, "POST", "/as4", headers, chunk=answered.body, chunks=1)).status
+
+    assert anyio.run(scenario) == 200
+    status = {d.as4_message_id: d.status for d in inbound_documents(store)}
+    assert status[hung_up.message_id] is InboundStatus.RECEIVED
+    assert status[answered.message_id] is not InboundStatus.RECEIVED  # its work ran: the place was free
 
 
 def test_concurrent_deliveries_of_one_message_create_one_document(

@@ -225,6 +225,30 @@ def test_a_document_whose_work_after_the_receipt_never_ran_is_swept_once_the_hol
     assert (hand_ons.received, hand_ons.valid) == ([document], [document])
 
 
+def test_a_document_whose_work_was_not_queued_is_left_to_the_sweep_and_handed_on_once(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    # The work after receipts is at its bound in this process (api/routes/as4.py): not queued, not held.
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    result = receiver.receive(tuple(msg.headers.items()), msg.body, defer=lambda work: False)
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    document = result.document_id
+    assert document is not None
+    assert statuses(store) == {document: InboundStatus.RECEIVED}
+    assert receiver.sweep_pending(older_than=AGE) == 0  # young: another process's work may still run
+    clock.at = NOW + AGE + timedelta(seconds=1)
+    assert receiver.sweep_pending(older_than=AGE) == 1  # no hold to wait for
+    assert statuses(store) == {document: InboundStatus.VALID}
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+    assert receiver.sweep_pending(older_than=AGE) == 0
+    assert receiver.recover_pending() == 0
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+
+
 def test_a_swept_document_keeps_the_mls_scopes_its_sender_asked_for(
     store: FlakyStore,  # noqa: F811 - the imported fixture
     validation_engine: ValidationEngine,

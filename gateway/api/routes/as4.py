@@ -5,13 +5,15 @@ peppol-as4.md §7.1); 503 problem+json means "not stored, retry later" (store do
 
 The receipt is answered as soon as the message and the receipt are committed (peppol-as4.md §13 #14);
 the business document's validation, its MLS and its expense draft run after the answer has been sent,
-on the same connection (``_after_receipt``), so the sending access point never waits for the Schematron.
+on the same connection (``_ReceiptAnswer``), so the sending access point never waits for the Schematron.
+At most ``as4.max_after_receipt_backlog`` such items wait or run per process (``_Backlog``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -19,7 +21,7 @@ from typing import Any, Final
 
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
-from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from gateway.api.auth import KeyRing
 from gateway.api.deps import BodySlots, ServicesDep, body_budget, declared_length, read_bounded
@@ -77,32 +79,95 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
         result = await _off_loop(request, receiver.reject_oversized, headers, b"", limit)
         return Response(content=result.signal, status_code=200, media_type=result.content_type)
     slots = _as4_slots(request, as4.max_concurrent_requests, services.settings.server)
-    async with slots.slot():
-        with body_budget(request).reservation() as reservation:
-            keep = as4.rejected_evidence_prefix_bytes
-            body, complete, received = await read_bounded(
-                request, limit, keep_on_overflow=keep, reservation=reservation
-            )
-            after: list[AfterReceipt] = []
-            if complete:
-                result = await _off_loop(
-                    request, partial(receiver.receive, defer=after.append), headers, body
+    backlog = _after_receipt_backlog(request, as4.max_after_receipt_backlog)
+    after: list[AfterReceipt] = []
+    try:
+        async with slots.slot():
+            with body_budget(request).reservation() as reservation:
+                keep = as4.rejected_evidence_prefix_bytes
+                body, complete, received = await read_bounded(
+                    request, limit, keep_on_overflow=keep, reservation=reservation
                 )
-            else:
-                result = await _off_loop(request, receiver.reject_oversized, headers, body, limit, received)
-            del body
-    # Starlette runs the background task once the answer has been sent.
+                if complete:
+                    queue = partial(backlog.take, after)
+                    result = await _off_loop(request, partial(receiver.receive, defer=queue), headers, body)
+                else:
+                    result = await _off_loop(
+                        request, receiver.reject_oversized, headers, body, limit, received
+                    )
+                del body
+    except BaseException:
+        backlog.give_back(len(after))  # no answer, so no work after it
+        raise
     limiter = _after_receipt_limiter(request, as4.max_concurrent_requests)
-    background = BackgroundTask(_after_receipt, limiter, after) if after else None
-    return Response(
-        content=result.signal, status_code=200, media_type=result.content_type, background=background
-    )
+    return _ReceiptAnswer(result, after, backlog, limiter)
 
 
-async def _after_receipt(limiter: anyio.CapacityLimiter, work: list[AfterReceipt]) -> None:
-    # Its own limiter: at most as4.max_concurrent_requests documents are validated after their receipt at
-    # once, and waiting ones hold no thread of the pool the API requests need.
-    await anyio.to_thread.run_sync(_run_after_receipt, work, limiter=limiter)
+class _Backlog:
+    """The work after receipts waiting or running in this process, at most ``bound`` items.
+
+    Without a bound a sender posting faster than the documents are validated (on one keep-alive connection,
+    each answered at once) grew it without limit, each item holding its document in memory, and a graceful
+    shutdown waited for all of it. Beyond the bound the work is not queued: the document stays pending
+    (RECEIVED, committed with the receipt) and the pending sweep (``GATEWAY_AS4__PENDING_SWEEP_*``), a
+    resend of the message, or the next start-up finishes it, once (the verdict is recorded only while the
+    document awaits one). That keeps the receipt and costs the sender nothing, where a 503 would have to
+    come before the message is read and stored, and would make it send the whole message again.
+    """
+
+    def __init__(self, bound: int) -> None:
+        self._bound = bound
+        self._taken = 0
+        self._lock = threading.Lock()  # taken in the receive thread, given back in the event loop
+
+    def take(self, into: list[AfterReceipt], work: AfterReceipt) -> bool:
+        """Queue ``work`` into ``into`` if a place is free (``AS4Receiver.receive``'s ``defer``)."""
+        with self._lock:
+            if self._taken >= self._bound:
+                return False
+            self._taken += 1
+        into.append(work)
+        return True
+
+    def give_back(self, places: int) -> None:
+        with self._lock:
+            self._taken -= places
+
+
+class _ReceiptAnswer(Response):
+    """The signal (HTTP 200), then the work after the receipt on the same connection, as a Starlette
+    background task would run it, except that its backlog places are given back even when the answer could
+    not be sent (the sender hung up: its document is the sweep's once its hold has passed)."""
+
+    def __init__(
+        self,
+        result: ReceiveResult,
+        work: list[AfterReceipt],
+        backlog: _Backlog,
+        limiter: anyio.CapacityLimiter,
+    ) -> None:
+        super().__init__(content=result.signal, status_code=200, media_type=result.content_type)
+        self._work = work
+        self._backlog = backlog
+        self._limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+            if self._work:
+                # Its own limiter: at most as4.max_concurrent_requests documents are validated after their
+                # receipt at once, and waiting ones hold no thread of the pool the API requests need.
+                await anyio.to_thread.run_sync(_run_after_receipt, self._work, limiter=self._limiter)
+        finally:
+            self._backlog.give_back(len(self._work))
+
+
+def _after_receipt_backlog(request: Request, bound: int) -> _Backlog:
+    backlog: _Backlog | None = getattr(request.app.state, "as4_after_receipt_backlog", None)
+    if backlog is None:
+        backlog = _Backlog(bound)
+        request.app.state.as4_after_receipt_backlog = backlog
+    return backlog
 
 
 def _after_receipt_limiter(request: Request, capacity: int) -> anyio.CapacityLimiter:
