@@ -61,7 +61,7 @@ class AS4Settings(SettingsGroup):
     # Received documents whose work after the receipt (validation, verdict, MLS, expense) may wait or run
     # in one process, each holding its document in memory; a document received beyond it stays pending and
     # is finished by the pending sweep below (api/routes/as4.py).
-    max_after_receipt_backlog: int = Field(default=8, ge=1)
+    max_after_receipt_backlog: int = Field(default=16, ge=1)
     rejected_evidence_prefix_bytes: int = Field(default=256, ge=0, le=256 * 1024)
     rejected_evidence_header_bytes: int = Field(default=384, ge=0, le=64 * 1024)
     rejected_evidence_retention_days: float = Field(default=30.0, gt=0)
