@@ -6,6 +6,8 @@ and nothing ever looked at the VALID document again, so our invoice never got th
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from delivery_support import queue_document
 from sqlalchemy import func, select
@@ -89,6 +91,39 @@ def test_an_invoice_response_is_not_lost_when_the_store_fails_right_after_its_ve
     assert response_sent.status is DeliveryStatus.DELIVERED
     [invoice] = a.outbound(DocumentKind.INVOICE)
     assert invoice.status is DeliveryStatus.CONFIRMED  # a T111 keeps the status and tells the answer
-    assert invoice.status_reason == "rejected by buyer: Unknown production unit"
+    assert invoice.status_reason == "rejected by buyer (OTH): Unknown production unit"
     assert _timeline(a, invoice_id)[-1] is DeliveryEvent.RESPONSE_RECEIVED
+    assert _held(a) == 0
+
+
+def test_a_store_failure_while_the_answer_is_applied_rolls_its_verdict_back_and_it_is_applied_once_later(
+    gateways: tuple[Gateway, Gateway],  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = gateways
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    real = ReceivedAnswers.receive_in
+    calls: list[str] = []
+
+    def fails_once(self: ReceivedAnswers, uow: Any, document: Any, read: Any) -> AnswerOutcome:
+        calls.append(document.id)
+        if len(calls) == 1:
+            raise StoreError("update outbound document: OperationalError (database is locked)")
+        return real(self, uow, document, read)
+
+    monkeypatch.setattr(ReceivedAnswers, "receive_in", fails_once)
+    b.deliver_all()  # A stores the MLS with its receipt; its verdict and the answer fail together
+
+    assert _received(a) == [InboundStatus.RECEIVED]  # still pending: not VALID without its effect
+    [invoice] = a.outbound(DocumentKind.INVOICE)
+    assert invoice.status is DeliveryStatus.DELIVERED
+
+    receiver = a.receiver()
+    assert receiver.recover_pending() == 1  # the start-up recovery (or the sweep, or a resend) finishes it
+    assert receiver.recover_pending() == 0
+    assert _received(a) == [InboundStatus.VALID]
+    [invoice] = a.outbound(DocumentKind.INVOICE)
+    assert invoice.status is DeliveryStatus.CONFIRMED
+    assert _timeline(a, invoice_id).count(DeliveryEvent.MLS_ACCEPTED) == 1
     assert _held(a) == 0
