@@ -1,8 +1,11 @@
 """The timer of ``gateway serve`` that validates received documents left awaiting their verdict (the store
 failed through every try after the receipt, or their work after it was not queued: ``_Backlog`` in
-``api/routes/as4.py``) once they are older than ``as4.pending_sweep_age_seconds``, and drafts the expenses
-of valid received invoices that have none (their draft failed with the verdict's unit of work), so neither
-waits for the next start-up. Small batches, off the event loop.
+``api/routes/as4.py``) once they are older than ``as4.pending_sweep_age_seconds``, drafts the expenses of
+valid received invoices that have none (their draft failed with the verdict's unit of work), so neither
+waits for the next start-up, and applies the received answers (MLS, Invoice Responses) left held although
+the receipt of the document they answer is recorded by now (the worker applies them with the receipt and at
+its start-up; one left held then - a worker without the hook, an answer that could not be read at that
+moment - would wait for the worker's next start-up). Small batches, off the event loop.
 
 The expense sweep looks at the whole history at its first tick and then every ``WHOLE_HISTORY_EVERY``
 (until such a pass succeeds, at every tick): that covers a start-up recovery that was skipped (no receiver
@@ -63,6 +66,16 @@ def sweep_expenses_once(
     return services.expenses.recover(received_since=services.clock.now() - EXPENSE_SWEEP_WINDOW)
 
 
+def apply_held_answers_once(services: Services) -> int:
+    """Apply the held answers whose document's receipt is recorded by now (``ReceivedAnswers.recover``;
+    one still waiting for our receipt stays held, each is applied once whichever process takes it).
+
+    Raises:
+        StoreError: the store failed (what was applied before stays applied).
+    """
+    return services.received_answers.recover()
+
+
 async def run_pending_sweep(services: Services) -> None:
     """Sweep every ``as4.pending_sweep_interval_seconds`` (until cancelled); the first sweep comes one
     interval after start-up (start-up recovery has just run). A failing store is logged and retried at
@@ -90,6 +103,9 @@ async def run_pending_sweep(services: Services) -> None:
             whole_history_at = now
         if drafted:
             log.warning("created %d expense drafts left out after their verdict", drafted)
+        applied = await _tick(services, apply_held_answers_once, "held received answers")
+        if applied:
+            log.warning("applied %d received answers left held after our receipt", applied)
 
 
 async def _tick(services: Services, sweep: Callable[[Services], int], what: str) -> int | None:

@@ -26,7 +26,9 @@ Received answers:
   timeline and a webhook tell the buyer's answer ("rejected by buyer: …"). Only the participant the invoice
   was sent to may answer for it.
 * Applying them is ``services/received_answers.py``'s job; an answer that arrives before our receipt of the
-  message it answers is recorded is held there and applied with the receipt.
+  message it answers is recorded is held there and applied with the receipt. The receiver applies (or
+  holds) an answer in the unit of work that records its verdict (:meth:`MessageStatusService.answer`):
+  a VALID answer is never committed without its effect, so a failure after that commit loses nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from gateway.errors import GatewayError, InvalidIdentifier
+from gateway.errors import GatewayError, InvalidIdentifier, StoreError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID
 from gateway.model.message import DocumentKind, InboundDocument, InboundStatus
 from gateway.model.responses import (
@@ -98,12 +100,16 @@ class RecordedVerdict:
         status / report: the validation status and report as recorded.
         business: the document's bytes as received and stored, handed on for an answer (MLS, T111) so
             that it is applied without reading its body back from the store; None: read it back.
+        answered: the answer it carries was applied (or held until our receipt) in the verdict's unit of
+            work (:meth:`MessageStatusService.answer`), or it carries none to apply: nothing is left to do
+            after the commit.
     """
 
     document_type: DocumentTypeID
     status: InboundStatus
     report: dict[str, Any] | None
     business: bytes | None = None
+    answered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,8 @@ class MessageStatusService:
         known = envelope.recorded
         if known is not None and known.document_type.root_namespace != APPLICATION_RESPONSE_NS:
             return None  # a business document: nothing to apply, its MLS went with its verdict
+        if known is not None and known.answered:
+            return None  # applied or held with its verdict (one commit): applying it again would repeat it
         # An answer handed on with its verdict comes with its bytes (the stored ones): not read back.
         body = known.business if known is not None else None
         with self._store.unit_of_work(read_only=True) as uow:
@@ -270,6 +278,36 @@ class MessageStatusService:
             except GatewayError:
                 pass  # no T111 or MLS: a business document like any other
         return self._plan(document_id, known.status, envelope.instance_id, known.report, envelope, awaited)
+
+    def read_answer(
+        self, document_id: str, envelope: ReceivedEnvelope, business: bytes | None
+    ) -> ReadResponse | None:
+        """The answer (MLS, T111) a received document whose verdict is about to be recorded carries, to apply
+        in the verdict's unit of work (:meth:`answer`); None when there is none to apply: not a VALID
+        ApplicationResponse, or none readable as MLS or T111 (logged). No store access."""
+        known = envelope.recorded
+        if known is None or known.status is not InboundStatus.VALID or business is None:
+            return None
+        if known.document_type.root_namespace != APPLICATION_RESPONSE_NS:
+            return None
+        try:
+            return read_application_response(business)
+        except GatewayError as exc:
+            log.info("inbound ApplicationResponse %s is no T111 or MLS: %s", document_id, exc)
+            return None
+
+    def answer(self, uow: UnitOfWork, document_id: str, read: ReadResponse) -> None:
+        """Apply a received answer (see :meth:`read_answer`) to the document we sent, or hold it until our
+        receipt, in ``uow``: the one that has just recorded its VALID verdict, so that both commit or
+        neither (``ReceivedAnswers.receive_in``). The caller commits.
+
+        Raises:
+            StoreError: the store failed (roll the unit of work back: the document stays pending).
+        """
+        document = uow.inbound.get(document_id)
+        if document is None:  # recorded in this very unit of work: a broken store
+            raise StoreError(f"inbound document {document_id} vanished in its verdict's unit of work")
+        self._answers.receive_in(uow, document, read)
 
     def queue(self, uow: UnitOfWork, planned: PlannedMLS) -> str:
         """Store a prepared MLS with its delivery job in ``uow`` (the caller commits; an invalid one is

@@ -38,6 +38,7 @@ from gateway.services.ports import Clock, DocumentStore, DocumentValidator, Unit
 from gateway.services.receive_records import is_pending
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl_tree
+from gateway.ubl.application_response import ReadResponse
 from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.receive")
@@ -51,7 +52,8 @@ RESPILL_FROM: Final = 1024 * 1024
 
 
 class VerdictAnswer(Protocol):
-    """Decides the MLS of a document before its verdict's unit of work, and queues it in that unit of work
+    """Decides the MLS of a document before its verdict's unit of work, and queues it in that unit of work;
+    likewise reads a received answer (MLS, T111) and applies it in that unit of work
     (``MessageStatusService``)."""
 
     def prepare(
@@ -71,6 +73,16 @@ class VerdictAnswer(Protocol):
 
     def queued(self, planned: PlannedMLS, mls_document: str) -> None:
         """Its unit of work was committed."""
+
+    def read_answer(
+        self, document_id: str, envelope: ReceivedEnvelope, business: bytes | None
+    ) -> ReadResponse | None:
+        """The answer (MLS, T111) to apply with the verdict ``envelope.recorded``, or None (no store
+        access)."""
+
+    def answer(self, uow: UnitOfWork, document_id: str, read: ReadResponse) -> None:
+        """Apply it to the document we sent, or hold it until our receipt, in ``uow`` (StoreError: roll
+        back)."""
 
 
 class Finished(NamedTuple):
@@ -189,12 +201,25 @@ class InboundFinisher:
             planned = self._prepare_mls(facts.document_id, envelope, business, check)
             if check.recorded_meanwhile:  # another call recorded the verdict with its MLS: nothing is built
                 return _recorded_elsewhere(facts.document_id, verdict.status)
+            # A received answer is applied (or held until our receipt) in the verdict's unit of work: once
+            # the document is VALID nothing looks at it again, so an answer applied after that commit would
+            # be lost to a store failure or a stop in between ("nothing already accepted is lost").
+            answered = answer and self._mls is not None
+            read = (
+                self._mls.read_answer(facts.document_id, envelope, business)
+                if answered and self._mls
+                else None
+            )
             draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
-            recorded = self._record(facts, verdict, validated if draft else None, planned)
-            if recorded is None:  # the draft spoiled the unit of work: the verdict and MLS alone, draft later
-                recorded = self._record(facts, verdict, None, planned)
+            recorded = self._record(facts, verdict, validated if draft else None, planned, read)
+            if recorded is None:  # the draft or the answer spoiled the unit of work: the verdict and MLS
+                # alone; the draft later (expense recovery), the answer handed on after the commit as before
+                answered = answered and read is None
+                recorded = self._record(facts, verdict, None, planned, None)
         if not recorded:
             return _recorded_elsewhere(facts.document_id, verdict.status)
+        if answered:  # applied or held with the verdict, or nothing to apply: the hand-on must not apply it
+            envelope = replace(envelope, recorded=replace(known, answered=True))
         if self._on_received is not None:
             try:
                 self._on_received(facts.document_id, envelope)
@@ -222,11 +247,12 @@ class InboundFinisher:
         verdict: Verdict,
         validated: ValidatedInbound | None,
         planned: PlannedMLS | None,
+        read: ReadResponse | None,
     ) -> bool | None:
-        """Record the verdict if the document still awaits it, its MLS (``planned``) and, given ``validated``,
-        its expense draft in the same unit of work (one commit). True: recorded; False: not pending any more;
-        None: the draft failed, nothing was committed (record the verdict alone; the expense recovery drafts
-        it).
+        """Record the verdict if the document still awaits it, its MLS (``planned``), given ``validated`` its
+        expense draft and, given ``read``, the answer it carries (applied or held) in the same unit of work
+        (one commit). True: recorded; False: not pending any more; None: the draft or the answer failed (a
+        bug), nothing was committed (record the verdict alone; the expense recovery drafts it).
 
         Raises:
             StoreError: the store failed (nothing was committed: the document stays pending).
@@ -243,6 +269,14 @@ class InboundFinisher:
             mls_document = None
             if recorded and planned is not None and self._mls is not None:
                 mls_document = self._mls.queue(uow, planned)
+            if recorded and read is not None and self._mls is not None:
+                try:
+                    self._mls.answer(uow, facts.document_id, read)
+                except StoreError:
+                    raise  # nothing committed: the document stays pending, the next finisher applies it
+                except Exception:  # its statements may have spoiled the transaction: roll it all back
+                    log.exception("inbound document %s: applying the answer failed", facts.document_id)
+                    return None
             if recorded and validated is not None and self._on_valid is not None:
                 try:
                     self._on_valid(uow, facts.document_id, validated)

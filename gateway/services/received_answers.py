@@ -8,8 +8,14 @@ recorded that receipt (peppol-as4.md §12: the MLS follows the receipt, with no 
 Such an answer refers to a document still ``sending`` or ``retrying``; it is held (``pending_answers``)
 instead of being dropped, and applied in the unit of work that records the receipt
 (``after_receipt``, called by the deliverer). ``recover`` applies answers left held (e.g. by a worker
-built without the hook) at start-up. Holding and recording serialise on the outbound document's row, so an
-answer is applied exactly once whichever commits first.
+built without the hook) at the worker's start-up and periodically (``gateway serve``'s sweep). Holding
+and recording serialise on the outbound document's row, so an answer is applied exactly once whichever
+commits first.
+
+The receiver applies (or holds) a new answer in the unit of work that records its verdict
+(``receive_in``): a verdict is never committed without the answer's effect, so a store failure or a stop
+after that commit loses nothing (a VALID document is never looked at again), and only the call that
+records the verdict applies it (a document validated twice applies its answer once).
 
 Authenticity is checked when the answer is applied, not only when it arrives:
 
@@ -103,30 +109,41 @@ class ReceivedAnswers:
     def receive(self, document: InboundDocument, read: ReadResponse) -> AnswerOutcome:
         """Apply a newly received, valid answer now, or hold it until our receipt is recorded."""
         with self._store.unit_of_work() as uow:
-            target = self._target(uow, document, read)
-            if target is None:
-                return AnswerOutcome.IGNORED
-            # Lock the document row first, then read the status: a receipt recorded meanwhile has either
-            # committed (seen now) or waits for this commit and applies the answer held here. An answer
-            # to a document whose receipt is recorded is applied at once, never written to the held ones.
-            if not uow.answers.lock_document(target.id):
-                return AnswerOutcome.IGNORED
-            current = uow.outbound.get(target.id)
-            if current is not None and awaits_receipt(current):
-                uow.answers.hold(PendingAnswer(document.id, target.id, self._clock.now()))
+            outcome = self.receive_in(uow, document, read)
+            if outcome is not AnswerOutcome.IGNORED:
                 uow.commit()
-                log.info(
-                    "%s %s about outbound document %s (%s) arrived before our receipt: held",
-                    read.kind,
-                    read.id,
-                    current.id,
-                    current.status.value,
-                )
-                return AnswerOutcome.HELD
-            if current is None or not self._apply(uow, current, document, read):
-                return AnswerOutcome.IGNORED  # rolled back
-            uow.commit()
-            return AnswerOutcome.APPLIED
+            return outcome
+
+    def receive_in(self, uow: UnitOfWork, document: InboundDocument, read: ReadResponse) -> AnswerOutcome:
+        """:meth:`receive` in the caller's unit of work: the receiver's, which records the answer's verdict,
+        so that the verdict and the answer's effect (applied, or held) commit together or not at all.
+        IGNORED writes nothing (the caller may commit its own work). The caller commits.
+
+        Raises:
+            StoreError: the store failed (roll the unit of work back).
+        """
+        target = self._target(uow, document, read)
+        if target is None:
+            return AnswerOutcome.IGNORED
+        # Lock the document row first, then read the status: a receipt recorded meanwhile has either
+        # committed (seen now) or waits for this commit and applies the answer held here. An answer
+        # to a document whose receipt is recorded is applied at once, never written to the held ones.
+        if not uow.answers.lock_document(target.id):
+            return AnswerOutcome.IGNORED
+        current = uow.outbound.get(target.id)
+        if current is not None and awaits_receipt(current):
+            uow.answers.hold(PendingAnswer(document.id, target.id, self._clock.now()))
+            log.info(
+                "%s %s about outbound document %s (%s) arrived before our receipt: held",
+                read.kind,
+                read.id,
+                current.id,
+                current.status.value,
+            )
+            return AnswerOutcome.HELD
+        if current is None or not self._apply(uow, current, document, read):
+            return AnswerOutcome.IGNORED  # nothing written
+        return AnswerOutcome.APPLIED
 
     def after_receipt(self, uow: UnitOfWork, outbound_document_id: str) -> int:
         """Apply the answers held for a document, in the unit of work that has just recorded its receipt.
@@ -143,7 +160,8 @@ class ReceivedAnswers:
         )
 
     def recover(self, *, batch_size: int = 50) -> int:
-        """Apply every held answer whose document's receipt is recorded by now (start-up pass).
+        """Apply every held answer whose document's receipt is recorded by now (the worker's start-up pass and
+        the periodic sweep of ``gateway serve``).
 
         Returns:
             The number of answers applied.
@@ -173,6 +191,11 @@ class ReceivedAnswers:
     def _settle(self, uow: UnitOfWork, held: PendingAnswer) -> AnswerOutcome:
         """Take a held answer and apply it if its document's receipt is recorded (HELD: leave it, the
         caller must not commit)."""
+        # The document first: an answer still waiting for our receipt is left without reading its body (the
+        # periodic pass looks at every held answer each time).
+        target = uow.outbound.get(held.outbound_document_id)
+        if target is not None and awaits_receipt(target):
+            return AnswerOutcome.HELD
         try:
             document = uow.inbound.get(held.inbound_document_id)
             content = uow.inbound.get_content(held.inbound_document_id)
@@ -182,9 +205,6 @@ class ReceivedAnswers:
             log.warning("held answer %s cannot be read: %s", held.inbound_document_id, exc)
         except Exception:  # a bug in reading must not undo the receipt recorded in this unit of work
             log.exception("held answer %s: reading it failed; left held", held.inbound_document_id)
-            return AnswerOutcome.HELD
-        target = uow.outbound.get(held.outbound_document_id)
-        if target is not None and awaits_receipt(target):
             return AnswerOutcome.HELD
         if uow.answers.take(held.inbound_document_id) is None:
             return AnswerOutcome.IGNORED  # another unit of work took it

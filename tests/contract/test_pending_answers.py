@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import event, func, select
 
+from gateway.api.pending_sweep import run_pending_sweep
 from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
@@ -266,6 +268,40 @@ def test_the_worker_applies_held_answers_at_start_up(store: SQLDocumentStore) ->
     services = Services(settings=Settings.model_validate({}), validation=cast(Any, object()), store=store)
     assert asyncio.run(recover_held_answers(services)) == 1
     assert _state(store, invoice)[0] is DeliveryStatus.CONFIRMED
+
+
+def test_the_serve_sweep_applies_answers_left_held_without_waiting_for_a_start_up(
+    store: SQLDocumentStore,
+) -> None:
+    invoice, message_id, instance_id = _sending_invoice(store)
+    other, _, other_instance = _sending_invoice(store)
+    mls = _received_mls(store, instance_id, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED)
+    still_early = _received_mls(store, other_instance, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED)
+    service = _status_service(store)
+    service.on_received(mls, ReceivedEnvelope(THEIR_SEAT))
+    service.on_received(still_early, ReceivedEnvelope(THEIR_SEAT))
+    _record_receipt(store, invoice, message_id, None)  # a worker that did not apply the held answer
+    assert _held(store) == 2
+    settings = Settings.model_validate({"as4": {"pending_sweep_interval_seconds": 0.05}})
+    services = Services(settings=settings, validation=cast(Any, object()), store=store)
+
+    async def sweep_until_applied() -> None:
+        timer = asyncio.create_task(run_pending_sweep(services))
+        try:
+            deadline = time.monotonic() + 10
+            while (await asyncio.to_thread(_state, store, invoice))[0] is not DeliveryStatus.CONFIRMED:
+                assert time.monotonic() < deadline, "the periodic sweep never applied the held answer"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)  # a few more ticks: nothing is applied twice
+        finally:
+            timer.cancel()
+
+    asyncio.run(sweep_until_applied())
+    status, events = _state(store, invoice)
+    assert status is DeliveryStatus.CONFIRMED
+    assert events.count(DeliveryEvent.MLS_ACCEPTED) == 1
+    assert _state(store, other)[0] is DeliveryStatus.SENDING  # still awaiting our receipt: left held
+    assert _held(store) == 1
 
 
 def test_an_answer_arriving_while_the_receipt_is_being_recorded_is_applied_once(

@@ -1,0 +1,129 @@
+"""A received answer (MLS, Invoice Response) about a document we sent is applied in the unit of work that
+records its verdict, between two gateways over real AS4 HTTP on loopback (SQLite files and PostgreSQL): a
+store failure or a stop right after that commit can no longer lose it. Before, the verdict (VALID) was
+committed first and the answer applied in a second unit of work; if that failed the answer was only logged,
+and nothing ever looked at the VALID document again, so our invoice never got the status it carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from delivery_support import queue_document
+from sqlalchemy import func, select
+
+from gateway.errors import StoreError
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
+from gateway.services.ports import InboundQuery
+from gateway.services.ports.responses import InvoiceResponseRequest
+from gateway.services.received_answers import AnswerOutcome, ReceivedAnswers
+from gateway.store.tables import pending_answers
+from tests.integration.test_business_responses import (  # noqa: F401 - the two-gateway fixture
+    COOP,
+    NUMBER,
+    VALID_INVOICE,
+    Gateway,
+    _timeline,
+    gateways,
+)
+
+
+def _answers_fail_after_the_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Applying an answer in a unit of work of its own (after the verdict's commit) fails, as when the
+    store goes away, or the process stops, between the two commits."""
+
+    def gone(self: ReceivedAnswers, document: object, read: object) -> AnswerOutcome:
+        raise StoreError("connection lost after the verdict's commit")
+
+    monkeypatch.setattr(ReceivedAnswers, "receive", gone)
+
+
+def _held(gateway: Gateway) -> int:
+    with gateway.store.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(pending_answers)).scalar_one())
+
+
+def _received(gateway: Gateway) -> list[InboundStatus]:
+    with gateway.store.unit_of_work(read_only=True) as uow:
+        return [document.status for document in uow.inbound.search(InboundQuery(limit=10)).items]
+
+
+def test_an_mls_is_not_lost_when_the_store_fails_right_after_its_verdict(
+    gateways: tuple[Gateway, Gateway],  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = gateways
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    [sent] = a.deliver_all()
+    assert sent.status is DeliveryStatus.DELIVERED
+    [_] = b.outbound(DocumentKind.MLS)  # B queued its MLS AP (A asked ALWAYS_SEND)
+
+    _answers_fail_after_the_verdict(monkeypatch)
+    [mls_sent] = b.deliver_all()  # B -> A: A validates the MLS and records it VALID, then the store fails
+
+    assert mls_sent.status is DeliveryStatus.DELIVERED
+    assert _received(a) == [InboundStatus.VALID]
+    [invoice] = a.outbound(DocumentKind.INVOICE)
+    assert invoice.id == invoice_id
+    assert invoice.status is DeliveryStatus.CONFIRMED  # applied with the verdict, not after it
+    assert _timeline(a, invoice_id)[-1] is DeliveryEvent.MLS_ACCEPTED
+    assert _held(a) == 0
+
+
+def test_an_invoice_response_is_not_lost_when_the_store_fails_right_after_its_verdict(
+    gateways: tuple[Gateway, Gateway],  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = gateways
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    b.deliver_all()  # the MLS AP: A's invoice is confirmed
+    with b.store.unit_of_work(read_only=True) as uow:
+        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    with b.store.unit_of_work() as uow:
+        request = InvoiceResponseRequest(received.id, "RE", b.clock.now(), note="Unknown production unit")
+        assert b.responder().respond(uow, request) is not None
+        uow.commit()
+
+    _answers_fail_after_the_verdict(monkeypatch)
+    [response_sent] = b.deliver_all()
+
+    assert response_sent.status is DeliveryStatus.DELIVERED
+    [invoice] = a.outbound(DocumentKind.INVOICE)
+    assert invoice.status is DeliveryStatus.CONFIRMED  # a T111 keeps the status and tells the answer
+    assert invoice.status_reason == "rejected by buyer (OTH): Unknown production unit"
+    assert _timeline(a, invoice_id)[-1] is DeliveryEvent.RESPONSE_RECEIVED
+    assert _held(a) == 0
+
+
+def test_a_store_failure_while_the_answer_is_applied_rolls_its_verdict_back_and_it_is_applied_once_later(
+    gateways: tuple[Gateway, Gateway],  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, b = gateways
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    real = ReceivedAnswers.receive_in
+    calls: list[str] = []
+
+    def fails_once(self: ReceivedAnswers, uow: Any, document: Any, read: Any) -> AnswerOutcome:
+        calls.append(document.id)
+        if len(calls) == 1:
+            raise StoreError("update outbound document: OperationalError (database is locked)")
+        return real(self, uow, document, read)
+
+    monkeypatch.setattr(ReceivedAnswers, "receive_in", fails_once)
+    b.deliver_all()  # A stores the MLS with its receipt; its verdict and the answer fail together
+
+    assert _received(a) == [InboundStatus.RECEIVED]  # still pending: not VALID without its effect
+    [invoice] = a.outbound(DocumentKind.INVOICE)
+    assert invoice.status is DeliveryStatus.DELIVERED
+
+    receiver = a.receiver()
+    assert receiver.recover_pending() == 1  # the start-up recovery (or the sweep, or a resend) finishes it
+    assert receiver.recover_pending() == 0
+    assert _received(a) == [InboundStatus.VALID]
+    [invoice] = a.outbound(DocumentKind.INVOICE)
+    assert invoice.status is DeliveryStatus.CONFIRMED
+    assert _timeline(a, invoice_id).count(DeliveryEvent.MLS_ACCEPTED) == 1
+    assert _held(a) == 0
