@@ -140,6 +140,8 @@ def streamed_document(
         return None  # too large (the tree path refuses it), or an attachment the tree path may stub
     if _MAY_HOLD_ID.search(xml):
         return None  # an xs:ID, whose uniqueness only the tree path checks
+    if xsd.may_be_lenient(xml):
+        return None  # what the shared schema may let pass: the tree path asks the rule set's own schema
     try:
         name = root_name(xml, what="document")
     except XMLInputError:
