@@ -140,15 +140,19 @@ class XSDLayer:
         self._read = read
         self._schemas: dict[str, tuple[etree.XMLSchema, threading.Lock]] = {}
         self._foreign: tuple[str, ...] = ()
-        self._foreign_names: tuple[bytes, ...] = ()
+        self._foreign_start: re.Pattern[bytes] | None = None
         self._own: dict[str, tuple[etree.XMLSchema, threading.Lock]] | None = None
         self._own_lock = threading.Lock()
         entry = shared.shared() if shared is not None and shared.shares(roots) else None
         if shared is not None and entry is not None:
             self._schemas = dict.fromkeys(roots, entry)
             self._foreign = tuple(_tag(key) for key in shared.roots if key not in roots)
-            self._foreign_names = tuple(
-                key.split(" ", 1)[1].encode() for key in shared.roots if key not in roots
+            names = b"|".join(
+                re.escape(key.split(" ", 1)[1].encode()) for key in shared.roots if key not in roots
+            )
+            # A start tag of such an element, whatever its prefix (a text naming it is no false alarm).
+            self._foreign_start = (
+                re.compile(rb"<(?:[^\s<>/:!?]+:)?(?:" + names + rb")[\s/>]") if names else None
             )
         else:
             self._schemas = self._compile_own()
@@ -199,9 +203,9 @@ class XSDLayer:
         """Whether the shared schema's answer for the document ``xml`` may be more lenient than this rule
         set's own schema (``validate``: another root's element or an ``xsi:type``), judged on the bytes
         (a false alarm only costs a validation of the tree)."""
-        if not self._foreign:
+        if self._foreign_start is None:
             return False
-        return _MAY_NAME_A_TYPE.search(xml) is not None or any(name in xml for name in self._foreign_names)
+        return _MAY_NAME_A_TYPE.search(xml) is not None or self._foreign_start.search(xml) is not None
 
     def _own_schemas(self) -> dict[str, tuple[etree.XMLSchema, threading.Lock]]:
         with self._own_lock:
