@@ -15,7 +15,8 @@ rule by rule in the official 3.0.21 stylesheets (CEN-EN16931-UBL.xslt, PEPPOL-EN
 
 The XSD layer runs on the untouched tree first (it checks ``xsd:base64Binary``); only then is the
 content replaced, in the same tree (no second copy). An element with children (comments, elements:
-invalid, but the Schematron layers still run on invalid documents) is left as it is.
+invalid, but the Schematron layers still run on invalid documents) is left as it is, and so is one
+anywhere but in an attachment of an Invoice or CreditNote root (invalid too: there a rule may read it).
 tests/conformance/test_fused_differential.py compares the findings with and without the placeholder.
 """
 
@@ -30,18 +31,30 @@ CONTENT_BLIND_RULE_SETS: Final = frozenset({"peppol-bis-billing-3.0.21"})
 #: Content up to this many characters is left alone (small attachments cost nothing).
 STUB_MIN_CHARS: Final = 4096
 _CBC: Final = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-_BINARY_OBJECT: Final = f"{{{_CBC}}}EmbeddedDocumentBinaryObject"
+_CAC: Final = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+_ROOTS: Final = frozenset(
+    f"{{urn:oasis:names:specification:ubl:schema:xsd:{name}-2}}{name}" for name in ("Invoice", "CreditNote")
+)
+#: Where BT-125 is, from the root: the only place the rules above were checked for. Elsewhere (e.g. inside
+#: a ``cbc:PrimaryAccountNumberID``, or an element whose name ends in ``Amount``, in an invalid document)
+#: rules read the string value of an ancestor, which includes the content (BR-51's string-length).
+_BINARY_OBJECTS: Final = (
+    f"{{{_CAC}}}AdditionalDocumentReference/{{{_CAC}}}Attachment/{{{_CBC}}}EmbeddedDocumentBinaryObject"
+)
 
 
 def stub_binary_objects(root: etree._Element, *, min_chars: int = STUB_MIN_CHARS) -> int:
-    """Replace the text of every childless ``cbc:EmbeddedDocumentBinaryObject`` longer than
+    """Replace the text of every childless ``cbc:EmbeddedDocumentBinaryObject`` of an attachment (BT-125:
+    ``/Invoice/cac:AdditionalDocumentReference/cac:Attachment``, or the CreditNote's) longer than
     ``min_chars`` by ``A`` (non-blank content) or one blank (blank content), in place.
 
     Returns:
         How many elements were changed.
     """
     changed = 0
-    for element in root.iter(_BINARY_OBJECT):
+    if root.tag not in _ROOTS:
+        return 0  # e.g. an unknown root whose name ends in "Amount": UBL-DT-01 reads its string value
+    for element in root.iterfind(_BINARY_OBJECTS):
         if len(element):
             continue
         text = element.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import logging
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 from gateway.errors import ArtefactError
 from gateway.validation.artefacts import ArtefactStore, sha256_hex
 from gateway.validation.manifest import LayerSpec
+
+log = logging.getLogger("gateway.validation")
 
 _COMPILER_PACKAGE = "gateway.validation.schematron"
 _FUSER_PACKAGE = "gateway.validation.fused"
@@ -139,6 +142,11 @@ def _cached(
         ):
             return data, True
     xslt = build()
-    store.store_blob(name, xslt)
-    store.store_blob(name + ".sha256", sha256_hex(xslt).encode())
+    try:
+        store.store_blob(name, xslt)
+        store.store_blob(name + ".sha256", sha256_hex(xslt).encode())
+    except OSError as exc:
+        # The cache only saves the next build: a full disk or a read-only cache directory must not stop
+        # validation (the build's result is good; the next process builds it again).
+        log.warning("compiled stylesheet %s not cached: %s", name, exc)
     return xslt, False

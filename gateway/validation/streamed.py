@@ -11,8 +11,8 @@ received bytes themselves are what Saxon reads (BENCHMARKS.md, *Memory, sixth pa
 This path only ever answers "valid, here is Saxon's text". Anything else falls back to the tree path,
 which then reports exactly what it always reported (the XSD messages and lines, a well-formedness
 error, a DTD, an unknown root): an invalid document, a parse error, a DTD, an entity, an encoding other
-than UTF-8 or XML other than 1.0 (Saxon reads the tree's serialisation then), an ``Id`` attribute
-(libxml2 checks that xs:ID values are unique on a tree only), or a document that may
+than UTF-8 (as read or as declared) or XML other than 1.0 (Saxon reads the tree's serialisation then),
+an ``Id`` attribute (libxml2 checks that xs:ID values are unique on a tree only), or a document that may
 embed an attachment (``binary_stub``: the tree path replaces a large one's content, this path cannot, and
 a pull parse would hold its text once before the tree path holds it again).
 tests/unit/validation/test_streamed.py compares the two paths on valid and invalid documents.
@@ -51,6 +51,8 @@ _LINES: Final = (f"{{{_CAC}}}InvoiceLine", f"{{{_CAC}}}CreditNoteLine")
 _MAY_HOLD_ID: Final = re.compile(rb"Id\s*=")
 #: A temporary file's path Saxon reads as it is (a blank or a ``%`` would be read as a URI's).
 _PLAIN_PATH: Final = re.compile(r"/[A-Za-z0-9/._-]+")
+#: The encoding the XML declaration names (after a UTF-8 BOM, if any).
+_DECLARED_ENCODING: Final = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,8 @@ def streamed_document(
         return None  # too large (the tree path refuses it), or an attachment the tree path may stub
     if _MAY_HOLD_ID.search(xml):
         return None  # an xs:ID, whose uniqueness only the tree path checks
+    if xsd.may_be_lenient(xml):
+        return None  # what the shared schema may let pass: the tree path asks the rule set's own schema
     try:
         name = root_name(xml, what="document")
     except XMLInputError:
@@ -183,4 +187,10 @@ def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> etree
         return None  # the tree path refuses it
     if docinfo.xml_version != "1.0" or (docinfo.encoding or "").upper() not in ("UTF-8", "UTF8"):
         return None  # Saxon reads the tree's serialisation then (``saxon_text``)
+    declared = _DECLARED_ENCODING.match(xml)
+    if declared is not None and declared.group(1).upper() not in (b"UTF-8", b"UTF8"):
+        # ``docinfo.encoding`` is what libxml2 read: a UTF-8 BOM wins over a declaration naming another
+        # encoding, but Saxon reading the bytes from a file honours the declaration (ISO-8859-1: "é" is
+        # two characters there, and string-length rules such as SE-R-001 answer otherwise): tree path.
+        return None
     return docinfo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from html import escape
@@ -16,6 +17,9 @@ from gateway.validation.report import XSD_RULE, Finding, Layer, Severity
 # A virtual absolute base: libxml2 resolves relative schemaLocations against it, and the resolver maps
 # the result back to a manifest path. No real file system path is ever opened by libxml2.
 _BASE = "/artefact-store/"
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+#: An attribute ``<prefix>:type`` in the bytes: an ``xsi:type`` may be there (a false alarm costs a tree).
+_MAY_NAME_A_TYPE = re.compile(rb":type\s*=")
 
 
 class _StoreResolver(etree.Resolver):
@@ -118,9 +122,10 @@ class XSDLayer:
 
     Findings are those of this rule set's own roots alone: the shared schema declares other root elements
     (e.g. ApplicationResponse beside Invoice), which UBL's lax wildcards (extension content, ds:Object)
-    would then validate where this rule set's schema skips them. Being stricter only, a document the
-    shared schema finds valid is valid here; one it finds invalid and that holds such an element below its
-    root is validated again with this rule set's own schema (compiled on first need).
+    would then validate where this rule set's schema skips them. It is not stricter everywhere: such an
+    element in a strict wildcard (``ds:CanonicalizationMethod``), or an ``xsi:type`` naming another root's
+    type, is valid for it only. A document that holds such an element below its root, or an ``xsi:type``,
+    is therefore validated again with this rule set's own schema (compiled on first need).
 
     Args:
         roots: "{namespace} localname" -> manifest path of the main XSD.
@@ -135,12 +140,20 @@ class XSDLayer:
         self._read = read
         self._schemas: dict[str, tuple[etree.XMLSchema, threading.Lock]] = {}
         self._foreign: tuple[str, ...] = ()
+        self._foreign_start: re.Pattern[bytes] | None = None
         self._own: dict[str, tuple[etree.XMLSchema, threading.Lock]] | None = None
         self._own_lock = threading.Lock()
         entry = shared.shared() if shared is not None and shared.shares(roots) else None
         if shared is not None and entry is not None:
             self._schemas = dict.fromkeys(roots, entry)
             self._foreign = tuple(_tag(key) for key in shared.roots if key not in roots)
+            names = b"|".join(
+                re.escape(key.split(" ", 1)[1].encode()) for key in shared.roots if key not in roots
+            )
+            # A start tag of such an element, whatever its prefix (a text naming it is no false alarm).
+            self._foreign_start = (
+                re.compile(rb"<(?:[^\s<>/:!?]+:)?(?:" + names + rb")[\s/>]") if names else None
+            )
         else:
             self._schemas = self._compile_own()
             self._own = self._schemas
@@ -178,9 +191,21 @@ class XSDLayer:
                 )
             ]
         errors = _errors(root, entry)
-        if errors and self._foreign and _holds_any(root, self._foreign):
-            errors = _errors(root, self._own_schemas()[key])  # see the class: this rule set's roots alone
+        if self._foreign and (_holds_any(root, self._foreign) or _names_a_type(root)):
+            # See the class: this rule set's roots alone. Also when the shared schema found no error: it
+            # is not stricter everywhere. Another root in a strict wildcard (``ds:CanonicalizationMethod``
+            # holds any element), or an ``xsi:type`` naming a type of another root's namespace in extension
+            # content, is valid there and an error for this rule set's own schema (the official one).
+            errors = _errors(root, self._own_schemas()[key])
         return [Finding(XSD_RULE, Severity.FATAL, Layer.XSD, msg, f"line {line}") for line, msg in errors]
+
+    def may_be_lenient(self, xml: bytes) -> bool:
+        """Whether the shared schema's answer for the document ``xml`` may be more lenient than this rule
+        set's own schema (``validate``: another root's element or an ``xsi:type``), judged on the bytes
+        (a false alarm only costs a validation of the tree)."""
+        if self._foreign_start is None:
+            return False
+        return _MAY_NAME_A_TYPE.search(xml) is not None or self._foreign_start.search(xml) is not None
 
     def _own_schemas(self) -> dict[str, tuple[etree.XMLSchema, threading.Lock]]:
         with self._own_lock:
@@ -198,6 +223,11 @@ def _tag(key: str) -> str:
 def _holds_any(root: etree._Element, tags: tuple[str, ...]) -> bool:
     """Whether an element below ``root`` has one of ``tags``."""
     return any(element is not root for element in root.iter(*tags))
+
+
+def _names_a_type(root: etree._Element) -> bool:
+    """Whether an element of the document has an ``xsi:type`` attribute."""
+    return bool(root.xpath("boolean(//@xsi:type)", namespaces={"xsi": _XSI}))
 
 
 def _errors(root: etree._Element, entry: tuple[etree.XMLSchema, threading.Lock]) -> list[tuple[int, str]]:

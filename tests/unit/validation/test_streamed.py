@@ -156,3 +156,25 @@ def test_on_parsed_is_not_called_without_a_tree(
     broken = base_example.replace(b"<cbc:IssueDate>", b"<cbc:Foo>x</cbc:Foo><cbc:IssueDate>", 1)
     validation_engine.validate(broken, on_parsed=seen.append)
     assert len(seen) == 1  # an invalid document takes the tree path, and hands its tree on
+
+
+def test_a_bom_contradicting_the_declared_encoding_reads_as_the_tree_path_reads_it(
+    validation_engine: ValidationEngine, base_example: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A UTF-8 BOM before a declaration naming ISO-8859-1: libxml2 (the XSD, the tree path, the official
+    # reference's parse) reads UTF-8, Saxon reading the bytes from a file honoured the declaration, so
+    # "SE1234567890é" (13 characters, SE-R-001 wants 14) was 14 characters there and SE-R-001 silently
+    # passed on the streamed path of a document from 1 MiB up.
+    vat = "<cbc:CompanyID>SE1234567890é</cbc:CompanyID>".encode()
+    xml = base_example.replace(b"<cbc:CompanyID>GB1232434</cbc:CompanyID>", vat, 1).replace(
+        b"<cbc:IdentificationCode>GB<", b"<cbc:IdentificationCode>SE<", 1
+    )
+    padding = b"x" * validation_engine.stream_above_bytes  # a long note: the document is streamed as it is
+    xml = b"\xef\xbb\xbf" + xml.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"', 1).replace(
+        b"Payment within 10 days", b"Payment within 10 days" + padding, 1
+    )
+    streamed = validation_engine.validate(xml)
+    monkeypatch.setattr(validation_engine, "stream_above_bytes", 0)
+    tree = validation_engine.validate(xml)
+    assert "SE-R-001" in {f.rule for f in tree.findings}
+    assert streamed == tree

@@ -179,3 +179,15 @@ def test_compiled_schematron_is_cached_and_a_corrupt_entry_recompiled(
     assert third["cen-sch-compile"] > 0
     assert third["peppol-sch-compile"] == 0.0
     assert cached[0].read_bytes() == original
+
+
+def test_a_cache_that_cannot_be_written_costs_the_cache_only(
+    artefacts_dir: Path, tmp_path: Path, base_example: bytes
+) -> None:
+    # The compiled stylesheets are an optimisation: a full disk or a read-only cache directory (here a
+    # file where the directory should be) must not stop validation. The OSError of the write used to
+    # escape from the build: the service failed to start, or every validation of a rule set compiled
+    # later (the next release, by date) failed.
+    (tmp_path / "compiled").write_bytes(b"not a directory")
+    engine = ValidationEngine(ArtefactStore.from_paths(mirror=artefacts_dir, cache_dir=tmp_path))
+    assert engine.validate(base_example).findings == ()

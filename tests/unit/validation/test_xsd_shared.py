@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,30 @@ def test_another_rule_sets_root_in_a_lax_wildcard_keeps_the_rule_sets_own_findin
             assert own == expected
         else:
             assert own  # the stray element is reported, by both
+
+
+def test_what_only_the_shared_schema_declares_is_not_let_pass(
+    validation_engine: ValidationEngine, invoice: bytes, artefacts_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shared schema is not stricter everywhere: it also declares the ApplicationResponse root and
+    # its type. A valid response in a strict wildcard (ds:CanonicalizationMethod holds any element), or
+    # an element of extension content with xsi:type naming ApplicationResponseType, passed it, while
+    # the Invoice's own schema (the official one) reports them: an XSD-invalid invoice was accepted.
+    response = etree.fromstring(
+        (
+            artefacts_dir / "peppol-invoice-response" / "examples" / "T111-uc003-Invoice is accepted.xml"
+        ).read_bytes()
+    )
+    xsi = "http://www.w3.org/2001/XMLSchema-instance"
+    typed = etree.Element("{urn:x}Typed", nsmap={"xsi": xsi, "r": AR.split(" ")[0]})
+    typed.set(f"{{{xsi}}}type", "r:ApplicationResponseType")
+    typed.extend(copy.deepcopy(child) for child in response)
+    strict = etree.Element("{http://www.w3.org/2000/09/xmldsig#}CanonicalizationMethod", Algorithm="urn:x")
+    strict.append(response)
+    end = _root_end(invoice, b"Invoice")
+    for nested in (typed, strict):
+        document = _with_extension(invoice, end, etree.tostring(nested))
+        for stream_above in (0, 1):  # the tree path, the streamed path
+            monkeypatch.setattr(validation_engine, "stream_above_bytes", stream_above)
+            report = validation_engine.validate(document, rule_set=BILLING)
+            assert {f.rule for f in report.fatal} == {"XSD"}, (nested.tag, stream_above)
