@@ -81,7 +81,13 @@ _IN_INSTANCE = (
 # (``instance_check``). Under READ COMMITTED two overlapping deliveries (an application-level resend under a
 # new MessageId while the original's receipt is still being stored) both found no earlier message and each
 # stored the document: two documents, two expense drafts, two MLS. SQLite's BEGIN IMMEDIATE serialises them.
-_LOCK_INSTANCE = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("b_instance"), 0)))
+#: The two-key form: its key space is apart from the one-key locks (``job_signal.LISTENER_LOCK``, held for as
+#: long as a worker listens), which a sender's chosen instance id could otherwise hash onto. Two instances
+#: sharing a 32-bit hash only wait for each other's short transaction.
+_INSTANCE_LOCK_CLASS = 0x73626468  # "sbdh"
+_LOCK_INSTANCE = select(
+    func.pg_advisory_xact_lock(_INSTANCE_LOCK_CLASS, func.hashtext(bindparam("b_instance")))
+)
 # A document's messages in one direction without their bytes (the status views poll them: a 20 MB
 # document's stored message was read in full on every poll).
 _t = as4_messages

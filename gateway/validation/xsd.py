@@ -140,6 +140,7 @@ class XSDLayer:
         self._read = read
         self._schemas: dict[str, tuple[etree.XMLSchema, threading.Lock]] = {}
         self._foreign: tuple[str, ...] = ()
+        self._foreign_names: tuple[bytes, ...] = ()
         self._foreign_start: re.Pattern[bytes] | None = None
         self._own: dict[str, tuple[etree.XMLSchema, threading.Lock]] | None = None
         self._own_lock = threading.Lock()
@@ -147,9 +148,9 @@ class XSDLayer:
         if shared is not None and entry is not None:
             self._schemas = dict.fromkeys(roots, entry)
             self._foreign = tuple(_tag(key) for key in shared.roots if key not in roots)
-            names = b"|".join(
-                re.escape(key.split(" ", 1)[1].encode()) for key in shared.roots if key not in roots
-            )
+            foreign = [key for key in shared.roots if key not in roots]
+            self._foreign_names = tuple(key.split(" ", 1)[1].encode() for key in foreign)
+            names = b"|".join(re.escape(name) for name in self._foreign_names)
             # A start tag of such an element, whatever its prefix (a text naming it is no false alarm).
             self._foreign_start = (
                 re.compile(rb"<(?:[^\s<>/:!?]+:)?(?:" + names + rb")[\s/>]") if names else None
@@ -205,7 +206,12 @@ class XSDLayer:
         (a false alarm only costs a validation of the tree)."""
         if self._foreign_start is None:
             return False
-        return _MAY_NAME_A_TYPE.search(xml) is not None or self._foreign_start.search(xml) is not None
+        # Plain bytes first: a pattern is tried at every "<" or ":" (35 and 6 ms on the 6.4 MB of a 5,000-line
+        # invoice), a search for a literal runs at memory speed (1.6 ms).
+        if b":type" in xml and _MAY_NAME_A_TYPE.search(xml) is not None:
+            return True
+        named = any(name in xml for name in self._foreign_names)
+        return named and self._foreign_start.search(xml) is not None
 
     def _own_schemas(self) -> dict[str, tuple[etree.XMLSchema, threading.Lock]]:
         with self._own_lock:
