@@ -46,7 +46,7 @@ from gateway.validation.saxon_text import saxon_text
 from gateway.validation.streamed import DEFAULT_STREAM_ABOVE_BYTES, StreamedDocument, streamed_document
 from gateway.validation.svrl import normalise_text
 from gateway.validation.xsd import XSDLayer, XSDSchemas
-from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, parse_xml
+from gateway.xmlcore import DEFAULT_MAX_XML_BYTES, may_embed_binary, parse_xml
 from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.validation")
@@ -336,7 +336,7 @@ class ValidationEngine:
                 on_parsed(root)
             if Layer.XSD in wanted:
                 started = time.perf_counter()
-                findings.extend(compiled.xsd.validate(root))
+                findings.extend(compiled.xsd.validate(root, may_embed_binary=may_embed_binary(xml)))
         if Layer.XSD in wanted:
             seconds[Layer.XSD] = time.perf_counter() - started
         schematron = [layer for layer in compiled.layers if layer.layer in wanted]
