@@ -41,9 +41,10 @@
     │  ├─ EndpointCertificateRejected  the endpoint certificate is not an AP certificate of the stage
     │  └─ DiscoveryUnavailable     DNS or SMP unreachable, timed out or failing (retryable)
     ├─ TransportError              adapters map httpx errors into this subtree (.retryable)
-    └─ StoreError
-       ├─ DuplicateMessage
-       ├─ IdempotencyConflict      the idempotency key was used with another request body
+    └─ StoreError                  .retryable (a lost connection, a lock or timeout: True)
+       ├─ StoreDataRefused         the database refused the data: integrity or data error (permanent)
+       ├─ DuplicateMessage         (permanent)
+       ├─ IdempotencyConflict      the idempotency key was used with another request body (permanent)
        └─ LeaseLost
 
 Structured context goes in attributes, never only in the message text. Toward AS4 peers the
@@ -276,11 +277,30 @@ class MailError(GatewayError):
 
 
 class StoreError(GatewayError):
-    """Root of persistence failures raised by store adapters."""
+    """Root of persistence failures raised by store adapters.
+
+    A bare ``StoreError`` counts as retryable (a lost connection, a lock wait or a timeout may pass); the
+    failures a retry of the same write repeats are the subclasses whose ``retryable`` class attribute is
+    False.
+
+    Attributes:
+        retryable: whether the same work may succeed later.
+    """
+
+    retryable: bool = True
+
+
+class StoreDataRefused(StoreError):
+    """Raised when the database refuses the data written (an integrity constraint other than a unique
+    key, a value it cannot store): the same write fails again. Permanent."""
+
+    retryable = False
 
 
 class DuplicateMessage(StoreError):
-    """Raised when a message or idempotency key is already stored."""
+    """Raised when a message or idempotency key is already stored. Permanent."""
+
+    retryable = False
 
 
 class LeaseLost(StoreError):
@@ -327,6 +347,8 @@ class IdempotencyConflict(StoreError):
     Attributes:
         key: the idempotency key.
     """
+
+    retryable = False
 
     def __init__(self, key: str) -> None:
         self.key = key

@@ -252,7 +252,8 @@ class InboundFinisher:
         """Record the verdict if the document still awaits it, its MLS (``planned``), given ``validated`` its
         expense draft and, given ``read``, the answer it carries (applied or held) in the same unit of work
         (one commit). True: recorded; False: not pending any more; None: the draft or the answer failed (a
-        bug), nothing was committed (record the verdict alone; the expense recovery drafts it).
+        bug, or a store error a retry would repeat: ``StoreError.retryable`` False), nothing was committed
+        (record the verdict alone; the expense recovery drafts it, the answer is handed on).
 
         Raises:
             StoreError: the store failed (nothing was committed: the document stays pending).
@@ -272,8 +273,13 @@ class InboundFinisher:
             if recorded and read is not None and self._mls is not None:
                 try:
                     self._mls.answer(uow, facts.document_id, read)
-                except StoreError:
-                    raise  # nothing committed: the document stays pending, the next finisher applies it
+                except StoreError as exc:
+                    if exc.retryable:  # lost connection, lock, timeout: nothing committed, the document
+                        raise  # stays pending and the next finisher (sweep, start-up) applies it
+                    # An integrity or data error repeats on every retry: kept pending, the document would
+                    # be validated again by every sweep, forever. Roll back; the verdict alone, as below.
+                    log.exception("inbound document %s: the store refused the answer", facts.document_id)
+                    return None
                 except Exception:  # its statements may have spoiled the transaction: roll it all back
                     log.exception("inbound document %s: applying the answer failed", facts.document_id)
                     return None

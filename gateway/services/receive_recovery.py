@@ -16,7 +16,14 @@ from datetime import datetime, timedelta
 from gateway.as4 import parse_incoming
 from gateway.crypto import KeyMaterial, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected
-from gateway.model.message import AS4MessageRecord, Direction, DocumentContent, InboundStatus
+from gateway.model.message import (
+    AS4MessageRecord,
+    Direction,
+    DocumentContent,
+    InboundDocument,
+    InboundStatus,
+)
+from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import Clock, DocumentStore
 from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
 from gateway.services.receive_records import (
@@ -61,7 +68,7 @@ class PendingRecovery:
         done = 0
         seen: set[str] = set()  # stepped over or finished: not asked for again
         while True:
-            with self.store.unit_of_work(read_only=True) as uow:
+            with self.store.unit_of_work(read_only=True) as uow:  # the rows only, no body
                 candidates = [
                     document
                     for document in uow.inbound.pending_validation(limit=batch_size + len(seen))
@@ -69,16 +76,19 @@ class PendingRecovery:
                 ]
                 # Those whose own work after the receipt is still to run in this process are left to it.
                 pending = [d for d in candidates if not self.finisher.held(d.id)]
-                contents = [uow.inbound.get_content(document.id) for document in pending]
-                envelopes = [
-                    stored_envelope(uow.messages.get(d.as4_message_id, Direction.IN)) for d in pending
-                ]
             if not candidates:
                 return done
             seen.update(document.id for document in candidates)
-            for document, content, envelope in zip(pending, contents, envelopes, strict=True):
-                if content is None:  # deleted meanwhile
+            for document in pending:
+                # One document at a time: its body (and its stored AS4 message, read for the envelope) is
+                # read here and released before the next one is read, so a pass holds one body, never a
+                # batch of them (the after-receipt backlog leaves the documents beyond its bound to this
+                # sweep: README, *after-receipt backlog*).
+                read = self._read(document)
+                if read is None:  # deleted meanwhile
                     continue
+                body, envelope = read
+                del read
                 # The SBDH's MLS scopes as the receipt summary recorded them (the defaults for summaries
                 # from before they were recorded).
                 facts = ReceivedFacts(
@@ -88,7 +98,8 @@ class PendingRecovery:
                     document.as4_message_id,
                     envelope,
                 )
-                finished = self.finisher.finish(facts, content.body)
+                finished = self.finisher.finish(facts, body)
+                del body  # released before the next document's body is read
                 if finished.recorded:
                     log.warning(
                         "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
@@ -97,6 +108,16 @@ class PendingRecovery:
                         finished.status.value,
                     )
                     done += 1
+
+    def _read(self, document: InboundDocument) -> tuple[bytes, ReceivedEnvelope] | None:
+        """A pending document's body and the envelope facts its receipt summary recorded; None when the
+        document is gone."""
+        with self.store.unit_of_work(read_only=True) as uow:
+            content = uow.inbound.get_content(document.id)
+            if content is None:
+                return None
+            envelope = stored_envelope(uow.messages.get(document.as4_message_id, Direction.IN))
+        return content.body, envelope
 
     def from_evidence(self, stored: AS4MessageRecord) -> InboundStatus | None:
         """Re-derive the inbound document of an accepted message from its stored raw bytes, validate it."""

@@ -172,8 +172,11 @@ class ReceivedAnswers:
         applied = 0
         after: PendingAnswer | None = None
         while True:
+            # Found in a read-only unit of work: answers whose document still awaits our receipt may wait
+            # indefinitely, and a writing unit of work each, every sweep tick, would take the store's write
+            # lock for nothing (SQLite: BEGIN IMMEDIATE). ``_settle`` checks again: the status may change.
             with self._store.unit_of_work(read_only=True) as uow:
-                page = uow.answers.oldest(limit=batch_size, after=after)
+                page = uow.answers.settleable(limit=batch_size, after=after)
             if not page:
                 return applied
             for held in page:
@@ -192,7 +195,7 @@ class ReceivedAnswers:
         """Take a held answer and apply it if its document's receipt is recorded (HELD: leave it, the
         caller must not commit)."""
         # The document first: an answer still waiting for our receipt is left without reading its body (the
-        # periodic pass looks at every held answer each time).
+        # recovery pass lists its candidates in an earlier unit of work: the status may have changed since).
         target = uow.outbound.get(held.outbound_document_id)
         if target is not None and awaits_receipt(target):
             return AnswerOutcome.HELD

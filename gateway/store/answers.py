@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, or_, select
+from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, not_, or_, select
 
 from gateway.errors import StoreError
+from gateway.model.message import DeliveryStatus
 from gateway.services.ports import PendingAnswer
 from gateway.store.errors import maps_db_errors
 from gateway.store.tables import outbound_documents, pending_answers
@@ -22,6 +23,27 @@ _FOR_DOCUMENT = (
 _LOCK_DOCUMENT = (
     select(outbound_documents.c.id).where(outbound_documents.c.id == bindparam("b_id")).with_for_update()
 )
+
+
+# What services/received_answers.py ``awaits_receipt`` tells from a document's row.
+_AWAITS_RECEIPT = or_(
+    outbound_documents.c.status.in_([DeliveryStatus.SENDING.value, DeliveryStatus.RETRYING.value]),
+    and_(
+        outbound_documents.c.status == DeliveryStatus.FAILED.value,
+        outbound_documents.c.as4_message_id.is_not(None),
+    ),
+)
+
+
+def _after(after: PendingAnswer | None) -> Any:
+    """Keyset condition: the held answers after ``after`` in (held_at, inbound_document_id) order."""
+    t = pending_answers
+    if after is None:
+        return None
+    return or_(
+        t.c.held_at > after.held_at,
+        and_(t.c.held_at == after.held_at, t.c.inbound_document_id > after.inbound_document_id),
+    )
 
 
 def _answer_from_row(row: Row[Any]) -> PendingAnswer:
@@ -78,10 +100,20 @@ class SQLPendingAnswerRepository:
         t = pending_answers
         query = select(t).order_by(t.c.held_at, t.c.inbound_document_id).limit(limit)
         if after is not None:
-            query = query.where(
-                or_(
-                    t.c.held_at > after.held_at,
-                    and_(t.c.held_at == after.held_at, t.c.inbound_document_id > after.inbound_document_id),
-                )
-            )
+            query = query.where(_after(after))
+        return [_answer_from_row(row) for row in self._conn.execute(query)]
+
+    def settleable(self, *, limit: int, after: PendingAnswer | None = None) -> list[PendingAnswer]:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        t = pending_answers
+        query = (
+            select(t)
+            .join(outbound_documents, outbound_documents.c.id == t.c.outbound_document_id)
+            .where(not_(_AWAITS_RECEIPT))
+            .order_by(t.c.held_at, t.c.inbound_document_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(_after(after))
         return [_answer_from_row(row) for row in self._conn.execute(query)]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
 
-from gateway.errors import DuplicateMessage, StoreError
+from gateway.errors import DuplicateMessage, StoreDataRefused, StoreError
 
 _PG_UNIQUE_VIOLATION = "23505"
 
@@ -41,14 +41,18 @@ def map_db_errors(what: str) -> Iterator[None]:
 
     Raises:
         DuplicateMessage: a unique constraint refused the write.
-        StoreError: any other database failure (lock timeout, lost connection, constraint).
+        StoreDataRefused: another constraint, or a value the database cannot store, refused it (a retry
+            fails alike).
+        StoreError: any other database failure (lock timeout, lost connection): retryable.
     """
     try:
         yield
     except sa_exc.IntegrityError as exc:
         if is_unique_violation(exc):
             raise DuplicateMessage(f"{what}: already stored") from exc
-        raise StoreError(f"{what}: integrity constraint failed") from exc
+        raise StoreDataRefused(f"{what}: integrity constraint failed") from exc
+    except sa_exc.DataError as exc:
+        raise StoreDataRefused(f"{what}: {type(exc).__name__}") from exc
     except sa_exc.SQLAlchemyError as exc:
         raise StoreError(f"{what}: {type(exc).__name__}") from exc
 

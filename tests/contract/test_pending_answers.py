@@ -384,3 +384,75 @@ def test_an_mls_about_a_delivered_document_is_applied_without_holding_or_reading
         s for s in statements if s.startswith(("insert into pending_answers", "delete from pending_answers"))
     ]
     assert not [s for s in statements if "as4_messages.request_body" in s]
+
+
+def test_settleable_lists_only_held_answers_whose_document_no_longer_awaits_our_receipt(
+    store: SQLDocumentStore,
+) -> None:
+    delivered, _, delivered_instance = _sending_invoice(store)
+    _, _, sending_instance = _sending_invoice(store)
+    failed, _, failed_instance = _sending_invoice(store)  # failed after a message was built: still awaits
+    service = _status_service(store)
+    answers = [
+        _received_mls(store, instance, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED)
+        for instance in (delivered_instance, sending_instance, failed_instance, delivered_instance)
+    ]
+    for answer in answers:
+        service.on_received(answer, ReceivedEnvelope(THEIR_SEAT))
+    with store.unit_of_work() as uow:
+        uow.outbound.transition(failed, DeliveryEvent.PERMANENT_FAILURE, at=T0, reason="refused")
+        uow.outbound.transition(delivered, DeliveryEvent.RECEIPT_RECEIVED, at=T0)
+        uow.commit()
+    assert _held(store) == 4
+
+    with store.unit_of_work(read_only=True) as uow:
+        everything = uow.answers.settleable(limit=10)
+        first = uow.answers.settleable(limit=1)
+        rest = uow.answers.settleable(limit=10, after=first[0])
+    assert sorted(held.inbound_document_id for held in everything) == sorted([answers[0], answers[3]])
+    assert {held.outbound_document_id for held in everything} == {delivered}
+    assert [held.inbound_document_id for held in first + rest] == [
+        held.inbound_document_id for held in everything
+    ]
+
+
+def test_a_recovery_pass_opens_no_writing_unit_of_work_for_answers_still_awaiting_our_receipt(
+    store: SQLDocumentStore, monkeypatch: Any
+) -> None:
+    service = _status_service(store)
+    for _ in range(4):
+        _, _, instance = _sending_invoice(store)
+        service.on_received(
+            _received_mls(store, instance, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED),
+            ReceivedEnvelope(THEIR_SEAT),
+        )
+    invoice, message_id, instance_id = _sending_invoice(store)
+    service.on_received(
+        _received_mls(store, instance_id, from_party=THEIR_SEAT, code=MLSCode.ACCEPTED),
+        ReceivedEnvelope(THEIR_SEAT),
+    )
+    assert _held(store) == 5
+    writes: list[bool] = []
+    opened = store.unit_of_work
+
+    def counting(*, read_only: bool = False) -> Any:
+        if not read_only:
+            writes.append(True)
+        return opened(read_only=read_only)
+
+    monkeypatch.setattr(store, "unit_of_work", counting)
+    assert _answers(store).recover(batch_size=2) == 0
+    assert writes == []  # five held answers, all still awaiting our receipt: not one write lock taken
+    assert _held(store) == 5
+
+    monkeypatch.setattr(store, "unit_of_work", opened)
+    _record_receipt(store, invoice, message_id, None)  # a worker that did not apply the held answer
+    monkeypatch.setattr(store, "unit_of_work", counting)
+    assert _answers(store).recover(batch_size=2) == 1
+    assert writes == [True]  # one writing unit of work: the answer applied
+    assert _answers(store).recover(batch_size=2) == 0
+    assert len(writes) == 1
+    status, events = _state(store, invoice)
+    assert status is DeliveryStatus.CONFIRMED
+    assert events.count(DeliveryEvent.MLS_ACCEPTED) == 1
+    assert _held(store) == 4

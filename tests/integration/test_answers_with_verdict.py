@@ -12,7 +12,7 @@ import pytest
 from delivery_support import queue_document
 from sqlalchemy import func, select
 
-from gateway.errors import StoreError
+from gateway.errors import StoreDataRefused, StoreError
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
 from gateway.services.ports import InboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
@@ -127,3 +127,33 @@ def test_a_store_failure_while_the_answer_is_applied_rolls_its_verdict_back_and_
     assert invoice.status is DeliveryStatus.CONFIRMED
     assert _timeline(a, invoice_id).count(DeliveryEvent.MLS_ACCEPTED) == 1
     assert _held(a) == 0
+
+
+def test_an_answer_the_store_refuses_for_good_gets_its_verdict_and_is_not_left_pending(
+    gateways: tuple[Gateway, Gateway],  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An integrity or data error repeats on every retry: kept pending, the MLS would be validated again by
+    # every sweep, forever. Its verdict is recorded alone (logged), the answer handed on after the commit.
+    a, b = gateways
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    calls: list[str] = []
+
+    def refused(self: ReceivedAnswers, uow: Any, document: Any, read: Any) -> AnswerOutcome:
+        calls.append(document.id)
+        raise StoreDataRefused("pending answers.hold: integrity constraint failed")
+
+    monkeypatch.setattr(ReceivedAnswers, "receive_in", refused)
+    with caplog.at_level("ERROR", logger="gateway.receive"):
+        b.deliver_all()  # A stores the MLS with its receipt; applying it fails for good
+
+    assert _received(a) == [InboundStatus.VALID]  # recorded: no sweep looks at it again
+    assert any("the store refused the answer" in record.getMessage() for record in caplog.records)
+    assert len(calls) == 2  # with the verdict (rolled back), then handed on after the commit, as before
+    [invoice] = a.outbound(DocumentKind.INVOICE)
+    assert invoice.status is DeliveryStatus.DELIVERED
+    assert _timeline(a, invoice_id)[-1] is DeliveryEvent.RECEIPT_RECEIVED
+    assert a.receiver().recover_pending() == 0
+    assert len(calls) == 2

@@ -24,7 +24,8 @@ from gateway.model import ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.receive import AS4Receiver, ReceiveOutcome
-from gateway.services.receive_finish import IN_FLIGHT_HOLD
+from gateway.services.receive_finish import IN_FLIGHT_HOLD, InboundFinisher
+from gateway.store.documents import SQLInboundDocumentRepository
 from gateway.ubl.sbdh import read_sbd_header
 from gateway.validation import ValidationEngine
 from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
@@ -270,3 +271,54 @@ def test_a_swept_document_keeps_the_mls_scopes_its_sender_asked_for(
     assert (envelope.mls_to, envelope.mls_type) == ("0242:000009", "ALWAYS_SEND")
     assert envelope.instance_id == read_sbd_header(sbd, max_bytes=len(sbd)).instance_id
     assert envelope.from_party  # the sending AP's seat id, as before
+
+
+@pytest.mark.parametrize("startup", [False, True], ids=["sweep", "start-up"])
+def test_a_pass_over_pending_documents_holds_one_body_at_a_time(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    startup: bool,
+) -> None:
+    # The documents beyond the after-receipt backlog's bound are left to this sweep: reading a batch's
+    # bodies before validating any held up to 50 x MAX_MESSAGE_BYTES at once. One is read, finished and
+    # released before the next is read.
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    documents = []
+    for _ in range(3):
+        msg = make_message(sbd_of(official_example(artefacts_dir)))
+        result = receiver.receive(tuple(msg.headers.items()), msg.body, defer=lambda work: False)
+        assert result.outcome is ReceiveOutcome.ACCEPTED
+        documents.append(result.document_id)
+    clock.at = NOW + AGE + timedelta(seconds=1)
+    steps: list[str] = []
+    live = [0, 0]  # bodies read and not finished yet, the most at once
+    read_content, finish = SQLInboundDocumentRepository.get_content, InboundFinisher.finish
+
+    def reading(self: Any, document_id: str) -> Any:
+        steps.append(f"read {document_id}")
+        live[0] += 1
+        live[1] = max(live)
+        return read_content(self, document_id)
+
+    def finishing(self: Any, facts: Any, business: Any) -> Any:
+        steps.append(f"finish {facts.document_id}")
+        try:
+            return finish(self, facts, business)
+        finally:
+            live[0] -= 1
+
+    monkeypatch.setattr(SQLInboundDocumentRepository, "get_content", reading)
+    monkeypatch.setattr(InboundFinisher, "finish", finishing)
+    swept = receiver.recover_pending() if startup else receiver.sweep_pending(older_than=AGE)
+
+    assert swept == 3
+    assert live == [0, 1]  # never two bodies at once
+    # Each document read, then finished, before the next one is read (oldest first: here all are as old).
+    order = [step.split()[1] for step in steps[::2]]
+    assert steps == [f"{step} {document}" for document in order for step in ("read", "finish")]
+    assert sorted(order) == sorted(documents)
+    assert statuses(store) == dict.fromkeys(documents, InboundStatus.VALID)
+    assert sorted(hand_ons.received) == sorted(documents)
