@@ -94,21 +94,13 @@ class SQLPendingAnswerRepository:
         deleted = self._conn.execute(delete(t).where(t.c.inbound_document_id == inbound_document_id))
         return _answer_from_row(row) if deleted.rowcount == 1 else None
 
-    def oldest(self, *, limit: int, after: PendingAnswer | None = None) -> list[PendingAnswer]:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        t = pending_answers
-        query = select(t).order_by(t.c.held_at, t.c.inbound_document_id).limit(limit)
-        if after is not None:
-            query = query.where(_after(after))
-        return [_answer_from_row(row) for row in self._conn.execute(query)]
-
     def settleable(self, *, limit: int, after: PendingAnswer | None = None) -> list[PendingAnswer]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         t = pending_answers
         query = (
             select(t)
+            # Inner: a held answer goes with its document (ON DELETE CASCADE).
             .join(outbound_documents, outbound_documents.c.id == t.c.outbound_document_id)
             .where(not_(_AWAITS_RECEIPT))
             .order_by(t.c.held_at, t.c.inbound_document_id)

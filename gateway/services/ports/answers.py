@@ -69,12 +69,9 @@ class PendingAnswerRepository(Protocol):
         not held (never, or another unit of work took it)."""
         ...
 
-    def oldest(self, *, limit: int, after: PendingAnswer | None = None) -> list[PendingAnswer]:
-        """Up to ``limit`` held answers, oldest first, after ``after`` in that order (keyset paging)."""
-        ...
-
     def settleable(self, *, limit: int, after: PendingAnswer | None = None) -> list[PendingAnswer]:
-        """As ``oldest``, but only the held answers whose outbound document no longer awaits our receipt
-        (``services.received_answers.awaits_receipt`` is False): the ones a recovery pass may apply now.
-        A read: the caller checks again under the document's lock before applying one."""
+        """Up to ``limit`` held answers, oldest first, after ``after`` in that order (keyset paging), of those
+        whose outbound document no longer awaits our receipt (``services.received_answers.awaits_receipt``
+        is False): the ones a recovery pass may apply now. A read: the caller checks
+        again under the document's lock before applying one."""
         ...
