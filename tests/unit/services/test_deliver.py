@@ -42,7 +42,7 @@ from gateway.services.delivery_outcome import AttemptResult, is_duplicate_error,
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import DeliveryLease, Endpoint, HTTPResponse
 from gateway.services.webhooks import STATUS_CHANGED
-from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.transport.directory import LocalDirectory, parse_directory
 from gateway.worker import BackoffPolicy
 
@@ -90,15 +90,6 @@ class FailingResolver:
         self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID
     ) -> Endpoint:
         raise self.error
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    upgrade_database(url)
-    s = SQLDocumentStore(make_engine(url))
-    yield s
-    s.close()
 
 
 @dataclass

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from as4_support import dev_pki
 from delivery_support import SettableClock, UUIDs, directory_json, queue_document, receiver_ap
 
@@ -21,22 +20,13 @@ from gateway.model.message import DeliveryStatus
 from gateway.services.deliver import Deliverer, DeliverySettings
 from gateway.services.email_fallback import EmailChannel
 from gateway.services.ports import Endpoint
-from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.transport.directory import parse_directory
 from gateway.worker import BackoffPolicy
 from tests.integration.test_email_fallback import BUYER_EMAIL, _with_contact
 from tests.unit.services.test_deliver import URL, InProcessTransport
 
 LEASE = timedelta(minutes=5)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    upgrade_database(url)
-    s = SQLDocumentStore(make_engine(url))
-    yield s
-    s.close()
 
 
 class RecordingMailer:

@@ -8,7 +8,6 @@ import asyncio
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,20 +16,11 @@ from delivery_support import SettableClock, UUIDs, queue_document
 from gateway.errors import StoreError
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
-from gateway.store import SQLDocumentStore, make_engine, upgrade_database
+from gateway.store import SQLDocumentStore
 from gateway.worker.heartbeat import LeaseKeeper
 from gateway.worker.loop import DeliveryWorker
 
 LEASE = timedelta(minutes=5)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    upgrade_database(url)
-    s = SQLDocumentStore(make_engine(url))
-    yield s
-    s.close()
 
 
 class SlowBeat:

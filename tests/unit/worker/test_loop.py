@@ -9,7 +9,6 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -22,7 +21,7 @@ from gateway.model.message import DeliveryStatus
 from gateway.services.awaited_sends import AwaitedSends
 from gateway.services.deliver import DeliveryResult
 from gateway.services.ports import DeliveryLease
-from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore, make_engine, upgrade_database
+from gateway.store import DEFAULT_BUSY_TIMEOUT, SQLDocumentStore
 from gateway.worker.budget import Admission
 from gateway.worker.heartbeat import LeaseKeeper
 from gateway.worker.loop import DeliveryWorker, WorkerStats
@@ -75,15 +74,6 @@ class RecordingDeliverer(IdleDeliverer):
     async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
         self.delivered.append(lease.document_id)
         return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    upgrade_database(url)
-    s = SQLDocumentStore(make_engine(url))
-    yield s
-    s.close()
 
 
 W = TypeVar("W", bound=DeliveryWorker)
