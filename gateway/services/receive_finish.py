@@ -204,12 +204,9 @@ class InboundFinisher:
             # A received answer is applied (or held until our receipt) in the verdict's unit of work: once
             # the document is VALID nothing looks at it again, so an answer applied after that commit would
             # be lost to a store failure or a stop in between ("nothing already accepted is lost").
-            answered = answer and self._mls is not None
-            read = (
-                self._mls.read_answer(facts.document_id, envelope, business)
-                if answered and self._mls
-                else None
-            )
+            applier = self._mls if answer else None
+            read = applier.read_answer(facts.document_id, envelope, business) if applier is not None else None
+            answered = applier is not None
             draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
             recorded = self._record(facts, verdict, validated if draft else None, planned, read)
             if recorded is None:  # the draft or the answer spoiled the unit of work: the verdict and MLS
