@@ -34,7 +34,7 @@ from gateway.errors import XMLInputError
 from gateway.validation.blank_text import blank_free_chunks, blank_text_removable, without_blank_text
 from gateway.validation.saxon_text import received_text
 from gateway.validation.xsd import XSDLayer
-from gateway.xmlcore import may_embed_binary, root_name
+from gateway.xmlcore import declared_encoding, may_embed_binary, root_name
 from gateway.xmlcore.held import HeldDocument
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
 
@@ -51,8 +51,6 @@ _LINES: Final = (f"{{{_CAC}}}InvoiceLine", f"{{{_CAC}}}CreditNoteLine")
 _MAY_HOLD_ID: Final = re.compile(rb"Id\s*=")
 #: A temporary file's path Saxon reads as it is (a blank or a ``%`` would be read as a URI's).
 _PLAIN_PATH: Final = re.compile(r"/[A-Za-z0-9/._-]+")
-#: The encoding the XML declaration names (after a UTF-8 BOM, if any).
-_DECLARED_ENCODING: Final = re.compile(rb"(?:\xef\xbb\xbf)?<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +185,7 @@ def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> etree
         return None  # the tree path refuses it
     if docinfo.xml_version != "1.0" or (docinfo.encoding or "").upper() not in ("UTF-8", "UTF8"):
         return None  # Saxon reads the tree's serialisation then (``saxon_text``)
-    declared = _DECLARED_ENCODING.match(xml)
-    if declared is not None and declared.group(1).upper() not in (b"UTF-8", b"UTF8"):
+    if declared_encoding(xml) not in (None, "utf-8", "utf8"):
         # ``docinfo.encoding`` is what libxml2 read: a UTF-8 BOM wins over a declaration naming another
         # encoding, but Saxon reading the bytes from a file honours the declaration (ISO-8859-1: "é" is
         # two characters there, and string-length rules such as SE-R-001 answer otherwise): tree path.
