@@ -7,7 +7,9 @@ worker that died are taken over within a minute; a live worker keeps its leases 
 that another worker took over meanwhile (LeaseLost) is simply dropped - the delivery's own next step gets
 LeaseLost too and abandons the attempt. A beat that fails on the store is logged and tried again at the
 next beat; the lease margin (``gateway.config.LEASE_MARGIN_SECONDS``) covers one missed beat plus a
-database lock wait.
+database lock wait. A beat runs in a thread of its own limiter, not anyio's default one (40 threads) that
+the delivery steps share: with that many steps in threads (each may wait 30 s for SQLite's write lock) a
+beat queued behind them would let the leases of the sends in flight run out.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 from dataclasses import replace
 from datetime import timedelta
 
+import anyio
 import anyio.to_thread
 
 from gateway.errors import LeaseLost, StoreError
@@ -45,6 +48,8 @@ class LeaseKeeper:
         self._every = every
         self._held: dict[str, DeliveryLease] = {}
         self.beats = 0
+        # One thread: beats never overlap (``run`` awaits each), and none waits for the delivery steps'.
+        self._limiter = anyio.CapacityLimiter(1)
 
     def hold(self, lease: DeliveryLease) -> None:
         """Keep ``lease`` renewed until ``drop``."""
@@ -82,7 +87,9 @@ class LeaseKeeper:
             if not self._held:
                 continue
             try:
-                renewed = await anyio.to_thread.run_sync(self._renew, list(self._held.values()))
+                renewed = await anyio.to_thread.run_sync(
+                    self._renew, list(self._held.values()), limiter=self._limiter
+                )
             except StoreError as exc:
                 log.error("renewing %d delivery lease(s) failed: %s", len(self._held), exc)
                 continue
