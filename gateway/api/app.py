@@ -15,7 +15,7 @@ from gateway import __version__
 from gateway.api.apidocs import install_api_docs
 from gateway.api.auth import KeyRing
 from gateway.api.certificate_watch import run_certificate_watch
-from gateway.api.errors import install_error_handlers
+from gateway.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.head_requests import HeadAsGet
 from gateway.api.operations_guard import OperationsGuard
@@ -124,6 +124,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     )
     app.state.services = services
     app.state.keyring = KeyRing(settings.api.keys)
+    # The middleware stack, innermost first (each ``add_middleware`` wraps the ones before it).
     # Innermost: a body read too slowly (408) or abandoned (499) is answered here, before the
     # unexpected-error middleware around it could take the exception for a server error.
     app.add_middleware(
@@ -150,6 +151,11 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     # Outside the operations guard and the pages, which compare paths: an absolute-form target reaches them
     # as its path; inside the metrics, which count its answers too.
     app.add_middleware(RequestTargets)
+    # Around every middleware that judges a request (the request targets, the operations guard) and the
+    # routes: a bug anywhere there is answered with a problem+json 500 on a connection that stays usable
+    # (Starlette's outermost handler answers, then re-raises to the server, which drops it); inside the
+    # metrics and the request id, which see that 500 like any other answer.
+    app.add_middleware(UnexpectedErrorMiddleware)
     install_metrics(
         app, store=services.store, clock=services.clock, certificates=services.certificates
     )  # counts the 401s too

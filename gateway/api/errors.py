@@ -260,12 +260,12 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the problem+json handlers on ``app``.
 
-    Call before adding other middleware (except ``BodyDeadline``, which must sit inside it so that slow
-    or abandoned uploads are answered 408/499, not 500): the metrics and request-id middleware must see
-    its 500 like any other answer.
+    ``UnexpectedErrorMiddleware`` is added by ``create_app`` where it belongs in the middleware stack:
+    around ``BodyDeadline`` (slow or abandoned uploads are answered 408/499, not 500), the routes and the
+    middleware that judge requests, inside the metrics and request-id middleware (which must see its 500
+    like any other answer).
     """
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(Exception, _unexpected)
-    app.add_middleware(UnexpectedErrorMiddleware)

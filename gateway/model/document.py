@@ -7,8 +7,6 @@ UBL reader fills them from the document as evidence.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import re
 from typing import Annotated, Literal
@@ -30,34 +28,24 @@ _BLANK = re.compile(r"\s")
 
 
 def _base64_text(value: str) -> str:
-    """The text without blanks, if ``b64decode(validate=True)`` accepts it.
-
-    Checked slice by slice, so a 20 MB attachment costs a slice of decoded bytes at a time instead of its
-    whole decoded copy and an ASCII copy of the text. The slices before the last hold whole quanta of the
-    alphabet only; the last one starts before the trailing padding, so it is judged as in the whole.
+    """The text without its blanks, if it is ``xs:base64Binary`` (``is_xsd_base64``): the JSON input refuses
+    what the UBL's XSD layer would refuse later (``b64decode(validate=True)`` accepts ``AAAA====``,
+    ``QUJD=``, unused bits set and any Unicode blank). Checked slice by slice, as ``is_xsd_base64`` is: a
+    20 MB attachment costs the copy without blanks (none if it has none), no decoded one.
     """
-    compact = _without_blanks(value)
-    tail = compact[-_BASE64_SLICE:]
-    data = tail.rstrip("=")
-    try:
-        if len(compact) <= _BASE64_SLICE or not data:  # small, or padding longer than a slice
-            base64.b64decode(compact, validate=True)
-            return compact
-        padding_at = len(compact) - (len(tail) - len(data))
-        last = (padding_at - 1) // _BASE64_SLICE * _BASE64_SLICE
-        for start in range(0, last, _BASE64_SLICE):
-            if _BASE64_ALPHABET.fullmatch(compact, start, start + _BASE64_SLICE) is None:
-                raise ValueError("not base64")
-        base64.b64decode(compact[last:], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("BT-125 attached document is not valid base64") from exc
-    return compact
+    if not is_xsd_base64(value):
+        raise ValueError(
+            "BT-125 attached document is not valid base64 (xs:base64Binary: whole groups of four characters, "
+            "'=' padding only at the end, only space, tab, CR or LF between characters)"
+        )
+    return _without_blanks(value)
 
 
 def _without_blanks(value: str) -> str:
-    """``value`` without its blanks: the same object when it has none; else built a slice at a time (one
-    ``re.sub`` over wrapped text holds a piece per line, twice the text beside the result). CPython grows a
-    string only this function refers to in place, so the result is the only copy."""
+    """``value`` without its blanks (XML's only, once ``is_xsd_base64`` accepted it): the same object when it
+    has none; else built a slice at a time (one ``re.sub`` over wrapped text holds a piece per line, twice the
+    text beside the result). CPython grows a string only this function refers to in place, so the result is
+    the only copy."""
     if _BLANK.search(value) is None:
         return value
     compact = ""
@@ -78,10 +66,11 @@ def is_xsd_base64(value: str) -> bool:
     whole quanta of the alphabet once XML's blanks (space, tab, CR, LF) are removed, padding only in the last
     one, whose unused bits are zero.
 
-    Stricter than ``Base64Text`` (``b64decode(validate=True)``, which accepts ``AAAA====`` and drops any
-    Unicode blank): this is the schema's rule, for the XML as received. Judged a ``_BASE64_SLICE`` at a time
-    like ``_base64_text``, without a copy of the text without blanks nor a decoded one: each slice's blanks
-    are removed and its whole quanta matched, the last (up to) four characters carried to the next slice.
+    Stricter than ``b64decode(validate=True)`` (which accepts ``AAAA====`` and drops any Unicode blank):
+    this is the schema's rule, for the XML as received and for ``Base64Text`` at the JSON input. Judged a
+    ``_BASE64_SLICE`` at a time, without a copy of the text without blanks nor a decoded one: each slice's
+    blanks are removed and its whole quanta matched, the last (up to) four characters carried to the next
+    slice.
     """
     carried = ""
     for start in range(0, len(value), _BASE64_SLICE):
@@ -101,7 +90,7 @@ def is_xsd_base64(value: str) -> bool:
 
 def base64_decoded_size(compact: str) -> int:
     """Bytes that valid base64 without blanks (a ``Base64Text``) decodes to, without decoding it (nor
-    copying it): three per four characters before the padding, however long the padding."""
+    copying it): three per four characters before the padding."""
     end = len(compact)
     while end and compact[end - 1] == "=":
         end -= 1

@@ -3,6 +3,7 @@ problem+json 500 with an error id on a connection that stays usable (real uvicor
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -195,3 +196,40 @@ def test_a_currency_outside_iso_4217_is_a_422_naming_the_field(api: TestClient, 
     assert [str(e) for e in problem["errors"]] == [  # type: ignore[attr-defined]
         "currency: Value error, 'ABC' is not an ISO 4217 currency code (BR-CL-04)"
     ]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("content", ["AAAA====", "QUJD=", "QR==", "QU\u00a0JD"])
+def test_attachment_content_outside_xs_base64binary_is_a_422_naming_the_field(
+    api: TestClient, route: str, content: str
+) -> None:
+    # b64decode(validate=True) accepts these; the UBL's XSD (xs:base64Binary) does not.
+    document = json.loads(json.dumps(SAMPLE))
+    document["attachments"] = [
+        {"id": "att-1", "content": content, "mime_code": "application/pdf", "filename": "a.pdf"}
+    ]
+    response = api.post(route, json=document)
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/invalid-document-data"
+    [error] = [str(e) for e in problem["errors"]]  # type: ignore[attr-defined]
+    assert error.startswith(
+        "attachments.0.content: Value error, BT-125 attached document is not valid base64 (xs:base64Binary"
+    )
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_wrapped_attachment_content_is_accepted(api: TestClient, route: str) -> None:
+    encoded = base64.b64encode(b"%PDF-1.4 " * 40).decode()
+    document = json.loads(json.dumps(SAMPLE))
+    document["number"] = "WRAPPED-ATTACHMENT-1"  # the store is the session's: a number no other test sends
+    document["attachments"] = [
+        {
+            "id": "att-1",
+            "content": "\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + "\n",
+            "mime_code": "application/pdf",
+            "filename": "a.pdf",
+        }
+    ]
+    response = api.post(route, json=document)
+    assert response.status_code == {"/v1/convert": 200, "/v1/outbound/invoices": 202}[route], response.text

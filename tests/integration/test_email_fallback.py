@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
 import pytest
-from as4_support import INVOICE, RECEIVER, dev_pki
+from as4_support import RECEIVER, dev_pki
+from buyer_contact import BUYER_EMAIL, with_buyer_contact
 from delivery_support import SettableClock, UUIDs, queue_document, webhook_statuses
 from mail_support import MailRelay, parse_mail, relay_fixture  # noqa: F401 - the relay fixture
 
@@ -30,25 +31,6 @@ from tests.discovery_support import resolver_for
 from tests.integration.conftest import backend_store
 
 SENDER = "invoices@coop.test"
-BUYER_EMAIL = "kunde@buyer.test"
-
-
-def _with_contact(email: str | None, country: str, postcode: str) -> bytes:
-    """The sample invoice with a buyer e-mail (BT-58) and address (BT-53, BT-55)."""
-    head, sep, buyer = INVOICE.read_bytes().partition(b"<cac:AccountingCustomerParty>")
-    buyer = buyer.replace(
-        b"<cbc:PostalZone>0150</cbc:PostalZone>", f"<cbc:PostalZone>{postcode}</cbc:PostalZone>".encode(), 1
-    )
-    buyer = buyer.replace(
-        b"<cbc:IdentificationCode>NO</cbc:IdentificationCode>",
-        f"<cbc:IdentificationCode>{country}</cbc:IdentificationCode>".encode(),
-        1,
-    )
-    if email is not None:
-        marker = b"</cac:PartyLegalEntity>"
-        contact = f"<cac:Contact><cbc:ElectronicMail>{email}</cbc:ElectronicMail></cac:Contact>"
-        buyer = buyer.replace(marker, marker + contact.encode(), 1)
-    return head + sep + buyer
 
 
 @pytest.fixture(params=BACKENDS)
@@ -130,7 +112,7 @@ def test_a_buyer_not_registered_gets_the_invoice_by_email(
 ) -> None:
     handler, port = relay
     clock = SettableClock()
-    body = _with_contact(BUYER_EMAIL, "BE", "9000")  # Ghent: Dutch
+    body = with_buyer_contact(BUYER_EMAIL, "BE", "9000")  # Ghent: Dutch
     document_id = queue_document(store, body=body, number="INV-MAIL-1")
 
     result = _deliver(store, network, clock, port)
@@ -183,7 +165,7 @@ def test_a_document_type_not_supported_is_emailed_in_french(
     handler, port = relay
     endpoint = DevEndpoint("https://ap.example/as4", dev_pki().pki.aps["POP000002"].certificate)
     network.publish(RECEIVER, [DevService(BIS_CREDIT_NOTE, ((BIS_BILLING_PROCESS, (endpoint,)),))])
-    queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "1000"))  # Brussels: French
+    queue_document(store, body=with_buyer_contact(BUYER_EMAIL, "BE", "1000"))  # Brussels: French
     result = _deliver(store, network, SettableClock(), port)
     assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
     mail = parse_mail(handler.received[0][2])
@@ -197,7 +179,7 @@ def test_a_temporary_smtp_failure_is_retried_with_the_same_message(
     handler, port = relay
     clock = SettableClock()
     handler.script.append("451 4.3.0 try again later")
-    document_id = queue_document(store, body=_with_contact(BUYER_EMAIL, "NO", "0150"))
+    document_id = queue_document(store, body=with_buyer_contact(BUYER_EMAIL, "NO", "0150"))
 
     first = _deliver(store, network, clock, port)
     assert first.status is DeliveryStatus.RETRYING
@@ -231,7 +213,7 @@ def test_a_permanent_smtp_failure_fails_with_the_smtp_reason(
     handler, port = relay
     clock = SettableClock()
     handler.script.append("550 5.1.1 mailbox unavailable")
-    document_id = queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "4000"))
+    document_id = queue_document(store, body=with_buyer_contact(BUYER_EMAIL, "BE", "4000"))
     result = _deliver(store, network, clock, port)
     assert result.status is DeliveryStatus.FAILED
     reason = _document(store, document_id).status_reason or ""
@@ -267,7 +249,7 @@ def test_other_outcomes_are_not_emailed(
         network.smp.tampered.add(RECEIVER)
     else:
         email = None
-    document_id = queue_document(store, body=_with_contact(email, "BE", "9000"))
+    document_id = queue_document(store, body=with_buyer_contact(email, "BE", "9000"))
     result = _deliver(store, network, SettableClock(), port)
     assert result.status is status
     assert (_document(store, document_id).status_reason or "").startswith(reason)
@@ -280,7 +262,7 @@ def test_a_delivery_by_email_does_not_count_as_before_an_endpoint_while_it_is_se
     # An e-mailed document never reaches an endpoint's slot: a full worker must not put off saying busy for
     # it while the SMTP relay answers (Workers, busy signal, review pass).
     _, port = relay
-    queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "9000"), number="INV-MAIL-BEFORE")
+    queue_document(store, body=with_buyer_contact(BUYER_EMAIL, "BE", "9000"), number="INV-MAIL-BEFORE")
     watching: list[WatchingMailer] = []
 
     def wrap(inner: Mailer) -> Mailer:

@@ -8,6 +8,7 @@ server; ``CONNECT`` is a 501; any other target that is not a path is a 400 probl
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -165,3 +166,34 @@ def test_a_refused_target_whose_path_is_a_web_address_gets_a_400_page(port: int,
     [answer] = send(port, f"GET {target} HTTP/1.1\nAccept-Language: nl")
     assert (answer.status, answer.media_type) == (400, "text/html")
     assert "open het als een pad" in answer.body.decode()
+
+
+class Bug(RuntimeError):
+    """The programming error the test injects into ``RequestTargets``."""
+
+
+def test_an_unexpected_error_in_request_targets_is_the_500_problem_of_the_error_middleware(
+    port: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``RequestTargets`` runs inside ``UnexpectedErrorMiddleware``: its own bug is answered with the
+    problem+json 500 (an error id, nothing internal) and the connection stays usable, instead of Starlette's
+    outermost handler answering and re-raising to the server, which drops the connection."""
+
+    def broken(*_: object) -> str:
+        raise Bug("injected: secret internal detail")
+
+    monkeypatch.setattr("gateway.api.request_target._server_methods", broken)
+    caplog.set_level(logging.ERROR, logger="gateway.api")
+    failed, health = send(port, "OPTIONS * HTTP/1.1", "GET /healthz HTTP/1.1")
+    assert failed.status == 500
+    answer = problem(failed)
+    assert answer["type"] == "/problems/internal"
+    error_id = answer["error_id"]
+    assert isinstance(error_id, str)
+    assert error_id in str(answer["detail"])
+    assert b"injected" not in failed.body  # nothing internal leaks
+    assert failed.headers.get("connection", "").lower() != "close"
+    assert health.status == 200  # the same connection answers the next request
+    [record] = [r for r in caplog.records if error_id in r.getMessage()]
+    assert record.exc_info is not None
+    assert record.exc_info[0] is Bug

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from as4_support import dev_pki
+from buyer_contact import BUYER_EMAIL, with_buyer_contact
 from delivery_support import SettableClock, UUIDs, directory_json, queue_document, receiver_ap
 
 from gateway.errors import ParticipantNotRegistered
@@ -23,7 +24,6 @@ from gateway.services.ports import Endpoint
 from gateway.store import SQLDocumentStore
 from gateway.transport.directory import parse_directory
 from gateway.worker import BackoffPolicy
-from tests.integration.test_email_fallback import BUYER_EMAIL, _with_contact
 from tests.unit.services.test_deliver import URL, InProcessTransport
 
 LEASE = timedelta(minutes=5)
@@ -76,7 +76,7 @@ def test_a_document_sent_over_peppol_is_not_emailed_when_a_later_lookup_finds_th
         settings=DeliverySettings(message_id_domain="unit.test", lease_for=LEASE),
         email=EmailChannel(mailer, "invoices@coop.test"),
     )
-    document_id = queue_document(store, body=_with_contact(BUYER_EMAIL, "BE", "9000"))
+    document_id = queue_document(store, body=with_buyer_contact(BUYER_EMAIL, "BE", "9000"))
 
     def attempt() -> Any:
         with store.unit_of_work() as uow:
