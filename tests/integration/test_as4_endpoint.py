@@ -573,6 +573,35 @@ def test_work_after_receipts_beyond_the_backlog_bound_is_left_to_the_sweep(
     assert validations[0] == 5
 
 
+async def hang_up_on(app: FastAPI, msg: OutgoingMessage) -> None:
+    """Post ``msg`` to ``app``, hanging up as its answer's body is sent (the send raises)."""
+
+    async def hang_up(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("connection reset by peer")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/as4",
+        "raw_path": b"/as4",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in msg.headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+        "state": {},
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": msg.body, "more_body": False}
+
+    with pytest.raises(OSError, match="connection reset"):
+        await app(scope, receive, hang_up)
+
+
 def test_a_receipt_that_could_not_be_sent_gives_its_backlog_place_back(
     store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
 ) -> None:
@@ -582,31 +611,8 @@ def test_a_receipt_that_could_not_be_sent_gives_its_backlog_place_back(
     app = make_app(settings, store, validation_engine)
     hung_up, answered = make_message(), make_message()
 
-    async def hang_up(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            raise OSError("connection reset by peer")
-
     async def scenario() -> int:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "path": "/as4",
-            "raw_path": b"/as4",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(k.lower().encode(), v.encode()) for k, v in hung_up.headers.items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8080),
-            "state": {},
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": hung_up.body, "more_body": False}
-
-        with pytest.raises(OSError, match="connection reset"):
-            await app(scope, receive, hang_up)
+        await hang_up_on(app, hung_up)
         headers = list(answered.headers.items())
         return (await call(app, "POST", "/as4", headers, chunk=answered.body, chunks=1)).status
 
@@ -614,6 +620,36 @@ def test_a_receipt_that_could_not_be_sent_gives_its_backlog_place_back(
     status = {d.as4_message_id: d.status for d in inbound_documents(store)}
     assert status[hung_up.message_id] is InboundStatus.RECEIVED
     assert status[answered.message_id] is not InboundStatus.RECEIVED  # its work ran: the place was free
+
+
+@pytest.mark.parametrize("finisher", ["resend", "sweep"])
+def test_a_document_whose_receipt_could_not_be_sent_is_finished_by_the_resend_or_the_sweep(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    finisher: str,
+) -> None:
+    # The sender hangs up before its receipt is sent, so the work after it never runs here: the document
+    # is not held for it (IN_FLIGHT_HOLD), and the sender's resend (it got no receipt) or the next sweep
+    # finishes it at once, instead of 15 minutes later.
+    settings = settings_for(
+        artefacts_dir, tmp_path, pending_sweep_interval_seconds=3600, pending_sweep_age_seconds=0
+    )
+    app = make_app(settings, store, validation_engine)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    anyio.run(hang_up_on, app, msg)
+    [pending] = inbound_documents(store)
+    assert pending.status is InboundStatus.RECEIVED
+    if finisher == "resend":
+        headers = list(msg.headers.items())
+        again = anyio.run(lambda: call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1))
+        assert again.status == 200
+        assert verify_receipt(again.headers, again.body, msg, trust=dev_pki().trust, at=NOW).is_success
+    else:
+        assert sweep_pending_once(app.state.services) == 1
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
 
 
 def test_concurrent_deliveries_of_one_message_create_one_document(

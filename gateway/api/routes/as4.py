@@ -97,7 +97,7 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
                     )
                 del body
     except BaseException:
-        backlog.give_back(len(after))  # no answer, so no work after it
+        _drop(after, backlog)  # no answer, so no work after it
         raise
     limiter = _after_receipt_limiter(request, as4.max_concurrent_requests)
     return _ReceiptAnswer(result, after, backlog, limiter)
@@ -136,8 +136,10 @@ class _Backlog:
 
 class _ReceiptAnswer(Response):
     """The signal (HTTP 200), then the work after the receipt on the same connection, as a Starlette
-    background task would run it, except that its backlog places are given back even when the answer could
-    not be sent (the sender hung up: its document is the sweep's once its hold has passed)."""
+    background task would run it, except that when the answer could not be sent (the sender hung up) or the
+    work was cancelled before it ran, its documents are released at once (a resend of the message, which a
+    sender without its receipt makes, or the pending sweep finishes them: not 15 minutes later, once their
+    hold has passed) and its backlog places are given back."""
 
     def __init__(
         self,
@@ -159,7 +161,15 @@ class _ReceiptAnswer(Response):
                 # receipt at once, and waiting ones hold no thread of the pool the API requests need.
                 await anyio.to_thread.run_sync(_run_after_receipt, self._work, limiter=self._limiter)
         finally:
-            self._backlog.give_back(len(self._work))
+            _drop(self._work, self._backlog)
+
+
+def _drop(work: list[AfterReceipt], backlog: _Backlog) -> None:
+    """``work`` has run, or will not run here: its documents are no longer held for it (a no-op for the
+    work that ran, which released its own) and its backlog places are given back."""
+    for finish in work:
+        finish.release()
+    backlog.give_back(len(work))
 
 
 def _after_receipt_backlog(request: Request, bound: int) -> _Backlog:
