@@ -62,6 +62,13 @@ class AS4Settings(SettingsGroup):
     # in one process, each holding its document in memory; a document received beyond it stays pending and
     # is finished by the pending sweep below (api/routes/as4.py).
     max_after_receipt_backlog: int = Field(default=16, ge=1)
+    # ... and the MiB of their business documents, held in memory until their work ran: a document larger
+    # than what is left of it is left pending like one beyond the count; one larger than the whole budget
+    # is admitted alone, when no other waits or runs (the sweep would read it whole all the same). 64 MiB:
+    # ordinary invoices (10-100 KB) never reach it, 16 at once; documents with 5-20 MB PDF attachments
+    # wait 3 to 12 at a time instead of 16 (up to 16 x max_payload_bytes, 1.6 GiB, by the count alone);
+    # the same budget as the worker's (worker.max_in_flight_mib).
+    max_after_receipt_backlog_mib: int = Field(default=64, ge=1)
     rejected_evidence_prefix_bytes: int = Field(default=256, ge=0, le=256 * 1024)
     rejected_evidence_header_bytes: int = Field(default=384, ge=0, le=64 * 1024)
     rejected_evidence_retention_days: float = Field(default=30.0, gt=0)

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TypeAlias
 
 from gateway.as4 import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -89,8 +88,32 @@ __all__ = [
     "ReceiveResult",
 ]
 
-#: The work after a new message's receipt (``AS4Receiver.receive(defer=...)``): validate, record, hand on.
-AfterReceipt: TypeAlias = Callable[[], InboundStatus]
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AfterReceipt:
+    """The work after a new message's receipt (``AS4Receiver.receive(defer=...)``): calling it validates,
+    records and hands on the document (StoreError: the verdict could not be recorded; call it again).
+
+    Until it has run, the document is held for it (``InboundFinisher.hold``): the sweep and a resend of the
+    message leave the document alone. A caller that will not run it (the receipt could not be sent) calls
+    ``release``, so that they finish the document at once instead of once the hold has passed.
+
+    Attributes:
+        document_id: the received document.
+        size: its bytes, held in memory by the work until it has run.
+    """
+
+    document_id: str
+    size: int
+    _run: Callable[[], InboundStatus]
+    _release: Callable[[], None]
+
+    def __call__(self) -> InboundStatus:
+        return self._run()
+
+    def release(self) -> None:
+        """The document is no longer held for this work (a no-op once the work ran: it released it)."""
+        self._release()
 
 
 class AS4Receiver:
@@ -189,7 +212,9 @@ class AS4Receiver:
             defer: given, a new message's validation, record, MLS and expense are handed to it as one
                 callable (status RECEIVED here), for the caller to run after answering the receipt. The
                 callable raises StoreError when the verdict cannot be recorded. If it returns False (it
-                takes no more work), the document stays pending: the sweep or a start-up finishes it.
+                takes no more work), the document stays pending: the sweep or a start-up finishes it. A
+                caller that took it and will not run it (the receipt could not be sent) calls its
+                ``release``: the document is then the sweep's, or a resend's, at once.
                 None: all run here.
 
         Returns:
@@ -321,14 +346,19 @@ class AS4Receiver:
         # The work after the receipt holds the document in a HeldDocument only (the request's objects are
         # gone by then when it is deferred): its validation can spill a large one to a temporary file
         # while Saxon works on it (BENCHMARKS.md, *Memory, fifteenth pass*).
-        finish = partial(self._after_receipt, facts, HeldDocument(business))
+        finish = AfterReceipt(
+            record.document_id,
+            len(business),
+            partial(self._after_receipt, facts, HeldDocument(business)),
+            partial(self._finisher.release, record.document_id),
+        )
         if defer is None:
             status = finish()
         else:
             self._finisher.hold(record.document_id)
             # The caller answers the receipt first (evidence is committed), then runs it.
             if defer(finish) is False:
-                self._finisher.release(record.document_id)
+                finish.release()
                 log.warning(
                     "AS4 message %s accepted: inbound document %s left pending for the sweep (too much "
                     "work after receipts waiting in this process)",

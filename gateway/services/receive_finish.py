@@ -153,8 +153,9 @@ class InboundFinisher:
 
     def held(self, document_id: str) -> bool:
         """Whether the work after ``document_id``'s receipt is still to run here, so the sweep and a resend
-        leave the document to it. A hold older than ``IN_FLIGHT_HOLD`` is taken for lost work (the answer
-        could not be sent, so the web server never ran it) and dropped: the document is theirs then."""
+        leave the document to it. A hold older than ``IN_FLIGHT_HOLD`` is taken for lost work and dropped:
+        the document is theirs then. (Work the route knows it will not run, its receipt not sent, is
+        released at once: ``AfterReceipt.release``; this catches what is lost without a word.)"""
         since = self._in_flight.get(document_id)
         if since is None:
             return False

@@ -573,40 +573,139 @@ def test_work_after_receipts_beyond_the_backlog_bound_is_left_to_the_sweep(
     assert validations[0] == 5
 
 
-def test_a_receipt_that_could_not_be_sent_gives_its_backlog_place_back(
-    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
-) -> None:
-    # The sender hangs up before its receipt is sent: its work never runs (its document stays pending),
-    # and the one place of the backlog is free again for the next message.
-    settings = settings_for(artefacts_dir, tmp_path, max_after_receipt_backlog=1)
-    app = make_app(settings, store, validation_engine)
-    hung_up, answered = make_message(), make_message()
+async def hang_up_on(app: FastAPI, msg: OutgoingMessage) -> None:
+    """Post ``msg`` to ``app``, hanging up as its answer's body is sent (the send raises)."""
 
     async def hang_up(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
             raise OSError("connection reset by peer")
 
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/as4",
+        "raw_path": b"/as4",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in msg.headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+        "state": {},
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": msg.body, "more_body": False}
+
+    with pytest.raises(OSError, match="connection reset"):
+        await app(scope, receive, hang_up)
+
+
+def padded(ubl: bytes, size: int) -> bytes:
+    """``ubl`` made ``size`` bytes larger by a comment (its validation and draft are unchanged)."""
+    at = ubl.index(b"<cbc:CustomizationID>")
+    return ubl[:at] + b"<!--" + b"x" * (size - 7) + b"-->" + ubl[at:]
+
+
+def _stalled_deliveries(
+    app: FastAPI, store: FlakyStore, validation_engine: ValidationEngine, messages: list[OutgoingMessage]
+) -> tuple[list[int], int, tuple[int, int]]:
+    """Post ``messages`` one after the other while validation stalls; then let it go and wait for the work.
+
+    Returns:
+        The answers' HTTP statuses, the work items queued meanwhile, the backlog taken once it all ran.
+    """
+    validate = validation_engine.validate
+    stalled = threading.Event()
+
+    def stalled_validate(*args: Any, **kwargs: Any) -> Any:
+        assert stalled.wait(30)
+        return validate(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(validation_engine, "validate", stalled_validate)
+        with serve(app) as url, httpx.Client(timeout=60) as http:
+            responses = [http.post(url, content=msg.body, headers=dict(msg.headers)) for msg in messages]
+            limiter = app.state.as4_after_receipt
+            queued = limiter.borrowed_tokens + limiter.statistics().tasks_waiting
+            stalled.set()
+            deadline = time.monotonic() + 60
+            while limiter.borrowed_tokens or limiter.statistics().tasks_waiting:
+                assert time.monotonic() < deadline, "the work after the receipts did not finish"
+                time.sleep(0.05)
+            time.sleep(0.1)  # the places are given back just after the work's thread ended
+    return [r.status_code for r in responses], queued, app.state.as4_after_receipt_backlog.taken
+
+
+def test_work_after_receipts_beyond_the_byte_budget_is_left_to_the_sweep(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    # 1 MiB of documents may wait: the first 600 KB one is queued, the second is not (1.2 MB), the small
+    # one after it is (within what is left). The one left pending still got its receipt; the sweep
+    # finishes it.
+    settings = settings_for(
+        artefacts_dir,
+        tmp_path,
+        max_concurrent_requests=1,
+        max_after_receipt_backlog_mib=1,
+        pending_sweep_interval_seconds=3600,
+        pending_sweep_age_seconds=0,
+    )
+    app = make_app(settings, store, validation_engine)
+    example = official_example(artefacts_dir)
+    first, beyond = (make_message(sbd_of(padded(example, 600_000))) for _ in range(2))
+    small = make_message(sbd_of(example))
+    statuses, queued, taken = _stalled_deliveries(app, store, validation_engine, [first, beyond, small])
+    assert statuses == [200, 200, 200]
+    assert queued == 2
+    assert taken == (0, 0)  # places and bytes given back once the work ran
+    status = {d.as4_message_id: d.status for d in inbound_documents(store)}
+    assert status[first.message_id] is InboundStatus.VALID
+    assert status[small.message_id] is InboundStatus.VALID
+    assert status[beyond.message_id] is InboundStatus.RECEIVED
+    assert sweep_pending_once(app.state.services) == 1
+    assert {d.status for d in inbound_documents(store)} == {InboundStatus.VALID}
+
+
+def test_a_document_larger_than_the_whole_byte_budget_is_admitted_alone(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
+) -> None:
+    # A 1.5 MB document with a 1 MiB budget: queued when no other work waits (the sweep would hold it
+    # whole all the same), and nothing else is queued beside it, however small.
+    settings = settings_for(
+        artefacts_dir, tmp_path, max_concurrent_requests=1, max_after_receipt_backlog_mib=1
+    )
+    app = make_app(settings, store, validation_engine)
+    example = official_example(artefacts_dir)
+    large, small = make_message(sbd_of(padded(example, 1_500_000))), make_message(sbd_of(example))
+    statuses, queued, taken = _stalled_deliveries(app, store, validation_engine, [large, small])
+    assert statuses == [200, 200]
+    assert queued == 1
+    assert taken == (0, 0)
+    status = {d.as4_message_id: d.status for d in inbound_documents(store)}
+    assert status[large.message_id] is InboundStatus.VALID
+    assert status[small.message_id] is InboundStatus.RECEIVED
+
+
+@pytest.mark.parametrize("bound", ["places", "bytes"])
+def test_a_receipt_that_could_not_be_sent_gives_its_backlog_place_back(
+    store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path, bound: str
+) -> None:
+    # The sender hangs up before its receipt is sent: its work never runs (its document stays pending),
+    # and the one place of the backlog (or its bytes: two such documents exceed 1 MiB) is free again for
+    # the next message.
+    if bound == "places":
+        settings = settings_for(artefacts_dir, tmp_path, max_after_receipt_backlog=1)
+        hung_up, answered = make_message(), make_message()
+    else:
+        settings = settings_for(artefacts_dir, tmp_path, max_after_receipt_backlog_mib=1)
+        ubl = padded(official_example(artefacts_dir), 600_000)
+        hung_up, answered = make_message(sbd_of(ubl)), make_message(sbd_of(ubl))
+    app = make_app(settings, store, validation_engine)
+
     async def scenario() -> int:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "path": "/as4",
-            "raw_path": b"/as4",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(k.lower().encode(), v.encode()) for k, v in hung_up.headers.items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8080),
-            "state": {},
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": hung_up.body, "more_body": False}
-
-        with pytest.raises(OSError, match="connection reset"):
-            await app(scope, receive, hang_up)
+        await hang_up_on(app, hung_up)
         headers = list(answered.headers.items())
         return (await call(app, "POST", "/as4", headers, chunk=answered.body, chunks=1)).status
 
@@ -614,6 +713,37 @@ def test_a_receipt_that_could_not_be_sent_gives_its_backlog_place_back(
     status = {d.as4_message_id: d.status for d in inbound_documents(store)}
     assert status[hung_up.message_id] is InboundStatus.RECEIVED
     assert status[answered.message_id] is not InboundStatus.RECEIVED  # its work ran: the place was free
+    assert app.state.as4_after_receipt_backlog.taken == (0, 0)
+
+
+@pytest.mark.parametrize("finisher", ["resend", "sweep"])
+def test_a_document_whose_receipt_could_not_be_sent_is_finished_by_the_resend_or_the_sweep(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    finisher: str,
+) -> None:
+    # The sender hangs up before its receipt is sent, so the work after it never runs here: the document
+    # is not held for it (IN_FLIGHT_HOLD), and the sender's resend (it got no receipt) or the next sweep
+    # finishes it at once, instead of 15 minutes later.
+    settings = settings_for(
+        artefacts_dir, tmp_path, pending_sweep_interval_seconds=3600, pending_sweep_age_seconds=0
+    )
+    app = make_app(settings, store, validation_engine)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    anyio.run(hang_up_on, app, msg)
+    [pending] = inbound_documents(store)
+    assert pending.status is InboundStatus.RECEIVED
+    if finisher == "resend":
+        headers = list(msg.headers.items())
+        again = anyio.run(lambda: call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1))
+        assert again.status == 200
+        assert verify_receipt(again.headers, again.body, msg, trust=dev_pki().trust, at=NOW).is_success
+    else:
+        assert sweep_pending_once(app.state.services) == 1
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
 
 
 def test_concurrent_deliveries_of_one_message_create_one_document(

@@ -37,3 +37,11 @@ def test_a_circuit_that_would_shrink_is_refused() -> None:
     worker = {"breaker_open_seconds": 60, "breaker_max_open_seconds": 30}
     with pytest.raises(ValidationError, match="breaker_max_open_seconds"):
         Settings.model_validate({"worker": worker})
+
+
+def test_the_after_receipt_backlog_is_bounded_by_bytes_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().as4.max_after_receipt_backlog_mib == 64
+    monkeypatch.setenv("GATEWAY_AS4__MAX_AFTER_RECEIPT_BACKLOG_MIB", "8")
+    assert Settings().as4.max_after_receipt_backlog_mib == 8
+    with pytest.raises(ValidationError, match="max_after_receipt_backlog_mib"):
+        Settings.model_validate({"as4": {"max_after_receipt_backlog_mib": 0}})

@@ -6,7 +6,8 @@ peppol-as4.md §7.1); 503 problem+json means "not stored, retry later" (store do
 The receipt is answered as soon as the message and the receipt are committed (peppol-as4.md §13 #14);
 the business document's validation, its MLS and its expense draft run after the answer has been sent,
 on the same connection (``_ReceiptAnswer``), so the sending access point never waits for the Schematron.
-At most ``as4.max_after_receipt_backlog`` such items wait or run per process (``_Backlog``).
+At most ``as4.max_after_receipt_backlog`` such items, of at most ``as4.max_after_receipt_backlog_mib`` MiB of
+documents, wait or run per process (``_Backlog``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ _TOKEN_SEPARATORS = re.compile(r"[\s,;=]+")
 #: (``GATEWAY_AS4__PENDING_SWEEP_*``, ``api/pending_sweep.py``) or at the next start-up.
 AFTER_RECEIPT_TRIES: Final = 3
 AFTER_RECEIPT_PAUSE_SECONDS: Final = 2.0
+MIB: Final = 1024 * 1024
 
 
 def _unavailable(request: Request, detail: str) -> HTTPException:
@@ -79,7 +81,9 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
         result = await _off_loop(request, receiver.reject_oversized, headers, b"", limit)
         return Response(content=result.signal, status_code=200, media_type=result.content_type)
     slots = _as4_slots(request, as4.max_concurrent_requests, services.settings.server)
-    backlog = _after_receipt_backlog(request, as4.max_after_receipt_backlog)
+    backlog = _after_receipt_backlog(
+        request, as4.max_after_receipt_backlog, as4.max_after_receipt_backlog_mib * MIB
+    )
     after: list[AfterReceipt] = []
     try:
         async with slots.slot():
@@ -97,47 +101,66 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
                     )
                 del body
     except BaseException:
-        backlog.give_back(len(after))  # no answer, so no work after it
+        _drop(after, backlog)  # no answer, so no work after it
         raise
     limiter = _after_receipt_limiter(request, as4.max_concurrent_requests)
     return _ReceiptAnswer(result, after, backlog, limiter)
 
 
 class _Backlog:
-    """The work after receipts waiting or running in this process, at most ``bound`` items.
+    """The work after receipts waiting or running in this process: at most ``bound`` items, holding at most
+    ``budget`` bytes of documents (``AfterReceipt.size``), except that with nothing else taken one item is
+    taken whatever its size (a document larger than the whole budget is finished here, alone: the sweep
+    would hold it whole all the same).
 
     Without a bound a sender posting faster than the documents are validated (on one keep-alive connection,
     each answered at once) grew it without limit, each item holding its document in memory, and a graceful
-    shutdown waited for all of it. Beyond the bound the work is not queued: the document stays pending
+    shutdown waited for all of it; the count alone let ``bound`` documents of the largest size accepted be
+    held at once. Beyond either bound the work is not queued: the document stays pending
     (RECEIVED, committed with the receipt) and the pending sweep (``GATEWAY_AS4__PENDING_SWEEP_*``), a
     resend of the message, or the next start-up finishes it, once (the verdict is recorded only while the
     document awaits one). That keeps the receipt and costs the sender nothing, where a 503 would have to
     come before the message is read and stored, and would make it send the whole message again.
     """
 
-    def __init__(self, bound: int) -> None:
+    def __init__(self, bound: int, budget: int) -> None:
         self._bound = bound
+        self._budget = budget
         self._taken = 0
+        self._taken_bytes = 0
         self._lock = threading.Lock()  # taken in the receive thread, given back in the event loop
 
+    @property
+    def taken(self) -> tuple[int, int]:
+        """The places and the bytes taken now."""
+        with self._lock:
+            return self._taken, self._taken_bytes
+
     def take(self, into: list[AfterReceipt], work: AfterReceipt) -> bool:
-        """Queue ``work`` into ``into`` if a place is free (``AS4Receiver.receive``'s ``defer``)."""
+        """Queue ``work`` into ``into`` if a place and its bytes are free (``AS4Receiver.receive``'s
+        ``defer``)."""
         with self._lock:
             if self._taken >= self._bound:
                 return False
+            if self._taken and self._taken_bytes + work.size > self._budget:
+                return False
             self._taken += 1
+            self._taken_bytes += work.size
         into.append(work)
         return True
 
-    def give_back(self, places: int) -> None:
+    def give_back(self, work: list[AfterReceipt]) -> None:
         with self._lock:
-            self._taken -= places
+            self._taken -= len(work)
+            self._taken_bytes -= sum(finish.size for finish in work)
 
 
 class _ReceiptAnswer(Response):
     """The signal (HTTP 200), then the work after the receipt on the same connection, as a Starlette
-    background task would run it, except that its backlog places are given back even when the answer could
-    not be sent (the sender hung up: its document is the sweep's once its hold has passed)."""
+    background task would run it, except that when the answer could not be sent (the sender hung up) or the
+    work was cancelled before it ran, its documents are released at once (a resend of the message, which a
+    sender without its receipt makes, or the pending sweep finishes them: not 15 minutes later, once their
+    hold has passed) and its backlog places are given back."""
 
     def __init__(
         self,
@@ -159,13 +182,21 @@ class _ReceiptAnswer(Response):
                 # receipt at once, and waiting ones hold no thread of the pool the API requests need.
                 await anyio.to_thread.run_sync(_run_after_receipt, self._work, limiter=self._limiter)
         finally:
-            self._backlog.give_back(len(self._work))
+            _drop(self._work, self._backlog)
 
 
-def _after_receipt_backlog(request: Request, bound: int) -> _Backlog:
+def _drop(work: list[AfterReceipt], backlog: _Backlog) -> None:
+    """``work`` has run, or will not run here: its documents are no longer held for it (a no-op for the
+    work that ran, which released its own) and its backlog places and bytes are given back."""
+    for finish in work:
+        finish.release()
+    backlog.give_back(work)
+
+
+def _after_receipt_backlog(request: Request, bound: int, budget: int) -> _Backlog:
     backlog: _Backlog | None = getattr(request.app.state, "as4_after_receipt_backlog", None)
     if backlog is None:
-        backlog = _Backlog(bound)
+        backlog = _Backlog(bound, budget)
         request.app.state.as4_after_receipt_backlog = backlog
     return backlog
 
