@@ -115,15 +115,18 @@ def split_content_type(value: str) -> tuple[str, dict[str, str]]:
     Segments without ``=`` or with a blank in the name are ignored.
     """
     main, _, rest = value.partition(";")
-    params: dict[str, str] = {}
+    return main.strip().lower(), dict(_parameters(rest))
+
+
+def _parameters(rest: str) -> Iterator[tuple[str, str]]:
+    """(lower-case name, value) of each parameter in ``rest``, in order, repeated names included."""
     for segment in _split_parameters(rest):
         name, sep, raw = segment.partition("=")
         key = name.strip().lower()
         if not sep or not key or any(c.isspace() for c in key):
             continue
         raw = raw.strip()
-        params[key] = _unquote(raw) if raw.startswith('"') else raw
-    return main.strip().lower(), params
+        yield key, _unquote(raw) if raw.startswith('"') else raw
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -237,6 +240,9 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
     media, params = split_content_type(content_type)
     if media != "multipart/related":
         raise MimeError(f"Content-Type {media!r} is not multipart/related")
+    names = [name for name, _ in _parameters(content_type.partition(";")[2])]
+    if len(names) != len(set(names)):  # RFC 6838 §4.3; a reader taking the first would see another message
+        raise MimeError("Content-Type names a parameter more than once")
     boundary = params.get("boundary", "")
     if not _BOUNDARY_OK.match(boundary):
         raise MimeError("missing or invalid multipart boundary")

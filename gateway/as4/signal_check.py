@@ -71,8 +71,9 @@ def _reference_key(el: etree._Element) -> tuple[object, ...]:
     )
 
 
-def load_signal(headers: Mapping[str, str], body: bytes) -> etree._Element:
-    """Parse a signal: bare SOAP XML, a multipart/related response (root part) or an HTTP dump.
+def load_signal(headers: Mapping[str, str], body: bytes, *, dump: bool = True) -> etree._Element:
+    """Parse a signal: bare SOAP XML, a multipart/related response (root part) or an HTTP dump (``dump``:
+    one, not a dump inside a dump: a hostile answer of header blocks would recurse once per block).
 
     Raises:
         XMLInputError / MimeError / RemoteProtocolError: unreadable.
@@ -83,12 +84,12 @@ def load_signal(headers: Mapping[str, str], body: bytes) -> etree._Element:
     if media == "multipart/related":
         _, root = parse_multipart(content_type, body)
         data = root.body
-    elif not body.lstrip().startswith(b"<") and b"\n\n" in body.replace(b"\r\n", b"\n"):
+    elif dump and not body.lstrip().startswith(b"<") and b"\n\n" in body.replace(b"\r\n", b"\n"):
         # An HTTP dump (status line + headers + blank line + XML), as phase4's *.as4in files.
         from gateway.as4.mime import split_raw_message
 
         hdrs, rest = split_raw_message(body)
-        return load_signal(hdrs, rest)
+        return load_signal(hdrs, rest, dump=False)
     return parse_xml(data, what="signal")
 
 

@@ -72,6 +72,8 @@ def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
     elements = [c for c in root if isinstance(c.tag, str)]
     if root.tag != _S + "StandardBusinessDocument" or root.nsmap != {None: SBDH_NS} or len(elements) != 2:
         return None
+    if elements[0].tag != _S + "StandardBusinessDocumentHeader":  # the scan's anchor is only a prefix
+        return None
     payload = elements[1]
     header = _read_header(elements[0], etree.QName(payload))
     business = data[span[0] : span[1]]  # the copy the document is kept as

@@ -494,3 +494,11 @@ def test_request_content_types(content_type: str, why: str) -> None:
     msg = make_message()
     exc = verdict(msg.body, msg, headers={"Content-Type": content_type})
     assert (exc.ebms, why in exc.detail) == (E.INVALID_HEADER, True), exc.detail
+
+
+def test_a_content_type_parameter_named_twice() -> None:
+    # SOAP 1.1 to a reader taking the first ``type``, SOAP 1.2 to one taking the last: refused, not guessed.
+    msg = make_message()
+    content_type = msg.headers["Content-Type"].replace("type=", 'type="text/xml"; type=', 1)
+    exc = verdict(msg.body, msg, headers={"Content-Type": content_type})
+    assert (exc.ebms, "more than once" in exc.detail) == (E.INVALID_HEADER, True), exc.detail

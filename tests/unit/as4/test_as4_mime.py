@@ -65,6 +65,14 @@ def test_quoted_printable() -> None:
         ("multipart/related; boundary=b; start=<zz>", b"--b\r\n\r\nx\r\n--b--"),
         ("multipart/related; boundary=b", b"--b\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!\r\n--b--"),
         ("multipart/related; boundary=b", b"--b\r\nContent-Transfer-Encoding: x-uue\r\n\r\nx\r\n--b--"),
+        # A parameter named twice (RFC 6838 §4.3: an error): readers taking the first and the last differ.
+        ("multipart/related; boundary=zz; boundary=b", b"--b\r\n\r\nx\r\n--b--"),
+        ("multipart/related; Boundary=b; boundary=b", b"--b\r\n\r\nx\r\n--b--"),
+        (
+            'multipart/related; boundary=b; type="text/xml"; type="application/soap+xml"',
+            b"--b\r\n\r\nx\r\n--b--",
+        ),
+        ("multipart/related; boundary=b; start=<zz>; start=<a>", b"--b\r\nContent-ID: <a>\r\n\r\nx\r\n--b--"),
     ],
 )
 def test_broken_mime(ct: str, body: bytes) -> None:

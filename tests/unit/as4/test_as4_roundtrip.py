@@ -150,6 +150,14 @@ def test_empty_or_garbage_response() -> None:
     assert SendOutcome.SUCCESS.is_success
 
 
+def test_a_response_of_header_blocks_in_header_blocks_is_an_invalid_signal() -> None:
+    # A hostile receiver's answer: each blank-line-ended block read as one more HTTP dump around the rest
+    # was a recursion (RecursionError after a thousand, one copy of the body each) instead of a verdict.
+    msg = make_message()
+    body = b"HTTP/1.1 200 OK\nX-A: b\n\n" + b"X-A: b\n\n" * 5_000 + b"<S12:Envelope/>"
+    assert verify_receipt({}, body, msg).outcome is SendOutcome.INVALID_SIGNAL_MESSAGE_RECEIVED
+
+
 def test_split_helper_finds_parts() -> None:
     msg = make_message()
     _, soap, att, cid = split(msg)

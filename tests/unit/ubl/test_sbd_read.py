@@ -11,7 +11,7 @@ from lxml import etree
 from gateway.errors import MappingError, XMLInputError
 from gateway.ubl import sbd_read, sbdh
 from gateway.ubl.sbd_read import read_sbd
-from gateway.ubl.sbdh import SBDHData, parse_sbd
+from gateway.ubl.sbdh import SBDH_NS, SBDHData, parse_sbd
 from tests.unit.ubl.sbd_support import wrap
 
 INV = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -88,7 +88,19 @@ MUTANTS: list[Mutant] = [
     lambda s: s.replace(b"<cbc:Note", b"<d>" * 255 + b"</d>" * 255 + b"<cbc:Note"),  # one level too deep
     lambda s: s.replace(b"<cbc:Note", b"<d>" * 50_000 + b"</d>" * 50_000 + b"<cbc:Note"),
     lambda s: s.replace(b"<cbc:Note", b"<" + b"n" * 50_001 + b"/><cbc:Note"),  # too long without huge_tree
+    # A first child that is not the SBDH: its end tag still starts as the header's does (the byte scan's
+    # anchor), or it has the header's name in another namespace, its children in the SBDH's.
+    lambda s: s.replace(b"StandardBusinessDocumentHeader>", b"StandardBusinessDocumentHeaderX>"),
+    lambda s: _header_children_redeclared(
+        s.replace(b"<StandardBusinessDocumentHeader>", b"<StandardBusinessDocumentHeader xmlns='urn:other'>")
+    ),
 ]
+
+
+def _header_children_redeclared(sbd: bytes) -> bytes:
+    for child in (b"HeaderVersion", b"Sender", b"Receiver", b"DocumentIdentification", b"BusinessScope"):
+        sbd = sbd.replace(b"<" + child + b">", b"<" + child + b" xmlns='" + SBDH_NS.encode() + b"'>", 1)
+    return sbd
 
 
 def _verdict(read: Callable[..., SBDHData], sbd: bytes) -> object:
