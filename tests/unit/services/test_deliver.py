@@ -771,3 +771,59 @@ def test_a_delivery_whose_lookup_failed_no_longer_counts_as_before_its_endpoint_
     assert seen == [0]
     assert told == [0]
     assert deliverer.before_endpoints() == 0
+
+
+class RefusingTransport:
+    """Every connection is refused (a dead receiving AP); remembers the URLs it was asked to post to."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> HTTPResponse:
+        self.urls.append(url)
+        raise TransportError(f"POST {url}: ConnectError: connection refused")
+
+
+def test_one_receiving_ap_spelled_two_ways_in_the_smp_is_one_endpoint_for_its_circuit(rig: Rig) -> None:
+    # Two receivers served by one AP whose SMP entries spell its URL differently (host case, explicit
+    # default port: RFC 3986 §6.2.2.1, §6.2.3, the same endpoint) must share its limit and circuit breaker:
+    # keyed by the raw string, a dead AP would need its failures counted once per spelling and would hold
+    # per_endpoint sends per spelling.
+    from gateway.services.circuit_breaker import BreakerPolicy
+    from gateway.services.endpoint_gate import EndpointGate
+
+    other = ParticipantID.parse("0088:7300010000003")
+    entries = {
+        **directory_json("https://ap.receiver.test/as4"),
+        **directory_json("https://AP.Receiver.TEST:443/as4", participant=other),
+    }
+    rig.directory = parse_directory(entries, base_dir=Path("."))
+    transport = RefusingTransport()
+    plain = rig.deliverer()
+    policy = BreakerPolicy(failure_threshold=2, open_for=timedelta(minutes=10))
+    deliverer = Deliverer(
+        store=rig.store,
+        resolver=rig.directory,
+        transport=transport,
+        identity=dev_pki().sender,
+        trust=dev_pki().trust,
+        clock=rig.clock,
+        ids=UUIDs(),
+        retry=plain._retry,
+        jitter=random.Random(1).random,
+        settings=plain._settings,
+        gate=EndpointGate(per_endpoint=4, breaker=policy, clock=rig.clock),
+    )
+    first, second = queue_document(rig.store), queue_document(rig.store, receiver=other)
+    third = queue_document(rig.store)
+
+    leases = {lease.document_id: lease for lease in rig.lease("w1")}
+
+    async def main() -> list[DeliveryResult]:
+        return [await deliverer.deliver_one(leases[i]) for i in (first, second, third)]
+
+    results = asyncio.run(main())
+    assert [r.sent for r in results] == [True, True, False], transport.urls
+    assert results[2].deferred
+    reason = rig.document(third).status_reason or ""
+    assert reason.startswith("circuit-open: https://ap.receiver.test/as4 failed 2 times in a row"), reason

@@ -7,10 +7,11 @@ import itertools
 import math
 from datetime import timedelta
 
+import pytest
 from delivery_support import SettableClock
 
 from gateway.services.circuit_breaker import BreakerPolicy, CircuitState
-from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
+from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit, endpoint_key
 
 SLOW = "https://slow.example/as4"
 FAST = "https://fast.example/as4"
@@ -167,3 +168,19 @@ def test_a_timed_out_first_send_is_no_measurement_its_first_answer_is() -> None:
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
     assert gaps == [0.05, 0.05], gaps
     assert len(held) == 4
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("https://ap.example/as4", "https://AP.Example:443/as4", True),  # host case, default port
+        ("HTTPS://ap.example", "https://ap.example/", True),  # scheme case, empty path
+        ("https://[::1]:443/as4", "https://[::1]/as4", True),
+        ("https://ap.example/as4", "https://ap.example:8443/as4", False),  # another port
+        ("https://ap.example/as4", "http://ap.example/as4", False),  # another scheme
+        ("https://ap.example/as4", "https://ap.example/as4/", False),  # another path
+        ("https://ap.example/as4", "https://ap.example/AS4", False),  # paths are case-sensitive
+    ],
+)
+def test_an_endpoint_is_keyed_by_its_url_as_rfc_3986_compares_them(one: str, other: str, same: bool) -> None:
+    assert (endpoint_key(one) == endpoint_key(other)) is same
