@@ -169,6 +169,8 @@ class EndpointGate:
         state = known.breaker.state(now)
         if state is CircuitState.OPEN or known.in_flight >= self._limit:
             return self._refuse(endpoint, known, now)
+        if state is CircuitState.HALF_OPEN and known.breaker.probing:
+            return self._probing(endpoint, known, now)  # as ``acquire`` would refuse it
         return None
 
     def busy(self, endpoint: str) -> bool:
@@ -220,8 +222,7 @@ class EndpointGate:
         breaker = known.breaker
         admission = breaker.admit(now)
         if admission is Admission.REFUSED:  # half-open, its probe is in flight
-            reason = f"endpoint-busy: probing {endpoint} after {breaker.failures} failures"
-            return GateRefusal(False, reason, self._next_place(known, now))
+            return self._probing(endpoint, known, now)
         known.started.append(now)
         return SendPermit(endpoint, admission is Admission.PROBE, now)
 
@@ -237,6 +238,11 @@ class EndpointGate:
             )
             return GateRefusal(True, reason, retry_at)
         reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
+        return GateRefusal(False, reason, self._next_place(known, now))
+
+    def _probing(self, endpoint: str, known: _Endpoint, now: datetime) -> GateRefusal:
+        """The refusal while a half-open circuit's probe is in flight (no open circuit for the document)."""
+        reason = f"endpoint-busy: probing {endpoint} after {known.breaker.failures} failures"
         return GateRefusal(False, reason, self._next_place(known, now))
 
     def sending(self, permit: SendPermit) -> None:

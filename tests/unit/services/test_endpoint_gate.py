@@ -136,6 +136,27 @@ def test_refusal_answers_without_taking_a_slot() -> None:
     assert opened.circuit_open
 
 
+def test_refusal_says_what_acquire_would_while_the_half_open_circuits_probe_is_in_flight() -> None:
+    # A job refused before is handed back on ``refusal`` alone, unread and without a lookup (the Deliverer's
+    # shortcut): answering None while the probe is out sent every such job through reading its document and
+    # a fresh SMP lookup (a retry bypasses the cache) only for ``acquire`` to refuse it the same way.
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=4)
+    for _ in range(2):
+        g.release(permit(g.acquire(SLOW)), ok=False)
+    clock.advance(seconds=30)
+    probe = permit(g.acquire(SLOW))
+    assert probe.probe
+    waiting = g.refusal(SLOW)
+    assert waiting is not None
+    assert not waiting.circuit_open
+    assert "probing" in waiting.reason
+    assert waiting.retry_at > clock.now()
+    assert g.in_flight(SLOW) == 1  # no slot taken
+    g.release(probe, ok=None)  # the probe did not send: the next job probes
+    assert g.refusal(SLOW) is None
+
+
 def test_an_endpoints_first_send_sets_its_duration_and_only_then_a_wait_is_expected() -> None:
     clock = SettableClock()
     g = gate(clock)
