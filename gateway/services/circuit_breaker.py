@@ -81,6 +81,11 @@ class CircuitBreaker:
         return self._failures
 
     @property
+    def probing(self) -> bool:
+        """A half-open circuit's probe is in flight: every other send is refused until it ends."""
+        return self._probing
+
+    @property
     def retry_at(self) -> datetime | None:
         """When an open circuit lets its probe through; None when closed."""
         return self._retry_at

@@ -62,7 +62,7 @@ from gateway.services.delivery_outcome import (
 )
 from gateway.services.delivery_steps import DeliverySteps
 from gateway.services.email_fallback import EmailChannel
-from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
+from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit, endpoint_key
 from gateway.services.endpoint_slots import EndpointSlots
 from gateway.services.ports import (
     AS4Transport,
@@ -305,10 +305,11 @@ class Deliverer:
         self._reached_endpoint(token)  # it sends, waits for a slot (counted there, same step) or is refused
         if self._slots is None:
             return await self._send_as4(lease, prepared, endpoint, None)
-        permit = await self._slots.acquire(endpoint.url)
+        key = endpoint_key(endpoint.url)  # one receiving AP however its SMP entries spell its URL
+        permit = await self._slots.acquire(key)
         if isinstance(permit, GateRefusal):
             # The endpoint is busy or its circuit open: hand the job back, not counted as an attempt.
-            return await self._defer(lease, endpoint.url, permit)
+            return await self._defer(lease, key, permit)
         try:
             return await self._send_as4(lease, prepared, endpoint, permit)
         finally:

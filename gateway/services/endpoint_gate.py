@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
+from urllib.parse import urlsplit
 
 from gateway.services.circuit_breaker import Admission, BreakerPolicy, CircuitBreaker, CircuitState
 from gateway.services.ports import Clock
@@ -28,6 +29,34 @@ DURATION_WEIGHT: Final = 0.2
 #: Bounds of the spacing between two refused jobs' return times (seconds).
 MIN_SPACING: Final = 0.01
 MAX_SPACING: Final = 60.0
+
+
+#: The port an endpoint URL without one is reached on.
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+def endpoint_key(url: str) -> str:
+    """The gate's key of an endpoint URL: its scheme and host in lower case, its default port left out and an
+    empty path as ``/`` (RFC 3986 §6.2.2.1, §6.2.3: the same endpoint however an SMP spells it, so one
+    receiving AP gets one limit and one circuit breaker). The path and query are kept as they are. A URL
+    that cannot be read is its own key."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    host = parts.hostname
+    if not parts.scheme or host is None:
+        return url
+    scheme = parts.scheme.lower()
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 literal
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    user = parts.netloc.rpartition("@")[0]
+    netloc = f"{user}@{host}" if user else host
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{scheme}://{netloc}{parts.path or '/'}{query}"
 
 
 @dataclass(slots=True)
@@ -140,6 +169,8 @@ class EndpointGate:
         state = known.breaker.state(now)
         if state is CircuitState.OPEN or known.in_flight >= self._limit:
             return self._refuse(endpoint, known, now)
+        if state is CircuitState.HALF_OPEN and known.breaker.probing:
+            return self._probing(endpoint, known, now)  # as ``acquire`` would refuse it
         return None
 
     def busy(self, endpoint: str) -> bool:
@@ -191,8 +222,7 @@ class EndpointGate:
         breaker = known.breaker
         admission = breaker.admit(now)
         if admission is Admission.REFUSED:  # half-open, its probe is in flight
-            reason = f"endpoint-busy: probing {endpoint} after {breaker.failures} failures"
-            return GateRefusal(False, reason, self._next_place(known, now))
+            return self._probing(endpoint, known, now)
         known.started.append(now)
         return SendPermit(endpoint, admission is Admission.PROBE, now)
 
@@ -208,6 +238,11 @@ class EndpointGate:
             )
             return GateRefusal(True, reason, retry_at)
         reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
+        return GateRefusal(False, reason, self._next_place(known, now))
+
+    def _probing(self, endpoint: str, known: _Endpoint, now: datetime) -> GateRefusal:
+        """The refusal while a half-open circuit's probe is in flight (no open circuit for the document)."""
+        reason = f"endpoint-busy: probing {endpoint} after {known.breaker.failures} failures"
         return GateRefusal(False, reason, self._next_place(known, now))
 
     def sending(self, permit: SendPermit) -> None:

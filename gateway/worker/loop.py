@@ -214,8 +214,9 @@ class DeliveryWorker:
         the transport timeouts), so SIGTERM never interrupts a send; a second signal may cancel the task:
         the deliveries in flight are cancelled, their leases expire and the jobs are picked up again. A
         StoreError while leasing is logged and retried after ``store_retry_delay`` (a stop request ends
-        that wait at once); with ``once`` it propagates. The run ends once the wake-up signal is closed
-        (``JobSignal.aclose``: on PostgreSQL a listening worker has handed the role on).
+        that wait at once); with ``once`` it propagates once the deliveries in flight have ended. The run
+        ends once the wake-up signal is closed (``JobSignal.aclose``: on PostgreSQL a listening worker has
+        handed the role on).
         """
         stop = stop or asyncio.Event()
         stats = WorkerStats()
@@ -257,7 +258,12 @@ class DeliveryWorker:
                         leases, prepared = await self._take(min(room, self._batch_size), admission)
                     except StoreError as exc:
                         if once:
-                            raise  # a single pass reports the failure to its caller
+                            # A single pass reports the failure to its caller - once its deliveries in
+                            # flight have ended: like a stop request, it does not cut a send off.
+                            if flying:
+                                await asyncio.wait(flying)
+                                self._collect(flying, keeper, stats)
+                            raise
                         # Transient (SQLite "database is locked", PostgreSQL restart, pool timeout): the
                         # worker outlives it. One line per failure, no traceback: an outage would flood
                         # the log. Deliveries in flight go on meanwhile.

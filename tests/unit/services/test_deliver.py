@@ -771,3 +771,136 @@ def test_a_delivery_whose_lookup_failed_no_longer_counts_as_before_its_endpoint_
     assert seen == [0]
     assert told == [0]
     assert deliverer.before_endpoints() == 0
+
+
+class RefusingTransport:
+    """Every connection is refused (a dead receiving AP); remembers the URLs it was asked to post to."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> HTTPResponse:
+        self.urls.append(url)
+        raise TransportError(f"POST {url}: ConnectError: connection refused")
+
+
+def test_one_receiving_ap_spelled_two_ways_in_the_smp_is_one_endpoint_for_its_circuit(rig: Rig) -> None:
+    # Two receivers served by one AP whose SMP entries spell its URL differently (host case, explicit
+    # default port: RFC 3986 §6.2.2.1, §6.2.3, the same endpoint) must share its limit and circuit breaker:
+    # keyed by the raw string, a dead AP would need its failures counted once per spelling and would hold
+    # per_endpoint sends per spelling.
+    from gateway.services.circuit_breaker import BreakerPolicy
+    from gateway.services.endpoint_gate import EndpointGate
+
+    other = ParticipantID.parse("0088:7300010000003")
+    entries = {
+        **directory_json("https://ap.receiver.test/as4"),
+        **directory_json("https://AP.Receiver.TEST:443/as4", participant=other),
+    }
+    rig.directory = parse_directory(entries, base_dir=Path("."))
+    transport = RefusingTransport()
+    plain = rig.deliverer()
+    policy = BreakerPolicy(failure_threshold=2, open_for=timedelta(minutes=10))
+    deliverer = Deliverer(
+        store=rig.store,
+        resolver=rig.directory,
+        transport=transport,
+        identity=dev_pki().sender,
+        trust=dev_pki().trust,
+        clock=rig.clock,
+        ids=UUIDs(),
+        retry=plain._retry,
+        jitter=random.Random(1).random,
+        settings=plain._settings,
+        gate=EndpointGate(per_endpoint=4, breaker=policy, clock=rig.clock),
+    )
+    first, second = queue_document(rig.store), queue_document(rig.store, receiver=other)
+    third = queue_document(rig.store)
+
+    leases = {lease.document_id: lease for lease in rig.lease("w1")}
+
+    async def main() -> list[DeliveryResult]:
+        return [await deliverer.deliver_one(leases[i]) for i in (first, second, third)]
+
+    results = asyncio.run(main())
+    assert [r.sent for r in results] == [True, True, False], transport.urls
+    assert results[2].deferred
+    reason = rig.document(third).status_reason or ""
+    assert reason.startswith("circuit-open: https://ap.receiver.test/as4 failed 2 times in a row"), reason
+
+
+class CountingLookup:
+    """The directory, counting the lookups of each receiver."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.asked = 0
+
+    async def resolve(self, *args: Any) -> Endpoint:
+        self.asked += 1
+        return await self.inner.resolve(*args)  # type: ignore[no-any-return]
+
+
+class DeadThenHeldTransport:
+    """The first request is refused (the circuit opens); the next one (the probe) waits for ``answer``."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.answer = asyncio.Event()
+
+    async def post(self, url: str, *, headers: Mapping[str, str], body: bytes) -> HTTPResponse:
+        self.calls += 1
+        if self.calls > 1:
+            await self.answer.wait()
+        raise TransportError(f"POST {url}: ConnectError: connection refused")
+
+
+def test_a_job_refused_for_the_probe_in_flight_is_handed_back_again_without_a_lookup(rig: Rig) -> None:
+    # While a half-open circuit's probe is out, a job refused for it before is handed back again on the
+    # gate's word (``refusal``), like a job refused for a busy endpoint: not read and looked up again each
+    # time it comes back only to be refused.
+    from gateway.services.circuit_breaker import BreakerPolicy
+    from gateway.services.endpoint_gate import EndpointGate
+
+    lookup = CountingLookup(rig.directory)
+    transport = DeadThenHeldTransport()
+    plain = rig.deliverer()
+    policy = BreakerPolicy(failure_threshold=1, open_for=timedelta(seconds=30))
+    deliverer = Deliverer(
+        store=rig.store,
+        resolver=lookup,
+        transport=transport,
+        identity=dev_pki().sender,
+        trust=dev_pki().trust,
+        clock=rig.clock,
+        ids=UUIDs(),
+        retry=plain._retry,
+        jitter=random.Random(1).random,
+        settings=plain._settings,
+        gate=EndpointGate(per_endpoint=4, breaker=policy, clock=rig.clock),
+    )
+    probed, other = queue_document(rig.store), queue_document(rig.store, at=NOW + timedelta(seconds=30))
+
+    def leased() -> dict[str, DeliveryLease]:
+        return {lease.document_id: lease for lease in rig.lease("w")}
+
+    async def main() -> list[DeliveryResult]:
+        assert (await deliverer.deliver_one(leased()[probed])).status is DeliveryStatus.RETRYING  # opens it
+        rig.clock.advance(seconds=60)  # the open period and the backoff are over
+        both = leased()
+        probe = asyncio.ensure_future(deliverer.deliver_one(both[probed]))
+        while transport.calls < 2:
+            await asyncio.sleep(0.01)
+        refused = [await deliverer.deliver_one(both[other])]  # refused: the probe is out
+        assert lookup.asked == 3
+        rig.clock.advance(seconds=5)  # its place in the endpoint's queue: it comes back, the probe still out
+        refused.append(await deliverer.deliver_one(leased()[other]))
+        transport.answer.set()
+        await probe
+        return refused
+
+    refused = asyncio.run(main())
+    assert all(r.deferred and not r.sent for r in refused), refused
+    assert all("probing" in (r.reason or "") for r in refused), refused
+    assert lookup.asked == 3  # not looked up again
+    assert transport.calls == 2

@@ -7,10 +7,11 @@ import itertools
 import math
 from datetime import timedelta
 
+import pytest
 from delivery_support import SettableClock
 
 from gateway.services.circuit_breaker import BreakerPolicy, CircuitState
-from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit
+from gateway.services.endpoint_gate import EndpointGate, GateRefusal, SendPermit, endpoint_key
 
 SLOW = "https://slow.example/as4"
 FAST = "https://fast.example/as4"
@@ -135,6 +136,27 @@ def test_refusal_answers_without_taking_a_slot() -> None:
     assert opened.circuit_open
 
 
+def test_refusal_says_what_acquire_would_while_the_half_open_circuits_probe_is_in_flight() -> None:
+    # A job refused before is handed back on ``refusal`` alone, unread and without a lookup (the Deliverer's
+    # shortcut): answering None while the probe is out sent every such job through reading its document and
+    # a fresh SMP lookup (a retry bypasses the cache) only for ``acquire`` to refuse it the same way.
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=4)
+    for _ in range(2):
+        g.release(permit(g.acquire(SLOW)), ok=False)
+    clock.advance(seconds=30)
+    probe = permit(g.acquire(SLOW))
+    assert probe.probe
+    waiting = g.refusal(SLOW)
+    assert waiting is not None
+    assert not waiting.circuit_open
+    assert "probing" in waiting.reason
+    assert waiting.retry_at > clock.now()
+    assert g.in_flight(SLOW) == 1  # no slot taken
+    g.release(probe, ok=None)  # the probe did not send: the next job probes
+    assert g.refusal(SLOW) is None
+
+
 def test_an_endpoints_first_send_sets_its_duration_and_only_then_a_wait_is_expected() -> None:
     clock = SettableClock()
     g = gate(clock)
@@ -167,3 +189,19 @@ def test_a_timed_out_first_send_is_no_measurement_its_first_answer_is() -> None:
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(returns)]
     assert gaps == [0.05, 0.05], gaps
     assert len(held) == 4
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("https://ap.example/as4", "https://AP.Example:443/as4", True),  # host case, default port
+        ("HTTPS://ap.example", "https://ap.example/", True),  # scheme case, empty path
+        ("https://[::1]:443/as4", "https://[::1]/as4", True),
+        ("https://ap.example/as4", "https://ap.example:8443/as4", False),  # another port
+        ("https://ap.example/as4", "http://ap.example/as4", False),  # another scheme
+        ("https://ap.example/as4", "https://ap.example/as4/", False),  # another path
+        ("https://ap.example/as4", "https://ap.example/AS4", False),  # paths are case-sensitive
+    ],
+)
+def test_an_endpoint_is_keyed_by_its_url_as_rfc_3986_compares_them(one: str, other: str, same: bool) -> None:
+    assert (endpoint_key(one) == endpoint_key(other)) is same

@@ -175,6 +175,35 @@ def test_a_single_pass_reports_the_store_failure() -> None:
         asyncio.run(worker.run(once=True))
 
 
+def test_a_single_pass_that_fails_to_lease_lets_its_deliveries_in_flight_finish_first(
+    store: SQLDocumentStore,
+) -> None:
+    """``gateway worker --once``: the lease after a delivery ended fails on the store while another send is
+    still out. The failure is reported, but the send is not cut off: like a stop request, it finishes and
+    records its outcome (cancelled, its receipt would be lost and the document resent after its lease)."""
+    slow, quick = queue_document(store), queue_document(store, number="INV-2")
+    outage = OutageStore(store, failures=0)
+    ended: list[str] = []
+
+    class OneSlowDeliverer(IdleDeliverer):
+        async def deliver_one(self, lease: DeliveryLease, prepared: Any = None) -> DeliveryResult:
+            try:
+                if lease.document_id == slow:
+                    await asyncio.sleep(0.3)  # waiting for the receiver's answer
+                else:
+                    outage.failures = 1  # the next lease finds the database locked
+            except asyncio.CancelledError:
+                ended.append(f"{lease.document_id} cancelled")
+                raise
+            ended.append(lease.document_id)
+            return DeliveryResult(lease.document_id, DeliveryStatus.DELIVERED)
+
+    worker = make_worker(outage, OneSlowDeliverer(), poll_interval=0.001)
+    with pytest.raises(StoreError):
+        asyncio.run(worker.run(once=True))
+    assert ended == [quick, slow]
+
+
 def test_the_store_retry_delay_backs_off_within_bounds() -> None:
     worker = make_worker(None, RecordingDeliverer(), poll_interval=1.0)
     delays = [worker.store_retry_delay(n) for n in range(1, 9)]
