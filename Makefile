@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 KIT    := ../shared/interop
+# pytest-xdist processes for `make test` (the machines here have 2 cores); 0 runs the suite in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test lint interop-setup system-packages bench clean
 
@@ -27,7 +29,7 @@ system-packages:
 	bash .ci/system-packages.sh
 
 test: $(STAMP) system-packages interop-setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway tests
