@@ -41,6 +41,22 @@ def backoff_ceiling(attempt: int, *, base: timedelta, factor: float, cap: timede
     return cap if raw >= cap.total_seconds() else timedelta(seconds=raw)
 
 
+def retry_horizon(max_attempts: int, *, base: timedelta, factor: float, cap: timedelta) -> timedelta:
+    """The longest ``max_attempts`` attempts can take: the delays after attempts 1 to ``max_attempts - 1``
+    at their ceilings (``backoff_ceiling``), summed; the jittered schedule ends within it.
+
+    Raises:
+        ValueError: an argument is out of range.
+    """
+    total = timedelta(0)
+    for attempt in range(1, max_attempts):
+        ceiling = backoff_ceiling(attempt, base=base, factor=factor, cap=cap)
+        if ceiling == cap or factor == 1.0:  # every later attempt waits as long: counted at once
+            return total + ceiling * (max_attempts - attempt)
+        total += ceiling
+    return total
+
+
 def backoff_delay(
     attempt: int, *, base: timedelta, factor: float, cap: timedelta, fraction: float
 ) -> timedelta:
@@ -115,6 +131,12 @@ class BackoffPolicy:
     def exhausted(self, attempts: int) -> bool:
         """True when ``attempts`` attempts were made and no further one is allowed."""
         return attempts >= self.max_attempts
+
+    @property
+    def horizon(self) -> timedelta:
+        """How long the attempts of one series take at most (``retry_horizon``: 5 h 3 min 30 s by default):
+        a document that waited longer behind an open circuit is given up (``services.delivery_deferral``)."""
+        return retry_horizon(self.max_attempts, base=self.base, factor=self.factor, cap=self.cap)
 
     def next_attempt_at(self, attempt: int, now: datetime, jitter: RandomSource) -> datetime:
         """``next_attempt_at()`` with this policy's values."""

@@ -73,6 +73,7 @@ class CircuitBreaker:
         self._failures = 0
         self._open_for = policy.open_for
         self._retry_at: datetime | None = None
+        self._opened_at: datetime | None = None
         self._probing = False
 
     @property
@@ -89,6 +90,11 @@ class CircuitBreaker:
     def retry_at(self) -> datetime | None:
         """When an open circuit lets its probe through; None when closed."""
         return self._retry_at
+
+    @property
+    def opened_at(self) -> datetime | None:
+        """When the circuit opened after it was last closed (failed probes keep it); None when closed."""
+        return self._opened_at
 
     def state(self, now: datetime) -> CircuitState:
         """The state at ``now`` (an open circuit whose period ended is half-open)."""
@@ -133,6 +139,8 @@ class CircuitBreaker:
         self._probing = False
 
     def _open(self, now: datetime) -> None:
+        if self._opened_at is None:
+            self._opened_at = now
         self._state = CircuitState.OPEN
         self._retry_at = now + self._open_for
 
@@ -141,3 +149,4 @@ class CircuitBreaker:
         self._failures = 0
         self._open_for = self._policy.open_for
         self._retry_at = None
+        self._opened_at = None

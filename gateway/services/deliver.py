@@ -398,8 +398,11 @@ class Deliverer:
             self._slots.release(permit, ok=ok)
 
     async def _defer(self, lease: DeliveryLease, endpoint: str, refusal: GateRefusal) -> DeliveryResult:
-        """Hand the job back without counting an attempt and remember its endpoint (bounded)."""
+        """Hand the job back without counting an attempt and remember its endpoint (bounded); a document
+        past its retry window behind an open circuit is given up instead (``defer_attempt``)."""
         result = await self._thread(self._steps.hand_back, lease, refusal)
+        if not result.deferred:
+            return result  # given up (past its retry window) or gone: nothing comes back
         if len(self._refused) >= MAX_REMEMBERED_REFUSALS:
             del self._refused[next(iter(self._refused))]  # the oldest
         self._refused[lease.document_id] = endpoint

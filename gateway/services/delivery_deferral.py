@@ -6,21 +6,29 @@ without counting as an attempt.
 * **Circuit open** (the endpoint failed several sends in a row): the document also becomes ``retrying``
   with the reason (``circuit-open: <endpoint> failed N times in a row, next try at ...``), its next attempt
   time and a timeline entry, so support sees why nothing is sent; the webhook reports a status change.
+* **Circuit open past the retry window**: a document that has waited longer than its retry schedule's
+  horizon (``RetryPolicy.horizon``: its attempt limit's delays at their ceilings, about 5 h by default),
+  counted from when its job was first due (``DeliveryQueue.queued_at``, at or before its first attempt),
+  ends as if its attempts had run out: ``failed`` by ``retries-exhausted`` with the reason
+  ``circuit-open: <endpoint> unreachable since ..., retry window of ... exceeded``, the webhook, no job left.
+  Deferrals are not attempts (only the probe of each open period counts), so without this a dead access
+  point would keep its documents ``retrying`` for days (the last of N documents after N x max_attempts
+  open periods).
 
 Handing back is guarded by the lease token like every step (LeaseLost: another worker holds the job).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from gateway.model.message import DeliveryEvent, JSONObject
+from gateway.model.message import DeliveryEvent, JSONObject, OutboundDocument
 from gateway.services.delivery_attempt import DeliveryResult, DeliverySettings
 from gateway.services.delivery_records import queue_status_webhook
 from gateway.services.endpoint_gate import GateRefusal
 from gateway.services.ports import DeliveryLease, IDFactory, UnitOfWork
 
-__all__ = ["defer_attempt"]
+__all__ = ["defer_attempt", "format_span"]
 
 
 def defer_attempt(
@@ -31,11 +39,14 @@ def defer_attempt(
     at: datetime,
     settings: DeliverySettings,
     ids: IDFactory,
+    horizon: timedelta | None = None,
 ) -> DeliveryResult:
-    """Hand the leased job back in ``uow`` (the caller commits) and record an open circuit on the document.
+    """Hand the leased job back in ``uow`` (the caller commits) and record an open circuit on the document;
+    or, behind an open circuit and queued longer than ``horizon`` ago (None: never), give the document up.
 
     Returns:
-        The result, ``deferred`` set; ``status`` is the document's status when it changed, else None.
+        The result, ``deferred`` set when the job was handed back; ``status`` is the document's status when
+        it changed, else None.
     """
     document = uow.outbound.get(lease.document_id)
     if document is None or document.status.is_final:
@@ -43,6 +54,10 @@ def defer_attempt(
         return DeliveryResult(lease.document_id, document.status if document else None)
     status = None
     event = None
+    if refusal.circuit_open and horizon is not None:
+        queued_at = uow.jobs.queued_at(lease.document_id)
+        if queued_at is not None and at - queued_at > horizon:
+            return _give_up(uow, lease, document, refusal, at=at, settings=settings, ids=ids, horizon=horizon)
     if refusal.circuit_open:
         detail: JSONObject = {
             "circuit_open": True,
@@ -70,3 +85,50 @@ def defer_attempt(
     # Lock order everywhere: document row (transition) before job row.
     uow.jobs.hand_back(lease.document_id, lease.token, due_at=refusal.retry_at, error=refusal.reason)
     return DeliveryResult(lease.document_id, status, event, refusal.reason, deferred=True)
+
+
+def _give_up(
+    uow: UnitOfWork,
+    lease: DeliveryLease,
+    document: OutboundDocument,
+    refusal: GateRefusal,
+    *,
+    at: datetime,
+    settings: DeliverySettings,
+    ids: IDFactory,
+    horizon: timedelta,
+) -> DeliveryResult:
+    """End the document as the attempt limit would (``record_outcome``'s RETRIES_EXHAUSTED): ``failed``
+    with the reason, its webhook, the job removed."""
+    since = (refusal.since or at).isoformat(timespec="seconds")
+    window = format_span(horizon)
+    reason = f"circuit-open: {refusal.endpoint} unreachable since {since}, retry window of {window} exceeded"
+    detail: JSONObject = {
+        "circuit_open": True,
+        "reason": refusal.reason,
+        "retry_window_seconds": horizon.total_seconds(),
+    }
+    entry = uow.outbound.transition(
+        document.id, DeliveryEvent.RETRIES_EXHAUSTED, at=at, reason=reason, detail=detail
+    )
+    queue_status_webhook(
+        uow,
+        settings=settings,
+        ids=ids,
+        document=document,
+        change=entry,
+        reason=reason,
+        message_id=document.as4_message_id,
+    )
+    # Lock order everywhere: document row (transition) before job row.
+    uow.jobs.fail(lease.document_id, lease.token, error=reason)
+    return DeliveryResult(lease.document_id, entry.to_status, DeliveryEvent.RETRIES_EXHAUSTED, reason)
+
+
+def format_span(span: timedelta) -> str:
+    """``5 h 3 min 30 s``: hours, minutes and seconds, the zero ones left out (``0 s`` for none)."""
+    seconds = int(span.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{n} {unit}" for n, unit in ((hours, "h"), (minutes, "min"), (seconds, "s")) if n]
+    return " ".join(parts) or "0 s"

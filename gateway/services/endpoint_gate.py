@@ -87,11 +87,16 @@ class GateRefusal:
             (the job is handed back for a moment, nothing recorded on the document).
         reason: ``circuit-open: ...`` or ``endpoint-busy: ...`` (status reason, the job's last error).
         retry_at: when the job is due again.
+        endpoint: the endpoint refused.
+        since: an open circuit's first opening since it was last closed (the endpoint is unreachable since
+            then); None otherwise.
     """
 
     circuit_open: bool
     reason: str
     retry_at: datetime
+    endpoint: str = ""
+    since: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -236,14 +241,14 @@ class EndpointGate:
                 f"circuit-open: {endpoint} failed {breaker.failures} times in a row, "
                 f"next try at {retry_at.isoformat(timespec='seconds')}"
             )
-            return GateRefusal(True, reason, retry_at)
+            return GateRefusal(True, reason, retry_at, endpoint, breaker.opened_at)
         reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
-        return GateRefusal(False, reason, self._next_place(known, now))
+        return GateRefusal(False, reason, self._next_place(known, now), endpoint)
 
     def _probing(self, endpoint: str, known: _Endpoint, now: datetime) -> GateRefusal:
         """The refusal while a half-open circuit's probe is in flight (no open circuit for the document)."""
         reason = f"endpoint-busy: probing {endpoint} after {known.breaker.failures} failures"
-        return GateRefusal(False, reason, self._next_place(known, now))
+        return GateRefusal(False, reason, self._next_place(known, now), endpoint)
 
     def sending(self, permit: SendPermit) -> None:
         """The request of ``permit`` goes out now: its send duration counts from here. Building, signing and

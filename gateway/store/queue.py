@@ -217,6 +217,14 @@ class SQLDeliveryQueue:
             row.document_id, row.due_at, row.attempts, row.lease_token, row.leased_until, row.last_error
         )
 
+    def queued_at(self, document_id: str) -> datetime | None:
+        t = delivery_jobs
+        # ``created_at`` is set to the first ``due_at`` by ``enqueue`` and never changed by its upsert.
+        found: datetime | None = self._conn.execute(
+            select(t.c.created_at).where(t.c.document_id == document_id)
+        ).scalar_one_or_none()
+        return found
+
     def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[DeliveryLease]:
         rows, until = self._leases.take(now=now, limit=limit, lease_for=lease_for, token=token)
         return [

@@ -208,6 +208,28 @@ def test_enqueue_twice_keeps_one_job_and_only_brings_it_forward(store: SQLDocume
         assert uow.jobs.get(job) == DeliveryJob(job, at(5), 1, "w1", at(5) + LEASE)
 
 
+def test_a_job_keeps_when_it_was_first_due_until_it_ends(store: SQLDocumentStore) -> None:
+    # The start of a document's series of attempts (its retry window behind an open circuit counts from it).
+    (job,) = submit(store, 10)
+    with store.unit_of_work() as uow:
+        uow.jobs.enqueue(job, due_at=at(5))  # brought forward: the same series
+        assert uow.jobs.queued_at(job) == at(10)
+        assert uow.jobs.queued_at("no-such-document") is None
+        uow.commit()
+    assert len(lease(store, now_minute=10, token="w1")) == 1
+    with store.unit_of_work() as uow:
+        uow.jobs.hand_back(job, "w1", due_at=at(30), error="circuit-open: ...")
+        assert uow.jobs.queued_at(job) == at(10)
+        uow.commit()
+    lease(store, now_minute=30, token="w2")
+    with store.unit_of_work() as uow:
+        uow.jobs.fail(job, "w2", error="failed")
+        assert uow.jobs.queued_at(job) is None
+        uow.jobs.enqueue(job, due_at=at(90))  # a retry request for the failed document: a new series
+        assert uow.jobs.queued_at(job) == at(90)
+        uow.commit()
+
+
 def test_enqueue_needs_a_stored_document(store: SQLDocumentStore) -> None:
     with store.unit_of_work() as uow, pytest.raises(StoreError):
         uow.jobs.enqueue("no-such-document", due_at=T0)

@@ -653,6 +653,61 @@ def test_an_endpoint_failing_in_a_row_opens_its_circuit_and_its_documents_show_w
     assert sorted(r.sent for r in third) == [False, False, True]
 
 
+def test_documents_behind_an_open_circuit_are_given_up_once_their_retry_window_has_passed(
+    store: SQLDocumentStore, tmp_path: Path
+) -> None:
+    # Deferrals are not attempts (only each open period's probe counts): without a limit in time, documents
+    # for a dead access point would stay ``retrying`` for days. Past the window of their schedule (5 attempts,
+    # 30 s doubling up to 5 min: 30 + 60 + 120 + 240 s = 7 min 30 s) they end as if their attempts ran out.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens: every connection is refused
+    endpoint = f"http://127.0.0.1:{port}/as4"
+    sender = Sender(store, load_directory(write_directory(tmp_path / "d.json", endpoint)), max_attempts=5)
+    policy = BreakerPolicy(failure_threshold=2, open_for=timedelta(minutes=10))
+    sender.gate = EndpointGate(per_endpoint=4, breaker=policy, clock=sender.clock)
+    ids = [queue_document(store) for _ in range(3)]
+    assert all(r.sent for r in sender.round())  # refused connections: the circuit opens at NOW
+    sender.clock.advance(minutes=2)
+    assert all(r.deferred for r in sender.round())  # within the window: deferred as before
+    assert {sender.document(i).status for i in ids} == {DeliveryStatus.RETRYING}
+    sender.clock.advance(minutes=8)  # the open period ends: one probe, the others wait for it
+    third = sender.round()
+    assert sorted(r.sent for r in third) == [False, False, True]
+    (probed,) = [r.document_id for r in third if r.sent]
+    assert all(sender.document(i).status is DeliveryStatus.RETRYING for i in ids)
+    sender.clock.advance(seconds=20)  # the probe failed: open again; the others (10 min old) come back
+    fourth = sender.round()
+    assert sorted(r.document_id for r in fourth) == sorted(i for i in ids if i != probed)
+    assert not any(r.sent or r.deferred for r in fourth)
+    reason = (
+        f"circuit-open: {endpoint} unreachable since {NOW.isoformat(timespec='seconds')}, "
+        "retry window of 7 min 30 s exceeded"
+    )
+    assert sender.document(probed).status is DeliveryStatus.RETRYING  # its backoff (30 s at least) runs
+    for result in fourth:
+        document = sender.document(result.document_id)
+        assert (document.status, document.status_reason) == (DeliveryStatus.FAILED, reason)
+        assert events(store, result.document_id)[-1] is DeliveryEvent.RETRIES_EXHAUSTED
+        assert job(store, result.document_id) is None
+    hooks = webhook_payloads(store, sender.clock)
+    failed = [p for p in hooks if p["status"] == "failed"]
+    assert len(failed) == 2
+    assert all((p["previous_status"], p["reason"]) == ("retrying", reason) for p in failed)
+    sender.clock.advance(minutes=1)  # the probed one is due: behind the open circuit, past its window too
+    (last,) = sender.round()
+    assert (last.document_id, last.status, last.reason) == (probed, DeliveryStatus.FAILED, reason)
+
+
+def webhook_payloads(store: SQLDocumentStore, clock: SettableClock) -> list[dict[str, Any]]:
+    with store.unit_of_work() as uow:
+        leased = uow.outbox.lease(
+            now=clock.now() + timedelta(days=1), limit=50, lease_for=timedelta(minutes=1), token="t"
+        )
+        uow.rollback()
+    return [dict(w.message.payload["data"]) for w in leased]  # type: ignore[arg-type]
+
+
 def test_the_worker_run_honours_max_jobs_and_once(sender: Sender, receiver: ReceiverAP) -> None:
     ids = [queue_document(sender.store) for _ in range(3)]
     stats = sender.with_worker(lambda worker: worker.run(max_jobs=2), batch_size=10)

@@ -84,6 +84,11 @@ class DeliveryQueue(Protocol):
         """The job of a document, or None when none is queued."""
         ...
 
+    def queued_at(self, document_id: str) -> datetime | None:
+        """When the document's job was first due: the start of its series of attempts (a job brought
+        forward keeps it; a failed document's retry request queues a new job). None when none is queued."""
+        ...
+
     def lease(self, *, now: datetime, limit: int, lease_for: timedelta, token: str) -> list[DeliveryLease]:
         """Lease up to ``limit`` due jobs, oldest ``due_at`` first, each with its ``due_at`` and its
         document's UBL size."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from gateway.services.ports.clock import RandomSource
@@ -18,6 +18,11 @@ class RetryPolicy(Protocol):
 
     def exhausted(self, attempts: int) -> bool:
         """True when ``attempts`` attempts were made and no further one is allowed."""
+        ...
+
+    @property
+    def horizon(self) -> timedelta:
+        """The longest the attempt limit's attempts take with their delays at the schedule's ceilings."""
         ...
 
     def next_attempt_at(self, attempt: int, now: datetime, jitter: RandomSource) -> datetime:

@@ -116,3 +116,16 @@ def test_outcomes_of_sends_admitted_before_the_circuit_opened_change_nothing() -
 def test_a_policy_out_of_range_is_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"must be at least 1|need 0 < open_for <= max_open_for"):
         BreakerPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_circuit_remembers_when_it_first_opened_until_it_closes() -> None:
+    # "unreachable since ..." in the reason of a document given up behind it (services.delivery_deferral).
+    breaker = opened()
+    assert breaker.opened_at == T0
+    assert breaker.admit(at(30)) is Admission.PROBE
+    breaker.record(ok=False, now=at(31), probe=True)  # reopened: still unreachable since T0
+    assert (breaker.state(at(31)), breaker.opened_at) == (CircuitState.OPEN, T0)
+    assert breaker.admit(at(91)) is Admission.PROBE
+    breaker.record(ok=True, now=at(92), probe=True)
+    assert (breaker.state(at(92)), breaker.opened_at) == (CircuitState.CLOSED, None)
+    assert CircuitBreaker(POLICY).opened_at is None

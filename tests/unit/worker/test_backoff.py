@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.services.backoff import retry_horizon
 from gateway.worker import BackoffPolicy, backoff_ceiling, backoff_delay, next_attempt_at
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -101,3 +102,20 @@ def test_policy() -> None:
         BackoffPolicy(max_attempts=0)
     with pytest.raises(ValueError, match="base <= cap"):
         BackoffPolicy(base=timedelta(hours=2))
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 5, 12, 40])
+@pytest.mark.parametrize("factor", [1.0, 1.5, 2.0, 3.0])
+def test_the_retry_horizon_is_the_sum_of_the_ceilings_before_the_last_attempt(
+    max_attempts: int, factor: float
+) -> None:
+    policy = BackoffPolicy(
+        base=timedelta(seconds=7), factor=factor, cap=timedelta(minutes=20), max_attempts=max_attempts
+    )
+    ceilings = [
+        backoff_ceiling(n, base=policy.base, factor=factor, cap=policy.cap) for n in range(1, max_attempts)
+    ]
+    assert policy.horizon == sum(ceilings, timedelta(0))
+    # Any limit is summed at once past the cap: the sum is not a loop over the attempts.
+    huge = retry_horizon(10**9, base=policy.base, factor=factor, cap=policy.cap)
+    assert huge >= (policy.base if factor == 1.0 else policy.cap) * (10**9 - 100)

@@ -1,0 +1,183 @@
+"""A document behind an open circuit is not deferred for ever: once it has waited longer than its retry
+schedule's horizon (the delays of its attempts at the schedule's ceilings), the next deferral gives it up as
+the attempt limit would have (``failed``, ``retries-exhausted`` in the timeline, the status webhook, no
+e-mail); a younger one is deferred as before (``retrying``, not counted as an attempt)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from as4_support import NOW, dev_pki
+from buyer_contact import BUYER_EMAIL, with_buyer_contact
+from delivery_support import SettableClock, UUIDs, directory_json, queue_document
+
+from gateway.model.message import DeliveryEvent, DeliveryStatus
+from gateway.services.backoff import backoff_ceiling
+from gateway.services.circuit_breaker import BreakerPolicy
+from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.email_fallback import EmailChannel
+from gateway.services.endpoint_gate import EndpointGate
+from gateway.services.ports import DeliveryLease
+from gateway.store import SQLDocumentStore
+from gateway.transport.directory import parse_directory
+from gateway.worker import BackoffPolicy
+from tests.unit.services.test_deliver import URL, RefusingTransport
+from tests.unit.services.test_deliver_fallback_after_as4 import RecordingMailer
+
+LEASE = timedelta(minutes=5)
+HOOK = "https://erp.example.be/hooks"
+# The default schedule: 12 attempts, 30 s doubling up to 1 h: 30+60+...+1920 s, then 4 x 1 h.
+HORIZON = timedelta(hours=5, minutes=3, seconds=30)
+
+
+def test_the_default_horizon_sums_the_ceilings_of_all_but_the_last_attempt() -> None:
+    policy = BackoffPolicy()
+    ceilings = [
+        backoff_ceiling(n, base=policy.base, factor=policy.factor, cap=policy.cap)
+        for n in range(1, policy.max_attempts)
+    ]
+    assert policy.horizon == sum(ceilings, timedelta(0)) == HORIZON
+    assert BackoffPolicy(max_attempts=1).horizon == timedelta(0)
+
+
+class Rig:
+    def __init__(self, store: SQLDocumentStore) -> None:
+        self.store = store
+        self.clock = SettableClock()
+        self.transport = RefusingTransport()
+        self.mailer = RecordingMailer()
+        # An open period as long as the outage: the circuit opened by the first failure stays open.
+        policy = BreakerPolicy(failure_threshold=1, open_for=timedelta(minutes=10))
+        self.deliverer = Deliverer(
+            store=store,
+            resolver=parse_directory(directory_json(URL), base_dir=Path(".")),
+            transport=self.transport,
+            identity=dev_pki().sender,
+            trust=dev_pki().trust,
+            clock=self.clock,
+            ids=UUIDs(),
+            retry=BackoffPolicy(),
+            jitter=random.Random(1).random,
+            settings=DeliverySettings(message_id_domain="unit.test", lease_for=LEASE, webhook_url=HOOK),
+            email=EmailChannel(self.mailer, "invoices@coop.test"),
+            gate=EndpointGate(per_endpoint=4, breaker=policy, clock=self.clock),
+        )
+
+    def leased(self) -> dict[str, DeliveryLease]:
+        with self.store.unit_of_work() as uow:
+            leases = uow.jobs.lease(
+                now=self.clock.now(), limit=10, lease_for=LEASE, token=str(self.clock.now())
+            )
+            uow.commit()
+        return {lease.document_id: lease for lease in leases}
+
+    def deliver(self, *leases: DeliveryLease) -> list[DeliveryResult]:
+        async def main() -> list[DeliveryResult]:
+            return [await self.deliverer.deliver_one(lease) for lease in leases]
+
+        return asyncio.run(main())
+
+    def document(self, document_id: str) -> Any:
+        with self.store.unit_of_work(read_only=True) as uow:
+            return uow.outbound.get(document_id)
+
+    def job(self, document_id: str) -> Any:
+        with self.store.unit_of_work(read_only=True) as uow:
+            return uow.jobs.get(document_id)
+
+    def timeline(self, document_id: str) -> Any:
+        with self.store.unit_of_work(read_only=True) as uow:
+            return uow.outbound.timeline(document_id)
+
+    def webhooks(self, document_id: str) -> list[dict[str, Any]]:
+        with self.store.unit_of_work() as uow:
+            leases = uow.outbox.lease(
+                now=self.clock.now() + timedelta(days=1), limit=50, lease_for=timedelta(minutes=1), token="t"
+            )
+            uow.rollback()
+        data = [dict(lease.message.payload["data"]) for lease in leases]  # type: ignore[arg-type]
+        return [d for d in data if d["document_id"] == document_id]
+
+
+def test_a_document_waiting_behind_an_open_circuit_past_its_retry_window_is_given_up(
+    store: SQLDocumentStore,
+) -> None:
+    rig = Rig(store)
+    body = with_buyer_contact(BUYER_EMAIL, "BE", "9000")  # the e-mail fallback would have an address
+    old = queue_document(store, body=body)
+    (first,) = rig.deliver(rig.leased()[old])
+    assert first.sent
+    assert first.status is DeliveryStatus.RETRYING
+
+    # Within the window: deferred as before, not counted as an attempt.
+    rig.clock.advance(minutes=2)
+    (deferred,) = rig.deliver(rig.leased()[old])
+    assert deferred.deferred
+    assert not deferred.sent
+    assert rig.document(old).status is DeliveryStatus.RETRYING
+    assert (rig.document(old).status_reason or "").startswith(f"circuit-open: {URL} failed 1 times in a row")
+    assert rig.job(old).attempts == 1
+
+    # Hours later the receiver is still dead: each open period's probe fails (here a fresh document's).
+    young = queue_document(store, at=NOW + timedelta(hours=5), body=body)
+    rig.clock.current = NOW + HORIZON + timedelta(seconds=1)
+    prober = queue_document(store, at=rig.clock.now())
+    leases = rig.leased()
+    assert set(leases) == {old, young, prober}
+    probe, given_up, waiting = rig.deliver(leases[prober], leases[old], leases[young])
+    assert probe.sent
+    assert probe.status is DeliveryStatus.RETRYING
+
+    # The old one: first due (and first attempted) longer ago than the horizon of its schedule -> failed,
+    # as if its attempts had run out.
+    reason = (
+        f"circuit-open: {URL} unreachable since {NOW.isoformat(timespec='seconds')}, "
+        "retry window of 5 h 3 min 30 s exceeded"
+    )
+    assert not given_up.sent
+    assert not given_up.deferred
+    assert (given_up.status, given_up.event, given_up.reason) == (
+        DeliveryStatus.FAILED,
+        DeliveryEvent.RETRIES_EXHAUSTED,
+        reason,
+    )
+    document = rig.document(old)
+    assert (document.status, document.status_reason) == (DeliveryStatus.FAILED, reason)
+    last = rig.timeline(old)[-1]
+    assert (last.from_status, last.to_status, last.event) == (
+        DeliveryStatus.RETRYING,
+        DeliveryStatus.FAILED,
+        DeliveryEvent.RETRIES_EXHAUSTED,
+    )
+    assert rig.job(old) is None  # nothing left queued
+    (hook,) = [h for h in rig.webhooks(old) if h["status"] == "failed"]
+    assert (hook["previous_status"], hook["status"], hook["reason"]) == ("retrying", "failed", reason)
+    assert rig.mailer.sent == []  # exhausted retries over Peppol are never e-mailed
+
+    # The young one (due 5 h after NOW, never attempted): deferred as today.
+    assert waiting.deferred
+    assert not waiting.sent
+    assert waiting.status is DeliveryStatus.RETRYING
+    assert (rig.document(young).status_reason or "").startswith(
+        f"circuit-open: {URL} failed 2 times in a row"
+    )
+    assert rig.job(young).attempts == 0
+    assert rig.timeline(young)[-1].event is DeliveryEvent.RETRYABLE_FAILURE
+
+    # Remembered as refused, the young one is handed back on the gate's word later - and given up once its
+    # own window has passed.
+    rig.clock.current = NOW + timedelta(hours=5) + HORIZON + timedelta(seconds=1)
+    leases = rig.leased()
+    assert set(leases) == {young, prober}
+    prober_again, young_given_up = rig.deliver(leases[prober], leases[young])
+    assert prober_again.sent
+    assert young_given_up.status is DeliveryStatus.FAILED
+    assert rig.document(young).status_reason == (
+        f"circuit-open: {URL} unreachable since {NOW.isoformat(timespec='seconds')}, "
+        "retry window of 5 h 3 min 30 s exceeded"
+    )
+    assert rig.mailer.sent == []
