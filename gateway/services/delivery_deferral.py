@@ -8,7 +8,8 @@ without counting as an attempt.
   time and a timeline entry, so support sees why nothing is sent; the webhook reports a status change.
 * **Circuit open past the retry window**: a document that has waited longer than its retry schedule's
   horizon (``RetryPolicy.horizon``: its attempt limit's delays at their ceilings, about 5 h by default),
-  counted from when its job was first due (``DeliveryQueue.queued_at``, at or before its first attempt),
+  counted from when its job was first due (``DeliveryQueue.queued_at``, at or before its first attempt)
+  or from when the circuit opened, whichever is later,
   ends as if its attempts had run out: ``failed`` by ``retries-exhausted`` with the reason
   ``circuit-open: <endpoint> unreachable since ..., retry window of ... exceeded``, the webhook, no job left.
   Deferrals are not attempts (only the probe of each open period counts), so without this a dead access
@@ -56,7 +57,11 @@ def defer_attempt(
     event = None
     if refusal.circuit_open and horizon is not None:
         queued_at = uow.jobs.queued_at(lease.document_id)
-        if queued_at is not None and at - queued_at > horizon:
+        # The wait behind the open circuit: from the later of the job's first due time and the circuit's
+        # opening, so a job that sat in the queue for hours (a worker down) is not given up the moment the
+        # circuit opens, before the endpoint was unreachable for a whole window.
+        waiting_since = max(queued_at, refusal.since) if queued_at and refusal.since else queued_at
+        if waiting_since is not None and at - waiting_since > horizon:
             return _give_up(uow, lease, document, refusal, at=at, settings=settings, ids=ids, horizon=horizon)
     if refusal.circuit_open:
         detail: JSONObject = {

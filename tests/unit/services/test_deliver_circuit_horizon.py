@@ -181,3 +181,20 @@ def test_a_document_waiting_behind_an_open_circuit_past_its_retry_window_is_give
         "retry window of 5 h 3 min 30 s exceeded"
     )
     assert rig.mailer.sent == []
+
+
+def test_a_document_queued_long_ago_behind_a_circuit_that_just_opened_is_deferred(
+    store: SQLDocumentStore,
+) -> None:
+    """The window counts the wait behind the open circuit: a document that sat in the queue for hours (the
+    worker was down) is not given up the moment its endpoint's circuit opens, before any attempt of its own
+    and before the endpoint was unreachable for a whole window."""
+    rig = Rig(store)
+    stale = queue_document(store, at=NOW - HORIZON - timedelta(hours=1))
+    prober = queue_document(store, at=NOW)
+    leases = rig.leased()
+    probe, waiting = rig.deliver(leases[prober], leases[stale])
+    assert probe.sent  # its failure opened the circuit at NOW
+    assert waiting.deferred
+    assert rig.document(stale).status is DeliveryStatus.RETRYING
+    assert rig.job(stale).attempts == 0
