@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -29,6 +31,7 @@ from sqlalchemy import select
 
 from gateway.api.app import create_app
 from gateway.api.pending_sweep import sweep_pending_once
+from gateway.api.routes import as4 as as4_route
 from gateway.as4 import PEPPOL_NOT_SERVICED, OutgoingMessage, build_user_message, read_signal, verify_receipt
 from gateway.as4.signal_check import load_signal, verify_signal_signature
 from gateway.bootstrap import Services
@@ -745,6 +748,56 @@ def test_a_document_whose_receipt_could_not_be_sent_is_finished_by_the_resend_or
         assert sweep_pending_once(app.state.services) == 1
     [document] = inbound_documents(store)
     assert document.status is InboundStatus.VALID
+
+
+def test_a_resend_during_the_pause_between_tries_leaves_the_document_to_the_work_after_its_receipt(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first record of the verdict fails (the store down for a moment): the work after the receipt
+    # pauses, then tries again. The document stays held through the pause, so a resend of the message
+    # meanwhile leaves it to that work (one validation there, not two racing); the hold ends with the work.
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine)
+    validate = validation_engine.validate
+    validations = [0]
+
+    def validate_then_store_down(*args: Any, **kwargs: Any) -> Any:
+        validations[0] += 1
+        if validations[0] == 1:
+            store.down = True  # the first record of the verdict fails
+        return validate(*args, **kwargs)
+
+    paused, resume = threading.Event(), threading.Event()
+
+    def pause(seconds: float) -> None:
+        store.down = False
+        paused.set()
+        assert resume.wait(30), "the test never ended the pause"
+
+    monkeypatch.setattr(validation_engine, "validate", validate_then_store_down)
+    monkeypatch.setattr(as4_route, "time", SimpleNamespace(sleep=pause))
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    headers = list(msg.headers.items())
+
+    async def scenario() -> tuple[int, InboundStatus]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(partial(call, app, "POST", "/as4", headers, chunk=msg.body, chunks=1))
+            try:
+                assert await anyio.to_thread.run_sync(paused.wait, 30), "the first record did not fail"
+                again = await call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1)
+                [meanwhile] = inbound_documents(store)
+            finally:
+                resume.set()
+        return again.status, meanwhile.status
+
+    assert anyio.run(scenario) == (200, InboundStatus.RECEIVED)  # the resend left it to the work
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert validations[0] == 2  # the failed try and the one after the pause
+    assert not app.state.services.receiver._finisher.held(document.id)
 
 
 def test_concurrent_deliveries_of_one_message_create_one_document(

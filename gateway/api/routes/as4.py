@@ -186,8 +186,8 @@ class _ReceiptAnswer(Response):
 
 
 def _drop(work: list[AfterReceipt], backlog: _Backlog) -> None:
-    """``work`` has run, or will not run here: its documents are no longer held for it (a no-op for the
-    work that ran, which released its own) and its backlog places and bytes are given back."""
+    """``work`` has run (all its tries are over), or will not run here: its documents are no longer held
+    for it and its backlog places and bytes are given back."""
     for finish in work:
         finish.release()
     backlog.give_back(work)
