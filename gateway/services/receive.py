@@ -97,8 +97,8 @@ class AfterReceipt:
     The document is held for it (``InboundFinisher.hold``) until the caller calls ``release``: the sweep
     and a resend of the message leave the document alone meanwhile, the pauses between its tries
     included. The caller releases it once it has run for the last time, or at once when it will not run
-    it (the receipt could not be sent), so that they finish the document then instead of once the hold
-    has passed.
+    it (the answer's send raised or the request's task was cancelled), so that they finish the document
+    then instead of once the hold has passed.
 
     Attributes:
         document_id: the received document.
@@ -216,8 +216,8 @@ class AS4Receiver:
                 callable raises StoreError when the verdict cannot be recorded. If it returns False (it
                 takes no more work), the document stays pending: the sweep or a start-up finishes it. A
                 caller that took it calls its ``release`` once it ran it for the last time, or at once
-                when it will not run it (the receipt could not be sent): the document is then the
-                sweep's, or a resend's.
+                when it will not run it (the answer's send raised or the request's task was cancelled):
+                the document is then the sweep's, or a resend's.
                 None: all run here.
 
         Returns:

@@ -28,6 +28,7 @@ from cryptography import x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.api.app import create_app
 from gateway.api.pending_sweep import sweep_pending_once
@@ -748,6 +749,55 @@ def test_a_document_whose_receipt_could_not_be_sent_is_finished_by_the_resend_or
         assert sweep_pending_once(app.state.services) == 1
     [document] = inbound_documents(store)
     assert document.status is InboundStatus.VALID
+
+
+def test_a_sender_hanging_up_before_reading_its_receipt_over_real_http_still_gets_the_work_done(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under uvicorn (h11, as `gateway serve`) an ASGI send after the client disconnected is dropped without
+    # raising: the sender closes its socket once the message is stored, before its receipt is answered;
+    # the answer "goes" nowhere and the work after it runs as usual, its backlog place given back after.
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine)
+    taking, hung_up, lost = threading.Event(), threading.Event(), threading.Event()
+    take, connection_lost = as4_route._Backlog.take, H11Protocol.connection_lost
+
+    def take_after_the_hang_up(backlog: Any, into: Any, work: Any) -> bool:
+        taking.set()  # stored and committed; the receipt is not answered yet
+        assert hung_up.wait(30), "the test never hung up"
+        return take(backlog, into, work)
+
+    def noted(protocol: H11Protocol, exc: Exception | None) -> None:
+        connection_lost(protocol, exc)
+        lost.set()
+
+    monkeypatch.setattr(as4_route._Backlog, "take", take_after_the_hang_up)
+    monkeypatch.setattr(H11Protocol, "connection_lost", noted)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    fields = "".join(f"{k}: {v}\r\n" for k, v in msg.headers.items() if k.lower() != "content-length")
+    head = f"POST /as4 HTTP/1.1\r\nHost: 127.0.0.1\r\n{fields}Content-Length: {len(msg.body)}\r\n\r\n"
+    with serve(app) as url:
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        client = socket.create_connection(("127.0.0.1", port), timeout=30)
+        try:
+            client.sendall(head.encode("latin-1") + msg.body)
+            assert taking.wait(30), "the message was not stored"
+            client.close()  # nothing read: the receipt is not answered yet
+            assert lost.wait(30), "uvicorn did not see the hang-up"
+        finally:
+            client.close()
+            hung_up.set()
+        backlog = app.state.as4_after_receipt_backlog
+        deadline = time.monotonic() + 30
+        while inbound_documents(store)[0].status is InboundStatus.RECEIVED or backlog.taken != (0, 0):
+            assert time.monotonic() < deadline, "the work after the receipt did not run"
+            time.sleep(0.05)
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert app.state.as4_after_receipt_backlog.taken == (0, 0)
 
 
 def test_a_resend_during_the_pause_between_tries_leaves_the_document_to_the_work_after_its_receipt(

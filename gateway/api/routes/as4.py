@@ -157,10 +157,12 @@ class _Backlog:
 
 class _ReceiptAnswer(Response):
     """The signal (HTTP 200), then the work after the receipt on the same connection, as a Starlette
-    background task would run it, except that when the answer could not be sent (the sender hung up) or the
-    work was cancelled before it ran, its documents are released at once (a resend of the message, which a
+    background task would run it, except that when the answer's send raised or the request's task was
+    cancelled before the work ran, its documents are released at once (a resend of the message, which a
     sender without its receipt makes, or the pending sweep finishes them: not 15 minutes later, once their
-    hold has passed) and its backlog places are given back."""
+    hold has passed) and its backlog places are given back. A sender hanging up does not raise under
+    ``gateway serve``: uvicorn's h11 protocol drops a send after the client disconnected, so the work runs
+    as usual then."""
 
     def __init__(
         self,
