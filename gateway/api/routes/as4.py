@@ -7,7 +7,9 @@ The receipt is answered as soon as the message and the receipt are committed (pe
 the business document's validation, its MLS and its expense draft run after the answer has been sent,
 on the same connection (``_ReceiptAnswer``), so the sending access point never waits for the Schematron.
 At most ``as4.max_after_receipt_backlog`` such items, of at most ``as4.max_after_receipt_backlog_mib`` MiB of
-documents, wait or run per process (``_Backlog``).
+documents, wait or run per process (``_Backlog``), except that a document larger than that whole byte budget
+is admitted alone, when no other work waits or runs; a document beyond either bound keeps its receipt and
+stays pending for the sweep or a resend.
 """
 
 from __future__ import annotations
