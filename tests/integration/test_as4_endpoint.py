@@ -850,6 +850,58 @@ def test_a_resend_during_the_pause_between_tries_leaves_the_document_to_the_work
     assert not app.state.services.receiver._finisher.held(document.id)
 
 
+def test_a_request_cancelled_while_its_work_validates_keeps_the_document_held_until_the_work_ends(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The request's task is cancelled while the work after its receipt runs in its thread: anyio's run_sync
+    # shields a started thread, so the task waits for it, and the hold and the backlog place end with the
+    # work, not before it (a resend meanwhile leaves the document to it; its bytes are still counted).
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine)
+    validate = validation_engine.validate
+    validating, go, validations = threading.Event(), threading.Event(), [0]
+
+    def held_validate(*args: Any, **kwargs: Any) -> Any:
+        validations[0] += 1
+        if validations[0] == 1:
+            validating.set()
+            assert go.wait(30), "the test never let the validation go"
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(validation_engine, "validate", held_validate)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    headers = list(msg.headers.items())
+
+    async def post(cancelled: anyio.CancelScope) -> None:
+        with cancelled:
+            await call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1)
+
+    async def scenario() -> tuple[int, InboundStatus, int]:
+        cancelled = anyio.CancelScope()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(post, cancelled)
+            try:
+                assert await anyio.to_thread.run_sync(validating.wait, 30), "the work did not start"
+                cancelled.cancel()
+                await anyio.sleep(0.1)  # the cancellation reaches the request's task
+                again = await call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1)
+                [meanwhile] = inbound_documents(store)
+                places = app.state.as4_after_receipt_backlog.taken[0]
+            finally:
+                go.set()
+        return again.status, meanwhile.status, places
+
+    assert anyio.run(scenario) == (200, InboundStatus.RECEIVED, 1)
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert validations[0] == 1  # by the work after the receipt only
+    assert app.state.as4_after_receipt_backlog.taken == (0, 0)
+    assert not app.state.services.receiver._finisher.held(document.id)
+
+
 def test_concurrent_deliveries_of_one_message_create_one_document(
     store: FlakyStore, artefacts_dir: Path, validation_engine: ValidationEngine, tmp_path: Path
 ) -> None:

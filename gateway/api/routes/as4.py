@@ -184,6 +184,8 @@ class _ReceiptAnswer(Response):
             if self._work:
                 # Its own limiter: at most as4.max_concurrent_requests documents are validated after their
                 # receipt at once, and waiting ones hold no thread of the pool the API requests need.
+                # A cancellation waits for a started thread (run_sync does not abandon it), so _drop never
+                # releases work still running; cancelled while waiting for the limiter, it never started.
                 await anyio.to_thread.run_sync(_run_after_receipt, self._work, limiter=self._limiter)
         finally:
             _drop(self._work, self._backlog)
