@@ -65,17 +65,19 @@ class AS4Settings(SettingsGroup):
     # ... and the MiB of their business documents, held in memory until their work ran: a document larger
     # than what is left of it is left pending like one beyond the count; one larger than the whole budget
     # is admitted alone, when no other waits or runs (the sweep would read it whole all the same). 64 MiB:
-    # ordinary invoices (10-100 KB) never reach it, 16 at once; documents with 5-20 MB PDF attachments
-    # wait 3 to 12 at a time instead of 16 (up to 16 x max_payload_bytes, 1.6 GiB, by the count alone);
-    # the same budget as the worker's (worker.max_in_flight_mib).
+    # ordinary invoices (10-100 KB) never reach it, 16 at once; documents with 5-20 MiB PDF attachments,
+    # base64 in the business document (a third larger: 6.7-27 MiB), wait 2 to 9 at a time instead of 16
+    # (up to 16 x max_payload_bytes, 1.6 GiB, by the count alone); the same budget as the worker's
+    # (worker.max_in_flight_mib).
     max_after_receipt_backlog_mib: int = Field(default=64, ge=1)
     rejected_evidence_prefix_bytes: int = Field(default=256, ge=0, le=256 * 1024)
     rejected_evidence_header_bytes: int = Field(default=384, ge=0, le=64 * 1024)
     rejected_evidence_retention_days: float = Field(default=30.0, gt=0)
     # Received documents whose verdict could not be recorded after their receipt (store down through the
-    # tries), or whose work after it was not queued (max_after_receipt_backlog), are validated by a sweep
-    # of `gateway serve` every interval, once older than the age: the age keeps the sweep clear of the work
-    # after a fresh receipt (README, Receiving).
+    # tries), or whose work after it was not queued (beyond max_after_receipt_backlog, or beyond what is
+    # left of max_after_receipt_backlog_mib: one larger than the whole budget is admitted alone, when no
+    # other waits or runs), are validated by a sweep of `gateway serve` every interval, once older than
+    # the age: the age keeps the sweep clear of the work after a fresh receipt (README, Receiving).
     pending_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     pending_sweep_age_seconds: float = Field(default=300.0, ge=0)
 

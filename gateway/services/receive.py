@@ -94,9 +94,11 @@ class AfterReceipt:
     """The work after a new message's receipt (``AS4Receiver.receive(defer=...)``): calling it validates,
     records and hands on the document (StoreError: the verdict could not be recorded; call it again).
 
-    Until it has run, the document is held for it (``InboundFinisher.hold``): the sweep and a resend of the
-    message leave the document alone. A caller that will not run it (the receipt could not be sent) calls
-    ``release``, so that they finish the document at once instead of once the hold has passed.
+    The document is held for it (``InboundFinisher.hold``) until the caller calls ``release``: the sweep
+    and a resend of the message leave the document alone meanwhile, the pauses between its tries
+    included. The caller releases it once it has run for the last time, or at once when it will not run
+    it (the answer's send raised or the request's task was cancelled), so that they finish the document
+    then instead of once the hold has passed.
 
     Attributes:
         document_id: the received document.
@@ -112,7 +114,7 @@ class AfterReceipt:
         return self._run()
 
     def release(self) -> None:
-        """The document is no longer held for this work (a no-op once the work ran: it released it)."""
+        """The document is no longer held for this work (it ran for the last time, or will not run)."""
         self._release()
 
 
@@ -213,8 +215,9 @@ class AS4Receiver:
                 callable (status RECEIVED here), for the caller to run after answering the receipt. The
                 callable raises StoreError when the verdict cannot be recorded. If it returns False (it
                 takes no more work), the document stays pending: the sweep or a start-up finishes it. A
-                caller that took it and will not run it (the receipt could not be sent) calls its
-                ``release``: the document is then the sweep's, or a resend's, at once.
+                caller that took it calls its ``release`` once it ran it for the last time, or at once
+                when it will not run it (the answer's send raised or the request's task was cancelled):
+                the document is then the sweep's, or a resend's.
                 None: all run here.
 
         Returns:
@@ -349,7 +352,8 @@ class AS4Receiver:
         finish = AfterReceipt(
             record.document_id,
             len(business),
-            partial(self._after_receipt, facts, HeldDocument(business)),
+            # Deferred, the caller releases the hold once its last try is over (not between tries).
+            partial(self._after_receipt, facts, HeldDocument(business), release=defer is None),
             partial(self._finisher.release, record.document_id),
         )
         if defer is None:
@@ -400,13 +404,15 @@ class AS4Receiver:
         uow.commit()
         return True
 
-    def _after_receipt(self, facts: ReceivedFacts, business: HeldDocument) -> InboundStatus:
+    def _after_receipt(self, facts: ReceivedFacts, business: HeldDocument, *, release: bool) -> InboundStatus:
         """Validate and record an accepted message's document, hand it on (MLS, expense); StoreError: the
-        verdict could not be recorded (the document stays pending: run it again)."""
+        verdict could not be recorded (the document stays pending: run it again). ``release``: its hold
+        ends with this call, whatever its outcome (otherwise ``AfterReceipt.release`` ends it)."""
         try:
             status = self._finisher.finish(facts, business).status
         finally:
-            self._finisher.release(facts.document_id)
+            if release:
+                self._finisher.release(facts.document_id)
         log.info(
             "AS4 message %s accepted: inbound document %s (%s)",
             facts.message_id,

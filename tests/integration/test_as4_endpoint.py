@@ -13,7 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -26,9 +28,11 @@ from cryptography import x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.api.app import create_app
 from gateway.api.pending_sweep import sweep_pending_once
+from gateway.api.routes import as4 as as4_route
 from gateway.as4 import PEPPOL_NOT_SERVICED, OutgoingMessage, build_user_message, read_signal, verify_receipt
 from gateway.as4.signal_check import load_signal, verify_signal_signature
 from gateway.bootstrap import Services
@@ -556,11 +560,12 @@ def test_work_after_receipts_beyond_the_backlog_bound_is_left_to_the_sweep(
             http.post(url, content=msg.body, headers=dict(msg.headers))
             for msg in (make_message() for _ in range(5))
         ]
-        limiter = app.state.as4_after_receipt
-        queued = limiter.borrowed_tokens + limiter.statistics().tasks_waiting
+        # Taken before each answer was sent (the work reaches the limiter only after its send).
+        backlog = app.state.as4_after_receipt_backlog
+        queued = backlog.taken[0]
         stalled.set()
         deadline = time.monotonic() + 60
-        while limiter.borrowed_tokens or limiter.statistics().tasks_waiting:
+        while backlog.taken != (0, 0):
             assert time.monotonic() < deadline, "the work after the receipts did not finish"
             time.sleep(0.05)
     assert [r.status_code for r in responses] == [200] * 5
@@ -627,15 +632,15 @@ def _stalled_deliveries(
         patch.setattr(validation_engine, "validate", stalled_validate)
         with serve(app) as url, httpx.Client(timeout=60) as http:
             responses = [http.post(url, content=msg.body, headers=dict(msg.headers)) for msg in messages]
-            limiter = app.state.as4_after_receipt
-            queued = limiter.borrowed_tokens + limiter.statistics().tasks_waiting
+            # Taken before each answer was sent (the work reaches the limiter only after its send).
+            backlog = app.state.as4_after_receipt_backlog
+            queued = backlog.taken[0]
             stalled.set()
             deadline = time.monotonic() + 60
-            while limiter.borrowed_tokens or limiter.statistics().tasks_waiting:
+            while backlog.taken != (0, 0):
                 assert time.monotonic() < deadline, "the work after the receipts did not finish"
                 time.sleep(0.05)
-            time.sleep(0.1)  # the places are given back just after the work's thread ended
-    return [r.status_code for r in responses], queued, app.state.as4_after_receipt_backlog.taken
+    return [r.status_code for r in responses], queued, backlog.taken
 
 
 def test_work_after_receipts_beyond_the_byte_budget_is_left_to_the_sweep(
@@ -744,6 +749,157 @@ def test_a_document_whose_receipt_could_not_be_sent_is_finished_by_the_resend_or
         assert sweep_pending_once(app.state.services) == 1
     [document] = inbound_documents(store)
     assert document.status is InboundStatus.VALID
+
+
+def test_a_sender_hanging_up_before_reading_its_receipt_over_real_http_still_gets_the_work_done(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under uvicorn (h11, as `gateway serve`) an ASGI send after the client disconnected is dropped without
+    # raising: the sender closes its socket once the message is stored, before its receipt is answered;
+    # the answer "goes" nowhere and the work after it runs as usual, its backlog place given back after.
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine)
+    taking, hung_up, lost = threading.Event(), threading.Event(), threading.Event()
+    take, connection_lost = as4_route._Backlog.take, H11Protocol.connection_lost
+
+    def take_after_the_hang_up(backlog: Any, into: Any, work: Any) -> bool:
+        taking.set()  # stored and committed; the receipt is not answered yet
+        assert hung_up.wait(30), "the test never hung up"
+        return take(backlog, into, work)
+
+    def noted(protocol: H11Protocol, exc: Exception | None) -> None:
+        connection_lost(protocol, exc)
+        lost.set()
+
+    monkeypatch.setattr(as4_route._Backlog, "take", take_after_the_hang_up)
+    monkeypatch.setattr(H11Protocol, "connection_lost", noted)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    fields = "".join(f"{k}: {v}\r\n" for k, v in msg.headers.items() if k.lower() != "content-length")
+    head = f"POST /as4 HTTP/1.1\r\nHost: 127.0.0.1\r\n{fields}Content-Length: {len(msg.body)}\r\n\r\n"
+    with serve(app) as url:
+        port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
+        client = socket.create_connection(("127.0.0.1", port), timeout=30)
+        try:
+            client.sendall(head.encode("latin-1") + msg.body)
+            assert taking.wait(30), "the message was not stored"
+            client.close()  # nothing read: the receipt is not answered yet
+            assert lost.wait(30), "uvicorn did not see the hang-up"
+        finally:
+            client.close()
+            hung_up.set()
+        backlog = app.state.as4_after_receipt_backlog
+        deadline = time.monotonic() + 30
+        while inbound_documents(store)[0].status is InboundStatus.RECEIVED or backlog.taken != (0, 0):
+            assert time.monotonic() < deadline, "the work after the receipt did not run"
+            time.sleep(0.05)
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert app.state.as4_after_receipt_backlog.taken == (0, 0)
+
+
+def test_a_resend_during_the_pause_between_tries_leaves_the_document_to_the_work_after_its_receipt(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first record of the verdict fails (the store down for a moment): the work after the receipt
+    # pauses, then tries again. The document stays held through the pause, so a resend of the message
+    # meanwhile leaves it to that work (one validation there, not two racing); the hold ends with the work.
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine)
+    validate = validation_engine.validate
+    validations = [0]
+
+    def validate_then_store_down(*args: Any, **kwargs: Any) -> Any:
+        validations[0] += 1
+        if validations[0] == 1:
+            store.down = True  # the first record of the verdict fails
+        return validate(*args, **kwargs)
+
+    paused, resume = threading.Event(), threading.Event()
+
+    def pause(seconds: float) -> None:
+        store.down = False
+        paused.set()
+        assert resume.wait(30), "the test never ended the pause"
+
+    monkeypatch.setattr(validation_engine, "validate", validate_then_store_down)
+    monkeypatch.setattr(as4_route, "time", SimpleNamespace(sleep=pause))
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    headers = list(msg.headers.items())
+
+    async def scenario() -> tuple[int, InboundStatus]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(partial(call, app, "POST", "/as4", headers, chunk=msg.body, chunks=1))
+            try:
+                assert await anyio.to_thread.run_sync(paused.wait, 30), "the first record did not fail"
+                again = await call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1)
+                [meanwhile] = inbound_documents(store)
+            finally:
+                resume.set()
+        return again.status, meanwhile.status
+
+    assert anyio.run(scenario) == (200, InboundStatus.RECEIVED)  # the resend left it to the work
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert validations[0] == 2  # the failed try and the one after the pause
+    assert not app.state.services.receiver._finisher.held(document.id)
+
+
+def test_a_request_cancelled_while_its_work_validates_keeps_the_document_held_until_the_work_ends(
+    store: FlakyStore,
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The request's task is cancelled while the work after its receipt runs in its thread: anyio's run_sync
+    # shields a started thread, so the task waits for it, and the hold and the backlog place end with the
+    # work, not before it (a resend meanwhile leaves the document to it; its bytes are still counted).
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine)
+    validate = validation_engine.validate
+    validating, go, validations = threading.Event(), threading.Event(), [0]
+
+    def held_validate(*args: Any, **kwargs: Any) -> Any:
+        validations[0] += 1
+        if validations[0] == 1:
+            validating.set()
+            assert go.wait(30), "the test never let the validation go"
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(validation_engine, "validate", held_validate)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    headers = list(msg.headers.items())
+
+    async def post(cancelled: anyio.CancelScope) -> None:
+        with cancelled:
+            await call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1)
+
+    async def scenario() -> tuple[int, InboundStatus, int]:
+        cancelled = anyio.CancelScope()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(post, cancelled)
+            try:
+                assert await anyio.to_thread.run_sync(validating.wait, 30), "the work did not start"
+                cancelled.cancel()
+                await anyio.sleep(0.1)  # the cancellation reaches the request's task
+                again = await call(app, "POST", "/as4", headers, chunk=msg.body, chunks=1)
+                [meanwhile] = inbound_documents(store)
+                places = app.state.as4_after_receipt_backlog.taken[0]
+            finally:
+                go.set()
+        return again.status, meanwhile.status, places
+
+    assert anyio.run(scenario) == (200, InboundStatus.RECEIVED, 1)
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert validations[0] == 1  # by the work after the receipt only
+    assert app.state.as4_after_receipt_backlog.taken == (0, 0)
+    assert not app.state.services.receiver._finisher.held(document.id)
 
 
 def test_concurrent_deliveries_of_one_message_create_one_document(

@@ -20,7 +20,7 @@ from gateway.model import ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services import message_status
 from gateway.services.message_status import MessageStatusService
-from gateway.services.receive import AS4Receiver, ReceiveOutcome
+from gateway.services.receive import AfterReceipt, AS4Receiver, ReceiveOutcome
 from gateway.store.tables import delivery_jobs, outbound_documents
 from gateway.validation import ValidationEngine
 from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
@@ -141,13 +141,14 @@ def test_an_mls_that_cannot_be_queued_rolls_the_verdict_back_and_is_queued_once_
         official_example(artefacts_dir), mls_to=ParticipantID.parse(THEIR_SPID), mls_type="ALWAYS_SEND"
     )
     msg = make_message(sbd)
-    deferred: list[Callable[[], InboundStatus]] = []
+    deferred: list[AfterReceipt] = []
     result = receiver.receive(tuple(msg.headers.items()), msg.body, defer=deferred.append)
     assert result.outcome is ReceiveOutcome.ACCEPTED
     [after_receipt] = deferred
     # The store fails where the MLS is stored: the verdict is not recorded without it.
     with pytest.raises(StoreError, match="database is locked"):
         after_receipt()
+    after_receipt.release()  # its caller gives up on it (its last try)
     assert failing.calls == 1
     assert [d.status for d in inbound_documents(store)] == [InboundStatus.RECEIVED]
     assert queued_mls(store) == []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from gateway.api.routes import as4 as as4_route
 from gateway.model import ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.receive import AS4Receiver, ReceiveOutcome
+from gateway.services.receive import AfterReceipt, AS4Receiver, ReceiveOutcome
 from gateway.services.receive_finish import IN_FLIGHT_HOLD, InboundFinisher
 from gateway.store.documents import SQLInboundDocumentRepository
 from gateway.ubl.sbdh import read_sbd_header
@@ -96,7 +95,7 @@ def make_receiver(
     )
 
 
-def deliver(receiver: AS4Receiver, artefacts_dir: Path, deferred: list[Callable[[], InboundStatus]]) -> str:
+def deliver(receiver: AS4Receiver, artefacts_dir: Path, deferred: list[AfterReceipt]) -> str:
     msg = make_message(sbd_of(official_example(artefacts_dir)))
     result = receiver.receive(tuple(msg.headers.items()), msg.body, defer=deferred.append)
     assert result.outcome is ReceiveOutcome.ACCEPTED
@@ -115,7 +114,7 @@ def test_the_sweep_finishes_only_old_abandoned_documents_and_hands_each_on_once(
 ) -> None:
     clock, hand_ons = MovingClock(), HandOns()
     receiver = make_receiver(store, validation_engine, clock, hand_ons)
-    deferred: list[Callable[[], InboundStatus]] = []
+    deferred: list[AfterReceipt] = []
     done = deliver(receiver, artefacts_dir, deferred)
     pending = deliver(receiver, artefacts_dir, deferred)
     finish_done, finish_pending = deferred
@@ -131,6 +130,7 @@ def test_the_sweep_finishes_only_old_abandoned_documents_and_hands_each_on_once(
     store.down = True
     with pytest.raises(Exception, match="OperationalError"):
         finish_pending()
+    finish_pending.release()  # its caller gives up on it (its last try)
     store.down = False
     assert receiver.sweep_pending(older_than=AGE) == 1
     assert statuses(store) == {done: InboundStatus.VALID, pending: InboundStatus.VALID}
@@ -150,7 +150,7 @@ def test_a_sweep_of_another_process_racing_the_work_after_a_receipt_hands_it_on_
     clock, hand_ons = MovingClock(), HandOns()
     here = make_receiver(store, validation_engine, clock, hand_ons)
     elsewhere = make_receiver(store, validation_engine, clock, hand_ons)  # a second API process
-    deferred: list[Callable[[], InboundStatus]] = []
+    deferred: list[AfterReceipt] = []
     document = deliver(here, artefacts_dir, deferred)
     clock.at = NOW + AGE + timedelta(seconds=1)  # its work waited longer than the age (a burst)
     assert elsewhere.sweep_pending(older_than=AGE) == 1  # the other process knows nothing of it
@@ -216,7 +216,7 @@ def test_a_document_whose_work_after_the_receipt_never_ran_is_swept_once_the_hol
     # The answer could not be sent (the sender hung up), so the web server never ran the work it carried.
     clock, hand_ons = MovingClock(), HandOns()
     receiver = make_receiver(store, validation_engine, clock, hand_ons)
-    lost: list[Callable[[], InboundStatus]] = []
+    lost: list[AfterReceipt] = []
     document = deliver(receiver, artefacts_dir, lost)
     clock.at = NOW + AGE + timedelta(seconds=1)
     assert receiver.sweep_pending(older_than=AGE) == 0  # still taken for queued work

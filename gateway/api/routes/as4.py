@@ -7,7 +7,9 @@ The receipt is answered as soon as the message and the receipt are committed (pe
 the business document's validation, its MLS and its expense draft run after the answer has been sent,
 on the same connection (``_ReceiptAnswer``), so the sending access point never waits for the Schematron.
 At most ``as4.max_after_receipt_backlog`` such items, of at most ``as4.max_after_receipt_backlog_mib`` MiB of
-documents, wait or run per process (``_Backlog``).
+documents, wait or run per process (``_Backlog``), except that a document larger than that whole byte budget
+is admitted alone, when no other work waits or runs; a document beyond either bound keeps its receipt and
+stays pending for the sweep or a resend.
 """
 
 from __future__ import annotations
@@ -157,10 +159,12 @@ class _Backlog:
 
 class _ReceiptAnswer(Response):
     """The signal (HTTP 200), then the work after the receipt on the same connection, as a Starlette
-    background task would run it, except that when the answer could not be sent (the sender hung up) or the
-    work was cancelled before it ran, its documents are released at once (a resend of the message, which a
+    background task would run it, except that when the answer's send raised or the request's task was
+    cancelled before the work ran, its documents are released at once (a resend of the message, which a
     sender without its receipt makes, or the pending sweep finishes them: not 15 minutes later, once their
-    hold has passed) and its backlog places are given back."""
+    hold has passed) and its backlog places are given back. A sender hanging up does not raise under
+    ``gateway serve``: uvicorn's h11 protocol drops a send after the client disconnected, so the work runs
+    as usual then."""
 
     def __init__(
         self,
@@ -180,14 +184,16 @@ class _ReceiptAnswer(Response):
             if self._work:
                 # Its own limiter: at most as4.max_concurrent_requests documents are validated after their
                 # receipt at once, and waiting ones hold no thread of the pool the API requests need.
+                # A cancellation waits for a started thread (run_sync does not abandon it), so _drop never
+                # releases work still running; cancelled while waiting for the limiter, it never started.
                 await anyio.to_thread.run_sync(_run_after_receipt, self._work, limiter=self._limiter)
         finally:
             _drop(self._work, self._backlog)
 
 
 def _drop(work: list[AfterReceipt], backlog: _Backlog) -> None:
-    """``work`` has run, or will not run here: its documents are no longer held for it (a no-op for the
-    work that ran, which released its own) and its backlog places and bytes are given back."""
+    """``work`` has run (all its tries are over), or will not run here: its documents are no longer held
+    for it and its backlog places and bytes are given back."""
     for finish in work:
         finish.release()
     backlog.give_back(work)
