@@ -53,9 +53,10 @@ class WorkerSettings(SettingsGroup):
     # sends set aside included (worker/budget.py). A delivery costs the worker ≈ 4.3 times its document (its
     # AS4 message and the send's buffers besides: measured with a 20 MB document), so 64 MiB of documents is
     # ≈ 275 MiB of worker memory: within a 2 GB container beside serve (its own bound: 192 MiB of request
-    # bodies). Ordinary invoices (10-100 KB) never reach it, even 40 at once; 5-20 MB PDF attachments go 3
-    # to 12 at a time instead of up to 40 (≈ 3.4 GB with 20 MB each). Leases beyond it are handed back, not
-    # counted as attempts; a document larger than the budget still goes, alone.
+    # bodies). Ordinary invoices (10-100 KB) never reach it, even 40 at once; 5-20 MiB PDF attachments,
+    # base64 in the UBL (a third larger: 6.7-27 MiB), go 2 to 9 at a time instead of up to 40 (≈ 4.6 GB
+    # with 27 MiB each). Leases beyond it are handed back, not counted as attempts; a document larger than
+    # the budget still goes, alone.
     max_in_flight_mib: int = Field(default=64, ge=1, le=64 * 1024)
     per_endpoint: int = Field(default=4, ge=1, le=500)  # sends in flight to one endpoint URL per process
     breaker_failures: int = Field(default=5, ge=1)  # consecutive transport failures that open a circuit
