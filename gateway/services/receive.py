@@ -228,6 +228,10 @@ class AS4Receiver:
         """
         now = self._clock.now()
         raw = RawHTTPMessage(without_credentials(headers), body)
+        if sum(name.lower() == "content-type" for name, _ in headers) > 1:
+            # Not a list field (RFC 9110 §5.3): a proxy that keeps the last would read another message.
+            twice = InboundMessageRejected(EbmsError.INVALID_HEADER, "Content-Type header field sent twice")
+            return self._rejection.reject(raw, twice, now, authenticated=False)
         try:
             incoming = parse_incoming(
                 first_headers(headers),

@@ -90,6 +90,24 @@ def test_identifiers_longer_than_their_columns_get_a_signed_error_not_a_503(
     assert inbound_documents(store) == []
 
 
+@pytest.mark.parametrize("order", ["real-first", "real-last"])
+def test_a_request_with_two_content_type_fields_gets_a_signed_error(
+    client: TestClient, store: FlakyStore, order: str
+) -> None:
+    """Two Content-Type header fields (RFC 9110 §5.3: a field that is no list is sent once): a proxy that
+    keeps the last would read another boundary or media type than we do; refused, never guessed."""
+    msg = message()
+    headers = [(k, v) for k, v in msg.headers.items() if k.lower() != "content-type"]
+    real = ("Content-Type", msg.headers["Content-Type"])
+    other = ("Content-Type", 'multipart/related; boundary="other"; type="application/soap+xml"')
+    fields = [real, other] if order == "real-first" else [other, real]
+    response = client.post("/as4", content=msg.body, headers=headers + fields)
+    assert response.status_code == 200, response.text
+    _, errors = error_of(response.content)
+    assert [code for code, _ in errors] == ["EBMS:0009"]
+    assert inbound_documents(store) == []
+
+
 @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:30:00+01:00"])
 def test_a_timestamp_that_leaves_the_utc_range_gets_a_receipt_not_a_500(
     app: FastAPI, store: FlakyStore, monkeypatch: pytest.MonkeyPatch, stamp: str
