@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from gateway.model.message import DeliveryEvent, JSONObject, OutboundDocument
+from gateway.model.message import DeliveryEvent, DeliveryStatus, JSONObject, OutboundDocument
 from gateway.services.delivery_attempt import DeliveryResult, DeliverySettings
 from gateway.services.delivery_records import queue_status_webhook
 from gateway.services.endpoint_gate import GateRefusal
@@ -69,24 +69,18 @@ def defer_attempt(
             "reason": refusal.reason,
             "next_try_at": refusal.retry_at.isoformat(),
         }
-        entry = uow.outbound.transition(
-            document.id,
-            DeliveryEvent.RETRYABLE_FAILURE,
-            at=at,
-            reason=refusal.reason,
-            detail=detail,
-            next_attempt_at=refusal.retry_at,
-        )
-        queue_status_webhook(
+        event = DeliveryEvent.RETRYABLE_FAILURE
+        status = _transition(
             uow,
+            document,
+            event,
+            refusal.reason,
+            detail,
+            at=at,
             settings=settings,
             ids=ids,
-            document=document,
-            change=entry,
-            reason=refusal.reason,
-            message_id=document.as4_message_id,
+            next_at=refusal.retry_at,
         )
-        status, event = entry.to_status, DeliveryEvent.RETRYABLE_FAILURE
     # Lock order everywhere: document row (transition) before job row.
     uow.jobs.hand_back(lease.document_id, lease.token, due_at=refusal.retry_at, error=refusal.reason)
     return DeliveryResult(lease.document_id, status, event, refusal.reason, deferred=True)
@@ -113,8 +107,28 @@ def _give_up(
         "reason": refusal.reason,
         "retry_window_seconds": horizon.total_seconds(),
     }
+    event = DeliveryEvent.RETRIES_EXHAUSTED
+    status = _transition(uow, document, event, reason, detail, at=at, settings=settings, ids=ids)
+    # Lock order everywhere: document row (transition) before job row.
+    uow.jobs.fail(lease.document_id, lease.token, error=reason)
+    return DeliveryResult(lease.document_id, status, event, reason)
+
+
+def _transition(
+    uow: UnitOfWork,
+    document: OutboundDocument,
+    event: DeliveryEvent,
+    reason: str,
+    detail: JSONObject,
+    *,
+    at: datetime,
+    settings: DeliverySettings,
+    ids: IDFactory,
+    next_at: datetime | None = None,
+) -> DeliveryStatus:
+    """Record ``event`` on the document with its status webhook; returns the new status."""
     entry = uow.outbound.transition(
-        document.id, DeliveryEvent.RETRIES_EXHAUSTED, at=at, reason=reason, detail=detail
+        document.id, event, at=at, reason=reason, detail=detail, next_attempt_at=next_at
     )
     queue_status_webhook(
         uow,
@@ -125,9 +139,7 @@ def _give_up(
         reason=reason,
         message_id=document.as4_message_id,
     )
-    # Lock order everywhere: document row (transition) before job row.
-    uow.jobs.fail(lease.document_id, lease.token, error=reason)
-    return DeliveryResult(lease.document_id, entry.to_status, DeliveryEvent.RETRIES_EXHAUSTED, reason)
+    return entry.to_status
 
 
 def format_span(span: timedelta) -> str:
