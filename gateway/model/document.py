@@ -24,7 +24,10 @@ from gateway.model.vat import VatBreakdown
 #: last is whole quanta; 1 Mi characters, 768 KiB once decoded.
 _BASE64_SLICE = 1 << 20
 _BASE64_ALPHABET = re.compile(r"[A-Za-z0-9+/]*")
-_BLANK = re.compile(r"\s")
+#: XML's blanks: the only ones ``xs:base64Binary`` allows between characters (whiteSpace ``collapse``), so the
+#: only ones left in text ``is_xsd_base64`` accepted.
+_XML_BLANKS = " \t\r\n"
+_DELETE_XML_BLANKS = str.maketrans("", "", _XML_BLANKS)
 
 
 def _base64_text(value: str) -> str:
@@ -41,16 +44,26 @@ def _base64_text(value: str) -> str:
     return _without_blanks(value)
 
 
+def _has_xml_blanks(text: str) -> bool:
+    return any(blank in text for blank in _XML_BLANKS)
+
+
 def _without_blanks(value: str) -> str:
-    """``value`` without its blanks (XML's only, once ``is_xsd_base64`` accepted it): the same object when it
-    has none; else built a slice at a time (one ``re.sub`` over wrapped text holds a piece per line, twice the
-    text beside the result). CPython grows a string only this function refers to in place, so the result is
-    the only copy."""
-    if _BLANK.search(value) is None:
+    """``value`` (text ``is_xsd_base64`` accepted: ASCII, XML's blanks only) without its blanks: the same
+    object when it has none; else built a slice at a time (one ``re.sub`` over wrapped text holds a piece per
+    line, twice the text beside the result). CPython grows a string only this function refers to in place, so
+    the result is the only copy.
+
+    Only XML's four blanks are looked for: four ``in`` tests cost a few ms over 28 M characters where a
+    Unicode ``\\s`` search cost about as much as the whole ``is_xsd_base64``; ``str.translate``, which has
+    an ASCII fast path, deletes them six times faster than ``re.sub`` on wrapped text, thirty times on
+    ``"A A A ..."``.
+    """
+    if not _has_xml_blanks(value):
         return value
     compact = ""
     for start in range(0, len(value), _BASE64_SLICE):
-        compact += _BLANK.sub("", value[start : start + _BASE64_SLICE])
+        compact += value[start : start + _BASE64_SLICE].translate(_DELETE_XML_BLANKS)
     return compact
 
 
@@ -76,10 +89,12 @@ def is_xsd_base64(value: str) -> bool:
     for start in range(0, len(value), _BASE64_SLICE):
         chunk = value[start : start + _BASE64_SLICE]
         # Outside the alphabet and XML's blanks: refused (ASCII's other blanks cannot be in XML 1.0 text,
-        # but are refused here too). Then ``split()`` removes exactly XML's blanks (10 times re.sub's speed).
+        # but are refused here too). Then XML's blanks, if any, are deleted by ``str.translate``'s ASCII fast
+        # path: ``"".join(chunk.split())`` copied a slice without blanks too, held a pointer per run of
+        # characters (4 MiB for ``"A A A ..."``) and took twice as long on wrapped text, five times on that.
         if not chunk.isascii() or any(blank in chunk for blank in _OTHER_ASCII_BLANKS):
             return False
-        piece = carried + "".join(chunk.split())
+        piece = carried + (chunk.translate(_DELETE_XML_BLANKS) if _has_xml_blanks(chunk) else chunk)
         del chunk
         cut = len(piece) - (len(piece) % 4 or 4) if piece else 0
         if _BASE64_ALPHABET.fullmatch(piece, 0, cut) is None:  # whole quanta: ``cut`` is a multiple of 4

@@ -151,12 +151,14 @@ class DeliverySteps:
             if not fresh:
                 uow.jobs.renew(lease.document_id, lease.token, now=now, lease_for=self._settings.lease_for)
             document = uow.outbound.get(lease.document_id)
-            if document is None or document.status.is_final:
-                uow.commit()
-                self._drop(lease)
-                raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
-            prepared = self._load(uow, document)
+            prepared = None if document is None or document.status.is_final else self._load(uow, document)
             uow.commit()
+        if prepared is None:
+            # Dropped once this unit of work gave its connection back: a unit of work waiting for SQLite's
+            # write lock holds no pooled connection (writers take the lock first), or the writer holding the
+            # lock could wait for a connection that only the lock's waiters hold.
+            self._drop(lease)
+            raise StopAttempt(DeliveryResult(lease.document_id, document.status if document else None))
         return prepared
 
     def preload(self, uow: UnitOfWork, lease: DeliveryLease) -> PreparedDocument | None:

@@ -7,9 +7,23 @@ worker that died are taken over within a minute; a live worker keeps its leases 
 that another worker took over meanwhile (LeaseLost) is simply dropped - the delivery's own next step gets
 LeaseLost too and abandons the attempt. A beat that fails on the store is logged and tried again at the
 next beat; the lease margin (``gateway.config.LEASE_MARGIN_SECONDS``) covers one missed beat plus a
-database lock wait. A beat runs in a thread of its own limiter, not anyio's default one (40 threads) that
-the delivery steps share: with that many steps in threads (each may wait 30 s for SQLite's write lock) a
-beat queued behind them would let the leases of the sends in flight run out.
+database lock wait.
+
+A beat runs in a thread of its own limiter, not anyio's default one (40 threads) that the delivery steps
+share: with that many steps in threads (each may wait 30 s for SQLite's write lock) a beat queued for a
+thread behind them would let the leases of the sends in flight run out. The limiter covers the thread only;
+in it the beat still waits, as any unit of work does, for:
+
+- the write lock: on SQLite the process's ``SQLiteWriteLock`` (then its flock, shared with ``serve``), in
+  turn with the delivery steps' and the lease's writes - one short transaction each, or up to the busy
+  timeout when a writer outside the lock holds SQLite's; on PostgreSQL the row locks of the jobs it renews
+  (``lock_timeout``). That is the "database lock wait" of the margin.
+- a pooled connection. On PostgreSQL the worker's pool is ``worker.max_in_flight`` + 2 (a connection for
+  every step in flight, the lease and the beat) plus 5 overflow. On SQLite it is 5 + 10, fewer than the
+  default 20 deliveries in flight, but a writer takes the write lock before a connection
+  (``SQLUnitOfWork``), so the steps queued for the lock hold none: the connections are held by reading
+  units of work (no lock wait in them) and the one writer, each for one transaction, and the beat (holding
+  the lock by then) waits for one of them to end.
 """
 
 from __future__ import annotations

@@ -124,6 +124,31 @@ def test_the_threads_of_one_process_take_turns(tmp_path: Path, database_url: str
         store.close()
 
 
+def test_writers_waiting_for_the_write_lock_hold_no_pooled_connection(database_url: str) -> None:
+    # A writer takes the lock before a connection: the queued ones (a worker's delivery steps, up to
+    # worker.max_in_flight, more than its pool of 5 + 10 on SQLite) leave the pool to the readers and to the
+    # writer whose turn it is (the heartbeat: gateway.worker.heartbeat).
+    store = SQLDocumentStore(make_engine(database_url, pool_size=2, max_overflow=0, pool_timeout=2))
+    queued = [threading.Thread(target=add_document, args=(store,)) for _ in range(4)]
+    try:
+        with store.unit_of_work() as uow:
+            uow.outbound.add(outbound(created_at=at(0)), content())
+            for thread in queued:
+                thread.start()
+            time.sleep(0.3)
+            assert all(thread.is_alive() for thread in queued)  # waiting for the lock...
+            assert store.engine.pool.checkedout() == 1  # ...without a connection
+            with store.unit_of_work(read_only=True) as reader:
+                assert _documents(reader) == 0
+            uow.commit()
+        for thread in queued:
+            thread.join(10)
+        with store.unit_of_work(read_only=True) as uow:
+            assert _documents(uow) == 5
+    finally:
+        store.close()
+
+
 def test_without_a_lock_file_the_store_still_writes(
     store: SQLDocumentStore, caplog: pytest.LogCaptureFixture
 ) -> None:

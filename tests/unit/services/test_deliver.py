@@ -42,7 +42,7 @@ from gateway.services.delivery_outcome import AttemptResult, is_duplicate_error,
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import DeliveryLease, Endpoint, HTTPResponse
 from gateway.services.webhooks import STATUS_CHANGED
-from gateway.store import SQLDocumentStore
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 from gateway.transport.directory import LocalDirectory, parse_directory
 from gateway.worker import BackoffPolicy
 
@@ -346,6 +346,37 @@ def test_a_stale_job_of_a_final_document_is_dropped(rig: Rig) -> None:
     assert (result.status, result.event) == (DeliveryStatus.DELIVERED, None)
     assert len(rig.transport.bodies) == 1
     assert rig.lease("w3") == []
+
+
+@pytest.mark.parametrize("old_lease", [False, True], ids=["read", "renewed"])
+def test_a_stale_job_is_dropped_after_its_read_gave_the_connection_back(
+    tmp_path: Path, old_lease: bool
+) -> None:
+    # Writers take SQLite's write lock before a pooled connection, so the ones waiting for it hold none
+    # (the worker's heartbeat relies on it: gateway.worker.heartbeat). The drop was a unit of work opened
+    # inside the read's: it waited for the lock holding a connection, and with the pool taken up that way
+    # the writer holding the lock waited for a connection in turn. One connection here: the drop needed two.
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    upgrade_database(url)
+    store = SQLDocumentStore(make_engine(url, pool_size=1, max_overflow=0, pool_timeout=2))
+    try:
+        receiver = receiver_ap()
+        rig = Rig(store, receiver, InProcessTransport(receiver))
+        doc_id = queue_document(store)
+        (lease,) = rig.lease("w1")
+        assert rig.deliver(lease).status is DeliveryStatus.DELIVERED
+        with store.unit_of_work() as uow:
+            uow.jobs.enqueue(doc_id, due_at=NOW)
+            uow.commit()
+        rig.clock.advance(minutes=1)
+        (lease,) = rig.lease("w2")
+        if old_lease:  # leased more than half a lease ago: prepare renews it (a writing unit of work)
+            rig.clock.advance(seconds=LEASE.total_seconds() * 0.6)
+        result = rig.deliver(lease)
+        assert (result.status, result.event) == (DeliveryStatus.DELIVERED, None)
+        assert rig.lease("w3") == []
+    finally:
+        store.close()
 
 
 class _SpyJobs:
