@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from gateway.errors import InvalidIdentifier
 from gateway.model.identifiers import ParticipantID
+from gateway.model.responses import MLS_DOCUMENT_TYPE
 
 #: Transport profile of every Peppol AS4 message (Peppol AS4 profile 2.x).
 AS4_TRANSPORT_PROFILE: Final = "peppol-transport-as4-v2_0"
@@ -269,9 +270,12 @@ def end_user_statistics(
     """Aggregate the EUSR of ``month``: DISTINCT normalised end users (``Transmission.end_user``).
 
     Subsets ``PerDT-PR``, ``PerDT-PR-EUC``, ``PerDT-EUC`` and ``PerEUC`` (EndUserCountry: C1 for sending,
-    C4 for receiving end users). An end user who sends and receives counts once in SendingOrReceiving.
+    C4 for receiving end users). An end user who sends and receives counts once in SendingOrReceiving. MLS
+    messages are not counted here (their sender and receiver are access points).
     """
-    counted = _in_month(month, transmissions)
+    # An MLS is between access points, not end users (its party is our SPID): TSR only (SPOG on MLS).
+    mls = (MLS_DOCUMENT_TYPE.scheme, MLS_DOCUMENT_TYPE.value)
+    counted = [t for t in _in_month(month, transmissions) if (t.document_type_scheme, t.document_type) != mls]
     groups: dict[tuple[str, tuple[tuple[str, str, str], ...]], list[Transmission]] = {}
     for t in counted:
         euc = ("CC", "EndUserCountry", _end_user_country(t))
