@@ -25,7 +25,7 @@ AS4_TRANSPORT_PROFILE: Final = "peppol-transport-as4-v2_0"
 UNKNOWN_COUNTRY: Final = "ZZ"
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
-_BE_VAT = re.compile(r"^be(0[0-9]{9})$")
+_BE_VAT = re.compile(r"^be([01][0-9]{9})$")  # KBO/BCE numbers start with 0 or 1
 
 
 class ReportKind(StrEnum):

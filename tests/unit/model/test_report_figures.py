@@ -109,3 +109,14 @@ def test_mls_counts_in_the_tsr_but_not_in_the_eusr() -> None:
     assert (tsr.incoming, tsr.outgoing) == (4, 4)
     with_mls = end_user_statistics(MONTH, SEAT, [*TRAFFIC, *mls])
     assert with_mls == end_user_statistics(MONTH, SEAT, TRAFFIC)
+
+
+def test_an_enterprise_number_starting_with_1_is_one_end_user_under_both_schemes() -> None:
+    # KBO/BCE numbers start with 0 or 1 (new ones with 1; bis-billing.md, 0208): 9925:BE1… and 0208:1… are
+    # one enterprise, counted once in the EUSR, as the BE0… form is.
+    at = datetime(2026, 11, 10, tzinfo=UTC)
+    rows = [
+        transmission("n1", at, OUT, "POP000002", INV, "BE", "BE", "0208:1000000021"),
+        transmission("n2", at, OUT, "POP000002", INV, "BE", "BE", "9925:BE1000000021"),
+    ]
+    assert end_user_statistics(MONTH, SEAT, rows).sending == 1
