@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from gateway.errors import DuplicateMessage
+from gateway.errors import DuplicateMessage, GatewayError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DocumentKind
 from gateway.model.report import (
@@ -105,7 +105,12 @@ class PeppolReporter:
 
         Returns:
             The TSR and the EUSR of the month as stored.
+
+        Raises:
+            GatewayError: ``month`` is not over (its reports would lack the rest of it, never made again).
         """
+        if self._clock.now() < _utc_start(month.next().start):
+            raise GatewayError(f"{month} is not over: its reports are made once the month has ended")
         with self._store.unit_of_work(read_only=True) as uow:
             missing = [kind for kind in ReportKind if uow.reporting.find_report(month, kind) is None]
             rows = (

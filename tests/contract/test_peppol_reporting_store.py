@@ -8,6 +8,9 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
+from gateway.errors import GatewayError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryStatus, DocumentKind
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus
@@ -215,3 +218,15 @@ def test_a_send_of_the_month_retried_into_the_next_morning_is_in_its_report(
         tsr = uow.reporting.find_report(MONTH, ReportKind.TSR)
     assert tsr is not None
     assert b"<Outgoing>4</Outgoing>" in tsr.xml
+
+
+def test_a_month_not_over_yet_gets_no_report(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    # `gateway reporting create --month` of the running month would store and queue a report of its first
+    # days, and the scheduler would then keep that one: the month's later traffic never reported.
+    record_traffic(store)
+    with pytest.raises(GatewayError, match="2026-11 is not over"):
+        reporter(store, validation_engine, datetime(2026, 11, 30, 23, 59, tzinfo=UTC)).create(MONTH)
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.list_reports() == []
