@@ -1,5 +1,5 @@
 """``gateway reporting create --month YYYY-MM``: build, validate, store and queue the month's Peppol TSR and
-EUSR (peppol-as4.md §11); the worker does the same by itself on days 1..15 of the next month."""
+EUSR (peppol-as4.md §11); the worker does the same by itself on days 2..15 of the next month."""
 
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ async def _run(services: Services, *, once: bool, max_jobs: int | None) -> Worke
         else None
     )
     hooks_task = asyncio.create_task(hooks.run()) if hooks else None
-    # Peppol reporting: the previous month's TSR and EUSR on days 1..15, exactly once across workers.
+    # Peppol reporting: the previous month's TSR and EUSR on days 2..15, exactly once across workers.
     reporter = services.reporter if services.settings.reporting.enabled else None
     reports = ReportScheduler(reporter) if reporter is not None else None
     reports_task: asyncio.Task[None] | None = None

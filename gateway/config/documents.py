@@ -118,7 +118,7 @@ class ExpenseSettings(SettingsGroup):
 class ReportingSettings(SettingsGroup):
     """Peppol reporting (peppol-as4.md §11): monthly TSR and EUSR to OpenPeppol."""
 
-    enabled: bool = True  # the worker creates and sends the reports of the previous month on days 1..15
+    enabled: bool = True  # the worker creates and sends the reports of the previous month on days 2..15
     # The reporting participant. OpenPeppol's is only ever sent to in the production stage; another one
     # (a test receiver) is sent to in any stage.
     receiver: str = "9925:be0848934496"

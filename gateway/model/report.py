@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from gateway.errors import InvalidIdentifier
 from gateway.model.identifiers import ParticipantID
+from gateway.model.responses import MLS_DOCUMENT_TYPE
 
 #: Transport profile of every Peppol AS4 message (Peppol AS4 profile 2.x).
 AS4_TRANSPORT_PROFILE: Final = "peppol-transport-as4-v2_0"
@@ -24,7 +25,7 @@ AS4_TRANSPORT_PROFILE: Final = "peppol-transport-as4-v2_0"
 UNKNOWN_COUNTRY: Final = "ZZ"
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
-_BE_VAT = re.compile(r"^be(0[0-9]{9})$")
+_BE_VAT = re.compile(r"^be([01][0-9]{9})$")  # KBO/BCE numbers start with 0 or 1
 
 
 class ReportKind(StrEnum):
@@ -104,10 +105,26 @@ def end_user_key(participant: ParticipantID) -> str:
     return key
 
 
+#: The country codes the TSR Schematron accepts (``cl_iso3166`` of TSR 1.0.5: ISO 3166-1 alpha-2 with EL, XI,
+#: XK, 1A and ZZ). Any other code in a report is fatal (SCH-TSR-20): the month's report would not be sent.
+_REPORT_COUNTRY_LIST: Final = (
+    "1A AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR "
+    "BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC "
+    "EE EG EH EL ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY "
+    "HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA "
+    "LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY "
+    "MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS "
+    "RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM "
+    "TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XI XK YE YT ZA ZM ZW ZZ "
+)
+_REPORT_COUNTRIES: Final = frozenset(_REPORT_COUNTRY_LIST.split())
+
+
 def country_code(text: str | None, *, default: str = UNKNOWN_COUNTRY) -> str:
-    """An ISO 3166-1 alpha-2 code in upper case, or ``default`` when missing or malformed."""
+    """A country code of the reports' code list in upper case, or ``default`` when missing, malformed or not
+    in that list (a sender's COUNTRY_C1 ``UK`` is two letters, but no ISO 3166 code)."""
     value = (text or "").strip().upper()
-    return value if re.fullmatch(r"[A-Z]{2}", value) else default
+    return value if value in _REPORT_COUNTRIES else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,9 +270,12 @@ def end_user_statistics(
     """Aggregate the EUSR of ``month``: DISTINCT normalised end users (``Transmission.end_user``).
 
     Subsets ``PerDT-PR``, ``PerDT-PR-EUC``, ``PerDT-EUC`` and ``PerEUC`` (EndUserCountry: C1 for sending,
-    C4 for receiving end users). An end user who sends and receives counts once in SendingOrReceiving.
+    C4 for receiving end users). An end user who sends and receives counts once in SendingOrReceiving. MLS
+    messages are not counted here (their sender and receiver are access points).
     """
-    counted = _in_month(month, transmissions)
+    # An MLS is between access points, not end users (its party is our SPID): TSR only (SPOG on MLS).
+    mls = (MLS_DOCUMENT_TYPE.scheme, MLS_DOCUMENT_TYPE.value)
+    counted = [t for t in _in_month(month, transmissions) if (t.document_type_scheme, t.document_type) != mls]
     groups: dict[tuple[str, tuple[tuple[str, str, str], ...]], list[Transmission]] = {}
     for t in counted:
         euc = ("CC", "EndUserCountry", _end_user_country(t))

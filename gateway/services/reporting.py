@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
-from gateway.errors import DuplicateMessage
+from gateway.errors import DuplicateMessage, GatewayError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DocumentKind
 from gateway.model.report import (
@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 OPENPEPPOL_REPORTING_RECEIVER: Final = ParticipantID("9925", "be0848934496")
 #: Reports for month M are sent between day 1 and day 15 of month M+1 (later ones are not processed).
 LAST_SENDING_DAY: Final = 15
+#: The scheduler leaves a month's transmissions this long after its end to be recorded before it makes the
+#: month's reports, which are never made again: a send is recorded, with the AS4 Timestamp of its stored
+#: message, only when its receipt comes - after its retries of the same bytes (about five hours with the
+#: default backoff) - and a received message carries its sender's Timestamp. A day still leaves days 2..15.
+SETTLING_TIME: Final = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,12 @@ class PeppolReporter:
 
         Returns:
             The TSR and the EUSR of the month as stored.
+
+        Raises:
+            GatewayError: ``month`` is not over (its reports would lack the rest of it, never made again).
         """
+        if self._clock.now() < _utc_start(month.next().start):
+            raise GatewayError(f"{month} is not over: its reports are made once the month has ended")
         with self._store.unit_of_work(read_only=True) as uow:
             missing = [kind for kind in ReportKind if uow.reporting.find_report(month, kind) is None]
             rows = (
@@ -115,9 +125,11 @@ class PeppolReporter:
         return [report for report in found if report is not None]
 
     def run_scheduled(self) -> list[StoredReport]:
-        """The scheduler's step: create the reports of the due month unless both exist (then do nothing)."""
-        month = due_month(self._clock.now().astimezone(UTC).date())
-        if month is None:
+        """The scheduler's step: create the reports of the due month unless both exist (then do nothing), from
+        ``SETTLING_TIME`` after the month's end."""
+        now = self._clock.now().astimezone(UTC)
+        month = due_month(now.date())
+        if month is None or now - _utc_start(month.next().start) < SETTLING_TIME:
             return []
         with self._store.unit_of_work(read_only=True) as uow:
             done = all(uow.reporting.find_report(month, kind) is not None for kind in ReportKind)

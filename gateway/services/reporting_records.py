@@ -48,7 +48,9 @@ def _utc(text: str) -> datetime | None:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
         # OverflowError: a valid stamp outside UTC's range (0001-01-01T00:00:00+14:00, which the P-Mode lets
         # through as not in the future) - uncaught, it failed the receipt's unit of work: a 500 per resend.
-        return value.astimezone(UTC) if value.tzinfo is not None else None
+        # Without an offset it is UTC (ebMS3 Core §5.2.2.1, as the P-Mode reads eb:Timestamp; phase4 reads the
+        # SBDH CreationDateAndTime so too): it was ignored, and the message counted at its receipt's time.
+        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
 

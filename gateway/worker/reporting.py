@@ -1,4 +1,5 @@
-"""The reporting scheduler of ``gateway worker``: on days 1..15 of a month it creates, stores and queues the
+"""The reporting scheduler of ``gateway worker``: on days 1..15 of a month (from a day after the previous
+month's end, ``SETTLING_TIME``) it creates, stores and queues the
 previous month's TSR and EUSR (peppol-as4.md §11). Every worker may run it: the unique (month, kind) of the
 stored reports makes the work happen exactly once, whichever worker gets there first."""
 

@@ -3,15 +3,16 @@ and the bad examples are refused (Peppol reporting, peppol-as4.md §11)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-from gateway.model.report import ReportMonth, end_user_statistics, transaction_statistics
+from gateway.model.report import ReportMonth, country_code, end_user_statistics, transaction_statistics
 from gateway.ubl.reporting import build_eusr, build_tsr
 from gateway.validation import ValidationEngine
-from tests.reporting_month import MONTH, SEAT, TRAFFIC
+from tests.reporting_month import IN, INV, MONTH, SEAT, TRAFFIC, transmission
 
 TSR = "peppol-tsr-1.0.5"
 EUSR = "peppol-eusr-1.1.5"
@@ -60,3 +61,19 @@ def test_built_tsr_totals_are_in_the_xml() -> None:
     assert root.findtext("t:Total/t:Incoming", namespaces=ns) == "3"
     assert root.findtext("t:Header/t:ReportPeriod/t:EndDate", namespaces=ns) == "2026-11-30"
     assert root.findtext("t:Header/t:ReporterID", namespaces=ns) == SEAT
+
+
+@pytest.mark.parametrize("sent", ["UK", "XX", "QQ"])
+def test_a_sender_country_outside_the_code_list_does_not_make_the_tsr_invalid(
+    validation_engine: ValidationEngine, sent: str
+) -> None:
+    # A sending AP writes a well-formed COUNTRY_C1 that is no ISO 3166 code ("UK" for GB): the receive path
+    # accepts it (two letters), and the record must not carry it into the TSR, where SCH-TSR-20 is fatal
+    # and would keep the whole month's report from being sent.
+    c1 = country_code(sent)
+    one = transmission(
+        "u1", datetime(2026, 11, 3, tzinfo=UTC), IN, "POP000002", INV, c1, "BE", "0208:0739484052"
+    )
+    tsr = build_tsr(transaction_statistics(MONTH, SEAT, [*TRAFFIC, one]))
+    assert _fatal(validation_engine, tsr, TSR) == []
+    assert c1 == "ZZ"

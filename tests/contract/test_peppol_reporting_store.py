@@ -8,6 +8,9 @@ import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
+
+from gateway.errors import GatewayError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryStatus, DocumentKind
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus
@@ -135,7 +138,10 @@ def test_the_scheduler_sends_once_and_only_in_the_window(
 ) -> None:
     record_traffic(store)
     assert reporter(store, validation_engine, datetime(2026, 11, 20, tzinfo=UTC)).run_scheduled() == []
-    first = reporter(store, validation_engine, datetime(2026, 12, 1, 0, 5, tzinfo=UTC)).run_scheduled()
+    # Not on the month's first settling day: its last transmissions may still be being recorded.
+    assert reporter(store, validation_engine, datetime(2026, 12, 1, 0, 5, tzinfo=UTC)).run_scheduled() == []
+    assert reporter(store, validation_engine, datetime(2026, 12, 1, 23, 5, tzinfo=UTC)).run_scheduled() == []
+    first = reporter(store, validation_engine, datetime(2026, 12, 2, 0, 5, tzinfo=UTC)).run_scheduled()
     assert [r.month for r in first] == [MONTH, MONTH]
     for day in (1, 2, 15):
         assert (
@@ -149,7 +155,7 @@ def test_two_workers_racing_make_one_report_per_kind(
     store: SQLDocumentStore, validation_engine: ValidationEngine, backend: str
 ) -> None:
     record_traffic(store)
-    at = datetime(2026, 12, 1, tzinfo=UTC)
+    at = datetime(2026, 12, 2, tzinfo=UTC)
     ids = IDs()
     workers = [reporter(store, validation_engine, at, ids=ids) for _ in range(2)]
     barrier = threading.Barrier(2)
@@ -173,3 +179,54 @@ def test_two_workers_racing_make_one_report_per_kind(
         queued = [uow.outbound.get(r.outbound_document_id or "") for r in reports]
     assert sorted(r.kind for r in reports) == [ReportKind.EUSR, ReportKind.TSR]
     assert all(d is not None for d in queued)
+
+
+def test_a_transmission_of_the_months_last_seconds_recorded_after_midnight_is_in_its_report(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    # A send built at 23:59:58 on the last day gets its receipt (and so its record) at 00:00:30 on day 1: a
+    # scheduler look at 00:00:05 must not freeze the month's reports without it (they are never made again).
+    record_traffic(store)
+    reporter(store, validation_engine, datetime(2026, 12, 1, 0, 0, 5, tzinfo=UTC)).run_scheduled()
+    late = replace(TRAFFIC[1], message_id="o-late", at=datetime(2026, 11, 30, 23, 59, 58, tzinfo=UTC))
+    with store.unit_of_work() as uow:
+        uow.reporting.record(late)
+        uow.commit()
+    reporter(store, validation_engine, datetime(2026, 12, 2, 0, 5, tzinfo=UTC)).run_scheduled()
+    with store.unit_of_work(read_only=True) as uow:
+        tsr = uow.reporting.find_report(MONTH, ReportKind.TSR)
+    assert tsr is not None
+    assert b"<Outgoing>4</Outgoing>" in tsr.xml
+
+
+def test_a_send_of_the_month_retried_into_the_next_morning_is_in_its_report(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    # The stored message of a send built at 23:50 on the last day keeps its AS4 Timestamp through its
+    # retries (the same bytes are resent); with the default backoff they span about five hours, so its
+    # receipt (and record) may come at 05:00 on day 1. The month's reports must not be frozen before then.
+    record_traffic(store)
+    for hour in (0, 1, 3):
+        reporter(store, validation_engine, datetime(2026, 12, 1, hour, 5, tzinfo=UTC)).run_scheduled()
+    late = replace(TRAFFIC[1], message_id="o-retried", at=datetime(2026, 11, 30, 23, 50, tzinfo=UTC))
+    with store.unit_of_work() as uow:
+        uow.reporting.record(late)
+        uow.commit()
+    for day in (1, 2):
+        reporter(store, validation_engine, datetime(2026, 12, day, 12, 5, tzinfo=UTC)).run_scheduled()
+    with store.unit_of_work(read_only=True) as uow:
+        tsr = uow.reporting.find_report(MONTH, ReportKind.TSR)
+    assert tsr is not None
+    assert b"<Outgoing>4</Outgoing>" in tsr.xml
+
+
+def test_a_month_not_over_yet_gets_no_report(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    # `gateway reporting create --month` of the running month would store and queue a report of its first
+    # days, and the scheduler would then keep that one: the month's later traffic never reported.
+    record_traffic(store)
+    with pytest.raises(GatewayError, match="2026-11 is not over"):
+        reporter(store, validation_engine, datetime(2026, 11, 30, 23, 59, tzinfo=UTC)).create(MONTH)
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.list_reports() == []

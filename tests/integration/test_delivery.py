@@ -13,7 +13,7 @@ import socket
 import time
 import zipfile
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from sqlalchemy import select
 from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, Direction, OutboundDocument, SignalKind
+from gateway.model.report import ReportMonth
 from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.deliver import CRASH_ALLOWANCE, Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.delivery_steps import DeliverySteps
@@ -897,9 +898,13 @@ def test_a_monthly_report_is_delivered_over_as4_to_the_reporting_receiver(
     }
     (tmp_path / "directory.json").write_text(json.dumps(directory))
     sender = Sender(store, load_directory(tmp_path / "directory.json"))
+    # The synthetic month's traffic (November 2026) moved to April 2026, a month over at the clock's NOW: a
+    # month's reports are made only once it has ended.
+    month = ReportMonth(2026, 4)
     with store.unit_of_work() as uow:
         for t in TRAFFIC:
-            uow.reporting.record(t)
+            if MONTH.start <= t.at.date() <= MONTH.end:
+                uow.reporting.record(replace(t, at=t.at - timedelta(days=214)))
         uow.commit()
     reporter = PeppolReporter(
         store=store,
@@ -910,13 +915,13 @@ def test_a_monthly_report_is_delivered_over_as4_to_the_reporting_receiver(
             reporter_seat="POP000001", sender=ParticipantID("0242", "000001"), receiver=REPORTING_RECEIVER
         ),
     )
-    made = reporter.create(MONTH)  # the receiver's clock is NOW: the AS4 Timestamp must not be ahead of it
+    made = reporter.create(month)  # the receiver's clock is NOW: the AS4 Timestamp must not be ahead of it
     assert len(made) == 2
     results = sender.round()
     assert sorted(r.status for r in results if r.status) == [DeliveryStatus.DELIVERED] * 2, [
         r.reason for r in results
     ]
-    assert [r.id for r in reporter.create(MONTH)] == [r.id for r in made]  # once: nothing more is queued
+    assert [r.id for r in reporter.create(month)] == [r.id for r in made]  # once: nothing more is queued
     assert sender.round() == []
     got = {
         r.incoming.sbdh.document_type: r.incoming.sbdh.business_document

@@ -3,6 +3,9 @@ end-user identity normalisation (peppol-commons 12.8.1: 9925:BE0123456789 ≡ 02
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
 from gateway.model.identifiers import ParticipantID
@@ -12,7 +15,8 @@ from gateway.model.report import (
     end_user_statistics,
     transaction_statistics,
 )
-from tests.reporting_month import CN, INV, MONTH, SEAT, TRAFFIC
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
+from tests.reporting_month import CN, IN, INV, MONTH, OUT, SEAT, TRAFFIC, transmission
 
 SP2, SP3 = ("SP", "CertSubjectCN", "POP000002"), ("SP", "CertSubjectCN", "POP000003")
 DT_INV, DT_CN = ("DT", "busdox-docid-qns", INV), ("DT", "busdox-docid-qns", CN)
@@ -87,3 +91,32 @@ def test_empty_month_has_zero_figures() -> None:
     eusr = end_user_statistics(ReportMonth(2026, 2), SEAT, TRAFFIC)
     assert (tsr.incoming, tsr.outgoing, tsr.subtotals) == (0, 0, ())
     assert (eusr.sending, eusr.receiving, eusr.sending_or_receiving, eusr.subsets) == (0, 0, 0, ())
+
+
+def test_mls_counts_in_the_tsr_but_not_in_the_eusr() -> None:
+    # An MLS is between access points: its "end user" is the Service Provider's own SPID (0242:…), no end
+    # user of ours. It is a transmission (TSR) but no end user (EUSR) - the OpenPeppol SPOG on MLS, as
+    # peppol-reporting's eligibility check applies it.
+    at = datetime(2026, 11, 10, tzinfo=UTC)
+    mls = [
+        replace(
+            transmission(mid, at, d, "POP000002", MLS_DOCUMENT_TYPE.value, "BE", "BE", "0242:000001"),
+            process=MLS_PROCESS.value,
+        )
+        for mid, d in (("m-out", OUT), ("m-in", IN))
+    ]
+    tsr = transaction_statistics(MONTH, SEAT, [*TRAFFIC, *mls])
+    assert (tsr.incoming, tsr.outgoing) == (4, 4)
+    with_mls = end_user_statistics(MONTH, SEAT, [*TRAFFIC, *mls])
+    assert with_mls == end_user_statistics(MONTH, SEAT, TRAFFIC)
+
+
+def test_an_enterprise_number_starting_with_1_is_one_end_user_under_both_schemes() -> None:
+    # KBO/BCE numbers start with 0 or 1 (new ones with 1; bis-billing.md, 0208): 9925:BE1… and 0208:1… are
+    # one enterprise, counted once in the EUSR, as the BE0… form is.
+    at = datetime(2026, 11, 10, tzinfo=UTC)
+    rows = [
+        transmission("n1", at, OUT, "POP000002", INV, "BE", "BE", "0208:1000000021"),
+        transmission("n2", at, OUT, "POP000002", INV, "BE", "BE", "9925:BE1000000021"),
+    ]
+    assert end_user_statistics(MONTH, SEAT, rows).sending == 1
