@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from gateway.config.group import SettingsGroup
+from gateway.model.report import END_USER_COUNTRIES
 from gateway.observability import MIN_SECRET_LENGTH
 
 
@@ -55,6 +56,18 @@ class AS4Settings(SettingsGroup):
     country_c1: Annotated[str, Field(pattern="^[A-Z0-9]{2}$")] = "BE"
     message_id_domain: str = "gateway.coop.example"
     public_url: str | None = None
+
+    @field_validator("country_c1")
+    @classmethod
+    def _reportable_country(cls, value: str) -> str:
+        # Our end users' country in every EUSR (C1 when we send, C4 when we receive): a code outside the
+        # report's list (``UK``, ``ZZ``) would make each month's EUSR invalid (SCH-EUSR-30), never sent.
+        if value not in END_USER_COUNTRIES:
+            raise ValueError(
+                f"as4.country_c1 {value!r} is no country code of the Peppol reports (ISO 3166-1)"
+            )
+        return value
+
     # Edge limits (issue 13): bodies read at once (each up to max_message_bytes; 503 + Retry-After above),
     # and what a request rejected before its signer is authenticated may cost in storage.
     max_concurrent_requests: int = Field(default=2, ge=1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -118,6 +118,9 @@ _REPORT_COUNTRY_LIST: Final = (
     "TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XI XK YE YT ZA ZM ZW ZZ "
 )
 _REPORT_COUNTRIES: Final = frozenset(_REPORT_COUNTRY_LIST.split())
+#: The EUSR's list: the same without ``ZZ`` (SCH-EUSR-30). Our end users' country is always ours (C1 when we
+#: send, C4 when we receive), so the setting ``as4.country_c1`` must be one of these.
+END_USER_COUNTRIES: Final = _REPORT_COUNTRIES - {UNKNOWN_COUNTRY}
 
 
 def country_code(text: str | None, *, default: str = UNKNOWN_COUNTRY) -> str:
@@ -217,7 +220,21 @@ def _pr(t: Transmission) -> tuple[str, str, str]:
 
 
 def _in_month(month: ReportMonth, transmissions: Iterable[Transmission]) -> list[Transmission]:
-    return [t for t in transmissions if month.start <= t.at.date() <= month.end]
+    return [_as_reported(t) for t in transmissions if month.start <= t.at.date() <= month.end]
+
+
+def _as_reported(t: Transmission) -> Transmission:
+    """``t`` with its countries and end user as the current rules record them (``country_code``,
+    ``end_user_key``): a row recorded by an earlier release (a ``UK`` country, a ``9925:be1…`` end user)
+    would otherwise make a month's report invalid, or count one enterprise twice, and a stored report is
+    never made again."""
+    c1, c4 = country_code(t.c1_country), country_code(t.c4_country)
+    icd, _, value = t.end_user.partition(":")
+    found = _BE_VAT.match(value) if icd == "9925" else None
+    end_user = f"0208:{found.group(1)}" if found is not None else t.end_user
+    if (c1, c4, end_user) == (t.c1_country, t.c4_country, t.end_user):
+        return t
+    return replace(t, c1_country=c1, c4_country=c4, end_user=end_user)
 
 
 def transaction_statistics(

@@ -45,3 +45,13 @@ def test_the_after_receipt_backlog_is_bounded_by_bytes_too(monkeypatch: pytest.M
     assert Settings().as4.max_after_receipt_backlog_mib == 8
     with pytest.raises(ValidationError, match="max_after_receipt_backlog_mib"):
         Settings.model_validate({"as4": {"max_after_receipt_backlog_mib": 0}})
+
+
+@pytest.mark.parametrize("code", ["UK", "ZZ", "XX", "B1"])
+def test_our_country_must_be_one_the_peppol_reports_accept(code: str) -> None:
+    # Our end users' country in every EUSR: "UK" (GB's ISO code is GB) or "ZZ" would make each month's EUSR
+    # invalid (SCH-EUSR-30) and never sent; refused at start-up instead.
+    with pytest.raises(ValidationError, match="no country code of the Peppol reports"):
+        Settings.model_validate({"as4": {"country_c1": code}})
+    assert Settings.model_validate({"as4": {"country_c1": "NL"}}).as4.country_c1 == "NL"
+    assert Settings.model_validate({"as4": {"country_c1": "EL"}}).as4.country_c1 == "EL"

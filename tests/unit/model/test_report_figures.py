@@ -120,3 +120,21 @@ def test_an_enterprise_number_starting_with_1_is_one_end_user_under_both_schemes
         transmission("n2", at, OUT, "POP000002", INV, "BE", "BE", "9925:BE1000000021"),
     ]
     assert end_user_statistics(MONTH, SEAT, rows).sending == 1
+
+
+def test_rows_recorded_by_an_earlier_release_are_reported_by_the_current_rules() -> None:
+    # Rows stored before the country list and the BE enterprise-number rule: a "UK" sender country (fatal in
+    # the TSR: the month's report never sent) and a "9925:be1…" end user (counted apart from 0208:1…). A
+    # stored report is never made again, so the rules apply when the month is reported, not only on record.
+    at = datetime(2026, 11, 10, tzinfo=UTC)
+    old = [
+        replace(transmission("u1", at, IN, "POP000002", INV, "GB", "BE", "0208:1000000021"), c1_country="UK"),
+        replace(
+            transmission("u2", at, OUT, "POP000002", INV, "BE", "BE", "0208:1000000021"),
+            end_user="9925:be1000000021",
+        ),
+    ]
+    tsr = transaction_statistics(MONTH, SEAT, old)
+    countries = {k for s in tsr.subtotals for k in s.keys if k[0] == "CC"}
+    assert countries == {("CC", "SenderCountry", "ZZ"), ("CC", "ReceiverCountry", "BE")}
+    assert end_user_statistics(MONTH, SEAT, old).sending_or_receiving == 1
