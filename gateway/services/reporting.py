@@ -107,10 +107,15 @@ class PeppolReporter:
             The TSR and the EUSR of the month as stored.
 
         Raises:
-            GatewayError: ``month`` is not over (its reports would lack the rest of it, never made again).
+            GatewayError: ``month`` is not over, or ended less than ``SETTLING_TIME`` ago (its reports would
+                lack its last transmissions, and are never made again).
         """
-        if self._clock.now() < _utc_start(month.next().start):
-            raise GatewayError(f"{month} is not over: its reports are made once the month has ended")
+        ready = _utc_start(month.next().start) + SETTLING_TIME
+        if self._clock.now() < ready:
+            raise GatewayError(
+                f"the reports of {month} are made from {ready.isoformat(timespec='minutes')}, a day after its"
+                " end: its last sends are recorded when their receipts come, and a report is never made again"
+            )
         with self._store.unit_of_work(read_only=True) as uow:
             missing = [kind for kind in ReportKind if uow.reporting.find_report(month, kind) is None]
             rows = (
