@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from gateway.as4 import IncomingUserMessage
-from gateway.errors import XMLInputError
+from gateway.as4.pmode import parse_timestamp
+from gateway.errors import RemoteProtocolError, XMLInputError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import OutboundDocument
 from gateway.model.report import (
@@ -44,14 +45,13 @@ def is_report(document_type: DocumentTypeID) -> bool:
 
 
 def _utc(text: str) -> datetime | None:
+    """An xsd:dateTime (eb:Timestamp, SBDH CreationDateAndTime) in UTC, read as the P-Mode reads it
+    (``parse_timestamp``: without an offset it is UTC, 24:00:00 is the next day's first instant); None when
+    it is none, or lies outside UTC's range (0001-01-01T00:00:00+14:00, which the P-Mode lets through as not
+    in the future: uncaught, it failed the receipt's unit of work, a 500 per resend)."""
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-        # OverflowError: a valid stamp outside UTC's range (0001-01-01T00:00:00+14:00, which the P-Mode lets
-        # through as not in the future) - uncaught, it failed the receipt's unit of work: a 500 per resend.
-        # Without an offset it is UTC (ebMS3 Core §5.2.2.1, as the P-Mode reads eb:Timestamp; phase4 reads the
-        # SBDH CreationDateAndTime so too): it was ignored, and the message counted at its receipt's time.
-        return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
+        return parse_timestamp(text).astimezone(UTC)
+    except (RemoteProtocolError, OverflowError):
         return None
 
 
