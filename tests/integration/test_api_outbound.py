@@ -285,6 +285,30 @@ def test_malformed_idempotency_key_is_refused(docs: DocumentAPI) -> None:
     assert problem_of(response)["type"] == "/problems/request-invalid"
 
 
+def test_two_different_idempotency_keys_in_one_request_are_refused(docs: DocumentAPI) -> None:
+    # Two field lines mean "k-1, k-2" once a proxy joins them (RFC 9110 §5.3), which the key's pattern
+    # refuses; read apart, the first would act and the second be dropped unseen. Neither is guessed.
+    response = docs.client.post(
+        "/v1/outbound/invoices",
+        content=body_of(invoice_data()),
+        headers=[("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")],
+    )
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/request-invalid"
+    assert problem["errors"][0]["location"] == "header.Idempotency-Key"
+    assert counts(docs) == (0, 0)
+    # The same key repeated is one key.
+    repeated = [("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-1")]
+    assert (
+        docs.client.post(
+            "/v1/outbound/invoices", content=body_of(invoice_data()), headers=repeated
+        ).status_code
+        == 202
+    )
+    assert post_invoice(docs, None, **{"Idempotency-Key": "k-1"}).headers["idempotent-replayed"] == "true"
+
+
 def test_repeat_of_a_number_without_key_returns_the_first_document(docs: DocumentAPI) -> None:
     first = post_invoice(docs)
     move(docs, first.json()["id"], DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED)
