@@ -211,3 +211,23 @@ def test_a_json_number_a_float_cannot_hold_is_refused_not_rounded(
 @pytest.mark.parametrize("literal", [b"4.5", b"4e0", b"0.1", b"12345.678", b"1E+1"])
 def test_json_numbers_a_float_holds_exactly_are_read(api: TestClient, literal: bytes) -> None:
     assert api.post("/v1/convert", content=_first_quantity(literal)).status_code == 200
+
+
+@pytest.mark.parametrize("route", JSON_ROUTES)
+@pytest.mark.parametrize("field", ["quantity", "net_amount"])
+def test_a_zero_with_a_huge_negative_exponent_is_refused_not_written_out(
+    api: TestClient, route: str, field: str
+) -> None:
+    # "0e-10000000" is a zero of ten million decimal places: written out in the UBL it made a 4 KB body a
+    # 10 MB document (1 GB for 0e-999999999), past every size limit, accepted and queued for sending.
+    body = _first_quantity(b'"0e-10000000"') if field == "quantity" else _first_price(b'"0e-10000000"')
+    response = api.post(route, content=body)
+    assert response.status_code == 422, response.text[:300]
+    assert len(response.content) < 10_000
+    assert "decimals" in json.dumps(problem_of(response))
+
+
+@pytest.mark.parametrize("text", ["0", "0.00", "-0.0", "0e-20", "0e5"])
+def test_a_zero_written_with_few_decimals_is_read(api: TestClient, text: str) -> None:
+    response = api.post("/v1/convert", content=_first_quantity(f'"{text}"'.encode()))
+    assert response.status_code == 200, response.text
