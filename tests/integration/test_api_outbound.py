@@ -172,6 +172,25 @@ def test_ready_ubl_credit_note_gets_the_credit_note_document_type(
     assert docs.client.get(response.json()["status_url"]).json()["document_type"] == BIS_CREDIT_NOTE.uri
 
 
+def test_ready_ubl_number_and_receiver_are_read_whole_across_comments(docs: DocumentAPI) -> None:
+    # A comment inside cbc:ID or cbc:EndpointID is schema-valid and invisible to validation (XPath string
+    # value); the element's first text node alone gave BT-1 "2026-0004711" as "2026-" (so two invoices
+    # of one number could both be sent) and BT-49 0208:0412345614 as 0208:0412 (another receiver).
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    number, receiver = b"<cbc:ID>2026-0004711</cbc:ID>", b'<cbc:EndpointID schemeID="0208">0412345614<'
+    assert ubl.count(number) == ubl.count(receiver) == 1
+    commented = ubl.replace(number, b"<cbc:ID>2026-<!-- x -->0004711</cbc:ID>").replace(
+        receiver, b'<cbc:EndpointID schemeID="0208">0412<!-- x -->345614<'
+    )
+    response = docs.client.post("/v1/outbound/ubl", content=commented, headers=XML)
+    assert response.status_code == 202, response.text
+    shown = docs.client.get(response.json()["status_url"]).json()
+    assert (shown["document_number"], shown["receiver"]) == ("2026-0004711", "0208:0412345614")
+    # The same number without the comment is the same number: other bytes under it are a conflict.
+    assert docs.client.post("/v1/outbound/ubl", content=ubl, headers=XML).status_code == 409
+    assert counts(docs) == (1, 1)
+
+
 @pytest.mark.parametrize(
     ("xml", "status", "kind"),
     [
