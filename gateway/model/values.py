@@ -46,8 +46,9 @@ def round_amount(value: Decimal) -> Decimal:
 
 
 def format_decimal(value: Decimal) -> str:
-    """Render a Decimal as an ``xs:decimal`` lexical form (never exponent notation)."""
-    text = format(value, "f")
+    """Render a Decimal as an ``xs:decimal`` lexical form (never exponent notation; a zero without a sign,
+    as ``-0.00`` would read as a negative amount, e.g. a negative price, BR-27)."""
+    text = format(value if value else value.copy_abs(), "f")
     return "0" if text in ("-0", "+0") else text
 
 

@@ -231,3 +231,15 @@ def test_a_zero_with_a_huge_negative_exponent_is_refused_not_written_out(
 def test_a_zero_written_with_few_decimals_is_read(api: TestClient, text: str) -> None:
     response = api.post("/v1/convert", content=_first_quantity(f'"{text}"'.encode()))
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("field", "text"), [("net_amount", "-0.00"), ("quantity", "-0.0")])
+def test_a_negative_zero_is_written_as_zero(api: TestClient, field: str, text: str) -> None:
+    # "-0.00" is what JavaScript's toFixed(2) makes of -0.001: a zero price, which the model takes as
+    # not negative. Written "-0.00" in the UBL, validation then refused the zero price as negative (BR-27).
+    quoted = f'"{text}"'.encode()
+    body = _first_price(quoted) if field == "net_amount" else _first_quantity(quoted)
+    response = api.post("/v1/convert", content=body)
+    assert response.status_code == 200, response.text[:600]
+    assert f">{text}<" not in response.json()["ubl"]
+    assert f">{text[1:]}<" in response.json()["ubl"]
