@@ -156,6 +156,6 @@ def _parse_peer_certificate(der: bytes) -> x509.Certificate:
             certificate = x509.load_der_x509_certificate(der)
             certificate.subject.rfc4514_string()
             certificate.issuer.rfc4514_string()
-        except (UserWarning, AttributeError) as exc:
+        except (UserWarning, AttributeError, KeyError) as exc:  # KeyError: a name of an unknown string tag
             raise ValueError(f"malformed certificate: {exc}") from exc
     return certificate

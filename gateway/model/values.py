@@ -46,8 +46,9 @@ def round_amount(value: Decimal) -> Decimal:
 
 
 def format_decimal(value: Decimal) -> str:
-    """Render a Decimal as an ``xs:decimal`` lexical form (never exponent notation)."""
-    text = format(value, "f")
+    """Render a Decimal as an ``xs:decimal`` lexical form (never exponent notation; a zero without a sign,
+    as ``-0.00`` would read as a negative amount, e.g. a negative price, BR-27)."""
+    text = format(value if value else value.copy_abs(), "f")
     return "0" if text in ("-0", "+0") else text
 
 
@@ -71,7 +72,11 @@ def _finite(value: Decimal) -> Decimal:
         raise ValueError("must be a finite number")
     if value.copy_abs() >= MAX_MAGNITUDE:
         raise ValueError("must be below 10^15 in absolute value")
-    if fraction_digits(value) > MAX_FRACTION_DIGITS:
+    # A zero's decimal places are all trailing zeros, which fraction_digits does not count; but they are
+    # written out in the UBL, so "0e-999999999" (12 characters) would become a gigabyte: bounded as well.
+    if fraction_digits(value) > MAX_FRACTION_DIGITS or (
+        not value and -value.adjusted() > MAX_FRACTION_DIGITS
+    ):
         raise ValueError(f"must have at most {MAX_FRACTION_DIGITS} decimals")
     return value
 

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, TypeVar, overload
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -49,6 +51,39 @@ class Conversion:
     report: ValidationReport
 
 
+#: Characters of a number literal shown in a refusal; a longer one is cut, with an ellipsis.
+_SHOWN_LITERAL: Final = 40
+
+
+def _inexact_numbers(data: bytes) -> list[str]:
+    """The problems of the JSON number literals (with a point or an exponent) of ``data`` that a binary
+    float does not hold exactly. The model parser reads such a literal through a float (a pydantic-core
+    limitation), so it would quietly take another value than the one posted (``250.000000000000000001``
+    read as ``250.0``, ``123456789012.345678901`` as ``123456789012.34567``). [] when ``data`` is not JSON:
+    the model parser refuses it."""
+    found: list[str] = []
+
+    def exact(literal: str) -> bool:
+        try:
+            return Decimal(literal) == Decimal(repr(float(literal)))
+        except ArithmeticError:  # an exponent beyond what Decimal takes (1e999999999999999999999)
+            return False
+
+    def note(literal: str) -> None:
+        if len(found) < 20 and not exact(literal):
+            shown = literal if len(literal) <= _SHOWN_LITERAL else literal[:_SHOWN_LITERAL] + "…"
+            found.append(
+                f"document: the JSON number {shown} cannot be read exactly (it is read through a binary "
+                'float, about 16 significant digits); write it as a string, e.g. "1234.56"'
+            )
+
+    try:
+        json.loads(data, object_pairs_hook=lambda _members: None, parse_int=str, parse_float=note)
+    except (ValueError, RecursionError):
+        return []
+    return found
+
+
 @overload
 def parse_document_json(data: bytes) -> Invoice | CreditNote: ...
 
@@ -69,12 +104,16 @@ def parse_document_json(data: bytes, model: type[_DOC] | None = None) -> Invoice
 
     Raises:
         InvalidDocumentData: not JSON, an object in it naming a member twice (``model.json_names``: one
-            ``<location>: duplicate key ...`` problem per repeated name, before any field is read), or
+            ``<location>: duplicate key ...`` problem per repeated name, before any field is read), a
+            JSON number a binary float does not hold exactly (``_inexact_numbers``: never rounded), or
             fields missing or malformed (one ``<location>: <message>`` problem per field).
     """
     repeated = repeated_names(data)
     if repeated:
         raise InvalidDocumentData([f"{r.location}: {r.message}" for r in repeated])
+    inexact = _inexact_numbers(data)
+    if inexact:
+        raise InvalidDocumentData(inexact)
     try:
         adapter = _EITHER if model is None else _ADAPTERS[model]
         document: Invoice | CreditNote = adapter.validate_json(data)

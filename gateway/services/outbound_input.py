@@ -109,11 +109,17 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
     )
 
 
+def _text(element: etree._Element) -> str:
+    """The element's whole text, stripped, as validation reads it (XPath string value): ``.text`` alone
+    stops at a comment or processing instruction inside it (``<cbc:ID>2026-<!---->1</cbc:ID>``)."""
+    return "".join(str(t) for t in element.itertext()).strip()
+
+
 def _endpoint(root: etree._Element, party: str) -> tuple[str | None, str | None]:
     found = root.find(f"cac:{party}/cac:Party/cbc:EndpointID", NS)
-    if found is None or not (found.text or "").strip():
+    if found is None or not _text(found):
         return None, None
-    return found.get("schemeID"), (found.text or "").strip()
+    return found.get("schemeID"), _text(found)
 
 
 #: From this size up only the root's children read below are kept (a pull parse), not a tree of the whole
@@ -167,7 +173,7 @@ def prepare_ubl_document(document: bytes | HeldDocument, *, max_bytes: int) -> P
     else:
         raise MappingError(f"the root element {qname.text} is not a UBL 2.1 Invoice or CreditNote")
     number_el = root.find("cbc:ID", NS)
-    number = (number_el.text or "").strip() or None if number_el is not None else None
+    number = _text(number_el) or None if number_el is not None else None
     receiver, receiver_problem = _receiver(*_endpoint(root, "AccountingCustomerParty"))
     seller_scheme, seller_value = _endpoint(root, "AccountingSupplierParty")
     sender = _participant(seller_scheme, seller_value, "BT-34")[0] if seller_value else None

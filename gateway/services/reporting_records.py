@@ -115,8 +115,14 @@ def buyer_country_in(root: etree._Element) -> str:
     The submit path reads it from the tree it parsed anyway and stores it with the document
     (``DocumentContent.buyer_country``), so that delivery needs no parse for the reporting record.
     """
-    buyer = root.find(_BUYER)
-    return country_code(buyer.findtext(_BUYER_COUNTRY) if buyer is not None else None)
+    return _country_of(root.find(_BUYER))
+
+
+def _country_of(buyer: etree._Element | None) -> str:
+    """BT-55 of the buyer's party element, read whole as validation reads it (XPath string value): lxml's
+    ``findtext`` stops at a comment inside the code (``U<!---->S`` read as ``U``, so ``ZZ``)."""
+    code = buyer.find(_BUYER_COUNTRY) if buyer is not None else None
+    return country_code("".join(str(t) for t in code.itertext()) if code is not None else None)
 
 
 def buyer_country(ubl: bytes) -> str:
@@ -129,7 +135,7 @@ def buyer_country(ubl: bytes) -> str:
         buyer = top_level_element(ubl, _BUYER, what="document")
     except XMLInputError:
         return country_code(None)
-    return country_code(buyer.findtext(_BUYER_COUNTRY) if buyer is not None else None)
+    return _country_of(buyer)
 
 
 def has_buyer_country(document_type: DocumentTypeID) -> bool:

@@ -175,3 +175,71 @@ def test_plain_numbers_as_text_are_read(api: TestClient, text: str) -> None:
     document = json.loads(sample_bytes())
     document["lines"][1]["quantity"] = text
     assert api.post("/v1/convert", json=document).status_code == 200
+
+
+def _first_price(literal: bytes) -> bytes:
+    body = sample_bytes()
+    assert b'"net_amount": "250.00"' in body
+    return body.replace(b'"net_amount": "250.00"', b'"net_amount": ' + literal, 1)
+
+
+@pytest.mark.parametrize("route", JSON_ROUTES)
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A binary float holds about 16 significant digits: these would be read as 4.0, 123456789012.34567
+        # and 250.0, and the last one (three decimals as text) is refused by BR-DEC when written as text.
+        lambda: _first_quantity(b"4.00000000000000000001"),
+        lambda: _first_quantity(b"123456789012.345678901"),
+        lambda: _first_price(b"250.000000000000000001"),
+        lambda: _first_quantity(b"1e999999999999999999999"),  # beyond Decimal's exponents too
+    ],
+    ids=["quantity-20-decimals", "quantity-21-digits", "amount-18-decimals", "exponent-beyond-decimal"],
+)
+def test_a_json_number_a_float_cannot_hold_is_refused_not_rounded(
+    api: TestClient, route: str, body: Any
+) -> None:
+    # The OpenAPI description takes numbers as JSON numbers or text; pydantic reads a JSON number through a
+    # binary float, which would change the value posted and send another invoice than the one written.
+    response = api.post(route, content=body(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/invalid-document-data"
+    assert "write it as a string" in json.dumps(problem)
+
+
+@pytest.mark.parametrize("literal", [b"4.5", b"4e0", b"0.1", b"12345.678", b"1E+1"])
+def test_json_numbers_a_float_holds_exactly_are_read(api: TestClient, literal: bytes) -> None:
+    assert api.post("/v1/convert", content=_first_quantity(literal)).status_code == 200
+
+
+@pytest.mark.parametrize("route", JSON_ROUTES)
+@pytest.mark.parametrize("field", ["quantity", "net_amount"])
+def test_a_zero_with_a_huge_negative_exponent_is_refused_not_written_out(
+    api: TestClient, route: str, field: str
+) -> None:
+    # "0e-10000000" is a zero of ten million decimal places: written out in the UBL it made a 4 KB body a
+    # 10 MB document (1 GB for 0e-999999999), past every size limit, accepted and queued for sending.
+    body = _first_quantity(b'"0e-10000000"') if field == "quantity" else _first_price(b'"0e-10000000"')
+    response = api.post(route, content=body)
+    assert response.status_code == 422, response.text[:300]
+    assert len(response.content) < 10_000
+    assert "decimals" in json.dumps(problem_of(response))
+
+
+@pytest.mark.parametrize("text", ["0", "0.00", "-0.0", "0e-20", "0e5"])
+def test_a_zero_written_with_few_decimals_is_read(api: TestClient, text: str) -> None:
+    response = api.post("/v1/convert", content=_first_quantity(f'"{text}"'.encode()))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("field", "text"), [("net_amount", "-0.00"), ("quantity", "-0.0")])
+def test_a_negative_zero_is_written_as_zero(api: TestClient, field: str, text: str) -> None:
+    # "-0.00" is what JavaScript's toFixed(2) makes of -0.001: a zero price, which the model takes as
+    # not negative. Written "-0.00" in the UBL, validation then refused the zero price as negative (BR-27).
+    quoted = f'"{text}"'.encode()
+    body = _first_price(quoted) if field == "net_amount" else _first_quantity(quoted)
+    response = api.post("/v1/convert", content=body)
+    assert response.status_code == 200, response.text[:600]
+    assert f">{text}<" not in response.json()["ubl"]
+    assert f">{text[1:]}<" in response.json()["ubl"]

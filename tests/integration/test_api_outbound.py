@@ -172,6 +172,25 @@ def test_ready_ubl_credit_note_gets_the_credit_note_document_type(
     assert docs.client.get(response.json()["status_url"]).json()["document_type"] == BIS_CREDIT_NOTE.uri
 
 
+def test_ready_ubl_number_and_receiver_are_read_whole_across_comments(docs: DocumentAPI) -> None:
+    # A comment inside cbc:ID or cbc:EndpointID is schema-valid and invisible to validation (XPath string
+    # value); the element's first text node alone gave BT-1 "2026-0004711" as "2026-" (so two invoices
+    # of one number could both be sent) and BT-49 0208:0412345614 as 0208:0412 (another receiver).
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    number, receiver = b"<cbc:ID>2026-0004711</cbc:ID>", b'<cbc:EndpointID schemeID="0208">0412345614<'
+    assert ubl.count(number) == ubl.count(receiver) == 1
+    commented = ubl.replace(number, b"<cbc:ID>2026-<!-- x -->0004711</cbc:ID>").replace(
+        receiver, b'<cbc:EndpointID schemeID="0208">0412<!-- x -->345614<'
+    )
+    response = docs.client.post("/v1/outbound/ubl", content=commented, headers=XML)
+    assert response.status_code == 202, response.text
+    shown = docs.client.get(response.json()["status_url"]).json()
+    assert (shown["document_number"], shown["receiver"]) == ("2026-0004711", "0208:0412345614")
+    # The same number without the comment is the same number: other bytes under it are a conflict.
+    assert docs.client.post("/v1/outbound/ubl", content=ubl, headers=XML).status_code == 409
+    assert counts(docs) == (1, 1)
+
+
 @pytest.mark.parametrize(
     ("xml", "status", "kind"),
     [
@@ -283,6 +302,30 @@ def test_malformed_idempotency_key_is_refused(docs: DocumentAPI) -> None:
     response = post_invoice(docs, None, **{"Idempotency-Key": "has space"})
     assert response.status_code == 422
     assert problem_of(response)["type"] == "/problems/request-invalid"
+
+
+def test_two_different_idempotency_keys_in_one_request_are_refused(docs: DocumentAPI) -> None:
+    # Two field lines mean "k-1, k-2" once a proxy joins them (RFC 9110 §5.3), which the key's pattern
+    # refuses; read apart, the first would act and the second be dropped unseen. Neither is guessed.
+    response = docs.client.post(
+        "/v1/outbound/invoices",
+        content=body_of(invoice_data()),
+        headers=[("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")],
+    )
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/request-invalid"
+    assert problem["errors"][0]["location"] == "header.Idempotency-Key"
+    assert counts(docs) == (0, 0)
+    # The same key repeated is one key.
+    repeated = [("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-1")]
+    assert (
+        docs.client.post(
+            "/v1/outbound/invoices", content=body_of(invoice_data()), headers=repeated
+        ).status_code
+        == 202
+    )
+    assert post_invoice(docs, None, **{"Idempotency-Key": "k-1"}).headers["idempotent-replayed"] == "true"
 
 
 def test_repeat_of_a_number_without_key_returns_the_first_document(docs: DocumentAPI) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Final, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.auth import Principal
@@ -58,7 +59,7 @@ SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
 JSONBodyDep = Annotated[bytes, Depends(bounded_body(syntax="json"))]
 #: Its bytes held by a HeldDocument only (validation may spill a large one to a temporary file).
 XMLBodyDep = Annotated[HeldDocument, Depends(held_body(syntax="xml"))]
-IdempotencyKey = Annotated[
+_IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -68,6 +69,27 @@ IdempotencyKey = Annotated[
         description="Makes a repeated post return the first answer and never create a second document",
     ),
 ]
+
+
+async def _one_idempotency_key(request: Request, key: _IdempotencyKeyHeader = None) -> str | None:
+    """The request's Idempotency-Key; two different ones are refused (422), as two API keys are (401):
+    joined by a proxy they read ``a, b``, which the pattern refuses, and read apart only the first would
+    act. Async: run in the event loop, not handed to the threadpool."""
+    if len(set(request.headers.getlist("idempotency-key"))) > 1:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("header", "Idempotency-Key"),
+                    "msg": "Two different Idempotency-Key values: send one",
+                    "input": None,
+                }
+            ]
+        )
+    return key
+
+
+IdempotencyKey = Annotated[str | None, Depends(_one_idempotency_key)]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on an answer replayed from an earlier request with the same Idempotency-Key."""

@@ -65,3 +65,15 @@ def test_a_name_outside_the_x520_limits_is_refused_without_a_warning() -> None:
 def test_bytes_that_are_no_certificate_are_refused() -> None:
     with pytest.raises(ValueError, match=r"(?i)certificate|asn\.?1|parse|der"):
         load_peer_certificate(b"\x30\x03\x02\x01\x00")
+
+
+def test_a_name_of_an_unknown_string_type_is_refused() -> None:
+    # Found by tests/property/test_as4_garbage.py: a name attribute whose ASN.1 string tag is none that
+    # cryptography knows (0xFC here) made its rfc4514_string raise KeyError, an internal error (EBMS:0004)
+    # for the sender's bytes instead of a refusal.
+    der = _der("BE")
+    common_name = der.index(bytes([0x06, 0x03, 0x55, 0x04, 0x03])) + 5  # the CN's value tag
+    assert der[common_name] in (0x0C, 0x13)  # UTF8String or PrintableString
+    mutated = der[:common_name] + b"\xfc" + der[common_name + 1 :]
+    with pytest.raises(ValueError, match="malformed certificate"):
+        load_peer_certificate(mutated)

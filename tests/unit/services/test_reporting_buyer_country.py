@@ -62,3 +62,15 @@ def test_only_invoices_and_credit_notes_have_a_buyer_country() -> None:
     assert has_buyer_country(BIS_INVOICE)
     assert has_buyer_country(BIS_CREDIT_NOTE)
     assert not has_buyer_country(MLS_DOCUMENT_TYPE)
+
+
+def test_buyer_country_is_read_whole_across_a_comment() -> None:
+    # As validation reads it (XPath string value): lxml's text alone stops at the comment ("B": ZZ).
+    head, buyer = _ubl("export-us.json").split(b"<cac:AccountingCustomerParty>")
+    country = b"<cbc:IdentificationCode>US</cbc:IdentificationCode>"
+    assert buyer.index(country) < buyer.index(b"</cac:PostalAddress>")  # the buyer's BT-55 first
+    commented = b"<cac:AccountingCustomerParty>".join(
+        (head, buyer.replace(country, b"<cbc:IdentificationCode>U<!-- x -->S</cbc:IdentificationCode>", 1))
+    )
+    assert buyer_country(commented) == "US"
+    assert prepare_ubl_document(commented, max_bytes=10_000_000).buyer_country == "US"
