@@ -51,6 +51,9 @@ class Conversion:
     report: ValidationReport
 
 
+#: The longest literal with a point and no exponent that is exact without a check: 15 digits and the point
+#: (a sign leaves 14): a 25 MiB body of such numbers is checked in ≈ 1.3 s of CPU instead of ≈ 6.
+_ALWAYS_EXACT: Final = 16
 #: Characters of a number literal shown in a refusal; a longer one is cut, with an ellipsis.
 _SHOWN_LITERAL: Final = 40
 
@@ -64,6 +67,8 @@ def _inexact_numbers(data: bytes) -> list[str]:
     found: list[str] = []
 
     def exact(literal: str) -> bool:
+        if len(literal) <= _ALWAYS_EXACT and "e" not in literal and "E" not in literal:
+            return True  # a point and at most 15 digits: a double holds every such decimal (DBL_DIG)
         try:
             return Decimal(literal) == Decimal(repr(float(literal)))
         except ArithmeticError:  # an exponent beyond what Decimal takes (1e999999999999999999999)
