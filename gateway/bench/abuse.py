@@ -28,7 +28,13 @@ from pathlib import Path
 
 import httpx
 
-from gateway.bench.loopback import free_port, peak_memory_mib, prepare_loopback, run_gateway, wait_ready
+from gateway.bench.loopback import (
+    listening_socket,
+    peak_memory_mib,
+    prepare_loopback,
+    run_gateway,
+    wait_ready,
+)
 from gateway.config import PROJECT_ROOT, Settings
 
 DEFAULT_WORKDIR = PROJECT_ROOT / "var" / "bench-abuse"
@@ -249,7 +255,8 @@ def invented_methods(base_url: str, key: str, params: AbuseParameters) -> tuple[
 
 def run_abuse(params: AbuseParameters, workdir: Path) -> int:
     """Run every phase against a fresh ``gateway serve`` and print the figures; 0 when every target is met."""
-    port = free_port()
+    listener = listening_socket()
+    port = listener.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
     env = prepare_loopback(workdir, served=[SERVED], as4_url=f"{base_url}/as4")
     key = secrets.token_urlsafe(32)
@@ -262,7 +269,7 @@ def run_abuse(params: AbuseParameters, workdir: Path) -> int:
     db = workdir / "gateway.db"
     started = time.monotonic()
     with (
-        run_gateway(workdir, env, port=port, workers=0) as gateway,
+        run_gateway(workdir, env, listener=listener, workers=0) as gateway,
         httpx.Client(base_url=base_url) as client,
     ):
         wait_ready(client, gateway.all, timeout=90)

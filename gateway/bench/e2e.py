@@ -43,7 +43,7 @@ from gateway.bench.loopback import (
     GatewayProcesses,
     context_switches,
     cpu_seconds,
-    free_port,
+    listening_socket,
     parse_override,
     peak_memory_mib,
     prepare_access_points,
@@ -223,7 +223,8 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
     if buyer is None or buyer.scheme == EMAIL_SCHEME:
         raise ValueError(f"{params.template}: the buyer has no Peppol endpoint to deliver to")
     served = [f"{buyer.scheme}:{buyer.value}"]
-    port = free_port()
+    listener = listening_socket()
+    port = listener.getsockname()[1]
     api_key = secrets.token_urlsafe(32)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     base_env["GATEWAY_API__KEYS"] = json.dumps([{"name": "bench", "role": "admin", "key": api_key}])
@@ -231,7 +232,8 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
     with ExitStack() as stack:
         receiver: GatewayProcesses | None = None
         if params.receiver == OWN_PROCESS:
-            receiver_port = free_port()
+            receiver_listener = listening_socket()
+            receiver_port = receiver_listener.getsockname()[1]
             pair = prepare_access_points(
                 workdir,
                 served=served,
@@ -248,7 +250,9 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
             receiver_env.update(params.overrides)
             upgrade_database(receiver_env["GATEWAY_DATABASE__URL"])
             receiver = stack.enter_context(
-                run_gateway(pair.receiver_dir, receiver_env, port=receiver_port, workers=int(params.mls))
+                run_gateway(
+                    pair.receiver_dir, receiver_env, listener=receiver_listener, workers=int(params.mls)
+                )
             )
         else:
             sender_env = {
@@ -265,7 +269,7 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
         sender_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
         sender_env.update(params.overrides)
         upgrade_database(url)  # once, before the processes start (each would otherwise race to migrate)
-        gateway = stack.enter_context(run_gateway(workdir, sender_env, port=port, workers=workers))
+        gateway = stack.enter_context(run_gateway(workdir, sender_env, listener=listener, workers=workers))
         everything = gateway.all + (receiver.all if receiver else ())
         for ready in (gateway, receiver):
             if ready is not None:

@@ -40,7 +40,7 @@ from gateway.bench.e2e_slow_report import (
     format_slow_table,
     median_share,
 )
-from gateway.bench.loopback import free_port, prepare_loopback, run_gateway, run_workers, wait_ready
+from gateway.bench.loopback import listening_socket, prepare_loopback, run_gateway, run_workers, wait_ready
 from gateway.bench.slow_proxy import delaying_proxy
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE
@@ -214,7 +214,8 @@ def _run_scenario(
     workers: int,
 ) -> None:
     scenario = result.scenario
-    port = free_port()
+    listener = listening_socket()
+    port = listener.getsockname()[1]
     participants = [f"0208:{enterprise_number(i)}" for i in range(RECEIVERS)]
     as4 = f"http://127.0.0.1:{port}/as4"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -232,7 +233,7 @@ def _run_scenario(
     with delaying_proxy(as4, scenario.slow_delay) as proxy:
         urls = [f"{as4}?endpoint={i + 1}" for i in range(RECEIVERS - 1)] + [proxy.url]
         _write_directory(workdir / "directory.json", dict(zip(participants, urls, strict=True)))
-        with run_gateway(workdir, env, port=port, workers=0) as gateway:
+        with run_gateway(workdir, env, listener=listener, workers=0) as gateway:
             with httpx.Client(base_url=gateway.base_url, headers=headers, timeout=30) as client:
                 wait_ready(client, gateway.all, 120)
             spread = RECEIVERS if scenario.tenth else RECEIVERS - 1

@@ -37,7 +37,7 @@ import httpx
 from gateway.bench.large_stages import format_stages, measure_stages
 from gateway.bench.loopback import (
     GatewayProcesses,
-    free_port,
+    listening_socket,
     parse_override,
     prepare_loopback,
     run_gateway,
@@ -183,7 +183,8 @@ def run_large(
     """Start both gateways, send the warm-up and then each document, and measure.
 
     ``overrides``: ``GATEWAY_*`` settings of every gateway process, on top of the loopback set-up."""
-    sender_port, receiver_port = free_port(), free_port()
+    sender_listener, receiver_listener = listening_socket(), listening_socket()
+    receiver_port = receiver_listener.getsockname()[1]
     api_key = secrets.token_urlsafe(32)
     sender_dir, receiver_dir = workdir / "sender", workdir / "receiver"
     buyers = sorted({_buyer(doc.ubl) for doc in (warm, *documents)})
@@ -200,8 +201,10 @@ def run_large(
     headers = {"Authorization": f"Bearer {api_key}"}
     runs = [DocumentRun(doc) for doc in documents]
     with ExitStack() as stack:
-        sender = stack.enter_context(run_gateway(sender_dir, env, port=sender_port, workers=1))
-        receiver = stack.enter_context(run_gateway(receiver_dir, receiver_env, port=receiver_port, workers=0))
+        sender = stack.enter_context(run_gateway(sender_dir, env, listener=sender_listener, workers=1))
+        receiver = stack.enter_context(
+            run_gateway(receiver_dir, receiver_env, listener=receiver_listener, workers=0)
+        )
         out = stack.enter_context(httpx.Client(base_url=sender.base_url, headers=headers, timeout=timeout))
         inbound = stack.enter_context(httpx.Client(base_url=receiver.base_url, headers=headers, timeout=60))
         wait_ready(out, sender.all, 120)

@@ -35,12 +35,20 @@ STOP_TIMEOUT = 15.0
 """Seconds a process gets to exit after SIGTERM before it is killed."""
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def listening_socket() -> socket.socket:
+    """A TCP socket listening on 127.0.0.1 at a port the OS picks (``listener.getsockname()[1]``), for
+    ``run_gateway`` to hand to ``gateway serve``.
+
+    The port stays taken from here on: a port merely found free, closed and bound again later by the server
+    could meanwhile be taken by another process (another pytest-xdist worker starting its own gateway)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def parse_override(item: str, bench: str) -> tuple[str, str]:
@@ -220,9 +228,9 @@ class GatewayProcesses:
 
 @contextmanager
 def run_gateway(
-    workdir: Path, env: Mapping[str, str], *, port: int, workers: int = 1
+    workdir: Path, env: Mapping[str, str], *, listener: socket.socket, workers: int = 1
 ) -> Iterator[GatewayProcesses]:
-    """Start ``gateway serve`` on ``port`` and ``workers`` delivery workers; stop them on exit.
+    """Start ``gateway serve`` on ``listener`` and ``workers`` delivery workers; stop them on exit.
 
     Logs go to ``serve.log`` and ``worker.log`` (``worker-2.log``, ... for more workers: ``run_workers``)
     in ``workdir``. On exit every process, the API and the workers together, gets SIGTERM (the workers
@@ -232,20 +240,25 @@ def run_gateway(
     Args:
         workdir: where the log files go.
         env: the complete environment of the processes.
-        port: the API port on 127.0.0.1.
+        listener: the API's socket on 127.0.0.1 (``listening_socket``), inherited by ``gateway serve``;
+            closed here on exit (the server has its own copy).
         workers: number of ``gateway worker`` processes.
     """
+    port = listener.getsockname()[1]
+    fd = listener.fileno()
     with ExitStack() as stack:
+        stack.callback(listener.close)
         serve_log = stack.enter_context(open(workdir / "serve.log", "wb"))
         started: list[subprocess.Popen[bytes]] = []
         try:
             started.append(
                 subprocess.Popen(
-                    _gateway_command("serve", "--host", "127.0.0.1", "--port", str(port)),
+                    _gateway_command("serve", "--host", "127.0.0.1", "--port", str(port), "--fd", str(fd)),
                     env=dict(env),
                     stdin=subprocess.DEVNULL,
                     stdout=serve_log,
                     stderr=serve_log,
+                    pass_fds=(fd,),
                 )
             )
             started += stack.enter_context(run_workers(workdir, env, workers))

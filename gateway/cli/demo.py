@@ -202,8 +202,8 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         print(f"demo: SMTP relay (aiosmtpd) 127.0.0.1:{mailbox.port} for buyers outside Peppol")
         auth = {"Authorization": f"Bearer {keys.admin}"}
         with (
-            run_gateway(coop.workdir, coop_env, port=coop.port, workers=1) as coop_gw,
-            run_gateway(partner.workdir, partner_env, port=partner.port, workers=1) as partner_gw,
+            run_gateway(coop.workdir, coop_env, listener=coop.listener, workers=1) as coop_gw,
+            run_gateway(partner.workdir, partner_env, listener=partner.listener, workers=1) as partner_gw,
             httpx.Client(base_url=coop_gw.base_url, headers=auth, timeout=60) as coop_api,
             httpx.Client(base_url=partner_gw.base_url, headers=auth, timeout=60) as partner_api,
         ):

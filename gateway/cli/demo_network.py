@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.bench.loopback import free_port
+from gateway.bench.loopback import listening_socket
 from gateway.crypto import DEV_PKCS12_PASSWORD, DevPKI, generate_dev_pki
 from gateway.devnet import DevEndpoint, DevNetwork, DevService
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
@@ -41,11 +42,13 @@ SPID: tuple[Service, ...] = ((MLS_DOCUMENT_TYPE, MLS_PROCESS),)
 
 @dataclass(frozen=True)
 class AccessPoint:
-    """One AP of the demo: its name, port, working directory and ``GATEWAY_*`` environment."""
+    """One AP of the demo: its name, port (``listener``'s, held for ``run_gateway``), working directory and
+    ``GATEWAY_*`` environment."""
 
     name: str
     seat: str
     port: int
+    listener: socket.socket
     workdir: Path
     env: dict[str, str]
 
@@ -118,8 +121,12 @@ def demo_network(
     pki_dir.mkdir(parents=True)
     pki = generate_dev_pki(now=datetime.now(UTC), seat_ids=(COOPERATIVE_SEAT, PARTNER_SEAT))
     pki.write(pki_dir)  # private keys: created 0600
-    with DevNetwork(pki) as network:
-        coop_port, partner_port = free_port(), free_port()
+    with (
+        DevNetwork(pki) as network,
+        listening_socket() as coop_listener,
+        listening_socket() as partner_listener,
+    ):
+        coop_port, partner_port = coop_listener.getsockname()[1], partner_listener.getsockname()[1]
         coop_url = f"http://127.0.0.1:{coop_port}/as4"
         partner_url = f"http://127.0.0.1:{partner_port}/as4"
         published: list[tuple[ParticipantID, str, str, tuple[Service, ...]]] = [
@@ -135,12 +142,12 @@ def demo_network(
         for participant, seat, url, services in published:
             network.publish(participant, _services(pki, seat, url, services))
         aps = []
-        for name, seat, port, url, served, seller in (
-            ("cooperative", COOPERATIVE_SEAT, coop_port, coop_url, [cooperative], cooperative),
+        for name, seat, listener, url, served, seller in (
+            ("cooperative", COOPERATIVE_SEAT, coop_listener, coop_url, [cooperative], cooperative),
             (
                 "partner",
                 PARTNER_SEAT,
-                partner_port,
+                partner_listener,
                 partner_url,
                 sorted({*clients, *suppliers}),
                 suppliers[0],
@@ -149,7 +156,7 @@ def demo_network(
             ap_dir = workdir / name
             ap_dir.mkdir()
             env = _env(ap_dir, pki_dir, network, seat=seat, served=served, seller=seller, url=url)
-            aps.append(AccessPoint(name, seat, port, ap_dir, env))
+            aps.append(AccessPoint(name, seat, listener.getsockname()[1], listener, ap_dir, env))
         (workdir / "network.json").write_text(
             json.dumps(
                 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 
 import uvicorn
 
@@ -17,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument(
+        "--fd",
+        type=int,
+        help="serve on this inherited listening socket (a file descriptor) instead of binding --host/--port",
+    )
     p.set_defaults(func=run_serve)
 
 
@@ -31,5 +37,6 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     config = server_config(
         app, settings.server, host=args.host, port=args.port, log_level=settings.log_level.lower()
     )
-    uvicorn.Server(config).run()
+    sockets = None if args.fd is None else [socket.socket(fileno=args.fd)]  # family and type read from it
+    uvicorn.Server(config).run(sockets=sockets)
     return 0

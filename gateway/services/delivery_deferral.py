@@ -7,7 +7,10 @@ without counting as an attempt.
   with the reason (``circuit-open: <endpoint> failed N times in a row, next try at ...``), its next attempt
   time and a timeline entry, so support sees why nothing is sent; the webhook reports a status change.
 * **Circuit open past the retry window**: a document that has waited longer than its retry schedule's
-  horizon (``RetryPolicy.horizon``: its attempt limit's delays at their ceilings, about 5 h by default),
+  horizon (``RetryPolicy.horizon``: its attempt limit's delays at their ceilings, about 5 h by default;
+  at least the breaker's longest open period, ``GateRefusal.max_open_for``, so a small attempt limit - a
+  horizon of 0 s for one attempt, 30 s for two - does not fail a document behind a circuit opened by other
+  documents' failures before it ever had its attempt),
   counted from when its job was first due (``DeliveryQueue.queued_at``, at or before its first attempt)
   or from when the circuit opened, whichever is later,
   ends as if its attempts had run out: ``failed`` by ``retries-exhausted`` with the reason
@@ -43,7 +46,8 @@ def defer_attempt(
     horizon: timedelta | None = None,
 ) -> DeliveryResult:
     """Hand the leased job back in ``uow`` (the caller commits) and record an open circuit on the document;
-    or, behind an open circuit and queued longer than ``horizon`` ago (None: never), give the document up.
+    or, behind an open circuit and queued longer than ``horizon`` ago (None: never; at least the circuit's
+    longest open period), give the document up.
 
     Returns:
         The result, ``deferred`` set when the job was handed back; ``status`` is the document's status when
@@ -56,6 +60,8 @@ def defer_attempt(
     status = None
     event = None
     if refusal.circuit_open and horizon is not None:
+        if refusal.max_open_for is not None:
+            horizon = max(horizon, refusal.max_open_for)
         queued_at = uow.jobs.queued_at(lease.document_id)
         # The wait behind the open circuit: from the later of the job's first due time and the circuit's
         # opening, so a job that sat in the queue for hours (a worker down) is not given up the moment the

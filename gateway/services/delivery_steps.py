@@ -77,7 +77,8 @@ class DeliverySteps:
     def hand_back(self, lease: DeliveryLease, refusal: GateRefusal) -> DeliveryResult:
         """Hand the job back in one unit of work; an open circuit is also recorded on the document
         (``retrying`` with the reason and the next try), a busy endpoint only on the job. A document behind
-        an open circuit for longer than the retry schedule's horizon is given up instead (``failed``)."""
+        an open circuit for longer than the retry schedule's horizon (at least the circuit's longest open
+        period) is given up instead (``failed``)."""
         with self._store.unit_of_work() as uow:
             result = defer_attempt(
                 uow,

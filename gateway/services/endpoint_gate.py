@@ -90,6 +90,7 @@ class GateRefusal:
         endpoint: the endpoint refused.
         since: an open circuit's first opening since it was last closed (the endpoint is unreachable since
             then); None otherwise.
+        max_open_for: an open circuit's longest open period (``BreakerPolicy.max_open_for``); None otherwise.
     """
 
     circuit_open: bool
@@ -97,6 +98,7 @@ class GateRefusal:
     retry_at: datetime
     endpoint: str = ""
     since: datetime | None = None
+    max_open_for: timedelta | None = None
 
 
 @dataclass(slots=True)
@@ -241,7 +243,7 @@ class EndpointGate:
                 f"circuit-open: {endpoint} failed {breaker.failures} times in a row, "
                 f"next try at {retry_at.isoformat(timespec='seconds')}"
             )
-            return GateRefusal(True, reason, retry_at, endpoint, breaker.opened_at)
+            return GateRefusal(True, reason, retry_at, endpoint, breaker.opened_at, self._policy.max_open_for)
         reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
         return GateRefusal(False, reason, self._next_place(known, now), endpoint)
 

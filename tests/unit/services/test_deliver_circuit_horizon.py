@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from as4_support import NOW, dev_pki
 from buyer_contact import BUYER_EMAIL, with_buyer_contact
 from delivery_support import SettableClock, UUIDs, directory_json, queue_document
@@ -45,13 +46,15 @@ def test_the_default_horizon_sums_the_ceilings_of_all_but_the_last_attempt() -> 
 
 
 class Rig:
-    def __init__(self, store: SQLDocumentStore) -> None:
+    def __init__(
+        self, store: SQLDocumentStore, *, max_attempts: int = 12, policy: BreakerPolicy | None = None
+    ) -> None:
         self.store = store
         self.clock = SettableClock()
         self.transport = RefusingTransport()
         self.mailer = RecordingMailer()
         # An open period as long as the outage: the circuit opened by the first failure stays open.
-        policy = BreakerPolicy(failure_threshold=1, open_for=timedelta(minutes=10))
+        policy = policy or BreakerPolicy(failure_threshold=1, open_for=timedelta(minutes=10))
         self.deliverer = Deliverer(
             store=store,
             resolver=parse_directory(directory_json(URL), base_dir=Path(".")),
@@ -60,7 +63,7 @@ class Rig:
             trust=dev_pki().trust,
             clock=self.clock,
             ids=UUIDs(),
-            retry=BackoffPolicy(),
+            retry=BackoffPolicy(max_attempts=max_attempts),
             jitter=random.Random(1).random,
             settings=DeliverySettings(message_id_domain="unit.test", lease_for=LEASE, webhook_url=HOOK),
             email=EmailChannel(self.mailer, "invoices@coop.test"),
@@ -198,3 +201,38 @@ def test_a_document_queued_long_ago_behind_a_circuit_that_just_opened_is_deferre
     assert waiting.deferred
     assert rig.document(stale).status is DeliveryStatus.RETRYING
     assert rig.job(stale).attempts == 0
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2])
+def test_a_short_retry_window_does_not_give_up_a_document_before_the_longest_open_period(
+    store: SQLDocumentStore, max_attempts: int
+) -> None:
+    """With a small attempt limit the schedule's horizon (0 s for 1 attempt, 30 s for 2) is not longer than
+    the breaker's open periods: the window is at least the longest open period, so a document queued behind
+    a circuit opened by other documents' failures waits for its attempt instead of failing untried."""
+    rig = Rig(
+        store, max_attempts=max_attempts, policy=BreakerPolicy(failure_threshold=1)
+    )  # open 30 s .. 10 min
+    waiting = queue_document(store, at=NOW)
+    first_prober = queue_document(store, at=NOW)
+    leases = rig.leased()
+    (opened,) = rig.deliver(leases[first_prober])
+    assert opened.sent  # its failure opened the circuit at NOW for 30 s
+
+    rig.clock.advance(seconds=1)
+    (deferred,) = rig.deliver(leases[waiting])
+    assert deferred.deferred
+    assert rig.document(waiting).status is DeliveryStatus.RETRYING
+
+    # The next open period's probe (another document's) fails too: the circuit reopens for 60 s.
+    rig.clock.current = NOW + timedelta(seconds=30)
+    second_prober = queue_document(store, at=rig.clock.now())
+    leases = rig.leased()
+    assert {waiting, second_prober} <= set(leases)  # with 2 attempts the first prober's retry is due too
+    probes = rig.deliver(*(lease for document_id, lease in leases.items() if document_id != waiting))
+    assert [result.sent for result in probes].count(True) == 1  # the half-open circuit's one probe
+    rig.clock.advance(seconds=1)
+    (still,) = rig.deliver(leases[waiting])
+    assert still.deferred  # 31 s behind the circuit: past the schedule's horizon, not the longest open period
+    assert rig.document(waiting).status is DeliveryStatus.RETRYING
+    assert rig.job(waiting).attempts == 0
