@@ -66,11 +66,13 @@ class Site:
     triage_expense: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def _listening_socket() -> socket.socket:
+    """A socket listening on a port the OS picks, held until the server takes it: a port found free and
+    bound again later could meanwhile go to another pytest-xdist worker's server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
 
 
 def _submit(client: TestClient, number: str, sample: str = "be-domestic-mixed-rates.json") -> str:
@@ -154,11 +156,12 @@ def site(
     _move(store, delivered_id, DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED, reason="receipt")
     by_number = {item["number"]: item for item in listed}
     assert by_number["SUP-7002"]["status"] == "to_triage", by_number
-    port = _free_port()
+    listener = _listening_socket()
+    port = listener.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
@@ -180,6 +183,7 @@ def site(
     )
     server.should_exit = True
     thread.join(timeout=10)
+    listener.close()
     services.close()
 
 
