@@ -58,34 +58,55 @@ _ALWAYS_EXACT: Final = 16
 _SHOWN_LITERAL: Final = 40
 
 
+class _Inexact(str):
+    """A number literal a binary float would change, kept as its text in a parsed body."""
+
+
+def _exact(literal: str) -> bool:
+    """Whether a binary float holds the JSON number ``literal`` (with a point or an exponent) exactly."""
+    if len(literal) <= _ALWAYS_EXACT and "e" not in literal and "E" not in literal:
+        return True  # a point and at most 15 digits: a double holds every such decimal (DBL_DIG)
+    try:
+        return Decimal(literal) == Decimal(repr(float(literal)))
+    except ArithmeticError:  # an exponent beyond what Decimal takes (1e999999999999999999999)
+        return False
+
+
 def _inexact_numbers(data: bytes) -> list[str]:
     """The problems of the JSON number literals (with a point or an exponent) of ``data`` that a binary
-    float does not hold exactly. The model parser reads such a literal through a float (a pydantic-core
-    limitation), so it would quietly take another value than the one posted (``250.000000000000000001``
-    read as ``250.0``, ``123456789012.345678901`` as ``123456789012.34567``). [] when ``data`` is not JSON:
-    the model parser refuses it."""
-    found: list[str] = []
-
-    def exact(literal: str) -> bool:
-        if len(literal) <= _ALWAYS_EXACT and "e" not in literal and "E" not in literal:
-            return True  # a point and at most 15 digits: a double holds every such decimal (DBL_DIG)
-        try:
-            return Decimal(literal) == Decimal(repr(float(literal)))
-        except ArithmeticError:  # an exponent beyond what Decimal takes (1e999999999999999999999)
-            return False
+    float does not hold exactly, each at its location (``lines.0.quantity``, as the model's problems). The
+    model parser reads such a literal through a float (a pydantic-core limitation), so it would quietly take
+    another value than the one posted (``250.000000000000000001`` read as ``250.0``,
+    ``123456789012.345678901`` as ``123456789012.34567``). [] when ``data`` is not JSON: the model parser
+    refuses it. The body is read once more, into objects, only when such a number is found."""
+    inexact = False
 
     def note(literal: str) -> None:
-        if len(found) < 20 and not exact(literal):
-            shown = literal if len(literal) <= _SHOWN_LITERAL else literal[:_SHOWN_LITERAL] + "…"
-            found.append(
-                f"document: the JSON number {shown} cannot be read exactly (it is read through a binary "
-                'float, about 16 significant digits); write it as a string, e.g. "1234.56"'
-            )
+        nonlocal inexact
+        inexact = inexact or not _exact(literal)
 
     try:
         json.loads(data, object_pairs_hook=lambda _members: None, parse_int=str, parse_float=note)
+        if not inexact:
+            return []
+        # ``repeated_names`` refused repeated members before: a dict per object loses nothing.
+        parsed = json.loads(data, parse_float=lambda lit: lit if _exact(lit) else _Inexact(lit))
     except (ValueError, RecursionError):
         return []
+    found: list[str] = []
+    stack: list[tuple[tuple[str, ...], Any]] = [((), parsed)]
+    while stack and len(found) < 20:
+        path, value = stack.pop()
+        if isinstance(value, _Inexact):
+            shown = value if len(value) <= _SHOWN_LITERAL else value[:_SHOWN_LITERAL] + "…"
+            found.append(
+                f"{'.'.join(path) or 'document'}: the JSON number {shown} cannot be read exactly (it is read"
+                ' through a binary float, about 16 significant digits); write it as a string, e.g. "1234.56"'
+            )
+        elif isinstance(value, dict):
+            stack.extend(((*path, key), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend(((*path, str(i)), item) for i, item in reversed(list(enumerate(value))))
     return found
 
 

@@ -5,6 +5,7 @@ Every answer is a 4xx problem+json naming the problem (or a 200 report for /v1/v
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,8 @@ def test_a_json_number_a_float_cannot_hold_is_refused_not_rounded(
     problem = problem_of(response)
     assert problem["type"] == "/problems/invalid-document-data"
     assert "write it as a string" in json.dumps(problem)
+    # Located as the model's own problems are: the field, not only the value.
+    assert re.search(r"lines\.0\.(quantity|price\.net_amount): the JSON number", json.dumps(problem)), problem
 
 
 @pytest.mark.parametrize("literal", [b"4.5", b"4e0", b"0.1", b"12345.678", b"1E+1"])
