@@ -97,12 +97,14 @@ def end_user_key(participant: ParticipantID) -> str:
     enterprise number ``0208:0123456789`` name the same enterprise (peppol-commons 12.8.1), so both become
     ``0208:0123456789``.
     """
-    key = participant.key
-    if participant.icd == "9925":
-        found = _BE_VAT.match(participant.value.lower())
-        if found is not None:
-            return f"0208:{found.group(1)}"
-    return key
+    return _normalised_end_user(participant.key)
+
+
+def _normalised_end_user(key: str) -> str:
+    """``end_user_key`` of a participant's case-folded key (``ParticipantID.key``, as the rows store it)."""
+    icd, _, value = key.partition(":")
+    found = _BE_VAT.match(value) if icd == "9925" else None
+    return f"0208:{found.group(1)}" if found is not None else key
 
 
 #: The country codes the TSR Schematron accepts (``cl_iso3166`` of TSR 1.0.5: ISO 3166-1 alpha-2 with EL, XI,
@@ -229,9 +231,7 @@ def _as_reported(t: Transmission) -> Transmission:
     would otherwise make a month's report invalid, or count one enterprise twice, and a stored report is
     never made again."""
     c1, c4 = country_code(t.c1_country), country_code(t.c4_country)
-    icd, _, value = t.end_user.partition(":")
-    found = _BE_VAT.match(value) if icd == "9925" else None
-    end_user = f"0208:{found.group(1)}" if found is not None else t.end_user
+    end_user = _normalised_end_user(t.end_user)
     if (c1, c4, end_user) == (t.c1_country, t.c4_country, t.end_user):
         return t
     return replace(t, c1_country=c1, c4_country=c4, end_user=end_user)
