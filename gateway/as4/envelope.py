@@ -15,6 +15,7 @@ from lxml import etree
 from gateway.as4.constants import EB_NS, SOAP_NS, WSSE_NS
 from gateway.as4.ebms_errors import EbmsError
 from gateway.errors import RemoteProtocolError
+from gateway.xmlcore import string_value
 
 _EB = f"{{{EB_NS}}}"
 _S12 = f"{{{SOAP_NS}}}"
@@ -53,7 +54,7 @@ class UserMessageHeader:
 def text_of(el: etree._Element | None) -> str:
     """The text of a header value: comments inside are ignored and blanks trimmed (peppol-as4.md §3,
     vector test-2023-03-15.xml); '' for a missing element."""
-    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
+    return string_value(el).strip() if el is not None else ""
 
 
 def _fail(code: EbmsError, detail: str) -> RemoteProtocolError:

@@ -36,6 +36,7 @@ from gateway.as4.constants import (
 from gateway.as4.ebms_errors import EbmsError
 from gateway.crypto import PEPPOL_POLICY, SecurityPolicy
 from gateway.errors import RemoteProtocolError
+from gateway.xmlcore import string_value
 
 _EB = f"{{{EB_NS}}}"
 _MISMATCH = EbmsError.PROCESSING_MODE_MISMATCH
@@ -100,7 +101,7 @@ PEPPOL_PMODE: Final = PeppolPMode()
 
 
 def _text(el: etree._Element | None) -> str:
-    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
+    return string_value(el).strip() if el is not None else ""
 
 
 def parse_timestamp(value: str) -> datetime:

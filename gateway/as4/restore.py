@@ -18,14 +18,14 @@ from gateway.as4.mime import MimeError, header, parse_multipart
 from gateway.as4.wss import index_ids, resolve_bst_certificate
 from gateway.crypto import exc_c14n
 from gateway.errors import LocalProtocolError, RemoteProtocolError, XMLInputError
-from gateway.xmlcore import parse_xml
+from gateway.xmlcore import parse_xml, string_value
 
 _EB = f"{{{EB_NS}}}"
 _DS = f"{{{DS_NS}}}"
 
 
 def _text(el: etree._Element | None) -> str:
-    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
+    return string_value(el).strip() if el is not None else ""
 
 
 def restore_outgoing(

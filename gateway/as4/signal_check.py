@@ -38,7 +38,7 @@ from gateway.crypto import (
 )
 from gateway.crypto import digest_bytes as _digest
 from gateway.errors import CertificateRejected, RemoteProtocolError, SignatureInvalid, XMLInputError
-from gateway.xmlcore import parse_xml
+from gateway.xmlcore import parse_xml, string_value
 
 _EB = f"{{{EB_NS}}}"
 _DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -197,7 +197,7 @@ def read_signal(
     mi = sm.find(_EB + "MessageInfo")
 
     def text(el: etree._Element | None) -> str | None:
-        return "".join(str(t) for t in el.itertext()).strip() if el is not None else None
+        return string_value(el).strip() if el is not None else None
 
     signal_id = text(mi.find(_EB + "MessageId")) if mi is not None else None
     ref_to = text(mi.find(_EB + "RefToMessageId")) if mi is not None else None

@@ -16,7 +16,7 @@ from gateway.model.message import DocumentKind
 from gateway.model.report import country_code
 from gateway.services.conversion import convert_to_ubl
 from gateway.services.reporting_records import buyer_country_in
-from gateway.xmlcore import NS, may_embed_binary, parse_xml, root_skeleton
+from gateway.xmlcore import NS, may_embed_binary, parse_xml, root_skeleton, string_value
 from gateway.xmlcore.held import HeldDocument
 
 MAX_DOCUMENT_NUMBER_LENGTH: Final = 200
@@ -110,9 +110,8 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
 
 
 def _text(element: etree._Element) -> str:
-    """The element's whole text, stripped, as validation reads it (XPath string value): ``.text`` alone
-    stops at a comment or processing instruction inside it (``<cbc:ID>2026-<!---->1</cbc:ID>``)."""
-    return "".join(str(t) for t in element.itertext()).strip()
+    """The element's whole text, stripped, as validation reads it (``string_value``)."""
+    return string_value(element).strip()
 
 
 def _endpoint(root: etree._Element, party: str) -> tuple[str | None, str | None]:

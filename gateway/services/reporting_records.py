@@ -20,7 +20,7 @@ from gateway.model.report import (
     country_code,
     end_user_key,
 )
-from gateway.xmlcore import top_level_element
+from gateway.xmlcore import string_value, top_level_element
 
 #: The root namespaces of the two reports: their own transmissions are never counted.
 _REPORT_NAMESPACES = frozenset(
@@ -119,10 +119,10 @@ def buyer_country_in(root: etree._Element) -> str:
 
 
 def _country_of(buyer: etree._Element | None) -> str:
-    """BT-55 of the buyer's party element, read whole as validation reads it (XPath string value): lxml's
+    """BT-55 of the buyer's party element, read whole as validation reads it (``string_value``): lxml's
     ``findtext`` stops at a comment inside the code (``U<!---->S`` read as ``U``, so ``ZZ``)."""
     code = buyer.find(_BUYER_COUNTRY) if buyer is not None else None
-    return country_code("".join(str(t) for t in code.itertext()) if code is not None else None)
+    return country_code(string_value(code) if code is not None else None)
 
 
 def buyer_country(ubl: bytes) -> str:

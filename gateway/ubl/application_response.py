@@ -27,7 +27,7 @@ from gateway.model.responses import (
     MessageLevelStatus,
     ResponseParty,
 )
-from gateway.xmlcore import NS, parse_xml
+from gateway.xmlcore import NS, parse_xml, string_value
 
 AR_NS = NS["ar"]
 _CAC = f"{{{NS['cac']}}}"
@@ -219,7 +219,7 @@ def _text(el: etree._Element | None, path: str) -> str | None:
     found = el.find(path, _FIND)
     if found is None:
         return None
-    value = "".join(str(t) for t in found.itertext()).strip()
+    value = string_value(found).strip()
     return value or None
 
 

@@ -24,6 +24,7 @@ from gateway.xmlcore import (
     root_element_bytes,
     root_element_span,
     root_name,
+    string_value,
 )
 
 SBDH_NS = NS["sbdh"]
@@ -167,7 +168,7 @@ def build_sbd(
 
 
 def _text(el: etree._Element | None) -> str:
-    return "".join(str(t) for t in el.itertext()).strip() if el is not None else ""
+    return string_value(el).strip() if el is not None else ""
 
 
 def _one(parent: etree._Element, name: str) -> etree._Element:

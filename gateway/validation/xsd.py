@@ -14,6 +14,7 @@ from lxml import etree
 from gateway.errors import ArtefactError
 from gateway.model.document import is_xsd_base64
 from gateway.validation.report import XSD_RULE, Finding, Layer, Severity
+from gateway.xmlcore import string_value
 
 # A virtual absolute base: libxml2 resolves relative schemaLocations against it, and the resolver maps
 # the result back to a manifest path. No real file system path is ever opened by libxml2.
@@ -279,7 +280,7 @@ def _base64_errors(root: etree._Element, errors: list[tuple[int, str]]) -> list[
     found: list[tuple[int, str]] = []
     reported: set[int] | None = None
     for element in root.iter(_BINARY_OBJECT):
-        text = (element.text or "") if not len(element) else "".join(cast(Iterable[str], element.itertext()))
+        text = (element.text or "") if not len(element) else string_value(element)
         if is_xsd_base64(text):
             continue
         del text  # an attachment-sized string: not held while the next element is judged

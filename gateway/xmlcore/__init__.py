@@ -13,6 +13,7 @@ from gateway.xmlcore.stream import (
     root_skeleton,
     top_level_element,
 )
+from gateway.xmlcore.string_value import string_value
 
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",
@@ -26,5 +27,6 @@ __all__ = [
     "root_element_span",
     "root_name",
     "root_skeleton",
+    "string_value",
     "top_level_element",
 ]

@@ -17,6 +17,7 @@ from lxml import etree
 from gateway.errors import SchematronError
 from gateway.validation.schematron.namespaces import ERR_NS, GW_NS, SVRL_NS, XS_NS, XSL_NS, sch, svrl, xsl
 from gateway.validation.schematron.svrl import RULE_ERROR_ID
+from gateway.xmlcore import string_value
 
 #: Prefixes the generated stylesheet binds for itself; a schema may not rebind them.
 _OWN_PREFIXES = {"xsl": XSL_NS, "svrl": SVRL_NS, "gwerr": ERR_NS, "gwsch": GW_NS}
@@ -232,7 +233,7 @@ def build_stylesheet(
     title = schema.find(sch("title"))
     output = _sub(main, svrl("schematron-output"))
     if title is not None:
-        output.set("title", _avt("".join(str(t) for t in title.itertext())))
+        output.set("title", _avt(string_value(title)))
     if schema.get("schemaVersion") is not None:
         output.set("schemaVersion", _avt(schema.get("schemaVersion", "")))
     for ns in schema.iterchildren(sch("ns")):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from gateway.validation.schematron.namespaces import svrl
-from gateway.xmlcore import parse_xml
+from gateway.xmlcore import parse_xml, string_value
 
 #: Rule id of the failed-assert emitted when a rule hits an XPath dynamic error (bis-billing.md
 #: §3.2 trap 2): the document is reported invalid, the other rules still run.
@@ -55,7 +55,7 @@ def parse_svrl(data: bytes) -> list[SVRLFinding]:
                 id=node.get("id", ""),
                 flag=node.get("flag", ""),
                 location=node.get("location", ""),
-                text=" ".join("".join(str(t) for t in text.itertext()).split()) if text is not None else "",
+                text=" ".join(string_value(text).split()) if text is not None else "",
                 test=node.get("test", ""),
                 report=node.tag == svrl("successful-report"),
             )
