@@ -237,11 +237,13 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
     """
     if len(content_type) > MAX_HEADER_VALUE:
         raise MimeError(f"Content-Type is longer than {MAX_HEADER_VALUE} bytes")
-    media, params = split_content_type(content_type)
+    main, _, rest = content_type.partition(";")
+    media = main.strip().lower()
     if media != "multipart/related":
         raise MimeError(f"Content-Type {media!r} is not multipart/related")
-    names = [name for name, _ in _parameters(content_type.partition(";")[2])]
-    if len(names) != len(set(names)):  # RFC 6838 §4.3; a reader taking the first would see another message
+    pairs = list(_parameters(rest))
+    params = dict(pairs)
+    if len(params) != len(pairs):  # RFC 6838 §4.3; a reader taking the first would see another message
         raise MimeError("Content-Type names a parameter more than once")
     boundary = params.get("boundary", "")
     if not _BOUNDARY_OK.match(boundary):
