@@ -114,8 +114,14 @@ def split_content_type(value: str) -> tuple[str, dict[str, str]]:
     Linear in ``len(value)`` (no backtracking regex: this runs on attacker input before authentication).
     Segments without ``=`` or with a blank in the name are ignored.
     """
+    media, pairs = _split(value)
+    return media, dict(pairs)
+
+
+def _split(value: str) -> tuple[str, list[tuple[str, str]]]:
+    """The lower-case media type and every (lower-case name, value) parameter, repeated names included."""
     main, _, rest = value.partition(";")
-    return main.strip().lower(), dict(_parameters(rest))
+    return main.strip().lower(), list(_parameters(rest))
 
 
 def _parameters(rest: str) -> Iterator[tuple[str, str]]:
@@ -237,11 +243,9 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[list[MimePart], Mim
     """
     if len(content_type) > MAX_HEADER_VALUE:
         raise MimeError(f"Content-Type is longer than {MAX_HEADER_VALUE} bytes")
-    main, _, rest = content_type.partition(";")
-    media = main.strip().lower()
+    media, pairs = _split(content_type)
     if media != "multipart/related":
         raise MimeError(f"Content-Type {media!r} is not multipart/related")
-    pairs = list(_parameters(rest))
     params = dict(pairs)
     if len(params) != len(pairs):  # RFC 6838 §4.3; a reader taking the first would see another message
         raise MimeError("Content-Type names a parameter more than once")
