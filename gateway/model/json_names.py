@@ -108,9 +108,12 @@ class _Members(list[tuple[str, Any]]):
     """An object of the second pass: its members in order, a repeated name kept."""
 
 
-def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
+def repeated_names(
+    data: bytes | str, *, on_float: Callable[[str], object] | None = None
+) -> list[RepeatedName] | None:
     """The member names repeated within one object of ``data``, in document order (at most
-    ``MOST_REPORTED``); ``[]`` when there is none.
+    ``MOST_REPORTED``); ``[]`` when there is none. ``on_float``: called with every number literal with a
+    point or an exponent, in the same pass (a caller judging them needs no pass of its own).
 
     None when the standard library cannot read ``data`` at all (malformed, too deep, not UTF-8/16/32):
     the caller's model parser then answers. It is the stricter reader of the two (it also refuses UTF-16,
@@ -119,7 +122,7 @@ def repeated_names(data: bytes | str) -> list[RepeatedName] | None:
     """
     repeats = _RepeatSeen()
     try:
-        _read(data, repeats)
+        _read(data, repeats, on_float)
         if not repeats.seen:
             return []
         tree = _read(data, _Members)
@@ -151,9 +154,20 @@ def loads_checked(data: bytes | str) -> tuple[Any, list[RepeatedName]]:
     return value, (repeated_names(data) or []) if noting.seen else []
 
 
-def _read(data: bytes | str, members: Callable[[list[tuple[str, Any]]], Any]) -> Any:
-    """``data`` read with ``members`` as object hook; numbers kept as text (no int-size limit applies)."""
-    return json.loads(data, object_pairs_hook=members, parse_int=str, parse_float=str, parse_constant=str)
+def _read(
+    data: bytes | str,
+    members: Callable[[list[tuple[str, Any]]], Any],
+    on_float: Callable[[str], object] | None = None,
+) -> Any:
+    """``data`` read with ``members`` as object hook; numbers kept as text (no int-size limit applies), each
+    with a point or an exponent also given to ``on_float``."""
+    return json.loads(
+        data,
+        object_pairs_hook=members,
+        parse_int=str,
+        parse_float=str if on_float is None else on_float,
+        parse_constant=str,
+    )
 
 
 def _walk(tree: Any) -> Iterator[RepeatedName]:

@@ -72,27 +72,32 @@ def _exact(literal: str) -> bool:
         return False
 
 
+class _InexactSeen:
+    """The number hook of ``repeated_names``'s pass: notes whether a literal is one a binary float would
+    change (``_exact``); keeps nothing."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def __call__(self, literal: str) -> None:
+        if not self.seen and not _exact(literal):
+            self.seen = True
+
+
 def _inexact_numbers(data: bytes) -> list[str]:
     """The problems of the JSON number literals (with a point or an exponent) of ``data`` that a binary
-    float does not hold exactly, each at its location (``lines.0.quantity``, as the model's problems). The
-    model parser reads such a literal through a float (a pydantic-core limitation), so it would quietly take
-    another value than the one posted (``250.000000000000000001`` read as ``250.0``,
-    ``123456789012.345678901`` as ``123456789012.34567``). [] when ``data`` is not JSON: the model parser
-    refuses it. The body is read once more, into objects, only when such a number is found."""
-    inexact = False
-
-    def note(literal: str) -> None:
-        nonlocal inexact
-        inexact = inexact or not _exact(literal)
-
-    try:
-        json.loads(data, object_pairs_hook=lambda _members: None, parse_int=str, parse_float=note)
-        if not inexact:
-            return []
-        # ``repeated_names`` refused repeated members before: a dict per object loses nothing.
-        parsed = json.loads(data, parse_float=lambda lit: lit if _exact(lit) else _Inexact(lit))
-    except (ValueError, RecursionError):
-        return []
+    float does not hold exactly, each at its location (``lines.0.quantity``, as the model's problems); read
+    only once ``_InexactSeen`` saw one. The model parser reads such a literal through a float (a
+    pydantic-core limitation), so it would quietly take another value than the one posted
+    (``250.000000000000000001`` read as ``250.0``, ``123456789012.345678901`` as ``123456789012.34567``)."""
+    # ``repeated_names`` refused repeated members before, and read the body with the same reader: a dict per
+    # object loses nothing, and no error is expected here.
+    parsed = json.loads(
+        data,
+        parse_float=lambda lit: lit if _exact(lit) else _Inexact(lit),
+        parse_int=str,
+        parse_constant=str,
+    )
     found: list[str] = []
     stack: list[tuple[tuple[str, ...], Any]] = [((), parsed)]
     while stack and len(found) < 20:
@@ -134,12 +139,12 @@ def parse_document_json(data: bytes, model: type[_DOC] | None = None) -> Invoice
             JSON number a binary float does not hold exactly (``_inexact_numbers``: never rounded), or
             fields missing or malformed (one ``<location>: <message>`` problem per field).
     """
-    repeated = repeated_names(data)
+    inexact = _InexactSeen()  # judged in the name check's pass, not in one of its own
+    repeated = repeated_names(data, on_float=inexact)
     if repeated:
         raise InvalidDocumentData([f"{r.location}: {r.message}" for r in repeated])
-    inexact = _inexact_numbers(data)
-    if inexact:
-        raise InvalidDocumentData(inexact)
+    if repeated is not None and inexact.seen:
+        raise InvalidDocumentData(_inexact_numbers(data))
     try:
         adapter = _EITHER if model is None else _ADAPTERS[model]
         document: Invoice | CreditNote = adapter.validate_json(data)
