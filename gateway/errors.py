@@ -439,3 +439,17 @@ class DocumentNumberConflict(GatewayError):
             f"document number {document_number!r} of seller {seller_id!r} is already stored as document "
             f"{document_id} with different content"
         )
+
+
+class ReportRemakeRefused(GatewayError):
+    """Raised when a stored Peppol report may not be remade: only one stored ``invalid`` (never sent) or
+    whose delivery ended ``failed`` or ``rejected`` (the network never took it) is; one stored and not
+    sent by design, one still in flight and one delivered are kept (peppol-as4.md §11).
+
+    Attributes:
+        reason: why, for the operator.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
