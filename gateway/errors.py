@@ -453,3 +453,23 @@ class ReportRemakeRefused(GatewayError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class ReportSuperseded(InvalidTransition):
+    """Raised when a retry is requested for the outbound document of a Peppol report that was remade
+    since: the report now goes as another document, and this one is kept only as the record of its failed
+    delivery (resending it would send the period's old report as well).
+
+    Attributes:
+        document_id: the outbound document.
+    """
+
+    def __init__(self, status: Any, event: Any, document_id: str) -> None:
+        self.status = status
+        self.event = event
+        self.document_id = document_id
+        GatewayError.__init__(
+            self,
+            f"outbound document {document_id} carried a Peppol report that was remade since: it is kept as"
+            " the record of its failed delivery and not retried",
+        )

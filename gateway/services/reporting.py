@@ -318,6 +318,10 @@ class PeppolReporter:
         if old.outbound_document_id is not None:
             number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         with self._store.unit_of_work() as uow:
+            # Again in this unit of work: a retry of the failed document may have been requested meanwhile.
+            refusal = remake_refusal(old, self._delivery(uow, old))
+            if refusal is not None:
+                raise ReportRemakeRefused(refusal)
             if not uow.reporting.replace_report(report, was=old):
                 raise ReportRemakeRefused(
                     f"the {old.kind.value.upper()} of {old.month} was remade by another process meanwhile"

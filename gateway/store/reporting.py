@@ -161,6 +161,13 @@ class SQLReportingRepository:
             .values(status=ReportStatus.QUEUED.value, outbound_document_id=outbound_document_id)
         )
 
+    def report_of_document(self, outbound_document_id: str) -> StoredReport | None:
+        c = peppol_reports.c
+        row = self._conn.execute(
+            select(peppol_reports).where(c.outbound_document_id == outbound_document_id)
+        ).first()
+        return _report_from_row(row) if row is not None else None
+
     def get_report(self, report_id: str) -> StoredReport | None:
         row = self._conn.execute(select(peppol_reports).where(peppol_reports.c.id == report_id)).first()
         return _report_from_row(row) if row is not None else None

@@ -114,6 +114,7 @@ def remake(services: ServicesDep, _who: AdminDep, report_id: DocumentIdPath) -> 
     ``rejected`` - from its month's records as they are now: validated again and, when valid, queued as a
     new outbound document (the failed one stays). 409 for a report stored and not sent by design, in
     flight or delivered. Returns the report as now stored."""
+    get_report(services.store, report_id)  # 404 for an unknown report, whatever the configuration
     reporter = services.reporter
     if reporter is None:
         raise HTTPException(status_code=503, detail="Peppol reporting needs our AP key (the Seat ID)")

@@ -59,6 +59,11 @@ class ReportingRepository(Protocol):
         """Mark a stored report queued as ``outbound_document_id``."""
         ...
 
+    def report_of_document(self, outbound_document_id: str) -> StoredReport | None:
+        """The report whose row links the outbound document ``outbound_document_id`` (None: another
+        document, or a report's earlier document, kept after a remake)."""
+        ...
+
     def get_report(self, report_id: str) -> StoredReport | None:
         """A report by id."""
         ...
