@@ -152,14 +152,15 @@ class PeppolReporter:
     def create(self, month: ReportMonth) -> list[StoredReport]:
         """Build, validate, store and (when sending) queue the TSR and EUSR of ``month``.
 
-        A report already stored for (month, kind) is kept as it is: the call is idempotent.
+        A report already stored for (month, kind) is kept as it is: the call is idempotent (``remake``
+        rebuilds one the network never took).
 
         Returns:
             The TSR and the EUSR of the month as stored.
 
         Raises:
             GatewayError: ``month`` is not over, or ended less than ``SETTLING_TIME`` ago (its reports would
-                lack its last transmissions, and are never made again).
+                lack its last transmissions, and a sent report is never made again).
         """
         ready = _utc_start(month.next().start) + SETTLING_TIME
         if self._clock.now() < ready:
