@@ -439,3 +439,37 @@ class DocumentNumberConflict(GatewayError):
             f"document number {document_number!r} of seller {seller_id!r} is already stored as document "
             f"{document_id} with different content"
         )
+
+
+class ReportRemakeRefused(GatewayError):
+    """Raised when a stored Peppol report may not be remade: only one stored ``invalid`` (never sent) or
+    whose delivery ended ``failed`` or ``rejected`` (the network never took it) is; one stored and not
+    sent by design, one still in flight and one delivered are kept (peppol-as4.md §11).
+
+    Attributes:
+        reason: why, for the operator.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class ReportSuperseded(InvalidTransition):
+    """Raised when a retry is requested for the outbound document of a Peppol report that was remade
+    since: the report now goes as another document, and this one is kept only as the record of its failed
+    delivery (resending it would send the period's old report as well).
+
+    Attributes:
+        document_id: the outbound document.
+    """
+
+    def __init__(self, status: Any, event: Any, document_id: str) -> None:
+        self.status = status
+        self.event = event
+        self.document_id = document_id
+        GatewayError.__init__(
+            self,
+            f"outbound document {document_id} carried a Peppol report that was remade since: it is kept as"
+            " the record of its failed delivery and not retried",
+        )

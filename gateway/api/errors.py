@@ -28,6 +28,7 @@ from gateway.errors import (
     InvalidIdentifier,
     InvalidTransition,
     MappingError,
+    ReportRemakeRefused,
     StoreError,
     UnknownRuleSet,
     XMLInputError,
@@ -117,6 +118,7 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
         "The document number is taken by other content",
     ),
     (InvalidTransition, 409, "status-conflict", "The document's status does not allow this"),
+    (ReportRemakeRefused, 409, "report-remake-refused", "The report's status does not allow a remake"),
     (InvalidCursor, 400, "invalid-cursor", "The paging cursor is not valid"),
     # Expense routes.
     (InvalidExpenseRequest, 422, "expense-request-invalid", "The expense request is not valid"),

@@ -18,6 +18,7 @@ from gateway.errors import (
     DuplicateMessage,
     IdempotencyConflict,
     InvalidDocumentData,
+    ReportSuperseded,
     StoreError,
 )
 from gateway.model import BIS_BILLING_PROCESS
@@ -26,6 +27,7 @@ from gateway.model.message import (
     INITIAL_STATUS,
     DeliveryEvent,
     DocumentContent,
+    DocumentKind,
     JSONObject,
     OutboundDocument,
     TimelineEvent,
@@ -370,12 +372,18 @@ class OutboundSubmitter:
         Raises:
             DocumentNotFound: no such document.
             InvalidTransition: its status allows no retry (accepted, sending, delivered).
+            ReportSuperseded: it carried a Peppol report remade since (a new document carries it).
         """
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
             document = uow.outbound.get(document_id)
             if document is None:
                 raise DocumentNotFound(document_id, "outbound document")
+            if (
+                document.kind is DocumentKind.PEPPOL_REPORT
+                and uow.reporting.report_of_document(document_id) is None
+            ):
+                raise ReportSuperseded(document.status, DeliveryEvent.RETRY_REQUESTED, document_id)
             event = uow.outbound.transition(
                 document_id,
                 DeliveryEvent.RETRY_REQUESTED,

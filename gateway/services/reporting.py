@@ -5,19 +5,25 @@ AS4 to OpenPeppol's reporting participant through the normal outbound queue.
 "Exactly once" rests on the unique (month, kind) of ``peppol_reports``: the report row and its outbound
 document are written in one unit of work, so two workers (or a worker and the CLI) racing on the same month
 leave one report and one outbound document; the loser reads the winner's row.
+
+A report the network never took - stored ``invalid`` (never sent), or whose delivery ended ``failed`` or
+``rejected`` - may be remade (``remake``, ``remake_month``): its row is rebuilt in place from the month's
+records as they are now, validated again and, when valid, queued as a new outbound document (the one that
+failed stays, with its timeline). One stored by design (not sent), in flight or delivered is never remade.
+The scheduler remakes an ``invalid`` report of the due month by itself, at most once a day.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from gateway.errors import DuplicateMessage, GatewayError
+from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError, ReportRemakeRefused
 from gateway.model.identifiers import ParticipantID
-from gateway.model.message import DocumentKind
+from gateway.model.message import DeliveryStatus, DocumentKind, OutboundDocument
 from gateway.model.report import (
     ReportKind,
     ReportMonth,
@@ -27,7 +33,7 @@ from gateway.model.report import (
     end_user_statistics,
     transaction_statistics,
 )
-from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory
+from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
 from gateway.services.responses import QueuedResponse, queue_response
 from gateway.ubl.reporting import (
     REPORT_DOCUMENT_TYPES,
@@ -37,6 +43,9 @@ from gateway.ubl.reporting import (
     build_tsr,
 )
 
+if TYPE_CHECKING:
+    from gateway.validation import ValidationReport
+
 log = logging.getLogger(__name__)
 
 #: OpenPeppol's reporting participant (peppol-as4.md §11 "Transport").
@@ -44,10 +53,52 @@ OPENPEPPOL_REPORTING_RECEIVER: Final = ParticipantID("9925", "be0848934496")
 #: Reports for month M are sent between day 1 and day 15 of month M+1 (later ones are not processed).
 LAST_SENDING_DAY: Final = 15
 #: The scheduler leaves a month's transmissions this long after its end to be recorded before it makes the
-#: month's reports, which are never made again: a send is recorded, with the AS4 Timestamp of its stored
-#: message, only when its receipt comes - after its retries of the same bytes (about five hours with the
-#: default backoff) - and a received message carries its sender's Timestamp. A day still leaves days 2..15.
+#: month's reports, which are never made again once sent: a send is recorded, with the AS4 Timestamp of its
+#: stored message, only when its receipt comes - after its retries of the same bytes (about five hours with
+#: the default backoff) - and a received message carries its sender's Timestamp. A day still leaves days
+#: 2..15.
 SETTLING_TIME: Final = timedelta(days=1)
+#: The delivery outcomes after which a report may be remade: given up (``failed``), or refused by the
+#: reporting receiver's Message Level Status (``rejected``): either way the network did not take it.
+REMAKABLE_DELIVERIES: Final = frozenset({DeliveryStatus.FAILED, DeliveryStatus.REJECTED})
+
+
+def remake_refusal(report: StoredReport, delivery: OutboundDocument | None) -> str | None:
+    """Why ``report`` (with ``delivery``, its outbound document) may not be remade; None when it may."""
+    what = f"the {report.kind.value.upper()} of {report.month}"
+    if report.status is ReportStatus.INVALID:
+        return None
+    if report.status is ReportStatus.STORED:
+        return (
+            f"{what} is valid and stored, not sent by design (reporting disabled, or OpenPeppol's receiver"
+            " outside the production stage): there is nothing to remake"
+        )
+    if delivery is None:
+        return f"{what} is queued as outbound document {report.outbound_document_id}, which is not found"
+    if delivery.status in REMAKABLE_DELIVERIES:
+        return None
+    if delivery.status.is_final:
+        return (
+            f"{what} was delivered (outbound document {delivery.id}, {delivery.status.value}): a report"
+            " the network took is not replaced"
+        )
+    return (
+        f"{what} is in flight (outbound document {delivery.id}, {delivery.status.value}): only a report"
+        " whose delivery ended failed or rejected is remade"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RemakeOutcome:
+    """What ``PeppolReporter.remake_month`` did.
+
+    Attributes:
+        remade: the reports remade, as now stored.
+        kept: the month's other kinds and why each was kept as it is.
+    """
+
+    remade: list[StoredReport]
+    kept: list[tuple[ReportKind, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,20 +152,22 @@ class PeppolReporter:
     def create(self, month: ReportMonth) -> list[StoredReport]:
         """Build, validate, store and (when sending) queue the TSR and EUSR of ``month``.
 
-        A report already stored for (month, kind) is kept as it is: the call is idempotent.
+        A report already stored for (month, kind) is kept as it is: the call is idempotent (``remake``
+        rebuilds one the network never took).
 
         Returns:
             The TSR and the EUSR of the month as stored.
 
         Raises:
             GatewayError: ``month`` is not over, or ended less than ``SETTLING_TIME`` ago (its reports would
-                lack its last transmissions, and are never made again).
+                lack its last transmissions, and a sent report is never made again).
         """
         ready = _utc_start(month.next().start) + SETTLING_TIME
         if self._clock.now() < ready:
             raise GatewayError(
                 f"the reports of {month} are made from {ready.isoformat(timespec='minutes')}, a day after its"
-                " end: its last sends are recorded when their receipts come, and a report is never made again"
+                " end: its last sends are recorded when their receipts come, and a sent report is never made"
+                " again"
             )
         with self._store.unit_of_work(read_only=True) as uow:
             missing = [kind for kind in ReportKind if uow.reporting.find_report(month, kind) is None]
@@ -130,17 +183,92 @@ class PeppolReporter:
         return [report for report in found if report is not None]
 
     def run_scheduled(self) -> list[StoredReport]:
-        """The scheduler's step: create the reports of the due month unless both exist (then do nothing), from
-        ``SETTLING_TIME`` after the month's end."""
+        """The scheduler's step, from ``SETTLING_TIME`` after the due month's end until day 15: create the
+        month's missing reports, and remake its ``invalid`` ones (never sent: an update may have fixed the
+        cause) made before today (UTC), so that one staying invalid is remade at most once a day.
+
+        Returns:
+            The reports created or remade now (none when nothing was to do).
+        """
         now = self._clock.now().astimezone(UTC)
         month = due_month(now.date())
         if month is None or now - _utc_start(month.next().start) < SETTLING_TIME:
             return []
         with self._store.unit_of_work(read_only=True) as uow:
-            done = all(uow.reporting.find_report(month, kind) is not None for kind in ReportKind)
-        return [] if done else self.create(month)
+            found = {kind: uow.reporting.find_report(month, kind) for kind in ReportKind}
+        done: list[StoredReport] = []
+        if any(report is None for report in found.values()):
+            done = [r for r in self.create(month) if found[r.kind] is None]
+        for report in found.values():
+            if (
+                report is not None
+                and report.status is ReportStatus.INVALID
+                and report.created_at.astimezone(UTC).date() < now.date()
+            ):
+                try:
+                    done.append(self.remake(report.id))
+                except ReportRemakeRefused as exc:  # another process remade it meanwhile
+                    log.info("%s", exc)
+        return done
 
-    def _create_one(self, month: ReportMonth, kind: ReportKind, rows: list[Transmission]) -> None:
+    def remake(self, report_id: str) -> StoredReport:
+        """Remake the stored report ``report_id`` in place from its month's records as they are now:
+        validated again, stored, and (when valid and sending) queued as a new outbound document.
+
+        Returns:
+            The report as now stored.
+
+        Raises:
+            DocumentNotFound: no such report.
+            ReportRemakeRefused: the report may not be remade (see ``remake_refusal``), or another process
+                remade it meanwhile.
+        """
+        with self._store.unit_of_work(read_only=True) as uow:
+            report = uow.reporting.get_report(report_id)
+            if report is None:
+                raise DocumentNotFound(report_id, "Peppol report")
+            refusal = remake_refusal(report, self._delivery(uow, report))
+            if refusal is not None:
+                raise ReportRemakeRefused(refusal)
+            rows = uow.reporting.transmissions(
+                _utc_start(report.month.start), _utc_start(report.month.next().start)
+            )
+        return self._remake_one(report, rows)
+
+    def remake_month(
+        self, month: ReportMonth, kinds: tuple[ReportKind, ...] = tuple(ReportKind)
+    ) -> RemakeOutcome:
+        """Remake the reports of ``month`` (of ``kinds``) that may be remade; keep the others.
+
+        Raises:
+            ReportRemakeRefused: none of them may be remade (the message says why for each).
+        """
+        kept: list[tuple[ReportKind, str]] = []
+        remakable: list[str] = []
+        with self._store.unit_of_work(read_only=True) as uow:
+            for kind in kinds:
+                report = uow.reporting.find_report(month, kind)
+                if report is None:
+                    kept.append((kind, f"no {kind.value.upper()} of {month} is stored: create it first"))
+                    continue
+                refusal = remake_refusal(report, self._delivery(uow, report))
+                if refusal is None:
+                    remakable.append(report.id)
+                else:
+                    kept.append((kind, refusal))
+        if not remakable:
+            raise ReportRemakeRefused(
+                f"no report of {month} may be remade: " + "; ".join(reason for _, reason in kept)
+            )
+        return RemakeOutcome([self.remake(report_id) for report_id in remakable], kept)
+
+    @staticmethod
+    def _delivery(uow: UnitOfWork, report: StoredReport) -> OutboundDocument | None:
+        return uow.outbound.get(report.outbound_document_id) if report.outbound_document_id else None
+
+    def _build(
+        self, month: ReportMonth, kind: ReportKind, rows: list[Transmission]
+    ) -> tuple[bytes, ValidationReport]:
         seat = self._settings.reporter_seat
         builders: dict[ReportKind, Callable[[], bytes]] = {
             ReportKind.TSR: lambda: build_tsr(transaction_statistics(month, seat, rows)),
@@ -148,16 +276,72 @@ class PeppolReporter:
         }
         xml = builders[kind]()
         # Validated outside any transaction (Schematron takes time; SQLite's write lock is not held).
-        report = self._validator.validate(xml, rule_set=REPORT_RULE_SETS[kind])
+        return xml, self._validator.validate(xml, rule_set=REPORT_RULE_SETS[kind])
+
+    def _queue(
+        self, uow: UnitOfWork, report: StoredReport, validation: ValidationReport, number: str
+    ) -> StoredReport:
+        """Queue the valid ``report`` as an outbound document numbered ``number`` when sending."""
+        if not (validation.valid and self._settings.send):
+            return report
+        document_id = queue_response(
+            uow,
+            QueuedResponse(
+                kind=DocumentKind.PEPPOL_REPORT,
+                number=number,
+                sender=self._settings.sender,
+                receiver=self._settings.receiver,
+                document_type=REPORT_DOCUMENT_TYPES[report.kind],
+                process=REPORTING_PROCESS,
+                body=report.xml,
+                report=validation.to_dict(),
+            ),
+            ids=self._ids,
+            at=report.created_at,
+            webhook_url=self._settings.webhook_url,
+        )
+        uow.reporting.set_queued(report.id, document_id)
+        return replace(report, status=ReportStatus.QUEUED, outbound_document_id=document_id)
+
+    def _remake_one(self, old: StoredReport, rows: list[Transmission]) -> StoredReport:
+        xml, validation = self._build(old.month, old.kind, rows)
         now = self._clock.now()
+        report = replace(
+            old,
+            xml=xml,
+            validation_report=validation.to_dict(),
+            status=ReportStatus.STORED if validation.valid else ReportStatus.INVALID,
+            created_at=now,
+            outbound_document_id=None,
+        )
+        # The (sender, number) of an outbound document is unique: the one that failed keeps its number.
+        number = f"{old.kind.value.upper()}-{old.month}"
+        if old.outbound_document_id is not None:
+            number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        with self._store.unit_of_work() as uow:
+            # Again in this unit of work: a retry of the failed document may have been requested meanwhile.
+            refusal = remake_refusal(old, self._delivery(uow, old))
+            if refusal is not None:
+                raise ReportRemakeRefused(refusal)
+            if not uow.reporting.replace_report(report, was=old):
+                raise ReportRemakeRefused(
+                    f"the {old.kind.value.upper()} of {old.month} was remade by another process meanwhile"
+                )
+            report = self._queue(uow, report, validation, number)
+            uow.commit()
+        self._log_made(report, validation, "remade")
+        return report
+
+    def _create_one(self, month: ReportMonth, kind: ReportKind, rows: list[Transmission]) -> None:
+        xml, validation = self._build(month, kind, rows)
         stored = StoredReport(
             id=self._ids.new_id(),
             month=month,
             kind=kind,
             xml=xml,
-            validation_report=report.to_dict(),
-            status=ReportStatus.STORED if report.valid else ReportStatus.INVALID,
-            created_at=now,
+            validation_report=validation.to_dict(),
+            status=ReportStatus.STORED if validation.valid else ReportStatus.INVALID,
+            created_at=self._clock.now(),
         )
         with self._store.unit_of_work() as uow:
             try:
@@ -165,29 +349,21 @@ class PeppolReporter:
             except DuplicateMessage:
                 log.info("%s of %s: already stored by another process", kind.value, month)
                 return
-            if report.valid and self._settings.send:
-                document_id = queue_response(
-                    uow,
-                    QueuedResponse(
-                        kind=DocumentKind.PEPPOL_REPORT,
-                        number=f"{kind.value.upper()}-{month}",
-                        sender=self._settings.sender,
-                        receiver=self._settings.receiver,
-                        document_type=REPORT_DOCUMENT_TYPES[kind],
-                        process=REPORTING_PROCESS,
-                        body=xml,
-                        report=report.to_dict(),
-                    ),
-                    ids=self._ids,
-                    at=now,
-                    webhook_url=self._settings.webhook_url,
-                )
-                uow.reporting.set_queued(stored.id, document_id)
+            stored = self._queue(uow, stored, validation, f"{kind.value.upper()}-{month}")
             uow.commit()
-        if not report.valid:
-            rules = sorted({f.rule for f in report.fatal})
+        self._log_made(stored, validation, "stored")
+
+    @staticmethod
+    def _log_made(report: StoredReport, validation: ValidationReport, made: str) -> None:
+        if not validation.valid:
+            rules = sorted({f.rule for f in validation.fatal})
             log.error(
-                "%s of %s is invalid under the official rules (%s): stored, not sent", kind, month, rules
+                "%s of %s is invalid under the official rules (%s): %s, not sent",
+                report.kind,
+                report.month,
+                rules,
+                made,
             )
         else:
-            log.info("%s of %s stored%s", kind.value, month, " and queued" if self._settings.send else "")
+            queued = " and queued" if report.status is ReportStatus.QUEUED else ""
+            log.info("%s of %s %s%s", report.kind.value, report.month, made, queued)

@@ -134,12 +134,39 @@ class SQLReportingRepository:
                 },
             )
 
+    def replace_report(self, report: StoredReport, *, was: StoredReport) -> bool:
+        c = peppol_reports.c
+        linked = (
+            c.outbound_document_id.is_(None)
+            if was.outbound_document_id is None
+            else c.outbound_document_id == was.outbound_document_id
+        )
+        result = self._conn.execute(
+            update(peppol_reports)
+            .where(c.id == was.id, c.status == was.status.value, c.created_at == was.created_at, linked)
+            .values(
+                xml=report.xml,
+                validation_report=report.validation_report,
+                status=report.status.value,
+                outbound_document_id=report.outbound_document_id,
+                created_at=report.created_at,
+            )
+        )
+        return result.rowcount == 1
+
     def set_queued(self, report_id: str, outbound_document_id: str) -> None:
         self._conn.execute(
             update(peppol_reports)
             .where(peppol_reports.c.id == report_id)
             .values(status=ReportStatus.QUEUED.value, outbound_document_id=outbound_document_id)
         )
+
+    def report_of_document(self, outbound_document_id: str) -> StoredReport | None:
+        c = peppol_reports.c
+        row = self._conn.execute(
+            select(peppol_reports).where(c.outbound_document_id == outbound_document_id)
+        ).first()
+        return _report_from_row(row) if row is not None else None
 
     def get_report(self, report_id: str) -> StoredReport | None:
         row = self._conn.execute(select(peppol_reports).where(peppol_reports.c.id == report_id)).first()

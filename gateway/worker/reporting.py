@@ -1,7 +1,8 @@
 """The reporting scheduler of ``gateway worker``: on days 1..15 of a month (from a day after the previous
 month's end, ``SETTLING_TIME``) it creates, stores and queues the
-previous month's TSR and EUSR (peppol-as4.md §11). Every worker may run it: the unique (month, kind) of the
-stored reports makes the work happen exactly once, whichever worker gets there first."""
+previous month's TSR and EUSR (peppol-as4.md §11), and remakes one of them stored ``invalid`` at most once a
+day (``PeppolReporter.run_scheduled``). Every worker may run it: the unique (month, kind) of the stored
+reports makes the work happen exactly once, whichever worker gets there first."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class ReportScheduler:
         self._stop = asyncio.Event()
 
     async def run_once(self) -> list[StoredReport]:
-        """One look: the reports created now (none when not due or already made). Errors are logged."""
+        """One look: the reports created or remade now (none when not due or already made). Errors are
+        logged."""
         try:
             return await anyio.to_thread.run_sync(self._reporter.run_scheduled)
         except GatewayError as exc:

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.errors import GatewayError
+from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused
 from gateway.model.identifiers import ParticipantID
-from gateway.model.message import DeliveryStatus, DocumentKind
-from gateway.model.report import ReportKind, ReportMonth, ReportStatus
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind
+from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
 from gateway.services.reporting import PeppolReporter, ReporterSettings, due_month
 from gateway.store import SQLDocumentStore
 from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORTING_PROCESS, TSR_DOCUMENT_TYPE
@@ -242,3 +242,139 @@ def test_a_month_ended_less_than_a_day_ago_gets_no_report_by_hand(
         reporter(store, validation_engine, datetime(2026, 12, 1, 0, 30, tzinfo=UTC)).create(MONTH)
     made = reporter(store, validation_engine, datetime(2026, 12, 2, 0, 0, tzinfo=UTC)).create(MONTH)
     assert {report.kind for report in made} == set(ReportKind)
+
+
+def stored_invalid(store: SQLDocumentStore, kind: ReportKind, *, at: datetime) -> StoredReport:
+    """A report of ``MONTH`` stored ``invalid`` by an earlier release (its rows or code then wrong)."""
+    report = StoredReport(
+        id=f"00000000-0000-4000-9000-00000000000{len(kind)}",
+        month=MONTH,
+        kind=kind,
+        xml=b"<broken/>",
+        validation_report={"valid": False, "issues": [{"rule": "SCH-TSR-20", "severity": "fatal"}]},
+        status=ReportStatus.INVALID,
+        created_at=at,
+    )
+    with store.unit_of_work() as uow:
+        uow.reporting.add_report(report)
+        uow.commit()
+    return report
+
+
+def end_delivery(store: SQLDocumentStore, document_id: str, *events: DeliveryEvent) -> None:
+    with store.unit_of_work() as uow:
+        for event in events:
+            uow.outbound.transition(document_id, event, at=datetime(2026, 12, 3, tzinfo=UTC), reason="test")
+        uow.commit()
+
+
+def test_an_invalid_report_is_remade_in_place_and_queued(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    old = stored_invalid(store, ReportKind.TSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+    later = datetime(2026, 12, 4, tzinfo=UTC)
+    remade = reporter(store, validation_engine, later).remake(old.id)
+    assert remade.id == old.id  # the unique (month, kind) row, updated in place
+    assert remade.status is ReportStatus.QUEUED
+    assert remade.validation_report["valid"] is True
+    assert b"<Outgoing>3</Outgoing>" in remade.xml
+    assert remade.created_at == later
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.get_report(old.id) == remade
+        document = uow.outbound.get(remade.outbound_document_id or "")
+        assert len(uow.reporting.list_reports()) == 1
+    assert document is not None
+    assert document.document_number == "TSR-2026-11"
+    assert document.status is DeliveryStatus.ACCEPTED
+
+
+def test_a_report_whose_delivery_failed_is_remade_and_the_failed_document_is_kept(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    ids = IDs()
+    made = reporter(store, validation_engine, datetime(2026, 12, 2, tzinfo=UTC), ids=ids).create(MONTH)
+    failed_id = made[1].outbound_document_id or ""
+    end_delivery(store, failed_id, DeliveryEvent.PERMANENT_FAILURE)
+    remade = reporter(store, validation_engine, datetime(2026, 12, 5, 8, tzinfo=UTC), ids=ids).remake_month(
+        MONTH
+    )
+    assert [(r.kind, r.id) for r in remade.remade] == [(ReportKind.EUSR, made[1].id)]
+    assert [kind for kind, _ in remade.kept] == [ReportKind.TSR]
+    assert "in flight" in remade.kept[0][1]
+    eusr = remade.remade[0]
+    assert eusr.status is ReportStatus.QUEUED
+    assert eusr.outbound_document_id not in (None, failed_id)
+    with store.unit_of_work(read_only=True) as uow:
+        failed = uow.outbound.get(failed_id)
+        new = uow.outbound.get(eusr.outbound_document_id or "")
+        jobs = uow.jobs.get(eusr.outbound_document_id or "")
+    assert failed is not None
+    assert failed.status is DeliveryStatus.FAILED  # the evidence stays
+    assert new is not None
+    assert new.status is DeliveryStatus.ACCEPTED
+    assert jobs is not None
+    assert new.document_number == "EUSR-2026-11-remade-20261205T080000Z"
+
+
+def test_remake_refuses_a_report_stored_by_design_in_flight_or_delivered(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    ids = IDs()
+    made = reporter(store, validation_engine, at, ids=ids).create(MONTH)
+    tsr, eusr = made
+    end_delivery(
+        store, tsr.outbound_document_id or "", DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED
+    )
+    later = reporter(store, validation_engine, datetime(2026, 12, 3, tzinfo=UTC), ids=ids)
+    with pytest.raises(ReportRemakeRefused, match="delivered"):
+        later.remake(tsr.id)
+    with pytest.raises(ReportRemakeRefused, match="in flight"):
+        later.remake(eusr.id)
+    with pytest.raises(ReportRemakeRefused, match=r"no report of 2026-11 may be remade"):
+        later.remake_month(MONTH)
+    with pytest.raises(DocumentNotFound):
+        later.remake("00000000-0000-4000-8000-999999999999")
+    stored = reporter(store, validation_engine, at, send=False).create(ReportMonth(2026, 10))
+    with pytest.raises(ReportRemakeRefused, match="not sent by design"):
+        later.remake(stored[0].id)
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.get_report(tsr.id) == tsr
+        assert uow.reporting.get_report(stored[0].id) == stored[0]
+
+
+def test_the_scheduler_remakes_an_invalid_report_of_the_due_month_at_most_once_a_day(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    old = stored_invalid(store, ReportKind.TSR, at=datetime(2026, 12, 2, 0, 5, tzinfo=UTC))
+    broken = IDs()
+    # The same day it was made: the EUSR is made, the invalid TSR kept (no remake loop within a day).
+    first = reporter(
+        store, validation_engine, datetime(2026, 12, 2, 9, tzinfo=UTC), ids=broken
+    ).run_scheduled()
+    assert [r.kind for r in first] == [ReportKind.EUSR]
+    # The next day (e.g. after an update fixed the cause): remade once, then left alone.
+    next_day = datetime(2026, 12, 3, 1, tzinfo=UTC)
+    remade = reporter(store, validation_engine, next_day, ids=broken).run_scheduled()
+    assert [(r.id, r.status) for r in remade] == [(old.id, ReportStatus.QUEUED)]
+    assert (
+        reporter(store, validation_engine, datetime(2026, 12, 4, tzinfo=UTC), ids=broken).run_scheduled()
+        == []
+    )
+    with store.unit_of_work(read_only=True) as uow:
+        assert len(uow.reporting.list_reports()) == 2
+
+
+def test_the_scheduler_leaves_an_invalid_report_outside_the_sending_window(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    old = stored_invalid(store, ReportKind.TSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+    stored_invalid(store, ReportKind.EUSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+    assert reporter(store, validation_engine, datetime(2026, 12, 16, tzinfo=UTC)).run_scheduled() == []
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.get_report(old.id) == old

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from gateway.model.identifiers import ParticipantID
+from gateway.model.message import DeliveryEvent
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
 from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.validation import ValidationEngine
@@ -84,3 +87,109 @@ def test_reports_need_support_or_admin_and_unknown_ids_are_problems(docs: Docume
     assert problem_of(missing)["status"] == 404
     assert docs.client.get("/v1/reports", headers={"Authorization": ""}).status_code == 401
     assert ReportMonth.parse("2026-11") == MONTH
+
+
+def reporter_of(docs: DocumentAPI, engine: ValidationEngine) -> PeppolReporter:
+    return PeppolReporter(
+        store=docs.store,
+        validator=engine,
+        clock=_Clock(),
+        ids=_IDs(),
+        settings=ReporterSettings(
+            reporter_seat=SEAT,
+            sender=ParticipantID("0242", "000001"),
+            receiver=ParticipantID("0208", "0000000097"),
+        ),
+    )
+
+
+def test_an_admin_remakes_an_invalid_report_and_gets_its_new_state(
+    docs: DocumentAPI, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(docs.services.__dict__, "reporter", reporter_of(docs, validation_engine))
+    with docs.store.unit_of_work() as uow:
+        for t in TRAFFIC:
+            uow.reporting.record(t)
+        invalid = StoredReport(
+            id="00000000-0000-4000-9000-000000000001",
+            month=MONTH,
+            kind=ReportKind.EUSR,
+            xml=b"<broken/>",
+            validation_report={"valid": False, "issues": []},
+            status=ReportStatus.INVALID,
+            created_at=datetime(2026, 12, 1, 23, tzinfo=UTC),
+        )
+        uow.reporting.add_report(invalid)
+        uow.commit()
+    url = f"/v1/reports/{invalid.id}/remake"
+    refused = docs.client.post(url, headers=auth("support"))
+    assert refused.status_code == 403
+    assert problem_of(refused)["status"] == 403
+    remade = docs.client.post(url, headers=auth("admin"))
+    assert remade.status_code == 200, remade.text
+    body = remade.json()
+    assert (body["id"], body["status"], body["valid"]) == (invalid.id, "queued", True)
+    assert body["delivery_status"] == "accepted"
+    assert body["validation_report"]["rule_set"] == "peppol-eusr-1.1.5"
+    # Queued now: a second remake is a conflict, and the report stays as it is.
+    again = docs.client.post(url, headers=auth("admin"))
+    assert again.status_code == 409
+    problem = problem_of(again)
+    assert problem["status"] == 409
+    assert "in flight" in problem["detail"]
+    assert docs.client.get(f"/v1/reports/{invalid.id}", headers=auth("support")).json() == body
+    missing = docs.client.post(
+        "/v1/reports/00000000-0000-4000-8000-999999999999/remake", headers=auth("admin")
+    )
+    assert missing.status_code == 404
+    assert problem_of(missing)["status"] == 404
+
+
+def test_a_report_whose_delivery_failed_is_remade_and_its_failed_document_is_not_retried(
+    docs: DocumentAPI, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reporter = reporter_of(docs, validation_engine)
+    monkeypatch.setitem(docs.services.__dict__, "reporter", reporter)
+    with docs.store.unit_of_work() as uow:
+        for t in TRAFFIC:
+            uow.reporting.record(t)
+        uow.commit()
+    tsr, eusr = reporter.create(MONTH)
+    failed_id = eusr.outbound_document_id or ""
+    with docs.store.unit_of_work() as uow:
+        uow.outbound.transition(
+            failed_id, DeliveryEvent.PERMANENT_FAILURE, at=datetime(2026, 12, 2, tzinfo=UTC), reason="test"
+        )
+        uow.commit()
+    refused = docs.client.post(f"/v1/reports/{tsr.id}/remake", headers=auth("admin"))
+    assert refused.status_code == 409  # queued, in flight
+    remade = docs.client.post(f"/v1/reports/{eusr.id}/remake", headers=auth("admin"))
+    assert remade.status_code == 200, remade.text
+    body = remade.json()
+    assert body["status"] == "queued"
+    assert body["outbound_document_id"] not in (None, failed_id)
+    old = docs.client.get(f"/v1/outbound/{failed_id}", headers=auth("support"))
+    assert old.status_code == 200
+    assert old.json()["status"] == "failed"  # kept as the record of its failed delivery
+    # Resending the failed document would send the month's old EUSR as well: refused.
+    retried = docs.client.post(f"/v1/outbound/{failed_id}/retry", headers=auth("support"))
+    assert retried.status_code == 409
+    assert "remade since" in problem_of(retried)["detail"]
+
+
+def test_remake_without_our_ap_key_is_503(docs: DocumentAPI) -> None:
+    report = StoredReport(
+        id="00000000-0000-4000-9000-000000000002",
+        month=MONTH,
+        kind=ReportKind.TSR,
+        xml=b"<broken/>",
+        validation_report={"valid": False, "issues": []},
+        status=ReportStatus.INVALID,
+        created_at=datetime(2026, 12, 2, tzinfo=UTC),
+    )
+    with docs.store.unit_of_work() as uow:
+        uow.reporting.add_report(report)
+        uow.commit()
+    answer = docs.client.post(f"/v1/reports/{report.id}/remake", headers=auth("admin"))
+    assert answer.status_code == 503
+    assert "AP key" in problem_of(answer)["title"]

@@ -129,6 +129,7 @@ OPERATIONS = [
     "GET /v1/reports",
     "GET /v1/reports/{report_id}",
     "GET /v1/reports/{report_id}/xml",
+    "POST /v1/reports/{report_id}/remake",
 ]
 
 

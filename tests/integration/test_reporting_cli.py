@@ -4,13 +4,15 @@ stored (not sent to OpenPeppol outside production), queued to a configured test 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from as4_support import dev_pki
 
 from gateway.cli.main import main
-from gateway.store import SQLDocumentStore, make_engine
+from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 
 
 def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -70,3 +72,43 @@ def test_a_malformed_month_is_refused(
         main(["reporting", "create", "--month", "2026-13"])
     assert exited.value.code == 2
     assert "YYYY-MM" in capsys.readouterr().err
+
+
+def test_remake_remakes_an_invalid_report_and_refuses_one_stored_by_design(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _env(tmp_path, monkeypatch)
+    upgrade_database(url)
+    invalid = StoredReport(
+        id="00000000-0000-4000-9000-000000000001",
+        month=ReportMonth(2026, 10),
+        kind=ReportKind.TSR,
+        xml=b"<broken/>",
+        validation_report={"valid": False, "issues": [{"rule": "SCH-TSR-20", "severity": "fatal"}]},
+        status=ReportStatus.INVALID,
+        created_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    store = SQLDocumentStore(make_engine(url))
+    try:
+        with store.unit_of_work() as uow:
+            uow.reporting.add_report(invalid)
+            uow.commit()
+    finally:
+        store.close()
+    assert main(["reporting", "create", "--month", "2026-10"]) == 1  # the missing EUSR; the TSR kept
+    assert [(r["kind"], r["status"]) for r in _lines(capsys)] == [("tsr", "invalid"), ("eusr", "stored")]
+    assert main(["reporting", "create", "--month", "2026-10", "--remake"]) == 0
+    out = capsys.readouterr()
+    remade = [json.loads(line) for line in out.out.splitlines()]
+    assert [(r["id"], r["kind"], r["status"], r["fatal"]) for r in remade] == [
+        (invalid.id, "tsr", "stored", [])
+    ]
+    assert "kept the EUSR" in out.err
+    assert "not sent by design" in out.err
+    # Both now stored and not sent by design: nothing to remake, refused.
+    assert main(["reporting", "create", "--month", "2026-10", "--remake", "--kind", "tsr"]) == 2
+    refused = capsys.readouterr()
+    assert refused.out == ""
+    assert "no report of 2026-10 may be remade" in refused.err
+    assert main(["reporting", "create", "--month", "2026-10", "--kind", "tsr"]) == 2
+    assert "--kind goes with --remake" in capsys.readouterr().err

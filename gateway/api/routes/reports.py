@@ -1,12 +1,12 @@
 """Peppol reports (TSR, EUSR) for support staff: each report, its validation, its delivery status and the
-link to the delivery evidence (peppol-as4.md §11)."""
+link to the delivery evidence (peppol-as4.md §11); an admin remakes one the network never took."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,8 @@ from gateway.services.report_queries import ReportView, get_report, list_reports
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problem_responses(401, 403, 422, 503))
 
 SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
+#: Remaking a report sends a new one to the network: admin only.
+AdminDep = Annotated[Principal, Depends(require_roles())]
 
 
 class ReportSummary(BaseModel):
@@ -104,3 +106,18 @@ def show(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath) -> 
 def show_xml(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath) -> Response:
     """The TSR or EUSR document, byte for byte."""
     return Response(content=get_report(services.store, report_id).report.xml, media_type="application/xml")
+
+
+@router.post("/{report_id}/remake", response_model=ReportDetail, responses=problem_responses(404, 409))
+def remake(services: ServicesDep, _who: AdminDep, report_id: DocumentIdPath) -> ReportDetail:
+    """Remake a report the network never took - stored ``invalid``, or whose delivery ended ``failed`` or
+    ``rejected`` - from its month's records as they are now: validated again and, when valid, queued as a
+    new outbound document (the failed one stays). 409 for a report stored and not sent by design, in
+    flight or delivered. Returns the report as now stored."""
+    get_report(services.store, report_id)  # 404 for an unknown report, whatever the configuration
+    reporter = services.reporter
+    if reporter is None:
+        raise HTTPException(status_code=503, detail="Peppol reporting needs our AP key (the Seat ID)")
+    reporter.remake(report_id)
+    view = get_report(services.store, report_id)
+    return ReportDetail(**_summary(view), validation_report=view.report.validation_report)

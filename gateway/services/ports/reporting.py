@@ -48,8 +48,20 @@ class ReportingRepository(Protocol):
         """
         ...
 
+    def replace_report(self, report: StoredReport, *, was: StoredReport) -> bool:
+        """Remake a stored report in place: its row (same id, month and kind) takes ``report``'s XML,
+        validation report, status, time and outbound document link, if it still is as ``was`` (status,
+        outbound document and time): False, and nothing changed, when another process remade it first.
+        The outbound document the row linked stays as it is."""
+        ...
+
     def set_queued(self, report_id: str, outbound_document_id: str) -> None:
         """Mark a stored report queued as ``outbound_document_id``."""
+        ...
+
+    def report_of_document(self, outbound_document_id: str) -> StoredReport | None:
+        """The report whose row links the outbound document ``outbound_document_id`` (None: another
+        document, or a report's earlier document, kept after a remake)."""
         ...
 
     def get_report(self, report_id: str) -> StoredReport | None:
