@@ -5,7 +5,8 @@ without counting as an attempt.
   the refusal's time, ``last_error`` says why; the document keeps its status (it is merely waiting).
 * **Circuit open** (the endpoint failed several sends in a row): the document also becomes ``retrying``
   with the reason (``circuit-open: <endpoint> failed N times in a row, next try at ...``), its next attempt
-  time and a timeline entry, so support sees why nothing is sent; the webhook reports a status change.
+  time (its own place after the circuit reopens, spread over half the open period: ``EndpointGate``) and a
+  timeline entry, so support sees why nothing is sent; the webhook reports a status change.
 * **Circuit open past the retry window**: a document that has waited longer than its retry schedule's
   horizon (``RetryPolicy.horizon``: its attempt limit's delays at their ceilings, about 5 h by default;
   at least the breaker's longest open period, ``GateRefusal.max_open_for``, so a small attempt limit - a

@@ -309,3 +309,40 @@ def test_a_retried_failed_document_counts_its_window_from_its_new_job(store: SQL
     (waiting,) = worker.deliver(leases[document])
     assert waiting.deferred  # the circuit opened just now: its new window has only begun
     assert worker.document(document).status is DeliveryStatus.RETRYING
+
+
+def test_documents_deferred_behind_an_open_circuit_come_due_spread_after_it_reopens(
+    store: SQLDocumentStore,
+) -> None:
+    """Not all at the circuit's reopening: each document gets its own time within half the open period after
+    it (none before: a document due while the circuit is still open would only be deferred again)."""
+    rig = Rig(store)  # open for 10 min
+    prober = queue_document(store, at=NOW)
+    waiting = [queue_document(store, at=NOW) for _ in range(8)]
+    leases = rig.leased()
+    (opened,) = rig.deliver(leases[prober])
+    assert opened.sent  # the circuit opens at NOW, until NOW + 10 min
+    results = rig.deliver(*(leases[document_id] for document_id in waiting))
+    assert all(result.deferred for result in results)
+    due = [rig.job(document_id).due_at for document_id in waiting]
+    assert len(set(due)) == len(due)
+    reopening = NOW + timedelta(minutes=10)
+    assert min(due) == reopening
+    assert max(due) < reopening + timedelta(minutes=5)
+    assert [rig.document(document_id).next_attempt_at for document_id in waiting] == due
+
+    # The first due after the reopening is the probe (it fails: the circuit opens again); the next one due
+    # is deferred to the next reopening, again at a place of its own.
+    first, second = sorted(waiting, key=lambda document_id: rig.job(document_id).due_at)[:2]
+    rig.clock.current = reopening
+    leases = rig.leased()
+    assert first in leases
+    assert second not in leases
+    (probe,) = rig.deliver(leases[first])
+    assert probe.sent
+    assert rig.job(first).attempts == 1  # its first attempt: the deferrals did not count
+    rig.clock.current = rig.job(second).due_at
+    (again,) = rig.deliver(rig.leased()[second])
+    assert again.deferred
+    assert rig.job(second).due_at >= reopening + timedelta(minutes=10)
+    assert rig.job(second).attempts == 0
