@@ -92,6 +92,11 @@ class CircuitBreaker:
         return self._retry_at
 
     @property
+    def open_for(self) -> timedelta | None:
+        """The length of the current open period (``retry_at`` minus its start); None when closed."""
+        return self._open_for if self._retry_at is not None else None
+
+    @property
     def opened_at(self) -> datetime | None:
         """When the circuit opened after it was last closed (failed probes keep it); None when closed."""
         return self._opened_at

@@ -5,19 +5,32 @@ without counting as an attempt.
   the refusal's time, ``last_error`` says why; the document keeps its status (it is merely waiting).
 * **Circuit open** (the endpoint failed several sends in a row): the document also becomes ``retrying``
   with the reason (``circuit-open: <endpoint> failed N times in a row, next try at ...``), its next attempt
-  time and a timeline entry, so support sees why nothing is sent; the webhook reports a status change.
+  time (its own place after the circuit reopens, spread over half the open period: ``EndpointGate``) and a
+  timeline entry, so support sees why nothing is sent; the webhook reports a status change.
 * **Circuit open past the retry window**: a document that has waited longer than its retry schedule's
   horizon (``RetryPolicy.horizon``: its attempt limit's delays at their ceilings, about 5 h by default;
   at least the breaker's longest open period, ``GateRefusal.max_open_for``, so a small attempt limit - a
   horizon of 0 s for one attempt, 30 s for two - does not fail a document behind a circuit opened by other
   documents' failures before it ever had its attempt),
   counted from when its job was first due (``DeliveryQueue.queued_at``, at or before its first attempt)
-  or from when the circuit opened, whichever is later,
+  or from when it started waiting behind the open circuit, whichever is later,
   ends as if its attempts had run out: ``failed`` by ``retries-exhausted`` with the reason
   ``circuit-open: <endpoint> unreachable since ..., retry window of ... exceeded``, the webhook, no job left.
   Deferrals are not attempts (only the probe of each open period counts), so without this a dead access
   point would keep its documents ``retrying`` for days (the last of N documents after N x max_attempts
   open periods).
+
+When it started waiting is the earlier of the circuit's opening in this process (``GateRefusal.since``)
+and the document's first circuit-open deferral since its job was queued (a ``retryable-failure`` timeline
+entry with ``circuit_open`` in its detail, ``OutboundDocumentRepository.first_event_at``). The breaker lives
+in the worker process: a restarted worker's circuit starts closed and, once it reopens, opened recently, so
+without the timeline a worker restarted more often than the window would never give such a document up.
+That first deferral is not limited to the current run of deferrals: a document deferred, then attempted
+(the endpoint answered for a while) and deferred again counts from its first deferral, as its attempt limit
+counts its attempts from the first; the window is the length of the whole attempt schedule, not of one
+outage. Deferrals of an earlier job of the document (failed, then retried by request: a new job) are left
+out, as its earlier attempts are. The timeline is read (one query over the document's entries - a few dozen
+at most - on the ``(document_id, id)`` index) only once the job is older than the window.
 
 Handing back is guarded by the lease token like every step (LeaseLost: another worker holds the job).
 """
@@ -25,6 +38,7 @@ Handing back is guarded by the lease token like every step (LeaseLost: another w
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Final
 
 from gateway.model.message import DeliveryEvent, DeliveryStatus, JSONObject, OutboundDocument
 from gateway.services.delivery_attempt import DeliveryResult, DeliverySettings
@@ -32,7 +46,10 @@ from gateway.services.delivery_records import queue_status_webhook
 from gateway.services.endpoint_gate import GateRefusal
 from gateway.services.ports import DeliveryLease, IDFactory, UnitOfWork
 
-__all__ = ["defer_attempt", "format_span"]
+__all__ = ["CIRCUIT_OPEN", "defer_attempt", "format_span"]
+
+#: The timeline detail key marking a circuit-open deferral (and a give-up behind an open circuit).
+CIRCUIT_OPEN: Final = "circuit_open"
 
 
 def defer_attempt(
@@ -63,15 +80,21 @@ def defer_attempt(
         if refusal.max_open_for is not None:
             horizon = max(horizon, refusal.max_open_for)
         queued_at = uow.jobs.queued_at(lease.document_id)
-        # The wait behind the open circuit: from the later of the job's first due time and the circuit's
-        # opening, so a job that sat in the queue for hours (a worker down) is not given up the moment the
-        # circuit opens, before the endpoint was unreachable for a whole window.
-        waiting_since = max(queued_at, refusal.since) if queued_at and refusal.since else queued_at
-        if waiting_since is not None and at - waiting_since > horizon:
-            return _give_up(uow, lease, document, refusal, at=at, settings=settings, ids=ids, horizon=horizon)
+        # The wait cannot be longer than the job's age: the timeline is read only for a job older than the
+        # window (one query then; none for the many deferrals of its first hours).
+        if queued_at is not None and at - queued_at > horizon:
+            since = _unreachable_since(uow, lease.document_id, refusal, queued_at)
+            # The wait behind the open circuit: from the later of the job's first due time and the circuit's
+            # opening, so a job that sat in the queue for hours (a worker down) is not given up the moment
+            # the circuit opens, before the endpoint was unreachable for a whole window.
+            waiting_since = max(queued_at, since) if since is not None else queued_at
+            if at - waiting_since > horizon:
+                return _give_up(
+                    uow, lease, document, refusal, since, at=at, settings=settings, ids=ids, horizon=horizon
+                )
     if refusal.circuit_open:
         detail: JSONObject = {
-            "circuit_open": True,
+            CIRCUIT_OPEN: True,
             "reason": refusal.reason,
             "next_try_at": refusal.retry_at.isoformat(),
         }
@@ -92,11 +115,25 @@ def defer_attempt(
     return DeliveryResult(lease.document_id, status, event, refusal.reason, deferred=True)
 
 
+def _unreachable_since(
+    uow: UnitOfWork, document_id: str, refusal: GateRefusal, queued_at: datetime
+) -> datetime | None:
+    """When the document started waiting behind an open circuit: the earlier of the circuit's opening in
+    this process and the document's first circuit-open deferral of its current job (in its timeline, so
+    across worker restarts); None when neither is known."""
+    deferred = uow.outbound.first_event_at(
+        document_id, DeliveryEvent.RETRYABLE_FAILURE, flag=CIRCUIT_OPEN, since=queued_at
+    )
+    known = [t for t in (refusal.since, deferred) if t is not None]
+    return min(known) if known else None
+
+
 def _give_up(
     uow: UnitOfWork,
     lease: DeliveryLease,
     document: OutboundDocument,
     refusal: GateRefusal,
+    since: datetime | None,
     *,
     at: datetime,
     settings: DeliverySettings,
@@ -105,11 +142,12 @@ def _give_up(
 ) -> DeliveryResult:
     """End the document as the attempt limit would (``record_outcome``'s RETRIES_EXHAUSTED): ``failed``
     with the reason, its webhook, the job removed."""
-    since = (refusal.since or at).isoformat(timespec="seconds")
+    unreachable = (since or at).isoformat(timespec="seconds")
     window = format_span(horizon)
-    reason = f"circuit-open: {refusal.endpoint} unreachable since {since}, retry window of {window} exceeded"
+    reason = f"circuit-open: {refusal.endpoint} unreachable since {unreachable}, "
+    reason += f"retry window of {window} exceeded"
     detail: JSONObject = {
-        "circuit_open": True,
+        CIRCUIT_OPEN: True,
         "reason": refusal.reason,
         "retry_window_seconds": horizon.total_seconds(),
     }

@@ -11,11 +11,22 @@ age of its oldest send in flight if longer) divided by the limit apart, so about
 slots free up, for a fast endpoint and a 10-second one alike, instead of a backlog being leased and refused
 again every few seconds.
 
+Jobs refused for an open circuit are spread out too: they are due again from the circuit's reopening on, at
+places ``reopening + OPEN_SPREAD x open period x frac(k x golden ratio)`` for the k-th refusal of that open
+period (k = 0, 1, ...: a low-discrepancy sequence, so any number of them are spread evenly, each at its own
+time, none before the reopening and all before the next one can come). The first due after the reopening
+becomes the half-open probe; the others find the probe in flight (refused as busy, back in a moment) or the
+circuit reopened after a failed probe (deferred again, spread again), instead of N documents behind a dead
+endpoint all coming due at one instant - N leases and N deferrals at once - each open period. A fixed
+sequence rather than the backoff's random jitter (``services.backoff``): it needs no random source, and
+places any number of refusals at distinct, evenly spaced times where random draws would bunch some.
+
 Sans-IO and not thread-safe: one event loop (the worker's) calls it; the time comes from the injected clock.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -30,6 +41,11 @@ DURATION_WEIGHT: Final = 0.2
 MIN_SPACING: Final = 0.01
 MAX_SPACING: Final = 60.0
 
+
+#: Jobs refused for an open circuit are due again within this fraction of the open period after it ends.
+OPEN_SPREAD: Final = 0.5
+#: The fractional part of its multiples spreads the places of an open period's refusals evenly.
+_GOLDEN: Final = (math.sqrt(5.0) - 1.0) / 2.0
 
 #: The port an endpoint URL without one is reached on.
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
@@ -86,7 +102,8 @@ class GateRefusal:
             with ``reason``); False when the endpoint only has all its slots busy or its probe in flight
             (the job is handed back for a moment, nothing recorded on the document).
         reason: ``circuit-open: ...`` or ``endpoint-busy: ...`` (status reason, the job's last error).
-        retry_at: when the job is due again.
+        retry_at: when the job is due again (an open circuit: its own place from the circuit's reopening on,
+            within ``OPEN_SPREAD`` of the open period after it).
         endpoint: the endpoint refused.
         since: an open circuit's first opening since it was last closed (the endpoint is unreachable since
             then); None otherwise.
@@ -108,6 +125,8 @@ class _Endpoint:
     started: list[datetime] = field(default_factory=list)  # of the sends in flight
     queue_end: datetime | None = None
     measured: bool = False  # a send to it was answered: average_seconds is its own, not the assumed one
+    spread_for: datetime | None = None  # the reopening the open circuit's refusals are counted for
+    spread_count: int = 0  # refusals of that open period so far (their places after the reopening)
 
     @property
     def in_flight(self) -> int:
@@ -237,8 +256,7 @@ class EndpointGate:
         """The refusal for an open circuit or an endpoint with all its slots busy."""
         breaker = known.breaker
         if breaker.state(now) is CircuitState.OPEN:
-            retry_at = breaker.retry_at
-            assert retry_at is not None
+            retry_at = self._open_place(known)
             reason = (
                 f"circuit-open: {endpoint} failed {breaker.failures} times in a row, "
                 f"next try at {retry_at.isoformat(timespec='seconds')}"
@@ -246,6 +264,19 @@ class EndpointGate:
             return GateRefusal(True, reason, retry_at, endpoint, breaker.opened_at, self._policy.max_open_for)
         reason = f"endpoint-busy: {known.in_flight} sends in flight to {endpoint} (limit {self._limit})"
         return GateRefusal(False, reason, self._next_place(known, now), endpoint)
+
+    @staticmethod
+    def _open_place(known: _Endpoint) -> datetime:
+        """The return time of one more job refused for the open circuit: its place after the reopening."""
+        breaker = known.breaker
+        reopening, period = breaker.retry_at, breaker.open_for
+        assert reopening is not None
+        assert period is not None
+        if known.spread_for != reopening:  # a new open period: its places start again at the reopening
+            known.spread_for, known.spread_count = reopening, 0
+        fraction = (known.spread_count * _GOLDEN) % 1.0
+        known.spread_count += 1
+        return reopening + period * (OPEN_SPREAD * fraction)
 
     def _probing(self, endpoint: str, known: _Endpoint, now: datetime) -> GateRefusal:
         """The refusal while a half-open circuit's probe is in flight (no open circuit for the document)."""

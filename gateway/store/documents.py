@@ -258,6 +258,25 @@ class SQLOutboundDocumentRepository:
         rows = self._conn.execute(select(e).where(e.c.document_id == document_id).order_by(e.c.id)).all()
         return [_event_from_row(row) for row in rows]
 
+    def first_event_at(
+        self,
+        document_id: str,
+        event: DeliveryEvent,
+        *,
+        flag: str | None = None,
+        since: datetime | None = None,
+    ) -> datetime | None:
+        e = outbound_events
+        conditions: list[Any] = [e.c.document_id == document_id, e.c.event == event.value]
+        if since is not None:
+            conditions.append(e.c.at >= since)
+        if flag is not None:
+            conditions.append(e.c.detail[flag].as_boolean())
+        # Walks the document's entries on the (document_id, id) index, oldest first, and stops at the first
+        # match: one document's few entries, no index of its own needed.
+        stmt = select(e.c.at).where(*conditions).order_by(e.c.id).limit(1)
+        return self._conn.execute(stmt).scalar_one_or_none()
+
     def search(self, query: OutboundQuery) -> Page[OutboundDocument]:
         _check_limit(query.limit)
         t = outbound_documents

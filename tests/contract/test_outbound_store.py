@@ -176,6 +176,40 @@ def test_transitions_update_status_and_append_the_timeline(store: SQLDocumentSto
     assert timeline[2].detail == {"http_status": 503}
 
 
+def test_first_event_at_finds_the_earliest_entry_of_an_event_with_a_flag_in_its_detail(
+    store: SQLDocumentStore,
+) -> None:
+    document, other = outbound(), outbound(number="INV-2")
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.outbound.add(other, content())
+        uow.commit()
+    steps = [
+        (E.SEND_STARTED, None),
+        (E.RETRYABLE_FAILURE, {"http_status": 503}),  # a real attempt's failure: no flag
+        (E.RETRYABLE_FAILURE, {"circuit_open": False}),
+        (E.RETRYABLE_FAILURE, {"circuit_open": True, "reason": "circuit-open: first"}),
+        (E.RETRYABLE_FAILURE, {"circuit_open": True, "reason": "circuit-open: second"}),
+    ]
+    with store.unit_of_work() as uow:
+        for minute, (event, detail) in enumerate(steps, start=1):
+            uow.outbound.transition(document.id, event, at=at(minute), detail=detail)
+        uow.outbound.transition(other.id, E.SEND_STARTED, at=at(1))
+        uow.outbound.transition(other.id, E.RETRYABLE_FAILURE, at=at(2), detail={"circuit_open": True})
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE, flag="circuit_open") == at(4)
+        assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE) == at(2)
+        first_since = uow.outbound.first_event_at(
+            document.id, E.RETRYABLE_FAILURE, flag="circuit_open", since=at(5)
+        )
+        assert first_since == at(5)
+        assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE, since=at(6)) is None
+        assert uow.outbound.first_event_at(document.id, E.SEND_STARTED, flag="circuit_open") is None
+        assert uow.outbound.first_event_at(document.id, E.RECEIPT_RECEIVED) is None
+        assert uow.outbound.first_event_at("unknown", E.RETRYABLE_FAILURE, flag="circuit_open") is None
+
+
 def test_a_refused_transition_changes_nothing(store: SQLDocumentStore) -> None:
     document = outbound()
     with store.unit_of_work() as uow:

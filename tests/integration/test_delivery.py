@@ -632,6 +632,10 @@ def test_an_endpoint_failing_in_a_row_opens_its_circuit_and_its_documents_show_w
     sender.clock.advance(minutes=2)  # past the backoff (30 s .. 60 s), inside the open period
     second = sender.round()
     assert all(r.deferred and not r.sent for r in second)
+    reopening = sender.clock.now() - timedelta(minutes=2) + timedelta(minutes=10)
+    due = [sender.document(doc_id).next_attempt_at for doc_id in ids]
+    assert len(set(due)) == len(due)  # spread over half the open period after it, none before it ends
+    assert all(at is not None and reopening <= at < reopening + timedelta(minutes=5) for at in due)
     for doc_id in ids:
         document = sender.document(doc_id)
         assert document.status is DeliveryStatus.RETRYING
@@ -639,7 +643,8 @@ def test_an_endpoint_failing_in_a_row_opens_its_circuit_and_its_documents_show_w
         assert reason.startswith(
             f"circuit-open: http://127.0.0.1:{port}/as4 failed 2 times in a row, next try at "
         )
-        assert document.next_attempt_at == sender.clock.now() - timedelta(minutes=2) + timedelta(minutes=10)
+        assert reason.endswith(f"next try at {document.next_attempt_at.isoformat(timespec='seconds')}")
+        assert job(store, doc_id).due_at == document.next_attempt_at
         with store.unit_of_work(read_only=True) as uow:
             last = uow.outbound.timeline(doc_id)[-1]
         assert last.detail is not None
@@ -649,7 +654,9 @@ def test_an_endpoint_failing_in_a_row_opens_its_circuit_and_its_documents_show_w
             True,
         )
         assert job(store, doc_id).attempts == 1  # the refusal did not count as an attempt
-    sender.clock.advance(minutes=8)  # the open period ends: one probe, the others wait for it
+    # The open period ends and its deferrals are all due (within half of it after it): one probe, the others
+    # wait for it.
+    sender.clock.advance(minutes=8 + 5)
     third = sender.round()
     assert sorted(r.sent for r in third) == [False, False, True]
 
@@ -673,12 +680,14 @@ def test_documents_behind_an_open_circuit_are_given_up_once_their_retry_window_h
     sender.clock.advance(minutes=2)
     assert all(r.deferred for r in sender.round())  # within the window: deferred as before
     assert {sender.document(i).status for i in ids} == {DeliveryStatus.RETRYING}
-    sender.clock.advance(minutes=8)  # the open period ends: one probe, the others wait for it
+    # The open period ends and its deferrals are all due (within half of it after it): one probe, the others
+    # wait for it.
+    sender.clock.advance(minutes=8 + 5)
     third = sender.round()
     assert sorted(r.sent for r in third) == [False, False, True]
     (probed,) = [r.document_id for r in third if r.sent]
     assert all(sender.document(i).status is DeliveryStatus.RETRYING for i in ids)
-    sender.clock.advance(seconds=20)  # the probe failed: open again; the others (10 min old) come back
+    sender.clock.advance(seconds=20)  # the probe failed: open again; the others (13 min old) come back
     fourth = sender.round()
     assert sorted(r.document_id for r in fourth) == sorted(i for i in ids if i != probed)
     assert not any(r.sent or r.deferred for r in fourth)

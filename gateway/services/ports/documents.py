@@ -146,6 +146,19 @@ class OutboundDocumentRepository(Protocol):
         """The document's timeline, oldest first (empty if unknown)."""
         ...
 
+    def first_event_at(
+        self,
+        document_id: str,
+        event: DeliveryEvent,
+        *,
+        flag: str | None = None,
+        since: datetime | None = None,
+    ) -> datetime | None:
+        """When the document's timeline first recorded ``event`` - with ``detail[flag]`` true when ``flag``
+        is given, at or after ``since`` when that is given; None if it never did. One query over that
+        document's entries (few: the timeline of one document)."""
+        ...
+
     def search(self, query: OutboundQuery) -> Page[OutboundDocument]:
         """Documents matching the query, newest ``created_at`` first, one page."""
         ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +236,113 @@ def test_a_short_retry_window_does_not_give_up_a_document_before_the_longest_ope
     assert still.deferred  # 31 s behind the circuit: past the schedule's horizon, not the longest open period
     assert rig.document(waiting).status is DeliveryStatus.RETRYING
     assert rig.job(waiting).attempts == 0
+
+
+def test_the_retry_window_behind_an_open_circuit_survives_worker_restarts(store: SQLDocumentStore) -> None:
+    """The breaker lives in the worker process: a restarted worker's circuit is closed and, once it opens
+    again, opened recently. The document's own timeline keeps its first circuit-open deferral, so a worker
+    restarted more often than the window still gives the document up once the window has passed."""
+    rig = Rig(store)
+    stuck = queue_document(store, at=NOW)
+    (first,) = rig.deliver(rig.leased()[stuck])
+    assert first.sent  # its failure opens the circuit at NOW
+    rig.clock.advance(minutes=2)
+    (deferred,) = rig.deliver(rig.leased()[stuck])
+    assert deferred.deferred  # the first circuit-open deferral: NOW + 2 min, in the timeline
+
+    def after_restart(at: datetime) -> DeliveryResult:
+        """A new worker process at ``at``: a fresh document's failure opens its circuit, then ``stuck``."""
+        worker = Rig(store)
+        worker.clock.current = at
+        prober = queue_document(store, at=at)
+        leases = worker.leased()
+        assert stuck in leases
+        others = [lease for document_id, lease in leases.items() if document_id != stuck]
+        (opened, *_) = worker.deliver(
+            leases[prober], *(lease for lease in others if lease.document_id != prober)
+        )
+        assert opened.sent
+        (result,) = worker.deliver(leases[stuck])
+        return result
+
+    # A worker restarted every hour: each process's circuit opened an instant before the deferral.
+    for hours in range(1, 5):
+        again = after_restart(NOW + timedelta(hours=hours))
+        assert again.deferred, hours
+        assert rig.job(stuck).attempts == 1
+    given_up = after_restart(NOW + timedelta(minutes=2) + HORIZON + timedelta(seconds=1))
+    assert (given_up.status, given_up.event) == (DeliveryStatus.FAILED, DeliveryEvent.RETRIES_EXHAUSTED)
+    since = (NOW + timedelta(minutes=2)).isoformat(timespec="seconds")
+    assert given_up.reason == (
+        f"circuit-open: {URL} unreachable since {since}, retry window of 5 h 3 min 30 s exceeded"
+    )
+    assert rig.document(stuck).status is DeliveryStatus.FAILED
+    assert rig.job(stuck) is None
+
+
+def test_a_retried_failed_document_counts_its_window_from_its_new_job(store: SQLDocumentStore) -> None:
+    """Circuit-open deferrals before the document's job was (re)queued belong to an earlier series of
+    attempts (a failed document's retry request queues a new job): they do not shorten the new window."""
+    rig = Rig(store)
+    document = queue_document(store, at=NOW)
+    (first,) = rig.deliver(rig.leased()[document])
+    assert first.sent
+    rig.clock.advance(minutes=2)
+    assert rig.deliver(rig.leased()[document])[0].deferred  # a circuit-open deferral of the first series
+    rig.clock.current = NOW + timedelta(minutes=2) + HORIZON + timedelta(seconds=1)
+    prober = queue_document(store, at=rig.clock.now())
+    leases = rig.leased()
+    rig.deliver(leases[prober])
+    (given_up,) = rig.deliver(leases[document])
+    assert given_up.status is DeliveryStatus.FAILED
+
+    # Retried by an operator; the worker was down for longer than a window; a new process's circuit opens.
+    with store.unit_of_work() as uow:
+        uow.outbound.transition(document, DeliveryEvent.RETRY_REQUESTED, at=rig.clock.now())
+        uow.jobs.enqueue(document, due_at=rig.clock.now())
+        uow.commit()
+    worker = Rig(store)
+    worker.clock.current = rig.clock.now() + HORIZON + timedelta(hours=1)
+    prober = queue_document(store, at=worker.clock.now())
+    leases = worker.leased()
+    worker.deliver(*(lease for document_id, lease in leases.items() if document_id != document))
+    (waiting,) = worker.deliver(leases[document])
+    assert waiting.deferred  # the circuit opened just now: its new window has only begun
+    assert worker.document(document).status is DeliveryStatus.RETRYING
+
+
+def test_documents_deferred_behind_an_open_circuit_come_due_spread_after_it_reopens(
+    store: SQLDocumentStore,
+) -> None:
+    """Not all at the circuit's reopening: each document gets its own time within half the open period after
+    it (none before: a document due while the circuit is still open would only be deferred again)."""
+    rig = Rig(store)  # open for 10 min
+    prober = queue_document(store, at=NOW)
+    waiting = [queue_document(store, at=NOW) for _ in range(8)]
+    leases = rig.leased()
+    (opened,) = rig.deliver(leases[prober])
+    assert opened.sent  # the circuit opens at NOW, until NOW + 10 min
+    results = rig.deliver(*(leases[document_id] for document_id in waiting))
+    assert all(result.deferred for result in results)
+    due = [rig.job(document_id).due_at for document_id in waiting]
+    assert len(set(due)) == len(due)
+    reopening = NOW + timedelta(minutes=10)
+    assert min(due) == reopening
+    assert max(due) < reopening + timedelta(minutes=5)
+    assert [rig.document(document_id).next_attempt_at for document_id in waiting] == due
+
+    # The first due after the reopening is the probe (it fails: the circuit opens again); the next one due
+    # is deferred to the next reopening, again at a place of its own.
+    first, second = sorted(waiting, key=lambda document_id: rig.job(document_id).due_at)[:2]
+    rig.clock.current = reopening
+    leases = rig.leased()
+    assert first in leases
+    assert second not in leases
+    (probe,) = rig.deliver(leases[first])
+    assert probe.sent
+    assert rig.job(first).attempts == 1  # its first attempt: the deferrals did not count
+    rig.clock.current = rig.job(second).due_at
+    (again,) = rig.deliver(rig.leased()[second])
+    assert again.deferred
+    assert rig.job(second).due_at >= reopening + timedelta(minutes=10)
+    assert rig.job(second).attempts == 0

@@ -205,3 +205,37 @@ def test_a_timed_out_first_send_is_no_measurement_its_first_answer_is() -> None:
 )
 def test_an_endpoint_is_keyed_by_its_url_as_rfc_3986_compares_them(one: str, other: str, same: bool) -> None:
     assert (endpoint_key(one) == endpoint_key(other)) is same
+
+
+def test_jobs_refused_for_an_open_circuit_come_due_one_by_one_after_it_reopens() -> None:
+    clock = SettableClock()
+    g = gate(clock, per_endpoint=4)  # opens after 2 failures, for 30 s
+    for _ in range(2):
+        g.release(permit(g.acquire(SLOW)), ok=False)
+    reopening = clock.now() + timedelta(seconds=30)
+    clock.advance(seconds=1)
+    refused = [refusal(g.acquire(SLOW)) for _ in range(40)] + [refusal(g.refusal(SLOW)) for _ in range(10)]
+    assert all(r.circuit_open for r in refused)
+    due = [r.retry_at for r in refused]
+    assert len(set(due)) == len(due)  # each at its own time, not all at the reopening
+    assert min(due) == due[0] == reopening  # none before the circuit reopens; the first right then
+    assert max(due) < reopening + timedelta(seconds=15)  # within half the open period
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(sorted(due))]
+    assert max(gaps) < 3 * 15 / len(due)  # evenly spread
+    for r in refused:  # each document is told its own next try
+        assert r.reason.endswith(f"next try at {r.retry_at.isoformat(timespec='seconds')}")
+
+    # The first due after the reopening is the probe; the others wait for it.
+    clock.current = reopening
+    probe = permit(g.acquire(SLOW))
+    assert probe.probe
+    waiting = refusal(g.acquire(SLOW))
+    assert not waiting.circuit_open
+    assert "probing" in waiting.reason
+    clock.advance(seconds=1)
+    g.release(probe, ok=False)  # the probe failed: open again, for 60 s
+    reopening = clock.now() + timedelta(seconds=60)
+    again = [refusal(g.acquire(SLOW)).retry_at for _ in range(20)]
+    assert len(set(again)) == len(again)
+    assert min(again) == again[0] == reopening
+    assert max(again) < reopening + timedelta(seconds=30)
