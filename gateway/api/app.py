@@ -17,7 +17,6 @@ from gateway.api.auth import KeyRing
 from gateway.api.certificate_watch import run_certificate_watch
 from gateway.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
-from gateway.api.head_requests import HeadAsGet
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.pending_sweep import run_pending_sweep
 from gateway.api.read_deadline import BodyDeadline
@@ -41,6 +40,7 @@ from gateway.config import Settings
 from gateway.errors import ConfigurationError, StoreError
 from gateway.render import require_page_packages
 from gateway.web import install_web
+from gateway.web.head_requests import HeadAsGet
 
 log = logging.getLogger("gateway.api")
 

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.errors import problem
 from gateway.web import answers_pages, refused_target_page
+from gateway.web.head_requests import with_head
 
 #: An absolute-form target (RFC 9112 §3.2.2) of an ``http``/``https`` URI: scheme, authority, the rest
 #: (the path; uvicorn has split the query off already). The scheme is case-insensitive (RFC 3986 §3.1).
@@ -99,10 +100,8 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, root: str, target:
 
 
 def _server_methods(scope: Scope) -> str:
-    """The methods some route of the application takes (HEAD wherever GET: ``head_requests``), OPTIONS."""
-    methods = set(_route_methods(getattr(scope.get("app"), "routes", [])))
-    if "GET" in methods:
-        methods.add("HEAD")
+    """The methods some route of the application takes (HEAD wherever GET: ``with_head``), OPTIONS."""
+    methods = with_head(_route_methods(getattr(scope.get("app"), "routes", [])))
     return ", ".join(sorted(methods | {"OPTIONS"}))
 
 

@@ -246,7 +246,7 @@ class MessageStatusService:
         self,
         document_id: str,
         envelope: ReceivedEnvelope,
-        business: bytes | None,
+        read: ReadResponse | None,
         *,
         awaited: Callable[[], bool] | None = None,
     ) -> PlannedMLS | None:
@@ -257,8 +257,8 @@ class MessageStatusService:
         Args:
             document_id: the received document.
             envelope: its envelope facts with the verdict to record (``recorded``; None: no MLS).
-            business: its business document (an ApplicationResponse is read to tell an MLS, never answered;
-                None: not held, for any other document type, whose bytes are not read).
+            read: what the document, an ApplicationResponse, reads as (:meth:`read_answer`): an MLS is never
+                answered; None: any other document, or one not readable as MLS or T111.
             awaited: asked once an MLS is to be sent, before the directory is asked and the MLS built and
                 validated: False when the document's verdict was recorded meanwhile by another call (which
                 queued its MLS with it), so none is built here. Only a hint that saves that work: the
@@ -271,29 +271,30 @@ class MessageStatusService:
         known = envelope.recorded
         if known is None or not self._sends_mls or known.document_type == MLS_DOCUMENT_TYPE:
             return None
-        if known.document_type.root_namespace == APPLICATION_RESPONSE_NS and business is not None:
-            try:
-                if read_application_response(business).kind is ResponseKind.MLS:
-                    return None  # no MLS answers an MLS
-            except GatewayError:
-                pass  # no T111 or MLS: a business document like any other
+        if read is not None and read.kind is ResponseKind.MLS:
+            return None  # no MLS answers an MLS (one not readable as MLS or T111: like any other document)
         return self._plan(document_id, known.status, envelope.instance_id, known.report, envelope, awaited)
 
     def read_answer(
         self, document_id: str, envelope: ReceivedEnvelope, business: bytes | None
     ) -> ReadResponse | None:
-        """The answer (MLS, T111) a received document whose verdict is about to be recorded carries, to apply
-        in the verdict's unit of work (:meth:`answer`); None when there is none to apply: not a VALID
-        ApplicationResponse, or none readable as MLS or T111 (logged). No store access."""
+        """The answer (MLS, T111) a received document whose verdict is about to be recorded carries, read once
+        for both :meth:`prepare` (an MLS is never answered) and, VALID, :meth:`answer` (applied in the
+        verdict's unit of work). None: not an ApplicationResponse, not held, none readable as MLS or T111
+        (logged when VALID), or neither needs it (not VALID, and no MLS to decide). No store access."""
         known = envelope.recorded
-        if known is None or known.status is not InboundStatus.VALID or business is None:
+        if known is None or business is None:
             return None
         if known.document_type.root_namespace != APPLICATION_RESPONSE_NS:
             return None
+        valid = known.status is InboundStatus.VALID
+        if not valid and (not self._sends_mls or known.document_type == MLS_DOCUMENT_TYPE):
+            return None  # nothing to apply, and prepare does not look at it
         try:
             return read_application_response(business)
         except GatewayError as exc:
-            log.info("inbound ApplicationResponse %s is no T111 or MLS: %s", document_id, exc)
+            if valid:
+                log.info("inbound ApplicationResponse %s is no T111 or MLS: %s", document_id, exc)
             return None
 
     def answer(self, uow: UnitOfWork, document_id: str, read: ReadResponse) -> None:

@@ -60,13 +60,13 @@ class VerdictAnswer(Protocol):
         self,
         document_id: str,
         envelope: ReceivedEnvelope,
-        business: bytes | None,
+        read: ReadResponse | None,
         *,
         awaited: Callable[[], bool] | None = None,
     ) -> PlannedMLS | None:
         """The MLS to queue with the verdict ``envelope.recorded``, or None; ``awaited`` is asked before it
-        is built (False: the verdict was recorded meanwhile, none is built). ``business`` is read only for an
-        ApplicationResponse (None for any other document: not held)."""
+        is built (False: the verdict was recorded meanwhile, none is built). ``read``: what the document
+        reads as (:meth:`read_answer`; an MLS is never answered)."""
 
     def queue(self, uow: UnitOfWork, planned: PlannedMLS) -> str:
         """Store it in ``uow`` (StoreError: roll back)."""
@@ -77,8 +77,8 @@ class VerdictAnswer(Protocol):
     def read_answer(
         self, document_id: str, envelope: ReceivedEnvelope, business: bytes | None
     ) -> ReadResponse | None:
-        """The answer (MLS, T111) to apply with the verdict ``envelope.recorded``, or None (no store
-        access)."""
+        """The answer (MLS, T111) ``business`` carries, read once for :meth:`prepare` and, with the verdict
+        ``envelope.recorded`` VALID, :meth:`answer`; or None (no store access)."""
 
     def answer(self, uow: UnitOfWork, document_id: str, read: ReadResponse) -> None:
         """Apply it to the document we sent, or hold it until our receipt, in ``uow`` (StoreError: roll
@@ -198,15 +198,18 @@ class InboundFinisher:
                 facts.document_type, verdict.status, verdict.report, business if answer else None
             )
             envelope = replace(facts.envelope, recorded=known)
+            # An answer (MLS, T111) is read once: for its MLS (none answers an MLS) and to apply it.
+            applier = self._mls if answer else None
+            read = applier.read_answer(facts.document_id, envelope, business) if applier is not None else None
             check = _StillPending(self._store, facts.document_id)
-            planned = self._prepare_mls(facts.document_id, envelope, business, check)
+            planned = self._prepare_mls(facts.document_id, envelope, read, check)
             if check.recorded_meanwhile:  # another call recorded the verdict with its MLS: nothing is built
                 return _recorded_elsewhere(facts.document_id, verdict.status)
             # A received answer is applied (or held until our receipt) in the verdict's unit of work: once
             # the document is VALID nothing looks at it again, so an answer applied after that commit would
             # be lost to a store failure or a stop in between ("nothing already accepted is lost").
-            applier = self._mls if answer else None
-            read = applier.read_answer(facts.document_id, envelope, business) if applier is not None else None
+            if verdict.status is not InboundStatus.VALID:
+                read = None  # only a VALID answer is applied
             answered = applier is not None
             draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
             recorded = self._record(facts, verdict, validated if draft else None, planned, read)
@@ -226,7 +229,7 @@ class InboundFinisher:
         return Finished(verdict.status, True)
 
     def _prepare_mls(
-        self, document_id: str, envelope: ReceivedEnvelope, business: bytes | None, check: _StillPending
+        self, document_id: str, envelope: ReceivedEnvelope, read: ReadResponse | None, check: _StillPending
     ) -> PlannedMLS | None:
         """The MLS to queue with the verdict. Once one is to be sent, ``check`` reads whether the document
         still awaits its verdict; building it touches no store. If that fails (a bug, the MLS rule set
@@ -234,7 +237,7 @@ class InboundFinisher:
         if self._mls is None:
             return None
         try:
-            return self._mls.prepare(document_id, envelope, business, awaited=check)
+            return self._mls.prepare(document_id, envelope, read, awaited=check)
         except Exception:
             log.exception("inbound document %s: its MLS could not be built; none is sent", document_id)
             return None

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.bootstrap import Services
 from gateway.web import account_routes, document_routes, expense_routes, login_routes
+from gateway.web.head_requests import with_head
 from gateway.web.pages import SESSION_COOKIE, LoginRequired, answered_as_page, error_page, require_session
 from gateway.web.people import PasswordAuthenticator, SessionManager
 
@@ -57,7 +58,7 @@ NOT_AN_ADDRESS: Final = (
 
 def allowed_methods(scope: Scope) -> list[str]:
     """The methods the page routes take at the address of ``scope`` (none: no page has it); HEAD wherever
-    GET, as ``gateway.api.head_requests`` answers it. The routes of ``_ROUTERS``, matched on a bare scope:
+    GET (``with_head``). The routes of ``_ROUTERS``, matched on a bare scope:
     the application's own route list holds FastAPI's wrappers of included routers, not their routes."""
     probe: Scope = {
         "type": "http",
@@ -70,9 +71,7 @@ def allowed_methods(scope: Scope) -> list[str]:
         for route in router.routes:
             if isinstance(route, Route) and route.methods and route.matches(probe)[0] is not Match.NONE:
                 methods |= route.methods
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
+    return sorted(with_head(methods))
 
 
 async def unserved(request: Request) -> Response:

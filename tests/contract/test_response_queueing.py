@@ -270,7 +270,7 @@ def test_mls_policy(
     if handed_on:  # as the receiver does: decided before the verdict's unit of work, queued in it
         known = RecordedVerdict(received.document_type, status, report)
         envelope = replace(envelope, instance_id=received.sbdh_instance_id, recorded=known)
-        planned = service.prepare(received.id, envelope, body)
+        planned = service.prepare(received.id, envelope, None)  # an invoice: no answer read
         queued = None
         if planned is not None:
             with counting.unit_of_work() as uow:

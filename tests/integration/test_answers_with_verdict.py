@@ -14,10 +14,12 @@ from sqlalchemy import func, select
 
 from gateway.errors import StoreDataRefused, StoreError
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
+from gateway.services import message_status
 from gateway.services.ports import InboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.received_answers import AnswerOutcome, ReceivedAnswers
 from gateway.store.tables import pending_answers
+from gateway.ubl.application_response import ReadResponse, read_application_response
 from tests.integration.test_business_responses import (  # noqa: F401 - the two-gateway fixture
     COOP,
     NUMBER,
@@ -157,3 +159,33 @@ def test_an_answer_the_store_refuses_for_good_gets_its_verdict_and_is_not_left_p
     assert _timeline(a, invoice_id)[-1] is DeliveryEvent.RECEIPT_RECEIVED
     assert a.receiver().recover_pending() == 0
     assert len(calls) == 2
+
+
+def test_a_received_invoice_response_is_read_once_for_its_mls_and_its_effect(
+    gateways: tuple[Gateway, Gateway],  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Whether an MLS answers it (none answers an MLS) and the answer applied with its verdict: one read of
+    # the ApplicationResponse's bytes, handed to both, not one each.
+    a, b = gateways
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    b.deliver_all()  # the MLS AP: A's invoice is confirmed
+    with b.store.unit_of_work(read_only=True) as uow:
+        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    with b.store.unit_of_work() as uow:
+        request = InvoiceResponseRequest(received.id, "AP", b.clock.now())
+        assert b.responder().respond(uow, request) is not None
+        uow.commit()
+    reads: list[bytes] = []
+
+    def counted(data: bytes, **kwargs: Any) -> ReadResponse:
+        reads.append(data)
+        return read_application_response(data, **kwargs)
+
+    monkeypatch.setattr(message_status, "read_application_response", counted)
+    [response_sent] = b.deliver_all()
+
+    assert response_sent.status is DeliveryStatus.DELIVERED
+    assert len(reads) == 1
+    assert _timeline(a, invoice_id)[-1] is DeliveryEvent.RESPONSE_RECEIVED

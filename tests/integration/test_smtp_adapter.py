@@ -15,23 +15,18 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.bench.loopback import listening_socket
 from gateway.errors import MailError
 from gateway.transport.smtp import SMTPMailer, SMTPSettings
+from tests.mail_support import HeldSocketController, serving
 
 MESSAGE = b"From: a@coop.test\r\nTo: b@buyer.test\r\nSubject: t\r\nMessage-ID: <1@gw.test>\r\n\r\nhello\r\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -86,21 +81,14 @@ def tls_relay(tls_files: tuple[Path, Path]) -> Iterator[tuple[_Handler, int]]:
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(*tls_files)
     handler = _Handler()
-    port = _free_port()
-    controller = Controller(
+    with serving(
         handler,
-        hostname="127.0.0.1",
-        port=port,
         tls_context=server_context,
         require_starttls=True,
         authenticator=_authenticator,
         auth_required=True,
-    )
-    controller.start()
-    try:
+    ) as port:
         yield handler, port
-    finally:
-        controller.stop()
 
 
 def _client_context(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
@@ -133,9 +121,29 @@ def test_wrong_credentials_fail_permanently(
     assert not caught.value.retryable
 
 
+def test_the_relay_serves_on_the_socket_held_for_it() -> None:
+    """The relay's port is taken before aiosmtpd starts, so no other pytest-xdist worker can take it between
+    a port found free and aiosmtpd binding it again: aiosmtpd serves on the listening socket itself."""
+    handler = _Handler()
+    with listening_socket() as sock:
+        controller = HeldSocketController(handler, sock)
+        controller.start()
+        try:
+            assert controller.port == sock.getsockname()[1]
+            settings = SMTPSettings(*sock.getsockname(), starttls=False)
+            assert _send(settings).startswith("250")
+        finally:
+            controller.stop()
+    assert handler.received == [MESSAGE]
+
+
 def test_a_relay_not_reached_is_a_temporary_failure() -> None:
-    with pytest.raises(MailError) as caught:
-        _send(SMTPSettings("127.0.0.1", _free_port(), starttls=False, timeout=2.0))
+    # A port bound but not listening, held for the test: connecting is refused, and no other process
+    # (another pytest-xdist worker's server) can start listening there meanwhile.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        with pytest.raises(MailError) as caught:
+            _send(SMTPSettings("127.0.0.1", sock.getsockname()[1], starttls=False, timeout=2.0))
     assert caught.value.retryable
 
 
@@ -143,28 +151,16 @@ def test_a_relay_not_reached_is_a_temporary_failure() -> None:
 def test_reply_classes(reply: str, retryable: bool) -> None:
     handler = _Handler()
     handler.reply = reply
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with pytest.raises(MailError) as caught:
-            _send(SMTPSettings("127.0.0.1", port, starttls=False))
-    finally:
-        controller.stop()
+    with serving(handler) as port, pytest.raises(MailError) as caught:
+        _send(SMTPSettings("127.0.0.1", port, starttls=False))
     assert caught.value.reason == reply
     assert caught.value.retryable is retryable
 
 
 def test_a_relay_without_starttls_is_refused_when_starttls_is_required() -> None:
     handler = _Handler()
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with pytest.raises(MailError) as caught:
-            _send(SMTPSettings("127.0.0.1", port, starttls=True))
-    finally:
-        controller.stop()
+    with serving(handler) as port, pytest.raises(MailError) as caught:
+        _send(SMTPSettings("127.0.0.1", port, starttls=True))
     assert not caught.value.retryable
     assert handler.received == []
 
