@@ -155,7 +155,9 @@ class OutboundSubmitter:
         ids: the id source (document ids).
         seller_id: the seller reference of the (seller, number) natural key. The cooperative is one legal
             entity with one numbering: its configured participant id is the key for every document, so
-            ``0208:`` and ``9925:`` spellings of the same seller can never send one number twice.
+            ``0208:`` and ``9925:`` spellings of the same seller can never send one number twice. It is also
+            the only seller documents are sent for: a BT-34 naming another enterprise is refused
+            (``_in_our_name``), and a document without one is sent under this id.
         webhook_url: where status changes are announced; each change this module makes queues one webhook
             in the outbox within the unit of work of the change. None: no webhooks.
     """

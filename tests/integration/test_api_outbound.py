@@ -234,7 +234,8 @@ def test_json_document_of_another_seller_is_refused_and_nothing_stored(docs: Doc
     assert problem["type"] == "/problems/invalid-document-data"
     assert problem["errors"] == [
         f"seller.endpoint: BT-34 seller electronic address 0208:{OTHER_COMPANY} is not the cooperative's "
-        f"participant id {SELLER_ID}; the seller must be the cooperative (documents are sent in its name only)"
+        f"participant id {SELLER_ID}; the seller must be the cooperative "
+        "(documents are sent in its name only)"
     ]
     assert counts(docs) == (0, 0)
 
@@ -242,7 +243,9 @@ def test_json_document_of_another_seller_is_refused_and_nothing_stored(docs: Doc
 def test_ubl_of_another_seller_is_refused_and_nothing_stored(docs: DocumentAPI) -> None:
     ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
     assert ubl.count(OUR_SELLER) == 1
-    other = ubl.replace(OUR_SELLER, f'<cbc:EndpointID schemeID="0208">{OTHER_COMPANY}</cbc:EndpointID>'.encode())
+    other = ubl.replace(
+        OUR_SELLER, f'<cbc:EndpointID schemeID="0208">{OTHER_COMPANY}</cbc:EndpointID>'.encode()
+    )
     for key in ({}, {"Idempotency-Key": "other-seller"}):
         response = docs.client.post("/v1/outbound/ubl", content=other, headers={**XML, **key})
         assert response.status_code == 422, response.text
