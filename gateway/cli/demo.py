@@ -10,7 +10,7 @@
 4. The cooperative posts every sample document (the partner AP receives for its clients); the private
    person (no Peppol id, an e-mail address) is e-mailed to an SMTP relay on loopback (``demo_mail``); a
    credit note to the invoice-only client fails at the first attempt with the discovery reason; the partner
-   AP posts its suppliers' invoices for several production units (one unroutable), then a credit note
+   AP posts its seller's invoices for several production units (one unroutable), then a credit note
    (``demo_suppliers``).
 5. Prints the statuses both ways, what each AP received and the webhook events (HMAC-checked).
 6. The supplier documents landed as expense drafts in their units or in triage; unit members (keys scoped
@@ -325,7 +325,7 @@ def _exchange(
         data["buyer"].pop("contact", None)
         refused_name = "credit note to an invoice-only client"
         coop_ids |= _post_all(coop, [(refused_name, json.dumps(data).encode())])
-    print("\npartner AP -> the cooperative (its suppliers' invoices, then a credit note):")
+    print("\npartner AP -> the cooperative (its seller's invoices, then a credit note):")
     invoices = [d for d in supplier_docs if d.kind == "invoice"]
     partner_ids = _post_all(partner, [(f"{d.number} {d.supplier.name}", d.body) for d in invoices])
     partner_states = _wait_final(partner, partner_ids, timeout)

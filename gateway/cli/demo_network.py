@@ -112,7 +112,7 @@ def demo_network(
         cooperative: the cooperative's participant id (served by the cooperative's AP).
         clients: the cooperative's clients (served by the partner AP, invoices and credit notes).
         suppliers: the partner AP's senders (the cooperative's suppliers, published with the T111 document
-            type too); the first is its seller id.
+            type too); the first is its seller id, the only one whose documents it sends.
         invoice_only: participants of the partner AP that accept invoices but not credit notes.
     """
     if workdir.exists():

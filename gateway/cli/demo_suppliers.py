@@ -5,6 +5,9 @@ The documents are built from two samples (a Belgian invoice with mixed rates and
 parties swapped: a supplier sells, the cooperative buys. Each names its production unit the way suppliers
 really do (bis-billing.md §8): a buyer reference (BT-10) in a loose spelling, an order reference (BT-13)
 that the unit issued, or a code of no unit at all (triage).
+
+The partner AP is a gateway too, which sends in its one seller's name only (``GATEWAY_SELLER_ID``: a BT-34
+naming another company is refused), so every document is sold by that one supplier.
 """
 
 from __future__ import annotations
@@ -30,10 +33,9 @@ class Supplier:
         return self.participant.split(":")[1]
 
 
+#: The partner AP's suppliers; the first is its seller (``demo_network``), the only one it sends for.
 SUPPLIERS = (
     Supplier("0208:0412345614", "Bouwbedrijf Vandenberghe NV", "BE68 5390 0754 7034", "9000", "Gent"),
-    Supplier("0208:0450123451", "Houthandel Verbeke BV", "BE71 0961 2345 6769", "9300", "Aalst"),
-    Supplier("0208:0812345603", "Meelfabriek De Molen NV", "BE62 5100 0754 7061", "2500", "Lier"),
 )
 
 
@@ -52,12 +54,12 @@ class SupplierDocument:
 #: (number, supplier, BT-10 buyer reference, BT-13 order reference, expected unit key, why).
 _INVOICES = (
     ("SUP-2026-0001", 0, "pu 04711", None, "PU04711", "BT-10 'pu 04711'"),
-    ("SUP-2026-0002", 2, "Bakkerij PU00123 - week 45", None, "PU00123", "BT-10 with text around the code"),
-    ("SUP-2026-0003", 1, "Werf Aalst", "PU-04711/BST-2026-045", "PU04711", "BT-13 order of the unit"),
-    ("SUP-2026-0004", 1, "PU-09999", None, None, "BT-10 names no known unit"),
+    ("SUP-2026-0002", 0, "Bakkerij PU00123 - week 45", None, "PU00123", "BT-10 with text around the code"),
+    ("SUP-2026-0003", 0, "Werf Aalst", "PU-04711/BST-2026-045", "PU04711", "BT-13 order of the unit"),
+    ("SUP-2026-0004", 0, "PU-09999", None, None, "BT-10 names no known unit"),
 )
 #: The credit note: number, supplier, the invoice it credits (BT-25), buyer reference, expected unit.
-CREDIT_NOTE = ("SUP-2026-C-0001", 1, "SUP-2026-0003", "PU 04711", "PU04711")
+CREDIT_NOTE = ("SUP-2026-C-0001", 0, "SUP-2026-0003", "PU 04711", "PU04711")
 
 
 def _parties(data: dict[str, Any], supplier: Supplier) -> None:

@@ -19,6 +19,7 @@ PROCESS_SCHEME: Final = "cenbii-procid-ubl"
 
 _ICD = re.compile(r"^[0-9]{4}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BE_VAT = re.compile(r"^be([01][0-9]{9})$")  # KBO/BCE numbers start with 0 or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +72,34 @@ class ParticipantID:
         """Case-folded form used for comparison and lookups."""
         return f"{self.icd}:{self.value.lower()}"
 
+    @property
+    def enterprise_key(self) -> str:
+        """The enterprise this id names, as ``enterprise_key_of`` gives it: ``9925:BE0123456789`` and
+        ``0208:0123456789`` both give ``0208:0123456789``."""
+        return enterprise_key_of(self.key)
+
+    def same_enterprise(self, other: ParticipantID) -> bool:
+        """True when both ids name the same enterprise (``enterprise_key``): equal ids (case-insensitive),
+        or a Belgian enterprise's VAT number (``9925``) and its enterprise number (``0208``)."""
+        return self.enterprise_key == other.enterprise_key
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ParticipantID) and self.key == other.key
 
     def __hash__(self) -> int:
         return hash(self.key)
+
+
+def enterprise_key_of(key: str) -> str:
+    """The enterprise named by a participant's case-folded key (``ParticipantID.key``, as rows store it).
+
+    Participant ids compare case-insensitively; the Belgian VAT number ``9925:BE0123456789`` and the
+    enterprise number ``0208:0123456789`` name the same enterprise (peppol-commons 12.8.1), so both become
+    ``0208:0123456789``. Any other key is returned as it is.
+    """
+    icd, _, value = key.partition(":")
+    found = _BE_VAT.match(value) if icd == "9925" else None
+    return f"0208:{found.group(1)}" if found is not None else key
 
 
 EMAIL_SCHEME: Final = "EM"

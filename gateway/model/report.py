@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from gateway.errors import InvalidIdentifier
-from gateway.model.identifiers import ParticipantID
+from gateway.model.identifiers import ParticipantID, enterprise_key_of
 from gateway.model.responses import MLS_DOCUMENT_TYPE
 
 #: Transport profile of every Peppol AS4 message (Peppol AS4 profile 2.x).
@@ -25,7 +25,6 @@ AS4_TRANSPORT_PROFILE: Final = "peppol-transport-as4-v2_0"
 UNKNOWN_COUNTRY: Final = "ZZ"
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
-_BE_VAT = re.compile(r"^be([01][0-9]{9})$")  # KBO/BCE numbers start with 0 or 1
 
 
 class ReportKind(StrEnum):
@@ -95,16 +94,9 @@ def end_user_key(participant: ParticipantID) -> str:
 
     Participant ids compare case-insensitively; the Belgian VAT number ``9925:BE0123456789`` and the
     enterprise number ``0208:0123456789`` name the same enterprise (peppol-commons 12.8.1), so both become
-    ``0208:0123456789``.
+    ``0208:0123456789`` (``ParticipantID.enterprise_key``).
     """
-    return _normalised_end_user(participant.key)
-
-
-def _normalised_end_user(key: str) -> str:
-    """``end_user_key`` of a participant's case-folded key (``ParticipantID.key``, as the rows store it)."""
-    icd, _, value = key.partition(":")
-    found = _BE_VAT.match(value) if icd == "9925" else None
-    return f"0208:{found.group(1)}" if found is not None else key
+    return participant.enterprise_key
 
 
 #: The country codes the TSR Schematron accepts (``cl_iso3166`` of TSR 1.0.5: ISO 3166-1 alpha-2 with EL, XI,
@@ -231,7 +223,7 @@ def _as_reported(t: Transmission) -> Transmission:
     would otherwise make a month's report invalid, or count one enterprise twice, and a stored report is
     never made again."""
     c1, c4 = country_code(t.c1_country), country_code(t.c4_country)
-    end_user = _normalised_end_user(t.end_user)
+    end_user = enterprise_key_of(t.end_user)
     if (c1, c4, end_user) == (t.c1_country, t.c4_country, t.end_user):
         return t
     return replace(t, c1_country=c1, c4_country=c4, end_user=end_user)

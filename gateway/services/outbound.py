@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
@@ -33,7 +33,7 @@ from gateway.model.message import (
     TimelineEvent,
 )
 from gateway.services.email_only import waive_email_address_rule
-from gateway.services.outbound_input import PreparedDocument
+from gateway.services.outbound_input import PreparedDocument, seller_problem
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
 from gateway.services.webhooks import status_change_webhook
 from gateway.xmlcore.held import HeldDocument
@@ -157,7 +157,9 @@ class OutboundSubmitter:
         ids: the id source (document ids).
         seller_id: the seller reference of the (seller, number) natural key. The cooperative is one legal
             entity with one numbering: its configured participant id is the key for every document, so
-            ``0208:`` and ``9925:`` spellings of the same seller can never send one number twice.
+            ``0208:`` and ``9925:`` spellings of the same seller can never send one number twice. It is also
+            the only seller documents are sent for: a BT-34 naming another enterprise is refused
+            (``_in_our_name``), and a document without one is sent under this id.
         webhook_url: where status changes are announced; each change this module makes queues one webhook
             in the outbox within the unit of work of the change. None: no webhooks.
     """
@@ -190,7 +192,8 @@ class OutboundSubmitter:
         Raises:
             IdempotencyConflict: the key was used for a request with another fingerprint.
             DocumentNumberConflict: the number is stored with different content.
-            InvalidDocumentData: the document is valid but cannot be sent (no usable BT-49, no BT-1).
+            InvalidDocumentData: the document is valid but cannot be sent (no usable BT-49, no BT-1, a
+                BT-34 that is not the configured seller: ``seller_problem``).
             XMLInputError, MappingError, InvalidDocumentData: from ``prepare``.
             StoreError: the database failed.
         """
@@ -201,7 +204,7 @@ class OutboundSubmitter:
                 stored = uow.idempotency.get(submission.client, key)
             if stored is not None:
                 return self._held_answer(stored, key, fingerprint)
-        prepared = prepare()
+        prepared = self._in_our_name(prepare())
         report: ValidationReport | None = None
         earlier = None if prepared.problems else self._earlier_answer(prepared)
         if earlier is not None and key is None:
@@ -228,6 +231,12 @@ class OutboundSubmitter:
                 # The number was free after all (cannot happen: documents are never deleted); validate now.
                 report = self._validate(prepared, rule_set)
         raise StoreError("document number kept being taken concurrently; try again")
+
+    def _in_our_name(self, prepared: PreparedDocument) -> PreparedDocument:
+        """``prepared`` with a problem added when its BT-34 names another enterprise than ``seller_id``:
+        the access point would send it in that enterprise's name (``seller_problem``)."""
+        problem = seller_problem(prepared, ParticipantID.parse(self.seller_id))
+        return prepared if problem is None else replace(prepared, problems=(problem, *prepared.problems))
 
     def _validate(self, prepared: PreparedDocument, rule_set: str | None) -> ValidationReport:
         """Validate; a buyer e-mailed outside Peppol has its BT-49 code-list finding waived (email_only)."""

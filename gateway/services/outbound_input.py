@@ -1,6 +1,7 @@
 """Turn a posted document (the JSON model or ready UBL) into the UBL to send and the facts the store keys
 it by: document number, receiver (BT-49), sender (BT-34), Peppol document type. JSON documents go
-through the one conversion path, ``gateway.services.conversion.convert_to_ubl``."""
+through the one conversion path, ``gateway.services.conversion.convert_to_ubl``. ``seller_problem`` says
+whether a document's BT-34 names the cooperative, in whose name alone the gateway sends."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class PreparedDocument:
         receiver: the buyer's Peppol participant id (BT-49), or its e-mail address when BT-49 has the EAS
             scheme ``EM`` (a buyer outside Peppol, e-mailed), or None when absent or neither.
         sender: the seller's participant id (BT-34), or None (the configured seller id is used).
+        seller_address: BT-34 as the document writes it (``scheme:value``), None when absent; a BT-34 that
+            is present but names another enterprise than the cooperative, or no participant at all, makes
+            the document unsendable (``seller_problem``, checked by the submitter).
         problems: why the document cannot be sent even if valid (missing BT-1 or BT-49, ...).
         buyer_country: BT-55 (``ZZ``: none), stored with the document for the reporting record of its
             delivery, so that the worker does not parse the document for it.
@@ -48,6 +52,7 @@ class PreparedDocument:
     number: str | None
     receiver: Receiver | None
     sender: ParticipantID | None = None
+    seller_address: str | None = None
     problems: tuple[str, ...] = ()
     buyer_country: str | None = None
 
@@ -64,6 +69,35 @@ def _participant(scheme: str | None, value: str | None, what: str) -> tuple[Part
         return ParticipantID(scheme or "", value.strip()), None
     except InvalidIdentifier as exc:
         return None, f"{what} {scheme}:{value} is not a Peppol participant id ({exc})"
+
+
+#: Where each kind of document gives BT-34 (a JSON seller's ``enterprise_number`` fills ``endpoint``).
+_SELLER_FIELD: Final = {
+    DocumentKind.INVOICE: "seller.endpoint",
+    DocumentKind.CREDIT_NOTE: "seller.endpoint",
+    DocumentKind.UBL: "cac:AccountingSupplierParty/cac:Party/cbc:EndpointID",
+}
+
+
+def _address(scheme: str | None, value: str) -> str:
+    return f"{scheme}:{value}" if scheme else value
+
+
+def seller_problem(prepared: PreparedDocument, seller: ParticipantID) -> str | None:
+    """Why ``prepared`` may not be sent from this access point, or None: the gateway sends for one legal
+    entity, whose participant id is ``seller`` (``GATEWAY_SELLER_ID``), so a BT-34 naming another
+    enterprise would send the document in that enterprise's name. Ids compare as Peppol ids do
+    (``ParticipantID.same_enterprise``: case-insensitive, and a Belgian enterprise's ``9925`` VAT form is
+    its ``0208`` enterprise number). A document without BT-34 is sent under ``seller``."""
+    if prepared.seller_address is None:
+        return None
+    if prepared.sender is not None and prepared.sender.same_enterprise(seller):
+        return None
+    return (
+        f"{_SELLER_FIELD[prepared.kind]}: BT-34 seller electronic address {prepared.seller_address} is not "
+        f"the cooperative's participant id {seller}; the seller must be the cooperative (documents are sent "
+        "in its name only)"
+    )
 
 
 def _receiver(scheme: str | None, value: str | None) -> tuple[Receiver | None, str | None]:
@@ -96,6 +130,7 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
     receiver, receiver_problem = _receiver(buyer.scheme if buyer else None, buyer.value if buyer else None)
     seller = completed.seller.endpoint
     sender = _participant(seller.scheme, seller.value, "BT-34")[0] if seller else None
+    seller_address = _address(seller.scheme, seller.value) if seller else None
     credit = isinstance(completed, CreditNote)
     return PreparedDocument(
         kind=DocumentKind.CREDIT_NOTE if credit else DocumentKind.INVOICE,
@@ -104,6 +139,7 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
         number=completed.number,
         receiver=receiver,
         sender=sender,
+        seller_address=seller_address,
         problems=_number_problems(completed.number) + ((receiver_problem,) if receiver_problem else ()),
         buyer_country=country_code(completed.buyer.address.country),
     )
@@ -183,6 +219,7 @@ def prepare_ubl_document(document: bytes | HeldDocument, *, max_bytes: int) -> P
         number=number,
         receiver=receiver,
         sender=sender,
+        seller_address=_address(seller_scheme, seller_value) if seller_value else None,
         problems=_number_problems(number) + ((receiver_problem,) if receiver_problem else ()),
         buyer_country=buyer_country_in(root),
     )

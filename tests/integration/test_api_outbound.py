@@ -39,14 +39,24 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures
     docs_fixture,
     problem_of,
 )
-from tests.unit.model.model_builders import invoice_data, line
+from tests.unit.model.model_builders import SELLER, invoice_data, line
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "documents"
 XML = {"Content-Type": "application/xml"}
 
 
+#: The seller's BT-34 in the BIS examples (another company), and ours (``SELLER_ID``).
+EXAMPLE_SELLER = b'<cbc:EndpointID schemeID="0088">9482348239847239874</cbc:EndpointID>'
+OUR_SELLER = b'<cbc:EndpointID schemeID="0208">0739484052</cbc:EndpointID>'
+#: Another Belgian company (a valid enterprise number that is neither the seller nor the buyer).
+OTHER_COMPANY = "0450123451"
+
+
 def example(artefacts_dir: Path, name: str) -> bytes:
-    return (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / name).read_bytes()
+    """A BIS example, sold by the cooperative: the gateway sends only in its name (its BT-34 is ours)."""
+    xml = (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / name).read_bytes()
+    assert xml.count(EXAMPLE_SELLER) == 1
+    return xml.replace(EXAMPLE_SELLER, OUR_SELLER)
 
 
 def body_of(data: dict[str, Any]) -> bytes:
@@ -156,7 +166,7 @@ def test_ready_ubl_is_accepted_with_the_receiver_from_the_buyer_endpoint(
     shown = docs.client.get(response.json()["status_url"]).json()
     assert shown["kind"] == "ubl"
     assert shown["receiver"] == "0002:FR23342"
-    assert shown["sender"] == "0088:9482348239847239874"
+    assert shown["sender"] == SELLER_ID
     assert shown["document_number"] == "Snippet1"
     assert shown["document_type"] == BIS_INVOICE.uri
     assert shown["process"] == "cenbii-procid-ubl::urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -206,6 +216,59 @@ def test_ubl_route_refuses_what_is_not_a_ubl_invoice(
     assert response.status_code == status
     assert problem_of(response)["type"] == f"/problems/{kind}"
     assert counts(docs) == (0, 0)
+
+
+# -- the seller is the cooperative -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["invoices", "credit-notes"])
+def test_json_document_of_another_seller_is_refused_and_nothing_stored(docs: DocumentAPI, route: str) -> None:
+    # BT-34 of another company would be sent over AS4 from our access point in that company's name.
+    seller = {**SELLER, "enterprise_number": OTHER_COMPANY, "vat_number": f"BE{OTHER_COMPANY}"}
+    data = invoice_data(seller=seller)
+    if route == "credit-notes":
+        data.update(kind="credit_note", number="2026-C-1", preceding_invoices=[{"number": "2026-0004711"}])
+    response = docs.client.post(f"/v1/outbound/{route}", content=body_of(data))
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/invalid-document-data"
+    assert problem["errors"] == [
+        f"seller.endpoint: BT-34 seller electronic address 0208:{OTHER_COMPANY} is not the cooperative's "
+        f"participant id {SELLER_ID}; the seller must be the cooperative "
+        "(documents are sent in its name only)"
+    ]
+    assert counts(docs) == (0, 0)
+
+
+def test_ubl_of_another_seller_is_refused_and_nothing_stored(docs: DocumentAPI) -> None:
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    assert ubl.count(OUR_SELLER) == 1
+    other = ubl.replace(
+        OUR_SELLER, f'<cbc:EndpointID schemeID="0208">{OTHER_COMPANY}</cbc:EndpointID>'.encode()
+    )
+    for key in ({}, {"Idempotency-Key": "other-seller"}):
+        response = docs.client.post("/v1/outbound/ubl", content=other, headers={**XML, **key})
+        assert response.status_code == 422, response.text
+        problem = problem_of(response)
+        assert problem["type"] == "/problems/invalid-document-data"
+        [error] = problem["errors"]
+        assert error.startswith(
+            "cac:AccountingSupplierParty/cac:Party/cbc:EndpointID: BT-34 seller electronic address "
+            f"0208:{OTHER_COMPANY} is not the cooperative's participant id {SELLER_ID}"
+        )
+    assert counts(docs) == (0, 0)
+    # The cooperative's own document under that number is still free to send.
+    assert docs.client.post("/v1/outbound/ubl", content=ubl, headers=XML).status_code == 202
+
+
+def test_ubl_with_the_cooperatives_vat_form_of_bt34_is_sent_in_its_name(docs: DocumentAPI) -> None:
+    # 9925:BE0739484052 is the cooperative's VAT number: the same enterprise as 0208:0739484052.
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    vat_form = ubl.replace(OUR_SELLER, b'<cbc:EndpointID schemeID="9925">BE0739484052</cbc:EndpointID>')
+    response = docs.client.post("/v1/outbound/ubl", content=vat_form, headers=XML)
+    assert response.status_code == 202, response.text
+    shown = docs.client.get(response.json()["status_url"]).json()
+    assert (shown["sender"], shown["seller_id"]) == ("9925:BE0739484052", SELLER_ID)
 
 
 # -- validation refusal ------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from gateway.services.outbound_input import (
     MAX_DOCUMENT_NUMBER_LENGTH,
     prepare_json_document,
     prepare_ubl_document,
+    seller_problem,
 )
 from gateway.services.outbound_queries import OutboundEvidence, evidence_archive
 from tests.unit.model.model_builders import make_credit_note, make_invoice
@@ -42,6 +43,7 @@ def ubl(
     root: str = "Invoice",
     number: str | None = "F-1",
     buyer: str | None = '<cbc:EndpointID schemeID="0208">0412345614</cbc:EndpointID>',
+    seller: str = '<cbc:EndpointID schemeID="9925">BE0739484052</cbc:EndpointID>',
 ) -> bytes:
     ns = f"urn:oasis:names:specification:ubl:schema:xsd:{root}-2"
     cbc = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
@@ -49,9 +51,7 @@ def ubl(
     number_el = f"<cbc:ID> {number} </cbc:ID>" if number is not None else ""
     return (
         f'<{root} xmlns="{ns}" xmlns:cbc="{cbc}" xmlns:cac="{cac}">{number_el}'
-        "<cac:AccountingSupplierParty><cac:Party>"
-        '<cbc:EndpointID schemeID="9925">BE0739484052</cbc:EndpointID>'
-        "</cac:Party></cac:AccountingSupplierParty>"
+        f"<cac:AccountingSupplierParty><cac:Party>{seller}</cac:Party></cac:AccountingSupplierParty>"
         f"<cac:AccountingCustomerParty><cac:Party>{buyer or ''}</cac:Party></cac:AccountingCustomerParty>"
         f"</{root}>"
     ).encode()
@@ -135,6 +135,70 @@ def test_ubl_receiver_number_sender_and_type_come_from_the_document() -> None:
 def test_ubl_that_cannot_be_addressed_or_keyed_carries_a_problem(document: bytes, fragment: str) -> None:
     prepared = prepare_ubl_document(document, max_bytes=10_000)
     assert any(fragment in problem for problem in prepared.problems)
+
+
+COOPERATIVE = ParticipantID.parse("0208:0739484052")
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ("0208", "0739484052"),
+        ("9925", "BE0739484052"),  # the cooperative's VAT number: the same enterprise
+        ("9925", "be0739484052"),  # participant ids compare case-insensitively
+    ],
+)
+def test_seller_is_the_cooperative_in_either_belgian_form(given: tuple[str, str]) -> None:
+    scheme, value = given
+    endpoint = f'<cbc:EndpointID schemeID="{scheme}">{value}</cbc:EndpointID>'
+    prepared = prepare_ubl_document(ubl(seller=endpoint), max_bytes=10_000)
+    assert prepared.sender == ParticipantID(scheme, value)
+    assert seller_problem(prepared, COOPERATIVE) is None
+    # Configured in the VAT form, the enterprise number form is the same seller too.
+    assert seller_problem(prepared, ParticipantID.parse("9925:BE0739484052")) is None
+    assert ParticipantID(scheme, value).same_enterprise(COOPERATIVE)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "address"),
+    [
+        ('<cbc:EndpointID schemeID="0208">0450123451</cbc:EndpointID>', "0208:0450123451"),
+        ('<cbc:EndpointID schemeID="9925">BE0450123451</cbc:EndpointID>', "9925:BE0450123451"),
+        ('<cbc:EndpointID schemeID="0088">0739484052</cbc:EndpointID>', "0088:0739484052"),  # not KBO
+        ('<cbc:EndpointID schemeID="9925">NL0739484052</cbc:EndpointID>', "9925:NL0739484052"),
+        ('<cbc:EndpointID schemeID="EM">invoices@coop.example</cbc:EndpointID>', "EM:invoices@coop.example"),
+        ("<cbc:EndpointID>0739484052</cbc:EndpointID>", "0739484052"),  # no participant id at all
+    ],
+)
+def test_seller_of_another_company_or_of_no_participant_is_a_problem(endpoint: str, address: str) -> None:
+    prepared = prepare_ubl_document(ubl(seller=endpoint), max_bytes=10_000)
+    assert prepared.seller_address == address
+    problem = seller_problem(prepared, COOPERATIVE)
+    assert problem == (
+        f"cac:AccountingSupplierParty/cac:Party/cbc:EndpointID: BT-34 seller electronic address {address} "
+        "is not the cooperative's participant id 0208:0739484052; the seller must be the cooperative "
+        "(documents are sent in its name only)"
+    )
+
+
+def test_document_without_seller_address_is_sent_under_the_configured_id() -> None:
+    prepared = prepare_ubl_document(ubl(seller=""), max_bytes=10_000)
+    assert (prepared.sender, prepared.seller_address) == (None, None)
+    assert seller_problem(prepared, COOPERATIVE) is None
+
+
+def test_json_seller_of_another_company_names_the_json_field() -> None:
+    seller = {
+        "legal_name": "Houthandel Verbeke BV",
+        "enterprise_number": "0450123451",
+        "vat_number": "BE0450123451",
+        "address": {"city": "Aalst", "country": "BE"},
+    }
+    prepared = prepare_json_document(make_invoice(seller=seller))
+    problem = seller_problem(prepared, COOPERATIVE)
+    assert problem is not None
+    assert problem.startswith("seller.endpoint: BT-34 seller electronic address 0208:0450123451 is not")
+    assert seller_problem(prepare_json_document(make_invoice()), COOPERATIVE) is None
 
 
 def test_ubl_buyer_under_em_is_an_email_receiver() -> None:
