@@ -314,15 +314,16 @@ class PeppolReporter:
             created_at=now,
             outbound_document_id=None,
         )
-        # The (sender, number) of an outbound document is unique: the one that failed keeps its number.
-        number = f"{old.kind.value.upper()}-{old.month}"
-        if old.outbound_document_id is not None:
-            number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         with self._store.unit_of_work() as uow:
             # Again in this unit of work: a retry of the failed document may have been requested meanwhile.
             refusal = remake_refusal(old, self._delivery(uow, old))
             if refusal is not None:
                 raise ReportRemakeRefused(refusal)
+            # The (sender, number) of an outbound document is unique: one that failed keeps its number, the
+            # row's own or that of a document an earlier remake left behind (then remade invalid: no link).
+            number = f"{old.kind.value.upper()}-{old.month}"
+            if uow.outbound.find_by_number(str(self._settings.sender), number) is not None:
+                number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
             if not uow.reporting.replace_report(report, was=old):
                 raise ReportRemakeRefused(
                     f"the {old.kind.value.upper()} of {old.month} was remade by another process meanwhile"

@@ -378,3 +378,36 @@ def test_the_scheduler_leaves_an_invalid_report_outside_the_sending_window(
     assert reporter(store, validation_engine, datetime(2026, 12, 16, tzinfo=UTC)).run_scheduled() == []
     with store.unit_of_work(read_only=True) as uow:
         assert uow.reporting.get_report(old.id) == old
+
+
+def test_a_report_remade_invalid_after_a_failed_delivery_is_queued_under_a_new_number_when_remade_again(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    ids = IDs()
+    made = reporter(store, validation_engine, datetime(2026, 12, 2, tzinfo=UTC), ids=ids).create(MONTH)
+    tsr = made[0]
+    failed_id = tsr.outbound_document_id or ""
+    end_delivery(store, failed_id, DeliveryEvent.PERMANENT_FAILURE)
+    # Remade once and found invalid (the row then links no document; the failed TSR-2026-11 stays).
+    invalid = StoredReport(
+        id=tsr.id,
+        month=MONTH,
+        kind=ReportKind.TSR,
+        xml=b"<broken/>",
+        validation_report={"valid": False, "issues": [{"rule": "SCH-TSR-20", "severity": "fatal"}]},
+        status=ReportStatus.INVALID,
+        created_at=datetime(2026, 12, 3, tzinfo=UTC),
+    )
+    with store.unit_of_work() as uow:
+        assert uow.reporting.replace_report(invalid, was=tsr)
+        uow.commit()
+    remade = reporter(store, validation_engine, datetime(2026, 12, 4, 8, tzinfo=UTC), ids=ids).remake(tsr.id)
+    assert remade.status is ReportStatus.QUEUED
+    with store.unit_of_work(read_only=True) as uow:
+        failed = uow.outbound.get(failed_id)
+        new = uow.outbound.get(remade.outbound_document_id or "")
+    assert failed is not None
+    assert failed.document_number == "TSR-2026-11"
+    assert new is not None
+    assert new.document_number == "TSR-2026-11-remade-20261204T080000Z"
