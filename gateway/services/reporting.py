@@ -263,8 +263,11 @@ class PeppolReporter:
         return RemakeOutcome([self.remake(report_id) for report_id in remakable], kept)
 
     @staticmethod
-    def _delivery(uow: UnitOfWork, report: StoredReport) -> OutboundDocument | None:
-        return uow.outbound.get(report.outbound_document_id) if report.outbound_document_id else None
+    def _delivery(
+        uow: UnitOfWork, report: StoredReport, *, for_update: bool = False
+    ) -> OutboundDocument | None:
+        document_id = report.outbound_document_id
+        return uow.outbound.get(document_id, for_update=for_update) if document_id else None
 
     def _build(
         self, month: ReportMonth, kind: ReportKind, rows: list[Transmission]
@@ -316,7 +319,9 @@ class PeppolReporter:
         )
         with self._store.unit_of_work() as uow:
             # Again in this unit of work: a retry of the failed document may have been requested meanwhile.
-            refusal = remake_refusal(old, self._delivery(uow, old))
+            # The delivery's row is locked until the commit: a retry of it (``request_retry`` locks it too)
+            # waits, then finds it superseded; on PostgreSQL each would read the other's row unlocked.
+            refusal = remake_refusal(old, self._delivery(uow, old, for_update=True))
             if refusal is not None:
                 raise ReportRemakeRefused(refusal)
             # The (sender, number) of an outbound document is unique: one that failed keeps its number, the

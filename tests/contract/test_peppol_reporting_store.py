@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused
+from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused, ReportSuperseded
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.services.outbound import OutboundSubmitter
 from gateway.services.reporting import PeppolReporter, ReporterSettings, due_month
 from gateway.store import SQLDocumentStore
+from gateway.store.reporting import SQLReportingRepository
 from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORTING_PROCESS, TSR_DOCUMENT_TYPE
 from gateway.validation import ValidationEngine
 from tests.reporting_month import MONTH, SEAT, TRAFFIC
@@ -411,3 +413,63 @@ def test_a_report_remade_invalid_after_a_failed_delivery_is_queued_under_a_new_n
     assert failed.document_number == "TSR-2026-11"
     assert new is not None
     assert new.document_number == "TSR-2026-11-remade-20261204T080000Z"
+
+
+def test_a_retry_of_the_failed_document_racing_a_remake_never_leaves_both_to_send(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry asked while the remake's unit of work runs (after its check, before it rewrites the row):
+    either the retry waits and is refused as superseded, or the remake is refused - never the old document
+    retrying and a new one queued (on PostgreSQL, both read the other's row unlocked: write skew)."""
+    record_traffic(store)
+    ids = IDs()
+    made = reporter(store, validation_engine, datetime(2026, 12, 2, tzinfo=UTC), ids=ids).create(MONTH)
+    tsr = made[0]
+    failed_id = tsr.outbound_document_id or ""
+    end_delivery(store, failed_id, DeliveryEvent.PERMANENT_FAILURE)
+    submitter = OutboundSubmitter(
+        store=store,
+        validation=validation_engine,
+        clock=Clock(datetime(2026, 12, 4, tzinfo=UTC)),
+        ids=ids,
+        seller_id=str(SENDER),
+    )
+    outcome: list[object] = []
+    rivals: list[threading.Thread] = []
+
+    def retry() -> None:
+        try:
+            outcome.append(submitter.request_retry(failed_id, requested_by="ops"))
+        except Exception as exc:  # noqa: BLE001 - the outcome is asserted below
+            outcome.append(exc)
+
+    original = SQLReportingRepository.replace_report
+
+    def racing(self: SQLReportingRepository, report: StoredReport, *, was: StoredReport) -> bool:
+        rival = threading.Thread(target=retry)
+        rivals.append(rival)
+        rival.start()
+        rival.join(timeout=1.0)  # done: it did not wait for this unit of work; else it waits for its end
+        return original(self, report, was=was)
+
+    monkeypatch.setattr(SQLReportingRepository, "replace_report", racing)
+    later = reporter(store, validation_engine, datetime(2026, 12, 4, tzinfo=UTC), ids=ids)
+    try:
+        remade: StoredReport | None = later.remake(tsr.id)
+    except ReportRemakeRefused:
+        remade = None
+    for rival in rivals:
+        rival.join(timeout=10)
+    assert len(outcome) == 1
+    retried = not isinstance(outcome[0], Exception)
+    if remade is not None:
+        assert isinstance(outcome[0], ReportSuperseded)
+    else:
+        assert retried
+    with store.unit_of_work(read_only=True) as uow:
+        failed = uow.outbound.get(failed_id)
+        current = uow.reporting.get_report(tsr.id)
+    assert failed is not None
+    assert current is not None
+    assert (failed.status is not DeliveryStatus.FAILED) == retried
+    assert (current.outbound_document_id == failed_id) == retried
