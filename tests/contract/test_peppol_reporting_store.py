@@ -382,15 +382,20 @@ def test_the_scheduler_leaves_an_invalid_report_outside_the_sending_window(
         assert uow.reporting.get_report(old.id) == old
 
 
+def failed_tsr(store: SQLDocumentStore, engine: ValidationEngine, ids: IDs) -> tuple[StoredReport, str]:
+    """The month's reports made and queued; the TSR's delivery then ended failed (its document's id)."""
+    record_traffic(store)
+    tsr = reporter(store, engine, datetime(2026, 12, 2, tzinfo=UTC), ids=ids).create(MONTH)[0]
+    failed_id = tsr.outbound_document_id or ""
+    end_delivery(store, failed_id, DeliveryEvent.PERMANENT_FAILURE)
+    return tsr, failed_id
+
+
 def test_a_report_remade_invalid_after_a_failed_delivery_is_queued_under_a_new_number_when_remade_again(
     store: SQLDocumentStore, validation_engine: ValidationEngine
 ) -> None:
-    record_traffic(store)
     ids = IDs()
-    made = reporter(store, validation_engine, datetime(2026, 12, 2, tzinfo=UTC), ids=ids).create(MONTH)
-    tsr = made[0]
-    failed_id = tsr.outbound_document_id or ""
-    end_delivery(store, failed_id, DeliveryEvent.PERMANENT_FAILURE)
+    tsr, failed_id = failed_tsr(store, validation_engine, ids)
     # Remade once and found invalid (the row then links no document; the failed TSR-2026-11 stays).
     invalid = StoredReport(
         id=tsr.id,
@@ -421,12 +426,8 @@ def test_a_retry_of_the_failed_document_racing_a_remake_never_leaves_both_to_sen
     """The retry asked while the remake's unit of work runs (after its check, before it rewrites the row):
     either the retry waits and is refused as superseded, or the remake is refused - never the old document
     retrying and a new one queued (on PostgreSQL, both read the other's row unlocked: write skew)."""
-    record_traffic(store)
     ids = IDs()
-    made = reporter(store, validation_engine, datetime(2026, 12, 2, tzinfo=UTC), ids=ids).create(MONTH)
-    tsr = made[0]
-    failed_id = tsr.outbound_document_id or ""
-    end_delivery(store, failed_id, DeliveryEvent.PERMANENT_FAILURE)
+    tsr, failed_id = failed_tsr(store, validation_engine, ids)
     submitter = OutboundSubmitter(
         store=store,
         validation=validation_engine,
