@@ -441,7 +441,7 @@ def test_a_retry_of_the_failed_document_racing_a_remake_never_leaves_both_to_sen
     def retry() -> None:
         try:
             outcome.append(submitter.request_retry(failed_id, requested_by="ops"))
-        except Exception as exc:  # noqa: BLE001 - the outcome is asserted below
+        except Exception as exc:  # the outcome is asserted below
             outcome.append(exc)
 
     original = SQLReportingRepository.replace_report
