@@ -474,3 +474,19 @@ def test_a_retry_of_the_failed_document_racing_a_remake_never_leaves_both_to_sen
     assert current is not None
     assert (failed.status is not DeliveryStatus.FAILED) == retried
     assert (current.outbound_document_id == failed_id) == retried
+
+
+def test_replace_report_changes_nothing_when_the_row_was_remade_meanwhile(store: SQLDocumentStore) -> None:
+    """Two remakes of one report read the same row: the second finds it no longer as it read it (here both
+    remakes stay invalid, so only the time tells them apart) and changes nothing."""
+    old = stored_invalid(store, ReportKind.TSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+    first = replace(old, xml=b"<first/>", created_at=datetime(2026, 12, 3, tzinfo=UTC))
+    second = replace(old, xml=b"<second/>", created_at=datetime(2026, 12, 3, 0, 0, 1, tzinfo=UTC))
+    with store.unit_of_work() as uow:
+        assert uow.reporting.replace_report(first, was=old)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert not uow.reporting.replace_report(second, was=old)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.get_report(old.id) == first
