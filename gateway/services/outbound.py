@@ -385,7 +385,9 @@ class OutboundSubmitter:
         """
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
-            document = uow.outbound.get(document_id)
+            # Locked before the report's link is read: a remake of its report (which locks it too) either
+            # commits first, and the link is read gone, or waits and finds it retrying (PostgreSQL).
+            document = uow.outbound.get(document_id, for_update=True)
             if document is None:
                 raise DocumentNotFound(document_id, "outbound document")
             if (
@@ -400,6 +402,7 @@ class OutboundSubmitter:
                 reason=f"retry requested by {requested_by}",
                 detail={"requested_by": requested_by, "previous_reason": document.status_reason},
                 next_attempt_at=now,
+                locked=document,
             )
             uow.jobs.enqueue(document_id, due_at=now)
             updated = uow.outbound.get(document_id)

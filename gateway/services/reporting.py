@@ -263,8 +263,11 @@ class PeppolReporter:
         return RemakeOutcome([self.remake(report_id) for report_id in remakable], kept)
 
     @staticmethod
-    def _delivery(uow: UnitOfWork, report: StoredReport) -> OutboundDocument | None:
-        return uow.outbound.get(report.outbound_document_id) if report.outbound_document_id else None
+    def _delivery(
+        uow: UnitOfWork, report: StoredReport, *, for_update: bool = False
+    ) -> OutboundDocument | None:
+        document_id = report.outbound_document_id
+        return uow.outbound.get(document_id, for_update=for_update) if document_id else None
 
     def _build(
         self, month: ReportMonth, kind: ReportKind, rows: list[Transmission]
@@ -314,15 +317,18 @@ class PeppolReporter:
             created_at=now,
             outbound_document_id=None,
         )
-        # The (sender, number) of an outbound document is unique: the one that failed keeps its number.
-        number = f"{old.kind.value.upper()}-{old.month}"
-        if old.outbound_document_id is not None:
-            number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
         with self._store.unit_of_work() as uow:
             # Again in this unit of work: a retry of the failed document may have been requested meanwhile.
-            refusal = remake_refusal(old, self._delivery(uow, old))
+            # The delivery's row is locked until the commit: a retry of it (``request_retry`` locks it too)
+            # waits, then finds it superseded; on PostgreSQL each would read the other's row unlocked.
+            refusal = remake_refusal(old, self._delivery(uow, old, for_update=True))
             if refusal is not None:
                 raise ReportRemakeRefused(refusal)
+            # The (sender, number) of an outbound document is unique: one that failed keeps its number, the
+            # row's own or that of a document an earlier remake left behind (then remade invalid: no link).
+            number = f"{old.kind.value.upper()}-{old.month}"
+            if uow.outbound.find_by_number(str(self._settings.sender), number) is not None:
+                number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
             if not uow.reporting.replace_report(report, was=old):
                 raise ReportRemakeRefused(
                     f"the {old.kind.value.upper()} of {old.month} was remade by another process meanwhile"

@@ -187,6 +187,7 @@ def test_first_event_at_finds_the_earliest_entry_of_an_event_with_a_flag_in_its_
     steps = [
         (E.SEND_STARTED, None),
         (E.RETRYABLE_FAILURE, {"http_status": 503}),  # a real attempt's failure: no flag
+        (E.RETRYABLE_FAILURE, None),  # no detail at all
         (E.RETRYABLE_FAILURE, {"circuit_open": False}),
         (E.RETRYABLE_FAILURE, {"circuit_open": True, "reason": "circuit-open: first"}),
         (E.RETRYABLE_FAILURE, {"circuit_open": True, "reason": "circuit-open: second"}),
@@ -198,13 +199,13 @@ def test_first_event_at_finds_the_earliest_entry_of_an_event_with_a_flag_in_its_
         uow.outbound.transition(other.id, E.RETRYABLE_FAILURE, at=at(2), detail={"circuit_open": True})
         uow.commit()
     with store.unit_of_work(read_only=True) as uow:
-        assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE, flag="circuit_open") == at(4)
+        assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE, flag="circuit_open") == at(5)
         assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE) == at(2)
         first_since = uow.outbound.first_event_at(
-            document.id, E.RETRYABLE_FAILURE, flag="circuit_open", since=at(5)
+            document.id, E.RETRYABLE_FAILURE, flag="circuit_open", since=at(6)
         )
-        assert first_since == at(5)
-        assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE, since=at(6)) is None
+        assert first_since == at(6)
+        assert uow.outbound.first_event_at(document.id, E.RETRYABLE_FAILURE, since=at(7)) is None
         assert uow.outbound.first_event_at(document.id, E.SEND_STARTED, flag="circuit_open") is None
         assert uow.outbound.first_event_at(document.id, E.RECEIPT_RECEIVED) is None
         assert uow.outbound.first_event_at("unknown", E.RETRYABLE_FAILURE, flag="circuit_open") is None

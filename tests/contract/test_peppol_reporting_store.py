@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused
+from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused, ReportSuperseded
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.services.outbound import OutboundSubmitter
 from gateway.services.reporting import PeppolReporter, ReporterSettings, due_month
 from gateway.store import SQLDocumentStore
+from gateway.store.reporting import SQLReportingRepository
 from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORTING_PROCESS, TSR_DOCUMENT_TYPE
 from gateway.validation import ValidationEngine
 from tests.reporting_month import MONTH, SEAT, TRAFFIC
@@ -378,3 +380,113 @@ def test_the_scheduler_leaves_an_invalid_report_outside_the_sending_window(
     assert reporter(store, validation_engine, datetime(2026, 12, 16, tzinfo=UTC)).run_scheduled() == []
     with store.unit_of_work(read_only=True) as uow:
         assert uow.reporting.get_report(old.id) == old
+
+
+def failed_tsr(store: SQLDocumentStore, engine: ValidationEngine, ids: IDs) -> tuple[StoredReport, str]:
+    """The month's reports made and queued; the TSR's delivery then ended failed (its document's id)."""
+    record_traffic(store)
+    tsr = reporter(store, engine, datetime(2026, 12, 2, tzinfo=UTC), ids=ids).create(MONTH)[0]
+    failed_id = tsr.outbound_document_id or ""
+    end_delivery(store, failed_id, DeliveryEvent.PERMANENT_FAILURE)
+    return tsr, failed_id
+
+
+def test_a_report_remade_invalid_after_a_failed_delivery_is_queued_under_a_new_number_when_remade_again(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    ids = IDs()
+    tsr, failed_id = failed_tsr(store, validation_engine, ids)
+    # Remade once and found invalid (the row then links no document; the failed TSR-2026-11 stays).
+    invalid = StoredReport(
+        id=tsr.id,
+        month=MONTH,
+        kind=ReportKind.TSR,
+        xml=b"<broken/>",
+        validation_report={"valid": False, "issues": [{"rule": "SCH-TSR-20", "severity": "fatal"}]},
+        status=ReportStatus.INVALID,
+        created_at=datetime(2026, 12, 3, tzinfo=UTC),
+    )
+    with store.unit_of_work() as uow:
+        assert uow.reporting.replace_report(invalid, was=tsr)
+        uow.commit()
+    remade = reporter(store, validation_engine, datetime(2026, 12, 4, 8, tzinfo=UTC), ids=ids).remake(tsr.id)
+    assert remade.status is ReportStatus.QUEUED
+    with store.unit_of_work(read_only=True) as uow:
+        failed = uow.outbound.get(failed_id)
+        new = uow.outbound.get(remade.outbound_document_id or "")
+    assert failed is not None
+    assert failed.document_number == "TSR-2026-11"
+    assert new is not None
+    assert new.document_number == "TSR-2026-11-remade-20261204T080000Z"
+
+
+def test_a_retry_of_the_failed_document_racing_a_remake_never_leaves_both_to_send(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry asked while the remake's unit of work runs (after its check, before it rewrites the row):
+    either the retry waits and is refused as superseded, or the remake is refused - never the old document
+    retrying and a new one queued (on PostgreSQL, both read the other's row unlocked: write skew)."""
+    ids = IDs()
+    tsr, failed_id = failed_tsr(store, validation_engine, ids)
+    submitter = OutboundSubmitter(
+        store=store,
+        validation=validation_engine,
+        clock=Clock(datetime(2026, 12, 4, tzinfo=UTC)),
+        ids=ids,
+        seller_id=str(SENDER),
+    )
+    outcome: list[object] = []
+    rivals: list[threading.Thread] = []
+
+    def retry() -> None:
+        try:
+            outcome.append(submitter.request_retry(failed_id, requested_by="ops"))
+        except Exception as exc:  # the outcome is asserted below
+            outcome.append(exc)
+
+    original = SQLReportingRepository.replace_report
+
+    def racing(self: SQLReportingRepository, report: StoredReport, *, was: StoredReport) -> bool:
+        rival = threading.Thread(target=retry)
+        rivals.append(rival)
+        rival.start()
+        rival.join(timeout=1.0)  # done: it did not wait for this unit of work; else it waits for its end
+        return original(self, report, was=was)
+
+    monkeypatch.setattr(SQLReportingRepository, "replace_report", racing)
+    later = reporter(store, validation_engine, datetime(2026, 12, 4, tzinfo=UTC), ids=ids)
+    try:
+        remade: StoredReport | None = later.remake(tsr.id)
+    except ReportRemakeRefused:
+        remade = None
+    for rival in rivals:
+        rival.join(timeout=10)
+    assert len(outcome) == 1
+    retried = not isinstance(outcome[0], Exception)
+    if remade is not None:
+        assert isinstance(outcome[0], ReportSuperseded)
+    else:
+        assert retried
+    with store.unit_of_work(read_only=True) as uow:
+        failed = uow.outbound.get(failed_id)
+        current = uow.reporting.get_report(tsr.id)
+    assert failed is not None
+    assert current is not None
+    assert (failed.status is not DeliveryStatus.FAILED) == retried
+    assert (current.outbound_document_id == failed_id) == retried
+
+
+def test_replace_report_changes_nothing_when_the_row_was_remade_meanwhile(store: SQLDocumentStore) -> None:
+    """Two remakes of one report read the same row: the second finds it no longer as it read it (here both
+    remakes stay invalid, so only the time tells them apart) and changes nothing."""
+    old = stored_invalid(store, ReportKind.TSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+    first = replace(old, xml=b"<first/>", created_at=datetime(2026, 12, 3, tzinfo=UTC))
+    second = replace(old, xml=b"<second/>", created_at=datetime(2026, 12, 3, 0, 0, 1, tzinfo=UTC))
+    with store.unit_of_work() as uow:
+        assert uow.reporting.replace_report(first, was=old)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert not uow.reporting.replace_report(second, was=old)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.get_report(old.id) == first

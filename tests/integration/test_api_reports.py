@@ -42,17 +42,7 @@ def seed(docs: DocumentAPI, engine: ValidationEngine) -> list[StoredReport]:
         for t in TRAFFIC:
             uow.reporting.record(t)
         uow.commit()
-    reporter = PeppolReporter(
-        store=docs.store,
-        validator=engine,
-        clock=_Clock(),
-        ids=_IDs(),
-        settings=ReporterSettings(
-            reporter_seat=SEAT,
-            sender=ParticipantID("0242", "000001"),
-            receiver=ParticipantID("0208", "0000000097"),
-        ),
-    )
+    reporter = reporter_of(docs, engine)
     return reporter.create(MONTH)
 
 

@@ -105,6 +105,7 @@ def test_remake_remakes_an_invalid_report_and_refuses_one_stored_by_design(
     ]
     assert "kept the EUSR" in out.err
     assert "not sent by design" in out.err
+    assert "are not processed by OpenPeppol" in out.err  # remade after day 15 of November
     # Both now stored and not sent by design: nothing to remake, refused.
     assert main(["reporting", "create", "--month", "2026-10", "--remake", "--kind", "tsr"]) == 2
     refused = capsys.readouterr()
