@@ -209,6 +209,9 @@ class PeppolReporter:
                     done.append(self.remake(report.id))
                 except ReportRemakeRefused as exc:  # another process remade it meanwhile
                     log.info("%s", exc)
+                except GatewayError as exc:  # this one only: the other kind is still remade, and what was
+                    # made above is still returned; the next look tries again
+                    log.error("Peppol reporting: remaking the %s of %s: %s", report.kind.value, month, exc)
         return done
 
     def remake(self, report_id: str) -> StoredReport:
@@ -244,7 +247,7 @@ class PeppolReporter:
             ReportRemakeRefused: none of them may be remade (the message says why for each).
         """
         kept: list[tuple[ReportKind, str]] = []
-        remakable: list[str] = []
+        remakable: list[tuple[ReportKind, str]] = []
         with self._store.unit_of_work(read_only=True) as uow:
             for kind in kinds:
                 report = uow.reporting.find_report(month, kind)
@@ -253,14 +256,20 @@ class PeppolReporter:
                     continue
                 refusal = remake_refusal(report, self._delivery(uow, report))
                 if refusal is None:
-                    remakable.append(report.id)
+                    remakable.append((kind, report.id))
                 else:
                     kept.append((kind, refusal))
-        if not remakable:
+        remade: list[StoredReport] = []
+        for kind, report_id in remakable:
+            try:
+                remade.append(self.remake(report_id))
+            except ReportRemakeRefused as exc:  # another process remade it (or its delivery moved) meanwhile
+                kept.append((kind, exc.reason))
+        if not remade:
             raise ReportRemakeRefused(
                 f"no report of {month} may be remade: " + "; ".join(reason for _, reason in kept)
             )
-        return RemakeOutcome([self.remake(report_id) for report_id in remakable], kept)
+        return RemakeOutcome(remade, kept)
 
     @staticmethod
     def _delivery(

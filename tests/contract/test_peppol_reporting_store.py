@@ -5,12 +5,13 @@ exactly once, also when two workers race on PostgreSQL."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused, ReportSuperseded
+from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused, ReportSuperseded, StoreError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
@@ -18,8 +19,8 @@ from gateway.services.outbound import OutboundSubmitter
 from gateway.services.reporting import PeppolReporter, ReporterSettings, due_month
 from gateway.store import SQLDocumentStore
 from gateway.store.reporting import SQLReportingRepository
-from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORTING_PROCESS, TSR_DOCUMENT_TYPE
-from gateway.validation import ValidationEngine
+from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, REPORT_RULE_SETS, REPORTING_PROCESS, TSR_DOCUMENT_TYPE
+from gateway.validation import ValidationEngine, ValidationReport
 from tests.reporting_month import MONTH, SEAT, TRAFFIC
 
 RECEIVER = ParticipantID("0208", "0000000097")
@@ -490,3 +491,64 @@ def test_replace_report_changes_nothing_when_the_row_was_remade_meanwhile(store:
         uow.commit()
     with store.unit_of_work(read_only=True) as uow:
         assert uow.reporting.get_report(old.id) == first
+
+
+class ValidatorWith:
+    """The engine, with ``before`` run when a report of ``kind`` is validated (in a remake: after its row was
+    read, before it is written)."""
+
+    def __init__(self, engine: ValidationEngine, kind: ReportKind, before: Callable[[], None]) -> None:
+        self._engine = engine
+        self._rule_set = REPORT_RULE_SETS[kind]
+        self._before = before
+
+    def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+        if rule_set == self._rule_set:
+            self._before()
+        return self._engine.validate(xml, rule_set=rule_set)
+
+
+def with_validator(store: SQLDocumentStore, validator: ValidatorWith, at: datetime) -> PeppolReporter:
+    return PeppolReporter(
+        store=store,
+        validator=validator,
+        clock=Clock(at),
+        ids=IDs(),
+        settings=ReporterSettings(reporter_seat=SEAT, sender=SENDER, receiver=RECEIVER, send=True),
+    )
+
+
+def test_the_scheduler_still_remakes_one_kind_when_the_other_fails(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    stored_invalid(store, ReportKind.TSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+    eusr = stored_invalid(store, ReportKind.EUSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+
+    def store_down() -> None:
+        raise StoreError("database unavailable")
+
+    validator = ValidatorWith(validation_engine, ReportKind.TSR, store_down)
+    remade = with_validator(store, validator, datetime(2026, 12, 3, tzinfo=UTC)).run_scheduled()
+    assert [(r.id, r.status) for r in remade] == [(eusr.id, ReportStatus.QUEUED)]
+
+
+def test_remake_month_remakes_the_other_kind_when_one_is_remade_meanwhile(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    record_traffic(store)
+    tsr = stored_invalid(store, ReportKind.TSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+    eusr = stored_invalid(store, ReportKind.EUSR, at=datetime(2026, 12, 2, tzinfo=UTC))
+
+    def another_process_remakes_the_tsr() -> None:
+        with store.unit_of_work() as uow:
+            assert uow.reporting.replace_report(
+                replace(tsr, created_at=datetime(2026, 12, 3, 1, tzinfo=UTC)), was=tsr
+            )
+            uow.commit()
+
+    validator = ValidatorWith(validation_engine, ReportKind.TSR, another_process_remakes_the_tsr)
+    outcome = with_validator(store, validator, datetime(2026, 12, 3, 2, tzinfo=UTC)).remake_month(MONTH)
+    assert [(r.id, r.status) for r in outcome.remade] == [(eusr.id, ReportStatus.QUEUED)]
+    assert [kind for kind, _ in outcome.kept] == [ReportKind.TSR]
+    assert "remade by another process meanwhile" in outcome.kept[0][1]
