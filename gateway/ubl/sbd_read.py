@@ -8,9 +8,10 @@ which it applies while it parses but only logs when there is no tree, included) 
 find the document too deep. The SBD root declares nothing but the SBDH default namespace, so the business
 document parsed alone resolves its prefixes as it does inside the SBD. Bytes its declared encoding
 (US-ASCII) forbids are a doubt too. Any doubt, any other layout and any refusal go to
-``sbd_stream.stream_sbd``, which gives the tree parse's answer with a pull parser whose tree is pruned as it
-reads (bounded memory), and what it doubts (a syntax error, a DTD, anything libxml2 logs) to ``parse_sbd``,
-which parses the whole SBD as a tree, so a refusal is worded as it always was.
+``sbd_stream.stream_sbd``, which gives the tree parse's answer, refusals worded alike, with a pull parser
+whose tree is pruned as it reads (memory: a small multiple of the SBD's bytes, not ten times them), and
+the little it leaves (an error before the root element, an empty SBD) to ``parse_sbd``, which parses the
+whole SBD as a tree.
 """
 
 from __future__ import annotations

@@ -14,9 +14,13 @@ tree. libxml2 serialises each node on its own terms (its start tag, its text's e
 joined are ``tostring``'s bytes; only the business document's root gets its ancestors' namespace
 declarations, and its start tag is written once, before the first marker.
 
-Anything this read does not answer as the tree would - a syntax error, a DTD, anything libxml2 logs -
-returns None, and the caller leaves it to ``parse_sbd``, which words the
-refusal as it always has.
+A refusal is the tree's too, in its words. The pull parser (a tree-building parse: the XML namespace rules
+and the tree's depth limit apply) finds it; lxml words a push parser's errors otherwise, so the message is
+that of a parse of the whole SBD without a tree (:func:`gateway.xmlcore.stream.tree_refusal`; the depth
+limit's own message is the tree's already). A DTD is refused once the SBD is read through, as
+``parse_xml`` refuses it after its parse. Left to ``parse_sbd`` (None): an error before the root element
+(the tree stops there too, having built nothing; an internal DTD subset may be worded by what the tree
+loads), anything libxml2 logs of an SBD it accepts, an empty SBD or one above ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from typing import Any, Final
 
 from lxml import etree
 
-from gateway.errors import MappingError
+from gateway.errors import MappingError, XMLInputError
 from gateway.ubl.sbdh import _S, SBDH_NS, SBDHData, _business_span, _read_header
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options
+from gateway.xmlcore.stream import tree_refusal
 
 #: Bytes fed to the pull parser at a time; the tree is pruned after each feed.
 CHUNK: Final = 64 * 1024
@@ -41,6 +46,15 @@ _SHAPE = "SBD must hold the header and exactly one business document"
 
 class _Doubt(Exception):
     """Leave the SBD to the tree parse."""
+
+
+class _Refused(Exception):
+    """The pull parser refused the SBD (``error``), before its root element's start tag or after it."""
+
+    def __init__(self, error: etree.XMLSyntaxError, *, in_prolog: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.in_prolog = in_prolog
 
 
 @dataclasses.dataclass(slots=True)
@@ -98,13 +112,25 @@ def stream_sbd(data: bytes, *, max_bytes: int) -> SBDHData | None:
     Raises:
         MappingError: an SBDH rule of the Peppol envelope spec is violated (as ``parse_sbd`` words it).
     """
-    if len(data) > max_bytes:
-        return None  # parse_sbd's refusal
+    if len(data) > max_bytes or not data or data.isspace():
+        return None  # parse_sbd's refusals
     try:
         return _stream(data, max_bytes)
-    except MappingError:  # a ValueError too
+    except (MappingError, XMLInputError):  # ValueErrors too
         raise
-    except (_Doubt, etree.XMLSyntaxError, ValueError):  # ValueError: a name with an undeclared prefix
+    except _Refused as refused:
+        if refused.in_prolog:
+            # Before the root (a DTD's internal subset, which the tree may word by what it loads): the
+            # tree stops there too, having built nothing.
+            return None
+        if "Excessive depth" in str(refused.error):
+            message: str | None = str(refused.error)  # the tree's limit, which this parser has too
+        else:  # lxml's wording differs for a push parser: the tree's is that of a parse without a tree
+            message = tree_refusal(data, max_bytes=max_bytes)
+        if message is None:  # pragma: no cover - the pull parser refused what a tree-less parse does not log
+            return None
+        raise XMLInputError(f"SBD is not well-formed XML: {message}") from refused.error
+    except (_Doubt, ValueError):  # ValueError: a name with an undeclared prefix
         return None
 
 
@@ -122,45 +148,55 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
     children = 0
     fed = 0  # bytes fed since the last pruning
     depth = 0
-    for offset in range(0, len(view), CHUNK):
-        parser.feed(bytes(view[offset : offset + CHUNK]))
-        fed += CHUNK
-        for event, node in parser.read_events():
-            element: etree._Element = node  # type: ignore[assignment]  # start/end events carry elements
-            if event == "end":
-                depth -= 1
-                if opened and opened[-1] is element:
-                    opened.pop()
-                continue
-            depth += 1
-            if depth == 1:
-                root = element
-                docinfo: Any = element.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
-                if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-                    raise _Doubt  # parse_xml's refusal, unless the SBD is not well-formed further on
-                if element.tag != _SBD:
-                    refusal = "payload is not a StandardBusinessDocument"
-            elif depth > 2:
-                if opened:  # below a child of the root other than the header
-                    opened.append(element)
-            else:
-                children += 1
-                if children == 1 and element.tag == _HEADER:
-                    header = element  # kept whole (``_read_header`` reads it), complete at its end
+    dtd = unnamed = False
+    try:
+        for offset in range(0, len(view), CHUNK):
+            parser.feed(bytes(view[offset : offset + CHUNK]))
+            fed += CHUNK
+            for event, node in parser.read_events():
+                element: etree._Element = node  # type: ignore[assignment]  # start/end events carry elements
+                if event == "end":
+                    depth -= 1
+                    if opened and opened[-1] is element:
+                        opened.pop()
                     continue
-                if children == 1 or children > 2:
-                    refusal = refusal or _SHAPE
-                opened.append(element)
-                if children == 2 and refusal is None:
-                    assert root is not None  # a child's start comes after the root's
-                    writer = _Writer(element, write=_slice_of(data, root, element) is None)
-        # Each pruning walks the open elements and writes their start tags again: it waits for as many
-        # bytes as that costs, so a deep document or a long start tag costs its size, not its square.
-        if root is not None and fed >= max(CHUNK, 8 * len(opened), writer.overhead if writer else 0):
-            _prune(root, header, writer, opened)
-            fed = 0
-    parser.close()
-    if parser.error_log:
+                depth += 1
+                if depth == 1:
+                    root = element
+                    docinfo: Any = element.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
+                    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+                        dtd = True  # refused once read through
+                    if element.tag != _SBD:
+                        refusal = "payload is not a StandardBusinessDocument"
+                elif depth > 2:
+                    if opened:  # below a child of the root other than the header
+                        opened.append(element)
+                else:
+                    children += 1
+                    if children == 1 and element.tag == _HEADER:
+                        header = element  # kept whole (``_read_header`` reads it), complete at its end
+                        continue
+                    if children == 1 or children > 2:
+                        refusal = refusal or _SHAPE
+                    opened.append(element)
+                    if children == 2 and refusal is None and not dtd:
+                        assert root is not None  # a child's start comes after the root's
+                        try:
+                            writer = _Writer(element, write=_slice_of(data, root, element) is None)
+                        except ValueError:  # an undeclared prefix: a namespace error the parser raises
+                            unnamed = True
+            # Each pruning walks the open elements and writes their start tags again: it waits for as many
+            # bytes as that costs, so a deep document or a long start tag costs its size, not its square.
+            if root is not None and fed >= max(CHUNK, 8 * len(opened), writer.overhead if writer else 0):
+                _prune(root, header, writer, opened)
+                fed = 0
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        started = root is not None or any(True for _ in parser.read_events())  # events before the error
+        raise _Refused(exc, in_prolog=not started) from exc
+    if dtd:
+        raise XMLInputError("SBD carries a DTD, which is not allowed")
+    if parser.error_log or unnamed:
         raise _Doubt  # a warning the tree would pass, or an error: let the tree judge
     if root is None:
         raise _Doubt
