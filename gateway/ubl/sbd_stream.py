@@ -110,6 +110,7 @@ def stream_sbd(data: bytes, *, max_bytes: int) -> SBDHData | None:
     SBD to it (see the module).
 
     Raises:
+        XMLInputError: not well-formed, a DTD (as ``parse_sbd`` words it).
         MappingError: an SBDH rule of the Peppol envelope spec is violated (as ``parse_sbd`` words it).
     """
     if len(data) > max_bytes or not data or data.isspace():
