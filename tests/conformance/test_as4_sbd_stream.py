@@ -3,8 +3,9 @@ business document's bytes of the tree parse ``parse_sbd`` (the reference), byte 
 holds a few chunks of the SBD rather than all of it.
 
 ``stream_sbd`` may leave an SBD to the tree (None); whatever it answers must be the tree's answer, a
-refusal's wording included. The non-plain layouts and the large refusals below must be answered by it. Each case is read with the chunk size of the service and
-with chunks of a few bytes, so the pruning runs at every place a chunk can end.
+refusal's wording included. The non-plain layouts and the large refusals below must be answered by it.
+Each case is read with the chunk size of the service and with chunks of a few bytes, so the pruning runs
+at every place a chunk can end.
 """
 
 from __future__ import annotations
