@@ -34,7 +34,7 @@ from lxml import etree
 from gateway.errors import MappingError, XMLInputError
 from gateway.ubl.sbdh import _S, SBDH_NS, SBDHData, _business_span, _read_header
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options
-from gateway.xmlcore.stream import tree_refusal
+from gateway.xmlcore.stream import first_error, logged_refusal, tree_refusal
 
 #: Bytes fed to the pull parser at a time; the tree is pruned after each feed.
 CHUNK: Final = 64 * 1024
@@ -49,11 +49,11 @@ class _Doubt(Exception):
 
 
 class _Refused(Exception):
-    """The pull parser refused the SBD (``error``), before its root element's start tag or after it."""
+    """The pull parser refused the SBD (its words), before its root element's start tag or after it."""
 
-    def __init__(self, error: etree.XMLSyntaxError, *, in_prolog: bool) -> None:
-        super().__init__(str(error))
-        self.error = error
+    def __init__(self, message: str, *, in_prolog: bool) -> None:
+        super().__init__(message)
+        self.message = message
         self.in_prolog = in_prolog
 
 
@@ -88,7 +88,7 @@ class _Writer:
             if keep is None:
                 del element[:]
             else:
-                if element[-1] is not keep:  # pragma: no cover - the open child is the last one
+                if not len(element) or element[-1] is not keep:  # pragma: no cover - checked by _prune
                     raise _Doubt
                 del element[:-1]
             element.text = None
@@ -124,13 +124,13 @@ def stream_sbd(data: bytes, *, max_bytes: int) -> SBDHData | None:
             # Before the root (a DTD's internal subset, which the tree may word by what it loads): the
             # tree stops there too, having built nothing.
             return None
-        if "Excessive depth" in str(refused.error):
-            message: str | None = str(refused.error)  # the tree's limit, which this parser has too
+        if "Excessive depth" in refused.message:
+            message: str | None = refused.message  # the tree's limit, which this parser has too
         else:  # lxml's wording differs for a push parser: the tree's is that of a parse without a tree
             message = tree_refusal(data, max_bytes=max_bytes)
         if message is None:  # pragma: no cover - the pull parser refused what a tree-less parse does not log
             return None
-        raise XMLInputError(f"SBD is not well-formed XML: {message}") from refused.error
+        raise XMLInputError(f"SBD is not well-formed XML: {message}") from refused
     except (_Doubt, ValueError):  # ValueError: a name with an undeclared prefix
         return None
 
@@ -154,6 +154,10 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
         for offset in range(0, len(view), CHUNK):
             parser.feed(bytes(view[offset : offset + CHUNK]))
             fed += CHUNK
+            if parser.error_log and (error := first_error(parser.error_log)) is not None:
+                # Refused: the parser goes on without a tree of what follows (elements without a parent),
+                # so nothing it reports from here on is read.
+                raise _Refused(logged_refusal(error), in_prolog=not _started(parser, root))
             for event, node in parser.read_events():
                 element: etree._Element = node  # type: ignore[assignment]  # start/end events carry elements
                 if event == "end":
@@ -193,12 +197,13 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
                 fed = 0
         parser.close()
     except etree.XMLSyntaxError as exc:
-        started = root is not None or any(True for _ in parser.read_events())  # events before the error
-        raise _Refused(exc, in_prolog=not started) from exc
+        raise _Refused(str(exc), in_prolog=not _started(parser, root)) from exc
+    if (error := first_error(parser.error_log)) is not None:
+        raise _Refused(logged_refusal(error), in_prolog=False)
     if dtd:
         raise XMLInputError("SBD carries a DTD, which is not allowed")
-    if parser.error_log or unnamed:
-        raise _Doubt  # a warning the tree would pass, or an error: let the tree judge
+    if unnamed:  # pragma: no cover - a namespace error, refused above
+        raise _Doubt
     if root is None:
         raise _Doubt
     if refusal is not None:
@@ -209,6 +214,11 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
     sliced = _slice_of(data, root, writer.payload)
     business = bytes(sliced) if sliced is not None else writer.finish()
     return dataclasses.replace(result, business_document=business)
+
+
+def _started(parser: etree.XMLPullParser, root: etree._Element | None) -> bool:
+    """Whether the parse reached the root element (its start event read, or waiting to be)."""
+    return root is not None or any(event == "start" for event, _ in parser.read_events())
 
 
 def _slice_of(data: bytes, root: etree._Element, payload: etree._Element) -> memoryview | None:
@@ -227,6 +237,13 @@ def _prune(
 ) -> None:
     """Drop what is read and no longer needed: the root's other children (comments, PIs, elements that
     ended), and the open child's finished parts (written out first if it is the business document)."""
+    parent = root
+    for element in opened:
+        if element.getparent() is not parent:
+            # After some errors libxml2 goes on without a tree (elements without a parent), and lxml raises
+            # later: the SBD is refused, worded by a parse without a tree.
+            raise _Refused("", in_prolog=False)
+        parent = element
     kept = (header, writer.payload if writer is not None else None, opened[0] if opened else None)
     # Not the root's last child: libxml2 may still be adding to the text after it (it appends to the
     # parent's last text node by a length it keeps, so that node must stay where it is).

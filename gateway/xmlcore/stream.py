@@ -155,15 +155,23 @@ def tree_refusal(data: bytes, *, max_bytes: int) -> str | None:
         etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         return str(exc)
-    first = next((e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR), None)
-    if first is None:
-        return None
-    message = first.message
-    if first.line > 0:
+    first = first_error(parser.error_log)
+    return logged_refusal(first) if first is not None else None
+
+
+def first_error(log: etree._ListErrorLog) -> etree._LogEntry | None:
+    """The first error (not a warning) in a parser's log: the one lxml words a refusal by."""
+    return next((entry for entry in log if entry.level >= etree.ErrorLevels.ERROR), None)
+
+
+def logged_refusal(entry: etree._LogEntry) -> str:
+    """The text of the ``XMLSyntaxError`` lxml raises for a parse whose first error is ``entry``."""
+    message = entry.message
+    if entry.line > 0:
         message += (
-            f", line {first.line}, column {first.column}" if first.column > 0 else f", line {first.line}"
+            f", line {entry.line}, column {entry.column}" if entry.column > 0 else f", line {entry.line}"
         )
-    return str(etree.XMLSyntaxError(message, first.type, first.line, first.column, first.filename))  # type: ignore[call-arg]
+    return str(etree.XMLSyntaxError(message, entry.type, entry.line, entry.column, entry.filename))  # type: ignore[call-arg]
 
 
 def root_name(data: bytes, *, what: str) -> etree.QName:
