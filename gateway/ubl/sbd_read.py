@@ -7,8 +7,11 @@ parse that builds no tree (``check_element``), refused if libxml2 logs anything 
 which it applies while it parses but only logs when there is no tree, included) or if the SBD's tree would
 find the document too deep. The SBD root declares nothing but the SBDH default namespace, so the business
 document parsed alone resolves its prefixes as it does inside the SBD. Bytes its declared encoding
-(US-ASCII) forbids are a doubt too. Any doubt, any other layout and any refusal go to ``parse_sbd``, which
-parses the whole SBD as a tree, so a refusal is worded as it always was.
+(US-ASCII) forbids are a doubt too. Any doubt, any other layout and any refusal go to
+``sbd_stream.stream_sbd``, which gives the tree parse's answer, refusals worded alike, with a pull parser
+whose tree is pruned as it reads (memory: a small multiple of the SBD's bytes, not ten times them), and
+the little it leaves (an error before the root element, an empty SBD) to ``parse_sbd``, which parses the
+whole SBD as a tree.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 from lxml import etree
 
 from gateway.errors import MappingError, XMLInputError
+from gateway.ubl.sbd_stream import stream_sbd
 from gateway.ubl.sbdh import (
     _HEADER_END,
     _S,
@@ -49,6 +53,8 @@ def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
         business = _plain_business_document(data, max_bytes)
     except (XMLInputError, MappingError):
         business = None  # refused: the tree parse below words the refusal as it always has
+    if business is None:
+        business = stream_sbd(data, max_bytes=max_bytes)  # bounded memory, outside the plain layout
     if business is None:
         return parse_sbd(data, max_bytes=max_bytes)
     return business

@@ -19,19 +19,25 @@ DEFAULT_MAX_XML_BYTES: Final = 50 * 1024 * 1024
 HUGE_TREE_ABOVE_BYTES: Final = 10_000_000
 
 
+def parser_options(*, huge_tree: bool) -> dict[str, bool]:
+    """The hardened parser's settings (no DTD, no entities, no network; comments, PIs and whitespace kept),
+    for a parser of another kind (a pull parser) that must judge a document as :func:`parse_xml` does."""
+    return {
+        "resolve_entities": False,
+        "no_network": True,
+        "load_dtd": False,
+        "dtd_validation": False,
+        "huge_tree": huge_tree,
+        "remove_blank_text": False,
+        "remove_comments": False,
+        "remove_pis": False,
+        "collect_ids": False,
+    }
+
+
 def _new_parser(*, huge_tree: bool) -> etree.XMLParser:
     # A new parser per call: lxml parsers are not thread-safe, and the service parses from threads.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=huge_tree,
-        remove_blank_text=False,
-        remove_comments=False,
-        remove_pis=False,
-        collect_ids=False,
-    )
+    return etree.XMLParser(**parser_options(huge_tree=huge_tree))  # type: ignore[arg-type]
 
 
 def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str = "XML") -> etree._Element:

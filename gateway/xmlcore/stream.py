@@ -18,7 +18,7 @@ from typing import Final
 from lxml import etree
 
 from gateway.errors import XMLInputError
-from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options
 
 #: Bytes fed to the pull parser at a time while looking for the root element.
 _HEAD_CHUNK: Final = 16 * 1024
@@ -138,6 +138,40 @@ def check_element(data: bytes, *, depth: int, max_bytes: int, what: str) -> None
     if logged := parser.error_log:
         first = logged[0]
         raise XMLInputError(f"{what} is refused by the XML rules: {first.level_name} {first.message}")
+
+
+def tree_refusal(data: bytes, *, max_bytes: int) -> str | None:
+    """The message :func:`gateway.xmlcore.parse_xml`'s tree parse refuses ``data`` with (the text of its
+    ``XMLSyntaxError``), found by a parse that builds no tree, for a document a parse that builds one (a
+    pull parser of the same settings) refused below the tree's depth limit: lxml words a refusal by the
+    first error libxml2 logs, fatal or not (a namespace error), and a parse without a tree logs the same
+    errors, except the tree's depth limit. None if it logs no error.
+    """
+    parser = etree.XMLParser(
+        target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
+        **parser_options(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES),  # type: ignore[arg-type]
+    )
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        return str(exc)
+    first = first_error(parser.error_log)
+    return logged_refusal(first) if first is not None else None
+
+
+def first_error(log: etree._ListErrorLog) -> etree._LogEntry | None:
+    """The first error (not a warning) in a parser's log: the one lxml words a refusal by."""
+    return next((entry for entry in log if entry.level >= etree.ErrorLevels.ERROR), None)
+
+
+def logged_refusal(entry: etree._LogEntry) -> str:
+    """The text of the ``XMLSyntaxError`` lxml raises for a parse whose first error is ``entry``."""
+    message = entry.message
+    if entry.line > 0:
+        message += (
+            f", line {entry.line}, column {entry.column}" if entry.column > 0 else f", line {entry.line}"
+        )
+    return str(etree.XMLSyntaxError(message, entry.type, entry.line, entry.column, entry.filename))  # type: ignore[call-arg]
 
 
 def root_name(data: bytes, *, what: str) -> etree.QName:
