@@ -204,9 +204,15 @@ def seller_identity_problems(prepared: PreparedDocument, seller: ParticipantID) 
     )
 
 
+#: Longest identifier quoted whole in a problem (a posted one can be as long as the document).
+_QUOTED_MAX: Final = 64
+
+
 def _identity_problem(stated: SellerIdentifier, ours: str) -> str:
     registration = stated.term in ("BT-29", "BT-30")
     written = _address(stated.scheme, stated.value) if registration else stated.value
+    if len(written) > _QUOTED_MAX:
+        written = f"{written[:_QUOTED_MAX]}... ({len(written)} characters)"
     cooperative = f"{_NUMBER_SCHEME}:{ours}" if registration else f"BE{ours}"
     return (
         f"{stated.field}: {stated.term} {_SELLER_TERMS[stated.term]} {written} is not the cooperative's "

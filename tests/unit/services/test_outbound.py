@@ -284,6 +284,14 @@ def test_ubl_seller_ids_of_the_cooperative_or_not_belgian_are_no_problem(identif
     assert seller_identity_problems(prepared, COOPERATIVE) == ()
 
 
+def test_a_long_seller_id_is_quoted_shortened_in_its_problem() -> None:
+    vat = "BE" + "\uff10" * 100_000
+    prepared = prepare_ubl_document(ubl(seller=OUR_PARTY.format(_tax(vat))), max_bytes=1_000_000)
+    [problem] = seller_identity_problems(prepared, COOPERATIVE)
+    assert f"BT-31 seller VAT identifier {vat[:64]}... (100002 characters) is not" in problem
+    assert len(problem) < 400
+
+
 def test_seller_ids_are_not_checked_for_a_seller_without_belgian_enterprise_number() -> None:
     prepared = prepare_ubl_document(
         ubl(seller=OUR_PARTY.format(_tax("BE0450123451") + _legal("0450123451"))), max_bytes=10_000
