@@ -33,7 +33,7 @@ from gateway.model.message import (
     TimelineEvent,
 )
 from gateway.services.email_only import waive_email_address_rule
-from gateway.services.outbound_input import PreparedDocument, seller_problem
+from gateway.services.outbound_input import PreparedDocument, seller_identity_problems, seller_problem
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
 from gateway.services.webhooks import status_change_webhook
 from gateway.xmlcore.held import HeldDocument
@@ -158,8 +158,9 @@ class OutboundSubmitter:
         seller_id: the seller reference of the (seller, number) natural key. The cooperative is one legal
             entity with one numbering: its configured participant id is the key for every document, so
             ``0208:`` and ``9925:`` spellings of the same seller can never send one number twice. It is also
-            the only seller documents are sent for: a BT-34 naming another enterprise is refused
-            (``_in_our_name``), and a document without one is sent under this id.
+            the only seller documents are sent for: a BT-34 naming another enterprise is refused, and so
+            is a BT-29 to BT-32 naming another Belgian enterprise (``_in_our_name``); a document without
+            BT-34 is sent under this id.
         webhook_url: where status changes are announced; each change this module makes queues one webhook
             in the outbox within the unit of work of the change. None: no webhooks.
     """
@@ -193,7 +194,8 @@ class OutboundSubmitter:
             IdempotencyConflict: the key was used for a request with another fingerprint.
             DocumentNumberConflict: the number is stored with different content.
             InvalidDocumentData: the document is valid but cannot be sent (no usable BT-49, no BT-1, a
-                BT-34 that is not the configured seller: ``seller_problem``).
+                BT-34 that is not the configured seller, a seller id of another Belgian enterprise:
+                ``seller_problem``, ``seller_identity_problems``).
             XMLInputError, MappingError, InvalidDocumentData: from ``prepare``.
             StoreError: the database failed.
         """
@@ -234,9 +236,13 @@ class OutboundSubmitter:
 
     def _in_our_name(self, prepared: PreparedDocument) -> PreparedDocument:
         """``prepared`` with a problem added when its BT-34 names another enterprise than ``seller_id``:
-        the access point would send it in that enterprise's name (``seller_problem``)."""
-        problem = seller_problem(prepared, ParticipantID.parse(self.seller_id))
-        return prepared if problem is None else replace(prepared, problems=(problem, *prepared.problems))
+        the access point would send it in that enterprise's name (``seller_problem``), and one for each of
+        its other seller ids (BT-29 to BT-32) that names another Belgian enterprise: the document would
+        still state that enterprise as the seller (``seller_identity_problems``)."""
+        seller = ParticipantID.parse(self.seller_id)
+        problem = seller_problem(prepared, seller)
+        found = ((problem,) if problem is not None else ()) + seller_identity_problems(prepared, seller)
+        return replace(prepared, problems=(*found, *prepared.problems)) if found else prepared
 
     def _validate(self, prepared: PreparedDocument, rule_set: str | None) -> ValidationReport:
         """Validate; a buyer e-mailed outside Peppol has its BT-49 code-list finding waived (email_only)."""

@@ -1,27 +1,49 @@
 """Turn a posted document (the JSON model or ready UBL) into the UBL to send and the facts the store keys
 it by: document number, receiver (BT-49), sender (BT-34), Peppol document type. JSON documents go
 through the one conversion path, ``gateway.services.conversion.convert_to_ubl``. ``seller_problem`` says
-whether a document's BT-34 names the cooperative, in whose name alone the gateway sends."""
+whether a document's BT-34 names the cooperative, in whose name alone the gateway sends;
+``seller_identity_problems`` whether its other seller ids (BT-29 to BT-32) name another Belgian enterprise."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
 from lxml import etree
 
 from gateway.errors import InvalidIdentifier, MappingError, XMLInputError
-from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, CreditNote, Invoice
+from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, CreditNote, Invoice, Party
 from gateway.model.identifiers import EMAIL_SCHEME, DocumentTypeID, EmailReceiver, ParticipantID, Receiver
 from gateway.model.message import DocumentKind
 from gateway.model.report import country_code
 from gateway.services.conversion import convert_to_ubl
 from gateway.services.reporting_records import buyer_country_in
+from gateway.ubl.codes import VAT_SCHEME
 from gateway.xmlcore import NS, may_embed_binary, parse_xml, root_skeleton, string_value
 from gateway.xmlcore.held import HeldDocument
 
 MAX_DOCUMENT_NUMBER_LENGTH: Final = 200
 """Longest document number (BT-1) the store keeps; longer ones are refused, never truncated."""
+
+
+@dataclass(frozen=True, slots=True)
+class SellerIdentifier:
+    """An identifier the document states for its seller besides BT-34 (``seller_identity_problems``).
+
+    Attributes:
+        term: ``BT-29`` (seller identifier), ``BT-30`` (legal registration), ``BT-31`` (VAT identifier) or
+            ``BT-32`` (tax registration).
+        field: where the document gives it (a JSON field or a UBL path), for the problem's text.
+        value: as written.
+        scheme: its schemeID (BT-29, BT-30; None when absent), or its tax scheme (BT-31 ``VAT``, BT-32).
+    """
+
+    term: str
+    field: str
+    value: str
+    scheme: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +63,8 @@ class PreparedDocument:
         seller_address: BT-34 as the document writes it (``scheme:value``), None when absent; a BT-34 that
             is present but names another enterprise than the cooperative, or no participant at all, makes
             the document unsendable (``seller_problem``, checked by the submitter).
+        seller_ids: the seller's identifiers besides BT-34 (BT-29 to BT-32); one naming another Belgian
+            enterprise than the cooperative makes the document unsendable (``seller_identity_problems``).
         problems: why the document cannot be sent even if valid (missing BT-1 or BT-49, ...).
         buyer_country: BT-55 (``ZZ``: none), stored with the document for the reporting record of its
             delivery, so that the worker does not parse the document for it.
@@ -53,6 +77,7 @@ class PreparedDocument:
     receiver: Receiver | None
     sender: ParticipantID | None = None
     seller_address: str | None = None
+    seller_ids: tuple[SellerIdentifier, ...] = ()
     problems: tuple[str, ...] = ()
     buyer_country: str | None = None
 
@@ -100,6 +125,101 @@ def seller_problem(prepared: PreparedDocument, seller: ParticipantID) -> str | N
     )
 
 
+_ENTERPRISE_NUMBER = re.compile(r"[01][0-9]{9}")  # KBO/BCE enterprise numbers start with 0 or 1
+_ESTABLISHMENT_NUMBER = re.compile(r"[2-8][0-9]{9}")  # KBO/BCE establishment unit numbers
+_LEGACY_NUMBER = re.compile(r"[0-9]{9}")  # an enterprise number before its leading 0 was added
+_NUMBER_SCHEME: Final = "0208"
+_SELLER_TERMS: Final = {
+    "BT-29": "seller identifier",
+    "BT-30": "seller legal registration identifier",
+    "BT-31": "seller VAT identifier",
+    "BT-32": "seller tax registration identifier",
+}
+
+
+def _enterprise_number_of(seller: ParticipantID) -> str | None:
+    """The Belgian enterprise number ``seller`` names (``0208`` or its ``9925`` VAT form), or None."""
+    icd, _, number = seller.enterprise_key.partition(":")
+    return number if icd == _NUMBER_SCHEME and _ENTERPRISE_NUMBER.fullmatch(number) else None
+
+
+def _compact(text: str) -> str:
+    """``text`` as the number it spells: compatibility forms folded (full-width letters and digits), every
+    decimal digit as its ASCII digit, blanks, dots, hyphens and invisible format characters (zero-width
+    spaces) dropped, upper case."""
+    kept = []
+    for char in unicodedata.normalize("NFKC", text):
+        if char.isspace() or char in ".-" or unicodedata.category(char) == "Cf":
+            continue
+        digit = unicodedata.decimal(char, None)
+        kept.append(str(digit) if digit is not None else char.upper())
+    return "".join(kept)
+
+
+def _belgian_number(compact: str) -> str:
+    """A compacted number without its ``BE`` prefix, a 9-digit legacy number with its leading 0."""
+    number = compact.removeprefix("BE")
+    return "0" + number if _LEGACY_NUMBER.fullmatch(number) else number
+
+
+def _names_another_enterprise(stated: SellerIdentifier, ours: str) -> bool:
+    if stated.term in ("BT-29", "BT-30"):
+        if (stated.scheme or "").strip() != _NUMBER_SCHEME:
+            return False
+        number = _belgian_number(_compact(stated.value))
+        return number != ours and not _ESTABLISHMENT_NUMBER.fullmatch(number)
+    compact = _compact(stated.value)
+    return compact.startswith("BE") and _belgian_number(compact) != ours
+
+
+def seller_identity_problems(prepared: PreparedDocument, seller: ParticipantID) -> tuple[str, ...]:
+    """Why ``prepared`` may not be sent in the cooperative's name although its BT-34 is the cooperative's
+    (``seller_problem``): another identifier of its seller names another Belgian enterprise, so the
+    document would still state that enterprise as the legal entity that sells (its VAT number BT-31 is
+    what the buyer deducts VAT under) while our access point sends it.
+
+    The cooperative is one legal entity with one enterprise number, which its participant id gives
+    (``0208:<number>``, or the ``9925:BE<number>`` VAT form); a seller id of another scheme gives none, and
+    nothing is checked then. Checked are the identifiers that say they are Belgian enterprise numbers:
+
+    - BT-29 and BT-30 under scheme ``0208`` (blanks around the schemeID ignored: PEPPOL-COMMON-R043 reads
+      ``0208`` exactly, so ``"0208 "`` escapes it). Their number must be the cooperative's, or a KBO
+      establishment unit number (first digit 2 to 8: a production unit's, not another enterprise).
+    - BT-31 and BT-32 (any tax scheme) starting with ``BE``: a Belgian VAT or tax number is ``BE`` and the
+      enterprise number, so it must be the cooperative's.
+
+    Numbers compare after ``_compact``: blanks, dots and hyphens are spelling (``BE 0739.484.052``), and a
+    9-digit legacy number gains its leading 0; look-alike spellings (full-width digits, a zero-width
+    space) are read as the number a reader sees, so they cannot show another enterprise's number while
+    escaping the comparison. Left alone: BT-30 without scheme or under another one (the BIS examples'
+    ``GB983294``), and foreign VAT numbers (``NL...B01``: a Belgian enterprise may be registered abroad).
+    """
+    ours = _enterprise_number_of(seller)
+    if ours is None:
+        return ()
+    return tuple(
+        _identity_problem(stated, ours)
+        for stated in prepared.seller_ids
+        if _names_another_enterprise(stated, ours)
+    )
+
+
+#: Longest identifier quoted whole in a problem (a posted one can be as long as the document).
+_QUOTED_MAX: Final = 64
+
+
+def _identity_problem(stated: SellerIdentifier, ours: str) -> str:
+    registration = stated.term in ("BT-29", "BT-30")
+    written = _address(stated.scheme, stated.value) if registration else stated.value
+    if len(written) > _QUOTED_MAX:
+        written = f"{written[:_QUOTED_MAX]}... ({len(written)} characters)"
+    cooperative = f"{_NUMBER_SCHEME}:{ours}" if registration else f"BE{ours}"
+    return (
+        f"{stated.field}: {stated.term} {_SELLER_TERMS[stated.term]} {written} is not the cooperative's "
+        f"({cooperative}); the seller must be the cooperative (documents are sent in its name only)"
+    )
+
+
 def _receiver(scheme: str | None, value: str | None) -> tuple[Receiver | None, str | None]:
     if scheme == EMAIL_SCHEME and value:
         try:
@@ -115,6 +235,24 @@ def _number_problems(number: str | None) -> tuple[str, ...]:
     if len(number) > MAX_DOCUMENT_NUMBER_LENGTH:
         return (f"BT-1 document number is longer than {MAX_DOCUMENT_NUMBER_LENGTH} characters",)
     return ()
+
+
+def _json_seller_ids(seller: Party) -> tuple[SellerIdentifier, ...]:
+    """The seller's BT-29 to BT-32 as the JSON gives them (``enterprise_number`` fills BT-30, ``vat_number``
+    is BT-31)."""
+    found = [
+        SellerIdentifier("BT-29", f"seller.identifiers[{i}]", ident.value, ident.scheme)
+        for i, ident in enumerate(seller.identifiers)
+    ]
+    legal = seller.legal_registration_id
+    if legal is not None:
+        found.append(SellerIdentifier("BT-30", "seller.legal_registration_id", legal.value, legal.scheme))
+    if seller.vat_identifier is not None:
+        found.append(SellerIdentifier("BT-31", "seller.vat_identifier", seller.vat_identifier, VAT_SCHEME))
+    tax = seller.tax_registration
+    if tax is not None:
+        found.append(SellerIdentifier("BT-32", "seller.tax_registration", tax.value, tax.scheme))
+    return tuple(found)
 
 
 def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
@@ -140,6 +278,7 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
         receiver=receiver,
         sender=sender,
         seller_address=seller_address,
+        seller_ids=_json_seller_ids(completed.seller),
         problems=_number_problems(completed.number) + ((receiver_problem,) if receiver_problem else ()),
         buyer_country=country_code(completed.buyer.address.country),
     )
@@ -185,6 +324,32 @@ def _header_root(ubl: bytes, *, max_bytes: int) -> etree._Element:
     return parse_xml(ubl, max_bytes=max_bytes, what="UBL document")
 
 
+_SUPPLIER: Final = "cac:AccountingSupplierParty/cac:Party/"
+
+
+def _ubl_seller_ids(root: etree._Element) -> tuple[SellerIdentifier, ...]:
+    """The seller's BT-29 to BT-32 in a UBL document, every occurrence (the XSD refuses a second seller,
+    but what the check reads must not be only the first of several)."""
+    found: list[SellerIdentifier] = []
+    for term, path in (
+        ("BT-29", "cac:PartyIdentification/cbc:ID"),
+        ("BT-30", "cac:PartyLegalEntity/cbc:CompanyID"),
+    ):
+        found.extend(
+            SellerIdentifier(term, _SUPPLIER + path, _text(el), el.get("schemeID"))
+            for el in root.iterfind(_SUPPLIER + path, NS)
+        )
+    for tax in root.iterfind(_SUPPLIER + "cac:PartyTaxScheme", NS):
+        scheme_el = tax.find("cac:TaxScheme/cbc:ID", NS)
+        scheme = _text(scheme_el) if scheme_el is not None else ""
+        term = "BT-31" if scheme.upper() == VAT_SCHEME else "BT-32"
+        found.extend(
+            SellerIdentifier(term, _SUPPLIER + "cac:PartyTaxScheme/cbc:CompanyID", _text(el), scheme)
+            for el in tax.iterfind("cbc:CompanyID", NS)
+        )
+    return tuple(found)
+
+
 def prepare_ubl_document(document: bytes | HeldDocument, *, max_bytes: int) -> PreparedDocument:
     """Read what the store needs from a ready UBL Invoice or CreditNote (BIS Billing 3.0, process 01).
 
@@ -220,6 +385,7 @@ def prepare_ubl_document(document: bytes | HeldDocument, *, max_bytes: int) -> P
         receiver=receiver,
         sender=sender,
         seller_address=_address(seller_scheme, seller_value) if seller_value else None,
+        seller_ids=_ubl_seller_ids(root),
         problems=_number_problems(number) + ((receiver_problem,) if receiver_problem else ()),
         buyer_country=buyer_country_in(root),
     )

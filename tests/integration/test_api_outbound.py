@@ -232,10 +232,16 @@ def test_json_document_of_another_seller_is_refused_and_nothing_stored(docs: Doc
     assert response.status_code == 422, response.text
     problem = problem_of(response)
     assert problem["type"] == "/problems/invalid-document-data"
+    # BT-34 first, then the enterprise and VAT numbers (BT-30, BT-31) that name the other company too.
     assert problem["errors"] == [
         f"seller.endpoint: BT-34 seller electronic address 0208:{OTHER_COMPANY} is not the cooperative's "
         f"participant id {SELLER_ID}; the seller must be the cooperative "
-        "(documents are sent in its name only)"
+        "(documents are sent in its name only)",
+        f"seller.legal_registration_id: BT-30 seller legal registration identifier 0208:{OTHER_COMPANY} is "
+        f"not the cooperative's ({SELLER_ID}); the seller must be the cooperative "
+        "(documents are sent in its name only)",
+        f"seller.vat_identifier: BT-31 seller VAT identifier BE{OTHER_COMPANY} is not the cooperative's "
+        "(BE0739484052); the seller must be the cooperative (documents are sent in its name only)",
     ]
     assert counts(docs) == (0, 0)
 
@@ -269,6 +275,43 @@ def test_ubl_with_the_cooperatives_vat_form_of_bt34_is_sent_in_its_name(docs: Do
     assert response.status_code == 202, response.text
     shown = docs.client.get(response.json()["status_url"]).json()
     assert (shown["sender"], shown["seller_id"]) == ("9925:BE0739484052", SELLER_ID)
+
+
+def test_document_with_our_bt34_but_another_companys_vat_or_registration_is_refused(
+    docs: DocumentAPI,
+) -> None:
+    # BT-34 alone does not make the document ours: BT-31 and BT-30 of another company would still state that
+    # company as the seller, in an invoice sent from our access point.
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    vat = b"<cbc:CompanyID>BE0739484052</cbc:CompanyID>"
+    legal = b'<cbc:CompanyID schemeID="0208">0739484052</cbc:CompanyID>'
+    assert ubl.count(vat) == ubl.count(legal) == 1
+    for other, field in (
+        (ubl.replace(vat, f"<cbc:CompanyID>BE{OTHER_COMPANY}</cbc:CompanyID>".encode()), "PartyTaxScheme"),
+        (ubl.replace(legal, legal.replace(b"0739484052", OTHER_COMPANY.encode())), "PartyLegalEntity"),
+    ):
+        response = docs.client.post("/v1/outbound/ubl", content=other, headers=XML)
+        assert response.status_code == 422, response.text
+        problem = problem_of(response)
+        assert problem["type"] == "/problems/invalid-document-data"
+        [error] = problem["errors"]
+        assert error.startswith(f"cac:AccountingSupplierParty/cac:Party/cac:{field}/cbc:CompanyID: BT-3")
+    # The JSON sugar: our BT-34 given, the enterprise and VAT numbers of another company.
+    seller = {
+        **SELLER,
+        "endpoint": {"scheme": "0208", "value": "0739484052"},
+        "enterprise_number": OTHER_COMPANY,
+        "vat_number": f"BE{OTHER_COMPANY}",
+    }
+    response = docs.client.post("/v1/outbound/invoices", content=body_of(invoice_data(seller=seller)))
+    assert response.status_code == 422, response.text
+    errors = problem_of(response)["errors"]
+    assert [error.split(":")[0] for error in errors] == [
+        "seller.legal_registration_id",
+        "seller.vat_identifier",
+    ]
+    assert counts(docs) == (0, 0)
+    assert docs.client.post("/v1/outbound/ubl", content=ubl, headers=XML).status_code == 202
 
 
 # -- validation refusal ------------------------------------------------------------------------------------

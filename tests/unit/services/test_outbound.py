@@ -30,6 +30,7 @@ from gateway.services.outbound_input import (
     MAX_DOCUMENT_NUMBER_LENGTH,
     prepare_json_document,
     prepare_ubl_document,
+    seller_identity_problems,
     seller_problem,
 )
 from gateway.services.outbound_queries import OutboundEvidence, evidence_archive
@@ -199,6 +200,130 @@ def test_json_seller_of_another_company_names_the_json_field() -> None:
     assert problem is not None
     assert problem.startswith("seller.endpoint: BT-34 seller electronic address 0208:0450123451 is not")
     assert seller_problem(prepare_json_document(make_invoice()), COOPERATIVE) is None
+
+
+#: The cooperative's BT-34 followed by ``{}``: the seller's other identifiers (BT-29 to BT-32), in XSD order.
+OUR_PARTY = '<cbc:EndpointID schemeID="0208">0739484052</cbc:EndpointID>{}'
+
+
+def _tax(company_id: str, scheme: str = "VAT") -> str:
+    return (
+        f"<cac:PartyTaxScheme><cbc:CompanyID>{company_id}</cbc:CompanyID>"
+        f"<cac:TaxScheme><cbc:ID>{scheme}</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>"
+    )
+
+
+def _legal(company_id: str, scheme: str | None = "0208") -> str:
+    scheme_id = f' schemeID="{scheme}"' if scheme is not None else ""
+    return (
+        "<cac:PartyLegalEntity><cbc:RegistrationName>Samenwerking CV</cbc:RegistrationName>"
+        f"<cbc:CompanyID{scheme_id}>{company_id}</cbc:CompanyID></cac:PartyLegalEntity>"
+    )
+
+
+def _party_id(value: str, scheme: str = "0208") -> str:
+    return f'<cac:PartyIdentification><cbc:ID schemeID="{scheme}">{value}</cbc:ID></cac:PartyIdentification>'
+
+
+SUPPLIER = "cac:AccountingSupplierParty/cac:Party/"
+
+
+@pytest.mark.parametrize(
+    ("identifiers", "field", "stated"),
+    [
+        (
+            _tax("BE0450123451"),
+            "cac:PartyTaxScheme/cbc:CompanyID",
+            "BT-31 seller VAT identifier BE0450123451",
+        ),
+        (_tax("be 0450.123.451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31 seller VAT identifier"),
+        # Another number in full-width digits or with a zero-width space; ours with a trailing letter.
+        (_tax("BE\uff10\uff14\uff15\uff10123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
+        (_tax("BE0450\u200b123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
+        (_tax("BE0739484052X"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
+        (_tax("BE0450123451", "TAX"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-32 seller tax registration"),
+        (_legal("0450123451"), "cac:PartyLegalEntity/cbc:CompanyID", "BT-30 seller legal registration"),
+        (_legal("0450123451", "0208 "), "cac:PartyLegalEntity/cbc:CompanyID", "BT-30"),  # R043 misses it
+        (
+            _party_id("0450123451"),
+            "cac:PartyIdentification/cbc:ID",
+            "BT-29 seller identifier 0208:0450123451",
+        ),
+        (_tax("BE0739484052") + _legal("0450123451"), "cac:PartyLegalEntity/cbc:CompanyID", "BT-30"),
+    ],
+)
+def test_ubl_seller_ids_of_another_belgian_enterprise_are_problems(
+    identifiers: str, field: str, stated: str
+) -> None:
+    prepared = prepare_ubl_document(ubl(seller=OUR_PARTY.format(identifiers)), max_bytes=10_000)
+    assert seller_problem(prepared, COOPERATIVE) is None  # BT-34 is ours
+    [problem] = seller_identity_problems(prepared, COOPERATIVE)
+    assert problem.startswith(f"{SUPPLIER}{field}: {stated}")
+    assert "the seller must be the cooperative (documents are sent in its name only)" in problem
+    # Configured in the VAT form, the cooperative is the same enterprise: the same problem.
+    assert seller_identity_problems(prepared, ParticipantID.parse("9925:BE0739484052")) == (problem,)
+
+
+@pytest.mark.parametrize(
+    "identifiers",
+    [
+        _tax("BE0739484052") + _legal("0739484052"),
+        _tax("BE 0739.484.052") + _legal(" 0739484052 ") + _party_id("0739484052"),
+        _tax("be739484052"),  # the legacy 9-digit form
+        _tax("BE0739484052") + _tax("BE0739484052", "TAX"),
+        _tax("GB1232434") + _legal("GB983294", None),  # the BIS examples' seller: not Belgian ids
+        _tax("NL123456789B01"),  # a foreign VAT registration of the cooperative
+        _legal("0450123451", None),  # no scheme: not said to be an enterprise number
+        _legal("7300010000001", "0088"),
+        _party_id("2123456789"),  # an establishment unit number (first digit 2 to 8), not an enterprise
+        _party_id("0450123451", "SEPA"),
+    ],
+)
+def test_ubl_seller_ids_of_the_cooperative_or_not_belgian_are_no_problem(identifiers: str) -> None:
+    prepared = prepare_ubl_document(ubl(seller=OUR_PARTY.format(identifiers)), max_bytes=10_000)
+    assert seller_identity_problems(prepared, COOPERATIVE) == ()
+
+
+def test_a_long_seller_id_is_quoted_shortened_in_its_problem() -> None:
+    vat = "BE" + "\uff10" * 100_000
+    prepared = prepare_ubl_document(ubl(seller=OUR_PARTY.format(_tax(vat))), max_bytes=1_000_000)
+    [problem] = seller_identity_problems(prepared, COOPERATIVE)
+    assert f"BT-31 seller VAT identifier {vat[:64]}... (100002 characters) is not" in problem
+    assert len(problem) < 400
+
+
+def test_seller_ids_are_not_checked_for_a_seller_without_belgian_enterprise_number() -> None:
+    prepared = prepare_ubl_document(
+        ubl(seller=OUR_PARTY.format(_tax("BE0450123451") + _legal("0450123451"))), max_bytes=10_000
+    )
+    assert seller_identity_problems(prepared, ParticipantID.parse("0088:7300010000001")) == ()
+
+
+def test_json_seller_ids_of_another_enterprise_name_the_json_fields() -> None:
+    endpoint = {"scheme": "0208", "value": "0739484052"}
+    seller = {
+        "legal_name": "Samenwerking CV",
+        "endpoint": endpoint,
+        "enterprise_number": "0450123451",
+        "vat_number": "BE0450123451",
+        "identifiers": [{"value": "0450123451", "scheme": "0208"}],
+        "tax_registration": {"value": "BE0450123451"},
+        "address": {"city": "Brussel", "country": "BE"},
+    }
+    prepared = prepare_json_document(make_invoice(seller=seller))
+    assert seller_problem(prepared, COOPERATIVE) is None
+    problems = seller_identity_problems(prepared, COOPERATIVE)
+    assert [problem.split(":")[0] for problem in problems] == [
+        "seller.identifiers[0]",
+        "seller.legal_registration_id",
+        "seller.vat_identifier",
+        "seller.tax_registration",
+    ]
+    assert problems[2].startswith(
+        "seller.vat_identifier: BT-31 seller VAT identifier BE0450123451 is not the cooperative's "
+        "(BE0739484052)"
+    )
+    assert seller_identity_problems(prepare_json_document(make_invoice()), COOPERATIVE) == ()
 
 
 def test_ubl_buyer_under_em_is_an_email_receiver() -> None:
