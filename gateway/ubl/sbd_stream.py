@@ -33,7 +33,7 @@ from lxml import etree
 
 from gateway.errors import MappingError, XMLInputError
 from gateway.ubl.sbdh import _S, SBDH_NS, SBDHData, _business_span, _read_header
-from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options, sealed
 from gateway.xmlcore.stream import first_error, logged_refusal, tree_refusal
 
 #: Bytes fed to the pull parser at a time; the tree is pruned after each feed.
@@ -136,9 +136,11 @@ def stream_sbd(data: bytes, *, max_bytes: int) -> SBDHData | None:
 
 
 def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
-    parser = etree.XMLPullParser(
-        events=("start", "end"),
-        **parser_options(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES),  # type: ignore[arg-type]
+    parser = sealed(
+        etree.XMLPullParser(
+            events=("start", "end"),
+            **parser_options(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES),  # type: ignore[arg-type]
+        )
     )
     view = memoryview(data)
     root: etree._Element | None = None

@@ -26,6 +26,7 @@ from gateway.xmlcore import (
     root_name,
     string_value,
 )
+from gateway.xmlcore.parse import sealed
 
 SBDH_NS = NS["sbdh"]
 _S = f"{{{SBDH_NS}}}"
@@ -275,8 +276,10 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")
-    parser = etree.XMLPullParser(
-        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    parser = sealed(
+        etree.XMLPullParser(
+            events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+        )
     )
     view = memoryview(data)
     depth = children = 0

@@ -36,7 +36,7 @@ from gateway.validation.saxon_text import received_text
 from gateway.validation.xsd import XSDLayer
 from gateway.xmlcore import declared_encoding, may_embed_binary, root_name
 from gateway.xmlcore.held import HeldDocument
-from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, sealed
 
 #: Documents from this size up try the streamed path (1 MiB: a few hundred invoice lines; below it
 #: the tree is small, and parsing into a tree then validating it costs less CPU than this path).
@@ -157,15 +157,17 @@ def _validated(xml: bytes, schema: etree.XMLSchema, *, huge_tree: bool) -> etree
     # Events only for the lines (cleared and dropped as they end: the rest of the document is the
     # header, small in any valid invoice without attachments): an event per element would cost the
     # Python loop ≈ 0.1 s for 5,000 lines.
-    parser = etree.XMLPullParser(
-        events=("end",),
-        tag=_LINES,
-        schema=schema,
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=huge_tree,  # as parse_xml
-        collect_ids=False,
+    parser = sealed(
+        etree.XMLPullParser(
+            events=("end",),
+            tag=_LINES,
+            schema=schema,
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=huge_tree,  # as parse_xml
+            collect_ids=False,
+        )
     )
     view = memoryview(xml)
     try:

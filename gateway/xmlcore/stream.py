@@ -18,7 +18,7 @@ from typing import Final
 from lxml import etree
 
 from gateway.errors import XMLInputError
-from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options
+from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options, sealed
 
 #: Bytes fed to the pull parser at a time while looking for the root element.
 _HEAD_CHUNK: Final = 16 * 1024
@@ -63,12 +63,14 @@ def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
-    parser = etree.XMLParser(
-        target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=True,
+    parser = sealed(
+        etree.XMLParser(
+            target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=True,
+        )
     )
     try:
         parser.feed(data)
@@ -124,12 +126,14 @@ def check_element(data: bytes, *, depth: int, max_bytes: int, what: str) -> None
             raise XMLInputError(f"{what} does not end with its start tag's end tag")
         inside = (_LEVEL_OPEN * depth, view[start.end() : close], _LEVEL_CLOSE * depth)
         parts = (view[: start.end()], *inside, view[close:])
-    parser = etree.XMLParser(
-        target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # the tree's limits: as parse_xml
+    parser = sealed(
+        etree.XMLParser(
+            target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # the tree's limits: as parse_xml
+        )
     )
     try:
         etree.fromstring(b"".join(parts), parser)  # a whole buffer: libxml2 counts the depth
@@ -147,9 +151,11 @@ def tree_refusal(data: bytes, *, max_bytes: int) -> str | None:
     first error libxml2 logs, fatal or not (a namespace error), and a parse without a tree logs the same
     errors, except the tree's depth limit. None if it logs no error.
     """
-    parser = etree.XMLParser(
-        target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
-        **parser_options(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES),  # type: ignore[arg-type]
+    parser = sealed(
+        etree.XMLParser(
+            target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
+            **parser_options(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES),  # type: ignore[arg-type]
+        )
     )
     try:
         etree.fromstring(data, parser)
@@ -180,8 +186,10 @@ def root_name(data: bytes, *, what: str) -> etree.QName:
     Raises:
         XMLInputError: no root element, a syntax error or a DTD before it.
     """
-    parser = etree.XMLPullParser(
-        events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    parser = sealed(
+        etree.XMLPullParser(
+            events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+        )
     )
     view = memoryview(data)
     try:
@@ -207,8 +215,10 @@ def top_level_element(data: bytes, tag: str, *, what: str) -> etree._Element | N
     Raises:
         XMLInputError: a syntax error or a DTD in the part read.
     """
-    parser = etree.XMLPullParser(
-        events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    parser = sealed(
+        etree.XMLPullParser(
+            events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+        )
     )
     view = memoryview(data)
     depth = 0
@@ -282,12 +292,14 @@ def root_skeleton(
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
-    parser = etree.XMLPullParser(
-        events=("end",),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # as parse_xml
+    parser = sealed(
+        etree.XMLPullParser(
+            events=("end",),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # as parse_xml
+        )
     )
     view = memoryview(data)
     root: etree._Element | None = None
