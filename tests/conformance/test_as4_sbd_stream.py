@@ -281,3 +281,16 @@ def test_an_error_libxml2_reads_on_after_is_refused_in_the_trees_words(
     for chunk in range(1, 40):
         monkeypatch.setattr(sbd_stream, "CHUNK", chunk)
         assert _verdict(stream_sbd, broken, MAX) == expected, chunk
+
+
+def test_an_empty_element_is_written_as_the_tree_writes_it_wherever_a_chunk_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A chunk ending right after an empty element's start tag (``<cbc:Empty>`` here) left that start tag in
+    # a piece written then: the element came out as ``<cbc:Empty></cbc:Empty>``, where the tree writes
+    # ``<cbc:Empty/>``.
+    sbd = prefixed(SBD)
+    expected = _verdict(parse_sbd, sbd, MAX)
+    for chunk in range(1, 120):
+        monkeypatch.setattr(sbd_stream, "CHUNK", chunk)
+        assert _verdict(stream_sbd, sbd, MAX) == expected, chunk
