@@ -241,6 +241,9 @@ SUPPLIER = "cac:AccountingSupplierParty/cac:Party/"
         (_tax("BE\uff10\uff14\uff15\uff10123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
         (_tax("BE0450\u200b123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
         (_tax("BE0739484052X"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
+        # Every occurrence is read, not the first only: a seller has several BT-29, a BT-31 and a BT-32.
+        (_party_id("0739484052") + _party_id("0450123451"), "cac:PartyIdentification/cbc:ID", "BT-29"),
+        (_tax("BE0739484052", "TAX") + _tax("BE0450123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
         (_tax("BE0450123451", "TAX"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-32 seller tax registration"),
         (_legal("0450123451"), "cac:PartyLegalEntity/cbc:CompanyID", "BT-30 seller legal registration"),
         (_legal("0450123451", "0208 "), "cac:PartyLegalEntity/cbc:CompanyID", "BT-30"),  # R043 misses it
@@ -270,6 +273,7 @@ def test_ubl_seller_ids_of_another_belgian_enterprise_are_problems(
         _tax("BE0739484052") + _legal("0739484052"),
         _tax("BE 0739.484.052") + _legal(" 0739484052 ") + _party_id("0739484052"),
         _tax("be739484052"),  # the legacy 9-digit form
+        _tax("BE\u0660\u0667\u0663\u0669484052"),  # ours, in Arabic-Indic digits: read as a reader sees it
         _tax("BE0739484052") + _tax("BE0739484052", "TAX"),
         _tax("GB1232434") + _legal("GB983294", None),  # the BIS examples' seller: not Belgian ids
         _tax("NL123456789B01"),  # a foreign VAT registration of the cooperative
