@@ -296,6 +296,17 @@ def test_a_long_seller_id_is_quoted_shortened_in_its_problem() -> None:
     assert len(problem) < 400
 
 
+def test_a_long_seller_address_is_quoted_shortened_in_its_problem() -> None:
+    # BT-34 (its value and its schemeID) can be as long as the document, as the other seller ids can.
+    value, scheme = "9" * 100_000, "0" * 50
+    endpoint = f'<cbc:EndpointID schemeID="{scheme}">{value}</cbc:EndpointID>'
+    prepared = prepare_ubl_document(ubl(seller=endpoint), max_bytes=1_000_000)
+    problem = seller_problem(prepared, COOPERATIVE)
+    assert problem is not None
+    assert f"BT-34 seller electronic address {scheme}:{value[:13]}... (100051 characters) is not" in problem
+    assert len(problem) < 400
+
+
 def test_seller_ids_are_not_checked_for_a_seller_without_belgian_enterprise_number() -> None:
     prepared = prepare_ubl_document(
         ubl(seller=OUR_PARTY.format(_tax("BE0450123451") + _legal("0450123451"))), max_bytes=10_000
