@@ -90,6 +90,11 @@ class _Writer:
             self.pieces.append(text[start:end])
             self.overhead = start
             self.placed = True
+            # The open elements' start tags are written: their attributes need not be written again at each
+            # pruning (a large one, on the business document's root, made the pruning wait for as many
+            # bytes, as a tree). Only their names and namespace declarations are, up to the marker.
+            for element in opened[:-1] if pending else opened:
+                element.attrib.clear()
         # Only finished nodes go: libxml2 holds the open elements, and appends text to the deepest one's
         # last text node by a length it keeps - after this its last child is the marker or none at all.
         for at, element in enumerate(opened):
@@ -200,8 +205,9 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
                             writer = _Writer(element, write=_slice_of(data, root, element) is None)
                         except ValueError:  # an undeclared prefix: a namespace error the parser raises
                             unnamed = True
-            # Each pruning walks the open elements and writes their start tags again: it waits for as many
-            # bytes as that costs, so a deep document or a long start tag costs its size, not its square.
+            # Each pruning walks the open elements and writes their start tags again (names and namespace
+            # declarations: ``_Writer.prune`` drops the attributes it wrote): it waits for as many bytes as
+            # that costs, so a deep document or many declarations cost their size, not its square.
             if root is not None and fed >= max(CHUNK, 8 * len(opened), writer.overhead if writer else 0):
                 _prune(root, header, writer, opened)
                 fed = 0
