@@ -46,6 +46,8 @@ from gateway.config.operations import (
     WorkerSettings,
 )
 from gateway.config.variables import refuse_unknown_arguments, refuse_unknown_variables
+from gateway.errors import InvalidIdentifier
+from gateway.model.identifiers import ParticipantID
 from gateway.smp.sml import SMLZone, zone_by_name
 
 #: SML zones of test networks (peppol-as4.md §9.1): refused by a production gateway.
@@ -88,6 +90,16 @@ class Settings(BaseSettings):
         refuse_unknown_variables(os.environ, type(self))
         refuse_unknown_arguments(values, type(self))  # and so is a keyword naming none (``log_levl=``)
         super().__init__(**values)
+
+    @field_validator("seller_id")
+    @classmethod
+    def _seller_is_a_participant(cls, value: str) -> str:
+        # Every outbound submission compares its BT-34 with it (services.outbound): refused here, not there.
+        try:
+            ParticipantID.parse(value)
+        except InvalidIdentifier as exc:
+            raise ValueError(f"seller_id {value!r} is not a Peppol participant id ({exc})") from exc
+        return value
 
     @field_validator("truststore")
     @classmethod

@@ -108,6 +108,17 @@ def _address(scheme: str | None, value: str) -> str:
     return f"{scheme}:{value}" if scheme else value
 
 
+#: Longest identifier quoted whole in a problem (a posted one can be as long as the document).
+_QUOTED_MAX: Final = 64
+
+
+def _quoted(written: str) -> str:
+    """An identifier as a problem quotes it: shortened past ``_QUOTED_MAX`` characters."""
+    if len(written) <= _QUOTED_MAX:
+        return written
+    return f"{written[:_QUOTED_MAX]}... ({len(written)} characters)"
+
+
 def seller_problem(prepared: PreparedDocument, seller: ParticipantID) -> str | None:
     """Why ``prepared`` may not be sent from this access point, or None: the gateway sends for one legal
     entity, whose participant id is ``seller`` (``GATEWAY_SELLER_ID``), so a BT-34 naming another
@@ -118,10 +129,10 @@ def seller_problem(prepared: PreparedDocument, seller: ParticipantID) -> str | N
         return None
     if prepared.sender is not None and prepared.sender.same_enterprise(seller):
         return None
+    address = _quoted(prepared.seller_address)
     return (
-        f"{_SELLER_FIELD[prepared.kind]}: BT-34 seller electronic address {prepared.seller_address} is not "
-        f"the cooperative's participant id {seller}; the seller must be the cooperative (documents are sent "
-        "in its name only)"
+        f"{_SELLER_FIELD[prepared.kind]}: BT-34 seller electronic address {address} is not the cooperative's "
+        f"participant id {seller}; the seller must be the cooperative (documents are sent in its name only)"
     )
 
 
@@ -204,15 +215,9 @@ def seller_identity_problems(prepared: PreparedDocument, seller: ParticipantID) 
     )
 
 
-#: Longest identifier quoted whole in a problem (a posted one can be as long as the document).
-_QUOTED_MAX: Final = 64
-
-
 def _identity_problem(stated: SellerIdentifier, ours: str) -> str:
     registration = stated.term in ("BT-29", "BT-30")
-    written = _address(stated.scheme, stated.value) if registration else stated.value
-    if len(written) > _QUOTED_MAX:
-        written = f"{written[:_QUOTED_MAX]}... ({len(written)} characters)"
+    written = _quoted(_address(stated.scheme, stated.value) if registration else stated.value)
     cooperative = f"{_NUMBER_SCHEME}:{ours}" if registration else f"BE{ours}"
     return (
         f"{stated.field}: {stated.term} {_SELLER_TERMS[stated.term]} {written} is not the cooperative's "

@@ -6,13 +6,14 @@ business document's bytes of :func:`gateway.ubl.sbdh.parse_sbd`, without a tree 
 hardened parser's settings reads the SBD a chunk at a time, and what it has built of the business document
 is written out and dropped as it goes: the tree holds the open elements and what the last chunks added.
 
-The bytes are those of ``etree.tostring(payload)``, made by the same serialiser a piece at a time. A
-marker comment is put at the frontier (the last child of the deepest open element): the business document
-serialised then is final up to the marker (what follows it is the open elements' end tags), the part after
-the previous marker is kept, and everything but the open elements and the new marker is removed from the
-tree. libxml2 serialises each node on its own terms (its start tag, its text's escaping), so the pieces
-joined are ``tostring``'s bytes; only the business document's root gets its ancestors' namespace
-declarations, and its start tag is written once, before the first marker.
+The bytes are those of ``etree.tostring(payload)``, made by the same serialiser a piece at a time. A marker
+comment is put at the frontier (the last child of the deepest open element, or just before that element while
+it is empty: its start tag waits for what follows, ``<a/>`` or ``<a>``): the business document serialised then
+is final up to the marker (what follows it is the open elements' end tags), the part after the previous marker
+is kept, and everything but the open elements and the new marker is removed from the tree. libxml2 serialises
+each node on its own terms (its start tag, its text's escaping), so the pieces joined are ``tostring``'s
+bytes; only the business document's root gets its ancestors' namespace declarations, and its start tag is
+written once, before the first marker.
 
 A refusal is the tree's too, in its words. The pull parser (a tree-building parse: the XML namespace rules
 and the tree's depth limit apply) finds it; lxml words a push parser's errors otherwise, so the message is
@@ -71,9 +72,17 @@ class _Writer:
 
     def prune(self, opened: list[etree._Element]) -> None:
         """Write what is final of the open business document and drop it from the tree."""
-        if self.write:
+        # A deepest element with nothing in it yet is written with what follows: its start tag written now
+        # would end in ">", where ``tostring`` writes "<a/>" for one that stays empty. The marker goes
+        # before it, in its parent (none: the business document's root is all there is, nothing to write).
+        pending = not len(opened[-1]) and opened[-1].text is None
+        mark: etree._Element | None = None
+        if self.write and not (pending and len(opened) == 1):
             mark = etree.Comment(self.marker)
-            opened[-1].append(mark)
+            if pending:
+                opened[-1].addprevious(mark)
+            else:
+                opened[-1].append(mark)
             text = etree.tostring(self.payload, encoding="UTF-8", with_tail=False)
             tag = b"<!--" + self.marker.encode() + b"-->"
             start = text.index(tag) + len(tag) if self.placed else 0
@@ -81,16 +90,20 @@ class _Writer:
             self.pieces.append(text[start:end])
             self.overhead = start
             self.placed = True
+            # The open elements' start tags are written: their attributes need not be written again at each
+            # pruning (a large one, on the business document's root, made the pruning wait for as many
+            # bytes, as a tree). Only their names and namespace declarations are, up to the marker.
+            for element in opened[:-1] if pending else opened:
+                element.attrib.clear()
         # Only finished nodes go: libxml2 holds the open elements, and appends text to the deepest one's
         # last text node by a length it keeps - after this its last child is the marker or none at all.
         for at, element in enumerate(opened):
-            keep = opened[at + 1] if at + 1 < len(opened) else (mark if self.write else None)
-            if keep is None:
-                del element[:]
-            else:
-                if not len(element) or element[-1] is not keep:  # pragma: no cover - checked by _prune
-                    raise _Doubt
-                del element[:-1]
+            keep = opened[at + 1 : at + 2]
+            if mark is not None and mark.getparent() is element:
+                keep = [mark, *keep]
+            if len(element) < len(keep) or any(element[i - len(keep)] is not k for i, k in enumerate(keep)):
+                raise _Doubt  # pragma: no cover - checked by _prune
+            del element[: len(element) - len(keep)]
             element.text = None
 
     def finish(self) -> bytes:
@@ -192,8 +205,9 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
                             writer = _Writer(element, write=_slice_of(data, root, element) is None)
                         except ValueError:  # an undeclared prefix: a namespace error the parser raises
                             unnamed = True
-            # Each pruning walks the open elements and writes their start tags again: it waits for as many
-            # bytes as that costs, so a deep document or a long start tag costs its size, not its square.
+            # Each pruning walks the open elements and writes their start tags again (names and namespace
+            # declarations: ``_Writer.prune`` drops the attributes it wrote): it waits for as many bytes as
+            # that costs, so a deep document or many declarations cost their size, not its square.
             if root is not None and fed >= max(CHUNK, 8 * len(opened), writer.overhead if writer else 0):
                 _prune(root, header, writer, opened)
                 fed = 0

@@ -54,6 +54,19 @@ def may_embed_binary(data: bytes) -> bool:
     return _EMBEDDED_BINARY in data
 
 
+def _no_tree_parser(*, huge_tree: bool) -> etree.XMLParser:
+    """A sealed parser that builds nothing (``_NoTree``): no DTD loaded, no entity resolved, no network."""
+    return sealed(
+        etree.XMLParser(
+            target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=huge_tree,
+        )
+    )
+
+
 def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
     """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity
     (namespace prefixes and depth are not checked, see the module).
@@ -63,15 +76,7 @@ def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
-    parser = sealed(
-        etree.XMLParser(
-            target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=True,
-        )
-    )
+    parser = _no_tree_parser(huge_tree=True)
     try:
         parser.feed(data)
         doctype_seen = parser.close()
@@ -126,15 +131,7 @@ def check_element(data: bytes, *, depth: int, max_bytes: int, what: str) -> None
             raise XMLInputError(f"{what} does not end with its start tag's end tag")
         inside = (_LEVEL_OPEN * depth, view[start.end() : close], _LEVEL_CLOSE * depth)
         parts = (view[: start.end()], *inside, view[close:])
-    parser = sealed(
-        etree.XMLParser(
-            target=_NoTree(),  # type: ignore[arg-type]  # lxml-stubs want the full ParserTarget protocol
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES,  # the tree's limits: as parse_xml
-        )
-    )
+    parser = _no_tree_parser(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES)  # the tree's limits: as parse_xml
     try:
         etree.fromstring(b"".join(parts), parser)  # a whole buffer: libxml2 counts the depth
     except etree.XMLSyntaxError as exc:

@@ -228,7 +228,10 @@ _PEAK = textwrap.dedent(
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) for line in f if line.startswith(key))
 
-    sbd = wrap(large_body(150_000)) if {plain} else prefixed(wrap(large_body(150_000)))
+    body = large_body(150_000)
+    if {attribute}:  # a business root whose start tag is as large as its lines
+        body = body.replace(b"<Invoice ", b"<Invoice a='" + b"v" * 20_000_000 + b"' ", 1)
+    sbd = wrap(body) if {plain} else prefixed(wrap(body))
     if {refused}:
         sbd = sbd.replace(b"</Invoice>", b"</Invoic>")  # refused at its very end
     gc.collect()
@@ -246,11 +249,16 @@ _PEAK = textwrap.dedent(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 @pytest.mark.parametrize(
-    ("plain", "refused"),
-    [(False, False), (False, True), (True, True)],
-    ids=["prefixed, accepted", "prefixed, refused at its end", "plain, refused at its end"],
+    ("plain", "refused", "attribute"),
+    [(False, False, False), (False, True, False), (True, True, False), (False, False, True)],
+    ids=[
+        "prefixed, accepted",
+        "prefixed, refused at its end",
+        "plain, refused at its end",
+        "prefixed, a 20 MB attribute on the business root",
+    ],
 )
-def test_a_large_sbd_costs_a_small_multiple_of_its_size(plain: bool, refused: bool) -> None:
+def test_a_large_sbd_costs_a_small_multiple_of_its_size(plain: bool, refused: bool, attribute: bool) -> None:
     # parse_sbd's tree of the whole SBD: ≈ 13x its size here (twice that for two requests at once); the
     # streamed read holds the SBD, the business document's pieces and their join: ≈ 2x. A refusal is
     # found by the same read and worded by a parse without a tree (the plain layout's fast path leaves
@@ -259,7 +267,7 @@ def test_a_large_sbd_costs_a_small_multiple_of_its_size(plain: bool, refused: bo
         pytest.skip("the peak RSS cannot be reset here")
     root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK.format(root=root, plain=plain, refused=refused)],
+        [sys.executable, "-c", _PEAK.format(root=root, plain=plain, refused=refused, attribute=attribute)],
         capture_output=True,
         text=True,
         check=True,
@@ -281,3 +289,16 @@ def test_an_error_libxml2_reads_on_after_is_refused_in_the_trees_words(
     for chunk in range(1, 40):
         monkeypatch.setattr(sbd_stream, "CHUNK", chunk)
         assert _verdict(stream_sbd, broken, MAX) == expected, chunk
+
+
+def test_an_empty_element_is_written_as_the_tree_writes_it_wherever_a_chunk_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A chunk ending right after an empty element's start tag (``<cbc:Empty>`` here) left that start tag in
+    # a piece written then: the element came out as ``<cbc:Empty></cbc:Empty>``, where the tree writes
+    # ``<cbc:Empty/>``.
+    sbd = prefixed(SBD)
+    expected = _verdict(parse_sbd, sbd, MAX)
+    for chunk in range(1, 120):
+        monkeypatch.setattr(sbd_stream, "CHUNK", chunk)
+        assert _verdict(stream_sbd, sbd, MAX) == expected, chunk

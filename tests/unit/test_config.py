@@ -55,3 +55,12 @@ def test_our_country_must_be_one_the_peppol_reports_accept(code: str) -> None:
         Settings.model_validate({"as4": {"country_c1": code}})
     assert Settings.model_validate({"as4": {"country_c1": "NL"}}).as4.country_c1 == "NL"
     assert Settings.model_validate({"as4": {"country_c1": "EL"}}).as4.country_c1 == "EL"
+
+
+@pytest.mark.parametrize("seller_id", ["0739484052", "BE0739484052", "208:0739484052", "0208:"])
+def test_our_seller_id_must_be_a_participant_id(seller_id: str) -> None:
+    # Every outbound submission compares its seller (BT-34) with it: one that is no participant id made each
+    # of them a 422 "invalid-identifier" the client could not correct; refused at start-up instead.
+    with pytest.raises(ValidationError, match="seller_id"):
+        Settings.model_validate({"seller_id": seller_id})
+    assert Settings.model_validate({"seller_id": "9925:BE0739484052"}).seller_id == "9925:BE0739484052"

@@ -241,6 +241,9 @@ SUPPLIER = "cac:AccountingSupplierParty/cac:Party/"
         (_tax("BE\uff10\uff14\uff15\uff10123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
         (_tax("BE0450\u200b123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
         (_tax("BE0739484052X"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
+        # Every occurrence is read, not the first only: a seller has several BT-29, a BT-31 and a BT-32.
+        (_party_id("0739484052") + _party_id("0450123451"), "cac:PartyIdentification/cbc:ID", "BT-29"),
+        (_tax("BE0739484052", "TAX") + _tax("BE0450123451"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-31"),
         (_tax("BE0450123451", "TAX"), "cac:PartyTaxScheme/cbc:CompanyID", "BT-32 seller tax registration"),
         (_legal("0450123451"), "cac:PartyLegalEntity/cbc:CompanyID", "BT-30 seller legal registration"),
         (_legal("0450123451", "0208 "), "cac:PartyLegalEntity/cbc:CompanyID", "BT-30"),  # R043 misses it
@@ -270,6 +273,7 @@ def test_ubl_seller_ids_of_another_belgian_enterprise_are_problems(
         _tax("BE0739484052") + _legal("0739484052"),
         _tax("BE 0739.484.052") + _legal(" 0739484052 ") + _party_id("0739484052"),
         _tax("be739484052"),  # the legacy 9-digit form
+        _tax("BE\u0660\u0667\u0663\u0669484052"),  # ours, in Arabic-Indic digits: read as a reader sees it
         _tax("BE0739484052") + _tax("BE0739484052", "TAX"),
         _tax("GB1232434") + _legal("GB983294", None),  # the BIS examples' seller: not Belgian ids
         _tax("NL123456789B01"),  # a foreign VAT registration of the cooperative
@@ -289,6 +293,17 @@ def test_a_long_seller_id_is_quoted_shortened_in_its_problem() -> None:
     prepared = prepare_ubl_document(ubl(seller=OUR_PARTY.format(_tax(vat))), max_bytes=1_000_000)
     [problem] = seller_identity_problems(prepared, COOPERATIVE)
     assert f"BT-31 seller VAT identifier {vat[:64]}... (100002 characters) is not" in problem
+    assert len(problem) < 400
+
+
+def test_a_long_seller_address_is_quoted_shortened_in_its_problem() -> None:
+    # BT-34 (its value and its schemeID) can be as long as the document, as the other seller ids can.
+    value, scheme = "9" * 100_000, "0" * 50
+    endpoint = f'<cbc:EndpointID schemeID="{scheme}">{value}</cbc:EndpointID>'
+    prepared = prepare_ubl_document(ubl(seller=endpoint), max_bytes=1_000_000)
+    problem = seller_problem(prepared, COOPERATIVE)
+    assert problem is not None
+    assert f"BT-34 seller electronic address {scheme}:{value[:13]}... (100051 characters) is not" in problem
     assert len(problem) < 400
 
 
