@@ -33,8 +33,9 @@ from gateway.model.message import (
     TimelineEvent,
 )
 from gateway.services.email_only import waive_email_address_rule
-from gateway.services.outbound_input import PreparedDocument, seller_identity_problems, seller_problem
+from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
+from gateway.services.seller_identity import seller_identity_problems, seller_problem
 from gateway.services.webhooks import status_change_webhook
 from gateway.xmlcore.held import HeldDocument
 

@@ -30,10 +30,9 @@ from gateway.services.outbound_input import (
     MAX_DOCUMENT_NUMBER_LENGTH,
     prepare_json_document,
     prepare_ubl_document,
-    seller_identity_problems,
-    seller_problem,
 )
 from gateway.services.outbound_queries import OutboundEvidence, evidence_archive
+from gateway.services.seller_identity import seller_identity_problems, seller_problem
 from tests.unit.model.model_builders import make_credit_note, make_invoice
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
