@@ -86,17 +86,19 @@ def _belgian_number(compact: str) -> str:
     return "0" + number if _LEGACY_NUMBER.fullmatch(number) else number
 
 
-def _names_another_enterprise(stated: SellerIdentifier, ours: str) -> bool:
+def _names_another_enterprise(stated: SellerIdentifier, ours: str, vat: str) -> bool:
     if stated.term in ("BT-29", "BT-30"):
         if (stated.scheme or "").strip() != _NUMBER_SCHEME:
             return False
         number = _belgian_number(_compact(stated.value))
         return number != ours and not _ESTABLISHMENT_NUMBER.fullmatch(number)
     compact = _compact(stated.value)
-    return compact.startswith("BE") and _belgian_number(compact) != ours
+    return compact.startswith("BE") and _belgian_number(compact) != (vat if stated.term == "BT-31" else ours)
 
 
-def seller_identity_problems(prepared: PreparedDocument, seller: ParticipantID) -> tuple[str, ...]:
+def seller_identity_problems(
+    prepared: PreparedDocument, seller: ParticipantID, vat_number: str | None = None
+) -> tuple[str, ...]:
     """Why ``prepared`` may not be sent in the cooperative's name although its BT-34 is the cooperative's
     (``seller_problem``): another identifier of its seller names another Belgian enterprise, so the
     document would still state that enterprise as the legal entity that sells (its VAT number BT-31 is
@@ -109,8 +111,16 @@ def seller_identity_problems(prepared: PreparedDocument, seller: ParticipantID) 
     - BT-29 and BT-30 under scheme ``0208`` (blanks around the schemeID ignored: PEPPOL-COMMON-R043 reads
       ``0208`` exactly, so ``"0208 "`` escapes it). Their number must be the cooperative's, or a KBO
       establishment unit number (first digit 2 to 8: a production unit's, not another enterprise).
-    - BT-31 and BT-32 (any tax scheme) starting with ``BE``: a Belgian VAT or tax number is ``BE`` and the
-      enterprise number, so it must be the cooperative's.
+    - BT-31 (tax scheme ``VAT``) starting with ``BE``: the cooperative's VAT number, ``vat_number``
+      (``GATEWAY_SELLER_VAT_NUMBER``) when given, else ``BE`` and its enterprise number. They differ when
+      the cooperative is a member of a VAT unit (BTW-eenheid, unité TVA): a member invoices under the VAT
+      unit's own VAT number, not under ``BE`` and its enterprise number.
+    - BT-32 (another tax scheme) starting with ``BE``: ``BE`` and the cooperative's enterprise number, even
+      for a VAT unit member. BT-32 is the seller's own tax registration, not its VAT identifier (BT-31 is
+      that one): a VAT unit member states the unit's VAT number and, beside it, its own enterprise number
+      (Belgian invoicing rules ask for both), which is what BT-32 can carry. The VAT unit is a taxable
+      person of its own with its own number in the KBO/BCE, so that number anywhere but BT-31 would name
+      it rather than the cooperative.
 
     Numbers compare after ``_compact``: blanks, dots and hyphens are spelling (``BE 0739.484.052``), and a
     9-digit legacy number gains its leading 0; look-alike spellings (full-width digits, a zero-width
@@ -121,17 +131,21 @@ def seller_identity_problems(prepared: PreparedDocument, seller: ParticipantID) 
     ours = _enterprise_number_of(seller)
     if ours is None:
         return ()
+    vat = _belgian_number(_compact(vat_number)) if vat_number is not None else ours
     return tuple(
-        _identity_problem(stated, ours)
+        _identity_problem(stated, ours, vat)
         for stated in prepared.seller_ids
-        if _names_another_enterprise(stated, ours)
+        if _names_another_enterprise(stated, ours, vat)
     )
 
 
-def _identity_problem(stated: SellerIdentifier, ours: str) -> str:
+def _identity_problem(stated: SellerIdentifier, ours: str, vat: str) -> str:
     registration = stated.term in ("BT-29", "BT-30")
     written = _quoted(f"{stated.scheme}:{stated.value}" if registration and stated.scheme else stated.value)
-    cooperative = f"{_NUMBER_SCHEME}:{ours}" if registration else f"BE{ours}"
+    if registration:
+        cooperative = f"{_NUMBER_SCHEME}:{ours}"
+    else:
+        cooperative = f"BE{vat if stated.term == 'BT-31' else ours}"
     return (
         f"{stated.field}: {stated.term} {_SELLER_TERMS[stated.term]} {written} is not the cooperative's "
         f"({cooperative}); the seller must be the cooperative (documents are sent in its name only)"
