@@ -114,6 +114,7 @@ class Services:
             ids=self.ids,
             seller_id=self.settings.seller_id,
             webhook_url=self.settings.webhooks.url,
+            seller_vat_number=self.settings.seller_vat_number,
         )
 
     @cached_property

@@ -3,6 +3,8 @@ EUSR (peppol-as4.md §11); the worker does the same by itself on days 2..15 of t
 
 ``--remake`` remakes the month's reports the network never took (stored ``invalid``, or whose delivery
 ended ``failed`` or ``rejected``) and keeps the others; it refuses (exit 2) when none of them may be remade.
+A kind whose remake failed (the database unavailable, ...) is named on stderr and makes the exit code 2,
+after the reports remade are printed.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
         print("gateway: --kind goes with --remake", file=sys.stderr)
         return 2
     services = build_services(settings)
+    failed = False
     try:
         reporter = services.reporter
         if reporter is None:
@@ -67,6 +70,9 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
             reports = outcome.remade
             for kind, reason in outcome.kept:
                 print(f"gateway: kept the {kind.value.upper()}: {reason}", file=sys.stderr)
+            for kind, error in outcome.failed:
+                print(f"gateway: remaking the {kind.value.upper()} failed: {error}", file=sys.stderr)
+            failed = bool(outcome.failed)
             if services.clock.now().date() > args.month.next().start.replace(day=LAST_SENDING_DAY):
                 print(
                     f"gateway: warning: reports of {args.month} sent after day {LAST_SENDING_DAY} of the next"
@@ -79,6 +85,8 @@ def run_create(args: argparse.Namespace, settings: Settings) -> int:
         services.store.close()
     for report in reports:
         print(json.dumps(_line(report)))
+    if failed:
+        return 2  # as a GatewayError is: the failed kind is left as it was, to be remade again
     return 0 if all(r.status.value != "invalid" for r in reports) else 1
 
 

@@ -12,6 +12,7 @@ is refused rather than ignored (``variables``).
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
@@ -47,7 +48,7 @@ from gateway.config.operations import (
 )
 from gateway.config.variables import refuse_unknown_arguments, refuse_unknown_variables
 from gateway.errors import InvalidIdentifier
-from gateway.model.identifiers import ParticipantID
+from gateway.model.identifiers import ParticipantID, is_valid_be_enterprise_number
 from gateway.smp.sml import SMLZone, zone_by_name
 
 #: SML zones of test networks (peppol-as4.md §9.1): refused by a production gateway.
@@ -82,6 +83,8 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     reporting: ReportingSettings = Field(default_factory=ReportingSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
+    # Our VAT number (BT-31) if not BE + the enterprise number: a VAT unit's (services.seller_identity).
+    seller_vat_number: str | None = None
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
 
@@ -100,6 +103,32 @@ class Settings(BaseSettings):
         except InvalidIdentifier as exc:
             raise ValueError(f"seller_id {value!r} is not a Peppol participant id ({exc})") from exc
         return value
+
+    @field_validator("seller_vat_number")
+    @classmethod
+    def _vat_number_is_belgian(cls, value: str | None) -> str | None:
+        # A VAT unit's number: BE and 10 digits passing the KBO/BCE mod-97 check, kept compact (BE0123456749).
+        if value is None:
+            return None
+        compact = re.sub(r"[\s.\-]", "", value).upper()
+        if not (re.fullmatch(r"BE[0-9]{10}", compact) and is_valid_be_enterprise_number(compact[2:])):
+            raise ValueError(
+                f"seller_vat_number {value!r} is not a Belgian VAT number (BE and 10 digits, mod-97 check)"
+            )
+        return compact
+
+    @model_validator(mode="after")
+    def _vat_number_of_a_belgian_seller(self) -> Settings:
+        # Only a seller id naming a Belgian enterprise number has its seller ids checked (services.outbound).
+        if self.seller_vat_number is None:
+            return self
+        icd, _, number = ParticipantID.parse(self.seller_id).enterprise_key.partition(":")
+        if icd != "0208" or not is_valid_be_enterprise_number(number):
+            raise ValueError(
+                "seller_vat_number needs a seller_id naming a Belgian enterprise (0208:<number> or "
+                f"9925:BE<number>), not {self.seller_id!r}"
+            )
+        return self
 
     @field_validator("truststore")
     @classmethod

@@ -33,8 +33,9 @@ from gateway.model.message import (
     TimelineEvent,
 )
 from gateway.services.email_only import waive_email_address_rule
-from gateway.services.outbound_input import PreparedDocument, seller_identity_problems, seller_problem
+from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
+from gateway.services.seller_identity import seller_identity_problems, seller_problem
 from gateway.services.webhooks import status_change_webhook
 from gateway.xmlcore.held import HeldDocument
 
@@ -161,6 +162,9 @@ class OutboundSubmitter:
             the only seller documents are sent for: a BT-34 naming another enterprise is refused, and so
             is a BT-29 to BT-32 naming another Belgian enterprise (``_in_our_name``); a document without
             BT-34 is sent under this id.
+        seller_vat_number: the cooperative's VAT number (BT-31, ``BE`` and 10 digits) when it is not ``BE``
+            and its enterprise number: a member of a VAT unit invoices under the unit's number
+            (``GATEWAY_SELLER_VAT_NUMBER``). None: ``BE`` and the enterprise number of ``seller_id``.
         webhook_url: where status changes are announced; each change this module makes queues one webhook
             in the outbox within the unit of work of the change. None: no webhooks.
     """
@@ -171,6 +175,7 @@ class OutboundSubmitter:
     ids: IDFactory
     seller_id: str
     webhook_url: str | None = None
+    seller_vat_number: str | None = None
 
     def submit(
         self,
@@ -241,7 +246,9 @@ class OutboundSubmitter:
         still state that enterprise as the seller (``seller_identity_problems``)."""
         seller = ParticipantID.parse(self.seller_id)
         problem = seller_problem(prepared, seller)
-        found = ((problem,) if problem is not None else ()) + seller_identity_problems(prepared, seller)
+        found = ((problem,) if problem is not None else ()) + seller_identity_problems(
+            prepared, seller, self.seller_vat_number
+        )
         return replace(prepared, problems=(*found, *prepared.problems)) if found else prepared
 
     def _validate(self, prepared: PreparedDocument, rule_set: str | None) -> ValidationReport:

@@ -1,13 +1,10 @@
 """Turn a posted document (the JSON model or ready UBL) into the UBL to send and the facts the store keys
 it by: document number, receiver (BT-49), sender (BT-34), Peppol document type. JSON documents go
-through the one conversion path, ``gateway.services.conversion.convert_to_ubl``. ``seller_problem`` says
-whether a document's BT-34 names the cooperative, in whose name alone the gateway sends;
-``seller_identity_problems`` whether its other seller ids (BT-29 to BT-32) name another Belgian enterprise."""
+through the one conversion path, ``gateway.services.conversion.convert_to_ubl``. Whether the seller it
+states is the cooperative is ``gateway.services.seller_identity``'s question."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
@@ -96,133 +93,8 @@ def _participant(scheme: str | None, value: str | None, what: str) -> tuple[Part
         return None, f"{what} {scheme}:{value} is not a Peppol participant id ({exc})"
 
 
-#: Where each kind of document gives BT-34 (a JSON seller's ``enterprise_number`` fills ``endpoint``).
-_SELLER_FIELD: Final = {
-    DocumentKind.INVOICE: "seller.endpoint",
-    DocumentKind.CREDIT_NOTE: "seller.endpoint",
-    DocumentKind.UBL: "cac:AccountingSupplierParty/cac:Party/cbc:EndpointID",
-}
-
-
 def _address(scheme: str | None, value: str) -> str:
     return f"{scheme}:{value}" if scheme else value
-
-
-#: Longest identifier quoted whole in a problem (a posted one can be as long as the document).
-_QUOTED_MAX: Final = 64
-
-
-def _quoted(written: str) -> str:
-    """An identifier as a problem quotes it: shortened past ``_QUOTED_MAX`` characters."""
-    if len(written) <= _QUOTED_MAX:
-        return written
-    return f"{written[:_QUOTED_MAX]}... ({len(written)} characters)"
-
-
-def seller_problem(prepared: PreparedDocument, seller: ParticipantID) -> str | None:
-    """Why ``prepared`` may not be sent from this access point, or None: the gateway sends for one legal
-    entity, whose participant id is ``seller`` (``GATEWAY_SELLER_ID``), so a BT-34 naming another
-    enterprise would send the document in that enterprise's name. Ids compare as Peppol ids do
-    (``ParticipantID.same_enterprise``: case-insensitive, and a Belgian enterprise's ``9925`` VAT form is
-    its ``0208`` enterprise number). A document without BT-34 is sent under ``seller``."""
-    if prepared.seller_address is None:
-        return None
-    if prepared.sender is not None and prepared.sender.same_enterprise(seller):
-        return None
-    address = _quoted(prepared.seller_address)
-    return (
-        f"{_SELLER_FIELD[prepared.kind]}: BT-34 seller electronic address {address} is not the cooperative's "
-        f"participant id {seller}; the seller must be the cooperative (documents are sent in its name only)"
-    )
-
-
-_ENTERPRISE_NUMBER = re.compile(r"[01][0-9]{9}")  # KBO/BCE enterprise numbers start with 0 or 1
-_ESTABLISHMENT_NUMBER = re.compile(r"[2-8][0-9]{9}")  # KBO/BCE establishment unit numbers
-_LEGACY_NUMBER = re.compile(r"[0-9]{9}")  # an enterprise number before its leading 0 was added
-_NUMBER_SCHEME: Final = "0208"
-_SELLER_TERMS: Final = {
-    "BT-29": "seller identifier",
-    "BT-30": "seller legal registration identifier",
-    "BT-31": "seller VAT identifier",
-    "BT-32": "seller tax registration identifier",
-}
-
-
-def _enterprise_number_of(seller: ParticipantID) -> str | None:
-    """The Belgian enterprise number ``seller`` names (``0208`` or its ``9925`` VAT form), or None."""
-    icd, _, number = seller.enterprise_key.partition(":")
-    return number if icd == _NUMBER_SCHEME and _ENTERPRISE_NUMBER.fullmatch(number) else None
-
-
-def _compact(text: str) -> str:
-    """``text`` as the number it spells: compatibility forms folded (full-width letters and digits), every
-    decimal digit as its ASCII digit, blanks, dots, hyphens and invisible format characters (zero-width
-    spaces) dropped, upper case."""
-    kept = []
-    for char in unicodedata.normalize("NFKC", text):
-        if char.isspace() or char in ".-" or unicodedata.category(char) == "Cf":
-            continue
-        digit = unicodedata.decimal(char, None)
-        kept.append(str(digit) if digit is not None else char.upper())
-    return "".join(kept)
-
-
-def _belgian_number(compact: str) -> str:
-    """A compacted number without its ``BE`` prefix, a 9-digit legacy number with its leading 0."""
-    number = compact.removeprefix("BE")
-    return "0" + number if _LEGACY_NUMBER.fullmatch(number) else number
-
-
-def _names_another_enterprise(stated: SellerIdentifier, ours: str) -> bool:
-    if stated.term in ("BT-29", "BT-30"):
-        if (stated.scheme or "").strip() != _NUMBER_SCHEME:
-            return False
-        number = _belgian_number(_compact(stated.value))
-        return number != ours and not _ESTABLISHMENT_NUMBER.fullmatch(number)
-    compact = _compact(stated.value)
-    return compact.startswith("BE") and _belgian_number(compact) != ours
-
-
-def seller_identity_problems(prepared: PreparedDocument, seller: ParticipantID) -> tuple[str, ...]:
-    """Why ``prepared`` may not be sent in the cooperative's name although its BT-34 is the cooperative's
-    (``seller_problem``): another identifier of its seller names another Belgian enterprise, so the
-    document would still state that enterprise as the legal entity that sells (its VAT number BT-31 is
-    what the buyer deducts VAT under) while our access point sends it.
-
-    The cooperative is one legal entity with one enterprise number, which its participant id gives
-    (``0208:<number>``, or the ``9925:BE<number>`` VAT form); a seller id of another scheme gives none, and
-    nothing is checked then. Checked are the identifiers that say they are Belgian enterprise numbers:
-
-    - BT-29 and BT-30 under scheme ``0208`` (blanks around the schemeID ignored: PEPPOL-COMMON-R043 reads
-      ``0208`` exactly, so ``"0208 "`` escapes it). Their number must be the cooperative's, or a KBO
-      establishment unit number (first digit 2 to 8: a production unit's, not another enterprise).
-    - BT-31 and BT-32 (any tax scheme) starting with ``BE``: a Belgian VAT or tax number is ``BE`` and the
-      enterprise number, so it must be the cooperative's.
-
-    Numbers compare after ``_compact``: blanks, dots and hyphens are spelling (``BE 0739.484.052``), and a
-    9-digit legacy number gains its leading 0; look-alike spellings (full-width digits, a zero-width
-    space) are read as the number a reader sees, so they cannot show another enterprise's number while
-    escaping the comparison. Left alone: BT-30 without scheme or under another one (the BIS examples'
-    ``GB983294``), and foreign VAT numbers (``NL...B01``: a Belgian enterprise may be registered abroad).
-    """
-    ours = _enterprise_number_of(seller)
-    if ours is None:
-        return ()
-    return tuple(
-        _identity_problem(stated, ours)
-        for stated in prepared.seller_ids
-        if _names_another_enterprise(stated, ours)
-    )
-
-
-def _identity_problem(stated: SellerIdentifier, ours: str) -> str:
-    registration = stated.term in ("BT-29", "BT-30")
-    written = _quoted(_address(stated.scheme, stated.value) if registration else stated.value)
-    cooperative = f"{_NUMBER_SCHEME}:{ours}" if registration else f"BE{ours}"
-    return (
-        f"{stated.field}: {stated.term} {_SELLER_TERMS[stated.term]} {written} is not the cooperative's "
-        f"({cooperative}); the seller must be the cooperative (documents are sent in its name only)"
-    )
 
 
 def _receiver(scheme: str | None, value: str | None) -> tuple[Receiver | None, str | None]:

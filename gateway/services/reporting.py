@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -94,11 +94,14 @@ class RemakeOutcome:
 
     Attributes:
         remade: the reports remade, as now stored.
-        kept: the month's other kinds and why each was kept as it is.
+        kept: the month's other kinds that may not be remade, and why each was kept as it is.
+        failed: the kinds whose remake failed (a ``GatewayError`` other than a refusal: the database
+            unavailable, ...), and the error; each was left as it was stored, to be tried again.
     """
 
     remade: list[StoredReport]
     kept: list[tuple[ReportKind, str]]
+    failed: list[tuple[ReportKind, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,8 +246,12 @@ class PeppolReporter:
     ) -> RemakeOutcome:
         """Remake the reports of ``month`` (of ``kinds``) that may be remade; keep the others.
 
+        Each kind is tried, as ``run_scheduled`` does: a remake failing otherwise than by a refusal (a
+        ``GatewayError``: the database unavailable, ...) is among ``failed``, and neither stops the other
+        kind's remake nor drops one already made (committed) from the answer.
+
         Raises:
-            ReportRemakeRefused: none of them may be remade (the message says why for each).
+            ReportRemakeRefused: none of them may be remade (the message says why for each) and none failed.
         """
         kept: list[tuple[ReportKind, str]] = []
         remakable: list[tuple[ReportKind, str]] = []
@@ -260,16 +267,20 @@ class PeppolReporter:
                 else:
                     kept.append((kind, refusal))
         remade: list[StoredReport] = []
+        failed: list[tuple[ReportKind, str]] = []
         for kind, report_id in remakable:
             try:
                 remade.append(self.remake(report_id))
             except ReportRemakeRefused as exc:  # another process remade it (or its delivery moved) meanwhile
                 kept.append((kind, exc.reason))
-        if not remade:
+            except GatewayError as exc:  # this kind only: the other is still tried, what was made is returned
+                log.error("Peppol reporting: remaking the %s of %s: %s", kind.value, month, exc)
+                failed.append((kind, str(exc)))
+        if not remade and not failed:
             raise ReportRemakeRefused(
                 f"no report of {month} may be remade: " + "; ".join(reason for _, reason in kept)
             )
-        return RemakeOutcome(remade, kept)
+        return RemakeOutcome(remade, kept, failed)
 
     @staticmethod
     def _delivery(

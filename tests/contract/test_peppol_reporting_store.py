@@ -552,3 +552,43 @@ def test_remake_month_remakes_the_other_kind_when_one_is_remade_meanwhile(
     assert [(r.id, r.status) for r in outcome.remade] == [(eusr.id, ReportStatus.QUEUED)]
     assert [kind for kind, _ in outcome.kept] == [ReportKind.TSR]
     assert "remade by another process meanwhile" in outcome.kept[0][1]
+
+
+@pytest.mark.parametrize("failing", list(ReportKind))
+def test_remake_month_tries_each_kind_and_returns_what_it_remade_when_one_fails(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, failing: ReportKind
+) -> None:
+    # A failure other than a refusal (the database unavailable) on one kind: the other is still remade, and
+    # one remade (committed) before it is in the answer; the failed one is named, left as it was stored.
+    record_traffic(store)
+    stored = {kind: stored_invalid(store, kind, at=datetime(2026, 12, 2, tzinfo=UTC)) for kind in ReportKind}
+
+    def store_down() -> None:
+        raise StoreError("database unavailable")
+
+    validator = ValidatorWith(validation_engine, failing, store_down)
+    outcome = with_validator(store, validator, datetime(2026, 12, 3, 2, tzinfo=UTC)).remake_month(MONTH)
+    other = next(kind for kind in ReportKind if kind is not failing)
+    assert [(r.id, r.status) for r in outcome.remade] == [(stored[other].id, ReportStatus.QUEUED)]
+    assert outcome.kept == []
+    assert outcome.failed == [(failing, "database unavailable")]
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.get_report(stored[failing].id) == stored[failing]
+
+
+def test_remake_month_answers_its_failures_when_every_kind_fails(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    # Not a refusal ("no report may be remade"): both may be remade, and both failed.
+    record_traffic(store)
+    for kind in ReportKind:
+        stored_invalid(store, kind, at=datetime(2026, 12, 2, tzinfo=UTC))
+
+    class BothDown(ValidatorWith):
+        def validate(self, xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+            raise StoreError("database unavailable")
+
+    validator = BothDown(validation_engine, ReportKind.TSR, lambda: None)
+    outcome = with_validator(store, validator, datetime(2026, 12, 3, 2, tzinfo=UTC)).remake_month(MONTH)
+    assert outcome.remade == []
+    assert [kind for kind, _ in outcome.failed] == list(ReportKind)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from gateway.bootstrap import Services
 from gateway.errors import DocumentNumberConflict, IdempotencyConflict, InvalidDocumentData, StoreError
 from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, Invoice
 from gateway.model.message import (
@@ -26,7 +27,7 @@ from gateway.model.message import (
     SignalKind,
 )
 from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionOutcome
-from gateway.services.outbound_input import prepare_json_document
+from gateway.services.outbound_input import prepare_json_document, prepare_ubl_document
 from gateway.validation import ValidationReport
 from tests.integration.document_api import (  # noqa: F401 - fixtures
     SELLER_ID,
@@ -312,6 +313,46 @@ def test_document_with_our_bt34_but_another_companys_vat_or_registration_is_refu
     ]
     assert counts(docs) == (0, 0)
     assert docs.client.post("/v1/outbound/ubl", content=ubl, headers=XML).status_code == 202
+
+
+VAT_UNIT = "BE0799999976"  # a VAT unit (BTW-eenheid) the cooperative is a member of: its own VAT number
+
+
+def _ubl_submit(submitter: OutboundSubmitter, ubl: bytes) -> Any:
+    return submitter.submit(
+        Submission("POST /v1/outbound/ubl", ubl), lambda: prepare_ubl_document(ubl, max_bytes=1_000_000)
+    )
+
+
+def test_a_vat_unit_member_sends_under_the_units_vat_number(docs: DocumentAPI) -> None:
+    # A member of a VAT unit invoices under the unit's VAT number (BT-31), not BE and its enterprise number:
+    # GATEWAY_SELLER_VAT_NUMBER, read where the submitter is built.
+    settings = docs.services.settings.model_copy(update={"seller_vat_number": VAT_UNIT})
+    member = Services(
+        settings=settings,
+        validation=docs.services.validation,
+        store=docs.store,
+        clock=docs.clock,
+        ids=docs.ids,
+    ).submitter
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    vat = b"<cbc:CompanyID>BE0739484052</cbc:CompanyID>"
+    unit = ubl.replace(vat, f"<cbc:CompanyID>{VAT_UNIT}</cbc:CompanyID>".encode())
+    with pytest.raises(InvalidDocumentData, match="BT-31 seller VAT identifier BE0799999976"):
+        _ubl_submit(docs.services.submitter, unit)  # without the setting: another enterprise's number
+    assert _ubl_submit(member, unit).outcome is SubmissionOutcome.ACCEPTED
+    # Another Belgian VAT number is still refused, and so is BE and the enterprise number as BT-31.
+    for other in (f"BE{OTHER_COMPANY}", "BE0739484052"):
+        refused = ubl.replace(vat, f"<cbc:CompanyID>{other}</cbc:CompanyID>".encode())
+        with pytest.raises(InvalidDocumentData) as raised:
+            _ubl_submit(member, refused)
+        assert f"BT-31 seller VAT identifier {other} is not the cooperative's ({VAT_UNIT})" in str(
+            raised.value
+        )
+    # The JSON sugar: the unit's VAT number beside the cooperative's enterprise number.
+    data = invoice_data(seller={**SELLER, "vat_number": VAT_UNIT}, number="2026-0004712")
+    assert _submit(member, data).outcome is SubmissionOutcome.ACCEPTED
+    assert counts(docs) == (2, 2)
 
 
 # -- validation refusal ------------------------------------------------------------------------------------

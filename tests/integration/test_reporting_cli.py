@@ -11,7 +11,9 @@ import pytest
 from as4_support import dev_pki
 
 from gateway.cli.main import main
+from gateway.errors import StoreError
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.services.reporting import PeppolReporter
 from gateway.store import SQLDocumentStore, make_engine, upgrade_database
 
 
@@ -113,3 +115,45 @@ def test_remake_remakes_an_invalid_report_and_refuses_one_stored_by_design(
     assert "no report of 2026-10 may be remade" in refused.err
     assert main(["reporting", "create", "--month", "2026-10", "--kind", "tsr"]) == 2
     assert "--kind goes with --remake" in capsys.readouterr().err
+
+
+def test_remake_prints_what_it_remade_and_fails_for_a_kind_whose_remake_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _env(tmp_path, monkeypatch)
+    upgrade_database(url)
+    invalid = {
+        kind: StoredReport(
+            id=f"00000000-0000-4000-9000-00000000000{n}",
+            month=ReportMonth(2026, 10),
+            kind=kind,
+            xml=b"<broken/>",
+            validation_report={"valid": False, "issues": [{"rule": "SCH-20", "severity": "fatal"}]},
+            status=ReportStatus.INVALID,
+            created_at=datetime(2026, 11, 2, tzinfo=UTC),
+        )
+        for n, kind in enumerate(ReportKind, start=1)
+    }
+    store = SQLDocumentStore(make_engine(url))
+    try:
+        with store.unit_of_work() as uow:
+            for report in invalid.values():
+                uow.reporting.add_report(report)
+            uow.commit()
+    finally:
+        store.close()
+    remake = PeppolReporter.remake
+
+    def tsr_store_down(self: PeppolReporter, report_id: str) -> StoredReport:
+        if report_id == invalid[ReportKind.TSR].id:
+            raise StoreError("database unavailable")
+        return remake(self, report_id)
+
+    monkeypatch.setattr(PeppolReporter, "remake", tsr_store_down)
+    assert main(["reporting", "create", "--month", "2026-10", "--remake"]) == 2
+    out = capsys.readouterr()
+    remade = [json.loads(line) for line in out.out.splitlines()]
+    assert [(r["id"], r["kind"], r["status"]) for r in remade] == [
+        (invalid[ReportKind.EUSR].id, "eusr", "stored")
+    ]
+    assert "gateway: remaking the TSR failed: database unavailable" in out.err

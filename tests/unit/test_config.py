@@ -64,3 +64,29 @@ def test_our_seller_id_must_be_a_participant_id(seller_id: str) -> None:
     with pytest.raises(ValidationError, match="seller_id"):
         Settings.model_validate({"seller_id": seller_id})
     assert Settings.model_validate({"seller_id": "9925:BE0739484052"}).seller_id == "9925:BE0739484052"
+
+
+def test_our_vat_number_defaults_to_none_and_is_a_belgian_vat_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A VAT unit member's BT-31 is the unit's number (services.seller_identity): BE, 10 digits, mod 97.
+    assert Settings().seller_vat_number is None
+    monkeypatch.setenv("GATEWAY_SELLER_VAT_NUMBER", "be 0799.999.976")
+    assert Settings().seller_vat_number == "BE0799999976"
+
+
+@pytest.mark.parametrize(
+    "vat_number", ["0799999976", "BE0799999977", "BE799999976", "BE2799999976", "NL0799999976", "BE", ""]
+)
+def test_a_vat_number_that_is_no_belgian_one_is_refused(vat_number: str) -> None:
+    with pytest.raises(ValidationError, match=r"seller_vat_number .* is not a Belgian VAT number"):
+        Settings.model_validate({"seller_vat_number": vat_number})
+
+
+def test_a_vat_number_needs_a_belgian_seller_id() -> None:
+    with pytest.raises(
+        ValidationError, match="seller_vat_number needs a seller_id naming a Belgian enterprise"
+    ):
+        Settings.model_validate({"seller_id": "0088:7300010000001", "seller_vat_number": "BE0799999976"})
+    settings = Settings.model_validate(
+        {"seller_id": "9925:BE0739484052", "seller_vat_number": "BE0799999976"}
+    )
+    assert settings.seller_vat_number == "BE0799999976"

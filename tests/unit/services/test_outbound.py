@@ -30,10 +30,9 @@ from gateway.services.outbound_input import (
     MAX_DOCUMENT_NUMBER_LENGTH,
     prepare_json_document,
     prepare_ubl_document,
-    seller_identity_problems,
-    seller_problem,
 )
 from gateway.services.outbound_queries import OutboundEvidence, evidence_archive
+from gateway.services.seller_identity import seller_identity_problems, seller_problem
 from tests.unit.model.model_builders import make_credit_note, make_invoice
 
 AT = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -312,6 +311,42 @@ def test_seller_ids_are_not_checked_for_a_seller_without_belgian_enterprise_numb
         ubl(seller=OUR_PARTY.format(_tax("BE0450123451") + _legal("0450123451"))), max_bytes=10_000
     )
     assert seller_identity_problems(prepared, ParticipantID.parse("0088:7300010000001")) == ()
+
+
+VAT_UNIT = "BE0799999976"  # a VAT unit (BTW-eenheid) the cooperative is a member of: its own VAT number
+
+
+def test_a_vat_unit_members_bt31_is_the_units_vat_number() -> None:
+    # A member of a VAT unit invoices under the unit's VAT number, not BE and its enterprise number.
+    unit = prepare_ubl_document(
+        ubl(seller=OUR_PARTY.format(_tax("BE 0799.999.976") + _legal("0739484052"))), max_bytes=10_000
+    )
+    assert seller_identity_problems(unit, COOPERATIVE, VAT_UNIT) == ()
+    assert seller_identity_problems(unit, ParticipantID.parse("9925:BE0739484052"), VAT_UNIT) == ()
+    [problem] = seller_identity_problems(unit, COOPERATIVE)  # the unit's number, not configured: refused
+    assert problem.startswith(f"{SUPPLIER}cac:PartyTaxScheme/cbc:CompanyID: BT-31")
+    # Another Belgian VAT number is still refused, and so is BE and the enterprise number as BT-31 now.
+    for vat in ("BE0450123451", "BE0739484052"):
+        other = prepare_ubl_document(ubl(seller=OUR_PARTY.format(_tax(vat))), max_bytes=10_000)
+        [problem] = seller_identity_problems(other, COOPERATIVE, VAT_UNIT)
+        assert problem.startswith(
+            f"{SUPPLIER}cac:PartyTaxScheme/cbc:CompanyID: BT-31 seller VAT identifier {vat} is not the "
+            f"cooperative's ({VAT_UNIT});"
+        )
+    # BT-32 follows the enterprise number: the member's own registration, stated beside the unit's number.
+    own = prepare_ubl_document(
+        ubl(seller=OUR_PARTY.format(_tax(VAT_UNIT) + _tax("BE0739484052", "TAX"))), max_bytes=10_000
+    )
+    assert seller_identity_problems(own, COOPERATIVE, VAT_UNIT) == ()
+    unit_as_bt32 = prepare_ubl_document(ubl(seller=OUR_PARTY.format(_tax(VAT_UNIT, "TAX"))), max_bytes=10_000)
+    [problem] = seller_identity_problems(unit_as_bt32, COOPERATIVE, VAT_UNIT)
+    assert (
+        f"BT-32 seller tax registration identifier {VAT_UNIT} is not the cooperative's (BE0739484052)"
+        in problem
+    )
+    # The unit's number is no enterprise number of the cooperative: BT-30 under 0208 with it is refused.
+    legal = prepare_ubl_document(ubl(seller=OUR_PARTY.format(_legal("0799999976"))), max_bytes=10_000)
+    assert len(seller_identity_problems(legal, COOPERATIVE, VAT_UNIT)) == 1
 
 
 def test_json_seller_ids_of_another_enterprise_name_the_json_fields() -> None:
