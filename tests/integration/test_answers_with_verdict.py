@@ -77,15 +77,7 @@ def test_an_invoice_response_is_not_lost_when_the_store_fails_right_after_its_ve
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = gateways
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
-    a.deliver_all()
-    b.deliver_all()  # the MLS AP: A's invoice is confirmed
-    with b.store.unit_of_work(read_only=True) as uow:
-        [received] = uow.inbound.search(InboundQuery(limit=10)).items
-    with b.store.unit_of_work() as uow:
-        request = InvoiceResponseRequest(received.id, "RE", b.clock.now(), note="Unknown production unit")
-        assert b.responder().respond(uow, request) is not None
-        uow.commit()
+    invoice_id = _answered_by_b(a, b, "RE", note="Unknown production unit")
 
     _answers_fail_after_the_verdict(monkeypatch)
     [response_sent] = b.deliver_all()
@@ -168,15 +160,7 @@ def test_a_received_invoice_response_is_read_once_for_its_mls_and_its_effect(
     # Whether an MLS answers it (none answers an MLS) and the answer applied with its verdict: one read of
     # the ApplicationResponse's bytes, handed to both, not one each.
     a, b = gateways
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
-    a.deliver_all()
-    b.deliver_all()  # the MLS AP: A's invoice is confirmed
-    with b.store.unit_of_work(read_only=True) as uow:
-        [received] = uow.inbound.search(InboundQuery(limit=10)).items
-    with b.store.unit_of_work() as uow:
-        request = InvoiceResponseRequest(received.id, "AP", b.clock.now())
-        assert b.responder().respond(uow, request) is not None
-        uow.commit()
+    invoice_id = _answered_by_b(a, b, "AP")
     reads: list[bytes] = []
 
     def counted(data: bytes, **kwargs: Any) -> ReadResponse:
@@ -189,3 +173,18 @@ def test_a_received_invoice_response_is_read_once_for_its_mls_and_its_effect(
     assert response_sent.status is DeliveryStatus.DELIVERED
     assert len(reads) == 1
     assert _timeline(a, invoice_id)[-1] is DeliveryEvent.RESPONSE_RECEIVED
+
+
+def _answered_by_b(a: Gateway, b: Gateway, code: str, *, note: str | None = None) -> str:
+    """A's invoice delivered to B and confirmed by B's MLS; B then queues an Invoice Response ``code`` for
+    it. Returns the invoice's outbound id at A."""
+    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    b.deliver_all()  # the MLS AP: A's invoice is confirmed
+    with b.store.unit_of_work(read_only=True) as uow:
+        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    with b.store.unit_of_work() as uow:
+        request = InvoiceResponseRequest(received.id, code, b.clock.now(), note=note)
+        assert b.responder().respond(uow, request) is not None
+        uow.commit()
+    return invoice_id
