@@ -32,6 +32,7 @@ from gateway.smp import (
     ServiceInformation,
     SMPHTTPResponse,
     check_answer_identity,
+    check_endpoint_url,
     check_smp_url,
     metadata_body,
     outcome_of,
@@ -258,7 +259,7 @@ class SMPResolver:
                 )
             metadata = redirected
         check_answer_identity(metadata, receiver, document_type)
-        return select_endpoint(
+        selected = select_endpoint(
             metadata,
             process,
             at=now,
@@ -266,6 +267,8 @@ class SMPResolver:
             revocation=self._policy.revocation,
             transport_profile=self._policy.transport_profile,
         )
+        check_endpoint_url(selected.endpoint.url, self._policy.stage)  # where the document will be POSTed
+        return selected
 
     async def document_types(self, receiver: ParticipantID) -> tuple[DocumentTypeID, ...]:
         """The document types the receiver's service group lists (to explain "not supported"; not cached).

@@ -76,3 +76,37 @@ def check_smp_url(url: str, stage: Stage) -> str:
         f"SMP URL {url!r} refused: the {stage} stage reads SMPs over https only"
         + (" (plain http only to loopback in development)" if parts.scheme == "http" else "")
     )
+
+
+def check_endpoint_url(url: str, stage: Stage) -> str:
+    """Refuse an AS4 endpoint address (``wsa:Address``) the stage does not allow.
+
+    The address is remote input (the participant's SMP) and is where documents are POSTed: Peppol AS4 is
+    HTTPS only (peppol-as4.md §5); plain http only to a loopback host in the development stage.
+
+    Returns:
+        The URL unchanged.
+
+    Raises:
+        SMPResponseInvalid: too long, not absolute, with credentials, or a scheme/host the stage forbids.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"endpoint URL longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        credentials = parts.username or parts.password
+    except ValueError as exc:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"endpoint URL {url!r} is malformed: {exc}") from exc
+    if not host or credentials:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(
+            f"endpoint URL {url!r} is not an absolute URL without credentials"
+        )
+    if parts.scheme == "https" or (
+        parts.scheme == "http" and stage == "development" and is_loopback_host(host)
+    ):
+        return url
+    raise LookupOutcome.BAD_SMP_RESPONSE.error(
+        f"endpoint URL {url!r} refused: the {stage} stage sends AS4 over https only"
+        + (" (plain http only to loopback in development)" if parts.scheme == "http" else "")
+    )
