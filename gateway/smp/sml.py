@@ -18,7 +18,8 @@ from gateway.model.identifiers import PARTICIPANT_SCHEME, ParticipantID
 from gateway.smp.outcome import LookupOutcome
 
 _MAX_PATTERN: Final = 256
-_NESTED_QUANTIFIER: Final = re.compile(r"\([^)]*[*+}][^)]*\)\s*[*+{?]")
+#: Quantifiers a NAPTR pattern may hold: five unbounded ones in a row take seconds on an SML name.
+_MAX_QUANTIFIERS: Final = 4
 
 #: The U-NAPTR service of an SMP (peppol-commons ``PeppolNaptrURLProvider.DNS_UNAPTR_SERVICE_NAME_META_SMP``).
 SMP_NAPTR_SERVICE: Final = "Meta:SMP"
@@ -129,9 +130,10 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str | None:
     if len(parts) != 3 or parts[2] not in ("", "i"):
         return None
     pattern, replacement, flags = (p.replace("\\" + delim, delim) for p in parts)
-    if len(pattern) > _MAX_PATTERN or _NESTED_QUANTIFIER.search(pattern):
-        # The expression is remote input run by Python's backtracking engine: a quantified group that holds a
-        # quantifier ("(a+)+") can take exponential time on our 52-character label. SMLs publish "^.*$".
+    if len(pattern) > _MAX_PATTERN or not _bounded_backtracking(pattern):
+        # The expression is remote input run by Python's backtracking engine, in the event loop: a quantified
+        # group ("(a+)+", "(.|..)*") can take exponential time on the 110-character SML name, many
+        # quantifiers polynomial time of a high degree. SMLs publish "^.*$".
         return None
     try:
         compiled = re.compile(pattern, re.IGNORECASE if flags == "i" else 0)
@@ -148,3 +150,46 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str | None:
     if parts_url.scheme.lower() not in ("http", "https") or not parts_url.hostname:
         return None
     return result
+
+
+def _bounded_backtracking(pattern: str) -> bool:
+    """Whether ``pattern`` quantifies no group and holds at most :data:`_MAX_QUANTIFIERS` quantifiers.
+
+    A conservative scan: escapes and character classes are skipped, ``{`` counts as a quantifier, ``?``
+    after ``(`` (a group extension) or after a quantifier (lazy) does not.
+    """
+    count = 0
+    previous = ""
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            previous, i = "atom", i + 2
+            continue
+        if char == "[":
+            i += 1
+            if i < len(pattern) and pattern[i] == "^":
+                i += 1
+            if i < len(pattern) and pattern[i] == "]":  # a literal "]" first in the class
+                i += 1
+            while i < len(pattern) and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            previous, i = "atom", i + 1
+            continue
+        quantifier = char in "*+{" or (char == "?" and previous not in ("(", "quantifier"))
+        if quantifier:
+            if previous == ")":
+                return False
+            count += 1
+            if count > _MAX_QUANTIFIERS:
+                return False
+            if char == "{":
+                close = pattern.find("}", i)
+                i = close if close != -1 else i
+            previous = "quantifier"
+        elif char in "()":
+            previous = char
+        elif not (char in "+?" and previous == "quantifier"):
+            previous = "atom"
+        i += 1
+    return True

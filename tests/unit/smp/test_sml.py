@@ -101,6 +101,16 @@ def test_no_meta_smp_record_is_not_registered() -> None:
         ("!^(\\w+)*.*$!https://a.example!", None),  # would match: refused as a nested quantifier
         ("!^([a-z0-9]+.?)+x$!https://a.example!", None),
         ("!" + "a" * 300 + "!https://a.example!", None),
+        # Alternation under a quantifier backtracks exponentially on the 110-character SML name (a hostile
+        # DNS answer would stop the event loop): any quantified group is refused.
+        ("!^(.|..)*$!https://a.example!", None),
+        ("!^(?:a|b|c|z|o|n|e|\\.)+$!https://a.example!", None),
+        ("!^(abc)?.*$!https://a.example!", None),
+        # Five unbounded quantifiers in a row take seconds on the SML name; four or fewer are allowed.
+        ("!^[^#]*[^#]*[^#]*[^#]*[^#]*$!https://a.example!", None),
+        ("!^[^.]*\\.[a-z]*$!https://a.example!", "https://a.example"),
+        ("!^[a-c]+\\.z?o{1}ne*$!https://a.example!", "https://a.example"),
+        ("!^[*+?]?.*$!https://a.example!", "https://a.example"),
     ],
 )
 def test_apply_naptr_regexp(regexp: str, expected: str | None) -> None:
