@@ -146,8 +146,12 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str | None:
         result = match.expand(re.sub(r"\\([1-9])", r"\\g<\1>", replacement.replace("\\\\", "\\")))
     except (re.error, IndexError):
         return None
-    parts_url = urlsplit(result)
-    if parts_url.scheme.lower() not in ("http", "https") or not parts_url.hostname:
+    try:
+        parts_url = urlsplit(result)
+        host = parts_url.hostname
+    except ValueError:  # "Invalid IPv6 URL", a netloc invalid under NFKC normalisation
+        return None
+    if parts_url.scheme.lower() not in ("http", "https") or not host:
         return None
     return result
 

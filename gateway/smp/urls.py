@@ -62,9 +62,13 @@ def check_smp_url(url: str, stage: Stage) -> str:
     """
     if len(url) > MAX_URL_LENGTH:
         raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL longer than {MAX_URL_LENGTH} characters")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host or parts.username or parts.password:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        credentials = parts.username or parts.password
+    except ValueError as exc:  # "Invalid IPv6 URL", a netloc invalid under NFKC normalisation
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL {url!r} is malformed: {exc}") from exc
+    if not host or credentials:
         raise LookupOutcome.BAD_SMP_RESPONSE.error(
             f"SMP URL {url!r} is not an absolute URL without credentials"
         )

@@ -44,3 +44,10 @@ def test_plain_http_only_to_loopback_in_development() -> None:
 def test_malformed_urls_refused(url: str) -> None:
     with pytest.raises(SMPResponseInvalid):
         check_smp_url(url, "production")
+
+
+@pytest.mark.parametrize("url", ["https://[zz/smp", "https://\u2100.example/smp", "https://[::1/smp"])
+def test_a_malformed_redirect_href_is_a_bad_smp_response(url: str) -> None:
+    # A Redirect href is remote input: urlsplit's ValueError must not escape the lookup.
+    with pytest.raises(SMPResponseInvalid):
+        check_smp_url(url, "production")
