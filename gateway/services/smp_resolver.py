@@ -33,6 +33,7 @@ from gateway.smp import (
     SMPHTTPResponse,
     check_answer_identity,
     check_endpoint_url,
+    check_remote_host,
     check_smp_url,
     metadata_body,
     outcome_of,
@@ -220,7 +221,9 @@ class SMPResolver:
         assert self._naptr is not None
         assert self._zone is not None
         answer = await self._naptr.naptr(participant_host(receiver, self._zone))
-        return check_smp_url(smp_url_from_answer(answer), self._policy.stage)
+        return check_remote_host(
+            check_smp_url(smp_url_from_answer(answer), self._policy.stage), self._policy.stage
+        )
 
     async def _metadata(
         self, url: str, receiver: ParticipantID, *, first: bool, now: datetime
@@ -248,7 +251,7 @@ class SMPResolver:
         if isinstance(metadata, Redirect):
             # SMP 1.x §3.5 / peppol-as4.md §9.3: follow at most one Redirect; the target's answer must be
             # signed by an SMP certificate of the stage (as always) that its CertificateUID names.
-            target = check_smp_url(metadata.href, self._policy.stage)
+            target = check_remote_host(check_smp_url(metadata.href, self._policy.stage), self._policy.stage)
             redirected, signer = await self._metadata(target, receiver, first=False, now=now)
             if isinstance(redirected, Redirect):
                 raise LookupOutcome.BAD_SMP_RESPONSE.error(f"the redirect target {target} redirects again")

@@ -55,6 +55,7 @@ from gateway.smp.sml import (
 from gateway.smp.urls import (
     Stage,
     check_endpoint_url,
+    check_remote_host,
     check_smp_url,
     service_group_url,
     service_metadata_url,
@@ -89,6 +90,7 @@ __all__ = [
     "apply_naptr_regexp",
     "check_answer_identity",
     "check_endpoint_url",
+    "check_remote_host",
     "check_smp_url",
     "hash_label",
     "metadata_body",

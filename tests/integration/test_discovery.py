@@ -322,3 +322,18 @@ def test_a_hostile_naptr_answer_ends_in_a_typed_outcome(
     )
     result = asyncio.run(resolver_for(network, clock).lookup(other, BIS_INVOICE, BIS_BILLING_PROCESS))
     assert result.outcome is outcome, result.detail
+
+
+@pytest.mark.parametrize("smp_url", ["https://127.0.0.1:8443/smp", "https://169.254.169.254/smp"])
+def test_production_does_not_follow_a_naptr_answer_to_an_internal_address(
+    network: DevNetwork, clock: MutableClock, smp_url: str
+) -> None:
+    other = ParticipantID.parse("0208:0000000196")
+    network.sml.set_records(
+        participant_host(other, network.sml.zone),
+        [NaptrRecord(100, 10, "U", "Meta:SMP", f"!^.*$!{smp_url}!")],
+    )
+    resolver = resolver_for(network, clock, stage="production")
+    result = asyncio.run(resolver.lookup(other, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is LookupOutcome.BAD_SMP_RESPONSE, result.detail
+    assert "not a public host" in result.detail
