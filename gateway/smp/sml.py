@@ -18,8 +18,11 @@ from gateway.model.identifiers import PARTICIPANT_SCHEME, ParticipantID
 from gateway.smp.outcome import LookupOutcome
 
 _MAX_PATTERN: Final = 256
-#: Quantifiers a NAPTR pattern may hold: five unbounded ones in a row take seconds on an SML name.
-_MAX_QUANTIFIERS: Final = 4
+#: Quantifiers a NAPTR pattern may hold: they multiply the backtracking (four unanchored ones take a second
+#: on an SML name); "^.*$" needs one, "^([^@]+)@(.*)$" two.
+_MAX_QUANTIFIERS: Final = 2
+#: NAPTR records whose expression is tried (each runs in the event loop); the SML publishes one.
+_MAX_CANDIDATES: Final = 8
 
 #: The U-NAPTR service of an SMP (peppol-commons ``PeppolNaptrURLProvider.DNS_UNAPTR_SERVICE_NAME_META_SMP``).
 SMP_NAPTR_SERVICE: Final = "Meta:SMP"
@@ -104,7 +107,7 @@ def smp_url_from_answer(answer: NaptrAnswer) -> str:
         ),
         key=lambda r: (r.order, r.preference),
     )
-    for record in candidates:
+    for record in candidates[:_MAX_CANDIDATES]:
         url = apply_naptr_regexp(record.regexp, answer.name.rstrip("."))
         if url is not None:
             return url.rstrip("/")
