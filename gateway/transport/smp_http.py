@@ -19,9 +19,10 @@ from gateway.errors import DiscoveryError
 from gateway.smp import MAX_SMP_RESPONSE_BYTES, LookupOutcome, SMPHTTPResponse
 
 DEFAULT_SMP_TIMEOUT_SECONDS: Final = 10.0
-#: Upper bound of one whole GET (connect, headers and body): httpx's timeouts bound each read only, so an
-#: SMP dripping a byte at a time would otherwise hold the lookup (and the API request) for ever.
-DEFAULT_SMP_DEADLINE_SECONDS: Final = 30.0
+#: Upper bound of one whole GET (connect, headers and body), as a multiple of the per-read ``timeout``:
+#: httpx's timeouts bound each read only, so an SMP dripping a byte at a time would otherwise hold the
+#: lookup (and the API request) for ever.
+DEADLINE_TIMEOUTS: Final = 3
 #: The content codings we decode ourselves, each with a bound on the decoded size (a 500-byte gzip of a
 #: gzip decodes to hundreds of megabytes in one step inside httpx).
 _DECODABLE: Final = frozenset({"identity", "gzip", "x-gzip", "deflate"})
@@ -71,7 +72,8 @@ class HTTPSMPFetcher:
         ca_bundle: PEM bundle of CAs for SMP HTTPS; None = the system's.
         max_bytes: refuse larger answers, counted after decoding (they are remote input).
         transport: an httpx transport for tests; None = the network.
-        deadline: upper bound of one whole GET in seconds, body included.
+        deadline: upper bound of one whole GET in seconds, body included; None = ``DEADLINE_TIMEOUTS``
+            times ``timeout``.
     """
 
     def __init__(
@@ -81,10 +83,10 @@ class HTTPSMPFetcher:
         ca_bundle: Path | None = None,
         max_bytes: int = MAX_SMP_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
-        deadline: float = DEFAULT_SMP_DEADLINE_SECONDS,
+        deadline: float | None = None,
     ) -> None:
         self._timeout = timeout
-        self._deadline = deadline
+        self._deadline = deadline if deadline is not None else DEADLINE_TIMEOUTS * timeout
         self._verify: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle is not None else True
         )

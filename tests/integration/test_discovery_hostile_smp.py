@@ -78,6 +78,10 @@ def test_a_dripping_answer_ends_at_the_deadline(serve: Callable[[Handler], str])
     with pytest.raises(DiscoveryUnavailable, match="no complete answer"):
         _get(HTTPSMPFetcher(timeout=1.0, deadline=2.0), url)
     assert time.monotonic() - started < 6
+    started = time.monotonic()
+    with pytest.raises(DiscoveryUnavailable, match=r"within 1\.5 s"):  # by default, three read timeouts
+        _get(HTTPSMPFetcher(timeout=0.5), url)
+    assert time.monotonic() - started < 5
 
 
 def test_a_nested_gzip_bomb_is_refused_without_inflating_it(serve: Callable[[Handler], str]) -> None:
