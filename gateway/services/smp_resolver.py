@@ -32,6 +32,8 @@ from gateway.smp import (
     ServiceInformation,
     SMPHTTPResponse,
     check_answer_identity,
+    check_endpoint_url,
+    check_remote_host,
     check_smp_url,
     metadata_body,
     outcome_of,
@@ -219,7 +221,9 @@ class SMPResolver:
         assert self._naptr is not None
         assert self._zone is not None
         answer = await self._naptr.naptr(participant_host(receiver, self._zone))
-        return check_smp_url(smp_url_from_answer(answer), self._policy.stage)
+        return check_remote_host(
+            check_smp_url(smp_url_from_answer(answer), self._policy.stage), self._policy.stage
+        )
 
     async def _metadata(
         self, url: str, receiver: ParticipantID, *, first: bool, now: datetime
@@ -247,7 +251,7 @@ class SMPResolver:
         if isinstance(metadata, Redirect):
             # SMP 1.x §3.5 / peppol-as4.md §9.3: follow at most one Redirect; the target's answer must be
             # signed by an SMP certificate of the stage (as always) that its CertificateUID names.
-            target = check_smp_url(metadata.href, self._policy.stage)
+            target = check_remote_host(check_smp_url(metadata.href, self._policy.stage), self._policy.stage)
             redirected, signer = await self._metadata(target, receiver, first=False, now=now)
             if isinstance(redirected, Redirect):
                 raise LookupOutcome.BAD_SMP_RESPONSE.error(f"the redirect target {target} redirects again")
@@ -258,7 +262,7 @@ class SMPResolver:
                 )
             metadata = redirected
         check_answer_identity(metadata, receiver, document_type)
-        return select_endpoint(
+        selected = select_endpoint(
             metadata,
             process,
             at=now,
@@ -266,6 +270,8 @@ class SMPResolver:
             revocation=self._policy.revocation,
             transport_profile=self._policy.transport_profile,
         )
+        check_endpoint_url(selected.endpoint.url, self._policy.stage)  # where the document will be POSTed
+        return selected
 
     async def document_types(self, receiver: ParticipantID) -> tuple[DocumentTypeID, ...]:
         """The document types the receiver's service group lists (to explain "not supported"; not cached).

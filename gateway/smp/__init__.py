@@ -52,7 +52,14 @@ from gateway.smp.sml import (
     smp_url_from_answer,
     zone_by_name,
 )
-from gateway.smp.urls import Stage, check_smp_url, service_group_url, service_metadata_url
+from gateway.smp.urls import (
+    Stage,
+    check_endpoint_url,
+    check_remote_host,
+    check_smp_url,
+    service_group_url,
+    service_metadata_url,
+)
 
 __all__ = [
     "AS4_TRANSPORT_PROFILE",
@@ -82,6 +89,8 @@ __all__ = [
     "VerifiedMetadata",
     "apply_naptr_regexp",
     "check_answer_identity",
+    "check_endpoint_url",
+    "check_remote_host",
     "check_smp_url",
     "hash_label",
     "metadata_body",

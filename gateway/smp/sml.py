@@ -18,7 +18,11 @@ from gateway.model.identifiers import PARTICIPANT_SCHEME, ParticipantID
 from gateway.smp.outcome import LookupOutcome
 
 _MAX_PATTERN: Final = 256
-_NESTED_QUANTIFIER: Final = re.compile(r"\([^)]*[*+}][^)]*\)\s*[*+{?]")
+#: Quantifiers a NAPTR pattern may hold: they multiply the backtracking (four unanchored ones take a second
+#: on an SML name); "^.*$" needs one, "^([^@]+)@(.*)$" two.
+_MAX_QUANTIFIERS: Final = 2
+#: NAPTR records whose expression is tried (each runs in the event loop); the SML publishes one.
+_MAX_CANDIDATES: Final = 8
 
 #: The U-NAPTR service of an SMP (peppol-commons ``PeppolNaptrURLProvider.DNS_UNAPTR_SERVICE_NAME_META_SMP``).
 SMP_NAPTR_SERVICE: Final = "Meta:SMP"
@@ -103,7 +107,7 @@ def smp_url_from_answer(answer: NaptrAnswer) -> str:
         ),
         key=lambda r: (r.order, r.preference),
     )
-    for record in candidates:
+    for record in candidates[:_MAX_CANDIDATES]:
         url = apply_naptr_regexp(record.regexp, answer.name.rstrip("."))
         if url is not None:
             return url.rstrip("/")
@@ -129,9 +133,10 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str | None:
     if len(parts) != 3 or parts[2] not in ("", "i"):
         return None
     pattern, replacement, flags = (p.replace("\\" + delim, delim) for p in parts)
-    if len(pattern) > _MAX_PATTERN or _NESTED_QUANTIFIER.search(pattern):
-        # The expression is remote input run by Python's backtracking engine: a quantified group that holds a
-        # quantifier ("(a+)+") can take exponential time on our 52-character label. SMLs publish "^.*$".
+    if len(pattern) > _MAX_PATTERN or not _bounded_backtracking(pattern):
+        # The expression is remote input run by Python's backtracking engine, in the event loop: a quantified
+        # group ("(a+)+", "(.|..)*") can take exponential time on the 110-character SML name, many
+        # quantifiers polynomial time of a high degree. SMLs publish "^.*$".
         return None
     try:
         compiled = re.compile(pattern, re.IGNORECASE if flags == "i" else 0)
@@ -144,7 +149,54 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str | None:
         result = match.expand(re.sub(r"\\([1-9])", r"\\g<\1>", replacement.replace("\\\\", "\\")))
     except (re.error, IndexError):
         return None
-    parts_url = urlsplit(result)
-    if parts_url.scheme.lower() not in ("http", "https") or not parts_url.hostname:
+    try:
+        parts_url = urlsplit(result)
+        host = parts_url.hostname
+    except ValueError:  # "Invalid IPv6 URL", a netloc invalid under NFKC normalisation
+        return None
+    if parts_url.scheme.lower() not in ("http", "https") or not host:
         return None
     return result
+
+
+def _bounded_backtracking(pattern: str) -> bool:
+    """Whether ``pattern`` quantifies no group and holds at most :data:`_MAX_QUANTIFIERS` quantifiers.
+
+    A conservative scan: escapes and character classes are skipped, ``{`` counts as a quantifier, ``?``
+    after ``(`` (a group extension) or after a quantifier (lazy) does not.
+    """
+    count = 0
+    previous = ""
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            previous, i = "atom", i + 2
+            continue
+        if char == "[":
+            i += 1
+            if i < len(pattern) and pattern[i] == "^":
+                i += 1
+            if i < len(pattern) and pattern[i] == "]":  # a literal "]" first in the class
+                i += 1
+            while i < len(pattern) and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            previous, i = "atom", i + 1
+            continue
+        quantifier = char in "*+{" or (char == "?" and previous not in ("(", "quantifier"))
+        if quantifier:
+            if previous == ")":
+                return False
+            count += 1
+            if count > _MAX_QUANTIFIERS:
+                return False
+            if char == "{":
+                close = pattern.find("}", i)
+                i = close if close != -1 else i
+            previous = "quantifier"
+        elif char in "()":
+            previous = char
+        elif not (char in "+?" and previous == "quantifier"):
+            previous = "atom"
+        i += 1
+    return True

@@ -47,6 +47,42 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def is_internal_host(host: str) -> bool:
+    """``localhost`` (or a name under it) or an IP address that is not globally routable: loopback,
+    private, link-local (with or without a zone id), unspecified, reserved."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return False
+    return not address.is_global or address.is_multicast
+
+
+def check_remote_host(url: str, stage: Stage) -> str:
+    """Refuse, in production, a URL from remote input (NAPTR answer, Redirect href, endpoint address) that
+    names an internal host: a hostile SMP or DNS answer must not make the gateway connect to its own host or
+    private network (a configured URL is the operator's and is not checked here). Host names are not
+    resolved: this stops address literals and ``localhost``, not names that resolve to private addresses.
+
+    Returns:
+        The URL unchanged.
+
+    Raises:
+        SMPResponseInvalid: the URL cannot be read, or names an internal host in production.
+    """
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError as exc:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"URL {url!r} is malformed: {exc}") from exc
+    if stage == "production" and is_internal_host(host):
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(
+            f"URL {url!r} refused: {host!r} is not a public host (production stage)"
+        )
+    return url
+
+
 def check_smp_url(url: str, stage: Stage) -> str:
     """Refuse an SMP URL the stage does not allow (peppol-as4.md §9.2 timeline: HTTPS/443 only).
 
@@ -62,9 +98,13 @@ def check_smp_url(url: str, stage: Stage) -> str:
     """
     if len(url) > MAX_URL_LENGTH:
         raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL longer than {MAX_URL_LENGTH} characters")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if not host or parts.username or parts.password:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        credentials = parts.username or parts.password
+    except ValueError as exc:  # "Invalid IPv6 URL", a netloc invalid under NFKC normalisation
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL {url!r} is malformed: {exc}") from exc
+    if not host or credentials:
         raise LookupOutcome.BAD_SMP_RESPONSE.error(
             f"SMP URL {url!r} is not an absolute URL without credentials"
         )
@@ -74,5 +114,39 @@ def check_smp_url(url: str, stage: Stage) -> str:
         return url
     raise LookupOutcome.BAD_SMP_RESPONSE.error(
         f"SMP URL {url!r} refused: the {stage} stage reads SMPs over https only"
+        + (" (plain http only to loopback in development)" if parts.scheme == "http" else "")
+    )
+
+
+def check_endpoint_url(url: str, stage: Stage) -> str:
+    """Refuse an AS4 endpoint address (``wsa:Address``) the stage does not allow.
+
+    The address is remote input (the participant's SMP) and is where documents are POSTed: Peppol AS4 is
+    HTTPS only (peppol-as4.md §5); plain http only to a loopback host in the development stage.
+
+    Returns:
+        The URL unchanged.
+
+    Raises:
+        SMPResponseInvalid: too long, not absolute, with credentials, or a scheme/host the stage forbids.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"endpoint URL longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        credentials = parts.username or parts.password
+    except ValueError as exc:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"endpoint URL {url!r} is malformed: {exc}") from exc
+    if not host or credentials:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(
+            f"endpoint URL {url!r} is not an absolute URL without credentials"
+        )
+    if parts.scheme == "https" or (
+        parts.scheme == "http" and stage == "development" and is_loopback_host(host)
+    ):
+        return check_remote_host(url, stage)
+    raise LookupOutcome.BAD_SMP_RESPONSE.error(
+        f"endpoint URL {url!r} refused: the {stage} stage sends AS4 over https only"
         + (" (plain http only to loopback in development)" if parts.scheme == "http" else "")
     )

@@ -298,3 +298,42 @@ def test_cached_endpoint_not_served_past_its_expiration(
     clock.advance(timedelta(minutes=6))  # within the 15-minute TTL, but past ServiceExpirationDate
     result = asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
     assert result.outcome is LookupOutcome.ENDPOINT_NOT_ACTIVE
+
+
+@pytest.mark.parametrize(
+    ("smp_url", "outcome"),
+    [
+        ("https://[zz/smp", LookupOutcome.NOT_REGISTERED),  # urlsplit: "Invalid IPv6 URL"
+        ("https://\u2100.example/smp", LookupOutcome.NOT_REGISTERED),  # invalid under NFKC normalisation
+        ("file:///etc/passwd", LookupOutcome.NOT_REGISTERED),
+        ("https://user:secret@smp.example/smp", LookupOutcome.BAD_SMP_RESPONSE),
+        ("http://10.0.0.1:8080/smp", LookupOutcome.BAD_SMP_RESPONSE),  # plain http off loopback
+        ("https://xn--zz.example/smp", LookupOutcome.BAD_SMP_RESPONSE),  # not valid IDNA
+    ],
+)
+def test_a_hostile_naptr_answer_ends_in_a_typed_outcome(
+    network: DevNetwork, clock: MutableClock, smp_url: str, outcome: LookupOutcome
+) -> None:
+    # Whoever answers the SML name chooses the SMP URL: no answer may escape the lookup as an exception.
+    other = ParticipantID.parse("0208:0000000196")
+    network.sml.set_records(
+        participant_host(other, network.sml.zone),
+        [NaptrRecord(100, 10, "U", "Meta:SMP", f"!^.*$!{smp_url}!")],
+    )
+    result = asyncio.run(resolver_for(network, clock).lookup(other, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is outcome, result.detail
+
+
+@pytest.mark.parametrize("smp_url", ["https://127.0.0.1:8443/smp", "https://169.254.169.254/smp"])
+def test_production_does_not_follow_a_naptr_answer_to_an_internal_address(
+    network: DevNetwork, clock: MutableClock, smp_url: str
+) -> None:
+    other = ParticipantID.parse("0208:0000000196")
+    network.sml.set_records(
+        participant_host(other, network.sml.zone),
+        [NaptrRecord(100, 10, "U", "Meta:SMP", f"!^.*$!{smp_url}!")],
+    )
+    resolver = resolver_for(network, clock, stage="production")
+    result = asyncio.run(resolver.lookup(other, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is LookupOutcome.BAD_SMP_RESPONSE, result.detail
+    assert "not a public host" in result.detail

@@ -101,7 +101,29 @@ def test_no_meta_smp_record_is_not_registered() -> None:
         ("!^(\\w+)*.*$!https://a.example!", None),  # would match: refused as a nested quantifier
         ("!^([a-z0-9]+.?)+x$!https://a.example!", None),
         ("!" + "a" * 300 + "!https://a.example!", None),
+        # Alternation under a quantifier backtracks exponentially on the 110-character SML name (a hostile
+        # DNS answer would stop the event loop): any quantified group is refused.
+        ("!^(.|..)*$!https://a.example!", None),
+        ("!^(?:a|b|c|z|o|n|e|\\.)+$!https://a.example!", None),
+        ("!^(abc)?.*$!https://a.example!", None),
+        # Quantifiers in a row multiply the backtracking (four unanchored ones take a second on the SML
+        # name, each NAPTR record of the answer is tried): at most two are allowed.
+        ("!^[^#]*[^#]*[^#]*[^#]*[^#]*$!https://a.example!", None),
+        ("![^#]*?[^#]*?[^#]*?$!https://a.example!", None),
+        ("!^[a-c]+.z{0,3}o?ne$!https://a.example!", None),
+        ("!^[^.]*\\.[a-z]*$!https://a.example!", "https://a.example"),
+        ("!^[a-c]+\\.z?one$!https://a.example!", "https://a.example"),
+        ("!^[*+?]?.*$!https://a.example!", "https://a.example"),
     ],
 )
 def test_apply_naptr_regexp(regexp: str, expected: str | None) -> None:
     assert apply_naptr_regexp(regexp, "abc.zone") == expected
+
+
+def test_only_the_first_candidate_records_are_tried() -> None:
+    # Each record's expression runs in the event loop: a hostile answer with hundreds of records is cut short.
+    unusable = [NaptrRecord(1, i, "U", "Meta:SMP", "!^nomatch$!https://a.example!") for i in range(8)]
+    usable = NaptrRecord(2, 0, "U", "Meta:SMP", "!^.*$!https://smp.example!")
+    assert smp_url_from_answer(NaptrAnswer("n.zone.", True, (*unusable[:7], usable))) == "https://smp.example"
+    with pytest.raises(ParticipantNotRegistered):
+        smp_url_from_answer(NaptrAnswer("n.zone.", True, (*unusable, usable)))
