@@ -14,6 +14,17 @@ from gateway.transport.http import HTTPAS4Transport
 
 if TYPE_CHECKING:
     from gateway.bootstrap.services import Services
+    from gateway.config import Settings
+
+
+def build_as4_transport(settings: Settings) -> HTTPAS4Transport:
+    """The HTTP AS4 transport of the worker settings: https only in the production stage, plain http to a
+    loopback host too elsewhere (the demonstration's and tests' access points)."""
+    return HTTPAS4Transport(
+        connect_timeout=settings.worker.connect_timeout_seconds,
+        send_timeout=settings.worker.send_timeout_seconds,
+        plain_loopback=settings.truststore.stage != "production",
+    )
 
 
 def build_deliverer(services: Services) -> Deliverer:
@@ -43,9 +54,7 @@ def build_deliverer(services: Services) -> Deliverer:
     settings = services.settings
     worker = settings.worker
     if services.as4_transport is None:
-        created = HTTPAS4Transport(
-            connect_timeout=worker.connect_timeout_seconds, send_timeout=worker.send_timeout_seconds
-        )
+        created = build_as4_transport(settings)
         services.adopt(created)
         services.as4_transport = created
     return Deliverer(

@@ -64,6 +64,9 @@ class HTTPAS4Transport:
         send_timeout: seconds for the whole exchange once connected: upload and the receiver's answer.
         max_response_bytes: larger responses are dropped (retryable: the answer was unusable).
         client: an existing client (tests); otherwise one is created and closed with the transport.
+        plain_loopback: plain http to a loopback host is allowed (development, the demonstration, tests);
+            False in the production stage, where only https is sent to (a participant directory entry, or
+            an address an SMP answered before a stage check, cannot make us send in clear).
     """
 
     def __init__(
@@ -73,8 +76,10 @@ class HTTPAS4Transport:
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         client: httpx.AsyncClient | None = None,
+        plain_loopback: bool = True,
     ) -> None:
         self.connect_timeout = connect_timeout
+        self._plain_loopback = plain_loopback
         self.send_timeout = send_timeout
         self._max_response_bytes = max_response_bytes
         self._own_client = client is None
@@ -98,8 +103,9 @@ class HTTPAS4Transport:
         """
         parts = urlsplit(url)
         # Peppol AS4 is HTTPS only (peppol-as4.md §5); plain HTTP to loopback for development, the
-        # self-contained demonstration and tests.
-        if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+        # self-contained demonstration and tests, never in the production stage.
+        plain = self._plain_loopback and parts.scheme == "http" and is_loopback_host(parts.hostname)
+        if parts.scheme != "https" and not plain:
             raise TransportError(
                 f"refusing to send to {url!r}: AS4 endpoints must use https", retryable=False
             )

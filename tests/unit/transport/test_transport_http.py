@@ -1,4 +1,5 @@
-"""The httpx AS4 transport: error mapping (retryable or not), HTTPS only, bounded answers (MockTransport)."""
+"""The httpx AS4 transport: error mapping (retryable or not), HTTPS only (plain http to loopback outside the
+production stage), bounded answers (MockTransport)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from gateway.bootstrap.delivery import build_as4_transport
+from gateway.config import Settings
 from gateway.errors import TransportError
 from gateway.services.ports import HTTPResponse
 from gateway.transport.http import HTTPAS4Transport, map_httpx_errors
@@ -108,3 +111,28 @@ def test_the_whole_exchange_has_a_deadline() -> None:
         post(stalls, connect_timeout=0.05, send_timeout=0.05)
     assert caught.value.retryable is True
     assert "no complete answer within 0.1 s" in str(caught.value)
+
+
+def test_plain_http_to_loopback_is_refused_when_not_allowed() -> None:
+    async def go() -> None:
+        async with HTTPAS4Transport(plain_loopback=False) as transport:
+            await transport.post("http://127.0.0.1:1/as4", headers={}, body=b"payload")
+
+    with pytest.raises(TransportError, match="must use https") as caught:
+        asyncio.run(go())
+    assert caught.value.retryable is False
+
+
+@pytest.mark.parametrize(
+    ("stage", "refused"), [("production", True), ("test", False), ("development", False)]
+)
+def test_the_worker_sends_in_clear_to_loopback_outside_production_only(stage: str, refused: bool) -> None:
+    transport = build_as4_transport(Settings.model_validate({"truststore": {"stage": stage}}))
+
+    async def go() -> None:
+        async with transport:  # nothing listens on port 1: refused before or by the connection
+            await transport.post("http://127.0.0.1:1/as4", headers={}, body=b"payload")
+
+    with pytest.raises(TransportError) as caught:
+        asyncio.run(go())
+    assert ("must use https" in str(caught.value)) is refused
