@@ -194,3 +194,16 @@ def test_a_document_too_large_to_print_is_refused_at_once_its_html_served(docs: 
     page = docs.client.get(f"/v1/inbound/{document_id}/render", headers=auth("support"))
     assert page.status_code == 200
     assert page.text.count("<tr") > 3000
+
+
+def test_an_amount_with_more_digits_than_can_be_printed_is_shown_as_stated(docs: DocumentAPI) -> None:
+    """Forty digits in the amount due (a valid xsd:decimal) made every rendering of the document a 500."""
+    digits = "9" * 40
+    ubl = re.sub(rb"(<cbc:PayableAmount\b[^>]*>)[^<]*<", rb"\g<1>" + digits.encode() + b"<", to_ubl(sample()))
+    document_id = receive(docs, ubl)
+    page = docs.client.get(f"/v1/inbound/{document_id}/render", headers=auth("support"))
+    assert page.status_code == 200, page.text
+    assert digits in page.text
+    pdf = docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf", headers=auth("support"))
+    assert pdf.status_code == 200
+    assert digits in _pdf_text(pdf.content).replace(" ", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -183,3 +184,26 @@ def test_the_fragment_is_the_page_body_for_web_pages_and_e_mail() -> None:
     assert "<html" not in fragment
     assert fragment in render_html(view, options)
     assert "@page" in stylesheet()
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "9" * 40,  # a valid xsd:decimal whose rounding to cents exceeds Decimal's precision: a 500
+        "1E+100000",  # not an xsd:decimal; Decimal reads it: InvalidOperation in Babel and the QR code
+        "1E-999999",  # printed in full: 10 bytes of the document became a 1 MB amount on the page
+        "1" + "0" * 30 + ".5",
+        "0." + "0" * 40 + "1",
+    ],
+)
+def test_numbers_outside_what_can_be_printed_are_shown_as_stated(number: str) -> None:
+    """A hostile supplier's amounts, quantities and rates: the page renders, each shown as written."""
+    data = to_ubl(sample())
+    for tag in ("PayableAmount", "LineExtensionAmount", "PriceAmount", "InvoicedQuantity", "Percent"):
+        data = re.sub(rf"(<cbc:{tag}\b[^>]*>)[^<]*<".encode(), rb"\g<1>" + number.encode() + b"<", data)
+    assert data.count(number.encode()) > 10
+    baseline = len(_html(to_ubl(sample())))
+    for language in LANGUAGES:
+        html = _html(data, language=language)
+        assert number in html
+        assert len(html) < baseline + 200 * len(number) * data.count(number.encode())
