@@ -190,6 +190,7 @@ def test_the_fragment_is_the_page_body_for_web_pages_and_e_mail() -> None:
     "number",
     [
         "9" * 40,  # a valid xsd:decimal whose rounding to cents exceeds Decimal's precision: a 500
+        "9" * 20,  # a quantity shown with up to ten decimals: the same past 18 digits
         "1E+100000",  # not an xsd:decimal; Decimal reads it: InvalidOperation in Babel and the QR code
         "1E-999999",  # printed in full: 10 bytes of the document became a 1 MB amount on the page
         "1" + "0" * 30 + ".5",
