@@ -208,3 +208,26 @@ def test_numbers_outside_what_can_be_printed_are_shown_as_stated(number: str) ->
         html = _html(data, language=language)
         assert number in html
         assert len(html) < baseline + 200 * len(number) * data.count(number.encode())
+
+
+def test_a_credit_notes_project_reference_is_no_attachment() -> None:
+    """BT-11 of a CreditNote is an AdditionalDocumentReference with code 50 (UBL binding), not a file: listed
+    as an attachment it shifted the positions, and an expense's link ``…/attachments/{n}`` (numbered as the
+    expense's own reader numbers them) gave another file, or none."""
+    from gateway.services.expense_drafts import attachment_bytes
+    from gateway.ubl import read_ubl
+
+    data = {**sample("credit-note"), "attachments": sample("attachment-pdf")["attachments"]}
+    data["project_reference"] = "PRJ-7"
+    ubl = to_ubl(data)
+    pattern = rb"\s*<cac:AdditionalDocumentReference>\s*<cbc:ID>PRJ-7</cbc:ID>.*?</cac:Add[^>]*>"
+    project = re.search(pattern, ubl, re.S)
+    assert project is not None
+    first = ubl.index(b"<cac:AdditionalDocumentReference>")
+    hostile = ubl[:first] + project.group().strip() + ubl[first:].replace(project.group(), b"", 1)
+    view = read_view(hostile)
+    assert [a.identifier for a in view.attachments] == ["TIMESHEET-2026-10", "OFFERTE-118"]
+    assert ("project", "PRJ-7") in [(r.kind, r.value) for r in view.references]
+    embedded = read_attachment(hostile, 0)
+    assert embedded is not None
+    assert attachment_bytes(read_ubl(hostile), 1) == (embedded.content, embedded.mime_code, embedded.filename)
