@@ -108,10 +108,9 @@ EMAIL_MAX_LENGTH: Final = 190
 """Longest e-mail receiver address kept (the store's receiver column holds ``EM:`` + the address)."""
 # A pragmatic address check (RFC 5321 §4.1.2 local@domain, no spaces, control characters, angle brackets or
 # separators: PostgreSQL cannot compare a text holding a NUL); the
-# relay has the last word (a 5xx reply fails the document with its reason). ASCII only: the SMTP adapter does
-# not ask the relay for SMTPUTF8 (RFC 6531), so a non-ASCII local part could not be sent. Matched in full
-# (``fullmatch``): ``$`` would accept a final line break.
-_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f-\U0010ffff]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+# relay has the last word (a 5xx reply fails the document with its reason; a non-ASCII local part, which
+# needs SMTPUTF8, is refused by the SMTP adapter). Matched in full: ``$`` would accept a final line break.
+_EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 
 
 def is_email_address(text: str) -> bool:
