@@ -299,7 +299,7 @@ def test_a_document_number_with_a_line_break_is_emailed_without_a_header_injecte
 def test_a_buyer_address_smtp_cannot_carry_fails_the_document_with_a_reason(
     store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
 ) -> None:
-    """A non-ASCII local part (SMTPUTF8 is not asked for): smtplib's UnicodeEncodeError crashed the delivery."""
+    """A non-ASCII local part (no SMTPUTF8 asked for): smtplib's UnicodeEncodeError crashed the delivery."""
     handler, port = relay
     body = with_buyer_contact("josé@buyer.test", "BE", "9000")
     document_id = queue_document(store, body=body, number="INV-MAIL-UTF8")
