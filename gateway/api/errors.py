@@ -33,6 +33,7 @@ from gateway.errors import (
     UnknownRuleSet,
     XMLInputError,
 )
+from gateway.render.pdf import RenderTooLarge
 
 log = logging.getLogger("gateway.api")
 
@@ -108,6 +109,8 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
     (DocumentRejected, 422, "document-invalid", "The document fails validation"),
     (UnknownRuleSet, 422, "unknown-rule-set", "No such validation rule set"),
     (ArtefactError, 503, "artefacts-unavailable", "Validation artefacts are unavailable"),
+    # Render routes: a document too large to print is refused at once, not printed for minutes.
+    (RenderTooLarge, 422, "render-too-large", "The document is too large to print as a PDF"),
     # Outbound/inbound document routes.
     (DocumentNotFound, 404, "not-found", "No such document"),
     (IdempotencyConflict, 409, "idempotency-conflict", "The Idempotency-Key was used for another request"),

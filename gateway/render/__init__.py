@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.errors import ConfigurationError
 from gateway.render.extract import ATTACHMENT_TYPES, EmbeddedFile, read_attachment, read_view
 from gateway.render.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language, translations
-from gateway.render.pdf import RenderError, html_to_pdf
+from gateway.render.pdf import MAX_PDF_HTML_CHARS, RenderError, RenderTooLarge, html_to_pdf
 from gateway.render.view import DocumentView
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ def render_document(data: bytes, output: OutputFormat, options: RenderOptions | 
     Raises:
         XMLInputError: not well-formed XML, DTD/entities, too large.
         MappingError: not a UBL Invoice or CreditNote.
+        RenderTooLarge: the document is too large to print as a PDF.
         RenderError: the PDF could not be printed.
     """
     from gateway.render.html import render_html
@@ -113,6 +114,7 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "FRAGMENT_TEMPLATE",
     "LANGUAGES",
+    "MAX_PDF_HTML_CHARS",
     "STANDALONE_TEMPLATE",
     "STYLESHEET_TEMPLATE",
     "DocumentView",
@@ -121,6 +123,7 @@ __all__ = [
     "OutputFormat",
     "RenderError",
     "RenderOptions",
+    "RenderTooLarge",
     "ReportSummary",
     "build_context",
     "environment",

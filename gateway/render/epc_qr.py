@@ -71,11 +71,15 @@ class CreditTransfer:
 def build_payload(transfer: CreditTransfer) -> str | None:
     """The EPC069-12 payload of ``transfer``, or None when no valid EPC QR code can carry it.
 
-    None when the IBAN fails its check digits, the amount is outside 0.01-999 999 999.99 EUR, or the name
-    is empty: a code that a banking app refuses is worse than none.
+    None when the IBAN fails its check digits, the amount is outside 0.01-999 999 999.99 EUR, the name is
+    empty, or the fields do not fit in 331 bytes even with the name shortened to one character: a code that
+    a banking app refuses is worse than none.
     """
     iban = re.sub(r"\s", "", transfer.iban).upper()
     name = " ".join(transfer.name.split())[:MAX_NAME]
+    # The range before rounding: rounding 1E+100000 (or 40 digits) to cents raises InvalidOperation.
+    if not transfer.amount.is_finite() or not Decimal("0.005") <= transfer.amount <= MAX_AMOUNT:
+        return None
     amount = transfer.amount.quantize(Decimal("0.01"))
     if not is_valid_iban(iban) or not name or not Decimal("0.01") <= amount <= MAX_AMOUNT:
         return None
@@ -100,10 +104,12 @@ def build_payload(transfer: CreditTransfer) -> str | None:
     while fields[-1] == "":  # trailing empty fields may be omitted (EPC069-12 §3.4)
         fields.pop()
     payload = "\n".join(fields)
-    while len(payload.encode()) > MAX_PAYLOAD_BYTES and fields[5]:  # shorten the name, never the data
-        fields[5] = fields[5][:-1]
+    while len(payload.encode()) > MAX_PAYLOAD_BYTES and len(fields[5]) > 1:  # the name, never the data
+        fields[5] = fields[5][:-1].rstrip()
         payload = "\n".join(fields)
-    return payload
+    # 140 characters of remittance text of up to 4 bytes each do not fit: no code, rather than one with
+    # no beneficiary name (a mandatory field) or over the limit.
+    return payload if len(payload.encode()) <= MAX_PAYLOAD_BYTES else None
 
 
 def qr_svg_data_uri(payload: str) -> str:

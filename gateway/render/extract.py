@@ -50,6 +50,9 @@ INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 #: UNTDID 1001 code of an AdditionalDocumentReference that is the invoiced object identifier (BT-18).
 INVOICED_OBJECT = "130"
+#: UNTDID 1001 code of the AdditionalDocumentReference that carries a CreditNote's project reference
+#: (BT-11: a CreditNote has no cac:ProjectReference in UBL 2.1), as ``gateway.ubl`` reads and writes it.
+PROJECT = "50"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,7 @@ def _missing_amount() -> Amount:
     return Amount(value=None, currency="", raw="")
 
 
-def _references(root: Element) -> tuple[Reference, ...]:
+def _references(root: Element, credit: bool) -> tuple[Reference, ...]:
     refs: list[Reference] = []
 
     def add(kind: str, value: str | None, scheme: str | None = None, issued: date | None = None) -> None:
@@ -122,16 +125,29 @@ def _references(root: Element) -> tuple[Reference, ...]:
     add("tender", text(root, "cac:OriginatorDocumentReference/cbc:ID"))  # BT-17
     add("project", text(root, "cac:ProjectReference/cbc:ID"))  # BT-11
     for extra in children(root, "cac:AdditionalDocumentReference"):
-        if text(extra, "cbc:DocumentTypeCode") == INVOICED_OBJECT:  # BT-18 with its scheme (BT-18-1)
+        code = text(extra, "cbc:DocumentTypeCode")
+        if code == INVOICED_OBJECT:  # BT-18 with its scheme (BT-18-1)
             add("invoiced_object", text(extra, "cbc:ID"), attr(extra, "cbc:ID", "schemeID"))
+        elif code == PROJECT and credit:  # BT-11 of a CreditNote
+            add("project", text(extra, "cbc:ID"))
     return tuple(refs)
 
 
-def _attachments(root: Element) -> tuple[Attachment, ...]:
+def _extras(root: Element, credit: bool) -> list[Element]:
+    """The AdditionalDocumentReferences that are attachments (BG-24), in document order: not BT-18, nor
+    a CreditNote's BT-11. The same ones, numbered the same, as ``gateway.ubl``'s reader (the expense routes
+    number attachments by it)."""
+    skipped = {INVOICED_OBJECT, PROJECT} if credit else {INVOICED_OBJECT}
+    return [
+        extra
+        for extra in children(root, "cac:AdditionalDocumentReference")
+        if text(extra, "cbc:DocumentTypeCode") not in skipped
+    ]
+
+
+def _attachments(root: Element, credit: bool) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
-    for extra in children(root, "cac:AdditionalDocumentReference"):
-        if text(extra, "cbc:DocumentTypeCode") == INVOICED_OBJECT:
-            continue
+    for extra in _extras(root, credit):
         embedded = child(extra, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject")
         size = None
         if embedded is not None:
@@ -319,7 +335,7 @@ def read_view(data: bytes) -> DocumentView:
         specification=text(root, "cbc:CustomizationID"),
         profile=text(root, "cbc:ProfileID"),
         period=_period(child(root, "cac:InvoicePeriod")),
-        references=_references(root),
+        references=_references(root, credit),
         payee=party(payee) if payee is not None else None,
         tax_representative=party(representative) if representative is not None else None,
         delivery=_delivery(root),
@@ -328,7 +344,7 @@ def read_view(data: bytes) -> DocumentView:
         vat_breakdown=vat_rows,
         totals=totals,
         lines=tuple(_line(el, credit) for el in children(root, line_path)),
-        attachments=_attachments(root),
+        attachments=_attachments(root, credit),
     )
 
 
@@ -355,12 +371,8 @@ def read_attachment(data: bytes, index: int) -> EmbeddedFile | None:
     Raises:
         XMLInputError, MappingError: as ``read_view``.
     """
-    root, _ = _root(data)
-    extras = [
-        el
-        for el in children(root, "cac:AdditionalDocumentReference")
-        if text(el, "cbc:DocumentTypeCode") != INVOICED_OBJECT
-    ]
+    root, credit = _root(data)
+    extras = _extras(root, credit)
     if not 0 <= index < len(extras):
         return None
     embedded = child(extras[index], "cac:Attachment/cbc:EmbeddedDocumentBinaryObject")

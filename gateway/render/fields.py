@@ -6,8 +6,10 @@ is not a number) still renders, showing what it states.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from lxml import etree
 
@@ -18,6 +20,10 @@ Element = etree._Element
 
 #: UBL prefixes used by the readers below.
 UBL: dict[str, str] = {"cac": NS["cac"], "cbc": NS["cbc"]}
+#: ``xsd:decimal`` (XML Schema 1.1 Part 2 §3.3.3), ASCII digits only, spaces around it allowed.
+_XSD_DECIMAL: Final = re.compile(r"\s*[+-]?([0-9]*)(?:\.([0-9]*))?\s*", re.ASCII)
+#: Significant digits ``Decimal`` keeps (its default context's precision), so also Babel's.
+MAX_DIGITS: Final = 28
 #: UBL 2.1 TaxScheme/ID of value added tax (BT-31 versus BT-32, UBL binding of EN 16931).
 VAT_SCHEME = "VAT"
 
@@ -61,14 +67,26 @@ def child(el: Element | None, path: str) -> Element | None:
 
 
 def to_decimal(value: str | None) -> Decimal | None:
-    """The decimal value of ``value``; None when absent or not a finite number."""
+    """The decimal value of ``value``; None when absent, not an ``xsd:decimal`` or with more digits than can
+    be printed (the page then shows the text as stated).
+
+    Only the ``xsd:decimal`` form (UBL amounts, quantities and rates): ``Decimal`` also reads ``1E-999999``,
+    which Babel printed as a million characters, and ``1E+100000``, which it could not print at all
+    (``InvalidOperation``: the page answered 500). At most ``MAX_DIGITS`` digits, counting the four decimals a
+    currency may be rounded to: rounding a longer number exceeds ``Decimal``'s precision the same way.
+    """
     if value is None:
         return None
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
+    found = _XSD_DECIMAL.fullmatch(value)
+    if found is None or not (found.group(1) or found.group(2)):
         return None
-    return number if number.is_finite() else None
+    whole, fraction = found.group(1).lstrip("0"), found.group(2) or ""
+    if len(whole) + max(len(fraction), 4) > MAX_DIGITS:
+        return None
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation:  # pragma: no cover - the pattern admits only what Decimal reads
+        return None
 
 
 def decimal(el: Element | None, path: str) -> Decimal | None:

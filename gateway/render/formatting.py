@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 
 from babel import Locale
 from babel.dates import format_date
@@ -37,21 +37,32 @@ class Formatter:
             return ""
         if amount.value is None:
             return f"{amount.raw} {amount.currency}".strip()
-        if not amount.currency:
-            return format_decimal(amount.value, locale=self.locale, decimal_quantization=False)
-        return format_currency(amount.value, amount.currency, locale=self.locale, decimal_quantization=False)
+        try:
+            if not amount.currency:
+                return format_decimal(amount.value, locale=self.locale, decimal_quantization=False)
+            return format_currency(
+                amount.value, amount.currency, locale=self.locale, decimal_quantization=False
+            )
+        except DecimalException:  # rounding it for the pattern exceeds Decimal's precision: as stated
+            return f"{amount.raw} {amount.currency}".strip()
 
     def number(self, value: Decimal | None) -> str:
         """A quantity or factor with every stated decimal (``1.5`` -> ``1,5`` in fr_BE)."""
         if value is None:
             return ""
-        return format_decimal(value, format="#,##0.##########", locale=self.locale)
+        try:
+            return format_decimal(value, format="#,##0.##########", locale=self.locale)
+        except DecimalException:  # more than 18 digits before the point, rounded to ten decimals: as stated
+            return str(value)
 
     def percent(self, rate: Decimal | None) -> str:
         """A rate stated in percent (``21`` -> ``21 %`` in fr_BE, ``21%`` in en_IE)."""
         if rate is None:
             return ""
-        return format_decimal(rate / 100, format=self._percent_pattern, locale=self.locale)
+        try:
+            return format_decimal(rate / 100, format=self._percent_pattern, locale=self.locale)
+        except DecimalException:  # as ``number``
+            return f"{rate} %"
 
     def day(self, value: date | None) -> str:
         """A date in the locale's long form (``4 décembre 2026``)."""

@@ -207,18 +207,21 @@ def compose(
         raise ValueError("no buyer e-mail address")
     language = language_for(buyer.country, buyer.postcode)
     which = 1 if buyer.credit_note else 0
+    # BT-1 is the sender's text: a line break in it (any that str.splitlines knows) would make the Subject
+    # header refused (ValueError, the delivery stuck); it goes on one line, runs of whitespace as one space.
+    number = " ".join(buyer.number.split())
     msg = EmailMessage(policy=SMTP)
     msg["From"] = sender
     msg["To"] = buyer.email
-    msg["Subject"] = _SUBJECT[language][which].format(n=buyer.number)
+    msg["Subject"] = _SUBJECT[language][which].format(n=number)
     msg["Date"] = format_datetime(at)
     msg["Message-ID"] = f"<{message_id}>"
     msg[DOCUMENT_ID_HEADER] = document.id
     msg.set_content(
-        _BODY[language].format(what=_WHAT[language][which], n=buyer.number, seller=buyer.seller or sender),
+        _BODY[language].format(what=_WHAT[language][which], n=number, seller=buyer.seller or sender),
         headers=[f"Content-Language: {language}"],  # RFC 3282: the language of the text part
     )
-    stem = _safe_filename(buyer.number)
+    stem = _safe_filename(number)
     if render_pdf is not None:
         try:
             pdf = render_pdf(ubl, language)

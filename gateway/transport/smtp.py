@@ -71,6 +71,13 @@ class SMTPMailer:
 
     def _send(self, message: bytes, sender: str, recipients: list[str]) -> str:
         s = self._settings
+        for address in (sender, *recipients):
+            # smtplib writes the address into MAIL/RCPT as given: a line break in it would start another SMTP
+            # command, a non-ASCII one raised UnicodeEncodeError (this adapter does not speak SMTPUTF8).
+            if not address.isascii() or not address.isprintable() or any(c in address for c in "<> "):
+                raise MailError(
+                    f"{address!r} cannot be given to the relay (ASCII addr-spec only)", retryable=False
+                )
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as client:
                 client.ehlo()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 from pypdf import PdfReader
 
@@ -21,7 +22,7 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures
     docs_fixture,
     problem_of,
 )
-from tests.unit.render.support import sample, to_ubl
+from tests.unit.render.support import sample, to_ubl, with_lines
 
 INBOUND_ID = "00000000-0000-0000-0000-0000000000aa"
 REPORT = {
@@ -179,3 +180,30 @@ def test_api_docs_load_nothing_from_another_host(docs: DocumentAPI) -> None:
                 assert docs.client.get(asset).status_code == 200, asset
     assert docs.client.get("/static/apidocs/swagger-ui-bundle.js").status_code == 200
     assert docs.client.get("/static/apidocs/redoc.standalone.js").status_code == 200
+
+
+def test_a_document_too_large_to_print_is_refused_at_once_its_html_served(docs: DocumentAPI) -> None:
+    """A supplier's invoice with thousands of lines held a worker for minutes (4,000 lines: 46 s, 800 MiB)."""
+    document_id = receive(docs, to_ubl(with_lines(sample(), 3000)))
+    started = time.monotonic()
+    pdf = docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf", headers=auth("support"))
+    assert pdf.status_code == 422, pdf.headers
+    assert problem_of(pdf)["type"] == "/problems/render-too-large"
+    assert "HTML rendering" in problem_of(pdf)["detail"]
+    assert time.monotonic() - started < 10
+    page = docs.client.get(f"/v1/inbound/{document_id}/render", headers=auth("support"))
+    assert page.status_code == 200
+    assert page.text.count("<tr") > 3000
+
+
+def test_an_amount_with_more_digits_than_can_be_printed_is_shown_as_stated(docs: DocumentAPI) -> None:
+    """Forty digits in the amount due (a valid xsd:decimal) made every rendering of the document a 500."""
+    digits = "9" * 40
+    ubl = re.sub(rb"(<cbc:PayableAmount\b[^>]*>)[^<]*<", rb"\g<1>" + digits.encode() + b"<", to_ubl(sample()))
+    document_id = receive(docs, ubl)
+    page = docs.client.get(f"/v1/inbound/{document_id}/render", headers=auth("support"))
+    assert page.status_code == 200, page.text
+    assert digits in page.text
+    pdf = docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf", headers=auth("support"))
+    assert pdf.status_code == 200
+    assert digits in _pdf_text(pdf.content).replace(" ", "")

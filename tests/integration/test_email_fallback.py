@@ -1,7 +1,8 @@
 """E-mail fallback through real discovery (development SML on loopback DNS, SMP over HTTP) to a real
 SMTP server on loopback (aiosmtpd), on SQLite and PostgreSQL: which discovery outcomes e-mail the document
 and which must not, the received MIME (attachments, headers, language), a temporary SMTP failure then
-success (the same stored bytes resent), a permanent failure, and the evidence, timeline and webhooks."""
+success (the same stored bytes resent), a permanent failure, and the evidence, timeline and webhooks;
+a BT-1 with a line break (the subject is built from it)."""
 
 from __future__ import annotations
 
@@ -272,3 +273,39 @@ def test_a_delivery_by_email_does_not_count_as_before_an_endpoint_while_it_is_se
     result = _deliver(store, network, SettableClock(), port, mailer_for=wrap)
     assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
     assert watching[0].before == [0]
+
+
+def test_a_document_number_with_a_line_break_is_emailed_without_a_header_injected(
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
+) -> None:
+    handler, port = relay
+    body = with_buyer_contact(BUYER_EMAIL, "BE", "9000")
+    hostile = body.replace(
+        b"<cbc:ID>KIT-2024-0001</cbc:ID>", b"<cbc:ID>KIT-1&#13;&#10;Bcc: evil@example.org</cbc:ID>", 1
+    )
+    assert hostile != body
+    queue_document(store, body=hostile, number="INV-MAIL-CRLF")
+
+    result = _deliver(store, network, SettableClock(), port)
+
+    assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
+    ((_, rcpt, content),) = handler.received
+    assert rcpt == [BUYER_EMAIL]
+    mail = parse_mail(content)
+    assert mail["Bcc"] is None
+    assert mail["Subject"] == "Factuur KIT-1 Bcc: evil@example.org"
+
+
+def test_a_buyer_address_smtp_cannot_carry_fails_the_document_with_a_reason(
+    store: SQLDocumentStore, network: DevNetwork, relay: tuple[MailRelay, int]
+) -> None:
+    """A non-ASCII local part (no SMTPUTF8 asked for): smtplib's UnicodeEncodeError crashed the delivery."""
+    handler, port = relay
+    body = with_buyer_contact("josé@buyer.test", "BE", "9000")
+    document_id = queue_document(store, body=body, number="INV-MAIL-UTF8")
+
+    result = _deliver(store, network, SettableClock(), port)
+
+    assert result.status is DeliveryStatus.FAILED, result.reason
+    assert "ASCII" in (_document(store, document_id).status_reason or "")
+    assert handler.received == []

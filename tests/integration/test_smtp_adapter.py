@@ -207,3 +207,16 @@ def test_the_relays_session_logs_do_not_reach_the_output_after_a_test_that_confi
     assert "2 passed" in output
     assert "connection lost" not in output.lower()
     assert "Logging error" not in output
+
+
+@pytest.mark.parametrize("recipient", ["josé@buyer.test", "b@buyer.test\r\nRCPT TO:<c@evil.test>"])
+def test_an_address_smtp_cannot_carry_is_a_permanent_failure(recipient: str) -> None:
+    """A non-ASCII local part (no SMTPUTF8 here) raised UnicodeEncodeError out of the adapter, a line break
+    ValueError: the delivery crashed instead of failing with a reason."""
+    handler = _Handler()
+    with serving(handler) as port:
+        mailer = SMTPMailer(SMTPSettings("127.0.0.1", port, starttls=False))
+        with pytest.raises(MailError) as caught:
+            asyncio.run(mailer.send(MESSAGE, sender="a@coop.test", recipients=[recipient]))
+    assert not caught.value.retryable
+    assert handler.received == []

@@ -54,7 +54,10 @@ _RENDER_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The document as a page or a PDF, labels in the negotiated language",
     },
     **problem_responses(
-        404, 422, s404="No such document", s422="The stored document is not a UBL Invoice or CreditNote"
+        404,
+        422,
+        s404="No such document",
+        s422="The stored document is not a UBL Invoice or CreditNote, or too large to print as a PDF",
     ),
 }
 _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {

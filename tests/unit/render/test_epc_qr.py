@@ -104,3 +104,14 @@ def test_the_rendered_invoice_carries_the_qr_code_of_its_figures() -> None:
     )
     assert expected is not None
     assert context["qr"] == qr_svg_data_uri(expected)
+
+
+@pytest.mark.parametrize("amount", ["9" * 40, "1E+100000", "1E-999999", "0.004"])
+def test_no_payload_for_an_amount_outside_the_range_whatever_its_digits(amount: str) -> None:
+    assert build_payload(CreditTransfer(name="X", iban=IBAN, amount=Decimal(amount))) is None
+
+
+def test_a_remittance_text_too_long_in_bytes_gives_no_code_rather_than_one_without_a_name() -> None:
+    """140 three-byte characters cannot fit in 331 bytes: the name was emptied, the limit still exceeded."""
+    transfer = CreditTransfer(name="ACME NV", iban=IBAN, amount=Decimal("10"), reference="€" * 140)
+    assert build_payload(transfer) is None

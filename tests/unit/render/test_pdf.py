@@ -6,10 +6,11 @@ import base64
 import io
 from pathlib import Path
 
+import pytest
 import segno
 from pypdf import PdfReader
 
-from gateway.render import html_to_pdf
+from gateway.render import MAX_PDF_HTML_CHARS, RenderTooLarge, html_to_pdf
 
 
 def _images(pdf: bytes) -> int:
@@ -31,3 +32,16 @@ def test_only_data_urls_are_fetched(tmp_path: Path) -> None:
         )
         == 0
     )
+
+
+def test_a_page_too_large_to_print_is_refused_before_weasyprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A received invoice with thousands of lines held a worker for minutes and GiBs (4,000 lines: 46 s)."""
+    import weasyprint
+
+    def no_print(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("WeasyPrint must not be asked to print it")
+
+    monkeypatch.setattr(weasyprint, "HTML", no_print)
+    page = "<p>" + "x" * MAX_PDF_HTML_CHARS + "</p>"
+    with pytest.raises(RenderTooLarge, match="too large to print"):
+        html_to_pdf(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -183,3 +184,50 @@ def test_the_fragment_is_the_page_body_for_web_pages_and_e_mail() -> None:
     assert "<html" not in fragment
     assert fragment in render_html(view, options)
     assert "@page" in stylesheet()
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "9" * 40,  # a valid xsd:decimal whose rounding to cents exceeds Decimal's precision: a 500
+        "9" * 20,  # a quantity shown with up to ten decimals: the same past 18 digits
+        "1E+100000",  # not an xsd:decimal; Decimal reads it: InvalidOperation in Babel and the QR code
+        "1E-999999",  # printed in full: 10 bytes of the document became a 1 MB amount on the page
+        "1" + "0" * 30 + ".5",
+        "0." + "0" * 40 + "1",
+    ],
+)
+def test_numbers_outside_what_can_be_printed_are_shown_as_stated(number: str) -> None:
+    """A hostile supplier's amounts, quantities and rates: the page renders, each shown as written."""
+    data = to_ubl(sample())
+    for tag in ("PayableAmount", "LineExtensionAmount", "PriceAmount", "InvoicedQuantity", "Percent"):
+        data = re.sub(rf"(<cbc:{tag}\b[^>]*>)[^<]*<".encode(), rb"\g<1>" + number.encode() + b"<", data)
+    assert data.count(number.encode()) > 10
+    baseline = len(_html(to_ubl(sample())))
+    for language in LANGUAGES:
+        html = _html(data, language=language)
+        assert number in html
+        assert len(html) < baseline + 200 * len(number) * data.count(number.encode())
+
+
+def test_a_credit_notes_project_reference_is_no_attachment() -> None:
+    """BT-11 of a CreditNote is an AdditionalDocumentReference with code 50 (UBL binding), not a file: listed
+    as an attachment it shifted the positions, and an expense's link ``…/attachments/{n}`` (numbered as the
+    expense's own reader numbers them) gave another file, or none."""
+    from gateway.services.expense_drafts import attachment_bytes
+    from gateway.ubl import read_ubl
+
+    data = {**sample("credit-note"), "attachments": sample("attachment-pdf")["attachments"]}
+    data["project_reference"] = "PRJ-7"
+    ubl = to_ubl(data)
+    pattern = rb"\s*<cac:AdditionalDocumentReference>\s*<cbc:ID>PRJ-7</cbc:ID>.*?</cac:Add[^>]*>"
+    project = re.search(pattern, ubl, re.S)
+    assert project is not None
+    first = ubl.index(b"<cac:AdditionalDocumentReference>")
+    hostile = ubl[:first] + project.group().strip() + ubl[first:].replace(project.group(), b"", 1)
+    view = read_view(hostile)
+    assert [a.identifier for a in view.attachments] == ["TIMESHEET-2026-10", "OFFERTE-118"]
+    assert ("project", "PRJ-7") in [(r.kind, r.value) for r in view.references]
+    embedded = read_attachment(hostile, 0)
+    assert embedded is not None
+    assert attachment_bytes(read_ubl(hostile), 1) == (embedded.content, embedded.mime_code, embedded.filename)
