@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
-from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus, decide
+from gateway.model.expense import (
+    TRANSITIONS,
+    Actor,
+    Expense,
+    ExpenseAction,
+    ExpenseEvent,
+    ExpenseStatus,
+    decide,
+)
 from gateway.model.free_text import check_free_text
 from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
@@ -147,7 +155,11 @@ class ExpenseWorkflow:
                 ),
                 None,
             )
-            if action is ExpenseAction.ASSIGN and target_unit == expense.unit_code:
+            if (
+                action is ExpenseAction.ASSIGN
+                and target_unit == expense.unit_code
+                and (expense.status, action) in TRANSITIONS
+            ):
                 return as_seen(uow, expense, visible)  # the same assignment again: nothing to do
             target = decide(expense.status, action, last)
             if target is None:

@@ -52,3 +52,27 @@ def test_a_credit_note_crediting_another_unit_s_invoice_does_not_name_it_to_the_
     moved = post(app, "support", mine["id"], "mark-paid")
     assert moved.status_code == 200
     assert moved.json()["credited_expense_id"] == other["id"]
+
+
+def test_assigning_a_paid_expense_to_its_own_unit_is_refused_not_answered_as_a_repeat(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    setup_units(app)
+    invoice = supplier_document(
+        validation_engine, "be-zero-rated.json", number="S-1", buyer_reference="PU-04711"
+    )
+    deliver(app.client, invoice)
+    [expense] = expenses(app, "member-a")
+    assert post(app, "member-a", expense["id"], "approve").status_code == 200
+    assert post(app, "support", expense["id"], "assign", {"unit": "PU-04711"}).status_code == 409
+    assert post(app, "support", expense["id"], "mark-paid").status_code == 200
+    refused = post(app, "support", expense["id"], "assign", {"unit": "PU-04711"})
+    assert refused.status_code == 409, refused.text
+    # Waiting for approval, the same unit again is a repeat: the current state, nothing recorded.
+    deliver(app.client, supplier_document(
+        validation_engine, "be-zero-rated.json", number="S-2", buyer_reference="PU-04711"
+    ))
+    waiting = next(e for e in expenses(app, "member-a") if e["number"] == "S-2")
+    same = post(app, "support", waiting["id"], "assign", {"unit": "PU-04711"})
+    assert same.status_code == 200
+    assert same.json()["status"] == "to_approve"
