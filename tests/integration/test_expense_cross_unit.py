@@ -69,9 +69,10 @@ def test_assigning_a_paid_expense_to_its_own_unit_is_refused_not_answered_as_a_r
     refused = post(app, "support", expense["id"], "assign", {"unit": "PU-04711"})
     assert refused.status_code == 409, refused.text
     # Waiting for approval, the same unit again is a repeat: the current state, nothing recorded.
-    deliver(app.client, supplier_document(
-        validation_engine, "be-zero-rated.json", number="S-2", buyer_reference="PU-04711"
-    ))
+    deliver(
+        app.client,
+        supplier_document(validation_engine, "be-zero-rated.json", number="S-2", buyer_reference="PU-04711"),
+    )
     waiting = next(e for e in expenses(app, "member-a") if e["number"] == "S-2")
     same = post(app, "support", waiting["id"], "assign", {"unit": "PU-04711"})
     assert same.status_code == 200
