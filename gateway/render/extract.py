@@ -50,6 +50,9 @@ INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 CREDIT_NOTE_NS = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 #: UNTDID 1001 code of an AdditionalDocumentReference that is the invoiced object identifier (BT-18).
 INVOICED_OBJECT = "130"
+#: UNTDID 1001 code of a CreditNote's AdditionalDocumentReference that is its project reference (BT-11: a
+#: CreditNote has no cac:ProjectReference in the BIS binding).
+PROJECT = "50"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,7 @@ def _missing_amount() -> Amount:
     return Amount(value=None, currency="", raw="")
 
 
-def _references(root: Element) -> tuple[Reference, ...]:
+def _references(root: Element, credit: bool) -> tuple[Reference, ...]:
     refs: list[Reference] = []
 
     def add(kind: str, value: str | None, scheme: str | None = None, issued: date | None = None) -> None:
@@ -124,14 +127,26 @@ def _references(root: Element) -> tuple[Reference, ...]:
     for extra in children(root, "cac:AdditionalDocumentReference"):
         if text(extra, "cbc:DocumentTypeCode") == INVOICED_OBJECT:  # BT-18 with its scheme (BT-18-1)
             add("invoiced_object", text(extra, "cbc:ID"), attr(extra, "cbc:ID", "schemeID"))
+        elif credit and text(extra, "cbc:DocumentTypeCode") == PROJECT:  # a CreditNote's BT-11
+            add("project", text(extra, "cbc:ID"))
     return tuple(refs)
 
 
-def _attachments(root: Element) -> tuple[Attachment, ...]:
+def _supporting_documents(root: Element, credit: bool) -> list[Element]:
+    """The AdditionalDocumentReferences that are supporting documents (BG-24), in document order: neither
+    the invoiced object identifier (BT-18) nor a CreditNote's project reference (BT-11), as the UBL reader
+    counts them (the expense routes number attachments by its list)."""
+    return [
+        extra
+        for extra in children(root, "cac:AdditionalDocumentReference")
+        if text(extra, "cbc:DocumentTypeCode") != INVOICED_OBJECT
+        and not (credit and text(extra, "cbc:DocumentTypeCode") == PROJECT)
+    ]
+
+
+def _attachments(root: Element, credit: bool) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
-    for extra in children(root, "cac:AdditionalDocumentReference"):
-        if text(extra, "cbc:DocumentTypeCode") == INVOICED_OBJECT:
-            continue
+    for extra in _supporting_documents(root, credit):
         embedded = child(extra, "cac:Attachment/cbc:EmbeddedDocumentBinaryObject")
         size = None
         if embedded is not None:
@@ -319,7 +334,7 @@ def read_view(data: bytes) -> DocumentView:
         specification=text(root, "cbc:CustomizationID"),
         profile=text(root, "cbc:ProfileID"),
         period=_period(child(root, "cac:InvoicePeriod")),
-        references=_references(root),
+        references=_references(root, credit),
         payee=party(payee) if payee is not None else None,
         tax_representative=party(representative) if representative is not None else None,
         delivery=_delivery(root),
@@ -328,7 +343,7 @@ def read_view(data: bytes) -> DocumentView:
         vat_breakdown=vat_rows,
         totals=totals,
         lines=tuple(_line(el, credit) for el in children(root, line_path)),
-        attachments=_attachments(root),
+        attachments=_attachments(root, credit),
     )
 
 
@@ -355,12 +370,8 @@ def read_attachment(data: bytes, index: int) -> EmbeddedFile | None:
     Raises:
         XMLInputError, MappingError: as ``read_view``.
     """
-    root, _ = _root(data)
-    extras = [
-        el
-        for el in children(root, "cac:AdditionalDocumentReference")
-        if text(el, "cbc:DocumentTypeCode") != INVOICED_OBJECT
-    ]
+    root, credit = _root(data)
+    extras = _supporting_documents(root, credit)
     if not 0 <= index < len(extras):
         return None
     embedded = child(extras[index], "cac:Attachment/cbc:EmbeddedDocumentBinaryObject")

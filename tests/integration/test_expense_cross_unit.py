@@ -3,8 +3,12 @@ one unit that credits (BT-25) another unit's invoice never tells that unit's mem
 
 from __future__ import annotations
 
+import json
+import re
+
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    DOCUMENTS,
     ExpenseApp,
     app_fixture,
     auth,
@@ -77,3 +81,41 @@ def test_assigning_a_paid_expense_to_its_own_unit_is_refused_not_answered_as_a_r
     same = post(app, "support", waiting["id"], "assign", {"unit": "PU-04711"})
     assert same.status_code == 200
     assert same.json()["status"] == "to_approve"
+
+
+def test_the_rendered_links_of_a_credit_note_reach_its_attachments_after_a_project_reference(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    """In a credit note an AdditionalDocumentReference of type 50 is the project reference (BT-11), not an
+    attachment: the rendered page neither lists it as one nor shifts the download links of the others."""
+    setup_units(app)
+    attachments = json.loads((DOCUMENTS / "attachment-pdf.json").read_text(encoding="utf-8"))["attachments"]
+    credit = supplier_document(
+        validation_engine,
+        "credit-note.json",
+        number="CN-7",
+        buyer_reference="PU-04711",
+        attachments=attachments,
+        project_reference="PRJ-42",
+    )
+    # The supplier writes the project reference first (any order of the references is valid).
+    project = re.search(
+        rb"<cac:AdditionalDocumentReference>\s*<cbc:ID>PRJ-42</cbc:ID>.*?"
+        rb"</cac:AdditionalDocumentReference>\s*",
+        credit,
+        re.S,
+    )
+    assert project is not None
+    credit = credit.replace(project.group(0), b"")
+    first = credit.index(b"<cac:AdditionalDocumentReference>")
+    credit = credit[:first] + project.group(0) + credit[first:]
+    deliver(app.client, credit, credit=True)
+    [expense] = expenses(app, "member-a")
+    page = app.client.get(f"/v1/expenses/{expense['id']}/render", headers=auth("member-a"))
+    assert page.status_code == 200
+    links = re.findall(r'href="(/v1/expenses/[^"]+/attachments/\d+)"', page.text)
+    assert links == [f"/v1/expenses/{expense['id']}/attachments/1"], links
+    download = app.client.get(links[0], headers=auth("member-a"))
+    assert download.status_code == 200
+    assert download.content.startswith(b"%PDF")
+    assert "PRJ-42" in page.text
