@@ -4,10 +4,11 @@ triages, reassigns and reads everything; admin does everything (the roles of ``g
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Final
 
 from gateway.errors import ExpenseActionForbidden
-from gateway.model.expense import Actor, ActorRole, ExpenseAction
+from gateway.model.expense import Actor, ActorRole, Expense, ExpenseAction
 from gateway.services.ports import UnitOfWork
 
 A = ExpenseAction
@@ -51,3 +52,16 @@ def check_action(actor: Actor, action: ExpenseAction) -> None:
     """
     if action not in PERMISSIONS[actor.role]:
         raise ExpenseActionForbidden(f"role {actor.role.value!r} may not {action.value} expenses")
+
+
+def as_seen(uow: UnitOfWork, expense: Expense, visible: Collection[str] | None) -> Expense:
+    """``expense`` as an actor seeing the units ``visible`` (None: all) may see it: a credit note's link to
+    the invoice it credits (BT-25, matched by supplier and number whatever the unit) is left out when that
+    invoice is another unit's, which the actor may not know of."""
+    credited_id = expense.credited_expense_id
+    if visible is None or credited_id is None:
+        return expense
+    credited = uow.expenses.get(credited_id)
+    if credited is not None and credited.unit_code in visible:
+        return expense
+    return replace(expense, credited_expense_id=None)

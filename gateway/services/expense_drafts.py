@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from gateway.errors import InvalidDocumentData, InvalidIdentifier
@@ -51,9 +51,20 @@ class DraftValues:
 
     @property
     def dedupe_key(self) -> str:
-        """Same supplier + kind + number + amount: a duplicate (SHA-256 hex, fits an indexed column)."""
-        text = f"{self.supplier_key}|{self.kind}|{self.number}|{self.amount}|{self.currency}"
+        """Same supplier + kind + number + amount: a duplicate (SHA-256 hex, fits an indexed column). The
+        amount is compared by value, not as written (36.0 and 36.00 are one amount)."""
+        text = f"{self.supplier_key}|{self.kind}|{self.number}|{_amount_text(self.amount)}|{self.currency}"
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _amount_text(amount: Decimal) -> str:
+    """One text per amount value: two decimals (as stored keys have always had for the amounts BIS allows),
+    more only when the value needs them."""
+    try:
+        cents = amount.quantize(Decimal("0.01"))
+    except InvalidOperation:  # more digits than the context holds: as written
+        return str(amount)
+    return f"{cents:.2f}" if cents == amount else str(amount.normalize())
 
 
 def _money(value: Decimal | None, sign: int) -> str | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from gateway.errors import DocumentNotFound
 from gateway.model.expense import Actor, Expense, ExpenseEvent, ExpenseStatus
 from gateway.model.message import AS4MessageRecord, Direction, DocumentContent
-from gateway.services.expense_access import visible_to
+from gateway.services.expense_access import as_seen, visible_to
 from gateway.services.expense_drafts import attachment_bytes
 from gateway.services.ports import DocumentStore, ExpenseQuery, Page, UnitOfWork
 from gateway.ubl import read_ubl
@@ -43,7 +43,7 @@ def _visible(uow: UnitOfWork, actor: Actor, expense_id: str) -> Expense:
     visible = visible_to(uow, actor)
     if expense is None or (visible is not None and expense.unit_code not in visible):
         raise DocumentNotFound(expense_id, "expense")  # another unit's expense does not exist for a member
-    return expense
+    return as_seen(uow, expense, visible)
 
 
 def get_expense(store: DocumentStore, actor: Actor, expense_id: str) -> ExpenseDetail:
@@ -63,7 +63,8 @@ def list_expenses(store: DocumentStore, actor: Actor, query: ExpenseQuery) -> Pa
     """One page of the expenses ``actor`` may see, newest first."""
     with store.unit_of_work(read_only=True) as uow:
         visible = visible_to(uow, actor)
-        return uow.expenses.search(replace(query, visible_units=visible))
+        page = uow.expenses.search(replace(query, visible_units=visible))
+        return replace(page, items=tuple(as_seen(uow, expense, visible) for expense in page.items))
 
 
 def expense_counts(store: DocumentStore, actor: Actor) -> dict[ExpenseStatus, int]:

@@ -14,11 +14,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
-from gateway.model.expense import Actor, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus, decide
+from gateway.model.expense import (
+    TRANSITIONS,
+    Actor,
+    Expense,
+    ExpenseAction,
+    ExpenseEvent,
+    ExpenseStatus,
+    decide,
+)
 from gateway.model.free_text import check_free_text
 from gateway.model.message import JSONObject
 from gateway.model.units import SupplierMapping, unit_key
-from gateway.services.expense_access import check_action, visible_to
+from gateway.services.expense_access import as_seen, check_action, visible_to
 from gateway.services.expense_draft_result import DraftResult
 from gateway.services.expense_effects import ExpensePolicy, announce, reason_codes, respond
 from gateway.services.expense_intake import ExpenseIntake, ValidatedInbound
@@ -147,11 +155,15 @@ class ExpenseWorkflow:
                 ),
                 None,
             )
-            if action is ExpenseAction.ASSIGN and target_unit == expense.unit_code:
-                return expense  # the same assignment again: nothing to do
+            if (
+                action is ExpenseAction.ASSIGN
+                and target_unit == expense.unit_code
+                and (expense.status, action) in TRANSITIONS
+            ):
+                return as_seen(uow, expense, visible)  # the same assignment again: nothing to do
             target = decide(expense.status, action, last)
             if target is None:
-                return expense  # a repeat: same result, no second event
+                return as_seen(uow, expense, visible)  # a repeat: same result, no second event
             codes = (
                 reason_codes(data.reason_codes)
                 if action in (ExpenseAction.REJECT, ExpenseAction.QUERY)
@@ -184,9 +196,10 @@ class ExpenseWorkflow:
             ):
                 self._remember(uow, expense, event, actor, now)
             announce(uow, self._ids, self._policy.webhook_url, changed, event, detail)
+            seen = as_seen(uow, changed, visible)
             uow.commit()
         log.info("expense %s: %s by %s -> %s", expense_id, action.value, actor.name, target.value)
-        return changed
+        return seen
 
     def _inputs(
         self, uow: UnitOfWork, expense: Expense, action: ExpenseAction, data: ActionInput

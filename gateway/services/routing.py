@@ -16,7 +16,7 @@ ordered rule list, returning a :class:`RoutingDecision` that says which rule mat
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -213,14 +213,37 @@ def code_finder(prefixes: Iterable[str]) -> re.Pattern[str] | None:
     )
 
 
-def find_codes(text: str, finder: re.Pattern[str]) -> list[str]:
-    """Unit keys named in ``text``, in order of appearance, without repeats."""
-    found: list[str] = []
+#: Most different unit codes a document is searched for: beyond two it is a conflict whatever follows, so a
+#: supplier's text naming thousands costs neither time, memory nor the size of the stored decision.
+MAX_NAMED_CODES: Final = 20
+#: Most hints kept of codes already named (the same code on many lines); a new code is always kept.
+MAX_REPEATED_HINTS: Final = 20
+#: A field text longer than this is kept as an excerpt around the code found in it.
+MAX_HINT_TEXT: Final = 200
+_EXCERPT_CONTEXT: Final = 80
+
+
+def _matches(text: str, finder: re.Pattern[str]) -> Iterator[tuple[str, int, int]]:
+    """(unit key, start, end) of each code named in ``text``, in order of appearance, without repeats."""
+    seen: set[str] = set()
     for match in finder.finditer(text):
         key = match.group(1).upper() + match.group(2)
-        if key not in found:
-            found.append(key)
-    return found
+        if key not in seen:
+            seen.add(key)
+            yield key, match.start(), match.end()
+
+
+def find_codes(text: str, finder: re.Pattern[str]) -> list[str]:
+    """Unit keys named in ``text``, in order of appearance, without repeats."""
+    return [key for key, _, _ in _matches(text, finder)]
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    """``text``, or the part of a long one around ``text[start:end]`` (elided ends marked with ``…``)."""
+    if len(text) <= MAX_HINT_TEXT:
+        return text
+    begin, stop = max(0, start - _EXCERPT_CONTEXT), min(len(text), end + _EXCERPT_CONTEXT)
+    return ("…" if begin else "") + text[begin:stop] + ("…" if stop < len(text) else "")
 
 
 def named_codes(
@@ -237,11 +260,21 @@ def named_codes(
     found: list[tuple[RoutingRule, str, str, str]] = []
     if finder is None:
         return found
+    codes: set[str] = set()
+    repeated = 0
     for rule in rules:
         if rule is RoutingRule.SUPPLIER_MAPPING:
             continue
         for label, text in _fields(document, rule):
-            found.extend((rule, label, text, key) for key in find_codes(text, finder))
+            for key, start, end in _matches(text, finder):
+                if key in codes:
+                    if repeated >= MAX_REPEATED_HINTS:
+                        continue
+                    repeated += 1
+                elif len(codes) >= MAX_NAMED_CODES:
+                    return found  # a conflict already: the rest changes nothing
+                codes.add(key)
+                found.append((rule, label, _excerpt(text, start, end), key))
     return found
 
 

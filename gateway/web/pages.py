@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import parse_qs, urlencode
 
@@ -36,6 +36,8 @@ log = logging.getLogger("gateway.web")
 SESSION_COOKIE: Final = "gw_session"
 LOGIN_CSRF_COOKIE: Final = "gw_login_csrf"
 MAX_FORM_BYTES: Final = 64 * 1024
+#: The longest page link cursor made by ``cursor_text`` (an ISO time, ``|`` and an id) with room to spare.
+MAX_CURSOR_TEXT: Final = 200
 #: Pages load only their own stylesheet; no script runs (there is none), no other site frames them.
 PAGE_POLICY: Final = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -181,10 +183,13 @@ def parse_cursor(text: str | None) -> PageCursor | None:
     """
     if not text:
         return None
+    if len(text) > MAX_CURSOR_TEXT:
+        raise InvalidCursor("this page link is not valid")
     stamp, _, ident = text.partition("|")
     try:
         at = datetime.fromisoformat(stamp)
-    except ValueError as exc:
+        at.astimezone(UTC)  # the store compares in UTC: 0001-01-01T00:00+01:00 has no such instant
+    except (ValueError, OverflowError) as exc:
         raise InvalidCursor("this page link is not valid") from exc
     if not ident or at.tzinfo is None:
         raise InvalidCursor("this page link is not valid")

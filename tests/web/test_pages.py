@@ -388,6 +388,26 @@ def test_the_outbound_search_pages_with_next_and_first_links(
     assert seen[-1] == site.failed_id  # submitted first
 
 
+@pytest.mark.parametrize(
+    "cursor",
+    ["0001-01-01T00:00:00+01:00|x", "9999-12-31T23:59:59-23:59|x", "2026-01-01T00:00:00+00:00|" + "x" * 300],
+)
+def test_a_page_link_naming_no_instant_is_a_422_page_not_a_500(
+    login: Callable[[str], httpx.Client], cursor: str
+) -> None:
+    """A crafted cursor whose time has no UTC instant (or that is far too long) is refused as the API's is."""
+    member, support = login("mia"), login("sam")
+    for client, path in (
+        (member, "/web/expenses"),
+        (support, "/web/triage"),
+        (support, "/web/outbound"),
+        (support, "/web/inbound"),
+    ):
+        answer = client.get(path, params={"cursor": cursor})
+        assert answer.status_code == 422, (path, answer.status_code)
+        assert "page link is not valid" in answer.text
+
+
 def test_an_unexpected_error_is_a_500_page_with_an_error_id_and_no_detail(
     site: Site, login: Callable[[str], httpx.Client], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ attachments are listed and decoded, the duplicate key depends on supplier, kind,
 from __future__ import annotations
 
 import base64
+import hashlib
 from decimal import Decimal
 from pathlib import Path
 
@@ -83,3 +84,20 @@ def test_the_duplicate_key_changes_with_the_amount() -> None:
     )
     assert build_draft(document, sender=SENDER).dedupe_key != build_draft(cheaper, sender=SENDER).dedupe_key
     assert build_draft(document, sender=SENDER).dedupe_key == build_draft(document, sender=SENDER).dedupe_key
+
+
+def test_the_duplicate_key_does_not_change_with_how_the_amount_is_written() -> None:
+    """36.00, 36.0 and 36 are one amount: a resend written with fewer decimals is the same invoice, not a new
+    expense to approve (and pay) twice; the key of a two-decimal amount stays what it was."""
+    document = load("be-zero-rated.json")
+    assert document.totals is not None
+    keys = set()
+    for written in ("36.00", "36.0", "36", "36.000"):
+        again = document.model_copy(
+            update={"totals": document.totals.model_copy(update={"payable_amount": Decimal(written)})}
+        )
+        keys.add(build_draft(again, sender=SENDER).dedupe_key)
+    assert len(keys) == 1
+    values = build_draft(document, sender=SENDER)
+    text = f"{values.supplier_key}|{values.kind}|{values.number}|{values.amount:.2f}|{values.currency}"
+    assert values.dedupe_key == hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -3,6 +3,8 @@ unknown and inactive codes, the supplier mapping (fallback, expiry) and the conf
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,36 @@ def test_with_only_the_named_units_loaded_the_prefixes_still_find_unknown_codes(
         document(buyer_reference="PU04711"), units={"PU04711": UNITS["PU04711"]}, mapping=None, at=NOW
     )
     assert routed.unit_code == "PU04711"
+
+
+def test_a_note_naming_thousands_of_codes_is_triaged_quickly_with_a_bounded_decision() -> None:
+    """A hostile supplier's long note naming many code-shaped references: the routing decision (stored with
+    the expense, shown to support) stays small and is made in linear time, the units loaded are few; the
+    outcome is the same conflict."""
+    note = " ".join(f"PU-{n}" for n in range(20_000))
+    doc = document(notes=(note,), buyer_reference="PU-04711 " + "x" * 100_000)
+    started = time.perf_counter()
+    named = {key for *_, key in named_codes(doc, prefixes={"PU"})}
+    decision = route(doc, units=UNITS, mapping=None, at=NOW)
+    assert time.perf_counter() - started < 2
+    assert decision.outcome is RoutingOutcome.TRIAGE
+    assert decision.reason.startswith("conflicting hints: PU04711 in BT-10, PU0 (unknown) in BT-22")
+    assert len(named) <= 100
+    assert len(json.dumps(decision.to_dict())) < 20_000
+    candidates = decision.to_dict()["candidates"]
+    assert isinstance(candidates, list)
+    assert candidates[0]["text"].startswith("PU-04711 xxx")
+    assert len(candidates[0]["text"]) < 300
+
+
+def test_a_single_code_beyond_the_kept_hints_still_makes_a_conflict() -> None:
+    """Hints of one code repeated on many lines are kept only up to a bound, yet a second code after them is
+    still seen: the outcome is the conflict, as it was without the bound."""
+    lines = [f"PU-04711 line {n}" for n in range(500)]
+    note_texts = (*lines, "PU-00123")
+    decision = route(document(notes=note_texts), units=UNITS, mapping=None, at=NOW)
+    assert decision.outcome is RoutingOutcome.TRIAGE
+    assert "PU00123 in BT-22" in decision.reason
+    one = route(document(notes=tuple(lines)), units=UNITS, mapping=None, at=NOW)
+    assert one.outcome is RoutingOutcome.ROUTED
+    assert one.unit_code == "PU04711"
