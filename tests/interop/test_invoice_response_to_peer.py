@@ -54,6 +54,8 @@ def test_a_t111_is_accepted_by_the_as4_peer(
                 "artefacts": {"mirror": artefacts_dir, "cache_dir": tmp_path / "cache"},
                 "database": {"url": db},
                 "directory": {"path": directory},
+                # The peer listens on loopback over plain http: not in the production stage (the default).
+                "truststore": {"stage": "development"},
             }
         )
         services = Services(

@@ -87,6 +87,8 @@ def test_the_worker_delivers_to_the_as4_peer_and_keeps_its_receipt(
                 "api": {"keys": [{"name": "erp", "role": "sender", "key": API_KEY}]},
                 "database": {"url": db},
                 "directory": {"path": directory},
+                # The peer listens on loopback over plain http: not in the production stage (the default).
+                "truststore": {"stage": "development"},
             }
         )
         services = Services(
