@@ -275,14 +275,16 @@ def queue_document(
     receiver: ParticipantID = RECEIVER,
     number: str | None = None,
     body: bytes | None = None,
+    sender: ParticipantID = SENDER,
 ) -> str:
-    """Store an accepted outbound invoice and queue its delivery job due ``at``; returns its id."""
+    """Store an accepted outbound invoice and queue its delivery job due ``at``; returns its id (``sender``:
+    the SBDH sender, which the BIS envelope rule wants equal to the document's BT-34)."""
     document = OutboundDocument(
         id=str(uuid.uuid4()),
         kind=DocumentKind.INVOICE,
         seller_id=SELLER,
         document_number=number or f"INV-{uuid.uuid4().hex[:10]}",
-        sender=SENDER,
+        sender=sender,
         receiver=receiver,
         document_type=BIS_INVOICE,
         process=BIS_BILLING_PROCESS,

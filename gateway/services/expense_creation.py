@@ -23,7 +23,7 @@ from gateway.services.expense_draft_result import DraftOutcome, DraftResult
 from gateway.services.expense_drafts import DraftValues
 from gateway.services.expense_effects import ExpensePolicy, announce, respond
 from gateway.services.ports import Clock, IDFactory, InvoiceResponder, UnitOfWork
-from gateway.services.routing import RoutedDocument, RoutingOutcome, named_codes, route
+from gateway.services.routing import RoutedDocument, RoutingDecision, RoutingOutcome, named_codes, route
 
 log = logging.getLogger("gateway.expenses")
 
@@ -69,6 +69,8 @@ class ExpenseCreator:
         decision = route(
             document, units=units, mapping=mapping, rules=self._policy.rules, at=now, prefixes=prefixes
         )
+        if values.sender_doubt is not None:  # a seller its access point does not vouch for: support decides
+            decision = RoutingDecision(RoutingOutcome.TRIAGE, values.sender_doubt, hints=decision.hints)
         credited = None
         for number in values.credited_numbers:
             invoice = uow.expenses.find_invoice(values.supplier_key, number)

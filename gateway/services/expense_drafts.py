@@ -29,7 +29,8 @@ class DraftValues:
 
     Attributes:
         kind: ``invoice`` or ``credit_note``.
-        supplier_key: the supplier's participant id key (BT-34, else the SBDH sender).
+        supplier_key: the supplier's participant id key: BT-34 when it names the SBDH sender's enterprise,
+            else the SBDH sender (``supplier_of``).
         supplier_name: BT-27.
         number: BT-1.
         currency: BT-5.
@@ -48,6 +49,8 @@ class DraftValues:
     issue_date: str
     credited_numbers: tuple[str, ...]
     draft: JSONObject
+    #: Why the seller is not the one its access point vouches for (``supplier_of``), None when it is.
+    sender_doubt: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -71,14 +74,30 @@ def _money(value: Decimal | None, sign: int) -> str | None:
     return None if value is None else str(value * sign)
 
 
-def _supplier_key(document: Invoice | CreditNote, sender: ParticipantID) -> str:
+def supplier_of(document: Invoice | CreditNote, sender: ParticipantID) -> tuple[ParticipantID, str | None]:
+    """The supplier a received document is kept under, and why its seller is in doubt (None: it is not).
+
+    The SBDH sender is the participant the sending access point knows as its customer (the BIS envelope
+    rule: it equals the seller's electronic address, BT-34). BT-34 is the supplier when it names the same
+    enterprise (``ParticipantID.same_enterprise``: spelled as the supplier spells it, as before); a BT-34
+    naming another participant is only what the document says, so the supplier is the sender, and the doubt
+    says so: otherwise any supplier could claim another's BT-34 - follow that supplier's unit mapping, have
+    its credit notes linked to the other's invoices, and flag the other's identical invoice as its duplicate
+    - and the Invoice Responses would go to the other. No BT-34 (or none that parses): the sender.
+    """
     endpoint = document.seller.endpoint
-    if endpoint is not None:
-        try:
-            return ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}").key
-        except InvalidIdentifier:  # a valid document's BT-34 parses; fall back to the SBDH sender
-            pass
-    return sender.key
+    if endpoint is None:
+        return sender, None
+    try:
+        stated = ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}")
+    except InvalidIdentifier:  # a valid document's BT-34 parses; fall back to the SBDH sender
+        return sender, None
+    if stated.same_enterprise(sender):
+        return stated, None
+    return sender, (
+        f"the seller's electronic address (BT-34) {stated} is not the sender its access point vouches for"
+        f" ({sender}): kept under the sender, for support to check"
+    )
 
 
 def _payment_reference(text: str | None) -> JSONObject:
@@ -159,6 +178,7 @@ def build_draft(
     credit = isinstance(document, CreditNote)
     sign = -1 if credit else 1
     seller = document.seller
+    supplier_id, doubt = supplier_of(document, sender)
     totals = document.totals
     payable = (totals.payable_amount if totals is not None else _ZERO) * sign
     supplier = {
@@ -252,7 +272,7 @@ def build_draft(
     }
     return DraftValues(
         kind=draft["kind"],
-        supplier_key=_supplier_key(document, sender),
+        supplier_key=supplier_id.key,
         supplier_name=seller.legal_name,
         number=document.number,
         currency=document.currency,
@@ -260,4 +280,5 @@ def build_draft(
         issue_date=document.issue_date.isoformat(),
         credited_numbers=tuple(p.number for p in document.preceding_invoices) if credit else (),
         draft=draft,
+        sender_doubt=doubt,
     )

@@ -23,7 +23,6 @@ from gateway.errors import (
     DiscoveryError,
     EndpointNotFound,
     GatewayError,
-    InvalidIdentifier,
     ParticipantNotRegistered,
 )
 from gateway.model.identifiers import (
@@ -47,6 +46,7 @@ from gateway.model.responses import (
     StatusAction,
     StatusReason,
 )
+from gateway.services.expense_drafts import supplier_of
 from gateway.services.ports import (
     DocumentValidator,
     EndpointResolver,
@@ -315,11 +315,11 @@ class PeppolInvoiceResponder:
         if endpoint is None:
             log.info("Invoice Response: inbound document %s has no seller Peppol id (BT-34)", inbound.id)
             return None
-        try:
-            supplier = ParticipantID(endpoint.scheme, endpoint.value)
-        except InvalidIdentifier:
-            log.info("Invoice Response: seller id %s:%s is not a Peppol id", endpoint.scheme, endpoint.value)
-            return None
+        # The supplier its access point vouches for: BT-34 when it names the SBDH sender's enterprise, else
+        # the sender (an answer must not go to a participant the document only claims to be).
+        supplier, doubt = supplier_of(invoice, inbound.sender)
+        if doubt is not None:
+            log.info("Invoice Response: inbound document %s: %s", inbound.id, doubt)
         if not self._can_receive(supplier, INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS):
             log.info("Invoice Response: %s does not receive T111; %s not sent", supplier, code.value)
             return None

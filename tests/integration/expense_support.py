@@ -101,12 +101,13 @@ def supplier_document(
     return conversion.ubl
 
 
-def deliver(client: TestClient, ubl: bytes, *, credit: bool = False) -> Any:
-    """Send ``ubl`` from the supplier's AP to our /as4 endpoint; returns the HTTP response."""
+def deliver(client: TestClient, ubl: bytes, *, credit: bool = False, sender: ParticipantID = SUPPLIER) -> Any:
+    """Send ``ubl`` from the supplier's AP to our /as4 endpoint (``sender``: the SBDH sender, the supplier
+    its access point vouches for); returns the HTTP response."""
     p = dev_pki()
     sbd = build_sbd(
         ubl,
-        sender=SUPPLIER,
+        sender=sender,
         receiver=COOP,
         document_type=BIS_CREDIT_NOTE if credit else BIS_INVOICE,
         process=BIS_BILLING_PROCESS,

@@ -23,6 +23,7 @@ from gateway.ubl.application_response import ReadResponse, read_application_resp
 from tests.integration.test_business_responses import (  # noqa: F401 - the two-gateway fixture
     COOP,
     NUMBER,
+    SUPPLIER,
     VALID_INVOICE,
     Gateway,
     _timeline,
@@ -55,7 +56,9 @@ def test_an_mls_is_not_lost_when_the_store_fails_right_after_its_verdict(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = gateways
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    invoice_id = queue_document(
+        a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes()
+    )
     [sent] = a.deliver_all()
     assert sent.status is DeliveryStatus.DELIVERED
     [_] = b.outbound(DocumentKind.MLS)  # B queued its MLS AP (A asked ALWAYS_SEND)
@@ -95,7 +98,9 @@ def test_a_store_failure_while_the_answer_is_applied_rolls_its_verdict_back_and_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     a, b = gateways
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    invoice_id = queue_document(
+        a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes()
+    )
     a.deliver_all()
     real = ReceivedAnswers.receive_in
     calls: list[str] = []
@@ -131,7 +136,9 @@ def test_an_answer_the_store_refuses_for_good_gets_its_verdict_and_is_not_left_p
     # An integrity or data error repeats on every retry: kept pending, the MLS would be validated again by
     # every sweep, forever. Its verdict is recorded alone (logged), the answer handed on after the commit.
     a, b = gateways
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    invoice_id = queue_document(
+        a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes()
+    )
     a.deliver_all()
     calls: list[str] = []
 
@@ -178,7 +185,9 @@ def test_a_received_invoice_response_is_read_once_for_its_mls_and_its_effect(
 def _answered_by_b(a: Gateway, b: Gateway, code: str, *, note: str | None = None) -> str:
     """A's invoice delivered to B and confirmed by B's MLS; B then queues an Invoice Response ``code`` for
     it. Returns the invoice's outbound id at A."""
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    invoice_id = queue_document(
+        a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes()
+    )
     a.deliver_all()
     b.deliver_all()  # the MLS AP: A's invoice is confirmed
     with b.store.unit_of_work(read_only=True) as uow:

@@ -21,7 +21,7 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
-from as4_support import INVOICE, SHARED, dev_pki
+from as4_support import INVOICE, SENDER, SHARED, dev_pki
 from delivery_support import SELLER, SettableClock, UUIDs, queue_document
 from sqlalchemy import select
 
@@ -264,7 +264,9 @@ def _timeline(gateway: Gateway, document_id: str) -> list[DeliveryEvent]:
 
 def test_mls_and_invoice_response_round_trip(gateways: tuple[Gateway, Gateway]) -> None:
     a, b = gateways
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    invoice_id = queue_document(
+        a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes()
+    )
 
     # A -> B: the invoice, with MLS_TO / MLS_TYPE; B answers a receipt, validates and queues an MLS AP.
     [sent] = a.deliver_all()
@@ -328,7 +330,7 @@ def test_statuses_not_configured_or_suppliers_without_t111_get_nothing(
     gateways: tuple[Gateway, Gateway],
 ) -> None:
     a, b = gateways
-    queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    queue_document(a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
     a.deliver_all()
     with b.store.unit_of_work(read_only=True) as uow:
         [received] = uow.inbound.search(InboundQuery(limit=10)).items
@@ -401,3 +403,22 @@ def test_a_refused_response_is_never_sent_even_after_a_retry_request(
     assert result.reason.startswith("invalid-document")
     with a.store.unit_of_work(read_only=True) as uow:
         assert uow.inbound.search(InboundQuery(limit=10)).items == ()
+
+
+def test_an_invoice_response_goes_to_the_sender_not_to_the_seller_the_invoice_only_claims(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    # A sends the example (BT-34: SUPPLIER, registered for T111) for another participant (the SBDH sender,
+    # registered for nothing): B answers the sender its access point vouched for, which cannot receive a
+    # T111, so nothing goes to SUPPLIER, whom the invoice only claims to be.
+    a, b = gateways
+    queue_document(a.store, sender=SENDER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    with b.store.unit_of_work(read_only=True) as uow:
+        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    assert received.sender == SENDER
+    with b.store.unit_of_work() as uow:
+        request = InvoiceResponseRequest(received.id, "RE", b.clock.now(), note="Unknown production unit")
+        assert b.responder().respond(uow, request) is None
+        uow.commit()
+    assert b.outbound(DocumentKind.INVOICE_RESPONSE) == []

@@ -15,6 +15,7 @@ from gateway.transport.directory import load_directory
 from tests.integration.test_business_responses import (  # noqa: F401 - the two-gateway fixture
     COOP,
     NUMBER,
+    SUPPLIER,
     VALID_INVOICE,
     Gateway,
     _timeline,
@@ -36,7 +37,9 @@ def test_an_mls_and_an_ab_response_that_overtake_the_receipt_are_applied_with_it
     gateways: tuple[Gateway, Gateway],  # noqa: F811 - the fixture
 ) -> None:
     a, b = gateways
-    invoice_id = queue_document(a.store, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    invoice_id = queue_document(
+        a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes()
+    )
     seen: list[DeliveryStatus] = []
 
     def b_answers_at_once() -> None:

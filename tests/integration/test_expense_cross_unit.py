@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+from gateway.model import ParticipantID
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     DOCUMENTS,
@@ -119,3 +120,29 @@ def test_the_rendered_links_of_a_credit_note_reach_its_attachments_after_a_proje
     assert download.status_code == 200
     assert download.content.startswith(b"%PDF")
     assert "PRJ-42" in page.text
+
+
+def test_an_invoice_whose_seller_is_not_its_sender_is_triaged_under_the_sender(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # BT-34 says 0208:0412345614 (the sample's supplier), but the access point sent it for another
+    # participant: it names a unit, yet goes to triage, kept under the sender it was vouched for.
+    setup_units(app)
+    claimed = supplier_document(
+        validation_engine, "be-zero-rated.json", number="C-1", buyer_reference="PU-04711"
+    )
+    impostor = ParticipantID.parse("0208:0200068636")
+    deliver(app.client, claimed, sender=impostor)
+    honest = supplier_document(
+        validation_engine, "be-zero-rated.json", number="C-2", buyer_reference="PU-04711"
+    )
+    deliver(app.client, honest, sender=ParticipantID.parse("9925:BE0412345614"))  # the same enterprise
+    by_number = {e["number"]: e for e in expenses(app, "support")}
+    assert by_number["C-1"]["status"] == "to_triage"
+    assert "(BT-34) 0208:0412345614 is not the sender" in by_number["C-1"]["status_reason"]
+    assert by_number["C-2"]["status"] == "to_approve"
+    with app.store.unit_of_work(read_only=True) as uow:
+        keys = {
+            e.number: e.supplier_key for e in (uow.expenses.get(x["id"]) for x in by_number.values()) if e
+        }
+    assert keys == {"C-1": impostor.key, "C-2": "0208:0412345614"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway.model import ParticipantID
 from gateway.store.tables import webhook_outbox
 from gateway.ubl import read_ubl
 from gateway.validation import ValidationEngine
@@ -299,8 +300,9 @@ def test_official_examples_with_unit_codes(app: ExpenseApp, artefacts_dir: Path)
     credit = official(
         artefacts_dir, "base-creditnote-correction.xml", "<cbc:BuyerReference>pu00123</cbc:BuyerReference>"
     )
-    deliver(app.client, invoice)
-    deliver(app.client, credit, credit=True)
+    seller = ParticipantID.parse("0088:9482348239847239874")  # the examples' BT-34, their sender too
+    deliver(app.client, invoice, sender=seller)
+    deliver(app.client, credit, credit=True, sender=seller)
     listed = {e["kind"]: e for e in expenses(app, "member-b")}
     assert set(listed) == {"invoice", "credit_note"}
     assert {e["supplier_id"] for e in listed.values()} == {"0088:9482348239847239874"}

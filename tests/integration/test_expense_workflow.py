@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import event, select
 
 from gateway.bench.large import many_lines_invoice
-from gateway.errors import InvalidTransition, StoreError
-from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.errors import GatewayError, InvalidTransition, StoreError
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.expense import Actor, ActorRole, ExpenseAction, ExpenseStatus
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.model.units import ProductionUnit
@@ -25,6 +25,7 @@ from gateway.services.ports import InvoiceResponseRequest, UnitOfWork
 from gateway.services.units import save_units
 from gateway.store.documents import SQLInboundDocumentRepository
 from gateway.store.tables import expense_events, webhook_outbox
+from gateway.ubl import read_ubl
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     COOP,
@@ -42,7 +43,13 @@ SUPPORT = Actor("helpdesk", ActorRole.SUPPORT)
 
 
 def seed_valid(app: ExpenseApp, ubl: bytes, *, received_at: datetime | None = None) -> str:
-    """A valid received document stored without its expense (as after a crash before the draft)."""
+    """A valid received document stored without its expense (as after a crash before the draft), sent by
+    its seller's access point (the SBDH sender is its BT-34)."""
+    try:
+        endpoint = read_ubl(ubl).seller.endpoint
+    except GatewayError:  # a document the draft cannot read (the tests of that): any sender
+        endpoint = None
+    sender = ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}") if endpoint else SUPPLIER
     document_id = str(uuid.uuid4())
     now = received_at or app.services.clock.now()
     with app.store.unit_of_work() as uow:
@@ -50,7 +57,7 @@ def seed_valid(app: ExpenseApp, ubl: bytes, *, received_at: datetime | None = No
             InboundDocument(
                 id=document_id,
                 as4_message_id=f"{document_id}@supplier.test",
-                sender=SUPPLIER,
+                sender=sender,
                 receiver=COOP,
                 document_type=BIS_INVOICE,
                 process=BIS_BILLING_PROCESS,

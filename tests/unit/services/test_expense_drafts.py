@@ -11,7 +11,7 @@ from pathlib import Path
 from gateway.model import CreditNote, Invoice, ParticipantID, complete_document
 from gateway.model.payment import CreditTransfer, PaymentMeans
 from gateway.services.conversion import parse_document_json
-from gateway.services.expense_drafts import attachment_bytes, build_draft
+from gateway.services.expense_drafts import attachment_bytes, build_draft, supplier_of
 
 DOCUMENTS = Path(__file__).resolve().parents[2] / "data" / "documents"
 SENDER = ParticipantID.parse("0208:0412345614")
@@ -26,7 +26,10 @@ def test_invoice_draft_carries_the_document_s_values() -> None:
     values = build_draft(document, sender=SENDER)
     assert document.totals is not None
     assert values.amount == document.totals.payable_amount
-    assert values.supplier_key == "0208:0739484052"  # BT-34 wins over the SBDH sender
+    # BT-34 (0208:0739484052) names another participant than the SBDH sender: kept under the sender.
+    assert values.supplier_key == SENDER.key
+    assert values.sender_doubt is not None
+    assert "(BT-34) 0208:0739484052 is not the sender" in values.sender_doubt
     assert values.draft["payment"]["structured_communication"].startswith("+++")
     assert len(values.draft["vat_breakdown"]) == len(document.vat_breakdown or ())
     assert values.credited_numbers == ()
@@ -101,3 +104,14 @@ def test_the_duplicate_key_does_not_change_with_how_the_amount_is_written() -> N
     values = build_draft(document, sender=SENDER)
     text = f"{values.supplier_key}|{values.kind}|{values.number}|{values.amount:.2f}|{values.currency}"
     assert values.dedupe_key == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_supplier_is_bt_34_when_it_names_the_sender_s_enterprise() -> None:
+    document = load("be-domestic-mixed-rates.json")  # BT-34 0208:0739484052
+    for sender in ("0208:0739484052", "9925:BE0739484052", "9925:be0739484052"):
+        supplier, doubt = supplier_of(document, ParticipantID.parse(sender))
+        assert (str(supplier), doubt) == ("0208:0739484052", None)
+    other = ParticipantID.parse("0208:0412345614")
+    supplier, doubt = supplier_of(document, other)
+    assert supplier == other
+    assert doubt is not None
