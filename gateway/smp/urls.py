@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Final, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from gateway.model.identifiers import DocumentTypeID, ParticipantID
 from gateway.smp.outcome import LookupOutcome
@@ -83,6 +83,24 @@ def check_remote_host(url: str, stage: Stage) -> str:
     return url
 
 
+def _absolute(url: str, what: str) -> tuple[SplitResult, str]:
+    """``url`` split, and its host, when it is an absolute URL without credentials of at most
+    ``MAX_URL_LENGTH`` characters (``what`` names it in the refusal)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"{what} longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        credentials = parts.username or parts.password
+    except ValueError as exc:  # "Invalid IPv6 URL", a netloc invalid under NFKC normalisation
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"{what} {url!r} is malformed: {exc}") from exc
+    if not host or credentials:
+        raise LookupOutcome.BAD_SMP_RESPONSE.error(
+            f"{what} {url!r} is not an absolute URL without credentials"
+        )
+    return parts, host
+
+
 def check_smp_url(url: str, stage: Stage) -> str:
     """Refuse an SMP URL the stage does not allow (peppol-as4.md §9.2 timeline: HTTPS/443 only).
 
@@ -96,18 +114,7 @@ def check_smp_url(url: str, stage: Stage) -> str:
     Raises:
         SMPResponseInvalid: not an absolute URL, too long, or a scheme/host the stage forbids.
     """
-    if len(url) > MAX_URL_LENGTH:
-        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL longer than {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        credentials = parts.username or parts.password
-    except ValueError as exc:  # "Invalid IPv6 URL", a netloc invalid under NFKC normalisation
-        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL {url!r} is malformed: {exc}") from exc
-    if not host or credentials:
-        raise LookupOutcome.BAD_SMP_RESPONSE.error(
-            f"SMP URL {url!r} is not an absolute URL without credentials"
-        )
+    parts, host = _absolute(url, "SMP URL")
     if parts.scheme == "https":
         return url
     if parts.scheme == "http" and stage == "development" and is_loopback_host(host):
@@ -130,18 +137,7 @@ def check_endpoint_url(url: str, stage: Stage) -> str:
     Raises:
         SMPResponseInvalid: too long, not absolute, with credentials, or a scheme/host the stage forbids.
     """
-    if len(url) > MAX_URL_LENGTH:
-        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"endpoint URL longer than {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        credentials = parts.username or parts.password
-    except ValueError as exc:
-        raise LookupOutcome.BAD_SMP_RESPONSE.error(f"endpoint URL {url!r} is malformed: {exc}") from exc
-    if not host or credentials:
-        raise LookupOutcome.BAD_SMP_RESPONSE.error(
-            f"endpoint URL {url!r} is not an absolute URL without credentials"
-        )
+    parts, host = _absolute(url, "endpoint URL")
     if parts.scheme == "https" or (
         parts.scheme == "http" and stage == "development" and is_loopback_host(host)
     ):
