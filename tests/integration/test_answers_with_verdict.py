@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from gateway.errors import StoreDataRefused, StoreError
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
 from gateway.services import message_status
-from gateway.services.ports import InboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.received_answers import AnswerOutcome, ReceivedAnswers
 from gateway.store.tables import pending_answers
@@ -47,8 +46,7 @@ def _held(gateway: Gateway) -> int:
 
 
 def _received(gateway: Gateway) -> list[InboundStatus]:
-    with gateway.store.unit_of_work(read_only=True) as uow:
-        return [document.status for document in uow.inbound.search(InboundQuery(limit=10)).items]
+    return [document.status for document in gateway.received()]
 
 
 def test_an_mls_is_not_lost_when_the_store_fails_right_after_its_verdict(
@@ -190,8 +188,7 @@ def _answered_by_b(a: Gateway, b: Gateway, code: str, *, note: str | None = None
     )
     a.deliver_all()
     b.deliver_all()  # the MLS AP: A's invoice is confirmed
-    with b.store.unit_of_work(read_only=True) as uow:
-        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    [received] = b.received()
     with b.store.unit_of_work() as uow:
         request = InvoiceResponseRequest(received.id, code, b.clock.now(), note=note)
         assert b.responder().respond(uow, request) is not None

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from gateway.crypto import KeyMaterial
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
 from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
-from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundDocument, InboundStatus
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.message_status import MessageStatusService
@@ -175,6 +175,11 @@ class Gateway:
             page = uow.outbound.search(OutboundQuery(limit=50))
         return [d for d in page.items if d.kind is kind]
 
+    def received(self) -> list[InboundDocument]:
+        """The documents this access point received."""
+        with self.store.unit_of_work(read_only=True) as uow:
+            return list(uow.inbound.search(InboundQuery(limit=10)).items)
+
 
 class _Overtaken:
     """An AS4 transport whose answers reach the deliverer only after ``before_answer`` has run."""
@@ -271,8 +276,7 @@ def test_mls_and_invoice_response_round_trip(gateways: tuple[Gateway, Gateway]) 
     # A -> B: the invoice, with MLS_TO / MLS_TYPE; B answers a receipt, validates and queues an MLS AP.
     [sent] = a.deliver_all()
     assert sent.status is DeliveryStatus.DELIVERED
-    with b.store.unit_of_work(read_only=True) as uow:
-        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    [received] = b.received()
     assert received.status is InboundStatus.VALID
     [mls_out] = b.outbound(DocumentKind.MLS)
     assert (mls_out.receiver, mls_out.document_type) == (SPID_A, MLS_DOCUMENT_TYPE)
@@ -332,8 +336,7 @@ def test_statuses_not_configured_or_suppliers_without_t111_get_nothing(
     a, b = gateways
     queue_document(a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
     a.deliver_all()
-    with b.store.unit_of_work(read_only=True) as uow:
-        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    [received] = b.received()
     with b.store.unit_of_work() as uow:
         # AB is not among the default statuses (AP, RE, UQ, PD).
         assert b.responder().respond(uow, InvoiceResponseRequest(received.id, "AB", b.clock.now())) is None
@@ -401,8 +404,7 @@ def test_a_refused_response_is_never_sent_even_after_a_retry_request(
     assert (result.status, result.sent) == (DeliveryStatus.FAILED, False)
     assert result.reason is not None
     assert result.reason.startswith("invalid-document")
-    with a.store.unit_of_work(read_only=True) as uow:
-        assert uow.inbound.search(InboundQuery(limit=10)).items == ()
+    assert a.received() == []
 
 
 def test_an_invoice_response_goes_to_the_sender_not_to_the_seller_the_invoice_only_claims(
@@ -414,8 +416,7 @@ def test_an_invoice_response_goes_to_the_sender_not_to_the_seller_the_invoice_on
     a, b = gateways
     queue_document(a.store, sender=SENDER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
     a.deliver_all()
-    with b.store.unit_of_work(read_only=True) as uow:
-        [received] = uow.inbound.search(InboundQuery(limit=10)).items
+    [received] = b.received()
     assert received.sender == SENDER
     with b.store.unit_of_work() as uow:
         request = InvoiceResponseRequest(received.id, "RE", b.clock.now(), note="Unknown production unit")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from delivery_support import UUIDs, queue_document
 
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind
-from gateway.services.ports import InboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.responses import PeppolInvoiceResponder, endpoint_capability
 from gateway.transport.directory import load_directory
@@ -45,8 +44,7 @@ def test_an_mls_and_an_ab_response_that_overtake_the_receipt_are_applied_with_it
     def b_answers_at_once() -> None:
         # B has answered the receipt and queued its MLS; its buyer acknowledges (AB) at once too. Both go
         # to A before A's worker has looked at the receipt.
-        with b.store.unit_of_work(read_only=True) as uow:
-            [received] = uow.inbound.search(InboundQuery(limit=10)).items
+        [received] = b.received()
         with b.store.unit_of_work() as uow:
             request = InvoiceResponseRequest(received.id, "AB", b.clock.now())
             assert _ab_responder(b).respond(uow, request) is not None
