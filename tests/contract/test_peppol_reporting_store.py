@@ -14,7 +14,7 @@ import pytest
 from gateway.errors import DocumentNotFound, GatewayError, ReportRemakeRefused, ReportSuperseded, StoreError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind
-from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport, Transmission
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.reporting import PeppolReporter, ReporterSettings, due_month
 from gateway.store import SQLDocumentStore
@@ -63,23 +63,32 @@ def reporter(
     )
 
 
-def record_traffic(store: SQLDocumentStore) -> None:
+def record(store: SQLDocumentStore, *transmissions: Transmission) -> None:
     with store.unit_of_work() as uow:
-        for t in TRAFFIC:
+        for t in transmissions:
             uow.reporting.record(t)
-        uow.reporting.record(TRAFFIC[0])  # a second record of one message is ignored
         uow.commit()
+
+
+def record_traffic(store: SQLDocumentStore) -> None:
+    record(store, *TRAFFIC, TRAFFIC[0])  # a second record of one message is ignored
+
+
+def stored_tsr(store: SQLDocumentStore) -> StoredReport:
+    with store.unit_of_work(read_only=True) as uow:
+        tsr = uow.reporting.find_report(MONTH, ReportKind.TSR)
+    assert tsr is not None
+    return tsr
 
 
 def test_a_transmission_recorded_again_keeps_its_first_record(store: SQLDocumentStore) -> None:
     first = TRAFFIC[0]
-    with store.unit_of_work() as uow:
-        uow.reporting.record(first)
-        uow.commit()
-    with store.unit_of_work() as uow:  # the same message and direction, other facts: ignored, no error
-        uow.reporting.record(replace(first, other_seat="POP999999", c1_country="NL"))
-        uow.reporting.record(replace(first, at=first.at.replace(year=first.at.year - 1)))
-        uow.commit()
+    record(store, first)
+    record(  # the same message and direction, other facts: ignored, no error
+        store,
+        replace(first, other_seat="POP999999", c1_country="NL"),
+        replace(first, at=first.at.replace(year=first.at.year - 1)),
+    )
     with store.unit_of_work(read_only=True) as uow:
         stored = uow.reporting.transmissions(
             datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
@@ -192,14 +201,9 @@ def test_a_transmission_of_the_months_last_seconds_recorded_after_midnight_is_in
     record_traffic(store)
     reporter(store, validation_engine, datetime(2026, 12, 1, 0, 0, 5, tzinfo=UTC)).run_scheduled()
     late = replace(TRAFFIC[1], message_id="o-late", at=datetime(2026, 11, 30, 23, 59, 58, tzinfo=UTC))
-    with store.unit_of_work() as uow:
-        uow.reporting.record(late)
-        uow.commit()
+    record(store, late)
     reporter(store, validation_engine, datetime(2026, 12, 2, 0, 5, tzinfo=UTC)).run_scheduled()
-    with store.unit_of_work(read_only=True) as uow:
-        tsr = uow.reporting.find_report(MONTH, ReportKind.TSR)
-    assert tsr is not None
-    assert b"<Outgoing>4</Outgoing>" in tsr.xml
+    assert b"<Outgoing>4</Outgoing>" in stored_tsr(store).xml
 
 
 def test_a_send_of_the_month_retried_into_the_next_morning_is_in_its_report(
@@ -212,15 +216,10 @@ def test_a_send_of_the_month_retried_into_the_next_morning_is_in_its_report(
     for hour in (0, 1, 3):
         reporter(store, validation_engine, datetime(2026, 12, 1, hour, 5, tzinfo=UTC)).run_scheduled()
     late = replace(TRAFFIC[1], message_id="o-retried", at=datetime(2026, 11, 30, 23, 50, tzinfo=UTC))
-    with store.unit_of_work() as uow:
-        uow.reporting.record(late)
-        uow.commit()
+    record(store, late)
     for day in (1, 2):
         reporter(store, validation_engine, datetime(2026, 12, day, 12, 5, tzinfo=UTC)).run_scheduled()
-    with store.unit_of_work(read_only=True) as uow:
-        tsr = uow.reporting.find_report(MONTH, ReportKind.TSR)
-    assert tsr is not None
-    assert b"<Outgoing>4</Outgoing>" in tsr.xml
+    assert b"<Outgoing>4</Outgoing>" in stored_tsr(store).xml
 
 
 def test_a_month_not_over_yet_gets_no_report(
