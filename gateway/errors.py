@@ -255,11 +255,28 @@ class DiscoveryUnavailable(DiscoveryError):
 
 
 class TransportError(GatewayError):
-    """Raised by transport adapters for network failures; ``retryable`` says whether a retry may help."""
+    """Raised by transport adapters for network failures; ``retryable`` says whether a retry may help.
+
+    Attributes:
+        code: the stable prefix of a delivery's status reason for this failure.
+    """
+
+    code: str = "transport"
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class PeerAddressRefused(TransportError):
+    """Raised, in the production stage, when a host name resolves to no address the gateway may connect
+    to (loopback, private, link-local, cloud metadata...): remote input (an SMP, a NAPTR answer) must not
+    make it reach its own host or network. Permanent."""
+
+    code = "peer-address-refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class MailError(GatewayError):
