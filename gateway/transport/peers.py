@@ -137,10 +137,15 @@ class GuardedHTTPTransport(httpx.AsyncHTTPTransport):
         verify: ssl.SSLContext | bool = True,
         limits: httpx.Limits = DEFAULT_LIMITS,
     ) -> None:
-        super().__init__(verify=verify, limits=limits, trust_env=False)
+        context = (
+            verify
+            if isinstance(verify, ssl.SSLContext)
+            else httpx.create_ssl_context(verify, trust_env=False)
+        )
+        super().__init__(verify=context, limits=limits, trust_env=False)
         # httpx takes no network backend; its pool, as it builds it without a proxy, over the guarded one.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
