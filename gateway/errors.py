@@ -53,6 +53,7 @@ security failures stay opaque (EBMS:0101/0102 with a generic text); the detail i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -214,7 +215,17 @@ class NoAS4Endpoint(EndpointNotFound):
 
 class EndpointNotActive(EndpointNotFound):
     """Raised when every AS4 endpoint of the process is before its ServiceActivationDate or after its
-    ServiceExpirationDate at the lookup time."""
+    ServiceExpirationDate at the lookup time.
+
+    Attributes:
+        active_from: the earliest ServiceActivationDate still to come (the answer changes then), or None.
+    """
+
+    def __init__(
+        self, message: str = "", *, outcome: Any = None, active_from: datetime | None = None
+    ) -> None:
+        self.active_from = active_from
+        super().__init__(message, outcome=outcome)
 
 
 class SMPSignatureInvalid(DiscoveryError):
@@ -255,11 +266,28 @@ class DiscoveryUnavailable(DiscoveryError):
 
 
 class TransportError(GatewayError):
-    """Raised by transport adapters for network failures; ``retryable`` says whether a retry may help."""
+    """Raised by transport adapters for network failures; ``retryable`` says whether a retry may help.
+
+    Attributes:
+        code: the stable prefix of a delivery's status reason for this failure.
+    """
+
+    code: str = "transport"
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class PeerAddressRefused(TransportError):
+    """Raised, in the production stage, when a host name resolves to no address the gateway may connect
+    to (loopback, private, link-local, cloud metadata...): remote input (an SMP, a NAPTR answer) must not
+    make it reach its own host or network. Permanent."""
+
+    code = "peer-address-refused"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 class MailError(GatewayError):

@@ -13,6 +13,7 @@ from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_
 from gateway.services.smp_resolver import SMPResolver
 from gateway.smp import MAX_SMP_RESPONSE_BYTES, DiscoveryPolicy, LookupCache, SMPSignaturePolicy, Stage
 from gateway.transport.dns import DNSNaptrLookup
+from gateway.transport.peers import PeerPolicy
 from gateway.transport.smp_http import HTTPSMPFetcher
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -53,14 +54,16 @@ def resolver_for(
     stage: Stage = "development",
     ca_bundle: Path | None = None,
     max_bytes: int = MAX_SMP_RESPONSE_BYTES,
+    peers: PeerPolicy | None = None,
 ) -> SMPResolver:
-    """An SMPResolver (development stage by default) reading ``network`` through the real adapters."""
+    """An SMPResolver (development stage by default) reading ``network`` through the real adapters
+    (``peers``: the connect-time address policy of the production stage)."""
     policy = DiscoveryPolicy(
         stage=stage,
         smp_signature=SMPSignaturePolicy(network.smp_trust()),
         ap_trust=network.ap_trust(),
     )
-    fetcher = HTTPSMPFetcher(timeout=5.0, ca_bundle=ca_bundle, max_bytes=max_bytes)
+    fetcher = HTTPSMPFetcher(timeout=5.0, ca_bundle=ca_bundle, max_bytes=max_bytes, peers=peers)
     if fixed_smp:
         return SMPResolver(fetcher=fetcher, policy=policy, clock=clock, smp_url=network.smp.url, cache=cache)
     naptr = DNSNaptrLookup(nameservers=[f"127.0.0.1:{network.sml.port}"], timeout=dns_timeout)

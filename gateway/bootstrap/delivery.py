@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from gateway.bootstrap.discovery import peer_policy
 from gateway.errors import ConfigurationError
 from gateway.services.circuit_breaker import BreakerPolicy
 from gateway.services.deliver import Deliverer, DeliverySettings
@@ -18,12 +19,14 @@ if TYPE_CHECKING:
 
 
 def build_as4_transport(settings: Settings) -> HTTPAS4Transport:
-    """The HTTP AS4 transport of the worker settings: https only in the production stage, plain http to a
-    loopback host too elsewhere (the demonstration's and tests' access points)."""
+    """The HTTP AS4 transport of the worker settings: in the production stage https only, to public
+    addresses (or allowed internal networks) checked at connect time; elsewhere plain http to a loopback
+    host too (the demonstration's and tests' access points)."""
     return HTTPAS4Transport(
         connect_timeout=settings.worker.connect_timeout_seconds,
         send_timeout=settings.worker.send_timeout_seconds,
         plain_loopback=settings.truststore.stage != "production",
+        peers=peer_policy(settings),
     )
 
 

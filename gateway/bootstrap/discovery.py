@@ -18,7 +18,17 @@ from gateway.services.ports import (
 from gateway.services.smp_resolver import LookupResult, SMPResolver
 from gateway.smp import DiscoveryPolicy, LookupCache, SMPSignaturePolicy, smp_trust_for_stage
 from gateway.transport.dns import DNSNaptrLookup
+from gateway.transport.peers import PeerPolicy
 from gateway.transport.smp_http import HTTPSMPFetcher
+
+
+def peer_policy(settings: Settings) -> PeerPolicy | None:
+    """The peer addresses SMP reads and AS4 sends may connect to: in the production stage public ones and
+    the configured internal networks (checked at connect time); elsewhere any (None: the demonstration
+    and tests run their SMP and access points on loopback)."""
+    if settings.truststore.stage != "production":
+        return None
+    return PeerPolicy(allowed=tuple(settings.discovery.allowed_internal_networks))
 
 
 def build_smp_resolver(
@@ -49,7 +59,9 @@ def build_smp_resolver(
         ttl=timedelta(seconds=discovery.cache_ttl_seconds),
         negative_ttl=timedelta(seconds=discovery.negative_cache_ttl_seconds),
     )
-    fetcher = HTTPSMPFetcher(timeout=discovery.smp_timeout_seconds, ca_bundle=discovery.smp_ca_bundle)
+    fetcher = HTTPSMPFetcher(
+        timeout=discovery.smp_timeout_seconds, ca_bundle=discovery.smp_ca_bundle, peers=peer_policy(settings)
+    )
     naptr = None
     if discovery.sml_zone is not None:
         try:

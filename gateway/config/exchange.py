@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
 from gateway.config.group import SettingsGroup
 from gateway.model.report import END_USER_COUNTRIES
@@ -121,6 +121,9 @@ class DiscoverySettings(SettingsGroup):
     negative_cache_ttl_seconds: float = Field(default=120.0, ge=0)
     dns_timeout_seconds: float = Field(default=5.0, gt=0)
     smp_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Internal networks (CIDR) a production gateway still connects to for SMP reads and AS4 sends (an
+    #: operator's own SMP or access point); every other internal address is refused at connect time.
+    allowed_internal_networks: list[IPvAnyNetwork] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _one_source(self) -> DiscoverySettings:

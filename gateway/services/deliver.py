@@ -338,7 +338,7 @@ class Deliverer:
         except TransportError as exc:
             self._sent(permit, ok=False)
             await self._renew_after_send(lease, renewed_at)
-            outcome = judge_transport_error(str(exc), retryable=exc.retryable)
+            outcome = judge_transport_error(str(exc), retryable=exc.retryable, code=exc.code)
             result = await self._finish(lease, outgoing.message_id, outcome)
         else:
             self._sent(permit, ok=True)  # any HTTP answer: the endpoint is alive

@@ -180,12 +180,13 @@ def judge_response(
     return AttemptOutcome(result, f"no-signal: HTTP {status} ({verdict.detail})", verdict.outcome, detail)
 
 
-def judge_transport_error(message: str, *, retryable: bool) -> AttemptOutcome:
-    """The outcome of a send that got no HTTP response (timeout, refused, reset, TLS, protocol error)."""
+def judge_transport_error(message: str, *, retryable: bool, code: str = "transport") -> AttemptOutcome:
+    """The outcome of a send that got no HTTP response (timeout, refused, reset, TLS, protocol error, or
+    an endpoint address the stage does not connect to); ``code`` prefixes the reason."""
     outcome = SendOutcome.TRANSPORT_ERROR if retryable else SendOutcome.TRANSPORT_ERROR_NO_RETRY
     return AttemptOutcome(
         AttemptResult.RETRY if retryable else AttemptResult.GIVE_UP,
-        f"transport: {message}",
+        f"{code}: {message}",
         outcome,
         {"outcome": outcome.value, "error": message},
     )

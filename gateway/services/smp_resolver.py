@@ -18,7 +18,7 @@ from cryptography import x509
 from lxml import etree
 
 from gateway.crypto import TrustStore
-from gateway.errors import ConfigurationError, DiscoveryError, XMLInputError
+from gateway.errors import ConfigurationError, DiscoveryError, EndpointNotActive, XMLInputError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.services.ports import Clock, Endpoint
 from gateway.smp import (
@@ -195,7 +195,9 @@ class SMPResolver:
             result = LookupResult(outcome, str(exc), receiver, document_type, process, now, smp_url)
             log.info("discovery of %s for %s: %s: %s", receiver, document_type.uri, outcome.value, exc)
             if not outcome.is_retryable:  # network failures are never cached
-                self._cache.put(key, result, now=now, negative=True)
+                # An endpoint not active yet is served from the cache until its activation date at most.
+                active_from = exc.active_from if isinstance(exc, EndpointNotActive) else None
+                self._cache.put(key, result, now=now, negative=True, not_after=active_from)
             return result
         endpoint = Endpoint(selected.endpoint.url, selected.certificate, selected.endpoint.transport_profile)
         result = LookupResult(

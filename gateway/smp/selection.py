@@ -20,7 +20,7 @@ from gateway.crypto import (
     load_peer_certificate,
     validate_ap_certificate,
 )
-from gateway.errors import CertificateRejected, EndpointCertificateRejected
+from gateway.errors import CertificateRejected, EndpointCertificateRejected, EndpointNotActive
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.smp.metadata import ServiceInformation, SMPEndpoint
 from gateway.smp.outcome import LookupOutcome
@@ -88,7 +88,8 @@ def select_endpoint(
     Raises:
         ProcessNotSupported: no process with that identifier.
         NoAS4Endpoint: the process has no endpoint with ``transport_profile``.
-        EndpointNotActive: every such endpoint is outside its activation/expiration dates at ``at``.
+        EndpointNotActive: every such endpoint is outside its activation/expiration dates at ``at``
+            (``active_from``: the next activation date, when one is to come).
         EndpointCertificateRejected: the certificate is missing, unreadable or not an AP certificate of
             the stage (``reason`` says why).
     """
@@ -110,9 +111,14 @@ def select_endpoint(
     active = [e for e in endpoints if _active(e, at)]
     if not active:
         spans = "; ".join(f"{e.activation} .. {e.expiration}" for e in endpoints)
-        raise LookupOutcome.ENDPOINT_NOT_ACTIVE.error(
+        raise EndpointNotActive(
             f"the {transport_profile} endpoint of {info.participant} is not active at {at.isoformat()}"
-            f" ({spans})"
+            f" ({spans})",
+            outcome=LookupOutcome.ENDPOINT_NOT_ACTIVE,
+            active_from=min(
+                (e.activation for e in endpoints if e.activation is not None and e.activation > at),
+                default=None,
+            ),
         )
     endpoint = active[0]
     if not endpoint.url:

@@ -47,6 +47,26 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+#: The NAT64 well-known prefix (RFC 6052): its last 32 bits are the IPv4 address a translator connects to.
+_NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_internal_address(address: IPAddress) -> bool:
+    """An address a production gateway must not connect to on remote input's say-so: not globally
+    routable (loopback, private, link-local incl. 169.254.169.254, shared 100.64/10, unique local
+    fc00::/7, unspecified, reserved) or multicast. An IPv6 address carrying an IPv4 one (IPv4-mapped,
+    6to4, NAT64) is judged by the IPv4 address it leads to."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_internal_address(embedded)
+    return not address.is_global or address.is_multicast
+
+
 def is_internal_host(host: str) -> bool:
     """``localhost`` (or a name under it) or an IP address that is not globally routable: loopback,
     private, link-local (with or without a zone id), unspecified, reserved."""
@@ -57,14 +77,15 @@ def is_internal_host(host: str) -> bool:
         address = ipaddress.ip_address(name.split("%", 1)[0])
     except ValueError:
         return False
-    return not address.is_global or address.is_multicast
+    return is_internal_address(address)
 
 
 def check_remote_host(url: str, stage: Stage) -> str:
     """Refuse, in production, a URL from remote input (NAPTR answer, Redirect href, endpoint address) that
     names an internal host: a hostile SMP or DNS answer must not make the gateway connect to its own host or
     private network (a configured URL is the operator's and is not checked here). Host names are not
-    resolved: this stops address literals and ``localhost``, not names that resolve to private addresses.
+    resolved here: this stops address literals and ``localhost`` early, with a clear outcome; names that
+    resolve to internal addresses are refused where the connection is made (``gateway.transport.peers``).
 
     Returns:
         The URL unchanged.

@@ -18,6 +18,7 @@ import httpx
 from gateway.errors import TransportError
 from gateway.services.ports import HTTPResponse
 from gateway.smp.urls import is_loopback_host
+from gateway.transport.peers import GuardedHTTPTransport, PeerPolicy
 
 DEFAULT_CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_SEND_TIMEOUT: Final = 120.0
@@ -67,6 +68,9 @@ class HTTPAS4Transport:
         plain_loopback: plain http to a loopback host is allowed (development, the demonstration, tests);
             False in the production stage, where only https is sent to (a participant directory entry, or
             an address an SMP answered before a stage check, cannot make us send in clear).
+        peers: connect only to the addresses this policy permits, checked at connect time (the production
+            stage: an endpoint host resolving to an internal address ends in ``PeerAddressRefused``);
+            None = any address (development, tests).
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class HTTPAS4Transport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         client: httpx.AsyncClient | None = None,
         plain_loopback: bool = True,
+        peers: PeerPolicy | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self._plain_loopback = plain_loopback
@@ -88,6 +93,7 @@ class HTTPAS4Transport:
             follow_redirects=False,  # an AS4 endpoint answers itself; a redirect is not an answer
             headers={"User-Agent": USER_AGENT},
             trust_env=False,  # no proxy or CA override from the environment
+            transport=GuardedHTTPTransport(peers) if peers is not None else None,
         )
 
     @property

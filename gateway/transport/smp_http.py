@@ -15,8 +15,9 @@ from typing import Final
 import anyio
 import httpx
 
-from gateway.errors import DiscoveryError
+from gateway.errors import DiscoveryError, PeerAddressRefused
 from gateway.smp import MAX_SMP_RESPONSE_BYTES, LookupOutcome, SMPHTTPResponse
+from gateway.transport.peers import GuardedHTTPTransport, PeerPolicy
 
 DEFAULT_SMP_TIMEOUT_SECONDS: Final = 10.0
 #: Upper bound of one whole GET (connect, headers and body), as a multiple of the per-read ``timeout``:
@@ -74,6 +75,8 @@ class HTTPSMPFetcher:
         transport: an httpx transport for tests; None = the network.
         deadline: upper bound of one whole GET in seconds, body included; None = ``DEADLINE_TIMEOUTS``
             times ``timeout``.
+        peers: connect only to the addresses this policy permits, checked at connect time (the production
+            stage: an SMP host resolving to an internal address is ``bad-smp-response``); None = any.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class HTTPSMPFetcher:
         max_bytes: int = MAX_SMP_RESPONSE_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         deadline: float | None = None,
+        peers: PeerPolicy | None = None,
     ) -> None:
         self._timeout = timeout
         self._deadline = deadline if deadline is not None else DEADLINE_TIMEOUTS * timeout
@@ -92,6 +96,7 @@ class HTTPSMPFetcher:
         )
         self._max_bytes = max_bytes
         self._transport = transport
+        self._peers = peers
 
     async def get(self, url: str) -> SMPHTTPResponse:
         """GET ``url``; any status comes back as data.
@@ -100,7 +105,8 @@ class HTTPSMPFetcher:
             DiscoveryUnavailable: connection failure, timeout (``deadline`` for the whole GET), TLS failure
                 (outcome ``smp-unreachable``).
             SMPResponseInvalid: an answer larger than ``max_bytes`` (decoded), a content coding other than
-                gzip or deflate, or a URL httpx cannot use (e.g. a host name that is not valid IDNA).
+                gzip or deflate, a URL httpx cannot use (e.g. a host name that is not valid IDNA), or a host
+                that resolves to no address ``peers`` permits.
         """
         try:
             with anyio.fail_after(self._deadline):
@@ -111,6 +117,8 @@ class HTTPSMPFetcher:
             ) from exc
         except DiscoveryError:
             raise
+        except PeerAddressRefused as exc:
+            raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP GET {url} refused: {exc}") from exc
         except httpx.HTTPError as exc:
             raise LookupOutcome.SMP_UNREACHABLE.error(f"SMP GET {url} failed: {exc!r}") from exc
         except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
@@ -118,12 +126,15 @@ class HTTPSMPFetcher:
             raise LookupOutcome.BAD_SMP_RESPONSE.error(f"SMP URL {url!r} cannot be used: {exc}") from exc
 
     async def _get(self, url: str) -> SMPHTTPResponse:
+        transport = self._transport
+        if transport is None and self._peers is not None:
+            transport = GuardedHTTPTransport(self._peers, verify=self._verify)
         async with (
             httpx.AsyncClient(
                 timeout=self._timeout,
                 verify=self._verify,
                 follow_redirects=False,
-                transport=self._transport,
+                transport=transport,
             ) as client,
             client.stream(
                 "GET",

@@ -300,6 +300,22 @@ def test_cached_endpoint_not_served_past_its_expiration(
     assert result.outcome is LookupOutcome.ENDPOINT_NOT_ACTIVE
 
 
+def test_endpoint_not_active_is_not_cached_past_its_activation(
+    network: DevNetwork, pki: DevPKI, clock: MutableClock
+) -> None:
+    # The negative TTL is 2 minutes; the endpoint becomes active in 30 s: from then on it is found.
+    network.publish(RECEIVER, [invoice_service(pki, activation=NOW + timedelta(seconds=30))])
+    resolver = resolver_for(network, clock)
+    first = asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert first.outcome is LookupOutcome.ENDPOINT_NOT_ACTIVE, first.detail
+    clock.advance(timedelta(seconds=29))
+    assert asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS)).cached
+    clock.advance(timedelta(seconds=1))  # the activation date: asked again, and active (inclusive)
+    result = asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is LookupOutcome.FOUND, result.detail
+    assert not result.cached
+
+
 @pytest.mark.parametrize(
     ("smp_url", "outcome"),
     [

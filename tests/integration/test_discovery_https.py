@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gateway.crypto import DevPKI, generate_dev_pki
-from gateway.devnet import DevNetwork, issue_tls_server, server_context
+from gateway.devnet import DevNetwork, issue_tls_server, server_context, smp_naptr_record
 from gateway.errors import ParticipantNotRegistered
 from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
-from gateway.smp import LookupOutcome
+from gateway.smp import LookupOutcome, participant_host
+from gateway.smp.urls import IPAddress
+from gateway.transport.peers import PeerPolicy
 from tests.discovery_support import (
     NOW,
     RECEIVER,
@@ -115,3 +118,49 @@ def test_development_allows_plain_http_to_loopback_endpoints_only(
             resolver_for(net, MutableClock()).lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS)
         )
     assert (result.outcome is LookupOutcome.FOUND) is found, result.detail
+
+
+async def _to_loopback(host: str, port: int) -> list[IPAddress]:
+    """The hostile SMP's DNS: every name resolves to loopback (a rebinding answer at connect time)."""
+    return [ipaddress.ip_address("127.0.0.1")]
+
+
+@pytest.fixture
+def named_smp(pki: DevPKI, tmp_path: Path) -> Iterator[tuple[DevNetwork, Path]]:
+    """An HTTPS SMP on loopback known by the name ``smp.rebind.test`` (its certificate and the NAPTR
+    answer name it; the test's resolver maps it to 127.0.0.1), with the CA bundle that trusts it."""
+    bundle = tmp_path / "smp-tls-ca.pem"
+    bundle.write_bytes(pki.root.cert_pem)
+    context = server_context(issue_tls_server(pki.root, now=NOW, hosts=("smp.rebind.test",)))
+    with DevNetwork(pki, tls=context) as net:
+        net.publish(RECEIVER, [invoice_service(pki)])
+        net.sml.set_records(
+            participant_host(RECEIVER, net.sml.zone),
+            [smp_naptr_record(net.smp.url.replace("127.0.0.1", "smp.rebind.test"))],
+        )
+        yield net, bundle
+
+
+def test_production_refuses_an_smp_name_that_resolves_to_loopback(named_smp: tuple[DevNetwork, Path]) -> None:
+    # The NAPTR answer names a host (no address literal: the URL checks pass); the address it resolves to
+    # when the connection is made is loopback, so the SMP is never contacted.
+    net, bundle = named_smp
+    resolver = resolver_for(
+        net, MutableClock(), stage="production", ca_bundle=bundle, peers=PeerPolicy(resolve=_to_loopback)
+    )
+    result = asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is LookupOutcome.BAD_SMP_RESPONSE, result.detail
+    assert "smp.rebind.test resolves to 127.0.0.1: not a public address" in result.detail
+    assert not result.is_retryable
+    assert net.smp.requests == 0
+
+
+def test_an_allowed_internal_network_reaches_the_smp_by_its_name(named_smp: tuple[DevNetwork, Path]) -> None:
+    # The operator's own network allowed: the connection goes to the vetted address, and TLS checks the
+    # SMP's certificate against the name (the certificate does not name 127.0.0.1).
+    net, bundle = named_smp
+    peers = PeerPolicy(allowed=(ipaddress.ip_network("127.0.0.0/8"),), resolve=_to_loopback)
+    resolver = resolver_for(net, MutableClock(), stage="production", ca_bundle=bundle, peers=peers)
+    result = asyncio.run(resolver.lookup(RECEIVER, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is LookupOutcome.FOUND, result.detail
+    assert net.smp.requests == 1

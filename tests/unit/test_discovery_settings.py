@@ -101,3 +101,31 @@ def test_the_sml_mode_needs_an_smp_ca(tmp_path: Path) -> None:
 class _Clock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def test_the_production_resolver_refuses_an_smp_host_resolving_to_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SMP reads of the production stage connect to public addresses only (or allowed networks):
+    # "localhost" passes the URL checks of a configured SMP URL and resolves to loopback.
+    import asyncio
+
+    import gateway.bootstrap.discovery as discovery_module
+    from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
+    from gateway.smp import LookupOutcome
+
+    ap_trust, smp_trust = _dev_files(tmp_path)
+    development = _settings({}, truststore={"paths": [ap_trust], "stage": "development"})
+    real = discovery_module.smp_trust_for_stage
+    monkeypatch.setattr(
+        discovery_module, "smp_trust_for_stage", lambda certs, stage: real(certs, "development")
+    )
+    settings = _settings(
+        {"mode": "sml", "smp_url": "https://localhost:1/smp", "smp_trust_paths": [smp_trust]},
+        truststore={"paths": [ap_trust], "stage": "production"},
+    )
+    resolver = build_smp_resolver(settings, load_trust(development), None, clock=_Clock())
+    receiver = ParticipantID.parse("0208:0739484052")
+    result = asyncio.run(resolver.lookup(receiver, BIS_INVOICE, BIS_BILLING_PROCESS))
+    assert result.outcome is LookupOutcome.BAD_SMP_RESPONSE, result.detail
+    assert "localhost resolves to" in result.detail

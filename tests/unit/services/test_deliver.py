@@ -314,6 +314,27 @@ def test_a_document_that_keeps_killing_its_worker_ends_failed(rig: Rig) -> None:
     assert rig.lease("after") == []
 
 
+def test_an_endpoint_name_resolving_to_an_internal_address_fails_with_its_reason(rig: Rig) -> None:
+    # Production: the SMP's endpoint host passed discovery (a name, https) and resolves to the cloud
+    # metadata address when the worker connects; the send is refused there and the document fails.
+    import ipaddress
+
+    from gateway.transport.http import HTTPAS4Transport
+    from gateway.transport.peers import PeerPolicy
+
+    async def metadata(host: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address("169.254.169.254")]
+
+    doc_id = queue_document(rig.store)
+    rig.transport = HTTPAS4Transport(plain_loopback=False, peers=PeerPolicy(resolve=metadata))  # type: ignore[assignment]
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.FAILED
+    reason = rig.document(doc_id).status_reason or ""
+    assert reason.startswith(
+        "peer-address-refused: receiver.test resolves to 169.254.169.254: not a public address"
+    ), reason
+
+
 def test_an_unreachable_directory_is_retried(rig: Rig) -> None:
     doc_id = queue_document(rig.store)
     rig.directory = FailingResolver(DiscoveryError("SMP timed out"))

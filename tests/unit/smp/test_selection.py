@@ -142,3 +142,23 @@ def test_answer_identity_case_rules() -> None:
         check_answer_identity(info, ParticipantID.parse("0208:abd"), BIS_INVOICE)
     with pytest.raises(SMPResponseInvalid, match="document type"):
         check_answer_identity(info, ParticipantID.parse("0208:abc"), BIS_CREDIT_NOTE)
+
+
+def test_an_endpoint_not_active_yet_says_when_it_becomes_active(pki: DevPKI) -> None:
+    soon, later = NOW + timedelta(seconds=30), NOW + timedelta(hours=1)
+    info = _info(
+        _endpoint(pki, activation=later),
+        _endpoint(pki, activation=NOW - timedelta(days=2), expiration=NOW - timedelta(days=1)),
+        _endpoint(pki, activation=soon, expiration=later),
+    )
+    with pytest.raises(EndpointNotActive) as caught:
+        select_endpoint(info, BIS_BILLING_PROCESS, at=NOW, ap_trust=_trust(pki))
+    assert caught.value.active_from == soon
+    with pytest.raises(EndpointNotActive) as expired:
+        select_endpoint(
+            _info(_endpoint(pki, activation=NOW - timedelta(days=2), expiration=NOW - timedelta(days=1))),
+            BIS_BILLING_PROCESS,
+            at=NOW,
+            ap_trust=_trust(pki),
+        )
+    assert expired.value.active_from is None
