@@ -40,7 +40,8 @@ log = logging.getLogger("gateway.api")
 PROBLEM_JSON = "application/problem+json"
 
 #: JSON schema of our problem documents (RFC 9457 §3): the standard members plus extensions such as
-#: ``errors`` (request-invalid, invalid-document-data), ``report`` (document-invalid) and ``error_id``.
+#: ``errors`` (request-invalid, invalid-document-data, document-invalid), ``report`` (document-invalid) and
+#: ``error_id``.
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "type": "object",

@@ -14,7 +14,12 @@ from typing import Final
 
 from gateway.errors import InvalidDocumentData
 from gateway.model.document import CreditNote, Invoice
-from gateway.model.identifiers import EMAIL_SCHEME, is_email_address, is_valid_be_enterprise_number
+from gateway.model.identifiers import (
+    EMAIL_RULE,
+    EMAIL_SCHEME,
+    is_email_address,
+    is_valid_be_enterprise_number,
+)
 from gateway.model.lines import AllowanceCharge
 from gateway.model.parties import Party
 from gateway.model.payment import (
@@ -134,22 +139,33 @@ def _apply_activity(seller: Party) -> Party:
 
 def _buyer_address(buyer: Party, problems: list[str]) -> Party:
     """BT-49 of a buyer without a Peppol participant id (a private person): its e-mail address under the
-    EAS scheme ``EM``, so that the document names where it goes (it is e-mailed, outside Peppol)."""
+    EAS scheme ``EM``, so that the document names where it goes (it is e-mailed, outside Peppol).
+
+    Every buyer address the gateway may e-mail is checked here, at submission: BT-49 under ``EM`` and the
+    contact e-mail BT-58, which a Peppol buyer's e-mail fallback uses. The SMTP adapter refuses what
+    ``is_email_address`` refuses (a non-ASCII address needs SMTPUTF8); accepted, it failed at send time.
+    """
     endpoint = buyer.endpoint
+    email = buyer.contact.email if buyer.contact is not None else None
+    if email is not None and not is_email_address(email):
+        problems.append(
+            f"buyer.contact.email (BT-58) {email!r} is not one e-mail address {EMAIL_RULE}: the invoice "
+            "could not be e-mailed to it"
+        )
+        email = None
     if endpoint is not None:
         if endpoint.scheme == EMAIL_SCHEME and not is_email_address(endpoint.value):
-            problems.append(f"buyer electronic address BT-49 EM:{endpoint.value} is not one e-mail address")
+            problems.append(
+                f"buyer.endpoint BT-49 EM:{endpoint.value!r} is not one e-mail address {EMAIL_RULE}"
+            )
         return buyer
-    email = buyer.contact.email if buyer.contact is not None else None
     if email is None:
-        problems.append(
-            "the buyer has neither a Peppol participant id (BT-49: buyer.endpoint or "
-            "buyer.enterprise_number) nor an e-mail address (BT-58: buyer.contact.email): give one of "
-            "the two (PEPPOL-EN16931-R010)"
-        )
-        return buyer
-    if not is_email_address(email):
-        problems.append(f"buyer contact e-mail BT-58 {email!r} is not one e-mail address local@domain")
+        if buyer.contact is None or buyer.contact.email is None:
+            problems.append(
+                "the buyer has neither a Peppol participant id (BT-49: buyer.endpoint or "
+                "buyer.enterprise_number) nor an e-mail address (BT-58: buyer.contact.email): give one of "
+                "the two (PEPPOL-EN16931-R010)"
+            )
         return buyer
     return buyer.model_copy(update={"endpoint": ElectronicAddress(value=email, scheme=EMAIL_SCHEME)})
 
