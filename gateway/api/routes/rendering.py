@@ -29,7 +29,7 @@ from gateway.render import (
     read_attachment,
     read_view,
 )
-from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge, check_printable
+from gateway.render.pdf import RenderBusy, RenderError, RenderTooLarge, check_printable
 from gateway.services.expense_queries import expense_content
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
@@ -96,12 +96,10 @@ def _print(html: str, document_id: str) -> bytes:
     """``html_to_pdf`` in a worker thread, each failure logged with the document's id (never the page)."""
     try:
         return html_to_pdf(html)
-    except DocumentUnprintable as exc:
-        # The input's fault (422), but a printer bug to report upstream: the traceback goes to the log.
-        log.error("document %s: not printed as a PDF: %s", document_id, exc, exc_info=exc.__cause__)
-        raise
     except RenderError as exc:
-        log.error("document %s: the PDF printer failed: %s", document_id, exc, exc_info=exc.__cause__)
+        # Also the input's fault (DocumentUnprintable, 422) is a printer bug to report upstream: the cause's
+        # traceback goes to the log, the printer's words never to the caller.
+        log.error("document %s: not printed as a PDF: %s", document_id, exc, exc_info=exc.__cause__)
         raise
 
 
