@@ -141,31 +141,33 @@ def _buyer_address(buyer: Party, problems: list[str]) -> Party:
     """BT-49 of a buyer without a Peppol participant id (a private person): its e-mail address under the
     EAS scheme ``EM``, so that the document names where it goes (it is e-mailed, outside Peppol).
 
-    Every buyer address the gateway may e-mail is checked here, at submission: BT-49 under ``EM`` and the
-    contact e-mail BT-58, which a Peppol buyer's e-mail fallback uses. The SMTP adapter refuses what
-    ``is_email_address`` refuses (a non-ASCII address needs SMTPUTF8); accepted, it failed at send time.
+    The address the document is e-mailed to is checked here, at submission: BT-49 under ``EM``, or the
+    contact e-mail BT-58 that becomes it. The SMTP adapter refuses what ``is_email_address`` refuses (a
+    non-ASCII address needs SMTPUTF8); accepted, it failed at send time. A Peppol buyer's BT-58 is not
+    judged: the document goes over Peppol, and should its e-mail fallback ever use an address the adapter
+    cannot give the relay, that fallback fails with the adapter's reason (a valid invoice is not refused
+    for an address it will most likely never be e-mailed to).
     """
     endpoint = buyer.endpoint
-    email = buyer.contact.email if buyer.contact is not None else None
-    if email is not None and not is_email_address(email):
-        problems.append(
-            f"buyer.contact.email (BT-58) {email!r} is not one e-mail address {EMAIL_RULE}: the invoice "
-            "could not be e-mailed to it"
-        )
-        email = None
     if endpoint is not None:
         if endpoint.scheme == EMAIL_SCHEME and not is_email_address(endpoint.value):
             problems.append(
                 f"buyer.endpoint BT-49 EM:{endpoint.value!r} is not one e-mail address {EMAIL_RULE}"
             )
         return buyer
+    email = buyer.contact.email if buyer.contact is not None else None
     if email is None:
-        if buyer.contact is None or buyer.contact.email is None:
-            problems.append(
-                "the buyer has neither a Peppol participant id (BT-49: buyer.endpoint or "
-                "buyer.enterprise_number) nor an e-mail address (BT-58: buyer.contact.email): give one of "
-                "the two (PEPPOL-EN16931-R010)"
-            )
+        problems.append(
+            "the buyer has neither a Peppol participant id (BT-49: buyer.endpoint or "
+            "buyer.enterprise_number) nor an e-mail address (BT-58: buyer.contact.email): give one of "
+            "the two (PEPPOL-EN16931-R010)"
+        )
+        return buyer
+    if not is_email_address(email):
+        problems.append(
+            f"buyer.contact.email (BT-58) {email!r} is not one e-mail address {EMAIL_RULE}: the invoice "
+            "could not be e-mailed to it"
+        )
         return buyer
     return buyer.model_copy(update={"endpoint": ElectronicAddress(value=email, scheme=EMAIL_SCHEME)})
 
