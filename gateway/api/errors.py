@@ -33,14 +33,15 @@ from gateway.errors import (
     UnknownRuleSet,
     XMLInputError,
 )
-from gateway.render.pdf import RenderTooLarge
+from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 
 log = logging.getLogger("gateway.api")
 
 PROBLEM_JSON = "application/problem+json"
 
 #: JSON schema of our problem documents (RFC 9457 §3): the standard members plus extensions such as
-#: ``errors`` (request-invalid, invalid-document-data), ``report`` (document-invalid) and ``error_id``.
+#: ``errors`` (request-invalid, invalid-document-data, document-invalid), ``report`` (document-invalid) and
+#: ``error_id``.
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "type": "object",
@@ -67,6 +68,7 @@ _PROBLEM_DESCRIPTIONS: dict[int, str] = {
     413: "Body larger than the configured limit",
     415: "The Content-Type is not the route's (JSON or XML); send it without one or with the right one",
     422: "The request or the document is invalid; the problem names every field or rule",
+    500: "Our own fault: the problem's type names it (internal: quote its error_id)",
     503: "A dependency (database, validation artefacts) is unavailable; retry after Retry-After seconds",
 }
 
@@ -109,8 +111,13 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
     (DocumentRejected, 422, "document-invalid", "The document fails validation"),
     (UnknownRuleSet, 422, "unknown-rule-set", "No such validation rule set"),
     (ArtefactError, 503, "artefacts-unavailable", "Validation artefacts are unavailable"),
-    # Render routes: a document too large to print is refused at once, not printed for minutes.
+    # Render routes: a document too large to print is refused at once, not printed for minutes; one whose
+    # content makes the printer fail is the input's fault (its HTML still shows it); busy print slots are
+    # temporary; any other printer failure (not loadable, out of memory) is ours.
     (RenderTooLarge, 422, "render-too-large", "The document is too large to print as a PDF"),
+    (DocumentUnprintable, 422, "render-failed", "The document cannot be printed as a PDF"),
+    (RenderBusy, 503, "render-busy", "Every PDF print slot is busy; retry later"),
+    (RenderError, 500, "render-unavailable", "The PDF printer failed"),
     # Outbound/inbound document routes.
     (DocumentNotFound, 404, "not-found", "No such document"),
     (IdempotencyConflict, 409, "idempotency-conflict", "The Idempotency-Key was used for another request"),

@@ -1,16 +1,18 @@
 """The small adapters the composition root plugs in: the system clock, ids and jitter, the artefact
-store, the validation engine, the PDF renderer of the e-mail fallback, and the migrated store."""
+store, the validation engine, the PDF renderer of the e-mail fallback (so many prints at once at most),
+and the migrated store."""
 
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from datetime import UTC, datetime
 from typing import Final, Literal
 
 from gateway.config import Settings
 from gateway.render import OutputFormat, render_document
-from gateway.services.ports import DocumentStore, RandomSource
+from gateway.services.ports import DocumentStore, PDFRenderer, RandomSource
 from gateway.store import SQLDocumentStore, normalise_url, upgrade_database
 from gateway.transport import HTTPArtefactFetcher
 from gateway.validation import ArtefactStore, Evaluation, ValidationEngine
@@ -81,6 +83,26 @@ def render_pdf(ubl: bytes, language: str) -> bytes:
     from gateway.render.html import RenderOptions  # Jinja2, Babel and segno on the first e-mail only
 
     return render_document(ubl, OutputFormat.PDF, RenderOptions(language=language))
+
+
+class LimitedPrinter:
+    """A ``PDFRenderer`` printing at most ``capacity`` PDFs at once in the process
+    (``settings.render.max_concurrent_pdfs``, as ``serve``'s print slots).
+
+    A worker keeps up to ``worker.max_in_flight`` deliveries in flight, each composing its e-mail in a
+    thread: without it as many large PDFs printed at once. A print waits for a slot without a bound (a
+    delivery has no caller to answer 503 to, its lease is kept alive meanwhile, and each print ahead of it
+    ends: the page size is capped).
+    """
+
+    def __init__(self, render: PDFRenderer, capacity: int) -> None:
+        self._render = render
+        self.capacity = capacity
+        self._slots = threading.BoundedSemaphore(capacity)
+
+    def __call__(self, ubl: bytes, language: str) -> bytes:
+        with self._slots:
+            return self._render(ubl, language)
 
 
 Process = Literal["serve", "worker", "command"]

@@ -10,6 +10,7 @@ from datetime import timedelta
 from functools import cached_property
 
 from gateway.bootstrap.adapters import (
+    LimitedPrinter,
     Process,
     SystemClock,
     UUIDFactory,
@@ -297,7 +298,8 @@ class Services:
             password=mail.password.get_secret_value() if mail.password is not None else None,
             timeout=mail.timeout_seconds,
         )
-        return EmailChannel(SMTPMailer(smtp), mail.sender, render_pdf)
+        printer = LimitedPrinter(render_pdf, self.settings.render.max_concurrent_pdfs)
+        return EmailChannel(SMTPMailer(smtp), mail.sender, printer)
 
     @cached_property
     def certificates(self) -> tuple[WatchedCertificate, ...]:

@@ -1,7 +1,7 @@
 """Settings of the gateway, read from the environment (prefix ``GATEWAY_``, nested with ``__``), one
 module per area: ``access`` (API keys, roles, pages), ``exchange`` (keys, trust, AS4, discovery),
-``documents`` (artefacts, validation, answers, expenses, reporting) and ``operations`` (database, worker,
-webhooks, mail, retention, server).
+``documents`` (artefacts, validation, answers, expenses, reporting, PDF printing) and ``operations``
+(database, worker, webhooks, mail, retention, server).
 
 Only entry points (CLI, API factory, worker) build :class:`Settings`; everything below receives plain
 values or frozen policy objects. Secrets are ``SecretStr`` and never logged. Validators refuse unsafe
@@ -25,6 +25,7 @@ from gateway.config.documents import (
     ROUTING_RULE_NAMES,
     ArtefactSettings,
     ExpenseSettings,
+    RenderSettings,
     ReportingSettings,
     ResponseSettings,
     RoutingRuleName,
@@ -82,6 +83,7 @@ class Settings(BaseSettings):
     expenses: ExpenseSettings = Field(default_factory=ExpenseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     reporting: ReportingSettings = Field(default_factory=ReportingSettings)
+    render: RenderSettings = Field(default_factory=RenderSettings)
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
     # Our VAT number (BT-31) if not BE + the enterprise number: a VAT unit's (services.seller_identity).
     seller_vat_number: str | None = None
@@ -176,6 +178,7 @@ __all__ = [
     "ExpenseSettings",
     "KeystoreSettings",
     "MailSettings",
+    "RenderSettings",
     "ReportingSettings",
     "ResponseSettings",
     "RetentionSettings",

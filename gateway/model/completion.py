@@ -14,7 +14,12 @@ from typing import Final
 
 from gateway.errors import InvalidDocumentData
 from gateway.model.document import CreditNote, Invoice
-from gateway.model.identifiers import EMAIL_SCHEME, is_email_address, is_valid_be_enterprise_number
+from gateway.model.identifiers import (
+    EMAIL_RULE,
+    EMAIL_SCHEME,
+    is_email_address,
+    is_valid_be_enterprise_number,
+)
 from gateway.model.lines import AllowanceCharge
 from gateway.model.parties import Party
 from gateway.model.payment import (
@@ -134,11 +139,21 @@ def _apply_activity(seller: Party) -> Party:
 
 def _buyer_address(buyer: Party, problems: list[str]) -> Party:
     """BT-49 of a buyer without a Peppol participant id (a private person): its e-mail address under the
-    EAS scheme ``EM``, so that the document names where it goes (it is e-mailed, outside Peppol)."""
+    EAS scheme ``EM``, so that the document names where it goes (it is e-mailed, outside Peppol).
+
+    The address the document is e-mailed to is checked here, at submission: BT-49 under ``EM``, or the
+    contact e-mail BT-58 that becomes it. The SMTP adapter refuses what ``is_email_address`` refuses (a
+    non-ASCII address needs SMTPUTF8); accepted, it failed at send time. A Peppol buyer's BT-58 is not
+    judged: the document goes over Peppol, and should its e-mail fallback ever use an address the adapter
+    cannot give the relay, that fallback fails with the adapter's reason (a valid invoice is not refused
+    for an address it will most likely never be e-mailed to).
+    """
     endpoint = buyer.endpoint
     if endpoint is not None:
         if endpoint.scheme == EMAIL_SCHEME and not is_email_address(endpoint.value):
-            problems.append(f"buyer electronic address BT-49 EM:{endpoint.value} is not one e-mail address")
+            problems.append(
+                f"buyer.endpoint BT-49 EM:{endpoint.value!r} is not one e-mail address {EMAIL_RULE}"
+            )
         return buyer
     email = buyer.contact.email if buyer.contact is not None else None
     if email is None:
@@ -149,7 +164,10 @@ def _buyer_address(buyer: Party, problems: list[str]) -> Party:
         )
         return buyer
     if not is_email_address(email):
-        problems.append(f"buyer contact e-mail BT-58 {email!r} is not one e-mail address local@domain")
+        problems.append(
+            f"buyer.contact.email (BT-58) {email!r} is not one e-mail address {EMAIL_RULE}: the invoice "
+            "could not be e-mailed to it"
+        )
         return buyer
     return buyer.model_copy(update={"endpoint": ElectronicAddress(value=email, scheme=EMAIL_SCHEME)})
 

@@ -106,16 +106,28 @@ EMAIL_SCHEME: Final = "EM"
 """EAS code "Electronic mail (SMTP)": BT-49 of a buyer reached by e-mail only (a private person)."""
 EMAIL_MAX_LENGTH: Final = 190
 """Longest e-mail receiver address kept (the store's receiver column holds ``EM:`` + the address)."""
+EMAIL_RULE: Final = f"local@domain, ASCII only (no SMTPUTF8), at most {EMAIL_MAX_LENGTH} characters"
+"""What ``is_email_address`` accepts, for the messages that refuse an address."""
 # A pragmatic address check (RFC 5321 §4.1.2 local@domain, no spaces, control characters, angle brackets or
 # separators: PostgreSQL cannot compare a text holding a NUL); the
-# relay has the last word (a 5xx reply fails the document with its reason; a non-ASCII local part, which
-# needs SMTPUTF8, is refused by the SMTP adapter). Matched in full: ``$`` would accept a final line break.
+# relay has the last word (a 5xx reply fails the document with its reason). ASCII only: a non-ASCII local
+# part needs SMTPUTF8 (RFC 6531), which the SMTP adapter does not speak (it refuses such an address at send
+# time), and an internationalised domain is written in its xn-- form. Matched in full: ``$`` would accept a
+# final line break.
 _EMAIL = re.compile(r"[^@\s<>,;\"\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 
 
-def is_email_address(text: str) -> bool:
-    """True when ``text`` looks like one deliverable ``local@domain`` address (no display name, no list)."""
+def is_email_syntax(text: str) -> bool:
+    """True when ``text`` is one ``local@domain`` address in any script (no display name, no list), at most
+    ``EMAIL_MAX_LENGTH`` characters: what a stored document's BT-58 is tried with (``is_email_address``
+    decides at submission)."""
     return len(text) <= EMAIL_MAX_LENGTH and _EMAIL.fullmatch(text) is not None
+
+
+def is_email_address(text: str) -> bool:
+    """True when ``text`` is one ``local@domain`` address the gateway can e-mail: ``is_email_syntax`` and
+    ASCII (the SMTP adapter speaks no SMTPUTF8)."""
+    return text.isascii() and is_email_syntax(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +145,15 @@ class EmailReceiver:
 
     def __post_init__(self) -> None:
         if not is_email_address(self.address):
-            raise InvalidIdentifier(f"{self.address!r} is not one e-mail address local@domain")
+            raise InvalidIdentifier(f"{self.address!r} is not one e-mail address {EMAIL_RULE}")
+
+    @classmethod
+    def stored(cls, address: str) -> EmailReceiver:
+        """The receiver of a stored document, taken as written: before the ASCII rule a non-ASCII address
+        was accepted, and its document must still read (the SMTP adapter refuses it with its reason)."""
+        receiver = object.__new__(cls)
+        object.__setattr__(receiver, "address", address)
+        return receiver
 
     def __str__(self) -> str:
         return f"{EMAIL_SCHEME}:{self.address}"
@@ -154,15 +174,19 @@ Receiver = ParticipantID | EmailReceiver
 """Whom an outbound document goes to: a Peppol participant, or an e-mail address outside Peppol."""
 
 
-def parse_receiver(text: str) -> Receiver:
+def parse_receiver(text: str, *, stored: bool = False) -> Receiver:
     """Parse a stored or searched receiver: ``EM:<address>``, else a Peppol participant id.
+
+    Args:
+        text: the receiver.
+        stored: read from the store: an ``EM:`` address is taken as written (``EmailReceiver.stored``).
 
     Raises:
         InvalidIdentifier: neither form.
     """
     scheme, sep, value = text.strip().partition(":")
     if sep and scheme.upper() == EMAIL_SCHEME:
-        return EmailReceiver(value)
+        return EmailReceiver.stored(value) if stored else EmailReceiver(value)
     return ParticipantID.parse(text)
 
 

@@ -24,11 +24,57 @@ MAX_PDF_HTML_CHARS: Final = 1_000_000
 
 
 class RenderError(GatewayError):
-    """Raised when the PDF cannot be produced from the rendered HTML."""
+    """Raised when the PDF cannot be produced from the rendered HTML (the subclasses say why)."""
 
 
 class RenderTooLarge(RenderError):
     """Raised when the rendered page is too large to print as a PDF (``MAX_PDF_HTML_CHARS``)."""
+
+
+class DocumentUnprintable(RenderError):
+    """Raised when WeasyPrint fails while printing one document's page.
+
+    The page is our templates filled with the document's values (escaped), and printing is deterministic:
+    what makes this print fail where others succeed is the document's content, so it is the input's fault
+    (the API answers 422 ``render-failed``; the HTML rendering still shows the document). The cause is kept
+    (``__cause__``) for the log: a WeasyPrint bug to report upstream.
+    """
+
+
+class PrinterUnavailable(RenderError):
+    """Raised when the printer itself fails, whatever the document: WeasyPrint or its libraries (Pango,
+    HarfBuzz, fonts) cannot be loaded, or the process ran out of memory. Our fault (the API answers 500
+    ``render-unavailable``)."""
+
+
+class RenderBusy(RenderError):
+    """Raised when every PDF print slot of the process stays taken for the whole wait
+    (``settings.render.max_concurrent_pdfs``, ``pdf_wait_seconds``; ``gateway.api.render_slots``): a
+    temporary state (the API answers 503 ``render-busy`` with Retry-After)."""
+
+
+def check_printable(html: str) -> None:
+    """Refuse at once a page too large to print, before it waits for a print slot or reaches WeasyPrint.
+
+    Raises:
+        RenderTooLarge: the page is longer than ``MAX_PDF_HTML_CHARS``.
+    """
+    if len(html) > MAX_PDF_HTML_CHARS:
+        raise RenderTooLarge(
+            f"the document is too large to print as a PDF ({len(html)} characters of HTML, at most "
+            f"{MAX_PDF_HTML_CHARS}); its HTML rendering shows it"
+        )
+
+
+def _print(html: str) -> bytes:
+    """The WeasyPrint call itself (the seam tests replace to make a print fail or take its time)."""
+    import weasyprint  # here, not at the top: on the first PDF (module docstring)
+
+    # Only data: URLs: no http(s), file or ftp fetch, whatever the HTML names.
+    fetcher = weasyprint.URLFetcher(allowed_protocols=("data",), allow_redirects=False, timeout=1)
+    document = weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None)
+    pdf: bytes = document.write_pdf()
+    return pdf
 
 
 def html_to_pdf(html: str) -> bytes:
@@ -36,22 +82,26 @@ def html_to_pdf(html: str) -> bytes:
 
     Raises:
         RenderTooLarge: the page is longer than ``MAX_PDF_HTML_CHARS``, refused before WeasyPrint runs.
-        RenderError: WeasyPrint failed.
+        PrinterUnavailable: WeasyPrint cannot be loaded, or memory ran out.
+        DocumentUnprintable: WeasyPrint failed on this page.
     """
-    if len(html) > MAX_PDF_HTML_CHARS:
-        raise RenderTooLarge(
-            f"the document is too large to print as a PDF ({len(html)} characters of HTML, at most "
-            f"{MAX_PDF_HTML_CHARS}); its HTML rendering shows it"
-        )
-    import weasyprint  # here, not at the top: on the first PDF (module docstring)
-
+    check_printable(html)
+    try:
+        import weasyprint  # noqa: F401 - loaded here to tell a missing library from a failing print
+    except (ImportError, OSError) as exc:  # OSError: cffi cannot load libpango/libharfbuzz
+        raise PrinterUnavailable(f"the PDF printer cannot be loaded: {type(exc).__name__}") from exc
     # WeasyPrint reports every layout step at INFO; one line per page is noise in the gateway's log.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     try:
-        # Only data: URLs: no http(s), file or ftp fetch, whatever the HTML names.
-        fetcher = weasyprint.URLFetcher(allowed_protocols=("data",), allow_redirects=False, timeout=1)
-        document = weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None)
-        pdf: bytes = document.write_pdf()
-    except (ValueError, OSError, RuntimeError) as exc:
-        raise RenderError(f"the PDF could not be produced: {exc}") from exc
-    return pdf
+        return _print(html)
+    except MemoryError as exc:
+        raise PrinterUnavailable("the PDF printer ran out of memory") from exc
+    except Exception as exc:
+        # Any exception: WeasyPrint's layout raises more than ValueError/OSError/RuntimeError on odd input
+        # (AssertionError, IndexError, KeyError...), and one escaping here was a bare 500 on the API and
+        # stopped the e-mail fallback's compose (which expects a GatewayError). The message stays out of
+        # the answer (it may quote the document); the cause goes to the log.
+        raise DocumentUnprintable(
+            f"the document could not be printed as a PDF ({type(exc).__name__} in the printer); "
+            "its HTML rendering shows it"
+        ) from exc

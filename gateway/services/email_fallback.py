@@ -28,7 +28,7 @@ from gateway.errors import (
     GatewayError,
     ParticipantNotRegistered,
 )
-from gateway.model.identifiers import is_email_address
+from gateway.model.identifiers import is_email_syntax
 from gateway.model.message import AS4MessageRecord, OutboundDocument
 from gateway.services.ports import Mailer, PDFRenderer
 from gateway.xmlcore import NS, parse_xml
@@ -119,7 +119,9 @@ def read_buyer(ubl: bytes) -> BuyerContact:
     email = text("cac:Contact/cbc:ElectronicMail")
     number = root.find("cbc:ID", NS)
     return BuyerContact(
-        email=email if email is not None and is_email_address(email) else None,
+        # Syntax only: a non-ASCII address (refused at submission since, but stored before, or a posted UBL's
+        # BT-58) is tried, and the SMTP adapter's refusal names why it cannot be e-mailed.
+        email=email if email is not None and is_email_syntax(email) else None,
         name=text("cac:PartyLegalEntity/cbc:RegistrationName") or text("cac:PartyName/cbc:Name") or "",
         country=(text("cac:PostalAddress/cac:Country/cbc:IdentificationCode") or "").upper() or None,
         postcode=text("cac:PostalAddress/cbc:PostalZone"),

@@ -133,9 +133,18 @@ def _out_of_process(
     return contextlib.nullcontext(False)
 
 
-def _refused_body(report: ValidationReport) -> JSONObject:
+def _refused_body(report: ValidationReport, problems: tuple[str, ...]) -> JSONObject:
+    """The refusal of an invalid document: its report and, as ``errors``, what would stop it even if valid
+    (``PreparedDocument.problems``): a BT-49 ``EM`` address the gateway cannot e-mail is not waived, so the
+    report names only CL008 on the EndpointID, and the problem says why."""
     rules = ", ".join(sorted({finding.rule for finding in report.fatal}))
-    return {"detail": f"document is not valid under {report.rule_set}: {rules}", "report": report.to_dict()}
+    body: JSONObject = {
+        "detail": f"document is not valid under {report.rule_set}: {rules}",
+        "report": report.to_dict(),
+    }
+    if problems:
+        body["errors"] = list(problems)
+    return body
 
 
 def _replay(stored: IdempotencyRecord) -> SubmissionResult:
@@ -221,7 +230,7 @@ class OutboundSubmitter:
             if report.valid and prepared.problems:
                 raise InvalidDocumentData(list(prepared.problems))
             if not report.valid and key is None:
-                refused = _refused_body(report)
+                refused = _refused_body(report, prepared.problems)
                 return SubmissionResult(SubmissionOutcome.REFUSED, refused, None)
         # The number was read as free just now: the first write round inserts without reading it again (a
         # concurrent insert of the same number makes the insert fail, and the next round reads it).
@@ -298,7 +307,9 @@ class OutboundSubmitter:
             elif report is None:
                 return None
             elif not report.valid:
-                result = SubmissionResult(SubmissionOutcome.REFUSED, _refused_body(report), None)
+                result = SubmissionResult(
+                    SubmissionOutcome.REFUSED, _refused_body(report, prepared.problems), None
+                )
             else:
                 document = self._new_document(prepared, now)
                 result = SubmissionResult(

@@ -75,7 +75,7 @@ def _outbound_from_row(row: Row[Any]) -> OutboundDocument:
         seller_id=row.seller_id,
         document_number=row.document_number,
         sender=ParticipantID.parse(row.sender_id),
-        receiver=parse_receiver(row.receiver_id),
+        receiver=parse_receiver(row.receiver_id, stored=True),
         document_type=DocumentTypeID.parse(row.document_type_id),
         process=ProcessID.parse(row.process_id),
         status=DeliveryStatus(row.status),

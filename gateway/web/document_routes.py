@@ -3,6 +3,8 @@ attempts, rendered invoice, evidence and retry; received documents with their va
 
 from __future__ import annotations
 
+import logging
+import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -43,6 +45,8 @@ from gateway.web.pages import (
 )
 from gateway.web.people import audit
 
+log = logging.getLogger("gateway.web.documents")
+
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
 
 StaffDep = Annotated[PageContext, Depends(require_staff)]
@@ -50,7 +54,12 @@ PAGE_SIZE = 25
 
 
 def rendered_invoice(request: Request, content: DocumentContent, attachments_url: str) -> dict[str, Any]:
-    """The invoice fragment of ``gateway.render`` and its stylesheet, or why it cannot be shown."""
+    """The invoice fragment of ``gateway.render`` and its stylesheet, or why it cannot be shown.
+
+    A document the renderer refuses (not an invoice, malformed) says so; any other failure of the renderer
+    is logged with the page's address (the document's id) and a fresh error id, and the page says only that
+    id: the rest of the page (timeline, evidence, retry) stays usable, never a 500 for the whole page.
+    """
     from gateway.render.html import RenderOptions, ReportSummary, render_fragment, stylesheet  # first use
 
     language = negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
@@ -67,6 +76,20 @@ def rendered_invoice(request: Request, content: DocumentContent, attachments_url
         }
     except GatewayError as exc:
         return {"invoice_html": None, "invoice_css": "", "invoice_error": str(exc)}
+    except Exception as exc:  # the renderer's own bug on this document: the page still serves the rest
+        error_id = uuid.uuid4().hex
+        log.error(
+            "rendering %s failed, error id %s",
+            request.url.path,
+            error_id,
+            exc_info=exc,
+            extra={"error_id": error_id},
+        )
+        return {
+            "invoice_html": None,
+            "invoice_css": "",
+            "invoice_error": f"internal error, error id {error_id}",
+        }
 
 
 def _since(text: str | None) -> datetime | None:

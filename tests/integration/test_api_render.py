@@ -4,15 +4,23 @@ problem+json; /docs and /redoc served from local assets."""
 from __future__ import annotations
 
 import io
+import logging
 import re
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import pytest
 from pypdf import PdfReader
 
+from gateway.api.render_slots import PrintSlots
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.render import read_attachment
 from tests.integration.document_api import (  # noqa: F401 - fixtures
+    SUPPORT_KEY,
     T0,
     DocumentAPI,
     _document_apis,
@@ -207,3 +215,123 @@ def test_an_amount_with_more_digits_than_can_be_printed_is_shown_as_stated(docs:
     pdf = docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf", headers=auth("support"))
     assert pdf.status_code == 200
     assert digits in _pdf_text(pdf.content).replace(" ", "")
+
+
+def _printer(monkeypatch: pytest.MonkeyPatch, write_pdf: Callable[..., bytes]) -> None:
+    """Replace WeasyPrint's ``HTML.write_pdf`` (the narrowest seam: the page is still parsed for a print)."""
+    import weasyprint
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", write_pdf)
+
+
+def test_a_document_the_printer_fails_on_is_a_422_problem_logged_with_its_id(
+    docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception out of WeasyPrint's layout (AssertionError, IndexError...) was a bare 500."""
+    document_id = receive(docs, to_ubl(sample()))
+
+    def failing(*_args: object, **_kwargs: object) -> bytes:
+        raise AssertionError("layout of 'Jörg Peeters' failed")
+
+    _printer(monkeypatch, failing)
+    with caplog.at_level(logging.ERROR, logger="gateway.api"):
+        pdf = docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf", headers=auth("support"))
+    assert pdf.status_code == 422, pdf.text
+    problem = problem_of(pdf)
+    assert problem["type"] == "/problems/render-failed"
+    assert "HTML rendering shows it" in problem["detail"]
+    assert "Jörg" not in pdf.text  # the printer's words go to the log, not to the caller
+    (record,) = [r for r in caplog.records if document_id in r.getMessage()]
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], AssertionError)
+    assert SUPPORT_KEY not in caplog.text
+    # Its HTML is still served.
+    assert docs.client.get(f"/v1/inbound/{document_id}/render", headers=auth("support")).status_code == 200
+
+
+def test_a_printer_out_of_memory_is_a_500_problem_with_a_type(
+    docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document_id = receive(docs, to_ubl(sample()))
+
+    def exhausted(*_args: object, **_kwargs: object) -> bytes:
+        raise MemoryError
+
+    _printer(monkeypatch, exhausted)
+    pdf = docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf", headers=auth("support"))
+    assert pdf.status_code == 500, pdf.text
+    assert problem_of(pdf)["type"] == "/problems/render-unavailable"
+
+
+class _SlowPrinter:
+    """A print that takes ``seconds`` (in its worker thread) and counts how many run at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *_args: object, **_kwargs: object) -> bytes:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(self.seconds)
+        with self.lock:
+            self.running -= 1
+        return b"%PDF-1.7 slow"
+
+
+def _concurrently(docs: DocumentAPI, paths: list[str]) -> list[Any]:
+    with ThreadPoolExecutor(len(paths)) as pool:
+        return list(pool.map(lambda path: docs.client.get(path, headers=auth("support")), paths))
+
+
+def test_prints_are_limited_per_process_and_the_excess_gets_503_render_busy(
+    docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any number of large PDFs printed at once (each up to tens of seconds and hundreds of MiB)."""
+    document_id = receive(docs, to_ubl(sample()))
+    printer = _SlowPrinter(1.5)
+    _printer(monkeypatch, printer)
+    monkeypatch.setattr(docs.client.app.state, "print_slots", PrintSlots(2, 0.3), raising=False)
+    pdf = f"/v1/inbound/{document_id}/render?format=pdf"
+    started = time.monotonic()
+    with ThreadPoolExecutor(1) as other:
+        answers = other.submit(_concurrently, docs, [pdf] * 4)
+        time.sleep(0.5)
+        # Meanwhile the event loop serves the rest: the prints run in worker threads.
+        page = docs.client.get(f"/v1/inbound/{document_id}/render", headers=auth("support"))
+        page_seconds = time.monotonic() - started
+        responses = answers.result()
+    assert page.status_code == 200
+    assert page_seconds < 1.4
+    assert sorted(r.status_code for r in responses) == [200, 200, 503, 503]
+    assert printer.most == 2
+    for busy in (r for r in responses if r.status_code == 503):
+        assert problem_of(busy)["type"] == "/problems/render-busy"
+        assert busy.headers["retry-after"] == str(docs.services.settings.server.retry_after_seconds)
+    assert time.monotonic() - started < 3.5  # the refused did not wait for the prints
+
+
+def test_a_request_waits_for_a_print_slot_within_the_bound(
+    docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document_id = receive(docs, to_ubl(sample()))
+    printer = _SlowPrinter(0.5)
+    _printer(monkeypatch, printer)
+    monkeypatch.setattr(docs.client.app.state, "print_slots", PrintSlots(1, 5.0), raising=False)
+    responses = _concurrently(docs, [f"/v1/inbound/{document_id}/render?format=pdf"] * 3)
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert printer.most == 1
+    assert docs.client.app.state.print_slots.taken == 0
+
+
+def test_the_print_slots_come_from_the_settings(docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(docs.client.app.state, "print_slots", raising=False)
+    document_id = receive(docs, to_ubl(sample()))
+    _printer(monkeypatch, _SlowPrinter(0))
+    assert docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf").status_code == 200
+    assert (
+        docs.client.app.state.print_slots.capacity == docs.services.settings.render.max_concurrent_pdfs == 2
+    )

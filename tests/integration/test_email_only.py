@@ -239,3 +239,39 @@ def test_the_openapi_description_documents_the_email_receiver(api: TestClient) -
     assert "a buyer without any Peppol id (a private person) is e-mailed only" in text
     assert "A buyer outside Peppol may have scheme EM" in text
     assert "EM:<address>" in json.dumps(spec["components"]["schemas"]["OutboundSummary"])
+
+
+def test_an_address_the_relay_cannot_be_given_is_refused_at_submission_naming_the_field(
+    api: TestClient,
+) -> None:
+    """A non-ASCII address was accepted, stored and failed only at send time (the SMTP adapter speaks no
+    SMTPUTF8): refused at once, in the JSON and the UBL, and nothing is stored."""
+    data = json.loads(PRIVATE_PERSON.read_bytes())
+    data["number"] = "PP-UTF8-1"
+    data["buyer"]["contact"]["email"] = "liës.vermeulen@mail.example"
+    refused = api.post("/v1/outbound/invoices", json=data)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    problem = refused.json()
+    assert problem["type"] == "/problems/invalid-document-data"
+    assert any(
+        "buyer.contact.email (BT-58)" in error and "ASCII only" in error for error in problem["errors"]
+    )
+    ubl = api.post(
+        "/v1/convert", json={**data, "buyer": {**data["buyer"], "contact": {"email": BUYER_EMAIL}}}
+    )
+    assert ubl.status_code == 200, ubl.text
+    hostile = ubl.json()["ubl"].replace(BUYER_EMAIL, "liës.vermeulen@mail.example").encode()
+    posted = api.post("/v1/outbound/ubl", content=hostile, headers={"Content-Type": "application/xml"})
+    assert posted.status_code == 422, posted.text
+    assert posted.headers["content-type"].startswith("application/problem+json")
+    assert any(
+        error.startswith("BT-49 buyer electronic address:") and "ASCII only" in error
+        for error in posted.json()["errors"]
+    ), posted.text
+    assert api.get("/v1/outbound?number=PP-UTF8-1").json()["items"] == []
+    # A valid address still goes.
+    accepted = api.post(
+        "/v1/outbound/ubl", content=ubl.json()["ubl"].encode(), headers={"Content-Type": "application/xml"}
+    )
+    assert accepted.status_code == 202, accepted.text

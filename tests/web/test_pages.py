@@ -4,6 +4,7 @@ roles and error pages. The browser suite (test_browser.py) walks the same pages 
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -473,3 +474,29 @@ def test_web_without_its_slash_goes_to_the_pages_by_a_relative_address(site: Sit
         method, f"{site.url}/web", headers={"Host": "evil.example"}, follow_redirects=False
     )
     assert (answer.status_code, answer.headers["location"]) == (307, "/web/")
+
+
+def test_a_document_the_renderer_fails_on_is_said_on_its_page_with_an_error_id(
+    site: Site,
+    login: Callable[[str], httpx.Client],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected exception out of the renderer made the whole document page (timeline, retry) a 500."""
+    import gateway.render.html
+
+    def failing(*_args: object, **_kwargs: object) -> str:
+        raise IndexError("a row of 'Jörg Peeters'")
+
+    monkeypatch.setattr(gateway.render.html, "render_fragment", failing)
+    with caplog.at_level(logging.ERROR, logger="gateway.web"):
+        page = login("sam").get(f"/web/outbound/{site.attached_id}")
+    assert page.status_code == 200
+    assert "This document cannot be shown:" in page.text
+    assert "Jörg" not in page.text
+    error_id = re.search(r"error id ([0-9a-f]{32})", page.text)
+    assert error_id is not None, page.text
+    (record,) = [r for r in caplog.records if site.attached_id in r.getMessage()]
+    assert error_id.group(1) in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], IndexError)

@@ -130,6 +130,8 @@ def _render(result: SubmissionResult, instance: str) -> Response:
             detail=str(body.get("detail", "")),
             instance=instance,
             report=body.get("report"),
+            # What stops the document besides its findings (e.g. a BT-49 EM address that cannot be e-mailed).
+            **({"errors": body["errors"]} if "errors" in body else {}),
         )
     else:
         url = outbound_url(str(body["id"]))

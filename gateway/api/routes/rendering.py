@@ -3,17 +3,20 @@ and the embedded attachments of either (``…/attachments/{n}``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import ExpenseIdPath, actor_of
+from gateway.api.render_slots import print_slots
 from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
@@ -26,9 +29,12 @@ from gateway.render import (
     read_attachment,
     read_view,
 )
+from gateway.render.pdf import RenderBusy, RenderError, RenderTooLarge, check_printable
 from gateway.services.expense_queries import expense_content
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
+
+log = logging.getLogger("gateway.api.rendering")
 
 router = APIRouter(tags=["rendering"], responses=problem_responses(401, 403, 422, 503))
 
@@ -56,8 +62,14 @@ _RENDER_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(
         404,
         422,
+        500,
+        503,
         s404="No such document",
-        s422="The stored document is not a UBL Invoice or CreditNote, or too large to print as a PDF",
+        s422="The stored document is not a UBL Invoice or CreditNote, or too large or unfit to print as a "
+        "PDF (render-too-large, render-failed; its HTML rendering still shows it)",
+        s500="The PDF printer failed whatever the document (render-unavailable)",
+        s503="Every PDF print slot stayed busy (render-busy), or the database is unavailable; retry after "
+        "Retry-After seconds",
     ),
 }
 _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -69,9 +81,7 @@ _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _render(
-    content: DocumentContent, output: OutputFormat, language: str, attachment_url: Callable[[int], str]
-) -> Response:
+def _page(content: DocumentContent, language: str, attachment_url: Callable[[int], str]) -> str:
     from gateway.render.html import RenderOptions, ReportSummary, render_html  # Jinja2 etc. on first use
 
     options = RenderOptions(
@@ -79,10 +89,44 @@ def _render(
         report=ReportSummary.from_json(content.validation_report),
         attachment_url=attachment_url,
     )
-    html = render_html(read_view(content.body), options)
+    return render_html(read_view(content.body), options)
+
+
+def _print(html: str, document_id: str) -> bytes:
+    """``html_to_pdf`` in a worker thread, each failure logged with the document's id (never the page)."""
+    try:
+        return html_to_pdf(html)
+    except RenderError as exc:
+        # Also the input's fault (DocumentUnprintable, 422) is a printer bug to report upstream: the cause's
+        # traceback goes to the log, the printer's words never to the caller.
+        log.error("document %s: not printed as a PDF: %s", document_id, exc, exc_info=exc.__cause__)
+        raise
+
+
+async def _render(
+    request: Request,
+    load: Callable[[], DocumentContent],
+    document_id: str,
+    output: OutputFormat,
+    language: str,
+    attachment_url: Callable[[int], str],
+) -> Response:
+    """The document as HTML, or printed as a PDF in one of the process's print slots.
+
+    The store read, the HTML and the print each run in a worker thread, never on the event loop. A page too
+    large to print is refused before it waits for a slot; a request waits for a slot as a coroutine.
+    """
+    html = await anyio.to_thread.run_sync(lambda: _page(load(), language, attachment_url))
     headers = {"Content-Language": language, "Vary": "Accept-Language"}
     if output is OutputFormat.PDF:
-        return Response(html_to_pdf(html), media_type="application/pdf", headers=headers)
+        try:
+            check_printable(html)
+            async with print_slots(request).slot():
+                pdf = await anyio.to_thread.run_sync(_print, html, document_id)
+        except (RenderTooLarge, RenderBusy) as exc:
+            log.warning("document %s: not printed as a PDF: %s", document_id, exc)
+            raise
+        return Response(pdf, media_type="application/pdf", headers=headers)
     headers["Content-Security-Policy"] = HTML_POLICY
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
@@ -117,7 +161,8 @@ def _attachment(content: DocumentContent, document_id: str, index: int) -> Respo
 
 
 @router.get("/v1/outbound/{document_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
-def render_outbound(
+async def render_outbound(
+    request: Request,
     services: ServicesDep,
     _who: ReaderDep,
     document_id: DocumentIdPath,
@@ -126,13 +171,19 @@ def render_outbound(
     accept_language: AcceptLanguage = None,
 ) -> Response:
     """The document as sent, human-readable (HTML or PDF), with a banner if its report has findings."""
-    content = get_outbound_content(services.store, document_id)
-    language = negotiate_language(accept_language, lang)
-    return _render(content, output, language, lambda i: f"/v1/outbound/{document_id}/attachments/{i}")
+    return await _render(
+        request,
+        lambda: get_outbound_content(services.store, document_id),
+        document_id,
+        output,
+        negotiate_language(accept_language, lang),
+        lambda i: f"/v1/outbound/{document_id}/attachments/{i}",
+    )
 
 
 @router.get("/v1/inbound/{document_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
-def render_inbound(
+async def render_inbound(
+    request: Request,
     services: ServicesDep,
     _who: ReaderDep,
     document_id: DocumentIdPath,
@@ -141,13 +192,19 @@ def render_inbound(
     accept_language: AcceptLanguage = None,
 ) -> Response:
     """The received document, human-readable (HTML or PDF), with a banner listing its validation findings."""
-    content = get_inbound(services.store, document_id).content
-    language = negotiate_language(accept_language, lang)
-    return _render(content, output, language, lambda i: f"/v1/inbound/{document_id}/attachments/{i}")
+    return await _render(
+        request,
+        lambda: get_inbound(services.store, document_id).content,
+        document_id,
+        output,
+        negotiate_language(accept_language, lang),
+        lambda i: f"/v1/inbound/{document_id}/attachments/{i}",
+    )
 
 
 @router.get("/v1/expenses/{expense_id}/render", response_class=Response, responses=_RENDER_RESPONSES)
-def render_expense(
+async def render_expense(
+    request: Request,
     services: ServicesDep,
     who: ExpenseReaderDep,
     expense_id: ExpenseIdPath,
@@ -156,10 +213,16 @@ def render_expense(
     accept_language: AcceptLanguage = None,
 ) -> Response:
     """The supplier's document of an expense, human-readable (HTML or PDF), for the people who may see it."""
-    content = expense_content(services.store, actor_of(who), expense_id)
-    language = negotiate_language(accept_language, lang)
-    # The expense routes number attachments from 1 (``GET /v1/expenses/{id}/attachments/{n}``).
-    return _render(content, output, language, lambda i: f"/v1/expenses/{expense_id}/attachments/{i + 1}")
+    actor = actor_of(who)
+    return await _render(
+        request,
+        lambda: expense_content(services.store, actor, expense_id),
+        f"expense {expense_id}",
+        output,
+        negotiate_language(accept_language, lang),
+        # The expense routes number attachments from 1 (``GET /v1/expenses/{id}/attachments/{n}``).
+        lambda i: f"/v1/expenses/{expense_id}/attachments/{i + 1}",
+    )
 
 
 @router.get(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.errors import MappingError, XMLInputError
+from gateway.errors import InvalidDocumentData, MappingError, XMLInputError
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, DocumentTypeID, ParticipantID
 from gateway.model.identifiers import EmailReceiver
 from gateway.model.message import (
@@ -103,6 +103,53 @@ def test_json_buyer_endpoint_under_em_is_an_email_receiver() -> None:
     assert prepared.problems == ()
 
 
+@pytest.mark.parametrize(
+    ("buyer", "field"),
+    [
+        # A private person: the address becomes BT-49 EM and is e-mailed at the first attempt.
+        ({"contact": {"email": "jörg@mail.example"}}, "buyer.contact.email"),
+        ({"endpoint": {"value": "jörg@mail.example", "scheme": "EM"}}, "BT-49"),
+    ],
+)
+def test_a_json_buyer_address_the_gateway_cannot_email_is_refused_naming_the_field(
+    buyer: dict[str, object], field: str
+) -> None:
+    """A non-ASCII address was accepted and failed at send time: the SMTP adapter speaks no SMTPUTF8."""
+    data = {"legal_name": "Jörg Peeters", "address": {"country": "BE"}, **buyer}
+    with pytest.raises(InvalidDocumentData) as refused:
+        prepare_json_document(make_invoice(buyer=data))
+    assert any(field in problem and "ASCII only" in problem for problem in refused.value.problems), (
+        refused.value.problems
+    )
+
+
+def test_a_json_peppol_buyer_with_an_ascii_contact_address_is_accepted() -> None:
+    buyer = {
+        "legal_name": "Klant NV",
+        "endpoint": {"value": "0412345614", "scheme": "0208"},
+        "contact": {"email": "O'Neil+facturen@klant.example"},
+        "address": {"country": "BE"},
+    }
+    prepared = prepare_json_document(make_invoice(buyer=buyer))
+    assert prepared.receiver == ParticipantID("0208", "0412345614")
+    assert prepared.problems == ()
+
+
+@pytest.mark.parametrize("email", ["jörg@klant.example", "facturen.klant.example"])
+def test_a_json_peppol_buyer_is_not_refused_for_its_contact_address(email: str) -> None:
+    """The document goes over Peppol: its BT-58 is not judged (only an e-mail fallback would use it, and
+    fail then with the adapter's reason), so a valid invoice is not refused for it."""
+    buyer = {
+        "legal_name": "Klant NV",
+        "endpoint": {"value": "0412345614", "scheme": "0208"},
+        "contact": {"email": email},
+        "address": {"country": "BE"},
+    }
+    prepared = prepare_json_document(make_invoice(buyer=buyer))
+    assert prepared.receiver == ParticipantID("0208", "0412345614")
+    assert prepared.problems == ()
+
+
 def test_ubl_receiver_number_sender_and_type_come_from_the_document() -> None:
     prepared = prepare_ubl_document(ubl(), max_bytes=10_000)
     assert prepared.kind is DocumentKind.UBL
@@ -126,6 +173,10 @@ def test_ubl_receiver_number_sender_and_type_come_from_the_document() -> None:
         (
             ubl(buyer='<cbc:EndpointID schemeID="EM">two@b.example, three@c.example</cbc:EndpointID>'),
             "is not one e-mail address",
+        ),
+        (  # the SMTP adapter speaks no SMTPUTF8: it failed at send time
+            ubl(buyer='<cbc:EndpointID schemeID="EM">jörg@mail.example</cbc:EndpointID>'),
+            "BT-49 buyer electronic address: 'jörg@mail.example'",
         ),
         (ubl(buyer="<cbc:EndpointID>0412345614</cbc:EndpointID>"), "not a Peppol participant id"),
         (ubl(number=None), "BT-1 document number is missing"),
