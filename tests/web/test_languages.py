@@ -16,6 +16,7 @@ from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
 from gateway.web.pages import _ERROR_TITLES
+from gateway.web.status_reasons import REASON_LABELS
 
 _ACCOUNT_ERROR = re.compile(r'AccountError\(\s*"((?:[^"\\]|\\.)*)"')
 _LITERAL = re.compile(r"""_\((?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
@@ -46,6 +47,7 @@ FIXED = (
     | set(DONE.values())
     | set(EBMS_ERRORS.values())
     | set(DISCOVERY_OUTCOMES.values())
+    | set(REASON_LABELS.values())
     | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
     | {"Only admins manage accounts."}
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
