@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from gateway.api.auth import Principal
 from gateway.api.outbound_schemas import EvidenceMessage, EvidenceSignal, raw_message_out
 from gateway.config import Role
-from gateway.model.expense import Actor, ActorRole, Expense, ExpenseEvent
+from gateway.model.expense import (
+    Actor,
+    ActorRole,
+    Expense,
+    ExpenseEvent,
+    SupplierAnswer,
+    supplier_answer,
+)
 from gateway.model.free_text import TEXT_PATTERN
 from gateway.model.message import AS4MessageRecord
 from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
@@ -76,6 +83,16 @@ class ExpensePage(BaseModel):
     next_cursor: str | None
 
 
+class SupplierAnswerOut(BaseModel):
+    code: str = Field(description="The Invoice Response code this action reports: AP, RE, UQ or PD")
+    sent: bool = Field(
+        description="False: no Invoice Response was queued (the supplier does not receive them through "
+        "Peppol, has no Peppol id, the status is not sent by configuration, or it failed the T111 rules): "
+        "the supplier must be told another way"
+    )
+    document_id: str | None = Field(description="The outbound document carrying it (GET /v1/outbound/{id})")
+
+
 class ExpenseEventOut(BaseModel):
     at: datetime
     actor: str
@@ -85,6 +102,10 @@ class ExpenseEventOut(BaseModel):
     to_status: str
     unit: str | None
     detail: dict[str, Any] | None
+    invoice_response: SupplierAnswerOut | None = Field(
+        description="A person's approve, reject, query or mark-paid: whether the supplier was told through "
+        "Peppol; null for other actions"
+    )
 
 
 class ExpenseResponse(ExpenseSummary):
@@ -217,7 +238,14 @@ def _event(event: ExpenseEvent) -> ExpenseEventOut:
         to_status=event.to_status.value,
         unit=event.unit_code,
         detail=event.detail,
+        invoice_response=_answer(supplier_answer(event)),
     )
+
+
+def _answer(answer: SupplierAnswer | None) -> SupplierAnswerOut | None:
+    if answer is None:
+        return None
+    return SupplierAnswerOut(code=answer.code, sent=answer.sent, document_id=answer.document_id)
 
 
 def expense_response(detail: ExpenseDetail) -> ExpenseResponse:

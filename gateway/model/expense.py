@@ -97,6 +97,11 @@ RESPONSE_CODES: Final[Mapping[ExpenseAction, str]] = {
     _A.MARK_PAID: "PD",
 }
 
+#: The key of an action's audit detail that names the outbound document of its Invoice Response; absent
+#: when none was queued (the status is not sent by configuration, the supplier has no Peppol id or does not
+#: receive Invoice Responses, or the response failed the T111 rules).
+RESPONSE_DOCUMENT_KEY: Final = "response_document_id"
+
 #: OpenPeppol status reason codes (OPStatusReason) allowed with RE and UQ; PPD belongs to PD only
 #: (PEPPOL-T111-R004/R005).
 STATUS_REASONS: Final = frozenset(
@@ -249,3 +254,34 @@ class ExpenseEvent:
     to_status: ExpenseStatus
     unit_code: str | None = None
     detail: JSONObject | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierAnswer:
+    """Whether a person's action reached the supplier as an Invoice Response.
+
+    Attributes:
+        code: the Invoice Response code the action reports (AP, RE, UQ, PD).
+        document_id: the outbound document carrying it; None when none was queued, so the supplier
+            hears nothing through Peppol and must be told another way.
+    """
+
+    code: str
+    document_id: str | None
+
+    @property
+    def sent(self) -> bool:
+        """True when an Invoice Response was queued for the supplier."""
+        return self.document_id is not None
+
+
+def supplier_answer(event: ExpenseEvent) -> SupplierAnswer | None:
+    """The Invoice Response ``event`` reports, sent or not; None for an action that reports none.
+
+    Creation is left out: its AB is not kept on the audit entry (the entry is stored before the response
+    is asked for)."""
+    code = RESPONSE_CODES.get(event.action)
+    if code is None or event.action is ExpenseAction.CREATED:
+        return None
+    document = (event.detail or {}).get(RESPONSE_DOCUMENT_KEY)
+    return SupplierAnswer(code, document if isinstance(document, str) else None)

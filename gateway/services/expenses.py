@@ -15,6 +15,7 @@ from datetime import datetime
 
 from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
 from gateway.model.expense import (
+    RESPONSE_DOCUMENT_KEY,
     TRANSITIONS,
     Actor,
     Expense,
@@ -171,7 +172,7 @@ class ExpenseWorkflow:
             )
             response = respond(self._responder, uow, expense, action, now, codes=codes, note=reason)
             if response is not None:
-                detail = {**(detail or {}), "response_document_id": response}
+                detail = {**(detail or {}), RESPONSE_DOCUMENT_KEY: response}
             event = ExpenseEvent(
                 expense.id,
                 now,

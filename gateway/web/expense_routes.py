@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import InvalidIdentifier
-from gateway.model.expense import ExpenseAction, ExpenseStatus
+from gateway.model.expense import ExpenseAction, ExpenseStatus, supplier_answer
 from gateway.services.expense_queries import get_expense, list_expenses
 from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import get_inbound
@@ -30,6 +30,7 @@ from gateway.web.pages import (
     require_staff,
 )
 from gateway.web.people import audit
+from gateway.web.status_reasons import DEFAULT_REASON, REASON_LABELS, form_reason_codes
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
 
@@ -39,12 +40,14 @@ StaffDep = Annotated[PageContext, Depends(require_staff)]
 #: What the page says after each action.
 DONE: Final = {
     "assign": "Assigned to the unit.",
-    "approve": "Approved: the supplier is told (Invoice Response AP).",
-    "reject": "Rejected: the supplier is told why (Invoice Response RE).",
-    "query": "Question sent to the supplier (Invoice Response UQ); approval waits for the answer.",
+    "approve": "Approved.",
+    "reject": "Rejected.",
+    "query": "Question recorded; approval waits for the supplier's answer.",
     "answer": "The supplier's answer is recorded; the expense waits for approval again.",
-    "mark-paid": "Marked as paid (Invoice Response PD).",
+    "mark-paid": "Marked as paid.",
 }
+# Whether the supplier heard of it is said from the audit entry (``supplier_answer``), never assumed: a
+# supplier that does not receive Invoice Responses through Peppol gets none.
 
 #: The actions a page form may take, by the last segment of its address: one POST route each, so an address
 #: of no action is no page's (the /web catch-all answers it 404, whatever the method).
@@ -104,6 +107,7 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
     detail = get_expense(context.services.store, context.person.actor(), expense_id)
     content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
     status = detail.expense.status
+    answers = [supplier_answer(event) for event in detail.events]
     return page(
         context.request,
         "expense.html",
@@ -111,6 +115,11 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
         detail=detail,
         expense=detail.expense,
         done=DONE.get(done or ""),
+        answers=answers,
+        # After an action, what became of its Invoice Response (the latest audit entry is that action's).
+        last_answer=answers[-1] if done in DONE and answers else None,
+        reasons=REASON_LABELS,
+        default_reason=DEFAULT_REASON,
         can_decide=status is ExpenseStatus.TO_APPROVE,
         can_query=status is ExpenseStatus.TO_APPROVE,
         can_answer=context.person.staff and status is ExpenseStatus.UNDER_QUERY,
@@ -128,6 +137,7 @@ async def _act(context: PageContext, expense_id: str, action: str) -> Response:
     data = ActionInput(
         unit=form.get("unit") or None,
         reason=form.get("reason") or form.get("answer") or None,
+        reason_codes=form_reason_codes(form.get("reason_code")),
         question=form.get("question") or None,
     )
     actor = context.person.actor()

@@ -67,10 +67,14 @@ class RecordingResponder:
     """The InvoiceResponder port, recording each request with the unit of work it came in."""
 
     requests: list[InvoiceResponseRequest] = field(default_factory=list)
+    silent: set[str] = field(default_factory=set)
+    """Statuses for which nothing is queued (None), as for a supplier that does not receive T111."""
 
     def respond(self, uow: UnitOfWork, request: InvoiceResponseRequest) -> str | None:
         assert uow.expenses is not None  # called inside the workflow's unit of work
         self.requests.append(request)
+        if request.status in self.silent:
+            return None
         return f"response-{len(self.requests)}"
 
     def codes(self) -> list[str]:

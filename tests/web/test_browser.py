@@ -140,7 +140,7 @@ def test_support_triages_and_a_member_approves_and_rejects(page: Page, site: Sit
     expect(page.locator(".invoice-frame")).to_contain_text("SUP-7002")
     shot(page, "11-expense")
     page.get_by_role("button", name="Approve").click()
-    expect(page.get_by_text("Approved: the supplier is told")).to_be_visible()
+    expect(page.get_by_text("The supplier is told through Peppol (Invoice Response AP)")).to_be_visible()
     expect(page.get_by_role("heading", name=re.compile("SUP-7002"))).to_contain_text("approved")
     expect(page.get_by_role("table", name="Audit trail")).to_contain_text("mia (member)")
     shot(page, "12-expense-approved")
@@ -149,7 +149,7 @@ def test_support_triages_and_a_member_approves_and_rejects(page: Page, site: Sit
     page.get_by_role("link", name="SUP-7001").click()
     page.get_by_label("Reason for rejecting").fill("Delivered goods do not match the order")
     page.get_by_role("button", name="Reject").click()
-    expect(page.get_by_text("Rejected: the supplier is told why")).to_be_visible()
+    expect(page.get_by_text("The supplier is told through Peppol (Invoice Response RE)")).to_be_visible()
     expect(page.get_by_text("Delivered goods do not match the order").first).to_be_visible()
     shot(page, "13-expense-rejected")
 

@@ -15,7 +15,9 @@ from gateway.web.app import NO_PAGE, NOT_AN_ADDRESS, ONLY_A_FORM, OTHER_METHOD
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
+from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID
 from gateway.web.pages import _ERROR_TITLES
+from gateway.web.status_reasons import REASON_LABELS
 
 _ACCOUNT_ERROR = re.compile(r'AccountError\(\s*"((?:[^"\\]|\\.)*)"')
 _LITERAL = re.compile(r"""_\((?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
@@ -46,6 +48,9 @@ FIXED = (
     | set(DONE.values())
     | set(EBMS_ERRORS.values())
     | set(DISCOVERY_OUTCOMES.values())
+    | set(REASON_LABELS.values())
+    | set(DOCUMENTS.values())
+    | {FOUND, NO_DISCOVERY, NOT_AN_ID, EMAIL_ID}
     | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
     | {"Only admins manage accounts."}
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
@@ -53,7 +58,18 @@ FIXED = (
 
 
 #: Words spelled the same in French or Dutch as in English.
-IDENTICAL = {"Account", "Action", "Document", "Message", "Pages", "Detail", "Detail:", "Status"}
+IDENTICAL = {
+    "Account",
+    "Action",
+    "Document",
+    "Message",
+    "Pages",
+    "Detail",
+    "Detail:",
+    "Status",
+    "SMP",
+    "Invoice Response",
+}
 
 
 @pytest.mark.parametrize("language", ["fr", "nl"])

@@ -434,7 +434,9 @@ def test_query_answer_approve_and_pay_through_the_page_forms(
         assert answer.status_code == 303, answer.text
         return client.get(answer.headers["location"]).text
 
-    assert "Question sent to the supplier" in act(member, "query", question="Which order is this for?")
+    asked = act(member, "query", question="Which order is this for?")
+    assert "Question recorded" in asked
+    assert "The supplier is told through Peppol (Invoice Response UQ)" in asked
     assert "mark-paid" not in member.get(path).text  # members neither answer nor pay
     assert "answer is recorded" in act(support, "answer", answer="Order 4500012345")
     assert "Approved" in act(member, "approve")

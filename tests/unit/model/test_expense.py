@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from gateway.errors import InvalidTransition
 from gateway.model.expense import (
     INITIAL_STATUS,
     RESPONSE_CODES,
+    RESPONSE_DOCUMENT_KEY,
     STATUS_REASONS,
     TRANSITIONS,
+    ActorRole,
     ExpenseAction,
+    ExpenseEvent,
     ExpenseStatus,
+    SupplierAnswer,
     allowed_actions,
     apply_action,
     decide,
     is_repeat,
+    supplier_answer,
 )
 
 S = ExpenseStatus
@@ -127,3 +134,23 @@ def test_responses_and_reasons() -> None:
     }
     assert "PPD" not in STATUS_REASONS
     assert "OTH" in STATUS_REASONS
+
+
+def _event(action: ExpenseAction, detail: dict[str, object] | None) -> ExpenseEvent:
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    return ExpenseEvent(
+        "e", at, "mia", ActorRole.MEMBER, action, S.TO_APPROVE, S.TO_APPROVE, "PU04711", detail
+    )
+
+
+def test_the_supplier_answer_of_an_action_says_whether_an_invoice_response_was_queued() -> None:
+    sent = supplier_answer(_event(A.REJECT, {"reason": "x", RESPONSE_DOCUMENT_KEY: "doc-1"}))
+    assert sent == SupplierAnswer("RE", "doc-1")
+    assert sent.sent
+    untold = supplier_answer(_event(A.QUERY, {"question": "which order?"}))
+    assert untold == SupplierAnswer("UQ", None)
+    assert not untold.sent
+    assert supplier_answer(_event(A.APPROVE, None)) == SupplierAnswer("AP", None)
+    # Actions that report nothing, and creation (its AB is not kept on the audit entry).
+    for action in (A.ASSIGN, A.ANSWER, A.ROUTE, A.TRIAGE, A.DUPLICATE, A.CREATED):
+        assert supplier_answer(_event(action, {RESPONSE_DOCUMENT_KEY: "doc-2"})) is None
