@@ -33,7 +33,15 @@ from typing import Any, Final
 from lxml import etree
 
 from gateway.errors import MappingError, XMLInputError
-from gateway.ubl.sbdh import _S, SBDH_NS, SBDHData, _business_span, _read_header
+from gateway.ubl.sbdh import (
+    _S,
+    HEADER_NODES_REFUSAL,
+    MAX_HEADER_NODES,
+    SBDH_NS,
+    SBDHData,
+    _business_span,
+    _read_header,
+)
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options, sealed
 from gateway.xmlcore.stream import first_error, logged_refusal, tree_refusal
 
@@ -151,13 +159,17 @@ def stream_sbd(data: bytes, *, max_bytes: int) -> SBDHData | None:
 def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
     parser = sealed(
         etree.XMLPullParser(
-            events=("start", "end"),
+            events=("start", "end", "comment", "pi"),
             **parser_options(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES),  # type: ignore[arg-type]
         )
     )
     view = memoryview(data)
     root: etree._Element | None = None
-    header: etree._Element | None = None
+    header: etree._Element | None = None  # the header, while it is kept (not past MAX_HEADER_NODES)
+    header_at: etree._Element | None = None  # the header, kept or not
+    below_header: list[etree._Element] = []  # the open elements below the kept header
+    in_header = overflow = False
+    nodes = 0  # the header's nodes so far (``_read_header``'s MAX_HEADER_NODES)
     writer: _Writer | None = None
     opened: list[etree._Element] = []  # the open elements below the root, the root's child first
     refusal: str | None = None
@@ -175,13 +187,17 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
                 raise _Refused(logged_refusal(error), in_prolog=not _started(parser, root))
             for event, node in parser.read_events():
                 element: etree._Element = node  # type: ignore[assignment]  # start/end events carry elements
-                if event == "end":
+                if event in ("comment", "pi"):
+                    nodes += in_header  # a node of the header's tree
+                elif event == "end":
                     depth -= 1
                     if opened and opened[-1] is element:
                         opened.pop()
+                    elif below_header and below_header[-1] is element:
+                        below_header.pop()
+                    in_header = in_header and element is not header_at
                     continue
-                depth += 1
-                if depth == 1:
+                elif (depth := depth + 1) == 1:
                     root = element
                     docinfo: Any = element.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
                     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
@@ -189,12 +205,17 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
                     if element.tag != _SBD:
                         refusal = "payload is not a StandardBusinessDocument"
                 elif depth > 2:
-                    if opened:  # below a child of the root other than the header
+                    if opened:  # below a child of the root other than the header (or a header not read)
                         opened.append(element)
+                    elif in_header:
+                        below_header.append(element)
+                        nodes += 1
                 else:
                     children += 1
                     if children == 1 and element.tag == _HEADER:
-                        header = element  # kept whole (``_read_header`` reads it), complete at its end
+                        # Kept whole (``_read_header`` reads it), complete at its end; its nodes counted.
+                        header = header_at = element
+                        in_header, nodes = True, 1
                         continue
                     if children == 1 or children > 2:
                         refusal = refusal or _SHAPE
@@ -202,9 +223,16 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
                     if children == 2 and refusal is None and not dtd:
                         assert root is not None  # a child's start comes after the root's
                         try:
-                            writer = _Writer(element, write=_slice_of(data, root, element) is None)
+                            # A header refused for its size: the business document is not written.
+                            write = not overflow and _slice_of(data, root, element) is None
+                            writer = _Writer(element, write=write)
                         except ValueError:  # an undeclared prefix: a namespace error the parser raises
                             unnamed = True
+                if header is not None and nodes > MAX_HEADER_NODES:
+                    # Refused once read through (``_read_header``'s refusal); not kept: pruned from here on
+                    # as the root's other children are.
+                    opened = [header, *below_header]
+                    header, overflow = None, True
             # Each pruning walks the open elements and writes their start tags again (names and namespace
             # declarations: ``_Writer.prune`` drops the attributes it wrote): it waits for as many bytes as
             # that costs, so a deep document or many declarations cost their size, not its square.
@@ -224,8 +252,10 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
         raise _Doubt
     if refusal is not None:
         raise MappingError(refusal)
-    if children != 2 or header is None or writer is None:
+    if children != 2 or header_at is None or writer is None:
         raise MappingError(_SHAPE)
+    if header is None:  # as ``_read_header`` refuses it, before it reads anything
+        raise MappingError(HEADER_NODES_REFUSAL)
     result = _read_header(header, etree.QName(writer.payload))
     sliced = _slice_of(data, root, writer.payload)
     business = bytes(sliced) if sliced is not None else writer.finish()

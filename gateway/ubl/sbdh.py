@@ -7,6 +7,7 @@ DocumentIdentification, scopes DOCUMENTID / PROCESSID / COUNTRY_C1 - mandatory s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,14 @@ _COUNTRY = re.compile(r"^[A-Z0-9]{2}$")
 #: document's elements included: a 16 kB first feed took 0.32 ms for a 10 kB invoice, 2 kB 0.09 ms.
 _HEAD_CHUNK: Final = 2 * 1024
 _HEAD_CHUNK_MAX: Final = 64 * 1024
+#: Most nodes (the header element, the elements, comments and processing instructions in it) an SBDH may
+#: hold; a Peppol SBDH has about thirty. Every reader keeps the header as a tree (``_read_header`` reads
+#: it), about thirty times the bytes of ``<x/>`` or ``<!---->``: unbounded, a received payload of 100 MB
+#: (``max_payload_bytes``) filled with them in its header would cost ~3 GB however it is read.
+MAX_HEADER_NODES: Final = 10_000
+HEADER_NODES_REFUSAL: Final = (
+    f"SBDH holds more than {MAX_HEADER_NODES} elements, comments and processing instructions"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +327,8 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
 
 def _read_header(hdr: etree._Element, payload: etree.QName) -> SBDHData:
     """Check the SBDH element against the business document's root name; ``business_document`` is empty."""
+    if any(True for _ in itertools.islice(hdr.iter(), MAX_HEADER_NODES, None)):
+        raise MappingError(HEADER_NODES_REFUSAL)
     try:
         if _text(_one(hdr, "HeaderVersion")) != "1.0":
             raise MappingError("SBDH HeaderVersion must be 1.0")

@@ -24,7 +24,8 @@ from gateway.errors import MappingError, XMLInputError
 from gateway.ubl import sbd_stream
 from gateway.ubl.sbd_read import read_sbd
 from gateway.ubl.sbd_stream import stream_sbd
-from gateway.ubl.sbdh import parse_sbd
+from gateway.ubl.sbdh import HEADER_NODES_REFUSAL, MAX_HEADER_NODES, parse_sbd
+from gateway.xmlcore import parse_xml
 from tests.conformance.test_as4_sbd_read_differential import AT_TAGS, CASES, PIECES
 from tests.unit.ubl.sbd_support import wrap
 
@@ -221,17 +222,19 @@ _PEAK = textwrap.dedent(
     import gc, sys
     sys.path.insert(0, {root!r})
     from tests.conformance.test_as4_sbd_stream import large_body, prefixed, wrap
-    from gateway.errors import XMLInputError
+    from gateway.errors import MappingError, XMLInputError
     from gateway.ubl.sbd_read import read_sbd
 
     def status(key):
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) for line in f if line.startswith(key))
 
-    body = large_body(150_000)
+    body = large_body(5 if {header} else 150_000)
     if {attribute}:  # a business root whose start tag is as large as its lines
         body = body.replace(b"<Invoice ", b"<Invoice a='" + b"v" * 20_000_000 + b"' ", 1)
     sbd = wrap(body) if {plain} else prefixed(wrap(body))
+    if {header}:  # a header of 20 MB of elements (as a tree, ~30 times its bytes; plain: the fast path's)
+        sbd = sbd.replace(b"HeaderVersion>1.0", b"HeaderVersion>1.0" + b"<x/><x><y/></x>" * 1_400_000, 1)
     if {refused}:
         sbd = sbd.replace(b"</Invoice>", b"</Invoic>")  # refused at its very end
     gc.collect()
@@ -240,7 +243,7 @@ _PEAK = textwrap.dedent(
     base = status("VmRSS:")
     try:
         business = len(read_sbd(sbd, max_bytes=100 * 1024 * 1024).business_document)
-    except XMLInputError:
+    except (MappingError, XMLInputError):
         business = 0
     print(len(sbd), (status("VmHWM:") - base) * 1024 / len(sbd), business)
     """
@@ -249,16 +252,27 @@ _PEAK = textwrap.dedent(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 @pytest.mark.parametrize(
-    ("plain", "refused", "attribute"),
-    [(False, False, False), (False, True, False), (True, True, False), (False, False, True)],
+    ("plain", "refused", "attribute", "header"),
+    [
+        (False, False, False, False),
+        (False, True, False, False),
+        (True, True, False, False),
+        (False, False, True, False),
+        (True, False, False, True),
+        (False, False, False, True),
+    ],
     ids=[
         "prefixed, accepted",
         "prefixed, refused at its end",
         "plain, refused at its end",
         "prefixed, a 20 MB attribute on the business root",
+        "plain, a header of 20 MB of nodes",
+        "prefixed, a header of 20 MB of nodes",
     ],
 )
-def test_a_large_sbd_costs_a_small_multiple_of_its_size(plain: bool, refused: bool, attribute: bool) -> None:
+def test_a_large_sbd_costs_a_small_multiple_of_its_size(
+    plain: bool, refused: bool, attribute: bool, header: bool
+) -> None:
     # parse_sbd's tree of the whole SBD: ≈ 13x its size here (twice that for two requests at once); the
     # streamed read holds the SBD, the business document's pieces and their join: ≈ 2x. A refusal is
     # found by the same read and worded by a parse without a tree (the plain layout's fast path leaves
@@ -267,7 +281,11 @@ def test_a_large_sbd_costs_a_small_multiple_of_its_size(plain: bool, refused: bo
         pytest.skip("the peak RSS cannot be reset here")
     root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK.format(root=root, plain=plain, refused=refused, attribute=attribute)],
+        [
+            sys.executable,
+            "-c",
+            _PEAK.format(root=root, plain=plain, refused=refused, attribute=attribute, header=header),
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -275,7 +293,7 @@ def test_a_large_sbd_costs_a_small_multiple_of_its_size(plain: bool, refused: bo
     ).stdout.split()
     size, multiple, business = int(out[0]), float(out[1]), int(out[2])
     assert size > 18_000_000
-    assert business > 18_000_000 or refused
+    assert business > 18_000_000 or refused or header  # such a header is refused (MAX_HEADER_NODES)
     assert multiple < 3.5, f"peak RSS growth {multiple:.1f}x the SBD's size"
 
 
@@ -302,3 +320,44 @@ def test_an_empty_element_is_written_as_the_tree_writes_it_wherever_a_chunk_ends
     for chunk in range(1, 120):
         monkeypatch.setattr(sbd_stream, "CHUNK", chunk)
         assert _verdict(stream_sbd, sbd, MAX) == expected, chunk
+
+
+def _header_nodes(sbd: bytes) -> int:
+    return sum(1 for _ in parse_xml(sbd)[0].iter())
+
+
+def _header_of(sbd: bytes, nodes: int) -> bytes:
+    """``sbd`` with its header padded to ``nodes`` nodes (its element, elements, comments and PIs) by
+    empty elements, comments, PIs and nested elements after HeaderVersion."""
+    pad = [b"<x/>", b"<!---->", b"<?p?>", b"<x><y/></x>"]
+    left, parts = nodes - _header_nodes(sbd), []
+    while left > 0:
+        piece = pad[len(parts) % len(pad)] if left > 1 else b"<x/>"
+        left -= 2 if piece == b"<x><y/></x>" else 1
+        parts.append(piece)
+    return sbd.replace(b"HeaderVersion>1.0", b"HeaderVersion>1.0" + b"".join(parts), 1)
+
+
+@pytest.mark.parametrize("layout", ["plain", "prefixed"])
+def test_a_header_of_more_nodes_than_allowed_is_refused_by_every_read(layout: str, chunk: int) -> None:
+    # A header is read as a tree whichever way the SBD is read: ~30 times the bytes of its empty elements
+    # and comments, so a 100 MB payload of them in its header cost ~3 GB. Every read counts them alike.
+    base = SBD if layout == "plain" else prefixed(SBD)
+    allowed, refused = _header_of(base, MAX_HEADER_NODES), _header_of(base, MAX_HEADER_NODES + 1)
+    assert (_header_nodes(allowed), _header_nodes(refused)) == (MAX_HEADER_NODES, MAX_HEADER_NODES + 1)
+    expected = _verdict(parse_sbd, allowed, MAX)
+    assert not isinstance(expected, tuple)  # accepted
+    assert _verdict(stream_sbd, allowed, MAX) == expected
+    assert _verdict(read_sbd, allowed, MAX) == expected
+    refusal = (MappingError, HEADER_NODES_REFUSAL)
+    for sbd in (refused, refused.replace(b"<x/>", b"<!--c-->", 1), refused + b"<!---->"):
+        assert _verdict(parse_sbd, sbd, MAX) == refusal
+        assert _verdict(stream_sbd, sbd, MAX) == refusal
+        assert _verdict(read_sbd, sbd, MAX) == refusal
+    # A refusal of the shape or the syntax comes first, as the tree finds it.
+    two_documents = refused.replace(b"</Invoice>", b"</Invoice>" + BODY)
+    for sbd in (two_documents, refused.replace(b"</Invoice>", b"</Invoic>")):
+        expected = _verdict(parse_sbd, sbd, MAX)
+        assert expected != refusal
+        assert _verdict(stream_sbd, sbd, MAX) == expected
+        assert _verdict(read_sbd, sbd, MAX) == expected
