@@ -51,6 +51,13 @@ LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
         ("::ffff:169.254.169.254", False),
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
         ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("64:ff9b::5db8:d70e", True),  # NAT64 (DNS64) of a public address: an IPv4-only peer
+        # Python 3.11 calls these global (3.13 no longer calls the first one so): the policy must not
+        # depend on the interpreter's table. None is where a public peer lives (2000::/3).
+        ("64:ff9b:1::a9fe:a9fe", False),  # local-use NAT64 (RFC 8215), a translator of the own network
+        ("::a9fe:a9fe", False),  # IPv4-compatible (deprecated ::/96) of 169.254.169.254
+        ("::ffff:0:a9fe:a9fe", False),  # IPv4-translated (SIIT, RFC 2765) of 169.254.169.254
+        ("fec0::1", False),  # site-local (deprecated, RFC 3879), still routed inside some networks
     ],
 )
 def test_the_policy_permits_public_addresses_only(address: str, permitted: bool) -> None:
