@@ -10,8 +10,10 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
+import anyio
+import httpcore
 import pytest
 
 from gateway.bootstrap.delivery import build_as4_transport
@@ -22,7 +24,7 @@ from gateway.devnet import issue_tls_server, server_context
 from gateway.errors import PeerAddressRefused, TransportError
 from gateway.smp.urls import IPAddress
 from gateway.transport.http import HTTPAS4Transport
-from gateway.transport.peers import PeerPolicy
+from gateway.transport.peers import GuardedBackend, PeerPolicy
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
@@ -202,3 +204,57 @@ def test_the_peer_policy_of_the_settings() -> None:
     assert policy is not None
     assert policy.allowed == (ipaddress.ip_network("10.8.0.0/16"),)
     assert peer_policy(Settings.model_validate({"truststore": {"stage": "test"}})) is None
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    """An inner backend: ``silent`` addresses never answer (their attempt times out), others connect."""
+
+    def __init__(self, *silent: str) -> None:
+        self.silent = silent
+        self.tried: list[tuple[str, float | None]] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.tried.append((host, timeout))
+        if host in self.silent:
+            await anyio.sleep(timeout if timeout is not None else 3600)
+            raise httpcore.ConnectTimeout(f"{host} did not answer")
+        return cast(httpcore.AsyncNetworkStream, host)
+
+
+def test_every_permitted_address_is_tried_within_the_connect_timeout() -> None:
+    # A name with an address that never answers first (an IPv6 route that drops packets, a dead host):
+    # the next one is tried within the connect timeout, not after it; anyio's own connect did so (happy
+    # eyeballs), and the connect timeout bounds the whole connect as it did.
+    inner = _Backend("2a00:1450:4001::1")
+    policy = PeerPolicy(resolve=_mapped("2a00:1450:4001::1", "93.184.215.14"))
+
+    async def connect() -> tuple[object, float]:
+        started = anyio.current_time()
+        stream = await GuardedBackend(policy, inner).connect_tcp("ap.example", 443, timeout=1.0)
+        return stream, anyio.current_time() - started
+
+    stream, seconds = asyncio.run(connect())
+    assert stream == "93.184.215.14"
+    assert seconds < 0.9, inner.tried
+    assert [host for host, _ in inner.tried] == ["2a00:1450:4001::1", "93.184.215.14"]
+
+
+def test_no_address_answering_within_the_connect_timeout_is_a_connect_timeout() -> None:
+    inner = _Backend("2a00:1450:4001::1", "93.184.215.14")
+    policy = PeerPolicy(resolve=_mapped("2a00:1450:4001::1", "93.184.215.14"))
+
+    async def connect() -> float:
+        started = anyio.current_time()
+        with pytest.raises(httpcore.ConnectTimeout):
+            await GuardedBackend(policy, inner).connect_tcp("ap.example", 443, timeout=0.4)
+        return anyio.current_time() - started
+
+    assert asyncio.run(connect()) < 0.7
+    assert len(inner.tried) == 2
