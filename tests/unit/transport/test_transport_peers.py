@@ -21,10 +21,11 @@ from gateway.bootstrap.discovery import peer_policy
 from gateway.config import Settings
 from gateway.crypto import generate_dev_pki
 from gateway.devnet import issue_tls_server, server_context
-from gateway.errors import PeerAddressRefused, TransportError
+from gateway.errors import DiscoveryError, PeerAddressRefused, TransportError
 from gateway.smp.urls import IPAddress
 from gateway.transport.http import HTTPAS4Transport
 from gateway.transport.peers import GuardedBackend, PeerPolicy
+from gateway.transport.smp_http import HTTPSMPFetcher
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
@@ -258,3 +259,24 @@ def test_no_address_answering_within_the_connect_timeout_is_a_connect_timeout() 
 
     assert asyncio.run(connect()) < 0.7
     assert len(inner.tried) == 2
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_the_smp_fetcher_loads_its_tls_trust_once_not_for_every_get(
+    monkeypatch: pytest.MonkeyPatch, guarded: bool
+) -> None:
+    # Loading the CA bundle takes tens of milliseconds, on the event loop: it was done for every GET.
+    peers = PeerPolicy(resolve=_mapped("127.0.0.1")) if guarded else None
+    fetcher = HTTPSMPFetcher(timeout=2.0, peers=peers)
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    for _ in range(2):  # refused by the guard, or by nothing listening on port 1
+        with pytest.raises(DiscoveryError):
+            asyncio.run(fetcher.get("https://localhost:1/smp"))
+    assert made == []
