@@ -215,12 +215,7 @@ class _Backend(httpcore.AsyncNetworkBackend):
         self.tried: list[tuple[str, float | None]] = []
 
     async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
+        self, host: str, port: int, timeout: float | None = None, **_options: Any
     ) -> httpcore.AsyncNetworkStream:
         self.tried.append((host, timeout))
         if host in self.silent:
