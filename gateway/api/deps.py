@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
-import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, Principal, presented_keys
 from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
+from gateway.api.slots import WaitingSlots
 from gateway.bootstrap import Services
 from gateway.config import Role
 from gateway.xmlcore.held import HeldDocument
@@ -74,7 +74,7 @@ def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 SLOT_WAIT_SECONDS = 10.0
 
 
-class BodySlots:
+class BodySlots(WaitingSlots):
     """A cap on the request bodies one process holds at once, so memory in total stays bounded
     (slots x body limit). A request finding every slot taken waits up to ``wait_seconds`` for one (its
     body stays unread in the socket meanwhile, costing no memory here), then gets 503 + Retry-After.
@@ -97,46 +97,17 @@ class BodySlots:
         wait_seconds: float = SLOT_WAIT_SECONDS,
         retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS,
     ) -> None:
-        self.capacity = capacity
+        super().__init__(capacity, wait_seconds)
         self._what = what
-        self._wait = wait_seconds
         self._retry_after = str(retry_after_seconds)
-        self._semaphore: anyio.Semaphore | None = None
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one slot for the block.
-
-        Raises:
-            HTTPException: 503 with Retry-After when no slot freed within the wait.
-        """
-        if self._semaphore is None:  # made in the event loop that uses it
-            self._semaphore = anyio.Semaphore(self.capacity)
-        acquired = False
-        try:
-            # A free slot is taken at once: with a wait of 0 the deadline passed before ``acquire`` could
-            # take it, and every request got 503 (a slot is free only while no request waits for one).
-            self._semaphore.acquire_nowait()
-            acquired = True
-        except anyio.WouldBlock:
-            with anyio.move_on_after(self._wait):
-                await self._semaphore.acquire()
-                acquired = True
-        if not acquired:
-            raise HTTPException(
-                status_code=503,
-                detail=f"Too many {self._what} at once; retry later",
-                headers={"Retry-After": self._retry_after},
-            )
-        try:
-            yield
-        finally:
-            self._semaphore.release()
-
-    @property
-    def taken(self) -> int:
-        """Slots in use now."""
-        return 0 if self._semaphore is None else self.capacity - self._semaphore.value
+    def busy(self) -> HTTPException:
+        """503 with Retry-After."""
+        return HTTPException(
+            status_code=503,
+            detail=f"Too many {self._what} at once; retry later",
+            headers={"Retry-After": self._retry_after},
+        )
 
 
 class BodyBudget:

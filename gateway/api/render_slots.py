@@ -3,19 +3,15 @@ once, each in a worker thread, so a few requests for large PDFs cannot take all 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-import anyio
 from fastapi import Request
 
+from gateway.api.slots import WaitingSlots
 from gateway.render.pdf import RenderBusy
 
 
-class PrintSlots:
+class PrintSlots(WaitingSlots):
     """A cap on the PDFs one process prints at once. A request finding every slot taken waits up to
-    ``wait_seconds`` for one as a coroutine (no thread, no memory held), then gets ``RenderBusy`` (503 +
-    Retry-After).
+    ``wait_seconds`` for one as a coroutine (no thread), then gets ``RenderBusy`` (503 + Retry-After).
 
     A bounded wait rather than an immediate 503: the common case is two people opening a PDF within
     seconds of each other, and a wait of some seconds serves them both; a burst of large prints (tens of
@@ -26,42 +22,12 @@ class PrintSlots:
         wait_seconds: how long a request waits for a slot.
     """
 
-    def __init__(self, capacity: int, wait_seconds: float) -> None:
-        self.capacity = capacity
-        self._wait = wait_seconds
-        self._semaphore: anyio.Semaphore | None = None
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one print slot for the block.
-
-        Raises:
-            RenderBusy: no slot freed within the wait.
-        """
-        if self._semaphore is None:  # made in the event loop that uses it
-            self._semaphore = anyio.Semaphore(self.capacity)
-        acquired = False
-        try:
-            self._semaphore.acquire_nowait()  # a free slot at once, also with a wait of 0
-            acquired = True
-        except anyio.WouldBlock:
-            with anyio.move_on_after(self._wait):
-                await self._semaphore.acquire()
-                acquired = True
-        if not acquired:
-            raise RenderBusy(
-                f"{self.capacity} PDFs are being printed and none finished within {self._wait:g} s; "
-                "retry later (the HTML rendering is served at once)"
-            )
-        try:
-            yield
-        finally:
-            self._semaphore.release()
-
-    @property
-    def taken(self) -> int:
-        """Slots in use now."""
-        return 0 if self._semaphore is None else self.capacity - self._semaphore.value
+    def busy(self) -> RenderBusy:
+        """``RenderBusy``: the 503 ``render-busy``."""
+        return RenderBusy(
+            f"{self.capacity} PDFs are being printed and none finished within {self._wait:g} s; "
+            "retry later (the HTML rendering is served at once)"
+        )
 
 
 def print_slots(request: Request) -> PrintSlots:

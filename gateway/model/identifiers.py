@@ -190,6 +190,20 @@ def parse_receiver(text: str, *, stored: bool = False) -> Receiver:
     return ParticipantID.parse(text)
 
 
+def parse_searched_receiver(text: str) -> Receiver:
+    """Parse a receiver searched for among stored documents (the API's and the pages' filters): as
+    ``parse_receiver``, but an ``EM:`` address in any script (``is_email_syntax``): a document stored before
+    the ASCII rule keeps such a receiver, and is still found by it.
+
+    Raises:
+        InvalidIdentifier: neither form.
+    """
+    scheme, sep, value = text.strip().partition(":")
+    if sep and scheme.upper() == EMAIL_SCHEME and is_email_syntax(value):
+        return EmailReceiver.stored(value)
+    return parse_receiver(text)
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentTypeID:
     """A Peppol document type identifier (scheme ``busdox-docid-qns`` by default)."""

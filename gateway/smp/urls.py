@@ -49,6 +49,10 @@ def is_loopback_host(host: str | None) -> bool:
 
 #: The NAT64 well-known prefix (RFC 6052): its last 32 bits are the IPv4 address a translator connects to.
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
+#: IPv6 global unicast (RFC 4291 §2.4, IANA): every public IPv6 peer is in it. Outside it, Python 3.11 still
+#: calls some prefixes global that lead into the own network (a local-use NAT64 64:ff9b:1::/48, RFC 8215;
+#: IPv4-compatible ::/96; IPv4-translated ::ffff:0:0:0/96; site-local fec0::/10).
+_GLOBAL_UNICAST: Final = ipaddress.IPv6Network("2000::/3")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -57,13 +61,16 @@ def is_internal_address(address: IPAddress) -> bool:
     """An address a production gateway must not connect to on remote input's say-so: not globally
     routable (loopback, private, link-local incl. 169.254.169.254, shared 100.64/10, unique local
     fc00::/7, unspecified, reserved) or multicast. An IPv6 address carrying an IPv4 one (IPv4-mapped,
-    6to4, NAT64) is judged by the IPv4 address it leads to."""
+    6to4, NAT64) is judged by the IPv4 address it leads to; any other IPv6 address outside global unicast
+    2000::/3 is internal."""
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour
         if embedded is None and address in _NAT64:
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is not None:
             return is_internal_address(embedded)
+        if address not in _GLOBAL_UNICAST:
+            return True
     return not address.is_global or address.is_multicast
 
 

@@ -70,7 +70,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     Raises (from ``connect_tcp``):
         PeerAddressRefused: the host resolves to no address ``policy`` permits.
-        httpcore.ConnectError / ConnectTimeout: the name does not resolve, or no permitted address answers.
+        httpcore.ConnectError / ConnectTimeout: the name does not resolve, or no permitted address answers
+            (within ``timeout`` in all: each address tried in turn, with its share of the time left).
     """
 
     def __init__(self, policy: PeerPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
@@ -85,6 +86,9 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        # ``timeout`` bounds the whole connect, the name's resolution and every attempt, as anyio's own
+        # connect did (httpcore's backend: ``fail_after`` around ``anyio.connect_tcp``).
+        deadline = None if timeout is None else anyio.current_time() + timeout
         try:
             with anyio.fail_after(timeout):
                 addresses = await self._policy.resolve(host, port)
@@ -99,10 +103,15 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
                 f"{host} resolves to {listed}: not a public address, refused in the production stage"
             )
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
-        for address in permitted:
+        for index, address in enumerate(permitted):
+            # Each address an equal share of the time left: one that never answers (a dead host, an IPv6
+            # route that drops packets) leaves the next its turn within the timeout, not after it.
+            share = None if deadline is None else max(0.0, deadline - anyio.current_time())
+            if share is not None:
+                share /= len(permitted) - index
             try:
                 return await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address=local_address, socket_options=socket_options
+                    str(address), port, share, local_address=local_address, socket_options=socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc

@@ -91,8 +91,12 @@ class HTTPSMPFetcher:
     ) -> None:
         self._timeout = timeout
         self._deadline = deadline if deadline is not None else DEADLINE_TIMEOUTS * timeout
-        self._verify: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle is not None else True
+        # Made once: loading a CA bundle takes tens of milliseconds, on the event loop (``verify=True`` made
+        # a context for every GET's client). httpx's bundle, or SSL_CERT_FILE/SSL_CERT_DIR as it reads them.
+        self._verify: ssl.SSLContext = (
+            ssl.create_default_context(cafile=str(ca_bundle))
+            if ca_bundle is not None
+            else httpx.create_ssl_context(True)
         )
         self._max_bytes = max_bytes
         self._transport = transport

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import DocumentNotFound, GatewayError, InvalidIdentifier
-from gateway.model.identifiers import parse_receiver
+from gateway.model.identifiers import parse_searched_receiver
 from gateway.model.message import (
     DeliveryEvent,
     DeliveryStatus,
@@ -126,7 +126,7 @@ def outbound_search(
         filters["size"] = str(size)
     query = OutboundQuery(
         status=_status(status, DeliveryStatus),
-        receiver=parse_receiver(receiver.strip()) if receiver else None,
+        receiver=parse_searched_receiver(receiver.strip()) if receiver else None,
         number=number.strip() if number else None,
         since=_since(since),
         limit=size,

@@ -282,6 +282,17 @@ class _SlowPrinter:
         return b"%PDF-1.7 slow"
 
 
+def _slow_prints(
+    docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch, seconds: float, slots: PrintSlots
+) -> tuple[str, _SlowPrinter]:
+    """A received document, prints taking ``seconds`` each, and the app's print slots set to ``slots``."""
+    document_id = receive(docs, to_ubl(sample()))
+    printer = _SlowPrinter(seconds)
+    _printer(monkeypatch, printer)
+    monkeypatch.setattr(docs.client.app.state, "print_slots", slots, raising=False)
+    return document_id, printer
+
+
 def _concurrently(docs: DocumentAPI, paths: list[str]) -> list[Any]:
     with ThreadPoolExecutor(len(paths)) as pool:
         return list(pool.map(lambda path: docs.client.get(path, headers=auth("support")), paths))
@@ -291,10 +302,7 @@ def test_prints_are_limited_per_process_and_the_excess_gets_503_render_busy(
     docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Any number of large PDFs printed at once (each up to tens of seconds and hundreds of MiB)."""
-    document_id = receive(docs, to_ubl(sample()))
-    printer = _SlowPrinter(1.5)
-    _printer(monkeypatch, printer)
-    monkeypatch.setattr(docs.client.app.state, "print_slots", PrintSlots(2, 0.3), raising=False)
+    document_id, printer = _slow_prints(docs, monkeypatch, 1.5, PrintSlots(2, 0.3))
     pdf = f"/v1/inbound/{document_id}/render?format=pdf"
     started = time.monotonic()
     with ThreadPoolExecutor(1) as other:
@@ -317,10 +325,7 @@ def test_prints_are_limited_per_process_and_the_excess_gets_503_render_busy(
 def test_a_request_waits_for_a_print_slot_within_the_bound(
     docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    document_id = receive(docs, to_ubl(sample()))
-    printer = _SlowPrinter(0.5)
-    _printer(monkeypatch, printer)
-    monkeypatch.setattr(docs.client.app.state, "print_slots", PrintSlots(1, 5.0), raising=False)
+    document_id, printer = _slow_prints(docs, monkeypatch, 0.5, PrintSlots(1, 5.0))
     responses = _concurrently(docs, [f"/v1/inbound/{document_id}/render?format=pdf"] * 3)
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert printer.most == 1

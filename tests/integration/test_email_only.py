@@ -275,3 +275,33 @@ def test_an_address_the_relay_cannot_be_given_is_refused_at_submission_naming_th
         "/v1/outbound/ubl", content=ubl.json()["ubl"].encode(), headers={"Content-Type": "application/xml"}
     )
     assert accepted.status_code == 202, accepted.text
+
+
+def test_a_document_stored_with_an_address_refused_now_is_still_found_by_its_receiver(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path, tmp_path: Path
+) -> None:
+    """A document stored before the ASCII rule keeps its EM receiver; the receiver filter refused it as
+    input (422 invalid-identifier), so support could no longer find the document by it."""
+    from sqlalchemy import update
+
+    from gateway.store.tables import outbound_documents
+
+    services = _services(
+        store, validation_engine, artefacts_dir, tmp_path, _NoLookups(), SettableClock(), None
+    )
+    with _client(services) as client:
+        submitted = client.post("/v1/outbound/invoices", content=PRIVATE_PERSON.read_bytes())
+        assert submitted.status_code == 202, submitted.text
+        document_id = submitted.json()["id"]
+        legacy = "liës.vermeulen@mail.example"  # as stored before the rule
+        with store.engine.begin() as connection:
+            connection.execute(
+                update(outbound_documents)
+                .where(outbound_documents.c.id == document_id)
+                .values(receiver_id=f"EM:{legacy}", receiver_key=f"EM:{legacy.lower()}")
+            )
+        found = client.get("/v1/outbound", params={"receiver": "EM:LIËS.vermeulen@mail.example"})
+        assert found.status_code == 200, found.text
+        assert [item["id"] for item in found.json()["items"]] == [document_id]
+        refused = client.get("/v1/outbound", params={"receiver": "EM:not an address"})
+        assert refused.status_code == 422, refused.text

@@ -36,7 +36,7 @@ from gateway.api.schemas import (
 from gateway.bootstrap import Services
 from gateway.config import Role
 from gateway.model import CreditNote, Invoice
-from gateway.model.identifiers import parse_receiver
+from gateway.model.identifiers import parse_searched_receiver
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
 from gateway.services.conversion import parse_document_json
 from gateway.services.outbound import Submission, SubmissionOutcome, SubmissionResult
@@ -283,7 +283,7 @@ def list_documents(
     """List outbound documents, newest first, filtered (AND) and paged by a keyset cursor."""
     query = OutboundQuery(
         status=status,
-        receiver=parse_receiver(receiver) if receiver else None,
+        receiver=parse_searched_receiver(receiver) if receiver else None,
         number=number,
         since=since,
         limit=limit,

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import InvalidIdentifier
-from gateway.model.identifiers import EmailReceiver, is_email_address, parse_receiver
+from gateway.model.identifiers import (
+    EmailReceiver,
+    is_email_address,
+    parse_receiver,
+    parse_searched_receiver,
+)
 
 
 @pytest.mark.parametrize("address", ["facturen@klant.example", "a.b+c@sub.example.be", "O'Neil@x.example"])
@@ -44,3 +49,13 @@ def test_a_stored_receiver_accepted_before_the_ascii_rule_still_reads() -> None:
     assert stored == parse_receiver("EM:JÖRG@mail.example", stored=True)
     with pytest.raises(InvalidIdentifier):
         parse_receiver("EM:jörg@mail.example")
+
+
+def test_a_receiver_searched_for_may_be_a_stored_non_ascii_address() -> None:
+    """The API's and the pages' receiver filter: documents stored before the ASCII rule are found by it."""
+    searched = parse_searched_receiver(" EM:Jörg@mail.example ")
+    assert searched == parse_receiver("EM:jörg@mail.example", stored=True)
+    assert parse_searched_receiver("0208:0739484052") == parse_receiver("0208:0739484052")
+    for text in ("EM:not an address", "EM:a@b.example, c@d.example", "EM:"):
+        with pytest.raises(InvalidIdentifier):
+            parse_searched_receiver(text)

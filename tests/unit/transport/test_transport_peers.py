@@ -10,8 +10,10 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
+import anyio
+import httpcore
 import pytest
 
 from gateway.bootstrap.delivery import build_as4_transport
@@ -19,10 +21,11 @@ from gateway.bootstrap.discovery import peer_policy
 from gateway.config import Settings
 from gateway.crypto import generate_dev_pki
 from gateway.devnet import issue_tls_server, server_context
-from gateway.errors import PeerAddressRefused, TransportError
+from gateway.errors import DiscoveryError, PeerAddressRefused, TransportError
 from gateway.smp.urls import IPAddress
 from gateway.transport.http import HTTPAS4Transport
-from gateway.transport.peers import PeerPolicy
+from gateway.transport.peers import GuardedBackend, PeerPolicy
+from gateway.transport.smp_http import HTTPSMPFetcher
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 
@@ -51,6 +54,13 @@ LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
         ("::ffff:169.254.169.254", False),
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
         ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("64:ff9b::5db8:d70e", True),  # NAT64 (DNS64) of a public address: an IPv4-only peer
+        # Python 3.11 calls these global (3.13 no longer calls the first one so): the policy must not
+        # depend on the interpreter's table. None is where a public peer lives (2000::/3).
+        ("64:ff9b:1::a9fe:a9fe", False),  # local-use NAT64 (RFC 8215), a translator of the own network
+        ("::a9fe:a9fe", False),  # IPv4-compatible (deprecated ::/96) of 169.254.169.254
+        ("::ffff:0:a9fe:a9fe", False),  # IPv4-translated (SIIT, RFC 2765) of 169.254.169.254
+        ("fec0::1", False),  # site-local (deprecated, RFC 3879), still routed inside some networks
     ],
 )
 def test_the_policy_permits_public_addresses_only(address: str, permitted: bool) -> None:
@@ -195,3 +205,73 @@ def test_the_peer_policy_of_the_settings() -> None:
     assert policy is not None
     assert policy.allowed == (ipaddress.ip_network("10.8.0.0/16"),)
     assert peer_policy(Settings.model_validate({"truststore": {"stage": "test"}})) is None
+
+
+class _Backend(httpcore.AsyncNetworkBackend):
+    """An inner backend: ``silent`` addresses never answer (their attempt times out), others connect."""
+
+    def __init__(self, *silent: str) -> None:
+        self.silent = silent
+        self.tried: list[tuple[str, float | None]] = []
+
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, **_options: Any
+    ) -> httpcore.AsyncNetworkStream:
+        self.tried.append((host, timeout))
+        if host in self.silent:
+            await anyio.sleep(timeout if timeout is not None else 3600)
+            raise httpcore.ConnectTimeout(f"{host} did not answer")
+        return cast(httpcore.AsyncNetworkStream, host)
+
+
+def test_every_permitted_address_is_tried_within_the_connect_timeout() -> None:
+    # A name with an address that never answers first (an IPv6 route that drops packets, a dead host):
+    # the next one is tried within the connect timeout, not after it; anyio's own connect did so (happy
+    # eyeballs), and the connect timeout bounds the whole connect as it did.
+    inner = _Backend("2a00:1450:4001::1")
+    policy = PeerPolicy(resolve=_mapped("2a00:1450:4001::1", "93.184.215.14"))
+
+    async def connect() -> tuple[object, float]:
+        started = anyio.current_time()
+        stream = await GuardedBackend(policy, inner).connect_tcp("ap.example", 443, timeout=1.0)
+        return stream, anyio.current_time() - started
+
+    stream, seconds = asyncio.run(connect())
+    assert stream == "93.184.215.14"
+    assert seconds < 0.9, inner.tried
+    assert [host for host, _ in inner.tried] == ["2a00:1450:4001::1", "93.184.215.14"]
+
+
+def test_no_address_answering_within_the_connect_timeout_is_a_connect_timeout() -> None:
+    inner = _Backend("2a00:1450:4001::1", "93.184.215.14")
+    policy = PeerPolicy(resolve=_mapped("2a00:1450:4001::1", "93.184.215.14"))
+
+    async def connect() -> float:
+        started = anyio.current_time()
+        with pytest.raises(httpcore.ConnectTimeout):
+            await GuardedBackend(policy, inner).connect_tcp("ap.example", 443, timeout=0.4)
+        return anyio.current_time() - started
+
+    assert asyncio.run(connect()) < 0.7
+    assert len(inner.tried) == 2
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_the_smp_fetcher_loads_its_tls_trust_once_not_for_every_get(
+    monkeypatch: pytest.MonkeyPatch, guarded: bool
+) -> None:
+    # Loading the CA bundle takes tens of milliseconds, on the event loop: it was done for every GET.
+    peers = PeerPolicy(resolve=_mapped("127.0.0.1")) if guarded else None
+    fetcher = HTTPSMPFetcher(timeout=2.0, peers=peers)
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    for _ in range(2):  # refused by the guard, or by nothing listening on port 1
+        with pytest.raises(DiscoveryError):
+            asyncio.run(fetcher.get("https://localhost:1/smp"))
+    assert made == []
