@@ -244,3 +244,20 @@ def test_the_page_speaks_french_and_dutch(
     text = login("sam").get("/web/network", headers={"Accept-Language": language}).text
     assert f"<h1>{title}</h1>" in text
     assert f"<strong>{state}</strong>" in text
+
+
+def test_an_unknown_report_is_the_404_page(reports: Reports, login: Callable[[str], httpx.Client]) -> None:
+    client = login("ada")
+    token = csrf_of(client, "/web/network")
+    answer = client.post("/web/network/remake", data={"csrf_token": token, "report": "no-such-report"})
+    assert answer.status_code == 404
+    assert "There is no such document" in answer.text
+
+
+def test_without_an_ap_key_the_page_says_so(
+    site: Site, login: Callable[[str], httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(site.services, "identity", None)
+    answer = login("sam").get("/web/network")
+    assert answer.status_code == 200
+    assert "This gateway has no access point key and certificate" in answer.text
