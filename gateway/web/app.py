@@ -14,7 +14,14 @@ from starlette.routing import Match, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.bootstrap import Services
-from gateway.web import account_routes, document_routes, expense_routes, login_routes, lookup_routes
+from gateway.web import (
+    account_routes,
+    document_routes,
+    expense_routes,
+    login_routes,
+    lookup_routes,
+    network_routes,
+)
 from gateway.web.head_requests import with_head
 from gateway.web.pages import SESSION_COOKIE, LoginRequired, answered_as_page, error_page, require_session
 from gateway.web.people import PasswordAuthenticator, SessionManager
@@ -39,6 +46,7 @@ _ROUTERS: Final = (
     document_routes.router,
     expense_routes.router,
     lookup_routes.router,
+    network_routes.router,
     account_routes.router,
 )
 

@@ -1,0 +1,111 @@
+"""The access point's network duties for support staff and admins (product.md: expiring certificates):
+our AP certificate - seat id, issuer, end and days left with the warning of ``/readyz`` and the daily
+check (``gateway.crypto.lifecycle``) - and the monthly Peppol reports (peppol-as4.md §11) with their
+delivery, whether the previous month's are sent by the 15th, and for admins a remake of a report the
+network never took (the rule and the use case of ``POST /v1/reports/{id}/remake``)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Any, Final
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends
+from fastapi.responses import RedirectResponse, Response
+
+from gateway.config import Role
+from gateway.crypto.lifecycle import EXPIRY_WARNING_DAYS, CertificateRole, expiries
+from gateway.errors import ReportRemakeRefused
+from gateway.model.report import ReportKind, ReportMonth
+from gateway.services.report_queries import ReportView, get_report, list_reports
+from gateway.services.reporting import LAST_SENDING_DAY, REMAKABLE_DELIVERIES, remake_refusal
+from gateway.web.pages import Forbidden, PageContext, PageRoute, checked_form, page, require_staff
+from gateway.web.people import audit
+
+router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+
+StaffDep = Annotated[PageContext, Depends(require_staff)]
+
+#: The reports shown: a year of TSR and EUSR.
+REPORTS_SHOWN: Final = 24
+REMADE: Final = "The report is remade from the month's records as they are now."
+ONLY_ADMINS: Final = "Only admins remake reports."
+REFUSED: Final = "This report may not be remade:"
+NO_REPORTER: Final = "Peppol reporting needs our AP key (the Seat ID): no report can be remade."
+
+
+def _certificate(context: PageContext) -> dict[str, Any] | None:
+    """Our AP certificate with its expiry as ``/readyz`` and the daily check see it (None without one)."""
+    services = context.services
+    if services.identity is None:
+        return None
+    expiry = next(
+        e for e in expiries(services.certificates, services.clock.now()) if e.role is CertificateRole.AP
+    )
+    return {
+        "expiry": expiry,
+        "issuer": services.identity.certificate.issuer.rfc4514_string(),
+        "stage": services.settings.truststore.stage,
+    }
+
+
+def _delivered(view: ReportView) -> bool:
+    """The network took the report: its delivery ended, neither failed nor rejected."""
+    status = view.delivery.status if view.delivery is not None else None
+    return status is not None and status.is_final and status not in REMAKABLE_DELIVERIES
+
+
+def _due(context: PageContext, views: list[ReportView]) -> dict[str, Any]:
+    """The previous month's reports: ``sent`` (TSR and EUSR delivered), ``not-yet`` or ``late`` (day 16+)."""
+    today = context.services.clock.now().astimezone(UTC).date()
+    month = ReportMonth.of(today).previous()
+    delivered = {v.report.kind for v in views if v.report.month == month and _delivered(v)}
+    state = "sent" if delivered == set(ReportKind) else "late" if today.day > LAST_SENDING_DAY else "not-yet"
+    return {"month": str(month), "state": state, "day": LAST_SENDING_DAY}
+
+
+def _network_page(context: PageContext, status: int = 200, **values: Any) -> Response:
+    views = list_reports(context.services.store, limit=REPORTS_SHOWN)
+    reports = [{"view": v, "refusal": remake_refusal(v.report, v.delivery)} for v in views]
+    return page(
+        context.request,
+        "network.html",
+        status,
+        session=context.session,
+        certificate=_certificate(context),
+        reports=reports,
+        due=_due(context, views),
+        warning_days=EXPIRY_WARNING_DAYS,
+        admin=context.person.role is Role.ADMIN,
+        **{"done": None, "error": None, "error_detail": None, **values},
+    )
+
+
+@router.get("/network")
+def network(context: StaffDep, done: str | None = None) -> Response:
+    """Our AP certificate and the Peppol reports."""
+    return _network_page(context, done=REMADE if done == "remade" else None)
+
+
+@router.post("/network/remake")
+async def remake(context: StaffDep) -> Response:
+    """Remake a report (admins): what ``POST /v1/reports/{id}/remake`` does; a refusal is a form message."""
+    form = await checked_form(context)
+    if context.person.role is not Role.ADMIN:  # a remake sends a new report to the network
+        raise Forbidden(ONLY_ADMINS)
+    return await anyio.to_thread.run_sync(_remake, context, form.get("report", ""))
+
+
+def _remake(context: PageContext, report_id: str) -> Response:
+    get_report(context.services.store, report_id)  # an unknown report: the 404 page
+    reporter = context.services.reporter
+    if reporter is None:
+        return _network_page(context, 503, error=NO_REPORTER)
+    try:
+        report = reporter.remake(report_id)
+    except ReportRemakeRefused as exc:
+        return _network_page(context, 409, error=REFUSED, error_detail=exc.reason)
+    audit.info(
+        "report remade: %s (%s of %s) by %s", report.id, report.kind, report.month, context.person.name
+    )
+    return RedirectResponse("/web/network?done=remade", status_code=303)
