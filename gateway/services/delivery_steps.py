@@ -413,15 +413,18 @@ class DeliverySteps:
         ``locked``: ``known`` was read by ``_current`` in this unit of work (checked already).
         Returns the document transitioned from and the timeline entry."""
         if known is not None and not locked:
-            entry = uow.outbound.transition_if(
-                known,
-                event,
-                at=at,
-                reason=reason,
-                detail=detail,
-                next_attempt_at=next_attempt_at,
-                as4_message_id=as4_message_id,
-            )
+            try:
+                entry = uow.outbound.transition_if(
+                    known,
+                    event,
+                    at=at,
+                    reason=reason,
+                    detail=detail,
+                    next_attempt_at=next_attempt_at,
+                    as4_message_id=as4_message_id,
+                )
+            except InvalidTransition:
+                entry = None  # judged on the status read before (nothing written): judged on the row now
             if entry is not None:
                 return known, entry
         current = known if known is not None and locked else self._current(uow, lease)
