@@ -276,9 +276,11 @@ def queue_document(
     number: str | None = None,
     body: bytes | None = None,
     sender: ParticipantID = SENDER,
+    buyer_country: str | None = None,
 ) -> str:
     """Store an accepted outbound invoice and queue its delivery job due ``at``; returns its id (``sender``:
-    the SBDH sender, which the BIS envelope rule wants equal to the document's BT-34)."""
+    the SBDH sender, which the BIS envelope rule wants equal to the document's BT-34; ``buyer_country``:
+    stored as the API stores it, else none, as on rows from before 0012)."""
     document = OutboundDocument(
         id=str(uuid.uuid4()),
         kind=DocumentKind.INVOICE,
@@ -294,7 +296,10 @@ def queue_document(
     )
     with store.unit_of_work() as uow:
         uow.outbound.add(
-            document, DocumentContent(body if body is not None else INVOICE.read_bytes(), {"valid": True})
+            document,
+            DocumentContent(
+                body if body is not None else INVOICE.read_bytes(), {"valid": True}, buyer_country
+            ),
         )
         uow.jobs.enqueue(document.id, due_at=at)
         uow.commit()

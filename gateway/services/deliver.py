@@ -46,6 +46,7 @@ from gateway.services.delivery_attempt import (
     DeliveryResult,
     DeliverySettings,
     PreparedDocument,
+    StartedAttempt,
     StopAttempt,
     Unbuilt,
     discovery_failure,
@@ -322,7 +323,7 @@ class Deliverer:
         started = await self._thread(self._build_and_start, lease, prepared, endpoint)
         if isinstance(started, Unbuilt):
             return await self._finish(lease, started.message_id, started.outcome)
-        message, renewed_at, previously_sent = started
+        message, renewed_at, attempt = started
         document, outgoing = prepared.document, message.outgoing
         log.info(
             "sending document %s as AS4 message %s to %s (attempt %d)",
@@ -339,11 +340,11 @@ class Deliverer:
             self._sent(permit, ok=False)
             await self._renew_after_send(lease, renewed_at)
             outcome = judge_transport_error(str(exc), retryable=exc.retryable, code=exc.code)
-            result = await self._finish(lease, outgoing.message_id, outcome)
+            result = await self._finish(lease, outgoing.message_id, outcome, attempt)
         else:
             self._sent(permit, ok=True)  # any HTTP answer: the endpoint is alive
             await self._renew_after_send(lease, renewed_at)
-            result = await self._thread(self._judge_and_record, lease, response, outgoing, previously_sent)
+            result = await self._thread(self._judge_and_record, lease, response, outgoing, attempt)
         return replace(result, sent=True)
 
     async def _post(self, url: str, outgoing: OutgoingMessage) -> HTTPResponse:
@@ -356,11 +357,12 @@ class Deliverer:
 
     def _build_and_start(
         self, lease: DeliveryLease, prepared: PreparedDocument, endpoint: Endpoint
-    ) -> tuple[AttemptMessage, datetime, bool] | Unbuilt:
+    ) -> tuple[AttemptMessage, datetime, StartedAttempt] | Unbuilt:
         """Build (or load) the message, then commit it and SEND_STARTED: one worker-thread hop (issue 12).
 
-        Returns the message, the time the lease is renewed from and whether the document was sent before;
-        or, when no message can be built for this receiver, the outcome to record instead.
+        Returns the message, the time the lease is renewed from and what SEND_STARTED committed (whether
+        the document was sent before among it); or, when no message can be built for this receiver, the
+        outcome to record instead.
         """
         try:
             message = self._messages.for_attempt(prepared, endpoint, self._steps.content)
@@ -370,20 +372,20 @@ class Deliverer:
             failed = AttemptOutcome(AttemptResult.GIVE_UP, f"cannot-build-message: {exc.detail or exc}")
             return Unbuilt(failed, None)
         renewed_at = self._clock.now()  # start_attempt renews the lease from this time or later
-        return message, renewed_at, self._steps.start_attempt(lease, message, endpoint)
+        return message, renewed_at, self._steps.start_attempt(lease, message, endpoint, prepared)
 
     def _judge_and_record(
-        self, lease: DeliveryLease, response: HTTPResponse, outgoing: OutgoingMessage, previously_sent: bool
+        self, lease: DeliveryLease, response: HTTPResponse, outgoing: OutgoingMessage, attempt: StartedAttempt
     ) -> DeliveryResult:
         """Judge the answer and record the outcome: one worker-thread hop (issue 12)."""
         try:
-            outcome = self._judge(response, outgoing, previously_sent)
+            outcome = self._judge(response, outgoing, attempt.previously_sent)
         except Exception as exc:
             # A bug or an unforeseen input in the AS4 core: record why and retry later (the same bytes),
             # instead of raising and resending once per lease period with nothing in the timeline.
             log.exception("document %s: judging the answer failed", lease.document_id)
             outcome = judge_internal_error(exc, response.status, response.body)
-        return self._steps.record_outcome(lease, outgoing.message_id, outcome)
+        return self._steps.record_outcome(lease, outgoing.message_id, outcome, attempt)
 
     async def _renew_after_send(self, lease: DeliveryLease, renewed_at: datetime) -> None:
         """Renew the lease if the send used up half of it or more: judging (signature checks) and recording
@@ -442,9 +444,13 @@ class Deliverer:
         )
 
     async def _finish(
-        self, lease: DeliveryLease, message_id: str | None, outcome: AttemptOutcome
+        self,
+        lease: DeliveryLease,
+        message_id: str | None,
+        outcome: AttemptOutcome,
+        attempt: StartedAttempt | None = None,
     ) -> DeliveryResult:
-        return await self._thread(self._steps.record_outcome, lease, message_id, outcome)
+        return await self._thread(self._steps.record_outcome, lease, message_id, outcome, attempt)
 
     @staticmethod
     async def _thread(func: Callable[..., T], *args: object) -> T:

@@ -17,6 +17,7 @@ from gateway.model.message import (
     OutboundDocument,
 )
 from gateway.services.delivery_outcome import AttemptOutcome, AttemptResult
+from gateway.services.ports import SentFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +79,32 @@ class PreparedDocument:
         record: its stored message (AS4 or e-mail), when one was built before.
         body: its content, loaded only when no message is stored yet.
         invalid: stored with a failed validation (a refused Invoice Response or MLS): never sent.
+        buyer_country: the buyer country stored at submit, read with ``body`` (the reporting record of
+            its delivery); None: not read or not stored.
     """
 
     document: OutboundDocument
     record: AS4MessageRecord | None
     body: bytes | None
     invalid: bool = False
+    buyer_country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartedAttempt:
+    """What the SEND_STARTED unit of work committed, so that recording the outcome need not read it back.
+
+    Attributes:
+        document: the document as SEND_STARTED left it (status, attempts, message id): the outcome's
+            transition applies to it if its row is still so (``transition_if``), else reads the row.
+        previously_sent: the business document was sent before (the receiver may hold it).
+        sent: the sent message's stored time and the buyer country, for the reporting record of a
+            delivery; None: read them then (``sent_facts``).
+    """
+
+    document: OutboundDocument
+    previously_sent: bool
+    sent: SentFacts | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import logging
 from gateway.model.message import OutboundDocument, TimelineEvent
 from gateway.services.delivery_attempt import DeliverySettings
 from gateway.services.delivery_outcome import AttemptOutcome
-from gateway.services.ports import IDFactory, UnitOfWork
+from gateway.services.ports import IDFactory, SentFacts, UnitOfWork
 from gateway.services.reporting_records import (
     buyer_country,
     has_buyer_country,
@@ -55,8 +55,12 @@ def count_delivered(
     outcome: AttemptOutcome,
     *,
     our_country: str,
+    sent: SentFacts | None = None,
 ) -> None:
     """Peppol reporting (peppol-as4.md §11): record the delivered transmission with its receipt.
+
+    ``sent``: the message's stored time and the buyer country, as the attempt stored and read them (then
+    nothing is read here).
 
     Reads only the message's stored time and the buyer country stored at submit (``sent_facts``), not the
     whole stored message, the document and its validation report; a TSR or EUSR (not counted) reads
@@ -67,7 +71,7 @@ def count_delivered(
         return
     summary = outcome.signal.receipt_summary if outcome.signal is not None else None
     seat = str((summary or {}).get("signer") or "")
-    facts = uow.reporting.sent_facts(message_id) if seat else None
+    facts = (sent or uow.reporting.sent_facts(message_id)) if seat else None
     if facts is None:
         log.warning("document %s: message %s not counted for reporting (no record)", document.id, message_id)
         return

@@ -16,6 +16,7 @@ from gateway.model.message import (
     AS4MessageRecord,
     DeliveryEvent,
     Direction,
+    DocumentContent,
     JSONObject,
     OutboundDocument,
     RawHTTPMessage,
@@ -26,6 +27,7 @@ from gateway.services.delivery_attempt import (
     DeliveryResult,
     DeliverySettings,
     PreparedDocument,
+    StartedAttempt,
     StopAttempt,
 )
 from gateway.services.delivery_deferral import defer_attempt
@@ -42,6 +44,7 @@ from gateway.services.ports import (
     IDFactory,
     RandomSource,
     RetryPolicy,
+    SentFacts,
     UnitOfWork,
 )
 
@@ -151,8 +154,9 @@ class DeliverySteps:
         with self._store.unit_of_work(read_only=fresh) as uow:
             if not fresh:
                 uow.jobs.renew(lease.document_id, lease.token, now=now, lease_for=self._settings.lease_for)
-            document = uow.outbound.get(lease.document_id)
-            prepared = None if document is None or document.status.is_final else self._load(uow, document)
+            found = uow.outbound.get_for_attempt(lease.document_id)
+            document = found[0] if found is not None else None
+            prepared = None if found is None or found[0].status.is_final else self._load(uow, *found)
             uow.commit()
         if prepared is None:
             # Dropped once this unit of work gave its connection back: a unit of work waiting for SQLite's
@@ -166,27 +170,33 @@ class DeliverySteps:
         """``prepare``'s reads in the caller's unit of work (read right after the lease's commit, so the
         lease is fresh and needs no renewal); None when the document is gone or final (``prepare`` then
         drops the job, as it would have)."""
-        document = uow.outbound.get(lease.document_id)
-        if document is None or document.status.is_final:
+        found = uow.outbound.get_for_attempt(lease.document_id)
+        if found is None or found[0].status.is_final:
             return None
-        return self._load(uow, document)
+        return self._load(uow, *found)
 
     @staticmethod
-    def _load(uow: UnitOfWork, document: OutboundDocument) -> PreparedDocument:
-        """The document's stored message, else its content and whether it was stored invalid."""
+    def _load(
+        uow: UnitOfWork, document: OutboundDocument, content: DocumentContent | None = None
+    ) -> PreparedDocument:
+        """The document's stored message, else its content (``content``: read with the document, as
+        ``get_for_attempt`` does when no message was built) and whether it was stored invalid."""
         record = None
         if document.as4_message_id is not None:
             record = uow.messages.get(document.as4_message_id, Direction.OUT)
         body = None
         invalid = False
+        buyer_country = None
         if record is None:
-            content = uow.outbound.get_content(document.id)
+            if content is None:
+                content = uow.outbound.get_content(document.id)
             body = content.body if content is not None else None
+            buyer_country = content.buyer_country if content is not None else None
             # Stored with a failed validation (a refused Invoice Response or MLS, kept as the record
             # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
             report = content.validation_report if content is not None else None
             invalid = report is not None and report.get("valid") is False
-        return PreparedDocument(document, record, body, invalid)
+        return PreparedDocument(document, record, body, invalid, buyer_country)
 
     def _drop(self, lease: DeliveryLease) -> None:
         """A job without a live document (deleted, or final already): drop it."""
@@ -201,17 +211,29 @@ class DeliverySteps:
             raise LocalProtocolError(EbmsError.OTHER, "the document content is missing")
         return content.body
 
-    def start_attempt(self, lease: DeliveryLease, message: AttemptMessage, endpoint: Endpoint) -> bool:
-        """Commit the message (first attempt, rebuild) and SEND_STARTED before sending; True if the
-        business document was sent before (the receiver may hold it)."""
+    def start_attempt(
+        self, lease: DeliveryLease, message: AttemptMessage, endpoint: Endpoint, prepared: PreparedDocument
+    ) -> StartedAttempt:
+        """Commit the message (first attempt, rebuild) and SEND_STARTED before sending. ``prepared``: the
+        document as read for this attempt; its row is not read again unless it changed since
+        (``_transition``). Returns what was committed, and whether the business document was sent before
+        (the receiver may hold it)."""
         now = self._clock.now()
         outgoing, instance_id, new = message.outgoing, message.instance_id, message.new
-        with self._store.unit_of_work() as uow:
-            document = self._current(uow, lease)
+
+        def unchanged_message(document: OutboundDocument) -> None:
             if new and document.as4_message_id != message.replaces:
                 # Another worker stored a message meanwhile (possible only after our lease was lost): one
                 # document never gets two different messages for one attempt.
                 raise StopAttempt(DeliveryResult(document.id, None))
+
+        known = prepared.document
+        # Read as another message's document: read its row in the unit of work (and stop there if it is so).
+        read_first = new and known.as4_message_id != message.replaces
+        with self._store.unit_of_work() as uow:
+            if read_first:
+                known = self._current(uow, lease)
+                unchanged_message(known)
             if new:
                 uow.messages.add(
                     AS4MessageRecord(
@@ -219,7 +241,7 @@ class DeliverySteps:
                         direction=Direction.OUT,
                         request=RawHTTPMessage(tuple(outgoing.headers.items()), outgoing.body),
                         created_at=now,
-                        document_id=document.id,
+                        document_id=known.id,
                         sbdh_instance_id=instance_id,
                     )
                 )
@@ -233,15 +255,44 @@ class DeliverySteps:
                 detail["rebuilt_from"] = message.replaces
                 detail["rebuild_reason"] = "receiver-certificate-changed"
                 detail["receiver_certificate_serial"] = format(endpoint.certificate.serial_number, "x")
-            self._send_started(uow, document, lease, now, detail, outgoing.message_id)
+            document, entry = self._transition(
+                uow,
+                lease,
+                known,
+                DeliveryEvent.SEND_STARTED,
+                check=unchanged_message,
+                locked=read_first,
+                at=now,
+                detail=detail,
+                as4_message_id=outgoing.message_id,
+            )
+            self._started(uow, document, entry, lease, now, outgoing.message_id)
             uow.commit()
+        started = replace(
+            document,
+            status=entry.to_status,
+            attempts=document.attempts + 1,
+            as4_message_id=outgoing.message_id,
+            status_reason=None,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+        sent_at = now if new else (prepared.record.created_at if prepared.record is not None else None)
+        country = prepared.buyer_country
+        facts = SentFacts(sent_at, country) if sent_at is not None and country is not None else None
         # The message is stored with the first SEND_STARTED: a stored message may have reached the receiver.
-        return not new or message.replaces is not None
+        return StartedAttempt(started, not new or message.replaces is not None, facts)
 
     def record_outcome(
-        self, lease: DeliveryLease, message_id: str | None, outcome: AttemptOutcome
+        self,
+        lease: DeliveryLease,
+        message_id: str | None,
+        outcome: AttemptOutcome,
+        started: StartedAttempt | None = None,
     ) -> DeliveryResult:
-        """Evidence, transition, timeline, webhook and job update in one unit of work."""
+        """Evidence, transition, timeline, webhook and job update in one unit of work. ``started``: what
+        this attempt's SEND_STARTED committed (the document is then not read again unless it changed
+        since, nor the sent message's facts for the reporting record)."""
         now = self._clock.now()
         document_id = lease.document_id
         event, reason, next_at = self.event_for(outcome, lease)
@@ -250,24 +301,21 @@ class DeliverySteps:
             detail["probably_delivered"] = True
         try:
             with self._store.unit_of_work() as uow:
-                current = self._current(uow, lease)
+                known = started.document if started is not None else None
+                current, entry = self._transition(
+                    uow, lease, known, event, at=now, reason=reason, detail=detail, next_attempt_at=next_at
+                )
                 if outcome.signal is not None and message_id is not None:
-                    # The message is this document's: the attempt it answers is the counter just read.
+                    # The message is this document's: the attempt it answers is the counter just locked.
                     uow.messages.record_signal(
                         message_id, Direction.OUT, outcome.signal, attempt=current.attempts
                     )
-                entry = uow.outbound.transition(
-                    current.id,
-                    event,
-                    at=now,
-                    reason=reason,
-                    detail=detail,
-                    next_attempt_at=next_at,
-                    locked=current,
-                )
                 self._notify(uow, current, entry, reason, message_id)
                 if event is DeliveryEvent.RECEIPT_RECEIVED and message_id is not None:
-                    count_delivered(uow, current, message_id, outcome, our_country=self._settings.country_c1)
+                    sent = started.sent if started is not None and current is known else None
+                    count_delivered(
+                        uow, current, message_id, outcome, our_country=self._settings.country_c1, sent=sent
+                    )
                 if event is DeliveryEvent.RETRYABLE_FAILURE:
                     assert next_at is not None
                     uow.jobs.reschedule(current.id, lease.token, due_at=next_at, error=reason)
@@ -327,9 +375,72 @@ class DeliverySteps:
             as4_message_id=message_id if stored else None,
             locked=document,
         )
+        self._started(uow, document, entry, lease, now, message_id)
+
+    def _started(
+        self,
+        uow: UnitOfWork,
+        document: OutboundDocument,
+        entry: TimelineEvent,
+        lease: DeliveryLease,
+        now: datetime,
+        message_id: str,
+    ) -> None:
+        """After the SEND_STARTED transition ``entry``: queue its webhook and renew the lease."""
         self._notify(uow, document, entry, None, message_id)
         # Lock order everywhere: document row (transition) before job row.
         uow.jobs.renew(document.id, lease.token, now=now, lease_for=self._settings.lease_for)
+
+    def _transition(
+        self,
+        uow: UnitOfWork,
+        lease: DeliveryLease,
+        known: OutboundDocument | None,
+        event: DeliveryEvent,
+        *,
+        check: Callable[[OutboundDocument], None] | None = None,
+        locked: bool = False,
+        at: datetime,
+        reason: str | None = None,
+        detail: JSONObject | None = None,
+        next_attempt_at: datetime | None = None,
+        as4_message_id: str | None = None,
+    ) -> tuple[OutboundDocument, TimelineEvent]:
+        """Apply ``event`` to the leased document, its row locked for the rest of the unit of work: to
+        ``known`` (as read or left by an earlier unit of work of this attempt) by a write that checks the
+        row is still so, without reading it (``transition_if``: one statement fewer, issue 12); else, or
+        when it changed since, to the row read now (``_current``; ``check`` may stop the attempt there).
+        ``locked``: ``known`` was read by ``_current`` in this unit of work (checked already).
+        Returns the document transitioned from and the timeline entry."""
+        if known is not None and not locked:
+            try:
+                entry = uow.outbound.transition_if(
+                    known,
+                    event,
+                    at=at,
+                    reason=reason,
+                    detail=detail,
+                    next_attempt_at=next_attempt_at,
+                    as4_message_id=as4_message_id,
+                )
+            except InvalidTransition:
+                entry = None  # judged on the status read before (nothing written): judged on the row now
+            if entry is not None:
+                return known, entry
+        current = known if known is not None and locked else self._current(uow, lease)
+        if check is not None:
+            check(current)
+        entry = uow.outbound.transition(
+            current.id,
+            event,
+            at=at,
+            reason=reason,
+            detail=detail,
+            next_attempt_at=next_attempt_at,
+            as4_message_id=as4_message_id,
+            locked=current,
+        )
+        return current, entry
 
     def _current(self, uow: UnitOfWork, lease: DeliveryLease) -> OutboundDocument:
         """The live document, its row locked for the unit of work (the transition that follows takes its

@@ -6,7 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from gateway.errors import InvalidTransition, StoreError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, parse_receiver
@@ -59,6 +71,27 @@ _OUTBOUND_STATUS_FOR_UPDATE = (
     .with_for_update()
 )
 _OUTBOUND_UPDATE = update(outbound_documents).where(outbound_documents.c.id == bindparam("b_id"))
+#: A transition of a document read in an earlier unit of work (``transition_if``): applied only while its
+#: row still has the status, attempts and message id it was read with. The UPDATE checks them itself, and
+#: on PostgreSQL a concurrent change is waited for and the condition checked on the row it left (READ
+#: COMMITTED), as ``SELECT ... FOR UPDATE`` then an UPDATE would: one statement instead of two.
+_OUTBOUND_UPDATE_IF = _OUTBOUND_UPDATE.where(
+    outbound_documents.c.status == bindparam("b_status"),
+    outbound_documents.c.attempts == bindparam("b_attempts"),
+    outbound_documents.c.as4_message_id.is_not_distinct_from(
+        bindparam("b_message", type_=outbound_documents.c.as4_message_id.type)
+    ),
+)
+#: A document to deliver with what its attempt needs besides: its UBL, validation report and buyer country
+#: when no message was built for it yet (a message built before is resent as stored: the bytes are not
+#: read). One statement where ``get`` then ``get_content`` were two (issue 12).
+_UNSENT = outbound_documents.c.as4_message_id.is_(None)
+_OUTBOUND_FOR_ATTEMPT = select(
+    *_OUTBOUND_META,
+    case((_UNSENT, outbound_documents.c.ubl)).label("unsent_ubl"),
+    case((_UNSENT, outbound_documents.c.validation_report)).label("unsent_report"),
+    outbound_documents.c.buyer_country,
+).where(outbound_documents.c.id == bindparam("b_id"))
 _INBOUND_BY_ID = select(*_INBOUND_META).where(inbound_documents.c.id == bindparam("b_id"))
 _INBOUND_UPDATE = update(inbound_documents).where(inbound_documents.c.id == bindparam("b_id"))
 #: The verdict of a document still awaiting it: whoever records it first hands the document on.
@@ -113,6 +146,29 @@ def _event_from_row(row: Row[Any]) -> TimelineEvent:
         event=DeliveryEvent(row.event),
         detail=row.detail,
     )
+
+
+def _transition_values(
+    event: DeliveryEvent,
+    target: DeliveryStatus,
+    at: datetime,
+    reason: str | None,
+    next_attempt_at: datetime | None,
+    as4_message_id: str | None,
+    attempts: int,
+) -> dict[str, Any]:
+    """The columns a transition to ``target`` sets (``transition``'s effects)."""
+    values: dict[str, Any] = {
+        "status": target.value,
+        "status_reason": reason,
+        "next_attempt_at": next_attempt_at,
+        "updated_at": at,
+    }
+    if event is DeliveryEvent.SEND_STARTED:
+        values["attempts"] = attempts + 1
+    if as4_message_id is not None:
+        values["as4_message_id"] = as4_message_id
+    return values
 
 
 def _newest_first_page(
@@ -174,8 +230,10 @@ class SQLOutboundDocumentRepository:
             "created_at": document.created_at,
             "updated_at": document.updated_at,
         }
-        # A savepoint keeps the unit of work usable after a duplicate (the caller then reads the original).
-        with self._conn.begin_nested():
+        # The unit of work stays usable after a duplicate (the caller then reads the original): the document
+        # row is the block's one refusable insert and comes first (``first_insert_refusable``: a savepoint
+        # on PostgreSQL only; on SQLite it cost two statements per submission, issue 12).
+        with first_insert_refusable(self._conn):
             # A large body is written a slice at a time on SQLite (``insert_with_blob``): from ``body`` the
             # caller need not hold the bytes at all (BENCHMARKS.md, *Memory, eighteenth pass*).
             insert_with_blob(
@@ -188,6 +246,15 @@ class SQLOutboundDocumentRepository:
         statement = _OUTBOUND_BY_ID_FOR_UPDATE if for_update else _OUTBOUND_BY_ID
         row = self._conn.execute(statement, {"b_id": document_id}).first()
         return _outbound_from_row(row) if row is not None else None
+
+    def get_for_attempt(self, document_id: str) -> tuple[OutboundDocument, DocumentContent | None] | None:
+        row: Any = self._conn.execute(_OUTBOUND_FOR_ATTEMPT, {"b_id": document_id}).first()
+        if row is None:
+            return None
+        document = _outbound_from_row(row)
+        if document.as4_message_id is not None or row.unsent_ubl is None:
+            return document, None
+        return document, DocumentContent(bytes(row.unsent_ubl), row.unsent_report, row.buyer_country)
 
     def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
         row = self._conn.execute(
@@ -225,18 +292,36 @@ class SQLOutboundDocumentRepository:
                 raise StoreError(f"no outbound document {document_id!r}")
             current, attempts = DeliveryStatus(row.status), row.attempts
         target = apply_event(current, event)
-        values: dict[str, Any] = {
-            "status": target.value,
-            "status_reason": reason,
-            "next_attempt_at": next_attempt_at,
-            "updated_at": at,
-        }
-        if event is DeliveryEvent.SEND_STARTED:
-            values["attempts"] = attempts + 1
-        if as4_message_id is not None:
-            values["as4_message_id"] = as4_message_id
+        values = _transition_values(event, target, at, reason, next_attempt_at, as4_message_id, attempts)
         self._conn.execute(_OUTBOUND_UPDATE, {"b_id": document_id, **values})
         entry = TimelineEvent(document_id, at, current, target, event, detail)
+        self._append(entry)
+        return entry
+
+    def transition_if(
+        self,
+        document: OutboundDocument,
+        event: DeliveryEvent,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        detail: JSONObject | None = None,
+        next_attempt_at: datetime | None = None,
+        as4_message_id: str | None = None,
+    ) -> TimelineEvent | None:
+        target = apply_event(document.status, event)
+        values = _transition_values(
+            event, target, at, reason, next_attempt_at, as4_message_id, document.attempts
+        )
+        guard = {
+            "b_id": document.id,
+            "b_status": document.status.value,
+            "b_attempts": document.attempts,
+            "b_message": document.as4_message_id,
+        }
+        if self._conn.execute(_OUTBOUND_UPDATE_IF, {**guard, **values}).rowcount != 1:
+            return None  # changed since it was read, or gone: nothing written
+        entry = TimelineEvent(document.id, at, document.status, target, event, detail)
         self._append(entry)
         return entry
 

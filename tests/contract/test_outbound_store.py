@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, timedelta, timezone
 
 import pytest
+from sqlalchemy import event as sa_event
 from store_builders import RECEIVER, REPORT, T0, UBL, at, content, outbound
 
 from gateway.errors import DuplicateMessage, InvalidTransition, StoreError
@@ -98,6 +99,33 @@ def test_timestamps_come_back_as_the_same_instant_in_utc(store: SQLDocumentStore
     assert got.created_at == T0
     assert got.created_at.tzinfo is UTC
     assert got.created_at.microsecond == T0.microsecond
+
+
+def test_adding_a_document_is_two_inserts_with_a_savepoint_on_postgresql_only(
+    store: SQLDocumentStore, backend: str
+) -> None:
+    """The document row is the one insert a unique constraint may refuse, and it comes first: SQLite undoes
+    only that statement (``first_insert_refusable``), so the savepoint that keeps the unit of work usable
+    after a duplicate (``test_seller_and_number_pair_is_unique``) is PostgreSQL's alone (issue 12: two
+    statements fewer per submission on SQLite)."""
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sa_event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.unit_of_work() as uow:
+            statements.clear()
+            uow.outbound.add(outbound(), content())
+            added = list(statements)
+            uow.commit()
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", count)
+    if backend == "sqlite":
+        assert added == ["INSERT", "INSERT"]
+    else:
+        assert added == ["SAVEPOINT", "INSERT", "INSERT", "RELEASE"]
 
 
 def test_naive_timestamps_are_refused(store: SQLDocumentStore) -> None:
@@ -261,6 +289,91 @@ def test_a_transition_from_a_document_read_for_update_gives_the_same_rows(store:
     assert [(e.from_status, e.to_status, e.event, e.at, e.detail) for e in timelines[0]] == [
         (e.from_status, e.to_status, e.event, e.at, e.detail) for e in timelines[1]
     ]
+
+
+def test_a_transition_of_a_document_read_before_applies_while_its_row_is_as_read(
+    store: SQLDocumentStore,
+) -> None:
+    """``transition_if``: the delivery worker's transition of the document it read in an earlier unit of
+    work, without reading it again (issue 12): the same rows as ``transition`` while the row still has the
+    status, attempts and message id read; once any of them changed, None and nothing written."""
+    plain, known = outbound(), replace(outbound(), id="doc-known", document_number="INV-KNOWN")
+    with store.unit_of_work() as uow:
+        uow.outbound.add(plain, content())
+        uow.outbound.add(known, content())
+        uow.commit()
+    steps = [(E.SEND_STARTED, {"as4_message_id": "m1@gw"}), (E.RETRYABLE_FAILURE, {"reason": "HTTP 503"})]
+    steps += [(E.SEND_STARTED, {}), (E.RECEIPT_RECEIVED, {"detail": {"receipt": "ok"}})]
+    for minute, (event, options) in enumerate(steps, start=1):
+        with store.unit_of_work(read_only=True) as uow:
+            read = uow.outbound.get(known.id)
+        assert read is not None
+        with store.unit_of_work() as uow:
+            uow.outbound.transition(plain.id, event, at=at(minute), **options)  # type: ignore[arg-type]
+            entry = uow.outbound.transition_if(read, event, at=at(minute), **options)  # type: ignore[arg-type]
+            uow.commit()
+        assert entry is not None
+        assert (entry.from_status, entry.event) == (read.status, event)
+    with store.unit_of_work() as uow:
+        one, two = uow.outbound.get(plain.id), uow.outbound.get(known.id)
+        timelines = [uow.outbound.timeline(d.id) for d in (plain, known)]
+    assert one is not None
+    assert two is not None
+    assert replace(two, id=one.id, document_number=one.document_number) == one
+    assert [(e.from_status, e.to_status, e.event, e.at, e.detail) for e in timelines[0]] == [
+        (e.from_status, e.to_status, e.event, e.at, e.detail) for e in timelines[1]
+    ]
+
+
+@pytest.mark.parametrize("change", ["status", "attempts", "message"])
+def test_a_transition_of_a_document_read_before_writes_nothing_once_its_row_changed(
+    store: SQLDocumentStore, change: str
+) -> None:
+    document = outbound()
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, content())
+        uow.outbound.transition(document.id, E.SEND_STARTED, at=at(1), as4_message_id="m1@gw")
+        uow.outbound.transition(document.id, E.RETRYABLE_FAILURE, at=at(2), reason="HTTP 503")
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        read = uow.outbound.get(document.id)
+    assert read is not None
+    stale = {
+        "status": replace(read, status=S.ACCEPTED),
+        "attempts": replace(read, attempts=read.attempts - 1),
+        "message": replace(read, as4_message_id=None),
+    }[change]
+    with store.unit_of_work() as uow:
+        assert uow.outbound.transition_if(stale, E.SEND_STARTED, at=at(3)) is None
+        with pytest.raises(InvalidTransition):  # judged on the status read: nothing written either
+            uow.outbound.transition_if(read, E.RECEIPT_RECEIVED, at=at(3))
+        assert uow.outbound.transition_if(replace(read, id="no-such-id"), E.SEND_STARTED, at=at(3)) is None
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.get(document.id) == read
+        assert len(uow.outbound.timeline(document.id)) == 3
+
+
+def test_a_document_for_an_attempt_comes_with_its_content_until_a_message_is_built(
+    store: SQLDocumentStore,
+) -> None:
+    """``get_for_attempt``: one read of the row gives the document and, while no message was built for it,
+    its UBL, validation report and buyer country; afterwards the document alone (the message is resent)."""
+    document = outbound()
+    with store.unit_of_work() as uow:
+        uow.outbound.add(document, replace(content(), buyer_country="NL"))
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        first = uow.outbound.get_for_attempt(document.id)
+        assert uow.outbound.get_for_attempt("no-such-id") is None
+    assert first == (document, replace(content(), buyer_country="NL"))
+    with store.unit_of_work() as uow:
+        uow.outbound.transition(document.id, E.SEND_STARTED, at=at(1), as4_message_id="m1@gw")
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        again = uow.outbound.get_for_attempt(document.id)
+        sent = uow.outbound.get(document.id)
+    assert again == (sent, None)
 
 
 def test_transition_of_an_unknown_document_fails(store: SQLDocumentStore) -> None:

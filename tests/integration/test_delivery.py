@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import socket
 import time
 import zipfile
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from as4_support import NOW, RECEIVER, dev_pki
+from as4_support import INVOICE, NOW, RECEIVER, dev_pki
 from cryptography.hazmat.primitives import serialization
 from delivery_support import (
     Answer,
@@ -32,7 +33,7 @@ from delivery_support import (
     serve,
     write_directory,
 )
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
@@ -43,6 +44,7 @@ from gateway.services.deliver import CRASH_ALLOWANCE, Deliverer, DeliveryResult,
 from gateway.services.delivery_steps import DeliverySteps
 from gateway.services.endpoint_gate import EndpointGate
 from gateway.services.reporting import PeppolReporter, ReporterSettings
+from gateway.services.reporting_records import buyer_country
 from gateway.services.webhooks import STATUS_CHANGED
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store.tables import webhook_outbox
@@ -248,6 +250,68 @@ def test_a_delivery_is_four_units_of_work_its_document_read_in_the_lease_hop(
     ]
 
 
+def test_a_first_delivery_reads_no_row_it_has_in_hand(sender: Sender, receiver: ReceiverAP) -> None:
+    """The statements of one first delivery, per unit of work, pinned (issue 12: SQLAlchemy's path per
+    statement was a quarter of the worker's time; BENCHMARKS.md, *Worker statements per document*). The
+    document and its UBL are read once, with the lease; the SEND_STARTED and outcome transitions write the
+    row as it was read (``transition_if``), and the outcome takes the sent message's time and the buyer
+    country for the reporting record from the attempt: no row already in hand is read again. BEGIN,
+    SAVEPOINT and RELEASE are left out (SQLite's and PostgreSQL's differ); this sender queues webhooks and
+    holds no received answers (``on_receipt``)."""
+    country = buyer_country(INVOICE.read_bytes())
+    doc_id = queue_document(sender.store, number="INV-2026-0043", buyer_country=country)
+    units: list[list[str]] = [[]]
+
+    def statement(conn: object, cursor: object, text: str, *args: object) -> None:
+        verb = text.split(None, 1)[0].upper()
+        if verb in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            flat = re.sub(r"\((?:[^()]|\([^()]*\))*\)", "", text)  # the lease's size subquery out
+            table = re.search(r"(?:INTO|UPDATE|FROM) (\w+)", flat)
+            units[-1].append(f"{verb} {table.group(1) if table else '?'}")
+
+    def ended(conn: object) -> None:
+        units.append([])
+
+    engine = sender.store.engine
+    hooks = [("before_cursor_execute", statement), ("commit", ended), ("rollback", ended)]
+    for name, hook in hooks:
+        event.listen(engine, name, hook)
+    try:
+        (result,) = sender.round()
+    finally:
+        for name, hook in hooks:
+            event.remove(engine, name, hook)
+    assert result.status is DeliveryStatus.DELIVERED
+    assert [unit for unit in units if unit] == [
+        ["SELECT delivery_jobs", "UPDATE delivery_jobs"],  # the lease
+        ["SELECT outbound_documents"],  # the batch's documents, with their UBL
+        [  # the message and SEND_STARTED, before the send
+            "INSERT as4_messages",
+            "UPDATE outbound_documents",
+            "INSERT outbound_events",
+            "INSERT webhook_outbox",
+            "UPDATE delivery_jobs",
+        ],
+        [  # the outcome
+            "UPDATE outbound_documents",
+            "INSERT outbound_events",
+            "UPDATE as4_messages",
+            "INSERT as4_signals",
+            "INSERT webhook_outbox",
+            "INSERT peppol_transmissions",
+            "DELETE delivery_jobs",
+        ],
+    ]
+    assert events(sender.store, doc_id)[-1] is DeliveryEvent.RECEIPT_RECEIVED
+    message_id = sender.document(doc_id).as4_message_id
+    with sender.store.unit_of_work(read_only=True) as uow:
+        stored = uow.messages.get(message_id or "", Direction.OUT)
+        (counted,) = uow.reporting.transmissions(NOW - timedelta(days=1), NOW + timedelta(days=1))
+    assert stored is not None
+    # The facts taken from the attempt are the stored ones: the message's time, the buyer country.
+    assert (counted.message_id, counted.at, counted.c4_country) == (message_id, stored.created_at, country)
+
+
 def test_the_lease_is_committed_before_its_documents_are_read(
     sender: Sender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,10 +322,10 @@ def test_the_lease_is_committed_before_its_documents_are_read(
     seen: list[str | None] = []
     load = DeliverySteps._load
 
-    def watched(uow: Any, document: OutboundDocument) -> Any:
+    def watched(uow: Any, document: OutboundDocument, *content: Any) -> Any:
         with sender.store.unit_of_work(read_only=True) as other:
             seen.append(other.jobs.get(document.id).lease_token)  # type: ignore[union-attr]
-        return load(uow, document)
+        return load(uow, document, *content)
 
     monkeypatch.setattr(DeliverySteps, "_load", staticmethod(watched))
     results = sender.round()
@@ -283,10 +347,10 @@ def test_a_document_that_cannot_be_read_stops_only_its_own_delivery(
     healthy = queue_document(sender.store, number="INV-HEALTHY-1")
     load = DeliverySteps._load
 
-    def broken(uow: Any, document: OutboundDocument) -> Any:
+    def broken(uow: Any, document: OutboundDocument, *content: Any) -> Any:
         if document.id == poison:
             raise ValueError("stored row no longer readable")
-        return load(uow, document)
+        return load(uow, document, *content)
 
     monkeypatch.setattr(DeliverySteps, "_load", staticmethod(broken))
 

@@ -102,6 +102,12 @@ class OutboundDocumentRepository(Protocol):
         and can be handed to ``transition`` as ``locked``."""
         ...
 
+    def get_for_attempt(self, document_id: str) -> tuple[OutboundDocument, DocumentContent | None] | None:
+        """The document to deliver, with its content (UBL, validation report and buyer country) when no
+        message was built for it yet (``as4_message_id`` None; else None: the stored message is resent and
+        its bytes are not read); None when there is no such document. One read of its row."""
+        ...
+
     def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
         """The document with this (seller, number) pair, or None (duplicate detection)."""
         ...
@@ -139,6 +145,30 @@ class OutboundDocumentRepository(Protocol):
         Raises:
             InvalidTransition: the event is not allowed in the current status; nothing changes.
             StoreError: no such document.
+        """
+        ...
+
+    def transition_if(
+        self,
+        document: OutboundDocument,
+        event: DeliveryEvent,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        detail: JSONObject | None = None,
+        next_attempt_at: datetime | None = None,
+        as4_message_id: str | None = None,
+    ) -> TimelineEvent | None:
+        """``transition`` of ``document`` as read earlier (in another unit of work), applied only if its row
+        still has ``document``'s status, attempts and ``as4_message_id``: checked by the write itself, which
+        locks the row as ``transition`` does, without reading it first.
+
+        Returns:
+            The appended timeline entry; None when the row changed since (or is gone): nothing is written,
+            and the caller reads it (``get(for_update=True)``) to decide.
+
+        Raises:
+            InvalidTransition: the event is not allowed in ``document.status``; nothing changes.
         """
         ...
 

@@ -419,6 +419,9 @@ class _BrokenContent:
     def get_content(self, document_id: str) -> Any:
         raise RuntimeError("corrupt content row")
 
+    def get_for_attempt(self, document_id: str) -> Any:  # the content is read with the document
+        raise RuntimeError("corrupt content row")
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
