@@ -101,6 +101,7 @@ def test_the_answer_said_after_an_action_is_that_actions_own(
     shown = member.get(path, params={"done": "approve"}).text
     assert "The supplier is told through Peppol" not in shown
     assert "The supplier is not told through Peppol" not in shown
-    assert "The supplier is told through Peppol (Invoice Response RE)" in member.get(
-        path, params={"done": "reject"}
-    ).text
+    assert (
+        "The supplier is told through Peppol (Invoice Response RE)"
+        in member.get(path, params={"done": "reject"}).text
+    )
