@@ -66,9 +66,10 @@ def _plain_business_document(data: bytes, max_bytes: int) -> SBDHData | None:
     head_end = data.find(_HEADER_END)
     if head_end < 0:
         return None
-    if data.count(b"<", 0, head_end) > 2 * MAX_HEADER_NODES + 2:
-        # More tags than a header of MAX_HEADER_NODES nodes has (each opens with one, an element's end tag
-        # with another): its tree is not built here (~30 times its bytes), the stream judges it.
+    if data.count(b"<", 0, head_end) + data.count(b"=", 0, head_end) > 2 * MAX_HEADER_NODES + 2:
+        # More tags and attributes than a header of MAX_HEADER_NODES nodes has (each node opens with "<",
+        # an element's end tag with another, an attribute has its "="): its tree is not built here (~30
+        # times its bytes), the stream judges it.
         return None
     tag = _START_TAG.match(data, data.find(b"<", head_end + len(_HEADER_END)))
     span = _business_span(data, tag.group(1).decode("ascii")) if tag is not None else None

@@ -41,6 +41,7 @@ from gateway.ubl.sbdh import (
     SBDHData,
     _business_span,
     _read_header,
+    header_node_cost,
 )
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options, sealed
 from gateway.xmlcore.stream import first_error, logged_refusal, tree_refusal
@@ -209,13 +210,13 @@ def _stream(data: bytes, max_bytes: int) -> SBDHData | None:
                         opened.append(element)
                     elif in_header:
                         below_header.append(element)
-                        nodes += 1
+                        nodes += header_node_cost(element)
                 else:
                     children += 1
                     if children == 1 and element.tag == _HEADER:
                         # Kept whole (``_read_header`` reads it), complete at its end; its nodes counted.
                         header = header_at = element
-                        in_header, nodes = True, 1
+                        in_header, nodes = True, header_node_cost(element)
                         continue
                     if children == 1 or children > 2:
                         refusal = refusal or _SHAPE

@@ -3,7 +3,7 @@ expense with approve / reject with a reason / query (members, for their own unit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Final
 
 import anyio.to_thread
@@ -11,7 +11,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import InvalidIdentifier
-from gateway.model.expense import ExpenseAction, ExpenseStatus, supplier_answer
+from gateway.model.expense import (
+    ExpenseAction,
+    ExpenseEvent,
+    ExpenseStatus,
+    SupplierAnswer,
+    supplier_answer,
+)
 from gateway.services.expense_queries import get_expense, list_expenses
 from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import get_inbound
@@ -101,6 +107,14 @@ def triage(context: StaffDep, cursor: str | None = None) -> Response:
     return _listing(context, "/web/triage", "triage.html", ExpenseStatus.TO_TRIAGE.value, cursor)
 
 
+def _answer_after(events: Sequence[ExpenseEvent], done: str | None) -> SupplierAnswer | None:
+    """After an action, what became of its Invoice Response: the latest action on the expense's (a flagged
+    duplicate is none), said only when it is the action ``done`` names - not another one taken meanwhile,
+    nor one a hand-made address names."""
+    last = next((e for e in reversed(events) if e.action is not ExpenseAction.DUPLICATE), None)
+    return supplier_answer(last) if last is not None and last.action.value == done else None
+
+
 @router.get("/expenses/{expense_id}")
 def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Response:
     """One expense: the rendered supplier invoice, its audit trail and the actions the person may take."""
@@ -116,8 +130,7 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
         expense=detail.expense,
         done=DONE.get(done or ""),
         answers=answers,
-        # After an action, what became of its Invoice Response (the latest audit entry is that action's).
-        last_answer=answers[-1] if done in DONE and answers else None,
+        last_answer=_answer_after(detail.events, done),
         reasons=REASON_LABELS,
         default_reason=DEFAULT_REASON,
         can_decide=status is ExpenseStatus.TO_APPROVE,

@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.config import Role
 from gateway.crypto.lifecycle import EXPIRY_WARNING_DAYS, CertificateRole, expiries
 from gateway.errors import ReportRemakeRefused
-from gateway.model.report import ReportKind, ReportMonth
+from gateway.model.report import ReportKind, ReportMonth, ReportStatus
 from gateway.services.report_queries import ReportView, get_report, list_reports
 from gateway.services.reporting import LAST_SENDING_DAY, REMAKABLE_DELIVERIES, remake_refusal
 from gateway.web.pages import Forbidden, PageContext, PageRoute, checked_form, page, require_staff
@@ -56,11 +56,20 @@ def _delivered(view: ReportView) -> bool:
 
 
 def _due(context: PageContext, views: list[ReportView]) -> dict[str, Any]:
-    """The previous month's reports: ``sent`` (TSR and EUSR delivered), ``not-yet`` or ``late`` (day 16+)."""
+    """The previous month's reports: ``sent`` (TSR and EUSR delivered), ``kept`` (each delivered or stored
+    and not sent by design: reporting off, or not the production stage - nothing is owed), ``not-yet`` or
+    ``late`` (day 16+)."""
     today = context.services.clock.now().astimezone(UTC).date()
     month = ReportMonth.of(today).previous()
-    delivered = {v.report.kind for v in views if v.report.month == month and _delivered(v)}
-    state = "sent" if delivered == set(ReportKind) else "late" if today.day > LAST_SENDING_DAY else "not-yet"
+    owed = [v for v in views if v.report.month == month]
+    delivered = {v.report.kind for v in owed if _delivered(v)}
+    kept = {v.report.kind for v in owed if v.report.status is ReportStatus.STORED}
+    if delivered == set(ReportKind):
+        state = "sent"
+    elif kept and delivered | kept == set(ReportKind):
+        state = "kept"
+    else:
+        state = "late" if today.day > LAST_SENDING_DAY else "not-yet"
     return {"month": str(month), "state": state, "day": LAST_SENDING_DAY}
 
 

@@ -323,11 +323,12 @@ def test_an_empty_element_is_written_as_the_tree_writes_it_wherever_a_chunk_ends
 
 
 def _header_nodes(sbd: bytes) -> int:
-    return sum(1 for _ in parse_xml(sbd)[0].iter())
+    """The header's nodes: its elements, their attributes, comments and PIs."""
+    return sum(1 + len(n.attrib) if isinstance(n.tag, str) else 1 for n in parse_xml(sbd)[0].iter())
 
 
 def _header_of(sbd: bytes, nodes: int) -> bytes:
-    """``sbd`` with its header padded to ``nodes`` nodes (its element, elements, comments and PIs) by
+    """``sbd`` with its header padded to ``nodes`` nodes (``_header_nodes``) by
     empty elements, comments, PIs and nested elements after HeaderVersion."""
     pad = [b"<x/>", b"<!---->", b"<?p?>", b"<x><y/></x>"]
     left, parts = nodes - _header_nodes(sbd), []
@@ -361,3 +362,31 @@ def test_a_header_of_more_nodes_than_allowed_is_refused_by_every_read(layout: st
         assert expected != refusal
         assert _verdict(stream_sbd, sbd, MAX) == expected
         assert _verdict(read_sbd, sbd, MAX) == expected
+
+
+def _with_attributes(sbd: bytes, count: int) -> bytes:
+    """``sbd`` with ``count`` attributes on its HeaderVersion element."""
+    attributes = b"".join(b" a%d=''" % n for n in range(count))
+    return sbd.replace(b"HeaderVersion>1.0", b"HeaderVersion" + attributes + b">1.0", 1)
+
+
+@pytest.mark.parametrize("layout", ["plain", "prefixed"])
+def test_a_header_of_more_attributes_than_allowed_is_refused_by_every_read(layout: str) -> None:
+    # Attributes cost the header's tree as much as its empty elements (~30 times their bytes: a 17 MB
+    # payload of ``a1=''`` on one header element took 500 MB, and was accepted): each is one of its nodes.
+    base = SBD if layout == "plain" else prefixed(SBD)
+    nodes = _header_nodes(base)
+    allowed = _with_attributes(base, MAX_HEADER_NODES - nodes)
+    expected = _verdict(parse_sbd, allowed, MAX)
+    assert not isinstance(expected, tuple)  # accepted
+    assert _verdict(stream_sbd, allowed, MAX) == expected
+    assert _verdict(read_sbd, allowed, MAX) == expected
+    refusal = (MappingError, HEADER_NODES_REFUSAL)
+    refused = _with_attributes(base, MAX_HEADER_NODES - nodes + 1)
+    for reader in (parse_sbd, stream_sbd, read_sbd):
+        assert _verdict(reader, refused, MAX) == refusal, reader
+    # A PI's pseudo-attributes are no attributes: the PI is one node, as the stream counts it.
+    with_pi = _header_of(base, MAX_HEADER_NODES).replace(b"<?p?>", b"<?p a='1' b='2'?>", 1)
+    kept = _verdict(parse_sbd, with_pi, MAX)
+    assert not isinstance(kept, tuple)  # accepted
+    assert _verdict(stream_sbd, with_pi, MAX) == _verdict(read_sbd, with_pi, MAX) == kept

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import FAILED_NUMBER, PASSWORD, Site
 
+from tests.integration.expense_support import RecordingResponder
+
 pytestmark = pytest.mark.browser
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -148,10 +150,29 @@ def test_support_triages_and_a_member_approves_and_rejects(page: Page, site: Sit
     page.get_by_role("link", name="Expenses").click()
     page.get_by_role("link", name="SUP-7001").click()
     page.get_by_label("Reason for rejecting").fill("Delivered goods do not match the order")
+    page.locator("#reject-code").select_option("QTY")  # the reject form's reason code (the default: OTH)
     page.get_by_role("button", name="Reject").click()
     expect(page.get_by_text("The supplier is told through Peppol (Invoice Response RE)")).to_be_visible()
+    responder = site.services.responder
+    assert isinstance(responder, RecordingResponder)
+    assert (responder.requests[-1].status, responder.requests[-1].reason_codes) == ("RE", ("QTY",))
     expect(page.get_by_text("Delivered goods do not match the order").first).to_be_visible()
     shot(page, "13-expense-rejected")
+
+
+def test_support_asks_whether_a_client_can_receive(page: Page, site: Site) -> None:
+    # This site has no receiver discovery: the lookup page says so under the form, which keeps the id.
+    log_in(page, "sam")
+    page.get_by_role("link", name="Lookup").click()
+    page.get_by_label("Peppol id").fill("0208:0123456749")
+    page.get_by_label("Document").select_option("credit-note")
+    page.get_by_role("button", name="Look up").click()
+    expect(page.get_by_role("alert")).to_contain_text("No receiver discovery is configured")
+    expect(page.get_by_label("Peppol id")).to_have_value("0208:0123456749")
+    expect(page.get_by_label("Document")).to_have_value("credit-note")
+    page.get_by_role("link", name="Network").click()
+    expect(page.get_by_role("heading", name="Network duties")).to_be_visible()
+    expect(page.get_by_text("No Peppol report is stored yet.")).to_be_visible()
 
 
 def test_a_form_without_its_csrf_token_is_refused(page: Page, site: Site) -> None:

@@ -86,3 +86,22 @@ def site_events(site: Site, expense_id: str) -> list[dict[str, Any]]:
     assert answer.status_code == 200, answer.text
     events: list[dict[str, Any]] = answer.json()["events"]
     return events
+
+
+def test_the_answer_said_after_an_action_is_that_actions_own(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    """The notice under "Approved." is about the approval: an address naming another action than the
+    expense's latest one (a forged link, or someone else acting meanwhile) says nothing of the supplier."""
+    member = login("mia")
+    path = f"/web/expenses/{site.routed_expense}"
+    if "status-to_approve" in member.get(path).text:
+        assert _act(member, path, "reject", reason="Not ours", reason_code="REF").status_code == 303
+    assert site_events(site, site.routed_expense)[-1]["action"] == "reject"
+    shown = member.get(path, params={"done": "approve"}).text
+    assert "The supplier is told through Peppol" not in shown
+    assert "The supplier is not told through Peppol" not in shown
+    assert (
+        "The supplier is told through Peppol (Invoice Response RE)"
+        in member.get(path, params={"done": "reject"}).text
+    )

@@ -261,3 +261,34 @@ def test_without_an_ap_key_the_page_says_so(
     answer = login("sam").get("/web/network")
     assert answer.status_code == 200
     assert "This gateway has no access point key and certificate" in answer.text
+
+
+def test_reports_kept_here_by_design_are_never_late(
+    site: Site, reports: Reports, login: Callable[[str], httpx.Client], today: Callable[[datetime], None]
+) -> None:
+    """A gateway that stores its reports without sending them (reporting off, or not the production stage)
+    owes the network nothing: its due line says so, never "late" (and December is January's previous
+    month)."""
+    december = ReportMonth(2026, 12)
+    with site.services.store.unit_of_work() as uow:
+        for n, kind in enumerate(ReportKind):
+            uow.reporting.add_report(
+                StoredReport(
+                    id=f"00000000-0000-4000-9000-0000000000c{n}",
+                    month=december,
+                    kind=kind,
+                    xml=b"<kept/>",
+                    validation_report={"valid": True, "issues": []},
+                    status=ReportStatus.STORED,
+                    created_at=datetime(2027, 1, 2, tzinfo=UTC),
+                )
+            )
+        uow.commit()
+    client = login("sam")
+    today(datetime(2027, 1, 20, tzinfo=UTC))
+    text = client.get("/web/network").text
+    assert "The reports for 2026-12 are due by day 15 of the next month:" in text
+    assert "<strong>late</strong>" not in text
+    assert "kept here, not sent: reporting is off or this is not the production network" in text
+    french = client.get("/web/network", headers={"Accept-Language": "fr"}).text
+    assert "conservés ici, non envoyés" in french
