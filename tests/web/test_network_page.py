@@ -47,6 +47,19 @@ class Reports:
     eusr: StoredReport
 
 
+def _invalid(report_id: str, kind: ReportKind) -> StoredReport:
+    """A report of the earlier month stored ``invalid`` (never sent): one the remake form offers."""
+    return StoredReport(
+        id=report_id,
+        month=EARLIER,
+        kind=kind,
+        xml=b"<broken/>",
+        validation_report={"valid": False, "issues": []},
+        status=ReportStatus.INVALID,
+        created_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+
+
 @pytest.fixture(scope="module")
 def reports(site: Site, validation_engine: ValidationEngine) -> Iterator[Reports]:
     """November's TSR and EUSR made and queued (in flight), and an invalid EUSR of October."""
@@ -65,17 +78,7 @@ def reports(site: Site, validation_engine: ValidationEngine) -> Iterator[Reports
     with store.unit_of_work() as uow:
         for t in TRAFFIC:
             uow.reporting.record(t)
-        uow.reporting.add_report(
-            StoredReport(
-                id=INVALID_ID,
-                month=EARLIER,
-                kind=ReportKind.EUSR,
-                xml=b"<broken/>",
-                validation_report={"valid": False, "issues": []},
-                status=ReportStatus.INVALID,
-                created_at=datetime(2026, 11, 2, tzinfo=UTC),
-            )
-        )
+        uow.reporting.add_report(_invalid(INVALID_ID, ReportKind.EUSR))
         uow.commit()
     made = {r.kind: r for r in reporter.create(MONTH)}
     site.services.__dict__["reporter"] = reporter
@@ -200,17 +203,7 @@ def test_a_remake_needs_the_csrf_token_and_an_admin(
     site: Site, reports: Reports, login: Callable[[str], httpx.Client]
 ) -> None:
     with site.services.store.unit_of_work() as uow:
-        uow.reporting.add_report(
-            StoredReport(
-                id="00000000-0000-4000-9000-0000000000b2",
-                month=EARLIER,
-                kind=ReportKind.TSR,
-                xml=b"<broken/>",
-                validation_report={"valid": False, "issues": []},
-                status=ReportStatus.INVALID,
-                created_at=datetime(2026, 11, 2, tzinfo=UTC),
-            )
-        )
+        uow.reporting.add_report(_invalid("00000000-0000-4000-9000-0000000000b2", ReportKind.TSR))
         uow.commit()
     admin = login("ada")
     forged = admin.post("/web/network/remake", data={"report": "00000000-0000-4000-9000-0000000000b2"})
