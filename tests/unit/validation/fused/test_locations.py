@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import pytest
 from lxml import etree
-from saxonche import PySaxonProcessor
+from saxonche import PySaxonApiError, PySaxonProcessor
 
 from gateway.validation.fused import fuse_stylesheet, fuse_stylesheets
 from gateway.validation.fused.findings import NAMESPACE
-from gateway.validation.fused.locations import ACCUMULATOR, FUNCTION, linear_locations
+from gateway.validation.fused.locations import (
+    ACCUMULATOR,
+    FUNCTION,
+    linear_locations,
+    official_error_stylesheet,
+)
 from gateway.validation.fused.skeleton import XSL
 
 #: The skeleton's element template of the location mode, as the official stylesheets hold it.
@@ -101,3 +106,39 @@ def test_fused_stylesheets_count_no_location(officials: list[bytes]) -> None:
         assert _COUNT not in text
         assert f"{FUNCTION}(.)" in text
         assert f'use-accumulators="{ACCUMULATOR}"' in text
+
+
+# Peppol R120's lets cast "" to xs:decimal (FORG0001) on this line, after 100 empty-note findings.
+ERROR_DOCUMENT = f"""<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+  xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+  xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">{"<cbc:Note/>" * 100}
+  <cac:InvoiceLine>
+    <cbc:InvoicedQuantity unitCode="2D"></cbc:InvoicedQuantity>
+    <cac:Price><cbc:BaseQuantity unitCode="MO"></cbc:BaseQuantity></cac:Price>
+  </cac:InvoiceLine>
+</Invoice>"""
+
+
+def test_official_run_for_its_error_stops_on_the_same_error(
+    saxon: PySaxonProcessor, officials: list[bytes]
+) -> None:
+    """The official stylesheet the engine runs for a dynamic error (``official_error_stylesheet``):
+    its locations rewritten, the same error message; a stylesheet without the skeleton's count as it is."""
+    node = saxon.parse_xml(xml_text=ERROR_DOCUMENT)
+    messages = []
+    for official in officials:
+        rewritten = official_error_stylesheet(official)
+        assert _COUNT not in rewritten.decode()
+        assert _COUNT in official.decode()
+        for text in (official, rewritten):
+            executable = saxon.new_xslt30_processor().compile_stylesheet(stylesheet_text=text.decode())
+            try:
+                executable.transform_to_string(xdm_node=node)
+                messages.append("")
+            except PySaxonApiError as exc:
+                messages.append(str(exc))
+    assert messages[0] == messages[1] == ""  # CEN: no error, the same findings (the differential suite)
+    assert messages[2] == messages[3]
+    assert "xs:decimal" in messages[3]
+    plain = b'<xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="3.0"/>'
+    assert official_error_stylesheet(plain) is plain
