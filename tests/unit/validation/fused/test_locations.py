@@ -17,7 +17,7 @@ from gateway.validation.fused.locations import (
     ACCUMULATOR,
     FUNCTION,
     linear_locations,
-    official_error_stylesheet,
+    with_linear_locations,
 )
 from gateway.validation.fused.skeleton import XSL
 
@@ -122,12 +122,12 @@ ERROR_DOCUMENT = f"""<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xs
 def test_official_run_for_its_error_stops_on_the_same_error(
     saxon: PySaxonProcessor, officials: list[bytes]
 ) -> None:
-    """The official stylesheet the engine runs for a dynamic error (``official_error_stylesheet``):
+    """The official stylesheet the engine runs for a dynamic error (``with_linear_locations``):
     its locations rewritten, the same error message; a stylesheet without the skeleton's count as it is."""
     node = saxon.parse_xml(xml_text=ERROR_DOCUMENT)
     messages = []
     for official in officials:
-        rewritten = official_error_stylesheet(official)
+        rewritten = with_linear_locations(official)
         assert _COUNT not in rewritten.decode()
         assert _COUNT in official.decode()
         for text in (official, rewritten):
@@ -141,4 +141,4 @@ def test_official_run_for_its_error_stops_on_the_same_error(
     assert messages[2] == messages[3]
     assert "xs:decimal" in messages[3]
     plain = b'<xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="3.0"/>'
-    assert official_error_stylesheet(plain) is plain
+    assert with_linear_locations(plain) is plain
