@@ -56,6 +56,8 @@ def linear_locations(stylesheet: etree._Element, *, qualified: bool = False) -> 
     prefixes bound; ``qualified``: any, the names written as EQNames) and add ``FUNCTION`` and
     ``ACCUMULATOR``; return how many counts were rewritten (0: the stylesheet is left unchanged)."""
     names = _QUALIFIED if qualified else {name: name for name in _QUALIFIED}
+    if any(mode.get("name") is None for mode in stylesheet.iterchildren(xsl("mode"))):
+        return 0  # the unnamed mode declared already: its accumulators are the stylesheet's own
     rewritten = 0
     for template in stylesheet.iterchildren(xsl("template")):
         if template.get("mode") != _MODE or template.get("match") != "*":

@@ -91,6 +91,14 @@ def test_rewritten_locations_equal_the_counted_ones(saxon: PySaxonProcessor) -> 
     assert "/p[1]/n[40]" in want  # the temporary tree's elements: counted, no accumulator there
 
 
+def test_a_stylesheet_declaring_the_unnamed_mode_is_left_as_it_is() -> None:
+    stylesheet = _stylesheet()
+    etree.SubElement(stylesheet, f"{{{XSL}}}mode")
+    before = etree.tostring(stylesheet)
+    assert linear_locations(stylesheet) == 0
+    assert etree.tostring(stylesheet) == before
+
+
 def test_another_location_expression_is_left_as_it_is() -> None:
     other = TEMPLATE.replace("count(preceding-sibling::*[", "count(preceding-sibling::*[true() and ")
     stylesheet = _stylesheet(other)
