@@ -4,7 +4,8 @@ Three columns measured in the same run, document by document: the engine as depl
 single-pass stylesheets), the engine running the official stylesheets (``Evaluation.OFFICIAL``), and
 the raw artefacts (lxml XSD and the official XSLTs directly on saxonche: no SVRL parsing, no locks,
 no report). The last column is fused / raw. Large generated invoices also print the cost per line;
-``--deep N`` adds a hostile document (``deep_invoice``: N elements 95 levels deep).
+``--deep N`` adds a hostile document (``deep_invoice``: N elements 95 levels deep); ``--notes N``
+another (``notes_invoice``: N empty notes, a finding on each).
 
 The engine and raw columns do the same kinds of work, charged the same way: the lxml parse (in the
 total only), the XSD, the text for Saxon and ONE Saxon parse (charged to the first Schematron
@@ -100,6 +101,14 @@ def deep_invoice(elements: int, depth: int = 95) -> bytes:
     )
     body = "<cac:Delivery>" * depth + "<cbc:UUID>x</cbc:UUID>" * elements + "</cac:Delivery>" * depth
     return (head + body + "</Invoice>").encode()
+
+
+def notes_invoice(notes: int) -> bytes:
+    """An invoice root holding ``notes`` empty ``cbc:Note``: a finding on each (Peppol R008, empty
+    elements) on same-named siblings, the hostile shape of the findings' locations (each location's
+    position among its same-named siblings; ``gateway.validation.fused.locations``)."""
+    head = f'<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" xmlns:cbc="{NS["cbc"]}">'
+    return (head + "<cbc:Note/>" * notes + "</Invoice>").encode()
 
 
 @dataclass
@@ -243,6 +252,8 @@ def _groups(
     if args.deep > 0:
         deep = deep_invoice(args.deep)
         groups.append((f"deep {len(deep) // 1024} KB, {args.deep} el.", [deep], -1))
+    if args.notes > 0:
+        groups.append((f"{args.notes} empty notes", [notes_invoice(args.notes)], -1))
     return groups, source
 
 

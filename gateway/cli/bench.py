@@ -48,6 +48,13 @@ def _register_validation(subparsers: argparse._SubParsersAction[argparse.Argumen
         help="also a hostile document: N cbc:UUID inside 95 nested cac:Delivery (default 0: none)",
     )
     p.add_argument(
+        "--notes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also a hostile document: N empty cbc:Note, a finding on each (default 0: none)",
+    )
+    p.add_argument(
         "--interleave",
         action="store_true",
         help="run the three columns in turn on each document (default: each column over all documents)",

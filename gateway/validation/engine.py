@@ -38,6 +38,7 @@ from gateway.validation.binary_stub import CONTENT_BLIND_RULE_SETS, stub_binary_
 from gateway.validation.compile_budget import CompileBudget
 from gateway.validation.compiled import cached_fused_layers, cached_fused_stylesheet, cached_stylesheet
 from gateway.validation.fused import ONLY_PARAMETER
+from gateway.validation.fused.locations import with_linear_locations
 from gateway.validation.malloc_trim import release_free_heap
 from gateway.validation.manifest import BILLING_DOCUMENT, DEFAULT_RULE_SET_ID, LayerKind, LayerSpec, RuleSet
 from gateway.validation.report import RULE_ERROR, Finding, Layer, Severity, ValidationReport
@@ -191,13 +192,17 @@ class ValidationEngine:
                     spec.layer,
                     b"",
                     name=spec.main,
-                    official=functools.partial(self.store.read, spec.main),
+                    official=functools.partial(self._official_for_errors, spec.main),
                     budget=self._official_budget,
                     shared=(shared, spec.layer.value),
                 )
             elif fuse:
-                official = functools.partial(self.store.read, spec.main)  # its dynamic errors (saxon)
+                official = functools.partial(self._official_for_errors, spec.main)  # its dynamic errors
                 layer = self._generated_layer(spec, cached_fused_stylesheet, "fuse", timings, official)
+            elif self.evaluation is Evaluation.FUSED:  # another document's official XSLT, as it is but
+                # for its locations (``fused.locations``: the same strings, in linear time)
+                stylesheet = with_linear_locations(self.store.read(spec.main))
+                layer = XSLTLayer(self._runtime, spec.layer, stylesheet, name=spec.main)
             else:
                 layer = XSLTLayer(self._runtime, spec.layer, self.store.read(spec.main), name=spec.main)
             timings[spec.layer.value] = time.perf_counter() - started
@@ -245,6 +250,11 @@ class ValidationEngine:
             shared = SharedLayers(self._runtime, layers, stylesheet, name=name, parameter=ONLY_PARAMETER)
         timings[key] = time.perf_counter() - started
         return shared
+
+    def _official_for_errors(self, path: str) -> bytes:
+        """The official stylesheet ``path`` as run for its dynamic error only, its locations built in
+        linear time (``fused.locations``: many findings before the error cost no n²)."""
+        return with_linear_locations(self.store.read(path))
 
     def _generated_layer(
         self,

@@ -358,3 +358,30 @@ def test_engine_reports_the_same_with_and_without_blank_text(
         if streamed is not None:
             stripped += without_blank_text(document) != document
     assert stripped > 150  # 180 on 2026-12-05
+
+
+def _many_failing_siblings() -> bytes:
+    """150 empty ``cbc:Note`` at the root, 120 empty no-namespace ``x`` between them, and 150 lines each
+    with an empty ``cbc:Note`` and ``cbc:AccountingCost``: hundreds of findings on same-named siblings
+    (their locations past the 31 siblings the location function still counts)."""
+    ubl = many_lines_invoice(150, tag="siblings").ubl
+    marker = b"<cbc:DocumentCurrencyCode>"
+    notes = b"".join(b"<cbc:Note/>" + (b'<x xmlns=""/>' if i % 5 else b"") for i in range(150))
+    ubl = ubl.replace(marker, notes + marker, 1)
+    line = rb"(<cac:InvoiceLine>\s*<cbc:ID>[^<]*</cbc:ID>)"
+    ubl = re.sub(line, rb"\1<cbc:Note/><cbc:AccountingCost/>", ubl)
+    return ubl
+
+
+def test_locations_of_many_same_named_siblings_are_official(pair: _Pair, store: ArtefactStore) -> None:
+    """Findings on hundreds of same-named siblings: the fused locations (``fused.locations``: positions
+    from an accumulator past 31 siblings) are the official ones, character for character."""
+    document = _many_failing_siblings()
+    _check(pair, [("many failing siblings", document)])
+    fused, official = ValidationEngine(store), ValidationEngine(store, evaluation=Evaluation.OFFICIAL)
+    report = fused.validate(document)
+    assert report == official.validate(document)
+    locations = {f.location for f in report.findings}
+    assert len(report.findings) >= 450
+    assert any("[150]" in location and "InvoiceLine" in location for location in locations)
+    assert any(location.endswith("/x[120]") for location in locations)

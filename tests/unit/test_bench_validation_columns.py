@@ -198,6 +198,7 @@ def test_the_bench_measures_a_streamed_document_apart_and_says_so(
         rules=None,
         lines=None,
         deep=0,
+        notes=0,
         interleave=False,
         instructions=False,
         pause=0.0,
@@ -213,3 +214,14 @@ def test_the_bench_measures_a_streamed_document_apart_and_says_so(
     (total,) = [line for line in out.splitlines() if line.startswith("given files (2)") and " total " in line]
     fused_median = float(total.split()[4])
     assert 3000 < fused_median < 4000
+
+
+def test_notes_invoice_holds_the_empty_notes() -> None:
+    from lxml import etree
+
+    from gateway.bench.validation import notes_invoice
+
+    root = etree.fromstring(notes_invoice(40))
+    notes = root.findall("{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}Note")
+    assert len(notes) == len(root) == 40
+    assert all(note.text is None for note in notes)

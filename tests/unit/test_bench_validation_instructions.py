@@ -160,6 +160,7 @@ def test_the_bench_prints_each_columns_median_and_the_ratios(
         rules=None,
         lines=None,
         deep=0,
+        notes=0,
         instructions=True,
     )
 
@@ -174,7 +175,7 @@ def test_with_instructions_the_large_invoices_come_only_when_asked_for(
     artefacts_dir: Path, tmp_path: Path
 ) -> None:
     store = bench.build_artefact_store(Settings(artefacts={"mirror": artefacts_dir, "cache_dir": tmp_path}))
-    asked = argparse.Namespace(files=[], lines=None, deep=0, instructions=True)
+    asked = argparse.Namespace(files=[], lines=None, deep=0, notes=0, instructions=True)
 
     assert [lines for *_, lines in bench._groups(asked, store)[0]] == [0]
     asked.lines = [500]

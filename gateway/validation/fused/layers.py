@@ -18,6 +18,7 @@ from gateway.validation.fused.findings import PREFIX as FINDINGS_PREFIX
 from gateway.validation.fused.findings import declarations as finding_functions
 from gateway.validation.fused.findings import share_findings
 from gateway.validation.fused.layer_report import write_report
+from gateway.validation.fused.locations import linear_locations
 from gateway.validation.fused.presence import AttributeIndex
 from gateway.validation.fused.rules import ORDER_ATTRIBUTE, Rewrites, pattern_targets, rule_templates
 from gateway.validation.fused.skeleton import Skeleton, xsl
@@ -145,6 +146,7 @@ def write_fused_layers(skeletons: list[Skeleton], names: list[str]) -> bytes:
         root.append(node)
     share_findings(root, ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE)
     root.extend(finding_functions(ORDER_ATTRIBUTE, ASSERT_ATTRIBUTE))
+    linear_locations(root)
     excluded = root.get("exclude-result-prefixes", "")
     root.set("exclude-result-prefixes", f"{excluded} {FINDINGS_PREFIX}".strip())
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -35,14 +35,44 @@ _LOCATION_FUNCTION = f"""
       for $e in $node/ancestor-or-self::* return concat('/',
         if (namespace-uri($e) = '') then name($e)
         else concat('*:', local-name($e), '[namespace-uri()=''', namespace-uri($e), ''']'),
-        '[', 1 + count($e/preceding-sibling::*[local-name() = local-name($e)
-                                               and namespace-uri() = namespace-uri($e)]), ']'),
+        '[', 1 + gwsch:same-named-before($e), ']'),
       if ($node instance of attribute()) then (
         if (namespace-uri($node) = '') then concat('/@', name($node))
         else concat('/@*[local-name()=''', local-name($node), ''' and namespace-uri()=''',
                     namespace-uri($node), ''']'))
       else ()), '')"/>
 </xsl:function>
+"""
+
+
+# The number of the element's preceding siblings of its name: counted below 32 preceding siblings of
+# any name; else read from an accumulator that keeps, in one walk of the document made when first
+# read, a stack (nested maps) of per-parent counts by ``{namespace}local`` name. Counting alone costs
+# n^2/2 sibling visits for findings on n same-named siblings (BENCHMARKS.md, *Validation, locations of
+# many findings*). The accumulator applies to the transformed document only (the unnamed mode).
+_SAME_NAMED = f"""
+<xsl:function xmlns:xsl="{XSL_NS}" xmlns:xs="{XS_NS}" xmlns:gwsch="{GW_NS}"
+              name="gwsch:same-named-before" as="xs:integer">
+  <xsl:param name="e" as="element()"/>
+  <xsl:sequence select="if (empty($e/preceding-sibling::*[32]) or not(root($e) instance of document-node()))
+    then count($e/preceding-sibling::*[local-name() = local-name($e) and namespace-uri() = namespace-uri($e)])
+    else $e/accumulator-before('gwsch:same-named-siblings')('rest')('top')(
+      concat('{{', namespace-uri($e), '}}', local-name($e))) - 1"/>
+</xsl:function>
+"""
+_SAME_NAMED_SIBLINGS = f"""
+<xsl:accumulator xmlns:xsl="{XSL_NS}" name="gwsch:same-named-siblings" xmlns:gwsch="{GW_NS}"
+                 as="map(*)" initial-value="map{{'top': map{{}}}}">
+  <xsl:accumulator-rule match="*" phase="start" select="
+    let $name := concat('{{', namespace-uri(), '}}', local-name()), $top := $value('top')
+    return map{{'top': map{{}}, 'rest': map{{
+      'top': Q{{http://www.w3.org/2005/xpath-functions/map}}put($top, $name, ($top($name), 0)[1] + 1),
+      'rest': $value('rest')}}}}"/>
+  <xsl:accumulator-rule match="*" phase="end" select="$value('rest')"/>
+</xsl:accumulator>
+"""
+_MODE = f"""
+<xsl:mode xmlns:xsl="{XSL_NS}" xmlns:gwsch="{GW_NS}" use-accumulators="gwsch:same-named-siblings"/>
 """
 
 
@@ -218,7 +248,8 @@ def build_stylesheet(
     root.set("version", "3.0")
     root.set("exclude-result-prefixes", "#all")
     _sub(root, xsl("output"), method="xml", indent="no", encoding="UTF-8")
-    root.append(etree.fromstring(_LOCATION_FUNCTION))
+    for declaration in (_LOCATION_FUNCTION, _SAME_NAMED, _SAME_NAMED_SIBLINGS, _MODE):
+        root.append(etree.fromstring(declaration))
     for child in schema:
         # Embedded XSLT (Peppol's u:gln, u:mod97-0208 ...; xsl:key) is copied through unchanged.
         if isinstance(child.tag, str) and etree.QName(child).namespace == XSL_NS:

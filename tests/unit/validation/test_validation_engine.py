@@ -191,3 +191,21 @@ def test_a_cache_that_cannot_be_written_costs_the_cache_only(
     (tmp_path / "compiled").write_bytes(b"not a directory")
     engine = ValidationEngine(ArtefactStore.from_paths(mirror=artefacts_dir, cache_dir=tmp_path))
     assert engine.validate(base_example).findings == ()
+
+
+def test_unfused_official_layers_locate_many_findings_as_published(
+    validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    """The MLS layer runs the official XSLT with its locations rewritten (``fused.locations``): 100
+    empty ``cac:LineResponse`` give the findings of the published stylesheet, locations and all."""
+    from gateway.validation import Evaluation
+
+    example = (artefacts_dir / "peppol-bis-billing-3.0.21" / "MessageLevelResponse_Example.xml").read_bytes()
+    start = example.index(b"<cac:LineResponse>")
+    document = example[:start] + b"<cac:LineResponse></cac:LineResponse>" * 100 + example[start:]
+    official = ValidationEngine(validation_engine.store, evaluation=Evaluation.OFFICIAL)
+    report = validation_engine.validate(document, rule_set="peppol-mls-1.0.1")
+    assert report == official.validate(document, rule_set="peppol-mls-1.0.1")
+    schematron = [f for f in report.findings if f.layer is not Layer.XSD]
+    assert len(schematron) >= 100
+    assert any(f.location.endswith("'][100]") for f in schematron)

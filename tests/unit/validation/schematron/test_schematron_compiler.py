@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from lxml import etree
 from saxonche import PySaxonProcessor
 
 from gateway.validation.schematron import RULE_ERROR_ID, SVRLFinding, compile_schematron, parse_svrl
@@ -228,3 +229,34 @@ def test_svrl_reader_reads_flagless_and_report_entries() -> None:
         SVRLFinding(id="", flag="", location="/a", text="a b", test="t"),
         SVRLFinding(id="X", flag="warning", location="/b", text="", test="u", report=True),
     ]
+
+
+def _official_location(element: etree._Element) -> str:
+    """The skeleton's location of ``element``: per ancestor-or-self, its name and ``1 +`` the count of
+    its preceding siblings of the same expanded name."""
+    steps = []
+    for node in (*reversed(list(element.iterancestors())), element):
+        name = etree.QName(node)
+        same = [s for s in node.itersiblings(preceding=True) if isinstance(s.tag, str) and s.tag == node.tag]
+        namespace = f"[namespace-uri()='{name.namespace}']"
+        step = f"*:{name.localname}{namespace}" if name.namespace else name.localname
+        steps.append(f"/{step}[{1 + len(same)}]")
+    return "".join(steps)
+
+
+def test_locations_of_many_same_named_siblings(run: Run) -> None:
+    """Past 31 preceding siblings the position comes from an accumulator: the same location."""
+    schema = '<pattern><rule context="*[not(*)]"><assert id="L" test="false()">leaf</assert></rule></pattern>'
+    children = "".join(
+        '<cbc:Note/><n xmlns=""/><cac:Line><cbc:Note/></cac:Line>' if i % 3 else "<cbc:Other/><cbc:Note/>"
+        for i in range(120)
+    )
+    empty = '<n xmlns=""/>'
+    document = _invoice(f"{children}<cac:Line>{empty * 40}</cac:Line>")
+    findings = run(schema, document)
+    leaves = [e for e in etree.fromstring(document).iter() if len(e) == 0]
+    assert len(findings) == len(leaves) > 300
+    assert [f.location for f in findings] == [_official_location(e) for e in leaves]
+    assert f"/*:Invoice[namespace-uri()='{INV}'][1]/*:Line[namespace-uri()='{CAC}'][81]/n[40]" in {
+        f.location for f in findings
+    }
