@@ -69,6 +69,10 @@ class XMLInputError(GatewayError, ValueError):
     """Raised when XML input is malformed, carries a DTD or entity declaration, or exceeds a size limit."""
 
 
+class XMLLimitExceeded(XMLInputError):
+    """Raised when XML input exceeds a structural limit checked before parsing (attributes per element)."""
+
+
 class InvalidIdentifier(GatewayError, ValueError):
     """Raised when a Peppol participant, document type or process identifier (or a Belgian
     enterprise/VAT number) does not have the required form or check digits."""

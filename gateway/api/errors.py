@@ -32,6 +32,7 @@ from gateway.errors import (
     StoreError,
     UnknownRuleSet,
     XMLInputError,
+    XMLLimitExceeded,
 )
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 
@@ -104,6 +105,8 @@ def problem(
 
 # (exception class, HTTP status, problem kind, title); the first matching row wins, so subclasses first.
 _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
+    # Before its base class: well-formed XML beyond a limit of ours (attributes per element), not hostile.
+    (XMLLimitExceeded, 422, "xml-limit", "The XML exceeds a limit of the gateway"),
     (XMLInputError, 400, "xml-input", "The XML input was refused"),
     (InvalidIdentifier, 422, "invalid-identifier", "An identifier is malformed"),
     (InvalidDocumentData, 422, "invalid-document-data", "The document data is inconsistent"),

@@ -34,6 +34,7 @@ from gateway.ubl.sbdh import (
     parse_sbd,
 )
 from gateway.xmlcore import check_element, declared_encoding, parse_xml
+from gateway.xmlcore.start_tags import check_start_tags
 
 #: An unprefixed ASCII start tag with its attributes (values may hold ">").
 _START_TAG = re.compile(rb"""<([A-Za-z_][A-Za-z0-9_.-]*)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
@@ -47,9 +48,11 @@ def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
     Raises:
         XMLInputError: not well-formed, DTD/entities, too large.
         MappingError: an SBDH rule of the Peppol envelope spec is violated.
+        XMLLimitExceeded: an element with too many attributes (``start_tags``), before any parse.
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")
+    check_start_tags(data, what="SBD")
     try:
         business = _plain_business_document(data, max_bytes)
     except (XMLInputError, MappingError):

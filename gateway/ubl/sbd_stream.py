@@ -44,6 +44,7 @@ from gateway.ubl.sbdh import (
     header_node_cost,
 )
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options, sealed
+from gateway.xmlcore.start_tags import check_start_tags
 from gateway.xmlcore.stream import first_error, logged_refusal, tree_refusal
 
 #: Bytes fed to the pull parser at a time; the tree is pruned after each feed.
@@ -134,9 +135,11 @@ def stream_sbd(data: bytes, *, max_bytes: int) -> SBDHData | None:
     Raises:
         XMLInputError: not well-formed, a DTD (as ``parse_sbd`` words it).
         MappingError: an SBDH rule of the Peppol envelope spec is violated (as ``parse_sbd`` words it).
+        XMLLimitExceeded: an element with too many attributes (``start_tags``), before the parse.
     """
     if len(data) > max_bytes or not data or data.isspace():
         return None  # parse_sbd's refusals
+    check_start_tags(data, what="SBD")
     try:
         return _stream(data, max_bytes)
     except (MappingError, XMLInputError):  # ValueErrors too

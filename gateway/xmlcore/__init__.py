@@ -2,6 +2,7 @@
 
 from gateway.xmlcore.ns import NS
 from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
+from gateway.xmlcore.start_tags import MAX_ATTRIBUTES_PER_TAG, check_start_tags
 from gateway.xmlcore.stream import (
     check_element,
     check_well_formed,
@@ -17,8 +18,10 @@ from gateway.xmlcore.string_value import string_value
 
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",
+    "MAX_ATTRIBUTES_PER_TAG",
     "NS",
     "check_element",
+    "check_start_tags",
     "check_well_formed",
     "declared_encoding",
     "may_embed_binary",

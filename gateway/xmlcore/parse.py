@@ -12,6 +12,7 @@ from typing import Any, Final, TypeVar
 from lxml import etree
 
 from gateway.errors import XMLInputError
+from gateway.xmlcore.start_tags import check_start_tags
 
 #: Default upper bound for one XML document (bytes). Peppol invoices with embedded PDFs stay well below.
 DEFAULT_MAX_XML_BYTES: Final = 50 * 1024 * 1024
@@ -77,6 +78,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
 
     Raises:
         XMLInputError: too large, not well-formed, or carrying a DTD / entity declaration.
+        XMLLimitExceeded: an element with too many attributes (``start_tags``), before the parse.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("parse_xml takes bytes")
@@ -85,6 +87,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
     if not data or data.isspace():  # not data.strip(): that copies the whole document
         raise XMLInputError(f"{what} is empty")
+    check_start_tags(data, what=what)
     try:
         root = etree.fromstring(data, parser=_new_parser(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES))
     except etree.XMLSyntaxError as exc:

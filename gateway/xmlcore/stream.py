@@ -19,6 +19,7 @@ from lxml import etree
 
 from gateway.errors import XMLInputError
 from gateway.xmlcore.parse import HUGE_TREE_ABOVE_BYTES, parser_options, sealed
+from gateway.xmlcore.start_tags import check_start_tags
 
 #: Bytes fed to the pull parser at a time while looking for the root element.
 _HEAD_CHUNK: Final = 16 * 1024
@@ -180,9 +181,14 @@ def logged_refusal(entry: etree._LogEntry) -> str:
 def root_name(data: bytes, *, what: str) -> etree.QName:
     """The root element's name, read from the bytes up to its start tag only.
 
+    The whole of ``data`` is scanned for an element with too many attributes (``start_tags``): the root's
+    start tag is built whole before it is reported, and the callers go on to parse the rest.
+
     Raises:
         XMLInputError: no root element, a syntax error or a DTD before it.
+        XMLLimitExceeded: an element with too many attributes, before the parse.
     """
+    check_start_tags(data, what=what)
     parser = sealed(
         etree.XMLPullParser(
             events=("start",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
@@ -286,9 +292,11 @@ def root_skeleton(
         XMLInputError: too large, empty, not well-formed, a DTD, an entity reference, or no root element.
             The messages are the pull parser's: a caller that must report exactly what
             :func:`gateway.xmlcore.parse_xml` reports parses again with it on this error.
+        XMLLimitExceeded: an element with too many attributes (``start_tags``), before the parse.
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")
+    check_start_tags(data, what=what)
     parser = sealed(
         etree.XMLPullParser(
             events=("end",),

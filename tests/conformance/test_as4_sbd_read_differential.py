@@ -21,6 +21,7 @@ from gateway.errors import MappingError, XMLInputError
 from gateway.ubl import sbd_read
 from gateway.ubl.sbd_read import read_sbd
 from gateway.ubl.sbdh import SBDHData, parse_sbd
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
 from tests.unit.ubl.sbd_support import wrap
 
 INV = b"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -139,7 +140,12 @@ CASES: list[tuple[str, bytes]] = [
             + b"".join(b"</p%d:d>" % i for i in reversed(range(200)))
         ),
     ),
-    ("many attributes", below(b"<E " + b" ".join(b"a%d='1'" % i for i in range(5000)) + b"/>")),
+    (
+        "many attributes",
+        below(b"<E " + b" ".join(b"a%d='1'" % i for i in range(MAX_ATTRIBUTES_PER_TAG)) + b"/>"),
+    ),
+    # Refused before any parse (``xmlcore.start_tags``), by both alike.
+    ("more attributes than allowed", below(b"<E " + b" ".join(b"a%d='1'" % i for i in range(5000)) + b"/>")),
     # Encodings.
     ("UTF-16 with a BOM", ("\ufeff" + SBD.decode().replace("UTF-8", "UTF-16")).encode("utf-16-le")),
     ("UTF-16 without a BOM", SBD.decode().replace("UTF-8", "UTF-16").encode("utf-16-le")),

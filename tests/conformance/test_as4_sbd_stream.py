@@ -19,13 +19,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
-from gateway.errors import MappingError, XMLInputError
+from gateway.errors import MappingError, XMLInputError, XMLLimitExceeded
 from gateway.ubl import sbd_stream
 from gateway.ubl.sbd_read import read_sbd
 from gateway.ubl.sbd_stream import stream_sbd
 from gateway.ubl.sbdh import HEADER_NODES_REFUSAL, MAX_HEADER_NODES, parse_sbd
-from gateway.xmlcore import parse_xml
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, parse_xml
 from tests.conformance.test_as4_sbd_read_differential import AT_TAGS, CASES, PIECES
 from tests.unit.ubl.sbd_support import wrap
 
@@ -365,9 +366,49 @@ def test_a_header_of_more_nodes_than_allowed_is_refused_by_every_read(layout: st
 
 
 def _with_attributes(sbd: bytes, count: int) -> bytes:
-    """``sbd`` with ``count`` attributes on its HeaderVersion element."""
-    attributes = b"".join(b" a%d=''" % n for n in range(count))
-    return sbd.replace(b"HeaderVersion>1.0", b"HeaderVersion" + attributes + b">1.0", 1)
+    """``sbd`` with ``count`` more header nodes after HeaderVersion: empty elements, each with as many
+    attributes as one may carry (``MAX_ATTRIBUTES_PER_TAG``; more are refused before any parse)."""
+    elements = []
+    while count > 0:
+        here = min(MAX_ATTRIBUTES_PER_TAG, count - 1)
+        elements.append(b"<x" + b"".join(b" a%d=''" % n for n in range(here)) + b"/>")
+        count -= 1 + here
+    return sbd.replace(b"HeaderVersion>1.0", b"HeaderVersion>1.0" + b"".join(elements), 1)
+
+
+@pytest.mark.parametrize("layout", ["plain", "prefixed"])
+@pytest.mark.parametrize("where", ["business root", "business line", "header"])
+def test_an_element_with_too_many_attributes_is_refused_by_every_read_before_it_is_parsed(
+    layout: str, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libxml2 builds a whole start tag before the pull parser reports it: a 17 MB ``<Invoice a0='' ...>``
+    # cost ~58 times its bytes before any check could refuse it (namespace declarations ~15 times).
+    base = SBD if layout == "plain" else prefixed(SBD)
+    anchor = {"business root": b"<Invoice ", "business line": b"<cbc:Note ", "header": b"Sender>"}[where]
+
+    def crowded(count: int) -> bytes:
+        declarations = b"".join(b' xmlns:p%d="urn:p%d"' % (n, n) for n in range(count // 2))
+        attributes = b"".join(b" a%d='%d'" % (n, n) for n in range(count - count // 2))
+        at = base.index(anchor) + len(anchor) - 1
+        return base[:at] + declarations + attributes + base[at:]
+
+    has = {"business root": 2, "business line": 1, "header": 0}[where]
+    kept = crowded(MAX_ATTRIBUTES_PER_TAG - has)
+    expected = _verdict(parse_sbd, kept, MAX)
+    assert not isinstance(expected, tuple)  # accepted
+    assert _verdict(stream_sbd, kept, MAX) == _verdict(read_sbd, kept, MAX) == expected
+    refused = crowded(MAX_ATTRIBUTES_PER_TAG - has + 1)
+
+    def no_parse(*_: object, **__: object) -> None:
+        raise AssertionError("parsed")
+
+    for parser in ("XMLParser", "XMLPullParser"):  # refused before any parser is made
+        monkeypatch.setattr(etree, parser, no_parse)
+    for reader in (parse_sbd, stream_sbd, read_sbd):
+        verdict = _verdict(reader, refused, MAX)
+        assert isinstance(verdict, tuple), reader
+        assert verdict[0] is XMLLimitExceeded, (reader, verdict)
+        assert f"the limit is {MAX_ATTRIBUTES_PER_TAG} per element" in verdict[1]
 
 
 @pytest.mark.parametrize("layout", ["plain", "prefixed"])

@@ -29,6 +29,7 @@ from gateway.model.message import (
 from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionOutcome
 from gateway.services.outbound_input import prepare_json_document, prepare_ubl_document
 from gateway.validation import ValidationReport
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
 from tests.integration.document_api import (  # noqa: F401 - fixtures
     SELLER_ID,
     T0,
@@ -217,6 +218,38 @@ def test_ubl_route_refuses_what_is_not_a_ubl_invoice(
     assert response.status_code == status
     assert problem_of(response)["type"] == f"/problems/{kind}"
     assert counts(docs) == (0, 0)
+
+
+def with_declarations(ubl: bytes, total: int) -> bytes:
+    """``ubl`` with namespace declarations added to its root's start tag up to ``total`` attributes and
+    declarations there (declarations: the document stays XSD-valid)."""
+    start = ubl.index(b"<Invoice ")
+    has = ubl[start : ubl.index(b">", start)].count(b"=")
+    declarations = b"".join(b' xmlns:p%d="urn:p%d"' % (n, n) for n in range(total - has))
+    return ubl[:start] + b"<Invoice" + declarations + ubl[start + len(b"<Invoice") :]
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["tree read", "pull read (1 MB and more)"])
+def test_ubl_route_refuses_an_element_with_too_many_attributes_before_parsing_it(
+    docs: DocumentAPI, large: bool
+) -> None:
+    # libxml2 builds a whole start tag before any pruning parse reports it: 17 MB of ``a0='' a1=''`` on one
+    # element took ~58 times its bytes before any check could refuse it (``xmlcore.start_tags``).
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    if large:  # the header's pull read (``HEADER_PULL_ABOVE_BYTES``)
+        ubl = ubl.replace(b"</cbc:IssueDate>", b"</cbc:IssueDate><!--" + b"x" * 1_100_000 + b"-->", 1)
+    response = docs.client.post(
+        "/v1/outbound/ubl", content=with_declarations(ubl, MAX_ATTRIBUTES_PER_TAG + 1), headers=XML
+    )
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/xml-limit"
+    assert f"the limit is {MAX_ATTRIBUTES_PER_TAG} per element" in problem["detail"]
+    assert counts(docs) == (0, 0)
+    kept = docs.client.post(
+        "/v1/outbound/ubl", content=with_declarations(ubl, MAX_ATTRIBUTES_PER_TAG), headers=XML
+    )
+    assert kept.status_code == 202, kept.text
 
 
 # -- the seller is the cooperative -------------------------------------------------------------------------

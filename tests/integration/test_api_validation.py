@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
 from tests.integration.conftest import SUPPORT_KEY, problem_of
 
 XML = {"Content-Type": "application/xml"}
@@ -86,6 +87,16 @@ def test_hostile_or_broken_xml_is_a_400_problem(api: TestClient, payload: bytes)
     body = problem_of(response)
     assert body["type"] == "/problems/xml-input"
     assert "passwd" not in response.text or "root:" not in response.text
+
+
+def test_an_element_with_too_many_attributes_is_a_422_naming_the_limit(api: TestClient) -> None:
+    # Refused before the parse (``xmlcore.start_tags``); Saxon's own parser refuses more than 200 after it.
+    attributes = b"".join(b" a%d='%d'" % (n, n) for n in range(MAX_ATTRIBUTES_PER_TAG + 1))
+    response = api.post("/v1/validate", content=b"<Invoice" + attributes + b"/>", headers=XML)
+    assert response.status_code == 422, response.text
+    body = problem_of(response)
+    assert body["type"] == "/problems/xml-limit"
+    assert f"the limit is {MAX_ATTRIBUTES_PER_TAG} per element" in body["detail"]
 
 
 def test_oversized_body_is_refused(api: TestClient) -> None:

@@ -25,6 +25,7 @@ from gateway.services import receive as receive_module
 from gateway.store.tables import as4_messages, peppol_transmissions
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
 from tests.integration import test_as4_endpoint as endpoint
 from tests.integration.test_as4_endpoint import (
     API_KEY,
@@ -51,10 +52,12 @@ def message(
     process: ProcessID = BIS_BILLING_PROCESS,
     *,
     message_id: str | None = None,
+    invoice: bytes | None = None,
+    extra_declaration: bool = False,
 ) -> OutgoingMessage:
     p = dev_pki()
     sbd = build_sbd(
-        INVOICE.read_bytes(),
+        INVOICE.read_bytes() if invoice is None else invoice,
         sender=SENDER,
         receiver=RECEIVER,
         document_type=document_type,
@@ -63,6 +66,8 @@ def message(
         instance_id=str(uuid.uuid4()),
         created=NOW,
     )
+    if extra_declaration:  # one more than our own build_sbd lets through
+        sbd = sbd.replace(b"<Invoice ", b'<Invoice xmlns:extra="urn:extra" ', 1)
     return build_user_message(
         sbd,
         sender=p.sender,
@@ -88,6 +93,36 @@ def test_identifiers_longer_than_their_columns_get_a_signed_error_not_a_503(
     assert ref == msg.message_id
     assert [code for code, _ in errors] == ["EBMS:0004"]
     assert inbound_documents(store) == []
+
+
+def with_declarations(invoice: bytes, total: int) -> bytes:
+    """``invoice`` with namespace declarations added to its root's start tag up to ``total`` attributes and
+    declarations there (still XSD-valid)."""
+    start = invoice.index(b"<Invoice ")
+    has = invoice[start : invoice.index(b">", start)].count(b"=")
+    declarations = b"".join(b' xmlns:p%d="urn:p%d"' % (n, n) for n in range(total - has))
+    return invoice[:start] + b"<Invoice" + declarations + invoice[start + len(b"<Invoice") :]
+
+
+def test_an_element_with_too_many_attributes_gets_a_signed_error_before_it_is_parsed(
+    client: TestClient, store: FlakyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # libxml2 builds a whole start tag before the SBD's pruning read reports it: a 17 MB ``<Invoice a0=''
+    # a1='' ...>`` in a received SBD took ~58 times its bytes, and was accepted (``xmlcore.start_tags``).
+    invoice = with_declarations(INVOICE.read_bytes(), MAX_ATTRIBUTES_PER_TAG)
+    msg = message(invoice=invoice, extra_declaration=True)
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    ref, errors = error_of(response.content)
+    assert ref == msg.message_id
+    assert [code for code, _ in errors] == ["EBMS:0004"]
+    assert f"the limit is {MAX_ATTRIBUTES_PER_TAG} per element" in caplog.text  # the rejection's log record
+    assert inbound_documents(store) == []
+    # At the limit: received.
+    kept = message(invoice=invoice)
+    response = client.post("/as4", content=kept.body, headers=dict(kept.headers))
+    assert response.status_code == 200, response.text
+    assert len(inbound_documents(store)) == 1
 
 
 @pytest.mark.parametrize("order", ["real-first", "real-last"])
