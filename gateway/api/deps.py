@@ -12,8 +12,8 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, Principal, presented_keys
 from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
-from gateway.api.slots import WaitingSlots
 from gateway.bootstrap import Services
+from gateway.bootstrap.slots import WaitingSlots
 from gateway.config import Role
 from gateway.xmlcore.held import HeldDocument
 

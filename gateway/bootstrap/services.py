@@ -22,6 +22,7 @@ from gateway.bootstrap.adapters import (
 from gateway.bootstrap.delivery import build_deliverer
 from gateway.bootstrap.discovery import build_smp_resolver
 from gateway.bootstrap.loading import build_revocation, load_identity, load_trust, parse_served
+from gateway.bootstrap.slots import PrintSlots
 from gateway.bootstrap.stage import check_certificates, check_stage
 from gateway.config import Settings
 from gateway.crypto import (
@@ -104,6 +105,13 @@ class Services:
         """The configured rule set, or the one in force today (switches by itself on a release date)."""
         manifest = self.validation.store.manifest  # the configured manifest (GATEWAY_ARTEFACTS__MANIFEST)
         return self.settings.validation.rule_set or rule_set_for(self.clock.now().date(), manifest)
+
+    @cached_property
+    def print_slots(self) -> PrintSlots:
+        """The process's PDF print slots (``settings.render``): the API's renderings and the pages' PDF
+        downloads wait for the same ones."""
+        render = self.settings.render
+        return PrintSlots(render.max_concurrent_pdfs, render.pdf_wait_seconds)
 
     @cached_property
     def submitter(self) -> OutboundSubmitter:

@@ -49,7 +49,7 @@ class PrinterUnavailable(RenderError):
 
 class RenderBusy(RenderError):
     """Raised when every PDF print slot of the process stays taken for the whole wait
-    (``settings.render.max_concurrent_pdfs``, ``pdf_wait_seconds``; ``gateway.api.render_slots``): a
+    (``settings.render.max_concurrent_pdfs``, ``pdf_wait_seconds``; ``gateway.bootstrap.slots``): a
     temporary state (the API answers 503 ``render-busy`` with Retry-After)."""
 
 

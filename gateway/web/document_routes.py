@@ -31,6 +31,7 @@ from gateway.services.outbound_queries import (
     list_outbound,
 )
 from gateway.services.ports import InboundQuery, OutboundQuery
+from gateway.web.downloads import PdfProblem, pdf_download, ubl_download
 from gateway.web.ebms_codes import ebms_code_of, plain_reason
 from gateway.web.pages import (
     PageContext,
@@ -149,6 +150,13 @@ def outbound_search(
 @router.get("/outbound/{document_id}")
 def outbound_document(context: StaffDep, document_id: str, retried: str | None = None) -> Response:
     """One document: status, reason in plain words, attempts, timeline, evidence, retry, the invoice."""
+    return _outbound_page(context, document_id, retried=bool(retried))
+
+
+def _outbound_page(
+    context: PageContext, document_id: str, *, retried: bool = False, pdf_problem: PdfProblem | None = None
+) -> Response:
+    """The document's page; with ``pdf_problem`` it says why its PDF was not made, with that status."""
     detail = get_outbound(context.services.store, document_id)
     content = get_outbound_content(context.services.store, document_id)
     document = detail.document
@@ -164,19 +172,50 @@ def outbound_document(context: StaffDep, document_id: str, retried: str | None =
         }
         for entry in detail.timeline
     ]
-    return page(
+    response = page(
         context.request,
         "outbound_document.html",
+        pdf_problem.status if pdf_problem else 200,
         session=context.session,
         document=document,
         detail=detail,
         timeline=timeline,
         ebms_code=code,
         plain=plain_reason(document.status_reason, code),
-        retried=bool(retried),
+        retried=retried,
         can_retry=DeliveryEvent.RETRY_REQUESTED in allowed_events(document.status),
+        pdf_problem=pdf_problem,
         **rendered_invoice(context.request, content, f"/web/outbound/{document_id}/attachments"),
     )
+    response.headers.update(pdf_problem.headers() if pdf_problem else {})
+    return response
+
+
+@router.get("/outbound/{document_id}/document.pdf")
+async def outbound_pdf(context: StaffDep, document_id: str) -> Response:
+    """The document printed as a PDF (the API's rendering), or its page saying why not."""
+
+    def load() -> tuple[DocumentContent, str]:
+        number = get_outbound(context.services.store, document_id).document.document_number
+        return get_outbound_content(context.services.store, document_id), number
+
+    answer = await pdf_download(
+        context, load, f"document-{document_id}", f"/web/outbound/{document_id}/attachments"
+    )
+    if isinstance(answer, PdfProblem):
+        problem = answer
+        return await anyio.to_thread.run_sync(
+            lambda: _outbound_page(context, document_id, pdf_problem=problem)
+        )
+    return answer
+
+
+@router.get("/outbound/{document_id}/document.xml")
+def outbound_ubl(context: StaffDep, document_id: str) -> Response:
+    """The document's UBL as sent, byte for byte."""
+    number = get_outbound(context.services.store, document_id).document.document_number
+    body = get_outbound_content(context.services.store, document_id).body
+    return ubl_download(context, body, number, f"document-{document_id}")
 
 
 @router.get("/outbound/{document_id}/evidence.zip")

@@ -18,12 +18,14 @@ from gateway.model.expense import (
     SupplierAnswer,
     supplier_answer,
 )
+from gateway.model.message import DocumentContent
 from gateway.services.expense_queries import get_expense, list_expenses
 from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
 from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
+from gateway.web.downloads import PdfProblem, pdf_download, ubl_download
 from gateway.web.pages import (
     PageContext,
     PageRoute,
@@ -118,13 +120,22 @@ def _answer_after(events: Sequence[ExpenseEvent], done: str | None) -> SupplierA
 @router.get("/expenses/{expense_id}")
 def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Response:
     """One expense: the rendered supplier invoice, its audit trail and the actions the person may take."""
+    return _expense_page(context, expense_id, done=done)
+
+
+def _expense_page(
+    context: PageContext, expense_id: str, *, done: str | None = None, pdf_problem: PdfProblem | None = None
+) -> Response:
+    """The expense's page; with ``pdf_problem`` it says why the document's PDF was not made, with that
+    status."""
     detail = get_expense(context.services.store, context.person.actor(), expense_id)
     content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
     status = detail.expense.status
     answers = [supplier_answer(event) for event in detail.events]
-    return page(
+    response = page(
         context.request,
         "expense.html",
+        pdf_problem.status if pdf_problem else 200,
         session=context.session,
         detail=detail,
         expense=detail.expense,
@@ -139,8 +150,38 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
         can_mark_paid=context.person.staff and status is ExpenseStatus.APPROVED,
         can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
         units=list_units(context.services.store) if context.person.staff else [],
+        pdf_problem=pdf_problem,
         **rendered_invoice(context.request, content, f"/web/expenses/{expense_id}/attachments"),
     )
+    response.headers.update(pdf_problem.headers() if pdf_problem else {})
+    return response
+
+
+@router.get("/expenses/{expense_id}/document.pdf")
+async def expense_pdf(context: PersonDep, expense_id: str) -> Response:
+    """The supplier's document printed as a PDF (the API's rendering), or the expense's page saying why
+    not; members only for their units (another unit's expense is a 404, as its page)."""
+
+    def load() -> tuple[DocumentContent, str]:
+        detail = get_expense(context.services.store, context.person.actor(), expense_id)
+        content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
+        return content, detail.expense.number
+
+    answer = await pdf_download(
+        context, load, f"expense-{expense_id}", f"/web/expenses/{expense_id}/attachments"
+    )
+    if isinstance(answer, PdfProblem):
+        problem = answer
+        return await anyio.to_thread.run_sync(lambda: _expense_page(context, expense_id, pdf_problem=problem))
+    return answer
+
+
+@router.get("/expenses/{expense_id}/document.xml")
+def expense_ubl(context: PersonDep, expense_id: str) -> Response:
+    """The supplier's UBL, byte for byte (members: only for their units)."""
+    detail = get_expense(context.services.store, context.person.actor(), expense_id)
+    body = get_inbound(context.services.store, detail.expense.inbound_document_id).content.body
+    return ubl_download(context, body, detail.expense.number, f"expense-{expense_id}")
 
 
 async def _act(context: PageContext, expense_id: str, action: str) -> Response:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from gateway.api.render_slots import PrintSlots
+from gateway.bootstrap.slots import PrintSlots
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.render import read_attachment
@@ -234,7 +234,7 @@ def test_a_document_the_printer_fails_on_is_a_422_problem_logged_with_its_id(
         raise AssertionError("layout of 'Jörg Peeters' failed")
 
     _printer(monkeypatch, failing)
-    with caplog.at_level(logging.ERROR, logger="gateway.api"):
+    with caplog.at_level(logging.ERROR, logger="gateway.render"):
         pdf = docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf", headers=auth("support"))
     assert pdf.status_code == 422, pdf.text
     problem = problem_of(pdf)
@@ -293,7 +293,7 @@ def _slow_prints(
     document_id = receive(docs, to_ubl(sample()))
     printer = _SlowPrinter(seconds)
     _printer(monkeypatch, printer)
-    monkeypatch.setattr(docs.client.app.state, "print_slots", slots, raising=False)
+    monkeypatch.setattr(docs.services, "print_slots", slots)
     return document_id, printer
 
 
@@ -343,14 +343,12 @@ def test_a_request_waits_for_a_print_slot_within_the_bound(
     responses = _concurrently(docs, [f"/v1/inbound/{document_id}/render?format=pdf"] * 3)
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert printer.most == 1
-    assert docs.client.app.state.print_slots.taken == 0
+    assert docs.services.print_slots.taken == 0
 
 
 def test_the_print_slots_come_from_the_settings(docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(docs.client.app.state, "print_slots", raising=False)
+    monkeypatch.delattr(docs.services, "print_slots", raising=False)
     document_id = receive(docs, to_ubl(sample()))
     _printer(monkeypatch, _SlowPrinter(0))
     assert docs.client.get(f"/v1/inbound/{document_id}/render?format=pdf").status_code == 200
-    assert (
-        docs.client.app.state.print_slots.capacity == docs.services.settings.render.max_concurrent_pdfs == 2
-    )
+    assert docs.services.print_slots.capacity == docs.services.settings.render.max_concurrent_pdfs == 2

@@ -12,6 +12,7 @@ from conftest import Site
 
 from gateway.web import account_routes
 from gateway.web.app import NO_PAGE, NOT_AN_ADDRESS, ONLY_A_FORM, OTHER_METHOD
+from gateway.web.downloads import PDF_BUSY, PDF_FAILED, PDF_NOT_A_DOCUMENT, PDF_TOO_LARGE
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
@@ -56,6 +57,7 @@ FIXED = (
     | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
     | {"Only admins manage accounts."}
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
+    | {PDF_BUSY, PDF_TOO_LARGE, PDF_NOT_A_DOCUMENT, PDF_FAILED}
 )
 
 

@@ -3,7 +3,6 @@ and the embedded attachments of either (``…/attachments/{n}``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 from urllib.parse import quote
@@ -16,7 +15,6 @@ from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import ExpenseIdPath, actor_of
-from gateway.api.render_slots import print_slots
 from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
@@ -24,17 +22,13 @@ from gateway.model.message import DocumentContent
 from gateway.render import (
     ATTACHMENT_TYPES,
     OutputFormat,
-    html_to_pdf,
     negotiate_language,
     read_attachment,
     read_view,
 )
-from gateway.render.pdf import RenderBusy, RenderError, RenderTooLarge, check_printable
 from gateway.services.expense_queries import expense_content
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
-
-log = logging.getLogger("gateway.api.rendering")
 
 router = APIRouter(tags=["rendering"], responses=problem_responses(401, 403, 422, 503))
 
@@ -92,17 +86,6 @@ def _page(content: DocumentContent, language: str, attachment_url: Callable[[int
     return render_html(read_view(content.body), options)
 
 
-def _print(html: str, document_id: str) -> bytes:
-    """``html_to_pdf`` in a worker thread, each failure logged with the document's id (never the page)."""
-    try:
-        return html_to_pdf(html)
-    except RenderError as exc:
-        # Also the input's fault (DocumentUnprintable, 422) is a printer bug to report upstream: the cause's
-        # traceback goes to the log, the printer's words never to the caller.
-        log.error("document %s: not printed as a PDF: %s", document_id, exc, exc_info=exc.__cause__)
-        raise
-
-
 async def _render(
     request: Request,
     load: Callable[[], DocumentContent],
@@ -111,7 +94,8 @@ async def _render(
     language: str,
     attachment_url: Callable[[int], str],
 ) -> Response:
-    """The document as HTML, or printed as a PDF in one of the process's print slots.
+    """The document as HTML, or printed as a PDF in one of the process's print slots
+    (``Services.print_slots``, shared with the pages' PDF downloads).
 
     The store read, the HTML and the print each run in a worker thread, never on the event loop. A page too
     large to print is refused before it waits for a slot; a request waits for a slot as a coroutine.
@@ -119,13 +103,7 @@ async def _render(
     html = await anyio.to_thread.run_sync(lambda: _page(load(), language, attachment_url))
     headers = {"Content-Language": language, "Vary": "Accept-Language"}
     if output is OutputFormat.PDF:
-        try:
-            check_printable(html)
-            async with print_slots(request).slot():
-                pdf = await anyio.to_thread.run_sync(_print, html, document_id)
-        except (RenderTooLarge, RenderBusy) as exc:
-            log.warning("document %s: not printed as a PDF: %s", document_id, exc)
-            raise
+        pdf = await request.app.state.services.print_slots.print(html, document_id)
         return Response(pdf, media_type="application/pdf", headers=headers)
     headers["Content-Security-Policy"] = HTML_POLICY
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)

@@ -1,0 +1,162 @@
+"""The documents a page offers as downloads: the invoice printed as a PDF (the API's renderer and the
+process's print slots) and its UBL byte for byte, each named after the document's number.
+
+A PDF that cannot be made is no download: the handler answers the document's own page with the reason in
+place (``PdfProblem``), busy print slots with a 503 and Retry-After, never a bare error page.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import quote
+
+import anyio.to_thread
+from fastapi.responses import Response
+
+from gateway.errors import GatewayError
+from gateway.model.message import DocumentContent
+from gateway.render import negotiate_language, read_view
+from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
+from gateway.web.pages import PageContext
+from gateway.web.people import audit
+
+log = logging.getLogger("gateway.web.downloads")
+
+#: What the document's page says when its PDF is not made (``PdfProblem.message``).
+PDF_BUSY: Final = "Every PDF printer of the gateway is busy. Try again in a moment."
+PDF_TOO_LARGE: Final = "This document is too large to print as a PDF; its page shows it."
+PDF_NOT_A_DOCUMENT: Final = "This document cannot be printed as a PDF: %(reason)s"
+PDF_FAILED: Final = "The PDF of this document could not be made (error id %(error_id)s); its page shows it."
+
+#: Downloads hold a person's documents: never kept by a browser's or a proxy's cache, never sniffed.
+DOWNLOAD_HEADERS: Final = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox",
+}
+
+_NOT_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NOT_IN_A_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
+MAX_NAME: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PdfProblem:
+    """Why the PDF was not made, as the document's page says it.
+
+    Attributes:
+        status: the page's HTTP status (422 the document's, 500 the printer's, 503 busy).
+        message: one of the ``PDF_*`` texts (translated on the page), formatted with ``values``.
+        values: the message's placeholders.
+        retry_after: seconds for the Retry-After header (busy only).
+    """
+
+    status: int
+    message: str
+    values: dict[str, str] = field(default_factory=dict)
+    retry_after: int | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The page's extra headers."""
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
+
+
+def download_name(number: str, fallback: str, extension: str) -> tuple[str, str]:
+    """The file name of a download: an ASCII name (letters, digits, ``._-``) for ``filename`` and the
+    number as written, without control characters or path separators, for ``filename*``; ``fallback``
+    when the number leaves no ASCII name."""
+    exact = _NOT_IN_A_NAME.sub("-", " ".join(number.split()))[:MAX_NAME].strip(" .-")
+    folded = unicodedata.normalize("NFKD", exact).encode("ascii", "ignore").decode("ascii")
+    plain = _NOT_SAFE.sub("-", folded).strip(".-")[:MAX_NAME] or fallback
+    return f"{plain}.{extension}", f"{exact or plain}.{extension}"
+
+
+def content_disposition(number: str, fallback: str, extension: str) -> str:
+    """``attachment`` with the ASCII ``filename`` and the exact ``filename*`` (RFC 6266 §4.3, RFC 5987)."""
+    plain, exact = download_name(number, fallback, extension)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(exact, safe='')}"
+
+
+def ubl_download(context: PageContext, body: bytes, number: str, fallback: str) -> Response:
+    """The document's UBL, byte for byte, as a download."""
+    audit.info("UBL download: %s by %s", context.request.url.path, context.person.name)
+    return Response(
+        body,
+        media_type="application/xml",
+        headers={**DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(number, fallback, "xml")},
+    )
+
+
+def _page_html(content: DocumentContent, language: str, attachment_url: Callable[[int], str]) -> str:
+    """The standalone page of ``gateway.render`` the API prints (``GET …/render?format=pdf``)."""
+    from gateway.render.html import RenderOptions, ReportSummary, render_html  # first use
+
+    options = RenderOptions(
+        language=language,
+        report=ReportSummary.from_json(content.validation_report),
+        attachment_url=attachment_url,
+    )
+    return render_html(read_view(content.body), options)
+
+
+def _failed(context: PageContext, exc: Exception, status: int) -> PdfProblem:
+    """A failure logged with the page's address and a fresh error id that finds its traceback."""
+    error_id = uuid.uuid4().hex
+    log.error(
+        "PDF of %s failed, error id %s",
+        context.request.url.path,
+        error_id,
+        exc_info=exc,
+        extra={"error_id": error_id},
+    )
+    return PdfProblem(status, PDF_FAILED, {"error_id": error_id})
+
+
+async def pdf_download(
+    context: PageContext,
+    load: Callable[[], tuple[DocumentContent, str]],
+    fallback: str,
+    attachments_url: str,
+) -> Response | PdfProblem:
+    """The document of ``load`` (its content and number, read in a worker thread) printed as a PDF in the
+    page's language, or why not.
+
+    A document the renderer refuses says so; the printer's failure, on this document or on any, is logged
+    with the page's address and a fresh error id, and the page says only that id (as the inline rendering).
+    """
+    request = context.request
+    language = negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    content, number = await anyio.to_thread.run_sync(load)
+    try:
+        html = await anyio.to_thread.run_sync(
+            _page_html, content, language, lambda index: f"{attachments_url}/{index}"
+        )
+        pdf = await context.services.print_slots.print(html, request.url.path)
+    except RenderBusy:
+        return PdfProblem(503, PDF_BUSY, retry_after=context.services.settings.server.retry_after_seconds)
+    except RenderTooLarge:
+        return PdfProblem(422, PDF_TOO_LARGE)
+    except DocumentUnprintable as exc:  # the printer failed on this document's page
+        return _failed(context, exc, 422)
+    except RenderError as exc:  # the printer failed whatever the document (PrinterUnavailable)
+        return _failed(context, exc, 500)
+    except GatewayError as exc:  # not an invoice or credit note, malformed
+        return PdfProblem(422, PDF_NOT_A_DOCUMENT, {"reason": str(exc)})
+    except Exception as exc:  # the renderer's own bug on this document
+        return _failed(context, exc, 500)
+    audit.info("PDF download: %s by %s", request.url.path, context.person.name)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            **DOWNLOAD_HEADERS,
+            "Content-Disposition": content_disposition(number, fallback, "pdf"),
+            "Content-Language": language,
+        },
+    )
