@@ -1,7 +1,7 @@
 """The work after a receipt: validate the received business document once, reading the facts its expense
 draft needs from the tree that validation parsed (the bytes are parsed once), record the verdict if the
-document still awaits it together with its expense draft and its MLS (one unit of work), then hand the
-document on (received answers).
+document still awaits it together with its expense draft and its MLS, or for an invalid one its
+``inbound.invalid`` webhook (one unit of work), then hand the document on (received answers).
 
 Only the call that records the verdict queues its MLS and hands it on: two validations of one document (the
 background task after the receipt and a recovery sweep, in this process or another) record one verdict,
