@@ -18,9 +18,11 @@ from as4_support import dev_pki
 from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
+from gateway.api.webhook_schemas import ExpenseEventBody, InboundInvalid
 from gateway.bootstrap import Services
 from gateway.config.operations import WebhookSettings
 from gateway.model.message import InboundStatus
+from gateway.services.inbound_webhooks import MAX_FINDINGS
 from gateway.services.ports import InboundQuery
 from gateway.services.webhook_signature import SIGNATURE_HEADER, SignatureCheck, check_webhook_signature
 from gateway.services.webhooks import WebhookOutcome
@@ -157,6 +159,7 @@ def test_an_invalid_supplier_invoice_reaches_the_webhook_receiver_signed(
     events = [(body, verdict) for body, verdict, _ in hooks.received if body["type"] == "inbound.invalid"]
     [(event, verdict)] = events
     assert verdict is SignatureCheck.VALID
+    InboundInvalid.model_validate(event)
     data = event["data"]
     assert data["inbound_document_id"] == document.id
     assert data["as4_message_id"] == document.as4_message_id
@@ -185,5 +188,20 @@ def test_a_valid_supplier_invoice_sends_no_inbound_invalid(
         ),
     )
     dispatch_all(app.services)
-    assert hooks.received  # the expense's own webhooks went out
+    assert hooks.received  # the expense's own webhooks went out, as the OpenAPI document describes them
     assert all(body["type"] != "inbound.invalid" for body, _, _ in hooks.received)
+    for body, verdict, _ in hooks.received:
+        assert verdict is SignatureCheck.VALID
+        ExpenseEventBody.model_validate(body)
+
+
+def test_the_openapi_document_describes_the_webhook_events(app: App) -> None:
+    document = app.client.get("/openapi.json", headers=auth("admin")).json()
+    hooks = document["webhooks"]
+    assert set(hooks) == {"outbound.status_changed", "expense.<action>", "inbound.invalid"}
+    body = hooks["inbound.invalid"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/InboundInvalid"}
+    data = document["components"]["schemas"]["InboundInvalidData"]["properties"]
+    assert data["findings"]["maxItems"] == MAX_FINDINGS
+    headers = {p["name"] for p in hooks["inbound.invalid"]["post"]["parameters"]}
+    assert headers == {"X-Gateway-Signature", "X-Gateway-Event-Id", "X-Gateway-Delivery-Attempt"}

@@ -16,6 +16,7 @@ import pytest
 from as4_support import NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
 from sqlalchemy import select
 
+from gateway.api.webhook_schemas import InboundInvalid
 from gateway.as4 import OutgoingMessage, build_user_message
 from gateway.errors import StoreError
 from gateway.model import BIS_INVOICE
@@ -161,6 +162,7 @@ def events(store: Store) -> list[dict[str, Any]]:
         rows = connection.execute(select(webhook_outbox.c.payload, webhook_outbox.c.document_id)).all()
     for payload, document_id in rows:
         assert document_id == payload["data"]["inbound_document_id"]
+        InboundInvalid.model_validate(payload)  # as the OpenAPI ``webhooks`` section describes it
     return [payload for payload, _ in rows if payload["type"] == INBOUND_INVALID]
 
 
