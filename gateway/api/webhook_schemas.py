@@ -113,7 +113,7 @@ class InboundInvalidData(BaseModel):
     document_number: str | None = Field(
         max_length=MAX_FINDING_TEXT,
         description="The supplier's number (BT-1) when the document was parsed; null when it was not "
-        "(not well-formed, refused by size, or validated without a tree)",
+        "(not well-formed, refused by size, or a large one validated without a tree)",
     )
     reason: str | None = Field(description="The fatal rule ids, DOCUMENT-SIZE or XML")
     rule_set: str | None
