@@ -16,6 +16,7 @@ import anyio
 import pytest
 from as4_support import dev_pki
 from fastapi.testclient import TestClient
+from lxml import etree
 
 from gateway.api.app import create_app
 from gateway.api.webhook_schemas import ExpenseEventBody, InboundInvalid
@@ -142,14 +143,31 @@ def dispatch_all(services: Services) -> list[Any]:
 
 
 def test_an_invalid_supplier_invoice_reaches_the_webhook_receiver_signed(
-    app: App, hooks: HookReceiver, validation_engine: ValidationEngine
+    app: App, hooks: HookReceiver, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     valid = supplier_document(
         validation_engine, "be-zero-rated.json", number="F-BAD-1", buyer_reference="PU-04711"
     )
     invalid = valid.replace(b"<cbc:InvoiceTypeCode>380<", b"<cbc:InvoiceTypeCode>999<", 1)
     assert invalid != valid
+    # The event reads the number from the tree validation parsed: the document is still parsed once.
+    trees: list[int] = []
+
+    def counting(real: Any) -> Any:
+        def parse(text: Any, *args: Any, **kwargs: Any) -> Any:
+            data = text.encode() if isinstance(text, str) else bytes(text)
+            parser = args[0] if args else kwargs.get("parser")
+            if b"F-BAD-1" in data and getattr(parser, "target", None) is None:
+                trees.append(len(data))
+            return real(text, *args, **kwargs)
+
+        return parse
+
+    for name in ("fromstring", "XML"):
+        monkeypatch.setattr(etree, name, counting(getattr(etree, name)))
     deliver(app.client, invalid)  # asserts a receipt: an invalid document is still received
+    monkeypatch.undo()
+    assert len(trees) == 1
     with app.store.unit_of_work(read_only=True) as uow:
         [document] = uow.inbound.search(InboundQuery(limit=10)).items
     assert document.status is InboundStatus.INVALID
