@@ -35,6 +35,7 @@ from gateway.api.routes import (
     validation,
 )
 from gateway.api.routes.metrics import install_metrics
+from gateway.api.webhook_schemas import install_webhook_docs
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
 from gateway.errors import ConfigurationError, StoreError
@@ -148,6 +149,7 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     if not settings.server.open_operations:
         app.add_middleware(OperationsGuard, keyring=app.state.keyring)
     install_api_docs(app)
+    install_webhook_docs(app)  # the events POSTed to GATEWAY_WEBHOOKS__URL, in the OpenAPI ``webhooks``
     # Outside the operations guard and the pages, which compare paths: an absolute-form target reaches them
     # as its path; inside the metrics, which count its answers too.
     app.add_middleware(RequestTargets)

@@ -40,6 +40,7 @@ from gateway.services.deliver import Deliverer
 from gateway.services.email_fallback import EmailChannel
 from gateway.services.expense_effects import ExpensePolicy
 from gateway.services.expenses import ExpenseWorkflow
+from gateway.services.inbound_webhooks import InvalidDocumentWebhooks
 from gateway.services.message_status import MessageStatusService
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.participant_lookup import DirectoryLookup, ParticipantLookup
@@ -154,6 +155,8 @@ class Services:
             on_valid=self.expenses.draft_validated,
             mls=self.message_status,
             our_country=as4.country_c1,
+            # A received document judged invalid is announced with its verdict (``inbound.invalid``).
+            on_invalid=InvalidDocumentWebhooks(self.ids) if self.settings.webhooks.url else None,
         )
 
     @cached_property

@@ -38,6 +38,7 @@ from gateway.model.message import (
     SignalKind,
 )
 from gateway.services.expense_intake import ValidatedInbound
+from gateway.services.inbound_webhooks import InvalidReceipt
 from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import (
     Clock,
@@ -146,6 +147,8 @@ class AS4Receiver:
             facts (read from the tree its validation parsed): the expense workflow stores the draft in
             that unit of work, without reading the document back or parsing it again. If it raises, the
             verdict is recorded alone (the expense recovery drafts it); never answered to the sender.
+        on_invalid: called with the unit of work that records an INVALID verdict and what it tells
+            (``services/inbound_webhooks.py``: the ``inbound.invalid`` webhook, committed with the verdict).
     """
 
     def __init__(
@@ -169,6 +172,7 @@ class AS4Receiver:
         on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None = None,
         mls: VerdictAnswer | None = None,
         our_country: str = "BE",
+        on_invalid: Callable[[UnitOfWork, InvalidReceipt], object] | None = None,
     ) -> None:
         self._our_country = our_country
         self._store = store
@@ -191,6 +195,7 @@ class AS4Receiver:
             on_received=on_received,
             on_valid=on_valid,
             mls=mls,
+            on_invalid=on_invalid,
         )
         evidence = evidence or EvidenceLimits(authenticated_body=max_rejected_evidence)
         self._rejection = Rejection(store, identity, ids, message_id_domain, evidence)

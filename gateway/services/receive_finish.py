@@ -1,7 +1,7 @@
 """The work after a receipt: validate the received business document once, reading the facts its expense
 draft needs from the tree that validation parsed (the bytes are parsed once), record the verdict if the
-document still awaits it together with its expense draft and its MLS (one unit of work), then hand the
-document on (received answers).
+document still awaits it together with its expense draft and its MLS, or for an invalid one its
+``inbound.invalid`` webhook (one unit of work), then hand the document on (received answers).
 
 Only the call that records the verdict queues its MLS and hands it on: two validations of one document (the
 background task after the receipt and a recovery sweep, in this process or another) record one verdict,
@@ -28,6 +28,7 @@ from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import InboundStatus
 from gateway.services.expense_draft_reading import read_for_draft
 from gateway.services.expense_intake import ValidatedInbound
+from gateway.services.inbound_webhooks import InvalidReceipt, document_number
 from gateway.services.message_status import (
     APPLICATION_RESPONSE_NS,
     PlannedMLS,
@@ -119,6 +120,9 @@ class InboundFinisher:
         on_valid: called with the unit of work recording a VALID verdict, the document id and its draft
             facts (the expense draft, committed with the verdict); if it raises, the verdict is recorded
             alone (with its MLS) and the expense recovery (start-up, periodic sweep) drafts it.
+        on_invalid: called with the unit of work recording an INVALID verdict and what it tells (the
+            ``inbound.invalid`` webhook, committed with the verdict: written once, by the call that records
+            it); a StoreError rolls the verdict back (it stays pending), any other failure only loses it.
     """
 
     def __init__(
@@ -132,6 +136,7 @@ class InboundFinisher:
         on_received: Callable[[str, ReceivedEnvelope], object] | None,
         on_valid: Callable[[UnitOfWork, str, ValidatedInbound], object] | None,
         mls: VerdictAnswer | None = None,
+        on_invalid: Callable[[UnitOfWork, InvalidReceipt], object] | None = None,
     ) -> None:
         self._store = store
         self._validator = validator
@@ -141,6 +146,7 @@ class InboundFinisher:
         self._on_received = on_received
         self._on_valid = on_valid
         self._mls = mls
+        self._on_invalid = on_invalid
         self._in_flight: dict[str, datetime] = {}  # document id -> when its work was handed over
 
     def hold(self, document_id: str) -> None:
@@ -176,7 +182,7 @@ class InboundFinisher:
         Raises:
             StoreError: the verdict could not be recorded (nothing was handed on; run it again).
         """
-        verdict, validated = self._validate(facts, document)
+        verdict, validated, number = self._validate(facts, document)
         # The verdict goes with the envelope: the MLS decision need not read the document back.
         # An answer (MLS, T111) is applied from these bytes, not read back from the store.
         answer = facts.document_type.root_namespace == APPLICATION_RESPONSE_NS
@@ -212,11 +218,11 @@ class InboundFinisher:
                 read = None  # only a VALID answer is applied
             answered = applier is not None
             draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
-            recorded = self._record(facts, verdict, validated if draft else None, planned, read)
+            recorded = self._record(facts, verdict, validated if draft else None, planned, read, number)
             if recorded is None:  # the draft or the answer spoiled the unit of work: the verdict and MLS
                 # alone; the draft later (expense recovery), the answer handed on after the commit as before
                 answered = answered and read is None
-                recorded = self._record(facts, verdict, None, planned, None)
+                recorded = self._record(facts, verdict, None, planned, None, number)
         if not recorded:
             return _recorded_elsewhere(facts.document_id, verdict.status)
         if answered:  # applied or held with the verdict, or nothing to apply: the hand-on must not apply it
@@ -249,6 +255,7 @@ class InboundFinisher:
         validated: ValidatedInbound | None,
         planned: PlannedMLS | None,
         read: ReadResponse | None,
+        number: str | None = None,
     ) -> bool | None:
         """Record the verdict if the document still awaits it, its MLS (``planned``), given ``validated`` its
         expense draft and, given ``read``, the answer it carries (applied or held) in the same unit of work
@@ -271,6 +278,10 @@ class InboundFinisher:
             mls_document = None
             if recorded and planned is not None and self._mls is not None:
                 mls_document = self._mls.queue(uow, planned)
+            if recorded and verdict.status is InboundStatus.INVALID and self._on_invalid is not None:
+                self._announce_invalid(
+                    uow, facts, verdict, number, planned if mls_document else None, mls_document
+                )
             if recorded and read is not None and self._mls is not None:
                 try:
                     self._mls.answer(uow, facts.document_id, read)
@@ -295,16 +306,57 @@ class InboundFinisher:
             self._mls.queued(planned, mls_document)
         return recorded
 
+    def _announce_invalid(
+        self,
+        uow: UnitOfWork,
+        facts: ReceivedFacts,
+        verdict: Verdict,
+        number: str | None,
+        planned: PlannedMLS | None,
+        mls_document: str | None,
+    ) -> None:
+        """Hand the INVALID verdict to ``on_invalid`` in its unit of work. A StoreError rolls it all back (the
+        document stays pending); a bug building the event costs the event only, never the verdict."""
+        assert self._on_invalid is not None
+        receipt = InvalidReceipt(
+            document_id=facts.document_id,
+            message_id=facts.message_id,
+            sender=facts.sender,
+            document_type=facts.document_type,
+            number=number,
+            report=verdict.report,
+            reason=verdict.reason,
+            at=self._clock.now(),
+            mls_code=planned.code.value if planned is not None else None,
+            mls_document=mls_document,
+            mls_refused=planned.refused if planned is not None else None,
+        )
+        try:
+            self._on_invalid(uow, receipt)
+        except StoreError:
+            raise
+        except Exception:
+            log.exception(
+                "inbound document %s: its inbound.invalid webhook could not be built", facts.document_id
+            )
+
     def _validate(
         self, facts: ReceivedFacts, business: bytes | HeldDocument
-    ) -> tuple[Verdict, ValidatedInbound]:
-        """The verdict, and the draft facts read from the tree the validation parsed (invoices and credit
-        notes only, when an expense hook is set)."""
+    ) -> tuple[Verdict, ValidatedInbound, str | None]:
+        """The verdict, the draft facts read from the tree the validation parsed (invoices and credit
+        notes only, when an expense hook is set), and the document number (BT-1) read from that tree (when
+        an invalid-document hook is set; None without a tree)."""
         read: list[ValidatedInbound] = []
-        wanted = self._on_valid is not None and facts.document_type.root_namespace in UBL_BILLING_STANDARDS
+        numbers: list[str | None] = []
+        billing = facts.document_type.root_namespace in UBL_BILLING_STANDARDS
+        wanted = self._on_valid is not None and billing
+        numbered = self._on_invalid is not None and billing
 
         def read_facts(root: etree._Element) -> None:
-            read.append(_read(facts, root))
+            if numbered:
+                numbers.append(document_number(root))
+            if wanted:
+                read.append(_read(facts, root))
 
         verdict = validate_inbound(
             self._validator,
@@ -313,14 +365,16 @@ class InboundFinisher:
             facts.message_id,
             rules_in_force=self._rule_set,
             max_document=self._max_document,
-            on_parsed=read_facts if wanted else None,
+            on_parsed=read_facts if wanted or numbered else None,
         )
+        number = numbers[0] if numbers else None
         if read:
-            return verdict, read[0]
+            return verdict, read[0], number
         if wanted and verdict.status is InboundStatus.VALID:  # no tree handed on: a large document
             # (validated from a pull parse) or another validator
-            return verdict, _read(facts, business.data() if isinstance(business, HeldDocument) else business)
-        return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read")
+            data = business.data() if isinstance(business, HeldDocument) else business
+            return verdict, _read(facts, data), number
+        return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read"), number
 
 
 def _recorded_elsewhere(document_id: str, status: InboundStatus) -> Finished:

@@ -31,6 +31,7 @@ from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundDocument, InboundStatus
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
+from gateway.services.inbound_webhooks import InvalidDocumentWebhooks
 from gateway.services.message_status import MessageStatusService
 from gateway.services.outbound import OutboundSubmitter
 from gateway.services.ports import HTTPResponse, InboundQuery, OutboundQuery
@@ -123,6 +124,7 @@ class Gateway:
             message_id_domain="gw.test",
             on_received=status.on_received,
             mls=status,
+            on_invalid=InvalidDocumentWebhooks(UUIDs()),
         )
 
     def responder(self) -> PeppolInvoiceResponder:
@@ -313,7 +315,7 @@ def test_mls_and_invoice_response_round_trip(gateways: tuple[Gateway, Gateway]) 
     # Every business-level change was announced by a webhook, in the unit of work of the change.
     with a.store.engine.connect() as connection:
         hooks = [row.payload["data"] for row in connection.execute(select(webhook_outbox.c.payload))]
-    ours = [(h["event"], h["status"], h["reason"]) for h in hooks if h["document_id"] == invoice_id]
+    ours = [(h["event"], h["status"], h["reason"]) for h in hooks if h.get("document_id") == invoice_id]
     assert ours[-2][:2] == ("mls-accepted", "confirmed")
     assert ours[-1] == (
         "response-received",
@@ -372,6 +374,13 @@ def test_an_invalid_invoice_gets_an_mls_rejection_with_the_fired_rules(
     assert entry.event is DeliveryEvent.MLS_REJECTED
     assert entry.detail is not None
     assert {issue["reason"] for issue in entry.detail["issues"]} == {"BV"}
+    # B's integrator heard of the invalid invoice, and that the MLS RE went back, in one event.
+    with b.store.engine.connect() as connection:
+        hooks = [row.payload for row in connection.execute(select(webhook_outbox.c.payload))]
+    [invalid] = [h["data"] for h in hooks if h["type"] == "inbound.invalid"]
+    assert invalid["document_number"] == "KIT-2024-0001"
+    assert "PEPPOL-COMMON-R040" in invalid["reason"]
+    assert invalid["mls"] == {"code": "RE", "outbound_document_id": mls_out.id, "sent": True, "refused": None}
 
 
 def test_a_refused_response_is_never_sent_even_after_a_retry_request(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.api.webhook_schemas import OutboundStatusChanged
 from gateway.errors import SignatureInvalid
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
 from gateway.model.message import (
@@ -220,6 +221,8 @@ def test_status_change_payload() -> None:
         },
     }
     json.dumps(message.payload)  # storable as JSON
+    # The OpenAPI ``webhooks`` description of the event matches what is sent.
+    OutboundStatusChanged.model_validate(message.payload)
 
 
 def test_request_is_signed_over_the_exact_body() -> None:
