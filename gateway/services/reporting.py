@@ -32,7 +32,7 @@ from gateway.errors import (
     ReportTransmissionInFlight,
 )
 from gateway.model.identifiers import ParticipantID
-from gateway.model.message import DeliveryStatus, DocumentKind
+from gateway.model.message import DocumentKind
 from gateway.model.report import (
     ReportKind,
     ReportMonth,
@@ -74,9 +74,6 @@ LAST_SENDING_DAY: Final = 15
 #: the default backoff) - and a received message carries its sender's Timestamp. A day still leaves days
 #: 2..15.
 SETTLING_TIME: Final = timedelta(days=1)
-#: The delivery outcomes after which a report may be remade: given up (``failed``), or refused by the
-#: reporting receiver's Message Level Status (``rejected``): either way the network did not take it.
-REMAKABLE_DELIVERIES: Final = frozenset({DeliveryStatus.FAILED, DeliveryStatus.REJECTED})
 
 
 def refused(refusal: RemakeRefusal) -> ReportRemakeRefused:

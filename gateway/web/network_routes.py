@@ -65,9 +65,9 @@ def _delivered(view: ReportView) -> bool:
 
 
 def _due(context: PageContext, views: list[ReportView]) -> dict[str, Any]:
-    """The previous month's reports: ``sent`` (TSR and EUSR delivered), ``kept`` (each delivered or stored
-    and not sent by design: reporting off, or not the production stage - nothing is owed), ``not-yet`` or
-    ``late`` (day 16+)."""
+    """The previous month's reports: ``sent`` (TSR and EUSR in fact received), ``kept`` (each received or
+    stored and not sent by design: reporting off, or not the production stage - nothing is owed),
+    ``not-yet`` or ``late`` (day 16+)."""
     today = context.services.clock.now().astimezone(UTC).date()
     month = ReportMonth.of(today).previous()
     owed = [v for v in views if v.report.month == month]
