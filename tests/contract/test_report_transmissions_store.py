@@ -22,7 +22,14 @@ from gateway.services.report_queries import get_report, list_reports
 from gateway.services.report_transmissions import TransmissionState
 from gateway.store import SQLDocumentStore
 from gateway.validation import ValidationEngine
-from tests.contract.test_peppol_reporting_store import IDs, end_delivery, record_traffic, reporter
+from tests.contract.test_peppol_reporting_store import (
+    IDs,
+    ValidatorWith,
+    end_delivery,
+    record_traffic,
+    reporter,
+    with_validator,
+)
 from tests.late_mls import fail_after_sending, hold_mls
 from tests.reporting_month import MONTH
 
@@ -177,3 +184,25 @@ def test_report_documents_are_the_reports_own_and_none_of_another_month_or_kind(
         assert uow.reporting.report_documents(MONTH, ReportKind.EUSR) == [eusr.outbound_document_id]
         assert uow.reporting.report_documents(MONTH.previous(), ReportKind.TSR) == []
         assert uow.reporting.report_documents(MONTH, ReportKind.TSR) == [first]
+
+
+def test_an_mls_held_while_the_remake_builds_the_report_still_stops_it(
+    store: SQLDocumentStore, validation_engine: ValidationEngine
+) -> None:
+    # The remake checks, then builds and validates the new report outside any transaction (seconds of
+    # Schematron): an MLS held meanwhile is seen by the check of the unit of work that writes.
+    ids = IDs()
+    tsr_id, first = _queued_tsr(store, validation_engine, ids)
+    fail_after_sending(store, first)
+
+    def mls_comes() -> None:
+        hold_mls(store, first, MLSCode.ACCEPTED, inbound_id="00000000-0000-4000-a000-000000000004")
+
+    remaking = with_validator(store, ValidatorWith(validation_engine, ReportKind.TSR, mls_comes), LATER)
+    with pytest.raises(ReportAlreadyReceived):
+        remaking.remake(tsr_id)
+    assert _report_documents(store) == [first]
+    with store.unit_of_work(read_only=True) as uow:
+        report = uow.reporting.get_report(tsr_id)
+    assert report is not None
+    assert report.outbound_document_id == first  # the row as it was
