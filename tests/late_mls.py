@@ -1,31 +1,65 @@
 """A Message Level Status come late for a report we sent: its delivery ended ``failed`` (our receipt never
-came, a timeout), and the receiving AP's MLS about the message is held (``pending_answers``), as the
-receiver holds one for a document still awaiting its receipt (``services.received_answers``)."""
+came, a timeout) although the receiving AP got the message, and that AP's MLS about it then arrives. The
+receiver hands it to ``ReceivedAnswers`` (as ``receive_in`` does with its verdict), which holds it: the
+document still "awaits" its receipt (``pending_answers``)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from gateway.model.identifiers import ParticipantID
-from gateway.model.message import DeliveryEvent, DocumentContent, InboundDocument, InboundStatus
+from gateway.model.message import (
+    AS4MessageRecord,
+    DeliveryEvent,
+    Direction,
+    DocumentContent,
+    InboundDocument,
+    InboundStatus,
+    RawHTTPMessage,
+)
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, MessageLevelStatus, MLSCode
-from gateway.services.ports import DocumentStore, PendingAnswer
-from gateway.ubl.application_response import build_mls
+from gateway.services.ports import DocumentStore
+from gateway.services.received_answers import AnswerOutcome, ReceivedAnswers
+from gateway.ubl.application_response import build_mls, read_application_response
 
 AT = datetime(2026, 12, 3, tzinfo=UTC)
 OPENPEPPOL_AP = ParticipantID("0242", "000999")
 OUR_SPID = ParticipantID("0242", "000001")
 
 
-def fail_after_sending(store: DocumentStore, document_id: str, *, message_id: str | None = None) -> None:
-    """The document's message was sent (stored, its id on the document), then its delivery gave up."""
+class _Clock:
+    def now(self) -> datetime:
+        return AT
+
+
+class _IDs:
+    n = 0
+
+    def new_id(self) -> str:
+        _IDs.n += 1
+        return f"00000000-0000-4000-c000-{_IDs.n:012d}"
+
+
+def _instance(document_id: str) -> str:
+    return f"instance-{document_id}"
+
+
+def fail_after_sending(store: DocumentStore, document_id: str) -> None:
+    """The document's AS4 message was built and sent (stored with its SBDH instance), then its delivery
+    gave up: every attempt timed out."""
+    message_id = f"msg-{document_id}@gateway"
     with store.unit_of_work() as uow:
-        uow.outbound.transition(
-            document_id,
-            DeliveryEvent.SEND_STARTED,
-            at=AT,
-            as4_message_id=message_id or f"msg-{document_id}@gateway",
+        uow.messages.add(
+            AS4MessageRecord(
+                message_id=message_id,
+                direction=Direction.OUT,
+                request=RawHTTPMessage((), b"sent"),
+                created_at=AT,
+                document_id=document_id,
+                sbdh_instance_id=_instance(document_id),
+            )
         )
+        uow.outbound.transition(document_id, DeliveryEvent.SEND_STARTED, at=AT, as4_message_id=message_id)
         uow.outbound.transition(
             document_id,
             DeliveryEvent.RETRIES_EXHAUSTED,
@@ -36,7 +70,7 @@ def fail_after_sending(store: DocumentStore, document_id: str, *, message_id: st
 
 
 def hold_mls(store: DocumentStore, document_id: str, code: MLSCode, *, inbound_id: str) -> None:
-    """An MLS ``code`` about the document's message, received valid and held for its receipt."""
+    """The receiving AP's MLS ``code`` about the document's message, received valid: held for our receipt."""
     body = build_mls(
         MessageLevelStatus(
             id=f"mls-{inbound_id}",
@@ -44,7 +78,7 @@ def hold_mls(store: DocumentStore, document_id: str, code: MLSCode, *, inbound_i
             sender=OPENPEPPOL_AP,
             receiver=OUR_SPID,
             code=code,
-            instance_id=f"instance-{document_id}",
+            instance_id=_instance(document_id),
             description="Refused: see the lines" if code is MLSCode.REJECTED else None,
         )
     )
@@ -61,5 +95,6 @@ def hold_mls(store: DocumentStore, document_id: str, code: MLSCode, *, inbound_i
     )
     with store.unit_of_work() as uow:
         uow.inbound.add(received, DocumentContent(body, {"valid": True, "issues": []}))
-        uow.answers.hold(PendingAnswer(inbound_id, document_id, AT))
         uow.commit()
+    answers = ReceivedAnswers(store=store, clock=_Clock(), ids=_IDs(), seller_id=str(OUR_SPID))
+    assert answers.receive(received, read_application_response(body)) is AnswerOutcome.HELD
