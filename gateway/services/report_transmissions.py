@@ -140,7 +140,7 @@ def remake_refusal(report: StoredReport, transmissions: Sequence[ReportTransmiss
             )
             return RemakeRefusal(
                 RefusalCode.RECEIVED,
-                f"{what} was delivered (outbound document {d.id}, {d.document_number}, {evidence}):"
+                f"{what} was received (outbound document {d.id}, {d.document_number}, {evidence}):"
                 " a report the network took is not sent again",
                 t,
             )

@@ -124,7 +124,7 @@ def test_an_earlier_transmission_delivered_after_it_failed_stops_the_remake(
         assert uow.reporting.replace_report(invalid, was=report)
         uow.commit()
 
-    with pytest.raises(ReportAlreadyReceived, match=r"was delivered \(outbound document .*, delivered\)"):
+    with pytest.raises(ReportAlreadyReceived, match=r"was received \(outbound document .*, delivered\)"):
         reporter(store, validation_engine, LATER, ids=ids).remake(tsr_id)
     assert _report_documents(store) == [first]
 

@@ -61,8 +61,8 @@ def test_a_report_the_network_did_not_take_may_be_remade(status: DeliveryStatus)
         (DeliveryStatus.ACCEPTED, "in flight"),
         (DeliveryStatus.SENDING, "in flight"),
         (DeliveryStatus.RETRYING, "in flight"),
-        (DeliveryStatus.DELIVERED, "was delivered"),
-        (DeliveryStatus.CONFIRMED, "was delivered"),
+        (DeliveryStatus.DELIVERED, "was received"),
+        (DeliveryStatus.CONFIRMED, "was received"),
     ],
 )
 def test_a_report_in_flight_or_delivered_is_kept(status: DeliveryStatus, words: str) -> None:
