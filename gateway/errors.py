@@ -475,16 +475,30 @@ class DocumentNumberConflict(GatewayError):
 
 class ReportRemakeRefused(GatewayError):
     """Raised when a stored Peppol report may not be remade: only one stored ``invalid`` (never sent) or
-    whose delivery ended ``failed`` or ``rejected`` (the network never took it) is; one stored and not
-    sent by design, one still in flight and one delivered are kept (peppol-as4.md §11).
+    whose every transmission ended ``failed`` without evidence of receipt or ``rejected`` (the network never
+    took it) is; one stored and not sent by design, one with a transmission in flight and one received are
+    kept (peppol-as4.md §11, ``services.report_transmissions``).
 
     Attributes:
         reason: why, for the operator.
+        document_id: the outbound document (a transmission of the report) that stops the remake, if one.
     """
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, document_id: str | None = None) -> None:
         self.reason = reason
+        self.document_id = document_id
         super().__init__(reason)
+
+
+class ReportAlreadyReceived(ReportRemakeRefused):
+    """Raised when a remake would send a month's report again although an earlier transmission of it was in
+    fact received (delivered or confirmed, or an MLS AP/AB came for one marked failed): OpenPeppol would
+    get the month twice (``services.report_transmissions``)."""
+
+
+class ReportTransmissionInFlight(ReportRemakeRefused):
+    """Raised when a remake would race a transmission of the report still on its way (accepted, sending,
+    retrying): its outcome decides whether a remake is needed."""
 
 
 class ReportSuperseded(InvalidTransition):

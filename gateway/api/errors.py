@@ -28,7 +28,9 @@ from gateway.errors import (
     InvalidIdentifier,
     InvalidTransition,
     MappingError,
+    ReportAlreadyReceived,
     ReportRemakeRefused,
+    ReportTransmissionInFlight,
     StoreError,
     UnknownRuleSet,
     XMLInputError,
@@ -131,6 +133,18 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
         "The document number is taken by other content",
     ),
     (InvalidTransition, 409, "status-conflict", "The document's status does not allow this"),
+    (
+        ReportAlreadyReceived,
+        409,
+        "report-already-received",
+        "An earlier transmission of the report was received: it is not sent again",
+    ),
+    (
+        ReportTransmissionInFlight,
+        409,
+        "report-in-flight",
+        "A transmission of the report is still on its way: its outcome decides",
+    ),
     (ReportRemakeRefused, 409, "report-remake-refused", "The report's status does not allow a remake"),
     (InvalidCursor, 400, "invalid-cursor", "The paging cursor is not valid"),
     # Expense routes.
@@ -161,6 +175,8 @@ def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
                 extensions["errors"] = exc.problems
             if isinstance(exc, DocumentRejected):
                 extensions["report"] = exc.report.to_dict()
+            if isinstance(exc, ReportRemakeRefused) and exc.document_id is not None:
+                extensions["outbound_document_id"] = exc.document_id
             if status >= 500:
                 log.error("request failed: %s", exc)
             response = problem(

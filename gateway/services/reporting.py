@@ -6,10 +6,12 @@ AS4 to OpenPeppol's reporting participant through the normal outbound queue.
 document are written in one unit of work, so two workers (or a worker and the CLI) racing on the same month
 leave one report and one outbound document; the loser reads the winner's row.
 
-A report the network never took - stored ``invalid`` (never sent), or whose delivery ended ``failed`` or
-``rejected`` - may be remade (``remake``, ``remake_month``): its row is rebuilt in place from the month's
-records as they are now, validated again and, when valid, queued as a new outbound document (the one that
-failed stays, with its timeline). One stored by design (not sent), in flight or delivered is never remade.
+A report the network never took - stored ``invalid`` (never sent), or whose every transmission ended
+``failed`` without evidence of receipt or ``rejected`` - may be remade (``remake``, ``remake_month``): its
+row is rebuilt in place from the month's records as they are now, validated again and, when valid, queued
+as a new outbound document (the one that failed stays, with its timeline). One stored by design (not sent),
+or with a transmission in flight or in fact received (``report_transmissions``: every outbound document sent
+for it counts, not only the one its row links now) is never remade.
 The scheduler remakes an ``invalid`` report of the due month by itself, at most once a day.
 """
 
@@ -21,9 +23,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Final
 
-from gateway.errors import DocumentNotFound, DuplicateMessage, GatewayError, ReportRemakeRefused
+from gateway.errors import (
+    DocumentNotFound,
+    DuplicateMessage,
+    GatewayError,
+    ReportAlreadyReceived,
+    ReportRemakeRefused,
+    ReportTransmissionInFlight,
+)
 from gateway.model.identifiers import ParticipantID
-from gateway.model.message import DeliveryStatus, DocumentKind, OutboundDocument
+from gateway.model.message import DocumentKind
 from gateway.model.report import (
     ReportKind,
     ReportMonth,
@@ -34,6 +43,13 @@ from gateway.model.report import (
     transaction_statistics,
 )
 from gateway.services.ports import Clock, DocumentStore, DocumentValidator, IDFactory, UnitOfWork
+from gateway.services.report_transmissions import (
+    RefusalCode,
+    RemakeRefusal,
+    ReportTransmission,
+    remake_refusal,
+    report_transmissions,
+)
 from gateway.services.responses import QueuedResponse, queue_response
 from gateway.ubl.reporting import (
     REPORT_DOCUMENT_TYPES,
@@ -58,34 +74,16 @@ LAST_SENDING_DAY: Final = 15
 #: the default backoff) - and a received message carries its sender's Timestamp. A day still leaves days
 #: 2..15.
 SETTLING_TIME: Final = timedelta(days=1)
-#: The delivery outcomes after which a report may be remade: given up (``failed``), or refused by the
-#: reporting receiver's Message Level Status (``rejected``): either way the network did not take it.
-REMAKABLE_DELIVERIES: Final = frozenset({DeliveryStatus.FAILED, DeliveryStatus.REJECTED})
 
 
-def remake_refusal(report: StoredReport, delivery: OutboundDocument | None) -> str | None:
-    """Why ``report`` (with ``delivery``, its outbound document) may not be remade; None when it may."""
-    what = f"the {report.kind.value.upper()} of {report.month}"
-    if report.status is ReportStatus.INVALID:
-        return None
-    if report.status is ReportStatus.STORED:
-        return (
-            f"{what} is valid and stored, not sent by design (reporting disabled, or OpenPeppol's receiver"
-            " outside the production stage): there is nothing to remake"
-        )
-    if delivery is None:
-        return f"{what} is queued as outbound document {report.outbound_document_id}, which is not found"
-    if delivery.status in REMAKABLE_DELIVERIES:
-        return None
-    if delivery.status.is_final:
-        return (
-            f"{what} was delivered (outbound document {delivery.id}, {delivery.status.value}): a report"
-            " the network took is not replaced"
-        )
-    return (
-        f"{what} is in flight (outbound document {delivery.id}, {delivery.status.value}): only a report"
-        " whose delivery ended failed or rejected is remade"
-    )
+def refused(refusal: RemakeRefusal) -> ReportRemakeRefused:
+    """The error of a refused remake: its class names the reason (the API's problem type follows it)."""
+    errors: dict[RefusalCode, type[ReportRemakeRefused]] = {
+        RefusalCode.RECEIVED: ReportAlreadyReceived,
+        RefusalCode.IN_FLIGHT: ReportTransmissionInFlight,
+    }
+    stops = refusal.transmission.document.id if refusal.transmission is not None else None
+    return errors.get(refusal.code, ReportRemakeRefused)(refusal.reason, stops)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +231,9 @@ class PeppolReporter:
             report = uow.reporting.get_report(report_id)
             if report is None:
                 raise DocumentNotFound(report_id, "Peppol report")
-            refusal = remake_refusal(report, self._delivery(uow, report))
+            refusal = remake_refusal(report, self._transmissions(uow, report))
             if refusal is not None:
-                raise ReportRemakeRefused(refusal)
+                raise refused(refusal)
             rows = uow.reporting.transmissions(
                 _utc_start(report.month.start), _utc_start(report.month.next().start)
             )
@@ -261,11 +259,11 @@ class PeppolReporter:
                 if report is None:
                     kept.append((kind, f"no {kind.value.upper()} of {month} is stored: create it first"))
                     continue
-                refusal = remake_refusal(report, self._delivery(uow, report))
+                refusal = remake_refusal(report, self._transmissions(uow, report))
                 if refusal is None:
                     remakable.append((kind, report.id))
                 else:
-                    kept.append((kind, refusal))
+                    kept.append((kind, refusal.reason))
         remade: list[StoredReport] = []
         failed: list[tuple[ReportKind, str]] = []
         for kind, report_id in remakable:
@@ -282,12 +280,14 @@ class PeppolReporter:
             )
         return RemakeOutcome(remade, kept, failed)
 
-    @staticmethod
-    def _delivery(
-        uow: UnitOfWork, report: StoredReport, *, for_update: bool = False
-    ) -> OutboundDocument | None:
-        document_id = report.outbound_document_id
-        return uow.outbound.get(document_id, for_update=for_update) if document_id else None
+    def _transmissions(
+        self, uow: UnitOfWork, report: StoredReport, *, for_update: bool = False
+    ) -> list[ReportTransmission]:
+        """Every outbound document sent for ``report`` (``report_transmissions``), the configured receiver's
+        included."""
+        return report_transmissions(
+            uow, report, receivers=(self._settings.receiver.key,), for_update=for_update
+        )
 
     def _build(
         self, month: ReportMonth, kind: ReportKind, rows: list[Transmission]
@@ -338,12 +338,14 @@ class PeppolReporter:
             outbound_document_id=None,
         )
         with self._store.unit_of_work() as uow:
-            # Again in this unit of work: a retry of the failed document may have been requested meanwhile.
-            # The delivery's row is locked until the commit: a retry of it (``request_retry`` locks it too)
-            # waits, then finds it superseded; on PostgreSQL each would read the other's row unlocked.
-            refusal = remake_refusal(old, self._delivery(uow, old, for_update=True))
+            # Again in this unit of work: a retry of the failed document may have been requested meanwhile,
+            # or an MLS about an earlier one held. Every transmission's row is locked until the commit: a
+            # retry (``request_retry`` locks it too) waits, then finds it superseded, and so does an answer
+            # (``received_answers`` locks it before it holds one); on PostgreSQL each would read the other's
+            # rows unlocked.
+            refusal = remake_refusal(old, self._transmissions(uow, old, for_update=True))
             if refusal is not None:
-                raise ReportRemakeRefused(refusal)
+                raise refused(refusal)
             # The (sender, number) of an outbound document is unique: one that failed keeps its number, the
             # row's own or that of a document an earlier remake left behind (then remade invalid: no link).
             number = f"{old.kind.value.upper()}-{old.month}"

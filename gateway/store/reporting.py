@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, case, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, case, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.model.message import Direction
+from gateway.model.message import Direction, DocumentKind
 from gateway.model.report import (
     ReportKind,
     ReportMonth,
@@ -167,6 +168,32 @@ class SQLReportingRepository:
             select(peppol_reports).where(c.outbound_document_id == outbound_document_id)
         ).first()
         return _report_from_row(row) if row is not None else None
+
+    def report_documents(
+        self, month: ReportMonth, kind: ReportKind, *, receivers: Collection[str] = ()
+    ) -> list[str]:
+        d = outbound_documents.c
+        number = f"{kind.value.upper()}-{month}"
+        is_report = d.kind == DocumentKind.PEPPOL_REPORT.value
+        # The first document of a report carries the bare number: found through the number's index, with
+        # the receiver it went to. Every document of the report went to a reporting receiver; read through
+        # the receiver's index, the remade numbers (``<number>-remade-<UTC time>``) need no LIKE index.
+        keys = set(receivers)
+        keys.update(
+            self._conn.execute(select(d.receiver_key).where(d.document_number == number, is_report)).scalars()
+        )
+        if not keys:
+            return []
+        rows = self._conn.execute(
+            select(d.id)
+            .where(
+                d.receiver_key.in_(sorted(keys)),
+                is_report,
+                or_(d.document_number == number, d.document_number.like(f"{number}-remade-%")),
+            )
+            .order_by(d.created_at, d.id)
+        )
+        return list(rows.scalars())
 
     def get_report(self, report_id: str) -> StoredReport | None:
         row = self._conn.execute(select(peppol_reports).where(peppol_reports.c.id == report_id)).first()

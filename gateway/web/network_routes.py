@@ -15,10 +15,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.config import Role
 from gateway.crypto.lifecycle import EXPIRY_WARNING_DAYS, CertificateRole, expiries
-from gateway.errors import ReportRemakeRefused
+from gateway.errors import ReportAlreadyReceived, ReportRemakeRefused, ReportTransmissionInFlight
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus
 from gateway.services.report_queries import ReportView, get_report, list_reports
-from gateway.services.reporting import LAST_SENDING_DAY, REMAKABLE_DELIVERIES, remake_refusal
+from gateway.services.report_transmissions import TransmissionState
+from gateway.services.reporting import LAST_SENDING_DAY
 from gateway.web.pages import Forbidden, PageContext, PageRoute, checked_form, page, require_staff
 from gateway.web.people import audit
 
@@ -31,6 +32,14 @@ REPORTS_SHOWN: Final = 24
 REMADE: Final = "The report is remade from the month's records as they are now."
 ONLY_ADMINS: Final = "Only admins remake reports."
 REFUSED: Final = "This report may not be remade:"
+ALREADY_RECEIVED: Final = (
+    "This report may not be remade: OpenPeppol's access point already received it. Sending it again would"
+    " report the month twice."
+)
+IN_FLIGHT: Final = (
+    "This report may not be remade: a transmission of it is still on its way. Its outcome decides whether a"
+    " remake is needed."
+)
 NO_REPORTER: Final = "Peppol reporting needs our AP key (the Seat ID): no report can be remade."
 
 
@@ -50,15 +59,15 @@ def _certificate(context: PageContext) -> dict[str, Any] | None:
 
 
 def _delivered(view: ReportView) -> bool:
-    """The network took the report: its delivery ended, neither failed nor rejected."""
-    status = view.delivery.status if view.delivery is not None else None
-    return status is not None and status.is_final and status not in REMAKABLE_DELIVERIES
+    """The network took the report: one of its transmissions was in fact received and not refused
+    (``report_transmissions``)."""
+    return any(t.state is TransmissionState.RECEIVED for t in view.transmissions)
 
 
 def _due(context: PageContext, views: list[ReportView]) -> dict[str, Any]:
-    """The previous month's reports: ``sent`` (TSR and EUSR delivered), ``kept`` (each delivered or stored
-    and not sent by design: reporting off, or not the production stage - nothing is owed), ``not-yet`` or
-    ``late`` (day 16+)."""
+    """The previous month's reports: ``sent`` (TSR and EUSR in fact received), ``kept`` (each received or
+    stored and not sent by design: reporting off, or not the production stage - nothing is owed),
+    ``not-yet`` or ``late`` (day 16+)."""
     today = context.services.clock.now().astimezone(UTC).date()
     month = ReportMonth.of(today).previous()
     owed = [v for v in views if v.report.month == month]
@@ -75,7 +84,7 @@ def _due(context: PageContext, views: list[ReportView]) -> dict[str, Any]:
 
 def _network_page(context: PageContext, status: int = 200, **values: Any) -> Response:
     views = list_reports(context.services.store, limit=REPORTS_SHOWN)
-    reports = [{"view": v, "refusal": remake_refusal(v.report, v.delivery)} for v in views]
+    reports = [{"view": v, "refusal": v.refusal} for v in views]
     return page(
         context.request,
         "network.html",
@@ -86,7 +95,7 @@ def _network_page(context: PageContext, status: int = 200, **values: Any) -> Res
         due=_due(context, views),
         warning_days=EXPIRY_WARNING_DAYS,
         admin=context.person.role is Role.ADMIN,
-        **{"done": None, "error": None, "error_detail": None, **values},
+        **{"done": None, "error": None, "error_detail": None, "error_document": None, **values},
     )
 
 
@@ -113,8 +122,20 @@ def _remake(context: PageContext, report_id: str) -> Response:
     try:
         report = reporter.remake(report_id)
     except ReportRemakeRefused as exc:
-        return _network_page(context, 409, error=REFUSED, error_detail=exc.reason)
+        return _network_page(context, 409, **_refusal(context, report_id, exc))
     audit.info(
         "report remade: %s (%s of %s) by %s", report.id, report.kind, report.month, context.person.name
     )
     return RedirectResponse("/web/network?done=remade", status_code=303)
+
+
+def _refusal(context: PageContext, report_id: str, exc: ReportRemakeRefused) -> dict[str, Any]:
+    """The form message of a refused remake: for a report received or in flight, said in the person's
+    language with a link to the transmission that stops it; otherwise the rule's own words."""
+    specific = {ReportAlreadyReceived: ALREADY_RECEIVED, ReportTransmissionInFlight: IN_FLIGHT}
+    message = next((text for cls, text in specific.items() if isinstance(exc, cls)), None)
+    if message is None:
+        return {"error": REFUSED, "error_detail": exc.reason}
+    view = get_report(context.services.store, report_id)
+    stops = next((t for t in view.transmissions if t.document.id == exc.document_id), None)
+    return {"error": message, "error_document": stops.document if stops is not None else None}

@@ -10,6 +10,7 @@ import pytest
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryEvent
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.model.responses import MLSCode
 from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.validation import ValidationEngine
 from tests.integration.document_api import (  # noqa: F401 - fixtures
@@ -21,6 +22,7 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures
     docs_fixture,
     problem_of,
 )
+from tests.late_mls import fail_after_sending, hold_mls
 from tests.reporting_month import MONTH, SEAT, TRAFFIC
 
 
@@ -183,3 +185,68 @@ def test_remake_without_our_ap_key_is_503(docs: DocumentAPI) -> None:
     answer = docs.client.post(f"/v1/reports/{report.id}/remake", headers=auth("admin"))
     assert answer.status_code == 503
     assert "AP key" in problem_of(answer)["title"]
+
+
+def test_a_remake_of_a_report_received_despite_its_failed_delivery_is_a_409_naming_it(
+    docs: DocumentAPI, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The TSR's delivery timed out for good (failed) but OpenPeppol's AP got it: its MLS AP came late and
+    # is held. A remake would send the month twice; the API says why and names the transmission.
+    reporter = reporter_of(docs, validation_engine)
+    monkeypatch.setitem(docs.services.__dict__, "reporter", reporter)
+    tsr, eusr = seed_with(docs, reporter)
+    first = tsr.outbound_document_id or ""
+    fail_after_sending(docs.store, first)
+    hold_mls(docs.store, first, MLSCode.ACCEPTED, inbound_id="00000000-0000-4000-a000-0000000000a1")
+    refused = docs.client.post(f"/v1/reports/{tsr.id}/remake", headers=auth("admin"))
+    assert refused.status_code == 409
+    problem = problem_of(refused)
+    assert problem["type"] == "/problems/report-already-received"
+    assert problem["outbound_document_id"] == first
+    assert "answered with an MLS AP" in problem["detail"]
+    shown = docs.client.get(f"/v1/reports/{tsr.id}", headers=auth("support")).json()
+    assert shown["remake_refusal"] == problem["detail"]
+    assert [(t["outbound_document_id"], t["state"], t["late_mls"]) for t in shown["transmissions"]] == [
+        (first, "received", ["AP"])
+    ]
+    # The EUSR's is still queued: in flight, its own type.
+    in_flight = problem_of(docs.client.post(f"/v1/reports/{eusr.id}/remake", headers=auth("admin")))
+    assert in_flight["type"] == "/problems/report-in-flight"
+    assert in_flight["outbound_document_id"] == eusr.outbound_document_id
+
+
+def test_a_remade_report_lists_every_transmission(
+    docs: DocumentAPI, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Refused by OpenPeppol's AP (its MLS RE came while the delivery was failed): remade, and both shown.
+    reporter = reporter_of(docs, validation_engine)
+    monkeypatch.setitem(docs.services.__dict__, "reporter", reporter)
+    tsr, _eusr = seed_with(docs, reporter)
+    first = tsr.outbound_document_id or ""
+    fail_after_sending(docs.store, first)
+    hold_mls(docs.store, first, MLSCode.REJECTED, inbound_id="00000000-0000-4000-a000-0000000000a2")
+    remade = docs.client.post(f"/v1/reports/{tsr.id}/remake", headers=auth("admin"))
+    assert remade.status_code == 200, remade.text
+    body = remade.json()
+    listed = next(
+        item
+        for item in docs.client.get("/v1/reports", headers=auth("support")).json()["items"]
+        if item["id"] == tsr.id
+    )
+    for shown in (body, listed):
+        assert [
+            (t["outbound_document_id"], t["state"], t["delivery_status"]) for t in shown["transmissions"]
+        ] == [
+            (first, "refused", "failed"),
+            (body["outbound_document_id"], "in-flight", "accepted"),
+        ]
+        assert shown["transmissions"][0]["status_url"] == f"/v1/outbound/{first}"
+        assert "in flight" in shown["remake_refusal"]
+
+
+def seed_with(docs: DocumentAPI, reporter: PeppolReporter) -> list[StoredReport]:
+    with docs.store.unit_of_work() as uow:
+        for t in TRAFFIC:
+            uow.reporting.record(t)
+        uow.commit()
+    return reporter.create(MONTH)

@@ -17,7 +17,7 @@ from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
 from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID
-from gateway.web.network_routes import NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE
+from gateway.web.network_routes import ALREADY_RECEIVED, IN_FLIGHT, NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE
 from gateway.web.pages import _ERROR_TITLES
 from gateway.web.status_reasons import REASON_LABELS
 
@@ -53,7 +53,7 @@ FIXED = (
     | set(REASON_LABELS.values())
     | set(DOCUMENTS.values())
     | {FOUND, NO_DISCOVERY, NOT_AN_ID, EMAIL_ID}
-    | {REMADE, ONLY_ADMINS, REFUSED, NO_REPORTER}
+    | {REMADE, ONLY_ADMINS, REFUSED, NO_REPORTER, ALREADY_RECEIVED, IN_FLIGHT}
     | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
     | {"Only admins manage accounts."}
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
@@ -73,6 +73,7 @@ IDENTICAL = {
     "Status",
     "SMP",
     "Invoice Response",
+    "Transmissions",
 }
 
 

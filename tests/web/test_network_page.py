@@ -17,8 +17,10 @@ from gateway.crypto.lifecycle import EXPIRY_WARNING_DAYS
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryEvent
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
+from gateway.model.responses import MLSCode
 from gateway.services.reporting import PeppolReporter, ReporterSettings
 from gateway.validation import ValidationEngine
+from tests.late_mls import fail_after_sending, hold_mls
 from tests.reporting_month import MONTH, SEAT, TRAFFIC
 
 INVALID_ID = "00000000-0000-4000-9000-0000000000a1"
@@ -193,8 +195,15 @@ def test_a_remake_the_rule_refuses_is_a_form_message(
     token = csrf_of(client, "/web/network")
     answer = client.post("/web/network/remake", data={"csrf_token": token, "report": reports.tsr.id})
     assert answer.status_code == 409, answer.text
-    assert "This report may not be remade:" in answer.text
-    assert f"the TSR of {MONTH}" in answer.text
+    # In flight, or delivered when the test of the due line ran first: said each in its own words.
+    assert (
+        "This report may not be remade: a transmission of it is still on its way." in answer.text
+        or "This report may not be remade: OpenPeppol's access point already received it." in answer.text
+    )
+    assert (
+        f'Transmission: <a href="/web/outbound/{reports.tsr.outbound_document_id}">TSR-{MONTH}</a>'
+        in answer.text
+    )
     assert 'role="alert"' in answer.text
     assert "<h1>Network duties</h1>" in answer.text
 
@@ -285,3 +294,44 @@ def test_reports_kept_here_by_design_are_never_late(
     assert "kept here, not sent: reporting is off or this is not the production network" in text
     french = client.get("/web/network", headers={"Accept-Language": "fr"}).text
     assert "conservés ici, non envoyés" in french
+
+
+def test_a_report_received_despite_its_failed_delivery_shows_why_and_is_not_remade(
+    site: Site, reports: Reports, login: Callable[[str], httpx.Client], today: Callable[[datetime], None]
+) -> None:
+    """September's TSR timed out for good (failed), but OpenPeppol's AP got it: its MLS AP came late. The
+    page shows the transmission with that answer and no Remake button, the month counts as sent, and a
+    remake posted anyway is refused in the person's language with a link to the transmission."""
+    september = ReportMonth(2026, 9)
+    store = site.services.store
+    reporter = site.services.reporter
+    assert reporter is not None
+    tsr, eusr = reporter.create(september)  # zero-count reports (the traffic is November's)
+    first = tsr.outbound_document_id or ""
+    fail_after_sending(store, first)
+    hold_mls(store, first, MLSCode.ACCEPTED, inbound_id="00000000-0000-4000-a000-0000000000d1")
+    with store.unit_of_work() as uow:  # the EUSR was delivered
+        for event in (DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED):
+            uow.outbound.transition(
+                eusr.outbound_document_id or "", event, at=datetime(2026, 10, 3, tzinfo=UTC), reason="test"
+            )
+        uow.commit()
+    today(datetime(2026, 10, 20, tzinfo=UTC))
+    client = login("ada")
+    page = client.get("/web/network").text
+    assert f'<a href="/web/outbound/{first}">TSR-2026-09</a>' in page
+    assert "MLS AP came after it failed: received" in page
+    assert f'name="report" value="{tsr.id}"' not in page
+    assert "<strong>sent</strong>" in page  # the month's reports did reach OpenPeppol
+    token = csrf_of(client, "/web/network")
+    answer = client.post("/web/network/remake", data={"csrf_token": token, "report": tsr.id})
+    assert answer.status_code == 409, answer.text
+    assert "OpenPeppol's access point already received it" in answer.text
+    assert 'role="alert"' in answer.text
+    assert f'Transmission: <a href="/web/outbound/{first}">TSR-2026-09</a>' in answer.text
+    french = client.post("/web/network/remake?lang=fr", data={"csrf_token": token, "report": tsr.id}).text
+    assert "le point d'accès d'OpenPeppol l'a déjà reçu" in french
+    dutch = client.post("/web/network/remake?lang=nl", data={"csrf_token": token, "report": tsr.id}).text
+    assert "het accesspoint van OpenPeppol heeft het al ontvangen" in dutch
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.reporting.report_documents(september, ReportKind.TSR) == [first]  # not sent again

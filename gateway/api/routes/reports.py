@@ -19,12 +19,32 @@ from gateway.config import Role
 from gateway.model.message import DeliveryStatus
 from gateway.model.report import ReportKind, ReportStatus
 from gateway.services.report_queries import ReportView, get_report, list_reports
+from gateway.services.report_transmissions import ReportTransmission, TransmissionState
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problem_responses(401, 403, 422, 503))
 
 SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
 #: Remaking a report sends a new one to the network: admin only.
 AdminDep = Annotated[Principal, Depends(require_roles())]
+
+
+class ReportTransmissionSummary(BaseModel):
+    """One outbound document sent for a report (the first, and one per remake)."""
+
+    outbound_document_id: str
+    document_number: str
+    delivery_status: DeliveryStatus
+    delivery_status_reason: str | None = None
+    state: TransmissionState = Field(
+        description="in-flight; received (delivered, confirmed, or failed but answered by an MLS AP/AB);"
+        " refused (an MLS RE); not-received (failed, no evidence it arrived)"
+    )
+    late_mls: list[str] = Field(
+        default_factory=list, description="Codes of the MLS held for it, come while it was failed"
+    )
+    created_at: datetime
+    updated_at: datetime
+    status_url: str
 
 
 class ReportSummary(BaseModel):
@@ -42,6 +62,12 @@ class ReportSummary(BaseModel):
     status_url: str | None = Field(None, description="The outbound document carrying the report")
     evidence_url: str | None = Field(None, description="The AS4 exchange and the signed receipt")
     xml_url: str
+    transmissions: list[ReportTransmissionSummary] = Field(
+        default_factory=list, description="Every outbound document sent for the report, oldest first"
+    )
+    remake_refusal: str | None = Field(
+        None, description="Why a remake would be refused now (null: an admin may remake it)"
+    )
 
 
 class ReportDetail(ReportSummary):
@@ -74,6 +100,23 @@ def _summary(view: ReportView) -> dict[str, Any]:
         "status_url": outbound_url(document_id) if document_id else None,
         "evidence_url": f"{outbound_url(document_id)}/evidence" if document_id else None,
         "xml_url": f"{_url(report.id)}/xml",
+        "transmissions": [_transmission(t) for t in view.transmissions],
+        "remake_refusal": view.refusal.reason if view.refusal is not None else None,
+    }
+
+
+def _transmission(transmission: ReportTransmission) -> dict[str, Any]:
+    document = transmission.document
+    return {
+        "outbound_document_id": document.id,
+        "document_number": document.document_number,
+        "delivery_status": document.status,
+        "delivery_status_reason": document.status_reason,
+        "state": transmission.state,
+        "late_mls": list(transmission.late_mls),
+        "created_at": document.created_at,
+        "updated_at": document.updated_at,
+        "status_url": outbound_url(document.id),
     }
 
 
@@ -110,10 +153,13 @@ def show_xml(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath)
 
 @router.post("/{report_id}/remake", response_model=ReportDetail, responses=problem_responses(404, 409))
 def remake(services: ServicesDep, _who: AdminDep, report_id: DocumentIdPath) -> ReportDetail:
-    """Remake a report the network never took - stored ``invalid``, or whose delivery ended ``failed`` or
-    ``rejected`` - from its month's records as they are now: validated again and, when valid, queued as a
-    new outbound document (the failed one stays). 409 for a report stored and not sent by design, in
-    flight or delivered. Returns the report as now stored."""
+    """Remake a report the network never took - stored ``invalid``, or whose every transmission ended
+    ``failed`` without evidence of receipt or ``rejected`` - from its month's records as they are now:
+    validated again and, when valid, queued as a new outbound document (the failed one stays). 409 for a
+    report stored and not sent by design (``report-remake-refused``), with a transmission in flight
+    (``report-in-flight``) or one received - delivered, or failed but answered by the receiving AP's MLS
+    AP/AB (``report-already-received``); the problem's ``outbound_document_id`` names that transmission.
+    Returns the report as now stored."""
     get_report(services.store, report_id)  # 404 for an unknown report, whatever the configuration
     reporter = services.reporter
     if reporter is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -62,6 +63,14 @@ class ReportingRepository(Protocol):
     def report_of_document(self, outbound_document_id: str) -> StoredReport | None:
         """The report whose row links the outbound document ``outbound_document_id`` (None: another
         document, or a report's earlier document, kept after a remake)."""
+        ...
+
+    def report_documents(
+        self, month: ReportMonth, kind: ReportKind, *, receivers: Collection[str] = ()
+    ) -> list[str]:
+        """The ids of the outbound documents sent for the report of ``month`` and ``kind``, oldest first:
+        its first (number ``TSR-YYYY-MM``) and every remade one (``...-remade-<UTC time>``), to the
+        receiver of the first or to one of ``receivers`` (participant keys). A remake keeps them all."""
         ...
 
     def get_report(self, report_id: str) -> StoredReport | None:

@@ -1,5 +1,5 @@
 """Which stored Peppol reports may be remade: only those the network never took (stored ``invalid``, or
-whose delivery ended ``failed`` or ``rejected``)."""
+whose every transmission ended ``failed`` without evidence of receipt or ``rejected``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DeliveryStatus, DocumentKind, OutboundDocument
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
-from gateway.services.reporting import remake_refusal
+from gateway.model.responses import MLSCode
+from gateway.services.report_transmissions import RefusalCode, ReportTransmission, remake_refusal
 from gateway.ubl.reporting import REPORTING_PROCESS, TSR_DOCUMENT_TYPE
 
 AT = datetime(2026, 12, 2, tzinfo=UTC)
@@ -29,9 +30,9 @@ def report(status: ReportStatus, document_id: str | None = None) -> StoredReport
     )
 
 
-def delivery(status: DeliveryStatus) -> OutboundDocument:
+def delivery(status: DeliveryStatus, document_id: str = "d1") -> OutboundDocument:
     return OutboundDocument(
-        id="d1",
+        id=document_id,
         kind=DocumentKind.PEPPOL_REPORT,
         seller_id="0242:000001",
         document_number="TSR-2026-11",
@@ -46,12 +47,12 @@ def delivery(status: DeliveryStatus) -> OutboundDocument:
 
 
 def test_an_invalid_report_may_be_remade() -> None:
-    assert remake_refusal(report(ReportStatus.INVALID), None) is None
+    assert remake_refusal(report(ReportStatus.INVALID), []) is None
 
 
 @pytest.mark.parametrize("status", [DeliveryStatus.FAILED, DeliveryStatus.REJECTED])
 def test_a_report_the_network_did_not_take_may_be_remade(status: DeliveryStatus) -> None:
-    assert remake_refusal(report(ReportStatus.QUEUED, "d1"), delivery(status)) is None
+    assert remake_refusal(report(ReportStatus.QUEUED, "d1"), [ReportTransmission(delivery(status))]) is None
 
 
 @pytest.mark.parametrize(
@@ -60,18 +61,79 @@ def test_a_report_the_network_did_not_take_may_be_remade(status: DeliveryStatus)
         (DeliveryStatus.ACCEPTED, "in flight"),
         (DeliveryStatus.SENDING, "in flight"),
         (DeliveryStatus.RETRYING, "in flight"),
-        (DeliveryStatus.DELIVERED, "was delivered"),
-        (DeliveryStatus.CONFIRMED, "was delivered"),
+        (DeliveryStatus.DELIVERED, "was received"),
+        (DeliveryStatus.CONFIRMED, "was received"),
     ],
 )
 def test_a_report_in_flight_or_delivered_is_kept(status: DeliveryStatus, words: str) -> None:
-    refusal = remake_refusal(report(ReportStatus.QUEUED, "d1"), delivery(status))
+    refusal = remake_refusal(report(ReportStatus.QUEUED, "d1"), [ReportTransmission(delivery(status))])
     assert refusal is not None
-    assert words in refusal
-    assert "TSR of 2026-11" in refusal
+    assert words in refusal.reason
+    assert "TSR of 2026-11" in refusal.reason
 
 
 def test_a_report_stored_by_design_is_kept() -> None:
-    refusal = remake_refusal(report(ReportStatus.STORED), None)
+    refusal = remake_refusal(report(ReportStatus.STORED), [])
     assert refusal is not None
-    assert "not sent by design" in refusal
+    assert refusal.code is RefusalCode.STORED_BY_DESIGN
+    assert "not sent by design" in refusal.reason
+
+
+def test_a_linked_document_not_found_is_kept() -> None:
+    refusal = remake_refusal(
+        report(ReportStatus.QUEUED, "d9"), [ReportTransmission(delivery(DeliveryStatus.FAILED))]
+    )
+    assert refusal is not None
+    assert refusal.code is RefusalCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("late", "code"),
+    [
+        ((), None),  # failed, no evidence it arrived
+        (("RE",), None),  # received and refused by the receiving AP: remade
+        (("AP",), RefusalCode.RECEIVED),
+        (("AB",), RefusalCode.RECEIVED),
+        (("RE", "AP"), RefusalCode.RECEIVED),
+    ],
+)
+def test_a_failed_transmission_answered_late_by_an_mls_counts_as_received(
+    late: tuple[str, ...], code: RefusalCode | None
+) -> None:
+    failed = ReportTransmission(delivery(DeliveryStatus.FAILED), late)
+    refusal = remake_refusal(report(ReportStatus.QUEUED, "d1"), [failed])
+    assert (refusal.code if refusal else None) is code
+
+
+@pytest.mark.parametrize(
+    ("earlier", "code"),
+    [
+        (DeliveryStatus.DELIVERED, RefusalCode.RECEIVED),
+        (DeliveryStatus.CONFIRMED, RefusalCode.RECEIVED),
+        (DeliveryStatus.RETRYING, RefusalCode.IN_FLIGHT),
+        (DeliveryStatus.SENDING, RefusalCode.IN_FLIGHT),
+        (DeliveryStatus.REJECTED, None),
+        (DeliveryStatus.FAILED, None),
+    ],
+)
+def test_every_earlier_transmission_counts_not_only_the_linked_one(
+    earlier: DeliveryStatus, code: RefusalCode | None
+) -> None:
+    history = [
+        ReportTransmission(delivery(earlier, "d0")),
+        ReportTransmission(delivery(DeliveryStatus.FAILED)),
+    ]
+    refusal = remake_refusal(report(ReportStatus.QUEUED, "d1"), history)
+    assert (refusal.code if refusal else None) is code
+    assert remake_refusal(report(ReportStatus.INVALID), history[:1]) == refusal  # remade invalid: no link
+
+
+def test_a_late_mls_on_an_earlier_transmission_names_it() -> None:
+    history = [
+        ReportTransmission(delivery(DeliveryStatus.FAILED, "d0"), (MLSCode.ACCEPTED.value,)),
+        ReportTransmission(delivery(DeliveryStatus.FAILED)),
+    ]
+    refusal = remake_refusal(report(ReportStatus.QUEUED, "d1"), history)
+    assert refusal is not None
+    assert refusal.transmission is history[0]
+    assert "answered with an MLS AP" in refusal.reason
