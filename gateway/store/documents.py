@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from gateway.errors import InvalidTransition, StoreError
+from gateway.model.document_number import number_key
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, parse_receiver
 from gateway.model.message import (
     INITIAL_STATUS,
@@ -134,7 +135,12 @@ def _inbound_from_row(row: Row[Any]) -> InboundDocument:
         updated_at=row.updated_at,
         sbdh_instance_id=row.sbdh_instance_id,
         status_reason=row.status_reason,
+        document_number=row.document_number,
     )
+
+
+def _number_values(number: str) -> dict[str, str]:
+    return {"document_number": number, "document_number_key": number_key(number)}
 
 
 def _event_from_row(row: Row[Any]) -> TimelineEvent:
@@ -453,6 +459,11 @@ class SQLInboundDocumentRepository:
             conditions.append(t.c.sender_key == query.sender.key)
         if query.receiver is not None:
             conditions.append(t.c.receiver_key == query.receiver.key)
+        if query.number is not None and query.number.prefix:
+            # LIKE with its wildcards escaped; the key and the search are lower case on both databases.
+            conditions.append(t.c.document_number_key.startswith(query.number.key, autoescape=True))
+        elif query.number is not None:
+            conditions.append(t.c.document_number_key == query.number.key)
         if query.since is not None:
             conditions.append(t.c.received_at >= query.since)
         if query.after is not None:
@@ -475,12 +486,14 @@ class SQLInboundDocumentRepository:
         reason: str | None,
         at: datetime,
         only_pending: bool = False,
+        number: str | None = None,
     ) -> bool:
         values = {
             "status": status.value,
             "validation_report": report,
             "status_reason": reason,
             "updated_at": at,
+            **(_number_values(number) if number is not None else {}),
         }
         statement = _INBOUND_UPDATE_PENDING if only_pending else _INBOUND_UPDATE
         result = self._conn.execute(statement, {"b_id": document_id, **values})
@@ -510,3 +523,24 @@ class SQLInboundDocumentRepository:
         for status, count in rows:
             counts[InboundStatus(status)] = int(count)
         return counts
+
+    def without_number(self, *, after: str, limit: int) -> list[str]:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        t = inbound_documents
+        stmt = (
+            select(t.c.id)
+            .where(t.c.document_number.is_(None), t.c.id > after)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        return list(self._conn.execute(stmt).scalars())
+
+    def fill_number(self, document_id: str, number: str) -> bool:
+        t = inbound_documents
+        stmt = (
+            update(t)
+            .where(t.c.id == document_id, t.c.document_number.is_(None))
+            .values(**_number_values(number))
+        )
+        return self._conn.execute(stmt).rowcount == 1

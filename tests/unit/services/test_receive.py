@@ -448,9 +448,9 @@ def test_no_unit_of_work_is_open_while_the_document_is_validated(
     seen: list[int] = []
     original = validator.validate
 
-    def validate(xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+    def validate(xml: bytes, *, rule_set: str | None = None, **kw: Any) -> ValidationReport:
         seen.append(store.open_units)
-        return original(xml, rule_set=rule_set)
+        return original(xml, rule_set=rule_set, **kw)
 
     validator.validate = validate  # type: ignore[method-assign]
     assert post(receiver, make_message()).outcome is ReceiveOutcome.ACCEPTED
