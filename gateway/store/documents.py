@@ -424,7 +424,11 @@ class SQLInboundDocumentRepository:
             "status_reason": document.status_reason,
             "received_at": document.received_at,
             "updated_at": document.updated_at,
+            "document_number": None,
+            "document_number_key": None,
         }
+        if document.document_number is not None:  # the receiver reads it later, with the verdict
+            values.update(_number_values(document.document_number))
         with first_insert_refusable(self._conn):  # the body row is keyed by the document's id
             self._conn.execute(insert(inbound_documents), values)
             # The bytes in their own row: the status updates that follow never rewrite them (tables.exchange).
