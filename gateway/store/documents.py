@@ -528,17 +528,17 @@ class SQLInboundDocumentRepository:
             counts[InboundStatus(status)] = int(count)
         return counts
 
-    def without_number(self, *, after: str, limit: int) -> list[str]:
+    def without_number(self, *, after: str, limit: int) -> list[InboundDocument]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         t = inbound_documents
         stmt = (
-            select(t.c.id)
+            select(*_INBOUND_META)
             .where(t.c.document_number.is_(None), t.c.id > after)
             .order_by(t.c.id)
             .limit(limit)
         )
-        return list(self._conn.execute(stmt).scalars())
+        return [_inbound_from_row(row) for row in self._conn.execute(stmt)]
 
     def fill_number(self, document_id: str, number: str) -> bool:
         t = inbound_documents

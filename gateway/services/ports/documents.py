@@ -263,9 +263,9 @@ class InboundDocumentRepository(Protocol):
         """Number of documents per status; every status is present (0 when none)."""
         ...
 
-    def without_number(self, *, after: str, limit: int) -> list[str]:
-        """Up to ``limit`` ids of documents with no number stored, greater than ``after``, in id order
-        (the backfill of the documents stored before numbers were: ``InboundNumberBackfill``)."""
+    def without_number(self, *, after: str, limit: int) -> list[InboundDocument]:
+        """Up to ``limit`` documents with no number stored whose id is greater than ``after``, in id order
+        (for the backfill of the documents received before numbers were stored: ``number_backfill``)."""
         ...
 
     def fill_number(self, document_id: str, number: str) -> bool:
