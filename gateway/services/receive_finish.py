@@ -25,8 +25,8 @@ from lxml import etree
 
 from gateway.errors import GatewayError, StoreError
 from gateway.model import DocumentTypeID, ParticipantID
-from gateway.model.message import InboundStatus
 from gateway.model.document_number import stored_number
+from gateway.model.message import InboundStatus
 from gateway.services.expense_draft_reading import read_for_draft
 from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.message_status import (
@@ -253,11 +253,12 @@ class InboundFinisher:
         planned: PlannedMLS | None,
         read: ReadResponse | None,
     ) -> bool | None:
-        """Record the verdict (with the document's ``number``) if the document still awaits it, its MLS (``planned``), given ``validated`` its
-        expense draft and, given ``read``, the answer it carries (applied or held) in the same unit of work
-        (one commit). True: recorded; False: not pending any more; None: the draft or the answer failed (a
-        bug, or a store error a retry would repeat: ``StoreError.retryable`` False), nothing was committed
-        (record the verdict alone; the expense recovery drafts it, the answer is handed on).
+        """Record the verdict (with the document's ``number``) if the document still awaits it, its MLS
+        (``planned``), given ``validated`` its expense draft and, given ``read``, the answer it carries
+        (applied or held) in the same unit of work (one commit). True: recorded; False: not pending any
+        more; None: the draft or the answer failed (a bug, or a store error a retry would repeat:
+        ``StoreError.retryable`` False), nothing was committed (record the verdict alone; the expense
+        recovery drafts it, the answer is handed on).
 
         Raises:
             StoreError: the store failed (nothing was committed: the document stays pending).

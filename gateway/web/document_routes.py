@@ -217,14 +217,15 @@ def inbound_list(
 ) -> Response:
     """Received documents, newest first, by validation status and the document's number (ignoring case;
     ending in ``*``, the numbers starting with it). A number that cannot be one is said on the form."""
-    filters = {"status": status, "number": number.strip() if number else None}
-    values = {
+    typed = number.strip() if number else None
+    filters = {"status": status, "number": typed}
+    values: dict[str, Any] = {
         "filters": filters,
         "statuses": [s.value for s in InboundStatus],
         "max_number": MAX_DOCUMENT_NUMBER,
     }
     try:
-        searched = NumberSearch.parse(number) if filters["number"] else None
+        searched = NumberSearch.parse(typed) if typed else None
     except InvalidIdentifier:
         return page(
             context.request,

@@ -389,7 +389,8 @@ def test_document_number_revision_adds_the_columns_and_the_backfill_reads_the_st
             f"{ar}::ApplicationResponse##urn:peppol:edec:mls:1.0::2.1",
             "valid",
             None,
-            f'<ApplicationResponse xmlns="{ar}" xmlns:cbc="{cbc}"><cbc:ID>MLS-3</cbc:ID></ApplicationResponse>',
+            f'<ApplicationResponse xmlns="{ar}" xmlns:cbc="{cbc}">'
+            "<cbc:ID>MLS-3</cbc:ID></ApplicationResponse>",
         ),
         "i4": (invoice_type, "invalid", "XML", "<Invoice><unclosed></Invoice>"),
         "i5": (
@@ -416,8 +417,9 @@ def test_document_number_revision_adds_the_columns_and_the_backfill_reads_the_st
             for number, (document_id, (type_id, status, reason, body)) in enumerate(documents.items()):
                 connection.execute(
                     text(
-                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key, receiver_id,"
-                        " receiver_key, document_type_id, process_id, status, status_reason, received_at,"
+                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key,"
+                        " receiver_id, receiver_key, document_type_id, process_id, status, status_reason,"
+                        " received_at,"
                         " updated_at) VALUES (:id, :m, '0208:0739484052', '0208:0739484052',"
                         " '0208:0123456749', '0208:0123456749', :t, 'p', :s, :r, :at, :at)"
                     ),
@@ -479,4 +481,6 @@ def test_document_number_revision_adds_the_columns_and_the_backfill_reads_the_st
     assert again == BackfillOutcome(read=1, filled=0, without=1)  # only the one with nothing to read
     assert found == ["i1"]
     assert children == 1
-    assert "document_number" not in columns and "document_number_key" not in columns and rows == 7
+    assert "document_number" not in columns
+    assert "document_number_key" not in columns
+    assert rows == 7

@@ -804,7 +804,9 @@ def test_the_documents_number_is_stored_with_its_verdict_valid_or_not(
     validator.fatal = (Finding("BR-CO-15", Severity.FATAL, Layer.CEN, "totals"),)
     long = "N" * 250
     invoice = INVOICE.read_bytes().replace(b"KIT-2024-0001", long.encode(), 1)
-    result = post(receiver, make_message(make_sbd(invoice, instance_id="inst-long"), message_id="msg-2@gateway.test"))
+    result = post(
+        receiver, make_message(make_sbd(invoice, instance_id="inst-long"), message_id="msg-2@gateway.test")
+    )
     assert result.status is InboundStatus.INVALID
     assert stored_number(store, result) == "N" * 200  # bounded as an expense's number
 
