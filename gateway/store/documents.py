@@ -143,6 +143,18 @@ def _number_values(number: str) -> dict[str, str]:
     return {"document_number": number, "document_number_key": number_key(number)}
 
 
+def _prefix_range(column: ColumnElement[str], prefix: str) -> list[ColumnElement[bool]]:
+    """The values starting with ``prefix`` in code point order (SQLite's BINARY collation): at least the
+    prefix and below the prefix with its last character's successor (none after U+10FFFF)."""
+    bounds = [column >= prefix]
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # no surrogate is text: the next character is U+E000
+        following = 0xE000
+    if following <= 0x10FFFF:
+        bounds.append(column < prefix[:-1] + chr(following))
+    return bounds
+
+
 def _event_from_row(row: Row[Any]) -> TimelineEvent:
     return TimelineEvent(
         document_id=row.document_id,
@@ -466,6 +478,9 @@ class SQLInboundDocumentRepository:
         if query.number is not None and query.number.prefix:
             # LIKE with its wildcards escaped; the key and the search are lower case on both databases.
             conditions.append(t.c.document_number_key.startswith(query.number.key, autoescape=True))
+            if self._conn.dialect.name == "sqlite":  # its LIKE uses no index of a BINARY column: the
+                # range of the keys starting with the prefix (byte order, as BINARY compares) does
+                conditions.extend(_prefix_range(t.c.document_number_key, query.number.key))
         elif query.number is not None:
             conditions.append(t.c.document_number_key == query.number.key)
         if query.since is not None:

@@ -111,7 +111,7 @@ def add_numbered(docs: DocumentAPI, numbers: list[str | None]) -> list[str]:
 
 
 def test_list_finds_a_document_by_its_number_ignoring_case_or_by_a_prefix(docs: DocumentAPI) -> None:
-    numbers = ["INV-12", "Inv-123", "INV-1234", "INV_9", "INVX9", "50%", "5000", None]
+    numbers = ["INV-12", "Inv-123", "INV-1234", "INV_9", "INVX9", "50%", "5000", None, "Été-2026/1", "ÉTÉ0"]
     ids = add_numbered(docs, numbers)
     assert listed(docs, "number=INV-123") == [ids[1]]
     assert listed(docs, "number=inv-12") == [ids[0]]  # the one recorded with its verdict
@@ -122,6 +122,9 @@ def test_list_finds_a_document_by_its_number_ignoring_case_or_by_a_prefix(docs: 
     assert listed(docs, "number=inv_*") == [ids[3]]
     assert listed(docs, "number=50%25*") == [ids[5]]
     assert listed(docs, "number=INV-9") == []
+    assert listed(docs, "number=%C3%89T%C3%89-2026/1") == [ids[8]]  # ÉTÉ-2026/1
+    assert listed(docs, "number=%C3%A9t%C3%A9-*") == [ids[8]]  # été-*: not ÉTÉ0
+    assert listed(docs, "number=%C3%A9t%C3%A9*") == [ids[9], ids[8]]
     items = docs.client.get("/v1/inbound?number=inv-123", headers=auth("support")).json()["items"]
     assert [item["document_number"] for item in items] == ["Inv-123"]
     shown = docs.client.get(f"/v1/inbound/{ids[7]}", headers=auth("support")).json()
