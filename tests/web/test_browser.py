@@ -147,6 +147,7 @@ def test_support_finds_a_received_document_by_the_suppliers_number(page: Page, s
     page.get_by_label("Document number").fill("sup-7001")
     page.get_by_role("button", name="Show").click()
     page.get_by_role("table").get_by_role("link").first.click()
+    expect(page.get_by_role("definition").first).to_have_text("SUP-7001")  # the facts start with it
     expect(page.locator(".invoice-frame")).to_contain_text("SUP-7001")
 
 
