@@ -3,9 +3,9 @@
 The receiver stores a document's number with its verdict, read from the tree the validation parses. The
 documents stored before that have none; this reads each one's stored bytes as far as its number (the root's
 ``cbc:ID``, ``number_of_bytes``: no whole tree, whatever the document's size) and stores it. Meant to run
-once after the upgrade, while the gateway runs: the documents are read one at a time, outside any
-transaction, and written a batch at a time in a short unit of work, so memory stays that of one document
-and receipts wait for one batch's updates at most. A row given its number meanwhile (its verdict recorded)
+once after the upgrade, while the gateway runs: a batch's documents are read one at a time in one
+read-only unit of work, and their numbers written in one short unit of work, so memory stays that of one
+document and receipts wait for one batch's updates at most. A row given its number meanwhile (its verdict recorded)
 is left as it is. Rows that have no number to read (not well-formed, no ``cbc:ID``) are read again by the
 next run; the document types the receiver numbers are the only ones read (``NUMBERED_ROOTS``).
 """
@@ -74,20 +74,20 @@ def backfill_numbers(
             return BackfillOutcome(read, filled, without)
         after = documents[-1].id
         numbers: dict[str, str] = {}
-        for document in documents:
-            if not _numbered(document):
-                continue
-            with store.unit_of_work(read_only=True) as uow:
+        with store.unit_of_work(read_only=True) as uow:  # one short read transaction per batch
+            for document in documents:
+                if not _numbered(document):
+                    continue
                 content = uow.inbound.get_content(document.id)
-            if content is None:  # deleted meanwhile (retention)
-                continue
-            read += 1
-            number = number_of_bytes(content.body)
-            del content  # one document's bytes at a time
-            if number is None:
-                without += 1
-            else:
-                numbers[document.id] = number
+                if content is None:  # deleted meanwhile (retention)
+                    continue
+                read += 1
+                number = number_of_bytes(content.body)
+                del content  # one document's bytes at a time
+                if number is None:
+                    without += 1
+                else:
+                    numbers[document.id] = number
         if numbers:
             with store.unit_of_work() as uow:
                 filled += sum(uow.inbound.fill_number(key, number) for key, number in numbers.items())
