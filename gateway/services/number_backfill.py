@@ -5,9 +5,10 @@ documents stored before that have none; this reads each one's stored bytes as fa
 ``cbc:ID``, ``number_of_bytes``: no whole tree, whatever the document's size) and stores it. Meant to run
 once after the upgrade, while the gateway runs: a batch's documents are read one at a time in one
 read-only unit of work, and their numbers written in one short unit of work, so memory stays that of one
-document and receipts wait for one batch's updates at most. A row given its number meanwhile (its verdict recorded)
-is left as it is. Rows that have no number to read (not well-formed, no ``cbc:ID``) are read again by the
-next run; the document types the receiver numbers are the only ones read (``NUMBERED_ROOTS``).
+document and receipts wait for one batch's updates at most. A row given its number meanwhile (its verdict
+recorded) is left as it is. Rows that have no number to read (not well-formed, no ``cbc:ID``) are read
+again by the next run; the document types the receiver numbers are the only ones read (``NUMBERED_ROOTS``),
+and not those still awaiting their verdict (which brings the number).
 """
 
 from __future__ import annotations
