@@ -139,6 +139,10 @@ class InboundSummary(BaseModel):
     status: str
     status_reason: str | None
     sbdh_instance_id: str | None
+    document_number: str | None = Field(
+        description="The document's own number (BT-1, an Invoice Response's or MLS's ID), read when it was"
+        " validated; null before that or when it was not parsed (malformed, too large, no rule set)"
+    )
     received_at: datetime
     updated_at: datetime
     url: str
@@ -254,6 +258,7 @@ def inbound_summary(document: InboundDocument) -> InboundSummary:
         status=document.status.value,
         status_reason=document.status_reason,
         sbdh_instance_id=document.sbdh_instance_id,
+        document_number=document.document_number,
         received_at=document.received_at,
         updated_at=document.updated_at,
         url=inbound_url(document.id),

@@ -39,6 +39,7 @@ SUBCOMMANDS: dict[str, str] = {
         "reporting",
         "users",
         "archive",
+        "inbound",
     )
 }
 

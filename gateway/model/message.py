@@ -274,6 +274,10 @@ class InboundDocument:
         updated_at: last change (aware UTC).
         sbdh_instance_id: the SBDH InstanceIdentifier, if any.
         status_reason: short reason for INVALID (e.g. the first fatal rule id).
+        document_number: the document's own number (``cbc:ID``: BT-1 of an invoice or credit note, the id of
+            an Invoice Response or MLS), read when it was validated; None before that, when it was not
+            parsed (malformed, too large, a type without a rule set) or has none
+            (``gateway.model.document_number``).
     """
 
     id: str
@@ -287,6 +291,7 @@ class InboundDocument:
     updated_at: datetime
     sbdh_instance_id: str | None = None
     status_reason: str | None = None
+    document_number: str | None = None
 
 
 class SlicedBody(Protocol):

@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from lxml import etree
-
 from gateway.model import DocumentTypeID, ParticipantID
 from gateway.model.message import JSONObject
 from gateway.services.ports import IDFactory, UnitOfWork, WebhookMessage
 from gateway.services.webhooks import DEFAULT_WEBHOOK_TARGET
-from gateway.xmlcore import NS
 
 INBOUND_INVALID: Final = "inbound.invalid"
 """The ``type`` of the payload sent when a received document's verdict is recorded INVALID."""
@@ -27,13 +24,6 @@ MAX_FINDINGS: Final = 10
 """Findings carried in the payload (fatal first); ``findings_total`` and ``fatal_total`` count them all."""
 MAX_FINDING_TEXT: Final = 300
 """Characters kept of a finding's rule, message and location, and of the document number and reason."""
-_ID = f"{{{NS['cbc']}}}ID"
-
-
-def document_number(root: etree._Element) -> str | None:
-    """The document's own number (BT-1: the root's ``cbc:ID``) from the tree validation parsed, or None."""
-    number = (root.findtext(_ID) or "").strip()
-    return _cut(number) if number else None
 
 
 @dataclass(frozen=True, slots=True)

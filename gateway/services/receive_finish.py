@@ -25,10 +25,11 @@ from lxml import etree
 
 from gateway.errors import GatewayError, StoreError
 from gateway.model import DocumentTypeID, ParticipantID
+from gateway.model.document_number import stored_number
 from gateway.model.message import InboundStatus
 from gateway.services.expense_draft_reading import read_for_draft
 from gateway.services.expense_intake import ValidatedInbound
-from gateway.services.inbound_webhooks import InvalidReceipt, document_number
+from gateway.services.inbound_webhooks import InvalidReceipt
 from gateway.services.message_status import (
     APPLICATION_RESPONSE_NS,
     PlannedMLS,
@@ -40,6 +41,7 @@ from gateway.services.receive_records import is_pending
 from gateway.services.receive_validation import UBL_BILLING_STANDARDS, Verdict, validate_inbound
 from gateway.ubl import read_ubl_tree
 from gateway.ubl.application_response import ReadResponse
+from gateway.ubl.document_number import number_of_tree
 from gateway.xmlcore.held import HeldDocument
 
 log = logging.getLogger("gateway.receive")
@@ -218,11 +220,11 @@ class InboundFinisher:
                 read = None  # only a VALID answer is applied
             answered = applier is not None
             draft = verdict.status is InboundStatus.VALID and self._on_valid is not None
-            recorded = self._record(facts, verdict, validated if draft else None, planned, read, number)
+            recorded = self._record(facts, verdict, number, validated if draft else None, planned, read)
             if recorded is None:  # the draft or the answer spoiled the unit of work: the verdict and MLS
                 # alone; the draft later (expense recovery), the answer handed on after the commit as before
                 answered = answered and read is None
-                recorded = self._record(facts, verdict, None, planned, None, number)
+                recorded = self._record(facts, verdict, number, None, planned, None)
         if not recorded:
             return _recorded_elsewhere(facts.document_id, verdict.status)
         if answered:  # applied or held with the verdict, or nothing to apply: the hand-on must not apply it
@@ -252,16 +254,17 @@ class InboundFinisher:
         self,
         facts: ReceivedFacts,
         verdict: Verdict,
+        number: str | None,
         validated: ValidatedInbound | None,
         planned: PlannedMLS | None,
         read: ReadResponse | None,
-        number: str | None = None,
     ) -> bool | None:
-        """Record the verdict if the document still awaits it, its MLS (``planned``), given ``validated`` its
-        expense draft and, given ``read``, the answer it carries (applied or held) in the same unit of work
-        (one commit). True: recorded; False: not pending any more; None: the draft or the answer failed (a
-        bug, or a store error a retry would repeat: ``StoreError.retryable`` False), nothing was committed
-        (record the verdict alone; the expense recovery drafts it, the answer is handed on).
+        """Record the verdict (with the document's ``number``) if the document still awaits it, its MLS
+        (``planned``), given ``validated`` its expense draft and, given ``read``, the answer it carries
+        (applied or held) in the same unit of work (one commit). True: recorded; False: not pending any
+        more; None: the draft or the answer failed (a bug, or a store error a retry would repeat:
+        ``StoreError.retryable`` False), nothing was committed (record the verdict alone; the expense
+        recovery drafts it, the answer is handed on).
 
         Raises:
             StoreError: the store failed (nothing was committed: the document stays pending).
@@ -274,6 +277,7 @@ class InboundFinisher:
                 reason=verdict.reason,
                 at=self._clock.now(),
                 only_pending=True,
+                number=number,
             )
             mls_document = None
             if recorded and planned is not None and self._mls is not None:
@@ -344,17 +348,15 @@ class InboundFinisher:
         self, facts: ReceivedFacts, business: bytes | HeldDocument
     ) -> tuple[Verdict, ValidatedInbound, str | None]:
         """The verdict, the draft facts read from the tree the validation parsed (invoices and credit
-        notes only, when an expense hook is set), and the document number (BT-1) read from that tree (when
-        an invalid-document hook is set; None without a tree)."""
+        notes only, when an expense hook is set) and the document's number, read from that tree too (any
+        document validated, valid or not); a large valid document validated without a tree has the number
+        its draft facts read, if any."""
         read: list[ValidatedInbound] = []
         numbers: list[str | None] = []
-        billing = facts.document_type.root_namespace in UBL_BILLING_STANDARDS
-        wanted = self._on_valid is not None and billing
-        numbered = self._on_invalid is not None and billing
+        wanted = self._on_valid is not None and facts.document_type.root_namespace in UBL_BILLING_STANDARDS
 
         def read_facts(root: etree._Element) -> None:
-            if numbered:
-                numbers.append(document_number(root))
+            numbers.append(number_of_tree(root))
             if wanted:
                 read.append(_read(facts, root))
 
@@ -365,15 +367,17 @@ class InboundFinisher:
             facts.message_id,
             rules_in_force=self._rule_set,
             max_document=self._max_document,
-            on_parsed=read_facts if wanted or numbered else None,
+            on_parsed=read_facts,
         )
         number = numbers[0] if numbers else None
         if read:
             return verdict, read[0], number
         if wanted and verdict.status is InboundStatus.VALID:  # no tree handed on: a large document
             # (validated from a pull parse) or another validator
-            data = business.data() if isinstance(business, HeldDocument) else business
-            return verdict, _read(facts, data), number
+            drafted = _read(facts, business.data() if isinstance(business, HeldDocument) else business)
+            if number is None and drafted.model is not None:
+                number = stored_number(drafted.model.number)
+            return verdict, drafted, number
         return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read"), number
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from gateway.errors import InvalidTransition, StoreError
+from gateway.model.document_number import number_key
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, parse_receiver
 from gateway.model.message import (
     INITIAL_STATUS,
@@ -134,7 +135,24 @@ def _inbound_from_row(row: Row[Any]) -> InboundDocument:
         updated_at=row.updated_at,
         sbdh_instance_id=row.sbdh_instance_id,
         status_reason=row.status_reason,
+        document_number=row.document_number,
     )
+
+
+def _number_values(number: str) -> dict[str, str]:
+    return {"document_number": number, "document_number_key": number_key(number)}
+
+
+def _prefix_range(column: ColumnElement[str], prefix: str) -> list[ColumnElement[bool]]:
+    """The values starting with ``prefix`` in code point order (SQLite's BINARY collation): at least the
+    prefix and below the prefix with its last character's successor (none after U+10FFFF)."""
+    bounds = [column >= prefix]
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # no surrogate is text: the next character is U+E000
+        following = 0xE000
+    if following <= 0x10FFFF:
+        bounds.append(column < prefix[:-1] + chr(following))
+    return bounds
 
 
 def _event_from_row(row: Row[Any]) -> TimelineEvent:
@@ -418,7 +436,11 @@ class SQLInboundDocumentRepository:
             "status_reason": document.status_reason,
             "received_at": document.received_at,
             "updated_at": document.updated_at,
+            "document_number": None,
+            "document_number_key": None,
         }
+        if document.document_number is not None:  # the receiver reads it later, with the verdict
+            values.update(_number_values(document.document_number))
         with first_insert_refusable(self._conn):  # the body row is keyed by the document's id
             self._conn.execute(insert(inbound_documents), values)
             # The bytes in their own row: the status updates that follow never rewrite them (tables.exchange).
@@ -453,6 +475,14 @@ class SQLInboundDocumentRepository:
             conditions.append(t.c.sender_key == query.sender.key)
         if query.receiver is not None:
             conditions.append(t.c.receiver_key == query.receiver.key)
+        if query.number is not None and query.number.prefix:
+            # LIKE with its wildcards escaped; the key and the search are lower case on both databases.
+            conditions.append(t.c.document_number_key.startswith(query.number.key, autoescape=True))
+            if self._conn.dialect.name == "sqlite":  # its LIKE uses no index of a BINARY column: the
+                # range of the keys starting with the prefix (byte order, as BINARY compares) does
+                conditions.extend(_prefix_range(t.c.document_number_key, query.number.key))
+        elif query.number is not None:
+            conditions.append(t.c.document_number_key == query.number.key)
         if query.since is not None:
             conditions.append(t.c.received_at >= query.since)
         if query.after is not None:
@@ -475,12 +505,14 @@ class SQLInboundDocumentRepository:
         reason: str | None,
         at: datetime,
         only_pending: bool = False,
+        number: str | None = None,
     ) -> bool:
         values = {
             "status": status.value,
             "validation_report": report,
             "status_reason": reason,
             "updated_at": at,
+            **(_number_values(number) if number is not None else {}),
         }
         statement = _INBOUND_UPDATE_PENDING if only_pending else _INBOUND_UPDATE
         result = self._conn.execute(statement, {"b_id": document_id, **values})
@@ -510,3 +542,24 @@ class SQLInboundDocumentRepository:
         for status, count in rows:
             counts[InboundStatus(status)] = int(count)
         return counts
+
+    def without_number(self, *, after: str, limit: int) -> list[InboundDocument]:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        t = inbound_documents
+        stmt = (
+            select(*_INBOUND_META)
+            .where(t.c.document_number.is_(None), t.c.id > after)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        return [_inbound_from_row(row) for row in self._conn.execute(stmt)]
+
+    def fill_number(self, document_id: str, number: str) -> bool:
+        t = inbound_documents
+        stmt = (
+            update(t)
+            .where(t.c.id == document_id, t.c.document_number.is_(None))
+            .values(**_number_values(number))
+        )
+        return self._conn.execute(stmt).rowcount == 1

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import DocumentNotFound, GatewayError, InvalidIdentifier
+from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.identifiers import parse_searched_receiver
 from gateway.model.message import (
     DeliveryEvent,
@@ -250,9 +251,35 @@ async def retry(context: StaffDep, document_id: str) -> Response:
 
 
 @router.get("/inbound")
-def inbound_list(context: StaffDep, status: str | None = None, cursor: str | None = None) -> Response:
-    """Received documents, newest first."""
-    query = InboundQuery(status=_status(status, InboundStatus), limit=PAGE_SIZE, after=parse_cursor(cursor))
+def inbound_list(
+    context: StaffDep, status: str | None = None, number: str | None = None, cursor: str | None = None
+) -> Response:
+    """Received documents, newest first, by validation status and the document's number (ignoring case;
+    ending in ``*``, the numbers starting with it). A number that cannot be one is said on the form."""
+    typed = number.strip() if number else None
+    filters = {"status": status, "number": typed}
+    values: dict[str, Any] = {
+        "filters": filters,
+        "statuses": [s.value for s in InboundStatus],
+        "max_number": MAX_DOCUMENT_NUMBER,
+    }
+    try:
+        searched = NumberSearch.parse(typed) if typed else None
+    except InvalidIdentifier:
+        return page(
+            context.request,
+            "inbound_list.html",
+            422,
+            session=context.session,
+            documents=[],
+            number_refused=True,
+            next_link=None,
+            first_link=None,
+            **values,
+        )
+    query = InboundQuery(
+        status=_status(status, InboundStatus), number=searched, limit=PAGE_SIZE, after=parse_cursor(cursor)
+    )
     result = list_inbound(context.services.store, query)
     following = cursor_text(result.next_cursor)
     return page(
@@ -260,10 +287,10 @@ def inbound_list(context: StaffDep, status: str | None = None, cursor: str | Non
         "inbound_list.html",
         session=context.session,
         documents=result.items,
-        status=status or "",
-        statuses=[s.value for s in InboundStatus],
-        next_link=query_link("/web/inbound", {"status": status, "cursor": following}) if following else None,
-        first_link=query_link("/web/inbound", {"status": status}) if cursor else None,
+        number_refused=False,
+        next_link=query_link("/web/inbound", {**filters, "cursor": following}) if following else None,
+        first_link=query_link("/web/inbound", filters) if cursor else None,
+        **values,
     )
 
 

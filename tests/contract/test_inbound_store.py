@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from store_builders import RECEIVER, REPORT, SENDER, UBL, at, content, inbound
 
 from gateway.errors import DuplicateMessage, StoreError
 from gateway.model import ParticipantID
+from gateway.model.document_number import NumberSearch
 from gateway.model.message import VALIDATION_PENDING, DocumentContent, InboundStatus
 from gateway.services import InboundQuery, PageCursor
 from gateway.store import SQLDocumentStore
@@ -169,3 +172,36 @@ def test_only_a_pending_document_gets_a_verdict_when_asked_so(store: SQLDocument
 def test_counts_cover_every_status(store: SQLDocumentStore) -> None:
     with store.unit_of_work(read_only=True) as uow:
         assert uow.inbound.count_by_status() == dict.fromkeys(InboundStatus, 0)
+
+
+@pytest.mark.parametrize("search", ["inv-1", "INV-1*"])
+def test_a_number_search_walks_the_number_index_on_sqlite(store: SQLDocumentStore, search: str) -> None:
+    # Support's "did you get INV-1?" over every document received: the index on the lower-case key finds
+    # the whole number and, on SQLite (whose LIKE uses no index of a BINARY column), a prefix by its range.
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's")
+    with store.unit_of_work() as uow:
+        for n in range(3):
+            document = replace(inbound(received_at=at(n)), document_number=f"INV-{n}")
+            uow.inbound.add(document, content())
+        uow.commit()
+    selects: list[tuple[str, Any]] = []
+
+    def capture(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append((statement, parameters))
+
+    event.listen(store.engine, "after_cursor_execute", capture)
+    try:
+        with store.unit_of_work(read_only=True) as uow:
+            found = uow.inbound.search(InboundQuery(number=NumberSearch.parse(search))).items
+    finally:
+        event.remove(store.engine, "after_cursor_execute", capture)
+    assert [document.document_number for document in found] == ["INV-1"]
+    [(sql, args)] = selects
+    with store.engine.connect() as connection:
+        plan = " | ".join(
+            str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args)
+        )
+    assert "ix_inbound_documents_document_number_key_received_at" in plan, plan
+    assert "<" in plan or "=" in plan, plan  # a search of the index, not a scan of it

@@ -17,9 +17,11 @@ from sqlalchemy import MetaData, Table, func, insert, inspect, select, text
 from sqlalchemy.engine import URL
 from store_databases import BACKENDS, PostgresServer
 
-from gateway.model.message import Direction, RawHTTPMessage, SignalKind
+from gateway.model.document_number import NumberSearch
+from gateway.model.message import VALIDATION_PENDING, Direction, InboundStatus, RawHTTPMessage, SignalKind
 from gateway.services import IdempotencyRecord
-from gateway.services.ports import SentFacts
+from gateway.services.number_backfill import BackfillOutcome, backfill_numbers
+from gateway.services.ports import InboundQuery, SentFacts
 from gateway.store import (
     SQLDocumentStore,
     current_revision,
@@ -356,3 +358,129 @@ def test_inbound_bodies_revision_moves_each_body_to_its_own_row_and_back(empty_d
     assert [document.status.value for document in statuses.values() if document] == ["valid", "received"]
     assert {key: bytes(value) for key, value in back.items()} == bodies
     assert (children_upgraded, children_downgraded) == (1, 1)
+
+
+def test_document_number_revision_adds_the_columns_and_the_backfill_reads_the_stored_documents(
+    empty_database: str | URL,
+) -> None:
+    # 0015 adds inbound_documents.document_number (and its search key) without reading any body and
+    # without rebuilding the table (the rows referencing it stay); ``backfill_numbers`` then reads them.
+    upgrade_database(empty_database, revision="0014")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ar = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
+    inv = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
+    cbc = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
+    invoice_type = f"{inv}::Invoice##urn:cen.eu:en16931:2017::2.1"
+    documents = {  # id: (document type, status, status reason, body)
+        "i1": (
+            invoice_type,
+            "valid",
+            None,
+            f'<Invoice xmlns="{inv}" xmlns:cbc="{cbc}"><cbc:ID> INV-1 </cbc:ID></Invoice>',
+        ),
+        "i2": (
+            invoice_type,
+            "invalid",
+            "BR-CO-15",
+            f'<Invoice xmlns="{inv}" xmlns:cbc="{cbc}"><cbc:ID>inv-2</cbc:ID><x/></Invoice>',
+        ),
+        "i3": (
+            f"{ar}::ApplicationResponse##urn:peppol:edec:mls:1.0::2.1",
+            "valid",
+            None,
+            f'<ApplicationResponse xmlns="{ar}" xmlns:cbc="{cbc}">'
+            "<cbc:ID>MLS-3</cbc:ID></ApplicationResponse>",
+        ),
+        "i4": (invoice_type, "invalid", "XML", "<Invoice><unclosed></Invoice>"),
+        "i5": (
+            "urn:oasis:names:specification:ubl:schema:xsd:Order-2::Order##urn:fdc:peppol.eu:poacc:trns:order:3::2.1",
+            "received",
+            "no rule set",
+            f'<Order xmlns:cbc="{cbc}"><cbc:ID>ORD-5</cbc:ID></Order>',
+        ),
+        "i6": (
+            invoice_type,
+            "received",
+            VALIDATION_PENDING,
+            f'<Invoice xmlns="{inv}" xmlns:cbc="{cbc}"><cbc:ID>INV-6</cbc:ID></Invoice>',
+        ),
+        "i7": (
+            invoice_type,
+            "valid",
+            None,
+            f'<Invoice xmlns="{inv}" xmlns:cbc="{cbc}"><cbc:ID>INV-7</cbc:ID></Invoice>',
+        ),
+    }
+    try:
+        with engine.begin() as connection:
+            for number, (document_id, (type_id, status, reason, body)) in enumerate(documents.items()):
+                connection.execute(
+                    text(
+                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key,"
+                        " receiver_id, receiver_key, document_type_id, process_id, status, status_reason,"
+                        " received_at,"
+                        " updated_at) VALUES (:id, :m, '0208:0739484052', '0208:0739484052',"
+                        " '0208:0123456749', '0208:0123456749', :t, 'p', :s, :r, :at, :at)"
+                    ),
+                    {
+                        "id": document_id,
+                        "m": f"m{number}@x",
+                        "t": type_id,
+                        "s": status,
+                        "r": reason,
+                        "at": at,
+                    },
+                )
+                connection.execute(
+                    text("INSERT INTO inbound_document_bodies (document_id, body) VALUES (:id, :body)"),
+                    {"id": document_id, "body": body.encode()},
+                )
+            at_0014_outbound = Table("outbound_documents", MetaData(), autoload_with=connection)
+            connection.execute(insert(at_0014_outbound), outbound_row(at, id="d1", document_number="N1"))
+            connection.execute(
+                text(
+                    "INSERT INTO pending_answers (inbound_document_id, outbound_document_id, held_at)"
+                    " VALUES ('i1', 'd1', :at)"
+                ),
+                {"at": at},
+            )
+        upgrade_database(empty_database)
+        store = SQLDocumentStore(engine)
+        with store.unit_of_work(read_only=True) as uow:
+            before = {key: uow.inbound.get(key) for key in documents}
+        with store.unit_of_work() as uow:  # a verdict recorded meanwhile brings its own number
+            uow.inbound.record_validation(
+                "i7", status=InboundStatus.VALID, report=None, reason=None, at=at, number="Recorded-7"
+            )
+            uow.commit()
+        outcome = backfill_numbers(store, batch=2)
+        again = backfill_numbers(store, batch=2)
+        with store.unit_of_work(read_only=True) as uow:
+            after = {key: document.document_number for key in documents if (document := uow.inbound.get(key))}
+            found = [d.id for d in uow.inbound.search(InboundQuery(number=NumberSearch.parse("inv-1"))).items]
+        with engine.begin() as connection:
+            children = connection.execute(text("SELECT count(*) FROM pending_answers")).scalar()
+            command.downgrade(alembic_config(connection), "0014")
+        with engine.begin() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("inbound_documents")}
+            rows = connection.execute(text("SELECT count(*) FROM inbound_documents")).scalar()
+    finally:
+        engine.dispose()
+    assert all(document is not None and document.document_number is None for document in before.values())
+    assert after == {
+        "i1": "INV-1",
+        "i2": "inv-2",  # invalid but well-formed
+        "i3": "MLS-3",  # an MLS's own ID
+        "i4": None,  # not well-formed
+        "i5": None,  # a type the receiver does not number
+        "i6": None,  # still awaiting its verdict, which brings the number
+        "i7": "Recorded-7",  # recorded with its verdict: kept
+    }
+    assert outcome == BackfillOutcome(read=4, filled=3, without=1)
+    assert again == BackfillOutcome(read=1, filled=0, without=1)  # only the one with nothing to read
+    assert found == ["i1"]
+    assert children == 1
+    assert "document_number" not in columns
+    assert "document_number_key" not in columns
+    assert rows == 7

@@ -80,6 +80,57 @@ def test_list_is_newest_first_with_filters(docs: DocumentAPI) -> None:
     assert listed(docs, f"since={since}") == [ids[5], ids[4]]
 
 
+def add_numbered(docs: DocumentAPI, numbers: list[str | None]) -> list[str]:
+    """Received documents with these numbers (None: not read), oldest first, the first through the
+    verdict's record as the receiver stores it."""
+    ids = []
+    with docs.store.unit_of_work() as uow:
+        for n, number in enumerate(numbers):
+            document_id = f"00000000-0000-0000-0000-0000000001{n:02d}"
+            uow.inbound.add(
+                InboundDocument(
+                    id=document_id,
+                    as4_message_id=f"numbered-{n}@peer",
+                    sender=SUPPLIERS[0],
+                    receiver=US,
+                    document_type=BIS_INVOICE,
+                    process=BIS_BILLING_PROCESS,
+                    status=InboundStatus.RECEIVED,
+                    received_at=T0 + timedelta(hours=1, minutes=n),
+                    updated_at=T0,
+                    document_number=number if n else None,
+                ),
+                DocumentContent(body(n), None),
+            )
+            ids.append(document_id)
+        uow.inbound.record_validation(
+            ids[0], status=InboundStatus.INVALID, report=None, reason="BR-01", at=T0, number=numbers[0]
+        )
+        uow.commit()
+    return ids
+
+
+def test_list_finds_a_document_by_its_number_ignoring_case_or_by_a_prefix(docs: DocumentAPI) -> None:
+    numbers = ["INV-12", "Inv-123", "INV-1234", "INV_9", "INVX9", "50%", "5000", None, "Été-2026/1", "ÉTÉ0"]
+    ids = add_numbered(docs, numbers)
+    assert listed(docs, "number=INV-123") == [ids[1]]
+    assert listed(docs, "number=inv-12") == [ids[0]]  # the one recorded with its verdict
+    assert listed(docs, "number=%20INV-1234%20") == [ids[2]]  # blanks around a pasted number
+    assert listed(docs, "number=inv-12*") == [ids[2], ids[1], ids[0]]
+    assert listed(docs, "number=INV-12*&sender=0088:5798000000001") == []
+    # LIKE's wildcards in a number are the characters themselves.
+    assert listed(docs, "number=inv_*") == [ids[3]]
+    assert listed(docs, "number=50%25*") == [ids[5]]
+    assert listed(docs, "number=INV-9") == []
+    assert listed(docs, "number=%C3%89T%C3%89-2026/1") == [ids[8]]  # ÉTÉ-2026/1
+    assert listed(docs, "number=%C3%A9t%C3%A9-*") == [ids[8]]  # été-*: not ÉTÉ0
+    assert listed(docs, "number=%C3%A9t%C3%A9*") == [ids[9], ids[8]]
+    items = docs.client.get("/v1/inbound?number=inv-123", headers=auth("support")).json()["items"]
+    assert [item["document_number"] for item in items] == ["Inv-123"]
+    shown = docs.client.get(f"/v1/inbound/{ids[7]}", headers=auth("support")).json()
+    assert shown["document_number"] is None
+
+
 def test_list_pages_with_a_keyset_cursor(docs: DocumentAPI) -> None:
     ids = seed(docs)
     seen: list[str] = []
@@ -126,6 +177,11 @@ def test_unknown_document_is_404_problem(docs: DocumentAPI, suffix: str) -> None
         ("sender=x", 422, "invalid-identifier"),
         ("status=delivered", 422, "request-invalid"),
         ("since=yesterday", 422, "request-invalid"),
+        ("number=", 422, "invalid-identifier"),
+        ("number=*", 422, "invalid-identifier"),
+        ("number=%20%20", 422, "invalid-identifier"),
+        ("number=INV%0A1", 422, "invalid-identifier"),
+        ("number=" + "9" * 201, 422, "invalid-identifier"),
     ],
 )
 def test_bad_parameters_are_problem_json(docs: DocumentAPI, query: str, status: int, kind: str) -> None:

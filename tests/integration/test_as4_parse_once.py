@@ -46,10 +46,17 @@ def client(
         yield c
 
 
+@pytest.mark.parametrize("valid", [True, False])
 def test_the_business_document_is_parsed_into_a_tree_once(
-    client: TestClient, store: FlakyStore, artefacts_dir: Path, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, store: FlakyStore, artefacts_dir: Path, monkeypatch: pytest.MonkeyPatch, valid: bool
 ) -> None:
     business = official_example(artefacts_dir)
+    if not valid:  # well-formed, the totals wrong (BR-CO-*): invalid, still numbered from the one tree
+        business = business.replace(b"<cbc:ID>Snippet1</cbc:ID>", b"<cbc:ID> inv-Snippet1 </cbc:ID>", 1)
+        payable = b'<cbc:PayableAmount currencyID="EUR">'
+        business = business.replace(payable, payable + b"1", 1)
+        assert b"inv-Snippet1" in business
+        assert payable + b"1" in business
     marker = business[-300:-20]  # the document's own tail: in its bytes and in the SBD, nowhere else
     assert marker in sbd_of(business)
     trees: list[int] = []
@@ -70,7 +77,9 @@ def test_the_business_document_is_parsed_into_a_tree_once(
     response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
     assert response.status_code == 200
     [document] = inbound_documents(store)
-    assert document.status is InboundStatus.VALID  # the validation ran (and parsed the document)
+    # The validation ran (and parsed the document); its number was read from that tree, valid or not.
+    assert document.status is (InboundStatus.VALID if valid else InboundStatus.INVALID)
+    assert document.document_number == ("Snippet1" if valid else "inv-Snippet1")
     as_sent = root_element_bytes(business)  # what the SBD carries: the root element, without the prolog
     assert as_sent is not None
     assert trees == [len(as_sent)]  # one tree of exactly the business document's bytes, none of the SBD

@@ -147,6 +147,9 @@ def _assert_valid_drafted_and_released(app: ExpenseApp, message_id: str, ubl: by
     assert content is not None
     assert content.body.strip() == ubl.split(b"?>", 1)[1].strip()
     assert drafted is not None
+    # Validated without a tree (streamed): its number is the one its draft read (BT-1), no parse of its own.
+    assert document.document_number == drafted.number
+    assert drafted.number
     assert _no_held_file_named()
 
 

@@ -121,6 +121,36 @@ def test_support_finds_a_failed_document_by_number_learns_why_and_retries(page: 
     shot(page, "07-inbound-document")
 
 
+def test_support_finds_a_received_document_by_the_suppliers_number(page: Page, site: Site) -> None:
+    # "My invoice SUP-7002, did you get it?": it went to triage, yet it is found among the received ones.
+    log_in(page, "sam", "/web/inbound")
+    expect(page.get_by_role("heading", name="Received documents")).to_be_visible()
+    page.get_by_label("Document number").fill("sup-7002")
+    page.get_by_role("button", name="Show").click()
+    rows = page.get_by_role("table", name="Received documents, newest first").get_by_role("row")
+    expect(rows).to_have_count(2)  # the header and the one document
+    expect(rows.nth(1)).to_contain_text("SUP-7002")
+    expect(page.get_by_label("Document number")).to_have_value("sup-7002")
+    shot(page, "08-inbound-by-number")
+    page.get_by_label("Document number").fill("SUP-70*")
+    page.get_by_role("button", name="Show").click()
+    expect(rows).to_have_count(3)  # both supplier invoices, newest first
+    expect(rows.nth(1)).to_contain_text("SUP-7002")
+    expect(rows.nth(2)).to_contain_text("SUP-7001")
+    page.get_by_label("Document number").fill("SUP-7003")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_text("No received document has this number.")).to_be_visible()
+    page.get_by_label("Document number").fill("N" * 201)
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("alert")).to_contain_text("at most 200 characters")
+    shot(page, "09-inbound-number-refused")
+    page.get_by_label("Document number").fill("sup-7001")
+    page.get_by_role("button", name="Show").click()
+    page.get_by_role("table").get_by_role("link").first.click()
+    expect(page.get_by_role("definition").first).to_have_text("SUP-7001")  # the facts start with it
+    expect(page.locator(".invoice-frame")).to_contain_text("SUP-7001")
+
+
 def test_support_triages_and_a_member_approves_and_rejects(page: Page, site: Site) -> None:
     log_in(page, "sam")
     page.get_by_role("link", name="Triage").click()

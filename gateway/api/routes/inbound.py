@@ -15,6 +15,7 @@ from gateway.api.outbound_schemas import InboundDocumentResponse, InboundPage, i
 from gateway.api.schemas import DocumentIdPath, RFC3339DateTime
 from gateway.config import Role
 from gateway.model import ParticipantID
+from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.message import InboundStatus
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery
@@ -37,6 +38,19 @@ def list_documents(
     status: Annotated[InboundStatus | None, Query(description="Only this validation status")] = None,
     sender: Annotated[str | None, Query(description="Only this sender, e.g. 0208:0123456789")] = None,
     receiver: Annotated[str | None, Query(description="Only this receiver (one we serve)")] = None,
+    number: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Only documents with this number (BT-1 of an invoice or credit note, the ID of an Invoice"
+                " Response or MLS), ignoring case: `INV-123` finds `inv-123` but not `INV-1234`. Ending"
+                " in `*` it is a prefix: `INV-12*` finds `INV-12`, `INV-123`, `inv-1299`. At most"
+                f" {MAX_DOCUMENT_NUMBER} characters besides the `*`, no control character (else a 422"
+                " invalid-identifier problem). A document has a number once it was validated; one not"
+                " parsed (malformed, above the size limit, a type without a rule set) has none."
+            ),
+        ),
+    ] = None,
     since: Annotated[
         RFC3339DateTime | None, Query(description="Received at or after (RFC 3339, with offset)")
     ] = None,
@@ -48,6 +62,7 @@ def list_documents(
         status=status,
         sender=ParticipantID.parse(sender) if sender else None,
         receiver=ParticipantID.parse(receiver) if receiver else None,
+        number=NumberSearch.parse(number) if number is not None else None,
         since=since,
         limit=limit,
         after=decode_cursor(cursor) if cursor else None,

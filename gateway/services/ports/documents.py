@@ -234,10 +234,13 @@ class InboundDocumentRepository(Protocol):
         reason: str | None,
         at: datetime,
         only_pending: bool = False,
+        number: str | None = None,
     ) -> bool:
         """Record a document's validation: its status, report and status reason; ``updated_at`` = ``at``.
 
         Args:
+            number: the document's own number read by its validation (``stored_number``), stored with
+                its search key; None leaves the stored one.
             only_pending: record it only if the document still awaits its validation (RECEIVED,
                 ``VALIDATION_PENDING``): of two concurrent validations of one document exactly one
                 records its verdict (and hands the document on).
@@ -258,6 +261,16 @@ class InboundDocumentRepository(Protocol):
 
     def count_by_status(self) -> dict[InboundStatus, int]:
         """Number of documents per status; every status is present (0 when none)."""
+        ...
+
+    def without_number(self, *, after: str, limit: int) -> list[InboundDocument]:
+        """Up to ``limit`` documents with no number stored whose id is greater than ``after``, in id order
+        (for the backfill of the documents received before numbers were stored: ``number_backfill``)."""
+        ...
+
+    def fill_number(self, document_id: str, number: str) -> bool:
+        """Store ``number`` (``stored_number``) and its search key for a document that has none; False when
+        it has one already (recorded meanwhile with its verdict) or is gone."""
         ...
 
 

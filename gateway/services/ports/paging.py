@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from gateway.model.document_number import NumberSearch
 from gateway.model.identifiers import ParticipantID, Receiver
 from gateway.model.message import DeliveryStatus, InboundStatus
 
@@ -72,6 +73,8 @@ class InboundQuery:
         status: only this status.
         sender: only this sender (case-insensitive).
         receiver: only this receiver (case-insensitive).
+        number: only documents with this number (BT-1, an ApplicationResponse's cbc:ID), ignoring case, or
+            whose number starts with it.
         since: only documents received at or after this time.
         limit: page size, 1..MAX_PAGE_SIZE.
         after: continue after this cursor.
@@ -80,6 +83,7 @@ class InboundQuery:
     status: InboundStatus | None = None
     sender: ParticipantID | None = None
     receiver: ParticipantID | None = None
+    number: NumberSearch | None = None
     since: datetime | None = None
     limit: int = DEFAULT_PAGE_SIZE
     after: PageCursor | None = None

@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from gateway.model.document_number import MAX_DOCUMENT_NUMBER
 from gateway.model.message import DeliveryStatus, Direction, DocumentKind, InboundStatus, SignalKind
 from gateway.store.tables.columns import (
     ID,
@@ -172,12 +173,17 @@ inbound_documents = Table(
     Column("status_reason", Text, nullable=True),
     Column("received_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The document's own number (BT-1, an ApplicationResponse's cbc:ID), read when it is validated, and its
+    # lower-case form that support searches (migration 0015; gateway.model.document_number).
+    Column("document_number", String(MAX_DOCUMENT_NUMBER), nullable=True),
+    Column("document_number_key", String(MAX_DOCUMENT_NUMBER), nullable=True),
     UniqueConstraint("as4_message_id"),
     CheckConstraint(one_of("status", InboundStatus), name="status"),
     Index(None, "received_at", "id"),
     Index(None, "status", "received_at"),
     Index(None, "sender_key", "received_at"),
     Index(None, "receiver_key", "received_at"),
+    Index(None, "document_number_key", "received_at"),
 )
 
 inbound_document_bodies = Table(

@@ -448,9 +448,9 @@ def test_no_unit_of_work_is_open_while_the_document_is_validated(
     seen: list[int] = []
     original = validator.validate
 
-    def validate(xml: bytes, *, rule_set: str | None = None) -> ValidationReport:
+    def validate(xml: bytes, *, rule_set: str | None = None, **kw: Any) -> ValidationReport:
         seen.append(store.open_units)
-        return original(xml, rule_set=rule_set)
+        return original(xml, rule_set=rule_set, **kw)
 
     validator.validate = validate  # type: ignore[method-assign]
     assert post(receiver, make_message()).outcome is ReceiveOutcome.ACCEPTED
@@ -789,10 +789,45 @@ def test_documents_without_a_rule_set_are_received_without_validation(
     assert inbound_count(store) == 1
 
 
-def test_invoice_responses_are_validated_with_the_t111_rule_set(
-    receiver: AS4Receiver, validator: StubValidator
+def stored_number(store: FlakyStore, result: ReceiveResult) -> str | None:
+    assert result.document_id is not None
+    with store.inner.unit_of_work(read_only=True) as uow:
+        document = uow.inbound.get(result.document_id)
+    assert document is not None
+    return document.document_number
+
+
+def test_the_documents_number_is_stored_with_its_verdict_valid_or_not(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
 ) -> None:
-    ubl = b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"/>'
+    assert stored_number(store, post(receiver, make_message())) == "KIT-2024-0001"  # BT-1 of the sample
+    validator.fatal = (Finding("BR-CO-15", Severity.FATAL, Layer.CEN, "totals"),)
+    long = "N" * 250
+    invoice = INVOICE.read_bytes().replace(b"KIT-2024-0001", long.encode(), 1)
+    result = post(
+        receiver, make_message(make_sbd(invoice, instance_id="inst-long"), message_id="msg-2@gateway.test")
+    )
+    assert result.status is InboundStatus.INVALID
+    assert stored_number(store, result) == "N" * 200  # bounded as an expense's number
+
+
+def test_a_document_that_is_not_parsed_has_no_number(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    validator.error = XMLInputError("not well-formed")
+    result = post(receiver, make_message())
+    assert result.status is InboundStatus.INVALID
+    assert stored_number(store, result) is None
+
+
+def test_invoice_responses_are_validated_with_the_t111_rule_set(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    ubl = (
+        b'<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"'
+        b' xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">'
+        b"<cbc:ID>IR-7</cbc:ID></ApplicationResponse>"
+    )
     sbd = build_sbd(
         ubl,
         sender=SENDER,
@@ -807,6 +842,7 @@ def test_invoice_responses_are_validated_with_the_t111_rule_set(
     assert result.outcome is ReceiveOutcome.ACCEPTED
     assert result.status is InboundStatus.VALID
     assert validator.rule_sets == ["peppol-invoice-response-3-t111"]
+    assert stored_number(store, result) == "IR-7"  # an Invoice Response's own ID
 
 
 def test_a_document_above_the_document_limit_is_stored_and_refused_without_validation(
