@@ -17,13 +17,17 @@ from conftest import Site, csrf_of
 
 import gateway.store.reporting
 from gateway.bootstrap import SystemClock
+from gateway.errors import DiscoveryError
 from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
 from gateway.services.participant_lookup import DirectoryLookup
 from gateway.services.ports import Endpoint
 from gateway.services.reporting import PeppolReporter, ReporterSettings
+from gateway.smp.responses import SMPHTTPResponse, metadata_body, service_group_body
+from gateway.smp.sml import NaptrAnswer, smp_url_from_answer
 from gateway.transport.directory import DirectoryEntry, LocalDirectory
 from gateway.validation import ValidationEngine
+from gateway.web.lookup_details import plain_detail
 
 KEPT_ID = "00000000-0000-4000-9000-0000000000d1"
 INVALID_ID = "00000000-0000-4000-9000-0000000000d2"
@@ -246,3 +250,29 @@ def test_an_unknown_document_is_a_form_message_in_the_persons_language(
     assert "Ce document est inconnu" in answer.text
     assert "expected one of" not in answer.text
     assert '<select id="document"' in answer.text  # the form, to choose again
+
+
+def _said_by(call: Callable[[], object]) -> str:
+    """The English sentence of the discovery error ``call`` raises."""
+    with pytest.raises(DiscoveryError) as raised:
+        call()
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda: smp_url_from_answer(NaptrAnswer("b-x.iso6523.sml.test", exists=False)), "sml-no-entry"),
+        (lambda: smp_url_from_answer(NaptrAnswer("b-x.iso6523.sml.test", exists=True)), "sml-no-smp"),
+        (lambda: service_group_body(SMPHTTPResponse("http://smp.test/x", 404)), "smp-unknown-participant"),
+        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x/services/y", 404)), "smp-no-metadata"),
+        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x", 302)), "smp-redirect"),
+        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x", 503)), "smp-http"),
+    ],
+)
+def test_the_sml_and_smp_sentences_have_a_wording(call: Callable[[], object], code: str) -> None:
+    """The sentences of the real SML and SMP checks (gateway.smp) keep the shapes the page knows: a reworded
+    one would be shown as English technical detail, and this test says so."""
+    detail = plain_detail(_said_by(call))
+    assert detail is not None
+    assert detail.code == code, detail
