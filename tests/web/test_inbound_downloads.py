@@ -17,14 +17,8 @@ import pytest
 from conftest import Site
 from test_page_downloads import _assert_download, _pdf_text
 
+from gateway.model import identifiers as ids
 from gateway.model.expense import SYSTEM_ACTOR
-from gateway.model.identifiers import (
-    BIS_BILLING_PROCESS,
-    BIS_INVOICE,
-    INVOICE_RESPONSE,
-    INVOICE_RESPONSE_PROCESS,
-    ParticipantID,
-)
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
 from gateway.services.expense_queries import get_expense
 from gateway.services.inbound_queries import get_inbound
@@ -48,17 +42,24 @@ class Received:
 
 
 def _store(
-    site: Site, body: bytes, status: InboundStatus, report: dict[str, object] | None, **kinds: object
+    site: Site,
+    body: bytes,
+    status: InboundStatus,
+    report: dict[str, object] | None,
+    *,
+    sender: ids.ParticipantID = SUPPLIER,
+    kind: tuple[ids.DocumentTypeID, ids.ProcessID] = (ids.BIS_INVOICE, ids.BIS_BILLING_PROCESS),
 ) -> str:
+    """A received document stored as the receiving side stores one (its AS4 message is not needed here)."""
     document_id = str(uuid.uuid4())
     now = datetime.now(UTC)
     document = InboundDocument(
         id=document_id,
         as4_message_id=f"{document_id}@supplier.test",
-        sender=kinds.get("sender", SUPPLIER),  # type: ignore[arg-type]
+        sender=sender,
         receiver=COOP,
-        document_type=kinds.get("document_type", BIS_INVOICE),  # type: ignore[arg-type]
-        process=kinds.get("process", BIS_BILLING_PROCESS),  # type: ignore[arg-type]
+        document_type=kind[0],
+        process=kind[1],
         status=status,
         received_at=now,
         updated_at=now,
@@ -83,7 +84,7 @@ def received(site: Site, artefacts_dir: Path) -> Received:
             {"rule": "BR-CO-15", "severity": "fatal", "message": "Amount due is wrong", "location": "/"}
         ],
     }
-    spid = ParticipantID.parse("0242:000002")
+    spid = ids.ParticipantID.parse("0242:000002")
     return Received(
         invoice=expense.inbound_document_id,
         invalid=_store(site, invalid_body, InboundStatus.INVALID, fatal),
@@ -93,8 +94,7 @@ def received(site: Site, artefacts_dir: Path) -> Received:
             (artefacts_dir / T111_EXAMPLE).read_bytes(),
             InboundStatus.VALID,
             None,
-            document_type=INVOICE_RESPONSE,
-            process=INVOICE_RESPONSE_PROCESS,
+            kind=(ids.INVOICE_RESPONSE, ids.INVOICE_RESPONSE_PROCESS),
         ),
         unreadable=_store(site, b"<Invoice><cbc:ID>broken", InboundStatus.INVALID, None),
     )
