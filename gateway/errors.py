@@ -480,13 +480,16 @@ class ReportRemakeRefused(GatewayError):
     kept (peppol-as4.md §11, ``services.report_transmissions``).
 
     Attributes:
-        reason: why, for the operator.
+        reason: why, for the operator (English).
         document_id: the outbound document (a transmission of the report) that stops the remake, if one.
+        code: why, as a stable code (``services.report_transmissions.RefusalCode``): a page says it in the
+            person's language from it; None when no code names the reason.
     """
 
-    def __init__(self, reason: str, document_id: str | None = None) -> None:
+    def __init__(self, reason: str, document_id: str | None = None, code: str | None = None) -> None:
         self.reason = reason
         self.document_id = document_id
+        self.code = code
         super().__init__(reason)
 
 

@@ -95,6 +95,8 @@ class RefusalCode(StrEnum):
     NOT_FOUND = "not-found"
     IN_FLIGHT = "in-flight"
     RECEIVED = "received"
+    REMADE_MEANWHILE = "remade-meanwhile"
+    """Another process remade the report between the check and the write (``PeppolReporter.remake``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,7 @@ def refused(refusal: RemakeRefusal) -> ReportRemakeRefused:
         RefusalCode.IN_FLIGHT: ReportTransmissionInFlight,
     }
     stops = refusal.transmission.document.id if refusal.transmission is not None else None
-    return errors.get(refusal.code, ReportRemakeRefused)(refusal.reason, stops)
+    return errors.get(refusal.code, ReportRemakeRefused)(refusal.reason, stops, refusal.code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +353,8 @@ class PeppolReporter:
                 number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
             if not uow.reporting.replace_report(report, was=old):
                 raise ReportRemakeRefused(
-                    f"the {old.kind.value.upper()} of {old.month} was remade by another process meanwhile"
+                    f"the {old.kind.value.upper()} of {old.month} was remade by another process meanwhile",
+                    code=RefusalCode.REMADE_MEANWHILE,
                 )
             report = self._queue(uow, report, validation, number)
             uow.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -31,8 +32,9 @@ from gateway.services.outbound_queries import (
     get_outbound_evidence,
     list_outbound,
 )
-from gateway.services.ports import InboundQuery, OutboundQuery
-from gateway.web.downloads import PdfProblem, pdf_download, ubl_download
+from gateway.services.ports import DocumentStore, InboundQuery, OutboundQuery
+from gateway.ubl.application_response import read_application_response
+from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.ebms_codes import ebms_code_of, plain_reason
 from gateway.web.pages import (
     PageContext,
@@ -200,15 +202,9 @@ async def outbound_pdf(context: StaffDep, document_id: str) -> Response:
         number = get_outbound(context.services.store, document_id).document.document_number
         return get_outbound_content(context.services.store, document_id), number
 
-    answer = await pdf_download(
-        context, load, f"document-{document_id}", f"/web/outbound/{document_id}/attachments"
+    return await pdf_or_page(
+        context, load, f"document-{document_id}", partial(_outbound_page, context, document_id)
     )
-    if isinstance(answer, PdfProblem):
-        problem = answer
-        return await anyio.to_thread.run_sync(
-            lambda: _outbound_page(context, document_id, pdf_problem=problem)
-        )
-    return answer
 
 
 @router.get("/outbound/{document_id}/document.xml")
@@ -295,20 +291,70 @@ def inbound_list(
 
 
 @router.get("/inbound/{document_id}")
-def inbound_document(context: StaffDep, document_id: str, request: Request) -> Response:
+def inbound_document(context: StaffDep, document_id: str) -> Response:
     """A received document with its validation report and the rendered invoice."""
+    return _inbound_page(context, document_id)
+
+
+def _inbound_page(
+    context: PageContext, document_id: str, *, pdf_problem: PdfProblem | None = None
+) -> Response:
+    """The received document's page; with ``pdf_problem`` it says why its PDF was not made, with that
+    status."""
     detail = get_inbound(context.services.store, document_id)
     report = detail.content.validation_report or {}
     issues = report.get("issues") if isinstance(report, dict) else None
-    return page(
+    response = page(
         context.request,
         "inbound_document.html",
+        pdf_problem.status if pdf_problem else 200,
         session=context.session,
         document=detail.document,
         report=report,
         issues=issues if isinstance(issues, list) else [],
-        **rendered_invoice(request, detail.content, f"/web/inbound/{document_id}/attachments"),
+        pdf_problem=pdf_problem,
+        **rendered_invoice(context.request, detail.content, f"/web/inbound/{document_id}/attachments"),
     )
+    response.headers.update(pdf_problem.headers() if pdf_problem else {})
+    return response
+
+
+def received_number(body: bytes) -> str:
+    """The number (``cbc:ID``) of a received invoice, credit note, Invoice Response or MLS, for the name of
+    its download; empty when the document is none of them or cannot be read."""
+    try:
+        return read_view(body).number
+    except GatewayError:
+        pass
+    try:
+        return read_application_response(body).id
+    except GatewayError:
+        return ""
+
+
+def _received_content(store: DocumentStore, document_id: str) -> tuple[DocumentContent, str]:
+    """A received document's content and its number (``received_number``)."""
+    content = get_inbound(store, document_id).content
+    return content, received_number(content.body)
+
+
+@router.get("/inbound/{document_id}/document.pdf")
+async def inbound_pdf(context: StaffDep, document_id: str) -> Response:
+    """The received invoice or credit note printed as a PDF (the API's rendering), or its page saying why
+    not (any other document: the renderer refuses it, and the page offers no PDF link)."""
+
+    load = partial(_received_content, context.services.store, document_id)
+    return await pdf_or_page(
+        context, load, f"received-{document_id}", partial(_inbound_page, context, document_id)
+    )
+
+
+@router.get("/inbound/{document_id}/document.xml")
+def inbound_ubl(context: StaffDep, document_id: str) -> Response:
+    """The received document's UBL as stored, byte for byte (whatever it is: invoice, Invoice Response, MLS,
+    one that cannot be read)."""
+    content, number = _received_content(context.services.store, document_id)
+    return ubl_download(context, content.body, number, f"received-{document_id}")
 
 
 def attachment_response(content: DocumentContent, where: str, index: int) -> Response:

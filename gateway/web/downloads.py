@@ -160,3 +160,20 @@ async def pdf_download(
             "Content-Language": language,
         },
     )
+
+
+async def pdf_or_page(
+    context: PageContext,
+    load: Callable[[], tuple[DocumentContent, str]],
+    fallback: str,
+    document_page: Callable[..., Response],
+) -> Response:
+    """The PDF of ``pdf_download`` (the page's PDF address ends in ``/document.pdf``; its attachments are
+    beside it, ``…/attachments/{n}``), or the document's own page saying why not: ``document_page`` called
+    with ``pdf_problem=`` in a worker thread, which answers with the problem's status and headers."""
+    where = context.request.url.path.rsplit("/", 1)[0]
+    answer = await pdf_download(context, load, fallback, f"{where}/attachments")
+    if isinstance(answer, PdfProblem):
+        problem = answer
+        return await anyio.to_thread.run_sync(lambda: document_page(pdf_problem=problem))
+    return answer

@@ -4,6 +4,7 @@ expense with approve / reject with a reason / query (members, for their own unit
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Annotated, Final
 
 import anyio.to_thread
@@ -25,7 +26,7 @@ from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
 from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
-from gateway.web.downloads import PdfProblem, pdf_download, ubl_download
+from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.pages import (
     PageContext,
     PageRoute,
@@ -167,13 +168,9 @@ async def expense_pdf(context: PersonDep, expense_id: str) -> Response:
         content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
         return content, detail.expense.number
 
-    answer = await pdf_download(
-        context, load, f"expense-{expense_id}", f"/web/expenses/{expense_id}/attachments"
+    return await pdf_or_page(
+        context, load, f"expense-{expense_id}", partial(_expense_page, context, expense_id)
     )
-    if isinstance(answer, PdfProblem):
-        problem = answer
-        return await anyio.to_thread.run_sync(lambda: _expense_page(context, expense_id, pdf_problem=problem))
-    return answer
 
 
 @router.get("/expenses/{expense_id}/document.xml")

@@ -6,6 +6,7 @@ network never took (the rule and the use case of ``POST /v1/reports/{id}/remake`
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from typing import Annotated, Any, Final
 
@@ -15,13 +16,16 @@ from fastapi.responses import RedirectResponse, Response
 
 from gateway.config import Role
 from gateway.crypto.lifecycle import EXPIRY_WARNING_DAYS, CertificateRole, expiries
-from gateway.errors import ReportAlreadyReceived, ReportRemakeRefused, ReportTransmissionInFlight
+from gateway.errors import ReportRemakeRefused
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus
 from gateway.services.report_queries import ReportView, get_report, list_reports
-from gateway.services.report_transmissions import TransmissionState
+from gateway.services.report_transmissions import RefusalCode, TransmissionState
 from gateway.services.reporting import LAST_SENDING_DAY
 from gateway.web.pages import Forbidden, PageContext, PageRoute, checked_form, page, require_staff
 from gateway.web.people import audit
+from gateway.web.state_labels import STATE_LABELS
+
+log = logging.getLogger("gateway.web.network")
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
 
@@ -31,15 +35,32 @@ StaffDep = Annotated[PageContext, Depends(require_staff)]
 REPORTS_SHOWN: Final = 24
 REMADE: Final = "The report is remade from the month's records as they are now."
 ONLY_ADMINS: Final = "Only admins remake reports."
-REFUSED: Final = "This report may not be remade:"
-ALREADY_RECEIVED: Final = (
-    "This report may not be remade: OpenPeppol's access point already received it. Sending it again would"
-    " report the month twice."
-)
-IN_FLIGHT: Final = (
-    "This report may not be remade: a transmission of it is still on its way. Its outcome decides whether a"
-    " remake is needed."
-)
+REFUSED: Final = "This report may not be remade now."
+#: A refused remake in the person's language, by the refusal's code (``RefusalCode``): never the service's
+#: English reason.
+REMAKE_REFUSALS: Final = {
+    RefusalCode.STORED_BY_DESIGN: (
+        "This report may not be remade: it is valid and kept here, not sent by design (reporting is off, or"
+        " OpenPeppol's receiver is not on the production network). There is nothing to remake."
+    ),
+    RefusalCode.NOT_FOUND: (
+        "This report may not be remade: the outbound document it was queued as cannot be found. Ask the"
+        " gateway's operator to look into it."
+    ),
+    RefusalCode.IN_FLIGHT: (
+        "This report may not be remade: a transmission of it is still on its way. Its outcome decides"
+        " whether a remake is needed."
+    ),
+    RefusalCode.RECEIVED: (
+        "This report may not be remade: OpenPeppol's access point already received it. Sending it again would"
+        " report the month twice."
+    ),
+    RefusalCode.REMADE_MEANWHILE: (
+        "This report may not be remade: someone else remade it meanwhile. The list below shows it as it is"
+        " now."
+    ),
+}
+assert set(REMAKE_REFUSALS) == set(RefusalCode), "every refusal is said in words of the page"
 NO_REPORTER: Final = "Peppol reporting needs our AP key (the Seat ID): no report can be remade."
 
 
@@ -95,7 +116,8 @@ def _network_page(context: PageContext, status: int = 200, **values: Any) -> Res
         due=_due(context, views),
         warning_days=EXPIRY_WARNING_DAYS,
         admin=context.person.role is Role.ADMIN,
-        **{"done": None, "error": None, "error_detail": None, "error_document": None, **values},
+        states=STATE_LABELS,
+        **{"done": None, "error": None, "error_document": None, **values},
     )
 
 
@@ -130,12 +152,11 @@ def _remake(context: PageContext, report_id: str) -> Response:
 
 
 def _refusal(context: PageContext, report_id: str, exc: ReportRemakeRefused) -> dict[str, Any]:
-    """The form message of a refused remake: for a report received or in flight, said in the person's
-    language with a link to the transmission that stops it; otherwise the rule's own words."""
-    specific = {ReportAlreadyReceived: ALREADY_RECEIVED, ReportTransmissionInFlight: IN_FLIGHT}
-    message = next((text for cls, text in specific.items() if isinstance(exc, cls)), None)
+    """The form message of a refused remake, by its code in the person's language (the service's English
+    reason goes to the log only), with a link to the transmission that stops it, if one."""
+    message = next((text for code, text in REMAKE_REFUSALS.items() if code == exc.code), None)
     if message is None:
-        return {"error": REFUSED, "error_detail": exc.reason}
+        log.info("remake of report %s refused without a code: %s", report_id, exc.reason)
     view = get_report(context.services.store, report_id)
     stops = next((t for t in view.transmissions if t.document.id == exc.document_id), None)
-    return {"error": message, "error_document": stops.document if stops is not None else None}
+    return {"error": message or REFUSED, "error_document": stops.document if stops is not None else None}

@@ -1,6 +1,6 @@
 """The Download PDF and Download UBL links in a real browser (Debian's chromium through Playwright, as
 test_browser.py): a member opens a supplier invoice of their unit from the inbox and downloads it; support
-downloads what was delivered from an outbound document's page."""
+downloads what was delivered from an outbound document's page, and a received document from its page."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ import test_browser
 from conftest import DELIVERED_NUMBER, Site
 from test_browser import Page, expect, log_in, log_out, shot
 
+from gateway.model.expense import SYSTEM_ACTOR
+from gateway.services.expense_queries import get_expense
+from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
 
 pytestmark = pytest.mark.browser
@@ -55,3 +58,18 @@ def test_a_member_downloads_a_supplier_invoice_as_pdf_and_ubl(page: Page, site: 
     name, ubl = _downloaded(page, "Download UBL")
     assert name == f"{DELIVERED_NUMBER}.xml"
     assert ubl == get_outbound_content(site.services.store, site.delivered_id).body
+
+
+def test_support_downloads_a_received_document_from_its_page(page: Page, site: Site) -> None:
+    received = get_expense(site.services.store, SYSTEM_ACTOR, site.routed_expense).expense.inbound_document_id
+    log_in(page, "sam")
+    page.goto("/web/inbound")
+    page.locator(f'a[href="/web/inbound/{received}"]').click()
+    expect(page.locator(".invoice-frame")).to_contain_text("SUP-7001")
+    shot(page, "downloads-03-inbound")
+    name, pdf = _downloaded(page, "Download PDF")
+    assert (name, pdf[:4]) == ("SUP-7001.pdf", b"%PDF")
+    name, ubl = _downloaded(page, "Download UBL")
+    assert name == "SUP-7001.xml"
+    assert ubl == get_inbound(site.services.store, received).content.body
+    expect(page.get_by_role("heading", name="Validation report")).to_be_visible()

@@ -16,9 +16,11 @@ from gateway.web.downloads import PDF_BUSY, PDF_FAILED, PDF_NOT_A_DOCUMENT, PDF_
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
-from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID
-from gateway.web.network_routes import ALREADY_RECEIVED, IN_FLIGHT, NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE
+from gateway.web.lookup_details import ID_DETAILS, LOOKUP_DETAILS
+from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID, UNKNOWN_DOCUMENT
+from gateway.web.network_routes import NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE, REMAKE_REFUSALS
 from gateway.web.pages import _ERROR_TITLES
+from gateway.web.state_labels import STATE_LABELS
 from gateway.web.status_reasons import REASON_LABELS
 
 _ACCOUNT_ERROR = re.compile(r'AccountError\(\s*"((?:[^"\\]|\\.)*)"')
@@ -52,8 +54,11 @@ FIXED = (
     | set(DISCOVERY_OUTCOMES.values())
     | set(REASON_LABELS.values())
     | set(DOCUMENTS.values())
-    | {FOUND, NO_DISCOVERY, NOT_AN_ID, EMAIL_ID}
-    | {REMADE, ONLY_ADMINS, REFUSED, NO_REPORTER, ALREADY_RECEIVED, IN_FLIGHT}
+    | {FOUND, NO_DISCOVERY, NOT_AN_ID, EMAIL_ID, UNKNOWN_DOCUMENT}
+    | {wording.message for wording in LOOKUP_DETAILS + ID_DETAILS}
+    | {REMADE, ONLY_ADMINS, REFUSED, NO_REPORTER}
+    | set(REMAKE_REFUSALS.values())
+    | {label for labels in STATE_LABELS.values() for label in labels.values()}
     | {"The name or the password is wrong.", "Too many failed logins. Try again later."}
     | {"Only admins manage accounts."}
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}

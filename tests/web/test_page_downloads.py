@@ -1,4 +1,4 @@
-"""The Download PDF and Download UBL links of the outbound document page and the expense page, over real
+"""The Download PDF and Download UBL links of the outbound, received document and expense pages, over real
 HTTP (httpx against uvicorn on loopback): the PDF printed by the API's renderer, its headers, who may
 download what (as the pages), and a busy or failing printer said on the document's page."""
 
@@ -52,6 +52,7 @@ def _assert_download(answer: httpx.Response, media_type: str, name: str) -> None
     assert answer.headers["content-type"] == media_type
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["cache-control"] == "private, no-store"
+    assert answer.headers["content-security-policy"] == "sandbox"
     disposition = answer.headers["content-disposition"]
     assert disposition.startswith("attachment; ")
     assert f'filename="{name}"' in disposition
@@ -125,13 +126,21 @@ def test_a_member_downloads_the_expenses_of_their_unit_only(
     assert login("sam").get(f"/web/expenses/{site.triage_expense}/document.pdf").status_code == 200
 
 
-def test_outbound_downloads_follow_the_role_model(
-    site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client]
+@pytest.mark.parametrize("direction", ["outbound", "inbound"])
+def test_sent_and_received_downloads_follow_the_role_model(
+    site: Site, login: Callable[[str], httpx.Client], new_client: Callable[[], httpx.Client], direction: str
 ) -> None:
+    document_id = (
+        site.delivered_id
+        if direction == "outbound"
+        else get_expense(site.services.store, SYSTEM_ACTOR, site.routed_expense).expense.inbound_document_id
+    )
+    assert login("mia").get(f"/web/{direction}/{document_id}").status_code == 403
     for path in ("document.pdf", "document.xml"):
-        address = f"/web/outbound/{site.delivered_id}/{path}"
+        address = f"/web/{direction}/{document_id}/{path}"
         member = login("mia").get(address)
-        assert member.status_code == 403  # as the outbound page: support and admins only
+        assert member.status_code == 403  # as the document's page: support and admins only
+        assert b"<Invoice" not in member.content
         assert b"%PDF" not in member.content
         anonymous = new_client().get(address)
         assert anonymous.status_code == 303
