@@ -24,6 +24,31 @@ MAX_PAYMENT_NOTE: Final = 500
 #: Amounts of EN 16931 have at most two decimals (BR-DEC-*).
 _DECIMALS: Final = 2
 
+# What a refused partial payment is told (English; the pages translate them, placeholders kept).
+NO_NOTE: Final = "A partial payment needs an explanation for the supplier."
+NOTE_TOO_LONG: Final = "The explanation of a partial payment has at most %(limit)s characters."
+NOTE_CONTROL: Final = "The explanation holds a character that cannot be sent (a control character)."
+NOT_A_NUMBER: Final = "The amount paid %(amount)s is not a number."
+NOT_AN_AMOUNT: Final = "The amount paid %(amount)s is not an amount with at most two decimals."
+NOT_POSITIVE: Final = "The amount paid must be more than zero."
+NOT_BELOW_DUE: Final = (
+    "The amount paid must be less than the amount due (%(payable)s); mark the expense paid in full instead."
+)
+NOT_PARTIAL: Final = "An explanation or an amount paid is for a partial payment: choose partially paid."
+#: Every message above.
+PAYMENT_MESSAGES: Final = frozenset(
+    {
+        NO_NOTE,
+        NOTE_TOO_LONG,
+        NOTE_CONTROL,
+        NOT_A_NUMBER,
+        NOT_AN_AMOUNT,
+        NOT_POSITIVE,
+        NOT_BELOW_DUE,
+        NOT_PARTIAL,
+    }
+)
+
 
 def parse_amount(value: str | Decimal) -> Decimal:
     """The amount a person typed or sent: a decimal with at most two decimals; a comma may stand for the
@@ -41,11 +66,9 @@ def parse_amount(value: str | Decimal) -> Decimal:
         try:
             amount = Decimal(text)
         except InvalidOperation:
-            raise InvalidPayment("The amount paid %(amount)s is not a number.", amount=value) from None
+            raise InvalidPayment(NOT_A_NUMBER, amount=value) from None
     if not amount.is_finite() or amount.as_tuple().exponent < -_DECIMALS:  # type: ignore[operator]
-        raise InvalidPayment(
-            "The amount paid %(amount)s is not an amount with at most two decimals.", amount=str(value)
-        )
+        raise InvalidPayment(NOT_AN_AMOUNT, amount=str(value))
     return amount
 
 
@@ -69,28 +92,19 @@ class PartialPayment:
             InvalidPayment: naming what is wrong.
         """
         if not has_visible_character(self.note):
-            raise InvalidPayment("A partial payment needs an explanation for the supplier.")
+            raise InvalidPayment(NO_NOTE)
         if len(self.note) > MAX_PAYMENT_NOTE:
-            raise InvalidPayment(
-                "The explanation of a partial payment has at most %(limit)s characters.",
-                limit=MAX_PAYMENT_NOTE,
-            )
+            raise InvalidPayment(NOTE_TOO_LONG, limit=MAX_PAYMENT_NOTE)
         try:
             check_free_text(self.note, "the explanation")  # the Invoice Response carries it in XML
         except InvalidExpenseRequest:
-            raise InvalidPayment(
-                "The explanation holds a character that cannot be sent (a control character)."
-            ) from None
+            raise InvalidPayment(NOTE_CONTROL) from None
         if self.paid is None:
             return
         if self.paid <= 0:
-            raise InvalidPayment("The amount paid must be more than zero.")
+            raise InvalidPayment(NOT_POSITIVE)
         if self.paid >= payable:
-            raise InvalidPayment(
-                "The amount paid must be less than the amount due (%(payable)s); "
-                "mark the expense paid in full instead.",
-                payable=str(payable),
-            )
+            raise InvalidPayment(NOT_BELOW_DUE, payable=str(payable))
 
     def response_text(self, payable: Decimal, currency: str) -> str:
         """The StatusReason text of the PD response: the amount (if given) then the explanation."""

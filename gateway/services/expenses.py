@@ -33,7 +33,13 @@ from gateway.model.expense import (
 )
 from gateway.model.free_text import check_free_text
 from gateway.model.message import JSONObject
-from gateway.model.partial_payment import PARTIALLY_PAID, PartialPayment, is_partial, parse_amount
+from gateway.model.partial_payment import (
+    NOT_PARTIAL,
+    PARTIALLY_PAID,
+    PartialPayment,
+    is_partial,
+    parse_amount,
+)
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import as_seen, check_action, visible_to
 from gateway.services.expense_draft_result import DraftResult
@@ -97,9 +103,7 @@ def _partial_payment(expense: Expense, action: ExpenseAction, data: ActionInput)
         return None
     if not data.partial:
         if (data.reason and data.reason.strip()) or data.paid_amount not in (None, ""):
-            raise InvalidPayment(
-                "An explanation or an amount paid is for a partial payment: choose partially paid."
-            )
+            raise InvalidPayment(NOT_PARTIAL)
         return None
     if isinstance(data.paid_amount, str) and not data.paid_amount.strip():
         paid = None
