@@ -448,6 +448,21 @@ class InvalidExpenseRequest(GatewayError, ValueError):
     unknown unit, a reason code the Invoice Response code list does not allow, a missing reason."""
 
 
+class InvalidPayment(InvalidExpenseRequest):
+    """Raised when a partial payment is refused: no explanation or a too long one, an amount that is not a
+    number, not above zero or not below the amount due.
+
+    Attributes:
+        message: the English text with ``%(name)s`` placeholders (the pages translate it).
+        values: the placeholders' values.
+    """
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.message = message
+        self.values = values
+        super().__init__(message % values)
+
+
 class ExpenseActionForbidden(GatewayError):
     """Raised when the caller may see an expense but its role or production units do not allow the action
     (e.g. a member approving for a unit it does not belong to, a member assigning)."""

@@ -26,6 +26,7 @@ from gateway.model.expense import (
 )
 from gateway.model.free_text import TEXT_PATTERN
 from gateway.model.message import AS4MessageRecord
+from gateway.model.partial_payment import MAX_PAYMENT_NOTE
 from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
@@ -152,7 +153,32 @@ class QueryIn(RequestIn):
 
 
 class NoFieldsIn(RequestIn):
-    """An action without parameters (approve, mark-paid): no body, ``null`` or ``{}``."""
+    """An action without parameters (approve, settle): no body, ``null`` or ``{}``."""
+
+
+class MarkPaidIn(RequestIn):
+    """A payment: in full (no body, ``null`` or ``{}``), or in part with an explanation for the supplier."""
+
+    partially_paid: bool = Field(
+        default=False,
+        description="Paid in part: the supplier gets Invoice Response PD with status reason PPD and "
+        "``reason``. PD is final: the rest of the payment can then only be recorded here (``settle``), "
+        "never sent",
+    )
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PAYMENT_NOTE,
+        pattern=TEXT_PATTERN,
+        description="Partial: why, as the supplier reads it (required), e.g. the rest after the credit note",
+    )
+    paid_amount: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[0-9]+(\.[0-9]{1,2})?$",
+        description="Partial, optional: the amount paid in the invoice currency, e.g. 600.00; more than 0 "
+        "and less than the amount due (BT-115). Sent to the supplier in the reason text",
+    )
 
 
 class AnswerIn(RequestIn):

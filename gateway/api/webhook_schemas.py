@@ -58,6 +58,15 @@ class OutboundStatusChanged(_Event):
     data: OutboundStatusChangedData
 
 
+class PaymentData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partial: bool = Field(description="Paid in part: the supplier got Invoice Response PD with reason PPD")
+    paid_amount: str | None = Field(description="Partial: the amount paid, if given (invoice currency)")
+    currency: str | None = Field(description="Partial: the invoice currency (BT-5)")
+    reason: str | None = Field(description="Partial: the explanation sent to the supplier")
+
+
 class ExpenseEventData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -75,6 +84,9 @@ class ExpenseEventData(BaseModel):
     actor: str
     role: str
     detail: dict[str, Any] | None
+    payment: PaymentData | None = Field(
+        default=None, description="``expense.mark-paid`` only: whether the payment was partial, and how much"
+    )
 
 
 class ExpenseEventBody(_Event):
@@ -152,7 +164,8 @@ def install_webhook_docs(app: FastAPI) -> None:
         x_gateway_event_id: EventIdHeader,
         x_gateway_attempt: AttemptHeader,
     ) -> None:
-        """Each expense creation and action (``created``, ``route``, ``triage``, ``approve``, ...)."""
+        """Each expense creation and action (``created``, ``route``, ``triage``, ``approve``, ...,
+        ``mark-paid`` with ``data.payment``, and ``settle``: the rest of a partial payment, recorded only)."""
 
     @app.webhooks.post("inbound.invalid")
     def inbound_invalid(

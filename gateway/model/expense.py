@@ -35,11 +35,13 @@ class ExpenseStatus(StrEnum):
     REJECTED = "rejected"
     """Rejected with a reason (Invoice Response RE, final: the supplier must issue a credit note)."""
     PAID = "paid"
-    """Paid (Invoice Response PD, final)."""
+    """Paid, in full or in part (Invoice Response PD, with PPD when partial; final)."""
 
     @property
     def is_final(self) -> bool:
-        """True when no action moves the expense any more."""
+        """True when no action moves the expense to another status any more, and no Invoice Response can
+        follow (RE and PD are final in the T111 order). Settling a partial payment (``SETTLE``) stays in
+        PAID and sends nothing."""
         return self in (ExpenseStatus.REJECTED, ExpenseStatus.PAID)
 
 
@@ -61,6 +63,11 @@ class ExpenseAction(StrEnum):
     ANSWER = "answer"
     """The supplier's answer was received (recorded by a member or support); approval resumes."""
     MARK_PAID = "mark-paid"
+    """Paid in full, or in part with an explanation (``model/partial_payment.py``): Invoice Response PD."""
+    SETTLE = "settle"
+    """The rest of a partially paid invoice was paid: recorded on the expense only. PD is final, so the
+    supplier heard "paid partially" and gets no second PD (the workflow allows it only after a partial
+    payment)."""
     DUPLICATE = "duplicate"
     """The same supplier, number and amount arrived again: recorded on the expense, no transition."""
 
@@ -86,6 +93,8 @@ TRANSITIONS: Final[Mapping[tuple[ExpenseStatus, ExpenseAction], ExpenseStatus]] 
     # Invoice Response 3 order: a query may end in a rejection without an answer (UQ -> RE is allowed).
     (_S.UNDER_QUERY, _A.REJECT): _S.REJECTED,
     (_S.APPROVED, _A.MARK_PAID): _S.PAID,
+    # Internal only, no Invoice Response (not in RESPONSE_CODES); refused unless the payment was partial.
+    (_S.PAID, _A.SETTLE): _S.PAID,
 }
 
 #: The Invoice Response code (UNCL 4343) the workflow sends for an action; AB is sent on creation.
@@ -206,7 +215,7 @@ class Expense:
         updated_at: last change.
         credited_expense_id: for a credit note, the expense of the invoice it credits (BT-25), when known.
         duplicates: inbound document ids that repeated this expense (same supplier, number, amount).
-        status_reason: the reject reason or the open question.
+        status_reason: the reject reason, the open question or the partial payment's explanation.
     """
 
     id: str

@@ -14,11 +14,11 @@ from gateway.services.ports import UnitOfWork
 A = ExpenseAction
 R = ActorRole
 
-#: The actions each role may take (on the expenses it can see).
+#: The actions each role may take (on the expenses it can see); settling a partial payment goes with paying.
 PERMISSIONS: Final[Mapping[ActorRole, frozenset[ExpenseAction]]] = {
-    R.MEMBER: frozenset({A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID}),
-    R.SUPPORT: frozenset({A.ASSIGN, A.ANSWER, A.MARK_PAID}),
-    R.ADMIN: frozenset({A.ASSIGN, A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID}),
+    R.MEMBER: frozenset({A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID, A.SETTLE}),
+    R.SUPPORT: frozenset({A.ASSIGN, A.ANSWER, A.MARK_PAID, A.SETTLE}),
+    R.ADMIN: frozenset({A.ASSIGN, A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID, A.SETTLE}),
     R.SYSTEM: frozenset(),
 }
 

@@ -10,6 +10,7 @@ from typing import Final
 from gateway.errors import InvalidExpenseRequest
 from gateway.model.expense import RESPONSE_CODES, STATUS_REASONS, Expense, ExpenseAction, ExpenseEvent
 from gateway.model.message import JSONObject
+from gateway.model.partial_payment import payment_summary
 from gateway.services.ports import (
     IDFactory,
     InvoiceResponder,
@@ -84,30 +85,35 @@ def announce(
     event: ExpenseEvent,
     detail: JSONObject | None,
 ) -> None:
-    """Write the webhook announcing ``event`` to the outbox of ``uow`` (nothing without a URL)."""
+    """Write the webhook announcing ``event`` to the outbox of ``uow`` (nothing without a URL). A payment
+    (``expense.mark-paid``) also says in ``data.payment`` whether it was partial, with the amount and
+    explanation."""
     if not url:
         return
     event_id = ids.new_id()
+    data: JSONObject = {
+        "expense_id": expense.id,
+        "inbound_document_id": expense.inbound_document_id,
+        "kind": expense.kind,
+        "status": event.to_status.value,
+        "previous_status": event.from_status.value if event.from_status else None,
+        "unit": expense.unit_code,
+        "supplier_id": expense.supplier_key,
+        "supplier_name": expense.supplier_name,
+        "number": expense.number,
+        "amount": str(expense.amount),
+        "currency": expense.currency,
+        "actor": event.actor,
+        "role": event.role.value,
+        "detail": detail,
+    }
+    if event.action is ExpenseAction.MARK_PAID:
+        data["payment"] = payment_summary(detail)
     payload: JSONObject = {
         "id": event_id,
         "type": WEBHOOK_TYPE_PREFIX + event.action.value,
         "created_at": event.at.isoformat(),
-        "data": {
-            "expense_id": expense.id,
-            "inbound_document_id": expense.inbound_document_id,
-            "kind": expense.kind,
-            "status": event.to_status.value,
-            "previous_status": event.from_status.value if event.from_status else None,
-            "unit": expense.unit_code,
-            "supplier_id": expense.supplier_key,
-            "supplier_name": expense.supplier_name,
-            "number": expense.number,
-            "amount": str(expense.amount),
-            "currency": expense.currency,
-            "actor": event.actor,
-            "role": event.role.value,
-            "detail": detail,
-        },
+        "data": data,
     }
     # The outbox keeps the configured target's reference, never the URL (it may carry a token).
     uow.outbox.add(

@@ -12,8 +12,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
-from gateway.errors import DocumentNotFound, ExpenseActionForbidden, InvalidExpenseRequest
+from gateway.errors import (
+    DocumentNotFound,
+    ExpenseActionForbidden,
+    InvalidExpenseRequest,
+    InvalidPayment,
+    InvalidTransition,
+)
 from gateway.model.expense import (
     RESPONSE_DOCUMENT_KEY,
     TRANSITIONS,
@@ -26,6 +33,13 @@ from gateway.model.expense import (
 )
 from gateway.model.free_text import check_free_text
 from gateway.model.message import JSONObject
+from gateway.model.partial_payment import (
+    NOT_PARTIAL,
+    PARTIALLY_PAID,
+    PartialPayment,
+    is_partial,
+    parse_amount,
+)
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import as_seen, check_action, visible_to
 from gateway.services.expense_draft_result import DraftResult
@@ -52,6 +66,10 @@ class ActionInput:
         reason_codes: REJECT / QUERY: OpenPeppol status reason codes (default ``OTH``).
         question: QUERY: the question to the supplier (required).
         remember_supplier: ASSIGN from triage: remember the supplier -> unit mapping.
+        partial: MARK_PAID: paid in part (Invoice Response PD with PPD); ``reason`` is then the required
+            explanation for the supplier.
+        paid_amount: MARK_PAID, partial only: the amount paid in the invoice currency (optional; a decimal
+            text as typed in a form, or a Decimal), above zero and below the amount due (BT-115).
     """
 
     unit: str | None = None
@@ -59,6 +77,8 @@ class ActionInput:
     reason_codes: tuple[str, ...] = ()
     question: str | None = None
     remember_supplier: bool = True
+    partial: bool = False
+    paid_amount: str | Decimal | None = None
 
 
 def _text(value: str | None, what: str, *, required: bool) -> str | None:
@@ -70,6 +90,42 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
     if value:  # the Invoice Response carries it to the supplier
         check_free_text(value, what)
     return value
+
+
+def _partial_payment(expense: Expense, action: ExpenseAction, data: ActionInput) -> PartialPayment | None:
+    """The partial payment a MARK_PAID records, checked against the amount due; None when paid in full.
+
+    Raises:
+        InvalidPayment: see ``PartialPayment.check``; an explanation or amount given for a full payment (it
+            would otherwise be dropped without a word).
+    """
+    if action is not ExpenseAction.MARK_PAID:
+        return None
+    if not data.partial:
+        if (data.reason and data.reason.strip()) or data.paid_amount not in (None, ""):
+            raise InvalidPayment(NOT_PARTIAL)
+        return None
+    if isinstance(data.paid_amount, str) and not data.paid_amount.strip():
+        paid = None
+    else:
+        paid = None if data.paid_amount is None else parse_amount(data.paid_amount)
+    note = (data.reason or "").strip()
+    payment = PartialPayment(note, paid)
+    payment.check(expense.amount)
+    return payment
+
+
+def _check_settle(uow: UnitOfWork, expense: Expense) -> None:
+    """Refuse to settle an expense whose payment was not partial (a full payment has nothing left).
+
+    Raises:
+        InvalidTransition: the expense's MARK_PAID was a full payment.
+    """
+    paid = next(
+        (e for e in reversed(uow.expenses.events(expense.id)) if e.action is ExpenseAction.MARK_PAID), None
+    )
+    if paid is None or not is_partial(paid.detail):
+        raise InvalidTransition(expense.status, ExpenseAction.SETTLE)
 
 
 class ExpenseWorkflow:
@@ -134,8 +190,10 @@ class ExpenseWorkflow:
             DocumentNotFound: no such expense, or the actor may not see it.
             ExpenseActionForbidden: the actor sees it but may not take this action.
             InvalidExpenseRequest: a missing reason or question, a text with no visible character or a
-                control character, unknown reason codes or unit.
-            InvalidTransition: the action is not allowed in the expense's status.
+                control character, unknown reason codes or unit; ``InvalidPayment`` for a partial payment
+                without explanation or with an amount not strictly between zero and the amount due.
+            InvalidTransition: the action is not allowed in the expense's status (SETTLE: the expense
+                was not paid in part).
         """
         if action in _SYSTEM_ACTIONS:
             raise ExpenseActionForbidden(f"{action.value!r} is taken by the gateway, not by people")
@@ -147,6 +205,9 @@ class ExpenseWorkflow:
                 raise DocumentNotFound(expense_id, "expense")
             check_action(actor, action)
             detail, reason, target_unit = self._inputs(uow, expense, action, data)
+            payment = _partial_payment(expense, action, data)
+            if payment is not None:
+                detail, reason = payment.detail(expense.currency), payment.note
             # The last action taken on the expense (a flagged duplicate is no action on it).
             last = next(
                 (
@@ -165,12 +226,17 @@ class ExpenseWorkflow:
             target = decide(expense.status, action, last)
             if target is None:
                 return as_seen(uow, expense, visible)  # a repeat: same result, no second event
+            if action is ExpenseAction.SETTLE:
+                _check_settle(uow, expense)
             codes = (
                 reason_codes(data.reason_codes)
                 if action in (ExpenseAction.REJECT, ExpenseAction.QUERY)
                 else ()
             )
-            response = respond(self._responder, uow, expense, action, now, codes=codes, note=reason)
+            note = reason
+            if payment is not None:  # PD + PPD + the text (PEPPOL-T111-R004/R005)
+                codes, note = (PARTIALLY_PAID,), payment.response_text(expense.amount, expense.currency)
+            response = respond(self._responder, uow, expense, action, now, codes=codes, note=note)
             if response is not None:
                 detail = {**(detail or {}), RESPONSE_DOCUMENT_KEY: response}
             event = ExpenseEvent(

@@ -1,5 +1,6 @@
 """Expense pages: the triage queue with its assign-to-unit form (support), the expense inbox and one
-expense with approve / reject with a reason / query (members, for their own units only)."""
+expense with approve / reject with a reason / query (members, for their own units only), mark paid in full
+or in part, and record the rest of a partial payment (support)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.errors import InvalidIdentifier
+from gateway.errors import InvalidIdentifier, InvalidPayment
 from gateway.model.expense import (
     ExpenseAction,
     ExpenseEvent,
@@ -20,6 +21,7 @@ from gateway.model.expense import (
     supplier_answer,
 )
 from gateway.model.message import DocumentContent
+from gateway.model.partial_payment import MAX_PAYMENT_NOTE, is_partial
 from gateway.services.expense_queries import get_expense, list_expenses
 from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import get_inbound
@@ -27,6 +29,7 @@ from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
 from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
 from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
+from gateway.web.i18n import page_language, translate
 from gateway.web.pages import (
     PageContext,
     PageRoute,
@@ -54,6 +57,8 @@ DONE: Final = {
     "query": "Question recorded; approval waits for the supplier's answer.",
     "answer": "The supplier's answer is recorded; the expense waits for approval again.",
     "mark-paid": "Marked as paid.",
+    "settle": "The rest of the payment is recorded. The supplier is not told: Peppol allows no answer after "
+    "a payment (PD).",
 }
 # Whether the supplier heard of it is said from the audit entry (``supplier_answer``), never assumed: a
 # supplier that does not receive Invoice Responses through Peppol gets none.
@@ -67,6 +72,7 @@ ACTIONS: Final = {
     "query": ExpenseAction.QUERY,
     "answer": ExpenseAction.ANSWER,
     "mark-paid": ExpenseAction.MARK_PAID,
+    "settle": ExpenseAction.SETTLE,
 }
 
 
@@ -124,19 +130,37 @@ def expense(context: PersonDep, expense_id: str, done: str | None = None) -> Res
     return _expense_page(context, expense_id, done=done)
 
 
+def _paid_in_part(events: Sequence[ExpenseEvent]) -> bool:
+    """True when the expense's payment (MARK_PAID) was partial and its rest is not recorded yet."""
+    for event in reversed(events):
+        if event.action is ExpenseAction.SETTLE:
+            return False
+        if event.action is ExpenseAction.MARK_PAID:
+            return is_partial(event.detail)
+    return False
+
+
 def _expense_page(
-    context: PageContext, expense_id: str, *, done: str | None = None, pdf_problem: PdfProblem | None = None
+    context: PageContext,
+    expense_id: str,
+    *,
+    done: str | None = None,
+    pdf_problem: PdfProblem | None = None,
+    payment_error: str | None = None,
+    payment_form: dict[str, str] | None = None,
 ) -> Response:
     """The expense's page; with ``pdf_problem`` it says why the document's PDF was not made, with that
-    status."""
+    status; with ``payment_error`` the mark-paid form says what is wrong (422), keeping ``payment_form``."""
     detail = get_expense(context.services.store, context.person.actor(), expense_id)
     content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
     status = detail.expense.status
     answers = [supplier_answer(event) for event in detail.events]
+    in_part = status is ExpenseStatus.PAID and _paid_in_part(detail.events)
+    code = pdf_problem.status if pdf_problem else 200
     response = page(
         context.request,
         "expense.html",
-        pdf_problem.status if pdf_problem else 200,
+        422 if payment_error else code,
         session=context.session,
         detail=detail,
         expense=detail.expense,
@@ -149,6 +173,11 @@ def _expense_page(
         can_query=status is ExpenseStatus.TO_APPROVE,
         can_answer=context.person.staff and status is ExpenseStatus.UNDER_QUERY,
         can_mark_paid=context.person.staff and status is ExpenseStatus.APPROVED,
+        paid_in_part=in_part,
+        can_settle=context.person.staff and in_part,
+        payment_error=payment_error,
+        payment_form=payment_form or {"payment": "full", "reason": "", "paid_amount": ""},
+        max_payment_note=MAX_PAYMENT_NOTE,
         can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
         units=list_units(context.services.store) if context.person.staff else [],
         pdf_problem=pdf_problem,
@@ -185,15 +214,29 @@ async def _act(context: PageContext, expense_id: str, action: str) -> Response:
     """Take ``action``: the workflow checks the units and the status, and audits it; a role that may not
     take it gets 403."""
     form = await checked_form(context)
+    partial = action == "mark-paid" and form.get("payment") == "partial"
     data = ActionInput(
         unit=form.get("unit") or None,
         reason=form.get("reason") or form.get("answer") or None,
         reason_codes=form_reason_codes(form.get("reason_code")),
         question=form.get("question") or None,
+        partial=partial,
+        paid_amount=(form.get("paid_amount") or None) if action == "mark-paid" else None,
     )
     actor = context.person.actor()
     workflow = context.services.expenses
-    await anyio.to_thread.run_sync(lambda: workflow.act(expense_id, ACTIONS[action], actor, data))
+    try:
+        await anyio.to_thread.run_sync(lambda: workflow.act(expense_id, ACTIONS[action], actor, data))
+    except InvalidPayment as exc:  # said on the mark-paid form, with what was typed
+        message = translate(page_language(context.request), exc.message) % exc.values
+        typed = {
+            "payment": "partial" if partial else "full",
+            "reason": form.get("reason") or "",
+            "paid_amount": form.get("paid_amount") or "",
+        }
+        return await anyio.to_thread.run_sync(
+            lambda: _expense_page(context, expense_id, payment_error=message, payment_form=typed)
+        )
     audit.info("expense %s: %s by %s", expense_id, action, actor.name)
     back = form.get("back")
     if back == "triage":

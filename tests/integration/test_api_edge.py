@@ -64,6 +64,7 @@ JSON_ACTION_ROUTES = [
     ("POST", "/v1/expenses/some-expense/answer"),
     ("POST", "/v1/expenses/some-expense/approve"),
     ("POST", "/v1/expenses/some-expense/mark-paid"),
+    ("POST", "/v1/expenses/some-expense/settle"),
 ]
 
 
@@ -91,6 +92,7 @@ def test_an_action_body_without_a_key_or_role_is_never_read(
         "/v1/expenses/some-expense/answer",
         "/v1/expenses/some-expense/approve",
         "/v1/expenses/some-expense/mark-paid",
+        "/v1/expenses/some-expense/settle",
     ],
 )
 def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, path: str) -> None:
@@ -104,9 +106,17 @@ def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, pa
     assert undeclared.pulled <= 3  # the limit is 2 MiB
 
 
-@pytest.mark.parametrize("path", ["/v1/expenses/some-expense/approve", "/v1/expenses/some-expense/mark-paid"])
-def test_an_action_without_parameters_takes_no_body_slot_and_at_most_a_kibibyte(
-    edge_app: FastAPI, path: str
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("/v1/expenses/some-expense/approve", 1024),
+        ("/v1/expenses/some-expense/settle", 1024),
+        # Room for the explanation of a partial payment (500 characters).
+        ("/v1/expenses/some-expense/mark-paid", 4096),
+    ],
+)
+def test_an_action_with_few_parameters_takes_no_body_slot_and_a_small_body(
+    edge_app: FastAPI, path: str, limit: int
 ) -> None:
     """Approve and mark-paid held one of the body slots the invoicing system's 20 MB submissions share for
     their whole action: behind uploads they waited, then 503; meanwhile a submission waited for them."""
@@ -127,12 +137,12 @@ def test_an_action_without_parameters_takes_no_body_slot_and_at_most_a_kibibyte(
 
     taken, status, after = anyio.run(scenario)
     assert (taken, status, after) == (1, 404, 0)  # no such expense, answered at once: no 503
-    fits = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * 1024, chunks=1))
+    fits = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * limit, chunks=1))
     assert fits.status == 404
-    over = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * 1025, chunks=1))
+    over = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * (limit + 1), chunks=1))
     assert over.status == 413
-    declared = [*headers, ("content-length", "1025")]
-    refused = anyio.run(lambda: call(edge_app, "POST", path, declared, chunk=b" " * 1025, chunks=1))
+    declared = [*headers, ("content-length", str(limit + 1))]
+    refused = anyio.run(lambda: call(edge_app, "POST", path, declared, chunk=b" " * (limit + 1), chunks=1))
     assert (refused.status, refused.pulled) == (413, 0)
 
 

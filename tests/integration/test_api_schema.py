@@ -121,6 +121,7 @@ OPERATIONS = [
     "POST /v1/expenses/{expense_id}/query",
     "POST /v1/expenses/{expense_id}/answer",
     "POST /v1/expenses/{expense_id}/mark-paid",
+    "POST /v1/expenses/{expense_id}/settle",
     "GET /v1/units",
     "PUT /v1/units",
     "GET /v1/units/{code}",

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from conftest import Site
 
+from gateway.model.partial_payment import PAYMENT_MESSAGES
 from gateway.web import account_routes
 from gateway.web.app import NO_PAGE, NOT_AN_ADDRESS, ONLY_A_FORM, OTHER_METHOD
 from gateway.web.downloads import PDF_BUSY, PDF_FAILED, PDF_NOT_A_DOCUMENT, PDF_TOO_LARGE
@@ -50,6 +51,7 @@ FIXED = (
     | set(account_routes.DONE.values())
     | set(_ERROR_TITLES.values())
     | set(DONE.values())
+    | PAYMENT_MESSAGES
     | set(EBMS_ERRORS.values())
     | set(DISCOVERY_OUTCOMES.values())
     | set(REASON_LABELS.values())

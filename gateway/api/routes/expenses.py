@@ -20,6 +20,7 @@ from gateway.api.expense_schemas import (
     ExpensePage,
     ExpenseResponse,
     ExpenseSummary,
+    MarkPaidIn,
     NoFieldsIn,
     QueryIn,
     RejectIn,
@@ -57,6 +58,10 @@ BodyDep = Annotated[bytes, Depends(bounded_body())]
 #: The body of an action without parameters: at most ``SMALL_BODY_BYTES``, read without a body slot (those
 #: are for the large bodies: an approval must not wait behind uploads); declared after ``ExpenseUserDep`` too.
 NoFieldsBodyDep = Annotated[bytes, Depends(small_body())]
+#: The body of mark-paid: small too (no body slot), with room for the explanation of a partial payment
+#: (``MAX_PAYMENT_NOTE`` characters of up to 4 UTF-8 bytes, escaped quotes, the amount).
+MARK_PAID_BODY_BYTES = 4096
+MarkPaidBodyDep = Annotated[bytes, Depends(small_body(MARK_PAID_BODY_BYTES))]
 
 _READ_ERRORS = problem_responses(
     401, 403, 404, s403="Role without access to expenses", s404="No such expense (for you)"
@@ -72,7 +77,8 @@ _ACT_ERRORS = problem_responses(
     s404="No such expense (for you)",
     s409="The expense's status does not allow this action",
     s422="Malformed body or a field the action does not take (``errors`` names each field), missing "
-    "reason or question, unknown reason code or unit",
+    "reason or question, unknown reason code or unit, a partial payment without reason or with an amount "
+    "not between 0 and the amount due",
 )
 
 
@@ -250,12 +256,31 @@ def answer(
     "/{expense_id}/mark-paid",
     response_model=ExpenseSummary,
     responses=_ACT_ERRORS,
-    openapi_extra=json_request_body(NoFieldsIn, required=False),
+    openapi_extra=json_request_body(MarkPaidIn, required=False),
 )
 def mark_paid(
+    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: MarkPaidBodyDep
+) -> ExpenseSummary:
+    """Record the payment of an approved expense (Invoice Response PD). In full: no body, ``null`` or
+    ``{}``. In part: ``partially_paid`` with a ``reason`` (and optionally ``paid_amount``): PD with status
+    reason PPD and that text (the amount first, if given); a missing reason, an amount not above 0 and below
+    the amount due, or a reason or amount without ``partially_paid`` is a 422. At most 4 KiB."""
+    parsed = parse_json_body(body, MarkPaidIn, optional=True) or MarkPaidIn()
+    data = ActionInput(partial=parsed.partially_paid, reason=parsed.reason, paid_amount=parsed.paid_amount)
+    return _act(services, who, expense_id, ExpenseAction.MARK_PAID, data)
+
+
+@router.post(
+    "/{expense_id}/settle",
+    response_model=ExpenseSummary,
+    responses=_ACT_ERRORS,
+    openapi_extra=json_request_body(NoFieldsIn, required=False),
+)
+def settle(
     services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: NoFieldsBodyDep
 ) -> ExpenseSummary:
-    """Record the payment of an approved expense (Invoice Response PD). No body, ``null`` or ``{}`` (at
-    most 1 KiB): a field is refused, not ignored."""
+    """Record that the rest of a partially paid expense was paid. Recorded here only: the supplier was sent
+    PD (partially paid), which is final in Peppol, so no Invoice Response follows; 409 unless the payment
+    was partial. No body, ``null`` or ``{}`` (at most 1 KiB)."""
     _no_fields(body)
-    return _act(services, who, expense_id, ExpenseAction.MARK_PAID, ActionInput())
+    return _act(services, who, expense_id, ExpenseAction.SETTLE, ActionInput())

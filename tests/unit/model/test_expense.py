@@ -41,6 +41,8 @@ EXPECTED = {
     (S.UNDER_QUERY, A.ANSWER): S.TO_APPROVE,
     (S.UNDER_QUERY, A.REJECT): S.REJECTED,
     (S.APPROVED, A.MARK_PAID): S.PAID,
+    # The rest of a partial payment: recorded, no status change, no Invoice Response (PD is final).
+    (S.PAID, A.SETTLE): S.PAID,
 }
 
 
@@ -100,10 +102,13 @@ def test_approve_twice_is_one_approval_but_approve_after_payment_conflicts() -> 
         decide(S.PAID, A.APPROVE, A.MARK_PAID)
 
 
-def test_final_states_accept_nothing() -> None:
+def test_final_states_accept_nothing_but_settling_which_sends_nothing() -> None:
     for status in S:
-        assert status.is_final is (allowed_actions(status) == frozenset() and status is not S.RECEIVED)
+        moving = {a for a in allowed_actions(status) if apply_action(status, a) is not status}
+        assert status.is_final is (not moving and status is not S.RECEIVED)
     assert {s for s in S if s.is_final} == {S.REJECTED, S.PAID}
+    assert allowed_actions(S.PAID) == {A.SETTLE}
+    assert A.SETTLE not in RESPONSE_CODES  # PD is final: after a partial PD the supplier gets no second one
 
 
 def test_every_status_is_reachable_and_every_expense_can_end() -> None:

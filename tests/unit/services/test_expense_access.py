@@ -27,9 +27,9 @@ def test_members_see_their_key_s_units_and_the_units_naming_them() -> None:
 @pytest.mark.parametrize("action", list(ExpenseAction))
 def test_every_role_and_action(role: ActorRole, action: ExpenseAction) -> None:
     allowed = {
-        ActorRole.MEMBER: {A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID},
-        ActorRole.SUPPORT: {A.ASSIGN, A.ANSWER, A.MARK_PAID},
-        ActorRole.ADMIN: {A.ASSIGN, A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID},
+        ActorRole.MEMBER: {A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID, A.SETTLE},
+        ActorRole.SUPPORT: {A.ASSIGN, A.ANSWER, A.MARK_PAID, A.SETTLE},
+        ActorRole.ADMIN: {A.ASSIGN, A.APPROVE, A.REJECT, A.QUERY, A.ANSWER, A.MARK_PAID, A.SETTLE},
         ActorRole.SYSTEM: set(),
     }[role]
     assert PERMISSIONS[role] == allowed
