@@ -177,6 +177,41 @@ def build_sbd(
     return b"".join((memoryview(envelope)[:close], element, memoryview(envelope)[close:]))
 
 
+def built_header(
+    *,
+    sender: ParticipantID,
+    receiver: ParticipantID,
+    document_type: DocumentTypeID,
+    process: ProcessID,
+    country_c1: str,
+    instance_id: str,
+    created: datetime,
+    mls_to: ParticipantID | None = None,
+    mls_type: str | None = None,
+) -> SBDHData:
+    """What :func:`read_sbd_header` reads from the SBD :func:`build_sbd` writes with the same arguments.
+
+    The delivery worker wraps every document itself: it hands this to the AS4 builder instead of
+    parsing the header it has just written back (about 0.9 M instructions per message;
+    ``tests/unit/ubl/test_sbdh_built_header.py`` holds the two equal).
+    """
+    return SBDHData(
+        sender=sender,
+        receiver=receiver,
+        document_type=document_type,
+        process=process,
+        country_c1=country_c1,
+        instance_id=instance_id,
+        created=created.isoformat(),
+        standard=document_type.root_namespace,
+        type_version=document_type.version,
+        type=document_type.root_name,
+        business_document=b"",
+        mls_to=str(mls_to) if mls_to is not None else None,
+        mls_type=mls_type,
+    )
+
+
 def _text(el: etree._Element | None) -> str:
     return string_value(el).strip() if el is not None else ""
 
