@@ -19,7 +19,7 @@ from gateway.crypto import (
     TrustStore,
     validate_ap_certificate,
 )
-from gateway.errors import CertificateRejected, LocalProtocolError, MappingError
+from gateway.errors import CertificateRejected, LocalProtocolError, MappingError, XMLInputError
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DocumentKind, OutboundDocument
 from gateway.services.delivery_attempt import (
@@ -150,6 +150,12 @@ class MessageFactory:
             sbd = build_sbd(body, **envelope, parsed_before=True)
         except MappingError as exc:
             raise LocalProtocolError(EbmsError.OTHER, f"cannot wrap the document in an SBD: {exc}") from exc
+        try:
+            # The header just written, not parsed back (BENCHMARKS.md, *Sender and worker instructions per
+            # document*); its check of the business document's root kept, with the same answer.
+            header = built_header(body, **envelope)
+        except (MappingError, XMLInputError) as exc:
+            raise LocalProtocolError(EbmsError.OTHER, f"cannot send: {exc}") from exc
         return build_user_message(
             sbd,
             sender=self._identity,
@@ -157,9 +163,7 @@ class MessageFactory:
             message_id=f"{self._ids.new_id()}@{self._settings.message_id_domain}",
             timestamp=now,
             random_bytes=self._random_bytes,
-            # The header just written, not parsed back (BENCHMARKS.md, *Sender and worker instructions
-            # per document*).
-            header=built_header(**envelope),
+            header=header,
         )
 
     def _mls_scopes(self, document: OutboundDocument) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gateway.errors import MappingError
 from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.ubl.sbdh import build_sbd, built_header, read_sbd_header
@@ -57,4 +58,28 @@ BASE: dict[str, Any] = {
 def test_the_built_header_is_the_header_read_back(business: bytes, envelope: dict[str, Any]) -> None:
     arguments = BASE | envelope
     sbd = build_sbd(business, **arguments, parsed_before=True)
-    assert built_header(**arguments) == read_sbd_header(sbd, max_bytes=1_000_000)
+    assert built_header(business, **arguments) == read_sbd_header(sbd, max_bytes=1_000_000)
+
+
+@pytest.mark.parametrize(
+    "business",
+    [
+        CN,  # another document type's root
+        INV.replace(b"Invoice-2", b"Invoice-3"),  # the root's name in another namespace
+        b"<?xml version='1.0'?><!-- a comment -->" + CN,
+    ],
+)
+def test_a_root_of_another_type_is_refused_as_the_header_read_refuses_it(business: bytes) -> None:
+    arguments = BASE | {"document_type": BIS_INVOICE}
+    sbd = build_sbd(business, **arguments, parsed_before=True)
+    with pytest.raises(MappingError, match="business document root does not match") as read:
+        read_sbd_header(sbd, max_bytes=1_000_000)
+    with pytest.raises(MappingError) as built:
+        built_header(business, **arguments)
+    assert str(built.value) == str(read.value)
+
+
+def test_the_root_is_found_after_a_long_prolog() -> None:
+    business = b"<?xml version='1.0'?>" + b"<!--" + b"x" * 3000 + b"-->" + INV
+    arguments = BASE | {"document_type": BIS_INVOICE}
+    assert built_header(business, **arguments).type == "Invoice"
