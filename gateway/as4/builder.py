@@ -56,7 +56,7 @@ from gateway.crypto import (
     rsa_oaep_wrap,
 )
 from gateway.errors import LocalProtocolError, MappingError, XMLInputError
-from gateway.ubl.sbdh import read_sbd_header
+from gateway.ubl.sbdh import SBDHData, read_sbd_header
 from gateway.xmlcore import parse_xml
 
 _EB = f"{{{EB_NS}}}"
@@ -93,6 +93,7 @@ def build_user_message(
     new_id: Callable[[], str] = _uuid,
     random_bytes: Callable[[int], bytes] = os.urandom,
     max_sbd_bytes: int = 100 * 1024 * 1024,
+    header: SBDHData | None = None,
 ) -> OutgoingMessage:
     """Build the complete multipart/related AS4 request for one SBD.
 
@@ -109,6 +110,9 @@ def build_user_message(
         new_id: wsu:Id / Content-ID factory.
         random_bytes: source of the AES key, IV and MIME boundary (os.urandom by default).
         max_sbd_bytes: refuse larger SBDs.
+        header: the SBD's header as the caller wrote it (``build_sbd`` with the same arguments as
+            ``built_header``): it is then not read back from ``sbd``, whose business document the caller
+            vouches for (``build_sbd``'s ``parsed_before``). None: the header is read and checked.
 
     Returns:
         The serialised request and what the receipt check needs.
@@ -116,8 +120,12 @@ def build_user_message(
     Raises:
         LocalProtocolError: the SBD is not a valid Peppol SBD or a party id is missing.
     """
+    if header is not None and len(sbd) > max_sbd_bytes:
+        raise LocalProtocolError(
+            EbmsError.OTHER, f"cannot send: SBD is {len(sbd)} bytes, above the limit of {max_sbd_bytes}"
+        )
     try:
-        sbdh = read_sbd_header(sbd, max_bytes=max_sbd_bytes)
+        sbdh = header or read_sbd_header(sbd, max_bytes=max_sbd_bytes)
     except (XMLInputError, MappingError) as exc:
         raise LocalProtocolError(EbmsError.OTHER, f"cannot send: {exc}") from exc
     # Compress first (CEF 1.14 §1.4.3.1), at a level chosen for speed (compression.py).

@@ -15,6 +15,7 @@ import pytest
 from delivery_support import ReceiverAP, UUIDs, queue_document, receiver_ap, write_directory
 from lxml import etree
 
+from gateway.as4 import builder as as4_builder
 from gateway.model import Invoice, ParticipantID
 from gateway.model.message import DeliveryStatus
 from gateway.model.report import Transmission
@@ -132,6 +133,26 @@ def test_a_document_stored_without_its_buyer_country_is_parsed_once_for_it(
     assert parses.calls == ["top_level_element"]  # the reporting record's fallback, nothing else
     (counted,) = transmissions(sender)
     assert counted.c4_country == "US"
+
+
+def test_the_worker_reads_back_no_sbd_header_it_wrote(
+    sender: Sender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The SBD's header goes to the AS4 builder as written (``built_header``), not parsed back from the SBD.
+    read: list[int] = []
+
+    def counted(data: bytes, **kwargs: Any) -> Any:
+        read.append(len(data))
+        return real(data, **kwargs)
+
+    real = as4_builder.read_sbd_header
+    monkeypatch.setattr(as4_builder, "read_sbd_header", counted)
+    queue_document(sender.store, receiver=BUYER, body=prepared().ubl, buyer_country="US")
+
+    (result,) = sender.round()
+
+    assert result.status is DeliveryStatus.DELIVERED
+    assert read == []
 
 
 def test_the_document_used_here_names_its_number() -> None:

@@ -15,6 +15,7 @@ from gateway.as4 import (
     build_receipt,
     verify_receipt,
 )
+from gateway.as4.messages import OutgoingMessage
 from gateway.as4.mime import parse_multipart
 from gateway.crypto import common_name
 
@@ -53,6 +54,43 @@ def test_builder_is_deterministic_with_injected_randomness() -> None:
     a, b = build(), build()
     assert len(a) == len(b)
     assert a.split(b"<xenc:CipherValue>")[0] == b.split(b"<xenc:CipherValue>")[0]
+
+
+def test_a_header_handed_over_builds_the_message_the_read_header_builds() -> None:
+    # The delivery worker hands over the header it wrote (``built_header``) instead of having it read back.
+    from gateway.as4 import build_user_message
+    from gateway.errors import LocalProtocolError
+    from gateway.ubl.sbdh import read_sbd_header
+
+    sbd = make_sbd()
+    p = dev_pki()
+
+    def build(**header: object) -> OutgoingMessage:
+        return build_user_message(
+            sbd,
+            sender=p.sender,
+            receiver_certificate=p.receiver.certificate,
+            message_id="m@x",
+            timestamp=NOW,
+            new_id=counter_ids(),
+            random_bytes=lambda n: b"\x01" * n,
+            **header,  # type: ignore[arg-type]
+        )
+
+    read, given = build(), build(header=read_sbd_header(sbd, max_bytes=1_000_000))
+    assert given.body.split(b"<xenc:CipherValue>")[0] == read.body.split(b"<xenc:CipherValue>")[0]
+    assert given.body.split(b"</xenc:CipherValue>")[1] == read.body.split(b"</xenc:CipherValue>")[1]
+    assert (given.signed_references, given.instance_id) == (read.signed_references, read.instance_id)
+    with pytest.raises(LocalProtocolError, match="above the limit of 100"):
+        build_user_message(
+            sbd,
+            sender=p.sender,
+            receiver_certificate=p.receiver.certificate,
+            message_id="m@x",
+            timestamp=NOW,
+            max_sbd_bytes=100,
+            header=read_sbd_header(sbd, max_bytes=1_000_000),
+        )
 
 
 def test_wire_layout_matches_profile() -> None:
