@@ -7,7 +7,6 @@ namespace prefixes exactly, because AS4 signature digests are computed over the 
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Final, TypeVar
 
 from lxml import etree
@@ -62,28 +61,8 @@ def sealed(parser: _Parser) -> _Parser:
 
 
 def _new_parser(*, huge_tree: bool) -> etree.XMLParser:
+    # A new parser per call: lxml parsers are not thread-safe, and the service parses from threads.
     return sealed(etree.XMLParser(**parser_options(huge_tree=huge_tree)))  # type: ignore[arg-type]
-
-
-class _ThreadParsers(threading.local):
-    """This thread's two parsers (``huge_tree`` off and on), made at its first parse of each kind.
-
-    lxml parsers are not thread-safe and the service parses from threads, so each thread has its own; one
-    reused is what lxml does with its default parser (its error log is cleared at each parse, and the names
-    it reads go to the thread's dictionary whichever parser reads them). A new parser per call cost its
-    parser context at each parse, ≈ 7 us (BENCHMARKS.md, *Receiver instructions per document*)."""
-
-    def __init__(self) -> None:
-        self.parsers: dict[bool, etree.XMLParser] = {}
-
-    def get(self, *, huge_tree: bool) -> etree.XMLParser:
-        parser = self.parsers.get(huge_tree)
-        if parser is None:
-            parser = self.parsers[huge_tree] = _new_parser(huge_tree=huge_tree)
-        return parser
-
-
-_THREAD_PARSERS: Final = _ThreadParsers()
 
 
 def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str = "XML") -> etree._Element:
@@ -110,7 +89,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
         raise XMLInputError(f"{what} is empty")
     check_start_tags(data, what=what)
     try:
-        root = etree.fromstring(data, parser=_THREAD_PARSERS.get(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES))
+        root = etree.fromstring(data, parser=_new_parser(huge_tree=max_bytes > HUGE_TREE_ABOVE_BYTES))
     except etree.XMLSyntaxError as exc:
         raise XMLInputError(f"{what} is not well-formed XML: {exc}") from exc
     except ValueError as exc:  # e.g. "Unicode strings with encoding declaration are not supported"
