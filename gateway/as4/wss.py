@@ -53,10 +53,13 @@ def index_ids(root: etree._Element) -> dict[str, etree._Element]:
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
+        names = el.keys()  # one call, where a get per id attribute was four
+        if not names:
+            continue
         for attr in _ID_ATTRS:
-            value = el.get(attr)
-            if value is None:
+            if attr not in names:
                 continue
+            value = el.get(attr, "")
             value = value.strip()
             other = ids.get(value)
             if other is not None and other is not el:

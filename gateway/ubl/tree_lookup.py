@@ -42,7 +42,23 @@ def find_child(el: etree._Element, path: str) -> etree._Element | None:
     steps = child_steps(path)
     if len(steps) == 1:
         return next(el.iterchildren(steps[0]), None)
-    return next(descend(el, steps), None)
+    if not steps:
+        return el
+    return _first_at(el, steps, 0)
+
+
+def _first_at(el: etree._Element, steps: tuple[str, ...], at: int) -> etree._Element | None:
+    """The first element, in document order, at ``steps[at:]`` below ``el``: :func:`descend`'s first,
+    without a generator per level (the reader's ~230 finds per document, a third of them of two steps or
+    more; BENCHMARKS.md, *Receiver instructions per document*)."""
+    last = at == len(steps) - 1
+    for child in el.iterchildren(steps[at]):
+        if last:
+            return child
+        found = _first_at(child, steps, at + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def text_at(el: etree._Element | None, path: str) -> str | None:
@@ -50,9 +66,8 @@ def text_at(el: etree._Element | None, path: str) -> str | None:
     if el is None:
         return None
     found = find_child(el, path)
-    if found is None or found.text is None or not found.text.strip():
-        return None
-    return found.text.strip()
+    text = found.text if found is not None else None
+    return (text.strip() or None) if text is not None else None
 
 
 def attr_at(el: etree._Element | None, path: str, name: str) -> str | None:

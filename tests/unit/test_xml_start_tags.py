@@ -66,3 +66,46 @@ def test_the_streamed_validation_leaves_such_a_document_to_the_tree_path_unparse
         monkeypatch.setattr(etree, parser, lambda *_, **__: pytest.fail("parsed"))
     crowded = element(MAX_ATTRIBUTES_PER_TAG + 1)
     assert streamed_document(crowded, _StrictXSD(), max_bytes=MAX) is None  # type: ignore[arg-type]
+
+
+class _Counting:
+    """Stands in for the scan's expression: counts its searches and finds nothing."""
+
+    def __init__(self) -> None:
+        self.searches = 0
+
+    def search(self, _: object) -> None:
+        self.searches += 1
+
+
+def test_bytes_with_at_most_the_limit_of_equals_signs_skip_the_expression(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gateway.xmlcore.start_tags as start_tags
+
+    counting = _Counting()
+    monkeypatch.setattr(start_tags, "_CROWDED_TAG", counting)
+    few = b"<r>" + b"<e a='1'/>" * MAX_ATTRIBUTES_PER_TAG + b"x" * 100_000 + b"</r>"
+    check_start_tags(few, what="x")
+    check_start_tags(bytearray(few), what="x")
+    assert counting.searches == 0
+    check_start_tags(few.replace(b"x", b"=", 1), what="x")  # one "=" more: the expression judges
+    check_start_tags(memoryview(few), what="x")  # a view is always searched
+    assert counting.searches == 2
+
+
+@pytest.mark.parametrize("declarations", [0, 1])
+def test_the_limit_plus_one_on_one_tag_is_refused_with_no_other_equals_sign(declarations: int) -> None:
+    crowded = element(MAX_ATTRIBUTES_PER_TAG + 1 - declarations, declarations).replace(b">=", b">-")
+    assert crowded.count(b"=") == MAX_ATTRIBUTES_PER_TAG + 1
+    for data in (crowded, bytearray(crowded), memoryview(crowded)):
+        with pytest.raises(XMLLimitExceeded):
+            check_start_tags(data, what="x")
+
+
+def test_many_equals_signs_over_many_tags_are_not_refused() -> None:
+    spread = b"<r>" + b"<e a='1' b='2'/>" * (5 * MAX_ATTRIBUTES_PER_TAG) + b"</r>"
+    assert spread.count(b"=") > MAX_ATTRIBUTES_PER_TAG
+    for data in (spread, bytearray(spread), memoryview(spread)):
+        check_start_tags(data, what="x")
+    parse_xml(spread)

@@ -61,3 +61,14 @@ def test_document_order_across_parents_and_comments() -> None:
     assert tree_lookup.text_at(root, "cbc:B") == "top"
     assert tree_lookup.all_at(root, ".") == [root]
     assert tree_lookup.find_child(root, ".") is root
+
+
+def test_the_first_match_is_found_past_parents_without_one() -> None:
+    cac, cbc = UBL_NS["cac"], UBL_NS["cbc"]
+    root = etree.fromstring(
+        f'<r xmlns:cac="{cac}" xmlns:cbc="{cbc}"><cac:A><cac:C/></cac:A><cac:A><cac:C><cbc:B>x</cbc:B>'
+        "</cac:C></cac:A><cac:A><cac:C><cbc:B>y</cbc:B></cac:C></cac:A></r>"
+    )
+    assert tree_lookup.text_at(root, "cac:A/cac:C/cbc:B") == "x"
+    assert tree_lookup.find_child(root, "cac:A/cac:C/cbc:D") is None
+    assert tree_lookup.find_child(root, ".") is root
