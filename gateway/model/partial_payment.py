@@ -110,13 +110,14 @@ class PartialPayment:
         """The StatusReason text of the PD response: the amount (if given) then the explanation."""
         if self.paid is None:
             return self.note
-        return f"Paid {self.paid} of {payable} {currency}: {self.note}"
+        return f"Paid {self.paid:f} of {payable} {currency}: {self.note}"
 
     def detail(self, currency: str) -> JSONObject:
         """The audit detail (and webhook ``data.detail``) of the partial payment."""
         return {
             "partial": True,
-            "paid_amount": str(self.paid) if self.paid is not None else None,
+            # In plain digits: a form's 1e1 is 10, never "1E+1" (``check`` bounds it below the amount due).
+            "paid_amount": f"{self.paid:f}" if self.paid is not None else None,
             "currency": currency,
             "reason": self.note,
             "reason_codes": [PARTIALLY_PAID],

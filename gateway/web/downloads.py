@@ -44,6 +44,8 @@ DOWNLOAD_HEADERS: Final = {
 _NOT_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _NOT_IN_A_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
 MAX_NAME: Final = 100
+#: Unicode categories never kept in a name: format characters (bidi controls, zero-width), surrogates.
+_INVISIBLE: Final = frozenset({"Cf", "Cs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +72,10 @@ class PdfProblem:
 def download_name(number: str, fallback: str, extension: str) -> tuple[str, str]:
     """The file name of a download: an ASCII name (letters, digits, ``._-``) for ``filename`` and the
     number as written, without control characters or path separators, for ``filename*``; ``fallback``
-    when the number leaves no ASCII name."""
-    exact = _NOT_IN_A_NAME.sub("-", " ".join(number.split()))[:MAX_NAME].strip(" .-")
+    when the number leaves no ASCII name. Format characters (a right-to-left override, zero-width ones) are
+    dropped: they would make a name read as another (``INV\u202egpj.exe.pdf`` shown as ``INVfdp.exe.jpg``)."""
+    visible = "".join(ch for ch in number if unicodedata.category(ch) not in _INVISIBLE)
+    exact = _NOT_IN_A_NAME.sub("-", " ".join(visible.split()))[:MAX_NAME].strip(" .-")
     folded = unicodedata.normalize("NFKD", exact).encode("ascii", "ignore").decode("ascii")
     plain = _NOT_SAFE.sub("-", folded).strip(".-")[:MAX_NAME] or fallback
     return f"{plain}.{extension}", f"{exact or plain}.{extension}"

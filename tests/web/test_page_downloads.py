@@ -277,6 +277,9 @@ def test_busy_print_slots_are_a_try_again_page_with_retry_after(
         ("請求書", "doc-1.pdf", "請求書.pdf"),
         ("", "doc-1.pdf", "doc-1.pdf"),
         ("x" * 300, "x" * 100 + ".pdf", "x" * 100 + ".pdf"),
+        # A right-to-left override shows "INV\u202egpj.exe.pdf" as "INVfdp.exe.jpg": format characters go.
+        ("INV\u202egpj.exe", "INVgpj.exe.pdf", "INVgpj.exe.pdf"),
+        ("A\u200bB\u2066C\u2069\ufeff", "ABC.pdf", "ABC.pdf"),
     ],
 )
 def test_download_names_are_safe(number: str, plain: str, exact: str) -> None:

@@ -84,3 +84,13 @@ def test_the_text_and_the_detail() -> None:
         "reason": "the rest after the credit note",
     }
     assert payment_summary(None)["partial"] is False
+
+
+@pytest.mark.parametrize(("typed", "written"), [("1e1", "10"), ("6.005E+2", "600.5"), ("\uff11\uff12", "12")])
+def test_an_amount_typed_with_an_exponent_or_other_digits_reaches_the_supplier_in_plain_digits(
+    typed: str, written: str
+) -> None:
+    payment = PartialPayment("the rest later", parse_amount(typed))
+    payment.check(DUE)
+    assert payment.response_text(DUE, "EUR") == f"Paid {written} of 1000.00 EUR: the rest later"
+    assert payment.detail("EUR")["paid_amount"] == written
