@@ -291,6 +291,24 @@ def _inbound(api: httpx.Client) -> dict[str, int]:
     return by_status
 
 
+def _find_by_number(api: httpx.Client) -> bool:
+    """Support's question "did you get my invoice INV-123?": a received document found by its own number
+    (``GET /v1/inbound?number=``, any case), as a supplier on the phone would say it."""
+    items = api.get("/v1/inbound", params={"limit": 500}).json().get("items", [])
+    numbered = [
+        item
+        for item in items
+        if item.get("document_number") and "ApplicationResponse" not in item["document_type"]
+    ]
+    if not numbered:
+        print("demo: no received invoice or credit note carries a number to search for")
+        return False
+    number = numbered[0]["document_number"]
+    found = api.get("/v1/inbound", params={"number": number.lower()}).json().get("items", [])
+    print(f"demo: support searches the received documents for {number.lower()!r}: {len(found)} found")
+    return any(item["id"] == numbered[0]["id"] for item in found)
+
+
 def _post_all(api: httpx.Client, documents: list[tuple[str, Path | bytes]]) -> dict[str, str]:
     ids: dict[str, str] = {}
     for name, body in documents:
@@ -376,9 +394,16 @@ def _exchange(
         )
     print(f"demo: the partner AP received {sum(at_partner.values())} business documents {at_partner}")
     print(f"demo: the cooperative AP received {sum(at_coop.values())} business documents {at_coop}")
-    print(f"demo: {events} webhook events received with a valid HMAC signature, {bad} invalid")
+    with webhooks.lock:
+        kinds = sorted({str(event.get("type")) for event in webhooks.events})
+    print(
+        f"demo: {events} webhook events received with a valid HMAC signature, {bad} invalid"
+        f" ({', '.join(kinds)})"
+    )
+    found_ok = _find_by_number(coop)
     ok = (
-        delivered == len(coop_states)
+        found_ok
+        and delivered == len(coop_states)
         and partner_delivered == len(partner_states) == len(supplier_docs)
         and sum(at_partner.values()) == delivered
         and sum(at_coop.values()) == partner_delivered
