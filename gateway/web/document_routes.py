@@ -333,9 +333,10 @@ def received_number(body: bytes) -> str:
 
 
 def _received_content(store: DocumentStore, document_id: str) -> tuple[DocumentContent, str]:
-    """A received document's content and its number (``received_number``)."""
-    content = get_inbound(store, document_id).content
-    return content, received_number(content.body)
+    """A received document's content and its number: the one recorded with its verdict, else (received
+    before migration 0015 and not backfilled) read from the body (``received_number``)."""
+    detail = get_inbound(store, document_id)
+    return detail.content, detail.document.document_number or received_number(detail.content.body)
 
 
 @router.get("/inbound/{document_id}/document.pdf")

@@ -212,3 +212,34 @@ def test_unknown_received_documents_have_no_downloads(login: Callable[[str], htt
     unknown = login("sam").get("/web/inbound/00000000-0000-0000-0000-000000000000/document.xml")
     assert unknown.status_code == 404
     assert "text/html" in unknown.headers["content-type"]
+
+
+def test_the_download_is_named_after_the_number_recorded_with_the_verdict(
+    site: Site, artefacts_dir: Path, login: Callable[[str], httpx.Client]
+) -> None:
+    # The number recorded at receipt (migration 0015) names the download without reading the body again;
+    # a document received before it (no number recorded) is still named from its body.
+    body = (artefacts_dir / INVOICE_EXAMPLE).read_bytes()
+    recorded = _store(site, body, InboundStatus.VALID, None)
+    numbered = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    with site.services.store.unit_of_work() as uow:
+        uow.inbound.add(
+            InboundDocument(
+                id=numbered,
+                as4_message_id=f"{numbered}@supplier.test",
+                sender=SUPPLIER,
+                receiver=COOP,
+                document_type=ids.BIS_INVOICE,
+                process=ids.BIS_BILLING_PROCESS,
+                status=InboundStatus.VALID,
+                received_at=now,
+                updated_at=now,
+                document_number="STORED-42",
+            ),
+            DocumentContent(body, None),
+        )
+        uow.commit()
+    client = login("sam")
+    _assert_download(client.get(f"/web/inbound/{numbered}/document.xml"), "application/xml", "STORED-42.xml")
+    _assert_download(client.get(f"/web/inbound/{recorded}/document.xml"), "application/xml", "Snippet1.xml")
