@@ -557,6 +557,6 @@ def test_number_per_kind_revision_admits_a_credit_note_numbered_as_an_invoice_an
 def _outbound_counts(engine: Engine) -> tuple[int, ...]:
     with engine.connect() as connection:
         return tuple(
-            int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)  # noqa: S608
+            int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
             for table in ("outbound_documents", "outbound_events", "delivery_jobs", "pending_answers")
         )

@@ -33,7 +33,9 @@ def test_add_and_get_round_trip(store: SQLDocumentStore) -> None:
     with store.unit_of_work(read_only=True) as uow:
         assert uow.outbound.get(document.id) == document
         stored = uow.outbound.get_content(document.id)
-        assert uow.outbound.find_by_number(document.seller_id, document.document_number, INVOICES) == [document]
+        assert uow.outbound.find_by_number(document.seller_id, document.document_number, INVOICES) == [
+            document
+        ]
         assert uow.outbound.timeline(document.id) == [entry]
         assert uow.outbound.get("no-such-id") is None
         assert uow.outbound.get_content("no-such-id") is None
