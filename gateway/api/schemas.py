@@ -50,7 +50,7 @@ DocumentNumberQuery = Annotated[
     str | None,
     Query(
         pattern=rf"^[^{CONTROL_RANGES}]{{1,200}}$",
-        description="Only this document number (exact)",
+        description="Only this document number (exact; an invoice and a credit note may share one)",
     ),
 ]
 

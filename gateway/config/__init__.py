@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     reporting: ReportingSettings = Field(default_factory=ReportingSettings)
     render: RenderSettings = Field(default_factory=RenderSettings)
-    seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, number) is unique
+    seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, type, number) is unique
     # Our VAT number (BT-31) if not BE + the enterprise number: a VAT unit's (services.seller_identity).
     seller_vat_number: str | None = None
     log_format: Literal["json", "text"] = "text"

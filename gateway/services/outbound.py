@@ -1,6 +1,7 @@
 """Use cases of outbound submission: accept a JSON or UBL document exactly once (Idempotency-Key, else the
-(seller, document number) pair), validate it, and store it with its first timeline entry and its delivery
-job in one unit of work; and support's request for a new delivery attempt."""
+(seller, document type, document number) triple: an invoice and a credit note may share a number), validate
+it, and store it with its first timeline entry and its delivery job in one unit of work; and support's
+request for a new delivery attempt."""
 
 from __future__ import annotations
 
@@ -153,7 +154,7 @@ def _replay(stored: IdempotencyRecord) -> SubmissionResult:
 
 
 class _LostRace(Exception):
-    """A concurrent unit of work stored the same (seller, number) between our check and our insert."""
+    """A concurrent unit of work stored the same (seller, type, number) between our check and our insert."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +166,9 @@ class OutboundSubmitter:
         validation: the validation engine.
         clock: the time source.
         ids: the id source (document ids).
-        seller_id: the seller reference of the (seller, number) natural key. The cooperative is one legal
-            entity with one numbering: its configured participant id is the key for every document, so
+        seller_id: the seller reference of the (seller, type, number) natural key. The cooperative is one
+            legal entity with one numbering per document type: its configured participant id is the key for
+            every document, so
             ``0208:`` and ``9925:`` spellings of the same seller can never send one number twice. It is also
             the only seller documents are sent for: a BT-34 naming another enterprise is refused, and so
             is a BT-29 to BT-32 naming another Belgian enterprise (``_in_our_name``); a document without
@@ -274,7 +276,7 @@ class OutboundSubmitter:
         """The DUPLICATE answer if the number is stored with the same UBL, None if the number is free."""
         assert prepared.number is not None
         with self.store.unit_of_work(read_only=True) as uow:
-            existing = uow.outbound.find_by_number(self.seller_id, prepared.number)
+            existing = self._stored_under(uow, prepared.number, prepared)
             return None if existing is None else self._duplicate(uow, existing, prepared)
 
     def _write(
@@ -298,7 +300,7 @@ class OutboundSubmitter:
         document: OutboundDocument | None = None
         with self.store.unit_of_work() as uow:
             existing = (
-                uow.outbound.find_by_number(self.seller_id, prepared.number)
+                self._stored_under(uow, prepared.number, prepared)
                 if prepared.number is not None and not prepared.problems and not number_free
                 else None
             )
@@ -346,6 +348,14 @@ class OutboundSubmitter:
                 self._announce(uow, document, event)
             uow.commit()
         return result
+
+    def _stored_under(
+        self, uow: UnitOfWork, number: str, prepared: PreparedDocument
+    ) -> OutboundDocument | None:
+        """The document stored under ``number`` in ``prepared``'s series: numbers are unique per seller and
+        per document type, so a credit note numbered as an invoice is a new document (number_series)."""
+        found = uow.outbound.find_by_number(self.seller_id, number, (prepared.document_type,))
+        return found[0] if found else None
 
     def _duplicate(
         self, uow: UnitOfWork, existing: OutboundDocument, prepared: PreparedDocument

@@ -23,7 +23,10 @@ Authenticity is checked when the answer is applied, not only when it arrives:
   message's verified From party, the receipt signer is the CN of the certificate we encrypted to);
 * a T111 applies only when it came from the participant the invoice was sent to.
 
-Answers that refer to nothing we ever sent are ignored, logged once, never held.
+Answers that refer to nothing we ever sent are ignored, logged once, never held. A T111 names our document
+by number and type code (``cbc:DocumentTypeCode``): an invoice and a credit note may share a number
+(``gateway.model.number_series``), so a T111 whose code is absent or unknown while both exist is ignored
+likewise rather than applied to a guess.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from gateway.model.message import (
     OutboundDocument,
     apply_event,
 )
+from gateway.model.number_series import answered_types
 from gateway.model.responses import MLSCode
 from gateway.services.ports import Clock, DocumentStore, IDFactory, PendingAnswer, UnitOfWork
 from gateway.services.webhooks import status_change_webhook
@@ -229,10 +233,29 @@ class ReceivedAnswers:
             if target is None:
                 log.warning("MLS %s refers to SBDH instance %s we did not send", read.id, read.document_id)
             return target
-        target = uow.outbound.find_by_number(self._seller_id, read.document_id)
-        if target is None or target.kind not in _INVOICE_KINDS:
+        # Numbers are unique per document type (number_series): the answer's type code says whether it
+        # answers our invoice or our credit note of that number; without one, both are looked at.
+        found = [
+            sent
+            for sent in uow.outbound.find_by_number(
+                self._seller_id, read.document_id, answered_types(read.document_type_code)
+            )
+            if sent.kind in _INVOICE_KINDS
+        ]
+        if not found:
             log.warning("Invoice Response %s refers to %s, which we did not send", read.id, read.document_id)
             return None
+        if len(found) > 1:
+            log.warning(
+                "Invoice Response %s refers to %s with type code %s: we sent both an invoice and a credit"
+                " note of that number (%s), so it is ignored",
+                read.id,
+                read.document_id,
+                read.document_type_code,
+                ", ".join(sent.id for sent in found),
+            )
+            return None
+        target = found[0]
         if not self._from_receiver(document, target, read):
             return None
         return target

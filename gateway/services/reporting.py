@@ -346,10 +346,13 @@ class PeppolReporter:
             refusal = remake_refusal(old, self._transmissions(uow, old, for_update=True))
             if refusal is not None:
                 raise refused(refusal)
-            # The (sender, number) of an outbound document is unique: one that failed keeps its number, the
-            # row's own or that of a document an earlier remake left behind (then remade invalid: no link).
+            # The (sender, type, number) of an outbound document is unique: one that failed keeps its
+            # number, the row's own or that of a document an earlier remake left behind (then remade
+            # invalid: no link).
             number = f"{old.kind.value.upper()}-{old.month}"
-            if uow.outbound.find_by_number(str(self._settings.sender), number) is not None:
+            if uow.outbound.find_by_number(
+                str(self._settings.sender), number, (REPORT_DOCUMENT_TYPES[old.kind],)
+            ):
                 number += f"-remade-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}"
             if not uow.reporting.replace_report(report, was=old):
                 raise ReportRemakeRefused(

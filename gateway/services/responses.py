@@ -149,8 +149,8 @@ def queue_response(
 ) -> str:
     """Store a response as an outbound document with its delivery job (and webhook) in ``uow``.
 
-    The (seller, number) key of a response is (its sender, its own id): it can never collide with an
-    invoice number.
+    The (seller, type, number) key of a response is (its sender, its document type, its own id): it can
+    never collide with an invoice number.
 
     Args:
         refused: the reason a response failed its validation. It is then recorded, not queued: stored

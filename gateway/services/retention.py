@@ -39,7 +39,7 @@ class RetentionPolicy:
 
     Attributes:
         idempotency: age after which an idempotency key may go (a repeat of the request is then judged by
-            the (seller, number) pair alone).
+            the (seller, type, number) alone).
         delivered_webhooks: age after which a delivered webhook row may go.
         batch_size: rows per transaction.
         max_batches: batches per pass (a pass never runs unbounded; the next pass goes on).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,9 +62,14 @@ _OUTBOUND_BY_ID_FOR_UPDATE = _OUTBOUND_BY_ID.with_for_update()
 _OUTBOUND_CONTENT = select(outbound_documents.c.ubl, outbound_documents.c.validation_report).where(
     outbound_documents.c.id == bindparam("b_id")
 )
-_OUTBOUND_BY_NUMBER = select(*_OUTBOUND_META).where(
-    outbound_documents.c.seller_id == bindparam("b_seller"),
-    outbound_documents.c.document_number == bindparam("b_number"),
+_OUTBOUND_BY_NUMBER = (
+    select(*_OUTBOUND_META)
+    .where(
+        outbound_documents.c.seller_id == bindparam("b_seller"),
+        outbound_documents.c.document_number == bindparam("b_number"),
+        outbound_documents.c.document_type_id.in_(bindparam("b_types", expanding=True)),
+    )
+    .order_by(outbound_documents.c.created_at, outbound_documents.c.id)
 )
 _OUTBOUND_STATUS_FOR_UPDATE = (
     select(outbound_documents.c.status, outbound_documents.c.attempts)
@@ -274,11 +279,16 @@ class SQLOutboundDocumentRepository:
             return document, None
         return document, DocumentContent(bytes(row.unsent_ubl), row.unsent_report, row.buyer_country)
 
-    def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
-        row = self._conn.execute(
-            _OUTBOUND_BY_NUMBER, {"b_seller": seller_id, "b_number": document_number}
-        ).first()
-        return _outbound_from_row(row) if row is not None else None
+    def find_by_number(
+        self, seller_id: str, document_number: str, document_types: Collection[DocumentTypeID]
+    ) -> list[OutboundDocument]:
+        if not document_types:
+            return []
+        rows = self._conn.execute(
+            _OUTBOUND_BY_NUMBER,
+            {"b_seller": seller_id, "b_number": document_number, "b_types": [t.uri for t in document_types]},
+        )
+        return [_outbound_from_row(row) for row in rows]
 
     def get_content(self, document_id: str) -> DocumentContent | None:
         row = self._conn.execute(_OUTBOUND_CONTENT, {"b_id": document_id}).first()

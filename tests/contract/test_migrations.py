@@ -14,10 +14,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, Table, func, insert, inspect, select, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import IntegrityError
 from store_databases import BACKENDS, PostgresServer
 
 from gateway.model.document_number import NumberSearch
+from gateway.model.identifiers import BIS_CREDIT_NOTE, BIS_INVOICE
 from gateway.model.message import VALIDATION_PENDING, Direction, InboundStatus, RawHTTPMessage, SignalKind
 from gateway.services import IdempotencyRecord
 from gateway.services.number_backfill import BackfillOutcome, backfill_numbers
@@ -484,3 +486,77 @@ def test_document_number_revision_adds_the_columns_and_the_backfill_reads_the_st
     assert "document_number" not in columns
     assert "document_number_key" not in columns
     assert rows == 7
+
+
+def test_number_per_kind_revision_admits_a_credit_note_numbered_as_an_invoice_and_keeps_the_children(
+    empty_database: str | URL,
+) -> None:
+    # 0016: the unique (seller, number) becomes (seller, document type, number). The SQLite rebuild of
+    # outbound_documents must not cascade-delete its children; the downgrade refuses (changing nothing)
+    # while an invoice and a credit note share a number, and restores the old constraint once they do not.
+    upgrade_database(empty_database, revision="0015")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    invoice = outbound_row(at, id="d1", document_number="2026-0017", document_type_id=BIS_INVOICE.uri)
+    credit_note = {**invoice, "id": "d2", "kind": "ubl", "document_type_id": BIS_CREDIT_NOTE.uri}
+    try:
+        with engine.begin() as connection:
+            at_0015 = Table("outbound_documents", MetaData(), autoload_with=connection)
+            connection.execute(insert(at_0015), invoice)
+            with pytest.raises(IntegrityError), connection.begin_nested():
+                connection.execute(insert(at_0015), credit_note)  # refused before 0016
+            connection.execute(
+                insert(outbound_events),
+                {"document_id": "d1", "at": at, "to_status": "accepted", "event": "submitted"},
+            )
+            connection.execute(
+                insert(delivery_jobs), {"document_id": "d1", "due_at": at, "attempts": 1, "created_at": at}
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key, receiver_id,"
+                    " receiver_key, document_type_id, process_id, status, received_at, updated_at)"
+                    " VALUES ('i1', 'm1@x', 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                ),
+                {"at": at},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO pending_answers (inbound_document_id, outbound_document_id, held_at)"
+                    " VALUES ('i1', 'd1', :at)"
+                ),
+                {"at": at},
+            )
+        upgrade_database(empty_database)
+        with engine.begin() as connection:
+            connection.execute(insert(outbound_documents), credit_note)  # its own series now
+            with pytest.raises(IntegrityError), connection.begin_nested():
+                connection.execute(insert(outbound_documents), {**invoice, "id": "d3", "kind": "ubl"})
+        upgrade_counts = _outbound_counts(engine)
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0015")
+        refused_revision = current_revision(engine)
+        refused_counts = _outbound_counts(engine)
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM outbound_documents WHERE id = 'd2'"))
+            command.downgrade(alembic_config(connection), "0015")
+        with engine.begin() as connection:
+            downgraded_revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            at_0015 = Table("outbound_documents", MetaData(), autoload_with=connection)
+            with pytest.raises(IntegrityError), connection.begin_nested():
+                connection.execute(insert(at_0015), credit_note)
+        downgrade_counts = _outbound_counts(engine)
+    finally:
+        engine.dispose()
+    # documents, timeline entries, jobs, held answers
+    assert upgrade_counts == (2, 1, 1, 1)
+    assert (refused_revision, refused_counts) == ("0016", (2, 1, 1, 1))
+    assert (downgraded_revision, downgrade_counts) == ("0015", (1, 1, 1, 1))
+
+
+def _outbound_counts(engine: Engine) -> tuple[int, ...]:
+    with engine.connect() as connection:
+        return tuple(
+            int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
+            for table in ("outbound_documents", "outbound_events", "delivery_jobs", "pending_answers")
+        )

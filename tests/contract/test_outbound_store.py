@@ -11,8 +11,9 @@ from sqlalchemy import event as sa_event
 from store_builders import RECEIVER, REPORT, T0, UBL, at, content, outbound
 
 from gateway.errors import DuplicateMessage, InvalidTransition, StoreError
-from gateway.model import ParticipantID
-from gateway.model.message import DeliveryEvent, DeliveryStatus, TimelineEvent
+from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, TimelineEvent
+from gateway.model.number_series import BILLING_TYPES
 from gateway.services import OutboundQuery, PageCursor
 from gateway.store import SQLDocumentStore
 from gateway.xmlcore.held import HeldDocument
@@ -20,6 +21,7 @@ from tests.held_spills import record_spills
 
 E = DeliveryEvent
 S = DeliveryStatus
+INVOICES = (BIS_INVOICE,)
 
 
 def test_add_and_get_round_trip(store: SQLDocumentStore) -> None:
@@ -31,7 +33,9 @@ def test_add_and_get_round_trip(store: SQLDocumentStore) -> None:
     with store.unit_of_work(read_only=True) as uow:
         assert uow.outbound.get(document.id) == document
         stored = uow.outbound.get_content(document.id)
-        assert uow.outbound.find_by_number(document.seller_id, document.document_number) == document
+        assert uow.outbound.find_by_number(document.seller_id, document.document_number, INVOICES) == [
+            document
+        ]
         assert uow.outbound.timeline(document.id) == [entry]
         assert uow.outbound.get("no-such-id") is None
         assert uow.outbound.get_content("no-such-id") is None
@@ -54,7 +58,7 @@ def test_a_large_body_is_stored_from_a_spilled_held_document(store: SQLDocumentS
         with store.unit_of_work() as uow:
             with pytest.raises(DuplicateMessage):
                 uow.outbound.add(outbound(number="2026-0100"), content(b""), body=held)
-            assert uow.outbound.find_by_number("PU-0001", "2026-0100") == document
+            assert uow.outbound.find_by_number("PU-0001", "2026-0100", INVOICES) == [document]
         rolled_back = outbound(number="2026-0101")
         with store.unit_of_work() as uow:
             uow.outbound.add(rolled_back, content(b""), body=held)  # left without a commit
@@ -84,7 +88,7 @@ def test_a_held_body_whose_file_fails_is_a_store_error_and_nothing_is_stored(
             uow.outbound.add(document, content(b""), body=held)
     with store.unit_of_work(read_only=True) as uow:
         assert uow.outbound.get(document.id) is None
-        assert uow.outbound.find_by_number(document.seller_id, "2026-0110") is None
+        assert uow.outbound.find_by_number(document.seller_id, "2026-0110", INVOICES) == []
 
 
 def test_timestamps_come_back_as_the_same_instant_in_utc(store: SQLDocumentStore) -> None:
@@ -143,12 +147,35 @@ def test_seller_and_number_pair_is_unique(store: SQLDocumentStore) -> None:
         with pytest.raises(DuplicateMessage):
             uow.outbound.add(outbound(number="2026-0001"), content())
         # The unit of work stays usable after the duplicate: the caller answers with the original.
-        assert uow.outbound.find_by_number("PU-0001", "2026-0001") == first
+        assert uow.outbound.find_by_number("PU-0001", "2026-0001", INVOICES) == [first]
         other_seller = outbound(number="2026-0001", seller="PU-0002")
         uow.outbound.add(other_seller, content())
         uow.commit()
     with store.unit_of_work() as uow:
         assert uow.outbound.count_by_status()[S.ACCEPTED] == 2
+
+
+def test_a_number_is_unique_per_document_type_so_a_credit_note_may_share_an_invoices(
+    store: SQLDocumentStore,
+) -> None:
+    """Numbers are unique per seller and per document type (migration 0016): a credit note numbered as an
+    invoice is stored beside it, whichever kind it was submitted as; a second invoice of that number,
+    posted as UBL this time, is still refused, and each type's lookup finds its own document."""
+    invoice = outbound(number="2026-0017")
+    credit_note = replace(
+        outbound(number="2026-0017", created_at=at(1)), kind=DocumentKind.UBL, document_type=BIS_CREDIT_NOTE
+    )
+    with store.unit_of_work() as uow:
+        uow.outbound.add(invoice, content())
+        uow.outbound.add(credit_note, content())
+        uow.commit()
+    with store.unit_of_work() as uow:
+        with pytest.raises(DuplicateMessage):
+            uow.outbound.add(replace(outbound(number="2026-0017"), kind=DocumentKind.UBL), content())
+        assert uow.outbound.find_by_number("PU-0001", "2026-0017", INVOICES) == [invoice]
+        assert uow.outbound.find_by_number("PU-0001", "2026-0017", (BIS_CREDIT_NOTE,)) == [credit_note]
+        assert uow.outbound.find_by_number("PU-0001", "2026-0017", BILLING_TYPES) == [invoice, credit_note]
+        assert uow.outbound.find_by_number("PU-0001", "2026-0017", ()) == []
 
 
 def test_a_new_document_starts_accepted(store: SQLDocumentStore) -> None:

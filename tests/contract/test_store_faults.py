@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 from store_databases import PostgresServer
 
 from gateway.errors import StoreError
-from gateway.model import ParticipantID
+from gateway.model import BIS_INVOICE, ParticipantID
 from gateway.model.message import Direction
 from gateway.services.ports import InboundQuery, OutboundQuery
 from gateway.store import SQLDocumentStore, SQLUnitOfWork
@@ -64,7 +64,7 @@ def cut(backend: str, store: SQLDocumentStore, request: pytest.FixtureRequest) -
 
 READS: dict[str, Callable[[SQLUnitOfWork], object]] = {
     "outbound.get": lambda uow: uow.outbound.get("doc"),
-    "outbound.find_by_number": lambda uow: uow.outbound.find_by_number("seller", "F-1"),
+    "outbound.find_by_number": lambda uow: uow.outbound.find_by_number("seller", "F-1", (BIS_INVOICE,)),
     "outbound.get_content": lambda uow: uow.outbound.get_content("doc"),
     "outbound.timeline": lambda uow: uow.outbound.timeline("doc"),
     "outbound.search": lambda uow: uow.outbound.search(OutboundQuery(receiver=SOMEONE)),

@@ -102,6 +102,8 @@ def test_search_by_number_and_error_pages(site: Site, login: Callable[[str], htt
     found = client.get("/web/outbound", params={"number": FAILED_NUMBER})
     assert found.status_code == 200
     assert FAILED_NUMBER in found.text
+    # Its kind is listed: an invoice and a credit note may share a number (migration 0016).
+    assert re.search(rf">{FAILED_NUMBER}</a></td>\s*<td>invoice</td>", found.text)
     assert "No document matches" in client.get("/web/outbound", params={"number": "nope"}).text
     assert client.get("/web/outbound/00000000-0000-0000-0000-000000000000").status_code == 404
     assert client.get("/web/no-such-page").status_code == 404

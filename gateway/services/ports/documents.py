@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from gateway.model.identifiers import DocumentTypeID
 from gateway.model.message import (
     AS4MessageRecord,
     AS4MessageSummary,
@@ -90,8 +92,8 @@ class OutboundDocumentRepository(Protocol):
 
         Raises:
             InvalidTransition: ``document.status`` is not INITIAL_STATUS.
-            DuplicateMessage: the id or the (seller_id, document_number) pair is already stored (also
-                when a concurrent unit of work stored it first).
+            DuplicateMessage: the id or the (seller_id, document type, document_number) triple is already
+                stored (also when a concurrent unit of work stored it first).
             StoreError: the database failed, or ``body`` could not be read (its temporary file).
         """
         ...
@@ -108,8 +110,15 @@ class OutboundDocumentRepository(Protocol):
         its bytes are not read); None when there is no such document. One read of its row."""
         ...
 
-    def find_by_number(self, seller_id: str, document_number: str) -> OutboundDocument | None:
-        """The document with this (seller, number) pair, or None (duplicate detection)."""
+    def find_by_number(
+        self, seller_id: str, document_number: str, document_types: Collection[DocumentTypeID]
+    ) -> list[OutboundDocument]:
+        """The documents of this seller with this number and one of ``document_types``, oldest first.
+
+        A number is unique per seller and per document type (``gateway.model.number_series``): one
+        document per type at most, e.g. an invoice and a credit note numbered alike (duplicate detection
+        asks one type; an answer that does not say which type it answers asks both).
+        """
         ...
 
     def get_content(self, document_id: str) -> DocumentContent | None:

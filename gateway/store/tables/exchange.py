@@ -30,6 +30,9 @@ from gateway.store.tables.columns import (
     one_of,
 )
 
+#: The unique constraint on (seller_id, document_type_id, document_number) of outbound_documents.
+NUMBER_UNIQUE = "uq_outbound_documents_seller_type_number"
+
 outbound_documents = Table(
     "outbound_documents",
     metadata,
@@ -57,7 +60,10 @@ outbound_documents = Table(
     Column("as4_message_id", String(MESSAGE_ID), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    UniqueConstraint("seller_id", "document_number"),
+    # A number is unique per seller and per document type (``gateway.model.number_series``): an invoice and
+    # a credit note may share one (migration 0016). Named: the conventional name is 64 characters, one more
+    # than PostgreSQL keeps.
+    UniqueConstraint("seller_id", "document_type_id", "document_number", name=NUMBER_UNIQUE),
     CheckConstraint(one_of("status", DeliveryStatus), name="status"),
     CheckConstraint(one_of("kind", DocumentKind), name="kind"),
     Index(None, "created_at", "id"),
