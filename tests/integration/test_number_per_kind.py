@@ -12,10 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from as4_support import dev_pki
 from delivery_support import ReceiverAP, SettableClock, serve
-
-import pytest
 
 from gateway.model import (
     BIS_BILLING_PROCESS,
@@ -237,9 +236,13 @@ def test_two_posts_of_one_number_at_once_give_one_new_document_per_series(
         SubmissionOutcome.ACCEPTED,
         SubmissionOutcome.DUPLICATE,
     ]
-    other = invoice_data(number="2026-0018")
-    other_credit = invoice_data(kind="credit_note", number="2026-0018", preceding_invoices=[{"number": NUMBER}])
-    assert post_at_once(invoice[:2] + (other,), credit_note[:2] + (other_credit,)) == [
+    other = (invoice[0], Invoice, invoice_data(number="2026-0018"))
+    other_credit = (
+        credit_note[0],
+        CreditNote,
+        invoice_data(kind="credit_note", number="2026-0018", preceding_invoices=[{"number": NUMBER}]),
+    )
+    assert post_at_once(other, other_credit) == [
         SubmissionOutcome.ACCEPTED,
         SubmissionOutcome.ACCEPTED,
     ]
