@@ -26,7 +26,7 @@ from gateway.model import (
     ParticipantID,
 )
 from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
-from gateway.model.message import DeliveryStatus
+from gateway.model.message import DeliveryEvent, DeliveryStatus
 from gateway.model.responses import InvoiceResponse, ResponseCode, ResponseParty, StatusReason
 from gateway.services.conversion import parse_document_json
 from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionOutcome
@@ -200,6 +200,30 @@ def test_an_invoice_response_without_a_type_code_reaches_the_only_document_of_it
     _invoice_response(docs, "IR-380", ResponseCode.ACCEPTED, "380")  # names an invoice we never sent
     _invoice_response(docs, "IR-NONE", ResponseCode.ACCEPTED, None)
     assert _answers(docs, document_id) == ["IR-NONE"]
+
+
+def test_an_invoice_response_without_a_type_code_reaches_the_document_of_its_number_sent_to_its_sender(
+    docs: DocumentAPI,
+) -> None:
+    # Numbered in separate series, an invoice and a credit note share a number by chance and go to two
+    # buyers: an answer without a type code from one of them names the one document sent to it.
+    other_buyer = {**INVOICE["buyer"], "enterprise_number": "0202239951", "vat_number": "BE0202239951"}
+    invoice = _post(docs, "invoices", {**INVOICE, "buyer": other_buyer})
+    credit_note = _post(docs, "credit-notes", CREDIT_NOTE)  # to BUYER, who sends the answers
+    assert invoice.status_code == credit_note.status_code == 202, (invoice.text, credit_note.text)
+    at = docs.clock.now()
+    with docs.store.unit_of_work() as uow:  # both sent and receipted
+        for n, document_id in enumerate((invoice.json()["id"], credit_note.json()["id"])):
+            uow.outbound.transition(
+                document_id, DeliveryEvent.SEND_STARTED, at=at, as4_message_id=f"m-{n}@gw"
+            )
+            uow.outbound.transition(document_id, DeliveryEvent.RECEIPT_RECEIVED, at=at)
+        uow.commit()
+    _invoice_response(docs, "IR-NONE", ResponseCode.ACCEPTED, None)
+    assert (_answers(docs, invoice.json()["id"]), _answers(docs, credit_note.json()["id"])) == (
+        [],
+        ["IR-NONE"],
+    )
 
 
 def test_two_posts_of_one_number_at_once_give_one_new_document_per_series(
