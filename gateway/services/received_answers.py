@@ -25,8 +25,8 @@ Authenticity is checked when the answer is applied, not only when it arrives:
 
 Answers that refer to nothing we ever sent are ignored, logged once, never held. A T111 names our document
 by number and type code (``cbc:DocumentTypeCode``): an invoice and a credit note may share a number
-(``gateway.model.number_series``), so a T111 whose code is absent or unknown while both exist is ignored
-likewise rather than applied to a guess.
+(``gateway.model.number_series``), so a T111 whose code is absent or unknown while both exist answers the
+one sent to its sender, and is ignored likewise rather than applied to a guess when both went to it.
 """
 
 from __future__ import annotations
@@ -245,6 +245,10 @@ class ReceivedAnswers:
         if not found:
             log.warning("Invoice Response %s refers to %s, which we did not send", read.id, read.document_id)
             return None
+        if len(found) > 1:
+            # Series numbered apart share numbers by chance, often with different buyers: the one of them
+            # sent to the answer's sender is the one it answers.
+            found = [sent for sent in found if sent.receiver.key == document.sender.key] or found
         if len(found) > 1:
             log.warning(
                 "Invoice Response %s refers to %s with type code %s: we sent both an invoice and a credit"

@@ -560,3 +560,86 @@ def _outbound_counts(engine: Engine) -> tuple[int, ...]:
             int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() or 0)
             for table in ("outbound_documents", "outbound_events", "delivery_jobs", "pending_answers")
         )
+
+
+def test_number_per_kind_revision_round_trip_keeps_every_row_and_matches_the_metadata(
+    empty_database: str | URL,
+) -> None:
+    # head -> 0015 -> head with rows in every table referencing outbound_documents (several documents,
+    # several timeline entries each): every row comes back unchanged and the schema is the metadata's.
+    upgrade_database(empty_database)
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    tables = (
+        "outbound_documents",
+        "outbound_events",
+        "delivery_jobs",
+        "pending_answers",
+        "inbound_documents",
+    )
+    try:
+        with engine.begin() as connection:
+            for n in range(3):
+                document_id = f"d{n}"
+                connection.execute(
+                    insert(outbound_documents),
+                    outbound_row(
+                        at, id=document_id, document_number=f"2026-{n}", document_type_id=BIS_INVOICE.uri
+                    ),
+                )
+                connection.execute(
+                    insert(outbound_events),
+                    [
+                        {"document_id": document_id, "at": at, "to_status": "accepted", "event": "submitted"},
+                        {
+                            "document_id": document_id,
+                            "at": at,
+                            "from_status": "accepted",
+                            "to_status": "sending",
+                            "event": "send_started",
+                        },
+                    ],
+                )
+                connection.execute(
+                    insert(delivery_jobs),
+                    {"document_id": document_id, "due_at": at, "attempts": n, "created_at": at},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key,"
+                        " receiver_id, receiver_key, document_type_id, process_id, status, received_at,"
+                        " updated_at) VALUES (:id, :m, 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                    ),
+                    {"id": f"i{n}", "m": f"m{n}@x", "at": at},
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO pending_answers (inbound_document_id, outbound_document_id, held_at)"
+                        " VALUES (:i, :d, :at)"
+                    ),
+                    {"i": f"i{n}", "d": document_id, "at": at},
+                )
+        before = _rows(engine, tables)
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0015")
+        downgraded = _rows(engine, tables)
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+        after = _rows(engine, tables)
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+    assert [len(rows) for rows in before] == [3, 6, 3, 3, 3]
+    assert downgraded == before
+    assert after == before
+    assert differences == []
+
+
+def _rows(engine: Engine, tables: tuple[str, ...]) -> list[list[tuple[object, ...]]]:
+    with engine.connect() as connection:
+        return [
+            sorted(tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}")))
+            for table in tables
+        ]

@@ -6,17 +6,31 @@ refused (other content), and the buyer's Invoice Response reaches the one its Do
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from as4_support import dev_pki
 from delivery_support import ReceiverAP, SettableClock, serve
 
-from gateway.model import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
+from gateway.model import (
+    BIS_BILLING_PROCESS,
+    BIS_CREDIT_NOTE,
+    BIS_INVOICE,
+    INVOICE_RESPONSE,
+    CreditNote,
+    Invoice,
+    ParticipantID,
+)
 from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
-from gateway.model.message import DeliveryStatus
+from gateway.model.message import DeliveryEvent, DeliveryStatus
 from gateway.model.responses import InvoiceResponse, ResponseCode, ResponseParty, StatusReason
+from gateway.services.conversion import parse_document_json
+from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionOutcome
+from gateway.services.outbound_input import prepare_json_document
 from gateway.transport.directory import load_directory
 from gateway.ubl.application_response import build_invoice_response
 from tests.integration.document_api import (  # noqa: F401 - fixtures
@@ -186,3 +200,76 @@ def test_an_invoice_response_without_a_type_code_reaches_the_only_document_of_it
     _invoice_response(docs, "IR-380", ResponseCode.ACCEPTED, "380")  # names an invoice we never sent
     _invoice_response(docs, "IR-NONE", ResponseCode.ACCEPTED, None)
     assert _answers(docs, document_id) == ["IR-NONE"]
+
+
+def test_an_invoice_response_without_a_type_code_reaches_the_document_of_its_number_sent_to_its_sender(
+    docs: DocumentAPI,
+) -> None:
+    # Numbered in separate series, an invoice and a credit note share a number by chance and go to two
+    # buyers: an answer without a type code from one of them names the one document sent to it.
+    other_buyer = {**INVOICE["buyer"], "enterprise_number": "0202239951", "vat_number": "BE0202239951"}
+    invoice = _post(docs, "invoices", {**INVOICE, "buyer": other_buyer})
+    credit_note = _post(docs, "credit-notes", CREDIT_NOTE)  # to BUYER, who sends the answers
+    assert invoice.status_code == credit_note.status_code == 202, (invoice.text, credit_note.text)
+    at = docs.clock.now()
+    with docs.store.unit_of_work() as uow:  # both sent and receipted
+        for n, document_id in enumerate((invoice.json()["id"], credit_note.json()["id"])):
+            uow.outbound.transition(
+                document_id, DeliveryEvent.SEND_STARTED, at=at, as4_message_id=f"m-{n}@gw"
+            )
+            uow.outbound.transition(document_id, DeliveryEvent.RECEIPT_RECEIVED, at=at)
+        uow.commit()
+    _invoice_response(docs, "IR-NONE", ResponseCode.ACCEPTED, None)
+    assert (_answers(docs, invoice.json()["id"]), _answers(docs, credit_note.json()["id"])) == (
+        [],
+        ["IR-NONE"],
+    )
+
+
+def test_two_posts_of_one_number_at_once_give_one_new_document_per_series(
+    docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both posts read the number as free before either writes (a barrier after the read): the unique
+    # (seller, type, number) index refuses the second insert, which then reads the first and answers it as
+    # a duplicate. An invoice and a credit note of that number, posted at once, are both new documents.
+    barrier = threading.Barrier(2, timeout=30)
+    earlier = OutboundSubmitter._earlier_answer
+
+    def read_then_wait(self: OutboundSubmitter, prepared: Any) -> Any:
+        answer = earlier(self, prepared)
+        barrier.wait()
+        return answer
+
+    monkeypatch.setattr(OutboundSubmitter, "_earlier_answer", read_then_wait)
+
+    def post_at_once(*posts: tuple[str, type[Any], dict[str, Any]]) -> list[SubmissionOutcome]:
+        def submit(route: str, schema: type[Any], data: dict[str, Any]) -> SubmissionOutcome:
+            body = json.dumps(data).encode()
+            return docs.services.submitter.submit(
+                Submission(route=route, body=body),
+                lambda: prepare_json_document(parse_document_json(body, schema)),
+            ).outcome
+
+        with ThreadPoolExecutor(2) as pool:
+            return sorted(pool.map(lambda post: submit(*post), posts))
+
+    invoice = ("POST /v1/outbound/invoices", Invoice, INVOICE)
+    credit_note = ("POST /v1/outbound/credit-notes", CreditNote, CREDIT_NOTE)
+    assert post_at_once(invoice, invoice) == [SubmissionOutcome.ACCEPTED, SubmissionOutcome.DUPLICATE]
+    assert post_at_once(credit_note, credit_note) == [
+        SubmissionOutcome.ACCEPTED,
+        SubmissionOutcome.DUPLICATE,
+    ]
+    other = (invoice[0], Invoice, invoice_data(number="2026-0018"))
+    other_credit = (
+        credit_note[0],
+        CreditNote,
+        invoice_data(kind="credit_note", number="2026-0018", preceding_invoices=[{"number": NUMBER}]),
+    )
+    assert post_at_once(other, other_credit) == [
+        SubmissionOutcome.ACCEPTED,
+        SubmissionOutcome.ACCEPTED,
+    ]
+    with docs.store.unit_of_work(read_only=True) as uow:
+        found = uow.outbound.find_by_number(str(US), NUMBER, (BIS_INVOICE, BIS_CREDIT_NOTE))
+    assert len(found) == 2

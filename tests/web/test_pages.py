@@ -7,6 +7,7 @@ import html
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -17,14 +18,16 @@ from fastapi.testclient import TestClient
 from gateway.api.app import create_app
 from gateway.bootstrap import Services
 from gateway.config import DatabaseSettings, Role, TruststoreSettings
-from gateway.model.message import DeliveryEvent
+from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE
+from gateway.model.message import DeliveryEvent, DocumentKind
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.people import SQLPeopleStore
 from gateway.validation import ValidationEngine
 from gateway.web.accounts import save_account
 from gateway.web.ebms_codes import EBMS_ERRORS, plain_reason
 from gateway.web.login_routes import _safe_next
-from tests.integration.expense_support import DOCUMENTS, auth
+from tests.contract.store_builders import content, outbound
+from tests.integration.expense_support import COOP, DOCUMENTS, auth
 
 
 def test_the_session_cookie_is_httponly_samesite_lax_and_opaque(
@@ -504,3 +507,21 @@ def test_a_document_the_renderer_fails_on_is_said_on_its_page_with_an_error_id(
     assert error_id.group(1) in record.getMessage()
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], IndexError)
+
+
+def test_an_invoice_and_a_credit_note_posted_as_ubl_under_one_number_are_told_apart_in_the_list(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    # Both posted as UBL: their kind is "ubl" alike, so the Kind column also names the document type.
+    number = "WEB-KIND-0001"
+    with site.services.store.unit_of_work() as uow:
+        for document_type in (BIS_INVOICE, BIS_CREDIT_NOTE):
+            document = replace(
+                outbound(number=number, seller=str(COOP)), kind=DocumentKind.UBL, document_type=document_type
+            )
+            uow.outbound.add(document, content())
+        uow.commit()
+    found = login("sam").get("/web/outbound", params={"number": number})
+    assert found.status_code == 200
+    kinds = re.findall(rf">{number}</a></td>\s*<td>([^<]*)</td>", found.text)
+    assert sorted(kinds) == ["ubl (CreditNote)", "ubl (Invoice)"]
