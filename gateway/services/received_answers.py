@@ -46,7 +46,7 @@ from gateway.model.message import (
     OutboundDocument,
     apply_event,
 )
-from gateway.model.number_series import answered_types
+from gateway.model.number_series import BILLING_TYPES, answered_types
 from gateway.model.responses import MLSCode
 from gateway.services.ports import Clock, DocumentStore, IDFactory, PendingAnswer, UnitOfWork
 from gateway.services.webhooks import status_change_webhook
@@ -234,14 +234,16 @@ class ReceivedAnswers:
                 log.warning("MLS %s refers to SBDH instance %s we did not send", read.id, read.document_id)
             return target
         # Numbers are unique per document type (number_series): the answer's type code says whether it
-        # answers our invoice or our credit note of that number; without one, both are looked at.
-        found = [
+        # answers our invoice or our credit note of that number; without one, both are looked at. A code
+        # naming the series where we sent no such number falls back to the other: buyers' systems write
+        # 380 whatever they answer (every official T111 example does).
+        both = [
             sent
-            for sent in uow.outbound.find_by_number(
-                self._seller_id, read.document_id, answered_types(read.document_type_code)
-            )
+            for sent in uow.outbound.find_by_number(self._seller_id, read.document_id, BILLING_TYPES)
             if sent.kind in _INVOICE_KINDS
         ]
+        named = answered_types(read.document_type_code)
+        found = [sent for sent in both if sent.document_type in named] or both
         if not found:
             log.warning("Invoice Response %s refers to %s, which we did not send", read.id, read.document_id)
             return None
