@@ -33,7 +33,7 @@ from gateway.services.outbound_queries import (
     list_outbound,
 )
 from gateway.services.ports import DocumentStore, InboundQuery, OutboundQuery
-from gateway.ubl.application_response import read_application_response
+from gateway.ubl.document_number import number_of_bytes
 from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.ebms_codes import ebms_code_of, plain_reason
 from gateway.web.pages import (
@@ -319,24 +319,13 @@ def _inbound_page(
     return response
 
 
-def received_number(body: bytes) -> str:
-    """The number (``cbc:ID``) of a received invoice, credit note, Invoice Response or MLS, for the name of
-    its download; empty when the document is none of them or cannot be read."""
-    try:
-        return read_view(body).number
-    except GatewayError:
-        pass
-    try:
-        return read_application_response(body).id
-    except GatewayError:
-        return ""
-
-
 def _received_content(store: DocumentStore, document_id: str) -> tuple[DocumentContent, str]:
     """A received document's content and its number: the one recorded with its verdict, else (received
-    before migration 0015 and not backfilled) read from the body (``received_number``)."""
+    before migration 0015 and not backfilled) read from the body as far as its ``cbc:ID``
+    (``number_of_bytes``, as the backfill reads it; empty when it has none)."""
     detail = get_inbound(store, document_id)
-    return detail.content, detail.document.document_number or received_number(detail.content.body)
+    number = detail.document.document_number or number_of_bytes(detail.content.body)
+    return detail.content, number or ""
 
 
 @router.get("/inbound/{document_id}/document.pdf")
