@@ -16,6 +16,7 @@ import jinja2
 
 from gateway.render import codes
 from gateway.render.epc_qr import CreditTransfer, build_payload, qr_svg_data_uri
+from gateway.render.extract import read_view
 from gateway.render.formatting import Formatter, payment_reference
 from gateway.render.i18n import DEFAULT_LANGUAGE, FORMAT_LOCALES, LANGUAGES, translations
 from gateway.render.view import DocumentView, PaymentMeans
@@ -170,6 +171,21 @@ def render_html(view: DocumentView, options: RenderOptions | None = None) -> str
     options = options or RenderOptions()
     context = build_context(view, options)
     return environment(context["lang"]).get_template(STANDALONE_TEMPLATE).render(context)
+
+
+def render_stored(
+    body: bytes, report: Mapping[str, Any] | None, *, language: str, attachment_url: Callable[[int], str]
+) -> str:
+    """The page of a stored document (its UBL ``body`` and validation ``report``) with its attachments at
+    ``attachment_url``: what the API serves as HTML and prints as a PDF, and the pages' PDF downloads print.
+
+    Raises:
+        GatewayError: ``read_view``'s (not well-formed, not a UBL Invoice or CreditNote).
+    """
+    options = RenderOptions(
+        language=language, report=ReportSummary.from_json(report), attachment_url=attachment_url
+    )
+    return render_html(read_view(body), options)
 
 
 def render_fragment(view: DocumentView, options: RenderOptions | None = None) -> str:

@@ -21,7 +21,7 @@ from fastapi.responses import Response
 
 from gateway.errors import GatewayError
 from gateway.model.message import DocumentContent
-from gateway.render import negotiate_language, read_view
+from gateway.render import negotiate_language
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 from gateway.web.pages import PageContext
 from gateway.web.people import audit
@@ -99,14 +99,11 @@ def ubl_download(context: PageContext, body: bytes, number: str, fallback: str) 
 
 def _page_html(content: DocumentContent, language: str, attachment_url: Callable[[int], str]) -> str:
     """The standalone page of ``gateway.render`` the API prints (``GET …/render?format=pdf``)."""
-    from gateway.render.html import RenderOptions, ReportSummary, render_html  # first use
+    from gateway.render.html import render_stored  # Jinja2 etc. on first use
 
-    options = RenderOptions(
-        language=language,
-        report=ReportSummary.from_json(content.validation_report),
-        attachment_url=attachment_url,
+    return render_stored(
+        content.body, content.validation_report, language=language, attachment_url=attachment_url
     )
-    return render_html(read_view(content.body), options)
 
 
 def _failed(context: PageContext, exc: Exception, status: int) -> PdfProblem:

@@ -24,7 +24,6 @@ from gateway.render import (
     OutputFormat,
     negotiate_language,
     read_attachment,
-    read_view,
 )
 from gateway.services.expense_queries import expense_content
 from gateway.services.inbound_queries import get_inbound
@@ -76,14 +75,11 @@ _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _page(content: DocumentContent, language: str, attachment_url: Callable[[int], str]) -> str:
-    from gateway.render.html import RenderOptions, ReportSummary, render_html  # Jinja2 etc. on first use
+    from gateway.render.html import render_stored  # Jinja2 etc. on first use
 
-    options = RenderOptions(
-        language=language,
-        report=ReportSummary.from_json(content.validation_report),
-        attachment_url=attachment_url,
+    return render_stored(
+        content.body, content.validation_report, language=language, attachment_url=attachment_url
     )
-    return render_html(read_view(content.body), options)
 
 
 async def _render(
