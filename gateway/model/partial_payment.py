@@ -16,9 +16,10 @@ from typing import Final
 from gateway.errors import InvalidExpenseRequest, InvalidPayment
 from gateway.model.free_text import check_free_text, has_visible_character
 from gateway.model.message import JSONObject
+from gateway.model.responses import StatusReason
 
 #: The OpenPeppol status reason (OPStatusReason) of a partial payment; PD only (PEPPOL-T111-R005).
-PARTIALLY_PAID: Final = "PPD"
+PARTIALLY_PAID: Final = StatusReason.PARTIALLY_PAID.value
 #: The longest explanation a person may write (the StatusReason text sent to the supplier).
 MAX_PAYMENT_NOTE: Final = 500
 #: Amounts of EN 16931 have at most two decimals (BR-DEC-*).
@@ -110,14 +111,18 @@ class PartialPayment:
         """The StatusReason text of the PD response: the amount (if given) then the explanation."""
         if self.paid is None:
             return self.note
-        return f"Paid {self.paid:f} of {payable} {currency}: {self.note}"
+        return f"Paid {self._paid_text()} of {payable} {currency}: {self.note}"
+
+    def _paid_text(self) -> str | None:
+        """The amount paid in plain digits: a form's 1e1 is 10, never "1E+1" (``check`` bounds it below the
+        amount due); None when not given."""
+        return f"{self.paid:f}" if self.paid is not None else None
 
     def detail(self, currency: str) -> JSONObject:
         """The audit detail (and webhook ``data.detail``) of the partial payment."""
         return {
             "partial": True,
-            # In plain digits: a form's 1e1 is 10, never "1E+1" (``check`` bounds it below the amount due).
-            "paid_amount": f"{self.paid:f}" if self.paid is not None else None,
+            "paid_amount": self._paid_text(),
             "currency": currency,
             "reason": self.note,
             "reason_codes": [PARTIALLY_PAID],
