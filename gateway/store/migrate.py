@@ -9,6 +9,7 @@ its ``alembic_version`` row and the revision ids written in the migration files.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,23 @@ def alembic_config(connection: Connection | None = None) -> Config:
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+def made_on(dialect_name: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` hook for comparing the table metadata with a database of
+    ``dialect_name``: it leaves out what the metadata makes on other databases only (an index declared
+    with ``ddl_if(dialect=...)``, such as 0017's PostgreSQL pattern index), which autogenerate would
+    otherwise report missing."""
+
+    def include(item: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+        condition = getattr(item, "_ddl_if", None)
+        if reflected or condition is None or condition.dialect is None:
+            return True
+        if isinstance(condition.dialect, str):
+            return bool(condition.dialect == dialect_name)
+        return dialect_name in condition.dialect
+
+    return include
 
 
 # Arbitrary constant naming the PostgreSQL advisory lock that serialises concurrent upgrades.

@@ -205,3 +205,35 @@ def test_a_number_search_walks_the_number_index_on_sqlite(store: SQLDocumentStor
         )
     assert "ix_inbound_documents_document_number_key_received_at" in plan, plan
     assert "<" in plan or "=" in plan, plan  # a search of the index, not a scan of it
+
+
+def test_a_number_prefix_search_walks_the_pattern_index_on_postgresql(store: SQLDocumentStore) -> None:
+    # PostgreSQL uses a b-tree for LIKE 'inv-1%' only when the index compares bytes (migration 0017's
+    # varchar_pattern_ops): without it a prefix search reads the whole table. The planner is told not to
+    # scan the table, so the plan shows whether an index can serve the LIKE at all.
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    with store.unit_of_work() as uow:
+        for n in range(3):
+            document = replace(inbound(received_at=at(n)), document_number=f"INV-{n}")
+            uow.inbound.add(document, content())
+        uow.commit()
+    selects: list[tuple[str, Any]] = []
+
+    def capture(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append((statement, parameters))
+
+    event.listen(store.engine, "after_cursor_execute", capture)
+    try:
+        with store.unit_of_work(read_only=True) as uow:
+            found = uow.inbound.search(InboundQuery(number=NumberSearch.parse("INV-1*"))).items
+    finally:
+        event.remove(store.engine, "after_cursor_execute", capture)
+    assert [document.document_number for document in found] == ["INV-1"]
+    [(sql, args)] = selects
+    with store.engine.connect() as connection:
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = " | ".join(str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {sql}", args))
+    assert "ix_inbound_documents_document_number_key_pattern" in plan, plan
+    assert "~>=~" in plan, plan  # the prefix's range searched in the index, not a filter over all of it

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from gateway.store.migrate import made_on
 from gateway.store.tables import metadata
 
 
@@ -16,6 +17,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds tables for later migrations.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=made_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

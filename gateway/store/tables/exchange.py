@@ -190,6 +190,12 @@ inbound_documents = Table(
     Index(None, "sender_key", "received_at"),
     Index(None, "receiver_key", "received_at"),
     Index(None, "document_number_key", "received_at"),
+    # PostgreSQL: prefix searches (LIKE 'inv-12%') use only a byte-comparing index (migration 0017).
+    Index(
+        "ix_inbound_documents_document_number_key_pattern",
+        "document_number_key",
+        postgresql_ops={"document_number_key": "varchar_pattern_ops"},
+    ).ddl_if(dialect="postgresql"),
 )
 
 inbound_document_bodies = Table(
