@@ -24,6 +24,7 @@ from gateway.model.message import (
     allowed_events,
 )
 from gateway.render import ATTACHMENT_TYPES, negotiate_language, read_attachment, read_view
+from gateway.render.file_names import attachment_name, content_disposition
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.outbound_queries import (
     evidence_archive,
@@ -353,12 +354,13 @@ def attachment_response(content: DocumentContent, where: str, index: int) -> Res
     if embedded is None:
         raise DocumentNotFound(f"{where}/attachments/{index}", "embedded attachment")
     media_type = embedded.mime_code if embedded.mime_code in ATTACHMENT_TYPES else "application/octet-stream"
-    safe = "".join(ch for ch in embedded.filename if ch.isascii() and (ch.isalnum() or ch in "._- "))[:120]
     return Response(
         embedded.content,
         media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{safe.strip() or f"attachment-{index}"}"',
+            "Content-Disposition": content_disposition(
+                attachment_name(embedded.filename, f"attachment-{index}")
+            ),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox",
         },

@@ -8,13 +8,10 @@ place (``PdfProblem``), busy print slots with a 503 and Retry-After, never a bar
 from __future__ import annotations
 
 import logging
-import re
-import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi.responses import Response
@@ -22,6 +19,7 @@ from fastapi.responses import Response
 from gateway.errors import GatewayError
 from gateway.model.message import DocumentContent
 from gateway.render import negotiate_language
+from gateway.render.file_names import content_disposition, download_name
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 from gateway.web.pages import PageContext
 from gateway.web.people import audit
@@ -40,12 +38,6 @@ DOWNLOAD_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "sandbox",
 }
-
-_NOT_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_NOT_IN_A_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
-MAX_NAME: Final = 100
-#: Unicode categories never kept in a name: format characters (bidi controls, zero-width), surrogates.
-_INVISIBLE: Final = frozenset({"Cf", "Cs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,31 +61,16 @@ class PdfProblem:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
-def download_name(number: str, fallback: str, extension: str) -> tuple[str, str]:
-    """The file name of a download: an ASCII name (letters, digits, ``._-``) for ``filename`` and the
-    number as written, without control characters or path separators, for ``filename*``; ``fallback``
-    when the number leaves no ASCII name. Format characters (a right-to-left override, zero-width ones) are
-    dropped: they would make a name read as another (``INV\u202egpj.exe.pdf`` shown as ``INVfdp.exe.jpg``)."""
-    visible = "".join(ch for ch in number if unicodedata.category(ch) not in _INVISIBLE)
-    exact = _NOT_IN_A_NAME.sub("-", " ".join(visible.split()))[:MAX_NAME].strip(" .-")
-    folded = unicodedata.normalize("NFKD", exact).encode("ascii", "ignore").decode("ascii")
-    plain = _NOT_SAFE.sub("-", folded).strip(".-")[:MAX_NAME] or fallback
-    return f"{plain}.{extension}", f"{exact or plain}.{extension}"
-
-
-def content_disposition(number: str, fallback: str, extension: str) -> str:
-    """``attachment`` with the ASCII ``filename`` and the exact ``filename*`` (RFC 6266 §4.3, RFC 5987)."""
-    plain, exact = download_name(number, fallback, extension)
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(exact, safe='')}"
-
-
 def ubl_download(context: PageContext, body: bytes, number: str, fallback: str) -> Response:
     """The document's UBL, byte for byte, as a download."""
     audit.info("UBL download: %s by %s", context.request.url.path, context.person.name)
     return Response(
         body,
         media_type="application/xml",
-        headers={**DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(number, fallback, "xml")},
+        headers={
+            **DOWNLOAD_HEADERS,
+            "Content-Disposition": content_disposition(download_name(number, fallback, "xml")),
+        },
     )
 
 
@@ -157,7 +134,7 @@ async def pdf_download(
         media_type="application/pdf",
         headers={
             **DOWNLOAD_HEADERS,
-            "Content-Disposition": content_disposition(number, fallback, "pdf"),
+            "Content-Disposition": content_disposition(download_name(number, fallback, "pdf")),
             "Content-Language": language,
         },
     )

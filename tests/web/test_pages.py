@@ -330,6 +330,10 @@ def test_an_embedded_attachment_downloads_from_the_page_links(
     assert answer.headers["content-type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF")
     assert answer.headers["content-security-policy"] == "sandbox"
+    # Named as the API names it (gateway.render.file_names), the exact name beside the ASCII one.
+    assert answer.headers["content-disposition"] == (
+        "attachment; filename=\"prestatiestaat-2026-10.pdf\"; filename*=UTF-8''prestatiestaat-2026-10.pdf"
+    )
     assert client.get(f"/web/outbound/{site.attached_id}/attachments/9").status_code == 404
 
 

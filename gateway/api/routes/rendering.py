@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, Final
-from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -25,6 +24,7 @@ from gateway.render import (
     negotiate_language,
     read_attachment,
 )
+from gateway.render.file_names import attachment_name, content_disposition
 from gateway.services.expense_queries import expense_content
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
@@ -105,13 +105,6 @@ async def _render(
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
 
-def _content_disposition(filename: str, index: int) -> str:
-    """``attachment`` with an ASCII ``filename`` and the exact name as ``filename*`` (RFC 6266 §4.3)."""
-    ascii_name = "".join(c for c in filename if c.isascii() and (c.isalnum() or c in "._- "))[:120].strip()
-    exact = quote(filename[:200], safe="")
-    return f"attachment; filename=\"{ascii_name or f'attachment-{index}'}\"; filename*=UTF-8''{exact}"
-
-
 def attachment_response(content: bytes, filename: str, mime_code: str, index: int) -> Response:
     """An embedded file as a download that cannot run in our origin: only the BIS attachment types keep their
     media type (others go out as octet-stream), with nosniff and a sandbox policy."""
@@ -120,7 +113,7 @@ def attachment_response(content: bytes, filename: str, mime_code: str, index: in
         content,
         media_type=media_type,
         headers={
-            "Content-Disposition": _content_disposition(filename, index),
+            "Content-Disposition": content_disposition(attachment_name(filename, f"attachment-{index}")),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox",
         },

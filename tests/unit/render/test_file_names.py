@@ -1,0 +1,69 @@
+"""The names of downloaded files (``gateway.render.file_names``): what a number or a supplier's embedded
+file name may hold never reaches a browser as a path, a header break, a spoofed extension or a name shown as
+another."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+import pytest
+
+from gateway.render.file_names import attachment_name, content_disposition, download_name
+
+_DISPOSITION = re.compile(r'attachment; filename="([^"\\]*)"; filename\*=UTF-8\'\'([A-Za-z0-9%._~-]+)')
+
+
+def _carried(disposition: str) -> tuple[str, str]:
+    """(filename, decoded filename*) of a header that is ASCII, on one line and well formed."""
+    assert disposition.isascii()
+    assert not any(ch in disposition for ch in "\r\n\x00")
+    quoted = _DISPOSITION.fullmatch(disposition)
+    assert quoted is not None, disposition
+    return quoted.group(1), unquote(quoted.group(2))
+
+
+@pytest.mark.parametrize(
+    ("number", "plain", "exact"),
+    [
+        ("INV-2026-001", "INV-2026-001.pdf", "INV-2026-001.pdf"),
+        ("FAC/2026/Ü 7", "FAC-2026-U-7.pdf", "FAC-2026-Ü 7.pdf"),
+        ('a"b;c\r\nd', "a-b-c-d.pdf", 'a"b;c d.pdf'),
+        ("../../etc/passwd", "etc-passwd.pdf", "etc-passwd.pdf"),
+        ("請求書", "doc-1.pdf", "請求書.pdf"),
+        ("", "doc-1.pdf", "doc-1.pdf"),
+        ("x" * 300, "x" * 100 + ".pdf", "x" * 100 + ".pdf"),
+        # A right-to-left override shows "INV\u202egpj.exe.pdf" as "INVfdp.exe.jpg": format characters go.
+        ("INV\u202egpj.exe", "INVgpj.exe.pdf", "INVgpj.exe.pdf"),
+        ("A\u200bB\u2066C\u2069\ufeff", "ABC.pdf", "ABC.pdf"),
+    ],
+)
+def test_download_names_are_safe(number: str, plain: str, exact: str) -> None:
+    assert download_name(number, "doc-1", "pdf") == (plain, exact)
+    assert _carried(content_disposition(download_name(number, "doc-1", "pdf"))) == (plain, exact)
+
+
+@pytest.mark.parametrize(
+    ("filename", "plain", "exact"),
+    [
+        ("bon de commande.pdf", "bon-de-commande.pdf", "bon de commande.pdf"),
+        ('фактура "x".html', "x.html", 'фактура "x".html'),
+        ("Übersicht.xlsx", "Ubersicht.xlsx", "Übersicht.xlsx"),
+        # The supplier's name: no way up the tree, no header break, no spoofed extension.
+        ("../../../etc/passwd", "etc-passwd", "etc-passwd"),
+        ("..\\..\\boot.ini", "boot.ini", "boot.ini"),
+        ("a\r\nSet-Cookie: x=1.pdf", "a-Set-Cookie-x-1.pdf", "a Set-Cookie: x=1.pdf"),
+        ("invoice\u202efdp.exe", "invoicefdp.exe", "invoicefdp.exe"),
+        ("report.p\u202edf", "report.pdf", "report.pdf"),
+        # A long stem is shortened, its extension kept.
+        ("y" * 300 + ".pdf", "y" * 100 + ".pdf", "y" * 100 + ".pdf"),
+        # Nothing left, or no extension.
+        ("\u200b\u2066", "attachment-0", "attachment-0"),
+        ("見積書", "attachment-0", "見積書"),
+        (".pdf", "attachment-0.pdf", "attachment-0.pdf"),
+        ("README", "README", "README"),
+    ],
+)
+def test_attachment_names_are_safe_and_keep_their_extension(filename: str, plain: str, exact: str) -> None:
+    assert attachment_name(filename, "attachment-0") == (plain, exact)
+    assert _carried(content_disposition(attachment_name(filename, "attachment-0"))) == (plain, exact)
