@@ -108,6 +108,13 @@ def test_attachment_names_and_types_from_the_document_are_made_safe(docs: Docume
     assert "%D1%84%D0%B0%D0%BA%D1%82%D1%83%D1%80%D0%B0%20%22x%22.html" in disposition
     assert download.headers["content-security-policy"] == "sandbox"
     assert download.headers["content-type"].startswith("text/csv")
+    # A right-to-left override would show "scan\u202efdp.exe" as "scanexe.pdf": it is dropped from both names.
+    spoofed = sample("attachment-pdf")
+    spoofed["attachments"][0].update(filename="scan\u202efdp.exe")
+    spoofed_id = receive(docs, to_ubl(spoofed), "00000000-0000-0000-0000-0000000000ba")
+    assert docs.client.get(f"/v1/inbound/{spoofed_id}/attachments/0").headers["content-disposition"] == (
+        "attachment; filename=\"scanfdp.exe\"; filename*=UTF-8''scanfdp.exe"
+    )
     # A type outside the BIS list (here HTML) is never served as such from our origin.
     html_attachment = to_ubl(sample("attachment-pdf")).replace(
         b'mimeCode="application/pdf"', b'mimeCode="text/html"'
