@@ -47,18 +47,42 @@
        ├─ IdempotencyConflict      the idempotency key was used with another request body (permanent)
        └─ LeaseLost
 
-Structured context goes in attributes, never only in the message text. Toward AS4 peers the
-security failures stay opaque (EBMS:0101/0102 with a generic text); the detail is logged.
+Structured context goes in attributes, never only in the message text. A message that people read in
+their own language (a page) names its shape and values as ``detail_code`` (``DetailCode``, set by
+``coded``): the page translates the code, the English sentence stays for the API and the logs. Toward
+AS4 peers the security failures stay opaque (EBMS:0101/0102 with a generic text); the detail is logged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
+
+
+@dataclass(frozen=True, slots=True)
+class DetailCode:
+    """What an English detail sentence says, as data: a stable code for its shape and the values it names
+    (as text), so that a page can say it in a person's language."""
+
+    code: str
+    values: Mapping[str, str]
 
 
 class GatewayError(Exception):
-    """Root of every exception the gateway raises deliberately."""
+    """Root of every exception the gateway raises deliberately.
+
+    Attributes:
+        detail_code: the message's code and values, where the raiser gave them (``coded``); None otherwise.
+    """
+
+    detail_code: DetailCode | None = None
+
+    def coded(self, code: str, **values: object) -> Self:
+        """This error with its ``detail_code`` (the values as text), returned: ``raise X(...).coded(...)``."""
+        self.detail_code = DetailCode(code, {name: str(value) for name, value in values.items()})
+        return self
 
 
 class ConfigurationError(GatewayError):

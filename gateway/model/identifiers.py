@@ -36,11 +36,17 @@ class ParticipantID:
 
     def __post_init__(self) -> None:
         if not _ICD.match(self.icd):
-            raise InvalidIdentifier(f"participant scheme code {self.icd!r} is not 4 digits")
+            raise InvalidIdentifier(f"participant scheme code {self.icd!r} is not 4 digits").coded(
+                "not-four-digits", icd=repr(self.icd)
+            )
         if not self.value or len(self.value) > 130 or self.value != self.value.strip():
-            raise InvalidIdentifier(f"participant value {self.value!r} is empty, too long or padded")
+            raise InvalidIdentifier(f"participant value {self.value!r} is empty, too long or padded").coded(
+                "bad-value", value=repr(self.value)
+            )
         if _CONTROL.search(self.value):
-            raise InvalidIdentifier(f"participant value {self.value!r} contains a control character")
+            raise InvalidIdentifier(f"participant value {self.value!r} contains a control character").coded(
+                "control-character", value=repr(self.value)
+            )
 
     @classmethod
     def parse(cls, text: str) -> ParticipantID:
@@ -53,10 +59,14 @@ class ParticipantID:
         if "::" in text:
             scheme, _, text = text.partition("::")
             if scheme.lower() != PARTICIPANT_SCHEME:
-                raise InvalidIdentifier(f"participant scheme {scheme!r} is not {PARTICIPANT_SCHEME}")
+                raise InvalidIdentifier(f"participant scheme {scheme!r} is not {PARTICIPANT_SCHEME}").coded(
+                    "unknown-scheme", scheme=repr(scheme), known=PARTICIPANT_SCHEME
+                )
         icd, sep, value = text.partition(":")
         if not sep:
-            raise InvalidIdentifier(f"participant id {text!r} lacks the 'ICD:' prefix")
+            raise InvalidIdentifier(f"participant id {text!r} lacks the 'ICD:' prefix").coded(
+                "no-prefix", text=repr(text)
+            )
         return cls(icd, value)
 
     def __str__(self) -> str:

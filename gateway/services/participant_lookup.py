@@ -30,7 +30,7 @@ from gateway.model.identifiers import (
     ProcessID,
 )
 from gateway.services.ports import Clock, EndpointResolver
-from gateway.services.smp_resolver import LookupResult
+from gateway.services.smp_resolver import LookupResult, served_by
 from gateway.smp import LookupOutcome, outcome_of
 
 #: The documents a lookup may ask about, by the short name of the API (``?document=``).
@@ -115,12 +115,14 @@ class DirectoryLookup:
         try:
             endpoint = await self._resolver.resolve(receiver, document_type, process)
         except ParticipantNotRegistered as exc:
-            return replace(answer, outcome=LookupOutcome.NOT_REGISTERED, detail=str(exc))
+            return replace(
+                answer, outcome=LookupOutcome.NOT_REGISTERED, detail=str(exc), detail_code=exc.detail_code
+            )
         except EndpointNotFound as exc:
             outcome = outcome_of(exc) if exc.outcome else LookupOutcome.DOCUMENT_TYPE_NOT_SUPPORTED
-            return replace(answer, outcome=outcome, detail=str(exc))
+            return replace(answer, outcome=outcome, detail=str(exc), detail_code=exc.detail_code)
         except DiscoveryError as exc:
-            return replace(answer, outcome=outcome_of(exc), detail=str(exc))
+            return replace(answer, outcome=outcome_of(exc), detail=str(exc), detail_code=exc.detail_code)
         if self._trust is not None:
             try:
                 validate_ap_certificate(
@@ -132,4 +134,6 @@ class DirectoryLookup:
                     outcome=LookupOutcome.ENDPOINT_CERTIFICATE_REJECTED,
                     detail=f"endpoint certificate: {exc}",
                 )
-        return replace(answer, detail=f"served by {endpoint.url}", endpoint=endpoint)
+        return replace(
+            answer, detail=f"served by {endpoint.url}", endpoint=endpoint, detail_code=served_by(endpoint.url)
+        )

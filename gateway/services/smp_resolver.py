@@ -18,7 +18,7 @@ from cryptography import x509
 from lxml import etree
 
 from gateway.crypto import TrustStore
-from gateway.errors import ConfigurationError, DiscoveryError, EndpointNotActive, XMLInputError
+from gateway.errors import ConfigurationError, DetailCode, DiscoveryError, EndpointNotActive, XMLInputError
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID
 from gateway.services.ports import Clock, Endpoint
 from gateway.smp import (
@@ -70,6 +70,11 @@ class SMPFetcher(Protocol):
         ...
 
 
+def served_by(url: str) -> DetailCode:
+    """The ``detail_code`` of a found endpoint's detail, ``served by URL``."""
+    return DetailCode("served", {"url": url})
+
+
 @dataclass(frozen=True, slots=True)
 class LookupResult:
     """What a lookup found, or exactly why not.
@@ -82,6 +87,8 @@ class LookupResult:
         endpoint: the endpoint when found.
         checked_at: the time of the lookup (a cached result keeps its first time).
         cached: True when this answer came from the lookup cache (no network).
+        detail_code: what ``detail`` says, as data (``gateway.errors.DetailCode``), for a person's language;
+            None for a sentence of no known shape (a certificate check's).
     """
 
     outcome: LookupOutcome
@@ -93,6 +100,7 @@ class LookupResult:
     smp_url: str | None = None
     endpoint: Endpoint | None = None
     cached: bool = False
+    detail_code: DetailCode | None = None
 
     @property
     def is_retryable(self) -> bool:
@@ -166,7 +174,9 @@ class SMPResolver:
         """
         result = await self.lookup(receiver, document_type, process)
         if result.endpoint is None:
-            raise result.outcome.error(result.detail)
+            error = result.outcome.error(result.detail)
+            error.detail_code = result.detail_code
+            raise error
         return result.endpoint
 
     async def resolve_fresh(
@@ -192,7 +202,9 @@ class SMPResolver:
             selected = await self._select(smp_url, receiver, document_type, process, now)
         except DiscoveryError as exc:
             outcome = outcome_of(exc)
-            result = LookupResult(outcome, str(exc), receiver, document_type, process, now, smp_url)
+            result = LookupResult(
+                outcome, str(exc), receiver, document_type, process, now, smp_url, detail_code=exc.detail_code
+            )
             log.info("discovery of %s for %s: %s: %s", receiver, document_type.uri, outcome.value, exc)
             if not outcome.is_retryable:  # network failures are never cached
                 # An endpoint not active yet is served from the cache until its activation date at most.
@@ -209,6 +221,7 @@ class SMPResolver:
             now,
             smp_url,
             endpoint,
+            detail_code=served_by(endpoint.url),
         )
         # Never serve a cached endpoint past its ServiceExpirationDate or its certificate's end of validity.
         not_after = selected.certificate.not_valid_after_utc

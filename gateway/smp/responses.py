@@ -31,10 +31,14 @@ def _check_common(response: SMPHTTPResponse) -> bytes:
     if 300 <= status < 400:
         raise LookupOutcome.BAD_SMP_RESPONSE.error(
             f"the SMP answered HTTP {status} for {response.url}; HTTP redirects are not followed"
-        )
+        ).coded("smp-redirect", status=status, url=response.url)
     if status >= 500 or status in (408, 429):
-        raise LookupOutcome.SMP_UNREACHABLE.error(f"the SMP answered HTTP {status} for {response.url}")
-    raise LookupOutcome.BAD_SMP_RESPONSE.error(f"the SMP answered HTTP {status} for {response.url}")
+        raise LookupOutcome.SMP_UNREACHABLE.error(f"the SMP answered HTTP {status} for {response.url}").coded(
+            "smp-http", status=status, url=response.url
+        )
+    raise LookupOutcome.BAD_SMP_RESPONSE.error(f"the SMP answered HTTP {status} for {response.url}").coded(
+        "smp-http", status=status, url=response.url
+    )
 
 
 def metadata_body(response: SMPHTTPResponse) -> bytes:
@@ -48,7 +52,7 @@ def metadata_body(response: SMPHTTPResponse) -> bytes:
     if response.status == 404:
         raise LookupOutcome.DOCUMENT_TYPE_NOT_SUPPORTED.error(
             f"the SMP has no service metadata at {response.url} (HTTP 404)"
-        )
+        ).coded("smp-no-metadata", url=response.url)
     return _check_common(response)
 
 
@@ -63,5 +67,5 @@ def service_group_body(response: SMPHTTPResponse) -> bytes:
     if response.status == 404:
         raise LookupOutcome.NOT_REGISTERED.error(
             f"the SMP does not know the participant ({response.url}: HTTP 404)"
-        )
+        ).coded("smp-unknown-participant", url=response.url)
     return _check_common(response)

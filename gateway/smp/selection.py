@@ -99,6 +99,12 @@ def select_endpoint(
         raise LookupOutcome.PROCESS_NOT_SUPPORTED.error(
             f"{info.participant} accepts {info.document_type.uri} only in process(es) {offered},"
             f" not {process.uri}"
+        ).coded(
+            "process-not-offered",
+            participant=info.participant,
+            document=info.document_type.uri,
+            offered=offered,
+            process=process.uri,
         )
     endpoints = [e for entry in entries for e in entry.endpoints if e.transport_profile == transport_profile]
     if not endpoints:
@@ -107,6 +113,12 @@ def select_endpoint(
         )
         raise LookupOutcome.NO_AS4_ENDPOINT.error(
             f"{info.participant} has no {transport_profile} endpoint for {process.uri} (profiles: {offered})"
+        ).coded(
+            "no-endpoint",
+            participant=info.participant,
+            profile=transport_profile,
+            process=process.uri,
+            offered=offered,
         )
     active = [e for e in endpoints if _active(e, at)]
     if not active:
@@ -119,6 +131,12 @@ def select_endpoint(
                 (e.activation for e in endpoints if e.activation is not None and e.activation > at),
                 default=None,
             ),
+        ).coded(
+            "endpoint-not-active",
+            profile=transport_profile,
+            participant=info.participant,
+            at=at.isoformat(),
+            spans=spans,
         )
     endpoint = active[0]
     if not endpoint.url:

@@ -98,7 +98,9 @@ def smp_url_from_answer(answer: NaptrAnswer) -> str:
         ParticipantNotRegistered: NXDOMAIN, no NAPTR, or no usable ``U``/``Meta:SMP`` record (permanent).
     """
     if not answer.exists:
-        raise LookupOutcome.NOT_REGISTERED.error(f"SML: {answer.name} does not exist (NXDOMAIN)")
+        raise LookupOutcome.NOT_REGISTERED.error(f"SML: {answer.name} does not exist (NXDOMAIN)").coded(
+            "sml-no-entry", name=answer.name
+        )
     candidates = sorted(
         (
             r
@@ -114,7 +116,7 @@ def smp_url_from_answer(answer: NaptrAnswer) -> str:
     raise LookupOutcome.NOT_REGISTERED.error(
         f"SML: {answer.name} has no usable U-NAPTR record for {SMP_NAPTR_SERVICE}"
         f" ({len(answer.records)} NAPTR record(s))"
-    )
+    ).coded("sml-no-smp", name=answer.name, service=SMP_NAPTR_SERVICE, count=len(answer.records))
 
 
 def apply_naptr_regexp(regexp: str, subject: str) -> str | None:

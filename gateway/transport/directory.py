@@ -76,13 +76,17 @@ class LocalDirectory:
         """
         entries = self._entries.get(receiver)
         if entries is None:
-            raise ParticipantNotRegistered(f"participant {receiver} is not in the participant directory")
+            raise ParticipantNotRegistered(
+                f"participant {receiver} is not in the participant directory"
+            ).coded("directory-unknown", participant=receiver)
         for entry in entries:
             if entry.process == process and document_type in entry.document_types:
                 return entry.endpoint
         raise EndpointNotFound(
             f"participant {receiver} has no endpoint for document type {document_type.uri} "
             f"and process {process.uri}"
+        ).coded(
+            "directory-no-endpoint", participant=receiver, document=document_type.uri, process=process.uri
         )
 
     async def resolve(

@@ -16,7 +16,7 @@ from gateway.model import ParticipantID
 from gateway.services.participant_lookup import DOCUMENT_KINDS, document_kind
 from gateway.smp import LookupOutcome
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES
-from gateway.web.lookup_details import ID_DETAILS, plain_detail
+from gateway.web.lookup_details import ID_MESSAGES, plain_detail
 from gateway.web.pages import PageContext, PageRoute, page, require_staff
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
@@ -57,7 +57,10 @@ async def participant_lookup(
         receiver = ParticipantID.parse(typed)
     except InvalidIdentifier as exc:
         return _refused(
-            context, 422, NOT_AN_ID, {**values, "refusal_detail": plain_detail(str(exc), ID_DETAILS)}
+            context,
+            422,
+            NOT_AN_ID,
+            {**values, "refusal_detail": plain_detail(str(exc), exc.detail_code, ID_MESSAGES)},
         )
     lookup = context.services.participants
     if lookup is None:
@@ -74,7 +77,7 @@ async def participant_lookup(
         plain=FOUND if found else DISCOVERY_OUTCOMES.get(result.outcome.value, result.outcome.value),
         seat_id=common_name(certificate) if certificate is not None else None,
         certificate_end=certificate.not_valid_after_utc if certificate is not None else None,
-        detail=plain_detail(result.detail),
+        detail=plain_detail(result.detail, result.detail_code),
         **values,
     )
 

@@ -17,7 +17,7 @@ from gateway.web.downloads import PDF_BUSY, PDF_FAILED, PDF_NOT_A_DOCUMENT, PDF_
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import DONE
 from gateway.web.i18n import catalogue, translate
-from gateway.web.lookup_details import ID_DETAILS, LOOKUP_DETAILS
+from gateway.web.lookup_details import ID_MESSAGES, LOOKUP_MESSAGES
 from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID, UNKNOWN_DOCUMENT
 from gateway.web.network_routes import NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE, REMAKE_REFUSALS
 from gateway.web.pages import _ERROR_TITLES
@@ -57,7 +57,8 @@ FIXED = (
     | set(REASON_LABELS.values())
     | set(DOCUMENTS.values())
     | {FOUND, NO_DISCOVERY, NOT_AN_ID, EMAIL_ID, UNKNOWN_DOCUMENT}
-    | {wording.message for wording in LOOKUP_DETAILS + ID_DETAILS}
+    | set(LOOKUP_MESSAGES.values())
+    | set(ID_MESSAGES.values())
     | {REMADE, ONLY_ADMINS, REFUSED, NO_REPORTER}
     | set(REMAKE_REFUSALS.values())
     | {label for labels in STATE_LABELS.values() for label in labels.values()}

@@ -17,7 +17,7 @@ from conftest import Site, csrf_of
 
 import gateway.store.reporting
 from gateway.bootstrap import SystemClock
-from gateway.errors import DiscoveryError
+from gateway.errors import DetailCode, DiscoveryError, GatewayError, InvalidIdentifier
 from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_CREDIT_NOTE, BIS_INVOICE, ParticipantID
 from gateway.model.report import ReportKind, ReportMonth, ReportStatus, StoredReport
 from gateway.services.participant_lookup import DirectoryLookup
@@ -27,7 +27,7 @@ from gateway.smp.responses import SMPHTTPResponse, metadata_body, service_group_
 from gateway.smp.sml import NaptrAnswer, smp_url_from_answer
 from gateway.transport.directory import DirectoryEntry, LocalDirectory
 from gateway.validation import ValidationEngine
-from gateway.web.lookup_details import plain_detail
+from gateway.web.lookup_details import ID_MESSAGES, LOOKUP_MESSAGES, PlainDetail, plain_detail
 
 KEPT_ID = "00000000-0000-4000-9000-0000000000d1"
 INVALID_ID = "00000000-0000-4000-9000-0000000000d2"
@@ -252,27 +252,65 @@ def test_an_unknown_document_is_a_form_message_in_the_persons_language(
     assert '<select id="document"' in answer.text  # the form, to choose again
 
 
-def _said_by(call: Callable[[], object]) -> str:
-    """The English sentence of the discovery error ``call`` raises."""
-    with pytest.raises(DiscoveryError) as raised:
+def _raised_by(call: Callable[[], object]) -> GatewayError:
+    """The discovery error or refused id that ``call`` raises."""
+    with pytest.raises((DiscoveryError, InvalidIdentifier)) as raised:
         call()
-    return str(raised.value)
+    return raised.value
 
 
 @pytest.mark.parametrize(
-    ("call", "code"),
+    ("call", "code", "messages"),
     [
-        (lambda: smp_url_from_answer(NaptrAnswer("b-x.iso6523.sml.test", exists=False)), "sml-no-entry"),
-        (lambda: smp_url_from_answer(NaptrAnswer("b-x.iso6523.sml.test", exists=True)), "sml-no-smp"),
-        (lambda: service_group_body(SMPHTTPResponse("http://smp.test/x", 404)), "smp-unknown-participant"),
-        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x/services/y", 404)), "smp-no-metadata"),
-        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x", 302)), "smp-redirect"),
-        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x", 503)), "smp-http"),
+        (
+            lambda: smp_url_from_answer(NaptrAnswer("b-x.iso6523.sml.test", exists=False)),
+            "sml-no-entry",
+            None,
+        ),
+        (lambda: smp_url_from_answer(NaptrAnswer("b-x.iso6523.sml.test", exists=True)), "sml-no-smp", None),
+        (
+            lambda: service_group_body(SMPHTTPResponse("http://smp.test/x", 404)),
+            "smp-unknown-participant",
+            None,
+        ),
+        (
+            lambda: metadata_body(SMPHTTPResponse("http://smp.test/x/services/y", 404)),
+            "smp-no-metadata",
+            None,
+        ),
+        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x", 302)), "smp-redirect", None),
+        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x", 503)), "smp-http", None),
+        (lambda: metadata_body(SMPHTTPResponse("http://smp.test/x", 400)), "smp-http", None),
+        (
+            lambda: LocalDirectory({}).lookup(ParticipantID.parse(CLIENT), BIS_INVOICE, BIS_BILLING_PROCESS),
+            "directory-unknown",
+            None,
+        ),
+        (lambda: ParticipantID.parse("208:1"), "not-four-digits", ID_MESSAGES),
+        (lambda: ParticipantID.parse("0208: 1"), "bad-value", ID_MESSAGES),
+        (lambda: ParticipantID.parse("0208:a\x07b"), "control-character", ID_MESSAGES),
+        (lambda: ParticipantID.parse("other::0208:1"), "unknown-scheme", ID_MESSAGES),
+        (lambda: ParticipantID.parse("0123456749"), "no-prefix", ID_MESSAGES),
     ],
 )
-def test_the_sml_and_smp_sentences_have_a_wording(call: Callable[[], object], code: str) -> None:
-    """The sentences of the real SML and SMP checks (gateway.smp) keep the shapes the page knows: a reworded
-    one would be shown as English technical detail, and this test says so."""
-    detail = plain_detail(_said_by(call))
+def test_the_sentences_the_page_translates_name_their_code_and_values(
+    call: Callable[[], object], code: str, messages: dict[str, str] | None
+) -> None:
+    """The real SML, SMP, directory and identifier checks name each sentence's code and every value its
+    message needs; the page says the message, never the English sentence."""
+    error = _raised_by(call)
+    detail = plain_detail(str(error), error.detail_code, messages or LOOKUP_MESSAGES)
     assert detail is not None
     assert detail.code == code, detail
+    assert detail.message is not None
+    assert detail.values is not None
+    assert detail.message % detail.values  # every placeholder has its value
+
+
+def test_a_sentence_without_a_known_code_stays_english_technical_detail() -> None:
+    assert plain_detail("digest of reference #1 does not match", None) == PlainDetail(
+        None, technical="digest of reference #1 does not match"
+    )
+    unknown = DetailCode("not-a-code", {})
+    assert plain_detail("x", unknown) == PlainDetail(None, technical="x")
+    assert plain_detail("", unknown) is None
