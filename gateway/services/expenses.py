@@ -10,6 +10,7 @@ and records nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -115,15 +116,16 @@ def _partial_payment(expense: Expense, action: ExpenseAction, data: ActionInput)
     return payment
 
 
-def _check_settle(uow: UnitOfWork, expense: Expense) -> None:
+def _check_settle(expense: Expense, events: Sequence[ExpenseEvent]) -> None:
     """Refuse to settle an expense whose payment was not partial (a full payment has nothing left).
+
+    Args:
+        events: the expense's events, oldest first.
 
     Raises:
         InvalidTransition: the expense's MARK_PAID was a full payment.
     """
-    paid = next(
-        (e for e in reversed(uow.expenses.events(expense.id)) if e.action is ExpenseAction.MARK_PAID), None
-    )
+    paid = next((e for e in reversed(events) if e.action is ExpenseAction.MARK_PAID), None)
     if paid is None or not is_partial(paid.detail):
         raise InvalidTransition(expense.status, ExpenseAction.SETTLE)
 
@@ -208,13 +210,10 @@ class ExpenseWorkflow:
             payment = _partial_payment(expense, action, data)
             if payment is not None:
                 detail, reason = payment.detail(expense.currency), payment.note
+            events = uow.expenses.events(expense_id)
             # The last action taken on the expense (a flagged duplicate is no action on it).
             last = next(
-                (
-                    e.action
-                    for e in reversed(uow.expenses.events(expense_id))
-                    if e.action is not ExpenseAction.DUPLICATE
-                ),
+                (e.action for e in reversed(events) if e.action is not ExpenseAction.DUPLICATE),
                 None,
             )
             if (
@@ -227,7 +226,7 @@ class ExpenseWorkflow:
             if target is None:
                 return as_seen(uow, expense, visible)  # a repeat: same result, no second event
             if action is ExpenseAction.SETTLE:
-                _check_settle(uow, expense)
+                _check_settle(expense, events)
             codes = (
                 reason_codes(data.reason_codes)
                 if action in (ExpenseAction.REJECT, ExpenseAction.QUERY)
