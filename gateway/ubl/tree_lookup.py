@@ -130,9 +130,12 @@ class ChildIndex:
     def find(self, el: etree._Element, path: str) -> etree._Element | None:
         """:func:`find_child`: the first element at ``path`` below ``el``, in document order."""
         steps = child_steps(path)
-        if len(steps) == 1:
-            found = self.children(el, steps[0])
-            return found[0] if found else None
+        if len(steps) == 1:  # most lookups: :meth:`children` inline (a call fewer)
+            groups = self._groups.get(el)
+            if groups is None:
+                groups = self._groups[el] = _grouped(el)
+            found = groups.get(steps[0])
+            return found[0] if found is not None else None
         if not steps:
             return el
         return self._first_at(el, steps, 0)
@@ -151,8 +154,18 @@ class ChildIndex:
         """:func:`text_at`: the stripped text at ``path`` below ``el``; None when absent or blank."""
         if el is None:
             return None
-        found = self.find(el, path)
-        text = found.text if found is not None else None
+        steps = child_steps(path)
+        if len(steps) == 1:  # most lookups: :meth:`find` inline (two calls fewer)
+            groups = self._groups.get(el)
+            if groups is None:
+                groups = self._groups[el] = _grouped(el)
+            same = groups.get(steps[0])
+            if same is None:
+                return None
+            text = same[0].text
+        else:
+            found = self.find(el, path)
+            text = found.text if found is not None else None
         return (text.strip() or None) if text is not None else None
 
     def attr(self, el: etree._Element | None, path: str, name: str) -> str | None:
