@@ -95,8 +95,10 @@ def ident_at(el: etree._Element | None, path: str) -> Data | None:
 
 
 def compact(data: Data) -> Data:
-    """Drop None values and empty containers so model defaults apply."""
-    return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}
+    """Drop None values and empty containers (lists, dicts) so model defaults apply. A falsy value is dropped
+    only if it is a list or a dict: ``v != [] and v != {}`` built two containers and compared twice for every
+    value (the reader's values are text, flags, lists, dicts and None)."""
+    return {k: v for k, v in data.items() if v is not None and (v or not isinstance(v, (list, dict)))}
 
 
 class ChildIndex:
@@ -141,10 +143,16 @@ class ChildIndex:
         return self._first_at(el, steps, 0)
 
     def _first_at(self, el: etree._Element, steps: tuple[str, ...], at: int) -> etree._Element | None:
-        last = at == len(steps) - 1
-        for child in self.children(el, steps[at]):
-            if last:
-                return child
+        """The first element at ``steps[at:]`` below ``el``, in document order (:func:`_first_at`'s)."""
+        groups = self._groups.get(el)
+        if groups is None:
+            groups = self._groups[el] = _grouped(el)
+        same = groups.get(steps[at])
+        if same is None:
+            return None
+        if at == len(steps) - 1:
+            return same[0]
+        for child in same:
             found = self._first_at(child, steps, at + 1)
             if found is not None:
                 return found
@@ -164,7 +172,7 @@ class ChildIndex:
                 return None
             text = same[0].text
         else:
-            found = self.find(el, path)
+            found = self._first_at(el, steps, 0) if steps else el
             text = found.text if found is not None else None
         return (text.strip() or None) if text is not None else None
 
