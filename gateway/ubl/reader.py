@@ -64,6 +64,7 @@ def read_ubl_tree(root: etree._Element, *, lines: list[Data] | None = None) -> I
             f"CustomizationID BT-24 {customization!r} is not an EN 16931 / BIS Billing 3.0 one"
         )
     doc = _read_header(ix, root, credit, lines)
+    del ix  # its proxies go before the model is built (not both at the peak)
     try:
         return CreditNote.model_validate(doc) if credit else Invoice.model_validate(doc)
     except ValidationError as exc:
@@ -104,7 +105,7 @@ def _read_header(ix: ChildIndex, root: etree._Element, credit: bool, lines: list
         "lines": lines
         if lines is not None
         else [
-            read_line(line, credit, ix)
+            read_line(line, credit)
             for line in ix.all(root, "cac:CreditNoteLine" if credit else "cac:InvoiceLine")
         ],
     }
@@ -347,11 +348,11 @@ def _read_attachment(ix: ChildIndex, ref: etree._Element, code: str | None) -> D
     )
 
 
-def read_line(el: etree._Element, credit: bool, ix: ChildIndex | None = None) -> Data:
-    """An invoice or credit note line (BG-25) as model data; ``ix``: the index of the read it is part of (a
-    line read on its own, ``gateway.ubl.streamed_read``, has one of its own)."""
-    if ix is None:
-        ix = ChildIndex()
+def read_line(el: etree._Element, credit: bool) -> Data:
+    """An invoice or credit note line (BG-25) as model data. Its lookups have a ``ChildIndex`` of their own,
+    dropped with the line's read: the proxies of one line at a time, not of every line until the document's
+    model is built."""
+    ix = ChildIndex()
     quantity_path = "cbc:CreditedQuantity" if credit else "cbc:InvoicedQuantity"
     item = ix.find(el, "cac:Item")
     price = ix.find(el, "cac:Price")
