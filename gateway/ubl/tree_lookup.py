@@ -108,13 +108,13 @@ class ChildIndex:
 
     An element's children are read once, at the first lookup below it (``iterchildren`` of elements only,
     as the functions' tag match: no comment or processing instruction); each later lookup there is a dict
-    read. The functions set up lxml's tag matcher and scan the children at every call: ~2.4 us a lookup,
-    and the reader makes ~230 per document, ~45 of them below the root's ~26 children (BENCHMARKS.md,
-    *Expense draft read instructions*).
+    read. The functions set up lxml's tag matcher at every call, ≈ 8 k instructions a lookup, against ≈ 3 k
+    an element and ≈ 4 k a child to read the children once; the reader makes ≈ 230 lookups per document,
+    ≈ 45 of them below the root's ≈ 26 children (BENCHMARKS.md, *Expense draft read instructions*).
 
     Elements are keys by identity: lxml hands out the same proxy for an element while one is alive, and
     the index holds every element it read until it is dropped. So it holds (part of) the tree's proxies:
-    one index per read, never kept beside the tree.
+    one index per read (the reader's lines have one each), never kept beside the tree.
     """
 
     __slots__ = ("_groups",)
