@@ -1,6 +1,7 @@
-"""The UBL reader's child-step lookups (``_find``, ``_all``) answer exactly what lxml's ElementPath
-``find`` / ``findall`` answer, on every child path of the official examples: they replace those calls
-for speed (issue 12, BENCHMARKS.md *End to end, fifth pass*)."""
+"""The UBL reader's child-step lookups (``find_child``, ``all_at`` and ``ChildIndex``'s) answer exactly what
+lxml's ElementPath ``find`` / ``findall`` answer, on every child path of the official examples: they replace
+those calls for speed (issue 12, BENCHMARKS.md *End to end, fifth pass*, *Expense draft read
+instructions*)."""
 
 from __future__ import annotations
 
@@ -42,10 +43,16 @@ def _clark(path: str) -> str:
 def test_same_answers_as_elementpath(artefacts_dir: Path, name: str) -> None:
     root = etree.parse(artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / name).getroot()
     checked = 0
+    index = tree_lookup.ChildIndex()
     for el in root.iter(etree.Element):
         for path in _paths(el, 3) | {"cbc:Absent", "cac:Absent/cbc:ID"}:
             assert tree_lookup.find_child(el, path) is el.find(_clark(path)), path
             assert tree_lookup.all_at(el, path) == el.findall(_clark(path)), path
+            assert index.find(el, path) is el.find(_clark(path)), path
+            assert index.all(el, path) == el.findall(_clark(path)), path
+            assert index.text(el, path) == tree_lookup.text_at(el, path), path
+            assert index.ident(el, path) == tree_lookup.ident_at(el, path), path
+            assert index.attr(el, path, "schemeID") == tree_lookup.attr_at(el, path, "schemeID"), path
             checked += 1
     assert checked > 500  # the examples hold repeated and nested elements, not a handful of paths
 
@@ -61,6 +68,12 @@ def test_document_order_across_parents_and_comments() -> None:
     assert tree_lookup.text_at(root, "cbc:B") == "top"
     assert tree_lookup.all_at(root, ".") == [root]
     assert tree_lookup.find_child(root, ".") is root
+    index = tree_lookup.ChildIndex()
+    assert [b.text for b in index.all(root, "cac:A/cbc:B")] == ["1", "2", "3"]
+    assert index.text(root, "cac:A/cbc:B") == "1"
+    assert index.text(root, "cbc:B") == "top"
+    assert index.all(root, ".") == [root]
+    assert index.find(root, ".") is root
 
 
 def test_the_first_match_is_found_past_parents_without_one() -> None:
@@ -72,3 +85,6 @@ def test_the_first_match_is_found_past_parents_without_one() -> None:
     assert tree_lookup.text_at(root, "cac:A/cac:C/cbc:B") == "x"
     assert tree_lookup.find_child(root, "cac:A/cac:C/cbc:D") is None
     assert tree_lookup.find_child(root, ".") is root
+    index = tree_lookup.ChildIndex()
+    assert index.text(root, "cac:A/cac:C/cbc:B") == "x"
+    assert index.find(root, "cac:A/cac:C/cbc:D") is None
