@@ -54,7 +54,6 @@ from typing import Any
 
 import httpx
 
-from gateway.bench.e2e_report import DEFAULT_TEMPLATE
 from gateway.bench.loopback import listening_socket, stop_processes, wait_ready
 from gateway.bench.validation_instructions import dump_instructions
 from gateway.config import PROJECT_ROOT, Settings
@@ -201,7 +200,9 @@ def count_path(
                 "tag": secrets.token_hex(3),
                 "api_key": api_key,
                 "receiver_url": f"http://127.0.0.1:{listener.getsockname()[1]}/as4",
-                "env": {"GATEWAY_API__KEYS": json.dumps([{"name": "bench", "role": "admin", "key": api_key}])},
+                "env": {
+                    "GATEWAY_API__KEYS": json.dumps([{"name": "bench", "role": "admin", "key": api_key}])
+                },
                 "out": str(base / "prepared.json"),
             }
             env = child_environment(tree.root)

@@ -155,7 +155,8 @@ def _write_messages(job: dict[str, Any], workdir: Path, receiver_env: dict[str, 
         _, body = copies.copy(index)
         document = complete_document(parse_document_json(body))
         seller, buyer = document.seller.endpoint, document.buyer.endpoint
-        assert seller is not None and buyer is not None
+        assert seller is not None
+        assert buyer is not None
         now = datetime.now(UTC)
         sbd = build_sbd(
             write_ubl(document),
@@ -223,7 +224,8 @@ def _receive(job: dict[str, Any]) -> list[str]:
     workdir = Path(job["workdir"])
     ended = []
     for index in range(job["warm_up"] + job["documents"]):
-        headers = [tuple(h) for h in json.loads((workdir / f"message-{index}.json").read_text())]
+        fields = json.loads((workdir / f"message-{index}.json").read_text())
+        headers = tuple((str(name), str(value)) for name, value in fields)
         body = (workdir / f"message-{index}.body").read_bytes()
         deferred: list[Any] = []
         if index >= job["warm_up"]:
