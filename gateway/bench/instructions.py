@@ -29,7 +29,8 @@ documents (``prepare``); the second, under callgrind with ``PYTHONHASHSEED=0`` a
 process included. Everything happens in a temporary folder removed afterwards.
 
 The counts are printed as median (min-max) in millions of instructions per document, per path and tree,
-with the total of the medians and each reference's difference to this checkout. An instruction count is
+with the total of the medians and each reference's difference to this checkout; ``--stages`` adds each
+path's split by named stages (``gateway.bench.instructions_stages``). An instruction count is
 not time (valgrind runs a process about 50 times slower: a few minutes per path); a benchmark prints
 figures, it is not a test.
 """
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -54,6 +56,7 @@ from typing import Any
 
 import httpx
 
+from gateway.bench.instructions_stages import DOCUMENT, STAGES, format_stages, split
 from gateway.bench.loopback import listening_socket, stop_processes, wait_ready
 from gateway.bench.validation_instructions import dump_instructions
 from gateway.config import PROJECT_ROOT, Settings
@@ -112,6 +115,7 @@ def run_bench_instructions(args: argparse.Namespace, settings: Settings) -> int:
     Returns:
         2 without valgrind on the PATH or with a reference that holds no ``gateway`` package, else 0.
     """
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the receiver's /readyz polls
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         print(
@@ -133,15 +137,21 @@ def run_bench_instructions(args: argparse.Namespace, settings: Settings) -> int:
         flush=True,
     )
     found: dict[str, dict[str, Summary]] = {}
+    split: dict[str, dict[str, list[dict[str, int]]]] = {}
     for path in paths:
         for tree in trees:
-            counts = count_path(
+            documents = count_path(
                 path, tree, documents=args.documents, warm_up=args.warm_up, template=args.template,
-                valgrind=valgrind,
+                valgrind=valgrind, stages=args.stages,
             )  # fmt: skip
-            found.setdefault(path, {})[tree.label] = Summary.of(counts)
+            found.setdefault(path, {})[tree.label] = Summary.of([d[DOCUMENT] for d in documents])
+            split.setdefault(path, {})[tree.label] = documents
             print(f"  {path} in {tree.label}: {found[path][tree.label]}", file=sys.stderr, flush=True)
-    print(format_table(found, [t.label for t in trees]))
+    labels = [t.label for t in trees]
+    print(format_table(found, labels))
+    if args.stages:
+        print("\nby stage, median per document (the markers of the stages included in every figure):")
+        print(format_stages(split, labels))
     return 0
 
 
@@ -175,9 +185,12 @@ def count_path(
     warm_up: int,
     template: Path,
     valgrind: str | None,
+    stages: bool = False,
     run: Run = subprocess.run,
-) -> list[int]:
-    """The instructions of each of ``documents`` documents of ``path`` run by ``tree``'s gateway.
+) -> list[dict[str, int]]:
+    """The instructions of each of ``documents`` documents of ``path`` run by ``tree``'s gateway: per
+    document, its count (key ``DOCUMENT``) and with ``stages`` each stage's and its calls
+    (``instructions_stages.split``).
 
     ``valgrind`` None runs the counting child without valgrind (the tests of the probe) and returns no
     counts.
@@ -204,6 +217,7 @@ def count_path(
                     "GATEWAY_API__KEYS": json.dumps([{"name": "bench", "role": "admin", "key": api_key}])
                 },
                 "out": str(base / "prepared.json"),
+                "stages": list(STAGES[path]) if stages else [],
             }
             env = child_environment(tree.root)
             _run_probe("prepare", job, base, env, path=path, run=run)
@@ -216,24 +230,39 @@ def count_path(
         finally:
             listener.close()
         answer = json.loads((base / "ended.json").read_text())
-        check_answer(path, answer, warm_up=warm_up, documents=documents)
+        check_answer(path, answer, warm_up=warm_up, documents=documents, stages=stages)
+        if answer["missing"]:
+            print(
+                f"  stages {tree.label} has no function for: {', '.join(answer['missing'])}", file=sys.stderr
+            )
         if valgrind is None:
             return []
-        return document_counts(base, dumps.name, documents, path=path)
+        events = answer["events"]
+        return split(stretch_counts(base, dumps.name, len(events) - 1, path=path), events)
 
 
-def check_answer(path: str, answer: Mapping[str, Any], *, warm_up: int, documents: int) -> None:
+def check_answer(
+    path: str, answer: Mapping[str, Any], *, warm_up: int, documents: int, stages: bool = False
+) -> None:
     """Check the counting child's ``answer``: every document ended as the path's must (``ENDED``, the
-    warm-up's too), and the marker was called once before each counted document and once after the last.
+    warm-up's too), and the marker was called once before each counted document and once after the last
+    (``doc`` events, then ``end``), and else only on a stage's entry and exit with ``stages``.
 
     Raises:
         RuntimeError: it was not so.
     """
     if answer["ended"] != [ENDED[path]] * (warm_up + documents):
         raise RuntimeError(f"the {path} path's documents ended as {answer['ended']}, not all {ENDED[path]}")
-    if answer["markers"] != documents + 1:
+    events = answer["events"]
+    marked = [e for e in events if stages and e[:1] in ("+", "-")]
+    if (
+        events.count("doc") != documents
+        or events[-1:] != ["end"]
+        or len(events) != documents + 1 + len(marked)
+    ):
         raise RuntimeError(
-            f"the {path} path's child called the marker {answer['markers']} times for {documents} documents"
+            f"the {path} path's child called the marker {len(events)} times for {documents} documents"
+            + (f" ({len(marked)} on stages)" if stages else "")
         )
 
 
@@ -249,18 +278,19 @@ def child_environment(root: Path) -> dict[str, str]:
     return env | {"PYTHONPATH": str(root), "PYTHONHASHSEED": "0"}
 
 
-def document_counts(folder: Path, name: str, documents: int, *, path: str) -> list[int]:
-    """The instructions of each document from callgrind's dumps ``name.1`` .. ``name.<documents + 1>`` in
-    ``folder``: part 1 is the start-up and the warm-up, each next one a document (up to the marker before
-    the next); the exit's dump (``name`` itself) is not read.
+def stretch_counts(folder: Path, name: str, stretches: int, *, path: str) -> list[int]:
+    """The instructions of each stretch between two marker calls from callgrind's dumps ``name.1`` ..
+    ``name.<stretches + 1>`` in ``folder``: part 1 is the start-up and the warm-up, each next one the
+    stretch from a marker call to the next (without stages: a document); the exit's dump (``name``
+    itself) is not read.
 
     Raises:
         RuntimeError: another number of parts.
     """
     parts = sorted(folder.glob(f"{name}.*"), key=lambda p: int(p.suffix[1:]))
-    if len(parts) != documents + 1:
+    if len(parts) != stretches + 1:
         raise RuntimeError(
-            f"callgrind wrote {len(parts)} dumps for the {path} path where {documents + 1} were expected:"
+            f"callgrind wrote {len(parts)} dumps for the {path} path where {stretches + 1} were expected:"
             f" this Python has no {MARKER} symbol, or something else called it"
         )
     parts[0].unlink()

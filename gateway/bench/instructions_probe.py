@@ -18,7 +18,9 @@ Steps (``JOB`` is a JSON file the bench writes; each step writes its answer to `
   to ``workdir``. Answers the sender's and the receiver's ``GATEWAY_*`` variables.
 - ``count``, run under callgrind (``--dump-before=time_sleep``): ``warm_up`` documents, then
   ``instruction_marker`` before each of the ``documents`` counted and once after the last. Answers what
-  each counted document ended as (``accepted``, ``delivered``, ``valid``), which the bench checks.
+  each document ended as (``accepted``, ``delivered``, ``valid``), which the bench checks, and the
+  marker's calls (``EVENTS``). With ``stages`` (``--stages``), the functions they name are wrapped after
+  the warm-up with a marker on entry and exit too (``gateway.bench.instructions_stages``).
 
 The paths (what one document is):
 
@@ -48,15 +50,60 @@ from uuid import uuid4
 PATHS = ("sender", "worker", "receiver")
 """The paths a job may name, in the order the bench prints them."""
 
-MARKERS = [0]
-"""The calls of ``instruction_marker`` so far (answered by ``count``: the tests run it without valgrind)."""
+EVENTS: list[str] = []
+"""The calls of ``instruction_marker`` so far, in order (answered by ``count``): ``doc`` before each counted
+document, ``end`` after the last, ``+<stage>`` and ``-<stage>`` on a stage's entry and exit."""
 
 
-def instruction_marker() -> None:
+def instruction_marker(event: str = "doc") -> None:
     """Enter CPython's ``time_sleep``: callgrind dumps its counts there (``--dump-before``). Nothing else
     the counted process runs sleeps; the bench checks the number of dumps."""
-    MARKERS[0] += 1
+    EVENTS.append(event)
     time.sleep(0)
+
+
+def _before(job: dict[str, Any], index: int) -> None:
+    """Before copy ``index``: the stages wrapped before the first counted one (``job["stages"]``), a
+    marker before each counted one."""
+    if index == job["warm_up"] and job.get("stages"):
+        job["missing"] = _wrap_stages(job["stages"])
+    if index >= job["warm_up"]:
+        instruction_marker()
+
+
+def _wrap_stages(stages: list[list[str]]) -> list[str]:
+    """Wrap each ``(label, "module:qualname")`` of ``stages`` with a marker on entry and on exit, where it
+    is defined and wherever a ``gateway`` module bound it by name; answer the labels this gateway has no
+    such plain function or method for (``instructions_stages``)."""
+    import importlib
+    import inspect
+
+    missing = []
+    for label, spec in stages:
+        module_name, _, qualname = spec.partition(":")
+        *owners, name = qualname.split(".")
+        try:
+            owner: Any = importlib.import_module(module_name)
+            for attr in owners:
+                owner = getattr(owner, attr)
+            function = inspect.getattr_static(owner, name)
+        except (ImportError, AttributeError):
+            missing.append(label)
+            continue
+        if not inspect.isfunction(function) or inspect.iscoroutinefunction(function):
+            missing.append(label)
+            continue
+
+        wrapper = _marked(label, function)
+        if owners:
+            setattr(owner, name, wrapper)
+            continue
+        for module in list(sys.modules.values()):
+            if getattr(module, "__name__", "").startswith("gateway"):
+                for attr, value in list(vars(module).items()):
+                    if value is function:
+                        setattr(module, attr, wrapper)
+    return missing
 
 
 def main(argv: list[str]) -> int:
@@ -66,6 +113,21 @@ def main(argv: list[str]) -> int:
     answer = prepare(job) if step == "prepare" else count(job)
     Path(job["out"]).write_text(json.dumps(answer))
     return 0
+
+
+def _marked(label: str, function: Any) -> Any:
+    """``function`` with a marker on its entry (``+label``) and its exit (``-label``)."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        instruction_marker("+" + label)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            instruction_marker("-" + label)
+
+    return wrapper
 
 
 # -- prepare (no valgrind) ----------------------------------------------------------------------------------
@@ -125,11 +187,11 @@ def _post_copies(job: dict[str, Any], indices: range, *, marked: bool = False) -
     with TestClient(create_app(Settings(), warm=True)) as client:
         for index in indices:
             _, body = copies.copy(index)
-            if marked and index >= job["warm_up"]:
-                instruction_marker()
+            if marked:
+                _before(job, index)
             statuses.append(client.post(copies.route, content=body, headers=headers).status_code)
         if marked:
-            instruction_marker()
+            instruction_marker("end")
     return statuses
 
 
@@ -195,7 +257,7 @@ def count(job: dict[str, Any]) -> dict[str, Any]:
         ended = asyncio.run(_deliver(job))
     else:
         ended = _receive(job)
-    return {"ended": ended, "markers": MARKERS[0]}
+    return {"ended": ended, "events": EVENTS, "missing": job.get("missing", [])}
 
 
 async def _deliver(job: dict[str, Any]) -> list[str]:
@@ -207,11 +269,10 @@ async def _deliver(job: dict[str, Any]) -> list[str]:
     worker = build_delivery_worker(services)
     ended = []
     for index in range(job["warm_up"] + job["documents"]):
-        if index >= job["warm_up"]:
-            instruction_marker()
+        _before(job, index)
         results = await worker.run_batch(limit=1)
         ended.append(",".join(str(getattr(r, "status", r)) for r in results) or "nothing leased")
-    instruction_marker()
+    instruction_marker("end")
     return ended
 
 
@@ -228,15 +289,14 @@ def _receive(job: dict[str, Any]) -> list[str]:
         headers = tuple((str(name), str(value)) for name, value in fields)
         body = (workdir / f"message-{index}.body").read_bytes()
         deferred: list[Any] = []
-        if index >= job["warm_up"]:
-            instruction_marker()
+        _before(job, index)
         result = receiver.receive(headers, body, defer=deferred.append)
         status = [str(after()) for after in deferred]
         for after in deferred:
             after.release()
         ended.append(",".join(status) or f"{result.outcome}: no work after the receipt")
         del headers, body
-    instruction_marker()
+    instruction_marker("end")
     return ended
 
 

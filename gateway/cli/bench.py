@@ -242,6 +242,12 @@ def _register_instructions(subparsers: argparse._SubParsersAction[argparse.Argum
     p.add_argument(
         "--template", type=Path, default=DEFAULT_TEMPLATE, help="JSON document (a new number per copy)"
     )
+    p.add_argument(
+        "--stages",
+        action="store_true",
+        help="also split each document by named stages (a marker on entry and exit of each: the figures"
+        " include the markers' own instructions)",
+    )
     p.set_defaults(func=instructions.run_bench_instructions)
 
 

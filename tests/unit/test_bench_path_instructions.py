@@ -21,8 +21,8 @@ from gateway.bench.instructions import (
     Tree,
     check_answer,
     count_path,
-    document_counts,
     format_table,
+    stretch_counts,
 )
 from gateway.cli.main import build_parser
 from gateway.config import PROJECT_ROOT, Settings
@@ -38,7 +38,7 @@ def test_the_dumps_after_the_first_are_the_documents_in_numeric_order(tmp_path: 
         _dump(tmp_path / f"cg.out.{k}", n, key="totals" if k == 3 else "summary")
     _dump(tmp_path / "cg.out", 10**6)  # the exit's, not read
 
-    assert document_counts(tmp_path, "cg.out", 11, path="sender") == [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    assert stretch_counts(tmp_path, "cg.out", 11, path="sender") == [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cg.out"]  # each part removed once read
 
 
@@ -47,7 +47,7 @@ def test_another_number_of_dumps_than_documents_is_refused(tmp_path: Path) -> No
         _dump(tmp_path / f"cg.out.{k}", k)
 
     with pytest.raises(RuntimeError, match="4 dumps for the worker path where 3 were expected"):
-        document_counts(tmp_path, "cg.out", 2, path="worker")
+        stretch_counts(tmp_path, "cg.out", 2, path="worker")
 
 
 def test_a_summary_is_the_median_and_the_range_in_millions() -> None:
@@ -72,16 +72,26 @@ def test_the_table_prints_each_reference_beside_this_checkout_with_the_total_of_
 
 
 def test_a_document_that_did_not_end_as_the_path_wants_or_a_marker_too_many_is_refused() -> None:
-    check_answer("worker", {"ended": ["delivered"] * 3, "markers": 3}, warm_up=1, documents=2)
+    check_answer(
+        "worker", {"ended": ["delivered"] * 3, "events": ["doc", "doc", "end"]}, warm_up=1, documents=2
+    )
 
-    retrying = {"ended": ["delivered", "retrying", "delivered"], "markers": 3}
+    retrying = {"ended": ["delivered", "retrying", "delivered"], "events": ["doc", "doc", "end"]}
     with pytest.raises(RuntimeError, match="ended as"):
         check_answer("worker", retrying, warm_up=1, documents=2)
-    invalid_warm_up = {"ended": ["invalid", "valid", "valid"], "markers": 3}
+    invalid_warm_up = {"ended": ["invalid", "valid", "valid"], "events": ["doc", "doc", "end"]}
     with pytest.raises(RuntimeError, match="ended as"):  # the warm-up's documents too
         check_answer("receiver", invalid_warm_up, warm_up=1, documents=2)
+    three = {"ended": ["accepted"] * 3, "events": ["doc", "doc", "doc", "end"]}
     with pytest.raises(RuntimeError, match="called the marker 4 times for 2 documents"):
-        check_answer("sender", {"ended": ["accepted"] * 3, "markers": 4}, warm_up=1, documents=2)
+        check_answer("sender", three, warm_up=1, documents=2)
+    unfinished = {"ended": ["accepted"] * 3, "events": ["doc", "doc"]}
+    with pytest.raises(RuntimeError, match="called the marker 2 times for 2 documents"):
+        check_answer("sender", unfinished, warm_up=1, documents=2)
+    staged = {"ended": ["accepted"] * 3, "events": ["doc", "+a", "-a", "doc", "+a", "-a", "end"]}
+    check_answer("sender", staged, warm_up=1, documents=2, stages=True)
+    with pytest.raises(RuntimeError, match="called the marker 7 times for 2 documents"):
+        check_answer("sender", staged, warm_up=1, documents=2)  # a stage's markers without --stages
 
 
 def test_a_path_is_prepared_without_valgrind_then_counted_under_callgrind_with_the_trees_package(
@@ -110,7 +120,8 @@ def test_a_path_is_prepared_without_valgrind_then_counted_under_callgrind_with_t
             for k, n in enumerate([10**9, 7, 5], start=1):
                 _dump(out.with_name(f"{out.name}.{k}"), n)
             _dump(out, 10**6)
-            Path(job["out"]).write_text(json.dumps({"ended": ["accepted"] * 3, "markers": 3}))
+            answer = {"ended": ["accepted"] * 3, "events": ["doc", "doc", "end"], "missing": []}
+            Path(job["out"]).write_text(json.dumps(answer))
         return subprocess.CompletedProcess(command, 0, b"", b"")
 
     monkeypatch.setenv("VALGRIND_OPTS", "--collect-atstart=no")
@@ -122,7 +133,7 @@ def test_a_path_is_prepared_without_valgrind_then_counted_under_callgrind_with_t
         valgrind="/opt/vg", run=run,
     )  # fmt: skip
 
-    assert counts == [7, 5]
+    assert counts == [{"document": 7}, {"document": 5}]
     assert len(commands) == 2
     for _, env, cwd in commands:
         assert env["PYTHONPATH"] == str(reference)
@@ -154,7 +165,7 @@ def test_the_arguments_default_to_every_path_eight_documents_three_warm_up() -> 
     args = _args([])
 
     assert args.func is instructions.run_bench_instructions
-    assert (args.path, args.documents, args.warm_up, args.reference) == (None, 8, 3, None)
+    assert (args.path, args.documents, args.warm_up, args.reference, args.stages) == (None, 8, 3, None, False)
     args = _args(["--path", "worker", "--path", "sender", "--reference", "/a", "--reference", "/b"])
     assert args.path == ["worker", "sender"]
     assert args.reference == [Path("/a"), Path("/b")]
@@ -190,10 +201,11 @@ def test_the_paths_are_counted_in_the_printed_order_each_in_every_tree(
 ) -> None:
     counted: list[tuple[str, str]] = []
 
-    def count(path: str, tree: Tree, **kwargs: Any) -> list[int]:
+    def count(path: str, tree: Tree, **kwargs: Any) -> list[dict[str, int]]:
         counted.append((path, tree.label))
         assert kwargs["valgrind"] == "/opt/vg"
-        return [10_000_000, 12_000_000]
+        assert kwargs["stages"] is False
+        return [{"document": 10_000_000}, {"document": 12_000_000}]
 
     monkeypatch.setattr(instructions.shutil, "which", lambda name: "/opt/vg")
     monkeypatch.setattr(instructions, "count_path", count)
