@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gateway.bench import abuse, as4, e2e, e2e_slow, large, memory, render, validation
-from gateway.bench.e2e_report import RECEIVER_MODES, E2EParameters
+from gateway.bench import abuse, as4, e2e, e2e_slow, instructions, large, memory, render, validation
+from gateway.bench.e2e_report import DEFAULT_TEMPLATE, RECEIVER_MODES, E2EParameters
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _register_e2e(sub)
     _register_large(sub)
     _register_e2e_slow(sub)
+    _register_instructions(sub)
     _register_abuse(sub)
     _register_render(sub)
     _register_memory(sub)
@@ -200,6 +201,62 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.set_defaults(func=e2e.run_bench_e2e)
+
+
+def _register_instructions(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``instructions`` benchmark to the ``bench`` subcommand's subparsers."""
+    p = subparsers.add_parser(
+        "instructions",
+        help="instructions per document on the sender, worker and receiver paths, counted by callgrind,"
+        " this checkout and references side by side",
+        description=instructions.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--path",
+        action="append",
+        choices=instructions.PATHS,
+        help="a path to count (repeatable; default all three)",
+    )
+    p.add_argument(
+        "--documents",
+        type=_positive,
+        default=instructions.DOCUMENTS,
+        help=f"documents counted per path (default {instructions.DOCUMENTS})",
+    )
+    p.add_argument(
+        "--warm-up",
+        type=_positive,
+        default=instructions.WARM_UP,
+        metavar="N",
+        help=f"documents run before the counted ones (default {instructions.WARM_UP})",
+    )
+    p.add_argument(
+        "--reference",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="also count the gateway package under DIR (an export of another commit: git archive REV |"
+        " tar -x -C DIR, DIR beside ../shared), printed beside this checkout's (repeatable)",
+    )
+    p.add_argument(
+        "--template", type=Path, default=DEFAULT_TEMPLATE, help="JSON document (a new number per copy)"
+    )
+    p.add_argument(
+        "--stages",
+        action="store_true",
+        help="also split each document by named stages (a marker on entry and exit of each: the figures"
+        " include the markers' own instructions)",
+    )
+    p.set_defaults(func=instructions.run_bench_instructions)
+
+
+def _positive(text: str) -> int:
+    """An argument that is a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not at least 1")
+    return value
 
 
 def _register_e2e_slow(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -24,6 +24,7 @@ def test_gateway_bench_still_offers_every_benchmark() -> None:
         ["bench", "as4", "--repeat", "1"],
         ["bench", "e2e"],
         ["bench", "e2e-slow"],
+        ["bench", "instructions"],
     ):
         args = parser.parse_args(argv)
         assert args.func.__module__.startswith("gateway.bench."), argv
