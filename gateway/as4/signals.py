@@ -71,11 +71,14 @@ def _sign_signal(
     body_id: str,
     policy: SecurityPolicy,
     new_id: Callable[[], str],
+    parse_first: bool = False,
 ) -> bytes:
     bst_id = "X509-" + new_id()
     security = env.find(f"{{{SOAP_NS}}}Header/{{{WSSE_NS}}}Security")
     assert security is not None
     add_bst(security, key.certificate, bst_id)
+    if parse_first:  # content moved in from other trees: sign the tree the receiver will parse
+        env = etree.fromstring(etree.tostring(env))  # our own bytes: trusted
 
     def references(parsed: etree._Element) -> list[ReferenceInput]:
         ids = index_ids(parsed)
@@ -125,7 +128,13 @@ def build_receipt(
         part = etree.SubElement(nri, f"{{{EBBP_NS}}}MessagePartNRInformation")
         part.append(parse_xml(raw, what="received ds:Reference"))
     return _sign_signal(
-        env, key=key, messaging_id=messaging_id, body_id=body_id, policy=policy, new_id=new_id
+        env,
+        key=key,
+        messaging_id=messaging_id,
+        body_id=body_id,
+        policy=policy,
+        new_id=new_id,
+        parse_first=True,
     )
 
 
