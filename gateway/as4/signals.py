@@ -28,6 +28,7 @@ from gateway.crypto import (
     TransformAlgorithm,
     exc_c14n,
 )
+from gateway.errors import XMLInputError
 from gateway.xmlcore import parse_xml
 
 _EB = f"{{{EB_NS}}}"
@@ -103,6 +104,28 @@ def _sign_signal(
     return data
 
 
+_XML_SPACE = " \t\r\n"
+
+
+def _reference_copies(raws: tuple[bytes, ...]) -> list[etree._Element]:
+    """The received ds:References as parsed, in one parse of them all where it gives what one parse each
+    gives (each is an element and at most whitespace after it); else one parse each, with its verdict."""
+    what = "received ds:Reference"
+    try:
+        together = parse_xml(b"<r>" + b"".join(raws) + b"</r>", what=what)
+    except XMLInputError:
+        together = None
+    if together is not None:
+        copies = list(together)
+        if len(copies) == len(raws) and all(
+            isinstance(c.tag, str) and not (c.tail or "").strip(_XML_SPACE) for c in copies
+        ):
+            for c in copies:
+                c.tail = None  # a parse of one alone keeps no text after its root
+            return copies
+    return [parse_xml(raw, what=what) for raw in raws]
+
+
 def build_receipt(
     incoming: IncomingUserMessage,
     *,
@@ -124,9 +147,8 @@ def build_receipt(
         message_id=message_id, timestamp=timestamp, ref_to=incoming.message_id, new_id=new_id
     )
     nri = etree.SubElement(etree.SubElement(sm, _EB + "Receipt"), f"{{{EBBP_NS}}}NonRepudiationInformation")
-    for raw in incoming.received_references:
-        part = etree.SubElement(nri, f"{{{EBBP_NS}}}MessagePartNRInformation")
-        part.append(parse_xml(raw, what="received ds:Reference"))
+    for copy in _reference_copies(incoming.received_references):
+        etree.SubElement(nri, f"{{{EBBP_NS}}}MessagePartNRInformation").append(copy)
     return _sign_signal(
         env,
         key=key,

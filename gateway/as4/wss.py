@@ -75,6 +75,29 @@ def local_ref(uri: str | None) -> str | None:
     return uri[1:]
 
 
+#: DER of the certificates we put in BSTs lately, by identity (see ``certificate_der``).
+_DER_OF: dict[int, tuple[x509.Certificate, bytes]] = {}
+_DER_KEPT = 16
+
+
+def certificate_der(cert: x509.Certificate) -> bytes:
+    """``cert`` in DER, encoded once per certificate object.
+
+    cryptography writes the DER anew at each ``public_bytes`` (≈ 95 k instructions for an AP
+    certificate), and our own certificate and a receiver's go into every message and receipt. The last
+    few objects are remembered with their DER (a certificate is immutable; the object is kept, so its
+    ``id`` is not reused while remembered).
+    """
+    kept = _DER_OF.get(id(cert))
+    if kept is not None and kept[0] is cert:
+        return kept[1]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    if len(_DER_OF) >= _DER_KEPT:
+        _DER_OF.clear()
+    _DER_OF[id(cert)] = (cert, der)
+    return der
+
+
 def add_bst(parent: etree._Element, cert: x509.Certificate, bst_id: str) -> etree._Element:
     """Append a wsse:BinarySecurityToken (X509v3, base64) holding ``cert``."""
     bst = etree.SubElement(
@@ -82,7 +105,7 @@ def add_bst(parent: etree._Element, cert: x509.Certificate, bst_id: str) -> etre
         f"{{{WSSE_NS}}}BinarySecurityToken",
         {"EncodingType": BST_ENCODING_BASE64, "ValueType": BST_VALUE_X509V3, WSU_ID: bst_id},
     )
-    bst.text = b64(cert.public_bytes(serialization.Encoding.DER))
+    bst.text = b64(certificate_der(cert))
     return bst
 
 
