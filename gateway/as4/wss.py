@@ -185,8 +185,10 @@ def sign_envelope(
     ways, byte for byte). Two conditions make it hold: every element of the envelope was built in this
     tree under the namespaces its root declares (lxml may leave an element moved in from another tree
     bound to a namespace its serialisation does not declare in that place: ``build_receipt`` parses such
-    an envelope first), and no element keeps an empty text, which serialises as ``<a></a>`` where the parsed tree has
-    none and writes ``<a/>``: such a text is removed here (the canonical form is the same either way).
+    an envelope first), and no element keeps an empty text, which serialises as ``<a></a>`` where the
+    parsed tree has none and writes ``<a/>``: such a text is removed here (the canonical form is the same
+    either way). Since ``exc_c14n`` interns its prefixes, lxml no longer drops the inclusive ``S12`` of a
+    tree built in memory (the reason the old way canonicalised parsed copies).
 
     Args:
         envelope: the complete envelope except the ds:Signature; its wsse:Security is the header child.

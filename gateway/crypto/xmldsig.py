@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,10 +72,8 @@ def _intern(prefix: str) -> None:
     anything in this thread parsed it before. Naming an element after the prefix puts it there (0.7 us);
     a name lxml refuses (``#default``) is left out, as before.
     """
-    try:
+    with contextlib.suppress(ValueError):
         etree.Element(prefix)
-    except ValueError:
-        pass
 
 
 def digest_bytes(data: bytes, algorithm: DigestAlgorithm) -> bytes:
