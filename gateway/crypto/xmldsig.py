@@ -39,10 +39,13 @@ _HASHLIB = {
 
 
 def exc_c14n(element: etree._Element, prefixes: Sequence[str] = ()) -> bytes:
-    """Exclusive C14N 1.0 *without comments* of an element of a parsed tree (never re-serialised first).
+    """Exclusive C14N 1.0 *without comments* of an element as it stands (never re-serialised first).
+
+    The element of a received document is canonicalised in the tree it was parsed into; our own envelopes
+    in the tree we built, which gives what a parse of its bytes gives (``wss.sign_envelope``).
 
     Args:
-        element: the element, still inside the tree it was parsed into (ancestors supply namespaces).
+        element: the element, still inside its tree (ancestors supply namespaces).
         prefixes: the InclusiveNamespaces PrefixList (``#default`` allowed).
 
     Raises:
