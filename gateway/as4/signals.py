@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -78,7 +79,7 @@ def _sign_signal(
     security = env.find(f"{{{SOAP_NS}}}Header/{{{WSSE_NS}}}Security")
     assert security is not None
     add_bst(security, key.certificate, bst_id)
-    if parse_first:  # content moved in from other trees: sign the tree the receiver will parse
+    if parse_first:  # see _rebinds_our_prefixes: sign the tree the receiver will parse
         env = etree.fromstring(etree.tostring(env))  # our own bytes: trusted
 
     def references(parsed: etree._Element) -> list[ReferenceInput]:
@@ -105,6 +106,26 @@ def _sign_signal(
 
 
 _XML_SPACE = " \t\r\n"
+_OUR_BINDINGS = {prefix.encode(): uri.encode() for prefix, uri in OUT_NSMAP.items()}
+_DECLARATION = re.compile(rb"""xmlns:([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _rebinds_our_prefixes(raws: tuple[bytes, ...]) -> bool:
+    """Whether a received reference declares one of our envelope's prefixes for another namespace.
+
+    lxml moves a copy into our tree by giving each of its names our declaration of that namespace (by
+    URI), without looking for a declaration of that prefix inside the copy: one naming another namespace
+    there makes the tree in memory differ from a parse of its bytes. Without one they are the same. Every
+    declaration matches the expression (XML's ``xmlns:p Eq AttValue``); one written with a reference, or
+    a match in a text or an attribute value, only counts as a rebinding (the receipt is then parsed first:
+    the same bytes, one parse more).
+    """
+    for raw in raws:
+        for prefix, double, single in _DECLARATION.findall(raw):
+            ours = _OUR_BINDINGS.get(prefix)
+            if ours is not None and ours != (double or single):
+                return True
+    return False
 
 
 def _reference_copies(raws: tuple[bytes, ...]) -> list[etree._Element]:
@@ -156,7 +177,7 @@ def build_receipt(
         body_id=body_id,
         policy=policy,
         new_id=new_id,
-        parse_first=True,
+        parse_first=_rebinds_our_prefixes(incoming.received_references),
     )
 
 

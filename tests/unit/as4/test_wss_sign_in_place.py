@@ -198,15 +198,23 @@ def _foreign_references() -> list[tuple[bytes, ...]]:
     if len(sets) < 4:
         pytest.fail(f"expected the signed vectors of {VECTORS}, found {len(sets)}")
     ref = f'<ds:Reference xmlns:ds="{DS_NS}" URI="#a"><ds:DigestValue>AA</ds:DigestValue></ds:Reference>'
+    crafted: list[tuple[str, ...]] = [
+        # Our prefixes bound elsewhere, quoted either way: lxml's tree of the copy would not read back as
+        # its bytes (the receipt is parsed first).
+        (f'<eb:Reference xmlns:eb="{DS_NS}" xmlns:ds="urn:other"><ds:x/><!--c--><?p x?></eb:Reference>',),
+        (
+            f"<dsig:Reference xmlns:dsig='{DS_NS}' xmlns:ds = 'urn:o'><x><dsig:y ds:a='1'/></x>"
+            "</dsig:Reference>",
+        ),
+        (f'<Reference xmlns="{DS_NS}"><x xmlns:eb="urn:other"><y/><eb:z/></x></Reference>',),
+        # Our prefixes bound to our namespaces, and other prefixes: moved as they are.
+        (f'<Reference xmlns="{DS_NS}" xmlns:eb="{NS["eb"]}" xmlns:q="urn:q"><q:a eb:b="1"/></Reference>',),
+        (),
+    ]
     return [
         *sets,
         (ref.encode() + b"\n\t ", ref.encode()),  # whitespace after one: kept out as before
-        (
-            (
-                f'<eb:Reference xmlns:eb="{DS_NS}" xmlns:ds="urn:other"><ds:x/><!--c--><?p x?></eb:Reference>'
-            ).encode(),
-        ),
-        (),
+        *(tuple(r.encode() for r in refs) for refs in crafted),
     ]
 
 
