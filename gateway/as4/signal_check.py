@@ -21,6 +21,7 @@ from gateway.as4.messages import OutgoingMessage, ReceiptVerdict
 from gateway.as4.mime import MimeError, header, parse_multipart, split_content_type
 from gateway.as4.outcome import SendOutcome
 from gateway.as4.wss import (
+    certificate_der,
     index_ids,
     local_ref,
     resolve_bst_certificate,
@@ -153,8 +154,7 @@ def verify_receipt(
         return invalid(f"{kind} signature: {exc.detail}")
     except SignatureInvalid as exc:
         return invalid(f"{kind} signature: {exc}")
-    der = serialization.Encoding.DER
-    if signer.public_bytes(der) != outgoing.receiver_certificate.public_bytes(der):
+    if signer.public_bytes(serialization.Encoding.DER) != certificate_der(outgoing.receiver_certificate):
         return invalid(f"{kind} not signed with the certificate we encrypted to")
     if trust is not None and at is not None:
         validate = verdicts.validate_ap_certificate if verdicts is not None else validate_ap_certificate
@@ -175,7 +175,9 @@ def verify_receipt(
         )
     assert receipt is not None
     got = sorted(_reference_key(r) for r in receipt.iter(f"{_DS}Reference"))
-    want = sorted(_reference_key(parse_xml(r)) for r in outgoing.signed_references)
+    # Our own exc-C14N octets, parsed at once: no declaration, no text between them.
+    written = parse_xml(b"<r>" + b"".join(outgoing.signed_references) + b"</r>", what="signed references")
+    want = sorted(_reference_key(r) for r in written)
     if got != want:
         return replace(
             invalid("NonRepudiationInformation differs from the references we signed"), signer_verified=True

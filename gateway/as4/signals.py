@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from gateway.crypto import (
     TransformAlgorithm,
     exc_c14n,
 )
+from gateway.errors import XMLInputError
 from gateway.xmlcore import parse_xml
 
 _EB = f"{{{EB_NS}}}"
@@ -71,11 +73,14 @@ def _sign_signal(
     body_id: str,
     policy: SecurityPolicy,
     new_id: Callable[[], str],
+    parse_first: bool = False,
 ) -> bytes:
     bst_id = "X509-" + new_id()
     security = env.find(f"{{{SOAP_NS}}}Header/{{{WSSE_NS}}}Security")
     assert security is not None
     add_bst(security, key.certificate, bst_id)
+    if parse_first:  # see _rebinds_our_prefixes: sign the tree the receiver will parse
+        env = etree.fromstring(etree.tostring(env))  # our own bytes: trusted
 
     def references(parsed: etree._Element) -> list[ReferenceInput]:
         ids = index_ids(parsed)
@@ -100,6 +105,48 @@ def _sign_signal(
     return data
 
 
+_XML_SPACE = " \t\r\n"
+_OUR_BINDINGS = {prefix.encode(): uri.encode() for prefix, uri in OUT_NSMAP.items()}
+_DECLARATION = re.compile(rb"""xmlns:([^\s=]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _rebinds_our_prefixes(raws: tuple[bytes, ...]) -> bool:
+    """Whether a received reference declares one of our envelope's prefixes for another namespace.
+
+    lxml moves a copy into our tree by giving each of its names our declaration of that namespace (by
+    URI), without looking for a declaration of that prefix inside the copy: one naming another namespace
+    there makes the tree in memory differ from a parse of its bytes. Without one they are the same. Every
+    declaration matches the expression (XML's ``xmlns:p Eq AttValue``); one written with a reference, or
+    a match in a text or an attribute value, only counts as a rebinding (the receipt is then parsed first:
+    the same bytes, one parse more).
+    """
+    for raw in raws:
+        for prefix, double, single in _DECLARATION.findall(raw):
+            ours = _OUR_BINDINGS.get(prefix)
+            if ours is not None and ours != (double or single):
+                return True
+    return False
+
+
+def _reference_copies(raws: tuple[bytes, ...]) -> list[etree._Element]:
+    """The received ds:References as parsed, in one parse of them all where it gives what one parse each
+    gives (each is an element and at most whitespace after it); else one parse each, with its verdict."""
+    what = "received ds:Reference"
+    try:
+        together = parse_xml(b"<r>" + b"".join(raws) + b"</r>", what=what)
+    except XMLInputError:
+        together = None
+    if together is not None:
+        copies = list(together)
+        if len(copies) == len(raws) and all(
+            isinstance(c.tag, str) and not (c.tail or "").strip(_XML_SPACE) for c in copies
+        ):
+            for c in copies:
+                c.tail = None  # a parse of one alone keeps no text after its root
+            return copies
+    return [parse_xml(raw, what=what) for raw in raws]
+
+
 def build_receipt(
     incoming: IncomingUserMessage,
     *,
@@ -121,11 +168,16 @@ def build_receipt(
         message_id=message_id, timestamp=timestamp, ref_to=incoming.message_id, new_id=new_id
     )
     nri = etree.SubElement(etree.SubElement(sm, _EB + "Receipt"), f"{{{EBBP_NS}}}NonRepudiationInformation")
-    for raw in incoming.received_references:
-        part = etree.SubElement(nri, f"{{{EBBP_NS}}}MessagePartNRInformation")
-        part.append(parse_xml(raw, what="received ds:Reference"))
+    for copy in _reference_copies(incoming.received_references):
+        etree.SubElement(nri, f"{{{EBBP_NS}}}MessagePartNRInformation").append(copy)
     return _sign_signal(
-        env, key=key, messaging_id=messaging_id, body_id=body_id, policy=policy, new_id=new_id
+        env,
+        key=key,
+        messaging_id=messaging_id,
+        body_id=body_id,
+        policy=policy,
+        new_id=new_id,
+        parse_first=_rebinds_our_prefixes(incoming.received_references),
     )
 
 

@@ -75,6 +75,29 @@ def local_ref(uri: str | None) -> str | None:
     return uri[1:]
 
 
+#: DER of the certificates we put in BSTs lately, by identity (see ``certificate_der``).
+_DER_OF: dict[int, tuple[x509.Certificate, bytes]] = {}
+_DER_KEPT = 16
+
+
+def certificate_der(cert: x509.Certificate) -> bytes:
+    """``cert`` in DER, encoded once per certificate object.
+
+    cryptography writes the DER anew at each ``public_bytes`` (≈ 95 k instructions for an AP
+    certificate), and our own certificate and a receiver's go into every message and receipt. The last
+    few objects are remembered with their DER (a certificate is immutable; the object is kept, so its
+    ``id`` is not reused while remembered).
+    """
+    kept = _DER_OF.get(id(cert))
+    if kept is not None and kept[0] is cert:
+        return kept[1]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    if len(_DER_OF) >= _DER_KEPT:
+        _DER_OF.clear()
+    _DER_OF[id(cert)] = (cert, der)
+    return der
+
+
 def add_bst(parent: etree._Element, cert: x509.Certificate, bst_id: str) -> etree._Element:
     """Append a wsse:BinarySecurityToken (X509v3, base64) holding ``cert``."""
     bst = etree.SubElement(
@@ -82,7 +105,7 @@ def add_bst(parent: etree._Element, cert: x509.Certificate, bst_id: str) -> etre
         f"{{{WSSE_NS}}}BinarySecurityToken",
         {"EncodingType": BST_ENCODING_BASE64, "ValueType": BST_VALUE_X509V3, WSU_ID: bst_id},
     )
-    bst.text = b64(cert.public_bytes(serialization.Encoding.DER))
+    bst.text = b64(certificate_der(cert))
     return bst
 
 
@@ -156,15 +179,23 @@ def sign_envelope(
 ) -> tuple[bytes, tuple[bytes, ...]]:
     """Sign a SOAP envelope (exc-C14N with the SOAP prefix inclusive, RSA-SHA256) and serialise it.
 
-    lxml's C14N of an element built in memory omits an InclusiveNamespaces prefix that the subtree does
-    not use visibly (it is rendered once the tree is parsed), so digests and the SignedInfo are computed
-    on parsed copies of our own bytes: what we digest is exactly what the receiver will parse.
+    The ds:Signature is added to ``envelope`` itself and every digest and the SignedInfo are canonicalised
+    from that tree, without serialising and parsing it first: the receiver parses our bytes into the same
+    tree, so it canonicalises the same octets (``tests/unit/as4/test_wss_sign_in_place.py`` compares both
+    ways, byte for byte). Two conditions make it hold: every element of the envelope was built in this
+    tree under the namespaces its root declares (lxml may leave an element moved in from another tree
+    bound to a namespace its serialisation does not declare in that place: ``build_receipt`` parses such
+    an envelope first), and no element keeps an empty text, which serialises as ``<a></a>`` where the
+    parsed tree has none and writes ``<a/>``: such a text is removed here (the canonical form is the same
+    either way). Since ``exc_c14n`` interns its prefixes, lxml no longer drops the inclusive ``S12`` of a
+    tree built in memory (the reason the old way canonicalised parsed copies).
 
     Args:
         envelope: the complete envelope except the ds:Signature; its wsse:Security is the header child.
+            It is changed: the ds:Signature is appended to it.
         key: our key and certificate (the BST ``bst_id`` must already hold the certificate).
         bst_id: wsu:Id of our BST.
-        references: called with the parsed envelope; returns what to sign.
+        references: called with ``envelope``; returns what to sign.
         policy: algorithms.
         new_id: id factory.
         keep_references: whether to return the ds:References written (a signal's sender keeps none).
@@ -175,8 +206,10 @@ def sign_envelope(
     """
     from gateway.crypto import digest_bytes
 
-    parsed = etree.fromstring(etree.tostring(envelope))  # our own bytes: trusted
-    security = _security_of(parsed)
+    for el in envelope.iter():
+        if el.text == "":
+            el.text = None
+    security = _security_of(envelope)
     sig = etree.SubElement(security, f"{{{DS_NS}}}Signature", Id="SIG-" + new_id())
     si = etree.SubElement(sig, f"{{{DS_NS}}}SignedInfo")
     cm = etree.SubElement(
@@ -184,7 +217,7 @@ def sign_envelope(
     )
     etree.SubElement(cm, f"{{{NS['ec']}}}InclusiveNamespaces", PrefixList=SOAP_PREFIX)
     etree.SubElement(si, f"{{{DS_NS}}}SignatureMethod", Algorithm=policy.signature.value)
-    for r in references(parsed):
+    appended = [
         append_reference(
             si,
             uri=r.uri,
@@ -192,15 +225,14 @@ def sign_envelope(
             digest_method=policy.digest,
             digest_value=digest_bytes(r.data, policy.digest),
         )
-    final = etree.fromstring(etree.tostring(parsed))
-    sig = _security_of(final)[-1]
-    si = sig[0]
+        for r in references(envelope)
+    ]
     value = sign_bytes(key.private_key, exc_c14n(si, (SOAP_PREFIX,)), policy.signature)
     etree.SubElement(sig, f"{{{DS_NS}}}SignatureValue").text = b64(value)
     ki = etree.SubElement(sig, f"{{{DS_NS}}}KeyInfo", Id="KI-" + new_id())
     add_str(ki, bst_id)
-    written = tuple(exc_c14n(r) for r in si.findall(f"{{{DS_NS}}}Reference")) if keep_references else ()
-    return etree.tostring(final, xml_declaration=True, encoding="UTF-8"), written
+    written = tuple(exc_c14n(r) for r in appended) if keep_references else ()
+    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"), written
 
 
 def _security_of(envelope: etree._Element) -> etree._Element:

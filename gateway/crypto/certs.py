@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar
@@ -91,6 +91,15 @@ class TrustStore:
     anchors: tuple[x509.Certificate, ...]
     intermediates: tuple[x509.Certificate, ...] = ()
     leaf_issuers: tuple[x509.Name, ...] = ()
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Hashed once: the memory of verdicts (``CertificateVerdicts``) keys on the store, twice per
+        # lookup, and cryptography hashes a certificate anew each time (≈ 56 k instructions).
+        object.__setattr__(self, "_hash", hash((self.anchors, self.intermediates, self.leaf_issuers)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def pinned(self, *issuers: x509.Certificate) -> TrustStore:
         """Only accept leaves issued directly by one of ``issuers`` (e.g. the AP CA of the stage).

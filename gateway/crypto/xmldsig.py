@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,15 +39,20 @@ _HASHLIB = {
 
 
 def exc_c14n(element: etree._Element, prefixes: Sequence[str] = ()) -> bytes:
-    """Exclusive C14N 1.0 *without comments* of an element of a parsed tree (never re-serialised first).
+    """Exclusive C14N 1.0 *without comments* of an element as it stands (never re-serialised first).
+
+    The element of a received document is canonicalised in the tree it was parsed into; our own envelopes
+    in the tree we built, which gives what a parse of its bytes gives (``wss.sign_envelope``).
 
     Args:
-        element: the element, still inside the tree it was parsed into (ancestors supply namespaces).
+        element: the element, still inside its tree (ancestors supply namespaces).
         prefixes: the InclusiveNamespaces PrefixList (``#default`` allowed).
 
     Raises:
         SignatureInvalid: the subtree cannot be canonicalised.
     """
+    for prefix in prefixes:
+        _intern(prefix)
     try:
         return etree.tostring(
             element,
@@ -57,6 +63,20 @@ def exc_c14n(element: etree._Element, prefixes: Sequence[str] = ()) -> bytes:
         )
     except (etree.C14NError, ValueError) as exc:  # e.g. a relative namespace URI (C14N 1.0 §2.3 forbids it)
         raise SignatureInvalid(f"exclusive C14N failed: {exc}") from exc
+
+
+def _intern(prefix: str) -> None:
+    """Put ``prefix`` into this thread's libxml2 string dictionary.
+
+    lxml hands libxml2 only the InclusiveNamespaces prefixes that dictionary already holds (its
+    ``_convert_ns_prefixes``: "unknown prefixes do not need to get serialised"). A parse puts every
+    prefix it reads there, but a tree built in memory leaves its own out, so the C14N of an element of
+    such a tree would drop a prefix it does not use visibly (``xmlns:S12`` of our ds:SignedInfo), unless
+    anything in this thread parsed it before. Naming an element after the prefix puts it there (0.7 us);
+    a name lxml refuses (``#default``) is left out, as before.
+    """
+    with contextlib.suppress(ValueError):
+        etree.Element(prefix)
 
 
 def digest_bytes(data: bytes, algorithm: DigestAlgorithm) -> bytes:

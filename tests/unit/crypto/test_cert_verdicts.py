@@ -3,13 +3,14 @@ revocation, another trust store, the bound and the lifetime still bite."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
 from as4_support import NOW, dev_pki
 from cryptography import x509
 
-from gateway.crypto import CertificateVerdicts, CertRejection, RevocationStatus, cert_verdicts
+from gateway.crypto import CertificateVerdicts, CertRejection, RevocationStatus, TrustStore, cert_verdicts
 from gateway.errors import CertificateRejected
 
 
@@ -127,3 +128,15 @@ def test_lifetime_and_bound(verifications: list[x509.Certificate]) -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="must be positive"):
         CertificateVerdicts(max_entries=0)
+
+
+def test_a_trust_store_is_hashed_once_as_its_values() -> None:
+    # The memory keys on the store: equal stores made apart are one key, another pinning is another.
+    p = dev_pki()
+    rebuilt = TrustStore(p.trust.anchors, p.trust.intermediates, p.trust.leaf_issuers)
+    assert rebuilt == p.trust
+    assert hash(rebuilt) == hash(p.trust) == hash((p.trust.anchors, p.trust.intermediates, ()))
+    pinned = p.trust.pinned(p.pki.ap_ca.certificate)
+    assert pinned != p.trust
+    assert hash(pinned) == hash((p.trust.anchors, p.trust.intermediates, (p.pki.ap_ca.certificate.subject,)))
+    assert dataclasses.replace(pinned, leaf_issuers=()) == p.trust
