@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.errors import GatewayError, MappingError
-from gateway.model import CreditNote, Document, Invoice, complete_document
+from gateway.model import CreditNote, Document, Invoice, complete_document, fill_amounts
 from gateway.ubl import read_ubl, write_ubl
 from tests.property.test_ubl_roundtrip import document
 from tests.unit.ubl import lxml_writer_oracle
@@ -53,13 +53,16 @@ def same_bytes(doc: Invoice | CreditNote) -> bytes:
 
 
 def both_forms(doc: Invoice | CreditNote) -> Iterator[Invoice | CreditNote]:
-    """The document as given and, where completion takes it, completed (what the API writes)."""
+    """The document as given and, where completion takes it, completed (what the API writes): then also
+    written as the API writes it (``completed=True``: its amounts not filled again), the same bytes."""
     yield doc
     try:
         completed = complete_document(doc)
     except GatewayError:
         return
+    assert fill_amounts(completed) == completed
     yield completed
+    assert write_ubl(completed, completed=True) == lxml_writer_oracle.write_ubl(completed)
 
 
 def _json_documents() -> list[Path]:
