@@ -110,12 +110,20 @@ def add(parent: Element, name: str, value: Value, /, **attributes: str | None) -
     """
     if value is None:
         return
-    text = _text(value)
-    blank = not text.strip()  # written as an empty element, then pruned: left out
-    if _TEXT_SPECIAL.search(text) is not None:
-        if _NOT_XML.search(text) is not None:
-            _refuse(name, text, attributes)
-        text = _escape_text(text)
+    if type(value) is str:  # the most frequent; other values' text needs no escape
+        text = value
+        blank = not text.strip()  # written as an empty element, then pruned: left out
+        if _TEXT_SPECIAL.search(text) is not None:
+            if _NOT_XML.search(text) is not None:
+                _refuse(name, text, attributes)
+            text = _escape_text(text)
+    else:
+        text = _text(value)
+        blank = not text.strip()
+        if _TEXT_SPECIAL.search(text) is not None:  # a str subclass
+            if _NOT_XML.search(text) is not None:
+                _refuse(name, text, attributes)
+            text = _escape_text(text)
     tag = name
     for key, attr in attributes.items():
         if attr is not None:
@@ -128,10 +136,19 @@ def add(parent: Element, name: str, value: Value, /, **attributes: str | None) -
         parent.parts.append(f"{parent.indent}<{tag}>{text}</{name}>\n")
 
 
+#: (name, indent) -> the start and end tags' lines and the children's indent, as :func:`group` uses them
+#: (a fixed set: the writer's literals at the depths they occur).
+_GROUP_TAGS: dict[tuple[str, str], tuple[str, str, str]] = {}
+
+
 def group(parent: Element, name: str) -> Element:
     """Append an aggregate (``cac:``) element; :func:`serialise` leaves it out if it stays empty."""
-    indent = parent.indent
-    child = Element(f"{indent}<{name}>\n", f"{indent}</{name}>\n", indent + "  ")
+    key = (name, parent.indent)
+    tags = _GROUP_TAGS.get(key)
+    if tags is None:
+        indent = parent.indent
+        tags = _GROUP_TAGS[key] = (f"{indent}<{name}>\n", f"{indent}</{name}>\n", indent + "  ")
+    child = Element(*tags)
     parent.parts.append(child)
     return child
 
