@@ -1,6 +1,6 @@
 """The UBL writer as main had it before the text writer (lxml elements, ``prune``, ``tostring``): the
 oracle of ``test_ubl_writer_bytes.py``. A copy of ``gateway/ubl/builder.py``, ``writer.py`` and
-``party_writer.py`` at dbb642d in one module, unchanged but for the imports; not used by the gateway."""
+``party_writer.py`` at 125f212 in one module, unchanged but for the imports; not used by the gateway."""
 
 from __future__ import annotations
 
