@@ -31,7 +31,13 @@ from gateway.model.payment import (
     normalise_payment_reference,
     structured_communication_from_number,
 )
-from gateway.model.totals import AnyDocument, allowance_charge_amount, compute_totals, fill_amounts
+from gateway.model.totals import (
+    AnyDocument,
+    ComputedTotals,
+    allowance_charge_amount,
+    compute_totals,
+    fill_amounts,
+)
 from gateway.model.values import MAX_MAGNITUDE, ZERO, ElectronicAddress, format_decimal
 from gateway.model.vat import (
     EXEMPTION_FORBIDDEN,
@@ -398,7 +404,18 @@ def _check_and_compute(doc: AnyDocument, problems: list[str]) -> AnyDocument:
                 problems.append(f"{label}: stated {_fmt(stated)}, computed {_fmt(computed)}")
     if problems:
         return doc
-    return fill_amounts(doc.model_copy(update={"vat_breakdown": breakdown, "totals": fresh.totals}))
+    # What compute_totals(use_stated=True) gives for the document filled below, without computing it a
+    # second time: a stated BT-131 as stated (equal in value to the computed one, checked above, but its
+    # written form is kept: "10.000"), a missing one as computed (the same function, the same line); BG-23
+    # and BG-22 as the document now states them.
+    nets = tuple(
+        net if line.net_amount is None else line.net_amount
+        for line, net in zip(doc.lines, fresh.line_net_amounts, strict=True)
+    )
+    return fill_amounts(
+        doc.model_copy(update={"vat_breakdown": breakdown, "totals": fresh.totals}),
+        ComputedTotals(line_net_amounts=nets, vat_breakdown=breakdown, totals=fresh.totals),
+    )
 
 
 def _check_ac_amounts(acs: tuple[AllowanceCharge, ...], where: str, bt: str, problems: list[str]) -> None:

@@ -160,12 +160,18 @@ def compute_totals(doc: Invoice | CreditNote, *, use_stated: bool = True) -> Com
     return ComputedTotals(line_net_amounts=line_nets, vat_breakdown=breakdown, totals=totals)
 
 
-def fill_amounts(doc: AnyDocument) -> AnyDocument:
+def fill_amounts(doc: AnyDocument, computed: ComputedTotals | None = None) -> AnyDocument:
     """Return the document with every computable amount present (stated amounts are kept).
 
     Fills BT-146 net prices, allowance/charge amounts, BT-131 line net amounts, BG-23 and BG-22.
+
+    Args:
+        doc: the document.
+        computed: ``compute_totals(doc)`` when the caller has it already (its totals are only used when
+            ``doc`` states none); computed here otherwise.
     """
-    computed = compute_totals(doc)
+    if computed is None:
+        computed = compute_totals(doc)
 
     def fill_ac(ac: AllowanceCharge) -> AllowanceCharge:
         return ac if ac.amount is not None else ac.model_copy(update={"amount": allowance_charge_amount(ac)})

@@ -169,7 +169,7 @@ def convert_to_ubl(document: Invoice | CreditNote) -> ConvertedDocument:
         MappingError: it cannot be written as UBL.
     """
     completed = complete_document(document)
-    return ConvertedDocument(document=completed, ubl=write_ubl(completed))
+    return ConvertedDocument(document=completed, ubl=write_ubl(completed, completed=True))
 
 
 def convert_document(

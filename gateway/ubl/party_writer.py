@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from lxml import etree
-
 from gateway.model import Address, Delivery, Party, Payee, TaxRepresentative
-from gateway.ubl.builder import add, group
+from gateway.ubl.builder import Element, add, group
 from gateway.ubl.codes import VAT_SCHEME
 
 
-def write_address(parent: etree._Element, name: str, address: Address) -> None:
+def write_address(parent: Element, name: str, address: Address) -> None:
     """Append a postal address (AddressType sequence: StreetName ... AddressLine, Country)."""
     el = group(parent, name)
     add(el, "cbc:StreetName", address.street)
@@ -21,7 +19,7 @@ def write_address(parent: etree._Element, name: str, address: Address) -> None:
     add(group(el, "cac:Country"), "cbc:IdentificationCode", address.country)
 
 
-def write_party(el: etree._Element, party: Party, *, seller: bool) -> None:
+def write_party(el: Element, party: Party, *, seller: bool) -> None:
     """Fill a ``cac:Party`` for the seller (BG-4) or the buyer (BG-7).
 
     The cooperative's activity is not written as BT-29 (bis-billing.md §7); it only shows through the
@@ -59,7 +57,7 @@ def write_party(el: etree._Element, party: Party, *, seller: bool) -> None:
         add(contact, "cbc:ElectronicMail", party.contact.email)
 
 
-def write_payee(el: etree._Element, payee: Payee) -> None:
+def write_payee(el: Element, payee: Payee) -> None:
     """Fill ``cac:PayeeParty`` (BG-10)."""
     if payee.identifier is not None:
         add(
@@ -74,7 +72,7 @@ def write_payee(el: etree._Element, payee: Payee) -> None:
         add(group(el, "cac:PartyLegalEntity"), "cbc:CompanyID", reg.value, schemeID=reg.scheme)
 
 
-def write_tax_representative(el: etree._Element, rep: TaxRepresentative) -> None:
+def write_tax_representative(el: Element, rep: TaxRepresentative) -> None:
     """Fill ``cac:TaxRepresentativeParty`` (BG-11)."""
     add(group(el, "cac:PartyName"), "cbc:Name", rep.name)
     write_address(el, "cac:PostalAddress", rep.address)
@@ -83,7 +81,7 @@ def write_tax_representative(el: etree._Element, rep: TaxRepresentative) -> None
     add(group(scheme, "cac:TaxScheme"), "cbc:ID", VAT_SCHEME)
 
 
-def write_delivery(el: etree._Element, delivery: Delivery) -> None:
+def write_delivery(el: Element, delivery: Delivery) -> None:
     """Fill ``cac:Delivery`` (BG-13)."""
     add(el, "cbc:ActualDeliveryDate", delivery.date)
     location = group(el, "cac:DeliveryLocation")
