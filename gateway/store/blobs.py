@@ -28,6 +28,12 @@ STREAM_FROM = SLICE
 
 
 @cache
+def _insert(table: Table) -> Insert:
+    # Built once per table: a statement built per call has its cache key generated on every execution.
+    return insert(table)
+
+
+@cache
 def _insert_zeroblob(table: Table, column: str) -> Insert:
     # Built once per table (SQLAlchemy then reuses its cache key); the other columns come as parameters.
     return insert(table).values({column: func.zeroblob(bindparam("b_length"))})
@@ -48,7 +54,7 @@ def insert_with_blob(
     """
     if connection.dialect.name != "sqlite" or len(data) < STREAM_FROM:
         whole = data if isinstance(data, bytes) else _read_whole(data, f"{table.name}.{column}")
-        connection.execute(insert(table), {**values, column: whole})
+        connection.execute(_insert(table), {**values, column: whole})
         return
     connection.execute(_insert_zeroblob(table, column), {**values, "b_length": len(data)})
     key = [table.c[c.name] == values[c.name] for c in table.primary_key.columns]

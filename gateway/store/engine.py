@@ -24,8 +24,9 @@ log = logging.getLogger("gateway.store")
 DEFAULT_BUSY_TIMEOUT: Final = 30.0
 """Seconds a SQLite writer waits for the write lock before failing with 'database is locked'."""
 
-SQLITE_BEGIN_OPTION: Final = "gateway_sqlite_begin"
-"""Connection execution option naming the SQLite BEGIN mode (``IMMEDIATE`` or ``DEFERRED``)."""
+SQLITE_BEGIN_MODE: Final = "gateway_sqlite_begin"
+"""Key of a pooled SQLite connection's ``info`` naming the BEGIN mode of its next transaction (``DEFERRED``;
+absent: ``IMMEDIATE``), taken out by that BEGIN (``sqlite_begin_deferred``)."""
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -266,7 +267,24 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float, cache_kib: int | 
         finally:
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
-        connection.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+    # The BEGIN is the dialect's (``Connection.begin`` calls ``do_begin``; its errors are wrapped as any
+    # statement's), not a ``begin`` event listener as in SQLAlchemy's recipe: one connection event listener
+    # makes every connection join the engine's event dispatch and every statement run its four empty
+    # execute events (an empty unit of work cost 404 k instructions with it, 219 k without: issue 12,
+    # BENCHMARKS.md, *Units of work instructions*). Nothing in production listens to its connection events.
+    def _do_begin(connection: Any) -> None:
+        mode = connection.info.pop(SQLITE_BEGIN_MODE, "IMMEDIATE")
+        connection.driver_connection.execute("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
+
+    engine.dialect.do_begin = _do_begin  # type: ignore[method-assign,assignment]
+
+
+def sqlite_begin_deferred(connection: Connection) -> None:
+    """Make the next BEGIN of ``connection`` (a SQLite engine's made by ``make_engine``) a ``BEGIN
+    DEFERRED``: a reading unit of work takes no write lock. Any other transaction begins ``IMMEDIATE``."""
+    connection.connection.info[SQLITE_BEGIN_MODE] = "DEFERRED"
+
+
+def sqlite_begin_forgotten(connection: Connection) -> None:
+    """Drop a BEGIN mode left by ``sqlite_begin_deferred`` when ``begin`` failed before taking it."""
+    connection.connection.info.pop(SQLITE_BEGIN_MODE, None)

@@ -50,6 +50,7 @@ _ADD_UNLESS_STORED = (
 )
 _MESSAGE_DOCUMENT = select(as4_messages.c.document_id).where(*_MESSAGE_KEY)
 _MESSAGE_UPDATE = update(as4_messages).where(*_MESSAGE_KEY)
+_INSERT_SIGNAL = insert(as4_signals)
 
 
 def _earliest_of_instance(*columns: Any) -> Select[Any]:
@@ -214,7 +215,7 @@ class SQLAS4MessageRepository:
         if record.signal is not None and record.signal.raw.body:
             attempt = self._attempt(record.direction, record.document_id)
             history = _history_values(record.message_id, record.direction, record.signal, attempt)
-            self._conn.execute(insert(as4_signals), history)
+            self._conn.execute(_INSERT_SIGNAL, history)
 
     def get(self, message_id: str, direction: Direction) -> AS4MessageRecord | None:
         row = self._conn.execute(_MESSAGE, {"b_id": message_id, "b_direction": direction.value}).first()
@@ -289,7 +290,7 @@ class SQLAS4MessageRepository:
         updated = self._conn.execute(_MESSAGE_UPDATE, {**key, **_signal_columns(signal)})
         if updated.rowcount != 1:
             raise StoreError(f"no {direction.value} AS4 message {message_id!r}")
-        self._conn.execute(insert(as4_signals), _history_values(message_id, direction, signal, attempt))
+        self._conn.execute(_INSERT_SIGNAL, _history_values(message_id, direction, signal, attempt))
 
     def signals(self, message_id: str, direction: Direction) -> list[AS4Signal]:
         s = as4_signals

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -11,7 +12,13 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from gateway.errors import StoreError
 from gateway.store.answers import SQLPendingAnswerRepository
 from gateway.store.documents import SQLInboundDocumentRepository, SQLOutboundDocumentRepository
-from gateway.store.engine import SQLITE_BEGIN_OPTION, SQLiteWriteLock, make_engine, sqlite_write_lock
+from gateway.store.engine import (
+    SQLiteWriteLock,
+    make_engine,
+    sqlite_begin_deferred,
+    sqlite_begin_forgotten,
+    sqlite_write_lock,
+)
 from gateway.store.errors import map_db_errors
 from gateway.store.expenses import SQLExpenseRepository, SQLUnitRepository
 from gateway.store.messages import SQLAS4MessageRepository, SQLIdempotencyRepository
@@ -55,17 +62,22 @@ class SQLUnitOfWork:
             except BaseException:
                 self._unlock()
                 raise
+            sqlite = connection.dialect.name == "sqlite"
             try:
-                if connection.dialect.name == "sqlite":
-                    connection.execution_options(
-                        **{SQLITE_BEGIN_OPTION: "DEFERRED" if self._read_only else "IMMEDIATE"}
-                    )
+                if sqlite:
+                    if self._read_only:  # else the engine's BEGIN IMMEDIATE
+                        sqlite_begin_deferred(connection)
                 elif self._read_only:
                     connection.execution_options(postgresql_readonly=True)
                 self._transaction = connection.begin()
             except BaseException:
-                connection.close()
-                self._unlock()
+                try:
+                    if sqlite:
+                        with contextlib.suppress(Exception):
+                            sqlite_begin_forgotten(connection)
+                    connection.close()
+                finally:
+                    self._unlock()
                 raise
         self._connection = connection
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import inspect
 from store_builders import T0, at, content, outbound, webhook
 
@@ -48,6 +49,45 @@ def test_committed_change_has_its_webhook(store: SQLDocumentStore) -> None:
         assert uow.outbound.get(document_id).status is DeliveryStatus.FAILED  # type: ignore[union-attr]
         with pytest.raises(DuplicateMessage):
             uow.outbox.add(message)
+
+
+def test_a_webhook_is_one_insert_with_a_savepoint_on_postgresql_only(
+    store: SQLDocumentStore, backend: str
+) -> None:
+    """A status change queues its webhook in its unit of work (the worker: two per delivery). The insert is
+    the block's one statement, so SQLite undoes only it when refused and the unit of work stays usable
+    without a savepoint (``first_insert_refusable``, as the duplicate above shows on both databases): two
+    statements fewer per webhook on SQLite (issue 12)."""
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    sa_event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        with store.unit_of_work() as uow:
+            statements.clear()
+            uow.outbox.add(webhook(created_at=at(1)))
+            added = list(statements)
+            uow.commit()
+    finally:
+        sa_event.remove(store.engine, "before_cursor_execute", count)
+    assert added == (["INSERT"] if backend == "sqlite" else ["SAVEPOINT", "INSERT", "RELEASE"])
+
+
+def test_a_refused_webhook_leaves_the_unit_of_work_usable(store: SQLDocumentStore) -> None:
+    kept, refused = webhook(created_at=at(1)), webhook(created_at=at(2))
+    with store.unit_of_work() as uow:
+        uow.outbox.add(refused)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        uow.outbox.add(kept)
+        with pytest.raises(DuplicateMessage):
+            uow.outbox.add(refused)
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbox.get(kept.id) == OutboxEntry(kept, at(1), 0)
+        assert uow.outbox.get(refused.id) == OutboxEntry(refused, at(2), 0)
 
 
 def test_lease_deliver_and_never_again(store: SQLDocumentStore) -> None:

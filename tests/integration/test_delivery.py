@@ -34,6 +34,7 @@ from delivery_support import (
     write_directory,
 )
 from sqlalchemy import event, select
+from sqlalchemy.sql.elements import ReleaseSavepointClause, SavepointClause
 
 from gateway.as4 import EbmsError
 from gateway.model import ParticipantID
@@ -77,6 +78,8 @@ SEND_TIMEOUT = 2.0
 # send (SEND_TIMEOUT). 2 s gave a ConnectTimeout once on a host loaded to 5 on 2 cores (the test's threads
 # starved), where the receiver's answer was the point of the test.
 CONNECT_TIMEOUT = 10.0
+#: The savepoint statements SQLAlchemy builds per ``begin_nested`` (PostgreSQL's, ``first_insert_refusable``).
+SAVEPOINTS = (SavepointClause, ReleaseSavepointClause)
 
 # --- databases --------------------------------------------------------------------------------------------
 
@@ -310,6 +313,32 @@ def test_a_first_delivery_reads_no_row_it_has_in_hand(sender: Sender, receiver: 
     assert stored is not None
     # The facts taken from the attempt are the stored ones: the message's time, the buyer country.
     assert (counted.message_id, counted.at, counted.c4_country) == (message_id, stored.created_at, country)
+
+
+def test_every_statement_of_a_delivery_is_built_once(sender: Sender, receiver: ReceiverAP) -> None:
+    """A statement built per call has its cache key generated at each execution (and SQLAlchemy builds it
+    first): the delivery path's are built once (issue 12; BENCHMARKS.md, *Units of work instructions*), so
+    a second delivery executes only statement objects the first one did."""
+    executed: list[list[object]] = []
+
+    def statement(conn: object, clause: object, *args: object) -> None:
+        if not isinstance(clause, SAVEPOINTS):  # SQLAlchemy's own, PostgreSQL's (``first_insert_refusable``)
+            executed[-1].append(clause)
+
+    engine = sender.store.engine
+    event.listen(engine, "before_execute", statement)
+    try:
+        for n in range(2):
+            executed.append([])
+            queue_document(sender.store, number=f"INV-ONCE-{n}", buyer_country="BE")
+            executed[-1].clear()  # the delivery's only
+            (result,) = sender.round()
+            assert result.status is DeliveryStatus.DELIVERED
+    finally:
+        event.remove(engine, "before_execute", statement)
+    first, second = executed
+    assert len(second) >= 13
+    assert [clause for clause in second if not any(clause is seen for seen in first)] == []
 
 
 def test_the_lease_is_committed_before_its_documents_are_read(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from as4_support import INVOICE, NOW, RECEIVER, SENDER, counter_ids, dev_pki, make_sbd
 from sqlalchemy import delete, event
+from sqlalchemy.sql.elements import ReleaseSavepointClause, SavepointClause
 
 from gateway.as4 import (
     PEPPOL_NOT_SERVICED,
@@ -52,6 +53,9 @@ from gateway.xmlcore import parse_xml
 from gateway.xmlcore.held import HeldDocument
 
 RULE_SET = "peppol-bis-billing-3.0.21"
+
+#: The savepoint statements SQLAlchemy builds per ``begin_nested`` (PostgreSQL's, ``first_insert_refusable``).
+SAVEPOINTS = (SavepointClause, ReleaseSavepointClause)
 
 
 class FixedClock:
@@ -369,6 +373,32 @@ def test_a_resent_message_id_reads_nothing_stored_in_the_writing_unit_of_work(
     assert linked.outcome is ReceiveOutcome.DUPLICATE_DOCUMENT
     assert store.write_reads == ["inbound.get_content"]
     assert (validator.calls, inbound_count(store)) == (1, 1)
+
+
+def test_every_statement_of_a_receipt_and_its_verdict_is_built_once(
+    receiver: AS4Receiver, store: FlakyStore
+) -> None:
+    """As the worker's (``test_every_statement_of_a_delivery_is_built_once``): a second message's units of
+    work (the receipt's, the verdict's) execute only statement objects the first one's did (issue 12)."""
+    executed: list[list[object]] = []
+
+    def statement(conn: object, clause: object, *args: object) -> None:
+        if not isinstance(clause, SAVEPOINTS):  # SQLAlchemy's own, PostgreSQL's (``first_insert_refusable``)
+            executed[-1].append(clause)
+
+    engine = store.inner.engine
+    event.listen(engine, "before_execute", statement)
+    try:
+        for n in range(2):
+            executed.append([])
+            sbd = make_sbd(instance_id=f"inst-once-{n}")
+            result = post(receiver, make_message(sbd, message_id=f"msg-once-{n}@gateway.test"))
+            assert (result.outcome, result.status) == (ReceiveOutcome.ACCEPTED, InboundStatus.VALID)
+    finally:
+        event.remove(engine, "before_execute", statement)
+    first, second = executed
+    assert len(second) >= 6
+    assert [clause for clause in second if not any(clause is seen for seen in first)] == []
 
 
 def test_an_instance_reused_many_times_is_checked_with_bounded_reads(
