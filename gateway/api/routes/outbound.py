@@ -59,7 +59,10 @@ SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
 JSONBodyDep = Annotated[bytes, Depends(bounded_body(syntax="json"))]
 #: Its bytes held by a HeldDocument only (validation may spill a large one to a temporary file).
 XMLBodyDep = Annotated[HeldDocument, Depends(held_body(syntax="xml"))]
-_IdempotencyKeyHeader = Annotated[
+#: The Idempotency-Key parameter of the submission routes: a parameter of the route itself, not of a
+#: dependency of its own, which FastAPI would solve as one more level per request (BENCHMARKS.md, *Sending
+#: API instructions outside validation*); ``_one_idempotency_key`` then checks the request's lines of it.
+IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -71,10 +74,11 @@ _IdempotencyKeyHeader = Annotated[
 ]
 
 
-async def _one_idempotency_key(request: Request, key: _IdempotencyKeyHeader = None) -> str | None:
+def _one_idempotency_key(request: Request, key: str | None) -> str | None:
     """The request's Idempotency-Key; two different ones are refused (422), as two API keys are (401):
     joined by a proxy they read ``a, b``, which the pattern refuses, and read apart only the first would
-    act. Async: run in the event loop, not handed to the threadpool."""
+    act. Called first in the route, after FastAPI validated ``key`` (the first line), as a dependency of
+    its own was solved after the route's others."""
     if len(set(request.headers.getlist("idempotency-key"))) > 1:
         raise RequestValidationError(
             [
@@ -88,8 +92,6 @@ async def _one_idempotency_key(request: Request, key: _IdempotencyKeyHeader = No
         )
     return key
 
-
-IdempotencyKey = Annotated[str | None, Depends(_one_idempotency_key)]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on an answer replayed from an earlier request with the same Idempotency-Key."""
@@ -139,7 +141,12 @@ def _render(result: SubmissionResult, instance: str) -> Response:
         # ``SubmissionResponse`` as a plain dict, its fields in order: what ``model_dump`` of the model built
         # from these four values gives (each value is already of its field's type), without a validation
         # of values built here (tests/integration/test_submission_answer_bytes.py).
-        payload = {"id": document_id, "status": str(body["status"]), "status_url": url, "duplicate": bool(body["duplicate"])}
+        payload = {
+            "id": document_id,
+            "status": str(body["status"]),
+            "status_url": url,
+            "duplicate": bool(body["duplicate"]),
+        }
         response = JSONResponse(payload, status_code=status, headers={"Location": url})
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"
@@ -156,8 +163,8 @@ SUBMISSION_CONCURRENCY: Final = 2
 def submission_services(request: Request) -> Services:
     """The services of a submission route: read from the app's state, as ``get_services`` does, but not
     declared as a dependency (``ServicesDep``). FastAPI solves each declared dependency per request
-    (≈ 70 k instructions of its own for one that returns an attribute), and the submission routes are the
-    hot path (BENCHMARKS.md, *Sending API instructions outside validation*)."""
+    (≈ 78 k instructions of its own for one that returns an attribute, in a probe), and the submission
+    routes are the hot path (BENCHMARKS.md, *Sending API instructions outside validation*)."""
     services: Services = request.app.state.services
     return services
 
@@ -179,6 +186,7 @@ async def _submit(
     key: str | None,
     prepare: Callable[[], PreparedDocument],
 ) -> Response:
+    key = _one_idempotency_key(request, key)
     services = submission_services(request)
     check_document_size(body, services.settings.validation.max_document_bytes)
     submitter = services.submitter
