@@ -34,12 +34,8 @@ _BEARER = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
 
 
-async def get_principal(
-    request: Request,
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    _x_api_key: Annotated[str | None, Depends(_API_KEY)],
-) -> Principal:
-    """Authenticate the caller by API key; 401 without a valid key."""
+def _authenticate(request: Request) -> Principal:
+    """The caller, by API key, kept in ``request.state.principal``; 401 without a valid key."""
     keyring: KeyRing = request.app.state.keyring
     presented = presented_keys(request.headers)
     if len(presented) > 1:
@@ -55,14 +51,35 @@ async def get_principal(
     return principal
 
 
+async def get_principal(
+    request: Request,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    _x_api_key: Annotated[str | None, Depends(_API_KEY)],
+) -> Principal:
+    """Authenticate the caller by API key; 401 without a valid key."""
+    return _authenticate(request)
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency admitting only the given roles (admin is always admitted)."""
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only the given roles (admin is always admitted): 401 without a valid key, as
+    ``get_principal``, then 403.
+
+    It authenticates itself, under the same two security schemes, rather than depending on
+    ``get_principal``: FastAPI solves each level of dependencies per request (≈ 78 k instructions for one
+    that only returns a value, BENCHMARKS.md, *Sending API instructions outside validation*), and every
+    role-checked route pays it. A route declares either this or ``PrincipalDep``, never both.
+    """
     allowed = {*roles, Role.ADMIN}
 
-    async def check(principal: PrincipalDep) -> Principal:
+    async def check(
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+        _x_api_key: Annotated[str | None, Depends(_API_KEY)],
+    ) -> Principal:
+        principal = _authenticate(request)
         if principal.role not in allowed:
             raise HTTPException(status_code=403, detail=f"Role {principal.role.value!r} may not do this")
         return principal

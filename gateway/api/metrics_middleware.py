@@ -46,6 +46,21 @@ class HTTPMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    def record(self, method: str, route: str, status: str, seconds: float) -> None:
+        """Count one answered request and observe its latency.
+
+        The two labelled children of a label set are looked up once and kept (``labels`` checks and
+        converts its values and takes the metric's lock on every call): the same children, as the
+        registry keeps them, and a bounded number of them, as the labels are (the class's description).
+        """
+        children = self._children.get((method, route, status))
+        if children is None:
+            children = (self.requests.labels(method, route, status), self.latency.labels(method, route))
+            self._children[(method, route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def _route_of(scope: Scope) -> str:
@@ -104,6 +119,4 @@ class ObservabilityMiddleware:
                 await self.app(scope, receive, send_with_id)
         finally:
             method = method_label(str(scope.get("method", "")))
-            route = _route_of(scope)
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.record(method, _route_of(scope), str(status), time.perf_counter() - started)

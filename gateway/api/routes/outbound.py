@@ -59,7 +59,10 @@ SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
 JSONBodyDep = Annotated[bytes, Depends(bounded_body(syntax="json"))]
 #: Its bytes held by a HeldDocument only (validation may spill a large one to a temporary file).
 XMLBodyDep = Annotated[HeldDocument, Depends(held_body(syntax="xml"))]
-_IdempotencyKeyHeader = Annotated[
+#: The Idempotency-Key parameter of the submission routes: a parameter of the route itself, not of a
+#: dependency of its own, which FastAPI would solve as one more level per request (BENCHMARKS.md, *Sending
+#: API instructions outside validation*); ``_one_idempotency_key`` then checks the request's lines of it.
+IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -71,10 +74,11 @@ _IdempotencyKeyHeader = Annotated[
 ]
 
 
-async def _one_idempotency_key(request: Request, key: _IdempotencyKeyHeader = None) -> str | None:
+def _one_idempotency_key(request: Request, key: str | None) -> str | None:
     """The request's Idempotency-Key; two different ones are refused (422), as two API keys are (401):
     joined by a proxy they read ``a, b``, which the pattern refuses, and read apart only the first would
-    act. Async: run in the event loop, not handed to the threadpool."""
+    act. Called first in the route, after FastAPI validated ``key`` (the first line), as a dependency of
+    its own was solved after the route's others."""
     if len(set(request.headers.getlist("idempotency-key"))) > 1:
         raise RequestValidationError(
             [
@@ -88,8 +92,6 @@ async def _one_idempotency_key(request: Request, key: _IdempotencyKeyHeader = No
         )
     return key
 
-
-IdempotencyKey = Annotated[str | None, Depends(_one_idempotency_key)]
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 """Set to ``true`` on an answer replayed from an earlier request with the same Idempotency-Key."""
@@ -134,11 +136,18 @@ def _render(result: SubmissionResult, instance: str) -> Response:
             **({"errors": body["errors"]} if "errors" in body else {}),
         )
     else:
-        url = outbound_url(str(body["id"]))
-        payload = SubmissionResponse(
-            id=str(body["id"]), status=str(body["status"]), status_url=url, duplicate=bool(body["duplicate"])
-        )
-        response = JSONResponse(payload.model_dump(), status_code=status, headers={"Location": url})
+        document_id = str(body["id"])
+        url = outbound_url(document_id)
+        # ``SubmissionResponse`` as a plain dict, its fields in order: what ``model_dump`` of the model built
+        # from these four values gives (each value is already of its field's type), without a validation
+        # of values built here (tests/integration/test_submission_answer_bytes.py).
+        payload = {
+            "id": document_id,
+            "status": str(body["status"]),
+            "status_url": url,
+            "duplicate": bool(body["duplicate"]),
+        }
+        response = JSONResponse(payload, status_code=status, headers={"Location": url})
     if result.replayed:
         response.headers[REPLAYED_HEADER] = "true"
     return response
@@ -151,6 +160,15 @@ def _render(result: SubmissionResult, instance: str) -> Response:
 SUBMISSION_CONCURRENCY: Final = 2
 
 
+def submission_services(request: Request) -> Services:
+    """The services of a submission route: read from the app's state, as ``get_services`` does, but not
+    declared as a dependency (``ServicesDep``). FastAPI solves each declared dependency per request
+    (≈ 78 k instructions of its own for one that returns an attribute, in a probe), and the submission
+    routes are the hot path (BENCHMARKS.md, *Sending API instructions outside validation*)."""
+    services: Services = request.app.state.services
+    return services
+
+
 def _submission_limiter(request: Request) -> anyio.CapacityLimiter:
     limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "submission_limiter", None)
     if limiter is None:  # made in the event loop that uses it
@@ -161,7 +179,6 @@ def _submission_limiter(request: Request) -> anyio.CapacityLimiter:
 
 async def _submit(
     request: Request,
-    services: Services,
     *,
     route: str,
     body: bytes | HeldDocument,
@@ -169,6 +186,8 @@ async def _submit(
     key: str | None,
     prepare: Callable[[], PreparedDocument],
 ) -> Response:
+    key = _one_idempotency_key(request, key)
+    services = submission_services(request)
     check_document_size(body, services.settings.validation.max_document_bytes)
     submitter = services.submitter
     submission = Submission(route=route, body=body, idempotency_key=key, client=client.name)
@@ -188,7 +207,6 @@ async def _submit(
 )
 async def post_invoice(
     request: Request,
-    services: ServicesDep,
     who: SenderDep,
     body: JSONBodyDep,
     idempotency_key: IdempotencyKey = None,
@@ -196,7 +214,6 @@ async def post_invoice(
     """Submit an invoice (JSON model): completed, written as UBL, validated, stored and queued; 202."""
     return await _submit(
         request,
-        services,
         route="POST /v1/outbound/invoices",
         body=body,
         client=who,
@@ -214,7 +231,6 @@ async def post_invoice(
 )
 async def post_credit_note(
     request: Request,
-    services: ServicesDep,
     who: SenderDep,
     body: JSONBodyDep,
     idempotency_key: IdempotencyKey = None,
@@ -222,7 +238,6 @@ async def post_credit_note(
     """Submit a credit note (JSON model): completed, written as UBL, validated, stored and queued; 202."""
     return await _submit(
         request,
-        services,
         route="POST /v1/outbound/credit-notes",
         body=body,
         client=who,
@@ -240,16 +255,14 @@ async def post_credit_note(
 )
 async def post_ubl(
     request: Request,
-    services: ServicesDep,
     who: SenderDep,
     body: XMLBodyDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Submit a ready UBL Invoice or CreditNote (BIS Billing 3.0); receiver = buyer EndpointID; 202."""
-    limit = services.settings.validation.max_document_bytes
+    limit = submission_services(request).settings.validation.max_document_bytes
     return await _submit(
         request,
-        services,
         route="POST /v1/outbound/ubl",
         body=body,
         client=who,
