@@ -257,6 +257,8 @@ def _parse(
         sbdh=addressing.sbdh,
         sbd=sbd,
         signer_certificate=signer,
-        received_references=tuple(etree.tostring(r.element) for r in signed_info.references),
+        # Each ds:Reference alone, without the whitespace after it in SignedInfo (a tail written "&#13;"
+        # would make its copy two XML documents).
+        received_references=tuple(etree.tostring(r.element, with_tail=False) for r in signed_info.references),
         payload_content_id=cid,
     )

@@ -129,8 +129,9 @@ def _rebinds_our_prefixes(raws: tuple[bytes, ...]) -> bool:
 
 
 def _reference_copies(raws: tuple[bytes, ...]) -> list[etree._Element]:
-    """The received ds:References as parsed, in one parse of them all where it gives what one parse each
-    gives (each is an element and at most whitespace after it); else one parse each, with its verdict."""
+    """The received ds:References as parsed, in one parse of them all where each is an element and at most
+    whitespace after it (the parser keeps no tail: ``parse_incoming``; a copy stored with one, its carriage
+    return written ``&#13;``, is taken as the whitespace it is); else one parse each, with its verdict."""
     what = "received ds:Reference"
     try:
         together = parse_xml(b"<r>" + b"".join(raws) + b"</r>", what=what)

@@ -202,3 +202,25 @@ def test_split_helper_finds_parts() -> None:
     assert soap.startswith(b"<?xml")
     assert cid == msg.payload_content_id
     assert len(att) > 28
+
+
+def test_received_references_are_copied_without_what_follows_them_and_a_stored_tail_is_whitespace() -> None:
+    # SignedInfo's whitespace after a reference is no part of it: a copy with it (a carriage return is
+    # written "&#13;") would be two XML documents, which a receipt built one parse per copy refused.
+    p = dev_pki()
+    msg = make_message()
+    inc = receive(dict(msg.headers), msg.body)
+    for raw in inc.received_references:
+        assert etree.tostring(etree.fromstring(raw), with_tail=False) == raw
+    tailed = dataclasses.replace(
+        inc, received_references=tuple(r + b"&#13;\n  " for r in inc.received_references)
+    )
+    receipt = build_receipt(
+        tailed, key=p.receiver, message_id="r-1@gw", timestamp=NOW, new_id=counter_ids("r")
+    )
+    copies = etree.fromstring(receipt).findall(
+        ".//{*}MessagePartNRInformation/{http://www.w3.org/2000/09/xmldsig#}Reference"
+    )
+    assert [etree.tostring(c, method="c14n") for c in copies] == [
+        etree.tostring(etree.fromstring(r), method="c14n") for r in inc.received_references
+    ]
