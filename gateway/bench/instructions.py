@@ -58,7 +58,7 @@ import httpx
 
 from gateway.bench.instructions_stages import DOCUMENT, STAGES, format_stages, split
 from gateway.bench.loopback import listening_socket, stop_processes, wait_ready
-from gateway.bench.validation_instructions import dump_instructions
+from gateway.bench.validation_instructions import callgrind_command, dump_instructions
 from gateway.config import PROJECT_ROOT, Settings
 
 PROBE = Path(__file__).with_name("instructions_probe.py")
@@ -317,18 +317,9 @@ def _run_probe(
     job_file.write_text(json.dumps(job))
     command = [sys.executable, "-P", str(PROBE), step, str(job_file)]
     if valgrind is not None:
-        command = [
-            valgrind,
-            "--tool=callgrind",
-            "-q",  # a failed child's last lines are then its own, not valgrind's summary
-            "--separate-threads=no",
-            "--combine-dumps=no",
-            "--collect-atstart=yes",
-            "--instr-atstart=yes",
-            f"--dump-before={MARKER}",
-            f"--callgrind-out-file={dumps}",
-            *command,
-        ]
+        if dumps is None:
+            raise ValueError("a count under callgrind needs the file its dumps go to")
+        command = [*callgrind_command(valgrind, MARKER, dumps), *command]
     done = run(command, check=False, env=env, cwd=base, capture_output=True)
     if done.returncode != 0:
         tail = (done.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-5:]

@@ -41,6 +41,22 @@ RUNS = 2
 _SUMMARY = re.compile(rb"^(?:summary|totals):[ \t]+(\d+)", re.MULTILINE)
 
 
+def callgrind_command(valgrind: str, marker: str, dumps: Path) -> list[str]:
+    """valgrind's words before a child's command: callgrind over every thread of the child, a dump of the
+    counts before each call of the function ``marker``, into ``dumps`` (one file per dump)."""
+    return [
+        valgrind,
+        "--tool=callgrind",
+        "-q",  # a failed child's last lines are then its own, not valgrind's summary
+        "--separate-threads=no",
+        "--combine-dumps=no",
+        "--collect-atstart=yes",
+        "--instr-atstart=yes",
+        f"--dump-before={marker}",
+        f"--callgrind-out-file={dumps}",
+    ]
+
+
 def dump_instructions(path: Path) -> int:
     """The instructions of one callgrind dump (its ``summary:`` line, else its ``totals:``); the file is
     removed once read (a column's dumps are megabytes each).
@@ -90,15 +106,7 @@ def count_instructions(
             dumps = base / f"callgrind-{name}.out"
             done = run(
                 [
-                    valgrind,
-                    "--tool=callgrind",
-                    "-q",  # a failed child's last lines are then its own, not valgrind's summary
-                    "--separate-threads=no",
-                    "--combine-dumps=no",
-                    "--collect-atstart=yes",
-                    "--instr-atstart=yes",
-                    f"--dump-before={INSTRUCTION_MARKER}",
-                    f"--callgrind-out-file={dumps}",
+                    *callgrind_command(valgrind, INSTRUCTION_MARKER, dumps),
                     sys.executable,
                     "-m",
                     "gateway.bench.validation_columns",

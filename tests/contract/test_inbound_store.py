@@ -174,12 +174,8 @@ def test_counts_cover_every_status(store: SQLDocumentStore) -> None:
         assert uow.inbound.count_by_status() == dict.fromkeys(InboundStatus, 0)
 
 
-@pytest.mark.parametrize("search", ["inv-1", "INV-1*"])
-def test_a_number_search_walks_the_number_index_on_sqlite(store: SQLDocumentStore, search: str) -> None:
-    # Support's "did you get INV-1?" over every document received: the index on the lower-case key finds
-    # the whole number and, on SQLite (whose LIKE uses no index of a BINARY column), a prefix by its range.
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("the plan is SQLite's")
+def _number_search_and_its_statement(store: SQLDocumentStore, search: str) -> tuple[str, Any]:
+    """Store INV-0..INV-2, search ``search`` (finding INV-1 alone) and return the search's SELECT."""
     with store.unit_of_work() as uow:
         for n in range(3):
             document = replace(inbound(received_at=at(n)), document_number=f"INV-{n}")
@@ -198,7 +194,17 @@ def test_a_number_search_walks_the_number_index_on_sqlite(store: SQLDocumentStor
     finally:
         event.remove(store.engine, "after_cursor_execute", capture)
     assert [document.document_number for document in found] == ["INV-1"]
-    [(sql, args)] = selects
+    [select] = selects
+    return select
+
+
+@pytest.mark.parametrize("search", ["inv-1", "INV-1*"])
+def test_a_number_search_walks_the_number_index_on_sqlite(store: SQLDocumentStore, search: str) -> None:
+    # Support's "did you get INV-1?" over every document received: the index on the lower-case key finds
+    # the whole number and, on SQLite (whose LIKE uses no index of a BINARY column), a prefix by its range.
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's")
+    sql, args = _number_search_and_its_statement(store, search)
     with store.engine.connect() as connection:
         plan = " | ".join(
             str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args)
@@ -213,25 +219,7 @@ def test_a_number_prefix_search_walks_the_pattern_index_on_postgresql(store: SQL
     # scan the table, so the plan shows whether an index can serve the LIKE at all.
     if store.engine.dialect.name != "postgresql":
         pytest.skip("the plan is PostgreSQL's")
-    with store.unit_of_work() as uow:
-        for n in range(3):
-            document = replace(inbound(received_at=at(n)), document_number=f"INV-{n}")
-            uow.inbound.add(document, content())
-        uow.commit()
-    selects: list[tuple[str, Any]] = []
-
-    def capture(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            selects.append((statement, parameters))
-
-    event.listen(store.engine, "after_cursor_execute", capture)
-    try:
-        with store.unit_of_work(read_only=True) as uow:
-            found = uow.inbound.search(InboundQuery(number=NumberSearch.parse("INV-1*"))).items
-    finally:
-        event.remove(store.engine, "after_cursor_execute", capture)
-    assert [document.document_number for document in found] == ["INV-1"]
-    [(sql, args)] = selects
+    sql, args = _number_search_and_its_statement(store, "INV-1*")
     with store.engine.connect() as connection:
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         plan = " | ".join(str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {sql}", args))
