@@ -50,8 +50,7 @@ def attachment_name(filename: str, fallback: str) -> tuple[str, str]:
     if found is None:
         return _names(filename, fallback)
     stem, extension = found.groups()
-    plain, exact = _names(stem, fallback)
-    return f"{plain}.{extension}", f"{exact}.{extension}"
+    return download_name(stem, fallback, extension)
 
 
 def content_disposition(names: tuple[str, str]) -> str:
