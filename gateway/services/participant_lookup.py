@@ -134,6 +134,5 @@ class DirectoryLookup:
                     outcome=LookupOutcome.ENDPOINT_CERTIFICATE_REJECTED,
                     detail=f"endpoint certificate: {exc}",
                 )
-        return replace(
-            answer, detail=f"served by {endpoint.url}", endpoint=endpoint, detail_code=served_by(endpoint.url)
-        )
+        detail, detail_code = served_by(endpoint.url)
+        return replace(answer, detail=detail, endpoint=endpoint, detail_code=detail_code)

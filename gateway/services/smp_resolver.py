@@ -70,9 +70,9 @@ class SMPFetcher(Protocol):
         ...
 
 
-def served_by(url: str) -> DetailCode:
-    """The ``detail_code`` of a found endpoint's detail, ``served by URL``."""
-    return DetailCode("served", {"url": url})
+def served_by(url: str) -> tuple[str, DetailCode]:
+    """The detail of a found endpoint at ``url`` and its ``detail_code``."""
+    return f"served by {url}", DetailCode("served", {"url": url})
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,16 +212,17 @@ class SMPResolver:
                 self._cache.put(key, result, now=now, negative=True, not_after=active_from)
             return result
         endpoint = Endpoint(selected.endpoint.url, selected.certificate, selected.endpoint.transport_profile)
+        detail, detail_code = served_by(endpoint.url)
         result = LookupResult(
             LookupOutcome.FOUND,
-            f"served by {endpoint.url}",
+            detail,
             receiver,
             document_type,
             process,
             now,
             smp_url,
             endpoint,
-            detail_code=served_by(endpoint.url),
+            detail_code=detail_code,
         )
         # Never serve a cached endpoint past its ServiceExpirationDate or its certificate's end of validity.
         not_after = selected.certificate.not_valid_after_utc
