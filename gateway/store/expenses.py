@@ -234,17 +234,16 @@ class SQLExpenseRepository:
             conditions.append(
                 (t.c.created_at < after.at) | ((t.c.created_at == after.at) & (t.c.id < after.id))
             )
-        found = select(t)
         if query.number is not None:
-            # The expense's number is its received document's (the same cbc:ID, stripped alike): that row's
-            # lower-case key, indexed, finds the documents of the number, each with one expense at most
-            # (unique inbound_document_id); the expense table has no key of its own.
+            # The expense's number is its received document's (the same cbc:ID, stripped alike), whose
+            # lower-case key, indexed, finds the documents of the number (the expense table has no key of
+            # its own); each has one expense at most (unique inbound_document_id). README: its cost.
             d = inbound_documents
-            found = found.join(d, d.c.id == t.c.inbound_document_id)
-            conditions.extend(
-                number_conditions(d.c.document_number_key, query.number, self._conn.dialect.name)
-            )
-        stmt = found.where(*conditions).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit + 1)
+            numbered = number_conditions(d.c.document_number_key, query.number, self._conn.dialect.name)
+            conditions.append(t.c.inbound_document_id.in_(select(d.c.id).where(*numbered)))
+        stmt = (
+            select(t).where(*conditions).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit + 1)
+        )
         with map_db_errors("expense search"):
             rows = self._conn.execute(stmt).all()
         cursor = None
