@@ -190,7 +190,8 @@ def inbox(
     another status (``any``: every one), searched by the document's number (ignoring case; ending in
     ``*``, the numbers starting with it) and the supplier's Peppol id. What cannot be a number or an id is
     said on the form (422)."""
-    return _listing(context, "/web/expenses", "expense_list.html", status, cursor, _search(number, supplier))
+    listed = status or ANY_STATUS  # an empty choice (an older link) is every status, said in the links
+    return _listing(context, "/web/expenses", "expense_list.html", listed, cursor, _search(number, supplier))
 
 
 @router.get("/triage")
