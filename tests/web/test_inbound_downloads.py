@@ -1,7 +1,8 @@
 """The Download PDF and Download UBL links of a received document's page (``/web/inbound/{id}``), over real
 HTTP (httpx against uvicorn on loopback): an invoice downloads as both, an invalid but well-formed one too
 (its PDF carries the validation banner), an Invoice Response, an MLS or a document that cannot be read as
-its UBL only (no PDF link, a message why), with the headers and the roles of the page."""
+its UBL only (no PDF link, a message why; named after their kind and number), with the headers and the
+roles of the page."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from test_page_downloads import _assert_download, _pdf_text
 from gateway.model import identifiers as ids
 from gateway.model.expense import SYSTEM_ACTOR
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.expense_queries import get_expense
 from gateway.services.inbound_queries import get_inbound
 from tests.integration.expense_support import COOP, SUPPLIER
@@ -88,7 +90,14 @@ def received(site: Site, artefacts_dir: Path) -> Received:
     return Received(
         invoice=expense.inbound_document_id,
         invalid=_store(site, invalid_body, InboundStatus.INVALID, fatal),
-        mls=_store(site, (artefacts_dir / MLS_EXAMPLE).read_bytes(), InboundStatus.VALID, None, sender=spid),
+        mls=_store(
+            site,
+            (artefacts_dir / MLS_EXAMPLE).read_bytes(),
+            InboundStatus.VALID,
+            None,
+            sender=spid,
+            kind=(MLS_DOCUMENT_TYPE, MLS_PROCESS),  # as the receiver stores an MLS (its SBDH's)
+        ),
         response=_store(
             site,
             (artefacts_dir / T111_EXAMPLE).read_bytes(),
@@ -140,7 +149,7 @@ def test_an_invalid_but_well_formed_invoice_prints_with_its_findings(
 
 @pytest.mark.parametrize(
     ("which", "name"),
-    [("mls", "MLS-ID123.xml"), ("response", "imrid001.xml"), ("unreadable", None)],
+    [("mls", "mls-MLS-ID123.xml"), ("response", "invoice-response-imrid001.xml"), ("unreadable", None)],
 )
 def test_a_document_that_is_no_invoice_downloads_as_ubl_only(
     site: Site, received: Received, login: Callable[[str], httpx.Client], which: str, name: str | None
@@ -160,7 +169,7 @@ def test_a_document_that_is_no_invoice_downloads_as_ubl_only(
     expected = name if name is not None else f"received-{document_id}.xml"
     if name is not None:
         assert number is not None
-        assert expected == f"{number.group(1).decode()}.xml"
+        assert expected.endswith(f"-{number.group(1).decode()}.xml")  # its kind, then its number
     _assert_download(ubl, "application/xml", expected)
     assert ubl.content == body
 
