@@ -2,12 +2,13 @@
 
 Any Peppol sender writes the free text of a document (a note, an item name, a party name). A run of
 thousands of combining marks on one character is one grapheme cluster, which Pango lays out in time
-quadratic in its length: 50,000 acute accents on one letter held a PDF print slot for 32 s (2-core test
-machine; BENCHMARKS.md, *Rendering of combining-mark floods*), while the same 50,000 accents each on its own
-letter print in half a second. The Stream-Safe Text Format (UAX #15 §13) does not help: the combining
-grapheme joiner it inserts after 30 non-starters is itself a mark (``Mn``, Grapheme_Extend), so the cluster
-stays whole and printed as slowly (measured). The run is cut instead: its first ``MAX_MARK_RUN`` marks are
-kept and ``SHORTENED`` shows that the rest was left out.
+quadratic in its length: 50,000 acute accents on one letter in a line's name held a PDF print slot for
+32 s, in the seller's name (shown four times) for 416 s (2-core test machine; BENCHMARKS.md, *Rendering of
+combining-mark floods*), while the same 50,000 accents each on its own letter print in half a second.
+The Stream-Safe Text Format (UAX #15 §13) does not help: the combining grapheme joiner it inserts after 30
+non-starters is itself a mark (``Mn``, Grapheme_Extend), so the cluster stays whole and printed as slowly
+(measured). The run is cut instead: its first ``MAX_MARK_RUN`` marks are kept and ``SHORTENED`` shows that
+the rest was left out.
 
 Display only: the stored document and its XML download keep every character.
 """
@@ -40,7 +41,7 @@ _MARK_PLANES: Final = (range(0x20000), range(0xE0000, 0xE1000))
 @cache
 def _overlong_run() -> re.Pattern[str]:
     """Finds the marks past the first ``MAX_MARK_RUN`` of a run (built from this Python's Unicode data on
-    first use: ≈ 30 ms)."""
+    first use: ≈ 20 ms)."""
     ranges: list[str] = []
     start = previous = -2
     for code in (code for plane in _MARK_PLANES for code in plane):

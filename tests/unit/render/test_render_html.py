@@ -237,8 +237,8 @@ def test_a_credit_notes_project_reference_is_no_attachment() -> None:
 
 
 #: A run of combining marks on one letter ("zalgo" text): one grapheme cluster that Pango laid out in time
-#: quadratic in its length (50,000 on a line's name: 32 s to print; 5,000 here: well under a second even
-#: uncut, the test asserting what is shown, not how long it takes).
+#: quadratic in its length (50,000 in a line's name: 32 s to print). 5,000 here: the tests assert what is
+#: shown, not how long it takes.
 FLOOD = "Z" + "\u0301" * 5_000
 SHOWN_FLOOD = "Z" + "\u0301" * MAX_MARK_RUN + SHORTENED
 #: Names and notes in scripts that stack marks: shown exactly as stated.
