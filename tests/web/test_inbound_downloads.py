@@ -252,3 +252,36 @@ def test_the_download_is_named_after_the_number_recorded_with_the_verdict(
     client = login("sam")
     _assert_download(client.get(f"/web/inbound/{numbered}/document.xml"), "application/xml", "STORED-42.xml")
     _assert_download(client.get(f"/web/inbound/{recorded}/document.xml"), "application/xml", "Snippet1.xml")
+
+
+def test_a_flood_of_combining_marks_is_shown_and_printed_cut_and_downloads_whole(
+    site: Site, artefacts_dir: Path, login: Callable[[str], httpx.Client]
+) -> None:
+    """A sender's item name with 5,000 accents on one letter (one grapheme cluster: 50,000 held a print slot
+    for 32 s): the page and the PDF show its first 30 and a sign that it was cut; the UBL download is the
+    document as received, every accent kept."""
+    from gateway.render.mark_runs import MAX_MARK_RUN, SHORTENED
+
+    flood = "Z" + "\u0301" * 5_000
+    example = (artefacts_dir / INVOICE_EXAMPLE).read_bytes()
+    body = example.replace(b"<cbc:Name>item name</cbc:Name>", f"<cbc:Name>item {flood}</cbc:Name>".encode())
+    assert flood.encode() in body
+    document_id = _store(site, body, InboundStatus.VALID, None)
+    shown = "item Z" + "\u0301" * MAX_MARK_RUN + SHORTENED
+    overlong = re.compile(f"\u0301{{{MAX_MARK_RUN + 1}}}")
+    client = login("sam")
+
+    page = client.get(f"/web/inbound/{document_id}")
+    assert page.status_code == 200
+    assert shown in page.text
+    assert overlong.search(page.text) is None
+
+    pdf = client.get(f"/web/inbound/{document_id}/document.pdf?lang=en")
+    _assert_download(pdf, "application/pdf", "Snippet1.pdf")
+    text = _pdf_text(pdf.content)
+    assert shown in text
+    assert overlong.search(text) is None
+
+    ubl = client.get(f"/web/inbound/{document_id}/document.xml")
+    _assert_download(ubl, "application/xml", "Snippet1.xml")
+    assert ubl.content == body
