@@ -119,10 +119,11 @@ class RenderSettings(SettingsGroup):
     """Printing documents as PDF in ``gateway serve`` (``GET …/render?format=pdf``; WeasyPrint).
 
     A print holds a thread and its memory for its whole length: ≈ 9 s and 270 MiB for a 1,000-line invoice,
-    and a page under the size limit can still take over a minute (a line name of 50,000 combining accents:
-    75 s on the 2-core test machine). At most ``max_concurrent_pdfs`` print at once in one process; a
-    request finding them all busy waits up to ``pdf_wait_seconds`` for one (as a coroutine: no thread, no
-    memory), then gets 503 ``render-busy`` with Retry-After. Two: a second person's PDF need not wait for
+    and a page under the size limit could take over a minute (a line name of 50,000 combining accents:
+    75 s on the 2-core test machine, until runs of marks were cut for display: ``gateway.render.mark_runs``).
+    At most ``max_concurrent_pdfs`` print at once in one process; a request finding them all busy waits up
+    to ``pdf_wait_seconds`` for one (as a coroutine: no thread, no memory), then gets 503 ``render-busy``
+    with Retry-After. Two: a second person's PDF need not wait for
     the first, and two large prints stay well inside a 2 GB container beside the rest of ``serve``.
     """
 

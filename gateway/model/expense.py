@@ -135,30 +135,49 @@ def allowed_actions(status: ExpenseStatus) -> frozenset[ExpenseAction]:
     return frozenset(action for (source, action) in TRANSITIONS if source is status)
 
 
-def is_repeat(status: ExpenseStatus, action: ExpenseAction, last: ExpenseAction | None) -> bool:
+#: An action recorded on top of another without moving the expense, and that other action: SETTLE records
+#: the rest of the partial payment MARK_PAID recorded. A retry of the earlier request arriving after it (a
+#: client's network retry of its mark-paid) is still a repeat of it when it says the same (``is_repeat``).
+RECORDED_ON: Final[Mapping[ExpenseAction, ExpenseAction]] = {_A.SETTLE: _A.MARK_PAID}
+
+
+def is_repeat(
+    status: ExpenseStatus, action: ExpenseAction, last: ExpenseAction | None, *, says_the_same: bool = False
+) -> bool:
     """True when ``action`` repeats the action that brought the expense into ``status``.
 
     A repeat is answered with the current state and records nothing (every action is idempotent: a
     double click or a client retry after a timeout is not an error and not a second event). ASSIGN is
     never a repeat here: whether the unit is the same is the caller's question.
+
+    Right after it, an action is repeated whatever it says (the expense shows what was recorded). Once an
+    action is recorded on top of it (RECORDED_ON: the settle of a partial payment), only a request saying
+    what the recorded one said is its retry (``says_the_same``: the caller compares the request with the
+    recorded entry); another is refused, as the payment it would change is settled.
     """
-    if action is _A.ASSIGN or last is not action:
+    if action is _A.ASSIGN:
+        return False
+    if last is not action and not (says_the_same and last is not None and RECORDED_ON.get(last) is action):
         return False
     return any(target is status for (_, a), target in TRANSITIONS.items() if a is action)
 
 
-def decide(status: ExpenseStatus, action: ExpenseAction, last: ExpenseAction | None) -> ExpenseStatus | None:
+def decide(
+    status: ExpenseStatus, action: ExpenseAction, last: ExpenseAction | None, *, says_the_same: bool = False
+) -> ExpenseStatus | None:
     """The status ``action`` leads to, or None when it repeats the last action (nothing to do).
 
     Args:
         status: the current status.
         action: the action asked for.
         last: the action of the expense's latest audit entry.
+        says_the_same: the request says what the expense's recorded entry of ``action`` said (see
+            ``is_repeat``: asked only when another action was recorded on top of it).
 
     Raises:
         InvalidTransition: neither a transition nor a repeat.
     """
-    if is_repeat(status, action, last):
+    if is_repeat(status, action, last, says_the_same=says_the_same):
         return None
     return apply_action(status, action)
 

@@ -141,3 +141,19 @@ def payment_summary(detail: JSONObject | None) -> JSONObject:
         return {"partial": False, "paid_amount": None, "currency": None, "reason": None}
     assert detail is not None
     return {key: detail.get(key) for key in ("partial", "paid_amount", "currency", "reason")}
+
+
+def same_payment(detail: JSONObject | None, payment: PartialPayment | None) -> bool:
+    """True when a mark-paid recording ``payment`` (None: paid in full) says what the recorded mark-paid's
+    audit ``detail`` says: in full both times, or in part with the same explanation and the same amount
+    paid (by value: 600 is 600.00) or none both times. A retry of the recorded request is the same; a
+    request changing the payment is not."""
+    if payment is None or not is_partial(detail):
+        return payment is None and not is_partial(detail)
+    assert detail is not None
+    if detail.get("reason") != payment.note:
+        return False
+    recorded = detail.get("paid_amount")
+    if recorded is None or payment.paid is None:
+        return recorded is None and payment.paid is None
+    return isinstance(recorded, str) and Decimal(recorded) == payment.paid

@@ -6,6 +6,10 @@ made safe here, once, for every download of the API and the pages: an ASCII ``fi
 digits, ``._-``) for old clients and the name as written for ``filename*``, without control characters,
 path separators or format characters (a right-to-left override shows ``INV\u202egpj.exe`` as
 ``INVexe.jpg``).
+
+A number is unique per kind of document only (an invoice and a credit note may share one,
+``model/number_series.py``), so a document's name starts with its kind (``kind_marker``), but an
+invoice's: its number alone, as it always was.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import re
 import unicodedata
 from typing import Final
 from urllib.parse import quote
+
+from gateway.model.identifiers import BIS_CREDIT_NOTE, BIS_INVOICE, INVOICE_RESPONSE, DocumentTypeID
+from gateway.model.responses import MLS_DOCUMENT_TYPE
 
 #: Longest name kept, its extension apart.
 MAX_NAME: Final = 100
@@ -35,10 +42,50 @@ def _names(name: str, fallback: str) -> tuple[str, str]:
     return plain, exact or plain
 
 
-def download_name(number: str, fallback: str, extension: str) -> tuple[str, str]:
+def _key(document_type: DocumentTypeID, customization: str | None = None) -> tuple[str, str, str | None]:
+    """(root namespace, root name, customization or None for any) of a document type."""
+    return document_type.root_namespace, document_type.root_name, customization
+
+
+#: The kind a document's name starts with, by its UBL root and, for an ApplicationResponse, its
+#: customization (the Peppol document type): an invoice has none. Another type is named by its root element
+#: (``_root_marker``).
+_MARKERS: Final = {
+    _key(BIS_INVOICE): None,
+    _key(BIS_CREDIT_NOTE): "credit-note",
+    _key(INVOICE_RESPONSE, INVOICE_RESPONSE.customization_id): "invoice-response",
+    _key(MLS_DOCUMENT_TYPE, MLS_DOCUMENT_TYPE.customization_id): "mls",
+}
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+#: Longest marker made of a root element's name.
+_MAX_MARKER: Final = 40
+
+
+def _root_marker(root_name: str) -> str:
+    """A root element's name in lower case, its words joined by dashes (``TransactionStatisticsReport``:
+    ``transaction-statistics-report``); ``document`` when it has no ASCII word."""
+    words = _WORD.findall(root_name)
+    return "-".join(words).lower()[:_MAX_MARKER].strip("-") or "document"
+
+
+def kind_marker(document_type: DocumentTypeID) -> str | None:
+    """What the download names of a document of ``document_type`` start with: None for an invoice (its
+    number alone), ``credit-note`` for a credit note, ``invoice-response`` and ``mls`` for the two
+    ApplicationResponses, the root element's name in words for another type (``transaction-statistics-
+    report`` for a Peppol TSR)."""
+    for key in (_key(document_type), _key(document_type, document_type.customization_id)):
+        if key in _MARKERS:
+            return _MARKERS[key]
+    return _root_marker(document_type.root_name)
+
+
+def download_name(number: str, fallback: str, extension: str, *, kind: str | None = None) -> tuple[str, str]:
     """The file name of a document printed or downloaded: (``filename``, ``filename*``) made of its number
-    and ``extension``; ``fallback`` (an ASCII name) when the number leaves no ASCII name."""
+    and ``extension``, after ``kind`` and a dash when given (``kind_marker``: an invoice and a credit note
+    of one number are two files); ``fallback`` (an ASCII name) when the number leaves no ASCII name."""
     plain, exact = _names(number, fallback)
+    if kind:
+        plain, exact = f"{kind}-{plain}", f"{kind}-{exact}"
     return f"{plain}.{extension}", f"{exact}.{extension}"
 
 

@@ -19,6 +19,7 @@ from gateway.render.epc_qr import CreditTransfer, build_payload, qr_svg_data_uri
 from gateway.render.extract import read_view
 from gateway.render.formatting import Formatter, payment_reference
 from gateway.render.i18n import DEFAULT_LANGUAGE, FORMAT_LOCALES, LANGUAGES, translations
+from gateway.render.mark_runs import shown
 from gateway.render.view import DocumentView, PaymentMeans
 
 #: UNCL 4461 codes of credit transfers, which an EPC QR code can initiate (BR-61 needs BT-84 for them).
@@ -93,7 +94,9 @@ def template_loader() -> jinja2.BaseLoader:
 
 @cache
 def environment(language: str) -> jinja2.Environment:
-    """The Jinja2 environment for ``language``: autoescape on, strict undefined, its gettext catalogue."""
+    """The Jinja2 environment for ``language``: autoescape on, strict undefined, its gettext catalogue, and
+    every output cut of its overlong mark runs (``mark_runs.shown``: one place for every value shown, which
+    a flood of combining marks held a PDF print for half a minute)."""
     env = jinja2.Environment(
         loader=template_loader(),
         autoescape=True,
@@ -101,6 +104,7 @@ def environment(language: str) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
+        finalize=shown,
     )
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     return env

@@ -4,7 +4,8 @@
 Every change is one unit of work: the expense row, its audit entry, the webhook announcing it and the
 Invoice Response reporting it to the supplier (through the :class:`InvoiceResponder` port) are committed
 together or not at all. Every action is idempotent: repeating the last action answers the current state
-and records nothing.
+and records nothing (so does a mark-paid retried after the settle of its partial payment, when it says the
+same as the recorded one).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from gateway.model.partial_payment import (
     PartialPayment,
     is_partial,
     parse_amount,
+    same_payment,
 )
 from gateway.model.units import SupplierMapping, unit_key
 from gateway.services.expense_access import as_seen, check_action, visible_to
@@ -116,6 +118,22 @@ def _partial_payment(expense: Expense, action: ExpenseAction, data: ActionInput)
     return payment
 
 
+def _recorded_payment(events: Sequence[ExpenseEvent]) -> ExpenseEvent | None:
+    """The expense's MARK_PAID entry, None before it is paid (``events`` oldest first)."""
+    return next((e for e in reversed(events) if e.action is ExpenseAction.MARK_PAID), None)
+
+
+def _says_the_same(
+    events: Sequence[ExpenseEvent], action: ExpenseAction, payment: PartialPayment | None
+) -> bool:
+    """True when a MARK_PAID records the payment the expense's MARK_PAID entry records (``same_payment``):
+    a retry of it, a repeat even after the settle recorded on top of it (``model.expense.is_repeat``)."""
+    if action is not ExpenseAction.MARK_PAID:
+        return False
+    paid = _recorded_payment(events)
+    return paid is not None and same_payment(paid.detail, payment)
+
+
 def _check_settle(expense: Expense, events: Sequence[ExpenseEvent]) -> None:
     """Refuse to settle an expense whose payment was not partial (a full payment has nothing left).
 
@@ -125,7 +143,7 @@ def _check_settle(expense: Expense, events: Sequence[ExpenseEvent]) -> None:
     Raises:
         InvalidTransition: the expense's MARK_PAID was a full payment.
     """
-    paid = next((e for e in reversed(events) if e.action is ExpenseAction.MARK_PAID), None)
+    paid = _recorded_payment(events)
     if paid is None or not is_partial(paid.detail):
         raise InvalidTransition(expense.status, ExpenseAction.SETTLE)
 
@@ -222,7 +240,8 @@ class ExpenseWorkflow:
                 and (expense.status, action) in TRANSITIONS
             ):
                 return as_seen(uow, expense, visible)  # the same assignment again: nothing to do
-            target = decide(expense.status, action, last)
+            same = _says_the_same(events, action, payment)
+            target = decide(expense.status, action, last, says_the_same=same)
             if target is None:
                 return as_seen(uow, expense, visible)  # a repeat: same result, no second event
             if action is ExpenseAction.SETTLE:

@@ -1,5 +1,6 @@
 """The documents a page offers as downloads: the invoice printed as a PDF (the API's renderer and the
-process's print slots) and its UBL byte for byte, each named after the document's number.
+process's print slots) and its UBL byte for byte, each named after the document's number and kind
+(``render.file_names``: a credit note's name is marked, an invoice's is its number alone).
 
 A PDF that cannot be made is no download: the handler answers the document's own page with the reason in
 place (``PdfProblem``), busy print slots with a 503 and Retry-After, never a bare error page.
@@ -17,9 +18,10 @@ import anyio.to_thread
 from fastapi.responses import Response
 
 from gateway.errors import GatewayError
+from gateway.model.identifiers import DocumentTypeID
 from gateway.model.message import DocumentContent
 from gateway.render import negotiate_language
-from gateway.render.file_names import content_disposition, download_name
+from gateway.render.file_names import content_disposition, download_name, kind_marker
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 from gateway.web.pages import PageContext
 from gateway.web.people import audit
@@ -61,7 +63,27 @@ class PdfProblem:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
 
 
-def ubl_download(context: PageContext, body: bytes, number: str, fallback: str) -> Response:
+@dataclass(frozen=True, slots=True)
+class Named:
+    """What a document's downloads are named after.
+
+    Attributes:
+        number: the document's number (BT-1, or the ``cbc:ID`` of another document).
+        document_type: its Peppol document type: its kind (``render.file_names.kind_marker``).
+        fallback: the ASCII name used when the number leaves none (``document-{id}``).
+    """
+
+    number: str
+    document_type: DocumentTypeID
+    fallback: str
+
+    def disposition(self, extension: str) -> str:
+        """The ``Content-Disposition`` of the download with ``extension``."""
+        kind = kind_marker(self.document_type)
+        return content_disposition(download_name(self.number, self.fallback, extension, kind=kind))
+
+
+def ubl_download(context: PageContext, body: bytes, named: Named) -> Response:
     """The document's UBL, byte for byte, as a download."""
     audit.info("UBL download: %s by %s", context.request.url.path, context.person.name)
     return Response(
@@ -69,7 +91,7 @@ def ubl_download(context: PageContext, body: bytes, number: str, fallback: str) 
         media_type="application/xml",
         headers={
             **DOWNLOAD_HEADERS,
-            "Content-Disposition": content_disposition(download_name(number, fallback, "xml")),
+            "Content-Disposition": named.disposition("xml"),
         },
     )
 
@@ -98,19 +120,18 @@ def _failed(context: PageContext, exc: Exception, status: int) -> PdfProblem:
 
 async def pdf_download(
     context: PageContext,
-    load: Callable[[], tuple[DocumentContent, str]],
-    fallback: str,
+    load: Callable[[], tuple[DocumentContent, Named]],
     attachments_url: str,
 ) -> Response | PdfProblem:
-    """The document of ``load`` (its content and number, read in a worker thread) printed as a PDF in the
-    page's language, or why not.
+    """The document of ``load`` (its content and what names it, read in a worker thread) printed as a PDF
+    in the page's language, or why not.
 
     A document the renderer refuses says so; the printer's failure, on this document or on any, is logged
     with the page's address and a fresh error id, and the page says only that id (as the inline rendering).
     """
     request = context.request
     language = negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
-    content, number = await anyio.to_thread.run_sync(load)
+    content, named = await anyio.to_thread.run_sync(load)
     try:
         html = await anyio.to_thread.run_sync(
             _page_html, content, language, lambda index: f"{attachments_url}/{index}"
@@ -134,7 +155,7 @@ async def pdf_download(
         media_type="application/pdf",
         headers={
             **DOWNLOAD_HEADERS,
-            "Content-Disposition": content_disposition(download_name(number, fallback, "pdf")),
+            "Content-Disposition": named.disposition("pdf"),
             "Content-Language": language,
         },
     )
@@ -142,15 +163,14 @@ async def pdf_download(
 
 async def pdf_or_page(
     context: PageContext,
-    load: Callable[[], tuple[DocumentContent, str]],
-    fallback: str,
+    load: Callable[[], tuple[DocumentContent, Named]],
     document_page: Callable[..., Response],
 ) -> Response:
     """The PDF of ``pdf_download`` (the page's PDF address ends in ``/document.pdf``; its attachments are
     beside it, ``…/attachments/{n}``), or the document's own page saying why not: ``document_page`` called
     with ``pdf_problem=`` in a worker thread, which answers with the problem's status and headers."""
     where = context.request.url.path.rsplit("/", 1)[0]
-    answer = await pdf_download(context, load, fallback, f"{where}/attachments")
+    answer = await pdf_download(context, load, f"{where}/attachments")
     if isinstance(answer, PdfProblem):
         problem = answer
         return await anyio.to_thread.run_sync(lambda: document_page(pdf_problem=problem))

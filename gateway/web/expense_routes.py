@@ -31,7 +31,7 @@ from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
 from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
-from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
+from gateway.web.downloads import Named, PdfProblem, pdf_or_page, ubl_download
 from gateway.web.i18n import page_language, translate
 from gateway.web.pages import (
     PageContext,
@@ -271,27 +271,28 @@ def _expense_page(
     return response
 
 
+def _expense_document(context: PageContext, expense_id: str) -> tuple[DocumentContent, Named]:
+    """The supplier's document of an expense the person sees, and what names its downloads: the expense's
+    number and the received document's type (an invoice or a credit note)."""
+    detail = get_expense(context.services.store, context.person.actor(), expense_id)
+    received = get_inbound(context.services.store, detail.expense.inbound_document_id)
+    named = Named(detail.expense.number, received.document.document_type, f"expense-{expense_id}")
+    return received.content, named
+
+
 @router.get("/expenses/{expense_id}/document.pdf")
 async def expense_pdf(context: PersonDep, expense_id: str) -> Response:
     """The supplier's document printed as a PDF (the API's rendering), or the expense's page saying why
     not; members only for their units (another unit's expense is a 404, as its page)."""
-
-    def load() -> tuple[DocumentContent, str]:
-        detail = get_expense(context.services.store, context.person.actor(), expense_id)
-        content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
-        return content, detail.expense.number
-
-    return await pdf_or_page(
-        context, load, f"expense-{expense_id}", partial(_expense_page, context, expense_id)
-    )
+    load = partial(_expense_document, context, expense_id)
+    return await pdf_or_page(context, load, partial(_expense_page, context, expense_id))
 
 
 @router.get("/expenses/{expense_id}/document.xml")
 def expense_ubl(context: PersonDep, expense_id: str) -> Response:
     """The supplier's UBL, byte for byte (members: only for their units)."""
-    detail = get_expense(context.services.store, context.person.actor(), expense_id)
-    body = get_inbound(context.services.store, detail.expense.inbound_document_id).content.body
-    return ubl_download(context, body, detail.expense.number, f"expense-{expense_id}")
+    content, named = _expense_document(context, expense_id)
+    return ubl_download(context, content.body, named)
 
 
 async def _act(context: PageContext, expense_id: str, action: str) -> Response:

@@ -15,6 +15,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from gateway.api.webhook_schemas import ExpenseEventBody
+from gateway.errors import InvalidTransition
 from gateway.model import ParticipantID
 from gateway.model.expense import Actor, ActorRole, ExpenseAction, ExpenseStatus
 from gateway.model.responses import InvoiceResponse, ResponseCode, ResponseParty, StatusReason
@@ -128,6 +129,83 @@ def test_a_full_payment_says_so_and_has_nothing_to_settle(
     refused = post(app, "support", eid, "settle")
     assert refused.status_code == 409
     assert problem_of(refused)["type"] == "/problems/status-conflict"
+
+
+def _trail(app: ExpenseApp, eid: str) -> list[tuple[str, int]]:
+    """(action, webhooks of that action) per audit entry: what a repeat must leave as it was."""
+    with app.store.unit_of_work(read_only=True) as uow:
+        actions = [e.action.value for e in uow.expenses.events(eid)]
+    return [(a, len(webhooks(app, f"expense.{a}"))) for a in actions]
+
+
+PAID_IN_PART = {"partially_paid": True, "reason": NOTE, "paid_amount": "600.00"}
+
+
+@pytest.mark.parametrize(
+    "retry",
+    [
+        PAID_IN_PART,
+        {"partially_paid": True, "reason": f"  {NOTE} ", "paid_amount": "600"},  # the same, written otherwise
+    ],
+)
+def test_a_mark_paid_retried_after_the_settle_answers_the_current_state(
+    app: ExpenseApp, validation_engine: ValidationEngine, retry: dict[str, Any]
+) -> None:
+    """A client's mark-paid retried (a network retry) after support settled the rest is a repeat, as it
+    is right after the payment: 200 with the current state, no event, no Invoice Response, no webhook."""
+    eid = approved(app, validation_engine)["id"]
+    assert post(app, "support", eid, "mark-paid", PAID_IN_PART).status_code == 200
+    settled = post(app, "member-a", eid, "settle")
+    assert settled.status_code == 200, settled.text
+    sent, trail = len(app.responder.requests), _trail(app, eid)
+    again = post(app, "support", eid, "mark-paid", retry)
+    assert again.status_code == 200, again.text
+    assert again.json() == settled.json()
+    assert (len(app.responder.requests), _trail(app, eid)) == (sent, trail)
+    assert trail[-2:] == [("mark-paid", 1), ("settle", 1)]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        None,  # in full
+        {"partially_paid": True, "reason": NOTE},  # without the amount
+        {"partially_paid": True, "reason": NOTE, "paid_amount": "700.00"},
+        {"partially_paid": True, "reason": "another explanation", "paid_amount": "600.00"},
+    ],
+)
+def test_another_mark_paid_after_the_settle_is_a_conflict(
+    app: ExpenseApp, validation_engine: ValidationEngine, other: dict[str, Any] | None
+) -> None:
+    eid = approved(app, validation_engine)["id"]
+    assert post(app, "support", eid, "mark-paid", PAID_IN_PART).status_code == 200
+    assert post(app, "member-a", eid, "settle").status_code == 200
+    sent, trail = len(app.responder.requests), _trail(app, eid)
+    refused = post(app, "support", eid, "mark-paid", other)
+    assert refused.status_code == 409, refused.text
+    assert problem_of(refused)["type"] == "/problems/status-conflict"
+    assert (len(app.responder.requests), _trail(app, eid)) == (sent, trail)
+
+
+def test_the_workflow_answers_a_retried_mark_paid_after_the_settle_and_refuses_another(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    """The same at the service: the retry of the recorded payment returns the expense as it stands; a
+    payment saying something else raises InvalidTransition; neither records, sends or announces anything."""
+    eid = approved(app, validation_engine)["id"]
+    workflow = app.services.expenses
+    support = Actor("helpdesk", ActorRole.SUPPORT)
+    paid_in_part = ActionInput(partial=True, reason=NOTE, paid_amount="600,00")  # as typed in a French form
+    workflow.act(eid, ExpenseAction.MARK_PAID, support, paid_in_part)
+    settled = workflow.act(eid, ExpenseAction.SETTLE, support, ActionInput())
+    sent, trail = len(app.responder.requests), _trail(app, eid)
+    again = workflow.act(eid, ExpenseAction.MARK_PAID, support, paid_in_part)
+    assert again == settled
+    assert (again.status, again.status_reason) == (ExpenseStatus.PAID, None)
+    for other in (ActionInput(), ActionInput(partial=True, reason=NOTE, paid_amount="600.01")):
+        with pytest.raises(InvalidTransition):
+            workflow.act(eid, ExpenseAction.MARK_PAID, support, other)
+    assert (len(app.responder.requests), _trail(app, eid)) == (sent, trail)
 
 
 @pytest.mark.parametrize(

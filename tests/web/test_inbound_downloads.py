@@ -1,7 +1,8 @@
 """The Download PDF and Download UBL links of a received document's page (``/web/inbound/{id}``), over real
 HTTP (httpx against uvicorn on loopback): an invoice downloads as both, an invalid but well-formed one too
 (its PDF carries the validation banner), an Invoice Response, an MLS or a document that cannot be read as
-its UBL only (no PDF link, a message why), with the headers and the roles of the page."""
+its UBL only (no PDF link, a message why; named after their kind and number), with the headers and the
+roles of the page."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from test_page_downloads import _assert_download, _pdf_text
 from gateway.model import identifiers as ids
 from gateway.model.expense import SYSTEM_ACTOR
 from gateway.model.message import DocumentContent, InboundDocument, InboundStatus
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.expense_queries import get_expense
 from gateway.services.inbound_queries import get_inbound
 from tests.integration.expense_support import COOP, SUPPLIER
@@ -88,7 +90,14 @@ def received(site: Site, artefacts_dir: Path) -> Received:
     return Received(
         invoice=expense.inbound_document_id,
         invalid=_store(site, invalid_body, InboundStatus.INVALID, fatal),
-        mls=_store(site, (artefacts_dir / MLS_EXAMPLE).read_bytes(), InboundStatus.VALID, None, sender=spid),
+        mls=_store(
+            site,
+            (artefacts_dir / MLS_EXAMPLE).read_bytes(),
+            InboundStatus.VALID,
+            None,
+            sender=spid,
+            kind=(MLS_DOCUMENT_TYPE, MLS_PROCESS),  # as the receiver stores an MLS (its SBDH's)
+        ),
         response=_store(
             site,
             (artefacts_dir / T111_EXAMPLE).read_bytes(),
@@ -140,7 +149,7 @@ def test_an_invalid_but_well_formed_invoice_prints_with_its_findings(
 
 @pytest.mark.parametrize(
     ("which", "name"),
-    [("mls", "MLS-ID123.xml"), ("response", "imrid001.xml"), ("unreadable", None)],
+    [("mls", "mls-MLS-ID123.xml"), ("response", "invoice-response-imrid001.xml"), ("unreadable", None)],
 )
 def test_a_document_that_is_no_invoice_downloads_as_ubl_only(
     site: Site, received: Received, login: Callable[[str], httpx.Client], which: str, name: str | None
@@ -160,7 +169,7 @@ def test_a_document_that_is_no_invoice_downloads_as_ubl_only(
     expected = name if name is not None else f"received-{document_id}.xml"
     if name is not None:
         assert number is not None
-        assert expected == f"{number.group(1).decode()}.xml"
+        assert expected.endswith(f"-{number.group(1).decode()}.xml")  # its kind, then its number
     _assert_download(ubl, "application/xml", expected)
     assert ubl.content == body
 
@@ -243,3 +252,36 @@ def test_the_download_is_named_after_the_number_recorded_with_the_verdict(
     client = login("sam")
     _assert_download(client.get(f"/web/inbound/{numbered}/document.xml"), "application/xml", "STORED-42.xml")
     _assert_download(client.get(f"/web/inbound/{recorded}/document.xml"), "application/xml", "Snippet1.xml")
+
+
+def test_a_flood_of_combining_marks_is_shown_and_printed_cut_and_downloads_whole(
+    site: Site, artefacts_dir: Path, login: Callable[[str], httpx.Client]
+) -> None:
+    """A sender's item name with 5,000 accents on one letter (one grapheme cluster: 50,000 held a print slot
+    for 32 s): the page and the PDF show its first 30 and a sign that it was cut; the UBL download is the
+    document as received, every accent kept."""
+    from gateway.render.mark_runs import MAX_MARK_RUN, SHORTENED
+
+    flood = "Z" + "\u0301" * 5_000
+    example = (artefacts_dir / INVOICE_EXAMPLE).read_bytes()
+    body = example.replace(b"<cbc:Name>item name</cbc:Name>", f"<cbc:Name>item {flood}</cbc:Name>".encode())
+    assert flood.encode() in body
+    document_id = _store(site, body, InboundStatus.VALID, None)
+    shown = "item Z" + "\u0301" * MAX_MARK_RUN + SHORTENED
+    overlong = re.compile(f"\u0301{{{MAX_MARK_RUN + 1}}}")
+    client = login("sam")
+
+    page = client.get(f"/web/inbound/{document_id}")
+    assert page.status_code == 200
+    assert shown in page.text
+    assert overlong.search(page.text) is None
+
+    pdf = client.get(f"/web/inbound/{document_id}/document.pdf?lang=en")
+    _assert_download(pdf, "application/pdf", "Snippet1.pdf")
+    text = _pdf_text(pdf.content)
+    assert shown in text
+    assert overlong.search(text) is None
+
+    ubl = client.get(f"/web/inbound/{document_id}/document.xml")
+    _assert_download(ubl, "application/xml", "Snippet1.xml")
+    assert ubl.content == body

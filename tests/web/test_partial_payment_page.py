@@ -32,6 +32,13 @@ def _amount(site: Site, expense_id: str) -> str:
     return amount
 
 
+def _actions(site: Site, expense_id: str) -> list[str]:
+    """The actions of the expense's audit trail, as the API lists them."""
+    with httpx.Client(base_url=site.url) as client:
+        answer = client.get(f"/v1/expenses/{expense_id}", headers=auth("support"))
+    return [event["action"] for event in answer.json()["events"]]
+
+
 def test_support_pays_in_part_from_the_page_and_records_the_rest(
     site: Site, login: Callable[[str], httpx.Client]
 ) -> None:
@@ -103,6 +110,28 @@ def test_support_pays_in_part_from_the_page_and_records_the_rest(
     assert "Paid partially. The supplier was told" not in after
     assert len(_responder(site).requests) == sent + 1  # the PD only
     assert 'id="mark-paid"' not in after  # the form is gone once paid
+
+    # The payment form sent again (the browser's retry, a back-and-resend) is a repeat after the settle too:
+    # the page as it stands, nothing recorded or sent; another payment is a conflict.
+    trail = _actions(site, site.routed_expense)
+    assert trail[-2:] == ["mark-paid", "settle"]
+    resent = _post(
+        support,
+        path,
+        "mark-paid",
+        payment="partial",
+        reason="the rest after the credit note",
+        paid_amount="10,50",
+    )
+    assert resent.status_code == 303, resent.text
+    shown = support.get(resent.headers["location"]).text
+    assert "Marked as paid." in shown
+    assert "The supplier is told" not in shown  # the last action is the settle: its PD is not said again
+    assert _actions(site, site.routed_expense) == trail
+    other = _post(support, path, "mark-paid", payment="partial", reason="the rest after the credit note")
+    assert other.status_code == 409
+    assert _post(support, path, "mark-paid", payment="full").status_code == 409
+    assert len(_responder(site).requests) == sent + 1
 
 
 def test_the_form_in_dutch_and_a_full_payment_with_a_stray_text_is_refused_in_place(

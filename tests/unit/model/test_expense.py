@@ -9,6 +9,7 @@ import pytest
 from gateway.errors import InvalidTransition
 from gateway.model.expense import (
     INITIAL_STATUS,
+    RECORDED_ON,
     RESPONSE_CODES,
     RESPONSE_DOCUMENT_KEY,
     STATUS_REASONS,
@@ -94,6 +95,29 @@ def test_a_repeat_is_a_no_op_only_in_the_state_the_action_leads_to(
     for other in A:
         if other is not action:
             assert is_repeat(status, action, other) is False
+
+
+@pytest.mark.parametrize("status", list(S))
+@pytest.mark.parametrize("action", list(A))
+def test_saying_the_same_repeats_only_a_mark_paid_after_its_settle(
+    status: ExpenseStatus, action: ExpenseAction
+) -> None:
+    """A retried mark-paid arriving after the settle recorded on top of it is a repeat when it says what the
+    recorded one said; nothing else becomes a repeat by saying the same."""
+    assert dict(RECORDED_ON) == {A.SETTLE: A.MARK_PAID}
+    for last in [None, *A]:
+        same = is_repeat(status, action, last, says_the_same=True)
+        retried = (status, action, last) == (S.PAID, A.MARK_PAID, A.SETTLE)
+        assert same is (retried or is_repeat(status, action, last))
+    assert is_repeat(status, action, A.SETTLE) is (status is S.PAID and action is A.SETTLE)
+
+
+def test_a_mark_paid_after_the_settle_is_a_repeat_if_it_says_the_same_else_a_conflict() -> None:
+    assert decide(S.PAID, A.MARK_PAID, A.SETTLE, says_the_same=True) is None
+    with pytest.raises(InvalidTransition):
+        decide(S.PAID, A.MARK_PAID, A.SETTLE)
+    # Right after the payment, a mark-paid repeats it whatever it says (the expense shows what was recorded).
+    assert decide(S.PAID, A.MARK_PAID, A.MARK_PAID) is None
 
 
 def test_approve_twice_is_one_approval_but_approve_after_payment_conflicts() -> None:

@@ -13,6 +13,7 @@ from gateway.model.partial_payment import (
     is_partial,
     parse_amount,
     payment_summary,
+    same_payment,
 )
 
 DUE = Decimal("1000.00")
@@ -94,3 +95,35 @@ def test_an_amount_typed_with_an_exponent_or_other_digits_reaches_the_supplier_i
     payment.check(DUE)
     assert payment.response_text(DUE, "EUR") == f"Paid {written} of 1000.00 EUR: the rest later"
     assert payment.detail("EUR")["paid_amount"] == written
+
+
+@pytest.mark.parametrize(
+    ("payment", "same"),
+    [
+        (PartialPayment("the rest later", Decimal("600.00")), True),
+        (PartialPayment("the rest later", Decimal("600")), True),  # by value
+        (PartialPayment("the rest later", Decimal("600.01")), False),
+        (PartialPayment("the rest later"), False),  # the amount left out
+        (PartialPayment("the rest after the credit note", Decimal("600.00")), False),
+        (None, False),  # in full
+    ],
+)
+def test_the_same_payment_is_the_same_choice_explanation_and_amount(
+    payment: PartialPayment | None, same: bool
+) -> None:
+    recorded = {
+        **PartialPayment("the rest later", Decimal("600.00")).detail("EUR"),
+        "response_document_id": "d-1",
+    }
+    assert same_payment(recorded, payment) is same
+
+
+def test_the_same_payment_in_full_or_in_part_without_amount() -> None:
+    in_full = {"response_document_id": "d-1"}
+    for detail in (None, in_full):
+        assert same_payment(detail, None) is True
+        assert same_payment(detail, PartialPayment("the rest later")) is False
+    no_amount = PartialPayment("the rest later").detail("EUR")
+    assert same_payment(no_amount, PartialPayment("the rest later")) is True
+    assert same_payment(no_amount, PartialPayment("the rest later", Decimal("1"))) is False
+    assert same_payment(no_amount, None) is False

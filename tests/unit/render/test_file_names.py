@@ -9,7 +9,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from gateway.render.file_names import attachment_name, content_disposition, download_name
+from gateway.model.identifiers import BIS_CREDIT_NOTE, BIS_INVOICE, INVOICE_RESPONSE, DocumentTypeID
+from gateway.model.responses import MLS_DOCUMENT_TYPE
+from gateway.render.file_names import attachment_name, content_disposition, download_name, kind_marker
+from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, TSR_DOCUMENT_TYPE
 
 _DISPOSITION = re.compile(r'attachment; filename="([^"\\]*)"; filename\*=UTF-8\'\'([A-Za-z0-9%._~-]+)')
 
@@ -67,3 +70,43 @@ def test_download_names_are_safe(number: str, plain: str, exact: str) -> None:
 def test_attachment_names_are_safe_and_keep_their_extension(filename: str, plain: str, exact: str) -> None:
     assert attachment_name(filename, "attachment-0") == (plain, exact)
     assert _carried(content_disposition(attachment_name(filename, "attachment-0"))) == (plain, exact)
+
+
+@pytest.mark.parametrize(
+    ("document_type", "marker"),
+    [
+        (BIS_INVOICE, None),  # an invoice's name is its number alone, as it always was
+        (DocumentTypeID(BIS_INVOICE.value.replace("billing:3.0", "billing:3.0#conformant#x")), None),
+        (BIS_CREDIT_NOTE, "credit-note"),
+        (INVOICE_RESPONSE, "invoice-response"),
+        (MLS_DOCUMENT_TYPE, "mls"),
+        (TSR_DOCUMENT_TYPE, "transaction-statistics-report"),
+        (EUSR_DOCUMENT_TYPE, "end-user-statistics-report"),
+        (DocumentTypeID("urn:x::ApplicationResponse##urn:other::2.1"), "application-response"),
+        (DocumentTypeID("urn:oasis:names:specification:ubl:schema:xsd:Order-2::Order##urn:x::2.1"), "order"),
+        (DocumentTypeID("urn:x::Über\u202e/..##y::1"), "ber"),
+        (DocumentTypeID("no-root"), "document"),
+        (DocumentTypeID("urn:x::\u8acb\u6c42\u66f8##y::1"), "document"),
+    ],
+)
+def test_the_kind_of_a_document_marks_its_name(document_type: DocumentTypeID, marker: str | None) -> None:
+    assert kind_marker(document_type) == marker
+    plain, exact = download_name("F-1", "doc-1", "xml", kind=marker)
+    assert _carried(content_disposition((plain, exact))) == (plain, exact)
+
+
+def test_an_invoice_and_a_credit_note_of_one_number_get_two_names() -> None:
+    invoice = download_name("2026-0017", "doc-1", "pdf", kind=kind_marker(BIS_INVOICE))
+    credit = download_name("2026-0017", "doc-2", "pdf", kind=kind_marker(BIS_CREDIT_NOTE))
+    assert invoice == ("2026-0017.pdf", "2026-0017.pdf")
+    assert credit == ("credit-note-2026-0017.pdf", "credit-note-2026-0017.pdf")
+    # The number made safe as an invoice's, the kind before it; the fallback too when the number leaves none.
+    assert download_name("FAC/Ü 7", "doc-1", "xml", kind="credit-note") == (
+        "credit-note-FAC-U-7.xml",
+        "credit-note-FAC-Ü 7.xml",
+    )
+    assert download_name("請求書", "doc-1", "xml", kind="credit-note") == (
+        "credit-note-doc-1.xml",
+        "credit-note-請求書.xml",
+    )
+    assert download_name("", "received-1", "xml", kind="mls") == ("mls-received-1.xml", "mls-received-1.xml")

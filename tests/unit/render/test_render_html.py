@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 import pytest
+from pypdf import PdfReader
 
 from gateway.errors import MappingError, XMLInputError
 from gateway.render import (
@@ -21,6 +23,7 @@ from gateway.render import (
     render_html,
     stylesheet,
 )
+from gateway.render.mark_runs import MAX_MARK_RUN, SHORTENED
 from tests.unit.render.support import sample, to_ubl, with_lines
 
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
@@ -231,3 +234,55 @@ def test_a_credit_notes_project_reference_is_no_attachment() -> None:
     embedded = read_attachment(hostile, 0)
     assert embedded is not None
     assert attachment_bytes(read_ubl(hostile), 1) == (embedded.content, embedded.mime_code, embedded.filename)
+
+
+#: A run of combining marks on one letter ("zalgo" text): one grapheme cluster that Pango laid out in time
+#: quadratic in its length (50,000 in a line's name: 32 s to print). 5,000 here: the tests assert what is
+#: shown, not how long it takes.
+FLOOD = "Z" + "\u0301" * 5_000
+SHOWN_FLOOD = "Z" + "\u0301" * MAX_MARK_RUN + SHORTENED
+#: Names and notes in scripts that stack marks: shown exactly as stated.
+REAL_NAMES = {
+    "seller": "Công ty TNHH Nguyễn Thị Hường",
+    "buyer": "क्षत्रिय ट्रेडर्स प्राइवेट लिमिटेड",
+    "note": "בְּרֵאשִׁית בָּרָא אֱלֹהִים · บริษัท ไทยพาณิชย์ จำกัด · "
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f44d\U0001f3fd",
+}
+
+
+def _flooded() -> dict[str, object]:
+    """The sample with the flood in a party name, a note, a line's name and its item property."""
+    document = sample()
+    document["seller"]["legal_name"] = "Seller " + FLOOD
+    document["notes"] = ["Note " + FLOOD]
+    document["lines"][0]["item"]["name"] = "Item " + FLOOD
+    return document
+
+
+def test_a_flood_of_combining_marks_is_shown_cut_everywhere() -> None:
+    html = _html(to_ubl(_flooded()))
+    assert re.search(f"\u0301{{{MAX_MARK_RUN + 1}}}", html) is None
+    for shown_as in ("Seller " + SHOWN_FLOOD, "Note " + SHOWN_FLOOD, "Item " + SHOWN_FLOOD):
+        assert shown_as in html
+    fragment = render_fragment(read_view(to_ubl(_flooded())))
+    assert re.search(f"\u0301{{{MAX_MARK_RUN + 1}}}", fragment) is None
+    assert "Item " + SHOWN_FLOOD in fragment
+
+
+def test_text_in_scripts_that_stack_marks_is_shown_as_stated() -> None:
+    document = sample()
+    document["seller"]["legal_name"] = REAL_NAMES["seller"]
+    document["buyer"]["legal_name"] = REAL_NAMES["buyer"]
+    document["notes"] = [REAL_NAMES["note"]]
+    html = _html(to_ubl(document))
+    for name in REAL_NAMES.values():
+        assert name in html
+    assert SHORTENED not in html
+
+
+def test_a_flood_of_combining_marks_prints_cut() -> None:
+    pdf = render_document(to_ubl(_flooded()), OutputFormat.PDF)
+    text = "".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
+    for shown_as in ("Seller " + SHOWN_FLOOD, "Note " + SHOWN_FLOOD, "Item " + SHOWN_FLOOD):
+        assert shown_as in text
+    assert re.search(f"\u0301{{{MAX_MARK_RUN + 1}}}", text) is None
