@@ -41,6 +41,7 @@ from gateway.model.message import (
 from gateway.services.ports import MAX_PAGE_SIZE, InboundQuery, OutboundQuery, Page, PageCursor
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import maps_db_errors
+from gateway.store.number_search import number_conditions
 from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import (
     inbound_document_bodies,
@@ -151,18 +152,6 @@ def _inbound_from_row(row: Row[Any]) -> InboundDocument:
 
 def _number_values(number: str) -> dict[str, str]:
     return {"document_number": number, "document_number_key": number_key(number)}
-
-
-def _prefix_range(column: ColumnElement[str], prefix: str) -> list[ColumnElement[bool]]:
-    """The values starting with ``prefix`` in code point order (SQLite's BINARY collation): at least the
-    prefix and below the prefix with its last character's successor (none after U+10FFFF)."""
-    bounds = [column >= prefix]
-    following = ord(prefix[-1]) + 1
-    if 0xD800 <= following <= 0xDFFF:  # no surrogate is text: the next character is U+E000
-        following = 0xE000
-    if following <= 0x10FFFF:
-        bounds.append(column < prefix[:-1] + chr(following))
-    return bounds
 
 
 def _event_from_row(row: Row[Any]) -> TimelineEvent:
@@ -491,14 +480,10 @@ class SQLInboundDocumentRepository:
             conditions.append(t.c.sender_key == query.sender.key)
         if query.receiver is not None:
             conditions.append(t.c.receiver_key == query.receiver.key)
-        if query.number is not None and query.number.prefix:
-            # LIKE with its wildcards escaped; the key and the search are lower case on both databases.
-            conditions.append(t.c.document_number_key.startswith(query.number.key, autoescape=True))
-            if self._conn.dialect.name == "sqlite":  # its LIKE uses no index of a BINARY column: the
-                # range of the keys starting with the prefix (byte order, as BINARY compares) does
-                conditions.extend(_prefix_range(t.c.document_number_key, query.number.key))
-        elif query.number is not None:
-            conditions.append(t.c.document_number_key == query.number.key)
+        if query.number is not None:
+            conditions.extend(
+                number_conditions(t.c.document_number_key, query.number, self._conn.dialect.name)
+            )
         if query.since is not None:
             conditions.append(t.c.received_at >= query.since)
         if query.after is not None:

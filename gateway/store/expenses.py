@@ -15,6 +15,7 @@ from gateway.model.message import InboundStatus
 from gateway.model.units import ProductionUnit, SupplierMapping
 from gateway.services.ports import MAX_PAGE_SIZE, ExpenseQuery, Page, PageCursor
 from gateway.store.errors import map_db_errors
+from gateway.store.number_search import number_conditions
 from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import (
     expense_duplicates,
@@ -233,6 +234,13 @@ class SQLExpenseRepository:
             conditions.append(
                 (t.c.created_at < after.at) | ((t.c.created_at == after.at) & (t.c.id < after.id))
             )
+        if query.number is not None:
+            # The expense's number is its received document's (the same cbc:ID, stripped alike), whose
+            # lower-case key, indexed, finds the documents of the number (the expense table has no key of
+            # its own); each has one expense at most (unique inbound_document_id). README: its cost.
+            d = inbound_documents
+            numbered = number_conditions(d.c.document_number_key, query.number, self._conn.dialect.name)
+            conditions.append(t.c.inbound_document_id.in_(select(d.c.id).where(*numbered)))
         stmt = (
             select(t).where(*conditions).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit + 1)
         )

@@ -5,14 +5,17 @@ or in part, and record the rest of a partial payment (support)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.errors import InvalidIdentifier, InvalidPayment
+from gateway.model import ParticipantID
+from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.expense import (
     ExpenseAction,
     ExpenseEvent,
@@ -76,8 +79,13 @@ ACTIONS: Final = {
 }
 
 
+#: The status choice "every status" of the inbox's form, kept in its links (an absent status is the
+#: default, ``to_approve``: a page link without it would change the listing).
+ANY_STATUS: Final = "any"
+
+
 def _status(text: str | None) -> ExpenseStatus | None:
-    if not text:
+    if not text or text == ANY_STATUS:
         return None
     try:
         return ExpenseStatus(text)
@@ -85,10 +93,78 @@ def _status(text: str | None) -> ExpenseStatus | None:
         raise InvalidIdentifier(f"{text!r} is not an expense status") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class _Search:
+    """The inbox's search as typed (stripped) and as read; ``refused`` names the field that is not one.
+
+    Attributes:
+        number: the document number typed.
+        supplier: the supplier's Peppol id typed.
+        number_search: the number as searched (``NumberSearch``), if typed and valid.
+        supplier_key: the supplier's key, if typed and valid.
+        refused: ``number`` or ``supplier`` when that field holds what cannot be one.
+    """
+
+    number: str
+    supplier: str
+    number_search: NumberSearch | None = None
+    supplier_key: str | None = None
+    refused: str | None = None
+
+
+def _search(number: str | None, supplier: str | None) -> _Search:
+    """Read the inbox's search fields: the number as ``GET /v1/expenses?number=`` reads it, the supplier
+    as its ``supplier=``."""
+    typed = _Search((number or "").strip(), (supplier or "").strip())
+    try:
+        searched = NumberSearch.parse(typed.number) if typed.number else None
+    except InvalidIdentifier:
+        return replace(typed, refused="number")
+    try:
+        key = ParticipantID.parse(typed.supplier).key if typed.supplier else None
+    except InvalidIdentifier:
+        return replace(typed, refused="supplier")
+    return replace(typed, number_search=searched, supplier_key=key)
+
+
 def _listing(
-    context: PageContext, path: str, template: str, status: str | None, cursor: str | None
+    context: PageContext,
+    path: str,
+    template: str,
+    status: str | None,
+    cursor: str | None,
+    search: _Search | None = None,
 ) -> Response:
-    query = ExpenseQuery(status=_status(status), limit=PAGE_SIZE, after=parse_cursor(cursor))
+    search = search or _Search("", "")
+    # The links keep the status and the search; the form has no cursor: a new search starts at page one.
+    filters = {"status": status, "number": search.number, "supplier": search.supplier}
+    values: dict[str, Any] = {
+        "status": status or "",
+        "statuses": [s.value for s in ExpenseStatus],
+        "any_status": ANY_STATUS,
+        "search": search,
+        "max_number": MAX_DOCUMENT_NUMBER,
+        "units": list_units(context.services.store) if template == "triage.html" else [],
+    }
+    if search.refused is not None:
+        _status(status)  # a bad status is refused as without a search
+        return page(
+            context.request,
+            template,
+            422,
+            session=context.session,
+            expenses=[],
+            next_link=None,
+            first_link=None,
+            **values,
+        )
+    query = ExpenseQuery(
+        status=_status(status),
+        supplier=search.supplier_key,
+        number=search.number_search,
+        limit=PAGE_SIZE,
+        after=parse_cursor(cursor),
+    )
     result = list_expenses(context.services.store, context.person.actor(), query)
     following = cursor_text(result.next_cursor)
     return page(
@@ -96,18 +172,26 @@ def _listing(
         template,
         session=context.session,
         expenses=result.items,
-        status=status or "",
-        statuses=[s.value for s in ExpenseStatus],
-        units=list_units(context.services.store) if template == "triage.html" else [],
-        next_link=query_link(path, {"status": status, "cursor": following}) if following else None,
-        first_link=query_link(path, {"status": status}) if cursor else None,
+        next_link=query_link(path, {**filters, "cursor": following}) if following else None,
+        first_link=query_link(path, filters) if cursor else None,
+        **values,
     )
 
 
 @router.get("/expenses")
-def inbox(context: PersonDep, status: str | None = "to_approve", cursor: str | None = None) -> Response:
-    """The expenses waiting for approval in the person's units (support sees every unit)."""
-    return _listing(context, "/web/expenses", "expense_list.html", status, cursor)
+def inbox(
+    context: PersonDep,
+    status: str | None = ExpenseStatus.TO_APPROVE.value,
+    number: str | None = None,
+    supplier: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    """The expenses waiting for approval in the person's units (support sees every unit), or those of
+    another status (``any``: every one), searched by the document's number (ignoring case; ending in
+    ``*``, the numbers starting with it) and the supplier's Peppol id. What cannot be a number or an id is
+    said on the form (422)."""
+    listed = status or ANY_STATUS  # an empty choice (an older link) is every status, said in the links
+    return _listing(context, "/web/expenses", "expense_list.html", listed, cursor, _search(number, supplier))
 
 
 @router.get("/triage")

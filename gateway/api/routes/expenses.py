@@ -34,6 +34,7 @@ from gateway.api.routes.rendering import attachment_response
 from gateway.api.schemas import RFC3339DateTime, json_request_body, parse_json_body
 from gateway.config import Role
 from gateway.model import ParticipantID
+from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.expense import ExpenseAction, ExpenseStatus
 from gateway.model.message import InboundStatus
 from gateway.model.units import unit_key
@@ -93,15 +94,30 @@ def list_all(
     unit: Annotated[str | None, Query(description="Only this production unit code")] = None,
     status: Annotated[ExpenseStatus | None, Query(description="Only this workflow status")] = None,
     supplier: Annotated[str | None, Query(description="Only this supplier participant id")] = None,
+    number: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Only expenses whose document has this number (BT-1 of the invoice or credit note), as"
+                " `GET /v1/inbound?number=` finds it: ignoring case, `INV-123` finds `inv-123` but not"
+                " `INV-1234`; ending in `*` a prefix (`INV-12*`). At most"
+                f" {MAX_DOCUMENT_NUMBER} characters besides the `*`, no control character (else a 422"
+                " invalid-identifier problem). A document received before migration 0015 is found once"
+                " `gateway inbound backfill-numbers` has run."
+            ),
+        ),
+    ] = None,
     since: Annotated[RFC3339DateTime | None, Query(description="Created at or after (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> ExpensePage:
-    """List the expenses you may see, newest first, filtered (AND) and paged by a keyset cursor."""
+    """List the expenses you may see, newest first, filtered (AND) and paged by a keyset cursor; a member
+    sees their units' only, whatever the filters."""
     query = ExpenseQuery(
         unit=unit_key(unit) if unit else None,
         status=status,
         supplier=ParticipantID.parse(supplier).key if supplier else None,
+        number=NumberSearch.parse(number) if number is not None else None,
         since=since,
         limit=limit,
         after=decode_cursor(cursor) if cursor else None,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.model.document_number import NumberSearch
 from gateway.model.expense import Expense, ExpenseEvent, ExpenseStatus
 from gateway.model.units import ProductionUnit, SupplierMapping
 from gateway.services.ports.paging import DEFAULT_PAGE_SIZE, Page, PageCursor
@@ -23,6 +24,9 @@ class ExpenseQuery:
         unit: only this unit key.
         status: only this status.
         supplier: only this supplier key (participant id key).
+        number: only expenses whose document's number (BT-1) is this one, ignoring case, or starts with it:
+            the number key of the received document (``InboundQuery.number``'s), so one received before
+            migration 0015 is found once ``gateway inbound backfill-numbers`` has run.
         since: created at or after.
         limit: page size.
         after: continue after this cursor.
@@ -32,6 +36,7 @@ class ExpenseQuery:
     unit: str | None = None
     status: ExpenseStatus | None = None
     supplier: str | None = None
+    number: NumberSearch | None = None
     since: datetime | None = None
     limit: int = DEFAULT_PAGE_SIZE
     after: PageCursor | None = None
