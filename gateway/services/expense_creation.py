@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from gateway.errors import DuplicateMessage
+from gateway.model.document_number import stored_number
 from gateway.model.expense import (
     INITIAL_STATUS,
     SYSTEM_ACTOR,
@@ -26,6 +27,14 @@ from gateway.services.ports import Clock, IDFactory, InvoiceResponder, UnitOfWor
 from gateway.services.routing import RoutedDocument, RoutingDecision, RoutingOutcome, named_codes, route
 
 log = logging.getLogger("gateway.expenses")
+
+
+def _stored(number: str) -> str:
+    """An expense's ``number`` as stored, as its received document's is (``stored_number``: stripped, cut to
+    the column's ``MAX_DOCUMENT_NUMBER`` characters; PostgreSQL refused a longer one, and the document's
+    expense with it). The duplicate key keeps the whole number (``DraftValues.dedupe_key``): two documents
+    that differ past the cut are two expenses."""
+    return stored_number(number) or number
 
 
 class ExpenseCreator:
@@ -73,7 +82,7 @@ class ExpenseCreator:
             decision = RoutingDecision(RoutingOutcome.TRIAGE, values.sender_doubt, hints=decision.hints)
         credited = None
         for number in values.credited_numbers:
-            invoice = uow.expenses.find_invoice(values.supplier_key, number)
+            invoice = uow.expenses.find_invoice(values.supplier_key, _stored(number))
             if invoice is not None:
                 credited = invoice.id
                 break
@@ -85,7 +94,7 @@ class ExpenseCreator:
             unit_code=None,
             supplier_key=values.supplier_key,
             supplier_name=values.supplier_name,
-            number=values.number,
+            number=_stored(values.number),
             currency=values.currency,
             amount=values.amount,
             issue_date=values.issue_date,

@@ -1,0 +1,47 @@
+"""A received invoice whose number (BT-1) is longer than an expense's ``number`` column (200 characters,
+``MAX_DOCUMENT_NUMBER``) still becomes an expense, on SQLite and PostgreSQL (whose ``varchar(200)`` refused
+the whole row: the document was kept, its expense lost): the number stored as the received document's is,
+stripped and cut; a credit note naming the whole number credits it; the search finds it."""
+
+from __future__ import annotations
+
+from gateway.model.document_number import MAX_DOCUMENT_NUMBER
+from gateway.validation import ValidationEngine
+from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    ExpenseApp,
+    app_fixture,
+    auth,
+    deliver,
+    supplier_document,
+)
+from tests.integration.test_expense_cycle import setup_units
+
+LONG = "INV-" + "0123456789" * 30  # 304 characters
+
+
+def test_an_invoice_numbered_past_the_column_becomes_an_expense_its_credit_note_credits(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    setup_units(app)
+    invoice = supplier_document(
+        validation_engine, "be-domestic-mixed-rates.json", number=LONG, buyer_reference="PU-04711"
+    )
+    assert deliver(app.client, invoice).status_code == 200
+    listed = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
+    assert [item["number"] for item in listed] == [LONG[:MAX_DOCUMENT_NUMBER]]
+    [expense] = listed
+    credit = supplier_document(
+        validation_engine,
+        "credit-note.json",
+        number="CN-LONG",
+        buyer_reference="PU-04711",
+        preceding_invoices=[{"number": LONG, "issue_date": "2026-11-02"}],
+    )
+    assert deliver(app.client, credit, credit=True).status_code == 200
+    search = {"number": "cn-long"}
+    found = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
+    assert [(item["kind"], item["credited_expense_id"]) for item in found] == [("credit_note", expense["id"])]
+    by_prefix = app.client.get(
+        "/v1/expenses", params={"number": LONG[:MAX_DOCUMENT_NUMBER] + "*"}, headers=auth("support")
+    ).json()["items"]
+    assert [item["id"] for item in by_prefix] == [expense["id"]]
