@@ -139,9 +139,13 @@ def _says_the_same(
 
 def _normalised(action: ExpenseAction, detail: JSONObject | None, data: ActionInput) -> JSONObject | None:
     """What an Idempotency-Key's fingerprint covers besides the action: its checked input (``detail``
-    before any Invoice Response is named in it), the unit an assignment came from left out (it moves)."""
+    before any Invoice Response is named in it), the unit an assignment came from left out (it moves), an
+    amount paid by value (600 is 600.00, as ``same_payment`` compares it)."""
     if action is ExpenseAction.ASSIGN and detail is not None:
         return {"unit": detail["unit"], "remember_supplier": data.remember_supplier}
+    paid = (detail or {}).get("paid_amount")
+    if action is ExpenseAction.MARK_PAID and isinstance(paid, str):
+        return {**(detail or {}), "paid_amount": f"{Decimal(paid).normalize():f}"}
     return detail
 
 

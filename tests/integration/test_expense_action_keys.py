@@ -75,9 +75,9 @@ def test_a_query_retried_after_the_answer_is_a_replay_sending_nothing(
 
     again = workflow.act(eid, ExpenseAction.QUERY, MEMBER, QUESTION, idempotency_key="q-1")
 
+    assert app.responder.codes() == sent  # no second UQ to the supplier
     assert again.status is ExpenseStatus.TO_APPROVE  # the current state
     assert events(app, eid) == trail  # nothing recorded
-    assert app.responder.codes() == sent  # no second UQ to the supplier
     assert webhooks(app, eid) == hooks  # no second expense.query
     query = next(e for e in trail if e.action is ExpenseAction.QUERY)
     assert query.detail is not None
@@ -178,9 +178,9 @@ def test_api_query_retried_after_the_answer_answers_200_and_sends_no_second_resp
 
     again = act(app, "member-a", eid, "query", body, key="ask-1")
 
+    assert app.responder.codes() == sent == ["AB", "UQ"]  # no second Invoice Response queued
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "to_approve"
-    assert app.responder.codes() == sent == ["AB", "UQ"]  # no second Invoice Response queued
     assert webhooks(app, eid) == hooks
     assert app.client.get(f"/v1/expenses/{eid}", headers=auth("member-a")).json()["events"] == trail
     # The webhook announcing the query does not carry the client's key.
@@ -237,3 +237,23 @@ def test_api_two_different_keys_are_a_422_and_a_bad_key_too(
     assert app.responder.codes() == ["AB"]  # nothing was approved
     same_twice = [*auth("member-a").items(), ("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-1")]
     assert app.client.post(f"/v1/expenses/{eid}/approve", headers=same_twice).json()["status"] == "approved"
+
+
+def test_a_partial_payment_retried_with_its_key_compares_the_amount_by_value(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    eid = received(app, validation_engine, "K-2026-0007")
+    workflow: ExpenseWorkflow = app.services.expenses
+    workflow.act(eid, ExpenseAction.APPROVE, MEMBER, ActionInput())
+    paid = ActionInput(partial=True, reason="the rest later", paid_amount="600.00")
+    workflow.act(eid, ExpenseAction.MARK_PAID, SUPPORT, paid, idempotency_key="pay")
+    workflow.act(eid, ExpenseAction.SETTLE, SUPPORT, ActionInput())
+    trail = events(app, eid)
+    same = ActionInput(partial=True, reason=" the rest later", paid_amount="600")
+    assert workflow.act(eid, ExpenseAction.MARK_PAID, SUPPORT, same, idempotency_key="pay").status is (
+        ExpenseStatus.PAID
+    )
+    other = ActionInput(partial=True, reason="the rest later", paid_amount="601")
+    with pytest.raises(IdempotencyConflict):
+        workflow.act(eid, ExpenseAction.MARK_PAID, SUPPORT, other, idempotency_key="pay")
+    assert events(app, eid) == trail
