@@ -5,7 +5,9 @@ Every change is one unit of work: the expense row, its audit entry, the webhook 
 Invoice Response reporting it to the supplier (through the :class:`InvoiceResponder` port) are committed
 together or not at all. Every action is idempotent: repeating the last action answers the current state
 and records nothing (so does a mark-paid retried after the settle of its partial payment, when it says the
-same as the recorded one).
+same as the recorded one). An API client's Idempotency-Key goes further: a request repeating the action
+and input its key first came with answers the current state whatever happened since
+(``expense_keys``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from gateway.services.expense_access import as_seen, check_action, visible_to
 from gateway.services.expense_draft_result import DraftResult
 from gateway.services.expense_effects import ExpensePolicy, announce, reason_codes, respond
 from gateway.services.expense_intake import ExpenseIntake, ValidatedInbound
+from gateway.services.expense_keys import is_replay, request_fingerprint, with_key
 from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceResponder, UnitOfWork
 
 log = logging.getLogger("gateway.expenses")
@@ -134,6 +137,18 @@ def _says_the_same(
     return paid is not None and same_payment(paid.detail, payment)
 
 
+def _normalised(action: ExpenseAction, detail: JSONObject | None, data: ActionInput) -> JSONObject | None:
+    """What an Idempotency-Key's fingerprint covers besides the action: its checked input (``detail``
+    before any Invoice Response is named in it), the unit an assignment came from left out (it moves), an
+    amount paid by value (600 is 600.00, as ``same_payment`` compares it)."""
+    if action is ExpenseAction.ASSIGN and detail is not None:
+        return {"unit": detail["unit"], "remember_supplier": data.remember_supplier}
+    paid = (detail or {}).get("paid_amount")
+    if action is ExpenseAction.MARK_PAID and isinstance(paid, str):
+        return {**(detail or {}), "paid_amount": f"{Decimal(paid).normalize():f}"}
+    return detail
+
+
 def _check_settle(expense: Expense, events: Sequence[ExpenseEvent]) -> None:
     """Refuse to settle an expense whose payment was not partial (a full payment has nothing left).
 
@@ -200,11 +215,25 @@ class ExpenseWorkflow:
 
     # -- actions -----------------------------------------------------------------------------------------
 
-    def act(self, expense_id: str, action: ExpenseAction, actor: Actor, data: ActionInput) -> Expense:
+    def act(
+        self,
+        expense_id: str,
+        action: ExpenseAction,
+        actor: Actor,
+        data: ActionInput,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Expense:
         """Take ``action`` on an expense as ``actor``.
 
+        Args:
+            idempotency_key: the API client's Idempotency-Key, scoped to the client (``actor.name``) and
+                the expense: recorded in the action's audit detail; the same key with the same action and
+                input again is a replay (the current state, nothing recorded or sent) whatever happened
+                since. None: repeats are recognised as ``decide`` does.
+
         Returns:
-            The expense after the action (unchanged for a repeat).
+            The expense after the action (unchanged for a repeat or a replay).
 
         Raises:
             DocumentNotFound: no such expense, or the actor may not see it.
@@ -214,6 +243,7 @@ class ExpenseWorkflow:
                 without explanation or with an amount not strictly between zero and the amount due.
             InvalidTransition: the action is not allowed in the expense's status (SETTLE: the expense
                 was not paid in part).
+            IdempotencyConflict: ``idempotency_key`` came with another action or input on this expense.
         """
         if action in _SYSTEM_ACTIONS:
             raise ExpenseActionForbidden(f"{action.value!r} is taken by the gateway, not by people")
@@ -229,6 +259,11 @@ class ExpenseWorkflow:
             if payment is not None:
                 detail, reason = payment.detail(expense.currency), payment.note
             events = uow.expenses.events(expense_id)
+            fingerprint = None
+            if idempotency_key is not None:
+                fingerprint = request_fingerprint(action, _normalised(action, detail, data))
+                if is_replay(events, actor.name, idempotency_key, fingerprint):
+                    return as_seen(uow, expense, visible)  # a replay: same result, nothing recorded or sent
             # The last action taken on the expense (a flagged duplicate is no action on it).
             last = next(
                 (e.action for e in reversed(events) if e.action is not ExpenseAction.DUPLICATE),
@@ -257,6 +292,9 @@ class ExpenseWorkflow:
             response = respond(self._responder, uow, expense, action, now, codes=codes, note=note)
             if response is not None:
                 detail = {**(detail or {}), RESPONSE_DOCUMENT_KEY: response}
+            recorded = detail  # the audit detail; the webhook's leaves the client's key out
+            if idempotency_key is not None and fingerprint is not None:
+                recorded = with_key(detail, idempotency_key, fingerprint)
             event = ExpenseEvent(
                 expense.id,
                 now,
@@ -266,7 +304,7 @@ class ExpenseWorkflow:
                 expense.status,
                 target,
                 target_unit if action is ExpenseAction.ASSIGN else expense.unit_code,
-                detail,
+                recorded,
             )
             keeps_reason = action is ExpenseAction.ASSIGN and expense.status is ExpenseStatus.UNDER_QUERY
             status_reason = expense.status_reason if keeps_reason else reason

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from gateway.api.auth import Principal
@@ -29,6 +29,7 @@ from gateway.api.expense_schemas import (
     expense_response,
     expense_summary,
 )
+from gateway.api.idempotency import idempotency_key_header, one_idempotency_key
 from gateway.api.outbound_schemas import EvidenceMessage
 from gateway.api.routes.rendering import attachment_response
 from gateway.api.schemas import RFC3339DateTime, json_request_body, parse_json_body
@@ -64,6 +65,15 @@ NoFieldsBodyDep = Annotated[bytes, Depends(small_body())]
 MARK_PAID_BODY_BYTES = 4096
 MarkPaidBodyDep = Annotated[bytes, Depends(small_body(MARK_PAID_BODY_BYTES))]
 
+#: The Idempotency-Key of an action (``gateway.api.idempotency``), scoped to the client and the expense.
+ActionKey = Annotated[
+    str | None,
+    idempotency_key_header(
+        "Makes a retry of this action with the same body answer the current state, even after other "
+        "actions: nothing recorded or sent again. Another action or body with the same key: 409"
+    ),
+]
+
 _READ_ERRORS = problem_responses(
     401, 403, 404, s403="Role without access to expenses", s404="No such expense (for you)"
 )
@@ -76,10 +86,11 @@ _ACT_ERRORS = problem_responses(
     422,
     s403="Your role or units do not allow this action",
     s404="No such expense (for you)",
-    s409="The expense's status does not allow this action",
+    s409="The expense's status does not allow this action, or the Idempotency-Key came with another action "
+    "or body on this expense (idempotency-conflict)",
     s422="Malformed body or a field the action does not take (``errors`` names each field), missing "
     "reason or question, unknown reason code or unit, a partial payment without reason or with an amount "
-    "not between 0 and the amount due",
+    "not between 0 and the amount due, two different Idempotency-Key headers",
 )
 
 
@@ -187,9 +198,17 @@ def _no_fields(body: bytes) -> None:
 
 
 def _act(
-    services: ServicesDep, who: Principal, expense_id: str, action: ExpenseAction, data: ActionInput
+    services: ServicesDep,
+    who: Principal,
+    expense_id: str,
+    action: ExpenseAction,
+    data: ActionInput,
+    key: str | None,
 ) -> ExpenseSummary:
-    return expense_summary(services.expenses.act(expense_id, action, actor_of(who), data))
+    """Take the action; ``key``: the Idempotency-Key ``one_idempotency_key`` checked first in the route."""
+    return expense_summary(
+        services.expenses.act(expense_id, action, actor_of(who), data, idempotency_key=key)
+    )
 
 
 @router.post(
@@ -199,12 +218,18 @@ def _act(
     openapi_extra=json_request_body(AssignIn),
 )
 def assign(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+    request: Request,
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    expense_id: ExpenseIdPath,
+    body: BodyDep,
+    idempotency_key: ActionKey = None,
 ) -> ExpenseSummary:
     """Support: assign an expense in triage to a unit, or reassign it (remembers the supplier from triage)."""
+    key = one_idempotency_key(request, idempotency_key)
     parsed = parse_json_body(body, AssignIn)
     data = ActionInput(unit=parsed.unit, remember_supplier=parsed.remember_supplier)
-    return _act(services, who, expense_id, ExpenseAction.ASSIGN, data)
+    return _act(services, who, expense_id, ExpenseAction.ASSIGN, data, key)
 
 
 @router.post(
@@ -214,12 +239,18 @@ def assign(
     openapi_extra=json_request_body(NoFieldsIn, required=False),
 )
 def approve(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: NoFieldsBodyDep
+    request: Request,
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    expense_id: ExpenseIdPath,
+    body: NoFieldsBodyDep,
+    idempotency_key: ActionKey = None,
 ) -> ExpenseSummary:
     """Member of the unit: approve (Invoice Response AP to the supplier). No body, ``null`` or ``{}`` (at
     most 1 KiB): a field is refused, not ignored."""
+    key = one_idempotency_key(request, idempotency_key)
     _no_fields(body)
-    return _act(services, who, expense_id, ExpenseAction.APPROVE, ActionInput())
+    return _act(services, who, expense_id, ExpenseAction.APPROVE, ActionInput(), key)
 
 
 @router.post(
@@ -229,12 +260,18 @@ def approve(
     openapi_extra=json_request_body(RejectIn),
 )
 def reject(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+    request: Request,
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    expense_id: ExpenseIdPath,
+    body: BodyDep,
+    idempotency_key: ActionKey = None,
 ) -> ExpenseSummary:
     """Member of the unit: reject with a reason (Invoice Response RE with the reason codes)."""
+    key = one_idempotency_key(request, idempotency_key)
     parsed = parse_json_body(body, RejectIn)
     data = ActionInput(reason=parsed.reason, reason_codes=tuple(parsed.reason_codes))
-    return _act(services, who, expense_id, ExpenseAction.REJECT, data)
+    return _act(services, who, expense_id, ExpenseAction.REJECT, data, key)
 
 
 @router.post(
@@ -244,12 +281,18 @@ def reject(
     openapi_extra=json_request_body(QueryIn),
 )
 def query(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+    request: Request,
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    expense_id: ExpenseIdPath,
+    body: BodyDep,
+    idempotency_key: ActionKey = None,
 ) -> ExpenseSummary:
     """Member of the unit: ask the supplier a question (Invoice Response UQ); approval halts."""
+    key = one_idempotency_key(request, idempotency_key)
     parsed = parse_json_body(body, QueryIn)
     data = ActionInput(question=parsed.question, reason_codes=tuple(parsed.reason_codes))
-    return _act(services, who, expense_id, ExpenseAction.QUERY, data)
+    return _act(services, who, expense_id, ExpenseAction.QUERY, data, key)
 
 
 @router.post(
@@ -259,13 +302,19 @@ def query(
     openapi_extra=json_request_body(AnswerIn, required=False),
 )
 def answer(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: BodyDep
+    request: Request,
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    expense_id: ExpenseIdPath,
+    body: BodyDep,
+    idempotency_key: ActionKey = None,
 ) -> ExpenseSummary:
     """Record the supplier's answer to a query (the body may be left out); the expense waits for approval
     again."""
+    key = one_idempotency_key(request, idempotency_key)
     parsed = parse_json_body(body, AnswerIn, optional=True)
     data = ActionInput(reason=parsed.answer if parsed else None)
-    return _act(services, who, expense_id, ExpenseAction.ANSWER, data)
+    return _act(services, who, expense_id, ExpenseAction.ANSWER, data, key)
 
 
 @router.post(
@@ -275,15 +324,21 @@ def answer(
     openapi_extra=json_request_body(MarkPaidIn, required=False),
 )
 def mark_paid(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: MarkPaidBodyDep
+    request: Request,
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    expense_id: ExpenseIdPath,
+    body: MarkPaidBodyDep,
+    idempotency_key: ActionKey = None,
 ) -> ExpenseSummary:
     """Record the payment of an approved expense (Invoice Response PD). In full: no body, ``null`` or
     ``{}``. In part: ``partially_paid`` with a ``reason`` (and optionally ``paid_amount``): PD with status
     reason PPD and that text (the amount first, if given); a missing reason, an amount not above 0 and below
     the amount due, or a reason or amount without ``partially_paid`` is a 422. At most 4 KiB."""
+    key = one_idempotency_key(request, idempotency_key)
     parsed = parse_json_body(body, MarkPaidIn, optional=True) or MarkPaidIn()
     data = ActionInput(partial=parsed.partially_paid, reason=parsed.reason, paid_amount=parsed.paid_amount)
-    return _act(services, who, expense_id, ExpenseAction.MARK_PAID, data)
+    return _act(services, who, expense_id, ExpenseAction.MARK_PAID, data, key)
 
 
 @router.post(
@@ -293,10 +348,16 @@ def mark_paid(
     openapi_extra=json_request_body(NoFieldsIn, required=False),
 )
 def settle(
-    services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, body: NoFieldsBodyDep
+    request: Request,
+    services: ServicesDep,
+    who: ExpenseUserDep,
+    expense_id: ExpenseIdPath,
+    body: NoFieldsBodyDep,
+    idempotency_key: ActionKey = None,
 ) -> ExpenseSummary:
     """Record that the rest of a partially paid expense was paid. Recorded here only: the supplier was sent
     PD (partially paid), which is final in Peppol, so no Invoice Response follows; 409 unless the payment
     was partial. No body, ``null`` or ``{}`` (at most 1 KiB)."""
+    key = one_idempotency_key(request, idempotency_key)
     _no_fields(body)
-    return _act(services, who, expense_id, ExpenseAction.SETTLE, ActionInput())
+    return _act(services, who, expense_id, ExpenseAction.SETTLE, ActionInput(), key)

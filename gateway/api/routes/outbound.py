@@ -7,8 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from gateway.api.auth import Principal
@@ -16,6 +15,7 @@ from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, held_body, require_roles
 from gateway.api.document_size import check_document_size
 from gateway.api.errors import problem, problem_responses
+from gateway.api.idempotency import idempotency_key_header, one_idempotency_key
 from gateway.api.outbound_schemas import (
     EvidenceResponse,
     OutboundDocumentResponse,
@@ -59,38 +59,13 @@ SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
 JSONBodyDep = Annotated[bytes, Depends(bounded_body(syntax="json"))]
 #: Its bytes held by a HeldDocument only (validation may spill a large one to a temporary file).
 XMLBodyDep = Annotated[HeldDocument, Depends(held_body(syntax="xml"))]
-#: The Idempotency-Key parameter of the submission routes: a parameter of the route itself, not of a
-#: dependency of its own, which FastAPI would solve as one more level per request (BENCHMARKS.md, *Sending
-#: API instructions outside validation*); ``_one_idempotency_key`` then checks the request's lines of it.
+#: The Idempotency-Key parameter of the submission routes (``gateway.api.idempotency``).
 IdempotencyKey = Annotated[
     str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Makes a repeated post return the first answer and never create a second document",
+    idempotency_key_header(
+        "Makes a repeated post return the first answer and never create a second document"
     ),
 ]
-
-
-def _one_idempotency_key(request: Request, key: str | None) -> str | None:
-    """The request's Idempotency-Key; two different ones are refused (422), as two API keys are (401):
-    joined by a proxy they read ``a, b``, which the pattern refuses, and read apart only the first would
-    act. Called first in the route, after FastAPI validated ``key`` (the first line), as a dependency of
-    its own was solved after the route's others."""
-    if len(set(request.headers.getlist("idempotency-key"))) > 1:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("header", "Idempotency-Key"),
-                    "msg": "Two different Idempotency-Key values: send one",
-                    "input": None,
-                }
-            ]
-        )
-    return key
 
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -186,7 +161,7 @@ async def _submit(
     key: str | None,
     prepare: Callable[[], PreparedDocument],
 ) -> Response:
-    key = _one_idempotency_key(request, key)
+    key = one_idempotency_key(request, key)
     services = submission_services(request)
     check_document_size(body, services.settings.validation.max_document_bytes)
     submitter = services.submitter

@@ -1,0 +1,62 @@
+"""Idempotency-Keys of expense actions: an API client's key is kept in the audit detail of the action it
+first came with (``IDEMPOTENCY_DETAIL_KEY``: the key and the fingerprint of the request), so no table of its
+own is needed. A later request of the same client on the same expense with that key is a replay when its
+fingerprint (the action and its normalised input) is the same, whatever happened to the expense since, and
+a conflict otherwise."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Final
+
+from gateway.errors import IdempotencyConflict
+from gateway.model.expense import ExpenseAction, ExpenseEvent
+from gateway.model.message import JSONObject
+
+#: The key of an action's audit detail holding ``{"key": <Idempotency-Key>, "request": <fingerprint>}``.
+IDEMPOTENCY_DETAIL_KEY: Final = "idempotency"
+
+
+def request_fingerprint(action: ExpenseAction, request: JSONObject | None) -> str:
+    """SHA-256 (hex) of the action and its normalised input (``request``: JSON, compared key order aside)."""
+    canonical = json.dumps(
+        {"action": action.value, "input": request}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _held(event: ExpenseEvent, client: str, key: str) -> str | None:
+    """The fingerprint ``event`` recorded under ``client``'s ``key``, None when it holds no such key."""
+    if event.actor != client or not event.detail:
+        return None
+    held = event.detail.get(IDEMPOTENCY_DETAIL_KEY)
+    if not isinstance(held, dict) or held.get("key") != key:
+        return None
+    fingerprint = held.get("request")
+    return fingerprint if isinstance(fingerprint, str) else None
+
+
+def is_replay(events: Sequence[ExpenseEvent], client: str, key: str, fingerprint: str) -> bool:
+    """True when ``client`` took an action on the expense with ``key`` and the same ``fingerprint``: the
+    request is a retry of it, to be answered with the current state; False when the key is new here.
+
+    Args:
+        events: the expense's audit entries (any order).
+
+    Raises:
+        IdempotencyConflict: the key came with another action or another input.
+    """
+    for event in events:
+        held = _held(event, client, key)
+        if held is not None:
+            if held != fingerprint:
+                raise IdempotencyConflict(key)
+            return True
+    return False
+
+
+def with_key(detail: JSONObject | None, key: str, fingerprint: str) -> JSONObject:
+    """The audit ``detail`` of an action with the Idempotency-Key it came with."""
+    return {**(detail or {}), IDEMPOTENCY_DETAIL_KEY: {"key": key, "request": fingerprint}}
