@@ -131,7 +131,7 @@ def play_and_print_board(admin: httpx.Client, keys: DemoKeys, documents: list[Su
                 ok = False
                 continue
             response = support.post(
-                f"{expense['url']}/{action}", json=body, headers={"Authorization": f"Bearer {key}"}
+                f"{expense['url']}/{action}", json=body, headers=_acting(key, action, number)
             )
             status = response.json().get("status") if response.status_code == 200 else response.status_code
             ok &= status == expected
@@ -148,8 +148,49 @@ def play_and_print_board(admin: httpx.Client, keys: DemoKeys, documents: list[Su
                 f"  {'member of PU-00123':<20} {'approve':<10} {other['number']:<16} -> refused "
                 f"{refused.status_code} (not its unit: {refused.json().get('title')})"
             )
+        ok &= _retried_after_a_later_action(support, keys, by_number)
+        ok &= _member_search(support, keys, by_number)
         _print_board(support)
     return ok
+
+
+def _acting(key: str, action: str, number: str) -> dict[str, str]:
+    """A member's or support's headers for ``action`` on ``number``: its API key, and an Idempotency-Key
+    naming the request, so that a client retrying it after losing the answer gets the current state."""
+    return {"Authorization": f"Bearer {key}", "Idempotency-Key": f"demo-{action}-{number}"}
+
+
+def _retried_after_a_later_action(support: httpx.Client, keys: DemoKeys, by_number: dict[str, Any]) -> bool:
+    """PU-04711's approval of SUP-2026-0001 sent again with its Idempotency-Key after support marked the
+    expense paid: the current state (paid), nothing recorded or sent (without the key: 409)."""
+    expense = by_number.get("SUP-2026-0001")
+    if expense is None:
+        return False
+    again = support.post(
+        f"{expense['url']}/approve", headers=_acting(keys.members["PU-04711"], "approve", "SUP-2026-0001")
+    )
+    status = again.json().get("status") if again.status_code == 200 else again.status_code
+    print(
+        f"  {'member of PU-04711':<20} {'approve':<10} {'SUP-2026-0001':<16} -> {status} "
+        "(retried with its Idempotency-Key after the payment: nothing sent)"
+    )
+    return status == "paid"
+
+
+def _member_search(support: httpx.Client, keys: DemoKeys, by_number: dict[str, Any]) -> bool:
+    """A member of PU-04711 finds its unit's expenses by the start of a supplier's number, in any case
+    (``GET /v1/expenses?number=sup-2026-*``), and no other unit's (the unit of SUP-2026-0001, as listed)."""
+    expense = by_number.get("SUP-2026-0001")
+    if expense is None:
+        return False
+    member = {"Authorization": f"Bearer {keys.members['PU-04711']}"}
+    found = support.get("/v1/expenses", params={"number": "sup-2026-*"}, headers=member).json()["items"]
+    units = {item["unit"] for item in found}
+    print(
+        f"demo: a member of PU-04711 searches its expenses for 'sup-2026-*': {len(found)} found, "
+        f"units {sorted(units)}"
+    )
+    return bool(found) and units == {expense["unit"]}
 
 
 def _print_board(support: httpx.Client) -> None:
