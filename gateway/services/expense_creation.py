@@ -33,7 +33,8 @@ def _stored(number: str) -> str:
     """An expense's ``number`` as stored, as its received document's is (``stored_number``: stripped, cut to
     the column's ``MAX_DOCUMENT_NUMBER`` characters; PostgreSQL refused a longer one, and the document's
     expense with it). The duplicate key keeps the whole number (``DraftValues.dedupe_key``): two documents
-    that differ past the cut are two expenses."""
+    that differ past the cut are two expenses, which a credit note tells apart by the whole number
+    (``find_invoice``)."""
     return stored_number(number) or number
 
 
@@ -82,7 +83,7 @@ class ExpenseCreator:
             decision = RoutingDecision(RoutingOutcome.TRIAGE, values.sender_doubt, hints=decision.hints)
         credited = None
         for number in values.credited_numbers:
-            invoice = uow.expenses.find_invoice(values.supplier_key, _stored(number))
+            invoice = uow.expenses.find_invoice(values.supplier_key, number)
             if invoice is not None:
                 credited = invoice.id
                 break

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
 
 from gateway.errors import StoreError
+from gateway.model.document_number import stored_number
 from gateway.model.expense import ActorRole, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus
 from gateway.model.message import InboundStatus
 from gateway.model.units import ProductionUnit, SupplierMapping
@@ -38,10 +39,14 @@ _BY_ID = select(expenses).where(expenses.c.id == bindparam("b_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 _BY_INBOUND = select(expenses).where(expenses.c.inbound_document_id == bindparam("b_inbound"))
 _BY_DEDUPE_KEY = select(expenses).where(expenses.c.dedupe_key == bindparam("b_key"))
-_INVOICE = select(expenses).where(
-    expenses.c.supplier_key == bindparam("b_supplier"),
-    expenses.c.number == bindparam("b_number"),
-    expenses.c.kind == "invoice",
+_INVOICE = (
+    select(expenses)
+    .where(
+        expenses.c.supplier_key == bindparam("b_supplier"),
+        expenses.c.number == bindparam("b_number"),
+        expenses.c.kind == "invoice",
+    )
+    .order_by(expenses.c.created_at, expenses.c.id)
 )
 _UPDATE = update(expenses).where(expenses.c.id == bindparam("b_id"))
 _MAPPING = select(supplier_units).where(supplier_units.c.supplier_key == bindparam("b_supplier"))
@@ -179,7 +184,17 @@ class SQLExpenseRepository:
         return self._one(_BY_DEDUPE_KEY, {"b_key": dedupe_key})
 
     def find_invoice(self, supplier_key: str, number: str) -> Expense | None:
-        return self._one(_INVOICE, {"b_supplier": supplier_key, "b_number": number})
+        stored = stored_number(number) or number
+        if stored == number:
+            return self._one(_INVOICE, {"b_supplier": supplier_key, "b_number": number})
+        # Cut to the column (``MAX_DOCUMENT_NUMBER``): the invoices sharing its first characters are told
+        # apart by the whole number their draft keeps.
+        with map_db_errors("expense"):
+            rows = self._conn.execute(_INVOICE, {"b_supplier": supplier_key, "b_number": stored}).all()
+        row = next((r for r in rows if isinstance(r.draft, dict) and r.draft.get("number") == number), None)
+        if row is None:
+            return None
+        return _expense_from_row(row, self._duplicates([row.id]).get(row.id, ()))
 
     def record(self, event: ExpenseEvent, *, status_reason: str | None) -> None:
         with map_db_errors("expense transition"):

@@ -45,3 +45,33 @@ def test_an_invoice_numbered_past_the_column_becomes_an_expense_its_credit_note_
         "/v1/expenses", params={"number": LONG[:MAX_DOCUMENT_NUMBER] + "*"}, headers=auth("support")
     ).json()["items"]
     assert [item["id"] for item in by_prefix] == [expense["id"]]
+
+
+def test_credit_notes_tell_apart_two_invoices_that_differ_past_the_cut(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    setup_units(app)
+    first, second = LONG + "A", LONG + "B"  # the same stored number, two expenses (the duplicate key differs)
+    for number in (first, second):
+        ubl = supplier_document(
+            validation_engine, "be-domestic-mixed-rates.json", number=number, buyer_reference="PU-04711"
+        )
+        assert deliver(app.client, ubl).status_code == 200
+    invoices = app.client.get("/v1/expenses", headers=auth("support")).json()
+    by_whole = {}
+    for item in invoices["items"]:
+        detail = app.client.get(item["url"], headers=auth("support")).json()
+        by_whole[detail["draft"]["number"]] = item["id"]
+    assert set(by_whole) == {first, second}
+    for name, credited in (("CN-B", second), ("CN-A", first)):  # the newer invoice's first
+        credit = supplier_document(
+            validation_engine,
+            "credit-note.json",
+            number=name,
+            buyer_reference="PU-04711",
+            preceding_invoices=[{"number": credited, "issue_date": "2026-11-02"}],
+        )
+        assert deliver(app.client, credit, credit=True).status_code == 200
+        search = {"number": name.lower()}
+        [found] = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
+        assert found["credited_expense_id"] == by_whole[credited], name
