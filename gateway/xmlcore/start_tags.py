@@ -1,4 +1,4 @@
-"""A bound on the attributes of one start tag, checked on the bytes before any parse.
+"""A bound on the attributes of one start tag and on a namespace URI, checked on the bytes before any parse.
 
 libxml2 builds an element's whole start tag, every attribute and namespace declaration of it, before it
 reports the element to a pull parser or a tree: the streamed paths (``gateway.ubl.sbd_stream``, the
@@ -21,6 +21,20 @@ next ``=`` (``bytes.find``, memchr: a 20 MB base64 attachment in 0.3 ms, where t
 ``bytes.count`` 18 ms), which skips the expression for most documents (a received invoice, its SBD and
 SOAP envelope; BENCHMARKS.md, *Receiver instructions per document*). A document with more ``=`` pays
 those searches (≈ 20 us) on top of the expression.
+
+The same scan bounds a namespace URI, which libxml2 parses whatever its length (``huge_tree`` or not):
+``<Invoice xmlns="urn:`` + 20 MB + ``">`` cost the receiver's read of an SBD 9 times its bytes (BENCHMARKS.md,
+*Hostile payloads on receipt*). A quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` after an ``=`` is
+looked at: refused if the name before that ``=`` is ``xmlns`` or ``xmlns:prefix``. Bytes with few ``=`` have
+the value after each of them matched (the searches above find them: at most ``MAX_ATTRIBUTES_PER_TAG + 1``
+matches of at most ``MAX_NAMESPACE_URI_BYTES`` bytes each, whatever the document's size); others have the
+expression look for such a value in the one scan it makes (its search stops at ``=`` as at ``<``). An
+ordinary attribute's value may be longer (a stylesheet's XPath). The only false alarms: text, a comment or a
+CDATA section holding ``xmlns="`` followed by more than ``MAX_NAMESPACE_URI_BYTES`` bytes without that quote
+(or ``="`` so followed after 64 kB of blanks, ``_NAME_BACK``).
+Names (element, attribute, prefix) are not bounded here: libxml2 refuses one above 50,000 bytes, but
+10,000,000 with ``huge_tree`` (a limit above 10 MB: the receiver's), and a 9.9 MB name cost 2 to 4 times the
+document's bytes (BENCHMARKS.md, *Hostile payloads on receipt*); bounding them needs a look at every ``<``.
 """
 
 from __future__ import annotations
@@ -34,34 +48,95 @@ from gateway.errors import XMLLimitExceeded
 #: own XML parser (Saxon's JAXP, ``jdk.xml.elementAttributeLimit``: "Element "Invoice" has more than "200"
 #: attributes"), so nothing a validation could pass is refused, and nothing above is parsed to fail there.
 MAX_ATTRIBUTES_PER_TAG: Final = 200
-_CROWDED_TAG: Final = re.compile(
-    rb"""<[^<=>]*+(?:=\s*+(?:"[^"]*+"|'[^']*+')[^<=>]*+){%d}""" % (MAX_ATTRIBUTES_PER_TAG + 1)
-)
+#: The longest namespace URI a declaration may carry (bytes). The longest in the Peppol stack are < 100
+#: bytes (WS-Security's utility namespace: 82, the longest of 4,457 declarations in the validation artefacts
+#: and AS4 test vectors); 4,096 is 50 times that and twice the 2,048 most software allows a URL, so no real
+#: document is refused, and a URI let through costs libxml2 at most ≈ 40 kB.
+MAX_NAMESPACE_URI_BYTES: Final = 4_096
+_LONG_VALUE: Final = rb"""=\s*+(?:"[^"]{%d}|'[^']{%d})""" % ((MAX_NAMESPACE_URI_BYTES + 1,) * 2)
+_CROWDED: Final = rb"""<[^<=>]*+(?:=\s*+(?:"[^"]*+"|'[^']*+')[^<=>]*+){%d}""" % (MAX_ATTRIBUTES_PER_TAG + 1)
+#: A start tag with more than ``MAX_ATTRIBUTES_PER_TAG`` attributes, or a quoted value longer than
+#: ``MAX_NAMESPACE_URI_BYTES`` (a namespace declaration's if ``_is_declaration``).
+_CROWDED_TAG: Final = re.compile(_CROWDED + b"|" + _LONG_VALUE)
+_ONLY_CROWDED_TAG: Final = re.compile(_CROWDED)
+_LONG_VALUE_AT: Final = re.compile(_LONG_VALUE)
+#: How far before an ``=`` the name of a declaration is looked for: more than the longest name libxml2
+#: parses (50,000 bytes), ``xmlns:`` and a few blanks.
+_NAME_BACK: Final = 65_536
+_BLANKS: Final = b" \t\r\n"
+_PREFIX_TAIL: Final = re.compile(rb"(?::[^\s<>=/'\"]*+)?[ \t\r\n]*+")
 
 
 def check_start_tags(data: bytes | bytearray | memoryview, *, what: str) -> None:
-    """Refuse ``data`` if a start tag may carry more than ``MAX_ATTRIBUTES_PER_TAG`` attributes.
+    """Refuse ``data`` if a start tag may carry more than ``MAX_ATTRIBUTES_PER_TAG`` attributes, or a
+    namespace URI longer than ``MAX_NAMESPACE_URI_BYTES``.
 
     Raises:
-        XMLLimitExceeded: more than ``MAX_ATTRIBUTES_PER_TAG`` ``="..."`` follow one ``<`` before a ``>``.
+        XMLLimitExceeded: more than ``MAX_ATTRIBUTES_PER_TAG`` ``="..."`` follow one ``<`` before a ``>``; a
+            quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` bytes follows ``xmlns=`` or ``xmlns:p=``.
     """
-    if not isinstance(data, memoryview) and _few_equals_signs(data):
-        return
-    found = _CROWDED_TAG.search(data)
-    if found is not None:
-        raise XMLLimitExceeded(
-            f"{what} has an element with more than {MAX_ATTRIBUTES_PER_TAG} attributes and namespace "
-            f"declarations (at byte {found.start()}): the limit is {MAX_ATTRIBUTES_PER_TAG} per element "
-            "(or a comment written like such a start tag)"
-        )
+    if not isinstance(data, memoryview):
+        equals = _few_equals_signs(data)
+        if equals is not None:
+            for at in equals:
+                if _LONG_VALUE_AT.match(data, at) is not None and _is_declaration(data, at):
+                    raise _long_uri(what, at)
+            return
+    at = 0
+    while (found := _CROWDED_TAG.search(data, at)) is not None:
+        start, end = found.span()
+        if data[start] == ord("<"):
+            raise _crowded(what, start)
+        if _is_declaration(data, start):
+            raise _long_uri(what, start)
+        # A long value of another attribute, or text: the scan goes on after it, but from its last "<" if
+        # it holds one (text), and a start tag before that "<", which ends before it, is looked at alone.
+        last = bytes(data[start:end]).rfind(b"<")
+        if last > 0:
+            if (inner := _ONLY_CROWDED_TAG.search(data, start, start + last)) is not None:
+                raise _crowded(what, inner.start())
+            end = start + last
+        at = end
 
 
-def _few_equals_signs(data: bytes | bytearray) -> bool:
-    """``data`` holds at most ``MAX_ATTRIBUTES_PER_TAG`` ``=``: then no start tag in it can hold more
-    attributes. Stops at the one after that number."""
+def _crowded(what: str, at: int) -> XMLLimitExceeded:
+    return XMLLimitExceeded(
+        f"{what} has an element with more than {MAX_ATTRIBUTES_PER_TAG} attributes and namespace "
+        f"declarations (at byte {at}): the limit is {MAX_ATTRIBUTES_PER_TAG} per element "
+        "(or a comment written like such a start tag)"
+    )
+
+
+def _long_uri(what: str, at: int) -> XMLLimitExceeded:
+    return XMLLimitExceeded(
+        f"{what} declares a namespace URI of more than {MAX_NAMESPACE_URI_BYTES} bytes (at byte {at}): "
+        f"the limit is {MAX_NAMESPACE_URI_BYTES}"
+    )
+
+
+def _few_equals_signs(data: bytes | bytearray) -> list[int] | None:
+    """Where the ``=`` of ``data`` are if it holds at most ``MAX_ATTRIBUTES_PER_TAG`` of them (then no start
+    tag in it can hold more attributes), else None. Stops at the one after that number."""
+    found: list[int] = []
     at = -1
     for _ in range(MAX_ATTRIBUTES_PER_TAG + 1):
         at = data.find(b"=", at + 1)
         if at < 0:
+            return found
+        found.append(at)
+    return None
+
+
+def _is_declaration(data: bytes | bytearray | memoryview, at: int) -> bool:
+    """Whether the ``=`` at ``at`` follows ``xmlns`` or ``xmlns:prefix`` (and blanks), as a namespace
+    declaration's. More blanks before it than ``_NAME_BACK`` count as one (no document has them)."""
+    start = max(0, at - _NAME_BACK)
+    before = bytes(data[start:at]).rstrip(_BLANKS)
+    if not before:
+        return start > 0
+    hit = len(before)
+    while (hit := before.rfind(b"xmlns", 0, hit)) >= 0:
+        boundary = before[hit - 1 : hit] if hit else bytes(data[start - 1 : start])
+        if (not boundary or boundary in b"< \t\r\n") and _PREFIX_TAIL.fullmatch(before, hit + 5):
             return True
     return False

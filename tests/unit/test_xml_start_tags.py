@@ -74,7 +74,7 @@ class _Counting:
     def __init__(self) -> None:
         self.searches = 0
 
-    def search(self, _: object) -> None:
+    def search(self, *_: object) -> None:
         self.searches += 1
 
 

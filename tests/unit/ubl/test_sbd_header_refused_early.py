@@ -24,7 +24,9 @@ MAX = 50_000_000
 def _padded(pad: bytes, count: int, *, prefixed: bool = False) -> bytes:
     sbd = wrap(BODY).replace(b"HeaderVersion>1.0", b"HeaderVersion>1.0" + pad * count, 1)
     if prefixed:  # outside the plain layout: the fast path leaves it to the stream at once
-        sbd = sbd.replace(b"<StandardBusinessDocument xmlns=", b"<StandardBusinessDocument xmlns:q='u' xmlns=")
+        sbd = sbd.replace(
+            b"<StandardBusinessDocument xmlns=", b"<StandardBusinessDocument xmlns:q='u' xmlns="
+        )
     return sbd
 
 
@@ -59,6 +61,8 @@ def test_a_header_past_the_limit_is_refused_before_the_rest_is_read(
 def test_a_header_at_the_limit_is_read_through(fed: list[int]) -> None:
     sbd = wrap(BODY)
     nodes = sum(1 + len(n.attrib) for n in etree.fromstring(sbd)[0].iter())  # no comment nor PI in it
-    at_limit = sbd.replace(b"HeaderVersion>1.0", b"HeaderVersion>1.0" + b"<x/>" * (MAX_HEADER_NODES - nodes), 1)
+    at_limit = sbd.replace(
+        b"HeaderVersion>1.0", b"HeaderVersion>1.0" + b"<x/>" * (MAX_HEADER_NODES - nodes), 1
+    )
     assert stream_sbd(at_limit, max_bytes=MAX) is not None
     assert sum(fed) >= len(at_limit)  # read through (the stream's feeds and any other parser's)
