@@ -24,11 +24,12 @@ those searches (≈ 20 us) on top of the expression.
 
 The same scan bounds a namespace URI, which libxml2 parses whatever its length (``huge_tree`` or not):
 ``<Invoice xmlns="urn:`` + 20 MB + ``">`` cost the receiver's read of an SBD 9 times its bytes (BENCHMARKS.md,
-*Hostile payloads on receipt*). A quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` after an ``=`` is
-looked at: refused if the name before that ``=`` is ``xmlns`` or ``xmlns:prefix``. Bytes with few ``=`` have
-the value after each of them matched (the searches above find them: at most ``MAX_ATTRIBUTES_PER_TAG + 1``
-matches of at most ``MAX_NAMESPACE_URI_BYTES`` bytes each, whatever the document's size); others have the
-expression look for such a value in the one scan it makes (its search stops at ``=`` as at ``<``). An
+*Hostile payloads on receipt*). A quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` is refused if the
+name before its ``=`` is ``xmlns`` or ``xmlns:prefix``. Bytes with few ``=`` have the value after each of them
+matched (the searches above find them: at most ``MAX_ATTRIBUTES_PER_TAG + 1`` matches, each of at most
+``MAX_NAMESPACE_URI_BYTES`` bytes, whatever the document's size: ≈ 0.13 us an ``=``). Others are searched by
+the expression, which reads each start tag's values up to that length: a tag with one attribute too many
+or a longer value is then walked attribute by attribute (``_walk_tag``), in the one scan it makes. An
 ordinary attribute's value may be longer (a stylesheet's XPath). The only false alarms: text, a comment or a
 CDATA section holding ``xmlns="`` followed by more than ``MAX_NAMESPACE_URI_BYTES`` bytes without that quote
 (or ``="`` so followed after 64 kB of blanks, ``_NAME_BACK``).
@@ -51,15 +52,20 @@ MAX_ATTRIBUTES_PER_TAG: Final = 200
 #: The longest namespace URI a declaration may carry (bytes). The longest in the Peppol stack are < 100
 #: bytes (WS-Security's utility namespace: 82, the longest of 4,457 declarations in the validation artefacts
 #: and AS4 test vectors); 4,096 is 50 times that and twice the 2,048 most software allows a URL, so no real
-#: document is refused, and a URI let through costs libxml2 at most ≈ 40 kB.
+#: document is refused, and a URI let through costs the read of an SBD ≈ 9 times 4 kB.
 MAX_NAMESPACE_URI_BYTES: Final = 4_096
-_LONG_VALUE: Final = rb"""=\s*+(?:"[^"]{%d}|'[^']{%d})""" % ((MAX_NAMESPACE_URI_BYTES + 1,) * 2)
-_CROWDED: Final = rb"""<[^<=>]*+(?:=\s*+(?:"[^"]*+"|'[^']*+')[^<=>]*+){%d}""" % (MAX_ATTRIBUTES_PER_TAG + 1)
-#: A start tag with more than ``MAX_ATTRIBUTES_PER_TAG`` attributes, or a quoted value longer than
-#: ``MAX_NAMESPACE_URI_BYTES`` (a namespace declaration's if ``_is_declaration``).
-_CROWDED_TAG: Final = re.compile(_CROWDED + b"|" + _LONG_VALUE)
-_ONLY_CROWDED_TAG: Final = re.compile(_CROWDED)
-_LONG_VALUE_AT: Final = re.compile(_LONG_VALUE)
+_LONG_VALUE_AT: Final = re.compile(
+    rb"""=\s*+(?:"[^"]{%d}|'[^']{%d})""" % ((MAX_NAMESPACE_URI_BYTES + 1,) * 2)
+)
+#: A start tag's ``<`` and up to ``MAX_ATTRIBUTES_PER_TAG`` attributes of values no longer than
+#: ``MAX_NAMESPACE_URI_BYTES``, followed by one more quoted value: the tag has one attribute too many or a
+#: long value (then ``_walk_tag`` tells which, and whether a namespace declaration's).
+_SUSPECT_TAG: Final = re.compile(
+    rb"""<[^<=>]*+(?:=\s*+(?:"[^"]{0,%d}+"|'[^']{0,%d}+')[^<=>]*+){0,%d}+=\s*+["']"""
+    % (MAX_NAMESPACE_URI_BYTES, MAX_NAMESPACE_URI_BYTES, MAX_ATTRIBUTES_PER_TAG)
+)
+_ATTRIBUTE: Final = re.compile(rb"""[^<=>]*+=\s*+(["'])""")
+_QUOTE: Final = {ord('"'): re.compile(b'"'), ord("'"): re.compile(b"'")}
 #: How far before an ``=`` the name of a declaration is looked for: more than the longest name libxml2
 #: parses (50,000 bytes), ``xmlns:`` and a few blanks.
 _NAME_BACK: Final = 65_536
@@ -75,28 +81,35 @@ def check_start_tags(data: bytes | bytearray | memoryview, *, what: str) -> None
         XMLLimitExceeded: more than ``MAX_ATTRIBUTES_PER_TAG`` ``="..."`` follow one ``<`` before a ``>``; a
             quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` bytes follows ``xmlns=`` or ``xmlns:p=``.
     """
-    if not isinstance(data, memoryview):
-        equals = _few_equals_signs(data)
-        if equals is not None:
-            for at in equals:
-                if _LONG_VALUE_AT.match(data, at) is not None and _is_declaration(data, at):
-                    raise _long_uri(what, at)
-            return
+    if not isinstance(data, memoryview) and _few_equals_signs(data, what):
+        return
     at = 0
-    while (found := _CROWDED_TAG.search(data, at)) is not None:
-        start, end = found.span()
-        if data[start] == ord("<"):
+    while (found := _SUSPECT_TAG.search(data, at)) is not None:
+        at = _walk_tag(data, found.start(), what)
+
+
+def _walk_tag(data: bytes | bytearray | memoryview, start: int, what: str) -> int:
+    """Count the attributes of the start tag at ``start`` and look at its long values one by one; where
+    the scan goes on (after its last value). Only a tag ``_SUSPECT_TAG`` found is walked.
+
+    Raises:
+        XMLLimitExceeded: too many attributes, or a namespace URI too long.
+    """
+    at, count = start + 1, 0
+    while (attribute := _ATTRIBUTE.match(data, at)) is not None:
+        count += 1
+        if count > MAX_ATTRIBUTES_PER_TAG:
             raise _crowded(what, start)
-        if _is_declaration(data, start):
-            raise _long_uri(what, start)
-        # A long value of another attribute, or text: the scan goes on after it, but from its last "<" if
-        # it holds one (text), and a start tag before that "<", which ends before it, is looked at alone.
-        last = bytes(data[start:end]).rfind(b"<")
-        if last > 0:
-            if (inner := _ONLY_CROWDED_TAG.search(data, start, start + last)) is not None:
-                raise _crowded(what, inner.start())
-            end = start + last
-        at = end
+        value = attribute.end()
+        close = _QUOTE[data[value - 1]].search(data, value)
+        if close is None:
+            return len(data)  # an unterminated value: not well-formed
+        if close.start() - value > MAX_NAMESPACE_URI_BYTES:
+            equals = bytes(data[attribute.start() : value]).rindex(b"=") + attribute.start()
+            if _is_declaration(data, equals):
+                raise _long_uri(what, equals)
+        at = close.end()
+    return at
 
 
 def _crowded(what: str, at: int) -> XMLLimitExceeded:
@@ -114,17 +127,23 @@ def _long_uri(what: str, at: int) -> XMLLimitExceeded:
     )
 
 
-def _few_equals_signs(data: bytes | bytearray) -> list[int] | None:
-    """Where the ``=`` of ``data`` are if it holds at most ``MAX_ATTRIBUTES_PER_TAG`` of them (then no start
-    tag in it can hold more attributes), else None. Stops at the one after that number."""
-    found: list[int] = []
+def _few_equals_signs(data: bytes | bytearray, what: str) -> bool:
+    """``data`` holds at most ``MAX_ATTRIBUTES_PER_TAG`` ``=``: then no start tag in it can hold more
+    attributes. Stops at the one after that number. The quoted value after each is looked at on the way
+    (in a document its closing quote comes a few bytes on).
+
+    Raises:
+        XMLLimitExceeded: a namespace URI too long.
+    """
     at = -1
+    long_value = _LONG_VALUE_AT.match
     for _ in range(MAX_ATTRIBUTES_PER_TAG + 1):
         at = data.find(b"=", at + 1)
         if at < 0:
-            return found
-        found.append(at)
-    return None
+            return True
+        if long_value(data, at) is not None and _is_declaration(data, at):
+            raise _long_uri(what, at)
+    return False
 
 
 def _is_declaration(data: bytes | bytearray | memoryview, at: int) -> bool:

@@ -126,7 +126,7 @@ def test_with_few_equals_signs_the_uri_is_judged_without_the_expression(
     # The normal path's cost: the searches for "=" it made already, and one match of at most
     # MAX_NAMESPACE_URI_BYTES bytes at each of them; no scan of the document.
     counting = _Counting()
-    monkeypatch.setattr(start_tags, "_CROWDED_TAG", counting)
+    monkeypatch.setattr(start_tags, "_SUSPECT_TAG", counting)
     check_start_tags(invoice(MAX_NAMESPACE_URI_BYTES) + b"<!--" + b"x" * 1_000_000 + b"-->", what="x")
     with pytest.raises(XMLLimitExceeded, match=REFUSAL):
         check_start_tags(invoice(20_000_000), what="x")
