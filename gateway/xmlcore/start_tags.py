@@ -105,9 +105,11 @@ def _walk_tag(data: bytes | bytearray | memoryview, start: int, what: str) -> in
         if close is None:
             return len(data)  # an unterminated value: not well-formed
         if close.start() - value > MAX_NAMESPACE_URI_BYTES:
-            equals = bytes(data[attribute.start() : value]).rindex(b"=") + attribute.start()
-            if _is_declaration(data, equals):
-                raise _long_uri(what, equals)
+            before = bytes(data[attribute.start() : value])  # from the tag's name or last value to the quote
+            equals = before.rindex(b"=")
+            names = before[:equals].split()
+            if names and (names[-1] == b"xmlns" or names[-1].startswith(b"xmlns:")):
+                raise _long_uri(what, attribute.start() + equals)
         at = close.end()
     return at
 

@@ -131,3 +131,17 @@ def test_with_few_equals_signs_the_uri_is_judged_without_the_expression(
     with pytest.raises(XMLLimitExceeded, match=REFUSAL):
         check_start_tags(invoice(20_000_000), what="x")
     assert counting.searches == 0
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_a_long_uri_after_a_long_value_of_the_same_tag_is_refused(many: bool) -> None:
+    long = b"u" * (MAX_NAMESPACE_URI_BYTES + 1)
+    data = b'<r a="' + long + b'" b="1"\n xmlns:p = \'' + long + b"'>" + (MANY if many else b"") + b"</r>"
+    with pytest.raises(XMLLimitExceeded, match=REFUSAL):
+        check_start_tags(data, what="x")
+    # The attributes after a long value count with those before it.
+    crowded = (
+        b'<r a="' + long + b'"' + b"".join(b" a%d='1'" % n for n in range(MAX_ATTRIBUTES_PER_TAG)) + b"/>"
+    )
+    with pytest.raises(XMLLimitExceeded, match=f"more than {MAX_ATTRIBUTES_PER_TAG} attributes"):
+        check_start_tags(crowded, what="x")
