@@ -49,10 +49,12 @@ from gateway.errors import XMLLimitExceeded
 #: own XML parser (Saxon's JAXP, ``jdk.xml.elementAttributeLimit``: "Element "Invoice" has more than "200"
 #: attributes"), so nothing a validation could pass is refused, and nothing above is parsed to fail there.
 MAX_ATTRIBUTES_PER_TAG: Final = 200
-#: The longest namespace URI a declaration may carry (bytes). The longest in the Peppol stack are < 100
-#: bytes (WS-Security's utility namespace: 82, the longest of 4,457 declarations in the validation artefacts
-#: and AS4 test vectors); 4,096 is 50 times that and twice the 2,048 most software allows a URL, so no real
-#: document is refused, and a URI let through costs the read of an SBD ≈ 9 times 4 kB.
+#: The longest namespace URI a declaration may carry (bytes). The validation's own XML parser (Saxon's JAXP,
+#: ``jdk.xml.maxXMLNameLimit``) refuses a URI of more than 1,000 characters ("The length of entity ... is
+#: "1,004" that exceeds the "1,000" limit"), which UTF-8 writes in at most 4,000 bytes: nothing it could pass
+#: is refused here, and what is let through above it costs the read of an SBD ≈ 9 times 4 kB before the
+#: validation refuses it. The longest in the Peppol stack: 82 bytes (WS-Security's utility namespace, the
+#: longest of 4,457 declarations in the validation artefacts and AS4 test vectors).
 MAX_NAMESPACE_URI_BYTES: Final = 4_096
 _LONG_VALUE_AT: Final = re.compile(
     rb"""=\s*+(?:"[^"]{%d}|'[^']{%d})""" % ((MAX_NAMESPACE_URI_BYTES + 1,) * 2)
