@@ -43,7 +43,8 @@ _START_TAG = re.compile(rb"""<([A-Za-z_][A-Za-z0-9_.-]*)(?:\s+[^\s=/>]+\s*=\s*(?
 def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
     """Read and check a received Peppol SBD without building a tree of its business document.
 
-    The same verdicts as :func:`parse_sbd` (see the module for how).
+    The same verdicts as :func:`parse_sbd` (see the module for how), but for a header of more than
+    ``MAX_HEADER_NODES`` nodes, refused before the rest is read (``sbd_stream``).
 
     Raises:
         XMLInputError: not well-formed, DTD/entities, too large.

@@ -2,7 +2,7 @@
 
 from gateway.xmlcore.ns import NS
 from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
-from gateway.xmlcore.start_tags import MAX_ATTRIBUTES_PER_TAG, check_start_tags
+from gateway.xmlcore.start_tags import MAX_ATTRIBUTES_PER_TAG, MAX_NAMESPACE_URI_BYTES, check_start_tags
 from gateway.xmlcore.stream import (
     check_element,
     check_well_formed,
@@ -19,6 +19,7 @@ from gateway.xmlcore.string_value import string_value
 __all__ = [
     "DEFAULT_MAX_XML_BYTES",
     "MAX_ATTRIBUTES_PER_TAG",
+    "MAX_NAMESPACE_URI_BYTES",
     "NS",
     "check_element",
     "check_start_tags",

@@ -1,4 +1,4 @@
-"""A bound on the attributes of one start tag, checked on the bytes before any parse.
+"""A bound on the attributes of one start tag and on a namespace URI, checked on the bytes before any parse.
 
 libxml2 builds an element's whole start tag, every attribute and namespace declaration of it, before it
 reports the element to a pull parser or a tree: the streamed paths (``gateway.ubl.sbd_stream``, the
@@ -21,6 +21,21 @@ next ``=`` (``bytes.find``, memchr: a 20 MB base64 attachment in 0.3 ms, where t
 ``bytes.count`` 18 ms), which skips the expression for most documents (a received invoice, its SBD and
 SOAP envelope; BENCHMARKS.md, *Receiver instructions per document*). A document with more ``=`` pays
 those searches (≈ 20 us) on top of the expression.
+
+The same scan bounds a namespace URI, which libxml2 parses whatever its length (``huge_tree`` or not):
+``<Invoice xmlns="urn:`` + 20 MB + ``">`` cost the receiver's read of an SBD 9 times its bytes (BENCHMARKS.md,
+*Hostile payloads on receipt*). A quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` is refused if the
+name before its ``=`` is ``xmlns`` or ``xmlns:prefix``. Bytes with few ``=`` have the value after each of them
+matched (the searches above find them: at most ``MAX_ATTRIBUTES_PER_TAG + 1`` matches, each of at most
+``MAX_NAMESPACE_URI_BYTES`` bytes, whatever the document's size: ≈ 0.13 us an ``=``). Others are searched by
+the expression, which reads each start tag's values up to that length: a tag with one attribute too many
+or a longer value is then walked attribute by attribute (``_walk_tag``), in the one scan it makes. An
+ordinary attribute's value may be longer (a stylesheet's XPath). The only false alarms: text, a comment or a
+CDATA section holding ``xmlns="`` followed by more than ``MAX_NAMESPACE_URI_BYTES`` bytes without that quote
+(or ``="`` so followed after 64 kB of blanks, ``_NAME_BACK``).
+Names (element, attribute, prefix) are not bounded here: libxml2 refuses one above 50,000 bytes, but
+10,000,000 with ``huge_tree`` (a limit above 10 MB: the receiver's), and a 9.9 MB name cost 2 to 4 times the
+document's bytes (BENCHMARKS.md, *Hostile payloads on receipt*); bounding them needs a look at every ``<``.
 """
 
 from __future__ import annotations
@@ -34,34 +49,117 @@ from gateway.errors import XMLLimitExceeded
 #: own XML parser (Saxon's JAXP, ``jdk.xml.elementAttributeLimit``: "Element "Invoice" has more than "200"
 #: attributes"), so nothing a validation could pass is refused, and nothing above is parsed to fail there.
 MAX_ATTRIBUTES_PER_TAG: Final = 200
-_CROWDED_TAG: Final = re.compile(
-    rb"""<[^<=>]*+(?:=\s*+(?:"[^"]*+"|'[^']*+')[^<=>]*+){%d}""" % (MAX_ATTRIBUTES_PER_TAG + 1)
+#: The longest namespace URI a declaration may carry (bytes). The validation's own XML parser (Saxon's JAXP,
+#: ``jdk.xml.maxXMLNameLimit``) refuses a URI of more than 1,000 characters ("The length of entity ... is
+#: "1,004" that exceeds the "1,000" limit"), which UTF-8 writes in at most 4,000 bytes: nothing it could pass
+#: is refused here, and what is let through above it costs the read of an SBD ≈ 9 times 4 kB before the
+#: validation refuses it. The longest in the Peppol stack: 82 bytes (WS-Security's utility namespace, the
+#: longest of 4,457 declarations in the validation artefacts and AS4 test vectors).
+MAX_NAMESPACE_URI_BYTES: Final = 4_096
+_LONG_VALUE_AT: Final = re.compile(
+    rb"""=\s*+(?:"[^"]{%d}|'[^']{%d})""" % ((MAX_NAMESPACE_URI_BYTES + 1,) * 2)
 )
+#: A start tag's ``<`` and up to ``MAX_ATTRIBUTES_PER_TAG`` attributes of values no longer than
+#: ``MAX_NAMESPACE_URI_BYTES``, followed by one more quoted value: the tag has one attribute too many or a
+#: long value (then ``_walk_tag`` tells which, and whether a namespace declaration's).
+_SUSPECT_TAG: Final = re.compile(
+    rb"""<[^<=>]*+(?:=\s*+(?:"[^"]{0,%d}+"|'[^']{0,%d}+')[^<=>]*+){0,%d}+=\s*+["']"""
+    % (MAX_NAMESPACE_URI_BYTES, MAX_NAMESPACE_URI_BYTES, MAX_ATTRIBUTES_PER_TAG)
+)
+_ATTRIBUTE: Final = re.compile(rb"""[^<=>]*+=\s*+(["'])""")
+_QUOTE: Final = {ord('"'): re.compile(b'"'), ord("'"): re.compile(b"'")}
+#: How far before an ``=`` the name of a declaration is looked for: more than the longest name libxml2
+#: parses (50,000 bytes), ``xmlns:`` and a few blanks.
+_NAME_BACK: Final = 65_536
+_BLANKS: Final = b" \t\r\n"
+_PREFIX_TAIL: Final = re.compile(rb"(?::[^\s<>=/'\"]*+)?[ \t\r\n]*+")
 
 
 def check_start_tags(data: bytes | bytearray | memoryview, *, what: str) -> None:
-    """Refuse ``data`` if a start tag may carry more than ``MAX_ATTRIBUTES_PER_TAG`` attributes.
+    """Refuse ``data`` if a start tag may carry more than ``MAX_ATTRIBUTES_PER_TAG`` attributes, or a
+    namespace URI longer than ``MAX_NAMESPACE_URI_BYTES``.
 
     Raises:
-        XMLLimitExceeded: more than ``MAX_ATTRIBUTES_PER_TAG`` ``="..."`` follow one ``<`` before a ``>``.
+        XMLLimitExceeded: more than ``MAX_ATTRIBUTES_PER_TAG`` ``="..."`` follow one ``<`` before a ``>``; a
+            quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` bytes follows ``xmlns=`` or ``xmlns:p=``.
     """
-    if not isinstance(data, memoryview) and _few_equals_signs(data):
+    if not isinstance(data, memoryview) and _few_equals_signs(data, what):
         return
-    found = _CROWDED_TAG.search(data)
-    if found is not None:
-        raise XMLLimitExceeded(
-            f"{what} has an element with more than {MAX_ATTRIBUTES_PER_TAG} attributes and namespace "
-            f"declarations (at byte {found.start()}): the limit is {MAX_ATTRIBUTES_PER_TAG} per element "
-            "(or a comment written like such a start tag)"
-        )
+    at = 0
+    while (found := _SUSPECT_TAG.search(data, at)) is not None:
+        at = _walk_tag(data, found.start(), what)
 
 
-def _few_equals_signs(data: bytes | bytearray) -> bool:
+def _walk_tag(data: bytes | bytearray | memoryview, start: int, what: str) -> int:
+    """Count the attributes of the start tag at ``start`` and look at its long values one by one; where
+    the scan goes on (after its last value). Only a tag ``_SUSPECT_TAG`` found is walked.
+
+    Raises:
+        XMLLimitExceeded: too many attributes, or a namespace URI too long.
+    """
+    at, count = start + 1, 0
+    while (attribute := _ATTRIBUTE.match(data, at)) is not None:
+        count += 1
+        if count > MAX_ATTRIBUTES_PER_TAG:
+            raise _crowded(what, start)
+        value = attribute.end()
+        close = _QUOTE[data[value - 1]].search(data, value)
+        if close is None:
+            return len(data)  # an unterminated value: not well-formed
+        if close.start() - value > MAX_NAMESPACE_URI_BYTES:
+            before = bytes(data[attribute.start() : value])  # from the tag's name or last value to the quote
+            equals = before.rindex(b"=")
+            names = before[:equals].split()
+            if names and (names[-1] == b"xmlns" or names[-1].startswith(b"xmlns:")):
+                raise _long_uri(what, attribute.start() + equals)
+        at = close.end()
+    return at
+
+
+def _crowded(what: str, at: int) -> XMLLimitExceeded:
+    return XMLLimitExceeded(
+        f"{what} has an element with more than {MAX_ATTRIBUTES_PER_TAG} attributes and namespace "
+        f"declarations (at byte {at}): the limit is {MAX_ATTRIBUTES_PER_TAG} per element "
+        "(or a comment written like such a start tag)"
+    )
+
+
+def _long_uri(what: str, at: int) -> XMLLimitExceeded:
+    return XMLLimitExceeded(
+        f"{what} declares a namespace URI of more than {MAX_NAMESPACE_URI_BYTES} bytes (at byte {at}): "
+        f"the limit is {MAX_NAMESPACE_URI_BYTES}"
+    )
+
+
+def _few_equals_signs(data: bytes | bytearray, what: str) -> bool:
     """``data`` holds at most ``MAX_ATTRIBUTES_PER_TAG`` ``=``: then no start tag in it can hold more
-    attributes. Stops at the one after that number."""
+    attributes. Stops at the one after that number. The quoted value after each is looked at on the way
+    (in a document its closing quote comes a few bytes on).
+
+    Raises:
+        XMLLimitExceeded: a namespace URI too long.
+    """
     at = -1
+    long_value = _LONG_VALUE_AT.match
     for _ in range(MAX_ATTRIBUTES_PER_TAG + 1):
         at = data.find(b"=", at + 1)
         if at < 0:
+            return True
+        if long_value(data, at) is not None and _is_declaration(data, at):
+            raise _long_uri(what, at)
+    return False
+
+
+def _is_declaration(data: bytes | bytearray | memoryview, at: int) -> bool:
+    """Whether the ``=`` at ``at`` follows ``xmlns`` or ``xmlns:prefix`` (and blanks), as a namespace
+    declaration's. More blanks before it than ``_NAME_BACK`` count as one (no document has them)."""
+    start = max(0, at - _NAME_BACK)
+    before = bytes(data[start:at]).rstrip(_BLANKS)
+    if not before:
+        return start > 0
+    hit = len(before)
+    while (hit := before.rfind(b"xmlns", 0, hit)) >= 0:
+        boundary = before[hit - 1 : hit] if hit else bytes(data[start - 1 : start])
+        if (not boundary or boundary in b"< \t\r\n") and _PREFIX_TAIL.fullmatch(before, hit + 5):
             return True
     return False

@@ -356,13 +356,19 @@ def test_a_header_of_more_nodes_than_allowed_is_refused_by_every_read(layout: st
         assert _verdict(parse_sbd, sbd, MAX) == refusal
         assert _verdict(stream_sbd, sbd, MAX) == refusal
         assert _verdict(read_sbd, sbd, MAX) == refusal
-    # A refusal of the shape or the syntax comes first, as the tree finds it.
-    two_documents = refused.replace(b"</Invoice>", b"</Invoice>" + BODY)
-    for sbd in (two_documents, refused.replace(b"</Invoice>", b"</Invoic>")):
-        expected = _verdict(parse_sbd, sbd, MAX)
-        assert expected != refusal
-        assert _verdict(stream_sbd, sbd, MAX) == expected
-        assert _verdict(read_sbd, sbd, MAX) == expected
+    # Refused as soon as the node past the limit is read: what the tree would find after it first (a second
+    # business document, a syntax error) is not read; a syntax error before it is the refusal, as the tree's.
+    # (More than a chunk after it: an error in the bytes fed with the node past the limit comes first.)
+    longer = refused.replace(b"</Invoice>", b"<cbc:Note>x</cbc:Note>" * 8_000 + b"</Invoice>")
+    two_documents = longer.replace(b"</Invoice>", b"</Invoice>" + BODY)
+    for sbd in (two_documents, longer.replace(b"</Invoice>", b"</Invoic>")):
+        assert _verdict(parse_sbd, sbd, MAX) != refusal
+        assert _verdict(stream_sbd, sbd, MAX) == refusal
+        assert _verdict(read_sbd, sbd, MAX) == refusal
+    early_error = re.sub(rb"<((?:sh:)?HeaderVersion)>", rb"<\1 a=>", refused, count=1)
+    expected = _verdict(parse_sbd, early_error, MAX)
+    assert expected != refusal
+    assert _verdict(stream_sbd, early_error, MAX) == _verdict(read_sbd, early_error, MAX) == expected
 
 
 def _with_attributes(sbd: bytes, count: int) -> bytes:

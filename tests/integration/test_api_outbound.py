@@ -29,7 +29,7 @@ from gateway.model.message import (
 from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionOutcome
 from gateway.services.outbound_input import prepare_json_document, prepare_ubl_document
 from gateway.validation import ValidationReport
-from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAMESPACE_URI_BYTES
 from tests.integration.document_api import (  # noqa: F401 - fixtures
     SELLER_ID,
     T0,
@@ -249,6 +249,34 @@ def test_ubl_route_refuses_an_element_with_too_many_attributes_before_parsing_it
     kept = docs.client.post(
         "/v1/outbound/ubl", content=with_declarations(ubl, MAX_ATTRIBUTES_PER_TAG), headers=XML
     )
+    assert kept.status_code == 202, kept.text
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["tree read", "pull read (1 MB and more)"])
+def test_ubl_route_refuses_a_namespace_uri_above_the_limit_before_parsing_it(
+    docs: DocumentAPI, large: bool
+) -> None:
+    # libxml2 parses a URI of any length: 20 MB of it cost the receiver's SBD read 9 times its bytes.
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    if large:  # the header's pull read (``HEADER_PULL_ABOVE_BYTES``)
+        ubl = ubl.replace(b"</cbc:IssueDate>", b"</cbc:IssueDate><!--" + b"x" * 1_100_000 + b"-->", 1)
+
+    def declaring(uri_bytes: int) -> bytes:
+        uri = b"urn:" + b"u" * (uri_bytes - 4)
+        return ubl.replace(b"<Invoice ", b'<Invoice xmlns:long="' + uri + b'" ', 1)
+
+    response = docs.client.post(
+        "/v1/outbound/ubl", content=declaring(MAX_NAMESPACE_URI_BYTES + 1), headers=XML
+    )
+    assert response.status_code == 422, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/xml-limit"
+    assert f"namespace URI of more than {MAX_NAMESPACE_URI_BYTES} bytes" in problem["detail"]
+    assert counts(docs) == (0, 0)
+    # Below it, the validation's parser judges: it allows 1,000 characters (``jdk.xml.maxXMLNameLimit``).
+    longer = docs.client.post("/v1/outbound/ubl", content=declaring(1_001), headers=XML)
+    assert problem_of(longer)["type"] == "/problems/document-invalid"
+    kept = docs.client.post("/v1/outbound/ubl", content=declaring(1_000), headers=XML)
     assert kept.status_code == 202, kept.text
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, DocumentTypeID, Proc
 from gateway.services import receive as receive_module
 from gateway.store.tables import as4_messages, peppol_transmissions
 from gateway.ubl import build_sbd
+from gateway.ubl.sbdh import HEADER_NODES_REFUSAL, MAX_HEADER_NODES, read_sbd_header
 from gateway.validation import ValidationEngine
-from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAMESPACE_URI_BYTES
 from tests.integration import test_as4_endpoint as endpoint
 from tests.integration.test_as4_endpoint import (
     API_KEY,
@@ -54,6 +56,7 @@ def message(
     message_id: str | None = None,
     invoice: bytes | None = None,
     extra_declaration: bool = False,
+    edit: Callable[[bytes], bytes] | None = None,
 ) -> OutgoingMessage:
     p = dev_pki()
     sbd = build_sbd(
@@ -68,6 +71,10 @@ def message(
     )
     if extra_declaration:  # one more than our own build_sbd lets through
         sbd = sbd.replace(b"<Invoice ", b'<Invoice xmlns:extra="urn:extra" ', 1)
+    header = None
+    if edit is not None:  # what our own build_sbd would refuse, with the header it wrote
+        header = read_sbd_header(sbd, max_bytes=len(sbd))
+        sbd = edit(sbd)
     return build_user_message(
         sbd,
         sender=p.sender,
@@ -75,6 +82,7 @@ def message(
         message_id=message_id or f"{uuid.uuid4()}@sender.test",
         timestamp=NOW,
         new_id=counter_ids(),
+        header=header,
     )
 
 
@@ -123,6 +131,44 @@ def test_an_element_with_too_many_attributes_gets_a_signed_error_before_it_is_pa
     response = client.post("/as4", content=kept.body, headers=dict(kept.headers))
     assert response.status_code == 200, response.text
     assert len(inbound_documents(store)) == 1
+
+
+def _declaring(uri_bytes: int) -> Callable[[bytes], bytes]:
+    uri = b"urn:" + b"u" * (uri_bytes - 4)
+    return lambda sbd: sbd.replace(b"<Invoice ", b'<Invoice xmlns:long="' + uri + b'" ', 1)
+
+
+def test_a_namespace_uri_above_the_limit_gets_a_signed_error_before_it_is_parsed(
+    client: TestClient, store: FlakyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # libxml2 keeps a declared URI several times over: 20 MB of it cost the SBD's read 9 times its bytes.
+    msg = message(edit=_declaring(MAX_NAMESPACE_URI_BYTES + 1))
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    ref, errors = error_of(response.content)
+    assert ref == msg.message_id
+    assert [code for code, _ in errors] == ["EBMS:0004"]
+    assert f"namespace URI of more than {MAX_NAMESPACE_URI_BYTES} bytes" in caplog.text
+    assert inbound_documents(store) == []
+    kept = message(edit=_declaring(MAX_NAMESPACE_URI_BYTES))  # at the limit: received
+    response = client.post("/as4", content=kept.body, headers=dict(kept.headers))
+    assert response.status_code == 200, response.text
+    assert len(inbound_documents(store)) == 1
+
+
+def test_a_header_of_too_many_nodes_gets_a_signed_error(
+    client: TestClient, store: FlakyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Refused as soon as the node past the limit is read (``sbd_stream``), whatever follows it.
+    pad = b"<x/>" * MAX_HEADER_NODES
+    msg = message(edit=lambda sbd: sbd.replace(b"HeaderVersion>1.0", b"HeaderVersion>1.0" + pad, 1))
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    ref, errors = error_of(response.content)
+    assert ref == msg.message_id
+    assert [code for code, _ in errors] == ["EBMS:0004"]
+    assert HEADER_NODES_REFUSAL in caplog.text
+    assert inbound_documents(store) == []
 
 
 @pytest.mark.parametrize("order", ["real-first", "real-last"])

@@ -74,7 +74,7 @@ class _Counting:
     def __init__(self) -> None:
         self.searches = 0
 
-    def search(self, _: object) -> None:
+    def search(self, *_: object) -> None:
         self.searches += 1
 
 
@@ -84,7 +84,7 @@ def test_bytes_with_at_most_the_limit_of_equals_signs_skip_the_expression(
     import gateway.xmlcore.start_tags as start_tags
 
     counting = _Counting()
-    monkeypatch.setattr(start_tags, "_CROWDED_TAG", counting)
+    monkeypatch.setattr(start_tags, "_SUSPECT_TAG", counting)
     few = b"<r>" + b"<e a='1'/>" * MAX_ATTRIBUTES_PER_TAG + b"x" * 100_000 + b"</r>"
     check_start_tags(few, what="x")
     check_start_tags(bytearray(few), what="x")
