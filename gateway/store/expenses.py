@@ -55,6 +55,12 @@ _INSERT_EVENT = insert(expense_events)
 _UNIT_KEYS = select(production_units.c.key)
 
 
+def _draft_number(draft: Any) -> str | None:
+    """The whole number (BT-1) an expense's draft keeps, stripped; None without one."""
+    number = draft.get("number") if isinstance(draft, dict) else None
+    return number.strip() if isinstance(number, str) else None
+
+
 def _expense_from_row(row: Row[Any], duplicates: tuple[str, ...] = ()) -> Expense:
     return Expense(
         id=row.id,
@@ -184,14 +190,15 @@ class SQLExpenseRepository:
         return self._one(_BY_DEDUPE_KEY, {"b_key": dedupe_key})
 
     def find_invoice(self, supplier_key: str, number: str) -> Expense | None:
-        stored = stored_number(number) or number
-        if stored == number:
-            return self._one(_INVOICE, {"b_supplier": supplier_key, "b_number": number})
-        # Cut to the column (``MAX_DOCUMENT_NUMBER``): the invoices sharing its first characters are told
-        # apart by the whole number their draft keeps.
+        # The column holds the number cut to MAX_DOCUMENT_NUMBER characters (``stored_number``): the invoices
+        # it finds are told apart by the whole number their draft keeps, a number of 200 characters from
+        # a longer one stored under the same 200.
         with map_db_errors("expense"):
-            rows = self._conn.execute(_INVOICE, {"b_supplier": supplier_key, "b_number": stored}).all()
-        row = next((r for r in rows if isinstance(r.draft, dict) and r.draft.get("number") == number), None)
+            rows = self._conn.execute(
+                _INVOICE, {"b_supplier": supplier_key, "b_number": stored_number(number) or number}
+            ).all()
+        whole = number.strip()
+        row = next((r for r in rows if _draft_number(r.draft) == whole), None)
         if row is None:
             return None
         return _expense_from_row(row, self._duplicates([row.id]).get(row.id, ()))

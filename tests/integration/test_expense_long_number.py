@@ -75,3 +75,30 @@ def test_credit_notes_tell_apart_two_invoices_that_differ_past_the_cut(
         search = {"number": name.lower()}
         [found] = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
         assert found["credited_expense_id"] == by_whole[credited], name
+
+
+def test_a_credit_note_naming_two_hundred_characters_credits_that_invoice_not_a_longer_one(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    setup_units(app)
+    exact = LONG[:MAX_DOCUMENT_NUMBER]
+    longer = exact + "X"  # stored under the same 200 characters, received first
+    for number in (longer, exact):
+        ubl = supplier_document(
+            validation_engine, "be-domestic-mixed-rates.json", number=number, buyer_reference="PU-04711"
+        )
+        assert deliver(app.client, ubl).status_code == 200
+    by_whole = {}
+    for item in app.client.get("/v1/expenses", headers=auth("support")).json()["items"]:
+        by_whole[app.client.get(item["url"], headers=auth("support")).json()["draft"]["number"]] = item["id"]
+    credit = supplier_document(
+        validation_engine,
+        "credit-note.json",
+        number="CN-EXACT",
+        buyer_reference="PU-04711",
+        preceding_invoices=[{"number": exact, "issue_date": "2026-11-02"}],
+    )
+    assert deliver(app.client, credit, credit=True).status_code == 200
+    search = {"number": "cn-exact"}
+    [found] = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
+    assert found["credited_expense_id"] == by_whole[exact]

@@ -145,3 +145,29 @@ def test_a_long_uri_after_a_long_value_of_the_same_tag_is_refused(many: bool) ->
     )
     with pytest.raises(XMLLimitExceeded, match=f"more than {MAX_ATTRIBUTES_PER_TAG} attributes"):
         check_start_tags(crowded, what="x")
+
+
+def test_the_name_before_a_long_value_is_read_once_whatever_words_precede_it() -> None:
+    # A comment of "=" each followed by more than the bound without a closing quote, the bytes before each
+    # full of " xmlns x" words: each "=" is looked back at once, not once per "xmlns" before it (a 13 MB
+    # such comment cost the check 1.8 s of CPU, and the receiver's SBD read twice that).
+    words = b" xmlns x" * 8_190  # 64 kB, as far as the look-back reaches
+    crafted = b"<r><!--" + (words + b'="') * 20 + b"--></r>"
+    lines = 0
+
+    def count(frame, event, arg):  # type: ignore[no-untyped-def]
+        nonlocal lines
+        if frame.f_code.co_name == "_is_declaration":
+            if event == "line":
+                lines += 1
+            return count
+        return None
+
+    import sys
+
+    sys.settrace(count)
+    try:
+        check_start_tags(crafted, what="the comment")  # not a declaration: the name before "=" is "x"
+    finally:
+        sys.settrace(None)
+    assert 0 < lines < 20 * 10, lines

@@ -77,8 +77,8 @@ class ExpenseRepository(Protocol):
 
     def find_invoice(self, supplier_key: str, number: str) -> Expense | None:
         """The supplier's invoice expense with this number (BT-25 of a credit note), the oldest if several,
-        or None. A number longer than the stored one (``stored_number``: cut to ``MAX_DOCUMENT_NUMBER``)
-        is compared whole, with the number the invoice's draft keeps."""
+        or None. The number is compared whole with the one the invoice's draft keeps: the stored number is
+        cut to ``MAX_DOCUMENT_NUMBER`` (``stored_number``), so two invoices may share it."""
         ...
 
     def record(self, event: ExpenseEvent, *, status_reason: str | None) -> None:
