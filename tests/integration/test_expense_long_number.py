@@ -5,6 +5,8 @@ stripped and cut; a credit note naming the whole number credits it; the search f
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
@@ -19,32 +21,47 @@ from tests.integration.test_expense_cycle import setup_units
 LONG = "INV-" + "0123456789" * 30  # 304 characters
 
 
+def _invoices(app: ExpenseApp, engine: ValidationEngine, *numbers: str) -> dict[str, str]:
+    """Receive an invoice of each number, in order; the whole number each expense's draft keeps -> its id."""
+    for number in numbers:
+        ubl = supplier_document(
+            engine, "be-domestic-mixed-rates.json", number=number, buyer_reference="PU-04711"
+        )
+        assert deliver(app.client, ubl).status_code == 200
+    by_whole = {}
+    for item in app.client.get("/v1/expenses", headers=auth("support")).json()["items"]:
+        by_whole[app.client.get(item["url"], headers=auth("support")).json()["draft"]["number"]] = item["id"]
+    return by_whole
+
+
+def _credited(app: ExpenseApp, engine: ValidationEngine, name: str, number: str) -> dict[str, Any]:
+    """Receive credit note ``name`` crediting invoice ``number`` (BT-25); its expense as listed."""
+    credit = supplier_document(
+        engine,
+        "credit-note.json",
+        number=name,
+        buyer_reference="PU-04711",
+        preceding_invoices=[{"number": number, "issue_date": "2026-11-02"}],
+    )
+    assert deliver(app.client, credit, credit=True).status_code == 200
+    search = {"number": name.lower()}
+    [found] = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
+    assert found["kind"] == "credit_note"
+    return dict(found)
+
+
 def test_an_invoice_numbered_past_the_column_becomes_an_expense_its_credit_note_credits(
     app: ExpenseApp, validation_engine: ValidationEngine
 ) -> None:
     setup_units(app)
-    invoice = supplier_document(
-        validation_engine, "be-domestic-mixed-rates.json", number=LONG, buyer_reference="PU-04711"
-    )
-    assert deliver(app.client, invoice).status_code == 200
+    by_whole = _invoices(app, validation_engine, LONG)
     listed = app.client.get("/v1/expenses", headers=auth("support")).json()["items"]
     assert [item["number"] for item in listed] == [LONG[:MAX_DOCUMENT_NUMBER]]
-    [expense] = listed
-    credit = supplier_document(
-        validation_engine,
-        "credit-note.json",
-        number="CN-LONG",
-        buyer_reference="PU-04711",
-        preceding_invoices=[{"number": LONG, "issue_date": "2026-11-02"}],
-    )
-    assert deliver(app.client, credit, credit=True).status_code == 200
-    search = {"number": "cn-long"}
-    found = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
-    assert [(item["kind"], item["credited_expense_id"]) for item in found] == [("credit_note", expense["id"])]
+    assert _credited(app, validation_engine, "CN-LONG", LONG)["credited_expense_id"] == by_whole[LONG]
     by_prefix = app.client.get(
         "/v1/expenses", params={"number": LONG[:MAX_DOCUMENT_NUMBER] + "*"}, headers=auth("support")
     ).json()["items"]
-    assert [item["id"] for item in by_prefix] == [expense["id"]]
+    assert [item["id"] for item in by_prefix] == [by_whole[LONG]]
 
 
 def test_credit_notes_tell_apart_two_invoices_that_differ_past_the_cut(
@@ -52,29 +69,10 @@ def test_credit_notes_tell_apart_two_invoices_that_differ_past_the_cut(
 ) -> None:
     setup_units(app)
     first, second = LONG + "A", LONG + "B"  # the same stored number, two expenses (the duplicate key differs)
-    for number in (first, second):
-        ubl = supplier_document(
-            validation_engine, "be-domestic-mixed-rates.json", number=number, buyer_reference="PU-04711"
-        )
-        assert deliver(app.client, ubl).status_code == 200
-    invoices = app.client.get("/v1/expenses", headers=auth("support")).json()
-    by_whole = {}
-    for item in invoices["items"]:
-        detail = app.client.get(item["url"], headers=auth("support")).json()
-        by_whole[detail["draft"]["number"]] = item["id"]
+    by_whole = _invoices(app, validation_engine, first, second)
     assert set(by_whole) == {first, second}
     for name, credited in (("CN-B", second), ("CN-A", first)):  # the newer invoice's first
-        credit = supplier_document(
-            validation_engine,
-            "credit-note.json",
-            number=name,
-            buyer_reference="PU-04711",
-            preceding_invoices=[{"number": credited, "issue_date": "2026-11-02"}],
-        )
-        assert deliver(app.client, credit, credit=True).status_code == 200
-        search = {"number": name.lower()}
-        [found] = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
-        assert found["credited_expense_id"] == by_whole[credited], name
+        assert _credited(app, validation_engine, name, credited)["credited_expense_id"] == by_whole[credited]
 
 
 def test_a_credit_note_naming_two_hundred_characters_credits_that_invoice_not_a_longer_one(
@@ -82,23 +80,5 @@ def test_a_credit_note_naming_two_hundred_characters_credits_that_invoice_not_a_
 ) -> None:
     setup_units(app)
     exact = LONG[:MAX_DOCUMENT_NUMBER]
-    longer = exact + "X"  # stored under the same 200 characters, received first
-    for number in (longer, exact):
-        ubl = supplier_document(
-            validation_engine, "be-domestic-mixed-rates.json", number=number, buyer_reference="PU-04711"
-        )
-        assert deliver(app.client, ubl).status_code == 200
-    by_whole = {}
-    for item in app.client.get("/v1/expenses", headers=auth("support")).json()["items"]:
-        by_whole[app.client.get(item["url"], headers=auth("support")).json()["draft"]["number"]] = item["id"]
-    credit = supplier_document(
-        validation_engine,
-        "credit-note.json",
-        number="CN-EXACT",
-        buyer_reference="PU-04711",
-        preceding_invoices=[{"number": exact, "issue_date": "2026-11-02"}],
-    )
-    assert deliver(app.client, credit, credit=True).status_code == 200
-    search = {"number": "cn-exact"}
-    [found] = app.client.get("/v1/expenses", params=search, headers=auth("support")).json()["items"]
-    assert found["credited_expense_id"] == by_whole[exact]
+    by_whole = _invoices(app, validation_engine, exact + "X", exact)  # the longer one, stored alike, first
+    assert _credited(app, validation_engine, "CN-EXACT", exact)["credited_expense_id"] == by_whole[exact]
