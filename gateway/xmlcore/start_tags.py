@@ -72,9 +72,8 @@ _QUOTE: Final = {ord('"'): re.compile(b'"'), ord("'"): re.compile(b"'")}
 #: parses (50,000 bytes), ``xmlns:`` and a few blanks.
 _NAME_BACK: Final = 65_536
 _BLANKS: Final = b" \t\r\n"
-#: What may come before a name (its start), and what a prefix is made of.
+#: What may come before a name (its start).
 _NAME_STARTS: Final = (b" ", b"\t", b"\r", b"\n", b"<")
-_PREFIX: Final = re.compile(rb"[^<>=/'\"]*+")
 
 
 def check_start_tags(data: bytes | bytearray | memoryview, *, what: str) -> None:
@@ -112,7 +111,7 @@ def _walk_tag(data: bytes | bytearray | memoryview, start: int, what: str) -> in
             before = bytes(data[attribute.start() : value])  # from the tag's name or last value to the quote
             equals = before.rindex(b"=")
             names = before[:equals].split()
-            if names and (names[-1] == b"xmlns" or names[-1].startswith(b"xmlns:")):
+            if names and _declares(names[-1]):
                 raise _long_uri(what, attribute.start() + equals)
         at = close.end()
     return at
@@ -164,4 +163,9 @@ def _is_declaration(data: bytes | bytearray | memoryview, at: int) -> bool:
     name = before.rsplit(None, 1)[-1].rpartition(b"<")[2]
     if len(name) == len(before) and start > 0 and bytes(data[start - 1 : start]) not in _NAME_STARTS:
         return False  # the name began before the look-back: longer than any name libxml2 parses
-    return name == b"xmlns" or (name.startswith(b"xmlns:") and _PREFIX.fullmatch(name, 6) is not None)
+    return _declares(name)
+
+
+def _declares(name: bytes) -> bool:
+    """Whether an attribute ``name`` is a namespace declaration's: ``xmlns`` or ``xmlns:prefix``."""
+    return name == b"xmlns" or name.startswith(b"xmlns:")
