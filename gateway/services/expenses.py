@@ -259,10 +259,10 @@ class ExpenseWorkflow:
             if payment is not None:
                 detail, reason = payment.detail(expense.currency), payment.note
             events = uow.expenses.events(expense_id)
-            fingerprint = None
+            keyed = None  # (key, fingerprint) of a request with an Idempotency-Key
             if idempotency_key is not None:
-                fingerprint = request_fingerprint(action, _normalised(action, detail, data))
-                if is_replay(events, actor.name, idempotency_key, fingerprint):
+                keyed = (idempotency_key, request_fingerprint(action, _normalised(action, detail, data)))
+                if is_replay(events, actor.name, *keyed):
                     return as_seen(uow, expense, visible)  # a replay: same result, nothing recorded or sent
             # The last action taken on the expense (a flagged duplicate is no action on it).
             last = next(
@@ -292,9 +292,8 @@ class ExpenseWorkflow:
             response = respond(self._responder, uow, expense, action, now, codes=codes, note=note)
             if response is not None:
                 detail = {**(detail or {}), RESPONSE_DOCUMENT_KEY: response}
-            recorded = detail  # the audit detail; the webhook's leaves the client's key out
-            if idempotency_key is not None and fingerprint is not None:
-                recorded = with_key(detail, idempotency_key, fingerprint)
+            # The audit detail holds the client's key; the webhook's (``detail``) leaves it out.
+            recorded = detail if keyed is None else with_key(detail, *keyed)
             event = ExpenseEvent(
                 expense.id,
                 now,
