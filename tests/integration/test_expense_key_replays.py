@@ -149,3 +149,15 @@ def test_reason_codes_in_another_order_are_another_request_as_the_response_pairs
     with pytest.raises(InvalidExpenseRequest):  # the input's own checks still come first
         workflow.act(eid, ExpenseAction.REJECT, MEMBER, ActionInput(reason=" "), idempotency_key="no")
     assert events(app, eid) == trail
+
+
+def test_a_key_whose_first_request_was_a_repeat_is_not_remembered_its_retry_is_judged_as_one_without_key(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    eid = received(app, validation_engine, "R-2026-0005")
+    assert act(app, "member-a", eid, "approve").status_code == 200
+    # A repeat records nothing, the key with it: there is no entry to keep it in.
+    assert act(app, "member-a", eid, "approve", key="late").json()["status"] == "approved"
+    assert act(app, "support", eid, "mark-paid").status_code == 200
+    keyed, plain = act(app, "member-a", eid, "approve", key="late"), act(app, "member-a", eid, "approve")
+    assert problem_of(keyed)["status"] == problem_of(plain)["status"] == 409
