@@ -6,8 +6,8 @@ Invoice Response reporting it to the supplier (through the :class:`InvoiceRespon
 together or not at all. Every action is idempotent: repeating the last action answers the current state
 and records nothing (so does a mark-paid retried after the settle of its partial payment, when it says the
 same as the recorded one). An API client's Idempotency-Key goes further: a request repeating the action
-and input its key first came with answers the current state whatever happened since
-(``expense_keys``).
+and input its key first came with answers the current state whatever happened since (``expense_keys``): the
+unit assigned to deactivated, the client's role changed, as long as the client still sees the expense.
 """
 
 from __future__ import annotations
@@ -149,6 +149,48 @@ def _normalised(action: ExpenseAction, detail: JSONObject | None, data: ActionIn
     return detail
 
 
+def _inputs(
+    expense: Expense, action: ExpenseAction, data: ActionInput
+) -> tuple[JSONObject | None, str | None, str | None]:
+    """(audit detail, status reason, target unit) of an action, checking its parameters by themselves (an
+    assignment's unit is checked against the stored units by ``_check_unit``).
+
+    Raises:
+        InvalidExpenseRequest: a missing reason, question or unit, a text ``check_free_text`` refuses,
+            unknown reason codes.
+    """
+    if action is ExpenseAction.ASSIGN:
+        if not data.unit:
+            raise InvalidExpenseRequest("assign needs the unit code")
+        key = unit_key(data.unit)
+        return {"unit": key, "from_unit": expense.unit_code}, None, key
+    if action is ExpenseAction.REJECT:
+        reason = _text(data.reason, "the reject reason", required=True)
+        return {"reason": reason, "reason_codes": list(reason_codes(data.reason_codes))}, reason, None
+    if action is ExpenseAction.QUERY:
+        question = _text(data.question, "the question", required=True)
+        return (
+            {"question": question, "reason_codes": list(reason_codes(data.reason_codes))},
+            question,
+            None,
+        )
+    if action is ExpenseAction.ANSWER:
+        answer = _text(data.reason, "the answer", required=False)
+        return ({"answer": answer} if answer else None), None, None
+    return None, None, None
+
+
+def _check_unit(uow: UnitOfWork, key: str, given: str | None) -> None:
+    """Refuse to assign to a unit that is not an active production unit (any more).
+
+    Raises:
+        InvalidExpenseRequest: naming the unit as ``given``.
+    """
+    unit = uow.units.get(key)
+    if unit is None or not unit.active:
+        raise InvalidExpenseRequest(f"{given!r} is not an active production unit")
+
+
 def _check_settle(expense: Expense, events: Sequence[ExpenseEvent]) -> None:
     """Refuse to settle an expense whose payment was not partial (a full payment has nothing left).
 
@@ -230,14 +272,17 @@ class ExpenseWorkflow:
             idempotency_key: the API client's Idempotency-Key, scoped to the client (``actor.name``) and
                 the expense: recorded in the action's audit detail; the same key with the same action and
                 input again is a replay (the current state, nothing recorded or sent) whatever happened
-                since. None: repeats are recognised as ``decide`` does.
+                since: it is looked up once the actor is known to see the expense and the input passed its
+                own checks, before those of what may have changed (the actor's role, the unit assigned to,
+                the status). None: repeats are recognised as ``decide`` does.
 
         Returns:
             The expense after the action (unchanged for a repeat or a replay).
 
         Raises:
             DocumentNotFound: no such expense, or the actor may not see it.
-            ExpenseActionForbidden: the actor sees it but may not take this action.
+            ExpenseActionForbidden: the actor sees it but may not take this action (not raised for a
+                replay: the action was taken when it could).
             InvalidExpenseRequest: a missing reason or question, a text with no visible character or a
                 control character, unknown reason codes or unit; ``InvalidPayment`` for a partial payment
                 without explanation or with an amount not strictly between zero and the amount due.
@@ -253,8 +298,10 @@ class ExpenseWorkflow:
             visible = visible_to(uow, actor)
             if expense is None or (visible is not None and expense.unit_code not in visible):
                 raise DocumentNotFound(expense_id, "expense")
-            check_action(actor, action)
-            detail, reason, target_unit = self._inputs(uow, expense, action, data)
+            if idempotency_key is None:
+                check_action(actor, action)
+            # The input's own checks: they read nothing that changes, so a replay passes them as it did.
+            detail, reason, target_unit = _inputs(expense, action, data)
             payment = _partial_payment(expense, action, data)
             if payment is not None:
                 detail, reason = payment.detail(expense.currency), payment.note
@@ -262,8 +309,13 @@ class ExpenseWorkflow:
             keyed = None  # (key, fingerprint) of a request with an Idempotency-Key
             if idempotency_key is not None:
                 keyed = (idempotency_key, request_fingerprint(action, _normalised(action, detail, data)))
+                # Before the checks of what may have changed since the action (the actor's role, the
+                # unit, the status): a replay answers the current state whatever they say now.
                 if is_replay(events, actor.name, *keyed):
                     return as_seen(uow, expense, visible)  # a replay: same result, nothing recorded or sent
+                check_action(actor, action)
+            if target_unit is not None:
+                _check_unit(uow, target_unit, data.unit)
             # The last action taken on the expense (a flagged duplicate is no action on it).
             last = next(
                 (e.action for e in reversed(events) if e.action is not ExpenseAction.DUPLICATE),
@@ -322,33 +374,6 @@ class ExpenseWorkflow:
             uow.commit()
         log.info("expense %s: %s by %s -> %s", expense_id, action.value, actor.name, target.value)
         return seen
-
-    def _inputs(
-        self, uow: UnitOfWork, expense: Expense, action: ExpenseAction, data: ActionInput
-    ) -> tuple[JSONObject | None, str | None, str | None]:
-        """(audit detail, status reason, target unit) of an action, checking its parameters."""
-        if action is ExpenseAction.ASSIGN:
-            if not data.unit:
-                raise InvalidExpenseRequest("assign needs the unit code")
-            key = unit_key(data.unit)
-            unit = uow.units.get(key)
-            if unit is None or not unit.active:
-                raise InvalidExpenseRequest(f"{data.unit!r} is not an active production unit")
-            return {"unit": key, "from_unit": expense.unit_code}, None, key
-        if action is ExpenseAction.REJECT:
-            reason = _text(data.reason, "the reject reason", required=True)
-            return {"reason": reason, "reason_codes": list(reason_codes(data.reason_codes))}, reason, None
-        if action is ExpenseAction.QUERY:
-            question = _text(data.question, "the question", required=True)
-            return (
-                {"question": question, "reason_codes": list(reason_codes(data.reason_codes))},
-                question,
-                None,
-            )
-        if action is ExpenseAction.ANSWER:
-            answer = _text(data.reason, "the answer", required=False)
-            return ({"answer": answer} if answer else None), None, None
-        return None, None, None
 
     def _remember(
         self, uow: UnitOfWork, expense: Expense, event: ExpenseEvent, actor: Actor, now: datetime

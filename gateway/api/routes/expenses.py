@@ -70,7 +70,8 @@ ActionKey = Annotated[
     str | None,
     idempotency_key_header(
         "Makes a retry of this action with the same body answer the current state, even after other "
-        "actions: nothing recorded or sent again. Another action or body with the same key: 409"
+        "actions, a change of the unit assigned to or of your role (as long as you still see the expense): "
+        "nothing recorded or sent again. Another action or body with the same key: 409"
     ),
 ]
 
