@@ -9,13 +9,15 @@ path separators or format characters (a right-to-left override shows ``INV\u202e
 
 A number is unique per kind of document only (an invoice and a credit note may share one,
 ``model/number_series.py``), so a document's name starts with its kind (``kind_marker``), but an
-invoice's: its number alone, as it always was.
+invoice's: its number alone, as it always was. ``Named`` holds these rules for every file a document is
+sent as: the pages' and the API's downloads, the e-mail fallback's attachments.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
@@ -105,3 +107,28 @@ def content_disposition(names: tuple[str, str]) -> str:
     ``attachment_name``."""
     plain, exact = names
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(exact, safe='')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """What the files of a document are named after, wherever they go: a page's or the API's download, an
+    attachment of the e-mail fallback.
+
+    Attributes:
+        number: the document's number (BT-1, or the ``cbc:ID`` of another document).
+        document_type: its Peppol document type: its kind (``kind_marker``).
+        fallback: the ASCII name used when the number leaves none (``document-{id}``).
+    """
+
+    number: str
+    document_type: DocumentTypeID
+    fallback: str
+
+    def names(self, extension: str) -> tuple[str, str]:
+        """(ASCII name, name as written) of the file with ``extension`` (``download_name``)."""
+        kind = kind_marker(self.document_type)
+        return download_name(self.number, self.fallback, extension, kind=kind)
+
+    def disposition(self, extension: str) -> str:
+        """The ``Content-Disposition`` of the download with ``extension``."""
+        return content_disposition(self.names(extension))

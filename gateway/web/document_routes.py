@@ -24,7 +24,7 @@ from gateway.model.message import (
     allowed_events,
 )
 from gateway.render import ATTACHMENT_TYPES, negotiate_language, read_attachment, read_view
-from gateway.render.file_names import attachment_name, content_disposition
+from gateway.render.file_names import Named, attachment_name, content_disposition
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.outbound_queries import (
     evidence_archive,
@@ -35,7 +35,7 @@ from gateway.services.outbound_queries import (
 )
 from gateway.services.ports import DocumentStore, InboundQuery, OutboundQuery
 from gateway.ubl.document_number import number_of_bytes
-from gateway.web.downloads import Named, PdfProblem, pdf_or_page, ubl_download
+from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.ebms_codes import ebms_code_of, plain_reason
 from gateway.web.pages import (
     PageContext,

@@ -25,13 +25,14 @@ from gateway.model.expense import (
 )
 from gateway.model.message import DocumentContent
 from gateway.model.partial_payment import MAX_PAYMENT_NOTE, is_partial
+from gateway.render.file_names import Named
 from gateway.services.expense_queries import get_expense, list_expenses
 from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
 from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
-from gateway.web.downloads import Named, PdfProblem, pdf_or_page, ubl_download
+from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.i18n import page_language, translate
 from gateway.web.pages import (
     PageContext,
