@@ -91,6 +91,11 @@ def download_name(number: str, fallback: str, extension: str, *, kind: str | Non
     return f"{plain}.{extension}", f"{exact}.{extension}"
 
 
+def evidence_name(document_id: str) -> tuple[str, str]:
+    """The file name of an outbound document's evidence zip: ``evidence-<document id>.zip``."""
+    return download_name(document_id, "document", "zip", kind="evidence")
+
+
 def attachment_name(filename: str, fallback: str) -> tuple[str, str]:
     """The file name of an embedded file (``cbc:EmbeddedDocumentBinaryObject/@filename``): its own name
     made safe as ``download_name`` does, its extension kept whatever the stem's length; ``fallback`` when
