@@ -15,6 +15,14 @@ FILE_NAME: Final = (
     "number is cut at 100 characters, and a number that leaves no ASCII name gives one made of the id."
 )
 
+#: What an embedded file's ``Content-Disposition`` holds.
+ATTACHMENT_NAME: Final = (
+    "attachment; filename=\"<ASCII name>\"; filename*=UTF-8''<name, percent-encoded> (RFC 6266, RFC 5987): "
+    "the supplier's own name of the file (cbc:EmbeddedDocumentBinaryObject/@filename) without path "
+    "separators, control, bidi or zero-width characters, its stem cut at 100 characters, its extension kept; "
+    "attachment-<n> when nothing is left"
+)
+
 
 def content_disposition_header(description: str = FILE_NAME) -> dict[str, dict[str, Any]]:
     """The ``headers`` of a file response in the OpenAPI document."""

@@ -50,6 +50,9 @@ FILE_ROUTES = (
     ("/v1/expenses/{expense_id}/ubl", "get"),
     ("/v1/expenses/{expense_id}/render", "get"),
     ("/v1/reports/{report_id}/xml", "get"),
+    ("/v1/outbound/{document_id}/attachments/{index}", "get"),
+    ("/v1/inbound/{document_id}/attachments/{index}", "get"),
+    ("/v1/expenses/{expense_id}/attachments/{n}", "get"),
 )
 
 

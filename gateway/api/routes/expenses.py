@@ -29,7 +29,7 @@ from gateway.api.expense_schemas import (
     expense_response,
     expense_summary,
 )
-from gateway.api.file_responses import file_response
+from gateway.api.file_responses import ATTACHMENT_NAME, content_disposition_header, file_response
 from gateway.api.idempotency import idempotency_key_header, one_idempotency_key
 from gateway.api.outbound_schemas import EvidenceMessage
 from gateway.api.routes.rendering import attachment_response
@@ -177,7 +177,13 @@ def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPa
 @router.get(
     "/{expense_id}/attachments/{n}",
     response_class=Response,
-    responses={200: {"description": "The embedded file (BT-125) with its MIME type"}, **_READ_ERRORS},
+    responses={
+        200: {
+            "description": "The embedded file (BT-125) with its MIME type",
+            "headers": content_disposition_header(ATTACHMENT_NAME),
+        },
+        **_READ_ERRORS,
+    },
 )
 def show_attachment(
     services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, n: int

@@ -14,7 +14,7 @@ from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import ExpenseIdPath, actor_of
-from gateway.api.file_responses import FILE_NAME, content_disposition_header
+from gateway.api.file_responses import ATTACHMENT_NAME, FILE_NAME, content_disposition_header
 from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
@@ -71,6 +71,7 @@ _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         "description": "The embedded file (BT-125), decoded, as a download",
+        "headers": content_disposition_header(ATTACHMENT_NAME),
     },
     **problem_responses(404, s404="No such document, or no embedded file at that position"),
 }
