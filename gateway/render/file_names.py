@@ -9,13 +9,15 @@ path separators or format characters (a right-to-left override shows ``INV\u202e
 
 A number is unique per kind of document only (an invoice and a credit note may share one,
 ``model/number_series.py``), so a document's name starts with its kind (``kind_marker``), but an
-invoice's: its number alone, as it always was.
+invoice's: its number alone, as it always was. ``Named`` holds these rules for every file a document is
+sent as: the pages' and the API's downloads, the e-mail fallback's attachments.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
@@ -89,6 +91,11 @@ def download_name(number: str, fallback: str, extension: str, *, kind: str | Non
     return f"{plain}.{extension}", f"{exact}.{extension}"
 
 
+def evidence_name(document_id: str) -> tuple[str, str]:
+    """The file name of an outbound document's evidence zip: ``evidence-<document id>.zip``."""
+    return download_name(document_id, "document", "zip", kind="evidence")
+
+
 def attachment_name(filename: str, fallback: str) -> tuple[str, str]:
     """The file name of an embedded file (``cbc:EmbeddedDocumentBinaryObject/@filename``): its own name
     made safe as ``download_name`` does, its extension kept whatever the stem's length; ``fallback`` when
@@ -105,3 +112,28 @@ def content_disposition(names: tuple[str, str]) -> str:
     ``attachment_name``."""
     plain, exact = names
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(exact, safe='')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """What the files of a document are named after, wherever they go: a page's or the API's download, an
+    attachment of the e-mail fallback.
+
+    Attributes:
+        number: the document's number (BT-1, or the ``cbc:ID`` of another document).
+        document_type: its Peppol document type: its kind (``kind_marker``).
+        fallback: the ASCII name used when the number leaves none (``document-{id}``).
+    """
+
+    number: str
+    document_type: DocumentTypeID
+    fallback: str
+
+    def names(self, extension: str) -> tuple[str, str]:
+        """(ASCII name, name as written) of the file with ``extension`` (``download_name``)."""
+        kind = kind_marker(self.document_type)
+        return download_name(self.number, self.fallback, extension, kind=kind)
+
+    def disposition(self, extension: str) -> str:
+        """The ``Content-Disposition`` of the download with ``extension``."""
+        return content_disposition(self.names(extension))

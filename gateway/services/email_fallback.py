@@ -3,9 +3,10 @@
 Which discovery outcomes fall back (``falls_back``), who receives it (BT-58 buyer contact e-mail,
 ``cac:AccountingCustomerParty/cac:Party/cac:Contact/cbc:ElectronicMail``: the JSON model's
 ``buyer.contact.email``; a ready UBL carries it the same way), in which language (``language_for``), and the
-MIME itself (``compose``): a short text, the PDF rendering and the UBL attached, a Message-ID and our document
-id in ``X-Gateway-Document-Id``. Sending is the ``Mailer`` port's; the bytes composed here are stored before
-they are sent and every retry resends them unchanged (same Message-ID), like an AS4 message.
+MIME itself (``compose``): a short text, the PDF rendering and the UBL attached (named as the document's
+downloads, ``render.file_names.Named``: ``credit-note-<number>.pdf`` for a credit note), a Message-ID and our
+document id in ``X-Gateway-Document-Id``. Sending is the ``Mailer`` port's; the bytes composed here are stored
+before they are sent and every retry resends them unchanged (same Message-ID), like an AS4 message.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from gateway.errors import (
 )
 from gateway.model.identifiers import is_email_syntax
 from gateway.model.message import AS4MessageRecord, OutboundDocument
+from gateway.render.file_names import Named
 from gateway.services.ports import Mailer, PDFRenderer
 from gateway.xmlcore import NS, parse_xml
 
@@ -183,10 +185,6 @@ _WHAT: Final = {
 }
 
 
-def _safe_filename(number: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", number)[:80] or "document"
-
-
 def compose(
     document: OutboundDocument,
     ubl: bytes,
@@ -223,7 +221,10 @@ def compose(
         _BODY[language].format(what=_WHAT[language][which], n=number, seller=buyer.seller or sender),
         headers=[f"Content-Language: {language}"],  # RFC 3282: the language of the text part
     )
-    stem = _safe_filename(number)
+    # Named as the pages' and the API's downloads of the document: its kind and number (a credit note and an
+    # invoice of one number are two names). The ASCII name: RFC 2231's encoded names are not read by every
+    # mail client.
+    named = Named(number, document.document_type, f"document-{document.id}")
     if render_pdf is not None:
         try:
             pdf = render_pdf(ubl, language)
@@ -232,8 +233,8 @@ def compose(
                 "document %s: no PDF for the e-mail (%s); the UBL alone is attached", document.id, exc
             )
         else:
-            msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{stem}.pdf")
-    msg.add_attachment(ubl, maintype="application", subtype="xml", filename=f"{stem}.xml")
+            msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=named.names("pdf")[0])
+    msg.add_attachment(ubl, maintype="application", subtype="xml", filename=named.names("xml")[0])
     return ComposedEmail(message_id, buyer.email, msg.as_bytes(), language)
 
 

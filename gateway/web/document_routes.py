@@ -24,7 +24,8 @@ from gateway.model.message import (
     allowed_events,
 )
 from gateway.render import ATTACHMENT_TYPES, negotiate_language, read_attachment, read_view
-from gateway.render.file_names import attachment_name, content_disposition
+from gateway.render.file_names import attachment_name, content_disposition, evidence_name
+from gateway.services.document_files import inbound_file, outbound_file
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.outbound_queries import (
     evidence_archive,
@@ -33,9 +34,8 @@ from gateway.services.outbound_queries import (
     get_outbound_evidence,
     list_outbound,
 )
-from gateway.services.ports import DocumentStore, InboundQuery, OutboundQuery
-from gateway.ubl.document_number import number_of_bytes
-from gateway.web.downloads import Named, PdfProblem, pdf_or_page, ubl_download
+from gateway.services.ports import InboundQuery, OutboundQuery
+from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.ebms_codes import ebms_code_of, plain_reason
 from gateway.web.pages import (
     PageContext,
@@ -195,30 +195,19 @@ def _outbound_page(
     return response
 
 
-def _outbound_named(store: DocumentStore, document_id: str) -> Named:
-    """What names an outbound document's downloads: its number and its type (a document posted as UBL is
-    an invoice or a credit note by its type, not by how it came)."""
-    document = get_outbound(store, document_id).document
-    return Named(document.document_number, document.document_type, f"document-{document_id}")
-
-
 @router.get("/outbound/{document_id}/document.pdf")
 async def outbound_pdf(context: StaffDep, document_id: str) -> Response:
     """The document printed as a PDF (the API's rendering), or its page saying why not."""
 
-    def load() -> tuple[DocumentContent, Named]:
-        named = _outbound_named(context.services.store, document_id)
-        return get_outbound_content(context.services.store, document_id), named
-
+    load = partial(outbound_file, context.services.store, document_id)
     return await pdf_or_page(context, load, partial(_outbound_page, context, document_id))
 
 
 @router.get("/outbound/{document_id}/document.xml")
 def outbound_ubl(context: StaffDep, document_id: str) -> Response:
     """The document's UBL as sent, byte for byte."""
-    named = _outbound_named(context.services.store, document_id)
-    body = get_outbound_content(context.services.store, document_id).body
-    return ubl_download(context, body, named)
+    content, named = outbound_file(context.services.store, document_id)
+    return ubl_download(context, content.body, named)
 
 
 @router.get("/outbound/{document_id}/evidence.zip")
@@ -229,7 +218,7 @@ def outbound_evidence(context: StaffDep, document_id: str) -> Response:
     return Response(
         evidence_archive(evidence),
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="evidence-{evidence.document.id}.zip"'},
+        headers={"Content-Disposition": content_disposition(evidence_name(evidence.document.id))},
     )
 
 
@@ -325,21 +314,12 @@ def _inbound_page(
     return response
 
 
-def _received_content(store: DocumentStore, document_id: str) -> tuple[DocumentContent, Named]:
-    """A received document's content and what names its downloads: its number, the one recorded with its
-    verdict, else (received before migration 0015 and not backfilled) read from the body as far as its
-    ``cbc:ID`` (``number_of_bytes``, as the backfill reads it; empty when it has none), and its type."""
-    detail = get_inbound(store, document_id)
-    number = detail.document.document_number or number_of_bytes(detail.content.body)
-    return detail.content, Named(number or "", detail.document.document_type, f"received-{document_id}")
-
-
 @router.get("/inbound/{document_id}/document.pdf")
 async def inbound_pdf(context: StaffDep, document_id: str) -> Response:
     """The received invoice or credit note printed as a PDF (the API's rendering), or its page saying why
     not (any other document: the renderer refuses it, and the page offers no PDF link)."""
 
-    load = partial(_received_content, context.services.store, document_id)
+    load = partial(inbound_file, context.services.store, document_id)
     return await pdf_or_page(context, load, partial(_inbound_page, context, document_id))
 
 
@@ -347,7 +327,7 @@ async def inbound_pdf(context: StaffDep, document_id: str) -> Response:
 def inbound_ubl(context: StaffDep, document_id: str) -> Response:
     """The received document's UBL as stored, byte for byte (whatever it is: invoice, Invoice Response, MLS,
     one that cannot be read)."""
-    content, named = _received_content(context.services.store, document_id)
+    content, named = inbound_file(context.services.store, document_id)
     return ubl_download(context, content.body, named)
 
 

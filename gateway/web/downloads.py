@@ -1,6 +1,6 @@
 """The documents a page offers as downloads: the invoice printed as a PDF (the API's renderer and the
 process's print slots) and its UBL byte for byte, each named after the document's number and kind
-(``render.file_names``: a credit note's name is marked, an invoice's is its number alone).
+(``render.file_names.Named``: a credit note's name is marked, an invoice's is its number alone).
 
 A PDF that cannot be made is no download: the handler answers the document's own page with the reason in
 place (``PdfProblem``), busy print slots with a 503 and Retry-After, never a bare error page.
@@ -18,10 +18,9 @@ import anyio.to_thread
 from fastapi.responses import Response
 
 from gateway.errors import GatewayError
-from gateway.model.identifiers import DocumentTypeID
 from gateway.model.message import DocumentContent
 from gateway.render import negotiate_language
-from gateway.render.file_names import content_disposition, download_name, kind_marker
+from gateway.render.file_names import Named
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 from gateway.web.pages import PageContext
 from gateway.web.people import audit
@@ -61,26 +60,6 @@ class PdfProblem:
     def headers(self) -> dict[str, str]:
         """The page's extra headers."""
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
-
-
-@dataclass(frozen=True, slots=True)
-class Named:
-    """What a document's downloads are named after.
-
-    Attributes:
-        number: the document's number (BT-1, or the ``cbc:ID`` of another document).
-        document_type: its Peppol document type: its kind (``render.file_names.kind_marker``).
-        fallback: the ASCII name used when the number leaves none (``document-{id}``).
-    """
-
-    number: str
-    document_type: DocumentTypeID
-    fallback: str
-
-    def disposition(self, extension: str) -> str:
-        """The ``Content-Disposition`` of the download with ``extension``."""
-        kind = kind_marker(self.document_type)
-        return content_disposition(download_name(self.number, self.fallback, extension, kind=kind))
 
 
 def ubl_download(context: PageContext, body: bytes, named: Named) -> Response:

@@ -25,13 +25,15 @@ from gateway.model.expense import (
 )
 from gateway.model.message import DocumentContent
 from gateway.model.partial_payment import MAX_PAYMENT_NOTE, is_partial
+from gateway.render.file_names import Named
+from gateway.services.document_files import expense_file
 from gateway.services.expense_queries import get_expense, list_expenses
 from gateway.services.expenses import ActionInput
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
 from gateway.web.document_routes import PAGE_SIZE, attachment_response, rendered_invoice
-from gateway.web.downloads import Named, PdfProblem, pdf_or_page, ubl_download
+from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.i18n import page_language, translate
 from gateway.web.pages import (
     PageContext,
@@ -272,12 +274,8 @@ def _expense_page(
 
 
 def _expense_document(context: PageContext, expense_id: str) -> tuple[DocumentContent, Named]:
-    """The supplier's document of an expense the person sees, and what names its downloads: the expense's
-    number and the received document's type (an invoice or a credit note)."""
-    detail = get_expense(context.services.store, context.person.actor(), expense_id)
-    received = get_inbound(context.services.store, detail.expense.inbound_document_id)
-    named = Named(detail.expense.number, received.document.document_type, f"expense-{expense_id}")
-    return received.content, named
+    """The supplier's document of an expense the person sees, and what names its downloads."""
+    return expense_file(context.services.store, context.person.actor(), expense_id)
 
 
 @router.get("/expenses/{expense_id}/document.pdf")

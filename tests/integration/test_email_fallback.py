@@ -2,7 +2,7 @@
 SMTP server on loopback (aiosmtpd), on SQLite and PostgreSQL: which discovery outcomes e-mail the document
 and which must not, the received MIME (attachments, headers, language), a temporary SMTP failure then
 success (the same stored bytes resent), a permanent failure, and the evidence, timeline and webhooks;
-a BT-1 with a line break (the subject is built from it)."""
+a BT-1 with a line break (the subject and the attachments' names are built from it)."""
 
 from __future__ import annotations
 
@@ -294,6 +294,9 @@ def test_a_document_number_with_a_line_break_is_emailed_without_a_header_injecte
     mail = parse_mail(content)
     assert mail["Bcc"] is None
     assert mail["Subject"] == "Factuur KIT-1 Bcc: evil@example.org"
+    # The attachments' names: the number's characters that are no file name's become dashes.
+    names = sorted(str(part.get_filename()) for part in mail.iter_attachments())
+    assert names == ["KIT-1-Bcc-evil-example.org.pdf", "KIT-1-Bcc-evil-example.org.xml"]
 
 
 def test_a_buyer_address_smtp_cannot_carry_fails_the_document_with_a_reason(

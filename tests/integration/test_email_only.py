@@ -170,6 +170,42 @@ def test_a_private_person_with_an_email_is_emailed_without_any_lookup(
     assert str(report["issues"][0]["message"]).startswith("waived: the buyer is e-mailed outside Peppol")
 
 
+def test_a_credit_note_of_an_invoices_number_is_emailed_under_its_kind(
+    store: SQLDocumentStore,
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    tmp_path: Path,
+    relay: tuple[MailRelay, int],
+) -> None:
+    """Numbers are unique per kind of document: the credit note of the private person's invoice, numbered
+    as the invoice, reaches the buyer's mailbox as ``credit-note-<number>.pdf/.xml``, the invoice under its
+    number alone (the names of the pages' and the API's downloads)."""
+    handler, port = relay
+    clock, resolver = SettableClock(), _NoLookups()
+    services = _services(store, validation_engine, artefacts_dir, tmp_path, resolver, clock, port)
+    data = json.loads(PRIVATE_PERSON.read_bytes())
+    data["number"] = "2026-CN-SAME"
+    credit = {
+        **data,
+        "kind": "credit_note",
+        "preceding_invoices": [{"number": data["number"], "issue_date": data["issue_date"]}],
+    }
+    with _client(services) as client:
+        for path, body in (("/v1/outbound/invoices", data), ("/v1/outbound/credit-notes", credit)):
+            submitted = client.post(path, json=body)
+            assert submitted.status_code == 202, submitted.text
+            result = _first_attempt(services, clock)
+            assert result.status is DeliveryStatus.DELIVERED_BY_EMAIL, result.reason
+    names = [
+        sorted(str(part.get_filename()) for part in parse_mail(content).iter_attachments())
+        for _, _, content in handler.received
+    ]
+    assert names == [
+        ["2026-CN-SAME.pdf", "2026-CN-SAME.xml"],
+        ["credit-note-2026-CN-SAME.pdf", "credit-note-2026-CN-SAME.xml"],
+    ]
+
+
 def test_a_buyer_with_neither_a_peppol_id_nor_an_email_is_refused(
     store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path, tmp_path: Path
 ) -> None:

@@ -29,6 +29,7 @@ from gateway.api.expense_schemas import (
     expense_response,
     expense_summary,
 )
+from gateway.api.file_responses import ATTACHMENT_NAME, content_disposition_header, file_response
 from gateway.api.idempotency import idempotency_key_header, one_idempotency_key
 from gateway.api.outbound_schemas import EvidenceMessage
 from gateway.api.routes.rendering import attachment_response
@@ -39,11 +40,11 @@ from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.expense import ExpenseAction, ExpenseStatus
 from gateway.model.message import InboundStatus
 from gateway.model.units import unit_key
+from gateway.services.document_files import expense_file
 from gateway.services.expense_queries import (
     expense_attachment,
     expense_counts,
     expense_evidence,
-    expense_ubl,
     get_expense,
     list_expenses,
 )
@@ -162,19 +163,28 @@ def show(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) 
     "/{expense_id}/ubl",
     response_class=Response,
     responses={
-        200: {"content": {"application/xml": {}}, "description": "The UBL as received"},
+        200: file_response("The UBL as received", "application/xml"),
         **_READ_ERRORS,
     },
 )
 def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath) -> Response:
-    """The received invoice or credit note, byte for byte."""
-    return Response(expense_ubl(services.store, actor_of(who), expense_id), media_type="application/xml")
+    """The received invoice or credit note, byte for byte, named after its kind and the expense's number."""
+    content, named = expense_file(services.store, actor_of(who), expense_id)
+    return Response(
+        content.body, media_type="application/xml", headers={"Content-Disposition": named.disposition("xml")}
+    )
 
 
 @router.get(
     "/{expense_id}/attachments/{n}",
     response_class=Response,
-    responses={200: {"description": "The embedded file (BT-125) with its MIME type"}, **_READ_ERRORS},
+    responses={
+        200: {
+            "description": "The embedded file (BT-125) with its MIME type",
+            "headers": content_disposition_header(ATTACHMENT_NAME),
+        },
+        **_READ_ERRORS,
+    },
 )
 def show_attachment(
     services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPath, n: int

@@ -11,12 +11,14 @@ from gateway.api.auth import Principal
 from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
+from gateway.api.file_responses import file_response
 from gateway.api.outbound_schemas import InboundDocumentResponse, InboundPage, inbound_summary, inbound_url
 from gateway.api.schemas import DocumentIdPath, RFC3339DateTime
 from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.message import InboundStatus
+from gateway.services.document_files import inbound_file
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery
 
@@ -95,14 +97,15 @@ def show_document(
     "/{document_id}/ubl",
     response_class=Response,
     responses={
-        200: {
-            "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The business document as received",
-        },
+        200: file_response("The business document as received", "application/xml"),
         **problem_responses(404),
     },
 )
 def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath) -> Response:
-    """The received business document exactly as stored (byte for byte)."""
-    detail = get_inbound(services.store, document_id)
-    return Response(content=detail.content.body, media_type="application/xml")
+    """The received business document exactly as stored (byte for byte), named after its kind and number."""
+    content, named = inbound_file(services.store, document_id)
+    return Response(
+        content=content.body,
+        media_type="application/xml",
+        headers={"Content-Disposition": named.disposition("xml")},
+    )

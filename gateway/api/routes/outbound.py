@@ -15,6 +15,7 @@ from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, held_body, require_roles
 from gateway.api.document_size import check_document_size
 from gateway.api.errors import problem, problem_responses
+from gateway.api.file_responses import content_disposition_header, file_response
 from gateway.api.idempotency import idempotency_key_header, one_idempotency_key
 from gateway.api.outbound_schemas import (
     EvidenceResponse,
@@ -38,13 +39,14 @@ from gateway.config import Role
 from gateway.model import CreditNote, Invoice
 from gateway.model.identifiers import parse_searched_receiver
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
+from gateway.render.file_names import content_disposition, evidence_name
 from gateway.services.conversion import parse_document_json
+from gateway.services.document_files import outbound_file
 from gateway.services.outbound import Submission, SubmissionOutcome, SubmissionResult
 from gateway.services.outbound_input import PreparedDocument, prepare_json_document, prepare_ubl_document
 from gateway.services.outbound_queries import (
     evidence_archive,
     get_outbound,
-    get_outbound_content,
     get_outbound_evidence,
     list_outbound,
 )
@@ -306,17 +308,19 @@ def show_document(
     "/{document_id}/ubl",
     response_class=Response,
     responses={
-        200: {
-            "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The UBL exactly as stored and sent",
-        },
+        200: file_response("The UBL exactly as stored and sent", "application/xml"),
         **problem_responses(404),
     },
 )
 def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath) -> Response:
-    """The UBL document exactly as accepted, validated and sent (byte for byte)."""
-    content = get_outbound_content(services.store, document_id)
-    return Response(content=content.body, media_type="application/xml")
+    """The UBL document exactly as accepted, validated and sent (byte for byte), named after its kind and
+    number."""
+    content, named = outbound_file(services.store, document_id)
+    return Response(
+        content=content.body,
+        media_type="application/xml",
+        headers={"Content-Disposition": named.disposition("xml")},
+    )
 
 
 @router.get(
@@ -336,6 +340,10 @@ def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
                 "byte, a README.txt and a manifest.json listing every signal and the SHA-256 of every file."
             ),
             "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": content_disposition_header(
+                "The zip only: attachment; filename=\"evidence-<document id>.zip\"; filename*=UTF-8''"
+                "evidence-<document id>.zip (RFC 6266)"
+            ),
         },
         **problem_responses(404, 422, s422="A query parameter is invalid"),
     },
@@ -354,7 +362,7 @@ def show_evidence(
         return Response(
             content=evidence_archive(evidence),
             media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="evidence-{evidence.document.id}.zip"'},
+            headers={"Content-Disposition": content_disposition(evidence_name(evidence.document.id))},
         )
     return evidence_response(evidence)
 

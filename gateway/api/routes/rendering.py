@@ -14,6 +14,7 @@ from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
 from gateway.api.expense_schemas import ExpenseIdPath, actor_of
+from gateway.api.file_responses import ATTACHMENT_NAME, FILE_NAME, content_disposition_header
 from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.errors import DocumentNotFound
@@ -24,8 +25,8 @@ from gateway.render import (
     negotiate_language,
     read_attachment,
 )
-from gateway.render.file_names import attachment_name, content_disposition
-from gateway.services.expense_queries import expense_content
+from gateway.render.file_names import Named, attachment_name, content_disposition
+from gateway.services.document_files import expense_file, inbound_file, outbound_file
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
 
@@ -51,6 +52,7 @@ _RENDER_RESPONSES: dict[int | str, dict[str, Any]] = {
             "application/pdf": {"schema": {"type": "string", "format": "binary"}},
         },
         "description": "The document as a page or a PDF, labels in the negotiated language",
+        "headers": content_disposition_header(f"The PDF only (format=pdf; the page has none): {FILE_NAME}"),
     },
     **problem_responses(
         404,
@@ -69,6 +71,7 @@ _ATTACHMENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         "description": "The embedded file (BT-125), decoded, as a download",
+        "headers": content_disposition_header(ATTACHMENT_NAME),
     },
     **problem_responses(404, s404="No such document, or no embedded file at that position"),
 }
@@ -84,22 +87,29 @@ def _page(content: DocumentContent, language: str, attachment_url: Callable[[int
 
 async def _render(
     request: Request,
-    load: Callable[[], DocumentContent],
+    load: Callable[[], tuple[DocumentContent, Named]],
     document_id: str,
     output: OutputFormat,
     language: str,
     attachment_url: Callable[[int], str],
 ) -> Response:
-    """The document as HTML, or printed as a PDF in one of the process's print slots
-    (``Services.print_slots``, shared with the pages' PDF downloads).
+    """The document of ``load`` (its content and what names its file) as HTML, or printed as a PDF in one of
+    the process's print slots (``Services.print_slots``, shared with the pages' PDF downloads), named after
+    the document's kind and number.
 
     The store read, the HTML and the print each run in a worker thread, never on the event loop. A page too
     large to print is refused before it waits for a slot; a request waits for a slot as a coroutine.
     """
-    html = await anyio.to_thread.run_sync(lambda: _page(load(), language, attachment_url))
+
+    def page() -> tuple[str, Named]:
+        content, named = load()
+        return _page(content, language, attachment_url), named
+
+    html, named = await anyio.to_thread.run_sync(page)
     headers = {"Content-Language": language, "Vary": "Accept-Language"}
     if output is OutputFormat.PDF:
         pdf = await request.app.state.services.print_slots.print(html, document_id)
+        headers["Content-Disposition"] = named.disposition("pdf")
         return Response(pdf, media_type="application/pdf", headers=headers)
     headers["Content-Security-Policy"] = HTML_POLICY
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)
@@ -140,7 +150,7 @@ async def render_outbound(
     """The document as sent, human-readable (HTML or PDF), with a banner if its report has findings."""
     return await _render(
         request,
-        lambda: get_outbound_content(services.store, document_id),
+        lambda: outbound_file(services.store, document_id),
         document_id,
         output,
         negotiate_language(accept_language, lang),
@@ -161,7 +171,7 @@ async def render_inbound(
     """The received document, human-readable (HTML or PDF), with a banner listing its validation findings."""
     return await _render(
         request,
-        lambda: get_inbound(services.store, document_id).content,
+        lambda: inbound_file(services.store, document_id),
         document_id,
         output,
         negotiate_language(accept_language, lang),
@@ -183,7 +193,7 @@ async def render_expense(
     actor = actor_of(who)
     return await _render(
         request,
-        lambda: expense_content(services.store, actor, expense_id),
+        lambda: expense_file(services.store, actor, expense_id),
         f"expense {expense_id}",
         output,
         negotiate_language(accept_language, lang),

@@ -4,7 +4,7 @@ link to the delivery evidence (peppol-as4.md §11); an admin remakes one the net
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
@@ -13,17 +13,24 @@ from pydantic import BaseModel, Field
 from gateway.api.auth import Principal
 from gateway.api.deps import ServicesDep, require_roles
 from gateway.api.errors import problem_responses
+from gateway.api.file_responses import file_response
 from gateway.api.outbound_schemas import outbound_url
 from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.model.message import DeliveryStatus
 from gateway.model.report import ReportKind, ReportStatus
+from gateway.services.document_files import report_file
 from gateway.services.report_queries import ReportView, get_report, list_reports
 from gateway.services.report_transmissions import ReportTransmission, TransmissionState
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=problem_responses(401, 403, 422, 503))
 
 SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
+#: The ``Content-Disposition`` of a report's XML.
+REPORT_NAME: Final = (
+    "attachment; filename=\"<kind>-<month>.xml\"; filename*=UTF-8''<kind>-<month>.xml (RFC 6266): "
+    "transaction-statistics-report-2026-11.xml for a TSR, end-user-statistics-report-2026-11.xml for an EUSR"
+)
 #: Remaking a report sends a new one to the network: admin only.
 AdminDep = Annotated[Principal, Depends(require_roles())]
 
@@ -139,16 +146,16 @@ def show(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath) -> 
     "/{report_id}/xml",
     response_class=Response,
     responses={
-        200: {
-            "content": {"application/xml": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The report document as stored and sent",
-        },
+        200: file_response("The report document as stored and sent", "application/xml", header=REPORT_NAME),
         **problem_responses(404),
     },
 )
 def show_xml(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath) -> Response:
-    """The TSR or EUSR document, byte for byte."""
-    return Response(content=get_report(services.store, report_id).report.xml, media_type="application/xml")
+    """The TSR or EUSR document, byte for byte, named after its kind and month."""
+    xml, named = report_file(services.store, report_id)
+    return Response(
+        content=xml, media_type="application/xml", headers={"Content-Disposition": named.disposition("xml")}
+    )
 
 
 @router.post("/{report_id}/remake", response_model=ReportDetail, responses=problem_responses(404, 409))

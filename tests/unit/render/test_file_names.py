@@ -11,7 +11,14 @@ import pytest
 
 from gateway.model.identifiers import BIS_CREDIT_NOTE, BIS_INVOICE, INVOICE_RESPONSE, DocumentTypeID
 from gateway.model.responses import MLS_DOCUMENT_TYPE
-from gateway.render.file_names import attachment_name, content_disposition, download_name, kind_marker
+from gateway.render.file_names import (
+    Named,
+    attachment_name,
+    content_disposition,
+    download_name,
+    evidence_name,
+    kind_marker,
+)
 from gateway.ubl.reporting import EUSR_DOCUMENT_TYPE, TSR_DOCUMENT_TYPE
 
 _DISPOSITION = re.compile(r'attachment; filename="([^"\\]*)"; filename\*=UTF-8\'\'([A-Za-z0-9%._~-]+)')
@@ -110,3 +117,18 @@ def test_an_invoice_and_a_credit_note_of_one_number_get_two_names() -> None:
         "credit-note-請求書.xml",
     )
     assert download_name("", "received-1", "xml", kind="mls") == ("mls-received-1.xml", "mls-received-1.xml")
+
+
+def test_named_holds_the_one_rule_of_every_document_file() -> None:
+    """``Named``: what the pages', the API's downloads and the e-mail fallback's attachments are named by."""
+    credit = Named("2026-0017", BIS_CREDIT_NOTE, "document-1")
+    assert credit.names("pdf") == ("credit-note-2026-0017.pdf", "credit-note-2026-0017.pdf")
+    assert _carried(credit.disposition("xml")) == ("credit-note-2026-0017.xml", "credit-note-2026-0017.xml")
+    assert Named("2026-0017", BIS_INVOICE, "document-2").names("xml") == ("2026-0017.xml", "2026-0017.xml")
+    assert Named("a\r\n../b", BIS_INVOICE, "document-3").names("xml") == ("a-..-b.xml", "a ..-b.xml")
+
+
+def test_an_evidence_zip_is_named_after_its_document_id() -> None:
+    document_id = "0b5c1e7a-0000-4000-8000-000000000001"
+    assert evidence_name(document_id) == (f"evidence-{document_id}.zip", f"evidence-{document_id}.zip")
+    assert _carried(content_disposition(evidence_name("../x\r\n"))) == ("evidence-x.zip", "evidence-x.zip")
