@@ -25,7 +25,7 @@ from gateway.model.message import (
 )
 from gateway.services.message_status import ReceivedEnvelope
 from gateway.services.ports import Clock, DocumentStore
-from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
+from gateway.services.receive_finish import Finished, InboundFinisher, ReceivedFacts
 from gateway.services.receive_records import (
     first_headers,
     pending_document,
@@ -80,27 +80,8 @@ class PendingRecovery:
                 return done
             seen.update(document.id for document in candidates)
             for document in pending:
-                # One document at a time: its body (and its stored AS4 message, read for the envelope) is
-                # read here and released before the next one is read, so a pass holds one body, never a
-                # batch of them (the after-receipt backlog leaves the documents beyond its bound to this
-                # sweep: README, *after-receipt backlog*).
-                read = self._read(document)
-                if read is None:  # deleted meanwhile
-                    continue
-                body, envelope = read
-                del read
-                # The SBDH's MLS scopes as the receipt summary recorded them (the defaults for summaries
-                # from before they were recorded).
-                facts = ReceivedFacts(
-                    document.id,
-                    document.document_type,
-                    document.sender,
-                    document.as4_message_id,
-                    envelope,
-                )
-                finished = self.finisher.finish(facts, body)
-                del body  # released before the next document's body is read
-                if finished.recorded:
+                finished = self._finish(document)
+                if finished is not None and finished.recorded:
                     log.warning(
                         "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
                         document.id,
@@ -108,6 +89,62 @@ class PendingRecovery:
                         finished.status.value,
                     )
                     done += 1
+
+    def next(self, *, claim_for: timedelta) -> bool:
+        """Claim the oldest pending document no other call holds (``InboundRepository.claim_pending``: its
+        claim is committed before the validation starts, so a concurrent call, in this process or another,
+        takes the next one) and finish it as the sweep would. A claim older than ``claim_for`` is taken
+        for lost (its claimer died or stalled): the document is claimable again. Documents held by
+        the work after a receipt in this process are not stepped over: the caller runs none
+        (``GATEWAY_AS4__AFTER_RECEIPT=worker``), and a verdict is recorded once whoever validates.
+
+        Returns:
+            False when no document was left to claim; True once one was claimed (and finished, or found
+            finished meanwhile by another call).
+
+        Raises:
+            StoreError: the store failed (a claimed document stays pending, claimable after ``claim_for``
+                and swept meanwhile).
+        """
+        now = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            document = uow.inbound.claim_pending(now=now, claimed_before=now - claim_for)
+            uow.commit()
+        if document is None:
+            return False
+        finished = self._finish(document)
+        if finished is not None and finished.recorded:
+            log.info(
+                "inbound document %s of AS4 message %s: validated after its receipt (%s)",
+                document.id,
+                document.as4_message_id,
+                finished.status.value,
+            )
+        return True
+
+    def _finish(self, document: InboundDocument) -> Finished | None:
+        """Validate, record and hand on one pending document; None when it is gone."""
+        # One document at a time: its body (and its stored AS4 message, read for the envelope) is read
+        # here and released before the next one is read, so a pass holds one body, never a batch of them
+        # (the after-receipt backlog leaves the documents beyond its bound to this sweep: README,
+        # *after-receipt backlog*).
+        read = self._read(document)
+        if read is None:  # deleted meanwhile
+            return None
+        body, envelope = read
+        del read
+        # The SBDH's MLS scopes as the receipt summary recorded them (the defaults for summaries from
+        # before they were recorded).
+        facts = ReceivedFacts(
+            document.id,
+            document.document_type,
+            document.sender,
+            document.as4_message_id,
+            envelope,
+        )
+        finished = self.finisher.finish(facts, body)
+        del body  # released before the next document's body is read
+        return finished
 
     def _read(self, document: InboundDocument) -> tuple[bytes, ReceivedEnvelope] | None:
         """A pending document's body and the envelope facts its receipt summary recorded; None when the
