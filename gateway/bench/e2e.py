@@ -55,8 +55,8 @@ from gateway.bench.loopback import (
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.model import complete_document
 from gateway.model.identifiers import EMAIL_SCHEME
-from gateway.services.conversion import parse_document_json
 from gateway.model.message import VALIDATION_PENDING, InboundStatus
+from gateway.services.conversion import parse_document_json
 from gateway.store import make_engine, normalise_url, upgrade_database
 from gateway.store.tables import inbound_documents
 
@@ -527,7 +527,7 @@ def wait_receiver_done(
         while True:
             with engine.connect() as connection:
                 done, last, received = connection.execute(query).one()
-            if done >= expected or done == received and received or time.monotonic() > deadline:
+            if done >= expected or (done == received and received) or time.monotonic() > deadline:
                 return done, last if last is None or last.tzinfo else last.replace(tzinfo=UTC)
             time.sleep(pause)
     finally:

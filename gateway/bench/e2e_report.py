@@ -331,10 +331,14 @@ def format_receiver_done(results: Sequence[E2EResult]) -> list[str]:
     rows = [result for result in results if result.receiver_done is not None]
     if not rows:
         return []
-    lines = ["", "Receiver done: first saturation POST -> the receiver's last verdict of the burst (validated):"]
+    lines = [
+        "",
+        "Receiver done: first saturation POST -> the receiver's last verdict of the burst (validated):",
+    ]
     lines += [
         f"  {result.database}, {result.workers} worker(s): {result.receiver_done} verdicts after "
-        f"{_num(result.receiver_done_seconds, '.2f')} s = {_num(result.receiver_done_throughput, '.1f')} docs/s"
+        f"{_num(result.receiver_done_seconds, '.2f')} s = "
+        f"{_num(result.receiver_done_throughput, '.1f')} docs/s"
         for result in rows
     ]
     return lines

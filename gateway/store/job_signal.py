@@ -269,7 +269,9 @@ class SQLiteJobSignal:
                 if self._to_db is not None:
                     now = self._to_db(now)
                 values = {**self._fixed, "now": now}
-                due = bool(connection.execute(self._sql, [values[name] for name in self._names]).fetchone()[0])
+                due = bool(
+                    connection.execute(self._sql, [values[name] for name in self._names]).fetchone()[0]
+                )
             if self._failed:
                 log.info("the job wake-up signal works again")
                 self._failed, self._reconnect_delay = False, 0.0

@@ -1,8 +1,9 @@
-"""The received documents' work after the receipt in ``gateway worker`` (``GATEWAY_AS4__AFTER_RECEIPT=worker``):
-``POST /as4`` answers the receipt and queues nothing, each document staying pending (committed with its
-receipt), and every worker process finishes them here, beside its deliveries: validation, verdict, MLS and
-expense draft (``AS4Receiver.finish_next_pending``, the recovery path of the pending sweep: one verdict, one
-MLS, one draft per document), oldest first, one document at a time, off the event loop.
+"""The received documents' work after the receipt in ``gateway worker``
+(``GATEWAY_AS4__AFTER_RECEIPT=worker``): ``POST /as4`` answers the receipt and queues nothing, each document
+staying pending (committed with its receipt), and every worker process finishes them here, beside its
+deliveries: validation, verdict, MLS and expense draft (``AS4Receiver.finish_next_pending``, the recovery
+path of the pending sweep: one verdict, one MLS, one draft per document), oldest first, one document at a
+time, off the event loop.
 
 Each document is claimed before its validation starts (``InboundRepository.claim_pending``, a conditional
 update committed on its own, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two workers never both spend the
@@ -22,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 import anyio.to_thread
 
@@ -97,7 +98,7 @@ class ReceivedDocumentsWorker:
 
     async def _wait(self, stop: asyncio.Event, timeout: float, *, signal: bool) -> None:
         """Until ``stop``, the signal (with ``signal``) or ``timeout`` seconds."""
-        waits = [asyncio.ensure_future(stop.wait())]
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
         if signal and self._signal is not None:
             waits.append(asyncio.ensure_future(self._signal.wait()))
         try:
