@@ -24,13 +24,13 @@ from gateway.model.message import (
     InboundStatus,
 )
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import Clock, DocumentStore
+from gateway.services.ports import Clock, DocumentStore, UnitOfWork
 from gateway.services.receive_finish import Finished, InboundFinisher, ReceivedFacts
 from gateway.services.receive_records import (
     first_headers,
     pending_document,
     received_envelope,
-    stored_envelope,
+    summary_envelope,
 )
 
 log = logging.getLogger("gateway.receive")
@@ -80,7 +80,7 @@ class PendingRecovery:
                 return done
             seen.update(document.id for document in candidates)
             for document in pending:
-                finished = self._finish(document)
+                finished = self._finish(document, self._read(document))
                 if finished is not None and finished.recorded:
                     log.warning(
                         "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
@@ -109,10 +109,12 @@ class PendingRecovery:
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
             document = uow.inbound.claim_pending(now=now, claimed_before=now - claim_for)
+            # Its body and envelope read in the claim's transaction (one unit of work, not two).
+            read = self._read_in(uow, document) if document is not None else None
             uow.commit()
         if document is None:
             return False
-        finished = self._finish(document)
+        finished = self._finish(document, read)
         if finished is not None and finished.recorded:
             log.info(
                 "inbound document %s of AS4 message %s: validated after its receipt (%s)",
@@ -122,13 +124,15 @@ class PendingRecovery:
             )
         return True
 
-    def _finish(self, document: InboundDocument) -> Finished | None:
-        """Validate, record and hand on one pending document; None when it is gone."""
-        # One document at a time: its body (and its stored AS4 message, read for the envelope) is read
-        # here and released before the next one is read, so a pass holds one body, never a batch of them
-        # (the after-receipt backlog leaves the documents beyond its bound to this sweep: README,
+    def _finish(
+        self, document: InboundDocument, read: tuple[bytes, ReceivedEnvelope] | None
+    ) -> Finished | None:
+        """Validate, record and hand on one pending document whose body and envelope are ``read`` (None: it
+        was gone); None when it is gone."""
+        # One document at a time: its body (and its receipt summary, read for the envelope) is read just
+        # before and released here before the next one is read, so a pass holds one body, never a batch of
+        # them (the after-receipt backlog leaves the documents beyond its bound to this sweep: README,
         # *after-receipt backlog*).
-        read = self._read(document)
         if read is None:  # deleted meanwhile
             return None
         body, envelope = read
@@ -150,10 +154,15 @@ class PendingRecovery:
         """A pending document's body and the envelope facts its receipt summary recorded; None when the
         document is gone."""
         with self.store.unit_of_work(read_only=True) as uow:
-            content = uow.inbound.get_content(document.id)
-            if content is None:
-                return None
-            envelope = stored_envelope(uow.messages.get(document.as4_message_id, Direction.IN))
+            return self._read_in(uow, document)
+
+    @staticmethod
+    def _read_in(uow: UnitOfWork, document: InboundDocument) -> tuple[bytes, ReceivedEnvelope] | None:
+        """``_read`` in ``uow``; the envelope from the receipt summary alone (not the message's bytes)."""
+        content = uow.inbound.get_content(document.id)
+        if content is None:
+            return None
+        envelope = summary_envelope(uow.messages.signal_summary(document.as4_message_id, Direction.IN))
         return content.body, envelope
 
     def from_evidence(self, stored: AS4MessageRecord) -> InboundStatus | None:
