@@ -1,6 +1,8 @@
 """Finishing received documents whose validation was cut short (a crash, or a store failure while the
-verdict was recorded): at start-up, periodically for those older than an age threshold (``sweep``), and
-from an accepted message's stored raw bytes when its document is missing (an older release).
+verdict was recorded): at start-up, periodically for those older than an age threshold (``sweep``), one
+claimed document at a time for the workers that do the work after every receipt (``next``,
+``GATEWAY_AS4__AFTER_RECEIPT=worker``), and from an accepted message's stored raw bytes when its document
+is missing (an older release).
 
 Safe beside live traffic: documents whose work after the receipt is still to run in this process are
 stepped over, and a verdict is recorded only for a document that still awaits it (``InboundFinisher``),
