@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from gateway.bench import e2e_load
 from gateway.bench.e2e_client import LoopbackPoster
@@ -55,8 +55,10 @@ from gateway.bench.loopback import (
 from gateway.config import PROJECT_ROOT, Settings
 from gateway.model import complete_document
 from gateway.model.identifiers import EMAIL_SCHEME
+from gateway.model.message import VALIDATION_PENDING, InboundStatus
 from gateway.services.conversion import parse_document_json
 from gateway.store import make_engine, normalise_url, upgrade_database
+from gateway.store.tables import inbound_documents
 
 DEFAULT_WORKDIR = PROJECT_ROOT / "var" / "bench-e2e"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -83,6 +85,7 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
         template=args.template,
         receiver=args.receiver,
         mls=args.mls,
+        receiver_workers=args.receiver_workers,
         overrides=tuple(parse_override(item, "e2e") for item in args.overrides),
     )
     workers_list = args.workers or [1, 2]
@@ -94,8 +97,14 @@ def run_bench_e2e(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    if params.mls and params.receiver != OWN_PROCESS:
-        print("gateway bench e2e: --mls needs the receiver in its own process", file=sys.stderr)
+    if (params.mls or params.receiver_workers) and params.receiver != OWN_PROCESS:
+        print(
+            "gateway bench e2e: --mls and --receiver-workers need the receiver in its own process",
+            file=sys.stderr,
+        )
+        return 2
+    if params.receiver_workers < 0:
+        print("gateway bench e2e: --receiver-workers must not be negative", file=sys.stderr)
         return 2
     cells = [(database, workers) for database in args.db or list(DATABASES) for workers in workers_list]
     if args.rounds < 1:
@@ -231,6 +240,7 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
     headers = {"Authorization": f"Bearer {api_key}"}
     with ExitStack() as stack:
         receiver: GatewayProcesses | None = None
+        receiver_url: str | None = None
         if params.receiver == OWN_PROCESS:
             receiver_listener = listening_socket()
             receiver_port = receiver_listener.getsockname()[1]
@@ -247,11 +257,16 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
                 receiver_env["GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS"] = "0"
                 receiver_env["GATEWAY_WORKER__POLL_INTERVAL_SECONDS"] = str(params.poll_interval)
                 receiver_env["GATEWAY_WORKER__BATCH_SIZE"] = str(params.batch_size)
+            receiver_env.update(receiver_settings(params))
             receiver_env.update(params.overrides)
             upgrade_database(receiver_env["GATEWAY_DATABASE__URL"])
+            receiver_url = receiver_env["GATEWAY_DATABASE__URL"]
             receiver = stack.enter_context(
                 run_gateway(
-                    pair.receiver_dir, receiver_env, listener=receiver_listener, workers=int(params.mls)
+                    pair.receiver_dir,
+                    receiver_env,
+                    listener=receiver_listener,
+                    workers=receiver_worker_count(params),
                 )
             )
         else:
@@ -276,7 +291,7 @@ def _run_cell(result: E2EResult, *, url: str, workers: int, params: E2EParameter
                 with httpx.Client(base_url=ready.base_url, headers=headers, timeout=30) as client:
                     wait_ready(client, everything, 120)
         copies = InvoiceCopies(template, tag=secrets.token_hex(3))
-        processes = _Processes(gateway, receiver)
+        processes = _Processes(gateway, receiver, receiver_url)
         asyncio.run(_measure(result, processes, headers=headers, copies=copies, params=params))
         for proc in everything:
             if proc.poll() is not None:
@@ -291,9 +306,12 @@ class _Processes:
     """The processes of one cell, grouped as the CPU figures are reported: the sender's ``serve``, its
     workers, and the receiver's ``serve`` (absent when the sender receives on its own ``/as4``)."""
 
-    def __init__(self, sender: GatewayProcesses, receiver: GatewayProcesses | None) -> None:
+    def __init__(
+        self, sender: GatewayProcesses, receiver: GatewayProcesses | None, receiver_url: str | None = None
+    ) -> None:
         self.sender = sender
         self.receiver = receiver
+        self.receiver_url = receiver_url  # the receiver's database (its verdicts: ``receiver_done``)
         self.groups = {"serve": (sender.serve,), "workers": sender.workers}
         if receiver is not None:
             self.groups["receiver"] = (receiver.serve,)
@@ -396,6 +414,13 @@ async def _load(
             switches_after.append(processes.switches())
 
         result.saturation = await _settle(client, postings, params.timeout, on_final=on_final, mls=params.mls)
+        if processes.receiver_url is not None and postings:
+            started = min(p.sent_at for p in postings)
+            accepted = sum(1 for p in postings if p.document_id is not None)
+            done = await asyncio.to_thread(
+                wait_receiver_done, processes.receiver_url, started, accepted, params.timeout
+            )
+            set_receiver_done(result, done, started)
         after = final or {**processes.cpu(), "own": time.process_time()}
         switches = switches_after[0] if switches_after else processes.switches()
         own = after.pop("own")
@@ -466,6 +491,57 @@ async def _settle(
         confirmed_p50_ms=percentile(confirmed_ms, 50),
         confirmed_p99_ms=percentile(confirmed_ms, 99),
     )
+
+
+def receiver_settings(params: E2EParameters) -> dict[str, str]:
+    """The receiver's settings for ``--receiver-workers`` (none without it)."""
+    if not params.receiver_workers:
+        return {}
+    return {
+        "GATEWAY_AS4__AFTER_RECEIPT": "worker",
+        "GATEWAY_WORKER__POLL_INTERVAL_SECONDS": str(params.poll_interval),
+        "GATEWAY_WORKER__BATCH_SIZE": str(params.batch_size),
+        **({} if params.mls else {"GATEWAY_RESPONSES__ANSWER_DELAY_SECONDS": "0"}),
+    }
+
+
+def receiver_worker_count(params: E2EParameters) -> int:
+    """The receiver's ``gateway worker`` processes: ``--receiver-workers``, else one with ``--mls``."""
+    return params.receiver_workers or int(params.mls)
+
+
+def wait_receiver_done(
+    url: str, since: datetime, expected: int, timeout: float, *, pause: float = 0.05
+) -> tuple[int, datetime | None]:
+    """Wait (up to ``timeout`` seconds) until the receiver's database holds the verdicts of ``expected``
+    documents received since ``since`` (or none of those is still pending), then return how many it holds
+    and when the last was recorded (None: none)."""
+    engine = make_engine(normalise_url(url))
+    t = inbound_documents
+    verdicts = (t.c.status != InboundStatus.RECEIVED.value) | (t.c.status_reason != VALIDATION_PENDING)
+    query = select(
+        func.count().filter(verdicts), func.max(t.c.updated_at).filter(verdicts), func.count()
+    ).where(t.c.received_at >= since)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with engine.connect() as connection:
+                done, last, received = connection.execute(query).one()
+            if done >= expected or (done == received and received) or time.monotonic() > deadline:
+                return done, last if last is None or last.tzinfo else last.replace(tzinfo=UTC)
+            time.sleep(pause)
+    finally:
+        engine.dispose()
+
+
+def set_receiver_done(result: E2EResult, done: tuple[int, datetime | None], started: datetime) -> None:
+    """Record ``wait_receiver_done``'s answer for the burst whose first POST was sent at ``started``."""
+    count, last = done
+    result.receiver_done = count
+    if last is not None and count:
+        seconds = (last - started).total_seconds()
+        result.receiver_done_seconds = seconds
+        result.receiver_done_throughput = count / seconds if seconds > 0 else None
 
 
 def _latencies(accepted: Mapping[str, Posting], reached_at: Mapping[str, datetime | None]) -> list[float]:

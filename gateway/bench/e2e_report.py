@@ -40,6 +40,9 @@ class E2EParameters:
             gets none, and the figures are post -> delivered alone.
         overrides: ``(GATEWAY_NAME, value)`` settings of every gateway process (the sender's ``serve`` and
             workers, the receiver), set after the benchmark's own (``--set``).
+        receiver_workers: ``gateway worker`` processes of the receiver that do the work after each receipt
+            (``GATEWAY_AS4__AFTER_RECEIPT=worker``: its ``serve`` answers receipts only); 0 (the default):
+            its ``serve`` does it (and one worker sends the MLS with ``mls``). Own-process receiver only.
     """
 
     rate: float = 5.0
@@ -54,6 +57,7 @@ class E2EParameters:
     receiver: str = OWN_PROCESS
     mls: bool = False
     overrides: tuple[tuple[str, str], ...] = ()
+    receiver_workers: int = 0
 
     @property
     def fixed_rate_documents(self) -> int:
@@ -121,6 +125,11 @@ class E2EResult:
         load_generator_cpu_ms: CPU time of the benchmark's own process (the load generator posting and
             waiting) per delivered document in the same phase: on the same cores, not in the total.
         inbound_received: documents the receiving ``/as4`` endpoint stored (warm-up included).
+        receiver_done: the saturation burst's documents with their verdict recorded by the receiver
+            (own-process receiver), waited for once every copy was final for the sender: a receiver that
+            validates after its receipts may still be at it then (``GATEWAY_AS4__AFTER_RECEIPT``).
+        receiver_done_seconds: first POST of the burst sent -> the last of those verdicts (None: none).
+        receiver_done_throughput: receiver_done / receiver_done_seconds, docs/s through the verdict.
         notes: caveats of this configuration.
         error: why the cell could not run to the end, if it could not.
         wall_seconds: how long the whole cell took (start-up and shutdown included).
@@ -137,6 +146,9 @@ class E2EResult:
     switches_per_document: dict[str, tuple[float, float]] | None = None
     load_generator_cpu_ms: float | None = None
     inbound_received: int | None = None
+    receiver_done: int | None = None
+    receiver_done_seconds: float | None = None
+    receiver_done_throughput: float | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     wall_seconds: float | None = None
@@ -261,6 +273,14 @@ def format_preamble(params: E2EParameters, *, cpus: int | None, load: float | No
             else "  MLS: asked on failure only (valid copies get none; --mls to measure it flowing back)"
         ),
         *([f"  settings: {' '.join(f'{k}={v}' for k, v in params.overrides)}"] if params.overrides else []),
+        *(
+            [
+                f"  receiver: {params.receiver_workers} worker(s) do the work after each receipt "
+                "(GATEWAY_AS4__AFTER_RECEIPT=worker; --receiver-workers)"
+            ]
+            if params.receiver_workers
+            else []
+        ),
     ]
 
 
@@ -268,13 +288,15 @@ def format_figures(results: Sequence[E2EResult], params: E2EParameters) -> list[
     """The cells' rows: the main table, CPU and context switches per document, the MLS (``--mls``)."""
     lines = [_HEADER_1, _HEADER_2, _HEADER_3]
     lines += [_row(result, params) for result in results]
-    groups = _MLS_CPU_GROUPS if params.mls else _CPU_GROUPS
+    receiver_workers = params.mls or params.receiver_workers > 0
+    groups = _MLS_CPU_GROUPS if receiver_workers else _CPU_GROUPS
     until = "confirmed (MLS applied)" if params.mls else "delivered"
+    lines += format_receiver_done(results)
     lines += [
         "",
         f"CPU per delivered document in the saturation phase, until the last is {until} (user + system, ms):",
         f"{'database':<9} {'workers':>7} {'serve':>8} {'workers':>8} {'receiver':>8}"
-        + (f" {'recv wkr':>8}" if params.mls else "")
+        + (f" {'recv wkr':>8}" if receiver_workers else "")
         + f" {'total':>8}",
     ]
     lines += [_cpu_row(result, groups) for result in results]
@@ -288,7 +310,7 @@ def format_figures(results: Sequence[E2EResult], params: E2EParameters) -> list[
         lines += [
             "Context switches per delivered document, same phase (voluntary + preempted, all threads):",
             f"{'database':<9} {'workers':>7} {'serve':>9} {'workers':>9} {'receiver':>9}"
-            + (f" {'recv wkr':>9}" if params.mls else ""),
+            + (f" {'recv wkr':>9}" if receiver_workers else ""),
         ]
         lines += [_switches_row(result, groups) for result in results if result.switches_per_document]
     if params.mls:
@@ -300,6 +322,25 @@ def format_figures(results: Sequence[E2EResult], params: E2EParameters) -> list[
             + f" {'confirmed':>9} {'docs/s':>7} {'p50 ms':>7} {'p99 ms':>7}" * 2,
         ]
         lines += [_mls_row(result) for result in results]
+    return lines
+
+
+def format_receiver_done(results: Sequence[E2EResult]) -> list[str]:
+    """When the receiver had recorded the verdict of the saturation burst's last document, per cell (none
+    without an own-process receiver): work it does after its receipts may end after the sender's figures."""
+    rows = [result for result in results if result.receiver_done is not None]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "Receiver done: first saturation POST -> the receiver's last verdict of the burst (validated):",
+    ]
+    lines += [
+        f"  {result.database}, {result.workers} worker(s): {result.receiver_done} verdicts after "
+        f"{_num(result.receiver_done_seconds, '.2f')} s = "
+        f"{_num(result.receiver_done_throughput, '.1f')} docs/s"
+        for result in rows
+    ]
     return lines
 
 

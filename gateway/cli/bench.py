@@ -183,6 +183,14 @@ def _register_e2e(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         help="the MLS flows back: the receiver's worker sends one per copy to the sender's /as4, and a phase "
         "ends when every copy is confirmed (prints post -> confirmed and the CPU of the receiver's worker)",
     )
+    p.add_argument(
+        "--receiver-workers",
+        type=int,
+        default=d.receiver_workers,
+        metavar="N",
+        help="run the receiver with GATEWAY_AS4__AFTER_RECEIPT=worker and N gateway worker processes doing "
+        "the validation, MLS and draft after each receipt (default 0: its serve does it)",
+    )
     _add_postgres_url_option(p)
     p.add_argument(
         "--workdir", type=Path, default=e2e.DEFAULT_WORKDIR, help="PKI, SQLite files, logs (recreated)"

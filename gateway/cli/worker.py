@@ -12,7 +12,12 @@ from gateway.api.gil_switch import lengthen_gil_switch_interval
 from gateway.api.malloc_arenas import fix_mmap_threshold
 from gateway.bootstrap import Services, build_services
 from gateway.config import Settings
-from gateway.worker.loop import WorkerStats, build_delivery_worker, recover_held_answers
+from gateway.worker.loop import (
+    WorkerStats,
+    build_delivery_worker,
+    build_received_worker,
+    recover_held_answers,
+)
 from gateway.worker.reporting import ReportScheduler
 from gateway.worker.retention import run_retention
 from gateway.worker.webhooks import WebhookWorker
@@ -80,9 +85,17 @@ async def _run(services: Services, *, once: bool, max_jobs: int | None) -> Worke
             reports_task = asyncio.create_task(reports.run())
     # Working-table retention (idempotency keys, delivered webhooks) beside the deliveries; not with --once.
     retention_task = None if once else asyncio.create_task(run_retention(services, stop))
+    # The received documents' validation, MLS and draft, beside the deliveries (GATEWAY_AS4__AFTER_RECEIPT).
+    received = build_received_worker(services)
+    received_task = asyncio.create_task(received.run(stop, once=once)) if received is not None else None
     try:
+        if received_task is not None and once:
+            await received_task  # finished first: their MLS are among this run's deliveries
         return await worker.run(stop=stop, once=once, max_jobs=max_jobs)
     finally:
+        if received_task is not None:
+            stop.set()  # the document in hand is finished first
+            await asyncio.gather(received_task, return_exceptions=True)
         if reports is not None and reports_task is not None:
             reports.stop()
             await reports_task

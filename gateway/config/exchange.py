@@ -75,6 +75,11 @@ class AS4Settings(SettingsGroup):
     # in one process, each holding its document in memory; a document received beyond it stays pending and
     # is finished by the pending sweep below (api/routes/as4.py).
     max_after_receipt_backlog: int = Field(default=16, ge=1)
+    # Where the work after a receipt runs: "serve" (after the answer, in the process that received it, as
+    # above) or "worker": POST /as4 answers the receipt and queues nothing, and every `gateway worker`
+    # finishes the pending received documents, oldest first, woken by its job signal (one validation per
+    # document: ``InboundRepository.claim_pending``); the pending sweep below still covers them.
+    after_receipt: Literal["serve", "worker"] = "serve"
     # ... and the MiB of their business documents, held in memory until their work ran: a document larger
     # than what is left of it is left pending like one beyond the count; one larger than the whole budget
     # is admitted alone, when no other waits or runs (the sweep would read it whole all the same). 64 MiB:

@@ -210,6 +210,7 @@ class AS4Receiver:
         body: bytes,
         *,
         defer: Callable[[AfterReceipt], bool | None] | None = None,
+        leave_pending: bool = False,
     ) -> ReceiveResult:
         """Handle one POST /as4 body.
 
@@ -224,6 +225,9 @@ class AS4Receiver:
                 when it will not run it (the answer's send raised or the request's task was cancelled):
                 the document is then the sweep's, or a resend's.
                 None: all run here.
+            leave_pending: a new message's document is left pending (status RECEIVED) with nothing run,
+                queued or held here: the ``gateway worker`` processes finish it (``finish_next_pending``;
+                ``GATEWAY_AS4__AFTER_RECEIPT=worker``), else the sweep or a start-up. ``defer`` is unused.
 
         Returns:
             The signal to answer with (HTTP 200) and what was stored.
@@ -266,7 +270,7 @@ class AS4Receiver:
                     EbmsError.OTHER, f"{name} identifier too long", ref_to_message_id=incoming.message_id
                 )
                 return self._rejection.reject(raw, too_long, now, authenticated=True)
-        return self._accept(raw, incoming, now, defer)
+        return self._accept(raw, incoming, now, defer, leave_pending=leave_pending)
 
     def reject_oversized(
         self, headers: HTTPHeaders, received: bytes, limit: int, received_bytes: int | None = None
@@ -294,6 +298,8 @@ class AS4Receiver:
         incoming: IncomingUserMessage,
         now: datetime,
         defer: Callable[[AfterReceipt], bool | None] | None,
+        *,
+        leave_pending: bool = False,
     ) -> ReceiveResult:
         receipt_id = f"{self._ids.new_id()}@{self._domain}"
         receipt = build_receipt(
@@ -348,6 +354,15 @@ class AS4Receiver:
                 original.document_id,
             )
         assert record.document_id is not None
+        if leave_pending:  # committed pending with its receipt: a worker finishes it (or the sweep)
+            return ReceiveResult(
+                ReceiveOutcome.ACCEPTED,
+                receipt,
+                incoming.message_id,
+                incoming.message_id,
+                record.document_id,
+                InboundStatus.RECEIVED,
+            )
         facts = ReceivedFacts(
             record.document_id,
             incoming.document_type,
@@ -431,6 +446,20 @@ class AS4Receiver:
         return status
 
     # -- recovery ----------------------------------------------------------------------------------------
+
+    def finish_next_pending(self, *, claim_for: timedelta) -> bool:
+        """Claim the oldest received document awaiting validation that no other call has claimed within
+        ``claim_for`` and finish it (``PendingRecovery.next``): the loop of ``gateway worker`` with
+        ``GATEWAY_AS4__AFTER_RECEIPT=worker``. Concurrent callers, in any process, claim different documents.
+
+        Returns:
+            False when no document was left to claim.
+
+        Raises:
+            StoreError: the store failed (the claimed document stays pending: claimable again once its
+                claim has run out, and the sweep's).
+        """
+        return self._recovery.next(claim_for=claim_for)
 
     def recover_pending(self, *, batch_size: int = 50) -> int:
         """Validate every inbound document still awaiting validation (a crash or store failure between

@@ -3,7 +3,9 @@ facts, and the look-ups over stored messages (same SBDH instance, sending AP, pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from gateway.as4 import IncomingUserMessage
 from gateway.model.message import (
@@ -59,6 +61,12 @@ def stored_envelope(record: AS4MessageRecord | None) -> ReceivedEnvelope:
     SBDH MLS scopes and the instance id. Summaries from before they were recorded give the MLS defaults
     (FAILURE_ONLY, to the sending AP)."""
     summary = record.signal.receipt_summary if record is not None and record.signal is not None else None
+    return summary_envelope(summary)
+
+
+def summary_envelope(summary: Mapping[str, Any] | None) -> ReceivedEnvelope:
+    """``stored_envelope`` from the receipt summary alone (``AS4MessageRepository.signal_summary``: read
+    without the message's bytes)."""
     facts = summary or {}
 
     def text(key: str) -> str | None:

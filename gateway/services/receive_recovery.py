@@ -1,6 +1,8 @@
 """Finishing received documents whose validation was cut short (a crash, or a store failure while the
-verdict was recorded): at start-up, periodically for those older than an age threshold (``sweep``), and
-from an accepted message's stored raw bytes when its document is missing (an older release).
+verdict was recorded): at start-up, periodically for those older than an age threshold (``sweep``), one
+claimed document at a time for the workers that do the work after every receipt (``next``,
+``GATEWAY_AS4__AFTER_RECEIPT=worker``), and from an accepted message's stored raw bytes when its document
+is missing (an older release).
 
 Safe beside live traffic: documents whose work after the receipt is still to run in this process are
 stepped over, and a verdict is recorded only for a document that still awaits it (``InboundFinisher``),
@@ -24,13 +26,13 @@ from gateway.model.message import (
     InboundStatus,
 )
 from gateway.services.message_status import ReceivedEnvelope
-from gateway.services.ports import Clock, DocumentStore
-from gateway.services.receive_finish import InboundFinisher, ReceivedFacts
+from gateway.services.ports import Clock, DocumentStore, UnitOfWork
+from gateway.services.receive_finish import Finished, InboundFinisher, ReceivedFacts
 from gateway.services.receive_records import (
     first_headers,
     pending_document,
     received_envelope,
-    stored_envelope,
+    summary_envelope,
 )
 
 log = logging.getLogger("gateway.receive")
@@ -80,27 +82,8 @@ class PendingRecovery:
                 return done
             seen.update(document.id for document in candidates)
             for document in pending:
-                # One document at a time: its body (and its stored AS4 message, read for the envelope) is
-                # read here and released before the next one is read, so a pass holds one body, never a
-                # batch of them (the after-receipt backlog leaves the documents beyond its bound to this
-                # sweep: README, *after-receipt backlog*).
-                read = self._read(document)
-                if read is None:  # deleted meanwhile
-                    continue
-                body, envelope = read
-                del read
-                # The SBDH's MLS scopes as the receipt summary recorded them (the defaults for summaries
-                # from before they were recorded).
-                facts = ReceivedFacts(
-                    document.id,
-                    document.document_type,
-                    document.sender,
-                    document.as4_message_id,
-                    envelope,
-                )
-                finished = self.finisher.finish(facts, body)
-                del body  # released before the next document's body is read
-                if finished.recorded:
+                finished = self._finish(document, self._read(document))
+                if finished is not None and finished.recorded:
                     log.warning(
                         "inbound document %s of AS4 message %s: interrupted validation finished (%s)",
                         document.id,
@@ -109,14 +92,79 @@ class PendingRecovery:
                     )
                     done += 1
 
+    def next(self, *, claim_for: timedelta) -> bool:
+        """Claim the oldest pending document no other call holds (``InboundRepository.claim_pending``: its
+        claim is committed before the validation starts, so a concurrent call, in this process or another,
+        takes the next one) and finish it as the sweep would. A claim older than ``claim_for`` is taken
+        for lost (its claimer died or stalled): the document is claimable again. Documents held by
+        the work after a receipt in this process are not stepped over: the caller runs none
+        (``GATEWAY_AS4__AFTER_RECEIPT=worker``), and a verdict is recorded once whoever validates.
+
+        Returns:
+            False when no document was left to claim; True once one was claimed (and finished, or found
+            finished meanwhile by another call).
+
+        Raises:
+            StoreError: the store failed (a claimed document stays pending, claimable after ``claim_for``
+                and swept meanwhile).
+        """
+        now = self.clock.now()
+        with self.store.unit_of_work() as uow:
+            document = uow.inbound.claim_pending(now=now, claimed_before=now - claim_for)
+            # Its body and envelope read in the claim's transaction (one unit of work, not two).
+            read = self._read_in(uow, document) if document is not None else None
+            uow.commit()
+        if document is None:
+            return False
+        finished = self._finish(document, read)
+        if finished is not None and finished.recorded:
+            log.info(
+                "inbound document %s of AS4 message %s: validated after its receipt (%s)",
+                document.id,
+                document.as4_message_id,
+                finished.status.value,
+            )
+        return True
+
+    def _finish(
+        self, document: InboundDocument, read: tuple[bytes, ReceivedEnvelope] | None
+    ) -> Finished | None:
+        """Validate, record and hand on one pending document whose body and envelope are ``read`` (None: it
+        was gone); None when it is gone."""
+        # One document at a time: its body (and its receipt summary, read for the envelope) is read just
+        # before and released here before the next one is read, so a pass holds one body, never a batch of
+        # them (the after-receipt backlog leaves the documents beyond its bound to this sweep: README,
+        # *after-receipt backlog*).
+        if read is None:  # deleted meanwhile
+            return None
+        body, envelope = read
+        del read
+        # The SBDH's MLS scopes as the receipt summary recorded them (the defaults for summaries from
+        # before they were recorded).
+        facts = ReceivedFacts(
+            document.id,
+            document.document_type,
+            document.sender,
+            document.as4_message_id,
+            envelope,
+        )
+        finished = self.finisher.finish(facts, body)
+        del body  # released before the next document's body is read
+        return finished
+
     def _read(self, document: InboundDocument) -> tuple[bytes, ReceivedEnvelope] | None:
         """A pending document's body and the envelope facts its receipt summary recorded; None when the
         document is gone."""
         with self.store.unit_of_work(read_only=True) as uow:
-            content = uow.inbound.get_content(document.id)
-            if content is None:
-                return None
-            envelope = stored_envelope(uow.messages.get(document.as4_message_id, Direction.IN))
+            return self._read_in(uow, document)
+
+    @staticmethod
+    def _read_in(uow: UnitOfWork, document: InboundDocument) -> tuple[bytes, ReceivedEnvelope] | None:
+        """``_read`` in ``uow``; the envelope from the receipt summary alone (not the message's bytes)."""
+        content = uow.inbound.get_content(document.id)
+        if content is None:
+            return None
+        envelope = summary_envelope(uow.messages.signal_summary(document.as4_message_id, Direction.IN))
         return content.body, envelope
 
     def from_evidence(self, stored: AS4MessageRecord) -> InboundStatus | None:

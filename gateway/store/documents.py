@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +18,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 
@@ -41,6 +43,8 @@ from gateway.model.message import (
 from gateway.services.ports import MAX_PAGE_SIZE, InboundQuery, OutboundQuery, Page, PageCursor
 from gateway.store.blobs import insert_with_blob
 from gateway.store.errors import maps_db_errors
+from gateway.store.inbound_claims import claimable_inbound
+from gateway.store.job_signal import RECEIVED_CHANNEL
 from gateway.store.number_search import number_conditions
 from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import (
@@ -54,6 +58,8 @@ _OUTBOUND_META = [
     c for c in outbound_documents.c if c.name not in ("ubl", "validation_report", "buyer_country")
 ]
 _INBOUND_META = [c for c in inbound_documents.c if c.name != "validation_report"]
+#: How much later than its receipt a claim is dated at least (``claim_pending``).
+_CLAIM_TICK = timedelta(microseconds=1)
 
 # The statements of the delivery and receive paths are built once, with bound parameters: SQLAlchemy then
 # reuses their cache key instead of rebuilding and hashing the statement on every call (≈ 0.1 ms per query
@@ -108,6 +114,23 @@ _INBOUND_UPDATE_PENDING = _INBOUND_UPDATE.where(
     inbound_documents.c.status == InboundStatus.RECEIVED.value,
     inbound_documents.c.status_reason == VALIDATION_PENDING,
 )
+
+_INBOUND_CLAIMABLE = claimable_inbound(bindparam("b_claimed_before"))
+#: The oldest claimable document. ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: concurrent claims take the next
+#: one instead of waiting for this one's transaction (SQLite renders no lock: its writers are serialised).
+_INBOUND_NEXT_CLAIMABLE = (
+    select(*_INBOUND_META)
+    .where(_INBOUND_CLAIMABLE)
+    .order_by(inbound_documents.c.received_at, inbound_documents.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_INBOUND_CLAIM = (
+    update(inbound_documents)
+    .where(inbound_documents.c.id == bindparam("b_id"), _INBOUND_CLAIMABLE)
+    .values(updated_at=bindparam("b_claimed_at"))
+)
+_NOTIFY_RECEIVED = text(f"NOTIFY {RECEIVED_CHANNEL}")
 
 
 def _outbound_from_row(row: Row[Any]) -> OutboundDocument:
@@ -452,6 +475,10 @@ class SQLInboundDocumentRepository:
             insert_with_blob(
                 self._conn, inbound_document_bodies, {"document_id": document.id}, "body", content.body
             )
+        if self._conn.dialect.name == "postgresql" and document.status_reason == VALIDATION_PENDING:
+            # Wakes the workers that finish received documents (``store.job_signal``,
+            # ``GATEWAY_AS4__AFTER_RECEIPT=worker``) when the receipt commits; none listen otherwise.
+            self._conn.execute(_NOTIFY_RECEIVED)
 
     def get(self, document_id: str) -> InboundDocument | None:
         row = self._conn.execute(_INBOUND_BY_ID, {"b_id": document_id}).first()
@@ -535,6 +562,21 @@ class SQLInboundDocumentRepository:
         )
         rows = self._conn.execute(stmt).all()
         return [_inbound_from_row(row) for row in rows]
+
+    def claim_pending(self, *, now: datetime, claimed_before: datetime) -> InboundDocument | None:
+        row = self._conn.execute(_INBOUND_NEXT_CLAIMABLE, {"b_claimed_before": claimed_before}).first()
+        if row is None:
+            return None
+        document = _inbound_from_row(row)
+        # Later than its receipt, however coarse the clock: a claimed row never reads as unclaimed.
+        claimed_at = max(now, document.received_at + _CLAIM_TICK)
+        result = self._conn.execute(
+            _INBOUND_CLAIM,
+            {"b_id": document.id, "b_claimed_before": claimed_before, "b_claimed_at": claimed_at},
+        )
+        if result.rowcount != 1:  # claimed by a concurrent transaction meanwhile
+            return None
+        return replace(document, updated_at=claimed_at)
 
     def count_by_status(self) -> dict[InboundStatus, int]:
         t = inbound_documents

@@ -40,6 +40,14 @@ signals end the worker's wait within milliseconds of a job becoming due; the pol
   over TCP keepalives of their own (``TCP_KEEPALIVE``): a dead server is noticed on an idle connection too,
   and one that does not answer a new connection is given up after ``connect_timeout``.
 
+The same signals wake a worker's finishing of received documents (``worker.received``,
+``GATEWAY_AS4__AFTER_RECEIPT=worker``): ``received_signal``. On SQLite a second ``SQLiteJobSignal`` whose read
+after a change asks whether a received document is up for a claim (``store.inbound_claims``) instead of a
+job. On PostgreSQL the receipt's transaction issues a ``NOTIFY`` on ``RECEIVED_CHANNEL``
+(``SQLInboundDocumentRepository.add``, for a document stored pending) and every such worker listens on it
+(``PostgresChannelSignal``: no listener role; the claim gives each document to one of them, the others find
+nothing in one indexed read); the worker's poll stays the fallback, as for jobs.
+
 ``wait()`` never raises: a signal that cannot read its connection logs once per outage and waits for the poll;
 SQLite opens its connection again after ``RECONNECT_DELAY``, doubled per failure up to
 ``MAX_RECONNECT_DELAY``, and logs when it works again; PostgreSQL connects again every ``RELISTEN_DELAY``
@@ -56,13 +64,14 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
 from sqlalchemy import Engine, bindparam, exists, select
 from sqlalchemy.dialects import sqlite
 
 from gateway.store.engine import connection_parameters
+from gateway.store.inbound_claims import claimable_inbound
 from gateway.store.leases import up_for_lease
 from gateway.store.tables import delivery_jobs
 
@@ -83,6 +92,12 @@ _DUE_JOB: Final = select(exists().where(up_for_lease(delivery_jobs, bindparam("n
 DUE_JOB_SQL: Final = str(_DUE_JOB)
 #: The names of ``DUE_JOB_SQL``'s positional parameters, in order (each is the worker's "now").
 DUE_JOB_PARAMETERS: Final = tuple(_DUE_JOB.positiontup or ())
+#: The PostgreSQL notification channel of received documents stored awaiting their validation.
+RECEIVED_CHANNEL: Final = "gateway_received_documents"
+#: Is a received document up for a claim? (``store.inbound_claims``; its parameters: the claims' cut-off).
+_CLAIMABLE: Final = select(exists().where(claimable_inbound(bindparam("now")))).compile(
+    dialect=sqlite.dialect()
+)
 #: Seconds before a broken SQLite signal connection is opened again, doubling after each failure up to...
 RECONNECT_DELAY: Final = 0.1
 #: ...this (the worker's poll covers the outage meanwhile).
@@ -172,6 +187,20 @@ def job_signal(
     return PostgresJobSignal(engine)
 
 
+def received_signal(
+    engine: Engine,
+    *,
+    claims: timedelta,
+    now: Callable[[], datetime] | None = None,
+    interval: float = DEFAULT_CHECK_INTERVAL,
+) -> JobSignal:
+    """The wake-up signal of a worker finishing received documents: a document stored awaiting validation,
+    or (SQLite) one whose claim is older than ``claims``."""
+    if engine.dialect.name == "sqlite":
+        return SQLiteJobSignal(engine, now=now, interval=interval, claims=claims)
+    return PostgresChannelSignal(engine, RECEIVED_CHANNEL)
+
+
 class SQLiteJobSignal:
     """Watches ``PRAGMA data_version``; after a change, one read asks whether an unleased job is due.
 
@@ -180,6 +209,8 @@ class SQLiteJobSignal:
         now: the worker's clock (default: the system's UTC time).
         interval: seconds between two reads of the data version while waiting.
         max_reconnect_delay: the longest wait before a broken connection is opened again.
+        claims: instead of a due job, a received document up for a claim ends the wait
+            (``received_signal``): one not claimed, or whose claim is older than ``claims``.
     """
 
     def __init__(
@@ -189,6 +220,7 @@ class SQLiteJobSignal:
         now: Callable[[], datetime] | None = None,
         interval: float = DEFAULT_CHECK_INTERVAL,
         max_reconnect_delay: float = MAX_RECONNECT_DELAY,
+        claims: timedelta | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
@@ -199,6 +231,13 @@ class SQLiteJobSignal:
         self._now = now or (lambda: datetime.now(UTC))
         self._interval = interval
         self._to_db = delivery_jobs.c.due_at.type.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        self._claims = claims
+        if claims is None:
+            self._sql, self._names = DUE_JOB_SQL, DUE_JOB_PARAMETERS
+            self._fixed: dict[str, Any] = {}
+        else:
+            self._sql, self._names = str(_CLAIMABLE), tuple(_CLAIMABLE.positiontup or ())
+            self._fixed = {k: v for k, v in _CLAIMABLE.construct_params({"now": None}).items() if k != "now"}
         self._connection: sqlite3.Connection | None = None
         self._version: int | None = None
         self._changed_at = time.monotonic()
@@ -226,10 +265,13 @@ class SQLiteJobSignal:
             if version != self._version:  # always after a reconnect: the due read runs before "works again"
                 self._version = version
                 self._changed_at = time.monotonic()
-                now: Any = self._now()
+                now: Any = self._now() - (self._claims or timedelta(0))
                 if self._to_db is not None:
                     now = self._to_db(now)
-                due = bool(connection.execute(DUE_JOB_SQL, (now,) * len(DUE_JOB_PARAMETERS)).fetchone()[0])
+                values = {**self._fixed, "now": now}
+                due = bool(
+                    connection.execute(self._sql, [values[name] for name in self._names]).fetchone()[0]
+                )
             if self._failed:
                 log.info("the job wake-up signal works again")
                 self._failed, self._reconnect_delay = False, 0.0
@@ -526,6 +568,90 @@ class PostgresJobSignal:
         self.close()
         loop = asyncio.get_running_loop()
         ending = [task for task in self._closing if task.get_loop() is loop]
+        if ending:
+            await asyncio.wait(ending, timeout=CLOSE_TIMEOUT)
+        self._closing = [task for task in self._closing if not task.done()]
+
+
+class PostgresChannelSignal:
+    """``LISTEN``s on one channel on a connection of its own (psycopg, asynchronous), in a task that runs
+    from the first ``wait`` until ``close``; a notification that comes while nobody waits ends the next wait
+    at once, those that come while it runs are folded into one wake-up. Every instance listens: no listener
+    role, no hand-on (``received_signal``: the claim decides which worker takes a document). After a
+    failure it logs once per outage and listens again every ``RELISTEN_DELAY``; the worker's poll covers
+    the outage.
+
+    Args:
+        engine: the store's engine (its connection parameters).
+        channel: the channel to listen on.
+    """
+
+    def __init__(self, engine: Engine, channel: str) -> None:
+        self._engine = engine
+        self._channel = channel
+        self._notified: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing: list[asyncio.Task[None]] = []
+        self._failing = False
+        #: True while the signal listens (for tests and diagnostics).
+        self.listening = False
+
+    async def wait(self) -> None:
+        if self._notified is None:
+            self._notified = asyncio.Event()
+            self._task = asyncio.create_task(self._listen(self._notified), name=f"signal-{self._channel}")
+        await self._notified.wait()
+        self._notified.clear()
+
+    def busy(self, busy: bool) -> None:
+        """Nothing to hand on: every worker listens."""
+
+    def polled_while_busy(self) -> None:
+        """Nothing to hand on."""
+
+    def poll_interval(self, interval: float) -> float:
+        return interval
+
+    async def _listen(self, notified: asyncio.Event) -> None:
+        import psycopg  # the PostgreSQL driver; imported here so that SQLite deployments never need it
+
+        args, params = connection_parameters(self._engine)
+        params = {key: value for key, value in params.items() if key not in _DRIVER_OBJECTS}
+        params = {**TCP_KEEPALIVE, "connect_timeout": CONNECT_TIMEOUT, **params, "autocommit": True}
+        while True:
+            try:
+                connection = await psycopg.AsyncConnection.connect(*args, **params)
+                async with connection:
+                    await connection.execute(f"LISTEN {self._channel}")
+                    self.listening = True
+                    if self._failing:
+                        log.info("the wake-up signal on %s connects again", self._channel)
+                        self._failing = False
+                    notified.set()  # what was notified before this LISTEN went to nobody
+                    async for _ in connection.notifies():
+                        notified.set()
+            except Exception as exc:  # psycopg.Error, OSError, a timeout...: ending here ends the signal
+                if not self._failing:
+                    log.warning(
+                        "the wake-up signal on %s failed (%r); the worker polls meanwhile", self._channel, exc
+                    )
+                    self._failing = True
+            finally:
+                self.listening = False
+            await asyncio.sleep(RELISTEN_DELAY)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._closing.append(self._task)
+        self._task = None
+        self._notified = None
+        self.listening = False
+
+    async def aclose(self) -> None:
+        self.close()
+        loop = asyncio.get_running_loop()
+        ending = [task for task in self._closing if task.get_loop() is loop and not task.done()]
         if ending:
             await asyncio.wait(ending, timeout=CLOSE_TIMEOUT)
         self._closing = [task for task in self._closing if not task.done()]

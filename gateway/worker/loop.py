@@ -33,10 +33,11 @@ from gateway.services.deliver import Deliverer, DeliveryResult
 from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
 from gateway.store import SQLDocumentStore
-from gateway.store.job_signal import JobSignal, job_signal
+from gateway.store.job_signal import JobSignal, job_signal, received_signal
 from gateway.worker.budget import MIB, Admission, amount, bytes_in_flight
 from gateway.worker.heartbeat import LeaseKeeper
 from gateway.worker.pacing import LeasePacing, wait_for_work
+from gateway.worker.received import CLAIM_FOR, ReceivedDocumentsWorker
 from gateway.worker.stats import WorkerStats as WorkerStats  # re-exported: `gateway worker` prints it
 from gateway.worker.store_faults import InterruptedLeases, store_retry_delay
 
@@ -451,6 +452,25 @@ def build_delivery_worker(services: Services) -> DeliveryWorker:
             if isinstance(services.store, SQLDocumentStore)
             else None
         ),
+    )
+
+
+def build_received_worker(services: Services) -> ReceivedDocumentsWorker | None:
+    """The finishing of received documents in this worker (``worker.received``), or None: the work after a
+    receipt runs in ``gateway serve`` (``GATEWAY_AS4__AFTER_RECEIPT=serve``) or nothing is received here (no
+    AP key or trust store)."""
+    receiver = services.receiver
+    if services.settings.as4.after_receipt != "worker" or receiver is None:
+        return None
+    store = services.store
+    return ReceivedDocumentsWorker(
+        receiver,
+        signal=(
+            received_signal(store.engine, claims=CLAIM_FOR, now=services.clock.now)
+            if isinstance(store, SQLDocumentStore)
+            else None
+        ),
+        poll_interval=services.settings.worker.poll_interval_seconds,
     )
 
 

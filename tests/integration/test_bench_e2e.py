@@ -157,3 +157,30 @@ def test_with_mls_every_copy_is_confirmed_by_the_receivers_mls(tmp_path: Path) -
     assert (tmp_path / "bench" / "receiver" / "worker.log").is_file()
     receiver_log = (tmp_path / "bench" / "receiver" / "serve.log").read_text()
     assert "no MLS for inbound document" not in receiver_log
+
+
+def test_with_receiver_workers_the_receivers_worker_validates_and_sends_the_mls(tmp_path: Path) -> None:
+    """``--receiver-workers 1``: the receiver's ``serve`` answers the receipts only
+    (``GATEWAY_AS4__AFTER_RECEIPT=worker``); its worker validates each copy and sends its MLS, and the cell
+    reports when the receiver had the burst's verdicts."""
+    params = E2EParameters(
+        rate=2.0,
+        duration=1.0,
+        saturation=3,
+        saturation_concurrency=2,
+        warmup=1,
+        timeout=90,
+        mls=True,
+        receiver_workers=1,
+    )
+
+    result = run_e2e(database="sqlite", workers=1, params=params, workdir=tmp_path / "bench")
+
+    assert result.ok, result.error
+    assert result.saturation is not None
+    # Confirmed: the MLS went out with each verdict, which only the worker records here (serve queues no
+    # work, and its sweep waits 5 minutes).
+    assert result.saturation.confirmed == 3
+    assert result.receiver_done == 3
+    assert (result.receiver_done_seconds or 0) > 0
+    assert "Receiver done" in format_table([result], params, cpus=2)

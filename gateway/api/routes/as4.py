@@ -9,7 +9,8 @@ on the same connection (``_ReceiptAnswer``), so the sending access point never w
 At most ``as4.max_after_receipt_backlog`` such items, of at most ``as4.max_after_receipt_backlog_mib`` MiB of
 documents, wait or run per process (``_Backlog``), except that a document larger than that whole byte budget
 is admitted alone, when no other work waits or runs; a document beyond either bound keeps its receipt and
-stays pending for the sweep or a resend.
+stays pending for the sweep or a resend. With ``as4.after_receipt`` ``worker`` nothing is queued here:
+every document stays pending, and the ``gateway worker`` processes finish them (``gateway.worker.received``).
 """
 
 from __future__ import annotations
@@ -94,7 +95,11 @@ async def receive_as4(request: Request, services: ServicesDep) -> Response:
                 body, complete, received = await read_bounded(
                     request, limit, keep_on_overflow=keep, reservation=reservation
                 )
-                if complete:
+                if complete and as4.after_receipt == "worker":
+                    # Left pending, committed with its receipt: a `gateway worker` finishes it.
+                    handle = partial(receiver.receive, leave_pending=True)
+                    result = await _off_loop(request, handle, headers, body)
+                elif complete:
                     queue = partial(backlog.take, after)
                     result = await _off_loop(request, partial(receiver.receive, defer=queue), headers, body)
                 else:

@@ -268,6 +268,16 @@ class InboundDocumentRepository(Protocol):
         ``VALIDATION_PENDING``), oldest ``received_at`` first."""
         ...
 
+    def claim_pending(self, *, now: datetime, claimed_before: datetime) -> InboundDocument | None:
+        """Claim the oldest document awaiting validation that is not claimed, or whose claim was taken
+        before ``claimed_before`` (its claimer died or gave up): its ``updated_at`` becomes the claim's time
+        (``now``, at least a microsecond after its receipt), so that no concurrent call, in any process,
+        claims it again before the claim runs out. The document returned (with that ``updated_at``) is
+        claimed once the unit of work commits; None when none is claimable (or a concurrent transaction
+        took the one found). The claim is no verdict: the document stays pending (``pending_validation``,
+        the sweep) until its verdict is recorded."""
+        ...
+
     def count_by_status(self) -> dict[InboundStatus, int]:
         """Number of documents per status; every status is present (0 when none)."""
         ...

@@ -1,0 +1,109 @@
+"""The received documents' work after the receipt in ``gateway worker``
+(``GATEWAY_AS4__AFTER_RECEIPT=worker``): ``POST /as4`` answers the receipt and queues nothing, each document
+staying pending (committed with its receipt), and every worker process finishes them here, beside its
+deliveries: validation, verdict, MLS and expense draft (``AS4Receiver.finish_next_pending``, the recovery
+path of the pending sweep: one verdict, one MLS, one draft per document), oldest first, one document at a
+time, off the event loop.
+
+Each document is claimed before its validation starts (``InboundRepository.claim_pending``, a conditional
+update committed on its own, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so two workers never both spend the
+validation on it. A worker that dies mid-validation leaves its document pending: another worker claims it
+once its claim is older than ``CLAIM_FOR``, and the pending sweep of ``gateway serve``
+(``GATEWAY_AS4__PENDING_SWEEP_*``) finishes it meanwhile as before, with or without workers; a verdict is
+recorded once whoever validates.
+
+Woken within milliseconds of a receipt by the worker's job signal (``store.job_signal.received_signal``:
+SQLite's ``PRAGMA data_version``, PostgreSQL's ``NOTIFY`` on ``RECEIVED_CHANNEL``), and at least every
+``GATEWAY_WORKER__POLL_INTERVAL_SECONDS`` (a claim that ran out sends no wake-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any, Final
+
+import anyio.to_thread
+
+from gateway.errors import StoreError
+from gateway.services.receive import AS4Receiver
+from gateway.store.job_signal import JobSignal
+from gateway.worker.store_faults import store_retry_delay
+
+log = logging.getLogger("gateway.worker.received")
+
+#: How long a worker's claim on a received document keeps the other workers off it: longer than the
+#: validation of the largest document accepted takes, so a live worker is never doubled (a doubled one
+#: would only waste the work: the verdict is recorded once).
+CLAIM_FOR: Final = timedelta(minutes=5)
+
+
+class ReceivedDocumentsWorker:
+    """Finishes the received documents left pending by ``POST /as4``, until told to stop.
+
+    Args:
+        receiver: the receive use case (``Services.receiver``).
+        signal: wakes the loop when a document may be up for a claim (``received_signal``); None: it polls.
+        poll_interval: seconds between two looks when nothing wakes it.
+    """
+
+    def __init__(self, receiver: AS4Receiver, *, signal: JobSignal | None, poll_interval: float) -> None:
+        self._receiver = receiver
+        self._signal = signal
+        self._poll_interval = poll_interval
+
+    def _next(self) -> bool:
+        return self._receiver.finish_next_pending(claim_for=CLAIM_FOR)
+
+    async def run(self, stop: asyncio.Event | None = None, *, once: bool = False) -> int:
+        """Claim and finish documents until ``stop`` is set (the document in hand is finished first), or
+        with ``once`` until none is left to claim. A failing store is logged and retried after
+        ``store_retry_delay``; a bug is logged and the loop goes on.
+
+        Returns:
+            The documents claimed.
+        """
+        stop = stop or asyncio.Event()
+        claimed = failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    took = await anyio.to_thread.run_sync(self._next)
+                except StoreError as exc:
+                    failures += 1
+                    log.warning("finishing received documents: the store failed (%s); retrying", exc)
+                    if once:
+                        raise
+                    await self._wait(stop, store_retry_delay(self._poll_interval, failures), signal=False)
+                    continue
+                except Exception:  # a bug: the document stays pending (claimable again later, and swept)
+                    log.exception("finishing a received document failed")
+                    if once:
+                        raise
+                    await self._wait(stop, self._poll_interval, signal=False)
+                    continue
+                failures = 0
+                if took:
+                    claimed += 1
+                elif once:
+                    break
+                else:
+                    await self._wait(stop, self._poll_interval, signal=True)
+        finally:
+            if self._signal is not None:
+                await self._signal.aclose()
+        return claimed
+
+    async def _wait(self, stop: asyncio.Event, timeout: float, *, signal: bool) -> None:
+        """Until ``stop``, the signal (with ``signal``) or ``timeout`` seconds."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
+        if signal and self._signal is not None:
+            waits.append(asyncio.ensure_future(self._signal.wait()))
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in waits:
+                future.cancel()

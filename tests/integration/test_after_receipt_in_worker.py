@@ -1,0 +1,220 @@
+"""The work after a receipt done by ``gateway worker`` (``GATEWAY_AS4__AFTER_RECEIPT=worker``): ``POST /as4``
+answers the receipt and queues nothing, the document stays pending, and the workers claim and finish it
+(one validation, one verdict, one MLS decision, one expense draft per document, whatever the number of
+workers), woken by their job signal; without a worker the pending sweep of ``gateway serve`` still finishes
+it, and a claim whose worker died is taken over. Real validation engine, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.model.message import InboundStatus
+from gateway.services.receive import AS4Receiver, ReceiveOutcome
+from gateway.store.job_signal import received_signal
+from gateway.validation import ValidationEngine
+from gateway.worker.loop import build_received_worker
+from gateway.worker.received import CLAIM_FOR, ReceivedDocumentsWorker
+from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
+    FlakyStore,
+    inbound_documents,
+    make_app,
+    make_message,
+    official_example,
+    sbd_of,
+    settings_for,
+    sql_store,
+    store,
+)
+from tests.integration.test_pending_sweep import AGE, NOW, HandOns, MovingClock, make_receiver, statuses
+
+
+def counting(validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The thread names of every validation from now on."""
+    validate = validation_engine.validate
+    calls: list[str] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(threading.current_thread().name)
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(validation_engine, "validate", counted)
+    return calls
+
+
+def leave(receiver: AS4Receiver, artefacts_dir: Path) -> str:
+    """Receive one valid message as ``POST /as4`` does in worker mode; its document id."""
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    result = receiver.receive(tuple(msg.headers.items()), msg.body, leave_pending=True)
+    assert result.outcome is ReceiveOutcome.ACCEPTED
+    assert result.status is InboundStatus.RECEIVED
+    assert result.document_id is not None
+    return result.document_id
+
+
+def test_in_worker_mode_post_as4_answers_the_receipt_and_the_worker_validates_and_drafts(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_for(
+        artefacts_dir, tmp_path, after_receipt="worker", pending_sweep_interval_seconds=3600
+    )
+    app = make_app(settings, store, validation_engine)
+    calls = counting(validation_engine, monkeypatch)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    with TestClient(app) as client:
+        response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+        assert response.status_code == 200
+        # The receipt is answered and nothing ran after it in serve: the document waits for a worker.
+        [document] = inbound_documents(store)
+        assert document.status is InboundStatus.RECEIVED
+        assert calls == []
+        assert app.state.as4_after_receipt_backlog.taken == (0, 0)  # nothing queued
+        services = app.state.services
+        worker = build_received_worker(services)
+        assert worker is not None
+        assert asyncio.run(worker.run(once=True)) == 1
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert len(calls) == 1
+    with store.inner.unit_of_work(read_only=True) as uow:
+        expense = uow.expenses.get_by_inbound(document.id)  # drafted with the verdict, by the worker
+    assert expense is not None
+
+
+def test_in_serve_mode_no_worker_finishes_received_documents(
+    artefacts_dir: Path,
+    tmp_path: Path,
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+) -> None:
+    app = make_app(settings_for(artefacts_dir, tmp_path), store, validation_engine)
+    assert app.state.services.settings.as4.after_receipt == "serve"
+    assert build_received_worker(app.state.services) is None
+
+
+def test_two_workers_validate_each_document_once(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock, hand_ons = MovingClock(), HandOns()
+    api = make_receiver(store, validation_engine, clock, hand_ons)
+    documents = [leave(api, artefacts_dir) for _ in range(6)]
+    calls = counting(validation_engine, monkeypatch)
+    # Two worker processes: each its own receiver over the same database.
+    workers = [make_receiver(store, validation_engine, clock, hand_ons) for _ in range(2)]
+    claimed: list[int] = [0, 0]
+    start = threading.Barrier(2)
+
+    def work(number: int) -> None:
+        start.wait()
+        while workers[number].finish_next_pending(claim_for=CLAIM_FOR):
+            claimed[number] += 1
+
+    threads = [threading.Thread(target=work, args=(n,), name=f"worker-{n}") for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sum(claimed) == 6
+    assert len(calls) == 6  # one validation per document, whichever worker claimed it
+    assert sorted(hand_ons.received) == sorted(documents)
+    assert sorted(hand_ons.valid) == sorted(documents)
+    assert set(statuses(store).values()) == {InboundStatus.VALID}
+
+
+def test_without_a_worker_the_sweep_finishes_a_document_left_pending(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    document = leave(receiver, artefacts_dir)
+    assert receiver.sweep_pending(older_than=AGE) == 0  # young: left to the workers
+    clock.at = NOW + AGE + timedelta(seconds=1)
+    assert receiver.sweep_pending(older_than=AGE) == 1
+    assert statuses(store) == {document: InboundStatus.VALID}
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+
+
+def test_a_document_claimed_by_a_worker_that_died_is_taken_over_once_its_claim_ran_out(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    document = leave(receiver, artefacts_dir)
+    # A worker claims it and dies before its verdict (the claim is committed on its own).
+    with store.inner.unit_of_work() as uow:
+        claimed = uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
+        uow.commit()
+    assert claimed is not None
+    assert claimed.id == document
+    assert receiver.finish_next_pending(claim_for=CLAIM_FOR) is False  # claimed: the others keep off
+    clock.at = NOW + CLAIM_FOR + timedelta(seconds=1)
+    assert receiver.finish_next_pending(claim_for=CLAIM_FOR) is True
+    assert receiver.finish_next_pending(claim_for=CLAIM_FOR) is False
+    assert statuses(store) == {document: InboundStatus.VALID}
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+
+
+def test_the_sweep_finishes_a_claimed_document_whose_worker_died_and_no_worker_takes_it_again(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    document = leave(receiver, artefacts_dir)
+    with store.inner.unit_of_work() as uow:
+        assert uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
+        uow.commit()
+    clock.at = NOW + AGE + timedelta(seconds=1)  # older than the sweep's age, its claim still running
+    assert receiver.sweep_pending(older_than=AGE) == 1
+    clock.at = NOW + CLAIM_FOR + AGE
+    assert receiver.finish_next_pending(claim_for=CLAIM_FOR) is False  # it has its verdict
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+
+
+def test_a_waiting_worker_is_woken_by_a_receipt_well_before_its_poll(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+) -> None:
+    clock, hand_ons = MovingClock(), HandOns()
+    api = make_receiver(store, validation_engine, clock, hand_ons)
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    signal = received_signal(store.inner.engine, claims=CLAIM_FOR, now=clock.now)
+    worker = ReceivedDocumentsWorker(receiver, signal=signal, poll_interval=60.0)  # the poll never comes
+
+    async def scenario() -> tuple[str, float]:
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(1.0)  # the worker found nothing and waits (on PostgreSQL: listens)
+        document = await asyncio.to_thread(leave, api, artefacts_dir)
+        received = time.monotonic()
+        while statuses(store).get(document) is not InboundStatus.VALID:
+            assert time.monotonic() - received < 30, "the worker was not woken"
+            await asyncio.sleep(0.02)
+        took = time.monotonic() - received
+        stop.set()
+        assert await asyncio.wait_for(running, 30) == 1
+        return document, took
+
+    document, took = asyncio.run(scenario())
+    assert took < 10  # woken by the signal, not the 60 s poll (the validation itself is in this figure)
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
