@@ -197,3 +197,17 @@ def test_only_the_tag_before_a_long_gap_is_read_by_the_expression(monkeypatch: p
     attachments = invoice.replace(b">1<", b">" + b"A" * 10 * MAX_NAME_BYTES + b"<", 3)
     check_start_tags(attachments, what="x")
     assert counting.calls == 3
+
+
+@pytest.mark.parametrize("text", [0, 1, 2_047, 4_095, 4_096, 4_097, 6_000, 8_191, 8_192, 8_193, 20_000])
+def test_a_long_name_is_found_wherever_it_starts_and_after_a_jumped_gap(text: int) -> None:
+    # The windows of MAX_NAME_BYTES / 2 bytes fall anywhere in the name; a text before it of more than a
+    # window is a gap jumped over, its element's tag read first.
+    before = b"<r><t a='1'>" + b"A" * text + b"</t>"
+    for n, refused in ((MAX_NAME_BYTES, False), (MAX_NAME_BYTES + 1, True)):
+        for data in (before + b"<" + b"e" * n + b"/></r>", before + b"<e\n" + b"a" * n + b"='1'/></r>"):
+            if refused:
+                with pytest.raises(XMLLimitExceeded, match=REFUSAL):
+                    check_start_tags(data, what="x")
+            else:
+                check_start_tags(data, what="x")
