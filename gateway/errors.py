@@ -94,7 +94,8 @@ class XMLInputError(GatewayError, ValueError):
 
 
 class XMLLimitExceeded(XMLInputError):
-    """Raised when XML input exceeds a structural limit checked before parsing (attributes per element)."""
+    """Raised when XML input exceeds a structural limit checked before parsing (attributes per element,
+    namespace URI and name lengths)."""
 
 
 class InvalidIdentifier(GatewayError, ValueError):

@@ -107,7 +107,8 @@ def problem(
 
 # (exception class, HTTP status, problem kind, title); the first matching row wins, so subclasses first.
 _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
-    # Before its base class: well-formed XML beyond a limit of ours (attributes per element), not hostile.
+    # Before its base class: well-formed XML beyond a limit of ours (attributes, URI or name length), not
+    # hostile.
     (XMLLimitExceeded, 422, "xml-limit", "The XML exceeds a limit of the gateway"),
     (XMLInputError, 400, "xml-input", "The XML input was refused"),
     (InvalidIdentifier, 422, "invalid-identifier", "An identifier is malformed"),

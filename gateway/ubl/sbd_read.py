@@ -49,7 +49,8 @@ def read_sbd(data: bytes, *, max_bytes: int) -> SBDHData:
     Raises:
         XMLInputError: not well-formed, DTD/entities, too large.
         MappingError: an SBDH rule of the Peppol envelope spec is violated.
-        XMLLimitExceeded: an element with too many attributes (``start_tags``), before any parse.
+        XMLLimitExceeded: an element with too many attributes, a namespace URI or name too long
+            (``start_tags``), before any parse.
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"SBD is {len(data)} bytes, above the limit of {max_bytes}")

@@ -140,7 +140,8 @@ def stream_sbd(data: bytes, *, max_bytes: int) -> SBDHData | None:
     Raises:
         XMLInputError: not well-formed, a DTD (as ``parse_sbd`` words it).
         MappingError: an SBDH rule of the Peppol envelope spec is violated (as ``parse_sbd`` words it).
-        XMLLimitExceeded: an element with too many attributes (``start_tags``), before the parse.
+        XMLLimitExceeded: an element with too many attributes, a namespace URI or name too long
+            (``start_tags``), before the parse.
     """
     if len(data) > max_bytes or not data or data.isspace():
         return None  # parse_sbd's refusals

@@ -1,5 +1,6 @@
 """Hardened XML plumbing shared by every layer that reads XML: parsing and namespace constants."""
 
+from gateway.xmlcore.name_length import MAX_NAME_BYTES
 from gateway.xmlcore.ns import NS
 from gateway.xmlcore.parse import DEFAULT_MAX_XML_BYTES, parse_xml
 from gateway.xmlcore.start_tags import MAX_ATTRIBUTES_PER_TAG, MAX_NAMESPACE_URI_BYTES, check_start_tags
@@ -20,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_XML_BYTES",
     "MAX_ATTRIBUTES_PER_TAG",
     "MAX_NAMESPACE_URI_BYTES",
+    "MAX_NAME_BYTES",
     "NS",
     "check_element",
     "check_start_tags",

@@ -78,7 +78,8 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
 
     Raises:
         XMLInputError: too large, not well-formed, or carrying a DTD / entity declaration.
-        XMLLimitExceeded: an element with too many attributes (``start_tags``), before the parse.
+        XMLLimitExceeded: an element with too many attributes, a namespace URI or name too long
+            (``start_tags``), before the parse.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("parse_xml takes bytes")

@@ -33,9 +33,7 @@ or a longer value is then walked attribute by attribute (``_walk_tag``), in the 
 ordinary attribute's value may be longer (a stylesheet's XPath). The only false alarms: text, a comment or a
 CDATA section holding ``xmlns="`` followed by more than ``MAX_NAMESPACE_URI_BYTES`` bytes without that quote
 (or ``="`` so followed after 64 kB of blanks, ``_NAME_BACK``).
-Names (element, attribute, prefix) are not bounded here: libxml2 refuses one above 50,000 bytes, but
-10,000,000 with ``huge_tree`` (a limit above 10 MB: the receiver's), and a 9.9 MB name cost 2 to 4 times the
-document's bytes (BENCHMARKS.md, *Hostile payloads on receipt*); bounding them needs a look at every ``<``.
+The same call bounds the length of names (element, attribute, prefix): ``gateway.xmlcore.name_length``.
 """
 
 from __future__ import annotations
@@ -44,6 +42,7 @@ import re
 from typing import Final
 
 from gateway.errors import XMLLimitExceeded
+from gateway.xmlcore.name_length import check_names
 
 #: The most attributes and namespace declarations one start tag may carry: the limit of the validation's
 #: own XML parser (Saxon's JAXP, ``jdk.xml.elementAttributeLimit``: "Element "Invoice" has more than "200"
@@ -77,13 +76,15 @@ _NAME_STARTS: Final = (b" ", b"\t", b"\r", b"\n", b"<")
 
 
 def check_start_tags(data: bytes | bytearray | memoryview, *, what: str) -> None:
-    """Refuse ``data`` if a start tag may carry more than ``MAX_ATTRIBUTES_PER_TAG`` attributes, or a
-    namespace URI longer than ``MAX_NAMESPACE_URI_BYTES``.
+    """Refuse ``data`` if a start tag may carry more than ``MAX_ATTRIBUTES_PER_TAG`` attributes, a
+    namespace URI longer than ``MAX_NAMESPACE_URI_BYTES``, or a name longer than ``MAX_NAME_BYTES``.
 
     Raises:
         XMLLimitExceeded: more than ``MAX_ATTRIBUTES_PER_TAG`` ``="..."`` follow one ``<`` before a ``>``; a
-            quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` bytes follows ``xmlns=`` or ``xmlns:p=``.
+            quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` bytes follows ``xmlns=`` or ``xmlns:p=``;
+            an element, attribute or prefix name longer than ``MAX_NAME_BYTES`` (``name_length``).
     """
+    check_names(data, what=what)
     if not isinstance(data, memoryview) and _few_equals_signs(data, what):
         return
     at = 0

@@ -292,7 +292,8 @@ def root_skeleton(
         XMLInputError: too large, empty, not well-formed, a DTD, an entity reference, or no root element.
             The messages are the pull parser's: a caller that must report exactly what
             :func:`gateway.xmlcore.parse_xml` reports parses again with it on this error.
-        XMLLimitExceeded: an element with too many attributes (``start_tags``), before the parse.
+        XMLLimitExceeded: an element with too many attributes, a namespace URI or name too long
+            (``start_tags``), before the parse.
     """
     if len(data) > max_bytes:
         raise XMLInputError(f"{what} is {len(data)} bytes, above the limit of {max_bytes}")

@@ -21,7 +21,7 @@ from gateway.errors import MappingError, XMLInputError
 from gateway.ubl import sbd_read
 from gateway.ubl.sbd_read import read_sbd
 from gateway.ubl.sbdh import SBDHData, parse_sbd
-from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAME_BYTES
 from tests.unit.ubl.sbd_support import wrap
 
 INV = b"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -234,8 +234,10 @@ CASES: list[tuple[str, bytes]] = [
     ("a control character in a name", below(b"<E\x01/>")),
     ("a form feed as a blank", below(b"<E\x0ca='1'/>")),
     ("a vertical tab in the root's start tag", SBD.replace(b'" xmlns:cbc', b'"\x0bxmlns:cbc')),
-    # libxml2's limits: names (50,000 characters without huge_tree), depth (the tree's only).
-    ("a long name", below(b"<" + b"e" * 50_000 + b"/>")),
+    # libxml2's limits: names (50,000 characters without huge_tree; ours first: MAX_NAME_BYTES), depth (the
+    # tree's only).
+    ("a long name", below(b"<" + b"e" * MAX_NAME_BYTES + b"/>")),
+    ("a name above our bound", below(b"<" + b"e" * (MAX_NAME_BYTES + 1) + b"/>")),
     ("a name too long", below(b"<" + b"e" * 50_001 + b"/>")),
     ("an attribute name too long", below(b"<E " + b"a" * 50_001 + b"='1'/>")),
     ("a prefix too long", below(b"<" + b"p" * 50_001 + b":E xmlns:" + b"p" * 50_001 + b"='urn:a'/>")),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAME_BYTES
 from tests.integration.conftest import SUPPORT_KEY, problem_of
 
 XML = {"Content-Type": "application/xml"}
@@ -97,6 +97,25 @@ def test_an_element_with_too_many_attributes_is_a_422_naming_the_limit(api: Test
     body = problem_of(response)
     assert body["type"] == "/problems/xml-limit"
     assert f"the limit is {MAX_ATTRIBUTES_PER_TAG} per element" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"<Invoice><" + b"n" * 2_000_000 + b"/></Invoice>",
+        b"<Invoice " + b"n" * 2_000_000 + b"='1'/>",
+        b"<Invoice xmlns:" + b"n" * 2_000_000 + b"='urn:p'/>",
+    ],
+    ids=["element", "attribute", "prefix"],
+)
+def test_a_name_of_2_mb_is_a_422_naming_the_limit(api: TestClient, payload: bytes) -> None:
+    # Refused before the parse (``xmlcore.name_length``); libxml2 reads up to 10 MB of it under huge_tree.
+    # 2 MB: this API's body limit is 2 MiB (5 MB: tests/unit/test_xml_name_bound.py).
+    response = api.post("/v1/validate", content=payload, headers=XML)
+    assert response.status_code == 422, response.text
+    body = problem_of(response)
+    assert body["type"] == "/problems/xml-limit"
+    assert f"name of more than {MAX_NAME_BYTES} bytes" in body["detail"]
 
 
 def test_oversized_body_is_refused(api: TestClient) -> None:

@@ -27,7 +27,7 @@ from gateway.store.tables import as4_messages, peppol_transmissions
 from gateway.ubl import build_sbd
 from gateway.ubl.sbdh import HEADER_NODES_REFUSAL, MAX_HEADER_NODES, read_sbd_header
 from gateway.validation import ValidationEngine
-from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAMESPACE_URI_BYTES
+from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAME_BYTES, MAX_NAMESPACE_URI_BYTES
 from tests.integration import test_as4_endpoint as endpoint
 from tests.integration.test_as4_endpoint import (
     API_KEY,
@@ -153,6 +153,68 @@ def test_a_namespace_uri_above_the_limit_gets_a_signed_error_before_it_is_parsed
     kept = message(edit=_declaring(MAX_NAMESPACE_URI_BYTES))  # at the limit: received
     response = client.post("/as4", content=kept.body, headers=dict(kept.headers))
     assert response.status_code == 200, response.text
+    assert len(inbound_documents(store)) == 1
+
+
+NAMED: dict[str, Callable[[bytes], Callable[[bytes], bytes]]] = {
+    "element": lambda name: lambda sbd: sbd.replace(b"</Invoice>", b"<" + name + b"/></Invoice>", 1),
+    "attribute": lambda name: lambda sbd: sbd.replace(b"<Invoice ", b"<Invoice " + name + b'="1" ', 1),
+    "prefix": lambda name: (
+        lambda sbd: sbd.replace(b"<Invoice ", b"<Invoice xmlns:" + name[6:] + b'="urn:p" ', 1)
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", NAMED)
+def test_a_name_of_5_mb_in_the_payload_gets_a_signed_error_before_it_is_parsed(
+    client: TestClient, store: FlakyStore, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    # libxml2 reads a name of up to 10 MB under huge_tree: 9.9 MB of it cost the SBD's read 4 times its bytes.
+    msg = message(edit=NAMED[kind](b"n" * 5_000_000))
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    ref, errors = error_of(response.content)
+    assert ref == msg.message_id
+    assert [code for code, _ in errors] == ["EBMS:0004"]
+    assert f"name of more than {MAX_NAME_BYTES} bytes" in caplog.text
+    assert inbound_documents(store) == []
+    kept = message(edit=NAMED[kind](b"n" * MAX_NAME_BYTES))  # at the limit: received
+    response = client.post("/as4", content=kept.body, headers=dict(kept.headers))
+    assert response.status_code == 200, response.text
+    assert len(inbound_documents(store)) == 1
+
+
+HEADER_BLOCKS: dict[str, Callable[[bytes], bytes]] = {
+    "element": lambda name: b"<" + name + b"/>",
+    "attribute": lambda name: b"<h " + name + b"='1'/>",
+    "prefix": lambda name: b"<" + name[6:] + b":h xmlns:" + name[6:] + b"='urn:p'/>",  # the name: xmlns:...
+}
+
+
+@pytest.mark.parametrize("kind", HEADER_BLOCKS)
+def test_a_long_name_in_the_soap_envelope_gets_a_signed_error_before_it_is_parsed(
+    client: TestClient, store: FlakyStore, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    # The envelope's own limit (MAX_SOAP_BYTES, 2 MiB) refuses 5 MB whatever it holds: 1 MB of name here.
+    def posted(name: bytes) -> tuple[OutgoingMessage, httpx.Response]:
+        msg = message()
+        block = HEADER_BLOCKS[kind](name)
+        body = msg.body.replace(b"<S12:Header>", b"<S12:Header>" + block, 1)
+        return msg, client.post("/as4", content=body, headers=dict(msg.headers))
+
+    _, response = posted(b"n" * 1_000_000)
+    assert response.status_code == 200, response.text
+    _, errors = error_of(response.content)
+    assert [code for code, _ in errors] == ["EBMS:0009"]  # as any SOAP envelope that cannot be read
+    refusal = (
+        f"SOAP envelope has an element, attribute or namespace prefix name of more than {MAX_NAME_BYTES}"
+    )
+    assert refusal in caplog.text
+    assert inbound_documents(store) == []
+    kept, response = posted(b"n" * MAX_NAME_BYTES)  # at the limit: received (an unknown header block)
+    assert verify_receipt(
+        dict(response.headers), response.content, kept, trust=dev_pki().trust, at=NOW
+    ).is_success
     assert len(inbound_documents(store)) == 1
 
 
