@@ -471,6 +471,7 @@ def build_received_worker(services: Services) -> ReceivedDocumentsWorker | None:
             else None
         ),
         poll_interval=services.settings.worker.poll_interval_seconds,
+        warm_up=services.validation.warm_up,
     )
 
 
