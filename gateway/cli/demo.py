@@ -4,7 +4,9 @@
    a partner AP; root -> SMP CA -> the SMP signing certificate) and starts the development SML (DNS NAPTR on
    loopback) and SMP (signed metadata over HTTP) with every participant published (``demo_network``).
 2. Starts two access points, each a ``gateway serve`` and a ``gateway worker`` on its own SQLite file, both
-   in ``GATEWAY_DISCOVERY__MODE=sml``: they know each other only through the SML and the SMP.
+   in ``GATEWAY_DISCOVERY__MODE=sml``: they know each other only through the SML and the SMP. The partner AP
+   validates what it receives in its worker (``GATEWAY_AS4__AFTER_RECEIPT=worker``), the cooperative in its
+   ``serve``.
 3. Shows lookups before send from the cooperative's API: a client found (then cached), a participant not
    registered, and a client that accepts invoices but not credit notes.
 4. The cooperative posts every sample document (the partner AP receives for its clients); the private
@@ -190,7 +192,15 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             "GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES": json.dumps(RESPONSE_STATUSES),
             **mailbox.env(),
         }
-        partner_env = {**os.environ, **partner.env, "GATEWAY_API__KEYS": keys.config()}
+        # The partner AP validates what it receives in its `gateway worker` (the receipt answered by its
+        # `serve` alone), the cooperative's in its `serve`: the demo plays both ways of the work after a
+        # receipt (GATEWAY_AS4__AFTER_RECEIPT).
+        partner_env = {
+            **os.environ,
+            **partner.env,
+            "GATEWAY_API__KEYS": keys.config(),
+            "GATEWAY_AS4__AFTER_RECEIPT": "worker",
+        }
         print(f"demo: working directory {workdir}")
         print(f"demo: SML (DNS) 127.0.0.1:{net.network.sml.port} zone {net.network.sml.zone}")
         published = len({*clients, *suppliers}) + 4  # + the invoice-only client, the cooperative, 2 SPIDs
@@ -199,6 +209,10 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
             f"demo: cooperative AP {coop.seat} on :{coop.port}, partner AP {partner.seat} on :{partner.port}"
         )
         print("demo: neither AP has a participant directory: every receiver is found through the SML and SMP")
+        print(
+            "demo: the cooperative validates what it receives in its serve, after the receipt; "
+            "the partner AP in its worker (GATEWAY_AS4__AFTER_RECEIPT=worker)"
+        )
         print(f"demo: SMTP relay (aiosmtpd) 127.0.0.1:{mailbox.port} for buyers outside Peppol")
         auth = {"Authorization": f"Bearer {keys.admin}"}
         with (
