@@ -338,9 +338,7 @@ class AS4Receiver:
                 record = replace(record, document_id=original.document_id, signal=signal)
             stored = not resent and self._store_received(uow, record, incoming, business, now, original)
         if not stored:
-            return self._duplicates.answer(
-                incoming.message_id, sender=incoming.from_party, raw=raw, now=now, leave_pending=leave_pending
-            )
+            return self._duplicates.answer(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
         if original is not None:
             log.warning(
                 "AS4 message %s repeats SBDH instance %s of message %s: linked, not stored twice",

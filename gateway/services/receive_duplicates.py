@@ -30,12 +30,8 @@ class DuplicateMessages:
     recovery: PendingRecovery
     rejection: Rejection
 
-    def answer(
-        self, message_id: str, *, sender: str, raw: RawHTTPMessage, now: datetime, leave_pending: bool = False
-    ) -> ReceiveResult:
+    def answer(self, message_id: str, *, sender: str, raw: RawHTTPMessage, now: datetime) -> ReceiveResult:
         """Answer a MessageId accepted before with its original receipt (only to the AP that sent it).
-        With ``leave_pending`` (``GATEWAY_AS4__AFTER_RECEIPT=worker``) a document still awaiting its
-        verdict is left to the workers (and the sweep), not validated here before the answer.
 
         Raises:
             StoreError: the store failed.
@@ -60,9 +56,7 @@ class DuplicateMessages:
             )
             return self.rejection.reject(raw, clash, now)
         status = document.status if document is not None else None
-        if leave_pending and document is not None and is_pending(document):
-            pass  # the workers' (a claim may be running): the original receipt alone
-        elif document is not None and is_pending(document) and not self.finisher.held(document.id):
+        if document is not None and is_pending(document) and not self.finisher.held(document.id):
             # An earlier attempt stopped between the two commits (not merely answered and still being
             # validated here, which would validate it twice): finish it now.
             with self.store.unit_of_work(read_only=True) as uow:
