@@ -46,22 +46,3 @@ def test_a_restart_of_serve_in_worker_mode_leaves_fresh_documents_to_the_workers
     [document] = inbound_documents(store)
     assert calls == [], "serve's start-up validated a document that waits for a worker"
     assert document.status is InboundStatus.RECEIVED
-
-
-def test_a_resend_in_worker_mode_leaves_the_pending_document_to_the_workers(
-    store: FlakyStore,  # noqa: F811 - the imported fixture
-    validation_engine: ValidationEngine,
-    artefacts_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A sender that times out resends: ``DuplicateAnswers.answer`` validates the pending document in serve,
-    before the answer and beside a worker that may hold its claim (nothing is ``held`` in worker mode)."""
-    from tests.integration.test_pending_sweep import HandOns, MovingClock, make_receiver
-
-    receiver = make_receiver(store, validation_engine, MovingClock(), HandOns())
-    msg = make_message(sbd_of(official_example(artefacts_dir)))
-    first = receiver.receive(tuple(msg.headers.items()), msg.body, leave_pending=True)
-    assert first.status is InboundStatus.RECEIVED
-    calls = counting(validation_engine, monkeypatch)
-    receiver.receive(tuple(msg.headers.items()), msg.body, leave_pending=True)  # the resend
-    assert calls == [], "the resend validated in serve a document that waits for a worker"
