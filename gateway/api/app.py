@@ -7,6 +7,8 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from functools import partial
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -51,8 +53,16 @@ async def _recover_pending_inbound(services: Services) -> None:
     receiver = services.receiver
     if receiver is None:
         return
+    # With GATEWAY_AS4__AFTER_RECEIPT=worker every received document is pending until a worker claims it:
+    # those are the workers' (the pending sweep takes the ones older than its age), not a stop's leftovers.
+    as4 = services.settings.as4
+    recover = (
+        partial(receiver.sweep_pending, older_than=timedelta(seconds=as4.pending_sweep_age_seconds))
+        if as4.after_receipt == "worker"
+        else receiver.recover_pending
+    )
     try:
-        recovered = await anyio.to_thread.run_sync(receiver.recover_pending)
+        recovered = await anyio.to_thread.run_sync(recover)
     except StoreError as exc:  # the sender's resend repairs them too; do not block start-up
         log.error("inbound recovery skipped: %s", exc)
         return
