@@ -7,7 +7,6 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from functools import partial
 
 import anyio.to_thread
@@ -20,7 +19,7 @@ from gateway.api.certificate_watch import run_certificate_watch
 from gateway.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
 from gateway.api.operations_guard import OperationsGuard
-from gateway.api.pending_sweep import run_pending_sweep
+from gateway.api.pending_sweep import run_pending_sweep, sweep_pending_once
 from gateway.api.read_deadline import BodyDeadline
 from gateway.api.request_target import RequestTargets
 from gateway.api.routes import (
@@ -57,9 +56,7 @@ async def _recover_pending_inbound(services: Services) -> None:
     # those are the workers' (the pending sweep takes the ones older than its age), not a stop's leftovers.
     as4 = services.settings.as4
     recover = (
-        partial(receiver.sweep_pending, older_than=timedelta(seconds=as4.pending_sweep_age_seconds))
-        if as4.after_receipt == "worker"
-        else receiver.recover_pending
+        partial(sweep_pending_once, services) if as4.after_receipt == "worker" else receiver.recover_pending
     )
     try:
         recovered = await anyio.to_thread.run_sync(recover)

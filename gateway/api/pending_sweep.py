@@ -29,6 +29,7 @@ import anyio.to_thread
 
 from gateway.bootstrap import Services
 from gateway.errors import StoreError
+from gateway.services.receive_recovery import CLAIM_FOR
 
 log = logging.getLogger("gateway.api.pending_sweep")
 
@@ -40,6 +41,8 @@ WHOLE_HISTORY_EVERY: Final = timedelta(hours=6)
 
 def sweep_pending_once(services: Services) -> int:
     """Validate the pending received documents older than the configured age (none without a receiver).
+    With ``GATEWAY_AS4__AFTER_RECEIPT=worker`` the sweep claims each as the workers do, so it leaves those a
+    live worker holds and no worker takes the one it validates.
 
     Raises:
         StoreError: the store failed.
@@ -47,8 +50,11 @@ def sweep_pending_once(services: Services) -> int:
     receiver = services.receiver
     if receiver is None:
         return 0
-    age = timedelta(seconds=services.settings.as4.pending_sweep_age_seconds)
-    return receiver.sweep_pending(older_than=age)
+    as4 = services.settings.as4
+    age = timedelta(seconds=as4.pending_sweep_age_seconds)
+    return receiver.sweep_pending(
+        older_than=age, claim_for=CLAIM_FOR if as4.after_receipt == "worker" else None
+    )
 
 
 def sweep_expenses_once(

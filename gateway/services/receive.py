@@ -336,7 +336,9 @@ class AS4Receiver:
                 summary = {**summary, "duplicateOfMessageId": original.message_id}
                 signal = replace(signal, receipt_summary=summary)
                 record = replace(record, document_id=original.document_id, signal=signal)
-            stored = not resent and self._store_received(uow, record, incoming, business, now, original)
+            stored = not resent and self._store_received(
+                uow, record, incoming, business, now, original, wake_workers=leave_pending
+            )
         if not stored:
             return self._duplicates.answer(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
         if original is not None:
@@ -411,16 +413,23 @@ class AS4Receiver:
         business: bytes,
         now: datetime,
         original: InstanceMessage | None,
+        *,
+        wake_workers: bool,
     ) -> bool:
         """Store and commit the received message with its receipt, its document (unless ``original``
-        already holds it) and its reporting record; False if the MessageId is stored already (received
-        before, or a concurrent delivery of it won): the duplicate path."""
+        already holds it; ``wake_workers``: left to the workers, woken by the commit) and its reporting
+        record; False if the MessageId is stored already (received before, or a concurrent delivery of it
+        won): the duplicate path."""
         try:
             uow.messages.add(record)
         except DuplicateMessage:
             return False
         if original is None:
-            uow.inbound.add(pending_document(record, incoming, now), DocumentContent(business, None))
+            uow.inbound.add(
+                pending_document(record, incoming, now),
+                DocumentContent(business, None),
+                wake_workers=wake_workers,
+            )
         # Peppol reporting (peppol-as4.md §11): every accepted transmission, with its receipt.
         counted = received_transmission(incoming, received_at=now, our_country=self._our_country)
         if counted is not None:
@@ -474,16 +483,28 @@ class AS4Receiver:
         """
         return self._recovery.pending(batch_size=batch_size)
 
-    def sweep_pending(self, *, older_than: timedelta, batch_size: int = 50) -> int:
+    def sweep_pending(
+        self, *, older_than: timedelta, batch_size: int = 50, claim_for: timedelta | None = None
+    ) -> int:
         """Like :meth:`recover_pending` for the documents received before ``now - older_than`` only,
         stepping over those whose work after the receipt is still to run here: the periodic sweep of
         ``gateway serve``, which finishes a document whose verdict could not be recorded (store down)
         without waiting for the next start-up and never races the work after a fresh receipt.
 
+        With ``claim_for`` (``GATEWAY_AS4__AFTER_RECEIPT=worker``: workers claim the documents) the sweep
+        claims each document as a worker does (:meth:`finish_next_pending`): it steps over those a worker
+        claimed less than ``claim_for`` ago, and no worker takes one it is validating.
+
         Returns:
-            The number of documents validated.
+            The number of documents validated (with ``claim_for``: claimed and finished).
 
         Raises:
             StoreError: the store failed.
         """
-        return self._recovery.pending(batch_size=batch_size, older_than=older_than)
+        if claim_for is None:
+            return self._recovery.pending(batch_size=batch_size, older_than=older_than)
+        received_before = self._clock.now() - older_than
+        taken = 0
+        while self._recovery.next(claim_for=claim_for, received_before=received_before):
+            taken += 1
+        return taken

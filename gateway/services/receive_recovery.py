@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
 from gateway.as4 import parse_incoming
 from gateway.crypto import KeyMaterial, TrustStore
@@ -36,6 +37,12 @@ from gateway.services.receive_records import (
 )
 
 log = logging.getLogger("gateway.receive")
+
+#: How long a claim on a received document (``GATEWAY_AS4__AFTER_RECEIPT=worker``: a worker's, or the
+#: pending sweep's) keeps the others off it: longer than the validation of the largest document accepted
+#: takes, so a live claimer is never doubled (a doubled one would only waste the work: the verdict is
+#: recorded once).
+CLAIM_FOR: Final = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +99,11 @@ class PendingRecovery:
                     )
                     done += 1
 
-    def next(self, *, claim_for: timedelta) -> bool:
+    def next(self, *, claim_for: timedelta, received_before: datetime | None = None) -> bool:
         """Claim the oldest pending document no other call holds (``InboundRepository.claim_pending``: its
         claim is committed before the validation starts, so a concurrent call, in this process or another,
-        takes the next one) and finish it as the sweep would. A claim older than ``claim_for`` is taken
+        takes the next one) and finish it as the sweep would; with ``received_before``, among the documents
+        received no later than that only (the sweep's age). A claim older than ``claim_for`` is taken
         for lost (its claimer died or stalled): the document is claimable again. Documents held by
         the work after a receipt in this process are not stepped over: the caller runs none
         (``GATEWAY_AS4__AFTER_RECEIPT=worker``), and a verdict is recorded once whoever validates.
@@ -110,7 +118,9 @@ class PendingRecovery:
         """
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
-            document = uow.inbound.claim_pending(now=now, claimed_before=now - claim_for)
+            document = uow.inbound.claim_pending(
+                now=now, claimed_before=now - claim_for, received_before=received_before
+            )
             # Its body and envelope read in the claim's transaction (one unit of work, not two).
             read = self._read_in(uow, document) if document is not None else None
             uow.commit()

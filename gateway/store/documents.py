@@ -125,6 +125,10 @@ _INBOUND_NEXT_CLAIMABLE = (
     .limit(1)
     .with_for_update(skip_locked=True)
 )
+#: The same among the documents received before a time (the pending sweep's age).
+_INBOUND_NEXT_CLAIMABLE_RECEIVED_BEFORE = _INBOUND_NEXT_CLAIMABLE.where(
+    inbound_documents.c.received_at <= bindparam("b_received_before")
+)
 _INBOUND_CLAIM = (
     update(inbound_documents)
     .where(inbound_documents.c.id == bindparam("b_id"), _INBOUND_CLAIMABLE)
@@ -448,7 +452,7 @@ class SQLInboundDocumentRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def add(self, document: InboundDocument, content: DocumentContent) -> None:
+    def add(self, document: InboundDocument, content: DocumentContent, *, wake_workers: bool = False) -> None:
         values = {
             "id": document.id,
             "as4_message_id": document.as4_message_id,
@@ -475,9 +479,10 @@ class SQLInboundDocumentRepository:
             insert_with_blob(
                 self._conn, inbound_document_bodies, {"document_id": document.id}, "body", content.body
             )
-        if self._conn.dialect.name == "postgresql" and document.status_reason == VALIDATION_PENDING:
+        if wake_workers and self._conn.dialect.name == "postgresql":
             # Wakes the workers that finish received documents (``store.job_signal``,
-            # ``GATEWAY_AS4__AFTER_RECEIPT=worker``) when the receipt commits; none listen otherwise.
+            # ``GATEWAY_AS4__AFTER_RECEIPT=worker``) when the receipt commits. Only then: none listen
+            # otherwise, and PostgreSQL serialises the commits of transactions that notified.
             self._conn.execute(_NOTIFY_RECEIVED)
 
     def get(self, document_id: str) -> InboundDocument | None:
@@ -563,8 +568,14 @@ class SQLInboundDocumentRepository:
         rows = self._conn.execute(stmt).all()
         return [_inbound_from_row(row) for row in rows]
 
-    def claim_pending(self, *, now: datetime, claimed_before: datetime) -> InboundDocument | None:
-        row = self._conn.execute(_INBOUND_NEXT_CLAIMABLE, {"b_claimed_before": claimed_before}).first()
+    def claim_pending(
+        self, *, now: datetime, claimed_before: datetime, received_before: datetime | None = None
+    ) -> InboundDocument | None:
+        if received_before is None:
+            row = self._conn.execute(_INBOUND_NEXT_CLAIMABLE, {"b_claimed_before": claimed_before}).first()
+        else:
+            parameters = {"b_claimed_before": claimed_before, "b_received_before": received_before}
+            row = self._conn.execute(_INBOUND_NEXT_CLAIMABLE_RECEIVED_BEFORE, parameters).first()
         if row is None:
             return None
         document = _inbound_from_row(row)

@@ -4,7 +4,10 @@ validation and claimed by no worker, or by one whose claim ran out. One definiti
 (``store.job_signal``), so the two cannot drift apart.
 
 No column of its own: a pending document's ``updated_at`` is its receipt's time (``received_at``) until a
-worker claims it, and the claim's time after that (a verdict sets it again, and ends the pending state)."""
+worker claims it, and the claim's time after that (a verdict sets it again, and ends the pending state).
+One exception: a document re-derived from an accepted message's evidence (``PendingRecovery.from_evidence``)
+is stored with ``updated_at`` now and ``received_at`` the message's, so it reads as claimed for
+``CLAIM_FOR``; that path validates it at once, and the sweep covers it if that fails."""
 
 from __future__ import annotations
 

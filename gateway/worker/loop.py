@@ -32,12 +32,13 @@ from gateway.errors import StoreError
 from gateway.services.deliver import Deliverer, DeliveryResult
 from gateway.services.delivery_attempt import PreparedDocument
 from gateway.services.ports import Clock, DeliveryLease, DocumentStore, IDFactory
+from gateway.services.receive_recovery import CLAIM_FOR
 from gateway.store import SQLDocumentStore
 from gateway.store.job_signal import JobSignal, job_signal, received_signal
 from gateway.worker.budget import MIB, Admission, amount, bytes_in_flight
 from gateway.worker.heartbeat import LeaseKeeper
 from gateway.worker.pacing import LeasePacing, wait_for_work
-from gateway.worker.received import CLAIM_FOR, ReceivedDocumentsWorker
+from gateway.worker.received import ReceivedDocumentsWorker
 from gateway.worker.stats import WorkerStats as WorkerStats  # re-exported: `gateway worker` prints it
 from gateway.worker.store_faults import InterruptedLeases, store_retry_delay
 

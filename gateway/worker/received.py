@@ -23,22 +23,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, Final
+from typing import Any
 
 import anyio.to_thread
 
 from gateway.errors import StoreError
 from gateway.services.receive import AS4Receiver
+from gateway.services.receive_recovery import CLAIM_FOR
 from gateway.store.job_signal import JobSignal
 from gateway.worker.store_faults import store_retry_delay
 
 log = logging.getLogger("gateway.worker.received")
-
-#: How long a worker's claim on a received document keeps the other workers off it: longer than the
-#: validation of the largest document accepted takes, so a live worker is never doubled (a doubled one
-#: would only waste the work: the verdict is recorded once).
-CLAIM_FOR: Final = timedelta(minutes=5)
 
 
 class ReceivedDocumentsWorker:

@@ -18,10 +18,11 @@ from fastapi.testclient import TestClient
 
 from gateway.model.message import InboundStatus
 from gateway.services.receive import AS4Receiver, ReceiveOutcome
+from gateway.services.receive_recovery import CLAIM_FOR
 from gateway.store.job_signal import received_signal
 from gateway.validation import ValidationEngine
 from gateway.worker.loop import build_received_worker
-from gateway.worker.received import CLAIM_FOR, ReceivedDocumentsWorker
+from gateway.worker.received import ReceivedDocumentsWorker
 from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
     FlakyStore,
     inbound_documents,

@@ -210,8 +210,9 @@ class OutboundDocumentRepository(Protocol):
 class InboundDocumentRepository(Protocol):
     """Business documents received over AS4."""
 
-    def add(self, document: InboundDocument, content: DocumentContent) -> None:
-        """Store a received document.
+    def add(self, document: InboundDocument, content: DocumentContent, *, wake_workers: bool = False) -> None:
+        """Store a received document; ``wake_workers``: it is left pending for the workers that finish
+        received documents (``GATEWAY_AS4__AFTER_RECEIPT=worker``), woken when the unit of work commits.
 
         Raises:
             DuplicateMessage: the id or the AS4 message id is already stored.
@@ -268,8 +269,11 @@ class InboundDocumentRepository(Protocol):
         ``VALIDATION_PENDING``), oldest ``received_at`` first."""
         ...
 
-    def claim_pending(self, *, now: datetime, claimed_before: datetime) -> InboundDocument | None:
-        """Claim the oldest document awaiting validation that is not claimed, or whose claim was taken
+    def claim_pending(
+        self, *, now: datetime, claimed_before: datetime, received_before: datetime | None = None
+    ) -> InboundDocument | None:
+        """Claim the oldest document awaiting validation (received no later than ``received_before`` when
+        given) that is not claimed, or whose claim was taken
         before ``claimed_before`` (its claimer died or gave up): its ``updated_at`` becomes the claim's time
         (``now``, at least a microsecond after its receipt), so that no concurrent call, in any process,
         claims it again before the claim runs out. The document returned (with that ``updated_at``) is
