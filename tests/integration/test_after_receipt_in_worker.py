@@ -184,7 +184,8 @@ def test_the_sweep_finishes_a_claimed_document_whose_worker_died_and_no_worker_t
     with store.inner.unit_of_work() as uow:
         assert uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
         uow.commit()
-    clock.at = NOW + AGE + timedelta(seconds=1)  # older than the sweep's age, its claim still running
+    # Older than the sweep's age; its claim has run out too (AGE == CLAIM_FOR).
+    clock.at = NOW + AGE + timedelta(seconds=1)
     assert receiver.sweep_pending(older_than=AGE) == 1
     clock.at = NOW + CLAIM_FOR + AGE
     assert receiver.finish_next_pending(claim_for=CLAIM_FOR) is False  # it has its verdict
