@@ -173,7 +173,7 @@ def test_a_document_claimed_by_a_worker_that_died_is_taken_over_once_its_claim_r
     assert (hand_ons.received, hand_ons.valid) == ([document], [document])
 
 
-def test_the_sweep_finishes_a_claimed_document_whose_worker_died_and_no_worker_takes_it_again(
+def test_the_serve_mode_sweep_finishes_a_document_a_dead_worker_claimed_and_no_worker_takes_it_again(
     store: FlakyStore,  # noqa: F811 - the imported fixture
     validation_engine: ValidationEngine,
     artefacts_dir: Path,
