@@ -107,6 +107,22 @@ def attachment_name(filename: str, fallback: str) -> tuple[str, str]:
     return download_name(stem, fallback, extension)
 
 
+#: What a download of a document file carries beside its name, on the pages and the API alike: a document
+#: holds a person's or a company's data, so no browser or proxy cache keeps it; its media type is not sniffed
+#: into another; opened in a browser it runs sandboxed (no script, no origin).
+DOWNLOAD_HEADERS: Final = {
+    "Cache-Control": "private, no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox",
+}
+
+
+def download_headers(disposition: str) -> dict[str, str]:
+    """The headers of a document file's download: ``disposition`` (``content_disposition``,
+    ``Named.disposition``) and ``DOWNLOAD_HEADERS``."""
+    return {"Content-Disposition": disposition, **DOWNLOAD_HEADERS}
+
+
 def content_disposition(names: tuple[str, str]) -> str:
     """``attachment`` with the ASCII ``filename`` and the exact ``filename*`` of ``download_name`` or
     ``attachment_name``."""

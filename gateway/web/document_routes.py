@@ -24,7 +24,7 @@ from gateway.model.message import (
     allowed_events,
 )
 from gateway.render import ATTACHMENT_TYPES, negotiate_language, read_attachment, read_view
-from gateway.render.file_names import attachment_name, content_disposition, evidence_name
+from gateway.render.file_names import attachment_name, content_disposition, download_headers, evidence_name
 from gateway.services.document_files import inbound_file, outbound_file
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.outbound_queries import (
@@ -340,13 +340,9 @@ def attachment_response(content: DocumentContent, where: str, index: int) -> Res
     return Response(
         embedded.content,
         media_type=media_type,
-        headers={
-            "Content-Disposition": content_disposition(
-                attachment_name(embedded.filename, f"attachment-{index}")
-            ),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
-        },
+        headers=download_headers(
+            content_disposition(attachment_name(embedded.filename, f"attachment-{index}"))
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from gateway.errors import GatewayError
 from gateway.model.message import DocumentContent
 from gateway.render import negotiate_language
-from gateway.render.file_names import Named
+from gateway.render.file_names import DOWNLOAD_HEADERS, Named
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 from gateway.web.pages import PageContext
 from gateway.web.people import audit
@@ -32,13 +32,6 @@ PDF_BUSY: Final = "Every PDF printer of the gateway is busy. Try again in a mome
 PDF_TOO_LARGE: Final = "This document is too large to print as a PDF; its page shows it."
 PDF_NOT_A_DOCUMENT: Final = "This document cannot be printed as a PDF: %(reason)s"
 PDF_FAILED: Final = "The PDF of this document could not be made (error id %(error_id)s); its page shows it."
-
-#: Downloads hold a person's documents: never kept by a browser's or a proxy's cache, never sniffed.
-DOWNLOAD_HEADERS: Final = {
-    "Cache-Control": "private, no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "sandbox",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,8 +57,12 @@ FILE_ROUTES = (
 
 
 def _names(response: Any) -> tuple[str, str]:
-    """(filename, decoded filename*) of a file answered: ASCII, on one line, well formed."""
+    """(filename, decoded filename*) of a file answered: ASCII, on one line, well formed; like the pages'
+    downloads, never kept by a cache, never sniffed, sandboxed if opened."""
     assert response.status_code == 200, response.text[:2000]
+    assert response.headers["cache-control"] == "private, no-store"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == "sandbox"
     disposition = response.headers["content-disposition"]
     assert disposition.isascii()
     assert not any(ch in disposition for ch in "\r\n\x00")

@@ -89,6 +89,7 @@ def test_inbound_html_with_banner_language_and_attachment(docs: DocumentAPI) -> 
     assert download.headers["content-type"] == "application/pdf"
     assert download.headers["content-disposition"].startswith("attachment; filename=")
     assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["cache-control"] == "private, no-store"  # as every document file
     embedded = read_attachment(ubl, 0)
     assert embedded is not None
     assert download.content == embedded.content

@@ -40,6 +40,7 @@ from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.expense import ExpenseAction, ExpenseStatus
 from gateway.model.message import InboundStatus
 from gateway.model.units import unit_key
+from gateway.render.file_names import download_headers
 from gateway.services.document_files import expense_file
 from gateway.services.expense_queries import (
     expense_attachment,
@@ -171,7 +172,7 @@ def show_ubl(services: ServicesDep, who: ExpenseUserDep, expense_id: ExpenseIdPa
     """The received invoice or credit note, byte for byte, named after its kind and the expense's number."""
     content, named = expense_file(services.store, actor_of(who), expense_id)
     return Response(
-        content.body, media_type="application/xml", headers={"Content-Disposition": named.disposition("xml")}
+        content.body, media_type="application/xml", headers=download_headers(named.disposition("xml"))
     )
 
 

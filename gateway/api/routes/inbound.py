@@ -18,6 +18,7 @@ from gateway.config import Role
 from gateway.model import ParticipantID
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.message import InboundStatus
+from gateway.render.file_names import download_headers
 from gateway.services.document_files import inbound_file
 from gateway.services.inbound_queries import get_inbound, list_inbound
 from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, InboundQuery
@@ -107,5 +108,5 @@ def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
     return Response(
         content=content.body,
         media_type="application/xml",
-        headers={"Content-Disposition": named.disposition("xml")},
+        headers=download_headers(named.disposition("xml")),
     )

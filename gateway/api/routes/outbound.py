@@ -39,7 +39,7 @@ from gateway.config import Role
 from gateway.model import CreditNote, Invoice
 from gateway.model.identifiers import parse_searched_receiver
 from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
-from gateway.render.file_names import content_disposition, evidence_name
+from gateway.render.file_names import content_disposition, download_headers, evidence_name
 from gateway.services.conversion import parse_document_json
 from gateway.services.document_files import outbound_file
 from gateway.services.outbound import Submission, SubmissionOutcome, SubmissionResult
@@ -319,7 +319,7 @@ def show_ubl(services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
     return Response(
         content=content.body,
         media_type="application/xml",
-        headers={"Content-Disposition": named.disposition("xml")},
+        headers=download_headers(named.disposition("xml")),
     )
 
 
@@ -362,7 +362,7 @@ def show_evidence(
         return Response(
             content=evidence_archive(evidence),
             media_type="application/zip",
-            headers={"Content-Disposition": content_disposition(evidence_name(evidence.document.id))},
+            headers=download_headers(content_disposition(evidence_name(evidence.document.id))),
         )
     return evidence_response(evidence)
 

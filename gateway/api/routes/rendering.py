@@ -25,7 +25,7 @@ from gateway.render import (
     negotiate_language,
     read_attachment,
 )
-from gateway.render.file_names import Named, attachment_name, content_disposition
+from gateway.render.file_names import Named, attachment_name, content_disposition, download_headers
 from gateway.services.document_files import expense_file, inbound_file, outbound_file
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.outbound_queries import get_outbound_content
@@ -109,7 +109,7 @@ async def _render(
     headers = {"Content-Language": language, "Vary": "Accept-Language"}
     if output is OutputFormat.PDF:
         pdf = await request.app.state.services.print_slots.print(html, document_id)
-        headers["Content-Disposition"] = named.disposition("pdf")
+        headers.update(download_headers(named.disposition("pdf")))
         return Response(pdf, media_type="application/pdf", headers=headers)
     headers["Content-Security-Policy"] = HTML_POLICY
     return Response(html, media_type="text/html; charset=utf-8", headers=headers)
@@ -122,11 +122,7 @@ def attachment_response(content: bytes, filename: str, mime_code: str, index: in
     return Response(
         content,
         media_type=media_type,
-        headers={
-            "Content-Disposition": content_disposition(attachment_name(filename, f"attachment-{index}")),
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "sandbox",
-        },
+        headers=download_headers(content_disposition(attachment_name(filename, f"attachment-{index}"))),
     )
 
 

@@ -19,6 +19,7 @@ from gateway.api.schemas import DocumentIdPath
 from gateway.config import Role
 from gateway.model.message import DeliveryStatus
 from gateway.model.report import ReportKind, ReportStatus
+from gateway.render.file_names import download_headers
 from gateway.services.document_files import report_file
 from gateway.services.report_queries import ReportView, get_report, list_reports
 from gateway.services.report_transmissions import ReportTransmission, TransmissionState
@@ -154,7 +155,7 @@ def show_xml(services: ServicesDep, _who: SupportDep, report_id: DocumentIdPath)
     """The TSR or EUSR document, byte for byte, named after its kind and month."""
     xml, named = report_file(services.store, report_id)
     return Response(
-        content=xml, media_type="application/xml", headers={"Content-Disposition": named.disposition("xml")}
+        content=xml, media_type="application/xml", headers=download_headers(named.disposition("xml"))
     )
 
 
