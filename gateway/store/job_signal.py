@@ -187,6 +187,27 @@ def job_signal(
     return PostgresJobSignal(engine)
 
 
+def listener_connect_args(engine: Engine) -> tuple[Any, dict[str, Any]]:
+    """The connection arguments of a PostgreSQL signal's own asynchronous connection: the engine's own
+    parameters (its URL and ``connect_args``: ``connect_timeout``, ``sslmode``, ``application_name``,
+    ``options``...), over the signal's keepalive defaults, in autocommit."""
+    args, params = connection_parameters(engine)
+    defaults = {**TCP_KEEPALIVE, "connect_timeout": CONNECT_TIMEOUT}
+    # Not the synchronous driver's Python objects (a cursor or row factory would break an asynchronous
+    # connection, or the signal's reads): the libpq parameters only.
+    params = {key: value for key, value in params.items() if key not in _DRIVER_OBJECTS}
+    return args, {**defaults, **params, "autocommit": True}
+
+
+async def _wait_closing(closing: list[asyncio.Task[None]]) -> list[asyncio.Task[None]]:
+    """Wait up to ``CLOSE_TIMEOUT`` for the closing tasks of this event loop to end; those not done yet."""
+    loop = asyncio.get_running_loop()
+    ending = [task for task in closing if task.get_loop() is loop and not task.done()]
+    if ending:
+        await asyncio.wait(ending, timeout=CLOSE_TIMEOUT)
+    return [task for task in closing if not task.done()]
+
+
 def received_signal(
     engine: Engine,
     *,
@@ -401,21 +422,11 @@ class PostgresJobSignal:
     def poll_interval(self, interval: float) -> float:
         return math.inf if self.standing_by else interval
 
-    def _connect_args(self) -> tuple[Any, dict[str, Any]]:
-        """The engine's own connection parameters (its URL and ``connect_args``: ``connect_timeout``,
-        ``sslmode``, ``application_name``, ``options``...), over the signal's keepalive defaults."""
-        args, params = connection_parameters(self._engine)
-        defaults = {**TCP_KEEPALIVE, "connect_timeout": CONNECT_TIMEOUT}
-        # Not the synchronous driver's Python objects (a cursor or row factory would break an asynchronous
-        # connection, or the signal's reads): the libpq parameters only.
-        params = {key: value for key, value in params.items() if key not in _DRIVER_OBJECTS}
-        return args, {**defaults, **params, "autocommit": True}
-
     async def _listen(self, notified: asyncio.Event) -> None:
         """Listen until cancelled; after a failure (server restart) log it and listen again later."""
         import psycopg  # the PostgreSQL driver; imported here so that SQLite deployments never need it
 
-        args, params = self._connect_args()
+        args, params = listener_connect_args(self._engine)
         while True:
             try:
                 # Bounded by ``connect_timeout`` (psycopg's own timer: the loop runs on meanwhile).
@@ -519,7 +530,7 @@ class PostgresJobSignal:
         """Send a NOTIFY on ``OVERFLOW_CHANNEL`` whenever ``overflow`` is set, until cancelled."""
         import psycopg
 
-        args, params = self._connect_args()
+        args, params = listener_connect_args(self._engine)
         failing = False  # a failure was logged (once per outage), until a NOTIFY is sent again
         while True:
             await overflow.wait()
@@ -566,11 +577,7 @@ class PostgresJobSignal:
         would be cancelled again by the loop's end, which cuts the standbys' wake-up and has psycopg close
         the connection with a warning ("query cancellation interrupted")."""
         self.close()
-        loop = asyncio.get_running_loop()
-        ending = [task for task in self._closing if task.get_loop() is loop]
-        if ending:
-            await asyncio.wait(ending, timeout=CLOSE_TIMEOUT)
-        self._closing = [task for task in self._closing if not task.done()]
+        self._closing = await _wait_closing(self._closing)
 
 
 class PostgresChannelSignal:
@@ -615,9 +622,7 @@ class PostgresChannelSignal:
     async def _listen(self, notified: asyncio.Event) -> None:
         import psycopg  # the PostgreSQL driver; imported here so that SQLite deployments never need it
 
-        args, params = connection_parameters(self._engine)
-        params = {key: value for key, value in params.items() if key not in _DRIVER_OBJECTS}
-        params = {**TCP_KEEPALIVE, "connect_timeout": CONNECT_TIMEOUT, **params, "autocommit": True}
+        args, params = listener_connect_args(self._engine)
         while True:
             try:
                 connection = await psycopg.AsyncConnection.connect(*args, **params)
@@ -650,8 +655,4 @@ class PostgresChannelSignal:
 
     async def aclose(self) -> None:
         self.close()
-        loop = asyncio.get_running_loop()
-        ending = [task for task in self._closing if task.get_loop() is loop and not task.done()]
-        if ending:
-            await asyncio.wait(ending, timeout=CLOSE_TIMEOUT)
-        self._closing = [task for task in self._closing if not task.done()]
+        self._closing = await _wait_closing(self._closing)

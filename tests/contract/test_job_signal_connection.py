@@ -25,7 +25,7 @@ from test_job_signal_workers import ENDS_WITHIN, enqueue, until
 
 from gateway.store import SQLDocumentStore, make_engine
 from gateway.store import job_signal as module
-from gateway.store.job_signal import JOBS_CHANNEL, PostgresJobSignal, listener_settings
+from gateway.store.job_signal import JOBS_CHANNEL, PostgresJobSignal, listener_connect_args, listener_settings
 
 CONNECT_TIMEOUT = 2  # libpq's and psycopg's least
 RETRY_AFTER = 0.5
@@ -460,7 +460,7 @@ def test_the_urls_options_and_connect_timeout_are_kept_beside_the_lock_timeout(
             settings = connection.execute(
                 text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
             ).one()
-        _, params = PostgresJobSignal(engine)._connect_args()
+        _, params = listener_connect_args(engine)
     finally:
         engine.dispose()
     own = make_engine(url.update_query_dict({"options": "-c lock_timeout=1500"}))
