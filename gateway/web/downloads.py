@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from gateway.errors import GatewayError
 from gateway.model.message import DocumentContent
 from gateway.render import negotiate_language
-from gateway.render.file_names import DOWNLOAD_HEADERS, Named
+from gateway.render.file_names import Named, download_headers
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
 from gateway.web.pages import PageContext
 from gateway.web.people import audit
@@ -61,10 +61,7 @@ def ubl_download(context: PageContext, body: bytes, named: Named) -> Response:
     return Response(
         body,
         media_type="application/xml",
-        headers={
-            **DOWNLOAD_HEADERS,
-            "Content-Disposition": named.disposition("xml"),
-        },
+        headers=download_headers(named.disposition("xml")),
     )
 
 
@@ -126,8 +123,7 @@ async def pdf_download(
         pdf,
         media_type="application/pdf",
         headers={
-            **DOWNLOAD_HEADERS,
-            "Content-Disposition": named.disposition("pdf"),
+            **download_headers(named.disposition("pdf")),
             "Content-Language": language,
         },
     )
