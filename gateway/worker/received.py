@@ -20,10 +20,8 @@ SQLite's ``PRAGMA data_version``, PostgreSQL's ``NOTIFY`` on ``RECEIVED_CHANNEL`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import anyio.to_thread
 
@@ -31,6 +29,7 @@ from gateway.errors import StoreError
 from gateway.services.receive import AS4Receiver
 from gateway.services.receive_recovery import CLAIM_FOR
 from gateway.store.job_signal import JobSignal
+from gateway.worker.pacing import wait_for_work
 from gateway.worker.store_faults import store_retry_delay
 
 log = logging.getLogger("gateway.worker.received")
@@ -87,13 +86,13 @@ class ReceivedDocumentsWorker:
                     log.warning("finishing received documents: the store failed (%s); retrying", exc)
                     if once:
                         raise
-                    await self._wait(stop, store_retry_delay(self._poll_interval, failures), signal=False)
+                    await wait_for_work(stop, {}, store_retry_delay(self._poll_interval, failures), None)
                     continue
                 except Exception:  # a bug: the document stays pending (claimable again later, and swept)
                     log.exception("finishing a received document failed")
                     if once:
                         raise
-                    await self._wait(stop, self._poll_interval, signal=False)
+                    await wait_for_work(stop, {}, self._poll_interval, None)
                     continue
                 failures = 0
                 if took:
@@ -101,20 +100,8 @@ class ReceivedDocumentsWorker:
                 elif once:
                     break
                 else:
-                    await self._wait(stop, self._poll_interval, signal=True)
+                    await wait_for_work(stop, {}, self._poll_interval, self._signal)
         finally:
             if self._signal is not None:
                 await self._signal.aclose()
         return claimed
-
-    async def _wait(self, stop: asyncio.Event, timeout: float, *, signal: bool) -> None:
-        """Until ``stop``, the signal (with ``signal``) or ``timeout`` seconds."""
-        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait())]
-        if signal and self._signal is not None:
-            waits.append(asyncio.ensure_future(self._signal.wait()))
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for future in waits:
-                future.cancel()
