@@ -228,6 +228,8 @@ class AS4Receiver:
             leave_pending: a new message's document is left pending (status RECEIVED) with nothing run,
                 queued or held here: the ``gateway worker`` processes finish it (``finish_next_pending``;
                 ``GATEWAY_AS4__AFTER_RECEIPT=worker``), else the sweep or a start-up. ``defer`` is unused.
+                A resend of a MessageId whose document is still pending gets its original receipt and
+                leaves the document to them too (not validated here beside a worker's claim).
 
         Returns:
             The signal to answer with (HTTP 200) and what was stored.
@@ -340,7 +342,11 @@ class AS4Receiver:
                 uow, record, incoming, business, now, original, wake_workers=leave_pending
             )
         if not stored:
-            return self._duplicates.answer(incoming.message_id, sender=incoming.from_party, raw=raw, now=now)
+            # A resend (or a concurrent delivery) of an accepted MessageId; in worker mode its document, if
+            # still pending, stays the workers' to claim.
+            return self._duplicates.answer(
+                incoming.message_id, sender=incoming.from_party, raw=raw, now=now, leave_pending=leave_pending
+            )
         if original is not None:
             log.warning(
                 "AS4 message %s repeats SBDH instance %s of message %s: linked, not stored twice",

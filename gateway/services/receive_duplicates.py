@@ -1,5 +1,6 @@
 """A MessageId accepted before: the original receipt again, byte-identical (Holodeck style, peppol-as4.md
-§14 #9), finishing the inbound document if an earlier attempt stopped between its two commits; another
+§14 #9), finishing the inbound document if an earlier attempt stopped between its two commits (in worker
+mode, ``GATEWAY_AS4__AFTER_RECEIPT=worker``, a pending document is left to the workers' claims); another
 access point reusing the MessageId gets EBMS:4001 and nothing is stored."""
 
 from __future__ import annotations
@@ -30,8 +31,26 @@ class DuplicateMessages:
     recovery: PendingRecovery
     rejection: Rejection
 
-    def answer(self, message_id: str, *, sender: str, raw: RawHTTPMessage, now: datetime) -> ReceiveResult:
+    def answer(
+        self,
+        message_id: str,
+        *,
+        sender: str,
+        raw: RawHTTPMessage,
+        now: datetime,
+        leave_pending: bool = False,
+    ) -> ReceiveResult:
         """Answer a MessageId accepted before with its original receipt (only to the AP that sent it).
+
+        Args:
+            leave_pending: its document, if still pending, is left to the ``gateway worker`` processes
+                (``GATEWAY_AS4__AFTER_RECEIPT=worker``): they claim it (``InboundRepository.claim_pending``),
+                or take it over once a dead worker's claim has run out, and the pending sweep covers it;
+                validating it here too would ignore their claims and spend the validation twice. False
+                (serve mode): a pending document not held for its work after the receipt is finished here.
+                Either way a document missing from the store (an older release stored the message
+                alone) is re-derived from the message's evidence and finished here: no worker could
+                claim it.
 
         Raises:
             StoreError: the store failed.
@@ -56,7 +75,9 @@ class DuplicateMessages:
             )
             return self.rejection.reject(raw, clash, now)
         status = document.status if document is not None else None
-        if document is not None and is_pending(document) and not self.finisher.held(document.id):
+        if document is not None and is_pending(document) and leave_pending:
+            pass  # the workers': one claims it, or takes it over once a claim has run out (and the sweep)
+        elif document is not None and is_pending(document) and not self.finisher.held(document.id):
             # An earlier attempt stopped between the two commits (not merely answered and still being
             # validated here, which would validate it twice): finish it now.
             with self.store.unit_of_work(read_only=True) as uow:

@@ -2,7 +2,9 @@
 answers the receipt and queues nothing, the document stays pending, and the workers claim and finish it
 (one validation, one verdict, one MLS decision, one expense draft per document, whatever the number of
 workers), woken by their job signal; without a worker the pending sweep of ``gateway serve`` still finishes
-it, and a claim whose worker died is taken over. Real validation engine, SQLite and PostgreSQL."""
+it, and a claim whose worker died is taken over. A resend of a message whose document is still pending gets
+its original receipt and leaves the document to the workers' claims (before, serve validated it itself,
+beside the worker that had claimed it). Real validation engine, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -220,3 +222,96 @@ def test_a_waiting_worker_is_woken_by_a_receipt_well_before_its_poll(
     document, took = asyncio.run(scenario())
     assert took < 10  # woken by the signal, not the 60 s poll (the validation itself is in this figure)
     assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+
+
+def test_in_worker_mode_a_resend_of_a_pending_document_answers_its_receipt_and_leaves_it_to_the_workers(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    artefacts_dir: Path,
+    validation_engine: ValidationEngine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = settings_for(
+        artefacts_dir, tmp_path, after_receipt="worker", pending_sweep_interval_seconds=3600
+    )
+    app = make_app(settings, store, validation_engine)
+    calls = counting(validation_engine, monkeypatch)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    with TestClient(app) as client:
+        first = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+        # The sender got no receipt (lost on the way) and sends the message again, before any worker ran.
+        again = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+        assert (first.status_code, again.status_code) == (200, 200)
+        assert again.content == first.content  # the original receipt, byte-identical
+        [document] = inbound_documents(store)
+        assert document.status is InboundStatus.RECEIVED  # left to the workers
+        assert calls == []
+        assert app.state.as4_after_receipt_backlog.taken == (0, 0)  # nothing queued
+        worker = build_received_worker(app.state.services)
+        assert worker is not None
+        assert asyncio.run(worker.run(once=True)) == 1
+    [document] = inbound_documents(store)
+    assert document.status is InboundStatus.VALID
+    assert len(calls) == 1
+
+
+def test_in_worker_mode_a_resend_leaves_a_claimed_document_to_its_worker_and_a_lapsed_claim_to_the_others(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock, hand_ons = MovingClock(), HandOns()
+    api = make_receiver(store, validation_engine, clock, hand_ons)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    headers = tuple(msg.headers.items())
+    first = api.receive(headers, msg.body, leave_pending=True)
+    document = first.document_id
+    assert document is not None
+    # A worker claims it and is still validating it (or died) when the resend comes.
+    with store.inner.unit_of_work() as uow:
+        claimed = uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
+        uow.commit()
+    assert claimed is not None
+    assert claimed.id == document
+    calls = counting(validation_engine, monkeypatch)
+    again = api.receive(headers, msg.body, leave_pending=True)
+    assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    assert (again.signal, again.document_id) == (first.signal, document)
+    assert again.status is InboundStatus.RECEIVED
+    assert calls == []  # the worker's claim is respected
+    # Its claim runs out (the worker died); a resend still leaves it, and a worker takes it over, once.
+    clock.at = NOW + CLAIM_FOR + timedelta(seconds=1)
+    assert api.receive(headers, msg.body, leave_pending=True).status is InboundStatus.RECEIVED
+    assert calls == []
+    assert statuses(store) == {document: InboundStatus.RECEIVED}  # nothing lost: still pending
+    worker = make_receiver(store, validation_engine, clock, hand_ons)
+    assert worker.finish_next_pending(claim_for=CLAIM_FOR) is True
+    assert worker.finish_next_pending(claim_for=CLAIM_FOR) is False
+    assert len(calls) == 1
+    assert statuses(store) == {document: InboundStatus.VALID}
+    assert (hand_ons.received, hand_ons.valid) == ([document], [document])
+    # Once finished, a resend reports the verdict and changes nothing.
+    late = api.receive(headers, msg.body, leave_pending=True)
+    assert (late.outcome, late.status) == (ReceiveOutcome.DUPLICATE_MESSAGE, InboundStatus.VALID)
+    assert len(calls) == 1
+
+
+def test_in_serve_mode_a_resend_of_a_pending_document_still_finishes_it(
+    store: FlakyStore,  # noqa: F811 - the imported fixture
+    validation_engine: ValidationEngine,
+    artefacts_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock, hand_ons = MovingClock(), HandOns()
+    receiver = make_receiver(store, validation_engine, clock, hand_ons)
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    headers = tuple(msg.headers.items())
+    # Left pending (its work after the receipt was not queued: the backlog was full), not held.
+    first = receiver.receive(headers, msg.body, defer=lambda work: False)
+    assert first.status is InboundStatus.RECEIVED
+    calls = counting(validation_engine, monkeypatch)
+    again = receiver.receive(headers, msg.body, defer=lambda work: False)
+    assert (again.outcome, again.status) == (ReceiveOutcome.DUPLICATE_MESSAGE, InboundStatus.VALID)
+    assert len(calls) == 1
+    assert (hand_ons.received, hand_ons.valid) == ([first.document_id], [first.document_id])

@@ -10,7 +10,8 @@ At most ``as4.max_after_receipt_backlog`` such items, of at most ``as4.max_after
 documents, wait or run per process (``_Backlog``), except that a document larger than that whole byte budget
 is admitted alone, when no other work waits or runs; a document beyond either bound keeps its receipt and
 stays pending for the sweep or a resend. With ``as4.after_receipt`` ``worker`` nothing is queued here:
-every document stays pending, and the ``gateway worker`` processes finish them (``gateway.worker.received``).
+every document stays pending, and the ``gateway worker`` processes finish them (``gateway.worker.received``);
+a resend of a message whose document is still pending gets its receipt again and is left to them too.
 """
 
 from __future__ import annotations

@@ -794,6 +794,28 @@ def test_a_message_stored_without_its_document_by_an_older_release_is_finished_o
     assert inbound_count(store) == 1
 
 
+def test_in_worker_mode_a_resend_leaves_a_pending_document_but_still_restores_a_missing_one(
+    receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
+) -> None:
+    # GATEWAY_AS4__AFTER_RECEIPT=worker: a pending document is the workers' to claim, but a document an
+    # older release never stored is no worker's (none can claim it): the resend still restores it.
+    msg = make_message()
+    headers = tuple(msg.headers.items())
+    first = receiver.receive(headers, msg.body, leave_pending=True)
+    again = receiver.receive(headers, msg.body, leave_pending=True)
+    assert (again.outcome, again.signal) == (ReceiveOutcome.DUPLICATE_MESSAGE, first.signal)
+    assert again.status is InboundStatus.RECEIVED
+    assert validator.calls == 0
+    assert pending_documents(store) == 1
+    with store.inner.engine.begin() as connection:  # what a crash left behind before the fix
+        connection.execute(delete(inbound_documents))
+    restored = receiver.receive(headers, msg.body, leave_pending=True)
+    assert restored.document_id == first.document_id
+    assert restored.status is InboundStatus.VALID
+    assert validator.calls == 1
+    assert inbound_count(store) == 1
+
+
 def test_documents_without_a_rule_set_are_received_without_validation(
     receiver: AS4Receiver, store: FlakyStore, validator: StubValidator
 ) -> None:
