@@ -50,10 +50,13 @@ _WINDOW: Final = MAX_NAME_BYTES // 2
 _NAME_BYTE: Final = rb"""[^\s<>/="']"""
 #: A tag at its ``<`` whose element name, processing instruction target or attribute name is longer than
 #: ``MAX_NAME_BYTES`` (group ``name`` or ``attribute``). Comments, CDATA sections and declarations (``<!``)
-#: hold no name read here; a processing instruction's data holds no attribute.
+#: hold no name read here; a processing instruction's data holds no attribute. The attributes before a long
+#: one are an atomic group, not a possessive repeat (``(?:...)*+``), which CPython 3.11.0-3.11.4's ``re``
+#: gets wrong (python/cpython#100061 and #106052, fixed in 3.11.5; Debian bookworm's ``python3`` is
+#: 3.11.2): there, no long attribute name after another attribute was found.
 _LONG_NAME: Final = re.compile(
     rb"""<(?!!)(?:[/?]?+(?P<name>%(b)s{%(above)d})"""
-    rb"""|(?!\?)%(b)s{1,%(max)d}+(?:\s++%(b)s{1,%(max)d}+\s*+=\s*+(?:"[^"<]*+"|'[^'<]*+'))*+"""
+    rb"""|(?!\?)%(b)s{1,%(max)d}+(?>(?:\s++%(b)s{1,%(max)d}+\s*+=\s*+(?:"[^"<]*+"|'[^'<]*+'))*)"""
     rb"""\s++(?P<attribute>%(b)s{%(above)d}))"""
     % {b"b": _NAME_BYTE, b"max": MAX_NAME_BYTES, b"above": MAX_NAME_BYTES + 1}
 )

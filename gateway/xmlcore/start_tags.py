@@ -60,9 +60,12 @@ _LONG_VALUE_AT: Final = re.compile(
 )
 #: A start tag's ``<`` and up to ``MAX_ATTRIBUTES_PER_TAG`` attributes of values no longer than
 #: ``MAX_NAMESPACE_URI_BYTES``, followed by one more quoted value: the tag has one attribute too many or a
-#: long value (then ``_walk_tag`` tells which, and whether a namespace declaration's).
+#: long value (then ``_walk_tag`` tells which, and whether a namespace declaration's). The repeated group is
+#: an atomic group, not a possessive repeat (``(?:...){0,n}+``): CPython 3.11.0-3.11.4's ``re`` (Debian
+#: bookworm's ``python3`` is 3.11.2) gets a possessive repeat of a group wrong, and the expression then
+#: matched none of the tags it must (python/cpython#100061 and #106052, fixed in 3.11.5).
 _SUSPECT_TAG: Final = re.compile(
-    rb"""<[^<=>]*+(?:=\s*+(?:"[^"]{0,%d}+"|'[^']{0,%d}+')[^<=>]*+){0,%d}+=\s*+["']"""
+    rb"""<[^<=>]*+(?>(?:=\s*+(?:"[^"]{0,%d}+"|'[^']{0,%d}+')[^<=>]*+){0,%d})=\s*+["']"""
     % (MAX_NAMESPACE_URI_BYTES, MAX_NAMESPACE_URI_BYTES, MAX_ATTRIBUTES_PER_TAG)
 )
 _ATTRIBUTE: Final = re.compile(rb"""[^<=>]*+=\s*+(["'])""")

@@ -1,0 +1,77 @@
+"""The byte scans before any parse (``gateway.xmlcore.name_length``, ``gateway.xmlcore.start_tags``) on the
+other CPython 3.11 interpreters of the machine: their regular expressions must find what they must there
+too. CPython 3.11.0-3.11.4's ``re`` gets a possessive repeat of a group wrong (python/cpython#100061 and
+#106052, fixed in 3.11.5); Debian bookworm's ``/usr/bin/python3`` is 3.11.2, and on it the name bound and the
+namespace URI bound passed the documents they exist to refuse (28 of their tests failed there).
+
+The scans' own test files run again under each such interpreter, with this virtualenv's packages (built for
+the same ``cp311`` ABI) on its path. Skipped where the machine has no other CPython 3.11."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+#: The scans' tests: every refusal of a long name, a long namespace URI and too many attributes.
+SCAN_TESTS = (
+    "tests/unit/test_xml_name_bound.py",
+    "tests/unit/test_xml_namespace_uri_bound.py",
+)
+CANDIDATES = ("/usr/bin/python3", "/usr/bin/python3.11", "/usr/local/bin/python3.11")
+
+
+def _version(executable: str) -> tuple[int, ...] | None:
+    try:
+        done = subprocess.run(
+            [executable, "-c", "import sys; print(*sys.version_info[:3]); print(sys.implementation.name)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    numbers, implementation = done.stdout.split("\n")[:2]
+    return tuple(int(n) for n in numbers.split()) if implementation == "cpython" else None
+
+
+def _other_pythons() -> list[str]:
+    """Other CPython 3.11 executables than this one (one per real path)."""
+    ours = Path(sys.executable).resolve()
+    found: dict[Path, str] = {}
+    for candidate in CANDIDATES:
+        path = Path(candidate)
+        if not path.exists() or path.resolve() == ours or path.resolve() in found:
+            continue
+        version = _version(candidate)
+        if version is not None and version[:2] == sys.version_info[:2]:
+            found[path.resolve()] = candidate
+    return list(found.values())
+
+
+OTHERS = _other_pythons()
+
+
+@pytest.mark.skipif(not OTHERS, reason="no other CPython 3.11 on this machine")
+@pytest.mark.parametrize("python", OTHERS)
+def test_the_scans_refuse_what_they_must_under_another_python_3_11(python: str) -> None:
+    site = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *dict.fromkeys(site)])}
+    env.pop("PYTHONHOME", None)
+    done = subprocess.run(
+        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *SCAN_TESTS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+    assert done.returncode == 0, f"{python} {_version(python)}:\n{output}"
