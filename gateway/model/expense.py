@@ -307,7 +307,8 @@ class SupplierAnswer:
     """Whether a person's action reached the supplier as an Invoice Response.
 
     Attributes:
-        code: the Invoice Response code the action reports (AP, RE, UQ, PD).
+        code: the Invoice Response code the action reports (AP, RE, UQ, PD; AB for an assignment out of
+            triage).
         document_id: the outbound document carrying it; None when none was queued, so the supplier
             hears nothing through Peppol and must be told another way.
     """
