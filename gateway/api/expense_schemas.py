@@ -85,7 +85,10 @@ class ExpensePage(BaseModel):
 
 
 class SupplierAnswerOut(BaseModel):
-    code: str = Field(description="The Invoice Response code this action reports: AP, RE, UQ or PD")
+    code: str = Field(
+        description="The Invoice Response code this action reports: AP, RE, UQ or PD; AB for an assign out "
+        "of triage (said only when queued)"
+    )
     sent: bool = Field(
         description="False: no Invoice Response was queued (the supplier does not receive them through "
         "Peppol, has no Peppol id, the status is not sent by configuration, or it failed the T111 rules): "
@@ -105,7 +108,8 @@ class ExpenseEventOut(BaseModel):
     detail: dict[str, Any] | None
     invoice_response: SupplierAnswerOut | None = Field(
         description="A person's approve, reject, query or mark-paid: whether the supplier was told through "
-        "Peppol; null for other actions"
+        "Peppol; an assign out of triage: the acknowledgement (AB) queued, null when none was; null for "
+        "other actions"
     )
 
 

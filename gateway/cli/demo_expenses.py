@@ -18,8 +18,8 @@ DEMO_UNITS = [
     {"code": "PU-04711", "name": "Schrijnwerkerij De Eik", "members": ["member-pu04711"]},
     {"code": "PU-00123", "name": "Bakkerij Het Graan", "members": ["member-pu00123"]},
 ]
-#: Invoice Response statuses the cooperative sends in the demo: AB (on receipt, optional) and the four
-#: workflow answers (GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES).
+#: Invoice Response statuses the cooperative sends in the demo: AB (once routed to a unit) and the four
+#: workflow answers (GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES; the default).
 RESPONSE_STATUSES = ["AB", "AP", "RE", "UQ", "PD"]
 
 
@@ -72,8 +72,10 @@ PLAY: list[tuple[str, str, str, dict[str, Any] | None, str, str]] = [
 
 
 def expected_responses(documents: list[SupplierDocument]) -> dict[str, list[str]]:
-    """The T111 codes each supplier document must get back, in order (AB on receipt, then the play)."""
-    expected = {d.number: ["AB"] if "AB" in RESPONSE_STATUSES else [] for d in documents}
+    """The T111 codes each supplier document must get back, in order (AB when routed to a unit on receipt,
+    then the play; one left in triage gets none: the demo assigns none)."""
+    acknowledged = "AB" in RESPONSE_STATUSES
+    expected = {d.number: ["AB"] if acknowledged and d.expected_unit else [] for d in documents}
     for _who, _action, number, _body, _status, code in PLAY:
         if number in expected and code in RESPONSE_STATUSES:
             expected[number].append(code)

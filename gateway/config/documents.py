@@ -77,13 +77,22 @@ class ValidationSettings(SettingsGroup):
 
 
 def _default_response_statuses() -> list[ResponseCode]:
-    return [ResponseCode.ACCEPTED, ResponseCode.REJECTED, ResponseCode.UNDER_QUERY, ResponseCode.PAID]
+    return [
+        ResponseCode.ACKNOWLEDGED,
+        ResponseCode.ACCEPTED,
+        ResponseCode.REJECTED,
+        ResponseCode.UNDER_QUERY,
+        ResponseCode.PAID,
+    ]
 
 
 class ResponseSettings(SettingsGroup):
     """Business-level answers: Invoice Responses (T111) to suppliers and Message Level Status (MLS)."""
 
-    # Which T111 statuses the expense workflow's transitions send (AB, IP, CA are optional and off).
+    # Which T111 statuses the expense workflow's transitions send. AB (on by default, bis-billing.md §9:
+    # "received and routed to an activity", the first response within 3 working days) goes without anyone
+    # acting when a received document is routed to a unit, or when support assigns it from triage; leave it
+    # out to send none. IP and CA are optional and off (the workflow has no step for them).
     invoice_response_statuses: list[ResponseCode] = Field(default_factory=_default_response_statuses)
     buyer_name: str | None = None  # T111 SenderParty name; default: the buyer name (BT-44) of the invoice
     mls: bool = True  # send MLS for what we receive and ask for MLS (SBDH MLS_TO) on what we send

@@ -97,7 +97,8 @@ TRANSITIONS: Final[Mapping[tuple[ExpenseStatus, ExpenseAction], ExpenseStatus]] 
     (_S.PAID, _A.SETTLE): _S.PAID,
 }
 
-#: The Invoice Response code (UNCL 4343) the workflow sends for an action; AB is sent on creation.
+#: The Invoice Response code (UNCL 4343) the workflow sends for an action; AB is sent on creation when the
+#: document is routed to a unit, else at support's assignment from triage (``response_code``).
 RESPONSE_CODES: Final[Mapping[ExpenseAction, str]] = {
     _A.CREATED: "AB",
     _A.APPROVE: "AP",
@@ -105,6 +106,23 @@ RESPONSE_CODES: Final[Mapping[ExpenseAction, str]] = {
     _A.QUERY: "UQ",
     _A.MARK_PAID: "PD",
 }
+#: The acknowledgement: bis-billing.md §9 maps "received and routed to an activity" to AB.
+ACKNOWLEDGEMENT: Final = RESPONSE_CODES[_A.CREATED]
+
+
+def response_code(action: ExpenseAction, status: ExpenseStatus | None) -> str | None:
+    """The Invoice Response ``action`` reports when taken in ``status``; None when it reports none.
+
+    AB says "received and routed to an activity" (bis-billing.md §9), so it goes when the expense first
+    reaches a production unit: on creation if routing chose one (the creator asks for it only then),
+    otherwise when support assigns it from triage (``TO_TRIAGE`` is left only by that ASSIGN, so at most
+    one AB per expense). A document in triage gets none until then; a reassignment is none (the supplier
+    heard AB already, and after UQ an AB would go back in the T111 order).
+    """
+    if action is _A.ASSIGN:
+        return ACKNOWLEDGEMENT if status is _S.TO_TRIAGE else None
+    return RESPONSE_CODES.get(action)
+
 
 #: The key of an action's audit detail that names the outbound document of its Invoice Response; absent
 #: when none was queued (the status is not sent by configuration, the supplier has no Peppol id or does not
@@ -289,7 +307,8 @@ class SupplierAnswer:
     """Whether a person's action reached the supplier as an Invoice Response.
 
     Attributes:
-        code: the Invoice Response code the action reports (AP, RE, UQ, PD).
+        code: the Invoice Response code the action reports (AP, RE, UQ, PD; AB for an assignment out of
+            triage).
         document_id: the outbound document carrying it; None when none was queued, so the supplier
             hears nothing through Peppol and must be told another way.
     """
@@ -307,9 +326,15 @@ def supplier_answer(event: ExpenseEvent) -> SupplierAnswer | None:
     """The Invoice Response ``event`` reports, sent or not; None for an action that reports none.
 
     Creation is left out: its AB is not kept on the audit entry (the entry is stored before the response
-    is asked for)."""
-    code = RESPONSE_CODES.get(event.action)
-    if code is None or event.action is ExpenseAction.CREATED:
+    is asked for). The AB of an assignment from triage is said only when it was queued: an acknowledgement
+    the supplier did not get asks nothing of the person who assigned."""
+    if event.action is ExpenseAction.CREATED:
+        return None
+    code = response_code(event.action, event.from_status)
+    if code is None:
         return None
     document = (event.detail or {}).get(RESPONSE_DOCUMENT_KEY)
-    return SupplierAnswer(code, document if isinstance(document, str) else None)
+    sent = document if isinstance(document, str) else None
+    if code == ACKNOWLEDGEMENT and sent is None:
+        return None
+    return SupplierAnswer(code, sent)

@@ -1,7 +1,7 @@
 """Creating the expense of a received document from its draft values, in the caller's unit of work:
 routing, the stored row with its two audit entries (CREATED, then ROUTE or TRIAGE), the Invoice Response
-and the webhooks - or, when the document or its twin (same duplicate key) has its expense already, that
-expense (a twin flagged as a duplicate on it)."""
+(AB when routed to a unit) and the webhooks - or, when the document or its twin (same duplicate key) has
+its expense already, that expense (a twin flagged as a duplicate on it)."""
 
 from __future__ import annotations
 
@@ -140,8 +140,9 @@ class ExpenseCreator:
             if twin is None:
                 raise
             return self._flag_duplicate(uow, twin, inbound_id, now)
-        # The Invoice Response and the webhooks as before: CREATED (the new expense), then the step.
-        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, now)
+        # The Invoice Response and the webhooks as before: CREATED (the new expense), then the step. AB only
+        # when routed to a unit (bis-billing.md §9); one in triage is acknowledged when support assigns it.
+        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, now) if routed else None
         announce(
             uow,
             self._ids,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from gateway.errors import InvalidExpenseRequest
-from gateway.model.expense import RESPONSE_CODES, STATUS_REASONS, Expense, ExpenseAction, ExpenseEvent
+from gateway.model.expense import STATUS_REASONS, Expense, ExpenseAction, ExpenseEvent, response_code
 from gateway.model.message import JSONObject
 from gateway.model.partial_payment import payment_summary
 from gateway.services.ports import (
@@ -67,8 +67,11 @@ def respond(
     codes: tuple[str, ...] = (),
     note: str | None = None,
 ) -> str | None:
-    """Ask for the Invoice Response this action reports (AB, AP, RE, UQ, PD) in ``uow``; None for others."""
-    code = RESPONSE_CODES.get(action)
+    """Ask for the Invoice Response this action reports (AB, AP, RE, UQ, PD) in ``uow``; None for others.
+
+    ``expense`` is as it stands before the action: its status decides (``response_code``; an ASSIGN out of
+    triage acknowledges). Creation's AB is asked for by the caller only when routing chose a unit."""
+    code = response_code(action, expense.status)
     if code is None:
         return None
     request = InvoiceResponseRequest(

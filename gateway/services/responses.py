@@ -64,10 +64,16 @@ log = logging.getLogger("gateway.responses")
 #: Rule sets of the manifest (schemas/ubl/manifest.json) that validate what this module and MLS send.
 T111_RULE_SET: Final = "peppol-invoice-response-3-t111"
 MLS_RULE_SET: Final = "peppol-mls-1.0.1"
-#: The statuses sent when the settings name none (bis-billing.md §9: AP and RE are mandatory for a buyer;
-#: UQ and PD map the workflow's query and payment). AB is optional and off by default.
+#: The statuses sent when the settings name none (bis-billing.md §9: AB, AP and RE are mandatory for a
+#: buyer; UQ and PD map the workflow's query and payment). AB acknowledges a document routed to a unit.
 DEFAULT_STATUSES: Final = frozenset(
-    {ResponseCode.ACCEPTED, ResponseCode.REJECTED, ResponseCode.UNDER_QUERY, ResponseCode.PAID}
+    {
+        ResponseCode.ACKNOWLEDGED,
+        ResponseCode.ACCEPTED,
+        ResponseCode.REJECTED,
+        ResponseCode.UNDER_QUERY,
+        ResponseCode.PAID,
+    }
 )
 
 CapabilityCheck = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool]
@@ -220,7 +226,8 @@ class PeppolInvoiceResponder:
             received, before our receipt has reached the sending AP; sent at once it could arrive before
             that AP has recorded our receipt. This gateway holds such an answer until the receipt is
             recorded (``services/received_answers.py``); the delay is a courtesy to APs that would drop
-            it. The other statuses follow a person's action and go at once.
+            it. The other statuses follow a person's action and go at once. An AB asked for later (support
+            assigned the document from triage) waits the same delay: no race then, and no harm either.
     """
 
     def __init__(

@@ -109,15 +109,22 @@ def test_each_configured_status_is_queued_valid_with_its_job_and_webhook(
 ) -> None:
     received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
     responder = _responder(validation_engine)
-    for status in ("AP", "RE", "UQ", "PD"):
+    for status in ("AB", "AP", "RE", "UQ", "PD"):  # the default statuses
         request = InvoiceResponseRequest(received.id, status, T0, note=f"status {status}")
         assert _respond(store, responder, request) is not None
-    for status in ("AB", "IP", "CA", "XX"):  # not configured, or unknown: nothing
+    for status in ("IP", "CA", "XX"):  # not configured, or unknown: nothing
         assert _respond(store, responder, InvoiceResponseRequest(received.id, status, T0)) is None
+    without_ab = PeppolInvoiceResponder(
+        validation=validation_engine,
+        can_receive=lambda *_: True,
+        ids=_IDs(),
+        statuses=frozenset({ResponseCode.ACCEPTED, ResponseCode.REJECTED}),
+    )
+    assert _respond(store, without_ab, InvoiceResponseRequest(received.id, "AB", T0)) is None
     queued = _queued(store, DocumentKind.INVOICE_RESPONSE)
-    assert len(queued) == 4
-    assert _count(store, delivery_jobs) == 4
-    assert _count(store, webhook_outbox) == 4
+    assert len(queued) == 5
+    assert _count(store, delivery_jobs) == 5
+    assert _count(store, webhook_outbox) == 5
     for document in queued:
         assert document.status is DeliveryStatus.ACCEPTED
         assert (document.sender, document.receiver) == (COOP, ParticipantID.parse("0088:9482348239847239874"))

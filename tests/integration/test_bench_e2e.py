@@ -71,6 +71,18 @@ def test_sqlite_one_worker_delivers_every_copy_and_reports_all_figures(tmp_path:
     # (its directory does not list the sender for MLS) and nothing to warn about, per document.
     receiver_log = (tmp_path / "bench" / "receiver" / "serve.log").read_text()
     assert "no MLS for inbound document" not in receiver_log
+    # The receiver has no production units: every copy lands in triage, so it is not acknowledged (AB goes
+    # when routed to a unit): no Invoice Response and no lookup of the supplier per copy, the receiver's
+    # work per document what issue 12 measured before AB was on by default.
+    receiver = create_engine(f"sqlite:///{tmp_path / 'bench' / 'receiver' / 'gateway.db'}")
+    try:
+        with receiver.connect() as connection:
+            statuses = connection.execute(text("SELECT status, count(*) FROM expenses GROUP BY status")).all()
+            kinds = connection.execute(text("SELECT DISTINCT kind FROM outbound_documents")).scalars().all()
+    finally:
+        receiver.dispose()
+    assert [tuple(row) for row in statuses] == [("to_triage", 2 + 2 + 1)]  # both phases and the warm-up
+    assert kinds == ["mls"]
     assert '"level":"WARNING"' not in receiver_log
 
 
@@ -157,6 +169,18 @@ def test_with_mls_every_copy_is_confirmed_by_the_receivers_mls(tmp_path: Path) -
     assert (tmp_path / "bench" / "receiver" / "worker.log").is_file()
     receiver_log = (tmp_path / "bench" / "receiver" / "serve.log").read_text()
     assert "no MLS for inbound document" not in receiver_log
+    # The receiver has no production units: every copy lands in triage, so it is not acknowledged (AB goes
+    # when routed to a unit): no Invoice Response and no lookup of the supplier per copy, the receiver's
+    # work per document what issue 12 measured before AB was on by default.
+    receiver = create_engine(f"sqlite:///{tmp_path / 'bench' / 'receiver' / 'gateway.db'}")
+    try:
+        with receiver.connect() as connection:
+            statuses = connection.execute(text("SELECT status, count(*) FROM expenses GROUP BY status")).all()
+            kinds = connection.execute(text("SELECT DISTINCT kind FROM outbound_documents")).scalars().all()
+    finally:
+        receiver.dispose()
+    assert [tuple(row) for row in statuses] == [("to_triage", 2 + 2 + 1)]  # both phases and the warm-up
+    assert kinds == ["mls"]
 
 
 def test_with_receiver_workers_the_receivers_worker_validates_and_sends_the_mls(tmp_path: Path) -> None:

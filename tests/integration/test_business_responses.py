@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,7 +29,7 @@ from gateway.crypto import KeyMaterial
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
 from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundDocument, InboundStatus
-from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, ResponseCode
 from gateway.services.deliver import Deliverer, DeliveryResult, DeliverySettings
 from gateway.services.inbound_webhooks import InvalidDocumentWebhooks
 from gateway.services.message_status import MessageStatusService
@@ -38,6 +38,7 @@ from gateway.services.ports import HTTPResponse, InboundQuery, OutboundQuery
 from gateway.services.ports.responses import InvoiceResponseRequest
 from gateway.services.receive import AS4Receiver
 from gateway.services.responses import (
+    DEFAULT_STATUSES,
     PeppolInvoiceResponder,
     QueuedResponse,
     endpoint_capability,
@@ -127,12 +128,13 @@ class Gateway:
             on_invalid=InvalidDocumentWebhooks(UUIDs()),
         )
 
-    def responder(self) -> PeppolInvoiceResponder:
+    def responder(self, statuses: Collection[ResponseCode] = DEFAULT_STATUSES) -> PeppolInvoiceResponder:
         assert self.directory_path is not None
         return PeppolInvoiceResponder(
             validation=self.validation,
             can_receive=endpoint_capability(load_directory(self.directory_path)),
             ids=UUIDs(),
+            statuses=statuses,
             webhook_url=WEBHOOK,
         )
 
@@ -340,8 +342,9 @@ def test_statuses_not_configured_or_suppliers_without_t111_get_nothing(
     a.deliver_all()
     [received] = b.received()
     with b.store.unit_of_work() as uow:
-        # AB is not among the default statuses (AP, RE, UQ, PD).
-        assert b.responder().respond(uow, InvoiceResponseRequest(received.id, "AB", b.clock.now())) is None
+        # An operator who leaves AB out of the statuses (GATEWAY_RESPONSES__INVOICE_RESPONSE_STATUSES).
+        without_ab = b.responder(statuses=frozenset({"AP", "RE", "UQ", "PD"}))
+        assert without_ab.respond(uow, InvoiceResponseRequest(received.id, "AB", b.clock.now())) is None
         uow.commit()
     assert b.outbound(DocumentKind.INVOICE_RESPONSE) == []
     # A supplier whose endpoint does not list T111 gets no response either.

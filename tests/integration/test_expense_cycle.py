@@ -210,6 +210,8 @@ def test_unroutable_goes_to_triage_support_assigns_and_the_supplier_is_remembere
     [triaged] = expenses(app, "support", "status=to_triage")
     assert triaged["unit"] is None
     assert triaged["status_reason"] == "no unit code in the document and no supplier mapping"
+    # Not routed to a unit: no acknowledgement yet (bis-billing.md §9: AB when routed to an activity).
+    assert app.responder.codes() == []
     eid = triaged["id"]
     assert problem_of(post(app, "member-b", eid, "assign", {"unit": "PU-00123"}))["status"] == 404
     unknown = post(app, "support", eid, "assign", {"unit": "PU-55555"})
@@ -217,11 +219,24 @@ def test_unroutable_goes_to_triage_support_assigns_and_the_supplier_is_remembere
     assigned = post(app, "support", eid, "assign", {"unit": "pu00123"})
     assert (assigned.json()["status"], assigned.json()["unit"]) == ("to_approve", "PU00123")
     assert post(app, "support", eid, "assign", {"unit": "PU-00123"}).status_code == 200  # same: no event
+    # Assigned from triage it is routed to a unit: AB now, once, kept on the assign's audit entry.
+    assert app.responder.codes() == ["AB"]
+    assert app.responder.requests[0].note is None
     # member-b by its key's units, member-c by the unit's member list.
     assert [e["id"] for e in expenses(app, "member-b")] == [eid]
     assert [e["id"] for e in expenses(app, "member-c")] == [eid]
     detail = app.client.get(f"/v1/expenses/{eid}", headers=auth("member-b")).json()
     assert [e["action"] for e in detail["events"]] == ["created", "triage", "assign"]
+    assert detail["events"][2]["invoice_response"] == {
+        "code": "AB",
+        "sent": True,
+        "document_id": "response-1",
+    }
+    # A reassignment is no routing news for the supplier: no second AB.
+    moved = post(app, "support", eid, "assign", {"unit": "PU-04711"})
+    assert (moved.json()["status"], moved.json()["unit"]) == ("to_approve", "PU04711")
+    assert app.responder.codes() == ["AB"]
+    assert post(app, "support", eid, "assign", {"unit": "PU-00123"}).status_code == 200
 
     # The next document of this supplier naming no unit follows the remembered mapping.
     deliver(
@@ -232,6 +247,7 @@ def test_unroutable_goes_to_triage_support_assigns_and_the_supplier_is_remembere
     full = app.client.get(second["url"], headers=auth("member-b")).json()
     assert (full["status"], full["routing"]["rule"]) == ("to_approve", "supplier-mapping")
     assert "helpdesk" in full["routing"]["reason"]
+    assert app.responder.codes() == ["AB", "AB"]  # routed on receipt: acknowledged on receipt
 
     # Conflicting hints go to triage with both candidates.
     conflicting = supplier_document(
@@ -246,6 +262,7 @@ def test_unroutable_goes_to_triage_support_assigns_and_the_supplier_is_remembere
     routing = app.client.get(conflict["url"], headers=auth("support")).json()["routing"]
     assert {c["unit"] for c in routing["candidates"]} == {"PU04711", "PU00123"}
     assert routing["reason"].startswith("conflicting hints")
+    assert app.responder.codes() == ["AB", "AB"]
 
 
 def test_duplicate_is_flagged_and_credit_note_is_linked_and_invalid_is_not_routed(

@@ -61,7 +61,7 @@ def test_the_demo_waits_for_an_answer_per_action_and_an_acknowledgement_per_docu
         "SUP-2026-0001": ["AB", "AP", "PD"],
         "SUP-2026-0002": ["AB", "UQ"],
         "SUP-2026-0003": ["AB", "RE"],
-        "SUP-2026-0004": ["AB"],
+        "SUP-2026-0004": [],  # in triage: not routed to a unit, so not acknowledged (nobody assigns it)
         "SUP-2026-C-0001": ["AB"],
     }
     assert {action for _who, action, *_ in PLAY} == {"approve", "reject", "query", "mark-paid"}

@@ -59,7 +59,14 @@ def test_a_question_the_supplier_cannot_receive_is_said_on_the_page_and_in_the_a
 ) -> None:
     support, member = login("sam"), login("mia")
     path = f"/web/expenses/{site.triage_expense}"
-    assert _act(support, path, "assign", unit="PU-04711").status_code == 303
+    assert "yes: Invoice Response AB" not in support.get(path).text  # in triage: not acknowledged yet
+    assigned = _act(support, path, "assign", unit="PU-04711")
+    assert assigned.status_code == 303
+    # Routed to a unit by support: the supplier gets its acknowledgement now, and the page says so.
+    assert _responder(site).requests[-1].status == "AB"
+    shown = support.get(assigned.headers["location"]).text
+    assert "The supplier is told through Peppol (Invoice Response AB)" in shown
+    assert "yes: Invoice Response AB" in shown
     _responder(site).silent.add("UQ")  # this supplier does not receive T111: nothing is queued
     try:
         answer = _act(member, path, "query", question="Which order is this for?", reason_code="REF")

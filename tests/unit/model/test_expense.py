@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -23,6 +24,7 @@ from gateway.model.expense import (
     apply_action,
     decide,
     is_repeat,
+    response_code,
     supplier_answer,
 )
 
@@ -183,3 +185,24 @@ def test_the_supplier_answer_of_an_action_says_whether_an_invoice_response_was_q
     # Actions that report nothing, and creation (its AB is not kept on the audit entry).
     for action in (A.ASSIGN, A.ANSWER, A.ROUTE, A.TRIAGE, A.DUPLICATE, A.CREATED):
         assert supplier_answer(_event(action, {RESPONSE_DOCUMENT_KEY: "doc-2"})) is None
+
+
+def test_ab_goes_when_the_expense_first_reaches_a_unit() -> None:
+    # bis-billing.md §9: "received and routed to an activity -> AB". Routed on receipt: on creation (the
+    # creator asks only then); in triage: at support's assignment out of it, never at a reassignment.
+    assert response_code(A.CREATED, None) == "AB"
+    assert response_code(A.ASSIGN, S.TO_TRIAGE) == "AB"
+    for status in (S.TO_APPROVE, S.UNDER_QUERY):
+        assert response_code(A.ASSIGN, status) is None
+    for action in (A.ROUTE, A.TRIAGE, A.ANSWER, A.SETTLE, A.DUPLICATE):
+        assert response_code(action, S.RECEIVED) is None
+    assert response_code(A.APPROVE, S.TO_APPROVE) == "AP"
+    # The audit trail says the AB of an assignment from triage when one was queued, and nothing otherwise
+    # (an acknowledgement the supplier did not get asks nothing of the person).
+    at = datetime(2026, 12, 7, tzinfo=UTC)
+    out_of_triage = ExpenseEvent(
+        "e", at, "sam", ActorRole.SUPPORT, A.ASSIGN, S.TO_TRIAGE, S.TO_APPROVE, "PU04711", {"unit": "PU04711"}
+    )
+    assert supplier_answer(out_of_triage) is None
+    queued = replace(out_of_triage, detail={"unit": "PU04711", RESPONSE_DOCUMENT_KEY: "doc-3"})
+    assert supplier_answer(queued) == SupplierAnswer("AB", "doc-3")
