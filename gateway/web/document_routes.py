@@ -218,7 +218,7 @@ def outbound_evidence(context: StaffDep, document_id: str) -> Response:
     return Response(
         evidence_archive(evidence),
         media_type="application/zip",
-        headers={"Content-Disposition": content_disposition(evidence_name(evidence.document.id))},
+        headers=download_headers(content_disposition(evidence_name(evidence.document.id))),
     )
 
 
