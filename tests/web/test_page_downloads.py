@@ -65,7 +65,7 @@ def test_the_outbound_page_links_its_pdf_and_ubl_and_both_download(
     document = client.get(f"/web/outbound/{site.delivered_id}")
     assert document.status_code == 200
     pdf_link = f"/web/outbound/{site.delivered_id}/document.pdf?lang=en"
-    ubl_link = f"/web/outbound/{site.delivered_id}/document.xml"
+    ubl_link = f"/web/outbound/{site.delivered_id}/document.xml?lang=en"
     assert f'href="{pdf_link}">Download PDF</a>' in document.text
     assert f'href="{ubl_link}">Download UBL</a>' in document.text
 
