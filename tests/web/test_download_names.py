@@ -6,6 +6,7 @@ word and the evidence zip's in the page's language (``note-de-credit-``, ``credi
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import httpx
@@ -40,8 +41,16 @@ def credit_notes(site: Site, validation_engine: ValidationEngine) -> tuple[str, 
             preceding_invoices=[{"number": SHARED, "issue_date": "2026-01-01"}],
         )
         deliver(client, credit, credit=True)  # type: ignore[arg-type]
-    found = list_expenses(site.services.store, SYSTEM_ACTOR, ExpenseQuery(limit=50)).items
-    [expense] = [e for e in found if e.kind == "credit_note" and e.number == SHARED]
+    # The receipt is answered before the expense is drafted (the work after a receipt runs after the answer,
+    # over real HTTP): wait for it.
+    deadline = time.monotonic() + 30
+    while True:
+        found = list_expenses(site.services.store, SYSTEM_ACTOR, ExpenseQuery(limit=50)).items
+        drafted = [e for e in found if e.kind == "credit_note" and e.number == SHARED]
+        if drafted or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    [expense] = drafted
     outbound_id: str = sent.json()["id"]
     return outbound_id, expense.id
 
