@@ -18,6 +18,7 @@ from gateway.api.auth import KeyRing
 from gateway.api.certificate_watch import run_certificate_watch
 from gateway.api.errors import UnexpectedErrorMiddleware, install_error_handlers
 from gateway.api.evidence_retention import run_evidence_retention
+from gateway.api.no_store import NoStore
 from gateway.api.operations_guard import OperationsGuard
 from gateway.api.pending_sweep import run_pending_sweep, sweep_pending_once
 from gateway.api.read_deadline import BodyDeadline
@@ -165,6 +166,9 @@ def create_app(settings: Settings, *, services: Services | None = None, warm: bo
     # (Starlette's outermost handler answers, then re-raises to the server, which drops it); inside the
     # metrics and the request id, which see that 500 like any other answer.
     app.add_middleware(UnexpectedErrorMiddleware)
+    # Around the unexpected-error middleware, whose 500 is a /v1 answer too: every /v1 answer that says
+    # nothing of caches says no-store (``no_store``).
+    app.add_middleware(NoStore)
     install_metrics(
         app, store=services.store, clock=services.clock, certificates=services.certificates
     )  # counts the 401s too

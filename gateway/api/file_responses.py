@@ -10,9 +10,12 @@ from typing import Any, Final
 FILE_NAME: Final = (
     "attachment; filename=\"<ASCII name>\"; filename*=UTF-8''<name, percent-encoded> (RFC 6266, RFC 5987). "
     "A document is named after its number, after its kind but for an invoice (credit-note-<number>, "
-    "invoice-response-<number>, mls-<number>; an invoice's number alone), with the file's extension: "
-    "characters no file name may hold (path separators, quotes, control characters) are replaced, the "
-    "number is cut at 100 characters, and a number that leaves no ASCII name gives one made of the id."
+    "invoice-response-<number>, mls-<number>; an invoice's number alone), with the file's extension. The "
+    "kind's word is English whatever the language of a rendering (?lang, Accept-Language): the API knows no "
+    "reader (the pages and the e-mail fallback say it in their reader's language, note-de-credit-<number>, "
+    "creditnota-<number>). Characters no file name may hold (path separators, quotes, control characters) "
+    "are replaced, the number is cut at 100 characters, and a number that leaves no ASCII name gives one "
+    "made of the id."
 )
 
 #: What an embedded file's ``Content-Disposition`` holds.

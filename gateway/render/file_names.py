@@ -11,6 +11,13 @@ A number is unique per kind of document only (an invoice and a credit note may s
 ``model/number_series.py``), so a document's name starts with its kind (``kind_marker``), but an
 invoice's: its number alone, as it always was. ``Named`` holds these rules for every file a document is
 sent as: the pages' and the API's downloads, the e-mail fallback's attachments.
+
+A kind's word is said in the reader's language where the gateway knows it: a page's (its download) and the
+buyer's (the e-mail fallback), from the render catalogue (``locale/*/messages.po``, context ``file name``):
+``note-de-credit-2026-0017.pdf``, ``creditnota-2026-0017.pdf``. The API knows no reader: its names are the
+English ones. Peppol's own names (``invoice-response``, ``mls``, the reports') are said as the pages say
+them, in English in every language. The words are ASCII, so ``filename`` and ``filename*`` are one name, as
+the e-mail's attachments (``filename`` only) are.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from urllib.parse import quote
 
 from gateway.model.identifiers import BIS_CREDIT_NOTE, BIS_INVOICE, INVOICE_RESPONSE, DocumentTypeID
 from gateway.model.responses import MLS_DOCUMENT_TYPE
+from gateway.render.i18n import DEFAULT_LANGUAGE, translations
 
 #: Longest name kept, its extension apart.
 MAX_NAME: Final = 100
@@ -58,6 +66,10 @@ _MARKERS: Final = {
     _key(INVOICE_RESPONSE, INVOICE_RESPONSE.customization_id): "invoice-response",
     _key(MLS_DOCUMENT_TYPE, MLS_DOCUMENT_TYPE.customization_id): "mls",
 }
+#: The message context of the kinds' words in the render catalogue: a word of a file name, not a label.
+FILE_NAME_CONTEXT: Final = "file name"
+#: The kinds whose word is said in the reader's language (``kind_word``); the others are Peppol's own names.
+TRANSLATED_KINDS: Final = ("credit-note", "evidence")
 _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 #: Longest marker made of a root element's name.
 _MAX_MARKER: Final = 40
@@ -81,19 +93,31 @@ def kind_marker(document_type: DocumentTypeID) -> str | None:
     return _root_marker(document_type.root_name)
 
 
+def kind_word(kind: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """``kind`` (``kind_marker``, ``evidence``) as a file name says it in ``language``: one of
+    ``TRANSLATED_KINDS`` from the render catalogue (context ``FILE_NAME_CONTEXT``; English, and a language
+    without a catalogue, as it is), another as it is."""
+    if kind not in TRANSLATED_KINDS:
+        return kind
+    return translations(language).pgettext(FILE_NAME_CONTEXT, kind)
+
+
 def download_name(number: str, fallback: str, extension: str, *, kind: str | None = None) -> tuple[str, str]:
     """The file name of a document printed or downloaded: (``filename``, ``filename*``) made of its number
-    and ``extension``, after ``kind`` and a dash when given (``kind_marker``: an invoice and a credit note
-    of one number are two files); ``fallback`` (an ASCII name) when the number leaves no ASCII name."""
+    and ``extension``, after ``kind`` and a dash when given (``kind_marker`` or its ``kind_word``: an invoice
+    and a credit note of one number are two files; a kind is made safe as a number is); ``fallback`` (an
+    ASCII name) when the number leaves no ASCII name."""
     plain, exact = _names(number, fallback)
     if kind:
-        plain, exact = f"{kind}-{plain}", f"{kind}-{exact}"
+        kind_plain, kind_exact = _names(kind, "document")
+        plain, exact = f"{kind_plain}-{plain}", f"{kind_exact}-{exact}"
     return f"{plain}.{extension}", f"{exact}.{extension}"
 
 
-def evidence_name(document_id: str) -> tuple[str, str]:
-    """The file name of an outbound document's evidence zip: ``evidence-<document id>.zip``."""
-    return download_name(document_id, "document", "zip", kind="evidence")
+def evidence_name(document_id: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
+    """The file name of an outbound document's evidence zip: ``evidence-<document id>.zip``, its word in
+    ``language`` (``kind_word``: the pages' download)."""
+    return download_name(document_id, "document", "zip", kind=kind_word("evidence", language))
 
 
 def attachment_name(filename: str, fallback: str) -> tuple[str, str]:
@@ -145,11 +169,14 @@ class Named:
     document_type: DocumentTypeID
     fallback: str
 
-    def names(self, extension: str) -> tuple[str, str]:
-        """(ASCII name, name as written) of the file with ``extension`` (``download_name``)."""
+    def names(self, extension: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
+        """(ASCII name, name as written) of the file with ``extension`` (``download_name``), its kind's word
+        in the reader's ``language`` (``kind_word``; English for the API, which knows no reader)."""
         kind = kind_marker(self.document_type)
-        return download_name(self.number, self.fallback, extension, kind=kind)
+        return download_name(
+            self.number, self.fallback, extension, kind=kind_word(kind, language) if kind else None
+        )
 
-    def disposition(self, extension: str) -> str:
-        """The ``Content-Disposition`` of the download with ``extension``."""
-        return content_disposition(self.names(extension))
+    def disposition(self, extension: str, language: str = DEFAULT_LANGUAGE) -> str:
+        """The ``Content-Disposition`` of the download with ``extension`` for a reader of ``language``."""
+        return content_disposition(self.names(extension, language))

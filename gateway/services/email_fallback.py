@@ -4,7 +4,8 @@ Which discovery outcomes fall back (``falls_back``), who receives it (BT-58 buye
 ``cac:AccountingCustomerParty/cac:Party/cac:Contact/cbc:ElectronicMail``: the JSON model's
 ``buyer.contact.email``; a ready UBL carries it the same way), in which language (``language_for``), and the
 MIME itself (``compose``): a short text, the PDF rendering and the UBL attached (named as the document's
-downloads, ``render.file_names.Named``: ``credit-note-<number>.pdf`` for a credit note), a Message-ID and our
+downloads, ``render.file_names.Named``, in the e-mail's language: ``note-de-credit-<number>.pdf`` for a credit
+note to a French reader), a Message-ID and our
 document id in ``X-Gateway-Document-Id``. Sending is the ``Mailer`` port's; the bytes composed here are stored
 before they are sent and every retry resends them unchanged (same Message-ID), like an AS4 message.
 """
@@ -222,8 +223,8 @@ def compose(
         headers=[f"Content-Language: {language}"],  # RFC 3282: the language of the text part
     )
     # Named as the pages' and the API's downloads of the document: its kind and number (a credit note and an
-    # invoice of one number are two names). The ASCII name: RFC 2231's encoded names are not read by every
-    # mail client.
+    # invoice of one number are two names), the kind's word in the e-mail's language (``note-de-credit-``).
+    # The ASCII name: RFC 2231's encoded names are not read by every mail client.
     named = Named(number, document.document_type, f"document-{document.id}")
     if render_pdf is not None:
         try:
@@ -233,8 +234,9 @@ def compose(
                 "document %s: no PDF for the e-mail (%s); the UBL alone is attached", document.id, exc
             )
         else:
-            msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=named.names("pdf")[0])
-    msg.add_attachment(ubl, maintype="application", subtype="xml", filename=named.names("xml")[0])
+            pdf_name = named.names("pdf", language)[0]
+            msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_name)
+    msg.add_attachment(ubl, maintype="application", subtype="xml", filename=named.names("xml", language)[0])
     return ComposedEmail(message_id, buyer.email, msg.as_bytes(), language)
 
 

@@ -37,6 +37,7 @@ from gateway.services.outbound_queries import (
 from gateway.services.ports import InboundQuery, OutboundQuery
 from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.ebms_codes import ebms_code_of, plain_reason
+from gateway.web.i18n import page_language
 from gateway.web.pages import (
     PageContext,
     PageRoute,
@@ -218,7 +219,9 @@ def outbound_evidence(context: StaffDep, document_id: str) -> Response:
     return Response(
         evidence_archive(evidence),
         media_type="application/zip",
-        headers={"Content-Disposition": content_disposition(evidence_name(evidence.document.id))},
+        headers=download_headers(
+            content_disposition(evidence_name(evidence.document.id, page_language(context.request)))
+        ),
     )
 
 

@@ -1,6 +1,7 @@
 """The documents a page offers as downloads: the invoice printed as a PDF (the API's renderer and the
 process's print slots) and its UBL byte for byte, each named after the document's number and kind
-(``render.file_names.Named``: a credit note's name is marked, an invoice's is its number alone).
+(``render.file_names.Named``: a credit note's name is marked, an invoice's is its number alone), the kind's
+word in the page's language (``note-de-credit-``, ``creditnota-``).
 
 A PDF that cannot be made is no download: the handler answers the document's own page with the reason in
 place (``PdfProblem``), busy print slots with a 503 and Retry-After, never a bare error page.
@@ -19,9 +20,9 @@ from fastapi.responses import Response
 
 from gateway.errors import GatewayError
 from gateway.model.message import DocumentContent
-from gateway.render import negotiate_language
 from gateway.render.file_names import Named, download_headers
 from gateway.render.pdf import DocumentUnprintable, RenderBusy, RenderError, RenderTooLarge
+from gateway.web.i18n import page_language
 from gateway.web.pages import PageContext
 from gateway.web.people import audit
 
@@ -56,12 +57,12 @@ class PdfProblem:
 
 
 def ubl_download(context: PageContext, body: bytes, named: Named) -> Response:
-    """The document's UBL, byte for byte, as a download."""
+    """The document's UBL, byte for byte, as a download named in the page's language."""
     audit.info("UBL download: %s by %s", context.request.url.path, context.person.name)
     return Response(
         body,
         media_type="application/xml",
-        headers=download_headers(named.disposition("xml")),
+        headers=download_headers(named.disposition("xml", page_language(context.request))),
     )
 
 
@@ -99,7 +100,7 @@ async def pdf_download(
     with the page's address and a fresh error id, and the page says only that id (as the inline rendering).
     """
     request = context.request
-    language = negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    language = page_language(request)
     content, named = await anyio.to_thread.run_sync(load)
     try:
         html = await anyio.to_thread.run_sync(
@@ -123,7 +124,7 @@ async def pdf_download(
         pdf,
         media_type="application/pdf",
         headers={
-            **download_headers(named.disposition("pdf")),
+            **download_headers(named.disposition("pdf", language)),
             "Content-Language": language,
         },
     )

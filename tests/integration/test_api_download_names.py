@@ -91,6 +91,14 @@ def test_an_outbound_invoice_and_credit_note_of_one_number_are_two_files(docs: D
         pdf = docs.client.get(f"/v1/outbound/{document_id}/render", params={"format": "pdf"})
         assert pdf.content.startswith(b"%PDF")
         assert _names(pdf) == (f"{stem}.pdf", f"{stem}.pdf")
+        # The API knows no reader: a rendering in French is still named in English.
+        french = docs.client.get(
+            f"/v1/outbound/{document_id}/render",
+            params={"format": "pdf", "lang": "fr"},
+            headers={"Accept-Language": "fr"},
+        )
+        assert french.headers["content-language"] == "fr"
+        assert _names(french) == (f"{stem}.pdf", f"{stem}.pdf")
         # The HTML rendering is a page to read, not a file.
         assert "content-disposition" not in docs.client.get(f"/v1/outbound/{document_id}/render").headers
         evidence = docs.client.get(f"/v1/outbound/{document_id}/evidence", params={"format": "zip"})
@@ -213,4 +221,6 @@ def test_the_openapi_document_describes_the_content_disposition_of_each_file(doc
         header = ok.get("headers", {}).get("Content-Disposition")
         assert header is not None, path
         assert "filename" in header["description"], path
+        if path.endswith(("/ubl", "/render")):  # a document named by its kind
+            assert "English whatever the language" in header["description"], path
         assert header["schema"] == {"type": "string"}, path

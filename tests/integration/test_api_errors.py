@@ -169,6 +169,7 @@ def test_an_unexpected_error_answers_through_the_test_client_too(broken_app: Fas
     assert response.status_code == 500
     assert problem_of(response)["type"] == "/problems/internal"
     assert response.headers["x-request-id"]
+    assert response.headers["cache-control"] == "no-store"  # a /v1 answer like any (``api.no_store``)
 
 
 @pytest.mark.parametrize("route", ["/v1/outbound", "/v1/inbound"])

@@ -178,8 +178,9 @@ def test_a_credit_note_of_an_invoices_number_is_emailed_under_its_kind(
     relay: tuple[MailRelay, int],
 ) -> None:
     """Numbers are unique per kind of document: the credit note of the private person's invoice, numbered
-    as the invoice, reaches the buyer's mailbox as ``credit-note-<number>.pdf/.xml``, the invoice under its
-    number alone (the names of the pages' and the API's downloads)."""
+    as the invoice, reaches the buyer's mailbox as ``creditnota-<number>.pdf/.xml`` (the buyer is Flemish:
+    the word in the e-mail's language), the invoice under its number alone (the names of the pages' and the
+    API's downloads)."""
     handler, port = relay
     clock, resolver = SettableClock(), _NoLookups()
     services = _services(store, validation_engine, artefacts_dir, tmp_path, resolver, clock, port)
@@ -202,7 +203,7 @@ def test_a_credit_note_of_an_invoices_number_is_emailed_under_its_kind(
     ]
     assert names == [
         ["2026-CN-SAME.pdf", "2026-CN-SAME.xml"],
-        ["credit-note-2026-CN-SAME.pdf", "credit-note-2026-CN-SAME.xml"],
+        ["creditnota-2026-CN-SAME.pdf", "creditnota-2026-CN-SAME.xml"],
     ]
 
 

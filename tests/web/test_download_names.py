@@ -1,10 +1,12 @@
 """The names of the pages' downloads when an invoice and a credit note share a number (numbers are unique per
 kind of document): the credit note's PDF and UBL are named ``credit-note-<number>``, the invoice's keep
-their number alone, on the outbound, received document and expense pages, over real HTTP."""
+their number alone, on the outbound, received document and expense pages, over real HTTP; the credit note's
+word and the evidence zip's in the page's language (``note-de-credit-``, ``creditnota-``)."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import httpx
@@ -39,8 +41,16 @@ def credit_notes(site: Site, validation_engine: ValidationEngine) -> tuple[str, 
             preceding_invoices=[{"number": SHARED, "issue_date": "2026-01-01"}],
         )
         deliver(client, credit, credit=True)  # type: ignore[arg-type]
-    found = list_expenses(site.services.store, SYSTEM_ACTOR, ExpenseQuery(limit=50)).items
-    [expense] = [e for e in found if e.kind == "credit_note" and e.number == SHARED]
+    # The receipt is answered before the expense is drafted (the work after a receipt runs after the answer,
+    # over real HTTP): wait for it.
+    deadline = time.monotonic() + 30
+    while True:
+        found = list_expenses(site.services.store, SYSTEM_ACTOR, ExpenseQuery(limit=50)).items
+        drafted = [e for e in found if e.kind == "credit_note" and e.number == SHARED]
+        if drafted or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    [expense] = drafted
     outbound_id: str = sent.json()["id"]
     return outbound_id, expense.id
 
@@ -49,10 +59,10 @@ def _received(site: Site, expense_id: str) -> str:
     return get_expense(site.services.store, SYSTEM_ACTOR, expense_id).expense.inbound_document_id
 
 
-def _names(client: httpx.Client, page: str) -> tuple[str, str]:
+def _names(client: httpx.Client, page: str, query: str = "") -> tuple[str, str]:
     """The filename of the PDF and of the UBL a page offers, checked as every download."""
-    pdf = client.get(f"{page}/document.pdf")
-    ubl = client.get(f"{page}/document.xml")
+    pdf = client.get(f"{page}/document.pdf{query}")
+    ubl = client.get(f"{page}/document.xml{query}")
     names = []
     for answer in (pdf, ubl):
         assert answer.status_code == 200, answer.text[:2000]
@@ -91,3 +101,35 @@ def test_an_invoice_and_a_credit_note_expense_of_one_number_download_under_two_n
     credit = _names(member, f"/web/expenses/{credit_notes[1]}")
     assert invoice == (f"{SHARED}.pdf", f"{SHARED}.xml")
     assert credit == (f"credit-note-{SHARED}.pdf", f"credit-note-{SHARED}.xml")
+
+
+@pytest.mark.parametrize(("language", "word"), [("fr", "note-de-credit"), ("nl", "creditnota")])
+def test_a_credit_note_downloads_under_its_word_in_the_pages_language(
+    site: Site, credit_notes: tuple[str, str], login: Callable[[str], httpx.Client], language: str, word: str
+) -> None:
+    client = login("sam")
+    page = f"/web/outbound/{credit_notes[0]}"
+    # The page's links carry its language, the UBL's and the evidence's as the PDF's.
+    shown = client.get(page, headers={"Accept-Language": f"{language}-BE"})
+    assert shown.status_code == 200
+    for link in ("document.pdf", "document.xml", "evidence.zip"):
+        assert f'href="{page}/{link}?lang={language}"' in shown.text
+    credit = _names(client, page, f"?lang={language}")
+    assert credit == (f"{word}-{DELIVERED_NUMBER}.pdf", f"{word}-{DELIVERED_NUMBER}.xml")
+    # Accept-Language alone names them too; an invoice keeps its number alone in every language.
+    by_header = client.get(f"{page}/document.xml", headers={"Accept-Language": language})
+    assert f'filename="{word}-{DELIVERED_NUMBER}.xml"' in by_header.headers["content-disposition"]
+    invoice = _names(client, f"/web/inbound/{_received(site, site.routed_expense)}", f"?lang={language}")
+    assert invoice == (f"{SHARED}.pdf", f"{SHARED}.xml")
+    expense = _names(login("mia"), f"/web/expenses/{credit_notes[1]}", f"?lang={language}")
+    assert expense == (f"{word}-{SHARED}.pdf", f"{word}-{SHARED}.xml")
+
+
+@pytest.mark.parametrize(
+    ("language", "word"), [("en", "evidence"), ("fr", "preuves"), ("nl", "bewijsstukken")]
+)
+def test_the_evidence_zip_is_named_in_the_pages_language(
+    site: Site, login: Callable[[str], httpx.Client], language: str, word: str
+) -> None:
+    answer = login("sam").get(f"/web/outbound/{site.delivered_id}/evidence.zip?lang={language}")
+    _assert_download(answer, "application/zip", f"{word}-{site.delivered_id}.zip")

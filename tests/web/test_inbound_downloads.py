@@ -117,7 +117,7 @@ def test_a_received_invoice_links_its_pdf_and_ubl_and_both_download(
     assert page.status_code == 200
     links = {label: href for href, label in re.findall(r'<a href="([^"]+)">([^<]+)</a>', page.text)}
     assert links["Download PDF"] == f"/web/inbound/{received.invoice}/document.pdf?lang=en"
-    assert links["Download UBL"] == f"/web/inbound/{received.invoice}/document.xml"
+    assert links["Download UBL"] == f"/web/inbound/{received.invoice}/document.xml?lang=en"
     assert 'id="no-pdf"' not in page.text
 
     pdf = client.get(links["Download PDF"])
@@ -159,11 +159,11 @@ def test_a_document_that_is_no_invoice_downloads_as_ubl_only(
     page = client.get(f"/web/inbound/{document_id}", headers={"Accept-Language": "nl-BE"})
     assert page.status_code == 200
     assert "document.pdf" not in page.text
-    assert f'href="/web/inbound/{document_id}/document.xml">UBL downloaden</a>' in page.text
+    assert f'href="/web/inbound/{document_id}/document.xml?lang=nl">UBL downloaden</a>' in page.text
     assert 'id="no-pdf"' in page.text
     assert "Geen pdf" in page.text
 
-    ubl = client.get(f"/web/inbound/{document_id}/document.xml")
+    ubl = client.get(f"/web/inbound/{document_id}/document.xml?lang=nl")  # Peppol's names in every language
     body = get_inbound(site.services.store, document_id).content.body
     number = re.search(rb"<cbc:ID>([^<]+)</cbc:ID>", body)
     expected = name if name is not None else f"received-{document_id}.xml"

@@ -65,7 +65,7 @@ def test_the_outbound_page_links_its_pdf_and_ubl_and_both_download(
     document = client.get(f"/web/outbound/{site.delivered_id}")
     assert document.status_code == 200
     pdf_link = f"/web/outbound/{site.delivered_id}/document.pdf?lang=en"
-    ubl_link = f"/web/outbound/{site.delivered_id}/document.xml"
+    ubl_link = f"/web/outbound/{site.delivered_id}/document.xml?lang=en"
     assert f'href="{pdf_link}">Download PDF</a>' in document.text
     assert f'href="{ubl_link}">Download UBL</a>' in document.text
 
@@ -263,3 +263,14 @@ def test_busy_print_slots_are_a_try_again_page_with_retry_after(
     again = member.get(f"/web/expenses/{site.routed_expense}/document.pdf")
     assert again.status_code == 200
     assert again.content == b"%PDF-1.7 held"
+
+
+def test_the_evidence_zip_is_a_download_no_cache_keeps(
+    site: Site, login: Callable[[str], httpx.Client]
+) -> None:
+    # It holds the exact document sent and every signal received: as the PDF and the UBL, no cache keeps
+    # it, no browser sniffs it into another type, opened it runs sandboxed.
+    client = login("sam")
+    answer = client.get(f"/web/outbound/{site.delivered_id}/evidence.zip")
+    _assert_download(answer, "application/zip", f"evidence-{site.delivered_id}.zip")
+    assert answer.content.startswith(b"PK")

@@ -5,12 +5,15 @@ another."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from babel.messages.pofile import read_po
 
 from gateway.model.identifiers import BIS_CREDIT_NOTE, BIS_INVOICE, INVOICE_RESPONSE, DocumentTypeID
 from gateway.model.responses import MLS_DOCUMENT_TYPE
+from gateway.render import file_names
 from gateway.render.file_names import (
     Named,
     attachment_name,
@@ -132,3 +135,47 @@ def test_an_evidence_zip_is_named_after_its_document_id() -> None:
     document_id = "0b5c1e7a-0000-4000-8000-000000000001"
     assert evidence_name(document_id) == (f"evidence-{document_id}.zip", f"evidence-{document_id}.zip")
     assert _carried(content_disposition(evidence_name("../x\r\n"))) == ("evidence-x.zip", "evidence-x.zip")
+
+
+@pytest.mark.parametrize(
+    ("language", "credit", "evidence"),
+    [
+        ("en", "credit-note", "evidence"),
+        ("fr", "note-de-credit", "preuves"),
+        ("nl", "creditnota", "bewijsstukken"),
+    ],
+)
+def test_a_readers_language_names_the_kind(language: str, credit: str, evidence: str) -> None:
+    """Where the reader's language is known (the pages, the e-mail fallback) a kind's word is said in it, from
+    the render catalogue; an invoice keeps its number alone; the names stay ASCII, ``filename*`` too."""
+    named = Named("2026-0017", BIS_CREDIT_NOTE, "document-1")
+    assert named.names("pdf", language) == (f"{credit}-2026-0017.pdf", f"{credit}-2026-0017.pdf")
+    assert _carried(named.disposition("xml", language)) == (
+        f"{credit}-2026-0017.xml",
+        f"{credit}-2026-0017.xml",
+    )
+    assert Named("2026-0017", BIS_INVOICE, "d").names("pdf", language) == ("2026-0017.pdf", "2026-0017.pdf")
+    assert evidence_name("doc-1", language) == (f"{evidence}-doc-1.zip",) * 2
+    # Peppol's own names are said as Peppol says them, in every language (as the pages say them).
+    for document_type, marker in ((INVOICE_RESPONSE, "invoice-response"), (TSR_DOCUMENT_TYPE, None)):
+        name = Named("X-1", document_type, "d").names("xml", language)[0]
+        assert name.startswith(marker or "transaction-statistics-report"), name
+
+
+def test_without_a_language_the_names_are_english() -> None:
+    """The API knows no reader's language: its names are the English ones, whatever the catalogues say."""
+    named = Named("2026-0017", BIS_CREDIT_NOTE, "document-1")
+    assert named.names("pdf") == named.names("pdf", "en") == ("credit-note-2026-0017.pdf",) * 2
+    assert named.names("pdf", "de") == ("credit-note-2026-0017.pdf",) * 2  # no catalogue: English
+
+
+@pytest.mark.parametrize("language", ["fr", "nl"])
+def test_every_kind_word_is_in_the_catalogue_and_ascii(language: str) -> None:
+    po = Path(file_names.__file__).parent / "locale" / language / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as source:
+        catalogue = read_po(source, locale=language)
+    for word in file_names.TRANSLATED_KINDS:
+        message = catalogue.get(word, context=file_names.FILE_NAME_CONTEXT)
+        assert message is not None, word
+        assert message.string, word
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", str(message.string)), message.string
