@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -251,6 +254,13 @@ def format_table(
     return "\n".join(lines)
 
 
+def interpreter() -> str:
+    """The Python every process of the bench runs (they are started with ``sys.executable``): its version
+    and file, which tell a distribution's optimised build from a self-built one (README, *Which Python*)."""
+    executable = os.path.realpath(sys.executable)
+    return f"interpreter {platform.python_implementation()} {platform.python_version()} ({executable})"
+
+
 def format_preamble(params: E2EParameters, *, cpus: int | None, load: float | None) -> list[str]:
     """What ran: the topology, the load, the machine (``load``: the load average at the start)."""
     where = (
@@ -264,6 +274,7 @@ def format_preamble(params: E2EParameters, *, cpus: int | None, load: float | No
         "  signed receipt verified -> delivered",
         f"  template {params.template.name} (a unique number per copy), {cpus or '?'} CPUs, "
         f"load average {_num(load, '.2f')} at the start (other work on the machine skews the figures)",
+        f"  {interpreter()} (every process of the bench)",
         f"  fixed rate {params.rate:g} docs/s x {params.duration:g} s = {params.fixed_rate_documents} docs "
         f"(open loop); saturation {params.saturation} docs, {params.saturation_concurrency} concurrent POSTs",
         f"  warm-up {params.warmup} docs; worker poll {params.poll_interval:g} s, batch {params.batch_size}",
