@@ -5,11 +5,14 @@ too. CPython 3.11.0-3.11.4's ``re`` gets a possessive repeat of a group wrong (p
 namespace URI bound passed the documents they exist to refuse (28 of their tests failed there).
 
 The scans' own test files run again under each such interpreter, with this virtualenv's packages (built for
-the same ``cp311`` ABI) on its path. Skipped where the machine has no other CPython 3.11."""
+the same ``cp311`` ABI) on its path: the distribution's, pyenv's, the first ``python3`` on the ``PATH``,
+whichever this virtualenv is not made with (``make install`` takes the distribution's: README, *Which
+Python*). Skipped where the machine has no other CPython 3.11."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -23,35 +26,42 @@ SCAN_TESTS = (
     "tests/unit/test_xml_name_bound.py",
     "tests/unit/test_xml_namespace_uri_bound.py",
 )
-CANDIDATES = ("/usr/bin/python3", "/usr/bin/python3.11", "/usr/local/bin/python3.11")
+CANDIDATES = (
+    "/usr/bin/python3",
+    "/usr/bin/python3.11",
+    "/usr/local/bin/python3.11",
+    *(str(p) for p in sorted(Path.home().glob(".pyenv/versions/3.11*/bin/python3"))),
+    *(found for name in ("python3", "python3.11") if (found := shutil.which(name)) is not None),
+)
 
 
-def _version(executable: str) -> tuple[int, ...] | None:
+def _interpreter(executable: str) -> tuple[Path, tuple[int, ...]] | None:
+    """The CPython that ``executable`` runs (a pyenv shim resolved) and its version; None for another
+    implementation or a file that does not run."""
+    script = (
+        "import os, sys; print(os.path.realpath(sys.executable), sys.implementation.name, *sys.version_info)"
+    )
     try:
         done = subprocess.run(
-            [executable, "-c", "import sys; print(*sys.version_info[:3]); print(sys.implementation.name)"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
+            [executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    numbers, implementation = done.stdout.split("\n")[:2]
-    return tuple(int(n) for n in numbers.split()) if implementation == "cpython" else None
+    path, implementation, major, minor, micro, *_ = done.stdout.split()
+    return (Path(path), (int(major), int(minor), int(micro))) if implementation == "cpython" else None
 
 
 def _other_pythons() -> list[str]:
-    """Other CPython 3.11 executables than this one (one per real path)."""
-    ours = Path(sys.executable).resolve()
+    """Other CPython 3.11 executables than this one (one per interpreter)."""
+    ours = Path(os.path.realpath(sys.executable))
     found: dict[Path, str] = {}
     for candidate in CANDIDATES:
-        path = Path(candidate)
-        if not path.exists() or path.resolve() == ours or path.resolve() in found:
+        interpreter = _interpreter(candidate)
+        if interpreter is None:
             continue
-        version = _version(candidate)
-        if version is not None and version[:2] == sys.version_info[:2]:
-            found[path.resolve()] = candidate
+        path, version = interpreter
+        if path != ours and path not in found and version[:2] == sys.version_info[:2]:
+            found[path] = candidate
     return list(found.values())
 
 
@@ -74,4 +84,4 @@ def test_the_scans_refuse_what_they_must_under_another_python_3_11(python: str) 
         check=False,
     )
     output = f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
-    assert done.returncode == 0, f"{python} {_version(python)}:\n{output}"
+    assert done.returncode == 0, f"{python} {_interpreter(python)}:\n{output}"
