@@ -26,10 +26,11 @@ API_PREFIX: Final = "/v1"
 
 
 def is_api_path(scope: Scope) -> bool:
-    """Whether the request's path (after the application's root path) is ``/v1`` or under it."""
+    """Whether the request's path (after the application's root path, a whole segment of it) is ``/v1`` or
+    under it."""
     path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
+    root: str = scope.get("root_path", "").rstrip("/")
+    if root and (path == root or path.startswith(root + "/")):
         path = path[len(root) :]
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 

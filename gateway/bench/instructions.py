@@ -25,7 +25,7 @@ counted by the same probe. A first run of it without valgrind prepares the acces
 documents (``prepare``); the second, under callgrind with ``PYTHONHASHSEED=0`` and
 ``--separate-threads=no`` (every thread of the process counted), runs ``WARM_UP`` documents and then
 ``documents`` each after a call of ``time.sleep(0)``, where callgrind dumps its counts
-(``--dump-before=time_sleep``): the part between two dumps is one document, every instruction of the
+(``--dump-before=clock_nanosleep*``): the part between two dumps is one document, every instruction of the
 process included. Everything happens in a temporary folder removed afterwards.
 
 The counts are printed as median (min-max) in millions of instructions per document, per path and tree,
@@ -58,6 +58,7 @@ import httpx
 
 from gateway.bench.instructions_stages import DOCUMENT, STAGES, format_stages, split
 from gateway.bench.loopback import listening_socket, stop_processes, wait_ready
+from gateway.bench.validation_columns import INSTRUCTION_MARKER
 from gateway.bench.validation_instructions import callgrind_command, dump_instructions
 from gateway.config import PROJECT_ROOT, Settings
 
@@ -71,8 +72,9 @@ WARM_UP = 3
 """Documents run before the first counted one (stylesheets compiled, connections open, caches filled)."""
 DOCUMENTS = 8
 """Documents counted per path by default."""
-MARKER = "time_sleep"
-"""The C function callgrind dumps its counts before (``instructions_probe.instruction_marker``)."""
+MARKER = INSTRUCTION_MARKER
+"""The C function callgrind dumps its counts before (``instructions_probe.instruction_marker``: the C
+library's ``clock_nanosleep``, entered by ``time.sleep(0)``; ``validation_columns.INSTRUCTION_MARKER``)."""
 READY_TIMEOUT = 120.0
 """Seconds the worker path's receiving ``gateway serve`` gets to answer ``/readyz``."""
 

@@ -16,7 +16,7 @@ Steps (``JOB`` is a JSON file the bench writes; each step writes its answer to `
   so that each is a due delivery; for the receiver, every copy built into an AS4 message by the sender's
   code (``build_sbd``, ``build_user_message``, the sender's key, the receiver's certificate) and written
   to ``workdir``. Answers the sender's and the receiver's ``GATEWAY_*`` variables.
-- ``count``, run under callgrind (``--dump-before=time_sleep``): ``warm_up`` documents, then
+- ``count``, run under callgrind (``--dump-before=clock_nanosleep*``): ``warm_up`` documents, then
   ``instruction_marker`` before each of the ``documents`` counted and once after the last. Answers what
   each document ended as (``accepted``, ``delivered``, ``valid``), which the bench checks, and the
   marker's calls (``EVENTS``). With ``stages`` (``--stages``), the functions they name are wrapped after
@@ -56,8 +56,9 @@ document, ``end`` after the last, ``+<stage>`` and ``-<stage>`` on a stage's ent
 
 
 def instruction_marker(event: str = "doc") -> None:
-    """Enter CPython's ``time_sleep``: callgrind dumps its counts there (``--dump-before``). Nothing else
-    the counted process runs sleeps; the bench checks the number of dumps."""
+    """Enter the C library's ``clock_nanosleep`` (``time.sleep(0)``): callgrind dumps its counts there
+    (``--dump-before``). Nothing else the counted process runs sleeps; the bench checks the number of
+    dumps."""
     EVENTS.append(event)
     time.sleep(0)
 
