@@ -56,8 +56,9 @@ class DeliveryResult:
         message_id: the AS4 message id, once built.
         outcome: how the send ended; None when nothing was sent.
         sent: True when the message was POSTed in this attempt.
-        deferred: the attempt did not start: the job was handed back (endpoint busy or circuit open),
-            not counted as an attempt (``services.delivery_deferral``).
+        deferred: the attempt did not start: the job was handed back (endpoint busy or circuit open, or an
+            Invoice Response waiting for the earlier response to the same received document), not counted
+            as an attempt (``services.delivery_deferral``).
     """
 
     document_id: str
