@@ -80,6 +80,10 @@ DEFAULT_STATUSES: Final = frozenset(
     }
 )
 
+#: How much earlier than the received document's arrival a response to it may be dated: the receiving
+#: process and the worker that drafts the expense (and queues the AB) may read slightly different clocks.
+CLOCK_SLACK: Final = timedelta(minutes=10)
+
 CapabilityCheck = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool]
 """Whether a participant can receive a document type in a process (the EndpointResolver, blocking)."""
 
@@ -211,7 +215,7 @@ def answering(uow: UnitOfWork, inbound: InboundDocument, supplier: ParticipantID
     """
     detail: JSONObject = {RESPONSE_ANSWERS: inbound.id}
     earlier = uow.outbound.latest_unfinished_response(
-        inbound.id, receiver_key=supplier.key, since=inbound.received_at
+        inbound.id, receiver_key=supplier.key, since=inbound.received_at - CLOCK_SLACK
     )
     if earlier is not None:
         detail[RESPONSE_AFTER] = earlier

@@ -382,3 +382,17 @@ def test_each_response_names_the_unfinished_response_to_the_same_document_queued
             "after_response_document_id": uq,
         }
         assert uow.outbound.earlier_response(str(ap)) == (uq, DeliveryStatus.ACCEPTED)
+
+
+def test_a_response_dated_a_little_before_the_documents_arrival_is_still_named(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    # The AB may be queued by a process whose clock is slightly behind the receiving one's (CLOCK_SLACK).
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
+    responder = _responder(validation_engine)
+    early = T0 - timedelta(minutes=1)
+    ab = _respond(store, responder, InvoiceResponseRequest(received.id, "AB", early))
+    ap = _respond(store, responder, InvoiceResponseRequest(received.id, "AP", T0))
+    assert ab is not None and ap is not None
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.earlier_response(ap) == (ab, DeliveryStatus.ACCEPTED)
