@@ -393,6 +393,7 @@ def test_a_response_dated_a_little_before_the_documents_arrival_is_still_named(
     early = T0 - timedelta(minutes=1)
     ab = _respond(store, responder, InvoiceResponseRequest(received.id, "AB", early))
     ap = _respond(store, responder, InvoiceResponseRequest(received.id, "AP", T0))
-    assert ab is not None and ap is not None
+    assert ab is not None
+    assert ap is not None
     with store.unit_of_work(read_only=True) as uow:
         assert uow.outbound.earlier_response(ap) == (ab, DeliveryStatus.ACCEPTED)
