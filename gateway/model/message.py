@@ -184,6 +184,14 @@ class DocumentKind(StrEnum):
     """A monthly Peppol TSR or EUSR we send to OpenPeppol's reporting participant (peppol-as4.md §11)."""
 
 
+#: SUBMITTED timeline detail of an Invoice Response: the id of the received document it answers.
+RESPONSE_ANSWERS: Final = "answers_inbound_document_id"
+#: SUBMITTED timeline detail of an Invoice Response: the response to the same received document queued
+#: just before it and not final then. It is not sent while that one is undelivered (bis-billing.md §9: no
+#: going back in AB -> IP -> UQ -> CA -> RE -> AP -> PD); each waits for its own predecessor, a chain.
+RESPONSE_AFTER: Final = "after_response_document_id"
+
+
 class Direction(StrEnum):
     """Direction of an AS4 message as seen from this gateway."""
 

@@ -285,6 +285,12 @@ class Deliverer:
         else:
             prepared = await self._thread(self._steps.prepare, lease)
         document = prepared.document
+        if prepared.waits_for is not None:
+            # An Invoice Response does not overtake the earlier response to the same received document
+            # (bis-billing.md §9): its job waits, not counted as an attempt.
+            self._reached_endpoint(token)  # handed back: it neither sends nor waits for a slot
+            log.info("document %s: waits for the earlier response %s", document.id, prepared.waits_for)
+            return await self._thread(self._steps.wait_for_earlier, lease, prepared.waits_for)
         emailed = self._emails.stored(prepared)
         if emailed is not None:
             self._reached_endpoint(token)  # e-mailed: no endpoint's slot to send to or wait for

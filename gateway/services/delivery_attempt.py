@@ -56,8 +56,9 @@ class DeliveryResult:
         message_id: the AS4 message id, once built.
         outcome: how the send ended; None when nothing was sent.
         sent: True when the message was POSTed in this attempt.
-        deferred: the attempt did not start: the job was handed back (endpoint busy or circuit open),
-            not counted as an attempt (``services.delivery_deferral``).
+        deferred: the attempt did not start: the job was handed back (endpoint busy or circuit open, or an
+            Invoice Response waiting for the earlier response to the same received document), not counted
+            as an attempt (``services.delivery_deferral``).
     """
 
     document_id: str
@@ -81,6 +82,10 @@ class PreparedDocument:
         invalid: stored with a failed validation (a refused Invoice Response or MLS): never sent.
         buyer_country: the buyer country stored at submit, read with ``body`` (the reporting record of
             its delivery); None: not read or not stored.
+        waits_for: an Invoice Response: the earlier response to the same received document that is not
+            final yet; it must not be overtaken, so this one is not sent now (``defer_behind``).
+        after_failed: an Invoice Response: the earlier response it waited for ended failed; it goes, and
+            its SEND_STARTED entry says so.
     """
 
     document: OutboundDocument
@@ -88,6 +93,8 @@ class PreparedDocument:
     body: bytes | None
     invalid: bool = False
     buyer_country: str | None = None
+    waits_for: str | None = None
+    after_failed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

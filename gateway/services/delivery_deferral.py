@@ -32,6 +32,15 @@ outage. Deferrals of an earlier job of the document (failed, then retried by req
 out, as its earlier attempts are. The timeline is read (one query over the document's entries - a few dozen
 at most - on the ``(document_id, id)`` index) only once the job is older than the window.
 
+* **Waiting for an earlier response** (``defer_behind``): an Invoice Response is not sent while the response
+  to the same received document queued before it is not final (bis-billing.md §9: one status per message,
+  AB -> IP -> UQ -> CA -> RE -> AP -> PD, no going back; an AP must not reach the supplier before an AB
+  still being retried). Only the job changes, as for a busy endpoint: due again just after the earlier
+  one's next attempt (or a few seconds on while that one is being sent), ``last_error`` says
+  ``waiting-for-earlier-response: <document id>``; the document keeps its status. Once the earlier one is
+  delivered it goes; once it has failed for good it goes too, its SEND_STARTED entry naming the failed one
+  (``earlier_response_failed``).
+
 Handing back is guarded by the lease token like every step (LeaseLost: another worker holds the job).
 """
 
@@ -46,10 +55,32 @@ from gateway.services.delivery_records import queue_status_webhook
 from gateway.services.endpoint_gate import GateRefusal
 from gateway.services.ports import DeliveryLease, IDFactory, UnitOfWork
 
-__all__ = ["CIRCUIT_OPEN", "defer_attempt", "format_span"]
+__all__ = ["CIRCUIT_OPEN", "WAITING_FOR_EARLIER", "defer_attempt", "defer_behind", "format_span"]
 
 #: The timeline detail key marking a circuit-open deferral (and a give-up behind an open circuit).
 CIRCUIT_OPEN: Final = "circuit_open"
+#: The ``last_error`` of a response's job waiting for an earlier response (``defer_behind``).
+WAITING_FOR_EARLIER: Final = "waiting-for-earlier-response"
+#: How long after the earlier response's next attempt is due the waiting one looks again; and how soon it
+#: looks again while the earlier one is being sent (its lease runs for minutes, a send takes seconds).
+BEHIND_MARGIN: Final = timedelta(seconds=1)
+BEHIND_WHILE_SENDING: Final = timedelta(seconds=2)
+
+
+def defer_behind(uow: UnitOfWork, lease: DeliveryLease, earlier_id: str, *, at: datetime) -> DeliveryResult:
+    """Hand the leased job of an Invoice Response back in ``uow`` (the caller commits), not counted as an
+    attempt: the earlier response ``earlier_id`` to the same received document is not final yet. Due again
+    just after that one's next attempt; ``last_error`` names it."""
+    earlier = uow.jobs.get(earlier_id)
+    if earlier is None:
+        retry_at = at + BEHIND_MARGIN  # final meanwhile, or its job not visible yet: look again at once
+    elif earlier.leased_until is not None and earlier.leased_until > at:
+        retry_at = at + BEHIND_WHILE_SENDING
+    else:
+        retry_at = max(at, earlier.due_at) + BEHIND_MARGIN
+    reason = f"{WAITING_FOR_EARLIER}: {earlier_id}"
+    uow.jobs.hand_back(lease.document_id, lease.token, due_at=retry_at, error=reason)
+    return DeliveryResult(lease.document_id, None, reason=reason, deferred=True)
 
 
 def defer_attempt(

@@ -15,8 +15,10 @@ from gateway.errors import InvalidTransition, LeaseLost, LocalProtocolError
 from gateway.model.message import (
     AS4MessageRecord,
     DeliveryEvent,
+    DeliveryStatus,
     Direction,
     DocumentContent,
+    DocumentKind,
     JSONObject,
     OutboundDocument,
     RawHTTPMessage,
@@ -30,7 +32,7 @@ from gateway.services.delivery_attempt import (
     StartedAttempt,
     StopAttempt,
 )
-from gateway.services.delivery_deferral import defer_attempt
+from gateway.services.delivery_deferral import defer_attempt, defer_behind
 from gateway.services.delivery_email import email_record, email_started_detail
 from gateway.services.delivery_outcome import AttemptOutcome, AttemptResult
 from gateway.services.delivery_records import count_delivered, queue_status_webhook
@@ -92,6 +94,14 @@ class DeliverySteps:
                 ids=self._ids,
                 horizon=self._retry.horizon,
             )
+            uow.commit()
+        return result
+
+    def wait_for_earlier(self, lease: DeliveryLease, earlier_id: str) -> DeliveryResult:
+        """Hand the job of an Invoice Response back, not counted as an attempt, until the earlier response
+        ``earlier_id`` to the same received document is final (``defer_behind``)."""
+        with self._store.unit_of_work() as uow:
+            result = defer_behind(uow, lease, earlier_id, at=self._clock.now())
             uow.commit()
         return result
 
@@ -196,7 +206,16 @@ class DeliverySteps:
             # of the refusal): never sent, whatever retry is asked for (a sender SHALL NOT send it).
             report = content.validation_report if content is not None else None
             invalid = report is not None and report.get("valid") is False
-        return PreparedDocument(document, record, body, invalid, buyer_country)
+        waits_for = after_failed = None
+        if document.kind is DocumentKind.INVOICE_RESPONSE:
+            # Never overtake an earlier response to the same received document (bis-billing.md §9: no going
+            # back in AB -> ... -> PD); one indexed query, for Invoice Responses only.
+            earlier = uow.outbound.earlier_response(document.id)
+            if earlier is not None and not earlier[1].is_final:
+                waits_for = earlier[0]
+            elif earlier is not None and earlier[1] is DeliveryStatus.FAILED:
+                after_failed = earlier[0]
+        return PreparedDocument(document, record, body, invalid, buyer_country, waits_for, after_failed)
 
     def _drop(self, lease: DeliveryLease) -> None:
         """A job without a live document (deleted, or final already): drop it."""
@@ -250,6 +269,9 @@ class DeliverySteps:
                 "message_id": outgoing.message_id,
                 "url": endpoint.url,
             }
+            if prepared.after_failed is not None:
+                # The earlier response to the same received document it waited for failed for good.
+                detail["earlier_response_failed"] = prepared.after_failed
             if message.replaces is not None:
                 # The rebuild is kept in the timeline; both messages stay in the evidence.
                 detail["rebuilt_from"] = message.replaces

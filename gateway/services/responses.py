@@ -34,9 +34,13 @@ from gateway.model.identifiers import (
 )
 from gateway.model.message import (
     INITIAL_STATUS,
+    RESPONSE_AFTER,
+    RESPONSE_ANSWERS,
     DeliveryEvent,
     DocumentContent,
     DocumentKind,
+    InboundDocument,
+    JSONObject,
     OutboundDocument,
 )
 from gateway.model.responses import (
@@ -75,6 +79,10 @@ DEFAULT_STATUSES: Final = frozenset(
         ResponseCode.PAID,
     }
 )
+
+#: How much earlier than the received document's arrival a response to it may be dated: the receiving
+#: process and the worker that drafts the expense (and queues the AB) may read slightly different clocks.
+CLOCK_SLACK: Final = timedelta(minutes=10)
 
 CapabilityCheck = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool]
 """Whether a participant can receive a document type in a process (the EndpointResolver, blocking)."""
@@ -152,6 +160,7 @@ def queue_response(
     webhook_url: str | None,
     refused: str | None = None,
     due_at: datetime | None = None,
+    detail: JSONObject | None = None,
 ) -> str:
     """Store a response as an outbound document with its delivery job (and webhook) in ``uow``.
 
@@ -163,6 +172,7 @@ def queue_response(
             ``failed`` with that reason and its report (support sees it; the deliverer never sends a
             document stored with a failed validation, even after a retry request).
         due_at: when the first attempt is due (default ``at``); see ``answer_delay``.
+        detail: its SUBMITTED timeline entry's detail (``answering``).
     """
     document = OutboundDocument(
         id=ids.new_id(),
@@ -177,7 +187,7 @@ def queue_response(
         created_at=at,
         updated_at=at,
     )
-    event = uow.outbound.add(document, DocumentContent(response.body, response.report))
+    event = uow.outbound.add(document, DocumentContent(response.body, response.report), detail=detail)
     if refused is None:
         uow.jobs.enqueue(document.id, due_at=due_at or at)
     else:
@@ -193,6 +203,23 @@ def queue_response(
             status_change_webhook(event_id=ids.new_id(), document=document, change=event, reason=refused)
         )
     return document.id
+
+
+def answering(uow: UnitOfWork, inbound: InboundDocument, supplier: ParticipantID) -> JSONObject:
+    """The SUBMITTED detail of a response to ``inbound`` going to ``supplier``: the document it answers and
+    the response to that document queued last and not final yet, if any (``RESPONSE_AFTER``).
+
+    The deliverer does not send a response while the one it names is undelivered (``Deliverer``, bis-billing
+    §9: the supplier must never receive AP then AB). Naming the last one is enough: that one waits for its
+    own predecessor in turn, so by the time it is final every earlier one is.
+    """
+    detail: JSONObject = {RESPONSE_ANSWERS: inbound.id}
+    earlier = uow.outbound.latest_unfinished_response(
+        inbound.id, receiver_key=supplier.key, since=inbound.received_at - CLOCK_SLACK
+    )
+    if earlier is not None:
+        detail[RESPONSE_AFTER] = earlier
+    return detail
 
 
 def _codes(raw: Collection[str]) -> tuple[tuple[StatusReason, ...], tuple[StatusAction, ...]]:
@@ -261,7 +288,7 @@ class PeppolInvoiceResponder:
         built = self._build(uow, request, code)
         if built is None:
             return None
-        response, body = built
+        response, body, inbound = built
         report = self._validation.validate(body, rule_set=T111_RULE_SET)
         queued = QueuedResponse(
             kind=DocumentKind.INVOICE_RESPONSE,
@@ -293,7 +320,13 @@ class PeppolInvoiceResponder:
             return None
         due_at = request.at + self._answer_delay if code is ResponseCode.ACKNOWLEDGED else request.at
         document_id = queue_response(
-            uow, queued, ids=self._ids, at=request.at, webhook_url=self._webhook_url, due_at=due_at
+            uow,
+            queued,
+            ids=self._ids,
+            at=request.at,
+            webhook_url=self._webhook_url,
+            due_at=due_at,
+            detail=answering(uow, inbound, response.receiver.endpoint),
         )
         log.info(
             "Invoice Response %s queued as outbound document %s: %s for invoice %s of %s",
@@ -307,7 +340,7 @@ class PeppolInvoiceResponder:
 
     def _build(
         self, uow: UnitOfWork, request: InvoiceResponseRequest, code: ResponseCode
-    ) -> tuple[InvoiceResponse, bytes] | None:
+    ) -> tuple[InvoiceResponse, bytes, InboundDocument] | None:
         inbound = uow.inbound.get(request.inbound_document_id)
         content = uow.inbound.get_content(request.inbound_document_id)
         if inbound is None or content is None:
@@ -353,4 +386,4 @@ class PeppolInvoiceResponder:
             note=note,
             document_issue_date=invoice.issue_date.isoformat(),
         )
-        return response, build_invoice_response(response)
+        return response, build_invoice_response(response), inbound

@@ -27,6 +27,8 @@ from gateway.model.document_number import number_key
 from gateway.model.identifiers import DocumentTypeID, ParticipantID, ProcessID, parse_receiver
 from gateway.model.message import (
     INITIAL_STATUS,
+    RESPONSE_AFTER,
+    RESPONSE_ANSWERS,
     VALIDATION_PENDING,
     DeliveryEvent,
     DeliveryStatus,
@@ -106,6 +108,21 @@ _OUTBOUND_FOR_ATTEMPT = select(
     outbound_documents.c.buyer_country,
 ).where(outbound_documents.c.id == bindparam("b_id"))
 _INSERT_EVENT = insert(outbound_events)
+_UNFINISHED = [DeliveryStatus.ACCEPTED.value, DeliveryStatus.SENDING.value, DeliveryStatus.RETRYING.value]
+#: The response an Invoice Response must not overtake and its status (``earlier_response``): asked before
+#: each attempt of an Invoice Response only. The document's SUBMITTED entry is its first on the
+#: ``(document_id, id)`` index; the other document is read by its primary key.
+_SUBMITTED = outbound_events.alias("submitted")
+_EARLIER_RESPONSE = (
+    select(outbound_documents.c.id, outbound_documents.c.status)
+    .select_from(_SUBMITTED)
+    .join(outbound_documents, outbound_documents.c.id == _SUBMITTED.c.detail[RESPONSE_AFTER].as_string())
+    .where(
+        _SUBMITTED.c.document_id == bindparam("b_id"),
+        _SUBMITTED.c.event == DeliveryEvent.SUBMITTED.value,
+    )
+    .limit(1)
+)
 _INSERT_INBOUND = insert(inbound_documents)
 _INBOUND_BY_ID = select(*_INBOUND_META).where(inbound_documents.c.id == bindparam("b_id"))
 _INBOUND_UPDATE = update(inbound_documents).where(inbound_documents.c.id == bindparam("b_id"))
@@ -243,7 +260,12 @@ class SQLOutboundDocumentRepository:
         self._conn = connection
 
     def add(
-        self, document: OutboundDocument, content: DocumentContent, *, body: SlicedBody | None = None
+        self,
+        document: OutboundDocument,
+        content: DocumentContent,
+        *,
+        body: SlicedBody | None = None,
+        detail: JSONObject | None = None,
     ) -> TimelineEvent:
         if document.status is not INITIAL_STATUS:
             raise InvalidTransition(None, DeliveryEvent.SUBMITTED)
@@ -253,6 +275,7 @@ class SQLOutboundDocumentRepository:
             from_status=None,
             to_status=INITIAL_STATUS,
             event=DeliveryEvent.SUBMITTED,
+            detail=detail,
         )
         values = {
             "id": document.id,
@@ -392,6 +415,32 @@ class SQLOutboundDocumentRepository:
         e = outbound_events
         rows = self._conn.execute(select(e).where(e.c.document_id == document_id).order_by(e.c.id)).all()
         return [_event_from_row(row) for row in rows]
+
+    def latest_unfinished_response(
+        self, inbound_document_id: str, *, receiver_key: str, since: datetime
+    ) -> str | None:
+        t, e = outbound_documents, outbound_events
+        stmt = (
+            select(t.c.id)
+            .join(e, e.c.document_id == t.c.id)
+            .where(
+                t.c.receiver_key == receiver_key,
+                t.c.created_at >= since,
+                t.c.kind == DocumentKind.INVOICE_RESPONSE.value,
+                t.c.status.in_(_UNFINISHED),
+                e.c.event == DeliveryEvent.SUBMITTED.value,
+                e.c.detail[RESPONSE_ANSWERS].as_string() == inbound_document_id,
+            )
+            # Queued last: the highest SUBMITTED entry (insertion order; created_at may tie).
+            .order_by(e.c.id.desc())
+            .limit(1)
+        )
+        found: str | None = self._conn.execute(stmt).scalar_one_or_none()
+        return found
+
+    def earlier_response(self, document_id: str) -> tuple[str, DeliveryStatus] | None:
+        row = self._conn.execute(_EARLIER_RESPONSE, {"b_id": document_id}).first()
+        return (row.id, DeliveryStatus(row.status)) if row is not None else None
 
     def first_event_at(
         self,

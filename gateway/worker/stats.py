@@ -19,7 +19,8 @@ class WorkerStats:
         by_status: resulting document status -> count (``unchanged`` when the lease was lost/stale).
         errors: deliveries that raised: store failures (their leases are handed back) and bugs (their
             leases expire); either way they are retried.
-        deferred: leases handed back uncounted because the receiving endpoint was busy or its circuit open.
+        deferred: leases handed back uncounted because the receiving endpoint was busy or its circuit open,
+            or an Invoice Response waited for the earlier response to the same received document.
     """
 
     processed: int = 0

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
 from gateway.model.message import (
+    DeliveryEvent,
     DeliveryStatus,
     DocumentContent,
     DocumentKind,
@@ -346,3 +347,53 @@ def test_answers_queued_while_a_document_is_received_wait_for_the_senders_receip
     mls = service.on_received(received.id, ReceivedEnvelope("POP000001", "0242:000001", "ALWAYS_SEND"))
     assert mls is not None
     assert _due(store, mls) == T0 + delay
+
+
+def test_each_response_names_the_unfinished_response_to_the_same_document_queued_before_it(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    # The deliverer keeps them in order (bis-billing.md §9): each waits for the one it names (a chain).
+    body = (_examples(artefacts_dir) / "base-example.xml").read_bytes()
+    first, other = _inbound(store, body), _inbound(store, body)
+    responder = _responder(validation_engine)
+    ab = _respond(store, responder, InvoiceResponseRequest(first.id, "AB", T0))
+    other_ab = _respond(store, responder, InvoiceResponseRequest(other.id, "AB", T0))
+    uq = _respond(store, responder, InvoiceResponseRequest(first.id, "UQ", T0))
+    ap = _respond(store, responder, InvoiceResponseRequest(first.id, "AP", T0))
+    assert None not in (ab, other_ab, uq, ap)
+    with store.unit_of_work() as uow:
+        details = {d: uow.outbound.timeline(d)[0].detail for d in (ab, other_ab, uq, ap) if d is not None}
+        assert uow.outbound.earlier_response(str(ab)) is None
+        assert uow.outbound.earlier_response(str(ap)) == (uq, DeliveryStatus.ACCEPTED)
+        # A final one is not waited for: the next names the one before it that is not.
+        uow.outbound.transition(str(ap), DeliveryEvent.PERMANENT_FAILURE, at=T0, reason="test")
+        uow.commit()
+    assert details == {
+        ab: {"answers_inbound_document_id": first.id},
+        other_ab: {"answers_inbound_document_id": other.id},  # another invoice of the same supplier
+        uq: {"answers_inbound_document_id": first.id, "after_response_document_id": ab},
+        ap: {"answers_inbound_document_id": first.id, "after_response_document_id": uq},
+    }
+    pd = _respond(store, responder, InvoiceResponseRequest(first.id, "PD", T0))
+    assert pd is not None
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.timeline(pd)[0].detail == {
+            "answers_inbound_document_id": first.id,
+            "after_response_document_id": uq,
+        }
+        assert uow.outbound.earlier_response(str(ap)) == (uq, DeliveryStatus.ACCEPTED)
+
+
+def test_a_response_dated_a_little_before_the_documents_arrival_is_still_named(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    # The AB may be queued by a process whose clock is slightly behind the receiving one's (CLOCK_SLACK).
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
+    responder = _responder(validation_engine)
+    early = T0 - timedelta(minutes=1)
+    ab = _respond(store, responder, InvoiceResponseRequest(received.id, "AB", early))
+    ap = _respond(store, responder, InvoiceResponseRequest(received.id, "AP", T0))
+    assert ab is not None
+    assert ap is not None
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.earlier_response(ap) == (ab, DeliveryStatus.ACCEPTED)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -435,3 +437,152 @@ def test_an_invoice_response_goes_to_the_sender_not_to_the_seller_the_invoice_on
         assert b.responder().respond(uow, request) is None
         uow.commit()
     assert b.outbound(DocumentKind.INVOICE_RESPONSE) == []
+
+
+def _point_supplier_at(gateway: Gateway, url: str | None) -> None:
+    """Route the supplier's T111 to ``url`` (None: the supplier is no longer registered)."""
+    assert gateway.directory_path is not None
+    listing = json.loads(gateway.directory_path.read_text())
+    if url is None:
+        listing.pop(str(SUPPLIER), None)
+    else:
+        listing[str(SUPPLIER)] = [
+            _entry([INVOICE_RESPONSE.uri], INVOICE_RESPONSE_PROCESS.uri, url, "POP000001")
+        ]
+    gateway.directory_path.write_text(json.dumps(listing))
+
+
+def _dead_url() -> str:
+    """A loopback URL nothing listens on (connection refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/as4"
+
+
+def _received_codes(gateway: Gateway) -> list[str]:
+    """The response codes of the Invoice Responses ``gateway`` received, in the order they arrived."""
+    with gateway.store.unit_of_work(read_only=True) as uow:
+        found = uow.inbound.search(InboundQuery(limit=50)).items
+        ordered = sorted(
+            (d for d in found if d.document_type == INVOICE_RESPONSE), key=lambda d: d.received_at
+        )
+        bodies = [uow.inbound.get_content(d.id) for d in ordered]
+    codes = [re.search(rb"ResponseCode[^>]*>(\w+)<", b.body) for b in bodies if b is not None]
+    return [m.group(1).decode() for m in codes if m is not None]
+
+
+def _respond(gateway: Gateway, inbound_id: str, code: str) -> str:
+    with gateway.store.unit_of_work() as uow:
+        document_id = gateway.responder().respond(
+            uow, InvoiceResponseRequest(inbound_id, code, gateway.clock.now())
+        )
+        uow.commit()
+    assert document_id is not None
+    return document_id
+
+
+def _status(gateway: Gateway, document_id: str) -> DeliveryStatus:
+    with gateway.store.unit_of_work(read_only=True) as uow:
+        document = uow.outbound.get(document_id)
+    assert document is not None
+    return document.status
+
+
+def _due_at(gateway: Gateway, document_id: str) -> datetime:
+    with gateway.store.unit_of_work(read_only=True) as uow:
+        job = uow.jobs.get(document_id)
+    assert job is not None
+    return job.due_at
+
+
+def _invoice_received(a: Gateway, b: Gateway) -> str:
+    """A sends the valid invoice to B, and B its MLS back; the id of the invoice B received."""
+    queue_document(a.store, sender=SUPPLIER, receiver=COOP, number=NUMBER, body=VALID_INVOICE.read_bytes())
+    a.deliver_all()
+    b.deliver_all()  # the MLS
+    [received] = b.received()
+    return received.id
+
+
+def test_a_later_response_is_not_sent_while_an_earlier_one_is_retrying(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    # bis-billing.md §9: one status per message, AB -> ... -> AP -> PD, no going back. The supplier's AP is
+    # down when AB's first attempt runs; a member approves meanwhile: AP must not reach it before AB.
+    a, b = gateways
+    inbound_id = _invoice_received(a, b)
+    _point_supplier_at(b, _dead_url())
+    ab = _respond(b, inbound_id, "AB")
+    [ab_first] = b.deliver_all()
+    assert (ab_first.document_id, ab_first.status) == (ab, DeliveryStatus.RETRYING)
+    _point_supplier_at(b, a.url)  # the supplier's access point is back
+    b.clock.advance(seconds=1)
+    ap = _respond(b, inbound_id, "AP")
+
+    # AP is due, AB's retry is not: AP's job goes back to the queue, not counted as an attempt.
+    [waited] = b.deliver_all()
+    assert (waited.document_id, waited.deferred, waited.sent) == (ap, True, False)
+    assert waited.reason == f"waiting-for-earlier-response: {ab}"
+    assert _status(b, ap) is DeliveryStatus.ACCEPTED
+    assert _received_codes(a) == []
+    with b.store.unit_of_work(read_only=True) as uow:
+        job = uow.jobs.get(ap)
+    assert job is not None
+    assert (job.attempts, job.last_error) == (0, f"waiting-for-earlier-response: {ab}")
+    assert job.due_at > _due_at(b, ab)  # just after AB's retry
+
+    # AB's retry: AB goes; AP, leased with it, waits once more; then AP goes.
+    b.clock.current = job.due_at + timedelta(seconds=1)
+    results = {r.document_id: r for r in b.deliver_all()}
+    assert results[ab].status is DeliveryStatus.DELIVERED
+    assert results[ap].deferred
+    b.clock.advance(seconds=5)
+    [ap_sent] = b.deliver_all()
+    assert (ap_sent.document_id, ap_sent.status) == (ap, DeliveryStatus.DELIVERED)
+    assert _received_codes(a) == ["AB", "AP"]
+    with b.store.unit_of_work(read_only=True) as uow:
+        submitted = uow.outbound.timeline(ap)[0]
+    assert submitted.detail == {"answers_inbound_document_id": inbound_id, "after_response_document_id": ab}
+
+
+def test_a_later_response_goes_once_the_earlier_one_failed_for_good(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, b = gateways
+    inbound_id = _invoice_received(a, b)
+    ab = _respond(b, inbound_id, "AB")
+    b.clock.advance(seconds=1)
+    ap = _respond(b, inbound_id, "AP")
+    _point_supplier_at(b, None)  # AB's attempt finds the supplier gone: failed for good
+    results = {r.document_id: r for r in b.deliver_all()}
+    assert results[ab].status is DeliveryStatus.FAILED
+    assert results[ap].deferred
+    assert _received_codes(a) == []
+
+    _point_supplier_at(b, a.url)
+    b.clock.advance(seconds=5)
+    [ap_sent] = b.deliver_all()
+    assert (ap_sent.document_id, ap_sent.status) == (ap, DeliveryStatus.DELIVERED)
+    assert _received_codes(a) == ["AP"]
+    with b.store.unit_of_work(read_only=True) as uow:
+        started = [e for e in uow.outbound.timeline(ap) if e.event is DeliveryEvent.SEND_STARTED]
+    assert started[0].detail is not None
+    assert started[0].detail["earlier_response_failed"] == ab
+
+
+def test_a_response_after_a_delivered_one_does_not_wait(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, b = gateways
+    inbound_id = _invoice_received(a, b)
+    ab = _respond(b, inbound_id, "AB")
+    [ab_sent] = b.deliver_all()
+    assert (ab_sent.document_id, ab_sent.status) == (ab, DeliveryStatus.DELIVERED)
+    b.clock.advance(seconds=1)
+    ap = _respond(b, inbound_id, "AP")  # AB is final: nothing to wait for
+    with b.store.unit_of_work(read_only=True) as uow:
+        assert uow.outbound.timeline(ap)[0].detail == {"answers_inbound_document_id": inbound_id}
+    [ap_sent] = b.deliver_all()
+    assert (ap_sent.document_id, ap_sent.status) == (ap, DeliveryStatus.DELIVERED)
+    assert _received_codes(a) == ["AB", "AP"]

@@ -83,12 +83,19 @@ class OutboundDocumentRepository(Protocol):
     """Outbound documents, their content and their status timeline."""
 
     def add(
-        self, document: OutboundDocument, content: DocumentContent, *, body: SlicedBody | None = None
+        self,
+        document: OutboundDocument,
+        content: DocumentContent,
+        *,
+        body: SlicedBody | None = None,
+        detail: JSONObject | None = None,
     ) -> TimelineEvent:
         """Store a new document in INITIAL_STATUS and record its SUBMITTED timeline entry at ``created_at``.
 
         ``body``: the UBL to store instead of ``content.body`` (then ``b""``), read a slice at a time: a large
         document the caller holds out of the process (BENCHMARKS.md, *Memory, eighteenth pass*).
+        ``detail``: the SUBMITTED entry's detail (an Invoice Response: the received document it answers and
+        the response it must not overtake, ``RESPONSE_ANSWERS``/``RESPONSE_AFTER``).
 
         Raises:
             InvalidTransition: ``document.status`` is not INITIAL_STATUS.
@@ -183,6 +190,21 @@ class OutboundDocumentRepository(Protocol):
 
     def timeline(self, document_id: str) -> list[TimelineEvent]:
         """The document's timeline, oldest first (empty if unknown)."""
+        ...
+
+    def latest_unfinished_response(
+        self, inbound_document_id: str, *, receiver_key: str, since: datetime
+    ) -> str | None:
+        """The Invoice Response to ``inbound_document_id`` queued last (its SUBMITTED entry's detail names
+        it, ``RESPONSE_ANSWERS``) that is not final yet (accepted, sending or retrying); None if there is
+        none. Only the responses to ``receiver_key`` created at or after ``since`` (the received document's
+        arrival) are looked at: the ``(receiver_key, created_at)`` index bounds the read."""
+        ...
+
+    def earlier_response(self, document_id: str) -> tuple[str, DeliveryStatus] | None:
+        """The response that ``document_id`` must not overtake (its SUBMITTED entry's ``RESPONSE_AFTER``)
+        and that response's status; None when it names none. One query (the document's first timeline
+        entry on the ``(document_id, id)`` index, the other document by its primary key)."""
         ...
 
     def first_event_at(
