@@ -72,10 +72,12 @@ OTHERS = _other_pythons()
 @pytest.mark.parametrize("python", OTHERS)
 def test_the_scans_refuse_what_they_must_under_another_python_3_11(python: str) -> None:
     site = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *dict.fromkeys(site)])}
-    env.pop("PYTHONHOME", None)
+    # Only this virtualenv's packages: the other interpreter's own (-S), and this run's pytest variables
+    # (an xdist worker's), would load other plugins (pyenv's pytest-benchmark refuses to run beside xdist).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONHOME"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *dict.fromkeys(site)])
     done = subprocess.run(
-        [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *SCAN_TESTS],
+        [python, "-S", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", *SCAN_TESTS],
         cwd=ROOT,
         env=env,
         capture_output=True,
