@@ -562,3 +562,25 @@ class ReportSuperseded(InvalidTransition):
             f"outbound document {document_id} carried a Peppol report that was remade since: it is kept as"
             " the record of its failed delivery and not retried",
         )
+
+
+class LaterResponseQueued(InvalidTransition):
+    """Raised when a retry is requested for a failed Invoice Response although another response to the same
+    received document was queued after it: that one may have reached the supplier already, and this one
+    would follow it (bis-billing.md §9: one status per message, no going back - an AB after an AP).
+
+    Attributes:
+        document_id: the outbound document (the earlier response).
+        later_id: the response queued after it.
+    """
+
+    def __init__(self, status: Any, event: Any, document_id: str, later_id: str) -> None:
+        self.status = status
+        self.event = event
+        self.document_id = document_id
+        self.later_id = later_id
+        GatewayError.__init__(
+            self,
+            f"outbound document {document_id} is an Invoice Response and response {later_id} to the same"
+            " received document was queued after it: it is not sent again",
+        )

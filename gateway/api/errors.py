@@ -27,6 +27,7 @@ from gateway.errors import (
     InvalidExpenseRequest,
     InvalidIdentifier,
     InvalidTransition,
+    LaterResponseQueued,
     MappingError,
     ReportAlreadyReceived,
     ReportRemakeRefused,
@@ -132,6 +133,12 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
         409,
         "document-number-conflict",
         "The document number is taken by other content",
+    ),
+    (
+        LaterResponseQueued,
+        409,
+        "later-response-queued",
+        "A later response to the same received document was queued: this one is not sent again",
     ),
     (InvalidTransition, 409, "status-conflict", "The document's status does not allow this"),
     (

@@ -37,9 +37,13 @@ at most - on the ``(document_id, id)`` index) only once the job is older than th
   AB -> IP -> UQ -> CA -> RE -> AP -> PD, no going back; an AP must not reach the supplier before an AB
   still being retried). Only the job changes, as for a busy endpoint: due again just after the earlier
   one's next attempt (or a few seconds on while that one is being sent), ``last_error`` says
-  ``waiting-for-earlier-response: <document id>``; the document keeps its status. Once the earlier one is
-  delivered it goes; once it has failed for good it goes too, its SEND_STARTED entry naming the failed one
-  (``earlier_response_failed``).
+  ``waiting-for-earlier-response: <document id>``; the document keeps its status. While the earlier one is
+  being sent it looks again when that one's lease ends, or 10 s on at most (a lease is granted for longer
+  than a send mostly takes). Once the earlier one is delivered it goes; once it has failed for good it goes
+  too, its SEND_STARTED entry naming the failed one (``earlier_response_failed``). The earlier one's final
+  outcome, or a retry request for it, makes the waiting job due at once (``wake_waiting_response``), so it
+  does not keep the earlier one's old next-attempt time. A failed response is not retried by request once
+  another response to the same received document was queued after it (``LaterResponseQueued``).
 
 Handing back is guarded by the lease token like every step (LeaseLost: another worker holds the job).
 """
@@ -49,38 +53,74 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from gateway.model.message import DeliveryEvent, DeliveryStatus, JSONObject, OutboundDocument
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, JSONObject, OutboundDocument
 from gateway.services.delivery_attempt import DeliveryResult, DeliverySettings
 from gateway.services.delivery_records import queue_status_webhook
 from gateway.services.endpoint_gate import GateRefusal
 from gateway.services.ports import DeliveryLease, IDFactory, UnitOfWork
 
-__all__ = ["CIRCUIT_OPEN", "WAITING_FOR_EARLIER", "defer_attempt", "defer_behind", "format_span"]
+__all__ = [
+    "CIRCUIT_OPEN",
+    "WAITING_FOR_EARLIER",
+    "defer_attempt",
+    "defer_behind",
+    "format_span",
+    "wake_waiting_response",
+]
 
 #: The timeline detail key marking a circuit-open deferral (and a give-up behind an open circuit).
 CIRCUIT_OPEN: Final = "circuit_open"
 #: The ``last_error`` of a response's job waiting for an earlier response (``defer_behind``).
 WAITING_FOR_EARLIER: Final = "waiting-for-earlier-response"
-#: How long after the earlier response's next attempt is due the waiting one looks again; and how soon it
-#: looks again while the earlier one is being sent (its lease runs for minutes, a send takes seconds).
+#: How long after the earlier response's next attempt is due the waiting one looks again.
 BEHIND_MARGIN: Final = timedelta(seconds=1)
-BEHIND_WHILE_SENDING: Final = timedelta(seconds=2)
+#: While the earlier one is being sent (leased), the waiting one looks again at the end of that lease, or
+#: this much later at most (a send mostly ends well before its lease; the earlier one's outcome wakes the
+#: waiting one anyway: ``wake_waiting_response``).
+BEHIND_WHILE_SENDING: Final = timedelta(seconds=10)
+#: When the earlier one has no job and is not final (its job not visible yet), the waiting one looks again
+#: this much later (final meanwhile: at once).
+BEHIND_NO_JOB: Final = timedelta(seconds=30)
 
 
 def defer_behind(uow: UnitOfWork, lease: DeliveryLease, earlier_id: str, *, at: datetime) -> DeliveryResult:
     """Hand the leased job of an Invoice Response back in ``uow`` (the caller commits), not counted as an
     attempt: the earlier response ``earlier_id`` to the same received document is not final yet. Due again
     just after that one's next attempt; ``last_error`` names it."""
-    earlier = uow.jobs.get(earlier_id)
+    # Locked (PostgreSQL): an outcome of the earlier one being recorded now is waited for (its job then
+    # gone); or that outcome waits for this hand-back and then finds this job waiting
+    # (``wake_waiting_response`` locks the jobs in the same order: the earlier one's, then this one's).
+    earlier = uow.jobs.get(earlier_id, for_update=True)
     if earlier is None:
-        retry_at = at + BEHIND_MARGIN  # final meanwhile, or its job not visible yet: look again at once
+        # Final since this job read its status (its outcome found this job leased, so woke nothing): due
+        # now. Else its job is not visible yet: look again later.
+        done = uow.outbound.get(earlier_id)
+        retry_at = at if done is None or done.status.is_final else at + BEHIND_NO_JOB
     elif earlier.leased_until is not None and earlier.leased_until > at:
-        retry_at = at + BEHIND_WHILE_SENDING
+        retry_at = min(earlier.leased_until, at + BEHIND_WHILE_SENDING)
     else:
         retry_at = max(at, earlier.due_at) + BEHIND_MARGIN
     reason = f"{WAITING_FOR_EARLIER}: {earlier_id}"
     uow.jobs.hand_back(lease.document_id, lease.token, due_at=retry_at, error=reason)
     return DeliveryResult(lease.document_id, None, reason=reason, deferred=True)
+
+
+def wake_waiting_response(uow: UnitOfWork, document: OutboundDocument, *, at: datetime) -> None:
+    """In ``uow`` (the caller commits): the Invoice Response ``document`` became final or was retried by
+    request; the response waiting behind it (queued right after it, its job's ``last_error`` naming it)
+    becomes due at ``at`` instead of at ``document``'s old next attempt. Nothing for any other kind of
+    document (no query on the ordinary invoice path)."""
+    if document.kind is not DocumentKind.INVOICE_RESPONSE:
+        return
+    later_id = uow.outbound.later_response(document.id)
+    if later_id is None:
+        return
+    job = uow.jobs.get(later_id)
+    if job is None or job.last_error != f"{WAITING_FOR_EARLIER}: {document.id}":
+        return
+    # An unleased job is only brought forward; a leased one is left to its worker (its lease ended by ``at``:
+    # taken over and due at ``at``).
+    uow.jobs.enqueue(later_id, due_at=at)
 
 
 def defer_attempt(
@@ -186,6 +226,7 @@ def _give_up(
     status = _transition(uow, document, event, reason, detail, at=at, settings=settings, ids=ids)
     # Lock order everywhere: document row (transition) before job row.
     uow.jobs.fail(lease.document_id, lease.token, error=reason)
+    wake_waiting_response(uow, document, at=at)
     return DeliveryResult(lease.document_id, status, event, reason)
 
 

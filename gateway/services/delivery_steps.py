@@ -32,7 +32,7 @@ from gateway.services.delivery_attempt import (
     StartedAttempt,
     StopAttempt,
 )
-from gateway.services.delivery_deferral import defer_attempt, defer_behind
+from gateway.services.delivery_deferral import defer_attempt, defer_behind, wake_waiting_response
 from gateway.services.delivery_email import email_record, email_started_detail
 from gateway.services.delivery_outcome import AttemptOutcome, AttemptResult
 from gateway.services.delivery_records import count_delivered, queue_status_webhook
@@ -345,8 +345,10 @@ class DeliverySteps:
                     uow.jobs.complete(current.id, lease.token)
                     if self._on_receipt is not None:
                         self._on_receipt(uow, current.id)
+                    wake_waiting_response(uow, current, at=now)
                 else:
                     uow.jobs.fail(current.id, lease.token, error=reason or event.value)
+                    wake_waiting_response(uow, current, at=now)
                 uow.commit()
         except (LeaseLost, InvalidTransition) as exc:
             # Another worker took the job over (our lease expired) and owns the outcome now; it resends the

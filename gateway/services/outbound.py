@@ -19,6 +19,7 @@ from gateway.errors import (
     DuplicateMessage,
     IdempotencyConflict,
     InvalidDocumentData,
+    LaterResponseQueued,
     ReportSuperseded,
     StoreError,
 )
@@ -27,12 +28,14 @@ from gateway.model.identifiers import ParticipantID
 from gateway.model.message import (
     INITIAL_STATUS,
     DeliveryEvent,
+    DeliveryStatus,
     DocumentContent,
     DocumentKind,
     JSONObject,
     OutboundDocument,
     TimelineEvent,
 )
+from gateway.services.delivery_deferral import wake_waiting_response
 from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
@@ -416,6 +419,8 @@ class OutboundSubmitter:
             DocumentNotFound: no such document.
             InvalidTransition: its status allows no retry (accepted, sending, delivered).
             ReportSuperseded: it carried a Peppol report remade since (a new document carries it).
+            LaterResponseQueued: a failed Invoice Response after which another response to the same
+                received document was queued (it may have gone: this one would follow it).
         """
         now = self.clock.now()
         with self.store.unit_of_work() as uow:
@@ -429,6 +434,14 @@ class OutboundSubmitter:
                 and uow.reporting.report_of_document(document_id) is None
             ):
                 raise ReportSuperseded(document.status, DeliveryEvent.RETRY_REQUESTED, document_id)
+            if document.kind is DocumentKind.INVOICE_RESPONSE and document.status is DeliveryStatus.FAILED:
+                # A later response to the same received document may have reached the supplier already:
+                # this one would follow it (bis-billing.md §9, no going back). A retrying one is only brought
+                # forward: a later one waits behind it.
+                later = uow.outbound.later_response(document_id)
+                if later is not None:
+                    event_name = DeliveryEvent.RETRY_REQUESTED
+                    raise LaterResponseQueued(document.status, event_name, document_id, later)
             event = uow.outbound.transition(
                 document_id,
                 DeliveryEvent.RETRY_REQUESTED,
@@ -439,6 +452,7 @@ class OutboundSubmitter:
                 locked=document,
             )
             uow.jobs.enqueue(document_id, due_at=now)
+            wake_waiting_response(uow, document, at=now)
             updated = uow.outbound.get(document_id)
             assert updated is not None
             self._announce(uow, updated, event)

@@ -438,6 +438,36 @@ class SQLOutboundDocumentRepository:
         found: str | None = self._conn.execute(stmt).scalar_one_or_none()
         return found
 
+    def later_response(self, document_id: str) -> str | None:
+        t, e = outbound_documents, outbound_events
+        answers = e.c.detail[RESPONSE_ANSWERS].as_string()
+        own = self._conn.execute(
+            select(e.c.id, answers.label("answers"), t.c.receiver_key, t.c.created_at)
+            .join(t, t.c.id == e.c.document_id)
+            .where(e.c.document_id == document_id, e.c.event == DeliveryEvent.SUBMITTED.value)
+            .limit(1)
+        ).first()
+        if own is None or own.answers is None:
+            return None
+        stmt = (
+            select(t.c.id)
+            .join(e, e.c.document_id == t.c.id)
+            .where(
+                t.c.receiver_key == own.receiver_key,
+                t.c.created_at >= own.created_at,
+                t.c.kind == DocumentKind.INVOICE_RESPONSE.value,
+                t.c.id != document_id,
+                e.c.event == DeliveryEvent.SUBMITTED.value,
+                answers == own.answers,
+                # Queued after it: a higher SUBMITTED entry (insertion order; created_at may tie).
+                e.c.id > own.id,
+            )
+            .order_by(e.c.id)
+            .limit(1)
+        )
+        found: str | None = self._conn.execute(stmt).scalar_one_or_none()
+        return found
+
     def earlier_response(self, document_id: str) -> tuple[str, DeliveryStatus] | None:
         row = self._conn.execute(_EARLIER_RESPONSE, {"b_id": document_id}).first()
         return (row.id, DeliveryStatus(row.status)) if row is not None else None

@@ -210,9 +210,10 @@ class SQLDeliveryQueue:
             # sends nothing, and PostgreSQL folds the notifications of one transaction into one.
             self._conn.execute(_NOTIFY_JOBS)
 
-    def get(self, document_id: str) -> DeliveryJob | None:
+    def get(self, document_id: str, *, for_update: bool = False) -> DeliveryJob | None:
         t = delivery_jobs
-        row = self._conn.execute(select(t).where(t.c.document_id == document_id)).first()
+        stmt = select(t).where(t.c.document_id == document_id)
+        row = self._conn.execute(stmt.with_for_update() if for_update else stmt).first()
         if row is None:
             return None
         return DeliveryJob(

@@ -26,6 +26,7 @@ from gateway.errors import (
     InvalidExpenseRequest,
     InvalidIdentifier,
     InvalidTransition,
+    LaterResponseQueued,
 )
 from gateway.services.ports import PageCursor
 from gateway.web.i18n import environment, page_language, translate
@@ -36,6 +37,11 @@ log = logging.getLogger("gateway.web")
 SESSION_COOKIE: Final = "gw_session"
 LOGIN_CSRF_COOKIE: Final = "gw_login_csrf"
 MAX_FORM_BYTES: Final = 64 * 1024
+#: A retry of a failed Invoice Response refused: a later response to the same received document was queued.
+LATER_RESPONSE_QUEUED: Final = (
+    "A later response to the same received invoice was queued after this one and may have reached the"
+    " supplier: this response is not sent again, as it would arrive after the later one."
+)
 #: The longest page link cursor made by ``cursor_text`` (an ISO time, ``|`` and an id) with room to spare.
 MAX_CURSOR_TEXT: Final = 200
 #: Pages load only their own stylesheet; no script runs (there is none), no other site frames them.
@@ -261,6 +267,8 @@ def answered_as_page(
             return error_page(request, 403, str(exc))
         except DocumentNotFound:
             return error_page(request, 404, "There is no such document, or it is not yours to see.")
+        except LaterResponseQueued:
+            return error_page(request, 409, LATER_RESPONSE_QUEUED)
         except InvalidTransition as exc:
             return error_page(request, 409, f"The document's status does not allow this: {exc}")
         except (InvalidExpenseRequest, InvalidIdentifier, InvalidCursor) as exc:

@@ -397,3 +397,26 @@ def test_a_response_dated_a_little_before_the_documents_arrival_is_still_named(
     assert ap is not None
     with store.unit_of_work(read_only=True) as uow:
         assert uow.outbound.earlier_response(ap) == (ab, DeliveryStatus.ACCEPTED)
+
+
+def test_the_response_queued_right_after_one_is_found_whatever_its_status(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    # A failed response is not retried by request once a later one exists (it may have gone already).
+    body = (_examples(artefacts_dir) / "base-example.xml").read_bytes()
+    first, other = _inbound(store, body), _inbound(store, body)
+    responder = _responder(validation_engine)
+    ab = _respond(store, responder, InvoiceResponseRequest(first.id, "AB", T0))
+    other_ab = _respond(store, responder, InvoiceResponseRequest(other.id, "AB", T0))
+    uq = _respond(store, responder, InvoiceResponseRequest(first.id, "UQ", T0))
+    ap = _respond(store, responder, InvoiceResponseRequest(first.id, "AP", T0))
+    assert ab is not None
+    assert other_ab is not None
+    assert uq is not None
+    assert ap is not None
+    with store.unit_of_work() as uow:
+        uow.outbound.transition(ap, DeliveryEvent.PERMANENT_FAILURE, at=T0, reason="test")
+        uow.commit()
+    with store.unit_of_work(read_only=True) as uow:
+        found = {d: uow.outbound.later_response(d) for d in (ab, other_ab, uq, ap, "no-such-document")}
+    assert found == {ab: uq, other_ab: None, uq: ap, ap: None, "no-such-document": None}

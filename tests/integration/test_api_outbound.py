@@ -17,12 +17,19 @@ from typing import Any
 import pytest
 
 from gateway.bootstrap import Services
-from gateway.errors import DocumentNumberConflict, IdempotencyConflict, InvalidDocumentData, StoreError
+from gateway.errors import (
+    DocumentNumberConflict,
+    IdempotencyConflict,
+    InvalidDocumentData,
+    LaterResponseQueued,
+    StoreError,
+)
 from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE, Invoice
 from gateway.model.message import (
     AS4MessageRecord,
     AS4Signal,
     DeliveryEvent,
+    DeliveryStatus,
     Direction,
     RawHTTPMessage,
     SignalKind,
@@ -885,6 +892,22 @@ def test_retry_is_refused_unless_failed_or_retrying(
     assert response.status_code == 409
     assert problem_of(response)["type"] == "/problems/status-conflict"
     assert docs.client.get(f"/v1/outbound/{document_id}").json() == before
+
+
+def test_retry_of_a_response_with_a_later_one_queued_is_a_409_of_its_own(
+    docs: DocumentAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(_self: object, document_id: str, *, requested_by: str) -> None:
+        raise LaterResponseQueued(
+            DeliveryStatus.FAILED, DeliveryEvent.RETRY_REQUESTED, document_id, "later-response"
+        )
+
+    monkeypatch.setattr(OutboundSubmitter, "request_retry", refused)  # a frozen dataclass
+    response = docs.client.post("/v1/outbound/earlier-response/retry", headers=auth("support"))
+    assert response.status_code == 409
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/later-response-queued"
+    assert "later-response" in problem["detail"]
 
 
 def test_retry_of_an_unknown_document_is_404(docs: DocumentAPI) -> None:

@@ -28,6 +28,7 @@ from delivery_support import SELLER, SettableClock, UUIDs, queue_document
 from sqlalchemy import select
 
 from gateway.crypto import KeyMaterial
+from gateway.errors import LaterResponseQueued
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, ParticipantID
 from gateway.model.identifiers import INVOICE_RESPONSE_PROCESS
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundDocument, InboundStatus
@@ -586,3 +587,59 @@ def test_a_response_after_a_delivered_one_does_not_wait(
     [ap_sent] = b.deliver_all()
     assert (ap_sent.document_id, ap_sent.status) == (ap, DeliveryStatus.DELIVERED)
     assert _received_codes(a) == ["AB", "AP"]
+
+
+def test_an_earlier_response_retried_by_hand_after_the_later_one_went_is_not_sent_after_it(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    # AB failed for good, AP went after it (earlier_response_failed); support then retries
+    # AB. bis-billing.md §9: no going back; the supplier must not receive AB after AP.
+    a, b = gateways
+    inbound_id = _invoice_received(a, b)
+    ab = _respond(b, inbound_id, "AB")
+    b.clock.advance(seconds=1)
+    ap = _respond(b, inbound_id, "AP")
+    _point_supplier_at(b, None)
+    b.deliver_all()
+    assert _status(b, ab) is DeliveryStatus.FAILED
+    _point_supplier_at(b, a.url)
+    b.clock.advance(seconds=5)
+    b.deliver_all()
+    assert _status(b, ap) is DeliveryStatus.DELIVERED
+    submitter = OutboundSubmitter(
+        store=b.store, validation=b.validation, clock=b.clock, ids=UUIDs(), seller_id=str(COOP)
+    )
+    with pytest.raises(LaterResponseQueued) as refused:
+        submitter.request_retry(ab, requested_by="support")
+    assert refused.value.later_id == ap
+    assert _status(b, ab) is DeliveryStatus.FAILED
+    b.clock.advance(seconds=5)
+    b.deliver_all()
+    assert _received_codes(a) == ["AP"]
+
+
+def test_a_waiting_response_goes_soon_after_the_earlier_one_retried_by_hand_is_delivered(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    # AB retrying (next attempt far off), AP waits behind it; support asks AB's retry now and
+    # AB is delivered: AP should not keep waiting for AB's old next-attempt time.
+    a, b = gateways
+    inbound_id = _invoice_received(a, b)
+    _point_supplier_at(b, _dead_url())
+    ab = _respond(b, inbound_id, "AB")
+    b.deliver_all()
+    assert _status(b, ab) is DeliveryStatus.RETRYING
+    b.clock.advance(seconds=1)
+    ap = _respond(b, inbound_id, "AP")
+    [waited] = b.deliver_all()
+    assert waited.deferred
+    _point_supplier_at(b, a.url)
+    submitter = OutboundSubmitter(
+        store=b.store, validation=b.validation, clock=b.clock, ids=UUIDs(), seller_id=str(COOP)
+    )
+    submitter.request_retry(ab, requested_by="support")
+    b.deliver_all()
+    assert _status(b, ab) is DeliveryStatus.DELIVERED
+    b.clock.advance(seconds=10)
+    b.deliver_all()
+    assert _status(b, ap) is DeliveryStatus.DELIVERED, f"AP due in {_due_at(b, ap) - b.clock.now()}"

@@ -18,8 +18,10 @@ from fastapi.testclient import TestClient
 from gateway.api.app import create_app
 from gateway.bootstrap import Services
 from gateway.config import DatabaseSettings, Role, TruststoreSettings
+from gateway.errors import LaterResponseQueued
 from gateway.model import BIS_CREDIT_NOTE, BIS_INVOICE
-from gateway.model.message import DeliveryEvent, DocumentKind
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind
+from gateway.services.outbound import OutboundSubmitter
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.people import SQLPeopleStore
 from gateway.validation import ValidationEngine
@@ -529,3 +531,17 @@ def test_an_invoice_and_a_credit_note_posted_as_ubl_under_one_number_are_told_ap
     assert found.status_code == 200
     kinds = re.findall(rf">{number}</a></td>\s*<td>([^<]*)</td>", found.text)
     assert sorted(kinds) == ["ubl (CreditNote)", "ubl (Invoice)"]
+
+
+def test_a_refused_retry_of_a_response_with_a_later_one_queued_says_why_in_the_persons_language(
+    site: Site, login: Callable[[str], httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(_self: object, document_id: str, *, requested_by: str) -> None:
+        raise LaterResponseQueued(DeliveryStatus.FAILED, DeliveryEvent.RETRY_REQUESTED, document_id, "later")
+
+    monkeypatch.setattr(OutboundSubmitter, "request_retry", refused)  # a frozen dataclass
+    client = login("sam")
+    path = f"/web/outbound/{site.failed_id}/retry"
+    answer = client.post(path, data={"csrf_token": csrf_of(client, path)}, headers={"Accept-Language": "fr"})
+    assert answer.status_code == 409
+    assert "Une réponse ultérieure à la même facture reçue" in html.unescape(answer.text)

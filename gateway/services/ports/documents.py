@@ -201,6 +201,14 @@ class OutboundDocumentRepository(Protocol):
         arrival) are looked at: the ``(receiver_key, created_at)`` index bounds the read."""
         ...
 
+    def later_response(self, document_id: str) -> str | None:
+        """The Invoice Response queued right after the response ``document_id`` to the same received
+        document (``RESPONSE_ANSWERS`` in their SUBMITTED entries; to the same receiver, created at or
+        after it), whatever its status; None when there is none or ``document_id`` answers none. Two
+        queries: the document's SUBMITTED entry, then the receiver's later responses on the
+        ``(receiver_key, created_at)`` index."""
+        ...
+
     def earlier_response(self, document_id: str) -> tuple[str, DeliveryStatus] | None:
         """The response that ``document_id`` must not overtake (its SUBMITTED entry's ``RESPONSE_AFTER``)
         and that response's status; None when it names none. One query (the document's first timeline

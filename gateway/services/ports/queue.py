@@ -80,8 +80,9 @@ class DeliveryQueue(Protocol):
         """
         ...
 
-    def get(self, document_id: str) -> DeliveryJob | None:
-        """The job of a document, or None when none is queued."""
+    def get(self, document_id: str, *, for_update: bool = False) -> DeliveryJob | None:
+        """The job of a document, or None when none is queued. ``for_update``: its row locked for the unit
+        of work (PostgreSQL; a job changed by another transaction is read once that one ended)."""
         ...
 
     def queued_at(self, document_id: str) -> datetime | None:
