@@ -83,6 +83,12 @@ BEHIND_WHILE_SENDING: Final = timedelta(seconds=10)
 BEHIND_NO_JOB: Final = timedelta(seconds=30)
 
 
+def waiting_reason(earlier_id: str) -> str:
+    """The ``last_error`` of a response's job waiting behind ``earlier_id`` (``defer_behind``), by which its
+    outcome finds it (``wake_waiting_response``)."""
+    return f"{WAITING_FOR_EARLIER}: {earlier_id}"
+
+
 def defer_behind(uow: UnitOfWork, lease: DeliveryLease, earlier_id: str, *, at: datetime) -> DeliveryResult:
     """Hand the leased job of an Invoice Response back in ``uow`` (the caller commits), not counted as an
     attempt: the earlier response ``earlier_id`` to the same received document is not final yet. Due again
@@ -100,7 +106,7 @@ def defer_behind(uow: UnitOfWork, lease: DeliveryLease, earlier_id: str, *, at: 
         retry_at = min(earlier.leased_until, at + BEHIND_WHILE_SENDING)
     else:
         retry_at = max(at, earlier.due_at) + BEHIND_MARGIN
-    reason = f"{WAITING_FOR_EARLIER}: {earlier_id}"
+    reason = waiting_reason(earlier_id)
     uow.jobs.hand_back(lease.document_id, lease.token, due_at=retry_at, error=reason)
     return DeliveryResult(lease.document_id, None, reason=reason, deferred=True)
 
@@ -116,7 +122,7 @@ def wake_waiting_response(uow: UnitOfWork, document: OutboundDocument, *, at: da
     if later_id is None:
         return
     job = uow.jobs.get(later_id)
-    if job is None or job.last_error != f"{WAITING_FOR_EARLIER}: {document.id}":
+    if job is None or job.last_error != waiting_reason(document.id):
         return
     # An unleased job is only brought forward; a leased one is left to its worker (its lease ended by ``at``:
     # taken over and due at ``at``).

@@ -75,11 +75,16 @@ class DuplicateMessages:
             )
             return self.rejection.reject(raw, clash, now)
         status = document.status if document is not None else None
-        if document is not None and is_pending(document) and leave_pending:
-            pass  # the workers': one claims it, or takes it over once a claim has run out (and the sweep)
-        elif document is not None and is_pending(document) and not self.finisher.held(document.id):
+        if (
+            document is not None
+            and is_pending(document)
+            and not leave_pending
+            and not self.finisher.held(document.id)
+        ):
             # An earlier attempt stopped between the two commits (not merely answered and still being
-            # validated here, which would validate it twice): finish it now.
+            # validated here, which would validate it twice): finish it now. In worker mode a pending
+            # document is the workers': one claims it, or takes it over once a claim has run out (and the
+            # sweep).
             with self.store.unit_of_work(read_only=True) as uow:
                 content = uow.inbound.get_content(document.id)
             if content is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    Select,
     and_,
     bindparam,
     case,
@@ -252,6 +253,24 @@ def _before_cursor(stamp: ColumnElement[datetime], ident: ColumnElement[str], cu
     return or_(stamp < cursor.at, and_(stamp == cursor.at, ident < cursor.id))
 
 
+def _responses_to(inbound_document_id: str, receiver_key: str, since: datetime) -> Select[str]:
+    """The Invoice Responses to ``inbound_document_id`` (their SUBMITTED entry's ``RESPONSE_ANSWERS``) going
+    to ``receiver_key`` and created at or after ``since``: the ``(receiver_key, created_at)`` index bounds
+    the read. Joined with that SUBMITTED entry (``outbound_events``), for the caller's order."""
+    t, e = outbound_documents, outbound_events
+    return (
+        select(t.c.id)
+        .join(e, e.c.document_id == t.c.id)
+        .where(
+            t.c.receiver_key == receiver_key,
+            t.c.created_at >= since,
+            t.c.kind == DocumentKind.INVOICE_RESPONSE.value,
+            e.c.event == DeliveryEvent.SUBMITTED.value,
+            e.c.detail[RESPONSE_ANSWERS].as_string() == inbound_document_id,
+        )
+    )
+
+
 @maps_db_errors("outbound documents")
 class SQLOutboundDocumentRepository:
     """OutboundDocumentRepository on one connection inside a unit of work's transaction."""
@@ -419,20 +438,11 @@ class SQLOutboundDocumentRepository:
     def latest_unfinished_response(
         self, inbound_document_id: str, *, receiver_key: str, since: datetime
     ) -> str | None:
-        t, e = outbound_documents, outbound_events
         stmt = (
-            select(t.c.id)
-            .join(e, e.c.document_id == t.c.id)
-            .where(
-                t.c.receiver_key == receiver_key,
-                t.c.created_at >= since,
-                t.c.kind == DocumentKind.INVOICE_RESPONSE.value,
-                t.c.status.in_(_UNFINISHED),
-                e.c.event == DeliveryEvent.SUBMITTED.value,
-                e.c.detail[RESPONSE_ANSWERS].as_string() == inbound_document_id,
-            )
+            _responses_to(inbound_document_id, receiver_key, since)
+            .where(outbound_documents.c.status.in_(_UNFINISHED))
             # Queued last: the highest SUBMITTED entry (insertion order; created_at may tie).
-            .order_by(e.c.id.desc())
+            .order_by(outbound_events.c.id.desc())
             .limit(1)
         )
         found: str | None = self._conn.execute(stmt).scalar_one_or_none()
@@ -440,9 +450,13 @@ class SQLOutboundDocumentRepository:
 
     def later_response(self, document_id: str) -> str | None:
         t, e = outbound_documents, outbound_events
-        answers = e.c.detail[RESPONSE_ANSWERS].as_string()
         own = self._conn.execute(
-            select(e.c.id, answers.label("answers"), t.c.receiver_key, t.c.created_at)
+            select(
+                e.c.id,
+                e.c.detail[RESPONSE_ANSWERS].as_string().label("answers"),
+                t.c.receiver_key,
+                t.c.created_at,
+            )
             .join(t, t.c.id == e.c.document_id)
             .where(e.c.document_id == document_id, e.c.event == DeliveryEvent.SUBMITTED.value)
             .limit(1)
@@ -450,18 +464,9 @@ class SQLOutboundDocumentRepository:
         if own is None or own.answers is None:
             return None
         stmt = (
-            select(t.c.id)
-            .join(e, e.c.document_id == t.c.id)
-            .where(
-                t.c.receiver_key == own.receiver_key,
-                t.c.created_at >= own.created_at,
-                t.c.kind == DocumentKind.INVOICE_RESPONSE.value,
-                t.c.id != document_id,
-                e.c.event == DeliveryEvent.SUBMITTED.value,
-                answers == own.answers,
-                # Queued after it: a higher SUBMITTED entry (insertion order; created_at may tie).
-                e.c.id > own.id,
-            )
+            _responses_to(own.answers, own.receiver_key, own.created_at)
+            # Queued after it: a higher SUBMITTED entry (insertion order; created_at may tie).
+            .where(t.c.id != document_id, e.c.id > own.id)
             .order_by(e.c.id)
             .limit(1)
         )
