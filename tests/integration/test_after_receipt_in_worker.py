@@ -62,6 +62,29 @@ def leave(receiver: AS4Receiver, artefacts_dir: Path) -> str:
     return result.document_id
 
 
+def claim_as_a_worker(receiving: FlakyStore, clock: MovingClock) -> str | None:
+    """Claim the oldest pending document as a worker does, committed on its own; its id (None: nothing)."""
+    with receiving.inner.unit_of_work() as uow:
+        claimed = uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
+        uow.commit()
+    return claimed.id if claimed is not None else None
+
+
+def worker_mode_app(
+    artefacts_dir: Path, tmp_path: Path, receiving: FlakyStore, engine: ValidationEngine, **settings: Any
+) -> Any:
+    """The receiving app in worker mode, its own sweep out of the way unless ``settings`` say otherwise."""
+    chosen: dict[str, Any] = {"pending_sweep_interval_seconds": 3600, **settings}
+    settings_of_app = settings_for(artefacts_dir, tmp_path, after_receipt="worker", **chosen)
+    return make_app(settings_of_app, receiving, engine)
+
+
+def post_example(client: TestClient, artefacts_dir: Path) -> Any:
+    """``POST /as4`` of one valid official example; the response."""
+    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    return client.post("/as4", content=msg.body, headers=dict(msg.headers))
+
+
 def test_in_worker_mode_post_as4_answers_the_receipt_and_the_worker_validates_and_drafts(
     store: FlakyStore,  # noqa: F811 - the imported fixture
     artefacts_dir: Path,
@@ -69,15 +92,10 @@ def test_in_worker_mode_post_as4_answers_the_receipt_and_the_worker_validates_an
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_for(
-        artefacts_dir, tmp_path, after_receipt="worker", pending_sweep_interval_seconds=3600
-    )
-    app = make_app(settings, store, validation_engine)
+    app = worker_mode_app(artefacts_dir, tmp_path, store, validation_engine)
     calls = counting(validation_engine, monkeypatch)
-    msg = make_message(sbd_of(official_example(artefacts_dir)))
     with TestClient(app) as client:
-        response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
-        assert response.status_code == 200
+        assert post_example(client, artefacts_dir).status_code == 200
         # The receipt is answered and nothing ran after it in serve: the document waits for a worker.
         [document] = inbound_documents(store)
         assert document.status is InboundStatus.RECEIVED
@@ -162,11 +180,7 @@ def test_a_document_claimed_by_a_worker_that_died_is_taken_over_once_its_claim_r
     receiver = make_receiver(store, validation_engine, clock, hand_ons)
     document = leave(receiver, artefacts_dir)
     # A worker claims it and dies before its verdict (the claim is committed on its own).
-    with store.inner.unit_of_work() as uow:
-        claimed = uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
-        uow.commit()
-    assert claimed is not None
-    assert claimed.id == document
+    assert claim_as_a_worker(store, clock) == document
     assert receiver.finish_next_pending(claim_for=CLAIM_FOR) is False  # claimed: the others keep off
     clock.at = NOW + CLAIM_FOR + timedelta(seconds=1)
     assert receiver.finish_next_pending(claim_for=CLAIM_FOR) is True
@@ -183,9 +197,7 @@ def test_the_serve_mode_sweep_finishes_a_document_a_dead_worker_claimed_and_no_w
     clock, hand_ons = MovingClock(), HandOns()
     receiver = make_receiver(store, validation_engine, clock, hand_ons)
     document = leave(receiver, artefacts_dir)
-    with store.inner.unit_of_work() as uow:
-        assert uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
-        uow.commit()
+    assert claim_as_a_worker(store, clock) == document
     # Older than the sweep's age; its claim has run out too (AGE == CLAIM_FOR).
     clock.at = NOW + AGE + timedelta(seconds=1)
     assert receiver.sweep_pending(older_than=AGE) == 1
@@ -231,10 +243,7 @@ def test_in_worker_mode_a_resend_of_a_pending_document_answers_its_receipt_and_l
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_for(
-        artefacts_dir, tmp_path, after_receipt="worker", pending_sweep_interval_seconds=3600
-    )
-    app = make_app(settings, store, validation_engine)
+    app = worker_mode_app(artefacts_dir, tmp_path, store, validation_engine)
     calls = counting(validation_engine, monkeypatch)
     msg = make_message(sbd_of(official_example(artefacts_dir)))
     with TestClient(app) as client:
@@ -269,11 +278,7 @@ def test_in_worker_mode_a_resend_leaves_a_claimed_document_to_its_worker_and_a_l
     document = first.document_id
     assert document is not None
     # A worker claims it and is still validating it (or died) when the resend comes.
-    with store.inner.unit_of_work() as uow:
-        claimed = uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
-        uow.commit()
-    assert claimed is not None
-    assert claimed.id == document
+    assert claim_as_a_worker(store, clock) == document
     calls = counting(validation_engine, monkeypatch)
     again = api.receive(headers, msg.body, leave_pending=True)
     assert again.outcome is ReceiveOutcome.DUPLICATE_MESSAGE

@@ -28,7 +28,13 @@ from gateway.services.receive import AfterReceipt, ReceiveOutcome
 from gateway.services.receive_recovery import CLAIM_FOR, PendingRecovery
 from gateway.store.job_signal import RECEIVED_CHANNEL
 from gateway.validation import ValidationEngine
-from tests.integration.test_after_receipt_in_worker import counting, leave
+from tests.integration.test_after_receipt_in_worker import (
+    claim_as_a_worker,
+    counting,
+    leave,
+    post_example,
+    worker_mode_app,
+)
 from tests.integration.test_as4_endpoint import (  # noqa: F401 - fixtures
     FlakyStore,
     inbound_documents,
@@ -56,11 +62,7 @@ def test_in_worker_mode_the_sweep_leaves_a_live_claim_alone_and_claims_what_it_t
     free = leave(api, artefacts_dir)
     # A live worker claims the oldest one (``held``) and is still validating it when the sweep comes.
     clock.at = NOW + AGE + timedelta(seconds=1)
-    with store.inner.unit_of_work() as uow:
-        claimed = uow.inbound.claim_pending(now=clock.now(), claimed_before=clock.now() - CLAIM_FOR)
-        uow.commit()
-    assert claimed is not None
-    assert claimed.id == held
+    assert claim_as_a_worker(store, clock) == held
     calls = counting(validation_engine, monkeypatch)
     sweep = make_receiver(store, validation_engine, clock, hand_ons)
     assert sweep.sweep_pending(older_than=AGE, claim_for=CLAIM_FOR) == 1
@@ -189,17 +191,9 @@ def test_a_restart_of_serve_in_worker_mode_validates_the_documents_older_than_th
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Age 0: the document is old enough at once (make_app's clock does not move).
-    settings = settings_for(
-        artefacts_dir,
-        tmp_path,
-        after_receipt="worker",
-        pending_sweep_age_seconds=0,
-        pending_sweep_interval_seconds=3600,
-    )
-    app = make_app(settings, store, validation_engine)
-    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    app = worker_mode_app(artefacts_dir, tmp_path, store, validation_engine, pending_sweep_age_seconds=0)
     with TestClient(app) as client:
-        assert client.post("/as4", content=msg.body, headers=dict(msg.headers)).status_code == 200
+        assert post_example(client, artefacts_dir).status_code == 200
     [document] = inbound_documents(store)
     assert document.status is InboundStatus.RECEIVED
     calls = counting(validation_engine, monkeypatch)
@@ -217,13 +211,9 @@ def test_a_restart_of_serve_in_worker_mode_leaves_fresh_documents_to_the_workers
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = settings_for(
-        artefacts_dir, tmp_path, after_receipt="worker", pending_sweep_interval_seconds=3600
-    )
-    app = make_app(settings, store, validation_engine)
-    msg = make_message(sbd_of(official_example(artefacts_dir)))
+    app = worker_mode_app(artefacts_dir, tmp_path, store, validation_engine)
     with TestClient(app) as client:
-        assert client.post("/as4", content=msg.body, headers=dict(msg.headers)).status_code == 200
+        assert post_example(client, artefacts_dir).status_code == 200
     calls = counting(validation_engine, monkeypatch)
     with TestClient(app):  # serve restarts (a deploy): the document was received a moment ago
         pass
