@@ -6,6 +6,7 @@ Bytes and values in, bytes and values out: time, ids and randomness are paramete
 from gateway.as4.builder import build_user_message
 from gateway.as4.constants import DEFAULT_MAX_PAYLOAD_BYTES, GZIP_LEVEL, SIGNAL_CONTENT_TYPE
 from gateway.as4.ebms_errors import PEPPOL_NOT_SERVICED, Category, EbmsError, Severity
+from gateway.as4.inbound_structure import CODED_BODY_REFUSED, declared_coding
 from gateway.as4.messages import IncomingUserMessage, OutgoingMessage, ReceiptVerdict
 from gateway.as4.mime import MimePart, build_multipart, parse_multipart, split_raw_message
 from gateway.as4.outcome import SendOutcome
@@ -17,6 +18,7 @@ from gateway.as4.signals import build_error, build_receipt
 
 __all__ = [
     "CN_MISMATCH_ERROR",
+    "CODED_BODY_REFUSED",
     "DEFAULT_MAX_PAYLOAD_BYTES",
     "GZIP_LEVEL",
     "PEPPOL_NOT_SERVICED",
@@ -36,6 +38,7 @@ __all__ = [
     "build_multipart",
     "build_receipt",
     "build_user_message",
+    "declared_coding",
     "load_signal",
     "parse_incoming",
     "parse_multipart",

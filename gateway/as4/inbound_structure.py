@@ -7,8 +7,9 @@ Content-ID. Each failure is a :class:`RemoteProtocolError` naming the ebMS error
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from lxml import etree
 
@@ -31,6 +32,28 @@ from gateway.as4.mime import (
 from gateway.as4.pmode import PeppolPMode
 from gateway.errors import RemoteProtocolError, XMLInputError
 from gateway.xmlcore import parse_xml
+
+#: The public ErrorDetail of EBMS:0009 for a body declared coded: AS4 compresses the payload itself
+#: (``CompressionType application/gzip``), the Peppol profile puts no content coding on the HTTP body.
+CODED_BODY_REFUSED: Final = "HTTP Content-Encoding is not supported: send the MIME message uncoded"
+
+
+def declared_coding(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The first HTTP content coding (RFC 9110 §8.4) other than ``identity`` that any Content-Encoding field
+    of ``headers`` declares, lower-cased and cut to 40 characters; None when the body is declared uncoded.
+
+    Every field counts (a list field: two fields are one list), so a coding cannot hide behind a first
+    ``identity``. A body declared coded is refused whether or not it really is: reading it as uncoded would
+    take the sender's word for one thing and its bytes for another.
+    """
+    for name, value in headers:
+        if name.lower() != "content-encoding":
+            continue
+        for coding in value.split(","):
+            name_of_coding = coding.strip().lower()
+            if name_of_coding and name_of_coding != "identity":
+                return name_of_coding[:40]
+    return None
 
 
 @dataclass(frozen=True, slots=True)

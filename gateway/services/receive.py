@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from gateway.as4 import (
+    CODED_BODY_REFUSED,
     DEFAULT_MAX_PAYLOAD_BYTES,
     EbmsError,
     IncomingUserMessage,
     build_receipt,
+    declared_coding,
     parse_incoming,
 )
 from gateway.crypto import CertificateVerdicts, KeyMaterial, RevocationChecker, TrustStore
@@ -243,6 +245,14 @@ class AS4Receiver:
             # Not a list field (RFC 9110 §5.3): a proxy that keeps the last would read another message.
             twice = InboundMessageRejected(EbmsError.INVALID_HEADER, "Content-Type header field sent twice")
             return self._rejection.reject(raw, twice, now, authenticated=False)
+        coding = declared_coding(headers)
+        if coding is not None:
+            coded = InboundMessageRejected(
+                EbmsError.INVALID_HEADER,
+                f"HTTP Content-Encoding {coding!r} is not supported",
+                error_detail=CODED_BODY_REFUSED,
+            )
+            return self._rejection.reject(raw, coded, now, authenticated=False)
         try:
             incoming = parse_incoming(
                 first_headers(headers),
