@@ -81,8 +81,8 @@ class OutboundDocumentResponse(OutboundSummary):
     document_type: str
     process: str
     retry_allowed: bool = Field(
-        description="POST .../retry is possible: its status allows a retry, and for a failed Invoice Response "
-        "no later response to the same received document was queued (that retry is answered 409 "
+        description="POST .../retry is possible: its status allows a retry, and for a failed Invoice "
+        "Response no later response to the same received document was queued (that retry is answered 409 "
         "later-response-queued: it would reach the supplier after the later one)"
     )
     waiting_for_document_id: str | None = Field(

@@ -28,7 +28,6 @@ from gateway.model.identifiers import ParticipantID
 from gateway.model.message import (
     INITIAL_STATUS,
     DeliveryEvent,
-    DeliveryStatus,
     DocumentContent,
     DocumentKind,
     JSONObject,
@@ -38,8 +37,8 @@ from gateway.model.message import (
 from gateway.services.delivery_deferral import wake_waiting_response
 from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
-from gateway.services.response_order import retry_refused_by
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
+from gateway.services.response_order import retry_refused_by
 from gateway.services.seller_identity import seller_identity_problems, seller_problem
 from gateway.services.webhooks import status_change_webhook
 from gateway.xmlcore.held import HeldDocument

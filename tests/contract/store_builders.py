@@ -7,18 +7,24 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS, ParticipantID
+from gateway.model import (
+    BIS_BILLING_PROCESS,
+    BIS_INVOICE,
+    INVOICE_RESPONSE,
+    INVOICE_RESPONSE_PROCESS,
+    ParticipantID,
+)
 from gateway.model.message import (
     RESPONSE_AFTER,
     RESPONSE_ANSWERS,
     AS4MessageRecord,
-    JSONObject,
     DeliveryStatus,
     Direction,
     DocumentContent,
     DocumentKind,
     InboundDocument,
     InboundStatus,
+    JSONObject,
     OutboundDocument,
     RawHTTPMessage,
 )
@@ -71,7 +77,12 @@ def content(body: bytes = UBL) -> DocumentContent:
 
 
 def invoice_responses(
-    uow: UnitOfWork, answers: str, count: int, *, receiver: ParticipantID = RECEIVER, created_at: datetime = T0
+    uow: UnitOfWork,
+    answers: str,
+    count: int,
+    *,
+    receiver: ParticipantID = RECEIVER,
+    created_at: datetime = T0,
 ) -> list[str]:
     """``count`` Invoice Responses to the received document ``answers``, queued one second apart as the
     responder queues them while each earlier one is unfinished: each names the one before it

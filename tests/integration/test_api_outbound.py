@@ -39,6 +39,7 @@ from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionO
 from gateway.services.outbound_input import prepare_json_document, prepare_ubl_document
 from gateway.validation import ValidationReport
 from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAME_BYTES, MAX_NAMESPACE_URI_BYTES
+from tests.contract.store_builders import invoice_responses, new_id
 from tests.integration.document_api import (  # noqa: F401 - fixtures
     SELLER_ID,
     T0,
@@ -50,7 +51,6 @@ from tests.integration.document_api import (  # noqa: F401 - fixtures
     docs_fixture,
     problem_of,
 )
-from tests.contract.store_builders import invoice_responses, new_id
 from tests.unit.model.model_builders import SELLER, invoice_data, line
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "documents"
@@ -922,8 +922,8 @@ def _responses(docs: DocumentAPI, count: int) -> list[str]:
 
 def test_a_failed_response_with_a_later_one_queued_is_not_offered_for_retry(docs: DocumentAPI) -> None:
     # The offer follows the rule request_retry applies (LaterResponseQueued): no retry_allowed then a 409.
-    ab, ap = _responses(docs, 2)
-    alone, = _responses(docs, 1)
+    ab, _ap = _responses(docs, 2)
+    (alone,) = _responses(docs, 1)
     for failed in (ab, alone):
         move(docs, failed, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
     shown = docs.client.get(f"/v1/outbound/{ab}").json()
@@ -953,7 +953,7 @@ def test_a_response_waiting_for_an_earlier_one_names_it_while_it_waits(docs: Doc
     move(docs, xb, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
     assert waiting_for(xp) is None
     # Nor does a later one that is final itself.
-    yb, yp = _responses(docs, 2)
+    _yb, yp = _responses(docs, 2)
     move(docs, yp, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
     assert waiting_for(yp) is None
 
