@@ -80,7 +80,16 @@ class OutboundDocumentResponse(OutboundSummary):
     sender: str
     document_type: str
     process: str
-    retry_allowed: bool = Field(description="POST .../retry is possible in this status")
+    retry_allowed: bool = Field(
+        description="POST .../retry is possible: its status allows a retry, and for a failed Invoice "
+        "Response no later response to the same received document was queued (that retry is answered 409 "
+        "later-response-queued: it would reach the supplier after the later one)"
+    )
+    waiting_for_document_id: str | None = Field(
+        description="An Invoice Response not sent yet because the response to the same received document "
+        "queued before it is not final (delivered or failed) yet: that response's id, while it waits "
+        "(one status per message, no going back: bis-billing §9); null otherwise"
+    )
     next_job_due_at: datetime | None = Field(description="When the queued delivery job is due, if any")
     timeline: list[TimelineEntry]
     receipt: SignalSummary | None = Field(description="The signal answering the last AS4 message sent")
@@ -198,7 +207,7 @@ def outbound_summary(document: OutboundDocument) -> OutboundSummary:
     )
 
 
-def outbound_response(detail: OutboundDetail, *, retry_allowed: bool) -> OutboundDocumentResponse:
+def outbound_response(detail: OutboundDetail) -> OutboundDocumentResponse:
     """The full status view of one outbound document."""
     document = detail.document
     last = detail.last_message
@@ -208,7 +217,8 @@ def outbound_response(detail: OutboundDetail, *, retry_allowed: bool) -> Outboun
         sender=str(document.sender),
         document_type=document.document_type.uri,
         process=document.process.uri,
-        retry_allowed=retry_allowed,
+        retry_allowed=detail.retry_allowed,
+        waiting_for_document_id=detail.waiting_for,
         next_job_due_at=detail.job.due_at if detail.job is not None else None,
         timeline=[TimelineEntry.model_validate(entry) for entry in timeline_to_json(detail.timeline)],
         receipt=_signal(last.signal) if last is not None and last.signal is not None else None,

@@ -43,7 +43,8 @@ at most - on the ``(document_id, id)`` index) only once the job is older than th
   too, its SEND_STARTED entry naming the failed one (``earlier_response_failed``). The earlier one's final
   outcome, or a retry request for it, makes the waiting job due at once (``wake_waiting_response``), so it
   does not keep the earlier one's old next-attempt time. A failed response is not retried by request once
-  another response to the same received document was queued after it (``LaterResponseQueued``).
+  another response to the same received document was queued after it (``LaterResponseQueued``). Both rules,
+  as the retry's offer and support's pages also ask them, are in ``services.response_order``.
 
 Handing back is guarded by the lease token like every step (LeaseLost: another worker holds the job).
 """

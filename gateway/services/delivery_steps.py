@@ -49,6 +49,7 @@ from gateway.services.ports import (
     SentFacts,
     UnitOfWork,
 )
+from gateway.services.response_order import waits_behind
 
 log = logging.getLogger("gateway.deliver")
 
@@ -211,9 +212,8 @@ class DeliverySteps:
             # Never overtake an earlier response to the same received document (bis-billing.md §9: no going
             # back in AB -> ... -> PD); one indexed query, for Invoice Responses only.
             earlier = uow.outbound.earlier_response(document.id)
-            if earlier is not None and not earlier[1].is_final:
-                waits_for = earlier[0]
-            elif earlier is not None and earlier[1] is DeliveryStatus.FAILED:
+            waits_for = waits_behind(earlier)
+            if earlier is not None and earlier[1] is DeliveryStatus.FAILED:
                 after_failed = earlier[0]
         return PreparedDocument(document, record, body, invalid, buyer_country, waits_for, after_failed)
 

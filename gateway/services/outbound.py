@@ -28,7 +28,6 @@ from gateway.model.identifiers import ParticipantID
 from gateway.model.message import (
     INITIAL_STATUS,
     DeliveryEvent,
-    DeliveryStatus,
     DocumentContent,
     DocumentKind,
     JSONObject,
@@ -39,6 +38,7 @@ from gateway.services.delivery_deferral import wake_waiting_response
 from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
+from gateway.services.response_order import retry_refused_by
 from gateway.services.seller_identity import seller_identity_problems, seller_problem
 from gateway.services.webhooks import status_change_webhook
 from gateway.xmlcore.held import HeldDocument
@@ -434,14 +434,11 @@ class OutboundSubmitter:
                 and uow.reporting.report_of_document(document_id) is None
             ):
                 raise ReportSuperseded(document.status, DeliveryEvent.RETRY_REQUESTED, document_id)
-            if document.kind is DocumentKind.INVOICE_RESPONSE and document.status is DeliveryStatus.FAILED:
-                # A later response to the same received document may have reached the supplier already:
-                # this one would follow it (bis-billing.md §9, no going back). A retrying one is only brought
-                # forward: a later one waits behind it.
-                later = uow.outbound.later_response(document_id)
-                if later is not None:
-                    event_name = DeliveryEvent.RETRY_REQUESTED
-                    raise LaterResponseQueued(document.status, event_name, document_id, later)
+            # A later response to the same received document may have reached the supplier already: this
+            # one would follow it (bis-billing.md §9, no going back). The offer of a retry asks the same.
+            later = retry_refused_by(uow, document)
+            if later is not None:
+                raise LaterResponseQueued(document.status, DeliveryEvent.RETRY_REQUESTED, document_id, later)
             event = uow.outbound.transition(
                 document_id,
                 DeliveryEvent.RETRY_REQUESTED,

@@ -17,13 +17,16 @@ from gateway.model.message import (
     AS4MessageRecord,
     AS4MessageSummary,
     AS4Signal,
+    DeliveryEvent,
     Direction,
     DocumentContent,
     OutboundDocument,
     RawHTTPMessage,
     TimelineEvent,
+    allowed_events,
 )
 from gateway.services.ports import DeliveryJob, DocumentStore, OutboundQuery, Page
+from gateway.services.response_order import retry_refused_by, waiting_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +39,26 @@ class OutboundDetail:
         job: the queued delivery job, None when none is queued (delivered, failed).
         messages: the AS4 messages sent for it (normally one; retries resend it), oldest first, without
             their bytes: this view is polled, and the bytes are evidence (``get_outbound_evidence``).
+        later_response: a failed Invoice Response: the response to the same received document queued after
+            it, for which it is not retried (``response_order.retry_refused_by``); else None.
+        waiting_for: an Invoice Response not final yet: the earlier response to the same received document
+            it is not sent before, while that one is not final (``response_order.waiting_for``); else None.
     """
 
     document: OutboundDocument
     timeline: tuple[TimelineEvent, ...]
     job: DeliveryJob | None
     messages: tuple[AS4MessageSummary, ...]
+    later_response: str | None = None
+    waiting_for: str | None = None
+
+    @property
+    def retry_allowed(self) -> bool:
+        """A retry by request is possible: its status allows one, and no later response refuses it (what
+        ``OutboundSubmitter.request_retry`` checks; the API's ``retry_allowed`` and the page's offer)."""
+        return DeliveryEvent.RETRY_REQUESTED in allowed_events(self.document.status) and (
+            self.later_response is None
+        )
 
     @property
     def last_message(self) -> AS4MessageSummary | None:
@@ -79,7 +96,9 @@ def _outbound_messages(records: list[AS4MessageRecord]) -> tuple[AS4MessageRecor
 
 
 def get_outbound(store: DocumentStore, document_id: str) -> OutboundDetail:
-    """One outbound document with its timeline, job and AS4 messages.
+    """One outbound document with its timeline, job and AS4 messages; an Invoice Response also with the
+    later response that refuses its retry (failed) or the earlier one it waits for (not final): one or two
+    more queries for it, none for any other document.
 
     Raises:
         DocumentNotFound: no such document.
@@ -93,6 +112,8 @@ def get_outbound(store: DocumentStore, document_id: str) -> OutboundDetail:
             tuple(uow.outbound.timeline(document_id)),
             uow.jobs.get(document_id),
             tuple(uow.messages.summaries_for_document(document_id, Direction.OUT)),
+            later_response=retry_refused_by(uow, document),
+            waiting_for=waiting_for(uow, document),
         )
 
 

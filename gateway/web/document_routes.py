@@ -16,13 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.errors import DocumentNotFound, GatewayError, InvalidIdentifier
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.identifiers import parse_searched_receiver
-from gateway.model.message import (
-    DeliveryEvent,
-    DeliveryStatus,
-    DocumentContent,
-    InboundStatus,
-    allowed_events,
-)
+from gateway.model.message import DeliveryStatus, DocumentContent, InboundStatus
 from gateway.render import ATTACHMENT_TYPES, negotiate_language, read_attachment, read_view
 from gateway.render.file_names import attachment_name, content_disposition, download_headers, evidence_name
 from gateway.services.document_files import inbound_file, outbound_file
@@ -39,6 +33,7 @@ from gateway.web.downloads import PdfProblem, pdf_or_page, ubl_download
 from gateway.web.ebms_codes import ebms_code_of, plain_reason
 from gateway.web.i18n import page_language
 from gateway.web.pages import (
+    LATER_RESPONSE_QUEUED,
     PageContext,
     PageRoute,
     checked_form,
@@ -188,7 +183,8 @@ def _outbound_page(
         ebms_code=code,
         plain=plain_reason(document.status_reason, code),
         retried=retried,
-        can_retry=DeliveryEvent.RETRY_REQUESTED in allowed_events(document.status),
+        can_retry=detail.retry_allowed,
+        retry_refusal=LATER_RESPONSE_QUEUED,
         pdf_problem=pdf_problem,
         **rendered_invoice(context.request, content, f"/web/outbound/{document_id}/attachments"),
     )
@@ -227,9 +223,17 @@ def outbound_evidence(context: StaffDep, document_id: str) -> Response:
 
 @router.get("/outbound/{document_id}/retry")
 def confirm_retry(context: StaffDep, document_id: str) -> Response:
-    """The confirmation step before a retry."""
+    """The confirmation step before a retry; for a document that cannot be retried (its status, or a later
+    Invoice Response queued after it), why not instead of the button."""
     detail = get_outbound(context.services.store, document_id)
-    return page(context.request, "confirm_retry.html", session=context.session, document=detail.document)
+    return page(
+        context.request,
+        "confirm_retry.html",
+        session=context.session,
+        document=detail.document,
+        detail=detail,
+        retry_refusal=LATER_RESPONSE_QUEUED,
+    )
 
 
 @router.post("/outbound/{document_id}/retry")

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE, ParticipantID
+from gateway.model import (
+    BIS_BILLING_PROCESS,
+    BIS_INVOICE,
+    INVOICE_RESPONSE,
+    INVOICE_RESPONSE_PROCESS,
+    ParticipantID,
+)
 from gateway.model.message import (
+    RESPONSE_AFTER,
+    RESPONSE_ANSWERS,
     AS4MessageRecord,
     DeliveryStatus,
     Direction,
@@ -15,10 +24,12 @@ from gateway.model.message import (
     DocumentKind,
     InboundDocument,
     InboundStatus,
+    JSONObject,
     OutboundDocument,
     RawHTTPMessage,
 )
 from gateway.services import WebhookMessage
+from gateway.services.ports import UnitOfWork
 
 T0 = datetime(2026, 3, 2, 9, 30, 0, 123456, tzinfo=UTC)
 SENDER = ParticipantID("0208", "0123456749")
@@ -63,6 +74,34 @@ def outbound(
 
 def content(body: bytes = UBL) -> DocumentContent:
     return DocumentContent(body, REPORT)
+
+
+def invoice_responses(
+    uow: UnitOfWork,
+    answers: str,
+    count: int,
+    *,
+    receiver: ParticipantID = RECEIVER,
+    created_at: datetime = T0,
+) -> list[str]:
+    """``count`` Invoice Responses to the received document ``answers``, queued one second apart as the
+    responder queues them while each earlier one is unfinished: each names the one before it
+    (``RESPONSE_AFTER``), each with its job due when created. The caller commits."""
+    queued: list[str] = []
+    for step in range(count):
+        document = replace(
+            outbound(receiver=receiver, created_at=created_at + timedelta(seconds=step)),
+            kind=DocumentKind.INVOICE_RESPONSE,
+            document_type=INVOICE_RESPONSE,
+            process=INVOICE_RESPONSE_PROCESS,
+        )
+        detail: JSONObject = {RESPONSE_ANSWERS: answers}
+        if queued:
+            detail[RESPONSE_AFTER] = queued[-1]
+        uow.outbound.add(document, content(), detail=detail)
+        uow.jobs.enqueue(document.id, due_at=document.created_at)
+        queued.append(document.id)
+    return queued
 
 
 def inbound(

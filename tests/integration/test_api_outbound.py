@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sql_event
 
 from gateway.bootstrap import Services
 from gateway.errors import (
@@ -38,6 +39,7 @@ from gateway.services.outbound import OutboundSubmitter, Submission, SubmissionO
 from gateway.services.outbound_input import prepare_json_document, prepare_ubl_document
 from gateway.validation import ValidationReport
 from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAME_BYTES, MAX_NAMESPACE_URI_BYTES
+from tests.contract.store_builders import invoice_responses, new_id
 from tests.integration.document_api import (  # noqa: F401 - fixtures
     SELLER_ID,
     T0,
@@ -908,6 +910,78 @@ def test_retry_of_a_response_with_a_later_one_queued_is_a_409_of_its_own(
     problem = problem_of(response)
     assert problem["type"] == "/problems/later-response-queued"
     assert "later-response" in problem["detail"]
+
+
+def _responses(docs: DocumentAPI, count: int) -> list[str]:
+    """``count`` Invoice Responses to one received document, each queued behind the one before it."""
+    with docs.store.unit_of_work() as uow:
+        queued = invoice_responses(uow, new_id(), count)
+        uow.commit()
+    return queued
+
+
+def test_a_failed_response_with_a_later_one_queued_is_not_offered_for_retry(docs: DocumentAPI) -> None:
+    # The offer follows the rule request_retry applies (LaterResponseQueued): no retry_allowed then a 409.
+    ab, _ap = _responses(docs, 2)
+    (alone,) = _responses(docs, 1)
+    for failed in (ab, alone):
+        move(docs, failed, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+    shown = docs.client.get(f"/v1/outbound/{ab}").json()
+    assert (shown["status"], shown["retry_allowed"]) == ("failed", False)
+    refused = docs.client.post(f"/v1/outbound/{ab}/retry", headers=auth("support"))
+    assert problem_of(refused)["type"] == "/problems/later-response-queued"
+    # A failed response with no later one is offered, and retried.
+    assert docs.client.get(f"/v1/outbound/{alone}").json()["retry_allowed"] is True
+    retried = docs.client.post(f"/v1/outbound/{alone}/retry", headers=auth("support"))
+    assert (retried.status_code, retried.json()["status"]) == (202, "retrying")
+
+
+def test_a_response_waiting_for_an_earlier_one_names_it_while_it_waits(docs: DocumentAPI) -> None:
+    ab, ap = _responses(docs, 2)
+    invoice_id = post_invoice(docs).json()["id"]
+
+    def waiting_for(document_id: str) -> object:
+        return docs.client.get(f"/v1/outbound/{document_id}").json()["waiting_for_document_id"]
+
+    assert (waiting_for(ab), waiting_for(ap), waiting_for(invoice_id)) == (None, ab, None)
+    move(docs, ab, DeliveryEvent.SEND_STARTED, DeliveryEvent.RETRYABLE_FAILURE)
+    assert waiting_for(ap) == ab  # AB retrying: AP still waits
+    move(docs, ab, DeliveryEvent.SEND_STARTED, DeliveryEvent.RECEIPT_RECEIVED)
+    assert waiting_for(ap) is None  # AB delivered: AP goes at its next attempt
+    # Once the earlier one failed for good, the later one waits no more either.
+    xb, xp = _responses(docs, 2)
+    move(docs, xb, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+    assert waiting_for(xp) is None
+    # Nor does a later one that is final itself.
+    _yb, yp = _responses(docs, 2)
+    move(docs, yp, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+    assert waiting_for(yp) is None
+
+
+def test_the_detail_of_an_ordinary_invoice_reads_nothing_about_responses(docs: DocumentAPI) -> None:
+    # Only an Invoice Response needs the lookups behind retry_allowed and waiting_for_document_id.
+    invoice_id = post_invoice(docs).json()["id"]
+    move(docs, invoice_id, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+    ab, _ap = _responses(docs, 2)
+    move(docs, ab, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+
+    def selects(document_id: str) -> list[str]:
+        seen: list[str] = []
+
+        def statement(_conn: object, _cursor: object, text: str, *_args: object) -> None:
+            if text.lstrip().upper().startswith("SELECT"):
+                seen.append(text)
+
+        sql_event.listen(docs.store.engine, "before_cursor_execute", statement)
+        try:
+            assert docs.client.get(f"/v1/outbound/{document_id}").status_code == 200
+        finally:
+            sql_event.remove(docs.store.engine, "before_cursor_execute", statement)
+        return seen
+
+    # The document, its timeline, its job and its messages; the failed response's later one on top.
+    assert len(selects(invoice_id)) == 4
+    assert len(selects(ab)) > 4
 
 
 def test_retry_of_an_unknown_document_is_404(docs: DocumentAPI) -> None:

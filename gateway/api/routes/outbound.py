@@ -38,7 +38,7 @@ from gateway.bootstrap import Services
 from gateway.config import Role
 from gateway.model import CreditNote, Invoice
 from gateway.model.identifiers import parse_searched_receiver
-from gateway.model.message import DeliveryEvent, DeliveryStatus, allowed_events
+from gateway.model.message import DeliveryStatus
 from gateway.render.file_names import content_disposition, download_headers, evidence_name
 from gateway.services.conversion import parse_document_json
 from gateway.services.document_files import outbound_file
@@ -287,9 +287,7 @@ def list_documents(
 
 
 def _detail_response(services: Services, document_id: DocumentIdPath) -> OutboundDocumentResponse:
-    detail = get_outbound(services.store, document_id)
-    allowed = DeliveryEvent.RETRY_REQUESTED in allowed_events(detail.document.status)
-    return outbound_response(detail, retry_allowed=allowed)
+    return outbound_response(get_outbound(services.store, document_id))
 
 
 @router.get(
