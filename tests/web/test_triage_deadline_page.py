@@ -48,7 +48,13 @@ def _triaged(site: Site, number: str, received: datetime) -> None:
         status_reason="no unit named",
     )
     created = ExpenseEvent(
-        expense.id, received, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, expense.status
+        expense.id,
+        received,
+        SYSTEM_ACTOR.name,
+        SYSTEM_ACTOR.role,
+        ExpenseAction.CREATED,
+        None,
+        expense.status,
     )
     store = site.services.store
     with store.unit_of_work() as uow:
@@ -98,12 +104,18 @@ def test_the_most_urgent_come_first_on_the_first_page_with_a_flag_in_words(
     due = first_response_due(datetime.now(UTC) - timedelta(days=30))
     assert format_date(due.last_day, "full", locale=FORMAT_LOCALES["en"]) in overdue
     soon = _row(text, SOON)
-    assert "Due soon" in soon and "Overdue" not in soon
+    assert "Due soon" in soon
+    assert "Overdue" not in soon
     recent = _row(text, "TRI-NEW-00")
-    assert "Overdue" not in recent and "Due soon" not in recent
-    assert format_date(first_response_due(datetime.now(UTC)).last_day, "full", locale=FORMAT_LOCALES["en"]) in recent
+    assert "Overdue" not in recent
+    assert "Due soon" not in recent
+    assert (
+        format_date(first_response_due(datetime.now(UTC)).last_day, "full", locale=FORMAT_LOCALES["en"])
+        in recent
+    )
     # The rule is said on the page (working days, Brussels, holidays).
-    assert "3 working days" in text and "Belgian public holidays" in text
+    assert "3 working days" in text
+    assert "Belgian public holidays" in text
     assert ">TRI-NEW-24<" not in text  # the newest, on the next page
 
 
@@ -114,7 +126,8 @@ def test_the_next_page_continues_oldest_first(queue: Site, login: Callable[[str]
     assert link, "no next page"
     second = client.get(link.group(1).replace("&amp;", "&"))
     assert second.status_code == 200
-    assert ">TRI-NEW-24<" in second.text and f">{OVERDUE}<" not in second.text
+    assert ">TRI-NEW-24<" in second.text
+    assert f">{OVERDUE}<" not in second.text
 
 
 @pytest.mark.parametrize(
