@@ -24,6 +24,7 @@ from gateway.model.expense import (
     SupplierAnswer,
     supplier_answer,
 )
+from gateway.model.first_response import ResponseDue
 from gateway.model.free_text import TEXT_PATTERN
 from gateway.model.message import AS4MessageRecord
 from gateway.model.partial_payment import MAX_PAYMENT_NOTE
@@ -76,6 +77,12 @@ class ExpenseSummary(BaseModel):
     credited_expense_id: str | None = Field(description="Credit note: the expense of the invoice it credits")
     created_at: datetime
     updated_at: datetime
+    first_response_due: datetime | None = Field(
+        description="In triage: when the supplier's first Invoice Response (AB, sent only once the expense "
+        "is assigned to a unit) is due - the end (24:00 Europe/Brussels) of the third working day after the "
+        "day the document was received, Monday to Friday except Belgian public holidays (bis-billing §9: "
+        "within 3 working days). Null for an expense with a unit: its AB went when it reached it"
+    )
     url: str
 
 
@@ -237,7 +244,8 @@ def expense_url(expense_id: str) -> str:
     return f"/v1/expenses/{expense_id}"
 
 
-def expense_summary(expense: Expense) -> ExpenseSummary:
+def expense_summary(expense: Expense, due: ResponseDue | None = None) -> ExpenseSummary:
+    """``expense`` as listed; ``due``: its first response's deadline while in triage."""
     return ExpenseSummary(
         id=expense.id,
         kind=expense.kind,
@@ -254,6 +262,7 @@ def expense_summary(expense: Expense) -> ExpenseSummary:
         credited_expense_id=expense.credited_expense_id,
         created_at=expense.created_at,
         updated_at=expense.updated_at,
+        first_response_due=due.at if due is not None else None,
         url=expense_url(expense.id),
     )
 
@@ -283,7 +292,7 @@ def expense_response(detail: ExpenseDetail) -> ExpenseResponse:
     url = expense_url(expense.id)
     attachments = expense.draft.get("attachments", [])
     return ExpenseResponse(
-        **expense_summary(expense).model_dump(),
+        **expense_summary(expense, detail.first_response_due).model_dump(),
         draft=expense.draft,
         routing=expense.routing,
         events=[_event(e) for e in detail.events],

@@ -140,9 +140,9 @@ class ExpenseCreator:
             if twin is None:
                 raise
             return self._flag_duplicate(uow, twin, inbound_id, now)
-        # The Invoice Response and the webhooks as before: CREATED (the new expense), then the step. AB only
-        # when routed to a unit (bis-billing.md §9); one in triage is acknowledged when support assigns it.
-        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, now) if routed else None
+        # The Invoice Response and the webhooks as before: CREATED (the new expense), then the step. Whether
+        # AB goes (routed to a unit, not left in triage) is the model's rule (``response_code``).
+        ab = respond(self._responder, uow, expense, ExpenseAction.CREATED, stored.status, now)
         announce(
             uow,
             self._ids,

@@ -8,7 +8,14 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from gateway.errors import InvalidExpenseRequest
-from gateway.model.expense import STATUS_REASONS, Expense, ExpenseAction, ExpenseEvent, response_code
+from gateway.model.expense import (
+    STATUS_REASONS,
+    Expense,
+    ExpenseAction,
+    ExpenseEvent,
+    ExpenseStatus,
+    response_code,
+)
 from gateway.model.message import JSONObject
 from gateway.model.partial_payment import payment_summary
 from gateway.services.ports import (
@@ -62,6 +69,7 @@ def respond(
     uow: UnitOfWork,
     expense: Expense,
     action: ExpenseAction,
+    reached: ExpenseStatus,
     at: datetime,
     *,
     codes: tuple[str, ...] = (),
@@ -69,9 +77,10 @@ def respond(
 ) -> str | None:
     """Ask for the Invoice Response this action reports (AB, AP, RE, UQ, PD) in ``uow``; None for others.
 
-    ``expense`` is as it stands before the action: its status decides (``response_code``; an ASSIGN out of
-    triage acknowledges). Creation's AB is asked for by the caller only when routing chose a unit."""
-    code = response_code(action, expense.status)
+    ``expense`` is as it stands before the action and ``reached`` the status the action leaves it in: the
+    model decides from them (``response_code``: AB when the expense first reaches a unit, on creation or
+    out of triage)."""
+    code = response_code(action, expense.status, reached)
     if code is None:
         return None
     request = InvoiceResponseRequest(

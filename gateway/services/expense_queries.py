@@ -3,14 +3,16 @@ exact UBL and the embedded attachments, the board counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from gateway.errors import DocumentNotFound
 from gateway.model.expense import Actor, Expense, ExpenseEvent, ExpenseStatus
+from gateway.model.first_response import ResponseDue, first_response_due
 from gateway.model.message import AS4MessageRecord, Direction, DocumentContent
 from gateway.services.expense_access import as_seen, visible_to
 from gateway.services.expense_drafts import attachment_bytes
-from gateway.services.ports import DocumentStore, ExpenseQuery, Page, UnitOfWork
+from gateway.services.ports import DocumentStore, ExpenseQuery, PageCursor, UnitOfWork
 from gateway.ubl import read_ubl
 
 
@@ -22,11 +24,30 @@ class ExpenseDetail:
         expense: the expense.
         events: the audit trail, oldest first.
         as4_message_id: the AS4 message that carried the document.
+        first_response_due: in triage, when the supplier's first Invoice Response is due (None otherwise:
+            it went when the expense reached its unit).
     """
 
     expense: Expense
     events: tuple[ExpenseEvent, ...]
     as4_message_id: str | None
+    first_response_due: ResponseDue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpenseListing:
+    """One page of expenses, with the first-response deadline of those in triage.
+
+    Attributes:
+        items: the expenses, in the query's order.
+        next_cursor: where the next page starts; None on the last page.
+        first_response_due: by expense id, for each expense of the page in triage (``first_response``:
+            counted from the document's receipt).
+    """
+
+    items: tuple[Expense, ...]
+    next_cursor: PageCursor | None
+    first_response_due: Mapping[str, ResponseDue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +77,23 @@ def get_expense(store: DocumentStore, actor: Actor, expense_id: str) -> ExpenseD
         expense = _visible(uow, actor, expense_id)
         events = uow.expenses.events(expense_id)
         inbound = uow.inbound.get(expense.inbound_document_id)
-    return ExpenseDetail(expense, tuple(events), inbound.as4_message_id if inbound else None)
+    due = None
+    if inbound is not None and expense.status is ExpenseStatus.TO_TRIAGE:
+        due = first_response_due(inbound.received_at)
+    return ExpenseDetail(expense, tuple(events), inbound.as4_message_id if inbound else None, due)
 
 
-def list_expenses(store: DocumentStore, actor: Actor, query: ExpenseQuery) -> Page[Expense]:
-    """One page of the expenses ``actor`` may see, newest first."""
+def list_expenses(store: DocumentStore, actor: Actor, query: ExpenseQuery) -> ExpenseListing:
+    """One page of the expenses ``actor`` may see, newest first (or oldest, as ``query`` says), with the
+    first-response deadline of those in triage (their documents' receipt times read in one query)."""
     with store.unit_of_work(read_only=True) as uow:
         visible = visible_to(uow, actor)
         page = uow.expenses.search(replace(query, visible_units=visible))
-        return replace(page, items=tuple(as_seen(uow, expense, visible) for expense in page.items))
+        triaged = [e.id for e in page.items if e.status is ExpenseStatus.TO_TRIAGE]
+        received = uow.expenses.received_at(triaged)
+        items = tuple(as_seen(uow, expense, visible) for expense in page.items)
+    due = {expense_id: first_response_due(at) for expense_id, at in received.items()}
+    return ExpenseListing(items, page.next_cursor, due)
 
 
 def expense_counts(store: DocumentStore, actor: Actor) -> dict[ExpenseStatus, int]:

@@ -341,7 +341,7 @@ class ExpenseWorkflow:
             note = reason
             if payment is not None:  # PD + PPD + the text (PEPPOL-T111-R004/R005)
                 codes, note = (PARTIALLY_PAID,), payment.response_text(expense.amount, expense.currency)
-            response = respond(self._responder, uow, expense, action, now, codes=codes, note=note)
+            response = respond(self._responder, uow, expense, action, target, now, codes=codes, note=note)
             if response is not None:
                 detail = {**(detail or {}), RESPONSE_DOCUMENT_KEY: response}
             # The audit detail holds the client's key; the webhook's (``detail``) leaves it out.

@@ -253,9 +253,14 @@ class SQLExpenseRepository:
             conditions.append(t.c.created_at >= query.since)
         if query.after is not None:
             after = query.after
-            conditions.append(
-                (t.c.created_at < after.at) | ((t.c.created_at == after.at) & (t.c.id < after.id))
-            )
+            if query.oldest_first:
+                conditions.append(
+                    (t.c.created_at > after.at) | ((t.c.created_at == after.at) & (t.c.id > after.id))
+                )
+            else:
+                conditions.append(
+                    (t.c.created_at < after.at) | ((t.c.created_at == after.at) & (t.c.id < after.id))
+                )
         if query.number is not None:
             # The expense's number is its received document's (the same cbc:ID, stripped alike), whose
             # lower-case key, indexed, finds the documents of the number (the expense table has no key of
@@ -263,9 +268,8 @@ class SQLExpenseRepository:
             d = inbound_documents
             numbered = number_conditions(d.c.document_number_key, query.number, self._conn.dialect.name)
             conditions.append(t.c.inbound_document_id.in_(select(d.c.id).where(*numbered)))
-        stmt = (
-            select(t).where(*conditions).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(query.limit + 1)
-        )
+        order = (t.c.created_at, t.c.id) if query.oldest_first else (t.c.created_at.desc(), t.c.id.desc())
+        stmt = select(t).where(*conditions).order_by(*order).limit(query.limit + 1)
         with map_db_errors("expense search"):
             rows = self._conn.execute(stmt).all()
         cursor = None
@@ -296,6 +300,29 @@ class SQLExpenseRepository:
         )
         with map_db_errors("inbound awaiting a draft"):
             return [row.id for row in self._conn.execute(stmt)]
+
+    def received_at(self, expense_ids: Collection[str]) -> dict[str, datetime]:
+        if not expense_ids:
+            return {}
+        t, d = expenses, inbound_documents
+        stmt = (
+            select(t.c.id, d.c.received_at)
+            .join(d, d.c.id == t.c.inbound_document_id)
+            .where(t.c.id.in_(sorted(expense_ids)))
+        )
+        with map_db_errors("expense receipt times"):
+            return {row.id: row.received_at for row in self._conn.execute(stmt)}
+
+    def count_in_triage_received_before(self, cutoff: datetime) -> int:
+        t, d = expenses, inbound_documents
+        # The (status, created_at) index finds the triaged expenses; each joins its document by key.
+        stmt = (
+            select(func.count())
+            .select_from(t.join(d, d.c.id == t.c.inbound_document_id))
+            .where(t.c.status == ExpenseStatus.TO_TRIAGE.value, d.c.received_at < cutoff)
+        )
+        with map_db_errors("expenses overdue in triage"):
+            return int(self._conn.execute(stmt).scalar_one())
 
     def count_by_status(self, visible_units: Collection[str] | None = None) -> dict[ExpenseStatus, int]:
         t = expenses

@@ -23,6 +23,7 @@ from gateway.model.expense import (
     SupplierAnswer,
     supplier_answer,
 )
+from gateway.model.first_response import response_urgency
 from gateway.model.message import DocumentContent
 from gateway.model.partial_payment import MAX_PAYMENT_NOTE, is_partial
 from gateway.render.file_names import Named
@@ -136,6 +137,8 @@ def _listing(
     status: str | None,
     cursor: str | None,
     search: _Search | None = None,
+    *,
+    oldest_first: bool = False,
 ) -> Response:
     search = search or _Search("", "")
     # The links keep the status and the search; the form has no cursor: a new search starts at page one.
@@ -147,6 +150,10 @@ def _listing(
         "search": search,
         "max_number": MAX_DOCUMENT_NUMBER,
         "units": list_units(context.services.store) if template == "triage.html" else [],
+        # The triage queue says when each first Invoice Response is due, and how urgent it is.
+        "show_due": template == "triage.html",
+        "due": {},
+        "urgency": {},
     }
     if search.refused is not None:
         _status(status)  # a bad status is refused as without a search
@@ -166,8 +173,12 @@ def _listing(
         number=search.number_search,
         limit=PAGE_SIZE,
         after=parse_cursor(cursor),
+        oldest_first=oldest_first,
     )
     result = list_expenses(context.services.store, context.person.actor(), query)
+    now = context.services.clock.now()
+    values["due"] = result.first_response_due
+    values["urgency"] = {key: response_urgency(due, now) for key, due in result.first_response_due.items()}
     following = cursor_text(result.next_cursor)
     return page(
         context.request,
@@ -198,8 +209,12 @@ def inbox(
 
 @router.get("/triage")
 def triage(context: StaffDep, cursor: str | None = None) -> Response:
-    """Supplier invoices no rule could route, each with an assign-to-unit form."""
-    return _listing(context, "/web/triage", "triage.html", ExpenseStatus.TO_TRIAGE.value, cursor)
+    """Supplier invoices no rule could route, each with an assign-to-unit form and the day its first
+    Invoice Response is due (flagged when overdue or due by the next working day); oldest first, so the
+    most urgent lead the first page."""
+    return _listing(
+        context, "/web/triage", "triage.html", ExpenseStatus.TO_TRIAGE.value, cursor, oldest_first=True
+    )
 
 
 def _answer_after(events: Sequence[ExpenseEvent], done: str | None) -> SupplierAnswer | None:

@@ -1,11 +1,11 @@
 """Languages of the pages (English, French, Dutch): message catalogues compiled in memory with Babel from
 the ``.po`` files in ``gateway/web/locale`` (no build step; ``render.i18n.compile_catalogue``), and dates
-formatted per locale."""
+formatted per locale (``when``: an instant in UTC; ``day``: a calendar date)."""
 
 from __future__ import annotations
 
 import gettext
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,7 @@ def environment(language: str) -> jinja2.Environment:
     Jinja2 and Babel are imported here, on the first page: a process that serves no page does not load
     them (BENCHMARKS.md, *Memory, seventh pass*)."""
     import jinja2
-    from babel.dates import format_datetime
+    from babel.dates import format_date, format_datetime
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("gateway.web", "templates"),
@@ -59,5 +59,9 @@ def environment(language: str) -> jinja2.Environment:
             return "–"
         return format_datetime(value, "medium", tzinfo=UTC, locale=locale) + " UTC"
 
+    def day(value: date) -> str:
+        return format_date(value, "full", locale=locale)
+
     env.filters["when"] = when
+    env.filters["day"] = day
     return env

@@ -138,7 +138,7 @@ def list_all(
     )
     page = list_expenses(services.store, actor_of(who), query)
     return ExpensePage(
-        items=[expense_summary(e) for e in page.items],
+        items=[expense_summary(e, page.first_response_due.get(e.id)) for e in page.items],
         next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
     )
 

@@ -1,5 +1,6 @@
-"""GET /metrics in the Prometheus text format: documents per status, queue and outbox sizes (read from the
-store at scrape time), HTTP request counters and latency, process metrics. One registry per app."""
+"""GET /metrics in the Prometheus text format: documents per status, queue and outbox sizes, the triaged
+expenses whose first Invoice Response is overdue (read from the store at scrape time, one query each), HTTP
+request counters and latency, process metrics. One registry per app."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from prometheus_client.registry import Collector
 from gateway.api.metrics_middleware import HTTPMetrics, ObservabilityMiddleware
 from gateway.crypto.lifecycle import WatchedCertificate, expiries
 from gateway.errors import GatewayError
+from gateway.model.first_response import overdue_if_received_before
 from gateway.model.message import DeliveryStatus, InboundStatus
 from gateway.services.ports import Clock, DocumentStore, OutboxCounts, QueueCounts
 
@@ -38,6 +40,7 @@ class StoreSnapshot:
     inbound: Mapping[InboundStatus, int]
     queue: QueueCounts
     outbox: OutboxCounts
+    first_response_overdue: int
 
 
 def read_store_snapshot(store: DocumentStore, now: datetime) -> StoreSnapshot:
@@ -53,6 +56,9 @@ def read_store_snapshot(store: DocumentStore, now: datetime) -> StoreSnapshot:
             inbound=uow.inbound.count_by_status(),
             queue=uow.jobs.counts(now=now),
             outbox=uow.outbox.counts(now=now),
+            first_response_overdue=uow.expenses.count_in_triage_received_before(
+                overdue_if_received_before(now)
+            ),
         )
 
 
@@ -107,6 +113,13 @@ class StoreCollector(Collector):
         outbox.add_metric(["pending"], snapshot.outbox.pending)
         outbox.add_metric(["failed"], snapshot.outbox.failed)
         yield outbox
+        overdue = GaugeMetricFamily(
+            "gateway_expenses_first_response_overdue",
+            "Expenses in triage whose supplier's first Invoice Response (AB, sent at the assignment to a "
+            "unit) is overdue: due by the end of the third Belgian working day after receipt.",
+        )
+        overdue.add_metric([], snapshot.first_response_overdue)
+        yield overdue
 
 
 class CertificateCollector(Collector):

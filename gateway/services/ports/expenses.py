@@ -17,7 +17,7 @@ from gateway.services.ports.paging import DEFAULT_PAGE_SIZE, Page, PageCursor
 
 @dataclass(frozen=True, slots=True)
 class ExpenseQuery:
-    """Filters (AND), newest ``created_at`` first.
+    """Filters (AND), newest ``created_at`` first (``oldest_first``: oldest first).
 
     Attributes:
         visible_units: only expenses of these unit keys (a member's view); None sees everything.
@@ -30,6 +30,8 @@ class ExpenseQuery:
         since: created at or after.
         limit: page size.
         after: continue after this cursor.
+        oldest_first: list oldest ``created_at`` first (the triage queue: the earliest first-response
+            deadline first); a cursor continues the order it was made in.
     """
 
     visible_units: Collection[str] | None = None
@@ -40,6 +42,7 @@ class ExpenseQuery:
     since: datetime | None = None
     limit: int = DEFAULT_PAGE_SIZE
     after: PageCursor | None = None
+    oldest_first: bool = False
 
 
 class ExpenseRepository(Protocol):
@@ -102,7 +105,15 @@ class ExpenseRepository(Protocol):
         ...
 
     def search(self, query: ExpenseQuery) -> Page[Expense]:
-        """One page of matching expenses, newest first."""
+        """One page of matching expenses, newest first (or oldest, as the query says)."""
+        ...
+
+    def received_at(self, expense_ids: Collection[str]) -> dict[str, datetime]:
+        """When the document of each of these expenses was received, by expense id (one query)."""
+        ...
+
+    def count_in_triage_received_before(self, cutoff: datetime) -> int:
+        """How many expenses in triage have a document received before ``cutoff`` (one COUNT)."""
         ...
 
     def awaiting_draft(self, *, limit: int, received_since: datetime | None = None) -> list[str]:

@@ -206,3 +206,13 @@ def test_ab_goes_when_the_expense_first_reaches_a_unit() -> None:
     assert supplier_answer(out_of_triage) is None
     queued = replace(out_of_triage, detail={"unit": "PU04711", RESPONSE_DOCUMENT_KEY: "doc-3"})
     assert supplier_answer(queued) == SupplierAnswer("AB", "doc-3")
+
+
+def test_creation_acknowledges_only_when_routing_left_the_expense_at_a_unit() -> None:
+    # The creator says where routing left the new expense; the model alone decides whether AB goes.
+    assert response_code(A.CREATED, None, S.TO_APPROVE) == "AB"
+    assert response_code(A.CREATED, None, S.TO_TRIAGE) is None
+    # An assignment says the same with its own status: out of triage it is the first unit.
+    assert response_code(A.ASSIGN, S.TO_TRIAGE, S.TO_APPROVE) == "AB"
+    assert response_code(A.ASSIGN, S.TO_APPROVE, S.TO_APPROVE) is None
+    assert response_code(A.APPROVE, S.TO_APPROVE, S.APPROVED) == "AP"
