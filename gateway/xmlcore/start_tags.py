@@ -42,6 +42,7 @@ import re
 from typing import Final
 
 from gateway.errors import XMLLimitExceeded
+from gateway.xmlcore.encoding import check_encoding
 from gateway.xmlcore.name_length import check_names
 
 #: The most attributes and namespace declarations one start tag may carry: the limit of the validation's
@@ -87,6 +88,7 @@ def check_start_tags(data: bytes | bytearray | memoryview, *, what: str) -> None
             quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` bytes follows ``xmlns=`` or ``xmlns:p=``;
             an element, attribute or prefix name longer than ``MAX_NAME_BYTES`` (``name_length``).
     """
+    check_encoding(data, what=what)  # first: the checks below read an ASCII-compatible encoding only
     check_names(data, what=what)
     if not isinstance(data, memoryview) and _few_equals_signs(data, what):
         return
