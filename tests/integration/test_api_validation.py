@@ -137,7 +137,9 @@ def test_an_invoice_not_in_utf_8_is_a_400_naming_its_encoding(
 ) -> None:
     # The byte scans before the parse read "<" and "=" as bytes: a UTF-16 name of 1 MB of U+4E3C (bytes
     # "3C 4E") left them no gap to find, and libxml2 parsed it (``xmlcore.encoding``).
-    response = api.post("/v1/validate", content=_encoded(example(artefacts_dir), encoding, codec), headers=XML)
+    response = api.post(
+        "/v1/validate", content=_encoded(example(artefacts_dir), encoding, codec), headers=XML
+    )
     assert response.status_code == 400, response.text
     body = problem_of(response)
     assert body["type"] == "/problems/xml-encoding"
@@ -162,7 +164,9 @@ def test_a_utf_16_name_of_1_mb_leaving_the_scan_no_gap_is_refused(api: TestClien
 def test_an_invoice_in_an_ascii_compatible_encoding_is_validated(
     api: TestClient, artefacts_dir: Path, encoding: str, codec: str
 ) -> None:
-    response = api.post("/v1/validate", content=_encoded(example(artefacts_dir), encoding, codec), headers=XML)
+    response = api.post(
+        "/v1/validate", content=_encoded(example(artefacts_dir), encoding, codec), headers=XML
+    )
     assert response.status_code == 200, response.text
     assert response.json()["valid"] is True
     with_bom = api.post("/v1/validate", content=b"\xef\xbb\xbf" + example(artefacts_dir), headers=XML)

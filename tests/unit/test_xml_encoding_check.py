@@ -1,7 +1,7 @@
 """XML in an encoding the byte scans cannot read is refused before them (``gateway.xmlcore.encoding``).
 
-The scans of ``start_tags`` and ``name_length`` read ``<``, ``=``, quotes and blanks as bytes: in UTF-16 a long
-name of characters holding a ``3C`` byte (U+4E3C) never leaves a ``<``-free gap, and libxml2 parsed it whole;
+The scans of ``start_tags`` and ``name_length`` read ``<``, ``=``, quotes and blanks as bytes: in UTF-16 a
+long name of characters holding a ``3C`` byte (U+4E3C) never leaves a ``<``-free gap, and libxml2 parsed it;
 a start tag of thousands of attributes holds no ``=`` byte the attribute count sees as one. Such documents,
 UTF-32 and EBCDIC ones are refused by every reader of outside bytes; UTF-8 and the ASCII-compatible
 encodings still pass."""
@@ -51,7 +51,9 @@ def test_a_utf16_name_of_1_mb_leaving_no_gap_is_refused_before_any_parse(reader:
     assert data.startswith(b"\xff\xfe")
     # The gap the name scan looks for is not there: a "<" byte every 2 bytes of the name.
     assert max(len(gap) for gap in data.split(b"<")) < MAX_NAME_BYTES
-    with pytest.raises(XMLEncodingRefused, match=r"is encoded in UTF-16 \(a byte order mark\): the gateway reads"):
+    with pytest.raises(
+        XMLEncodingRefused, match=r"is encoded in UTF-16 \(a byte order mark\): the gateway reads"
+    ):
         READERS[reader](data)
 
 
@@ -74,8 +76,14 @@ REFUSED: dict[str, tuple[bytes, str]] = {
     "utf-16-le, no bom": (_other(DECLARED.format("UTF-16") + BODY, "utf-16-le"), "UTF-16 (NUL bytes"),
     "utf-16-be, no bom": (_other(DECLARED.format("UTF-16") + BODY, "utf-16-be"), "UTF-16 (NUL bytes"),
     "utf-16, bom, no declaration": (BODY.encode("utf-16"), "UTF-16 (a byte"),
-    "utf-32-le, bom": (_other(DECLARED.format("UTF-32") + BODY, "utf-32-le", b"\xff\xfe\0\0"), "UTF-32 (a byte"),
-    "utf-32-be, bom": (_other(DECLARED.format("UTF-32") + BODY, "utf-32-be", b"\0\0\xfe\xff"), "UTF-32 (a byte"),
+    "utf-32-le, bom": (
+        _other(DECLARED.format("UTF-32") + BODY, "utf-32-le", b"\xff\xfe\0\0"),
+        "UTF-32 (a byte",
+    ),
+    "utf-32-be, bom": (
+        _other(DECLARED.format("UTF-32") + BODY, "utf-32-be", b"\0\0\xfe\xff"),
+        "UTF-32 (a byte",
+    ),
     "utf-32-le, no bom": (_other(DECLARED.format("UTF-32") + BODY, "utf-32-le"), "UTF-32 (NUL bytes"),
     "utf-32-be, no declaration": (BODY.encode("utf-32-be"), "UTF-32 (NUL bytes"),
     "a utf-8 bom, then utf-16": (b"\xef\xbb\xbf" + BODY.encode("utf-16-le"), "UTF-16 (NUL bytes"),
@@ -87,7 +95,10 @@ REFUSED: dict[str, tuple[bytes, str]] = {
     "utf-16 declared, utf-8 bytes": (_other(DECLARED.format("UTF-16") + BODY, "utf-8"), "'UTF-16'"),
     "single quotes": (_other("<?xml version='1.0' encoding='UTF-16'?>" + BODY, "utf-8"), "'UTF-16'"),
     "an unknown encoding": (_other(DECLARED.format("x-bogus") + BODY, "utf-8"), "'x-bogus'"),
-    "a utf-8 bom, utf-16 declared": (b"\xef\xbb\xbf" + _other(DECLARED.format("UTF-16") + BODY, "utf-8"), "'UTF-16'"),
+    "a utf-8 bom, utf-16 declared": (
+        b"\xef\xbb\xbf" + _other(DECLARED.format("UTF-16") + BODY, "utf-8"),
+        "'UTF-16'",
+    ),
     "encoding after 300 blanks": (
         _other('<?xml version="1.0"' + " " * 300 + 'encoding="UTF-16"?>' + BODY, "utf-8"),
         "an XML declaration longer than 256 bytes",
@@ -103,7 +114,9 @@ def test_other_encodings_are_refused_naming_what_the_gateway_reads(case: str) ->
     assert refusal in str(refused.value)
     if "declaration longer" not in refusal:
         assert str(refused.value).startswith("invoice is encoded in ")
-        assert str(refused.value).endswith("the gateway reads XML in UTF-8 (or US-ASCII, ISO-8859-n, windows-125n)")
+        assert str(refused.value).endswith(
+            "the gateway reads XML in UTF-8 (or US-ASCII, ISO-8859-n, windows-125n)"
+        )
 
 
 PASSED: dict[str, bytes] = {
@@ -113,7 +126,9 @@ PASSED: dict[str, bytes] = {
     "a utf-8 bom, no declaration": b"\xef\xbb\xbf" + BODY.encode(),
     "utf-8": (DECLARED.format("utf-8") + BODY).encode(),
     "UTF8": (DECLARED.format("UTF8") + BODY).encode(),
-    "single quotes, blanks": ("<?xml version='1.0'\n  encoding = 'UTF-8' standalone='yes' ?>" + BODY).encode(),
+    "single quotes, blanks": (
+        "<?xml version='1.0'\n  encoding = 'UTF-8' standalone='yes' ?>" + BODY
+    ).encode(),
     "US-ASCII": (DECLARED.format("US-ASCII") + BODY).encode("ascii", "xmlcharrefreplace"),
     "ISO-8859-1": (DECLARED.format("ISO-8859-1") + BODY).encode("latin-1"),
     "iso-8859-15": (DECLARED.format("iso-8859-15") + BODY).encode("iso8859-15"),
@@ -147,5 +162,7 @@ def test_the_check_costs_a_microsecond_or_so_on_a_received_invoice(artefacts_dir
     invoice = (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / "base-example.xml").read_bytes()
     large = invoice + b"<!--" + b"x" * 20_000_000 + b"-->"
     for data in (invoice, large):
-        seconds = min(timeit.repeat(lambda d=data: check_encoding(d, what="doc"), number=2_000, repeat=3)) / 2_000
+        seconds = (
+            min(timeit.repeat(lambda d=data: check_encoding(d, what="doc"), number=2_000, repeat=3)) / 2_000
+        )
         assert seconds < 100e-6, seconds  # ≈ 1 us here; a generous bound for a shared, slow machine
