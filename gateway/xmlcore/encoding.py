@@ -2,29 +2,30 @@
 
 The scans of ``start_tags`` and ``name_length`` look for the bytes of ``<``, ``=``, quotes and blanks. They
 bound what libxml2 reads only if libxml2 reads those characters from those bytes, one byte each, and no other
-character holds them: an ASCII-compatible encoding. UTF-8 (Peppol's: each of the 505 XML files of the
+character holds them: an ASCII-compatible encoding. UTF-8 is one (Peppol's: each of the 505 XML files of the
 validation artefacts, their examples and the SMP vectors declares it or no encoding, none has a byte order
-mark; peppol-as4.md's SOAP parts are ``charset=UTF-8``), US-ASCII, ISO-8859-n and windows-125n are. UTF-16 and UTF-32 are not, and libxml2
-parses them (byte order mark, or the first four bytes of XML 1.0 Appendix F, or the declaration): a UTF-16
-name made of characters such as U+4E3C (bytes ``3C 4E``) never leaves a ``<``-free gap, so a name of
-megabytes passed the name bound, and an attribute written in UTF-16 holds no ``=`` byte the attribute count
-sees. EBCDIC (cp500, IBM037) writes ``<`` as ``4C``; this libxml2 build refuses it ("Unsupported encoding"),
-another could read it. UTF-7, Shift_JIS and other encodings libxml2 reads through iconv can write ``<`` or
-``=`` otherwise (UTF-7: ``+ADw-``).
+mark; peppol-as4.md's SOAP parts are ``charset=UTF-8``), and so are US-ASCII, ISO-8859-n and windows-125n.
+UTF-16 and UTF-32 are not, and libxml2 parses them (told by a byte order mark, the first four bytes of XML
+1.0 Appendix F or the declaration): a UTF-16 name of characters such as U+4E3C (bytes ``3C 4E``) never
+leaves a ``<``-free gap, so a name of megabytes passed the name bound, and a UTF-16 start tag holds no ``=``
+byte the attribute count sees as one. EBCDIC (cp500, IBM037) writes ``<`` as ``4C``; this libxml2 build
+refuses it ("Unsupported encoding"), another could read it. UTF-7, Shift_JIS and the other encodings libxml2
+reads through iconv may write ``<`` or ``=`` otherwise (UTF-7: ``+ADw-``).
 
 Such a document is refused, not transcoded to UTF-8 before the scans: Peppol documents are UTF-8 in practice,
 a transcoded copy would cost up to 1.5 times a UTF-16 document's bytes more before the parse (which makes
-its own), and the bytes stored and relayed would no longer be those received. XML 1.0 (§4.3.3)
-asks every processor to read UTF-16: the gateway knowingly does not. The refusal is an ``XMLInputError``
+its own), and the bytes stored and relayed would no longer be those received. XML 1.0 (§4.3.3) asks every
+processor to read UTF-16: the gateway knowingly does not. The refusal is an ``XMLInputError``
 (``XMLEncodingRefused``): the API's 400 ``/problems/xml-encoding``; on AS4 the answer to a payload or an
 envelope that cannot be read (an SBD: EBMS:0004, the SOAP envelope: EBMS:0009).
 
-The check reads the first ``_HEAD`` bytes only, whatever the document's size (a few comparisons and one
-anchored expression: 1.5 to 3 us on a loaded 2-core host, where ``parse_xml`` of the e2e template's 10 kB
-invoice takes 150 to 330 us): a byte order mark other than UTF-8's, a NUL byte in the first four (UTF-16 or UTF-32 without a
-byte order mark: Appendix F's patterns, all with a NUL; no XML document starts with one), EBCDIC's ``<?xm``,
-and the XML declaration's ``encoding``, which must name one of the encodings above (spelled as libxml2 and
-iconv know them, case ignored). A declaration longer than ``_HEAD`` bytes is refused (a real one has some 40).
+The check reads the first ``_HEAD`` bytes only, whatever the document's size: a few comparisons and one
+anchored expression, 1.5 to 3 us on a loaded 2-core host, where ``parse_xml`` of the e2e template's 10 kB
+invoice takes 150 to 330 us. It refuses a byte order mark other than UTF-8's; a NUL byte in the first four
+(UTF-16 or UTF-32 without a byte order mark: Appendix F's patterns all hold one, and no XML document starts
+with one); EBCDIC's ``<?xm``; an XML declaration whose ``encoding`` names another encoding than those above
+(spelled as libxml2 and iconv know them, case ignored), or that is longer than ``_HEAD`` bytes (a real one
+has some 40).
 """
 
 from __future__ import annotations
