@@ -154,7 +154,12 @@ def test_a_document_cut_in_its_declaration_is_left_to_the_parse() -> None:
 def test_every_kind_of_bytes_is_read(kind: Callable[[bytes], bytes]) -> None:
     with pytest.raises(XMLEncodingRefused):
         check_encoding(kind(BODY.encode("utf-16")), what="doc")
+    with pytest.raises(XMLEncodingRefused, match="'UTF-16'"):
+        check_encoding(kind((DECLARED.format("UTF-16") + BODY).encode()), what="doc")
     check_encoding(kind(BODY.encode()), what="doc")
+    check_encoding(
+        kind(b"\xef\xbb\xbf" + (DECLARED.format("Windows-1252") + BODY).encode("cp1252")), what="doc"
+    )
 
 
 def test_the_check_costs_a_microsecond_or_so_on_a_received_invoice(artefacts_dir: Path) -> None:
