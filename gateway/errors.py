@@ -5,6 +5,8 @@
     GatewayError
     ├─ ConfigurationError          settings or key material unusable (entry points, bootstrap)
     ├─ XMLInputError               malformed XML, DTD, entity, oversize input (xmlcore)
+    │  ├─ XMLLimitExceeded         a structural limit checked on the bytes (xmlcore.start_tags)
+    │  └─ XMLEncodingRefused       not UTF-8 or another ASCII-compatible encoding (xmlcore.encoding)
     ├─ InvalidIdentifier           a participant/document/process identifier is malformed (model)
     ├─ InvalidDocumentData         the posted document is inconsistent: totals, OGM, VAT treatment (model)
     ├─ MappingError                model <-> UBL impossible (ubl)
@@ -96,6 +98,11 @@ class XMLInputError(GatewayError, ValueError):
 class XMLLimitExceeded(XMLInputError):
     """Raised when XML input exceeds a structural limit checked before parsing (attributes per element,
     namespace URI and name lengths)."""
+
+
+class XMLEncodingRefused(XMLInputError):
+    """Raised when XML input is in an encoding the byte scans before a parse cannot read (UTF-16, UTF-32,
+    EBCDIC...): the gateway reads UTF-8, US-ASCII, ISO-8859-n and windows-125n (``xmlcore.encoding``)."""
 
 
 class InvalidIdentifier(GatewayError, ValueError):

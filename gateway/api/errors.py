@@ -34,6 +34,7 @@ from gateway.errors import (
     ReportTransmissionInFlight,
     StoreError,
     UnknownRuleSet,
+    XMLEncodingRefused,
     XMLInputError,
     XMLLimitExceeded,
 )
@@ -111,6 +112,13 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
     # Before its base class: well-formed XML beyond a limit of ours (attributes, URI or name length), not
     # hostile.
     (XMLLimitExceeded, 422, "xml-limit", "The XML exceeds a limit of the gateway"),
+    # Not read at all: its bytes are not in an encoding the checks before the parse read (UTF-16...).
+    (
+        XMLEncodingRefused,
+        400,
+        "xml-encoding",
+        "The XML is not in UTF-8 (or another encoding the gateway reads)",
+    ),
     (XMLInputError, 400, "xml-input", "The XML input was refused"),
     (InvalidIdentifier, 422, "invalid-identifier", "An identifier is malformed"),
     (InvalidDocumentData, 422, "invalid-document-data", "The document data is inconsistent"),

@@ -80,6 +80,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_XML_BYTES, what: str 
         XMLInputError: too large, not well-formed, or carrying a DTD / entity declaration.
         XMLLimitExceeded: an element with too many attributes, a namespace URI or name too long
             (``start_tags``), before the parse.
+        XMLEncodingRefused: not in UTF-8 or another ASCII-compatible encoding (``encoding``), before it.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("parse_xml takes bytes")

@@ -34,6 +34,12 @@ ordinary attribute's value may be longer (a stylesheet's XPath). The only false 
 CDATA section holding ``xmlns="`` followed by more than ``MAX_NAMESPACE_URI_BYTES`` bytes without that quote
 (or ``="`` so followed after 64 kB of blanks, ``_NAME_BACK``).
 The same call bounds the length of names (element, attribute, prefix): ``gateway.xmlcore.name_length``.
+
+Every check here reads ``<``, ``=``, quotes and blanks as bytes, which holds in an ASCII-compatible encoding
+only: in UTF-16 an attribute's ``=`` is two bytes and a character such as U+4E3D holds a ``3D`` byte, so the
+count above would neither see a start tag's attributes nor be sure of its ``=``. The call first refuses a
+document libxml2 would read in another encoding (UTF-16, UTF-32, EBCDIC, a declaration naming one that is not
+UTF-8, US-ASCII, ISO-8859-n or windows-125n), on its first 256 bytes: ``gateway.xmlcore.encoding``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import re
 from typing import Final
 
 from gateway.errors import XMLLimitExceeded
+from gateway.xmlcore.encoding import check_encoding
 from gateway.xmlcore.name_length import check_names
 
 #: The most attributes and namespace declarations one start tag may carry: the limit of the validation's
@@ -80,13 +87,16 @@ _NAME_STARTS: Final = (b" ", b"\t", b"\r", b"\n", b"<")
 
 def check_start_tags(data: bytes | bytearray | memoryview, *, what: str) -> None:
     """Refuse ``data`` if a start tag may carry more than ``MAX_ATTRIBUTES_PER_TAG`` attributes, a
-    namespace URI longer than ``MAX_NAMESPACE_URI_BYTES``, or a name longer than ``MAX_NAME_BYTES``.
+    namespace URI longer than ``MAX_NAMESPACE_URI_BYTES``, or a name longer than ``MAX_NAME_BYTES``; or if it
+    is in an encoding these checks cannot read.
 
     Raises:
+        XMLEncodingRefused: not UTF-8 or another ASCII-compatible encoding (``gateway.xmlcore.encoding``).
         XMLLimitExceeded: more than ``MAX_ATTRIBUTES_PER_TAG`` ``="..."`` follow one ``<`` before a ``>``; a
             quoted value of more than ``MAX_NAMESPACE_URI_BYTES`` bytes follows ``xmlns=`` or ``xmlns:p=``;
             an element, attribute or prefix name longer than ``MAX_NAME_BYTES`` (``name_length``).
     """
+    check_encoding(data, what=what)  # first: the checks below read an ASCII-compatible encoding only
     check_names(data, what=what)
     if not isinstance(data, memoryview) and _few_equals_signs(data, what):
         return

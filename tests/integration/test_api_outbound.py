@@ -329,6 +329,29 @@ def test_below_the_name_limit_the_validation_s_parser_judges(docs: DocumentAPI) 
     assert kept.status_code == 202, kept.text
 
 
+@pytest.mark.parametrize("large", [False, True], ids=["tree read", "pull read (1 MB and more)"])
+def test_ubl_route_refuses_a_utf_16_document_before_parsing_it_and_takes_iso_8859_1(
+    docs: DocumentAPI, large: bool
+) -> None:
+    # The byte scans before the parse (attributes, names) read "<" and "=" as bytes: a UTF-16 name of
+    # characters holding a "3C" byte left them no gap (``xmlcore.encoding``). Refused, never transcoded.
+    ubl = prepare_json_document(Invoice.model_validate(invoice_data())).ubl
+    if large:  # the header's pull read (``HEADER_PULL_ABOVE_BYTES``), 1.2 MB in UTF-16
+        ubl = ubl.replace(b"</cbc:IssueDate>", b"</cbc:IssueDate><!--" + b"x" * 600_000 + b"-->", 1)
+    text = ubl.decode()
+    assert text.startswith("<?xml version='1.0' encoding='UTF-8'?>")
+    utf16 = text.replace("'UTF-8'", "'UTF-16'", 1).encode("utf-16")
+    response = docs.client.post("/v1/outbound/ubl", content=utf16, headers=XML)
+    assert response.status_code == 400, response.text
+    problem = problem_of(response)
+    assert problem["type"] == "/problems/xml-encoding"
+    assert problem["detail"].startswith("UBL document is encoded in UTF-16 (a byte order mark): ")
+    assert counts(docs) == (0, 0)
+    latin = text.replace("'UTF-8'", "'ISO-8859-1'", 1).encode("latin-1")
+    kept = docs.client.post("/v1/outbound/ubl", content=latin, headers=XML)
+    assert kept.status_code == 202, kept.text
+
+
 # -- the seller is the cooperative -------------------------------------------------------------------------
 
 

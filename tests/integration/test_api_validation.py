@@ -118,6 +118,62 @@ def test_a_name_of_2_mb_is_a_422_naming_the_limit(api: TestClient, payload: byte
     assert f"name of more than {MAX_NAME_BYTES} bytes" in body["detail"]
 
 
+def _encoded(xml: bytes, encoding: str, codec: str) -> bytes:
+    return xml.decode().replace('encoding="UTF-8"', f'encoding="{encoding}"', 1).encode(codec)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "codec", "refusal"),
+    [
+        ("UTF-16", "utf-16", "UTF-16 (a byte order mark)"),
+        ("UTF-16", "utf-16-be", "UTF-16 (NUL bytes at its start)"),
+        ("UTF-32", "utf-32", "UTF-32 (a byte order mark)"),
+        ("IBM037", "cp037", "EBCDIC"),
+    ],
+    ids=["utf-16", "utf-16be-no-bom", "utf-32", "ebcdic"],
+)
+def test_an_invoice_not_in_utf_8_is_a_400_naming_its_encoding(
+    api: TestClient, artefacts_dir: Path, encoding: str, codec: str, refusal: str
+) -> None:
+    # The byte scans before the parse read "<" and "=" as bytes: a UTF-16 name of 1 MB of U+4E3C (bytes
+    # "3C 4E") left them no gap to find, and libxml2 parsed it (``xmlcore.encoding``).
+    response = api.post(
+        "/v1/validate", content=_encoded(example(artefacts_dir), encoding, codec), headers=XML
+    )
+    assert response.status_code == 400, response.text
+    body = problem_of(response)
+    assert body["type"] == "/problems/xml-encoding"
+    assert body["detail"] == (
+        f"document is encoded in {refusal}: the gateway reads XML in UTF-8 (or US-ASCII, ISO-8859-n, "
+        "windows-125n)"
+    )
+
+
+def test_a_utf_16_name_of_1_mb_leaving_the_scan_no_gap_is_refused(api: TestClient) -> None:
+    name = "\u4e3c" * 500_000
+    payload = f"<Invoice><{name}/></Invoice>".encode("utf-16")
+    response = api.post("/v1/validate", content=payload, headers=XML)
+    assert response.status_code == 400, response.text
+    assert problem_of(response)["type"] == "/problems/xml-encoding"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "codec"),
+    [("ISO-8859-1", "latin-1"), ("windows-1252", "cp1252"), ("utf-8", "utf-8"), ("UTF8", "utf-8")],
+)
+def test_an_invoice_in_an_ascii_compatible_encoding_is_validated(
+    api: TestClient, artefacts_dir: Path, encoding: str, codec: str
+) -> None:
+    response = api.post(
+        "/v1/validate", content=_encoded(example(artefacts_dir), encoding, codec), headers=XML
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["valid"] is True
+    with_bom = api.post("/v1/validate", content=b"\xef\xbb\xbf" + example(artefacts_dir), headers=XML)
+    assert with_bom.status_code == 200, with_bom.text
+    assert with_bom.json()["valid"] is True
+
+
 def test_oversized_body_is_refused(api: TestClient) -> None:
     response = api.post("/v1/validate", content=b"<a>" + b"x" * (3 * 1024 * 1024) + b"</a>", headers=XML)
     assert response.status_code == 413

@@ -184,6 +184,50 @@ def test_a_name_of_5_mb_in_the_payload_gets_a_signed_error_before_it_is_parsed(
     assert len(inbound_documents(store)) == 1
 
 
+def _in(encoding: str, codec: str, name: str = "") -> Callable[[bytes], bytes]:
+    """The SBD re-encoded, its declaration naming ``encoding``; ``name``: an element added to the invoice."""
+
+    def edit(sbd: bytes) -> bytes:
+        text = sbd.decode().replace("'UTF-8'", f"'{encoding}'", 1)
+        assert encoding in text[:60]
+        return text.replace("</Invoice>", f"<{name}/></Invoice>" if name else "</Invoice>", 1).encode(codec)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "refusal"),
+    [
+        (_in("UTF-16", "utf-16", "\u4e3c" * 2_000_000), "UTF-16 (a byte order mark)"),  # 4 MB of name
+        (_in("UTF-16", "utf-16-be"), "UTF-16 (NUL bytes at its start)"),
+        (_in("UTF-32", "utf-32"), "UTF-32 (a byte order mark)"),
+        (_in("IBM037", "cp037"), "EBCDIC"),
+    ],
+    ids=["utf-16, a name of 4 MB", "utf-16be, no bom", "utf-32", "ebcdic"],
+)
+def test_a_payload_not_in_utf_8_gets_a_signed_error_before_it_is_parsed(
+    client: TestClient,
+    store: FlakyStore,
+    caplog: pytest.LogCaptureFixture,
+    edit: Callable[[bytes], bytes],
+    refusal: str,
+) -> None:
+    # The byte scans before the parse read "<" and "=" as bytes: a UTF-16 name of U+4E3C (bytes "3C 4E")
+    # left the name bound no gap to find, and the receiver's read of the SBD parsed it (``xmlcore.encoding``).
+    msg = message(edit=edit)
+    response = client.post("/as4", content=msg.body, headers=dict(msg.headers))
+    assert response.status_code == 200, response.text
+    ref, errors = error_of(response.content)
+    assert ref == msg.message_id
+    assert [code for code, _ in errors] == ["EBMS:0004"]  # as any SBD that cannot be read
+    assert f"SBD is encoded in {refusal}: the gateway reads XML in UTF-8" in caplog.text
+    assert inbound_documents(store) == []
+    kept = message(edit=_in("ISO-8859-1", "latin-1"))  # an ASCII-compatible encoding: received
+    response = client.post("/as4", content=kept.body, headers=dict(kept.headers))
+    assert response.status_code == 200, response.text
+    assert len(inbound_documents(store)) == 1
+
+
 HEADER_BLOCKS: dict[str, Callable[[bytes], bytes]] = {
     "element": lambda name: b"<" + name + b"/>",
     "attribute": lambda name: b"<h " + name + b"='1'/>",

@@ -21,10 +21,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The scans' tests: every refusal of a long name, a long namespace URI and too many attributes.
+#: The scans' tests: every refusal of a long name, a long namespace URI and too many attributes, and of an
+#: encoding they cannot read.
 SCAN_TESTS = (
     "tests/unit/test_xml_name_bound.py",
     "tests/unit/test_xml_namespace_uri_bound.py",
+    "tests/unit/test_xml_encoding_check.py",
 )
 CANDIDATES = (
     "/usr/bin/python3",

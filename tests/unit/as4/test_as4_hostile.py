@@ -390,12 +390,15 @@ def test_envelope_packaging(edit: Callable[[bytes], bytes], why: str) -> None:
     expect(repack(msg, soap=changed), msg, E.INVALID_HEADER, why)
 
 
-def test_utf16_envelope_is_judged_like_utf8() -> None:
-    # Digests are over the exc-C14N form (UTF-8), so a re-encoded envelope still verifies: accepted.
+def test_utf16_envelope_is_refused_as_an_envelope_that_cannot_be_read() -> None:
+    # Its digests (over the exc-C14N form, UTF-8) would still verify, but the byte scans before the parse
+    # read an ASCII-compatible encoding only (``xmlcore.encoding``): refused, as any unreadable envelope.
     msg = make_message()
     root = etree.fromstring(_soap(msg))
     utf16 = etree.tostring(root, xml_declaration=True, encoding="UTF-16")
-    assert receive(dict(msg.headers), repack(msg, soap=utf16)).message_id == msg.message_id
+    expect(repack(msg, soap=utf16), msg, E.INVALID_HEADER, "SOAP envelope is encoded in UTF-16")
+    latin = etree.tostring(root, xml_declaration=True, encoding="ISO-8859-1")  # ASCII-compatible: received
+    assert receive(dict(msg.headers), repack(msg, soap=latin)).message_id == msg.message_id
 
 
 def test_base64_attachment_garbage() -> None:

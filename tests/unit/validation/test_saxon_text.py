@@ -45,10 +45,10 @@ def test_a_byte_order_mark_is_dropped() -> None:
     "data",
     [
         DOC.format(enc="ISO-8859-1").encode("iso-8859-1"),  # the declaration must be honoured
-        DOC.format(enc="UTF-16").encode("utf-16"),
+        DOC.format(enc="windows-1252").encode("cp1252"),  # UTF-16 is refused before (``xmlcore.encoding``)
         DOC.format(enc="UTF-8").replace('version="1.0"', 'version="1.1"').encode("utf-8"),
     ],
-    ids=["latin-1", "utf-16", "xml-1.1"],
+    ids=["latin-1", "windows-1252", "xml-1.1"],
 )
 def test_other_encodings_and_versions_take_the_serialised_tree(data: bytes) -> None:
     assert saxon_text(parse_xml(data), data) == _serialised(data)
