@@ -255,7 +255,7 @@ def _before_cursor(stamp: ColumnElement[datetime], ident: ColumnElement[str], cu
     return or_(stamp < cursor.at, and_(stamp == cursor.at, ident < cursor.id))
 
 
-def _responses_to(inbound_document_id: str | ColumnElement[str]) -> Select[tuple[str]]:
+def _responses_to(inbound_document_id: str | ColumnElement[str]) -> Select[str]:
     """The Invoice Responses to ``inbound_document_id`` (``answers_inbound_document_id``, the partial index
     on it: the few responses to that document, however many the supplier has had), joined with their
     SUBMITTED entry (``outbound_events``, on its ``(document_id, id)`` index): that entry's id is the

@@ -676,9 +676,9 @@ def test_response_link_revision_fills_the_column_from_the_timeline_and_the_expen
             for n in (1, 2):
                 connection.execute(
                     text(
-                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key, receiver_id,"
-                        " receiver_key, document_type_id, process_id, status, received_at, updated_at)"
-                        " VALUES (:id, :m, 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key,"
+                        " receiver_id, receiver_key, document_type_id, process_id, status, received_at,"
+                        " updated_at) VALUES (:id, :m, 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
                     ),
                     {"id": f"i{n}", "m": f"m{n}@x", "at": at},
                 )

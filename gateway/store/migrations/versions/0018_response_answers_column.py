@@ -46,7 +46,10 @@ _RESPONSE_DOCUMENT = "response_document_id"  # gateway.model.expense.RESPONSE_DO
 _BATCH = 500
 
 _documents = sa.table(
-    "outbound_documents", sa.column("id", sa.String), sa.column("kind", sa.String), sa.column(_COLUMN, sa.String)
+    "outbound_documents",
+    sa.column("id", sa.String),
+    sa.column("kind", sa.String),
+    sa.column(_COLUMN, sa.String),
 )
 _events = sa.table(
     "outbound_events",
@@ -68,9 +71,7 @@ def _fill_from_timeline() -> None:
         .limit(1)
         .scalar_subquery()
     )
-    op.execute(
-        sa.update(_documents).where(_documents.c.kind == _RESPONSE).values({_COLUMN: submitted_link})
-    )
+    op.execute(sa.update(_documents).where(_documents.c.kind == _RESPONSE).values({_COLUMN: submitted_link}))
 
 
 def _fill_from_expense_trail() -> None:
