@@ -19,7 +19,9 @@ The upgrade fills the column:
   (``response_document_id``) and whose expense names the received document. A response whose expense event
   is gone keeps NULL: it is ordered with no other (as before this revision).
 
-The downgrade drops the index and the column; the timeline details still hold the links they held.
+The index is built once the column is filled. Measured once with 100,000 responses: 2.9 s on SQLite,
+10.4 s on PostgreSQL 15 (README, *Running it*). The downgrade drops the index and the column; the timeline
+details still hold the links they held.
 
 Revision ID: 0018
 Revises: 0017
@@ -63,15 +65,17 @@ _expense_events = sa.table("expense_events", sa.column("expense_id", sa.String),
 
 
 def _fill_from_timeline() -> None:
-    # One correlated lookup per response, on the (document_id, id) index of its timeline.
-    submitted_link = (
-        sa.select(_events.c.detail[_COLUMN].as_string())
-        .where(_events.c.document_id == _documents.c.id, _events.c.event == _SUBMITTED)
-        .order_by(_events.c.id)
-        .limit(1)
-        .scalar_subquery()
+    # UPDATE ... FROM on both databases (SQLite since 3.33): a join of the responses with their SUBMITTED
+    # entry (one per document), where a lookup per response took 17 s for 100,000 of them on PostgreSQL.
+    op.execute(
+        sa.update(_documents)
+        .where(
+            _documents.c.kind == _RESPONSE,
+            _events.c.document_id == _documents.c.id,
+            _events.c.event == _SUBMITTED,
+        )
+        .values({_COLUMN: _events.c.detail[_COLUMN].as_string()})
     )
-    op.execute(sa.update(_documents).where(_documents.c.kind == _RESPONSE).values({_COLUMN: submitted_link}))
 
 
 def _fill_from_expense_trail() -> None:
