@@ -80,10 +80,6 @@ DEFAULT_STATUSES: Final = frozenset(
     }
 )
 
-#: How much earlier than the received document's arrival a response to it may be dated: the receiving
-#: process and the worker that drafts the expense (and queues the AB) may read slightly different clocks.
-CLOCK_SLACK: Final = timedelta(minutes=10)
-
 CapabilityCheck = Callable[[ParticipantID, DocumentTypeID, ProcessID], bool]
 """Whether a participant can receive a document type in a process (the EndpointResolver, blocking)."""
 
@@ -205,18 +201,18 @@ def queue_response(
     return document.id
 
 
-def answering(uow: UnitOfWork, inbound: InboundDocument, supplier: ParticipantID) -> JSONObject:
-    """The SUBMITTED detail of a response to ``inbound`` going to ``supplier``: the document it answers and
-    the response to that document queued last and not final yet, if any (``RESPONSE_AFTER``).
+def answering(uow: UnitOfWork, inbound: InboundDocument) -> JSONObject:
+    """The SUBMITTED detail of a response to ``inbound``: the document it answers (the store keeps it in
+    the response's ``answers_inbound_document_id`` column too) and the response to that document queued
+    last and not final yet, if any (``RESPONSE_AFTER``). Queued last by queue order, whatever clock dated
+    the responses.
 
     The deliverer does not send a response while the one it names is undelivered (``Deliverer``, bis-billing
     §9: the supplier must never receive AP then AB). Naming the last one is enough: that one waits for its
     own predecessor in turn, so by the time it is final every earlier one is.
     """
     detail: JSONObject = {RESPONSE_ANSWERS: inbound.id}
-    earlier = uow.outbound.latest_unfinished_response(
-        inbound.id, receiver_key=supplier.key, since=inbound.received_at - CLOCK_SLACK
-    )
+    earlier = uow.outbound.latest_unfinished_response(inbound.id)
     if earlier is not None:
         detail[RESPONSE_AFTER] = earlier
     return detail
@@ -326,7 +322,7 @@ class PeppolInvoiceResponder:
             at=request.at,
             webhook_url=self._webhook_url,
             due_at=due_at,
-            detail=answering(uow, inbound, response.receiver.endpoint),
+            detail=answering(uow, inbound),
         )
         log.info(
             "Invoice Response %s queued as outbound document %s: %s for invoice %s of %s",

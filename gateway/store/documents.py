@@ -58,7 +58,9 @@ from gateway.store.tables import (
 )
 
 _OUTBOUND_META = [
-    c for c in outbound_documents.c if c.name not in ("ubl", "validation_report", "buyer_country")
+    c
+    for c in outbound_documents.c
+    if c.name not in ("ubl", "validation_report", "buyer_country", "answers_inbound_document_id")
 ]
 _INBOUND_META = [c for c in inbound_documents.c if c.name != "validation_report"]
 #: How much later than its receipt a claim is dated at least (``claim_pending``).
@@ -253,22 +255,56 @@ def _before_cursor(stamp: ColumnElement[datetime], ident: ColumnElement[str], cu
     return or_(stamp < cursor.at, and_(stamp == cursor.at, ident < cursor.id))
 
 
-def _responses_to(inbound_document_id: str, receiver_key: str, since: datetime) -> Select[str]:
-    """The Invoice Responses to ``inbound_document_id`` (their SUBMITTED entry's ``RESPONSE_ANSWERS``) going
-    to ``receiver_key`` and created at or after ``since``: the ``(receiver_key, created_at)`` index bounds
-    the read. Joined with that SUBMITTED entry (``outbound_events``), for the caller's order."""
+def _responses_to(inbound_document_id: str | ColumnElement[str]) -> Select[str]:
+    """The Invoice Responses to ``inbound_document_id`` (``answers_inbound_document_id``, the partial index
+    on it: the few responses to that document, however many the supplier has had), joined with their
+    SUBMITTED entry (``outbound_events``, on its ``(document_id, id)`` index): that entry's id is the
+    order they were queued in (an autoincrement taken in the queueing transaction; never a date, which a
+    clock running behind could have written earlier, nor created_at, which may tie)."""
     t, e = outbound_documents, outbound_events
     return (
         select(t.c.id)
         .join(e, e.c.document_id == t.c.id)
         .where(
-            t.c.receiver_key == receiver_key,
-            t.c.created_at >= since,
+            t.c.answers_inbound_document_id == inbound_document_id,
+            t.c.answers_inbound_document_id.is_not(None),  # the partial index's predicate, verbatim
             t.c.kind == DocumentKind.INVOICE_RESPONSE.value,
             e.c.event == DeliveryEvent.SUBMITTED.value,
-            e.c.detail[RESPONSE_ANSWERS].as_string() == inbound_document_id,
         )
     )
+
+
+#: The unfinished response to a received document queued last (``latest_unfinished_response``).
+_LATEST_UNFINISHED_RESPONSE = (
+    _responses_to(bindparam("b_inbound"))
+    .where(outbound_documents.c.status.in_(_UNFINISHED))
+    .order_by(outbound_events.c.id.desc())
+    .limit(1)
+)
+#: The response queued right after a response to the same received document (``later_response``): the
+#: document's own row and SUBMITTED entry, then the responses to what it answers with a higher entry.
+_OWN = outbound_documents.alias("own")
+_OWN_SUBMITTED = outbound_events.alias("own_submitted")
+_LATER_RESPONSE = (
+    _responses_to(_OWN.c.answers_inbound_document_id)
+    .join(_OWN_SUBMITTED, outbound_events.c.id > _OWN_SUBMITTED.c.id)
+    .join(_OWN, _OWN.c.id == _OWN_SUBMITTED.c.document_id)
+    .where(
+        _OWN.c.id == bindparam("b_id"),
+        _OWN_SUBMITTED.c.event == DeliveryEvent.SUBMITTED.value,
+        outbound_documents.c.id != _OWN.c.id,
+    )
+    .order_by(outbound_events.c.id)
+    .limit(1)
+)
+
+
+def _answered(document: OutboundDocument, detail: JSONObject | None) -> str | None:
+    """The received document an Invoice Response answers, as its SUBMITTED detail names it."""
+    if document.kind is not DocumentKind.INVOICE_RESPONSE or detail is None:
+        return None
+    answers = detail.get(RESPONSE_ANSWERS)
+    return str(answers) if answers is not None else None
 
 
 @maps_db_errors("outbound documents")
@@ -315,6 +351,7 @@ class SQLOutboundDocumentRepository:
             "as4_message_id": document.as4_message_id,
             "created_at": document.created_at,
             "updated_at": document.updated_at,
+            "answers_inbound_document_id": _answered(document, detail),
         }
         # The unit of work stays usable after a duplicate (the caller then reads the original): the document
         # row is the block's one refusable insert and comes first (``first_insert_refusable``: a savepoint
@@ -435,42 +472,14 @@ class SQLOutboundDocumentRepository:
         rows = self._conn.execute(select(e).where(e.c.document_id == document_id).order_by(e.c.id)).all()
         return [_event_from_row(row) for row in rows]
 
-    def latest_unfinished_response(
-        self, inbound_document_id: str, *, receiver_key: str, since: datetime
-    ) -> str | None:
-        stmt = (
-            _responses_to(inbound_document_id, receiver_key, since)
-            .where(outbound_documents.c.status.in_(_UNFINISHED))
-            # Queued last: the highest SUBMITTED entry (insertion order; created_at may tie).
-            .order_by(outbound_events.c.id.desc())
-            .limit(1)
-        )
-        found: str | None = self._conn.execute(stmt).scalar_one_or_none()
+    def latest_unfinished_response(self, inbound_document_id: str) -> str | None:
+        found: str | None = self._conn.execute(
+            _LATEST_UNFINISHED_RESPONSE, {"b_inbound": inbound_document_id}
+        ).scalar_one_or_none()
         return found
 
     def later_response(self, document_id: str) -> str | None:
-        t, e = outbound_documents, outbound_events
-        own = self._conn.execute(
-            select(
-                e.c.id,
-                e.c.detail[RESPONSE_ANSWERS].as_string().label("answers"),
-                t.c.receiver_key,
-                t.c.created_at,
-            )
-            .join(t, t.c.id == e.c.document_id)
-            .where(e.c.document_id == document_id, e.c.event == DeliveryEvent.SUBMITTED.value)
-            .limit(1)
-        ).first()
-        if own is None or own.answers is None:
-            return None
-        stmt = (
-            _responses_to(own.answers, own.receiver_key, own.created_at)
-            # Queued after it: a higher SUBMITTED entry (insertion order; created_at may tie).
-            .where(t.c.id != document_id, e.c.id > own.id)
-            .order_by(e.c.id)
-            .limit(1)
-        )
-        found: str | None = self._conn.execute(stmt).scalar_one_or_none()
+        found: str | None = self._conn.execute(_LATER_RESPONSE, {"b_id": document_id}).scalar_one_or_none()
         return found
 
     def earlier_response(self, document_id: str) -> tuple[str, DeliveryStatus] | None:

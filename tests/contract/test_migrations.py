@@ -567,8 +567,9 @@ def _outbound_counts(engine: Engine) -> tuple[int, ...]:
 def test_number_per_kind_revision_round_trip_keeps_every_row_and_matches_the_metadata(
     empty_database: str | URL,
 ) -> None:
-    # head -> 0015 -> head with rows in every table referencing outbound_documents (several documents,
-    # several timeline entries each): every row comes back unchanged and the schema is the metadata's.
+    # 0017 -> 0015 -> 0017 with rows in every table referencing outbound_documents (several documents,
+    # several timeline entries each): every row comes back unchanged; back at the head, the schema is the
+    # metadata's.
     upgrade_database(empty_database)
     engine = make_engine(empty_database)
     at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -621,13 +622,17 @@ def test_number_per_kind_revision_round_trip_keeps_every_row_and_matches_the_met
                     ),
                     {"i": f"i{n}", "d": document_id, "at": at},
                 )
+        with engine.begin() as connection:  # the rows as 0017 has them (0018 adds a column)
+            command.downgrade(alembic_config(connection), "0017")
         before = _rows(engine, tables)
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection), "0015")
         downgraded = _rows(engine, tables)
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "head")
+            command.upgrade(alembic_config(connection), "0017")
         after = _rows(engine, tables)
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
         with engine.connect() as connection:
             context = MigrationContext.configure(
                 connection, opts={"compare_type": True, "include_object": made_on(connection.dialect.name)}
@@ -647,3 +652,105 @@ def _rows(engine: Engine, tables: tuple[str, ...]) -> list[list[tuple[object, ..
             sorted(tuple(row) for row in connection.execute(text(f"SELECT * FROM {table}")))
             for table in tables
         ]
+
+
+def test_response_link_revision_fills_the_column_from_the_timeline_and_the_expense_trail(
+    empty_database: str | URL,
+) -> None:
+    # 0018 moves "the received document a response answers" to outbound_documents.answers_inbound_document_id:
+    # filled from the SUBMITTED detail, else (responses queued before the detail held it) from the expense
+    # event that queued the response; an invoice, and a response nothing names, keep NULL.
+    upgrade_database(empty_database, revision="0017")
+    engine = make_engine(empty_database)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    response = {"kind": "invoice-response", "status": "accepted", "attempts": 0}
+    documents = {  # id: (row values, SUBMITTED detail)
+        "r1": (response, {"answers_inbound_document_id": "i1"}),
+        "r2": (response, {"answers_inbound_document_id": "i1", "after_response_document_id": "r1"}),
+        "r3": (response, None),  # queued before the detail held the link: the expense trail names it
+        "r4": (response, None),  # named by nothing
+        "d1": ({}, None),  # an invoice
+    }
+    try:
+        with engine.begin() as connection:
+            for n in (1, 2):
+                connection.execute(
+                    text(
+                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key,"
+                        " receiver_id, receiver_key, document_type_id, process_id, status, received_at,"
+                        " updated_at) VALUES (:id, :m, 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                    ),
+                    {"id": f"i{n}", "m": f"m{n}@x", "at": at},
+                )
+            at_0017 = Table("outbound_documents", MetaData(), autoload_with=connection)
+            for document_id, (values, detail) in documents.items():
+                row = outbound_row(at, id=document_id, document_number=document_id, **values)
+                connection.execute(insert(at_0017), row)
+                connection.execute(
+                    insert(outbound_events),
+                    {
+                        "document_id": document_id,
+                        "at": at,
+                        "to_status": "accepted",
+                        "event": "submitted",
+                        "detail": detail,
+                    },
+                )
+            expenses = Table("expenses", MetaData(), autoload_with=connection)
+            expense_events = Table("expense_events", MetaData(), autoload_with=connection)
+            connection.execute(
+                insert(expenses),
+                {
+                    "id": "x2",
+                    "inbound_document_id": "i2",
+                    "kind": "invoice",
+                    "status": "to_approve",
+                    "supplier_key": "s",
+                    "supplier_name": "S",
+                    "number": "INV-2",
+                    "currency": "EUR",
+                    "amount": "10.00",
+                    "issue_date": "2026-12-01",
+                    "dedupe_key": "k2",
+                    "draft": {},
+                    "routing": {},
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            )
+            event = {"expense_id": "x2", "at": at, "actor": "a", "role": "member", "to_status": "to_approve"}
+            connection.execute(
+                insert(expense_events),
+                [
+                    {**event, "action": "created", "detail": {"response_document_id": "r3"}},
+                    {**event, "action": "route", "detail": None},
+                    {**event, "action": "assign", "detail": {"unit": "u"}},
+                ],
+            )
+        upgrade_database(empty_database)
+        with engine.connect() as connection:
+            t = outbound_documents
+            links = {k: v for k, v in connection.execute(select(t.c.id, t.c.answers_inbound_document_id))}
+        with SQLDocumentStore(engine).unit_of_work(read_only=True) as uow:
+            found = (
+                uow.outbound.latest_unfinished_response("i1"),
+                uow.outbound.latest_unfinished_response("i2"),
+                uow.outbound.later_response("r1"),
+                uow.outbound.later_response("r3"),
+            )
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0017")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("outbound_documents")}
+            indexes = {i["name"] for i in inspect(connection).get_indexes("outbound_documents")}
+            e = outbound_events
+            details = {k: v for k, v in connection.execute(select(e.c.document_id, e.c.detail))}
+        counts = _outbound_counts(engine)
+    finally:
+        engine.dispose()
+    assert links == {"r1": "i1", "r2": "i1", "r3": "i2", "r4": None, "d1": None}
+    assert found == ("r2", "r3", "r2", None)
+    assert "answers_inbound_document_id" not in columns
+    assert "ix_outbound_documents_answers_inbound_document_id" not in indexes
+    assert details == {document_id: detail for document_id, (_, detail) in documents.items()}
+    assert counts == (5, 5, 0, 0)

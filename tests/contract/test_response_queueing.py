@@ -420,3 +420,26 @@ def test_the_response_queued_right_after_one_is_found_whatever_its_status(
     with store.unit_of_work(read_only=True) as uow:
         found = {d: uow.outbound.later_response(d) for d in (ab, other_ab, uq, ap, "no-such-document")}
     assert found == {ab: uq, other_ab: None, uq: ap, ap: None, "no-such-document": None}
+
+
+def test_the_later_response_is_found_whatever_clock_dated_it(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    # The UQ is queued after the AB by a process whose clock runs behind: dated before the AB, it is still
+    # the response queued after it (queue order decides, not the dates), and the AB dated an hour before
+    # the document's arrival (further back than CLOCK_SLACK) is still the one the UQ waits for.
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
+    responder = _responder(validation_engine)
+    ab = _respond(store, responder, InvoiceResponseRequest(received.id, "AB", T0 - timedelta(hours=1)))
+    uq = _respond(store, responder, InvoiceResponseRequest(received.id, "UQ", T0 - timedelta(hours=2)))
+    ap = _respond(store, responder, InvoiceResponseRequest(received.id, "AP", T0))
+    assert None not in (ab, uq, ap)
+    with store.unit_of_work(read_only=True) as uow:
+        later = {d: uow.outbound.later_response(str(d)) for d in (ab, uq, ap)}
+        earlier = {d: uow.outbound.earlier_response(str(d)) for d in (ab, uq, ap)}
+    assert later == {ab: uq, uq: ap, ap: None}
+    assert earlier == {
+        ab: None,
+        uq: (ab, DeliveryStatus.ACCEPTED),
+        ap: (uq, DeliveryStatus.ACCEPTED),
+    }

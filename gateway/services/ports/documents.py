@@ -95,7 +95,9 @@ class OutboundDocumentRepository(Protocol):
         ``body``: the UBL to store instead of ``content.body`` (then ``b""``), read a slice at a time: a large
         document the caller holds out of the process (BENCHMARKS.md, *Memory, eighteenth pass*).
         ``detail``: the SUBMITTED entry's detail (an Invoice Response: the received document it answers and
-        the response it must not overtake, ``RESPONSE_ANSWERS``/``RESPONSE_AFTER``).
+        the response it must not overtake, ``RESPONSE_ANSWERS``/``RESPONSE_AFTER``; the store keeps the
+        first in a column of its own too, by which ``latest_unfinished_response`` and ``later_response``
+        find the responses to a received document).
 
         Raises:
             InvalidTransition: ``document.status`` is not INITIAL_STATUS.
@@ -192,21 +194,18 @@ class OutboundDocumentRepository(Protocol):
         """The document's timeline, oldest first (empty if unknown)."""
         ...
 
-    def latest_unfinished_response(
-        self, inbound_document_id: str, *, receiver_key: str, since: datetime
-    ) -> str | None:
-        """The Invoice Response to ``inbound_document_id`` queued last (its SUBMITTED entry's detail names
-        it, ``RESPONSE_ANSWERS``) that is not final yet (accepted, sending or retrying); None if there is
-        none. Only the responses to ``receiver_key`` created at or after ``since`` (the received document's
-        arrival) are looked at: the ``(receiver_key, created_at)`` index bounds the read."""
+    def latest_unfinished_response(self, inbound_document_id: str) -> str | None:
+        """The Invoice Response to ``inbound_document_id`` queued last that is not final yet (accepted,
+        sending or retrying); None if there is none. The responses to a received document are those
+        ``add`` stored with ``RESPONSE_ANSWERS`` naming it (kept in a column of their own, indexed: a few
+        rows whatever the supplier's history); queued last is the highest SUBMITTED entry, never a date."""
         ...
 
     def later_response(self, document_id: str) -> str | None:
         """The Invoice Response queued right after the response ``document_id`` to the same received
-        document (``RESPONSE_ANSWERS`` in their SUBMITTED entries; to the same receiver, created at or
-        after it), whatever its status; None when there is none or ``document_id`` answers none. Two
-        queries: the document's SUBMITTED entry, then the receiver's later responses on the
-        ``(receiver_key, created_at)`` index."""
+        document (the next SUBMITTED entry among the responses to it, whatever their dates and status);
+        None when there is none or ``document_id`` answers none. One query on the index of the responses
+        to that received document."""
         ...
 
     def earlier_response(self, document_id: str) -> tuple[str, DeliveryStatus] | None:

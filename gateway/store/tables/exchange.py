@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER
@@ -32,6 +33,10 @@ from gateway.store.tables.columns import (
 
 #: The unique constraint on (seller_id, document_type_id, document_number) of outbound_documents.
 NUMBER_UNIQUE = "uq_outbound_documents_seller_type_number"
+
+#: The partial index on outbound_documents.answers_inbound_document_id (migration 0018) and its predicate.
+ANSWERS_INDEX = "ix_outbound_documents_answers_inbound_document_id"
+ANSWERS_LINKED = "answers_inbound_document_id IS NOT NULL"
 
 outbound_documents = Table(
     "outbound_documents",
@@ -60,6 +65,10 @@ outbound_documents = Table(
     Column("as4_message_id", String(MESSAGE_ID), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The received document an Invoice Response answers (NULL for every other document, and for a response
+    # that answers none it can name: migration 0018). Not a foreign key: a response outlives the retention
+    # of the document it answered. Its SUBMITTED entry's detail names it too (``RESPONSE_ANSWERS``).
+    Column("answers_inbound_document_id", String(ID), nullable=True),
     # A number is unique per seller and per document type (``gateway.model.number_series``): an invoice and
     # a credit note may share one (migration 0016). Named: the conventional name is 64 characters, one more
     # than PostgreSQL keeps.
@@ -71,6 +80,14 @@ outbound_documents = Table(
     Index(None, "receiver_key", "created_at"),
     Index(None, "document_number"),
     Index(None, "as4_message_id"),
+    # The responses to one received document (``SQLOutboundDocumentRepository.later_response``): a handful
+    # of entries whatever the supplier's history. Partial: an invoice (NULL) writes no entry.
+    Index(
+        ANSWERS_INDEX,
+        "answers_inbound_document_id",
+        postgresql_where=text(ANSWERS_LINKED),
+        sqlite_where=text(ANSWERS_LINKED),
+    ),
 )
 
 outbound_events = Table(
