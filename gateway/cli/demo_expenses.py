@@ -200,6 +200,8 @@ def _print_board(support: httpx.Client) -> None:
     print(f"\n{'expense board':<12} {'number':<16} {'supplier':<28} {'amount':>13} {'unit':<8} status")
     for e in reversed(expenses):
         reason = f" ({e['status_reason']})" if e["status_reason"] else ""
+        if e.get("first_response_due"):  # in triage: the supplier's AB waits for a unit (3 working days)
+            reason += f", first response due by {e['first_response_due']}"
         print(
             f"{e['kind']:<12} {e['number']:<16} {e['supplier_name'][:28]:<28} "
             f"{e['amount'] + ' ' + e['currency']:>13} {e['unit'] or '-':<8} {e['status']}{reason}"
