@@ -754,3 +754,115 @@ def test_response_link_revision_fills_the_column_from_the_timeline_and_the_expen
     assert "ix_outbound_documents_answers_inbound_document_id" not in indexes
     assert details == {document_id: detail for document_id, (_, detail) in documents.items()}
     assert counts == (5, 5, 0, 0)
+
+
+def test_response_link_revision_links_the_acknowledgement_queued_when_the_expense_was_created(
+    empty_database: str | URL,
+) -> None:
+    # The rows as the code wrote them before the SUBMITTED detail held the link: the AB queued when an
+    # expense is created is named by no audit entry (``ExpenseCreator``: the CREATED entry is stored before
+    # the response is asked for, ``supplier_answer``), only the responses of later actions are
+    # (``response_document_id``). The AB is queued in the creating transaction, dated with the expense
+    # (one ``now``): 0018 finds it by that date when exactly one expense and one unlinked response share it.
+    # Linked, a failed AB is not retried once a later response to the document exists (``later_response``).
+    upgrade_database(empty_database, revision="0017")
+    engine = make_engine(empty_database)
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    minutes = [t0.replace(minute=m) for m in range(6)]
+    documents = {  # id: (created_at, status); every SUBMITTED detail is NULL
+        "ab1": (minutes[0], "failed"),  # the AB of x1's creation
+        "ap1": (minutes[1], "delivered"),  # x1 approved: its audit entry names it
+        "ab2": (minutes[2], "accepted"),  # the AB of x2's creation
+        "ab3": (minutes[3], "delivered"),  # x3 and x4 were created at the same instant: whose AB is which
+        "ab4": (minutes[3], "delivered"),  # cannot be told, both stay unlinked
+        "lone": (minutes[4], "delivered"),  # a response dated like no expense
+    }
+    created = {"x1": minutes[0], "x2": minutes[2], "x3": minutes[3], "x4": minutes[3], "x5": minutes[5]}
+    try:
+        with engine.begin() as connection:
+            at_0017 = Table("outbound_documents", MetaData(), autoload_with=connection)
+            expenses = Table("expenses", MetaData(), autoload_with=connection)
+            expense_events = Table("expense_events", MetaData(), autoload_with=connection)
+            for n, (expense_id, at) in enumerate(created.items(), start=1):
+                connection.execute(
+                    text(
+                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key,"
+                        " receiver_id, receiver_key, document_type_id, process_id, status, received_at,"
+                        " updated_at) VALUES (:id, :m, 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                    ),
+                    {"id": f"i{n}", "m": f"m{n}@x", "at": at},
+                )
+                connection.execute(
+                    insert(expenses),
+                    {
+                        "id": expense_id,
+                        "inbound_document_id": f"i{n}",
+                        "kind": "invoice",
+                        "status": "to_approve",
+                        "supplier_key": "s",
+                        "supplier_name": "S",
+                        "number": f"INV-{n}",
+                        "currency": "EUR",
+                        "amount": "10.00",
+                        "issue_date": "2026-12-01",
+                        "dedupe_key": f"k{n}",
+                        "draft": {},
+                        "routing": {},
+                        "created_at": at,
+                        "updated_at": at,
+                    },
+                )
+                event = {"expense_id": expense_id, "actor": "system", "role": "system", "at": at}
+                connection.execute(
+                    insert(expense_events),
+                    [
+                        {**event, "action": "created", "to_status": "new", "detail": None},
+                        {
+                            **event,
+                            "action": "route",
+                            "from_status": "new",
+                            "to_status": "to_approve",
+                            "detail": {"rule": "unit", "reason": None},
+                        },
+                    ],
+                )
+            connection.execute(
+                insert(expense_events),
+                {
+                    "expense_id": "x1",
+                    "actor": "ann",
+                    "role": "approver",
+                    "at": minutes[1],
+                    "action": "approve",
+                    "from_status": "to_approve",
+                    "to_status": "approved",
+                    "detail": {"response_document_id": "ap1"},
+                },
+            )
+            for document_id, (at, status) in documents.items():
+                values = {"kind": "invoice-response", "status": status, "receiver_key": "s"}
+                row = outbound_row(at, id=document_id, document_number=document_id, **values)
+                connection.execute(insert(at_0017), row)
+                connection.execute(
+                    insert(outbound_events),
+                    {"document_id": document_id, "at": at, "to_status": "accepted", "event": "submitted"},
+                )
+            connection.execute(insert(at_0017), outbound_row(minutes[5], id="d1", document_number="d1"))
+        upgrade_database(empty_database)
+        with engine.connect() as connection:
+            t = outbound_documents
+            links = {k: v for k, v in connection.execute(select(t.c.id, t.c.answers_inbound_document_id))}
+        with SQLDocumentStore(engine).unit_of_work(read_only=True) as uow:
+            later = uow.outbound.later_response("ab1")
+    finally:
+        engine.dispose()
+    assert links == {
+        "ab1": "i1",
+        "ap1": "i1",
+        "ab2": "i2",
+        "ab3": None,
+        "ab4": None,
+        "lone": None,
+        "d1": None,
+    }
+    assert later == "ap1"
