@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -866,3 +867,77 @@ def test_response_link_revision_links_the_acknowledgement_queued_when_the_expens
         "d1": None,
     }
     assert later == "ap1"
+
+
+def test_response_link_revision_reads_the_expense_trail_in_the_database(tmp_path: Path) -> None:
+    # Every action's audit entry names its response (``response_document_id``): the trail holds about as
+    # many links as the gateway has ever queued responses (a million in ten years of a large supplier). The
+    # upgrade links them in the database, never holding the trail in the process (about 450 bytes a link
+    # when it was read into a list: 450 MB for a million, at start-up). 10,000 links here: the peak of
+    # Python allocations during the upgrade stays far below what holding them would take (4.5 MB).
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    upgrade_database(url, revision="0017")
+    engine = make_engine(url)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    count = 10_000
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key, receiver_id,"
+                    " receiver_key, document_type_id, process_id, status, received_at, updated_at)"
+                    " VALUES ('i1', 'm1@x', 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                ),
+                {"at": at},
+            )
+            expenses = Table("expenses", MetaData(), autoload_with=connection)
+            expense_events = Table("expense_events", MetaData(), autoload_with=connection)
+            connection.execute(
+                insert(expenses),
+                {
+                    "id": "x1",
+                    "inbound_document_id": "i1",
+                    "kind": "invoice",
+                    "status": "to_approve",
+                    "supplier_key": "s",
+                    "supplier_name": "S",
+                    "number": "INV-1",
+                    "currency": "EUR",
+                    "amount": "10.00",
+                    "issue_date": "2026-12-01",
+                    "dedupe_key": "k1",
+                    "draft": {},
+                    "routing": {},
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            )
+            event = {"expense_id": "x1", "at": at, "actor": "a", "role": "member", "action": "query"}
+            connection.execute(
+                insert(expense_events),
+                [
+                    {**event, "to_status": "under_query", "detail": {"response_document_id": f"r{n}"}}
+                    for n in range(count)
+                ],
+            )
+            at_0017 = Table("outbound_documents", MetaData(), autoload_with=connection)
+            response = {"kind": "invoice-response", "status": "delivered"}
+            connection.execute(
+                insert(at_0017),
+                [outbound_row(at, id=f"r{n}", document_number=f"r{n}", **response) for n in range(count)],
+            )
+        tracemalloc.start()
+        try:
+            upgrade_database(url)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        with engine.connect() as connection:
+            t = outbound_documents
+            linked = connection.execute(
+                select(func.count()).where(t.c.answers_inbound_document_id == "i1")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert linked == count
+    assert peak < 2_000_000
