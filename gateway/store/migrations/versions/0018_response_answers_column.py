@@ -47,8 +47,6 @@ _LINKED = f"{_COLUMN} IS NOT NULL"
 _RESPONSE = "invoice-response"  # DocumentKind.INVOICE_RESPONSE
 _SUBMITTED = "submitted"  # DeliveryEvent.SUBMITTED
 _RESPONSE_DOCUMENT = "response_document_id"  # gateway.model.expense.RESPONSE_DOCUMENT_KEY
-#: How many links of the expense trail are written per statement.
-_BATCH = 500
 
 _documents = sa.table(
     "outbound_documents",
@@ -88,25 +86,22 @@ def _fill_from_timeline() -> None:
 
 
 def _fill_from_expense_trail() -> None:
-    bind = op.get_bind()
+    # One UPDATE ... FROM joining each unlinked response with the audit entries that name it and their
+    # expense: the trail holds about as many links as responses were ever queued (each action's entry names
+    # its own, those linked from the timeline too), never read into the process (a list of them took about
+    # 450 bytes a link). Entries naming one response belong to one expense (an action of that expense
+    # queued it), so whichever the join meets gives the same received document.
     named = _expense_events.c.detail[_RESPONSE_DOCUMENT].as_string()
-    pairs = bind.execute(
-        sa.select(named.label("response"), _expenses.c.inbound_document_id.label("inbound"))
-        .join(_expenses, _expenses.c.id == _expense_events.c.expense_id)
-        .where(named.is_not(None))
-    ).all()
-    link = (
+    op.execute(
         sa.update(_documents)
         .where(
-            _documents.c.id == sa.bindparam("b_response"),
+            _documents.c.id == named,
+            _expenses.c.id == _expense_events.c.expense_id,
             _documents.c.kind == _RESPONSE,
             _documents.c[_COLUMN].is_(None),
         )
-        .values({_COLUMN: sa.bindparam("b_inbound")})
+        .values({_COLUMN: _expenses.c.inbound_document_id})
     )
-    rows = [{"b_response": p.response, "b_inbound": p.inbound} for p in pairs]
-    for start in range(0, len(rows), _BATCH):
-        bind.execute(link, rows[start : start + _BATCH])
 
 
 def _fill_creation_acknowledgements() -> None:
