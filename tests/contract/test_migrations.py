@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -754,3 +755,189 @@ def test_response_link_revision_fills_the_column_from_the_timeline_and_the_expen
     assert "ix_outbound_documents_answers_inbound_document_id" not in indexes
     assert details == {document_id: detail for document_id, (_, detail) in documents.items()}
     assert counts == (5, 5, 0, 0)
+
+
+def test_response_link_revision_links_the_acknowledgement_queued_when_the_expense_was_created(
+    empty_database: str | URL,
+) -> None:
+    # The rows as the code wrote them before the SUBMITTED detail held the link: the AB queued when an
+    # expense is created is named by no audit entry (``ExpenseCreator``: the CREATED entry is stored before
+    # the response is asked for, ``supplier_answer``), only the responses of later actions are
+    # (``response_document_id``). The AB is queued in the creating transaction, dated with the expense
+    # (one ``now``): 0018 finds it by that date when exactly one expense and one unlinked response share it.
+    # Linked, a failed AB is not retried once a later response to the document exists (``later_response``).
+    upgrade_database(empty_database, revision="0017")
+    engine = make_engine(empty_database)
+    t0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    minutes = [t0.replace(minute=m) for m in range(6)]
+    documents = {  # id: (created_at, status); every SUBMITTED detail is NULL
+        "ab1": (minutes[0], "failed"),  # the AB of x1's creation
+        "ap1": (minutes[1], "delivered"),  # x1 approved: its audit entry names it
+        "ab2": (minutes[2], "accepted"),  # the AB of x2's creation
+        "ab3": (minutes[3], "delivered"),  # x3 and x4 were created at the same instant: whose AB is which
+        "ab4": (minutes[3], "delivered"),  # cannot be told, both stay unlinked
+        "lone": (minutes[4], "delivered"),  # a response dated like no expense
+    }
+    created = {"x1": minutes[0], "x2": minutes[2], "x3": minutes[3], "x4": minutes[3], "x5": minutes[5]}
+    try:
+        with engine.begin() as connection:
+            at_0017 = Table("outbound_documents", MetaData(), autoload_with=connection)
+            expenses = Table("expenses", MetaData(), autoload_with=connection)
+            expense_events = Table("expense_events", MetaData(), autoload_with=connection)
+            for n, (expense_id, at) in enumerate(created.items(), start=1):
+                connection.execute(
+                    text(
+                        "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key,"
+                        " receiver_id, receiver_key, document_type_id, process_id, status, received_at,"
+                        " updated_at) VALUES (:id, :m, 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                    ),
+                    {"id": f"i{n}", "m": f"m{n}@x", "at": at},
+                )
+                connection.execute(
+                    insert(expenses),
+                    {
+                        "id": expense_id,
+                        "inbound_document_id": f"i{n}",
+                        "kind": "invoice",
+                        "status": "to_approve",
+                        "supplier_key": "s",
+                        "supplier_name": "S",
+                        "number": f"INV-{n}",
+                        "currency": "EUR",
+                        "amount": "10.00",
+                        "issue_date": "2026-12-01",
+                        "dedupe_key": f"k{n}",
+                        "draft": {},
+                        "routing": {},
+                        "created_at": at,
+                        "updated_at": at,
+                    },
+                )
+                event = {"expense_id": expense_id, "actor": "system", "role": "system", "at": at}
+                connection.execute(
+                    insert(expense_events),
+                    [
+                        {**event, "action": "created", "to_status": "new", "detail": None},
+                        {
+                            **event,
+                            "action": "route",
+                            "from_status": "new",
+                            "to_status": "to_approve",
+                            "detail": {"rule": "unit", "reason": None},
+                        },
+                    ],
+                )
+            connection.execute(
+                insert(expense_events),
+                {
+                    "expense_id": "x1",
+                    "actor": "ann",
+                    "role": "approver",
+                    "at": minutes[1],
+                    "action": "approve",
+                    "from_status": "to_approve",
+                    "to_status": "approved",
+                    "detail": {"response_document_id": "ap1"},
+                },
+            )
+            for document_id, (at, status) in documents.items():
+                values = {"kind": "invoice-response", "status": status, "receiver_key": "s"}
+                row = outbound_row(at, id=document_id, document_number=document_id, **values)
+                connection.execute(insert(at_0017), row)
+                connection.execute(
+                    insert(outbound_events),
+                    {"document_id": document_id, "at": at, "to_status": "accepted", "event": "submitted"},
+                )
+            connection.execute(insert(at_0017), outbound_row(minutes[5], id="d1", document_number="d1"))
+        upgrade_database(empty_database)
+        with engine.connect() as connection:
+            t = outbound_documents
+            links = {k: v for k, v in connection.execute(select(t.c.id, t.c.answers_inbound_document_id))}
+        with SQLDocumentStore(engine).unit_of_work(read_only=True) as uow:
+            later = uow.outbound.later_response("ab1")
+    finally:
+        engine.dispose()
+    assert links == {
+        "ab1": "i1",
+        "ap1": "i1",
+        "ab2": "i2",
+        "ab3": None,
+        "ab4": None,
+        "lone": None,
+        "d1": None,
+    }
+    assert later == "ap1"
+
+
+def test_response_link_revision_reads_the_expense_trail_in_the_database(tmp_path: Path) -> None:
+    # Every action's audit entry names its response (``response_document_id``): the trail holds about as
+    # many links as the gateway has ever queued responses (a million in ten years of a large supplier). The
+    # upgrade links them in the database, never holding the trail in the process (about 450 bytes a link
+    # when it was read into a list: 450 MB for a million, at start-up). 10,000 links here: the peak of
+    # Python allocations during the upgrade stays far below what holding them would take (4.5 MB).
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    upgrade_database(url, revision="0017")
+    engine = make_engine(url)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    count = 10_000
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO inbound_documents (id, as4_message_id, sender_id, sender_key, receiver_id,"
+                    " receiver_key, document_type_id, process_id, status, received_at, updated_at)"
+                    " VALUES ('i1', 'm1@x', 's', 's', 'r', 'r', 't', 'p', 'valid', :at, :at)"
+                ),
+                {"at": at},
+            )
+            expenses = Table("expenses", MetaData(), autoload_with=connection)
+            expense_events = Table("expense_events", MetaData(), autoload_with=connection)
+            connection.execute(
+                insert(expenses),
+                {
+                    "id": "x1",
+                    "inbound_document_id": "i1",
+                    "kind": "invoice",
+                    "status": "to_approve",
+                    "supplier_key": "s",
+                    "supplier_name": "S",
+                    "number": "INV-1",
+                    "currency": "EUR",
+                    "amount": "10.00",
+                    "issue_date": "2026-12-01",
+                    "dedupe_key": "k1",
+                    "draft": {},
+                    "routing": {},
+                    "created_at": at,
+                    "updated_at": at,
+                },
+            )
+            event = {"expense_id": "x1", "at": at, "actor": "a", "role": "member", "action": "query"}
+            connection.execute(
+                insert(expense_events),
+                [
+                    {**event, "to_status": "under_query", "detail": {"response_document_id": f"r{n}"}}
+                    for n in range(count)
+                ],
+            )
+            at_0017 = Table("outbound_documents", MetaData(), autoload_with=connection)
+            response = {"kind": "invoice-response", "status": "delivered"}
+            connection.execute(
+                insert(at_0017),
+                [outbound_row(at, id=f"r{n}", document_number=f"r{n}", **response) for n in range(count)],
+            )
+        tracemalloc.start()
+        try:
+            upgrade_database(url)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        with engine.connect() as connection:
+            t = outbound_documents
+            linked = connection.execute(
+                select(func.count()).where(t.c.answers_inbound_document_id == "i1")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert linked == count
+    assert peak < 2_000_000

@@ -443,3 +443,21 @@ def test_the_later_response_is_found_whatever_clock_dated_it(
         uq: (ab, DeliveryStatus.ACCEPTED),
         ap: (uq, DeliveryStatus.ACCEPTED),
     }
+
+
+def test_the_response_queued_right_after_one_is_the_next_queued_not_the_earliest_dated(
+    store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
+) -> None:
+    # AB, then UQ, then AP queued by a process whose clock runs two hours behind: the response right after
+    # the AB is the UQ (queued next), though the AP is dated before it; the AP is the one queued last.
+    received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
+    responder = _responder(validation_engine)
+    ab = _respond(store, responder, InvoiceResponseRequest(received.id, "AB", T0))
+    uq = _respond(store, responder, InvoiceResponseRequest(received.id, "UQ", T0 + timedelta(minutes=1)))
+    ap = _respond(store, responder, InvoiceResponseRequest(received.id, "AP", T0 - timedelta(hours=2)))
+    assert None not in (ab, uq, ap)
+    with store.unit_of_work(read_only=True) as uow:
+        later = {d: uow.outbound.later_response(str(d)) for d in (ab, uq, ap)}
+        latest = uow.outbound.latest_unfinished_response(received.id)
+    assert later == {ab: uq, uq: ap, ap: None}
+    assert latest == ap
