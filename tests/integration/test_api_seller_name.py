@@ -35,9 +35,9 @@ UBL_FIELD = "cac:AccountingSupplierParty/cac:Party/cac:PartyLegalEntity/cbc:Regi
 
 def _problem(field: str, given: str, trading_field: str) -> str:
     return (
-        f'{field}: BT-27 seller name "{given}" is not the cooperative\'s legal name "{NAME}"; the seller name '
-        "must be the cooperative's (documents are sent in its name only): an activity's own name belongs in "
-        f"BT-28 seller trading name ({trading_field})"
+        f'{field}: BT-27 seller name "{given}" is not the cooperative\'s legal name "{NAME}"; the seller '
+        "name must be the cooperative's (documents are sent in its name only): an activity's own name "
+        f"belongs in BT-28 seller trading name ({trading_field})"
     )
 
 
@@ -46,7 +46,11 @@ def named_fixture(docs: DocumentAPI) -> Iterator[TestClient]:
     """The document API of a gateway configured with ``GATEWAY_SELLER_NAME``, on ``docs``'s store."""
     settings = docs.services.settings.model_copy(update={"seller_name": NAME})
     services = Services(
-        settings=settings, validation=docs.services.validation, store=docs.store, clock=docs.clock, ids=docs.ids
+        settings=settings,
+        validation=docs.services.validation,
+        store=docs.store,
+        clock=docs.clock,
+        ids=docs.ids,
     )
     with TestClient(build_app(settings, services), headers=auth("sender")) as client:
         yield client
@@ -102,7 +106,9 @@ def test_json_document_in_another_name_is_refused_naming_both_names(
     assert _stored(docs) == 0
 
 
-def test_ubl_documents_with_a_spelling_of_the_legal_name_are_accepted(docs: DocumentAPI, named: TestClient) -> None:
+def test_ubl_documents_with_a_spelling_of_the_legal_name_are_accepted(
+    docs: DocumentAPI, named: TestClient
+) -> None:
     for n, name in enumerate(SPELLINGS):
         response = named.post("/v1/outbound/ubl", content=_ubl(name, f"2026-U{n}"), headers=XML)
         assert response.status_code == 202, response.text
@@ -117,7 +123,9 @@ def test_ubl_document_in_another_name_is_refused_naming_the_registration_name(
     problem = problem_of(response)
     assert problem["type"] == "/problems/invalid-document-data"
     assert problem["errors"] == [
-        _problem(UBL_FIELD, "Bakkerij Janssens", "cac:AccountingSupplierParty/cac:Party/cac:PartyName/cbc:Name")
+        _problem(
+            UBL_FIELD, "Bakkerij Janssens", "cac:AccountingSupplierParty/cac:Party/cac:PartyName/cbc:Name"
+        )
     ]
     assert _stored(docs) == 0
 
@@ -125,7 +133,7 @@ def test_ubl_document_in_another_name_is_refused_naming_the_registration_name(
 def test_an_invalid_document_in_another_name_replays_its_refusal_under_its_key(
     docs: DocumentAPI, named: TestClient
 ) -> None:
-    # Refused by validation too: the refusal, with the name's problem among its errors, is stored under the key.
+    # Refused by validation too: the refusal, the name's problem among its errors, is stored under the key.
     body = _json("Bakkerij Janssens", "2026-K1", lines=[line(unit_code="FOO")])
     key = {"Idempotency-Key": "other-name-1"}
     first = named.post("/v1/outbound/invoices", content=body, headers=key)

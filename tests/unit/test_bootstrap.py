@@ -233,8 +233,11 @@ def test_serve_logs_the_stage_warnings_at_start_up(
         assert serve.run_serve(args, Settings()) == 0
     assert started == ["config", "run"]  # started all the same
     assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("gateway")] == [
-        ("WARNING", "GATEWAY_SELLER_NAME is not set: the seller name (BT-27) of outbound documents is not "
-         "checked against the cooperative's legal name")
+        (
+            "WARNING",
+            "GATEWAY_SELLER_NAME is not set: the seller name (BT-27) of outbound documents is not "
+            "checked against the cooperative's legal name",
+        )
     ]
     caplog.clear()
     with caplog.at_level("WARNING"):

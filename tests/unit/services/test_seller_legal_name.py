@@ -1,6 +1,6 @@
-"""The seller name (BT-27) is the cooperative's legal name (``GATEWAY_SELLER_NAME``): how two spellings of a
-legal name compare (``gateway.services.legal_names``), and the problem a posted document gets when its BT-27 is
-another name (``seller_name_problems``)."""
+"""The seller name (BT-27) is the cooperative's legal name (``GATEWAY_SELLER_NAME``): how two spellings of
+a legal name compare (``gateway.services.legal_names``), and the problem a posted document gets when its
+BT-27 is another name (``seller_name_problems``)."""
 
 from __future__ import annotations
 
@@ -94,7 +94,8 @@ def ubl(*names: str, root: str = "Invoice") -> bytes:
         '<cac:AccountingSupplierParty><cac:Party><cbc:EndpointID schemeID="0208">0739484052</cbc:EndpointID>'
         f"<cac:PartyName><cbc:Name>Bakkerij Janssens</cbc:Name></cac:PartyName>{legal}</cac:Party>"
         "</cac:AccountingSupplierParty><cac:AccountingCustomerParty><cac:Party>"
-        '<cbc:EndpointID schemeID="0208">0412345614</cbc:EndpointID></cac:Party></cac:AccountingCustomerParty>'
+        '<cbc:EndpointID schemeID="0208">0412345614</cbc:EndpointID>'
+        "</cac:Party></cac:AccountingCustomerParty>"
         f"</{root}>"
     ).encode()
 
@@ -128,7 +129,9 @@ def test_ubl_registration_name_of_another_name_is_a_problem_naming_the_ubl_paths
         "an activity's own name belongs in BT-28 seller trading name "
         "(cac:AccountingSupplierParty/cac:Party/cac:PartyName/cbc:Name)"
     )
-    spelt = prepare_ubl_document(ubl("COOPERATIEVE  vennootschap Samenwerking C.V.", root=root), max_bytes=10_000)
+    spelt = prepare_ubl_document(
+        ubl("COOPERATIEVE  vennootschap Samenwerking C.V.", root=root), max_bytes=10_000
+    )
     assert seller_name_problems(spelt, COOPERATIVE) == ()
 
 
