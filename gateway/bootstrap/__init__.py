@@ -21,6 +21,7 @@ from gateway.bootstrap.stage import (
     RESERVED_DOMAINS,
     check_certificates,
     check_stage,
+    stage_warnings,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "parse_served",
     "pool_size",
     "render_pdf",
+    "stage_warnings",
 ]

@@ -125,6 +125,7 @@ class Services:
             seller_id=self.settings.seller_id,
             webhook_url=self.settings.webhooks.url,
             seller_vat_number=self.settings.seller_vat_number,
+            seller_name=self.settings.seller_name,
         )
 
     @cached_property

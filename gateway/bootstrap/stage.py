@@ -1,5 +1,5 @@
 """Start-up checks: no development or placeholder material in production, no expired or
-wrong-stage certificates."""
+wrong-stage certificates; and what a production gateway is warned of, not refused (``stage_warnings``)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,21 @@ def check_stage(settings: Settings, identity: KeyMaterial | None, trust: TrustSt
             + "; ".join(problems)
             + " (set GATEWAY_TRUSTSTORE__STAGE=development or test for a non-production gateway)"
         )
+
+
+def stage_warnings(settings: Settings) -> tuple[str, ...]:
+    """What a production gateway runs without that it should have, but may start without: ``gateway serve``
+    logs each as a warning at start-up. Other stages get none.
+
+    - ``GATEWAY_SELLER_NAME`` unset: a document whose seller name (BT-27) is not the cooperative's legal
+      name (an activity's own name under the cooperative's VAT number) is sent as it is.
+    """
+    if settings.truststore.stage != "production" or settings.seller_name is not None:
+        return ()
+    return (
+        "GATEWAY_SELLER_NAME is not set: the seller name (BT-27) of outbound documents is not checked "
+        "against the cooperative's legal name",
+    )
 
 
 def check_certificates(

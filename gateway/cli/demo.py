@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 
 from gateway.bench.loopback import run_gateway, wait_ready
+from gateway.bootstrap import PLACEHOLDER_SELLER_IDS
 from gateway.cli.demo_expenses import (
     RESPONSE_STATUSES,
     DemoKeys,
@@ -157,6 +158,22 @@ def _post(client: httpx.Client, path: Path | bytes) -> tuple[str, str | None, st
 #: Participants of the demo network beside the samples' parties (0208 numbers pass the mod-97 check).
 INVOICE_ONLY = "0208:0442000096"  # a client of the partner AP that does not accept credit notes
 UNREGISTERED = "0208:0442004056"  # a company that is not on Peppol
+#: The legal name every sample (tests/data/documents) gives its seller as BT-27: the samples are sold by the
+#: documentation's example seller (``PLACEHOLDER_SELLER_IDS``, the default ``GATEWAY_SELLER_ID``).
+SAMPLES_SELLER_NAME = "Cooperatieve Vennootschap Samenwerking CV"
+
+
+def seller_name_variables(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """``GATEWAY_SELLER_NAME`` of the cooperative's AP and of the partner AP, as environment entries. The
+    cooperative's is the configured one, else the samples' seller name when it is the samples' seller
+    (another seller's samples are not known here: their BT-27 is then not checked); the partner AP's is
+    its one supplier's, whatever the cooperative's environment says."""
+    partner = {"GATEWAY_SELLER_NAME": SUPPLIERS[0].name}
+    if settings.seller_name is not None:
+        return {"GATEWAY_SELLER_NAME": settings.seller_name}, partner
+    if settings.seller_id in PLACEHOLDER_SELLER_IDS:
+        return {"GATEWAY_SELLER_NAME": SAMPLES_SELLER_NAME}, partner
+    return {}, partner
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,9 +200,11 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         mail_relay() as mailbox,
     ):
         coop, partner = net.cooperative, net.partner
+        coop_name, partner_name = seller_name_variables(settings)
         coop_env = {
             **os.environ,
             **coop.env,
+            **coop_name,
             "GATEWAY_API__KEYS": keys.config(),
             "GATEWAY_WEBHOOKS__URL": hook_url,
             "GATEWAY_WEBHOOKS__SECRET": webhooks.secret,
@@ -198,6 +217,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         partner_env = {
             **os.environ,
             **partner.env,
+            **partner_name,
             "GATEWAY_API__KEYS": keys.config(),
             "GATEWAY_AS4__AFTER_RECEIPT": "worker",
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 
 import uvicorn
@@ -11,7 +12,10 @@ from gateway.api.app import create_app
 from gateway.api.edge_server import install_log_rate_limits, server_config
 from gateway.api.gil_switch import lengthen_gil_switch_interval
 from gateway.api.malloc_arenas import fix_mmap_threshold, limit_malloc_arenas
+from gateway.bootstrap import stage_warnings
 from gateway.config import Settings
+
+log = logging.getLogger("gateway.serve")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +34,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     limit_malloc_arenas(settings.server.malloc_arenas)  # before any thread starts
     lengthen_gil_switch_interval()
     fix_mmap_threshold(settings.server.malloc_mmap_threshold_bytes)
+    for warning in stage_warnings(settings):  # started all the same
+        log.warning("%s", warning)
     app = create_app(settings)
     # Connection cap, request-head deadline, uvicorn limits (settings.server; the body deadline is
     # middleware in the app); repeated server log lines rate-limited.

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     seller_id: str = "0208:0739484052"  # the cooperative's participant id: (seller, type, number) is unique
     # Our VAT number (BT-31) if not BE + the enterprise number: a VAT unit's (services.seller_identity).
     seller_vat_number: str | None = None
+    # Our legal name, which every outbound BT-27 must be (services.seller_identity); None: not checked.
+    seller_name: str | None = None
     log_format: Literal["json", "text"] = "text"
     log_level: Annotated[str, Field(pattern="^(DEBUG|INFO|WARNING|ERROR)$")] = "INFO"
 
@@ -118,6 +120,16 @@ class Settings(BaseSettings):
                 f"seller_vat_number {value!r} is not a Belgian VAT number (BE and 10 digits, mod-97 check)"
             )
         return compact
+
+    @field_validator("seller_name")
+    @classmethod
+    def _name_is_not_blank(cls, value: str | None) -> str | None:
+        # A blank name would refuse every document: an empty variable is a mistake, not "no check".
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("seller_name is blank: set the cooperative's legal name, or leave it unset")
+        return value.strip()
 
     @model_validator(mode="after")
     def _vat_number_of_a_belgian_seller(self) -> Settings:

@@ -39,7 +39,7 @@ from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
 from gateway.services.response_order import retry_refused_by
-from gateway.services.seller_identity import seller_identity_problems, seller_problem
+from gateway.services.seller_identity import seller_identity_problems, seller_name_problems, seller_problem
 from gateway.services.webhooks import status_change_webhook
 from gateway.xmlcore.held import HeldDocument
 
@@ -179,6 +179,8 @@ class OutboundSubmitter:
         seller_vat_number: the cooperative's VAT number (BT-31, ``BE`` and 10 digits) when it is not ``BE``
             and its enterprise number: a member of a VAT unit invoices under the unit's number
             (``GATEWAY_SELLER_VAT_NUMBER``). None: ``BE`` and the enterprise number of ``seller_id``.
+        seller_name: the cooperative's legal name, which a document's seller name (BT-27) must be, spelling
+            aside (``GATEWAY_SELLER_NAME``, ``seller_name_problems``). None: BT-27 is not checked.
         webhook_url: where status changes are announced; each change this module makes queues one webhook
             in the outbox within the unit of work of the change. None: no webhooks.
     """
@@ -190,6 +192,7 @@ class OutboundSubmitter:
     seller_id: str
     webhook_url: str | None = None
     seller_vat_number: str | None = None
+    seller_name: str | None = None
 
     def submit(
         self,
@@ -213,8 +216,9 @@ class OutboundSubmitter:
             IdempotencyConflict: the key was used for a request with another fingerprint.
             DocumentNumberConflict: the number is stored with different content.
             InvalidDocumentData: the document is valid but cannot be sent (no usable BT-49, no BT-1, a
-                BT-34 that is not the configured seller, a seller id of another Belgian enterprise:
-                ``seller_problem``, ``seller_identity_problems``).
+                BT-34 that is not the configured seller, a seller id of another Belgian enterprise, a seller
+                name that is not the cooperative's: ``seller_problem``, ``seller_identity_problems``,
+                ``seller_name_problems``).
             XMLInputError, MappingError, InvalidDocumentData: from ``prepare``.
             StoreError: the database failed.
         """
@@ -257,12 +261,15 @@ class OutboundSubmitter:
         """``prepared`` with a problem added when its BT-34 names another enterprise than ``seller_id``:
         the access point would send it in that enterprise's name (``seller_problem``), and one for each of
         its other seller ids (BT-29 to BT-32) that names another Belgian enterprise: the document would
-        still state that enterprise as the seller (``seller_identity_problems``)."""
+        still state that enterprise as the seller (``seller_identity_problems``), and one for each seller
+        name (BT-27) that is not ``seller_name``, when configured (``seller_name_problems``)."""
         seller = ParticipantID.parse(self.seller_id)
         problem = seller_problem(prepared, seller)
         found = ((problem,) if problem is not None else ()) + seller_identity_problems(
             prepared, seller, self.seller_vat_number
         )
+        if self.seller_name is not None:
+            found += seller_name_problems(prepared, self.seller_name)
         return replace(prepared, problems=(*found, *prepared.problems)) if found else prepared
 
     def _validate(self, prepared: PreparedDocument, rule_set: str | None) -> ValidationReport:

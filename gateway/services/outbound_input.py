@@ -44,6 +44,19 @@ class SellerIdentifier:
 
 
 @dataclass(frozen=True, slots=True)
+class SellerName:
+    """A seller name (BT-27) the document states (``seller_name_problems``).
+
+    Attributes:
+        field: where the document gives it (a JSON field or a UBL path), for the problem's text.
+        value: as written (a UBL element's whole text, stripped).
+    """
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class PreparedDocument:
     """A posted document turned into the UBL to send, with what the store needs to know about it.
 
@@ -62,6 +75,8 @@ class PreparedDocument:
             the document unsendable (``seller_problem``, checked by the submitter).
         seller_ids: the seller's identifiers besides BT-34 (BT-29 to BT-32); one naming another Belgian
             enterprise than the cooperative makes the document unsendable (``seller_identity_problems``).
+        seller_names: the seller's names (BT-27), every one stated; one that is not the cooperative's legal
+            name, when it is configured, makes the document unsendable (``seller_name_problems``).
         problems: why the document cannot be sent even if valid (missing BT-1 or BT-49, ...).
         buyer_country: BT-55 (``ZZ``: none), stored with the document for the reporting record of its
             delivery, so that the worker does not parse the document for it.
@@ -75,6 +90,7 @@ class PreparedDocument:
     sender: ParticipantID | None = None
     seller_address: str | None = None
     seller_ids: tuple[SellerIdentifier, ...] = ()
+    seller_names: tuple[SellerName, ...] = ()
     problems: tuple[str, ...] = ()
     buyer_country: str | None = None
 
@@ -156,6 +172,7 @@ def prepare_json_document(document: Invoice | CreditNote) -> PreparedDocument:
         sender=sender,
         seller_address=seller_address,
         seller_ids=_json_seller_ids(completed.seller),
+        seller_names=(SellerName("seller.legal_name", completed.seller.legal_name),),
         problems=_number_problems(completed.number) + ((receiver_problem,) if receiver_problem else ()),
         buyer_country=country_code(completed.buyer.address.country),
     )
@@ -227,6 +244,13 @@ def _ubl_seller_ids(root: etree._Element) -> tuple[SellerIdentifier, ...]:
     return tuple(found)
 
 
+def _ubl_seller_names(root: etree._Element) -> tuple[SellerName, ...]:
+    """The seller's BT-27 in a UBL document, every occurrence (like ``_ubl_seller_ids``); an empty one is
+    left to validation (PEPPOL-EN16931-R008, BR-06)."""
+    path = _SUPPLIER + "cac:PartyLegalEntity/cbc:RegistrationName"
+    return tuple(SellerName(path, text) for el in root.iterfind(path, NS) if (text := _text(el)))
+
+
 def prepare_ubl_document(document: bytes | HeldDocument, *, max_bytes: int) -> PreparedDocument:
     """Read what the store needs from a ready UBL Invoice or CreditNote (BIS Billing 3.0, process 01).
 
@@ -263,6 +287,7 @@ def prepare_ubl_document(document: bytes | HeldDocument, *, max_bytes: int) -> P
         sender=sender,
         seller_address=_address(seller_scheme, seller_value) if seller_value else None,
         seller_ids=_ubl_seller_ids(root),
+        seller_names=_ubl_seller_names(root),
         problems=_number_problems(number) + ((receiver_problem,) if receiver_problem else ()),
         buyer_country=buyer_country_in(root),
     )

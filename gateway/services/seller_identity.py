@@ -1,6 +1,8 @@
 """Whether a posted document is in the cooperative's name, the one legal entity the gateway sends for
 (``GATEWAY_SELLER_ID``): ``seller_problem`` says whether its BT-34 names the cooperative,
-``seller_identity_problems`` whether its other seller ids (BT-29 to BT-32) name another Belgian enterprise.
+``seller_identity_problems`` whether its other seller ids (BT-29 to BT-32) name another Belgian enterprise,
+``seller_name_problems`` whether its seller name (BT-27) is the cooperative's legal name
+(``GATEWAY_SELLER_NAME``).
 What the document states is read by ``gateway.services.outbound_input`` (``PreparedDocument``)."""
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Final
 
 from gateway.model.identifiers import ParticipantID
 from gateway.model.message import DocumentKind
+from gateway.services.legal_names import same_legal_name
 from gateway.services.outbound_input import PreparedDocument, SellerIdentifier
 
 #: Where each kind of document gives BT-34 (a JSON seller's ``enterprise_number`` fills ``endpoint``).
@@ -20,8 +23,14 @@ _SELLER_FIELD: Final = {
     DocumentKind.UBL: "cac:AccountingSupplierParty/cac:Party/cbc:EndpointID",
 }
 
+#: Where each kind of document gives BT-28, the seller trading name: the place of an activity's own name.
+_TRADING_NAME_FIELD: Final = {
+    DocumentKind.INVOICE: "seller.trading_name",
+    DocumentKind.CREDIT_NOTE: "seller.trading_name",
+    DocumentKind.UBL: "cac:AccountingSupplierParty/cac:Party/cac:PartyName/cbc:Name",
+}
 
-#: Longest identifier quoted whole in a problem (a posted one can be as long as the document).
+#: Longest identifier or name quoted whole in a problem (a posted one can be as long as the document).
 _QUOTED_MAX: Final = 64
 
 
@@ -30,6 +39,13 @@ def _quoted(written: str) -> str:
     if len(written) <= _QUOTED_MAX:
         return written
     return f"{written[:_QUOTED_MAX]}... ({len(written)} characters)"
+
+
+def _quoted_name(name: str) -> str:
+    """A name as a problem quotes it: in double quotes, shortened past ``_QUOTED_MAX`` characters."""
+    if len(name) <= _QUOTED_MAX:
+        return f'"{name}"'
+    return f'"{name[:_QUOTED_MAX]}..." ({len(name)} characters)'
 
 
 def seller_problem(prepared: PreparedDocument, seller: ParticipantID) -> str | None:
@@ -149,4 +165,26 @@ def _identity_problem(stated: SellerIdentifier, ours: str, vat: str) -> str:
     return (
         f"{stated.field}: {stated.term} {_SELLER_TERMS[stated.term]} {written} is not the cooperative's "
         f"({cooperative}); the seller must be the cooperative (documents are sent in its name only)"
+    )
+
+
+def seller_name_problems(prepared: PreparedDocument, legal_name: str) -> tuple[str, ...]:
+    """Why ``prepared`` may not be sent in the cooperative's name although its seller ids are the
+    cooperative's: its seller name (BT-27), the name of the VAT-registered supplier the invoice must state,
+    is not the cooperative's legal name ``legal_name`` (``GATEWAY_SELLER_NAME``). An activity's invoicing
+    set-up that writes the member's own name, or a former company's, as BT-27 under the cooperative's VAT
+    number gives an invoice whose seller name and VAT number name two different sellers; the activity's
+    own name belongs in BT-28, the seller trading name.
+
+    Names compare as ``gateway.services.legal_names`` says: case, blanks, Unicode forms and the dots of the
+    trailing legal form are spelling, another word or another legal form is another name. A document
+    without BT-27 is left to validation (BR-06).
+    """
+    expected = _quoted_name(legal_name)
+    return tuple(
+        f"{stated.field}: BT-27 seller name {_quoted_name(stated.value)} is not the cooperative's legal name "
+        f"{expected}; the seller name must be the cooperative's (documents are sent in its name only): an "
+        f"activity's own name belongs in BT-28 seller trading name ({_TRADING_NAME_FIELD[prepared.kind]})"
+        for stated in prepared.seller_names
+        if not same_legal_name(stated.value, legal_name)
     )

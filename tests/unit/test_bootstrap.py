@@ -189,3 +189,57 @@ def test_serve_and_the_worker_size_their_store_for_their_own_process(monkeypatch
     with pytest.raises(_Built):
         worker_module.run_worker(argparse.Namespace(max_jobs=None, once=True), settings)
     assert asked == ["serve", "worker"]
+
+
+def test_a_production_gateway_without_our_legal_name_is_warned_of_not_refused() -> None:
+    from gateway.bootstrap.stage import stage_warnings
+
+    [warning] = stage_warnings(Settings())  # the production stage
+    assert warning == (
+        "GATEWAY_SELLER_NAME is not set: the seller name (BT-27) of outbound documents is not checked "
+        "against the cooperative's legal name"
+    )
+    assert stage_warnings(Settings.model_validate({"seller_name": "Samenwerking CV"})) == ()
+    development = Settings.model_validate({"truststore": {"stage": "development"}})
+    assert stage_warnings(development) == ()
+
+
+def test_serve_logs_the_stage_warnings_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import argparse
+
+    from gateway.cli import serve
+
+    started: list[object] = []
+
+    class Server:
+        def __init__(self, config: object) -> None:
+            started.append(config)
+
+        def run(self, sockets: object = None) -> None:
+            started.append("run")
+
+    monkeypatch.setattr(serve, "create_app", lambda settings: object())
+    monkeypatch.setattr(serve, "server_config", lambda app, server, **kw: "config")
+    monkeypatch.setattr(serve.uvicorn, "Server", Server)
+    monkeypatch.setattr(serve, "install_log_rate_limits", lambda: None)
+    # Nothing of this process changes: no malloc arenas, mmap threshold or GIL switch interval.
+    monkeypatch.setattr(serve, "limit_malloc_arenas", lambda _arenas: False)
+    monkeypatch.setattr(serve, "fix_mmap_threshold", lambda _bytes: False)
+    monkeypatch.setattr(serve, "lengthen_gil_switch_interval", lambda: None)
+    args = argparse.Namespace(host="127.0.0.1", port=0, fd=None)
+    with caplog.at_level("WARNING"):
+        assert serve.run_serve(args, Settings()) == 0
+    assert started == ["config", "run"]  # started all the same
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name.startswith("gateway")] == [
+        (
+            "WARNING",
+            "GATEWAY_SELLER_NAME is not set: the seller name (BT-27) of outbound documents is not "
+            "checked against the cooperative's legal name",
+        )
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        serve.run_serve(args, Settings.model_validate({"seller_name": "Samenwerking CV"}))
+    assert not [r for r in caplog.records if r.name.startswith("gateway")]

@@ -90,3 +90,17 @@ def test_a_vat_number_needs_a_belgian_seller_id() -> None:
         {"seller_id": "9925:BE0739484052", "seller_vat_number": "BE0799999976"}
     )
     assert settings.seller_vat_number == "BE0799999976"
+
+
+def test_our_legal_name_defaults_to_none_and_is_read_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cooperative's legal name, which every outbound BT-27 must be (services.seller_identity).
+    assert Settings().seller_name is None
+    monkeypatch.setenv("GATEWAY_SELLER_NAME", "  Cooperatieve Vennootschap Samenwerking CV ")
+    assert Settings().seller_name == "Cooperatieve Vennootschap Samenwerking CV"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t"])
+def test_a_blank_legal_name_is_refused(name: str) -> None:
+    # A blank name would refuse every document: an empty variable is a mistake, not "no check".
+    with pytest.raises(ValidationError, match="seller_name is blank"):
+        Settings.model_validate({"seller_name": name})
