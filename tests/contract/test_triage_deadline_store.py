@@ -95,3 +95,22 @@ def test_the_overdue_triaged_expenses_are_counted_from_receipt(store: SQLDocumen
         assert uow.expenses.count_in_triage_received_before(overdue_if_received_before(MONDAY)) == 2
         assert uow.expenses.count_in_triage_received_before(MONDAY - timedelta(days=8)) == 1
         assert uow.expenses.count_in_triage_received_before(MONDAY - timedelta(days=30)) == 0
+
+
+def test_the_oldest_first_cursor_keeps_expenses_drafted_at_the_same_instant(store: SQLDocumentStore) -> None:
+    """Review 29: expenses of the same ``created_at`` (a batch drafted at start-up) page by id: none is
+    skipped or listed twice across pages, and a document received exactly at the cutoff is not counted."""
+    at = MONDAY - timedelta(days=2)
+    ids = sorted(_expense(store, f"TIE-{n}", S.TO_TRIAGE, at, at) for n in range(3))
+    query = ExpenseQuery(status=S.TO_TRIAGE, oldest_first=True, limit=1)
+    seen: list[str] = []
+    page = list_expenses(store, SUPPORT, query)
+    while True:
+        seen.extend(e.id for e in page.items)
+        if page.next_cursor is None:
+            break
+        page = list_expenses(store, SUPPORT, replace(query, after=page.next_cursor))
+    assert seen == ids
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.count_in_triage_received_before(at) == 0  # before, not at
+        assert uow.expenses.count_in_triage_received_before(at + timedelta(microseconds=1)) == 3
