@@ -83,7 +83,8 @@ class OutboundDocumentResponse(OutboundSummary):
     retry_allowed: bool = Field(
         description="POST .../retry is possible: its status allows a retry, and for a failed Invoice "
         "Response no later response to the same received document was queued (that retry is answered 409 "
-        "later-response-queued: it would reach the supplier after the later one)"
+        "later-response-queued: it would reach the supplier after the later one); for a Peppol report's "
+        "document, its report was not remade since (that retry is answered 409: another document carries it)"
     )
     waiting_for_document_id: str | None = Field(
         description="An Invoice Response not sent yet because the response to the same received document "

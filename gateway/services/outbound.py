@@ -29,7 +29,6 @@ from gateway.model.message import (
     INITIAL_STATUS,
     DeliveryEvent,
     DocumentContent,
-    DocumentKind,
     JSONObject,
     OutboundDocument,
     TimelineEvent,
@@ -38,6 +37,7 @@ from gateway.services.delivery_deferral import wake_waiting_response
 from gateway.services.email_only import waive_email_address_rule
 from gateway.services.outbound_input import PreparedDocument
 from gateway.services.ports import Clock, DocumentStore, IdempotencyRecord, IDFactory, UnitOfWork
+from gateway.services.report_transmissions import remade_since
 from gateway.services.response_order import retry_refused_by
 from gateway.services.seller_identity import seller_identity_problems, seller_name_problems, seller_problem
 from gateway.services.webhooks import status_change_webhook
@@ -436,10 +436,7 @@ class OutboundSubmitter:
             document = uow.outbound.get(document_id, for_update=True)
             if document is None:
                 raise DocumentNotFound(document_id, "outbound document")
-            if (
-                document.kind is DocumentKind.PEPPOL_REPORT
-                and uow.reporting.report_of_document(document_id) is None
-            ):
+            if remade_since(uow, document):  # the offer of a retry asks the same
                 raise ReportSuperseded(document.status, DeliveryEvent.RETRY_REQUESTED, document_id)
             # A later response to the same received document may have reached the supplier already: this
             # one would follow it (bis-billing.md §9, no going back). The offer of a retry asks the same.

@@ -26,6 +26,7 @@ from gateway.model.message import (
     allowed_events,
 )
 from gateway.services.ports import DeliveryJob, DocumentStore, OutboundQuery, Page
+from gateway.services.report_transmissions import remade_since
 from gateway.services.response_order import retry_refused_by, waiting_for
 
 
@@ -43,6 +44,8 @@ class OutboundDetail:
             it, for which it is not retried (``response_order.retry_refused_by``); else None.
         waiting_for: an Invoice Response not final yet: the earlier response to the same received document
             it is not sent before, while that one is not final (``response_order.waiting_for``); else None.
+        report_remade: a Peppol report's document whose report was remade since (another document carries
+            it): not retried (``report_transmissions.remade_since``).
     """
 
     document: OutboundDocument
@@ -51,13 +54,17 @@ class OutboundDetail:
     messages: tuple[AS4MessageSummary, ...]
     later_response: str | None = None
     waiting_for: str | None = None
+    report_remade: bool = False
 
     @property
     def retry_allowed(self) -> bool:
-        """A retry by request is possible: its status allows one, and no later response refuses it (what
-        ``OutboundSubmitter.request_retry`` checks; the API's ``retry_allowed`` and the page's offer)."""
-        return DeliveryEvent.RETRY_REQUESTED in allowed_events(self.document.status) and (
-            self.later_response is None
+        """A retry by request is possible: its status allows one, no later response refuses it and it does
+        not carry a report remade since (what ``OutboundSubmitter.request_retry`` checks; the API's
+        ``retry_allowed`` and the page's offer)."""
+        return (
+            DeliveryEvent.RETRY_REQUESTED in allowed_events(self.document.status)
+            and self.later_response is None
+            and not self.report_remade
         )
 
     @property
@@ -98,7 +105,8 @@ def _outbound_messages(records: list[AS4MessageRecord]) -> tuple[AS4MessageRecor
 def get_outbound(store: DocumentStore, document_id: str) -> OutboundDetail:
     """One outbound document with its timeline, job and AS4 messages; an Invoice Response also with the
     later response that refuses its retry (failed) or the earlier one it waits for (not final): one or two
-    more queries for it, none for any other document.
+    more queries for it; a Peppol report's document also whether its report was remade since (one query);
+    none for any other document.
 
     Raises:
         DocumentNotFound: no such document.
@@ -114,6 +122,7 @@ def get_outbound(store: DocumentStore, document_id: str) -> OutboundDetail:
             tuple(uow.messages.summaries_for_document(document_id, Direction.OUT)),
             later_response=retry_refused_by(uow, document),
             waiting_for=waiting_for(uow, document),
+            report_remade=remade_since(uow, document),
         )
 
 

@@ -33,7 +33,7 @@ from enum import StrEnum
 from typing import Final
 
 from gateway.errors import GatewayError
-from gateway.model.message import DeliveryStatus, OutboundDocument
+from gateway.model.message import DeliveryStatus, DocumentKind, OutboundDocument
 from gateway.model.report import ReportStatus, StoredReport
 from gateway.model.responses import MLSCode
 from gateway.services.ports import UnitOfWork
@@ -173,6 +173,17 @@ def report_transmissions(
         if document is not None:
             found.append(ReportTransmission(document, _late_mls(uow, document)))
     return sorted(found, key=lambda t: (t.document.created_at, t.document.id))
+
+
+def remade_since(uow: UnitOfWork, document: OutboundDocument) -> bool:
+    """Whether ``document`` carried a Peppol report that was remade since: no stored report links it any more
+    (the report goes as another document; this one is kept as the record of its delivery). A retry by
+    request is refused for it (``ReportSuperseded``: it would send the period's old report as well), and the
+    retry offered by the API and the pages asks the same (``OutboundDetail.retry_allowed``). No query for
+    any other kind of document."""
+    return (
+        document.kind is DocumentKind.PEPPOL_REPORT and uow.reporting.report_of_document(document.id) is None
+    )
 
 
 def _late_mls(uow: UnitOfWork, document: OutboundDocument) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, func, insert, select, tuple_, update
 
 from gateway.errors import StoreError
 from gateway.model.document_number import stored_number
@@ -251,31 +251,35 @@ class SQLExpenseRepository:
             conditions.append(t.c.supplier_key == query.supplier)
         if query.since is not None:
             conditions.append(t.c.created_at >= query.since)
+        # Oldest first (the triage queue) is by the document's receipt, where its first response's deadline
+        # starts: a draft made days later (the start-up recovery's) still leads the queue. Read per expense
+        # (by the document's key), not joined: a join lets PostgreSQL walk every document in receipt order
+        # looking for the few in triage (0.9 s for 500,000 documents), where this reads the matching
+        # expenses and sorts them (as the overdue count). Newest first is by the expense's creation, on its
+        # own (created_at, id) index.
+        d = inbound_documents
+        received = select(d.c.received_at).where(d.c.id == t.c.inbound_document_id).scalar_subquery()
+        key = received if query.oldest_first else t.c.created_at
         if query.after is not None:
             after = query.after
-            if query.oldest_first:
-                conditions.append(
-                    (t.c.created_at > after.at) | ((t.c.created_at == after.at) & (t.c.id > after.id))
-                )
+            if query.oldest_first:  # one row value: the document's receipt read once per expense
+                conditions.append(tuple_(key, t.c.id) > tuple_(after.at, after.id))
             else:
-                conditions.append(
-                    (t.c.created_at < after.at) | ((t.c.created_at == after.at) & (t.c.id < after.id))
-                )
+                conditions.append((key < after.at) | ((key == after.at) & (t.c.id < after.id)))
         if query.number is not None:
             # The expense's number is its received document's (the same cbc:ID, stripped alike), whose
             # lower-case key, indexed, finds the documents of the number (the expense table has no key of
             # its own); each has one expense at most (unique inbound_document_id). README: its cost.
-            d = inbound_documents
             numbered = number_conditions(d.c.document_number_key, query.number, self._conn.dialect.name)
             conditions.append(t.c.inbound_document_id.in_(select(d.c.id).where(*numbered)))
-        order = (t.c.created_at, t.c.id) if query.oldest_first else (t.c.created_at.desc(), t.c.id.desc())
-        stmt = select(t).where(*conditions).order_by(*order).limit(query.limit + 1)
+        order = (key, t.c.id) if query.oldest_first else (key.desc(), t.c.id.desc())
+        stmt = select(t, key.label("page_key")).where(*conditions).order_by(*order)
         with map_db_errors("expense search"):
-            rows = self._conn.execute(stmt).all()
+            rows = self._conn.execute(stmt.limit(query.limit + 1)).all()
         cursor = None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
-            cursor = PageCursor(rows[-1].created_at, rows[-1].id)
+            cursor = PageCursor(rows[-1].page_key, rows[-1].id)
         duplicates = self._duplicates([row.id for row in rows])
         return Page(tuple(_expense_from_row(row, duplicates.get(row.id, ())) for row in rows), cursor)
 

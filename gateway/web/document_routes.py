@@ -34,6 +34,7 @@ from gateway.web.ebms_codes import ebms_code_of, plain_reason
 from gateway.web.i18n import page_language
 from gateway.web.pages import (
     LATER_RESPONSE_QUEUED,
+    REPORT_REMADE_SINCE,
     PageContext,
     PageRoute,
     checked_form,
@@ -223,8 +224,8 @@ def outbound_evidence(context: StaffDep, document_id: str) -> Response:
 
 @router.get("/outbound/{document_id}/retry")
 def confirm_retry(context: StaffDep, document_id: str) -> Response:
-    """The confirmation step before a retry; for a document that cannot be retried (its status, or a later
-    Invoice Response queued after it), why not instead of the button."""
+    """The confirmation step before a retry; for a document that cannot be retried (its status, a later
+    Invoice Response queued after it, or a Peppol report remade since), why not instead of the button."""
     detail = get_outbound(context.services.store, document_id)
     return page(
         context.request,
@@ -233,6 +234,7 @@ def confirm_retry(context: StaffDep, document_id: str) -> Response:
         document=detail.document,
         detail=detail,
         retry_refusal=LATER_RESPONSE_QUEUED,
+        report_remade=REPORT_REMADE_SINCE,
     )
 
 

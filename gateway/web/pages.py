@@ -27,6 +27,7 @@ from gateway.errors import (
     InvalidIdentifier,
     InvalidTransition,
     LaterResponseQueued,
+    ReportSuperseded,
 )
 from gateway.services.ports import PageCursor
 from gateway.web.i18n import environment, page_language, translate
@@ -41,6 +42,12 @@ MAX_FORM_BYTES: Final = 64 * 1024
 LATER_RESPONSE_QUEUED: Final = (
     "A later response to the same received invoice was queued after this one and may have reached the"
     " supplier: this response is not sent again, as it would arrive after the later one."
+)
+#: A retry of a Peppol report's document refused: the report was remade since (another document carries it).
+REPORT_REMADE_SINCE: Final = (
+    "This document carried a Peppol report that was remade since: the report now goes as another document,"
+    " and this one is kept as the record of its failed delivery. It is not sent again, as it would send the"
+    " month's old report as well."
 )
 #: The longest page link cursor made by ``cursor_text`` (an ISO time, ``|`` and an id) with room to spare.
 MAX_CURSOR_TEXT: Final = 200
@@ -269,6 +276,8 @@ def answered_as_page(
             return error_page(request, 404, "There is no such document, or it is not yours to see.")
         except LaterResponseQueued:
             return error_page(request, 409, LATER_RESPONSE_QUEUED)
+        except ReportSuperseded:
+            return error_page(request, 409, REPORT_REMADE_SINCE)
         except InvalidTransition as exc:
             return error_page(request, 409, f"The document's status does not allow this: {exc}")
         except (InvalidExpenseRequest, InvalidIdentifier, InvalidCursor) as exc:

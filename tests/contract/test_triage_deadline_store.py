@@ -95,3 +95,38 @@ def test_the_overdue_triaged_expenses_are_counted_from_receipt(store: SQLDocumen
         assert uow.expenses.count_in_triage_received_before(overdue_if_received_before(MONDAY)) == 2
         assert uow.expenses.count_in_triage_received_before(MONDAY - timedelta(days=8)) == 1
         assert uow.expenses.count_in_triage_received_before(MONDAY - timedelta(days=30)) == 0
+
+
+def test_the_oldest_first_cursor_keeps_expenses_drafted_at_the_same_instant(store: SQLDocumentStore) -> None:
+    """Review 29: expenses of the same ``created_at`` (a batch drafted at start-up) page by id: none is
+    skipped or listed twice across pages, and a document received exactly at the cutoff is not counted."""
+    at = MONDAY - timedelta(days=2)
+    ids = sorted(_expense(store, f"TIE-{n}", S.TO_TRIAGE, at, at) for n in range(3))
+    query = ExpenseQuery(status=S.TO_TRIAGE, oldest_first=True, limit=1)
+    seen: list[str] = []
+    page = list_expenses(store, SUPPORT, query)
+    while True:
+        seen.extend(e.id for e in page.items)
+        if page.next_cursor is None:
+            break
+        page = list_expenses(store, SUPPORT, replace(query, after=page.next_cursor))
+    assert seen == ids
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.count_in_triage_received_before(at) == 0  # before, not at
+        assert uow.expenses.count_in_triage_received_before(at + timedelta(microseconds=1)) == 3
+
+
+def test_the_queue_lists_by_receipt_so_a_document_drafted_late_leads_it(store: SQLDocumentStore) -> None:
+    """Review 29: a document whose draft was made days after its receipt (given up on an unexpected error,
+    drafted by the start-up recovery after a fix) has the earliest deadline of the queue: oldest first is by
+    receipt, the deadline's start, not by the draft's creation, so it leads page one."""
+    _queue(store)
+    stuck = _expense(store, "STUCK", S.TO_TRIAGE, MONDAY - timedelta(days=12), MONDAY + timedelta(hours=1))
+    query = ExpenseQuery(status=S.TO_TRIAGE, oldest_first=True, limit=2)
+    first = list_expenses(store, SUPPORT, query)
+    assert [e.number for e in first.items] == ["STUCK", "OLD"]
+    assert first.first_response_due[stuck] == first_response_due(MONDAY - timedelta(days=12))
+    assert first.next_cursor is not None
+    second = list_expenses(store, SUPPORT, replace(query, after=first.next_cursor))
+    assert [e.number for e in second.items] == ["LATE", "NEW"]
+    assert second.next_cursor is None

@@ -169,6 +169,38 @@ def test_a_report_whose_delivery_failed_is_remade_and_its_failed_document_is_not
     assert "remade since" in problem_of(retried)["detail"]
 
 
+def test_the_failed_document_of_a_remade_report_is_not_offered_for_retry(
+    docs: DocumentAPI, validation_engine: ValidationEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 29: ``retry_allowed`` says what POST .../retry answers. A failed report document that was
+    remade since is refused (409, the report goes as another document): it is not offered either, while a
+    failed report document still linked to its report is."""
+    reporter = reporter_of(docs, validation_engine)
+    monkeypatch.setitem(docs.services.__dict__, "reporter", reporter)
+    with docs.store.unit_of_work() as uow:
+        for t in TRAFFIC:
+            uow.reporting.record(t)
+        uow.commit()
+    tsr, eusr = reporter.create(MONTH)
+    failed_id, linked_id = eusr.outbound_document_id or "", tsr.outbound_document_id or ""
+    with docs.store.unit_of_work() as uow:
+        for document_id in (failed_id, linked_id):
+            uow.outbound.transition(
+                document_id, DeliveryEvent.PERMANENT_FAILURE, at=datetime(2026, 12, 2, tzinfo=UTC), reason="t"
+            )
+        uow.commit()
+    offered = docs.client.get(f"/v1/outbound/{failed_id}", headers=auth("support")).json()
+    assert offered["retry_allowed"] is True  # failed, its report's document: a retry goes
+    remade = docs.client.post(f"/v1/reports/{eusr.id}/remake", headers=auth("admin"))
+    assert remade.status_code == 200, remade.text
+    old = docs.client.get(f"/v1/outbound/{failed_id}", headers=auth("support")).json()
+    assert old["status"] == "failed"
+    assert old["retry_allowed"] is False
+    assert docs.client.post(f"/v1/outbound/{failed_id}/retry", headers=auth("support")).status_code == 409
+    still = docs.client.get(f"/v1/outbound/{linked_id}", headers=auth("support")).json()
+    assert (still["status"], still["retry_allowed"]) == ("failed", True)
+
+
 def test_remake_without_our_ap_key_is_503(docs: DocumentAPI) -> None:
     report = StoredReport(
         id="00000000-0000-4000-9000-000000000002",

@@ -133,6 +133,10 @@ PASSED: dict[str, bytes] = {
     "ISO-8859-1": (DECLARED.format("ISO-8859-1") + BODY).encode("latin-1"),
     "iso-8859-15": (DECLARED.format("iso-8859-15") + BODY).encode("iso8859-15"),
     "windows-1252": (DECLARED.format("windows-1252") + BODY).encode("cp1252"),
+    # Review 29: the other windows-125n and their cp spelling too (only 1252 was tried).
+    "windows-1250": (DECLARED.format("windows-1250") + BODY).encode("cp1250", "xmlcharrefreplace"),
+    "CP1251": (DECLARED.format("CP1251") + BODY).encode("cp1251", "xmlcharrefreplace"),
+    "ISO_8859-2": (DECLARED.format("ISO_8859-2") + BODY).encode("iso8859-2", "xmlcharrefreplace"),
     "a stylesheet PI first": ('<?xml-stylesheet href="a.xsl"?>' + BODY).encode(),
     "a 200-byte declaration": ('<?xml version="1.0"' + " " * 150 + 'encoding="UTF-8"?>' + BODY).encode(),
 }

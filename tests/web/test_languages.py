@@ -20,7 +20,7 @@ from gateway.web.i18n import catalogue, translate
 from gateway.web.lookup_details import ID_MESSAGES, LOOKUP_MESSAGES
 from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID, UNKNOWN_DOCUMENT
 from gateway.web.network_routes import NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE, REMAKE_REFUSALS
-from gateway.web.pages import _ERROR_TITLES, LATER_RESPONSE_QUEUED
+from gateway.web.pages import _ERROR_TITLES, LATER_RESPONSE_QUEUED, REPORT_REMADE_SINCE
 from gateway.web.state_labels import STATE_LABELS
 from gateway.web.status_reasons import REASON_LABELS
 
@@ -66,7 +66,7 @@ FIXED = (
     | {"Only admins manage accounts."}
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
     | {PDF_BUSY, PDF_TOO_LARGE, PDF_NOT_A_DOCUMENT, PDF_FAILED}
-    | {LATER_RESPONSE_QUEUED}
+    | {LATER_RESPONSE_QUEUED, REPORT_REMADE_SINCE}
 )
 
 

@@ -17,7 +17,7 @@ from gateway.services.ports.paging import DEFAULT_PAGE_SIZE, Page, PageCursor
 
 @dataclass(frozen=True, slots=True)
 class ExpenseQuery:
-    """Filters (AND), newest ``created_at`` first (``oldest_first``: oldest first).
+    """Filters (AND), newest ``created_at`` first (``oldest_first``: oldest receipt first).
 
     Attributes:
         visible_units: only expenses of these unit keys (a member's view); None sees everything.
@@ -30,8 +30,9 @@ class ExpenseQuery:
         since: created at or after.
         limit: page size.
         after: continue after this cursor.
-        oldest_first: list oldest ``created_at`` first (the triage queue: the earliest first-response
-            deadline first); a cursor continues the order it was made in.
+        oldest_first: list by the document's receipt (``received_at``), oldest first: the triage queue, the
+            earliest first-response deadline first, a draft made days after its receipt (the start-up
+            recovery's) included; a cursor continues the order it was made in.
     """
 
     visible_units: Collection[str] | None = None
