@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
@@ -19,6 +20,13 @@ class Principal:
     name: str
     role: Role
     units: frozenset[str] = frozenset()
+
+
+def admitted(principal: Principal, roles: Collection[Role]) -> bool:
+    """True when a route requiring ``roles`` admits ``principal``: its role is one of them, or admin (an
+    admin does all). ``deps.require_roles`` answers 403 to anyone else, and what offers such a route to a
+    caller asks the same (the outbound detail's ``retry_allowed``)."""
+    return principal.role is Role.ADMIN or principal.role in roles
 
 
 class KeyRing:

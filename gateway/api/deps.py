@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, Principal, presented_keys
+from gateway.api.auth import NO_KEY, TWO_KEYS, KeyRing, Principal, admitted, presented_keys
 from gateway.api.errors import DEFAULT_RETRY_AFTER_SECONDS
 from gateway.bootstrap import Services
 from gateway.bootstrap.slots import WaitingSlots
@@ -72,7 +72,7 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     that only returns a value, BENCHMARKS.md, *Sending API instructions outside validation*), and every
     role-checked route pays it. A route declares either this or ``PrincipalDep``, never both.
     """
-    allowed = {*roles, Role.ADMIN}
+    allowed = frozenset(roles)
 
     async def check(
         request: Request,
@@ -80,7 +80,7 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         _x_api_key: Annotated[str | None, Depends(_API_KEY)],
     ) -> Principal:
         principal = _authenticate(request)
-        if principal.role not in allowed:
+        if not admitted(principal, allowed):
             raise HTTPException(status_code=403, detail=f"Role {principal.role.value!r} may not do this")
         return principal
 

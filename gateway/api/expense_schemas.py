@@ -112,7 +112,10 @@ class ExpenseEventOut(BaseModel):
     from_status: str | None
     to_status: str
     unit: str | None
-    detail: dict[str, Any] | None
+    detail: dict[str, Any] | None = Field(
+        description="What the action recorded (reason, question, unit, payment...); never the "
+        "Idempotency-Key a client sent with it, which is that client's own request token"
+    )
     invoice_response: SupplierAnswerOut | None = Field(
         description="A person's approve, reject, query or mark-paid: whether the supplier was told through "
         "Peppol; an assign out of triage: the acknowledgement (AB) queued, null when none was; null for "

@@ -81,10 +81,12 @@ class OutboundDocumentResponse(OutboundSummary):
     document_type: str
     process: str
     retry_allowed: bool = Field(
-        description="POST .../retry is possible: its status allows a retry, and for a failed Invoice "
-        "Response no later response to the same received document was queued (that retry is answered 409 "
-        "later-response-queued: it would reach the supplier after the later one); for a Peppol report's "
-        "document, its report was not remade since (that retry is answered 409: another document carries it)"
+        description="POST .../retry is possible for this caller: its key's role may retry (support, admin; "
+        "false for a sender's key, which that route answers 403), the status allows a retry, and for a "
+        "failed Invoice Response no later response to the same received document was queued (that retry "
+        "is answered 409 later-response-queued: it would reach the supplier after the later one); for a "
+        "Peppol report's document, its report was not remade since (that retry is answered 409: another "
+        "document carries it)"
     )
     waiting_for_document_id: str | None = Field(
         description="An Invoice Response not sent yet because the response to the same received document "
@@ -208,8 +210,9 @@ def outbound_summary(document: OutboundDocument) -> OutboundSummary:
     )
 
 
-def outbound_response(detail: OutboundDetail) -> OutboundDocumentResponse:
-    """The full status view of one outbound document."""
+def outbound_response(detail: OutboundDetail, *, may_retry: bool) -> OutboundDocumentResponse:
+    """The full status view of one outbound document; ``may_retry``: the caller's role may POST its retry
+    (``retry_allowed`` is then what the document allows, false otherwise)."""
     document = detail.document
     last = detail.last_message
     return OutboundDocumentResponse(
@@ -218,7 +221,7 @@ def outbound_response(detail: OutboundDetail) -> OutboundDocumentResponse:
         sender=str(document.sender),
         document_type=document.document_type.uri,
         process=document.process.uri,
-        retry_allowed=detail.retry_allowed,
+        retry_allowed=may_retry and detail.retry_allowed,
         waiting_for_document_id=detail.waiting_for,
         next_job_due_at=detail.job.due_at if detail.job is not None else None,
         timeline=[TimelineEntry.model_validate(entry) for entry in timeline_to_json(detail.timeline)],

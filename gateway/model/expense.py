@@ -111,13 +111,13 @@ ACKNOWLEDGEMENT: Final = RESPONSE_CODES[_A.CREATED]
 
 
 def response_code(
-    action: ExpenseAction, status: ExpenseStatus | None, reached: ExpenseStatus | None = None
+    action: ExpenseAction, status: ExpenseStatus | None, *, reached: ExpenseStatus
 ) -> str | None:
     """The Invoice Response ``action`` reports when taken in ``status``; None when it reports none.
 
     AB says "received and routed to an activity" (bis-billing.md §9), so it goes when the expense first
     reaches a production unit, and only then: on creation when routing chose a unit (``reached``, the
-    status creation and routing left the new expense in, is not TO_TRIAGE), otherwise when support assigns
+    status creation and routing left the new expense in, is TO_APPROVE), otherwise when support assigns
     it from triage (``TO_TRIAGE`` is left only by that ASSIGN, so at most one AB per expense). A document in
     triage gets none until then (its deadline: ``model/first_response.py``); a reassignment is none (the
     supplier heard AB already, and after UQ an AB would go back in the T111 order).
@@ -125,11 +125,11 @@ def response_code(
     Args:
         action: the action taken.
         status: the status it was taken in (None for creation).
-        reached: the status it left the expense in; decides creation's AB (None: not said, as on an
-            audit entry of creation, which keeps no AB).
+        reached: the status it left the expense in; decides creation's AB. Required, and by keyword: a
+            creation that did not say where routing left the expense must not acknowledge a unit.
     """
     if action is _A.CREATED:
-        return ACKNOWLEDGEMENT if reached is not _S.TO_TRIAGE else None
+        return ACKNOWLEDGEMENT if reached is _S.TO_APPROVE else None
     if action is _A.ASSIGN:
         return ACKNOWLEDGEMENT if status is _S.TO_TRIAGE else None
     return RESPONSE_CODES.get(action)
@@ -341,7 +341,7 @@ def supplier_answer(event: ExpenseEvent) -> SupplierAnswer | None:
     the supplier did not get asks nothing of the person who assigned."""
     if event.action is ExpenseAction.CREATED:
         return None
-    code = response_code(event.action, event.from_status, event.to_status)
+    code = response_code(event.action, event.from_status, reached=event.to_status)
     if code is None:
         return None
     document = (event.detail or {}).get(RESPONSE_DOCUMENT_KEY)

@@ -80,7 +80,7 @@ def respond(
     ``expense`` is as it stands before the action and ``reached`` the status the action leaves it in: the
     model decides from them (``response_code``: AB when the expense first reaches a unit, on creation or
     out of triage)."""
-    code = response_code(action, expense.status, reached)
+    code = response_code(action, expense.status, reached=reached)
     if code is None:
         return None
     request = InvoiceResponseRequest(

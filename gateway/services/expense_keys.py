@@ -2,13 +2,15 @@
 first came with (``IDEMPOTENCY_DETAIL_KEY``: the key and the fingerprint of the request), so no table of its
 own is needed. A later request of the same client on the same expense with that key is a replay when its
 fingerprint (the action and its normalised input) is the same, whatever happened to the expense since, and
-a conflict otherwise."""
+a conflict otherwise. Readers of the expense never see it (``without_key``): it is the client's own request
+token, not part of the expense's history."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Final
 
 from gateway.errors import IdempotencyConflict
@@ -60,3 +62,13 @@ def is_replay(events: Sequence[ExpenseEvent], client: str, key: str, fingerprint
 def with_key(detail: JSONObject | None, key: str, fingerprint: str) -> JSONObject:
     """The audit ``detail`` of an action with the Idempotency-Key it came with."""
     return {**(detail or {}), IDEMPOTENCY_DETAIL_KEY: {"key": key, "request": fingerprint}}
+
+
+def without_key(event: ExpenseEvent) -> ExpenseEvent:
+    """``event`` as the expense's readers see it (``expense_queries.get_expense``: the API's events and the
+    pages): its detail without the Idempotency-Key it came with, everything else kept; None when the key was
+    all it held, as the same action without a key records. The stored entry keeps the key (``is_replay``)."""
+    if not event.detail or IDEMPOTENCY_DETAIL_KEY not in event.detail:
+        return event
+    rest = {name: value for name, value in event.detail.items() if name != IDEMPOTENCY_DETAIL_KEY}
+    return replace(event, detail=rest or None)

@@ -12,6 +12,7 @@ from gateway.model.first_response import ResponseDue, first_response_due
 from gateway.model.message import AS4MessageRecord, Direction, DocumentContent
 from gateway.services.expense_access import as_seen, visible_to
 from gateway.services.expense_drafts import attachment_bytes
+from gateway.services.expense_keys import without_key
 from gateway.services.ports import DocumentStore, ExpenseQuery, PageCursor, UnitOfWork
 from gateway.ubl import read_ubl
 
@@ -22,7 +23,8 @@ class ExpenseDetail:
 
     Attributes:
         expense: the expense.
-        events: the audit trail, oldest first.
+        events: the audit trail, oldest first, as readers see it (no client's Idempotency-Key:
+            ``expense_keys.without_key``).
         as4_message_id: the AS4 message that carried the document.
         first_response_due: in triage, when the supplier's first Invoice Response is due (None otherwise:
             it went when the expense reached its unit).
@@ -80,7 +82,8 @@ def get_expense(store: DocumentStore, actor: Actor, expense_id: str) -> ExpenseD
     due = None
     if inbound is not None and expense.status is ExpenseStatus.TO_TRIAGE:
         due = first_response_due(inbound.received_at)
-    return ExpenseDetail(expense, tuple(events), inbound.as4_message_id if inbound else None, due)
+    shown = tuple(without_key(event) for event in events)
+    return ExpenseDetail(expense, shown, inbound.as4_message_id if inbound else None, due)
 
 
 def list_expenses(store: DocumentStore, actor: Actor, query: ExpenseQuery) -> ExpenseListing:

@@ -60,7 +60,8 @@ class OutboundDetail:
     def retry_allowed(self) -> bool:
         """A retry by request is possible: its status allows one, no later response refuses it and it does
         not carry a report remade since (what ``OutboundSubmitter.request_retry`` checks; the API's
-        ``retry_allowed`` and the page's offer)."""
+        ``retry_allowed`` and the page's offer). Whether the caller's role may retry is the API's to add
+        (``gateway.api.routes.outbound.RETRY_ROLES``); the document pages admit only staff, who may."""
         return (
             DeliveryEvent.RETRY_REQUESTED in allowed_events(self.document.status)
             and self.later_response is None

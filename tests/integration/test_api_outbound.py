@@ -41,6 +41,7 @@ from gateway.validation import ValidationReport
 from gateway.xmlcore import MAX_ATTRIBUTES_PER_TAG, MAX_NAME_BYTES, MAX_NAMESPACE_URI_BYTES
 from tests.contract.store_builders import invoice_responses, new_id
 from tests.integration.document_api import (  # noqa: F401 - fixtures
+    KEYS,
     SELLER_ID,
     T0,
     DocumentAPI,
@@ -867,7 +868,8 @@ def test_retry_of_a_failed_document_requeues_it(docs: DocumentAPI) -> None:
     document_id = post_invoice(docs).json()["id"]
     move(docs, document_id, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
     assert counts(docs) == (1, 0)
-    assert docs.client.get(f"/v1/outbound/{document_id}").json()["retry_allowed"] is True
+    shown = docs.client.get(f"/v1/outbound/{document_id}", headers=auth("support")).json()
+    assert shown["retry_allowed"] is True
 
     response = docs.client.post(f"/v1/outbound/{document_id}/retry", headers=auth("support"))
     assert response.status_code == 202, response.text
@@ -883,6 +885,18 @@ def test_retry_of_a_failed_document_requeues_it(docs: DocumentAPI) -> None:
     assert last["detail"] == {"requested_by": "support-client", "previous_reason": "test permanent-failure"}
     assert shown["next_job_due_at"] == shown["next_attempt_at"] == last["at"]
     assert counts(docs) == (1, 1)
+
+
+def test_retry_allowed_is_false_for_a_caller_whose_role_may_not_retry(docs: DocumentAPI) -> None:
+    # The offer is for this caller: the sender's key reads the document but POST .../retry answers it 403,
+    # so it is not offered one; support and admin, whom the retry route admits, are.
+    document_id = post_invoice(docs).json()["id"]
+    move(docs, document_id, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
+    url = f"/v1/outbound/{document_id}"
+    offers = {role: docs.client.get(url, headers=auth(role)).json()["retry_allowed"] for role in KEYS}
+    assert offers == {"sender": False, "support": True, "admin": True}
+    assert docs.client.post(f"{url}/retry", headers=auth("sender")).status_code == 403
+    assert docs.client.get(url, headers=auth("sender")).json()["status"] == "failed"
 
 
 def test_retry_of_a_retrying_document_brings_the_attempt_forward(docs: DocumentAPI) -> None:
@@ -949,12 +963,12 @@ def test_a_failed_response_with_a_later_one_queued_is_not_offered_for_retry(docs
     (alone,) = _responses(docs, 1)
     for failed in (ab, alone):
         move(docs, failed, DeliveryEvent.SEND_STARTED, DeliveryEvent.PERMANENT_FAILURE, fail_job=True)
-    shown = docs.client.get(f"/v1/outbound/{ab}").json()
+    shown = docs.client.get(f"/v1/outbound/{ab}", headers=auth("support")).json()
     assert (shown["status"], shown["retry_allowed"]) == ("failed", False)
     refused = docs.client.post(f"/v1/outbound/{ab}/retry", headers=auth("support"))
     assert problem_of(refused)["type"] == "/problems/later-response-queued"
     # A failed response with no later one is offered, and retried.
-    assert docs.client.get(f"/v1/outbound/{alone}").json()["retry_allowed"] is True
+    assert docs.client.get(f"/v1/outbound/{alone}", headers=auth("support")).json()["retry_allowed"] is True
     retried = docs.client.post(f"/v1/outbound/{alone}/retry", headers=auth("support"))
     assert (retried.status_code, retried.json()["status"]) == (202, "retrying")
 

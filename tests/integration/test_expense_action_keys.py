@@ -174,7 +174,8 @@ def test_api_query_retried_after_the_answer_answers_200_and_sends_no_second_resp
     sent, hooks = app.responder.codes(), webhooks(app, eid)
     trail = app.client.get(f"/v1/expenses/{eid}", headers=auth("member-a")).json()["events"]
     assert [e["action"] for e in trail][-2:] == ["query", "answer"]
-    assert trail[-2]["detail"][IDEMPOTENCY_DETAIL_KEY]["key"] == "ask-1"
+    assert IDEMPOTENCY_DETAIL_KEY not in trail[-2]["detail"]  # kept in the stored entry, never shown
+    assert events(app, eid)[-2].detail[IDEMPOTENCY_DETAIL_KEY]["key"] == "ask-1"  # type: ignore[index]
 
     again = act(app, "member-a", eid, "query", body, key="ask-1")
 
@@ -190,6 +191,34 @@ def test_api_query_retried_after_the_answer_answers_200_and_sends_no_second_resp
         p for p in payloads if p["data"].get("expense_id") == eid and p["type"] == "expense.query"
     )
     assert IDEMPOTENCY_DETAIL_KEY not in query_hook["data"]["detail"]
+
+
+def test_a_keyed_actions_event_shows_other_readers_its_detail_but_not_the_key(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # A client's Idempotency-Key is its own request token: another member of the unit, and support, read
+    # the action's detail without it; the stored audit entry keeps it (replays are judged from it).
+    eid = received(app, validation_engine, "K-2026-0105")
+    colleague = Actor("member-z", ActorRole.MEMBER, frozenset({"PU04711"}))
+    workflow: ExpenseWorkflow = app.services.expenses
+    workflow.act(eid, ExpenseAction.QUERY, colleague, QUESTION, idempotency_key="z-private-1")
+    workflow.act(eid, ExpenseAction.ANSWER, SUPPORT, ActionInput(), idempotency_key="z-private-2")
+    stored = {e.action: e.detail for e in events(app, eid)}
+    assert stored[ExpenseAction.QUERY][IDEMPOTENCY_DETAIL_KEY]["key"] == "z-private-1"  # type: ignore[index]
+    for reader in ("member-a", "support"):
+        response = app.client.get(f"/v1/expenses/{eid}", headers=auth(reader))
+        assert response.status_code == 200, response.text
+        assert "z-private" not in response.text
+        shown = {e["action"]: e for e in response.json()["events"]}
+        query = shown["query"]
+        assert query["actor"] == "member-z"
+        assert query["detail"] == {
+            "question": "Which order is this?",
+            "reason_codes": ["REF"],
+            "response_document_id": stored[ExpenseAction.QUERY]["response_document_id"],  # type: ignore[index]
+        }
+        # An action keeping nothing else reads as the same action without a key would.
+        assert shown["answer"]["detail"] is None
 
 
 def test_api_approve_retried_after_mark_paid_answers_200(

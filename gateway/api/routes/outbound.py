@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from gateway.api.auth import Principal
+from gateway.api.auth import Principal, admitted
 from gateway.api.cursor import decode_cursor, encode_cursor
 from gateway.api.deps import ServicesDep, bounded_body, held_body, require_roles
 from gateway.api.document_size import check_document_size
@@ -57,7 +57,10 @@ router = APIRouter(prefix="/v1/outbound", tags=["outbound"], responses=problem_r
 
 SenderDep = Annotated[Principal, Depends(require_roles(Role.SENDER))]
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.SENDER, Role.SUPPORT))]
-SupportDep = Annotated[Principal, Depends(require_roles(Role.SUPPORT))]
+#: The roles POST .../retry requires (admin is always admitted). The detail offers a retry
+#: (``retry_allowed``) only to a caller they admit, so the offer and the 403 ask one rule.
+RETRY_ROLES: Final = frozenset({Role.SUPPORT})
+RetryDep = Annotated[Principal, Depends(require_roles(*RETRY_ROLES))]
 JSONBodyDep = Annotated[bytes, Depends(bounded_body(syntax="json"))]
 #: Its bytes held by a HeldDocument only (validation may spill a large one to a temporary file).
 XMLBodyDep = Annotated[HeldDocument, Depends(held_body(syntax="xml"))]
@@ -286,8 +289,12 @@ def list_documents(
     )
 
 
-def _detail_response(services: Services, document_id: DocumentIdPath) -> OutboundDocumentResponse:
-    return outbound_response(get_outbound(services.store, document_id))
+def _detail_response(
+    services: Services, document_id: DocumentIdPath, caller: Principal
+) -> OutboundDocumentResponse:
+    """The document's detail as ``caller`` reads it: a retry is offered only if its role may POST one."""
+    detail = get_outbound(services.store, document_id)
+    return outbound_response(detail, may_retry=admitted(caller, RETRY_ROLES))
 
 
 @router.get(
@@ -296,10 +303,10 @@ def _detail_response(services: Services, document_id: DocumentIdPath) -> Outboun
     responses=problem_responses(404),
 )
 def show_document(
-    services: ServicesDep, _who: ReaderDep, document_id: DocumentIdPath
+    services: ServicesDep, who: ReaderDep, document_id: DocumentIdPath
 ) -> OutboundDocumentResponse:
     """Delivery status, reason, attempts, next attempt, AS4 message id, timeline and receipt summary."""
-    return _detail_response(services, document_id)
+    return _detail_response(services, document_id, who)
 
 
 @router.get(
@@ -372,8 +379,8 @@ def show_evidence(
     responses=problem_responses(404, 409, s409="The status allows no retry"),
 )
 def retry_document(
-    services: ServicesDep, who: SupportDep, document_id: DocumentIdPath
+    services: ServicesDep, who: RetryDep, document_id: DocumentIdPath
 ) -> OutboundDocumentResponse:
     """Retry a failed document, or bring a retrying one's next attempt forward (support, admin)."""
     services.submitter.request_retry(document_id, requested_by=who.name)
-    return _detail_response(services, document_id)
+    return _detail_response(services, document_id, who)

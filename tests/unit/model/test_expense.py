@@ -190,13 +190,16 @@ def test_the_supplier_answer_of_an_action_says_whether_an_invoice_response_was_q
 def test_ab_goes_when_the_expense_first_reaches_a_unit() -> None:
     # bis-billing.md §9: "received and routed to an activity -> AB". Routed on receipt: on creation (the
     # creator asks only then); in triage: at support's assignment out of it, never at a reassignment.
-    assert response_code(A.CREATED, None) == "AB"
-    assert response_code(A.ASSIGN, S.TO_TRIAGE) == "AB"
+    assert response_code(A.CREATED, None, reached=S.TO_APPROVE) == "AB"
+    assert response_code(A.ASSIGN, S.TO_TRIAGE, reached=S.TO_APPROVE) == "AB"
     for status in (S.TO_APPROVE, S.UNDER_QUERY):
-        assert response_code(A.ASSIGN, status) is None
-    for action in (A.ROUTE, A.TRIAGE, A.ANSWER, A.SETTLE, A.DUPLICATE):
-        assert response_code(action, S.RECEIVED) is None
-    assert response_code(A.APPROVE, S.TO_APPROVE) == "AP"
+        assert response_code(A.ASSIGN, status, reached=status) is None
+    assert response_code(A.ROUTE, S.RECEIVED, reached=S.TO_APPROVE) is None
+    assert response_code(A.TRIAGE, S.RECEIVED, reached=S.TO_TRIAGE) is None
+    assert response_code(A.ANSWER, S.UNDER_QUERY, reached=S.TO_APPROVE) is None
+    assert response_code(A.SETTLE, S.PAID, reached=S.PAID) is None
+    assert response_code(A.DUPLICATE, S.TO_APPROVE, reached=S.TO_APPROVE) is None
+    assert response_code(A.APPROVE, S.TO_APPROVE, reached=S.APPROVED) == "AP"
     # The audit trail says the AB of an assignment from triage when one was queued, and nothing otherwise
     # (an acknowledgement the supplier did not get asks nothing of the person).
     at = datetime(2026, 12, 7, tzinfo=UTC)
@@ -208,11 +211,23 @@ def test_ab_goes_when_the_expense_first_reaches_a_unit() -> None:
     assert supplier_answer(queued) == SupplierAnswer("AB", "doc-3")
 
 
+def test_response_code_cannot_be_asked_without_the_status_reached() -> None:
+    # Creation's AB depends on where routing left the expense: a call that does not say it must not
+    # default to AB (a document in triage would acknowledge a unit it never reached), so it is refused.
+    with pytest.raises(TypeError):
+        response_code(A.CREATED, None)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        response_code(A.ASSIGN, S.TO_TRIAGE)  # type: ignore[call-arg]
+    # Said, it must name a unit's status: a creation left unrouted (RECEIVED) reached none.
+    assert response_code(A.CREATED, None, reached=S.RECEIVED) is None
+    assert response_code(A.CREATED, None, reached=S.TO_APPROVE) == "AB"
+
+
 def test_creation_acknowledges_only_when_routing_left_the_expense_at_a_unit() -> None:
     # The creator says where routing left the new expense; the model alone decides whether AB goes.
-    assert response_code(A.CREATED, None, S.TO_APPROVE) == "AB"
-    assert response_code(A.CREATED, None, S.TO_TRIAGE) is None
+    assert response_code(A.CREATED, None, reached=S.TO_APPROVE) == "AB"
+    assert response_code(A.CREATED, None, reached=S.TO_TRIAGE) is None
     # An assignment says the same with its own status: out of triage it is the first unit.
-    assert response_code(A.ASSIGN, S.TO_TRIAGE, S.TO_APPROVE) == "AB"
-    assert response_code(A.ASSIGN, S.TO_APPROVE, S.TO_APPROVE) is None
-    assert response_code(A.APPROVE, S.TO_APPROVE, S.APPROVED) == "AP"
+    assert response_code(A.ASSIGN, S.TO_TRIAGE, reached=S.TO_APPROVE) == "AB"
+    assert response_code(A.ASSIGN, S.TO_APPROVE, reached=S.TO_APPROVE) is None
+    assert response_code(A.APPROVE, S.TO_APPROVE, reached=S.APPROVED) == "AP"

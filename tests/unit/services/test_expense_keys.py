@@ -11,7 +11,13 @@ import pytest
 from gateway.errors import IdempotencyConflict
 from gateway.model.expense import ActorRole, ExpenseAction, ExpenseEvent, ExpenseStatus
 from gateway.model.message import JSONObject
-from gateway.services.expense_keys import IDEMPOTENCY_DETAIL_KEY, is_replay, request_fingerprint, with_key
+from gateway.services.expense_keys import (
+    IDEMPOTENCY_DETAIL_KEY,
+    is_replay,
+    request_fingerprint,
+    with_key,
+    without_key,
+)
 
 AT = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 QUESTION: JSONObject = {"question": "Which order?", "reason_codes": ["REF"]}
@@ -64,3 +70,15 @@ def test_a_detail_whose_key_entry_is_malformed_holds_no_key() -> None:
     for held in ("k-1", {"key": "k-1"}, {"key": "k-1", "request": 7}, {"request": fingerprint}):
         trail = [entry("member-a", ExpenseAction.APPROVE, {IDEMPOTENCY_DETAIL_KEY: held})]
         assert not is_replay(trail, "member-a", "k-1", fingerprint)
+
+
+def test_readers_get_the_detail_without_the_key_the_store_keeps() -> None:
+    keyed = entry("erp", ExpenseAction.QUERY, with_key(QUESTION, "k-1", "f"))
+    shown = without_key(keyed)
+    assert shown.detail == QUESTION
+    assert keyed.detail is not None
+    assert keyed.detail[IDEMPOTENCY_DETAIL_KEY] == {"key": "k-1", "request": "f"}  # the stored entry keeps it
+    assert shown == entry("erp", ExpenseAction.QUERY, QUESTION)  # all else as it was
+    assert without_key(entry("erp", ExpenseAction.APPROVE, with_key(None, "k-2", "f"))).detail is None
+    plain = entry("erp", ExpenseAction.QUERY, QUESTION)
+    assert without_key(plain) is plain
