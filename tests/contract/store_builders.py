@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from gateway.model import (
@@ -14,6 +15,7 @@ from gateway.model import (
     INVOICE_RESPONSE_PROCESS,
     ParticipantID,
 )
+from gateway.model.expense import SYSTEM_ACTOR, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus
 from gateway.model.message import (
     RESPONSE_AFTER,
     RESPONSE_ANSWERS,
@@ -29,7 +31,7 @@ from gateway.model.message import (
     RawHTTPMessage,
 )
 from gateway.services import WebhookMessage
-from gateway.services.ports import UnitOfWork
+from gateway.services.ports import DocumentStore, UnitOfWork
 
 T0 = datetime(2026, 3, 2, 9, 30, 0, 123456, tzinfo=UTC)
 SENDER = ParticipantID("0208", "0123456749")
@@ -124,6 +126,49 @@ def inbound(
         updated_at=received_at,
         sbdh_instance_id=str(uuid.uuid4()),
     )
+
+
+def received_expense(
+    store: DocumentStore,
+    *,
+    status: ExpenseStatus,
+    received: datetime,
+    drafted: datetime | None = None,
+    number: str | None = None,
+    supplier_name: str = "Supplier",
+    status_reason: str | None = None,
+) -> str:
+    """A received document and its expense draft, stored with the draft's CREATED audit entry; the expense's
+    id. In triage it has no unit, else PU04711. ``drafted``: when the draft was made (default: at receipt)."""
+    made = drafted or received
+    number = number or uuid.uuid4().hex[:8]
+    document = replace(inbound(received_at=received), document_number=number)
+    expense = Expense(
+        id=new_id(),
+        inbound_document_id=document.id,
+        kind="invoice",
+        status=status,
+        unit_code=None if status is ExpenseStatus.TO_TRIAGE else "PU04711",
+        supplier_key="0208:0123456749",
+        supplier_name=supplier_name,
+        number=number,
+        currency="EUR",
+        amount=Decimal("12.10"),
+        issue_date="2026-11-02",
+        draft={"number": number},
+        routing={},
+        created_at=made,
+        updated_at=made,
+        status_reason=status_reason,
+    )
+    created = ExpenseEvent(
+        expense.id, made, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, status
+    )
+    with store.unit_of_work() as uow:
+        uow.inbound.add(document, content())
+        uow.expenses.add(expense, dedupe_key=uuid.uuid4().hex, event=created)
+        uow.commit()
+    return expense.id
 
 
 MIME_BODY = (

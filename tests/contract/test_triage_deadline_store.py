@@ -4,14 +4,12 @@ oldest first (the most urgent first) and pages with its cursor; the overdue ones
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
-from store_builders import content, inbound
+from store_builders import received_expense
 
-from gateway.model.expense import SYSTEM_ACTOR, Actor, ActorRole, Expense, ExpenseAction, ExpenseEvent
+from gateway.model.expense import Actor, ActorRole
 from gateway.model.expense import ExpenseStatus as S
 from gateway.model.first_response import first_response_due, overdue_if_received_before
 from gateway.services.expense_queries import get_expense, list_expenses
@@ -24,32 +22,7 @@ MONDAY = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 def _expense(store: SQLDocumentStore, number: str, status: S, received: datetime, drafted: datetime) -> str:
-    document = replace(inbound(received_at=received), document_number=number)
-    expense = Expense(
-        id=str(uuid.uuid4()),
-        inbound_document_id=document.id,
-        kind="invoice",
-        status=status,
-        unit_code=None if status is S.TO_TRIAGE else "PU04711",
-        supplier_key="0208:0123456749",
-        supplier_name="Supplier",
-        number=number,
-        currency="EUR",
-        amount=Decimal("12.10"),
-        issue_date="2026-11-02",
-        draft={"number": number},
-        routing={},
-        created_at=drafted,
-        updated_at=drafted,
-    )
-    created = ExpenseEvent(
-        expense.id, drafted, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, status
-    )
-    with store.unit_of_work() as uow:
-        uow.inbound.add(document, content())
-        uow.expenses.add(expense, dedupe_key=uuid.uuid4().hex, event=created)
-        uow.commit()
-    return expense.id
+    return received_expense(store, status=status, received=received, drafted=drafted, number=number)
 
 
 def _queue(store: SQLDocumentStore) -> dict[str, str]:

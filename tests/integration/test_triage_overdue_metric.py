@@ -3,16 +3,13 @@ Invoice Response (AB) is past its deadline (3 Belgian working days after receipt
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
-from gateway.model.expense import SYSTEM_ACTOR, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus
+from gateway.model.expense import ExpenseStatus
 from gateway.store import SQLDocumentStore
-from tests.contract.store_builders import content, inbound
+from tests.contract.store_builders import received_expense
 from tests.integration.test_metrics import (  # noqa: F401 - fixtures
     make_app,
     postgres_database,
@@ -25,31 +22,7 @@ NOW = datetime(2026, 3, 2, 10, 30, 0, 123456, tzinfo=UTC)
 
 
 def _expense(target: SQLDocumentStore, status: ExpenseStatus, received: datetime) -> None:
-    document = inbound(received_at=received)
-    expense = Expense(
-        id=str(uuid.uuid4()),
-        inbound_document_id=document.id,
-        kind="invoice",
-        status=status,
-        unit_code=None if status is ExpenseStatus.TO_TRIAGE else "PU04711",
-        supplier_key="0208:0123456749",
-        supplier_name="Supplier",
-        number=uuid.uuid4().hex[:8],
-        currency="EUR",
-        amount=Decimal("12.10"),
-        issue_date="2026-02-02",
-        draft={},
-        routing={},
-        created_at=received,
-        updated_at=received,
-    )
-    created = ExpenseEvent(
-        expense.id, received, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, status
-    )
-    with target.unit_of_work() as uow:
-        uow.inbound.add(replace(document, document_number=expense.number), content())
-        uow.expenses.add(expense, dedupe_key=uuid.uuid4().hex, event=created)
-        uow.commit()
+    received_expense(target, status=status, received=received)
 
 
 def test_the_overdue_first_responses_of_the_triage_queue_are_a_gauge(

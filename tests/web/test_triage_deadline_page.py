@@ -5,22 +5,19 @@ its first page."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import httpx
 import pytest
 from babel.dates import format_date
 
-from gateway.model.expense import SYSTEM_ACTOR, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus
+from gateway.model.expense import ExpenseStatus
 from gateway.model.first_response import BRUSSELS, first_response_due
 from gateway.model.working_days import add_working_days, next_working_day
 from gateway.render.i18n import FORMAT_LOCALES
 from gateway.web.document_routes import PAGE_SIZE
-from tests.contract.store_builders import content, inbound
+from tests.contract.store_builders import received_expense
 from tests.web.conftest import Site
 
 OVERDUE, SOON = "TRI-OVERDUE", "TRI-SOON"
@@ -28,39 +25,14 @@ OVERDUE, SOON = "TRI-OVERDUE", "TRI-SOON"
 
 def _triaged(site: Site, number: str, received: datetime) -> None:
     """An expense in triage whose document was received at ``received`` (drafted then)."""
-    document = replace(inbound(received_at=received), document_number=number)
-    expense = Expense(
-        id=str(uuid.uuid4()),
-        inbound_document_id=document.id,
-        kind="invoice",
+    received_expense(
+        site.services.store,
         status=ExpenseStatus.TO_TRIAGE,
-        unit_code=None,
-        supplier_key="0208:0123456749",
-        supplier_name="Late Supplier",
+        received=received,
         number=number,
-        currency="EUR",
-        amount=Decimal("12.10"),
-        issue_date="2026-11-02",
-        draft={"number": number},
-        routing={},
-        created_at=received,
-        updated_at=received,
+        supplier_name="Late Supplier",
         status_reason="no unit named",
     )
-    created = ExpenseEvent(
-        expense.id,
-        received,
-        SYSTEM_ACTOR.name,
-        SYSTEM_ACTOR.role,
-        ExpenseAction.CREATED,
-        None,
-        expense.status,
-    )
-    store = site.services.store
-    with store.unit_of_work() as uow:
-        uow.inbound.add(document, content())
-        uow.expenses.add(expense, dedupe_key=uuid.uuid4().hex, event=created)
-        uow.commit()
 
 
 def _due_soon_receipt(now: datetime) -> datetime:
