@@ -8,6 +8,7 @@ never at the database (503).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Path
@@ -30,6 +31,18 @@ from gateway.model.message import AS4MessageRecord
 from gateway.model.partial_payment import MAX_PAYMENT_NOTE
 from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
+
+
+
+class ExpenseOrder(StrEnum):
+    """The order of ``GET /v1/expenses``."""
+
+    NEWEST = "newest"
+    """Newest first, by the expense's creation (the default)."""
+    OLDEST = "oldest"
+    """Oldest first, by the receipt of the expense's document: the first Invoice Responses most urgent
+    (``first_response_due``) lead."""
+
 
 #: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
 ExpenseIdPath = Annotated[str, Path(pattern=r"^[!-~]{1,128}$", description="The expense id (a UUID)")]
