@@ -60,7 +60,7 @@ def decode_cursor(text: str, order: str | None = None) -> PageCursor:
         said = f"order={made_for}" if made_for else "the default order"
         asked = f"order={order}" if order else "the default order"
         raise InvalidCursor(
-            f"this cursor pages the listing in {said}, not in {asked}: page with the same order, or start again"
-            " without a cursor"
+            f"this cursor pages the listing in {said}, not in {asked}: page with the same order, or start"
+            " again without a cursor"
         )
     return PageCursor(at, ident)

@@ -32,6 +32,14 @@ from gateway.model.partial_payment import MAX_PAYMENT_NOTE
 from gateway.model.units import UNIT_CODE_PATTERN, ProductionUnit
 from gateway.services.expense_queries import ExpenseDetail
 
+#: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
+ExpenseIdPath = Annotated[str, Path(pattern=r"^[!-~]{1,128}$", description="The expense id (a UUID)")]
+#: A production unit code in a path, written as published (``PU-04711``, ``pu 04711``, ``PU04711``).
+UnitCodePath = Annotated[
+    str, Path(pattern=UNIT_CODE_PATTERN.pattern, description="The production unit code, e.g. PU-04711")
+]
+#: A member: the name of an API key (``api.keys[].name``), as stored (at most 200 characters).
+MemberName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
 class ExpenseOrder(StrEnum):
@@ -42,16 +50,6 @@ class ExpenseOrder(StrEnum):
     OLDEST = "oldest"
     """Oldest first, by the receipt of the expense's document: the first Invoice Responses most urgent
     (``first_response_due``) lead."""
-
-
-#: An expense id in a path: printable ASCII (ids are UUIDs; anything else is simply not found).
-ExpenseIdPath = Annotated[str, Path(pattern=r"^[!-~]{1,128}$", description="The expense id (a UUID)")]
-#: A production unit code in a path, written as published (``PU-04711``, ``pu 04711``, ``PU04711``).
-UnitCodePath = Annotated[
-    str, Path(pattern=UNIT_CODE_PATTERN.pattern, description="The production unit code, e.g. PU-04711")
-]
-#: A member: the name of an API key (``api.keys[].name``), as stored (at most 200 characters).
-MemberName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
 class Problem(BaseModel):

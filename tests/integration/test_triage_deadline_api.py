@@ -9,7 +9,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from gateway.model.expense import ExpenseStatus
-
 from gateway.model.first_response import first_response_due
 from gateway.model.units import ProductionUnit
 from gateway.services.units import save_units

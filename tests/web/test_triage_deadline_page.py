@@ -161,7 +161,10 @@ def test_the_expense_page_out_of_triage_says_no_first_response_due(
 ) -> None:
     received = datetime.now(UTC) - timedelta(days=30)
     expense_id = received_expense(
-        site.services.store, status=ExpenseStatus.TO_APPROVE, received=received, number=f"ONE-ROUTED-{language}"
+        site.services.store,
+        status=ExpenseStatus.TO_APPROVE,
+        received=received,
+        number=f"ONE-ROUTED-{language}",
     )
     page = login("sam").get(f"/web/expenses/{expense_id}", params={"lang": language})
     assert page.status_code == 200
