@@ -8,6 +8,7 @@ never at the database (503).
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Path
@@ -39,6 +40,16 @@ UnitCodePath = Annotated[
 ]
 #: A member: the name of an API key (``api.keys[].name``), as stored (at most 200 characters).
 MemberName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+
+
+class ExpenseOrder(StrEnum):
+    """The order of ``GET /v1/expenses``."""
+
+    NEWEST = "newest"
+    """Newest first, by the expense's creation (the default)."""
+    OLDEST = "oldest"
+    """Oldest first, by the receipt of the expense's document: the first Invoice Responses most urgent
+    (``first_response_due``) lead."""
 
 
 class Problem(BaseModel):

@@ -257,6 +257,8 @@ def _expense_page(
     status = detail.expense.status
     answers = [supplier_answer(event) for event in detail.events]
     in_part = status is ExpenseStatus.PAID and _paid_in_part(detail.events)
+    # In triage, when the supplier's first Invoice Response is due and how urgent (as on the triage queue).
+    due = detail.first_response_due
     code = pdf_problem.status if pdf_problem else 200
     response = page(
         context.request,
@@ -282,6 +284,8 @@ def _expense_page(
         can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
         units=list_units(context.services.store) if context.person.staff else [],
         pdf_problem=pdf_problem,
+        first_response_due=due,
+        first_response_urgency=response_urgency(due, context.services.clock.now()) if due else None,
         **rendered_invoice(context.request, content, f"/web/expenses/{expense_id}/attachments"),
     )
     response.headers.update(pdf_problem.headers() if pdf_problem else {})

@@ -124,3 +124,49 @@ def test_the_inbox_is_unchanged_newest_first(queue: Site, login: Callable[[str],
     text = login("sam").get("/web/expenses", params={"status": "to_triage"}).text
     assert text.index(">TRI-NEW-24<") < text.index(">TRI-NEW-00<")
     assert f">{OVERDUE}<" not in text  # the oldest, on a later page
+
+
+def _facts(page: str) -> str:
+    found = re.search(r'<dl class="facts">.*?</dl>', page, re.S)
+    assert found, "no facts on the expense page"
+    return found.group(0)
+
+
+@pytest.mark.parametrize(
+    ("language", "overdue", "header"),
+    [("en", "Overdue", "First response due"), ("fr", "En retard", "Première réponse due")],
+)
+def test_the_expense_page_in_triage_says_when_its_first_response_is_due(
+    site: Site, login: Callable[[str], httpx.Client], language: str, overdue: str, header: str
+) -> None:
+    received = datetime.now(UTC) - timedelta(days=30)
+    expense_id = received_expense(
+        site.services.store, status=ExpenseStatus.TO_TRIAGE, received=received, number=f"ONE-LATE-{language}"
+    )
+    page = login("sam").get(f"/web/expenses/{expense_id}", params={"lang": language})
+    assert page.status_code == 200
+    facts = _facts(page.text)
+    assert header in facts
+    assert overdue in facts
+    due = first_response_due(received)
+    assert format_date(due.last_day, "full", locale=FORMAT_LOCALES[language]) in facts
+
+
+@pytest.mark.parametrize(
+    ("language", "overdue", "header"),
+    [("en", "Overdue", "First response due"), ("fr", "En retard", "Première réponse due")],
+)
+def test_the_expense_page_out_of_triage_says_no_first_response_due(
+    site: Site, login: Callable[[str], httpx.Client], language: str, overdue: str, header: str
+) -> None:
+    received = datetime.now(UTC) - timedelta(days=30)
+    expense_id = received_expense(
+        site.services.store,
+        status=ExpenseStatus.TO_APPROVE,
+        received=received,
+        number=f"ONE-ROUTED-{language}",
+    )
+    page = login("sam").get(f"/web/expenses/{expense_id}", params={"lang": language})
+    assert page.status_code == 200
+    assert header not in page.text
+    assert overdue not in page.text

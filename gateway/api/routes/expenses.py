@@ -17,6 +17,7 @@ from gateway.api.expense_schemas import (
     AssignIn,
     ExpenseBoard,
     ExpenseIdPath,
+    ExpenseOrder,
     ExpensePage,
     ExpenseResponse,
     ExpenseSummary,
@@ -123,10 +124,27 @@ def list_all(
     ] = None,
     since: Annotated[RFC3339DateTime | None, Query(description="Created at or after (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    order: Annotated[
+        ExpenseOrder,
+        Query(
+            description=(
+                "`newest` (the default): newest first, by the expense's creation. `oldest`: oldest first by"
+                " the receipt of the expense's document, so by first-response urgency - with"
+                " `status=to_triage`, the expenses whose first Invoice Response (`first_response_due`) is"
+                " due soonest lead. The `next_cursor` of a page pages in its order only: a cursor of one"
+                " order given with the other is refused (400 invalid-cursor)."
+            ),
+        ),
+    ] = ExpenseOrder.NEWEST,
+    cursor: Annotated[
+        str | None, Query(description="next_cursor of the previous page, in the same order")
+    ] = None,
 ) -> ExpensePage:
-    """List the expenses you may see, newest first, filtered (AND) and paged by a keyset cursor; a member
-    sees their units' only, whatever the filters."""
+    """List the expenses you may see, newest first (or oldest received first: ``order=oldest``), filtered
+    (AND) and paged by a keyset cursor; a member sees their units' only, whatever the filters."""
+    oldest = order is ExpenseOrder.OLDEST
+    # Only the non-default order is named in its cursors: those made before ``order`` existed still page.
+    tag = ExpenseOrder.OLDEST.value if oldest else None
     query = ExpenseQuery(
         unit=unit_key(unit) if unit else None,
         status=status,
@@ -134,12 +152,13 @@ def list_all(
         number=NumberSearch.parse(number) if number is not None else None,
         since=since,
         limit=limit,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor, tag) if cursor else None,
+        oldest_first=oldest,
     )
     page = list_expenses(services.store, actor_of(who), query)
     return ExpensePage(
         items=[expense_summary(e, page.first_response_due.get(e.id)) for e in page.items],
-        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
+        next_cursor=encode_cursor(page.next_cursor, tag) if page.next_cursor else None,
     )
 
 

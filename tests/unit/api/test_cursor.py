@@ -27,3 +27,14 @@ def test_a_cursor_survives_encoding() -> None:
 def test_the_store_cursor_carries_no_text_codec() -> None:
     assert not hasattr(PageCursor, "encode")
     assert not hasattr(PageCursor, "decode")
+
+
+def test_a_cursor_keeps_its_order_and_is_refused_in_another() -> None:
+    cursor = PageCursor(T0, "0b4f-id")
+    assert decode_cursor(encode_cursor(cursor, "oldest"), "oldest") == cursor
+    with pytest.raises(InvalidCursor, match="order=oldest"):
+        decode_cursor(encode_cursor(cursor, "oldest"))
+    with pytest.raises(InvalidCursor, match="default order"):
+        decode_cursor(encode_cursor(cursor), "oldest")
+    with pytest.raises(ValueError, match="tag"):
+        encode_cursor(cursor, "2026")
