@@ -25,6 +25,7 @@ from gateway.as4.mime import (
     MAX_HEADER_VALUE,
     MimeError,
     MimePart,
+    content_codings,
     header,
     parse_multipart,
     split_content_type,
@@ -47,12 +48,8 @@ def declared_coding(headers: Iterable[tuple[str, str]]) -> str | None:
     take the sender's word for one thing and its bytes for another.
     """
     for name, value in headers:
-        if name.lower() != "content-encoding":
-            continue
-        for coding in value.split(","):
-            name_of_coding = coding.strip().lower()
-            if name_of_coding and name_of_coding != "identity":
-                return name_of_coding[:40]
+        if name.lower() == "content-encoding" and (codings := content_codings(value)):
+            return codings[0][:40]
     return None
 
 

@@ -135,6 +135,13 @@ def _parameters(rest: str) -> Iterator[tuple[str, str]]:
         yield key, _unquote(raw) if raw.startswith('"') else raw
 
 
+def content_codings(value: str) -> list[str]:
+    """The content codings (RFC 9110 §8.4) a ``Content-Encoding`` value lists, in order, lower-case, without
+    ``identity`` (no coding) and empty members: ``[]`` for a body declared uncoded. Fields sent more than once
+    are one list: pass each, or their values joined with ``,``."""
+    return [name for coding in value.split(",") if (name := coding.strip().lower()) and name != "identity"]
+
+
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup."""
     lname = name.lower()

@@ -15,6 +15,7 @@ from typing import Final
 import anyio
 import httpx
 
+from gateway.as4.mime import content_codings
 from gateway.errors import DiscoveryError, PeerAddressRefused
 from gateway.smp import MAX_SMP_RESPONSE_BYTES, LookupOutcome, SMPHTTPResponse
 from gateway.transport.peers import GuardedHTTPTransport, PeerPolicy
@@ -146,12 +147,8 @@ class HTTPSMPFetcher:
                 headers={"Accept": "application/xml, text/xml", "Accept-Encoding": "gzip, deflate"},
             ) as response,
         ):
-            codings = [
-                c.strip().lower()
-                for c in response.headers.get("content-encoding", "").split(",")
-                if c.strip()
-            ]
-            codings = [c for c in codings if c != "identity"] or ["identity"]
+            # httpx joins a field sent more than once with ", ": one list, as RFC 9110 reads it.
+            codings = content_codings(response.headers.get("content-encoding", "")) or ["identity"]
             if len(codings) > 1 or codings[0] not in _DECODABLE:
                 raise LookupOutcome.BAD_SMP_RESPONSE.error(
                     f"the SMP answer for {url} has content coding {', '.join(codings)!r};"

@@ -387,7 +387,7 @@ def test_each_response_names_the_unfinished_response_to_the_same_document_queued
 def test_a_response_dated_a_little_before_the_documents_arrival_is_still_named(
     store: SQLDocumentStore, validation_engine: ValidationEngine, artefacts_dir: Path
 ) -> None:
-    # The AB may be queued by a process whose clock is slightly behind the receiving one's (CLOCK_SLACK).
+    # The AB may be queued by a process whose clock is slightly behind the receiving one's.
     received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
     responder = _responder(validation_engine)
     early = T0 - timedelta(minutes=1)
@@ -427,7 +427,7 @@ def test_the_later_response_is_found_whatever_clock_dated_it(
 ) -> None:
     # The UQ is queued after the AB by a process whose clock runs behind: dated before the AB, it is still
     # the response queued after it (queue order decides, not the dates), and the AB dated an hour before
-    # the document's arrival (further back than CLOCK_SLACK) is still the one the UQ waits for.
+    # the document's arrival is still the one the UQ waits for (no date bounds the search).
     received = _inbound(store, (_examples(artefacts_dir) / "base-example.xml").read_bytes())
     responder = _responder(validation_engine)
     ab = _respond(store, responder, InvoiceResponseRequest(received.id, "AB", T0 - timedelta(hours=1)))

@@ -11,6 +11,7 @@ from gateway.as4.mime import (
     MimeError,
     _delimiters,
     build_multipart,
+    content_codings,
     normalise_cid,
     parse_multipart,
     split_raw_message,
@@ -126,3 +127,18 @@ def test_body_in_pieces_is_written_in_order_and_checked_across_the_junction() ->
     assert parse_multipart(ct, body)[0][1].body == b"\x01\x02rest"
     with pytest.raises(ValueError, match="boundary"):
         build_multipart([({}, (b"x\r\n--B", b"1 y"))], boundary="B1", root_type="t")
+
+
+@pytest.mark.parametrize(
+    ("value", "codings"),
+    [
+        ("", []),
+        ("identity", []),
+        (" Identity , ", []),
+        ("gzip", ["gzip"]),
+        ("identity, GZip ,deflate", ["gzip", "deflate"]),
+        ("br,,identity,x-compress", ["br", "x-compress"]),
+    ],
+)
+def test_content_codings_lists_the_codings_in_order_without_identity(value: str, codings: list[str]) -> None:
+    assert content_codings(value) == codings
