@@ -144,8 +144,8 @@ def test_an_invoice_not_in_utf_8_is_a_400_naming_its_encoding(
     body = problem_of(response)
     assert body["type"] == "/problems/xml-encoding"
     assert body["detail"] == (
-        f"document is encoded in {refusal}: the gateway reads XML in UTF-8 (or US-ASCII, ISO-8859-n, "
-        "windows-125n)"
+        f"document is encoded in {refusal}: the gateway reads XML in UTF-8 (or an ASCII-compatible "
+        "single-byte encoding: US-ASCII, ISO-8859-n, windows-125n...)"
     )
 
 
