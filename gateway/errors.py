@@ -102,7 +102,8 @@ class XMLLimitExceeded(XMLInputError):
 
 class XMLEncodingRefused(XMLInputError):
     """Raised when XML input is in an encoding the byte scans before a parse cannot read (UTF-16, UTF-32,
-    EBCDIC...): the gateway reads UTF-8, US-ASCII, ISO-8859-n and windows-125n (``xmlcore.encoding``)."""
+    EBCDIC...): the gateway reads UTF-8 and the ASCII-compatible single-byte encodings (US-ASCII, ISO-8859-n,
+    windows-125n...; ``xmlcore.encoding``)."""
 
 
 class InvalidIdentifier(GatewayError, ValueError):

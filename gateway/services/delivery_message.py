@@ -148,7 +148,9 @@ class MessageFactory:
                 **self._mls_scopes(document),
             }
             sbd = build_sbd(body, **envelope, parsed_before=True)
-        except MappingError as exc:
+        except (MappingError, XMLInputError) as exc:
+            # XMLInputError: a document its layout sends to a parse that refuses it, e.g. one in UTF-16
+            # stored before submissions were refused in it (``xmlcore.encoding``): final, as for the header.
             raise LocalProtocolError(EbmsError.OTHER, f"cannot wrap the document in an SBD: {exc}") from exc
         try:
             # The header just written, not parsed back (BENCHMARKS.md, *Sender and worker instructions per

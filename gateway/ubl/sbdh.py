@@ -230,6 +230,9 @@ _ROOT_CHUNK: Final = 512
 def _payload_root(business_document: bytes) -> etree.QName:
     """The name of the business document's root, read up to its start tag (hardened pull parser).
 
+    No encoding check (``gateway.xmlcore.encoding``): the document is a stored one the worker has just
+    wrapped (``build_sbd``, after its check at submission, or whose tree parse refuses it).
+
     Raises:
         XMLInputError: not well-formed as far as read, or no root element.
     """
@@ -350,6 +353,9 @@ def read_sbd_header(data: bytes, *, max_bytes: int) -> SBDHData:
     network), so the header costs the same for a 10 kB and a 20 MB document and no tree of the document
     is built. Unlike :func:`parse_sbd` it does not see what follows that start tag (a second business
     document, a syntax error further on): the receiver's :func:`gateway.ubl.sbd_read.read_sbd` judges those.
+
+    No byte scan or encoding check (``gateway.xmlcore.encoding``) either: the SBD is one the gateway wrote
+    (``build_sbd``: UTF-8, the business document checked when it came in), not outside bytes.
 
     Raises:
         XMLInputError: too large, not well-formed (as far as read), a DTD or an entity reference.

@@ -23,7 +23,7 @@ are skipped as such). The only false alarms: one of them holding a ``<`` followe
 tag with a name that long; a start tag that is not well-formed (its parse would fail anyway).
 Not bounded: an entity reference's name (``&name;``, refused by the parse when it reads it: no DTD declares
 one) and the names of a DTD (refused after the parse). Like the other checks of ``start_tags``, the scan
-reads an ASCII-compatible encoding (UTF-8, US-ASCII, ISO-8859-n, windows-125n): in UTF-16 a name of
+reads an ASCII-compatible encoding (UTF-8, US-ASCII, ISO-8859-n, windows-125n...): in UTF-16 a name of
 characters such as U+4E3C (bytes ``3C 4E``) leaves no ``<``-free gap. ``check_start_tags`` therefore refuses a
 document in any other encoding (UTF-16, UTF-32, EBCDIC, or declared otherwise) before calling this scan
 (``gateway.xmlcore.encoding``); called alone, it bounds the names of an ASCII-compatible document only.

@@ -39,7 +39,8 @@ Every check here reads ``<``, ``=``, quotes and blanks as bytes, which holds in 
 only: in UTF-16 an attribute's ``=`` is two bytes and a character such as U+4E3D holds a ``3D`` byte, so the
 count above would neither see a start tag's attributes nor be sure of its ``=``. The call first refuses a
 document libxml2 would read in another encoding (UTF-16, UTF-32, EBCDIC, a declaration naming one that is not
-UTF-8, US-ASCII, ISO-8859-n or windows-125n), on its first 256 bytes: ``gateway.xmlcore.encoding``.
+UTF-8 or an ASCII-compatible single-byte one such as US-ASCII, ISO-8859-n or windows-125n), on its first
+256 bytes: ``gateway.xmlcore.encoding``.
 """
 
 from __future__ import annotations

@@ -72,6 +72,10 @@ def check_well_formed(data: bytes, *, max_bytes: int, what: str) -> None:
     """Parse ``data`` once without keeping anything: XML 1.0 well-formedness, no DTD, no undefined entity
     (namespace prefixes and depth are not checked, see the module).
 
+    No byte scan and no encoding check (``gateway.xmlcore.encoding``) here: the one caller,
+    ``gateway.ubl.sbdh.build_sbd``, reads the root's name with :func:`root_name` first, whose
+    ``check_start_tags`` refuses an encoding the scans cannot read, and the pass builds no tree.
+
     Raises:
         XMLInputError: too large, empty, not well-formed, a DTD, or an undefined entity.
     """
@@ -105,6 +109,10 @@ def check_element(data: bytes, *, depth: int, max_bytes: int, what: str) -> None
     accept only what a tree parse of that document (:func:`gateway.xmlcore.parse_xml` with the same
     ``max_bytes``) accepts there: refused whenever libxml2 logs anything (the XML namespace rules, which
     it applies without a tree but only logs, a mere warning too) and beyond the tree's depth.
+
+    The bytes carry no declaration, so libxml2 reads them as UTF-8: the caller (``gateway.ubl.sbd_read``)
+    gives the element of a document declared UTF-8 or US-ASCII (``root_element_span``; its bytes ASCII) whose
+    byte scans and encoding check it ran first.
 
     libxml2 limits the depth only while it builds a tree (256 levels, 2048 with ``huge_tree``; 2.12: 257,
     none with ``huge_tree``), and the parse of a whole buffer (not the push parser) one level later without
@@ -211,6 +219,10 @@ def root_name(data: bytes, *, what: str) -> etree.QName:
 
 def top_level_element(data: bytes, tag: str, *, what: str) -> etree._Element | None:
     """The first child of the root element named ``tag``, parsed only as far as its end tag.
+
+    For stored documents only (``number_of_bytes``, ``buyer_country``), so no byte scan or encoding check
+    runs here: each passed ``check_start_tags`` when it came in (``parse_xml`` at submission, ``read_sbd``
+    on receipt, which stores the business document in UTF-8).
 
     The other children of the root are cleared as soon as they end (an embedded attachment before the
     wanted element is not kept), so the memory used is that of the wanted element and one chunk.

@@ -115,7 +115,8 @@ def test_other_encodings_are_refused_naming_what_the_gateway_reads(case: str) ->
     if "declaration longer" not in refusal:
         assert str(refused.value).startswith("invoice is encoded in ")
         assert str(refused.value).endswith(
-            "the gateway reads XML in UTF-8 (or US-ASCII, ISO-8859-n, windows-125n)"
+            "the gateway reads XML in UTF-8 (or an ASCII-compatible single-byte encoding: US-ASCII, "
+            "ISO-8859-n, windows-125n...)"
         )
 
 

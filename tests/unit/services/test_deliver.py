@@ -354,6 +354,22 @@ def test_a_document_whose_payload_cannot_be_wrapped_fails_at_once(rig: Rig) -> N
     assert rig.transport.bodies == []
 
 
+def test_a_stored_document_in_utf_16_fails_at_once_naming_its_encoding(rig: Rig) -> None:
+    # Stored before the encoding check refused UTF-16 at submission: the SBD builder's parse now refuses it
+    # (``xmlcore.encoding``), which escaped the worker's build (only MappingError was caught there).
+    from delivery_support import INVOICE
+
+    text = INVOICE.read_text(encoding="utf-8")
+    body = text.replace('encoding="UTF-8"', 'encoding="UTF-16"', 1).encode("utf-16")
+    doc_id = queue_document(rig.store, body=body)
+    (lease,) = rig.lease("w1")
+    assert rig.deliver(lease).status is DeliveryStatus.FAILED
+    reason = rig.document(doc_id).status_reason or ""
+    assert reason.startswith("cannot-build-message: "), reason
+    assert "business document is encoded in UTF-16 (a byte order mark)" in reason
+    assert rig.transport.bodies == []
+
+
 def test_a_stale_job_of_a_final_document_is_dropped(rig: Rig) -> None:
     doc_id = queue_document(rig.store)
     (lease,) = rig.lease("w1")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from gateway.errors import MappingError, XMLInputError
+from gateway.errors import MappingError, XMLEncodingRefused, XMLInputError
 from gateway.ubl import sbdh
 from gateway.ubl.sbdh import parse_sbd
 from gateway.xmlcore import root_element_bytes
@@ -109,3 +109,24 @@ def test_receiver_serialises_other_layouts_from_the_tree(layout: object) -> None
     business = parse_sbd(sbd, max_bytes=1_000_000).business_document
     parsed = etree.fromstring(business)  # stands alone: every namespace it uses is declared in it
     assert parsed.findtext(f"{{{CBC}}}ID") == "A&Bé"
+
+
+@pytest.mark.parametrize("parsed_before", [False, True], ids=["submitted", "stored"])
+def test_a_business_document_in_utf_16_is_refused_before_any_parse(parsed_before: bool) -> None:
+    # Submitted (the CLI): the root's name is read first, by ``root_name``, whose byte scans refuse UTF-16, so
+    # the well-formedness pass (no scan of its own) never sees it. Stored (the worker): not in the plain UTF-8
+    # layout, so wrapped from a tree of ``parse_xml``, which refuses it too (``xmlcore.encoding``).
+    business = ("<?xml version='1.0' encoding='UTF-16'?>" + BODY).encode("utf-16")
+    with pytest.raises(XMLEncodingRefused, match="business document is encoded in UTF-16"):
+        wrap(business, parsed_before=parsed_before)
+
+
+@pytest.mark.parametrize("name", ["l1", "latin1", "IBM819", "ISO_8859-1", "CP819"])
+def test_a_business_document_declaring_another_name_of_latin_1_is_wrapped_in_utf_8(name: str) -> None:
+    business = f"<?xml version='1.0' encoding='{name}'?>".encode() + BODY.replace("&#233;", "\u00e9").encode(
+        "latin-1"
+    )
+    sbd = wrap(business)
+    assert sbd.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    read = parse_sbd(sbd, max_bytes=1_000_000).business_document
+    assert etree.fromstring(read).findtext(f"{{{CBC}}}ID") == "A&B\u00e9"
