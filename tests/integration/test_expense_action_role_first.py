@@ -87,5 +87,7 @@ def test_a_keyed_retry_after_the_clients_role_lost_the_action_is_refused(
     workflow.act(eid, ExpenseAction.QUERY, MEMBER, question, idempotency_key="ask")
     trail = events(app, eid)
     with pytest.raises(ExpenseActionForbidden):
-        workflow.act(eid, ExpenseAction.QUERY, Actor("member-a", ActorRole.SUPPORT), question, idempotency_key="ask")
+        workflow.act(
+            eid, ExpenseAction.QUERY, Actor("member-a", ActorRole.SUPPORT), question, idempotency_key="ask"
+        )
     assert events(app, eid) == trail
