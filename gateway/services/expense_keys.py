@@ -1,15 +1,17 @@
 """Idempotency-Keys of expense actions: an API client's key is kept in the audit detail of the action it
-first came with (``IDEMPOTENCY_DETAIL_KEY``: the key and the fingerprint of the request), so no table of its
-own is needed. A later request of the same client on the same expense with that key is a replay when its
-fingerprint (the action and its normalised input) is the same, whatever happened to the expense since, and
-a conflict otherwise. Readers of the expense never see it (``without_key``): it is the client's own request
-token, not part of the expense's history."""
+first came with (``IDEMPOTENCY_DETAIL_KEY``: the key and the fingerprint of the request); the key of a
+request that changed nothing (a repeat: no audit entry) is kept in a table instead
+(``ExpenseRepository.keep_action_key``, purged with the outbound keys after the idempotency retention). A
+later request of the same client on the same expense with that key is a replay when its fingerprint (the
+action and its normalised input) is the same, whatever happened to the expense since, and a conflict
+otherwise. Readers of the expense never see it (``without_key``): it is the client's own request token,
+not part of the expense's history."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final
 
@@ -40,23 +42,32 @@ def _held(event: ExpenseEvent, client: str, key: str) -> str | None:
     return fingerprint if isinstance(fingerprint, str) else None
 
 
-def is_replay(events: Sequence[ExpenseEvent], client: str, key: str, fingerprint: str) -> bool:
-    """True when ``client`` took an action on the expense with ``key`` and the same ``fingerprint``: the
+def is_replay(
+    events: Sequence[ExpenseEvent],
+    client: str,
+    key: str,
+    fingerprint: str,
+    kept: Callable[[], str | None] | None = None,
+) -> bool:
+    """True when ``client`` sent a request on the expense with ``key`` and the same ``fingerprint``: the
     request is a retry of it, to be answered with the current state; False when the key is new here.
 
     Args:
         events: the expense's audit entries (any order).
+        kept: the fingerprint kept for the key of a request that changed nothing (None: no such key),
+            asked only when no audit entry holds the key.
 
     Raises:
         IdempotencyConflict: the key came with another action or another input.
     """
-    for event in events:
-        held = _held(event, client, key)
-        if held is not None:
-            if held != fingerprint:
-                raise IdempotencyConflict(key)
-            return True
-    return False
+    held = next((h for h in (_held(event, client, key) for event in events) if h is not None), None)
+    if held is None and kept is not None:
+        held = kept()
+    if held is None:
+        return False
+    if held != fingerprint:
+        raise IdempotencyConflict(key)
+    return True
 
 
 def with_key(detail: JSONObject | None, key: str, fingerprint: str) -> JSONObject:

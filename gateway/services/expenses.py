@@ -7,7 +7,9 @@ together or not at all. Every action is idempotent: repeating the last action an
 and records nothing (so does a mark-paid retried after the settle of its partial payment, when it says the
 same as the recorded one). An API client's Idempotency-Key goes further: a request repeating the action
 and input its key first came with answers the current state whatever happened since (``expense_keys``): the
-unit assigned to deactivated, the client's role changed, as long as the client still sees the expense.
+unit assigned to deactivated, the status moved on, as long as the client's role may still take the action
+(checked first, before anything else) and the client still sees the expense. The key of a request that
+changed nothing is remembered too (``ExpenseRepository.keep_action_key``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from gateway.errors import (
     DocumentNotFound,
@@ -270,19 +273,21 @@ class ExpenseWorkflow:
 
         Args:
             idempotency_key: the API client's Idempotency-Key, scoped to the client (``actor.name``) and
-                the expense: recorded in the action's audit detail; the same key with the same action and
-                input again is a replay (the current state, nothing recorded or sent) whatever happened
-                since: it is looked up once the actor is known to see the expense and the input passed its
-                own checks, before those of what may have changed (the actor's role, the unit assigned to,
-                the status). None: repeats are recognised as ``decide`` does.
+                the expense: recorded in the action's audit detail (or, for a request that changed
+                nothing, kept by ``keep_action_key``); the same key with the same action and input again
+                is a replay (the current state, nothing recorded or sent) whatever happened since: it is
+                looked up once the actor's role is known to allow the action (checked first, key or not:
+                a role that may not act learns nothing of the input's checks), the actor to see the
+                expense and the input to pass its own checks, before the checks of what may have changed
+                (the unit assigned to, the status). None: repeats are recognised as ``decide`` does.
 
         Returns:
             The expense after the action (unchanged for a repeat or a replay).
 
         Raises:
             DocumentNotFound: no such expense, or the actor may not see it.
-            ExpenseActionForbidden: the actor sees it but may not take this action (not raised for a
-                replay: the action was taken when it could).
+            ExpenseActionForbidden: the actor's role may not take this action (whatever the expense, the
+                input and the key).
             InvalidExpenseRequest: a missing reason or question, a text with no visible character or a
                 control character, unknown reason codes or unit; ``InvalidPayment`` for a partial payment
                 without explanation or with an amount not strictly between zero and the amount due.
@@ -292,14 +297,13 @@ class ExpenseWorkflow:
         """
         if action in _SYSTEM_ACTIONS:
             raise ExpenseActionForbidden(f"{action.value!r} is taken by the gateway, not by people")
+        check_action(actor, action)  # first: a role that may not act learns nothing of the rest
         now = self._clock.now()
         with self._store.unit_of_work() as uow:
             expense = uow.expenses.get(expense_id, for_update=True)
             visible = visible_to(uow, actor)
             if expense is None or (visible is not None and expense.unit_code not in visible):
                 raise DocumentNotFound(expense_id, "expense")
-            if idempotency_key is None:
-                check_action(actor, action)
             # The input's own checks: they read nothing that changes, so a replay passes them as it did.
             detail, reason, target_unit = _inputs(expense, action, data)
             payment = _partial_payment(expense, action, data)
@@ -309,11 +313,11 @@ class ExpenseWorkflow:
             keyed = None  # (key, fingerprint) of a request with an Idempotency-Key
             if idempotency_key is not None:
                 keyed = (idempotency_key, request_fingerprint(action, _normalised(action, detail, data)))
-                # Before the checks of what may have changed since the action (the actor's role, the
-                # unit, the status): a replay answers the current state whatever they say now.
-                if is_replay(events, actor.name, *keyed):
+                # Before the checks of what may have changed since the request (the unit, the status): a
+                # replay answers the current state whatever they say now.
+                kept = partial(uow.expenses.action_key, expense.id, actor.name, idempotency_key)
+                if is_replay(events, actor.name, *keyed, kept=kept):
                     return as_seen(uow, expense, visible)  # a replay: same result, nothing recorded or sent
-                check_action(actor, action)
             if target_unit is not None:
                 _check_unit(uow, target_unit, data.unit)
             # The last action taken on the expense (a flagged duplicate is no action on it).
@@ -326,11 +330,11 @@ class ExpenseWorkflow:
                 and target_unit == expense.unit_code
                 and (expense.status, action) in TRANSITIONS
             ):
-                return as_seen(uow, expense, visible)  # the same assignment again: nothing to do
+                return self._unchanged(uow, expense, visible, actor, keyed, now)  # the same assignment
             same = _says_the_same(events, action, payment)
             target = decide(expense.status, action, last, says_the_same=same)
             if target is None:
-                return as_seen(uow, expense, visible)  # a repeat: same result, no second event
+                return self._unchanged(uow, expense, visible, actor, keyed, now)  # a repeat: no new event
             if action is ExpenseAction.SETTLE:
                 _check_settle(expense, events)
             codes = (
@@ -373,6 +377,24 @@ class ExpenseWorkflow:
             seen = as_seen(uow, changed, visible)
             uow.commit()
         log.info("expense %s: %s by %s -> %s", expense_id, action.value, actor.name, target.value)
+        return seen
+
+    @staticmethod
+    def _unchanged(
+        uow: UnitOfWork,
+        expense: Expense,
+        visible: frozenset[str] | None,
+        actor: Actor,
+        keyed: tuple[str, str] | None,
+        now: datetime,
+    ) -> Expense:
+        """The answer to a request that changes nothing (the expense as the actor sees it); its
+        Idempotency-Key, if any, is kept with the request's fingerprint (no audit entry to hold it), so that
+        its retry is a replay and the key with another request a conflict, as for a recorded action."""
+        seen = as_seen(uow, expense, visible)
+        if keyed is not None:
+            uow.expenses.keep_action_key(expense.id, actor.name, *keyed, now)
+            uow.commit()
         return seen
 
     def _remember(

@@ -1,6 +1,7 @@
-"""Retention of the working tables: idempotency keys and delivered webhook outbox rows are purged after their
-configured period, in small batches, each its own short transaction (PostgreSQL: ``FOR UPDATE SKIP
-LOCKED``, so a row the API or a dispatcher holds is skipped, never waited for).
+"""Retention of the working tables: idempotency keys (of outbound submissions, and of expense actions that
+changed nothing) and delivered webhook outbox rows are purged after their configured period, in small
+batches, each its own short transaction (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so a row the API or a
+dispatcher holds is skipped, never waited for).
 
 Evidence is not a working table: outbound and inbound documents, AS4 messages, signals, receipts, the fallback
 e-mails and the status history are never purged by the gateway. The legal period is 10 years (Belgian VAT
@@ -27,6 +28,12 @@ class WorkingTablePurge(Protocol):
         absent); keys of documents still in delivery stay. Returns how many were deleted."""
         ...
 
+    def purge_expense_action_keys(self, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` Idempotency-Keys of expense actions that changed nothing, kept before
+        ``before`` (the keys of recorded actions live in their audit entries, never purged). Returns how
+        many were deleted."""
+        ...
+
     def purge_delivered_webhooks(self, before: datetime, limit: int) -> int:
         """Delete at most ``limit`` webhook outbox rows delivered before ``before`` (never an open or failed
         one). Returns how many were deleted."""
@@ -39,7 +46,8 @@ class RetentionPolicy:
 
     Attributes:
         idempotency: age after which an idempotency key may go (a repeat of the request is then judged by
-            the (seller, type, number) alone).
+            the (seller, type, number) alone; that of an expense action which changed nothing, as a request
+            without a key).
         delivered_webhooks: age after which a delivered webhook row may go.
         batch_size: rows per transaction.
         max_batches: batches per pass (a pass never runs unbounded; the next pass goes on).
@@ -57,10 +65,11 @@ class PurgeCounts:
 
     idempotency_keys: int = 0
     delivered_webhooks: int = 0
+    expense_action_keys: int = 0
 
 
 def purge_working_tables(purge: WorkingTablePurge, *, now: datetime, policy: RetentionPolicy) -> PurgeCounts:
-    """One pass over both tables, ``policy.batch_size`` rows per transaction.
+    """One pass over the three tables, ``policy.batch_size`` rows per transaction.
 
     Raises:
         StoreError: the store failed (what was committed stays deleted; the next pass goes on).
@@ -78,4 +87,5 @@ def purge_working_tables(purge: WorkingTablePurge, *, now: datetime, policy: Ret
     return PurgeCounts(
         idempotency_keys=drain(purge.purge_idempotency_keys, now - policy.idempotency),
         delivered_webhooks=drain(purge.purge_delivered_webhooks, now - policy.delivered_webhooks),
+        expense_action_keys=drain(purge.purge_expense_action_keys, now - policy.idempotency),
     )

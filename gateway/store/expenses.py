@@ -19,6 +19,7 @@ from gateway.store.errors import map_db_errors
 from gateway.store.number_search import number_conditions
 from gateway.store.savepoints import first_insert_refusable
 from gateway.store.tables import (
+    expense_action_keys,
     expense_duplicates,
     expense_events,
     expenses,
@@ -53,6 +54,12 @@ _MAPPING = select(supplier_units).where(supplier_units.c.supplier_key == bindpar
 _INSERT_EXPENSE = insert(expenses)
 _INSERT_EVENT = insert(expense_events)
 _UNIT_KEYS = select(production_units.c.key)
+_ACTION_KEY = select(expense_action_keys.c.fingerprint).where(
+    expense_action_keys.c.expense_id == bindparam("b_id"),
+    expense_action_keys.c.client == bindparam("b_client"),
+    expense_action_keys.c.key == bindparam("b_key"),
+)
+_INSERT_ACTION_KEY = insert(expense_action_keys)
 
 
 def _draft_number(draft: Any) -> str | None:
@@ -235,6 +242,18 @@ class SQLExpenseRepository:
         with map_db_errors("expense events"):
             rows = self._conn.execute(select(e).where(e.c.expense_id == expense_id).order_by(e.c.id)).all()
         return [_event_from_row(row) for row in rows]
+
+    def action_key(self, expense_id: str, client: str, key: str) -> str | None:
+        with map_db_errors("expense action key"):
+            found = self._conn.execute(
+                _ACTION_KEY, {"b_id": expense_id, "b_client": client, "b_key": key}
+            ).scalar()
+        return None if found is None else str(found)
+
+    def keep_action_key(self, expense_id: str, client: str, key: str, fingerprint: str, at: datetime) -> None:
+        values = {"expense_id": expense_id, "client": client, "key": key, "fingerprint": fingerprint}
+        with map_db_errors("expense action key"):
+            self._conn.execute(_INSERT_ACTION_KEY, {**values, "created_at": at})
 
     def search(self, query: ExpenseQuery) -> Page[Expense]:
         if not 1 <= query.limit <= MAX_PAGE_SIZE:

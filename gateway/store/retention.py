@@ -10,7 +10,7 @@ from sqlalchemy import Column, Select, delete, select, tuple_
 from gateway.model.message import DeliveryStatus
 from gateway.store.errors import map_db_errors
 from gateway.store.sql import SQLDocumentStore
-from gateway.store.tables import idempotency_keys, outbound_documents, webhook_outbox
+from gateway.store.tables import expense_action_keys, idempotency_keys, outbound_documents, webhook_outbox
 
 _FINAL = [status.value for status in DeliveryStatus if status.is_final]
 
@@ -32,6 +32,17 @@ class SQLWorkingTablePurge:
             .limit(limit)
         )
         return self._delete(chosen, (k.c.client, k.c.key), "idempotency keys")
+
+    def purge_expense_action_keys(self, before: datetime, limit: int) -> int:
+        """See ``WorkingTablePurge.purge_expense_action_keys``."""
+        k = expense_action_keys
+        chosen = (
+            select(k.c.expense_id, k.c.client, k.c.key)
+            .where(k.c.created_at < before)
+            .order_by(k.c.created_at)
+            .limit(limit)
+        )
+        return self._delete(chosen, (k.c.expense_id, k.c.client, k.c.key), "expense action keys")
 
     def purge_delivered_webhooks(self, before: datetime, limit: int) -> int:
         """See ``WorkingTablePurge.purge_delivered_webhooks``."""

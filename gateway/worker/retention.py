@@ -1,5 +1,6 @@
-"""The retention timer of ``gateway worker``: purges expired idempotency keys and delivered webhook rows in
-small batches, off the event loop, every ``retention.interval_seconds``."""
+"""The retention timer of ``gateway worker``: purges expired idempotency keys (outbound, and of expense
+actions that changed nothing) and delivered webhook rows in small batches, off the event loop, every
+``retention.interval_seconds``."""
 
 from __future__ import annotations
 
@@ -45,10 +46,11 @@ async def run_retention(services: Services, stop: asyncio.Event) -> None:
         except StoreError as exc:
             log.warning("retention purge skipped: %s", exc)
         else:
-            if counts.idempotency_keys or counts.delivered_webhooks:
+            if counts.idempotency_keys or counts.delivered_webhooks or counts.expense_action_keys:
                 log.info(
-                    "purged %d idempotency keys and %d delivered webhooks",
+                    "purged %d idempotency keys, %d expense action keys and %d delivered webhooks",
                     counts.idempotency_keys,
+                    counts.expense_action_keys,
                     counts.delivered_webhooks,
                 )
         with contextlib.suppress(TimeoutError):

@@ -17,9 +17,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, Table, func, insert, inspect, select, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import IntegrityError
+from store_builders import received_expense
 from store_databases import BACKENDS, PostgresServer
 
 from gateway.model.document_number import NumberSearch
+from gateway.model.expense import ExpenseStatus
 from gateway.model.identifiers import BIS_CREDIT_NOTE, BIS_INVOICE
 from gateway.model.message import VALIDATION_PENDING, Direction, InboundStatus, RawHTTPMessage, SignalKind
 from gateway.services import IdempotencyRecord
@@ -941,3 +943,41 @@ def test_response_link_revision_reads_the_expense_trail_in_the_database(tmp_path
         engine.dispose()
     assert linked == count
     assert peak < 2_000_000
+
+
+def test_expense_action_keys_revision_adds_the_table_and_its_downgrade_drops_it_keeping_the_expenses(
+    empty_database: str | URL,
+) -> None:
+    # 0019 keeps the Idempotency-Keys of expense actions that changed nothing; back at 0018 they are
+    # forgotten (as before the revision), the expenses and their audit trail stay.
+    upgrade_database(empty_database, revision="0018")
+    engine = make_engine(empty_database)
+    store = SQLDocumentStore(engine)
+    at = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    try:
+        eid = received_expense(store, status=ExpenseStatus.APPROVED, received=at)
+        with engine.connect() as connection:
+            before = set(inspect(connection).get_table_names())
+        upgrade_database(empty_database)
+        with store.unit_of_work() as uow:
+            uow.expenses.keep_action_key(eid, "member-a", "late", "f" * 64, at)
+            uow.commit()
+        with store.unit_of_work(read_only=True) as uow:
+            kept = uow.expenses.action_key(eid, "member-a", "late")
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(connection), "0018")
+        with engine.connect() as connection:
+            downgraded = set(inspect(connection).get_table_names())
+            expenses = connection.execute(text("SELECT id FROM expenses")).scalars().all()
+            trail = connection.execute(text("SELECT count(*) FROM expense_events")).scalar()
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "head")
+        with store.unit_of_work(read_only=True) as uow:
+            forgotten = uow.expenses.action_key(eid, "member-a", "late")
+    finally:
+        engine.dispose()
+    assert "expense_action_keys" not in before
+    assert kept == "f" * 64
+    assert downgraded == before
+    assert (expenses, trail) == ([eid], 1)
+    assert forgotten is None

@@ -14,12 +14,21 @@ import pytest
 from delivery_support import queue_document
 from sqlalchemy import func, select
 
+from gateway.model.expense import ExpenseStatus
 from gateway.model.message import DeliveryEvent, DeliveryStatus
 from gateway.services.ports import IdempotencyRecord, WebhookMessage
 from gateway.services.retention import RetentionPolicy, purge_working_tables
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.store.retention import SQLWorkingTablePurge
-from gateway.store.tables import as4_messages, idempotency_keys, outbound_documents, webhook_outbox
+from gateway.store.tables import (
+    as4_messages,
+    expense_action_keys,
+    expense_events,
+    idempotency_keys,
+    outbound_documents,
+    webhook_outbox,
+)
+from tests.contract.store_builders import received_expense
 from tests.contract.store_databases import BACKENDS, migrated_postgres_database
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -132,6 +141,29 @@ def test_the_purge_deletes_only_expired_working_rows(store: SQLDocumentStore) ->
     assert (_count(store, outbound_documents), _count(store, as4_messages)) == (documents, messages)
     again = purge_working_tables(SQLWorkingTablePurge(store), now=NOW, policy=POLICY)
     assert (again.idempotency_keys, again.delivered_webhooks) == (0, 0)
+
+
+def test_the_purge_deletes_expired_keys_of_expense_actions_that_changed_nothing_with_the_outbound_keys(
+    store: SQLDocumentStore,
+) -> None:
+    # They live as long as the outbound keys (``RetentionPolicy.idempotency``); the expense and its audit
+    # trail stay.
+    eid = received_expense(store, status=ExpenseStatus.APPROVED, received=OLD)
+    with store.unit_of_work() as uow:
+        for n in range(9):  # more than a batch (7)
+            uow.expenses.keep_action_key(eid, "member-a", f"old-{n}", "f" * 64, OLD)
+        uow.expenses.keep_action_key(eid, "member-a", "recent", "e" * 64, NOW - timedelta(days=1))
+        uow.commit()
+    trail = _count(store, expense_events)
+
+    counts = purge_working_tables(SQLWorkingTablePurge(store), now=NOW, policy=POLICY)
+
+    assert counts.expense_action_keys == 9
+    with store.unit_of_work(read_only=True) as uow:
+        assert uow.expenses.action_key(eid, "member-a", "old-0") is None
+        assert uow.expenses.action_key(eid, "member-a", "recent") == "e" * 64
+        assert uow.expenses.get(eid) is not None
+    assert (_count(store, expense_action_keys), _count(store, expense_events)) == (1, trail)
 
 
 def test_the_purge_deletes_a_clients_key_not_the_same_key_of_another_client(store: SQLDocumentStore) -> None:

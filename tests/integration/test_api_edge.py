@@ -88,9 +88,8 @@ def test_an_action_body_without_a_key_or_role_is_never_read(
 @pytest.mark.parametrize(
     "path",
     [
-        "/v1/expenses/some-expense/reject",
+        "/v1/expenses/some-expense/assign",
         "/v1/expenses/some-expense/answer",
-        "/v1/expenses/some-expense/approve",
         "/v1/expenses/some-expense/mark-paid",
         "/v1/expenses/some-expense/settle",
     ],
@@ -106,10 +105,18 @@ def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, pa
     assert undeclared.pulled <= 3  # the limit is 2 MiB
 
 
+@pytest.mark.parametrize("path", ["/v1/expenses/some-expense/approve", "/v1/expenses/some-expense/reject"])
+def test_an_action_the_role_may_not_take_is_refused_before_its_body_is_read(
+    edge_app: FastAPI, path: str
+) -> None:
+    headers = [("authorization", f"Bearer {SUPPORT_KEY}"), ("content-type", "application/json")]
+    refused = anyio.run(lambda: call(edge_app, "POST", path, headers, chunk=b" " * MIB, chunks=800))
+    assert (refused.status, refused.pulled) == (403, 0)
+
+
 @pytest.mark.parametrize(
     ("path", "limit"),
     [
-        ("/v1/expenses/some-expense/approve", 1024),
         ("/v1/expenses/some-expense/settle", 1024),
         # Room for the explanation of a partial payment (500 characters).
         ("/v1/expenses/some-expense/mark-paid", 4096),

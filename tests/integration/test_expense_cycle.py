@@ -213,7 +213,8 @@ def test_unroutable_goes_to_triage_support_assigns_and_the_supplier_is_remembere
     # Not routed to a unit: no acknowledgement yet (bis-billing.md §9: AB when routed to an activity).
     assert app.responder.codes() == []
     eid = triaged["id"]
-    assert problem_of(post(app, "member-b", eid, "assign", {"unit": "PU-00123"}))["status"] == 404
+    # A member may not assign: 403 first, before the expense is looked up (it does not see it either).
+    assert problem_of(post(app, "member-b", eid, "assign", {"unit": "PU-00123"}))["status"] == 403
     unknown = post(app, "support", eid, "assign", {"unit": "PU-55555"})
     assert problem_of(unknown)["type"] == "/problems/expense-request-invalid"
     assigned = post(app, "support", eid, "assign", {"unit": "pu00123"})

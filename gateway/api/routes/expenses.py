@@ -3,6 +3,7 @@ UBL and the embedded attachments. Members see and act only on their production u
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -43,6 +44,7 @@ from gateway.model.message import InboundStatus
 from gateway.model.units import unit_key
 from gateway.render.file_names import download_headers
 from gateway.services.document_files import expense_file
+from gateway.services.expense_access import check_action
 from gateway.services.expense_queries import (
     expense_attachment,
     expense_counts,
@@ -57,11 +59,33 @@ from gateway.services.ports import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ExpenseQuer
 router = APIRouter(prefix="/v1/expenses", tags=["expenses"], responses=problem_responses(401, 422, 503))
 
 ExpenseUserDep = Annotated[Principal, Depends(require_roles(Role.MEMBER, Role.SUPPORT))]
-#: The raw JSON body of an action, read (bounded) only after the caller is authenticated: declare it after
-#: ``ExpenseUserDep`` (FastAPI resolves dependencies in order) and parse it with ``parse_json_body``.
+
+
+def _taking(action: ExpenseAction) -> Callable[..., Awaitable[Principal]]:
+    """The dependency admitting a request taking ``action``: as ``ExpenseUserDep``, and refused (403
+    expense-action-forbidden, ``check_action``) when the role may not take this action, in the same
+    dependency, the first of the route: before the expense id, the body or the Idempotency-Key is read or
+    validated, so a role that may not act learns nothing of how they are checked, key or not."""
+
+    def may_take(principal: Principal) -> None:
+        check_action(actor_of(principal), action)
+
+    return require_roles(Role.MEMBER, Role.SUPPORT, then=may_take)
+
+
+AssignerDep = Annotated[Principal, Depends(_taking(ExpenseAction.ASSIGN))]
+ApproverDep = Annotated[Principal, Depends(_taking(ExpenseAction.APPROVE))]
+RejecterDep = Annotated[Principal, Depends(_taking(ExpenseAction.REJECT))]
+QuerierDep = Annotated[Principal, Depends(_taking(ExpenseAction.QUERY))]
+AnswererDep = Annotated[Principal, Depends(_taking(ExpenseAction.ANSWER))]
+PayerDep = Annotated[Principal, Depends(_taking(ExpenseAction.MARK_PAID))]
+SettlerDep = Annotated[Principal, Depends(_taking(ExpenseAction.SETTLE))]
+#: The raw JSON body of an action, read (bounded) only after the caller is authenticated and its role may take
+#: the action: declare it after the action's principal (``_taking``; FastAPI resolves dependencies in order)
+#: and parse it with ``parse_json_body``.
 BodyDep = Annotated[bytes, Depends(bounded_body())]
 #: The body of an action without parameters: at most ``SMALL_BODY_BYTES``, read without a body slot (those
-#: are for the large bodies: an approval must not wait behind uploads); declared after ``ExpenseUserDep`` too.
+#: are for the large bodies: an approval must not wait behind uploads); declared after the principal too.
 NoFieldsBodyDep = Annotated[bytes, Depends(small_body())]
 #: The body of mark-paid: small too (no body slot), with room for the explanation of a partial payment
 #: (``MAX_PAYMENT_NOTE`` characters of up to 4 UTF-8 bytes, escaped quotes, the amount).
@@ -73,8 +97,10 @@ ActionKey = Annotated[
     str | None,
     idempotency_key_header(
         "Makes a retry of this action with the same body answer the current state, even after other "
-        "actions, a change of the unit assigned to or of your role (as long as you still see the expense): "
-        "nothing recorded or sent again. Another action or body with the same key: 409"
+        "actions or a change of the unit assigned to (as long as your role may take the action and you "
+        "still see the expense): nothing recorded or sent again, also when the first request changed "
+        "nothing (a repeat). Another action or body with the same key: 409. Kept in the action's audit "
+        "entry, or, for a request that changed nothing, for the idempotency retention (30 days by default)"
     ),
 ]
 
@@ -88,7 +114,7 @@ _ACT_ERRORS = problem_responses(
     409,
     413,
     422,
-    s403="Your role or units do not allow this action",
+    s403="Your role may not take this action (answered first, whatever the expense, body or key)",
     s404="No such expense (for you)",
     s409="The expense's status does not allow this action, or the Idempotency-Key came with another action "
     "or body on this expense (idempotency-conflict)",
@@ -251,7 +277,7 @@ def _act(
 def assign(
     request: Request,
     services: ServicesDep,
-    who: ExpenseUserDep,
+    who: AssignerDep,
     expense_id: ExpenseIdPath,
     body: BodyDep,
     idempotency_key: ActionKey = None,
@@ -272,7 +298,7 @@ def assign(
 def approve(
     request: Request,
     services: ServicesDep,
-    who: ExpenseUserDep,
+    who: ApproverDep,
     expense_id: ExpenseIdPath,
     body: NoFieldsBodyDep,
     idempotency_key: ActionKey = None,
@@ -293,7 +319,7 @@ def approve(
 def reject(
     request: Request,
     services: ServicesDep,
-    who: ExpenseUserDep,
+    who: RejecterDep,
     expense_id: ExpenseIdPath,
     body: BodyDep,
     idempotency_key: ActionKey = None,
@@ -314,7 +340,7 @@ def reject(
 def query(
     request: Request,
     services: ServicesDep,
-    who: ExpenseUserDep,
+    who: QuerierDep,
     expense_id: ExpenseIdPath,
     body: BodyDep,
     idempotency_key: ActionKey = None,
@@ -335,7 +361,7 @@ def query(
 def answer(
     request: Request,
     services: ServicesDep,
-    who: ExpenseUserDep,
+    who: AnswererDep,
     expense_id: ExpenseIdPath,
     body: BodyDep,
     idempotency_key: ActionKey = None,
@@ -357,7 +383,7 @@ def answer(
 def mark_paid(
     request: Request,
     services: ServicesDep,
-    who: ExpenseUserDep,
+    who: PayerDep,
     expense_id: ExpenseIdPath,
     body: MarkPaidBodyDep,
     idempotency_key: ActionKey = None,
@@ -381,7 +407,7 @@ def mark_paid(
 def settle(
     request: Request,
     services: ServicesDep,
-    who: ExpenseUserDep,
+    who: SettlerDep,
     expense_id: ExpenseIdPath,
     body: NoFieldsBodyDep,
     idempotency_key: ActionKey = None,

@@ -105,6 +105,18 @@ class ExpenseRepository(Protocol):
         """The audit trail, oldest first."""
         ...
 
+    def action_key(self, expense_id: str, client: str, key: str) -> str | None:
+        """The fingerprint of the request that ``client`` sent with Idempotency-Key ``key`` on the expense
+        when it changed nothing (``keep_action_key``), None when no such key is kept (keys of recorded
+        actions are in their audit entries: ``services.expense_keys``)."""
+        ...
+
+    def keep_action_key(self, expense_id: str, client: str, key: str, fingerprint: str, at: datetime) -> None:
+        """Remember ``client``'s Idempotency-Key ``key`` of a request that changed nothing on the expense,
+        with its request's ``fingerprint``; purged after the idempotency retention (``store.retention``).
+        The caller holds the expense's row lock and found no such key (``action_key``)."""
+        ...
+
     def search(self, query: ExpenseQuery) -> Page[Expense]:
         """One page of matching expenses, newest first (or oldest, as the query says)."""
         ...

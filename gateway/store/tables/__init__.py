@@ -15,6 +15,7 @@ from gateway.store.tables.exchange import (
     pending_answers,
 )
 from gateway.store.tables.expenses import (
+    expense_action_keys,
     expense_duplicates,
     expense_events,
     expenses,
@@ -30,6 +31,7 @@ __all__ = [
     "as4_messages",
     "as4_signals",
     "delivery_jobs",
+    "expense_action_keys",
     "expense_duplicates",
     "expense_events",
     "expenses",

@@ -122,3 +122,17 @@ expense_events = Table(
     Column("detail", JSON(none_as_null=True), nullable=True),
     Index(None, "expense_id", "id"),
 )
+
+expense_action_keys = Table(
+    "expense_action_keys",
+    metadata,
+    # The Idempotency-Key of an expense action that changed nothing (a repeat: no audit entry to keep it
+    # in, ``services.expense_keys``), with the fingerprint of its request; a key whose request was recorded
+    # lives in that audit entry's detail instead. Purged with the outbound keys (``store.retention``).
+    Column("expense_id", String(ID), ForeignKey("expenses.id", ondelete="CASCADE"), primary_key=True),
+    Column("client", String(200), primary_key=True),  # the actor's name, as expense_events.actor
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+)
