@@ -400,6 +400,7 @@ class AS4Receiver:
             incoming.sbdh.sender,
             incoming.message_id,
             received_envelope(incoming),
+            incoming.sbdh.receiver,
         )
         # The work after the receipt holds the document in a HeldDocument only (the request's objects are
         # gone by then when it is deferred): its validation can spill a large one to a temporary file
