@@ -29,7 +29,6 @@ from gateway.as4 import (
 from gateway.crypto import CertificateVerdicts, KeyMaterial, RevocationChecker, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected
 from gateway.model import DocumentTypeID, ParticipantID, ProcessID
-from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.model.message import (
     AS4MessageRecord,
     AS4Signal,
@@ -40,6 +39,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.inbound_webhooks import InvalidReceipt
 from gateway.services.message_status import ReceivedEnvelope

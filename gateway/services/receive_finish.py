@@ -380,7 +380,11 @@ class InboundFinisher:
             if number is None and drafted.model is not None:
                 number = stored_number(drafted.model.number)
             return verdict, drafted, number
-        return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read", receiver=facts.receiver), number
+        return (
+            verdict,
+            ValidatedInbound(facts.document_type, facts.sender, None, "not read", receiver=facts.receiver),
+            number,
+        )
 
 
 def _recorded_elsewhere(document_id: str, status: InboundStatus) -> Finished:

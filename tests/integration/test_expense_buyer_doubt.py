@@ -32,10 +32,16 @@ def _responses(app: ExpenseApp) -> list[dict[str, Any]]:
     return [d for d in listed.json()["items"] if d["kind"] == "invoice-response"]
 
 
-def test_an_invoice_for_another_buyer_waits_in_triage(app: ExpenseApp, validation_engine: ValidationEngine) -> None:
+def test_an_invoice_for_another_buyer_waits_in_triage(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
     setup_units(app)
     ubl = supplier_document(
-        validation_engine, "be-zero-rated.json", number="ELSE-1", buyer_reference="PU-04711", buyer=OTHER_BUYER
+        validation_engine,
+        "be-zero-rated.json",
+        number="ELSE-1",
+        buyer_reference="PU-04711",
+        buyer=OTHER_BUYER,
     )
     assert b'<cbc:EndpointID schemeID="0208">0123456749</cbc:EndpointID>' in ubl
     assert deliver(app.client, ubl).status_code == 200
@@ -51,7 +57,9 @@ def test_an_invoice_for_us_under_our_vat_number_is_routed(
 ) -> None:
     # 9925:BE<KBO> and 0208:<KBO> name one enterprise: no doubt.
     setup_units(app)
-    ubl = supplier_document(validation_engine, "be-zero-rated.json", number="OURS-1", buyer_reference="PU-04711")
+    ubl = supplier_document(
+        validation_engine, "be-zero-rated.json", number="OURS-1", buyer_reference="PU-04711"
+    )
     ubl = ubl.replace(
         b'<cbc:EndpointID schemeID="0208">0739484052</cbc:EndpointID>',
         b'<cbc:EndpointID schemeID="9925">BE0739484052</cbc:EndpointID>',

@@ -14,7 +14,12 @@ from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.errors import ConfigurationError
 from gateway.model import ParticipantID
-from gateway.model.identifiers import BIS_BILLING_PROCESS, BIS_INVOICE, INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS
+from gateway.model.identifiers import (
+    BIS_BILLING_PROCESS,
+    BIS_INVOICE,
+    INVOICE_RESPONSE,
+    INVOICE_RESPONSE_PROCESS,
+)
 from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, ResponseCode
 from gateway.services.outbound import SubmissionOutcome, SubmissionResult
 from gateway.services.responses import PeppolInvoiceResponder

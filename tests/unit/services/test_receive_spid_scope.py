@@ -51,7 +51,9 @@ class _IDs:
 class _Valid:
     """Every document valid (the real engine is exercised by the integration suite)."""
 
-    def validate(self, data: object, *, rule_set: str | None = None, on_parsed: Any = None) -> ValidationReport:
+    def validate(
+        self, data: object, *, rule_set: str | None = None, on_parsed: Any = None
+    ) -> ValidationReport:
         return ValidationReport(rule_set=rule_set or "peppol-bis-billing-3.0.21", findings=())
 
 
@@ -85,13 +87,23 @@ def _receiver(store: SQLDocumentStore, **kw: Any) -> AS4Receiver:
 def _mls() -> bytes:
     return build_mls(
         MessageLevelStatus(
-            id="mls-1", issued=NOW, sender=THEIR_SPID, receiver=OUR_SPID, code=MLSCode.ACCEPTED, instance_id="i-1"
+            id="mls-1",
+            issued=NOW,
+            sender=THEIR_SPID,
+            receiver=OUR_SPID,
+            code=MLSCode.ACCEPTED,
+            instance_id="i-1",
         )
     )
 
 
 def _post(
-    receiver: AS4Receiver, body: bytes, to: ParticipantID, doc: DocumentTypeID, proc: ProcessID, sender: Any = SENDER
+    receiver: AS4Receiver,
+    body: bytes,
+    to: ParticipantID,
+    doc: DocumentTypeID,
+    proc: ProcessID,
+    sender: Any = SENDER,
 ) -> Any:
     sbd = build_sbd(
         body,
