@@ -139,8 +139,9 @@ class Services:
             validator=self.validation,
             identity=self.identity,
             trust=self.trust,
-            # MLS are addressed to our SPID (0242:…): receive for it too when MLS is on.
-            served=self.served | ({self.our_spid} if self.our_spid is not None else set()),
+            served=self.served,
+            # MLS are addressed to our SPID (0242:…): received for it when MLS is on, and nothing else.
+            spid=self.our_spid,
             clock=self.clock,
             ids=self.ids,
             rule_set=self.rule_set_today,

@@ -35,11 +35,14 @@ def read_for_draft(body: bytes) -> tuple[Invoice | CreditNote, DraftLines | None
 
 
 def draft_of(
-    model: Invoice | CreditNote, lines: DraftLines | None, sender: ParticipantID
+    model: Invoice | CreditNote,
+    lines: DraftLines | None,
+    sender: ParticipantID,
+    receiver: ParticipantID | None = None,
 ) -> tuple[DraftValues, RoutedDocument]:
     """The draft values and what routing reads, of a model holding its lines (``lines`` None) or of a
-    header read line by line."""
+    header read line by line (``receiver``: the SBDH receiver, ``build_draft``)."""
     if lines is None:
-        return build_draft(model, sender=sender), model
-    values = build_draft(model, sender=sender, lines=lines.rows)
+        return build_draft(model, sender=sender, receiver=receiver), model
+    values = build_draft(model, sender=sender, receiver=receiver, lines=lines.rows)
     return values, DocumentReferences.of(model, lines.references)

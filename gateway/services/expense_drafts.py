@@ -49,7 +49,8 @@ class DraftValues:
     issue_date: str
     credited_numbers: tuple[str, ...]
     draft: JSONObject
-    #: Why the seller is not the one its access point vouches for (``supplier_of``), None when it is.
+    #: Why the seller is not the one its access point vouches for (``supplier_of``), or the buyer not the
+    #: receiver it was delivered to (``buyer_doubt``), None when neither: the expense then waits in triage.
     sender_doubt: str | None = None
 
     @property
@@ -97,6 +98,31 @@ def supplier_of(document: Invoice | CreditNote, sender: ParticipantID) -> tuple[
     return sender, (
         f"the seller's electronic address (BT-34) {stated} is not the sender its access point vouches for"
         f" ({sender}): kept under the sender, for support to check"
+    )
+
+
+def buyer_doubt(document: Invoice | CreditNote, receiver: ParticipantID | None) -> str | None:
+    """Why the buyer a received document names is in doubt, or None: it is not.
+
+    The SBDH receiver must equal the buyer's electronic address, BT-49 (bis-billing.md §8), as the sender
+    equals BT-34 (``supplier_of``). A BT-49 naming another enterprise than the participant the document
+    was delivered to says the document is another company's, or names its buyer wrongly: it is received
+    (a receiver does not refuse a compliant invoice) but support decides, rather than the unit its buyer
+    reference names approving it for payment. No receiver known, no BT-49, or one that does not parse:
+    no doubt (``ParticipantID.same_enterprise``: 9925:BE<KBO> and 0208:<KBO> are one buyer).
+    """
+    endpoint = document.buyer.endpoint
+    if receiver is None or endpoint is None:
+        return None
+    try:
+        stated = ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}")
+    except InvalidIdentifier:
+        return None
+    if stated.same_enterprise(receiver):
+        return None
+    return (
+        f"the buyer's electronic address (BT-49) {stated} is not the receiver the document was delivered to"
+        f" ({receiver}): for support to check"
     )
 
 
@@ -165,13 +191,18 @@ class DraftLines:
 
 
 def build_draft(
-    document: Invoice | CreditNote, *, sender: ParticipantID, lines: list[JSONObject] | None = None
+    document: Invoice | CreditNote,
+    *,
+    sender: ParticipantID,
+    lines: list[JSONObject] | None = None,
+    receiver: ParticipantID | None = None,
 ) -> DraftValues:
     """The draft of a received document.
 
     Args:
         document: the document as read by ``gateway.ubl.read_ubl``.
         sender: the SBDH sender (the supplier's participant id when BT-34 is absent).
+        receiver: the SBDH receiver, when known (``buyer_doubt``).
         lines: the rows of every line (``draft_line``, document order) when ``document`` does not hold its
             lines (a large document read line by line: ``gateway.ubl.read_ubl_line_by_line``).
     """
@@ -179,6 +210,7 @@ def build_draft(
     sign = -1 if credit else 1
     seller = document.seller
     supplier_id, doubt = supplier_of(document, sender)
+    doubts = [d for d in (doubt, buyer_doubt(document, receiver)) if d is not None]
     totals = document.totals
     payable = (totals.payable_amount if totals is not None else _ZERO) * sign
     supplier = {
@@ -280,5 +312,5 @@ def build_draft(
         issue_date=document.issue_date.isoformat(),
         credited_numbers=tuple(p.number for p in document.preceding_invoices) if credit else (),
         draft=draft,
-        sender_doubt=doubt,
+        sender_doubt="; ".join(doubts) or None,
     )

@@ -41,6 +41,8 @@ class ValidatedInbound:
         unread: why the reader could not map it (then ``model`` is None).
         lines: every line's draft row and routing references, when the document was read line by line
             (a large one: ``gateway.ubl.read_ubl_line_by_line``); None: ``model`` holds its lines.
+        receiver: the receiving participant (SBDH receiver, C4), when known: the buyer the document names
+            (BT-49) is checked against it (``expense_drafts.buyer_doubt``).
     """
 
     document_type: DocumentTypeID
@@ -48,6 +50,7 @@ class ValidatedInbound:
     model: Invoice | CreditNote | None
     unread: str | None = None
     lines: DraftLines | None = None
+    receiver: ParticipantID | None = None
 
 
 class ExpenseIntake:
@@ -98,7 +101,7 @@ class ExpenseIntake:
             model, lines = read_for_draft(body)
         except GatewayError as exc:  # a valid document the reader cannot map: shown, not guessed
             return self._unreadable(inbound_document_id, str(exc))
-        return self._draft(inbound_document_id, model, lines, document.sender)
+        return self._draft(inbound_document_id, model, lines, document.sender, document.receiver)
 
     def draft_validated(
         self, uow: UnitOfWork, inbound_document_id: str, validated: ValidatedInbound
@@ -116,7 +119,7 @@ class ExpenseIntake:
             result = self._unreadable(inbound_document_id, validated.unread or "not read")
             self._give_up(inbound_document_id, result.reason or "not read")  # logged: not again
             return result
-        values, routed = draft_of(validated.model, validated.lines, validated.sender)
+        values, routed = draft_of(validated.model, validated.lines, validated.sender, validated.receiver)
         # The caller has just recorded the document's first verdict in this unit of work, so it has no
         # expense yet; a twin (same duplicate key) is found by the insert's unique key, which leads to the
         # same outcome as looking first (``ExpenseCreator.create``'s DuplicateMessage branch): two SELECTs
@@ -136,8 +139,9 @@ class ExpenseIntake:
         model: Invoice | CreditNote,
         lines: DraftLines | None,
         sender: ParticipantID,
+        receiver: ParticipantID,
     ) -> DraftResult:
-        values, routed = draft_of(model, lines, sender)
+        values, routed = draft_of(model, lines, sender, receiver)
         with self._store.unit_of_work() as uow:
             result = self._creator.create(uow, inbound_document_id, routed, values)
             uow.commit()

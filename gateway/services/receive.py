@@ -28,7 +28,7 @@ from gateway.as4 import (
 )
 from gateway.crypto import CertificateVerdicts, KeyMaterial, RevocationChecker, TrustStore
 from gateway.errors import DuplicateMessage, InboundMessageRejected
-from gateway.model import ParticipantID
+from gateway.model import DocumentTypeID, ParticipantID, ProcessID
 from gateway.model.message import (
     AS4MessageRecord,
     AS4Signal,
@@ -39,6 +39,7 @@ from gateway.model.message import (
     RawHTTPMessage,
     SignalKind,
 )
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS
 from gateway.services.expense_intake import ValidatedInbound
 from gateway.services.inbound_webhooks import InvalidReceipt
 from gateway.services.message_status import ReceivedEnvelope
@@ -130,6 +131,9 @@ class AS4Receiver:
         identity: our AP key and certificate (decrypts; signs signals; eb:To must be its CN).
         trust: AP trust anchors of our stage.
         served: participants we receive for.
+        spid: our Service Provider Id (``0242:…``) when we receive Message Level Status: other access points
+            address their MLS to it, and nothing else (a business document sent to it is not served, as for
+            any participant we do not serve; listed in ``served``, it takes every document).
         clock / ids: time and identifiers.
         rule_set: returns the rule set in force (read per message so a release date switches by itself).
         message_id_domain: signal MessageIds are ``<uuid>@<domain>``.
@@ -175,12 +179,14 @@ class AS4Receiver:
         mls: VerdictAnswer | None = None,
         our_country: str = "BE",
         on_invalid: Callable[[UnitOfWork, InvalidReceipt], object] | None = None,
+        spid: ParticipantID | None = None,
     ) -> None:
         self._our_country = our_country
         self._store = store
         self._identity = identity
         self._trust = trust
         self._served = frozenset(served)
+        self._spid = spid
         self._clock = clock
         self._ids = ids
         self._domain = message_id_domain
@@ -203,6 +209,13 @@ class AS4Receiver:
         self._rejection = Rejection(store, identity, ids, message_id_domain, evidence)
         self._recovery = PendingRecovery(store, self._finisher, clock, identity, trust, max_payload)
         self._duplicates = DuplicateMessages(store, self._finisher, self._recovery, self._rejection)
+
+    def _serves(self, receiver: ParticipantID, document_type: DocumentTypeID, process: ProcessID) -> bool:
+        """Whether a message for ``receiver`` of ``document_type`` is ours to receive: a participant we
+        serve, or our SPID for an MLS (the one document other access points address to it)."""
+        if receiver in self._served:
+            return True
+        return receiver == self._spid and (document_type, process) == (MLS_DOCUMENT_TYPE, MLS_PROCESS)
 
     # -- entry points ------------------------------------------------------------------------------------
 
@@ -261,7 +274,7 @@ class AS4Receiver:
                 trust=self._trust,
                 at=now,
                 revocation=self._revocation,
-                served=self._served,
+                served=self._serves,
                 max_payload=self._max_payload,
                 verdicts=self._verdicts,
             )
@@ -387,6 +400,7 @@ class AS4Receiver:
             incoming.sbdh.sender,
             incoming.message_id,
             received_envelope(incoming),
+            incoming.sbdh.receiver,
         )
         # The work after the receipt holds the document in a HeldDocument only (the request's objects are
         # gone by then when it is deferred): its validation can spill a large one to a temporary file

@@ -94,6 +94,7 @@ class DuplicateMessages:
                     document.sender,
                     message_id,
                     stored_envelope(stored),
+                    document.receiver,
                 )
                 status = self.finisher.finish(facts, content.body).status
         elif document is None and stored.document_id is not None:

@@ -105,6 +105,8 @@ class ReceivedFacts:
     sender: ParticipantID
     message_id: str
     envelope: ReceivedEnvelope
+    receiver: ParticipantID | None = None
+    """The SBDH receiver (C4), when known: the expense draft checks the buyer it names against it."""
 
 
 class InboundFinisher:
@@ -378,7 +380,11 @@ class InboundFinisher:
             if number is None and drafted.model is not None:
                 number = stored_number(drafted.model.number)
             return verdict, drafted, number
-        return verdict, ValidatedInbound(facts.document_type, facts.sender, None, "not read"), number
+        return (
+            verdict,
+            ValidatedInbound(facts.document_type, facts.sender, None, "not read", receiver=facts.receiver),
+            number,
+        )
 
 
 def _recorded_elsewhere(document_id: str, status: InboundStatus) -> Finished:
@@ -419,8 +425,10 @@ def _read(facts: ReceivedFacts, document: etree._Element | bytes) -> ValidatedIn
         else:
             model = read_ubl_tree(document)
     except GatewayError as exc:  # a document the reader cannot map (also an invalid one): no draft
-        return ValidatedInbound(facts.document_type, facts.sender, None, str(exc))
+        return ValidatedInbound(facts.document_type, facts.sender, None, str(exc), receiver=facts.receiver)
     except Exception:  # a reader bug must not cost the document its verdict
         log.exception("inbound document %s: the UBL reader failed", facts.document_id)
-        return ValidatedInbound(facts.document_type, facts.sender, None, "the UBL reader failed")
-    return ValidatedInbound(facts.document_type, facts.sender, model, lines=lines)
+        return ValidatedInbound(
+            facts.document_type, facts.sender, None, "the UBL reader failed", receiver=facts.receiver
+        )
+    return ValidatedInbound(facts.document_type, facts.sender, model, lines=lines, receiver=facts.receiver)

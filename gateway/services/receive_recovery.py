@@ -157,6 +157,7 @@ class PendingRecovery:
             document.sender,
             document.as4_message_id,
             envelope,
+            document.receiver,
         )
         finished = self.finisher.finish(facts, body)
         del body  # released before the next document's body is read
@@ -210,6 +211,7 @@ class PendingRecovery:
             incoming.sbdh.sender,
             stored.message_id,
             received_envelope(incoming),
+            incoming.sbdh.receiver,
         )
         return self.finisher.finish(facts, incoming.sbdh.business_document).status
 

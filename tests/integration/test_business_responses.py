@@ -121,7 +121,8 @@ class Gateway:
             validator=self.validation,
             identity=self.key,
             trust=dev_pki().trust,
-            served=self.served | {self.spid},
+            served=self.served,
+            spid=self.spid,  # MLS only, as the composition root wires it
             clock=self.clock,
             ids=UUIDs(),
             rule_set=lambda: "peppol-bis-billing-3.0.21",

@@ -20,6 +20,7 @@ from gateway.ubl import read_ubl
 from gateway.validation import ValidationEngine
 from tests.integration.conftest import problem_of
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    COOP,
     DOCUMENTS,
     SUPPLIER,
     SUPPLIER_IBAN,
@@ -306,7 +307,12 @@ def test_duplicate_is_flagged_and_credit_note_is_linked_and_invalid_is_not_route
 
 
 def official(artefacts_dir: Path, name: str, reference: str) -> bytes:
+    """An official example addressed to the cooperative (its BT-49: the SBDH receiver must equal it) with
+    ``reference`` as its buyer reference."""
     ubl = (artefacts_dir / "peppol-bis-billing-3.0.21" / "examples" / name).read_bytes()
+    buyer = b'<cbc:EndpointID schemeID="0002">FR23342</cbc:EndpointID>'
+    assert ubl.count(buyer) == 1
+    ubl = ubl.replace(buyer, f'<cbc:EndpointID schemeID="{COOP.icd}">{COOP.value}</cbc:EndpointID>'.encode())
     return re.sub(rb"<cbc:BuyerReference>[^<]*</cbc:BuyerReference>", reference.encode(), ubl, count=1)
 
 

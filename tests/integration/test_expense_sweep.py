@@ -105,10 +105,10 @@ def test_a_document_whose_draft_fails_unexpectedly_does_not_stop_the_later_ones(
     first = seed_valid(app, invoice(validation_engine, "F-1"))
     second = seed_valid(app, invoice(validation_engine, "F-2"))
 
-    def build_draft(document: Any, *, sender: Any) -> Any:
+    def build_draft(document: Any, **kw: Any) -> Any:
         if document.number == "F-1":
             raise KeyError("a bug this document hits")
-        return real_build_draft(document, sender=sender)
+        return real_build_draft(document, **kw)
 
     real_build_draft = expense_draft_reading.build_draft
     monkeypatch.setattr(expense_draft_reading, "build_draft", build_draft)

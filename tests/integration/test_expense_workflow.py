@@ -44,12 +44,14 @@ SUPPORT = Actor("helpdesk", ActorRole.SUPPORT)
 
 def seed_valid(app: ExpenseApp, ubl: bytes, *, received_at: datetime | None = None) -> str:
     """A valid received document stored without its expense (as after a crash before the draft), sent by
-    its seller's access point (the SBDH sender is its BT-34)."""
+    its seller's access point to its buyer (the SBDH sender is its BT-34, the receiver its BT-49)."""
     try:
-        endpoint = read_ubl(ubl).seller.endpoint
+        document = read_ubl(ubl)
+        endpoint, buyer = document.seller.endpoint, document.buyer.endpoint
     except GatewayError:  # a document the draft cannot read (the tests of that): any sender
-        endpoint = None
+        endpoint = buyer = None
     sender = ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}") if endpoint else SUPPLIER
+    receiver = ParticipantID.parse(f"{buyer.scheme}:{buyer.value}") if buyer else COOP
     document_id = str(uuid.uuid4())
     now = received_at or app.services.clock.now()
     with app.store.unit_of_work() as uow:
@@ -58,7 +60,7 @@ def seed_valid(app: ExpenseApp, ubl: bytes, *, received_at: datetime | None = No
                 id=document_id,
                 as4_message_id=f"{document_id}@supplier.test",
                 sender=sender,
-                receiver=COOP,
+                receiver=receiver,
                 document_type=BIS_INVOICE,
                 process=BIS_BILLING_PROCESS,
                 status=InboundStatus.VALID,

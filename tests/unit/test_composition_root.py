@@ -14,7 +14,13 @@ from gateway.bootstrap import Services
 from gateway.config import Settings
 from gateway.errors import ConfigurationError
 from gateway.model import ParticipantID
-from gateway.model.responses import ResponseCode
+from gateway.model.identifiers import (
+    BIS_BILLING_PROCESS,
+    BIS_INVOICE,
+    INVOICE_RESPONSE,
+    INVOICE_RESPONSE_PROCESS,
+)
+from gateway.model.responses import MLS_DOCUMENT_TYPE, MLS_PROCESS, ResponseCode
 from gateway.services.outbound import SubmissionOutcome, SubmissionResult
 from gateway.services.responses import PeppolInvoiceResponder
 from tests.as4_support import dev_pki
@@ -83,7 +89,11 @@ def test_business_responses_are_wired_with_our_spid() -> None:
     assert services.our_spid == ParticipantID.parse("0242:000001")  # seat POP000001
     receiver = services.receiver
     assert receiver is not None
-    assert ParticipantID.parse("0242:000001") in receiver._served  # MLS come to our SPID
+    spid, cooperative = ParticipantID.parse("0242:000001"), ParticipantID.parse("0208:0739484052")
+    assert receiver._serves(spid, MLS_DOCUMENT_TYPE, MLS_PROCESS)  # MLS come to our SPID ...
+    assert not receiver._serves(spid, BIS_INVOICE, BIS_BILLING_PROCESS)  # ... and nothing else
+    assert not receiver._serves(spid, INVOICE_RESPONSE, INVOICE_RESPONSE_PROCESS)
+    assert receiver._serves(cooperative, BIS_INVOICE, BIS_BILLING_PROCESS)
     assert services.deliverer._settings.mls_to == services.our_spid
     assert services.deliverer._settings.mls_type == "ALWAYS_SEND"
     # Answers held by the receiver are applied in the deliverer's receipt unit of work: one service.

@@ -181,7 +181,7 @@ def test_the_receive_path_reads_a_large_validated_document_line_by_line() -> Non
     ubl = many_lines_invoice(1500, tag="mem8").ubl
     facts = cast(
         receive_finish.ReceivedFacts,
-        SimpleNamespace(document_id="d", document_type=BIS_INVOICE, sender=SENDER),
+        SimpleNamespace(document_id="d", document_type=BIS_INVOICE, sender=SENDER, receiver=None),
     )
     validated = receive_finish._read(facts, ubl)
     assert validated.model is not None
