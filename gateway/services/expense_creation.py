@@ -79,8 +79,8 @@ class ExpenseCreator:
         decision = route(
             document, units=units, mapping=mapping, rules=self._policy.rules, at=now, prefixes=prefixes
         )
-        if values.sender_doubt is not None:  # a seller its access point does not vouch for: support decides
-            decision = RoutingDecision(RoutingOutcome.TRIAGE, values.sender_doubt, hints=decision.hints)
+        if values.doubt is not None:  # a seller or buyer in doubt: support decides
+            decision = RoutingDecision(RoutingOutcome.TRIAGE, values.doubt, hints=decision.hints)
         credited = None
         for number in values.credited_numbers:
             invoice = uow.expenses.find_invoice(values.supplier_key, number)

@@ -51,7 +51,7 @@ class DraftValues:
     draft: JSONObject
     #: Why the seller is not the one its access point vouches for (``supplier_of``), or the buyer not the
     #: receiver it was delivered to (``buyer_doubt``), None when neither: the expense then waits in triage.
-    sender_doubt: str | None = None
+    doubt: str | None = None
 
     @property
     def dedupe_key(self) -> str:
@@ -312,5 +312,5 @@ def build_draft(
         issue_date=document.issue_date.isoformat(),
         credited_numbers=tuple(p.number for p in document.preceding_invoices) if credit else (),
         draft=draft,
-        sender_doubt="; ".join(doubts) or None,
+        doubt="; ".join(doubts) or None,
     )

@@ -28,8 +28,8 @@ def test_invoice_draft_carries_the_document_s_values() -> None:
     assert values.amount == document.totals.payable_amount
     # BT-34 (0208:0739484052) names another participant than the SBDH sender: kept under the sender.
     assert values.supplier_key == SENDER.key
-    assert values.sender_doubt is not None
-    assert "(BT-34) 0208:0739484052 is not the sender" in values.sender_doubt
+    assert values.doubt is not None
+    assert "(BT-34) 0208:0739484052 is not the sender" in values.doubt
     assert values.draft["payment"]["structured_communication"].startswith("+++")
     assert len(values.draft["vat_breakdown"]) == len(document.vat_breakdown or ())
     assert values.credited_numbers == ()
