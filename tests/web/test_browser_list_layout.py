@@ -1,10 +1,10 @@
 """The outbound list in a real browser (Debian's chromium through Playwright) with a long reason in one
-row, as the demo's credit note to an invoice-only client has (an SMP address of 300 characters): the short
-cells - state badge, kind, receiver - keep their words whole (the walk of the demo's pages found ``confir med``
-and ``invoic e`` broken mid-word, the long reason taking the width), and the page still fits the window."""
+row, as the demo's credit note to an invoice-only client has (an SMP address of 300 characters): the
+short cells - state badge, kind, receiver - keep their words whole (the walk of the demo's pages found
+``confir med`` and ``invoic e`` broken mid-word, the long reason taking the width), and the page still
+fits the window."""
 
 from __future__ import annotations
-
 
 import pytest
 from conftest import Site, _move
