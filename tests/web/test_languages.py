@@ -83,6 +83,9 @@ IDENTICAL = {
     "SMP",
     "Invoice Response",
     "Transmissions",
+    "UBL",
+    "MLS",
+    "support",
 }
 
 
