@@ -1,6 +1,6 @@
 """Words of the pages for the states they show as badges (the badge's class keeps the state's value):
 a Peppol report's, an outbound document's, a received document's, an expense's and our AP certificate's;
-and for a document's kind and a person's role (or the gateway's, in an expense's audit trail). Each is
+and for a document's kind, a delivery event, an expense action and a person's role (or the gateway's, in an expense's audit trail). Each is
 translated on the page (``states`` of every template, ``gateway.web.i18n.environment``)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Final
 
 from gateway.config import Role
 from gateway.crypto.lifecycle import ExpiryState
-from gateway.model.expense import ActorRole, ExpenseStatus
-from gateway.model.message import DeliveryStatus, DocumentKind, InboundStatus
+from gateway.model.expense import ActorRole, ExpenseAction, ExpenseStatus
+from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
 from gateway.model.report import ReportStatus
 
 REPORT_STATES: Final = {
@@ -64,12 +64,41 @@ ROLES: Final = {
     ActorRole.SYSTEM.value: "system",
 }
 
+DELIVERY_EVENTS: Final = {
+    DeliveryEvent.SUBMITTED.value: "submitted",
+    DeliveryEvent.SEND_STARTED.value: "sending started",
+    DeliveryEvent.RECEIPT_RECEIVED.value: "receipt received",
+    DeliveryEvent.RETRYABLE_FAILURE.value: "failed, will retry",
+    DeliveryEvent.PERMANENT_FAILURE.value: "failed for good",
+    DeliveryEvent.RETRIES_EXHAUSTED.value: "no tries left",
+    DeliveryEvent.RETRY_REQUESTED.value: "retry requested",
+    DeliveryEvent.MLS_ACCEPTED.value: "accepted (MLS)",
+    DeliveryEvent.MLS_REJECTED.value: "rejected (MLS)",
+    DeliveryEvent.RESPONSE_RECEIVED.value: "buyer's response received",
+    DeliveryEvent.EMAIL_ACCEPTED.value: "accepted by the mail server",
+}
+EXPENSE_ACTIONS: Final = {
+    ExpenseAction.CREATED.value: "created",
+    ExpenseAction.ROUTE.value: "routed",
+    ExpenseAction.TRIAGE.value: "sent to triage",
+    ExpenseAction.ASSIGN.value: "assigned",
+    ExpenseAction.APPROVE.value: "approved",
+    ExpenseAction.REJECT.value: "rejected",
+    ExpenseAction.QUERY.value: "question asked",
+    ExpenseAction.ANSWER.value: "answer recorded",
+    ExpenseAction.MARK_PAID.value: "marked paid",
+    ExpenseAction.SETTLE.value: "rest recorded as paid",
+    ExpenseAction.DUPLICATE.value: "duplicate received",
+}
+
 assert set(REPORT_STATES) == {s.value for s in ReportStatus}, "every report state has its words"
 assert set(DELIVERY_STATES) == {s.value for s in DeliveryStatus}, "every delivery state has its words"
 assert set(EXPIRY_STATES) == {s.value for s in ExpiryState}, "every certificate state has its words"
 assert set(INBOUND_STATES) == {s.value for s in InboundStatus}, "every receipt state has its words"
 assert set(EXPENSE_STATES) == {s.value for s in ExpenseStatus}, "every expense state has its words"
 assert set(KINDS) == {k.value for k in DocumentKind}, "every document kind has its words"
+assert set(DELIVERY_EVENTS) == {e.value for e in DeliveryEvent}, "every delivery event has its words"
+assert set(EXPENSE_ACTIONS) == {a.value for a in ExpenseAction}, "every expense action has its words"
 assert set(ROLES) == {r.value for r in Role} | {r.value for r in ActorRole}, "every role has its words"
 
 #: What the templates receive (``states.report[...]`` and so on).
@@ -81,4 +110,6 @@ STATE_LABELS: Final = {
     "expense": EXPENSE_STATES,
     "kind": KINDS,
     "role": ROLES,
+    "event": DELIVERY_EVENTS,
+    "action": EXPENSE_ACTIONS,
 }

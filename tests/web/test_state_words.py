@@ -101,3 +101,24 @@ def test_expense_amounts_and_issue_dates_are_written_as_the_page_language_writes
     facts = dict(re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", shown))
     assert any(re.fullmatch(amount, value) for value in facts.values()), facts
     assert any(re.fullmatch(day, value) for value in facts.values()), facts
+
+
+@pytest.mark.parametrize(
+    ("language", "failure", "routed"),
+    [
+        ("en", "failed for good", "routed"),
+        ("fr", "échec définitif", "acheminée"),
+        ("nl", "definitief mislukt", "doorgestuurd"),
+    ],
+)
+def test_timeline_events_and_audit_actions_are_words_of_the_page_language(
+    site: Site, login: Callable[[str], httpx.Client], language: str, failure: str, routed: str
+) -> None:
+    # The walk found "permanent-failure" and "route" in the French and Dutch timelines and audit trails.
+    headers = {"Accept-Language": language}
+    timeline = login("sam").get(f"/web/outbound/{site.failed_id}", headers=headers).text
+    assert f"<td>{failure}</td>" in timeline
+    assert "<td>permanent-failure</td>" not in timeline
+    audit = login("mia").get(f"/web/expenses/{site.routed_expense}", headers=headers).text
+    assert f"<td>{routed}</td>" in audit
+    assert "<td>route</td>" not in audit
