@@ -1,7 +1,8 @@
 """Words of the pages for the states they show as badges (the badge's class keeps the state's value):
 a Peppol report's, an outbound document's, a received document's, an expense's and our AP certificate's;
-and for a document's kind, a delivery event, an expense action and a person's role (or the gateway's, in an expense's audit trail). Each is
-translated on the page (``states`` of every template, ``gateway.web.i18n.environment``)."""
+and for a document's kind, a delivery event, an expense action and a person's role (or the gateway's, in
+an expense's audit trail). Each is translated on the page (``states`` of every template,
+``gateway.web.i18n.environment``)."""
 
 from __future__ import annotations
 
