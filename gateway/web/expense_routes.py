@@ -29,7 +29,7 @@ from gateway.model.partial_payment import MAX_PAYMENT_NOTE, is_partial
 from gateway.render.file_names import Named
 from gateway.services.document_files import expense_file
 from gateway.services.expense_queries import get_expense, list_expenses
-from gateway.services.expenses import ActionInput
+from gateway.services.expenses import MAX_ACTION_TEXT, ActionInput
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
@@ -281,6 +281,7 @@ def _expense_page(
         payment_error=payment_error,
         payment_form=payment_form or {"payment": "full", "reason": "", "paid_amount": ""},
         max_payment_note=MAX_PAYMENT_NOTE,
+        max_action_text=MAX_ACTION_TEXT,
         can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
         units=list_units(context.services.store) if context.person.staff else [],
         pdf_problem=pdf_problem,
