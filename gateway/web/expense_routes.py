@@ -13,7 +13,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.errors import InvalidIdentifier, InvalidPayment
+from gateway.errors import InvalidIdentifier, InvalidPayment, InvalidTransition
 from gateway.model import ParticipantID
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.expense import (
@@ -85,6 +85,11 @@ ACTIONS: Final = {
 #: The status choice "every status" of the inbox's form, kept in its links (an absent status is the
 #: default, ``to_approve``: a page link without it would change the listing).
 ANY_STATUS: Final = "any"
+#: An action the expense's status no longer allows: someone acted on it since the page was shown.
+ACTED_MEANWHILE: Final = (
+    "This expense changed meanwhile: someone else acted on it since you opened this page, and your action"
+    " was not taken. The page shows it as it is now."
+)
 
 
 def _status(text: str | None) -> ExpenseStatus | None:
@@ -249,9 +254,11 @@ def _expense_page(
     pdf_problem: PdfProblem | None = None,
     payment_error: str | None = None,
     payment_form: dict[str, str] | None = None,
+    refused: str | None = None,
 ) -> Response:
     """The expense's page; with ``pdf_problem`` it says why the document's PDF was not made, with that
-    status; with ``payment_error`` the mark-paid form says what is wrong (422), keeping ``payment_form``."""
+    status; with ``payment_error`` the mark-paid form says what is wrong (422), keeping ``payment_form``;
+    with ``refused`` it says why the action sent was not taken (409)."""
     detail = get_expense(context.services.store, context.person.actor(), expense_id)
     content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
     status = detail.expense.status
@@ -259,7 +266,7 @@ def _expense_page(
     in_part = status is ExpenseStatus.PAID and _paid_in_part(detail.events)
     # In triage, when the supplier's first Invoice Response is due and how urgent (as on the triage queue).
     due = detail.first_response_due
-    code = pdf_problem.status if pdf_problem else 200
+    code = pdf_problem.status if pdf_problem else 409 if refused else 200
     response = page(
         context.request,
         "expense.html",
@@ -279,6 +286,7 @@ def _expense_page(
         paid_in_part=in_part,
         can_settle=context.person.staff and in_part,
         payment_error=payment_error,
+        refused=refused,
         payment_form=payment_form or {"payment": "full", "reason": "", "paid_amount": ""},
         max_payment_note=MAX_PAYMENT_NOTE,
         max_action_text=MAX_ACTION_TEXT,
@@ -339,6 +347,10 @@ async def _act(context: PageContext, expense_id: str, action: str) -> Response:
         }
         return await anyio.to_thread.run_sync(
             lambda: _expense_page(context, expense_id, payment_error=message, payment_form=typed)
+        )
+    except InvalidTransition:  # said on the expense's page as it is now, in the person's language
+        return await anyio.to_thread.run_sync(
+            lambda: _expense_page(context, expense_id, refused=ACTED_MEANWHILE)
         )
     audit.info("expense %s: %s by %s", expense_id, action, actor.name)
     back = form.get("back")
