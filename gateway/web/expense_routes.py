@@ -86,6 +86,12 @@ ACTIONS: Final = {
 #: default, ``to_approve``: a page link without it would change the listing).
 ANY_STATUS: Final = "any"
 #: An action the expense's status no longer allows: someone acted on it since the page was shown.
+#: The text a decision needs, by action: the form field and what the page says when it is blank (the
+#: browser's ``required`` lets a text of blanks through).
+TEXT_NEEDED: Final = {
+    "reject": ("reason", "Write the reason for rejecting: the supplier receives it."),
+    "query": ("question", "Write your question to the supplier."),
+}
 ACTED_MEANWHILE: Final = (
     "This expense changed meanwhile: someone else acted on it since you opened this page, and your action"
     " was not taken. The page shows it as it is now."
@@ -255,10 +261,12 @@ def _expense_page(
     payment_error: str | None = None,
     payment_form: dict[str, str] | None = None,
     refused: str | None = None,
+    refused_status: int = 409,
 ) -> Response:
     """The expense's page; with ``pdf_problem`` it says why the document's PDF was not made, with that
     status; with ``payment_error`` the mark-paid form says what is wrong (422), keeping ``payment_form``;
-    with ``refused`` it says why the action sent was not taken (409)."""
+    with ``refused`` it says why the action sent was not taken (``refused_status``: 409 when the expense
+    changed meanwhile, 422 for a blank text)."""
     detail = get_expense(context.services.store, context.person.actor(), expense_id)
     content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
     status = detail.expense.status
@@ -266,7 +274,7 @@ def _expense_page(
     in_part = status is ExpenseStatus.PAID and _paid_in_part(detail.events)
     # In triage, when the supplier's first Invoice Response is due and how urgent (as on the triage queue).
     due = detail.first_response_due
-    code = pdf_problem.status if pdf_problem else 409 if refused else 200
+    code = pdf_problem.status if pdf_problem else refused_status if refused else 200
     response = page(
         context.request,
         "expense.html",
@@ -325,6 +333,11 @@ async def _act(context: PageContext, expense_id: str, action: str) -> Response:
     """Take ``action``: the workflow checks the units and the status, and audits it; a role that may not
     take it gets 403."""
     form = await checked_form(context)
+    needed = TEXT_NEEDED.get(action)
+    if needed is not None and not (form.get(needed[0]) or "").strip():
+        return await anyio.to_thread.run_sync(
+            lambda: _expense_page(context, expense_id, refused=needed[1], refused_status=422)
+        )
     partial = action == "mark-paid" and form.get("payment") == "partial"
     data = ActionInput(
         unit=form.get("unit") or None,

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 
 import httpx
+import pytest
 from conftest import Site, csrf_of
 
 from gateway.services.expenses import MAX_ACTION_TEXT
@@ -46,3 +47,27 @@ def test_an_action_another_person_took_first_is_said_on_the_page_in_the_persons_
     assert "Cette dépense a changé entre-temps" in late.text
     assert "not allowed in status" not in late.text
     assert re.search(r'status-approved">approuvée<', late.text)  # the page, as it is now
+
+
+@pytest.mark.parametrize(
+    ("action", "field", "said"),
+    [
+        ("reject", "reason", "Écrivez le motif du refus"),
+        ("query", "question", "Écrivez votre question au fournisseur"),
+    ],
+)
+def test_a_blank_reason_or_question_is_said_on_the_form_in_the_persons_language(
+    site: Site, login: Callable[[str], httpx.Client], action: str, field: str, said: str
+) -> None:
+    # The browser's "required" lets a text of blanks through; it was an English error page.
+    path = f"/web/expenses/{site.routed_expense}"
+    mia = login("mia")
+    answer = mia.post(
+        f"{path}/{action}",
+        data={"csrf_token": csrf_of(mia, path), field: "   ", "reason_code": "PRI"},
+        headers={"Accept-Language": "fr"},
+    )
+    assert answer.status_code == 422
+    assert said in answer.text
+    assert "is required" not in answer.text
+    assert 'status-to_approve">à approuver<' in answer.text  # nothing was taken
