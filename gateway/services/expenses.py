@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from typing import Final
 
 from gateway.errors import (
     DocumentNotFound,
@@ -58,7 +59,9 @@ from gateway.services.ports import Clock, DocumentStore, IDFactory, InvoiceRespo
 
 log = logging.getLogger("gateway.expenses")
 
-_MAX_TEXT = 2000
+#: The most characters of a reason, a question or an answer (the Invoice Response carries it; the pages
+#: set it as the textarea's maxlength).
+MAX_ACTION_TEXT: Final = 2000
 #: Actions only the gateway takes.
 _SYSTEM_ACTIONS = frozenset(
     {ExpenseAction.CREATED, ExpenseAction.ROUTE, ExpenseAction.TRIAGE, ExpenseAction.DUPLICATE}
@@ -94,8 +97,8 @@ def _text(value: str | None, what: str, *, required: bool) -> str | None:
     value = value.strip() if value else None
     if required and not value:
         raise InvalidExpenseRequest(f"{what} is required")
-    if value and len(value) > _MAX_TEXT:
-        raise InvalidExpenseRequest(f"{what} is longer than {_MAX_TEXT} characters")
+    if value and len(value) > MAX_ACTION_TEXT:
+        raise InvalidExpenseRequest(f"{what} is longer than {MAX_ACTION_TEXT} characters")
     if value:  # the Invoice Response carries it to the supplier
         check_free_text(value, what)
     return value

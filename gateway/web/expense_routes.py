@@ -13,7 +13,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
-from gateway.errors import InvalidIdentifier, InvalidPayment
+from gateway.errors import InvalidIdentifier, InvalidPayment, InvalidTransition
 from gateway.model import ParticipantID
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.expense import (
@@ -29,7 +29,7 @@ from gateway.model.partial_payment import MAX_PAYMENT_NOTE, is_partial
 from gateway.render.file_names import Named
 from gateway.services.document_files import expense_file
 from gateway.services.expense_queries import get_expense, list_expenses
-from gateway.services.expenses import ActionInput
+from gateway.services.expenses import MAX_ACTION_TEXT, ActionInput
 from gateway.services.inbound_queries import get_inbound
 from gateway.services.ports import ExpenseQuery
 from gateway.services.units import list_units
@@ -85,6 +85,17 @@ ACTIONS: Final = {
 #: The status choice "every status" of the inbox's form, kept in its links (an absent status is the
 #: default, ``to_approve``: a page link without it would change the listing).
 ANY_STATUS: Final = "any"
+#: An action the expense's status no longer allows: someone acted on it since the page was shown.
+#: The text a decision needs, by action: the form field and what the page says when it is blank (the
+#: browser's ``required`` lets a text of blanks through).
+TEXT_NEEDED: Final = {
+    "reject": ("reason", "Write the reason for rejecting: the supplier receives it."),
+    "query": ("question", "Write your question to the supplier."),
+}
+ACTED_MEANWHILE: Final = (
+    "This expense changed meanwhile: someone else acted on it since you opened this page, and your action"
+    " was not taken. The page shows it as it is now."
+)
 
 
 def _status(text: str | None) -> ExpenseStatus | None:
@@ -249,9 +260,13 @@ def _expense_page(
     pdf_problem: PdfProblem | None = None,
     payment_error: str | None = None,
     payment_form: dict[str, str] | None = None,
+    refused: str | None = None,
+    refused_status: int = 409,
 ) -> Response:
     """The expense's page; with ``pdf_problem`` it says why the document's PDF was not made, with that
-    status; with ``payment_error`` the mark-paid form says what is wrong (422), keeping ``payment_form``."""
+    status; with ``payment_error`` the mark-paid form says what is wrong (422), keeping ``payment_form``;
+    with ``refused`` it says why the action sent was not taken (``refused_status``: 409 when the expense
+    changed meanwhile, 422 for a blank text)."""
     detail = get_expense(context.services.store, context.person.actor(), expense_id)
     content = get_inbound(context.services.store, detail.expense.inbound_document_id).content
     status = detail.expense.status
@@ -259,7 +274,7 @@ def _expense_page(
     in_part = status is ExpenseStatus.PAID and _paid_in_part(detail.events)
     # In triage, when the supplier's first Invoice Response is due and how urgent (as on the triage queue).
     due = detail.first_response_due
-    code = pdf_problem.status if pdf_problem else 200
+    code = pdf_problem.status if pdf_problem else refused_status if refused else 200
     response = page(
         context.request,
         "expense.html",
@@ -279,8 +294,10 @@ def _expense_page(
         paid_in_part=in_part,
         can_settle=context.person.staff and in_part,
         payment_error=payment_error,
+        refused=refused,
         payment_form=payment_form or {"payment": "full", "reason": "", "paid_amount": ""},
         max_payment_note=MAX_PAYMENT_NOTE,
+        max_action_text=MAX_ACTION_TEXT,
         can_assign=context.person.staff and status in (ExpenseStatus.TO_TRIAGE, ExpenseStatus.TO_APPROVE),
         units=list_units(context.services.store) if context.person.staff else [],
         pdf_problem=pdf_problem,
@@ -316,6 +333,11 @@ async def _act(context: PageContext, expense_id: str, action: str) -> Response:
     """Take ``action``: the workflow checks the units and the status, and audits it; a role that may not
     take it gets 403."""
     form = await checked_form(context)
+    needed = TEXT_NEEDED.get(action)
+    if needed is not None and not (form.get(needed[0]) or "").strip():
+        return await anyio.to_thread.run_sync(
+            lambda: _expense_page(context, expense_id, refused=needed[1], refused_status=422)
+        )
     partial = action == "mark-paid" and form.get("payment") == "partial"
     data = ActionInput(
         unit=form.get("unit") or None,
@@ -338,6 +360,10 @@ async def _act(context: PageContext, expense_id: str, action: str) -> Response:
         }
         return await anyio.to_thread.run_sync(
             lambda: _expense_page(context, expense_id, payment_error=message, payment_form=typed)
+        )
+    except InvalidTransition:  # said on the expense's page as it is now, in the person's language
+        return await anyio.to_thread.run_sync(
+            lambda: _expense_page(context, expense_id, refused=ACTED_MEANWHILE)
         )
     audit.info("expense %s: %s by %s", expense_id, action, actor.name)
     back = form.get("back")

@@ -1,11 +1,13 @@
 """Languages of the pages (English, French, Dutch): message catalogues compiled in memory with Babel from
 the ``.po`` files in ``gateway/web/locale`` (no build step; ``render.i18n.compile_catalogue``), and dates
-formatted per locale (``when``: an instant in UTC; ``day``: a calendar date)."""
+formatted per locale (``when``: an instant in UTC; ``day``: a calendar date; ``issued``: an ISO date text
+in the medium form; ``money``: an amount with its currency)."""
 
 from __future__ import annotations
 
 import gettext
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from fastapi import Request
 
 from gateway.render import DEFAULT_LANGUAGE, negotiate_language
 from gateway.render.i18n import FORMAT_LOCALES, compile_catalogue
+from gateway.web.state_labels import STATE_LABELS
 
 if TYPE_CHECKING:
     import jinja2
@@ -42,6 +45,7 @@ def environment(language: str) -> jinja2.Environment:
     them (BENCHMARKS.md, *Memory, seventh pass*)."""
     import jinja2
     from babel.dates import format_date, format_datetime
+    from babel.numbers import format_currency
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("gateway.web", "templates"),
@@ -62,6 +66,21 @@ def environment(language: str) -> jinja2.Environment:
     def day(value: date) -> str:
         return format_date(value, "full", locale=locale)
 
+    def money(value: Decimal | str, currency: str) -> str:
+        try:
+            return format_currency(Decimal(value), currency, locale=locale, decimal_quantization=False)
+        except (ArithmeticError, ValueError):  # not a number, or too many digits for the pattern: as stored
+            return f"{value} {currency}"
+
+    def issued(value: str) -> str:
+        try:
+            return format_date(date.fromisoformat(value), "medium", locale=locale)
+        except (TypeError, ValueError):  # no ISO date: as stored
+            return str(value)
+
     env.filters["when"] = when
     env.filters["day"] = day
+    env.filters["money"] = money
+    env.filters["issued"] = issued
+    env.globals["states"] = STATE_LABELS
     return env

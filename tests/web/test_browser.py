@@ -91,7 +91,7 @@ def test_support_finds_a_failed_document_by_number_learns_why_and_retries(page: 
     expect(why).to_contain_text("EBMS:0004")  # and the code
     timeline = page.get_by_role("table", name="Status timeline")
     expect(timeline).to_contain_text("submitted")
-    expect(timeline).to_contain_text("permanent-failure")
+    expect(timeline).to_contain_text("failed for good")
     invoice = page.locator(".invoice-frame")
     expect(invoice).to_contain_text(FAILED_NUMBER)
     expect(invoice).to_contain_text("EUR")
@@ -108,7 +108,7 @@ def test_support_finds_a_failed_document_by_number_learns_why_and_retries(page: 
     shot(page, "04-retry-confirmation")
     page.get_by_role("button", name="Yes, retry the delivery").click()
     expect(page.get_by_text("Retry requested: the worker")).to_be_visible()
-    expect(page.get_by_role("table", name="Status timeline")).to_contain_text("retry-requested")
+    expect(page.get_by_role("table", name="Status timeline")).to_contain_text("retry requested")
     expect(page.get_by_role("table", name="Status timeline")).to_contain_text("sam")  # who asked
     shot(page, "05-outbound-after-retry")
 

@@ -53,6 +53,6 @@ def test_support_pays_an_invoice_in_part_then_records_the_rest(
         page.get_by_text(re.compile("The rest of the payment is recorded. The supplier is not told"))
     ).to_be_visible()
     expect(page.get_by_role("button", name="Record the rest as paid")).to_have_count(0)
-    expect(page.get_by_role("table", name="Audit trail")).to_contain_text("settle")
+    expect(page.get_by_role("table", name="Audit trail")).to_contain_text("rest recorded as paid")
     assert responder.requests[-1] is last  # nothing more went to the supplier
     shot(page, "42-rest-recorded")

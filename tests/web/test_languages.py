@@ -15,7 +15,7 @@ from gateway.web import account_routes
 from gateway.web.app import NO_PAGE, NOT_AN_ADDRESS, ONLY_A_FORM, OTHER_METHOD
 from gateway.web.downloads import PDF_BUSY, PDF_FAILED, PDF_NOT_A_DOCUMENT, PDF_TOO_LARGE
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
-from gateway.web.expense_routes import DONE
+from gateway.web.expense_routes import ACTED_MEANWHILE, DONE, TEXT_NEEDED
 from gateway.web.i18n import catalogue, translate
 from gateway.web.lookup_details import ID_MESSAGES, LOOKUP_MESSAGES
 from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID, UNKNOWN_DOCUMENT
@@ -67,6 +67,8 @@ FIXED = (
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
     | {PDF_BUSY, PDF_TOO_LARGE, PDF_NOT_A_DOCUMENT, PDF_FAILED}
     | {LATER_RESPONSE_QUEUED, REPORT_REMADE_SINCE}
+    | {ACTED_MEANWHILE}
+    | {said for _field, said in TEXT_NEEDED.values()}
 )
 
 
@@ -83,6 +85,9 @@ IDENTICAL = {
     "SMP",
     "Invoice Response",
     "Transmissions",
+    "UBL",
+    "MLS",
+    "support",
 }
 
 

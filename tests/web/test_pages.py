@@ -530,7 +530,7 @@ def test_an_invoice_and_a_credit_note_posted_as_ubl_under_one_number_are_told_ap
     found = login("sam").get("/web/outbound", params={"number": number})
     assert found.status_code == 200
     kinds = re.findall(rf">{number}</a></td>\s*<td>([^<]*)</td>", found.text)
-    assert sorted(kinds) == ["ubl (CreditNote)", "ubl (Invoice)"]
+    assert sorted(kinds) == ["UBL (CreditNote)", "UBL (Invoice)"]
 
 
 def test_a_refused_retry_of_a_response_with_a_later_one_queued_says_why_in_the_persons_language(
