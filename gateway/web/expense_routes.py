@@ -85,13 +85,13 @@ ACTIONS: Final = {
 #: The status choice "every status" of the inbox's form, kept in its links (an absent status is the
 #: default, ``to_approve``: a page link without it would change the listing).
 ANY_STATUS: Final = "any"
-#: An action the expense's status no longer allows: someone acted on it since the page was shown.
 #: The text a decision needs, by action: the form field and what the page says when it is blank (the
 #: browser's ``required`` lets a text of blanks through).
 TEXT_NEEDED: Final = {
     "reject": ("reason", "Write the reason for rejecting: the supplier receives it."),
     "query": ("question", "Write your question to the supplier."),
 }
+#: An action the expense's status no longer allows: someone acted on it since the page was shown.
 ACTED_MEANWHILE: Final = (
     "This expense changed meanwhile: someone else acted on it since you opened this page, and your action"
     " was not taken. The page shows it as it is now."
