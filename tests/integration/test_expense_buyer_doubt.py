@@ -14,6 +14,7 @@ from as4_support import NOW, counter_ids, dev_pki
 
 from gateway.as4 import build_user_message
 from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.services.receive import ReceiveOutcome
 from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
@@ -104,8 +105,9 @@ def test_the_recovery_of_an_undrafted_document_checks_its_buyer(
     _in_triage_for_its_buyer(app, "ELSE-2")
 
 
-def _leave_pending(app: ExpenseApp, ubl: bytes) -> None:
-    """Receive ``ubl`` as ``GATEWAY_AS4__AFTER_RECEIPT=worker`` does: its receipt, the document pending."""
+def _leave_pending(app: ExpenseApp, ubl: bytes) -> tuple[Any, bytes]:
+    """Receive ``ubl`` as ``GATEWAY_AS4__AFTER_RECEIPT=worker`` does: its receipt, the document pending;
+    the message's header fields and body."""
     p = dev_pki()
     sbd = build_sbd(
         ubl,
@@ -127,8 +129,10 @@ def _leave_pending(app: ExpenseApp, ubl: bytes) -> None:
     )
     receiver = app.services.receiver
     assert receiver is not None
-    result = receiver.receive(tuple(message.headers.items()), message.body, leave_pending=True)
+    headers = tuple(message.headers.items())
+    result = receiver.receive(headers, message.body, leave_pending=True)
     assert result.document_id is not None
+    return headers, message.body
 
 
 def test_a_worker_checks_the_buyer_of_the_document_it_finishes(
@@ -151,3 +155,16 @@ def test_the_start_up_recovery_checks_the_buyer_of_a_pending_document(
     assert receiver is not None
     assert receiver.recover_pending() == 1
     _in_triage_for_its_buyer(app, "ELSE-4")
+
+
+def test_a_resend_that_finishes_a_pending_document_checks_its_buyer(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # The sender resends its MessageId while the document still awaits its verdict (not in worker mode):
+    # the duplicate path finishes it.
+    setup_units(app)
+    headers, body = _leave_pending(app, _for_another_buyer(validation_engine, "ELSE-5"))
+    receiver = app.services.receiver
+    assert receiver is not None
+    assert receiver.receive(headers, body).outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    _in_triage_for_its_buyer(app, "ELSE-5")
