@@ -114,20 +114,24 @@ def buyer_doubt(
     equals BT-34 (``supplier_of``). A BT-49 naming another enterprise than the participant the document
     was delivered to says the document is another company's, or names its buyer wrongly: it is received
     (a receiver does not refuse a compliant invoice) but support decides, rather than the unit its buyer
-    reference names approving it for payment. No receiver known, no BT-49, or one that does not parse:
-    no doubt (``ParticipantID.same_enterprise``: 9925:BE<KBO> and 0208:<KBO> are one buyer). Nor when
-    BT-49 names another participant we serve (``ours``, ``GATEWAY_AS4__SERVED``: the cooperative's ids, a
-    GLN beside its enterprise number): the document is ours all the same, only its route differs.
+    reference names approving it for payment. No receiver known or no BT-49: no doubt; a BT-49 that is no
+    participant id (an EAS code that is no ICD, such as EM, e-mail) is not the receiver: a doubt. Otherwise
+    no doubt when it names the receiver's enterprise (``ParticipantID.same_enterprise``: 9925:BE<KBO> and
+    0208:<KBO> are one buyer), nor when it names another participant we serve (``ours``,
+    ``GATEWAY_AS4__SERVED``: the cooperative's ids, a GLN beside its enterprise number): the document is
+    ours all the same, only its route differs.
     """
     endpoint = document.buyer.endpoint
     if receiver is None or endpoint is None:
         return None
+    stated: ParticipantID | str
     try:
         stated = ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}")
-    except InvalidIdentifier:
-        return None
-    if stated.same_enterprise(receiver) or any(stated.same_enterprise(p) for p in ours):
-        return None
+    except InvalidIdentifier:  # another EAS than an ICD (EM: e-mail): no participant, not the receiver
+        stated = f"{endpoint.scheme}:{endpoint.value}"
+    else:
+        if stated.same_enterprise(receiver) or any(stated.same_enterprise(p) for p in ours):
+            return None
     return (
         f"the buyer's electronic address (BT-49) {stated} is not the receiver the document was delivered to"
         f" ({receiver}): for support to check"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateway.model import CreditNote, Invoice, ParticipantID, complete_document
 from gateway.model.payment import CreditTransfer, PaymentMeans
+from gateway.model.values import ElectronicAddress
 from gateway.services.conversion import parse_document_json
 from gateway.services.expense_drafts import attachment_bytes, build_draft, buyer_doubt, supplier_of
 
@@ -131,9 +132,12 @@ def test_a_buyer_named_as_the_receiver_or_its_vat_number_is_not_in_doubt() -> No
 def test_a_buyer_that_is_not_the_receiver_is_in_doubt() -> None:
     document = load("be-domestic-mixed-rates.json")
     doubt = buyer_doubt(document, BUYER_GLN)
-    assert doubt is not None and "(BT-49) 0208:0412345614 is not the receiver" in doubt
+    assert doubt is not None
+    assert "(BT-49) 0208:0412345614 is not the receiver" in doubt
     values = build_draft(document, sender=SENDER, receiver=BUYER_GLN)
-    assert values.doubt is not None and "(BT-49)" in values.doubt and "(BT-34)" in values.doubt
+    assert values.doubt is not None
+    assert "(BT-49)" in values.doubt
+    assert "(BT-34)" in values.doubt
 
 
 def test_a_buyer_naming_another_participant_we_serve_is_not_in_doubt() -> None:
@@ -146,3 +150,19 @@ def test_a_buyer_naming_another_participant_we_serve_is_not_in_doubt() -> None:
     assert build_draft(document, sender=seller, receiver=BUYER_GLN, ours=ours).doubt is None
     stranger = frozenset({BUYER_GLN, ParticipantID.parse("0208:0123456749")})
     assert buyer_doubt(document, BUYER_GLN, ours=stranger) is not None
+
+
+def test_a_buyer_address_that_is_no_participant_id_is_in_doubt() -> None:
+    # EAS codes besides the 4-digit ICDs (EM: e-mail, a private person) name no Peppol participant: a
+    # document delivered through Peppol to one of ours whose BT-49 is one is not addressed to us.
+    document = load("be-domestic-mixed-rates.json")
+    emailed = document.model_copy(
+        update={
+            "buyer": document.buyer.model_copy(
+                update={"endpoint": ElectronicAddress(value="someone@example.be", scheme="EM")}
+            )
+        }
+    )
+    doubt = buyer_doubt(emailed, BUYER, ours={BUYER})
+    assert doubt is not None
+    assert "(BT-49) EM:someone@example.be is not the receiver" in doubt
