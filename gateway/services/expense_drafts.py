@@ -118,8 +118,8 @@ def buyer_doubt(
     participant id (an EAS code that is no ICD, such as EM, e-mail) is not the receiver: a doubt. Otherwise
     no doubt when it names the receiver's enterprise (``ParticipantID.same_enterprise``: 9925:BE<KBO> and
     0208:<KBO> are one buyer), nor when it names another participant we serve (``ours``,
-    ``GATEWAY_AS4__SERVED``: the cooperative's ids, a GLN beside its enterprise number): the document is
-    ours all the same, only its route differs.
+    ``GATEWAY_AS4__SERVED``: the cooperative's ids, a GLN beside its enterprise number) and it was
+    delivered to one of them: the document is ours all the same, only its route differs.
     """
     endpoint = document.buyer.endpoint
     if receiver is None or endpoint is None:
@@ -130,7 +130,9 @@ def buyer_doubt(
     except InvalidIdentifier:  # another EAS than an ICD (EM: e-mail): no participant, not the receiver
         stated = f"{endpoint.scheme}:{endpoint.value}"
     else:
-        if stated.same_enterprise(receiver) or any(stated.same_enterprise(p) for p in ours):
+        if stated.same_enterprise(receiver) or (
+            receiver in ours and any(stated.same_enterprise(p) for p in ours)
+        ):
             return None
     return (
         f"the buyer's electronic address (BT-49) {stated} is not the receiver the document was delivered to"

@@ -150,6 +150,9 @@ def test_a_buyer_naming_another_participant_we_serve_is_not_in_doubt() -> None:
     assert build_draft(document, sender=seller, receiver=BUYER_GLN, ours=ours).doubt is None
     stranger = frozenset({BUYER_GLN, ParticipantID.parse("0208:0123456749")})
     assert buyer_doubt(document, BUYER_GLN, ours=stranger) is not None
+    # Delivered to a participant we do not serve (our SPID, before it took MLS only): not vouched for by
+    # the served list.
+    assert buyer_doubt(document, ParticipantID.parse("0242:000001"), ours=ours | {BUYER}) is not None
 
 
 def test_a_buyer_address_that_is_no_participant_id_is_in_doubt() -> None:
