@@ -238,6 +238,7 @@ class Services:
                 rules=tuple(RoutingRule(rule) for rule in settings.expenses.routing_rules),
                 mapping_ttl=timedelta(days=settings.expenses.supplier_mapping_days),
                 webhook_url=settings.webhooks.url,
+                served=self.served,
             ),
         )
 

@@ -5,6 +5,7 @@ values and routing follow (``draft_of``), and the same errors."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 from gateway.model import CreditNote, Invoice, ParticipantID
@@ -39,10 +40,12 @@ def draft_of(
     lines: DraftLines | None,
     sender: ParticipantID,
     receiver: ParticipantID | None = None,
+    ours: Collection[ParticipantID] = (),
 ) -> tuple[DraftValues, RoutedDocument]:
     """The draft values and what routing reads, of a model holding its lines (``lines`` None) or of a
-    header read line by line (``receiver``: the SBDH receiver, ``build_draft``)."""
+    header read line by line (``receiver``: the SBDH receiver; ``ours``: every participant we serve;
+    ``build_draft``)."""
     if lines is None:
-        return build_draft(model, sender=sender, receiver=receiver), model
-    values = build_draft(model, sender=sender, receiver=receiver, lines=lines.rows)
+        return build_draft(model, sender=sender, receiver=receiver, ours=ours), model
+    values = build_draft(model, sender=sender, receiver=receiver, ours=ours, lines=lines.rows)
     return values, DocumentReferences.of(model, lines.references)

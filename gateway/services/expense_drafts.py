@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Final
@@ -101,25 +102,38 @@ def supplier_of(document: Invoice | CreditNote, sender: ParticipantID) -> tuple[
     )
 
 
-def buyer_doubt(document: Invoice | CreditNote, receiver: ParticipantID | None) -> str | None:
+def buyer_doubt(
+    document: Invoice | CreditNote,
+    receiver: ParticipantID | None,
+    *,
+    ours: Collection[ParticipantID] = (),
+) -> str | None:
     """Why the buyer a received document names is in doubt, or None: it is not.
 
     The SBDH receiver must equal the buyer's electronic address, BT-49 (bis-billing.md §8), as the sender
     equals BT-34 (``supplier_of``). A BT-49 naming another enterprise than the participant the document
     was delivered to says the document is another company's, or names its buyer wrongly: it is received
     (a receiver does not refuse a compliant invoice) but support decides, rather than the unit its buyer
-    reference names approving it for payment. No receiver known, no BT-49, or one that does not parse:
-    no doubt (``ParticipantID.same_enterprise``: 9925:BE<KBO> and 0208:<KBO> are one buyer).
+    reference names approving it for payment. No receiver known or no BT-49: no doubt; a BT-49 that is no
+    participant id (an EAS code that is no ICD, such as EM, e-mail) is not the receiver: a doubt. Otherwise
+    no doubt when it names the receiver's enterprise (``ParticipantID.same_enterprise``: 9925:BE<KBO> and
+    0208:<KBO> are one buyer), nor when it names another participant we serve (``ours``,
+    ``GATEWAY_AS4__SERVED``: the cooperative's ids, a GLN beside its enterprise number) and it was
+    delivered to one of them: the document is ours all the same, only its route differs.
     """
     endpoint = document.buyer.endpoint
     if receiver is None or endpoint is None:
         return None
+    stated: ParticipantID | str
     try:
         stated = ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}")
-    except InvalidIdentifier:
-        return None
-    if stated.same_enterprise(receiver):
-        return None
+    except InvalidIdentifier:  # another EAS than an ICD (EM: e-mail): no participant, not the receiver
+        stated = f"{endpoint.scheme}:{endpoint.value}"
+    else:
+        if stated.same_enterprise(receiver) or (
+            receiver in ours and any(stated.same_enterprise(p) for p in ours)
+        ):
+            return None
     return (
         f"the buyer's electronic address (BT-49) {stated} is not the receiver the document was delivered to"
         f" ({receiver}): for support to check"
@@ -196,6 +210,7 @@ def build_draft(
     sender: ParticipantID,
     lines: list[JSONObject] | None = None,
     receiver: ParticipantID | None = None,
+    ours: Collection[ParticipantID] = (),
 ) -> DraftValues:
     """The draft of a received document.
 
@@ -203,6 +218,7 @@ def build_draft(
         document: the document as read by ``gateway.ubl.read_ubl``.
         sender: the SBDH sender (the supplier's participant id when BT-34 is absent).
         receiver: the SBDH receiver, when known (``buyer_doubt``).
+        ours: every participant we serve (``buyer_doubt``): a BT-49 naming one of them is not in doubt.
         lines: the rows of every line (``draft_line``, document order) when ``document`` does not hold its
             lines (a large document read line by line: ``gateway.ubl.read_ubl_line_by_line``).
     """
@@ -210,7 +226,7 @@ def build_draft(
     sign = -1 if credit else 1
     seller = document.seller
     supplier_id, doubt = supplier_of(document, sender)
-    doubts = [d for d in (doubt, buyer_doubt(document, receiver)) if d is not None]
+    doubts = [d for d in (doubt, buyer_doubt(document, receiver, ours=ours)) if d is not None]
     totals = document.totals
     payable = (totals.payable_amount if totals is not None else _ZERO) * sign
     supplier = {

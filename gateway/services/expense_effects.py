@@ -16,6 +16,7 @@ from gateway.model.expense import (
     ExpenseStatus,
     response_code,
 )
+from gateway.model.identifiers import ParticipantID
 from gateway.model.message import JSONObject
 from gateway.model.partial_payment import payment_summary
 from gateway.services.ports import (
@@ -41,11 +42,15 @@ class ExpensePolicy:
         rules: the enabled routing rules, in priority order.
         mapping_ttl: how long a supplier -> unit mapping set at triage lasts.
         webhook_url: where expense events are announced (None: no webhooks).
+        served: every participant we receive for (``GATEWAY_AS4__SERVED``): a received document whose buyer
+            (BT-49) names one of them is the cooperative's, whichever of them it was delivered to
+            (``expense_drafts.buyer_doubt``).
     """
 
     rules: tuple[RoutingRule, ...] = DEFAULT_RULES
     mapping_ttl: timedelta = DEFAULT_MAPPING_TTL
     webhook_url: str | None = None
+    served: frozenset[ParticipantID] = frozenset()
 
 
 def reason_codes(codes: tuple[str, ...]) -> tuple[str, ...]:

@@ -66,6 +66,7 @@ class ExpenseIntake:
         policy: ExpensePolicy,
     ) -> None:
         self._store = store
+        self._policy = policy
         self._creator = ExpenseCreator(clock=clock, ids=ids, responder=responder, policy=policy)
         # Documents the recovery gave up on (id -> reason): never read or logged again by this object.
         self._given_up: dict[str, str] = {}
@@ -119,7 +120,9 @@ class ExpenseIntake:
             result = self._unreadable(inbound_document_id, validated.unread or "not read")
             self._give_up(inbound_document_id, result.reason or "not read")  # logged: not again
             return result
-        values, routed = draft_of(validated.model, validated.lines, validated.sender, validated.receiver)
+        values, routed = draft_of(
+            validated.model, validated.lines, validated.sender, validated.receiver, self._policy.served
+        )
         # The caller has just recorded the document's first verdict in this unit of work, so it has no
         # expense yet; a twin (same duplicate key) is found by the insert's unique key, which leads to the
         # same outcome as looking first (``ExpenseCreator.create``'s DuplicateMessage branch): two SELECTs
@@ -141,7 +144,7 @@ class ExpenseIntake:
         sender: ParticipantID,
         receiver: ParticipantID,
     ) -> DraftResult:
-        values, routed = draft_of(model, lines, sender, receiver)
+        values, routed = draft_of(model, lines, sender, receiver, self._policy.served)
         with self._store.unit_of_work() as uow:
             result = self._creator.create(uow, inbound_document_id, routed, values)
             uow.commit()

@@ -49,6 +49,7 @@ from gateway.web.pages import (
 )
 from gateway.web.people import audit
 from gateway.web.status_reasons import DEFAULT_REASON, REASON_LABELS, form_reason_codes
+from gateway.web.triage_doubts import triage_doubts
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
 
@@ -285,6 +286,7 @@ def _expense_page(
         done=DONE.get(done or ""),
         answers=answers,
         last_answer=_answer_after(detail.events, done),
+        doubts=triage_doubts(detail.expense.status_reason) if status is ExpenseStatus.TO_TRIAGE else [],
         reasons=REASON_LABELS,
         default_reason=DEFAULT_REASON,
         can_decide=status is ExpenseStatus.TO_APPROVE,

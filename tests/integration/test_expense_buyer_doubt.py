@@ -6,10 +6,20 @@ reference names, being acknowledged (AB) to the supplier and approved for paymen
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
+from as4_support import NOW, counter_ids, dev_pki
+
+from gateway.as4 import build_user_message
+from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
+from gateway.services.receive import ReceiveOutcome
+from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
+    COOP,
+    SUPPLIER,
     ExpenseApp,
     app_fixture,
     auth,
@@ -17,6 +27,7 @@ from tests.integration.expense_support import (  # noqa: F401 - fixtures
     supplier_document,
 )
 from tests.integration.test_expense_cycle import expenses, setup_units
+from tests.integration.test_expense_workflow import seed_valid
 
 OTHER_BUYER: dict[str, Any] = {
     "legal_name": "Andere Vennootschap NV",
@@ -68,3 +79,92 @@ def test_an_invoice_for_us_under_our_vat_number_is_routed(
     assert deliver(app.client, ubl).status_code == 200
     [expense] = expenses(app, "support")
     assert (expense["status"], expense["unit"]) == ("to_approve", "PU04711")
+
+
+def _for_another_buyer(engine: ValidationEngine, number: str) -> bytes:
+    return supplier_document(
+        engine, "be-zero-rated.json", number=number, buyer_reference="PU-04711", buyer=OTHER_BUYER
+    )
+
+
+def _in_triage_for_its_buyer(app: ExpenseApp, number: str) -> None:
+    [expense] = expenses(app, "support")
+    assert (expense["number"], expense["status"], expense["unit"]) == (number, "to_triage", None)
+    assert "(BT-49) 0208:0123456749 is not the receiver" in expense["status_reason"]
+    assert _responses(app) == []
+
+
+def test_the_recovery_of_an_undrafted_document_checks_its_buyer(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # Stored valid without its expense (a crash before the draft): drafted at start-up from the stored row,
+    # whose receiver is the cooperative.
+    setup_units(app)
+    seed_valid(app, _for_another_buyer(validation_engine, "ELSE-2"), receiver=COOP)
+    assert app.services.expenses.recover() == 1
+    _in_triage_for_its_buyer(app, "ELSE-2")
+
+
+def _leave_pending(app: ExpenseApp, ubl: bytes) -> tuple[Any, bytes]:
+    """Receive ``ubl`` as ``GATEWAY_AS4__AFTER_RECEIPT=worker`` does: its receipt, the document pending;
+    the message's header fields and body."""
+    p = dev_pki()
+    sbd = build_sbd(
+        ubl,
+        sender=SUPPLIER,
+        receiver=COOP,
+        document_type=BIS_INVOICE,
+        process=BIS_BILLING_PROCESS,
+        country_c1="BE",
+        instance_id=str(uuid.uuid4()),
+        created=NOW,
+    )
+    message = build_user_message(
+        sbd,
+        sender=p.sender,
+        receiver_certificate=p.receiver.certificate,
+        message_id=f"{uuid.uuid4()}@supplier.test",
+        timestamp=NOW,
+        new_id=counter_ids(),
+    )
+    receiver = app.services.receiver
+    assert receiver is not None
+    headers = tuple(message.headers.items())
+    result = receiver.receive(headers, message.body, leave_pending=True)
+    assert result.document_id is not None
+    return headers, message.body
+
+
+def test_a_worker_checks_the_buyer_of_the_document_it_finishes(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    setup_units(app)
+    _leave_pending(app, _for_another_buyer(validation_engine, "ELSE-3"))
+    receiver = app.services.receiver
+    assert receiver is not None
+    assert receiver.finish_next_pending(claim_for=timedelta(minutes=5))
+    _in_triage_for_its_buyer(app, "ELSE-3")
+
+
+def test_the_start_up_recovery_checks_the_buyer_of_a_pending_document(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    setup_units(app)
+    _leave_pending(app, _for_another_buyer(validation_engine, "ELSE-4"))
+    receiver = app.services.receiver
+    assert receiver is not None
+    assert receiver.recover_pending() == 1
+    _in_triage_for_its_buyer(app, "ELSE-4")
+
+
+def test_a_resend_that_finishes_a_pending_document_checks_its_buyer(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # The sender resends its MessageId while the document still awaits its verdict (not in worker mode):
+    # the duplicate path finishes it.
+    setup_units(app)
+    headers, body = _leave_pending(app, _for_another_buyer(validation_engine, "ELSE-5"))
+    receiver = app.services.receiver
+    assert receiver is not None
+    assert receiver.receive(headers, body).outcome is ReceiveOutcome.DUPLICATE_MESSAGE
+    _in_triage_for_its_buyer(app, "ELSE-5")

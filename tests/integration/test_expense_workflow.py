@@ -42,16 +42,24 @@ MEMBER = Actor("member-a", ActorRole.MEMBER, frozenset({"PU04711"}))
 SUPPORT = Actor("helpdesk", ActorRole.SUPPORT)
 
 
-def seed_valid(app: ExpenseApp, ubl: bytes, *, received_at: datetime | None = None) -> str:
+def seed_valid(
+    app: ExpenseApp,
+    ubl: bytes,
+    *,
+    received_at: datetime | None = None,
+    receiver: ParticipantID | None = None,
+) -> str:
     """A valid received document stored without its expense (as after a crash before the draft), sent by
-    its seller's access point to its buyer (the SBDH sender is its BT-34, the receiver its BT-49)."""
+    its seller's access point to its buyer (the SBDH sender is its BT-34, the receiver its BT-49 unless
+    ``receiver`` is given)."""
     try:
         document = read_ubl(ubl)
         endpoint, buyer = document.seller.endpoint, document.buyer.endpoint
     except GatewayError:  # a document the draft cannot read (the tests of that): any sender
         endpoint = buyer = None
     sender = ParticipantID.parse(f"{endpoint.scheme}:{endpoint.value}") if endpoint else SUPPLIER
-    receiver = ParticipantID.parse(f"{buyer.scheme}:{buyer.value}") if buyer else COOP
+    if receiver is None:
+        receiver = ParticipantID.parse(f"{buyer.scheme}:{buyer.value}") if buyer else COOP
     document_id = str(uuid.uuid4())
     now = received_at or app.services.clock.now()
     with app.store.unit_of_work() as uow:

@@ -124,3 +124,11 @@ def test_services_report_outcomes_and_the_api_chooses_the_http_status() -> None:
         SubmissionOutcome.DUPLICATE: 200,
         SubmissionOutcome.REFUSED: 422,
     }
+
+
+def test_the_expense_drafts_know_every_participant_we_serve() -> None:
+    # A BT-49 naming another of the cooperative's served ids than the SBDH receiver is not a buyer in doubt.
+    services = _services(as4={"served": ["0208:0739484052", "0088:5412345000013"]})
+    served = frozenset(ParticipantID.parse(p) for p in ("0208:0739484052", "0088:5412345000013"))
+    services.served = served
+    assert services.expenses._policy.served == served

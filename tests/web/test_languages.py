@@ -23,6 +23,7 @@ from gateway.web.network_routes import NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE
 from gateway.web.pages import _ERROR_TITLES, LATER_RESPONSE_QUEUED, REPORT_REMADE_SINCE
 from gateway.web.state_labels import STATE_LABELS
 from gateway.web.status_reasons import REASON_LABELS
+from gateway.web.triage_doubts import TRIAGE_DOUBTS
 
 _ACCOUNT_ERROR = re.compile(r'AccountError\(\s*"((?:[^"\\]|\\.)*)"')
 _LITERAL = re.compile(r"""_\((?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
@@ -55,6 +56,7 @@ FIXED = (
     | set(EBMS_ERRORS.values())
     | set(DISCOVERY_OUTCOMES.values())
     | set(REASON_LABELS.values())
+    | set(TRIAGE_DOUBTS.values())
     | set(DOCUMENTS.values())
     | {FOUND, NO_DISCOVERY, NOT_AN_ID, EMAIL_ID, UNKNOWN_DOCUMENT}
     | set(LOOKUP_MESSAGES.values())

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from gateway.model import CreditNote, Invoice, ParticipantID, complete_document
 from gateway.model.payment import CreditTransfer, PaymentMeans
+from gateway.model.values import ElectronicAddress
 from gateway.services.conversion import parse_document_json
-from gateway.services.expense_drafts import attachment_bytes, build_draft, supplier_of
+from gateway.services.expense_drafts import attachment_bytes, build_draft, buyer_doubt, supplier_of
 
 DOCUMENTS = Path(__file__).resolve().parents[2] / "data" / "documents"
 SENDER = ParticipantID.parse("0208:0412345614")
@@ -115,3 +116,56 @@ def test_the_supplier_is_bt_34_when_it_names_the_sender_s_enterprise() -> None:
     supplier, doubt = supplier_of(document, other)
     assert supplier == other
     assert doubt is not None
+
+
+BUYER = ParticipantID.parse("0208:0412345614")  # BT-49 of be-domestic-mixed-rates.json
+BUYER_GLN = ParticipantID.parse("0088:5412345000013")  # another participant id the buyer is served under
+
+
+def test_a_buyer_named_as_the_receiver_or_its_vat_number_is_not_in_doubt() -> None:
+    document = load("be-domestic-mixed-rates.json")
+    assert buyer_doubt(document, BUYER) is None
+    assert buyer_doubt(document, ParticipantID.parse("9925:be0412345614")) is None  # VAT form, any case
+    assert buyer_doubt(document, None) is None  # receiver unknown
+
+
+def test_a_buyer_that_is_not_the_receiver_is_in_doubt() -> None:
+    document = load("be-domestic-mixed-rates.json")
+    doubt = buyer_doubt(document, BUYER_GLN)
+    assert doubt is not None
+    assert "(BT-49) 0208:0412345614 is not the receiver" in doubt
+    values = build_draft(document, sender=SENDER, receiver=BUYER_GLN)
+    assert values.doubt is not None
+    assert "(BT-49)" in values.doubt
+    assert "(BT-34)" in values.doubt
+
+
+def test_a_buyer_naming_another_participant_we_serve_is_not_in_doubt() -> None:
+    # GATEWAY_AS4__SERVED lists the cooperative's ids (0208, 9925, a GLN...): an invoice delivered to one of
+    # them whose BT-49 names another is the cooperative's all the same, not another company's.
+    document = load("be-domestic-mixed-rates.json")
+    ours = frozenset({BUYER_GLN, ParticipantID.parse("9925:BE0412345614")})
+    assert buyer_doubt(document, BUYER_GLN, ours=ours) is None
+    seller = ParticipantID.parse("0208:0739484052")  # its BT-34: no seller doubt either
+    assert build_draft(document, sender=seller, receiver=BUYER_GLN, ours=ours).doubt is None
+    stranger = frozenset({BUYER_GLN, ParticipantID.parse("0208:0123456749")})
+    assert buyer_doubt(document, BUYER_GLN, ours=stranger) is not None
+    # Delivered to a participant we do not serve (our SPID, before it took MLS only): not vouched for by
+    # the served list.
+    assert buyer_doubt(document, ParticipantID.parse("0242:000001"), ours=ours | {BUYER}) is not None
+
+
+def test_a_buyer_address_that_is_no_participant_id_is_in_doubt() -> None:
+    # EAS codes besides the 4-digit ICDs (EM: e-mail, a private person) name no Peppol participant: a
+    # document delivered through Peppol to one of ours whose BT-49 is one is not addressed to us.
+    document = load("be-domestic-mixed-rates.json")
+    emailed = document.model_copy(
+        update={
+            "buyer": document.buyer.model_copy(
+                update={"endpoint": ElectronicAddress(value="someone@example.be", scheme="EM")}
+            )
+        }
+    )
+    doubt = buyer_doubt(emailed, BUYER, ours={BUYER})
+    assert doubt is not None
+    assert "(BT-49) EM:someone@example.be is not the receiver" in doubt

@@ -170,3 +170,17 @@ def test_a_spid_listed_among_the_served_participants_takes_every_document(store:
     receiver = _receiver(store, served={COOPERATIVE, OUR_SPID})
     result = _post(receiver, INVOICE.read_bytes(), OUR_SPID, BIS_INVOICE, BIS_BILLING_PROCESS)
     assert result.outcome is ReceiveOutcome.ACCEPTED
+
+
+def test_the_spid_takes_the_mls_document_type_with_the_mls_process_only(store: SQLDocumentStore) -> None:
+    # peppol-as4.md §12: the pair, both case-sensitive (§8 identifier schemes); a scheme written out or
+    # left to its default is one identifier.
+    serves = _receiver(store)._serves
+    assert serves(OUR_SPID, DocumentTypeID.parse(MLS_DOCUMENT_TYPE.uri), ProcessID.parse(MLS_PROCESS.uri))
+    assert serves(ParticipantID.parse("0242:000002"), MLS_DOCUMENT_TYPE, ProcessID(MLS_PROCESS.value))
+    assert not serves(OUR_SPID, BIS_INVOICE, MLS_PROCESS)  # an invoice under the MLS process
+    assert not serves(OUR_SPID, MLS_DOCUMENT_TYPE, BIS_BILLING_PROCESS)
+    assert not serves(OUR_SPID, INVOICE_RESPONSE, MLS_PROCESS)  # another ApplicationResponse
+    assert not serves(OUR_SPID, DocumentTypeID(MLS_DOCUMENT_TYPE.value.upper()), MLS_PROCESS)
+    assert not serves(OUR_SPID, MLS_DOCUMENT_TYPE, ProcessID(MLS_PROCESS.value.upper()))
+    assert not serves(THEIR_SPID, MLS_DOCUMENT_TYPE, MLS_PROCESS)  # another access point's SPID
