@@ -42,7 +42,7 @@ def edge_app(
                     "keys": [
                         *api_settings.api.keys,
                         APIKey.model_validate(
-                            {"name": "member-edge", "role": "member", "key": MEMBER_KEY, "units": ["PU-04711"]}
+                            {"name": "member-edge", "role": "member", "key": MEMBER_KEY, "units": ["PU-1"]}
                         ),
                     ],
                 }
