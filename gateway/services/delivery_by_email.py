@@ -15,7 +15,7 @@ import anyio.to_thread
 from gateway.errors import DiscoveryError, MailError
 from gateway.model.identifiers import EmailReceiver
 from gateway.model.message import AS4MessageRecord
-from gateway.services.delivery_attempt import DeliveryResult, PreparedDocument
+from gateway.services.delivery_attempt import AttemptRefused, DeliveryResult, PreparedDocument
 from gateway.services.delivery_email import discovery_detail, smtp_outcome
 from gateway.services.delivery_outcome import AttemptOutcome, AttemptResult
 from gateway.services.delivery_steps import DeliverySteps
@@ -59,7 +59,10 @@ class EmailAttempts:
             reason = f"no-email-relay: {receiver} is reached by e-mail only and GATEWAY_MAIL__HOST is not set"
             return await self._finish(lease, None, AttemptOutcome(AttemptResult.GIVE_UP, reason))
         why = "not looked up: the buyer's BT-49 is an e-mail address (EAS EM), outside Peppol"
-        composed = await _thread(self._steps.compose_email, lease, prepared, why, receiver.address)
+        try:
+            composed = await _thread(self._steps.compose_email, lease, prepared, why, receiver.address)
+        except AttemptRefused as refused:  # the stored document cannot be read
+            return await self._finish(lease, None, refused.outcome)
         assert composed is not None  # the address is given
         return await self._send(lease, composed.message_id, composed.mime)
 
@@ -76,7 +79,10 @@ class EmailAttempts:
         second time under another message id. Only a document never sent over Peppol falls back."""
         if self._email is None or not falls_back(exc) or prepared.invalid or prepared.record is not None:
             return None
-        composed = await _thread(self._steps.compose_email, lease, prepared, discovery_detail(exc), None)
+        try:
+            composed = await _thread(self._steps.compose_email, lease, prepared, discovery_detail(exc), None)
+        except AttemptRefused as refused:  # the stored document cannot be read
+            return await self._finish(lease, None, refused.outcome)
         if composed is None:
             return None
         return await self._send(lease, composed.message_id, composed.mime)

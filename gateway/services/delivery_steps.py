@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from gateway.as4 import EbmsError
-from gateway.errors import InvalidTransition, LeaseLost, LocalProtocolError
+from gateway.errors import InvalidTransition, LeaseLost, LocalProtocolError, XMLInputError
 from gateway.model.message import (
     AS4MessageRecord,
     DeliveryEvent,
@@ -26,6 +26,7 @@ from gateway.model.message import (
 )
 from gateway.services.delivery_attempt import (
     AttemptMessage,
+    AttemptRefused,
     DeliveryResult,
     DeliverySettings,
     PreparedDocument,
@@ -118,11 +119,20 @@ class DeliverySteps:
         self, lease: DeliveryLease, prepared: PreparedDocument, why: str, to: str | None
     ) -> ComposedEmail | None:
         """Write the e-mail and commit it with SEND_STARTED (``why`` Peppol was not used); it goes to ``to``,
-        else to the buyer's BT-58 address; None when there is none."""
+        else to the buyer's BT-58 address; None when there is none.
+
+        Raises:
+            AttemptRefused: the stored document cannot be read (one in UTF-16, stored before submissions
+                were refused in it: ``xmlcore.encoding``): it fails at once, as on the AS4 path.
+        """
         assert self._email is not None
         document = prepared.document
         body = prepared.body if prepared.body is not None else self.content(document.id)
-        buyer = read_buyer(body)
+        try:
+            buyer = read_buyer(body)
+        except XMLInputError as exc:
+            reason = f"cannot-build-message: cannot read the document for the e-mail: {exc}"
+            raise AttemptRefused(AttemptOutcome(AttemptResult.GIVE_UP, reason)) from exc
         if to is not None:
             buyer = replace(buyer, email=to)
         if buyer.email is None:

@@ -153,6 +153,8 @@ def test_the_purge_deletes_expired_keys_of_expense_actions_that_changed_nothing_
         for n in range(9):  # more than a batch (7)
             uow.expenses.keep_action_key(eid, "member-a", f"old-{n}", "f" * 64, OLD)
         uow.expenses.keep_action_key(eid, "member-a", "recent", "e" * 64, NOW - timedelta(days=1))
+        # Past the delivered webhooks' period (7 days), within the keys' (30): kept.
+        uow.expenses.keep_action_key(eid, "member-a", "ten-days", "d" * 64, NOW - timedelta(days=10))
         uow.commit()
     trail = _count(store, expense_events)
 
@@ -162,8 +164,9 @@ def test_the_purge_deletes_expired_keys_of_expense_actions_that_changed_nothing_
     with store.unit_of_work(read_only=True) as uow:
         assert uow.expenses.action_key(eid, "member-a", "old-0") is None
         assert uow.expenses.action_key(eid, "member-a", "recent") == "e" * 64
+        assert uow.expenses.action_key(eid, "member-a", "ten-days") == "d" * 64
         assert uow.expenses.get(eid) is not None
-    assert (_count(store, expense_action_keys), _count(store, expense_events)) == (1, trail)
+    assert (_count(store, expense_action_keys), _count(store, expense_events)) == (2, trail)
 
 
 def test_the_purge_deletes_a_clients_key_not_the_same_key_of_another_client(store: SQLDocumentStore) -> None:

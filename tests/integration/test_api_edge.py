@@ -17,12 +17,15 @@ from fastapi.testclient import TestClient
 from gateway.api.app import create_app
 from gateway.bootstrap import Services
 from gateway.config import Settings
+from gateway.config.access import APIKey
 from gateway.store import SQLDocumentStore, upgrade_database
 from gateway.validation import ValidationEngine
 from tests.integration.conftest import SENDER_KEY, SUPPORT_KEY, problem_of
 
 MIB = 1024 * 1024
 DOCUMENTS = Path(__file__).parents[1] / "data" / "documents"
+#: A member's key: approve, reject and query are members' actions (support gets 403 before any body is read).
+MEMBER_KEY = "member-key-0123456789abcdefghij"
 
 
 @pytest.fixture
@@ -33,7 +36,17 @@ def edge_app(
     upgrade_database(url)
     settings = api_settings.model_copy(
         update={
-            "api": api_settings.api.model_copy(update={"max_concurrent_bodies": 1}),
+            "api": api_settings.api.model_copy(
+                update={
+                    "max_concurrent_bodies": 1,
+                    "keys": [
+                        *api_settings.api.keys,
+                        APIKey.model_validate(
+                            {"name": "member-edge", "role": "member", "key": MEMBER_KEY, "units": ["PU-1"]}
+                        ),
+                    ],
+                }
+            ),
             "server": api_settings.server.model_copy(
                 update={"body_slot_wait_seconds": 0.3, "retry_after_seconds": 7}
             ),
@@ -86,16 +99,19 @@ def test_an_action_body_without_a_key_or_role_is_never_read(
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("key", "path"),
     [
-        "/v1/expenses/some-expense/assign",
-        "/v1/expenses/some-expense/answer",
-        "/v1/expenses/some-expense/mark-paid",
-        "/v1/expenses/some-expense/settle",
+        (SUPPORT_KEY, "/v1/expenses/some-expense/assign"),
+        (SUPPORT_KEY, "/v1/expenses/some-expense/answer"),
+        (SUPPORT_KEY, "/v1/expenses/some-expense/mark-paid"),
+        (SUPPORT_KEY, "/v1/expenses/some-expense/settle"),
+        (MEMBER_KEY, "/v1/expenses/some-expense/approve"),
+        (MEMBER_KEY, "/v1/expenses/some-expense/reject"),
+        (MEMBER_KEY, "/v1/expenses/some-expense/query"),
     ],
 )
-def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, path: str) -> None:
-    headers = [("authorization", f"Bearer {SUPPORT_KEY}"), ("content-type", "application/json")]
+def test_an_action_body_is_read_through_the_bounded_reader(edge_app: FastAPI, key: str, path: str) -> None:
+    headers = [("authorization", f"Bearer {key}"), ("content-type", "application/json")]
     declared = [*headers, ("content-length", str(800 * MIB))]
     too_large = anyio.run(lambda: call(edge_app, "POST", path, declared, chunk=b" " * MIB, chunks=800))
     assert too_large.status == 413
@@ -115,20 +131,21 @@ def test_an_action_the_role_may_not_take_is_refused_before_its_body_is_read(
 
 
 @pytest.mark.parametrize(
-    ("path", "limit"),
+    ("key", "path", "limit"),
     [
-        ("/v1/expenses/some-expense/settle", 1024),
+        (SUPPORT_KEY, "/v1/expenses/some-expense/settle", 1024),
+        (MEMBER_KEY, "/v1/expenses/some-expense/approve", 1024),
         # Room for the explanation of a partial payment (500 characters).
-        ("/v1/expenses/some-expense/mark-paid", 4096),
+        (SUPPORT_KEY, "/v1/expenses/some-expense/mark-paid", 4096),
     ],
 )
 def test_an_action_with_few_parameters_takes_no_body_slot_and_a_small_body(
-    edge_app: FastAPI, path: str, limit: int
+    edge_app: FastAPI, key: str, path: str, limit: int
 ) -> None:
     """Approve and mark-paid held one of the body slots the invoicing system's 20 MB submissions share for
     their whole action: behind uploads they waited, then 503; meanwhile a submission waited for them."""
     upload = [("authorization", f"Bearer {SENDER_KEY}"), ("content-type", "application/xml")]
-    headers = [("authorization", f"Bearer {SUPPORT_KEY}"), ("content-type", "application/json")]
+    headers = [("authorization", f"Bearer {key}"), ("content-type", "application/json")]
 
     async def scenario() -> tuple[int, int, int]:
         slow_done = anyio.Event()

@@ -6,6 +6,9 @@ per client and expense, never shown to the expense's readers."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
 
@@ -110,3 +113,30 @@ def test_no_op_keys_are_scoped_per_client_and_per_expense_and_kept_once(
     # A key of a recorded action is kept in its audit entry only.
     assert kept(app, second) == 0
     assert kept(app, first) == 1
+
+
+def test_concurrent_no_op_requests_with_the_same_key_keep_it_once_and_all_answer(
+    app: ExpenseApp, validation_engine: ValidationEngine
+) -> None:
+    # The expense's row lock (PostgreSQL; without it a second insert of the key is a unique violation) or the
+    # write lock (SQLite: BEGIN IMMEDIATE) orders them: the first
+    # keeps the key, the others find it (a replay), none fails on the key's primary key.
+    eid = received(app, validation_engine, "N-2026-0006")
+    workflow: ExpenseWorkflow = app.services.expenses
+    workflow.act(eid, ExpenseAction.APPROVE, MEMBER, ActionInput())
+    trail = events(app, eid)
+    threads = 6
+    start = threading.Barrier(threads)
+
+    def repeat(key: str) -> ExpenseStatus:
+        start.wait()
+        return workflow.act(eid, ExpenseAction.APPROVE, MEMBER, ActionInput(), idempotency_key=key).status
+
+    keys = [f"same-{n}" for n in range(5)]
+    with ThreadPoolExecutor(threads) as pool:
+        for key in keys:  # a few rounds: each a race of all the threads on one new key
+            answers = [future.result() for future in [pool.submit(repeat, key) for _ in range(threads)]]
+            assert answers == [ExpenseStatus.APPROVED] * threads
+
+    assert kept(app, eid) == len(keys)
+    assert events(app, eid) == trail
