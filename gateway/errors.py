@@ -15,7 +15,7 @@
     ├─ InvalidCursor               a paging cursor that does not decode (services)
     ├─ DocumentNotFound            no document with that id (services)
     ├─ InvalidExpenseRequest       an expense action or unit with bad input: code, reason (model, services)
-    ├─ ExpenseActionForbidden      the caller's role or units do not allow this expense action (services)
+    ├─ ExpenseActionForbidden      the caller's role does not allow this expense action (services)
     ├─ DocumentNumberConflict      the (seller, type, number) exists with another document (services)
     ├─ ArtefactError               a validation artefact is missing or fails its pinned SHA-256 (validation)
     │  ├─ UnknownRuleSet           the caller named a rule set the manifest does not define

@@ -165,7 +165,7 @@ _MAPPING: tuple[tuple[type[GatewayError], int, str, str], ...] = (
     (InvalidCursor, 400, "invalid-cursor", "The paging cursor is not valid"),
     # Expense routes.
     (InvalidExpenseRequest, 422, "expense-request-invalid", "The expense request is not valid"),
-    (ExpenseActionForbidden, 403, "expense-action-forbidden", "Your role or units do not allow this action"),
+    (ExpenseActionForbidden, 403, "expense-action-forbidden", "Your role does not allow this action"),
     # After its subclasses: a store that is locked, restarting or out of connections is temporary.
     (StoreError, 503, "store-unavailable", "The database is unavailable; retry later"),
 )
