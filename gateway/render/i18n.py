@@ -30,10 +30,9 @@ def negotiate_language(accept_language: str | None = None, lang: str | None = No
     Returns:
         One of ``LANGUAGES``; ``DEFAULT_LANGUAGE`` when nothing matches.
     """
-    if lang:
-        primary = lang.strip().lower().replace("_", "-").split("-")[0]
-        if primary in LANGUAGES:
-            return primary
+    chosen = chosen_language(lang)
+    if chosen:
+        return chosen
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -49,6 +48,15 @@ def negotiate_language(accept_language: str | None = None, lang: str | None = No
         if primary in LANGUAGES and quality > 0:
             ranked.append((-quality, position, primary))
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
+
+
+def chosen_language(lang: str | None) -> str | None:
+    """The one of ``LANGUAGES`` an explicit choice names (``fr``, ``nl-BE``, ``en_IE``...); None if none."""
+    if lang:
+        primary = lang.strip().lower().replace("_", "-").split("-")[0]
+        if primary in LANGUAGES:
+            return primary
+    return None
 
 
 @cache

@@ -17,7 +17,7 @@ from gateway.errors import DocumentNotFound, GatewayError, InvalidIdentifier
 from gateway.model.document_number import MAX_DOCUMENT_NUMBER, NumberSearch
 from gateway.model.identifiers import parse_searched_receiver
 from gateway.model.message import DeliveryStatus, DocumentContent, InboundStatus
-from gateway.render import ATTACHMENT_TYPES, negotiate_language, read_attachment, read_view
+from gateway.render import ATTACHMENT_TYPES, read_attachment, read_view
 from gateway.render.file_names import attachment_name, content_disposition, download_headers, evidence_name
 from gateway.services.document_files import inbound_file, outbound_file
 from gateway.services.inbound_queries import get_inbound, list_inbound
@@ -64,9 +64,8 @@ def rendered_invoice(request: Request, content: DocumentContent, attachments_url
     """
     from gateway.render.html import RenderOptions, ReportSummary, render_fragment, stylesheet  # first use
 
-    language = negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
     options = RenderOptions(
-        language=language,
+        language=page_language(request),
         report=ReportSummary.from_json(content.validation_report),
         attachment_url=lambda index: f"{attachments_url}/{index}",
     )

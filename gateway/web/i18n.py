@@ -9,21 +9,60 @@ import gettext
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, NamedTuple
+from urllib.parse import urlencode
 
 from fastapi import Request
 
-from gateway.render import DEFAULT_LANGUAGE, negotiate_language
-from gateway.render.i18n import FORMAT_LOCALES, compile_catalogue
+from gateway.render import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language
+from gateway.render.i18n import FORMAT_LOCALES, chosen_language, compile_catalogue
 from gateway.web.state_labels import STATE_LABELS
 
 if TYPE_CHECKING:
     import jinja2
 
+#: The cookie keeping the language chosen in the header's switcher (``gateway.web.login_routes.language``).
+LANGUAGE_COOKIE: Final = "gw_lang"
+#: Each language in its own words, as the switcher names it (never translated).
+LANGUAGE_NAMES: Final = {"en": "English", "fr": "Français", "nl": "Nederlands"}
+assert tuple(LANGUAGE_NAMES) == LANGUAGES, "the switcher names every language of the pages"
+
+
+class LanguageLink(NamedTuple):
+    """One language of the header's switcher."""
+
+    code: str
+    name: str
+    href: str
+    current: bool
+
 
 def page_language(request: Request) -> str:
-    """``?lang=`` if given, else the best match of Accept-Language, else English."""
-    return negotiate_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    """The one place the pages' language is decided: ``?lang=`` in the address (that page only), else the
+    choice kept in the ``LANGUAGE_COOKIE`` (the header's switcher), else the best match of Accept-Language,
+    else English. A value naming no language of ``LANGUAGES`` is passed over."""
+    for explicit in (request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        chosen = chosen_language(explicit)
+        if chosen:
+            return chosen
+    return negotiate_language(request.headers.get("accept-language"))
+
+
+def language_links(request: Request, current: str) -> list[LanguageLink]:
+    """The header's switcher: each language named in its own words, its link choosing it and coming back
+    to this page (the address without ``?lang=``, which would speak over the choice; a form's answer
+    comes back to the start page, as its address may take no GET)."""
+    if request.method in ("GET", "HEAD"):
+        kept = [(name, value) for name, value in request.query_params.multi_items() if name != "lang"]
+        here = f"{request.url.path}?{urlencode(kept)}" if kept else request.url.path
+    else:
+        here = "/web/"
+    return [
+        LanguageLink(
+            code, name, f"/web/language?{urlencode({'lang': code, 'next': here}, safe='/')}", code == current
+        )
+        for code, name in LANGUAGE_NAMES.items()
+    ]
 
 
 @cache

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from typing import Final
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from gateway.render.i18n import chosen_language
+from gateway.web.i18n import LANGUAGE_COOKIE
 from gateway.web.pages import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -22,6 +25,11 @@ from gateway.web.pages import (
 from gateway.web.people import Authenticator, Person, audit, tokens_match
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
+
+#: How long the language chosen in the header's switcher is kept: a year.
+LANGUAGE_KEPT_SECONDS: Final = 365 * 24 * 3600
+#: The answer to a language the pages do not speak (a hand-made address: the switcher offers only theirs).
+NO_SUCH_LANGUAGE: Final = "The pages are in English, French or Dutch only."
 
 
 def _safe_next(target: str | None) -> str:
@@ -112,6 +120,28 @@ async def logout(request: Request) -> Response:
     sessions_of(request).close(request.cookies.get(SESSION_COOKIE), session.person)
     response = RedirectResponse("/web/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/web")
+    return response
+
+
+@router.get("/language")
+def language(request: Request, lang: str = "", next: str | None = None) -> Response:
+    """The header's switcher: keep the language chosen in a cookie (HttpOnly, SameSite=Lax, Secure as the
+    session's; it only chooses the words of the pages) and go back to the local page ``next``. A link
+    (shown before login too, where no session and no CSRF token exist yet): a cross-site one can change
+    the language only, never act."""
+    chosen = chosen_language(lang)
+    if chosen is None:
+        raise HTTPException(422, NO_SUCH_LANGUAGE)
+    response = RedirectResponse(_safe_next(next), status_code=303, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        chosen,
+        max_age=LANGUAGE_KEPT_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/web",
+    )
     return response
 
 

@@ -30,7 +30,7 @@ from gateway.errors import (
     ReportSuperseded,
 )
 from gateway.services.ports import PageCursor
-from gateway.web.i18n import environment, page_language, translate
+from gateway.web.i18n import environment, language_links, page_language, translate
 from gateway.web.people import LoginRefused, Person, Session, SessionManager, tokens_match
 
 log = logging.getLogger("gateway.web")
@@ -99,6 +99,7 @@ def page(
         .get_template(template)
         .render(
             lang=lang,
+            languages=language_links(request, lang),
             person=session.person if session else None,
             csrf_token=session.csrf_token if session else "",
             path=request.url.path,

@@ -17,6 +17,7 @@ from gateway.web.downloads import PDF_BUSY, PDF_FAILED, PDF_NOT_A_DOCUMENT, PDF_
 from gateway.web.ebms_codes import DISCOVERY_OUTCOMES, EBMS_ERRORS
 from gateway.web.expense_routes import ACTED_MEANWHILE, DONE, TEXT_NEEDED
 from gateway.web.i18n import catalogue, translate
+from gateway.web.login_routes import NO_SUCH_LANGUAGE
 from gateway.web.lookup_details import ID_MESSAGES, LOOKUP_MESSAGES
 from gateway.web.lookup_routes import DOCUMENTS, EMAIL_ID, FOUND, NO_DISCOVERY, NOT_AN_ID, UNKNOWN_DOCUMENT
 from gateway.web.network_routes import NO_REPORTER, ONLY_ADMINS, REFUSED, REMADE, REMAKE_REFUSALS
@@ -69,7 +70,7 @@ FIXED = (
     | {NO_PAGE, ONLY_A_FORM, OTHER_METHOD, NOT_AN_ADDRESS}
     | {PDF_BUSY, PDF_TOO_LARGE, PDF_NOT_A_DOCUMENT, PDF_FAILED}
     | {LATER_RESPONSE_QUEUED, REPORT_REMADE_SINCE}
-    | {ACTED_MEANWHILE}
+    | {ACTED_MEANWHILE, NO_SUCH_LANGUAGE}
     | {said for _field, said in TEXT_NEEDED.values()}
 )
 
@@ -90,6 +91,7 @@ IDENTICAL = {
     "UBL",
     "MLS",
     "support",
+    "%(role)s: %(units)s",  # Dutch: the same; French: a space before the colon
 }
 
 
