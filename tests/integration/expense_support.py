@@ -105,9 +105,9 @@ def supplier_document(
     return conversion.ubl
 
 
-def deliver(client: TestClient, ubl: bytes, *, credit: bool = False, sender: ParticipantID = SUPPLIER) -> Any:
-    """Send ``ubl`` from the supplier's AP to our /as4 endpoint (``sender``: the SBDH sender, the supplier
-    its access point vouches for); returns the HTTP response."""
+def supplier_message(ubl: bytes, *, credit: bool = False, sender: ParticipantID = SUPPLIER) -> Any:
+    """The AS4 message the supplier's AP sends us with ``ubl`` (``sender``: the SBDH sender, the supplier
+    its access point vouches for): its ``headers`` and ``body``."""
     p = dev_pki()
     sbd = build_sbd(
         ubl,
@@ -119,7 +119,7 @@ def deliver(client: TestClient, ubl: bytes, *, credit: bool = False, sender: Par
         instance_id=str(uuid.uuid4()),
         created=NOW,
     )
-    message = build_user_message(
+    return build_user_message(
         sbd,
         sender=p.sender,
         receiver_certificate=p.receiver.certificate,
@@ -127,6 +127,12 @@ def deliver(client: TestClient, ubl: bytes, *, credit: bool = False, sender: Par
         timestamp=NOW,
         new_id=counter_ids(),
     )
+
+
+def deliver(client: TestClient, ubl: bytes, *, credit: bool = False, sender: ParticipantID = SUPPLIER) -> Any:
+    """Send ``ubl`` from the supplier's AP to our /as4 endpoint (``supplier_message``); returns the HTTP
+    response."""
+    message = supplier_message(ubl, credit=credit, sender=sender)
     response = client.post("/as4", content=message.body, headers=dict(message.headers))
     assert response.status_code == 200
     assert b"Receipt" in response.content

@@ -6,16 +6,10 @@ reference names, being acknowledged (AB) to the supplier and approved for paymen
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
-from as4_support import NOW, counter_ids, dev_pki
-
-from gateway.as4 import build_user_message
-from gateway.model import BIS_BILLING_PROCESS, BIS_INVOICE
 from gateway.services.receive import ReceiveOutcome
-from gateway.ubl import build_sbd
 from gateway.validation import ValidationEngine
 from tests.integration.expense_support import (  # noqa: F401 - fixtures
     COOP,
@@ -25,6 +19,7 @@ from tests.integration.expense_support import (  # noqa: F401 - fixtures
     auth,
     deliver,
     supplier_document,
+    supplier_message,
 )
 from tests.integration.test_expense_cycle import expenses, setup_units
 from tests.integration.test_expense_workflow import seed_valid
@@ -108,25 +103,7 @@ def test_the_recovery_of_an_undrafted_document_checks_its_buyer(
 def _leave_pending(app: ExpenseApp, ubl: bytes) -> tuple[Any, bytes]:
     """Receive ``ubl`` as ``GATEWAY_AS4__AFTER_RECEIPT=worker`` does: its receipt, the document pending;
     the message's header fields and body."""
-    p = dev_pki()
-    sbd = build_sbd(
-        ubl,
-        sender=SUPPLIER,
-        receiver=COOP,
-        document_type=BIS_INVOICE,
-        process=BIS_BILLING_PROCESS,
-        country_c1="BE",
-        instance_id=str(uuid.uuid4()),
-        created=NOW,
-    )
-    message = build_user_message(
-        sbd,
-        sender=p.sender,
-        receiver_certificate=p.receiver.certificate,
-        message_id=f"{uuid.uuid4()}@supplier.test",
-        timestamp=NOW,
-        new_id=counter_ids(),
-    )
+    message = supplier_message(ubl)
     receiver = app.services.receiver
     assert receiver is not None
     headers = tuple(message.headers.items())
