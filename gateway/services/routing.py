@@ -48,6 +48,24 @@ DEFAULT_RULES: Final = tuple(RoutingRule)
 """The default order: the strongest, purpose-made field first (bis-billing.md §8 recommendation)."""
 
 
+class TriageReason(StrEnum):
+    """How each reason :func:`route` gives for triage starts: the pages recognise the kind by it and say it
+    in the reader's language (``web.triage_reasons``); the reason itself is stored and returned in English
+    as before (machines read it)."""
+
+    CONFLICT = "conflicting hints: "
+    UNKNOWN_UNIT = "unknown unit code "
+    INACTIVE_UNIT = "inactive unit code "
+    MAPPING_EXPIRED = "no unit named; the supplier mapping to "
+    MAPPING_INACTIVE = "no unit named; the supplier mapping names "
+    NO_UNIT = "no unit code in the document and no supplier mapping"
+
+    @classmethod
+    def of(cls, reason: str | None) -> TriageReason | None:
+        """The kind of a triage ``reason`` routing gave, None for any other text (a doubt, a routed one)."""
+        return next((kind for kind in cls if (reason or "").startswith(kind.value)), None)
+
+
 class RoutingOutcome(StrEnum):
     """What the decision says."""
 
@@ -311,16 +329,16 @@ def route(
     if len(named) > 1:
         return RoutingDecision(
             RoutingOutcome.TRIAGE,
-            "conflicting hints: " + ", ".join(_describe(h) for h in hints),
+            TriageReason.CONFLICT.value + ", ".join(_describe(h) for h in hints),
             hints=tuple(hints),
         )
     if named:
         first = hints[0]
         if not first.known:
-            why = "inactive" if first.unit_code in units else "unknown"
+            why = TriageReason.INACTIVE_UNIT if first.unit_code in units else TriageReason.UNKNOWN_UNIT
             return RoutingDecision(
                 RoutingOutcome.TRIAGE,
-                f"{why} unit code {first.unit_code} in {first.field} ({first.text!r})",
+                f"{why.value}{first.unit_code} in {first.field} ({first.text!r})",
                 hints=tuple(hints),
             )
         return RoutingDecision(
@@ -334,7 +352,7 @@ def route(
         if not mapping.valid_at(at):
             return RoutingDecision(
                 RoutingOutcome.TRIAGE,
-                f"no unit named; the supplier mapping to {mapping.unit_code} expired on "
+                f"{TriageReason.MAPPING_EXPIRED.value}{mapping.unit_code} expired on "
                 f"{mapping.expires_at.date().isoformat()}",
             )
         if mapping.unit_code in active:
@@ -347,9 +365,9 @@ def route(
             )
         return RoutingDecision(
             RoutingOutcome.TRIAGE,
-            f"no unit named; the supplier mapping names {mapping.unit_code}, which is not an active unit",
+            f"{TriageReason.MAPPING_INACTIVE.value}{mapping.unit_code}, which is not an active unit",
         )
-    return RoutingDecision(RoutingOutcome.TRIAGE, "no unit code in the document and no supplier mapping")
+    return RoutingDecision(RoutingOutcome.TRIAGE, TriageReason.NO_UNIT.value)
 
 
 def _describe(hint: RoutingHint) -> str:

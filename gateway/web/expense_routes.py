@@ -49,7 +49,7 @@ from gateway.web.pages import (
 )
 from gateway.web.people import audit
 from gateway.web.status_reasons import DEFAULT_REASON, REASON_LABELS, form_reason_codes
-from gateway.web.triage_doubts import triage_doubts
+from gateway.web.triage_reasons import triage_reasons
 
 router = APIRouter(prefix="/web", route_class=PageRoute, include_in_schema=False)
 
@@ -164,8 +164,11 @@ def _listing(
         "units": list_units(context.services.store) if template == "triage.html" else [],
         # The triage queue says when each first Invoice Response is due, and how urgent it is.
         "show_due": template == "triage.html",
+        # ... and why each waits there, as its page does.
+        "show_why": template == "triage.html",
         "due": {},
         "urgency": {},
+        "why": {},
     }
     if search.refused is not None:
         _status(status)  # a bad status is refused as without a search
@@ -191,6 +194,8 @@ def _listing(
     now = context.services.clock.now()
     values["due"] = result.first_response_due
     values["urgency"] = {key: response_urgency(due, now) for key, due in result.first_response_due.items()}
+    if values["show_why"]:
+        values["why"] = {e.id: triage_reasons(e.status_reason) for e in result.items}
     following = cursor_text(result.next_cursor)
     return page(
         context.request,
@@ -286,7 +291,7 @@ def _expense_page(
         done=DONE.get(done or ""),
         answers=answers,
         last_answer=_answer_after(detail.events, done),
-        doubts=triage_doubts(detail.expense.status_reason) if status is ExpenseStatus.TO_TRIAGE else [],
+        why=triage_reasons(detail.expense.status_reason) if status is ExpenseStatus.TO_TRIAGE else [],
         reasons=REASON_LABELS,
         default_reason=DEFAULT_REASON,
         can_decide=status is ExpenseStatus.TO_APPROVE,

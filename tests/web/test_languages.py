@@ -25,6 +25,7 @@ from gateway.web.pages import _ERROR_TITLES, LATER_RESPONSE_QUEUED, REPORT_REMAD
 from gateway.web.state_labels import STATE_LABELS
 from gateway.web.status_reasons import REASON_LABELS
 from gateway.web.triage_doubts import TRIAGE_DOUBTS
+from gateway.web.triage_reasons import TRIAGE_REASONS
 
 _ACCOUNT_ERROR = re.compile(r'AccountError\(\s*"((?:[^"\\]|\\.)*)"')
 _LITERAL = re.compile(r"""_\((?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
@@ -58,6 +59,7 @@ FIXED = (
     | set(DISCOVERY_OUTCOMES.values())
     | set(REASON_LABELS.values())
     | set(TRIAGE_DOUBTS.values())
+    | set(TRIAGE_REASONS.values())
     | set(DOCUMENTS.values())
     | {FOUND, NO_DISCOVERY, NOT_AN_ID, EMAIL_ID, UNKNOWN_DOCUMENT}
     | set(LOOKUP_MESSAGES.values())

@@ -14,7 +14,15 @@ import pytest
 from gateway.model import CreditNote, Invoice
 from gateway.model.units import ProductionUnit, SupplierMapping
 from gateway.services.conversion import parse_document_json
-from gateway.services.routing import RoutingOutcome, RoutingRule, code_finder, find_codes, named_codes, route
+from gateway.services.routing import (
+    RoutingOutcome,
+    RoutingRule,
+    TriageReason,
+    code_finder,
+    find_codes,
+    named_codes,
+    route,
+)
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "documents" / "be-domestic-mixed-rates.json"
@@ -161,6 +169,32 @@ def test_an_expired_or_disabled_or_inactive_mapping_is_not_used() -> None:
     decision = route(document(), units=UNITS, mapping=mapping("PU00999"), at=NOW)
     assert decision.outcome is RoutingOutcome.TRIAGE
     assert "not an active unit" in decision.reason
+
+
+@pytest.mark.parametrize(
+    ("changes", "supplier_mapping", "kind"),
+    [
+        ({"buyer_reference": "PU-04711", "notes": ("PU00123",)}, None, TriageReason.CONFLICT),
+        ({"buyer_reference": "PU-55555"}, None, TriageReason.UNKNOWN_UNIT),
+        ({"buyer_reference": "PU-00999"}, None, TriageReason.INACTIVE_UNIT),
+        ({}, mapping(days=-1), TriageReason.MAPPING_EXPIRED),
+        ({}, mapping("PU00999"), TriageReason.MAPPING_INACTIVE),
+        ({}, None, TriageReason.NO_UNIT),
+    ],
+)
+def test_each_triage_reason_says_its_kind_by_how_it_starts(
+    changes: dict[str, Any], supplier_mapping: SupplierMapping | None, kind: TriageReason
+) -> None:
+    decision = route(document(**changes), units=UNITS, mapping=supplier_mapping, at=NOW)
+    assert decision.outcome is RoutingOutcome.TRIAGE
+    assert TriageReason.of(decision.reason) is kind
+
+
+def test_a_routed_reason_or_another_text_is_no_triage_reason() -> None:
+    routed = route(document(buyer_reference="PU-04711"), units=UNITS, mapping=None, at=NOW)
+    mapped = route(document(), units=UNITS, mapping=mapping(), at=NOW)
+    for reason in (routed.reason, mapped.reason, "the buyer's electronic address (BT-49) ...", "", None):
+        assert TriageReason.of(reason) is None
 
 
 def test_without_units_everything_goes_to_triage() -> None:
