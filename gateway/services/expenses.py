@@ -403,10 +403,14 @@ class ExpenseWorkflow:
     def _remember(
         self, uow: UnitOfWork, expense: Expense, event: ExpenseEvent, actor: Actor, now: datetime
     ) -> None:
-        """First triage of a supplier: remember its unit for the next documents that name none."""
+        """A supplier's triage: remember its unit for the next documents that name none, unless a mapping in
+        force names an active unit (the first triage's choice stands until it expires). One naming a unit
+        since deactivated is replaced: it sent this document to triage, and would send every later one."""
         current = uow.units.get_mapping(expense.supplier_key)
         if current is not None and current.valid_at(now):
-            return
+            mapped = uow.units.get(current.unit_code)
+            if mapped is not None and mapped.active:
+                return
         assert event.unit_code is not None
         uow.units.put_mapping(
             SupplierMapping(
