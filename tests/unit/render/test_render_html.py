@@ -114,7 +114,12 @@ def test_a_weight_that_is_no_qvalue_leaves_the_language_out(header: str) -> None
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("fr;q=1.000,en;q=0.9", "fr"), ("en;q=0.5,nl;q=0.501", "nl"), ("en;q=0.,fr;q=0.001", "fr"), ("nl;Q=1", "nl")],
+    [
+        ("fr;q=1.000,en;q=0.9", "fr"),
+        ("en;q=0.5,nl;q=0.501", "nl"),
+        ("en;q=0.,fr;q=0.001", "fr"),
+        ("nl;Q=1", "nl"),
+    ],
 )
 def test_every_true_qvalue_is_honoured(header: str, expected: str) -> None:
     assert negotiate_language(header) == expected
