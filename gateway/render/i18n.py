@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from functools import cache
 from importlib import resources
 from typing import Final
@@ -18,6 +19,8 @@ DEFAULT_LANGUAGE: Final = "en"
 #: The Babel locale used to format numbers and dates per language: Belgian conventions for French and
 #: Dutch; for English an euro-area English locale (decimal point, day-month-year dates).
 FORMAT_LOCALES: Final = {"en": "en_IE", "fr": "fr_BE", "nl": "nl_BE"}
+#: A qvalue (RFC 9110 §12.4.2): 0 to 1 with at most three decimals.
+_QVALUE: Final = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 
 
 def negotiate_language(accept_language: str | None = None, lang: str | None = None) -> str:
@@ -25,6 +28,9 @@ def negotiate_language(accept_language: str | None = None, lang: str | None = No
 
     Args:
         accept_language: an HTTP Accept-Language value (RFC 9110 §12.5.4), e.g. ``"nl-BE,nl;q=0.9,en;q=0.5"``.
+            A weight that is no qvalue (RFC 9110 §12.4.2: 0 to 1, at most three decimals - not ``inf``,
+            ``nan``, ``2``, ``0.9999`` or ``1e0``) counts as ``q=0``: that language is left out, as a
+            sender's error must not rank it first.
         lang: an explicit choice (``fr``, ``nl``, ``en``; a region such as ``fr-BE`` is accepted).
 
     Returns:
@@ -40,10 +46,8 @@ def negotiate_language(accept_language: str | None = None, lang: str | None = No
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
             if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
+                weight = value.strip()
+                quality = float(weight) if _QVALUE.fullmatch(weight) else 0.0
         primary = tag.strip().lower().split("-")[0]
         if primary in LANGUAGES and quality > 0:
             ranked.append((-quality, position, primary))

@@ -14,6 +14,7 @@ from starlette.routing import Match, Route, request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.bootstrap import Services
+from gateway.render.i18n import chosen_language
 from gateway.web import (
     account_routes,
     document_routes,
@@ -23,7 +24,14 @@ from gateway.web import (
     network_routes,
 )
 from gateway.web.head_requests import with_head
-from gateway.web.pages import SESSION_COOKIE, LoginRequired, answered_as_page, error_page, require_session
+from gateway.web.pages import (
+    SESSION_COOKIE,
+    LoginRequired,
+    answered_as_page,
+    error_page,
+    query_link,
+    require_session,
+)
 from gateway.web.people import PasswordAuthenticator, SessionManager
 
 _STYLESHEET = files("gateway.web").joinpath("static/web.css").read_bytes()
@@ -152,5 +160,7 @@ def install_web(app: FastAPI, services: Services) -> None:
 
 async def _to_pages(scope: Scope, receive: Receive, send: Send) -> None:
     """``/web`` without its slash: to ``/web/`` by a relative address. The router's own slash redirect is
-    absolute, built from the request's ``Host`` header, whatever a client or a proxy put there."""
-    await RedirectResponse("/web/", status_code=307)(scope, receive, send)
+    absolute, built from the request's ``Host`` header, whatever a client or a proxy put there. ``?lang=``
+    naming a language of the pages goes along (as its code), as from ``/web/`` to the start page."""
+    chosen = chosen_language(Request(scope).query_params.get("lang"))
+    await RedirectResponse(query_link("/web/", {"lang": chosen}), status_code=307)(scope, receive, send)

@@ -16,7 +16,7 @@ from fastapi import Request
 
 from gateway.render import DEFAULT_LANGUAGE, LANGUAGES, negotiate_language
 from gateway.render.i18n import FORMAT_LOCALES, chosen_language, compile_catalogue
-from gateway.web.state_labels import STATE_LABELS
+from gateway.web.state_labels import STATE_LABELS, received_kind
 
 if TYPE_CHECKING:
     import jinja2
@@ -122,4 +122,5 @@ def environment(language: str) -> jinja2.Environment:
     env.filters["money"] = money
     env.filters["issued"] = issued
     env.globals["states"] = STATE_LABELS
+    env.globals["received_kind"] = received_kind
     return env

@@ -146,8 +146,12 @@ def language(request: Request, lang: str = "", next: str | None = None) -> Respo
 
 
 @router.get("/")
-def home(request: Request) -> Response:
-    """Support staff start at the outbound search, members at their expense inbox."""
+def home(request: Request, lang: str | None = None) -> Response:
+    """Support staff start at the outbound search, members at their expense inbox; ``?lang=`` naming a
+    language of the pages goes along (it speaks for the page it is in the address of: this one shows
+    nothing), another value is left behind."""
     session = require_session(request)
     audit.debug("home: %s", session.person.name)
-    return RedirectResponse("/web/outbound" if session.person.staff else "/web/expenses", status_code=303)
+    start = "/web/outbound" if session.person.staff else "/web/expenses"
+    chosen = chosen_language(lang)
+    return RedirectResponse(_safe_next(query_link(start, {"lang": chosen})), status_code=303)

@@ -11,8 +11,10 @@ from typing import Final
 from gateway.config import Role
 from gateway.crypto.lifecycle import ExpiryState
 from gateway.model.expense import ActorRole, ExpenseAction, ExpenseStatus
+from gateway.model.identifiers import DocumentTypeID
 from gateway.model.message import DeliveryEvent, DeliveryStatus, DocumentKind, InboundStatus
 from gateway.model.report import ReportStatus
+from gateway.render.file_names import kind_marker
 
 REPORT_STATES: Final = {
     ReportStatus.STORED.value: "stored",
@@ -114,3 +116,18 @@ STATE_LABELS: Final = {
     "event": DELIVERY_EVENTS,
     "action": EXPENSE_ACTIONS,
 }
+
+
+def received_kind(document_type: DocumentTypeID) -> str | None:
+    """The ``KINDS`` key of a received document by its Peppol document type - an invoice, a credit note, an
+    Invoice Response or an MLS, as its download is named (``gateway.render.file_names.kind_marker``) -, or
+    None for another type (the page names it by its root element)."""
+    marker = kind_marker(document_type)
+    kind = DocumentKind.INVOICE.value if marker is None else marker
+    return kind if kind in _RECEIVED_KINDS else None
+
+
+_RECEIVED_KINDS: Final = frozenset(
+    k.value
+    for k in (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE, DocumentKind.INVOICE_RESPONSE, DocumentKind.MLS)
+)

@@ -6,12 +6,15 @@ fits the window."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from conftest import Site, _move
 from test_browser import Page, browser, expect, log_in, page, shot  # noqa: F401 - fixtures
 
-from gateway.model.message import DeliveryEvent
-from tests.contract.store_builders import content, outbound
+from gateway.model.identifiers import INVOICE_RESPONSE
+from gateway.model.message import DeliveryEvent, InboundStatus
+from tests.contract.store_builders import content, inbound, outbound
 from tests.integration.expense_support import COOP
 
 pytestmark = pytest.mark.browser
@@ -60,3 +63,41 @@ def test_short_cells_keep_their_words_whole_beside_a_long_reason(
         }"""
     )
     assert lines == {"kind": 1, "receiver": 1, "badge": 1, "fits": True}
+
+
+def test_the_received_list_keeps_the_kind_and_the_badge_whole_beside_a_long_reason(
+    page: Page,  # noqa: F811 - the fixture
+    site: Site,
+) -> None:
+    # An Invoice Response numbered by a UUID, as many are, refused with a long reason: the kind column
+    # added to the received list keeps its words on one line, as the badge does, and the page fits.
+    document = replace(
+        inbound(status=InboundStatus.INVALID),
+        document_type=INVOICE_RESPONSE,
+        document_number="3f2c9a4e-7b1d-4c8e-9f6a-0d5e2b1c7a93",
+        status_reason=LONG_REASON,
+    )
+    with site.services.store.unit_of_work() as uow:
+        uow.inbound.add(document, content())
+        uow.commit()
+    log_in(page, "sam")
+    page.goto(f"/web/inbound?number={document.document_number}&lang=nl")
+    row = page.locator("table.list tbody tr").first
+    expect(row).to_contain_text("Invoice Response")
+    shot(page, "inbound-kind-long-reason-nl")
+    lines = page.evaluate(
+        """() => {
+          const row = document.querySelector('table.list tbody tr');
+          const lines = (element) => {
+            const range = document.createRange();
+            range.selectNodeContents(element);
+            return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+          };
+          return {
+            kind: lines(row.children[2]),
+            badge: lines(row.querySelector('.status')),
+            fits: document.documentElement.scrollWidth <= window.innerWidth,
+          };
+        }"""
+    )
+    assert lines == {"kind": 1, "badge": 1, "fits": True}

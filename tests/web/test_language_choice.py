@@ -153,3 +153,34 @@ def test_the_language_cookie_is_secure_outside_the_development_stage(
         assert answer.status_code == 303
         assert "Secure" in _language_cookie(answer)
     services.close()
+
+
+@pytest.mark.parametrize(
+    ("person", "lang", "location"),
+    [
+        ("sam", "fr", "/web/outbound?lang=fr"),
+        ("mia", "nl-BE", "/web/expenses?lang=nl"),
+        ("sam", "de", "/web/outbound"),
+        ("sam", "fr-//evil.example/", "/web/outbound?lang=fr"),
+        ("mia", "https://evil.example/", "/web/expenses"),
+    ],
+)
+def test_the_home_page_keeps_the_language_of_its_address(
+    login: Callable[[str], httpx.Client], person: str, lang: str, location: str
+) -> None:
+    # The walk found /web/?lang=fr landing on the English start page: ?lang= speaks for one page, and the
+    # home page's redirect left it behind. Only a language of the pages goes along, as its code.
+    client = login(person)
+    answer = client.get("/web/", params={"lang": lang})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == location
+    if location.endswith("lang=fr"):
+        assert '<html lang="fr">' in client.get(location).text
+
+
+@pytest.mark.parametrize(
+    ("lang", "location"), [("fr", "/web/?lang=fr"), ("nl_BE", "/web/?lang=nl"), ("xx", "/web/")]
+)
+def test_web_without_its_slash_keeps_the_language_too(site: Site, lang: str, location: str) -> None:
+    answer = httpx.get(f"{site.url}/web", params={"lang": lang}, follow_redirects=False)
+    assert (answer.status_code, answer.headers["location"]) == (307, location)

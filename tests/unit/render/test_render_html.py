@@ -92,6 +92,39 @@ def test_language_negotiation(header: str | None, lang: str | None, expected: st
     assert negotiate_language(header, lang) == expected
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "fr;q=inf,en;q=0.9",
+        "fr;q=nan,en;q=0.9",
+        "fr;q=2,en;q=0.9",
+        "fr;q=1.5,en;q=0.9",
+        "fr;q=-1,en;q=0.9",
+        "fr;q=0.9999,en;q=0.9",
+        "fr;q=1e0,en;q=0.9",
+        "fr;q=,en;q=0.9",
+        "fr;q=+1,en;q=0.9",
+    ],
+)
+def test_a_weight_that_is_no_qvalue_leaves_the_language_out(header: str) -> None:
+    # RFC 9110 §12.4.2: a qvalue is 0 to 1 with at most three decimals; Python's float() read "inf", "nan"
+    # and "2" as weights, and inf or 2 outranked every true weight.
+    assert negotiate_language(header) == "en"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("fr;q=1.000,en;q=0.9", "fr"),
+        ("en;q=0.5,nl;q=0.501", "nl"),
+        ("en;q=0.,fr;q=0.001", "fr"),
+        ("nl;Q=1", "nl"),
+    ],
+)
+def test_every_true_qvalue_is_honoured(header: str, expected: str) -> None:
+    assert negotiate_language(header) == expected
+
+
 def test_banner_lists_the_findings() -> None:
     report = ReportSummary.from_json(
         {
