@@ -26,6 +26,29 @@ LONG_REASON = "document-type-not-supported: the SMP has no service metadata at h
 )
 
 
+#: The lines of text each named cell of the list's first row takes (by its column index), of its state
+#: badge, and whether the page fits the window's width.
+_LINES = """(cells) => {
+  const row = document.querySelector('table.list tbody tr');
+  const lines = (element) => {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+  };
+  const counted = Object.entries(cells).map(([name, index]) => [name, lines(row.children[index])]);
+  return {
+    ...Object.fromEntries(counted),
+    badge: lines(row.querySelector('.status')),
+    fits: document.documentElement.scrollWidth <= window.innerWidth,
+  };
+}"""
+
+
+def _first_row_lines(page: Page, cells: dict[str, int]) -> dict[str, object]:
+    lines: dict[str, object] = page.evaluate(_LINES, cells)
+    return lines
+
+
 def test_short_cells_keep_their_words_whole_beside_a_long_reason(
     page: Page,  # noqa: F811 - the fixture
     site: Site,
@@ -46,23 +69,12 @@ def test_short_cells_keep_their_words_whole_beside_a_long_reason(
     row = page.locator("table.list tbody tr").first
     expect(row).to_contain_text("échoué")
     shot(page, "outbound-long-reason-fr")
-    lines = page.evaluate(
-        """() => {
-          const row = document.querySelector('table.list tbody tr');
-          const lines = (element) => {
-            const range = document.createRange();
-            range.selectNodeContents(element);
-            return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
-          };
-          return {
-            kind: lines(row.children[1]),
-            receiver: lines(row.children[2]),
-            badge: lines(row.querySelector('.status')),
-            fits: document.documentElement.scrollWidth <= window.innerWidth,
-          };
-        }"""
-    )
-    assert lines == {"kind": 1, "receiver": 1, "badge": 1, "fits": True}
+    assert _first_row_lines(page, {"kind": 1, "receiver": 2}) == {
+        "kind": 1,
+        "receiver": 1,
+        "badge": 1,
+        "fits": True,
+    }
 
 
 def test_the_received_list_keeps_the_kind_and_the_badge_whole_beside_a_long_reason(
@@ -85,19 +97,4 @@ def test_the_received_list_keeps_the_kind_and_the_badge_whole_beside_a_long_reas
     row = page.locator("table.list tbody tr").first
     expect(row).to_contain_text("Invoice Response")
     shot(page, "inbound-kind-long-reason-nl")
-    lines = page.evaluate(
-        """() => {
-          const row = document.querySelector('table.list tbody tr');
-          const lines = (element) => {
-            const range = document.createRange();
-            range.selectNodeContents(element);
-            return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
-          };
-          return {
-            kind: lines(row.children[2]),
-            badge: lines(row.querySelector('.status')),
-            fits: document.documentElement.scrollWidth <= window.innerWidth,
-          };
-        }"""
-    )
-    assert lines == {"kind": 1, "badge": 1, "fits": True}
+    assert _first_row_lines(page, {"kind": 2}) == {"kind": 1, "badge": 1, "fits": True}

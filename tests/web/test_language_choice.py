@@ -7,21 +7,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import PASSWORD, Site
-from fastapi.testclient import TestClient
-
-from gateway.api.app import create_app
-from gateway.bootstrap import Services
-from gateway.config import DatabaseSettings, Role, TruststoreSettings
-from gateway.store import SQLDocumentStore, upgrade_database
-from gateway.store.people import SQLPeopleStore
-from gateway.validation import ValidationEngine
-from gateway.web.accounts import save_account
+from conftest import Site
 
 COOKIE = "gw_lang"
 
@@ -133,26 +123,6 @@ def test_the_role_label_follows_french_typography(login: Callable[[str], httpx.C
     assert "(lid: PU04711)" in dutch
     english = html.unescape(client.get("/web/expenses").text)
     assert "(member: PU04711)" in english
-
-
-def test_the_language_cookie_is_secure_outside_the_development_stage(
-    site: Site, validation_engine: ValidationEngine, tmp_path: Path
-) -> None:
-    url = f"sqlite:///{tmp_path / 'prod.db'}"
-    upgrade_database(url)
-    settings = site.services.settings.model_copy(
-        update={"truststore": TruststoreSettings(stage="test"), "database": DatabaseSettings(url=url)}
-    )
-    store = SQLDocumentStore.from_url(url)
-    save_account(SQLPeopleStore(store.engine), "sam", Role.SUPPORT, [], PASSWORD, clock=site.services.clock)
-    services = Services(settings=settings, validation=validation_engine, store=store)
-    with TestClient(
-        create_app(settings, services=services, warm=False), base_url="https://gw.test"
-    ) as client:
-        answer = client.get("/web/language?lang=nl&next=/web/login", follow_redirects=False)
-        assert answer.status_code == 303
-        assert "Secure" in _language_cookie(answer)
-    services.close()
 
 
 @pytest.mark.parametrize(

@@ -366,6 +366,11 @@ def test_cookies_are_secure_outside_the_development_stage(
         assert session_cookie.startswith("gw_session=")
         assert "Secure" in session_cookie
         assert "HttpOnly" in session_cookie
+        # The language the header's switcher keeps (gateway.web.login_routes.language).
+        chosen = client.get("/web/language?lang=nl&next=/web/login", follow_redirects=False)
+        assert chosen.status_code == 303
+        assert chosen.headers["set-cookie"].startswith("gw_lang=nl;")
+        assert "Secure" in chosen.headers["set-cookie"]
     services.close()
 
 
