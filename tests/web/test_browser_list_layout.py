@@ -44,8 +44,8 @@ _LINES = """(cells) => {
 }"""
 
 
-def _first_row_lines(page: Page, cells: dict[str, int]) -> dict[str, object]:
-    lines: dict[str, object] = page.evaluate(_LINES, cells)
+def _first_row_lines(shown: Page, cells: dict[str, int]) -> dict[str, object]:
+    lines: dict[str, object] = shown.evaluate(_LINES, cells)
     return lines
 
 
