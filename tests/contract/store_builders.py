@@ -128,6 +128,52 @@ def inbound(
     )
 
 
+def expense_draft(
+    inbound_document_id: str,
+    *,
+    number: str,
+    status: ExpenseStatus,
+    at: datetime,
+    unit_code: str | None = None,
+    supplier_key: str = "0208:0123456749",
+    supplier_name: str = "Supplier",
+    amount: Decimal = Decimal("12.10"),
+    status_reason: str | None = None,
+) -> Expense:
+    """An expense draft of a received document, in ``status`` since ``at`` (a new id; not stored)."""
+    return Expense(
+        id=new_id(),
+        inbound_document_id=inbound_document_id,
+        kind="invoice",
+        status=status,
+        unit_code=unit_code,
+        supplier_key=supplier_key,
+        supplier_name=supplier_name,
+        number=number,
+        currency="EUR",
+        amount=amount,
+        issue_date="2026-11-02",
+        draft={"number": number},
+        routing={},
+        created_at=at,
+        updated_at=at,
+        status_reason=status_reason,
+    )
+
+
+def created_event(expense: Expense) -> ExpenseEvent:
+    """The CREATED audit entry the gateway writes with a new expense."""
+    return ExpenseEvent(
+        expense.id,
+        expense.created_at,
+        SYSTEM_ACTOR.name,
+        SYSTEM_ACTOR.role,
+        ExpenseAction.CREATED,
+        None,
+        expense.status,
+    )
+
+
 def received_expense(
     store: DocumentStore,
     *,
@@ -143,27 +189,16 @@ def received_expense(
     made = drafted or received
     number = number or uuid.uuid4().hex[:8]
     document = replace(inbound(received_at=received), document_number=number)
-    expense = Expense(
-        id=new_id(),
-        inbound_document_id=document.id,
-        kind="invoice",
-        status=status,
-        unit_code=None if status is ExpenseStatus.TO_TRIAGE else "PU04711",
-        supplier_key="0208:0123456749",
-        supplier_name=supplier_name,
+    expense = expense_draft(
+        document.id,
         number=number,
-        currency="EUR",
-        amount=Decimal("12.10"),
-        issue_date="2026-11-02",
-        draft={"number": number},
-        routing={},
-        created_at=made,
-        updated_at=made,
+        status=status,
+        at=made,
+        unit_code=None if status is ExpenseStatus.TO_TRIAGE else "PU04711",
+        supplier_name=supplier_name,
         status_reason=status_reason,
     )
-    created = ExpenseEvent(
-        expense.id, made, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, status
-    )
+    created = created_event(expense)
     with store.unit_of_work() as uow:
         uow.inbound.add(document, content())
         uow.expenses.add(expense, dedupe_key=uuid.uuid4().hex, event=created)

@@ -5,12 +5,10 @@ event), and the unit of work goes on (the intake then reads the winner in it,
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
-from decimal import Decimal
 
 import pytest
-from store_builders import T0, content, inbound
+from store_builders import T0, content, created_event, expense_draft, inbound
 
 from gateway.errors import DuplicateMessage
 from gateway.model.expense import (
@@ -25,29 +23,11 @@ from gateway.store import SQLDocumentStore
 
 
 def _expense(inbound_document_id: str, number: str = "F-1") -> Expense:
-    return Expense(
-        id=str(uuid.uuid4()),
-        inbound_document_id=inbound_document_id,
-        kind="invoice",
-        status=INITIAL_STATUS,
-        unit_code=None,
-        supplier_key="0208:0123456749",
-        supplier_name="Supplier",
-        number=number,
-        currency="EUR",
-        amount=Decimal("12.10"),
-        issue_date="2026-11-02",
-        draft={"number": number},
-        routing={},
-        created_at=T0,
-        updated_at=T0,
-    )
+    return expense_draft(inbound_document_id, number=number, status=INITIAL_STATUS, at=T0)
 
 
 def _created(expense: Expense) -> ExpenseEvent:
-    return ExpenseEvent(
-        expense.id, T0, SYSTEM_ACTOR.name, SYSTEM_ACTOR.role, ExpenseAction.CREATED, None, INITIAL_STATUS
-    )
+    return created_event(expense)
 
 
 def test_a_refused_expense_leaves_nothing_and_the_unit_of_work_goes_on(store: SQLDocumentStore) -> None:

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from conftest import Site
 
-from gateway.model.expense import SYSTEM_ACTOR, Expense, ExpenseAction, ExpenseEvent, ExpenseStatus
+from gateway.model.expense import ExpenseStatus
 from gateway.web.document_routes import PAGE_SIZE
 from gateway.web.i18n import translate
 from gateway.web.lookup_routes import NOT_AN_ID
-from tests.contract.store_builders import content, inbound
+from tests.contract.store_builders import content, created_event, expense_draft, inbound
 
 Login = Callable[[str], httpx.Client]
 
@@ -113,32 +113,17 @@ def _paged_expenses(site: Site, count: int) -> list[str]:
             number = f"PAGE-{n:03d}"
             at = now + timedelta(seconds=n)
             document = replace(inbound(received_at=at), document_number=number)
-            expense = Expense(
-                id=str(uuid.uuid4()),
-                inbound_document_id=document.id,
-                kind="invoice",
+            expense = expense_draft(
+                document.id,
+                number=number,
                 status=ExpenseStatus.TO_APPROVE,
+                at=at,
                 unit_code="PU04711",
                 supplier_key="0208:0412345614",
                 supplier_name="Paged supplier",
-                number=number,
-                currency="EUR",
                 amount=Decimal("1.00"),
-                issue_date="2026-11-02",
-                draft={"number": number},
-                routing={},
-                created_at=at,
-                updated_at=at,
             )
-            created = ExpenseEvent(
-                expense.id,
-                at,
-                SYSTEM_ACTOR.name,
-                SYSTEM_ACTOR.role,
-                ExpenseAction.CREATED,
-                None,
-                expense.status,
-            )
+            created = created_event(expense)
             uow.inbound.add(document, content())
             uow.expenses.add(expense, dedupe_key=uuid.uuid4().hex, event=created)
             numbers.append(number)
