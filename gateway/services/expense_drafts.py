@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Final
 
 from gateway.errors import InvalidDocumentData, InvalidIdentifier
@@ -22,6 +23,15 @@ from gateway.model.payment import format_structured_communication, parse_structu
 from gateway.services.routing import LineReferences
 
 _ZERO: Final = Decimal("0.00")
+
+
+class Doubt(StrEnum):
+    """How each doubt ``build_draft`` gives starts (``supplier_of``, ``buyer_doubt``): the pages recognise it
+    and say it in the reader's language (``web.triage_doubts``); the doubt itself is stored in English.
+    Doubts are joined by ``"; "``, so a second one stands inside the reason."""
+
+    SELLER = "the seller's electronic address (BT-34) "
+    BUYER = "the buyer's electronic address (BT-49) "
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +107,7 @@ def supplier_of(document: Invoice | CreditNote, sender: ParticipantID) -> tuple[
     if stated.same_enterprise(sender):
         return stated, None
     return sender, (
-        f"the seller's electronic address (BT-34) {stated} is not the sender its access point vouches for"
+        f"{Doubt.SELLER.value}{stated} is not the sender its access point vouches for"
         f" ({sender}): kept under the sender, for support to check"
     )
 
@@ -135,7 +145,7 @@ def buyer_doubt(
         ):
             return None
     return (
-        f"the buyer's electronic address (BT-49) {stated} is not the receiver the document was delivered to"
+        f"{Doubt.BUYER.value}{stated} is not the receiver the document was delivered to"
         f" ({receiver}): for support to check"
     )
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Final
 
-#: The marker ``expense_drafts`` writes in each doubt -> what it means for support.
+from gateway.services.expense_drafts import Doubt
+
+#: Each doubt ``expense_drafts`` gives (recognised by how it starts) -> what it means for support.
 TRIAGE_DOUBTS: Final = {
-    "(BT-34)": (
+    Doubt.SELLER: (
         "The seller the invoice names (its electronic address, BT-34) is not the one its access point sends"
         " for: check who really sent it before assigning it."
     ),
-    "(BT-49)": (
+    Doubt.BUYER: (
         "The buyer the invoice names (its electronic address, BT-49) is not the participant it was"
         " delivered to: it may be another company's invoice; check it before assigning it."
     ),
@@ -21,4 +23,4 @@ TRIAGE_DOUBTS: Final = {
 
 def triage_doubts(reason: str | None) -> list[str]:
     """The plain words (message ids) of every doubt ``reason`` names, in the order above."""
-    return [text for marker, text in TRIAGE_DOUBTS.items() if marker in (reason or "")]
+    return [text for doubt, text in TRIAGE_DOUBTS.items() if doubt.value in (reason or "")]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gateway.model.expense import ExpenseStatus
+from gateway.services.expense_drafts import Doubt
 from gateway.services.routing import TriageReason
 from gateway.web.triage_doubts import TRIAGE_DOUBTS
 from gateway.web.triage_reasons import TRIAGE_REASONS, triage_reasons
@@ -84,5 +85,5 @@ def test_a_supplier_s_text_quoted_in_a_routing_reason_is_no_doubt() -> None:
     quoted = "unknown unit code PU09999 in BT-22 ('PU-09999, see (BT-34) and (BT-49)')"
     assert triage_reasons(quoted) == [TRIAGE_REASONS[TriageReason.UNKNOWN_UNIT]]
     doubt = "the seller's electronic address (BT-34) 0208:0412345614 is not the sender ..."
-    assert triage_reasons(doubt) == [TRIAGE_DOUBTS["(BT-34)"]]
+    assert triage_reasons(doubt) == [TRIAGE_DOUBTS[Doubt.SELLER]]
     assert triage_reasons("a reason of another kind") == []
